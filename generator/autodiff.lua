@@ -1,0 +1,143 @@
+-- Reverse mode over the IR: the backward program is derived from the forward
+-- ops, never written per layer. Each forward op contributes its adjoint ops,
+-- in reverse order, accumulating (+=) into gradient buffers; the simplifier
+-- then turns first writes into assignments and drops what nobody needs.
+local ir = require("ir")
+
+local autodiff = {}
+
+local E = ir.E
+
+-- Buffers whose values depend on something we differentiate with respect to.
+local function active_set(ops, wrt)
+  local active = {}
+  for _, b in ipairs(wrt) do
+    active[b] = true
+  end
+  for _, op in ipairs(ops) do
+    for _, v in ipairs(ir.op_reads(op)) do
+      if active[v.buf] then active[op.out.buf] = true end
+    end
+  end
+  return active
+end
+
+-- Buffers that influence the seed.
+local function relevant_set(ops, seed_buf)
+  local relevant = { [seed_buf] = true }
+  for k = #ops, 1, -1 do
+    local op = ops[k]
+    if relevant[op.out.buf] then
+      for _, v in ipairs(ir.op_reads(op)) do
+        relevant[v.buf] = true
+      end
+    end
+  end
+  return relevant
+end
+
+-- Builds the backward ops of `fwd_ops` (a list, in forward order).
+--   prog      the program the buffers live in (gradient buffers are added to it)
+--   seed      the forward view whose gradient is given
+--   seed_grad the view (kind input) holding that gradient
+--   wrt       list of buffers to differentiate with respect to
+--   grad_of   table buffer -> gradient buffer for wrt buffers whose gradient
+--             buffer already exists (pgrad / output); others get a tmp buffer
+-- Returns the backward op list, starting with fills of the tmp gradients.
+function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
+  local active = active_set(fwd_ops, wrt)
+  local relevant = relevant_set(fwd_ops, seed.buf)
+  local grads = { [seed.buf] = seed_grad.buf }
+  for b, g in pairs(grad_of) do
+    grads[b] = g
+  end
+  local ops = {}
+  local function emit(op)
+    ops[#ops + 1] = op
+  end
+
+  local zeroed = {}
+  local function grad_buffer(buf)
+    local g = grads[buf]
+    if g and g.kind == "output" and not zeroed[g] then
+      -- a per-sample result (dx) accumulates from zero like any gradient
+      zeroed[g] = true
+      emit({ op = "fill", out = ir.full(g), value = 0 })
+    end
+    if not g then
+      local name = "d:" .. buf.name
+      g = prog.by_name[name]
+      if not g then
+        ir.buffer(prog, name, "tmp", buf.rows, buf.cols)
+        g = prog.by_name[name]
+      end
+      grads[buf] = g
+      emit({ op = "fill", out = ir.full(g), value = 0 })
+    end
+    return g
+  end
+  local function wanted(v)
+    return active[v.buf] and relevant[v.buf]
+  end
+  local function grad_view(v)
+    return ir.on(grad_buffer(v.buf), v)
+  end
+
+  -- Every wanted buffer's gradient starts at zero (fills come first).
+  for _, op in ipairs(fwd_ops) do
+    for _, v in ipairs(ir.op_reads(op)) do
+      if wanted(v) then grad_buffer(v.buf) end
+    end
+  end
+  if grads[seed.buf] ~= seed_grad.buf then error("seed gradient clash") end
+
+  for k = #fwd_ops, 1, -1 do
+    local op = fwd_ops[k]
+    if relevant[op.out.buf] and active[op.out.buf] then
+      local dout = ir.on(grads[op.out.buf], op.out)
+      if op.op == "matmul" then
+        -- out = a @ b:  da += dout @ b^T,  db += a^T @ dout
+        if wanted(op.a) then
+          emit({ op = "matmul", out = grad_view(op.a), a = dout, b = ir.transpose(op.b), acc = true })
+        end
+        if wanted(op.b) then
+          emit({ op = "matmul", out = grad_view(op.b), a = ir.transpose(op.a), b = dout, acc = true })
+        end
+      elseif op.op == "map" then
+        -- out = f(args): d arg_i += dout * df/d arg_i. Adjoint args: dout,
+        -- the forward args, then the forward output (for derivatives written
+        -- through the output, valid only when the op assigned it).
+        local n = #op.args
+        local value = (not op.acc) and E.arg(n + 2) or nil
+        local shifted = {}
+        for i = 1, n do
+          shifted[i] = E.arg(i + 1)
+        end
+        local fexpr = ir.substitute(op.expr, shifted)
+        local adj_args = { dout }
+        for i = 1, n do
+          adj_args[i + 1] = op.args[i]
+        end
+        adj_args[n + 2] = op.out
+        for i, a in ipairs(op.args) do
+          if wanted(a) then
+            local d = ir.derivative_using_value(fexpr, i + 1, value)
+            local expr, args = ir.prune_args(E.mul(E.arg(1), d), adj_args)
+            if not (expr[1] == "const" and expr[2] == 0) then
+              emit({ op = "map", out = grad_view(a), expr = expr, args = args, acc = true })
+            end
+          end
+        end
+      elseif op.op == "softmax" then
+        if wanted(op.a) then
+          emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true })
+        end
+      elseif op.op ~= "fill" then -- a constant fill has no adjoint
+        error("no adjoint for op " .. op.op)
+      end
+    end
+  end
+  return ops
+end
+
+return autodiff

@@ -1,0 +1,95 @@
+-- The API layers are written against: it appends checked ops to an IR program.
+-- A layer file never sees C; it asks for buffers and ops on views.
+local ir = require("ir")
+
+local Builder = {}
+Builder.__index = Builder
+
+local function check_dims(what, v, rows, cols)
+  if v.dims[1] ~= rows or v.dims[2] ~= cols then
+    error(string.format("%s: view is %dx%d, expected %dx%d", what, v.dims[1], v.dims[2], rows, cols))
+  end
+end
+
+function Builder.new(prog)
+  return setmetatable({ prog = prog, params = {} }, Builder)
+end
+
+-- A weight of the model: `weight` comes from the layer's build step
+-- ({name, shape, offset}); rank-1 weights are 1 x n views.
+function Builder:param(weight)
+  local buf = self.prog.by_name[weight.name]
+  if not buf then
+    local rows, cols
+    if #weight.shape == 1 then
+      rows, cols = 1, weight.shape[1]
+    else
+      rows, cols = weight.shape[1], weight.shape[2]
+    end
+    ir.buffer(self.prog, weight.name, "param", rows, cols, { weight = weight })
+    buf = self.prog.by_name[weight.name]
+  end
+  return ir.full(buf)
+end
+
+-- A per-sample activation buffer.
+function Builder:act(name, rows, cols)
+  return ir.buffer(self.prog, name, "act", rows, cols)
+end
+
+function Builder:zero(name, rows, cols)
+  return ir.buffer(self.prog, name, "zero", rows, cols)
+end
+
+function Builder:matmul(out, a, b, acc)
+  check_dims("matmul a", a, out.dims[1], a.dims[2])
+  check_dims("matmul b", b, a.dims[2], out.dims[2])
+  self.prog.ops[#self.prog.ops + 1] = { op = "matmul", out = out, a = a, b = b, acc = acc or false }
+end
+
+-- out (+)= expr(args...); args are views of out's dims (use ir.broadcast_rows
+-- for a bias row).
+function Builder:map(out, expr, args, acc)
+  for i, a in ipairs(args) do
+    check_dims("map arg " .. i, a, out.dims[1], out.dims[2])
+  end
+  self.prog.ops[#self.prog.ops + 1] = { op = "map", out = out, expr = expr, args = args, acc = acc or false }
+end
+
+function Builder:softmax(out, a)
+  check_dims("softmax", a, out.dims[1], out.dims[2])
+  self.prog.ops[#self.prog.ops + 1] = { op = "softmax", out = out, a = a }
+end
+
+-- y = x @ kernel (+ bias), then the activation: the Dense computation, shared
+-- by every layer that applies a Dense to the last axis. Returns the output
+-- view and, for a softmax activation, the logits view (for the fused loss).
+function Builder:dense(prefix, x, kernel, bias, activation, units)
+  local E = ir.E
+  local rows = x.dims[1]
+  local z = self:act(prefix .. "/z", rows, units)
+  self:matmul(z, x, kernel)
+  if not bias and (activation == "linear" or activation == "softmax") then
+    if activation == "linear" then return z end
+    local y = self:act(prefix .. "/y", rows, units)
+    self:softmax(y, z)
+    return y, z
+  end
+  local args, pre = { z }, E.arg(1)
+  if bias then
+    args[2] = ir.broadcast_rows(bias, rows)
+    pre = E.add(E.arg(1), E.arg(2))
+  end
+  if activation == "softmax" then
+    local logits = self:act(prefix .. "/logits", rows, units)
+    self:map(logits, pre, args)
+    local y = self:act(prefix .. "/y", rows, units)
+    self:softmax(y, logits)
+    return y, logits
+  end
+  local y = self:act(prefix .. "/y", rows, units)
+  self:map(y, ir.activation(activation, pre), args)
+  return y
+end
+
+return Builder

@@ -1,0 +1,159 @@
+-- The rnnc command line: summary, generate, build.
+local util = require("util")
+
+local cli = {}
+
+local USAGE = [[
+usage: rnnc summary MODEL.lua
+       rnnc generate MODEL.lua -o DIR [--dtype float32|float64] [--batch B]
+                     [--unroll N] [--timesteps T] [--name NAME] [--no-format]
+       rnnc build MODEL.lua -o DIR [generate options] [--cc CC]
+
+  summary   print Keras's model.summary() table
+  generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main)
+  build     generate, then compile the driver program DIR/<name> with the runtime
+]]
+
+local function stderr(...)
+  io.stderr:write(...)
+end
+
+local function parse(args)
+  local o = { dtype = "float32", positional = {} }
+  local i = 1
+  local function value(flag)
+    i = i + 1
+    if args[i] == nil then error({ usage = flag .. " needs a value" }) end
+    return args[i]
+  end
+  local function int(flag)
+    local v = math.tointeger(tonumber(value(flag)))
+    if not v or v <= 0 then error({ usage = flag .. " needs a positive integer" }) end
+    return v
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "-o" or a == "--out" then
+      o.out = value(a)
+    elseif a == "--dtype" then
+      o.dtype = value(a)
+      if o.dtype ~= "float32" and o.dtype ~= "float64" then error({ usage = "--dtype is float32 or float64" }) end
+    elseif a == "--batch" then
+      o.batch = int(a)
+    elseif a == "--unroll" then
+      o.unroll = math.tointeger(tonumber(value(a)))
+      if not o.unroll or o.unroll < 0 then error({ usage = "--unroll needs a non-negative integer" }) end
+    elseif a == "--timesteps" then
+      o.timesteps = int(a)
+    elseif a == "--name" then
+      o.name = value(a)
+      if not o.name:match("^[%a_][%w_]*$") then error({ usage = "--name must be a C identifier" }) end
+    elseif a == "--no-format" then
+      o.format = false
+    elseif a == "--cc" then
+      o.cc = value(a)
+    elseif a == "-h" or a == "--help" then
+      o.help = true
+    elseif a:sub(1, 1) == "-" then
+      error({ usage = "unknown option " .. a })
+    else
+      o.positional[#o.positional + 1] = a
+    end
+    i = i + 1
+  end
+  return o
+end
+
+local function write_files(dir, files)
+  os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+  local names = util.sorted_keys(files)
+  for _, file in ipairs(names) do
+    local path = dir .. "/" .. file
+    local tmp = path .. ".tmp"
+    local f, err = io.open(tmp, "wb")
+    if not f then error("cannot write " .. path .. ": " .. tostring(err), 0) end
+    f:write(files[file])
+    f:close()
+    assert(os.rename(tmp, path))
+  end
+end
+
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function cli.main(args, root)
+  local ok, o = pcall(parse, args)
+  if not ok then
+    stderr("rnnc: ", type(o) == "table" and o.usage or tostring(o), "\n", USAGE)
+    return 2
+  end
+  local cmd, model_path = o.positional[1], o.positional[2]
+  if o.help or not cmd then
+    io.write(USAGE)
+    return o.help and 0 or 2
+  end
+  if not model_path or #o.positional > 2 then
+    stderr("rnnc: ", cmd, " takes one model file\n", USAGE)
+    return 2
+  end
+  local run_ok, result = pcall(function()
+    if cmd == "summary" then
+      local dsl = require("dsl")
+      local summary = require("summary")
+      io.write(summary.text(dsl.load(model_path)))
+      return 0
+    elseif cmd == "generate" or cmd == "build" then
+      if not o.out then error({ usage = cmd .. " needs -o DIR" }) end
+      local generate = require("generate")
+      local files, name, model, unit = generate.unit(model_path, {
+        dtype = o.dtype,
+        batch = o.batch,
+        unroll = o.unroll or generate.DEFAULT_UNROLL,
+        timesteps = o.timesteps,
+        name = o.name,
+        root = root,
+        format = o.format,
+      })
+      write_files(o.out, files)
+      local lines = 0
+      for _, text in pairs(files) do
+        for _ in text:gmatch("\n") do
+          lines = lines + 1
+        end
+      end
+      stderr(string.format("rnnc: %s: %s parameters, batch %d, %s; wrote %s/%s.{h,c} (%d lines)\n", model_path,
+        util.commas(model.params), unit.batch, o.dtype, o.out, name, lines))
+      if cmd == "build" then
+        local cc = o.cc or os.getenv("CC") or "cc"
+        local srcs = {}
+        for _, pat in ipairs({ "/runtime/*.c", "/runtime/reference/*.c" }) do
+          local p = io.popen("ls " .. quote(root) .. pat .. " 2>/dev/null")
+          for line in p:lines() do
+            srcs[#srcs + 1] = quote(line)
+          end
+          p:close()
+        end
+        local exe = o.out .. "/" .. name
+        local command = string.format("%s -std=c99 -O2 -Wall -Wextra -I%s -I%s -I%s %s %s %s -lm -o %s", cc,
+          quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(o.out),
+          quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), table.concat(srcs, " "),
+          quote(exe))
+        if not os.execute(command) then error("compiling the driver failed: " .. command, 0) end
+        stderr("rnnc: built ", exe, "\n")
+      end
+      return 0
+    else
+      error({ usage = "unknown command " .. cmd })
+    end
+  end)
+  if run_ok then return result end
+  if type(result) == "table" and result.usage then
+    stderr("rnnc: ", result.usage, "\n", USAGE)
+    return 2
+  end
+  stderr("rnnc: ", tostring(result), "\n")
+  return 1
+end
+
+return cli

@@ -1,0 +1,568 @@
+-- The C writer: the only part of the generator that knows C syntax. It lowers
+-- IR ops to statements, either fully unrolled (constant indices) or as loops
+-- with constant bounds, and fills the unit templates.
+local ir = require("ir")
+
+local cwriter = {}
+
+---------------------------------------------------------------- names and literals
+
+function cwriter.ident(name)
+  local s = name:gsub("[^%w_]", "_")
+  if s:match("^%d") then s = "_" .. s end
+  return s
+end
+
+-- A real literal that reads back as the same value.
+function cwriter.real_literal(v, dtype)
+  local s
+  if v == math.floor(v) and math.abs(v) < 1e15 then
+    s = string.format("%d.0", math.tointeger(v))
+  else
+    -- the shortest decimal that reads back as the same double
+    for digits = 15, 17 do
+      s = string.format("%." .. digits .. "g", v)
+      if tonumber(s) == v then break end
+    end
+    if not s:find("[%.eE]") then s = s .. ".0" end
+  end
+  if dtype == "float32" then s = s .. "f" end
+  return s
+end
+
+function cwriter.c_string(text)
+  local lines = {}
+  for line in (text .. "\n"):gmatch("(.-)\n") do
+    lines[#lines + 1] = line
+  end
+  if lines[#lines] == "" then lines[#lines] = nil end
+  local out = {}
+  for i, line in ipairs(lines) do
+    local esc = line:gsub("\\", "\\\\"):gsub('"', '\\"')
+    local nl = (i < #lines or text:sub(-1) == "\n") and "\\n" or ""
+    out[#out + 1] = '"' .. esc .. nl .. '"'
+  end
+  if #out == 0 then return '""' end
+  return table.concat(out, "\n")
+end
+
+---------------------------------------------------------------- index expressions
+
+-- An affine index: constant + sum of var * coefficient.
+local function index(v, r, c)
+  local const = v.off
+  local terms = {}
+  local function add(x, stride)
+    if stride == 0 then return end
+    if type(x) == "number" then
+      const = const + x * stride
+    else
+      terms[#terms + 1] = stride == 1 and x or (x .. " * " .. stride)
+    end
+  end
+  add(r, v.strides[1])
+  add(c, v.strides[2])
+  if const ~= 0 or #terms == 0 then table.insert(terms, 1, tostring(const)) end
+  return table.concat(terms, " + ")
+end
+
+local Writer = {}
+Writer.__index = Writer
+
+-- names: buffer -> C pointer variable
+function cwriter.new(dtype, names)
+  local w = setmetatable({ dtype = dtype, names = names, lines = {} }, Writer)
+  w.real = dtype == "float64" and "double" or "float"
+  w.fsuffix = dtype == "float64" and "" or "f"
+  return w
+end
+
+function Writer:emit(s)
+  self.lines[#self.lines + 1] = s
+end
+
+function Writer:at(v, r, c)
+  local name = self.names[v.buf]
+  if not name then error("buffer " .. v.buf.name .. " has no C name") end
+  return name .. "[" .. index(v, r, c) .. "]"
+end
+
+function Writer:lit(x)
+  return cwriter.real_literal(x, self.dtype)
+end
+
+function Writer:expr(e, arg)
+  local k = e[1]
+  if k == "arg" then return arg(e[2]) end
+  if k == "const" then return self:lit(e[2]) end
+  if k == "add" then return "(" .. self:expr(e[2], arg) .. " + " .. self:expr(e[3], arg) .. ")" end
+  if k == "sub" then return "(" .. self:expr(e[2], arg) .. " - " .. self:expr(e[3], arg) .. ")" end
+  if k == "mul" then return self:expr(e[2], arg) .. " * " .. self:expr(e[3], arg) end
+  if k == "neg" then return "(-" .. self:expr(e[2], arg) .. ")" end
+  local inner = self:expr(e[2], arg):gsub("^%((.*)%)$", function(body)
+    -- drop parentheses that only wrap the whole argument
+    local depth = 0
+    for ch in body:gmatch("[()]") do
+      depth = depth + (ch == "(" and 1 or -1)
+      if depth < 0 then return nil end
+    end
+    return body
+  end)
+  if k == "tanh" or k == "exp" then return k .. self.fsuffix .. "(" .. inner .. ")" end
+  if k == "sigmoid" or k == "relu" or k == "step" then return "rnnc_" .. k .. "(" .. inner .. ")" end
+  error("cannot write expression " .. tostring(k))
+end
+
+local function assign(acc)
+  return acc and " += " or " = "
+end
+
+---------------------------------------------------------------- ops, unrolled
+
+function Writer:matmul_unrolled(op)
+  local m, n, k = op.out.dims[1], op.out.dims[2], op.a.dims[2]
+  for i = 0, m - 1 do
+    for j = 0, n - 1 do
+      local terms = {}
+      for q = 0, k - 1 do
+        terms[#terms + 1] = self:at(op.a, i, q) .. " * " .. self:at(op.b, q, j)
+      end
+      self:emit(self:at(op.out, i, j) .. assign(op.acc) .. table.concat(terms, " + ") .. ";")
+    end
+  end
+end
+
+function Writer:map_unrolled(op)
+  for r = 0, op.out.dims[1] - 1 do
+    for c = 0, op.out.dims[2] - 1 do
+      local e = self:expr(op.expr, function(i)
+        return self:at(op.args[i], r, c)
+      end)
+      self:emit(self:at(op.out, r, c) .. assign(op.acc) .. e .. ";")
+    end
+  end
+end
+
+function Writer:fill_unrolled(op)
+  for r = 0, op.out.dims[1] - 1 do
+    for c = 0, op.out.dims[2] - 1 do
+      self:emit(self:at(op.out, r, c) .. " = " .. self:lit(op.value) .. ";")
+    end
+  end
+end
+
+function Writer:softmax_unrolled(op)
+  local n = op.out.dims[2]
+  for r = 0, op.out.dims[1] - 1 do
+    self:emit("{")
+    self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
+    for c = 1, n - 1 do
+      local a = self:at(op.a, r, c)
+      self:emit("mx = " .. a .. " > mx ? " .. a .. " : mx;")
+    end
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, c) .. " - mx);")
+    end
+    local terms = {}
+    for c = 0, n - 1 do
+      terms[#terms + 1] = self:at(op.out, r, c)
+    end
+    self:emit(self.real .. " inv = " .. self:lit(1) .. " / (" .. table.concat(terms, " + ") .. ");")
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. " *= inv;")
+    end
+    self:emit("}")
+  end
+end
+
+function Writer:softmax_grad_unrolled(op)
+  local n = op.out.dims[2]
+  for r = 0, op.out.dims[1] - 1 do
+    local terms = {}
+    for c = 0, n - 1 do
+      terms[#terms + 1] = self:at(op.dy, r, c) .. " * " .. self:at(op.y, r, c)
+    end
+    self:emit("{")
+    self:emit(self.real .. " dot = " .. table.concat(terms, " + ") .. ";")
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. assign(op.acc) .. self:at(op.y, r, c) .. " * (" ..
+        self:at(op.dy, r, c) .. " - dot);")
+    end
+    self:emit("}")
+  end
+end
+
+---------------------------------------------------------------- ops, as loops
+
+-- Opens `for` loops over out's rows (when more than one) and columns; calls
+-- body(r, c) with the row and column index (number or C variable).
+function Writer:loops2(rows, cols, body)
+  local r = 0
+  if rows > 1 then
+    self:emit("for (int r = 0; r < " .. rows .. "; ++r) {")
+    r = "r"
+  end
+  if cols > 1 then
+    self:emit("for (int c = 0; c < " .. cols .. "; ++c) {")
+    body(r, "c")
+    self:emit("}")
+  else
+    body(r, 0)
+  end
+  if rows > 1 then self:emit("}") end
+end
+
+function Writer:matmul_loops(op)
+  local k = op.a.dims[2]
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    local init = op.acc and self:at(op.out, r, c) or self:lit(0)
+    self:emit(self.real .. " sum = " .. init .. ";")
+    self:emit("for (int q = 0; q < " .. k .. "; ++q) sum += " .. self:at(op.a, r, "q") .. " * " ..
+      self:at(op.b, "q", c) .. ";")
+    self:emit(self:at(op.out, r, c) .. " = sum;")
+  end)
+end
+
+function Writer:map_loops(op)
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    local e = self:expr(op.expr, function(i)
+      return self:at(op.args[i], r, c)
+    end)
+    self:emit(self:at(op.out, r, c) .. assign(op.acc) .. e .. ";")
+  end)
+end
+
+function Writer:fill_loops(op)
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    self:emit(self:at(op.out, r, c) .. " = " .. self:lit(op.value) .. ";")
+  end)
+end
+
+function Writer:softmax_loops(op)
+  local n = op.out.dims[2]
+  self:loops2(op.out.dims[1], 1, function(r)
+    self:emit("{")
+    self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
+    self:emit("for (int c = 1; c < " .. n .. "; ++c) mx = " .. self:at(op.a, r, "c") .. " > mx ? " ..
+      self:at(op.a, r, "c") .. " : mx;")
+    self:emit(self.real .. " total = " .. self:lit(0) .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) {")
+    self:emit(self:at(op.out, r, "c") .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, "c") .. " - mx);")
+    self:emit("total += " .. self:at(op.out, r, "c") .. ";")
+    self:emit("}")
+    self:emit(self.real .. " inv = " .. self:lit(1) .. " / total;")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " *= inv;")
+    self:emit("}")
+  end)
+end
+
+function Writer:softmax_grad_loops(op)
+  local n = op.out.dims[2]
+  self:loops2(op.out.dims[1], 1, function(r)
+    self:emit("{")
+    self:emit(self.real .. " dot = " .. self:lit(0) .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) dot += " .. self:at(op.dy, r, "c") .. " * " ..
+      self:at(op.y, r, "c") .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. assign(op.acc) ..
+      self:at(op.y, r, "c") .. " * (" .. self:at(op.dy, r, "c") .. " - dot);")
+    self:emit("}")
+  end)
+end
+
+-- Lowers a list of ops; ops of at most `unroll` multiply-adds (or elements)
+-- are unrolled, larger ones become loops.
+function Writer:ops(ops, unroll)
+  for _, op in ipairs(ops) do
+    local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
+    local f = self[op.op .. style]
+    if not f then error("no lowering for " .. op.op) end
+    f(self, op)
+  end
+  return self.lines
+end
+
+---------------------------------------------------------------- the unit
+
+local template = require("template")
+
+local INIT_ENUM = {
+  zeros = "RNNC_INIT_ZEROS",
+  ones = "RNNC_INIT_ONES",
+  glorot_uniform = "RNNC_INIT_GLOROT_UNIFORM",
+  orthogonal = "RNNC_INIT_ORTHOGONAL",
+  unit_forget_bias = "RNNC_INIT_UNIT_FORGET_BIAS",
+}
+
+-- C names of every buffer: params w_, their gradients g_, activations a_,
+-- backward temporaries d_; the caller's arrays by role.
+local function buffer_names(prog)
+  local names, seen = {}, {}
+  for _, buf in ipairs(prog.buffers) do
+    local n
+    if buf.kind == "param" then
+      n = "w_" .. cwriter.ident(buf.name)
+    elseif buf.kind == "pgrad" then
+      n = "g_" .. cwriter.ident(buf.name:sub(3))
+    elseif buf.kind == "act" then
+      n = "a_" .. cwriter.ident(buf.name)
+    elseif buf.kind == "tmp" then
+      n = "d_" .. cwriter.ident(buf.name:sub(3))
+    elseif buf.kind == "input" or buf.kind == "output" then
+      n = cwriter.ident(buf.name) .. "_b"
+    else
+      n = "zero_" .. cwriter.ident(buf.name)
+    end
+    if seen[n] then error("two buffers map to the C name " .. n) end
+    seen[n] = true
+    names[buf] = n
+  end
+  return names
+end
+
+local function referenced(ops)
+  local used = {}
+  for _, op in ipairs(ops) do
+    used[op.out.buf] = true
+    for _, v in ipairs(ir.op_reads(op)) do
+      used[v.buf] = true
+    end
+  end
+  return used
+end
+
+-- The body of a per-sample function: pointers, then the loop over samples.
+-- `caller` maps input/output buffer names to the caller's array and the
+-- per-sample stride.
+local function sample_loop(unit, names, ops, opts, caller, extra_used)
+  local w = cwriter.new(opts.dtype, names)
+  local used = referenced(ops)
+  for b in pairs(extra_used or {}) do
+    used[b] = true
+  end
+  local real = w.real
+  w:emit("(void)p;")
+  w:emit("(void)s;")
+  for _, buf in ipairs(unit.prog.buffers) do
+    if used[buf] and buf.kind == "param" then
+      w:emit(string.format("const %s *const %s = p->flat + %d;", real, names[buf], buf.weight.offset))
+    elseif used[buf] and buf.kind == "pgrad" then
+      w:emit(string.format("%s *const %s = grad->flat + %d;", real, names[buf], buf.weight.offset))
+    end
+  end
+  w:emit("for (int b = 0; b < n; ++b) {")
+  for _, buf in ipairs(unit.prog.buffers) do
+    if used[buf] then
+      local n = names[buf]
+      if buf.kind == "act" then
+        w:emit(string.format("%s *const %s = s->%s[b];", real, n, n))
+      elseif buf.kind == "tmp" then
+        w:emit(string.format("%s *const %s = s->%s;", real, n, n))
+      elseif buf.kind == "input" or buf.kind == "output" then
+        local c = caller[buf.name]
+        if not c then error("no caller array for " .. buf.name) end
+        w:emit(c(n, buf.size))
+      elseif buf.kind == "zero" then
+        error("the zero buffer " .. buf.name .. " survived simplification")
+      end
+    end
+  end
+  if caller.copy_input then
+    local n = names[unit.x.buf]
+    w:emit(string.format("memcpy(%s, x + (size_t)b * %d, sizeof(%s) * %d);", n, unit.x.buf.size, real,
+      unit.x.buf.size))
+  end
+  w:ops(ops, opts.unroll)
+  w:emit("}")
+  return table.concat(w.lines, "\n")
+end
+
+local function per_sample(ptr_type, array)
+  return function(n, size)
+    return string.format("%s *const %s = %s + (size_t)b * %d;", ptr_type, n, array, size)
+  end
+end
+
+local function dtype_info(dtype)
+  if dtype == "float64" then
+    return { real = "double", suffix = "f64", enum = "RNNC_F64" }
+  end
+  return { real = "float", suffix = "f32", enum = "RNNC_F32" }
+end
+
+local function optimizer_config(compiled)
+  local opt = compiled and compiled.optimizer or { kind = "adam" }
+  local c = opt.config or {}
+  local function num(v)
+    return cwriter.real_literal(v, "float64")
+  end
+  if opt.kind == "sgd" then
+    return string.format("{RNNC_OPT_SGD, %s, %s, %d, 0.0, 0.0, 0.0}", num(c.learning_rate or 0.01),
+      num(c.momentum or 0), c.nesterov and 1 or 0), "SGD", (c.momentum or 0) ~= 0 and 1 or 0
+  end
+  return string.format("{RNNC_OPT_ADAM, %s, 0.0, 0, %s, %s, %s}", num(c.learning_rate or 0.001),
+    num(c.beta_1 or 0.9), num(c.beta_2 or 0.999), num(c.epsilon or 1e-7)), "Adam", 2
+end
+
+local function dims_list(dims)
+  local t = {}
+  for i = 1, 4 do
+    t[i] = tostring(dims[i] or 0)
+  end
+  return table.concat(t, ", ")
+end
+
+-- Returns { [file name] = text } for <name>.h, <name>.c and <name>_main.c.
+-- opts: name, dtype, unroll, provenance (comment text), templates (dir),
+-- spec (reference-runtime text), summary (text).
+function cwriter.unit(unit, opts)
+  local name = opts.name
+  local info = dtype_info(opts.dtype)
+  local real = info.real
+  local names = buffer_names(unit.prog)
+  local prog = unit.prog
+  local in_size, out_size = unit.x.buf.size, unit.y.buf.size
+  local rows, cols = unit.y.buf.rows, unit.y.buf.cols
+  local compiled = unit.model.compiled
+  local loss = compiled and compiled.loss
+
+  -- Struct fields.
+  local param_fields = {}
+  for _, wt in ipairs(unit.weights) do
+    local dims = {}
+    for i, d in ipairs(wt.shape) do
+      dims[i] = "[" .. d .. "]"
+    end
+    param_fields[#param_fields + 1] = string.format("    %s %s%s;", real, cwriter.ident(wt.name), table.concat(dims))
+  end
+  local all_ops = {}
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits or {} }) do
+    for _, op in ipairs(list) do
+      all_ops[#all_ops + 1] = op
+    end
+  end
+  local used = referenced(all_ops)
+  used[unit.x.buf] = true
+  local scratch_fields = {}
+  for _, buf in ipairs(prog.buffers) do
+    if used[buf] and buf.kind == "act" then
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d][%d];", real, names[buf], unit.batch, buf.size)
+    elseif used[buf] and buf.kind == "tmp" then
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d];", real, names[buf], buf.size)
+    end
+  end
+
+  local fwd = sample_loop(unit, names, unit.forward, opts, {
+    y = per_sample(real, "y"),
+    copy_input = true,
+  }, { [unit.x.buf] = true })
+  local dx_ptr = function(n, size)
+    return string.format("%s *const %s = dx ? dx + (size_t)b * %d : s->dx_sink;", real, n, size)
+  end
+  local zero_grad = "memset(grad, 0, sizeof *grad);\n"
+  local bwd = zero_grad .. sample_loop(unit, names, unit.backward, opts, {
+    dy = per_sample("const " .. real, "dy"),
+    dx = dx_ptr,
+  })
+  local bwd_logits = ""
+  local loss_grad
+  local fused = unit.backward_logits ~= nil
+  if fused then
+    local body = zero_grad .. sample_loop(unit, names, unit.backward_logits, opts, {
+      dlogits = per_sample("const " .. real, "dlogits"),
+      dx = dx_ptr,
+    })
+    bwd_logits = string.format([[
+
+/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
+static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlogits, %s_params *grad, %s *dx, int n) {
+%s
+}
+]], name, name, name, real, name, real, body)
+  end
+  if not loss then
+    loss_grad = table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */",
+    }, "\n")
+  else
+    local lines = { string.format("%s_forward(p, s, x, s->y, n);", name) }
+    local rows_expr = string.format("(size_t)n * %d", rows)
+    if fused then
+      local lbuf = unit.logits.buf
+      if unit.logits.off ~= 0 or ir.count(unit.logits) ~= lbuf.size then error("logits must be a whole buffer") end
+      lines[#lines + 1] = string.format(
+        "double loss = rnnc_loss_sparse_cce_logits_%s(&s->%s[0][0], target, %s, %d, s->dloss);", info.suffix,
+        names[lbuf], rows_expr, cols)
+      lines[#lines + 1] = "if (isnan(loss)) return loss;"
+      lines[#lines + 1] = string.format("%s_backward_logits(p, s, s->dloss, grad, dx, n);", name)
+    else
+      local fn = loss == "mse" and "rnnc_loss_mse_" or "rnnc_loss_sparse_cce_"
+      lines[#lines + 1] = string.format("double loss = %s%s(s->y, target, %s, %d, s->dloss);", fn, info.suffix,
+        rows_expr, cols)
+      lines[#lines + 1] = "if (isnan(loss)) return loss;"
+      lines[#lines + 1] = string.format("%s_backward(p, s, s->dloss, grad, dx, n);", name)
+    end
+    lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
+      out_size)
+    lines[#lines + 1] = "return loss;"
+    loss_grad = table.concat(lines, "\n")
+  end
+
+  local tensors = {}
+  for _, wt in ipairs(unit.weights) do
+    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s},', wt.name, #wt.shape,
+      dims_list(wt.shape), wt.offset, wt.size, INIT_ENUM[wt.init])
+  end
+  local opt_config, opt_name, slots_per_param = optimizer_config(compiled)
+  local target_size = loss == "sparse_categorical_crossentropy" and rows or out_size
+  local out_shape = unit.y_shape
+  local vars = {
+    PROVENANCE = opts.provenance,
+    NAME = name,
+    UPPER = name:upper(),
+    GUARD = name:upper() .. "_H",
+    REAL = real,
+    BATCH = unit.batch,
+    INPUT_SIZE = in_size,
+    OUTPUT_SIZE = out_size,
+    TARGET_SIZE = target_size,
+    N_PARAMS = unit.n_params,
+    PARAM_FIELDS = table.concat(param_fields, "\n"),
+    SCRATCH_FIELDS = table.concat(scratch_fields, "\n"),
+    OPTIMIZER = opt_name,
+    OPT_SLOTS = math.max(1, slots_per_param * unit.n_params),
+    LOSS = loss or "none",
+  }
+  local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
+  vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
+    nil, nil, nil, nil, nil, nil, nil
+  vars.ONE = cwriter.real_literal(1, opts.dtype)
+  vars.ZERO = cwriter.real_literal(0, opts.dtype)
+  vars.FSUFFIX = info.real == "float" and "f" or ""
+  vars.N_TENSORS = #unit.weights
+  vars.TENSORS = table.concat(tensors, "\n")
+  vars.SPEC = cwriter.c_string(opts.spec)
+  vars.SUMMARY = cwriter.c_string(opts.summary)
+  vars.SUFFIX = info.suffix
+  vars.FORWARD = fwd
+  vars.BACKWARD = bwd
+  vars.BACKWARD_LOGITS = bwd_logits
+  vars.LOSS_GRAD = loss_grad
+  vars.OPTIMIZER_CONFIG = opt_config
+  vars.DTYPE_ENUM = info.enum
+  vars.INPUT_RANK = #unit.x_shape
+  vars.INPUT_SHAPE = dims_list(unit.x_shape)
+  vars.OUTPUT_RANK = #out_shape
+  vars.OUTPUT_SHAPE = dims_list(out_shape)
+  vars.OUTPUT_ROWS = rows
+  vars.LOSS_ENUM = loss == "mse" and "RNNC_LOSS_MSE"
+    or (loss and "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY" or "RNNC_LOSS_NONE")
+  local metrics = compiled and compiled.metrics or {}
+  vars.METRIC_ACCURACY = (metrics[1] == "accuracy") and 1 or 0
+  local c = template.render(template.load(opts.templates, "unit.c.in"), vars, "unit.c.in")
+  local main = template.render(template.load(opts.templates, "main.c.in"),
+    { PROVENANCE = opts.provenance, NAME = name }, "main.c.in")
+  return { [name .. ".h"] = h, [name .. ".c"] = c, [name .. "_main.c"] = main }
+end
+
+return cwriter

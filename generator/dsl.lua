@@ -1,0 +1,389 @@
+-- The model description language: a Lua chunk, run in a sandbox that holds
+-- only Keras-shaped constructors, returning a Sequential model.
+local util = require("util")
+local common = require("layers.common")
+
+local dsl = {}
+
+local LAYER_FILES = { "dense", "simple_rnn", "lstm", "gru", "time_distributed", "bidirectional" }
+dsl.layer_modules = {}
+for _, f in ipairs(LAYER_FILES) do
+  local m = require("layers." .. f)
+  dsl.layer_modules[m.class] = m
+end
+
+local LOSSES = {
+  mse = "mse",
+  mean_squared_error = "mse",
+  MeanSquaredError = "mse",
+  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
+  SparseCategoricalCrossentropy = "sparse_categorical_crossentropy",
+}
+local METRICS = { accuracy = "accuracy", acc = "accuracy" }
+
+-- Limits that keep a description from asking for absurd programs.
+local MAX_DIM = 1 << 16
+local MAX_PARAMS = 1 << 27
+
+local Layer = {}
+Layer.__index = Layer
+Layer.__name = "Layer"
+
+local function is_layer(v)
+  return getmetatable(v) == Layer
+end
+
+local function where(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    return { file = info.short_src, line = info.currentline }
+  end
+  return { file = "?", line = 0 }
+end
+
+-- Finds the innermost stack frame that belongs to the model file.
+local function caller_in(file)
+  for level = 2, 30 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.short_src == file and info.currentline > 0 then
+      return { file = file, line = info.currentline }
+    end
+  end
+  return nil
+end
+
+local function check_value(at, argname, kind, v)
+  local function bad(expect)
+    util.fail(at, "argument '%s' must be %s, got %s (%s)", argname, expect, tostring(v), type(v))
+  end
+  if kind == "posint" then
+    if math.type(v) == "float" and v == math.floor(v) and v == v then v = math.tointeger(v) end
+    if math.type(v) ~= "integer" or v <= 0 then bad("a positive integer") end
+    if v > MAX_DIM then util.fail(at, "argument '%s' = %d is larger than rnnc allows (%d)", argname, v, MAX_DIM) end
+    return v
+  elseif kind == "boolean" then
+    if type(v) ~= "boolean" then bad("true or false") end
+    return v
+  elseif kind == "number" then
+    if type(v) ~= "number" or v ~= v then bad("a number") end
+    return v
+  elseif kind == "string" then
+    if type(v) ~= "string" then bad("a string") end
+    return v
+  elseif kind == "activation" then
+    if v == util.None then return "linear" end
+    if type(v) ~= "string" then bad("an activation name") end
+    if not common.ACTIVATIONS[v] then
+      util.fail(at, "unknown activation '%s' (rnnc knows linear, relu, tanh, sigmoid, softmax)", v)
+    end
+    return v
+  elseif kind == "merge_mode" then
+    if v == util.None then return "none" end
+    if v ~= "concat" and v ~= "sum" and v ~= "mul" and v ~= "ave" then
+      bad("one of \"concat\", \"sum\", \"mul\", \"ave\", None")
+    end
+    return v
+  elseif kind == "shape" then
+    if type(v) ~= "table" or #v == 0 then bad("a list of dimensions such as {3, 4}") end
+    local shape = {}
+    for i, d in ipairs(v) do
+      if d ~= util.None then
+        if math.type(d) == "float" and d == math.floor(d) then d = math.tointeger(d) end
+        if math.type(d) ~= "integer" or d <= 0 then
+          util.fail(at, "argument '%s': dimension %d must be a positive integer or None, got %s", argname, i,
+            tostring(d))
+        end
+        if d > MAX_DIM then util.fail(at, "argument '%s': dimension %d = %d is too large", argname, i, d) end
+      end
+      shape[i] = d
+    end
+    return shape
+  elseif kind == "layer" then
+    if not is_layer(v) then bad("a layer") end
+    return v
+  end
+  error("unknown argument kind " .. kind)
+end
+
+-- Creates the constructor of one layer class for one model file.
+local function constructor(module, state)
+  return function(t)
+    local at = caller_in(state.file) or where(2)
+    at.class = module.class
+    if type(t) ~= "table" or is_layer(t) then t = { t } end
+    local layer = setmetatable({ module = module, at = at, args = {} }, Layer)
+    local spec = module.args
+    -- Positional arguments first, then keywords, in a stable order.
+    local given = {}
+    for i, v in ipairs(t) do
+      local key = module.positional[i]
+      if not key then util.fail(at, "%s takes %d positional argument(s), got %d", module.class, #module.positional, #t) end
+      given[key] = v
+    end
+    for _, k in ipairs(util.sorted_keys(t)) do
+      if math.type(k) ~= "integer" then
+        if type(k) ~= "string" then util.fail(at, "argument names must be strings") end
+        if given[k] ~= nil then util.fail(at, "argument '%s' given twice", k) end
+        given[k] = t[k]
+      end
+    end
+    if given.name ~= nil then
+      local n = check_value(at, "name", "string", given.name)
+      if not n:match("^[%a_][%w_]*$") or #n > 64 then
+        util.fail(at, "name '%s' must be 1 to 64 letters, digits or underscores, not starting with a digit", n)
+      end
+      if state.names_used[n] then util.fail(at, "a layer named '%s' already exists", n) end
+      layer.name = n
+    else
+      -- Keras: the snake-case class name, then _1, _2, ... in creation order.
+      local base = module.default_name
+      local count = state.counters[base] or 0
+      local n = count == 0 and base or (base .. "_" .. count)
+      while state.names_used[n] do
+        count = count + 1
+        n = base .. "_" .. count
+      end
+      state.counters[base] = count + 1
+      layer.name = n
+    end
+    state.names_used[layer.name] = true
+    at.name = layer.name
+    for _, k in ipairs(util.sorted_keys(given)) do
+      local v = given[k]
+      local s = spec[k] or common.BASE_ARGS[k]
+      if not s then
+        util.fail(at, "unknown argument '%s' for %s", k, module.class)
+      end
+      if k ~= "name" then
+        v = check_value(at, k, s[1], v)
+        if s.only ~= nil and v ~= s.only then
+          util.fail(at, "%s = %s is not supported (%s)", k, tostring(v), s.why or "not implemented")
+        end
+        layer.args[k] = v
+      end
+    end
+    for k, s in pairs(spec) do
+      if layer.args[k] == nil then
+        if s[2] == nil and not s.optional then util.fail(at, "missing required argument '%s'", k) end
+        layer.args[k] = s[2]
+      end
+    end
+    if (module.class == "TimeDistributed" or module.class == "Bidirectional") then
+      layer.args.layer.wrapped = true
+    end
+    return layer
+  end
+end
+
+-- The input shape a first layer declares (with the batch dimension), or nil.
+local function declared_input(layer)
+  local a = layer.args
+  if a.batch_input_shape then
+    local s = util.copy(a.batch_input_shape)
+    if #s < 2 then util.fail(layer.at, "batch_input_shape needs a batch and at least one more dimension") end
+    return s
+  end
+  if a.input_shape then
+    local s = { a.batch_size or util.None }
+    for _, d in ipairs(a.input_shape) do
+      s[#s + 1] = d
+    end
+    return s
+  end
+  if a.input_dim then
+    if layer.module.recurrent then
+      return { a.batch_size or util.None, a.input_length or util.None, a.input_dim }
+    end
+    return { a.batch_size or util.None, a.input_dim }
+  end
+  return nil
+end
+
+local Model = {}
+Model.__index = Model
+Model.__name = "Sequential"
+
+function Model:add(layer)
+  if not is_layer(layer) then util.fail(caller_in(self.at.file) or self.at, "Sequential:add expects a layer") end
+  self.layers[#self.layers + 1] = layer
+end
+
+function Model:compile(t)
+  local at = caller_in(self.at.file) or self.at
+  if type(t) ~= "table" then util.fail(at, "compile expects a table of arguments") end
+  local c = { metrics = {} }
+  for _, k in ipairs(util.sorted_keys(t)) do
+    local v = t[k]
+    if k == "loss" then
+      if type(v) ~= "string" or not LOSSES[v] then
+        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse and sparse_categorical_crossentropy)", tostring(v))
+      end
+      c.loss = LOSSES[v]
+    elseif k == "optimizer" then
+      if type(v) == "string" then
+        local kind = v:lower()
+        if kind ~= "adam" and kind ~= "sgd" then
+          util.fail(at, "compile: unknown or unsupported optimizer '%s' (rnnc knows adam and sgd)", v)
+        end
+        c.optimizer = { kind = kind }
+      elseif type(v) == "table" and v.optimizer_kind then
+        c.optimizer = { kind = v.optimizer_kind, config = v.config }
+      else
+        util.fail(at, "compile: optimizer must be a name or Adam{...} / SGD{...}")
+      end
+    elseif k == "metrics" then
+      if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
+      for _, m in ipairs(v) do
+        if not METRICS[m] then util.fail(at, "compile: unknown or unsupported metric '%s'", tostring(m)) end
+        c.metrics[#c.metrics + 1] = METRICS[m]
+      end
+    else
+      util.fail(at, "compile: unknown argument '%s'", tostring(k))
+    end
+  end
+  if not c.loss then util.fail(at, "compile: a loss is required") end
+  c.optimizer = c.optimizer or { kind = "rmsprop_default_missing" }
+  if c.optimizer.kind == "rmsprop_default_missing" then
+    util.fail(at, "compile: an optimizer is required (Keras's default RMSprop is not implemented yet)")
+  end
+  self.compiled = c
+end
+
+local function optimizer_constructor(kind, keys, state)
+  return function(t)
+    local at = caller_in(state.file) or where(2)
+    t = t or {}
+    if type(t) ~= "table" then util.fail(at, "%s expects a table of arguments", kind) end
+    for _, k in ipairs(util.sorted_keys(t)) do
+      local expect = keys[k]
+      if not expect then util.fail(at, "%s: unknown or unsupported argument '%s'", kind, tostring(k)) end
+      if type(t[k]) ~= expect or (expect == "number" and (t[k] ~= t[k] or t[k] < 0)) then
+        util.fail(at, "%s: argument '%s' must be a non-negative %s", kind, k, expect)
+      end
+    end
+    return { optimizer_kind = kind:lower(), config = util.copy(t) }
+  end
+end
+
+-- The sandbox: only the DSL and harmless parts of the standard library.
+local function environment(state)
+  local env = {
+    None = util.None,
+    ipairs = ipairs,
+    pairs = pairs,
+    select = select,
+    tostring = tostring,
+    tonumber = tonumber,
+    type = type,
+    error = error,
+    assert = assert,
+    math = math,
+    string = { format = string.format, rep = string.rep, sub = string.sub, upper = string.upper, lower = string.lower },
+    table = { insert = table.insert, concat = table.concat, unpack = table.unpack },
+  }
+  for class, module in pairs(dsl.layer_modules) do
+    env[class] = constructor(module, state)
+  end
+  env.Sequential = function(t)
+    local at = caller_in(state.file) or where(2)
+    local m = setmetatable({ kind = "Sequential", layers = {}, at = at, name = "sequential" }, Model)
+    for _, k in ipairs(util.sorted_keys(t or {})) do
+      if math.type(k) ~= "integer" and k ~= "name" then
+        util.fail(at, "Sequential: unknown argument '%s'", tostring(k))
+      end
+    end
+    if t and t.name then m.name = t.name end
+    for _, l in ipairs(t or {}) do
+      if not is_layer(l) then util.fail(at, "Sequential: every element must be a layer") end
+      m.layers[#m.layers + 1] = l
+    end
+    return m
+  end
+  env.Adam = optimizer_constructor("Adam",
+    { learning_rate = "number", beta_1 = "number", beta_2 = "number", epsilon = "number" }, state)
+  env.SGD = optimizer_constructor("SGD", { learning_rate = "number", momentum = "number", nesterov = "boolean" },
+    state)
+  return env
+end
+
+-- Infers every layer's output shapes and weights. Fills layer.output_shapes,
+-- layer.weights, layer.params; model.params, model.input_shape.
+function dsl.build(model)
+  if #model.layers == 0 then util.fail(model.at, "the model has no layers") end
+  local shape = declared_input(model.layers[1])
+  if not shape then
+    util.fail(model.layers[1].at, "the first layer needs an input shape (input_shape=, batch_input_shape= or input_dim=)")
+  end
+  model.input_shape = shape
+  local total = 0
+  for i, layer in ipairs(model.layers) do
+    if i > 1 and declared_input(layer) then
+      local d = declared_input(layer)
+      if util.shape_str(d) ~= util.shape_str(shape) and #d == #shape then
+        -- Keras ignores input_shape on later layers of a Sequential; so does rnnc.
+        layer.ignored_input_shape = d
+      end
+    end
+    layer.input_shape = shape
+    local outs = layer.module.build(layer, shape, layer.name)
+    layer.output_shapes = outs
+    local params = 0
+    for _, w in ipairs(layer.weights or {}) do
+      params = params + util.product(w.shape)
+    end
+    layer.params = params
+    total = total + params
+    if total > MAX_PARAMS then util.fail(layer.at, "the model has more than %d parameters", MAX_PARAMS) end
+    if #outs > 1 and model.kind == "Sequential" then
+      util.fail(layer.at, "All layers in a Sequential model should have a single output tensor " ..
+        "(return_state=true or merge_mode=None need a functional Model, not implemented yet)")
+    end
+    shape = outs[1]
+  end
+  model.params = total
+  model.output_shape = shape
+  return model
+end
+
+-- Loads and runs a model file in the sandbox. Returns the built model or
+-- raises a ModelError naming the file and line.
+function dsl.load(path)
+  local f, ferr = io.open(path, "rb")
+  if not f then util.fail({ file = path, line = 0 }, "cannot read the model file: %s", ferr) end
+  local src = f:read("a")
+  f:close()
+  local state = { file = path, counters = {}, names_used = {} }
+  local chunk, perr = load(src, "@" .. path, "t", environment(state))
+  if not chunk then
+    local line, msg = tostring(perr):match("^.-:(%d+): (.*)$")
+    util.fail({ file = path, line = tonumber(line) or 0 }, "syntax error: %s", msg or tostring(perr))
+  end
+  -- A description gets a bounded amount of work and memory.
+  local budget = 0
+  debug.sethook(function()
+    budget = budget + 1
+    if budget > 2000 then
+      debug.sethook()
+      util.fail({ file = path, line = 0 }, "the model description ran too long (over 2e8 instructions)")
+    end
+    if collectgarbage("count") > 512 * 1024 then
+      debug.sethook()
+      util.fail({ file = path, line = 0 }, "the model description used too much memory (over 512 MiB)")
+    end
+  end, "", 100000)
+  local ok, result = pcall(chunk)
+  debug.sethook()
+  if not ok then
+    if util.is_model_error(result) then error(result, 0) end
+    local line, msg = tostring(result):match("^.-:(%d+): (.*)$")
+    util.fail({ file = path, line = tonumber(line) or 0 }, "%s", msg or tostring(result))
+  end
+  if getmetatable(result) ~= Model then
+    util.fail({ file = path, line = 0 }, "the model file must return a model (end it with 'return model'), got %s",
+      type(result))
+  end
+  return dsl.build(result)
+end
+
+return dsl

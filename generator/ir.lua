@@ -1,0 +1,293 @@
+-- The intermediate representation between a model and C.
+--
+-- A program is a straight-line list of ops over buffers of fixed size. Every op
+-- describes the work for ONE sample; the C writer wraps the list in a loop over
+-- the samples of a batch. Buffers that belong to a sample (activations,
+-- inputs, outputs) are indexed per sample by the writer; parameters and their
+-- gradients are shared by all samples.
+--
+-- Buffer kinds:
+--   param    a weight tensor (read only)
+--   pgrad    the gradient of a weight (accumulated over samples)
+--   input    a per-sample array the caller passes in (x, dy, dlogits)
+--   output   a per-sample array the caller receives (y, dx)
+--   act      a forward activation, kept in scratch for every sample
+--   tmp      a per-sample temporary of the backward pass (activation gradients)
+--   zero     an all-zero constant that is never stored (e.g. h_0)
+--
+-- Operands are views: a buffer, an offset and two dims with strides, so a row
+-- of a sequence, a block of gate columns, a transpose or a broadcast (stride 0)
+-- is a view, never a copy. Vectors are 1 x n views.
+--
+-- Ops:
+--   {op="matmul", out=V(m,n), a=V(m,k), b=V(k,n), acc=bool}   out (+)= a @ b
+--   {op="map", out=V, args={V...}, expr=E, acc=bool}          elementwise; args have out's dims
+--   {op="softmax", out=V, a=V}                                row-wise over the last dim
+--   {op="softmax_grad", out=V, dy=V, y=V, acc=bool}           out (+)= y * (dy - sum(dy * y))
+--   {op="fill", out=V, value=0}
+--
+-- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
+-- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, and the unary
+-- functions tanh, sigmoid, relu, step (1 where a > 0, else 0), exp.
+local ir = {}
+
+---------------------------------------------------------------- buffers and views
+
+function ir.new_program()
+  return { buffers = {}, by_name = {}, ops = {} }
+end
+
+-- Declares a buffer of rows x cols reals and returns a view of all of it.
+function ir.buffer(prog, name, kind, rows, cols, extra)
+  assert(not prog.by_name[name], "duplicate buffer " .. name)
+  local buf = { name = name, kind = kind, rows = rows, cols = cols, size = rows * cols }
+  for k, v in pairs(extra or {}) do
+    buf[k] = v
+  end
+  prog.buffers[#prog.buffers + 1] = buf
+  prog.by_name[name] = buf
+  return ir.full(buf)
+end
+
+function ir.full(buf)
+  return { buf = buf, off = 0, dims = { buf.rows, buf.cols }, strides = { buf.cols, 1 } }
+end
+
+function ir.view(buf, off, rows, cols, rs, cs)
+  return { buf = buf, off = off, dims = { rows, cols }, strides = { rs, cs } }
+end
+
+-- Row i of a view, as a 1 x cols view.
+function ir.row(v, i)
+  assert(i >= 0 and i < v.dims[1], "row out of range")
+  return ir.view(v.buf, v.off + i * v.strides[1], 1, v.dims[2], v.strides[1], v.strides[2])
+end
+
+-- Rows [r0, r0 + count).
+function ir.rows(v, r0, count)
+  assert(r0 >= 0 and r0 + count <= v.dims[1], "rows out of range")
+  return ir.view(v.buf, v.off + r0 * v.strides[1], count, v.dims[2], v.strides[1], v.strides[2])
+end
+
+-- Columns [c0, c0 + count): a gate block of a fused weight.
+function ir.cols(v, c0, count)
+  assert(c0 >= 0 and c0 + count <= v.dims[2], "cols out of range")
+  return ir.view(v.buf, v.off + c0 * v.strides[2], v.dims[1], count, v.strides[1], v.strides[2])
+end
+
+function ir.transpose(v)
+  return ir.view(v.buf, v.off, v.dims[2], v.dims[1], v.strides[2], v.strides[1])
+end
+
+-- A 1 x n view repeated over `rows` rows (stride 0).
+function ir.broadcast_rows(v, rows)
+  assert(v.dims[1] == 1, "broadcast_rows needs a row vector")
+  return ir.view(v.buf, v.off, rows, v.dims[2], 0, v.strides[2])
+end
+
+-- The same region of another buffer of the same layout (a gradient's view).
+function ir.on(buf, v)
+  return ir.view(buf, v.off, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
+end
+
+-- Calls fn(index) for every element a view addresses, row-major.
+function ir.each_index(v, fn)
+  for r = 0, v.dims[1] - 1 do
+    for c = 0, v.dims[2] - 1 do
+      fn(v.off + r * v.strides[1] + c * v.strides[2])
+    end
+  end
+end
+
+-- True when no two elements of the view share storage.
+function ir.distinct(v)
+  local seen = {}
+  local ok = true
+  ir.each_index(v, function(i)
+    if seen[i] then ok = false end
+    seen[i] = true
+  end)
+  return ok
+end
+
+function ir.count(v)
+  return v.dims[1] * v.dims[2]
+end
+
+---------------------------------------------------------------- expressions
+
+local E = {}
+ir.E = E
+
+function E.arg(i)
+  return { "arg", i }
+end
+function E.const(c)
+  return { "const", c }
+end
+E.ZERO = E.const(0)
+E.ONE = E.const(1)
+
+local function is_const(e, c)
+  return e[1] == "const" and (c == nil or e[2] == c)
+end
+
+-- Constructors fold constants as they build, so derived expressions stay small.
+function E.add(a, b)
+  if is_const(a, 0) then return b end
+  if is_const(b, 0) then return a end
+  if is_const(a) and is_const(b) then return E.const(a[2] + b[2]) end
+  return { "add", a, b }
+end
+function E.sub(a, b)
+  if is_const(b, 0) then return a end
+  if is_const(a) and is_const(b) then return E.const(a[2] - b[2]) end
+  if is_const(a, 0) then return E.neg(b) end
+  return { "sub", a, b }
+end
+function E.mul(a, b)
+  if is_const(a, 0) or is_const(b, 0) then return E.ZERO end
+  if is_const(a, 1) then return b end
+  if is_const(b, 1) then return a end
+  if is_const(a) and is_const(b) then return E.const(a[2] * b[2]) end
+  return { "mul", a, b }
+end
+function E.neg(a)
+  if is_const(a) then return E.const(-a[2]) end
+  if a[1] == "neg" then return a[2] end
+  return { "neg", a }
+end
+
+local unary_value = {
+  tanh = math.tanh or function(x)
+    local e = math.exp(2 * x)
+    return (e - 1) / (e + 1)
+  end,
+  sigmoid = function(x)
+    return 1 / (1 + math.exp(-x))
+  end,
+  relu = function(x)
+    return x > 0 and x or 0
+  end,
+  step = function(x)
+    return x > 0 and 1 or 0
+  end,
+  exp = math.exp,
+}
+ir.UNARY = unary_value
+
+function E.fn(name, a)
+  assert(unary_value[name], "unknown function " .. name)
+  if is_const(a) then return E.const(unary_value[name](a[2])) end
+  return { name, a }
+end
+
+-- Keras activations as expressions of their input (softmax is an op, not a map).
+function ir.activation(name, e)
+  if name == "linear" then return e end
+  if name == "tanh" or name == "sigmoid" or name == "relu" then return E.fn(name, e) end
+  error("activation " .. tostring(name) .. " is not an elementwise map")
+end
+
+-- Replaces args: map[i] is the new expression for {"arg", i}.
+function ir.substitute(e, map)
+  local k = e[1]
+  if k == "arg" then return map[e[2]] or e end
+  if k == "const" then return e end
+  if k == "add" then return E.add(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
+  if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
+  if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
+  if k == "neg" then return E.neg(ir.substitute(e[2], map)) end
+  return E.fn(k, ir.substitute(e[2], map))
+end
+
+-- The derivative of a unary function at a, in terms of a.
+local function unary_derivative(name, a)
+  if name == "tanh" then
+    local t = E.fn("tanh", a)
+    return E.sub(E.ONE, E.mul(t, t))
+  elseif name == "sigmoid" then
+    local s = E.fn("sigmoid", a)
+    return E.mul(s, E.sub(E.ONE, s))
+  elseif name == "relu" then
+    return E.fn("step", a)
+  elseif name == "step" then
+    return E.ZERO
+  elseif name == "exp" then
+    return E.fn("exp", a)
+  end
+  error("no derivative for " .. name)
+end
+
+-- The same derivative in terms of the function's value y (cheaper: no recompute).
+local function unary_derivative_from_value(name, y)
+  if name == "tanh" then return E.sub(E.ONE, E.mul(y, y)) end
+  if name == "sigmoid" then return E.mul(y, E.sub(E.ONE, y)) end
+  if name == "relu" then return E.fn("step", y) end
+  if name == "exp" then return y end
+  return nil
+end
+
+-- d e / d arg_i, symbolically.
+function ir.derivative(e, i)
+  local k = e[1]
+  if k == "arg" then return e[2] == i and E.ONE or E.ZERO end
+  if k == "const" then return E.ZERO end
+  if k == "add" then return E.add(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
+  if k == "sub" then return E.sub(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
+  if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
+  if k == "mul" then
+    return E.add(E.mul(ir.derivative(e[2], i), e[3]), E.mul(e[2], ir.derivative(e[3], i)))
+  end
+  return E.mul(unary_derivative(k, e[2]), ir.derivative(e[2], i))
+end
+
+-- Like derivative, but when the root is a unary function its derivative is
+-- written in terms of `value` (an expression for the op's own output).
+function ir.derivative_using_value(e, i, value)
+  local k = e[1]
+  if unary_value[k] and value then
+    local outer = unary_derivative_from_value(k, value)
+    if outer then return E.mul(outer, ir.derivative(e[2], i)) end
+  end
+  return ir.derivative(e, i)
+end
+
+function ir.uses_arg(e, i)
+  if e[1] == "arg" then return e[2] == i end
+  if e[1] == "const" then return false end
+  for j = 2, #e do
+    if ir.uses_arg(e[j], i) then return true end
+  end
+  return false
+end
+
+-- Drops the args an expression no longer uses and renumbers the rest.
+function ir.prune_args(expr, args)
+  local map, kept = {}, {}
+  for i, a in ipairs(args) do
+    if ir.uses_arg(expr, i) then
+      kept[#kept + 1] = a
+      map[i] = E.arg(#kept)
+    end
+  end
+  return ir.substitute(expr, map), kept
+end
+
+---------------------------------------------------------------- ops
+
+function ir.op_reads(op)
+  if op.op == "matmul" then return { op.a, op.b } end
+  if op.op == "map" then return op.args end
+  if op.op == "softmax" then return { op.a } end
+  if op.op == "softmax_grad" then return { op.dy, op.y } end
+  return {}
+end
+
+-- Scalar multiply-adds (or elements) an op costs: what --unroll compares against.
+function ir.op_size(op)
+  if op.op == "matmul" then return op.out.dims[1] * op.out.dims[2] * op.a.dims[2] end
+  return ir.count(op.out)
+end
+
+return ir

@@ -1,0 +1,45 @@
+-- TimeDistributed(layer): applies the inner layer at every timestep. The inner
+-- layer's weights are named time_distributed/<inner name>/...
+local util = require("util")
+
+local TimeDistributed = {
+  class = "TimeDistributed",
+  default_name = "time_distributed",
+  positional = { "layer" },
+  args = { layer = { "layer" } },
+}
+
+function TimeDistributed.build(layer, shape, prefix)
+  if #shape < 3 then
+    util.fail(layer.at, "expected an input of ndim >= 3 (batch, timesteps, ...), found %s",
+      util.shape_str(shape))
+  end
+  local inner = layer.args.layer
+  if inner.module.class ~= "Dense" then
+    util.fail(layer.at, "TimeDistributed wraps Dense only (got %s)", inner.module.class)
+  end
+  local step_shape = { shape[1] }
+  for i = 3, #shape do
+    step_shape[#step_shape + 1] = shape[i]
+  end
+  local inner_out = inner.module.build(inner, step_shape, prefix .. "/" .. inner.name)[1]
+  layer.weights = inner.weights
+  local out = { shape[1], shape[2] }
+  for i = 2, #inner_out do
+    out[#out + 1] = inner_out[i]
+  end
+  return { out }
+end
+
+-- Dense applies to the last axis, so the inner layer runs on all rows at once.
+function TimeDistributed.emit(layer, g, x, prefix)
+  local inner = layer.args.layer
+  return inner.module.emit(inner, g, x, prefix .. "/" .. inner.name)
+end
+
+function TimeDistributed.spec(layer, prefix)
+  local inner = layer.args.layer
+  return inner.module.spec(inner, prefix .. "/" .. inner.name)
+end
+
+return TimeDistributed

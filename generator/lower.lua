@@ -1,0 +1,125 @@
+-- Lowers a built model to IR programs: forward, backward from the output, and
+-- (for Keras's fused softmax + crossentropy) backward from the logits. Knows
+-- nothing of C.
+local ir = require("ir")
+local util = require("util")
+local Builder = require("builder")
+local autodiff = require("autodiff")
+local simplify = require("simplify")
+
+local lower = {}
+
+-- Per-sample shape: the Keras shape without its batch dimension.
+local function sample_shape(shape)
+  local s = {}
+  for i = 2, #shape do
+    s[#s + 1] = shape[i]
+  end
+  return s
+end
+
+-- Resolves the batch size and the sequence length, lays out the parameters.
+-- opts: batch, timesteps. Returns the unit description the C writer needs.
+function lower.unit(model, opts)
+  local in_shape = util.copy(model.input_shape)
+  local first = model.layers[1]
+  local batch = in_shape[1]
+  if batch == util.None then batch = opts.batch or 32 end
+  if opts.batch and in_shape[1] ~= util.None and opts.batch ~= in_shape[1] then
+    util.fail(first.at, "--batch %d contradicts batch_input_shape's batch size %d", opts.batch, in_shape[1])
+  end
+  local x_shape = sample_shape(in_shape)
+  for i, d in ipairs(x_shape) do
+    if d == util.None then
+      if i == 1 and #x_shape == 2 and opts.timesteps then
+        x_shape[i] = opts.timesteps
+      else
+        util.fail(first.at, "the input shape %s has an unknown dimension; pass --timesteps T to generate code for sequences of length T",
+          util.shape_str(in_shape))
+      end
+    end
+  end
+  if #x_shape > 2 then util.fail(first.at, "inputs of rank > 2 per sample are not supported") end
+
+  -- Parameters: one flat vector, layers in order, weights in Keras's order.
+  local weights, offset = {}, 0
+  for _, layer in ipairs(model.layers) do
+    for _, w in ipairs(layer.weights or {}) do
+      w.offset = offset
+      w.size = util.product(w.shape)
+      offset = offset + w.size
+      weights[#weights + 1] = w
+    end
+  end
+
+  local prog = ir.new_program()
+  local g = Builder.new(prog)
+  local rows = #x_shape == 2 and x_shape[1] or 1
+  -- The input is kept in scratch: the backward pass reads it.
+  local x = ir.buffer(prog, "x", "act", rows, x_shape[#x_shape], { model_input = true })
+  local cur, logits = x, nil
+  for i, layer in ipairs(model.layers) do
+    if not layer.module.emit then
+      util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
+        layer.module.class)
+    end
+    local outputs, lg = layer.module.emit(layer, g, cur, layer.name)
+    cur = outputs[1]
+    logits = (i == #model.layers) and lg or nil
+  end
+  local y = ir.buffer(prog, "y", "output", cur.dims[1], cur.dims[2])
+  g:map(y, ir.E.arg(1), { cur })
+  local fwd_raw = prog.ops
+
+  local unit = {
+    model = model,
+    batch = batch,
+    x_shape = x_shape,
+    y_shape = sample_shape(model.output_shape),
+    weights = weights,
+    n_params = offset,
+    prog = prog,
+    x = x,
+    y = y,
+  }
+  for i, d in ipairs(unit.y_shape) do
+    if d == util.None then unit.y_shape[i] = x_shape[1] end
+  end
+  unit.forward = simplify.run(prog, fwd_raw)
+
+  local wrt, grad_of = { x.buf }, {}
+  for _, w in ipairs(weights) do
+    local pbuf = prog.by_name[w.name]
+    if pbuf then
+      wrt[#wrt + 1] = pbuf
+      ir.buffer(prog, "g:" .. w.name, "pgrad", pbuf.rows, pbuf.cols, { weight = w })
+      grad_of[pbuf] = prog.by_name["g:" .. w.name]
+    end
+  end
+  ir.buffer(prog, "dx", "output", x.dims[1], x.dims[2])
+  grad_of[x.buf] = prog.by_name["dx"]
+  unit.dx = ir.full(prog.by_name["dx"])
+
+  -- Differentiate the simplified forward program: what it no longer computes
+  -- needs no gradient.
+  local dy = ir.buffer(prog, "dy", "input", y.dims[1], y.dims[2])
+  unit.backward = simplify.run(prog, autodiff.backward(prog, unit.forward, y, dy, wrt, grad_of))
+  unit.dy = dy
+
+  local loss = model.compiled and model.compiled.loss
+  if loss == "sparse_categorical_crossentropy" and logits then
+    -- Keras computes the crossentropy of a softmax output from its logits.
+    local dl = ir.buffer(prog, "dlogits", "input", logits.dims[1], logits.dims[2])
+    local upto = {}
+    for _, op in ipairs(unit.forward) do
+      upto[#upto + 1] = op
+      if op.out.buf == logits.buf then break end
+    end
+    unit.backward_logits = simplify.run(prog, autodiff.backward(prog, upto, logits, dl, wrt, grad_of))
+    unit.logits = logits
+    unit.dlogits = dl
+  end
+  return unit
+end
+
+return lower

@@ -1,0 +1,80 @@
+-- model.summary() exactly as tf.keras 2.x prints it for a Sequential model:
+-- line length 65, columns ending at 45% and 85%, one leading space per row,
+-- rows padded with spaces to the column ends, long fields wrapped after "),".
+local util = require("util")
+
+local summary = {}
+
+local LINE = 65
+local POSITIONS = { math.floor(LINE * 0.45), math.floor(LINE * 0.85), LINE }
+
+local function print_row(out, fields)
+  local left = {}
+  for i, f in ipairs(fields) do
+    left[i] = tostring(f)
+  end
+  local function any_left()
+    for _, s in ipairs(left) do
+      if #s > 0 then return true end
+    end
+    return false
+  end
+  while any_left() do
+    local line = ""
+    for col = 1, #left do
+      local start_pos = col > 1 and POSITIONS[col - 1] or 0
+      local end_pos = POSITIONS[col]
+      local space = col ~= #POSITIONS and 2 or 0
+      local cutoff = end_pos - start_pos - space
+      local fit = left[col]:sub(1, cutoff)
+      -- Keras breaks lines after the end of a tuple, list or dict.
+      local best
+      for _, cond in ipairs({ "),", "},", "],", "'," }) do
+        local pos = fit:find(cond, 1, true)
+        if pos then
+          local c = pos - 1 + #cond
+          if not best or c < best then best = c end
+        end
+      end
+      if best then
+        cutoff = best
+        fit = fit:sub(1, cutoff)
+      end
+      if col == 1 then line = line .. " " end
+      line = line .. fit .. string.rep(" ", space)
+      left[col] = left[col]:sub(cutoff + 1)
+      line = line .. string.rep(" ", math.max(0, POSITIONS[col] - #line))
+    end
+    out[#out + 1] = line
+  end
+end
+
+local function shapes_str(shapes)
+  if #shapes == 1 then return util.shape_str(shapes[1]) end
+  local parts = {}
+  for i, s in ipairs(shapes) do
+    parts[i] = util.shape_str(s)
+  end
+  return "[" .. table.concat(parts, ", ") .. "]"
+end
+
+-- Returns the summary as one string (lines joined by "\n", final newline).
+function summary.text(model)
+  local out = {}
+  out[#out + 1] = 'Model: "' .. model.name .. '"'
+  out[#out + 1] = string.rep("_", LINE)
+  print_row(out, { "Layer (type)", "Output Shape", "Param #" })
+  out[#out + 1] = string.rep("=", LINE)
+  for _, layer in ipairs(model.layers) do
+    print_row(out, { layer.name .. " (" .. layer.module.class .. ")", shapes_str(layer.output_shapes), layer.params })
+    out[#out + 1] = string.rep(" ", LINE)
+  end
+  out[#out + 1] = string.rep("=", LINE)
+  out[#out + 1] = "Total params: " .. util.commas(model.params)
+  out[#out + 1] = "Trainable params: " .. util.commas(model.params)
+  out[#out + 1] = "Non-trainable params: 0"
+  out[#out + 1] = string.rep("_", LINE)
+  return table.concat(out, "\n") .. "\n"
+end
+
+return summary

@@ -1,0 +1,89 @@
+-- Shared helpers: the error type every user-facing failure goes through, and
+-- small table utilities.
+local util = {}
+
+-- A model-description error carries where it happened so the CLI can print
+-- "file:line: layer 'name' (Class): message".
+local ModelError = {}
+ModelError.__index = ModelError
+ModelError.__tostring = function(e)
+  local where = (e.file or "?") .. ":" .. (e.line or "?") .. ": "
+  local layer = ""
+  if e.layer then
+    layer = "layer '" .. e.layer .. "'"
+    if e.class then layer = layer .. " (" .. e.class .. ")" end
+    layer = layer .. ": "
+  end
+  return where .. layer .. e.message
+end
+
+function util.is_model_error(v)
+  return getmetatable(v) == ModelError
+end
+
+-- Raises a ModelError. `at` is a table with optional file, line, layer, class.
+function util.fail(at, fmt, ...)
+  local e = setmetatable({ message = string.format(fmt, ...) }, ModelError)
+  if at then
+    e.file, e.line, e.layer, e.class = at.file, at.line, at.name, at.class
+  end
+  error(e, 0)
+end
+
+-- The unknown dimension, printed as Keras prints it.
+util.None = setmetatable({}, {
+  __tostring = function()
+    return "None"
+  end,
+  __name = "None",
+})
+
+function util.is_dim(v)
+  return v == util.None or (math.type(v) == "integer" and v > 0)
+end
+
+-- Keras's str() of a shape tuple: (None, 3) or (None,) for one element.
+function util.shape_str(shape)
+  local parts = {}
+  for i, d in ipairs(shape) do
+    parts[i] = tostring(d)
+  end
+  if #parts == 1 then return "(" .. parts[1] .. ",)" end
+  return "(" .. table.concat(parts, ", ") .. ")"
+end
+
+function util.copy(t)
+  local r = {}
+  for k, v in pairs(t) do
+    r[k] = v
+  end
+  return r
+end
+
+function util.product(list)
+  local p = 1
+  for _, v in ipairs(list) do
+    p = p * v
+  end
+  return p
+end
+
+function util.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys, function(a, b)
+    return tostring(a) < tostring(b)
+  end)
+  return keys
+end
+
+-- Thousands separators, as Python's '{:,}'.
+function util.commas(n)
+  local s = tostring(n)
+  local out = s:reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return (out:gsub("^,", ""))
+end
+
+return util

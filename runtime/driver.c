@@ -1,0 +1,649 @@
+/* The driver every generated model links: rnnc_main() implements the
+ * subcommands init, summary, predict, grad, fit, diff and gradcheck over the
+ * model's descriptor, so one program per model serves every use. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnc.h"
+#include "rnnc_ref.h"
+
+#define ERRLEN 512
+
+typedef struct {
+  const char *weights, *x, *y, *out;
+  int epochs, batch_size, verbose, log_every, shuffle;
+  uint64_t seed;
+  double tol;
+  int have_tol;
+} args_t;
+
+static int usage(const rnnc_model *m) {
+  fprintf(stderr,
+          "usage: %s init --seed S --out W.safetensors\n"
+          "       %s summary\n"
+          "       %s predict --weights W --x X.npy --out Y.npy\n"
+          "       %s grad --weights W --x X.npy --y Y.npy --out G.safetensors\n"
+          "       %s fit --weights W --x X.npy --y Y.npy --epochs E --batch-size B [--seed S]\n"
+          "              [--verbose 0|1|2] [--log-every N] [--no-shuffle] --out W2.safetensors\n"
+          "       %s diff --weights W --x X.npy [--y Y.npy] [--tol T]\n"
+          "       %s gradcheck --weights W --x X.npy --y Y.npy [--tol T]   (float64 models)\n",
+          m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+  return 2;
+}
+
+static int fail(const char *msg) {
+  fprintf(stderr, "error: %s\n", msg);
+  return 1;
+}
+
+static int parse_args(int argc, char **argv, args_t *a) {
+  memset(a, 0, sizeof *a);
+  a->epochs = 1;
+  a->batch_size = 32;
+  a->verbose = 1;
+  a->log_every = 1;
+  a->shuffle = 1;
+  for (int i = 2; i < argc; ++i) {
+    const char *k = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(k, "--no-shuffle") == 0) {
+      a->shuffle = 0;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "error: %s needs a value\n", k);
+      return -1;
+    }
+    char *end = NULL;
+    if (strcmp(k, "--weights") == 0)
+      a->weights = v;
+    else if (strcmp(k, "--x") == 0)
+      a->x = v;
+    else if (strcmp(k, "--y") == 0)
+      a->y = v;
+    else if (strcmp(k, "--out") == 0)
+      a->out = v;
+    else if (strcmp(k, "--seed") == 0)
+      a->seed = strtoull(v, &end, 10);
+    else if (strcmp(k, "--epochs") == 0)
+      a->epochs = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--batch-size") == 0)
+      a->batch_size = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--verbose") == 0)
+      a->verbose = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--log-every") == 0)
+      a->log_every = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--tol") == 0) {
+      a->tol = strtod(v, &end);
+      a->have_tol = 1;
+    } else {
+      fprintf(stderr, "error: unknown option %s\n", k);
+      return -1;
+    }
+    if (end && *end) {
+      fprintf(stderr, "error: %s: '%s' is not a number\n", k, v);
+      return -1;
+    }
+    ++i;
+  }
+  return 0;
+}
+
+static int need(const char *what, const char *value) {
+  if (!value) {
+    fprintf(stderr, "error: this command needs %s\n", what);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------------------------------------------------------------- conversions */
+
+static void *to_model(const rnnc_model *m, const double *src, size_t count) {
+  void *dst = malloc(count * rnnc_dtype_size(m->dtype) + 1);
+  if (!dst)
+    return NULL;
+  for (size_t i = 0; i < count; ++i) {
+    if (m->dtype == RNNC_F32)
+      ((float *)dst)[i] = (float)src[i];
+    else
+      ((double *)dst)[i] = src[i];
+  }
+  return dst;
+}
+
+static double get(const rnnc_model *m, const void *v, size_t i) {
+  return m->dtype == RNNC_F32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
+}
+
+static void set(const rnnc_model *m, void *v, size_t i, double value) {
+  if (m->dtype == RNNC_F32)
+    ((float *)v)[i] = (float)value;
+  else
+    ((double *)v)[i] = value;
+}
+
+/* ---------------------------------------------------------------- data files */
+
+static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
+  size_t used = (size_t)snprintf(buf, len, "(");
+  for (int i = 0; i < rank && used < len; ++i)
+    used += (size_t)snprintf(buf + used, len - used, i ? ", %zu" : "%zu", shape[i]);
+  if (used < len)
+    snprintf(buf + used, len - used, rank == 1 ? ",)" : ")");
+}
+
+/* Loads x: shape (n, *input_shape), every value finite. */
+static int load_x(const rnnc_model *m, const char *path, rnnc_array *x, char *err) {
+  if (rnnc_npy_load(path, x, err, ERRLEN) != 0)
+    return -1;
+  int ok = x->rank == m->input_rank + 1 && x->shape[0] > 0;
+  for (int i = 0; ok && i < m->input_rank; ++i)
+    ok = x->shape[i + 1] == (size_t)m->input_shape[i];
+  if (!ok) {
+    char got[128], want[128] = "(n";
+    shape_text(got, sizeof got, x->shape, x->rank);
+    for (int i = 0; i < m->input_rank; ++i)
+      snprintf(want + strlen(want), sizeof want - strlen(want), ", %d", m->input_shape[i]);
+    strncat(want, ")", sizeof want - strlen(want) - 1);
+    snprintf(err, ERRLEN, "%s: the array has shape %s, the model takes %s", path, got, want);
+    rnnc_array_free(x);
+    return -1;
+  }
+  for (size_t i = 0; i < x->count; ++i)
+    if (!isfinite(x->data[i])) {
+      snprintf(err, ERRLEN, "%s: value %zu is not finite (%g)", path, i, x->data[i]);
+      rnnc_array_free(x);
+      return -1;
+    }
+  return 0;
+}
+
+/* Loads the training target for n samples: n x target_size values; sparse
+ * labels must be integers in [0, classes). */
+static int load_y(const rnnc_model *m, const char *path, size_t n, rnnc_array *y, char *err) {
+  if (rnnc_npy_load(path, y, err, ERRLEN) != 0)
+    return -1;
+  if (y->rank < 1 || y->shape[0] != n || y->count != n * m->target_size) {
+    char got[128];
+    shape_text(got, sizeof got, y->shape, y->rank);
+    snprintf(err, ERRLEN, "%s: the array has shape %s; the model needs %zu samples of %zu values",
+             path, got, n, m->target_size);
+    rnnc_array_free(y);
+    return -1;
+  }
+  size_t classes = m->output_size / m->output_rows;
+  for (size_t i = 0; i < y->count; ++i) {
+    double v = y->data[i];
+    if (!isfinite(v)) {
+      snprintf(err, ERRLEN, "%s: value %zu is not finite (%g)", path, i, v);
+      rnnc_array_free(y);
+      return -1;
+    }
+    if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY &&
+        (v != floor(v) || v < 0 || v >= (double)classes)) {
+      snprintf(err, ERRLEN, "%s: label %g at sample %zu, step %zu is not a class in [0, %zu)", path,
+               v, i / m->target_size, i % m->target_size, classes);
+      rnnc_array_free(y);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void *load_weights(const rnnc_model *m, const char *path, char *err) {
+  void *p = calloc(1, m->params_bytes);
+  if (!p) {
+    snprintf(err, ERRLEN, "out of memory");
+    return NULL;
+  }
+  if (rnnc_weights_load(path, m, p, err, ERRLEN) != 0) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* ---------------------------------------------------------------- batched calls */
+
+/* Forward over any number of samples, model->batch at a time. */
+static void predict_all(const rnnc_model *m, const void *p, void *scratch, const void *x, void *y,
+                        size_t n) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rs,
+               (char *)y + first * m->output_size * rs, count);
+  }
+}
+
+/* The loss over all n samples and its gradient (of the mean over every row):
+ * chunks of model->batch samples, each chunk's gradient weighted by its rows. */
+static double loss_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                            const void *y, size_t n, double *grad, double *dx) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  void *g = malloc(m->params_bytes);
+  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  double loss = 0;
+  if (!g || !chunk_dx) {
+    free(g);
+    free(chunk_dx);
+    return NAN;
+  }
+  memset(grad, 0, m->n_params * sizeof *grad);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    double w = (double)count / (double)n;
+    double l =
+        m->loss_grad(p, scratch, (const char *)x + first * m->input_size * rs,
+                     (const char *)y + first * m->target_size * rs, g, chunk_dx, NULL, count);
+    loss += l * w;
+    for (size_t i = 0; i < m->n_params; ++i)
+      grad[i] += get(m, g, i) * w;
+    for (size_t i = 0; i < (size_t)count * m->input_size; ++i)
+      dx[first * m->input_size + i] = get(m, chunk_dx, i) * w;
+  }
+  free(g);
+  free(chunk_dx);
+  return loss;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static int cmd_init(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--out", a->out))
+    return 2;
+  void *p = calloc(1, m->params_bytes);
+  if (!p)
+    return fail("out of memory");
+  m->init(p, a->seed);
+  int rc = rnnc_weights_save(a->out, m, p, err, sizeof err);
+  free(p);
+  if (rc != 0)
+    return fail(err);
+  printf("wrote %s: %zu parameters of %s, seed %llu\n", a->out, m->n_params, m->name,
+         (unsigned long long)a->seed);
+  return 0;
+}
+
+static int cmd_predict(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--out", a->out))
+    return 2;
+  rnnc_array x;
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a->x, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  size_t n = x.shape[0];
+  void *xm = to_model(m, x.data, x.count);
+  void *y = malloc(n * m->output_size * rnnc_dtype_size(m->dtype));
+  void *scratch = calloc(1, m->scratch_bytes);
+  int rc = 0;
+  if (!xm || !y || !scratch) {
+    rc = fail("out of memory");
+  } else {
+    predict_all(m, p, scratch, xm, y, n);
+    size_t shape[RNNC_MAX_RANK + 1];
+    shape[0] = n;
+    for (int i = 0; i < m->output_rank; ++i)
+      shape[i + 1] = (size_t)m->output_shape[i];
+    if (rnnc_npy_save(a->out, m->dtype, m->output_rank + 1, shape, y, err, sizeof err) != 0)
+      rc = fail(err);
+    else
+      printf("wrote %s: %zu predictions\n", a->out, n);
+  }
+  free(p);
+  free(xm);
+  free(y);
+  free(scratch);
+  rnnc_array_free(&x);
+  return rc;
+}
+
+static void print_tensor(const char *name, const double *v, size_t count) {
+  double norm = 0;
+  for (size_t i = 0; i < count; ++i)
+    norm += v[i] * v[i];
+  printf("%-40s norm %.6e:", name, sqrt(norm));
+  size_t shown = count <= 12 ? count : 8;
+  for (size_t i = 0; i < shown; ++i)
+    printf(" %.9g", v[i]);
+  if (shown < count)
+    printf(" ... (%zu values)", count);
+  printf("\n");
+}
+
+static int cmd_grad(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y) ||
+      !need("--out", a->out))
+    return 2;
+  rnnc_array x, y;
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a->x, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+    free(p);
+    rnnc_array_free(&x);
+    return fail(err);
+  }
+  size_t n = x.shape[0];
+  void *xm = to_model(m, x.data, x.count), *ym = to_model(m, y.data, y.count);
+  void *scratch = calloc(1, m->scratch_bytes);
+  double *grad = malloc(m->n_params * sizeof *grad), *dx = malloc(x.count * sizeof *dx);
+  int rc = 0;
+  if (!xm || !ym || !scratch || !grad || !dx) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  double loss = loss_grad_all(m, p, scratch, xm, ym, n, grad, dx);
+  printf("loss %.17g\n", loss);
+  rnnc_tensor_ref refs[64 + 1];
+  int count = m->n_tensors < 64 ? m->n_tensors : 64;
+  for (int i = 0; i < count; ++i) {
+    const rnnc_tensor_desc *t = &m->tensors[i];
+    print_tensor(t->name, grad + t->offset, t->size);
+    refs[i].name = t->name;
+    refs[i].rank = t->rank;
+    memcpy(refs[i].shape, t->shape, sizeof refs[i].shape);
+    refs[i].data = grad + t->offset;
+  }
+  print_tensor("input", dx, x.count);
+  refs[count].name = "input";
+  refs[count].rank = (int)x.rank;
+  memset(refs[count].shape, 0, sizeof refs[count].shape);
+  for (int i = 0; i < x.rank && i < RNNC_MAX_RANK; ++i)
+    refs[count].shape[i] = (int)x.shape[i];
+  refs[count].data = dx;
+  if (rnnc_safetensors_write(a->out, RNNC_F64, refs, count + 1, err, sizeof err) != 0)
+    rc = fail(err);
+  else
+    printf("wrote %s\n", a->out);
+done:
+  free(p);
+  free(xm);
+  free(ym);
+  free(scratch);
+  free(grad);
+  free(dx);
+  rnnc_array_free(&x);
+  rnnc_array_free(&y);
+  return rc;
+}
+
+static int cmd_fit(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y) ||
+      !need("--out", a->out))
+    return 2;
+  rnnc_array x, y;
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a->x, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+    free(p);
+    rnnc_array_free(&x);
+    return fail(err);
+  }
+  void *xm = to_model(m, x.data, x.count), *ym = to_model(m, y.data, y.count);
+  int rc = 0;
+  if (!xm || !ym) {
+    rc = fail("out of memory");
+  } else {
+    rnnc_fit_options o = rnnc_fit_defaults();
+    o.epochs = a->epochs;
+    o.batch_size = a->batch_size;
+    o.seed = a->seed;
+    o.shuffle = a->shuffle;
+    o.verbose = a->verbose;
+    o.log_every = a->log_every;
+    double loss = NAN, acc = NAN;
+    int fit_rc = rnnc_fit(m, p, xm, ym, x.shape[0], &o, &loss, &acc, err, sizeof err);
+    if (fit_rc != 0)
+      fprintf(stderr, "error: %s\n", err);
+    /* The weights in memory are the last good ones either way. */
+    if (rnnc_weights_save(a->out, m, p, err, sizeof err) != 0)
+      rc = fail(err);
+    else
+      printf("wrote %s\n", a->out);
+    if (fit_rc != 0)
+      rc = 3;
+  }
+  free(p);
+  free(xm);
+  free(ym);
+  rnnc_array_free(&x);
+  rnnc_array_free(&y);
+  return rc;
+}
+
+/* Largest absolute difference, and that relative to the largest magnitude
+ * of the reference tensor. */
+static int report(const char *name, const double *got, const double *want, size_t count, double tol,
+                  double *worst) {
+  double max_abs = 0, scale = 0;
+  for (size_t i = 0; i < count; ++i) {
+    double d = fabs(got[i] - want[i]);
+    if (!(d <= max_abs))
+      max_abs = d; /* NaN propagates */
+    if (fabs(want[i]) > scale)
+      scale = fabs(want[i]);
+  }
+  double rel = scale > 0 ? max_abs / scale : max_abs;
+  if (!(rel <= *worst))
+    *worst = rel;
+  int bad = !(rel <= tol);
+  printf("%-40s max abs %.3e  max rel %.3e%s\n", name, max_abs, rel, bad ? "  FAIL" : "");
+  return bad;
+}
+
+static int cmd_diff(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x))
+    return 2;
+  double tol = a->have_tol ? a->tol : (m->dtype == RNNC_F64 ? 1e-12 : 1e-5);
+  rnnc_array x, y;
+  int have_y = a->y != NULL;
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a->x, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  if (have_y && load_y(m, a->y, x.shape[0], &y, err) != 0) {
+    free(p);
+    rnnc_array_free(&x);
+    return fail(err);
+  }
+  rnnc_ref *ref = rnnc_ref_new(m->spec, err, sizeof err);
+  if (!ref) {
+    free(p);
+    rnnc_array_free(&x);
+    if (have_y)
+      rnnc_array_free(&y);
+    return fail(err);
+  }
+  size_t n = x.shape[0];
+  double *pd = malloc(m->n_params * sizeof *pd);
+  void *xm = to_model(m, x.data, x.count);
+  void *ym = have_y ? to_model(m, y.data, y.count) : NULL;
+  void *out = malloc(n * m->output_size * rnnc_dtype_size(m->dtype) + 1);
+  double *out_d = malloc(n * m->output_size * sizeof *out_d + 1);
+  double *ref_out = malloc(n * m->output_size * sizeof *ref_out + 1);
+  void *scratch = calloc(1, m->scratch_bytes);
+  double *g = malloc(m->n_params * sizeof *g), *rg = malloc(m->n_params * sizeof *rg);
+  double *dx = malloc(x.count * sizeof *dx), *rdx = malloc(x.count * sizeof *rdx);
+  int bad = 0, rc = 0;
+  double worst = 0;
+  if (!pd || !xm || (have_y && !ym) || !out || !out_d || !ref_out || !scratch || !g || !rg || !dx ||
+      !rdx) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < m->n_params; ++i)
+    pd[i] = get(m, p, i);
+  printf("%s (%s) against the reference runtime, %zu samples, tolerance %.1e relative\n", m->name,
+         m->dtype == RNNC_F64 ? "float64" : "float32", n, tol);
+  predict_all(m, p, scratch, xm, out, n);
+  for (size_t i = 0; i < n * m->output_size; ++i)
+    out_d[i] = get(m, out, i);
+  if (rnnc_ref_forward(ref, pd, x.data, (int)n, ref_out) != 0) {
+    rc = fail("the reference runtime failed (out of memory)");
+    goto done;
+  }
+  bad |= report("output", out_d, ref_out, n * m->output_size, tol, &worst);
+  if (have_y) {
+    double loss = loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
+    double rloss = rnnc_ref_loss_grad(ref, pd, x.data, y.data, (int)n, rg, rdx, NULL);
+    bad |= report("loss", &loss, &rloss, 1, tol, &worst);
+    for (int i = 0; i < m->n_tensors; ++i) {
+      const rnnc_tensor_desc *t = &m->tensors[i];
+      char name[160];
+      snprintf(name, sizeof name, "d %s", t->name);
+      bad |= report(name, g + t->offset, rg + t->offset, t->size, tol, &worst);
+    }
+    bad |= report("d input", dx, rdx, x.count, tol, &worst);
+  }
+  printf("%s: worst relative difference %.3e (tolerance %.1e)\n", bad ? "FAIL" : "OK", worst, tol);
+  rc = bad ? 1 : 0;
+done:
+  rnnc_ref_free(ref);
+  free(p);
+  free(pd);
+  free(xm);
+  free(ym);
+  free(out);
+  free(out_d);
+  free(ref_out);
+  free(scratch);
+  free(g);
+  free(rg);
+  free(dx);
+  free(rdx);
+  rnnc_array_free(&x);
+  if (have_y)
+    rnnc_array_free(&y);
+  return rc;
+}
+
+/* Central differences of the loss for every weight and input element. */
+static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y))
+    return 2;
+  if (m->dtype != RNNC_F64)
+    return fail("gradcheck needs a float64 model (generate with --dtype float64)");
+  double tol = a->have_tol ? a->tol : 1e-6;
+  rnnc_array x, y;
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a->x, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+    free(p);
+    rnnc_array_free(&x);
+    return fail(err);
+  }
+  size_t n = x.shape[0];
+  double *xm = to_model(m, x.data, x.count), *ym = to_model(m, y.data, y.count);
+  void *scratch = calloc(1, m->scratch_bytes);
+  double *g = malloc(m->n_params * sizeof *g), *dx = malloc(x.count * sizeof *dx);
+  double *g2 = malloc(m->n_params * sizeof *g2), *dx2 = malloc(x.count * sizeof *dx2);
+  int rc = 0;
+  if (!xm || !ym || !scratch || !g || !dx || !g2 || !dx2) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
+  const double h = 1e-6;
+  double worst = 0;
+  /* |analytic - numeric| relative to max(|analytic|, |numeric|, 1e-3): the
+   * floor keeps rounding noise on near-zero gradients from dominating. */
+  for (size_t i = 0; i < m->n_params; ++i) {
+    double keep = get(m, p, i);
+    set(m, p, i, keep + h);
+    double lp = loss_grad_all(m, p, scratch, xm, ym, n, g2, dx2);
+    set(m, p, i, keep - h);
+    double lm = loss_grad_all(m, p, scratch, xm, ym, n, g2, dx2);
+    set(m, p, i, keep);
+    double num = (lp - lm) / (2 * h);
+    double scale = fmax(fmax(fabs(num), fabs(g[i])), 1e-3);
+    double e = fabs(num - g[i]) / scale;
+    if (!(e <= worst))
+      worst = e;
+  }
+  for (size_t i = 0; i < x.count; ++i) {
+    double keep = xm[i];
+    xm[i] = keep + h;
+    double lp = loss_grad_all(m, p, scratch, xm, ym, n, g2, dx2);
+    xm[i] = keep - h;
+    double lm = loss_grad_all(m, p, scratch, xm, ym, n, g2, dx2);
+    xm[i] = keep;
+    double num = (lp - lm) / (2 * h);
+    double scale = fmax(fmax(fabs(num), fabs(dx[i])), 1e-3);
+    double e = fabs(num - dx[i]) / scale;
+    if (!(e <= worst))
+      worst = e;
+  }
+  printf("%s: %zu weights and %zu inputs, worst relative error %.3e (tolerance %.1e)\n",
+         worst <= tol ? "OK" : "FAIL", m->n_params, x.count, worst, tol);
+  rc = worst <= tol ? 0 : 1;
+done:
+  free(p);
+  free(xm);
+  free(ym);
+  free(scratch);
+  free(g);
+  free(dx);
+  free(g2);
+  free(dx2);
+  rnnc_array_free(&x);
+  rnnc_array_free(&y);
+  return rc;
+}
+
+int rnnc_main(const rnnc_model *m, int argc, char **argv) {
+  args_t a;
+  if (argc < 2)
+    return usage(m);
+  if (parse_args(argc, argv, &a) != 0)
+    return usage(m);
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "init") == 0)
+    return cmd_init(m, &a);
+  if (strcmp(cmd, "summary") == 0) {
+    fputs(m->summary, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "predict") == 0)
+    return cmd_predict(m, &a);
+  if (strcmp(cmd, "grad") == 0)
+    return cmd_grad(m, &a);
+  if (strcmp(cmd, "fit") == 0)
+    return cmd_fit(m, &a);
+  if (strcmp(cmd, "diff") == 0)
+    return cmd_diff(m, &a);
+  if (strcmp(cmd, "gradcheck") == 0)
+    return cmd_gradcheck(m, &a);
+  fprintf(stderr, "error: unknown command '%s'\n", cmd);
+  return usage(m);
+}

@@ -1,0 +1,591 @@
+/* NumPy .npy arrays: load any of the common numeric dtypes as doubles, save
+ * reals as <f4 or <f8.
+ *
+ * Layout: "\x93NUMPY", major and minor version bytes, the header length (2
+ * bytes little-endian in version 1.0, 4 bytes in 2.0 and 3.0), a header that is
+ * a Python dict literal {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }
+ * padded with spaces and ending in '\n', then the raw data in C order.
+ *
+ * The loader reads the whole file and checks the header and the exact data
+ * size before converting anything. */
+#define _POSIX_C_SOURCE 200809L /* getpid() for the temporary file name */
+
+#include "rnnc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define NPY_HAVE_GETPID 1
+#endif
+
+#define NPY_MAX_RANK 8 /* rnnc_array.shape */
+#define NPY_MAGIC "\x93NUMPY"
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* Writes "<path>: <message>" to err and returns -1. */
+static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    int n = snprintf(err, errlen, "%s: ", path != NULL ? path : "(null path)");
+    if (n >= 0 && (size_t)n < errlen) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+      va_end(ap);
+    }
+  }
+  return -1;
+}
+
+/* Byte assembly: independent of alignment and of the host's byte order. */
+static uint64_t load_bytes(const unsigned char *p, size_t n, int big_endian) {
+  uint64_t v = 0;
+  size_t k;
+  for (k = 0; k < n; k++)
+    v = (v << 8) | p[big_endian ? k : n - 1 - k];
+  return v;
+}
+
+static void store_le(unsigned char *p, uint64_t v, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++, v >>= 8)
+    p[k] = (unsigned char)(v & 0xff);
+}
+
+static int host_is_big_endian(void) {
+  uint16_t one = 1;
+  unsigned char first;
+  memcpy(&first, &one, 1);
+  return first == 0;
+}
+
+static void format_shape(char *buf, size_t len, const size_t *shape, int rank) {
+  size_t used = 0;
+  int k;
+  buf[0] = '\0';
+  for (k = 0; k <= rank; k++) {
+    int n;
+    if (k < rank)
+      n = snprintf(buf + used, len - used, "%s%zu", k == 0 ? "(" : ", ", shape[k]);
+    else
+      n = snprintf(buf + used, len - used, "%s)", rank == 1 ? "," : "");
+    if (n < 0 || (size_t)n >= len - used)
+      return;
+    used += (size_t)n;
+  }
+  if (rank == 0)
+    snprintf(buf, len, "()");
+}
+
+/* Reads the whole file into a malloc'd buffer. */
+static int read_whole_file(const char *path, unsigned char **out, size_t *outlen, char *err,
+                           size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *buf;
+  size_t cap = 65536, len = 0;
+  if (f == NULL)
+    return fail(err, errlen, path, "cannot open: %s", strerror(errno));
+  buf = malloc(cap);
+  if (buf == NULL) {
+    fclose(f);
+    return fail(err, errlen, path, "out of memory");
+  }
+  for (;;) {
+    size_t got;
+    if (len == cap) {
+      unsigned char *bigger;
+      if (cap > SIZE_MAX / 2) {
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "file too large");
+      }
+      bigger = realloc(buf, cap * 2);
+      if (bigger == NULL) {
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "out of memory reading the file");
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+    got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) {
+      if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "read error: %s", strerror(e));
+      }
+      break;
+    }
+  }
+  fclose(f);
+  *out = buf;
+  *outlen = len;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- header dict */
+
+typedef struct {
+  char kind; /* 'f' float, 'i' signed, 'u' unsigned, 'b' bool */
+  size_t size;
+  int big_endian;
+} npy_type;
+
+typedef struct {
+  const unsigned char *s;
+  size_t n, i;
+  const char *path;
+  char *err;
+  size_t errlen;
+} hparser;
+
+static int hfail(hparser *p, const char *what) {
+  return fail(p->err, p->errlen, p->path, "malformed header (at header byte %zu): %s", p->i, what);
+}
+
+static void hws(hparser *p) {
+  while (p->i < p->n &&
+         (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+    p->i++;
+}
+
+static int hpeek(hparser *p, int c) {
+  return p->i < p->n && p->s[p->i] == c;
+}
+
+static int hexpect(hparser *p, int c, const char *what) {
+  hws(p);
+  if (!hpeek(p, c))
+    return hfail(p, what);
+  p->i++;
+  return 0;
+}
+
+/* A Python string literal in ' or " quotes, without escapes (none of the keys
+ * or dtype strings need them). */
+static int hstring(hparser *p, char *out, size_t cap) {
+  int quote;
+  size_t len = 0;
+  hws(p);
+  if (!hpeek(p, '\'') && !hpeek(p, '"'))
+    return hfail(p, "expected a quoted string");
+  quote = p->s[p->i++];
+  for (;;) {
+    int c;
+    if (p->i >= p->n)
+      return hfail(p, "unterminated string");
+    c = p->s[p->i++];
+    if (c == quote)
+      break;
+    if (c == '\\' || c < 0x20 || c > 0x7e)
+      return hfail(p, "unexpected character in a string");
+    if (len + 1 >= cap)
+      return hfail(p, "string too long");
+    out[len++] = (char)c;
+  }
+  out[len] = '\0';
+  return 0;
+}
+
+/* A bare word such as True or False. */
+static void hword(hparser *p, char *out, size_t cap) {
+  size_t len = 0;
+  hws(p);
+  while (p->i < p->n && len + 1 < cap &&
+         ((p->s[p->i] >= 'a' && p->s[p->i] <= 'z') || (p->s[p->i] >= 'A' && p->s[p->i] <= 'Z')))
+    out[len++] = (char)p->s[p->i++];
+  out[len] = '\0';
+}
+
+/* A shape tuple: (), (5,), (3, 4) or (3, 4,); old Python 2 files write 3L. */
+static int hshape(hparser *p, size_t *shape, int *rank) {
+  int n = 0;
+  if (hexpect(p, '(', "shape is not a tuple") != 0)
+    return -1;
+  hws(p);
+  if (hpeek(p, ')')) {
+    p->i++;
+    *rank = 0;
+    return 0;
+  }
+  for (;;) {
+    size_t v = 0;
+    hws(p);
+    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
+      return hfail(p, "shape dimensions must be non-negative integers");
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+      size_t d = (size_t)(p->s[p->i] - '0');
+      if (v > (SIZE_MAX - d) / 10)
+        return hfail(p, "shape dimension too large");
+      v = v * 10 + d;
+      p->i++;
+    }
+    if (hpeek(p, 'L') || hpeek(p, 'l'))
+      p->i++;
+    if (n == NPY_MAX_RANK)
+      return fail(p->err, p->errlen, p->path, "arrays of more than %d dimensions are not supported",
+                  NPY_MAX_RANK);
+    shape[n++] = v;
+    hws(p);
+    if (hpeek(p, ',')) {
+      p->i++;
+      hws(p);
+      if (hpeek(p, ')')) {
+        p->i++;
+        break;
+      }
+      continue;
+    }
+    if (hpeek(p, ')')) {
+      p->i++;
+      break;
+    }
+    return hfail(p, "expected ',' or ')' in shape");
+  }
+  *rank = n;
+  return 0;
+}
+
+/* "<f8" and friends. */
+static int parse_descr(hparser *p, const char *descr, npy_type *t) {
+  char order = descr[0];
+  size_t size = 0;
+  const char *d;
+  static const char supported[] = "f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1, little- or big-endian";
+  if (order != '<' && order != '>' && order != '|' && order != '=')
+    goto bad;
+  t->kind = descr[1];
+  if (t->kind != 'f' && t->kind != 'i' && t->kind != 'u' && t->kind != 'b')
+    goto bad;
+  for (d = descr + 2; *d >= '0' && *d <= '9' && size < 100; d++)
+    size = size * 10 + (size_t)(*d - '0');
+  if (*d != '\0' || d == descr + 2)
+    goto bad;
+  t->size = size;
+  if (t->kind == 'f'   ? (size != 4 && size != 8)
+      : t->kind == 'b' ? size != 1
+                       : (size != 1 && size != 2 && size != 4 && size != 8))
+    goto bad;
+  if (order == '|' && size != 1) /* "not applicable" byte order only fits single bytes */
+    goto bad;
+  t->big_endian = order == '>' || (order == '=' && host_is_big_endian());
+  return 0;
+bad:
+  return fail(p->err, p->errlen, p->path, "unsupported dtype '%s' (supported: %s)", descr,
+              supported);
+}
+
+/* The header dict: keys descr, fortran_order and shape in any order. */
+static int parse_header(hparser *p, npy_type *type, int *rank, size_t *shape) {
+  int have_descr = 0, have_order = 0, have_shape = 0;
+  if (hexpect(p, '{', "the header is not a dict") != 0)
+    return -1;
+  for (;;) {
+    char key[32];
+    hws(p);
+    if (hpeek(p, '}')) {
+      p->i++;
+      break;
+    }
+    if (hstring(p, key, sizeof key) != 0 || hexpect(p, ':', "expected ':'") != 0)
+      return -1;
+    hws(p);
+    if (strcmp(key, "descr") == 0) {
+      char descr[32];
+      if (have_descr++)
+        return hfail(p, "'descr' given twice");
+      if (hpeek(p, '['))
+        return fail(p->err, p->errlen, p->path, "structured dtypes are not supported");
+      if (hstring(p, descr, sizeof descr) != 0 || parse_descr(p, descr, type) != 0)
+        return -1;
+    } else if (strcmp(key, "fortran_order") == 0) {
+      char word[8];
+      if (have_order++)
+        return hfail(p, "'fortran_order' given twice");
+      hword(p, word, sizeof word);
+      if (strcmp(word, "True") == 0)
+        return fail(p->err, p->errlen, p->path,
+                    "fortran_order True is not supported: save the array in C order");
+      if (strcmp(word, "False") != 0)
+        return hfail(p, "fortran_order must be True or False");
+    } else if (strcmp(key, "shape") == 0) {
+      if (have_shape++)
+        return hfail(p, "'shape' given twice");
+      if (hshape(p, shape, rank) != 0)
+        return -1;
+    } else {
+      return fail(p->err, p->errlen, p->path, "unexpected key '%s' in the header", key);
+    }
+    hws(p);
+    if (hpeek(p, ',')) {
+      p->i++;
+      continue;
+    }
+    if (hpeek(p, '}')) {
+      p->i++;
+      break;
+    }
+    return hfail(p, "expected ',' or '}'");
+  }
+  hws(p); /* padding and the final '\n' */
+  if (p->i != p->n)
+    return hfail(p, "unexpected text after the header dict");
+  if (!have_descr || !have_order || !have_shape)
+    return fail(p->err, p->errlen, p->path, "the header has no '%s'",
+                !have_descr   ? "descr"
+                : !have_order ? "fortran_order"
+                              : "shape");
+  return 0;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static double convert(const unsigned char *src, const npy_type *t) {
+  uint64_t v = load_bytes(src, t->size, t->big_endian);
+  switch (t->kind) {
+  case 'f':
+    if (t->size == 4) {
+      uint32_t b = (uint32_t)v;
+      float f;
+      memcpy(&f, &b, 4);
+      return f;
+    } else {
+      double d;
+      memcpy(&d, &v, 8);
+      return d;
+    }
+  case 'i': {
+    /* Two's complement by hand: converting a large uint64_t to int64_t is
+     * implementation-defined. */
+    uint64_t mask = t->size == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * t->size)) - 1;
+    uint64_t sign = (uint64_t)1 << (8 * t->size - 1);
+    if (v & sign)
+      return -(double)((~v & mask) + 1);
+    return (double)v;
+  }
+  case 'u':
+    return (double)v;
+  default: /* 'b' */
+    return v != 0 ? 1.0 : 0.0;
+  }
+}
+
+int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
+  unsigned char *buf = NULL;
+  size_t len = 0, hstart, hlen, count = 1, nbytes, avail, shape[NPY_MAX_RANK], i;
+  int rank = 0, k, major, minor, rc = -1;
+  npy_type type;
+  hparser p;
+  char sh[256];
+  double *data;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  memset(&type, 0, sizeof type); /* keeps -O2 -Wmaybe-uninitialized quiet */
+  memset(shape, 0, sizeof shape);
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (out == NULL)
+    return fail(err, errlen, path, "no output array given");
+  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+    return -1;
+
+  if (memcmp(buf, NPY_MAGIC, len < 6 ? len : 6) != 0) {
+    fail(err, errlen, path, "not a .npy file (bad magic)");
+    goto out;
+  }
+  if (len < 10) {
+    fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
+    goto out;
+  }
+  major = buf[6];
+  minor = buf[7];
+  if ((major != 1 && major != 2 && major != 3) || minor != 0) {
+    fail(err, errlen, path, "unsupported .npy format version %d.%d", major, minor);
+    goto out;
+  }
+  if (major == 1) {
+    hlen = (size_t)load_bytes(buf + 8, 2, 0);
+    hstart = 10;
+  } else {
+    if (len < 12) {
+      fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
+      goto out;
+    }
+    hlen = (size_t)load_bytes(buf + 8, 4, 0);
+    hstart = 12;
+  }
+  if (hlen > len - hstart) {
+    fail(err, errlen, path, "header length %zu is larger than the rest of the file (%zu bytes)",
+         hlen, len - hstart);
+    goto out;
+  }
+
+  p.s = buf + hstart;
+  p.n = hlen;
+  p.i = 0;
+  p.path = path;
+  p.err = err;
+  p.errlen = errlen;
+  if (parse_header(&p, &type, &rank, shape) != 0)
+    goto out;
+
+  format_shape(sh, sizeof sh, shape, rank);
+  for (k = 0; k < rank; k++)
+    if (shape[k] == 0)
+      count = 0;
+  for (k = 0; k < rank && count > 0; k++) {
+    if (count > SIZE_MAX / sizeof(double) / shape[k]) { /* also bounds count * itemsize */
+      fail(err, errlen, path, "shape %s is too large", sh);
+      goto out;
+    }
+    count *= shape[k];
+  }
+  nbytes = count * type.size;
+  avail = len - hstart - hlen;
+  if (avail != nbytes) {
+    fail(err, errlen, path, "%s: shape %s needs %zu bytes of data, the file has %zu",
+         avail < nbytes ? "truncated" : "trailing bytes", sh, nbytes, avail);
+    goto out;
+  }
+
+  data = malloc(count > 0 ? count * sizeof(double) : 1);
+  if (data == NULL) {
+    fail(err, errlen, path, "out of memory for %zu values", count);
+    goto out;
+  }
+  for (i = 0; i < count; i++)
+    data[i] = convert(buf + hstart + hlen + i * type.size, &type);
+  out->rank = rank;
+  for (k = 0; k < rank; k++)
+    out->shape[k] = shape[k];
+  out->count = count;
+  out->data = data;
+  rc = 0;
+out:
+  free(buf);
+  return rc;
+}
+
+void rnnc_array_free(rnnc_array *a) {
+  if (a == NULL)
+    return;
+  free(a->data);
+  memset(a, 0, sizeof *a);
+}
+
+/* ---------------------------------------------------------------- save */
+
+int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *shape,
+                  const void *data, char *err, size_t errlen) {
+  char header[512], *tmp = NULL;
+  unsigned char pre[10], chunk[4096];
+  size_t es = dtype == RNNC_F32 ? 4 : dtype == RNNC_F64 ? 8 : 0, count = 1, hl, used, i;
+  FILE *f = NULL;
+  long pid = 0;
+  int k, n, rc = -1;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (es == 0)
+    return fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
+  if (rank < 0 || rank > NPY_MAX_RANK || (rank > 0 && shape == NULL))
+    return fail(err, errlen, path, "invalid rank %d", rank);
+  for (k = 0; k < rank; k++)
+    if (shape[k] == 0)
+      count = 0;
+  for (k = 0; k < rank && count > 0; k++) {
+    if (count > SIZE_MAX / es / shape[k])
+      return fail(err, errlen, path, "shape too large");
+    count *= shape[k];
+  }
+  if (count > 0 && data == NULL)
+    return fail(err, errlen, path, "no data given");
+
+  /* At most 8 dims of 20 digits: the 512-byte buffer always suffices. */
+  n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+               dtype == RNNC_F32 ? "<f4" : "<f8");
+  used = (size_t)n;
+  for (k = 0; k < rank; k++) {
+    n = snprintf(header + used, sizeof header - used, "%s%zu", k > 0 ? ", " : "", shape[k]);
+    used += (size_t)n;
+  }
+  n = snprintf(header + used, sizeof header - used, "%s), }", rank == 1 ? "," : "");
+  used += (size_t)n;
+  /* Pad with spaces so that the data starts at a multiple of 64 bytes; the header
+   * ends with '\n'. */
+  while ((10 + used + 1) % 64 != 0)
+    header[used++] = ' ';
+  header[used++] = '\n';
+  hl = used;
+  memcpy(pre, NPY_MAGIC, 6);
+  pre[6] = 1;
+  pre[7] = 0;
+  store_le(pre + 8, hl, 2);
+
+  /* Atomic: write "<path>.tmp.<pid>", then rename over path. */
+  tmp = malloc(strlen(path) + 32);
+  if (tmp == NULL)
+    return fail(err, errlen, path, "out of memory");
+#ifdef NPY_HAVE_GETPID
+  pid = (long)getpid();
+#endif
+  snprintf(tmp, strlen(path) + 32, "%s.tmp.%ld", path, pid);
+  f = fopen(tmp, "wb");
+  if (f == NULL) {
+    fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
+    goto out;
+  }
+  if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, hl, f) != hl)
+    goto write_error;
+  for (i = 0; i < count;) {
+    size_t m = count - i < sizeof chunk / es ? count - i : sizeof chunk / es, j;
+    for (j = 0; j < m; j++) {
+      if (dtype == RNNC_F32) {
+        uint32_t u;
+        memcpy(&u, (const float *)data + i + j, 4);
+        store_le(chunk + j * 4, u, 4);
+      } else {
+        uint64_t u;
+        memcpy(&u, (const double *)data + i + j, 8);
+        store_le(chunk + j * 8, u, 8);
+      }
+    }
+    if (fwrite(chunk, es, m, f) != m)
+      goto write_error;
+    i += m;
+  }
+  if (fflush(f) != 0 || ferror(f))
+    goto write_error;
+  if (fclose(f) != 0) {
+    f = NULL;
+    goto write_error;
+  }
+  f = NULL;
+  if (rename(tmp, path) != 0) {
+    fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
+    remove(tmp);
+    goto out;
+  }
+  rc = 0;
+  goto out;
+write_error:
+  fail(err, errlen, path, "write error: %s", strerror(errno));
+  if (f != NULL)
+    fclose(f);
+  remove(tmp);
+out:
+  free(tmp);
+  return rc;
+}

@@ -1,0 +1,1234 @@
+/* safetensors files, and the model-weights wrappers built on them.
+ *
+ * Layout: an 8-byte little-endian header length N, N bytes of JSON header, then
+ * the data area. Each header entry gives a tensor's dtype, shape and
+ * data_offsets [begin, end) relative to the data area.
+ *
+ * The reader trusts nothing in the file: the header goes through a strict JSON
+ * parser that never reads past its buffer, and every dtype, shape and offset is
+ * checked before a single value is copied to the caller. */
+#define _POSIX_C_SOURCE 200809L /* getpid() for the temporary file name */
+
+#include "rnnc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#define ST_HAVE_GETPID 1
+#endif
+
+#define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024) /* a larger header means a corrupt file */
+#define ST_MAX_RANK 8                               /* most dimensions accepted in a file */
+#define ST_MAX_DEPTH 64                             /* JSON nesting limit */
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* Writes "<path>: <message>" to err and returns -1. */
+static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
+  if (err != NULL && errlen > 0) {
+    int n = snprintf(err, errlen, "%s: ", path != NULL ? path : "(null path)");
+    if (n >= 0 && (size_t)n < errlen) {
+      va_list ap;
+      va_start(ap, fmt);
+      vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+      va_end(ap);
+    }
+  }
+  return -1;
+}
+
+static size_t real_size(rnnc_dtype dtype) {
+  return dtype == RNNC_F32 ? 4 : dtype == RNNC_F64 ? 8 : 0;
+}
+
+/* Explicit byte assembly: independent of alignment and of the host's byte order. */
+static uint64_t load_le(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  size_t k;
+  for (k = n; k > 0; k--)
+    v = (v << 8) | p[k - 1];
+  return v;
+}
+
+static void store_le(unsigned char *p, uint64_t v, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++, v >>= 8)
+    p[k] = (unsigned char)(v & 0xff);
+}
+
+/* Element i of an array of reals of `dtype`, as little-endian bytes. */
+static void real_to_le(unsigned char *p, rnnc_dtype dtype, const void *data, size_t i) {
+  if (dtype == RNNC_F32) {
+    uint32_t u;
+    memcpy(&u, (const float *)data + i, 4);
+    store_le(p, u, 4);
+  } else {
+    uint64_t u;
+    memcpy(&u, (const double *)data + i, 8);
+    store_le(p, u, 8);
+  }
+}
+
+/* Formats a shape as "[3, 4]". */
+static void format_shape(char *buf, size_t len, const uint64_t *shape, int rank) {
+  size_t used = 0;
+  int k;
+  buf[0] = '\0';
+  for (k = 0; k <= rank; k++) {
+    int n;
+    if (k < rank)
+      n = snprintf(buf + used, len - used, "%s%llu", k == 0 ? "[" : ", ",
+                   (unsigned long long)shape[k]);
+    else
+      n = snprintf(buf + used, len - used, "%s]", k == 0 ? "[" : "");
+    if (n < 0 || (size_t)n >= len - used)
+      return;
+    used += (size_t)n;
+  }
+}
+
+/* Length of the valid UTF-8 sequence starting at s (first byte >= 0x80), or 0
+ * when it is malformed, overlong, a surrogate or beyond U+10FFFF. */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail) {
+  unsigned c = s[0], lo = 0x80, hi = 0xbf;
+  size_t len, k;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0)
+      lo = 0xa0;
+    if (c == 0xed)
+      hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0)
+      lo = 0x90;
+    if (c == 0xf4)
+      hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (avail < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for (k = 2; k < len; k++)
+    if ((s[k] & 0xc0) != 0x80)
+      return 0;
+  return len;
+}
+
+static int valid_utf8(const char *s) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t n = strlen(s), i = 0;
+  while (i < n) {
+    if (u[i] < 0x80) {
+      i++;
+    } else {
+      size_t k = utf8_seq_len(u + i, n - i);
+      if (k == 0)
+        return 0;
+      i += k;
+    }
+  }
+  return 1;
+}
+
+/* Element count of a caller-side shape; -1 on a negative dimension or overflow. */
+static int count_elements(int rank, const int *shape, size_t *out) {
+  size_t n = 1;
+  int k;
+  for (k = 0; k < rank; k++)
+    if (shape[k] < 0)
+      return -1;
+  for (k = 0; k < rank; k++)
+    if (shape[k] == 0) {
+      *out = 0;
+      return 0;
+    }
+  for (k = 0; k < rank; k++) {
+    if (n > SIZE_MAX / (size_t)shape[k])
+      return -1;
+    n *= (size_t)shape[k];
+  }
+  *out = n;
+  return 0;
+}
+
+static void shape_to_u64(uint64_t *dst, int rank, const int *shape) {
+  int k;
+  for (k = 0; k < rank; k++)
+    dst[k] = (uint64_t)shape[k];
+}
+
+/* Reads the whole file into a malloc'd buffer. */
+static int read_whole_file(const char *path, unsigned char **out, size_t *outlen, char *err,
+                           size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *buf;
+  size_t cap = 65536, len = 0;
+  if (f == NULL)
+    return fail(err, errlen, path, "cannot open: %s", strerror(errno));
+  buf = malloc(cap);
+  if (buf == NULL) {
+    fclose(f);
+    return fail(err, errlen, path, "out of memory");
+  }
+  for (;;) {
+    size_t got;
+    if (len == cap) {
+      unsigned char *bigger;
+      if (cap > SIZE_MAX / 2) {
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "file too large");
+      }
+      bigger = realloc(buf, cap * 2);
+      if (bigger == NULL) {
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "out of memory reading the file");
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+    got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) {
+      if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        fclose(f);
+        return fail(err, errlen, path, "read error: %s", strerror(e));
+      }
+      break;
+    }
+  }
+  fclose(f);
+  *out = buf;
+  *outlen = len;
+  return 0;
+}
+
+/* "<path>.tmp.<pid>", malloc'd: concurrent writers of the same path do not clash. */
+static char *temp_path(const char *path) {
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  long pid = 0;
+#ifdef ST_HAVE_GETPID
+  pid = (long)getpid();
+#endif
+  if (tmp != NULL)
+    snprintf(tmp, n, "%s.tmp.%ld", path, pid);
+  return tmp;
+}
+
+/* ---------------------------------------------------------------- dtypes in files */
+
+typedef struct {
+  const char *name;
+  size_t size;
+} st_dtype_info;
+
+/* Every dtype the format knows, so that files holding other tensors still pass
+ * validation; only F32 and F64 can be loaded. */
+static const st_dtype_info st_dtypes[] = {
+    {"F64", 8},     {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+    {"F8_E8M0", 1}, {"I64", 8}, {"I32", 4}, {"I16", 2},  {"I8", 1},      {"U64", 8},
+    {"U32", 4},     {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"C64", 8}};
+#define ST_F64 0
+#define ST_F32 1
+#define ST_N_DTYPES ((int)(sizeof st_dtypes / sizeof st_dtypes[0]))
+
+/* ---------------------------------------------------------------- JSON header parser */
+
+typedef struct {
+  const char *name; /* decoded, NUL-terminated, in the parser's arena */
+  size_t name_len;  /* may differ from strlen when the name holds \u0000 */
+  int dtype;        /* index in st_dtypes */
+  int rank;
+  uint64_t shape[ST_MAX_RANK];
+  uint64_t begin, end;
+  uint64_t nbytes; /* size(shape) * dtype size */
+} st_entry;
+
+typedef struct {
+  const unsigned char *s; /* header text, not NUL-terminated */
+  size_t n, i;            /* length and cursor */
+  /* Decoded strings. A decoded string is never longer than its quoted source
+   * and sources do not overlap, so n + 1 bytes always suffice. */
+  char *arena;
+  size_t arena_used;
+  const char *path;
+  char *err;
+  size_t errlen;
+} jparser;
+
+static int jfail(jparser *p, const char *what) {
+  return fail(p->err, p->errlen, p->path, "header is not valid JSON (at header byte %zu): %s", p->i,
+              what);
+}
+
+static void jws(jparser *p) {
+  while (p->i < p->n &&
+         (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+    p->i++;
+}
+
+static int jpeek(jparser *p, int c) {
+  return p->i < p->n && p->s[p->i] == c;
+}
+
+static int jexpect(jparser *p, int c, const char *what) {
+  jws(p);
+  if (!jpeek(p, c))
+    return jfail(p, what);
+  p->i++;
+  return 0;
+}
+
+static int hex4(const unsigned char *s, unsigned *out) {
+  unsigned v = 0;
+  int k;
+  for (k = 0; k < 4; k++) {
+    unsigned c = s[k], d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return 0;
+    v = v * 16 + d;
+  }
+  *out = v;
+  return 1;
+}
+
+static size_t put_utf8(char *d, unsigned cp) {
+  if (cp < 0x80) {
+    d[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    d[0] = (char)(0xc0 | (cp >> 6));
+    d[1] = (char)(0x80 | (cp & 0x3f));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    d[0] = (char)(0xe0 | (cp >> 12));
+    d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    d[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  d[0] = (char)(0xf0 | (cp >> 18));
+  d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+  d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+  d[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
+/* A string at the cursor. With out != NULL it is decoded into the arena. */
+static int jstring(jparser *p, const char **out, size_t *outlen) {
+  char *d = out != NULL ? p->arena + p->arena_used : NULL;
+  size_t dl = 0;
+  if (!jpeek(p, '"'))
+    return jfail(p, "expected a string");
+  p->i++;
+  for (;;) {
+    unsigned c;
+    if (p->i >= p->n)
+      return jfail(p, "unterminated string");
+    c = p->s[p->i];
+    if (c == '"') {
+      p->i++;
+      break;
+    }
+    if (c < 0x20)
+      return jfail(p, "control character in a string");
+    if (c == '\\') {
+      unsigned cp;
+      if (p->i + 1 >= p->n)
+        return jfail(p, "unterminated string");
+      switch (p->s[p->i + 1]) {
+      case '"':
+      case '\\':
+      case '/':
+        cp = p->s[p->i + 1];
+        break;
+      case 'b':
+        cp = '\b';
+        break;
+      case 'f':
+        cp = '\f';
+        break;
+      case 'n':
+        cp = '\n';
+        break;
+      case 'r':
+        cp = '\r';
+        break;
+      case 't':
+        cp = '\t';
+        break;
+      case 'u':
+        if (p->n - p->i < 6 || !hex4(p->s + p->i + 2, &cp))
+          return jfail(p, "bad \\u escape");
+        if (cp >= 0xdc00 && cp <= 0xdfff)
+          return jfail(p, "unpaired surrogate in a \\u escape");
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          unsigned lo;
+          if (p->n - p->i < 12 || p->s[p->i + 6] != '\\' || p->s[p->i + 7] != 'u' ||
+              !hex4(p->s + p->i + 8, &lo) || lo < 0xdc00 || lo > 0xdfff)
+            return jfail(p, "unpaired surrogate in a \\u escape");
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          p->i += 6;
+        }
+        p->i += 4; /* the 2 below finish the escape */
+        break;
+      default:
+        return jfail(p, "invalid escape in a string");
+      }
+      p->i += 2;
+      if (d != NULL)
+        dl += put_utf8(d + dl, cp);
+    } else if (c < 0x80) {
+      if (d != NULL)
+        d[dl++] = (char)c;
+      p->i++;
+    } else {
+      size_t k = utf8_seq_len(p->s + p->i, p->n - p->i);
+      if (k == 0)
+        return jfail(p, "invalid UTF-8 in a string");
+      if (d != NULL) {
+        memcpy(d + dl, p->s + p->i, k);
+        dl += k;
+      }
+      p->i += k;
+    }
+  }
+  if (d != NULL) {
+    d[dl] = '\0';
+    p->arena_used += dl + 1;
+    *out = d;
+    *outlen = dl;
+  }
+  return 0;
+}
+
+/* A number at the cursor, with strict JSON syntax. *kind: 1 = a non-negative
+ * integer that fits *value, 2 = an integer too large, 0 = anything else. */
+static int jnumber(jparser *p, uint64_t *value, int *kind) {
+  int integral = 1, overflow = 0;
+  uint64_t v = 0;
+  if (jpeek(p, '-')) {
+    integral = 0;
+    p->i++;
+  }
+  if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
+    return jfail(p, "invalid number");
+  if (p->s[p->i] == '0') {
+    p->i++;
+    if (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+      return jfail(p, "number with a leading zero");
+  } else {
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+      unsigned d = p->s[p->i] - '0';
+      if (v > (UINT64_MAX - d) / 10)
+        overflow = 1;
+      else
+        v = v * 10 + d;
+      p->i++;
+    }
+  }
+  if (jpeek(p, '.')) {
+    integral = 0;
+    p->i++;
+    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
+      return jfail(p, "invalid number");
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+      p->i++;
+  }
+  if (jpeek(p, 'e') || jpeek(p, 'E')) {
+    integral = 0;
+    p->i++;
+    if (jpeek(p, '+') || jpeek(p, '-'))
+      p->i++;
+    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
+      return jfail(p, "invalid number");
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+      p->i++;
+  }
+  *value = v;
+  *kind = !integral ? 0 : overflow ? 2 : 1;
+  return 0;
+}
+
+static int jliteral(jparser *p, const char *word) {
+  size_t len = strlen(word);
+  if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0)
+    return jfail(p, "unexpected character");
+  p->i += len;
+  return 0;
+}
+
+/* Validates and skips any value. */
+static int jskip(jparser *p, int depth) {
+  jws(p);
+  if (p->i >= p->n)
+    return jfail(p, "unexpected end of header");
+  switch (p->s[p->i]) {
+  case '{':
+  case '[': {
+    int close = p->s[p->i] == '{' ? '}' : ']';
+    if (depth >= ST_MAX_DEPTH)
+      return jfail(p, "nesting too deep");
+    p->i++;
+    jws(p);
+    if (jpeek(p, close)) {
+      p->i++;
+      return 0;
+    }
+    for (;;) {
+      if (close == '}') {
+        jws(p);
+        if (jstring(p, NULL, NULL) != 0 || jexpect(p, ':', "expected ':'") != 0)
+          return -1;
+      }
+      if (jskip(p, depth + 1) != 0)
+        return -1;
+      jws(p);
+      if (jpeek(p, ',')) {
+        p->i++;
+        continue;
+      }
+      if (jpeek(p, close)) {
+        p->i++;
+        return 0;
+      }
+      return jfail(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+  }
+  case '"':
+    return jstring(p, NULL, NULL);
+  case 't':
+    return jliteral(p, "true");
+  case 'f':
+    return jliteral(p, "false");
+  case 'n':
+    return jliteral(p, "null");
+  default: {
+    uint64_t v;
+    int kind;
+    if (p->s[p->i] != '-' && (p->s[p->i] < '0' || p->s[p->i] > '9'))
+      return jfail(p, "unexpected character");
+    return jnumber(p, &v, &kind);
+  }
+  }
+}
+
+static int key_is(const char *key, size_t len, const char *want) {
+  return len == strlen(want) && memcmp(key, want, len) == 0;
+}
+
+/* A list of non-negative integers, at most `max` of them. */
+static int juint_list(jparser *p, const st_entry *e, const char *field, uint64_t *vals, int max,
+                      int *count) {
+  int n = 0;
+  if (!jpeek(p, '['))
+    return fail(p->err, p->errlen, p->path, "tensor '%s': %s is not a list", e->name, field);
+  p->i++;
+  jws(p);
+  if (jpeek(p, ']')) {
+    p->i++;
+    *count = 0;
+    return 0;
+  }
+  for (;;) {
+    uint64_t v;
+    int kind;
+    jws(p);
+    if (p->i < p->n && p->s[p->i] != '-' && (p->s[p->i] < '0' || p->s[p->i] > '9')) {
+      if (jskip(p, 2) != 0) /* report bad JSON as such before the type error */
+        return -1;
+      return fail(p->err, p->errlen, p->path,
+                  "tensor '%s': %s must be a list of non-negative integers", e->name, field);
+    }
+    if (jnumber(p, &v, &kind) != 0)
+      return -1;
+    if (kind == 0)
+      return fail(p->err, p->errlen, p->path,
+                  "tensor '%s': %s must be a list of non-negative integers", e->name, field);
+    if (kind == 2)
+      return fail(p->err, p->errlen, p->path, "tensor '%s': %s holds a number too large", e->name,
+                  field);
+    if (n == max)
+      return fail(p->err, p->errlen, p->path, "tensor '%s': %s has more than %d entries", e->name,
+                  field, max);
+    vals[n++] = v;
+    jws(p);
+    if (jpeek(p, ',')) {
+      p->i++;
+      continue;
+    }
+    if (jpeek(p, ']')) {
+      p->i++;
+      *count = n;
+      return 0;
+    }
+    return jfail(p, "expected ',' or ']'");
+  }
+}
+
+/* One tensor entry: {"dtype": ..., "shape": [...], "data_offsets": [b, e]}. */
+static int parse_entry(jparser *p, st_entry *e) {
+  int have_dtype = 0, have_shape = 0, have_offsets = 0;
+  jws(p);
+  if (!jpeek(p, '{')) {
+    if (jskip(p, 1) != 0)
+      return -1;
+    return fail(p->err, p->errlen, p->path, "tensor '%s': entry is not an object", e->name);
+  }
+  p->i++;
+  jws(p);
+  if (jpeek(p, '}')) {
+    p->i++;
+  } else {
+    for (;;) {
+      const char *key;
+      size_t klen;
+      jws(p);
+      if (jstring(p, &key, &klen) != 0 || jexpect(p, ':', "expected ':'") != 0)
+        return -1;
+      jws(p);
+      if (key_is(key, klen, "dtype")) {
+        const char *name;
+        size_t nlen;
+        int k;
+        if (have_dtype++)
+          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype given twice", e->name);
+        if (!jpeek(p, '"')) {
+          if (jskip(p, 2) != 0)
+            return -1;
+          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype is not a string", e->name);
+        }
+        if (jstring(p, &name, &nlen) != 0)
+          return -1;
+        for (k = 0; k < ST_N_DTYPES; k++)
+          if (key_is(name, nlen, st_dtypes[k].name))
+            break;
+        if (k == ST_N_DTYPES)
+          return fail(p->err, p->errlen, p->path, "tensor '%s' has unknown dtype '%s'", e->name,
+                      name);
+        e->dtype = k;
+      } else if (key_is(key, klen, "shape")) {
+        if (have_shape++)
+          return fail(p->err, p->errlen, p->path, "tensor '%s': shape given twice", e->name);
+        if (juint_list(p, e, "shape", e->shape, ST_MAX_RANK, &e->rank) != 0)
+          return -1;
+      } else if (key_is(key, klen, "data_offsets")) {
+        uint64_t offs[2];
+        int n;
+        if (have_offsets++)
+          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice", e->name);
+        if (juint_list(p, e, "data_offsets", offs, 2, &n) != 0)
+          return -1;
+        if (n != 2)
+          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets must be [begin, end]",
+                      e->name);
+        e->begin = offs[0];
+        e->end = offs[1];
+      } else if (jskip(p, 2) != 0) { /* unknown keys are tolerated */
+        return -1;
+      }
+      jws(p);
+      if (jpeek(p, ',')) {
+        p->i++;
+        continue;
+      }
+      if (jpeek(p, '}')) {
+        p->i++;
+        break;
+      }
+      return jfail(p, "expected ',' or '}'");
+    }
+  }
+  if (!have_dtype || !have_shape || !have_offsets)
+    return fail(p->err, p->errlen, p->path, "tensor '%s' has no %s", e->name,
+                !have_dtype   ? "dtype"
+                : !have_shape ? "shape"
+                              : "data_offsets");
+  return 0;
+}
+
+/* The whole header: an object of tensor entries plus an optional __metadata__. */
+static int parse_header(jparser *p, st_entry **out, size_t *nout) {
+  st_entry *ents = NULL;
+  size_t n = 0, cap = 0;
+  jws(p);
+  if (!jpeek(p, '{'))
+    return jfail(p, "the header is not a JSON object");
+  p->i++;
+  jws(p);
+  if (jpeek(p, '}')) {
+    p->i++;
+  } else {
+    for (;;) {
+      const char *key;
+      size_t klen;
+      jws(p);
+      if (jstring(p, &key, &klen) != 0 || jexpect(p, ':', "expected ':'") != 0)
+        goto bad;
+      if (key_is(key, klen, "__metadata__")) {
+        jws(p);
+        if (!jpeek(p, '{')) {
+          if (jskip(p, 1) == 0)
+            fail(p->err, p->errlen, p->path, "__metadata__ is not an object");
+          goto bad;
+        }
+        if (jskip(p, 1) != 0)
+          goto bad;
+      } else {
+        if (n == cap) {
+          st_entry *bigger;
+          cap = cap ? cap * 2 : 16;
+          bigger = realloc(ents, cap * sizeof *ents); /* n is bounded by the header size */
+          if (bigger == NULL) {
+            fail(p->err, p->errlen, p->path, "out of memory parsing the header");
+            goto bad;
+          }
+          ents = bigger;
+        }
+        memset(&ents[n], 0, sizeof ents[n]);
+        ents[n].name = key;
+        ents[n].name_len = klen;
+        if (parse_entry(p, &ents[n]) != 0)
+          goto bad;
+        n++;
+      }
+      jws(p);
+      if (jpeek(p, ',')) {
+        p->i++;
+        continue;
+      }
+      if (jpeek(p, '}')) {
+        p->i++;
+        break;
+      }
+      jfail(p, "expected ',' or '}'");
+      goto bad;
+    }
+  }
+  jws(p); /* trailing padding */
+  if (p->i != p->n) {
+    jfail(p, "unexpected data after the header object");
+    goto bad;
+  }
+  *out = ents;
+  *nout = n;
+  return 0;
+bad:
+  free(ents);
+  return -1;
+}
+
+/* ---------------------------------------------------------------- header validation */
+
+static int cmp_by_name(const void *a, const void *b) {
+  const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
+  size_t m = x->name_len < y->name_len ? x->name_len : y->name_len;
+  int c = memcmp(x->name, y->name, m);
+  if (c != 0)
+    return c;
+  return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+static int cmp_by_begin(const void *a, const void *b) {
+  const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
+  if (x->begin != y->begin)
+    return x->begin < y->begin ? -1 : 1;
+  return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Sizes, offsets, overlap and duplicate names. Leaves `order` sorted by name. */
+static int check_entries(const char *path, st_entry *ents, size_t n, uint64_t data_len,
+                         const st_entry **order, char *err, size_t errlen) {
+  char sh[256];
+  size_t i, m = 0;
+  for (i = 0; i < n; i++) {
+    st_entry *e = &ents[i];
+    uint64_t bytes = st_dtypes[e->dtype].size;
+    int k, zero = 0;
+    for (k = 0; k < e->rank; k++)
+      zero |= e->shape[k] == 0;
+    for (k = 0; k < e->rank && !zero; k++) {
+      if (bytes > UINT64_MAX / e->shape[k]) {
+        format_shape(sh, sizeof sh, e->shape, e->rank);
+        return fail(err, errlen, path, "tensor '%s': shape %s is too large", e->name, sh);
+      }
+      bytes *= e->shape[k];
+    }
+    e->nbytes = zero ? 0 : bytes;
+    if (e->begin > e->end)
+      return fail(err, errlen, path, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
+                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end);
+    if (e->end > data_len)
+      return fail(err, errlen, path,
+                  "tensor '%s': data_offsets [%llu, %llu] lie outside the data area (%llu bytes)",
+                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                  (unsigned long long)data_len);
+    if (e->end - e->begin != e->nbytes) {
+      format_shape(sh, sizeof sh, e->shape, e->rank);
+      return fail(err, errlen, path,
+                  "tensor '%s': data_offsets [%llu, %llu] span %llu bytes, but shape %s of %s "
+                  "needs %llu",
+                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                  (unsigned long long)(e->end - e->begin), sh, st_dtypes[e->dtype].name,
+                  (unsigned long long)e->nbytes);
+    }
+  }
+  /* Overlap: sorted by begin, disjoint ranges never start before the previous end.
+   * Empty tensors hold no bytes and cannot overlap anything. */
+  for (i = 0; i < n; i++)
+    if (ents[i].nbytes > 0)
+      order[m++] = &ents[i];
+  qsort((void *)order, m, sizeof *order, cmp_by_begin);
+  for (i = 1; i < m; i++)
+    if (order[i]->begin < order[i - 1]->end)
+      return fail(err, errlen, path, "tensors '%s' and '%s' overlap in the data area",
+                  order[i - 1]->name, order[i]->name);
+  for (i = 0; i < n; i++)
+    order[i] = &ents[i];
+  qsort((void *)order, n, sizeof *order, cmp_by_name);
+  for (i = 1; i < n; i++)
+    if (cmp_by_name(&order[i - 1], &order[i]) == 0)
+      return fail(err, errlen, path, "tensor '%s' appears twice in the header", order[i]->name);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- read */
+
+int rnnc_safetensors_read(const char *path, rnnc_dtype dtype, const rnnc_tensor_dest *tensors,
+                          int count, char *err, size_t errlen) {
+  unsigned char *buf = NULL;
+  size_t len = 0, nents = 0, dsize = real_size(dtype);
+  uint64_t hlen;
+  jparser p;
+  st_entry *ents = NULL;
+  const st_entry **order = NULL, **found = NULL;
+  const unsigned char *data;
+  char have[256], want[256];
+  int rc = -1, t;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  memset(&p, 0, sizeof p);
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (dsize == 0)
+    return fail(err, errlen, path, "unsupported destination dtype %d", (int)dtype);
+  if (count < 0 || (count > 0 && tensors == NULL))
+    return fail(err, errlen, path, "invalid tensor list (count %d)", count);
+  for (t = 0; t < count; t++) {
+    const rnnc_tensor_dest *d = &tensors[t];
+    size_t elems;
+    if (d->name == NULL)
+      return fail(err, errlen, path, "requested tensor %d has no name", t);
+    if (d->rank < 0 || d->rank > RNNC_MAX_RANK)
+      return fail(err, errlen, path, "tensor '%s': requested rank %d is out of range", d->name,
+                  d->rank);
+    if (count_elements(d->rank, d->shape, &elems) != 0)
+      return fail(err, errlen, path, "tensor '%s': requested shape is invalid", d->name);
+    if (elems > 0 && d->data == NULL)
+      return fail(err, errlen, path, "tensor '%s': no destination buffer", d->name);
+  }
+
+  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+    return -1;
+  if (len < 8) {
+    fail(err, errlen, path, "file is too short for a safetensors header (%zu bytes)", len);
+    goto out;
+  }
+  hlen = load_le(buf, 8);
+  if (hlen > ST_MAX_HEADER) {
+    fail(err, errlen, path, "header length %llu is beyond the 100 MB limit (corrupt file?)",
+         (unsigned long long)hlen);
+    goto out;
+  }
+  if (hlen > len - 8) {
+    fail(err, errlen, path, "header length %llu is larger than the rest of the file (%zu bytes)",
+         (unsigned long long)hlen, len - 8);
+    goto out;
+  }
+
+  p.s = buf + 8;
+  p.n = (size_t)hlen;
+  p.path = path;
+  p.err = err;
+  p.errlen = errlen;
+  p.arena = malloc(p.n + 1);
+  if (p.arena == NULL) {
+    fail(err, errlen, path, "out of memory");
+    goto out;
+  }
+  if (parse_header(&p, &ents, &nents) != 0)
+    goto out;
+  order = malloc((nents + 1) * sizeof *order);
+  found = malloc(((size_t)count + 1) * sizeof *found);
+  if (order == NULL || found == NULL) {
+    fail(err, errlen, path, "out of memory");
+    goto out;
+  }
+  data = buf + 8 + p.n;
+  if (check_entries(path, ents, nents, len - 8 - p.n, order, err, errlen) != 0)
+    goto out;
+
+  /* Match every request before writing to any destination. */
+  for (t = 0; t < count; t++) {
+    const rnnc_tensor_dest *d = &tensors[t];
+    st_entry key;
+    const st_entry *kp = &key, **hit;
+    uint64_t wshape[RNNC_MAX_RANK];
+    int k, same;
+    key.name = d->name;
+    key.name_len = strlen(d->name);
+    hit = bsearch(&kp, (const void *)order, nents, sizeof *order, cmp_by_name);
+    if (hit == NULL) {
+      fail(err, errlen, path, "tensor '%s' is not in the file", d->name);
+      goto out;
+    }
+    found[t] = *hit;
+    if (found[t]->dtype != ST_F32 && found[t]->dtype != ST_F64) {
+      fail(err, errlen, path, "tensor '%s' has dtype %s; only F32 and F64 can be loaded", d->name,
+           st_dtypes[found[t]->dtype].name);
+      goto out;
+    }
+    shape_to_u64(wshape, d->rank, d->shape);
+    same = found[t]->rank == d->rank;
+    for (k = 0; same && k < d->rank; k++)
+      same = found[t]->shape[k] == wshape[k];
+    if (!same) {
+      format_shape(have, sizeof have, found[t]->shape, found[t]->rank);
+      format_shape(want, sizeof want, wshape, d->rank);
+      fail(err, errlen, path, "tensor '%s' has shape %s, the model expects %s", d->name, have,
+           want);
+      goto out;
+    }
+  }
+
+  for (t = 0; t < count; t++) {
+    const st_entry *e = found[t];
+    const unsigned char *src = data + e->begin;
+    size_t esz = st_dtypes[e->dtype].size, nel = (size_t)(e->nbytes / esz), i;
+    float *f32 = dtype == RNNC_F32 ? (float *)tensors[t].data : NULL;
+    double *f64 = dtype == RNNC_F64 ? (double *)tensors[t].data : NULL;
+    /* Bits go straight to the destination when the dtypes agree (NaN payloads survive). */
+    for (i = 0; i < nel; i++) {
+      uint64_t bits = load_le(src + i * esz, esz);
+      if (esz == 4) {
+        uint32_t b32 = (uint32_t)bits;
+        float v;
+        memcpy(&v, &b32, 4);
+        if (f32 != NULL)
+          f32[i] = v;
+        else
+          f64[i] = v;
+      } else {
+        double v;
+        memcpy(&v, &bits, 8);
+        if (f32 != NULL)
+          f32[i] = (float)v;
+        else
+          f64[i] = v;
+      }
+    }
+  }
+  rc = 0;
+out:
+  free(found);
+  free((void *)order);
+  free(ents);
+  free(p.arena);
+  free(buf);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- write */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n) {
+  if (b->oom)
+    return;
+  if (b->cap - b->len < n + 1) {
+    size_t cap = b->cap ? b->cap : 256;
+    char *bigger;
+    while (cap - b->len < n + 1) {
+      if (cap > SIZE_MAX / 2) {
+        b->oom = 1;
+        return;
+      }
+      cap *= 2;
+    }
+    bigger = realloc(b->p, cap);
+    if (bigger == NULL) {
+      b->oom = 1;
+      return;
+    }
+    b->p = bigger;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s) {
+  sb_add(b, s, strlen(s));
+}
+
+static void sb_u64(sbuf *b, uint64_t v) {
+  char t[32];
+  snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+  sb_str(b, t);
+}
+
+static void sb_json_string(sbuf *b, const char *s) {
+  sb_add(b, "\"", 1);
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      char esc[2];
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      sb_add(b, esc, 2);
+    } else if (c < 0x20) {
+      char esc[8];
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      sb_str(b, esc);
+    } else {
+      sb_add(b, (const char *)&c, 1);
+    }
+  }
+  sb_add(b, "\"", 1);
+}
+
+/* Reals of `dtype` as little-endian bytes, through a small staging buffer. */
+static int write_reals(FILE *f, rnnc_dtype dtype, const void *data, size_t n) {
+  unsigned char chunk[4096];
+  size_t es = real_size(dtype), per = sizeof chunk / es, i = 0;
+  while (i < n) {
+    size_t m = n - i < per ? n - i : per, j;
+    for (j = 0; j < m; j++)
+      real_to_le(chunk + j * es, dtype, data, i + j);
+    if (fwrite(chunk, es, m, f) != m)
+      return -1;
+    i += m;
+  }
+  return 0;
+}
+
+int rnnc_safetensors_write(const char *path, rnnc_dtype dtype, const rnnc_tensor_ref *tensors,
+                           int count, char *err, size_t errlen) {
+  size_t dsize = real_size(dtype), *elems = NULL;
+  uint64_t offset = 0, shape[RNNC_MAX_RANK];
+  unsigned char lenbytes[8];
+  sbuf h = {NULL, 0, 0, 0};
+  char *tmp = NULL;
+  FILE *f = NULL;
+  int rc = -1, t, u;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (dsize == 0)
+    return fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
+  if (count < 0 || (count > 0 && tensors == NULL))
+    return fail(err, errlen, path, "invalid tensor list (count %d)", count);
+  elems = malloc(((size_t)count + 1) * sizeof *elems);
+  if (elems == NULL)
+    return fail(err, errlen, path, "out of memory");
+
+  sb_str(&h, "{\"__metadata__\":{\"format\":\"rnnc\"}");
+  for (t = 0; t < count; t++) {
+    const rnnc_tensor_ref *r = &tensors[t];
+    uint64_t nbytes;
+    int k;
+    if (r->name == NULL) {
+      fail(err, errlen, path, "tensor %d has no name", t);
+      goto out;
+    }
+    if (!valid_utf8(r->name) || strcmp(r->name, "__metadata__") == 0) {
+      fail(err, errlen, path, "tensor '%s': the name is reserved or not valid UTF-8", r->name);
+      goto out;
+    }
+    for (u = 0; u < t; u++) /* quadratic, but models have few tensors */
+      if (strcmp(tensors[u].name, r->name) == 0) {
+        fail(err, errlen, path, "tensor '%s' is given twice", r->name);
+        goto out;
+      }
+    if (r->rank < 0 || r->rank > RNNC_MAX_RANK ||
+        count_elements(r->rank, r->shape, &elems[t]) != 0 || elems[t] > UINT64_MAX / dsize) {
+      fail(err, errlen, path, "tensor '%s' has an invalid shape", r->name);
+      goto out;
+    }
+    if (elems[t] > 0 && r->data == NULL) {
+      fail(err, errlen, path, "tensor '%s' has no data", r->name);
+      goto out;
+    }
+    nbytes = (uint64_t)elems[t] * dsize;
+    if (offset > UINT64_MAX - nbytes) {
+      fail(err, errlen, path, "tensor '%s': the data is too large", r->name);
+      goto out;
+    }
+    sb_str(&h, ",");
+    sb_json_string(&h, r->name);
+    sb_str(&h, dtype == RNNC_F32 ? ":{\"dtype\":\"F32\",\"shape\":["
+                                 : ":{\"dtype\":\"F64\",\"shape\":[");
+    shape_to_u64(shape, r->rank, r->shape);
+    for (k = 0; k < r->rank; k++) {
+      if (k > 0)
+        sb_str(&h, ",");
+      sb_u64(&h, shape[k]);
+    }
+    sb_str(&h, "],\"data_offsets\":[");
+    sb_u64(&h, offset);
+    sb_str(&h, ",");
+    sb_u64(&h, offset + nbytes);
+    sb_str(&h, "]}");
+    offset += nbytes;
+  }
+  sb_str(&h, "}");
+  while (!h.oom && h.len % 8 != 0) /* data starts 8-byte aligned */
+    sb_str(&h, " ");
+  if (h.oom) {
+    fail(err, errlen, path, "out of memory building the header");
+    goto out;
+  }
+  store_le(lenbytes, h.len, 8);
+
+  tmp = temp_path(path);
+  if (tmp == NULL) {
+    fail(err, errlen, path, "out of memory");
+    goto out;
+  }
+  f = fopen(tmp, "wb");
+  if (f == NULL) {
+    fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
+    goto out;
+  }
+  if (fwrite(lenbytes, 1, 8, f) != 8 || fwrite(h.p, 1, h.len, f) != h.len)
+    goto write_error;
+  for (t = 0; t < count; t++)
+    if (write_reals(f, dtype, tensors[t].data, elems[t]) != 0)
+      goto write_error;
+  if (fflush(f) != 0 || ferror(f))
+    goto write_error;
+  if (fclose(f) != 0) {
+    f = NULL;
+    goto write_error;
+  }
+  f = NULL;
+  if (rename(tmp, path) != 0) {
+    fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
+    remove(tmp);
+    goto out;
+  }
+  rc = 0;
+  goto out;
+write_error:
+  fail(err, errlen, path, "write error: %s", strerror(errno));
+  if (f != NULL)
+    fclose(f);
+  f = NULL;
+  remove(tmp);
+out:
+  free(tmp);
+  free(h.p);
+  free(elems);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- model weights */
+
+/* Checks a descriptor's tensors against its flat parameter vector. */
+static int check_model(const char *path, const rnnc_model *model, const void *params, char *err,
+                       size_t errlen) {
+  int t;
+  if (model == NULL)
+    return fail(err, errlen, path, "no model given");
+  if (real_size(model->dtype) == 0)
+    return fail(err, errlen, path, "model has an unsupported dtype %d", (int)model->dtype);
+  if (model->n_tensors < 0 || (model->n_tensors > 0 && model->tensors == NULL))
+    return fail(err, errlen, path, "model descriptor has an invalid tensor list");
+  if (model->n_params > 0 && params == NULL)
+    return fail(err, errlen, path, "no parameter vector given");
+  for (t = 0; t < model->n_tensors; t++) {
+    const rnnc_tensor_desc *d = &model->tensors[t];
+    size_t elems;
+    if (d->name == NULL)
+      return fail(err, errlen, path, "model tensor %d has no name", t);
+    if (d->rank < 0 || d->rank > RNNC_MAX_RANK || count_elements(d->rank, d->shape, &elems) != 0 ||
+        elems != d->size)
+      return fail(err, errlen, path, "model tensor '%s' has an inconsistent shape", d->name);
+    if (d->offset > model->n_params || elems > model->n_params - d->offset)
+      return fail(err, errlen, path, "model tensor '%s' lies outside the %zu parameters", d->name,
+                  model->n_params);
+  }
+  return 0;
+}
+
+int rnnc_weights_save(const char *path, const rnnc_model *model, const void *params, char *err,
+                      size_t errlen) {
+  rnnc_tensor_ref *refs;
+  size_t es;
+  int t, rc;
+  if (check_model(path, model, params, err, errlen) != 0)
+    return -1;
+  es = real_size(model->dtype);
+  refs = malloc(((size_t)model->n_tensors + 1) * sizeof *refs);
+  if (refs == NULL)
+    return fail(err, errlen, path, "out of memory");
+  for (t = 0; t < model->n_tensors; t++) {
+    const rnnc_tensor_desc *d = &model->tensors[t];
+    refs[t].name = d->name;
+    refs[t].rank = d->rank;
+    memcpy(refs[t].shape, d->shape, sizeof refs[t].shape);
+    refs[t].data = d->size > 0 ? (const char *)params + d->offset * es : NULL;
+  }
+  rc = rnnc_safetensors_write(path, model->dtype, refs, model->n_tensors, err, errlen);
+  free(refs);
+  return rc;
+}
+
+int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, char *err,
+                      size_t errlen) {
+  rnnc_tensor_dest *dests;
+  size_t es;
+  int t, rc;
+  if (check_model(path, model, params, err, errlen) != 0)
+    return -1;
+  es = real_size(model->dtype);
+  dests = malloc(((size_t)model->n_tensors + 1) * sizeof *dests);
+  if (dests == NULL)
+    return fail(err, errlen, path, "out of memory");
+  for (t = 0; t < model->n_tensors; t++) {
+    const rnnc_tensor_desc *d = &model->tensors[t];
+    dests[t].name = d->name;
+    dests[t].rank = d->rank;
+    memcpy(dests[t].shape, d->shape, sizeof dests[t].shape);
+    dests[t].data = d->size > 0 ? (char *)params + d->offset * es : NULL;
+  }
+  rc = rnnc_safetensors_read(path, model->dtype, dests, model->n_tensors, err, errlen);
+  free(dests);
+  return rc;
+}
