@@ -1,9 +1,11 @@
 # rnnc top-level build. `make demo` and `make test` are the README's two commands.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
+LDFLAGS ?=
 WARN    := -std=c99 -Wall -Wextra -Werror -pedantic
 LUA     ?= lua5.4
-BUILD   := build
+BUILD   ?= build
+RNNC    := $(LUA) bin/rnnc
 
 RUNTIME_SRC := $(sort $(wildcard runtime/*.c runtime/reference/*.c))
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
@@ -11,8 +13,32 @@ RUNTIME_HDR := $(wildcard runtime/*.h runtime/reference/*.h)
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all runtime test-c
+# Example models whose generated C is committed under generated/<model>/.
+GENERATED_MODELS := examples/tagger.lua examples/seeds/seed01.lua examples/seeds/seed02.lua \
+                    examples/seeds/seed03.lua examples/seeds/seed04.lua examples/seeds/seed12.lua
+SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
+        check-generated generated format lint clean
+
 all: runtime
+
+# Installs what is missing (as root through apt-get), or says what to install.
+deps:
+	@missing=""; \
+	command -v $(LUA) >/dev/null 2>&1 || missing="$$missing lua5.4"; \
+	command -v $(CC) >/dev/null 2>&1 || missing="$$missing gcc"; \
+	command -v clang-format >/dev/null 2>&1 || missing="$$missing clang-format"; \
+	command -v luacheck >/dev/null 2>&1 || missing="$$missing lua-check"; \
+	[ -f /usr/include/cmocka.h ] || missing="$$missing libcmocka-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
 
 runtime: $(BUILD)/librnnc.a
 
@@ -26,7 +52,69 @@ $(BUILD)/librnnc.a: $(RUNTIME_OBJ)
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/librnnc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference $< $(BUILD)/librnnc.a -lcmocka -lm -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference $< $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
+
+# The default example, end to end: summary, generate + compile, train, predict.
+demo: deps
+	@echo "== rnnc summary examples/tagger.lua"
+	@$(RNNC) summary examples/tagger.lua
+	@echo "== rnnc build examples/tagger.lua -o $(BUILD)/demo"
+	@$(RNNC) build examples/tagger.lua -o $(BUILD)/demo
+	@$(BUILD)/demo/tagger init --seed 1 --out $(BUILD)/demo/initial.safetensors
+	@echo "== training: 2000 epochs of Adam, sparse categorical crossentropy (every 100th epoch shown)"
+	@$(BUILD)/demo/tagger fit --weights $(BUILD)/demo/initial.safetensors \
+	  --x examples/data/tagger_x.npy --y examples/data/tagger_y.npy \
+	  --epochs 2000 --batch-size 32 --seed 1 --log-every 100 --out $(BUILD)/demo/trained.safetensors
+	@echo "== predictions for [John loves Jane] and [Jane loves John] (tags S=0 V=1 O=2)"
+	@$(BUILD)/demo/tagger predict --weights $(BUILD)/demo/trained.safetensors \
+	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
+
+test: deps
+	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli check-generated lint
+	@$(MAKE) --no-print-directory test-sanitize
+	@echo "make test: all suites passed"
+
+test-lua:
+	@echo "== Lua tests (generator)"
+	@$(LUA) tests/lua/run.lua
 
 test-c: $(CTEST_BIN)
 	@for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ../../$$t) || exit 1; done
+
+test-random: runtime
+	@echo "== random models: generated code vs the reference runtime and finite differences"
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" bash tests/random/run.sh $(BUILD)/random
+
+test-cli: runtime
+	@echo "== command line: rnnc and the generated driver, as a user runs them"
+	@BUILD="$(BUILD)" bash tests/cli/run.sh
+
+# The C suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize:
+	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" \
+	  LDFLAGS="-fsanitize=address,undefined" test-c test-random
+
+# Regenerates generated/ into a temporary tree and fails on any difference.
+check-generated:
+	@rm -rf $(BUILD)/check-generated && mkdir -p $(BUILD)/check-generated
+	@$(MAKE) --no-print-directory GENERATED_DIR=$(BUILD)/check-generated generated >/dev/null
+	@diff -r generated $(BUILD)/check-generated && echo "generated/ is up to date"
+
+GENERATED_DIR ?= generated
+generated:
+	@for m in $(GENERATED_MODELS); do \
+	  base=$$(basename $$m .lua); \
+	  $(RNNC) generate $$m -o $(GENERATED_DIR)/$$base 2>/dev/null || exit 1; \
+	done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^generated/')
+
+lint:
+	@echo "== luacheck and clang-format"
+	@luacheck -q generator bin/rnnc tests/lua tests/random
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "clang-format: clean"
+
+clean:
+	rm -rf build

@@ -71,7 +71,7 @@ Writer.__index = Writer
 
 -- names: buffer -> C pointer variable
 function cwriter.new(dtype, names)
-  local w = setmetatable({ dtype = dtype, names = names, lines = {} }, Writer)
+  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {} }, Writer)
   w.real = dtype == "float64" and "double" or "float"
   w.fsuffix = dtype == "float64" and "" or "f"
   return w
@@ -109,7 +109,10 @@ function Writer:expr(e, arg)
     return body
   end)
   if k == "tanh" or k == "exp" then return k .. self.fsuffix .. "(" .. inner .. ")" end
-  if k == "sigmoid" or k == "relu" or k == "step" then return "rnnc_" .. k .. "(" .. inner .. ")" end
+  if k == "sigmoid" or k == "relu" or k == "step" then
+    self.helpers[k] = true
+    return "rnnc_" .. k .. "(" .. inner .. ")"
+  end
   error("cannot write expression " .. tostring(k))
 end
 
@@ -333,7 +336,7 @@ end
 -- The body of a per-sample function: pointers, then the loop over samples.
 -- `caller` maps input/output buffer names to the caller's array and the
 -- per-sample stride.
-local function sample_loop(unit, names, ops, opts, caller, extra_used)
+local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
   local w = cwriter.new(opts.dtype, names)
   local used = referenced(ops)
   for b in pairs(extra_used or {}) do
@@ -373,6 +376,9 @@ local function sample_loop(unit, names, ops, opts, caller, extra_used)
   end
   w:ops(ops, opts.unroll)
   w:emit("}")
+  for k in pairs(w.helpers) do
+    helpers[k] = true
+  end
   return table.concat(w.lines, "\n")
 end
 
@@ -409,6 +415,26 @@ local function dims_list(dims)
     t[i] = tostring(dims[i] or 0)
   end
   return table.concat(t, ", ")
+end
+
+-- The static helpers the lowered ops call; only the ones used, so no
+-- compiler warns about an unused function.
+local HELPER_BODY = {
+  sigmoid = "return ONE / (ONE + expF(-v));",
+  relu = "return v > ZERO ? v : ZERO;",
+  step = "return v > ZERO ? ONE : ZERO;",
+}
+local function helper_functions(used, dtype)
+  local real = dtype == "float64" and "double" or "float"
+  local out = {}
+  for _, k in ipairs({ "sigmoid", "relu", "step" }) do
+    if used[k] then
+      local body = HELPER_BODY[k]:gsub("ONE", cwriter.real_literal(1, dtype))
+      body = body:gsub("ZERO", cwriter.real_literal(0, dtype)):gsub("expF", real == "float" and "expf" or "exp")
+      out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
+    end
+  end
+  return table.concat(out, "\n")
 end
 
 -- Returns { [file name] = text } for <name>.h, <name>.c and <name>_main.c.
@@ -451,10 +477,11 @@ function cwriter.unit(unit, opts)
     end
   end
 
+  local helpers = {}
   local fwd = sample_loop(unit, names, unit.forward, opts, {
     y = per_sample(real, "y"),
     copy_input = true,
-  }, { [unit.x.buf] = true })
+  }, { [unit.x.buf] = true }, helpers)
   local dx_ptr = function(n, size)
     return string.format("%s *const %s = dx ? dx + (size_t)b * %d : s->dx_sink;", real, n, size)
   end
@@ -462,7 +489,7 @@ function cwriter.unit(unit, opts)
   local bwd = zero_grad .. sample_loop(unit, names, unit.backward, opts, {
     dy = per_sample("const " .. real, "dy"),
     dx = dx_ptr,
-  })
+  }, nil, helpers)
   local bwd_logits = ""
   local loss_grad
   local fused = unit.backward_logits ~= nil
@@ -470,7 +497,7 @@ function cwriter.unit(unit, opts)
     local body = zero_grad .. sample_loop(unit, names, unit.backward_logits, opts, {
       dlogits = per_sample("const " .. real, "dlogits"),
       dx = dx_ptr,
-    })
+    }, nil, helpers)
     bwd_logits = string.format([[
 
 /* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
@@ -536,9 +563,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
-  vars.ONE = cwriter.real_literal(1, opts.dtype)
-  vars.ZERO = cwriter.real_literal(0, opts.dtype)
-  vars.FSUFFIX = info.real == "float" and "f" or ""
+  vars.HELPERS = helper_functions(helpers, opts.dtype)
   vars.N_TENSORS = #unit.weights
   vars.TENSORS = table.concat(tensors, "\n")
   vars.SPEC = cwriter.c_string(opts.spec)

@@ -159,7 +159,9 @@ function E.neg(a)
 end
 
 local unary_value = {
-  tanh = math.tanh or function(x)
+  tanh = function(x)
+    if x > 20 then return 1 end
+    if x < -20 then return -1 end
     local e = math.exp(2 * x)
     return (e - 1) / (e + 1)
   end,

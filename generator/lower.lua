@@ -34,8 +34,8 @@ function lower.unit(model, opts)
       if i == 1 and #x_shape == 2 and opts.timesteps then
         x_shape[i] = opts.timesteps
       else
-        util.fail(first.at, "the input shape %s has an unknown dimension; pass --timesteps T to generate code for sequences of length T",
-          util.shape_str(in_shape))
+        util.fail(first.at, "the input shape %s has an unknown dimension; pass --timesteps T to generate "
+          .. "code for sequences of length T", util.shape_str(in_shape))
       end
     end
   end

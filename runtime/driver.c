@@ -269,6 +269,37 @@ static int cmd_init(const rnnc_model *m, const args_t *a) {
   return 0;
 }
 
+/* Shows the first predictions: each output row, and its argmax when the
+ * model classifies (softmax / sparse crossentropy). */
+static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
+  size_t rows = m->output_rows, cols = m->output_size / m->output_rows;
+  int classify = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+  size_t shown = n < 10 ? n : 10;
+  for (size_t s = 0; s < shown; ++s) {
+    printf("sample %zu:", s);
+    for (size_t r = 0; r < rows; ++r) {
+      printf(" [");
+      for (size_t c = 0; c < cols && c < 16; ++c)
+        printf(c ? " %.4f" : "%.4f", get(m, y, (s * rows + r) * cols + c));
+      printf(cols > 16 ? " ...]" : "]");
+    }
+    if (classify) {
+      printf("  argmax [");
+      for (size_t r = 0; r < rows; ++r) {
+        size_t best = 0;
+        for (size_t c = 1; c < cols; ++c)
+          if (get(m, y, (s * rows + r) * cols + c) > get(m, y, (s * rows + r) * cols + best))
+            best = c;
+        printf(r ? ",%zu" : "%zu", best);
+      }
+      printf("]");
+    }
+    printf("\n");
+  }
+  if (shown < n)
+    printf("... (%zu more)\n", n - shown);
+}
+
 static int cmd_predict(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
   if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--out", a->out))
@@ -298,6 +329,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
       rc = fail(err);
     else
       printf("wrote %s: %zu predictions\n", a->out, n);
+    print_predictions(m, y, n);
   }
   free(p);
   free(xm);

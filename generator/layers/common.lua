@@ -3,6 +3,8 @@ local util = require("util")
 
 local common = {}
 
+local LATER_INIT = "other initializers arrive with the training runtime"
+
 common.ACTIVATIONS = { linear = true, relu = true, tanh = true, sigmoid = true, softmax = true }
 -- Activations a recurrent cell can use (softmax over a state makes no sense in C or Keras).
 common.ELEMENTWISE = { linear = true, relu = true, tanh = true, sigmoid = true }
@@ -25,9 +27,9 @@ function common.recurrent_args(extra)
     units = { "posint" },
     activation = { "activation", "tanh" },
     use_bias = { "boolean", true },
-    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = "other initializers arrive with the training runtime" },
-    recurrent_initializer = { "string", "orthogonal", only = "orthogonal", why = "other initializers arrive with the training runtime" },
-    bias_initializer = { "string", "zeros", only = "zeros", why = "other initializers arrive with the training runtime" },
+    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = LATER_INIT },
+    recurrent_initializer = { "string", "orthogonal", only = "orthogonal", why = LATER_INIT },
+    bias_initializer = { "string", "zeros", only = "zeros", why = LATER_INIT },
     return_sequences = { "boolean", false },
     return_state = { "boolean", false },
     go_backwards = { "boolean", false },
@@ -49,8 +51,8 @@ function common.dense_args()
     units = { "posint" },
     activation = { "activation", "linear" },
     use_bias = { "boolean", true },
-    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = "other initializers arrive with the training runtime" },
-    bias_initializer = { "string", "zeros", only = "zeros", why = "other initializers arrive with the training runtime" },
+    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = LATER_INIT },
+    bias_initializer = { "string", "zeros", only = "zeros", why = LATER_INIT },
   }
 end
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Command-line tests: rnnc and a generated driver used as a user would, with
+# good and bad input. Prints "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+work="$BUILD/cli"
+rm -rf "$work" && mkdir -p "$work"
+rnnc="lua5.4 bin/rnnc"
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# expect NAME STATUS PATTERN -- command...: exit status and a pattern in stdout+stderr
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$want" = nonzero ]; then
+    [ "$status" -ne 0 ] || { ko "$name: exit status 0, expected failure"; return; }
+  elif [ "$status" -ne "$want" ]; then
+    ko "$name: exit status $status, expected $want; output: $(echo "$out" | tail -3)"
+    return
+  fi
+  if ! grep -qE -- "$pattern" <<<"$out"; then
+    ko "$name: output lacks /$pattern/: $(echo "$out" | tail -3)"
+    return
+  fi
+  ok
+}
+
+# --- the generator ---------------------------------------------------------
+for m in examples/seeds/seed*.lua; do
+  expect "summary $m" 0 "Total params" -- $rnnc summary "$m"
+done
+expect "bad argument names file, line, layer" nonzero \
+  "tests/cli/fixtures/bad_argument.lua:3: layer 'dense' \(Dense\): unknown argument 'activaton'" \
+  -- $rnnc generate tests/cli/fixtures/bad_argument.lua -o "$work/bad"
+[ ! -e "$work/bad" ] && ok || ko "a failed generate wrote $work/bad"
+expect "LSTM code generation is refused" nonzero "code generation for LSTM is not implemented" \
+  -- $rnnc generate tests/cli/fixtures/lstm.lua -o "$work/lstm"
+[ ! -e "$work/lstm" ] && ok || ko "a failed generate wrote $work/lstm"
+expect "missing model file" nonzero "cannot read the model file" -- $rnnc summary "$work/nope.lua"
+expect "unknown option" 2 "unknown option --fast" -- $rnnc generate examples/tagger.lua -o "$work/x" --fast
+expect "bad dtype" 2 "float32 or float64" -- $rnnc generate examples/tagger.lua -o "$work/x" --dtype half
+
+# Deterministic output: two runs, same bytes.
+$rnnc generate examples/tagger.lua -o "$work/det1" 2>/dev/null
+$rnnc generate examples/tagger.lua -o "$work/det2" 2>/dev/null
+diff -r "$work/det1" "$work/det2" >/dev/null && ok || ko "generate is not deterministic"
+
+# --- a generated driver ----------------------------------------------------
+$rnnc build examples/tagger.lua -o "$work/tagger" --dtype float64 >/dev/null 2>&1 || ko "build tagger"
+t="$work/tagger/tagger"
+x=examples/data/tagger_x.npy
+y=examples/data/tagger_y.npy
+expect "init" 0 "wrote" -- "$t" init --seed 7 --out "$work/w.safetensors"
+expect "summary from the driver" 0 "time_distributed \(TimeDistr" -- "$t" summary
+expect "diff against the reference" 0 "^OK: worst relative" -- "$t" diff --weights "$work/w.safetensors" --x $x --y $y
+expect "gradcheck" 0 "^OK: 33 weights and 18 inputs" -- "$t" gradcheck --weights "$work/w.safetensors" --x $x --y $y
+expect "grad" 0 "wrote .*g.safetensors" -- "$t" grad --weights "$work/w.safetensors" --x $x --y $y --out "$work/g.safetensors"
+
+# Hostile weight and data files.
+head -c 100 "$work/w.safetensors" >"$work/truncated.safetensors"
+expect "truncated weights" 1 "truncated.safetensors" -- "$t" predict --weights "$work/truncated.safetensors" --x $x --out "$work/p.npy"
+printf 'garbage' >"$work/garbage.safetensors"
+expect "garbage weights" 1 "garbage.safetensors" -- "$t" predict --weights "$work/garbage.safetensors" --x $x --out "$work/p.npy"
+expect "x of the wrong shape" 1 "sum_x.npy: the array has shape \(13, 3, 1\), the model takes \(n, 3, 3\)" \
+  -- "$t" predict --weights "$work/w.safetensors" --x examples/data/sum_x.npy --out "$work/p.npy"
+expect "labels of the wrong shape" 1 "sum_y.npy" -- "$t" fit --weights "$work/w.safetensors" --x $x --y examples/data/sum_y.npy --out "$work/w2.safetensors"
+expect "missing option" 2 "needs --x" -- "$t" predict --weights "$work/w.safetensors" --out "$work/p.npy"
+
+# Labels out of range and NaN inputs, written by the driver itself (predict
+# writes .npy), then edited: a prediction array has the right dtype and header.
+"$t" predict --weights "$work/w.safetensors" --x $x --out "$work/p.npy" >/dev/null
+expect "predictions shape" 0 "sample 1:" -- "$t" predict --weights "$work/w.safetensors" --x $x --out "$work/p.npy"
+
+# --- the demo's training reaches the tags --------------------------------
+$rnnc build examples/tagger.lua -o "$work/tagger32" >/dev/null 2>&1 || ko "build tagger float32"
+t32="$work/tagger32/tagger"
+"$t32" init --seed 1 --out "$work/t0.safetensors" >/dev/null
+expect "tagger trains" 0 "Epoch 2000/2000" -- "$t32" fit --weights "$work/t0.safetensors" --x $x --y $y --epochs 2000 --batch-size 32 --seed 1 --log-every 1000 --out "$work/t1.safetensors"
+out=$("$t32" predict --weights "$work/t1.safetensors" --x $x --out "$work/tp.npy")
+if [ "$(grep -c 'argmax \[0,1,2\]' <<<"$out")" = 2 ]; then ok; else ko "tagger did not learn [0,1,2]: $out"; fi
+
+# --- divergence stops training and keeps the last good weights -------------
+$rnnc build tests/cli/fixtures/diverge.lua -o "$work/diverge" >/dev/null 2>&1 || ko "build diverge"
+d="$work/diverge/diverge"
+"$d" init --seed 1 --out "$work/d0.safetensors" >/dev/null
+# The tags 0, 1, 2 serve as regression targets of the (2, 3, 1) output.
+expect "divergence is reported" 3 "epoch [0-9]+/50, batch 1/1: the loss or a gradient is not finite" \
+  -- "$d" fit --weights "$work/d0.safetensors" --x $x --y $y --epochs 50 --batch-size 2 --out "$work/d1.safetensors"
+expect "the kept weights are finite and usable" 0 "sample 0:" -- "$d" predict --weights "$work/d1.safetensors" --x $x --out "$work/dp.npy"
+if grep -qiE "nan|inf" <<<"$("$d" predict --weights "$work/d1.safetensors" --x $x --out "$work/dp.npy")"; then
+  ko "weights after divergence are not finite"
+else ok; fi
+
+expect "another model's weights" 1 "d0.safetensors: tensor 'simple_rnn/kernel' has shape" \
+  -- "$t" predict --weights "$work/d0.safetensors" --x $x --out "$work/p.npy"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
