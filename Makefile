@@ -78,8 +78,15 @@ test-lua:
 	@echo "== Lua tests (generator)"
 	@$(LUA) tests/lua/run.lua
 
-test-c: $(CTEST_BIN)
+test-c: $(CTEST_BIN) $(BUILD)/units/test_tutorial
 	@for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ../../$$t) || exit 1; done
+	@echo "== $(BUILD)/units/test_tutorial" && $(BUILD)/units/test_tutorial
+
+# Tests of one generated unit: the unit is generated into the build tree.
+$(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a $(wildcard generator/*.lua generator/layers/*.lua templates/*)
+	@mkdir -p $(dir $@)
+	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 1 2>/dev/null
+	$(CC) $(CFLAGS) $(WARN) -Iruntime -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
 
 test-random: runtime
 	@echo "== random models: generated code vs the reference runtime and finite differences"

@@ -69,6 +69,17 @@ end
 local Writer = {}
 Writer.__index = Writer
 
+-- Unary functions written as static helpers in the unit (ONE, ZERO, expF and
+-- the constants are spelled per dtype when the helper is emitted).
+local HELPER_BODY = {
+  sigmoid = "return ONE / (ONE + expF(-v));",
+  relu = "return v > ZERO ? v : ZERO;",
+  step = "return v > ZERO ? ONE : ZERO;",
+  hard_sigmoid = "return v <= -C2_5 ? ZERO : (v >= C2_5 ? ONE : C0_2 * v + C0_5);",
+  hard_sigmoid_grad = "return (v > -C2_5 && v < C2_5) ? C0_2 : ZERO;",
+}
+local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad" }
+
 -- names: buffer -> C pointer variable
 function cwriter.new(dtype, names)
   local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {} }, Writer)
@@ -109,7 +120,7 @@ function Writer:expr(e, arg)
     return body
   end)
   if k == "tanh" or k == "exp" then return k .. self.fsuffix .. "(" .. inner .. ")" end
-  if k == "sigmoid" or k == "relu" or k == "step" then
+  if HELPER_BODY[k] then
     self.helpers[k] = true
     return "rnnc_" .. k .. "(" .. inner .. ")"
   end
@@ -345,7 +356,16 @@ local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
   local real = w.real
   w:emit("(void)p;")
   w:emit("(void)s;")
+  -- weights in the order of the flat parameter vector
+  local params = {}
   for _, buf in ipairs(unit.prog.buffers) do
+    if buf.kind == "param" or buf.kind == "pgrad" then params[#params + 1] = buf end
+  end
+  table.sort(params, function(x, y)
+    if x.kind ~= y.kind then return x.kind < y.kind end
+    return x.weight.offset < y.weight.offset
+  end)
+  for _, buf in ipairs(params) do
     if used[buf] and buf.kind == "param" then
       w:emit(string.format("const %s *const %s = p->flat + %d;", real, names[buf], buf.weight.offset))
     elseif used[buf] and buf.kind == "pgrad" then
@@ -419,18 +439,16 @@ end
 
 -- The static helpers the lowered ops call; only the ones used, so no
 -- compiler warns about an unused function.
-local HELPER_BODY = {
-  sigmoid = "return ONE / (ONE + expF(-v));",
-  relu = "return v > ZERO ? v : ZERO;",
-  step = "return v > ZERO ? ONE : ZERO;",
-}
 local function helper_functions(used, dtype)
   local real = dtype == "float64" and "double" or "float"
   local out = {}
-  for _, k in ipairs({ "sigmoid", "relu", "step" }) do
+  local constants = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5 }
+  for _, k in ipairs(HELPER_ORDER) do
     if used[k] then
-      local body = HELPER_BODY[k]:gsub("ONE", cwriter.real_literal(1, dtype))
-      body = body:gsub("ZERO", cwriter.real_literal(0, dtype)):gsub("expF", real == "float" and "expf" or "exp")
+      local body = HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
+        return constants[word] and cwriter.real_literal(constants[word], dtype) or word
+      end)
+      body = body:gsub("expF", real == "float" and "expf" or "exp")
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
   end
@@ -447,7 +465,10 @@ function cwriter.unit(unit, opts)
   local names = buffer_names(unit.prog)
   local prog = unit.prog
   local in_size, out_size = unit.x.buf.size, unit.y.buf.size
-  local rows, cols = unit.y.buf.rows, unit.y.buf.cols
+  -- the loss applies to output 0
+  local rows, cols = unit.outputs[1].rows, unit.outputs[1].cols
+  local out0_size = unit.outputs[1].size
+  local several = #unit.outputs > 1
   local compiled = unit.model.compiled
   local loss = compiled and compiled.loss
 
@@ -478,6 +499,11 @@ function cwriter.unit(unit, opts)
   end
 
   local helpers = {}
+  if several then
+    -- output 0 gathered contiguous for the loss, and its gradient
+    scratch_fields[#scratch_fields + 1] = string.format("  %s y0[%d];", real, unit.batch * out0_size)
+    scratch_fields[#scratch_fields + 1] = string.format("  %s dloss0[%d];", real, unit.batch * out0_size)
+  end
   local fwd = sample_loop(unit, names, unit.forward, opts, {
     y = per_sample(real, "y"),
     copy_input = true,
@@ -524,9 +550,21 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
       lines[#lines + 1] = string.format("%s_backward_logits(p, s, s->dloss, grad, dx, n);", name)
     else
       local fn = loss == "mse" and "rnnc_loss_mse_" or "rnnc_loss_sparse_cce_"
-      lines[#lines + 1] = string.format("double loss = %s%s(s->y, target, %s, %d, s->dloss);", fn, info.suffix,
-        rows_expr, cols)
+      local pred, dpred = "s->y", "s->dloss"
+      if several then
+        pred, dpred = "s->y0", "s->dloss0"
+        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->y0 + (size_t)b * %d, "
+          .. "s->y + (size_t)b * %d, sizeof(%s) * %d);", out0_size, out_size, real, out0_size)
+      end
+      lines[#lines + 1] = string.format("double loss = %s%s(%s, target, %s, %d, %s);", fn, info.suffix, pred,
+        rows_expr, cols, dpred)
       lines[#lines + 1] = "if (isnan(loss)) return loss;"
+      if several then
+        -- the loss has no gradient with respect to the other outputs
+        lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, out_size)
+        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
+          .. "s->dloss0 + (size_t)b * %d, sizeof(%s) * %d);", out_size, out0_size, real, out0_size)
+      end
       lines[#lines + 1] = string.format("%s_backward(p, s, s->dloss, grad, dx, n);", name)
     end
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
@@ -541,7 +579,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
       dims_list(wt.shape), wt.offset, wt.size, INIT_ENUM[wt.init])
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(compiled)
-  local target_size = loss == "sparse_categorical_crossentropy" and rows or out_size
+  local target_size = loss == "sparse_categorical_crossentropy" and rows or out0_size
   local out_shape = unit.y_shape
   local vars = {
     PROVENANCE = opts.provenance,
@@ -580,6 +618,13 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   vars.OUTPUT_RANK = #out_shape
   vars.OUTPUT_SHAPE = dims_list(out_shape)
   vars.OUTPUT_ROWS = rows
+  vars.OUTPUT_COLS = cols
+  vars.N_OUTPUTS = #unit.outputs
+  local outs = {}
+  for _, o in ipairs(unit.outputs) do
+    outs[#outs + 1] = string.format("{%d, {%s}, %d, %d}", #o.shape, dims_list(o.shape), o.offset, o.size)
+  end
+  vars.OUTPUTS = table.concat(outs, ", ")
   vars.LOSS_ENUM = loss == "mse" and "RNNC_LOSS_MSE"
     or (loss and "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY" or "RNNC_LOSS_NONE")
   local metrics = compiled and compiled.metrics or {}

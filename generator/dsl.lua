@@ -1,7 +1,8 @@
 -- The model description language: a Lua chunk, run in a sandbox that holds
--- only Keras-shaped constructors, returning a Sequential model.
+-- only Keras-shaped constructors, returning a Sequential or functional model.
 local util = require("util")
 local common = require("layers.common")
+local functional = require("functional")
 
 local dsl = {}
 
@@ -24,21 +25,20 @@ local METRICS = { accuracy = "accuracy", acc = "accuracy" }
 -- Limits that keep a description from asking for absurd programs.
 local MAX_DIM = 1 << 16
 local MAX_PARAMS = 1 << 27
+local MAX_MEMORY_KIB = 512 * 1024
 
 local Layer = {}
 Layer.__index = Layer
 Layer.__name = "Layer"
 
-local function is_layer(v)
-  return getmetatable(v) == Layer
+-- The layer behind a handle the description holds, or nil.
+local function layer_of(v)
+  local l = util.unwrap(v)
+  return getmetatable(l) == Layer and l or nil
 end
 
-local function where(level)
-  local info = debug.getinfo(level + 1, "Sl")
-  if info and info.currentline and info.currentline > 0 then
-    return { file = info.short_src, line = info.currentline }
-  end
-  return { file = "?", line = 0 }
+local function is_layer(v)
+  return layer_of(v) ~= nil
 end
 
 -- Finds the innermost stack frame that belongs to the model file.
@@ -46,11 +46,25 @@ local function caller_in(file)
   for level = 2, 30 do
     local info = debug.getinfo(level, "Sl")
     if not info then break end
-    if info.short_src == file and info.currentline > 0 then
+    -- source, not short_src: short_src truncates long paths to "...tail"
+    if info.source == "@" .. file and info.currentline > 0 then
       return { file = file, line = info.currentline }
     end
   end
   return nil
+end
+
+-- What the description holds: a handle; calling it applies the layer to a
+-- tensor (the functional API).
+local LayerHandle = util.handle_type("Layer", nil, function(layer, x)
+  return functional.call(layer, x, caller_in(layer.at.file) or layer.at)
+end)
+
+-- Where a constructor was called from: the innermost line of the model file
+-- on the stack, or just the file when that frame is gone (a tail call such
+-- as `return Sequential { ... }` leaves no line to report).
+local function where(state)
+  return caller_in(state.file) or { file = state.file, line = 0 }
 end
 
 local function check_value(at, argname, kind, v)
@@ -58,7 +72,7 @@ local function check_value(at, argname, kind, v)
     util.fail(at, "argument '%s' must be %s, got %s (%s)", argname, expect, tostring(v), type(v))
   end
   if kind == "posint" then
-    if math.type(v) == "float" and v == math.floor(v) and v == v then v = math.tointeger(v) end
+    if math.type(v) == "float" and v == math.floor(v) and v == v then v = math.tointeger(v) or v end
     if math.type(v) ~= "integer" or v <= 0 then bad("a positive integer") end
     if v > MAX_DIM then util.fail(at, "argument '%s' = %d is larger than rnnc allows (%d)", argname, v, MAX_DIM) end
     return v
@@ -75,7 +89,14 @@ local function check_value(at, argname, kind, v)
     if v == util.None then return "linear" end
     if type(v) ~= "string" then bad("an activation name") end
     if not common.ACTIVATIONS[v] then
-      util.fail(at, "unknown activation '%s' (rnnc knows linear, relu, tanh, sigmoid, softmax)", v)
+      util.fail(at, "unknown activation '%s' (rnnc knows linear, relu, tanh, sigmoid, hard_sigmoid, softmax)", v)
+    end
+    return v
+  elseif kind == "cell_activation" then
+    v = check_value(at, argname, "activation", v)
+    if not common.ELEMENTWISE[v] then
+      util.fail(at, "%s = '%s' is not supported in a recurrent layer (rnnc implements elementwise activations)",
+        argname, v)
     end
     return v
   elseif kind == "merge_mode" then
@@ -89,7 +110,7 @@ local function check_value(at, argname, kind, v)
     local shape = {}
     for i, d in ipairs(v) do
       if d ~= util.None then
-        if math.type(d) == "float" and d == math.floor(d) then d = math.tointeger(d) end
+        if math.type(d) == "float" and d == math.floor(d) then d = math.tointeger(d) or d end
         if math.type(d) ~= "integer" or d <= 0 then
           util.fail(at, "argument '%s': dimension %d must be a positive integer or None, got %s", argname, i,
             tostring(d))
@@ -101,7 +122,7 @@ local function check_value(at, argname, kind, v)
     return shape
   elseif kind == "layer" then
     if not is_layer(v) then bad("a layer") end
-    return v
+    return layer_of(v)
   end
   error("unknown argument kind " .. kind)
 end
@@ -109,27 +130,14 @@ end
 -- Creates the constructor of one layer class for one model file.
 local function constructor(module, state)
   return function(t)
-    local at = caller_in(state.file) or where(2)
+    local at = where(state)
     at.class = module.class
     if type(t) ~= "table" or is_layer(t) then t = { t } end
     local layer = setmetatable({ module = module, at = at, args = {} }, Layer)
     local spec = module.args
-    -- Positional arguments first, then keywords, in a stable order.
-    local given = {}
-    for i, v in ipairs(t) do
-      local key = module.positional[i]
-      if not key then util.fail(at, "%s takes %d positional argument(s), got %d", module.class, #module.positional, #t) end
-      given[key] = v
-    end
-    for _, k in ipairs(util.sorted_keys(t)) do
-      if math.type(k) ~= "integer" then
-        if type(k) ~= "string" then util.fail(at, "argument names must be strings") end
-        if given[k] ~= nil then util.fail(at, "argument '%s' given twice", k) end
-        given[k] = t[k]
-      end
-    end
-    if given.name ~= nil then
-      local n = check_value(at, "name", "string", given.name)
+    -- The name first, so that every later error names the layer (name is never positional).
+    if t.name ~= nil then
+      local n = check_value(at, "name", "string", t.name)
       if not n:match("^[%a_][%w_]*$") or #n > 64 then
         util.fail(at, "name '%s' must be 1 to 64 letters, digits or underscores, not starting with a digit", n)
       end
@@ -149,6 +157,22 @@ local function constructor(module, state)
     end
     state.names_used[layer.name] = true
     at.name = layer.name
+    -- Positional arguments first, then keywords, in a stable order.
+    local given = {}
+    for i, v in ipairs(t) do
+      local key = module.positional[i]
+      if not key then
+        util.fail(at, "%s takes %d positional argument(s), got %d", module.class, #module.positional, #t)
+      end
+      given[key] = v
+    end
+    for _, k in ipairs(util.sorted_keys(t)) do
+      if math.type(k) ~= "integer" then
+        if type(k) ~= "string" then util.fail(at, "argument names must be strings") end
+        if given[k] ~= nil then util.fail(at, "argument '%s' given twice", k) end
+        given[k] = t[k]
+      end
+    end
     for _, k in ipairs(util.sorted_keys(given)) do
       local v = given[k]
       local s = spec[k] or common.BASE_ARGS[k]
@@ -172,7 +196,7 @@ local function constructor(module, state)
     if (module.class == "TimeDistributed" or module.class == "Bidirectional") then
       layer.args.layer.wrapped = true
     end
-    return layer
+    return util.handle(layer, LayerHandle)
   end
 end
 
@@ -206,7 +230,7 @@ Model.__name = "Sequential"
 
 function Model:add(layer)
   if not is_layer(layer) then util.fail(caller_in(self.at.file) or self.at, "Sequential:add expects a layer") end
-  self.layers[#self.layers + 1] = layer
+  self.layers[#self.layers + 1] = layer_of(layer)
 end
 
 function Model:compile(t)
@@ -217,7 +241,8 @@ function Model:compile(t)
     local v = t[k]
     if k == "loss" then
       if type(v) ~= "string" or not LOSSES[v] then
-        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse and sparse_categorical_crossentropy)", tostring(v))
+        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse and "
+          .. "sparse_categorical_crossentropy)", tostring(v))
       end
       c.loss = LOSSES[v]
     elseif k == "optimizer" then
@@ -250,9 +275,11 @@ function Model:compile(t)
   self.compiled = c
 end
 
+local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile })
+
 local function optimizer_constructor(kind, keys, state)
   return function(t)
-    local at = caller_in(state.file) or where(2)
+    local at = where(state)
     t = t or {}
     if type(t) ~= "table" then util.fail(at, "%s expects a table of arguments", kind) end
     for _, k in ipairs(util.sorted_keys(t)) do
@@ -268,6 +295,24 @@ end
 
 -- The sandbox: only the DSL and harmless parts of the standard library.
 local function environment(state)
+  -- string.rep allocates up to 2 GiB in one call, between two calls of the
+  -- hook of dsl.load: it checks the memory limit itself, as a function of the
+  -- sandbox and as a string method (state.string_methods, see dsl.load).
+  local function checked_rep(s, n, sep)
+    local count = tonumber(n)
+    if (type(s) == "string" or type(s) == "number") and count and count > 0 then
+      local kib = (#tostring(s) + #tostring(sep or "")) * count / 1024
+      if collectgarbage("count") - state.memory_base + kib > MAX_MEMORY_KIB then
+        util.fail(caller_in(state.file) or { file = state.file, line = 0 },
+          "the model description used too much memory (over %d MiB)", MAX_MEMORY_KIB // 1024)
+      end
+    end
+    local ok, r = pcall(string.rep, s, n, sep)
+    if not ok then error(r, 2) end -- blame the description's line, not this one
+    return r
+  end
+  state.string_methods = util.copy(string)
+  state.string_methods.rep = checked_rep
   local env = {
     None = util.None,
     ipairs = ipairs,
@@ -278,27 +323,41 @@ local function environment(state)
     type = type,
     error = error,
     assert = assert,
-    math = math,
-    string = { format = string.format, rep = string.rep, sub = string.sub, upper = string.upper, lower = string.lower },
+    math = util.copy(math), -- a copy: the description must not change the host's math
+    string = {
+      format = string.format, rep = checked_rep, sub = string.sub, upper = string.upper, lower = string.lower,
+    },
     table = { insert = table.insert, concat = table.concat, unpack = table.unpack },
   }
   for class, module in pairs(dsl.layer_modules) do
     env[class] = constructor(module, state)
   end
   env.Sequential = function(t)
-    local at = caller_in(state.file) or where(2)
+    local at = where(state)
     local m = setmetatable({ kind = "Sequential", layers = {}, at = at, name = "sequential" }, Model)
     for _, k in ipairs(util.sorted_keys(t or {})) do
       if math.type(k) ~= "integer" and k ~= "name" then
         util.fail(at, "Sequential: unknown argument '%s'", tostring(k))
       end
     end
-    if t and t.name then m.name = t.name end
+    if t and t.name ~= nil then m.name = check_value(at, "name", "string", t.name) end
     for _, l in ipairs(t or {}) do
       if not is_layer(l) then util.fail(at, "Sequential: every element must be a layer") end
-      m.layers[#m.layers + 1] = l
+      m.layers[#m.layers + 1] = layer_of(l)
     end
-    return m
+    return util.handle(m, ModelHandle)
+  end
+  env.Input = functional.input_constructor(state, function(at, argname, v)
+    return check_value(at, argname, "shape", v)
+  end, function()
+    return where(state)
+  end)
+  env.Model = function(t)
+    local at = where(state)
+    local m = setmetatable(functional.model_fields(t, at), Model)
+    m.at = at
+    if type(m.name) ~= "string" then util.fail(at, "Model: name must be a string") end
+    return util.handle(m, ModelHandle)
   end
   env.Adam = optimizer_constructor("Adam",
     { learning_rate = "number", beta_1 = "number", beta_2 = "number", epsilon = "number" }, state)
@@ -309,11 +368,31 @@ end
 
 -- Infers every layer's output shapes and weights. Fills layer.output_shapes,
 -- layer.weights, layer.params; model.params, model.input_shape.
+-- A functional model's layers were built when they were called.
+local function build_functional(model)
+  local total = 0
+  for _, layer in ipairs(model.layers) do
+    local params = 0
+    for _, w in ipairs(layer.weights or {}) do
+      params = params + util.product(w.shape)
+    end
+    layer.params = params
+    total = total + params
+    if total > MAX_PARAMS then util.fail(layer.at, "the model has more than %d parameters", MAX_PARAMS) end
+  end
+  model.params = total
+  local last = model.layers[#model.layers]
+  model.output_shape = last.output_shapes[model.output_picks[1]]
+  return model
+end
+
 function dsl.build(model)
+  if model.kind == "Functional" then return build_functional(model) end
   if #model.layers == 0 then util.fail(model.at, "the model has no layers") end
   local shape = declared_input(model.layers[1])
   if not shape then
-    util.fail(model.layers[1].at, "the first layer needs an input shape (input_shape=, batch_input_shape= or input_dim=)")
+    util.fail(model.layers[1].at,
+      "the first layer needs an input shape (input_shape=, batch_input_shape= or input_dim=)")
   end
   model.input_shape = shape
   local total = 0
@@ -337,7 +416,7 @@ function dsl.build(model)
     if total > MAX_PARAMS then util.fail(layer.at, "the model has more than %d parameters", MAX_PARAMS) end
     if #outs > 1 and model.kind == "Sequential" then
       util.fail(layer.at, "All layers in a Sequential model should have a single output tensor " ..
-        "(return_state=true or merge_mode=None need a functional Model, not implemented yet)")
+        "(return_state=true or merge_mode=None need a functional Model: Input, layer(x), Model)")
     end
     shape = outs[1]
   end
@@ -359,31 +438,44 @@ function dsl.load(path)
     local line, msg = tostring(perr):match("^.-:(%d+): (.*)$")
     util.fail({ file = path, line = tonumber(line) or 0 }, "syntax error: %s", msg or tostring(perr))
   end
-  -- A description gets a bounded amount of work and memory.
+  -- A description gets a bounded amount of work and memory (counted from
+  -- here: the memory the host already uses is not the description's).
   local budget = 0
+  state.memory_base = collectgarbage("count")
   debug.sethook(function()
     budget = budget + 1
     if budget > 2000 then
       debug.sethook()
       util.fail({ file = path, line = 0 }, "the model description ran too long (over 2e8 instructions)")
     end
-    if collectgarbage("count") > 512 * 1024 then
+    if collectgarbage("count") - state.memory_base > MAX_MEMORY_KIB then
       debug.sethook()
-      util.fail({ file = path, line = 0 }, "the model description used too much memory (over 512 MiB)")
+      util.fail({ file = path, line = 0 }, "the model description used too much memory (over %d MiB)",
+        MAX_MEMORY_KIB // 1024)
     end
   end, "", 100000)
+  local string_mt = getmetatable("")
+  local string_index = string_mt.__index
+  string_mt.__index = state.string_methods
   local ok, result = pcall(chunk)
+  string_mt.__index = string_index
   debug.sethook()
   if not ok then
     if util.is_model_error(result) then error(result, 0) end
-    local line, msg = tostring(result):match("^.-:(%d+): (.*)$")
+    local file, line, msg = tostring(result):match("^(.-):(%d+): (.*)$")
+    if file ~= path then
+      -- not raised by the description's own code: say where it really came from
+      local at = caller_in(path) or { file = path, line = 0 }
+      util.fail(at, "%s", tostring(result))
+    end
     util.fail({ file = path, line = tonumber(line) or 0 }, "%s", msg or tostring(result))
   end
-  if getmetatable(result) ~= Model then
+  local model = util.unwrap(result)
+  if getmetatable(model) ~= Model then
     util.fail({ file = path, line = 0 }, "the model file must return a model (end it with 'return model'), got %s",
       type(result))
   end
-  return dsl.build(result)
+  return dsl.build(model)
 end
 
 return dsl

@@ -28,7 +28,8 @@
 --
 -- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
 -- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, and the unary
--- functions tanh, sigmoid, relu, step (1 where a > 0, else 0), exp.
+-- functions tanh, sigmoid, relu, step (1 where a > 0, else 0), exp,
+-- hard_sigmoid and hard_sigmoid_grad (its derivative).
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -175,6 +176,14 @@ local unary_value = {
     return x > 0 and 1 or 0
   end,
   exp = math.exp,
+  -- tf.keras 2.x: clip(0.2 x + 0.5, 0, 1) (Keras 3 uses x / 6 + 0.5)
+  hard_sigmoid = function(x)
+    return math.max(0, math.min(1, 0.2 * x + 0.5))
+  end,
+  -- its derivative: 0.2 strictly inside (-2.5, 2.5)
+  hard_sigmoid_grad = function(x)
+    return (x > -2.5 and x < 2.5) and 0.2 or 0
+  end,
 }
 ir.UNARY = unary_value
 
@@ -187,7 +196,7 @@ end
 -- Keras activations as expressions of their input (softmax is an op, not a map).
 function ir.activation(name, e)
   if name == "linear" then return e end
-  if name == "tanh" or name == "sigmoid" or name == "relu" then return E.fn(name, e) end
+  if name == "tanh" or name == "sigmoid" or name == "relu" or name == "hard_sigmoid" then return E.fn(name, e) end
   error("activation " .. tostring(name) .. " is not an elementwise map")
 end
 
@@ -213,7 +222,9 @@ local function unary_derivative(name, a)
     return E.mul(s, E.sub(E.ONE, s))
   elseif name == "relu" then
     return E.fn("step", a)
-  elseif name == "step" then
+  elseif name == "hard_sigmoid" then
+    return E.fn("hard_sigmoid_grad", a)
+  elseif name == "step" or name == "hard_sigmoid_grad" then
     return E.ZERO
   elseif name == "exp" then
     return E.fn("exp", a)

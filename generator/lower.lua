@@ -42,12 +42,12 @@ function lower.unit(model, opts)
   if #x_shape > 2 then util.fail(first.at, "inputs of rank > 2 per sample are not supported") end
 
   -- Parameters: one flat vector, layers in order, weights in Keras's order.
-  local weights, offset = {}, 0
+  local weights, n_params = {}, 0
   for _, layer in ipairs(model.layers) do
     for _, w in ipairs(layer.weights or {}) do
-      w.offset = offset
+      w.offset = n_params
       w.size = util.product(w.shape)
-      offset = offset + w.size
+      n_params = n_params + w.size
       weights[#weights + 1] = w
     end
   end
@@ -57,34 +57,59 @@ function lower.unit(model, opts)
   local rows = #x_shape == 2 and x_shape[1] or 1
   -- The input is kept in scratch: the backward pass reads it.
   local x = ir.buffer(prog, "x", "act", rows, x_shape[#x_shape], { model_input = true })
-  local cur, logits = x, nil
+  local cur, logits, outputs = x, nil, nil
   for i, layer in ipairs(model.layers) do
     if not layer.module.emit then
       util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
         layer.module.class)
     end
-    local outputs, lg = layer.module.emit(layer, g, cur, layer.name)
+    local lg
+    outputs, lg = layer.module.emit(layer, g, cur, layer.name)
     cur = outputs[1]
     logits = (i == #model.layers) and lg or nil
   end
-  local y = ir.buffer(prog, "y", "output", cur.dims[1], cur.dims[2])
-  g:map(y, ir.E.arg(1), { cur })
+  -- The model's outputs, one after the other in y (Keras order).
+  local picks = model.output_picks or { 1 }
+  local views, total = {}, 0
+  for k, idx in ipairs(picks) do
+    views[k] = outputs[idx]
+    total = total + ir.count(outputs[idx])
+  end
+  local y
+  local out_descs = {}
+  local last_shapes = model.layers[#model.layers].output_shapes
+  if #views == 1 then
+    y = ir.buffer(prog, "y", "output", cur.dims[1], cur.dims[2])
+    g:map(y, ir.E.arg(1), { views[1] })
+  else
+    if logits then error("internal: several outputs after a softmax") end
+    y = ir.buffer(prog, "y", "output", 1, total)
+  end
+  local out_offset = 0
+  for k, v in ipairs(views) do
+    local vrows, cols = v.dims[1], v.dims[2]
+    if #views > 1 then g:map(ir.view(y.buf, out_offset, vrows, cols, cols, 1), ir.E.arg(1), { v }) end
+    local shape = sample_shape(last_shapes[picks[k]])
+    for i, d in ipairs(shape) do
+      if d == util.None then shape[i] = x_shape[1] end
+    end
+    out_descs[k] = { shape = shape, offset = out_offset, size = vrows * cols, rows = vrows, cols = cols }
+    out_offset = out_offset + vrows * cols
+  end
   local fwd_raw = prog.ops
 
   local unit = {
     model = model,
     batch = batch,
     x_shape = x_shape,
-    y_shape = sample_shape(model.output_shape),
     weights = weights,
-    n_params = offset,
+    n_params = n_params,
     prog = prog,
     x = x,
     y = y,
+    outputs = out_descs,
   }
-  for i, d in ipairs(unit.y_shape) do
-    if d == util.None then unit.y_shape[i] = x_shape[1] end
-  end
+  unit.y_shape = out_descs[1].shape
   unit.forward = simplify.run(prog, fwd_raw)
 
   local wrt, grad_of = { x.buf }, {}

@@ -65,6 +65,16 @@ function summary.text(model)
   out[#out + 1] = string.rep("_", LINE)
   print_row(out, { "Layer (type)", "Output Shape", "Param #" })
   out[#out + 1] = string.rep("=", LINE)
+  local rows = {}
+  if model.input_layer then
+    -- tf.keras 2.x lists a functional model's InputLayer, its shape as a list
+    local l = model.input_layer
+    print_row(out, { l.name .. " (InputLayer)", "[" .. util.shape_str(l.output_shapes[1]) .. "]", 0 })
+    out[#out + 1] = string.rep(" ", LINE)
+  end
+  for _, layer in ipairs(rows) do
+    out[#out + 1] = layer
+  end
   for _, layer in ipairs(model.layers) do
     print_row(out, { layer.name .. " (" .. layer.module.class .. ")", shapes_str(layer.output_shapes), layer.params })
     out[#out + 1] = string.rep(" ", LINE)

@@ -86,4 +86,47 @@ function util.commas(n)
   return (out:gsub("^,", ""))
 end
 
+-- Opaque handles: what a model description holds in place of the generator's
+-- own objects (layers, tensors, models), so that it cannot read or replace
+-- their internals. util.unwrap(h) gives the object back, or nil.
+local registry = setmetatable({}, { __mode = "k" })
+
+function util.handle(obj, mt)
+  local h = setmetatable({}, mt)
+  registry[h] = obj
+  return h
+end
+
+function util.unwrap(h)
+  return registry[h]
+end
+
+-- A handle metatable: `methods` are callable as h:method(...) with the
+-- unwrapped object; every other field reads as nil and nothing can be set.
+function util.handle_type(name, methods, call)
+  local mt = {
+    __name = name,
+    __metatable = name,
+    __newindex = function()
+      error(name .. " objects cannot be modified", 2)
+    end,
+    __index = function(_, k)
+      local m = methods and methods[k]
+      if not m then return nil end
+      return function(h, ...)
+        return m(registry[h], ...)
+      end
+    end,
+    __tostring = function()
+      return name
+    end,
+  }
+  if call then
+    mt.__call = function(h, ...)
+      return call(registry[h], ...)
+    end
+  end
+  return mt
+end
+
 return util

@@ -174,7 +174,7 @@ static int load_y(const rnnc_model *m, const char *path, size_t n, rnnc_array *y
     rnnc_array_free(y);
     return -1;
   }
-  size_t classes = m->output_size / m->output_rows;
+  size_t classes = m->output_cols;
   for (size_t i = 0; i < y->count; ++i) {
     double v = y->data[i];
     if (!isfinite(v)) {
@@ -269,10 +269,42 @@ static int cmd_init(const rnnc_model *m, const args_t *a) {
   return 0;
 }
 
+/* Writes output 0 to `path` and output k > 0 to <path without .npy>_k.npy. */
+static int save_outputs(const rnnc_model *m, const char *path, const void *y, size_t n) {
+  char err[ERRLEN], name[1024];
+  size_t rs = rnnc_dtype_size(m->dtype);
+  for (int k = 0; k < m->n_outputs; ++k) {
+    const rnnc_output_desc *o = &m->outputs[k];
+    size_t shape[RNNC_MAX_RANK + 1];
+    char *part = malloc(n * o->size * rs + 1);
+    if (!part)
+      return fail("out of memory");
+    for (size_t s = 0; s < n; ++s)
+      memcpy(part + s * o->size * rs, (const char *)y + (s * m->output_size + o->offset) * rs,
+             o->size * rs);
+    shape[0] = n;
+    for (int i = 0; i < o->rank; ++i)
+      shape[i + 1] = (size_t)o->shape[i];
+    size_t len = strlen(path);
+    if (k == 0)
+      snprintf(name, sizeof name, "%s", path);
+    else if (len > 4 && strcmp(path + len - 4, ".npy") == 0)
+      snprintf(name, sizeof name, "%.*s_%d.npy", (int)(len - 4), path, k);
+    else
+      snprintf(name, sizeof name, "%s_%d", path, k);
+    int rc = rnnc_npy_save(name, m->dtype, o->rank + 1, shape, part, err, sizeof err);
+    free(part);
+    if (rc != 0)
+      return fail(err);
+    printf("wrote %s: %zu predictions of output %d\n", name, n, k);
+  }
+  return 0;
+}
+
 /* Shows the first predictions: each output row, and its argmax when the
  * model classifies (softmax / sparse crossentropy). */
 static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
-  size_t rows = m->output_rows, cols = m->output_size / m->output_rows;
+  size_t rows = m->output_rows, cols = m->output_cols, stride = m->output_size;
   int classify = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
   size_t shown = n < 10 ? n : 10;
   for (size_t s = 0; s < shown; ++s) {
@@ -280,7 +312,7 @@ static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
     for (size_t r = 0; r < rows; ++r) {
       printf(" [");
       for (size_t c = 0; c < cols && c < 16; ++c)
-        printf(c ? " %.4f" : "%.4f", get(m, y, (s * rows + r) * cols + c));
+        printf(c ? " %.4f" : "%.4f", get(m, y, s * stride + r * cols + c));
       printf(cols > 16 ? " ...]" : "]");
     }
     if (classify) {
@@ -288,7 +320,7 @@ static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
       for (size_t r = 0; r < rows; ++r) {
         size_t best = 0;
         for (size_t c = 1; c < cols; ++c)
-          if (get(m, y, (s * rows + r) * cols + c) > get(m, y, (s * rows + r) * cols + best))
+          if (get(m, y, s * stride + r * cols + c) > get(m, y, s * stride + r * cols + best))
             best = c;
         printf(r ? ",%zu" : "%zu", best);
       }
@@ -321,15 +353,9 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
     rc = fail("out of memory");
   } else {
     predict_all(m, p, scratch, xm, y, n);
-    size_t shape[RNNC_MAX_RANK + 1];
-    shape[0] = n;
-    for (int i = 0; i < m->output_rank; ++i)
-      shape[i + 1] = (size_t)m->output_shape[i];
-    if (rnnc_npy_save(a->out, m->dtype, m->output_rank + 1, shape, y, err, sizeof err) != 0)
-      rc = fail(err);
-    else
-      printf("wrote %s: %zu predictions\n", a->out, n);
-    print_predictions(m, y, n);
+    rc = save_outputs(m, a->out, y, n);
+    if (rc == 0)
+      print_predictions(m, y, n);
   }
   free(p);
   free(xm);

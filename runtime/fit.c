@@ -51,11 +51,21 @@ static void print_time_per_step(double seconds, int steps) {
     printf("%.0fus/step", per * 1e6);
 }
 
-static double accuracy_of(const rnnc_model *m, const void *y_pred, const void *y, size_t rows) {
-  size_t cols = m->output_size / m->output_rows;
-  if (m->dtype == RNNC_F32)
-    return rnnc_sparse_accuracy_f32(y_pred, y, rows, cols);
-  return rnnc_sparse_accuracy_f64(y_pred, y, rows, cols);
+/* Mean sparse accuracy of output 0 over `count` samples. */
+static double accuracy_of(const rnnc_model *m, const void *y_pred, const void *y, int count) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  double sum = 0;
+  for (int i = 0; i < count; ++i) {
+    const char *p = (const char *)y_pred + (size_t)i * m->output_size * rs;
+    const char *t = (const char *)y + (size_t)i * m->target_size * rs;
+    if (m->dtype == RNNC_F32)
+      sum += rnnc_sparse_accuracy_f32((const float *)p, (const float *)t, m->output_rows,
+                                      m->output_cols);
+    else
+      sum += rnnc_sparse_accuracy_f64((const double *)p, (const double *)t, m->output_rows,
+                                      m->output_cols);
+  }
+  return count > 0 ? sum / count : 0;
 }
 
 int rnnc_fit(const rnnc_model *m, void *params, const void *x, const void *y, size_t n,
@@ -126,7 +136,7 @@ int rnnc_fit(const rnnc_model *m, void *params, const void *x, const void *y, si
       }
       loss_sum += loss * count;
       if (with_accuracy)
-        hits += accuracy_of(m, bpred, by, (size_t)count * m->output_rows) * count;
+        hits += accuracy_of(m, bpred, by, count) * count;
     }
     double epoch_loss = loss_sum / (double)n;
     double epoch_acc = hits / (double)n;

@@ -123,6 +123,17 @@ typedef struct {
   rnnc_init_kind init;
 } rnnc_tensor_desc;
 
+#define RNNC_MAX_OUTPUTS 8
+
+/* One output of a model. A model's outputs are stored per sample one after
+ * the other (output 0 first); the loss applies to output 0. */
+typedef struct {
+  int rank;
+  int shape[RNNC_MAX_RANK]; /* per sample */
+  size_t offset;            /* reals into the sample's outputs */
+  size_t size;              /* reals */
+} rnnc_output_desc;
+
 /* Everything the runtime needs to drive a generated unit generically. All
  * pointers to reals are float * or double * according to `dtype`. Arrays of a
  * batch are row-major with the sample index first. */
@@ -133,11 +144,14 @@ typedef struct rnnc_model {
   int input_rank;
   int input_shape[RNNC_MAX_RANK]; /* per sample, e.g. {timesteps, features} */
   int output_rank;
-  int output_shape[RNNC_MAX_RANK]; /* per sample */
+  int output_shape[RNNC_MAX_RANK]; /* output 0, per sample */
   size_t input_size;               /* reals per sample */
-  size_t output_size;              /* reals per sample */
+  size_t output_size;              /* reals per sample, all outputs */
   size_t target_size;              /* reals per sample of the training target */
-  size_t output_rows;              /* rows the loss averages over, per sample */
+  size_t output_rows;              /* rows of output 0 the loss averages over, per sample */
+  size_t output_cols;              /* the last dimension of output 0 */
+  int n_outputs;
+  rnnc_output_desc outputs[RNNC_MAX_OUTPUTS];
   size_t n_params;
   int n_tensors;
   const rnnc_tensor_desc *tensors;

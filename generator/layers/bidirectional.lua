@@ -1,8 +1,12 @@
 -- Bidirectional(layer, merge_mode="concat"): a forward and a backward copy of a
 -- recurrent layer, weights named <name>/forward_<inner>/... and
--- <name>/backward_<inner>/... Shapes and parameter counts only for now: code
--- generation is not implemented yet.
+-- <name>/backward_<inner>/... The backward copy reads the sequence reversed
+-- (go_backwards flipped); with return_sequences its output is reversed back so
+-- that step t of both directions line up, then the two are merged.
 local util = require("util")
+local ir = require("ir")
+
+local E = ir.E
 
 local Bidirectional = {
   class = "Bidirectional",
@@ -14,39 +18,109 @@ local Bidirectional = {
   },
 }
 
+-- A copy of the wrapped layer for one direction, with its own weights.
+local function direction(inner, prefix, shape, flip)
+  local copy = util.copy(inner)
+  copy.args = util.copy(inner.args)
+  if flip then copy.args.go_backwards = not copy.args.go_backwards end
+  local outs = inner.module.build(copy, shape, prefix)
+  return copy, outs
+end
+
 function Bidirectional.build(layer, shape, prefix)
   local inner = layer.args.layer
   if not inner.module.recurrent then
     util.fail(layer.at, "Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got %s",
       inner.module.class)
   end
-  local fwd = inner.module.build(inner, shape, prefix .. "/forward_" .. inner.name)
-  local weights = inner.weights
-  local bwd = inner.module.build(inner, shape, prefix .. "/backward_" .. inner.name)
-  local all = {}
-  for _, w in ipairs(weights) do
-    all[#all + 1] = w
+  local fwd, fwd_out = direction(inner, prefix .. "/forward_" .. inner.name, shape, false)
+  local bwd, bwd_out = direction(inner, prefix .. "/backward_" .. inner.name, shape, true)
+  layer.forward_layer, layer.backward_layer = fwd, bwd
+  layer.weights = {}
+  for _, w in ipairs(fwd.weights) do
+    layer.weights[#layer.weights + 1] = w
   end
-  for _, w in ipairs(inner.weights) do
-    all[#all + 1] = w
+  for _, w in ipairs(bwd.weights) do
+    layer.weights[#layer.weights + 1] = w
   end
-  layer.weights = all
-  local out = util.copy(fwd[1])
   local mode = layer.args.merge_mode
-  if mode == "concat" then out[#out] = out[#out] * 2 end
   local shapes
   if mode == "none" then
-    shapes = { fwd[1], bwd[1] }
+    shapes = { fwd_out[1], bwd_out[1] }
   else
+    local out = util.copy(fwd_out[1])
+    if mode == "concat" then out[#out] = out[#out] * 2 end
     shapes = { out }
   end
-  for i = 2, #fwd do
-    shapes[#shapes + 1] = fwd[i]
+  for i = 2, #fwd_out do
+    shapes[#shapes + 1] = fwd_out[i]
   end
-  for i = 2, #bwd do
-    shapes[#shapes + 1] = bwd[i]
+  for i = 2, #bwd_out do
+    shapes[#shapes + 1] = bwd_out[i]
   end
+  layer.n_outputs_merged = mode == "none" and 2 or 1
   return shapes
+end
+
+local MERGE = {
+  sum = E.add(E.arg(1), E.arg(2)),
+  mul = E.mul(E.arg(1), E.arg(2)),
+  ave = E.mul(E.const(0.5), E.add(E.arg(1), E.arg(2))),
+}
+
+function Bidirectional.emit(layer, g, x, prefix)
+  local inner = layer.args.layer
+  local fwd, bwd = layer.forward_layer, layer.backward_layer
+  local f_out = inner.module.emit(fwd, g, x, prefix .. "/forward_" .. inner.name)
+  local b_out = inner.module.emit(bwd, g, x, prefix .. "/backward_" .. inner.name)
+  local f, b = f_out[1], b_out[1]
+  local rows, units = f.dims[1], f.dims[2]
+  local sequences = inner.args.return_sequences
+  -- Row t of the merged output pairs forward step t with backward step T-1-t.
+  local function b_row(t)
+    return sequences and ir.row(b, rows - 1 - t) or ir.row(b, t)
+  end
+  local outputs
+  local mode = layer.args.merge_mode
+  if mode == "none" then
+    local aligned = b
+    if sequences then
+      aligned = g:act(prefix .. "/backward_aligned", rows, units)
+      for t = 0, rows - 1 do
+        g:map(ir.row(aligned, t), E.arg(1), { b_row(t) })
+      end
+    end
+    outputs = { f, aligned }
+  else
+    local width = mode == "concat" and 2 * units or units
+    local out = g:act(prefix .. "/merged", rows, width)
+    for t = 0, rows - 1 do
+      local o = ir.row(out, t)
+      if mode == "concat" then
+        g:map(ir.cols(o, 0, units), E.arg(1), { ir.row(f, t) })
+        g:map(ir.cols(o, units, units), E.arg(1), { b_row(t) })
+      else
+        g:map(o, MERGE[mode], { ir.row(f, t), b_row(t) })
+      end
+    end
+    outputs = { out }
+  end
+  for i = 2, #f_out do
+    outputs[#outputs + 1] = f_out[i]
+  end
+  for i = 2, #b_out do
+    outputs[#outputs + 1] = b_out[i]
+  end
+  return outputs
+end
+
+function Bidirectional.spec(layer, prefix)
+  local inner = layer.args.layer
+  local lines = { string.format("layer Bidirectional %s merge_mode=%s", prefix, layer.args.merge_mode) }
+  for _, l in ipairs(inner.module.spec(inner, inner.name)) do
+    lines[#lines + 1] = l
+  end
+  return lines
 end
 
 return Bidirectional

@@ -1,13 +1,21 @@
 -- Argument kinds, defaults and shape rules shared by the layer files.
 local util = require("util")
+local ir = require("ir")
 
 local common = {}
 
 local LATER_INIT = "other initializers arrive with the training runtime"
 
-common.ACTIVATIONS = { linear = true, relu = true, tanh = true, sigmoid = true, softmax = true }
+common.ACTIVATIONS = {
+  linear = true,
+  relu = true,
+  tanh = true,
+  sigmoid = true,
+  hard_sigmoid = true,
+  softmax = true,
+}
 -- Activations a recurrent cell can use (softmax over a state makes no sense in C or Keras).
-common.ELEMENTWISE = { linear = true, relu = true, tanh = true, sigmoid = true }
+common.ELEMENTWISE = { linear = true, relu = true, tanh = true, sigmoid = true, hard_sigmoid = true }
 
 -- Arguments every Keras layer accepts. `only` pins the values rnnc implements;
 -- anything else is refused with a message rather than silently ignored.
@@ -25,7 +33,7 @@ common.BASE_ARGS = {
 function common.recurrent_args(extra)
   local args = {
     units = { "posint" },
-    activation = { "activation", "tanh" },
+    activation = { "cell_activation", "tanh" },
     use_bias = { "boolean", true },
     kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = LATER_INIT },
     recurrent_initializer = { "string", "orthogonal", only = "orthogonal", why = LATER_INIT },
@@ -88,6 +96,62 @@ end
 -- A weight record: Keras name, shape, initializer.
 function common.weight(layer, prefix, name, shape, init)
   return { name = prefix .. "/" .. name, shape = shape, init = init, layer = layer }
+end
+
+-- The time loop every recurrent layer shares. The input projection of all
+-- timesteps is one matrix product x @ kernel (proj_cols wide); then, step by
+-- step in processing order (reversed for go_backwards), `step` writes the new
+-- states into their rows. States start at zero (a zero buffer, which the
+-- simplifier folds away) unless `initial` gives views of them.
+--   cell.states    names of the states, the output state first ({"h", "c"})
+--   cell.proj_cols width of the input projection
+--   cell.step(g, s, zt, prev, rows)  zt: 1 x proj_cols row of the projection
+--                  for this step; prev/rows: 1 x units views of the previous
+--                  and the new states
+-- Returns the layer's outputs: the sequence or the last output, then the
+-- final states when return_state is set.
+function common.unroll(layer, g, x, prefix, cell, initial)
+  local a = layer.args
+  local steps, units = x.dims[1], a.units
+  local z = g:act(prefix .. "/z", steps, cell.proj_cols)
+  g:matmul(z, x, g:param(layer.weights[1]))
+  local seq, prev = {}, {}
+  for k, name in ipairs(cell.states) do
+    seq[k] = g:act(prefix .. "/" .. name, steps, units)
+    prev[k] = initial and initial[k] or g:zero(prefix .. "/" .. name .. "0", 1, units)
+  end
+  for s = 0, steps - 1 do
+    local t = a.go_backwards and (steps - 1 - s) or s
+    local rows = {}
+    for k = 1, #cell.states do
+      rows[k] = ir.row(seq[k], s)
+    end
+    cell.step(g, s, ir.row(z, t), prev, rows)
+    prev = rows
+  end
+  local outputs = { a.return_sequences and seq[1] or prev[1] }
+  if a.return_state then
+    for k = 1, #cell.states do
+      outputs[#outputs + 1] = prev[k]
+    end
+  end
+  return outputs
+end
+
+-- The spec line of a recurrent layer for the reference runtime.
+function common.recurrent_spec(class, layer, prefix, extra)
+  local a = layer.args
+  local function b(v)
+    return v and 1 or 0
+  end
+  local line = string.format("layer %s %s units=%d activation=%s", class, prefix, a.units, a.activation)
+  if a.recurrent_activation then line = line .. " recurrent_activation=" .. a.recurrent_activation end
+  line = line .. " use_bias=" .. b(a.use_bias)
+  for _, k in ipairs(extra or {}) do
+    line = line .. " " .. k .. "=" .. b(a[k])
+  end
+  return line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
+    b(a.return_state), b(a.go_backwards))
 end
 
 return common

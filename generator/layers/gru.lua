@@ -1,17 +1,25 @@
--- GRU (gate order z, r, h). reset_after=True (the default) keeps separate input
--- and recurrent biases, bias shape (2, 3U). Shapes and parameter counts only for
--- now: code generation is not implemented yet.
+-- GRU, gate order z, r, h (update, reset, candidate).
+-- reset_after=True (the default): bias (2, 3U), row 0 for the input, row 1
+-- for the recurrent product:
+--   xz, xr, xh = x_t @ kernel + bias[0];  hz, hr, hh = h_{t-1} @ recurrent_kernel + bias[1]
+--   z = rec_act(xz + hz); r = rec_act(xr + hr); cand = act(xh + r * hh)
+-- reset_after=False: bias (3U); cand = act(x_t @ kernel_h + (r * h_{t-1}) @ recurrent_kernel_h + bias_h).
+-- Both: h_t = z * h_{t-1} + (1 - z) * cand.
 local common = require("layers.common")
+local ir = require("ir")
+
+local E = ir.E
 
 local GRU = {
   class = "GRU",
   default_name = "gru",
   positional = { "units" },
   args = common.recurrent_args({
-    recurrent_activation = { "activation", "sigmoid" },
+    recurrent_activation = { "cell_activation", "sigmoid" },
     reset_after = { "boolean", true },
   }),
   recurrent = true,
+  n_states = 1,
 }
 
 function GRU.build(layer, shape, prefix)
@@ -26,6 +34,84 @@ function GRU.build(layer, shape, prefix)
     layer.weights[3] = common.weight(layer, prefix, "bias", shape_b, "zeros")
   end
   return common.recurrent_outputs(layer, shape, 1)
+end
+
+-- act(sum of the given terms) into `out`: a gate's pre-activation is the
+-- input projection, optionally a bias, optionally a recurrent term.
+local function gate(g, out, fn, terms)
+  local args, pre = {}, nil
+  for i, v in ipairs(terms) do
+    args[i] = v
+    pre = pre and E.add(pre, E.arg(i)) or E.arg(i)
+  end
+  g:map(out, ir.activation(fn, pre), args)
+end
+
+function GRU.emit(layer, g, x, prefix, initial)
+  local a = layer.args
+  local units, steps = a.units, x.dims[1]
+  local recurrent = g:param(layer.weights[2])
+  local bias = a.use_bias and g:param(layer.weights[3]) or nil
+  local zr = g:act(prefix .. "/zr", steps, 2 * units) -- activated update and reset gates
+  local cand = g:act(prefix .. "/cand", steps, units)
+  local function col(v, k)
+    return ir.cols(v, k * units, units)
+  end
+  local step
+  if a.reset_after then
+    local in_bias = bias and ir.row(bias, 0)
+    local rec_bias = bias and ir.row(bias, 1)
+    local rec = g:act(prefix .. "/rec", steps, 3 * units) -- h_{t-1} @ recurrent_kernel (+ bias[1])
+    step = function(_, s, zt, prev, rows)
+      local rt = ir.row(rec, s)
+      g:matmul(rt, prev[1], recurrent)
+      local zrt = ir.row(zr, s)
+      for k = 0, 1 do
+        local terms = { col(zt, k), col(rt, k) }
+        if bias then
+          terms[3], terms[4] = col(in_bias, k), col(rec_bias, k)
+        end
+        gate(g, col(zrt, k), a.recurrent_activation, terms)
+      end
+      -- cand = act(xh [+ bh_in] + r * (hh [+ bh_rec]))
+      local args = { col(zt, 2), col(zrt, 1), col(rt, 2) }
+      local hh = E.arg(3)
+      local xh = E.arg(1)
+      if bias then
+        args[4], args[5] = col(in_bias, 2), col(rec_bias, 2)
+        xh, hh = E.add(xh, E.arg(4)), E.add(hh, E.arg(5))
+      end
+      g:map(ir.row(cand, s), ir.activation(a.activation, E.add(xh, E.mul(E.arg(2), hh))), args)
+      -- h = z * h_{t-1} + (1 - z) * cand
+      g:map(rows[1], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.sub(E.ONE, E.arg(1)), E.arg(3))),
+        { col(zrt, 0), prev[1], ir.row(cand, s) })
+    end
+  else
+    local rh = g:act(prefix .. "/rh", steps, units) -- r * h_{t-1}
+    step = function(_, s, zt, prev, rows)
+      -- the z and r columns take h_{t-1} @ recurrent_kernel[:, :2U]
+      g:matmul(ir.cols(zt, 0, 2 * units), prev[1], ir.cols(recurrent, 0, 2 * units), true)
+      local zrt = ir.row(zr, s)
+      for k = 0, 1 do
+        local terms = { col(zt, k) }
+        if bias then terms[2] = col(bias, k) end
+        gate(g, col(zrt, k), a.recurrent_activation, terms)
+      end
+      local rht = ir.row(rh, s)
+      g:map(rht, E.mul(E.arg(1), E.arg(2)), { col(zrt, 1), prev[1] })
+      g:matmul(col(zt, 2), rht, col(recurrent, 2), true)
+      local terms = { col(zt, 2) }
+      if bias then terms[2] = col(bias, 2) end
+      gate(g, ir.row(cand, s), a.activation, terms)
+      g:map(rows[1], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.sub(E.ONE, E.arg(1)), E.arg(3))),
+        { col(zrt, 0), prev[1], ir.row(cand, s) })
+    end
+  end
+  return common.unroll(layer, g, x, prefix, { states = { "h" }, proj_cols = 3 * units, step = step }, initial)
+end
+
+function GRU.spec(layer, prefix)
+  return { common.recurrent_spec("GRU", layer, prefix, { "reset_after" }) }
 end
 
 return GRU

@@ -1,16 +1,22 @@
--- LSTM (gate order i, f, c, o in the columns of every weight). Shapes and
--- parameter counts only for now: code generation is not implemented yet.
+-- LSTM, gate order i, f, c, o in the columns of every weight:
+--   z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias
+--   i, f, o = rec_act(z_i, z_f, z_o); g = act(z_c)
+--   c_t = f * c_{t-1} + i * g;  h_t = o * act(c_t)
 local common = require("layers.common")
+local ir = require("ir")
+
+local E = ir.E
 
 local LSTM = {
   class = "LSTM",
   default_name = "lstm",
   positional = { "units" },
   args = common.recurrent_args({
-    recurrent_activation = { "activation", "sigmoid" },
+    recurrent_activation = { "cell_activation", "sigmoid" },
     unit_forget_bias = { "boolean", true },
   }),
   recurrent = true,
+  n_states = 2,
 }
 
 function LSTM.build(layer, shape, prefix)
@@ -25,6 +31,41 @@ function LSTM.build(layer, shape, prefix)
       layer.args.unit_forget_bias and "unit_forget_bias" or "zeros")
   end
   return common.recurrent_outputs(layer, shape, 2)
+end
+
+function LSTM.emit(layer, g, x, prefix, initial)
+  local a = layer.args
+  local units = a.units
+  local recurrent = g:param(layer.weights[2])
+  local bias = a.use_bias and g:param(layer.weights[3]) or nil
+  -- the four activated gates of every step, i f g o side by side
+  local gates = g:act(prefix .. "/gates", x.dims[1], 4 * units)
+  local functions = { a.recurrent_activation, a.recurrent_activation, a.activation, a.recurrent_activation }
+  return common.unroll(layer, g, x, prefix, {
+    states = { "h", "c" },
+    proj_cols = 4 * units,
+    step = function(_, s, zt, prev, rows)
+      g:matmul(zt, prev[1], recurrent, true)
+      local gt = ir.row(gates, s)
+      for k = 1, 4 do
+        local args, pre = { ir.cols(zt, (k - 1) * units, units) }, E.arg(1)
+        if bias then
+          args[2], pre = ir.cols(bias, (k - 1) * units, units), E.add(E.arg(1), E.arg(2))
+        end
+        g:map(ir.cols(gt, (k - 1) * units, units), ir.activation(functions[k], pre), args)
+      end
+      local i, f, gc, o = ir.cols(gt, 0, units), ir.cols(gt, units, units), ir.cols(gt, 2 * units, units),
+        ir.cols(gt, 3 * units, units)
+      -- c_t = f * c_{t-1} + i * g
+      g:map(rows[2], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.arg(3), E.arg(4))), { f, prev[2], i, gc })
+      -- h_t = o * act(c_t)
+      g:map(rows[1], E.mul(E.arg(1), ir.activation(a.activation, E.arg(2))), { o, rows[2] })
+    end,
+  }, initial)
+end
+
+function LSTM.spec(layer, prefix)
+  return { common.recurrent_spec("LSTM", layer, prefix) }
 end
 
 return LSTM

@@ -1,0 +1,258 @@
+-- Keras's forward pass, written directly from /work/shared/keras-semantics.md
+-- for the tests: one sample, plain Lua, no IR. Weights are read by their
+-- Keras names from `values` (0-based row-major arrays, as the interpreter
+-- keeps them), so a wrong layout or gate order in the generator shows.
+local R = {}
+
+local function tanh(x)
+  if x > 20 then return 1 elseif x < -20 then return -1 end
+  local e = math.exp(2 * x)
+  return (e - 1) / (e + 1)
+end
+
+local ACT = {
+  linear = function(x)
+    return x
+  end,
+  relu = function(x)
+    return x > 0 and x or 0
+  end,
+  tanh = tanh,
+  sigmoid = function(x)
+    return 1 / (1 + math.exp(-x))
+  end,
+  hard_sigmoid = function(x) -- tf.keras 2.x
+    return math.max(0, math.min(1, 0.2 * x + 0.5))
+  end,
+}
+
+-- Applies an activation to a vector (1-based list); softmax is over it.
+local function activate(name, v)
+  if name == "softmax" then
+    local mx = -math.huge
+    for _, x in ipairs(v) do
+      mx = math.max(mx, x)
+    end
+    local out, total = {}, 0
+    for i, x in ipairs(v) do
+      out[i] = math.exp(x - mx)
+      total = total + out[i]
+    end
+    for i = 1, #out do
+      out[i] = out[i] / total
+    end
+    return out
+  end
+  local f = ACT[name]
+  if not f then error("the reference has no activation " .. tostring(name)) end
+  local out = {}
+  for i, x in ipairs(v) do
+    out[i] = f(x)
+  end
+  return out
+end
+
+-- A weight as a matrix accessor: w(r, c) with 0-based indices.
+local function matrix(values, weight)
+  local a = values[weight.name]
+  if not a then error("no value for the weight " .. weight.name) end
+  local cols = weight.shape[#weight.shape]
+  return function(r, c)
+    return a[r * cols + c]
+  end, weight.shape
+end
+
+-- v (1-based, length k) @ w (k x n) + bias, over columns [c0, c0 + n).
+local function affine(v, w, c0, n, bias, bias_row)
+  local out = {}
+  for j = 0, n - 1 do
+    local s = bias and bias(bias_row or 0, c0 + j) or 0
+    for i = 1, #v do
+      s = s + v[i] * w(i - 1, c0 + j)
+    end
+    out[j + 1] = s
+  end
+  return out
+end
+
+local function zeros(n)
+  local z = {}
+  for i = 1, n do
+    z[i] = 0
+  end
+  return z
+end
+
+local function map2(a, b, f)
+  local out = {}
+  for i = 1, #a do
+    out[i] = f(a[i], b[i])
+  end
+  return out
+end
+
+local function add(a, b)
+  return map2(a, b, function(x, y)
+    return x + y
+  end)
+end
+
+local function mul(a, b)
+  return map2(a, b, function(x, y)
+    return x * y
+  end)
+end
+
+-- One recurrent layer over a sequence (list of rows). `weights` are the
+-- layer's three (or two) weights in Keras order. Returns the sequence of
+-- outputs in processing order and the last output.
+local function recurrent(class, args, weights, seq, values)
+  local U = args.units
+  local K = matrix(values, weights[1])
+  local Rk = matrix(values, weights[2])
+  local B, bshape = nil, nil
+  if args.use_bias then B, bshape = matrix(values, weights[3]) end
+  local act, rec = args.activation, args.recurrent_activation
+  local h, c = zeros(U), zeros(U)
+  local out = {}
+  local T = #seq
+  for s = 0, T - 1 do
+    local t = args.go_backwards and (T - 1 - s) or s
+    local x = seq[t + 1]
+    if class == "SimpleRNN" then
+      h = activate(act, add(affine(x, K, 0, U, B), affine(h, Rk, 0, U)))
+    elseif class == "LSTM" then
+      local function gate(k)
+        return add(affine(x, K, k * U, U, B), affine(h, Rk, k * U, U))
+      end
+      local i, f, g, o = activate(rec, gate(0)), activate(rec, gate(1)), activate(act, gate(2)), activate(rec, gate(3))
+      c = add(mul(f, c), mul(i, g))
+      h = mul(o, activate(act, c))
+    elseif class == "GRU" then
+      local z, r, cand
+      if args.reset_after then
+        assert(not B or #bshape == 2, "reset_after GRU bias is (2, 3U)")
+        local function xpart(k)
+          return affine(x, K, k * U, U, B, 0)
+        end
+        local function hpart(k)
+          return affine(h, Rk, k * U, U, B, 1)
+        end
+        z = activate(rec, add(xpart(0), hpart(0)))
+        r = activate(rec, add(xpart(1), hpart(1)))
+        cand = activate(act, add(xpart(2), mul(r, hpart(2))))
+      else
+        local function xpart(k)
+          return affine(x, K, k * U, U, B)
+        end
+        z = activate(rec, add(xpart(0), affine(h, Rk, 0, U)))
+        r = activate(rec, add(xpart(1), affine(h, Rk, U, U)))
+        cand = activate(act, add(xpart(2), affine(mul(r, h), Rk, 2 * U, U)))
+      end
+      local nh = {}
+      for i = 1, U do
+        nh[i] = z[i] * h[i] + (1 - z[i]) * cand[i]
+      end
+      h = nh
+    else
+      error("the reference has no recurrent layer " .. class)
+    end
+    out[s + 1] = h
+  end
+  return out, h
+end
+
+local function dense(args, weights, rows, values)
+  local K = matrix(values, weights[1])
+  local B = args.use_bias and matrix(values, weights[2]) or nil
+  local out = {}
+  for i, v in ipairs(rows) do
+    out[i] = activate(args.activation, affine(v, K, 0, args.units, B))
+  end
+  return out
+end
+
+-- The model's output for one sample: x is the flat input (0-based) of
+-- `rows` x `cols`. Returns the flat output as a 1-based list.
+function R.forward(model, values, x, rows, cols)
+  local seq = {}
+  for r = 0, rows - 1 do
+    local row = {}
+    for c = 0, cols - 1 do
+      row[c + 1] = x[r * cols + c]
+    end
+    seq[r + 1] = row
+  end
+  local cur, is_seq = seq, #model.input_shape == 3
+  for _, layer in ipairs(model.layers) do
+    local class, a = layer.module.class, layer.args
+    if class == "Dense" then
+      cur = dense(a, layer.weights, cur, values)
+    elseif class == "TimeDistributed" then
+      cur = dense(a.layer.args, layer.weights, cur, values)
+    elseif class == "Bidirectional" then
+      local inner = a.layer
+      local n = #layer.weights // 2
+      local fw, bw = {}, {}
+      for i = 1, n do
+        fw[i], bw[i] = layer.weights[i], layer.weights[n + i]
+      end
+      local iargs = {}
+      for k, v in pairs(inner.args) do
+        iargs[k] = v
+      end
+      local fseq, flast = recurrent(inner.module.class, iargs, fw, cur, values)
+      iargs.go_backwards = not iargs.go_backwards
+      local bseq, blast = recurrent(inner.module.class, iargs, bw, cur, values)
+      local left, right
+      if iargs.return_sequences then
+        left, right = fseq, {}
+        for s = 1, #bseq do
+          right[s] = bseq[#bseq + 1 - s] -- the backward copy, re-reversed
+        end
+      else
+        left, right = { flast }, { blast }
+      end
+      local merged = {}
+      for s = 1, #left do
+        local l, r = left[s], right[s]
+        local m = {}
+        if a.merge_mode == "concat" then
+          for i = 1, #l do
+            m[i] = l[i]
+          end
+          for i = 1, #r do
+            m[#l + i] = r[i]
+          end
+        else
+          for i = 1, #l do
+            local v = ({
+              sum = l[i] + r[i], mul = l[i] * r[i], ave = (l[i] + r[i]) / 2,
+            })[a.merge_mode]
+            if not v then error("the reference has no merge mode " .. tostring(a.merge_mode)) end
+            m[i] = v
+          end
+        end
+        merged[s] = m
+      end
+      cur, is_seq = merged, iargs.return_sequences
+    else
+      if not is_seq then error("a recurrent layer needs a sequence") end
+      local out, last = recurrent(class, a, layer.weights, cur, values)
+      if a.return_sequences then
+        cur = out
+      else
+        cur, is_seq = { last }, false
+      end
+    end
+  end
+  local flat = {}
+  for _, row in ipairs(cur) do
+    for _, v in ipairs(row) do
+      flat[#flat + 1] = v
+    end
+  end
+  return flat
+end
+
+return R
