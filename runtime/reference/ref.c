@@ -2,12 +2,17 @@
  *
  * Written for obviousness, not speed: run-time sizes, one sample at a time,
  * one function per layer forward and one per layer backward, full
- * backpropagation through time for SimpleRNN. Every intermediate value of a
- * batch is kept (a "trace") so that backward can read it.
+ * backpropagation through time for the recurrent layers. Every intermediate
+ * value of a batch is kept (a "trace") so that backward can read it.
  *
  * Per-sample shapes: the input is (T, F) or (F). Dense maps the last axis,
- * (T, in) -> (T, U) or (in) -> (U). SimpleRNN maps (T, in) to (T, U) with
- * return_sequences=1, else to (U) (the last h). */
+ * (T, in) -> (T, U) or (in) -> (U). A recurrent layer (SimpleRNN, LSTM, GRU)
+ * maps (T, in) to (T, U) with return_sequences=1, else to (U) (the last h);
+ * with return_state=1 its states follow. Bidirectional runs two copies of a
+ * recurrent layer (each a "direction") and merges their outputs.
+ *
+ * Only the last layer may have several outputs; a layer's per-sample output
+ * is the concatenation of its outputs in Keras order. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,29 +22,65 @@
 #include "rnnc.h"
 #include "rnnc_ref.h"
 
-enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN = 2 };
-enum { ACT_LINEAR, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_SOFTMAX };
+enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
+enum { ACT_LINEAR, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_SOFTMAX, ACT_HARD_SIGMOID };
+enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE, MERGE_NONE };
 
 /* Largest dimension a spec may name, and largest per-sample or parameter size:
  * keeps every size computation far from overflow. */
 #define MAX_DIM 1000000
 #define MAX_SIZE 1e12
 
+/* Most outputs a layer has: Bidirectional(LSTM, merge_mode=none,
+ * return_state=1) gives 2 outputs and 2 x 2 states. */
+#define MAX_OUTPUTS 6
+
+/* One direction of a recurrent layer: a SimpleRNN, LSTM or GRU cell run over a
+ * (T, in) sequence, with its own weights. */
+typedef struct {
+  int cell;    /* LAYER_SIMPLE_RNN, LAYER_LSTM or LAYER_GRU */
+  int units;   /* U */
+  int gates;   /* blocks of U columns in every weight: 1, 4 (i f c o) or 3 (z r h) */
+  int act;     /* activation */
+  int rec_act; /* recurrent_activation (LSTM, GRU) */
+  int use_bias;
+  int reset_after; /* GRU only */
+  int go_backwards;
+  int T, in;     /* timesteps, input features */
+  size_t record; /* reals per step record in the trace (see the cell's forward) */
+  size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
+} rnn;
+
 typedef struct {
   int kind;
+  int line;      /* spec line, for messages */
+  char name[64]; /* the layer's name (truncated), for messages */
+  /* Dense */
   int units;
   int act;
   int use_bias;
-  int return_sequences; /* SimpleRNN only */
-  int go_backwards;     /* SimpleRNN only */
-  int in_features;      /* last axis of the input */
-  int rows;             /* Dense: rows of the input (T or 1); SimpleRNN: timesteps T */
+  int in_features; /* last axis of the input */
+  int rows;        /* rows of the input (T or 1) */
+  size_t kernel_off, bias_off;
+  /* recurrent layers: one direction, or two for Bidirectional (forward copy
+   * first, then the backward copy with go_backwards flipped) */
+  int n_dirs;
+  rnn dir[2];
+  int merge_mode; /* Bidirectional only */
+  int return_sequences;
+  int return_state;
+  /* the first output's shape (the next layer's input) and last axis */
   int out_rank;
   int out_shape[2];
-  size_t in_size;                             /* reals per sample */
-  size_t out_size;                            /* reals per sample */
-  size_t z_size;                              /* pre-activation reals per sample: rows * units */
-  size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
+  size_t out_cols;
+  /* outputs in Keras order; per sample they are concatenated */
+  int n_outputs;
+  size_t out_part[MAX_OUTPUTS]; /* reals per sample of each output */
+  size_t out_off[MAX_OUTPUTS];  /* its offset in the concatenation */
+  size_t in_size;               /* reals per sample */
+  size_t out_size;              /* reals per sample, all outputs */
+  size_t work_size;             /* trace reals per sample: Dense z; recurrent step records */
+  size_t scratch_size;          /* reals of scratch backward needs */
   size_t n_params;
 } layer;
 
@@ -53,7 +94,6 @@ struct rnnc_ref {
   size_t input_size;
   size_t output_size;
   size_t target_size;
-  size_t max_units;
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -97,147 +137,325 @@ static int parse_activation(const char *s) {
     return ACT_SIGMOID;
   if (strcmp(s, "softmax") == 0)
     return ACT_SOFTMAX;
+  if (strcmp(s, "hard_sigmoid") == 0)
+    return ACT_HARD_SIGMOID;
+  return -1;
+}
+
+static int parse_merge_mode(const char *s) {
+  if (strcmp(s, "concat") == 0)
+    return MERGE_CONCAT;
+  if (strcmp(s, "sum") == 0)
+    return MERGE_SUM;
+  if (strcmp(s, "mul") == 0)
+    return MERGE_MUL;
+  if (strcmp(s, "ave") == 0)
+    return MERGE_AVE;
+  if (strcmp(s, "none") == 0)
+    return MERGE_NONE;
   return -1;
 }
 
 #define MAX_TOKENS 16
-#define N_KEYS 6
+#define MAX_KEYS 8
 
-/* Keys of a layer line, in the order of the spec format. Dense uses the first 3. */
-static const char *const layer_keys[N_KEYS] = {
-    "units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards"};
+/* The layer classes and their keys, in the order of the spec format. */
+typedef struct {
+  const char *name;
+  int kind;
+  int n_keys;
+  const char *keys[MAX_KEYS];
+} layer_class;
 
-/* Parses one "layer" line (tokens after "layer") into L, given the shape of
- * its input; fills the output shape. Returns 0, or -1 with a message. */
-static int parse_layer(layer *L, char **tok, int ntok, int line, int in_rank, const int *in_shape,
-                       char *err, size_t errlen) {
-  const char *value[N_KEYS] = {NULL, NULL, NULL, NULL, NULL, NULL};
-  int flag[N_KEYS] = {0, 0, 0, 0, 0, 0};
-  const char *cls, *name;
-  int n_keys, i, k, return_state = 0;
-  double in_size, out_size, n_params;
+static const layer_class classes[] = {
+    {"Dense", LAYER_DENSE, 3, {"units", "activation", "use_bias"}},
+    {"SimpleRNN",
+     LAYER_SIMPLE_RNN,
+     6,
+     {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards"}},
+    {"LSTM",
+     LAYER_LSTM,
+     7,
+     {"units", "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
+      "go_backwards"}},
+    {"GRU",
+     LAYER_GRU,
+     8,
+     {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
+      "return_state", "go_backwards"}},
+    {"Bidirectional", LAYER_BIDIRECTIONAL, 1, {"merge_mode"}},
+};
+#define N_CLASSES (int)(sizeof classes / sizeof classes[0])
 
+/* The fields of one "layer" line. */
+typedef struct {
+  const layer_class *cls;
+  const char *name;
+  const char *value[MAX_KEYS]; /* in cls->keys order */
+  int line;
+} layer_line;
+
+/* The value of key k of a parsed line (k is one of the class's keys). */
+static const char *key_value(const layer_line *ll, const char *key) {
+  int k;
+  for (k = 0; k < ll->cls->n_keys; k++)
+    if (strcmp(ll->cls->keys[k], key) == 0)
+      return ll->value[k];
+  return NULL; /* not reached: callers ask only for the class's keys */
+}
+
+/* Splits the tokens after "layer" into class, name and key=value pairs, every
+ * key of the class present exactly once. Returns 0, or -1 with a message. */
+static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char *err,
+                            size_t errlen) {
+  int i, k, c;
+  memset(ll, 0, sizeof(*ll));
+  ll->line = line;
   if (ntok < 1) {
     set_err(err, errlen, "line %d: 'layer' needs a class and a name", line);
     return -1;
   }
-  cls = tok[0];
-  if (strcmp(cls, "Dense") == 0) {
-    L->kind = LAYER_DENSE;
-    n_keys = 3;
-  } else if (strcmp(cls, "SimpleRNN") == 0) {
-    L->kind = LAYER_SIMPLE_RNN;
-    n_keys = 6;
-  } else {
-    set_err(err, errlen, "line %d: unknown layer class '%s' (known: Dense SimpleRNN)", line, cls);
+  for (c = 0; c < N_CLASSES; c++)
+    if (strcmp(tok[0], classes[c].name) == 0)
+      break;
+  if (c == N_CLASSES) {
+    set_err(err, errlen,
+            "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional)",
+            line, tok[0]);
     return -1;
   }
+  ll->cls = &classes[c];
   if (ntok < 2 || strchr(tok[1], '=') != NULL) {
-    set_err(err, errlen, "line %d: %s layer without a name", line, cls);
+    set_err(err, errlen, "line %d: %s layer without a name", line, tok[0]);
     return -1;
   }
-  name = tok[1];
-
+  ll->name = tok[1];
   for (i = 2; i < ntok; i++) {
     char *eq = strchr(tok[i], '=');
     if (eq == NULL) {
-      set_err(err, errlen, "line %d: layer '%s': expected key=value, got '%s'", line, name, tok[i]);
+      set_err(err, errlen, "line %d: layer '%s': expected key=value, got '%s'", line, ll->name,
+              tok[i]);
       return -1;
     }
     *eq = '\0';
-    for (k = 0; k < n_keys; k++)
-      if (strcmp(tok[i], layer_keys[k]) == 0)
+    for (k = 0; k < ll->cls->n_keys; k++)
+      if (strcmp(tok[i], ll->cls->keys[k]) == 0)
         break;
-    if (k == n_keys) {
-      set_err(err, errlen, "line %d: layer '%s': unknown key '%s' for %s", line, name, tok[i], cls);
+    if (k == ll->cls->n_keys) {
+      set_err(err, errlen, "line %d: layer '%s': unknown key '%s' for %s", line, ll->name, tok[i],
+              ll->cls->name);
       return -1;
     }
-    if (value[k] != NULL) {
-      set_err(err, errlen, "line %d: layer '%s': duplicate key '%s'", line, name, tok[i]);
+    if (ll->value[k] != NULL) {
+      set_err(err, errlen, "line %d: layer '%s': duplicate key '%s'", line, ll->name, tok[i]);
       return -1;
     }
-    value[k] = eq + 1;
+    ll->value[k] = eq + 1;
   }
-  for (k = 0; k < n_keys; k++) {
-    if (value[k] == NULL) {
-      set_err(err, errlen, "line %d: layer '%s': missing key '%s'", line, name, layer_keys[k]);
+  for (k = 0; k < ll->cls->n_keys; k++) {
+    if (ll->value[k] == NULL) {
+      set_err(err, errlen, "line %d: layer '%s': missing key '%s'", line, ll->name,
+              ll->cls->keys[k]);
       return -1;
     }
   }
+  return 0;
+}
 
-  if (parse_int(value[0], 1, MAX_DIM, &L->units) != 0) {
-    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for units (want 1..%d)", line, name,
-            value[0], MAX_DIM);
+static int get_units(const layer_line *ll, int *out, char *err, size_t errlen) {
+  const char *v = key_value(ll, "units");
+  if (parse_int(v, 1, MAX_DIM, out) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for units (want 1..%d)", ll->line,
+            ll->name, v, MAX_DIM);
     return -1;
   }
-  L->act = parse_activation(value[1]);
-  if (L->act < 0) {
-    set_err(err, errlen,
-            "line %d: layer '%s': unknown activation '%s' (known: linear relu tanh sigmoid "
-            "softmax)",
-            line, name, value[1]);
-    return -1;
-  }
-  for (k = 2; k < n_keys; k++) {
-    if (strcmp(value[k], "0") == 0) {
-      flag[k] = 0;
-    } else if (strcmp(value[k], "1") == 0) {
-      flag[k] = 1;
-    } else {
-      set_err(err, errlen, "line %d: layer '%s': bad boolean '%s' for %s (want 0 or 1)", line, name,
-              value[k], layer_keys[k]);
-      return -1;
-    }
-  }
-  L->use_bias = flag[2];
-  L->return_sequences = flag[3];
-  return_state = flag[4];
-  L->go_backwards = flag[5];
+  return 0;
+}
 
-  L->in_features = in_shape[in_rank - 1];
-  if (L->kind == LAYER_DENSE) {
-    L->rows = in_rank == 2 ? in_shape[0] : 1;
-    L->out_rank = in_rank;
-    L->out_shape[0] = in_shape[0];
-    L->out_shape[in_rank - 1] = L->units;
-    n_params = (double)L->in_features * L->units + (L->use_bias ? L->units : 0);
+static int get_bool(const layer_line *ll, const char *key, int *out, char *err, size_t errlen) {
+  const char *v = key_value(ll, key);
+  if (strcmp(v, "0") == 0) {
+    *out = 0;
+  } else if (strcmp(v, "1") == 0) {
+    *out = 1;
   } else {
-    if (in_rank != 2) {
-      set_err(err, errlen,
-              "line %d: layer '%s': SimpleRNN needs a rank-2 (timesteps, features) input, got "
-              "rank %d",
-              line, name, in_rank);
-      return -1;
-    }
-    if (return_state) {
-      set_err(err, errlen,
-              "line %d: layer '%s': return_state=1 is not supported by the reference runtime yet",
-              line, name);
-      return -1;
-    }
-    L->rows = in_shape[0];
-    if (L->return_sequences) {
-      L->out_rank = 2;
-      L->out_shape[0] = in_shape[0];
-      L->out_shape[1] = L->units;
-    } else {
-      L->out_rank = 1;
-      L->out_shape[0] = L->units;
-    }
-    n_params = (double)L->in_features * L->units + (double)L->units * L->units +
-               (L->use_bias ? L->units : 0);
+    set_err(err, errlen, "line %d: layer '%s': bad boolean '%s' for %s (want 0 or 1)", ll->line,
+            ll->name, v, key);
+    return -1;
   }
+  return 0;
+}
+
+static int get_activation(const layer_line *ll, const char *key, int *out, char *err,
+                          size_t errlen) {
+  const char *v = key_value(ll, key);
+  *out = parse_activation(v);
+  if (*out < 0) {
+    set_err(err, errlen,
+            "line %d: layer '%s': unknown %s '%s' (known: linear relu tanh sigmoid softmax "
+            "hard_sigmoid)",
+            ll->line, ll->name, key, v);
+    return -1;
+  }
+  return 0;
+}
+
+/* Fills a Dense layer from its line, given the shape of its input. */
+static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
+                       size_t errlen) {
+  double in_size, out_size, n_params;
+  if (get_units(ll, &L->units, err, errlen) != 0 ||
+      get_activation(ll, "activation", &L->act, err, errlen) != 0 ||
+      get_bool(ll, "use_bias", &L->use_bias, err, errlen) != 0)
+    return -1;
+  L->in_features = in_shape[in_rank - 1];
+  L->rows = in_rank == 2 ? in_shape[0] : 1;
+  L->out_rank = in_rank;
+  L->out_shape[0] = in_shape[0];
+  L->out_shape[in_rank - 1] = L->units;
+  L->out_cols = (size_t)L->units;
   in_size = (double)L->rows * L->in_features;
   out_size = (double)L->rows * L->units;
+  n_params = (double)L->in_features * L->units + (L->use_bias ? L->units : 0);
   if (in_size > MAX_SIZE || out_size > MAX_SIZE || n_params > MAX_SIZE) {
-    set_err(err, errlen, "line %d: layer '%s': too large", line, name);
+    set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
     return -1;
   }
   L->in_size = (size_t)L->rows * (size_t)L->in_features;
-  L->z_size = (size_t)L->rows * (size_t)L->units;
-  L->out_size = L->out_rank == 2 ? L->z_size : (size_t)L->units;
+  L->out_size = (size_t)L->rows * (size_t)L->units;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->work_size = L->out_size; /* z */
+  L->scratch_size = (size_t)L->units;
   L->n_params = (size_t)n_params;
   return 0;
+}
+
+/* Fills direction R and the layer's recurrent options from a SimpleRNN, LSTM
+ * or GRU line, given the shape of its input. */
+static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const int *in_shape,
+                     char *err, size_t errlen) {
+  double n_params, work, out;
+  R->cell = ll->cls->kind;
+  if (get_units(ll, &R->units, err, errlen) != 0 ||
+      get_activation(ll, "activation", &R->act, err, errlen) != 0 ||
+      get_bool(ll, "use_bias", &R->use_bias, err, errlen) != 0 ||
+      get_bool(ll, "return_sequences", &L->return_sequences, err, errlen) != 0 ||
+      get_bool(ll, "return_state", &L->return_state, err, errlen) != 0 ||
+      get_bool(ll, "go_backwards", &R->go_backwards, err, errlen) != 0)
+    return -1;
+  R->rec_act = ACT_LINEAR; /* unused by SimpleRNN */
+  if (R->cell != LAYER_SIMPLE_RNN &&
+      get_activation(ll, "recurrent_activation", &R->rec_act, err, errlen) != 0)
+    return -1;
+  R->reset_after = 0;
+  if (R->cell == LAYER_GRU && get_bool(ll, "reset_after", &R->reset_after, err, errlen) != 0)
+    return -1;
+  if (in_rank != 2) {
+    set_err(err, errlen,
+            "line %d: layer '%s': %s needs a rank-2 (timesteps, features) input, got rank %d",
+            ll->line, ll->name, ll->cls->name, in_rank);
+    return -1;
+  }
+  R->T = in_shape[0];
+  R->in = in_shape[1];
+  if (R->cell == LAYER_SIMPLE_RNN) {
+    R->gates = 1;
+    R->record = 2 * (size_t)R->units;
+  } else if (R->cell == LAYER_LSTM) {
+    R->gates = 4;
+    R->record = 11 * (size_t)R->units;
+  } else {
+    R->gates = 3;
+    R->record = 14 * (size_t)R->units;
+  }
+  n_params = (double)R->gates * R->units * ((double)R->in + R->units) +
+             (R->use_bias ? (R->reset_after ? 2.0 : 1.0) * R->gates * R->units : 0.0);
+  work = 2.0 * ((double)R->T + 1) * 14.0 * R->units;
+  out = 2.0 * (double)R->T * R->units;
+  if (n_params > MAX_SIZE || work > MAX_SIZE || out > MAX_SIZE || (double)R->T * R->in > MAX_SIZE) {
+    set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* Parameters of one direction. */
+static size_t rnn_n_params(const rnn *R) {
+  size_t G = (size_t)R->gates, U = (size_t)R->units;
+  size_t n = (size_t)R->in * G * U + U * G * U;
+  if (R->use_bias)
+    n += (R->reset_after ? 2 : 1) * G * U;
+  return n;
+}
+
+/* Sizes and outputs of a recurrent layer whose directions are filled. */
+static void finish_recurrent(layer *L) {
+  size_t T = (size_t)L->dir[0].T, U = (size_t)L->dir[0].units;
+  size_t steps = L->return_sequences ? T : 1, off = 0;
+  int d, k = 0;
+  L->in_size = T * (size_t)L->dir[0].in;
+  L->out_cols = L->n_dirs == 2 && L->merge_mode == MERGE_CONCAT ? 2 * U : U;
+  if (L->n_dirs == 2 && L->merge_mode == MERGE_NONE) {
+    L->out_part[k++] = steps * U;
+    L->out_part[k++] = steps * U;
+  } else {
+    L->out_part[k++] = steps * L->out_cols;
+  }
+  if (L->return_state) {
+    for (d = 0; d < L->n_dirs; d++) {
+      L->out_part[k++] = U; /* h */
+      if (L->dir[d].cell == LAYER_LSTM)
+        L->out_part[k++] = U; /* c */
+    }
+  }
+  L->n_outputs = k;
+  for (k = 0; k < L->n_outputs; k++) {
+    L->out_off[k] = off;
+    off += L->out_part[k];
+  }
+  L->out_size = off;
+  if (L->return_sequences) {
+    L->out_rank = 2;
+    L->out_shape[0] = L->dir[0].T;
+    L->out_shape[1] = (int)L->out_cols;
+  } else {
+    L->out_rank = 1;
+    L->out_shape[0] = (int)L->out_cols;
+  }
+  /* record 0 of each direction is the zero initial state, records 1..T its steps */
+  L->work_size = (size_t)L->n_dirs * (T + 1) * L->dir[0].record;
+  /* per direction: d(loss)/dh of every step and d(loss)/dc_T; then 16 U for one step */
+  L->scratch_size = (size_t)L->n_dirs * (T * U + U) + 16 * U;
+  L->n_params = 0;
+  for (d = 0; d < L->n_dirs; d++)
+    L->n_params += rnn_n_params(&L->dir[d]);
+}
+
+/* Gives the layer's tensors their places in the parameter vector. */
+static void assign_offsets(layer *L, size_t *offset) {
+  int d;
+  if (L->kind == LAYER_DENSE) {
+    L->kernel_off = *offset;
+    *offset += (size_t)L->in_features * (size_t)L->units;
+    if (L->use_bias) {
+      L->bias_off = *offset;
+      *offset += (size_t)L->units;
+    }
+    return;
+  }
+  for (d = 0; d < L->n_dirs; d++) { /* forward copy, then backward copy */
+    rnn *R = &L->dir[d];
+    size_t GU = (size_t)R->gates * (size_t)R->units;
+    R->kernel_off = *offset;
+    *offset += (size_t)R->in * GU;
+    R->recurrent_off = *offset;
+    *offset += (size_t)R->units * GU;
+    if (R->use_bias) {
+      R->bias_off = *offset;
+      *offset += (R->reset_after ? 2 : 1) * GU;
+    }
+  }
 }
 
 /* Splits a line in place into whitespace-separated tokens; -1 when too many. */
@@ -259,12 +477,95 @@ static int tokenize(char *s, char **tok) {
   }
 }
 
+/* Parses one "layer" line into m. A Bidirectional line opens a layer that the
+ * next line (its wrapped layer) completes: *pending is then 1. */
+static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok, int line,
+                       int *cur_rank, int *cur_shape, size_t *offset, char *err, size_t errlen) {
+  layer_line ll;
+  layer *L;
+  if (parse_layer_line(&ll, tok, ntok, line, err, errlen) != 0)
+    return -1;
+  if (*pending) {
+    /* the layer a Bidirectional wraps: its forward copy and a backward copy */
+    L = &m->layers[m->n_layers];
+    if (ll.cls->kind != LAYER_SIMPLE_RNN && ll.cls->kind != LAYER_LSTM &&
+        ll.cls->kind != LAYER_GRU) {
+      set_err(err, errlen,
+              "line %d: Bidirectional '%s' wraps a recurrent layer (SimpleRNN, LSTM, GRU), got %s",
+              line, L->name, ll.cls->name);
+      return -1;
+    }
+    if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
+      return -1;
+    L->dir[1] = L->dir[0];
+    L->dir[1].go_backwards = !L->dir[0].go_backwards;
+    L->n_dirs = 2;
+    *pending = 0;
+  } else {
+    if (m->n_layers > 0 && m->layers[m->n_layers - 1].n_outputs > 1) {
+      const layer *prev = &m->layers[m->n_layers - 1];
+      set_err(err, errlen,
+              "line %d: layer '%s' follows layer '%s' (line %d), which has %d outputs "
+              "(return_state=1 or merge_mode=none): such a layer must be the last",
+              line, ll.name, prev->name, prev->line, prev->n_outputs);
+      return -1;
+    }
+    if (m->n_layers == *cap) {
+      layer *grown;
+      *cap = *cap == 0 ? 4 : 2 * *cap;
+      grown = (layer *)realloc(m->layers, (size_t)*cap * sizeof(layer));
+      if (grown == NULL) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+      }
+      m->layers = grown;
+    }
+    L = &m->layers[m->n_layers];
+    memset(L, 0, sizeof(*L));
+    L->kind = ll.cls->kind;
+    L->line = line;
+    snprintf(L->name, sizeof L->name, "%s", ll.name);
+    if (L->kind == LAYER_BIDIRECTIONAL) {
+      L->merge_mode = parse_merge_mode(key_value(&ll, "merge_mode"));
+      if (L->merge_mode < 0) {
+        set_err(err, errlen,
+                "line %d: layer '%s': unknown merge_mode '%s' (known: concat sum mul ave none)",
+                line, ll.name, key_value(&ll, "merge_mode"));
+        return -1;
+      }
+      *pending = 1;
+      return 0;
+    }
+    if (L->kind == LAYER_DENSE) {
+      if (build_dense(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+        return -1;
+    } else {
+      if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
+        return -1;
+      L->n_dirs = 1;
+    }
+  }
+  if (L->kind != LAYER_DENSE)
+    finish_recurrent(L);
+  assign_offsets(L, offset);
+  if ((double)*offset > MAX_SIZE) {
+    set_err(err, errlen, "line %d: too many parameters", line);
+    return -1;
+  }
+  *cur_rank = L->out_rank;
+  cur_shape[0] = L->out_shape[0];
+  cur_shape[1] = L->out_shape[1];
+  m->n_layers++;
+  return 0;
+}
+
 static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   char *line_start = text;
-  int line = 0, have_header = 0, have_input = 0, have_loss = 0, cur_rank = 0;
+  int line = 0, have_header = 0, have_input = 0, have_loss = 0, cur_rank = 0, pending = 0;
   int cur_shape[2] = {0, 0};
   int cap = 0;
   size_t offset = 0;
+  const layer *last;
 
   while (line_start != NULL) {
     char *tok[MAX_TOKENS];
@@ -281,6 +582,14 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     }
     if (ntok == 0)
       continue;
+    if (pending && strcmp(tok[0], "layer") != 0) {
+      const layer *B = &m->layers[m->n_layers];
+      set_err(err, errlen,
+              "line %d: Bidirectional '%s' (line %d) must be followed by the line of the layer "
+              "it wraps, got '%s'",
+              line, B->name, B->line, tok[0]);
+      return -1;
+    }
 
     if (!have_header) {
       if (strcmp(tok[0], "rnnc-spec") != 0) {
@@ -317,45 +626,13 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
       cur_shape[1] = m->in_shape[1];
       have_input = 1;
     } else if (strcmp(tok[0], "layer") == 0) {
-      layer *L;
       if (!have_input) {
         set_err(err, errlen, "line %d: 'layer' before the 'input' line", line);
         return -1;
       }
-      if (m->n_layers == cap) {
-        layer *grown;
-        cap = cap == 0 ? 4 : 2 * cap;
-        grown = (layer *)realloc(m->layers, (size_t)cap * sizeof(layer));
-        if (grown == NULL) {
-          set_err(err, errlen, "out of memory");
-          return -1;
-        }
-        m->layers = grown;
-      }
-      L = &m->layers[m->n_layers];
-      memset(L, 0, sizeof(*L));
-      if (parse_layer(L, tok + 1, ntok - 1, line, cur_rank, cur_shape, err, errlen) != 0)
+      if (parse_layer(m, &cap, &pending, tok + 1, ntok - 1, line, &cur_rank, cur_shape, &offset,
+                      err, errlen) != 0)
         return -1;
-      L->kernel_off = offset;
-      offset += (size_t)L->in_features * (size_t)L->units;
-      if (L->kind == LAYER_SIMPLE_RNN) {
-        L->recurrent_off = offset;
-        offset += (size_t)L->units * (size_t)L->units;
-      }
-      if (L->use_bias) {
-        L->bias_off = offset;
-        offset += (size_t)L->units;
-      }
-      if ((double)offset > MAX_SIZE) {
-        set_err(err, errlen, "line %d: too many parameters", line);
-        return -1;
-      }
-      if ((size_t)L->units > m->max_units)
-        m->max_units = (size_t)L->units;
-      cur_rank = L->out_rank;
-      cur_shape[0] = L->out_shape[0];
-      cur_shape[1] = L->out_shape[1];
-      m->n_layers++;
     } else if (strcmp(tok[0], "loss") == 0) {
       if (have_loss) {
         set_err(err, errlen, "line %d: duplicate 'loss' line", line);
@@ -387,6 +664,14 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     set_err(err, errlen, "empty spec (want the header 'rnnc-spec 1')");
     return -1;
   }
+  if (pending) {
+    const layer *B = &m->layers[m->n_layers];
+    set_err(err, errlen,
+            "Bidirectional '%s' (line %d) must be followed by the line of the layer it wraps, "
+            "got the end of the spec",
+            B->name, B->line);
+    return -1;
+  }
   if (!have_input) {
     set_err(err, errlen, "no 'input' line");
     return -1;
@@ -395,12 +680,14 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     set_err(err, errlen, "no 'layer' line");
     return -1;
   }
+  last = &m->layers[m->n_layers - 1];
   m->n_params = offset;
-  m->output_size = m->layers[m->n_layers - 1].out_size;
+  m->output_size = last->out_size;
+  /* the loss applies to the first output only */
   if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
-    m->target_size = m->output_size / (size_t)m->layers[m->n_layers - 1].units;
+    m->target_size = last->out_part[0] / last->out_cols;
   else
-    m->target_size = m->output_size;
+    m->target_size = last->out_part[0];
   return 0;
 }
 
@@ -455,9 +742,26 @@ size_t rnnc_ref_target_size(const rnnc_ref *m) {
   return m->target_size;
 }
 
+size_t rnnc_ref_output_count(const rnnc_ref *m) {
+  return (size_t)m->layers[m->n_layers - 1].n_outputs;
+}
+
+size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset) {
+  const layer *last = &m->layers[m->n_layers - 1];
+  if (i >= (size_t)last->n_outputs) {
+    if (offset != NULL)
+      *offset = m->output_size;
+    return 0;
+  }
+  if (offset != NULL)
+    *offset = last->out_off[i];
+  return last->out_part[i];
+}
+
 /* ------------------------------------------------------------------ activations */
 
-/* y = act(z) for one row of n reals (softmax over the row). */
+/* y = act(z) for one row of n reals (softmax over the row). hard_sigmoid is
+ * tf.keras 2.x's: clip(0.2 z + 0.5, 0, 1). */
 static void activation_forward(int act, const double *z, double *y, int n) {
   int i;
   if (act == ACT_SOFTMAX) {
@@ -483,6 +787,13 @@ static void activation_forward(int act, const double *z, double *y, int n) {
       break;
     case ACT_SIGMOID:
       y[i] = 1.0 / (1.0 + exp(-z[i]));
+      break;
+    case ACT_HARD_SIGMOID:
+      y[i] = 0.2 * z[i] + 0.5;
+      if (y[i] < 0.0)
+        y[i] = 0.0;
+      if (y[i] > 1.0)
+        y[i] = 1.0;
       break;
     default:
       y[i] = z[i];
@@ -514,6 +825,9 @@ static void activation_backward(int act, const double *z, const double *y, const
       break;
     case ACT_SIGMOID:
       dz[i] = dy[i] * y[i] * (1.0 - y[i]);
+      break;
+    case ACT_HARD_SIGMOID: /* slope 0.2 strictly inside (-2.5, 2.5), flat outside */
+      dz[i] = z[i] > -2.5 && z[i] < 2.5 ? 0.2 * dy[i] : 0.0;
       break;
     default:
       dz[i] = dy[i];
@@ -575,92 +889,468 @@ static void dense_backward(const layer *L, const double *params, const double *x
   }
 }
 
-/* ------------------------------------------------------------------ SimpleRNN */
+/* ------------------------------------------------------------------ recurrent cells
+ *
+ * A direction keeps T + 1 step records of R->record reals per sample: record 0
+ * is the initial state h_0 = c_0 = 0 (zeroed by the allocation, never
+ * written), record t + 1 holds what processing step t computes. h is at the
+ * start of every record, so record(t) is always "the state before step t".
+ *
+ * Weights are (rows, G*U) row-major with the gate blocks side by side in the
+ * columns; the three helpers below are the only matrix arithmetic. */
+
+/* y[k] += sum_i a[i] * W[i * stride + k] for k < m: y += a @ W[:, :m]. */
+static void add_vec_mat(const double *a, int n, const double *W, int stride, int m, double *y) {
+  int i, k;
+  for (i = 0; i < n; i++)
+    for (k = 0; k < m; k++)
+      y[k] += a[i] * W[i * stride + k];
+}
+
+/* G[i * stride + k] += a[i] * d[k]: the gradient of W[:, :m] in y = a @ W[:, :m]
+ * given d = d(loss)/dy. */
+static void add_outer(const double *a, int n, const double *d, int m, double *G, int stride) {
+  int i, k;
+  for (i = 0; i < n; i++)
+    for (k = 0; k < m; k++)
+      G[i * stride + k] += a[i] * d[k];
+}
+
+/* out[i] += sum_k W[i * stride + k] * d[k] for k < m: the gradient of a in
+ * y = a @ W[:, :m] given d = d(loss)/dy. */
+static void add_mat_vec(const double *W, int n, int stride, const double *d, int m, double *out) {
+  int i, k;
+  for (i = 0; i < n; i++)
+    for (k = 0; k < m; k++)
+      out[i] += W[i * stride + k] * d[k];
+}
+
+static void add_to(double *a, const double *b, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    a[i] += b[i];
+}
 
 /* Input timestep read at processing step t. */
-static int rnn_source_step(const layer *L, int t) {
-  return L->go_backwards ? L->rows - 1 - t : t;
+static int source_step(const rnn *R, int t) {
+  return R->go_backwards ? R->T - 1 - t : t;
 }
 
-/* One sample. x: T x in; z, h: T x U in processing order (h[t] is the state
- * after t+1 steps); y: h (return_sequences) or h[T-1]. */
-static void simple_rnn_forward(const layer *L, const double *params, const double *x, double *z,
-                               double *h, double *y) {
-  const double *kernel = params + L->kernel_off;
-  const double *recurrent = params + L->recurrent_off;
-  const double *bias = L->use_bias ? params + L->bias_off : NULL;
-  int T = L->rows, in = L->in_features, U = L->units, t, i, u, v;
+/* Step record r (0: initial state, t + 1: after processing step t). */
+static double *step_record(const rnn *R, double *work, int r) {
+  return work + (size_t)r * R->record;
+}
+
+/* ---- SimpleRNN: record = h[U] z[U]; h_t = act(x_t @ K + h_{t-1} @ R + b). */
+
+static void simple_rnn_forward(const rnn *R, const double *params, const double *x, double *work) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  const double *bias = R->use_bias ? params + R->bias_off : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u;
   for (t = 0; t < T; t++) {
-    const double *xt = x + rnn_source_step(L, t) * in;
-    const double *h_prev = t > 0 ? h + (t - 1) * U : NULL; /* h_0 = 0 */
-    for (u = 0; u < U; u++) {
-      double s = bias != NULL ? bias[u] : 0.0;
-      for (i = 0; i < in; i++)
-        s += xt[i] * kernel[i * U + u];
-      if (h_prev != NULL)
-        for (v = 0; v < U; v++)
-          s += h_prev[v] * recurrent[v * U + u];
-      z[t * U + u] = s;
-    }
-    activation_forward(L->act, z + t * U, h + t * U, U);
+    const double *xt = x + source_step(R, t) * in;
+    const double *h_prev = step_record(R, work, t);
+    double *h = step_record(R, work, t + 1), *z = h + U;
+    for (u = 0; u < U; u++)
+      z[u] = bias != NULL ? bias[u] : 0.0;
+    add_vec_mat(xt, in, kernel, U, U, z);
+    add_vec_mat(h_prev, U, recurrent, U, U, z);
+    activation_forward(R->act, z, h, U);
   }
-  if (L->return_sequences)
-    memcpy(y, h, (size_t)T * (size_t)U * sizeof(double));
-  else
-    memcpy(y, h + (T - 1) * U, (size_t)U * sizeof(double));
 }
 
-/* One sample, backpropagation through time. dy: d(loss)/d(y). Adds to grad;
- * dx (may be NULL) is overwritten. dh, dh_next, dz: U reals of scratch each. */
-static void simple_rnn_backward(const layer *L, const double *params, const double *x,
-                                const double *z, const double *h, const double *dy, double *grad,
-                                double *dx, double *dh, double *dh_next, double *dz) {
-  const double *kernel = params + L->kernel_off;
-  const double *recurrent = params + L->recurrent_off;
-  double *g_kernel = grad + L->kernel_off;
-  double *g_recurrent = grad + L->recurrent_off;
-  double *g_bias = L->use_bias ? grad + L->bias_off : NULL;
-  int T = L->rows, in = L->in_features, U = L->units, t, i, u, v;
+/* Backpropagation through time. dh_out: T x U, d(loss)/dh of every processing
+ * step from outside the cell (the layer's outputs). Adds to grad and, when not
+ * NULL, to dx. scratch: 3 U reals. */
+static void simple_rnn_backward(const rnn *R, const double *params, const double *x, double *work,
+                                const double *dh_out, double *grad, double *dx, double *scratch) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  double *g_kernel = grad + R->kernel_off;
+  double *g_recurrent = grad + R->recurrent_off;
+  double *g_bias = R->use_bias ? grad + R->bias_off : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u;
+  double *dh = scratch, *dh_next = scratch + U, *dz = scratch + 2 * U;
 
   for (u = 0; u < U; u++)
-    dh_next[u] = 0.0; /* d(loss)/d(h[t]) through h[t+1]; nothing after the last step */
+    dh_next[u] = 0.0; /* d(loss)/dh[t] through step t+1; nothing after the last step */
   for (t = T - 1; t >= 0; t--) {
-    int src = rnn_source_step(L, t);
-    const double *xt = x + src * in;
-    const double *h_prev = t > 0 ? h + (t - 1) * U : NULL;
-    for (u = 0; u < U; u++) {
-      double direct = 0.0;
-      if (L->return_sequences)
-        direct = dy[t * U + u];
-      else if (t == T - 1)
-        direct = dy[u];
-      dh[u] = dh_next[u] + direct;
-    }
-    activation_backward(L->act, z + t * U, h + t * U, dh, dz, U);
-    for (i = 0; i < in; i++)
-      for (u = 0; u < U; u++)
-        g_kernel[i * U + u] += xt[i] * dz[u];
-    if (h_prev != NULL)
-      for (v = 0; v < U; v++)
-        for (u = 0; u < U; u++)
-          g_recurrent[v * U + u] += h_prev[v] * dz[u];
+    int src = source_step(R, t);
+    const double *h_prev = step_record(R, work, t);
+    const double *h = step_record(R, work, t + 1), *z = h + U;
+    for (u = 0; u < U; u++)
+      dh[u] = dh_next[u] + dh_out[t * U + u];
+    activation_backward(R->act, z, h, dh, dz, U);
+    add_outer(x + src * in, in, dz, U, g_kernel, U);
+    add_outer(h_prev, U, dz, U, g_recurrent, U);
     if (g_bias != NULL)
+      add_to(g_bias, dz, U);
+    if (dx != NULL)
+      add_mat_vec(kernel, in, U, dz, U, dx + src * in);
+    for (u = 0; u < U; u++)
+      dh_next[u] = 0.0;
+    add_mat_vec(recurrent, U, U, dz, U, dh_next);
+  }
+}
+
+/* ---- LSTM: record = h[U] c[U] tc[U] pre[4U] gate[4U], blocks i f c o.
+ * pre = x_t @ K + h_{t-1} @ R + b; gate = (rec(pre_i), rec(pre_f), act(pre_c),
+ * rec(pre_o)) = (i, f, g, o); c_t = f c_{t-1} + i g; tc = act(c_t); h_t = o tc. */
+
+static void lstm_forward(const rnn *R, const double *params, const double *x, double *work) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  const double *bias = R->use_bias ? params + R->bias_off : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u, k;
+  for (t = 0; t < T; t++) {
+    const double *xt = x + source_step(R, t) * in;
+    const double *h_prev = step_record(R, work, t), *c_prev = h_prev + U;
+    double *h = step_record(R, work, t + 1), *c = h + U, *tc = h + 2 * U, *pre = h + 3 * U;
+    double *gate = h + 7 * U;
+    const double *i_ = gate, *f_ = gate + U, *g_ = gate + 2 * U, *o_ = gate + 3 * U;
+    for (k = 0; k < 4 * U; k++)
+      pre[k] = bias != NULL ? bias[k] : 0.0;
+    add_vec_mat(xt, in, kernel, 4 * U, 4 * U, pre);
+    add_vec_mat(h_prev, U, recurrent, 4 * U, 4 * U, pre);
+    activation_forward(R->rec_act, pre, gate, U);                 /* i */
+    activation_forward(R->rec_act, pre + U, gate + U, U);         /* f */
+    activation_forward(R->act, pre + 2 * U, gate + 2 * U, U);     /* g */
+    activation_forward(R->rec_act, pre + 3 * U, gate + 3 * U, U); /* o */
+    for (u = 0; u < U; u++)
+      c[u] = f_[u] * c_prev[u] + i_[u] * g_[u];
+    activation_forward(R->act, c, tc, U);
+    for (u = 0; u < U; u++)
+      h[u] = o_[u] * tc[u];
+  }
+}
+
+/* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
+ * (the c state output). scratch: 13 U reals. */
+static void lstm_backward(const rnn *R, const double *params, const double *x, double *work,
+                          const double *dh_out, const double *dc_last, double *grad, double *dx,
+                          double *scratch) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  double *g_kernel = grad + R->kernel_off;
+  double *g_recurrent = grad + R->recurrent_off;
+  double *g_bias = R->use_bias ? grad + R->bias_off : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u;
+  double *dh = scratch, *dh_next = scratch + U, *dc = scratch + 2 * U, *dc_next = scratch + 3 * U;
+  double *dtc = scratch + 4 * U, *dgate = scratch + 5 * U, *dpre = scratch + 9 * U;
+
+  for (u = 0; u < U; u++) {
+    dh_next[u] = 0.0;                                /* through step t+1 */
+    dc_next[u] = dc_last != NULL ? dc_last[u] : 0.0; /* c_T: only the state output */
+  }
+  for (t = T - 1; t >= 0; t--) {
+    int src = source_step(R, t);
+    const double *h_prev = step_record(R, work, t), *c_prev = h_prev + U;
+    const double *h = step_record(R, work, t + 1), *c = h + U, *tc = h + 2 * U, *pre = h + 3 * U;
+    const double *gate = h + 7 * U;
+    const double *i_ = gate, *f_ = gate + U, *g_ = gate + 2 * U, *o_ = gate + 3 * U;
+    for (u = 0; u < U; u++) {
+      dh[u] = dh_next[u] + dh_out[t * U + u];
+      dgate[3 * U + u] = dh[u] * tc[u]; /* do */
+      dtc[u] = dh[u] * o_[u];
+    }
+    activation_backward(R->act, c, tc, dtc, dc, U); /* dc through h_t */
+    for (u = 0; u < U; u++) {
+      dc[u] += dc_next[u];              /* and through c_{t+1} */
+      dgate[u] = dc[u] * g_[u];         /* di */
+      dgate[U + u] = dc[u] * c_prev[u]; /* df */
+      dgate[2 * U + u] = dc[u] * i_[u]; /* dg */
+      dc_next[u] = dc[u] * f_[u];       /* d c_{t-1} */
+    }
+    activation_backward(R->rec_act, pre, gate, dgate, dpre, U);
+    activation_backward(R->rec_act, pre + U, gate + U, dgate + U, dpre + U, U);
+    activation_backward(R->act, pre + 2 * U, gate + 2 * U, dgate + 2 * U, dpre + 2 * U, U);
+    activation_backward(R->rec_act, pre + 3 * U, gate + 3 * U, dgate + 3 * U, dpre + 3 * U, U);
+    add_outer(x + src * in, in, dpre, 4 * U, g_kernel, 4 * U);
+    add_outer(h_prev, U, dpre, 4 * U, g_recurrent, 4 * U);
+    if (g_bias != NULL)
+      add_to(g_bias, dpre, 4 * U);
+    if (dx != NULL)
+      add_mat_vec(kernel, in, 4 * U, dpre, 4 * U, dx + src * in);
+    for (u = 0; u < U; u++)
+      dh_next[u] = 0.0;
+    add_mat_vec(recurrent, U, 4 * U, dpre, 4 * U, dh_next);
+  }
+}
+
+/* ---- GRU: record = h[U] xp[3U] hp[3U] pre[3U] gate[3U] rh[U], blocks z r h.
+ * xp = x_t @ K + b_in (reset_after: b_in = bias row 0, else bias).
+ * reset_after=1: hp = h_{t-1} @ R + bias row 1; pre_h = xp_h + r hp_h.
+ * reset_after=0: hp_zr = h_{t-1} @ R_zr; rh = r h_{t-1}; hp_h = rh @ R_h;
+ *                pre_h = xp_h + hp_h.
+ * pre_z = xp_z + hp_z, pre_r = xp_r + hp_r; gate = (z, r, cand) =
+ * (rec(pre_z), rec(pre_r), act(pre_h)); h_t = z h_{t-1} + (1 - z) cand. */
+
+static void gru_forward(const rnn *R, const double *params, const double *x, double *work) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  const double *bias = R->use_bias ? params + R->bias_off : NULL;
+  const double *b_in = bias;
+  const double *b_rec = bias != NULL && R->reset_after ? bias + 3 * R->units : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u, k;
+  for (t = 0; t < T; t++) {
+    const double *xt = x + source_step(R, t) * in;
+    const double *h_prev = step_record(R, work, t);
+    double *h = step_record(R, work, t + 1), *xp = h + U, *hp = h + 4 * U, *pre = h + 7 * U;
+    double *gate = h + 10 * U, *rh = h + 13 * U;
+    const double *z_ = gate, *r_ = gate + U, *cand = gate + 2 * U;
+    for (k = 0; k < 3 * U; k++) {
+      xp[k] = b_in != NULL ? b_in[k] : 0.0;
+      hp[k] = b_rec != NULL ? b_rec[k] : 0.0;
+    }
+    add_vec_mat(xt, in, kernel, 3 * U, 3 * U, xp);
+    if (R->reset_after)
+      add_vec_mat(h_prev, U, recurrent, 3 * U, 3 * U, hp);
+    else
+      add_vec_mat(h_prev, U, recurrent, 3 * U, 2 * U, hp); /* z and r blocks only */
+    for (k = 0; k < 2 * U; k++)
+      pre[k] = xp[k] + hp[k];
+    activation_forward(R->rec_act, pre, gate, U);         /* z */
+    activation_forward(R->rec_act, pre + U, gate + U, U); /* r */
+    if (R->reset_after) {
       for (u = 0; u < U; u++)
-        g_bias[u] += dz[u];
-    if (dx != NULL) {
-      for (i = 0; i < in; i++) {
-        double s = 0.0;
-        for (u = 0; u < U; u++)
-          s += dz[u] * kernel[i * U + u];
-        dx[src * in + i] = s; /* every input step is read exactly once */
+        pre[2 * U + u] = xp[2 * U + u] + r_[u] * hp[2 * U + u];
+    } else {
+      for (u = 0; u < U; u++)
+        rh[u] = r_[u] * h_prev[u];
+      add_vec_mat(rh, U, recurrent + 2 * U, 3 * U, U, hp + 2 * U);
+      for (u = 0; u < U; u++)
+        pre[2 * U + u] = xp[2 * U + u] + hp[2 * U + u];
+    }
+    activation_forward(R->act, pre + 2 * U, gate + 2 * U, U); /* cand */
+    for (u = 0; u < U; u++)
+      h[u] = z_[u] * h_prev[u] + (1.0 - z_[u]) * cand[u];
+  }
+}
+
+/* As simple_rnn_backward. scratch: 12 U reals. */
+static void gru_backward(const rnn *R, const double *params, const double *x, double *work,
+                         const double *dh_out, double *grad, double *dx, double *scratch) {
+  const double *kernel = params + R->kernel_off;
+  const double *recurrent = params + R->recurrent_off;
+  double *g_kernel = grad + R->kernel_off;
+  double *g_recurrent = grad + R->recurrent_off;
+  double *g_b_in = R->use_bias ? grad + R->bias_off : NULL;
+  double *g_b_rec = R->use_bias && R->reset_after ? grad + R->bias_off + 3 * R->units : NULL;
+  int T = R->T, in = R->in, U = R->units, t, u;
+  double *dh = scratch, *dh_next = scratch + U, *dgate = scratch + 2 * U, *dpre = scratch + 5 * U;
+  double *dhp = scratch + 8 * U, *drh = scratch + 11 * U;
+
+  for (u = 0; u < U; u++)
+    dh_next[u] = 0.0;
+  for (t = T - 1; t >= 0; t--) {
+    int src = source_step(R, t);
+    const double *h_prev = step_record(R, work, t);
+    const double *h = step_record(R, work, t + 1), *hp = h + 4 * U, *pre = h + 7 * U;
+    const double *gate = h + 10 * U, *rh = h + 13 * U;
+    const double *z_ = gate, *r_ = gate + U, *cand = gate + 2 * U;
+    for (u = 0; u < U; u++) {
+      dh[u] = dh_next[u] + dh_out[t * U + u];
+      dgate[u] = dh[u] * (h_prev[u] - cand[u]); /* dz */
+      dgate[2 * U + u] = dh[u] * (1.0 - z_[u]); /* dcand */
+    }
+    activation_backward(R->act, pre + 2 * U, cand, dgate + 2 * U, dpre + 2 * U, U);
+    if (R->reset_after) {
+      for (u = 0; u < U; u++)
+        dgate[U + u] = dpre[2 * U + u] * hp[2 * U + u]; /* dr */
+    } else {
+      for (u = 0; u < U; u++)
+        drh[u] = 0.0;
+      add_mat_vec(recurrent + 2 * U, U, 3 * U, dpre + 2 * U, U, drh);
+      for (u = 0; u < U; u++)
+        dgate[U + u] = drh[u] * h_prev[u]; /* dr */
+    }
+    activation_backward(R->rec_act, pre, z_, dgate, dpre, U);
+    activation_backward(R->rec_act, pre + U, r_, dgate + U, dpre + U, U);
+
+    /* xp = x_t @ K + b_in: d xp = dpre in all three blocks */
+    add_outer(x + src * in, in, dpre, 3 * U, g_kernel, 3 * U);
+    if (g_b_in != NULL)
+      add_to(g_b_in, dpre, 3 * U);
+    if (dx != NULL)
+      add_mat_vec(kernel, in, 3 * U, dpre, 3 * U, dx + src * in);
+
+    /* hp, and h_{t-1} through h_t = z h_{t-1} + ... directly */
+    for (u = 0; u < 2 * U; u++)
+      dhp[u] = dpre[u];
+    for (u = 0; u < U; u++) {
+      dhp[2 * U + u] = R->reset_after ? dpre[2 * U + u] * r_[u] : dpre[2 * U + u];
+      dh_next[u] = dh[u] * z_[u];
+    }
+    if (R->reset_after) { /* hp = h_{t-1} @ R + b_rec */
+      add_outer(h_prev, U, dhp, 3 * U, g_recurrent, 3 * U);
+      if (g_b_rec != NULL)
+        add_to(g_b_rec, dhp, 3 * U);
+      add_mat_vec(recurrent, U, 3 * U, dhp, 3 * U, dh_next);
+    } else { /* hp_zr = h_{t-1} @ R_zr, hp_h = (r h_{t-1}) @ R_h */
+      add_outer(h_prev, U, dhp, 2 * U, g_recurrent, 3 * U);
+      add_outer(rh, U, dhp + 2 * U, U, g_recurrent + 2 * U, 3 * U);
+      add_mat_vec(recurrent, U, 3 * U, dhp, 2 * U, dh_next);
+      for (u = 0; u < U; u++)
+        dh_next[u] += drh[u] * r_[u];
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ recurrent layers */
+
+/* Step records of direction d of a recurrent layer, for one sample. */
+static double *dir_work(const layer *L, double *work, int d) {
+  return work + (size_t)d * ((size_t)L->dir[0].T + 1) * L->dir[0].record;
+}
+
+/* The processing step of direction d whose h is step t of the layer's output:
+ * the last step without return_sequences; with it, the backward copy of a
+ * Bidirectional is reversed back in time so that step t of both line up (a
+ * plain go_backwards layer is not). */
+static int output_step(const layer *L, int d, int t) {
+  int T = L->dir[0].T;
+  if (!L->return_sequences)
+    return T - 1;
+  return d == 1 ? T - 1 - t : t;
+}
+
+/* One sample. x: T x in; work: the trace; y: all the layer's outputs. */
+static void recurrent_forward(const layer *L, const double *params, const double *x, double *work,
+                              double *y) {
+  int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
+  int d, t, u, k;
+  for (d = 0; d < L->n_dirs; d++) {
+    const rnn *R = &L->dir[d];
+    if (R->cell == LAYER_SIMPLE_RNN)
+      simple_rnn_forward(R, params, x, dir_work(L, work, d));
+    else if (R->cell == LAYER_LSTM)
+      lstm_forward(R, params, x, dir_work(L, work, d));
+    else
+      gru_forward(R, params, x, dir_work(L, work, d));
+  }
+  for (t = 0; t < steps; t++) {
+    const double *a = step_record(&L->dir[0], dir_work(L, work, 0), output_step(L, 0, t) + 1);
+    const double *b;
+    if (L->n_dirs == 1) {
+      for (u = 0; u < U; u++)
+        y[t * U + u] = a[u];
+      continue;
+    }
+    b = step_record(&L->dir[1], dir_work(L, work, 1), output_step(L, 1, t) + 1);
+    for (u = 0; u < U; u++) {
+      switch (L->merge_mode) {
+      case MERGE_CONCAT:
+        y[t * 2 * U + u] = a[u];
+        y[t * 2 * U + U + u] = b[u];
+        break;
+      case MERGE_SUM:
+        y[t * U + u] = a[u] + b[u];
+        break;
+      case MERGE_MUL:
+        y[t * U + u] = a[u] * b[u];
+        break;
+      case MERGE_AVE:
+        y[t * U + u] = (a[u] + b[u]) / 2.0;
+        break;
+      default: /* none: two outputs */
+        y[L->out_off[0] + t * U + u] = a[u];
+        y[L->out_off[1] + t * U + u] = b[u];
+        break;
       }
     }
-    for (v = 0; v < U; v++) {
-      double s = 0.0;
-      for (u = 0; u < U; u++)
-        s += dz[u] * recurrent[v * U + u];
-      dh_next[v] = s;
+  }
+  if (L->return_state) { /* [h_T (, c_T)] of each direction, forward first */
+    k = L->n_dirs == 2 && L->merge_mode == MERGE_NONE ? 2 : 1;
+    for (d = 0; d < L->n_dirs; d++) {
+      const double *last = step_record(&L->dir[d], dir_work(L, work, d), T);
+      memcpy(y + L->out_off[k++], last, (size_t)U * sizeof(double));
+      if (L->dir[d].cell == LAYER_LSTM)
+        memcpy(y + L->out_off[k++], last + U, (size_t)U * sizeof(double));
     }
+  }
+}
+
+/* One sample. dy: d(loss)/d(all the layer's outputs). Adds to grad; dx (may be
+ * NULL) is overwritten. scratch: L->scratch_size reals. */
+static void recurrent_backward(const layer *L, const double *params, const double *x, double *work,
+                               const double *dy, double *grad, double *dx, double *scratch) {
+  int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
+  int d, t, u, k;
+  /* per direction d: dh_out[d] (T x U, processing order) and dc_last[d] (U) */
+  double *dh_out[2], *dc_last[2], *step_scratch;
+  size_t i;
+  for (d = 0; d < L->n_dirs; d++) {
+    dh_out[d] = scratch + (size_t)d * ((size_t)T * U + U);
+    dc_last[d] = dh_out[d] + (size_t)T * U;
+  }
+  step_scratch = scratch + (size_t)L->n_dirs * ((size_t)T * U + U);
+  for (i = 0; i < (size_t)L->n_dirs * ((size_t)T * U + U); i++)
+    scratch[i] = 0.0;
+
+  /* the outputs' gradients onto the steps' h (+= : several outputs may read one step) */
+  for (t = 0; t < steps; t++) {
+    double *da = dh_out[0] + output_step(L, 0, t) * U, *db;
+    const double *a, *b;
+    if (L->n_dirs == 1) {
+      for (u = 0; u < U; u++)
+        da[u] += dy[t * U + u];
+      continue;
+    }
+    db = dh_out[1] + output_step(L, 1, t) * U;
+    a = step_record(&L->dir[0], dir_work(L, work, 0), output_step(L, 0, t) + 1);
+    b = step_record(&L->dir[1], dir_work(L, work, 1), output_step(L, 1, t) + 1);
+    for (u = 0; u < U; u++) {
+      switch (L->merge_mode) {
+      case MERGE_CONCAT:
+        da[u] += dy[t * 2 * U + u];
+        db[u] += dy[t * 2 * U + U + u];
+        break;
+      case MERGE_SUM:
+        da[u] += dy[t * U + u];
+        db[u] += dy[t * U + u];
+        break;
+      case MERGE_MUL:
+        da[u] += dy[t * U + u] * b[u];
+        db[u] += dy[t * U + u] * a[u];
+        break;
+      case MERGE_AVE:
+        da[u] += dy[t * U + u] / 2.0;
+        db[u] += dy[t * U + u] / 2.0;
+        break;
+      default: /* none */
+        da[u] += dy[L->out_off[0] + t * U + u];
+        db[u] += dy[L->out_off[1] + t * U + u];
+        break;
+      }
+    }
+  }
+  if (L->return_state) { /* h_T is the last step's h; c_T the last c */
+    k = L->n_dirs == 2 && L->merge_mode == MERGE_NONE ? 2 : 1;
+    for (d = 0; d < L->n_dirs; d++) {
+      for (u = 0; u < U; u++)
+        dh_out[d][(T - 1) * U + u] += dy[L->out_off[k] + u];
+      k++;
+      if (L->dir[d].cell == LAYER_LSTM) {
+        for (u = 0; u < U; u++)
+          dc_last[d][u] = dy[L->out_off[k] + u];
+        k++;
+      }
+    }
+  }
+
+  if (dx != NULL)
+    for (i = 0; i < L->in_size; i++)
+      dx[i] = 0.0; /* both directions add to it */
+  for (d = 0; d < L->n_dirs; d++) {
+    const rnn *R = &L->dir[d];
+    if (R->cell == LAYER_SIMPLE_RNN)
+      simple_rnn_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, step_scratch);
+    else if (R->cell == LAYER_LSTM)
+      lstm_backward(R, params, x, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx,
+                    step_scratch);
+    else
+      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, step_scratch);
   }
 }
 
@@ -668,9 +1358,8 @@ static void simple_rnn_backward(const layer *L, const double *params, const doub
 
 /* Everything forward computes for a batch of n samples, per layer. */
 typedef struct {
-  double **z; /* n x z_size pre-activations */
-  double **h; /* SimpleRNN: n x T x U states; NULL for Dense */
-  double **y; /* n x out_size outputs */
+  double **work; /* n x work_size: Dense pre-activations, recurrent step records */
+  double **y;    /* n x out_size outputs */
 } trace;
 
 static double *alloc_reals(size_t count) {
@@ -680,36 +1369,31 @@ static double *alloc_reals(size_t count) {
 static void trace_free(const rnnc_ref *m, trace *tr) {
   int l;
   for (l = 0; l < m->n_layers; l++) {
-    if (tr->z != NULL)
-      free(tr->z[l]);
-    if (tr->h != NULL)
-      free(tr->h[l]);
+    if (tr->work != NULL)
+      free(tr->work[l]);
     if (tr->y != NULL)
       free(tr->y[l]);
   }
-  free(tr->z);
-  free(tr->h);
+  free(tr->work);
   free(tr->y);
-  tr->z = tr->h = tr->y = NULL;
+  tr->work = tr->y = NULL;
 }
 
+/* Allocates a zeroed trace (the recurrent initial-state records rely on it). */
 static int trace_alloc(const rnnc_ref *m, int n, trace *tr) {
   int l;
   size_t nn = (size_t)n;
-  tr->z = (double **)calloc((size_t)m->n_layers, sizeof(double *));
-  tr->h = (double **)calloc((size_t)m->n_layers, sizeof(double *));
+  tr->work = (double **)calloc((size_t)m->n_layers, sizeof(double *));
   tr->y = (double **)calloc((size_t)m->n_layers, sizeof(double *));
-  if (tr->z == NULL || tr->h == NULL || tr->y == NULL) {
+  if (tr->work == NULL || tr->y == NULL) {
     trace_free(m, tr);
     return -1;
   }
   for (l = 0; l < m->n_layers; l++) {
     const layer *L = &m->layers[l];
-    tr->z[l] = alloc_reals(nn * L->z_size);
+    tr->work[l] = alloc_reals(nn * L->work_size);
     tr->y[l] = alloc_reals(nn * L->out_size);
-    if (L->kind == LAYER_SIMPLE_RNN)
-      tr->h[l] = alloc_reals(nn * L->z_size);
-    if (tr->z[l] == NULL || tr->y[l] == NULL || (L->kind == LAYER_SIMPLE_RNN && tr->h[l] == NULL)) {
+    if (tr->work[l] == NULL || tr->y[l] == NULL) {
       trace_free(m, tr);
       return -1;
     }
@@ -717,7 +1401,7 @@ static int trace_alloc(const rnnc_ref *m, int n, trace *tr) {
   return 0;
 }
 
-/* Input of layer l for sample s. */
+/* Input of layer l for sample s (every layer but the last has one output). */
 static const double *layer_input(const rnnc_ref *m, const trace *tr, const double *x, int l,
                                  int s) {
   if (l == 0)
@@ -732,12 +1416,12 @@ static void forward_all(const rnnc_ref *m, const double *params, const double *x
     const layer *L = &m->layers[l];
     for (s = 0; s < n; s++) {
       const double *in = layer_input(m, tr, x, l, s);
-      double *z = tr->z[l] + (size_t)s * L->z_size;
+      double *work = tr->work[l] + (size_t)s * L->work_size;
       double *y = tr->y[l] + (size_t)s * L->out_size;
       if (L->kind == LAYER_DENSE)
-        dense_forward(L, params, in, z, y);
+        dense_forward(L, params, in, work, y);
       else
-        simple_rnn_forward(L, params, in, z, tr->h[l] + (size_t)s * L->z_size, y);
+        recurrent_forward(L, params, in, work, y);
     }
   }
 }
@@ -747,19 +1431,20 @@ static void forward_all(const rnnc_ref *m, const double *params, const double *x
  * overwritten; dx may be NULL. Returns 0, or -1 on allocation failure. */
 static int backward_all(const rnnc_ref *m, const double *params, const double *x, const trace *tr,
                         int n, const double *dtop, int from_logits, double *grad, double *dx) {
-  size_t max_size = m->input_size, i;
-  double *d_out, *d_in, *dh, *dh_next, *dz;
+  size_t max_size = m->input_size, max_scratch = 1, i;
+  double *d_out, *d_in, *scratch;
   int l, s, status = 0;
 
-  for (l = 0; l < m->n_layers; l++)
+  for (l = 0; l < m->n_layers; l++) {
     if (m->layers[l].out_size > max_size)
       max_size = m->layers[l].out_size;
+    if (m->layers[l].scratch_size > max_scratch)
+      max_scratch = m->layers[l].scratch_size;
+  }
   d_out = alloc_reals(max_size);
   d_in = alloc_reals(max_size);
-  dh = alloc_reals(m->max_units);
-  dh_next = alloc_reals(m->max_units);
-  dz = alloc_reals(m->max_units);
-  if (d_out == NULL || d_in == NULL || dh == NULL || dh_next == NULL || dz == NULL) {
+  scratch = alloc_reals(max_scratch);
+  if (d_out == NULL || d_in == NULL || scratch == NULL) {
     status = -1;
     goto done;
   }
@@ -773,17 +1458,16 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
     for (l = m->n_layers - 1; l >= 0; l--) {
       const layer *L = &m->layers[l];
       const double *in = layer_input(m, tr, x, l, s);
-      const double *z = tr->z[l] + (size_t)s * L->z_size;
+      double *work = tr->work[l] + (size_t)s * L->work_size;
       double *this_dx = d_in;
       double *swap;
       if (l == 0)
         this_dx = dx != NULL ? dx + (size_t)s * m->input_size : NULL;
       if (L->kind == LAYER_DENSE)
-        dense_backward(L, params, in, z, tr->y[l] + (size_t)s * L->out_size, d_out,
-                       from_logits && l == m->n_layers - 1, grad, this_dx, dz);
+        dense_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, d_out,
+                       from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
       else
-        simple_rnn_backward(L, params, in, z, tr->h[l] + (size_t)s * L->z_size, d_out, grad,
-                            this_dx, dh, dh_next, dz);
+        recurrent_backward(L, params, in, work, d_out, grad, this_dx, scratch);
       swap = d_out;
       d_out = d_in;
       d_in = swap;
@@ -793,9 +1477,7 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
 done:
   free(d_out);
   free(d_in);
-  free(dh);
-  free(dh_next);
-  free(dz);
+  free(scratch);
   return status;
 }
 
@@ -826,32 +1508,44 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
   return status;
 }
 
-/* With no loss in the spec (or n <= 0, or an allocation failure) the loss is
- * NaN and grad and dx, when given, are filled with NaN. */
+/* The loss applies to the first output of the last layer (rows x cols per
+ * sample, cols its last axis); the other outputs get a zero gradient. With no
+ * loss in the spec (or n <= 0, or an allocation failure) the loss is NaN and
+ * grad and dx, when given, are filled with NaN. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred) {
   const layer *last = &m->layers[m->n_layers - 1];
-  size_t cols = (size_t)last->units;
-  size_t rows = (size_t)(n > 0 ? n : 0) * (m->output_size / cols);
+  size_t first = last->out_part[0], cols = last->out_cols;
+  size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
   int fused = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && last->kind == LAYER_DENSE &&
               last->act == ACT_SOFTMAX;
-  double *dtop = NULL, *grad_buf = NULL, loss = NAN;
+  double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, loss = NAN;
   trace tr;
   int ok = 0;
 
   if (n > 0 && trace_alloc(m, n, &tr) == 0) {
     forward_all(m, params, x, n, &tr);
     if (y_pred != NULL)
-      memcpy(y_pred, tr.y[m->n_layers - 1], (size_t)n * m->output_size * sizeof(double));
-    dtop = alloc_reals((size_t)n * m->output_size);
+      memcpy(y_pred, tr.y[m->n_layers - 1], nn * m->output_size * sizeof(double));
+    dtop = alloc_reals(nn * m->output_size); /* zero: outputs after the first */
+    y_first = alloc_reals(nn * first);
+    d_first = alloc_reals(nn * first);
     grad_buf = grad != NULL ? grad : alloc_reals(m->n_params);
-    if (m->loss != RNNC_LOSS_NONE && dtop != NULL && grad_buf != NULL) {
-      if (fused)
-        loss = rnnc_loss_sparse_cce_logits_f64(tr.z[m->n_layers - 1], target, rows, cols, dtop);
+    if (m->loss != RNNC_LOSS_NONE && dtop != NULL && y_first != NULL && d_first != NULL &&
+        grad_buf != NULL) {
+      /* the first output of every sample, gathered (the first output starts each sample) */
+      for (s = 0; s < nn; s++)
+        memcpy(y_first + s * first, tr.y[m->n_layers - 1] + s * m->output_size,
+               first * sizeof(double));
+      if (fused) /* a Dense last layer: one output, z is its pre-activation */
+        loss =
+            rnnc_loss_sparse_cce_logits_f64(tr.work[m->n_layers - 1], target, rows, cols, d_first);
       else if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
-        loss = rnnc_loss_sparse_cce_f64(tr.y[m->n_layers - 1], target, rows, cols, dtop);
+        loss = rnnc_loss_sparse_cce_f64(y_first, target, rows, cols, d_first);
       else
-        loss = rnnc_loss_mse_f64(tr.y[m->n_layers - 1], target, rows, cols, dtop);
+        loss = rnnc_loss_mse_f64(y_first, target, rows, cols, d_first);
+      for (s = 0; s < nn; s++)
+        memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));
       if (grad != NULL || dx != NULL)
         ok = backward_all(m, params, x, &tr, n, dtop, fused, grad_buf, dx) == 0;
       else
@@ -860,6 +1554,8 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
     if (grad_buf != grad)
       free(grad_buf);
     free(dtop);
+    free(y_first);
+    free(d_first);
     trace_free(m, &tr);
   }
   if (!ok) {
@@ -868,7 +1564,7 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       for (i = 0; i < m->n_params; i++)
         grad[i] = NAN;
     if (dx != NULL)
-      for (i = 0; i < (size_t)(n > 0 ? n : 0) * m->input_size; i++)
+      for (i = 0; i < nn * m->input_size; i++)
         dx[i] = NAN;
     return NAN;
   }

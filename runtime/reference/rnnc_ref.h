@@ -8,13 +8,68 @@
  *   rnnc-spec 1
  *   input <d1> [<d2>]            per-sample input shape: timesteps features, or features
  *   layer <Class> <name> key=value ...
- *   loss <keras loss name>       optional
+ *   loss <keras loss name>       optional: mse, mean_squared_error,
+ *                                sparse_categorical_crossentropy
  *
- * Classes and keys (all keys always present, booleans as 0/1):
+ * Classes and keys (every key of the class present, in any order, booleans as 0/1):
  *   Dense      units activation use_bias               (applies to the last axis)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
- * Activations: linear relu tanh sigmoid softmax.
+ *   LSTM       units activation recurrent_activation use_bias
+ *              return_sequences return_state go_backwards
+ *   GRU        units activation recurrent_activation use_bias reset_after
+ *              return_sequences return_state go_backwards
+ *   Bidirectional  merge_mode (concat sum mul ave none), and the next line is
+ *              the "layer" line of the wrapped SimpleRNN, LSTM or GRU, named by
+ *              its own name:
+ *                layer Bidirectional bidirectional merge_mode=concat
+ *                layer SimpleRNN simple_rnn units=8 activation=tanh use_bias=1 ...
+ * Activations: linear relu tanh sigmoid softmax hard_sigmoid. hard_sigmoid is
+ * tf.keras 2.x's clip(0.2 x + 0.5, 0, 1) (not Keras 3's x/6 + 0.5), derivative
+ * 0.2 strictly inside (-2.5, 2.5) and 0 elsewhere; softmax is over the last
+ * axis (inside a recurrent cell: over each block of U).
  * <name> is the layer's weight prefix, e.g. "simple_rnn" or "time_distributed/dense".
+ *
+ * Recurrent layers read a (T, in) input; U is units; h_0 = c_0 = 0; x_t is
+ * input step T-1-t at processing step t when go_backwards=1, else step t.
+ *   SimpleRNN  h_t = act(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
+ *              kernel (in, U), recurrent_kernel (U, U), bias (U).
+ *   LSTM       gate blocks i f c o (each U columns) in every tensor:
+ *              kernel (in, 4U), recurrent_kernel (U, 4U), bias (4U);
+ *              z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias;
+ *              i = rec(z_i), f = rec(z_f), g = act(z_c), o = rec(z_o);
+ *              c_t = f c_{t-1} + i g; h_t = o act(c_t). States [h_T, c_T].
+ *   GRU        gate blocks z r h: kernel (in, 3U), recurrent_kernel (U, 3U);
+ *              reset_after=1: bias (2, 3U), row 0 input bias, row 1 recurrent bias;
+ *                xz, xr, xh = split(x_t @ kernel + bias[0]);
+ *                hz, hr, hh = split(h_{t-1} @ recurrent_kernel + bias[1]);
+ *                z = rec(xz + hz); r = rec(xr + hr); cand = act(xh + r hh);
+ *              reset_after=0: bias (3U);
+ *                z = rec(x_t @ kernel_z + h_{t-1} @ recurrent_kernel_z + bias_z), r alike,
+ *                cand = act(x_t @ kernel_h + (r h_{t-1}) @ recurrent_kernel_h + bias_h);
+ *              h_t = z h_{t-1} + (1 - z) cand. States [h_T].
+ *   use_bias=0 removes the bias tensor. The output is (T, U), the h of every
+ *   processing step in processing order (with go_backwards=1 not reversed back,
+ *   as in Keras), with return_sequences=1, else (U), h_T. return_state=1 adds
+ *   the states as further outputs: [output, states...].
+ *   Bidirectional runs a forward copy of the wrapped layer and a backward copy
+ *   with go_backwards flipped (weights: first the forward copy's tensors,
+ *   Keras's <name>/forward_<inner>/..., then the backward copy's, each in the
+ *   wrapped layer's order and shapes). With return_sequences=1 the backward
+ *   copy's output is reversed back in time so that step t of both directions
+ *   lines up; with return_sequences=0 each direction gives its last h. Then
+ *   concat (forward then backward along the last axis: 2U), sum, mul, ave
+ *   ((f + b) / 2), or none (two outputs, forward then backward). With
+ *   return_state=1 (the wrapped line's): [output(s)..., forward states...,
+ *   backward states...].
+ *
+ * Outputs: a layer with several outputs (return_state=1, or Bidirectional
+ * merge_mode=none) may only be the last layer. The model's outputs are the last
+ * layer's, in Keras order; y per sample is their concatenation in that order
+ * (rnnc_ref_output_size is the total; rnnc_ref_output_count and
+ * rnnc_ref_output_part describe the parts), and rnnc_ref_backward takes dy for
+ * the whole concatenation. The loss applies to the first output only (its
+ * rows and its last axis; the target is sized for it: rnnc_ref_target_size);
+ * the other outputs get zero gradient from the loss.
  *
  * Parameters are one flat vector of doubles in the order the layers appear,
  * each layer's tensors in Keras's order (kernel, recurrent_kernel, bias), each
@@ -35,17 +90,28 @@ size_t rnnc_ref_input_size(const rnnc_ref *m);  /* reals per sample */
 size_t rnnc_ref_output_size(const rnnc_ref *m); /* reals per sample */
 size_t rnnc_ref_target_size(const rnnc_ref *m); /* reals per sample of the training target */
 
+/* Number of model outputs (1, or the last layer's outputs with return_state=1
+ * or merge_mode=none). */
+size_t rnnc_ref_output_count(const rnnc_ref *m);
+
+/* Reals per sample of output i (0-based, Keras order); *offset (may be NULL)
+ * gets its offset in a sample's concatenated outputs. For i >= the count:
+ * returns 0 and sets *offset to rnnc_ref_output_size. */
+size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset);
+
 /* y: n x output_size. Returns 0, or -1 on allocation failure. */
 int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, double *y);
 
-/* Backward from dy = d(loss)/d(y): grad (n_params) is overwritten with the
- * gradient summed over samples; dx (may be NULL) gets d(loss)/d(x). */
+/* Backward from dy = d(loss)/d(y) (n x output_size: every output, states
+ * included): grad (n_params) is overwritten with the gradient summed over
+ * samples; dx (may be NULL) gets d(loss)/d(x). */
 int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const double *dy, int n,
                       double *grad, double *dx);
 
-/* Forward, the spec's loss (with Keras's fused softmax + crossentropy when the
- * last layer's activation is softmax), backward. Returns the loss; grad, dx and
- * y_pred may be NULL. */
+/* Forward, the spec's loss on the first output (with Keras's fused softmax +
+ * crossentropy when the last layer is a Dense with activation softmax),
+ * backward. target: n x target_size. Returns the loss; grad, dx and y_pred
+ * (n x output_size, all outputs) may be NULL. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred);
 

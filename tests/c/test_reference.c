@@ -1,7 +1,11 @@
 /* Tests of the reference runtime (runtime/reference/ref.c): forward against an
- * independent NumPy-tutorial style SimpleRNN, every gradient against central
- * finite differences, backward(dy) against loss_grad, go_backwards against a
- * time-reversed input, and the spec parser's error messages. */
+ * independent NumPy-tutorial style SimpleRNN and independent gate-by-gate LSTM
+ * and GRU, every gradient against central finite differences (LSTM and GRU
+ * option grids, Bidirectional with every merge mode, stacks, several outputs
+ * through backward(dy)), backward(dy) against loss_grad, go_backwards against
+ * a time-reversed input, Keras facts (return_state's h is the last output row;
+ * Bidirectional is a forward layer and a reversed go_backwards layer), and the
+ * spec parser's error messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -69,6 +73,8 @@ static double act1(const char *act, double z) {
     return tanh(z);
   if (strcmp(act, "sigmoid") == 0)
     return 1.0 / (1.0 + exp(-z));
+  if (strcmp(act, "hard_sigmoid") == 0) /* tf.keras 2.x */
+    return fmin(1.0, fmax(0.0, 0.2 * z + 0.5));
   return z; /* linear */
 }
 
@@ -125,10 +131,11 @@ static double min_abs(const double *a, size_t n) {
  * tolerance 1e-6 * max(|g|, |fd|, 1e-2) allows at least 1e-8 absolute error,
  * ten times that, and 1e-6 relative error on any component larger than 1e-2,
  * while a wrong, missing or misplaced term changes a component at order 1
- * relative. The largest observed ratio error/tolerance is printed. relu kinks
- * are kept out of reach: every relu test checks independently that all
- * pre-activations are at least 1e-3 away from 0, a thousand times more than H
- * times any derivative of a pre-activation here. */
+ * relative. The largest observed ratio error/tolerance is printed. Kinks (relu
+ * at 0, hard_sigmoid at +-2.5) are kept out of reach: every relu or
+ * hard_sigmoid test checks independently that all pre-activations (and an
+ * LSTM's c under a relu activation) are at least 1e-3 away from them, a
+ * thousand times more than H times any derivative of a pre-activation here. */
 #define FD_STEP 1e-6
 #define FD_RTOL 1e-6
 #define FD_FLOOR 1e-2
@@ -190,6 +197,220 @@ static void check_gradients(const char *what, const char *spec, double *p, doubl
     fail_msg("%s: gradients are all tiny (%g)", what, largest);
   free(grad);
   free(dx);
+  rnnc_ref_free(m);
+}
+
+/* ------------------------------------------------------------------ recurrent helpers */
+
+static double kink_distance(const char *act, double z) {
+  if (strcmp(act, "relu") == 0)
+    return fabs(z);
+  if (strcmp(act, "hard_sigmoid") == 0)
+    return fmin(fabs(z - 2.5), fabs(z + 2.5));
+  return INFINITY;
+}
+
+/* A recurrent layer as the tests describe it. */
+typedef struct {
+  const char *cls; /* SimpleRNN, LSTM or GRU */
+  int units;
+  const char *act, *rec; /* rec: LSTM and GRU */
+  int bias, reset_after, rs, rstate, gb;
+} rnn_cfg;
+
+static int cfg_gates(const rnn_cfg *c) {
+  if (strcmp(c->cls, "LSTM") == 0)
+    return 4;
+  if (strcmp(c->cls, "GRU") == 0)
+    return 3;
+  return 1;
+}
+
+static size_t cfg_params(const rnn_cfg *c, int in) {
+  size_t GU = (size_t)cfg_gates(c) * (size_t)c->units;
+  return (size_t)in * GU + (size_t)c->units * GU +
+         (c->bias ? (strcmp(c->cls, "GRU") == 0 && c->reset_after ? 2 : 1) * GU : 0);
+}
+
+/* Appends the spec line of c, named `name`, to buf. */
+static void rnn_line(char *buf, size_t len, const char *name, const rnn_cfg *c) {
+  size_t k = strlen(buf);
+  k += (size_t)snprintf(buf + k, len - k, "layer %s %s units=%d activation=%s", c->cls, name,
+                        c->units, c->act);
+  if (strcmp(c->cls, "SimpleRNN") != 0)
+    k += (size_t)snprintf(buf + k, len - k, " recurrent_activation=%s", c->rec);
+  k += (size_t)snprintf(buf + k, len - k, " use_bias=%d", c->bias);
+  if (strcmp(c->cls, "GRU") == 0)
+    k += (size_t)snprintf(buf + k, len - k, " reset_after=%d", c->reset_after);
+  snprintf(buf + k, len - k, " return_sequences=%d return_state=%d go_backwards=%d\n", c->rs,
+           c->rstate, c->gb);
+}
+
+static void append(char *buf, size_t len, const char *text) {
+  size_t k = strlen(buf);
+  snprintf(buf + k, len - k, "%s", text);
+}
+
+/* An independent LSTM written from the equations gate by gate, one unit at a
+ * time: with W_g, R_g, b_g the columns of gate g (i f c o) of kernel,
+ * recurrent_kernel and bias,
+ *   i = rec(x W_i + h R_i + b_i), f = rec(...f), g = act(...c), o = rec(...o),
+ *   c_t = f c_{t-1} + i g, h_t = o act(c_t).
+ * Writes h and c (T x U, processing order). Returns the smallest distance of
+ * any pre-activation (and c, under act) to a kink of its activation; adds to
+ * *saturated (may be NULL) the hard_sigmoid pre-activations outside (-2.5, 2.5). */
+static double naive_lstm(int T, int in, int U, const char *act, const char *rec, int go_backwards,
+                         const double *kernel, const double *recurrent, const double *bias,
+                         const double *x, double *h, double *c, int *saturated) {
+  double kink = INFINITY;
+  int t, u, i, v, g;
+  for (t = 0; t < T; t++) {
+    const double *xt = x + (go_backwards ? T - 1 - t : t) * in;
+    for (u = 0; u < U; u++) {
+      double pre[4], gi, gf, gg, go, c_prev = t > 0 ? c[(t - 1) * U + u] : 0.0;
+      for (g = 0; g < 4; g++) {
+        pre[g] = bias != NULL ? bias[g * U + u] : 0.0;
+        for (i = 0; i < in; i++)
+          pre[g] += xt[i] * kernel[i * 4 * U + g * U + u];
+        for (v = 0; v < U && t > 0; v++)
+          pre[g] += h[(t - 1) * U + v] * recurrent[v * 4 * U + g * U + u];
+        kink = fmin(kink, kink_distance(g == 2 ? act : rec, pre[g]));
+        if (saturated != NULL && g != 2 && strcmp(rec, "hard_sigmoid") == 0 && fabs(pre[g]) > 2.5)
+          (*saturated)++;
+      }
+      gi = act1(rec, pre[0]);
+      gf = act1(rec, pre[1]);
+      gg = act1(act, pre[2]);
+      go = act1(rec, pre[3]);
+      c[t * U + u] = gf * c_prev + gi * gg;
+      h[t * U + u] = go * act1(act, c[t * U + u]); /* read by step t+1 only */
+      kink = fmin(kink, kink_distance(act, c[t * U + u]));
+    }
+  }
+  return kink;
+}
+
+/* An independent GRU from the equations, gate blocks z r h, one unit at a
+ * time. reset_after=1: bias rows b_in = bias[0], b_rec = bias[1];
+ *   z = rec(x K_z + b_in_z + h R_z + b_rec_z), r alike,
+ *   cand = act(x K_h + b_in_h + r (h R_h + b_rec_h)).
+ * reset_after=0: z = rec(x K_z + h R_z + b_z), r alike,
+ *   cand = act(x K_h + (r h) R_h + b_h).
+ * h_t = z h_{t-1} + (1 - z) cand. Writes h (T x U); returns and counts as
+ * naive_lstm. */
+static double naive_gru(int T, int in, int U, const char *act, const char *rec, int reset_after,
+                        int go_backwards, const double *kernel, const double *recurrent,
+                        const double *bias, const double *x, double *h, int *saturated) {
+  double *z = reals((size_t)U), *r = reals((size_t)U), *zero = reals((size_t)U), kink = INFINITY;
+  const double *b_in = bias, *b_rec = bias != NULL && reset_after ? bias + 3 * U : NULL;
+  int t, u, i, v, g;
+  for (t = 0; t < T; t++) {
+    const double *xt = x + (go_backwards ? T - 1 - t : t) * in;
+    const double *hp = t > 0 ? h + (t - 1) * U : zero;
+    for (u = 0; u < U; u++) { /* the update and reset gates of every unit first */
+      double pre[2];
+      for (g = 0; g < 2; g++) {
+        pre[g] = (b_in != NULL ? b_in[g * U + u] : 0.0) + (b_rec != NULL ? b_rec[g * U + u] : 0.0);
+        for (i = 0; i < in; i++)
+          pre[g] += xt[i] * kernel[i * 3 * U + g * U + u];
+        for (v = 0; v < U; v++)
+          pre[g] += hp[v] * recurrent[v * 3 * U + g * U + u];
+        kink = fmin(kink, kink_distance(rec, pre[g]));
+        if (saturated != NULL && strcmp(rec, "hard_sigmoid") == 0 && fabs(pre[g]) > 2.5)
+          (*saturated)++;
+      }
+      z[u] = act1(rec, pre[0]);
+      r[u] = act1(rec, pre[1]);
+    }
+    for (u = 0; u < U; u++) {
+      double xh = b_in != NULL ? b_in[2 * U + u] : 0.0, hh = 0.0, cand;
+      for (i = 0; i < in; i++)
+        xh += xt[i] * kernel[i * 3 * U + 2 * U + u];
+      if (reset_after) {
+        hh = b_rec != NULL ? b_rec[2 * U + u] : 0.0;
+        for (v = 0; v < U; v++)
+          hh += hp[v] * recurrent[v * 3 * U + 2 * U + u];
+        hh *= r[u];
+      } else {
+        for (v = 0; v < U; v++)
+          hh += r[v] * hp[v] * recurrent[v * 3 * U + 2 * U + u];
+      }
+      kink = fmin(kink, kink_distance(act, xh + hh));
+      cand = act1(act, xh + hh);
+      h[t * U + u] = z[u] * hp[u] + (1.0 - z[u]) * cand;
+    }
+  }
+  free(z);
+  free(r);
+  free(zero);
+  return kink;
+}
+
+/* The naive layer of c on one sample x (T x in), parameters p in Keras order:
+ * h (T x U) and, for LSTM, c (T x U; may be NULL otherwise). Returns as
+ * naive_lstm. */
+static double naive_rnn(const rnn_cfg *c, int T, int in, const double *p, const double *x,
+                        double *h, double *cs, int *saturated) {
+  int G = cfg_gates(c), U = c->units;
+  const double *recurrent = p + in * G * U;
+  const double *bias = c->bias ? recurrent + U * G * U : NULL;
+  if (G == 4)
+    return naive_lstm(T, in, U, c->act, c->rec, c->gb, p, recurrent, bias, x, h, cs, saturated);
+  if (G == 3)
+    return naive_gru(T, in, U, c->act, c->rec, c->reset_after, c->gb, p, recurrent, bias, x, h,
+                     saturated);
+  {
+    double *z = reals((size_t)T * U), kink = INFINITY;
+    int k;
+    naive_simple_rnn(T, in, U, c->act, c->gb, p, recurrent, bias, x, z, h);
+    for (k = 0; k < T * U; k++)
+      kink = fmin(kink, kink_distance(c->act, z[k]));
+    free(z);
+    return kink;
+  }
+}
+
+/* Checks rnnc_ref_backward with a random dy over the whole concatenation of
+ * outputs against central differences of f = sum(dy * y), for every parameter
+ * and input element. */
+static void check_backward_dy(const char *what, const char *spec, double *p, double *x, int n,
+                              uint64_t seed) {
+  rnnc_ref *m = must_new(spec);
+  size_t np = rnnc_ref_n_params(m), nx = (size_t)n * rnnc_ref_input_size(m);
+  size_t ny = (size_t)n * rnnc_ref_output_size(m), j, k;
+  double *grad = reals(np), *dx = reals(nx), *dy = reals(ny), *y = reals(ny), largest = 0.0;
+  lcg g = {seed};
+  int bad = 0, side;
+
+  fill(&g, dy, ny, 1.0);
+  assert_int_equal(rnnc_ref_backward(m, p, x, dy, n, grad, dx), 0);
+  for (j = 0; j < np + nx; j++) {
+    double *var = j < np ? &p[j] : &x[j - np], save = *var, f[2], fd, an;
+    for (side = 0; side < 2; side++) {
+      *var = save + (side == 0 ? FD_STEP : -FD_STEP);
+      assert_int_equal(rnnc_ref_forward(m, p, x, n, y), 0);
+      f[side] = 0.0;
+      for (k = 0; k < ny; k++)
+        f[side] += dy[k] * y[k];
+    }
+    fd = (f[0] - f[1]) / ((save + FD_STEP) - (save - FD_STEP));
+    *var = save;
+    an = j < np ? grad[j] : dx[j - np];
+    largest = fmax(largest, fabs(an));
+    if (!fd_close(an, fd)) {
+      print_message("%s: %s %zu: analytic %.12g, finite difference %.12g\n", what,
+                    j < np ? "param" : "x", j < np ? j : j - np, an, fd);
+      bad++;
+    }
+  }
+  if (bad > 0)
+    fail_msg("%s: %d gradient mismatches", what, bad);
+  if (largest < 1e-3)
+    fail_msg("%s: gradients are all tiny (%g)", what, largest);
+  free(grad);
+  free(dx);
+  free(dy);
+  free(y);
   rnnc_ref_free(m);
 }
 
@@ -524,7 +745,601 @@ static void test_go_backwards_is_reversed_input(void **state) {
   }
 }
 
-/* ------------------------------------------------------------------ 5. malformed specs */
+/* ------------------------------------------------------------------ 5. hard_sigmoid, LSTM, GRU */
+
+static void test_hard_sigmoid(void **state) {
+  /* Dense(1, hard_sigmoid, no bias) with kernel 1: y = clip(0.2 x + 0.5, 0, 1) */
+  const char *unit = "rnnc-spec 1\ninput 1\nlayer Dense d units=1 activation=hard_sigmoid "
+                     "use_bias=0\n";
+  const char *spec = "rnnc-spec 1\ninput 4\nlayer Dense dense units=3 activation=hard_sigmoid "
+                     "use_bias=1\nloss mse\n";
+  enum { NS = 8, IN = 4, U = 3, N = 4, NP = IN * U + U };
+  double x[NS] = {-3.0, -2.5, -1.0, 0.0, 0.5, 2.4, 2.5, 3.0};
+  double expect[NS] = {0.0, 0.0, 0.3, 0.5, 0.6, 0.98, 1.0, 1.0};
+  double slope[NS] = {0.0, 0.0, 0.2, 0.2, 0.2, 0.2, 0.0, 0.0};
+  double one = 1.0, y[NS], dy[NS], g1[1], dx[NS], p[NP], xs[N * IN], t[N * U], z[N * U];
+  double near = INFINITY;
+  rnnc_ref *m = must_new(unit);
+  lcg g = {2024};
+  int k, s, u, i, inside = 0, outside = 0;
+  (void)state;
+  assert_int_equal(rnnc_ref_forward(m, &one, x, NS, y), 0);
+  for (k = 0; k < NS; k++) {
+    assert_double_equal(y[k], expect[k], 1e-15);
+    dy[k] = 1.0;
+  }
+  assert_int_equal(rnnc_ref_backward(m, &one, x, dy, NS, g1, dx), 0);
+  for (k = 0; k < NS; k++)
+    assert_double_equal(dx[k], slope[k], 0.0);
+  assert_double_equal(g1[0], 0.2 * (-1.0 + 0.0 + 0.5 + 2.4), 1e-15);
+  rnnc_ref_free(m);
+
+  /* both regimes under finite differences: inputs large enough to saturate */
+  do {
+    fill(&g, p, NP, 0.7);
+    fill(&g, xs, N * IN, 4.0);
+    fill(&g, t, N * U, 1.0);
+    inside = outside = 0;
+    near = INFINITY;
+    for (s = 0; s < N; s++)
+      for (u = 0; u < U; u++) {
+        z[s * U + u] = p[IN * U + u];
+        for (i = 0; i < IN; i++)
+          z[s * U + u] += xs[s * IN + i] * p[i * U + u];
+        near = fmin(near, kink_distance("hard_sigmoid", z[s * U + u]));
+        if (fabs(z[s * U + u]) < 2.5)
+          inside++;
+        else
+          outside++;
+      }
+  } while (near < 1e-3 || inside < 3 || outside < 3);
+  check_gradients("Dense hard_sigmoid", spec, p, xs, t, N);
+}
+
+/* LSTM forward against naive_lstm (the equations gate by gate), T = 3, with
+ * every output form: the sequence, the last h, and the states [h_T, c_T]. */
+static void test_lstm_forward_equations(void **state) {
+  enum { T = 3, IN = 2, U = 2, N = 2, NP = 4 * U * (IN + U + 1) };
+  static const char *const acts[][2] = {{"tanh", "sigmoid"}, {"relu", "hard_sigmoid"}};
+  int gb, a, s, k;
+  (void)state;
+  for (a = 0; a < 2; a++)
+    for (gb = 0; gb <= 1; gb++) {
+      rnn_cfg c = {"LSTM", U, acts[a][0], acts[a][1], 1, 0, 1, 1, gb};
+      char seq_spec[512] = "rnnc-spec 1\ninput 3 2\n", last_spec[512] = "rnnc-spec 1\ninput 3 2\n";
+      rnnc_ref *seq, *last;
+      double p[NP], x[N * T * IN], y[N * (T * U + 2 * U)], y_last[N * U], h[T * U], cs[T * U];
+      lcg g = {(uint64_t)(500 + 10 * a + gb)};
+      rnn_line(seq_spec, sizeof seq_spec, "lstm", &c);
+      c.rs = 0;
+      c.rstate = 0;
+      rnn_line(last_spec, sizeof last_spec, "lstm", &c);
+      seq = must_new(seq_spec);
+      last = must_new(last_spec);
+      assert_int_equal(rnnc_ref_n_params(seq), NP);
+      assert_int_equal(rnnc_ref_output_size(seq), T * U + 2 * U);
+      assert_int_equal(rnnc_ref_output_size(last), U);
+      fill(&g, p, NP, 0.8);
+      fill(&g, x, N * T * IN, 1.0);
+      assert_int_equal(rnnc_ref_forward(seq, p, x, N, y), 0);
+      assert_int_equal(rnnc_ref_forward(last, p, x, N, y_last), 0);
+      for (s = 0; s < N; s++) {
+        const double *ys = y + s * (T * U + 2 * U);
+        naive_lstm(T, IN, U, acts[a][0], acts[a][1], gb, p, p + IN * 4 * U,
+                   p + IN * 4 * U + U * 4 * U, x + s * T * IN, h, cs, NULL);
+        for (k = 0; k < T * U; k++)
+          assert_double_equal(ys[k], h[k], 1e-14);
+        for (k = 0; k < U; k++) {
+          assert_double_equal(ys[T * U + k], h[(T - 1) * U + k], 1e-14);      /* h_T */
+          assert_double_equal(ys[T * U + U + k], cs[(T - 1) * U + k], 1e-14); /* c_T */
+          assert_double_equal(y_last[s * U + k], h[(T - 1) * U + k], 1e-14);
+        }
+      }
+      rnnc_ref_free(seq);
+      rnnc_ref_free(last);
+    }
+}
+
+/* GRU forward against naive_gru, both reset_after, with and without bias. */
+static void test_gru_forward_equations(void **state) {
+  enum { T = 4, IN = 3, U = 3, N = 2 };
+  int ra, bias, gb, s, k;
+  (void)state;
+  for (ra = 0; ra <= 1; ra++)
+    for (bias = 0; bias <= 1; bias++)
+      for (gb = 0; gb <= 1; gb++) {
+        rnn_cfg c = {"GRU", U, "tanh", ra ? "sigmoid" : "hard_sigmoid", bias, ra, 1, 1, gb};
+        char spec[512] = "rnnc-spec 1\ninput 4 3\n";
+        size_t np = cfg_params(&c, IN);
+        rnnc_ref *m;
+        double p[3 * U * (IN + U + 2)], x[N * T * IN], y[N * (T * U + U)], h[T * U];
+        lcg g = {(uint64_t)(700 + 100 * ra + 10 * bias + gb)};
+        rnn_line(spec, sizeof spec, "gru", &c);
+        m = must_new(spec);
+        assert_int_equal(rnnc_ref_n_params(m), 3 * U * (IN + U + (bias ? 1 + ra : 0)));
+        assert_int_equal(rnnc_ref_n_params(m), np);
+        fill(&g, p, np, 0.8);
+        fill(&g, x, N * T * IN, 1.0);
+        assert_int_equal(rnnc_ref_forward(m, p, x, N, y), 0);
+        for (s = 0; s < N; s++) {
+          naive_rnn(&c, T, IN, p, x + s * T * IN, h, NULL, NULL);
+          for (k = 0; k < T * U; k++)
+            assert_double_equal(y[s * (T * U + U) + k], h[k], 1e-14);
+          for (k = 0; k < U; k++)
+            assert_double_equal(y[s * (T * U + U) + T * U + k], h[(T - 1) * U + k], 1e-14);
+        }
+        rnnc_ref_free(m);
+      }
+}
+
+static int hard_sigmoid_saturated = 0; /* saturated hard_sigmoid gates in the grids */
+
+/* A recurrent layer c on a (4, 3) input, then Dense(2, linear), mse: every
+ * gradient against finite differences. Redraws until every kink is at least
+ * 1e-3 away. */
+static void grad_recurrent_then_dense(const rnn_cfg *c, uint64_t seed) {
+  enum { T = 4, IN = 3, OUT = 2, N = 2 };
+  char spec[1024] = "rnnc-spec 1\ninput 4 3\n", what[256];
+  size_t n_rnn = cfg_params(c, IN), np = n_rnn + (size_t)c->units * OUT + OUT;
+  size_t n_out = (size_t)N * (c->rs ? T : 1) * OUT;
+  double *p = reals(np), *x = reals(N * T * IN), *t = reals(n_out);
+  double *h = reals((size_t)T * c->units), *cs = reals((size_t)T * c->units), kink;
+  lcg g = {seed};
+  int s, sat;
+  rnn_line(spec, sizeof spec, "rnn", c);
+  append(spec, sizeof spec, "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n");
+  snprintf(what, sizeof what,
+           "%s activation=%s recurrent_activation=%s use_bias=%d reset_after=%d "
+           "return_sequences=%d go_backwards=%d + Dense",
+           c->cls, c->act, c->rec, c->bias, c->reset_after, c->rs, c->gb);
+  do { /* weights large enough for some hard_sigmoid gates to saturate */
+    fill(&g, p, np, 1.5);
+    fill(&g, x, N * T * IN, 1.0);
+    fill(&g, t, n_out, 1.0);
+    kink = INFINITY;
+    sat = 0;
+    for (s = 0; s < N; s++)
+      kink = fmin(kink, naive_rnn(c, T, IN, p, x + s * T * IN, h, cs, &sat));
+  } while (kink < 1e-3);
+  hard_sigmoid_saturated += sat;
+  check_gradients(what, spec, p, x, t, N);
+  free(p);
+  free(x);
+  free(t);
+  free(h);
+  free(cs);
+}
+
+static const char *const cell_acts[] = {"tanh", "relu"};
+static const char *const cell_recs[] = {"sigmoid", "hard_sigmoid"};
+
+static void test_grad_lstm_grid(void **state) {
+  int rs, gb, bias, a, r;
+  (void)state;
+  hard_sigmoid_saturated = 0;
+  for (rs = 0; rs <= 1; rs++)
+    for (gb = 0; gb <= 1; gb++)
+      for (bias = 0; bias <= 1; bias++)
+        for (a = 0; a < 2; a++)
+          for (r = 0; r < 2; r++) {
+            rnn_cfg c = {"LSTM", 3, cell_acts[a], cell_recs[r], bias, 0, rs, 0, gb};
+            grad_recurrent_then_dense(
+                &c, (uint64_t)(10000 + rs * 1000 + gb * 100 + bias * 10 + a * 2 + r));
+          }
+  print_message("LSTM grid: %d saturated hard_sigmoid gates\n", hard_sigmoid_saturated);
+  assert_true(hard_sigmoid_saturated > 0); /* the flat part was exercised too */
+}
+
+static void test_grad_gru_grid(void **state) {
+  int ra, rs, gb, bias, a, r;
+  (void)state;
+  hard_sigmoid_saturated = 0;
+  for (ra = 0; ra <= 1; ra++)
+    for (rs = 0; rs <= 1; rs++)
+      for (gb = 0; gb <= 1; gb++)
+        for (bias = 0; bias <= 1; bias++)
+          for (a = 0; a < 2; a++)
+            for (r = 0; r < 2; r++) {
+              rnn_cfg c = {"GRU", 3, cell_acts[a], cell_recs[r], bias, ra, rs, 0, gb};
+              grad_recurrent_then_dense(&c, (uint64_t)(20000 + ra * 10000 + rs * 1000 + gb * 100 +
+                                                       bias * 10 + a * 2 + r));
+            }
+  print_message("GRU grid: %d saturated hard_sigmoid gates\n", hard_sigmoid_saturated);
+  assert_true(hard_sigmoid_saturated > 0);
+}
+
+/* ------------------------------------------------------------------ 6. Bidirectional */
+
+static const char *const cells[] = {"SimpleRNN", "LSTM", "GRU"};
+static const char *const merges[] = {"concat", "sum", "mul", "ave"};
+
+/* Bidirectional(cell) with each merging merge_mode, then Dense(2), mse. */
+static void test_grad_bidirectional(void **state) {
+  enum { T = 4, IN = 3, U = 2, OUT = 2, N = 2 };
+  int ci, mi, rs, gb;
+  (void)state;
+  for (ci = 0; ci < 3; ci++)
+    for (mi = 0; mi < 4; mi++)
+      for (rs = 0; rs <= 1; rs++)
+        for (gb = 0; gb <= 1; gb++) {
+          rnn_cfg c = {cells[ci], U, "tanh", "sigmoid", 1, (rs + gb) % 2, rs, 0, gb};
+          char spec[1024], what[160], line[64];
+          size_t merged = strcmp(merges[mi], "concat") == 0 ? 2 * U : U;
+          size_t np = 2 * cfg_params(&c, IN) + merged * OUT + OUT, n_out = N * (rs ? T : 1) * OUT;
+          double *p = reals(np), *x = reals(N * T * IN), *t = reals(n_out);
+          rnnc_ref *m;
+          lcg g = {(uint64_t)(30000 + ci * 1000 + mi * 100 + rs * 10 + gb)};
+          snprintf(spec, sizeof spec,
+                   "rnnc-spec 1\ninput 4 3\nlayer Bidirectional bidirectional merge_mode=%s\n",
+                   merges[mi]);
+          rnn_line(spec, sizeof spec, "inner", &c);
+          snprintf(line, sizeof line, "layer Dense dense units=%d activation=linear use_bias=1\n",
+                   OUT);
+          append(spec, sizeof spec, line);
+          append(spec, sizeof spec, "loss mse\n");
+          m = must_new(spec);
+          assert_int_equal(rnnc_ref_n_params(m), np);
+          assert_int_equal(rnnc_ref_output_count(m), 1);
+          rnnc_ref_free(m);
+          snprintf(what, sizeof what,
+                   "Bidirectional(%s reset_after=%d return_sequences=%d go_backwards=%d) %s + "
+                   "Dense",
+                   cells[ci], c.reset_after, rs, gb, merges[mi]);
+          fill(&g, p, np, 0.8);
+          fill(&g, x, N * T * IN, 1.0);
+          fill(&g, t, n_out, 1.0);
+          check_gradients(what, spec, p, x, t, N);
+          free(p);
+          free(x);
+          free(t);
+        }
+}
+
+/* Several outputs: backward(dy) over the whole concatenation, the states'
+ * gradients included, against finite differences of sum(dy * y). */
+static void test_grad_multiple_outputs(void **state) {
+  enum { T = 4, IN = 3, U = 2, N = 2 };
+  int ci, rs, gb, k;
+  (void)state;
+  for (ci = 0; ci < 3; ci++)
+    for (rs = 0; rs <= 1; rs++)
+      for (gb = 0; gb <= 1; gb++) {
+        /* the plain layer with return_state=1, then Bidirectional merge_mode=none
+         * without and with states, then the merging modes with states */
+        for (k = 0; k < 7; k++) {
+          rnn_cfg c = {cells[ci], U, "tanh", "sigmoid", 1, gb, rs, k != 1, gb};
+          char spec[1024] = "rnnc-spec 1\ninput 4 3\n", what[160];
+          const char *mode = k <= 2 ? "none" : merges[k - 3];
+          rnnc_ref *m;
+          size_t np;
+          double *p, *x;
+          lcg g = {(uint64_t)(40000 + ci * 1000 + rs * 100 + gb * 10 + k)};
+          if (k > 0) {
+            append(spec, sizeof spec, "layer Bidirectional bidirectional merge_mode=");
+            append(spec, sizeof spec, mode);
+            append(spec, sizeof spec, "\n");
+          }
+          rnn_line(spec, sizeof spec, "inner", &c);
+          m = must_new(spec);
+          np = rnnc_ref_n_params(m);
+          rnnc_ref_free(m);
+          p = reals(np);
+          x = reals(N * T * IN);
+          fill(&g, p, np, 0.8);
+          fill(&g, x, N * T * IN, 1.0);
+          if (k == 0)
+            snprintf(what, sizeof what, "%s return_state=1 return_sequences=%d go_backwards=%d",
+                     cells[ci], rs, gb);
+          else
+            snprintf(what, sizeof what,
+                     "Bidirectional(%s return_state=%d return_sequences=%d go_backwards=%d) %s",
+                     cells[ci], c.rstate, rs, gb, mode);
+          check_backward_dy(what, spec, p, x, N, g.s);
+          free(p);
+          free(x);
+        }
+      }
+}
+
+/* The loss reads the first output only: with return_state=1 the loss and its
+ * gradient are those of the sequence output alone. */
+static void test_loss_first_output(void **state) {
+  enum {
+    T = 4,
+    IN = 3,
+    U = 2,
+    N = 3,
+    NP = 4 * U * (IN + U + 1),
+    FIRST = T * U,
+    ALL = FIRST + 2 * U
+  };
+  const char *spec = "rnnc-spec 1\ninput 4 3\n"
+                     "layer LSTM lstm units=2 activation=tanh recurrent_activation=sigmoid "
+                     "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+                     "loss mse\n";
+  const char *bidi = "rnnc-spec 1\ninput 4 3\n"
+                     "layer Bidirectional bidirectional merge_mode=none\n"
+                     "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid "
+                     "use_bias=1 reset_after=1 return_sequences=1 return_state=1 "
+                     "go_backwards=0\n"
+                     "loss sparse_categorical_crossentropy\n";
+  rnnc_ref *m = must_new(spec);
+  double p[NP], x[N * T * IN], t[N * FIRST], y[N * ALL], dy[N * ALL], g1[NP], g2[NP];
+  double dx1[N * T * IN], dx2[N * T * IN], loss, mse = 0.0;
+  lcg g = {555};
+  int s, k;
+  (void)state;
+  assert_int_equal(rnnc_ref_output_size(m), ALL);
+  assert_int_equal(rnnc_ref_target_size(m), FIRST);
+  fill(&g, p, NP, 0.8);
+  fill(&g, x, N * T * IN, 1.0);
+  fill(&g, t, N * FIRST, 1.0);
+  check_gradients("LSTM return_state=1, mse on the first output", spec, p, x, t, N);
+  loss = rnnc_ref_loss_grad(m, p, x, t, N, g1, dx1, y);
+  for (s = 0; s < N; s++)
+    for (k = 0; k < ALL; k++) {
+      double d = k < FIRST ? y[s * ALL + k] - t[s * FIRST + k] : 0.0;
+      mse += d * d / (N * FIRST);
+      dy[s * ALL + k] = 2.0 * d / (N * FIRST); /* zero on the states */
+    }
+  assert_double_equal(loss, mse, 1e-14);
+  assert_int_equal(rnnc_ref_backward(m, p, x, dy, N, g2, dx2), 0);
+  for (k = 0; k < NP; k++)
+    assert_double_equal(g1[k], g2[k], 1e-14 * fmax(1.0, fabs(g1[k])));
+  for (k = 0; k < N * T * IN; k++)
+    assert_double_equal(dx1[k], dx2[k], 1e-14 * fmax(1.0, fabs(dx1[k])));
+  rnnc_ref_free(m);
+  /* sparse targets: one label per timestep of the first output */
+  m = must_new(bidi);
+  assert_int_equal(rnnc_ref_output_count(m), 4);
+  assert_int_equal(rnnc_ref_target_size(m), T);
+  rnnc_ref_free(m);
+}
+
+/* ------------------------------------------------------------------ 7. stacks */
+
+static void test_grad_stacks(void **state) {
+  const char *lstm2 = "rnnc-spec 1\ninput 4 3\n"
+                      "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid "
+                      "use_bias=1 return_sequences=1 return_state=0 go_backwards=0\n"
+                      "layer LSTM lstm_1 units=2 activation=tanh recurrent_activation=sigmoid "
+                      "use_bias=1 return_sequences=0 return_state=0 go_backwards=0\n"
+                      "layer Dense dense units=2 activation=linear use_bias=1\n"
+                      "loss mse\n";
+  const char *gru2 = "rnnc-spec 1\ninput 4 3\n"
+                     "layer GRU gru units=3 activation=tanh recurrent_activation=sigmoid "
+                     "use_bias=1 reset_after=0 return_sequences=1 return_state=0 go_backwards=0\n"
+                     "layer GRU gru_1 units=2 activation=tanh recurrent_activation=sigmoid "
+                     "use_bias=1 reset_after=0 return_sequences=0 return_state=0 go_backwards=1\n"
+                     "layer Dense dense units=2 activation=linear use_bias=1\n"
+                     "loss mse\n";
+  char bidi4[2048] = "rnnc-spec 1\ninput 4 3\n";
+  static const struct {
+    const char *what;
+    size_t n_params, n_target;
+  } cases[] = {
+      {"LSTM(return_sequences) + LSTM + Dense", 4 * 3 * (3 + 3 + 1) + 4 * 2 * (3 + 2 + 1) + 2 * 3,
+       2},
+      {"GRU(reset_after=0) x2 + Dense", 3 * 3 * (3 + 3 + 1) + 3 * 2 * (3 + 2 + 1) + 2 * 3, 2},
+      {"4 x Bidirectional(SimpleRNN(return_sequences)) + Dense",
+       2 * 2 * (3 + 2 + 1) + 3 * 2 * 2 * (4 + 2 + 1) + 2 * (4 + 1), 4 * 2},
+  };
+  const char *specs[3];
+  int k, l;
+  (void)state;
+  for (l = 0; l < 4; l++) {
+    rnn_cfg c = {"SimpleRNN", 2, "tanh", NULL, 1, 0, 1, 0, l == 2};
+    char name[32], line[96];
+    if (l == 0) {
+      snprintf(name, sizeof name, "simple_rnn");
+      snprintf(line, sizeof line, "layer Bidirectional bidirectional merge_mode=concat\n");
+    } else {
+      snprintf(name, sizeof name, "simple_rnn_%d", l);
+      snprintf(line, sizeof line, "layer Bidirectional bidirectional_%d merge_mode=concat\n", l);
+    }
+    append(bidi4, sizeof bidi4, line);
+    rnn_line(bidi4, sizeof bidi4, name, &c);
+  }
+  append(bidi4, sizeof bidi4,
+         "layer Dense time_distributed/dense units=2 activation=linear use_bias=1\nloss mse\n");
+  specs[0] = lstm2;
+  specs[1] = gru2;
+  specs[2] = bidi4;
+  for (k = 0; k < 3; k++) {
+    rnnc_ref *m = must_new(specs[k]);
+    size_t np = rnnc_ref_n_params(m);
+    double *p = reals(np), *x = reals(2 * 4 * 3), *t = reals(2 * cases[k].n_target);
+    lcg g = {(uint64_t)(600 + k)};
+    assert_int_equal(np, cases[k].n_params);
+    assert_int_equal(rnnc_ref_target_size(m), cases[k].n_target);
+    rnnc_ref_free(m);
+    fill(&g, p, np, 0.8);
+    fill(&g, x, 2 * 4 * 3, 1.0);
+    fill(&g, t, 2 * cases[k].n_target, 1.0);
+    check_gradients(cases[k].what, specs[k], p, x, t, 2);
+    free(p);
+    free(x);
+    free(t);
+  }
+}
+
+/* ------------------------------------------------------------------ 8. Keras facts */
+
+/* return_state's h is the last row of the return_sequences output (and the
+ * return_sequences=0 output); LSTM's c_T is the naive c_T. */
+static void test_return_state_is_last_step(void **state) {
+  enum { T = 5, IN = 2, U = 3, N = 2 };
+  int ci, gb, s, k;
+  (void)state;
+  for (ci = 0; ci < 3; ci++)
+    for (gb = 0; gb <= 1; gb++) {
+      rnn_cfg c = {cells[ci], U, "tanh", "sigmoid", 1, 1, 1, 1, gb};
+      char seq_spec[512] = "rnnc-spec 1\ninput 5 2\n", last_spec[512] = "rnnc-spec 1\ninput 5 2\n";
+      int lstm = ci == 1;
+      size_t n_states = lstm ? 2 : 1, seq_size = T * U + n_states * U, last_size = U + n_states * U;
+      size_t np = cfg_params(&c, IN), off;
+      rnnc_ref *seq, *last;
+      double *p = reals(np), x[N * T * IN], *ys = reals(N * seq_size), *yl = reals(N * last_size);
+      double h[T * U], cs[T * U];
+      lcg g = {(uint64_t)(800 + ci * 10 + gb)};
+      rnn_line(seq_spec, sizeof seq_spec, "rnn", &c);
+      c.rs = 0;
+      rnn_line(last_spec, sizeof last_spec, "rnn", &c);
+      seq = must_new(seq_spec);
+      last = must_new(last_spec);
+      assert_int_equal(rnnc_ref_output_count(seq), 1 + n_states);
+      assert_int_equal(rnnc_ref_output_part(seq, 0, &off), T * U);
+      assert_int_equal(off, 0);
+      assert_int_equal(rnnc_ref_output_part(seq, 1, &off), U);
+      assert_int_equal(off, T * U);
+      assert_int_equal(rnnc_ref_output_size(last), last_size);
+      fill(&g, p, np, 0.8);
+      fill(&g, x, N * T * IN, 1.0);
+      assert_int_equal(rnnc_ref_forward(seq, p, x, N, ys), 0);
+      assert_int_equal(rnnc_ref_forward(last, p, x, N, yl), 0);
+      for (s = 0; s < N; s++) {
+        const double *a = ys + s * seq_size, *b = yl + s * last_size;
+        naive_rnn(&c, T, IN, p, x + s * T * IN, h, cs, NULL);
+        for (k = 0; k < U; k++) {
+          assert_true(a[T * U + k] == a[(T - 1) * U + k]); /* h_T: the last row */
+          assert_true(b[U + k] == b[k]);
+          assert_true(b[k] == a[(T - 1) * U + k]);
+          assert_double_equal(a[T * U + k], h[(T - 1) * U + k], 1e-14);
+          if (lstm) {
+            assert_double_equal(a[T * U + U + k], cs[(T - 1) * U + k], 1e-14);
+            assert_true(b[2 * U + k] == a[T * U + U + k]);
+          }
+        }
+      }
+      free(p);
+      free(ys);
+      free(yl);
+      rnnc_ref_free(seq);
+      rnnc_ref_free(last);
+    }
+}
+
+/* Bidirectional against two plain layers: the forward half is the wrapped
+ * layer with the forward weights; the backward half at step t is a layer with
+ * go_backwards flipped and the backward weights, at its step T-1-t (its last
+ * output without return_sequences). Every merge mode, and the states. */
+static void test_bidirectional_is_two_layers(void **state) {
+  enum { T = 5, IN = 2, U = 3, N = 2 };
+  static const char *const modes[] = {"concat", "sum", "mul", "ave", "none"};
+  int ci, gb, rs, mi, s, t, u, k;
+  (void)state;
+  for (ci = 0; ci < 3; ci++)
+    for (gb = 0; gb <= 1; gb++)
+      for (rs = 0; rs <= 1; rs++)
+        for (mi = 0; mi < 5; mi++) {
+          rnn_cfg c = {cells[ci], U, "tanh", "sigmoid", 1, rs, rs, 1, gb};
+          char fwd_spec[512] = "rnnc-spec 1\ninput 5 2\n",
+               bwd_spec[512] = "rnnc-spec 1\ninput 5 2\n";
+          char bi_spec[512];
+          size_t n_states = ci == 1 ? 2 : 1, steps = rs ? T : 1, one = cfg_params(&c, IN);
+          size_t plain_size = steps * U + n_states * U, bi_size, first, off;
+          rnnc_ref *fwd, *bwd, *bi;
+          double *p = reals(2 * one), x[N * T * IN], *yf = reals(N * plain_size);
+          double *yb = reals(N * plain_size), *y;
+          lcg g = {(uint64_t)(900 + ci * 100 + gb * 10 + rs)};
+          rnn_line(fwd_spec, sizeof fwd_spec, "rnn", &c);
+          c.gb = !gb;
+          rnn_line(bwd_spec, sizeof bwd_spec, "rnn", &c);
+          c.gb = gb;
+          snprintf(bi_spec, sizeof bi_spec,
+                   "rnnc-spec 1\ninput 5 2\nlayer Bidirectional bidirectional merge_mode=%s\n",
+                   modes[mi]);
+          rnn_line(bi_spec, sizeof bi_spec, "rnn", &c);
+          fwd = must_new(fwd_spec);
+          bwd = must_new(bwd_spec);
+          bi = must_new(bi_spec);
+          assert_int_equal(rnnc_ref_n_params(bi), 2 * one);
+          first = (mi == 0 ? 2 * U : U) * steps;
+          bi_size = first * (mi == 4 ? 2 : 1) + 2 * n_states * U;
+          assert_int_equal(rnnc_ref_output_size(bi), bi_size);
+          assert_int_equal(rnnc_ref_output_count(bi), (mi == 4 ? 2 : 1) + 2 * n_states);
+          assert_int_equal(rnnc_ref_output_part(bi, 0, &off), first);
+          y = reals(N * bi_size);
+          fill(&g, p, 2 * one, 0.8);
+          fill(&g, x, N * T * IN, 1.0);
+          assert_int_equal(rnnc_ref_forward(fwd, p, x, N, yf), 0);
+          assert_int_equal(rnnc_ref_forward(bwd, p + one, x, N, yb), 0);
+          assert_int_equal(rnnc_ref_forward(bi, p, x, N, y), 0);
+          for (s = 0; s < N; s++) {
+            const double *ys = y + s * bi_size, *f = yf + s * plain_size, *b = yb + s * plain_size;
+            size_t st;
+            for (t = 0; t < (int)steps; t++)
+              for (u = 0; u < U; u++) {
+                double a = f[t * U + u], r = b[(rs ? T - 1 - t : 0) * U + u];
+                switch (mi) {
+                case 0:
+                  assert_true(ys[t * 2 * U + u] == a);
+                  assert_true(ys[t * 2 * U + U + u] == r);
+                  break;
+                case 1:
+                  assert_double_equal(ys[t * U + u], a + r, 1e-15);
+                  break;
+                case 2:
+                  assert_double_equal(ys[t * U + u], a * r, 1e-15);
+                  break;
+                case 3:
+                  assert_double_equal(ys[t * U + u], (a + r) / 2, 1e-15);
+                  break;
+                default:
+                  assert_true(ys[t * U + u] == a);
+                  assert_true(ys[first + t * U + u] == r);
+                  break;
+                }
+              }
+            /* states: forward's, then backward's, as the plain layers' */
+            st = first * (mi == 4 ? 2 : 1);
+            for (k = 0; k < (int)(n_states * U); k++) {
+              assert_true(ys[st + k] == f[steps * U + k]);
+              assert_true(ys[st + n_states * U + k] == b[steps * U + k]);
+            }
+          }
+          free(p);
+          free(yf);
+          free(yb);
+          free(y);
+          rnnc_ref_free(fwd);
+          rnnc_ref_free(bwd);
+          rnnc_ref_free(bi);
+        }
+}
+
+static void test_output_parts(void **state) {
+  const char *bi = "rnnc-spec 1\ninput 4 2\n"
+                   "layer Bidirectional bidirectional merge_mode=none\n"
+                   "layer LSTM lstm units=3 activation=tanh recurrent_activation=hard_sigmoid "
+                   "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+                   "loss mse\n";
+  const char *dense = "rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\n";
+  static const size_t parts[6] = {12, 12, 3, 3, 3, 3};
+  rnnc_ref *m = must_new(bi);
+  size_t i, off, expect_off = 0;
+  (void)state;
+  assert_int_equal(rnnc_ref_n_params(m), 2 * 4 * 3 * (2 + 3 + 1));
+  assert_int_equal(rnnc_ref_output_count(m), 6);
+  for (i = 0; i < 6; i++) {
+    assert_int_equal(rnnc_ref_output_part(m, i, &off), parts[i]);
+    assert_int_equal(off, expect_off);
+    expect_off += parts[i];
+  }
+  assert_int_equal(rnnc_ref_output_size(m), 36);
+  assert_int_equal(rnnc_ref_target_size(m), 12);
+  assert_int_equal(rnnc_ref_output_part(m, 6, &off), 0);
+  assert_int_equal(off, 36);
+  assert_int_equal(rnnc_ref_output_part(m, 1, NULL), 12);
+  rnnc_ref_free(m);
+  m = must_new(dense);
+  assert_int_equal(rnnc_ref_output_count(m), 1);
+  assert_int_equal(rnnc_ref_output_part(m, 0, &off), 2);
+  assert_int_equal(off, 0);
+  rnnc_ref_free(m);
+}
+
+/* ------------------------------------------------------------------ 9. malformed specs */
 
 #define RNN_OPTS "return_sequences=1 return_state=0 go_backwards=0"
 
@@ -538,8 +1353,8 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 2\ninput 3\nlayer Dense d units=1 activation=linear use_bias=1\n",
        "unsupported spec version"},
       {"hello 1\n", "expected the header 'rnnc-spec 1'"},
-      {"rnnc-spec 1\ninput 3 4\nlayer LSTM lstm units=2 activation=tanh use_bias=1\n",
-       "unknown layer class 'LSTM'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Conv1D conv1d units=2 activation=tanh use_bias=1\n",
+       "unknown layer class 'Conv1D'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 dropout=0\n",
        "unknown key 'dropout'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 go_backwards=0\n",
@@ -579,8 +1394,65 @@ static void test_malformed_specs(void **state) {
        "layer SimpleRNN r2 units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
        "line 4: layer 'r2': SimpleRNN needs a rank-2"},
       {"rnnc-spec 1\ninput 3 4\nlayer SimpleRNN r units=2 activation=tanh use_bias=1 "
-       "return_sequences=1 return_state=1 go_backwards=0\n",
-       "return_state=1 is not supported by the reference runtime yet"},
+       "return_sequences=1 return_state=1 go_backwards=0\n"
+       "layer Dense d units=1 activation=linear use_bias=1\n",
+       "line 4: layer 'd' follows layer 'r' (line 3), which has 2 outputs (return_state=1 or "
+       "merge_mode=none): such a layer must be the last"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=none\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n"
+       "layer Dense d units=1 activation=linear use_bias=1\n",
+       "line 5: layer 'd' follows layer 'b' (line 3), which has 2 outputs"},
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+       "layer Bidirectional b merge_mode=concat\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "line 4: layer 'b' follows layer 'l' (line 3), which has 3 outputs"},
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "line 3: layer 'l': missing key 'recurrent_activation'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer GRU g units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 " RNN_OPTS "\n",
+       "missing key 'reset_after'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer GRU g units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 reset_after=2 " RNN_OPTS "\n",
+       "bad boolean '2' for reset_after"},
+      {"rnnc-spec 1\ninput 3 4\nlayer SimpleRNN r units=2 activation=tanh "
+       "recurrent_activation=sigmoid use_bias=1 " RNN_OPTS "\n",
+       "unknown key 'recurrent_activation' for SimpleRNN"},
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 reset_after=1 " RNN_OPTS "\n",
+       "unknown key 'reset_after' for LSTM"},
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=gelu "
+       "use_bias=1 " RNN_OPTS "\n",
+       "unknown recurrent_activation 'gelu'"},
+      {"rnnc-spec 1\ninput 8\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 " RNN_OPTS "\n",
+       "LSTM needs a rank-2 (timesteps, features) input, got rank 1"},
+      {"rnnc-spec 1\ninput 8\nlayer Bidirectional b merge_mode=sum\n"
+       "layer GRU g units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "reset_after=1 " RNN_OPTS "\n",
+       "line 4: layer 'g': GRU needs a rank-2"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=max\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "unknown merge_mode 'max' (known: concat sum mul ave none)"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "missing key 'merge_mode'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat go_backwards=1\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "unknown key 'go_backwards' for Bidirectional"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n"
+       "layer Dense d units=2 activation=tanh use_bias=1\n",
+       "line 4: Bidirectional 'b' wraps a recurrent layer (SimpleRNN, LSTM, GRU), got Dense"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n"
+       "layer Bidirectional b2 merge_mode=concat\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "wraps a recurrent layer (SimpleRNN, LSTM, GRU), got Bidirectional"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n",
+       "Bidirectional 'b' (line 3) must be followed by the line of the layer it wraps, got the "
+       "end"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n\nloss mse\n",
+       "line 5: Bidirectional 'b' (line 3) must be followed by the line of the layer it wraps, got "
+       "'loss'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mae\n",
        "unknown loss 'mae'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mse\n"
@@ -617,10 +1489,22 @@ int main(void) {
       cmocka_unit_test(test_grad_stacked_rnn),
       cmocka_unit_test(test_grad_tagger_fused),
       cmocka_unit_test(test_grad_tagger_unfused),
+      cmocka_unit_test(test_hard_sigmoid),
+      cmocka_unit_test(test_lstm_forward_equations),
+      cmocka_unit_test(test_gru_forward_equations),
+      cmocka_unit_test(test_grad_lstm_grid),
+      cmocka_unit_test(test_grad_gru_grid),
+      cmocka_unit_test(test_grad_bidirectional),
+      cmocka_unit_test(test_grad_multiple_outputs),
+      cmocka_unit_test(test_loss_first_output),
+      cmocka_unit_test(test_grad_stacks),
       cmocka_unit_test(test_grad_report),
       cmocka_unit_test(test_backward_matches_loss_grad),
       cmocka_unit_test(test_loss_absent_is_nan),
       cmocka_unit_test(test_go_backwards_is_reversed_input),
+      cmocka_unit_test(test_return_state_is_last_step),
+      cmocka_unit_test(test_bidirectional_is_two_layers),
+      cmocka_unit_test(test_output_parts),
       cmocka_unit_test(test_malformed_specs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
