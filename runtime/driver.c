@@ -13,7 +13,7 @@
 
 typedef struct {
   const char *weights, *x, *y, *out;
-  int epochs, batch_size, verbose, log_every, shuffle;
+  int epochs, batch_size, verbose, log_every, shuffle, n;
   uint64_t seed;
   double tol;
   int have_tol;
@@ -28,8 +28,10 @@ static int usage(const rnnc_model *m) {
           "       %s fit --weights W --x X.npy --y Y.npy --epochs E --batch-size B [--seed S]\n"
           "              [--verbose 0|1|2] [--log-every N] [--no-shuffle] --out W2.safetensors\n"
           "       %s diff --weights W --x X.npy [--y Y.npy] [--tol T]\n"
-          "       %s gradcheck --weights W --x X.npy --y Y.npy [--tol T]   (float64 models)\n",
-          m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+          "       %s gradcheck --weights W --x X.npy --y Y.npy [--tol T]   (float64 models)\n"
+          "       %s sample [--seed S] [--n N] --x X.npy [--y Y.npy]   (random data of the model's "
+          "shapes)\n",
+          m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
   return 2;
 }
 
@@ -73,6 +75,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
       a->batch_size = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--verbose") == 0)
       a->verbose = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--n") == 0)
+      a->n = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--log-every") == 0)
       a->log_every = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--tol") == 0) {
@@ -219,6 +223,15 @@ static void predict_all(const rnnc_model *m, const void *p, void *scratch, const
   }
 }
 
+/* A model compiled without a loss is checked through the objective
+ * sum_k probe(k) * y_k / n over all its outputs: a fixed, deterministic dy. */
+static double probe(size_t k) {
+  return sin(0.7 * (double)k + 0.3);
+}
+
+static double probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                             size_t n, double *grad, double *dx);
+
 /* The loss over all n samples and its gradient (of the mean over every row):
  * chunks of model->batch samples, each chunk's gradient weighted by its rows. */
 static double loss_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
@@ -227,6 +240,11 @@ static double loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
   void *g = malloc(m->params_bytes);
   void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
   double loss = 0;
+  if (m->loss == RNNC_LOSS_NONE) {
+    free(g);
+    free(chunk_dx);
+    return probe_grad_all(m, p, scratch, x, n, grad, dx);
+  }
   if (!g || !chunk_dx) {
     free(g);
     free(chunk_dx);
@@ -248,6 +266,61 @@ static double loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
   free(g);
   free(chunk_dx);
   return loss;
+}
+
+static double probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                             size_t n, double *grad, double *dx) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  void *g = malloc(m->params_bytes);
+  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  void *y = malloc((size_t)m->batch * m->output_size * rs);
+  void *dy = malloc((size_t)m->batch * m->output_size * rs);
+  double value = 0;
+  if (!g || !chunk_dx || !y || !dy) {
+    value = NAN;
+    goto done;
+  }
+  memset(grad, 0, m->n_params * sizeof *grad);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    size_t outs = (size_t)count * m->output_size;
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rs, y, count);
+    for (size_t i = 0; i < outs; ++i) {
+      double w = probe(first * m->output_size + i) / (double)n;
+      value += w * get(m, y, i);
+      set(m, dy, i, w);
+    }
+    m->backward(p, scratch, dy, g, chunk_dx, count);
+    for (size_t i = 0; i < m->n_params; ++i)
+      grad[i] += get(m, g, i);
+    for (size_t i = 0; i < (size_t)count * m->input_size; ++i)
+      dx[first * m->input_size + i] = get(m, chunk_dx, i);
+  }
+done:
+  free(g);
+  free(chunk_dx);
+  free(y);
+  free(dy);
+  return value;
+}
+
+/* The same objective through the reference runtime. */
+static double ref_probe_grad(rnnc_ref *ref, const double *params, const double *x, size_t n,
+                             size_t out_size, double *grad, double *dx) {
+  double *y = malloc(n * out_size * sizeof *y + 1), *dy = malloc(n * out_size * sizeof *dy + 1);
+  double value = NAN;
+  if (y && dy && rnnc_ref_forward(ref, params, x, (int)n, y) == 0) {
+    value = 0;
+    for (size_t i = 0; i < n * out_size; ++i) {
+      dy[i] = probe(i) / (double)n;
+      value += dy[i] * y[i];
+    }
+    if (rnnc_ref_backward(ref, params, x, dy, (int)n, grad, dx) != 0)
+      value = NAN;
+  }
+  free(y);
+  free(dy);
+  return value;
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -566,9 +639,16 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
     goto done;
   }
   bad |= report("output", out_d, ref_out, n * m->output_size, tol, &worst);
-  if (have_y) {
-    double loss = loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
-    double rloss = rnnc_ref_loss_grad(ref, pd, x.data, y.data, (int)n, rg, rdx, NULL);
+  if (have_y || m->loss == RNNC_LOSS_NONE) {
+    double loss, rloss;
+    if (m->loss == RNNC_LOSS_NONE) {
+      printf("no loss compiled: gradients of sum(dy * y) / n for a fixed dy\n");
+      loss = probe_grad_all(m, p, scratch, xm, n, g, dx);
+      rloss = ref_probe_grad(ref, pd, x.data, n, m->output_size, rg, rdx);
+    } else {
+      loss = loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
+      rloss = rnnc_ref_loss_grad(ref, pd, x.data, y.data, (int)n, rg, rdx, NULL);
+    }
     bad |= report("loss", &loss, &rloss, 1, tol, &worst);
     for (int i = 0; i < m->n_tensors; ++i) {
       const rnnc_tensor_desc *t = &m->tensors[i];
@@ -603,7 +683,8 @@ done:
 /* Central differences of the loss for every weight and input element. */
 static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y))
+  int with_y = m->loss != RNNC_LOSS_NONE; /* else: the sum(dy * y) objective */
+  if (!need("--weights", a->weights) || !need("--x", a->x) || (with_y && !need("--y", a->y)))
     return 2;
   if (m->dtype != RNNC_F64)
     return fail("gradcheck needs a float64 model (generate with --dtype float64)");
@@ -616,7 +697,8 @@ static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
     free(p);
     return fail(err);
   }
-  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  memset(&y, 0, sizeof y);
+  if (with_y && load_y(m, a->y, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);
@@ -679,6 +761,51 @@ done:
   return rc;
 }
 
+/* Random inputs (uniform in [-1, 1]) and targets (class labels, or normal
+ * values) of the model's shapes: data to diff or gradcheck any model on. */
+static int cmd_sample(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--x", a->x))
+    return 2;
+  size_t n = a->n > 0 ? (size_t)a->n : (size_t)m->batch;
+  rnnc_rng rng;
+  rnnc_rng_seed(&rng, a->seed);
+  double *x = malloc(n * m->input_size * sizeof *x);
+  double *y = malloc(n * m->target_size * sizeof *y);
+  int rc = 0;
+  if (!x || !y) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n * m->input_size; ++i)
+    x[i] = 2 * rnnc_rng_uniform(&rng) - 1;
+  for (size_t i = 0; i < n * m->target_size; ++i)
+    y[i] = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+               ? (double)rnnc_rng_below(&rng, m->output_cols)
+               : rnnc_rng_normal(&rng);
+  size_t shape[RNNC_MAX_RANK + 1];
+  shape[0] = n;
+  for (int i = 0; i < m->input_rank; ++i)
+    shape[i + 1] = (size_t)m->input_shape[i];
+  if (rnnc_npy_save(a->x, RNNC_F64, m->input_rank + 1, shape, x, err, sizeof err) != 0) {
+    rc = fail(err);
+    goto done;
+  }
+  printf("wrote %s\n", a->x);
+  if (a->y) {
+    size_t yshape[2] = {n, m->target_size};
+    if (rnnc_npy_save(a->y, RNNC_F64, 2, yshape, y, err, sizeof err) != 0) {
+      rc = fail(err);
+      goto done;
+    }
+    printf("wrote %s\n", a->y);
+  }
+done:
+  free(x);
+  free(y);
+  return rc;
+}
+
 int rnnc_main(const rnnc_model *m, int argc, char **argv) {
   args_t a;
   if (argc < 2)
@@ -702,6 +829,8 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
     return cmd_diff(m, &a);
   if (strcmp(cmd, "gradcheck") == 0)
     return cmd_gradcheck(m, &a);
+  if (strcmp(cmd, "sample") == 0)
+    return cmd_sample(m, &a);
   fprintf(stderr, "error: unknown command '%s'\n", cmd);
   return usage(m);
 }
