@@ -8,15 +8,24 @@ local autodiff = {}
 
 local E = ir.E
 
--- Buffers whose values depend on something we differentiate with respect to.
+-- Buffers whose values depend on something we differentiate with respect to
+-- (to a fixed point: a loop carries values from one iteration to the next).
 local function active_set(ops, wrt)
   local active = {}
   for _, b in ipairs(wrt) do
     active[b] = true
   end
-  for _, op in ipairs(ops) do
-    for _, v in ipairs(ir.op_reads(op)) do
-      if active[v.buf] then active[op.out.buf] = true end
+  local flat = ir.flatten(ops)
+  local changed = true
+  while changed do
+    changed = false
+    for _, op in ipairs(flat) do
+      for _, v in ipairs(ir.op_reads(op)) do
+        if active[v.buf] and not active[op.out.buf] then
+          active[op.out.buf] = true
+          changed = true
+        end
+      end
     end
   end
   return active
@@ -25,11 +34,19 @@ end
 -- Buffers that influence the seed.
 local function relevant_set(ops, seed_buf)
   local relevant = { [seed_buf] = true }
-  for k = #ops, 1, -1 do
-    local op = ops[k]
-    if relevant[op.out.buf] then
-      for _, v in ipairs(ir.op_reads(op)) do
-        relevant[v.buf] = true
+  local flat = ir.flatten(ops)
+  local changed = true
+  while changed do
+    changed = false
+    for k = #flat, 1, -1 do
+      local op = flat[k]
+      if relevant[op.out.buf] then
+        for _, v in ipairs(ir.op_reads(op)) do
+          if not relevant[v.buf] then
+            relevant[v.buf] = true
+            changed = true
+          end
+        end
       end
     end
   end
@@ -52,8 +69,9 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
     grads[b] = g
   end
   local ops = {}
+  local target = ops -- where adjoint ops go: the program, or a loop's body
   local function emit(op)
-    ops[#ops + 1] = op
+    target[#target + 1] = op
   end
 
   local zeroed = {}
@@ -84,16 +102,33 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
   end
 
   -- Every wanted buffer's gradient starts at zero (fills come first).
-  for _, op in ipairs(fwd_ops) do
+  for _, op in ipairs(ir.flatten(fwd_ops)) do
     for _, v in ipairs(ir.op_reads(op)) do
       if wanted(v) then grad_buffer(v.buf) end
     end
   end
   if grads[seed.buf] ~= seed_grad.buf then error("seed gradient clash") end
 
-  for k = #fwd_ops, 1, -1 do
-    local op = fwd_ops[k]
-    if relevant[op.out.buf] and active[op.out.buf] then
+  local adjoint
+  -- The adjoint of a loop is a loop running the other way over the adjoints
+  -- of its body, in reverse order.
+  local function adjoint_loop(op)
+    local outer = target
+    local body = {}
+    target = body
+    for k = #op.body, 1, -1 do
+      adjoint(op.body[k])
+    end
+    target = outer
+    if #body > 0 then
+      emit({ op = "loop", first = op.first, last = op.last, reverse = not op.reverse, body = body })
+    end
+  end
+
+  adjoint = function(op)
+    if op.op == "loop" then
+      adjoint_loop(op)
+    elseif relevant[op.out.buf] and active[op.out.buf] then
       local dout = ir.on(grads[op.out.buf], op.out)
       if op.op == "matmul" then
         -- out = a @ b:  da += dout @ b^T,  db += a^T @ dout
@@ -136,6 +171,9 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
         error("no adjoint for op " .. op.op)
       end
     end
+  end
+  for k = #fwd_ops, 1, -1 do
+    adjoint(fwd_ops[k])
   end
   return ops
 end

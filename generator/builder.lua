@@ -11,6 +11,54 @@ local function check_dims(what, v, rows, cols)
   end
 end
 
+-- Every element a view addresses lies inside its buffer (for a view that
+-- moves with a loop, at both ends of the loop: offsets are affine in t).
+local function check_bounds(v, ts)
+  for _, t in ipairs(ts or { 0 }) do
+    local c = ir.at(v, t)
+    local lo, hi = c.off, c.off
+    for i = 1, 2 do
+      local span = (c.dims[i] - 1) * c.strides[i]
+      if span < 0 then lo = lo + span else hi = hi + span end
+    end
+    if lo < 0 or hi >= v.buf.size then
+      error(string.format("view of %s out of bounds: elements %d..%d of %d", v.buf.name, lo, hi, v.buf.size))
+    end
+  end
+end
+
+local function op_views(op)
+  local views = { op.out, op.a, op.b }
+  for _, a in ipairs(op.args or {}) do
+    views[#views + 1] = a
+  end
+  return views
+end
+
+function Builder:append(op)
+  for _, v in pairs(op_views(op)) do
+    if v.toff == 0 then check_bounds(v) end
+  end
+  self.prog.ops[#self.prog.ops + 1] = op
+end
+
+-- The ops fn(t) emits become the body of a loop over t = first .. last; fn
+-- gets the loop variable as ir.step(0, 1) for ir.row and friends.
+function Builder:loop(first, last, fn)
+  if first > last then return end
+  local outer = self.prog.ops
+  self.prog.ops = {}
+  fn(ir.step(0, 1))
+  local body = self.prog.ops
+  self.prog.ops = outer
+  for _, op in ipairs(body) do
+    for _, v in pairs(op_views(op)) do
+      check_bounds(v, { first, last })
+    end
+  end
+  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body }
+end
+
 function Builder.new(prog)
   return setmetatable({ prog = prog, params = {} }, Builder)
 end
@@ -44,7 +92,7 @@ end
 function Builder:matmul(out, a, b, acc)
   check_dims("matmul a", a, out.dims[1], a.dims[2])
   check_dims("matmul b", b, a.dims[2], out.dims[2])
-  self.prog.ops[#self.prog.ops + 1] = { op = "matmul", out = out, a = a, b = b, acc = acc or false }
+  self:append({ op = "matmul", out = out, a = a, b = b, acc = acc or false })
 end
 
 -- out (+)= expr(args...); args are views of out's dims (use ir.broadcast_rows
@@ -53,12 +101,12 @@ function Builder:map(out, expr, args, acc)
   for i, a in ipairs(args) do
     check_dims("map arg " .. i, a, out.dims[1], out.dims[2])
   end
-  self.prog.ops[#self.prog.ops + 1] = { op = "map", out = out, expr = expr, args = args, acc = acc or false }
+  self:append({ op = "map", out = out, expr = expr, args = args, acc = acc or false })
 end
 
 function Builder:softmax(out, a)
   check_dims("softmax", a, out.dims[1], out.dims[2])
-  self.prog.ops[#self.prog.ops + 1] = { op = "softmax", out = out, a = a }
+  self:append({ op = "softmax", out = out, a = a })
 end
 
 -- y = x @ kernel (+ bias), then the activation: the Dense computation, shared

@@ -48,22 +48,36 @@ end
 
 ---------------------------------------------------------------- index expressions
 
--- An affine index: constant + sum of var * coefficient.
+-- An affine index: constant + sum of var * coefficient; inside a time loop
+-- the view's offset also moves with t.
 local function index(v, r, c)
   local const = v.off
-  local terms = {}
+  local terms = {} -- {coefficient, variable}
   local function add(x, stride)
     if stride == 0 then return end
     if type(x) == "number" then
       const = const + x * stride
     else
-      terms[#terms + 1] = stride == 1 and x or (x .. " * " .. stride)
+      terms[#terms + 1] = { stride, x }
     end
   end
+  add("t", v.toff)
   add(r, v.strides[1])
   add(c, v.strides[2])
-  if const ~= 0 or #terms == 0 then table.insert(terms, 1, tostring(const)) end
-  return table.concat(terms, " + ")
+  local text = ""
+  for i, term in ipairs(terms) do
+    local k, x = term[1], term[2]
+    local mag = math.abs(k) == 1 and x or (x .. " * " .. math.abs(k))
+    if i == 1 then
+      text = (k < 0 and "-" or "") .. mag
+    else
+      text = text .. (k < 0 and " - " or " + ") .. mag
+    end
+  end
+  if text == "" then return tostring(const) end
+  if const > 0 then return text .. " + " .. const end
+  if const < 0 then return text .. " - " .. -const end
+  return text
 end
 
 local Writer = {}
@@ -283,14 +297,40 @@ function Writer:softmax_grad_loops(op)
   end)
 end
 
+-- A time loop: unrolled (its body once per t, indices constant) when the
+-- whole loop is small, else a C loop whose body indexes with t.
+function Writer:loop_unrolled(op, unroll)
+  for _, t in ipairs(ir.iterations(op)) do
+    for _, b in ipairs(op.body) do
+      self:op(ir.instantiate(b, t), unroll)
+    end
+  end
+end
+
+function Writer:loop_loops(op, unroll)
+  if op.reverse then
+    self:emit(string.format("for (int t = %d; t >= %d; --t) {", op.last, op.first))
+  else
+    self:emit(string.format("for (int t = %d; t <= %d; ++t) {", op.first, op.last))
+  end
+  for _, b in ipairs(op.body) do
+    self:op(b, unroll)
+  end
+  self:emit("}")
+end
+
+function Writer:op(op, unroll)
+  local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
+  local f = self[op.op .. style]
+  if not f then error("no lowering for " .. op.op) end
+  f(self, op, unroll)
+end
+
 -- Lowers a list of ops; ops of at most `unroll` multiply-adds (or elements)
 -- are unrolled, larger ones become loops.
 function Writer:ops(ops, unroll)
   for _, op in ipairs(ops) do
-    local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
-    local f = self[op.op .. style]
-    if not f then error("no lowering for " .. op.op) end
-    f(self, op)
+    self:op(op, unroll)
   end
   return self.lines
 end
@@ -335,7 +375,7 @@ end
 
 local function referenced(ops)
   local used = {}
-  for _, op in ipairs(ops) do
+  for _, op in ipairs(ir.flatten(ops)) do
     used[op.out.buf] = true
     for _, v in ipairs(ir.op_reads(op)) do
       used[v.buf] = true

@@ -17,7 +17,8 @@
 --
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
 -- of a sequence, a block of gate columns, a transpose or a broadcast (stride 0)
--- is a view, never a copy. Vectors are 1 x n views.
+-- is a view, never a copy. Vectors are 1 x n views. Inside a loop a view's
+-- offset may also move with the loop variable t: offset = off + t * toff.
 --
 -- Ops:
 --   {op="matmul", out=V(m,n), a=V(m,k), b=V(k,n), acc=bool}   out (+)= a @ b
@@ -25,6 +26,8 @@
 --   {op="softmax", out=V, a=V}                                row-wise over the last dim
 --   {op="softmax_grad", out=V, dy=V, y=V, acc=bool}           out (+)= y * (dy - sum(dy * y))
 --   {op="fill", out=V, value=0}
+--   {op="loop", first=a, last=b, reverse=bool, body={ops}}   for t in [a, b] (descending
+--                                                             when reverse): the time loop
 --
 -- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
 -- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, and the unary
@@ -51,48 +54,118 @@ function ir.buffer(prog, name, kind, rows, cols, extra)
 end
 
 function ir.full(buf)
-  return { buf = buf, off = 0, dims = { buf.rows, buf.cols }, strides = { buf.cols, 1 } }
+  return { buf = buf, off = 0, toff = 0, dims = { buf.rows, buf.cols }, strides = { buf.cols, 1 } }
 end
 
-function ir.view(buf, off, rows, cols, rs, cs)
-  return { buf = buf, off = off, dims = { rows, cols }, strides = { rs, cs } }
+function ir.view(buf, off, rows, cols, rs, cs, toff)
+  return { buf = buf, off = off, toff = toff or 0, dims = { rows, cols }, strides = { rs, cs } }
 end
 
--- Row i of a view, as a 1 x cols view.
+-- An index that moves with the loop variable: c + k * t.
+function ir.step(c, k)
+  return { c = c, k = k }
+end
+local function split_index(i)
+  if type(i) == "number" then return i, 0 end
+  return i.c, i.k
+end
+
+-- Row i of a view (a number, or ir.step(c, k) inside a loop), as a 1 x cols view.
 function ir.row(v, i)
-  assert(i >= 0 and i < v.dims[1], "row out of range")
-  return ir.view(v.buf, v.off + i * v.strides[1], 1, v.dims[2], v.strides[1], v.strides[2])
+  local c, k = split_index(i)
+  if k == 0 then assert(c >= 0 and c < v.dims[1], "row out of range") end
+  return ir.view(v.buf, v.off + c * v.strides[1], 1, v.dims[2], v.strides[1], v.strides[2],
+    v.toff + k * v.strides[1])
 end
 
 -- Rows [r0, r0 + count).
 function ir.rows(v, r0, count)
   assert(r0 >= 0 and r0 + count <= v.dims[1], "rows out of range")
-  return ir.view(v.buf, v.off + r0 * v.strides[1], count, v.dims[2], v.strides[1], v.strides[2])
+  return ir.view(v.buf, v.off + r0 * v.strides[1], count, v.dims[2], v.strides[1], v.strides[2], v.toff)
 end
 
 -- Columns [c0, c0 + count): a gate block of a fused weight.
 function ir.cols(v, c0, count)
   assert(c0 >= 0 and c0 + count <= v.dims[2], "cols out of range")
-  return ir.view(v.buf, v.off + c0 * v.strides[2], v.dims[1], count, v.strides[1], v.strides[2])
+  return ir.view(v.buf, v.off + c0 * v.strides[2], v.dims[1], count, v.strides[1], v.strides[2], v.toff)
 end
 
 function ir.transpose(v)
-  return ir.view(v.buf, v.off, v.dims[2], v.dims[1], v.strides[2], v.strides[1])
+  return ir.view(v.buf, v.off, v.dims[2], v.dims[1], v.strides[2], v.strides[1], v.toff)
 end
 
 -- A 1 x n view repeated over `rows` rows (stride 0).
 function ir.broadcast_rows(v, rows)
   assert(v.dims[1] == 1, "broadcast_rows needs a row vector")
-  return ir.view(v.buf, v.off, rows, v.dims[2], 0, v.strides[2])
+  return ir.view(v.buf, v.off, rows, v.dims[2], 0, v.strides[2], v.toff)
 end
 
 -- The same region of another buffer of the same layout (a gradient's view).
 function ir.on(buf, v)
-  return ir.view(buf, v.off, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
+  return ir.view(buf, v.off, v.dims[1], v.dims[2], v.strides[1], v.strides[2], v.toff)
+end
+
+-- The view in iteration t of its loop.
+function ir.at(v, t)
+  if v.toff == 0 then return v end
+  return ir.view(v.buf, v.off + t * v.toff, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
+end
+
+local VIEW_FIELDS = { "out", "a", "b", "dy", "y" }
+
+-- An op of a loop body as it runs in iteration t (views made concrete).
+function ir.instantiate(op, t)
+  local r = {}
+  for k, v in pairs(op) do
+    r[k] = v
+  end
+  for _, f in ipairs(VIEW_FIELDS) do
+    if op[f] then r[f] = ir.at(op[f], t) end
+  end
+  if op.args then
+    r.args = {}
+    for i, a in ipairs(op.args) do
+      r.args[i] = ir.at(a, t)
+    end
+  end
+  return r
+end
+
+-- The values a loop's variable takes, in execution order.
+function ir.iterations(loop)
+  local ts = {}
+  for t = loop.first, loop.last do
+    ts[#ts + 1] = t
+  end
+  if loop.reverse then
+    for i = 1, #ts // 2 do
+      ts[i], ts[#ts + 1 - i] = ts[#ts + 1 - i], ts[i]
+    end
+  end
+  return ts
+end
+
+-- Every op as it executes: loop bodies expanded for each t. Returns a list of
+-- {op = concrete op, source = the op in the program, top = its top-level op}.
+function ir.expand(ops)
+  local out = {}
+  for _, op in ipairs(ops) do
+    if op.op == "loop" then
+      for _, t in ipairs(ir.iterations(op)) do
+        for _, b in ipairs(op.body) do
+          out[#out + 1] = { op = ir.instantiate(b, t), source = b, top = op }
+        end
+      end
+    else
+      out[#out + 1] = { op = op, source = op, top = op }
+    end
+  end
+  return out
 end
 
 -- Calls fn(index) for every element a view addresses, row-major.
 function ir.each_index(v, fn)
+  assert(v.toff == 0, "each_index on a view that moves with a loop: instantiate it first")
   for r = 0, v.dims[1] - 1 do
     for c = 0, v.dims[2] - 1 do
       fn(v.off + r * v.strides[1] + c * v.strides[2])
@@ -290,6 +363,15 @@ end
 ---------------------------------------------------------------- ops
 
 function ir.op_reads(op)
+  if op.op == "loop" then
+    local all = {}
+    for _, b in ipairs(op.body) do
+      for _, v in ipairs(ir.op_reads(b)) do
+        all[#all + 1] = v
+      end
+    end
+    return all
+  end
   if op.op == "matmul" then return { op.a, op.b } end
   if op.op == "map" then return op.args end
   if op.op == "softmax" then return { op.a } end
@@ -297,8 +379,28 @@ function ir.op_reads(op)
   return {}
 end
 
+-- The ops a program writes a buffer with: loop bodies included.
+function ir.flatten(ops, out)
+  out = out or {}
+  for _, op in ipairs(ops) do
+    if op.op == "loop" then
+      ir.flatten(op.body, out)
+    else
+      out[#out + 1] = op
+    end
+  end
+  return out
+end
+
 -- Scalar multiply-adds (or elements) an op costs: what --unroll compares against.
 function ir.op_size(op)
+  if op.op == "loop" then
+    local body = 0
+    for _, b in ipairs(op.body) do
+      body = body + ir.op_size(b)
+    end
+    return body * (op.last - op.first + 1)
+  end
   if op.op == "matmul" then return op.out.dims[1] * op.out.dims[2] * op.a.dims[2] end
   return ir.count(op.out)
 end

@@ -138,7 +138,7 @@ function lower.unit(model, opts)
     local upto = {}
     for _, op in ipairs(unit.forward) do
       upto[#upto + 1] = op
-      if op.out.buf == logits.buf then break end
+      if op.op ~= "loop" and op.out.buf == logits.buf then break end
     end
     unit.backward_logits = simplify.run(prog, autodiff.backward(prog, upto, logits, dl, wrt, grad_of))
     unit.logits = logits

@@ -1,12 +1,15 @@
--- Simplifications on the IR, by simulating the program element by element:
+-- Simplifications on the IR, by simulating the program element by element
+-- (loop bodies once per iteration):
 --   1. zero propagation: an operand known to be all zero removes a product
 --      (the recurrent product at t = 0 with a zero initial state) or a term of
 --      an elementwise expression; an accumulation into a region still known
---      to be zero becomes an assignment;
+--      to be zero becomes an assignment. In a loop body an op is rewritten
+--      only when every iteration allows the same rewrite;
 --   2. dead fills: a fill whose every element is overwritten before it is read
 --      disappears (the zeroing of gradients that are assigned in full);
 --   3. dead ops: an op whose result nobody reads disappears (gradients nobody
 --      needs are not computed).
+-- Every rewrite leaves the computed values unchanged.
 local ir = require("ir")
 
 local simplify = {}
@@ -45,70 +48,99 @@ local function mark(state, v, zero)
   end)
 end
 
-local function to_fill(op)
-  return { op = "fill", out = op.out, value = 0 }
+-- What zero propagation may do to one concrete op, as a comparable signature
+-- and the list of args known zero. Updates `state` as the rewritten op would.
+local function decide(state, op)
+  local zero_args, verdict = {}, "keep"
+  if op.op == "matmul" then
+    if all_zero(state, op.a) or all_zero(state, op.b) then verdict = "zero" end
+  elseif op.op == "map" then
+    local subst = {}
+    for i, a in ipairs(op.args) do
+      if all_zero(state, a) then
+        subst[i] = E.ZERO
+        zero_args[#zero_args + 1] = i
+      end
+    end
+    local expr = ir.substitute(op.expr, subst)
+    if expr[1] == "const" and expr[2] == 0 then verdict = "zero" end
+  elseif op.op == "softmax_grad" then
+    if all_zero(state, op.dy) then verdict = "zero" end
+  end
+  local assign = false
+  if verdict == "zero" then
+    verdict = op.acc and "drop" or "fill"
+  elseif op.op ~= "fill" and op.acc and all_zero(state, op.out) and ir.distinct(op.out) then
+    assign = true
+  end
+  if verdict == "fill" or op.op == "fill" then
+    mark(state, op.out, true)
+  elseif verdict == "keep" then
+    mark(state, op.out, false)
+  end
+  return verdict .. (assign and ":assign" or "") .. ":" .. table.concat(zero_args, ","), verdict, assign, zero_args
 end
 
-local function copy_with(op, changes)
+-- Applies a decision to the (possibly symbolic) op.
+local function rewrite(op, verdict, assign, zero_args)
+  if verdict == "drop" then return nil end
+  if verdict == "fill" then return { op = "fill", out = op.out, value = 0 } end
   local r = {}
   for k, v in pairs(op) do
     r[k] = v
   end
-  for k, v in pairs(changes) do
-    r[k] = v
+  if op.op == "map" and #zero_args > 0 then
+    local subst = {}
+    for _, i in ipairs(zero_args) do
+      subst[i] = E.ZERO
+    end
+    r.expr, r.args = ir.prune_args(ir.substitute(op.expr, subst), op.args)
   end
+  if assign then r.acc = false end
   return r
 end
 
--- Pass 1. `initially_zero` lists buffers known zero at entry (besides kind zero).
-local function propagate_zeros(prog, ops, initially_zero)
+-- Pass 1. Top-level ops are loops of one iteration.
+local function propagate_zeros(prog, ops)
   local state = zero_state(prog)
-  for _, buf in ipairs(initially_zero or {}) do
-    mark(state, ir.full(buf), true)
-  end
-  local out_ops = {}
-  local function keep(op)
-    out_ops[#out_ops + 1] = op
-  end
+  local out = {}
   for _, op in ipairs(ops) do
-    local result = op
-    if op.op == "fill" then
-      keep(op)
-      mark(state, op.out, true)
-      result = nil
-    elseif op.op == "matmul" then
-      if all_zero(state, op.a) or all_zero(state, op.b) then
-        result = (not op.acc) and to_fill(op) or false
+    local body = op.op == "loop" and op.body or { op }
+    local iterations = op.op == "loop" and ir.iterations(op) or { 0 }
+    local seen = {} -- body index -> first signature, or false when iterations disagree
+    local choice = {}
+    for _, t in ipairs(iterations) do
+      for j, b in ipairs(body) do
+        local sig, verdict, assign, zero_args = decide(state, ir.instantiate(b, t))
+        if seen[j] == nil then
+          seen[j] = sig
+          choice[j] = { verdict, assign, zero_args }
+        elseif seen[j] ~= sig then
+          seen[j] = false
+        end
       end
-    elseif op.op == "map" then
-      local subst = {}
-      for i, a in ipairs(op.args) do
-        if all_zero(state, a) then subst[i] = E.ZERO end
-      end
-      local expr = ir.substitute(op.expr, subst)
-      if expr[1] == "const" and expr[2] == 0 then
-        result = (not op.acc) and to_fill(op) or false
-      else
-        local pruned, args = ir.prune_args(expr, op.args)
-        result = { op = "map", out = op.out, expr = pruned, args = args, acc = op.acc }
-      end
-    elseif op.op == "softmax_grad" then
-      if all_zero(state, op.dy) then result = (not op.acc) and to_fill(op) or false end
     end
-    if result then
-      if result.acc and all_zero(state, result.out) and ir.distinct(result.out) then
-        result = copy_with(result, { acc = false })
+    local new_body = {}
+    for j, b in ipairs(body) do
+      local r = b
+      if seen[j] then r = rewrite(b, table.unpack(choice[j])) end
+      if r then new_body[#new_body + 1] = r end
+    end
+    if op.op == "loop" then
+      if #new_body > 0 then
+        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = new_body }
       end
-      keep(result)
-      mark(state, result.out, result.op == "fill")
+    elseif new_body[1] then
+      out[#out + 1] = new_body[1]
     end
   end
-  return out_ops
+  return out
 end
 
--- Pass 2: a fill none of whose elements is read before being overwritten.
+-- Pass 2: a top-level fill none of whose elements is read before being
+-- overwritten.
 local function drop_dead_fills(prog, ops)
-  local pending = {} -- buffer -> element -> index of the fill that wrote it
+  local pending = {} -- buffer -> element -> the top-level fill that wrote it
   for _, buf in ipairs(prog.buffers) do
     pending[buf] = {}
   end
@@ -119,13 +151,14 @@ local function drop_dead_fills(prog, ops)
       if p[i] then used[p[i]] = true end
     end)
   end
-  for k, op in ipairs(ops) do
+  for _, e in ipairs(ir.expand(ops)) do
+    local op = e.op
     for _, v in ipairs(ir.op_reads(op)) do
       read(v)
     end
     if op.acc then read(op.out) end
     local p = pending[op.out.buf]
-    local tag = op.op == "fill" and k or nil
+    local tag = (op.op == "fill" and e.top == e.source) and e.source or nil
     ir.each_index(op.out, function(i)
       p[i] = tag
     end)
@@ -134,37 +167,43 @@ local function drop_dead_fills(prog, ops)
     if SINK[buf.kind] then read(ir.full(buf)) end
   end
   local out = {}
-  for k, op in ipairs(ops) do
-    if op.op ~= "fill" or used[k] then out[#out + 1] = op end
+  for _, op in ipairs(ops) do
+    if op.op ~= "fill" or used[op] then out[#out + 1] = op end
   end
   return out
 end
 
 -- Pass 3: ops whose output buffer is neither a sink nor read afterwards.
-local function drop_dead_ops(ops)
-  local read_later = {}
+-- `read_later` collects the buffers read by the ops kept so far (later ones).
+local function drop_dead_ops(ops, read_later)
   local keep = {}
   for k = #ops, 1, -1 do
     local op = ops[k]
-    local buf = op.out.buf
-    if SINK[buf.kind] or read_later[buf] then
-      keep[k] = true
+    if op.op == "loop" then
+      -- twice: a read in a later iteration keeps an op earlier in the body
+      drop_dead_ops(op.body, read_later)
+      local body = drop_dead_ops(op.body, read_later)
+      if #body > 0 then
+        keep[k] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = body }
+      end
+    elseif SINK[op.out.buf.kind] or read_later[op.out.buf] then
+      keep[k] = op
       for _, v in ipairs(ir.op_reads(op)) do
         read_later[v.buf] = true
       end
     end
   end
   local out = {}
-  for k, op in ipairs(ops) do
-    if keep[k] then out[#out + 1] = op end
+  for k = 1, #ops do
+    if keep[k] then out[#out + 1] = keep[k] end
   end
   return out
 end
 
-function simplify.run(prog, ops, initially_zero)
-  ops = propagate_zeros(prog, ops, initially_zero)
+function simplify.run(prog, ops)
+  ops = propagate_zeros(prog, ops)
   ops = drop_dead_fills(prog, ops)
-  ops = drop_dead_ops(ops)
+  ops = drop_dead_ops(ops, {})
   return ops
 end
 

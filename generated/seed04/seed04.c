@@ -83,654 +83,80 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
     a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[5]);
     a_simple_rnn_h[6] = tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[6]);
     a_simple_rnn_h[7] = tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[8] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[0] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[8] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[16] +
-                         a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[24] +
-                         a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[32] +
-                         a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[40] +
-                         a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[48] +
-                         a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[9] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[1] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[9] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[17] +
-                         a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[25] +
-                         a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[33] +
-                         a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[41] +
-                         a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[49] +
-                         a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[10] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[11] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[12] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[13] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[14] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[15] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[6] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[7] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[8] = tanhf(a_simple_rnn_z[8] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[9] = tanhf(a_simple_rnn_z[9] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[10] = tanhf(a_simple_rnn_z[10] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[11] = tanhf(a_simple_rnn_z[11] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[12] = tanhf(a_simple_rnn_z[12] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[13] = tanhf(a_simple_rnn_z[13] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[14] = tanhf(a_simple_rnn_z[14] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[15] = tanhf(a_simple_rnn_z[15] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[16] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[17] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[18] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[19] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[20] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[21] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[22] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[23] += a_simple_rnn_h[8] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[9] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[10] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[11] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[12] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[13] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[14] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[15] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[16] = tanhf(a_simple_rnn_z[16] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[17] = tanhf(a_simple_rnn_z[17] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[18] = tanhf(a_simple_rnn_z[18] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[19] = tanhf(a_simple_rnn_z[19] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[20] = tanhf(a_simple_rnn_z[20] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[21] = tanhf(a_simple_rnn_z[21] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[22] = tanhf(a_simple_rnn_z[22] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[23] = tanhf(a_simple_rnn_z[23] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[24] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[25] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[26] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[27] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[28] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[29] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[30] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[31] += a_simple_rnn_h[16] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[17] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[18] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[19] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[20] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[21] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[22] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[23] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[24] = tanhf(a_simple_rnn_z[24] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[25] = tanhf(a_simple_rnn_z[25] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[26] = tanhf(a_simple_rnn_z[26] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[27] = tanhf(a_simple_rnn_z[27] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[28] = tanhf(a_simple_rnn_z[28] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[29] = tanhf(a_simple_rnn_z[29] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[30] = tanhf(a_simple_rnn_z[30] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[31] = tanhf(a_simple_rnn_z[31] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[32] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[33] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[34] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[35] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[36] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[37] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[38] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[39] += a_simple_rnn_h[24] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[25] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[26] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[27] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[28] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[29] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[30] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[31] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[32] = tanhf(a_simple_rnn_z[32] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[33] = tanhf(a_simple_rnn_z[33] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[34] = tanhf(a_simple_rnn_z[34] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[35] = tanhf(a_simple_rnn_z[35] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[36] = tanhf(a_simple_rnn_z[36] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[37] = tanhf(a_simple_rnn_z[37] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[38] = tanhf(a_simple_rnn_z[38] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[39] = tanhf(a_simple_rnn_z[39] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[40] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[41] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[42] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[43] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[44] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[45] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[46] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[47] += a_simple_rnn_h[32] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[33] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[34] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[35] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[36] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[37] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[38] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[39] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[40] = tanhf(a_simple_rnn_z[40] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[41] = tanhf(a_simple_rnn_z[41] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[42] = tanhf(a_simple_rnn_z[42] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[43] = tanhf(a_simple_rnn_z[43] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[44] = tanhf(a_simple_rnn_z[44] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[45] = tanhf(a_simple_rnn_z[45] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[46] = tanhf(a_simple_rnn_z[46] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[47] = tanhf(a_simple_rnn_z[47] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[48] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[49] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[50] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[51] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[52] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[53] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[54] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[55] += a_simple_rnn_h[40] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[41] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[42] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[43] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[44] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[45] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[46] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[47] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[48] = tanhf(a_simple_rnn_z[48] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[49] = tanhf(a_simple_rnn_z[49] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[50] = tanhf(a_simple_rnn_z[50] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[51] = tanhf(a_simple_rnn_z[51] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[52] = tanhf(a_simple_rnn_z[52] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[53] = tanhf(a_simple_rnn_z[53] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[54] = tanhf(a_simple_rnn_z[54] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[55] = tanhf(a_simple_rnn_z[55] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[56] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[57] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[58] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[59] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[60] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[61] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[62] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[63] += a_simple_rnn_h[48] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[49] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[50] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[51] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[52] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[53] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[54] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[55] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[56] = tanhf(a_simple_rnn_z[56] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[57] = tanhf(a_simple_rnn_z[57] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[58] = tanhf(a_simple_rnn_z[58] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[59] = tanhf(a_simple_rnn_z[59] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[60] = tanhf(a_simple_rnn_z[60] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[61] = tanhf(a_simple_rnn_z[61] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[62] = tanhf(a_simple_rnn_z[62] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[63] = tanhf(a_simple_rnn_z[63] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[64] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[65] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[66] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[67] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[68] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[69] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[70] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[71] += a_simple_rnn_h[56] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[57] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[58] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[59] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[60] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[61] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[62] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[63] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[64] = tanhf(a_simple_rnn_z[64] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[65] = tanhf(a_simple_rnn_z[65] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[66] = tanhf(a_simple_rnn_z[66] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[67] = tanhf(a_simple_rnn_z[67] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[68] = tanhf(a_simple_rnn_z[68] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[69] = tanhf(a_simple_rnn_z[69] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[70] = tanhf(a_simple_rnn_z[70] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[71] = tanhf(a_simple_rnn_z[71] + w_simple_rnn_bias[7]);
-    a_simple_rnn_z[72] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[0] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[8] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[16] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[24] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[32] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[40] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[48] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[56];
-    a_simple_rnn_z[73] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[1] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[9] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[17] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[25] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[33] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[41] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[49] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[57];
-    a_simple_rnn_z[74] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[2] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[10] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[18] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[26] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[34] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[42] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[50] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[58];
-    a_simple_rnn_z[75] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[3] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[11] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[19] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[27] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[35] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[43] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[51] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[59];
-    a_simple_rnn_z[76] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[4] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[12] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[20] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[28] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[36] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[44] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[52] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[60];
-    a_simple_rnn_z[77] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[5] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[13] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[21] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[29] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[37] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[45] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[53] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[61];
-    a_simple_rnn_z[78] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[6] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[14] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[22] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[30] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[38] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[46] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[54] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[62];
-    a_simple_rnn_z[79] += a_simple_rnn_h[64] * w_simple_rnn_recurrent_kernel[7] +
-                          a_simple_rnn_h[65] * w_simple_rnn_recurrent_kernel[15] +
-                          a_simple_rnn_h[66] * w_simple_rnn_recurrent_kernel[23] +
-                          a_simple_rnn_h[67] * w_simple_rnn_recurrent_kernel[31] +
-                          a_simple_rnn_h[68] * w_simple_rnn_recurrent_kernel[39] +
-                          a_simple_rnn_h[69] * w_simple_rnn_recurrent_kernel[47] +
-                          a_simple_rnn_h[70] * w_simple_rnn_recurrent_kernel[55] +
-                          a_simple_rnn_h[71] * w_simple_rnn_recurrent_kernel[63];
-    a_simple_rnn_h[72] = tanhf(a_simple_rnn_z[72] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[73] = tanhf(a_simple_rnn_z[73] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[74] = tanhf(a_simple_rnn_z[74] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[75] = tanhf(a_simple_rnn_z[75] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[76] = tanhf(a_simple_rnn_z[76] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[77] = tanhf(a_simple_rnn_z[77] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[78] = tanhf(a_simple_rnn_z[78] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[79] = tanhf(a_simple_rnn_z[79] + w_simple_rnn_bias[7]);
+    for (int t = 1; t <= 9; ++t) {
+      a_simple_rnn_z[t * 8] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[0] +
+                               a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[8] +
+                               a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[16] +
+                               a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[24] +
+                               a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[32] +
+                               a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[40] +
+                               a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[48] +
+                               a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[56];
+      a_simple_rnn_z[t * 8 + 1] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[1] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[9] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[17] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[25] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[33] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[41] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[49] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[57];
+      a_simple_rnn_z[t * 8 + 2] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[2] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[10] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[18] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[26] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[34] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[42] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[50] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[58];
+      a_simple_rnn_z[t * 8 + 3] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[3] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[11] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[19] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[27] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[35] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[43] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[51] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[59];
+      a_simple_rnn_z[t * 8 + 4] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[4] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[12] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[20] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[28] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[36] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[44] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[52] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[60];
+      a_simple_rnn_z[t * 8 + 5] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[5] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[13] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[21] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[29] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[37] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[45] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[53] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[61];
+      a_simple_rnn_z[t * 8 + 6] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[6] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[14] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[22] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[30] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[38] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[46] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[54] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[62];
+      a_simple_rnn_z[t * 8 + 7] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[7] +
+                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[15] +
+                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[23] +
+                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[31] +
+                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[39] +
+                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[47] +
+                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[55] +
+                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[63];
+      a_simple_rnn_h[t * 8] = tanhf(a_simple_rnn_z[t * 8] + w_simple_rnn_bias[0]);
+      a_simple_rnn_h[t * 8 + 1] = tanhf(a_simple_rnn_z[t * 8 + 1] + w_simple_rnn_bias[1]);
+      a_simple_rnn_h[t * 8 + 2] = tanhf(a_simple_rnn_z[t * 8 + 2] + w_simple_rnn_bias[2]);
+      a_simple_rnn_h[t * 8 + 3] = tanhf(a_simple_rnn_z[t * 8 + 3] + w_simple_rnn_bias[3]);
+      a_simple_rnn_h[t * 8 + 4] = tanhf(a_simple_rnn_z[t * 8 + 4] + w_simple_rnn_bias[4]);
+      a_simple_rnn_h[t * 8 + 5] = tanhf(a_simple_rnn_z[t * 8 + 5] + w_simple_rnn_bias[5]);
+      a_simple_rnn_h[t * 8 + 6] = tanhf(a_simple_rnn_z[t * 8 + 6] + w_simple_rnn_bias[6]);
+      a_simple_rnn_h[t * 8 + 7] = tanhf(a_simple_rnn_z[t * 8 + 7] + w_simple_rnn_bias[7]);
+    }
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 8; ++c) {
         float sum = 0.0f;
@@ -747,654 +173,87 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
     a_simple_rnn_1_h[5] = tanhf(a_simple_rnn_1_z[5] + w_simple_rnn_1_bias[5]);
     a_simple_rnn_1_h[6] = tanhf(a_simple_rnn_1_z[6] + w_simple_rnn_1_bias[6]);
     a_simple_rnn_1_h[7] = tanhf(a_simple_rnn_1_z[7] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[8] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[0] +
-                           a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[8] +
-                           a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[16] +
-                           a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[24] +
-                           a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[32] +
-                           a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[40] +
-                           a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[48] +
-                           a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[9] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[1] +
-                           a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[9] +
-                           a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[17] +
-                           a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[25] +
-                           a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[33] +
-                           a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[41] +
-                           a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[49] +
-                           a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[10] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[11] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[12] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[13] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[14] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[15] += a_simple_rnn_1_h[0] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[1] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[2] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[3] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[4] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[5] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[6] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[7] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[8] = tanhf(a_simple_rnn_1_z[8] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[9] = tanhf(a_simple_rnn_1_z[9] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[10] = tanhf(a_simple_rnn_1_z[10] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[11] = tanhf(a_simple_rnn_1_z[11] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[12] = tanhf(a_simple_rnn_1_z[12] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[13] = tanhf(a_simple_rnn_1_z[13] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[14] = tanhf(a_simple_rnn_1_z[14] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[15] = tanhf(a_simple_rnn_1_z[15] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[16] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[17] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[18] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[19] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[20] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[21] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[22] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[23] += a_simple_rnn_1_h[8] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[9] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[10] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[11] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[12] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[13] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[14] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[15] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[16] = tanhf(a_simple_rnn_1_z[16] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[17] = tanhf(a_simple_rnn_1_z[17] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[18] = tanhf(a_simple_rnn_1_z[18] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[19] = tanhf(a_simple_rnn_1_z[19] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[20] = tanhf(a_simple_rnn_1_z[20] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[21] = tanhf(a_simple_rnn_1_z[21] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[22] = tanhf(a_simple_rnn_1_z[22] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[23] = tanhf(a_simple_rnn_1_z[23] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[24] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[25] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[26] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[27] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[28] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[29] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[30] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[31] += a_simple_rnn_1_h[16] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[17] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[18] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[19] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[20] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[21] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[22] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[23] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[24] = tanhf(a_simple_rnn_1_z[24] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[25] = tanhf(a_simple_rnn_1_z[25] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[26] = tanhf(a_simple_rnn_1_z[26] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[27] = tanhf(a_simple_rnn_1_z[27] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[28] = tanhf(a_simple_rnn_1_z[28] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[29] = tanhf(a_simple_rnn_1_z[29] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[30] = tanhf(a_simple_rnn_1_z[30] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[31] = tanhf(a_simple_rnn_1_z[31] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[32] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[33] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[34] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[35] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[36] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[37] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[38] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[39] += a_simple_rnn_1_h[24] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[25] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[26] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[27] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[28] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[29] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[30] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[31] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[32] = tanhf(a_simple_rnn_1_z[32] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[33] = tanhf(a_simple_rnn_1_z[33] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[34] = tanhf(a_simple_rnn_1_z[34] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[35] = tanhf(a_simple_rnn_1_z[35] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[36] = tanhf(a_simple_rnn_1_z[36] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[37] = tanhf(a_simple_rnn_1_z[37] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[38] = tanhf(a_simple_rnn_1_z[38] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[39] = tanhf(a_simple_rnn_1_z[39] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[40] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[41] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[42] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[43] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[44] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[45] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[46] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[47] += a_simple_rnn_1_h[32] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[33] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[34] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[35] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[36] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[37] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[38] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[39] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[40] = tanhf(a_simple_rnn_1_z[40] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[41] = tanhf(a_simple_rnn_1_z[41] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[42] = tanhf(a_simple_rnn_1_z[42] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[43] = tanhf(a_simple_rnn_1_z[43] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[44] = tanhf(a_simple_rnn_1_z[44] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[45] = tanhf(a_simple_rnn_1_z[45] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[46] = tanhf(a_simple_rnn_1_z[46] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[47] = tanhf(a_simple_rnn_1_z[47] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[48] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[49] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[50] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[51] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[52] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[53] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[54] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[55] += a_simple_rnn_1_h[40] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[41] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[42] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[43] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[44] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[45] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[46] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[47] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[48] = tanhf(a_simple_rnn_1_z[48] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[49] = tanhf(a_simple_rnn_1_z[49] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[50] = tanhf(a_simple_rnn_1_z[50] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[51] = tanhf(a_simple_rnn_1_z[51] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[52] = tanhf(a_simple_rnn_1_z[52] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[53] = tanhf(a_simple_rnn_1_z[53] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[54] = tanhf(a_simple_rnn_1_z[54] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[55] = tanhf(a_simple_rnn_1_z[55] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[56] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[57] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[58] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[59] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[60] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[61] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[62] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[63] += a_simple_rnn_1_h[48] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[49] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[50] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[51] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[52] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[53] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[54] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[55] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[56] = tanhf(a_simple_rnn_1_z[56] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[57] = tanhf(a_simple_rnn_1_z[57] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[58] = tanhf(a_simple_rnn_1_z[58] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[59] = tanhf(a_simple_rnn_1_z[59] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[60] = tanhf(a_simple_rnn_1_z[60] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[61] = tanhf(a_simple_rnn_1_z[61] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[62] = tanhf(a_simple_rnn_1_z[62] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[63] = tanhf(a_simple_rnn_1_z[63] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[64] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[65] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[66] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[67] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[68] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[69] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[70] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[71] += a_simple_rnn_1_h[56] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[57] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[58] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[59] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[60] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[61] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[62] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[63] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[64] = tanhf(a_simple_rnn_1_z[64] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[65] = tanhf(a_simple_rnn_1_z[65] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[66] = tanhf(a_simple_rnn_1_z[66] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[67] = tanhf(a_simple_rnn_1_z[67] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[68] = tanhf(a_simple_rnn_1_z[68] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[69] = tanhf(a_simple_rnn_1_z[69] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[70] = tanhf(a_simple_rnn_1_z[70] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[71] = tanhf(a_simple_rnn_1_z[71] + w_simple_rnn_1_bias[7]);
-    a_simple_rnn_1_z[72] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[0] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[8] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[16] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[24] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[32] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[40] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[48] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[56];
-    a_simple_rnn_1_z[73] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[1] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[9] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[17] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[25] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[33] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[41] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[49] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[57];
-    a_simple_rnn_1_z[74] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[2] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[10] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[18] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[26] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[34] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[42] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[50] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[58];
-    a_simple_rnn_1_z[75] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[3] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[11] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[19] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[27] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[35] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[43] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[51] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[59];
-    a_simple_rnn_1_z[76] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[4] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[12] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[20] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[28] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[36] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[44] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[52] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[60];
-    a_simple_rnn_1_z[77] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[5] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[13] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[21] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[29] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[37] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[45] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[53] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[61];
-    a_simple_rnn_1_z[78] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[6] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[14] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[22] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[30] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[38] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[46] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[54] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[62];
-    a_simple_rnn_1_z[79] += a_simple_rnn_1_h[64] * w_simple_rnn_1_recurrent_kernel[7] +
-                            a_simple_rnn_1_h[65] * w_simple_rnn_1_recurrent_kernel[15] +
-                            a_simple_rnn_1_h[66] * w_simple_rnn_1_recurrent_kernel[23] +
-                            a_simple_rnn_1_h[67] * w_simple_rnn_1_recurrent_kernel[31] +
-                            a_simple_rnn_1_h[68] * w_simple_rnn_1_recurrent_kernel[39] +
-                            a_simple_rnn_1_h[69] * w_simple_rnn_1_recurrent_kernel[47] +
-                            a_simple_rnn_1_h[70] * w_simple_rnn_1_recurrent_kernel[55] +
-                            a_simple_rnn_1_h[71] * w_simple_rnn_1_recurrent_kernel[63];
-    a_simple_rnn_1_h[72] = tanhf(a_simple_rnn_1_z[72] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[73] = tanhf(a_simple_rnn_1_z[73] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[74] = tanhf(a_simple_rnn_1_z[74] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[75] = tanhf(a_simple_rnn_1_z[75] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[76] = tanhf(a_simple_rnn_1_z[76] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[77] = tanhf(a_simple_rnn_1_z[77] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[78] = tanhf(a_simple_rnn_1_z[78] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[79] = tanhf(a_simple_rnn_1_z[79] + w_simple_rnn_1_bias[7]);
+    for (int t = 1; t <= 9; ++t) {
+      a_simple_rnn_1_z[t * 8] += a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[0] +
+                                 a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[8] +
+                                 a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[16] +
+                                 a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[24] +
+                                 a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[32] +
+                                 a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[40] +
+                                 a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[48] +
+                                 a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[56];
+      a_simple_rnn_1_z[t * 8 + 1] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[1] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[9] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[17] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[25] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[33] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[41] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[49] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[57];
+      a_simple_rnn_1_z[t * 8 + 2] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[2] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[10] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[18] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[26] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[34] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[42] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[50] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[58];
+      a_simple_rnn_1_z[t * 8 + 3] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[3] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[11] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[19] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[27] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[35] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[43] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[51] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[59];
+      a_simple_rnn_1_z[t * 8 + 4] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[4] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[12] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[20] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[28] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[36] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[44] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[52] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[60];
+      a_simple_rnn_1_z[t * 8 + 5] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[5] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[13] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[21] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[29] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[37] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[45] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[53] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[61];
+      a_simple_rnn_1_z[t * 8 + 6] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[6] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[14] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[22] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[30] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[38] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[46] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[54] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[62];
+      a_simple_rnn_1_z[t * 8 + 7] +=
+          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[7] +
+          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[15] +
+          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[23] +
+          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[31] +
+          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[39] +
+          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[47] +
+          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[55] +
+          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[63];
+      a_simple_rnn_1_h[t * 8] = tanhf(a_simple_rnn_1_z[t * 8] + w_simple_rnn_1_bias[0]);
+      a_simple_rnn_1_h[t * 8 + 1] = tanhf(a_simple_rnn_1_z[t * 8 + 1] + w_simple_rnn_1_bias[1]);
+      a_simple_rnn_1_h[t * 8 + 2] = tanhf(a_simple_rnn_1_z[t * 8 + 2] + w_simple_rnn_1_bias[2]);
+      a_simple_rnn_1_h[t * 8 + 3] = tanhf(a_simple_rnn_1_z[t * 8 + 3] + w_simple_rnn_1_bias[3]);
+      a_simple_rnn_1_h[t * 8 + 4] = tanhf(a_simple_rnn_1_z[t * 8 + 4] + w_simple_rnn_1_bias[4]);
+      a_simple_rnn_1_h[t * 8 + 5] = tanhf(a_simple_rnn_1_z[t * 8 + 5] + w_simple_rnn_1_bias[5]);
+      a_simple_rnn_1_h[t * 8 + 6] = tanhf(a_simple_rnn_1_z[t * 8 + 6] + w_simple_rnn_1_bias[6]);
+      a_simple_rnn_1_h[t * 8 + 7] = tanhf(a_simple_rnn_1_z[t * 8 + 7] + w_simple_rnn_1_bias[7]);
+    }
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 8; ++c) {
         y_b[r * 8 + c] = a_simple_rnn_1_h[r * 8 + c];
@@ -1433,1444 +292,239 @@ void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
         d_simple_rnn_1_h[r * 8 + c] = dy_b[r * 8 + c];
       }
     }
-    d_simple_rnn_1_z[72] =
-        d_simple_rnn_1_h[72] * (1.0f - a_simple_rnn_1_h[72] * a_simple_rnn_1_h[72]);
-    d_simple_rnn_1_z[73] =
-        d_simple_rnn_1_h[73] * (1.0f - a_simple_rnn_1_h[73] * a_simple_rnn_1_h[73]);
-    d_simple_rnn_1_z[74] =
-        d_simple_rnn_1_h[74] * (1.0f - a_simple_rnn_1_h[74] * a_simple_rnn_1_h[74]);
-    d_simple_rnn_1_z[75] =
-        d_simple_rnn_1_h[75] * (1.0f - a_simple_rnn_1_h[75] * a_simple_rnn_1_h[75]);
-    d_simple_rnn_1_z[76] =
-        d_simple_rnn_1_h[76] * (1.0f - a_simple_rnn_1_h[76] * a_simple_rnn_1_h[76]);
-    d_simple_rnn_1_z[77] =
-        d_simple_rnn_1_h[77] * (1.0f - a_simple_rnn_1_h[77] * a_simple_rnn_1_h[77]);
-    d_simple_rnn_1_z[78] =
-        d_simple_rnn_1_h[78] * (1.0f - a_simple_rnn_1_h[78] * a_simple_rnn_1_h[78]);
-    d_simple_rnn_1_z[79] =
-        d_simple_rnn_1_h[79] * (1.0f - a_simple_rnn_1_h[79] * a_simple_rnn_1_h[79]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[72] * (1.0f - a_simple_rnn_1_h[72] * a_simple_rnn_1_h[72]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[73] * (1.0f - a_simple_rnn_1_h[73] * a_simple_rnn_1_h[73]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[74] * (1.0f - a_simple_rnn_1_h[74] * a_simple_rnn_1_h[74]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[75] * (1.0f - a_simple_rnn_1_h[75] * a_simple_rnn_1_h[75]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[76] * (1.0f - a_simple_rnn_1_h[76] * a_simple_rnn_1_h[76]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[77] * (1.0f - a_simple_rnn_1_h[77] * a_simple_rnn_1_h[77]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[78] * (1.0f - a_simple_rnn_1_h[78] * a_simple_rnn_1_h[78]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[79] * (1.0f - a_simple_rnn_1_h[79] * a_simple_rnn_1_h[79]);
-    d_simple_rnn_1_h[64] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[65] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[66] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[67] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[68] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[69] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[70] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[71] += d_simple_rnn_1_z[72] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[73] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[74] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[75] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[76] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[77] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[78] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[79] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[64] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[65] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[66] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[67] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[68] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[69] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[70] * d_simple_rnn_1_z[79];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[72];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[73];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[74];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[75];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[76];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[77];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[78];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[71] * d_simple_rnn_1_z[79];
-    d_simple_rnn_1_z[64] =
-        d_simple_rnn_1_h[64] * (1.0f - a_simple_rnn_1_h[64] * a_simple_rnn_1_h[64]);
-    d_simple_rnn_1_z[65] =
-        d_simple_rnn_1_h[65] * (1.0f - a_simple_rnn_1_h[65] * a_simple_rnn_1_h[65]);
-    d_simple_rnn_1_z[66] =
-        d_simple_rnn_1_h[66] * (1.0f - a_simple_rnn_1_h[66] * a_simple_rnn_1_h[66]);
-    d_simple_rnn_1_z[67] =
-        d_simple_rnn_1_h[67] * (1.0f - a_simple_rnn_1_h[67] * a_simple_rnn_1_h[67]);
-    d_simple_rnn_1_z[68] =
-        d_simple_rnn_1_h[68] * (1.0f - a_simple_rnn_1_h[68] * a_simple_rnn_1_h[68]);
-    d_simple_rnn_1_z[69] =
-        d_simple_rnn_1_h[69] * (1.0f - a_simple_rnn_1_h[69] * a_simple_rnn_1_h[69]);
-    d_simple_rnn_1_z[70] =
-        d_simple_rnn_1_h[70] * (1.0f - a_simple_rnn_1_h[70] * a_simple_rnn_1_h[70]);
-    d_simple_rnn_1_z[71] =
-        d_simple_rnn_1_h[71] * (1.0f - a_simple_rnn_1_h[71] * a_simple_rnn_1_h[71]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[64] * (1.0f - a_simple_rnn_1_h[64] * a_simple_rnn_1_h[64]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[65] * (1.0f - a_simple_rnn_1_h[65] * a_simple_rnn_1_h[65]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[66] * (1.0f - a_simple_rnn_1_h[66] * a_simple_rnn_1_h[66]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[67] * (1.0f - a_simple_rnn_1_h[67] * a_simple_rnn_1_h[67]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[68] * (1.0f - a_simple_rnn_1_h[68] * a_simple_rnn_1_h[68]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[69] * (1.0f - a_simple_rnn_1_h[69] * a_simple_rnn_1_h[69]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[70] * (1.0f - a_simple_rnn_1_h[70] * a_simple_rnn_1_h[70]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[71] * (1.0f - a_simple_rnn_1_h[71] * a_simple_rnn_1_h[71]);
-    d_simple_rnn_1_h[56] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[57] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[58] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[59] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[60] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[61] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[62] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[63] += d_simple_rnn_1_z[64] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[65] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[66] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[67] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[68] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[69] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[70] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[71] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[56] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[57] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[58] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[59] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[60] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[61] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[62] * d_simple_rnn_1_z[71];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[64];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[65];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[66];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[67];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[68];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[69];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[70];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[63] * d_simple_rnn_1_z[71];
-    d_simple_rnn_1_z[56] =
-        d_simple_rnn_1_h[56] * (1.0f - a_simple_rnn_1_h[56] * a_simple_rnn_1_h[56]);
-    d_simple_rnn_1_z[57] =
-        d_simple_rnn_1_h[57] * (1.0f - a_simple_rnn_1_h[57] * a_simple_rnn_1_h[57]);
-    d_simple_rnn_1_z[58] =
-        d_simple_rnn_1_h[58] * (1.0f - a_simple_rnn_1_h[58] * a_simple_rnn_1_h[58]);
-    d_simple_rnn_1_z[59] =
-        d_simple_rnn_1_h[59] * (1.0f - a_simple_rnn_1_h[59] * a_simple_rnn_1_h[59]);
-    d_simple_rnn_1_z[60] =
-        d_simple_rnn_1_h[60] * (1.0f - a_simple_rnn_1_h[60] * a_simple_rnn_1_h[60]);
-    d_simple_rnn_1_z[61] =
-        d_simple_rnn_1_h[61] * (1.0f - a_simple_rnn_1_h[61] * a_simple_rnn_1_h[61]);
-    d_simple_rnn_1_z[62] =
-        d_simple_rnn_1_h[62] * (1.0f - a_simple_rnn_1_h[62] * a_simple_rnn_1_h[62]);
-    d_simple_rnn_1_z[63] =
-        d_simple_rnn_1_h[63] * (1.0f - a_simple_rnn_1_h[63] * a_simple_rnn_1_h[63]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[56] * (1.0f - a_simple_rnn_1_h[56] * a_simple_rnn_1_h[56]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[57] * (1.0f - a_simple_rnn_1_h[57] * a_simple_rnn_1_h[57]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[58] * (1.0f - a_simple_rnn_1_h[58] * a_simple_rnn_1_h[58]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[59] * (1.0f - a_simple_rnn_1_h[59] * a_simple_rnn_1_h[59]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[60] * (1.0f - a_simple_rnn_1_h[60] * a_simple_rnn_1_h[60]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[61] * (1.0f - a_simple_rnn_1_h[61] * a_simple_rnn_1_h[61]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[62] * (1.0f - a_simple_rnn_1_h[62] * a_simple_rnn_1_h[62]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[63] * (1.0f - a_simple_rnn_1_h[63] * a_simple_rnn_1_h[63]);
-    d_simple_rnn_1_h[48] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[49] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[50] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[51] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[52] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[53] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[54] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[55] += d_simple_rnn_1_z[56] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[57] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[58] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[59] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[60] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[61] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[62] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[63] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[48] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[49] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[50] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[51] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[52] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[53] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[54] * d_simple_rnn_1_z[63];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[56];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[57];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[58];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[59];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[60];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[61];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[62];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[55] * d_simple_rnn_1_z[63];
-    d_simple_rnn_1_z[48] =
-        d_simple_rnn_1_h[48] * (1.0f - a_simple_rnn_1_h[48] * a_simple_rnn_1_h[48]);
-    d_simple_rnn_1_z[49] =
-        d_simple_rnn_1_h[49] * (1.0f - a_simple_rnn_1_h[49] * a_simple_rnn_1_h[49]);
-    d_simple_rnn_1_z[50] =
-        d_simple_rnn_1_h[50] * (1.0f - a_simple_rnn_1_h[50] * a_simple_rnn_1_h[50]);
-    d_simple_rnn_1_z[51] =
-        d_simple_rnn_1_h[51] * (1.0f - a_simple_rnn_1_h[51] * a_simple_rnn_1_h[51]);
-    d_simple_rnn_1_z[52] =
-        d_simple_rnn_1_h[52] * (1.0f - a_simple_rnn_1_h[52] * a_simple_rnn_1_h[52]);
-    d_simple_rnn_1_z[53] =
-        d_simple_rnn_1_h[53] * (1.0f - a_simple_rnn_1_h[53] * a_simple_rnn_1_h[53]);
-    d_simple_rnn_1_z[54] =
-        d_simple_rnn_1_h[54] * (1.0f - a_simple_rnn_1_h[54] * a_simple_rnn_1_h[54]);
-    d_simple_rnn_1_z[55] =
-        d_simple_rnn_1_h[55] * (1.0f - a_simple_rnn_1_h[55] * a_simple_rnn_1_h[55]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[48] * (1.0f - a_simple_rnn_1_h[48] * a_simple_rnn_1_h[48]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[49] * (1.0f - a_simple_rnn_1_h[49] * a_simple_rnn_1_h[49]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[50] * (1.0f - a_simple_rnn_1_h[50] * a_simple_rnn_1_h[50]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[51] * (1.0f - a_simple_rnn_1_h[51] * a_simple_rnn_1_h[51]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[52] * (1.0f - a_simple_rnn_1_h[52] * a_simple_rnn_1_h[52]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[53] * (1.0f - a_simple_rnn_1_h[53] * a_simple_rnn_1_h[53]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[54] * (1.0f - a_simple_rnn_1_h[54] * a_simple_rnn_1_h[54]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[55] * (1.0f - a_simple_rnn_1_h[55] * a_simple_rnn_1_h[55]);
-    d_simple_rnn_1_h[40] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[41] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[42] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[43] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[44] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[45] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[46] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[47] += d_simple_rnn_1_z[48] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[49] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[50] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[51] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[52] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[53] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[54] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[55] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[40] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[41] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[42] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[43] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[44] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[45] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[46] * d_simple_rnn_1_z[55];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[48];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[49];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[50];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[51];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[52];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[53];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[54];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[47] * d_simple_rnn_1_z[55];
-    d_simple_rnn_1_z[40] =
-        d_simple_rnn_1_h[40] * (1.0f - a_simple_rnn_1_h[40] * a_simple_rnn_1_h[40]);
-    d_simple_rnn_1_z[41] =
-        d_simple_rnn_1_h[41] * (1.0f - a_simple_rnn_1_h[41] * a_simple_rnn_1_h[41]);
-    d_simple_rnn_1_z[42] =
-        d_simple_rnn_1_h[42] * (1.0f - a_simple_rnn_1_h[42] * a_simple_rnn_1_h[42]);
-    d_simple_rnn_1_z[43] =
-        d_simple_rnn_1_h[43] * (1.0f - a_simple_rnn_1_h[43] * a_simple_rnn_1_h[43]);
-    d_simple_rnn_1_z[44] =
-        d_simple_rnn_1_h[44] * (1.0f - a_simple_rnn_1_h[44] * a_simple_rnn_1_h[44]);
-    d_simple_rnn_1_z[45] =
-        d_simple_rnn_1_h[45] * (1.0f - a_simple_rnn_1_h[45] * a_simple_rnn_1_h[45]);
-    d_simple_rnn_1_z[46] =
-        d_simple_rnn_1_h[46] * (1.0f - a_simple_rnn_1_h[46] * a_simple_rnn_1_h[46]);
-    d_simple_rnn_1_z[47] =
-        d_simple_rnn_1_h[47] * (1.0f - a_simple_rnn_1_h[47] * a_simple_rnn_1_h[47]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[40] * (1.0f - a_simple_rnn_1_h[40] * a_simple_rnn_1_h[40]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[41] * (1.0f - a_simple_rnn_1_h[41] * a_simple_rnn_1_h[41]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[42] * (1.0f - a_simple_rnn_1_h[42] * a_simple_rnn_1_h[42]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[43] * (1.0f - a_simple_rnn_1_h[43] * a_simple_rnn_1_h[43]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[44] * (1.0f - a_simple_rnn_1_h[44] * a_simple_rnn_1_h[44]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[45] * (1.0f - a_simple_rnn_1_h[45] * a_simple_rnn_1_h[45]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[46] * (1.0f - a_simple_rnn_1_h[46] * a_simple_rnn_1_h[46]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[47] * (1.0f - a_simple_rnn_1_h[47] * a_simple_rnn_1_h[47]);
-    d_simple_rnn_1_h[32] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[33] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[34] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[35] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[36] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[37] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[38] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[39] += d_simple_rnn_1_z[40] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[41] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[42] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[43] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[44] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[45] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[46] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[47] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[32] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[33] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[34] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[35] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[36] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[37] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[38] * d_simple_rnn_1_z[47];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[40];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[41];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[42];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[43];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[44];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[45];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[46];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[39] * d_simple_rnn_1_z[47];
-    d_simple_rnn_1_z[32] =
-        d_simple_rnn_1_h[32] * (1.0f - a_simple_rnn_1_h[32] * a_simple_rnn_1_h[32]);
-    d_simple_rnn_1_z[33] =
-        d_simple_rnn_1_h[33] * (1.0f - a_simple_rnn_1_h[33] * a_simple_rnn_1_h[33]);
-    d_simple_rnn_1_z[34] =
-        d_simple_rnn_1_h[34] * (1.0f - a_simple_rnn_1_h[34] * a_simple_rnn_1_h[34]);
-    d_simple_rnn_1_z[35] =
-        d_simple_rnn_1_h[35] * (1.0f - a_simple_rnn_1_h[35] * a_simple_rnn_1_h[35]);
-    d_simple_rnn_1_z[36] =
-        d_simple_rnn_1_h[36] * (1.0f - a_simple_rnn_1_h[36] * a_simple_rnn_1_h[36]);
-    d_simple_rnn_1_z[37] =
-        d_simple_rnn_1_h[37] * (1.0f - a_simple_rnn_1_h[37] * a_simple_rnn_1_h[37]);
-    d_simple_rnn_1_z[38] =
-        d_simple_rnn_1_h[38] * (1.0f - a_simple_rnn_1_h[38] * a_simple_rnn_1_h[38]);
-    d_simple_rnn_1_z[39] =
-        d_simple_rnn_1_h[39] * (1.0f - a_simple_rnn_1_h[39] * a_simple_rnn_1_h[39]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[32] * (1.0f - a_simple_rnn_1_h[32] * a_simple_rnn_1_h[32]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[33] * (1.0f - a_simple_rnn_1_h[33] * a_simple_rnn_1_h[33]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[34] * (1.0f - a_simple_rnn_1_h[34] * a_simple_rnn_1_h[34]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[35] * (1.0f - a_simple_rnn_1_h[35] * a_simple_rnn_1_h[35]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[36] * (1.0f - a_simple_rnn_1_h[36] * a_simple_rnn_1_h[36]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[37] * (1.0f - a_simple_rnn_1_h[37] * a_simple_rnn_1_h[37]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[38] * (1.0f - a_simple_rnn_1_h[38] * a_simple_rnn_1_h[38]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[39] * (1.0f - a_simple_rnn_1_h[39] * a_simple_rnn_1_h[39]);
-    d_simple_rnn_1_h[24] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[25] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[26] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[27] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[28] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[29] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[30] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[31] += d_simple_rnn_1_z[32] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[33] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[34] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[35] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[36] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[37] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[38] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[39] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[24] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[25] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[26] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[27] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[28] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[29] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[30] * d_simple_rnn_1_z[39];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[32];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[33];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[34];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[35];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[36];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[37];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[38];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[31] * d_simple_rnn_1_z[39];
-    d_simple_rnn_1_z[24] =
-        d_simple_rnn_1_h[24] * (1.0f - a_simple_rnn_1_h[24] * a_simple_rnn_1_h[24]);
-    d_simple_rnn_1_z[25] =
-        d_simple_rnn_1_h[25] * (1.0f - a_simple_rnn_1_h[25] * a_simple_rnn_1_h[25]);
-    d_simple_rnn_1_z[26] =
-        d_simple_rnn_1_h[26] * (1.0f - a_simple_rnn_1_h[26] * a_simple_rnn_1_h[26]);
-    d_simple_rnn_1_z[27] =
-        d_simple_rnn_1_h[27] * (1.0f - a_simple_rnn_1_h[27] * a_simple_rnn_1_h[27]);
-    d_simple_rnn_1_z[28] =
-        d_simple_rnn_1_h[28] * (1.0f - a_simple_rnn_1_h[28] * a_simple_rnn_1_h[28]);
-    d_simple_rnn_1_z[29] =
-        d_simple_rnn_1_h[29] * (1.0f - a_simple_rnn_1_h[29] * a_simple_rnn_1_h[29]);
-    d_simple_rnn_1_z[30] =
-        d_simple_rnn_1_h[30] * (1.0f - a_simple_rnn_1_h[30] * a_simple_rnn_1_h[30]);
-    d_simple_rnn_1_z[31] =
-        d_simple_rnn_1_h[31] * (1.0f - a_simple_rnn_1_h[31] * a_simple_rnn_1_h[31]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[24] * (1.0f - a_simple_rnn_1_h[24] * a_simple_rnn_1_h[24]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[25] * (1.0f - a_simple_rnn_1_h[25] * a_simple_rnn_1_h[25]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[26] * (1.0f - a_simple_rnn_1_h[26] * a_simple_rnn_1_h[26]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[27] * (1.0f - a_simple_rnn_1_h[27] * a_simple_rnn_1_h[27]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[28] * (1.0f - a_simple_rnn_1_h[28] * a_simple_rnn_1_h[28]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[29] * (1.0f - a_simple_rnn_1_h[29] * a_simple_rnn_1_h[29]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[30] * (1.0f - a_simple_rnn_1_h[30] * a_simple_rnn_1_h[30]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[31] * (1.0f - a_simple_rnn_1_h[31] * a_simple_rnn_1_h[31]);
-    d_simple_rnn_1_h[16] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[0] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[1] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[2] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[3] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[4] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[5] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[6] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[17] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[8] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[9] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[10] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[11] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[12] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[13] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[14] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[18] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[19] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[20] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[21] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[22] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[23] += d_simple_rnn_1_z[24] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[25] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[26] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[27] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[28] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[29] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[30] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[31] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[16] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[17] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[18] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[19] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[20] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[21] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[22] * d_simple_rnn_1_z[31];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[24];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[25];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[26];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[27];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[28];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[29];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[30];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[23] * d_simple_rnn_1_z[31];
-    d_simple_rnn_1_z[16] =
-        d_simple_rnn_1_h[16] * (1.0f - a_simple_rnn_1_h[16] * a_simple_rnn_1_h[16]);
-    d_simple_rnn_1_z[17] =
-        d_simple_rnn_1_h[17] * (1.0f - a_simple_rnn_1_h[17] * a_simple_rnn_1_h[17]);
-    d_simple_rnn_1_z[18] =
-        d_simple_rnn_1_h[18] * (1.0f - a_simple_rnn_1_h[18] * a_simple_rnn_1_h[18]);
-    d_simple_rnn_1_z[19] =
-        d_simple_rnn_1_h[19] * (1.0f - a_simple_rnn_1_h[19] * a_simple_rnn_1_h[19]);
-    d_simple_rnn_1_z[20] =
-        d_simple_rnn_1_h[20] * (1.0f - a_simple_rnn_1_h[20] * a_simple_rnn_1_h[20]);
-    d_simple_rnn_1_z[21] =
-        d_simple_rnn_1_h[21] * (1.0f - a_simple_rnn_1_h[21] * a_simple_rnn_1_h[21]);
-    d_simple_rnn_1_z[22] =
-        d_simple_rnn_1_h[22] * (1.0f - a_simple_rnn_1_h[22] * a_simple_rnn_1_h[22]);
-    d_simple_rnn_1_z[23] =
-        d_simple_rnn_1_h[23] * (1.0f - a_simple_rnn_1_h[23] * a_simple_rnn_1_h[23]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[16] * (1.0f - a_simple_rnn_1_h[16] * a_simple_rnn_1_h[16]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[17] * (1.0f - a_simple_rnn_1_h[17] * a_simple_rnn_1_h[17]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[18] * (1.0f - a_simple_rnn_1_h[18] * a_simple_rnn_1_h[18]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[19] * (1.0f - a_simple_rnn_1_h[19] * a_simple_rnn_1_h[19]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[20] * (1.0f - a_simple_rnn_1_h[20] * a_simple_rnn_1_h[20]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[21] * (1.0f - a_simple_rnn_1_h[21] * a_simple_rnn_1_h[21]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[22] * (1.0f - a_simple_rnn_1_h[22] * a_simple_rnn_1_h[22]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[23] * (1.0f - a_simple_rnn_1_h[23] * a_simple_rnn_1_h[23]);
-    d_simple_rnn_1_h[8] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[0] +
-                           d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[1] +
-                           d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[2] +
-                           d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[3] +
-                           d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[4] +
-                           d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[5] +
-                           d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[6] +
-                           d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[9] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[8] +
-                           d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[9] +
-                           d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[10] +
-                           d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[11] +
-                           d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[12] +
-                           d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[13] +
-                           d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[14] +
-                           d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[10] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[16] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[17] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[18] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[19] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[20] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[21] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[22] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[11] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[24] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[25] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[26] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[27] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[28] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[29] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[30] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[12] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[32] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[33] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[34] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[35] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[36] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[37] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[38] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[13] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[40] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[41] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[42] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[43] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[44] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[45] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[46] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[14] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[48] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[49] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[50] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[51] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[52] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[53] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[54] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[15] += d_simple_rnn_1_z[16] * w_simple_rnn_1_recurrent_kernel[56] +
-                            d_simple_rnn_1_z[17] * w_simple_rnn_1_recurrent_kernel[57] +
-                            d_simple_rnn_1_z[18] * w_simple_rnn_1_recurrent_kernel[58] +
-                            d_simple_rnn_1_z[19] * w_simple_rnn_1_recurrent_kernel[59] +
-                            d_simple_rnn_1_z[20] * w_simple_rnn_1_recurrent_kernel[60] +
-                            d_simple_rnn_1_z[21] * w_simple_rnn_1_recurrent_kernel[61] +
-                            d_simple_rnn_1_z[22] * w_simple_rnn_1_recurrent_kernel[62] +
-                            d_simple_rnn_1_z[23] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[8] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[9] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[10] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[11] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[12] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[13] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[14] * d_simple_rnn_1_z[23];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[16];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[17];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[18];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[19];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[20];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[21];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[22];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[15] * d_simple_rnn_1_z[23];
-    d_simple_rnn_1_z[8] = d_simple_rnn_1_h[8] * (1.0f - a_simple_rnn_1_h[8] * a_simple_rnn_1_h[8]);
-    d_simple_rnn_1_z[9] = d_simple_rnn_1_h[9] * (1.0f - a_simple_rnn_1_h[9] * a_simple_rnn_1_h[9]);
-    d_simple_rnn_1_z[10] =
-        d_simple_rnn_1_h[10] * (1.0f - a_simple_rnn_1_h[10] * a_simple_rnn_1_h[10]);
-    d_simple_rnn_1_z[11] =
-        d_simple_rnn_1_h[11] * (1.0f - a_simple_rnn_1_h[11] * a_simple_rnn_1_h[11]);
-    d_simple_rnn_1_z[12] =
-        d_simple_rnn_1_h[12] * (1.0f - a_simple_rnn_1_h[12] * a_simple_rnn_1_h[12]);
-    d_simple_rnn_1_z[13] =
-        d_simple_rnn_1_h[13] * (1.0f - a_simple_rnn_1_h[13] * a_simple_rnn_1_h[13]);
-    d_simple_rnn_1_z[14] =
-        d_simple_rnn_1_h[14] * (1.0f - a_simple_rnn_1_h[14] * a_simple_rnn_1_h[14]);
-    d_simple_rnn_1_z[15] =
-        d_simple_rnn_1_h[15] * (1.0f - a_simple_rnn_1_h[15] * a_simple_rnn_1_h[15]);
-    g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[8] * (1.0f - a_simple_rnn_1_h[8] * a_simple_rnn_1_h[8]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[9] * (1.0f - a_simple_rnn_1_h[9] * a_simple_rnn_1_h[9]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[10] * (1.0f - a_simple_rnn_1_h[10] * a_simple_rnn_1_h[10]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[11] * (1.0f - a_simple_rnn_1_h[11] * a_simple_rnn_1_h[11]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[12] * (1.0f - a_simple_rnn_1_h[12] * a_simple_rnn_1_h[12]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[13] * (1.0f - a_simple_rnn_1_h[13] * a_simple_rnn_1_h[13]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[14] * (1.0f - a_simple_rnn_1_h[14] * a_simple_rnn_1_h[14]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[15] * (1.0f - a_simple_rnn_1_h[15] * a_simple_rnn_1_h[15]);
-    d_simple_rnn_1_h[0] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[0] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[1] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[2] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[3] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[4] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[5] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[6] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[7];
-    d_simple_rnn_1_h[1] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[8] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[9] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[10] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[11] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[12] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[13] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[14] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[15];
-    d_simple_rnn_1_h[2] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[16] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[17] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[18] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[19] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[20] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[21] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[22] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[23];
-    d_simple_rnn_1_h[3] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[24] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[25] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[26] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[27] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[28] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[29] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[30] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[31];
-    d_simple_rnn_1_h[4] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[32] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[33] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[34] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[35] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[36] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[37] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[38] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[39];
-    d_simple_rnn_1_h[5] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[40] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[41] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[42] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[43] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[44] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[45] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[46] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[47];
-    d_simple_rnn_1_h[6] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[48] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[49] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[50] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[51] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[52] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[53] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[54] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[55];
-    d_simple_rnn_1_h[7] += d_simple_rnn_1_z[8] * w_simple_rnn_1_recurrent_kernel[56] +
-                           d_simple_rnn_1_z[9] * w_simple_rnn_1_recurrent_kernel[57] +
-                           d_simple_rnn_1_z[10] * w_simple_rnn_1_recurrent_kernel[58] +
-                           d_simple_rnn_1_z[11] * w_simple_rnn_1_recurrent_kernel[59] +
-                           d_simple_rnn_1_z[12] * w_simple_rnn_1_recurrent_kernel[60] +
-                           d_simple_rnn_1_z[13] * w_simple_rnn_1_recurrent_kernel[61] +
-                           d_simple_rnn_1_z[14] * w_simple_rnn_1_recurrent_kernel[62] +
-                           d_simple_rnn_1_z[15] * w_simple_rnn_1_recurrent_kernel[63];
-    g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[1] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[2] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[3] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[4] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[5] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[6] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[7] += a_simple_rnn_1_h[0] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[9] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[10] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[11] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[12] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[13] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[14] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[15] += a_simple_rnn_1_h[1] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[17] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[18] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[19] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[20] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[21] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[22] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[23] += a_simple_rnn_1_h[2] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[25] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[26] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[27] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[28] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[29] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[30] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[31] += a_simple_rnn_1_h[3] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[33] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[34] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[35] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[36] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[37] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[38] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[39] += a_simple_rnn_1_h[4] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[41] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[42] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[43] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[44] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[45] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[46] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[47] += a_simple_rnn_1_h[5] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[49] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[50] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[51] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[52] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[53] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[54] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[55] += a_simple_rnn_1_h[6] * d_simple_rnn_1_z[15];
-    g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[8];
-    g_simple_rnn_1_recurrent_kernel[57] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[9];
-    g_simple_rnn_1_recurrent_kernel[58] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[10];
-    g_simple_rnn_1_recurrent_kernel[59] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[11];
-    g_simple_rnn_1_recurrent_kernel[60] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[12];
-    g_simple_rnn_1_recurrent_kernel[61] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[13];
-    g_simple_rnn_1_recurrent_kernel[62] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[14];
-    g_simple_rnn_1_recurrent_kernel[63] += a_simple_rnn_1_h[7] * d_simple_rnn_1_z[15];
+    for (int t = 9; t >= 1; --t) {
+      d_simple_rnn_1_z[t * 8] =
+          d_simple_rnn_1_h[t * 8] * (1.0f - a_simple_rnn_1_h[t * 8] * a_simple_rnn_1_h[t * 8]);
+      d_simple_rnn_1_z[t * 8 + 1] =
+          d_simple_rnn_1_h[t * 8 + 1] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 1] * a_simple_rnn_1_h[t * 8 + 1]);
+      d_simple_rnn_1_z[t * 8 + 2] =
+          d_simple_rnn_1_h[t * 8 + 2] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 2] * a_simple_rnn_1_h[t * 8 + 2]);
+      d_simple_rnn_1_z[t * 8 + 3] =
+          d_simple_rnn_1_h[t * 8 + 3] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 3] * a_simple_rnn_1_h[t * 8 + 3]);
+      d_simple_rnn_1_z[t * 8 + 4] =
+          d_simple_rnn_1_h[t * 8 + 4] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 4] * a_simple_rnn_1_h[t * 8 + 4]);
+      d_simple_rnn_1_z[t * 8 + 5] =
+          d_simple_rnn_1_h[t * 8 + 5] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 5] * a_simple_rnn_1_h[t * 8 + 5]);
+      d_simple_rnn_1_z[t * 8 + 6] =
+          d_simple_rnn_1_h[t * 8 + 6] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 6] * a_simple_rnn_1_h[t * 8 + 6]);
+      d_simple_rnn_1_z[t * 8 + 7] =
+          d_simple_rnn_1_h[t * 8 + 7] *
+          (1.0f - a_simple_rnn_1_h[t * 8 + 7] * a_simple_rnn_1_h[t * 8 + 7]);
+      g_simple_rnn_1_bias[0] +=
+          d_simple_rnn_1_h[t * 8] * (1.0f - a_simple_rnn_1_h[t * 8] * a_simple_rnn_1_h[t * 8]);
+      g_simple_rnn_1_bias[1] += d_simple_rnn_1_h[t * 8 + 1] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 1] * a_simple_rnn_1_h[t * 8 + 1]);
+      g_simple_rnn_1_bias[2] += d_simple_rnn_1_h[t * 8 + 2] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 2] * a_simple_rnn_1_h[t * 8 + 2]);
+      g_simple_rnn_1_bias[3] += d_simple_rnn_1_h[t * 8 + 3] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 3] * a_simple_rnn_1_h[t * 8 + 3]);
+      g_simple_rnn_1_bias[4] += d_simple_rnn_1_h[t * 8 + 4] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 4] * a_simple_rnn_1_h[t * 8 + 4]);
+      g_simple_rnn_1_bias[5] += d_simple_rnn_1_h[t * 8 + 5] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 5] * a_simple_rnn_1_h[t * 8 + 5]);
+      g_simple_rnn_1_bias[6] += d_simple_rnn_1_h[t * 8 + 6] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 6] * a_simple_rnn_1_h[t * 8 + 6]);
+      g_simple_rnn_1_bias[7] += d_simple_rnn_1_h[t * 8 + 7] *
+                                (1.0f - a_simple_rnn_1_h[t * 8 + 7] * a_simple_rnn_1_h[t * 8 + 7]);
+      d_simple_rnn_1_h[t * 8 - 8] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[0] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[1] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[2] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[3] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[4] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[5] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[6] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[7];
+      d_simple_rnn_1_h[t * 8 - 7] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[8] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[9] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[10] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[11] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[12] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[13] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[14] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[15];
+      d_simple_rnn_1_h[t * 8 - 6] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[16] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[17] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[18] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[19] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[20] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[21] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[22] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[23];
+      d_simple_rnn_1_h[t * 8 - 5] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[24] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[25] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[26] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[27] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[28] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[29] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[30] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[31];
+      d_simple_rnn_1_h[t * 8 - 4] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[32] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[33] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[34] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[35] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[36] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[37] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[38] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[39];
+      d_simple_rnn_1_h[t * 8 - 3] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[40] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[41] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[42] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[43] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[44] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[45] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[46] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[47];
+      d_simple_rnn_1_h[t * 8 - 2] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[48] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[49] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[50] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[51] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[52] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[53] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[54] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[55];
+      d_simple_rnn_1_h[t * 8 - 1] +=
+          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[56] +
+          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[57] +
+          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[58] +
+          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[59] +
+          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[60] +
+          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[61] +
+          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[62] +
+          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[63];
+      g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[1] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[2] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[3] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[4] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[5] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[6] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[7] +=
+          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[9] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[10] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[11] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[12] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[13] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[14] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[15] +=
+          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[17] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[18] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[19] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[20] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[21] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[22] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[23] +=
+          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[25] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[26] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[27] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[28] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[29] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[30] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[31] +=
+          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[33] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[34] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[35] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[36] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[37] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[38] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[39] +=
+          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[41] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[42] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[43] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[44] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[45] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[46] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[47] +=
+          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[49] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[50] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[51] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[52] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[53] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[54] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[55] +=
+          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8];
+      g_simple_rnn_1_recurrent_kernel[57] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 1];
+      g_simple_rnn_1_recurrent_kernel[58] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 2];
+      g_simple_rnn_1_recurrent_kernel[59] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 3];
+      g_simple_rnn_1_recurrent_kernel[60] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 4];
+      g_simple_rnn_1_recurrent_kernel[61] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 5];
+      g_simple_rnn_1_recurrent_kernel[62] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 6];
+      g_simple_rnn_1_recurrent_kernel[63] +=
+          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 7];
+    }
     d_simple_rnn_1_z[0] = d_simple_rnn_1_h[0] * (1.0f - a_simple_rnn_1_h[0] * a_simple_rnn_1_h[0]);
     d_simple_rnn_1_z[1] = d_simple_rnn_1_h[1] * (1.0f - a_simple_rnn_1_h[1] * a_simple_rnn_1_h[1]);
     d_simple_rnn_1_z[2] = d_simple_rnn_1_h[2] * (1.0f - a_simple_rnn_1_h[2] * a_simple_rnn_1_h[2]);
@@ -2911,1302 +565,168 @@ void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
         g_simple_rnn_1_kernel[r * 8 + c] = sum;
       }
     }
-    d_simple_rnn_z[72] = d_simple_rnn_h[72] * (1.0f - a_simple_rnn_h[72] * a_simple_rnn_h[72]);
-    d_simple_rnn_z[73] = d_simple_rnn_h[73] * (1.0f - a_simple_rnn_h[73] * a_simple_rnn_h[73]);
-    d_simple_rnn_z[74] = d_simple_rnn_h[74] * (1.0f - a_simple_rnn_h[74] * a_simple_rnn_h[74]);
-    d_simple_rnn_z[75] = d_simple_rnn_h[75] * (1.0f - a_simple_rnn_h[75] * a_simple_rnn_h[75]);
-    d_simple_rnn_z[76] = d_simple_rnn_h[76] * (1.0f - a_simple_rnn_h[76] * a_simple_rnn_h[76]);
-    d_simple_rnn_z[77] = d_simple_rnn_h[77] * (1.0f - a_simple_rnn_h[77] * a_simple_rnn_h[77]);
-    d_simple_rnn_z[78] = d_simple_rnn_h[78] * (1.0f - a_simple_rnn_h[78] * a_simple_rnn_h[78]);
-    d_simple_rnn_z[79] = d_simple_rnn_h[79] * (1.0f - a_simple_rnn_h[79] * a_simple_rnn_h[79]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[72] * (1.0f - a_simple_rnn_h[72] * a_simple_rnn_h[72]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[73] * (1.0f - a_simple_rnn_h[73] * a_simple_rnn_h[73]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[74] * (1.0f - a_simple_rnn_h[74] * a_simple_rnn_h[74]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[75] * (1.0f - a_simple_rnn_h[75] * a_simple_rnn_h[75]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[76] * (1.0f - a_simple_rnn_h[76] * a_simple_rnn_h[76]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[77] * (1.0f - a_simple_rnn_h[77] * a_simple_rnn_h[77]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[78] * (1.0f - a_simple_rnn_h[78] * a_simple_rnn_h[78]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[79] * (1.0f - a_simple_rnn_h[79] * a_simple_rnn_h[79]);
-    d_simple_rnn_h[64] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[65] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[66] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[67] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[68] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[69] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[70] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[71] += d_simple_rnn_z[72] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[73] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[74] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[75] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[76] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[77] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[78] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[79] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[64] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[64] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[64] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[64] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[64] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[64] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[64] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[64] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[65] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[65] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[65] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[65] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[65] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[65] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[65] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[65] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[66] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[66] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[66] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[66] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[66] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[66] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[66] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[66] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[67] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[67] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[67] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[67] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[67] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[67] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[67] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[67] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[68] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[68] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[68] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[68] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[68] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[68] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[68] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[68] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[69] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[69] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[69] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[69] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[69] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[69] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[69] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[69] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[70] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[70] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[70] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[70] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[70] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[70] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[70] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[70] * d_simple_rnn_z[79];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[71] * d_simple_rnn_z[72];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[71] * d_simple_rnn_z[73];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[71] * d_simple_rnn_z[74];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[71] * d_simple_rnn_z[75];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[71] * d_simple_rnn_z[76];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[71] * d_simple_rnn_z[77];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[71] * d_simple_rnn_z[78];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[71] * d_simple_rnn_z[79];
-    d_simple_rnn_z[64] = d_simple_rnn_h[64] * (1.0f - a_simple_rnn_h[64] * a_simple_rnn_h[64]);
-    d_simple_rnn_z[65] = d_simple_rnn_h[65] * (1.0f - a_simple_rnn_h[65] * a_simple_rnn_h[65]);
-    d_simple_rnn_z[66] = d_simple_rnn_h[66] * (1.0f - a_simple_rnn_h[66] * a_simple_rnn_h[66]);
-    d_simple_rnn_z[67] = d_simple_rnn_h[67] * (1.0f - a_simple_rnn_h[67] * a_simple_rnn_h[67]);
-    d_simple_rnn_z[68] = d_simple_rnn_h[68] * (1.0f - a_simple_rnn_h[68] * a_simple_rnn_h[68]);
-    d_simple_rnn_z[69] = d_simple_rnn_h[69] * (1.0f - a_simple_rnn_h[69] * a_simple_rnn_h[69]);
-    d_simple_rnn_z[70] = d_simple_rnn_h[70] * (1.0f - a_simple_rnn_h[70] * a_simple_rnn_h[70]);
-    d_simple_rnn_z[71] = d_simple_rnn_h[71] * (1.0f - a_simple_rnn_h[71] * a_simple_rnn_h[71]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[64] * (1.0f - a_simple_rnn_h[64] * a_simple_rnn_h[64]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[65] * (1.0f - a_simple_rnn_h[65] * a_simple_rnn_h[65]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[66] * (1.0f - a_simple_rnn_h[66] * a_simple_rnn_h[66]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[67] * (1.0f - a_simple_rnn_h[67] * a_simple_rnn_h[67]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[68] * (1.0f - a_simple_rnn_h[68] * a_simple_rnn_h[68]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[69] * (1.0f - a_simple_rnn_h[69] * a_simple_rnn_h[69]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[70] * (1.0f - a_simple_rnn_h[70] * a_simple_rnn_h[70]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[71] * (1.0f - a_simple_rnn_h[71] * a_simple_rnn_h[71]);
-    d_simple_rnn_h[56] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[57] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[58] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[59] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[60] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[61] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[62] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[63] += d_simple_rnn_z[64] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[65] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[66] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[67] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[68] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[69] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[70] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[71] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[56] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[56] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[56] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[56] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[56] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[56] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[56] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[56] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[57] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[57] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[57] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[57] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[57] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[57] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[57] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[57] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[58] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[58] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[58] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[58] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[58] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[58] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[58] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[58] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[59] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[59] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[59] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[59] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[59] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[59] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[59] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[59] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[60] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[60] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[60] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[60] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[60] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[60] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[60] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[60] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[61] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[61] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[61] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[61] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[61] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[61] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[61] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[61] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[62] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[62] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[62] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[62] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[62] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[62] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[62] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[62] * d_simple_rnn_z[71];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[63] * d_simple_rnn_z[64];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[63] * d_simple_rnn_z[65];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[63] * d_simple_rnn_z[66];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[63] * d_simple_rnn_z[67];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[63] * d_simple_rnn_z[68];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[63] * d_simple_rnn_z[69];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[63] * d_simple_rnn_z[70];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[63] * d_simple_rnn_z[71];
-    d_simple_rnn_z[56] = d_simple_rnn_h[56] * (1.0f - a_simple_rnn_h[56] * a_simple_rnn_h[56]);
-    d_simple_rnn_z[57] = d_simple_rnn_h[57] * (1.0f - a_simple_rnn_h[57] * a_simple_rnn_h[57]);
-    d_simple_rnn_z[58] = d_simple_rnn_h[58] * (1.0f - a_simple_rnn_h[58] * a_simple_rnn_h[58]);
-    d_simple_rnn_z[59] = d_simple_rnn_h[59] * (1.0f - a_simple_rnn_h[59] * a_simple_rnn_h[59]);
-    d_simple_rnn_z[60] = d_simple_rnn_h[60] * (1.0f - a_simple_rnn_h[60] * a_simple_rnn_h[60]);
-    d_simple_rnn_z[61] = d_simple_rnn_h[61] * (1.0f - a_simple_rnn_h[61] * a_simple_rnn_h[61]);
-    d_simple_rnn_z[62] = d_simple_rnn_h[62] * (1.0f - a_simple_rnn_h[62] * a_simple_rnn_h[62]);
-    d_simple_rnn_z[63] = d_simple_rnn_h[63] * (1.0f - a_simple_rnn_h[63] * a_simple_rnn_h[63]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[56] * (1.0f - a_simple_rnn_h[56] * a_simple_rnn_h[56]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[57] * (1.0f - a_simple_rnn_h[57] * a_simple_rnn_h[57]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[58] * (1.0f - a_simple_rnn_h[58] * a_simple_rnn_h[58]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[59] * (1.0f - a_simple_rnn_h[59] * a_simple_rnn_h[59]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[60] * (1.0f - a_simple_rnn_h[60] * a_simple_rnn_h[60]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[61] * (1.0f - a_simple_rnn_h[61] * a_simple_rnn_h[61]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[62] * (1.0f - a_simple_rnn_h[62] * a_simple_rnn_h[62]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[63] * (1.0f - a_simple_rnn_h[63] * a_simple_rnn_h[63]);
-    d_simple_rnn_h[48] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[49] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[50] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[51] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[52] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[53] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[54] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[55] += d_simple_rnn_z[56] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[57] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[58] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[59] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[60] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[61] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[62] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[63] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[48] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[48] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[48] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[48] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[48] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[48] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[48] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[48] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[49] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[49] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[49] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[49] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[49] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[49] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[49] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[49] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[50] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[50] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[50] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[50] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[50] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[50] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[50] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[50] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[51] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[51] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[51] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[51] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[51] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[51] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[51] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[51] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[52] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[52] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[52] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[52] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[52] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[52] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[52] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[52] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[53] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[53] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[53] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[53] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[53] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[53] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[53] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[53] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[54] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[54] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[54] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[54] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[54] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[54] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[54] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[54] * d_simple_rnn_z[63];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[55] * d_simple_rnn_z[56];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[55] * d_simple_rnn_z[57];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[55] * d_simple_rnn_z[58];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[55] * d_simple_rnn_z[59];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[55] * d_simple_rnn_z[60];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[55] * d_simple_rnn_z[61];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[55] * d_simple_rnn_z[62];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[55] * d_simple_rnn_z[63];
-    d_simple_rnn_z[48] = d_simple_rnn_h[48] * (1.0f - a_simple_rnn_h[48] * a_simple_rnn_h[48]);
-    d_simple_rnn_z[49] = d_simple_rnn_h[49] * (1.0f - a_simple_rnn_h[49] * a_simple_rnn_h[49]);
-    d_simple_rnn_z[50] = d_simple_rnn_h[50] * (1.0f - a_simple_rnn_h[50] * a_simple_rnn_h[50]);
-    d_simple_rnn_z[51] = d_simple_rnn_h[51] * (1.0f - a_simple_rnn_h[51] * a_simple_rnn_h[51]);
-    d_simple_rnn_z[52] = d_simple_rnn_h[52] * (1.0f - a_simple_rnn_h[52] * a_simple_rnn_h[52]);
-    d_simple_rnn_z[53] = d_simple_rnn_h[53] * (1.0f - a_simple_rnn_h[53] * a_simple_rnn_h[53]);
-    d_simple_rnn_z[54] = d_simple_rnn_h[54] * (1.0f - a_simple_rnn_h[54] * a_simple_rnn_h[54]);
-    d_simple_rnn_z[55] = d_simple_rnn_h[55] * (1.0f - a_simple_rnn_h[55] * a_simple_rnn_h[55]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[48] * (1.0f - a_simple_rnn_h[48] * a_simple_rnn_h[48]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[49] * (1.0f - a_simple_rnn_h[49] * a_simple_rnn_h[49]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[50] * (1.0f - a_simple_rnn_h[50] * a_simple_rnn_h[50]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[51] * (1.0f - a_simple_rnn_h[51] * a_simple_rnn_h[51]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[52] * (1.0f - a_simple_rnn_h[52] * a_simple_rnn_h[52]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[53] * (1.0f - a_simple_rnn_h[53] * a_simple_rnn_h[53]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[54] * (1.0f - a_simple_rnn_h[54] * a_simple_rnn_h[54]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[55] * (1.0f - a_simple_rnn_h[55] * a_simple_rnn_h[55]);
-    d_simple_rnn_h[40] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[41] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[42] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[43] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[44] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[45] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[46] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[47] += d_simple_rnn_z[48] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[49] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[50] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[51] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[52] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[53] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[54] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[55] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[40] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[40] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[40] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[40] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[40] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[40] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[40] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[40] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[41] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[41] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[41] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[41] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[41] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[41] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[41] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[41] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[42] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[42] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[42] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[42] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[42] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[42] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[42] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[42] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[43] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[43] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[43] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[43] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[43] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[43] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[43] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[43] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[44] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[44] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[44] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[44] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[44] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[44] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[44] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[44] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[45] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[45] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[45] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[45] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[45] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[45] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[45] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[45] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[46] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[46] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[46] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[46] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[46] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[46] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[46] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[46] * d_simple_rnn_z[55];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[47] * d_simple_rnn_z[48];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[47] * d_simple_rnn_z[49];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[47] * d_simple_rnn_z[50];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[47] * d_simple_rnn_z[51];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[47] * d_simple_rnn_z[52];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[47] * d_simple_rnn_z[53];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[47] * d_simple_rnn_z[54];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[47] * d_simple_rnn_z[55];
-    d_simple_rnn_z[40] = d_simple_rnn_h[40] * (1.0f - a_simple_rnn_h[40] * a_simple_rnn_h[40]);
-    d_simple_rnn_z[41] = d_simple_rnn_h[41] * (1.0f - a_simple_rnn_h[41] * a_simple_rnn_h[41]);
-    d_simple_rnn_z[42] = d_simple_rnn_h[42] * (1.0f - a_simple_rnn_h[42] * a_simple_rnn_h[42]);
-    d_simple_rnn_z[43] = d_simple_rnn_h[43] * (1.0f - a_simple_rnn_h[43] * a_simple_rnn_h[43]);
-    d_simple_rnn_z[44] = d_simple_rnn_h[44] * (1.0f - a_simple_rnn_h[44] * a_simple_rnn_h[44]);
-    d_simple_rnn_z[45] = d_simple_rnn_h[45] * (1.0f - a_simple_rnn_h[45] * a_simple_rnn_h[45]);
-    d_simple_rnn_z[46] = d_simple_rnn_h[46] * (1.0f - a_simple_rnn_h[46] * a_simple_rnn_h[46]);
-    d_simple_rnn_z[47] = d_simple_rnn_h[47] * (1.0f - a_simple_rnn_h[47] * a_simple_rnn_h[47]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[40] * (1.0f - a_simple_rnn_h[40] * a_simple_rnn_h[40]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[41] * (1.0f - a_simple_rnn_h[41] * a_simple_rnn_h[41]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[42] * (1.0f - a_simple_rnn_h[42] * a_simple_rnn_h[42]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[43] * (1.0f - a_simple_rnn_h[43] * a_simple_rnn_h[43]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[44] * (1.0f - a_simple_rnn_h[44] * a_simple_rnn_h[44]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[45] * (1.0f - a_simple_rnn_h[45] * a_simple_rnn_h[45]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[46] * (1.0f - a_simple_rnn_h[46] * a_simple_rnn_h[46]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[47] * (1.0f - a_simple_rnn_h[47] * a_simple_rnn_h[47]);
-    d_simple_rnn_h[32] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[33] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[34] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[35] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[36] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[37] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[38] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[39] += d_simple_rnn_z[40] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[41] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[42] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[43] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[44] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[45] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[46] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[47] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[32] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[32] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[32] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[32] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[32] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[32] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[32] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[32] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[33] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[33] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[33] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[33] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[33] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[33] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[33] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[33] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[34] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[34] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[34] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[34] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[34] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[34] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[34] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[34] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[35] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[35] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[35] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[35] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[35] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[35] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[35] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[35] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[36] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[36] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[36] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[36] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[36] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[36] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[36] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[36] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[37] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[37] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[37] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[37] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[37] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[37] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[37] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[37] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[38] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[38] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[38] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[38] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[38] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[38] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[38] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[38] * d_simple_rnn_z[47];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[39] * d_simple_rnn_z[40];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[39] * d_simple_rnn_z[41];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[39] * d_simple_rnn_z[42];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[39] * d_simple_rnn_z[43];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[39] * d_simple_rnn_z[44];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[39] * d_simple_rnn_z[45];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[39] * d_simple_rnn_z[46];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[39] * d_simple_rnn_z[47];
-    d_simple_rnn_z[32] = d_simple_rnn_h[32] * (1.0f - a_simple_rnn_h[32] * a_simple_rnn_h[32]);
-    d_simple_rnn_z[33] = d_simple_rnn_h[33] * (1.0f - a_simple_rnn_h[33] * a_simple_rnn_h[33]);
-    d_simple_rnn_z[34] = d_simple_rnn_h[34] * (1.0f - a_simple_rnn_h[34] * a_simple_rnn_h[34]);
-    d_simple_rnn_z[35] = d_simple_rnn_h[35] * (1.0f - a_simple_rnn_h[35] * a_simple_rnn_h[35]);
-    d_simple_rnn_z[36] = d_simple_rnn_h[36] * (1.0f - a_simple_rnn_h[36] * a_simple_rnn_h[36]);
-    d_simple_rnn_z[37] = d_simple_rnn_h[37] * (1.0f - a_simple_rnn_h[37] * a_simple_rnn_h[37]);
-    d_simple_rnn_z[38] = d_simple_rnn_h[38] * (1.0f - a_simple_rnn_h[38] * a_simple_rnn_h[38]);
-    d_simple_rnn_z[39] = d_simple_rnn_h[39] * (1.0f - a_simple_rnn_h[39] * a_simple_rnn_h[39]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[32] * (1.0f - a_simple_rnn_h[32] * a_simple_rnn_h[32]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[33] * (1.0f - a_simple_rnn_h[33] * a_simple_rnn_h[33]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[34] * (1.0f - a_simple_rnn_h[34] * a_simple_rnn_h[34]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[35] * (1.0f - a_simple_rnn_h[35] * a_simple_rnn_h[35]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[36] * (1.0f - a_simple_rnn_h[36] * a_simple_rnn_h[36]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[37] * (1.0f - a_simple_rnn_h[37] * a_simple_rnn_h[37]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[38] * (1.0f - a_simple_rnn_h[38] * a_simple_rnn_h[38]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[39] * (1.0f - a_simple_rnn_h[39] * a_simple_rnn_h[39]);
-    d_simple_rnn_h[24] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[25] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[26] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[27] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[28] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[29] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[30] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[31] += d_simple_rnn_z[32] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[33] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[34] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[35] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[36] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[37] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[38] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[39] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[24] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[24] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[24] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[24] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[24] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[24] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[24] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[24] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[25] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[25] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[25] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[25] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[25] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[25] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[25] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[25] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[26] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[26] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[26] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[26] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[26] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[26] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[26] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[26] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[27] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[27] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[27] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[27] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[27] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[27] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[27] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[27] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[28] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[28] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[28] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[28] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[28] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[28] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[28] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[28] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[29] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[29] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[29] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[29] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[29] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[29] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[29] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[29] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[30] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[30] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[30] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[30] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[30] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[30] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[30] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[30] * d_simple_rnn_z[39];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[31] * d_simple_rnn_z[32];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[31] * d_simple_rnn_z[33];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[31] * d_simple_rnn_z[34];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[31] * d_simple_rnn_z[35];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[31] * d_simple_rnn_z[36];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[31] * d_simple_rnn_z[37];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[31] * d_simple_rnn_z[38];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[31] * d_simple_rnn_z[39];
-    d_simple_rnn_z[24] = d_simple_rnn_h[24] * (1.0f - a_simple_rnn_h[24] * a_simple_rnn_h[24]);
-    d_simple_rnn_z[25] = d_simple_rnn_h[25] * (1.0f - a_simple_rnn_h[25] * a_simple_rnn_h[25]);
-    d_simple_rnn_z[26] = d_simple_rnn_h[26] * (1.0f - a_simple_rnn_h[26] * a_simple_rnn_h[26]);
-    d_simple_rnn_z[27] = d_simple_rnn_h[27] * (1.0f - a_simple_rnn_h[27] * a_simple_rnn_h[27]);
-    d_simple_rnn_z[28] = d_simple_rnn_h[28] * (1.0f - a_simple_rnn_h[28] * a_simple_rnn_h[28]);
-    d_simple_rnn_z[29] = d_simple_rnn_h[29] * (1.0f - a_simple_rnn_h[29] * a_simple_rnn_h[29]);
-    d_simple_rnn_z[30] = d_simple_rnn_h[30] * (1.0f - a_simple_rnn_h[30] * a_simple_rnn_h[30]);
-    d_simple_rnn_z[31] = d_simple_rnn_h[31] * (1.0f - a_simple_rnn_h[31] * a_simple_rnn_h[31]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[24] * (1.0f - a_simple_rnn_h[24] * a_simple_rnn_h[24]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[25] * (1.0f - a_simple_rnn_h[25] * a_simple_rnn_h[25]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[26] * (1.0f - a_simple_rnn_h[26] * a_simple_rnn_h[26]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[27] * (1.0f - a_simple_rnn_h[27] * a_simple_rnn_h[27]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[28] * (1.0f - a_simple_rnn_h[28] * a_simple_rnn_h[28]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[29] * (1.0f - a_simple_rnn_h[29] * a_simple_rnn_h[29]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[30] * (1.0f - a_simple_rnn_h[30] * a_simple_rnn_h[30]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[31] * (1.0f - a_simple_rnn_h[31] * a_simple_rnn_h[31]);
-    d_simple_rnn_h[16] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[0] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[1] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[2] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[3] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[4] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[5] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[6] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[17] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[8] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[9] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[10] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[11] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[12] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[13] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[14] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[18] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[19] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[20] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[21] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[22] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[23] += d_simple_rnn_z[24] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[25] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[26] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[27] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[28] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[29] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[30] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[31] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[16] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[16] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[16] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[16] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[16] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[16] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[16] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[16] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[17] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[17] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[17] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[17] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[17] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[17] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[17] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[17] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[18] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[18] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[18] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[18] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[18] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[18] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[18] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[18] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[19] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[19] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[19] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[19] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[19] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[19] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[19] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[19] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[20] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[20] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[20] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[20] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[20] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[20] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[20] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[20] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[21] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[21] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[21] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[21] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[21] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[21] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[21] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[21] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[22] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[22] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[22] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[22] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[22] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[22] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[22] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[22] * d_simple_rnn_z[31];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[23] * d_simple_rnn_z[24];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[23] * d_simple_rnn_z[25];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[23] * d_simple_rnn_z[26];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[23] * d_simple_rnn_z[27];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[23] * d_simple_rnn_z[28];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[23] * d_simple_rnn_z[29];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[23] * d_simple_rnn_z[30];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[23] * d_simple_rnn_z[31];
-    d_simple_rnn_z[16] = d_simple_rnn_h[16] * (1.0f - a_simple_rnn_h[16] * a_simple_rnn_h[16]);
-    d_simple_rnn_z[17] = d_simple_rnn_h[17] * (1.0f - a_simple_rnn_h[17] * a_simple_rnn_h[17]);
-    d_simple_rnn_z[18] = d_simple_rnn_h[18] * (1.0f - a_simple_rnn_h[18] * a_simple_rnn_h[18]);
-    d_simple_rnn_z[19] = d_simple_rnn_h[19] * (1.0f - a_simple_rnn_h[19] * a_simple_rnn_h[19]);
-    d_simple_rnn_z[20] = d_simple_rnn_h[20] * (1.0f - a_simple_rnn_h[20] * a_simple_rnn_h[20]);
-    d_simple_rnn_z[21] = d_simple_rnn_h[21] * (1.0f - a_simple_rnn_h[21] * a_simple_rnn_h[21]);
-    d_simple_rnn_z[22] = d_simple_rnn_h[22] * (1.0f - a_simple_rnn_h[22] * a_simple_rnn_h[22]);
-    d_simple_rnn_z[23] = d_simple_rnn_h[23] * (1.0f - a_simple_rnn_h[23] * a_simple_rnn_h[23]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[16] * (1.0f - a_simple_rnn_h[16] * a_simple_rnn_h[16]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[17] * (1.0f - a_simple_rnn_h[17] * a_simple_rnn_h[17]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[18] * (1.0f - a_simple_rnn_h[18] * a_simple_rnn_h[18]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[19] * (1.0f - a_simple_rnn_h[19] * a_simple_rnn_h[19]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[20] * (1.0f - a_simple_rnn_h[20] * a_simple_rnn_h[20]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[21] * (1.0f - a_simple_rnn_h[21] * a_simple_rnn_h[21]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[22] * (1.0f - a_simple_rnn_h[22] * a_simple_rnn_h[22]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[23] * (1.0f - a_simple_rnn_h[23] * a_simple_rnn_h[23]);
-    d_simple_rnn_h[8] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[2] +
-                         d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[5] +
-                         d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[9] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[8] +
-                         d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[9] +
-                         d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[10] +
-                         d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[11] +
-                         d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[12] +
-                         d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[13] +
-                         d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[14] +
-                         d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[10] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[16] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[17] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[18] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[19] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[20] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[21] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[22] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[11] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[24] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[25] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[26] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[27] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[28] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[29] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[30] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[12] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[32] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[33] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[34] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[35] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[36] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[37] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[38] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[13] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[40] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[41] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[42] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[43] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[44] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[45] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[46] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[14] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[48] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[49] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[50] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[51] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[52] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[53] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[54] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[15] += d_simple_rnn_z[16] * w_simple_rnn_recurrent_kernel[56] +
-                          d_simple_rnn_z[17] * w_simple_rnn_recurrent_kernel[57] +
-                          d_simple_rnn_z[18] * w_simple_rnn_recurrent_kernel[58] +
-                          d_simple_rnn_z[19] * w_simple_rnn_recurrent_kernel[59] +
-                          d_simple_rnn_z[20] * w_simple_rnn_recurrent_kernel[60] +
-                          d_simple_rnn_z[21] * w_simple_rnn_recurrent_kernel[61] +
-                          d_simple_rnn_z[22] * w_simple_rnn_recurrent_kernel[62] +
-                          d_simple_rnn_z[23] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[8] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[8] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[8] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[8] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[8] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[8] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[8] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[8] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[9] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[9] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[9] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[9] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[9] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[9] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[9] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[9] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[10] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[10] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[10] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[10] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[10] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[10] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[10] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[10] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[11] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[11] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[11] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[11] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[11] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[11] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[11] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[11] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[12] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[12] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[12] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[12] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[12] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[12] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[12] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[12] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[13] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[13] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[13] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[13] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[13] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[13] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[13] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[13] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[14] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[14] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[14] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[14] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[14] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[14] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[14] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[14] * d_simple_rnn_z[23];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[15] * d_simple_rnn_z[16];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[15] * d_simple_rnn_z[17];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[15] * d_simple_rnn_z[18];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[15] * d_simple_rnn_z[19];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[15] * d_simple_rnn_z[20];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[15] * d_simple_rnn_z[21];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[15] * d_simple_rnn_z[22];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[15] * d_simple_rnn_z[23];
-    d_simple_rnn_z[8] = d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    d_simple_rnn_z[9] = d_simple_rnn_h[9] * (1.0f - a_simple_rnn_h[9] * a_simple_rnn_h[9]);
-    d_simple_rnn_z[10] = d_simple_rnn_h[10] * (1.0f - a_simple_rnn_h[10] * a_simple_rnn_h[10]);
-    d_simple_rnn_z[11] = d_simple_rnn_h[11] * (1.0f - a_simple_rnn_h[11] * a_simple_rnn_h[11]);
-    d_simple_rnn_z[12] = d_simple_rnn_h[12] * (1.0f - a_simple_rnn_h[12] * a_simple_rnn_h[12]);
-    d_simple_rnn_z[13] = d_simple_rnn_h[13] * (1.0f - a_simple_rnn_h[13] * a_simple_rnn_h[13]);
-    d_simple_rnn_z[14] = d_simple_rnn_h[14] * (1.0f - a_simple_rnn_h[14] * a_simple_rnn_h[14]);
-    d_simple_rnn_z[15] = d_simple_rnn_h[15] * (1.0f - a_simple_rnn_h[15] * a_simple_rnn_h[15]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[9] * (1.0f - a_simple_rnn_h[9] * a_simple_rnn_h[9]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[10] * (1.0f - a_simple_rnn_h[10] * a_simple_rnn_h[10]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[11] * (1.0f - a_simple_rnn_h[11] * a_simple_rnn_h[11]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[12] * (1.0f - a_simple_rnn_h[12] * a_simple_rnn_h[12]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[13] * (1.0f - a_simple_rnn_h[13] * a_simple_rnn_h[13]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[14] * (1.0f - a_simple_rnn_h[14] * a_simple_rnn_h[14]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[15] * (1.0f - a_simple_rnn_h[15] * a_simple_rnn_h[15]);
-    d_simple_rnn_h[0] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[2] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[5] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[7];
-    d_simple_rnn_h[1] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[8] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[9] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[10] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[11] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[12] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[13] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[14] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[15];
-    d_simple_rnn_h[2] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[16] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[17] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[18] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[19] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[20] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[21] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[22] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[23];
-    d_simple_rnn_h[3] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[24] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[25] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[26] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[27] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[28] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[29] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[30] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[31];
-    d_simple_rnn_h[4] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[32] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[33] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[34] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[35] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[36] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[37] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[38] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[39];
-    d_simple_rnn_h[5] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[40] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[41] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[42] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[43] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[44] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[45] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[46] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[47];
-    d_simple_rnn_h[6] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[48] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[49] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[50] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[51] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[52] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[53] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[54] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[55];
-    d_simple_rnn_h[7] += d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[56] +
-                         d_simple_rnn_z[9] * w_simple_rnn_recurrent_kernel[57] +
-                         d_simple_rnn_z[10] * w_simple_rnn_recurrent_kernel[58] +
-                         d_simple_rnn_z[11] * w_simple_rnn_recurrent_kernel[59] +
-                         d_simple_rnn_z[12] * w_simple_rnn_recurrent_kernel[60] +
-                         d_simple_rnn_z[13] * w_simple_rnn_recurrent_kernel[61] +
-                         d_simple_rnn_z[14] * w_simple_rnn_recurrent_kernel[62] +
-                         d_simple_rnn_z[15] * w_simple_rnn_recurrent_kernel[63];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[0] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[0] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[0] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[0] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[0] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[0] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[0] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[0] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[1] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[1] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[1] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[1] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[1] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[1] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[1] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[1] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[2] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[2] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[2] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[2] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[2] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[2] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[2] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[2] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[3] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[3] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[3] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[3] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[3] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[3] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[3] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[3] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[4] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[4] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[4] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[4] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[4] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[4] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[4] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[4] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[5] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[5] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[5] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[5] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[5] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[5] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[5] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[5] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[6] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[6] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[6] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[6] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[6] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[6] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[6] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[6] * d_simple_rnn_z[15];
-    g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[7] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[7] * d_simple_rnn_z[9];
-    g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[7] * d_simple_rnn_z[10];
-    g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[7] * d_simple_rnn_z[11];
-    g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[7] * d_simple_rnn_z[12];
-    g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[7] * d_simple_rnn_z[13];
-    g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[7] * d_simple_rnn_z[14];
-    g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[7] * d_simple_rnn_z[15];
+    for (int t = 9; t >= 1; --t) {
+      d_simple_rnn_z[t * 8] =
+          d_simple_rnn_h[t * 8] * (1.0f - a_simple_rnn_h[t * 8] * a_simple_rnn_h[t * 8]);
+      d_simple_rnn_z[t * 8 + 1] = d_simple_rnn_h[t * 8 + 1] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 1] * a_simple_rnn_h[t * 8 + 1]);
+      d_simple_rnn_z[t * 8 + 2] = d_simple_rnn_h[t * 8 + 2] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 2] * a_simple_rnn_h[t * 8 + 2]);
+      d_simple_rnn_z[t * 8 + 3] = d_simple_rnn_h[t * 8 + 3] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 3] * a_simple_rnn_h[t * 8 + 3]);
+      d_simple_rnn_z[t * 8 + 4] = d_simple_rnn_h[t * 8 + 4] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 4] * a_simple_rnn_h[t * 8 + 4]);
+      d_simple_rnn_z[t * 8 + 5] = d_simple_rnn_h[t * 8 + 5] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 5] * a_simple_rnn_h[t * 8 + 5]);
+      d_simple_rnn_z[t * 8 + 6] = d_simple_rnn_h[t * 8 + 6] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 6] * a_simple_rnn_h[t * 8 + 6]);
+      d_simple_rnn_z[t * 8 + 7] = d_simple_rnn_h[t * 8 + 7] *
+                                  (1.0f - a_simple_rnn_h[t * 8 + 7] * a_simple_rnn_h[t * 8 + 7]);
+      g_simple_rnn_bias[0] +=
+          d_simple_rnn_h[t * 8] * (1.0f - a_simple_rnn_h[t * 8] * a_simple_rnn_h[t * 8]);
+      g_simple_rnn_bias[1] += d_simple_rnn_h[t * 8 + 1] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 1] * a_simple_rnn_h[t * 8 + 1]);
+      g_simple_rnn_bias[2] += d_simple_rnn_h[t * 8 + 2] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 2] * a_simple_rnn_h[t * 8 + 2]);
+      g_simple_rnn_bias[3] += d_simple_rnn_h[t * 8 + 3] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 3] * a_simple_rnn_h[t * 8 + 3]);
+      g_simple_rnn_bias[4] += d_simple_rnn_h[t * 8 + 4] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 4] * a_simple_rnn_h[t * 8 + 4]);
+      g_simple_rnn_bias[5] += d_simple_rnn_h[t * 8 + 5] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 5] * a_simple_rnn_h[t * 8 + 5]);
+      g_simple_rnn_bias[6] += d_simple_rnn_h[t * 8 + 6] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 6] * a_simple_rnn_h[t * 8 + 6]);
+      g_simple_rnn_bias[7] += d_simple_rnn_h[t * 8 + 7] *
+                              (1.0f - a_simple_rnn_h[t * 8 + 7] * a_simple_rnn_h[t * 8 + 7]);
+      d_simple_rnn_h[t * 8 - 8] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[0] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[1] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[2] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[3] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[4] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[5] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[6] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[7];
+      d_simple_rnn_h[t * 8 - 7] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[8] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[9] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[10] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[11] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[12] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[13] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[14] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[15];
+      d_simple_rnn_h[t * 8 - 6] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[16] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[17] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[18] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[19] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[20] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[21] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[22] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[23];
+      d_simple_rnn_h[t * 8 - 5] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[24] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[25] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[26] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[27] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[28] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[29] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[30] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[31];
+      d_simple_rnn_h[t * 8 - 4] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[32] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[33] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[34] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[35] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[36] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[37] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[38] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[39];
+      d_simple_rnn_h[t * 8 - 3] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[40] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[41] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[42] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[43] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[44] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[45] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[46] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[47];
+      d_simple_rnn_h[t * 8 - 2] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[48] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[49] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[50] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[51] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[52] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[53] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[54] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[55];
+      d_simple_rnn_h[t * 8 - 1] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[56] +
+                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[57] +
+                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[58] +
+                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[59] +
+                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[60] +
+                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[61] +
+                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[62] +
+                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[63];
+      g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8];
+      g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 7];
+    }
     d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
     d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
     d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);

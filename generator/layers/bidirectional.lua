@@ -78,7 +78,7 @@ function Bidirectional.emit(layer, g, x, prefix)
   local sequences = inner.args.return_sequences
   -- Row t of the merged output pairs forward step t with backward step T-1-t.
   local function b_row(t)
-    return sequences and ir.row(b, rows - 1 - t) or ir.row(b, t)
+    return sequences and ir.row(b, ir.step(rows - 1, -1)) or ir.row(b, t)
   end
   local outputs
   local mode = layer.args.merge_mode
@@ -86,15 +86,15 @@ function Bidirectional.emit(layer, g, x, prefix)
     local aligned = b
     if sequences then
       aligned = g:act(prefix .. "/backward_aligned", rows, units)
-      for t = 0, rows - 1 do
+      g:loop(0, rows - 1, function(t)
         g:map(ir.row(aligned, t), E.arg(1), { b_row(t) })
-      end
+      end)
     end
     outputs = { f, aligned }
   else
     local width = mode == "concat" and 2 * units or units
     local out = g:act(prefix .. "/merged", rows, width)
-    for t = 0, rows - 1 do
+    g:loop(0, rows - 1, function(t)
       local o = ir.row(out, t)
       if mode == "concat" then
         g:map(ir.cols(o, 0, units), E.arg(1), { ir.row(f, t) })
@@ -102,7 +102,7 @@ function Bidirectional.emit(layer, g, x, prefix)
       else
         g:map(o, MERGE[mode], { ir.row(f, t), b_row(t) })
       end
-    end
+    end)
     outputs = { out }
   end
   for i = 2, #f_out do

@@ -120,19 +120,29 @@ function common.unroll(layer, g, x, prefix, cell, initial)
     seq[k] = g:act(prefix .. "/" .. name, steps, units)
     prev[k] = initial and initial[k] or g:zero(prefix .. "/" .. name .. "0", 1, units)
   end
-  for s = 0, steps - 1 do
-    local t = a.go_backwards and (steps - 1 - s) or s
+  -- Step s reads input row t: s itself, or T - 1 - s going backwards.
+  local function input_row(s)
+    if type(s) == "number" then return a.go_backwards and (steps - 1 - s) or s end
+    return a.go_backwards and ir.step(steps - 1, -1) or s
+  end
+  local function state_rows(s)
     local rows = {}
     for k = 1, #cell.states do
       rows[k] = ir.row(seq[k], s)
     end
-    cell.step(g, s, ir.row(z, t), prev, rows)
-    prev = rows
+    return rows
   end
-  local outputs = { a.return_sequences and seq[1] or prev[1] }
+  -- Step 0 on its own (its zero states simplify away), then one loop body for
+  -- steps 1 .. T-1 that reads the previous step's row.
+  cell.step(g, 0, ir.row(z, input_row(0)), prev, state_rows(0))
+  g:loop(1, steps - 1, function(t)
+    cell.step(g, t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
+  end)
+  local last = state_rows(steps - 1)
+  local outputs = { a.return_sequences and seq[1] or last[1] }
   if a.return_state then
     for k = 1, #cell.states do
-      outputs[#outputs + 1] = prev[k]
+      outputs[#outputs + 1] = last[k]
     end
   end
   return outputs

@@ -145,6 +145,15 @@ function run_op.fill(mem, op)
   end
 end
 
+-- A time loop runs its body once per value of t, views made concrete.
+function run_op.loop(mem, op)
+  for _, t in ipairs(ir.iterations(op)) do
+    for _, b in ipairs(op.body) do
+      I.run(mem, { ir.instantiate(b, t) })
+    end
+  end
+end
+
 function I.run(mem, ops)
   for _, op in ipairs(ops) do
     local f = run_op[op.op]
@@ -174,10 +183,11 @@ function I.random_array(rnd, n, lo, hi)
   return a
 end
 
+-- How many ops of a kind run (a loop's body counts once per iteration).
 function I.count_ops(ops, kind)
   local n = 0
-  for _, op in ipairs(ops) do
-    if op.op == kind then n = n + 1 end
+  for _, e in ipairs(ir.expand(ops)) do
+    if e.op.op == kind then n = n + 1 end
   end
   return n
 end

@@ -786,7 +786,7 @@ return Sequential {
     T.eq(I.count_ops(unit.forward, "matmul"), 1 + (steps - 1),
       steps .. " steps: 1 input projection + T-1 recurrent products")
     for _, list in ipairs({ unit.forward, unit.backward }) do
-      for _, op in ipairs(list) do
+      for _, op in ipairs(ir.flatten(list)) do
         for _, v in ipairs(ir.op_reads(op)) do
           T.truthy(v.buf.kind ~= "zero", "no op reads the zero state " .. v.buf.name)
         end
@@ -815,21 +815,22 @@ local function dead_fills(prog, ops)
       if k then live[k] = true end
     end)
   end
-  for k, op in ipairs(ops) do
+  for _, e in ipairs(ir.expand(ops)) do
+    local op = e.op
     for _, v in ipairs(ir.op_reads(op)) do
       read(v)
     end
     if op.acc then read(op.out) end
     ir.each_index(op.out, function(i)
-      writer[op.out.buf][i] = op.op == "fill" and k or nil
+      writer[op.out.buf][i] = op.op == "fill" and e.source or nil
     end)
   end
   for _, buf in ipairs(prog.buffers) do
     if SINK[buf.kind] then read(ir.full(buf)) end
   end
   local dead = {}
-  for k, op in ipairs(ops) do
-    if op.op == "fill" and not live[k] then dead[#dead + 1] = op.out.buf.name end
+  for _, op in ipairs(ir.flatten(ops)) do
+    if op.op == "fill" and not live[op] then dead[#dead + 1] = op.out.buf.name end
   end
   return dead
 end
