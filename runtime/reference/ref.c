@@ -12,7 +12,11 @@
  * recurrent layer (each a "direction") and merges their outputs.
  *
  * Only the last layer may have several outputs; a layer's per-sample output
- * is the concatenation of its outputs in Keras order. */
+ * is the concatenation of its outputs in Keras order.
+ *
+ * A SimpleRNN, LSTM or GRU layer with initial_state=1 reads its initial states
+ * (h_0, and c_0 for an LSTM) from the model's per-sample input, after the main
+ * input, and its backward writes d(loss)/d(initial states) there. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +72,12 @@ typedef struct {
   rnn dir[2];
   int merge_mode; /* Bidirectional only */
   int return_sequences;
+  /* initial_state=1 (one direction only): the initial states, h_0 then c_0
+   * for an LSTM (n_states of U reals each), are read from the model's
+   * per-sample input at init_off; otherwise they are zero */
+  int initial_state;
+  int n_states;
+  size_t init_off;
   int return_state;
   /* the first output's shape (the next layer's input) and last axis */
   int out_rank;
@@ -91,7 +101,9 @@ struct rnnc_ref {
   int in_rank;
   int in_shape[2];
   size_t n_params;
-  size_t input_size;
+  size_t main_input_size; /* reals per sample of the main input (the 'input' line) */
+  size_t input_size;      /* reals per sample of all inputs: main, then initial states */
+  size_t n_inputs;        /* the main input and every initial state */
   size_t output_size;
   size_t target_size;
 };
@@ -157,33 +169,39 @@ static int parse_merge_mode(const char *s) {
 }
 
 #define MAX_TOKENS 16
-#define MAX_KEYS 8
+#define MAX_KEYS 10
 
-/* The layer classes and their keys, in the order of the spec format. */
+/* The layer classes and their keys, in the order of the spec format; the last
+ * n_optional keys may be absent (key_value then gives NULL). */
 typedef struct {
   const char *name;
   int kind;
   int n_keys;
+  int n_optional;
   const char *keys[MAX_KEYS];
 } layer_class;
 
 static const layer_class classes[] = {
-    {"Dense", LAYER_DENSE, 3, {"units", "activation", "use_bias"}},
+    {"Dense", LAYER_DENSE, 3, 0, {"units", "activation", "use_bias"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
-     6,
-     {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards"}},
+     7,
+     1,
+     {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards",
+      "initial_state"}},
     {"LSTM",
      LAYER_LSTM,
-     7,
+     8,
+     1,
      {"units", "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
-      "go_backwards"}},
+      "go_backwards", "initial_state"}},
     {"GRU",
      LAYER_GRU,
-     8,
+     9,
+     1,
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
-      "return_state", "go_backwards"}},
-    {"Bidirectional", LAYER_BIDIRECTIONAL, 1, {"merge_mode"}},
+      "return_state", "go_backwards", "initial_state"}},
+    {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
 };
 #define N_CLASSES (int)(sizeof classes / sizeof classes[0])
 
@@ -195,7 +213,8 @@ typedef struct {
   int line;
 } layer_line;
 
-/* The value of key k of a parsed line (k is one of the class's keys). */
+/* The value of key k of a parsed line (k is one of the class's keys); NULL
+ * for an absent optional key. */
 static const char *key_value(const layer_line *ll, const char *key) {
   int k;
   for (k = 0; k < ll->cls->n_keys; k++)
@@ -205,7 +224,8 @@ static const char *key_value(const layer_line *ll, const char *key) {
 }
 
 /* Splits the tokens after "layer" into class, name and key=value pairs, every
- * key of the class present exactly once. Returns 0, or -1 with a message. */
+ * key of the class present exactly once (its optional keys at most once).
+ * Returns 0, or -1 with a message. */
 static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char *err,
                             size_t errlen) {
   int i, k, c;
@@ -252,7 +272,7 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
     }
     ll->value[k] = eq + 1;
   }
-  for (k = 0; k < ll->cls->n_keys; k++) {
+  for (k = 0; k < ll->cls->n_keys - ll->cls->n_optional; k++) {
     if (ll->value[k] == NULL) {
       set_err(err, errlen, "line %d: layer '%s': missing key '%s'", line, ll->name,
               ll->cls->keys[k]);
@@ -284,6 +304,16 @@ static int get_bool(const layer_line *ll, const char *key, int *out, char *err, 
     return -1;
   }
   return 0;
+}
+
+/* An optional boolean key: 0 when absent. */
+static int get_optional_bool(const layer_line *ll, const char *key, int *out, char *err,
+                             size_t errlen) {
+  if (key_value(ll, key) == NULL) {
+    *out = 0;
+    return 0;
+  }
+  return get_bool(ll, key, out, err, errlen);
 }
 
 static int get_activation(const layer_line *ll, const char *key, int *out, char *err,
@@ -342,8 +372,10 @@ static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const 
       get_bool(ll, "use_bias", &R->use_bias, err, errlen) != 0 ||
       get_bool(ll, "return_sequences", &L->return_sequences, err, errlen) != 0 ||
       get_bool(ll, "return_state", &L->return_state, err, errlen) != 0 ||
-      get_bool(ll, "go_backwards", &R->go_backwards, err, errlen) != 0)
+      get_bool(ll, "go_backwards", &R->go_backwards, err, errlen) != 0 ||
+      get_optional_bool(ll, "initial_state", &L->initial_state, err, errlen) != 0)
     return -1;
+  L->n_states = R->cell == LAYER_LSTM ? 2 : 1;
   R->rec_act = ACT_LINEAR; /* unused by SimpleRNN */
   if (R->cell != LAYER_SIMPLE_RNN &&
       get_activation(ll, "recurrent_activation", &R->rec_act, err, errlen) != 0)
@@ -423,7 +455,8 @@ static void finish_recurrent(layer *L) {
     L->out_rank = 1;
     L->out_shape[0] = (int)L->out_cols;
   }
-  /* record 0 of each direction is the zero initial state, records 1..T its steps */
+  /* record 0 of each direction is the initial state (zero, or copied from the
+   * input with initial_state=1), records 1..T its steps */
   L->work_size = (size_t)L->n_dirs * (T + 1) * L->dir[0].record;
   /* per direction: d(loss)/dh of every step and d(loss)/dc_T; then 16 U for one step */
   L->scratch_size = (size_t)L->n_dirs * (T * U + U) + 16 * U;
@@ -497,6 +530,13 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     }
     if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
       return -1;
+    if (L->initial_state) {
+      set_err(err, errlen,
+              "line %d: layer '%s': initial_state=1 is not supported inside Bidirectional '%s' "
+              "(line %d)",
+              line, ll.name, L->name, L->line);
+      return -1;
+    }
     L->dir[1] = L->dir[0];
     L->dir[1].go_backwards = !L->dir[0].go_backwards;
     L->n_dirs = 2;
@@ -566,6 +606,8 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   int cap = 0;
   size_t offset = 0;
   const layer *last;
+  double total;
+  int l;
 
   while (line_start != NULL) {
     char *tok[MAX_TOKENS];
@@ -619,8 +661,8 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         }
       }
       m->in_rank = ntok - 1;
-      m->input_size = m->in_rank == 2 ? (size_t)m->in_shape[0] * (size_t)m->in_shape[1]
-                                      : (size_t)m->in_shape[0];
+      m->main_input_size = m->in_rank == 2 ? (size_t)m->in_shape[0] * (size_t)m->in_shape[1]
+                                           : (size_t)m->in_shape[0];
       cur_rank = m->in_rank;
       cur_shape[0] = m->in_shape[0];
       cur_shape[1] = m->in_shape[1];
@@ -680,6 +722,23 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     set_err(err, errlen, "no 'layer' line");
     return -1;
   }
+  /* the inputs: the main input, then each initial_state=1 layer's states */
+  total = (double)m->main_input_size;
+  m->input_size = m->main_input_size;
+  m->n_inputs = 1;
+  for (l = 0; l < m->n_layers; l++) {
+    layer *L = &m->layers[l];
+    if (!L->initial_state)
+      continue;
+    L->init_off = m->input_size;
+    total += (double)L->n_states * L->dir[0].units;
+    if (total > MAX_SIZE) {
+      set_err(err, errlen, "line %d: layer '%s': too many inputs", L->line, L->name);
+      return -1;
+    }
+    m->input_size += (size_t)L->n_states * (size_t)L->dir[0].units;
+    m->n_inputs += (size_t)L->n_states;
+  }
   last = &m->layers[m->n_layers - 1];
   m->n_params = offset;
   m->output_size = last->out_size;
@@ -732,6 +791,35 @@ size_t rnnc_ref_n_params(const rnnc_ref *m) {
 
 size_t rnnc_ref_input_size(const rnnc_ref *m) {
   return m->input_size;
+}
+
+size_t rnnc_ref_input_count(const rnnc_ref *m) {
+  return m->n_inputs;
+}
+
+size_t rnnc_ref_input_part(const rnnc_ref *m, size_t i, size_t *offset) {
+  size_t k = 1;
+  int l, j;
+  if (i == 0) {
+    if (offset != NULL)
+      *offset = 0;
+    return m->main_input_size;
+  }
+  for (l = 0; l < m->n_layers; l++) {
+    const layer *L = &m->layers[l];
+    if (!L->initial_state)
+      continue;
+    for (j = 0; j < L->n_states; j++, k++) {
+      if (k == i) {
+        if (offset != NULL)
+          *offset = L->init_off + (size_t)j * (size_t)L->dir[0].units;
+        return (size_t)L->dir[0].units;
+      }
+    }
+  }
+  if (offset != NULL)
+    *offset = m->input_size;
+  return 0;
 }
 
 size_t rnnc_ref_output_size(const rnnc_ref *m) {
@@ -892,8 +980,9 @@ static void dense_backward(const layer *L, const double *params, const double *x
 /* ------------------------------------------------------------------ recurrent cells
  *
  * A direction keeps T + 1 step records of R->record reals per sample: record 0
- * is the initial state h_0 = c_0 = 0 (zeroed by the allocation, never
- * written), record t + 1 holds what processing step t computes. h is at the
+ * is the initial state h_0 (and c_0, after h in an LSTM record): zero (by the
+ * allocation, never written) or, with initial_state=1, copied from the input
+ * by recurrent_forward; record t + 1 holds what processing step t computes. h is at the
  * start of every record, so record(t) is always "the state before step t".
  *
  * Weights are (rows, G*U) row-major with the gate blocks side by side in the
@@ -962,9 +1051,11 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
 
 /* Backpropagation through time. dh_out: T x U, d(loss)/dh of every processing
  * step from outside the cell (the layer's outputs). Adds to grad and, when not
- * NULL, to dx. scratch: 3 U reals. */
+ * NULL, to dx; dh0 (may be NULL) is overwritten with d(loss)/dh_0. scratch:
+ * 3 U reals. */
 static void simple_rnn_backward(const rnn *R, const double *params, const double *x, double *work,
-                                const double *dh_out, double *grad, double *dx, double *scratch) {
+                                const double *dh_out, double *grad, double *dx, double *dh0,
+                                double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -992,6 +1083,8 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
       dh_next[u] = 0.0;
     add_mat_vec(recurrent, U, U, dz, U, dh_next);
   }
+  if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
+    memcpy(dh0, dh_next, (size_t)U * sizeof(double));
 }
 
 /* ---- LSTM: record = h[U] c[U] tc[U] pre[4U] gate[4U], blocks i f c o.
@@ -1026,10 +1119,11 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
 }
 
 /* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
- * (the c state output). scratch: 13 U reals. */
+ * (the c state output); dc0 (may be NULL) is overwritten with d(loss)/dc_0.
+ * scratch: 13 U reals. */
 static void lstm_backward(const rnn *R, const double *params, const double *x, double *work,
                           const double *dh_out, const double *dc_last, double *grad, double *dx,
-                          double *scratch) {
+                          double *dh0, double *dc0, double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -1076,6 +1170,10 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
       dh_next[u] = 0.0;
     add_mat_vec(recurrent, U, 4 * U, dpre, 4 * U, dh_next);
   }
+  if (dh0 != NULL) /* dh_next and dc_next are now d(loss)/d(record 0) */
+    memcpy(dh0, dh_next, (size_t)U * sizeof(double));
+  if (dc0 != NULL)
+    memcpy(dc0, dc_next, (size_t)U * sizeof(double));
 }
 
 /* ---- GRU: record = h[U] xp[3U] hp[3U] pre[3U] gate[3U] rh[U], blocks z r h.
@@ -1130,7 +1228,8 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
 
 /* As simple_rnn_backward. scratch: 12 U reals. */
 static void gru_backward(const rnn *R, const double *params, const double *x, double *work,
-                         const double *dh_out, double *grad, double *dx, double *scratch) {
+                         const double *dh_out, double *grad, double *dx, double *dh0,
+                         double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -1195,6 +1294,8 @@ static void gru_backward(const rnn *R, const double *params, const double *x, do
         dh_next[u] += drh[u] * r_[u];
     }
   }
+  if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
+    memcpy(dh0, dh_next, (size_t)U * sizeof(double));
 }
 
 /* ------------------------------------------------------------------ recurrent layers */
@@ -1215,11 +1316,16 @@ static int output_step(const layer *L, int d, int t) {
   return d == 1 ? T - 1 - t : t;
 }
 
-/* One sample. x: T x in; work: the trace; y: all the layer's outputs. */
-static void recurrent_forward(const layer *L, const double *params, const double *x, double *work,
-                              double *y) {
+/* One sample. x: T x in; init: with initial_state=1, the sample's initial
+ * states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
+ * layer's outputs. */
+static void recurrent_forward(const layer *L, const double *params, const double *x,
+                              const double *init, double *work, double *y) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
+  if (init != NULL) /* one direction: record 0 gets h_0 (then c_0, as in a record) */
+    memcpy(step_record(&L->dir[0], dir_work(L, work, 0), 0), init,
+           (size_t)L->n_states * (size_t)U * sizeof(double));
   for (d = 0; d < L->n_dirs; d++) {
     const rnn *R = &L->dir[d];
     if (R->cell == LAYER_SIMPLE_RNN)
@@ -1272,9 +1378,12 @@ static void recurrent_forward(const layer *L, const double *params, const double
 }
 
 /* One sample. dy: d(loss)/d(all the layer's outputs). Adds to grad; dx (may be
- * NULL) is overwritten. scratch: L->scratch_size reals. */
+ * NULL) is overwritten; so is dinit (NULL, or with initial_state=1 the
+ * sample's d(loss)/d(initial states): dh_0, then dc_0 for an LSTM). scratch:
+ * L->scratch_size reals. */
 static void recurrent_backward(const layer *L, const double *params, const double *x, double *work,
-                               const double *dy, double *grad, double *dx, double *scratch) {
+                               const double *dy, double *grad, double *dx, double *dinit,
+                               double *scratch) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   /* per direction d: dh_out[d] (T x U, processing order) and dc_last[d] (U) */
@@ -1344,13 +1453,16 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
       dx[i] = 0.0; /* both directions add to it */
   for (d = 0; d < L->n_dirs; d++) {
     const rnn *R = &L->dir[d];
+    /* initial_state=1 layers have one direction */
+    double *dh0 = d == 0 ? dinit : NULL, *dc0 = dh0 != NULL ? dh0 + U : NULL;
     if (R->cell == LAYER_SIMPLE_RNN)
-      simple_rnn_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, step_scratch);
+      simple_rnn_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
+                          step_scratch);
     else if (R->cell == LAYER_LSTM)
-      lstm_backward(R, params, x, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx,
+      lstm_backward(R, params, x, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx, dh0, dc0,
                     step_scratch);
     else
-      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, step_scratch);
+      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0, step_scratch);
   }
 }
 
@@ -1401,7 +1513,8 @@ static int trace_alloc(const rnnc_ref *m, int n, trace *tr) {
   return 0;
 }
 
-/* Input of layer l for sample s (every layer but the last has one output). */
+/* Input of layer l for sample s (every layer but the last has one output);
+ * layer 0 reads the main input, at the start of the sample's x. */
 static const double *layer_input(const rnnc_ref *m, const trace *tr, const double *x, int l,
                                  int s) {
   if (l == 0)
@@ -1418,10 +1531,11 @@ static void forward_all(const rnnc_ref *m, const double *params, const double *x
       const double *in = layer_input(m, tr, x, l, s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
       double *y = tr->y[l] + (size_t)s * L->out_size;
+      const double *init = L->initial_state ? x + (size_t)s * m->input_size + L->init_off : NULL;
       if (L->kind == LAYER_DENSE)
         dense_forward(L, params, in, work, y);
       else
-        recurrent_forward(L, params, in, work, y);
+        recurrent_forward(L, params, in, init, work, y);
     }
   }
 }
@@ -1459,15 +1573,17 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       const layer *L = &m->layers[l];
       const double *in = layer_input(m, tr, x, l, s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
-      double *this_dx = d_in;
+      double *this_dx = d_in, *dinit = NULL;
       double *swap;
       if (l == 0)
         this_dx = dx != NULL ? dx + (size_t)s * m->input_size : NULL;
+      if (L->initial_state && dx != NULL)
+        dinit = dx + (size_t)s * m->input_size + L->init_off;
       if (L->kind == LAYER_DENSE)
         dense_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, d_out,
                        from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
       else
-        recurrent_backward(L, params, in, work, d_out, grad, this_dx, scratch);
+        recurrent_backward(L, params, in, work, d_out, grad, this_dx, dinit, scratch);
       swap = d_out;
       d_out = d_in;
       d_in = swap;

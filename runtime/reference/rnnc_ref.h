@@ -11,26 +11,36 @@
  *   loss <keras loss name>       optional: mse, mean_squared_error,
  *                                sparse_categorical_crossentropy
  *
- * Classes and keys (every key of the class present, in any order, booleans as 0/1):
+ * Classes and keys (every key of the class present, in any order, booleans as
+ * 0/1; keys in [brackets] are optional):
  *   Dense      units activation use_bias               (applies to the last axis)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
+ *              [initial_state]
  *   LSTM       units activation recurrent_activation use_bias
- *              return_sequences return_state go_backwards
+ *              return_sequences return_state go_backwards [initial_state]
  *   GRU        units activation recurrent_activation use_bias reset_after
- *              return_sequences return_state go_backwards
+ *              return_sequences return_state go_backwards [initial_state]
  *   Bidirectional  merge_mode (concat sum mul ave none), and the next line is
  *              the "layer" line of the wrapped SimpleRNN, LSTM or GRU, named by
  *              its own name:
  *                layer Bidirectional bidirectional merge_mode=concat
  *                layer SimpleRNN simple_rnn units=8 activation=tanh use_bias=1 ...
+ *              The wrapped line may not have initial_state=1 (rejected);
+ *              initial_state=0 there is accepted and means the default.
+ *   initial_state (absent = 0): 1 makes the layer take its initial states from
+ *              the model's input, as Keras's layer(x, initial_state=[...]);
+ *              see "Inputs" below.
  * Activations: linear relu tanh sigmoid softmax hard_sigmoid. hard_sigmoid is
  * tf.keras 2.x's clip(0.2 x + 0.5, 0, 1) (not Keras 3's x/6 + 0.5), derivative
  * 0.2 strictly inside (-2.5, 2.5) and 0 elsewhere; softmax is over the last
  * axis (inside a recurrent cell: over each block of U).
  * <name> is the layer's weight prefix, e.g. "simple_rnn" or "time_distributed/dense".
  *
- * Recurrent layers read a (T, in) input; U is units; h_0 = c_0 = 0; x_t is
- * input step T-1-t at processing step t when go_backwards=1, else step t.
+ * Recurrent layers read a (T, in) input; U is units; h_0 = c_0 = 0, or with
+ * initial_state=1 the caller's (see "Inputs"); x_t is input step T-1-t at
+ * processing step t when go_backwards=1, else step t (go_backwards does not
+ * change which state is initial: h_0 is the state before the first processed
+ * step either way).
  *   SimpleRNN  h_t = act(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
  *              kernel (in, U), recurrent_kernel (U, U), bias (U).
  *   LSTM       gate blocks i f c o (each U columns) in every tensor:
@@ -62,6 +72,16 @@
  *   return_state=1 (the wrapped line's): [output(s)..., forward states...,
  *   backward states...].
  *
+ * Inputs: the model's inputs are, in order, the main input (the 'input'
+ * line's shape), then for each layer with initial_state=1, in spec order, its
+ * initial states in Keras order, each a separate input of U reals: h_0 for
+ * SimpleRNN and GRU; h_0 then c_0 for LSTM. x per sample is their
+ * concatenation in that order (rnnc_ref_input_size is the total;
+ * rnnc_ref_input_count and rnnc_ref_input_part describe the parts), and the dx
+ * of rnnc_ref_backward and rnnc_ref_loss_grad covers the whole concatenation:
+ * d(loss)/d(main input), then d(loss)/dh_0 (and dc_0) of each such layer.
+ * Without initial_state=1 there is one input, the main one, as before.
+ *
  * Outputs: a layer with several outputs (return_state=1, or Bidirectional
  * merge_mode=none) may only be the last layer. The model's outputs are the last
  * layer's, in Keras order; y per sample is their concatenation in that order
@@ -90,6 +110,16 @@ size_t rnnc_ref_input_size(const rnnc_ref *m);  /* reals per sample */
 size_t rnnc_ref_output_size(const rnnc_ref *m); /* reals per sample */
 size_t rnnc_ref_target_size(const rnnc_ref *m); /* reals per sample of the training target */
 
+/* Number of model inputs: 1 (the main input) plus one per initial state of
+ * the layers with initial_state=1 (SimpleRNN, GRU: h_0; LSTM: h_0 and c_0). */
+size_t rnnc_ref_input_count(const rnnc_ref *m);
+
+/* Reals per sample of input i (0-based: 0 the main input, then the initial
+ * states in spec order, h_0 before c_0); *offset (may be NULL) gets its offset
+ * in a sample's concatenated inputs. For i >= the count: returns 0 and sets
+ * *offset to rnnc_ref_input_size. */
+size_t rnnc_ref_input_part(const rnnc_ref *m, size_t i, size_t *offset);
+
 /* Number of model outputs (1, or the last layer's outputs with return_state=1
  * or merge_mode=none). */
 size_t rnnc_ref_output_count(const rnnc_ref *m);
@@ -99,12 +129,14 @@ size_t rnnc_ref_output_count(const rnnc_ref *m);
  * returns 0 and sets *offset to rnnc_ref_output_size. */
 size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset);
 
-/* y: n x output_size. Returns 0, or -1 on allocation failure. */
+/* x: n x input_size (every input); y: n x output_size. Returns 0, or -1 on
+ * allocation failure. */
 int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, double *y);
 
 /* Backward from dy = d(loss)/d(y) (n x output_size: every output, states
  * included): grad (n_params) is overwritten with the gradient summed over
- * samples; dx (may be NULL) gets d(loss)/d(x). */
+ * samples; dx (may be NULL, n x input_size) gets d(loss)/d(x), every input
+ * (initial states included). */
 int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const double *dy, int n,
                       double *grad, double *dx);
 

@@ -4,8 +4,11 @@
  * option grids, Bidirectional with every merge mode, stacks, several outputs
  * through backward(dy)), backward(dy) against loss_grad, go_backwards against
  * a time-reversed input, Keras facts (return_state's h is the last output row;
- * Bidirectional is a forward layer and a reversed go_backwards layer), and the
- * spec parser's error messages. */
+ * Bidirectional is a forward layer and a reversed go_backwards layer), caller-
+ * provided initial states (initial_state=1: input parts, the first step from
+ * h_0 written out by hand, a zero h_0 equal to none, continuing a split
+ * sequence, finite differences through h_0 and c_0), and the spec parser's
+ * error messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1339,9 +1342,501 @@ static void test_output_parts(void **state) {
   rnnc_ref_free(m);
 }
 
-/* ------------------------------------------------------------------ 9. malformed specs */
-
 #define RNN_OPTS "return_sequences=1 return_state=0 go_backwards=0"
+
+/* ------------------------------------------------------------------ 9. initial states */
+
+/* Appends the spec line of c with initial_state=1. */
+static void rnn_line_init(char *buf, size_t len, const char *name, const rnn_cfg *c) {
+  size_t k;
+  rnn_line(buf, len, name, c);
+  k = strlen(buf);
+  buf[k - 1] = '\0'; /* the newline */
+  append(buf, len, " initial_state=1\n");
+}
+
+/* Initial states per sample of c: h_0 (U), and c_0 for an LSTM. */
+static size_t cfg_state_size(const rnn_cfg *c) {
+  return (size_t)(cfg_gates(c) == 4 ? 2 : 1) * (size_t)c->units;
+}
+
+/* The cells with initial states under test: SimpleRNN, LSTM, GRU with
+ * reset_after 0 and 1 (the index picks the class and reset_after). */
+static const char *const init_cells[] = {"SimpleRNN", "LSTM", "GRU", "GRU"};
+static const int init_reset_after[] = {0, 0, 0, 1};
+static const char *const init_names[] = {"SimpleRNN", "LSTM", "GRU(reset_after=0)",
+                                         "GRU(reset_after=1)"};
+
+static void test_initial_state_parts(void **state) {
+  const char *plain = "rnnc-spec 1\ninput 4 3\n"
+                      "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n";
+  const char *zero =
+      "rnnc-spec 1\ninput 4 3\n"
+      "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS " initial_state=0\n";
+  /* initial_state=0 is accepted inside Bidirectional (the default) */
+  const char *bidi =
+      "rnnc-spec 1\ninput 4 3\nlayer Bidirectional b merge_mode=concat\n"
+      "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS " initial_state=0\n";
+  const char *stack =
+      "rnnc-spec 1\ninput 4 3\n"
+      "layer SimpleRNN simple_rnn units=2 activation=tanh use_bias=1 return_sequences=1 "
+      "return_state=0 go_backwards=0 initial_state=1\n"
+      "layer LSTM lstm initial_state=1 units=3 activation=tanh recurrent_activation=sigmoid "
+      "use_bias=1 return_sequences=1 return_state=0 go_backwards=1\n"
+      "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+      "reset_after=1 return_sequences=0 return_state=0 go_backwards=0\n"
+      "layer Dense dense units=1 activation=linear use_bias=1\nloss mse\n";
+  static const size_t parts[4] = {12, 2, 3, 3}, offs[4] = {0, 12, 14, 17};
+  rnnc_ref *m;
+  size_t i, off, np;
+  (void)state;
+  m = must_new(plain);
+  np = rnnc_ref_n_params(m);
+  assert_int_equal(rnnc_ref_input_size(m), 12);
+  assert_int_equal(rnnc_ref_input_count(m), 1);
+  assert_int_equal(rnnc_ref_input_part(m, 0, &off), 12);
+  assert_int_equal(off, 0);
+  assert_int_equal(rnnc_ref_input_part(m, 1, &off), 0);
+  assert_int_equal(off, 12);
+  assert_int_equal(rnnc_ref_input_part(m, 0, NULL), 12);
+  rnnc_ref_free(m);
+  m = must_new(zero);
+  assert_int_equal(rnnc_ref_n_params(m), np);
+  assert_int_equal(rnnc_ref_input_size(m), 12);
+  assert_int_equal(rnnc_ref_input_count(m), 1);
+  rnnc_ref_free(m);
+  m = must_new(bidi);
+  assert_int_equal(rnnc_ref_n_params(m), 2 * np);
+  assert_int_equal(rnnc_ref_input_size(m), 12);
+  assert_int_equal(rnnc_ref_input_count(m), 1);
+  rnnc_ref_free(m);
+  /* main input 4 x 3, then simple_rnn's h_0, lstm's h_0 and c_0; the GRU has none */
+  m = must_new(stack);
+  assert_int_equal(rnnc_ref_input_size(m), 20);
+  assert_int_equal(rnnc_ref_input_count(m), 4);
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(rnnc_ref_input_part(m, i, &off), parts[i]);
+    assert_int_equal(off, offs[i]);
+  }
+  assert_int_equal(rnnc_ref_input_part(m, 4, &off), 0);
+  assert_int_equal(off, 20);
+  assert_int_equal(rnnc_ref_input_part(m, 99, NULL), 0);
+  assert_int_equal(rnnc_ref_n_params(m),
+                   2 * (3 + 2 + 1) + 4 * 3 * (2 + 3 + 1) + 3 * 2 * (3 + 2 + 2) + (2 + 1));
+  assert_int_equal(rnnc_ref_output_size(m), 1);
+  rnnc_ref_free(m);
+}
+
+static double sigmoid1(double z) {
+  return 1.0 / (1.0 + exp(-z));
+}
+
+/* One step of cell ci (tanh, sigmoid) from h0 (and c0) on the input row xt,
+ * written out from the Keras equations: h1 (and c1, LSTM). p: kernel,
+ * recurrent_kernel, bias (with bias). */
+static void one_step(int ci, int in, int U, const double *p, const double *xt, const double *h0,
+                     const double *c0, double *h1, double *c1) {
+  int G = ci == 0 ? 1 : ci == 1 ? 4 : 3, GU = G * U, u, i, v, g;
+  const double *K = p, *R = p + in * GU, *b = R + U * GU;
+  for (u = 0; u < U; u++) {
+    double xk[4], hr[4];
+    for (g = 0; g < G; g++) { /* x @ K and h0 @ R, column g * U + u */
+      xk[g] = 0.0;
+      hr[g] = 0.0;
+      for (i = 0; i < in; i++)
+        xk[g] += xt[i] * K[i * GU + g * U + u];
+      for (v = 0; v < U; v++)
+        hr[g] += h0[v] * R[v * GU + g * U + u];
+    }
+    if (ci == 0) {
+      h1[u] = tanh(xk[0] + hr[0] + b[u]);
+    } else if (ci == 1) {
+      double ig = sigmoid1(xk[0] + hr[0] + b[u]), fg = sigmoid1(xk[1] + hr[1] + b[U + u]);
+      double gg = tanh(xk[2] + hr[2] + b[2 * U + u]), og = sigmoid1(xk[3] + hr[3] + b[3 * U + u]);
+      c1[u] = fg * c0[u] + ig * gg;
+      h1[u] = og * tanh(c1[u]);
+    } else if (ci == 3) { /* reset_after=1: bias rows b_in = b, b_rec = b + 3U */
+      double z = sigmoid1(xk[0] + b[u] + hr[0] + b[3 * U + u]);
+      double r = sigmoid1(xk[1] + b[U + u] + hr[1] + b[4 * U + u]);
+      double cand = tanh(xk[2] + b[2 * U + u] + r * (hr[2] + b[5 * U + u]));
+      h1[u] = z * h0[u] + (1.0 - z) * cand;
+    } else { /* reset_after=0: cand = act(x K_h + (r h0) R_h + b_h), every r first */
+      double z = sigmoid1(xk[0] + hr[0] + b[u]), rh = 0.0, cand;
+      for (v = 0; v < U; v++) {
+        double rv = 0.0;
+        for (i = 0; i < in; i++)
+          rv += xt[i] * K[i * GU + U + v];
+        for (i = 0; i < U; i++)
+          rv += h0[i] * R[i * GU + U + v];
+        rh += sigmoid1(rv + b[U + v]) * h0[v] * R[v * GU + 2 * U + u];
+      }
+      cand = tanh(xk[2] + rh + b[2 * U + u]);
+      h1[u] = z * h0[u] + (1.0 - z) * cand;
+    }
+  }
+}
+
+/* With initial_state=1 the first processed step reads the caller's h_0 (and
+ * c_0): T = 1 against one step written out (return_state=1: h_1, c_1), and
+ * with go_backwards=1 over T = 3 the first output row is the step from h_0 on
+ * the last input step. */
+static void test_initial_state_first_step(void **state) {
+  enum { IN = 2, U = 3, N = 2 };
+  int ci, T, s, k;
+  (void)state;
+  for (ci = 0; ci < 4; ci++)
+    for (T = 1; T <= 3; T += 2) {
+      int gb = T == 3;
+      rnn_cfg c = {init_cells[ci], U, "tanh", "sigmoid", 1, init_reset_after[ci], 1, 1, gb};
+      char spec[512], what[96];
+      size_t np = cfg_params(&c, IN), ns = cfg_state_size(&c), nx = (size_t)T * IN + ns;
+      size_t ny = (size_t)T * U + ns;
+      rnnc_ref *m;
+      double *p = reals(np), *x = reals(N * nx), *y = reals(N * ny), h1[U], c1[U];
+      lcg g = {(uint64_t)(50000 + ci * 10 + T)};
+      snprintf(spec, sizeof spec, "rnnc-spec 1\ninput %d %d\n", T, IN);
+      rnn_line_init(spec, sizeof spec, "rnn", &c);
+      snprintf(what, sizeof what, "%s T=%d go_backwards=%d", init_names[ci], T, gb);
+      m = must_new(spec);
+      assert_int_equal(rnnc_ref_input_size(m), nx);
+      assert_int_equal(rnnc_ref_output_size(m), ny);
+      fill(&g, p, np, 0.8);
+      fill(&g, x, N * nx, 1.0);
+      assert_int_equal(rnnc_ref_forward(m, p, x, N, y), 0);
+      for (s = 0; s < N; s++) {
+        const double *xs = x + s * nx, *h0 = xs + T * IN, *ys = y + s * ny;
+        /* the first processed step reads input step T-1 when go_backwards */
+        one_step(ci, IN, U, p, xs + (gb ? T - 1 : 0) * IN, h0, h0 + U, h1, c1);
+        for (k = 0; k < U; k++) {
+          if (!(fabs(ys[k] - h1[k]) <= 1e-14))
+            fail_msg("%s: sample %d: h_1[%d] = %.17g, by hand %.17g", what, s, k, ys[k], h1[k]);
+          if (T == 1) { /* the states [h_T (, c_T)] are h_1 (, c_1) */
+            assert_true(ys[T * U + k] == ys[k]);
+            if (ci == 1)
+              assert_double_equal(ys[T * U + U + k], c1[k], 1e-14);
+          }
+        }
+        /* h_0 matters: a zero h_0 gives another h_1 */
+        if (T == 1) {
+          double zero[2 * U] = {0};
+          one_step(ci, IN, U, p, xs, zero, zero + U, h1, c1);
+          assert_true(fabs(ys[0] - h1[0]) + fabs(ys[1] - h1[1]) + fabs(ys[2] - h1[2]) > 1e-3);
+        }
+      }
+      free(p);
+      free(x);
+      free(y);
+      rnnc_ref_free(m);
+    }
+}
+
+/* A zero initial state is no initial state: the same outputs, loss and
+ * parameter gradient bit for bit, and the same gradient for the main input,
+ * as initial_state=0 (and as the key absent), alone and in a stack. */
+static void test_initial_state_zero_is_default(void **state) {
+  enum { T = 4, IN = 3, U = 2, N = 3 };
+  int ci, rs, gb, stacked;
+  (void)state;
+  for (ci = 0; ci < 4; ci++)
+    for (rs = 0; rs <= 1; rs++)
+      for (gb = 0; gb <= 1; gb++)
+        for (stacked = 0; stacked <= 1; stacked++) {
+          rnn_cfg c = {init_cells[ci], U, "tanh", "sigmoid", 1, init_reset_after[ci], rs, 0, gb};
+          rnn_cfg first = {"SimpleRNN", 3, "tanh", NULL, 1, 0, 1, 0, !gb};
+          char with[1024] = "rnnc-spec 1\ninput 4 3\n", without[1024], explicit0[1024];
+          const char *tail = "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n";
+          rnnc_ref *a, *b, *z;
+          size_t np, nxa, nxb, ny, k;
+          double *p, *xa, *xb, *ya, *yb, *t, *ga, *gbuf, *dxa, *dxb, la, lb;
+          lcg g = {(uint64_t)(51000 + ci * 100 + rs * 10 + gb * 2 + stacked)};
+          int s;
+          if (stacked)
+            rnn_line(with, sizeof with, "simple_rnn", &first);
+          memcpy(without, with, sizeof with);
+          rnn_line_init(with, sizeof with, "rnn", &c);
+          rnn_line(without, sizeof without, "rnn", &c);
+          memcpy(explicit0, without, sizeof without);
+          explicit0[strlen(explicit0) - 1] = '\0';
+          append(explicit0, sizeof explicit0, " initial_state=0\n");
+          append(with, sizeof with, tail);
+          append(without, sizeof without, tail);
+          append(explicit0, sizeof explicit0, tail);
+          a = must_new(without);
+          b = must_new(with);
+          z = must_new(explicit0);
+          np = rnnc_ref_n_params(a);
+          nxa = rnnc_ref_input_size(a);
+          nxb = rnnc_ref_input_size(b);
+          ny = rnnc_ref_output_size(a);
+          assert_int_equal(rnnc_ref_n_params(b), np);
+          assert_int_equal(rnnc_ref_n_params(z), np);
+          assert_int_equal(rnnc_ref_input_size(z), nxa);
+          assert_int_equal(nxa, T * IN);
+          assert_int_equal(nxb, nxa + cfg_state_size(&c));
+          assert_int_equal(rnnc_ref_output_size(b), ny);
+          p = reals(np);
+          xa = reals(N * nxa);
+          xb = reals(N * nxb); /* zero initial states */
+          ya = reals(N * ny);
+          yb = reals(N * ny);
+          t = reals(N * ny);
+          ga = reals(np);
+          gbuf = reals(np);
+          dxa = reals(N * nxa);
+          dxb = reals(N * nxb);
+          fill(&g, p, np, 0.8);
+          fill(&g, xa, N * nxa, 1.0);
+          fill(&g, t, N * ny, 1.0);
+          for (s = 0; s < N; s++)
+            memcpy(xb + s * nxb, xa + s * nxa, nxa * sizeof(double));
+          assert_int_equal(rnnc_ref_forward(a, p, xa, N, ya), 0);
+          assert_int_equal(rnnc_ref_forward(b, p, xb, N, yb), 0);
+          for (k = 0; k < N * ny; k++)
+            assert_true(ya[k] == yb[k]);
+          assert_int_equal(rnnc_ref_forward(z, p, xa, N, yb), 0);
+          for (k = 0; k < N * ny; k++)
+            assert_true(ya[k] == yb[k]);
+          la = rnnc_ref_loss_grad(a, p, xa, t, N, ga, dxa, NULL);
+          lb = rnnc_ref_loss_grad(b, p, xb, t, N, gbuf, dxb, NULL);
+          assert_true(la == lb);
+          for (k = 0; k < np; k++)
+            assert_true(ga[k] == gbuf[k]);
+          for (s = 0; s < N; s++)
+            for (k = 0; k < nxa; k++)
+              assert_true(dxa[s * nxa + k] == dxb[s * nxb + k]);
+          free(p);
+          free(xa);
+          free(xb);
+          free(ya);
+          free(yb);
+          free(t);
+          free(ga);
+          free(gbuf);
+          free(dxa);
+          free(dxb);
+          rnnc_ref_free(a);
+          rnnc_ref_free(b);
+          rnnc_ref_free(z);
+        }
+}
+
+/* The initial state continues a sequence: running the first K processed steps
+ * (return_state=1), then the other T - K from those states, gives the full
+ * run's outputs and states bit for bit. With go_backwards the first K
+ * processed steps are the last K input steps: the initial state is still the
+ * state before the first processed step. */
+static void test_initial_state_continues(void **state) {
+  enum { T = 5, K = 2, IN = 2, U = 3, N = 2 };
+  int ci, gb, s, k;
+  (void)state;
+  for (ci = 0; ci < 4; ci++)
+    for (gb = 0; gb <= 1; gb++) {
+      rnn_cfg c = {init_cells[ci], U, "tanh", "sigmoid", 1, init_reset_after[ci], 1, 1, gb};
+      char full_spec[512] = "rnnc-spec 1\ninput 5 2\n", head_spec[512] = "rnnc-spec 1\ninput 2 2\n";
+      char tail_spec[512] = "rnnc-spec 1\ninput 3 2\n";
+      size_t np = cfg_params(&c, IN), ns = cfg_state_size(&c);
+      size_t full_y = T * U + ns, head_y = K * U + ns, tail_y = (T - K) * U + ns;
+      size_t tail_x = (T - K) * IN + ns;
+      rnnc_ref *full, *head, *tail;
+      double *p = reals(np), x[N * T * IN], xh[N * K * IN], *xt = reals(N * tail_x);
+      double *yf = reals(N * full_y), *yh = reals(N * head_y), *yt = reals(N * tail_y);
+      lcg g = {(uint64_t)(52000 + ci * 10 + gb)};
+      /* the input steps processed first: 0..K-1, or T-K..T-1 with go_backwards */
+      int head_from = gb ? T - K : 0, tail_from = gb ? 0 : K;
+      rnn_line(full_spec, sizeof full_spec, "rnn", &c);
+      rnn_line(head_spec, sizeof head_spec, "rnn", &c);
+      rnn_line_init(tail_spec, sizeof tail_spec, "rnn", &c);
+      full = must_new(full_spec);
+      head = must_new(head_spec);
+      tail = must_new(tail_spec);
+      fill(&g, p, np, 0.8);
+      fill(&g, x, N * T * IN, 1.0);
+      for (s = 0; s < N; s++)
+        memcpy(xh + s * K * IN, x + (s * T + head_from) * IN, K * IN * sizeof(double));
+      assert_int_equal(rnnc_ref_forward(full, p, x, N, yf), 0);
+      assert_int_equal(rnnc_ref_forward(head, p, xh, N, yh), 0);
+      for (s = 0; s < N; s++) { /* the tail's input: its steps, then the head's states */
+        memcpy(xt + s * tail_x, x + (s * T + tail_from) * IN, (T - K) * IN * sizeof(double));
+        memcpy(xt + s * tail_x + (T - K) * IN, yh + s * head_y + K * U, ns * sizeof(double));
+      }
+      assert_int_equal(rnnc_ref_forward(tail, p, xt, N, yt), 0);
+      for (s = 0; s < N; s++) {
+        const double *f = yf + s * full_y, *h = yh + s * head_y, *r = yt + s * tail_y;
+        for (k = 0; k < K * U; k++) /* processing order: the head's steps first */
+          assert_true(f[k] == h[k]);
+        for (k = 0; k < (int)tail_y; k++) /* the tail's steps, then the final states */
+          if (f[K * U + k] != r[k])
+            fail_msg("%s go_backwards=%d: sample %d: full %.17g, continued %.17g at %d",
+                     init_names[ci], gb, s, f[K * U + k], r[k], k);
+      }
+      free(p);
+      free(xt);
+      free(yf);
+      free(yh);
+      free(yt);
+      rnnc_ref_free(full);
+      rnnc_ref_free(head);
+      rnnc_ref_free(tail);
+    }
+}
+
+/* Fails unless some gradient of an initial state (dx past the main input) is
+ * at least 1e-3: the finite differences on them then check something. */
+static void assert_state_gradients(const char *what, const char *spec, const double *p,
+                                   const double *x, const double *target, int n) {
+  rnnc_ref *m = must_new(spec);
+  size_t np = rnnc_ref_n_params(m), nx = rnnc_ref_input_size(m), main_size, j, i;
+  double *grad = reals(np), *dx = reals((size_t)n * nx);
+  int s;
+  main_size = rnnc_ref_input_part(m, 0, NULL);
+  assert_true(rnnc_ref_input_count(m) > 1);
+  rnnc_ref_loss_grad(m, p, x, target, n, grad, dx, NULL);
+  for (i = 1; i < rnnc_ref_input_count(m); i++) { /* every state input, every sample */
+    size_t off, part = rnnc_ref_input_part(m, i, &off);
+    double part_largest = 0.0;
+    assert_true(off >= main_size && off + part <= nx);
+    for (s = 0; s < n; s++)
+      for (j = 0; j < part; j++)
+        part_largest = fmax(part_largest, fabs(dx[(size_t)s * nx + off + j]));
+    if (part_largest < 1e-3)
+      fail_msg("%s: the gradient of input %zu (an initial state) is tiny (%g)", what, i,
+               part_largest);
+  }
+  free(grad);
+  free(dx);
+  rnnc_ref_free(m);
+}
+
+/* Every cell with initial_state=1, every return_sequences and go_backwards,
+ * then Dense(2), mse: every parameter and input element (the initial states
+ * included) against finite differences; and alone with return_state=1
+ * through backward(dy), where the final states' gradients reach h_0 (and c_0). */
+static void test_grad_initial_state_grid(void **state) {
+  enum { T = 4, IN = 3, U = 3, OUT = 2, N = 2 };
+  int ci, rs, gb;
+  (void)state;
+  for (ci = 0; ci < 4; ci++)
+    for (rs = 0; rs <= 1; rs++)
+      for (gb = 0; gb <= 1; gb++) {
+        rnn_cfg c = {init_cells[ci], U, "tanh", "sigmoid", 1, init_reset_after[ci], rs, 0, gb};
+        char spec[1024] = "rnnc-spec 1\ninput 4 3\n", alone[1024] = "rnnc-spec 1\ninput 4 3\n";
+        char what[160];
+        size_t np = cfg_params(&c, IN) + (size_t)U * OUT + OUT;
+        size_t nx = (size_t)T * IN + cfg_state_size(&c), n_out = (size_t)N * (rs ? T : 1) * OUT;
+        double *p = reals(np), *x = reals(N * nx), *t = reals(n_out);
+        lcg g = {(uint64_t)(53000 + ci * 100 + rs * 10 + gb)};
+        rnnc_ref *m;
+        rnn_line_init(spec, sizeof spec, "rnn", &c);
+        append(spec, sizeof spec,
+               "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n");
+        m = must_new(spec);
+        assert_int_equal(rnnc_ref_n_params(m), np);
+        assert_int_equal(rnnc_ref_input_size(m), nx);
+        assert_int_equal(rnnc_ref_input_count(m), ci == 1 ? 3 : 2);
+        rnnc_ref_free(m);
+        snprintf(what, sizeof what,
+                 "%s initial_state=1 return_sequences=%d go_backwards=%d + Dense", init_names[ci],
+                 rs, gb);
+        fill(&g, p, np, 0.8);
+        fill(&g, x, N * nx, 1.0);
+        fill(&g, t, n_out, 1.0);
+        check_gradients(what, spec, p, x, t, N);
+        assert_state_gradients(what, spec, p, x, t, N);
+        /* alone, every output (the states included) through backward(dy) */
+        c.rstate = 1;
+        rnn_line_init(alone, sizeof alone, "rnn", &c);
+        snprintf(what, sizeof what,
+                 "%s initial_state=1 return_sequences=%d return_state=1 go_backwards=%d",
+                 init_names[ci], rs, gb);
+        check_backward_dy(what, alone, p, x, N, g.s);
+        free(p);
+        free(x);
+        free(t);
+      }
+}
+
+/* Initial states in stacks: LSTM(initial_state) -> Dense, SimpleRNN ->
+ * GRU(initial_state) -> Dense, three layers each with its initial states, a
+ * fused softmax + sparse crossentropy tagger: every parameter and every input
+ * element, states included. */
+static void test_grad_initial_state_stacks(void **state) {
+  static const struct {
+    const char *what, *spec;
+    size_t n_inputs, input_size, target;
+  } cases[] = {
+      {"LSTM(initial_state, return_sequences) -> Dense",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "return_sequences=1 return_state=0 go_backwards=0 initial_state=1\n"
+       "layer Dense time_distributed/dense units=2 activation=linear use_bias=1\nloss mse\n",
+       3, 12 + 6, 8},
+      {"LSTM(initial_state, go_backwards) -> Dense",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "return_sequences=0 return_state=0 go_backwards=1 initial_state=1\n"
+       "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n",
+       3, 12 + 6, 2},
+      {"SimpleRNN -> GRU(reset_after=1, initial_state) -> Dense",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer SimpleRNN simple_rnn units=3 activation=tanh use_bias=1 return_sequences=1 "
+       "return_state=0 go_backwards=0\n"
+       "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "reset_after=1 return_sequences=0 return_state=0 go_backwards=0 initial_state=1\n"
+       "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n",
+       2, 12 + 2, 2},
+      {"SimpleRNN(go_backwards) -> GRU(reset_after=0, initial_state, go_backwards) -> Dense",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer SimpleRNN simple_rnn units=3 activation=tanh use_bias=1 return_sequences=1 "
+       "return_state=0 go_backwards=1\n"
+       "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "reset_after=0 return_sequences=1 return_state=0 go_backwards=1 initial_state=1\n"
+       "layer Dense time_distributed/dense units=2 activation=linear use_bias=1\nloss mse\n",
+       2, 12 + 2, 8},
+      {"SimpleRNN(initial_state) -> LSTM(initial_state) -> GRU(initial_state) -> Dense",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer SimpleRNN simple_rnn units=2 activation=tanh use_bias=1 return_sequences=1 "
+       "return_state=0 go_backwards=0 initial_state=1\n"
+       "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "return_sequences=1 return_state=0 go_backwards=1 initial_state=1\n"
+       "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "reset_after=1 return_sequences=0 return_state=0 go_backwards=0 initial_state=1\n"
+       "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n",
+       5, 12 + 2 + 6 + 2, 2},
+      {"tagger SimpleRNN(initial_state) -> Dense softmax, sparse CCE (fused)",
+       "rnnc-spec 1\ninput 4 3\n"
+       "layer SimpleRNN simple_rnn units=3 activation=tanh use_bias=1 return_sequences=1 "
+       "return_state=0 go_backwards=0 initial_state=1\n"
+       "layer Dense time_distributed/dense units=3 activation=softmax use_bias=1\n"
+       "loss sparse_categorical_crossentropy\n",
+       2, 12 + 3, 4},
+  };
+  enum { N = 2 };
+  size_t k, j;
+  (void)state;
+  for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    rnnc_ref *m = must_new(cases[k].spec);
+    size_t np = rnnc_ref_n_params(m), nx = rnnc_ref_input_size(m);
+    double *p = reals(np), *x = reals(N * nx), *t = reals(N * cases[k].target);
+    lcg g = {(uint64_t)(54000 + k)};
+    assert_int_equal(rnnc_ref_input_count(m), cases[k].n_inputs);
+    assert_int_equal(nx, cases[k].input_size);
+    assert_int_equal(rnnc_ref_target_size(m), cases[k].target);
+    rnnc_ref_free(m);
+    fill(&g, p, np, 0.8);
+    fill(&g, x, N * nx, 1.0);
+    fill(&g, t, N * cases[k].target, 1.0);
+    if (strstr(cases[k].spec, "sparse") != NULL)
+      for (j = 0; j < N * cases[k].target; j++)
+        t[j] = (double)(j * 5 % 3);
+    check_gradients(cases[k].what, cases[k].spec, p, x, t, N);
+    assert_state_gradients(cases[k].what, cases[k].spec, p, x, t, N);
+    free(p);
+    free(x);
+    free(t);
+  }
+}
+
+/* ------------------------------------------------------------------ 10. malformed specs */
 
 static void test_malformed_specs(void **state) {
   static const struct {
@@ -1453,6 +1948,34 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n\nloss mse\n",
        "line 5: Bidirectional 'b' (line 3) must be followed by the line of the layer it wraps, got "
        "'loss'"},
+      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 initial_state=1\n",
+       "line 3: layer 'd': unknown key 'initial_state' for Dense"},
+      {"rnnc-spec 1\ninput 3 4\nlayer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS
+       "\nlayer Dense d units=2 activation=tanh use_bias=1 initial_state=0\n",
+       "line 4: layer 'd': unknown key 'initial_state' for Dense"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS " initial_state=1\n",
+       "line 4: layer 'r': initial_state=1 is not supported inside Bidirectional 'b' (line 3)"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=sum\n"
+       "layer LSTM l units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 " RNN_OPTS
+       " initial_state=1\n",
+       "line 4: layer 'l': initial_state=1 is not supported inside Bidirectional 'b'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=none\n"
+       "layer GRU g units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+       "reset_after=1 initial_state=1 " RNN_OPTS "\n",
+       "line 4: layer 'g': initial_state=1 is not supported inside Bidirectional 'b'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=concat initial_state=1\n"
+       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
+       "unknown key 'initial_state' for Bidirectional"},
+      {"rnnc-spec 1\ninput 3 4\nlayer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS
+       " initial_state=2\n",
+       "bad boolean '2' for initial_state"},
+      {"rnnc-spec 1\ninput 3 4\nlayer GRU g units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 reset_after=1 initial_state=1 " RNN_OPTS " initial_state=1\n",
+       "duplicate key 'initial_state'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+       "use_bias=1 return_sequences=1 return_state=0 initial_state=1\n",
+       "missing key 'go_backwards'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mae\n",
        "unknown loss 'mae'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mse\n"
@@ -1498,6 +2021,8 @@ int main(void) {
       cmocka_unit_test(test_grad_multiple_outputs),
       cmocka_unit_test(test_loss_first_output),
       cmocka_unit_test(test_grad_stacks),
+      cmocka_unit_test(test_grad_initial_state_grid),
+      cmocka_unit_test(test_grad_initial_state_stacks),
       cmocka_unit_test(test_grad_report),
       cmocka_unit_test(test_backward_matches_loss_grad),
       cmocka_unit_test(test_loss_absent_is_nan),
@@ -1505,6 +2030,10 @@ int main(void) {
       cmocka_unit_test(test_return_state_is_last_step),
       cmocka_unit_test(test_bidirectional_is_two_layers),
       cmocka_unit_test(test_output_parts),
+      cmocka_unit_test(test_initial_state_parts),
+      cmocka_unit_test(test_initial_state_first_step),
+      cmocka_unit_test(test_initial_state_zero_is_default),
+      cmocka_unit_test(test_initial_state_continues),
       cmocka_unit_test(test_malformed_specs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
