@@ -14,8 +14,10 @@ CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 # Example models whose generated C is committed under generated/<model>/.
-GENERATED_MODELS := examples/tagger.lua examples/seeds/seed01.lua examples/seeds/seed02.lua \
-                    examples/seeds/seed03.lua examples/seeds/seed04.lua examples/seeds/seed12.lua
+GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_tagger.lua \
+                    examples/sum_regression.lua examples/functional/rnn_state.lua \
+                    examples/functional/initial_state.lua \
+                    $(filter-out examples/seeds/seed11.lua,$(sort $(wildcard examples/seeds/seed*.lua)))
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \

@@ -665,6 +665,12 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     outs[#outs + 1] = string.format("{%d, {%s}, %d, %d}", #o.shape, dims_list(o.shape), o.offset, o.size)
   end
   vars.OUTPUTS = table.concat(outs, ", ")
+  vars.N_INPUTS = #unit.inputs
+  local ins = {}
+  for _, d in ipairs(unit.inputs) do
+    ins[#ins + 1] = string.format("{%d, {%s}, %d, %d}", #d.shape, dims_list(d.shape), d.offset, d.size)
+  end
+  vars.INPUTS = table.concat(ins, ", ")
   vars.LOSS_ENUM = loss == "mse" and "RNNC_LOSS_MSE"
     or (loss and "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY" or "RNNC_LOSS_NONE")
   local metrics = compiled and compiled.metrics or {}

@@ -56,8 +56,8 @@ end
 
 -- What the description holds: a handle; calling it applies the layer to a
 -- tensor (the functional API).
-local LayerHandle = util.handle_type("Layer", nil, function(layer, x)
-  return functional.call(layer, x, caller_in(layer.at.file) or layer.at)
+local LayerHandle = util.handle_type("Layer", nil, function(layer, x, extra)
+  return functional.call(layer, x, caller_in(layer.at.file) or layer.at, extra)
 end)
 
 -- Where a constructor was called from: the innermost line of the model file

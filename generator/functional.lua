@@ -59,8 +59,46 @@ function functional.input_constructor(state, check_shape, at_of)
   end
 end
 
--- layer(x): builds the layer on x's shape, returns its output tensors.
-function functional.call(layer, xh, at)
+-- Keras's initial_state=: tensors from Input, one per state of the layer.
+local function initial_states(layer, extra, at, outs)
+  if extra == nil then return nil end
+  if type(extra) ~= "table" then
+    util.fail(at, "the second argument of a layer call is a table { initial_state = ... }")
+  end
+  for _, k in ipairs(util.sorted_keys(extra)) do
+    if k ~= "initial_state" then util.fail(at, "unknown call argument '%s'", tostring(k)) end
+  end
+  local list = extra.initial_state
+  if list == nil then return nil end
+  if not layer.module.n_states then
+    util.fail(at, "initial_state is implemented for SimpleRNN, LSTM and GRU, not %s", layer.module.class)
+  end
+  if tensor_of(list) then list = { list } end
+  if type(list) ~= "table" or #list ~= layer.module.n_states then
+    util.fail(at, "initial_state needs %d tensor(s) for %s", layer.module.n_states, layer.module.class)
+  end
+  local states = {}
+  for i, h in ipairs(list) do
+    local st = tensor_of(h)
+    if not st or not st.producer.is_input then
+      util.fail(at, "initial_state %d must be a tensor from Input { shape = { %d } }", i, layer.args.units)
+    end
+    local want = outs[1][#outs[1]]
+    if #st.shape ~= 2 or st.shape[2] ~= want then
+      util.fail(at, "initial_state %d has shape %s, the layer needs (None, %d)", i, util.shape_str(st.shape), want)
+    end
+    if st.producer.consumer then
+      util.fail(at, "the input '%s' already feeds another layer's state", st.producer.name)
+    end
+    st.producer.consumer = layer
+    states[i] = st.producer
+  end
+  return states
+end
+
+-- layer(x [, { initial_state = {...} }]): builds the layer on x's shape,
+-- returns its output tensors.
+function functional.call(layer, xh, at, extra)
   local x = tensor_of(xh)
   if not x then
     util.fail(at, "a layer is called on a tensor (from Input or another layer), got %s", type(x))
@@ -71,6 +109,7 @@ function functional.call(layer, xh, at)
   layer.called = true
   layer.input_tensor = x
   local outs = layer.module.build(layer, x.shape, layer.name)
+  layer.initial_inputs = initial_states(layer, extra, at, outs)
   layer.output_shapes = outs
   local results = {}
   for i, shape in ipairs(outs) do
@@ -90,9 +129,12 @@ function functional.model_fields(t, at)
       util.fail(at, "Model: unknown argument '%s'", tostring(k))
     end
   end
-  local inputs = t.inputs
-  if type(inputs) == "table" and not tensor_of(inputs) and #inputs == 1 then inputs = inputs[1] end
-  inputs = tensor_of(inputs)
+  local input_list = t.inputs
+  if tensor_of(input_list) then input_list = { input_list } end
+  if type(input_list) ~= "table" or #input_list == 0 then
+    util.fail(at, "Model: inputs must be a tensor from Input { ... } or a list of them")
+  end
+  local inputs = tensor_of(input_list[1])
   if not inputs or not inputs.producer.is_input then
     util.fail(at, "Model: inputs must be the tensor returned by Input { ... }")
   end
@@ -126,7 +168,27 @@ function functional.model_fields(t, at)
     layer = x.producer
   end
   if layer ~= inputs.producer then util.fail(at, "Model: the outputs do not come from these inputs") end
+  -- The other inputs: the initial states, in layer order then state order
+  -- (the layout of the generated unit's input).
+  local state_inputs = {}
+  for _, l in ipairs(chain) do
+    for _, st in ipairs(l.initial_inputs or {}) do
+      state_inputs[#state_inputs + 1] = st
+    end
+  end
+  if #input_list - 1 ~= #state_inputs then
+    util.fail(at, "Model: %d input(s) given; the chain uses its main input and %d initial state input(s)",
+      #input_list, #state_inputs)
+  end
+  for i, st in ipairs(state_inputs) do
+    local given = tensor_of(input_list[i + 1])
+    if not given or given.producer ~= st then
+      util.fail(at, "Model: input %d must be '%s': list the main input, then each layer's initial states "
+        .. "in layer order", i + 1, st.name)
+    end
+  end
   return {
+    state_inputs = state_inputs,
     kind = "Functional",
     name = t.name or "model",
     input_layer = layer,

@@ -55,16 +55,43 @@ function lower.unit(model, opts)
   local prog = ir.new_program()
   local g = Builder.new(prog)
   local rows = #x_shape == 2 and x_shape[1] or 1
-  -- The input is kept in scratch: the backward pass reads it.
-  local x = ir.buffer(prog, "x", "act", rows, x_shape[#x_shape], { model_input = true })
-  local cur, logits, outputs = x, nil, nil
+  local cols = x_shape[#x_shape]
+  -- The inputs, kept in scratch (the backward pass reads them): the main
+  -- input, then the initial states of each layer that takes them, one after
+  -- the other; their gradients come out the same way in dx.
+  local in_descs = { { shape = util.copy(x_shape), offset = 0, size = rows * cols } }
+  local total = rows * cols
+  for _, st in ipairs(model.state_inputs or {}) do
+    local units = st.output_shapes[1][2]
+    in_descs[#in_descs + 1] = { shape = { units }, offset = total, size = units, layer = st }
+    total = total + units
+  end
+  local x
+  if #in_descs == 1 then
+    x = ir.buffer(prog, "x", "act", rows, cols, { model_input = true })
+  else
+    x = ir.buffer(prog, "x", "act", 1, total, { model_input = true })
+  end
+  local state_view = {}
+  for _, d in ipairs(in_descs) do
+    if d.layer then state_view[d.layer] = ir.view(x.buf, d.offset, 1, d.size, d.size, 1) end
+  end
+  local cur = #in_descs == 1 and x or ir.view(x.buf, 0, rows, cols, cols, 1)
+  local logits, outputs = nil, nil
   for i, layer in ipairs(model.layers) do
     if not layer.module.emit then
       util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
         layer.module.class)
     end
+    local initial = nil
+    if layer.initial_inputs then
+      initial = {}
+      for k, st in ipairs(layer.initial_inputs) do
+        initial[k] = state_view[st]
+      end
+    end
     local lg
-    outputs, lg = layer.module.emit(layer, g, cur, layer.name)
+    outputs, lg = layer.module.emit(layer, g, cur, layer.name, initial)
     cur = outputs[1]
     logits = (i == #model.layers) and lg or nil
   end
@@ -108,6 +135,7 @@ function lower.unit(model, opts)
     x = x,
     y = y,
     outputs = out_descs,
+    inputs = in_descs,
   }
   unit.y_shape = out_descs[1].shape
   unit.forward = simplify.run(prog, fwd_raw)

@@ -8,7 +8,8 @@ local summary = {}
 local LINE = 65
 local POSITIONS = { math.floor(LINE * 0.45), math.floor(LINE * 0.85), LINE }
 
-local function print_row(out, fields)
+local function print_row(out, fields, positions)
+  positions = positions or POSITIONS
   local left = {}
   for i, f in ipairs(fields) do
     left[i] = tostring(f)
@@ -22,9 +23,9 @@ local function print_row(out, fields)
   while any_left() do
     local line = ""
     for col = 1, #left do
-      local start_pos = col > 1 and POSITIONS[col - 1] or 0
-      local end_pos = POSITIONS[col]
-      local space = col ~= #POSITIONS and 2 or 0
+      local start_pos = col > 1 and positions[col - 1] or 0
+      local end_pos = positions[col]
+      local space = col ~= #positions and 2 or 0
       local cutoff = end_pos - start_pos - space
       local fit = left[col]:sub(1, cutoff)
       -- Keras breaks lines after the end of a tuple, list or dict.
@@ -43,13 +44,13 @@ local function print_row(out, fields)
       if col == 1 then line = line .. " " end
       line = line .. fit .. string.rep(" ", space)
       left[col] = left[col]:sub(cutoff + 1)
-      line = line .. string.rep(" ", math.max(0, POSITIONS[col] - #line))
+      line = line .. string.rep(" ", math.max(0, positions[col] - #line))
     end
     out[#out + 1] = line
   end
 end
 
-local function shapes_str(shapes)
+function summary.shapes_str(shapes)
   if #shapes == 1 then return util.shape_str(shapes[1]) end
   local parts = {}
   for i, s in ipairs(shapes) do
@@ -58,8 +59,51 @@ local function shapes_str(shapes)
   return "[" .. table.concat(parts, ", ") .. "]"
 end
 
+-- A functional model whose layers take more than one input (initial
+-- states) is not "sequential-like" for Keras: it prints a fourth column,
+-- "Connected to", in lines of 98.
+local function graph_text(model)
+  local line = 98
+  local positions = { math.floor(line * 0.33), math.floor(line * 0.55), math.floor(line * 0.67), line }
+  local out = { 'Model: "' .. model.name .. '"', string.rep("_", line) }
+  print_row(out, { "Layer (type)", "Output Shape", "Param #", "Connected to" }, positions)
+  out[#out + 1] = string.rep("=", line)
+  local function row(name, class, shapes, params, sources)
+    local conn = {}
+    for i, src in ipairs(sources) do
+      conn[i] = "'" .. src .. "[0][0]'"
+    end
+    local fields = { name .. " (" .. class .. ")", shapes, params, "[" .. table.concat(conn, ", ") .. "]" }
+    print_row(out, fields, positions)
+    out[#out + 1] = string.rep(" ", line)
+  end
+  local inputs = { model.input_layer }
+  for _, st in ipairs(model.state_inputs) do
+    inputs[#inputs + 1] = st
+  end
+  for _, l in ipairs(inputs) do
+    row(l.name, "InputLayer", "[" .. util.shape_str(l.output_shapes[1]) .. "]", 0, {})
+  end
+  local prev = model.input_layer
+  for _, layer in ipairs(model.layers) do
+    local sources = { prev.name }
+    for _, st in ipairs(layer.initial_inputs or {}) do
+      sources[#sources + 1] = st.name
+    end
+    row(layer.name, layer.module.class, summary.shapes_str(layer.output_shapes), layer.params, sources)
+    prev = layer
+  end
+  out[#out + 1] = string.rep("=", line)
+  out[#out + 1] = "Total params: " .. util.commas(model.params)
+  out[#out + 1] = "Trainable params: " .. util.commas(model.params)
+  out[#out + 1] = "Non-trainable params: 0"
+  out[#out + 1] = string.rep("_", line)
+  return table.concat(out, "\n") .. "\n"
+end
+
 -- Returns the summary as one string (lines joined by "\n", final newline).
 function summary.text(model)
+  if model.state_inputs and #model.state_inputs > 0 then return graph_text(model) end
   local out = {}
   out[#out + 1] = 'Model: "' .. model.name .. '"'
   out[#out + 1] = string.rep("_", LINE)
@@ -76,7 +120,7 @@ function summary.text(model)
     out[#out + 1] = layer
   end
   for _, layer in ipairs(model.layers) do
-    print_row(out, { layer.name .. " (" .. layer.module.class .. ")", shapes_str(layer.output_shapes), layer.params })
+    print_row(out, { layer.name .. " (" .. layer.module.class .. ")", summary.shapes_str(layer.output_shapes), layer.params })
     out[#out + 1] = string.rep(" ", LINE)
   end
   out[#out + 1] = string.rep("=", LINE)

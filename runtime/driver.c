@@ -13,6 +13,7 @@
 
 typedef struct {
   const char *weights, *x, *y, *out;
+  const char *xk[RNNC_MAX_INPUTS]; /* --x1 ... : inputs after the main one */
   int epochs, batch_size, verbose, log_every, shuffle, n;
   uint64_t seed;
   double tol;
@@ -63,6 +64,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
       a->weights = v;
     else if (strcmp(k, "--x") == 0)
       a->x = v;
+    else if (strncmp(k, "--x", 3) == 0 && k[3] >= '1' && k[3] < '0' + RNNC_MAX_INPUTS && !k[4])
+      a->xk[k[3] - '0'] = v;
     else if (strcmp(k, "--y") == 0)
       a->y = v;
     else if (strcmp(k, "--out") == 0)
@@ -139,18 +142,25 @@ static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
     snprintf(buf + used, len - used, rank == 1 ? ",)" : ")");
 }
 
-/* Loads x: shape (n, *input_shape), every value finite. */
-static int load_x(const rnnc_model *m, const char *path, rnnc_array *x, char *err) {
+/* Loads one input part: shape (n, *part shape) (n given when known), every
+ * value finite. */
+static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnnc_array *x,
+                     char *err) {
+  const rnnc_part_desc *d = &m->inputs[k];
   if (rnnc_npy_load(path, x, err, ERRLEN) != 0)
     return -1;
-  int ok = x->rank == m->input_rank + 1 && x->shape[0] > 0;
-  for (int i = 0; ok && i < m->input_rank; ++i)
-    ok = x->shape[i + 1] == (size_t)m->input_shape[i];
+  int ok = x->rank == d->rank + 1 && x->shape[0] > 0 && (n == 0 || x->shape[0] == n);
+  for (int i = 0; ok && i < d->rank; ++i)
+    ok = x->shape[i + 1] == (size_t)d->shape[i];
   if (!ok) {
-    char got[128], want[128] = "(n";
+    char got[128], want[128];
     shape_text(got, sizeof got, x->shape, x->rank);
-    for (int i = 0; i < m->input_rank; ++i)
-      snprintf(want + strlen(want), sizeof want - strlen(want), ", %d", m->input_shape[i]);
+    if (n)
+      snprintf(want, sizeof want, "(%zu", n);
+    else
+      snprintf(want, sizeof want, "(n");
+    for (int i = 0; i < d->rank; ++i)
+      snprintf(want + strlen(want), sizeof want - strlen(want), ", %d", d->shape[i]);
     strncat(want, ")", sizeof want - strlen(want) - 1);
     snprintf(err, ERRLEN, "%s: the array has shape %s, the model takes %s", path, got, want);
     rnnc_array_free(x);
@@ -162,6 +172,49 @@ static int load_x(const rnnc_model *m, const char *path, rnnc_array *x, char *er
       rnnc_array_free(x);
       return -1;
     }
+  return 0;
+}
+
+/* Loads the model's inputs: --x for the main input, --x1, --x2, ... for the
+ * initial states; x receives them side by side per sample (n x input_size). */
+static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err) {
+  if (load_part(m, 0, a->x, 0, x, err) != 0)
+    return -1;
+  if (m->n_inputs <= 1)
+    return 0;
+  size_t n = x->shape[0];
+  double *all = malloc(n * m->input_size * sizeof *all);
+  if (!all) {
+    snprintf(err, ERRLEN, "out of memory");
+    rnnc_array_free(x);
+    return -1;
+  }
+  for (int k = 0; k < m->n_inputs; ++k) {
+    const rnnc_part_desc *d = &m->inputs[k];
+    rnnc_array part;
+    if (k > 0) {
+      if (!a->xk[k]) {
+        snprintf(err, ERRLEN, "the model has %d inputs: give input %d with --x%d FILE.npy",
+                 m->n_inputs, k, k);
+        free(all);
+        rnnc_array_free(x);
+        return -1;
+      }
+      if (load_part(m, k, a->xk[k], n, &part, err) != 0) {
+        free(all);
+        rnnc_array_free(x);
+        return -1;
+      }
+    }
+    const double *src = k == 0 ? x->data : part.data;
+    for (size_t s = 0; s < n; ++s)
+      memcpy(all + s * m->input_size + d->offset, src + s * d->size, d->size * sizeof *all);
+    if (k > 0)
+      rnnc_array_free(&part);
+  }
+  free(x->data);
+  x->data = all;
+  x->count = n * m->input_size;
   return 0;
 }
 
@@ -342,6 +395,17 @@ static int cmd_init(const rnnc_model *m, const args_t *a) {
   return 0;
 }
 
+/* `path` for k = 0, else <path without .npy>_k.npy. */
+static void numbered_path(char *name, size_t len, const char *path, int k) {
+  size_t n = strlen(path);
+  if (k == 0)
+    snprintf(name, len, "%s", path);
+  else if (n > 4 && strcmp(path + n - 4, ".npy") == 0)
+    snprintf(name, len, "%.*s_%d.npy", (int)(n - 4), path, k);
+  else
+    snprintf(name, len, "%s_%d", path, k);
+}
+
 /* Writes output 0 to `path` and output k > 0 to <path without .npy>_k.npy. */
 static int save_outputs(const rnnc_model *m, const char *path, const void *y, size_t n) {
   char err[ERRLEN], name[1024];
@@ -358,13 +422,7 @@ static int save_outputs(const rnnc_model *m, const char *path, const void *y, si
     shape[0] = n;
     for (int i = 0; i < o->rank; ++i)
       shape[i + 1] = (size_t)o->shape[i];
-    size_t len = strlen(path);
-    if (k == 0)
-      snprintf(name, sizeof name, "%s", path);
-    else if (len > 4 && strcmp(path + len - 4, ".npy") == 0)
-      snprintf(name, sizeof name, "%.*s_%d.npy", (int)(len - 4), path, k);
-    else
-      snprintf(name, sizeof name, "%s_%d", path, k);
+    numbered_path(name, sizeof name, path, k);
     int rc = rnnc_npy_save(name, m->dtype, o->rank + 1, shape, part, err, sizeof err);
     free(part);
     if (rc != 0)
@@ -413,7 +471,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   void *p = load_weights(m, a->weights, err);
   if (!p)
     return fail(err);
-  if (load_x(m, a->x, &x, err) != 0) {
+  if (load_x(m, a, &x, err) != 0) {
     free(p);
     return fail(err);
   }
@@ -460,7 +518,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
   void *p = load_weights(m, a->weights, err);
   if (!p)
     return fail(err);
-  if (load_x(m, a->x, &x, err) != 0) {
+  if (load_x(m, a, &x, err) != 0) {
     free(p);
     return fail(err);
   }
@@ -480,7 +538,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
   }
   double loss = loss_grad_all(m, p, scratch, xm, ym, n, grad, dx);
   printf("loss %.17g\n", loss);
-  rnnc_tensor_ref refs[64 + 1];
+  rnnc_tensor_ref refs[64 + RNNC_MAX_INPUTS];
   int count = m->n_tensors < 64 ? m->n_tensors : 64;
   for (int i = 0; i < count; ++i) {
     const rnnc_tensor_desc *t = &m->tensors[i];
@@ -490,14 +548,33 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
     memcpy(refs[i].shape, t->shape, sizeof refs[i].shape);
     refs[i].data = grad + t->offset;
   }
-  print_tensor("input", dx, x.count);
-  refs[count].name = "input";
-  refs[count].rank = (int)x.rank;
-  memset(refs[count].shape, 0, sizeof refs[count].shape);
-  for (int i = 0; i < x.rank && i < RNNC_MAX_RANK; ++i)
-    refs[count].shape[i] = (int)x.shape[i];
-  refs[count].data = dx;
-  if (rnnc_safetensors_write(a->out, RNNC_F64, refs, count + 1, err, sizeof err) != 0)
+  /* input gradients, one tensor per input: "input", "input_1", ... */
+  static const char *names[RNNC_MAX_INPUTS] = {"input",   "input_1", "input_2", "input_3",
+                                               "input_4", "input_5", "input_6", "input_7"};
+  double *parts = malloc(x.count * sizeof *parts + 1);
+  if (!parts) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  size_t at = 0;
+  for (int k = 0; k < m->n_inputs && k < RNNC_MAX_INPUTS; ++k) {
+    const rnnc_part_desc *d = &m->inputs[k];
+    for (size_t s = 0; s < n; ++s)
+      memcpy(parts + at + s * d->size, dx + s * m->input_size + d->offset, d->size * sizeof *dx);
+    print_tensor(names[k], parts + at, n * d->size);
+    rnnc_tensor_ref *r = &refs[count + k];
+    r->name = names[k];
+    r->rank = d->rank + 1 <= RNNC_MAX_RANK ? d->rank + 1 : RNNC_MAX_RANK;
+    memset(r->shape, 0, sizeof r->shape);
+    r->shape[0] = (int)n;
+    for (int i = 0; i < d->rank && i + 1 < RNNC_MAX_RANK; ++i)
+      r->shape[i + 1] = d->shape[i];
+    r->data = parts + at;
+    at += n * d->size;
+  }
+  int wrc = rnnc_safetensors_write(a->out, RNNC_F64, refs, count + m->n_inputs, err, sizeof err);
+  free(parts);
+  if (wrc != 0)
     rc = fail(err);
   else
     printf("wrote %s\n", a->out);
@@ -522,7 +599,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   void *p = load_weights(m, a->weights, err);
   if (!p)
     return fail(err);
-  if (load_x(m, a->x, &x, err) != 0) {
+  if (load_x(m, a, &x, err) != 0) {
     free(p);
     return fail(err);
   }
@@ -593,7 +670,7 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
   void *p = load_weights(m, a->weights, err);
   if (!p)
     return fail(err);
-  if (load_x(m, a->x, &x, err) != 0) {
+  if (load_x(m, a, &x, err) != 0) {
     free(p);
     return fail(err);
   }
@@ -693,7 +770,7 @@ static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   void *p = load_weights(m, a->weights, err);
   if (!p)
     return fail(err);
-  if (load_x(m, a->x, &x, err) != 0) {
+  if (load_x(m, a, &x, err) != 0) {
     free(p);
     return fail(err);
   }
@@ -783,15 +860,29 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
     y[i] = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
                ? (double)rnnc_rng_below(&rng, m->output_cols)
                : rnnc_rng_normal(&rng);
-  size_t shape[RNNC_MAX_RANK + 1];
-  shape[0] = n;
-  for (int i = 0; i < m->input_rank; ++i)
-    shape[i + 1] = (size_t)m->input_shape[i];
-  if (rnnc_npy_save(a->x, RNNC_F64, m->input_rank + 1, shape, x, err, sizeof err) != 0) {
-    rc = fail(err);
-    goto done;
+  for (int k = 0; k < m->n_inputs; ++k) {
+    const rnnc_part_desc *d = &m->inputs[k];
+    size_t shape[RNNC_MAX_RANK + 1];
+    char name[1024];
+    double *part = malloc(n * d->size * sizeof *part + 1);
+    if (!part) {
+      rc = fail("out of memory");
+      goto done;
+    }
+    for (size_t s = 0; s < n; ++s)
+      memcpy(part + s * d->size, x + s * m->input_size + d->offset, d->size * sizeof *part);
+    shape[0] = n;
+    for (int i = 0; i < d->rank; ++i)
+      shape[i + 1] = (size_t)d->shape[i];
+    numbered_path(name, sizeof name, a->x, k);
+    int src = rnnc_npy_save(name, RNNC_F64, d->rank + 1, shape, part, err, sizeof err);
+    free(part);
+    if (src != 0) {
+      rc = fail(err);
+      goto done;
+    }
+    printf("wrote %s\n", name);
   }
-  printf("wrote %s\n", a->x);
   if (a->y) {
     size_t yshape[2] = {n, m->target_size};
     if (rnnc_npy_save(a->y, RNNC_F64, 2, yshape, y, err, sizeof err) != 0) {

@@ -125,14 +125,17 @@ typedef struct {
 
 #define RNNC_MAX_OUTPUTS 8
 
-/* One output of a model. A model's outputs are stored per sample one after
- * the other (output 0 first); the loss applies to output 0. */
+/* One input or output of a model. A model's inputs (the main input, then
+ * the initial states of the layers that take them) and its outputs (the loss
+ * applies to output 0) are stored per sample one after the other. */
 typedef struct {
   int rank;
   int shape[RNNC_MAX_RANK]; /* per sample */
-  size_t offset;            /* reals into the sample's outputs */
+  size_t offset;            /* reals into the sample's inputs or outputs */
   size_t size;              /* reals */
 } rnnc_output_desc;
+typedef rnnc_output_desc rnnc_part_desc;
+#define RNNC_MAX_INPUTS 8
 
 /* Everything the runtime needs to drive a generated unit generically. All
  * pointers to reals are float * or double * according to `dtype`. Arrays of a
@@ -142,16 +145,18 @@ typedef struct rnnc_model {
   rnnc_dtype dtype;
   int batch; /* most samples one call takes */
   int input_rank;
-  int input_shape[RNNC_MAX_RANK]; /* per sample, e.g. {timesteps, features} */
+  int input_shape[RNNC_MAX_RANK]; /* the main input, per sample, e.g. {timesteps, features} */
   int output_rank;
   int output_shape[RNNC_MAX_RANK]; /* output 0, per sample */
-  size_t input_size;               /* reals per sample */
+  size_t input_size;               /* reals per sample, all inputs */
   size_t output_size;              /* reals per sample, all outputs */
   size_t target_size;              /* reals per sample of the training target */
   size_t output_rows;              /* rows of output 0 the loss averages over, per sample */
   size_t output_cols;              /* the last dimension of output 0 */
   int n_outputs;
   rnnc_output_desc outputs[RNNC_MAX_OUTPUTS];
+  int n_inputs;
+  rnnc_part_desc inputs[RNNC_MAX_INPUTS];
   size_t n_params;
   int n_tensors;
   const rnnc_tensor_desc *tensors;

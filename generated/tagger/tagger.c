@@ -711,6 +711,8 @@ const rnnc_model tagger_model = {
     3,
     1,
     {{2, {3, 3, 0, 0}, 0, 9}},
+    1,
+    {{2, {3, 3, 0, 0}, 0, 9}},
     33,
     5,
     tagger_tensors,

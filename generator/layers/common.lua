@@ -160,6 +160,7 @@ function common.recurrent_spec(class, layer, prefix, extra)
   for _, k in ipairs(extra or {}) do
     line = line .. " " .. k .. "=" .. b(a[k])
   end
+  if layer.initial_inputs then line = line .. " initial_state=1" end
   return line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
     b(a.return_state), b(a.go_backwards))
 end

@@ -142,6 +142,21 @@ expect "gradcheck through an LSTM stack" 0 "^OK: " -- "$work/sum_regression/sum_
 expect "gradcheck through a GRU(reset_after=False)" 0 "^OK: " -- "$work/gru_tagger/gru_tagger" gradcheck \
   --weights "$work/gru_tagger.w.safetensors" --x "$work/gru_tagger.x.npy" --y "$work/gru_tagger.y.npy"
 
+# Initial states given by the caller: inputs --x1, --x2 next to --x.
+is="$work/initial_state/initial_state"
+$rnnc build examples/functional/initial_state.lua -o "$work/initial_state" --dtype float64 --batch 4 >/dev/null 2>&1 \
+  || ko "build initial_state"
+"$is" init --seed 2 --out "$work/is.w.safetensors" >/dev/null
+"$is" sample --seed 3 --n 5 --x "$work/is.x.npy" --y "$work/is.y.npy" >/dev/null
+expect "initial states: generated = reference" 0 "^OK: worst relative" -- "$is" diff --weights "$work/is.w.safetensors" \
+  --x "$work/is.x.npy" --x1 "$work/is.x_1.npy" --x2 "$work/is.x_2.npy" --y "$work/is.y.npy"
+expect "initial states: gradcheck includes h0 and c0" 0 "^OK: 192 weights and 110 inputs" -- "$is" gradcheck \
+  --weights "$work/is.w.safetensors" --x "$work/is.x.npy" --x1 "$work/is.x_1.npy" --x2 "$work/is.x_2.npy" --y "$work/is.y.npy"
+expect "initial states: a missing input is named" 1 "give input 1 with --x1" -- "$is" predict \
+  --weights "$work/is.w.safetensors" --x "$work/is.x.npy" --out "$work/is.p.npy"
+expect "initial states: wrong state shape" 1 "is.x.npy: the array has shape \(5, 4, 3\), the model takes \(5, 5\)" \
+  -- "$is" predict --weights "$work/is.w.safetensors" --x "$work/is.x.npy" --x1 "$work/is.x.npy" --x2 "$work/is.x_2.npy" --out "$work/is.p.npy"
+
 # A functional model writes one .npy per output; the state equals the last step.
 expect "functional model: two outputs" 0 "rs.npy: 6 predictions of output 0" \
   -- "$work/rnn_state/rnn_state" predict --weights "$work/rnn_state.w.safetensors" --x "$work/rnn_state.x.npy" --out "$work/rs.npy"
