@@ -20,7 +20,7 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
                     $(filter-out examples/seeds/seed11.lua,$(sort $(wildcard examples/seeds/seed*.lua)))
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
+.PHONY: sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
         check-generated generated format lint clean
 
 all: runtime
@@ -116,6 +116,10 @@ generated:
 	  base=$$(basename $$m .lua); \
 	  $(RNNC) generate $$m -o $(GENERATED_DIR)/$$base 2>/dev/null || exit 1; \
 	done
+
+# Generated lines, compile time and object size of every seed model.
+sizes:
+	@bash bench/sizes.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^generated/')
