@@ -7,7 +7,7 @@ local USAGE = [[
 usage: rnnc summary MODEL.lua
        rnnc generate MODEL.lua -o DIR [--dtype float32|float64] [--batch B]
                      [--unroll N] [--timesteps T] [--name NAME] [--no-format]
-       rnnc build MODEL.lua -o DIR [generate options] [--cc CC]
+       rnnc build MODEL.lua -o DIR [generate options] [--cc CC] [--runtime-lib librnnc.a]
 
   summary   print Keras's model.summary() table
   generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main)
@@ -52,6 +52,8 @@ local function parse(args)
       o.format = false
     elseif a == "--cc" then
       o.cc = value(a)
+    elseif a == "--runtime-lib" then
+      o.runtime_lib = value(a)
     elseif a == "-h" or a == "--help" then
       o.help = true
     elseif a:sub(1, 1) == "-" then
@@ -127,15 +129,21 @@ function cli.main(args, root)
       if cmd == "build" then
         local cc = o.cc or os.getenv("CC") or "cc"
         local srcs = {}
-        for _, pat in ipairs({ "/runtime/*.c", "/runtime/reference/*.c" }) do
-          local p = io.popen("ls " .. quote(root) .. pat .. " 2>/dev/null")
-          for line in p:lines() do
-            srcs[#srcs + 1] = quote(line)
+        local lib = o.runtime_lib or os.getenv("RNNC_RUNTIME_LIB")
+        if lib and lib ~= "" then
+          srcs[1] = quote(lib) -- a prebuilt librnnc.a (make runtime) instead of the sources
+        else
+          for _, pat in ipairs({ "/runtime/*.c", "/runtime/reference/*.c" }) do
+            local p = io.popen("ls " .. quote(root) .. pat .. " 2>/dev/null")
+            for line in p:lines() do
+              srcs[#srcs + 1] = quote(line)
+            end
+            p:close()
           end
-          p:close()
         end
         local exe = o.out .. "/" .. name
-        local command = string.format("%s -std=c99 -O2 -Wall -Wextra -I%s -I%s -I%s %s %s %s -lm -o %s", cc,
+        local extra = os.getenv("CFLAGS") or "" -- appended: a later -O wins
+        local command = string.format("%s -std=c99 -O2 -Wall -Wextra %s -I%s -I%s -I%s %s %s %s -lm -o %s", cc, extra,
           quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(o.out),
           quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), table.concat(srcs, " "),
           quote(exe))

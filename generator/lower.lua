@@ -97,10 +97,10 @@ function lower.unit(model, opts)
   end
   -- The model's outputs, one after the other in y (Keras order).
   local picks = model.output_picks or { 1 }
-  local views, total = {}, 0
+  local views, out_total = {}, 0
   for k, idx in ipairs(picks) do
     views[k] = outputs[idx]
-    total = total + ir.count(outputs[idx])
+    out_total = out_total + ir.count(outputs[idx])
   end
   local y
   local out_descs = {}
@@ -110,18 +110,18 @@ function lower.unit(model, opts)
     g:map(y, ir.E.arg(1), { views[1] })
   else
     if logits then error("internal: several outputs after a softmax") end
-    y = ir.buffer(prog, "y", "output", 1, total)
+    y = ir.buffer(prog, "y", "output", 1, out_total)
   end
   local out_offset = 0
   for k, v in ipairs(views) do
-    local vrows, cols = v.dims[1], v.dims[2]
-    if #views > 1 then g:map(ir.view(y.buf, out_offset, vrows, cols, cols, 1), ir.E.arg(1), { v }) end
+    local vrows, vcols = v.dims[1], v.dims[2]
+    if #views > 1 then g:map(ir.view(y.buf, out_offset, vrows, vcols, vcols, 1), ir.E.arg(1), { v }) end
     local shape = sample_shape(last_shapes[picks[k]])
     for i, d in ipairs(shape) do
       if d == util.None then shape[i] = x_shape[1] end
     end
-    out_descs[k] = { shape = shape, offset = out_offset, size = vrows * cols, rows = vrows, cols = cols }
-    out_offset = out_offset + vrows * cols
+    out_descs[k] = { shape = shape, offset = out_offset, size = vrows * vcols, rows = vrows, cols = vcols }
+    out_offset = out_offset + vrows * vcols
   end
   local fwd_raw = prog.ops
 

@@ -120,7 +120,8 @@ function summary.text(model)
     out[#out + 1] = layer
   end
   for _, layer in ipairs(model.layers) do
-    print_row(out, { layer.name .. " (" .. layer.module.class .. ")", summary.shapes_str(layer.output_shapes), layer.params })
+    local class = layer.module.class
+    print_row(out, { layer.name .. " (" .. class .. ")", summary.shapes_str(layer.output_shapes), layer.params })
     out[#out + 1] = string.rep(" ", LINE)
   end
   out[#out + 1] = string.rep("=", LINE)
