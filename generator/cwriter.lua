@@ -235,7 +235,10 @@ function Writer:loops2(rows, cols, body)
     body(r, "c")
     self:emit("}")
   else
+    -- a block even without a loop: the body declares its temporaries
+    self:emit("{")
     body(r, 0)
+    self:emit("}")
   end
   if rows > 1 then self:emit("}") end
 end

@@ -1151,10 +1151,12 @@ void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
     g_lstm_bias[18] += d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
     g_lstm_bias[19] += d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
     for (int r = 0; r < 3; ++r) {
-      float sum = 0.0f;
-      for (int q = 0; q < 80; ++q)
-        sum += d_lstm_z[r * 80 + q] * w_lstm_kernel[q];
-      dx_b[r] = sum;
+      {
+        float sum = 0.0f;
+        for (int q = 0; q < 80; ++q)
+          sum += d_lstm_z[r * 80 + q] * w_lstm_kernel[q];
+        dx_b[r] = sum;
+      }
     }
     for (int c = 0; c < 80; ++c) {
       float sum = g_lstm_kernel[c];
