@@ -14,8 +14,8 @@ end
 -- Every element a view addresses lies inside its buffer (for a view that
 -- moves with a loop, at both ends of the loop: offsets are affine in t).
 local function check_bounds(v, ts)
-  for _, t in ipairs(ts or { 0 }) do
-    local c = ir.at(v, t)
+  for _, tl in ipairs(ts or { { 0, 0 } }) do
+    local c = ir.at(v, tl[1], tl[2])
     local lo, hi = c.off, c.off
     for i = 1, 2 do
       local span = (c.dims[i] - 1) * c.strides[i]
@@ -35,28 +35,70 @@ local function op_views(op)
   return views
 end
 
+-- The run-time lengths to check views at.
+function Builder:lengths()
+  return ir.lengths(self.prog)
+end
+
 function Builder:append(op)
-  for _, v in pairs(op_views(op)) do
-    if v.toff == 0 then check_bounds(v) end
+  if not self.in_loop then
+    for _, v in pairs(op_views(op)) do
+      local ts = {}
+      for _, L in ipairs(self:lengths()) do
+        ts[#ts + 1] = { 0, L }
+      end
+      check_bounds(v, ts)
+    end
   end
   self.prog.ops[#self.prog.ops + 1] = op
 end
 
--- The ops fn(t) emits become the body of a loop over t = first .. last; fn
--- gets the loop variable as ir.step(0, 1) for ir.row and friends.
+-- The ops fn(t) emits become the body of a loop over t = first .. last (last
+-- may be ir.bound-style affine in the run-time length L); fn gets the loop
+-- variable as ir.step(0, 1) for ir.row and friends.
 function Builder:loop(first, last, fn)
-  if first > last then return end
+  local ts = {}
+  for _, L in ipairs(self:lengths()) do
+    local a, b = ir.bound(first, L), ir.bound(last, L)
+    if a <= b then ts[#ts + 1], ts[#ts + 2] = { a, L }, { b, L } end
+  end
+  if #ts == 0 then return end
   local outer = self.prog.ops
   self.prog.ops = {}
+  self.in_loop = true
   fn(ir.step(0, 1))
+  self.in_loop = false
   local body = self.prog.ops
   self.prog.ops = outer
   for _, op in ipairs(body) do
     for _, v in pairs(op_views(op)) do
-      check_bounds(v, { first, last })
+      check_bounds(v, ts)
     end
   end
   outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body }
+end
+
+-- Work over the `rows` rows of sequences: fn(sel) once with sel(v) = v, or,
+-- in a unit of variable length, in a loop over the L rows present with
+-- sel(v) = row t of v.
+function Builder:per_row(rows, fn)
+  if not self.prog.variable or rows == 1 then
+    fn(function(v)
+      return v
+    end)
+    return
+  end
+  self:loop(0, { c = -1, l = 1 }, function(t)
+    fn(function(v)
+      return ir.row(v, t)
+    end)
+  end)
+end
+
+-- The last row present of a sequence view.
+function Builder:last_row(v)
+  if self.prog.variable and v.dims[1] > 1 then return ir.row(v, ir.step(-1, 0, 1)) end
+  return ir.row(v, v.dims[1] - 1)
 end
 
 function Builder.new(prog)
@@ -116,27 +158,27 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
   local E = ir.E
   local rows = x.dims[1]
   local z = self:act(prefix .. "/z", rows, units)
-  self:matmul(z, x, kernel)
-  if not bias and (activation == "linear" or activation == "softmax") then
-    if activation == "linear" then return z end
-    local y = self:act(prefix .. "/y", rows, units)
-    self:softmax(y, z)
-    return y, z
-  end
-  local args, pre = { z }, E.arg(1)
-  if bias then
-    args[2] = ir.broadcast_rows(bias, rows)
-    pre = E.add(E.arg(1), E.arg(2))
-  end
-  if activation == "softmax" then
-    local logits = self:act(prefix .. "/logits", rows, units)
-    self:map(logits, pre, args)
-    local y = self:act(prefix .. "/y", rows, units)
-    self:softmax(y, logits)
-    return y, logits
-  end
-  local y = self:act(prefix .. "/y", rows, units)
-  self:map(y, ir.activation(activation, pre), args)
+  local y = z
+  local logits = nil
+  if bias or (activation ~= "linear") then y = self:act(prefix .. "/y", rows, units) end
+  if activation == "softmax" and bias then logits = self:act(prefix .. "/logits", rows, units) end
+  self:per_row(rows, function(sel)
+    local zs = sel(z)
+    self:matmul(zs, sel(x), kernel)
+    local args, pre = { zs }, E.arg(1)
+    if bias then
+      args[2] = ir.broadcast_rows(bias, zs.dims[1])
+      pre = E.add(E.arg(1), E.arg(2))
+    end
+    if activation == "softmax" then
+      local l = logits and sel(logits) or zs
+      if logits then self:map(l, pre, args) end
+      self:softmax(sel(y), l)
+    elseif y ~= z then
+      self:map(sel(y), ir.activation(activation, pre), args)
+    end
+  end)
+  if activation == "softmax" then return y, logits or z end
   return y
 end
 

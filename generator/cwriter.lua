@@ -62,6 +62,7 @@ local function index(v, r, c)
     end
   end
   add("t", v.toff)
+  add("L", v.loff)
   add(r, v.strides[1])
   add(c, v.strides[2])
   local text = ""
@@ -310,11 +311,20 @@ function Writer:loop_unrolled(op, unroll)
   end
 end
 
+-- A loop bound in C: a number, or c + k * L.
+local function bound_text(x)
+  if type(x) == "number" then return tostring(x) end
+  local text = x.l == 1 and "L" or (x.l .. " * L")
+  if x.c > 0 then return text .. " + " .. x.c end
+  if x.c < 0 then return text .. " - " .. -x.c end
+  return text
+end
+
 function Writer:loop_loops(op, unroll)
   if op.reverse then
-    self:emit(string.format("for (int t = %d; t >= %d; --t) {", op.last, op.first))
+    self:emit(string.format("for (int t = %s; t >= %s; --t) {", bound_text(op.last), bound_text(op.first)))
   else
-    self:emit(string.format("for (int t = %d; t <= %d; ++t) {", op.first, op.last))
+    self:emit(string.format("for (int t = %s; t <= %s; ++t) {", bound_text(op.first), bound_text(op.last)))
   end
   for _, b in ipairs(op.body) do
     self:op(b, unroll)
@@ -415,6 +425,11 @@ local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
       w:emit(string.format("%s *const %s = grad->flat + %d;", real, names[buf], buf.weight.offset))
     end
   end
+  if unit.variable then
+    -- the run-time sequence length (NAME_set_steps); 0 means the maximum
+    w:emit(string.format("const int L = s->steps > 0 ? s->steps : %d;", unit.max_steps))
+    w:emit("(void)L;")
+  end
   w:emit("for (int b = 0; b < n; ++b) {")
   for _, buf in ipairs(unit.prog.buffers) do
     if used[buf] then
@@ -470,6 +485,13 @@ local function optimizer_config(compiled)
   end
   return string.format("{RNNC_OPT_ADAM, %s, 0.0, 0, %s, %s, %s}", num(c.learning_rate or 0.001),
     num(c.beta_1 or 0.9), num(c.beta_2 or 0.999), num(c.epsilon or 1e-7)), "Adam", 2
+end
+
+-- Reals per sample of the training target: labels of output 0's rows for
+-- sparse crossentropy, else output 0 itself.
+local function target_size_of(unit, loss)
+  if loss == "sparse_categorical_crossentropy" then return unit.outputs[1].rows end
+  return unit.outputs[1].size
 end
 
 local function dims_list(dims)
@@ -542,10 +564,14 @@ function cwriter.unit(unit, opts)
   end
 
   local helpers = {}
-  if several then
+  if several or (unit.variable and rows > 1) then
     -- output 0 gathered contiguous for the loss, and its gradient
     scratch_fields[#scratch_fields + 1] = string.format("  %s y0[%d];", real, unit.batch * out0_size)
     scratch_fields[#scratch_fields + 1] = string.format("  %s dloss0[%d];", real, unit.batch * out0_size)
+  end
+  if unit.variable and rows > 1 then
+    scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d];", real,
+      unit.batch * target_size_of(unit, loss))
   end
   local fwd = sample_loop(unit, names, unit.forward, opts, {
     y = per_sample(real, "y"),
@@ -582,34 +608,54 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     }, "\n")
   else
     local lines = { string.format("%s_forward(p, s, x, s->y, n);", name) }
-    local rows_expr = string.format("(size_t)n * %d", rows)
+    -- The loss reads rows x cols of output 0 (or of the logits) per sample.
+    -- It reads them in place when they lie contiguous for the whole batch;
+    -- else (several outputs, or sequences shorter than the maximum) they are
+    -- gathered into y0 with their targets, and the gradient scattered back.
+    local seq = unit.variable and rows > 1
+    local packed = several or seq
+    local sparse = loss == "sparse_categorical_crossentropy"
+    local tcols = sparse and 1 or cols
+    local src, src_stride = "s->y", out_size
     if fused then
       local lbuf = unit.logits.buf
       if unit.logits.off ~= 0 or ir.count(unit.logits) ~= lbuf.size then error("logits must be a whole buffer") end
-      lines[#lines + 1] = string.format(
-        "double loss = rnnc_loss_sparse_cce_logits_%s(&s->%s[0][0], target, %s, %d, s->dloss);", info.suffix,
-        names[lbuf], rows_expr, cols)
-      lines[#lines + 1] = "if (isnan(loss)) return loss;"
-      lines[#lines + 1] = string.format("%s_backward_logits(p, s, s->dloss, grad, dx, n);", name)
-    else
-      local fn = loss == "mse" and "rnnc_loss_mse_" or "rnnc_loss_sparse_cce_"
-      local pred, dpred = "s->y", "s->dloss"
-      if several then
-        pred, dpred = "s->y0", "s->dloss0"
-        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->y0 + (size_t)b * %d, "
-          .. "s->y + (size_t)b * %d, sizeof(%s) * %d);", out0_size, out_size, real, out0_size)
-      end
-      lines[#lines + 1] = string.format("double loss = %s%s(%s, target, %s, %d, %s);", fn, info.suffix, pred,
-        rows_expr, cols, dpred)
-      lines[#lines + 1] = "if (isnan(loss)) return loss;"
-      if several then
-        -- the loss has no gradient with respect to the other outputs
-        lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, out_size)
-        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
-          .. "s->dloss0 + (size_t)b * %d, sizeof(%s) * %d);", out_size, out0_size, real, out0_size)
-      end
-      lines[#lines + 1] = string.format("%s_backward(p, s, s->dloss, grad, dx, n);", name)
+      src, src_stride = "&s->" .. names[lbuf] .. "[0][0]", lbuf.size
     end
+    local rows_here = tostring(rows)
+    if seq then
+      lines[#lines + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", unit.max_steps)
+      rows_here = "L"
+    end
+    local pred, dpred, tgt = src, "s->dloss", "target"
+    if packed then
+      pred, dpred = "s->y0", "s->dloss0"
+      local per = string.format("(size_t)%s * %d", rows_here, cols)
+      local tper = string.format("(size_t)%s * %d", rows_here, tcols)
+      lines[#lines + 1] = "for (int b = 0; b < n; ++b) {"
+      lines[#lines + 1] = string.format("memcpy(s->y0 + (size_t)b * %s, %s + (size_t)b * %d, sizeof(%s) * %s);",
+        per, src, src_stride, real, per)
+      if seq then
+        tgt = "s->t0"
+        lines[#lines + 1] = string.format("memcpy(s->t0 + (size_t)b * %s, target + (size_t)b * %d, sizeof(%s) * %s);",
+          tper, target_size_of(unit, loss), real, tper)
+      end
+      lines[#lines + 1] = "}"
+    end
+    local fn = fused and "rnnc_loss_sparse_cce_logits_"
+      or (loss == "mse" and "rnnc_loss_mse_" or "rnnc_loss_sparse_cce_")
+    lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
+      tgt, rows_here, cols, dpred)
+    lines[#lines + 1] = "if (isnan(loss)) return loss;"
+    if packed then
+      -- no gradient reaches the other outputs, or the rows past L
+      local per = string.format("(size_t)%s * %d", rows_here, cols)
+      lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, src_stride)
+      lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
+        .. "s->dloss0 + (size_t)b * %s, sizeof(%s) * %s);", src_stride, per, real, per)
+    end
+    lines[#lines + 1] = string.format("%s_%s(p, s, s->dloss, grad, dx, n);", name,
+      fused and "backward_logits" or "backward")
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
       out_size)
     lines[#lines + 1] = "return loss;"
@@ -622,7 +668,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
       dims_list(wt.shape), wt.offset, wt.size, INIT_ENUM[wt.init])
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(compiled)
-  local target_size = loss == "sparse_categorical_crossentropy" and rows or out0_size
+  local target_size = target_size_of(unit, loss)
   local out_shape = unit.y_shape
   local vars = {
     PROVENANCE = opts.provenance,
@@ -640,10 +686,15 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     OPTIMIZER = opt_name,
     OPT_SLOTS = math.max(1, slots_per_param * unit.n_params),
     LOSS = loss or "none",
+    MAX_STEPS_DOC = unit.max_steps,
   }
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
+  vars.MAX_STEPS_DOC = nil
+  vars.MAX_STEPS = unit.max_steps
+  vars.MIN_STEPS = unit.variable and 1 or unit.max_steps
+  vars.VARIABLE_STEPS = unit.variable and 1 or 0
   vars.HELPERS = helper_functions(helpers, opts.dtype)
   vars.N_TENSORS = #unit.weights
   vars.TENSORS = table.concat(tensors, "\n")

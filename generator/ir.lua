@@ -18,7 +18,10 @@
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
 -- of a sequence, a block of gate columns, a transpose or a broadcast (stride 0)
 -- is a view, never a copy. Vectors are 1 x n views. Inside a loop a view's
--- offset may also move with the loop variable t: offset = off + t * toff.
+-- offset may also move with the loop variable t, and in a unit generated for
+-- sequences of any length up to a maximum, with the run-time length L:
+-- offset = off + t * toff + L * loff. A loop's bounds may be affine in L too
+-- ({c = c, l = k} for c + k * L).
 --
 -- Ops:
 --   {op="matmul", out=V(m,n), a=V(m,k), b=V(k,n), acc=bool}   out (+)= a @ b
@@ -54,87 +57,97 @@ function ir.buffer(prog, name, kind, rows, cols, extra)
 end
 
 function ir.full(buf)
-  return { buf = buf, off = 0, toff = 0, dims = { buf.rows, buf.cols }, strides = { buf.cols, 1 } }
+  return { buf = buf, off = 0, toff = 0, loff = 0, dims = { buf.rows, buf.cols }, strides = { buf.cols, 1 } }
 end
 
-function ir.view(buf, off, rows, cols, rs, cs, toff)
-  return { buf = buf, off = off, toff = toff or 0, dims = { rows, cols }, strides = { rs, cs } }
+function ir.view(buf, off, rows, cols, rs, cs, toff, loff)
+  return { buf = buf, off = off, toff = toff or 0, loff = loff or 0, dims = { rows, cols }, strides = { rs, cs } }
 end
 
--- An index that moves with the loop variable: c + k * t.
-function ir.step(c, k)
-  return { c = c, k = k }
+-- An index c + k * t + l * L (t the loop variable, L the run-time length).
+function ir.step(c, k, l)
+  return { c = c, k = k or 0, l = l or 0 }
 end
 local function split_index(i)
-  if type(i) == "number" then return i, 0 end
-  return i.c, i.k
+  if type(i) == "number" then return i, 0, 0 end
+  return i.c, i.k, i.l
 end
 
--- Row i of a view (a number, or ir.step(c, k) inside a loop), as a 1 x cols view.
+-- A loop bound: a number, or {c = c, l = k} meaning c + k * L.
+function ir.bound(x, L)
+  if type(x) == "number" then return x end
+  return x.c + x.l * L
+end
+
+-- Row i of a view (a number, or an ir.step), as a 1 x cols view.
 function ir.row(v, i)
-  local c, k = split_index(i)
-  if k == 0 then assert(c >= 0 and c < v.dims[1], "row out of range") end
+  local c, k, l = split_index(i)
+  if k == 0 and l == 0 then assert(c >= 0 and c < v.dims[1], "row out of range") end
   return ir.view(v.buf, v.off + c * v.strides[1], 1, v.dims[2], v.strides[1], v.strides[2],
-    v.toff + k * v.strides[1])
+    v.toff + k * v.strides[1], v.loff + l * v.strides[1])
 end
 
 -- Rows [r0, r0 + count).
 function ir.rows(v, r0, count)
   assert(r0 >= 0 and r0 + count <= v.dims[1], "rows out of range")
-  return ir.view(v.buf, v.off + r0 * v.strides[1], count, v.dims[2], v.strides[1], v.strides[2], v.toff)
+  return ir.view(v.buf, v.off + r0 * v.strides[1], count, v.dims[2], v.strides[1], v.strides[2], v.toff, v.loff)
 end
 
 -- Columns [c0, c0 + count): a gate block of a fused weight.
 function ir.cols(v, c0, count)
   assert(c0 >= 0 and c0 + count <= v.dims[2], "cols out of range")
-  return ir.view(v.buf, v.off + c0 * v.strides[2], v.dims[1], count, v.strides[1], v.strides[2], v.toff)
+  return ir.view(v.buf, v.off + c0 * v.strides[2], v.dims[1], count, v.strides[1], v.strides[2], v.toff, v.loff)
 end
 
 function ir.transpose(v)
-  return ir.view(v.buf, v.off, v.dims[2], v.dims[1], v.strides[2], v.strides[1], v.toff)
+  return ir.view(v.buf, v.off, v.dims[2], v.dims[1], v.strides[2], v.strides[1], v.toff, v.loff)
 end
 
 -- A 1 x n view repeated over `rows` rows (stride 0).
 function ir.broadcast_rows(v, rows)
   assert(v.dims[1] == 1, "broadcast_rows needs a row vector")
-  return ir.view(v.buf, v.off, rows, v.dims[2], 0, v.strides[2], v.toff)
+  return ir.view(v.buf, v.off, rows, v.dims[2], 0, v.strides[2], v.toff, v.loff)
 end
 
 -- The same region of another buffer of the same layout (a gradient's view).
 function ir.on(buf, v)
-  return ir.view(buf, v.off, v.dims[1], v.dims[2], v.strides[1], v.strides[2], v.toff)
+  return ir.view(buf, v.off, v.dims[1], v.dims[2], v.strides[1], v.strides[2], v.toff, v.loff)
 end
 
--- The view in iteration t of its loop.
-function ir.at(v, t)
-  if v.toff == 0 then return v end
-  return ir.view(v.buf, v.off + t * v.toff, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
+-- The view in iteration t of its loop, for run-time length L.
+function ir.at(v, t, L)
+  if v.toff == 0 and v.loff == 0 then return v end
+  if L == nil then -- t made concrete, L left symbolic (for the C writer)
+    return ir.view(v.buf, v.off + t * v.toff, v.dims[1], v.dims[2], v.strides[1], v.strides[2], 0, v.loff)
+  end
+  return ir.view(v.buf, v.off + t * v.toff + L * v.loff, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
 end
 
 local VIEW_FIELDS = { "out", "a", "b", "dy", "y" }
 
--- An op of a loop body as it runs in iteration t (views made concrete).
-function ir.instantiate(op, t)
+-- An op as it runs in iteration t of its loop (0 outside loops) for run-time
+-- length L (views made concrete).
+function ir.instantiate(op, t, L)
   local r = {}
   for k, v in pairs(op) do
     r[k] = v
   end
   for _, f in ipairs(VIEW_FIELDS) do
-    if op[f] then r[f] = ir.at(op[f], t) end
+    if op[f] then r[f] = ir.at(op[f], t, L) end
   end
   if op.args then
     r.args = {}
     for i, a in ipairs(op.args) do
-      r.args[i] = ir.at(a, t)
+      r.args[i] = ir.at(a, t, L)
     end
   end
   return r
 end
 
--- The values a loop's variable takes, in execution order.
-function ir.iterations(loop)
+-- The values a loop's variable takes, in execution order, for length L.
+function ir.iterations(loop, L)
   local ts = {}
-  for t = loop.first, loop.last do
+  for t = ir.bound(loop.first, L), ir.bound(loop.last, L) do
     ts[#ts + 1] = t
   end
   if loop.reverse then
@@ -145,27 +158,47 @@ function ir.iterations(loop)
   return ts
 end
 
--- Every op as it executes: loop bodies expanded for each t. Returns a list of
--- {op = concrete op, source = the op in the program, top = its top-level op}.
-function ir.expand(ops)
+-- Every op as it executes for length L: loop bodies expanded for each t.
+-- Returns a list of {op = concrete op, source = the op in the program, top =
+-- its top-level op}.
+function ir.expand(ops, L)
   local out = {}
   for _, op in ipairs(ops) do
     if op.op == "loop" then
-      for _, t in ipairs(ir.iterations(op)) do
+      for _, t in ipairs(ir.iterations(op, L)) do
         for _, b in ipairs(op.body) do
-          out[#out + 1] = { op = ir.instantiate(b, t), source = b, top = op }
+          out[#out + 1] = { op = ir.instantiate(b, t, L), source = b, top = op }
         end
       end
     else
-      out[#out + 1] = { op = op, source = op, top = op }
+      out[#out + 1] = { op = ir.instantiate(op, 0, L), source = op, top = op }
     end
   end
   return out
 end
 
+-- The run-time lengths a program's analyses consider: its one length, or for
+-- a unit of variable length every length up to the maximum (a sample of 16
+-- of them, extremes included, past 64).
+function ir.lengths(prog)
+  local max = prog.max_steps
+  if not prog.variable then return { max or 0 } end
+  local ls = {}
+  if max <= 64 then
+    for L = 1, max do
+      ls[#ls + 1] = L
+    end
+  else
+    for i = 0, 15 do
+      ls[#ls + 1] = 1 + (max - 1) * i // 15
+    end
+  end
+  return ls
+end
+
 -- Calls fn(index) for every element a view addresses, row-major.
 function ir.each_index(v, fn)
-  assert(v.toff == 0, "each_index on a view that moves with a loop: instantiate it first")
+  assert(v.toff == 0 and v.loff == 0, "each_index on a view that moves: instantiate it first")
   for r = 0, v.dims[1] - 1 do
     for c = 0, v.dims[2] - 1 do
       fn(v.off + r * v.strides[1] + c * v.strides[2])
@@ -399,6 +432,7 @@ function ir.op_size(op)
     for _, b in ipairs(op.body) do
       body = body + ir.op_size(b)
     end
+    if type(op.first) ~= "number" or type(op.last) ~= "number" then return math.huge end
     return body * (op.last - op.first + 1)
   end
   if op.op == "matmul" then return op.out.dims[1] * op.out.dims[2] * op.a.dims[2] end

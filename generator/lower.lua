@@ -29,10 +29,13 @@ function lower.unit(model, opts)
     util.fail(first.at, "--batch %d contradicts batch_input_shape's batch size %d", opts.batch, in_shape[1])
   end
   local x_shape = sample_shape(in_shape)
+  local variable = false
   for i, d in ipairs(x_shape) do
     if d == util.None then
       if i == 1 and #x_shape == 2 and opts.timesteps then
+        -- generated for any length up to T, given at run time
         x_shape[i] = opts.timesteps
+        variable = true
       else
         util.fail(first.at, "the input shape %s has an unknown dimension; pass --timesteps T to generate "
           .. "code for sequences of length T", util.shape_str(in_shape))
@@ -53,6 +56,8 @@ function lower.unit(model, opts)
   end
 
   local prog = ir.new_program()
+  prog.variable = variable
+  prog.max_steps = #x_shape == 2 and x_shape[1] or 1
   local g = Builder.new(prog)
   local rows = #x_shape == 2 and x_shape[1] or 1
   local cols = x_shape[#x_shape]
@@ -107,7 +112,9 @@ function lower.unit(model, opts)
   local last_shapes = model.layers[#model.layers].output_shapes
   if #views == 1 then
     y = ir.buffer(prog, "y", "output", cur.dims[1], cur.dims[2])
-    g:map(y, ir.E.arg(1), { views[1] })
+    g:per_row(views[1].dims[1], function(sel)
+      g:map(sel(y), ir.E.arg(1), { sel(views[1]) })
+    end)
   else
     if logits then error("internal: several outputs after a softmax") end
     y = ir.buffer(prog, "y", "output", 1, out_total)
@@ -115,7 +122,12 @@ function lower.unit(model, opts)
   local out_offset = 0
   for k, v in ipairs(views) do
     local vrows, vcols = v.dims[1], v.dims[2]
-    if #views > 1 then g:map(ir.view(y.buf, out_offset, vrows, vcols, vcols, 1), ir.E.arg(1), { v }) end
+    if #views > 1 then
+      local part = ir.view(y.buf, out_offset, vrows, vcols, vcols, 1)
+      g:per_row(vrows, function(sel)
+        g:map(sel(part), ir.E.arg(1), { sel(v) })
+      end)
+    end
     local shape = sample_shape(last_shapes[picks[k]])
     for i, d in ipairs(shape) do
       if d == util.None then shape[i] = x_shape[1] end
@@ -136,6 +148,8 @@ function lower.unit(model, opts)
     y = y,
     outputs = out_descs,
     inputs = in_descs,
+    variable = variable,
+    max_steps = prog.max_steps,
   }
   unit.y_shape = out_descs[1].shape
   unit.forward = simplify.run(prog, fwd_raw)
@@ -163,11 +177,9 @@ function lower.unit(model, opts)
   if loss == "sparse_categorical_crossentropy" and logits then
     -- Keras computes the crossentropy of a softmax output from its logits.
     local dl = ir.buffer(prog, "dlogits", "input", logits.dims[1], logits.dims[2])
-    local upto = {}
-    for _, op in ipairs(unit.forward) do
-      upto[#upto + 1] = op
-      if op.op ~= "loop" and op.out.buf == logits.buf then break end
-    end
+    -- Everything after the logits (the softmax, the output copy) is not
+    -- relevant to them, so autodiff leaves it out.
+    local upto = unit.forward
     unit.backward_logits = simplify.run(prog, autodiff.backward(prog, upto, logits, dl, wrt, grad_of))
     unit.logits = logits
     unit.dlogits = dl

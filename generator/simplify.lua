@@ -100,30 +100,38 @@ local function rewrite(op, verdict, assign, zero_args)
   return r
 end
 
--- Pass 1. Top-level ops are loops of one iteration.
+-- Pass 1. Top-level ops are loops of one iteration. A rewrite must be the
+-- same in every iteration and for every run-time length the unit accepts.
 local function propagate_zeros(prog, ops)
-  local state = zero_state(prog)
-  local out = {}
-  for _, op in ipairs(ops) do
-    local body = op.op == "loop" and op.body or { op }
-    local iterations = op.op == "loop" and ir.iterations(op) or { 0 }
-    local seen = {} -- body index -> first signature, or false when iterations disagree
-    local choice = {}
-    for _, t in ipairs(iterations) do
-      for j, b in ipairs(body) do
-        local sig, verdict, assign, zero_args = decide(state, ir.instantiate(b, t))
-        if seen[j] == nil then
-          seen[j] = sig
-          choice[j] = { verdict, assign, zero_args }
-        elseif seen[j] ~= sig then
-          seen[j] = false
+  local seen, choice = {}, {} -- [top index][body index] -> signature (false: they disagree)
+  for k = 1, #ops do
+    seen[k], choice[k] = {}, {}
+  end
+  for _, L in ipairs(ir.lengths(prog)) do
+    local state = zero_state(prog)
+    for k, op in ipairs(ops) do
+      local body = op.op == "loop" and op.body or { op }
+      local iterations = op.op == "loop" and ir.iterations(op, L) or { 0 }
+      for _, t in ipairs(iterations) do
+        for j, b in ipairs(body) do
+          local sig, verdict, assign, zero_args = decide(state, ir.instantiate(b, t, L))
+          if seen[k][j] == nil then
+            seen[k][j] = sig
+            choice[k][j] = { verdict, assign, zero_args }
+          elseif seen[k][j] ~= sig then
+            seen[k][j] = false
+          end
         end
       end
     end
+  end
+  local out = {}
+  for k, op in ipairs(ops) do
+    local body = op.op == "loop" and op.body or { op }
     local new_body = {}
     for j, b in ipairs(body) do
       local r = b
-      if seen[j] then r = rewrite(b, table.unpack(choice[j])) end
+      if seen[k][j] then r = rewrite(b, table.unpack(choice[k][j])) end
       if r then new_body[#new_body + 1] = r end
     end
     if op.op == "loop" then
@@ -140,31 +148,33 @@ end
 -- Pass 2: a top-level fill none of whose elements is read before being
 -- overwritten.
 local function drop_dead_fills(prog, ops)
-  local pending = {} -- buffer -> element -> the top-level fill that wrote it
-  for _, buf in ipairs(prog.buffers) do
-    pending[buf] = {}
-  end
   local used = {}
-  local function read(v)
-    local p = pending[v.buf]
-    ir.each_index(v, function(i)
-      if p[i] then used[p[i]] = true end
-    end)
-  end
-  for _, e in ipairs(ir.expand(ops)) do
-    local op = e.op
-    for _, v in ipairs(ir.op_reads(op)) do
-      read(v)
+  for _, L in ipairs(ir.lengths(prog)) do
+    local pending = {} -- buffer -> element -> the top-level fill that wrote it
+    for _, buf in ipairs(prog.buffers) do
+      pending[buf] = {}
     end
-    if op.acc then read(op.out) end
-    local p = pending[op.out.buf]
-    local tag = (op.op == "fill" and e.top == e.source) and e.source or nil
-    ir.each_index(op.out, function(i)
-      p[i] = tag
-    end)
-  end
-  for _, buf in ipairs(prog.buffers) do
-    if SINK[buf.kind] then read(ir.full(buf)) end
+    local function read(v)
+      local p = pending[v.buf]
+      ir.each_index(v, function(i)
+        if p[i] then used[p[i]] = true end
+      end)
+    end
+    for _, e in ipairs(ir.expand(ops, L)) do
+      local op = e.op
+      for _, v in ipairs(ir.op_reads(op)) do
+        read(v)
+      end
+      if op.acc then read(op.out) end
+      local p = pending[op.out.buf]
+      local tag = (op.op == "fill" and e.top == e.source) and e.source or nil
+      ir.each_index(op.out, function(i)
+        p[i] = tag
+      end)
+    end
+    for _, buf in ipairs(prog.buffers) do
+      if SINK[buf.kind] then read(ir.full(buf)) end
+    end
   end
   local out = {}
   for _, op in ipairs(ops) do

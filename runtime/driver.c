@@ -14,7 +14,7 @@
 typedef struct {
   const char *weights, *x, *y, *out;
   const char *xk[RNNC_MAX_INPUTS]; /* --x1 ... : inputs after the main one */
-  int epochs, batch_size, verbose, log_every, shuffle, n;
+  int epochs, batch_size, verbose, log_every, shuffle, n, steps;
   uint64_t seed;
   double tol;
   int have_tol;
@@ -80,6 +80,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
       a->verbose = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--n") == 0)
       a->n = (int)strtol(v, &end, 10);
+    else if (strcmp(k, "--steps") == 0)
+      a->steps = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--log-every") == 0)
       a->log_every = (int)strtol(v, &end, 10);
     else if (strcmp(k, "--tol") == 0) {
@@ -132,6 +134,82 @@ static void set(const rnnc_model *m, void *v, size_t i, double value) {
     ((double *)v)[i] = value;
 }
 
+/* ---------------------------------------------------------------- sequence length */
+
+/* A unit of variable length takes sequences of any length up to max_steps;
+ * its arrays keep the layout of max_steps. g_steps is the length of the data
+ * at hand (0 until a file sets it). */
+static int g_steps;
+
+static int steps_now(const rnnc_model *m) {
+  return g_steps > 0 ? g_steps : m->max_steps;
+}
+
+/* A part that is a sequence over the run-time length. */
+static int is_seq(const rnnc_model *m, const rnnc_part_desc *d) {
+  return m->variable_steps && d->rank == 2 && d->shape[0] == m->max_steps;
+}
+
+/* Reals per sample of a part at the current length. */
+static size_t part_now(const rnnc_model *m, const rnnc_part_desc *d) {
+  return is_seq(m, d) ? (size_t)steps_now(m) * (size_t)d->shape[1] : d->size;
+}
+
+/* Copies n samples of parts between the layout of the maximum length
+ * (full: per sample `full` reals, part k at its offset) and the compact
+ * layout of the current length (parts one after the other). */
+static void repack(const rnnc_model *m, const rnnc_part_desc *parts, int count, size_t full,
+                   size_t n, const double *src, double *dst, int to_compact) {
+  size_t compact = 0;
+  for (int k = 0; k < count; ++k)
+    compact += part_now(m, &parts[k]);
+  if (!to_compact)
+    memset(dst, 0, n * full * sizeof *dst);
+  for (size_t s = 0; s < n; ++s) {
+    size_t at = 0;
+    for (int k = 0; k < count; ++k) {
+      size_t len = part_now(m, &parts[k]);
+      if (to_compact)
+        memcpy(dst + s * compact + at, src + s * full + parts[k].offset, len * sizeof *dst);
+      else
+        memcpy(dst + s * full + parts[k].offset, src + s * compact + at, len * sizeof *dst);
+      at += len;
+    }
+  }
+}
+
+/* A scratch for the current length. */
+static void *new_scratch(const rnnc_model *m) {
+  void *s = calloc(1, m->scratch_bytes);
+  if (s && m->set_steps(s, steps_now(m)) != 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* The reference runtime for the model at the current length: the spec's
+ * `input T F` line rewritten to the data's length. */
+static rnnc_ref *new_reference(const rnnc_model *m, char *err) {
+  if (!m->variable_steps || steps_now(m) == m->max_steps)
+    return rnnc_ref_new(m->spec, err, ERRLEN);
+  size_t len = strlen(m->spec);
+  char *spec = malloc(len + 32);
+  const char *line = strstr(m->spec, "\ninput ");
+  if (!spec || !line) {
+    free(spec);
+    snprintf(err, ERRLEN, "the model's spec has no input line");
+    return NULL;
+  }
+  const char *rest = strchr(line + 7, ' '); /* after the length */
+  size_t head = (size_t)(line - m->spec) + 7;
+  memcpy(spec, m->spec, head);
+  snprintf(spec + head, len + 32 - head, "%d%s", steps_now(m), rest ? rest : "\n");
+  rnnc_ref *r = rnnc_ref_new(spec, err, ERRLEN);
+  free(spec);
+  return r;
+}
+
 /* ---------------------------------------------------------------- data files */
 
 static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
@@ -151,7 +229,10 @@ static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnn
     return -1;
   int ok = x->rank == d->rank + 1 && x->shape[0] > 0 && (n == 0 || x->shape[0] == n);
   for (int i = 0; ok && i < d->rank; ++i)
-    ok = x->shape[i + 1] == (size_t)d->shape[i];
+    ok = x->shape[i + 1] == (size_t)d->shape[i] ||
+         (i == 0 && is_seq(m, d) && x->shape[1] >= 1 && x->shape[1] <= (size_t)m->max_steps);
+  if (ok && is_seq(m, d))
+    g_steps = (int)x->shape[1]; /* the data's length, any up to the maximum */
   if (!ok) {
     char got[128], want[128];
     shape_text(got, sizeof got, x->shape, x->rank);
@@ -160,7 +241,8 @@ static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnn
     else
       snprintf(want, sizeof want, "(n");
     for (int i = 0; i < d->rank; ++i)
-      snprintf(want + strlen(want), sizeof want - strlen(want), ", %d", d->shape[i]);
+      snprintf(want + strlen(want), sizeof want - strlen(want),
+               i == 0 && is_seq(m, d) ? ", 1..%d" : ", %d", d->shape[i]);
     strncat(want, ")", sizeof want - strlen(want) - 1);
     snprintf(err, ERRLEN, "%s: the array has shape %s, the model takes %s", path, got, want);
     rnnc_array_free(x);
@@ -180,27 +262,37 @@ static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnn
 static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err) {
   if (load_part(m, 0, a->x, 0, x, err) != 0)
     return -1;
-  if (m->n_inputs <= 1)
-    return 0;
   size_t n = x->shape[0];
-  double *all = malloc(n * m->input_size * sizeof *all);
-  if (!all) {
+  if (m->n_inputs <= 1 && !m->variable_steps)
+    return 0;
+  /* the parts side by side in the compact layout, then spread to the full one */
+  size_t compact = 0;
+  for (int k = 0; k < m->n_inputs; ++k)
+    compact += part_now(m, &m->inputs[k]);
+  double *packed = malloc(n * compact * sizeof *packed + 1);
+  double *all = malloc(n * m->input_size * sizeof *all + 1);
+  if (!packed || !all) {
     snprintf(err, ERRLEN, "out of memory");
+    free(packed);
+    free(all);
     rnnc_array_free(x);
     return -1;
   }
+  size_t at = 0;
   for (int k = 0; k < m->n_inputs; ++k) {
-    const rnnc_part_desc *d = &m->inputs[k];
+    size_t len = part_now(m, &m->inputs[k]);
     rnnc_array part;
     if (k > 0) {
       if (!a->xk[k]) {
         snprintf(err, ERRLEN, "the model has %d inputs: give input %d with --x%d FILE.npy",
                  m->n_inputs, k, k);
+        free(packed);
         free(all);
         rnnc_array_free(x);
         return -1;
       }
       if (load_part(m, k, a->xk[k], n, &part, err) != 0) {
+        free(packed);
         free(all);
         rnnc_array_free(x);
         return -1;
@@ -208,10 +300,13 @@ static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
     }
     const double *src = k == 0 ? x->data : part.data;
     for (size_t s = 0; s < n; ++s)
-      memcpy(all + s * m->input_size + d->offset, src + s * d->size, d->size * sizeof *all);
+      memcpy(packed + s * compact + at, src + s * len, len * sizeof *packed);
+    at += len;
     if (k > 0)
       rnnc_array_free(&part);
   }
+  repack(m, m->inputs, m->n_inputs, m->input_size, n, packed, all, 0);
+  free(packed);
   free(x->data);
   x->data = all;
   x->count = n * m->input_size;
@@ -223,11 +318,14 @@ static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
 static int load_y(const rnnc_model *m, const char *path, size_t n, rnnc_array *y, char *err) {
   if (rnnc_npy_load(path, y, err, ERRLEN) != 0)
     return -1;
-  if (y->rank < 1 || y->shape[0] != n || y->count != n * m->target_size) {
+  /* targets of a sequence of the data's length: per sample that many rows */
+  int seq = is_seq(m, &m->outputs[0]);
+  size_t per = seq ? m->target_size / (size_t)m->max_steps * (size_t)steps_now(m) : m->target_size;
+  if (y->rank < 1 || y->shape[0] != n || y->count != n * per) {
     char got[128];
     shape_text(got, sizeof got, y->shape, y->rank);
     snprintf(err, ERRLEN, "%s: the array has shape %s; the model needs %zu samples of %zu values",
-             path, got, n, m->target_size);
+             path, got, n, per);
     rnnc_array_free(y);
     return -1;
   }
@@ -242,10 +340,23 @@ static int load_y(const rnnc_model *m, const char *path, size_t n, rnnc_array *y
     if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY &&
         (v != floor(v) || v < 0 || v >= (double)classes)) {
       snprintf(err, ERRLEN, "%s: label %g at sample %zu, step %zu is not a class in [0, %zu)", path,
-               v, i / m->target_size, i % m->target_size, classes);
+               v, i / per, i % per, classes);
       rnnc_array_free(y);
       return -1;
     }
+  }
+  if (per != m->target_size) { /* rows past the length are ignored: pad with zeros */
+    double *full = calloc(n * m->target_size + 1, sizeof *full);
+    if (!full) {
+      snprintf(err, ERRLEN, "out of memory");
+      rnnc_array_free(y);
+      return -1;
+    }
+    for (size_t s = 0; s < n; ++s)
+      memcpy(full + s * m->target_size, y->data + s * per, per * sizeof *full);
+    free(y->data);
+    y->data = full;
+    y->count = n * m->target_size;
   }
   return 0;
 }
@@ -326,8 +437,11 @@ static double probe_grad_all(const rnnc_model *m, const void *p, void *scratch, 
   size_t rs = rnnc_dtype_size(m->dtype);
   void *g = malloc(m->params_bytes);
   void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
-  void *y = malloc((size_t)m->batch * m->output_size * rs);
+  void *y = calloc((size_t)m->batch * m->output_size, rs);
   void *dy = malloc((size_t)m->batch * m->output_size * rs);
+  size_t compact = 0; /* reals of the outputs per sample at the current length */
+  for (int k = 0; k < m->n_outputs; ++k)
+    compact += part_now(m, &m->outputs[k]);
   double value = 0;
   if (!g || !chunk_dx || !y || !dy) {
     value = NAN;
@@ -338,10 +452,21 @@ static double probe_grad_all(const rnnc_model *m, const void *p, void *scratch, 
     int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
     size_t outs = (size_t)count * m->output_size;
     m->forward(p, scratch, (const char *)x + first * m->input_size * rs, y, count);
-    for (size_t i = 0; i < outs; ++i) {
-      double w = probe(first * m->output_size + i) / (double)n;
-      value += w * get(m, y, i);
-      set(m, dy, i, w);
+    (void)outs;
+    for (int b = 0; b < count; ++b) {
+      size_t at = 0;
+      for (int k = 0; k < m->n_outputs; ++k) {
+        const rnnc_output_desc *o = &m->outputs[k];
+        size_t len = part_now(m, o);
+        for (size_t i = 0; i < o->size; ++i) {
+          size_t full = (size_t)b * m->output_size + o->offset + i;
+          /* the probe follows the compact layout; rows past the length get 0 */
+          double w = i < len ? probe((first + (size_t)b) * compact + at + i) / (double)n : 0;
+          value += w * get(m, y, full);
+          set(m, dy, full, w);
+        }
+        at += len;
+      }
     }
     m->backward(p, scratch, dy, g, chunk_dx, count);
     for (size_t i = 0; i < m->n_params; ++i)
@@ -412,16 +537,18 @@ static int save_outputs(const rnnc_model *m, const char *path, const void *y, si
   size_t rs = rnnc_dtype_size(m->dtype);
   for (int k = 0; k < m->n_outputs; ++k) {
     const rnnc_output_desc *o = &m->outputs[k];
-    size_t shape[RNNC_MAX_RANK + 1];
-    char *part = malloc(n * o->size * rs + 1);
+    size_t shape[RNNC_MAX_RANK + 1], len = part_now(m, o);
+    char *part = malloc(n * len * rs + 1);
     if (!part)
       return fail("out of memory");
     for (size_t s = 0; s < n; ++s)
-      memcpy(part + s * o->size * rs, (const char *)y + (s * m->output_size + o->offset) * rs,
-             o->size * rs);
+      memcpy(part + s * len * rs, (const char *)y + (s * m->output_size + o->offset) * rs,
+             len * rs);
     shape[0] = n;
     for (int i = 0; i < o->rank; ++i)
       shape[i + 1] = (size_t)o->shape[i];
+    if (is_seq(m, o))
+      shape[1] = (size_t)steps_now(m);
     numbered_path(name, sizeof name, path, k);
     int rc = rnnc_npy_save(name, m->dtype, o->rank + 1, shape, part, err, sizeof err);
     free(part);
@@ -435,7 +562,8 @@ static int save_outputs(const rnnc_model *m, const char *path, const void *y, si
 /* Shows the first predictions: each output row, and its argmax when the
  * model classifies (softmax / sparse crossentropy). */
 static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
-  size_t rows = m->output_rows, cols = m->output_cols, stride = m->output_size;
+  size_t rows = is_seq(m, &m->outputs[0]) ? (size_t)steps_now(m) : m->output_rows;
+  size_t cols = m->output_cols, stride = m->output_size;
   int classify = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
   size_t shown = n < 10 ? n : 10;
   for (size_t s = 0; s < shown; ++s) {
@@ -478,7 +606,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   size_t n = x.shape[0];
   void *xm = to_model(m, x.data, x.count);
   void *y = malloc(n * m->output_size * rnnc_dtype_size(m->dtype));
-  void *scratch = calloc(1, m->scratch_bytes);
+  void *scratch = new_scratch(m);
   int rc = 0;
   if (!xm || !y || !scratch) {
     rc = fail("out of memory");
@@ -529,7 +657,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
   }
   size_t n = x.shape[0];
   void *xm = to_model(m, x.data, x.count), *ym = to_model(m, y.data, y.count);
-  void *scratch = calloc(1, m->scratch_bytes);
+  void *scratch = new_scratch(m);
   double *grad = malloc(m->n_params * sizeof *grad), *dx = malloc(x.count * sizeof *dx);
   int rc = 0;
   if (!xm || !ym || !scratch || !grad || !dx) {
@@ -620,6 +748,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     o.shuffle = a->shuffle;
     o.verbose = a->verbose;
     o.log_every = a->log_every;
+    o.steps = steps_now(m);
     double loss = NAN, acc = NAN;
     int fit_rc = rnnc_fit(m, p, xm, ym, x.shape[0], &o, &loss, &acc, err, sizeof err);
     if (fit_rc != 0)
@@ -679,7 +808,7 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
     rnnc_array_free(&x);
     return fail(err);
   }
-  rnnc_ref *ref = rnnc_ref_new(m->spec, err, sizeof err);
+  rnnc_ref *ref = new_reference(m, err);
   if (!ref) {
     free(p);
     rnnc_array_free(&x);
@@ -688,19 +817,37 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
     return fail(err);
   }
   size_t n = x.shape[0];
+  /* the reference takes and gives the compact layout of the data's length */
+  size_t in_c = 0, out_c = 0;
+  for (int k = 0; k < m->n_inputs; ++k)
+    in_c += part_now(m, &m->inputs[k]);
+  for (int k = 0; k < m->n_outputs; ++k)
+    out_c += part_now(m, &m->outputs[k]);
+  double *xc = malloc(n * in_c * sizeof *xc + 1), *yc = NULL;
+  repack(m, m->inputs, m->n_inputs, m->input_size, n, x.data, xc, 1);
+  if (have_y) {
+    size_t per = m->target_size;
+    if (is_seq(m, &m->outputs[0]))
+      per = m->target_size / (size_t)m->max_steps * (size_t)steps_now(m);
+    yc = malloc(n * per * sizeof *yc + 1);
+    for (size_t i = 0; yc && i < n; ++i)
+      memcpy(yc + i * per, y.data + i * m->target_size, per * sizeof *yc);
+  }
   double *pd = malloc(m->n_params * sizeof *pd);
   void *xm = to_model(m, x.data, x.count);
   void *ym = have_y ? to_model(m, y.data, y.count) : NULL;
   void *out = malloc(n * m->output_size * rnnc_dtype_size(m->dtype) + 1);
   double *out_d = malloc(n * m->output_size * sizeof *out_d + 1);
-  double *ref_out = malloc(n * m->output_size * sizeof *ref_out + 1);
-  void *scratch = calloc(1, m->scratch_bytes);
+  double *ref_out = malloc(n * out_c * sizeof *ref_out + 1);
+  double *out_cd = malloc(n * out_c * sizeof *out_cd + 1);
+  double *dxc = malloc(n * in_c * sizeof *dxc + 1);
+  void *scratch = new_scratch(m);
   double *g = malloc(m->n_params * sizeof *g), *rg = malloc(m->n_params * sizeof *rg);
   double *dx = malloc(x.count * sizeof *dx), *rdx = malloc(x.count * sizeof *rdx);
   int bad = 0, rc = 0;
   double worst = 0;
-  if (!pd || !xm || (have_y && !ym) || !out || !out_d || !ref_out || !scratch || !g || !rg || !dx ||
-      !rdx) {
+  if (!pd || !xm || (have_y && (!ym || !yc)) || !out || !out_d || !ref_out || !scratch || !g ||
+      !rg || !dx || !rdx || !xc || !out_cd || !dxc) {
     rc = fail("out of memory");
     goto done;
   }
@@ -711,20 +858,21 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
   predict_all(m, p, scratch, xm, out, n);
   for (size_t i = 0; i < n * m->output_size; ++i)
     out_d[i] = get(m, out, i);
-  if (rnnc_ref_forward(ref, pd, x.data, (int)n, ref_out) != 0) {
+  if (rnnc_ref_forward(ref, pd, xc, (int)n, ref_out) != 0) {
     rc = fail("the reference runtime failed (out of memory)");
     goto done;
   }
-  bad |= report("output", out_d, ref_out, n * m->output_size, tol, &worst);
+  repack(m, m->outputs, m->n_outputs, m->output_size, n, out_d, out_cd, 1);
+  bad |= report("output", out_cd, ref_out, n * out_c, tol, &worst);
   if (have_y || m->loss == RNNC_LOSS_NONE) {
     double loss, rloss;
     if (m->loss == RNNC_LOSS_NONE) {
       printf("no loss compiled: gradients of sum(dy * y) / n for a fixed dy\n");
       loss = probe_grad_all(m, p, scratch, xm, n, g, dx);
-      rloss = ref_probe_grad(ref, pd, x.data, n, m->output_size, rg, rdx);
+      rloss = ref_probe_grad(ref, pd, xc, n, out_c, rg, rdx);
     } else {
       loss = loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
-      rloss = rnnc_ref_loss_grad(ref, pd, x.data, y.data, (int)n, rg, rdx, NULL);
+      rloss = rnnc_ref_loss_grad(ref, pd, xc, yc, (int)n, rg, rdx, NULL);
     }
     bad |= report("loss", &loss, &rloss, 1, tol, &worst);
     for (int i = 0; i < m->n_tensors; ++i) {
@@ -733,7 +881,8 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
       snprintf(name, sizeof name, "d %s", t->name);
       bad |= report(name, g + t->offset, rg + t->offset, t->size, tol, &worst);
     }
-    bad |= report("d input", dx, rdx, x.count, tol, &worst);
+    repack(m, m->inputs, m->n_inputs, m->input_size, n, dx, dxc, 1);
+    bad |= report("d input", dxc, rdx, n * in_c, tol, &worst);
   }
   printf("%s: worst relative difference %.3e (tolerance %.1e)\n", bad ? "FAIL" : "OK", worst, tol);
   rc = bad ? 1 : 0;
@@ -746,6 +895,10 @@ done:
   free(out);
   free(out_d);
   free(ref_out);
+  free(out_cd);
+  free(dxc);
+  free(xc);
+  free(yc);
   free(scratch);
   free(g);
   free(rg);
@@ -782,7 +935,7 @@ static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   }
   size_t n = x.shape[0];
   double *xm = to_model(m, x.data, x.count), *ym = to_model(m, y.data, y.count);
-  void *scratch = calloc(1, m->scratch_bytes);
+  void *scratch = new_scratch(m);
   double *g = malloc(m->n_params * sizeof *g), *dx = malloc(x.count * sizeof *dx);
   double *g2 = malloc(m->n_params * sizeof *g2), *dx2 = malloc(x.count * sizeof *dx2);
   int rc = 0;
@@ -845,6 +998,12 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
   if (!need("--x", a->x))
     return 2;
   size_t n = a->n > 0 ? (size_t)a->n : (size_t)m->batch;
+  if (a->steps) {
+    if (!m->variable_steps || a->steps < 1 || a->steps > m->max_steps)
+      return fail(
+          "--steps: the model takes sequences of fixed length, or this length is out of range");
+    g_steps = a->steps;
+  }
   rnnc_rng rng;
   rnnc_rng_seed(&rng, a->seed);
   double *x = malloc(n * m->input_size * sizeof *x);
@@ -864,16 +1023,19 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
     const rnnc_part_desc *d = &m->inputs[k];
     size_t shape[RNNC_MAX_RANK + 1];
     char name[1024];
-    double *part = malloc(n * d->size * sizeof *part + 1);
+    size_t len = part_now(m, d);
+    double *part = malloc(n * len * sizeof *part + 1);
     if (!part) {
       rc = fail("out of memory");
       goto done;
     }
     for (size_t s = 0; s < n; ++s)
-      memcpy(part + s * d->size, x + s * m->input_size + d->offset, d->size * sizeof *part);
+      memcpy(part + s * len, x + s * m->input_size + d->offset, len * sizeof *part);
     shape[0] = n;
     for (int i = 0; i < d->rank; ++i)
       shape[i + 1] = (size_t)d->shape[i];
+    if (is_seq(m, d))
+      shape[1] = (size_t)steps_now(m);
     numbered_path(name, sizeof name, a->x, k);
     int src = rnnc_npy_save(name, RNNC_F64, d->rank + 1, shape, part, err, sizeof err);
     free(part);
@@ -884,7 +1046,10 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
     printf("wrote %s\n", name);
   }
   if (a->y) {
-    size_t yshape[2] = {n, m->target_size};
+    size_t per = m->target_size;
+    if (is_seq(m, &m->outputs[0]))
+      per = m->target_size / (size_t)m->max_steps * (size_t)steps_now(m);
+    size_t yshape[2] = {n, per};
     if (rnnc_npy_save(a->y, RNNC_F64, 2, yshape, y, err, sizeof err) != 0) {
       rc = fail(err);
       goto done;

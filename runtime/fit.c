@@ -30,6 +30,7 @@ rnnc_fit_options rnnc_fit_defaults(void) {
   o.verbose = 1;
   o.log_every = 1;
   o.initial_epoch = 0;
+  o.steps = 0;
   return o;
 }
 
@@ -52,18 +53,17 @@ static void print_time_per_step(double seconds, int steps) {
 }
 
 /* Mean sparse accuracy of output 0 over `count` samples. */
-static double accuracy_of(const rnnc_model *m, const void *y_pred, const void *y, int count) {
+static double accuracy_of(const rnnc_model *m, const void *y_pred, const void *y, int count,
+                          size_t rows) {
   size_t rs = rnnc_dtype_size(m->dtype);
   double sum = 0;
   for (int i = 0; i < count; ++i) {
     const char *p = (const char *)y_pred + (size_t)i * m->output_size * rs;
     const char *t = (const char *)y + (size_t)i * m->target_size * rs;
     if (m->dtype == RNNC_F32)
-      sum += rnnc_sparse_accuracy_f32((const float *)p, (const float *)t, m->output_rows,
-                                      m->output_cols);
+      sum += rnnc_sparse_accuracy_f32((const float *)p, (const float *)t, rows, m->output_cols);
     else
-      sum += rnnc_sparse_accuracy_f64((const double *)p, (const double *)t, m->output_rows,
-                                      m->output_cols);
+      sum += rnnc_sparse_accuracy_f64((const double *)p, (const double *)t, rows, m->output_cols);
   }
   return count > 0 ? sum / count : 0;
 }
@@ -100,11 +100,21 @@ int rnnc_fit(const rnnc_model *m, void *params, const void *x, const void *y, si
     rc = -1;
     goto done;
   }
+  if (m->set_steps(scratch, o->steps > 0 ? o->steps : m->max_steps) != 0) {
+    snprintf(err, errlen, "sequence length %d is outside what the model takes (%s%d)", o->steps,
+             m->variable_steps ? "1.." : "", m->max_steps);
+    rc = -1;
+    goto done;
+  }
   for (size_t i = 0; i < n; ++i)
     order[i] = i;
   rnnc_rng rng;
   rnnc_rng_seed(&rng, o->seed);
   int steps = (int)((n + (size_t)bs - 1) / (size_t)bs);
+  /* a sequence output of a unit of variable length has the data's rows */
+  size_t acc_rows = m->output_rows;
+  if (m->variable_steps && m->output_rows == (size_t)m->max_steps && o->steps > 0)
+    acc_rows = (size_t)o->steps;
   for (int epoch = o->initial_epoch; epoch < o->epochs; ++epoch) {
     if (o->shuffle)
       for (size_t i = n - 1; i > 0; --i) {
@@ -136,7 +146,7 @@ int rnnc_fit(const rnnc_model *m, void *params, const void *x, const void *y, si
       }
       loss_sum += loss * count;
       if (with_accuracy)
-        hits += accuracy_of(m, bpred, by, count) * count;
+        hits += accuracy_of(m, bpred, by, count, acc_rows) * count;
     }
     double epoch_loss = loss_sum / (double)n;
     double epoch_acc = hits / (double)n;

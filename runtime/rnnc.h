@@ -157,6 +157,8 @@ typedef struct rnnc_model {
   rnnc_output_desc outputs[RNNC_MAX_OUTPUTS];
   int n_inputs;
   rnnc_part_desc inputs[RNNC_MAX_INPUTS];
+  int variable_steps; /* 1: generated for any sequence length up to max_steps */
+  int max_steps;      /* the (maximum) sequence length; 1 for inputs without time */
   size_t n_params;
   int n_tensors;
   const rnnc_tensor_desc *tensors;
@@ -183,6 +185,10 @@ typedef struct rnnc_model {
    * gradient is not finite, returns NaN and leaves params and state untouched. */
   double (*train_step)(void *params, void *opt_state, void *scratch, const void *x,
                        const void *target, void *y_pred, int n);
+  /* The sequence length of the next calls on this scratch (1..max_steps for a
+   * unit of variable length, else max_steps only); arrays keep the layout of
+   * max_steps. 0 on success, -1 when out of range. */
+  int (*set_steps)(void *scratch, int steps);
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */
@@ -246,6 +252,7 @@ typedef struct {
   int verbose;    /* 0 silent, 1 Keras's progress bar line, 2 one line per epoch */
   int log_every;  /* print epochs 1, every log_every-th and the last (1: all) */
   int initial_epoch;
+  int steps; /* the sequence length of the data, for a unit of variable length (0: the maximum) */
 } rnnc_fit_options;
 
 rnnc_fit_options rnnc_fit_defaults(void);

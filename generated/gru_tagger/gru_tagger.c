@@ -45,6 +45,13 @@ static const char gru_tagger_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int gru_tagger_set_steps(gru_tagger_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void gru_tagger_init(gru_tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -71,8 +78,8 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
     float *const a_gru_z = s->a_gru_z[b];
     float *const a_gru_h = s->a_gru_h[b];
     float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_logits = s->a_dense_logits[b];
     float *const a_dense_y = s->a_dense_y[b];
+    float *const a_dense_logits = s->a_dense_logits[b];
     float *const y_b = y + (size_t)b * 9;
     memcpy(a_x, x + (size_t)b * 12, sizeof(float) * 12);
     for (int r = 0; r < 3; ++r) {
@@ -764,6 +771,9 @@ double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gr
 }
 
 /* Type-erased entry points for the descriptor. */
+static int gru_tagger_set_steps_any(void *s, int steps) {
+  return gru_tagger_set_steps((gru_tagger_scratch *)s, steps);
+}
 static void gru_tagger_init_any(void *p, uint64_t seed) {
   gru_tagger_init((gru_tagger_params *)p, seed);
 }
@@ -806,6 +816,8 @@ const rnnc_model gru_tagger_model = {
     {{2, {3, 3, 0, 0}, 0, 9}},
     1,
     {{2, {3, 4, 0, 0}, 0, 12}},
+    0,
+    3,
     84,
     5,
     gru_tagger_tensors,
@@ -822,4 +834,5 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_backward_any,
     gru_tagger_loss_grad_any,
     gru_tagger_train_step_any,
+    gru_tagger_set_steps_any,
 };

@@ -32,6 +32,8 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (gru_tagger_set_steps); 0: the maximum
+              */
   float a_x[32][12];
   float a_gru_zr[32][18];
   float a_gru_cand[32][9];
@@ -39,8 +41,8 @@ typedef struct {
   float a_gru_z[32][27];
   float a_gru_h[32][9];
   float a_dense_z[32][9];
-  float a_dense_logits[32][9];
   float a_dense_y[32][9];
+  float a_dense_logits[32][9];
   float d_gru_z[27];
   float d_gru_zr[18];
   float d_gru_cand[9];
@@ -60,6 +62,14 @@ typedef struct {
   long step;
   float slots[168];
 } gru_tagger_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 3; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int gru_tagger_set_steps(gru_tagger_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void gru_tagger_init(gru_tagger_params *p, uint64_t seed);

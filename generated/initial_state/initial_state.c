@@ -71,6 +71,13 @@ static const char initial_state_summary[] = "Model: \"model\"\n"
                                             "______________________________________________________"
                                             "____________________________________________\n";
 
+int initial_state_set_steps(initial_state_scratch *s, int steps) {
+  if (steps < 4 || steps > 4)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void initial_state_init(initial_state_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -606,6 +613,9 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
 }
 
 /* Type-erased entry points for the descriptor. */
+static int initial_state_set_steps_any(void *s, int steps) {
+  return initial_state_set_steps((initial_state_scratch *)s, steps);
+}
 static void initial_state_init_any(void *p, uint64_t seed) {
   initial_state_init((initial_state_params *)p, seed);
 }
@@ -648,6 +658,8 @@ const rnnc_model initial_state_model = {
     {{2, {4, 2, 0, 0}, 0, 8}},
     3,
     {{2, {4, 3, 0, 0}, 0, 12}, {1, {5, 0, 0, 0}, 12, 5}, {1, {5, 0, 0, 0}, 17, 5}},
+    0,
+    4,
     192,
     5,
     initial_state_tensors,
@@ -664,4 +676,5 @@ const rnnc_model initial_state_model = {
     initial_state_backward_any,
     initial_state_loss_grad_any,
     initial_state_train_step_any,
+    initial_state_set_steps_any,
 };

@@ -33,6 +33,8 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (initial_state_set_steps); 0: the
+                maximum */
   float a_x[32][22];
   float a_lstm_gates[32][80];
   float a_lstm_z[32][80];
@@ -57,6 +59,14 @@ typedef struct {
   long step;
   float slots[384];
 } initial_state_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 4; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int initial_state_set_steps(initial_state_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void initial_state_init(initial_state_params *p, uint64_t seed);

@@ -46,6 +46,13 @@ static const char lstm_tagger_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int lstm_tagger_set_steps(lstm_tagger_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void lstm_tagger_init(lstm_tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -71,8 +78,8 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
     float *const a_lstm_h = s->a_lstm_h[b];
     float *const a_lstm_c = s->a_lstm_c[b];
     float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_logits = s->a_dense_logits[b];
     float *const a_dense_y = s->a_dense_y[b];
+    float *const a_dense_logits = s->a_dense_logits[b];
     float *const y_b = y + (size_t)b * 9;
     memcpy(a_x, x + (size_t)b * 12, sizeof(float) * 12);
     for (int r = 0; r < 3; ++r) {
@@ -934,6 +941,9 @@ double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,
 }
 
 /* Type-erased entry points for the descriptor. */
+static int lstm_tagger_set_steps_any(void *s, int steps) {
+  return lstm_tagger_set_steps((lstm_tagger_scratch *)s, steps);
+}
 static void lstm_tagger_init_any(void *p, uint64_t seed) {
   lstm_tagger_init((lstm_tagger_params *)p, seed);
 }
@@ -976,6 +986,8 @@ const rnnc_model lstm_tagger_model = {
     {{2, {3, 3, 0, 0}, 0, 9}},
     1,
     {{2, {3, 4, 0, 0}, 0, 12}},
+    0,
+    3,
     108,
     5,
     lstm_tagger_tensors,
@@ -992,4 +1004,5 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_backward_any,
     lstm_tagger_loss_grad_any,
     lstm_tagger_train_step_any,
+    lstm_tagger_set_steps_any,
 };

@@ -38,6 +38,13 @@ static const char rnn_state_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int rnn_state_set_steps(rnn_state_scratch *s, int steps) {
+  if (steps < 1 || steps > 1)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void rnn_state_init(rnn_state_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -145,6 +152,9 @@ double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_s
 }
 
 /* Type-erased entry points for the descriptor. */
+static int rnn_state_set_steps_any(void *s, int steps) {
+  return rnn_state_set_steps((rnn_state_scratch *)s, steps);
+}
 static void rnn_state_init_any(void *p, uint64_t seed) {
   rnn_state_init((rnn_state_params *)p, seed);
 }
@@ -187,6 +197,8 @@ const rnnc_model rnn_state_model = {
     {{2, {1, 3, 0, 0}, 0, 3}, {1, {3, 0, 0, 0}, 3, 3}},
     1,
     {{2, {1, 2, 0, 0}, 0, 2}},
+    0,
+    1,
     18,
     3,
     rnn_state_tensors,
@@ -203,4 +215,5 @@ const rnnc_model rnn_state_model = {
     rnn_state_backward_any,
     rnn_state_loss_grad_any,
     rnn_state_train_step_any,
+    rnn_state_set_steps_any,
 };

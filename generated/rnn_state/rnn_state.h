@@ -30,6 +30,8 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (rnn_state_set_steps); 0: the maximum
+              */
   float a_x[32][2];
   float a_simple_rnn_z[32][3];
   float a_simple_rnn_h[32][3];
@@ -48,6 +50,14 @@ typedef struct {
   long step;
   float slots[36];
 } rnn_state_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 1; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int rnn_state_set_steps(rnn_state_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void rnn_state_init(rnn_state_params *p, uint64_t seed);

@@ -34,6 +34,13 @@ static const char seed01_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed01_set_steps(seed01_scratch *s, int steps) {
+  if (steps < 2 || steps > 2)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed01_init(seed01_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -277,6 +284,9 @@ double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed01_set_steps_any(void *s, int steps) {
+  return seed01_set_steps((seed01_scratch *)s, steps);
+}
 static void seed01_init_any(void *p, uint64_t seed) {
   seed01_init((seed01_params *)p, seed);
 }
@@ -317,6 +327,8 @@ const rnnc_model seed01_model = {
     {{1, {3, 0, 0, 0}, 0, 3}},
     1,
     {{2, {2, 10, 0, 0}, 0, 20}},
+    0,
+    2,
     42,
     3,
     seed01_tensors,
@@ -333,4 +345,5 @@ const rnnc_model seed01_model = {
     seed01_backward_any,
     seed01_loss_grad_any,
     seed01_train_step_any,
+    seed01_set_steps_any,
 };

@@ -34,6 +34,13 @@ static const char seed02_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed02_set_steps(seed02_scratch *s, int steps) {
+  if (steps < 2 || steps > 2)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed02_init(seed02_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -277,6 +284,9 @@ double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed02_set_steps_any(void *s, int steps) {
+  return seed02_set_steps((seed02_scratch *)s, steps);
+}
 static void seed02_init_any(void *p, uint64_t seed) {
   seed02_init((seed02_params *)p, seed);
 }
@@ -317,6 +327,8 @@ const rnnc_model seed02_model = {
     {{1, {3, 0, 0, 0}, 0, 3}},
     1,
     {{2, {2, 10, 0, 0}, 0, 20}},
+    0,
+    2,
     42,
     3,
     seed02_tensors,
@@ -333,4 +345,5 @@ const rnnc_model seed02_model = {
     seed02_backward_any,
     seed02_loss_grad_any,
     seed02_train_step_any,
+    seed02_set_steps_any,
 };

@@ -34,6 +34,13 @@ static const char seed03_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed03_set_steps(seed03_scratch *s, int steps) {
+  if (steps < 2 || steps > 2)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed03_init(seed03_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -283,6 +290,9 @@ double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed03_set_steps_any(void *s, int steps) {
+  return seed03_set_steps((seed03_scratch *)s, steps);
+}
 static void seed03_init_any(void *p, uint64_t seed) {
   seed03_init((seed03_params *)p, seed);
 }
@@ -323,6 +333,8 @@ const rnnc_model seed03_model = {
     {{2, {2, 3, 0, 0}, 0, 6}},
     1,
     {{2, {2, 10, 0, 0}, 0, 20}},
+    0,
+    2,
     42,
     3,
     seed03_tensors,
@@ -339,4 +351,5 @@ const rnnc_model seed03_model = {
     seed03_backward_any,
     seed03_loss_grad_any,
     seed03_train_step_any,
+    seed03_set_steps_any,
 };

@@ -41,6 +41,13 @@ static const char seed04_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed04_set_steps(seed04_scratch *s, int steps) {
+  if (steps < 10 || steps > 10)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed04_init(seed04_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -790,6 +797,9 @@ double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed04_set_steps_any(void *s, int steps) {
+  return seed04_set_steps((seed04_scratch *)s, steps);
+}
 static void seed04_init_any(void *p, uint64_t seed) {
   seed04_init((seed04_params *)p, seed);
 }
@@ -830,6 +840,8 @@ const rnnc_model seed04_model = {
     {{2, {10, 8, 0, 0}, 0, 80}},
     1,
     {{2, {10, 5, 0, 0}, 0, 50}},
+    0,
+    10,
     248,
     6,
     seed04_tensors,
@@ -846,4 +858,5 @@ const rnnc_model seed04_model = {
     seed04_backward_any,
     seed04_loss_grad_any,
     seed04_train_step_any,
+    seed04_set_steps_any,
 };

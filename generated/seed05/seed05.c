@@ -54,6 +54,13 @@ static const char seed05_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed05_set_steps(seed05_scratch *s, int steps) {
+  if (steps < 10 || steps > 10)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed05_init(seed05_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -1495,6 +1502,9 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed05_set_steps_any(void *s, int steps) {
+  return seed05_set_steps((seed05_scratch *)s, steps);
+}
 static void seed05_init_any(void *p, uint64_t seed) {
   seed05_init((seed05_params *)p, seed);
 }
@@ -1535,6 +1545,8 @@ const rnnc_model seed05_model = {
     {{2, {10, 16, 0, 0}, 0, 160}},
     1,
     {{2, {10, 5, 0, 0}, 0, 50}},
+    0,
+    10,
     224,
     6,
     seed05_tensors,
@@ -1551,4 +1563,5 @@ const rnnc_model seed05_model = {
     seed05_backward_any,
     seed05_loss_grad_any,
     seed05_train_step_any,
+    seed05_set_steps_any,
 };

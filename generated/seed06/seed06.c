@@ -150,6 +150,13 @@ static const char seed06_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed06_set_steps(seed06_scratch *s, int steps) {
+  if (steps < 10 || steps > 10)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed06_init(seed06_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -5878,6 +5885,9 @@ double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed06_set_steps_any(void *s, int steps) {
+  return seed06_set_steps((seed06_scratch *)s, steps);
+}
 static void seed06_init_any(void *p, uint64_t seed) {
   seed06_init((seed06_params *)p, seed);
 }
@@ -5918,6 +5928,8 @@ const rnnc_model seed06_model = {
     {{2, {10, 16, 0, 0}, 0, 160}},
     1,
     {{2, {10, 5, 0, 0}, 0, 50}},
+    0,
+    10,
     1424,
     24,
     seed06_tensors,
@@ -5934,4 +5946,5 @@ const rnnc_model seed06_model = {
     seed06_backward_any,
     seed06_loss_grad_any,
     seed06_train_step_any,
+    seed06_set_steps_any,
 };

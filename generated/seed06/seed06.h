@@ -51,6 +51,7 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (seed06_set_steps); 0: the maximum */
   float a_x[32][50];
   float a_bidirectional_forward_simple_rnn_z[32][80];
   float a_bidirectional_forward_simple_rnn_h[32][80];
@@ -103,6 +104,14 @@ typedef struct {
   long step;
   float slots[2848];
 } seed06_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 10; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int seed06_set_steps(seed06_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed06_init(seed06_params *p, uint64_t seed);

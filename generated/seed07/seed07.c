@@ -39,6 +39,13 @@ static const char seed07_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed07_set_steps(seed07_scratch *s, int steps) {
+  if (steps < 10 || steps > 10)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed07_init(seed07_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -644,6 +651,9 @@ double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed07_set_steps_any(void *s, int steps) {
+  return seed07_set_steps((seed07_scratch *)s, steps);
+}
 static void seed07_init_any(void *p, uint64_t seed) {
   seed07_init((seed07_params *)p, seed);
 }
@@ -684,6 +694,8 @@ const rnnc_model seed07_model = {
     {{1, {8, 0, 0, 0}, 0, 8}},
     1,
     {{2, {10, 5, 0, 0}, 0, 50}},
+    0,
+    10,
     360,
     3,
     seed07_tensors,
@@ -700,4 +712,5 @@ const rnnc_model seed07_model = {
     seed07_backward_any,
     seed07_loss_grad_any,
     seed07_train_step_any,
+    seed07_set_steps_any,
 };

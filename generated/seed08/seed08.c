@@ -39,6 +39,13 @@ static const char seed08_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed08_set_steps(seed08_scratch *s, int steps) {
+  if (steps < 100 || steps > 100)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed08_init(seed08_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -517,6 +524,9 @@ double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed08_set_steps_any(void *s, int steps) {
+  return seed08_set_steps((seed08_scratch *)s, steps);
+}
 static void seed08_init_any(void *p, uint64_t seed) {
   seed08_init((seed08_params *)p, seed);
 }
@@ -557,6 +567,8 @@ const rnnc_model seed08_model = {
     {{1, {7, 0, 0, 0}, 0, 7}},
     1,
     {{2, {100, 5, 0, 0}, 0, 500}},
+    0,
+    100,
     364,
     3,
     seed08_tensors,
@@ -573,4 +585,5 @@ const rnnc_model seed08_model = {
     seed08_backward_any,
     seed08_loss_grad_any,
     seed08_train_step_any,
+    seed08_set_steps_any,
 };

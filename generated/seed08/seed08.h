@@ -30,6 +30,7 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (seed08_set_steps); 0: the maximum */
   float a_x[32][500];
   float a_lstm_gates[32][2800];
   float a_lstm_z[32][2800];
@@ -50,6 +51,14 @@ typedef struct {
   long step;
   float slots[728];
 } seed08_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 100; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int seed08_set_steps(seed08_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed08_init(seed08_params *p, uint64_t seed);

@@ -44,6 +44,13 @@ static const char seed09_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed09_set_steps(seed09_scratch *s, int steps) {
+  if (steps < 2 || steps > 2)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed09_init(seed09_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -471,6 +478,9 @@ double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed09_set_steps_any(void *s, int steps) {
+  return seed09_set_steps((seed09_scratch *)s, steps);
+}
 static void seed09_init_any(void *p, uint64_t seed) {
   seed09_init((seed09_params *)p, seed);
 }
@@ -511,6 +521,8 @@ const rnnc_model seed09_model = {
     {{1, {1, 0, 0, 0}, 0, 1}},
     1,
     {{2, {2, 10, 0, 0}, 0, 20}},
+    0,
+    2,
     326,
     5,
     seed09_tensors,
@@ -527,4 +539,5 @@ const rnnc_model seed09_model = {
     seed09_backward_any,
     seed09_loss_grad_any,
     seed09_train_step_any,
+    seed09_set_steps_any,
 };

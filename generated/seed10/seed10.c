@@ -51,6 +51,13 @@ static const char seed10_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed10_set_steps(seed10_scratch *s, int steps) {
+  if (steps < 2 || steps > 2)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed10_init(seed10_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -935,6 +942,9 @@ double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed10_set_steps_any(void *s, int steps) {
+  return seed10_set_steps((seed10_scratch *)s, steps);
+}
 static void seed10_init_any(void *p, uint64_t seed) {
   seed10_init((seed10_params *)p, seed);
 }
@@ -975,6 +985,8 @@ const rnnc_model seed10_model = {
     {{1, {1, 0, 0, 0}, 0, 1}},
     1,
     {{2, {2, 10, 0, 0}, 0, 20}},
+    0,
+    2,
     692,
     8,
     seed10_tensors,
@@ -991,4 +1003,5 @@ const rnnc_model seed10_model = {
     seed10_backward_any,
     seed10_loss_grad_any,
     seed10_train_step_any,
+    seed10_set_steps_any,
 };

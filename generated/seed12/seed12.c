@@ -41,6 +41,13 @@ static const char seed12_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed12_set_steps(seed12_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed12_init(seed12_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -63,8 +70,8 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
     float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
     float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
     float *const a_time_distributed_dense_z = s->a_time_distributed_dense_z[b];
-    float *const a_time_distributed_dense_logits = s->a_time_distributed_dense_logits[b];
     float *const a_time_distributed_dense_y = s->a_time_distributed_dense_y[b];
+    float *const a_time_distributed_dense_logits = s->a_time_distributed_dense_logits[b];
     float *const y_b = y + (size_t)b * 9;
     memcpy(a_x, x + (size_t)b * 9, sizeof(float) * 9);
     a_simple_rnn_z[0] = a_x[0] * w_simple_rnn_kernel[0] + a_x[1] * w_simple_rnn_kernel[3] +
@@ -476,6 +483,9 @@ double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed12_set_steps_any(void *s, int steps) {
+  return seed12_set_steps((seed12_scratch *)s, steps);
+}
 static void seed12_init_any(void *p, uint64_t seed) {
   seed12_init((seed12_params *)p, seed);
 }
@@ -516,6 +526,8 @@ const rnnc_model seed12_model = {
     {{2, {3, 3, 0, 0}, 0, 9}},
     1,
     {{2, {3, 3, 0, 0}, 0, 9}},
+    0,
+    3,
     33,
     5,
     seed12_tensors,
@@ -532,4 +544,5 @@ const rnnc_model seed12_model = {
     seed12_backward_any,
     seed12_loss_grad_any,
     seed12_train_step_any,
+    seed12_set_steps_any,
 };

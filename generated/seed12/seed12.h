@@ -32,12 +32,13 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (seed12_set_steps); 0: the maximum */
   float a_x[32][9];
   float a_simple_rnn_z[32][9];
   float a_simple_rnn_h[32][9];
   float a_time_distributed_dense_z[32][9];
-  float a_time_distributed_dense_logits[32][9];
   float a_time_distributed_dense_y[32][9];
+  float a_time_distributed_dense_logits[32][9];
   float d_simple_rnn_z[9];
   float d_simple_rnn_h[9];
   float d_time_distributed_dense_z[9];
@@ -54,6 +55,14 @@ typedef struct {
   long step;
   float slots[66];
 } seed12_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 3; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int seed12_set_steps(seed12_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed12_init(seed12_params *p, uint64_t seed);

@@ -44,6 +44,13 @@ static const char seed13_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed13_set_steps(seed13_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed13_init(seed13_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -68,8 +75,8 @@ void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, f
     float *const a_lstm_h = s->a_lstm_h[b];
     float *const a_lstm_c = s->a_lstm_c[b];
     float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_logits = s->a_dense_logits[b];
     float *const a_dense_y = s->a_dense_y[b];
+    float *const a_dense_logits = s->a_dense_logits[b];
     float *const y_b = y + (size_t)b * 9;
     memcpy(a_x, x + (size_t)b * 12, sizeof(float) * 12);
     for (int r = 0; r < 3; ++r) {
@@ -610,6 +617,9 @@ double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed13_set_steps_any(void *s, int steps) {
+  return seed13_set_steps((seed13_scratch *)s, steps);
+}
 static void seed13_init_any(void *p, uint64_t seed) {
   seed13_init((seed13_params *)p, seed);
 }
@@ -650,6 +660,8 @@ const rnnc_model seed13_model = {
     {{2, {3, 3, 0, 0}, 0, 9}},
     1,
     {{2, {3, 4, 0, 0}, 0, 12}},
+    0,
+    3,
     108,
     5,
     seed13_tensors,
@@ -666,4 +678,5 @@ const rnnc_model seed13_model = {
     seed13_backward_any,
     seed13_loss_grad_any,
     seed13_train_step_any,
+    seed13_set_steps_any,
 };

@@ -32,14 +32,15 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (seed13_set_steps); 0: the maximum */
   float a_x[32][12];
   float a_lstm_gates[32][36];
   float a_lstm_z[32][36];
   float a_lstm_h[32][9];
   float a_lstm_c[32][9];
   float a_dense_z[32][9];
-  float a_dense_logits[32][9];
   float a_dense_y[32][9];
+  float a_dense_logits[32][9];
   float d_lstm_z[36];
   float d_lstm_gates[36];
   float d_lstm_c[9];
@@ -58,6 +59,14 @@ typedef struct {
   long step;
   float slots[216];
 } seed13_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 3; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int seed13_set_steps(seed13_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed13_init(seed13_params *p, uint64_t seed);

@@ -55,6 +55,13 @@ static const char seed14_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int seed14_set_steps(seed14_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void seed14_init(seed14_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -1195,6 +1202,9 @@ double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int seed14_set_steps_any(void *s, int steps) {
+  return seed14_set_steps((seed14_scratch *)s, steps);
+}
 static void seed14_init_any(void *p, uint64_t seed) {
   seed14_init((seed14_params *)p, seed);
 }
@@ -1235,6 +1245,8 @@ const rnnc_model seed14_model = {
     {{1, {1, 0, 0, 0}, 0, 1}},
     1,
     {{2, {3, 1, 0, 0}, 0, 3}},
+    0,
+    3,
     1871,
     7,
     seed14_tensors,
@@ -1251,4 +1263,5 @@ const rnnc_model seed14_model = {
     seed14_backward_any,
     seed14_loss_grad_any,
     seed14_train_step_any,
+    seed14_set_steps_any,
 };

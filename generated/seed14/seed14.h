@@ -34,6 +34,7 @@ typedef union {
 /* What forward keeps for backward, per sample, and the temporaries of
  * backward and train_step. Owned by the caller; no function allocates. */
 typedef struct {
+  int steps; /* sequence length for a unit of variable length (seed14_set_steps); 0: the maximum */
   float a_x[32][3];
   float a_lstm_gates[32][240];
   float a_lstm_z[32][240];
@@ -62,6 +63,14 @@ typedef struct {
   long step;
   float slots[3742];
 } seed14_optimizer;
+
+/* Sets the sequence length the next calls on this scratch process. A unit
+ * generated for variable lengths (--timesteps T on a model whose length is
+ * None) takes any 1 <= steps <= 3; arrays keep the layout of the
+ * maximum length, rows from `steps` on are ignored in inputs and not written
+ * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
+ * for a length out of range. */
+int seed14_set_steps(seed14_scratch *s, int steps);
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed14_init(seed14_params *p, uint64_t seed);

@@ -57,6 +57,13 @@ static const char sum_regression_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int sum_regression_set_steps(sum_regression_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void sum_regression_init(sum_regression_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -1199,6 +1206,9 @@ double sum_regression_train_step(sum_regression_params *p, sum_regression_optimi
 }
 
 /* Type-erased entry points for the descriptor. */
+static int sum_regression_set_steps_any(void *s, int steps) {
+  return sum_regression_set_steps((sum_regression_scratch *)s, steps);
+}
 static void sum_regression_init_any(void *p, uint64_t seed) {
   sum_regression_init((sum_regression_params *)p, seed);
 }
@@ -1242,6 +1252,8 @@ const rnnc_model sum_regression_model = {
     {{1, {1, 0, 0, 0}, 0, 1}},
     1,
     {{2, {3, 1, 0, 0}, 0, 3}},
+    0,
+    3,
     1871,
     7,
     sum_regression_tensors,
@@ -1258,4 +1270,5 @@ const rnnc_model sum_regression_model = {
     sum_regression_backward_any,
     sum_regression_loss_grad_any,
     sum_regression_train_step_any,
+    sum_regression_set_steps_any,
 };

@@ -42,6 +42,13 @@ static const char tagger_summary[] =
     "Non-trainable params: 0\n"
     "_________________________________________________________________\n";
 
+int tagger_set_steps(tagger_scratch *s, int steps) {
+  if (steps < 3 || steps > 3)
+    return -1;
+  s->steps = steps;
+  return 0;
+}
+
 void tagger_init(tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -64,8 +71,8 @@ void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, f
     float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
     float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
     float *const a_time_distributed_dense_z = s->a_time_distributed_dense_z[b];
-    float *const a_time_distributed_dense_logits = s->a_time_distributed_dense_logits[b];
     float *const a_time_distributed_dense_y = s->a_time_distributed_dense_y[b];
+    float *const a_time_distributed_dense_logits = s->a_time_distributed_dense_logits[b];
     float *const y_b = y + (size_t)b * 9;
     memcpy(a_x, x + (size_t)b * 9, sizeof(float) * 9);
     a_simple_rnn_z[0] = a_x[0] * w_simple_rnn_kernel[0] + a_x[1] * w_simple_rnn_kernel[3] +
@@ -673,6 +680,9 @@ double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch
 }
 
 /* Type-erased entry points for the descriptor. */
+static int tagger_set_steps_any(void *s, int steps) {
+  return tagger_set_steps((tagger_scratch *)s, steps);
+}
 static void tagger_init_any(void *p, uint64_t seed) {
   tagger_init((tagger_params *)p, seed);
 }
@@ -713,6 +723,8 @@ const rnnc_model tagger_model = {
     {{2, {3, 3, 0, 0}, 0, 9}},
     1,
     {{2, {3, 3, 0, 0}, 0, 9}},
+    0,
+    3,
     33,
     5,
     tagger_tensors,
@@ -729,4 +741,5 @@ const rnnc_model tagger_model = {
     tagger_backward_any,
     tagger_loss_grad_any,
     tagger_train_step_any,
+    tagger_set_steps_any,
 };

@@ -76,9 +76,13 @@ function Bidirectional.emit(layer, g, x, prefix)
   local f, b = f_out[1], b_out[1]
   local rows, units = f.dims[1], f.dims[2]
   local sequences = inner.args.return_sequences
-  -- Row t of the merged output pairs forward step t with backward step T-1-t.
+  -- Row t of the merged output pairs forward step t with backward step
+  -- T-1-t (L-1-t for a run-time length L).
+  local variable = g.prog.variable and rows > 1
+  local last_row = variable and { c = -1, l = 1 } or rows - 1
   local function b_row(t)
-    return sequences and ir.row(b, ir.step(rows - 1, -1)) or ir.row(b, t)
+    if not sequences then return ir.row(b, t) end
+    return ir.row(b, variable and ir.step(-1, -1, 1) or ir.step(rows - 1, -1))
   end
   local outputs
   local mode = layer.args.merge_mode
@@ -86,7 +90,7 @@ function Bidirectional.emit(layer, g, x, prefix)
     local aligned = b
     if sequences then
       aligned = g:act(prefix .. "/backward_aligned", rows, units)
-      g:loop(0, rows - 1, function(t)
+      g:loop(0, last_row, function(t)
         g:map(ir.row(aligned, t), E.arg(1), { b_row(t) })
       end)
     end
@@ -94,7 +98,7 @@ function Bidirectional.emit(layer, g, x, prefix)
   else
     local width = mode == "concat" and 2 * units or units
     local out = g:act(prefix .. "/merged", rows, width)
-    g:loop(0, rows - 1, function(t)
+    g:loop(0, last_row, function(t)
       local o = ir.row(out, t)
       if mode == "concat" then
         g:map(ir.cols(o, 0, units), E.arg(1), { ir.row(f, t) })

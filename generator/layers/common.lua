@@ -113,17 +113,26 @@ end
 function common.unroll(layer, g, x, prefix, cell, initial)
   local a = layer.args
   local steps, units = x.dims[1], a.units
+  local variable = g.prog.variable and steps > 1
   local z = g:act(prefix .. "/z", steps, cell.proj_cols)
-  g:matmul(z, x, g:param(layer.weights[1]))
+  local kernel = g:param(layer.weights[1])
+  g:per_row(steps, function(sel)
+    g:matmul(sel(z), sel(x), kernel)
+  end)
   local seq, prev = {}, {}
   for k, name in ipairs(cell.states) do
     seq[k] = g:act(prefix .. "/" .. name, steps, units)
     prev[k] = initial and initial[k] or g:zero(prefix .. "/" .. name .. "0", 1, units)
   end
-  -- Step s reads input row t: s itself, or T - 1 - s going backwards.
+  -- The last step: T - 1, or L - 1 for a run-time length L.
+  local last_step = variable and { c = -1, l = 1 } or steps - 1
+  -- Step s reads input row t: s itself, or (T or L) - 1 - s going backwards.
   local function input_row(s)
-    if type(s) == "number" then return a.go_backwards and (steps - 1 - s) or s end
-    return a.go_backwards and ir.step(steps - 1, -1) or s
+    if not a.go_backwards then return s end
+    if type(s) == "number" then
+      return variable and ir.step(-1 - s, 0, 1) or (steps - 1 - s)
+    end
+    return variable and ir.step(-1, -1, 1) or ir.step(steps - 1, -1)
   end
   local function state_rows(s)
     local rows = {}
@@ -135,10 +144,10 @@ function common.unroll(layer, g, x, prefix, cell, initial)
   -- Step 0 on its own (its zero states simplify away), then one loop body for
   -- steps 1 .. T-1 that reads the previous step's row.
   cell.step(g, 0, ir.row(z, input_row(0)), prev, state_rows(0))
-  g:loop(1, steps - 1, function(t)
+  g:loop(1, last_step, function(t)
     cell.step(g, t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
   end)
-  local last = state_rows(steps - 1)
+  local last = state_rows(variable and ir.step(-1, 0, 1) or steps - 1)
   local outputs = { a.return_sequences and seq[1] or last[1] }
   if a.return_state then
     for k = 1, #cell.states do

@@ -175,6 +175,33 @@ expect "initial states: a missing input is named" 1 "give input 1 with --x1" -- 
 expect "initial states: wrong state shape" 1 "is.x.npy: the array has shape \(5, 4, 3\), the model takes \(5, 5\)" \
   -- "$is" predict --weights "$work/is.w.safetensors" --x "$work/is.x.npy" --x1 "$work/is.x.npy" --x2 "$work/is.x_2.npy" --out "$work/is.p.npy"
 
+# Sequences of any length up to --timesteps: every length against the
+# reference (built for that length) and finite differences.
+for m in examples/variable_tagger.lua tests/cli/fixtures/variable_bidirectional.lua tests/cli/fixtures/variable_state.lua \
+  examples/seeds/seed11.lua; do
+  name=$(basename "$m" .lua)
+  v="$work/var_$name/$name"
+  $rnnc build "$m" -o "$work/var_$name" --dtype float64 --batch 3 --timesteps 5 >/dev/null 2>&1 || { ko "build $m"; continue; }
+  "$v" init --seed 1 --out "$work/var_$name.w" >/dev/null
+  for L in 1 2 5; do
+    "$v" sample --seed 2 --n 4 --steps $L --x "$work/var_$name.x$L.npy" --y "$work/var_$name.y$L.npy" >/dev/null
+    extra=()
+    [ -f "$work/var_$name.x${L}_1.npy" ] && extra=(--x1 "$work/var_$name.x${L}_1.npy")
+    expect "$name at length $L: generated = reference" 0 "^OK: worst relative" -- "$v" diff --weights "$work/var_$name.w" \
+      --x "$work/var_$name.x$L.npy" "${extra[@]}" --y "$work/var_$name.y$L.npy"
+    expect "$name at length $L: gradcheck" 0 "^OK: " -- "$v" gradcheck --weights "$work/var_$name.w" \
+      --x "$work/var_$name.x$L.npy" "${extra[@]}" --y "$work/var_$name.y$L.npy"
+  done
+done
+vt="$work/var_variable_tagger/variable_tagger"
+expect "variable length: training on length-2 data" 0 "Epoch 20/20" -- "$vt" fit --weights "$work/var_variable_tagger.w" \
+  --x "$work/var_variable_tagger.x2.npy" --y "$work/var_variable_tagger.y2.npy" --epochs 20 --batch-size 3 \
+  --out "$work/var_variable_tagger.w2"
+expect "variable length: predictions keep the data's length" 0 "p.npy: 4 predictions" -- "$vt" predict \
+  --weights "$work/var_variable_tagger.w" --x "$work/var_variable_tagger.x2.npy" --out "$work/var_p.npy"
+expect "variable length: a wrong shape names the accepted lengths" 1 "the model takes \(n, 1\.\.5, 5\)" -- "$vt" predict \
+  --weights "$work/var_variable_tagger.w" --x examples/data/sum_x.npy --out "$work/var_p.npy"
+
 # A functional model writes one .npy per output; the state equals the last step.
 expect "functional model: two outputs" 0 "rs.npy: 6 predictions of output 0" \
   -- "$work/rnn_state/rnn_state" predict --weights "$work/rnn_state.w.safetensors" --x "$work/rnn_state.x.npy" --out "$work/rs.npy"
