@@ -774,6 +774,30 @@ tests["lowered tagger: the forward computes Keras's SimpleRNN and softmax"] = fu
   end
 end
 
+-- Keras: with return_state, the returned h is the last row of the sequence
+-- output (seed-models.md); an LSTM also returns its c.
+tests["return_state: the state equals the last step of the sequence"] = function()
+  for _, layer in ipairs({ "SimpleRNN", "LSTM", "GRU", "GRU", "LSTM" }) do
+    for _, backwards in ipairs({ false, true }) do
+      local extra = layer == "GRU" and ", reset_after = false" or ""
+      local unit = lowered(string.format([[
+local x = Input { shape = { 4, 3 } }
+local outs = { %s { 5, return_sequences = true, return_state = true, go_backwards = %s%s }(x) }
+return Model { inputs = x, outputs = outs }
+]], layer, tostring(backwards), extra))
+      local mem = I.run(I.memory(unit.prog, values_for(unit, T.rng(7))), unit.forward)
+      local y = I.read(mem, unit.y)
+      local states = layer == "LSTM" and 2 or 1
+      T.eq(#unit.outputs, 1 + states, layer .. ": outputs")
+      T.eq(#y, 4 * 5 + 5 * states, layer .. ": output size")
+      for j = 1, 5 do
+        T.eq(y[20 + j], y[15 + j], string.format("%s backwards=%s: state[%d] is the last row", layer,
+          tostring(backwards), j))
+      end
+    end
+  end
+end
+
 tests["simplify: the t=0 recurrent product with the zero state is gone"] = function()
   local src = [[
 return Sequential {
