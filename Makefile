@@ -89,7 +89,7 @@ test-c: $(CTEST_BIN) $(BUILD)/units/test_tutorial
 # Tests of one generated unit: the unit is generated into the build tree.
 $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a $(wildcard generator/*.lua generator/layers/*.lua templates/*)
 	@mkdir -p $(dir $@)
-	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 1 2>/dev/null
+	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 8 2>/dev/null
 	$(CC) $(CFLAGS) $(WARN) -Iruntime -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
 
 test-random: runtime

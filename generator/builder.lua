@@ -161,7 +161,9 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
   local y = z
   local logits = nil
   if bias or (activation ~= "linear") then y = self:act(prefix .. "/y", rows, units) end
-  if activation == "softmax" and bias then logits = self:act(prefix .. "/logits", rows, units) end
+  -- softmax and sigmoid keep their logits (Keras fuses them with the crossentropies)
+  local keep_logits = activation == "softmax" or activation == "sigmoid"
+  if keep_logits and bias then logits = self:act(prefix .. "/logits", rows, units) end
   self:per_row(rows, function(sel)
     local zs = sel(z)
     self:matmul(zs, sel(x), kernel)
@@ -170,15 +172,19 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
       args[2] = ir.broadcast_rows(bias, zs.dims[1])
       pre = E.add(E.arg(1), E.arg(2))
     end
-    if activation == "softmax" then
+    if keep_logits then
       local l = logits and sel(logits) or zs
       if logits then self:map(l, pre, args) end
-      self:softmax(sel(y), l)
+      if activation == "softmax" then
+        self:softmax(sel(y), l)
+      else
+        self:map(sel(y), ir.activation(activation, E.arg(1)), { l })
+      end
     elseif y ~= z then
       self:map(sel(y), ir.activation(activation, pre), args)
     end
   end)
-  if activation == "softmax" then return y, logits or z end
+  if keep_logits then return y, logits or z end
   return y
 end
 

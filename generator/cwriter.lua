@@ -358,6 +358,13 @@ local INIT_ENUM = {
   glorot_uniform = "RNNC_INIT_GLOROT_UNIFORM",
   orthogonal = "RNNC_INIT_ORTHOGONAL",
   unit_forget_bias = "RNNC_INIT_UNIT_FORGET_BIAS",
+  glorot_normal = "RNNC_INIT_GLOROT_NORMAL",
+  he_uniform = "RNNC_INIT_HE_UNIFORM",
+  he_normal = "RNNC_INIT_HE_NORMAL",
+  lecun_uniform = "RNNC_INIT_LECUN_UNIFORM",
+  lecun_normal = "RNNC_INIT_LECUN_NORMAL",
+  random_normal = "RNNC_INIT_RANDOM_NORMAL",
+  random_uniform = "RNNC_INIT_RANDOM_UNIFORM",
 }
 
 -- C names of every buffer: params w_, their gradients g_, activations a_,
@@ -473,18 +480,65 @@ local function dtype_info(dtype)
   return { real = "float", suffix = "f32", enum = "RNNC_F32" }
 end
 
+-- Loss kind -> the runtime's function stem, from outputs and from logits.
+local LOSS_FN = {
+  mse = { "rnnc_loss_mse_", "rnnc_loss_mse_" },
+  mae = { "rnnc_loss_mae_", "rnnc_loss_mae_" },
+  sparse_categorical_crossentropy = { "rnnc_loss_sparse_cce_", "rnnc_loss_sparse_cce_logits_" },
+  categorical_crossentropy = { "rnnc_loss_categorical_ce_", "rnnc_loss_categorical_ce_logits_" },
+  binary_crossentropy = { "rnnc_loss_binary_ce_", "rnnc_loss_binary_ce_logits_" },
+}
+local LOSS_ENUM = {
+  mse = "RNNC_LOSS_MSE",
+  mae = "RNNC_LOSS_MAE",
+  sparse_categorical_crossentropy = "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
+  categorical_crossentropy = "RNNC_LOSS_CATEGORICAL_CROSSENTROPY",
+  binary_crossentropy = "RNNC_LOSS_BINARY_CROSSENTROPY",
+}
+
+-- The unit's rnnc_optimizer initializer (every field, in rnnc.h's order),
+-- its name, and how many reals of state it keeps per parameter.
+local OPT_ENUM = { sgd = "RNNC_OPT_SGD", adam = "RNNC_OPT_ADAM", rmsprop = "RNNC_OPT_RMSPROP",
+  adamw = "RNNC_OPT_ADAMW", adagrad = "RNNC_OPT_ADAGRAD" }
+local OPT_NAME = { sgd = "SGD", adam = "Adam", rmsprop = "RMSprop", adamw = "AdamW", adagrad = "Adagrad" }
 local function optimizer_config(compiled)
-  local opt = compiled and compiled.optimizer or { kind = "adam" }
-  local c = opt.config or {}
+  local c = compiled and compiled.optimizer or { kind = "adam", learning_rate = 0.001, beta_1 = 0.9,
+    beta_2 = 0.999, epsilon = 1e-7 }
   local function num(v)
-    return cwriter.real_literal(v, "float64")
+    return cwriter.real_literal(v or 0, "float64")
   end
-  if opt.kind == "sgd" then
-    return string.format("{RNNC_OPT_SGD, %s, %s, %d, 0.0, 0.0, 0.0}", num(c.learning_rate or 0.01),
-      num(c.momentum or 0), c.nesterov and 1 or 0), "SGD", (c.momentum or 0) ~= 0 and 1 or 0
+  local function flag(v)
+    return v and "1" or "0"
   end
-  return string.format("{RNNC_OPT_ADAM, %s, 0.0, 0, %s, %s, %s}", num(c.learning_rate or 0.001),
-    num(c.beta_1 or 0.9), num(c.beta_2 or 0.999), num(c.epsilon or 1e-7)), "Adam", 2
+  local lr, decay_steps, decay_rate, staircase = c.learning_rate, 0, 0, false
+  if type(lr) == "table" then -- an ExponentialDecay schedule
+    lr, decay_steps, decay_rate, staircase = lr.initial_learning_rate, lr.decay_steps, lr.decay_rate, lr.staircase
+  end
+  -- designated initializers: fields left out are zero, which rnnc.h defines as "off"
+  local values = {
+    { "kind", OPT_ENUM[c.kind] }, { "learning_rate", num(lr) }, { "momentum", num(c.momentum) },
+    { "nesterov", flag(c.nesterov) }, { "beta_1", num(c.beta_1) }, { "beta_2", num(c.beta_2) },
+    { "epsilon", num(c.epsilon) }, { "rho", num(c.rho) }, { "centered", flag(c.centered) },
+    { "legacy_epsilon", flag(c.legacy) }, { "amsgrad", flag(c.amsgrad) }, { "weight_decay", num(c.weight_decay) },
+    { "initial_accumulator_value", num(c.initial_accumulator_value) }, { "clipnorm", num(c.clipnorm) },
+    { "clipvalue", num(c.clipvalue) }, { "global_clipnorm", num(c.global_clipnorm) },
+    { "decay_steps", num(decay_steps) }, { "decay_rate", num(decay_rate) }, { "staircase", flag(staircase) },
+  }
+  local fields = {}
+  for _, f in ipairs(values) do
+    if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
+  end
+  local slots = 0
+  if c.kind == "sgd" then
+    slots = (c.momentum or 0) ~= 0 and 1 or 0
+  elseif c.kind == "adam" or c.kind == "adamw" then
+    slots = c.amsgrad and 3 or 2
+  elseif c.kind == "rmsprop" then
+    slots = 1 + ((c.momentum or 0) ~= 0 and 1 or 0) + (c.centered and 1 or 0)
+  elseif c.kind == "adagrad" then
+    slots = 1
+  end
+  return "{" .. table.concat(fields, ", ") .. "}", OPT_NAME[c.kind], slots
 end
 
 -- Reals per sample of the training target: labels of output 0's rows for
@@ -642,8 +696,10 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
       end
       lines[#lines + 1] = "}"
     end
-    local fn = fused and "rnnc_loss_sparse_cce_logits_"
-      or (loss == "mse" and "rnnc_loss_mse_" or "rnnc_loss_sparse_cce_")
+    -- the runtime's loss function: from the logits Keras keeps of a softmax or
+    -- sigmoid output (fused), or of a model built with from_logits=True
+    local from_logits = fused or (compiled and compiled.from_logits)
+    local fn = LOSS_FN[loss][from_logits and 2 or 1]
     lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
       tgt, rows_here, cols, dpred)
     lines[#lines + 1] = "if (isnan(loss)) return loss;"
@@ -725,10 +781,14 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     ins[#ins + 1] = string.format("{%d, {%s}, %d, %d}", #d.shape, dims_list(d.shape), d.offset, d.size)
   end
   vars.INPUTS = table.concat(ins, ", ")
-  vars.LOSS_ENUM = loss == "mse" and "RNNC_LOSS_MSE"
-    or (loss and "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY" or "RNNC_LOSS_NONE")
+  vars.LOSS_ENUM = loss and LOSS_ENUM[loss] or "RNNC_LOSS_NONE"
+  vars.FIT_DEFAULTS = cwriter.c_string(unit.model.fit_defaults or "")
   local metrics = compiled and compiled.metrics or {}
-  vars.METRIC_ACCURACY = (metrics[1] == "accuracy") and 1 or 0
+  local has_accuracy = false
+  for _, m in ipairs(metrics) do
+    if m == "accuracy" then has_accuracy = true end
+  end
+  vars.METRIC_ACCURACY = has_accuracy and 1 or 0
   local c = template.render(template.load(opts.templates, "unit.c.in"), vars, "unit.c.in")
   local main = template.render(template.load(opts.templates, "main.c.in"),
     { PROVENANCE = opts.provenance, NAME = name }, "main.c.in")

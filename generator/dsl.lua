@@ -3,6 +3,7 @@
 local util = require("util")
 local common = require("layers.common")
 local functional = require("functional")
+local training = require("training")
 
 local dsl = {}
 
@@ -12,15 +13,6 @@ for _, f in ipairs(LAYER_FILES) do
   local m = require("layers." .. f)
   dsl.layer_modules[m.class] = m
 end
-
-local LOSSES = {
-  mse = "mse",
-  mean_squared_error = "mse",
-  MeanSquaredError = "mse",
-  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
-  SparseCategoricalCrossentropy = "sparse_categorical_crossentropy",
-}
-local METRICS = { accuracy = "accuracy", acc = "accuracy" }
 
 -- Limits that keep a description from asking for absurd programs.
 local MAX_DIM = 1 << 16
@@ -90,6 +82,12 @@ local function check_value(at, argname, kind, v)
     if type(v) ~= "string" then bad("an activation name") end
     if not common.ACTIVATIONS[v] then
       util.fail(at, "unknown activation '%s' (rnnc knows linear, relu, tanh, sigmoid, hard_sigmoid, softmax)", v)
+    end
+    return v
+  elseif kind == "initializer" then
+    if type(v) ~= "string" or not common.INITIALIZERS[v] then
+      util.fail(at, "unknown or unsupported initializer %s for '%s' (rnnc knows %s)", tostring(v), argname,
+        table.concat(util.sorted_keys(common.INITIALIZERS), ", "))
     end
     return v
   elseif kind == "cell_activation" then
@@ -234,64 +232,15 @@ function Model:add(layer)
 end
 
 function Model:compile(t)
-  local at = caller_in(self.at.file) or self.at
-  if type(t) ~= "table" then util.fail(at, "compile expects a table of arguments") end
-  local c = { metrics = {} }
-  for _, k in ipairs(util.sorted_keys(t)) do
-    local v = t[k]
-    if k == "loss" then
-      if type(v) ~= "string" or not LOSSES[v] then
-        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse and "
-          .. "sparse_categorical_crossentropy)", tostring(v))
-      end
-      c.loss = LOSSES[v]
-    elseif k == "optimizer" then
-      if type(v) == "string" then
-        local kind = v:lower()
-        if kind ~= "adam" and kind ~= "sgd" then
-          util.fail(at, "compile: unknown or unsupported optimizer '%s' (rnnc knows adam and sgd)", v)
-        end
-        c.optimizer = { kind = kind }
-      elseif type(v) == "table" and v.optimizer_kind then
-        c.optimizer = { kind = v.optimizer_kind, config = v.config }
-      else
-        util.fail(at, "compile: optimizer must be a name or Adam{...} / SGD{...}")
-      end
-    elseif k == "metrics" then
-      if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
-      for _, m in ipairs(v) do
-        if not METRICS[m] then util.fail(at, "compile: unknown or unsupported metric '%s'", tostring(m)) end
-        c.metrics[#c.metrics + 1] = METRICS[m]
-      end
-    else
-      util.fail(at, "compile: unknown argument '%s'", tostring(k))
-    end
-  end
-  if not c.loss then util.fail(at, "compile: a loss is required") end
-  c.optimizer = c.optimizer or { kind = "rmsprop_default_missing" }
-  if c.optimizer.kind == "rmsprop_default_missing" then
-    util.fail(at, "compile: an optimizer is required (Keras's default RMSprop is not implemented yet)")
-  end
-  self.compiled = c
+  self.compiled = training.compile(t, caller_in(self.at.file) or self.at)
 end
 
-local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile })
-
-local function optimizer_constructor(kind, keys, state)
-  return function(t)
-    local at = where(state)
-    t = t or {}
-    if type(t) ~= "table" then util.fail(at, "%s expects a table of arguments", kind) end
-    for _, k in ipairs(util.sorted_keys(t)) do
-      local expect = keys[k]
-      if not expect then util.fail(at, "%s: unknown or unsupported argument '%s'", kind, tostring(k)) end
-      if type(t[k]) ~= expect or (expect == "number" and (t[k] ~= t[k] or t[k] < 0)) then
-        util.fail(at, "%s: argument '%s' must be a non-negative %s", kind, k, expect)
-      end
-    end
-    return { optimizer_kind = kind:lower(), config = util.copy(t) }
-  end
+function Model:fit(t)
+  self.fit_defaults = training.fit(t, caller_in(self.at.file) or self.at)
 end
+
+local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile, fit = Model.fit })
+
 
 -- The sandbox: only the DSL and harmless parts of the standard library.
 local function environment(state)
@@ -359,10 +308,11 @@ local function environment(state)
     if type(m.name) ~= "string" then util.fail(at, "Model: name must be a string") end
     return util.handle(m, ModelHandle)
   end
-  env.Adam = optimizer_constructor("Adam",
-    { learning_rate = "number", beta_1 = "number", beta_2 = "number", epsilon = "number" }, state)
-  env.SGD = optimizer_constructor("SGD", { learning_rate = "number", momentum = "number", nesterov = "boolean" },
-    state)
+  for k, v in pairs(training.constructors(function()
+    return where(state)
+  end)) do
+    env[k] = v
+  end
   return env
 end
 

@@ -99,6 +99,8 @@ function lower.unit(model, opts)
     outputs, lg = layer.module.emit(layer, g, cur, layer.name, initial)
     cur = outputs[1]
     logits = (i == #model.layers) and lg or nil
+    if logits then logits.activation = layer.module.class == "TimeDistributed"
+      and layer.args.layer.args.activation or layer.args.activation end
   end
   -- The model's outputs, one after the other in y (Keras order).
   local picks = model.output_picks or { 1 }
@@ -174,8 +176,14 @@ function lower.unit(model, opts)
   unit.dy = dy
 
   local loss = model.compiled and model.compiled.loss
-  if loss == "sparse_categorical_crossentropy" and logits then
-    -- Keras computes the crossentropy of a softmax output from its logits.
+  local from_logits = model.compiled and model.compiled.from_logits
+  local fuse = not from_logits and logits and (
+    (logits.activation == "softmax" and
+      (loss == "sparse_categorical_crossentropy" or loss == "categorical_crossentropy"))
+    or (logits.activation == "sigmoid" and loss == "binary_crossentropy"))
+  if fuse then
+    -- Keras computes the crossentropy of a softmax or sigmoid output from its
+    -- logits (no clipping there).
     local dl = ir.buffer(prog, "dlogits", "input", logits.dims[1], logits.dims[2])
     -- Everything after the logits (the softmax, the output copy) is not
     -- relevant to them, so autodiff leaves it out.

@@ -4,7 +4,6 @@ local ir = require("ir")
 
 local common = {}
 
-local LATER_INIT = "other initializers arrive with the training runtime"
 
 common.ACTIVATIONS = {
   linear = true,
@@ -35,9 +34,9 @@ function common.recurrent_args(extra)
     units = { "posint" },
     activation = { "cell_activation", "tanh" },
     use_bias = { "boolean", true },
-    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = LATER_INIT },
-    recurrent_initializer = { "string", "orthogonal", only = "orthogonal", why = LATER_INIT },
-    bias_initializer = { "string", "zeros", only = "zeros", why = LATER_INIT },
+    kernel_initializer = { "initializer", "glorot_uniform" },
+    recurrent_initializer = { "initializer", "orthogonal" },
+    bias_initializer = { "initializer", "zeros" },
     return_sequences = { "boolean", false },
     return_state = { "boolean", false },
     go_backwards = { "boolean", false },
@@ -59,8 +58,8 @@ function common.dense_args()
     units = { "posint" },
     activation = { "activation", "linear" },
     use_bias = { "boolean", true },
-    kernel_initializer = { "string", "glorot_uniform", only = "glorot_uniform", why = LATER_INIT },
-    bias_initializer = { "string", "zeros", only = "zeros", why = LATER_INIT },
+    kernel_initializer = { "initializer", "glorot_uniform" },
+    bias_initializer = { "initializer", "zeros" },
   }
 end
 
@@ -91,6 +90,24 @@ function common.recurrent_outputs(layer, shape, n_states)
     end
   end
   return shapes
+end
+
+-- Keras's initializer names rnnc implements (runtime/rnnc.h rnnc_init_kind).
+common.INITIALIZERS = {
+  zeros = true, ones = true, glorot_uniform = true, glorot_normal = true, he_uniform = true, he_normal = true,
+  lecun_uniform = true, lecun_normal = true, orthogonal = true, random_normal = true, random_uniform = true,
+}
+
+-- Keras's LSTM: unit_forget_bias sets the forget block of the bias to ones
+-- (the rest from bias_initializer; rnnc implements it over zeros).
+function common.lstm_bias_initializer(layer)
+  local a = layer.args
+  if not a.unit_forget_bias then return a.bias_initializer end
+  if a.bias_initializer ~= "zeros" then
+    util.fail(layer.at, "unit_forget_bias=true with bias_initializer='%s' is not supported (use zeros, or "
+      .. "unit_forget_bias=false)", a.bias_initializer)
+  end
+  return "unit_forget_bias"
 end
 
 -- A weight record: Keras name, shape, initializer.

@@ -19,9 +19,9 @@ function Dense.build(layer, shape, prefix)
   local units = layer.args.units
   local out = util.copy(shape)
   out[#out] = units
-  layer.weights = { common.weight(layer, prefix, "kernel", { in_dim, units }, "glorot_uniform") }
+  layer.weights = { common.weight(layer, prefix, "kernel", { in_dim, units }, layer.args.kernel_initializer) }
   if layer.args.use_bias then
-    layer.weights[2] = common.weight(layer, prefix, "bias", { units }, "zeros")
+    layer.weights[2] = common.weight(layer, prefix, "bias", { units }, layer.args.bias_initializer)
   end
   layer.in_dim = in_dim
   return { out }

@@ -26,12 +26,12 @@ function GRU.build(layer, shape, prefix)
   common.require_rank3(layer, shape)
   local in_dim, units = shape[3], layer.args.units
   layer.weights = {
-    common.weight(layer, prefix, "kernel", { in_dim, 3 * units }, "glorot_uniform"),
-    common.weight(layer, prefix, "recurrent_kernel", { units, 3 * units }, "orthogonal"),
+    common.weight(layer, prefix, "kernel", { in_dim, 3 * units }, layer.args.kernel_initializer),
+    common.weight(layer, prefix, "recurrent_kernel", { units, 3 * units }, layer.args.recurrent_initializer),
   }
   if layer.args.use_bias then
     local shape_b = layer.args.reset_after and { 2, 3 * units } or { 3 * units }
-    layer.weights[3] = common.weight(layer, prefix, "bias", shape_b, "zeros")
+    layer.weights[3] = common.weight(layer, prefix, "bias", shape_b, layer.args.bias_initializer)
   end
   return common.recurrent_outputs(layer, shape, 1)
 end

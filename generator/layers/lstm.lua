@@ -23,12 +23,12 @@ function LSTM.build(layer, shape, prefix)
   common.require_rank3(layer, shape)
   local in_dim, units = shape[3], layer.args.units
   layer.weights = {
-    common.weight(layer, prefix, "kernel", { in_dim, 4 * units }, "glorot_uniform"),
-    common.weight(layer, prefix, "recurrent_kernel", { units, 4 * units }, "orthogonal"),
+    common.weight(layer, prefix, "kernel", { in_dim, 4 * units }, layer.args.kernel_initializer),
+    common.weight(layer, prefix, "recurrent_kernel", { units, 4 * units }, layer.args.recurrent_initializer),
   }
   if layer.args.use_bias then
     layer.weights[3] = common.weight(layer, prefix, "bias", { 4 * units },
-      layer.args.unit_forget_bias and "unit_forget_bias" or "zeros")
+      common.lstm_bias_initializer(layer))
   end
   return common.recurrent_outputs(layer, shape, 2)
 end

@@ -17,11 +17,11 @@ function SimpleRNN.build(layer, shape, prefix)
   common.require_rank3(layer, shape)
   local in_dim, units = shape[3], layer.args.units
   layer.weights = {
-    common.weight(layer, prefix, "kernel", { in_dim, units }, "glorot_uniform"),
-    common.weight(layer, prefix, "recurrent_kernel", { units, units }, "orthogonal"),
+    common.weight(layer, prefix, "kernel", { in_dim, units }, layer.args.kernel_initializer),
+    common.weight(layer, prefix, "recurrent_kernel", { units, units }, layer.args.recurrent_initializer),
   }
   if layer.args.use_bias then
-    layer.weights[3] = common.weight(layer, prefix, "bias", { units }, "zeros")
+    layer.weights[3] = common.weight(layer, prefix, "bias", { units }, layer.args.bias_initializer)
   end
   return common.recurrent_outputs(layer, shape, 1)
 end

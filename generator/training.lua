@@ -1,0 +1,261 @@
+-- compile{...} and fit{...} of the model description: losses, optimizers,
+-- learning-rate schedules, metrics and callbacks, with Keras's names and
+-- defaults. Produces plain tables the C writer turns into the unit's
+-- optimizer config, loss and fit defaults.
+local util = require("util")
+
+local training = {}
+
+-- Keras loss names (strings) -> rnnc's loss kinds.
+local LOSS_NAMES = {
+  mse = "mse",
+  mean_squared_error = "mse",
+  mae = "mae",
+  mean_absolute_error = "mae",
+  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
+  categorical_crossentropy = "categorical_crossentropy",
+  binary_crossentropy = "binary_crossentropy",
+}
+-- Loss classes: Keras class name -> kind, whether it takes from_logits.
+local LOSS_CLASSES = {
+  MeanSquaredError = { "mse", false },
+  MeanAbsoluteError = { "mae", false },
+  SparseCategoricalCrossentropy = { "sparse_categorical_crossentropy", true },
+  CategoricalCrossentropy = { "categorical_crossentropy", true },
+  BinaryCrossentropy = { "binary_crossentropy", true },
+}
+
+local METRICS = { accuracy = "accuracy", acc = "accuracy", mae = "mae", mean_absolute_error = "mae",
+  mse = "mse", mean_squared_error = "mse" }
+
+-- Keras optimizer defaults, and the arguments each takes (beyond the common
+-- learning_rate, clipnorm, clipvalue, global_clipnorm).
+local OPTIMIZERS = {
+  sgd = { class = "SGD", defaults = { learning_rate = 0.01, momentum = 0, nesterov = false } },
+  rmsprop = { class = "RMSprop",
+    defaults = { learning_rate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false, legacy = false } },
+  adam = { class = "Adam",
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false } },
+  adamw = { class = "AdamW", defaults = { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9,
+    beta_2 = 0.999, epsilon = 1e-7, amsgrad = false } },
+  adagrad = { class = "Adagrad",
+    defaults = { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 } },
+}
+local COMMON = { clipnorm = true, clipvalue = true, global_clipnorm = true }
+
+local Config = util.handle_type("Config")
+
+local function config_of(v, kind)
+  local c = util.unwrap(v)
+  if type(c) == "table" and c.config_kind == kind then return c end
+  return nil
+end
+
+local function check_number(at, what, k, v, nonneg)
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge or (nonneg and v < 0) then
+    util.fail(at, "%s: argument '%s' must be a %snumber, got %s", what, k, nonneg and "non-negative " or "",
+      tostring(v))
+  end
+  return v
+end
+
+-- Reads a table of keyword arguments against `defaults` (types from the
+-- defaults; `extra` lists more accepted keys with their checker).
+local function keywords(at, what, t, defaults, extra)
+  t = t or {}
+  if type(t) ~= "table" then util.fail(at, "%s expects a table of arguments", what) end
+  local out = util.copy(defaults)
+  for _, k in ipairs(util.sorted_keys(t)) do
+    local v = t[k]
+    if type(k) ~= "string" then util.fail(at, "%s takes keyword arguments only", what) end
+    if extra and extra[k] then
+      out[k] = extra[k](k, v)
+    elseif defaults[k] == nil then
+      util.fail(at, "%s: unknown or unsupported argument '%s'", what, k)
+    elseif type(defaults[k]) == "boolean" then
+      if type(v) ~= "boolean" then util.fail(at, "%s: argument '%s' must be true or false", what, k) end
+      out[k] = v
+    elseif type(defaults[k]) == "number" then
+      out[k] = check_number(at, what, k, v, true)
+    else
+      if type(v) ~= "string" then util.fail(at, "%s: argument '%s' must be a string", what, k) end
+      out[k] = v
+    end
+  end
+  return out
+end
+
+-- The sandbox's constructors: optimizers, schedules, losses, callbacks.
+function training.constructors(where)
+  local env = {}
+  env.ExponentialDecay = function(t)
+    local at = where()
+    local c = keywords(at, "ExponentialDecay", t,
+      { initial_learning_rate = 0.001, decay_steps = 1, decay_rate = 1, staircase = false })
+    if c.decay_steps <= 0 then util.fail(at, "ExponentialDecay: decay_steps must be positive") end
+    c.config_kind = "schedule"
+    return util.handle(c, Config)
+  end
+  for kind, spec in pairs(OPTIMIZERS) do
+    env[spec.class] = function(t)
+      local at = where()
+      local extra = {}
+      for k in pairs(COMMON) do
+        extra[k] = function(key, v)
+          return check_number(at, spec.class, key, v, true)
+        end
+      end
+      extra.learning_rate = function(key, v)
+        local schedule = config_of(v, "schedule")
+        if schedule then return schedule end
+        return check_number(at, spec.class, key, v, true)
+      end
+      local c = keywords(at, spec.class, t, spec.defaults, extra)
+      c.config_kind, c.kind = "optimizer", kind
+      return util.handle(c, Config)
+    end
+  end
+  for class, spec in pairs(LOSS_CLASSES) do
+    env[class] = function(t)
+      local at = where()
+      local defaults = spec[2] and { from_logits = false } or {}
+      local c = keywords(at, class, t, defaults)
+      c.config_kind, c.loss = "loss", spec[1]
+      return util.handle(c, Config)
+    end
+  end
+  env.EarlyStopping = function(t)
+    local at = where()
+    local c = keywords(at, "EarlyStopping", t, { monitor = "val_loss", min_delta = 0, patience = 0, mode = "auto",
+      restore_best_weights = false, verbose = 0 }, {
+      baseline = function(k, v)
+        return check_number(at, "EarlyStopping", k, v, false)
+      end,
+    })
+    if c.mode ~= "auto" and c.mode ~= "min" and c.mode ~= "max" then
+      util.fail(at, "EarlyStopping: mode must be \"auto\", \"min\" or \"max\"")
+    end
+    c.config_kind = "early_stopping"
+    return util.handle(c, Config)
+  end
+  env.ModelCheckpoint = function(t)
+    local at = where()
+    local c = keywords(at, "ModelCheckpoint", t, { filepath = "", monitor = "val_loss", save_best_only = false,
+      mode = "auto", verbose = 0 })
+    if c.filepath == "" then util.fail(at, "ModelCheckpoint: filepath is required") end
+    c.config_kind = "checkpoint"
+    return util.handle(c, Config)
+  end
+  env.CSVLogger = function(t)
+    local at = where()
+    local c = keywords(at, "CSVLogger", t, { filename = "" })
+    if c.filename == "" then util.fail(at, "CSVLogger: filename is required") end
+    c.config_kind = "csv"
+    return util.handle(c, Config)
+  end
+  return env
+end
+
+local function optimizer_from_name(at, name)
+  local kind = name:lower()
+  if not OPTIMIZERS[kind] then
+    util.fail(at, "compile: unknown optimizer '%s' (rnnc knows sgd, rmsprop, adam, adamw, adagrad)", name)
+  end
+  local c = util.copy(OPTIMIZERS[kind].defaults)
+  c.kind = kind
+  return c
+end
+
+-- model:compile { optimizer = ..., loss = ..., metrics = {...} }
+function training.compile(t, at)
+  if type(t) ~= "table" then util.fail(at, "compile expects a table of arguments") end
+  local c = { metrics = {} }
+  for _, k in ipairs(util.sorted_keys(t)) do
+    local v = t[k]
+    if k == "loss" then
+      local obj = config_of(v, "loss")
+      if obj then
+        c.loss, c.from_logits = obj.loss, obj.from_logits or false
+      elseif type(v) == "string" and LOSS_NAMES[v] then
+        c.loss, c.from_logits = LOSS_NAMES[v], false
+      else
+        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse, mae, binary_crossentropy, "
+          .. "categorical_crossentropy, sparse_categorical_crossentropy and their classes)", tostring(v))
+      end
+    elseif k == "optimizer" then
+      if type(v) == "string" then
+        c.optimizer = optimizer_from_name(at, v)
+      elseif config_of(v, "optimizer") then
+        c.optimizer = config_of(v, "optimizer")
+      else
+        util.fail(at, "compile: optimizer must be a name or SGD{...} / RMSprop{...} / Adam{...} / AdamW{...} / "
+          .. "Adagrad{...}")
+      end
+    elseif k == "metrics" then
+      if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
+      for _, m in ipairs(v) do
+        if not METRICS[m] then util.fail(at, "compile: unknown or unsupported metric '%s'", tostring(m)) end
+        c.metrics[#c.metrics + 1] = METRICS[m]
+      end
+    else
+      util.fail(at, "compile: unknown argument '%s'", tostring(k))
+    end
+  end
+  if not c.loss then util.fail(at, "compile: a loss is required") end
+  -- Keras's default optimizer is RMSprop.
+  c.optimizer = c.optimizer or optimizer_from_name(at, "rmsprop")
+  return c
+end
+
+-- model:fit { epochs = ..., batch_size = ..., callbacks = {...}, ... }:
+-- defaults for the driver's fit, as its command-line options.
+function training.fit(t, at)
+  if type(t) ~= "table" then util.fail(at, "fit expects a table of arguments") end
+  local opts = {}
+  local function put(k, v)
+    opts[#opts + 1] = k .. "=" .. tostring(v)
+  end
+  for _, k in ipairs(util.sorted_keys(t)) do
+    local v = t[k]
+    if k == "epochs" or k == "batch_size" or k == "initial_epoch" or k == "verbose" then
+      if math.type(v) ~= "integer" or v < 0 then util.fail(at, "fit: %s must be a non-negative integer", k) end
+      put(k:gsub("_", "-"), v)
+    elseif k == "validation_split" then
+      check_number(at, "fit", k, v, true)
+      if v >= 1 then util.fail(at, "fit: validation_split must be below 1") end
+      put("validation-split", v)
+    elseif k == "shuffle" then
+      if type(v) ~= "boolean" then util.fail(at, "fit: shuffle must be true or false") end
+      if not v then put("no-shuffle", 1) end
+    elseif k == "callbacks" then
+      if type(v) ~= "table" then util.fail(at, "fit: callbacks must be a list") end
+      for i, cb in ipairs(v) do
+        local es, ck, csv = config_of(cb, "early_stopping"), config_of(cb, "checkpoint"), config_of(cb, "csv")
+        if es then
+          put("early-stopping", 1)
+          put("monitor", es.monitor)
+          put("min-delta", es.min_delta)
+          put("patience", es.patience)
+          put("mode", es.mode)
+          if es.baseline then put("baseline", es.baseline) end
+          if es.restore_best_weights then put("restore-best-weights", 1) end
+        elseif ck then
+          put("checkpoint", ck.filepath)
+          if ck.save_best_only then put("save-best-only", 1) end
+        elseif csv then
+          put("csv", csv.filename)
+        else
+          util.fail(at, "fit: callback %d is not EarlyStopping{...}, ModelCheckpoint{...} or CSVLogger{...}", i)
+        end
+      end
+    else
+      util.fail(at, "fit: unknown or unsupported argument '%s'", tostring(k))
+    end
+  end
+  for _, o in ipairs(opts) do
+    if o:find("[%s\"\\]") then util.fail(at, "fit: values may not contain spaces or quotes: %s", o) end
+  end
+  return table.concat(opts, " ")
+end
+
+return training
