@@ -82,9 +82,11 @@ test-lua:
 	@echo "== Lua tests (generator)"
 	@$(LUA) tests/lua/run.lua
 
-test-c: $(CTEST_BIN) $(BUILD)/units/test_tutorial
+UNIT_TESTS := $(patsubst tests/units/%.c,$(BUILD)/units/%,$(sort $(wildcard tests/units/test_*.c)))
+
+test-c: $(CTEST_BIN) $(UNIT_TESTS)
 	@for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ../../$$t) || exit 1; done
-	@echo "== $(BUILD)/units/test_tutorial" && $(BUILD)/units/test_tutorial
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
 # Tests of one generated unit: the unit is generated into the build tree.
 $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a $(wildcard generator/*.lua generator/layers/*.lua templates/*)

@@ -5,4 +5,5 @@ local model = Sequential {
   Dense { 1 },
 }
 model:compile { optimizer = "adam", loss = "mse" }
+model:fit { epochs = 1000, batch_size = 1, callbacks = { EarlyStopping { monitor = "loss", patience = 10, mode = "auto" } } }
 return model

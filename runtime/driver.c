@@ -1,6 +1,7 @@
 /* The driver every generated model links: rnnc_main() implements the
- * subcommands init, summary, predict, grad, fit, diff and gradcheck over the
- * model's descriptor, so one program per model serves every use. */
+ * subcommands init, summary, predict, grad, fit, evaluate, diff, gradcheck and
+ * sample over the model's descriptor, so one program per model serves every
+ * use. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +12,95 @@
 
 #define ERRLEN 512
 
+/* Optimizer fields the command line can override. */
+enum {
+  OV_LEARNING_RATE,
+  OV_MOMENTUM,
+  OV_BETA_1,
+  OV_BETA_2,
+  OV_EPSILON,
+  OV_RHO,
+  OV_WEIGHT_DECAY,
+  OV_INITIAL_ACCUMULATOR_VALUE,
+  OV_CLIPNORM,
+  OV_CLIPVALUE,
+  OV_GLOBAL_CLIPNORM,
+  OV_DECAY_STEPS,
+  OV_DECAY_RATE,
+  OV_NESTEROV,
+  OV_AMSGRAD,
+  OV_CENTERED,
+  OV_STAIRCASE,
+  OV_LEGACY_EPSILON,
+  OV_COUNT
+};
+static const char *const OV_NAMES[OV_COUNT] = {
+    "learning-rate", "momentum",      "beta-1",          "beta-2",
+    "epsilon",       "rho",           "weight-decay",    "initial-accumulator-value",
+    "clipnorm",      "clipvalue",     "global-clipnorm", "decay-steps",
+    "decay-rate",    "nesterov",      "amsgrad",         "centered",
+    "staircase",     "legacy-epsilon"};
+#define OV_FIRST_FLAG OV_NESTEROV
+
 typedef struct {
   const char *weights, *x, *y, *out;
   const char *xk[RNNC_MAX_INPUTS]; /* --x1 ... : inputs after the main one */
+  const char *val_x, *val_y;
+  const char *val_xk[RNNC_MAX_INPUTS];
   int epochs, batch_size, verbose, log_every, shuffle, n, steps;
+  int have_batch_size;
   uint64_t seed;
   double tol;
   int have_tol;
+  /* fit and evaluate */
+  int initial_epoch;
+  double validation_split;
+  const char *metrics;
+  int early_stopping, patience, restore_best_weights, start_from_epoch, has_baseline;
+  const char *monitor;
+  double min_delta, baseline;
+  rnnc_monitor_mode mode;
+  const char *checkpoint, *checkpoint_monitor;
+  int save_best_only, have_checkpoint_mode;
+  rnnc_monitor_mode checkpoint_mode;
+  const char *csv, *plot;
+  int csv_append, resume;
+  rnnc_optimizer_kind opt_kind; /* 0: the model's */
+  double ov[OV_COUNT];
+  int ov_set[OV_COUNT];
+  char defaults_buf[4096]; /* the model's fit defaults, split into tokens */
 } args_t;
 
 static int usage(const rnnc_model *m) {
-  fprintf(stderr,
-          "usage: %s init --seed S --out W.safetensors\n"
-          "       %s summary\n"
-          "       %s predict --weights W --x X.npy --out Y.npy\n"
-          "       %s grad --weights W --x X.npy --y Y.npy --out G.safetensors\n"
-          "       %s fit --weights W --x X.npy --y Y.npy --epochs E --batch-size B [--seed S]\n"
-          "              [--verbose 0|1|2] [--log-every N] [--no-shuffle] --out W2.safetensors\n"
-          "       %s diff --weights W --x X.npy [--y Y.npy] [--tol T]\n"
-          "       %s gradcheck --weights W --x X.npy --y Y.npy [--tol T]   (float64 models)\n"
-          "       %s sample [--seed S] [--n N] --x X.npy [--y Y.npy]   (random data of the model's "
-          "shapes)\n",
-          m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
+  fprintf(
+      stderr,
+      "usage: %s init --seed S --out W.safetensors\n"
+      "       %s summary\n"
+      "       %s predict --weights W --x X.npy --out Y.npy\n"
+      "       %s grad --weights W --x X.npy --y Y.npy --out G.safetensors\n"
+      "       %s fit --weights W --x X.npy --y Y.npy --epochs E --batch-size B [--seed S]\n"
+      "              [--verbose 0|1|2] [--log-every N] [--no-shuffle] [--initial-epoch N]\n"
+      "              [--validation-split F | --val-x X --val-y Y] [--metrics accuracy,mae,...]\n"
+      "              [--early-stopping [--monitor NAME] [--patience N] [--min-delta D]\n"
+      "               [--mode auto|min|max] [--baseline B] [--restore-best-weights]\n"
+      "               [--start-from-epoch N]]\n"
+      "              [--checkpoint PATH [--save-best-only] [--checkpoint-monitor NAME]\n"
+      "               [--checkpoint-mode auto|min|max]] [--csv PATH [--csv-append]]\n"
+      "              [--plot PATH.svg] [--resume]\n"
+      "              [--optimizer sgd|adam|rmsprop|adamw|adagrad] [--learning-rate LR]\n"
+      "              [--momentum M] [--nesterov] [--beta-1 B] [--beta-2 B] [--epsilon E]\n"
+      "              [--rho R] [--centered] [--amsgrad] [--weight-decay W]\n"
+      "              [--initial-accumulator-value V] [--clipnorm C] [--clipvalue C]\n"
+      "              [--global-clipnorm C] [--decay-steps S --decay-rate R [--staircase]]\n"
+      "              --out W2.safetensors\n"
+      "       %s evaluate --weights W --x X.npy --y Y.npy [--batch-size B] [--metrics ...]\n"
+      "       %s diff --weights W --x X.npy [--y Y.npy] [--tol T]\n"
+      "       %s gradcheck --weights W --x X.npy --y Y.npy [--tol T]   (float64 models)\n"
+      "       %s sample [--seed S] [--n N] --x X.npy [--y Y.npy]   (random data of the model's "
+      "shapes)\n"
+      "Options also read --key=value; the model's fit defaults (from its description) come\n"
+      "before the command line.\n",
+      m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name, m->name);
   return 2;
 }
 
@@ -41,61 +109,269 @@ static int fail(const char *msg) {
   return 1;
 }
 
-static int parse_args(int argc, char **argv, args_t *a) {
+static void args_init(args_t *a) {
   memset(a, 0, sizeof *a);
   a->epochs = 1;
   a->batch_size = 32;
   a->verbose = 1;
   a->log_every = 1;
   a->shuffle = 1;
-  for (int i = 2; i < argc; ++i) {
-    const char *k = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(k, "--no-shuffle") == 0) {
-      a->shuffle = 0;
-      continue;
+  a->mode = RNNC_MODE_AUTO;
+}
+
+static int is_flag(const char *key) {
+  static const char *const flags[] = {
+      "no-shuffle",     "shuffle", "early-stopping", "restore-best-weights",
+      "save-best-only", "resume",  "csv-append"};
+  for (size_t i = 0; i < sizeof flags / sizeof *flags; ++i)
+    if (strcmp(key, flags[i]) == 0)
+      return 1;
+  for (int i = OV_FIRST_FLAG; i < OV_COUNT; ++i)
+    if (strcmp(key, OV_NAMES[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static int parse_int(const char *where, const char *key, const char *v, long lo, long hi,
+                     int *out) {
+  char *end = NULL;
+  long r = strtol(v, &end, 10);
+  if (!*v || (end && *end) || r < lo || r > hi) {
+    fprintf(stderr, "error: %s--%s: '%s' is not a whole number in [%ld, %ld]\n", where, key, v, lo,
+            hi);
+    return -1;
+  }
+  *out = (int)r;
+  return 0;
+}
+
+static int parse_real(const char *where, const char *key, const char *v, double *out) {
+  char *end = NULL;
+  double r = strtod(v, &end);
+  if (!*v || (end && *end) || !isfinite(r)) {
+    fprintf(stderr, "error: %s--%s: '%s' is not a number\n", where, key, v);
+    return -1;
+  }
+  *out = r;
+  return 0;
+}
+
+/* One option: key without dashes ('_' read as '-'), value (flags: "1"/"0",
+ * or NULL for "1"). `where` prefixes messages ("" or the fit defaults). */
+static int set_option(args_t *a, const char *key_in, const char *v, const char *where) {
+  char key[64];
+  snprintf(key, sizeof key, "%s", key_in);
+  for (char *c = key; *c; ++c)
+    if (*c == '_')
+      *c = '-';
+  if (is_flag(key)) {
+    int on = 1;
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "true") != 0) {
+      if (strcmp(v, "0") != 0 && strcmp(v, "false") != 0) {
+        fprintf(stderr, "error: %s--%s is a flag: its value is 0 or 1, not '%s'\n", where, key, v);
+        return -1;
+      }
+      on = 0;
     }
-    if (!v) {
-      fprintf(stderr, "error: %s needs a value\n", k);
+    if (strcmp(key, "no-shuffle") == 0)
+      a->shuffle = !on;
+    else if (strcmp(key, "shuffle") == 0)
+      a->shuffle = on;
+    else if (strcmp(key, "early-stopping") == 0)
+      a->early_stopping = on;
+    else if (strcmp(key, "restore-best-weights") == 0)
+      a->restore_best_weights = on;
+    else if (strcmp(key, "save-best-only") == 0)
+      a->save_best_only = on;
+    else if (strcmp(key, "resume") == 0)
+      a->resume = on;
+    else if (strcmp(key, "csv-append") == 0)
+      a->csv_append = on;
+    else
+      for (int i = OV_FIRST_FLAG; i < OV_COUNT; ++i)
+        if (strcmp(key, OV_NAMES[i]) == 0) {
+          a->ov[i] = on;
+          a->ov_set[i] = 1;
+        }
+    return 0;
+  }
+  if (!v) {
+    fprintf(stderr, "error: %s--%s needs a value\n", where, key);
+    return -1;
+  }
+  for (int i = 0; i < OV_FIRST_FLAG; ++i)
+    if (strcmp(key, OV_NAMES[i]) == 0) {
+      a->ov_set[i] = 1;
+      return parse_real(where, key, v, &a->ov[i]);
+    }
+  if (strcmp(key, "weights") == 0)
+    a->weights = v;
+  else if (strcmp(key, "x") == 0)
+    a->x = v;
+  else if (key[0] == 'x' && key[1] >= '1' && key[1] < '0' + RNNC_MAX_INPUTS && !key[2])
+    a->xk[key[1] - '0'] = v;
+  else if (strcmp(key, "val-x") == 0)
+    a->val_x = v;
+  else if (strncmp(key, "val-x", 5) == 0 && key[5] >= '1' && key[5] < '0' + RNNC_MAX_INPUTS &&
+           !key[6])
+    a->val_xk[key[5] - '0'] = v;
+  else if (strcmp(key, "y") == 0)
+    a->y = v;
+  else if (strcmp(key, "val-y") == 0)
+    a->val_y = v;
+  else if (strcmp(key, "out") == 0)
+    a->out = v;
+  else if (strcmp(key, "seed") == 0) {
+    char *end = NULL;
+    a->seed = strtoull(v, &end, 10);
+    if (!*v || *end || *v == '-') {
+      fprintf(stderr, "error: %s--seed: '%s' is not a number\n", where, v);
       return -1;
     }
-    char *end = NULL;
-    if (strcmp(k, "--weights") == 0)
-      a->weights = v;
-    else if (strcmp(k, "--x") == 0)
-      a->x = v;
-    else if (strncmp(k, "--x", 3) == 0 && k[3] >= '1' && k[3] < '0' + RNNC_MAX_INPUTS && !k[4])
-      a->xk[k[3] - '0'] = v;
-    else if (strcmp(k, "--y") == 0)
-      a->y = v;
-    else if (strcmp(k, "--out") == 0)
-      a->out = v;
-    else if (strcmp(k, "--seed") == 0)
-      a->seed = strtoull(v, &end, 10);
-    else if (strcmp(k, "--epochs") == 0)
-      a->epochs = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--batch-size") == 0)
-      a->batch_size = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--verbose") == 0)
-      a->verbose = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--n") == 0)
-      a->n = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--steps") == 0)
-      a->steps = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--log-every") == 0)
-      a->log_every = (int)strtol(v, &end, 10);
-    else if (strcmp(k, "--tol") == 0) {
-      a->tol = strtod(v, &end);
-      a->have_tol = 1;
-    } else {
+  } else if (strcmp(key, "epochs") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->epochs);
+  else if (strcmp(key, "batch-size") == 0) {
+    a->have_batch_size = 1;
+    return parse_int(where, key, v, 1, 1000000000, &a->batch_size);
+  } else if (strcmp(key, "verbose") == 0)
+    return parse_int(where, key, v, 0, 2, &a->verbose);
+  else if (strcmp(key, "n") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->n);
+  else if (strcmp(key, "steps") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->steps);
+  else if (strcmp(key, "log-every") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->log_every);
+  else if (strcmp(key, "initial-epoch") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->initial_epoch);
+  else if (strcmp(key, "patience") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->patience);
+  else if (strcmp(key, "start-from-epoch") == 0)
+    return parse_int(where, key, v, 0, 1000000000, &a->start_from_epoch);
+  else if (strcmp(key, "tol") == 0) {
+    a->have_tol = 1;
+    return parse_real(where, key, v, &a->tol);
+  } else if (strcmp(key, "validation-split") == 0) {
+    if (parse_real(where, key, v, &a->validation_split) != 0)
+      return -1;
+    if (!(a->validation_split >= 0 && a->validation_split < 1)) {
+      fprintf(stderr, "error: %s--validation-split: %s is outside [0, 1)\n", where, v);
+      return -1;
+    }
+  } else if (strcmp(key, "min-delta") == 0)
+    return parse_real(where, key, v, &a->min_delta);
+  else if (strcmp(key, "baseline") == 0) {
+    a->has_baseline = 1;
+    return parse_real(where, key, v, &a->baseline);
+  } else if (strcmp(key, "monitor") == 0)
+    a->monitor = v;
+  else if (strcmp(key, "metrics") == 0)
+    a->metrics = v;
+  else if (strcmp(key, "checkpoint-monitor") == 0)
+    a->checkpoint_monitor = v;
+  else if (strcmp(key, "mode") == 0 || strcmp(key, "checkpoint-mode") == 0) {
+    rnnc_monitor_mode mode;
+    if (strcmp(v, "auto") == 0)
+      mode = RNNC_MODE_AUTO;
+    else if (strcmp(v, "min") == 0)
+      mode = RNNC_MODE_MIN;
+    else if (strcmp(v, "max") == 0)
+      mode = RNNC_MODE_MAX;
+    else {
+      fprintf(stderr, "error: %s--%s: '%s' is not auto, min or max\n", where, key, v);
+      return -1;
+    }
+    if (strcmp(key, "mode") == 0)
+      a->mode = mode;
+    else {
+      a->checkpoint_mode = mode;
+      a->have_checkpoint_mode = 1;
+    }
+  } else if (strcmp(key, "checkpoint") == 0)
+    a->checkpoint = v;
+  else if (strcmp(key, "csv") == 0)
+    a->csv = v;
+  else if (strcmp(key, "plot") == 0)
+    a->plot = v;
+  else if (strcmp(key, "optimizer") == 0) {
+    static const char *const names[] = {"sgd", "adam", "rmsprop", "adamw", "adagrad"};
+    static const rnnc_optimizer_kind kinds[] = {RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP,
+                                                RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD};
+    char lower[32];
+    size_t i = 0;
+    for (; v[i] && i + 1 < sizeof lower; ++i)
+      lower[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] - 'A' + 'a' : v[i]);
+    lower[i] = '\0';
+    a->opt_kind = (rnnc_optimizer_kind)0;
+    for (i = 0; i < sizeof names / sizeof *names; ++i)
+      if (strcmp(lower, names[i]) == 0)
+        a->opt_kind = kinds[i];
+    if (!a->opt_kind) {
+      fprintf(stderr, "error: %s--optimizer: '%s' is not sgd, adam, rmsprop, adamw or adagrad\n",
+              where, v);
+      return -1;
+    }
+  } else {
+    fprintf(stderr, "error: %sunknown option --%s\n", where, key);
+    return -1;
+  }
+  return 0;
+}
+
+/* The model's fit defaults: "key=value" tokens separated by spaces, split in
+ * a copy kept in args_t (the values point into it). */
+static int apply_defaults(args_t *a, const char *defaults) {
+  if (!defaults || !*defaults)
+    return 0;
+  if (strlen(defaults) >= sizeof a->defaults_buf) {
+    fprintf(stderr, "error: the model's fit defaults are too long\n");
+    return -1;
+  }
+  strcpy(a->defaults_buf, defaults);
+  char *p = a->defaults_buf;
+  while (*p) {
+    size_t len = strcspn(p, " \t\n");
+    if (len == 0) {
+      ++p;
+      continue;
+    }
+    char *token = p, *next = p[len] ? p + len + 1 : p + len;
+    token[len] = '\0';
+    p = next;
+    char *eq = strchr(token, '=');
+    if (eq)
+      *eq = '\0';
+    if (set_option(a, token, eq ? eq + 1 : NULL, "the model's fit defaults: ") != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, args_t *a, const char *defaults) {
+  args_init(a);
+  if (apply_defaults(a, defaults) != 0)
+    return -1;
+  for (int i = 2; i < argc; ++i) {
+    const char *k = argv[i];
+    if (strncmp(k, "--", 2) != 0) {
+      fprintf(stderr, "error: unexpected argument '%s'\n", k);
+      return -1;
+    }
+    char key[64];
+    const char *eq = strchr(k + 2, '=');
+    size_t klen = eq ? (size_t)(eq - (k + 2)) : strlen(k + 2);
+    if (klen >= sizeof key) {
       fprintf(stderr, "error: unknown option %s\n", k);
       return -1;
     }
-    if (end && *end) {
-      fprintf(stderr, "error: %s: '%s' is not a number\n", k, v);
+    memcpy(key, k + 2, klen);
+    key[klen] = '\0';
+    const char *v = NULL;
+    if (eq)
+      v = eq + 1;
+    else if (!is_flag(key) && i + 1 < argc)
+      v = argv[++i];
+    if (set_option(a, key, v, "") != 0)
       return -1;
-    }
-    ++i;
   }
   return 0;
 }
@@ -718,10 +994,220 @@ done:
   return rc;
 }
 
+/* The optimizer of a fit: --optimizer (Keras's defaults for that kind) or the
+ * model's compiled one, then the field overrides. */
+static rnnc_optimizer fit_optimizer(const rnnc_model *m, const args_t *a) {
+  rnnc_optimizer o = a->opt_kind ? rnnc_optimizer_default(a->opt_kind) : m->optimizer;
+  for (int i = 0; i < OV_COUNT; ++i) {
+    if (!a->ov_set[i])
+      continue;
+    double v = a->ov[i];
+    switch (i) {
+    case OV_LEARNING_RATE:
+      o.learning_rate = v;
+      break;
+    case OV_MOMENTUM:
+      o.momentum = v;
+      break;
+    case OV_BETA_1:
+      o.beta_1 = v;
+      break;
+    case OV_BETA_2:
+      o.beta_2 = v;
+      break;
+    case OV_EPSILON:
+      o.epsilon = v;
+      break;
+    case OV_RHO:
+      o.rho = v;
+      break;
+    case OV_WEIGHT_DECAY:
+      o.weight_decay = v;
+      break;
+    case OV_INITIAL_ACCUMULATOR_VALUE:
+      o.initial_accumulator_value = v;
+      break;
+    case OV_CLIPNORM:
+      o.clipnorm = v;
+      break;
+    case OV_CLIPVALUE:
+      o.clipvalue = v;
+      break;
+    case OV_GLOBAL_CLIPNORM:
+      o.global_clipnorm = v;
+      break;
+    case OV_DECAY_STEPS:
+      o.decay_steps = v;
+      break;
+    case OV_DECAY_RATE:
+      o.decay_rate = v;
+      break;
+    case OV_NESTEROV:
+      o.nesterov = v != 0;
+      break;
+    case OV_AMSGRAD:
+      o.amsgrad = v != 0;
+      break;
+    case OV_CENTERED:
+      o.centered = v != 0;
+      break;
+    case OV_STAIRCASE:
+      o.staircase = v != 0;
+      break;
+    case OV_LEGACY_EPSILON:
+      o.legacy_epsilon = v != 0;
+      break;
+    }
+  }
+  return o;
+}
+
 static int cmd_fit(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
   if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y) ||
       !need("--out", a->out))
+    return 2;
+  if ((a->val_x != NULL) != (a->val_y != NULL))
+    return fail("validation data needs both --val-x and --val-y");
+  rnnc_array x, y, vx, vy;
+  memset(&vx, 0, sizeof vx);
+  memset(&vy, 0, sizeof vy);
+  void *p = load_weights(m, a->weights, err);
+  if (!p)
+    return fail(err);
+  if (load_x(m, a, &x, err) != 0) {
+    free(p);
+    return fail(err);
+  }
+  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+    free(p);
+    rnnc_array_free(&x);
+    return fail(err);
+  }
+  int steps = steps_now(m), rc = 0;
+  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
+  rnnc_optimizer_state state;
+  rnnc_history h;
+  memset(&state, 0, sizeof state);
+  memset(&h, 0, sizeof h);
+  if (a->val_x) {
+    args_t va = *a;
+    va.x = a->val_x;
+    memcpy(va.xk, a->val_xk, sizeof va.xk);
+    if (load_x(m, &va, &vx, err) != 0 || load_y(m, a->val_y, vx.shape[0], &vy, err) != 0) {
+      rc = fail(err);
+      goto done;
+    }
+    if (steps_now(m) != steps) {
+      snprintf(err, sizeof err,
+               "%s: the validation sequences have length %d, the training sequences %d", a->val_x,
+               steps_now(m), steps);
+      rc = fail(err);
+      goto done;
+    }
+    vxm = to_model(m, vx.data, vx.count);
+    vym = to_model(m, vy.data, vy.count);
+  }
+  xm = to_model(m, x.data, x.count);
+  ym = to_model(m, y.data, y.count);
+  if (!xm || !ym || (a->val_x && (!vxm || !vym))) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  rnnc_fit_options o = rnnc_fit_defaults();
+  o.epochs = a->epochs;
+  o.batch_size = a->batch_size;
+  o.seed = a->seed;
+  o.shuffle = a->shuffle;
+  o.verbose = a->verbose;
+  o.log_every = a->log_every;
+  o.initial_epoch = a->initial_epoch;
+  o.steps = steps;
+  o.validation_split = a->validation_split;
+  if (a->val_x) {
+    o.val_x = vxm;
+    o.val_y = vym;
+    o.val_n = vx.shape[0];
+  }
+  o.optimizer = fit_optimizer(m, a);
+  o.metrics = a->metrics;
+  o.early_stopping.enabled = a->early_stopping;
+  o.early_stopping.monitor = a->monitor;
+  o.early_stopping.min_delta = a->min_delta;
+  o.early_stopping.patience = a->patience;
+  o.early_stopping.mode = a->mode;
+  o.early_stopping.has_baseline = a->has_baseline;
+  o.early_stopping.baseline = a->baseline;
+  o.early_stopping.restore_best_weights = a->restore_best_weights;
+  o.early_stopping.start_from_epoch = a->start_from_epoch;
+  o.early_stopping.verbose = a->verbose > 0;
+  o.checkpoint.path = a->checkpoint;
+  /* ModelCheckpoint: its own monitor and mode, else those of --monitor/--mode */
+  o.checkpoint.monitor = a->checkpoint_monitor ? a->checkpoint_monitor : a->monitor;
+  o.checkpoint.save_best_only = a->save_best_only;
+  o.checkpoint.mode = a->have_checkpoint_mode ? a->checkpoint_mode : a->mode;
+  o.csv_path = a->csv;
+  o.csv_append = a->csv_append;
+  o.plot_path = a->plot;
+  if (rnnc_optimizer_state_init(&state, m, &o.optimizer) != 0) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  if (a->resume) {
+    int r = rnnc_checkpoint_load_state(a->weights, m, &state, err, sizeof err);
+    if (r < 0) {
+      rc = fail(err);
+      goto done;
+    }
+    if (r == 0)
+      printf("%s holds no optimizer state: the optimizer starts afresh\n", a->weights);
+    else
+      printf("resuming from %s: %ld optimizer updates done\n", a->weights, state.iterations);
+  }
+  int fit_rc = rnnc_fit_history(m, p, xm, ym, x.shape[0], &o, &state, &h, err, sizeof err);
+  if (fit_rc != 0)
+    fprintf(stderr, "error: %s\n", err);
+  if (a->early_stopping) {
+    const char *mon = a->monitor && *a->monitor ? a->monitor : "val_loss";
+    if (h.stopped_epoch)
+      printf("early stopping: stopped after epoch %d of %d", h.stopped_epoch, a->epochs);
+    else
+      printf("early stopping: did not stop (%d epochs run)", h.n_epochs);
+    if (h.best_epoch && isfinite(h.best_value))
+      printf("; best %s %.6g at epoch %d", mon, h.best_value, h.best_epoch);
+    printf("%s\n", h.restored ? "; its weights restored" : "");
+  }
+  if (a->csv && h.n_epochs)
+    printf("wrote %s\n", a->csv);
+  if (a->plot && h.n_series)
+    printf("wrote %s\n", a->plot);
+  /* The weights in memory are the last good ones either way; the optimizer
+   * state goes with them so that --resume continues exactly. */
+  if (rnnc_checkpoint_save(a->out, m, p, &state, err, sizeof err) != 0)
+    rc = fail(err);
+  else
+    printf("wrote %s\n", a->out);
+  if (fit_rc != 0)
+    rc = h.diverged ? 3 : 1;
+done:
+  rnnc_optimizer_state_free(&state);
+  rnnc_history_free(&h);
+  free(p);
+  free(xm);
+  free(ym);
+  free(vxm);
+  free(vym);
+  rnnc_array_free(&x);
+  rnnc_array_free(&y);
+  rnnc_array_free(&vx);
+  rnnc_array_free(&vy);
+  return rc;
+}
+
+/* Keras's evaluate(): the loss and metrics over the data. */
+static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!need("--weights", a->weights) || !need("--x", a->x) || !need("--y", a->y))
     return 2;
   rnnc_array x, y;
   void *p = load_weights(m, a->weights, err);
@@ -742,24 +1228,17 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     rc = fail("out of memory");
   } else {
     rnnc_fit_options o = rnnc_fit_defaults();
-    o.epochs = a->epochs;
-    o.batch_size = a->batch_size;
-    o.seed = a->seed;
-    o.shuffle = a->shuffle;
+    /* Keras's default batch of 32, at most what the unit takes */
+    o.batch_size = a->have_batch_size ? a->batch_size : (m->batch < 32 ? m->batch : 32);
     o.verbose = a->verbose;
-    o.log_every = a->log_every;
     o.steps = steps_now(m);
-    double loss = NAN, acc = NAN;
-    int fit_rc = rnnc_fit(m, p, xm, ym, x.shape[0], &o, &loss, &acc, err, sizeof err);
-    if (fit_rc != 0)
-      fprintf(stderr, "error: %s\n", err);
-    /* The weights in memory are the last good ones either way. */
-    if (rnnc_weights_save(a->out, m, p, err, sizeof err) != 0)
+    o.metrics = a->metrics;
+    rnnc_logs logs;
+    if (rnnc_evaluate(m, p, xm, ym, x.shape[0], &o, &logs, err, sizeof err) != 0)
       rc = fail(err);
     else
-      printf("wrote %s\n", a->out);
-    if (fit_rc != 0)
-      rc = 3;
+      for (int i = 0; i < logs.count; ++i)
+        printf("%s %.17g\n", logs.names[i], logs.values[i]);
   }
   free(p);
   free(xm);
@@ -1066,9 +1545,9 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
   args_t a;
   if (argc < 2)
     return usage(m);
-  if (parse_args(argc, argv, &a) != 0)
-    return usage(m);
   const char *cmd = argv[1];
+  if (parse_args(argc, argv, &a, strcmp(cmd, "fit") == 0 ? m->fit_defaults : NULL) != 0)
+    return usage(m);
   if (strcmp(cmd, "init") == 0)
     return cmd_init(m, &a);
   if (strcmp(cmd, "summary") == 0) {
@@ -1081,6 +1560,8 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
     return cmd_grad(m, &a);
   if (strcmp(cmd, "fit") == 0)
     return cmd_fit(m, &a);
+  if (strcmp(cmd, "evaluate") == 0)
+    return cmd_evaluate(m, &a);
   if (strcmp(cmd, "diff") == 0)
     return cmd_diff(m, &a);
   if (strcmp(cmd, "gradcheck") == 0)

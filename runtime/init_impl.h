@@ -66,12 +66,30 @@ static void RNNC_FN(init_orthogonal)(RNNC_REAL *w, int rank, const int *shape, r
   }
 }
 
+/* U(-limit, limit) as Keras draws it: -limit + 2 limit u, u in [0, 1). */
+static void RNNC_FN(fill_uniform)(RNNC_REAL *w, size_t n, double limit, rnnc_rng *rng) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    w[i] = (RNNC_REAL)(-limit + 2.0 * limit * rnnc_rng_uniform(rng));
+}
+
+/* N(0, stddev^2), truncated (values beyond two standard deviations redrawn, as
+ * TF's truncated_normal does) or not. */
+static void RNNC_FN(fill_normal)(RNNC_REAL *w, size_t n, double stddev, int truncated,
+                                 rnnc_rng *rng) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    w[i] = (RNNC_REAL)(stddev * (truncated ? truncated_normal(rng) : rnnc_rng_normal(rng)));
+}
+
 void RNNC_FN(rnnc_init)(RNNC_REAL *w, rnnc_init_kind kind, int rank, const int *shape,
                         rnnc_rng *rng) {
   size_t n = shape_size(rank, shape), i;
-  double fan_in, fan_out, limit;
+  double fan_in, fan_out, fan_avg;
   if (n == 0 || w == NULL)
     return;
+  compute_fans(rank, shape, &fan_in, &fan_out);
+  fan_avg = fmax(1.0, (fan_in + fan_out) / 2.0);
   switch (kind) {
   case RNNC_INIT_ZEROS:
     for (i = 0; i < n; i++)
@@ -80,16 +98,6 @@ void RNNC_FN(rnnc_init)(RNNC_REAL *w, rnnc_init_kind kind, int rank, const int *
   case RNNC_INIT_ONES:
     for (i = 0; i < n; i++)
       w[i] = 1;
-    break;
-  case RNNC_INIT_GLOROT_UNIFORM:
-    if (rng == NULL)
-      return;
-    compute_fans(rank, shape, &fan_in, &fan_out);
-    /* VarianceScaling(scale=1, mode="fan_avg", distribution="uniform"):
-     * limit = sqrt(3 / max(1, (fan_in + fan_out) / 2)). */
-    limit = sqrt(3.0 / fmax(1.0, (fan_in + fan_out) / 2.0));
-    for (i = 0; i < n; i++)
-      w[i] = (RNNC_REAL)(-limit + 2.0 * limit * rnnc_rng_uniform(rng));
     break;
   case RNNC_INIT_ORTHOGONAL:
     if (rng == NULL || rank < 1)
@@ -100,6 +108,44 @@ void RNNC_FN(rnnc_init)(RNNC_REAL *w, rnnc_init_kind kind, int rank, const int *
     /* LSTM bias (4U) in gate order i, f, c, o: only the forget block is 1. */
     for (i = 0; i < n; i++)
       w[i] = (i >= n / 4 && i < 2 * (n / 4)) ? 1 : 0;
+    break;
+  /* VarianceScaling(scale, mode, distribution): s = scale / max(1, fan) with
+   * fan = fan_in, or (fan_in + fan_out) / 2 for fan_avg; "uniform" draws
+   * U(-sqrt(3 s), sqrt(3 s)) and "truncated_normal" a normal of stddev
+   * sqrt(s) / .87962566103423978 truncated at two stddev (the constant is the
+   * standard deviation of N(0, 1) truncated to [-2, 2], so the values end up
+   * with variance s). */
+  case RNNC_INIT_GLOROT_UNIFORM: /* scale 1, fan_avg, uniform */
+    if (rng != NULL)
+      RNNC_FN(fill_uniform)(w, n, sqrt(3.0 / fan_avg), rng);
+    break;
+  case RNNC_INIT_GLOROT_NORMAL: /* scale 1, fan_avg, truncated normal */
+    if (rng != NULL)
+      RNNC_FN(fill_normal)(w, n, sqrt(1.0 / fan_avg) / TRUNC_STDDEV, 1, rng);
+    break;
+  case RNNC_INIT_HE_UNIFORM: /* scale 2, fan_in, uniform */
+    if (rng != NULL)
+      RNNC_FN(fill_uniform)(w, n, sqrt(3.0 * 2.0 / fmax(1.0, fan_in)), rng);
+    break;
+  case RNNC_INIT_HE_NORMAL: /* scale 2, fan_in, truncated normal */
+    if (rng != NULL)
+      RNNC_FN(fill_normal)(w, n, sqrt(2.0 / fmax(1.0, fan_in)) / TRUNC_STDDEV, 1, rng);
+    break;
+  case RNNC_INIT_LECUN_UNIFORM: /* scale 1, fan_in, uniform */
+    if (rng != NULL)
+      RNNC_FN(fill_uniform)(w, n, sqrt(3.0 / fmax(1.0, fan_in)), rng);
+    break;
+  case RNNC_INIT_LECUN_NORMAL: /* scale 1, fan_in, truncated normal */
+    if (rng != NULL)
+      RNNC_FN(fill_normal)(w, n, sqrt(1.0 / fmax(1.0, fan_in)) / TRUNC_STDDEV, 1, rng);
+    break;
+  case RNNC_INIT_RANDOM_NORMAL: /* RandomNormal(mean=0, stddev=0.05), not truncated */
+    if (rng != NULL)
+      RNNC_FN(fill_normal)(w, n, 0.05, 0, rng);
+    break;
+  case RNNC_INIT_RANDOM_UNIFORM: /* RandomUniform(minval=-0.05, maxval=0.05) */
+    if (rng != NULL)
+      RNNC_FN(fill_uniform)(w, n, 0.05, rng);
     break;
   }
 }

@@ -1,5 +1,5 @@
-/* Keras losses (sum_over_batch_size reduction) and sparse accuracy for float
- * and double: the code is written once in loss_impl.h and instantiated here for
+/* Keras losses (sum_over_batch_size reduction) and accuracies for float and
+ * double: the code is written once in loss_impl.h and instantiated here for
  * each real type. */
 #include "rnnc.h"
 

@@ -1,56 +1,206 @@
-/* One optimizer update, written once for any real type. Included by optim.c
- * with RNNC_REAL (float or double) and RNNC_SFX (_f32 or _f64) defined; no
- * include guard on purpose. Scalar factors are computed in double, and so is
- * each element's arithmetic before it is stored back in the real type. */
+/* One optimizer update and gradient clipping, written once for any real type.
+ * Included by optim.c with RNNC_REAL (float or double) and RNNC_SFX (_f32 or
+ * _f64) defined; no include guard on purpose. Scalar factors are computed in
+ * double, and so is each element's arithmetic before it is stored back in the
+ * real type; a slot is always read back as stored, as Keras reads its slot
+ * variables. The rules are Keras 3's (keras/src/optimizers/), which
+ * tf.keras >= 2.11 shares. */
 #if !defined(RNNC_REAL) || !defined(RNNC_SFX)
 #error "optim_impl.h needs RNNC_REAL and RNNC_SFX"
 #endif
 
 #define RNNC_FN(name) RNNC_CAT(name, RNNC_SFX)
 
-void RNNC_FN(rnnc_optimizer_step)(const rnnc_optimizer *opt, RNNC_REAL *w, const RNNC_REAL *g,
-                                  RNNC_REAL *slots, size_t n, long step) {
+/* SGD: v = momentum v - lr g; w += v, or with nesterov w += momentum v - lr g
+ * (v already updated); without momentum Keras keeps no velocity: w -= lr g. */
+static void RNNC_FN(step_sgd)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                              const RNNC_REAL *g, RNNC_REAL *slots, size_t n) {
+  const double mu = opt->momentum;
   size_t i;
-  if (opt == NULL)
+  if (mu == 0.0) {
+    for (i = 0; i < n; i++)
+      w[i] = (RNNC_REAL)((double)w[i] - lr * (double)g[i]);
     return;
-  if (opt->kind == RNNC_OPT_SGD) {
-    const double lr = opt->learning_rate, mu = opt->momentum;
-    if (mu == 0.0) {
-      /* Keras keeps no velocity without momentum: w -= lr * g */
-      for (i = 0; i < n; i++)
-        w[i] = (RNNC_REAL)((double)w[i] - lr * (double)g[i]);
-      return;
+  }
+  for (i = 0; i < n; i++) {
+    double gi = (double)g[i];
+    double v = mu * (double)slots[i] - lr * gi;
+    slots[i] = (RNNC_REAL)v;
+    if (opt->nesterov)
+      w[i] = (RNNC_REAL)((double)w[i] + mu * v - lr * gi);
+    else
+      w[i] = (RNNC_REAL)((double)w[i] + v);
+  }
+}
+
+/* Adam, and AdamW (which first decays the weights: w -= w * weight_decay * lr,
+ * with the learning rate of this step, schedule applied, as Keras's
+ * _apply_weight_decay does before the update). Slots m, v, then v_hat with
+ * amsgrad. */
+static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                               const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+  const double b1 = opt->beta_1, b2 = opt->beta_2, eps = opt->epsilon;
+  RNNC_REAL *m = slots, *v = slots + n, *vhat = slots + 2 * n;
+  double t, lr_t;
+  size_t i;
+  if (opt->kind == RNNC_OPT_ADAMW && opt->weight_decay != 0.0) {
+    const double wd = opt->weight_decay;
+    for (i = 0; i < n; i++)
+      w[i] = (RNNC_REAL)((double)w[i] - (double)w[i] * wd * lr);
+  }
+  /* step counts from 1; a smaller value would divide by 1 - b1^0 = 0 */
+  t = step < 1 ? 1.0 : (double)step;
+  /* Keras folds both bias corrections into the rate and adds epsilon to the
+   * uncorrected sqrt(v): lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t). */
+  lr_t = lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t));
+  for (i = 0; i < n; i++) {
+    double gi = (double)g[i], denom_v;
+    /* m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, written as Keras
+     * and TF's fused kernel write them: m += (g - m) (1 - b1). */
+    m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
+    v[i] = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * (1.0 - b2));
+    denom_v = (double)v[i];
+    if (opt->amsgrad) {
+      /* v_hat = max(v_hat, v); the update divides by sqrt(v_hat) */
+      if (!((double)vhat[i] >= denom_v))
+        vhat[i] = v[i];
+      denom_v = (double)vhat[i];
     }
-    /* v = momentum * v - lr * g; w += v, or with nesterov
-     * w += momentum * v - lr * g (v already updated). */
-    for (i = 0; i < n; i++) {
-      double gi = (double)g[i];
-      double v = mu * (double)slots[i] - lr * gi;
-      slots[i] = (RNNC_REAL)v;
-      if (opt->nesterov)
-        w[i] = (RNNC_REAL)((double)w[i] + mu * v - lr * gi);
-      else
-        w[i] = (RNNC_REAL)((double)w[i] + v);
+    w[i] = (RNNC_REAL)((double)w[i] - lr_t * (double)m[i] / (sqrt(denom_v) + eps));
+  }
+}
+
+/* RMSprop: s = rho s + (1 - rho) g^2; centered: mg = rho mg + (1 - rho) g and
+ * the denominator uses s - mg^2; increment lr g / sqrt(denominator + eps);
+ * momentum > 0: mom = momentum mom + increment, w -= mom; else w -= increment.
+ * Slots: s, then mom (momentum > 0), then mg (centered).
+ * legacy_epsilon: tf.keras <= 2.10 (optimizer_v2/rmsprop.py, and
+ * tf.keras.optimizers.legacy.RMSprop) computes lr g / (sqrt(denominator) + eps)
+ * in its momentum-free path; with momentum it calls TF's fused
+ * ResourceApply(Centered)RMSProp kernel, whose epsilon is inside the sqrt, so
+ * the flag changes nothing there. */
+static void RNNC_FN(step_rmsprop)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n) {
+  const double rho = opt->rho, mu = opt->momentum, eps = opt->epsilon;
+  const int use_mom = mu > 0.0, eps_outside = opt->legacy_epsilon && !use_mom;
+  RNNC_REAL *s = slots, *mom = slots + n, *mg = slots + (use_mom ? 2 : 1) * n;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double gi = (double)g[i], denom, inc;
+    s[i] = (RNNC_REAL)(rho * (double)s[i] + (1.0 - rho) * gi * gi);
+    denom = (double)s[i];
+    if (opt->centered) {
+      mg[i] = (RNNC_REAL)(rho * (double)mg[i] + (1.0 - rho) * gi);
+      denom -= (double)mg[i] * (double)mg[i];
     }
-  } else if (opt->kind == RNNC_OPT_ADAM) {
-    const double b1 = opt->beta_1, b2 = opt->beta_2, eps = opt->epsilon;
-    RNNC_REAL *m = slots, *v = slots + n;
-    double t, lr_t;
-    /* step counts from 1; a smaller value would divide by 1 - b1^0 = 0 */
-    t = step < 1 ? 1.0 : (double)step;
-    /* Keras folds both bias corrections into the rate and adds epsilon to the
-     * uncorrected sqrt(v): lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t). */
-    lr_t = opt->learning_rate * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t));
-    for (i = 0; i < n; i++) {
-      double gi = (double)g[i];
-      /* m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, written as Keras
-       * and TF's fused kernel write them: m += (g - m) (1 - b1). */
-      m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
-      v[i] = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * (1.0 - b2));
-      /* m and v as stored in the real type, as Keras reads its slot variables */
-      w[i] = (RNNC_REAL)((double)w[i] - lr_t * (double)m[i] / (sqrt((double)v[i]) + eps));
+    inc = eps_outside ? lr * gi / (sqrt(denom) + eps) : lr * gi / sqrt(denom + eps);
+    if (use_mom) {
+      mom[i] = (RNNC_REAL)(mu * (double)mom[i] + inc);
+      w[i] = (RNNC_REAL)((double)w[i] - (double)mom[i]);
+    } else {
+      w[i] = (RNNC_REAL)((double)w[i] - inc);
     }
   }
+}
+
+/* Adagrad: accumulators start at initial_accumulator_value (set here at step
+ * 1); accum += g^2; w -= lr g / sqrt(accum + eps). */
+static void RNNC_FN(step_adagrad)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+  const double eps = opt->epsilon;
+  size_t i;
+  if (step <= 1)
+    for (i = 0; i < n; i++)
+      slots[i] = (RNNC_REAL)opt->initial_accumulator_value;
+  for (i = 0; i < n; i++) {
+    double gi = (double)g[i];
+    slots[i] = (RNNC_REAL)((double)slots[i] + gi * gi);
+    w[i] = (RNNC_REAL)((double)w[i] - lr * gi / sqrt((double)slots[i] + eps));
+  }
+}
+
+void RNNC_FN(rnnc_optimizer_step)(const rnnc_optimizer *opt, RNNC_REAL *w, const RNNC_REAL *g,
+                                  RNNC_REAL *slots, size_t n, long step) {
+  double lr;
+  if (opt == NULL)
+    return;
+  lr = scheduled_lr(opt, step);
+  switch (opt->kind) {
+  case RNNC_OPT_SGD:
+    RNNC_FN(step_sgd)(opt, lr, w, g, slots, n);
+    break;
+  case RNNC_OPT_ADAM:
+  case RNNC_OPT_ADAMW:
+    RNNC_FN(step_adam)(opt, lr, w, g, slots, n, step);
+    break;
+  case RNNC_OPT_RMSPROP:
+    RNNC_FN(step_rmsprop)(opt, lr, w, g, slots, n);
+    break;
+  case RNNC_OPT_ADAGRAD:
+    RNNC_FN(step_adagrad)(opt, lr, w, g, slots, n, step);
+    break;
+  }
+}
+
+/* tf.clip_by_norm / Keras's _clip_by_norm: g * clip / max(norm, clip), which
+ * leaves g as it is when norm <= clip (skipped here, so no rounding either). */
+static void RNNC_FN(clip_norm)(RNNC_REAL *g, size_t n, double clip) {
+  double sq = 0.0, norm;
+  size_t i;
+  for (i = 0; i < n; i++)
+    sq += (double)g[i] * (double)g[i];
+  norm = sqrt(sq);
+  if (norm > clip)
+    for (i = 0; i < n; i++)
+      g[i] = (RNNC_REAL)((double)g[i] * clip / norm);
+}
+
+void RNNC_FN(rnnc_optimizer_apply)(const rnnc_optimizer *opt, RNNC_REAL *w, RNNC_REAL *g,
+                                   RNNC_REAL *slots, size_t n, long step,
+                                   const struct rnnc_tensor_desc_s *tensors, int n_tensors) {
+  size_t i;
+  int k;
+  if (opt == NULL)
+    return;
+  /* The order of tf.keras's optimizer_v2 _transform_gradients. Keras 3 and
+   * tf.keras >= 2.11 refuse more than one of the three, so for them the order
+   * does not matter. */
+  if (opt->clipvalue > 0.0) {
+    const double v = opt->clipvalue;
+    for (i = 0; i < n; i++) {
+      double x = (double)g[i];
+      /* NaN passes through, as in clip_by_value */
+      if (x < -v)
+        g[i] = (RNNC_REAL)-v;
+      else if (x > v)
+        g[i] = (RNNC_REAL)v;
+    }
+  }
+  if (opt->clipnorm > 0.0) {
+    /* per weight tensor; without a descriptor the whole vector is one tensor.
+     * Tensors reaching past n are left alone. */
+    if (tensors == NULL || n_tensors <= 0)
+      RNNC_FN(clip_norm)(g, n, opt->clipnorm);
+    else
+      for (k = 0; k < n_tensors; k++)
+        if (tensors[k].offset <= n && tensors[k].size <= n - tensors[k].offset)
+          RNNC_FN(clip_norm)(g + tensors[k].offset, tensors[k].size, opt->clipnorm);
+  }
+  if (opt->global_clipnorm > 0.0) {
+    /* clip_by_global_norm: scale = clip * min(1 / norm, 1 / clip), made NaN
+     * when the norm is not finite */
+    const double clip = opt->global_clipnorm;
+    double sq = 0.0, norm;
+    for (i = 0; i < n; i++)
+      sq += (double)g[i] * (double)g[i];
+    norm = sqrt(sq);
+    if (!isfinite(norm) || norm > clip) {
+      double scale = isfinite(norm) ? clip * (1.0 / norm) : (double)NAN;
+      for (i = 0; i < n; i++)
+        g[i] = (RNNC_REAL)((double)g[i] * scale);
+    }
+  }
+  RNNC_FN(rnnc_optimizer_step)(opt, w, g, slots, n, step);
 }
 
 #undef RNNC_FN

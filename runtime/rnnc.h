@@ -36,12 +36,21 @@ typedef enum {
   RNNC_INIT_ONES,
   RNNC_INIT_GLOROT_UNIFORM,
   RNNC_INIT_ORTHOGONAL,
-  RNNC_INIT_UNIT_FORGET_BIAS /* LSTM bias: zeros with the forget block (second quarter) = 1 */
+  RNNC_INIT_UNIT_FORGET_BIAS, /* LSTM bias: zeros with the forget block (second quarter) = 1 */
+  RNNC_INIT_GLOROT_NORMAL,    /* truncated normal, stddev sqrt(2 / (fan_in + fan_out)) /
+                                 .87962566103423978 */
+  RNNC_INIT_HE_UNIFORM,       /* U(-l, l), l = sqrt(6 / fan_in) */
+  RNNC_INIT_HE_NORMAL,        /* truncated normal, stddev sqrt(2 / fan_in) / .87962566103423978 */
+  RNNC_INIT_LECUN_UNIFORM,    /* U(-l, l), l = sqrt(3 / fan_in) */
+  RNNC_INIT_LECUN_NORMAL,     /* truncated normal, stddev sqrt(1 / fan_in) / .87962566103423978 */
+  RNNC_INIT_RANDOM_NORMAL,    /* N(0, 0.05^2) (Keras RandomNormal defaults) */
+  RNNC_INIT_RANDOM_UNIFORM    /* U(-0.05, 0.05) (Keras RandomUniform defaults) */
 } rnnc_init_kind;
 
 /* Fills a tensor of Keras shape `shape` (rank 1..4, row-major) with Keras's
  * initializer `kind`. Fans follow Keras: for rank 2 (in, out) fan_in = shape[0],
- * fan_out = shape[1]. Orthogonal works in place (no allocation). */
+ * fan_out = shape[1]. Orthogonal works in place (no allocation). The truncated
+ * normal redraws values beyond two standard deviations, as Keras's does. */
 void rnnc_init_f32(float *w, rnnc_init_kind kind, int rank, const int *shape, rnnc_rng *rng);
 void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, rnnc_rng *rng);
 
@@ -49,7 +58,10 @@ void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, r
 typedef enum {
   RNNC_LOSS_NONE = 0,
   RNNC_LOSS_MSE,
-  RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+  RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+  RNNC_LOSS_MAE,
+  RNNC_LOSS_BINARY_CROSSENTROPY,
+  RNNC_LOSS_CATEGORICAL_CROSSENTROPY
 } rnnc_loss_kind;
 
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
@@ -77,35 +89,109 @@ double rnnc_loss_sparse_cce_f32(const float *probs, const float *labels, size_t 
 double rnnc_loss_sparse_cce_f64(const double *probs, const double *labels, size_t rows, size_t cols,
                                 double *grad);
 
+/* mae: mean(|pred - target|) over cols; gradient sign(pred - target) / (rows * cols), 0 where
+ * equal. binary crossentropy: target in [0, 1], rows x cols; from probabilities clipped to [1e-7, 1
+ * - 1e-7] (gradient 0 where clipped), or `_logits` from pre-sigmoid values with the stable form
+ * max(z, 0) - z * y + log(1 + exp(-|z|)), gradient (sigmoid(z) - y) / (rows * cols). categorical
+ * crossentropy: target rows x cols (one-hot or probabilities); from probabilities Keras normalises
+ * each row to sum 1, clips to [1e-7, 1 - 1e-7] and takes -sum(y log p);
+ * `_logits` from pre-softmax values, gradient (softmax(z) * sum(y) - y) / rows. */
+double rnnc_loss_mae_f32(const float *pred, const float *target, size_t rows, size_t cols,
+                         float *grad);
+double rnnc_loss_mae_f64(const double *pred, const double *target, size_t rows, size_t cols,
+                         double *grad);
+double rnnc_loss_binary_ce_f32(const float *probs, const float *target, size_t rows, size_t cols,
+                               float *grad);
+double rnnc_loss_binary_ce_f64(const double *probs, const double *target, size_t rows, size_t cols,
+                               double *grad);
+double rnnc_loss_binary_ce_logits_f32(const float *logits, const float *target, size_t rows,
+                                      size_t cols, float *grad);
+double rnnc_loss_binary_ce_logits_f64(const double *logits, const double *target, size_t rows,
+                                      size_t cols, double *grad);
+double rnnc_loss_categorical_ce_f32(const float *probs, const float *target, size_t rows,
+                                    size_t cols, float *grad);
+double rnnc_loss_categorical_ce_f64(const double *probs, const double *target, size_t rows,
+                                    size_t cols, double *grad);
+double rnnc_loss_categorical_ce_logits_f32(const float *logits, const float *target, size_t rows,
+                                           size_t cols, float *grad);
+double rnnc_loss_categorical_ce_logits_f64(const double *logits, const double *target, size_t rows,
+                                           size_t cols, double *grad);
+
 /* Fraction of rows whose argmax over cols equals the label (sparse accuracy). */
 double rnnc_sparse_accuracy_f32(const float *probs, const float *labels, size_t rows, size_t cols);
 double rnnc_sparse_accuracy_f64(const double *probs, const double *labels, size_t rows,
                                 size_t cols);
+/* Keras's other accuracies: categorical (argmax of pred equals argmax of the one-hot
+ * target, per row) and binary (pred > 0.5 equals target > 0.5, per element, averaged). */
+double rnnc_categorical_accuracy_f32(const float *probs, const float *target, size_t rows,
+                                     size_t cols);
+double rnnc_categorical_accuracy_f64(const double *probs, const double *target, size_t rows,
+                                     size_t cols);
+double rnnc_binary_accuracy_f32(const float *probs, const float *target, size_t rows, size_t cols);
+double rnnc_binary_accuracy_f64(const double *probs, const double *target, size_t rows,
+                                size_t cols);
+/* Metrics mae and mse: the loss values without gradients. */
 
 /* ---------------------------------------------------------------- optimizers */
-typedef enum { RNNC_OPT_SGD = 1, RNNC_OPT_ADAM } rnnc_optimizer_kind;
+typedef enum {
+  RNNC_OPT_SGD = 1,
+  RNNC_OPT_ADAM,
+  RNNC_OPT_RMSPROP,
+  RNNC_OPT_ADAMW,
+  RNNC_OPT_ADAGRAD
+} rnnc_optimizer_kind;
 
+/* Keras's optimizers. Fields a kind does not use are ignored; new fields come
+ * last so that positional initializers of older generated units stay valid
+ * (a zero there means "off"). */
 typedef struct {
   rnnc_optimizer_kind kind;
-  double learning_rate; /* SGD 0.01, Adam 0.001 */
-  double momentum;      /* SGD: 0 */
-  int nesterov;         /* SGD: 0 */
-  double beta_1;        /* Adam: 0.9 */
-  double beta_2;        /* Adam: 0.999 */
-  double epsilon;       /* Adam: 1e-7 */
+  double learning_rate; /* SGD 0.01, RMSprop/Adam/AdamW/Adagrad 0.001 */
+  double momentum;      /* SGD 0, RMSprop 0 */
+  int nesterov;         /* SGD 0 */
+  double beta_1;        /* Adam/AdamW 0.9 */
+  double beta_2;        /* Adam/AdamW 0.999 */
+  double epsilon;       /* 1e-7 */
+  double rho;           /* RMSprop 0.9 */
+  int centered;         /* RMSprop 0 */
+  int legacy_epsilon;   /* RMSprop: 1 = tf.keras <= 2.10's lr * g / (sqrt(s) + eps);
+                           0 = lr * g / sqrt(s + eps) (tf.keras >= 2.11, Keras 3) */
+  int amsgrad;          /* Adam/AdamW 0 */
+  double weight_decay;  /* AdamW 0.004 (w -= lr * weight_decay * w before the Adam step) */
+  double initial_accumulator_value; /* Adagrad 0.1 */
+  double clipnorm;        /* > 0: each weight tensor's gradient scaled to this norm at most */
+  double clipvalue;       /* > 0: every gradient value clipped to [-clipvalue, clipvalue] */
+  double global_clipnorm; /* > 0: all gradients scaled together to this norm at most */
+  /* ExponentialDecay when decay_steps > 0: lr = learning_rate * decay_rate ^ (i / decay_steps)
+   * with i the number of updates before this one (floor of the ratio when staircase). */
+  double decay_steps;
+  double decay_rate;
+  int staircase;
 } rnnc_optimizer;
 
 /* Keras defaults for a kind. */
 rnnc_optimizer rnnc_optimizer_default(rnnc_optimizer_kind kind);
-/* Number of reals of optimizer state for n parameters (Adam 2n: m then v;
- * SGD n when momentum != 0, else 0). */
+/* Number of reals of optimizer state for n parameters (Adam 2n: m then v,
+ * plus n for amsgrad's v_hat; SGD n when momentum != 0, else 0; RMSprop n,
+ * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n). */
 size_t rnnc_optimizer_slots(const rnnc_optimizer *opt, size_t n);
 /* One update of Keras's rule. `step` counts from 1. `slots` holds
- * rnnc_optimizer_slots() reals, zero before the first step. */
+ * rnnc_optimizer_slots() reals, zero before the first step (Adagrad sets its
+ * accumulators to initial_accumulator_value at step 1). Applies the learning
+ * rate schedule but no clipping. */
 void rnnc_optimizer_step_f32(const rnnc_optimizer *opt, float *w, const float *g, float *slots,
                              size_t n, long step);
 void rnnc_optimizer_step_f64(const rnnc_optimizer *opt, double *w, const double *g, double *slots,
                              size_t n, long step);
+/* Clipping as Keras applies it before an update (clipvalue, then clipnorm per
+ * weight tensor, then global_clipnorm), in place on g; tensors as in the
+ * model descriptor. Then rnnc_optimizer_step. `g` is modified. */
+struct rnnc_tensor_desc_s;
+void rnnc_optimizer_apply_f32(const rnnc_optimizer *opt, float *w, float *g, float *slots, size_t n,
+                              long step, const struct rnnc_tensor_desc_s *tensors, int n_tensors);
+void rnnc_optimizer_apply_f64(const rnnc_optimizer *opt, double *w, double *g, double *slots,
+                              size_t n, long step, const struct rnnc_tensor_desc_s *tensors,
+                              int n_tensors);
 
 /* 1 when every value is finite (no NaN, no Inf). */
 int rnnc_all_finite_f32(const float *v, size_t n);
@@ -114,7 +200,7 @@ int rnnc_all_finite_f64(const double *v, size_t n);
 /* ---------------------------------------------------------------- model descriptor */
 #define RNNC_MAX_RANK 4
 
-typedef struct {
+typedef struct rnnc_tensor_desc_s {
   const char *name; /* Keras weight name, e.g. "simple_rnn/kernel" */
   int rank;
   int shape[RNNC_MAX_RANK];
@@ -189,6 +275,11 @@ typedef struct rnnc_model {
    * unit of variable length, else max_steps only); arrays keep the layout of
    * max_steps. 0 on success, -1 when out of range. */
   int (*set_steps)(void *scratch, int steps);
+  /* Defaults for the driver's fit from the description's model:fit{...}: the
+   * driver's command-line options without their dashes, e.g.
+   * "epochs=1000 batch-size=1 early-stopping=1 monitor=loss patience=10";
+   * options given on the command line win. "" when the description has none. */
+  const char *fit_defaults;
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */
@@ -244,15 +335,145 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
                   const void *data, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- training loop */
+/* Keras's fit() and evaluate() over a descriptor, with the callbacks
+ * EarlyStopping, ModelCheckpoint and CSVLogger, a History and its SVG plot.
+ * Training uses model->loss_grad and rnnc_optimizer_apply_<dtype>; the
+ * optimizer state (step counter and slots) belongs to fit, not to the unit. */
+
+#define RNNC_MAX_SERIES 16  /* loss, metrics, val_loss, val_metrics */
+#define RNNC_MAX_METRICS 7  /* metrics besides the loss */
+#define RNNC_SERIES_NAME 48 /* longest series name + 1 */
+
+/* Keras's `logs` of one epoch (or of evaluate): "loss", the metrics, then
+ * "val_loss" and the validation metrics, in that order. */
+typedef struct {
+  int count;
+  char names[RNNC_MAX_SERIES][RNNC_SERIES_NAME];
+  double values[RNNC_MAX_SERIES];
+} rnnc_logs;
+/* Index of a series in logs, or -1. */
+int rnnc_logs_find(const rnnc_logs *logs, const char *name);
+
+/* Direction of a monitored quantity. AUTO: maximise when the name contains
+ * "acc", else minimise (Keras's rule). */
+typedef enum { RNNC_MODE_AUTO = 0, RNNC_MODE_MIN, RNNC_MODE_MAX } rnnc_monitor_mode;
+
+/* keras.callbacks.EarlyStopping (Keras 3 rules): after each epoch from
+ * start_from_epoch on, wait += 1; a value better than the best by more than
+ * min_delta becomes the best and resets wait to 0 (only when it also beats
+ * the baseline, when there is one); otherwise training stops when
+ * wait >= patience and the epoch is not the first (index 0). With
+ * restore_best_weights the weights of the best epoch are restored when
+ * training ends, stopped early or not. */
+typedef struct {
+  int enabled;
+  const char *monitor; /* NULL: "val_loss" */
+  double min_delta;    /* its absolute value is used */
+  int patience;
+  rnnc_monitor_mode mode;
+  int has_baseline;
+  double baseline;
+  int restore_best_weights;
+  int start_from_epoch;
+  int verbose; /* 1: print "Epoch N: early stopping" and the restore message */
+} rnnc_early_stopping;
+
+/* keras.callbacks.ModelCheckpoint(save_weights_only=True) that also saves the
+ * optimizer state (see rnnc_checkpoint_save). The path may hold "{epoch}",
+ * "{epoch:03d}", "{val_loss:.4f}", ... (epoch counted from 1). With
+ * save_best_only the file is written when the monitored value is strictly
+ * better than the best so far (a NaN never is). Files are replaced
+ * atomically (temporary file, then rename) and only with finite weights. */
+typedef struct {
+  const char *path;    /* NULL: off */
+  const char *monitor; /* NULL: "val_loss" */
+  int save_best_only;
+  rnnc_monitor_mode mode;
+  int verbose; /* 1: Keras's "Epoch N: val_loss improved from ..." lines */
+} rnnc_checkpoint;
+
+/* Optimizer state: the number of updates done and rnnc_optimizer_slots()
+ * reals of the model's dtype. */
+typedef struct {
+  long iterations;
+  size_t n_slots;
+  void *slots;
+} rnnc_optimizer_state;
+/* Zeroed state for `opt` on the model's parameters. 0, or -1 (out of memory). */
+int rnnc_optimizer_state_init(rnnc_optimizer_state *state, const rnnc_model *model,
+                              const rnnc_optimizer *opt);
+void rnnc_optimizer_state_free(rnnc_optimizer_state *state);
+
+/* The weights, plus (state not NULL) the tensors "optimizer/iterations"
+ * (shape [1]) and "optimizer/slots" (shape [n_slots]) in one safetensors file,
+ * written atomically. rnnc_weights_load reads such files (it ignores the
+ * extra tensors). */
+int rnnc_checkpoint_save(const char *path, const rnnc_model *model, const void *params,
+                         const rnnc_optimizer_state *state, char *err, size_t errlen);
+/* Reads the optimizer state saved by rnnc_checkpoint_save into `state`
+ * (initialised for the optimizer in use: its n_slots must match). Returns 1
+ * when read, 0 when the file holds no optimizer state, -1 on error. */
+int rnnc_checkpoint_load_state(const char *path, const rnnc_model *model,
+                               rnnc_optimizer_state *state, char *err, size_t errlen);
+
+/* Keras's History: one row of values per epoch run. */
+typedef struct {
+  int n_series;
+  char names[RNNC_MAX_SERIES][RNNC_SERIES_NAME];
+  int n_epochs;
+  int *epoch;        /* per row, the epoch index (from 0, as history.epoch) */
+  double *values;    /* n_epochs x n_series */
+  int stopped_epoch; /* 1-based epoch after which EarlyStopping stopped training; 0: it did not */
+  int best_epoch;    /* 1-based epoch of EarlyStopping's best value; 0: none */
+  double best_value;
+  int restored;    /* 1: the weights of best_epoch were restored */
+  int diverged;    /* 1: stopped on a non-finite loss, gradient or update */
+  long iterations; /* optimizer updates at the end */
+  int capacity;    /* rows allocated */
+} rnnc_history;
+/* A value by series name and row, NaN when absent. */
+double rnnc_history_value(const rnnc_history *history, const char *name, int row);
+void rnnc_history_free(rnnc_history *history); /* and zeroes it */
+/* A self-contained SVG of the curves: one panel per quantity (loss and
+ * val_loss together, accuracy and val_accuracy, ...), axes, ticks, labels,
+ * one polyline per series and a legend; a loss spanning more than two decades
+ * is drawn on a log scale. */
+int rnnc_history_plot_svg(const rnnc_history *history, const char *path, const char *title,
+                          char *err, size_t errlen);
+
+/* A custom callback's on_epoch_end: called once the epoch's logs are complete
+ * and before the callbacks (EarlyStopping, ModelCheckpoint, CSVLogger, the
+ * history) see them; it may change the values. A nonzero return stops
+ * training after this epoch (model.stop_training = True). */
+typedef int (*rnnc_epoch_hook)(void *user, int epoch, rnnc_logs *logs, const void *params);
+
 typedef struct {
   int epochs;     /* Keras default 1 */
   int batch_size; /* Keras default 32; at most model->batch */
   int shuffle;    /* reshuffle the samples every epoch (Keras default: yes) */
-  uint64_t seed;  /* shuffling seed */
-  int verbose;    /* 0 silent, 1 Keras's progress bar line, 2 one line per epoch */
+  uint64_t seed;  /* shuffling seed; epoch e's order is the same whatever initial_epoch is */
+  int verbose;    /* 0 silent, 1 Keras's progress bar (live on a terminal, else one line per
+                     epoch), 2 one line per epoch */
   int log_every;  /* print epochs 1, every log_every-th and the last (1: all) */
   int initial_epoch;
   int steps; /* the sequence length of the data, for a unit of variable length (0: the maximum) */
+  /* --- fields below: zero (NULL) means off / the model's own */
+  double validation_split; /* the LAST n - floor(n * (1 - split)) samples, before shuffling */
+  const void *val_x;       /* explicit validation data (wins over validation_split) */
+  const void *val_y;
+  size_t val_n;
+  rnnc_optimizer optimizer; /* kind 0: model->optimizer */
+  const char *metrics;      /* NULL: the model's compile metrics; else a list such as
+                               "accuracy,mae" ("" = none): accuracy/acc (the variant from the
+                               loss), sparse_categorical_accuracy, categorical_accuracy,
+                               binary_accuracy, mae/mean_absolute_error, mse/mean_squared_error */
+  rnnc_early_stopping early_stopping;
+  rnnc_checkpoint checkpoint;
+  const char *csv_path;  /* CSVLogger: header epoch + sorted keys, a row per epoch (0-based) */
+  int csv_append;        /* CSVLogger(append=True): no header when the file has content */
+  const char *plot_path; /* rnnc_history_plot_svg at the end of training */
+  rnnc_epoch_hook on_epoch_end;
+  void *hook_user;
 } rnnc_fit_options;
 
 rnnc_fit_options rnnc_fit_defaults(void);
@@ -266,6 +487,26 @@ rnnc_fit_options rnnc_fit_defaults(void);
 int rnnc_fit(const rnnc_model *model, void *params, const void *x, const void *y, size_t n,
              const rnnc_fit_options *options, double *final_loss, double *final_accuracy, char *err,
              size_t errlen);
+
+/* rnnc_fit with everything: `state` (may be NULL: a fresh one) is the
+ * optimizer state to start from (resume) and receives the final one; when
+ * state->slots is NULL it is initialised here (free it with
+ * rnnc_optimizer_state_free). `history` (may be NULL; zero it before the first
+ * use, an earlier history is freed) receives the epochs run. Returns 0, or -1
+ * with a message in err: divergence ("epoch E/EPOCHS, batch B/STEPS: ...",
+ * history->diverged set; params are those after the last good update and no
+ * checkpoint holds later ones), bad options, a callback's file that cannot be
+ * written, or no memory. */
+int rnnc_fit_history(const rnnc_model *model, void *params, const void *x, const void *y, size_t n,
+                     const rnnc_fit_options *options, rnnc_optimizer_state *state,
+                     rnnc_history *history, char *err, size_t errlen);
+
+/* Keras's evaluate(): the loss and metrics (options->metrics) over n samples
+ * in batches of options->batch_size (size-weighted means of the batch
+ * values); options->verbose 1 prints Keras's progress line. */
+int rnnc_evaluate(const rnnc_model *model, const void *params, const void *x, const void *y,
+                  size_t n, const rnnc_fit_options *options, rnnc_logs *logs, char *err,
+                  size_t errlen);
 
 /* The generated driver's main: init, predict, grad, fit, diff, gradcheck, summary. */
 int rnnc_main(const rnnc_model *model, int argc, char **argv);

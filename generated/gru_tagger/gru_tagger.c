@@ -756,8 +756,11 @@ double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, c
   return loss;
 }
 
-static const rnnc_optimizer gru_tagger_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                           0.9,           0.999, 1e-07};
+static const rnnc_optimizer gru_tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                           .learning_rate = 0.001,
+                                                           .beta_1 = 0.9,
+                                                           .beta_2 = 0.999,
+                                                           .epsilon = 1e-07};
 
 double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gru_tagger_scratch *s,
                              const float *x, const float *target, float *y_pred, int n) {
@@ -765,8 +768,8 @@ double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gr
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 84))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&gru_tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 84,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&gru_tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 84,
+                           opt->step, gru_tagger_tensors, 5);
   return loss;
 }
 
@@ -823,7 +826,11 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_tensors,
     RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
     1,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(gru_tagger_params),
     sizeof(gru_tagger_scratch),
     sizeof(gru_tagger_optimizer),
@@ -835,4 +842,5 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_loss_grad_any,
     gru_tagger_train_step_any,
     gru_tagger_set_steps_any,
+    "",
 };

@@ -597,8 +597,11 @@ double initial_state_loss_grad(const initial_state_params *p, initial_state_scra
   return loss;
 }
 
-static const rnnc_optimizer initial_state_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                              0.9,           0.999, 1e-07};
+static const rnnc_optimizer initial_state_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                              .learning_rate = 0.001,
+                                                              .beta_1 = 0.9,
+                                                              .beta_2 = 0.999,
+                                                              .epsilon = 1e-07};
 
 double initial_state_train_step(initial_state_params *p, initial_state_optimizer *opt,
                                 initial_state_scratch *s, const float *x, const float *target,
@@ -607,8 +610,8 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 192))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&initial_state_optimizer_config, p->flat, s->grad.flat, opt->slots, 192,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&initial_state_optimizer_config, p->flat, s->grad.flat, opt->slots, 192,
+                           opt->step, initial_state_tensors, 5);
   return loss;
 }
 
@@ -665,7 +668,11 @@ const rnnc_model initial_state_model = {
     initial_state_tensors,
     RNNC_LOSS_MSE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(initial_state_params),
     sizeof(initial_state_scratch),
     sizeof(initial_state_optimizer),
@@ -677,4 +684,5 @@ const rnnc_model initial_state_model = {
     initial_state_loss_grad_any,
     initial_state_train_step_any,
     initial_state_set_steps_any,
+    "",
 };

@@ -925,8 +925,11 @@ double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s
   return loss;
 }
 
-static const rnnc_optimizer lstm_tagger_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                            0.9,           0.999, 1e-07};
+static const rnnc_optimizer lstm_tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                            .learning_rate = 0.001,
+                                                            .beta_1 = 0.9,
+                                                            .beta_2 = 0.999,
+                                                            .epsilon = 1e-07};
 
 double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,
                               lstm_tagger_scratch *s, const float *x, const float *target,
@@ -935,8 +938,8 @@ double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 108))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&lstm_tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 108,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&lstm_tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 108,
+                           opt->step, lstm_tagger_tensors, 5);
   return loss;
 }
 
@@ -993,7 +996,11 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_tensors,
     RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
     1,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(lstm_tagger_params),
     sizeof(lstm_tagger_scratch),
     sizeof(lstm_tagger_optimizer),
@@ -1005,4 +1012,5 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_loss_grad_any,
     lstm_tagger_train_step_any,
     lstm_tagger_set_steps_any,
+    "",
 };

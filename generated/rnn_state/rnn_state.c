@@ -137,8 +137,11 @@ double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, cons
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer rnn_state_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                          0.9,           0.999, 1e-07};
+static const rnnc_optimizer rnn_state_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                          .learning_rate = 0.001,
+                                                          .beta_1 = 0.9,
+                                                          .beta_2 = 0.999,
+                                                          .epsilon = 1e-07};
 
 double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_state_scratch *s,
                             const float *x, const float *target, float *y_pred, int n) {
@@ -146,8 +149,8 @@ double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_s
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 18))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&rnn_state_optimizer_config, p->flat, s->grad.flat, opt->slots, 18,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&rnn_state_optimizer_config, p->flat, s->grad.flat, opt->slots, 18,
+                           opt->step, rnn_state_tensors, 3);
   return loss;
 }
 
@@ -204,7 +207,11 @@ const rnnc_model rnn_state_model = {
     rnn_state_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(rnn_state_params),
     sizeof(rnn_state_scratch),
     sizeof(rnn_state_optimizer),
@@ -216,4 +223,5 @@ const rnnc_model rnn_state_model = {
     rnn_state_loss_grad_any,
     rnn_state_train_step_any,
     rnn_state_set_steps_any,
+    "",
 };

@@ -269,8 +269,11 @@ double seed01_loss_grad(const seed01_params *p, seed01_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed01_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed01_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -278,8 +281,8 @@ double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 42))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed01_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed01_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
+                           opt->step, seed01_tensors, 3);
   return loss;
 }
 
@@ -334,7 +337,11 @@ const rnnc_model seed01_model = {
     seed01_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed01_params),
     sizeof(seed01_scratch),
     sizeof(seed01_optimizer),
@@ -346,4 +353,5 @@ const rnnc_model seed01_model = {
     seed01_loss_grad_any,
     seed01_train_step_any,
     seed01_set_steps_any,
+    "",
 };

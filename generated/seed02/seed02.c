@@ -269,8 +269,11 @@ double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed02_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed02_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -278,8 +281,8 @@ double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 42))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed02_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed02_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
+                           opt->step, seed02_tensors, 3);
   return loss;
 }
 
@@ -334,7 +337,11 @@ const rnnc_model seed02_model = {
     seed02_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed02_params),
     sizeof(seed02_scratch),
     sizeof(seed02_optimizer),
@@ -346,4 +353,5 @@ const rnnc_model seed02_model = {
     seed02_loss_grad_any,
     seed02_train_step_any,
     seed02_set_steps_any,
+    "",
 };

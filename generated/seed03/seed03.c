@@ -275,8 +275,11 @@ double seed03_loss_grad(const seed03_params *p, seed03_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed03_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed03_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -284,8 +287,8 @@ double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 42))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed03_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed03_optimizer_config, p->flat, s->grad.flat, opt->slots, 42,
+                           opt->step, seed03_tensors, 3);
   return loss;
 }
 
@@ -340,7 +343,11 @@ const rnnc_model seed03_model = {
     seed03_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed03_params),
     sizeof(seed03_scratch),
     sizeof(seed03_optimizer),
@@ -352,4 +359,5 @@ const rnnc_model seed03_model = {
     seed03_loss_grad_any,
     seed03_train_step_any,
     seed03_set_steps_any,
+    "",
 };

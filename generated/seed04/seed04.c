@@ -782,8 +782,11 @@ double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed04_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed04_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -791,8 +794,8 @@ double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 248))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed04_optimizer_config, p->flat, s->grad.flat, opt->slots, 248,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed04_optimizer_config, p->flat, s->grad.flat, opt->slots, 248,
+                           opt->step, seed04_tensors, 6);
   return loss;
 }
 
@@ -847,7 +850,11 @@ const rnnc_model seed04_model = {
     seed04_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed04_params),
     sizeof(seed04_scratch),
     sizeof(seed04_optimizer),
@@ -859,4 +866,5 @@ const rnnc_model seed04_model = {
     seed04_loss_grad_any,
     seed04_train_step_any,
     seed04_set_steps_any,
+    "",
 };

@@ -1487,8 +1487,11 @@ double seed05_loss_grad(const seed05_params *p, seed05_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed05_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed05_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -1496,8 +1499,8 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 224))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed05_optimizer_config, p->flat, s->grad.flat, opt->slots, 224,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed05_optimizer_config, p->flat, s->grad.flat, opt->slots, 224,
+                           opt->step, seed05_tensors, 6);
   return loss;
 }
 
@@ -1552,7 +1555,11 @@ const rnnc_model seed05_model = {
     seed05_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed05_params),
     sizeof(seed05_scratch),
     sizeof(seed05_optimizer),
@@ -1564,4 +1571,5 @@ const rnnc_model seed05_model = {
     seed05_loss_grad_any,
     seed05_train_step_any,
     seed05_set_steps_any,
+    "",
 };

@@ -5870,8 +5870,11 @@ double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed06_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed06_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -5879,8 +5882,8 @@ double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 1424))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed06_optimizer_config, p->flat, s->grad.flat, opt->slots, 1424,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed06_optimizer_config, p->flat, s->grad.flat, opt->slots, 1424,
+                           opt->step, seed06_tensors, 24);
   return loss;
 }
 
@@ -5935,7 +5938,11 @@ const rnnc_model seed06_model = {
     seed06_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed06_params),
     sizeof(seed06_scratch),
     sizeof(seed06_optimizer),
@@ -5947,4 +5954,5 @@ const rnnc_model seed06_model = {
     seed06_loss_grad_any,
     seed06_train_step_any,
     seed06_set_steps_any,
+    "",
 };

@@ -636,8 +636,11 @@ double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed07_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed07_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -645,8 +648,8 @@ double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 360))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed07_optimizer_config, p->flat, s->grad.flat, opt->slots, 360,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed07_optimizer_config, p->flat, s->grad.flat, opt->slots, 360,
+                           opt->step, seed07_tensors, 3);
   return loss;
 }
 
@@ -701,7 +704,11 @@ const rnnc_model seed07_model = {
     seed07_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed07_params),
     sizeof(seed07_scratch),
     sizeof(seed07_optimizer),
@@ -713,4 +720,5 @@ const rnnc_model seed07_model = {
     seed07_loss_grad_any,
     seed07_train_step_any,
     seed07_set_steps_any,
+    "",
 };

@@ -509,8 +509,11 @@ double seed08_loss_grad(const seed08_params *p, seed08_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed08_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed08_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -518,8 +521,8 @@ double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 364))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed08_optimizer_config, p->flat, s->grad.flat, opt->slots, 364,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed08_optimizer_config, p->flat, s->grad.flat, opt->slots, 364,
+                           opt->step, seed08_tensors, 3);
   return loss;
 }
 
@@ -574,7 +577,11 @@ const rnnc_model seed08_model = {
     seed08_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed08_params),
     sizeof(seed08_scratch),
     sizeof(seed08_optimizer),
@@ -586,4 +593,5 @@ const rnnc_model seed08_model = {
     seed08_loss_grad_any,
     seed08_train_step_any,
     seed08_set_steps_any,
+    "",
 };

@@ -463,8 +463,11 @@ double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed09_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed09_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -472,8 +475,8 @@ double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 326))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed09_optimizer_config, p->flat, s->grad.flat, opt->slots, 326,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed09_optimizer_config, p->flat, s->grad.flat, opt->slots, 326,
+                           opt->step, seed09_tensors, 5);
   return loss;
 }
 
@@ -528,7 +531,11 @@ const rnnc_model seed09_model = {
     seed09_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed09_params),
     sizeof(seed09_scratch),
     sizeof(seed09_optimizer),
@@ -540,4 +547,5 @@ const rnnc_model seed09_model = {
     seed09_loss_grad_any,
     seed09_train_step_any,
     seed09_set_steps_any,
+    "",
 };

@@ -927,8 +927,11 @@ double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed10_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed10_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -936,8 +939,8 @@ double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 692))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed10_optimizer_config, p->flat, s->grad.flat, opt->slots, 692,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed10_optimizer_config, p->flat, s->grad.flat, opt->slots, 692,
+                           opt->step, seed10_tensors, 8);
   return loss;
 }
 
@@ -992,7 +995,11 @@ const rnnc_model seed10_model = {
     seed10_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed10_params),
     sizeof(seed10_scratch),
     sizeof(seed10_optimizer),
@@ -1004,4 +1011,5 @@ const rnnc_model seed10_model = {
     seed10_loss_grad_any,
     seed10_train_step_any,
     seed10_set_steps_any,
+    "",
 };

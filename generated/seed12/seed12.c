@@ -468,8 +468,11 @@ double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed12_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed12_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -477,8 +480,8 @@ double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 33))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed12_optimizer_config, p->flat, s->grad.flat, opt->slots, 33,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed12_optimizer_config, p->flat, s->grad.flat, opt->slots, 33,
+                           opt->step, seed12_tensors, 5);
   return loss;
 }
 
@@ -533,7 +536,11 @@ const rnnc_model seed12_model = {
     seed12_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed12_params),
     sizeof(seed12_scratch),
     sizeof(seed12_optimizer),
@@ -545,4 +552,5 @@ const rnnc_model seed12_model = {
     seed12_loss_grad_any,
     seed12_train_step_any,
     seed12_set_steps_any,
+    "",
 };

@@ -602,8 +602,11 @@ double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed13_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed13_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -611,8 +614,8 @@ double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 108))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed13_optimizer_config, p->flat, s->grad.flat, opt->slots, 108,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed13_optimizer_config, p->flat, s->grad.flat, opt->slots, 108,
+                           opt->step, seed13_tensors, 5);
   return loss;
 }
 
@@ -667,7 +670,11 @@ const rnnc_model seed13_model = {
     seed13_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed13_params),
     sizeof(seed13_scratch),
     sizeof(seed13_optimizer),
@@ -679,4 +686,5 @@ const rnnc_model seed13_model = {
     seed13_loss_grad_any,
     seed13_train_step_any,
     seed13_set_steps_any,
+    "",
 };

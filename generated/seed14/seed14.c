@@ -1187,8 +1187,11 @@ double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed14_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer seed14_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -1196,8 +1199,8 @@ double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 1871))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&seed14_optimizer_config, p->flat, s->grad.flat, opt->slots, 1871,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&seed14_optimizer_config, p->flat, s->grad.flat, opt->slots, 1871,
+                           opt->step, seed14_tensors, 7);
   return loss;
 }
 
@@ -1252,7 +1255,11 @@ const rnnc_model seed14_model = {
     seed14_tensors,
     RNNC_LOSS_NONE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(seed14_params),
     sizeof(seed14_scratch),
     sizeof(seed14_optimizer),
@@ -1264,4 +1271,5 @@ const rnnc_model seed14_model = {
     seed14_loss_grad_any,
     seed14_train_step_any,
     seed14_set_steps_any,
+    "",
 };

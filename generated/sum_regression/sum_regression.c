@@ -1190,8 +1190,11 @@ double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_s
   return loss;
 }
 
-static const rnnc_optimizer sum_regression_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                               0.9,           0.999, 1e-07};
+static const rnnc_optimizer sum_regression_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                               .learning_rate = 0.001,
+                                                               .beta_1 = 0.9,
+                                                               .beta_2 = 0.999,
+                                                               .epsilon = 1e-07};
 
 double sum_regression_train_step(sum_regression_params *p, sum_regression_optimizer *opt,
                                  sum_regression_scratch *s, const float *x, const float *target,
@@ -1200,8 +1203,8 @@ double sum_regression_train_step(sum_regression_params *p, sum_regression_optimi
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 1871))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&sum_regression_optimizer_config, p->flat, s->grad.flat, opt->slots, 1871,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&sum_regression_optimizer_config, p->flat, s->grad.flat, opt->slots,
+                           1871, opt->step, sum_regression_tensors, 7);
   return loss;
 }
 
@@ -1259,7 +1262,11 @@ const rnnc_model sum_regression_model = {
     sum_regression_tensors,
     RNNC_LOSS_MSE,
     0,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(sum_regression_params),
     sizeof(sum_regression_scratch),
     sizeof(sum_regression_optimizer),
@@ -1271,4 +1278,5 @@ const rnnc_model sum_regression_model = {
     sum_regression_loss_grad_any,
     sum_regression_train_step_any,
     sum_regression_set_steps_any,
+    "",
 };

@@ -665,8 +665,11 @@ double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *
   return loss;
 }
 
-static const rnnc_optimizer tagger_optimizer_config = {RNNC_OPT_ADAM, 0.001, 0.0,  0,
-                                                       0.9,           0.999, 1e-07};
+static const rnnc_optimizer tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
+                                                       .learning_rate = 0.001,
+                                                       .beta_1 = 0.9,
+                                                       .beta_2 = 0.999,
+                                                       .epsilon = 1e-07};
 
 double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -674,8 +677,8 @@ double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch
   if (!isfinite(loss) || !rnnc_all_finite_f32(s->grad.flat, 33))
     return NAN;
   opt->step += 1;
-  rnnc_optimizer_step_f32(&tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 33,
-                          opt->step);
+  rnnc_optimizer_apply_f32(&tagger_optimizer_config, p->flat, s->grad.flat, opt->slots, 33,
+                           opt->step, tagger_tensors, 5);
   return loss;
 }
 
@@ -730,7 +733,11 @@ const rnnc_model tagger_model = {
     tagger_tensors,
     RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
     1,
-    {RNNC_OPT_ADAM, 0.001, 0.0, 0, 0.9, 0.999, 1e-07},
+    {.kind = RNNC_OPT_ADAM,
+     .learning_rate = 0.001,
+     .beta_1 = 0.9,
+     .beta_2 = 0.999,
+     .epsilon = 1e-07},
     sizeof(tagger_params),
     sizeof(tagger_scratch),
     sizeof(tagger_optimizer),
@@ -742,4 +749,5 @@ const rnnc_model tagger_model = {
     tagger_loss_grad_any,
     tagger_train_step_any,
     tagger_set_steps_any,
+    "",
 };

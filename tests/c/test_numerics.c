@@ -369,6 +369,193 @@ static void test_init_unit_forget_bias(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------- Keras's other initializers
+ * Keras's VarianceScaling (keras-team/keras, keras/src/initializers/
+ * random_initializers.py; the same code in tf.keras 2.x keras/initializers/
+ * initializers.py):
+ *   scale /= max(1., fan)      fan_in, or (fan_in + fan_out) / 2 for fan_avg
+ *   truncated_normal: stddev = math.sqrt(scale) / 0.87962566103423978
+ *                     ("constant from scipy.stats.truncnorm.std(a=-2, b=2)"),
+ *                     values more than two stddev from the mean re-drawn
+ *   uniform:          limit = math.sqrt(3.0 * scale)
+ * glorot_* = scale 1, fan_avg; he_* = scale 2, fan_in; lecun_* = scale 1,
+ * fan_in. RandomNormal(mean=0.0, stddev=0.05), RandomUniform(-0.05, 0.05). */
+
+/* sqrt(E z^2) of N(0, 1) truncated to [-2, 2]: 1 - 2 a phi(a) / (2 Phi(a) - 1)
+ * with a = 2, written with erf. */
+static double trunc_std_factor(void) {
+  const double a = 2.0, phi = exp(-a * a / 2.0) / sqrt(2.0 * 3.14159265358979323846);
+  return sqrt(1.0 - 2.0 * a * phi / erf(a / sqrt(2.0)));
+}
+
+static size_t shape_count(int rank, const int *shape) {
+  size_t n = 1;
+  int d;
+  for (d = 0; d < rank; d++)
+    n *= (size_t)shape[d];
+  return n;
+}
+
+/* A truncated normal init whose variance should be `var` (= scale / fan):
+ * every value within 2 stddev of the underlying normal, the range filled, mean
+ * 0 and variance var. E z^4 of the truncated N(0,1) is 3 E z^2 - 2 a^3 phi / Z,
+ * which gives the sd of the sample variance. */
+static void check_truncated(rnnc_init_kind kind, int rank, const int *shape, double var,
+                            int check_moments) {
+  static double w[MAXN];
+  static float f[MAXN];
+  const double a = 2.0, phi = exp(-2.0) / sqrt(2.0 * 3.14159265358979323846), z = erf(sqrt(2.0));
+  const double ez2 = 1.0 - 2.0 * a * phi / z, ez4 = 3.0 * ez2 - 2.0 * a * a * a * phi / z;
+  double stddev = sqrt(var) / 0.87962566103423978, mean = 0.0, sq = 0.0, amax = 0.0;
+  size_t n = shape_count(rank, shape), i;
+  rnnc_rng rng;
+  rnnc_rng_seed(&rng, 2718);
+  rnnc_init_f64(w, kind, rank, shape, &rng);
+  rnnc_rng_seed(&rng, 2718);
+  rnnc_init_f32(f, kind, rank, shape, &rng);
+  for (i = 0; i < n; i++) {
+    assert_true(fabs(w[i]) <= 2.0 * stddev);
+    assert_true(f[i] == (float)w[i]); /* same draws, rounded */
+    mean += w[i];
+    sq += w[i] * w[i];
+    if (fabs(w[i]) > amax)
+      amax = fabs(w[i]);
+  }
+  if (check_moments) {
+    /* the cut is at 2 stddev and not much lower: P(|z| in (1.9, 2]) = 1.2% */
+    assert_true(amax > 1.9 * stddev);
+    assert_near(mean / (double)n, 0.0, 5.0 * sqrt(var / (double)n));
+    /* sd of the mean of w^2: stddev^2 sqrt((E z^4 - (E z^2)^2) / n) */
+    assert_near(sq / (double)n, var, 5.0 * stddev * stddev * sqrt((ez4 - ez2 * ez2) / (double)n));
+  }
+}
+
+static void check_uniform(rnnc_init_kind kind, int rank, const int *shape, double limit) {
+  static double w[MAXN];
+  static float f[MAXN];
+  double mean = 0.0, sq = 0.0, amax = 0.0;
+  size_t n = shape_count(rank, shape), i;
+  rnnc_rng rng;
+  rnnc_rng_seed(&rng, 1618);
+  rnnc_init_f64(w, kind, rank, shape, &rng);
+  rnnc_rng_seed(&rng, 1618);
+  rnnc_init_f32(f, kind, rank, shape, &rng);
+  for (i = 0; i < n; i++) {
+    assert_true(fabs(w[i]) <= limit);
+    assert_true(f[i] == (float)w[i]);
+    mean += w[i];
+    sq += w[i] * w[i];
+    if (fabs(w[i]) > amax)
+      amax = fabs(w[i]);
+  }
+  assert_true(amax > 0.99 * limit);
+  /* U(-l, l): mean 0 (sd l / sqrt(3n)), E w^2 = l^2 / 3 (sd l^2 sqrt(4 / 45 / n)) */
+  assert_near(mean / (double)n, 0.0, 5.0 * limit / sqrt(3.0 * (double)n));
+  assert_near(sq / (double)n, limit * limit / 3.0,
+              5.0 * limit * limit * sqrt(4.0 / 45.0 / (double)n));
+}
+
+static void test_init_truncated_normal(void **state) {
+  int s2[2] = {40, 100}, s3[2] = {64, 64}, s4[2] = {60, 30}, conv[3] = {3, 4, 5};
+  (void)state;
+  /* the constant is scipy's truncnorm.std(a=-2, b=2) */
+  assert_near(trunc_std_factor(), 0.87962566103423978, 1e-15);
+  /* glorot_normal: variance 1 / ((fan_in + fan_out) / 2) = 2 / 140 */
+  check_truncated(RNNC_INIT_GLOROT_NORMAL, 2, s2, 2.0 / 140.0, 1);
+  /* he_normal: 2 / fan_in */
+  check_truncated(RNNC_INIT_HE_NORMAL, 2, s3, 2.0 / 64.0, 1);
+  check_truncated(RNNC_INIT_HE_NORMAL, 2, s2, 2.0 / 40.0, 1);
+  /* lecun_normal: 1 / fan_in */
+  check_truncated(RNNC_INIT_LECUN_NORMAL, 2, s4, 1.0 / 60.0, 1);
+  /* rank 3: receptive field 3, fan_in 12, fan_out 15 (bounds only: 60 values) */
+  check_truncated(RNNC_INIT_HE_NORMAL, 3, conv, 2.0 / 12.0, 0);
+  check_truncated(RNNC_INIT_GLOROT_NORMAL, 3, conv, 1.0 / 13.5, 0);
+}
+
+static void test_init_variance_uniform(void **state) {
+  int s2[2] = {40, 100}, s1[1] = {3000}, conv[3] = {3, 4, 5};
+  (void)state;
+  check_uniform(RNNC_INIT_HE_UNIFORM, 2, s2, sqrt(6.0 / 40.0));
+  check_uniform(RNNC_INIT_LECUN_UNIFORM, 2, s2, sqrt(3.0 / 40.0));
+  /* rank 1: fan_in = fan_out = shape[0] */
+  check_uniform(RNNC_INIT_HE_UNIFORM, 1, s1, sqrt(6.0 / 3000.0));
+  check_uniform(RNNC_INIT_RANDOM_UNIFORM, 2, s2, 0.05);
+  check_uniform(RNNC_INIT_RANDOM_UNIFORM, 1, s1, 0.05);
+  {
+    /* rank 3: fan_in 12 (bounds only) */
+    double w[60];
+    rnnc_rng rng;
+    int i;
+    rnnc_rng_seed(&rng, 3);
+    rnnc_init_f64(w, RNNC_INIT_LECUN_UNIFORM, 3, conv, &rng);
+    for (i = 0; i < 60; i++)
+      assert_true(fabs(w[i]) <= sqrt(3.0 / 12.0));
+  }
+}
+
+static void test_init_random_normal(void **state) {
+  /* N(0, 0.05^2), not truncated: about 4.55% of the values lie beyond two
+   * stddev (sd of that fraction over 4096 values 0.33%) */
+  static double w[MAXN];
+  static float f[MAXN];
+  int shape[2] = {64, 64};
+  const size_t n = 4096;
+  double mean = 0.0, sq = 0.0, beyond = 0.0;
+  size_t i;
+  rnnc_rng rng;
+  (void)state;
+  rnnc_rng_seed(&rng, 4242);
+  rnnc_init_f64(w, RNNC_INIT_RANDOM_NORMAL, 2, shape, &rng);
+  rnnc_rng_seed(&rng, 4242);
+  rnnc_init_f32(f, RNNC_INIT_RANDOM_NORMAL, 2, shape, &rng);
+  for (i = 0; i < n; i++) {
+    assert_true(f[i] == (float)w[i]);
+    mean += w[i];
+    sq += w[i] * w[i];
+    beyond += fabs(w[i]) > 0.1;
+  }
+  assert_near(mean / (double)n, 0.0, 5.0 * 0.05 / sqrt((double)n));
+  /* E w^2 = 0.0025, sd 0.0025 sqrt(2 / n) */
+  assert_near(sq / (double)n, 0.0025, 5.0 * 0.0025 * sqrt(2.0 / (double)n));
+  assert_near(beyond / (double)n, 1.0 - erf(sqrt(2.0)), 0.017);
+}
+
+static void test_init_new_reproducible(void **state) {
+  const rnnc_init_kind kinds[7] = {RNNC_INIT_GLOROT_NORMAL, RNNC_INIT_HE_UNIFORM,
+                                   RNNC_INIT_HE_NORMAL,     RNNC_INIT_LECUN_UNIFORM,
+                                   RNNC_INIT_LECUN_NORMAL,  RNNC_INIT_RANDOM_NORMAL,
+                                   RNNC_INIT_RANDOM_UNIFORM};
+  double a[64], b[64], c[64];
+  rnnc_rng r1, r2, r3;
+  int shape[2] = {8, 8}, k, i;
+  (void)state;
+  for (k = 0; k < 7; k++) {
+    int same = 0;
+    rnnc_rng_seed(&r1, 77);
+    rnnc_rng_seed(&r2, 77);
+    rnnc_rng_seed(&r3, 78);
+    rnnc_init_f64(a, kinds[k], 2, shape, &r1);
+    rnnc_init_f64(b, kinds[k], 2, shape, &r2);
+    rnnc_init_f64(c, kinds[k], 2, shape, &r3);
+    assert_memory_equal(a, b, sizeof a);
+    for (i = 0; i < 64; i++)
+      same += a[i] == c[i];
+    assert_true(same < 4);
+    /* the generator moved on */
+    rnnc_init_f64(b, kinds[k], 2, shape, &r2);
+    same = 0;
+    for (i = 0; i < 64; i++)
+      same += a[i] == b[i];
+    assert_true(same < 4);
+    /* without a generator nothing is written */
+    for (i = 0; i < 64; i++)
+      c[i] = 9.0;
+    rnnc_init_f64(c, kinds[k], 2, shape, NULL);
+    for (i = 0; i < 64; i++)
+      assert_true(c[i] == 9.0);
+  }
+}
+
 /* ================================================================ losses */
 
 typedef double (*loss_fn64)(const double *, const double *, size_t, size_t, double *);
@@ -607,6 +794,384 @@ static void test_sparse_accuracy(void **state) {
   assert_near(rnnc_sparse_accuracy_f64(p, labels, 1, 3), 1.0, 0.0);
 }
 
+/* ---------------------------------------------------------------- mae, binary and categorical
+ * crossentropy */
+
+static void test_mae(void **state) {
+  const double pred[6] = {1, 2, 3, 4, 5, 6}, target[6] = {1.5, 2, 2, 4, 7, 5};
+  /* no ties, for the finite differences (|x| has a kink at 0) */
+  const double p2[6] = {0.3, -1.2, 2.0, 0.7, 0.1, -0.4}, t2[6] = {0.1, -1.0, 1.0, 1.2, 0.5, -0.3};
+  double grad[6];
+  float p32[6], t32[6], g32[6];
+  int i;
+  (void)state;
+  /* |differences| 0.5 0 1 | 0 2 1; row means 1.5/3 and 3/3; mean 0.75 */
+  assert_near(rnnc_loss_mae_f64(pred, target, 2, 3, grad), 0.75, 1e-15);
+  /* sign(pred - target) / (rows * cols), 0 where equal */
+  {
+    const double want[6] = {-1, 0, 1, 0, -1, 1};
+    for (i = 0; i < 6; i++)
+      assert_true(grad[i] == want[i] / 6.0);
+  }
+  assert_near(rnnc_loss_mae_f64(pred, target, 3, 2, NULL), 0.75, 1e-15);
+  check_fd(rnnc_loss_mae_f64, p2, t2, 2, 3, 1e-6, 1e-9);
+  check_fd(rnnc_loss_mae_f64, p2, t2, 1, 6, 1e-6, 1e-9);
+  for (i = 0; i < 6; i++) {
+    p32[i] = (float)pred[i];
+    t32[i] = (float)target[i];
+  }
+  assert_near(rnnc_loss_mae_f32(p32, t32, 2, 3, g32), 0.75, 1e-7);
+  for (i = 0; i < 6; i++)
+    assert_near(g32[i], grad[i], 1e-8);
+  assert_true(isnan(rnnc_loss_mae_f64(pred, target, 0, 3, NULL)));
+  assert_true(isnan(rnnc_loss_mae_f64(pred, target, 2, 0, NULL)));
+}
+
+/* tf.keras 2.x keras/backend.py binary_crossentropy for probabilities:
+ *   output = tf.clip_by_value(output, epsilon_, 1.0 - epsilon_)
+ *   bce = target * tf.math.log(output + epsilon())
+ *   bce += (1 - target) * tf.math.log(1 - output + epsilon())
+ *   return -bce
+ * (Keras 3's keras/src/backend/tensorflow/nn.py drops the "+ epsilon()"s.)
+ * One element, the clip bounds and eps given. */
+static double bce_elem(double p, double y, double lo, double hi) {
+  double q = p < lo ? lo : p > hi ? hi : p;
+  return -(y * log(q + lo) + (1.0 - y) * log(1.0 - q + lo));
+}
+
+static void test_binary_ce_probs(void **state) {
+  const double p[6] = {0.9, 0.2, 0.6, 0.35, 0.05, 0.7};
+  const double y[6] = {1, 0, 1, 0, 0.3, 0.8}; /* soft targets too */
+  const double lo = 1e-7, hi = 1.0 - 1e-7;
+  double grad[6], want = 0.0;
+  int r, c, k;
+  (void)state;
+  for (r = 0; r < 2; r++) {
+    double row = 0.0;
+    for (c = 0; c < 3; c++)
+      row += bce_elem(p[3 * r + c], y[3 * r + c], lo, hi);
+    want += row / 3.0;
+  }
+  want /= 2.0;
+  assert_near(rnnc_loss_binary_ce_f64(p, y, 2, 3, grad), want, 1e-15);
+  /* written out for the first element: -log(0.9 + 1e-7) / 6 of the total */
+  assert_near(bce_elem(0.9, 1.0, lo, hi), -log(0.9000001), 1e-16);
+  /* d/dp of -(y log(p + eps) + (1 - y) log(1 - p + eps)), over rows * cols */
+  for (k = 0; k < 6; k++)
+    assert_near(grad[k], (-y[k] / (p[k] + lo) + (1.0 - y[k]) / (1.0 - p[k] + lo)) / 6.0, 1e-15);
+  check_fd(rnnc_loss_binary_ce_f64, p, y, 2, 3, 1e-6, 1e-8);
+  check_fd(rnnc_loss_binary_ce_f64, p, y, 6, 1, 1e-6, 1e-8);
+  assert_true(isnan(rnnc_loss_binary_ce_f64(p, y, 0, 3, NULL)));
+}
+
+static void test_binary_ce_clip_edges(void **state) {
+  /* p = 0 and p = 1 with both targets: clipped to [eps, 1 - eps], finite, no
+   * gradient through the clipped entries; p just inside the range keeps its
+   * gradient */
+  const double p[6] = {0, 0, 1, 1, 2e-7, 0.5}, y[6] = {1, 0, 1, 0, 1, 1};
+  double lo = 1e-7, hi = 1.0 - 1e-7, grad[6], want = 0.0;
+  float p32[6], y32[6], g32[6];
+  int k;
+  (void)state;
+  for (k = 0; k < 6; k++)
+    want += bce_elem(p[k], y[k], lo, hi);
+  want /= 6.0;
+  assert_near(rnnc_loss_binary_ce_f64(p, y, 1, 6, grad), want, 1e-14);
+  /* p = 0, y = 1: -log(eps + eps) = -log(2e-7) = 15.4; p = 1, y = 0: -log(1 - (1 - eps) + eps) */
+  assert_near(bce_elem(0, 1, lo, hi), -log(2e-7), 1e-12);
+  assert_near(bce_elem(1, 0, lo, hi), -log(1.0 - hi + lo), 1e-12);
+  assert_true(isfinite(want));
+  for (k = 0; k < 4; k++)
+    assert_true(grad[k] == 0.0);
+  assert_near(grad[4], -1.0 / (2e-7 + lo) / 6.0, 1e-6);
+  assert_near(grad[5], -1.0 / (0.5 + lo) / 6.0, 1e-15);
+  /* float: eps and 1 - eps as float numbers */
+  lo = (double)1e-7f;
+  hi = (double)(1.0f - 1e-7f);
+  want = 0.0;
+  for (k = 0; k < 6; k++) {
+    p32[k] = (float)p[k];
+    y32[k] = (float)y[k];
+    want += bce_elem((double)p32[k], y[k], lo, hi);
+  }
+  want /= 6.0;
+  assert_near(rnnc_loss_binary_ce_f32(p32, y32, 1, 6, g32), want, 1e-12);
+  for (k = 0; k < 4; k++)
+    assert_true(g32[k] == 0.0f);
+}
+
+static double sigmoid_ref(double z) {
+  return 1.0 / (1.0 + exp(-z));
+}
+
+static void test_binary_ce_logits(void **state) {
+  const double z[6] = {2.0, -1.0, 0.3, -0.2, 1.5, -3.0}, y[6] = {1, 0, 0, 1, 0.25, 0.6};
+  const double big[4] = {1000.0, -1000.0, 800.0, -800.0}, ybig[4] = {0, 1, 1, 0};
+  double grad[6], g4[4], want = 0.0;
+  int r, c, k;
+  (void)state;
+  /* -(y log s + (1 - y) log(1 - s)) with s = sigmoid(z) computed directly */
+  for (r = 0; r < 2; r++) {
+    double row = 0.0;
+    for (c = 0; c < 3; c++) {
+      double s = sigmoid_ref(z[3 * r + c]), t = y[3 * r + c];
+      row -= t * log(s) + (1.0 - t) * log(1.0 - s);
+    }
+    want += row / 3.0;
+  }
+  want /= 2.0;
+  assert_near(rnnc_loss_binary_ce_logits_f64(z, y, 2, 3, grad), want, 1e-15);
+  for (k = 0; k < 6; k++)
+    assert_near(grad[k], (sigmoid_ref(z[k]) - y[k]) / 6.0, 1e-16);
+  check_fd(rnnc_loss_binary_ce_logits_f64, z, y, 2, 3, 1e-5, 1e-9);
+  /* stable at saturation: max(z, 0) - z y + log(1 + exp(-|z|)) is exactly
+   * 1000, 1000, ~0, ~0; the gradient is -+1 or ~0 */
+  assert_near(rnnc_loss_binary_ce_logits_f64(big, ybig, 1, 4, g4), 2000.0 / 4.0, 1e-12);
+  assert_near(g4[0], 0.25, 1e-16);
+  assert_near(g4[1], -0.25, 1e-16);
+  assert_near(g4[2], 0.0, 1e-300);
+  assert_near(g4[3], 0.0, 1e-300);
+  assert_true(isnan(rnnc_loss_binary_ce_logits_f64(z, y, 2, 0, NULL)));
+}
+
+static void test_binary_ce_logits_vs_probs(void **state) {
+  /* away from saturation the logits form and the probability form of sigmoid(z)
+   * agree up to the eps terms (relative ~eps / p), and the chain rule takes one
+   * gradient to the other: dL/dz = dL/dp * s (1 - s) */
+  const double z[8] = {-3.0, -1.5, -0.4, 0.0, 0.2, 0.9, 1.7, 3.0};
+  const double y[8] = {0, 1, 0.5, 1, 0, 1, 0.2, 1};
+  double p[8], gz[8], gp[8];
+  int k;
+  (void)state;
+  for (k = 0; k < 8; k++)
+    p[k] = sigmoid_ref(z[k]);
+  assert_near(rnnc_loss_binary_ce_logits_f64(z, y, 2, 4, gz),
+              rnnc_loss_binary_ce_f64(p, y, 2, 4, gp), 3e-6);
+  for (k = 0; k < 8; k++)
+    assert_near(gz[k], gp[k] * p[k] * (1.0 - p[k]), 3e-7);
+}
+
+/* -sum_j y_j log clip(p_j / sum p) per row, the clip bounds given */
+static double cce_row(const double *p, const double *y, int cols, double lo, double hi) {
+  double sum = 0.0, loss = 0.0;
+  int j;
+  for (j = 0; j < cols; j++)
+    sum += p[j];
+  for (j = 0; j < cols; j++) {
+    double q = p[j] / sum;
+    q = q < lo ? lo : q > hi ? hi : q;
+    loss -= y[j] * log(q);
+  }
+  return loss;
+}
+
+static void test_categorical_ce_probs(void **state) {
+  /* rows: one-hot on a distribution; soft target; a row summing to 1.6 (Keras
+   * divides by the sum first) */
+  const double p[9] = {0.2, 0.7, 0.1, 0.5, 0.25, 0.25, 0.4, 0.8, 0.4};
+  const double y[9] = {0, 1, 0, 0.6, 0.3, 0.1, 0, 0, 1};
+  double grad[9], want = 0.0;
+  int r, k;
+  (void)state;
+  for (r = 0; r < 3; r++)
+    want += cce_row(p + 3 * r, y + 3 * r, 3, 1e-7, 1.0 - 1e-7);
+  want /= 3.0;
+  assert_near(rnnc_loss_categorical_ce_f64(p, y, 3, 3, grad), want, 1e-15);
+  /* written out: (-log 0.7 - (0.6 log 0.5 + 0.3 log 0.25 + 0.1 log 0.25)
+   * - log(0.4 / 1.6)) / 3 */
+  assert_near(want, (-log(0.7) - (0.6 * log(0.5) + 0.4 * log(0.25)) - log(0.25)) / 3.0, 1e-15);
+  /* with nothing clipped, L = -sum y_j log p_j + sum(y) log(sum p), so
+   * dL/dp_k = (-y_k / p_k + sum(y) / sum(p)) / rows */
+  for (r = 0; r < 3; r++) {
+    double sy = 0.0, sp = 0.0;
+    for (k = 0; k < 3; k++) {
+      sy += y[3 * r + k];
+      sp += p[3 * r + k];
+    }
+    for (k = 0; k < 3; k++)
+      assert_near(grad[3 * r + k], (-y[3 * r + k] / p[3 * r + k] + sy / sp) / 3.0, 1e-14);
+  }
+  check_fd(rnnc_loss_categorical_ce_f64, p, y, 3, 3, 1e-6, 1e-8);
+  assert_true(isnan(rnnc_loss_categorical_ce_f64(p, y, 0, 3, NULL)));
+}
+
+static void test_categorical_ce_clip_edges(void **state) {
+  /* p = 0 and p = 1 entries: clipped after normalising; a clipped entry
+   * contributes no -y/q term, but every entry still moves the row sum:
+   *   dL/dp_k = (-[k unclipped] y_k / p_k + sum_{j unclipped} y_j / S) / rows */
+  const double p[9] = {1, 0, 0, 0.5, 0.5, 0, 0.5, 0.5, 0};
+  const double y[9] = {0, 1, 0, 0, 0, 1, 1, 0, 0};
+  double lo = 1e-7, hi = 1.0 - 1e-7, grad[9], want;
+  float p32[9], y32[9], g32[9];
+  int k;
+  (void)state;
+  want = (cce_row(p, y, 3, lo, hi) + cce_row(p + 3, y + 3, 3, lo, hi) +
+          cce_row(p + 6, y + 6, 3, lo, hi)) /
+         3.0;
+  /* -log(eps) twice, -log(0.5) once */
+  assert_near(want, (-2.0 * log(1e-7) - log(0.5)) / 3.0, 1e-14);
+  assert_near(rnnc_loss_categorical_ce_f64(p, y, 3, 3, grad), want, 1e-14);
+  /* rows 0 and 1: the only target entry is clipped, nothing flows */
+  for (k = 0; k < 6; k++)
+    assert_true(grad[k] == 0.0);
+  /* row 2: S = 1, y on the unclipped 0.5: (-1 / 0.5 + 1, 1, 1) / 3, the last
+   * one through the normalisation of an entry clipped at 0 */
+  assert_near(grad[6], (-2.0 + 1.0) / 3.0, 1e-15);
+  assert_near(grad[7], 1.0 / 3.0, 1e-15);
+  assert_near(grad[8], 1.0 / 3.0, 1e-15);
+  check_fd(rnnc_loss_categorical_ce_f64, p + 6, y + 6, 1, 3, 1e-6, 1e-8);
+  /* float bounds */
+  lo = (double)1e-7f;
+  hi = (double)(1.0f - 1e-7f);
+  for (k = 0; k < 9; k++) {
+    p32[k] = (float)p[k];
+    y32[k] = (float)y[k];
+  }
+  want = (cce_row(p, y, 3, lo, hi) + cce_row(p + 3, y + 3, 3, lo, hi) +
+          cce_row(p + 6, y + 6, 3, lo, hi)) /
+         3.0;
+  assert_near(rnnc_loss_categorical_ce_f32(p32, y32, 3, 3, g32), want, 1e-12);
+  for (k = 0; k < 6; k++)
+    assert_true(g32[k] == 0.0f);
+  assert_near(g32[6], -1.0 / 3.0, 1e-7);
+}
+
+static void test_categorical_ce_logits(void **state) {
+  const double z[8] = {0.5, -1.0, 2.0, 0.1, 1.5, 1.5, -0.3, 0.0};
+  /* one-hot, and a soft target summing to 0.8 (the softmax * sum(y) term) */
+  const double y[8] = {0, 0, 1, 0, 0.2, 0.5, 0.0, 0.1};
+  const double big[3] = {1000.0, 1001.0, 999.0}, ybig[3] = {0.5, 0, 0.5};
+  const double labels[2] = {2, 1}, onehot[8] = {0, 0, 1, 0, 0, 1, 0, 0};
+  double grad[8], g3[3], want = 0.0, gs[8];
+  int r, c;
+  (void)state;
+  /* -sum y log softmax(z), the softmax computed directly */
+  for (r = 0; r < 2; r++) {
+    double sum = 0.0;
+    for (c = 0; c < 4; c++)
+      sum += exp(z[4 * r + c]);
+    for (c = 0; c < 4; c++)
+      want -= y[4 * r + c] * log(exp(z[4 * r + c]) / sum);
+  }
+  want /= 2.0;
+  assert_near(rnnc_loss_categorical_ce_logits_f64(z, y, 2, 4, grad), want, 1e-15);
+  for (r = 0; r < 2; r++) {
+    double sum = 0.0, sy = 0.0;
+    for (c = 0; c < 4; c++) {
+      sum += exp(z[4 * r + c]);
+      sy += y[4 * r + c];
+    }
+    for (c = 0; c < 4; c++)
+      assert_near(grad[4 * r + c], (exp(z[4 * r + c]) / sum * sy - y[4 * r + c]) / 2.0, 1e-15);
+  }
+  check_fd(rnnc_loss_categorical_ce_logits_f64, z, y, 2, 4, 1e-5, 1e-9);
+  /* one-hot targets: the same as the sparse form with the labels */
+  assert_near(rnnc_loss_categorical_ce_logits_f64(z, onehot, 2, 4, grad),
+              rnnc_loss_sparse_cce_logits_f64(z, labels, 2, 4, gs), 1e-15);
+  for (c = 0; c < 8; c++)
+    assert_near(grad[c], gs[c], 1e-16);
+  /* stable at large logits: relative to the max 1001 the row is (-1, 0, -2),
+   * so the loss is 0.5 (1 + L) + 0.5 (2 + L) with L = log(1 + e^-1 + e^-2),
+   * and the gradient softmax * 1 - y */
+  assert_near(rnnc_loss_categorical_ce_logits_f64(big, ybig, 1, 3, g3),
+              1.5 + log(1.0 + exp(-1.0) + exp(-2.0)), 1e-12);
+  assert_near(g3[0], exp(-1.0) / (1.0 + exp(-1.0) + exp(-2.0)) - 0.5, 1e-15);
+  assert_near(g3[1], 1.0 / (1.0 + exp(-1.0) + exp(-2.0)), 1e-15);
+  assert_true(isnan(rnnc_loss_categorical_ce_logits_f64(z, y, 0, 4, NULL)));
+}
+
+static void test_categorical_ce_logits_vs_probs(void **state) {
+  /* away from saturation the probability form of softmax(z) equals the logits
+   * form (no clipping happens), and dL/dz = J_softmax^T dL/dp */
+  const double z[6] = {0.3, -0.8, 1.1, -0.5, 0.0, 0.4}, y[6] = {0, 0, 1, 0.3, 0.3, 0.4};
+  double p[6], gz[6], gp[6];
+  int r, i, j;
+  (void)state;
+  for (r = 0; r < 2; r++) {
+    double sum = 0.0;
+    for (i = 0; i < 3; i++)
+      sum += exp(z[3 * r + i]);
+    for (i = 0; i < 3; i++)
+      p[3 * r + i] = exp(z[3 * r + i]) / sum;
+  }
+  assert_near(rnnc_loss_categorical_ce_logits_f64(z, y, 2, 3, gz),
+              rnnc_loss_categorical_ce_f64(p, y, 2, 3, gp), 1e-14);
+  for (r = 0; r < 2; r++)
+    for (i = 0; i < 3; i++) {
+      double chain = 0.0;
+      for (j = 0; j < 3; j++)
+        chain += gp[3 * r + j] * p[3 * r + j] * ((i == j ? 1.0 : 0.0) - p[3 * r + i]);
+      assert_near(gz[3 * r + i], chain, 1e-14);
+    }
+}
+
+static void test_new_losses_f32(void **state) {
+  /* the float entry points against the double ones on the same (rounded)
+   * values */
+  const double x[8] = {0.31, 0.12, 0.77, 0.5, 0.4, 0.05, 0.9, 0.3};
+  const double t[8] = {0.3, 0.0, 1.0, 1.0, 0.0, 0.1, 1.0, 0.0};
+  double xd[8], td[8], g64[8], l64;
+  float x32[8], t32[8], g32[8];
+  typedef double (*f64_fn)(const double *, const double *, size_t, size_t, double *);
+  typedef double (*f32_fn)(const float *, const float *, size_t, size_t, float *);
+  const f64_fn d[5] = {rnnc_loss_mae_f64, rnnc_loss_binary_ce_f64, rnnc_loss_binary_ce_logits_f64,
+                       rnnc_loss_categorical_ce_f64, rnnc_loss_categorical_ce_logits_f64};
+  const f32_fn f[5] = {rnnc_loss_mae_f32, rnnc_loss_binary_ce_f32, rnnc_loss_binary_ce_logits_f32,
+                       rnnc_loss_categorical_ce_f32, rnnc_loss_categorical_ce_logits_f32};
+  int i, k;
+  (void)state;
+  for (i = 0; i < 8; i++) {
+    x32[i] = (float)x[i];
+    t32[i] = (float)t[i];
+    xd[i] = x32[i];
+    td[i] = t32[i];
+  }
+  for (k = 0; k < 5; k++) {
+    l64 = d[k](xd, td, 2, 4, g64);
+    assert_near(f[k](x32, t32, 2, 4, g32), l64, 1e-6 * fabs(l64) + 1e-12);
+    for (i = 0; i < 8; i++)
+      assert_near(g32[i], g64[i], 1e-6 * fabs(g64[i]) + 1e-12);
+    assert_near(f[k](x32, t32, 2, 4, NULL), l64, 1e-6 * fabs(l64) + 1e-12);
+  }
+}
+
+static void test_categorical_accuracy(void **state) {
+  /* hit; tie in pred taken by the first max (hit); miss; soft target whose
+   * argmax is the last column (hit) */
+  const double p[12] = {0.1, 0.7, 0.2, 0.4, 0.4, 0.2, 0.6, 0.3, 0.1, 0.2, 0.3, 0.5};
+  const double y[12] = {0, 1, 0, 1, 0, 0, 0, 0, 1, 0.1, 0.3, 0.6};
+  float p32[12], y32[12];
+  int i;
+  (void)state;
+  for (i = 0; i < 12; i++) {
+    p32[i] = (float)p[i];
+    y32[i] = (float)y[i];
+  }
+  assert_near(rnnc_categorical_accuracy_f64(p, y, 4, 3), 0.75, 0.0);
+  assert_near(rnnc_categorical_accuracy_f32(p32, y32, 4, 3), 0.75, 0.0);
+  assert_near(rnnc_categorical_accuracy_f64(p + 6, y + 6, 1, 3), 0.0, 0.0);
+  assert_true(isnan(rnnc_categorical_accuracy_f64(p, y, 0, 3)));
+}
+
+static void test_binary_accuracy(void **state) {
+  /* pred > 0.5 vs target > 0.5 per element: 0.5 itself is "0" on both sides */
+  const double p[8] = {0.9, 0.2, 0.5, 0.51, 0.7, 0.49, 0.0, 1.0};
+  const double y[8] = {1, 0, 0, 1, 0, 1, 0.5, 1};
+  /* hits: yes yes yes yes no no yes yes = 6 / 8 */
+  float p32[8], y32[8];
+  int i;
+  (void)state;
+  for (i = 0; i < 8; i++) {
+    p32[i] = (float)p[i];
+    y32[i] = (float)y[i];
+  }
+  assert_near(rnnc_binary_accuracy_f64(p, y, 2, 4), 0.75, 0.0);
+  assert_near(rnnc_binary_accuracy_f64(p, y, 4, 2), 0.75, 0.0);
+  assert_near(rnnc_binary_accuracy_f32(p32, y32, 2, 4), 0.75, 0.0);
+  assert_near(rnnc_binary_accuracy_f64(p + 4, y + 4, 1, 2), 0.0, 0.0);
+  assert_true(isnan(rnnc_binary_accuracy_f64(p, y, 2, 0)));
+}
+
 /* ================================================================ optimizers */
 
 static void test_optimizer_defaults(void **state) {
@@ -774,6 +1339,569 @@ static void test_adam(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------- RMSprop, amsgrad, AdamW,
+ * Adagrad, schedule, clipping. The rules are Keras 3's (keras-team/keras,
+ * keras/src/optimizers/{rmsprop,adam,adamw,adagrad}.py and base_optimizer.py),
+ * which tf.keras >= 2.11 shares; RMSprop's legacy epsilon is tf.keras <= 2.10's
+ * (keras/optimizers/optimizer_v2/rmsprop.py). */
+
+static void test_optimizer_defaults_all(void **state) {
+  const rnnc_optimizer_kind kinds[5] = {RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP,
+                                        RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD};
+  rnnc_optimizer o;
+  int k;
+  (void)state;
+  for (k = 0; k < 5; k++) {
+    o = rnnc_optimizer_default(kinds[k]);
+    assert_int_equal(o.kind, kinds[k]);
+    /* nothing a kind does not ask for is switched on */
+    assert_true(o.nesterov == 0 && o.centered == 0 && o.legacy_epsilon == 0 && o.amsgrad == 0);
+    assert_true(o.clipnorm == 0.0 && o.clipvalue == 0.0 && o.global_clipnorm == 0.0);
+    assert_true(o.decay_steps == 0.0 && o.staircase == 0 && o.momentum == 0.0);
+    assert_true(o.learning_rate == (kinds[k] == RNNC_OPT_SGD ? 0.01 : 0.001));
+  }
+  o = rnnc_optimizer_default(RNNC_OPT_RMSPROP);
+  assert_true(o.rho == 0.9 && o.epsilon == 1e-7 && o.weight_decay == 0.0);
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 10);
+  o.momentum = 0.9;
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 20);
+  o.centered = 1;
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 30);
+  o.momentum = 0.0;
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 20);
+  o = rnnc_optimizer_default(RNNC_OPT_ADAMW);
+  assert_true(o.beta_1 == 0.9 && o.beta_2 == 0.999 && o.epsilon == 1e-7 && o.weight_decay == 0.004);
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 20);
+  o.amsgrad = 1;
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 30);
+  o = rnnc_optimizer_default(RNNC_OPT_ADAM);
+  assert_true(o.weight_decay == 0.0);
+  o.amsgrad = 1;
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 30);
+  o = rnnc_optimizer_default(RNNC_OPT_ADAGRAD);
+  assert_true(o.initial_accumulator_value == 0.1 && o.epsilon == 1e-7);
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 10);
+  assert_int_equal(rnnc_optimizer_slots(NULL, 10), 0);
+}
+
+static void test_optimizer_old_layout(void **state) {
+  /* a unit generated before the new fields existed initialises only the first
+   * seven ({kind, lr, momentum, nesterov, beta_1, beta_2, epsilon}); the rest
+   * is zero and must mean off: the same updates as before */
+  static const rnnc_optimizer zero;
+  rnnc_optimizer old = zero, adam = rnnc_optimizer_default(RNNC_OPT_ADAM);
+  double w1[3], w2[3], s1[6] = {0}, s2[6] = {0};
+  int t;
+  (void)state;
+  old.kind = RNNC_OPT_ADAM;
+  old.learning_rate = 0.001;
+  old.beta_1 = 0.9;
+  old.beta_2 = 0.999;
+  old.epsilon = 1e-7;
+  assert_int_equal(rnnc_optimizer_slots(&old, 3), 6);
+  memcpy(w1, w0, sizeof w1);
+  memcpy(w2, w0, sizeof w2);
+  for (t = 0; t < 3; t++) {
+    double g1[3], g2[3];
+    memcpy(g1, grads[t], sizeof g1);
+    memcpy(g2, grads[t], sizeof g2);
+    rnnc_optimizer_apply_f64(&old, w1, g1, s1, 3, t + 1, NULL, 0);
+    rnnc_optimizer_step_f64(&adam, w2, g2, s2, 3, t + 1);
+    assert_memory_equal(g1, grads[t], sizeof g1); /* no clipping */
+  }
+  assert_memory_equal(w1, w2, sizeof w1);
+  assert_memory_equal(s1, s2, sizeof s1);
+}
+
+/* Keras's RMSprop, one step on n values. */
+typedef struct {
+  double lr, rho, mu, eps;
+  int centered, legacy;
+} rms_cfg;
+
+static void rms_ref(const rms_cfg *c, double *w, double *s, double *mom, double *mg,
+                    const double *g, int n) {
+  int i;
+  for (i = 0; i < n; i++) {
+    double den, inc;
+    s[i] = c->rho * s[i] + (1.0 - c->rho) * g[i] * g[i];
+    den = s[i];
+    if (c->centered) {
+      mg[i] = c->rho * mg[i] + (1.0 - c->rho) * g[i];
+      den = s[i] - mg[i] * mg[i];
+    }
+    /* tf.keras <= 2.10 without momentum: lr g / (sqrt(den) + eps); with
+     * momentum its fused kernel has eps inside the sqrt like Keras 3 */
+    if (c->legacy && c->mu == 0.0)
+      inc = c->lr * g[i] / (sqrt(den) + c->eps);
+    else
+      inc = c->lr * g[i] / sqrt(den + c->eps);
+    if (c->mu > 0.0) {
+      mom[i] = c->mu * mom[i] + inc;
+      w[i] -= mom[i];
+    } else {
+      w[i] -= inc;
+    }
+  }
+}
+
+/* the last element's gradients are tiny so that epsilon's place matters */
+static const double gtiny[3][3] = {{0.1, -0.2, 1e-8}, {0.05, 0.4, -2e-8}, {-0.3, 0.0, 3e-8}};
+
+static void run_rmsprop(double mu, int centered, int legacy, double *w_out) {
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_RMSPROP);
+  rms_cfg c;
+  double w[3], slots[9] = {0}, want[3], s[3] = {0}, mom[3] = {0}, mg[3] = {0};
+  float f[3], fslots[9] = {0}, g32[3];
+  size_t nslots;
+  int t, i, at;
+  opt.momentum = mu;
+  opt.centered = centered;
+  opt.legacy_epsilon = legacy;
+  c.lr = 0.001;
+  c.rho = 0.9;
+  c.eps = 1e-7;
+  c.mu = mu;
+  c.centered = centered;
+  c.legacy = legacy;
+  nslots = rnnc_optimizer_slots(&opt, 3);
+  assert_int_equal(nslots, 3 * (1 + (mu > 0.0) + (centered != 0)));
+  memcpy(w, w0, sizeof w);
+  memcpy(want, w0, sizeof w);
+  for (i = 0; i < 3; i++)
+    f[i] = (float)w0[i];
+  for (t = 0; t < 3; t++) {
+    for (i = 0; i < 3; i++)
+      g32[i] = (float)gtiny[t][i];
+    rnnc_optimizer_step_f64(&opt, w, gtiny[t], slots, 3, t + 1);
+    rnnc_optimizer_step_f32(&opt, f, g32, fslots, 3, t + 1);
+    rms_ref(&c, want, s, mom, mg, gtiny[t], 3);
+    for (i = 0; i < 3; i++) {
+      assert_near(w[i], want[i], 1e-15);
+      assert_near(f[i], want[i], 2e-6);
+      /* layout: s, then mom (momentum), then mg (centered) */
+      assert_near(slots[i], s[i], 1e-18);
+      at = 3;
+      if (mu > 0.0) {
+        assert_near(slots[at + i], mom[i], 1e-17);
+        at += 3;
+      }
+      if (centered)
+        assert_near(slots[at + i], mg[i], 1e-17);
+    }
+  }
+  for (i = (int)nslots; i < 9; i++)
+    assert_true(slots[i] == 0.0); /* nothing written past the slots */
+  memcpy(w_out, w, sizeof w);
+}
+
+static void test_rmsprop(void **state) {
+  double w[3], w2[3], d;
+  (void)state;
+  run_rmsprop(0.0, 0, 0, w);
+  run_rmsprop(0.9, 0, 0, w);
+  /* element 0 with momentum written out: s = 0.001, 0.000925, 0.0098325;
+   * mom = 0.001*0.1/sqrt(0.0010001), then 0.9 mom + 0.001*0.05/sqrt(0.0009251),
+   * then 0.9 mom - 0.001*0.3/sqrt(0.0098326); w = 1 - the three moms */
+  assert_near(w[0], 0.9916241294421194, 1e-15);
+  run_rmsprop(0.0, 1, 0, w);
+  run_rmsprop(0.9, 1, 0, w);
+  run_rmsprop(0.0, 0, 1, w);
+  run_rmsprop(0.0, 1, 1, w);
+  /* legacy with momentum takes TF's fused kernel: eps inside the sqrt, the
+   * same updates as without the flag */
+  run_rmsprop(0.9, 0, 1, w);
+  run_rmsprop(0.9, 0, 0, w2);
+  assert_memory_equal(w, w2, sizeof w);
+  run_rmsprop(0.9, 1, 1, w);
+  run_rmsprop(0.9, 1, 0, w2);
+  assert_memory_equal(w, w2, sizeof w);
+
+  /* first updates written out (lr 0.001, rho 0.9, eps 1e-7):
+   * g = 0.1: s = 0.1 * 0.01 = 0.001;
+   *   Keras 3:  w = 1 - 0.001 * 0.1 / sqrt(0.001 + 1e-7)
+   *   legacy:   w = 1 - 0.001 * 0.1 / (sqrt(0.001) + 1e-7)
+   *   centered: mg = 0.1 * 0.1 = 0.01, w = 1 - 0.0001 / sqrt(0.001 - 0.0001 + 1e-7)
+   * g = 1e-8 on w = 0.5: s = 1e-17, the step is 1e-11 / sqrt(1e-7 + 1e-17) =
+   *   3.16e-8 inside, 1e-11 / (3.16e-9 + 1e-7) = 9.69e-5 outside */
+  {
+    rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_RMSPROP);
+    double s[6];
+    memcpy(w, w0, sizeof w);
+    memset(s, 0, sizeof s);
+    rnnc_optimizer_step_f64(&opt, w, gtiny[0], s, 3, 1);
+    assert_near(w[0], 0.9968378804418571, 1e-15);
+    assert_near(w[2], 0.4999999683772234, 1e-15);
+    opt.legacy_epsilon = 1;
+    memcpy(w, w0, sizeof w);
+    memset(s, 0, sizeof s);
+    rnnc_optimizer_step_f64(&opt, w, gtiny[0], s, 3, 1);
+    assert_near(w[0], 0.9968377323398, 1e-15);
+    assert_near(w[2], 0.49990306534300316, 1e-15);
+    opt.legacy_epsilon = 0;
+    opt.centered = 1;
+    memcpy(w, w0, sizeof w);
+    memset(s, 0, sizeof s);
+    rnnc_optimizer_step_f64(&opt, w, gtiny[0], s, 3, 1);
+    assert_near(w[0], 0.9966668518364212, 1e-15);
+    d = s[3];
+    assert_near(d, 0.01, 1e-17);
+  }
+}
+
+/* Keras's Adam, optionally amsgrad and AdamW's decay, one step on n values
+ * with the learning rate lr of this step. */
+static void adam_ref(double lr, double wd, int amsgrad, int t, double *w, double *m, double *v,
+                     double *vhat, const double *g, int n) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-7;
+  double lr_t = lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t));
+  int i;
+  for (i = 0; i < n; i++) {
+    double vv;
+    w[i] -= w[i] * wd * lr; /* AdamW: before the Adam update */
+    m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+    vv = v[i];
+    if (amsgrad) {
+      vhat[i] = vhat[i] > v[i] ? vhat[i] : v[i];
+      vv = vhat[i];
+    }
+    w[i] -= lr_t * m[i] / (sqrt(vv) + eps);
+  }
+}
+
+static void test_adam_amsgrad(void **state) {
+  /* gradients shrinking on elements 0 and 1, so v falls below its maximum */
+  const double g[3][3] = {{1.0, -0.5, 0.2}, {0.01, 0.01, 0.3}, {0.02, -0.01, -0.1}};
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_ADAM), plain = opt;
+  double w[3], wp[3], slots[9] = {0}, sp[6] = {0}, want[3], m[3] = {0}, v[3] = {0}, vh[3] = {0},
+                      v1 = 0.0;
+  float f[3], fslots[9] = {0}, g32[3];
+  int t, i;
+  (void)state;
+  opt.amsgrad = 1;
+  assert_int_equal(rnnc_optimizer_slots(&opt, 3), 9);
+  memcpy(w, w0, sizeof w);
+  memcpy(wp, w0, sizeof w);
+  memcpy(want, w0, sizeof w);
+  for (i = 0; i < 3; i++)
+    f[i] = (float)w0[i];
+  for (t = 1; t <= 3; t++) {
+    for (i = 0; i < 3; i++)
+      g32[i] = (float)g[t - 1][i];
+    rnnc_optimizer_step_f64(&opt, w, g[t - 1], slots, 3, t);
+    rnnc_optimizer_step_f32(&opt, f, g32, fslots, 3, t);
+    rnnc_optimizer_step_f64(&plain, wp, g[t - 1], sp, 3, t);
+    adam_ref(0.001, 0.0, 1, t, want, m, v, vh, g[t - 1], 3);
+    for (i = 0; i < 3; i++) {
+      assert_near(w[i], want[i], 1e-15);
+      assert_near(f[i], want[i], 1e-6);
+      assert_near(slots[i], m[i], 1e-16);
+      assert_near(slots[3 + i], v[i], 1e-17);
+      assert_near(slots[6 + i], vh[i], 1e-17);
+    }
+    if (t == 1)
+      v1 = slots[3];
+    else {
+      /* v_hat keeps step 1's v (0.001) while v decays */
+      assert_true(slots[6] == v1 && slots[3] < slots[6]);
+      assert_true(w[0] != wp[0]);
+    }
+  }
+  /* element 0 written out: v = 0.001, 0.0009991, 0.0009985009 but
+   * v_hat = 0.001 throughout; m = 0.1, 0.091, 0.0839;
+   * w = 1 - sum_t lr sqrt(1 - 0.999^t) / (1 - 0.9^t) m_t / (sqrt(0.001) + 1e-7) */
+  assert_near(w[0], 0.9977868778791654, 1e-15);
+}
+
+static void test_adamw(void **state) {
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_ADAMW), adam;
+  double w[3], slots[9] = {0}, want[3], m[3] = {0}, v[3] = {0}, vh[3] = {0};
+  float f[3], fslots[9] = {0}, g32[3];
+  int t, i, pass;
+  (void)state;
+  for (pass = 0; pass < 3; pass++) {
+    /* 0: defaults; 1: amsgrad; 2: with a schedule, lr_i = 0.001 * 0.5^i, which
+     * the decay uses too */
+    opt = rnnc_optimizer_default(RNNC_OPT_ADAMW);
+    if (pass == 1)
+      opt.amsgrad = 1;
+    if (pass == 2) {
+      opt.decay_steps = 1.0;
+      opt.decay_rate = 0.5;
+    }
+    memcpy(w, w0, sizeof w);
+    memcpy(want, w0, sizeof w);
+    memset(slots, 0, sizeof slots);
+    memset(fslots, 0, sizeof fslots);
+    memset(m, 0, sizeof m);
+    memset(v, 0, sizeof v);
+    memset(vh, 0, sizeof vh);
+    for (i = 0; i < 3; i++)
+      f[i] = (float)w0[i];
+    for (t = 1; t <= 3; t++) {
+      double lr = pass == 2 ? 0.001 * pow(0.5, t - 1) : 0.001;
+      for (i = 0; i < 3; i++)
+        g32[i] = (float)grads[t - 1][i];
+      rnnc_optimizer_step_f64(&opt, w, grads[t - 1], slots, 3, t);
+      rnnc_optimizer_step_f32(&opt, f, g32, fslots, 3, t);
+      adam_ref(lr, 0.004, pass == 1, t, want, m, v, vh, grads[t - 1], 3);
+      for (i = 0; i < 3; i++) {
+        assert_near(w[i], want[i], 1e-15);
+        assert_near(f[i], want[i], 1e-6);
+      }
+    }
+  }
+  /* step 1 written out, element 0: w = 1 - 1 * 0.004 * 0.001 = 0.999996, then
+   * the Adam step 0.001 sqrt(0.001) / 0.1 * 0.01 / (sqrt(1e-5) + 1e-7) */
+  opt = rnnc_optimizer_default(RNNC_OPT_ADAMW);
+  memcpy(w, w0, sizeof w);
+  memset(slots, 0, sizeof slots);
+  rnnc_optimizer_step_f64(&opt, w, grads[0], slots, 3, 1);
+  assert_near(w[0], 0.9989960316217766, 1e-15);
+  /* weight_decay 0 is Adam */
+  adam = rnnc_optimizer_default(RNNC_OPT_ADAM);
+  opt.weight_decay = 0.0;
+  {
+    double wa[3], wb[3], sa[6] = {0}, sb[6] = {0};
+    memcpy(wa, w0, sizeof wa);
+    memcpy(wb, w0, sizeof wb);
+    for (t = 1; t <= 3; t++) {
+      rnnc_optimizer_step_f64(&opt, wa, grads[t - 1], sa, 3, t);
+      rnnc_optimizer_step_f64(&adam, wb, grads[t - 1], sb, 3, t);
+    }
+    assert_memory_equal(wa, wb, sizeof wa);
+  }
+}
+
+static void test_adagrad(void **state) {
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_ADAGRAD);
+  const double lr = 0.001, eps = 1e-7;
+  double w[3], slots[3] = {7, 7, 7}, want[3], acc[3] = {0.1, 0.1, 0.1};
+  float f[3], fslots[3] = {7, 7, 7}, g32[3];
+  int t, i;
+  (void)state;
+  memcpy(w, w0, sizeof w);
+  memcpy(want, w0, sizeof w);
+  for (i = 0; i < 3; i++)
+    f[i] = (float)w0[i];
+  for (t = 0; t < 3; t++) {
+    for (i = 0; i < 3; i++) {
+      g32[i] = (float)grads[t][i];
+      /* Keras: accumulator (from initial_accumulator_value) += g^2;
+       * w -= lr g / sqrt(accumulator + eps) */
+      acc[i] += grads[t][i] * grads[t][i];
+      want[i] -= lr * grads[t][i] / sqrt(acc[i] + eps);
+    }
+    /* whatever the slots held before step 1 is replaced by 0.1 */
+    rnnc_optimizer_step_f64(&opt, w, grads[t], slots, 3, t + 1);
+    rnnc_optimizer_step_f32(&opt, f, g32, fslots, 3, t + 1);
+    for (i = 0; i < 3; i++) {
+      assert_near(slots[i], acc[i], 1e-16);
+      assert_near(w[i], want[i], 1e-15);
+      assert_near(f[i], want[i], 1e-6);
+      assert_near(fslots[i], acc[i], 1e-7);
+    }
+    if (t == 0)
+      /* written out: 1 - 0.001 * 0.1 / sqrt(0.1 + 0.01 + 1e-7) */
+      assert_near(w[0], 0.9996984887924728, 1e-15);
+  }
+  /* the initial value is a parameter */
+  opt.initial_accumulator_value = 1.0;
+  memcpy(w, w0, sizeof w);
+  rnnc_optimizer_step_f64(&opt, w, grads[0], slots, 3, 1);
+  assert_near(slots[0], 1.01, 1e-16);
+  assert_near(w[0], 1.0 - 0.001 * 0.1 / sqrt(1.01 + 1e-7), 1e-15);
+}
+
+static void test_lr_schedule(void **state) {
+  /* ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5) evaluated at the
+   * number of updates done before (keras/src/optimizers/schedules/
+   * learning_rate_schedule.py: p = step / decay_steps, floored when
+   * staircase; lr * decay_rate ** p). SGD, g = 1: w drops by lr_i each step. */
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_SGD);
+  const double one[1] = {1.0};
+  const double r = sqrt(0.5);
+  double w[1], sum;
+  int t, stair;
+  (void)state;
+  opt.decay_steps = 2.0;
+  opt.decay_rate = 0.5;
+  for (stair = 0; stair <= 1; stair++) {
+    opt.staircase = stair;
+    w[0] = 1.0;
+    for (t = 1; t <= 4; t++)
+      rnnc_optimizer_step_f64(&opt, w, one, NULL, 1, t);
+    /* smooth: 0.01 * 0.5^(i/2) for i = 0..3: 0.01, 0.01 r, 0.005, 0.005 r;
+     * staircase: 0.01, 0.01, 0.005, 0.005 */
+    sum = stair ? 0.01 + 0.01 + 0.005 + 0.005 : 0.01 + 0.01 * r + 0.005 + 0.005 * r;
+    assert_near(w[0], 1.0 - sum, 1e-15);
+  }
+  /* decay_steps 0: no schedule, whatever decay_rate says */
+  opt.decay_steps = 0.0;
+  w[0] = 1.0;
+  for (t = 1; t <= 4; t++)
+    rnnc_optimizer_step_f64(&opt, w, one, NULL, 1, t);
+  assert_near(w[0], 0.96, 1e-15);
+  /* Adam: the bias corrections use t, the rate the schedule */
+  {
+    rnnc_optimizer adam = rnnc_optimizer_default(RNNC_OPT_ADAM);
+    double wa[3], s[6] = {0}, want[3], m[3] = {0}, v[3] = {0};
+    int i;
+    adam.decay_steps = 3.0;
+    adam.decay_rate = 0.1;
+    memcpy(wa, w0, sizeof wa);
+    memcpy(want, w0, sizeof want);
+    for (t = 1; t <= 3; t++) {
+      rnnc_optimizer_step_f64(&adam, wa, grads[t - 1], s, 3, t);
+      adam_ref(0.001 * pow(0.1, (t - 1) / 3.0), 0.0, 0, t, want, m, v, NULL, grads[t - 1], 3);
+      for (i = 0; i < 3; i++)
+        assert_near(wa[i], want[i], 1e-15);
+    }
+  }
+  /* RMSprop and Adagrad take it too: with rate 0 and staircase the second
+   * step (i = 1 < decay_steps 2) still moves, the third (i = 2) does not */
+  {
+    rnnc_optimizer o = rnnc_optimizer_default(RNNC_OPT_ADAGRAD);
+    double wa[1] = {1.0}, s[1] = {0}, before;
+    o.decay_steps = 2.0;
+    o.decay_rate = 0.0;
+    o.staircase = 1;
+    rnnc_optimizer_step_f64(&o, wa, one, s, 1, 1);
+    before = wa[0];
+    rnnc_optimizer_step_f64(&o, wa, one, s, 1, 2);
+    assert_true(wa[0] < before);
+    before = wa[0];
+    rnnc_optimizer_step_f64(&o, wa, one, s, 1, 3);
+    assert_true(wa[0] == before);
+    o = rnnc_optimizer_default(RNNC_OPT_RMSPROP);
+    o.decay_steps = 1.0;
+    o.decay_rate = 0.0;
+    o.staircase = 1;
+    wa[0] = 1.0;
+    s[0] = 0.0;
+    rnnc_optimizer_step_f64(&o, wa, one, s, 1, 1);
+    before = wa[0];
+    assert_true(before < 1.0);
+    rnnc_optimizer_step_f64(&o, wa, one, s, 1, 2);
+    assert_true(wa[0] == before);
+  }
+}
+
+/* Clipping through rnnc_optimizer_apply with SGD(lr = 1): w0 - w is the
+ * clipped gradient, which is also left in g. */
+static void clip_case(const rnnc_optimizer *base, const double *g0, const double *want,
+                      const rnnc_tensor_desc *tensors, int n_tensors) {
+  rnnc_optimizer opt = *base;
+  double w[5] = {0, 0, 0, 0, 0}, g[5];
+  float f[5] = {0, 0, 0, 0, 0}, g32[5];
+  int i;
+  opt.kind = RNNC_OPT_SGD;
+  opt.learning_rate = 1.0;
+  memcpy(g, g0, sizeof g);
+  for (i = 0; i < 5; i++)
+    g32[i] = (float)g0[i];
+  rnnc_optimizer_apply_f64(&opt, w, g, NULL, 5, 1, tensors, n_tensors);
+  rnnc_optimizer_apply_f32(&opt, f, g32, NULL, 5, 1, tensors, n_tensors);
+  for (i = 0; i < 5; i++) {
+    assert_near(g[i], want[i], 1e-15);
+    assert_near(-w[i], want[i], 1e-15);
+    assert_near(g32[i], want[i], 1e-7);
+    assert_near(-f[i], want[i], 1e-7);
+  }
+}
+
+static void test_clipping(void **state) {
+  /* two weight tensors: elements 0..2 and 3..4 */
+  const rnnc_tensor_desc t2[2] = {{.name = "a", .rank = 1, .shape = {3}, .offset = 0, .size = 3},
+                                  {.name = "b", .rank = 1, .shape = {2}, .offset = 3, .size = 2}};
+  static const rnnc_optimizer zero;
+  rnnc_optimizer o = zero;
+  const double s2 = sqrt(0.5);
+  (void)state;
+  {
+    /* clipvalue 0.5: clip(g, -0.5, 0.5) */
+    const double g[5] = {1.0, -2.0, 0.3, 0.1, -0.7}, want[5] = {0.5, -0.5, 0.3, 0.1, -0.5};
+    o = zero;
+    o.clipvalue = 0.5;
+    clip_case(&o, g, want, t2, 2);
+  }
+  {
+    /* clipnorm 1 per tensor: (3, 4, 0) has norm 5 -> (0.6, 0.8, 0); (0.3, -0.4)
+     * has norm 0.5 <= 1 and stays */
+    const double g[5] = {3, 4, 0, 0.3, -0.4}, want[5] = {0.6, 0.8, 0, 0.3, -0.4};
+    /* the same vector as one tensor: norm sqrt(25.25) */
+    const double nrm = sqrt(25.25);
+    const double want1[5] = {3 / nrm, 4 / nrm, 0, 0.3 / nrm, -0.4 / nrm};
+    /* just over the limit (norm 1.5) and exactly at it (norm 1) */
+    const double g15[5] = {0.9, 1.2, 0, 0.6, -0.8}, want15[5] = {0.6, 0.8, 0, 0.6, -0.8};
+    o = zero;
+    o.clipnorm = 1.0;
+    clip_case(&o, g, want, t2, 2);
+    clip_case(&o, g, want1, NULL, 0);
+    clip_case(&o, g15, want15, t2, 2);
+  }
+  {
+    /* global_clipnorm 1: norm of everything sqrt(1 + 4 + 4 + 0 + 16) = 5 ->
+     * scale 0.2; below the limit nothing changes */
+    const double g[5] = {1, 2, 2, 0, 4}, want[5] = {0.2, 0.4, 0.4, 0, 0.8};
+    const double small[5] = {0.1, 0.2, -0.2, 0, 0.4};
+    /* norm 1.5 -> scale 2/3 */
+    const double g15[5] = {0.3, 0.6, 0.6, 0, 1.2}, want15[5] = {0.2, 0.4, 0.4, 0, 0.8};
+    o = zero;
+    o.global_clipnorm = 1.0;
+    clip_case(&o, g, want, t2, 2);
+    clip_case(&o, small, small, t2, 2);
+    clip_case(&o, g15, want15, t2, 2);
+  }
+  {
+    /* clipvalue then clipnorm: (4, 3, 0) -> (3, 3, 0) -> (s2, s2, 0); the other
+     * order would give (0.8, 0.6, 0). Tensor b: (0, 5) -> (0, 3) -> (0, 1). */
+    const double g[5] = {4, 3, 0, 0, 5}, want[5] = {s2, s2, 0, 0, 1};
+    o = zero;
+    o.clipvalue = 3.0;
+    o.clipnorm = 1.0;
+    clip_case(&o, g, want, t2, 2);
+  }
+  {
+    /* clipnorm then global_clipnorm: (3, 4, 0) -> (0.6, 0.8, 0), (0, 3) -> (0, 1),
+     * global norm sqrt(2) -> scale 1 / sqrt(2) */
+    const double g[5] = {3, 4, 0, 0, 3}, want[5] = {0.6 * s2, 0.8 * s2, 0, 0, s2};
+    o = zero;
+    o.clipnorm = 1.0;
+    o.global_clipnorm = 1.0;
+    clip_case(&o, g, want, t2, 2);
+  }
+  {
+    /* a non-finite global norm makes every gradient NaN, as Keras's
+     * clip_by_global_norm does */
+    rnnc_optimizer sgd = rnnc_optimizer_default(RNNC_OPT_SGD);
+    double w[5] = {0}, g[5] = {1, INFINITY, 0, 0, 0};
+    int i;
+    sgd.global_clipnorm = 1.0;
+    rnnc_optimizer_apply_f64(&sgd, w, g, NULL, 5, 1, t2, 2);
+    for (i = 0; i < 5; i++)
+      assert_true(isnan(g[i]));
+  }
+  {
+    /* apply = clip, then the optimizer's own step (Adam, slots and all) */
+    rnnc_optimizer adam = rnnc_optimizer_default(RNNC_OPT_ADAM);
+    double wa[5] = {1, 2, 3, 4, 5}, wb[5] = {1, 2, 3, 4, 5}, sa[10] = {0}, sb[10] = {0};
+    double ga[5] = {3, 4, 0, 0.3, -0.4}, gb[5] = {0.6, 0.8, 0, 0.3, -0.4};
+    adam.clipnorm = 1.0;
+    rnnc_optimizer_apply_f64(&adam, wa, ga, sa, 5, 1, t2, 2);
+    adam.clipnorm = 0.0;
+    rnnc_optimizer_step_f64(&adam, wb, gb, sb, 5, 1);
+    {
+      int i;
+      for (i = 0; i < 5; i++) {
+        assert_near(wa[i], wb[i], 1e-15);
+        assert_near(sa[i], sb[i], 1e-16);
+      }
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dtype_size),
@@ -800,6 +1928,30 @@ int main(void) {
       cmocka_unit_test(test_sgd_momentum),
       cmocka_unit_test(test_sgd_nesterov),
       cmocka_unit_test(test_adam),
+      cmocka_unit_test(test_init_truncated_normal),
+      cmocka_unit_test(test_init_variance_uniform),
+      cmocka_unit_test(test_init_random_normal),
+      cmocka_unit_test(test_init_new_reproducible),
+      cmocka_unit_test(test_mae),
+      cmocka_unit_test(test_binary_ce_probs),
+      cmocka_unit_test(test_binary_ce_clip_edges),
+      cmocka_unit_test(test_binary_ce_logits),
+      cmocka_unit_test(test_binary_ce_logits_vs_probs),
+      cmocka_unit_test(test_categorical_ce_probs),
+      cmocka_unit_test(test_categorical_ce_clip_edges),
+      cmocka_unit_test(test_categorical_ce_logits),
+      cmocka_unit_test(test_categorical_ce_logits_vs_probs),
+      cmocka_unit_test(test_new_losses_f32),
+      cmocka_unit_test(test_categorical_accuracy),
+      cmocka_unit_test(test_binary_accuracy),
+      cmocka_unit_test(test_optimizer_defaults_all),
+      cmocka_unit_test(test_optimizer_old_layout),
+      cmocka_unit_test(test_rmsprop),
+      cmocka_unit_test(test_adam_amsgrad),
+      cmocka_unit_test(test_adamw),
+      cmocka_unit_test(test_adagrad),
+      cmocka_unit_test(test_lr_schedule),
+      cmocka_unit_test(test_clipping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

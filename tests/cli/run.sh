@@ -207,5 +207,89 @@ expect "functional model: two outputs" 0 "rs.npy: 6 predictions of output 0" \
   -- "$work/rnn_state/rnn_state" predict --weights "$work/rnn_state.w.safetensors" --x "$work/rnn_state.x.npy" --out "$work/rs.npy"
 [ -f "$work/rs_1.npy" ] && ok || ko "functional model: rs_1.npy missing"
 
+# --- fit and evaluate: Keras's callbacks, validation, resume ---------------
+s="$work/sum/sum_regression"
+sx=examples/data/sum_x.npy
+sy=examples/data/sum_y.npy
+expect "early stopping prints the epoch it stopped at" 0 "^Epoch [0-9]+: early stopping" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 1000 --batch-size 1 --seed 1 --log-every 1000 \
+  --early-stopping --monitor loss --patience 10 --out "$work/es.safetensors"
+expect "early stopping: the summary line names the epochs" 0 "early stopping: stopped after epoch [0-9]+ of 1000; best loss" \
+  -- "$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 1000 --batch-size 1 --seed 1 --verbose 0 \
+  --early-stopping --monitor loss --patience 10 --restore-best-weights --plot "$work/es.svg" --csv "$work/es.csv" \
+  --out "$work/es.safetensors"
+if head -c 5 "$work/es.svg" | grep -q '^<svg' && [ "$(grep -c '<polyline' "$work/es.svg")" = 1 ] && grep -q '</svg>' "$work/es.svg"; then
+  ok
+else ko "--plot did not write an SVG with one polyline: $work/es.svg"; fi
+if [ "$(head -1 "$work/es.csv" | tr -d '\r')" = "epoch,loss" ] && sed -n 2p "$work/es.csv" | grep -q '^0,[0-9]'; then
+  ok
+else ko "--csv header or first row: $(head -2 "$work/es.csv")"; fi
+expect "evaluate prints the loss" 0 "^loss [0-9]+\.[0-9]+" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy
+expect "evaluate with metrics" 0 "^mae [0-9]" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy \
+  --batch-size 4 --metrics mae,mse
+expect "evaluate: batch larger than the unit's" 1 "batch size 64 is outside 1..32" -- "$s" evaluate \
+  --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 64
+# with --restore-best-weights the summary names the best epoch's loss
+best=$(sed -n 's/.*best loss \([0-9.e+-]*\) at epoch.*/\1/p' <<<"$("$s" fit --weights "$work/sum.w0.safetensors" --x $sx \
+  --y $sy --epochs 1000 --batch-size 1 --seed 1 --verbose 0 --early-stopping --monitor loss --patience 10 \
+  --restore-best-weights --out "$work/es.safetensors")")
+[ -n "$best" ] && ok || ko "no best loss in the early-stopping summary"
+expect "validation split and the default monitor val_loss" 0 "val_loss: [0-9]" -- "$s" fit --weights "$work/sum.w0.safetensors" \
+  --x $sx --y $sy --epochs 30 --batch-size 4 --validation-split 0.25 --early-stopping --patience 2 --out "$work/vs.safetensors"
+expect "explicit validation data" 0 "val_loss: [0-9]" -- "$s" fit --weights "$work/sum.w0.safetensors" \
+  --x $sx --y $sy --epochs 2 --batch-size 4 --val-x $sx --val-y $sy --out "$work/vs.safetensors"
+expect "val_loss without validation data" 1 "monitors 'val_loss', which is not available" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 2 --early-stopping --out "$work/vs.safetensors"
+expect "validation needs both files" 1 "both --val-x and --val-y" -- "$s" fit --weights "$work/sum.w0.safetensors" \
+  --x $sx --y $sy --val-x $sx --out "$work/vs.safetensors"
+expect "a bad --mode" 2 "--mode: 'up' is not auto, min or max" -- "$s" fit --weights "$work/sum.w0.safetensors" \
+  --x $sx --y $sy --mode up --out "$work/vs.safetensors"
+expect "optimizer overrides" 0 "Epoch 3/3" -- "$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy \
+  --epochs 3 --batch-size 4 --optimizer sgd --learning-rate 0.0001 --momentum 0.9 --nesterov --clipnorm 1 \
+  --out "$work/opt.safetensors"
+
+# A checkpoint every epoch, then --resume from it: the same bytes as one run.
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 20 --batch-size 4 --seed 5 --verbose 0 \
+  --out "$work/whole.safetensors" >/dev/null
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 10 --batch-size 4 --seed 5 --verbose 0 \
+  --checkpoint "$work/ck{epoch:02d}.safetensors" --out "$work/half.safetensors" >/dev/null
+[ -f "$work/ck01.safetensors" ] && [ -f "$work/ck10.safetensors" ] && ok || ko "checkpoints ck01 .. ck10 missing"
+expect "resume reads the optimizer state" 0 "resuming from .*ck10.safetensors: 40 optimizer updates done" \
+  -- "$s" fit --weights "$work/ck10.safetensors" --x $sx --y $sy --epochs 20 --initial-epoch 10 --batch-size 4 --seed 5 \
+  --verbose 0 --resume --out "$work/resumed.safetensors"
+cmp -s "$work/whole.safetensors" "$work/resumed.safetensors" && ok || ko "resumed training differs from one run"
+expect "the checkpoint loads as plain weights" 0 "sample 0:" -- "$s" predict --weights "$work/ck10.safetensors" \
+  --x examples/data/sum_query.npy --out "$work/ckp.npy"
+expect "resume from a file without optimizer state" 0 "holds no optimizer state" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 1 --batch-size 4 --resume --out "$work/r0.safetensors"
+expect "resume with another optimizer" 1 "another optimizer" -- "$s" fit --weights "$work/ck10.safetensors" --x $sx --y $sy \
+  --epochs 1 --batch-size 4 --resume --optimizer sgd --momentum 0.5 --out "$work/r0.safetensors"
+# divergence keeps the last good checkpoint
+expect "divergence with a checkpoint" 3 "the loss or a gradient is not finite" -- "$d" fit --weights "$work/d0.safetensors" \
+  --x $x --y $y --epochs 50 --batch-size 2 --checkpoint "$work/dck.safetensors" --out "$work/d2.safetensors"
+if [ -f "$work/dck.safetensors" ] && ! grep -qiE "nan|inf" <<<"$("$d" predict --weights "$work/dck.safetensors" --x $x --out "$work/dp.npy")"; then
+  ok
+else ko "the checkpoint after divergence is missing or not finite"; fi
+
+# The description's model:fit{...} gives the driver's defaults; the command line wins.
+cat >"$work/fitdefaults.lua" <<'LUA'
+local model = Sequential {
+  LSTM { 20, activation = "relu", input_shape = { 3, 1 } },
+  Dense { 5, activation = "relu" },
+  Dense { 1 },
+}
+model:compile { optimizer = "adam", loss = "mse" }
+model:fit { epochs = 1000, batch_size = 1, verbose = 0, callbacks = { EarlyStopping { monitor = "loss", patience = 10 } } }
+return model
+LUA
+if $rnnc build "$work/fitdefaults.lua" -o "$work/fitdefaults" >/dev/null 2>&1; then
+  fd="$work/fitdefaults/fitdefaults"
+  "$fd" init --seed 1 --out "$work/fd0.safetensors" >/dev/null
+  expect "fit defaults from the description" 0 "early stopping: stopped after epoch [0-9]+ of 1000" -- "$fd" fit \
+    --weights "$work/fd0.safetensors" --x $sx --y $sy --seed 1 --out "$work/fd1.safetensors"
+  expect "the command line overrides the fit defaults" 0 "Epoch 3/3" -- "$fd" fit --weights "$work/fd0.safetensors" \
+    --x $sx --y $sy --epochs 3 --verbose 1 --early-stopping=0 --out "$work/fd1.safetensors"
+else ko "build $work/fitdefaults.lua (model:fit{...})"; fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

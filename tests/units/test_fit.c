@@ -1,0 +1,976 @@
+/* The training loop (runtime/fit.c) on a generated float64 unit (fit.lua:
+ * SimpleRNN + softmax Dense, sparse labels, Adam, accuracy; batch 8) and on a
+ * small hand-written descriptor for the metrics the unit does not compile:
+ * batches and the epoch loss, shuffling, validation data, EarlyStopping,
+ * ModelCheckpoint (atomic, with the optimizer state, resumable bitwise),
+ * divergence, CSVLogger, the SVG plot and evaluate. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fit.h"
+
+enum { N = 21, BS = 8, P = FIT_N_PARAMS, IN = FIT_INPUT_SIZE };
+
+static double X[N * IN], Y[N];
+static char dir[256];
+
+static double next(uint64_t *s) {
+  *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* Inputs in [-1, 1]; the label is the timestep whose features sum highest. */
+static void make_data(void) {
+  uint64_t s = 99;
+  for (int i = 0; i < N; ++i) {
+    int best = 0;
+    double top = -1e9;
+    for (int t = 0; t < 3; ++t) {
+      double sum = 0;
+      for (int f = 0; f < 2; ++f) {
+        X[i * IN + t * 2 + f] = next(&s);
+        sum += X[i * IN + t * 2 + f];
+      }
+      if (sum > top) {
+        top = sum;
+        best = t;
+      }
+    }
+    Y[i] = best;
+  }
+}
+
+static void init_params(fit_params *p) {
+  fit_model.init(p, 5);
+}
+
+static const char *path_of(const char *name) {
+  static char buf[8][512];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+  return buf[k];
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  size_t got = fread(b, 1, (size_t)n, f);
+  fclose(f);
+  b[got] = '\0';
+  if (len)
+    *len = got;
+  return b;
+}
+
+static int count_of(const char *hay, const char *needle) {
+  int c = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+    ++c;
+  return c;
+}
+
+static rnnc_fit_options quiet(int epochs) {
+  rnnc_fit_options o = rnnc_fit_defaults();
+  o.epochs = epochs;
+  o.batch_size = BS;
+  o.verbose = 0;
+  o.seed = 3;
+  return o;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+/* n = 21 in batches of 8: 8, 8, 5. The epoch loss is the size-weighted mean
+ * of the batch losses; the updates are loss_grad + rnnc_optimizer_apply with
+ * fit's own state (Adam from zero, step counting from 1). */
+static void test_partial_batch_weighted_loss(void **state) {
+  (void)state;
+  static fit_params p, q, g;
+  static fit_scratch s;
+  double ypred[BS * 3];
+  init_params(&p);
+  q = p;
+  rnnc_fit_options o = quiet(1);
+  o.shuffle = 0;
+  rnnc_history h = {0};
+  char err[512];
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  assert_int_equal(h.n_epochs, 1);
+  assert_int_equal(h.iterations, 3);
+  /* by hand */
+  double slots[2 * P] = {0}, loss_sum = 0, acc_sum = 0;
+  int sizes[3] = {8, 8, 5};
+  size_t first = 0;
+  assert_int_equal(fit_model.set_steps(&s, 3), 0);
+  for (int b = 0; b < 3; ++b) {
+    double l = fit_model.loss_grad(&q, &s, X + first * IN, Y + first, &g, NULL, ypred, sizes[b]);
+    loss_sum += l * sizes[b];
+    for (int i = 0; i < sizes[b]; ++i)
+      acc_sum += rnnc_sparse_accuracy_f64(ypred + i * 3, Y + first + i, 1, 3);
+    rnnc_optimizer_apply_f64(&fit_model.optimizer, q.flat, g.flat, slots, P, b + 1,
+                             fit_model.tensors, fit_model.n_tensors);
+    first += (size_t)sizes[b];
+  }
+  assert_true(rnnc_history_value(&h, "loss", 0) == loss_sum / N);
+  assert_true(rnnc_history_value(&h, "accuracy", 0) == acc_sum / N);
+  assert_memory_equal(&p, &q, sizeof p);
+  /* the old entry point gives the same */
+  init_params(&q);
+  double final_loss = 0, final_acc = 0;
+  assert_int_equal(rnnc_fit(&fit_model, &q, X, Y, N, &o, &final_loss, &final_acc, err, sizeof err),
+                   0);
+  assert_memory_equal(&p, &q, sizeof p);
+  assert_true(final_loss == loss_sum / N && final_acc == acc_sum / N);
+  rnnc_history_free(&h);
+}
+
+/* ---------------------------------------------------------------- shuffle */
+
+static void test_shuffle_reproducible(void **state) {
+  (void)state;
+  static fit_params a, b, c, d;
+  char err[512];
+  rnnc_history ha = {0}, hb = {0};
+  init_params(&a);
+  b = c = d = a;
+  rnnc_fit_options o = quiet(4);
+  o.seed = 11;
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_memory_equal(ha.values, hb.values, sizeof(double) * 4 * (size_t)ha.n_series);
+  o.seed = 12;
+  assert_int_equal(rnnc_fit_history(&fit_model, &c, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_true(memcmp(&a, &c, sizeof a) != 0);
+  assert_true(rnnc_history_value(&ha, "loss", 3) != rnnc_history_value(&hb, "loss", 3));
+  o.shuffle = 0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &d, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_true(memcmp(&a, &d, sizeof a) != 0);
+  rnnc_history_free(&ha);
+  rnnc_history_free(&hb);
+}
+
+/* ---------------------------------------------------------------- validation */
+
+/* validation_split 0.25 of 21: Keras trains on the first floor(21 * 0.75) = 15
+ * samples and validates on the last 6 (not int(21 * 0.25) = 5). */
+static void test_validation_split_boundaries(void **state) {
+  (void)state;
+  static fit_params a, b, w0;
+  static double x[N * IN];
+  char err[512];
+  rnnc_history h = {0}, h2 = {0};
+  init_params(&w0);
+  a = b = w0;
+  rnnc_fit_options o = quiet(2);
+  o.validation_split = 0.25;
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  assert_int_equal(h.n_series, 4);
+  assert_string_equal(h.names[2], "val_loss");
+  assert_string_equal(h.names[3], "val_accuracy");
+  assert_int_equal(h.iterations, 2 * 2); /* 15 samples: batches of 8 and 7 */
+  /* the same as training on the first 15 alone (same shuffles of 15) */
+  rnnc_fit_options o15 = quiet(2);
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, 15, &o15, NULL, &h2, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_true(rnnc_history_value(&h, "loss", 1) == rnnc_history_value(&h2, "loss", 1));
+  /* val_* are evaluate() on the last 6 with the epoch's final weights */
+  rnnc_logs logs;
+  assert_int_equal(
+      rnnc_evaluate(&fit_model, &a, X + 15 * IN, Y + 15, 6, &o, &logs, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&h, "val_loss", 1) == logs.values[0]);
+  assert_true(rnnc_history_value(&h, "val_accuracy", 1) == logs.values[1]);
+  /* never trained on: NaN in the 6 validation samples leaves training alone */
+  memcpy(x, X, sizeof x);
+  for (int i = 15; i < N; ++i)
+    x[i * IN] = NAN;
+  b = w0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, x, Y, N, &o, NULL, &h2, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_true(isnan(rnnc_history_value(&h2, "val_loss", 0)));
+  /* ... while sample 14 is trained on */
+  memcpy(x, X, sizeof x);
+  x[14 * IN] = NAN;
+  b = w0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, x, Y, N, &o, NULL, &h2, err, sizeof err), -1);
+  assert_true(h2.diverged);
+  /* explicit validation data wins over the split */
+  b = w0;
+  rnnc_fit_options ov = quiet(2);
+  ov.validation_split = 0.5;
+  ov.val_x = X + 15 * IN;
+  ov.val_y = Y + 15;
+  ov.val_n = 6;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, 15, &ov, NULL, &h2, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_true(rnnc_history_value(&h2, "val_loss", 1) == rnnc_history_value(&h, "val_loss", 1));
+  /* too few samples for the split */
+  o.validation_split = 0.99;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &o, NULL, &h2, err, sizeof err), -1);
+  assert_non_null(strstr(err, "not enough to split"));
+  rnnc_history_free(&h);
+  rnnc_history_free(&h2);
+}
+
+/* ---------------------------------------------------------------- early stopping */
+
+/* Replaces the monitored value by a scripted sequence; keeps each epoch's weights. */
+typedef struct {
+  const char *name;
+  const double *values;
+  int count;
+  fit_params snap[16];
+  int calls;
+  /* for the divergence test: poisons the data at the end of an epoch */
+  double *poison;
+  int poison_epoch;
+} script_t;
+
+static int scripted(void *user, int epoch, rnnc_logs *logs, const void *params) {
+  script_t *s = user;
+  if (s->name) {
+    int i = rnnc_logs_find(logs, s->name);
+    assert_true(i >= 0);
+    if (epoch < s->count)
+      logs->values[i] = s->values[epoch];
+  }
+  if (epoch < 16)
+    memcpy(&s->snap[epoch], params, sizeof(fit_params));
+  if (s->poison && epoch == s->poison_epoch)
+    *s->poison = NAN;
+  s->calls++;
+  return 0;
+}
+
+/* Runs a scripted early stopping; returns the history's stopped epoch. */
+static int run_script(const char *monitor, const double *values, int count, double min_delta,
+                      int patience, rnnc_monitor_mode mode, int has_baseline, double baseline,
+                      int *epochs_run) {
+  static fit_params p;
+  static script_t s;
+  char err[512];
+  rnnc_history h = {0};
+  memset(&s, 0, sizeof s);
+  s.name = monitor;
+  s.values = values;
+  s.count = count;
+  init_params(&p);
+  rnnc_fit_options o = quiet(count);
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.early_stopping.enabled = 1;
+  o.early_stopping.monitor = monitor;
+  o.early_stopping.min_delta = min_delta;
+  o.early_stopping.patience = patience;
+  o.early_stopping.mode = mode;
+  o.early_stopping.has_baseline = has_baseline;
+  o.early_stopping.baseline = baseline;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  int stopped = h.stopped_epoch;
+  *epochs_run = h.n_epochs;
+  assert_int_equal(s.calls, h.n_epochs);
+  rnnc_history_free(&h);
+  return stopped;
+}
+
+static void test_early_stopping_rules(void **state) {
+  (void)state;
+  int run;
+  /* improvement = better than the best by more than min_delta */
+  const double a[] = {5, 4, 4.5, 3.9, 4, 4, 4, 4, 4, 4};
+  assert_int_equal(run_script("loss", a, 10, 0.05, 2, RNNC_MODE_AUTO, 0, 0, &run), 6);
+  assert_int_equal(run, 6);
+  const double b[] = {5, 4, 4.5, 3.96, 4, 4, 4, 4, 4, 4}; /* 3.96 is not 0.05 better than 4 */
+  assert_int_equal(run_script("loss", b, 10, 0.05, 2, RNNC_MODE_AUTO, 0, 0, &run), 4);
+  /* a negative min_delta counts by its absolute value */
+  assert_int_equal(run_script("loss", b, 10, -0.05, 2, RNNC_MODE_AUTO, 0, 0, &run), 4);
+  /* patience 0: stops at the first epoch without improvement, never after the first */
+  const double c[] = {5, 6, 7, 8};
+  assert_int_equal(run_script("loss", c, 4, 0, 0, RNNC_MODE_AUTO, 0, 0, &run), 2);
+  /* never stops while improving */
+  const double d[] = {5, 4, 3, 2, 1};
+  assert_int_equal(run_script("loss", d, 5, 0, 0, RNNC_MODE_AUTO, 0, 0, &run), 0);
+  assert_int_equal(run, 5);
+  /* baseline: improvements that do not beat it do not reset wait */
+  const double e[] = {5, 4, 4.5, 4.4, 4.3, 4.2};
+  assert_int_equal(run_script("loss", e, 6, 0, 2, RNNC_MODE_AUTO, 1, 3.0, &run), 3);
+  assert_int_equal(run_script("loss", e, 6, 0, 2, RNNC_MODE_AUTO, 1, 10.0, &run), 4);
+  assert_int_equal(run_script("loss", e, 6, 0, 2, RNNC_MODE_AUTO, 0, 0, &run), 4);
+  /* mode: auto maximises a name with "acc" in it */
+  const double f[] = {0.5, 0.6, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7};
+  assert_int_equal(run_script("accuracy", f, 8, 0, 2, RNNC_MODE_AUTO, 0, 0, &run), 5);
+  assert_int_equal(run_script("accuracy", f, 8, 0, 2, RNNC_MODE_MAX, 0, 0, &run), 5);
+  assert_int_equal(run_script("accuracy", f, 8, 0, 2, RNNC_MODE_MIN, 0, 0, &run), 3);
+  assert_int_equal(run_script("loss", f, 8, 0, 2, RNNC_MODE_MAX, 0, 0, &run), 5);
+  /* NaN is never an improvement */
+  const double g[] = {1, NAN, NAN, NAN};
+  assert_int_equal(run_script("loss", g, 4, 0, 1, RNNC_MODE_AUTO, 0, 0, &run), 2);
+}
+
+/* A learning rate of 0 keeps the loss and accuracy constant: training stops
+ * after patience + 1 epochs, whichever way the monitor is read. */
+static void test_early_stopping_constant_loss(void **state) {
+  (void)state;
+  static fit_params p, p0;
+  char err[512];
+  rnnc_history h = {0};
+  init_params(&p0);
+  const char *monitors[] = {"loss", "accuracy", "val_loss", "val_accuracy"};
+  for (int k = 0; k < 4; ++k)
+    for (int patience = 0; patience <= 3; ++patience) {
+      p = p0;
+      rnnc_fit_options o = quiet(20);
+      o.optimizer = rnnc_optimizer_default(RNNC_OPT_SGD);
+      o.optimizer.learning_rate = 0;
+      o.shuffle = 0; /* a reshuffled epoch sums its batch losses in another order */
+      o.validation_split = 0.2;
+      o.early_stopping.enabled = 1;
+      o.early_stopping.monitor = monitors[k];
+      o.early_stopping.patience = patience;
+      assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+      int expect = patience + 1 < 2 ? 2 : patience + 1; /* never stops after epoch 1 */
+      assert_int_equal(h.n_epochs, expect);
+      assert_int_equal(h.stopped_epoch, expect);
+      assert_int_equal(h.best_epoch, 1);
+      assert_memory_equal(&p, &p0, sizeof p);
+    }
+  /* the default monitor is val_loss: without validation data that is an error */
+  rnnc_fit_options o = quiet(3);
+  o.early_stopping.enabled = 1;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "'val_loss', which is not available"));
+  rnnc_history_free(&h);
+}
+
+static void test_restore_best_weights(void **state) {
+  (void)state;
+  static fit_params p;
+  static script_t s;
+  char err[512];
+  rnnc_history h = {0};
+  const double v[] = {3, 2, 1, 1.5, 1.6, 1.7, 1.8, 1.9};
+  for (int restore = 0; restore <= 1; ++restore) {
+    memset(&s, 0, sizeof s);
+    s.name = "loss";
+    s.values = v;
+    s.count = 8;
+    init_params(&p);
+    rnnc_fit_options o = quiet(8);
+    o.on_epoch_end = scripted;
+    o.hook_user = &s;
+    o.early_stopping.enabled = 1;
+    o.early_stopping.monitor = "loss";
+    o.early_stopping.patience = 3;
+    o.early_stopping.restore_best_weights = restore;
+    assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+    assert_int_equal(h.stopped_epoch, 6);
+    assert_int_equal(h.best_epoch, 3);
+    assert_true(h.best_value == 1);
+    assert_int_equal(h.restored, restore);
+    assert_memory_equal(&p, restore ? &s.snap[2] : &s.snap[5], sizeof p);
+    assert_true(memcmp(&s.snap[2], &s.snap[5], sizeof p) != 0);
+  }
+  /* Keras 3 restores at the end of training even when it did not stop early */
+  memset(&s, 0, sizeof s);
+  s.name = "loss";
+  s.values = v;
+  s.count = 4;
+  init_params(&p);
+  rnnc_fit_options o = quiet(4);
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.early_stopping.enabled = 1;
+  o.early_stopping.monitor = "loss";
+  o.early_stopping.patience = 10;
+  o.early_stopping.restore_best_weights = 1;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  assert_int_equal(h.stopped_epoch, 0);
+  assert_memory_equal(&p, &s.snap[2], sizeof p);
+  rnnc_history_free(&h);
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+static void test_checkpoint_atomic(void **state) {
+  (void)state;
+  static fit_params p, q;
+  char err[512];
+  const char *ck = path_of("ck.safetensors");
+  init_params(&p);
+  rnnc_fit_options o = quiet(2);
+  o.checkpoint.path = ck;
+  rnnc_optimizer_state st = {0};
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, &st, NULL, err, sizeof err), 0);
+  assert_int_equal(st.iterations, 6);
+  /* the file holds the last epoch's weights and the optimizer state; plain
+   * weight loading ignores the extra tensors */
+  assert_int_equal(rnnc_weights_load(ck, &fit_model, &q, err, sizeof err), 0);
+  assert_memory_equal(&p, &q, sizeof p);
+  rnnc_optimizer_state st2 = {0};
+  assert_int_equal(rnnc_optimizer_state_init(&st2, &fit_model, &fit_model.optimizer), 0);
+  assert_int_equal(rnnc_checkpoint_load_state(ck, &fit_model, &st2, err, sizeof err), 1);
+  assert_int_equal(st2.iterations, 6);
+  assert_memory_equal(st.slots, st2.slots, st.n_slots * sizeof(double));
+  size_t len_before;
+  char *before = slurp(ck, &len_before);
+  /* a write that cannot complete (its temporary file cannot be created: a
+   * directory is in the way) fails the fit and leaves the file as it was */
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", ck, (long)getpid());
+  assert_int_equal(mkdir(tmp, 0700), 0);
+  rnnc_fit_options o2 = quiet(2);
+  o2.checkpoint.path = ck;
+  assert_int_equal(rnnc_fit_history(&fit_model, &q, X, Y, N, &o2, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "ModelCheckpoint, epoch 1"));
+  size_t len_after;
+  char *after = slurp(ck, &len_after);
+  assert_int_equal(len_before, len_after);
+  assert_memory_equal(before, after, len_before);
+  assert_int_equal(rmdir(tmp), 0);
+  /* a crash mid-write leaves a truncated temporary file, never a truncated checkpoint */
+  FILE *f = fopen(tmp, "wb");
+  fwrite(before, 1, len_before / 2, f);
+  fclose(f);
+  assert_int_equal(rnnc_weights_load(ck, &fit_model, &q, err, sizeof err), 0);
+  assert_memory_equal(&p, &q, sizeof p);
+  remove(tmp);
+  /* a file without optimizer state */
+  assert_int_equal(rnnc_weights_save(path_of("plain.safetensors"), &fit_model, &p, err, sizeof err),
+                   0);
+  assert_int_equal(
+      rnnc_checkpoint_load_state(path_of("plain.safetensors"), &fit_model, &st2, err, sizeof err),
+      0);
+  /* state of another optimizer: refused */
+  rnnc_optimizer sgd = rnnc_optimizer_default(RNNC_OPT_SGD);
+  sgd.momentum = 0.9;
+  rnnc_optimizer_state st3 = {0};
+  assert_int_equal(rnnc_optimizer_state_init(&st3, &fit_model, &sgd), 0);
+  assert_int_equal(rnnc_checkpoint_load_state(ck, &fit_model, &st3, err, sizeof err), -1);
+  free(before);
+  free(after);
+  rnnc_optimizer_state_free(&st);
+  rnnc_optimizer_state_free(&st2);
+  rnnc_optimizer_state_free(&st3);
+}
+
+static void test_checkpoint_best_only_and_names(void **state) {
+  (void)state;
+  static fit_params p, q;
+  static script_t s;
+  char err[512];
+  const double v[] = {3, 2, 2.5, 2.2, 2.1};
+  memset(&s, 0, sizeof s);
+  s.name = "val_loss";
+  s.values = v;
+  s.count = 5;
+  init_params(&p);
+  rnnc_fit_options o = quiet(5);
+  o.validation_split = 0.2;
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.checkpoint.path = path_of("best.safetensors");
+  o.checkpoint.save_best_only = 1;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(rnnc_weights_load(path_of("best.safetensors"), &fit_model, &q, err, sizeof err),
+                   0);
+  assert_memory_equal(&q, &s.snap[1], sizeof q);
+  /* mode max keeps the highest */
+  o.checkpoint.mode = RNNC_MODE_MAX;
+  memset(&s, 0, sizeof s);
+  s.name = "val_loss";
+  s.values = v;
+  s.count = 5;
+  init_params(&p);
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(rnnc_weights_load(path_of("best.safetensors"), &fit_model, &q, err, sizeof err),
+                   0);
+  assert_memory_equal(&q, &s.snap[0], sizeof q);
+  /* names from the epoch and the logs */
+  rnnc_fit_options o2 = quiet(2);
+  o2.checkpoint.path = path_of("w{epoch:02d}-{loss:.2f}.safetensors");
+  rnnc_history h = {0};
+  init_params(&p);
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o2, NULL, &h, err, sizeof err), 0);
+  char name[64];
+  snprintf(name, sizeof name, "w02-%.2f.safetensors", rnnc_history_value(&h, "loss", 1));
+  assert_int_equal(rnnc_weights_load(path_of(name), &fit_model, &q, err, sizeof err), 0);
+  assert_memory_equal(&p, &q, sizeof p);
+  snprintf(name, sizeof name, "w01-%.2f.safetensors", rnnc_history_value(&h, "loss", 0));
+  assert_int_equal(rnnc_weights_load(path_of(name), &fit_model, &q, err, sizeof err), 0);
+  rnnc_history_free(&h);
+}
+
+/* 3 epochs, a checkpoint, 3 more from it: bitwise the 6 epochs in one go. */
+static void test_resume_bitwise(void **state) {
+  (void)state;
+  static fit_params whole, part, loaded;
+  char err[512];
+  rnnc_history hw = {0}, h1 = {0}, h2 = {0};
+  init_params(&whole);
+  part = whole;
+  rnnc_fit_options o = quiet(6);
+  o.seed = 21;
+  o.validation_split = 0.2;
+  assert_int_equal(rnnc_fit_history(&fit_model, &whole, X, Y, N, &o, NULL, &hw, err, sizeof err),
+                   0);
+  o.epochs = 3;
+  o.checkpoint.path = path_of("resume.safetensors");
+  assert_int_equal(rnnc_fit_history(&fit_model, &part, X, Y, N, &o, NULL, &h1, err, sizeof err), 0);
+  /* a fresh process: weights and optimizer state from the file */
+  rnnc_optimizer_state st = {0};
+  assert_int_equal(
+      rnnc_weights_load(path_of("resume.safetensors"), &fit_model, &loaded, err, sizeof err), 0);
+  assert_int_equal(rnnc_optimizer_state_init(&st, &fit_model, &fit_model.optimizer), 0);
+  assert_int_equal(
+      rnnc_checkpoint_load_state(path_of("resume.safetensors"), &fit_model, &st, err, sizeof err),
+      1);
+  o.checkpoint.path = NULL;
+  o.epochs = 6;
+  o.initial_epoch = 3;
+  assert_int_equal(rnnc_fit_history(&fit_model, &loaded, X, Y, N, &o, &st, &h2, err, sizeof err),
+                   0);
+  assert_memory_equal(&whole, &loaded, sizeof whole);
+  assert_int_equal(h2.n_epochs, 3);
+  assert_int_equal(h2.epoch[0], 3);
+  for (int r = 0; r < 3; ++r) {
+    assert_memory_equal(&hw.values[(size_t)r * 4], &h1.values[(size_t)r * 4], 4 * sizeof(double));
+    assert_memory_equal(&hw.values[(size_t)(r + 3) * 4], &h2.values[(size_t)r * 4],
+                        4 * sizeof(double));
+  }
+  assert_int_equal(st.iterations, hw.iterations);
+  /* without the optimizer state the trajectory differs (Adam restarts) */
+  rnnc_weights_load(path_of("resume.safetensors"), &fit_model, &loaded, err, sizeof err);
+  assert_int_equal(rnnc_fit_history(&fit_model, &loaded, X, Y, N, &o, NULL, &h2, err, sizeof err),
+                   0);
+  assert_true(memcmp(&whole, &loaded, sizeof whole) != 0);
+  rnnc_optimizer_state_free(&st);
+  rnnc_history_free(&hw);
+  rnnc_history_free(&h1);
+  rnnc_history_free(&h2);
+}
+
+/* ---------------------------------------------------------------- divergence */
+
+static void test_nan_stops_training(void **state) {
+  (void)state;
+  static fit_params p, w16;
+  static double x[N * IN];
+  char err[512];
+  rnnc_history h = {0};
+  /* the weights after the first two batches of 8 */
+  init_params(&w16);
+  rnnc_fit_options o = quiet(1);
+  o.shuffle = 0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &w16, X, Y, 16, &o, NULL, NULL, err, sizeof err),
+                   0);
+  /* sample 17 (batch 3 of epoch 1) holds a NaN */
+  memcpy(x, X, sizeof x);
+  x[17 * IN + 3] = NAN;
+  init_params(&p);
+  o.epochs = 3;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, x, Y, N, &o, NULL, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "epoch 1/3, batch 3/3: the loss or a gradient is not finite"));
+  assert_true(h.diverged);
+  assert_int_equal(h.n_epochs, 0);
+  assert_int_equal(h.iterations, 2);
+  assert_memory_equal(&p, &w16, sizeof p);
+  /* a huge input that overflows: with kernel weights 2 and -2 on its two
+   * features, 2 * 1e308 + -2 * 1e308 is inf - inf */
+  static fit_params w16b;
+  init_params(&w16b);
+  w16b.w.simple_rnn_kernel[0][0] = 2;
+  w16b.w.simple_rnn_kernel[1][0] = -2;
+  p = w16b;
+  o.epochs = 1;
+  assert_int_equal(rnnc_fit_history(&fit_model, &w16b, X, Y, 16, &o, NULL, NULL, err, sizeof err),
+                   0);
+  memcpy(x, X, sizeof x);
+  x[17 * IN + 2] = 1e308;
+  x[17 * IN + 3] = 1e308;
+  o.epochs = 3;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, x, Y, N, &o, NULL, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "epoch 1/3, batch 3/3: the loss or a gradient is not finite (nan)"));
+  assert_memory_equal(&p, &w16b, sizeof p);
+  /* a poisoned weight: nothing moves */
+  static fit_params bad, keep;
+  init_params(&bad);
+  bad.flat[7] = NAN;
+  keep = bad;
+  assert_int_equal(rnnc_fit_history(&fit_model, &bad, X, Y, N, &o, NULL, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "epoch 1/3, batch 1/3"));
+  assert_memory_equal(&bad, &keep, sizeof bad);
+  rnnc_history_free(&h);
+}
+
+/* Divergence in epoch 2: the checkpoint keeps epoch 1's weights. */
+static void test_divergence_keeps_checkpoint(void **state) {
+  (void)state;
+  static fit_params p, q;
+  static script_t s;
+  static double x[N * IN];
+  char err[512];
+  rnnc_history h = {0};
+  memcpy(x, X, sizeof x);
+  memset(&s, 0, sizeof s);
+  s.poison = &x[3 * IN];
+  s.poison_epoch = 0;
+  init_params(&p);
+  rnnc_fit_options o = quiet(4);
+  o.shuffle = 0;
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.checkpoint.path = path_of("div.safetensors");
+  o.csv_path = path_of("div.csv");
+  o.plot_path = path_of("div.svg");
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, x, Y, N, &o, NULL, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "epoch 2/4, batch 1/3: the loss or a gradient is not finite"));
+  assert_int_equal(h.n_epochs, 1);
+  assert_memory_equal(&p, &s.snap[0], sizeof p);
+  assert_int_equal(rnnc_weights_load(path_of("div.safetensors"), &fit_model, &q, err, sizeof err),
+                   0);
+  assert_memory_equal(&q, &s.snap[0], sizeof q);
+  char *csv = slurp(path_of("div.csv"), NULL);
+  assert_non_null(csv);
+  assert_int_equal(count_of(csv, "\r\n"), 2);
+  char *svg = slurp(path_of("div.svg"), NULL);
+  assert_non_null(svg);
+  assert_non_null(strstr(svg, "</svg>"));
+  free(csv);
+  free(svg);
+  rnnc_history_free(&h);
+}
+
+/* ---------------------------------------------------------------- CSV and plot */
+
+static void test_csv_logger(void **state) {
+  (void)state;
+  static fit_params p;
+  char err[512];
+  rnnc_history h = {0};
+  init_params(&p);
+  rnnc_fit_options o = quiet(3);
+  o.validation_split = 0.2;
+  o.csv_path = path_of("log.csv");
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  char *csv = slurp(o.csv_path, NULL);
+  assert_non_null(csv);
+  /* Keras's CSVLogger: epoch, then the keys sorted; Python's csv line ends */
+  assert_memory_equal(csv, "epoch,accuracy,loss,val_accuracy,val_loss\r\n", 43);
+  assert_int_equal(count_of(csv, "\r\n"), 4);
+  /* each row: the 0-based epoch and values that read back exactly */
+  const char *line = strstr(csv, "\r\n") + 2;
+  for (int r = 0; r < 3; ++r) {
+    char *end;
+    assert_int_equal(strtol(line, &end, 10), r);
+    const char *keys[] = {"accuracy", "loss", "val_accuracy", "val_loss"};
+    for (int k = 0; k < 4; ++k) {
+      assert_int_equal(*end, ',');
+      double v = strtod(end + 1, &end);
+      assert_true(v == rnnc_history_value(&h, keys[k], r));
+    }
+    assert_memory_equal(end, "\r\n", 2);
+    line = end + 2;
+  }
+  free(csv);
+  /* append: no second header */
+  o.csv_append = 1;
+  o.epochs = 5;
+  o.initial_epoch = 3;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  csv = slurp(o.csv_path, NULL);
+  assert_int_equal(count_of(csv, "epoch,"), 1);
+  assert_int_equal(count_of(csv, "\r\n"), 6);
+  assert_non_null(strstr(csv, "\r\n4,"));
+  free(csv);
+  rnnc_history_free(&h);
+}
+
+static void test_svg_plot(void **state) {
+  (void)state;
+  static fit_params p;
+  char err[512];
+  init_params(&p);
+  rnnc_fit_options o = quiet(12);
+  o.validation_split = 0.2;
+  o.plot_path = path_of("curves.svg");
+  rnnc_history h = {0};
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, &h, err, sizeof err), 0);
+  char *svg = slurp(o.plot_path, NULL);
+  assert_non_null(svg);
+  assert_memory_equal(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39);
+  assert_non_null(strstr(svg, "</svg>\n"));
+  assert_int_equal(count_of(svg, "<polyline"), 4); /* loss, accuracy, val_loss, val_accuracy */
+  assert_int_equal(count_of(svg, "<g "), count_of(svg, "</g>"));
+  assert_int_equal(count_of(svg, "<text"), count_of(svg, "</text>"));
+  assert_int_equal(count_of(svg, "<"), count_of(svg, ">"));
+  assert_non_null(strstr(svg, ">val_loss</text>"));
+  assert_non_null(strstr(svg, ">epoch</text>"));
+  /* 12 points per series */
+  const char *pl = strstr(svg, "points=\"");
+  const char *end = strchr(pl + 8, '"');
+  int points = 0;
+  for (const char *c = pl; c < end; ++c)
+    points += *c == ',';
+  assert_int_equal(points, 12);
+  free(svg);
+  /* a history by hand: log scale, names to escape, a NaN point left out */
+  rnnc_history m = {0};
+  m.n_series = 2;
+  snprintf(m.names[0], RNNC_SERIES_NAME, "loss");
+  snprintf(m.names[1], RNNC_SERIES_NAME, "val_loss");
+  int ep[3] = {0, 1, 2};
+  double vals[6] = {1000, 900, 10, NAN, 0.5, 0.4};
+  m.n_epochs = 3;
+  m.epoch = ep;
+  m.values = vals;
+  assert_int_equal(rnnc_history_plot_svg(&m, path_of("log.svg"), "a <b> & c", err, sizeof err), 0);
+  svg = slurp(path_of("log.svg"), NULL);
+  assert_non_null(strstr(svg, "a &lt;b&gt; &amp; c"));
+  assert_non_null(strstr(svg, "(log scale)"));
+  assert_int_equal(count_of(svg, "<polyline"), 2);
+  free(svg);
+  rnnc_history_free(&h);
+}
+
+/* ---------------------------------------------------------------- evaluate and metrics */
+
+static void test_evaluate(void **state) {
+  (void)state;
+  static fit_params p, g;
+  static fit_scratch s;
+  double ypred[BS * 3];
+  char err[512];
+  init_params(&p);
+  rnnc_fit_options o = quiet(1);
+  o.batch_size = 5;
+  rnnc_logs logs;
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
+  assert_int_equal(logs.count, 2);
+  assert_string_equal(logs.names[0], "loss");
+  assert_string_equal(logs.names[1], "accuracy");
+  double sum = 0, acc = 0;
+  fit_model.set_steps(&s, 3);
+  for (int first = 0; first < N; first += 5) {
+    int count = N - first < 5 ? N - first : 5;
+    sum += fit_model.loss_grad(&p, &s, X + first * IN, Y + first, &g, NULL, ypred, count) * count;
+    for (int i = 0; i < count; ++i)
+      acc += rnnc_sparse_accuracy_f64(ypred + i * 3, Y + first + i, 1, 3);
+  }
+  assert_true(logs.values[0] == sum / N);
+  assert_true(logs.values[1] == acc / N);
+  /* metrics the loss cannot have, unknown ones */
+  o.metrics = "mae";
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), -1);
+  assert_non_null(strstr(err, "dense"));
+  o.metrics = "f1";
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), -1);
+  assert_non_null(strstr(err, "unknown metric 'f1'"));
+  o.metrics = "acc,sparse_categorical_accuracy";
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
+  assert_string_equal(logs.names[1], "acc");
+  assert_true(logs.values[1] == logs.values[2]);
+  o.metrics = "";
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
+  assert_int_equal(logs.count, 1);
+  o.batch_size = 9;
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), -1);
+}
+
+/* A hand-written descriptor: y = x + w over 2 rows x `cols` columns, mse;
+ * the metrics of dense targets. */
+enum { ROWS = 2, MAXC = 2 };
+static int cols_now = 2;
+static double toy_loss_grad(const void *params, void *scratch, const void *x, const void *target,
+                            void *grad, void *dx, void *y_pred, int n) {
+  (void)scratch;
+  (void)dx;
+  double w = *(const double *)params, y[8 * ROWS * MAXC] = {0}, gy[8 * ROWS * MAXC];
+  size_t count = (size_t)n * ROWS * (size_t)cols_now;
+  for (size_t i = 0; i < count; ++i)
+    y[i] = ((const double *)x)[i] + w;
+  double loss = rnnc_loss_mse_f64(y, target, (size_t)n * ROWS, (size_t)cols_now, gy);
+  double g = 0;
+  for (size_t i = 0; i < count; ++i)
+    g += gy[i];
+  *(double *)grad = g;
+  if (y_pred)
+    memcpy(y_pred, y, count * sizeof *y);
+  return loss;
+}
+static int toy_set_steps(void *scratch, int steps) {
+  (void)scratch;
+  return steps == 1 ? 0 : -1;
+}
+static const rnnc_tensor_desc toy_tensors[] = {{"w", 1, {1, 0, 0, 0}, 0, 1, RNNC_INIT_ZEROS}};
+
+static rnnc_model toy(int cols) {
+  rnnc_model m;
+  memset(&m, 0, sizeof m);
+  cols_now = cols;
+  m.name = "toy";
+  m.dtype = RNNC_F64;
+  m.batch = 8;
+  m.input_rank = 2;
+  m.input_shape[0] = ROWS;
+  m.input_shape[1] = cols;
+  m.output_rank = 2;
+  m.output_shape[0] = ROWS;
+  m.output_shape[1] = cols;
+  m.input_size = m.output_size = m.target_size = (size_t)(ROWS * cols);
+  m.output_rows = ROWS;
+  m.output_cols = (size_t)cols;
+  m.n_outputs = m.n_inputs = 1;
+  m.outputs[0].rank = m.inputs[0].rank = 2;
+  m.outputs[0].shape[0] = m.inputs[0].shape[0] = ROWS;
+  m.outputs[0].shape[1] = m.inputs[0].shape[1] = cols;
+  m.outputs[0].size = m.inputs[0].size = (size_t)(ROWS * cols);
+  m.max_steps = 1;
+  m.n_params = 1;
+  m.n_tensors = 1;
+  m.tensors = toy_tensors;
+  m.loss = RNNC_LOSS_MSE;
+  m.optimizer = rnnc_optimizer_default(RNNC_OPT_SGD);
+  m.params_bytes = m.scratch_bytes = m.opt_state_bytes = sizeof(double);
+  m.loss_grad = toy_loss_grad;
+  m.set_steps = toy_set_steps;
+  return m;
+}
+
+static void test_dense_metrics(void **state) {
+  (void)state;
+  char err[512];
+  uint64_t seed = 7;
+  enum { M = 11 };
+  double x[M * ROWS * MAXC], t[M * ROWS * MAXC], y[M * ROWS * MAXC], w = 0.1;
+  for (int cols = 1; cols <= 2; ++cols) {
+    rnnc_model m = toy(cols);
+    size_t count = (size_t)M * ROWS * (size_t)cols;
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = next(&seed);
+      t[i] = cols == 1 ? (next(&seed) > 0) : 0;
+      y[i] = x[i] + w;
+    }
+    if (cols == 2) /* one-hot rows */
+      for (size_t r = 0; r < count / 2; ++r)
+        t[2 * r + (next(&seed) > 0)] = 1;
+    rnnc_fit_options o = rnnc_fit_defaults();
+    o.batch_size = 4;
+    o.verbose = 0;
+    o.metrics = "mae,mse,accuracy,binary_accuracy,categorical_accuracy";
+    rnnc_logs logs;
+    assert_int_equal(rnnc_evaluate(&m, &w, x, t, M, &o, &logs, err, sizeof err), 0);
+    assert_int_equal(logs.count, 6);
+    double n_rows = (double)M * ROWS;
+    double mae = rnnc_loss_mae_f64(y, t, M * ROWS, (size_t)cols, NULL);
+    double mse = rnnc_loss_mse_f64(y, t, M * ROWS, (size_t)cols, NULL);
+    double bin = rnnc_binary_accuracy_f64(y, t, M * ROWS, (size_t)cols);
+    double cat = rnnc_categorical_accuracy_f64(y, t, M * ROWS, (size_t)cols);
+    assert_true(fabs(logs.values[1] - mae) < 1e-15);
+    assert_true(fabs(logs.values[2] - mse) < 1e-15);
+    assert_true(fabs(logs.values[0] - mse) < 1e-15);
+    /* "accuracy" is binary for one column, categorical for several */
+    assert_true(fabs(logs.values[3] - (cols == 1 ? bin : cat)) < 1e-15);
+    assert_true(fabs(logs.values[4] - bin) < 1e-15);
+    assert_true(fabs(logs.values[5] - cat) < 1e-15);
+    (void)n_rows;
+    /* and through fit, with the "mse" history equal to "loss" before the update */
+    o.epochs = 1;
+    o.shuffle = 0;
+    o.optimizer = rnnc_optimizer_default(RNNC_OPT_SGD);
+    o.optimizer.learning_rate = 0;
+    rnnc_history h = {0};
+    double w2 = w;
+    assert_int_equal(rnnc_fit_history(&m, &w2, x, t, M, &o, NULL, &h, err, sizeof err), 0);
+    assert_true(fabs(rnnc_history_value(&h, "mse", 0) - rnnc_history_value(&h, "loss", 0)) < 1e-15);
+    assert_true(fabs(rnnc_history_value(&h, "mae", 0) - mae) < 1e-15);
+    rnnc_history_free(&h);
+  }
+  rnnc_model m = toy(2);
+  rnnc_fit_options o = rnnc_fit_defaults();
+  o.batch_size = 4;
+  o.metrics = "sparse_categorical_accuracy";
+  rnnc_logs logs;
+  assert_int_equal(rnnc_evaluate(&m, &w, x, t, M, &o, &logs, err, sizeof err), -1);
+  assert_non_null(strstr(err, "sparse"));
+}
+
+/* A finite gradient whose update overflows: the update is undone. */
+static void test_update_overflow(void **state) {
+  (void)state;
+  char err[512];
+  enum { M = 5 };
+  double x[M * ROWS * MAXC], t[M * ROWS * MAXC] = {0}, w = 0.25;
+  rnnc_model m = toy(2);
+  for (int i = 0; i < M * ROWS * 2; ++i)
+    x[i] = 1000;
+  rnnc_fit_options o = rnnc_fit_defaults();
+  o.batch_size = 4;
+  o.epochs = 2;
+  o.verbose = 0;
+  o.optimizer = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.optimizer.learning_rate = 1e306;
+  rnnc_optimizer_state st = {0};
+  rnnc_history h = {0};
+  assert_int_equal(rnnc_fit_history(&m, &w, x, t, M, &o, &st, &h, err, sizeof err), -1);
+  assert_non_null(strstr(err, "epoch 1/2, batch 1/2: the update made a weight"));
+  assert_true(h.diverged);
+  assert_true(w == 0.25);
+  assert_int_equal(st.iterations, 0);
+  rnnc_optimizer_state_free(&st);
+  rnnc_history_free(&h);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/rnnc_test_fit.XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  make_data();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_partial_batch_weighted_loss),
+      cmocka_unit_test(test_shuffle_reproducible),
+      cmocka_unit_test(test_validation_split_boundaries),
+      cmocka_unit_test(test_early_stopping_rules),
+      cmocka_unit_test(test_early_stopping_constant_loss),
+      cmocka_unit_test(test_restore_best_weights),
+      cmocka_unit_test(test_checkpoint_atomic),
+      cmocka_unit_test(test_checkpoint_best_only_and_names),
+      cmocka_unit_test(test_resume_bitwise),
+      cmocka_unit_test(test_nan_stops_training),
+      cmocka_unit_test(test_divergence_keeps_checkpoint),
+      cmocka_unit_test(test_csv_logger),
+      cmocka_unit_test(test_svg_plot),
+      cmocka_unit_test(test_evaluate),
+      cmocka_unit_test(test_dense_metrics),
+      cmocka_unit_test(test_update_overflow),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
