@@ -1278,5 +1278,5 @@ const rnnc_model sum_regression_model = {
     sum_regression_loss_grad_any,
     sum_regression_train_step_any,
     sum_regression_set_steps_any,
-    "",
+    "batch-size=1 early-stopping=1 monitor=loss min-delta=0 patience=10 mode=auto epochs=1000",
 };
