@@ -782,7 +782,13 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   end
   vars.INPUTS = table.concat(ins, ", ")
   vars.LOSS_ENUM = loss and LOSS_ENUM[loss] or "RNNC_LOSS_NONE"
-  vars.FIT_DEFAULTS = cwriter.c_string(unit.model.fit_defaults or "")
+  -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s defaults
+  local defaults = {}
+  local compile_metrics = compiled and compiled.metrics or {}
+  if #compile_metrics > 0 then defaults[1] = "metrics=" .. table.concat(compile_metrics, ",") end
+  local fit = unit.model.fit_defaults
+  if fit and fit ~= "" then defaults[#defaults + 1] = fit end
+  vars.FIT_DEFAULTS = cwriter.c_string(table.concat(defaults, " "))
   local metrics = compiled and compiled.metrics or {}
   local has_accuracy = false
   for _, m in ipairs(metrics) do

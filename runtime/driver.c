@@ -1546,7 +1546,9 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
   if (argc < 2)
     return usage(m);
   const char *cmd = argv[1];
-  if (parse_args(argc, argv, &a, strcmp(cmd, "fit") == 0 ? m->fit_defaults : NULL) != 0)
+  /* the description's compile metrics and fit{} defaults */
+  int with_defaults = strcmp(cmd, "fit") == 0 || strcmp(cmd, "evaluate") == 0;
+  if (parse_args(argc, argv, &a, with_defaults ? m->fit_defaults : NULL) != 0)
     return usage(m);
   if (strcmp(cmd, "init") == 0)
     return cmd_init(m, &a);

@@ -275,10 +275,11 @@ typedef struct rnnc_model {
    * unit of variable length, else max_steps only); arrays keep the layout of
    * max_steps. 0 on success, -1 when out of range. */
   int (*set_steps)(void *scratch, int steps);
-  /* Defaults for the driver's fit from the description's model:fit{...}: the
-   * driver's command-line options without their dashes, e.g.
-   * "epochs=1000 batch-size=1 early-stopping=1 monitor=loss patience=10";
-   * options given on the command line win. "" when the description has none. */
+  /* Defaults for the driver's fit and evaluate from the description's
+   * compile{metrics = ...} and model:fit{...}: the driver's command-line options
+   * without their dashes, e.g. "metrics=accuracy epochs=1000 batch-size=1
+   * early-stopping=1 monitor=loss patience=10"; options given on the command
+   * line win. "" when the description has none. */
   const char *fit_defaults;
 } rnnc_model;
 

@@ -842,5 +842,5 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_loss_grad_any,
     gru_tagger_train_step_any,
     gru_tagger_set_steps_any,
-    "",
+    "metrics=accuracy",
 };

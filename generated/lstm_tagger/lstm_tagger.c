@@ -1012,5 +1012,5 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_loss_grad_any,
     lstm_tagger_train_step_any,
     lstm_tagger_set_steps_any,
-    "",
+    "metrics=accuracy",
 };

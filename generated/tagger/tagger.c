@@ -749,5 +749,5 @@ const rnnc_model tagger_model = {
     tagger_loss_grad_any,
     tagger_train_step_any,
     tagger_set_steps_any,
-    "",
+    "metrics=accuracy",
 };
