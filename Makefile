@@ -92,7 +92,7 @@ test-c: $(CTEST_BIN) $(UNIT_TESTS)
 $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a $(wildcard generator/*.lua generator/layers/*.lua templates/*)
 	@mkdir -p $(dir $@)
 	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 8 2>/dev/null
-	$(CC) $(CFLAGS) $(WARN) -Iruntime -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
 
 test-random: runtime
 	@echo "== random models: generated code vs the reference runtime and finite differences"
