@@ -156,6 +156,17 @@ function functional.model_fields(t, at)
     end
     picks[i] = o.index
   end
+  -- The unit's outputs are the last layer's, in Keras order (the reference
+  -- runtime and the descriptor describe exactly those).
+  local n_out = #last.output_tensors
+  local in_order = #picks == n_out
+  for i, p in ipairs(picks) do
+    if p ~= i then in_order = false end
+  end
+  if not in_order then
+    util.fail(at, "Model: outputs must be all %d outputs of '%s' in Keras's order (output, then states); "
+      .. "other selections are not implemented", n_out, last.name)
+  end
   local chain = {}
   local layer = last
   while not layer.is_input do

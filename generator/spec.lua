@@ -10,7 +10,9 @@ function spec.text(model, x_shape)
       lines[#lines + 1] = l
     end
   end
-  if model.compiled and model.compiled.loss then lines[#lines + 1] = "loss " .. model.compiled.loss end
+  if model.compiled and model.compiled.loss then
+    lines[#lines + 1] = "loss " .. model.compiled.loss .. (model.compiled.from_logits and " from_logits" or "")
+  end
   return table.concat(lines, "\n") .. "\n"
 end
 

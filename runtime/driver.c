@@ -1302,6 +1302,15 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
     in_c += part_now(m, &m->inputs[k]);
   for (int k = 0; k < m->n_outputs; ++k)
     out_c += part_now(m, &m->outputs[k]);
+  if (rnnc_ref_output_size(ref) != out_c || rnnc_ref_input_size(ref) != in_c) {
+    rnnc_ref_free(ref);
+    free(p);
+    rnnc_array_free(&x);
+    if (have_y)
+      rnnc_array_free(&y);
+    return fail("the reference runtime's reading of the model has other input or output sizes than "
+                "the unit: its spec does not describe this unit");
+  }
   double *xc = malloc(n * in_c * sizeof *xc + 1), *yc = NULL;
   repack(m, m->inputs, m->n_inputs, m->input_size, n, x.data, xc, 1);
   if (have_y) {

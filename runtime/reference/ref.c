@@ -97,7 +97,8 @@ typedef struct {
 struct rnnc_ref {
   int n_layers;
   layer *layers;
-  int loss; /* rnnc_loss_kind */
+  int loss;        /* rnnc_loss_kind */
+  int from_logits; /* the model's output is the loss's logits (from_logits=True) */
   int in_rank;
   int in_shape[2];
   size_t n_params;
@@ -680,18 +681,26 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         set_err(err, errlen, "line %d: duplicate 'loss' line", line);
         return -1;
       }
-      if (ntok != 2) {
-        set_err(err, errlen, "line %d: 'loss' wants one name", line);
+      if (ntok != 2 && !(ntok == 3 && strcmp(tok[2], "from_logits") == 0)) {
+        set_err(err, errlen, "line %d: 'loss' wants one name, optionally followed by from_logits",
+                line);
         return -1;
       }
+      m->from_logits = ntok == 3;
       if (strcmp(tok[1], "mse") == 0 || strcmp(tok[1], "mean_squared_error") == 0) {
         m->loss = RNNC_LOSS_MSE;
+      } else if (strcmp(tok[1], "mae") == 0) {
+        m->loss = RNNC_LOSS_MAE;
       } else if (strcmp(tok[1], "sparse_categorical_crossentropy") == 0) {
         m->loss = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+      } else if (strcmp(tok[1], "categorical_crossentropy") == 0) {
+        m->loss = RNNC_LOSS_CATEGORICAL_CROSSENTROPY;
+      } else if (strcmp(tok[1], "binary_crossentropy") == 0) {
+        m->loss = RNNC_LOSS_BINARY_CROSSENTROPY;
       } else {
         set_err(err, errlen,
-                "line %d: unknown loss '%s' (known: mse mean_squared_error "
-                "sparse_categorical_crossentropy)",
+                "line %d: unknown loss '%s' (known: mse mean_squared_error mae "
+                "sparse_categorical_crossentropy categorical_crossentropy binary_crossentropy)",
                 line, tok[1]);
         return -1;
       }
@@ -1633,8 +1642,13 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   const layer *last = &m->layers[m->n_layers - 1];
   size_t first = last->out_part[0], cols = last->out_cols;
   size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
-  int fused = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && last->kind == LAYER_DENSE &&
-              last->act == ACT_SOFTMAX;
+  /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
+   * (binary) Dense output from that layer's logits */
+  int categorical = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ||
+                    m->loss == RNNC_LOSS_CATEGORICAL_CROSSENTROPY;
+  int fused = !m->from_logits && last->kind == LAYER_DENSE &&
+              ((categorical && last->act == ACT_SOFTMAX) ||
+               (m->loss == RNNC_LOSS_BINARY_CROSSENTROPY && last->act == ACT_SIGMOID));
   double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, loss = NAN;
   trace tr;
   int ok = 0;
@@ -1653,13 +1667,29 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       for (s = 0; s < nn; s++)
         memcpy(y_first + s * first, tr.y[m->n_layers - 1] + s * m->output_size,
                first * sizeof(double));
-      if (fused) /* a Dense last layer: one output, z is its pre-activation */
-        loss =
-            rnnc_loss_sparse_cce_logits_f64(tr.work[m->n_layers - 1], target, rows, cols, d_first);
-      else if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
-        loss = rnnc_loss_sparse_cce_f64(y_first, target, rows, cols, d_first);
-      else
-        loss = rnnc_loss_mse_f64(y_first, target, rows, cols, d_first);
+      /* fused: a Dense last layer, one output, z is its pre-activation;
+       * from_logits: the output itself is the logits */
+      const double *in = fused ? tr.work[m->n_layers - 1] : y_first;
+      int logits = fused || m->from_logits;
+      switch (m->loss) {
+      case RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+        loss = logits ? rnnc_loss_sparse_cce_logits_f64(in, target, rows, cols, d_first)
+                      : rnnc_loss_sparse_cce_f64(in, target, rows, cols, d_first);
+        break;
+      case RNNC_LOSS_CATEGORICAL_CROSSENTROPY:
+        loss = logits ? rnnc_loss_categorical_ce_logits_f64(in, target, rows, cols, d_first)
+                      : rnnc_loss_categorical_ce_f64(in, target, rows, cols, d_first);
+        break;
+      case RNNC_LOSS_BINARY_CROSSENTROPY:
+        loss = logits ? rnnc_loss_binary_ce_logits_f64(in, target, rows, cols, d_first)
+                      : rnnc_loss_binary_ce_f64(in, target, rows, cols, d_first);
+        break;
+      case RNNC_LOSS_MAE:
+        loss = rnnc_loss_mae_f64(in, target, rows, cols, d_first);
+        break;
+      default:
+        loss = rnnc_loss_mse_f64(in, target, rows, cols, d_first);
+      }
       for (s = 0; s < nn; s++)
         memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));
       if (grad != NULL || dx != NULL)

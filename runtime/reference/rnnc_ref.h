@@ -8,8 +8,12 @@
  *   rnnc-spec 1
  *   input <d1> [<d2>]            per-sample input shape: timesteps features, or features
  *   layer <Class> <name> key=value ...
- *   loss <keras loss name>       optional: mse, mean_squared_error,
- *                                sparse_categorical_crossentropy
+ *   loss <keras loss name> [from_logits]   optional: mse, mean_squared_error, mae,
+ *                                sparse_categorical_crossentropy, categorical_crossentropy,
+ *                                binary_crossentropy; from_logits: the output is the logits.
+ *                                A crossentropy after a last Dense with softmax
+ *                                (categorical) or sigmoid (binary) is computed from that
+ *                                layer's logits, as tf.keras does.
  *
  * Classes and keys (every key of the class present, in any order, booleans as
  * 0/1; keys in [brackets] are optional):

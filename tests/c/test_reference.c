@@ -1976,8 +1976,8 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
        "use_bias=1 return_sequences=1 return_state=0 initial_state=1\n",
        "missing key 'go_backwards'"},
-      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mae\n",
-       "unknown loss 'mae'"},
+      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss hinge\n",
+       "unknown loss 'hinge'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mse\n"
        "loss mse\n",
        "duplicate 'loss' line"},

@@ -3,23 +3,44 @@
 --
 --   lua5.4 tests/random/make_models.lua OUTDIR [SEED] [COUNT]
 --
--- Writes COUNT (default 50) model files OUTDIR/r00.lua, r01.lua, ... drawn
+-- Writes COUNT (default 90) model files OUTDIR/r00.lua, r01.lua, ... drawn
 -- from a seeded PRNG of our own (splitmix64 on Lua 5.4's wrapping 64-bit
 -- integers), so a seed gives the same files on every machine. Every file
--- records its batch size and loss in its header comment:
+-- records its batch size, its loss and the bias initializer of each LSTM
+-- layer (in layer order; the C test checks the descriptor against it, since
+-- the reference spec does not carry initializers) in its header comment:
 --
---   -- rnnc-random: batch=B loss=LOSS
+--   -- rnnc-random: batch=B loss=LOSS unit_forget_bias=1,0,...
 --
 -- and OUTDIR/models.txt lists the models, one per line: "name batch loss".
+-- It prints a summary of every option drawn (OUTDIR/coverage.txt keeps it).
 --
--- The models are stacks of 1 to 3 layers of what code generation supports:
--- SimpleRNN (units, activation, use_bias, return_sequences, go_backwards),
--- Dense on 2-D or 3-D inputs and TimeDistributed(Dense). A SimpleRNN that
--- returns only its last state is followed by Dense layers only; softmax is
--- only ever the last layer's activation. Losses: mse, and
--- sparse_categorical_crossentropy after a softmax Dense (Keras's fused form)
--- or, to test the unfused form, after a sigmoid Dense or SimpleRNN.
+-- The models are chains of 1 to 3 layers of what code generation supports:
+--   SimpleRNN, LSTM, GRU (units, activation tanh/relu/sigmoid/linear/
+--     hard_sigmoid, recurrent_activation sigmoid/hard_sigmoid, use_bias,
+--     return_sequences, go_backwards, LSTM unit_forget_bias, GRU reset_after),
+--   Bidirectional around any of the three (merge_mode concat/sum/mul/ave, and
+--     None only as the last layer of a functional model: two outputs),
+--   Dense on 2-D or 3-D inputs and TimeDistributed(Dense).
+-- A recurrent layer that returns only its last state is followed by Dense
+-- layers only; softmax is only ever the last layer's activation.
+-- About half the models are Sequential, the others functional (Input, calls,
+-- Model): some end in a layer with return_state = true whose outputs
+-- {output, states...} (Keras order) are all the model's outputs, some call
+-- recurrent layers with { initial_state = {...} } fed by extra Input tensors
+-- (Model inputs: the main input, then the states in layer order; never inside
+-- Bidirectional), some both. Other picks of a last layer's outputs (a subset,
+-- another order), which the DSL accepts, are not drawn: the spec the
+-- generator embeds for the reference runtime does not record the picks, so
+-- the reference computes all of the layer's outputs in Keras order instead.
+-- Losses: mse, and sparse_categorical_crossentropy after a softmax Dense
+-- (Keras's fused form) or, to test the unfused form, after a sigmoid Dense or
+-- a sigmoid recurrent layer whose first output stays inside (0, 1).
 -- Optimizer: Adam (by name or Adam{...} with a learning rate).
+--
+-- Sizes stay small (units <= 12, timesteps mostly <= 10) so that about 90
+-- models x {float64, float32} generate, compile and pass the finite
+-- differences in under a minute on two cores.
 
 local outdir, seed_arg, count_arg = arg[1], arg[2], arg[3]
 if not outdir or outdir == "-h" or outdir == "--help" then
@@ -27,8 +48,9 @@ if not outdir or outdir == "-h" or outdir == "--help" then
   os.exit(2)
 end
 local DEFAULT_SEED = 20240611
+local DEFAULT_COUNT = 90
 local seed = math.tointeger(tonumber(seed_arg or DEFAULT_SEED))
-local count = math.tointeger(tonumber(count_arg or 50))
+local count = math.tointeger(tonumber(count_arg or DEFAULT_COUNT))
 if not seed then
   io.stderr:write("make_models.lua: SEED must be an integer\n")
   os.exit(2)
@@ -68,75 +90,107 @@ end
 
 ---------------------------------------------------------------- sizes
 
--- Mostly small, so that the unrolled code stays small and the finite
--- differences stay cheap; now and then a larger one.
+-- Small, so that the unrolled code stays small and the finite differences
+-- (four loss evaluations per parameter) stay cheap; now and then larger.
 local function units()
-  if chance(0.88) then return int(1, 16) end
-  return int(17, 40)
+  if chance(0.85) then return int(1, 8) end
+  return int(9, 12)
 end
 
 local function timesteps()
-  if chance(0.85) then return int(1, 12) end
-  return int(13, 30)
+  local r = next64() >> 1
+  if r % 100 < 88 then return int(1, 8) end
+  if r % 100 < 97 then return int(9, 10) end
+  return int(11, 16)
 end
 
 local function features()
-  if chance(0.8) then return int(1, 8) end
-  return int(9, 20)
+  if chance(0.85) then return int(1, 6) end
+  return int(7, 10)
 end
 
-local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear" }
+local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
+local RECURRENT_ACTIVATIONS = { "sigmoid", "hard_sigmoid" }
+local MERGE_MODES = { "concat", "sum", "mul", "ave" }
+local CELLS = { SimpleRNN = true, LSTM = true, GRU = true }
+local N_STATES = { SimpleRNN = 1, LSTM = 2, GRU = 1 }
 
 ---------------------------------------------------------------- one model
 
--- Returns a list of layer records, the input shape, the loss and notes.
+-- A recurrent cell's options (the wrapped layer of a Bidirectional too).
+local function draw_cell(L, kind)
+  L.cell = kind
+  L.activation = pick(ELEMENTWISE)
+  if kind ~= "SimpleRNN" then L.recurrent_activation = pick(RECURRENT_ACTIVATIONS) end
+  if kind == "LSTM" then L.unit_forget_bias = chance(0.6) end
+  if kind == "GRU" then L.reset_after = chance(0.6) end
+  L.go_backwards = chance(0.35)
+end
+
+-- Returns the model record: layers, input shape, loss, notes.
 local function draw_model()
+  local M = { functional = chance(0.5) }
+  M.state_out = M.functional and chance(0.5)
+  M.state_in = M.functional and chance(0.5)
   local n_layers = int(1, 3)
-  local sequence_input = chance(0.85)
+  local sequence_input = M.state_out or M.state_in or chance(0.9)
   local shape -- per-sample shape of the current tensor
   if sequence_input then
     shape = { timesteps(), features() }
   else
     shape = { features() }
   end
-  local input_shape = { table.unpack(shape) }
+  M.input_shape = { table.unpack(shape) }
 
   -- The loss decides what the last layer must be.
   local r = next64() >> 1
-  local want = ({ "mse", "mse", "mse", "mse", "fused", "fused", "fused", "fused", "unfused", "mse_softmax" })[
+  local want = ({ "mse", "mse", "mse", "mse", "fused", "fused", "fused", "unfused", "unfused", "mse_softmax" })[
     r % 10 + 1]
+  -- return_state puts a recurrent layer last: no softmax Dense there.
+  if M.state_out and (want == "fused" or want == "mse_softmax") then want = chance(0.5) and "mse" or "unfused" end
 
   local layers = {}
   for i = 1, n_layers do
     local last = i == n_layers
-    local L = {}
+    local L = { units = units(), use_bias = chance(0.75) }
     local kinds
     if #shape == 2 then
-      kinds = { "SimpleRNN", "SimpleRNN", "SimpleRNN", "SimpleRNN", "Dense", "TimeDistributed" }
+      kinds = { "SimpleRNN", "SimpleRNN", "LSTM", "LSTM", "LSTM", "GRU", "GRU", "GRU", "Bidirectional",
+        "Bidirectional", "Bidirectional", "Dense", "TimeDistributed" }
     else
       kinds = { "Dense" }
     end
     L.kind = pick(kinds)
-    -- A softmax output needs a Dense last layer; the unfused crossentropy can
-    -- also follow a sigmoid SimpleRNN.
-    if last and (want == "fused" or want == "mse_softmax") and L.kind == "SimpleRNN" then
+    if i == 1 and M.state_in and not CELLS[L.kind] then L.kind = pick({ "SimpleRNN", "LSTM", "GRU" }) end
+    if last and M.state_out and #shape == 2 and not (CELLS[L.kind] or L.kind == "Bidirectional") then
+      L.kind = pick({ "SimpleRNN", "LSTM", "GRU", "Bidirectional" })
+    end
+    -- A softmax output needs a Dense last layer.
+    if last and (want == "fused" or want == "mse_softmax") and L.kind ~= "Dense" and L.kind ~= "TimeDistributed" then
       L.kind = (#shape == 2 and chance(0.5)) and "TimeDistributed" or "Dense"
     end
-    L.units = units()
-    L.use_bias = chance(0.75)
-    if L.kind == "SimpleRNN" then
-      L.activation = pick(ELEMENTWISE)
-      L.go_backwards = chance(0.35)
-      -- Returning only the last state makes the rest of the stack 2-D (Dense only).
+    local recurrent = CELLS[L.kind] or L.kind == "Bidirectional"
+    if recurrent then
+      draw_cell(L, L.kind == "Bidirectional" and pick({ "SimpleRNN", "LSTM", "GRU" }) or L.kind)
+      if L.kind == "Bidirectional" then
+        L.merge_mode = pick(MERGE_MODES)
+        if last and M.functional and chance(0.5) then L.merge_mode = "none" end
+      end
+      -- Returning only the last state makes the rest of the chain 2-D (Dense only).
       if last then
         L.return_sequences = chance(0.5)
+        L.return_state = M.state_out
       else
-        L.return_sequences = chance(0.75)
+        -- a return_state layer at the end needs a sequence
+        L.return_sequences = M.state_out or chance(0.75)
       end
+      if M.state_in and CELLS[L.kind] then L.initial_state = i == 1 or chance(0.5) end
+      local cols = L.units
+      if L.merge_mode == "concat" then cols = 2 * L.units end
       if L.return_sequences then
-        shape = { shape[1], L.units }
+        shape = { shape[1], cols }
       else
-        shape = { L.units }
+        shape = { cols }
       end
     else
       L.activation = pick(ELEMENTWISE)
@@ -151,14 +205,27 @@ local function draw_model()
         L.activation = "softmax"
         if L.units == 1 and chance(0.8) then L.units = int(2, 12) end
       elseif want == "unfused" then
+        -- the first output inside (0, 1): a sigmoid Dense, a sigmoid SimpleRNN
+        -- or LSTM (o * sigmoid(c)), a sigmoid GRU from h_0 = 0 (convex
+        -- combinations of values in (0, 1)); Bidirectional: not summed
         L.activation = "sigmoid"
+        if L.cell == "GRU" and L.initial_state then want = "mse" end
+        if L.merge_mode == "sum" then L.merge_mode = "ave" end
       end
-      shape[#shape] = L.units
+      local cols = L.units
+      if L.merge_mode == "concat" then cols = 2 * L.units end
+      shape[#shape] = cols
     end
     layers[i] = L
   end
-  local loss = (want == "fused" or want == "unfused") and "sparse_categorical_crossentropy" or "mse"
-  return layers, input_shape, loss, want
+  M.layers = layers
+  M.want = want
+  M.loss = (want == "fused" or want == "unfused") and "sparse_categorical_crossentropy" or "mse"
+  M.state_in = false
+  for _, L in ipairs(layers) do
+    if L.initial_state then M.state_in = true end
+  end
+  return M
 end
 
 ---------------------------------------------------------------- writing Lua
@@ -171,11 +238,15 @@ local function list(t)
   return "{ " .. table.concat(s, ", ") .. " }"
 end
 
--- One layer constructor call. `first` adds the input shape in one of the
--- ways Keras accepts it; arguments equal to their default are sometimes left
--- out so that the defaults are exercised too.
-local function layer_text(L, first, input_shape, batch, index)
+-- The arguments of one layer constructor (without the class). `shape_args`
+-- are added first (the input shape of a Sequential's first layer); arguments
+-- equal to their default are sometimes left out so that the defaults are
+-- exercised too.
+local function args_text(L, kind, extra, index)
   local args = { tostring(L.units) }
+  for _, a in ipairs(extra or {}) do
+    args[#args + 1] = a
+  end
   local function opt(key, value, default)
     if value ~= default or chance(0.5) then
       if type(value) == "string" then
@@ -185,83 +256,175 @@ local function layer_text(L, first, input_shape, batch, index)
       end
     end
   end
-  local wrapped = L.kind == "TimeDistributed"
-  if first and not wrapped then
+  local cell = CELLS[kind]
+  opt("activation", L.activation, cell and "tanh" or "linear")
+  if kind == "LSTM" or kind == "GRU" then opt("recurrent_activation", L.recurrent_activation, "sigmoid") end
+  opt("use_bias", L.use_bias, true)
+  if cell then
+    opt("return_sequences", L.return_sequences, false)
+    if L.return_state then args[#args + 1] = "return_state = true" end
+    opt("go_backwards", L.go_backwards, false)
+  end
+  if kind == "LSTM" then opt("unit_forget_bias", L.unit_forget_bias, true) end
+  if kind == "GRU" then opt("reset_after", L.reset_after, true) end
+  if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
+  return kind .. " { " .. table.concat(args, ", ") .. " }"
+end
+
+-- One layer constructor call. `first` (Sequential only) adds the input shape
+-- in one of the ways Keras accepts it.
+local function layer_text(L, first, input_shape, batch, index)
+  local shape_args = {}
+  if first then
     local style = int(1, 4)
     if #input_shape == 1 then
       if style <= 2 then
-        args[#args + 1] = "input_shape = " .. list(input_shape)
+        shape_args[1] = "input_shape = " .. list(input_shape)
       elseif style == 3 then
-        args[#args + 1] = "input_dim = " .. input_shape[1]
+        shape_args[1] = "input_dim = " .. input_shape[1]
       else
-        args[#args + 1] = "batch_input_shape = " .. list({ batch, input_shape[1] })
+        shape_args[1] = "batch_input_shape = " .. list({ batch, input_shape[1] })
       end
     else
       if style <= 2 then
-        args[#args + 1] = "input_shape = " .. list(input_shape)
-      elseif style == 3 and L.kind == "SimpleRNN" then
-        args[#args + 1] = "input_length = " .. input_shape[1]
-        args[#args + 1] = "input_dim = " .. input_shape[2]
+        shape_args[1] = "input_shape = " .. list(input_shape)
+      elseif style == 3 and CELLS[L.kind] then
+        shape_args[1] = "input_length = " .. input_shape[1]
+        shape_args[2] = "input_dim = " .. input_shape[2]
       else
-        args[#args + 1] = "batch_input_shape = " .. list({ batch, input_shape[1], input_shape[2] })
+        shape_args[1] = "batch_input_shape = " .. list({ batch, input_shape[1], input_shape[2] })
       end
     end
   end
-  local default_act = L.kind == "SimpleRNN" and "tanh" or "linear"
-  opt("activation", L.activation, default_act)
-  opt("use_bias", L.use_bias, true)
-  if L.kind == "SimpleRNN" then
-    opt("return_sequences", L.return_sequences, false)
-    opt("go_backwards", L.go_backwards, false)
-  end
-  if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
-  local class = L.kind == "SimpleRNN" and "SimpleRNN" or "Dense"
-  local text = class .. " { " .. table.concat(args, ", ") .. " }"
-  if wrapped then
-    local outer = { text }
+  if L.kind == "TimeDistributed" then
+    local outer = { args_text(L, "Dense", nil, index) }
     if first then outer[2] = "input_shape = " .. list(input_shape) end
-    text = "TimeDistributed { " .. table.concat(outer, ", ") .. " }"
+    return "TimeDistributed { " .. table.concat(outer, ", ") .. " }"
+  elseif L.kind == "Bidirectional" then
+    local outer = { args_text(L, L.cell, nil, index + 10) }
+    if L.merge_mode == "none" then
+      outer[#outer + 1] = "merge_mode = None"
+    elseif L.merge_mode ~= "concat" or chance(0.5) then
+      outer[#outer + 1] = string.format('merge_mode = "%s"', L.merge_mode)
+    end
+    for _, a in ipairs(shape_args) do
+      outer[#outer + 1] = a
+    end
+    if chance(0.15) then outer[#outer + 1] = string.format('name = "layer%d"', index) end
+    return "Bidirectional { " .. table.concat(outer, ", ") .. " }"
   end
-  return text
+  return args_text(L, L.kind, shape_args, index)
+end
+
+-- Outputs of a layer, in Keras order: names of the Lua locals.
+local function output_names(L, index)
+  local names = { string.format("t%d", index) }
+  if L.merge_mode == "none" then
+    names = { string.format("t%d_forward", index), string.format("t%d_backward", index) }
+  end
+  if L.return_state then
+    local dirs = L.kind == "Bidirectional" and { "_forward", "_backward" } or { "" }
+    for _, d in ipairs(dirs) do
+      names[#names + 1] = string.format("t%d%s_h", index, d)
+      if L.cell == "LSTM" then names[#names + 1] = string.format("t%d%s_c", index, d) end
+    end
+  end
+  return names
 end
 
 local function describe(L)
-  local s = L.kind .. "(" .. L.units .. ", " .. L.activation
+  local kind = L.kind
+  if kind == "Bidirectional" then kind = "Bidirectional[" .. L.merge_mode .. "] " .. L.cell end
+  local s = kind .. "(" .. L.units .. ", " .. L.activation
+  if L.recurrent_activation then s = s .. "/" .. L.recurrent_activation end
   if not L.use_bias then s = s .. ", no bias" end
-  if L.kind == "SimpleRNN" then
+  if L.cell then
     if L.return_sequences then s = s .. ", sequences" end
     if L.go_backwards then s = s .. ", backwards" end
+    if L.return_state then s = s .. ", states out" end
+    if L.initial_state then s = s .. ", states in" end
+    if L.cell == "LSTM" and not L.unit_forget_bias then s = s .. ", no unit_forget_bias" end
+    if L.cell == "GRU" then s = s .. (L.reset_after and ", reset_after" or ", reset_before") end
   end
   return s .. ")"
 end
 
-local function model_text(name, layers, input_shape, loss, want, batch)
+local function model_text(name, M, batch)
+  local layers, input_shape = M.layers, M.input_shape
   local out = {}
   local function w(s)
     out[#out + 1] = s
   end
+  local ufb = {}
+  for _, L in ipairs(layers) do
+    if L.cell == "LSTM" then ufb[#ufb + 1] = L.unit_forget_bias and "1" or "0" end
+  end
   w(string.format("-- rnnc random test model %s (tests/random/make_models.lua, seed %d)", name, seed))
-  w(string.format("-- rnnc-random: batch=%d loss=%s", batch, loss))
+  w(string.format("-- rnnc-random: batch=%d loss=%s unit_forget_bias=%s", batch, M.loss, table.concat(ufb, ",")))
   local descr = {}
   for i, L in ipairs(layers) do
     descr[i] = describe(L)
   end
-  w("-- input " .. list(input_shape) .. " -> " .. table.concat(descr, " -> ") .. "; " .. want)
-  local texts = {}
-  for i, L in ipairs(layers) do
-    texts[i] = layer_text(L, i == 1, input_shape, batch, i)
-  end
-  if chance(0.2) then
-    w("local model = Sequential {}")
-    for _, t in ipairs(texts) do
-      w("model:add(" .. t .. ")")
+  w("-- " .. (M.functional and "functional" or "Sequential") .. ": input " .. list(input_shape) .. " -> " ..
+    table.concat(descr, " -> ") .. "; " .. M.want)
+  if M.functional then
+    local style = int(1, 3)
+    if style == 1 then
+      w(string.format("local x = Input { shape = %s }", list(input_shape)))
+    elseif style == 2 then
+      w(string.format("local x = Input { shape = %s, batch_size = %d }", list(input_shape), batch))
+    else
+      local bs = { batch }
+      for _, d in ipairs(input_shape) do
+        bs[#bs + 1] = d
+      end
+      w(string.format('local x = Input { batch_shape = %s, name = "main" }', list(bs)))
     end
+    local inputs = { "x" }
+    local cur = "x"
+    local outputs
+    for i, L in ipairs(layers) do
+      local call_extra = ""
+      if L.initial_state then
+        local states = {}
+        for k = 1, N_STATES[L.cell] do
+          local sname = string.format("s%d_%s", i, k == 1 and "h0" or "c0")
+          if chance(0.3) then
+            w(string.format('local %s = Input { shape = { %d }, name = "%s" }', sname, L.units, sname))
+          else
+            w(string.format("local %s = Input { shape = { %d } }", sname, L.units))
+          end
+          states[k] = sname
+          inputs[#inputs + 1] = sname
+        end
+        call_extra = ", { initial_state = " .. (#states == 1 and chance(0.3) and states[1] or list(states)) .. " }"
+      end
+      local names = output_names(L, i)
+      w(string.format("local %s = %s(%s%s)", table.concat(names, ", "), layer_text(L, false, input_shape, batch, i),
+        cur, call_extra))
+      cur = names[1]
+      outputs = names
+    end
+    local outs = (#outputs == 1 and chance(0.5)) and outputs[1] or list(outputs)
+    local ins = (#inputs == 1 and chance(0.5)) and inputs[1] or list(inputs)
+    w(string.format("local model = Model { inputs = %s, outputs = %s }", ins, outs))
   else
-    w("local model = Sequential {")
-    for _, t in ipairs(texts) do
-      w("  " .. t .. ",")
+    local texts = {}
+    for i, L in ipairs(layers) do
+      texts[i] = layer_text(L, i == 1, input_shape, batch, i)
     end
-    w("}")
+    if chance(0.2) then
+      w("local model = Sequential {}")
+      for _, t in ipairs(texts) do
+        w("model:add(" .. t .. ")")
+      end
+    else
+      w("local model = Sequential {")
+      for _, t in ipairs(texts) do
+        w("  " .. t .. ",")
+      end
+      w("}")
+    end
   end
   local optimizer
   local o = int(1, 4)
@@ -275,37 +438,100 @@ local function model_text(name, layers, input_shape, loss, want, batch)
     optimizer = string.format("Adam { learning_rate = %s }", pick({ "0.01", "0.005", "0.0003" }))
   end
   local metrics = ""
-  if loss == "sparse_categorical_crossentropy" and chance(0.5) then metrics = ', metrics = { "accuracy" }' end
-  w(string.format('model:compile { optimizer = %s, loss = "%s"%s }', optimizer, loss, metrics))
+  if M.loss == "sparse_categorical_crossentropy" and chance(0.5) then metrics = ', metrics = { "accuracy" }' end
+  w(string.format('model:compile { optimizer = %s, loss = "%s"%s }', optimizer, M.loss, metrics))
   w("return model")
   return table.concat(out, "\n") .. "\n"
+end
+
+---------------------------------------------------------------- coverage
+
+-- Counts of every option drawn, for the summary: cov[group][value].
+local cov, groups = {}, {}
+local function bump(group, value)
+  if not cov[group] then
+    cov[group] = {}
+    groups[#groups + 1] = group
+  end
+  value = tostring(value)
+  cov[group][value] = (cov[group][value] or 0) + 1
+end
+
+local function count_model(M)
+  bump("model", M.functional and "functional" or "Sequential")
+  bump("model input", #M.input_shape == 1 and "vector" or "sequence")
+  bump("model layers", #M.layers)
+  if M.functional then
+    bump("functional: last layer return_state", M.state_out)
+    bump("functional: initial_state inputs", M.state_in)
+  end
+  bump("loss", M.want)
+  for _, L in ipairs(M.layers) do
+    bump("layer", L.kind == "Bidirectional" and "Bidirectional(" .. L.cell .. ")" or L.kind)
+    if L.cell then
+      -- a cell's options, plain or wrapped in Bidirectional
+      local c = L.cell
+      bump(c .. " activation", L.activation)
+      if L.recurrent_activation then bump(c .. " recurrent_activation", L.recurrent_activation) end
+      bump(c .. " use_bias", L.use_bias)
+      bump(c .. " return_sequences", L.return_sequences)
+      bump(c .. " go_backwards", L.go_backwards)
+      bump(c .. " return_state", L.return_state or false)
+      if c == "LSTM" then bump("LSTM unit_forget_bias", L.unit_forget_bias) end
+      if c == "GRU" then bump("GRU reset_after", L.reset_after) end
+      if L.kind ~= "Bidirectional" then bump(c .. " initial_state", L.initial_state or false) end
+    else
+      bump("Dense activation", L.activation)
+      bump("Dense use_bias", L.use_bias)
+      bump("Dense input", L.kind == "TimeDistributed" and "TimeDistributed" or "plain")
+    end
+    if L.kind == "Bidirectional" then
+      bump("Bidirectional merge_mode", L.merge_mode)
+      bump("Bidirectional inner go_backwards", L.go_backwards)
+      bump("Bidirectional inner return_sequences", L.return_sequences)
+      bump("Bidirectional inner return_state", L.return_state or false)
+    end
+  end
+end
+
+local function coverage_text()
+  local lines = {}
+  for _, group in ipairs(groups) do
+    local values, parts = {}, {}
+    for v in pairs(cov[group]) do
+      values[#values + 1] = v
+    end
+    table.sort(values)
+    for _, v in ipairs(values) do
+      parts[#parts + 1] = v .. " " .. cov[group][v]
+    end
+    lines[#lines + 1] = string.format("  %-40s %s", group .. ":", table.concat(parts, ", "))
+  end
+  table.sort(lines)
+  return table.concat(lines, "\n")
 end
 
 ---------------------------------------------------------------- main
 
 os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'")
 local index = {}
-local stats = { fused = 0, unfused = 0, mse = 0, mse_softmax = 0, backwards = 0, relu = 0, rnn = 0, dense2d = 0 }
 for k = 0, count - 1 do
   local name = string.format("r%02d", k)
-  local batch = chance(0.5) and int(1, 4) or int(1, 8)
-  local layers, input_shape, loss, want = draw_model()
+  local batch = chance(0.6) and int(1, 4) or int(1, 6)
+  local M = draw_model()
   local path = outdir .. "/" .. name .. ".lua"
   local f = assert(io.open(path, "wb"))
-  f:write(model_text(name, layers, input_shape, loss, want, batch))
+  f:write(model_text(name, M, batch))
   f:close()
-  index[#index + 1] = string.format("%s %d %s", name, batch, loss)
-  stats[want] = stats[want] + 1
-  for _, L in ipairs(layers) do
-    if L.go_backwards then stats.backwards = stats.backwards + 1 end
-    if L.activation == "relu" then stats.relu = stats.relu + 1 end
-    if L.kind == "SimpleRNN" then stats.rnn = stats.rnn + 1 end
-  end
-  if #input_shape == 1 then stats.dense2d = stats.dense2d + 1 end
+  index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
+  count_model(M)
 end
 local f = assert(io.open(outdir .. "/models.txt", "wb"))
 f:write(table.concat(index, "\n") .. "\n")
 f:close()
-print(string.format("make_models.lua: seed %d: wrote %d models to %s (mse %d, softmax+mse %d, fused cce %d, " ..
-  "unfused cce %d; %d SimpleRNN layers, %d go_backwards, %d relu layers, %d 2-D input models)", seed, count, outdir,
-  stats.mse, stats.mse_softmax, stats.fused, stats.unfused, stats.rnn, stats.backwards, stats.relu, stats.dense2d))
+local summary = string.format("make_models.lua: seed %d: wrote %d models to %s; options drawn (per layer; a " ..
+  "Bidirectional's cell counts once under its cell kind):\n%s", seed, count, outdir, coverage_text())
+f = assert(io.open(outdir .. "/coverage.txt", "wb"))
+f:write(summary .. "\n")
+f:close()
+print(summary)

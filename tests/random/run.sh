@@ -4,7 +4,10 @@
 #   bash tests/random/run.sh OUTDIR [SEED] [COUNT]
 #
 # 1. builds the runtime (make runtime -> build/librnnc.a);
-# 2. writes COUNT random model files OUTDIR/rNN.lua (make_models.lua, SEED);
+# 2. writes COUNT (default 90) random model files OUTDIR/rNN.lua
+#    (make_models.lua, SEED: Sequential and functional chains of SimpleRNN,
+#    LSTM, GRU, Bidirectional, Dense, TimeDistributed) and prints the options
+#    drawn (kept in OUTDIR/coverage.txt);
 # 3. generates every model twice, OUTDIR/gen/rNN_f64.{h,c} and rNN_f32.{h,c},
 #    with the batch size the model file records;
 # 4. writes OUTDIR/gen/models.{h,c}, the table of the units' descriptors;
@@ -15,7 +18,12 @@
 #
 # Environment: CC (cc), CFLAGS (-O1), LDFLAGS, JOBS (parallel jobs, nproc),
 # UNROLL (when set, passed as --unroll to bin/rnnc generate: 0 lowers every op
-# to loops, a large value unrolls everything; unset, the generator's default).
+# to loops, a large value unrolls everything; unset, the generator's default),
+# FORMAT (which units rnnc formats with clang-format: f64 (default), all or
+# none; the others get --no-format. Formatting is whitespace only but takes
+# most of the generation time; by default the float64 units are compiled as
+# users get them by default and the float32 units as --no-format leaves them,
+# so both must compile without a warning).
 # CFLAGS and LDFLAGS reach every compile and the link, e.g.
 #   CFLAGS="-O1 -g -fsanitize=address,undefined" LDFLAGS="-fsanitize=address,undefined" \
 #     bash tests/random/run.sh build/random-asan
@@ -40,6 +48,14 @@ CFLAGS=${CFLAGS:--O1}
 LDFLAGS=${LDFLAGS:-}
 LUA=${LUA:-lua5.4}
 UNROLL=${UNROLL:-}
+FORMAT=${FORMAT:-f64}
+case $FORMAT in
+f64 | all | none) ;;
+*)
+  echo "run.sh: FORMAT must be f64, all or none" >&2
+  exit 2
+  ;;
+esac
 WARN="-std=c99 -Wall -Wextra -Werror -pedantic"
 START=$(date +%s.%N)
 
@@ -59,11 +75,12 @@ mkdir -p "$GEN" "$OBJ"
 "$LUA" "$HERE/make_models.lua" "$OUT" $SEED $COUNT
 mapfile -t MODELS < <(awk 'NF { print $1 }' "$OUT/models.txt")
 
-phase "generate ${#MODELS[@]} models x {float64, float32}"
+phase "generate ${#MODELS[@]} models x {float64, float32} (formatted: $FORMAT)"
 generate_one() { # name batch dtype suffix
   local log
   local extra=()
   if [[ -n $UNROLL ]]; then extra=(--unroll "$UNROLL"); fi
+  if [[ $FORMAT == none || ($FORMAT == f64 && $4 == f32) ]]; then extra+=(--no-format); fi
   if ! log=$("$ROOT/bin/rnnc" generate "$OUT/$1.lua" -o "$GEN" --dtype "$3" --batch "$2" \
     --name "$1_$4" "${extra[@]}" 2>&1); then
     echo "FAILED: bin/rnnc generate $OUT/$1.lua -o $GEN --dtype $3 --batch $2 --name $1_$4" \
@@ -73,7 +90,7 @@ generate_one() { # name batch dtype suffix
   fi
 }
 export -f generate_one
-export ROOT OUT GEN UNROLL
+export ROOT OUT GEN UNROLL FORMAT
 # shellcheck disable=SC2016  # $@ is expanded by the inner bash
 awk 'NF { print $1, $2, "float64", "f64"; print $1, $2, "float32", "f32" }' "$OUT/models.txt" |
   xargs -P "$JOBS" -n 4 bash -c 'generate_one "$@"' _
@@ -148,4 +165,5 @@ $CC $CFLAGS "${OBJS[@]}" $LIB $LDFLAGS -lcmocka -lm -o "$OUT/test_generated"
 
 phase "run $OUT/test_generated"
 "$OUT/test_generated"
+echo "options drawn by make_models.lua: $OUT/coverage.txt"
 phase "done"

@@ -1,25 +1,44 @@
 /* Generated units against the reference runtime, on random models.
  *
- * tests/random/run.sh writes random model files (make_models.lua), generates
- * every model twice (float64 and float32), and links the units with this file
- * and a table of their descriptors (models.h / models.c). One cmocka test per
- * unit; its name and every failure message name the unit and its model file.
+ * tests/random/run.sh writes random model files (make_models.lua: Sequential
+ * and functional chains of SimpleRNN, LSTM, GRU, Bidirectional, Dense and
+ * TimeDistributed(Dense), some ending in a return_state layer, some taking
+ * initial states as extra inputs), generates every model twice (float64 and
+ * float32), and links the units with this file and a table of their
+ * descriptors (models.h / models.c). One cmocka test per unit; its name and
+ * every failure message name the unit and its model file.
+ *
+ * A unit's x per sample is the concatenation of its inputs (the main input,
+ * then the initial states in layer order: descriptor inputs[]), its y the
+ * concatenation of its outputs (outputs[]); the loss reads output 0 only. The
+ * reference runtime takes the same layouts, so every comparison below covers
+ * all inputs and outputs.
  *
  * Per unit:
- *   - the descriptor against its own spec: sizes, shapes, loss, tensor names,
- *     shapes and offsets in the reference runtime's parameter layout;
- *   - init: reproducible from a seed, zeros / glorot bounds / orthogonality;
- *   - the weights are then perturbed (rnnc_rng) so biases are non-zero, and
- *     inputs in [-1, 1] and targets are drawn (labels in range for sparse
+ *   - the descriptor against its own spec: sizes, shapes, inputs[] and
+ *     outputs[] (against rnnc_ref_input_part / rnnc_ref_output_part too),
+ *     loss, tensor names (Bidirectional: <name>/forward_<inner>/..., then
+ *     backward_), shapes, offsets in the reference runtime's parameter layout,
+ *     and initializers (an LSTM bias's unit_forget_bias from the model file's
+ *     header, which the spec does not carry);
+ *   - init: reproducible from a seed, zeros / unit_forget_bias / glorot bounds
+ *     / orthogonality (rows or columns, as Keras's Orthogonal);
+ *   - the weights are then perturbed (rnnc_rng) so biases are non-zero (the
+ *     biases of layers with hard_sigmoid by up to +-3, see
+ *     spread_hard_sigmoid_biases), and inputs in [-1, 1] (initial states
+ *     included) and targets are drawn (labels in range for sparse
  *     crossentropy); for a random n in 1..batch and for n = batch:
  *       forward, loss_grad (loss, every parameter tensor's gradient, dx,
- *       y_pred) and backward with a random dy are compared with
- *       rnnc_ref_forward / rnnc_ref_loss_grad / rnnc_ref_backward;
+ *       y_pred) and backward with a random dy on every output are compared
+ *       with rnnc_ref_forward / rnnc_ref_loss_grad / rnnc_ref_backward;
  *       rows past n are never written; grad and dx are fully overwritten; the
  *       scratch is poisoned with NaN bytes before every call that must not
  *       read it (reads of unwritten scratch show up as NaN);
  *   - float64 units: central finite differences of loss_grad's loss for every
- *     parameter and every input element of the first n samples;
+ *     parameter and every input element (initial states included) of the
+ *     first n samples; for units with several outputs also of sum(dy * y)
+ *     against backward(dy), which reaches the state outputs and the backward
+ *     direction of merge_mode=None;
  *   - train_step: two Adam steps equal (bitwise) loss_grad followed by
  *     rnnc_optimizer_step with the descriptor's optimizer; a NaN in x, a NaN
  *     target (mse) or an out-of-range label returns NaN and leaves the
@@ -41,15 +60,21 @@
  * own rounding noise, measured per unit (see check_finite_differences; with
  * h = 1e-6 a loss of 250 alone brings ~5e-8 of noise).
  *
- * relu kinks are avoided by design: before testing, the test computes every
- * relu pre-activation of the batch with the reference runtime (a Dense layer
- * truncated after the relu layer with a linear activation; for a SimpleRNN,
- * the states of the truncated model with return_sequences=1, from which
- * z_t = x_t K + h_{t-1} R + b follows) and redraws the weight perturbation
- * and the inputs until every non-zero pre-activation is at least 1e-4 from 0
- * (exact zeros come from all-zero inputs without bias and stay zero under any
- * perturbation). A step of 1e-6 then cannot cross a kink, nor can float32
- * rounding flip one.
+ * Kinks (relu at 0, hard_sigmoid at -2.5 and 2.5) are avoided by design, not
+ * skipped: before testing, a probe (probe_kinks: this file's own
+ * double-precision forward of every layer up to the last one with relu or
+ * hard_sigmoid, in any slot: a Dense's activation, a cell's activation and
+ * recurrent_activation, an LSTM's act(c_t), a GRU's candidate with either
+ * reset_after) computes every such pre-activation of the batch, and the
+ * weight perturbation, inputs and targets are redrawn until every one is at
+ * least KINK_MARGIN = 1e-4 from its kink (exact relu zeros are skipped: they
+ * come from all-zero inputs without bias, or an LSTM's c = f * 0 + i * 0, and
+ * stay zero under any perturbation). A step of 2e-6 then cannot cross a kink,
+ * nor can float32 rounding flip one. Each probed layer's output is checked
+ * against the reference runtime on the spec truncated after it (to 1e-9), so
+ * the probe cannot silently compute something else. The summary prints the
+ * redraws and how many hard_sigmoid pre-activations were on the slope and in
+ * the flat parts (both must occur for the derivative's clipping to be tested).
  *
  * Usage: test_generated [SUBSTRING]   runs only the units whose name contains
  * SUBSTRING. */
@@ -75,9 +100,10 @@
 #define FD_TOL 1e-6
 #define FD_FLOOR 1e-3
 #define FD_NOISE_SIGMAS 6.0
-#define RELU_MARGIN 1e-4
+#define KINK_MARGIN 1e-4
 #define MAX_DRAWS 200
 #define PERTURB 0.1
+#define HS_BIAS_SPREAD 3.0
 #define CANARY 7777.0
 #define MAX_REPORTS 12
 /* A tensor outside the tolerance still passes when its error is at most
@@ -102,7 +128,11 @@ static worst_t worst_ref[2];   /* [0] float32, [1] float64 */
 static worst_t worst_fd;       /* relative, as the tolerance reads */
 static worst_t worst_fd_score; /* |fd - g| / (tolerance + noise allowance); <= 1 passes */
 static worst_t worst_cond[2];  /* error / sensitivity of the passes by conditioning */
-static long fd_checked, relu_redraws, cond_passes[2];
+static long fd_checked, kink_redraws, cond_passes[2];
+/* the accepted draws of the float64 units (their float32 twins use the same
+ * draws rounded): hard_sigmoid and relu pre-activations on each side */
+static long hs_slope, hs_flat, relu_pos, relu_neg;
+static double worst_probe;
 
 static void note_worst(worst_t *w, double err, const char *fmt, ...) {
   va_list ap;
@@ -118,18 +148,38 @@ static void note_worst(worst_t *w, double err, const char *fmt, ...) {
 
 #define MAX_LAYERS 16
 #define MAX_LINE 512
+#define MAX_OUTS 8
+
+enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU };
+enum { A_LINEAR, A_RELU, A_TANH, A_SIGMOID, A_SOFTMAX, A_HARD_SIGMOID };
+enum { M_CONCAT, M_SUM, M_MUL, M_AVE, M_NONE };
+
+/* Where one direction's tensors start in the parameter vector. */
+typedef struct {
+  size_t kernel_off, recurrent_off, bias_off;
+} sdir;
 
 typedef struct {
-  char line[MAX_LINE];
-  char name[128];
-  int rnn;
-  int units, relu, use_bias, return_sequences, go_backwards;
+  char line[MAX_LINE];  /* the layer's line (a Bidirectional's own line) */
+  char inner[MAX_LINE]; /* a Bidirectional's wrapped-layer line, else "" */
+  char name[128];       /* weight prefix; a Bidirectional's own name */
+  char inner_name[128]; /* the wrapped layer's name */
+  int kind;             /* K_DENSE or the cell */
+  int bidir, merge;     /* Bidirectional and its merge mode */
+  int units, act, rec_act, use_bias, reset_after;
+  int return_sequences, return_state, go_backwards, initial_state;
+  int gates, n_states, n_dirs;
   int rows;        /* timesteps of a sequence input, 1 for a vector input */
   int in_features; /* last axis of the input */
   int in_rank;     /* per sample: 2 (T, F) or 1 (F) */
-  int out_rank;
-  size_t in_size, out_size;
-  size_t kernel_off, recurrent_off, bias_off, end_off;
+  size_t in_size;
+  int out_cols;  /* last axis of output 0 */
+  int n_outputs; /* outputs, Keras order */
+  int out_rank[MAX_OUTS], out_shape[MAX_OUTS][2];
+  size_t out_size[MAX_OUTS]; /* reals per sample of each output */
+  sdir dir[2];               /* forward copy, then backward copy */
+  size_t init_off;           /* offset of its initial states in a sample's x */
+  size_t end_off;
 } slayer;
 
 typedef struct {
@@ -137,7 +187,8 @@ typedef struct {
   int in_rank, in_shape[2];
   int n_layers;
   slayer layers[MAX_LAYERS];
-  char loss[64]; /* "" when none */
+  size_t main_size, input_size; /* reals per sample: the main input, all inputs */
+  char loss[64];                /* "" when none */
 } sspec;
 
 /* Points at the value of " key=" in a layer line, or NULL. */
@@ -162,10 +213,137 @@ static int key_int(const char *line, const char *key, int *out) {
   return 0;
 }
 
+/* The word after " key=" mapped through names[] (index), -1 if absent or unknown. */
+static int key_word(const char *line, const char *key, const char *const *names, int count) {
+  const char *v = key_value(line, key);
+  char word[32];
+  int i;
+  if (!v || sscanf(v, "%31s", word) != 1)
+    return -1;
+  for (i = 0; i < count; i++)
+    if (strcmp(word, names[i]) == 0)
+      return i;
+  return -1;
+}
+
+static const char *const act_names[] = {"linear",  "relu",    "tanh",
+                                        "sigmoid", "softmax", "hard_sigmoid"};
+static const char *const merge_names[] = {"concat", "sum", "mul", "ave", "none"};
+
+/* A layer's class line (Dense, SimpleRNN, LSTM, GRU) into L. */
+static int parse_class_line(const char *line, slayer *L, char *name, size_t namelen, char *err,
+                            size_t errlen) {
+  char cls[64], nm[128];
+  if (sscanf(line, "layer %63s %127s", cls, nm) != 2) {
+    snprintf(err, errlen, "bad layer line '%.120s'", line);
+    return -1;
+  }
+  snprintf(name, namelen, "%s", nm);
+  if (strcmp(cls, "Dense") == 0)
+    L->kind = K_DENSE;
+  else if (strcmp(cls, "SimpleRNN") == 0)
+    L->kind = K_SIMPLE_RNN;
+  else if (strcmp(cls, "LSTM") == 0)
+    L->kind = K_LSTM;
+  else if (strcmp(cls, "GRU") == 0)
+    L->kind = K_GRU;
+  else {
+    snprintf(err, errlen, "unknown layer class '%s'", cls);
+    return -1;
+  }
+  L->act = key_word(line, "activation", act_names, 6);
+  if (key_int(line, "units", &L->units) || key_int(line, "use_bias", &L->use_bias) || L->act < 0) {
+    snprintf(err, errlen, "layer line without units/use_bias/activation: '%.120s'", line);
+    return -1;
+  }
+  L->gates = L->kind == K_LSTM ? 4 : L->kind == K_GRU ? 3 : 1;
+  L->n_states = L->kind == K_LSTM ? 2 : 1;
+  L->rec_act = A_LINEAR;
+  if (L->kind == K_DENSE)
+    return 0;
+  if (key_int(line, "return_sequences", &L->return_sequences) ||
+      key_int(line, "return_state", &L->return_state) ||
+      key_int(line, "go_backwards", &L->go_backwards)) {
+    snprintf(err, errlen,
+             "recurrent line without return_sequences/return_state/go_backwards: '%.120s'", line);
+    return -1;
+  }
+  if (key_int(line, "initial_state", &L->initial_state))
+    L->initial_state = 0;
+  if (L->kind != K_SIMPLE_RNN &&
+      (L->rec_act = key_word(line, "recurrent_activation", act_names, 6)) < 0) {
+    snprintf(err, errlen, "line without recurrent_activation: '%.120s'", line);
+    return -1;
+  }
+  if (L->kind == K_GRU && key_int(line, "reset_after", &L->reset_after)) {
+    snprintf(err, errlen, "GRU line without reset_after: '%.120s'", line);
+    return -1;
+  }
+  return 0;
+}
+
+/* Shapes, outputs and parameter offsets of layer L on a (rank, cur) input. */
+static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t *offset) {
+  int d, k = 0, U = L->units;
+  L->in_rank = *cur_rank;
+  L->in_features = cur[*cur_rank - 1];
+  L->rows = *cur_rank == 2 ? cur[0] : 1;
+  L->in_size = (size_t)L->rows * (size_t)L->in_features;
+  if (L->kind == K_DENSE) {
+    L->n_dirs = 0;
+    L->dir[0].kernel_off = *offset;
+    *offset += (size_t)L->in_features * (size_t)U;
+    if (L->use_bias) {
+      L->dir[0].bias_off = *offset;
+      *offset += (size_t)U;
+    }
+    L->out_cols = U;
+    L->n_outputs = 1;
+    L->out_rank[0] = *cur_rank;
+    L->out_shape[0][0] = *cur_rank == 2 ? L->rows : U;
+    L->out_shape[0][1] = U;
+  } else {
+    size_t GU = (size_t)L->gates * (size_t)U;
+    L->n_dirs = L->bidir ? 2 : 1;
+    for (d = 0; d < L->n_dirs; d++) {
+      L->dir[d].kernel_off = *offset;
+      *offset += (size_t)L->in_features * GU;
+      L->dir[d].recurrent_off = *offset;
+      *offset += (size_t)U * GU;
+      if (L->use_bias) {
+        L->dir[d].bias_off = *offset;
+        *offset += (L->kind == K_GRU && L->reset_after ? 2 : 1) * GU;
+      }
+    }
+    L->out_cols = L->bidir && L->merge == M_CONCAT ? 2 * U : U;
+    for (d = 0; d < (L->bidir && L->merge == M_NONE ? 2 : 1); d++, k++) {
+      L->out_rank[k] = L->return_sequences ? 2 : 1;
+      L->out_shape[k][0] = L->return_sequences ? L->rows : L->out_cols;
+      L->out_shape[k][1] = L->out_cols;
+    }
+    if (L->return_state)
+      for (d = 0; d < L->n_dirs * L->n_states; d++, k++) {
+        L->out_rank[k] = 1;
+        L->out_shape[k][0] = U;
+      }
+    L->n_outputs = k;
+    if (L->initial_state) {
+      L->init_off = s->input_size;
+      s->input_size += (size_t)L->n_states * (size_t)U;
+    }
+  }
+  for (k = 0; k < L->n_outputs; k++)
+    L->out_size[k] = (size_t)L->out_shape[k][0] * (L->out_rank[k] == 2 ? (size_t)L->out_cols : 1);
+  L->end_off = *offset;
+  *cur_rank = L->out_rank[0];
+  cur[0] = L->out_shape[0][0];
+  cur[1] = L->out_shape[0][1];
+}
+
 /* Parses the spec (format in rnnc_ref.h); returns 0 or -1 with a message. */
 static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
   const char *p = spec;
-  int cur_rank = 0, cur[2] = {0, 0};
+  int cur_rank = 0, cur[2] = {0, 0}, pending = 0;
   size_t offset = 0;
   memset(s, 0, sizeof *s);
   while (*p) {
@@ -189,91 +367,65 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
       cur_rank = n;
       cur[0] = s->in_shape[0];
       cur[1] = s->in_shape[1];
+      s->main_size = (size_t)s->in_shape[0] * (n == 2 ? (size_t)s->in_shape[1] : 1);
+      s->input_size = s->main_size;
       memcpy(s->input_line, line, len + 1);
     } else if (strncmp(line, "layer ", 6) == 0) {
       slayer *L;
-      char cls[64], act[32];
-      const char *a;
+      if (pending) { /* the layer a Bidirectional wraps */
+        L = &s->layers[s->n_layers - 1];
+        memcpy(L->inner, line, len + 1);
+        if (parse_class_line(line, L, L->inner_name, sizeof L->inner_name, err, errlen))
+          return -1;
+        if (L->kind == K_DENSE || L->initial_state) {
+          snprintf(err, errlen, "Bidirectional wraps '%.120s'", line);
+          return -1;
+        }
+        pending = 0;
+        finish_layer(s, L, &cur_rank, cur, &offset);
+        continue;
+      }
       if (s->n_layers == MAX_LAYERS || cur_rank == 0) {
         snprintf(err, errlen, "too many layers or no input line");
         return -1;
       }
       L = &s->layers[s->n_layers++];
       memcpy(L->line, line, len + 1);
-      if (sscanf(line, "layer %63s %127s", cls, L->name) != 2) {
-        snprintf(err, errlen, "bad layer line '%.120s'", line);
+      if (strncmp(line, "layer Bidirectional ", 20) == 0) {
+        L->bidir = 1;
+        L->merge = key_word(line, "merge_mode", merge_names, 5);
+        if (sscanf(line, "layer Bidirectional %127s", L->name) != 1 || L->merge < 0) {
+          snprintf(err, errlen, "bad Bidirectional line '%.120s'", line);
+          return -1;
+        }
+        pending = 1;
+        continue;
+      }
+      if (parse_class_line(line, L, L->name, sizeof L->name, err, errlen))
         return -1;
-      }
-      L->rnn = strcmp(cls, "SimpleRNN") == 0;
-      if (!L->rnn && strcmp(cls, "Dense") != 0) {
-        snprintf(err, errlen, "unknown layer class '%s'", cls);
-        return -1;
-      }
-      a = key_value(line, "activation");
-      if (key_int(line, "units", &L->units) || key_int(line, "use_bias", &L->use_bias) || !a ||
-          sscanf(a, "%31s", act) != 1) {
-        snprintf(err, errlen, "layer line without units/use_bias/activation: '%.120s'", line);
-        return -1;
-      }
-      L->relu = strcmp(act, "relu") == 0;
-      if (L->rnn && (key_int(line, "return_sequences", &L->return_sequences) ||
-                     key_int(line, "go_backwards", &L->go_backwards))) {
-        snprintf(err, errlen, "SimpleRNN line without return_sequences/go_backwards: '%.120s'",
-                 line);
-        return -1;
-      }
-      L->in_rank = cur_rank;
-      L->in_features = cur[cur_rank - 1];
-      L->rows = cur_rank == 2 ? cur[0] : 1;
-      L->in_size = (size_t)L->rows * (size_t)L->in_features;
-      L->kernel_off = offset;
-      offset += (size_t)L->in_features * (size_t)L->units;
-      if (L->rnn) {
-        L->recurrent_off = offset;
-        offset += (size_t)L->units * (size_t)L->units;
-        L->out_rank = L->return_sequences ? 2 : 1;
-      } else {
-        L->out_rank = cur_rank;
-      }
-      if (L->use_bias) {
-        L->bias_off = offset;
-        offset += (size_t)L->units;
-      }
-      L->end_off = offset;
-      if (L->out_rank == 2) {
-        cur[1] = L->units;
-      } else {
-        cur[0] = L->units;
-      }
-      cur_rank = L->out_rank;
-      L->out_size = (size_t)L->units * (size_t)(cur_rank == 2 ? cur[0] : 1);
+      finish_layer(s, L, &cur_rank, cur, &offset);
     } else if (strncmp(line, "loss ", 5) == 0) {
       snprintf(s->loss, sizeof s->loss, "%.60s", line + 5);
     }
   }
-  if (s->n_layers == 0) {
-    snprintf(err, errlen, "spec without layers");
+  if (s->n_layers == 0 || pending) {
+    snprintf(err, errlen, "spec without layers, or ending in a Bidirectional line");
     return -1;
   }
   return 0;
 }
 
-/* The spec of layers 0..k; layer k's line with `from` replaced by `to`. */
-static char *truncated_spec(const sspec *s, int k, const char *from, const char *to) {
-  size_t cap = 64 + strlen(s->input_line) + (size_t)(k + 1) * (MAX_LINE + 32);
+/* The spec of layers 0..k (no loss line). */
+static char *truncated_spec(const sspec *s, int k) {
+  size_t cap = 64 + strlen(s->input_line) + (size_t)(k + 1) * (2 * MAX_LINE + 32);
   char *out = (char *)malloc(cap);
   int l;
   assert_non_null(out);
   snprintf(out, cap, "rnnc-spec 1\n%s\n", s->input_line);
   for (l = 0; l <= k; l++) {
-    const char *line = s->layers[l].line;
-    const char *hit = (l == k && from) ? strstr(line, from) : NULL;
+    const slayer *L = &s->layers[l];
     size_t used = strlen(out);
-    if (hit)
-      snprintf(out + used, cap - used, "%.*s%s%s\n", (int)(hit - line), line, to,
-               hit + strlen(from));
-    else
-      snprintf(out + used, cap - used, "%s\n", line);
+    snprintf(out + used, cap - used, "%s\n%s%s", L->line, L->inner, L->inner[0] ? "\n" : "");
   }
   return out;
 }
@@ -295,8 +447,8 @@ typedef struct {
   rnnc_ref *ref;
   int failures;
   /* worst relative errors of this unit, for its summary line */
-  double w_fwd, w_loss, w_grad, w_dx, w_bwd, w_fd;
-  double fd_noise; /* the finite differences' rounding noise allowance */
+  double w_fwd, w_loss, w_grad, w_dx, w_bwd, w_fd, w_fd_dy;
+  double fd_noise, fd_noise_dy; /* the finite differences' rounding noise allowances */
 } ctx;
 
 static void report(ctx *c, const char *fmt, ...) {
@@ -452,17 +604,68 @@ static double check_grad_tensors(ctx *c, const char *what, int n, const double *
 
 /* ------------------------------------------------------------------ descriptor checks */
 
+/* One part (input or output) against what the spec says and the reference. */
+static void check_part(ctx *c, const char *what, int i, const rnnc_part_desc *d, int rank,
+                       const int *shape, size_t offset, size_t size, size_t ref_size,
+                       size_t ref_offset) {
+  int same = d->rank == rank && d->offset == offset && d->size == size, j;
+  for (j = 0; same && j < rank; j++)
+    same = d->shape[j] == shape[j];
+  if (!same)
+    report(c,
+           "%s[%d]: rank %d shape (%d, %d) offset %zu size %zu; the spec says rank %d shape (%d, "
+           "%d) offset %zu size %zu",
+           what, i, d->rank, d->shape[0], d->rank > 1 ? d->shape[1] : 0, d->offset, d->size, rank,
+           shape[0], rank > 1 ? shape[1] : 0, offset, size);
+  if (ref_size != size || ref_offset != offset)
+    report(c, "%s[%d]: the reference runtime has offset %zu size %zu, the spec says %zu / %zu",
+           what, i, ref_offset, ref_size, offset, size);
+}
+
+/* The model file's "-- rnnc-random: ... unit_forget_bias=1,0" header: the
+ * LSTM layers' bias initializers, which the spec does not carry. Returns the
+ * count read, or -1 when the header has no such key. */
+static int read_unit_forget_bias(const char *file, int *ufb, int max) {
+  FILE *f = fopen(file, "r");
+  char line[512];
+  int n = -1;
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof line, f)) {
+    const char *v;
+    if (strncmp(line, "-- rnnc-random:", 15) != 0)
+      continue;
+    v = strstr(line, "unit_forget_bias=");
+    if (!v)
+      break;
+    v += strlen("unit_forget_bias=");
+    n = 0;
+    while ((*v == '0' || *v == '1') && n < max) {
+      ufb[n++] = *v - '0';
+      v++;
+      if (*v == ',')
+        v++;
+    }
+    break;
+  }
+  fclose(f);
+  return n;
+}
+
 static void check_descriptor(ctx *c) {
   const rnnc_model *m = c->m;
   const sspec *s = &c->spec;
   const slayer *last = &s->layers[s->n_layers - 1];
-  size_t prod = 1, off = 0;
-  int i, t = 0, l;
+  size_t prod = 1, off = 0, total = 0, ref_size, ref_off;
+  int i, t = 0, l, n_in = 1, lstm = 0, ufb[MAX_LAYERS];
+  int n_ufb = read_unit_forget_bias(c->file, ufb, MAX_LAYERS);
 
   if ((c->f64 && m->dtype != RNNC_F64) || (!c->f64 && m->dtype != RNNC_F32))
     report(c, "dtype %d does not match the unit's name", (int)m->dtype);
   if (m->batch < 1)
     report(c, "batch %d", m->batch);
+
+  /* Inputs: the main input, then the initial states in layer order. */
   if (m->input_rank != s->in_rank)
     report(c, "input_rank %d, spec input rank %d", m->input_rank, s->in_rank);
   for (i = 0; i < m->input_rank && i < 2; i++) {
@@ -470,45 +673,76 @@ static void check_descriptor(ctx *c) {
       report(c, "input_shape[%d] = %d, spec says %d", i, m->input_shape[i], s->in_shape[i]);
     prod *= (size_t)m->input_shape[i];
   }
-  if (m->input_size != prod || m->input_size != rnnc_ref_input_size(c->ref))
-    report(c, "input_size %zu, shape product %zu, reference %zu", m->input_size, prod,
-           rnnc_ref_input_size(c->ref));
-  prod = 1;
-  for (i = 0; i < m->output_rank && i < RNNC_MAX_RANK; i++)
-    prod *= (size_t)m->output_shape[i];
-  if (m->output_rank != last->out_rank || m->output_size != prod ||
-      m->output_size != rnnc_ref_output_size(c->ref))
-    report(c, "output rank %d / size %zu (shape product %zu), reference rank %d / size %zu",
-           m->output_rank, m->output_size, prod, last->out_rank, rnnc_ref_output_size(c->ref));
-  if (m->output_rank >= 1 && m->output_shape[m->output_rank - 1] != last->units)
-    report(c, "output_shape ends in %d, the last layer has %d units",
-           m->output_shape[m->output_rank - 1], last->units);
-  if (m->output_cols != (size_t)last->units)
-    report(c, "output_cols %zu, the last layer has %d units", m->output_cols, last->units);
-  if (m->n_outputs != 1) {
-    report(c, "n_outputs %d for a Sequential model", m->n_outputs);
+  if (prod != s->main_size || m->input_size != s->input_size ||
+      m->input_size != rnnc_ref_input_size(c->ref))
+    report(c,
+           "input_size %zu (main input shape product %zu); the spec says %zu (main %zu), the "
+           "reference %zu",
+           m->input_size, prod, s->input_size, s->main_size, rnnc_ref_input_size(c->ref));
+  for (l = 0; l < s->n_layers; l++)
+    if (s->layers[l].initial_state)
+      n_in += s->layers[l].n_states;
+  if (m->n_inputs != n_in || (size_t)n_in != rnnc_ref_input_count(c->ref) ||
+      n_in > RNNC_MAX_INPUTS) {
+    report(c, "n_inputs %d; the spec has %d inputs, the reference %zu", m->n_inputs, n_in,
+           rnnc_ref_input_count(c->ref));
   } else {
-    const rnnc_output_desc *o = &m->outputs[0];
-    int same = o->rank == m->output_rank && o->offset == 0 && o->size == m->output_size;
-    for (i = 0; same && i < o->rank && i < RNNC_MAX_RANK; i++)
-      same = o->shape[i] == m->output_shape[i];
-    if (!same)
-      report(c,
-             "outputs[0] (rank %d, offset %zu, size %zu) differs from output_rank %d / "
-             "output_size %zu",
-             o->rank, o->offset, o->size, m->output_rank, m->output_size);
+    ref_size = rnnc_ref_input_part(c->ref, 0, &ref_off);
+    check_part(c, "inputs", 0, &m->inputs[0], s->in_rank, s->in_shape, 0, s->main_size, ref_size,
+               ref_off);
+    i = 1;
+    for (l = 0; l < s->n_layers; l++) {
+      const slayer *L = &s->layers[l];
+      int j;
+      if (!L->initial_state)
+        continue;
+      for (j = 0; j < L->n_states; j++, i++) {
+        size_t o = L->init_off + (size_t)j * (size_t)L->units;
+        ref_size = rnnc_ref_input_part(c->ref, (size_t)i, &ref_off);
+        check_part(c, "inputs", i, &m->inputs[i], 1, &L->units, o, (size_t)L->units, ref_size,
+                   ref_off);
+      }
+    }
   }
-  if (m->output_rows * (size_t)last->units != m->output_size)
-    report(c, "output_rows %zu x %d units != output_size %zu", m->output_rows, last->units,
-           m->output_size);
+
+  /* Outputs: the last layer's, in Keras order. */
+  for (i = 0; i < last->n_outputs; i++)
+    total += last->out_size[i];
+  if (m->n_outputs != last->n_outputs || (size_t)m->n_outputs != rnnc_ref_output_count(c->ref) ||
+      m->n_outputs > RNNC_MAX_OUTPUTS) {
+    report(c, "n_outputs %d; the spec's last layer has %d, the reference %zu", m->n_outputs,
+           last->n_outputs, rnnc_ref_output_count(c->ref));
+  } else {
+    size_t o = 0;
+    for (i = 0; i < m->n_outputs; i++) {
+      ref_size = rnnc_ref_output_part(c->ref, (size_t)i, &ref_off);
+      check_part(c, "outputs", i, &m->outputs[i], last->out_rank[i], last->out_shape[i], o,
+                 last->out_size[i], ref_size, ref_off);
+      o += last->out_size[i];
+    }
+  }
+  if (m->output_size != total || m->output_size != rnnc_ref_output_size(c->ref))
+    report(c, "output_size %zu; the spec says %zu, the reference %zu", m->output_size, total,
+           rnnc_ref_output_size(c->ref));
+  if (m->output_rank != last->out_rank[0] || m->output_shape[0] != last->out_shape[0][0] ||
+      (m->output_rank == 2 && m->output_shape[1] != last->out_shape[0][1]))
+    report(c, "output_rank %d shape (%d, %d); output 0 of the spec is rank %d (%d, %d)",
+           m->output_rank, m->output_shape[0], m->output_rank > 1 ? m->output_shape[1] : 0,
+           last->out_rank[0], last->out_shape[0][0],
+           last->out_rank[0] > 1 ? last->out_shape[0][1] : 0);
+  if (m->output_cols != (size_t)last->out_cols ||
+      m->output_rows * (size_t)last->out_cols != last->out_size[0])
+    report(c, "output_rows %zu x output_cols %zu; output 0 of the spec has %zu reals, %d columns",
+           m->output_rows, m->output_cols, last->out_size[0], last->out_cols);
   if (m->target_size != rnnc_ref_target_size(c->ref))
     report(c, "target_size %zu, reference %zu", m->target_size, rnnc_ref_target_size(c->ref));
-  if (m->n_params != rnnc_ref_n_params(c->ref))
-    report(c, "n_params %zu, reference %zu", m->n_params, rnnc_ref_n_params(c->ref));
+  if (m->n_params != rnnc_ref_n_params(c->ref) || m->n_params != last->end_off)
+    report(c, "n_params %zu; the reference %zu, the spec %zu", m->n_params,
+           rnnc_ref_n_params(c->ref), last->end_off);
   if (m->params_bytes != m->n_params * c->dsize)
     report(c, "params_bytes %zu for %zu params", m->params_bytes, m->n_params);
   if (strcmp(s->loss, "mse") == 0) {
-    if (m->loss != RNNC_LOSS_MSE || m->target_size != m->output_size)
+    if (m->loss != RNNC_LOSS_MSE || m->target_size != last->out_size[0])
       report(c, "spec loss mse, descriptor loss %d, target_size %zu", (int)m->loss, m->target_size);
   } else if (strcmp(s->loss, "sparse_categorical_crossentropy") == 0) {
     if (m->loss != RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || m->target_size != m->output_rows)
@@ -523,34 +757,74 @@ static void check_descriptor(ctx *c) {
       m->train_step == NULL || m->summary == NULL)
     report(c, "a descriptor function or text is NULL");
 
-  /* Tensors: the reference runtime's layout, in Keras's names and order. */
+  /* Tensors: the reference runtime's layout, in Keras's names, order, shapes
+   * and initializers. */
   for (l = 0; l < s->n_layers; l++) {
     const slayer *L = &s->layers[l];
-    const char *suffix[3] = {"kernel", "recurrent_kernel", "bias"};
-    size_t offs[3] = {L->kernel_off, L->recurrent_off, L->bias_off};
-    int k;
-    for (k = 0; k < 3; k++) {
-      char name[200];
-      const rnnc_tensor_desc *d;
-      int rank = k == 2 ? 1 : 2;
-      int s0 = k == 0 ? L->in_features : L->units, s1 = L->units;
-      if ((k == 1 && !L->rnn) || (k == 2 && !L->use_bias))
-        continue;
-      snprintf(name, sizeof name, "%s/%s", L->name, suffix[k]);
-      if (t >= m->n_tensors) {
-        report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
-        return;
-      }
-      d = &m->tensors[t++];
-      if (strcmp(d->name, name) != 0 || d->rank != rank || d->shape[0] != s0 ||
-          (rank == 2 && d->shape[1] != s1) || d->offset != offs[k] ||
-          d->size != (size_t)s0 * (rank == 2 ? (size_t)s1 : 1) || d->offset != off)
+    int d, k, n_dirs = L->kind == K_DENSE ? 1 : L->n_dirs, ufb_want = -1;
+    if (L->kind == K_LSTM) {
+      if (n_ufb >= 0 && lstm >= n_ufb)
         report(c,
-               "tensor %d is %s rank %d shape (%d, %d) offset %zu size %zu; expected %s rank %d "
-               "shape (%d, %d) offset %zu",
-               t - 1, d->name, d->rank, d->shape[0], d->rank > 1 ? d->shape[1] : 0, d->offset,
-               d->size, name, rank, s0, rank == 2 ? s1 : 0, offs[k]);
-      off = d->offset + d->size;
+               "the model file's header lists %d unit_forget_bias values; the spec has more "
+               "LSTM layers",
+               n_ufb);
+      else if (n_ufb >= 0)
+        ufb_want = ufb[lstm];
+      lstm++;
+    }
+    for (d = 0; d < n_dirs; d++) {
+      char prefix[300];
+      int GU = L->gates * L->units;
+      if (L->bidir)
+        snprintf(prefix, sizeof prefix, "%s/%s_%s", L->name, d ? "backward" : "forward",
+                 L->inner_name);
+      else
+        snprintf(prefix, sizeof prefix, "%s", L->name);
+      for (k = 0; k < 3; k++) {
+        char name[400];
+        const rnnc_tensor_desc *td;
+        int rank = 2, s0, s1, init;
+        size_t want_off;
+        if ((k == 1 && L->kind == K_DENSE) || (k == 2 && !L->use_bias))
+          continue;
+        if (k == 0) {
+          s0 = L->in_features, s1 = GU, init = RNNC_INIT_GLOROT_UNIFORM;
+          want_off = L->dir[d].kernel_off;
+        } else if (k == 1) {
+          s0 = L->units, s1 = GU, init = RNNC_INIT_ORTHOGONAL;
+          want_off = L->dir[d].recurrent_off;
+        } else {
+          rank = L->kind == K_GRU && L->reset_after ? 2 : 1;
+          s0 = rank == 2 ? 2 : GU, s1 = rank == 2 ? GU : 0, init = RNNC_INIT_ZEROS;
+          if (L->kind == K_LSTM)
+            init = ufb_want < 0 ? -1 : ufb_want ? RNNC_INIT_UNIT_FORGET_BIAS : RNNC_INIT_ZEROS;
+          want_off = L->dir[d].bias_off;
+        }
+        snprintf(name, sizeof name, "%s/%s", prefix,
+                 k == 0   ? "kernel"
+                 : k == 1 ? "recurrent_kernel"
+                          : "bias");
+        if (t >= m->n_tensors) {
+          report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
+          return;
+        }
+        td = &m->tensors[t++];
+        if (strcmp(td->name, name) != 0 || td->rank != rank || td->shape[0] != s0 ||
+            (rank == 2 && td->shape[1] != s1) || td->offset != want_off ||
+            td->size != (size_t)s0 * (rank == 2 ? (size_t)s1 : 1) || td->offset != off)
+          report(c,
+                 "tensor %d is %s rank %d shape (%d, %d) offset %zu size %zu; expected %s rank %d "
+                 "shape (%d, %d) offset %zu",
+                 t - 1, td->name, td->rank, td->shape[0], td->rank > 1 ? td->shape[1] : 0,
+                 td->offset, td->size, name, rank, s0, rank == 2 ? s1 : 0, want_off);
+        if (init >= 0 ? (int)td->init != init
+                      : td->init != RNNC_INIT_ZEROS && td->init != RNNC_INIT_UNIT_FORGET_BIAS)
+          report(c, "tensor %s has initializer %d, expected %d (%s)", name, (int)td->init, init,
+                 init == RNNC_INIT_UNIT_FORGET_BIAS ? "unit_forget_bias"
+                 : L->kind == K_LSTM                ? "zeros: unit_forget_bias = false"
+                                                    : "Keras's default");
+        off = td->offset + td->size;
+      }
     }
   }
   if (t != m->n_tensors || off != m->n_params)
@@ -570,13 +844,17 @@ static void check_init(ctx *c, void *p, uint64_t seed) {
   for (t = 0; t < m->n_tensors; t++) {
     const rnnc_tensor_desc *d = &m->tensors[t];
     size_t i;
-    if (d->init == RNNC_INIT_ZEROS) {
-      for (i = 0; i < d->size; i++)
-        if (mget(c, p, d->offset + i) != 0.0) {
-          report(c, "init: %s should be zeros, element %zu is %g", d->name, i,
-                 mget(c, p, d->offset + i));
+    if (d->init == RNNC_INIT_ZEROS || d->init == RNNC_INIT_UNIT_FORGET_BIAS) {
+      size_t q4 = d->size / 4;
+      for (i = 0; i < d->size; i++) {
+        double want = d->init == RNNC_INIT_UNIT_FORGET_BIAS && i >= q4 && i < 2 * q4 ? 1.0 : 0.0;
+        if (mget(c, p, d->offset + i) != want) {
+          report(c, "init: %s (%s) element %zu is %g, not %g", d->name,
+                 d->init == RNNC_INIT_ZEROS ? "zeros" : "unit_forget_bias", i,
+                 mget(c, p, d->offset + i), want);
           break;
         }
+      }
     } else if (d->init == RNNC_INIT_GLOROT_UNIFORM && d->rank == 2) {
       double limit = sqrt(6.0 / (double)(d->shape[0] + d->shape[1])) * (1 + 1e-6);
       int nonzero = 0;
@@ -590,90 +868,268 @@ static void check_init(ctx *c, void *p, uint64_t seed) {
       }
       if (!nonzero)
         report(c, "init: %s is all zeros", d->name);
-    } else if (d->init == RNNC_INIT_ORTHOGONAL && d->rank == 2 && d->shape[0] == d->shape[1]) {
-      int U = d->shape[0], a, b, k;
+    } else if (d->init == RNNC_INIT_ORTHOGONAL && d->rank == 2) {
+      /* Keras's Orthogonal: orthonormal rows when rows <= cols (an LSTM's
+       * (U, 4U) recurrent kernel), else orthonormal columns */
+      int R = d->shape[0], C = d->shape[1], by_rows = R <= C, N = by_rows ? R : C;
+      int L = by_rows ? C : R, a, b, k;
       double worst = 0.0;
-      for (a = 0; a < U; a++)
-        for (b = 0; b < U; b++) {
+      for (a = 0; a < N; a++)
+        for (b = 0; b < N; b++) {
           double dot = 0.0;
-          for (k = 0; k < U; k++)
-            dot += mget(c, p, d->offset + (size_t)a * U + k) *
-                   mget(c, p, d->offset + (size_t)b * U + k);
+          for (k = 0; k < L; k++) {
+            size_t ia = by_rows ? (size_t)a * C + k : (size_t)k * C + a;
+            size_t ib = by_rows ? (size_t)b * C + k : (size_t)k * C + b;
+            dot += mget(c, p, d->offset + ia) * mget(c, p, d->offset + ib);
+          }
           worst = dmax(worst, fabs(dot - (a == b ? 1.0 : 0.0)));
         }
-      if (!(worst <= (c->f64 ? 1e-12 : 1e-5) * U))
+      if (!(worst <= (c->f64 ? 1e-12 : 1e-5) * L))
         report(c, "init: %s is not orthogonal (|W W^T - I| = %g)", d->name, worst);
     }
   }
   free(q);
 }
 
-/* ------------------------------------------------------------------ relu kinks */
+/* ------------------------------------------------------------------ kinks (relu, hard_sigmoid) */
 
-/* Smallest |pre-activation| over every relu unit of the first n samples
- * (exact zeros skipped, see the head of the file); +Inf without relu. */
-static double relu_margin(ctx *c, const double *p, const double *x, int n) {
-  const sspec *s = &c->spec;
-  double margin = INFINITY;
-  int k;
-  for (k = 0; k < s->n_layers; k++) {
-    const slayer *L = &s->layers[k];
-    double *in = NULL, *out;
-    const double *xin = x;
-    rnnc_ref *r;
-    char *text, err[256];
-    size_t i;
-    int smp;
-    if (!L->relu)
-      continue;
-    if (k > 0) {
-      text = truncated_spec(s, k - 1, NULL, NULL);
-      r = rnnc_ref_new(text, err, sizeof err);
-      if (!r)
-        fail_msg("probe spec: %s\n%s", err, text);
-      in = reals((size_t)n * rnnc_ref_output_size(r));
-      assert_int_equal(rnnc_ref_forward(r, p, x, n, in), 0);
-      rnnc_ref_free(r);
-      free(text);
-      xin = in;
+/* A probe: this file's own double-precision forward of every layer up to the
+ * last one with a kinked activation, noting each pre-activation that goes
+ * through relu (kink at 0) or hard_sigmoid (kinks at -2.5 and 2.5). Each
+ * layer's output is checked against the reference runtime on the truncated
+ * spec, so the probe cannot silently diverge from what the units compute. */
+typedef struct {
+  double margin;           /* smallest distance of a pre-activation to its kink */
+  long hs_slope, hs_flat;  /* hard_sigmoid pre-activations inside / outside (-2.5, 2.5) */
+  long relu_pos, relu_neg; /* relu pre-activations > 0 / < 0 (exact zeros skipped) */
+  double probe_err;        /* worst relative difference of the probe to the reference */
+} kinks;
+
+static double act_value(int act, double z) {
+  switch (act) {
+  case A_RELU:
+    return z > 0.0 ? z : 0.0;
+  case A_TANH:
+    return tanh(z);
+  case A_SIGMOID:
+    return 1.0 / (1.0 + exp(-z));
+  case A_HARD_SIGMOID:
+    return z <= -2.5 ? 0.0 : z >= 2.5 ? 1.0 : 0.2 * z + 0.5;
+  default:
+    return z;
+  }
+}
+
+/* Notes z, the input of activation act, and returns act(z). */
+static double kinked(kinks *k, int act, double z) {
+  if (act == A_RELU && z != 0.0) {
+    /* exact zeros come from all-zero inputs without bias (or an LSTM's
+     * c = f * 0 + i * relu(z <= 0)) and stay zero under any perturbation */
+    k->margin = fmin(k->margin, fabs(z));
+    if (z > 0)
+      k->relu_pos++;
+    else
+      k->relu_neg++;
+  } else if (act == A_HARD_SIGMOID) {
+    k->margin = fmin(k->margin, fabs(fabs(z) - 2.5));
+    if (fabs(z) < 2.5)
+      k->hs_slope++;
+    else
+      k->hs_flat++;
+  }
+  return act_value(act, z);
+}
+
+/* xW: y[0..m) += a[0..n) @ W[:, col0 .. col0 + m) of a row-major (n, stride) W. */
+static void vec_mat(const double *a, int n, const double *W, int stride, int col0, int m,
+                    double *y) {
+  int i, j;
+  for (i = 0; i < n; i++)
+    for (j = 0; j < m; j++)
+      y[j] += a[i] * W[(size_t)i * stride + col0 + j];
+}
+
+/* One direction of recurrent layer L over one sample's (T, F) input xs,
+ * from h0 / c0 (NULL: zeros): the h of every processing step into hs (T x U). */
+static void probe_cell(const slayer *L, const sdir *D, int go_backwards, const double *p,
+                       const double *xs, const double *h0, const double *c0, double *hs, kinks *k) {
+  int T = L->rows, F = L->in_features, U = L->units, GU = L->gates * U, t, u, j;
+  const double *K = p + D->kernel_off, *R = p + D->recurrent_off;
+  const double *b = L->use_bias ? p + D->bias_off : NULL;
+  double *h = reals((size_t)U), *cst = reals((size_t)U), *xp = reals((size_t)GU);
+  double *hp = reals((size_t)GU), *gate = reals((size_t)GU), *rh = reals((size_t)U);
+  for (u = 0; u < U; u++) {
+    h[u] = h0 ? h0[u] : 0.0;
+    cst[u] = c0 ? c0[u] : 0.0;
+  }
+  for (t = 0; t < T; t++) {
+    const double *xt = xs + (size_t)(go_backwards ? T - 1 - t : t) * F;
+    int two_bias = L->kind == K_GRU && L->reset_after;
+    for (j = 0; j < GU; j++) {
+      xp[j] = b ? b[j] : 0.0;
+      hp[j] = b && two_bias ? b[GU + j] : 0.0;
     }
-    text = L->rnn ? truncated_spec(s, k, " return_sequences=0", " return_sequences=1")
-                  : truncated_spec(s, k, " activation=relu", " activation=linear");
-    r = rnnc_ref_new(text, err, sizeof err);
-    if (!r)
-      fail_msg("probe spec: %s\n%s", err, text);
-    out = reals((size_t)n * rnnc_ref_output_size(r));
-    assert_int_equal(rnnc_ref_forward(r, p, x, n, out), 0);
-    if (!L->rnn) {
-      for (i = 0; i < (size_t)n * L->out_size; i++)
-        if (out[i] != 0.0 && fabs(out[i]) < margin)
-          margin = fabs(out[i]);
-    } else {
-      int T = L->rows, F = L->in_features, U = L->units, t, u, v;
-      for (smp = 0; smp < n; smp++) {
-        const double *xs = xin + (size_t)smp * L->in_size;
-        const double *h = out + (size_t)smp * (size_t)T * U; /* processing order */
-        for (t = 0; t < T; t++) {
-          const double *xt = xs + (size_t)(L->go_backwards ? T - 1 - t : t) * F;
-          for (u = 0; u < U; u++) {
-            double z = L->use_bias ? p[L->bias_off + u] : 0.0;
-            for (v = 0; v < F; v++)
-              z += xt[v] * p[L->kernel_off + (size_t)v * U + u];
-            if (t > 0)
-              for (v = 0; v < U; v++)
-                z += h[(size_t)(t - 1) * U + v] * p[L->recurrent_off + (size_t)v * U + u];
-            if (z != 0.0 && fabs(z) < margin)
-              margin = fabs(z);
-          }
-        }
+    vec_mat(xt, F, K, GU, 0, GU, xp);
+    if (L->kind == K_GRU && !L->reset_after)
+      vec_mat(h, U, R, GU, 0, 2 * U, hp); /* the z and r blocks */
+    else
+      vec_mat(h, U, R, GU, 0, GU, hp);
+    if (L->kind == K_SIMPLE_RNN) {
+      for (u = 0; u < U; u++)
+        h[u] = kinked(k, L->act, xp[u] + hp[u]);
+    } else if (L->kind == K_LSTM) { /* i f c o */
+      for (j = 0; j < GU; j++)
+        gate[j] = kinked(k, j / U == 2 ? L->act : L->rec_act, xp[j] + hp[j]);
+      for (u = 0; u < U; u++) {
+        cst[u] = gate[U + u] * cst[u] + gate[u] * gate[2 * U + u];
+        h[u] = gate[3 * U + u] * kinked(k, L->act, cst[u]);
+      }
+    } else { /* GRU: z r h */
+      for (j = 0; j < 2 * U; j++)
+        gate[j] = kinked(k, L->rec_act, xp[j] + hp[j]);
+      if (L->reset_after) {
+        for (u = 0; u < U; u++)
+          gate[2 * U + u] = kinked(k, L->act, xp[2 * U + u] + gate[U + u] * hp[2 * U + u]);
+      } else {
+        for (u = 0; u < U; u++)
+          rh[u] = gate[U + u] * h[u];
+        vec_mat(rh, U, R, GU, 2 * U, U, hp + 2 * U);
+        for (u = 0; u < U; u++)
+          gate[2 * U + u] = kinked(k, L->act, xp[2 * U + u] + hp[2 * U + u]);
+      }
+      for (u = 0; u < U; u++)
+        h[u] = gate[u] * h[u] + (1.0 - gate[u]) * gate[2 * U + u];
+    }
+    memcpy(hs + (size_t)t * U, h, (size_t)U * sizeof(double));
+  }
+  free(h);
+  free(cst);
+  free(xp);
+  free(hp);
+  free(gate);
+  free(rh);
+}
+
+/* Output 0 of layer L for one sample: xin (its input), init (the sample's
+ * initial states, or NULL), y (L->out_size[0] reals). */
+static void probe_layer(const slayer *L, const double *p, const double *xin, const double *init,
+                        double *y, kinks *k) {
+  int U = L->units, T = L->rows, r, u, t, d;
+  if (L->kind == K_DENSE) {
+    const double *K = p + L->dir[0].kernel_off, *b = L->use_bias ? p + L->dir[0].bias_off : NULL;
+    for (r = 0; r < L->rows; r++) {
+      double *yr = y + (size_t)r * U, mx = -INFINITY, sum = 0.0;
+      for (u = 0; u < U; u++)
+        yr[u] = b ? b[u] : 0.0;
+      vec_mat(xin + (size_t)r * L->in_features, L->in_features, K, U, 0, U, yr);
+      if (L->act != A_SOFTMAX) {
+        for (u = 0; u < U; u++)
+          yr[u] = kinked(k, L->act, yr[u]);
+        continue;
+      }
+      for (u = 0; u < U; u++)
+        mx = fmax(mx, yr[u]);
+      for (u = 0; u < U; u++)
+        sum += (yr[u] = exp(yr[u] - mx));
+      for (u = 0; u < U; u++)
+        yr[u] /= sum;
+    }
+    return;
+  }
+  {
+    double *hs[2] = {NULL, NULL};
+    int steps = L->return_sequences ? T : 1;
+    for (d = 0; d < L->n_dirs; d++) {
+      hs[d] = reals((size_t)T * U);
+      probe_cell(L, &L->dir[d], d ? !L->go_backwards : L->go_backwards, p, xin, init ? init : NULL,
+                 init && L->n_states == 2 ? init + U : NULL, hs[d], k);
+    }
+    for (t = 0; t < steps; t++) {
+      /* forward step t (or the last), the backward copy aligned back in time */
+      int tf = L->return_sequences ? t : T - 1, tb = L->return_sequences ? T - 1 - t : T - 1;
+      const double *f = hs[0] + (size_t)tf * U;
+      double *row = y + (size_t)t * L->out_cols;
+      for (u = 0; u < U; u++) {
+        double bv = L->bidir ? hs[1][(size_t)tb * U + u] : 0.0;
+        if (!L->bidir || L->merge == M_NONE)
+          row[u] = f[u];
+        else if (L->merge == M_CONCAT)
+          row[u] = f[u], row[U + u] = bv;
+        else if (L->merge == M_SUM)
+          row[u] = f[u] + bv;
+        else if (L->merge == M_MUL)
+          row[u] = f[u] * bv;
+        else
+          row[u] = 0.5 * (f[u] + bv);
       }
     }
+    free(hs[0]);
+    free(hs[1]);
+  }
+}
+
+static int has_kink(const slayer *L) {
+  return L->act == A_RELU || L->act == A_HARD_SIGMOID ||
+         (L->kind != K_DENSE && (L->rec_act == A_RELU || L->rec_act == A_HARD_SIGMOID));
+}
+
+/* Runs the probe over the first n samples (x: all inputs, p: parameters). */
+static kinks probe_kinks(ctx *c, const double *p, const double *x, int n) {
+  const sspec *s = &c->spec;
+  kinks k;
+  int l, upto = -1, smp;
+  double *in = NULL, *out;
+  size_t in_cols = s->main_size;
+  memset(&k, 0, sizeof k);
+  k.margin = INFINITY;
+  for (l = 0; l < s->n_layers; l++)
+    if (has_kink(&s->layers[l]))
+      upto = l;
+  in = reals((size_t)n * s->main_size);
+  for (smp = 0; smp < n; smp++)
+    memcpy(in + (size_t)smp * s->main_size, x + (size_t)smp * s->input_size,
+           s->main_size * sizeof(double));
+  for (l = 0; l <= upto; l++) {
+    const slayer *L = &s->layers[l];
+    char *text = truncated_spec(s, l), err[256];
+    rnnc_ref *r = rnnc_ref_new(text, err, sizeof err);
+    size_t rin, rout, o0 = L->out_size[0], i;
+    double *xr, *yr, md = 0.0, mr = 0.0;
+    if (!r)
+      fail_msg("probe spec: %s\n%s", err, text);
+    rin = rnnc_ref_input_size(r);
+    rout = rnnc_ref_output_size(r);
+    xr = reals((size_t)n * rin);
+    yr = reals((size_t)n * rout);
+    for (smp = 0; smp < n; smp++)
+      memcpy(xr + (size_t)smp * rin, x + (size_t)smp * s->input_size, rin * sizeof(double));
+    assert_int_equal(rnnc_ref_forward(r, p, xr, n, yr), 0);
+    out = reals((size_t)n * o0);
+    for (smp = 0; smp < n; smp++) {
+      const double *init = L->initial_state ? x + (size_t)smp * s->input_size + L->init_off : NULL;
+      probe_layer(L, p, in + (size_t)smp * in_cols, init, out + (size_t)smp * o0, &k);
+      for (i = 0; i < o0; i++) {
+        md = dmax(md, fabs(out[(size_t)smp * o0 + i] - yr[(size_t)smp * rout + i]));
+        mr = dmax(mr, fabs(yr[(size_t)smp * rout + i]));
+      }
+    }
+    md = md / dmax(mr, 1e-300);
+    if (!(md <= 1e-9))
+      report(c,
+             "the test's kink probe disagrees with the reference runtime at layer %d (%s): "
+             "relative difference %.3g",
+             l, L->name, md);
+    k.probe_err = dmax(k.probe_err, md);
     rnnc_ref_free(r);
     free(text);
-    free(out);
+    free(xr);
+    free(yr);
     free(in);
+    in = out;
+    in_cols = o0;
   }
-  return margin;
+  free(in);
+  return k;
 }
 
 /* ------------------------------------------------------------------ one unit */
@@ -696,7 +1152,7 @@ static void draw_targets(ctx *c, rnnc_rng *rng, bufs *b) {
   const rnnc_model *m = c->m;
   size_t i, n = (size_t)m->batch * m->target_size;
   if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {
-    size_t cols = m->output_size / m->output_rows;
+    size_t cols = m->output_cols; /* of output 0, which the loss reads */
     for (i = 0; i < n; i++) {
       mset(c, b->target, i, (double)rnnc_rng_below(rng, cols));
       b->td[i] = mget(c, b->target, i);
@@ -706,30 +1162,62 @@ static void draw_targets(ctx *c, rnnc_rng *rng, bufs *b) {
   }
 }
 
+/* The biases of every layer with a hard_sigmoid get HS_BIAS_SPREAD on top
+ * of the perturbation: without it, pre-activations beyond +-2.5 (the flat
+ * parts) almost never occur with inputs in [-1, 1] and Keras's initializers. */
+static void spread_hard_sigmoid_biases(const ctx *c, double *p, rnnc_rng *rng) {
+  int l, d;
+  for (l = 0; l < c->spec.n_layers; l++) {
+    const slayer *L = &c->spec.layers[l];
+    size_t size =
+        (size_t)L->gates * (size_t)L->units * (L->kind == K_GRU && L->reset_after ? 2 : 1);
+    if (!L->use_bias || !(L->act == A_HARD_SIGMOID || L->rec_act == A_HARD_SIGMOID))
+      continue;
+    for (d = 0; d < (L->kind == K_DENSE ? 1 : L->n_dirs); d++) {
+      size_t i;
+      for (i = 0; i < size; i++)
+        p[L->dir[d].bias_off + i] += HS_BIAS_SPREAD * (2.0 * rnnc_rng_uniform(rng) - 1.0);
+    }
+  }
+}
+
 /* Parameters p0 plus a perturbation, inputs and targets; redrawn until no
- * relu pre-activation is within RELU_MARGIN of its kink. */
+ * relu or hard_sigmoid pre-activation is within KINK_MARGIN of a kink. */
 static void draw_data(ctx *c, bufs *b, const void *p0, uint64_t seed) {
   const rnnc_model *m = c->m;
   int attempt;
-  double margin = 0.0;
+  kinks k;
+  memset(&k, 0, sizeof k);
   for (attempt = 0; attempt < MAX_DRAWS; attempt++) {
     rnnc_rng rng;
     size_t i;
     rnnc_rng_seed(&rng, seed + 1000003ULL * (uint64_t)attempt);
+    for (i = 0; i < m->n_params; i++)
+      b->pd[i] = mget(c, p0, i) + PERTURB * (2.0 * rnnc_rng_uniform(&rng) - 1.0);
+    spread_hard_sigmoid_biases(c, b->pd, &rng);
     for (i = 0; i < m->n_params; i++) {
-      mset(c, b->p, i, mget(c, p0, i) + PERTURB * (2.0 * rnnc_rng_uniform(&rng) - 1.0));
+      mset(c, b->p, i, b->pd[i]);
       b->pd[i] = mget(c, b->p, i);
     }
     draw_uniform(c, &rng, b->x, b->xd, (size_t)m->batch * m->input_size, -1.0, 1.0);
     draw_targets(c, &rng, b);
-    margin = relu_margin(c, b->pd, b->xd, m->batch);
-    if (margin >= RELU_MARGIN)
+    k = probe_kinks(c, b->pd, b->xd, m->batch);
+    if (k.margin >= KINK_MARGIN)
       break;
-    relu_redraws++;
+    kink_redraws++;
   }
-  if (margin < RELU_MARGIN)
-    report(c, "no draw in %d keeps the relu pre-activations %g away from 0 (last %g)", MAX_DRAWS,
-           RELU_MARGIN, margin);
+  if (k.margin < KINK_MARGIN)
+    report(c,
+           "no draw in %d keeps the relu / hard_sigmoid pre-activations %g away from their "
+           "kinks (last %g)",
+           MAX_DRAWS, KINK_MARGIN, k.margin);
+  if (c->f64) {
+    hs_slope += k.hs_slope;
+    hs_flat += k.hs_flat;
+    relu_pos += k.relu_pos;
+    relu_neg += k.relu_neg;
+  }
+  worst_probe = dmax(worst_probe, k.probe_err);
 }
 
 /* Weights, inputs and dy times (1 + u r), r uniform in [-1, 1], u the unit
@@ -844,8 +1332,41 @@ static void check_backward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       c->w_bwd, check_close(c, "backward(dy) dx", n, b->dxd, (const double *const *)b->rdx, 0, in));
 }
 
-/* float64 only: central differences of loss_grad's loss. Every element is
- * also evaluated at +-2h: the fourth difference
+/* "x[i]" named by the model input it belongs to. */
+static void x_label(const rnnc_model *m, size_t i, char *buf, size_t len) {
+  size_t smp = i / m->input_size, e = i % m->input_size;
+  int k = 0;
+  while (k + 1 < m->n_inputs && e >= m->inputs[k + 1].offset)
+    k++;
+  if (k == 0)
+    snprintf(buf, len, "x[%zu] (sample %zu, main input element %zu)", i, smp, e);
+  else
+    snprintf(buf, len, "x[%zu] (sample %zu, input %d (an initial state) element %zu)", i, smp, k,
+             e - m->inputs[k].offset);
+}
+
+/* The objective the finite differences check: loss_grad's loss, or with dy
+ * (units with several outputs) J = sum(dy * y) over every output, whose
+ * gradient is backward(dy): this reaches the state outputs (return_state) and
+ * the second direction of merge_mode=None, which the loss (on output 0 only)
+ * does not. g and dx (may be NULL) get the unit's gradient. */
+static double objective(ctx *c, bufs *b, const double *dy, int n, double *g, double *dx) {
+  const rnnc_model *m = c->m;
+  const double *p = (const double *)b->p, *x = (const double *)b->x;
+  double *y = (double *)b->y, j = 0.0;
+  size_t i;
+  if (!dy)
+    return m->loss_grad(p, b->scratch, x, b->target, g ? (void *)g : b->grad2, dx, NULL, n);
+  m->forward(p, b->scratch, x, y, n);
+  for (i = 0; i < (size_t)n * m->output_size; i++)
+    j += dy[i] * y[i];
+  if (g)
+    m->backward(p, b->scratch, dy, g, dx, n);
+  return j;
+}
+
+/* float64 only: central differences of the objective (the loss, or
+ * sum(dy * y)). Every element is also evaluated at +-2h: the fourth difference
  *   L(+2h) - 4 L(+h) + 6 L(0) - 4 L(-h) + L(-2h)
  * is h^4 times the fourth derivative (negligible) plus the loss's rounding
  * noise, with variance 70 sigma^2 for a noise of deviation sigma. Pooled over
@@ -854,17 +1375,23 @@ static void check_backward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
  * sigma / (h sqrt 2), is allowed FD_NOISE_SIGMAS times on top of the
  * tolerance: a unit with a large loss (a linear SimpleRNN over 29 steps has a
  * loss ~250, so eps L / h ~ 5e-8) cannot be checked to 1e-9 with h = 1e-6.
- * Each unit's summary line shows that allowance. */
-static void check_finite_differences(ctx *c, bufs *b, int n) {
+ * The noise is not the same for every element (perturbing a weight of the
+ * last layer leaves the earlier layers' roundings bitwise unchanged, one of
+ * the first layer does not), so each tensor (and x) is allowed the larger of
+ * the unit's pooled estimate and its own. The fourth difference does not
+ * depend on the analytic gradient, so no gradient error can raise it. Each
+ * unit's summary line shows the largest allowance. */
+static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   const rnnc_model *m = c->m;
   double *p = (double *)b->p, *x = (double *)b->x;
   size_t in = (size_t)n * m->input_size, total = m->n_params + in, i, k = 0;
   double *g = reals(m->n_params), *dx = reals(in);
   double *fd = reals(total), *gk = reals(total), *d4 = reals(total);
-  double *gtmp = (double *)b->grad2, l0, sum4 = 0.0, noise;
+  double l0, sum4 = 0.0, unit_noise, *w_fd = dy ? &c->w_fd_dy : &c->w_fd;
+  const char *what = dy ? "sum(dy * y)" : "loss", *by = dy ? "backward(dy)" : "loss_grad";
   int t, reported = 0;
 
-  l0 = m->loss_grad(p, b->scratch, x, b->target, g, dx, NULL, n);
+  l0 = objective(c, b, dy, n, g, dx);
   for (t = 0; t <= m->n_tensors; t++) {
     /* the parameter tensors, then (t == n_tensors) the input */
     int is_x = t == m->n_tensors;
@@ -877,7 +1404,7 @@ static void check_finite_differences(ctx *c, bufs *b, int n) {
       int j;
       for (j = 0; j < 4; j++) {
         v[i] = save + at[j] * FD_H;
-        l[j] = m->loss_grad(p, b->scratch, x, b->target, gtmp, NULL, NULL, n);
+        l[j] = objective(c, b, dy, n, NULL, NULL);
       }
       v[i] = save;
       fd[k] = (l[0] - l[1]) / (2 * FD_H);
@@ -886,32 +1413,47 @@ static void check_finite_differences(ctx *c, bufs *b, int n) {
       sum4 += d4[k] * d4[k];
     }
   }
-  noise = dmax(sqrt(sum4 / (70.0 * (double)total)), DBL_EPSILON * fabs(l0)) / (FD_H * sqrt(2.0));
-  if (noise != noise)
-    noise = INFINITY;
-  c->fd_noise = FD_NOISE_SIGMAS * noise;
+  unit_noise =
+      dmax(sqrt(sum4 / (70.0 * (double)total)), DBL_EPSILON * fabs(l0)) / (FD_H * sqrt(2.0));
 
   k = 0;
   for (t = 0; t <= m->n_tensors; t++) {
     int is_x = t == m->n_tensors;
     const char *tname = is_x ? "x" : m->tensors[t].name;
     size_t count = is_x ? in : m->tensors[t].size;
+    double tsum4 = 0.0, noise;
+    for (i = 0; i < count; i++)
+      tsum4 += d4[k + i] * d4[k + i];
+    noise = FD_NOISE_SIGMAS *
+            dmax(unit_noise, count ? sqrt(tsum4 / (70.0 * (double)count)) / (FD_H * sqrt(2.0)) : 0);
+    if (noise != noise)
+      noise = INFINITY;
+    if (dy)
+      c->fd_noise_dy = dmax(c->fd_noise_dy, noise);
+    else
+      c->fd_noise = dmax(c->fd_noise, noise);
     for (i = 0; i < count; i++, k++) {
       double diff = fabs(fd[k] - gk[k]);
       double scale = dmax(dmax(fabs(gk[k]), fabs(fd[k])), FD_FLOOR);
-      double e = diff / scale, score = diff / (FD_TOL * scale + c->fd_noise);
+      double e = diff / scale, score = diff / (FD_TOL * scale + noise);
+      char label[200];
+      if (is_x)
+        x_label(m, i, label, sizeof label);
+      else
+        snprintf(label, sizeof label, "%s[%zu]", tname, i);
       if (e != e || score != score)
         e = score = INFINITY;
       fd_checked++;
-      c->w_fd = dmax(c->w_fd, e);
-      note_worst(&worst_fd, e, "%s (%s) %s[%zu] n=%d", m->name, c->file, tname, i, n);
-      note_worst(&worst_fd_score, score, "%s (%s) %s[%zu] n=%d", m->name, c->file, tname, i, n);
+      *w_fd = dmax(*w_fd, e);
+      note_worst(&worst_fd, e, "%s (%s) d %s / d %s n=%d", m->name, c->file, what, label, n);
+      note_worst(&worst_fd_score, score, "%s (%s) d %s / d %s n=%d", m->name, c->file, what, label,
+                 n);
       if (!(score <= 1.0) && reported++ < 4)
         report(c,
-               "finite differences (n=%d): d loss / d %s[%zu]: loss_grad %.12g, central "
+               "finite differences (n=%d): d %s / d %s: %s %.12g, central "
                "difference %.12g: |difference| %.3g > %.0e x %.3g + rounding noise allowance "
                "%.3g",
-               n, tname, i, gk[k], fd[k], diff, FD_TOL, scale, c->fd_noise);
+               n, what, label, by, gk[k], fd[k], diff, FD_TOL, scale, noise);
     }
   }
   free(g);
@@ -1002,7 +1544,7 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     mset(c, tbad, i, NAN);
     expect_refused(c, b, pw, b->x, tbad, n, "a NaN target");
   } else {
-    mset(c, tbad, i, (double)(m->output_size / m->output_rows));
+    mset(c, tbad, i, (double)m->output_cols);
     expect_refused(c, b, pw, b->x, tbad, n, "a label equal to the class count");
     mset(c, tbad, i, -1.0);
     expect_refused(c, b, pw, b->x, tbad, n, "the label -1");
@@ -1096,8 +1638,18 @@ static void test_model(void **state) {
     check_loss_grad(&c, &b, ns[k], &rng);
     check_backward(&c, &b, ns[k], &rng);
   }
-  if (c.f64)
-    check_finite_differences(&c, &b, ns[0]);
+  if (c.f64) {
+    check_finite_differences(&c, &b, ns[0], NULL);
+    if (m->n_outputs > 1) {
+      /* every output, states included, through backward(dy) */
+      double *dy = reals((size_t)ns[0] * m->output_size);
+      size_t i;
+      for (i = 0; i < (size_t)ns[0] * m->output_size; i++)
+        dy[i] = 2.0 * rnnc_rng_uniform(&rng) - 1.0;
+      check_finite_differences(&c, &b, ns[0], dy);
+      free(dy);
+    }
+  }
   check_train_step(&c, &b, ns[0], &rng);
 
   print_message("      %s: %zu params, batch %d, n = %d%s%s: relative errors forward %.1e loss "
@@ -1105,8 +1657,13 @@ static void test_model(void **state) {
                 m->name, m->n_params, m->batch, ns[0], n_count > 1 ? " and " : "",
                 n_count > 1 ? "batch" : "", c.w_fwd, c.w_loss, c.w_grad, c.w_dx, c.w_bwd,
                 c.f64 ? "" : "\n");
-  if (c.f64)
-    print_message(", finite differences %.1e (noise allowance %.1e)\n", c.w_fd, c.fd_noise);
+  if (c.f64 && m->n_outputs > 1)
+    print_message(
+        ", finite differences of the loss %.1e (noise allowance up to %.1e) and of sum(dy * "
+        "y) %.1e (%.1e)\n",
+        c.w_fd, c.fd_noise, c.w_fd_dy, c.fd_noise_dy);
+  else if (c.f64)
+    print_message(", finite differences %.1e (noise allowance up to %.1e)\n", c.w_fd, c.fd_noise);
 
   rnnc_ref_free(c.ref);
   {
@@ -1174,7 +1731,10 @@ int main(int argc, char **argv) {
       printf(" (worst error / sensitivity %.3g at %s)", worst_cond[i].err, worst_cond[i].where);
     printf("\n");
   }
-  printf("relu redraws: %ld\n", relu_redraws);
+  printf("kinks: %ld redraws; float64 data: hard_sigmoid pre-activations %ld on the slope, %ld "
+         "flat (|z| > 2.5); relu pre-activations %ld > 0, %ld < 0; the probe's worst relative "
+         "difference to the reference %.2g\n",
+         kink_redraws, hs_slope, hs_flat, relu_pos, relu_neg, worst_probe);
   for (i = 0; i < count; i++)
     free((void *)tests[i].name);
   free(tests);
