@@ -239,7 +239,7 @@ expect "validation split and the default monitor val_loss" 0 "val_loss: [0-9]" -
 expect "explicit validation data" 0 "val_loss: [0-9]" -- "$s" fit --weights "$work/sum.w0.safetensors" \
   --x $sx --y $sy --epochs 2 --batch-size 4 --val-x $sx --val-y $sy --out "$work/vs.safetensors"
 expect "val_loss without validation data" 1 "monitors 'val_loss', which is not available" -- "$s" fit \
-  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 2 --early-stopping --out "$work/vs.safetensors"
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 2 --early-stopping --monitor val_loss --out "$work/vs.safetensors"
 expect "validation needs both files" 1 "both --val-x and --val-y" -- "$s" fit --weights "$work/sum.w0.safetensors" \
   --x $sx --y $sy --val-x $sx --out "$work/vs.safetensors"
 expect "a bad --mode" 2 "--mode: 'up' is not auto, min or max" -- "$s" fit --weights "$work/sum.w0.safetensors" \
