@@ -383,6 +383,8 @@ local function buffer_names(prog)
       n = "d_" .. cwriter.ident(buf.name:sub(3))
     elseif buf.kind == "input" or buf.kind == "output" then
       n = cwriter.ident(buf.name) .. "_b"
+    elseif buf.kind == "state" then
+      n = "state_" .. cwriter.ident(buf.name:sub(7))
     else
       n = "zero_" .. cwriter.ident(buf.name)
     end
@@ -471,6 +473,84 @@ local function per_sample(ptr_type, array)
   return function(n, size)
     return string.format("%s *const %s = %s + (size_t)b * %d;", ptr_type, n, array, size)
   end
+end
+
+-- The streaming API: one timestep of one sample, the recurrent states and the
+-- activations of that step kept in the caller's NAME_stream.
+local function stream_code(unit, opts, helpers)
+  local name, stream = opts.name, unit.stream
+  local real = opts.dtype == "float64" and "double" or "float"
+  local upper = name:upper()
+  if not stream then
+    return string.format("/* No streaming API (%s_stream_step): %s. */\n", name, unit.no_stream), "",
+      "0, 0, 0, NULL, NULL"
+  end
+  local names = buffer_names(stream.prog)
+  local used = referenced(stream.forward)
+  local fields, reset = {}, {}
+  local w = cwriter.new(opts.dtype, names)
+  w:emit("(void)p;")
+  for _, buf in ipairs(stream.prog.buffers) do
+    local n = names[buf]
+    if buf.kind == "param" and used[buf] then
+      w:emit(string.format("const %s *const %s = p->flat + %d;", real, n, buf.weight.offset))
+    elseif buf.kind == "act" and used[buf] then
+      fields[#fields + 1] = string.format("  %s %s[%d];", real, n, buf.size)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    elseif buf.kind == "state" then
+      fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
+      reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    end
+  end
+  w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
+  w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
+  w:ops(stream.forward, opts.unroll)
+  for k in pairs(w.helpers) do
+    helpers[k] = true
+  end
+  if #reset == 0 then
+    fields[#fields + 1] = "  char unused; /* the model keeps no state */"
+    reset[1] = "(void)st;"
+  end
+  local decl = table.concat({
+    "/* Streaming inference: batch 1, one timestep per call, the recurrent state",
+    " * kept between calls (real-time audio, control). After NAME_stream_reset,",
+    " * the k-th call's y_t is the model's output for the sequence of the k",
+    " * timesteps given so far (its last row with return_sequences). */",
+    string.format("#define %s_STREAM_INPUT_SIZE %d", upper, stream.input_size),
+    string.format("#define %s_STREAM_OUTPUT_SIZE %d", upper, stream.output_size),
+    "typedef struct {",
+    table.concat(fields, "\n"),
+    string.format("} %s_stream;", name),
+    "/* Zero state: the next step starts a new sequence. */",
+    string.format("void %s_stream_reset(%s_stream *st);", name, name),
+    string.format("/* x_t: %s_STREAM_INPUT_SIZE reals, y_t: %s_STREAM_OUTPUT_SIZE. */", upper, upper),
+    string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t);", name, name,
+      name, real, real),
+    "",
+  }, "\n"):gsub("NAME_", name .. "_")
+  local def = table.concat({
+    string.format("void %s_stream_reset(%s_stream *st) {", name, name),
+    table.concat(reset, "\n"),
+    "}",
+    "",
+    string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t) {", name, name,
+      name, real, real),
+    table.concat(w.lines, "\n"),
+    "}",
+    "",
+    string.format("static void %s_stream_reset_any(void *st) {", name),
+    string.format("  %s_stream_reset((%s_stream *)st);", name, name),
+    "}",
+    string.format("static void %s_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {", name),
+    string.format("  %s_stream_step((const %s_params *)p, (%s_stream *)st, (const %s *)x_t, (%s *)y_t);", name, name,
+      name, real, real),
+    "}",
+  }, "\n")
+  local desc = string.format("sizeof(%s_stream), %d, %d, %s_stream_reset_any, %s_stream_step_any", name,
+    stream.input_size, stream.output_size, name, name)
+  return decl, def, desc
 end
 
 local function dtype_info(dtype)
@@ -744,10 +824,13 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     LOSS = loss or "none",
     MAX_STEPS_DOC = unit.max_steps,
   }
+  local stream_def, stream_desc
+  vars.STREAM_DECL, stream_def, stream_desc = stream_code(unit, opts, helpers)
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
-  vars.MAX_STEPS_DOC = nil
+  vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
+  vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
   vars.MAX_STEPS = unit.max_steps
   vars.MIN_STEPS = unit.variable and 1 or unit.max_steps
   vars.VARIABLE_STEPS = unit.variable and 1 or 0

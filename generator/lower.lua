@@ -18,6 +18,26 @@ local function sample_shape(shape)
   return s
 end
 
+-- Emits every layer of the model onto `cur`; initial_for(layer) gives the
+-- views a recurrent layer starts from (nil: zeros). Returns the last layer's
+-- outputs and, when its activation can be fused with the loss, its logits.
+local function emit_layers(model, g, cur, initial_for)
+  local logits, outputs = nil, nil
+  for i, layer in ipairs(model.layers) do
+    if not layer.module.emit then
+      util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
+        layer.module.class)
+    end
+    local lg
+    outputs, lg = layer.module.emit(layer, g, cur, layer.name, initial_for(layer))
+    cur = outputs[1]
+    logits = (i == #model.layers) and lg or nil
+    if logits then logits.activation = layer.module.class == "TimeDistributed"
+      and layer.args.layer.args.activation or layer.args.activation end
+  end
+  return outputs, logits
+end
+
 -- Resolves the batch size and the sequence length, lays out the parameters.
 -- opts: batch, timesteps. Returns the unit description the C writer needs.
 function lower.unit(model, opts)
@@ -82,26 +102,15 @@ function lower.unit(model, opts)
     if d.layer then state_view[d.layer] = ir.view(x.buf, d.offset, 1, d.size, d.size, 1) end
   end
   local cur = #in_descs == 1 and x or ir.view(x.buf, 0, rows, cols, cols, 1)
-  local logits, outputs = nil, nil
-  for i, layer in ipairs(model.layers) do
-    if not layer.module.emit then
-      util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
-        layer.module.class)
+  local outputs, logits = emit_layers(model, g, cur, function(layer)
+    if not layer.initial_inputs then return nil end
+    local initial = {}
+    for k, st in ipairs(layer.initial_inputs) do
+      initial[k] = state_view[st]
     end
-    local initial = nil
-    if layer.initial_inputs then
-      initial = {}
-      for k, st in ipairs(layer.initial_inputs) do
-        initial[k] = state_view[st]
-      end
-    end
-    local lg
-    outputs, lg = layer.module.emit(layer, g, cur, layer.name, initial)
-    cur = outputs[1]
-    logits = (i == #model.layers) and lg or nil
-    if logits then logits.activation = layer.module.class == "TimeDistributed"
-      and layer.args.layer.args.activation or layer.args.activation end
-  end
+    return initial
+  end)
+  cur = outputs[1]
   -- The model's outputs, one after the other in y (Keras order).
   local picks = model.output_picks or { 1 }
   local views, out_total = {}, 0
@@ -192,7 +201,70 @@ function lower.unit(model, opts)
     unit.logits = logits
     unit.dlogits = dl
   end
+  unit.stream, unit.no_stream = lower.stream(model, x_shape)
   return unit
 end
 
+-- Streaming inference: the forward program of ONE timestep of one sample.
+-- Every recurrent layer starts from the states the caller keeps (a "state"
+-- buffer) and leaves its new states there, so that calls chained over the
+-- steps of a sequence give, at each step, the model's output for the
+-- sequence ending there. Returns nil and the reason for a model that cannot
+-- run that way (it needs later steps, or has no time axis).
+function lower.stream(model, x_shape)
+  if #x_shape ~= 2 then return nil, "the input has no time axis" end
+  if model.state_inputs and #model.state_inputs > 0 then
+    return nil, "the model takes its initial states as inputs"
+  end
+  for _, layer in ipairs(model.layers) do
+    if layer.module.class == "Bidirectional" then
+      return nil, string.format("layer '%s' (Bidirectional) reads the whole sequence", layer.name)
+    end
+    if layer.args.go_backwards then
+      return nil, string.format("layer '%s' has go_backwards=true and reads the whole sequence", layer.name)
+    end
+  end
+  local prog = ir.new_program()
+  prog.max_steps = 1
+  local g = Builder.new(prog)
+  g.final_states = {}
+  local x = ir.buffer(prog, "x", "input", 1, x_shape[2])
+  local states = {}
+  local outputs = emit_layers(model, g, x, function(layer)
+    if not layer.module.recurrent then return nil end
+    local n, units = layer.module.n_states or 1, layer.args.units
+    local buf = ir.buffer(prog, "state:" .. layer.name, "state", 1, n * units).buf
+    states[#states + 1] = { layer = layer, buf = buf, n = n, units = units }
+    local views = {}
+    for k = 1, n do
+      views[k] = ir.view(buf, (k - 1) * units, 1, units, units, 1)
+    end
+    return views
+  end)
+  -- The new states replace the old ones once everything has read them.
+  for k, st in ipairs(states) do
+    local final = g.final_states[k]
+    if not final or final.layer ~= st.layer then error("internal: final states out of layer order") end
+    for j = 1, st.n do
+      g:map(ir.view(st.buf, (j - 1) * st.units, 1, st.units, st.units, 1), ir.E.arg(1), { final.rows[j] })
+    end
+  end
+  local picks = model.output_picks or { 1 }
+  local total = 0
+  for _, idx in ipairs(picks) do
+    total = total + ir.count(outputs[idx])
+  end
+  local y = ir.buffer(prog, "y", "output", 1, total)
+  local off = 0
+  for _, idx in ipairs(picks) do
+    local v = outputs[idx]
+    if v.dims[1] ~= 1 then error("internal: a streaming output has more than one row") end
+    g:map(ir.view(y.buf, off, 1, v.dims[2], v.dims[2], 1), ir.E.arg(1), { v })
+    off = off + v.dims[2]
+  end
+  return { prog = prog, forward = simplify.run(prog, prog.ops), x = x, y = y, states = states,
+    input_size = x_shape[2], output_size = total }
+end
+
 return lower
+

@@ -17,7 +17,7 @@ local simplify = {}
 local E = ir.E
 
 -- Which buffers' contents survive the program: written for someone else.
-local SINK = { output = true, pgrad = true, act = true }
+local SINK = { output = true, pgrad = true, act = true, state = true }
 
 local function zero_state(prog)
   local state = {}

@@ -281,6 +281,15 @@ typedef struct rnnc_model {
    * early-stopping=1 monitor=loss patience=10"; options given on the command
    * line win. "" when the description has none. */
   const char *fit_defaults;
+  /* Streaming inference (NAME_stream_step): one timestep of one sample, the
+   * recurrent states kept in a caller-owned struct of stream_bytes. NULL
+   * functions and zero sizes for a model that cannot stream (Bidirectional,
+   * go_backwards, initial states as inputs, no time axis). */
+  size_t stream_bytes;
+  size_t stream_input_size;  /* reals of one timestep's input */
+  size_t stream_output_size; /* reals of one step's output (all outputs, one row each) */
+  void (*stream_reset)(void *stream);
+  void (*stream_step)(const void *params, void *stream, const void *x_t, void *y_t);
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */

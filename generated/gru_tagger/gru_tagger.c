@@ -773,6 +773,122 @@ double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gr
   return loss;
 }
 
+void gru_tagger_stream_reset(gru_tagger_stream *st) {
+  memset(st->state_gru, 0, sizeof st->state_gru);
+}
+
+void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, const float *x_t,
+                            float *y_t) {
+  (void)p;
+  float *const state_gru = st->state_gru;
+  const float *const w_gru_recurrent_kernel = p->flat + 36;
+  const float *const w_gru_bias = p->flat + 63;
+  float *const a_gru_zr = st->a_gru_zr;
+  float *const a_gru_cand = st->a_gru_cand;
+  float *const a_gru_rh = st->a_gru_rh;
+  float *const a_gru_z = st->a_gru_z;
+  const float *const w_gru_kernel = p->flat + 0;
+  float *const a_gru_h = st->a_gru_h;
+  const float *const w_dense_kernel = p->flat + 72;
+  const float *const w_dense_bias = p->flat + 81;
+  float *const a_dense_z = st->a_dense_z;
+  float *const a_dense_y = st->a_dense_y;
+  float *const a_dense_logits = st->a_dense_logits;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_gru_z[0] = x_b[0] * w_gru_kernel[0] + x_b[1] * w_gru_kernel[9] + x_b[2] * w_gru_kernel[18] +
+               x_b[3] * w_gru_kernel[27];
+  a_gru_z[1] = x_b[0] * w_gru_kernel[1] + x_b[1] * w_gru_kernel[10] + x_b[2] * w_gru_kernel[19] +
+               x_b[3] * w_gru_kernel[28];
+  a_gru_z[2] = x_b[0] * w_gru_kernel[2] + x_b[1] * w_gru_kernel[11] + x_b[2] * w_gru_kernel[20] +
+               x_b[3] * w_gru_kernel[29];
+  a_gru_z[3] = x_b[0] * w_gru_kernel[3] + x_b[1] * w_gru_kernel[12] + x_b[2] * w_gru_kernel[21] +
+               x_b[3] * w_gru_kernel[30];
+  a_gru_z[4] = x_b[0] * w_gru_kernel[4] + x_b[1] * w_gru_kernel[13] + x_b[2] * w_gru_kernel[22] +
+               x_b[3] * w_gru_kernel[31];
+  a_gru_z[5] = x_b[0] * w_gru_kernel[5] + x_b[1] * w_gru_kernel[14] + x_b[2] * w_gru_kernel[23] +
+               x_b[3] * w_gru_kernel[32];
+  a_gru_z[6] = x_b[0] * w_gru_kernel[6] + x_b[1] * w_gru_kernel[15] + x_b[2] * w_gru_kernel[24] +
+               x_b[3] * w_gru_kernel[33];
+  a_gru_z[7] = x_b[0] * w_gru_kernel[7] + x_b[1] * w_gru_kernel[16] + x_b[2] * w_gru_kernel[25] +
+               x_b[3] * w_gru_kernel[34];
+  a_gru_z[8] = x_b[0] * w_gru_kernel[8] + x_b[1] * w_gru_kernel[17] + x_b[2] * w_gru_kernel[26] +
+               x_b[3] * w_gru_kernel[35];
+  a_gru_z[0] += state_gru[0] * w_gru_recurrent_kernel[0] +
+                state_gru[1] * w_gru_recurrent_kernel[9] +
+                state_gru[2] * w_gru_recurrent_kernel[18];
+  a_gru_z[1] += state_gru[0] * w_gru_recurrent_kernel[1] +
+                state_gru[1] * w_gru_recurrent_kernel[10] +
+                state_gru[2] * w_gru_recurrent_kernel[19];
+  a_gru_z[2] += state_gru[0] * w_gru_recurrent_kernel[2] +
+                state_gru[1] * w_gru_recurrent_kernel[11] +
+                state_gru[2] * w_gru_recurrent_kernel[20];
+  a_gru_z[3] += state_gru[0] * w_gru_recurrent_kernel[3] +
+                state_gru[1] * w_gru_recurrent_kernel[12] +
+                state_gru[2] * w_gru_recurrent_kernel[21];
+  a_gru_z[4] += state_gru[0] * w_gru_recurrent_kernel[4] +
+                state_gru[1] * w_gru_recurrent_kernel[13] +
+                state_gru[2] * w_gru_recurrent_kernel[22];
+  a_gru_z[5] += state_gru[0] * w_gru_recurrent_kernel[5] +
+                state_gru[1] * w_gru_recurrent_kernel[14] +
+                state_gru[2] * w_gru_recurrent_kernel[23];
+  a_gru_zr[0] = rnnc_sigmoid(a_gru_z[0] + w_gru_bias[0]);
+  a_gru_zr[1] = rnnc_sigmoid(a_gru_z[1] + w_gru_bias[1]);
+  a_gru_zr[2] = rnnc_sigmoid(a_gru_z[2] + w_gru_bias[2]);
+  a_gru_zr[3] = rnnc_sigmoid(a_gru_z[3] + w_gru_bias[3]);
+  a_gru_zr[4] = rnnc_sigmoid(a_gru_z[4] + w_gru_bias[4]);
+  a_gru_zr[5] = rnnc_sigmoid(a_gru_z[5] + w_gru_bias[5]);
+  a_gru_rh[0] = a_gru_zr[3] * state_gru[0];
+  a_gru_rh[1] = a_gru_zr[4] * state_gru[1];
+  a_gru_rh[2] = a_gru_zr[5] * state_gru[2];
+  a_gru_z[6] += a_gru_rh[0] * w_gru_recurrent_kernel[6] + a_gru_rh[1] * w_gru_recurrent_kernel[15] +
+                a_gru_rh[2] * w_gru_recurrent_kernel[24];
+  a_gru_z[7] += a_gru_rh[0] * w_gru_recurrent_kernel[7] + a_gru_rh[1] * w_gru_recurrent_kernel[16] +
+                a_gru_rh[2] * w_gru_recurrent_kernel[25];
+  a_gru_z[8] += a_gru_rh[0] * w_gru_recurrent_kernel[8] + a_gru_rh[1] * w_gru_recurrent_kernel[17] +
+                a_gru_rh[2] * w_gru_recurrent_kernel[26];
+  a_gru_cand[0] = tanhf(a_gru_z[6] + w_gru_bias[6]);
+  a_gru_cand[1] = tanhf(a_gru_z[7] + w_gru_bias[7]);
+  a_gru_cand[2] = tanhf(a_gru_z[8] + w_gru_bias[8]);
+  a_gru_h[0] = (a_gru_zr[0] * state_gru[0] + (1.0f - a_gru_zr[0]) * a_gru_cand[0]);
+  a_gru_h[1] = (a_gru_zr[1] * state_gru[1] + (1.0f - a_gru_zr[1]) * a_gru_cand[1]);
+  a_gru_h[2] = (a_gru_zr[2] * state_gru[2] + (1.0f - a_gru_zr[2]) * a_gru_cand[2]);
+  a_dense_z[0] = a_gru_h[0] * w_dense_kernel[0] + a_gru_h[1] * w_dense_kernel[3] +
+                 a_gru_h[2] * w_dense_kernel[6];
+  a_dense_z[1] = a_gru_h[0] * w_dense_kernel[1] + a_gru_h[1] * w_dense_kernel[4] +
+                 a_gru_h[2] * w_dense_kernel[7];
+  a_dense_z[2] = a_gru_h[0] * w_dense_kernel[2] + a_gru_h[1] * w_dense_kernel[5] +
+                 a_gru_h[2] * w_dense_kernel[8];
+  a_dense_logits[0] = (a_dense_z[0] + w_dense_bias[0]);
+  a_dense_logits[1] = (a_dense_z[1] + w_dense_bias[1]);
+  a_dense_logits[2] = (a_dense_z[2] + w_dense_bias[2]);
+  {
+    float mx = a_dense_logits[0];
+    mx = a_dense_logits[1] > mx ? a_dense_logits[1] : mx;
+    mx = a_dense_logits[2] > mx ? a_dense_logits[2] : mx;
+    a_dense_y[0] = expf(a_dense_logits[0] - mx);
+    a_dense_y[1] = expf(a_dense_logits[1] - mx);
+    a_dense_y[2] = expf(a_dense_logits[2] - mx);
+    float inv = 1.0f / (a_dense_y[0] + a_dense_y[1] + a_dense_y[2]);
+    a_dense_y[0] *= inv;
+    a_dense_y[1] *= inv;
+    a_dense_y[2] *= inv;
+  }
+  state_gru[0] = a_gru_h[0];
+  state_gru[1] = a_gru_h[1];
+  state_gru[2] = a_gru_h[2];
+  y_b[0] = a_dense_y[0];
+  y_b[1] = a_dense_y[1];
+  y_b[2] = a_dense_y[2];
+}
+
+static void gru_tagger_stream_reset_any(void *st) {
+  gru_tagger_stream_reset((gru_tagger_stream *)st);
+}
+static void gru_tagger_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  gru_tagger_stream_step((const gru_tagger_params *)p, (gru_tagger_stream *)st, (const float *)x_t,
+                         (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int gru_tagger_set_steps_any(void *s, int steps) {
   return gru_tagger_set_steps((gru_tagger_scratch *)s, steps);
@@ -843,4 +959,9 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_train_step_any,
     gru_tagger_set_steps_any,
     "metrics=accuracy",
+    sizeof(gru_tagger_stream),
+    4,
+    3,
+    gru_tagger_stream_reset_any,
+    gru_tagger_stream_step_any,
 };

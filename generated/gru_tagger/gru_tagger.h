@@ -89,6 +89,29 @@ double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, c
 double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gru_tagger_scratch *s,
                              const float *x, const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After gru_tagger_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define GRU_TAGGER_STREAM_INPUT_SIZE 4
+#define GRU_TAGGER_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_gru[3]; /* gru's states */
+  float a_gru_zr[6];
+  float a_gru_cand[3];
+  float a_gru_rh[3];
+  float a_gru_z[9];
+  float a_gru_h[3];
+  float a_dense_z[3];
+  float a_dense_y[3];
+  float a_dense_logits[3];
+} gru_tagger_stream;
+/* Zero state: the next step starts a new sequence. */
+void gru_tagger_stream_reset(gru_tagger_stream *st);
+/* x_t: GRU_TAGGER_STREAM_INPUT_SIZE reals, y_t: GRU_TAGGER_STREAM_OUTPUT_SIZE. */
+void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, const float *x_t,
+                            float *y_t);
+
 extern const rnnc_model gru_tagger_model;
 
 #endif

@@ -685,4 +685,9 @@ const rnnc_model initial_state_model = {
     initial_state_train_step_any,
     initial_state_set_steps_any,
     "",
+    0,
+    0,
+    0,
+    NULL,
+    NULL,
 };

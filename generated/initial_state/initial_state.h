@@ -87,6 +87,8 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
                                 initial_state_scratch *s, const float *x, const float *target,
                                 float *y_pred, int n);
 
+/* No streaming API (initial_state_stream_step): the model takes its initial states as inputs. */
+
 extern const rnnc_model initial_state_model;
 
 #endif

@@ -88,6 +88,28 @@ double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,
                               lstm_tagger_scratch *s, const float *x, const float *target,
                               float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After lstm_tagger_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define LSTM_TAGGER_STREAM_INPUT_SIZE 4
+#define LSTM_TAGGER_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_lstm[6]; /* lstm's states */
+  float a_lstm_gates[12];
+  float a_lstm_z[12];
+  float a_lstm_h[3];
+  float a_lstm_c[3];
+  float a_dense_z[3];
+  float a_dense_y[3];
+  float a_dense_logits[3];
+} lstm_tagger_stream;
+/* Zero state: the next step starts a new sequence. */
+void lstm_tagger_stream_reset(lstm_tagger_stream *st);
+/* x_t: LSTM_TAGGER_STREAM_INPUT_SIZE reals, y_t: LSTM_TAGGER_STREAM_OUTPUT_SIZE. */
+void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st, const float *x_t,
+                             float *y_t);
+
 extern const rnnc_model lstm_tagger_model;
 
 #endif

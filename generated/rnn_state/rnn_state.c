@@ -154,6 +154,54 @@ double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_s
   return loss;
 }
 
+void rnn_state_stream_reset(rnn_state_stream *st) {
+  memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
+}
+
+void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, const float *x_t,
+                           float *y_t) {
+  (void)p;
+  float *const state_simple_rnn = st->state_simple_rnn;
+  const float *const w_simple_rnn_recurrent_kernel = p->flat + 6;
+  const float *const w_simple_rnn_bias = p->flat + 15;
+  float *const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *const w_simple_rnn_kernel = p->flat + 0;
+  float *const a_simple_rnn_h = st->a_simple_rnn_h;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_simple_rnn_z[0] = x_b[0] * w_simple_rnn_kernel[0] + x_b[1] * w_simple_rnn_kernel[3];
+  a_simple_rnn_z[1] = x_b[0] * w_simple_rnn_kernel[1] + x_b[1] * w_simple_rnn_kernel[4];
+  a_simple_rnn_z[2] = x_b[0] * w_simple_rnn_kernel[2] + x_b[1] * w_simple_rnn_kernel[5];
+  a_simple_rnn_z[0] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[0] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[3] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[6];
+  a_simple_rnn_z[1] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[1] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[4] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[7];
+  a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
+  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  state_simple_rnn[0] = a_simple_rnn_h[0];
+  state_simple_rnn[1] = a_simple_rnn_h[1];
+  state_simple_rnn[2] = a_simple_rnn_h[2];
+  y_b[0] = a_simple_rnn_h[0];
+  y_b[1] = a_simple_rnn_h[1];
+  y_b[2] = a_simple_rnn_h[2];
+  y_b[3] = a_simple_rnn_h[0];
+  y_b[4] = a_simple_rnn_h[1];
+  y_b[5] = a_simple_rnn_h[2];
+}
+
+static void rnn_state_stream_reset_any(void *st) {
+  rnn_state_stream_reset((rnn_state_stream *)st);
+}
+static void rnn_state_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  rnn_state_stream_step((const rnn_state_params *)p, (rnn_state_stream *)st, (const float *)x_t,
+                        (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int rnn_state_set_steps_any(void *s, int steps) {
   return rnn_state_set_steps((rnn_state_scratch *)s, steps);
@@ -224,4 +272,9 @@ const rnnc_model rnn_state_model = {
     rnn_state_train_step_any,
     rnn_state_set_steps_any,
     "",
+    sizeof(rnn_state_stream),
+    2,
+    6,
+    rnn_state_stream_reset_any,
+    rnn_state_stream_step_any,
 };

@@ -77,6 +77,23 @@ double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, cons
 double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_state_scratch *s,
                             const float *x, const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After rnn_state_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define RNN_STATE_STREAM_INPUT_SIZE 2
+#define RNN_STATE_STREAM_OUTPUT_SIZE 6
+typedef struct {
+  float state_simple_rnn[3]; /* simple_rnn's states */
+  float a_simple_rnn_z[3];
+  float a_simple_rnn_h[3];
+} rnn_state_stream;
+/* Zero state: the next step starts a new sequence. */
+void rnn_state_stream_reset(rnn_state_stream *st);
+/* x_t: RNN_STATE_STREAM_INPUT_SIZE reals, y_t: RNN_STATE_STREAM_OUTPUT_SIZE. */
+void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, const float *x_t,
+                           float *y_t);
+
 extern const rnnc_model rnn_state_model;
 
 #endif

@@ -286,6 +286,62 @@ double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch
   return loss;
 }
 
+void seed01_stream_reset(seed01_stream *st) {
+  memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
+}
+
+void seed01_stream_step(const seed01_params *p, seed01_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_simple_rnn = st->state_simple_rnn;
+  const float *const w_simple_rnn_recurrent_kernel = p->flat + 30;
+  const float *const w_simple_rnn_bias = p->flat + 39;
+  float *const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *const w_simple_rnn_kernel = p->flat + 0;
+  float *const a_simple_rnn_h = st->a_simple_rnn_h;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_simple_rnn_z[0] = x_b[0] * w_simple_rnn_kernel[0] + x_b[1] * w_simple_rnn_kernel[3] +
+                      x_b[2] * w_simple_rnn_kernel[6] + x_b[3] * w_simple_rnn_kernel[9] +
+                      x_b[4] * w_simple_rnn_kernel[12] + x_b[5] * w_simple_rnn_kernel[15] +
+                      x_b[6] * w_simple_rnn_kernel[18] + x_b[7] * w_simple_rnn_kernel[21] +
+                      x_b[8] * w_simple_rnn_kernel[24] + x_b[9] * w_simple_rnn_kernel[27];
+  a_simple_rnn_z[1] = x_b[0] * w_simple_rnn_kernel[1] + x_b[1] * w_simple_rnn_kernel[4] +
+                      x_b[2] * w_simple_rnn_kernel[7] + x_b[3] * w_simple_rnn_kernel[10] +
+                      x_b[4] * w_simple_rnn_kernel[13] + x_b[5] * w_simple_rnn_kernel[16] +
+                      x_b[6] * w_simple_rnn_kernel[19] + x_b[7] * w_simple_rnn_kernel[22] +
+                      x_b[8] * w_simple_rnn_kernel[25] + x_b[9] * w_simple_rnn_kernel[28];
+  a_simple_rnn_z[2] = x_b[0] * w_simple_rnn_kernel[2] + x_b[1] * w_simple_rnn_kernel[5] +
+                      x_b[2] * w_simple_rnn_kernel[8] + x_b[3] * w_simple_rnn_kernel[11] +
+                      x_b[4] * w_simple_rnn_kernel[14] + x_b[5] * w_simple_rnn_kernel[17] +
+                      x_b[6] * w_simple_rnn_kernel[20] + x_b[7] * w_simple_rnn_kernel[23] +
+                      x_b[8] * w_simple_rnn_kernel[26] + x_b[9] * w_simple_rnn_kernel[29];
+  a_simple_rnn_z[0] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[0] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[3] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[6];
+  a_simple_rnn_z[1] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[1] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[4] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[7];
+  a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
+  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  state_simple_rnn[0] = a_simple_rnn_h[0];
+  state_simple_rnn[1] = a_simple_rnn_h[1];
+  state_simple_rnn[2] = a_simple_rnn_h[2];
+  y_b[0] = a_simple_rnn_h[0];
+  y_b[1] = a_simple_rnn_h[1];
+  y_b[2] = a_simple_rnn_h[2];
+}
+
+static void seed01_stream_reset_any(void *st) {
+  seed01_stream_reset((seed01_stream *)st);
+}
+static void seed01_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  seed01_stream_step((const seed01_params *)p, (seed01_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int seed01_set_steps_any(void *s, int steps) {
   return seed01_set_steps((seed01_scratch *)s, steps);
@@ -354,4 +410,9 @@ const rnnc_model seed01_model = {
     seed01_train_step_any,
     seed01_set_steps_any,
     "",
+    sizeof(seed01_stream),
+    10,
+    3,
+    seed01_stream_reset_any,
+    seed01_stream_step_any,
 };

@@ -72,6 +72,22 @@ double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *
 double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed02_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED02_STREAM_INPUT_SIZE 10
+#define SEED02_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_simple_rnn[3]; /* simple_rnn's states */
+  float a_simple_rnn_z[3];
+  float a_simple_rnn_h[3];
+} seed02_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed02_stream_reset(seed02_stream *st);
+/* x_t: SEED02_STREAM_INPUT_SIZE reals, y_t: SEED02_STREAM_OUTPUT_SIZE. */
+void seed02_stream_step(const seed02_params *p, seed02_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed02_model;
 
 #endif

@@ -72,6 +72,22 @@ double seed03_loss_grad(const seed03_params *p, seed03_scratch *s, const float *
 double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed03_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED03_STREAM_INPUT_SIZE 10
+#define SEED03_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_simple_rnn[3]; /* simple_rnn's states */
+  float a_simple_rnn_z[3];
+  float a_simple_rnn_h[3];
+} seed03_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed03_stream_reset(seed03_stream *st);
+/* x_t: SEED03_STREAM_INPUT_SIZE reals, y_t: SEED03_STREAM_OUTPUT_SIZE. */
+void seed03_stream_step(const seed03_params *p, seed03_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed03_model;
 
 #endif

@@ -799,6 +799,284 @@ double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch
   return loss;
 }
 
+void seed04_stream_reset(seed04_stream *st) {
+  memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
+  memset(st->state_simple_rnn_1, 0, sizeof st->state_simple_rnn_1);
+}
+
+void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_simple_rnn = st->state_simple_rnn;
+  const float *const w_simple_rnn_recurrent_kernel = p->flat + 40;
+  const float *const w_simple_rnn_bias = p->flat + 104;
+  float *const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *const w_simple_rnn_kernel = p->flat + 0;
+  float *const a_simple_rnn_h = st->a_simple_rnn_h;
+  float *const state_simple_rnn_1 = st->state_simple_rnn_1;
+  const float *const w_simple_rnn_1_recurrent_kernel = p->flat + 176;
+  const float *const w_simple_rnn_1_bias = p->flat + 240;
+  float *const a_simple_rnn_1_z = st->a_simple_rnn_1_z;
+  const float *const w_simple_rnn_1_kernel = p->flat + 112;
+  float *const a_simple_rnn_1_h = st->a_simple_rnn_1_h;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_simple_rnn_z[0] = x_b[0] * w_simple_rnn_kernel[0] + x_b[1] * w_simple_rnn_kernel[8] +
+                      x_b[2] * w_simple_rnn_kernel[16] + x_b[3] * w_simple_rnn_kernel[24] +
+                      x_b[4] * w_simple_rnn_kernel[32];
+  a_simple_rnn_z[1] = x_b[0] * w_simple_rnn_kernel[1] + x_b[1] * w_simple_rnn_kernel[9] +
+                      x_b[2] * w_simple_rnn_kernel[17] + x_b[3] * w_simple_rnn_kernel[25] +
+                      x_b[4] * w_simple_rnn_kernel[33];
+  a_simple_rnn_z[2] = x_b[0] * w_simple_rnn_kernel[2] + x_b[1] * w_simple_rnn_kernel[10] +
+                      x_b[2] * w_simple_rnn_kernel[18] + x_b[3] * w_simple_rnn_kernel[26] +
+                      x_b[4] * w_simple_rnn_kernel[34];
+  a_simple_rnn_z[3] = x_b[0] * w_simple_rnn_kernel[3] + x_b[1] * w_simple_rnn_kernel[11] +
+                      x_b[2] * w_simple_rnn_kernel[19] + x_b[3] * w_simple_rnn_kernel[27] +
+                      x_b[4] * w_simple_rnn_kernel[35];
+  a_simple_rnn_z[4] = x_b[0] * w_simple_rnn_kernel[4] + x_b[1] * w_simple_rnn_kernel[12] +
+                      x_b[2] * w_simple_rnn_kernel[20] + x_b[3] * w_simple_rnn_kernel[28] +
+                      x_b[4] * w_simple_rnn_kernel[36];
+  a_simple_rnn_z[5] = x_b[0] * w_simple_rnn_kernel[5] + x_b[1] * w_simple_rnn_kernel[13] +
+                      x_b[2] * w_simple_rnn_kernel[21] + x_b[3] * w_simple_rnn_kernel[29] +
+                      x_b[4] * w_simple_rnn_kernel[37];
+  a_simple_rnn_z[6] = x_b[0] * w_simple_rnn_kernel[6] + x_b[1] * w_simple_rnn_kernel[14] +
+                      x_b[2] * w_simple_rnn_kernel[22] + x_b[3] * w_simple_rnn_kernel[30] +
+                      x_b[4] * w_simple_rnn_kernel[38];
+  a_simple_rnn_z[7] = x_b[0] * w_simple_rnn_kernel[7] + x_b[1] * w_simple_rnn_kernel[15] +
+                      x_b[2] * w_simple_rnn_kernel[23] + x_b[3] * w_simple_rnn_kernel[31] +
+                      x_b[4] * w_simple_rnn_kernel[39];
+  a_simple_rnn_z[0] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[0] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[8] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[16] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[24] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[32] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[40] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[48] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[56];
+  a_simple_rnn_z[1] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[1] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[9] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[17] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[25] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[33] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[41] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[49] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[57];
+  a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[10] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[18] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[26] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[34] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[42] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[50] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[58];
+  a_simple_rnn_z[3] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[3] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[11] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[19] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[27] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[35] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[43] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[51] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[59];
+  a_simple_rnn_z[4] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[4] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[12] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[20] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[28] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[36] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[44] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[52] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[60];
+  a_simple_rnn_z[5] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[5] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[13] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[21] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[29] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[37] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[45] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[53] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[61];
+  a_simple_rnn_z[6] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[6] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[14] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[22] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[30] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[38] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[46] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[54] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[62];
+  a_simple_rnn_z[7] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[7] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[15] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[23] +
+                       state_simple_rnn[3] * w_simple_rnn_recurrent_kernel[31] +
+                       state_simple_rnn[4] * w_simple_rnn_recurrent_kernel[39] +
+                       state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[47] +
+                       state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[55] +
+                       state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[63];
+  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_simple_rnn_h[3] = tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[3]);
+  a_simple_rnn_h[4] = tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[4]);
+  a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[5]);
+  a_simple_rnn_h[6] = tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[6]);
+  a_simple_rnn_h[7] = tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[7]);
+  a_simple_rnn_1_z[0] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[0] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[8] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[16] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[24] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[32] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[40] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[48] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[56];
+  a_simple_rnn_1_z[1] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[1] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[9] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[17] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[25] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[33] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[41] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[49] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[57];
+  a_simple_rnn_1_z[2] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[2] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[10] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[18] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[26] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[34] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[42] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[50] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[58];
+  a_simple_rnn_1_z[3] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[3] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[11] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[19] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[27] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[35] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[43] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[51] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[59];
+  a_simple_rnn_1_z[4] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[4] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[12] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[20] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[28] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[36] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[44] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[52] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[60];
+  a_simple_rnn_1_z[5] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[5] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[13] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[21] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[29] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[37] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[45] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[53] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[61];
+  a_simple_rnn_1_z[6] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[6] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[14] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[22] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[30] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[38] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[46] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[54] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[62];
+  a_simple_rnn_1_z[7] =
+      a_simple_rnn_h[0] * w_simple_rnn_1_kernel[7] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[15] +
+      a_simple_rnn_h[2] * w_simple_rnn_1_kernel[23] +
+      a_simple_rnn_h[3] * w_simple_rnn_1_kernel[31] +
+      a_simple_rnn_h[4] * w_simple_rnn_1_kernel[39] +
+      a_simple_rnn_h[5] * w_simple_rnn_1_kernel[47] +
+      a_simple_rnn_h[6] * w_simple_rnn_1_kernel[55] + a_simple_rnn_h[7] * w_simple_rnn_1_kernel[63];
+  a_simple_rnn_1_z[0] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[0] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[8] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[16] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[24] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[32] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[40] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[48] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[56];
+  a_simple_rnn_1_z[1] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[1] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[9] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[17] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[25] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[33] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[41] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[49] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[57];
+  a_simple_rnn_1_z[2] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[2] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[10] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[18] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[26] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[34] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[42] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[50] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[58];
+  a_simple_rnn_1_z[3] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[3] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[11] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[19] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[27] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[35] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[43] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[51] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[59];
+  a_simple_rnn_1_z[4] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[4] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[12] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[20] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[28] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[36] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[44] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[52] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[60];
+  a_simple_rnn_1_z[5] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[5] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[13] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[21] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[29] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[37] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[45] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[53] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[61];
+  a_simple_rnn_1_z[6] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[6] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[14] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[22] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[30] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[38] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[46] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[54] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[62];
+  a_simple_rnn_1_z[7] += state_simple_rnn_1[0] * w_simple_rnn_1_recurrent_kernel[7] +
+                         state_simple_rnn_1[1] * w_simple_rnn_1_recurrent_kernel[15] +
+                         state_simple_rnn_1[2] * w_simple_rnn_1_recurrent_kernel[23] +
+                         state_simple_rnn_1[3] * w_simple_rnn_1_recurrent_kernel[31] +
+                         state_simple_rnn_1[4] * w_simple_rnn_1_recurrent_kernel[39] +
+                         state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[47] +
+                         state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[55] +
+                         state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[63];
+  a_simple_rnn_1_h[0] = tanhf(a_simple_rnn_1_z[0] + w_simple_rnn_1_bias[0]);
+  a_simple_rnn_1_h[1] = tanhf(a_simple_rnn_1_z[1] + w_simple_rnn_1_bias[1]);
+  a_simple_rnn_1_h[2] = tanhf(a_simple_rnn_1_z[2] + w_simple_rnn_1_bias[2]);
+  a_simple_rnn_1_h[3] = tanhf(a_simple_rnn_1_z[3] + w_simple_rnn_1_bias[3]);
+  a_simple_rnn_1_h[4] = tanhf(a_simple_rnn_1_z[4] + w_simple_rnn_1_bias[4]);
+  a_simple_rnn_1_h[5] = tanhf(a_simple_rnn_1_z[5] + w_simple_rnn_1_bias[5]);
+  a_simple_rnn_1_h[6] = tanhf(a_simple_rnn_1_z[6] + w_simple_rnn_1_bias[6]);
+  a_simple_rnn_1_h[7] = tanhf(a_simple_rnn_1_z[7] + w_simple_rnn_1_bias[7]);
+  state_simple_rnn[0] = a_simple_rnn_h[0];
+  state_simple_rnn[1] = a_simple_rnn_h[1];
+  state_simple_rnn[2] = a_simple_rnn_h[2];
+  state_simple_rnn[3] = a_simple_rnn_h[3];
+  state_simple_rnn[4] = a_simple_rnn_h[4];
+  state_simple_rnn[5] = a_simple_rnn_h[5];
+  state_simple_rnn[6] = a_simple_rnn_h[6];
+  state_simple_rnn[7] = a_simple_rnn_h[7];
+  state_simple_rnn_1[0] = a_simple_rnn_1_h[0];
+  state_simple_rnn_1[1] = a_simple_rnn_1_h[1];
+  state_simple_rnn_1[2] = a_simple_rnn_1_h[2];
+  state_simple_rnn_1[3] = a_simple_rnn_1_h[3];
+  state_simple_rnn_1[4] = a_simple_rnn_1_h[4];
+  state_simple_rnn_1[5] = a_simple_rnn_1_h[5];
+  state_simple_rnn_1[6] = a_simple_rnn_1_h[6];
+  state_simple_rnn_1[7] = a_simple_rnn_1_h[7];
+  y_b[0] = a_simple_rnn_1_h[0];
+  y_b[1] = a_simple_rnn_1_h[1];
+  y_b[2] = a_simple_rnn_1_h[2];
+  y_b[3] = a_simple_rnn_1_h[3];
+  y_b[4] = a_simple_rnn_1_h[4];
+  y_b[5] = a_simple_rnn_1_h[5];
+  y_b[6] = a_simple_rnn_1_h[6];
+  y_b[7] = a_simple_rnn_1_h[7];
+}
+
+static void seed04_stream_reset_any(void *st) {
+  seed04_stream_reset((seed04_stream *)st);
+}
+static void seed04_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  seed04_stream_step((const seed04_params *)p, (seed04_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int seed04_set_steps_any(void *s, int steps) {
   return seed04_set_steps((seed04_scratch *)s, steps);
@@ -867,4 +1145,9 @@ const rnnc_model seed04_model = {
     seed04_train_step_any,
     seed04_set_steps_any,
     "",
+    sizeof(seed04_stream),
+    5,
+    8,
+    seed04_stream_reset_any,
+    seed04_stream_step_any,
 };

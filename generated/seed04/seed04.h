@@ -79,6 +79,25 @@ double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *
 double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed04_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED04_STREAM_INPUT_SIZE 5
+#define SEED04_STREAM_OUTPUT_SIZE 8
+typedef struct {
+  float state_simple_rnn[8]; /* simple_rnn's states */
+  float a_simple_rnn_z[8];
+  float a_simple_rnn_h[8];
+  float state_simple_rnn_1[8]; /* simple_rnn_1's states */
+  float a_simple_rnn_1_z[8];
+  float a_simple_rnn_1_h[8];
+} seed04_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed04_stream_reset(seed04_stream *st);
+/* x_t: SEED04_STREAM_INPUT_SIZE reals, y_t: SEED04_STREAM_OUTPUT_SIZE. */
+void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed04_model;
 
 #endif

@@ -1572,4 +1572,9 @@ const rnnc_model seed05_model = {
     seed05_train_step_any,
     seed05_set_steps_any,
     "",
+    0,
+    0,
+    0,
+    NULL,
+    NULL,
 };

@@ -81,6 +81,9 @@ double seed05_loss_grad(const seed05_params *p, seed05_scratch *s, const float *
 double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* No streaming API (seed05_stream_step): layer 'bidirectional' (Bidirectional) reads the whole
+ * sequence. */
+
 extern const rnnc_model seed05_model;
 
 #endif

@@ -5955,4 +5955,9 @@ const rnnc_model seed06_model = {
     seed06_train_step_any,
     seed06_set_steps_any,
     "",
+    0,
+    0,
+    0,
+    NULL,
+    NULL,
 };

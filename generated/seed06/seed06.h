@@ -129,6 +129,9 @@ double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *
 double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* No streaming API (seed06_stream_step): layer 'bidirectional' (Bidirectional) reads the whole
+ * sequence. */
+
 extern const rnnc_model seed06_model;
 
 #endif

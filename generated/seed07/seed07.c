@@ -653,6 +653,100 @@ double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch
   return loss;
 }
 
+void seed07_stream_reset(seed07_stream *st) {
+  memset(st->state_gru, 0, sizeof st->state_gru);
+}
+
+void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_gru = st->state_gru;
+  const float *const w_gru_recurrent_kernel = p->flat + 120;
+  const float *const w_gru_bias = p->flat + 312;
+  float *const a_gru_zr = st->a_gru_zr;
+  float *const a_gru_cand = st->a_gru_cand;
+  float *const a_gru_rec = st->a_gru_rec;
+  float *const a_gru_z = st->a_gru_z;
+  const float *const w_gru_kernel = p->flat + 0;
+  float *const a_gru_h = st->a_gru_h;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  for (int c = 0; c < 24; ++c) {
+    float sum = 0.0f;
+    for (int q = 0; q < 5; ++q)
+      sum += x_b[q] * w_gru_kernel[q * 24 + c];
+    a_gru_z[c] = sum;
+  }
+  for (int c = 0; c < 24; ++c) {
+    float sum = 0.0f;
+    for (int q = 0; q < 8; ++q)
+      sum += state_gru[q] * w_gru_recurrent_kernel[q * 24 + c];
+    a_gru_rec[c] = sum;
+  }
+  a_gru_zr[0] = rnnc_sigmoid(((a_gru_z[0] + a_gru_rec[0]) + w_gru_bias[0]) + w_gru_bias[24]);
+  a_gru_zr[1] = rnnc_sigmoid(((a_gru_z[1] + a_gru_rec[1]) + w_gru_bias[1]) + w_gru_bias[25]);
+  a_gru_zr[2] = rnnc_sigmoid(((a_gru_z[2] + a_gru_rec[2]) + w_gru_bias[2]) + w_gru_bias[26]);
+  a_gru_zr[3] = rnnc_sigmoid(((a_gru_z[3] + a_gru_rec[3]) + w_gru_bias[3]) + w_gru_bias[27]);
+  a_gru_zr[4] = rnnc_sigmoid(((a_gru_z[4] + a_gru_rec[4]) + w_gru_bias[4]) + w_gru_bias[28]);
+  a_gru_zr[5] = rnnc_sigmoid(((a_gru_z[5] + a_gru_rec[5]) + w_gru_bias[5]) + w_gru_bias[29]);
+  a_gru_zr[6] = rnnc_sigmoid(((a_gru_z[6] + a_gru_rec[6]) + w_gru_bias[6]) + w_gru_bias[30]);
+  a_gru_zr[7] = rnnc_sigmoid(((a_gru_z[7] + a_gru_rec[7]) + w_gru_bias[7]) + w_gru_bias[31]);
+  a_gru_zr[8] = rnnc_sigmoid(((a_gru_z[8] + a_gru_rec[8]) + w_gru_bias[8]) + w_gru_bias[32]);
+  a_gru_zr[9] = rnnc_sigmoid(((a_gru_z[9] + a_gru_rec[9]) + w_gru_bias[9]) + w_gru_bias[33]);
+  a_gru_zr[10] = rnnc_sigmoid(((a_gru_z[10] + a_gru_rec[10]) + w_gru_bias[10]) + w_gru_bias[34]);
+  a_gru_zr[11] = rnnc_sigmoid(((a_gru_z[11] + a_gru_rec[11]) + w_gru_bias[11]) + w_gru_bias[35]);
+  a_gru_zr[12] = rnnc_sigmoid(((a_gru_z[12] + a_gru_rec[12]) + w_gru_bias[12]) + w_gru_bias[36]);
+  a_gru_zr[13] = rnnc_sigmoid(((a_gru_z[13] + a_gru_rec[13]) + w_gru_bias[13]) + w_gru_bias[37]);
+  a_gru_zr[14] = rnnc_sigmoid(((a_gru_z[14] + a_gru_rec[14]) + w_gru_bias[14]) + w_gru_bias[38]);
+  a_gru_zr[15] = rnnc_sigmoid(((a_gru_z[15] + a_gru_rec[15]) + w_gru_bias[15]) + w_gru_bias[39]);
+  a_gru_cand[0] =
+      tanhf((a_gru_z[16] + w_gru_bias[16]) + a_gru_zr[8] * (a_gru_rec[16] + w_gru_bias[40]));
+  a_gru_cand[1] =
+      tanhf((a_gru_z[17] + w_gru_bias[17]) + a_gru_zr[9] * (a_gru_rec[17] + w_gru_bias[41]));
+  a_gru_cand[2] =
+      tanhf((a_gru_z[18] + w_gru_bias[18]) + a_gru_zr[10] * (a_gru_rec[18] + w_gru_bias[42]));
+  a_gru_cand[3] =
+      tanhf((a_gru_z[19] + w_gru_bias[19]) + a_gru_zr[11] * (a_gru_rec[19] + w_gru_bias[43]));
+  a_gru_cand[4] =
+      tanhf((a_gru_z[20] + w_gru_bias[20]) + a_gru_zr[12] * (a_gru_rec[20] + w_gru_bias[44]));
+  a_gru_cand[5] =
+      tanhf((a_gru_z[21] + w_gru_bias[21]) + a_gru_zr[13] * (a_gru_rec[21] + w_gru_bias[45]));
+  a_gru_cand[6] =
+      tanhf((a_gru_z[22] + w_gru_bias[22]) + a_gru_zr[14] * (a_gru_rec[22] + w_gru_bias[46]));
+  a_gru_cand[7] =
+      tanhf((a_gru_z[23] + w_gru_bias[23]) + a_gru_zr[15] * (a_gru_rec[23] + w_gru_bias[47]));
+  a_gru_h[0] = (a_gru_zr[0] * state_gru[0] + (1.0f - a_gru_zr[0]) * a_gru_cand[0]);
+  a_gru_h[1] = (a_gru_zr[1] * state_gru[1] + (1.0f - a_gru_zr[1]) * a_gru_cand[1]);
+  a_gru_h[2] = (a_gru_zr[2] * state_gru[2] + (1.0f - a_gru_zr[2]) * a_gru_cand[2]);
+  a_gru_h[3] = (a_gru_zr[3] * state_gru[3] + (1.0f - a_gru_zr[3]) * a_gru_cand[3]);
+  a_gru_h[4] = (a_gru_zr[4] * state_gru[4] + (1.0f - a_gru_zr[4]) * a_gru_cand[4]);
+  a_gru_h[5] = (a_gru_zr[5] * state_gru[5] + (1.0f - a_gru_zr[5]) * a_gru_cand[5]);
+  a_gru_h[6] = (a_gru_zr[6] * state_gru[6] + (1.0f - a_gru_zr[6]) * a_gru_cand[6]);
+  a_gru_h[7] = (a_gru_zr[7] * state_gru[7] + (1.0f - a_gru_zr[7]) * a_gru_cand[7]);
+  state_gru[0] = a_gru_h[0];
+  state_gru[1] = a_gru_h[1];
+  state_gru[2] = a_gru_h[2];
+  state_gru[3] = a_gru_h[3];
+  state_gru[4] = a_gru_h[4];
+  state_gru[5] = a_gru_h[5];
+  state_gru[6] = a_gru_h[6];
+  state_gru[7] = a_gru_h[7];
+  y_b[0] = a_gru_h[0];
+  y_b[1] = a_gru_h[1];
+  y_b[2] = a_gru_h[2];
+  y_b[3] = a_gru_h[3];
+  y_b[4] = a_gru_h[4];
+  y_b[5] = a_gru_h[5];
+  y_b[6] = a_gru_h[6];
+  y_b[7] = a_gru_h[7];
+}
+
+static void seed07_stream_reset_any(void *st) {
+  seed07_stream_reset((seed07_stream *)st);
+}
+static void seed07_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  seed07_stream_step((const seed07_params *)p, (seed07_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int seed07_set_steps_any(void *s, int steps) {
   return seed07_set_steps((seed07_scratch *)s, steps);
@@ -721,4 +815,9 @@ const rnnc_model seed07_model = {
     seed07_train_step_any,
     seed07_set_steps_any,
     "",
+    sizeof(seed07_stream),
+    5,
+    8,
+    seed07_stream_reset_any,
+    seed07_stream_step_any,
 };

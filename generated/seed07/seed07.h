@@ -78,6 +78,25 @@ double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *
 double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed07_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED07_STREAM_INPUT_SIZE 5
+#define SEED07_STREAM_OUTPUT_SIZE 8
+typedef struct {
+  float state_gru[8]; /* gru's states */
+  float a_gru_zr[16];
+  float a_gru_cand[8];
+  float a_gru_rec[24];
+  float a_gru_z[24];
+  float a_gru_h[8];
+} seed07_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed07_stream_reset(seed07_stream *st);
+/* x_t: SEED07_STREAM_INPUT_SIZE reals, y_t: SEED07_STREAM_OUTPUT_SIZE. */
+void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed07_model;
 
 #endif

@@ -526,6 +526,106 @@ double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch
   return loss;
 }
 
+void seed08_stream_reset(seed08_stream *st) {
+  memset(st->state_lstm, 0, sizeof st->state_lstm);
+}
+
+void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_lstm = st->state_lstm;
+  const float *const w_lstm_recurrent_kernel = p->flat + 140;
+  const float *const w_lstm_bias = p->flat + 336;
+  float *const a_lstm_gates = st->a_lstm_gates;
+  float *const a_lstm_z = st->a_lstm_z;
+  const float *const w_lstm_kernel = p->flat + 0;
+  float *const a_lstm_h = st->a_lstm_h;
+  float *const a_lstm_c = st->a_lstm_c;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  for (int c = 0; c < 28; ++c) {
+    float sum = 0.0f;
+    for (int q = 0; q < 5; ++q)
+      sum += x_b[q] * w_lstm_kernel[q * 28 + c];
+    a_lstm_z[c] = sum;
+  }
+  for (int c = 0; c < 28; ++c) {
+    float sum = a_lstm_z[c];
+    for (int q = 0; q < 7; ++q)
+      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 28 + c];
+    a_lstm_z[c] = sum;
+  }
+  a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
+  a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
+  a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
+  a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
+  a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
+  a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
+  a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
+  a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
+  a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
+  a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
+  a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
+  a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
+  a_lstm_gates[12] = rnnc_sigmoid(a_lstm_z[12] + w_lstm_bias[12]);
+  a_lstm_gates[13] = rnnc_sigmoid(a_lstm_z[13] + w_lstm_bias[13]);
+  a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
+  a_lstm_gates[15] = tanhf(a_lstm_z[15] + w_lstm_bias[15]);
+  a_lstm_gates[16] = tanhf(a_lstm_z[16] + w_lstm_bias[16]);
+  a_lstm_gates[17] = tanhf(a_lstm_z[17] + w_lstm_bias[17]);
+  a_lstm_gates[18] = tanhf(a_lstm_z[18] + w_lstm_bias[18]);
+  a_lstm_gates[19] = tanhf(a_lstm_z[19] + w_lstm_bias[19]);
+  a_lstm_gates[20] = tanhf(a_lstm_z[20] + w_lstm_bias[20]);
+  a_lstm_gates[21] = rnnc_sigmoid(a_lstm_z[21] + w_lstm_bias[21]);
+  a_lstm_gates[22] = rnnc_sigmoid(a_lstm_z[22] + w_lstm_bias[22]);
+  a_lstm_gates[23] = rnnc_sigmoid(a_lstm_z[23] + w_lstm_bias[23]);
+  a_lstm_gates[24] = rnnc_sigmoid(a_lstm_z[24] + w_lstm_bias[24]);
+  a_lstm_gates[25] = rnnc_sigmoid(a_lstm_z[25] + w_lstm_bias[25]);
+  a_lstm_gates[26] = rnnc_sigmoid(a_lstm_z[26] + w_lstm_bias[26]);
+  a_lstm_gates[27] = rnnc_sigmoid(a_lstm_z[27] + w_lstm_bias[27]);
+  a_lstm_c[0] = (a_lstm_gates[7] * state_lstm[7] + a_lstm_gates[0] * a_lstm_gates[14]);
+  a_lstm_c[1] = (a_lstm_gates[8] * state_lstm[8] + a_lstm_gates[1] * a_lstm_gates[15]);
+  a_lstm_c[2] = (a_lstm_gates[9] * state_lstm[9] + a_lstm_gates[2] * a_lstm_gates[16]);
+  a_lstm_c[3] = (a_lstm_gates[10] * state_lstm[10] + a_lstm_gates[3] * a_lstm_gates[17]);
+  a_lstm_c[4] = (a_lstm_gates[11] * state_lstm[11] + a_lstm_gates[4] * a_lstm_gates[18]);
+  a_lstm_c[5] = (a_lstm_gates[12] * state_lstm[12] + a_lstm_gates[5] * a_lstm_gates[19]);
+  a_lstm_c[6] = (a_lstm_gates[13] * state_lstm[13] + a_lstm_gates[6] * a_lstm_gates[20]);
+  a_lstm_h[0] = a_lstm_gates[21] * tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[22] * tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[23] * tanhf(a_lstm_c[2]);
+  a_lstm_h[3] = a_lstm_gates[24] * tanhf(a_lstm_c[3]);
+  a_lstm_h[4] = a_lstm_gates[25] * tanhf(a_lstm_c[4]);
+  a_lstm_h[5] = a_lstm_gates[26] * tanhf(a_lstm_c[5]);
+  a_lstm_h[6] = a_lstm_gates[27] * tanhf(a_lstm_c[6]);
+  state_lstm[0] = a_lstm_h[0];
+  state_lstm[1] = a_lstm_h[1];
+  state_lstm[2] = a_lstm_h[2];
+  state_lstm[3] = a_lstm_h[3];
+  state_lstm[4] = a_lstm_h[4];
+  state_lstm[5] = a_lstm_h[5];
+  state_lstm[6] = a_lstm_h[6];
+  state_lstm[7] = a_lstm_c[0];
+  state_lstm[8] = a_lstm_c[1];
+  state_lstm[9] = a_lstm_c[2];
+  state_lstm[10] = a_lstm_c[3];
+  state_lstm[11] = a_lstm_c[4];
+  state_lstm[12] = a_lstm_c[5];
+  state_lstm[13] = a_lstm_c[6];
+  y_b[0] = a_lstm_h[0];
+  y_b[1] = a_lstm_h[1];
+  y_b[2] = a_lstm_h[2];
+  y_b[3] = a_lstm_h[3];
+  y_b[4] = a_lstm_h[4];
+  y_b[5] = a_lstm_h[5];
+  y_b[6] = a_lstm_h[6];
+}
+
+static void seed08_stream_reset_any(void *st) {
+  seed08_stream_reset((seed08_stream *)st);
+}
+static void seed08_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  seed08_stream_step((const seed08_params *)p, (seed08_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int seed08_set_steps_any(void *s, int steps) {
   return seed08_set_steps((seed08_scratch *)s, steps);
@@ -594,4 +694,9 @@ const rnnc_model seed08_model = {
     seed08_train_step_any,
     seed08_set_steps_any,
     "",
+    sizeof(seed08_stream),
+    5,
+    7,
+    seed08_stream_reset_any,
+    seed08_stream_step_any,
 };

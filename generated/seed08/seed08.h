@@ -76,6 +76,24 @@ double seed08_loss_grad(const seed08_params *p, seed08_scratch *s, const float *
 double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed08_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED08_STREAM_INPUT_SIZE 5
+#define SEED08_STREAM_OUTPUT_SIZE 7
+typedef struct {
+  float state_lstm[14]; /* lstm's states */
+  float a_lstm_gates[28];
+  float a_lstm_z[28];
+  float a_lstm_h[7];
+  float a_lstm_c[7];
+} seed08_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed08_stream_reset(seed08_stream *st);
+/* x_t: SEED08_STREAM_INPUT_SIZE reals, y_t: SEED08_STREAM_OUTPUT_SIZE. */
+void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed08_model;
 
 #endif

@@ -82,6 +82,26 @@ double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *
 double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed09_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED09_STREAM_INPUT_SIZE 10
+#define SEED09_STREAM_OUTPUT_SIZE 1
+typedef struct {
+  float state_lstm[10]; /* lstm's states */
+  float a_lstm_gates[20];
+  float a_lstm_z[20];
+  float a_lstm_h[5];
+  float a_lstm_c[5];
+  float a_dense_z[1];
+  float a_dense_y[1];
+} seed09_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed09_stream_reset(seed09_stream *st);
+/* x_t: SEED09_STREAM_INPUT_SIZE reals, y_t: SEED09_STREAM_OUTPUT_SIZE. */
+void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed09_model;
 
 #endif

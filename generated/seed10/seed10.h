@@ -93,6 +93,31 @@ double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *
 double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed10_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED10_STREAM_INPUT_SIZE 10
+#define SEED10_STREAM_OUTPUT_SIZE 1
+typedef struct {
+  float state_lstm[10]; /* lstm's states */
+  float a_lstm_gates[20];
+  float a_lstm_z[20];
+  float a_lstm_h[5];
+  float a_lstm_c[5];
+  float state_lstm_1[14]; /* lstm_1's states */
+  float a_lstm_1_gates[28];
+  float a_lstm_1_z[28];
+  float a_lstm_1_h[7];
+  float a_lstm_1_c[7];
+  float a_dense_z[1];
+  float a_dense_y[1];
+} seed10_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed10_stream_reset(seed10_stream *st);
+/* x_t: SEED10_STREAM_INPUT_SIZE reals, y_t: SEED10_STREAM_OUTPUT_SIZE. */
+void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed10_model;
 
 #endif

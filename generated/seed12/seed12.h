@@ -80,6 +80,25 @@ double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *
 double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed12_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED12_STREAM_INPUT_SIZE 3
+#define SEED12_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_simple_rnn[3]; /* simple_rnn's states */
+  float a_simple_rnn_z[3];
+  float a_simple_rnn_h[3];
+  float a_time_distributed_dense_z[3];
+  float a_time_distributed_dense_y[3];
+  float a_time_distributed_dense_logits[3];
+} seed12_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed12_stream_reset(seed12_stream *st);
+/* x_t: SEED12_STREAM_INPUT_SIZE reals, y_t: SEED12_STREAM_OUTPUT_SIZE. */
+void seed12_stream_step(const seed12_params *p, seed12_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed12_model;
 
 #endif

@@ -619,6 +619,144 @@ double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch
   return loss;
 }
 
+void seed13_stream_reset(seed13_stream *st) {
+  memset(st->state_lstm, 0, sizeof st->state_lstm);
+}
+
+void seed13_stream_step(const seed13_params *p, seed13_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_lstm = st->state_lstm;
+  const float *const w_lstm_recurrent_kernel = p->flat + 48;
+  const float *const w_lstm_bias = p->flat + 84;
+  float *const a_lstm_gates = st->a_lstm_gates;
+  float *const a_lstm_z = st->a_lstm_z;
+  const float *const w_lstm_kernel = p->flat + 0;
+  float *const a_lstm_h = st->a_lstm_h;
+  float *const a_lstm_c = st->a_lstm_c;
+  const float *const w_dense_kernel = p->flat + 96;
+  const float *const w_dense_bias = p->flat + 105;
+  float *const a_dense_z = st->a_dense_z;
+  float *const a_dense_y = st->a_dense_y;
+  float *const a_dense_logits = st->a_dense_logits;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_lstm_z[0] = x_b[0] * w_lstm_kernel[0] + x_b[1] * w_lstm_kernel[12] +
+                x_b[2] * w_lstm_kernel[24] + x_b[3] * w_lstm_kernel[36];
+  a_lstm_z[1] = x_b[0] * w_lstm_kernel[1] + x_b[1] * w_lstm_kernel[13] +
+                x_b[2] * w_lstm_kernel[25] + x_b[3] * w_lstm_kernel[37];
+  a_lstm_z[2] = x_b[0] * w_lstm_kernel[2] + x_b[1] * w_lstm_kernel[14] +
+                x_b[2] * w_lstm_kernel[26] + x_b[3] * w_lstm_kernel[38];
+  a_lstm_z[3] = x_b[0] * w_lstm_kernel[3] + x_b[1] * w_lstm_kernel[15] +
+                x_b[2] * w_lstm_kernel[27] + x_b[3] * w_lstm_kernel[39];
+  a_lstm_z[4] = x_b[0] * w_lstm_kernel[4] + x_b[1] * w_lstm_kernel[16] +
+                x_b[2] * w_lstm_kernel[28] + x_b[3] * w_lstm_kernel[40];
+  a_lstm_z[5] = x_b[0] * w_lstm_kernel[5] + x_b[1] * w_lstm_kernel[17] +
+                x_b[2] * w_lstm_kernel[29] + x_b[3] * w_lstm_kernel[41];
+  a_lstm_z[6] = x_b[0] * w_lstm_kernel[6] + x_b[1] * w_lstm_kernel[18] +
+                x_b[2] * w_lstm_kernel[30] + x_b[3] * w_lstm_kernel[42];
+  a_lstm_z[7] = x_b[0] * w_lstm_kernel[7] + x_b[1] * w_lstm_kernel[19] +
+                x_b[2] * w_lstm_kernel[31] + x_b[3] * w_lstm_kernel[43];
+  a_lstm_z[8] = x_b[0] * w_lstm_kernel[8] + x_b[1] * w_lstm_kernel[20] +
+                x_b[2] * w_lstm_kernel[32] + x_b[3] * w_lstm_kernel[44];
+  a_lstm_z[9] = x_b[0] * w_lstm_kernel[9] + x_b[1] * w_lstm_kernel[21] +
+                x_b[2] * w_lstm_kernel[33] + x_b[3] * w_lstm_kernel[45];
+  a_lstm_z[10] = x_b[0] * w_lstm_kernel[10] + x_b[1] * w_lstm_kernel[22] +
+                 x_b[2] * w_lstm_kernel[34] + x_b[3] * w_lstm_kernel[46];
+  a_lstm_z[11] = x_b[0] * w_lstm_kernel[11] + x_b[1] * w_lstm_kernel[23] +
+                 x_b[2] * w_lstm_kernel[35] + x_b[3] * w_lstm_kernel[47];
+  a_lstm_z[0] += state_lstm[0] * w_lstm_recurrent_kernel[0] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[12] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[24];
+  a_lstm_z[1] += state_lstm[0] * w_lstm_recurrent_kernel[1] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[13] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[25];
+  a_lstm_z[2] += state_lstm[0] * w_lstm_recurrent_kernel[2] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[14] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[26];
+  a_lstm_z[3] += state_lstm[0] * w_lstm_recurrent_kernel[3] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[15] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[27];
+  a_lstm_z[4] += state_lstm[0] * w_lstm_recurrent_kernel[4] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[16] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[28];
+  a_lstm_z[5] += state_lstm[0] * w_lstm_recurrent_kernel[5] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[17] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[29];
+  a_lstm_z[6] += state_lstm[0] * w_lstm_recurrent_kernel[6] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[18] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[30];
+  a_lstm_z[7] += state_lstm[0] * w_lstm_recurrent_kernel[7] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[19] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[31];
+  a_lstm_z[8] += state_lstm[0] * w_lstm_recurrent_kernel[8] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[20] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[32];
+  a_lstm_z[9] += state_lstm[0] * w_lstm_recurrent_kernel[9] +
+                 state_lstm[1] * w_lstm_recurrent_kernel[21] +
+                 state_lstm[2] * w_lstm_recurrent_kernel[33];
+  a_lstm_z[10] += state_lstm[0] * w_lstm_recurrent_kernel[10] +
+                  state_lstm[1] * w_lstm_recurrent_kernel[22] +
+                  state_lstm[2] * w_lstm_recurrent_kernel[34];
+  a_lstm_z[11] += state_lstm[0] * w_lstm_recurrent_kernel[11] +
+                  state_lstm[1] * w_lstm_recurrent_kernel[23] +
+                  state_lstm[2] * w_lstm_recurrent_kernel[35];
+  a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
+  a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
+  a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
+  a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
+  a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
+  a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
+  a_lstm_gates[6] = tanhf(a_lstm_z[6] + w_lstm_bias[6]);
+  a_lstm_gates[7] = tanhf(a_lstm_z[7] + w_lstm_bias[7]);
+  a_lstm_gates[8] = tanhf(a_lstm_z[8] + w_lstm_bias[8]);
+  a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
+  a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
+  a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
+  a_lstm_c[0] = (a_lstm_gates[3] * state_lstm[3] + a_lstm_gates[0] * a_lstm_gates[6]);
+  a_lstm_c[1] = (a_lstm_gates[4] * state_lstm[4] + a_lstm_gates[1] * a_lstm_gates[7]);
+  a_lstm_c[2] = (a_lstm_gates[5] * state_lstm[5] + a_lstm_gates[2] * a_lstm_gates[8]);
+  a_lstm_h[0] = a_lstm_gates[9] * tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[10] * tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[11] * tanhf(a_lstm_c[2]);
+  a_dense_z[0] = a_lstm_h[0] * w_dense_kernel[0] + a_lstm_h[1] * w_dense_kernel[3] +
+                 a_lstm_h[2] * w_dense_kernel[6];
+  a_dense_z[1] = a_lstm_h[0] * w_dense_kernel[1] + a_lstm_h[1] * w_dense_kernel[4] +
+                 a_lstm_h[2] * w_dense_kernel[7];
+  a_dense_z[2] = a_lstm_h[0] * w_dense_kernel[2] + a_lstm_h[1] * w_dense_kernel[5] +
+                 a_lstm_h[2] * w_dense_kernel[8];
+  a_dense_logits[0] = (a_dense_z[0] + w_dense_bias[0]);
+  a_dense_logits[1] = (a_dense_z[1] + w_dense_bias[1]);
+  a_dense_logits[2] = (a_dense_z[2] + w_dense_bias[2]);
+  {
+    float mx = a_dense_logits[0];
+    mx = a_dense_logits[1] > mx ? a_dense_logits[1] : mx;
+    mx = a_dense_logits[2] > mx ? a_dense_logits[2] : mx;
+    a_dense_y[0] = expf(a_dense_logits[0] - mx);
+    a_dense_y[1] = expf(a_dense_logits[1] - mx);
+    a_dense_y[2] = expf(a_dense_logits[2] - mx);
+    float inv = 1.0f / (a_dense_y[0] + a_dense_y[1] + a_dense_y[2]);
+    a_dense_y[0] *= inv;
+    a_dense_y[1] *= inv;
+    a_dense_y[2] *= inv;
+  }
+  state_lstm[0] = a_lstm_h[0];
+  state_lstm[1] = a_lstm_h[1];
+  state_lstm[2] = a_lstm_h[2];
+  state_lstm[3] = a_lstm_c[0];
+  state_lstm[4] = a_lstm_c[1];
+  state_lstm[5] = a_lstm_c[2];
+  y_b[0] = a_dense_y[0];
+  y_b[1] = a_dense_y[1];
+  y_b[2] = a_dense_y[2];
+}
+
+static void seed13_stream_reset_any(void *st) {
+  seed13_stream_reset((seed13_stream *)st);
+}
+static void seed13_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  seed13_stream_step((const seed13_params *)p, (seed13_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int seed13_set_steps_any(void *s, int steps) {
   return seed13_set_steps((seed13_scratch *)s, steps);
@@ -687,4 +825,9 @@ const rnnc_model seed13_model = {
     seed13_train_step_any,
     seed13_set_steps_any,
     "",
+    sizeof(seed13_stream),
+    4,
+    3,
+    seed13_stream_reset_any,
+    seed13_stream_step_any,
 };

@@ -84,6 +84,27 @@ double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *
 double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed13_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED13_STREAM_INPUT_SIZE 4
+#define SEED13_STREAM_OUTPUT_SIZE 3
+typedef struct {
+  float state_lstm[6]; /* lstm's states */
+  float a_lstm_gates[12];
+  float a_lstm_z[12];
+  float a_lstm_h[3];
+  float a_lstm_c[3];
+  float a_dense_z[3];
+  float a_dense_y[3];
+  float a_dense_logits[3];
+} seed13_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed13_stream_reset(seed13_stream *st);
+/* x_t: SEED13_STREAM_INPUT_SIZE reals, y_t: SEED13_STREAM_OUTPUT_SIZE. */
+void seed13_stream_step(const seed13_params *p, seed13_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed13_model;
 
 #endif

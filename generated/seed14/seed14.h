@@ -88,6 +88,28 @@ double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *
 double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch *s, const float *x,
                          const float *target, float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After seed14_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SEED14_STREAM_INPUT_SIZE 1
+#define SEED14_STREAM_OUTPUT_SIZE 1
+typedef struct {
+  float state_lstm[40]; /* lstm's states */
+  float a_lstm_gates[80];
+  float a_lstm_z[80];
+  float a_lstm_h[20];
+  float a_lstm_c[20];
+  float a_dense_z[5];
+  float a_dense_y[5];
+  float a_dense_1_z[1];
+  float a_dense_1_y[1];
+} seed14_stream;
+/* Zero state: the next step starts a new sequence. */
+void seed14_stream_reset(seed14_stream *st);
+/* x_t: SEED14_STREAM_INPUT_SIZE reals, y_t: SEED14_STREAM_OUTPUT_SIZE. */
+void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *x_t, float *y_t);
+
 extern const rnnc_model seed14_model;
 
 #endif

@@ -1208,6 +1208,228 @@ double sum_regression_train_step(sum_regression_params *p, sum_regression_optimi
   return loss;
 }
 
+void sum_regression_stream_reset(sum_regression_stream *st) {
+  memset(st->state_lstm, 0, sizeof st->state_lstm);
+}
+
+void sum_regression_stream_step(const sum_regression_params *p, sum_regression_stream *st,
+                                const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_lstm = st->state_lstm;
+  const float *const w_lstm_recurrent_kernel = p->flat + 80;
+  const float *const w_lstm_bias = p->flat + 1680;
+  float *const a_lstm_gates = st->a_lstm_gates;
+  float *const a_lstm_z = st->a_lstm_z;
+  const float *const w_lstm_kernel = p->flat + 0;
+  float *const a_lstm_h = st->a_lstm_h;
+  float *const a_lstm_c = st->a_lstm_c;
+  const float *const w_dense_kernel = p->flat + 1760;
+  const float *const w_dense_bias = p->flat + 1860;
+  float *const a_dense_z = st->a_dense_z;
+  float *const a_dense_y = st->a_dense_y;
+  const float *const w_dense_1_kernel = p->flat + 1865;
+  const float *const w_dense_1_bias = p->flat + 1870;
+  float *const a_dense_1_z = st->a_dense_1_z;
+  float *const a_dense_1_y = st->a_dense_1_y;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  for (int c = 0; c < 80; ++c) {
+    float sum = 0.0f;
+    for (int q = 0; q < 1; ++q)
+      sum += x_b[q] * w_lstm_kernel[q * 80 + c];
+    a_lstm_z[c] = sum;
+  }
+  for (int c = 0; c < 80; ++c) {
+    float sum = a_lstm_z[c];
+    for (int q = 0; q < 20; ++q)
+      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 80 + c];
+    a_lstm_z[c] = sum;
+  }
+  a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
+  a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
+  a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
+  a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
+  a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
+  a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
+  a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
+  a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
+  a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
+  a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
+  a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
+  a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
+  a_lstm_gates[12] = rnnc_sigmoid(a_lstm_z[12] + w_lstm_bias[12]);
+  a_lstm_gates[13] = rnnc_sigmoid(a_lstm_z[13] + w_lstm_bias[13]);
+  a_lstm_gates[14] = rnnc_sigmoid(a_lstm_z[14] + w_lstm_bias[14]);
+  a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
+  a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
+  a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
+  a_lstm_gates[18] = rnnc_sigmoid(a_lstm_z[18] + w_lstm_bias[18]);
+  a_lstm_gates[19] = rnnc_sigmoid(a_lstm_z[19] + w_lstm_bias[19]);
+  a_lstm_gates[20] = rnnc_sigmoid(a_lstm_z[20] + w_lstm_bias[20]);
+  a_lstm_gates[21] = rnnc_sigmoid(a_lstm_z[21] + w_lstm_bias[21]);
+  a_lstm_gates[22] = rnnc_sigmoid(a_lstm_z[22] + w_lstm_bias[22]);
+  a_lstm_gates[23] = rnnc_sigmoid(a_lstm_z[23] + w_lstm_bias[23]);
+  a_lstm_gates[24] = rnnc_sigmoid(a_lstm_z[24] + w_lstm_bias[24]);
+  a_lstm_gates[25] = rnnc_sigmoid(a_lstm_z[25] + w_lstm_bias[25]);
+  a_lstm_gates[26] = rnnc_sigmoid(a_lstm_z[26] + w_lstm_bias[26]);
+  a_lstm_gates[27] = rnnc_sigmoid(a_lstm_z[27] + w_lstm_bias[27]);
+  a_lstm_gates[28] = rnnc_sigmoid(a_lstm_z[28] + w_lstm_bias[28]);
+  a_lstm_gates[29] = rnnc_sigmoid(a_lstm_z[29] + w_lstm_bias[29]);
+  a_lstm_gates[30] = rnnc_sigmoid(a_lstm_z[30] + w_lstm_bias[30]);
+  a_lstm_gates[31] = rnnc_sigmoid(a_lstm_z[31] + w_lstm_bias[31]);
+  a_lstm_gates[32] = rnnc_sigmoid(a_lstm_z[32] + w_lstm_bias[32]);
+  a_lstm_gates[33] = rnnc_sigmoid(a_lstm_z[33] + w_lstm_bias[33]);
+  a_lstm_gates[34] = rnnc_sigmoid(a_lstm_z[34] + w_lstm_bias[34]);
+  a_lstm_gates[35] = rnnc_sigmoid(a_lstm_z[35] + w_lstm_bias[35]);
+  a_lstm_gates[36] = rnnc_sigmoid(a_lstm_z[36] + w_lstm_bias[36]);
+  a_lstm_gates[37] = rnnc_sigmoid(a_lstm_z[37] + w_lstm_bias[37]);
+  a_lstm_gates[38] = rnnc_sigmoid(a_lstm_z[38] + w_lstm_bias[38]);
+  a_lstm_gates[39] = rnnc_sigmoid(a_lstm_z[39] + w_lstm_bias[39]);
+  a_lstm_gates[40] = rnnc_relu(a_lstm_z[40] + w_lstm_bias[40]);
+  a_lstm_gates[41] = rnnc_relu(a_lstm_z[41] + w_lstm_bias[41]);
+  a_lstm_gates[42] = rnnc_relu(a_lstm_z[42] + w_lstm_bias[42]);
+  a_lstm_gates[43] = rnnc_relu(a_lstm_z[43] + w_lstm_bias[43]);
+  a_lstm_gates[44] = rnnc_relu(a_lstm_z[44] + w_lstm_bias[44]);
+  a_lstm_gates[45] = rnnc_relu(a_lstm_z[45] + w_lstm_bias[45]);
+  a_lstm_gates[46] = rnnc_relu(a_lstm_z[46] + w_lstm_bias[46]);
+  a_lstm_gates[47] = rnnc_relu(a_lstm_z[47] + w_lstm_bias[47]);
+  a_lstm_gates[48] = rnnc_relu(a_lstm_z[48] + w_lstm_bias[48]);
+  a_lstm_gates[49] = rnnc_relu(a_lstm_z[49] + w_lstm_bias[49]);
+  a_lstm_gates[50] = rnnc_relu(a_lstm_z[50] + w_lstm_bias[50]);
+  a_lstm_gates[51] = rnnc_relu(a_lstm_z[51] + w_lstm_bias[51]);
+  a_lstm_gates[52] = rnnc_relu(a_lstm_z[52] + w_lstm_bias[52]);
+  a_lstm_gates[53] = rnnc_relu(a_lstm_z[53] + w_lstm_bias[53]);
+  a_lstm_gates[54] = rnnc_relu(a_lstm_z[54] + w_lstm_bias[54]);
+  a_lstm_gates[55] = rnnc_relu(a_lstm_z[55] + w_lstm_bias[55]);
+  a_lstm_gates[56] = rnnc_relu(a_lstm_z[56] + w_lstm_bias[56]);
+  a_lstm_gates[57] = rnnc_relu(a_lstm_z[57] + w_lstm_bias[57]);
+  a_lstm_gates[58] = rnnc_relu(a_lstm_z[58] + w_lstm_bias[58]);
+  a_lstm_gates[59] = rnnc_relu(a_lstm_z[59] + w_lstm_bias[59]);
+  a_lstm_gates[60] = rnnc_sigmoid(a_lstm_z[60] + w_lstm_bias[60]);
+  a_lstm_gates[61] = rnnc_sigmoid(a_lstm_z[61] + w_lstm_bias[61]);
+  a_lstm_gates[62] = rnnc_sigmoid(a_lstm_z[62] + w_lstm_bias[62]);
+  a_lstm_gates[63] = rnnc_sigmoid(a_lstm_z[63] + w_lstm_bias[63]);
+  a_lstm_gates[64] = rnnc_sigmoid(a_lstm_z[64] + w_lstm_bias[64]);
+  a_lstm_gates[65] = rnnc_sigmoid(a_lstm_z[65] + w_lstm_bias[65]);
+  a_lstm_gates[66] = rnnc_sigmoid(a_lstm_z[66] + w_lstm_bias[66]);
+  a_lstm_gates[67] = rnnc_sigmoid(a_lstm_z[67] + w_lstm_bias[67]);
+  a_lstm_gates[68] = rnnc_sigmoid(a_lstm_z[68] + w_lstm_bias[68]);
+  a_lstm_gates[69] = rnnc_sigmoid(a_lstm_z[69] + w_lstm_bias[69]);
+  a_lstm_gates[70] = rnnc_sigmoid(a_lstm_z[70] + w_lstm_bias[70]);
+  a_lstm_gates[71] = rnnc_sigmoid(a_lstm_z[71] + w_lstm_bias[71]);
+  a_lstm_gates[72] = rnnc_sigmoid(a_lstm_z[72] + w_lstm_bias[72]);
+  a_lstm_gates[73] = rnnc_sigmoid(a_lstm_z[73] + w_lstm_bias[73]);
+  a_lstm_gates[74] = rnnc_sigmoid(a_lstm_z[74] + w_lstm_bias[74]);
+  a_lstm_gates[75] = rnnc_sigmoid(a_lstm_z[75] + w_lstm_bias[75]);
+  a_lstm_gates[76] = rnnc_sigmoid(a_lstm_z[76] + w_lstm_bias[76]);
+  a_lstm_gates[77] = rnnc_sigmoid(a_lstm_z[77] + w_lstm_bias[77]);
+  a_lstm_gates[78] = rnnc_sigmoid(a_lstm_z[78] + w_lstm_bias[78]);
+  a_lstm_gates[79] = rnnc_sigmoid(a_lstm_z[79] + w_lstm_bias[79]);
+  a_lstm_c[0] = (a_lstm_gates[20] * state_lstm[20] + a_lstm_gates[0] * a_lstm_gates[40]);
+  a_lstm_c[1] = (a_lstm_gates[21] * state_lstm[21] + a_lstm_gates[1] * a_lstm_gates[41]);
+  a_lstm_c[2] = (a_lstm_gates[22] * state_lstm[22] + a_lstm_gates[2] * a_lstm_gates[42]);
+  a_lstm_c[3] = (a_lstm_gates[23] * state_lstm[23] + a_lstm_gates[3] * a_lstm_gates[43]);
+  a_lstm_c[4] = (a_lstm_gates[24] * state_lstm[24] + a_lstm_gates[4] * a_lstm_gates[44]);
+  a_lstm_c[5] = (a_lstm_gates[25] * state_lstm[25] + a_lstm_gates[5] * a_lstm_gates[45]);
+  a_lstm_c[6] = (a_lstm_gates[26] * state_lstm[26] + a_lstm_gates[6] * a_lstm_gates[46]);
+  a_lstm_c[7] = (a_lstm_gates[27] * state_lstm[27] + a_lstm_gates[7] * a_lstm_gates[47]);
+  a_lstm_c[8] = (a_lstm_gates[28] * state_lstm[28] + a_lstm_gates[8] * a_lstm_gates[48]);
+  a_lstm_c[9] = (a_lstm_gates[29] * state_lstm[29] + a_lstm_gates[9] * a_lstm_gates[49]);
+  a_lstm_c[10] = (a_lstm_gates[30] * state_lstm[30] + a_lstm_gates[10] * a_lstm_gates[50]);
+  a_lstm_c[11] = (a_lstm_gates[31] * state_lstm[31] + a_lstm_gates[11] * a_lstm_gates[51]);
+  a_lstm_c[12] = (a_lstm_gates[32] * state_lstm[32] + a_lstm_gates[12] * a_lstm_gates[52]);
+  a_lstm_c[13] = (a_lstm_gates[33] * state_lstm[33] + a_lstm_gates[13] * a_lstm_gates[53]);
+  a_lstm_c[14] = (a_lstm_gates[34] * state_lstm[34] + a_lstm_gates[14] * a_lstm_gates[54]);
+  a_lstm_c[15] = (a_lstm_gates[35] * state_lstm[35] + a_lstm_gates[15] * a_lstm_gates[55]);
+  a_lstm_c[16] = (a_lstm_gates[36] * state_lstm[36] + a_lstm_gates[16] * a_lstm_gates[56]);
+  a_lstm_c[17] = (a_lstm_gates[37] * state_lstm[37] + a_lstm_gates[17] * a_lstm_gates[57]);
+  a_lstm_c[18] = (a_lstm_gates[38] * state_lstm[38] + a_lstm_gates[18] * a_lstm_gates[58]);
+  a_lstm_c[19] = (a_lstm_gates[39] * state_lstm[39] + a_lstm_gates[19] * a_lstm_gates[59]);
+  a_lstm_h[0] = a_lstm_gates[60] * rnnc_relu(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[61] * rnnc_relu(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[62] * rnnc_relu(a_lstm_c[2]);
+  a_lstm_h[3] = a_lstm_gates[63] * rnnc_relu(a_lstm_c[3]);
+  a_lstm_h[4] = a_lstm_gates[64] * rnnc_relu(a_lstm_c[4]);
+  a_lstm_h[5] = a_lstm_gates[65] * rnnc_relu(a_lstm_c[5]);
+  a_lstm_h[6] = a_lstm_gates[66] * rnnc_relu(a_lstm_c[6]);
+  a_lstm_h[7] = a_lstm_gates[67] * rnnc_relu(a_lstm_c[7]);
+  a_lstm_h[8] = a_lstm_gates[68] * rnnc_relu(a_lstm_c[8]);
+  a_lstm_h[9] = a_lstm_gates[69] * rnnc_relu(a_lstm_c[9]);
+  a_lstm_h[10] = a_lstm_gates[70] * rnnc_relu(a_lstm_c[10]);
+  a_lstm_h[11] = a_lstm_gates[71] * rnnc_relu(a_lstm_c[11]);
+  a_lstm_h[12] = a_lstm_gates[72] * rnnc_relu(a_lstm_c[12]);
+  a_lstm_h[13] = a_lstm_gates[73] * rnnc_relu(a_lstm_c[13]);
+  a_lstm_h[14] = a_lstm_gates[74] * rnnc_relu(a_lstm_c[14]);
+  a_lstm_h[15] = a_lstm_gates[75] * rnnc_relu(a_lstm_c[15]);
+  a_lstm_h[16] = a_lstm_gates[76] * rnnc_relu(a_lstm_c[16]);
+  a_lstm_h[17] = a_lstm_gates[77] * rnnc_relu(a_lstm_c[17]);
+  a_lstm_h[18] = a_lstm_gates[78] * rnnc_relu(a_lstm_c[18]);
+  a_lstm_h[19] = a_lstm_gates[79] * rnnc_relu(a_lstm_c[19]);
+  for (int c = 0; c < 5; ++c) {
+    float sum = 0.0f;
+    for (int q = 0; q < 20; ++q)
+      sum += a_lstm_h[q] * w_dense_kernel[q * 5 + c];
+    a_dense_z[c] = sum;
+  }
+  a_dense_y[0] = rnnc_relu(a_dense_z[0] + w_dense_bias[0]);
+  a_dense_y[1] = rnnc_relu(a_dense_z[1] + w_dense_bias[1]);
+  a_dense_y[2] = rnnc_relu(a_dense_z[2] + w_dense_bias[2]);
+  a_dense_y[3] = rnnc_relu(a_dense_z[3] + w_dense_bias[3]);
+  a_dense_y[4] = rnnc_relu(a_dense_z[4] + w_dense_bias[4]);
+  a_dense_1_z[0] = a_dense_y[0] * w_dense_1_kernel[0] + a_dense_y[1] * w_dense_1_kernel[1] +
+                   a_dense_y[2] * w_dense_1_kernel[2] + a_dense_y[3] * w_dense_1_kernel[3] +
+                   a_dense_y[4] * w_dense_1_kernel[4];
+  a_dense_1_y[0] = (a_dense_1_z[0] + w_dense_1_bias[0]);
+  state_lstm[0] = a_lstm_h[0];
+  state_lstm[1] = a_lstm_h[1];
+  state_lstm[2] = a_lstm_h[2];
+  state_lstm[3] = a_lstm_h[3];
+  state_lstm[4] = a_lstm_h[4];
+  state_lstm[5] = a_lstm_h[5];
+  state_lstm[6] = a_lstm_h[6];
+  state_lstm[7] = a_lstm_h[7];
+  state_lstm[8] = a_lstm_h[8];
+  state_lstm[9] = a_lstm_h[9];
+  state_lstm[10] = a_lstm_h[10];
+  state_lstm[11] = a_lstm_h[11];
+  state_lstm[12] = a_lstm_h[12];
+  state_lstm[13] = a_lstm_h[13];
+  state_lstm[14] = a_lstm_h[14];
+  state_lstm[15] = a_lstm_h[15];
+  state_lstm[16] = a_lstm_h[16];
+  state_lstm[17] = a_lstm_h[17];
+  state_lstm[18] = a_lstm_h[18];
+  state_lstm[19] = a_lstm_h[19];
+  state_lstm[20] = a_lstm_c[0];
+  state_lstm[21] = a_lstm_c[1];
+  state_lstm[22] = a_lstm_c[2];
+  state_lstm[23] = a_lstm_c[3];
+  state_lstm[24] = a_lstm_c[4];
+  state_lstm[25] = a_lstm_c[5];
+  state_lstm[26] = a_lstm_c[6];
+  state_lstm[27] = a_lstm_c[7];
+  state_lstm[28] = a_lstm_c[8];
+  state_lstm[29] = a_lstm_c[9];
+  state_lstm[30] = a_lstm_c[10];
+  state_lstm[31] = a_lstm_c[11];
+  state_lstm[32] = a_lstm_c[12];
+  state_lstm[33] = a_lstm_c[13];
+  state_lstm[34] = a_lstm_c[14];
+  state_lstm[35] = a_lstm_c[15];
+  state_lstm[36] = a_lstm_c[16];
+  state_lstm[37] = a_lstm_c[17];
+  state_lstm[38] = a_lstm_c[18];
+  state_lstm[39] = a_lstm_c[19];
+  y_b[0] = a_dense_1_y[0];
+}
+
+static void sum_regression_stream_reset_any(void *st) {
+  sum_regression_stream_reset((sum_regression_stream *)st);
+}
+static void sum_regression_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  sum_regression_stream_step((const sum_regression_params *)p, (sum_regression_stream *)st,
+                             (const float *)x_t, (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int sum_regression_set_steps_any(void *s, int steps) {
   return sum_regression_set_steps((sum_regression_scratch *)s, steps);
@@ -1279,4 +1501,9 @@ const rnnc_model sum_regression_model = {
     sum_regression_train_step_any,
     sum_regression_set_steps_any,
     "batch-size=1 early-stopping=1 monitor=loss min-delta=0 patience=10 mode=auto epochs=1000",
+    sizeof(sum_regression_stream),
+    1,
+    1,
+    sum_regression_stream_reset_any,
+    sum_regression_stream_step_any,
 };

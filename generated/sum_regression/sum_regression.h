@@ -92,6 +92,29 @@ double sum_regression_train_step(sum_regression_params *p, sum_regression_optimi
                                  sum_regression_scratch *s, const float *x, const float *target,
                                  float *y_pred, int n);
 
+/* Streaming inference: batch 1, one timestep per call, the recurrent state
+ * kept between calls (real-time audio, control). After sum_regression_stream_reset,
+ * the k-th call's y_t is the model's output for the sequence of the k
+ * timesteps given so far (its last row with return_sequences). */
+#define SUM_REGRESSION_STREAM_INPUT_SIZE 1
+#define SUM_REGRESSION_STREAM_OUTPUT_SIZE 1
+typedef struct {
+  float state_lstm[40]; /* lstm's states */
+  float a_lstm_gates[80];
+  float a_lstm_z[80];
+  float a_lstm_h[20];
+  float a_lstm_c[20];
+  float a_dense_z[5];
+  float a_dense_y[5];
+  float a_dense_1_z[1];
+  float a_dense_1_y[1];
+} sum_regression_stream;
+/* Zero state: the next step starts a new sequence. */
+void sum_regression_stream_reset(sum_regression_stream *st);
+/* x_t: SUM_REGRESSION_STREAM_INPUT_SIZE reals, y_t: SUM_REGRESSION_STREAM_OUTPUT_SIZE. */
+void sum_regression_stream_step(const sum_regression_params *p, sum_regression_stream *st,
+                                const float *x_t, float *y_t);
+
 extern const rnnc_model sum_regression_model;
 
 #endif

@@ -682,6 +682,86 @@ double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch
   return loss;
 }
 
+void tagger_stream_reset(tagger_stream *st) {
+  memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
+}
+
+void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *x_t, float *y_t) {
+  (void)p;
+  float *const state_simple_rnn = st->state_simple_rnn;
+  const float *const w_simple_rnn_recurrent_kernel = p->flat + 9;
+  const float *const w_simple_rnn_bias = p->flat + 18;
+  float *const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *const w_simple_rnn_kernel = p->flat + 0;
+  float *const a_simple_rnn_h = st->a_simple_rnn_h;
+  const float *const w_time_distributed_dense_kernel = p->flat + 21;
+  const float *const w_time_distributed_dense_bias = p->flat + 30;
+  float *const a_time_distributed_dense_z = st->a_time_distributed_dense_z;
+  float *const a_time_distributed_dense_y = st->a_time_distributed_dense_y;
+  float *const a_time_distributed_dense_logits = st->a_time_distributed_dense_logits;
+  const float *const x_b = x_t;
+  float *const y_b = y_t;
+  a_simple_rnn_z[0] = x_b[0] * w_simple_rnn_kernel[0] + x_b[1] * w_simple_rnn_kernel[3] +
+                      x_b[2] * w_simple_rnn_kernel[6];
+  a_simple_rnn_z[1] = x_b[0] * w_simple_rnn_kernel[1] + x_b[1] * w_simple_rnn_kernel[4] +
+                      x_b[2] * w_simple_rnn_kernel[7];
+  a_simple_rnn_z[2] = x_b[0] * w_simple_rnn_kernel[2] + x_b[1] * w_simple_rnn_kernel[5] +
+                      x_b[2] * w_simple_rnn_kernel[8];
+  a_simple_rnn_z[0] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[0] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[3] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[6];
+  a_simple_rnn_z[1] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[1] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[4] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[7];
+  a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
+                       state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
+                       state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
+  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_time_distributed_dense_z[0] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[0] +
+                                  a_simple_rnn_h[1] * w_time_distributed_dense_kernel[3] +
+                                  a_simple_rnn_h[2] * w_time_distributed_dense_kernel[6];
+  a_time_distributed_dense_z[1] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[1] +
+                                  a_simple_rnn_h[1] * w_time_distributed_dense_kernel[4] +
+                                  a_simple_rnn_h[2] * w_time_distributed_dense_kernel[7];
+  a_time_distributed_dense_z[2] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[2] +
+                                  a_simple_rnn_h[1] * w_time_distributed_dense_kernel[5] +
+                                  a_simple_rnn_h[2] * w_time_distributed_dense_kernel[8];
+  a_time_distributed_dense_logits[0] =
+      (a_time_distributed_dense_z[0] + w_time_distributed_dense_bias[0]);
+  a_time_distributed_dense_logits[1] =
+      (a_time_distributed_dense_z[1] + w_time_distributed_dense_bias[1]);
+  a_time_distributed_dense_logits[2] =
+      (a_time_distributed_dense_z[2] + w_time_distributed_dense_bias[2]);
+  {
+    float mx = a_time_distributed_dense_logits[0];
+    mx = a_time_distributed_dense_logits[1] > mx ? a_time_distributed_dense_logits[1] : mx;
+    mx = a_time_distributed_dense_logits[2] > mx ? a_time_distributed_dense_logits[2] : mx;
+    a_time_distributed_dense_y[0] = expf(a_time_distributed_dense_logits[0] - mx);
+    a_time_distributed_dense_y[1] = expf(a_time_distributed_dense_logits[1] - mx);
+    a_time_distributed_dense_y[2] = expf(a_time_distributed_dense_logits[2] - mx);
+    float inv = 1.0f / (a_time_distributed_dense_y[0] + a_time_distributed_dense_y[1] +
+                        a_time_distributed_dense_y[2]);
+    a_time_distributed_dense_y[0] *= inv;
+    a_time_distributed_dense_y[1] *= inv;
+    a_time_distributed_dense_y[2] *= inv;
+  }
+  state_simple_rnn[0] = a_simple_rnn_h[0];
+  state_simple_rnn[1] = a_simple_rnn_h[1];
+  state_simple_rnn[2] = a_simple_rnn_h[2];
+  y_b[0] = a_time_distributed_dense_y[0];
+  y_b[1] = a_time_distributed_dense_y[1];
+  y_b[2] = a_time_distributed_dense_y[2];
+}
+
+static void tagger_stream_reset_any(void *st) {
+  tagger_stream_reset((tagger_stream *)st);
+}
+static void tagger_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {
+  tagger_stream_step((const tagger_params *)p, (tagger_stream *)st, (const float *)x_t,
+                     (float *)y_t);
+}
 /* Type-erased entry points for the descriptor. */
 static int tagger_set_steps_any(void *s, int steps) {
   return tagger_set_steps((tagger_scratch *)s, steps);
@@ -750,4 +830,9 @@ const rnnc_model tagger_model = {
     tagger_train_step_any,
     tagger_set_steps_any,
     "metrics=accuracy",
+    sizeof(tagger_stream),
+    3,
+    3,
+    tagger_stream_reset_any,
+    tagger_stream_step_any,
 };

@@ -165,6 +165,8 @@ function common.unroll(layer, g, x, prefix, cell, initial)
     cell.step(g, t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
   end)
   local last = state_rows(variable and ir.step(-1, 0, 1) or steps - 1)
+  -- streaming inference keeps the final states for the next call
+  if g.final_states then g.final_states[#g.final_states + 1] = { layer = layer, rows = last } end
   local outputs = { a.return_sequences and seq[1] or last[1] }
   if a.return_state then
     for k = 1, #cell.states do

@@ -39,6 +39,8 @@
  *     first n samples; for units with several outputs also of sum(dy * y)
  *     against backward(dy), which reaches the state outputs and the backward
  *     direction of merge_mode=None;
+ *   - stream_step (when the unit streams): step by step over each sample,
+ *     against forward's rows (check_stream);
  *   - train_step: two Adam steps equal (bitwise) loss_grad followed by
  *     rnnc_optimizer_step with the descriptor's optimizer; a NaN in x, a NaN
  *     target (mse) or an out-of-range label returns NaN and leaves the
@@ -447,7 +449,7 @@ typedef struct {
   rnnc_ref *ref;
   int failures;
   /* worst relative errors of this unit, for its summary line */
-  double w_fwd, w_loss, w_grad, w_dx, w_bwd, w_fd, w_fd_dy;
+  double w_fwd, w_loss, w_grad, w_dx, w_bwd, w_fd, w_fd_dy, w_stream;
   double fd_noise, fd_noise_dy; /* the finite differences' rounding noise allowances */
 } ctx;
 
@@ -1252,6 +1254,80 @@ static void check_forward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       dmax(c->w_fwd, check_close(c, "forward y", n, b->yd, (const double *const *)b->ry, 0, out));
 }
 
+/* The streaming API, step by step over each of the first n samples, against
+ * the unit's forward (just checked against the reference): an output with a
+ * row per timestep matches at every step, one with a single row (the last
+ * step's) after the last step. Same tolerance as against the reference. */
+static void check_stream(ctx *c, bufs *b, int n) {
+  const rnnc_model *m = c->m;
+  size_t steps = (size_t)m->max_steps, cols_in, out_off = 0, t, k;
+  void *st, *yt;
+  double *got, *want;
+  int s, o;
+  if (!m->stream_step) {
+    if (m->stream_bytes || m->stream_reset || m->stream_input_size || m->stream_output_size)
+      report(c, "no stream_step, yet stream sizes or stream_reset are set");
+    return;
+  }
+  cols_in = m->inputs[0].size / steps;
+  if (m->n_inputs != 1 || m->inputs[0].size % steps != 0 || m->stream_input_size != cols_in) {
+    report(c, "stream_input_size %zu does not match one timestep of the input", m->stream_input_size);
+    return;
+  }
+  st = xmalloc(m->stream_bytes);
+  yt = mreals(c, m->stream_output_size + 1);
+  got = reals(m->stream_output_size);
+  want = reals(m->stream_output_size);
+  for (s = 0; s < n; s++) {
+    poison(st, m->stream_bytes);
+    m->stream_reset(st);
+    for (t = 0; t < steps; t++) {
+      const char *xt = (const char *)b->x + ((size_t)s * m->input_size + t * cols_in) * c->dsize;
+      size_t used = 0;
+      int compare = 0;
+      fill_value(c, yt, 0, m->stream_output_size + 1, CANARY);
+      m->stream_step(b->p, st, xt, yt);
+      check_untouched(c, "stream_step y_t", yt, m->stream_output_size, m->stream_output_size + 1);
+      to_double(c, yt, got, m->stream_output_size);
+      out_off = 0;
+      for (o = 0; o < m->n_outputs; o++) {
+        const rnnc_output_desc *d = &m->outputs[o];
+        size_t cols = d->shape[d->rank - 1], rows = d->size / cols;
+        for (k = 0; k < cols; k++) {
+          if (rows == steps) {
+            want[out_off + k] = b->yd[(size_t)s * m->output_size + d->offset + t * cols + k];
+            compare = 1;
+          } else {
+            want[out_off + k] = got[out_off + k];
+            if (t + 1 == steps) {
+              want[out_off + k] = b->yd[(size_t)s * m->output_size + d->offset + k];
+              compare = 1;
+            }
+          }
+        }
+        out_off += cols;
+      }
+      used = out_off;
+      if (used != m->stream_output_size) {
+        report(c, "stream_output_size %zu, the outputs' rows make %zu", m->stream_output_size, used);
+        break;
+      }
+      if (compare) {
+        size_t at = 0;
+        double e = rel_error(got, want, used, &at);
+        if (e > (c->f64 ? 1e-12 : 1e-5))
+          report(c, "stream_step at sample %d step %zu: relative error %.3g against forward (at %zu)",
+                 s, t, e, at);
+        c->w_stream = dmax(c->w_stream, e);
+      }
+    }
+  }
+  free(st);
+  free(yt);
+  free(got);
+  free(want);
+}
+
 static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   const rnnc_model *m = c->m;
   size_t in = (size_t)n * m->input_size, out = (size_t)n * m->output_size;
@@ -1635,6 +1711,7 @@ static void test_model(void **state) {
   n_count = ns[0] == ns[1] ? 1 : 2;
   for (k = 0; k < n_count; k++) {
     check_forward(&c, &b, ns[k], &rng);
+    check_stream(&c, &b, ns[k]);
     check_loss_grad(&c, &b, ns[k], &rng);
     check_backward(&c, &b, ns[k], &rng);
   }
@@ -1653,10 +1730,10 @@ static void test_model(void **state) {
   check_train_step(&c, &b, ns[0], &rng);
 
   print_message("      %s: %zu params, batch %d, n = %d%s%s: relative errors forward %.1e loss "
-                "%.1e grad %.1e dx %.1e backward %.1e%s",
+                "%.1e grad %.1e dx %.1e backward %.1e stream %s%.1e%s",
                 m->name, m->n_params, m->batch, ns[0], n_count > 1 ? " and " : "",
                 n_count > 1 ? "batch" : "", c.w_fwd, c.w_loss, c.w_grad, c.w_dx, c.w_bwd,
-                c.f64 ? "" : "\n");
+                m->stream_step ? "" : "(none) ", c.w_stream, c.f64 ? "" : "\n");
   if (c.f64 && m->n_outputs > 1)
     print_message(
         ", finite differences of the loss %.1e (noise allowance up to %.1e) and of sum(dy * "
