@@ -23,7 +23,7 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
-        check-generated generated format lint clean
+        check-generated generated format lint clean fuzz
 
 all: runtime
 
@@ -97,6 +97,11 @@ $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a
 test-random: runtime
 	@echo "== random models: generated code vs the reference runtime and finite differences"
 	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" bash tests/random/run.sh $(BUILD)/random
+	@echo "== random models, every op as loops (the product kernels), plain-C kernels and vector kernels"
+	@UNROLL=0 CC="$(CC)" CFLAGS="$(CFLAGS) -DRNNC_PLAIN_C" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" \
+	  bash tests/random/run.sh $(BUILD)/random-plain 11 24
+	@UNROLL=0 CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" \
+	  bash tests/random/run.sh $(BUILD)/random-loops 12 24
 
 test-cli: runtime
 	@echo "== command line: rnnc and the generated driver, as a user runs them"
@@ -108,6 +113,40 @@ test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" \
 	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli
+
+# libFuzzer targets over the file loaders (tests/fuzz/), each run for
+# FUZZ_SECONDS from the committed seed corpus; new inputs collect in
+# $(BUILD)/fuzz/corpus_*, a failing input is written to $(BUILD)/fuzz/crash-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := safetensors npy
+FUZZ_SAN     := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_SRC := $(RUNTIME_SRC) generated/seed10/seed10.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+
+# The runtime (and seed10's unit, whose descriptor the weights fuzzer loads
+# into) instrumented once for coverage and the sanitizers.
+$(BUILD)/fuzz/obj/%.o: %.c $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
+
+.SECONDARY: $(FUZZ_LIB_OBJ)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -Iruntime -Igenerated/seed10 $< \
+	  $(FUZZ_LIB_OBJ) -lm -o $@
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$t.dict \
+	    -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus_$$t tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/fuzz_$$t.log; \
+	  rc=$$?; grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
+	    $(BUILD)/fuzz/fuzz_$$t.log; \
+	  if [ $$rc -ne 0 ]; then tail -40 $(BUILD)/fuzz/fuzz_$$t.log; exit 1; fi; \
+	done
 
 # Regenerates generated/ into a temporary tree and fails on any difference.
 check-generated:

@@ -97,7 +97,7 @@ local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_
 
 -- names: buffer -> C pointer variable
 function cwriter.new(dtype, names)
-  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {} }, Writer)
+  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {}, sample_stride = {} }, Writer)
   w.real = dtype == "float64" and "double" or "float"
   w.fsuffix = dtype == "float64" and "" or "f"
   return w
@@ -110,7 +110,13 @@ end
 function Writer:at(v, r, c)
   local name = self.names[v.buf]
   if not name then error("buffer " .. v.buf.name .. " has no C name") end
-  return name .. "[" .. index(v, r, c) .. "]"
+  local i = index(v, r, c)
+  local stride = self.bvar and self.sample_stride[v.buf]
+  if stride then
+    -- inside a loop over the samples: the sample's block of a per-sample array
+    i = (i == "0") and (self.bvar .. " * " .. stride) or (self.bvar .. " * " .. stride .. " + " .. i)
+  end
+  return name .. "[" .. i .. "]"
 end
 
 function Writer:lit(x)
@@ -334,17 +340,259 @@ end
 
 function Writer:op(op, unroll)
   local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
+  if op.op == "matmul" and style == "_loops" and self:gemm_layout(op) then
+    self:matmul_gemm(op)
+    return
+  end
   local f = self[op.op .. style]
   if not f then error("no lowering for " .. op.op) end
   f(self, op, unroll)
 end
 
--- Lowers a list of ops; ops of at most `unroll` multiply-adds (or elements)
--- are unrolled, larger ones become loops.
-function Writer:ops(ops, unroll)
-  for _, op in ipairs(ops) do
-    self:op(op, unroll)
+---------------------------------------------------------------- matrix products
+
+-- Register blocks of the product kernel: MR rows by NR columns of the output
+-- accumulate in registers while one pass over k streams a row of b per step
+-- (with -O3 -march=native, 4 x 32 floats are eight AVX-512 registers; plain
+-- C, so any C99 compiler takes it and vectorises it as far as it can).
+local MR = 4
+local LANES = { float32 = 16, float64 = 8 } -- reals per 64-byte vector
+local NV_BLOCK, NV_ROW = 2, 8 -- vectors per block row: 4-row blocks, single rows
+
+-- The sample stride of a view's buffer inside a batched function (nil for
+-- buffers all samples share: weights and their gradients).
+function Writer:per_sample(v)
+  return self.batched and self.sample_stride[v.buf] or nil
+end
+
+-- How a matmul maps onto the kernel C(i, j) (+)= sum_p A(i, p) B(p, j), with
+-- B's and C's columns contiguous: returns {M, K (numbers or C expressions),
+-- a/b/c = {view, row stride, column stride}, per_sample = bool (the kernel
+-- runs once per sample, inside a loop over them)}; nil when the layout does
+-- not suit the kernel. In a batched function the samples fold into the rows
+-- (out and a per sample, b shared: one product over all samples' rows) or
+-- into the reduction (out shared, a and b per sample: a weight gradient
+-- summed over the samples) when the strides allow.
+function Writer:gemm_layout(op)
+  local o, a, b = op.out, op.a, op.b
+  if o.strides[2] ~= 1 or b.strides[2] ~= 1 then return nil end
+  local m, k = o.dims[1], a.dims[2]
+  local so, sa, sb = self:per_sample(o), self:per_sample(a), self:per_sample(b)
+  local g = {
+    M = m, K = k,
+    a = { a, a.strides[1], a.strides[2] }, b = { b, b.strides[1] }, c = { o, o.strides[1] },
+  }
+  if not (so or sa or sb) or self.bvar then return g end
+  if so and sa and not sb then
+    if m == 1 then
+      g.M, g.a[2], g.c[2] = "n", sa, so
+      return g
+    elseif so == m * o.strides[1] and sa == m * a.strides[1] then
+      g.M = "n * " .. m
+      return g
+    end
+  elseif sa and sb and not so then
+    if k == 1 then
+      g.K, g.a[3], g.b[2] = "n", sa, sb
+      return g
+    elseif sa == k * a.strides[2] and sb == k * b.strides[1] then
+      g.K = "n * " .. k
+      return g
+    end
   end
+  g.per_sample = true
+  return g
+end
+
+local function times(x, stride)
+  if stride == 0 then return nil end
+  if stride == 1 then return x end
+  return x .. " * " .. stride
+end
+
+local function sum_text(...)
+  local parts = {}
+  for _, t in ipairs({ ... }) do
+    if t then parts[#parts + 1] = t end
+  end
+  if #parts == 0 then return "0" end
+  return table.concat(parts, " + ")
+end
+
+-- The blocked product kernel for one matmul (see gemm_layout).
+function Writer:matmul_gemm(op)
+  local g = self:gemm_layout(op)
+  local real, n_cols = self.real, op.out.dims[2]
+  local lanes = LANES[self.dtype]
+  self:emit("{")
+  if g.per_sample then
+    self:emit("for (int b = 0; b < n; ++b) {")
+    self.bvar = "b"
+  end
+  local function base(spec)
+    local v = spec[1]
+    local i = index(v, 0, 0)
+    local stride = self.bvar and self.sample_stride[v.buf]
+    if stride then i = sum_text(self.bvar .. " * " .. stride, i ~= "0" and i or nil) end
+    return self.names[v.buf] .. " + " .. i
+  end
+  self:emit(string.format("const %s *const A = %s;", real, base(g.a)))
+  self:emit(string.format("const %s *const B = %s;", real, base(g.b)))
+  self:emit(string.format("%s *const C = %s;", real, base(g.c)))
+  local ars, acs, brs, crs = g.a[2], g.a[3], g.b[2], g.c[2]
+  local M, K = g.M, g.K
+  local suffix = self.dtype == "float64" and "f64" or "f32"
+  -- one block: rows i .. i + mr - 1, columns j0 .. j0 + width - 1; full
+  -- blocks go to the runtime's register-blocked kernel (rnnc_kernels.h)
+  local function block(mr, width, j0)
+    if width % lanes == 0 then
+      self:emit(string.format("rnnc_block_%s(%d, %d, %s, A + %s, %d, %d, B + %s, %d, C + %s, %d, %d);", suffix, mr,
+        width // lanes, K, times("i", ars) or "0", ars, acs, j0, brs, sum_text(times("i", crs), j0), crs,
+        op.acc and 1 or 0))
+      return
+    end
+    self:emit(string.format("%s acc[%d][%d];", real, mr, width))
+    if op.acc then
+      self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) acc[r][jj] = C[%s];",
+        mr, width, sum_text(times("(i + r)", crs), j0, "jj")))
+    else
+      self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) acc[r][jj] = %s;",
+        mr, width, self:lit(0)))
+    end
+    self:emit(string.format("for (int p = 0; p < %s; ++p) {", K))
+    self:emit(string.format("const %s *const brow = B + %s;", real, sum_text(times("p", brs), j0)))
+    self:emit(string.format("for (int r = 0; r < %d; ++r) {", mr))
+    self:emit(string.format("const %s av = A[%s];", real, sum_text(times("(i + r)", ars), times("p", acs))))
+    self:emit(string.format("for (int jj = 0; jj < %d; ++jj) acc[r][jj] += av * brow[jj];", width))
+    self:emit("}")
+    self:emit("}")
+    self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) C[%s] = acc[r][jj];",
+      mr, width, sum_text(times("(i + r)", crs), j0, "jj")))
+  end
+  local function row_blocks(mr)
+    -- single rows take wider blocks: the row of B streams longer contiguous
+    local nr = math.min(lanes * (mr == 1 and NV_ROW or NV_BLOCK), n_cols)
+    local full, tail = n_cols - n_cols % nr, n_cols % nr
+    if full > 0 then
+      self:emit(string.format("for (int j = 0; j < %d; j += %d) {", full, nr))
+      block(mr, nr, "j")
+      self:emit("}")
+    end
+    if tail > 0 then
+      self:emit("{")
+      block(mr, tail, tostring(full))
+      self:emit("}")
+    end
+  end
+  if type(M) == "number" then
+    -- constant rows: blocks of MR, then the rest one by one, bounds exact
+    local whole = M - M % MR
+    if whole > 0 then
+      self:emit(string.format("for (int i = 0; i < %d; i += %d) {", whole, MR))
+      row_blocks(MR)
+      self:emit("}")
+    end
+    if M % MR > 0 then
+      self:emit(string.format("for (int i = %d; i < %d; ++i) {", whole, M))
+      row_blocks(1)
+      self:emit("}")
+    end
+  else
+    self:emit("int i = 0;")
+    self:emit(string.format("for (; i + %d <= %s; i += %d) {", MR, M, MR))
+    row_blocks(MR)
+    self:emit("}")
+    self:emit(string.format("for (; i < %s; ++i) {", M))
+    row_blocks(1)
+    self:emit("}")
+  end
+  if g.per_sample then
+    self:emit("}")
+    self.bvar = nil
+  end
+  self:emit("}")
+end
+
+---------------------------------------------------------------- batches
+
+-- Whether an op needs the samples of a batch together: a matrix product big
+-- enough for the kernel over per-sample data (so the samples fold into one
+-- product), or a loop holding one.
+function Writer:batch_op(op, unroll)
+  if op.op == "loop" then
+    if ir.op_size(op) <= unroll then return false end
+    for _, b in ipairs(op.body) do
+      if self:batch_op(b, unroll) then return true end
+    end
+    return false
+  end
+  if op.op ~= "matmul" or ir.op_size(op) <= unroll then return false end
+  local g = self:gemm_layout(op)
+  return g ~= nil and not g.per_sample
+    and (self:per_sample(op.out) or self:per_sample(op.a) or self:per_sample(op.b)) ~= nil
+end
+
+-- Whether an op touches no per-sample array (it runs once, not per sample).
+function Writer:shared_op(op)
+  if op.op == "loop" then
+    for _, b in ipairs(op.body) do
+      if not self:shared_op(b) then return false end
+    end
+    return true
+  end
+  if self:per_sample(op.out) then return false end
+  for _, v in ipairs(ir.op_reads(op)) do
+    if self:per_sample(v) then return false end
+  end
+  return true
+end
+
+-- Lowers a list of ops; ops of at most `unroll` multiply-adds (or elements)
+-- are unrolled, larger ones become loops. In a batched function, runs of ops
+-- that work sample by sample share one loop over the samples (each sample's
+-- work stays together in cache); big matrix products take all samples at
+-- once, and a time loop holding one steps all samples through each step.
+function Writer:ops(ops, unroll)
+  if not self.batched then
+    for _, op in ipairs(ops) do
+      self:op(op, unroll)
+    end
+    return self.lines
+  end
+  local run = {}
+  local function flush()
+    if #run == 0 then return end
+    self:emit("for (int b = 0; b < n; ++b) {")
+    self.bvar = "b"
+    for _, op in ipairs(run) do
+      self:op(op, unroll)
+    end
+    self.bvar = nil
+    self:emit("}")
+    run = {}
+  end
+  for _, op in ipairs(ops) do
+    if self:batch_op(op, unroll) then
+      flush()
+      if op.op == "loop" then
+        if op.reverse then
+          self:emit(string.format("for (int t = %s; t >= %s; --t) {", bound_text(op.last), bound_text(op.first)))
+        else
+          self:emit(string.format("for (int t = %s; t <= %s; ++t) {", bound_text(op.first), bound_text(op.last)))
+        end
+        self:ops(op.body, unroll)
+        self:emit("}")
+      else
+        self:matmul_gemm(op)
+      end
+    elseif self:shared_op(op) then
+      flush()
+      self:op(op, unroll)
+    else
+      run[#run + 1] = op
+    end
+  end
+  flush()
   return self.lines
 end
 
@@ -385,6 +633,8 @@ local function buffer_names(prog)
       n = cwriter.ident(buf.name) .. "_b"
     elseif buf.kind == "state" then
       n = "state_" .. cwriter.ident(buf.name:sub(7))
+    elseif buf.kind == "wtrans" then
+      n = "wt_" .. cwriter.ident(buf.name:sub(8))
     else
       n = "zero_" .. cwriter.ident(buf.name)
     end
@@ -406,11 +656,13 @@ local function referenced(ops)
   return used
 end
 
--- The body of a per-sample function: pointers, then the loop over samples.
--- `caller` maps input/output buffer names to the caller's array and the
--- per-sample stride.
-local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
+-- The body of a batched function: pointers to every array it uses (the
+-- per-sample ones to their first sample's block), then the ops (Writer:ops
+-- places the loops over the samples). `caller` maps the caller's arrays
+-- (input/output buffer names) to C expressions of their base pointers.
+local function batch_body(unit, names, ops, opts, caller, extra_used, helpers)
   local w = cwriter.new(opts.dtype, names)
+  w.batched = true
   local used = referenced(ops)
   for b in pairs(extra_used or {}) do
     used[b] = true
@@ -439,18 +691,19 @@ local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
     w:emit(string.format("const int L = s->steps > 0 ? s->steps : %d;", unit.max_steps))
     w:emit("(void)L;")
   end
-  w:emit("for (int b = 0; b < n; ++b) {")
   for _, buf in ipairs(unit.prog.buffers) do
     if used[buf] then
       local n = names[buf]
-      if buf.kind == "act" then
-        w:emit(string.format("%s *const %s = s->%s[b];", real, n, n))
-      elseif buf.kind == "tmp" then
-        w:emit(string.format("%s *const %s = s->%s;", real, n, n))
+      if buf.kind == "act" or buf.kind == "tmp" then
+        w:emit(string.format("%s *const %s = &s->%s[0][0];", real, n, n))
+        w.sample_stride[buf] = buf.size
       elseif buf.kind == "input" or buf.kind == "output" then
         local c = caller[buf.name]
         if not c then error("no caller array for " .. buf.name) end
-        w:emit(c(n, buf.size))
+        w:emit(string.format("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c))
+        w.sample_stride[buf] = buf.size
+      elseif buf.kind == "wtrans" then
+        w:emit(string.format("%s *const %s = s->%s;", real, n, n))
       elseif buf.kind == "zero" then
         error("the zero buffer " .. buf.name .. " survived simplification")
       end
@@ -458,21 +711,13 @@ local function sample_loop(unit, names, ops, opts, caller, extra_used, helpers)
   end
   if caller.copy_input then
     local n = names[unit.x.buf]
-    w:emit(string.format("memcpy(%s, x + (size_t)b * %d, sizeof(%s) * %d);", n, unit.x.buf.size, real,
-      unit.x.buf.size))
+    w:emit(string.format("memcpy(%s, x, sizeof(%s) * (size_t)n * %d);", n, real, unit.x.buf.size))
   end
   w:ops(ops, opts.unroll)
-  w:emit("}")
   for k in pairs(w.helpers) do
     helpers[k] = true
   end
   return table.concat(w.lines, "\n")
-end
-
-local function per_sample(ptr_type, array)
-  return function(n, size)
-    return string.format("%s *const %s = %s + (size_t)b * %d;", ptr_type, n, array, size)
-  end
 end
 
 -- The streaming API: one timestep of one sample, the recurrent states and the
@@ -690,10 +935,13 @@ function cwriter.unit(unit, opts)
   used[unit.x.buf] = true
   local scratch_fields = {}
   for _, buf in ipairs(prog.buffers) do
-    if used[buf] and buf.kind == "act" then
+    -- activations and backward temporaries per sample: a batch goes
+    -- through each step together
+    if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
       scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d][%d];", real, names[buf], unit.batch, buf.size)
-    elseif used[buf] and buf.kind == "tmp" then
-      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d];", real, names[buf], buf.size)
+    elseif used[buf] and buf.kind == "wtrans" then
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d]; /* %s transposed */", real, names[buf],
+        buf.size, buf.name:sub(8))
     end
   end
 
@@ -707,24 +955,22 @@ function cwriter.unit(unit, opts)
     scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d];", real,
       unit.batch * target_size_of(unit, loss))
   end
-  local fwd = sample_loop(unit, names, unit.forward, opts, {
-    y = per_sample(real, "y"),
+  local fwd = batch_body(unit, names, unit.forward, opts, {
+    y = "y",
     copy_input = true,
   }, { [unit.x.buf] = true }, helpers)
-  local dx_ptr = function(n, size)
-    return string.format("%s *const %s = dx ? dx + (size_t)b * %d : s->dx_sink;", real, n, size)
-  end
+  local dx_ptr = "dx ? dx : s->dx_sink"
   local zero_grad = "memset(grad, 0, sizeof *grad);\n"
-  local bwd = zero_grad .. sample_loop(unit, names, unit.backward, opts, {
-    dy = per_sample("const " .. real, "dy"),
+  local bwd = zero_grad .. batch_body(unit, names, unit.backward, opts, {
+    dy = "dy",
     dx = dx_ptr,
   }, nil, helpers)
   local bwd_logits = ""
   local loss_grad
   local fused = unit.backward_logits ~= nil
   if fused then
-    local body = zero_grad .. sample_loop(unit, names, unit.backward_logits, opts, {
-      dlogits = per_sample("const " .. real, "dlogits"),
+    local body = zero_grad .. batch_body(unit, names, unit.backward_logits, opts, {
+      dlogits = "dlogits",
       dx = dx_ptr,
     }, nil, helpers)
     bwd_logits = string.format([[

@@ -42,7 +42,7 @@ end
 -- timesteps, root (repository root), source (model path as given), format.
 function generate.unit(model_path, opts)
   local model = dsl.load(model_path)
-  local unit = lower.unit(model, { batch = opts.batch, timesteps = opts.timesteps })
+  local unit = lower.unit(model, { batch = opts.batch, timesteps = opts.timesteps, unroll = opts.unroll })
   local name = opts.name or model_path:match("([^/]+)%.lua$") or "model"
   name = cwriter.ident(name)
   local spec_text = spec.text(model, unit.x_shape)

@@ -15,6 +15,7 @@
 --   tmp      a per-sample temporary of the backward pass (activation gradients)
 --   zero     an all-zero constant that is never stored (e.g. h_0)
 --   state    a recurrent layer's states kept between calls (streaming inference)
+--   wtrans   a weight's transposed copy, made once per call (layout.lua)
 --
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
 -- of a sequence, a block of gate columns, a transpose or a broadcast (stride 0)

@@ -6,6 +6,7 @@ local util = require("util")
 local Builder = require("builder")
 local autodiff = require("autodiff")
 local simplify = require("simplify")
+local layout = require("layout")
 
 local lower = {}
 
@@ -39,7 +40,7 @@ local function emit_layers(model, g, cur, initial_for)
 end
 
 -- Resolves the batch size and the sequence length, lays out the parameters.
--- opts: batch, timesteps. Returns the unit description the C writer needs.
+-- opts: batch, timesteps, unroll. Returns the unit description the C writer needs.
 function lower.unit(model, opts)
   local in_shape = util.copy(model.input_shape)
   local first = model.layers[1]
@@ -201,6 +202,10 @@ function lower.unit(model, opts)
     unit.logits = logits
     unit.dlogits = dl
   end
+  -- products by a transposed weight read a transposed copy instead
+  local min_size = opts.unroll or 64
+  unit.backward = layout.transpose_weights(prog, unit.backward, min_size)
+  if unit.backward_logits then unit.backward_logits = layout.transpose_weights(prog, unit.backward_logits, min_size) end
   unit.stream, unit.no_stream = lower.stream(model, x_shape)
   return unit
 end

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char gru_tagger_params_are_flat[sizeof(gru_tagger_params) == 84 * sizeof(float) ? 1 : -1];
 
@@ -70,160 +72,206 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
   const float *const w_gru_bias = p->flat + 63;
   const float *const w_dense_kernel = p->flat + 72;
   const float *const w_dense_bias = p->flat + 81;
-  for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_gru_zr = s->a_gru_zr[b];
-    float *const a_gru_cand = s->a_gru_cand[b];
-    float *const a_gru_rh = s->a_gru_rh[b];
-    float *const a_gru_z = s->a_gru_z[b];
-    float *const a_gru_h = s->a_gru_h[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const a_dense_logits = s->a_dense_logits[b];
-    float *const y_b = y + (size_t)b * 9;
-    memcpy(a_x, x + (size_t)b * 12, sizeof(float) * 12);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 9; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 4; ++q)
-          sum += a_x[r * 4 + q] * w_gru_kernel[q * 9 + c];
-        a_gru_z[r * 9 + c] = sum;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_gru_zr = &s->a_gru_zr[0][0];
+  float *const a_gru_cand = &s->a_gru_cand[0][0];
+  float *const a_gru_rh = &s->a_gru_rh[0][0];
+  float *const a_gru_z = &s->a_gru_z[0][0];
+  float *const a_gru_h = &s->a_gru_h[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const a_dense_logits = &s->a_dense_logits[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 12);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_gru_kernel + 0;
+    float *const C = a_gru_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 9; j += 9) {
+        float acc[4][9];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 4; ++p) {
+          const float *const brow = B + p * 9 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 4 + p];
+            for (int jj = 0; jj < 9; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            C[(i + r) * 9 + j + jj] = acc[r][jj];
       }
     }
-    a_gru_zr[0] = rnnc_sigmoid(a_gru_z[0] + w_gru_bias[0]);
-    a_gru_zr[1] = rnnc_sigmoid(a_gru_z[1] + w_gru_bias[1]);
-    a_gru_zr[2] = rnnc_sigmoid(a_gru_z[2] + w_gru_bias[2]);
-    a_gru_zr[3] = rnnc_sigmoid(a_gru_z[3] + w_gru_bias[3]);
-    a_gru_zr[4] = rnnc_sigmoid(a_gru_z[4] + w_gru_bias[4]);
-    a_gru_zr[5] = rnnc_sigmoid(a_gru_z[5] + w_gru_bias[5]);
-    a_gru_rh[0] = 0.0f;
-    a_gru_rh[1] = 0.0f;
-    a_gru_rh[2] = 0.0f;
-    a_gru_cand[0] = tanhf(a_gru_z[6] + w_gru_bias[6]);
-    a_gru_cand[1] = tanhf(a_gru_z[7] + w_gru_bias[7]);
-    a_gru_cand[2] = tanhf(a_gru_z[8] + w_gru_bias[8]);
-    a_gru_h[0] = (1.0f - a_gru_zr[0]) * a_gru_cand[0];
-    a_gru_h[1] = (1.0f - a_gru_zr[1]) * a_gru_cand[1];
-    a_gru_h[2] = (1.0f - a_gru_zr[2]) * a_gru_cand[2];
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 9; j += 9) {
+        float acc[1][9];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 4; ++p) {
+          const float *const brow = B + p * 9 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 4 + p];
+            for (int jj = 0; jj < 9; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            C[(i + r) * 9 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_gru_zr[b * 18] = rnnc_sigmoid(a_gru_z[b * 27] + w_gru_bias[0]);
+    a_gru_zr[b * 18 + 1] = rnnc_sigmoid(a_gru_z[b * 27 + 1] + w_gru_bias[1]);
+    a_gru_zr[b * 18 + 2] = rnnc_sigmoid(a_gru_z[b * 27 + 2] + w_gru_bias[2]);
+    a_gru_zr[b * 18 + 3] = rnnc_sigmoid(a_gru_z[b * 27 + 3] + w_gru_bias[3]);
+    a_gru_zr[b * 18 + 4] = rnnc_sigmoid(a_gru_z[b * 27 + 4] + w_gru_bias[4]);
+    a_gru_zr[b * 18 + 5] = rnnc_sigmoid(a_gru_z[b * 27 + 5] + w_gru_bias[5]);
+    a_gru_rh[b * 9] = 0.0f;
+    a_gru_rh[b * 9 + 1] = 0.0f;
+    a_gru_rh[b * 9 + 2] = 0.0f;
+    a_gru_cand[b * 9] = tanhf(a_gru_z[b * 27 + 6] + w_gru_bias[6]);
+    a_gru_cand[b * 9 + 1] = tanhf(a_gru_z[b * 27 + 7] + w_gru_bias[7]);
+    a_gru_cand[b * 9 + 2] = tanhf(a_gru_z[b * 27 + 8] + w_gru_bias[8]);
+    a_gru_h[b * 9] = (1.0f - a_gru_zr[b * 18]) * a_gru_cand[b * 9];
+    a_gru_h[b * 9 + 1] = (1.0f - a_gru_zr[b * 18 + 1]) * a_gru_cand[b * 9 + 1];
+    a_gru_h[b * 9 + 2] = (1.0f - a_gru_zr[b * 18 + 2]) * a_gru_cand[b * 9 + 2];
     for (int t = 1; t <= 2; ++t) {
-      a_gru_z[t * 9] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[0] +
-                        a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[9] +
-                        a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[18];
-      a_gru_z[t * 9 + 1] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[1] +
-                            a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[10] +
-                            a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[19];
-      a_gru_z[t * 9 + 2] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[2] +
-                            a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[11] +
-                            a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[20];
-      a_gru_z[t * 9 + 3] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[3] +
-                            a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[12] +
-                            a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[21];
-      a_gru_z[t * 9 + 4] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[4] +
-                            a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[13] +
-                            a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[22];
-      a_gru_z[t * 9 + 5] += a_gru_h[t * 3 - 3] * w_gru_recurrent_kernel[5] +
-                            a_gru_h[t * 3 - 2] * w_gru_recurrent_kernel[14] +
-                            a_gru_h[t * 3 - 1] * w_gru_recurrent_kernel[23];
-      a_gru_zr[t * 6] = rnnc_sigmoid(a_gru_z[t * 9] + w_gru_bias[0]);
-      a_gru_zr[t * 6 + 1] = rnnc_sigmoid(a_gru_z[t * 9 + 1] + w_gru_bias[1]);
-      a_gru_zr[t * 6 + 2] = rnnc_sigmoid(a_gru_z[t * 9 + 2] + w_gru_bias[2]);
-      a_gru_zr[t * 6 + 3] = rnnc_sigmoid(a_gru_z[t * 9 + 3] + w_gru_bias[3]);
-      a_gru_zr[t * 6 + 4] = rnnc_sigmoid(a_gru_z[t * 9 + 4] + w_gru_bias[4]);
-      a_gru_zr[t * 6 + 5] = rnnc_sigmoid(a_gru_z[t * 9 + 5] + w_gru_bias[5]);
-      a_gru_rh[t * 3] = a_gru_zr[t * 6 + 3] * a_gru_h[t * 3 - 3];
-      a_gru_rh[t * 3 + 1] = a_gru_zr[t * 6 + 4] * a_gru_h[t * 3 - 2];
-      a_gru_rh[t * 3 + 2] = a_gru_zr[t * 6 + 5] * a_gru_h[t * 3 - 1];
-      a_gru_z[t * 9 + 6] += a_gru_rh[t * 3] * w_gru_recurrent_kernel[6] +
-                            a_gru_rh[t * 3 + 1] * w_gru_recurrent_kernel[15] +
-                            a_gru_rh[t * 3 + 2] * w_gru_recurrent_kernel[24];
-      a_gru_z[t * 9 + 7] += a_gru_rh[t * 3] * w_gru_recurrent_kernel[7] +
-                            a_gru_rh[t * 3 + 1] * w_gru_recurrent_kernel[16] +
-                            a_gru_rh[t * 3 + 2] * w_gru_recurrent_kernel[25];
-      a_gru_z[t * 9 + 8] += a_gru_rh[t * 3] * w_gru_recurrent_kernel[8] +
-                            a_gru_rh[t * 3 + 1] * w_gru_recurrent_kernel[17] +
-                            a_gru_rh[t * 3 + 2] * w_gru_recurrent_kernel[26];
-      a_gru_cand[t * 3] = tanhf(a_gru_z[t * 9 + 6] + w_gru_bias[6]);
-      a_gru_cand[t * 3 + 1] = tanhf(a_gru_z[t * 9 + 7] + w_gru_bias[7]);
-      a_gru_cand[t * 3 + 2] = tanhf(a_gru_z[t * 9 + 8] + w_gru_bias[8]);
-      a_gru_h[t * 3] =
-          (a_gru_zr[t * 6] * a_gru_h[t * 3 - 3] + (1.0f - a_gru_zr[t * 6]) * a_gru_cand[t * 3]);
-      a_gru_h[t * 3 + 1] = (a_gru_zr[t * 6 + 1] * a_gru_h[t * 3 - 2] +
-                            (1.0f - a_gru_zr[t * 6 + 1]) * a_gru_cand[t * 3 + 1]);
-      a_gru_h[t * 3 + 2] = (a_gru_zr[t * 6 + 2] * a_gru_h[t * 3 - 1] +
-                            (1.0f - a_gru_zr[t * 6 + 2]) * a_gru_cand[t * 3 + 2]);
+      a_gru_z[b * 27 + t * 9] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[0] +
+                                 a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[9] +
+                                 a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[18];
+      a_gru_z[b * 27 + t * 9 + 1] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[1] +
+                                     a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[10] +
+                                     a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[19];
+      a_gru_z[b * 27 + t * 9 + 2] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[2] +
+                                     a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[11] +
+                                     a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[20];
+      a_gru_z[b * 27 + t * 9 + 3] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[3] +
+                                     a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[12] +
+                                     a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[21];
+      a_gru_z[b * 27 + t * 9 + 4] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[4] +
+                                     a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[13] +
+                                     a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[22];
+      a_gru_z[b * 27 + t * 9 + 5] += a_gru_h[b * 9 + t * 3 - 3] * w_gru_recurrent_kernel[5] +
+                                     a_gru_h[b * 9 + t * 3 - 2] * w_gru_recurrent_kernel[14] +
+                                     a_gru_h[b * 9 + t * 3 - 1] * w_gru_recurrent_kernel[23];
+      a_gru_zr[b * 18 + t * 6] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9] + w_gru_bias[0]);
+      a_gru_zr[b * 18 + t * 6 + 1] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + 1] + w_gru_bias[1]);
+      a_gru_zr[b * 18 + t * 6 + 2] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + 2] + w_gru_bias[2]);
+      a_gru_zr[b * 18 + t * 6 + 3] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + 3] + w_gru_bias[3]);
+      a_gru_zr[b * 18 + t * 6 + 4] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + 4] + w_gru_bias[4]);
+      a_gru_zr[b * 18 + t * 6 + 5] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + 5] + w_gru_bias[5]);
+      a_gru_rh[b * 9 + t * 3] = a_gru_zr[b * 18 + t * 6 + 3] * a_gru_h[b * 9 + t * 3 - 3];
+      a_gru_rh[b * 9 + t * 3 + 1] = a_gru_zr[b * 18 + t * 6 + 4] * a_gru_h[b * 9 + t * 3 - 2];
+      a_gru_rh[b * 9 + t * 3 + 2] = a_gru_zr[b * 18 + t * 6 + 5] * a_gru_h[b * 9 + t * 3 - 1];
+      a_gru_z[b * 27 + t * 9 + 6] += a_gru_rh[b * 9 + t * 3] * w_gru_recurrent_kernel[6] +
+                                     a_gru_rh[b * 9 + t * 3 + 1] * w_gru_recurrent_kernel[15] +
+                                     a_gru_rh[b * 9 + t * 3 + 2] * w_gru_recurrent_kernel[24];
+      a_gru_z[b * 27 + t * 9 + 7] += a_gru_rh[b * 9 + t * 3] * w_gru_recurrent_kernel[7] +
+                                     a_gru_rh[b * 9 + t * 3 + 1] * w_gru_recurrent_kernel[16] +
+                                     a_gru_rh[b * 9 + t * 3 + 2] * w_gru_recurrent_kernel[25];
+      a_gru_z[b * 27 + t * 9 + 8] += a_gru_rh[b * 9 + t * 3] * w_gru_recurrent_kernel[8] +
+                                     a_gru_rh[b * 9 + t * 3 + 1] * w_gru_recurrent_kernel[17] +
+                                     a_gru_rh[b * 9 + t * 3 + 2] * w_gru_recurrent_kernel[26];
+      a_gru_cand[b * 9 + t * 3] = tanhf(a_gru_z[b * 27 + t * 9 + 6] + w_gru_bias[6]);
+      a_gru_cand[b * 9 + t * 3 + 1] = tanhf(a_gru_z[b * 27 + t * 9 + 7] + w_gru_bias[7]);
+      a_gru_cand[b * 9 + t * 3 + 2] = tanhf(a_gru_z[b * 27 + t * 9 + 8] + w_gru_bias[8]);
+      a_gru_h[b * 9 + t * 3] = (a_gru_zr[b * 18 + t * 6] * a_gru_h[b * 9 + t * 3 - 3] +
+                                (1.0f - a_gru_zr[b * 18 + t * 6]) * a_gru_cand[b * 9 + t * 3]);
+      a_gru_h[b * 9 + t * 3 + 1] =
+          (a_gru_zr[b * 18 + t * 6 + 1] * a_gru_h[b * 9 + t * 3 - 2] +
+           (1.0f - a_gru_zr[b * 18 + t * 6 + 1]) * a_gru_cand[b * 9 + t * 3 + 1]);
+      a_gru_h[b * 9 + t * 3 + 2] =
+          (a_gru_zr[b * 18 + t * 6 + 2] * a_gru_h[b * 9 + t * 3 - 1] +
+           (1.0f - a_gru_zr[b * 18 + t * 6 + 2]) * a_gru_cand[b * 9 + t * 3 + 2]);
     }
-    a_dense_z[0] = a_gru_h[0] * w_dense_kernel[0] + a_gru_h[1] * w_dense_kernel[3] +
-                   a_gru_h[2] * w_dense_kernel[6];
-    a_dense_z[1] = a_gru_h[0] * w_dense_kernel[1] + a_gru_h[1] * w_dense_kernel[4] +
-                   a_gru_h[2] * w_dense_kernel[7];
-    a_dense_z[2] = a_gru_h[0] * w_dense_kernel[2] + a_gru_h[1] * w_dense_kernel[5] +
-                   a_gru_h[2] * w_dense_kernel[8];
-    a_dense_z[3] = a_gru_h[3] * w_dense_kernel[0] + a_gru_h[4] * w_dense_kernel[3] +
-                   a_gru_h[5] * w_dense_kernel[6];
-    a_dense_z[4] = a_gru_h[3] * w_dense_kernel[1] + a_gru_h[4] * w_dense_kernel[4] +
-                   a_gru_h[5] * w_dense_kernel[7];
-    a_dense_z[5] = a_gru_h[3] * w_dense_kernel[2] + a_gru_h[4] * w_dense_kernel[5] +
-                   a_gru_h[5] * w_dense_kernel[8];
-    a_dense_z[6] = a_gru_h[6] * w_dense_kernel[0] + a_gru_h[7] * w_dense_kernel[3] +
-                   a_gru_h[8] * w_dense_kernel[6];
-    a_dense_z[7] = a_gru_h[6] * w_dense_kernel[1] + a_gru_h[7] * w_dense_kernel[4] +
-                   a_gru_h[8] * w_dense_kernel[7];
-    a_dense_z[8] = a_gru_h[6] * w_dense_kernel[2] + a_gru_h[7] * w_dense_kernel[5] +
-                   a_gru_h[8] * w_dense_kernel[8];
-    a_dense_logits[0] = (a_dense_z[0] + w_dense_bias[0]);
-    a_dense_logits[1] = (a_dense_z[1] + w_dense_bias[1]);
-    a_dense_logits[2] = (a_dense_z[2] + w_dense_bias[2]);
-    a_dense_logits[3] = (a_dense_z[3] + w_dense_bias[0]);
-    a_dense_logits[4] = (a_dense_z[4] + w_dense_bias[1]);
-    a_dense_logits[5] = (a_dense_z[5] + w_dense_bias[2]);
-    a_dense_logits[6] = (a_dense_z[6] + w_dense_bias[0]);
-    a_dense_logits[7] = (a_dense_z[7] + w_dense_bias[1]);
-    a_dense_logits[8] = (a_dense_z[8] + w_dense_bias[2]);
+    a_dense_z[b * 9] = a_gru_h[b * 9] * w_dense_kernel[0] + a_gru_h[b * 9 + 1] * w_dense_kernel[3] +
+                       a_gru_h[b * 9 + 2] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 1] = a_gru_h[b * 9] * w_dense_kernel[1] +
+                           a_gru_h[b * 9 + 1] * w_dense_kernel[4] +
+                           a_gru_h[b * 9 + 2] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 2] = a_gru_h[b * 9] * w_dense_kernel[2] +
+                           a_gru_h[b * 9 + 1] * w_dense_kernel[5] +
+                           a_gru_h[b * 9 + 2] * w_dense_kernel[8];
+    a_dense_z[b * 9 + 3] = a_gru_h[b * 9 + 3] * w_dense_kernel[0] +
+                           a_gru_h[b * 9 + 4] * w_dense_kernel[3] +
+                           a_gru_h[b * 9 + 5] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 4] = a_gru_h[b * 9 + 3] * w_dense_kernel[1] +
+                           a_gru_h[b * 9 + 4] * w_dense_kernel[4] +
+                           a_gru_h[b * 9 + 5] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 5] = a_gru_h[b * 9 + 3] * w_dense_kernel[2] +
+                           a_gru_h[b * 9 + 4] * w_dense_kernel[5] +
+                           a_gru_h[b * 9 + 5] * w_dense_kernel[8];
+    a_dense_z[b * 9 + 6] = a_gru_h[b * 9 + 6] * w_dense_kernel[0] +
+                           a_gru_h[b * 9 + 7] * w_dense_kernel[3] +
+                           a_gru_h[b * 9 + 8] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 7] = a_gru_h[b * 9 + 6] * w_dense_kernel[1] +
+                           a_gru_h[b * 9 + 7] * w_dense_kernel[4] +
+                           a_gru_h[b * 9 + 8] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 8] = a_gru_h[b * 9 + 6] * w_dense_kernel[2] +
+                           a_gru_h[b * 9 + 7] * w_dense_kernel[5] +
+                           a_gru_h[b * 9 + 8] * w_dense_kernel[8];
+    a_dense_logits[b * 9] = (a_dense_z[b * 9] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 1] = (a_dense_z[b * 9 + 1] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 2] = (a_dense_z[b * 9 + 2] + w_dense_bias[2]);
+    a_dense_logits[b * 9 + 3] = (a_dense_z[b * 9 + 3] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 4] = (a_dense_z[b * 9 + 4] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 5] = (a_dense_z[b * 9 + 5] + w_dense_bias[2]);
+    a_dense_logits[b * 9 + 6] = (a_dense_z[b * 9 + 6] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 7] = (a_dense_z[b * 9 + 7] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 8] = (a_dense_z[b * 9 + 8] + w_dense_bias[2]);
     {
-      float mx = a_dense_logits[0];
-      mx = a_dense_logits[1] > mx ? a_dense_logits[1] : mx;
-      mx = a_dense_logits[2] > mx ? a_dense_logits[2] : mx;
-      a_dense_y[0] = expf(a_dense_logits[0] - mx);
-      a_dense_y[1] = expf(a_dense_logits[1] - mx);
-      a_dense_y[2] = expf(a_dense_logits[2] - mx);
-      float inv = 1.0f / (a_dense_y[0] + a_dense_y[1] + a_dense_y[2]);
-      a_dense_y[0] *= inv;
-      a_dense_y[1] *= inv;
-      a_dense_y[2] *= inv;
-    }
-    {
-      float mx = a_dense_logits[3];
-      mx = a_dense_logits[4] > mx ? a_dense_logits[4] : mx;
-      mx = a_dense_logits[5] > mx ? a_dense_logits[5] : mx;
-      a_dense_y[3] = expf(a_dense_logits[3] - mx);
-      a_dense_y[4] = expf(a_dense_logits[4] - mx);
-      a_dense_y[5] = expf(a_dense_logits[5] - mx);
-      float inv = 1.0f / (a_dense_y[3] + a_dense_y[4] + a_dense_y[5]);
-      a_dense_y[3] *= inv;
-      a_dense_y[4] *= inv;
-      a_dense_y[5] *= inv;
+      float mx = a_dense_logits[b * 9];
+      mx = a_dense_logits[b * 9 + 1] > mx ? a_dense_logits[b * 9 + 1] : mx;
+      mx = a_dense_logits[b * 9 + 2] > mx ? a_dense_logits[b * 9 + 2] : mx;
+      a_dense_y[b * 9] = expf(a_dense_logits[b * 9] - mx);
+      a_dense_y[b * 9 + 1] = expf(a_dense_logits[b * 9 + 1] - mx);
+      a_dense_y[b * 9 + 2] = expf(a_dense_logits[b * 9 + 2] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9] + a_dense_y[b * 9 + 1] + a_dense_y[b * 9 + 2]);
+      a_dense_y[b * 9] *= inv;
+      a_dense_y[b * 9 + 1] *= inv;
+      a_dense_y[b * 9 + 2] *= inv;
     }
     {
-      float mx = a_dense_logits[6];
-      mx = a_dense_logits[7] > mx ? a_dense_logits[7] : mx;
-      mx = a_dense_logits[8] > mx ? a_dense_logits[8] : mx;
-      a_dense_y[6] = expf(a_dense_logits[6] - mx);
-      a_dense_y[7] = expf(a_dense_logits[7] - mx);
-      a_dense_y[8] = expf(a_dense_logits[8] - mx);
-      float inv = 1.0f / (a_dense_y[6] + a_dense_y[7] + a_dense_y[8]);
-      a_dense_y[6] *= inv;
-      a_dense_y[7] *= inv;
-      a_dense_y[8] *= inv;
+      float mx = a_dense_logits[b * 9 + 3];
+      mx = a_dense_logits[b * 9 + 4] > mx ? a_dense_logits[b * 9 + 4] : mx;
+      mx = a_dense_logits[b * 9 + 5] > mx ? a_dense_logits[b * 9 + 5] : mx;
+      a_dense_y[b * 9 + 3] = expf(a_dense_logits[b * 9 + 3] - mx);
+      a_dense_y[b * 9 + 4] = expf(a_dense_logits[b * 9 + 4] - mx);
+      a_dense_y[b * 9 + 5] = expf(a_dense_logits[b * 9 + 5] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9 + 3] + a_dense_y[b * 9 + 4] + a_dense_y[b * 9 + 5]);
+      a_dense_y[b * 9 + 3] *= inv;
+      a_dense_y[b * 9 + 4] *= inv;
+      a_dense_y[b * 9 + 5] *= inv;
     }
-    y_b[0] = a_dense_y[0];
-    y_b[1] = a_dense_y[1];
-    y_b[2] = a_dense_y[2];
-    y_b[3] = a_dense_y[3];
-    y_b[4] = a_dense_y[4];
-    y_b[5] = a_dense_y[5];
-    y_b[6] = a_dense_y[6];
-    y_b[7] = a_dense_y[7];
-    y_b[8] = a_dense_y[8];
+    {
+      float mx = a_dense_logits[b * 9 + 6];
+      mx = a_dense_logits[b * 9 + 7] > mx ? a_dense_logits[b * 9 + 7] : mx;
+      mx = a_dense_logits[b * 9 + 8] > mx ? a_dense_logits[b * 9 + 8] : mx;
+      a_dense_y[b * 9 + 6] = expf(a_dense_logits[b * 9 + 6] - mx);
+      a_dense_y[b * 9 + 7] = expf(a_dense_logits[b * 9 + 7] - mx);
+      a_dense_y[b * 9 + 8] = expf(a_dense_logits[b * 9 + 8] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9 + 6] + a_dense_y[b * 9 + 7] + a_dense_y[b * 9 + 8]);
+      a_dense_y[b * 9 + 6] *= inv;
+      a_dense_y[b * 9 + 7] *= inv;
+      a_dense_y[b * 9 + 8] *= inv;
+    }
+    y_b[b * 9] = a_dense_y[b * 9];
+    y_b[b * 9 + 1] = a_dense_y[b * 9 + 1];
+    y_b[b * 9 + 2] = a_dense_y[b * 9 + 2];
+    y_b[b * 9 + 3] = a_dense_y[b * 9 + 3];
+    y_b[b * 9 + 4] = a_dense_y[b * 9 + 4];
+    y_b[b * 9 + 5] = a_dense_y[b * 9 + 5];
+    y_b[b * 9 + 6] = a_dense_y[b * 9 + 6];
+    y_b[b * 9 + 7] = a_dense_y[b * 9 + 7];
+    y_b[b * 9 + 8] = a_dense_y[b * 9 + 8];
   }
 }
 
@@ -240,261 +288,396 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
   float *const g_gru_bias = grad->flat + 63;
   float *const g_dense_kernel = grad->flat + 72;
   float *const g_dense_bias = grad->flat + 81;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_gru_zr = &s->a_gru_zr[0][0];
+  float *const a_gru_cand = &s->a_gru_cand[0][0];
+  float *const a_gru_rh = &s->a_gru_rh[0][0];
+  float *const a_gru_h = &s->a_gru_h[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_gru_z = &s->d_gru_z[0][0];
+  float *const d_gru_zr = &s->d_gru_zr[0][0];
+  float *const d_gru_cand = &s->d_gru_cand[0][0];
+  float *const d_gru_h = &s->d_gru_h[0][0];
+  float *const d_gru_rh = &s->d_gru_rh[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_logits = &s->d_dense_logits[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const wt_gru_kernel = s->wt_gru_kernel;
+  wt_gru_kernel[0] = w_gru_kernel[0];
+  wt_gru_kernel[1] = w_gru_kernel[9];
+  wt_gru_kernel[2] = w_gru_kernel[18];
+  wt_gru_kernel[3] = w_gru_kernel[27];
+  wt_gru_kernel[4] = w_gru_kernel[1];
+  wt_gru_kernel[5] = w_gru_kernel[10];
+  wt_gru_kernel[6] = w_gru_kernel[19];
+  wt_gru_kernel[7] = w_gru_kernel[28];
+  wt_gru_kernel[8] = w_gru_kernel[2];
+  wt_gru_kernel[9] = w_gru_kernel[11];
+  wt_gru_kernel[10] = w_gru_kernel[20];
+  wt_gru_kernel[11] = w_gru_kernel[29];
+  wt_gru_kernel[12] = w_gru_kernel[3];
+  wt_gru_kernel[13] = w_gru_kernel[12];
+  wt_gru_kernel[14] = w_gru_kernel[21];
+  wt_gru_kernel[15] = w_gru_kernel[30];
+  wt_gru_kernel[16] = w_gru_kernel[4];
+  wt_gru_kernel[17] = w_gru_kernel[13];
+  wt_gru_kernel[18] = w_gru_kernel[22];
+  wt_gru_kernel[19] = w_gru_kernel[31];
+  wt_gru_kernel[20] = w_gru_kernel[5];
+  wt_gru_kernel[21] = w_gru_kernel[14];
+  wt_gru_kernel[22] = w_gru_kernel[23];
+  wt_gru_kernel[23] = w_gru_kernel[32];
+  wt_gru_kernel[24] = w_gru_kernel[6];
+  wt_gru_kernel[25] = w_gru_kernel[15];
+  wt_gru_kernel[26] = w_gru_kernel[24];
+  wt_gru_kernel[27] = w_gru_kernel[33];
+  wt_gru_kernel[28] = w_gru_kernel[7];
+  wt_gru_kernel[29] = w_gru_kernel[16];
+  wt_gru_kernel[30] = w_gru_kernel[25];
+  wt_gru_kernel[31] = w_gru_kernel[34];
+  wt_gru_kernel[32] = w_gru_kernel[8];
+  wt_gru_kernel[33] = w_gru_kernel[17];
+  wt_gru_kernel[34] = w_gru_kernel[26];
+  wt_gru_kernel[35] = w_gru_kernel[35];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_gru_zr = s->a_gru_zr[b];
-    float *const a_gru_cand = s->a_gru_cand[b];
-    float *const a_gru_rh = s->a_gru_rh[b];
-    float *const a_gru_h = s->a_gru_h[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const dx_b = dx ? dx + (size_t)b * 12 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 9;
-    float *const d_gru_z = s->d_gru_z;
-    float *const d_gru_zr = s->d_gru_zr;
-    float *const d_gru_cand = s->d_gru_cand;
-    float *const d_gru_h = s->d_gru_h;
-    float *const d_gru_rh = s->d_gru_rh;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_logits = s->d_dense_logits;
-    float *const d_dense_y = s->d_dense_y;
-    d_gru_z[0] = 0.0f;
-    d_gru_z[1] = 0.0f;
-    d_gru_z[2] = 0.0f;
-    d_gru_z[3] = 0.0f;
-    d_gru_z[4] = 0.0f;
-    d_gru_z[5] = 0.0f;
-    d_gru_z[6] = 0.0f;
-    d_gru_z[7] = 0.0f;
-    d_gru_z[8] = 0.0f;
-    d_gru_z[9] = 0.0f;
-    d_gru_z[10] = 0.0f;
-    d_gru_z[11] = 0.0f;
-    d_gru_z[12] = 0.0f;
-    d_gru_z[13] = 0.0f;
-    d_gru_z[14] = 0.0f;
-    d_gru_z[15] = 0.0f;
-    d_gru_z[16] = 0.0f;
-    d_gru_z[17] = 0.0f;
-    d_gru_z[18] = 0.0f;
-    d_gru_z[19] = 0.0f;
-    d_gru_z[20] = 0.0f;
-    d_gru_z[21] = 0.0f;
-    d_gru_z[22] = 0.0f;
-    d_gru_z[23] = 0.0f;
-    d_gru_z[24] = 0.0f;
-    d_gru_z[25] = 0.0f;
-    d_gru_z[26] = 0.0f;
-    d_dense_y[0] = dy_b[0];
-    d_dense_y[1] = dy_b[1];
-    d_dense_y[2] = dy_b[2];
-    d_dense_y[3] = dy_b[3];
-    d_dense_y[4] = dy_b[4];
-    d_dense_y[5] = dy_b[5];
-    d_dense_y[6] = dy_b[6];
-    d_dense_y[7] = dy_b[7];
-    d_dense_y[8] = dy_b[8];
+    d_gru_z[b * 27] = 0.0f;
+    d_gru_z[b * 27 + 1] = 0.0f;
+    d_gru_z[b * 27 + 2] = 0.0f;
+    d_gru_z[b * 27 + 3] = 0.0f;
+    d_gru_z[b * 27 + 4] = 0.0f;
+    d_gru_z[b * 27 + 5] = 0.0f;
+    d_gru_z[b * 27 + 6] = 0.0f;
+    d_gru_z[b * 27 + 7] = 0.0f;
+    d_gru_z[b * 27 + 8] = 0.0f;
+    d_gru_z[b * 27 + 9] = 0.0f;
+    d_gru_z[b * 27 + 10] = 0.0f;
+    d_gru_z[b * 27 + 11] = 0.0f;
+    d_gru_z[b * 27 + 12] = 0.0f;
+    d_gru_z[b * 27 + 13] = 0.0f;
+    d_gru_z[b * 27 + 14] = 0.0f;
+    d_gru_z[b * 27 + 15] = 0.0f;
+    d_gru_z[b * 27 + 16] = 0.0f;
+    d_gru_z[b * 27 + 17] = 0.0f;
+    d_gru_z[b * 27 + 18] = 0.0f;
+    d_gru_z[b * 27 + 19] = 0.0f;
+    d_gru_z[b * 27 + 20] = 0.0f;
+    d_gru_z[b * 27 + 21] = 0.0f;
+    d_gru_z[b * 27 + 22] = 0.0f;
+    d_gru_z[b * 27 + 23] = 0.0f;
+    d_gru_z[b * 27 + 24] = 0.0f;
+    d_gru_z[b * 27 + 25] = 0.0f;
+    d_gru_z[b * 27 + 26] = 0.0f;
+    d_dense_y[b * 9] = dy_b[b * 9];
+    d_dense_y[b * 9 + 1] = dy_b[b * 9 + 1];
+    d_dense_y[b * 9 + 2] = dy_b[b * 9 + 2];
+    d_dense_y[b * 9 + 3] = dy_b[b * 9 + 3];
+    d_dense_y[b * 9 + 4] = dy_b[b * 9 + 4];
+    d_dense_y[b * 9 + 5] = dy_b[b * 9 + 5];
+    d_dense_y[b * 9 + 6] = dy_b[b * 9 + 6];
+    d_dense_y[b * 9 + 7] = dy_b[b * 9 + 7];
+    d_dense_y[b * 9 + 8] = dy_b[b * 9 + 8];
     {
-      float dot =
-          d_dense_y[0] * a_dense_y[0] + d_dense_y[1] * a_dense_y[1] + d_dense_y[2] * a_dense_y[2];
-      d_dense_logits[0] = a_dense_y[0] * (d_dense_y[0] - dot);
-      d_dense_logits[1] = a_dense_y[1] * (d_dense_y[1] - dot);
-      d_dense_logits[2] = a_dense_y[2] * (d_dense_y[2] - dot);
+      float dot = d_dense_y[b * 9] * a_dense_y[b * 9] +
+                  d_dense_y[b * 9 + 1] * a_dense_y[b * 9 + 1] +
+                  d_dense_y[b * 9 + 2] * a_dense_y[b * 9 + 2];
+      d_dense_logits[b * 9] = a_dense_y[b * 9] * (d_dense_y[b * 9] - dot);
+      d_dense_logits[b * 9 + 1] = a_dense_y[b * 9 + 1] * (d_dense_y[b * 9 + 1] - dot);
+      d_dense_logits[b * 9 + 2] = a_dense_y[b * 9 + 2] * (d_dense_y[b * 9 + 2] - dot);
     }
     {
-      float dot =
-          d_dense_y[3] * a_dense_y[3] + d_dense_y[4] * a_dense_y[4] + d_dense_y[5] * a_dense_y[5];
-      d_dense_logits[3] = a_dense_y[3] * (d_dense_y[3] - dot);
-      d_dense_logits[4] = a_dense_y[4] * (d_dense_y[4] - dot);
-      d_dense_logits[5] = a_dense_y[5] * (d_dense_y[5] - dot);
+      float dot = d_dense_y[b * 9 + 3] * a_dense_y[b * 9 + 3] +
+                  d_dense_y[b * 9 + 4] * a_dense_y[b * 9 + 4] +
+                  d_dense_y[b * 9 + 5] * a_dense_y[b * 9 + 5];
+      d_dense_logits[b * 9 + 3] = a_dense_y[b * 9 + 3] * (d_dense_y[b * 9 + 3] - dot);
+      d_dense_logits[b * 9 + 4] = a_dense_y[b * 9 + 4] * (d_dense_y[b * 9 + 4] - dot);
+      d_dense_logits[b * 9 + 5] = a_dense_y[b * 9 + 5] * (d_dense_y[b * 9 + 5] - dot);
     }
     {
-      float dot =
-          d_dense_y[6] * a_dense_y[6] + d_dense_y[7] * a_dense_y[7] + d_dense_y[8] * a_dense_y[8];
-      d_dense_logits[6] = a_dense_y[6] * (d_dense_y[6] - dot);
-      d_dense_logits[7] = a_dense_y[7] * (d_dense_y[7] - dot);
-      d_dense_logits[8] = a_dense_y[8] * (d_dense_y[8] - dot);
+      float dot = d_dense_y[b * 9 + 6] * a_dense_y[b * 9 + 6] +
+                  d_dense_y[b * 9 + 7] * a_dense_y[b * 9 + 7] +
+                  d_dense_y[b * 9 + 8] * a_dense_y[b * 9 + 8];
+      d_dense_logits[b * 9 + 6] = a_dense_y[b * 9 + 6] * (d_dense_y[b * 9 + 6] - dot);
+      d_dense_logits[b * 9 + 7] = a_dense_y[b * 9 + 7] * (d_dense_y[b * 9 + 7] - dot);
+      d_dense_logits[b * 9 + 8] = a_dense_y[b * 9 + 8] * (d_dense_y[b * 9 + 8] - dot);
     }
-    d_dense_z[0] = d_dense_logits[0];
-    d_dense_z[1] = d_dense_logits[1];
-    d_dense_z[2] = d_dense_logits[2];
-    d_dense_z[3] = d_dense_logits[3];
-    d_dense_z[4] = d_dense_logits[4];
-    d_dense_z[5] = d_dense_logits[5];
-    d_dense_z[6] = d_dense_logits[6];
-    d_dense_z[7] = d_dense_logits[7];
-    d_dense_z[8] = d_dense_logits[8];
-    g_dense_bias[0] += d_dense_logits[0];
-    g_dense_bias[1] += d_dense_logits[1];
-    g_dense_bias[2] += d_dense_logits[2];
-    g_dense_bias[0] += d_dense_logits[3];
-    g_dense_bias[1] += d_dense_logits[4];
-    g_dense_bias[2] += d_dense_logits[5];
-    g_dense_bias[0] += d_dense_logits[6];
-    g_dense_bias[1] += d_dense_logits[7];
-    g_dense_bias[2] += d_dense_logits[8];
-    d_gru_h[0] = d_dense_z[0] * w_dense_kernel[0] + d_dense_z[1] * w_dense_kernel[1] +
-                 d_dense_z[2] * w_dense_kernel[2];
-    d_gru_h[1] = d_dense_z[0] * w_dense_kernel[3] + d_dense_z[1] * w_dense_kernel[4] +
-                 d_dense_z[2] * w_dense_kernel[5];
-    d_gru_h[2] = d_dense_z[0] * w_dense_kernel[6] + d_dense_z[1] * w_dense_kernel[7] +
-                 d_dense_z[2] * w_dense_kernel[8];
-    d_gru_h[3] = d_dense_z[3] * w_dense_kernel[0] + d_dense_z[4] * w_dense_kernel[1] +
-                 d_dense_z[5] * w_dense_kernel[2];
-    d_gru_h[4] = d_dense_z[3] * w_dense_kernel[3] + d_dense_z[4] * w_dense_kernel[4] +
-                 d_dense_z[5] * w_dense_kernel[5];
-    d_gru_h[5] = d_dense_z[3] * w_dense_kernel[6] + d_dense_z[4] * w_dense_kernel[7] +
-                 d_dense_z[5] * w_dense_kernel[8];
-    d_gru_h[6] = d_dense_z[6] * w_dense_kernel[0] + d_dense_z[7] * w_dense_kernel[1] +
-                 d_dense_z[8] * w_dense_kernel[2];
-    d_gru_h[7] = d_dense_z[6] * w_dense_kernel[3] + d_dense_z[7] * w_dense_kernel[4] +
-                 d_dense_z[8] * w_dense_kernel[5];
-    d_gru_h[8] = d_dense_z[6] * w_dense_kernel[6] + d_dense_z[7] * w_dense_kernel[7] +
-                 d_dense_z[8] * w_dense_kernel[8];
-    g_dense_kernel[0] +=
-        a_gru_h[0] * d_dense_z[0] + a_gru_h[3] * d_dense_z[3] + a_gru_h[6] * d_dense_z[6];
-    g_dense_kernel[1] +=
-        a_gru_h[0] * d_dense_z[1] + a_gru_h[3] * d_dense_z[4] + a_gru_h[6] * d_dense_z[7];
-    g_dense_kernel[2] +=
-        a_gru_h[0] * d_dense_z[2] + a_gru_h[3] * d_dense_z[5] + a_gru_h[6] * d_dense_z[8];
-    g_dense_kernel[3] +=
-        a_gru_h[1] * d_dense_z[0] + a_gru_h[4] * d_dense_z[3] + a_gru_h[7] * d_dense_z[6];
-    g_dense_kernel[4] +=
-        a_gru_h[1] * d_dense_z[1] + a_gru_h[4] * d_dense_z[4] + a_gru_h[7] * d_dense_z[7];
-    g_dense_kernel[5] +=
-        a_gru_h[1] * d_dense_z[2] + a_gru_h[4] * d_dense_z[5] + a_gru_h[7] * d_dense_z[8];
-    g_dense_kernel[6] +=
-        a_gru_h[2] * d_dense_z[0] + a_gru_h[5] * d_dense_z[3] + a_gru_h[8] * d_dense_z[6];
-    g_dense_kernel[7] +=
-        a_gru_h[2] * d_dense_z[1] + a_gru_h[5] * d_dense_z[4] + a_gru_h[8] * d_dense_z[7];
-    g_dense_kernel[8] +=
-        a_gru_h[2] * d_dense_z[2] + a_gru_h[5] * d_dense_z[5] + a_gru_h[8] * d_dense_z[8];
+    d_dense_z[b * 9] = d_dense_logits[b * 9];
+    d_dense_z[b * 9 + 1] = d_dense_logits[b * 9 + 1];
+    d_dense_z[b * 9 + 2] = d_dense_logits[b * 9 + 2];
+    d_dense_z[b * 9 + 3] = d_dense_logits[b * 9 + 3];
+    d_dense_z[b * 9 + 4] = d_dense_logits[b * 9 + 4];
+    d_dense_z[b * 9 + 5] = d_dense_logits[b * 9 + 5];
+    d_dense_z[b * 9 + 6] = d_dense_logits[b * 9 + 6];
+    d_dense_z[b * 9 + 7] = d_dense_logits[b * 9 + 7];
+    d_dense_z[b * 9 + 8] = d_dense_logits[b * 9 + 8];
+    g_dense_bias[0] += d_dense_logits[b * 9];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 1];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 2];
+    g_dense_bias[0] += d_dense_logits[b * 9 + 3];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 4];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 5];
+    g_dense_bias[0] += d_dense_logits[b * 9 + 6];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 7];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 8];
+    d_gru_h[b * 9] = d_dense_z[b * 9] * w_dense_kernel[0] +
+                     d_dense_z[b * 9 + 1] * w_dense_kernel[1] +
+                     d_dense_z[b * 9 + 2] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 1] = d_dense_z[b * 9] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 1] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 2] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 2] = d_dense_z[b * 9] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 1] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 2] * w_dense_kernel[8];
+    d_gru_h[b * 9 + 3] = d_dense_z[b * 9 + 3] * w_dense_kernel[0] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[1] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 4] = d_dense_z[b * 9 + 3] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 5] = d_dense_z[b * 9 + 3] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[8];
+    d_gru_h[b * 9 + 6] = d_dense_z[b * 9 + 6] * w_dense_kernel[0] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[1] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 7] = d_dense_z[b * 9 + 6] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 8] = d_dense_z[b * 9 + 6] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[8];
+    g_dense_kernel[0] += a_gru_h[b * 9] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[1] += a_gru_h[b * 9] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[2] += a_gru_h[b * 9] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[3] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[4] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[5] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[6] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[7] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[8] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_gru_zr[t * 6] = d_gru_h[t * 3] * (a_gru_h[t * 3 - 3] + -1.0f * a_gru_cand[t * 3]);
-      d_gru_zr[t * 6 + 1] =
-          d_gru_h[t * 3 + 1] * (a_gru_h[t * 3 - 2] + -1.0f * a_gru_cand[t * 3 + 1]);
-      d_gru_zr[t * 6 + 2] =
-          d_gru_h[t * 3 + 2] * (a_gru_h[t * 3 - 1] + -1.0f * a_gru_cand[t * 3 + 2]);
-      d_gru_h[t * 3 - 3] += d_gru_h[t * 3] * a_gru_zr[t * 6];
-      d_gru_h[t * 3 - 2] += d_gru_h[t * 3 + 1] * a_gru_zr[t * 6 + 1];
-      d_gru_h[t * 3 - 1] += d_gru_h[t * 3 + 2] * a_gru_zr[t * 6 + 2];
-      d_gru_cand[t * 3] = d_gru_h[t * 3] * (1.0f - a_gru_zr[t * 6]);
-      d_gru_cand[t * 3 + 1] = d_gru_h[t * 3 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      d_gru_cand[t * 3 + 2] = d_gru_h[t * 3 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      d_gru_z[t * 9 + 6] = d_gru_cand[t * 3] * (1.0f - a_gru_cand[t * 3] * a_gru_cand[t * 3]);
-      d_gru_z[t * 9 + 7] =
-          d_gru_cand[t * 3 + 1] * (1.0f - a_gru_cand[t * 3 + 1] * a_gru_cand[t * 3 + 1]);
-      d_gru_z[t * 9 + 8] =
-          d_gru_cand[t * 3 + 2] * (1.0f - a_gru_cand[t * 3 + 2] * a_gru_cand[t * 3 + 2]);
-      g_gru_bias[6] += d_gru_cand[t * 3] * (1.0f - a_gru_cand[t * 3] * a_gru_cand[t * 3]);
-      g_gru_bias[7] +=
-          d_gru_cand[t * 3 + 1] * (1.0f - a_gru_cand[t * 3 + 1] * a_gru_cand[t * 3 + 1]);
-      g_gru_bias[8] +=
-          d_gru_cand[t * 3 + 2] * (1.0f - a_gru_cand[t * 3 + 2] * a_gru_cand[t * 3 + 2]);
-      d_gru_rh[t * 3] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[6] +
-                        d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[7] +
-                        d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[8];
-      d_gru_rh[t * 3 + 1] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[15] +
-                            d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[16] +
-                            d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[17];
-      d_gru_rh[t * 3 + 2] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[24] +
-                            d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[25] +
-                            d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[26];
-      g_gru_recurrent_kernel[6] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[7] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[8] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 8];
-      g_gru_recurrent_kernel[15] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[16] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[17] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 8];
-      g_gru_recurrent_kernel[24] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[25] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[26] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 8];
-      d_gru_zr[t * 6 + 3] = d_gru_rh[t * 3] * a_gru_h[t * 3 - 3];
-      d_gru_zr[t * 6 + 4] = d_gru_rh[t * 3 + 1] * a_gru_h[t * 3 - 2];
-      d_gru_zr[t * 6 + 5] = d_gru_rh[t * 3 + 2] * a_gru_h[t * 3 - 1];
-      d_gru_h[t * 3 - 3] += d_gru_rh[t * 3] * a_gru_zr[t * 6 + 3];
-      d_gru_h[t * 3 - 2] += d_gru_rh[t * 3 + 1] * a_gru_zr[t * 6 + 4];
-      d_gru_h[t * 3 - 1] += d_gru_rh[t * 3 + 2] * a_gru_zr[t * 6 + 5];
-      d_gru_z[t * 9 + 3] = d_gru_zr[t * 6 + 3] * a_gru_zr[t * 6 + 3] * (1.0f - a_gru_zr[t * 6 + 3]);
-      d_gru_z[t * 9 + 4] = d_gru_zr[t * 6 + 4] * a_gru_zr[t * 6 + 4] * (1.0f - a_gru_zr[t * 6 + 4]);
-      d_gru_z[t * 9 + 5] = d_gru_zr[t * 6 + 5] * a_gru_zr[t * 6 + 5] * (1.0f - a_gru_zr[t * 6 + 5]);
-      g_gru_bias[3] += d_gru_zr[t * 6 + 3] * a_gru_zr[t * 6 + 3] * (1.0f - a_gru_zr[t * 6 + 3]);
-      g_gru_bias[4] += d_gru_zr[t * 6 + 4] * a_gru_zr[t * 6 + 4] * (1.0f - a_gru_zr[t * 6 + 4]);
-      g_gru_bias[5] += d_gru_zr[t * 6 + 5] * a_gru_zr[t * 6 + 5] * (1.0f - a_gru_zr[t * 6 + 5]);
-      d_gru_z[t * 9] = d_gru_zr[t * 6] * a_gru_zr[t * 6] * (1.0f - a_gru_zr[t * 6]);
-      d_gru_z[t * 9 + 1] = d_gru_zr[t * 6 + 1] * a_gru_zr[t * 6 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      d_gru_z[t * 9 + 2] = d_gru_zr[t * 6 + 2] * a_gru_zr[t * 6 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      g_gru_bias[0] += d_gru_zr[t * 6] * a_gru_zr[t * 6] * (1.0f - a_gru_zr[t * 6]);
-      g_gru_bias[1] += d_gru_zr[t * 6 + 1] * a_gru_zr[t * 6 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      g_gru_bias[2] += d_gru_zr[t * 6 + 2] * a_gru_zr[t * 6 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      d_gru_h[t * 3 - 3] += d_gru_z[t * 9] * w_gru_recurrent_kernel[0] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[1] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[2] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[3] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[4] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[5];
-      d_gru_h[t * 3 - 2] += d_gru_z[t * 9] * w_gru_recurrent_kernel[9] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[10] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[11] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[12] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[13] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[14];
-      d_gru_h[t * 3 - 1] += d_gru_z[t * 9] * w_gru_recurrent_kernel[18] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[19] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[20] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[21] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[22] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[23];
-      g_gru_recurrent_kernel[0] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[1] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[2] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[3] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[4] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[5] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 5];
-      g_gru_recurrent_kernel[9] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[10] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[11] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[12] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[13] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[14] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 5];
-      g_gru_recurrent_kernel[18] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[19] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[20] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[21] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[22] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[23] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 5];
+      d_gru_zr[b * 18 + t * 6] =
+          d_gru_h[b * 9 + t * 3] * (a_gru_h[b * 9 + t * 3 - 3] + -1.0f * a_gru_cand[b * 9 + t * 3]);
+      d_gru_zr[b * 18 + t * 6 + 1] =
+          d_gru_h[b * 9 + t * 3 + 1] *
+          (a_gru_h[b * 9 + t * 3 - 2] + -1.0f * a_gru_cand[b * 9 + t * 3 + 1]);
+      d_gru_zr[b * 18 + t * 6 + 2] =
+          d_gru_h[b * 9 + t * 3 + 2] *
+          (a_gru_h[b * 9 + t * 3 - 1] + -1.0f * a_gru_cand[b * 9 + t * 3 + 2]);
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_h[b * 9 + t * 3] * a_gru_zr[b * 18 + t * 6];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_h[b * 9 + t * 3 + 1] * a_gru_zr[b * 18 + t * 6 + 1];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_h[b * 9 + t * 3 + 2] * a_gru_zr[b * 18 + t * 6 + 2];
+      d_gru_cand[b * 9 + t * 3] = d_gru_h[b * 9 + t * 3] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      d_gru_cand[b * 9 + t * 3 + 1] =
+          d_gru_h[b * 9 + t * 3 + 1] * (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      d_gru_cand[b * 9 + t * 3 + 2] =
+          d_gru_h[b * 9 + t * 3 + 2] * (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      d_gru_z[b * 27 + t * 9 + 6] = d_gru_cand[b * 9 + t * 3] *
+                                    (1.0f - a_gru_cand[b * 9 + t * 3] * a_gru_cand[b * 9 + t * 3]);
+      d_gru_z[b * 27 + t * 9 + 7] =
+          d_gru_cand[b * 9 + t * 3 + 1] *
+          (1.0f - a_gru_cand[b * 9 + t * 3 + 1] * a_gru_cand[b * 9 + t * 3 + 1]);
+      d_gru_z[b * 27 + t * 9 + 8] =
+          d_gru_cand[b * 9 + t * 3 + 2] *
+          (1.0f - a_gru_cand[b * 9 + t * 3 + 2] * a_gru_cand[b * 9 + t * 3 + 2]);
+      g_gru_bias[6] += d_gru_cand[b * 9 + t * 3] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3] * a_gru_cand[b * 9 + t * 3]);
+      g_gru_bias[7] += d_gru_cand[b * 9 + t * 3 + 1] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3 + 1] * a_gru_cand[b * 9 + t * 3 + 1]);
+      g_gru_bias[8] += d_gru_cand[b * 9 + t * 3 + 2] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3 + 2] * a_gru_cand[b * 9 + t * 3 + 2]);
+      d_gru_rh[b * 9 + t * 3] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[6] +
+                                d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[7] +
+                                d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[8];
+      d_gru_rh[b * 9 + t * 3 + 1] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[15] +
+                                    d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[16] +
+                                    d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[17];
+      d_gru_rh[b * 9 + t * 3 + 2] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[24] +
+                                    d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[25] +
+                                    d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[26];
+      g_gru_recurrent_kernel[6] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[7] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[8] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 8];
+      g_gru_recurrent_kernel[15] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[16] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[17] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 8];
+      g_gru_recurrent_kernel[24] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[25] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[26] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 8];
+      d_gru_zr[b * 18 + t * 6 + 3] = d_gru_rh[b * 9 + t * 3] * a_gru_h[b * 9 + t * 3 - 3];
+      d_gru_zr[b * 18 + t * 6 + 4] = d_gru_rh[b * 9 + t * 3 + 1] * a_gru_h[b * 9 + t * 3 - 2];
+      d_gru_zr[b * 18 + t * 6 + 5] = d_gru_rh[b * 9 + t * 3 + 2] * a_gru_h[b * 9 + t * 3 - 1];
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_rh[b * 9 + t * 3] * a_gru_zr[b * 18 + t * 6 + 3];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_rh[b * 9 + t * 3 + 1] * a_gru_zr[b * 18 + t * 6 + 4];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_rh[b * 9 + t * 3 + 2] * a_gru_zr[b * 18 + t * 6 + 5];
+      d_gru_z[b * 27 + t * 9 + 3] = d_gru_zr[b * 18 + t * 6 + 3] * a_gru_zr[b * 18 + t * 6 + 3] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 3]);
+      d_gru_z[b * 27 + t * 9 + 4] = d_gru_zr[b * 18 + t * 6 + 4] * a_gru_zr[b * 18 + t * 6 + 4] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 4]);
+      d_gru_z[b * 27 + t * 9 + 5] = d_gru_zr[b * 18 + t * 6 + 5] * a_gru_zr[b * 18 + t * 6 + 5] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 5]);
+      g_gru_bias[3] += d_gru_zr[b * 18 + t * 6 + 3] * a_gru_zr[b * 18 + t * 6 + 3] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 3]);
+      g_gru_bias[4] += d_gru_zr[b * 18 + t * 6 + 4] * a_gru_zr[b * 18 + t * 6 + 4] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 4]);
+      g_gru_bias[5] += d_gru_zr[b * 18 + t * 6 + 5] * a_gru_zr[b * 18 + t * 6 + 5] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 5]);
+      d_gru_z[b * 27 + t * 9] =
+          d_gru_zr[b * 18 + t * 6] * a_gru_zr[b * 18 + t * 6] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      d_gru_z[b * 27 + t * 9 + 1] = d_gru_zr[b * 18 + t * 6 + 1] * a_gru_zr[b * 18 + t * 6 + 1] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      d_gru_z[b * 27 + t * 9 + 2] = d_gru_zr[b * 18 + t * 6 + 2] * a_gru_zr[b * 18 + t * 6 + 2] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      g_gru_bias[0] +=
+          d_gru_zr[b * 18 + t * 6] * a_gru_zr[b * 18 + t * 6] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      g_gru_bias[1] += d_gru_zr[b * 18 + t * 6 + 1] * a_gru_zr[b * 18 + t * 6 + 1] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      g_gru_bias[2] += d_gru_zr[b * 18 + t * 6 + 2] * a_gru_zr[b * 18 + t * 6 + 2] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[0] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[1] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[2] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[3] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[4] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[5];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[9] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[10] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[11] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[12] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[13] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[14];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[18] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[19] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[20] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[21] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[22] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[23];
+      g_gru_recurrent_kernel[0] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[1] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[2] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[3] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[4] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[5] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 5];
+      g_gru_recurrent_kernel[9] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[10] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[11] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[12] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[13] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[14] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 5];
+      g_gru_recurrent_kernel[18] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[19] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[20] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[21] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[22] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[23] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 5];
     }
-    d_gru_zr[0] = d_gru_h[0] * -1.0f * a_gru_cand[0];
-    d_gru_zr[1] = d_gru_h[1] * -1.0f * a_gru_cand[1];
-    d_gru_zr[2] = d_gru_h[2] * -1.0f * a_gru_cand[2];
-    d_gru_cand[0] = d_gru_h[0] * (1.0f - a_gru_zr[0]);
-    d_gru_cand[1] = d_gru_h[1] * (1.0f - a_gru_zr[1]);
-    d_gru_cand[2] = d_gru_h[2] * (1.0f - a_gru_zr[2]);
-    d_gru_z[6] = d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    d_gru_z[7] = d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    d_gru_z[8] = d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    g_gru_bias[6] += d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    g_gru_bias[7] += d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    g_gru_bias[8] += d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    d_gru_z[0] = d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    d_gru_z[1] = d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    d_gru_z[2] = d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    g_gru_bias[0] += d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    g_gru_bias[1] += d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    g_gru_bias[2] += d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 9; ++q)
-          sum += d_gru_z[r * 9 + q] * w_gru_kernel[q + c * 9];
-        dx_b[r * 4 + c] = sum;
+    d_gru_zr[b * 18] = d_gru_h[b * 9] * -1.0f * a_gru_cand[b * 9];
+    d_gru_zr[b * 18 + 1] = d_gru_h[b * 9 + 1] * -1.0f * a_gru_cand[b * 9 + 1];
+    d_gru_zr[b * 18 + 2] = d_gru_h[b * 9 + 2] * -1.0f * a_gru_cand[b * 9 + 2];
+    d_gru_cand[b * 9] = d_gru_h[b * 9] * (1.0f - a_gru_zr[b * 18]);
+    d_gru_cand[b * 9 + 1] = d_gru_h[b * 9 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    d_gru_cand[b * 9 + 2] = d_gru_h[b * 9 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+    d_gru_z[b * 27 + 6] = d_gru_cand[b * 9] * (1.0f - a_gru_cand[b * 9] * a_gru_cand[b * 9]);
+    d_gru_z[b * 27 + 7] =
+        d_gru_cand[b * 9 + 1] * (1.0f - a_gru_cand[b * 9 + 1] * a_gru_cand[b * 9 + 1]);
+    d_gru_z[b * 27 + 8] =
+        d_gru_cand[b * 9 + 2] * (1.0f - a_gru_cand[b * 9 + 2] * a_gru_cand[b * 9 + 2]);
+    g_gru_bias[6] += d_gru_cand[b * 9] * (1.0f - a_gru_cand[b * 9] * a_gru_cand[b * 9]);
+    g_gru_bias[7] += d_gru_cand[b * 9 + 1] * (1.0f - a_gru_cand[b * 9 + 1] * a_gru_cand[b * 9 + 1]);
+    g_gru_bias[8] += d_gru_cand[b * 9 + 2] * (1.0f - a_gru_cand[b * 9 + 2] * a_gru_cand[b * 9 + 2]);
+    d_gru_z[b * 27] = d_gru_zr[b * 18] * a_gru_zr[b * 18] * (1.0f - a_gru_zr[b * 18]);
+    d_gru_z[b * 27 + 1] =
+        d_gru_zr[b * 18 + 1] * a_gru_zr[b * 18 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    d_gru_z[b * 27 + 2] =
+        d_gru_zr[b * 18 + 2] * a_gru_zr[b * 18 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+    g_gru_bias[0] += d_gru_zr[b * 18] * a_gru_zr[b * 18] * (1.0f - a_gru_zr[b * 18]);
+    g_gru_bias[1] += d_gru_zr[b * 18 + 1] * a_gru_zr[b * 18 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    g_gru_bias[2] += d_gru_zr[b * 18 + 2] * a_gru_zr[b * 18 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+  }
+  {
+    const float *const A = d_gru_z + 0;
+    const float *const B = wt_gru_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[4][4];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 9; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 9 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 9; ++c) {
-        float sum = g_gru_kernel[r * 9 + c];
-        for (int q = 0; q < 3; ++q)
-          sum += a_x[r + q * 4] * d_gru_z[q * 9 + c];
-        g_gru_kernel[r * 9 + c] = sum;
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[1][4];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 9; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 9 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_gru_z + 0;
+    float *const C = g_gru_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 9; j += 9) {
+        float acc[4][9];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            acc[r][jj] = C[(i + r) * 9 + j + jj];
+        for (int p = 0; p < n * 3; ++p) {
+          const float *const brow = B + p * 9 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 4];
+            for (int jj = 0; jj < 9; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            C[(i + r) * 9 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -515,228 +698,360 @@ static void gru_tagger_backward_logits(const gru_tagger_params *p, gru_tagger_sc
   float *const g_gru_bias = grad->flat + 63;
   float *const g_dense_kernel = grad->flat + 72;
   float *const g_dense_bias = grad->flat + 81;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_gru_zr = &s->a_gru_zr[0][0];
+  float *const a_gru_cand = &s->a_gru_cand[0][0];
+  float *const a_gru_rh = &s->a_gru_rh[0][0];
+  float *const a_gru_h = &s->a_gru_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  float *const d_gru_z = &s->d_gru_z[0][0];
+  float *const d_gru_zr = &s->d_gru_zr[0][0];
+  float *const d_gru_cand = &s->d_gru_cand[0][0];
+  float *const d_gru_h = &s->d_gru_h[0][0];
+  float *const d_gru_rh = &s->d_gru_rh[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  const float *const dlogits_b = dlogits;
+  float *const wt_gru_kernel = s->wt_gru_kernel;
+  wt_gru_kernel[0] = w_gru_kernel[0];
+  wt_gru_kernel[1] = w_gru_kernel[9];
+  wt_gru_kernel[2] = w_gru_kernel[18];
+  wt_gru_kernel[3] = w_gru_kernel[27];
+  wt_gru_kernel[4] = w_gru_kernel[1];
+  wt_gru_kernel[5] = w_gru_kernel[10];
+  wt_gru_kernel[6] = w_gru_kernel[19];
+  wt_gru_kernel[7] = w_gru_kernel[28];
+  wt_gru_kernel[8] = w_gru_kernel[2];
+  wt_gru_kernel[9] = w_gru_kernel[11];
+  wt_gru_kernel[10] = w_gru_kernel[20];
+  wt_gru_kernel[11] = w_gru_kernel[29];
+  wt_gru_kernel[12] = w_gru_kernel[3];
+  wt_gru_kernel[13] = w_gru_kernel[12];
+  wt_gru_kernel[14] = w_gru_kernel[21];
+  wt_gru_kernel[15] = w_gru_kernel[30];
+  wt_gru_kernel[16] = w_gru_kernel[4];
+  wt_gru_kernel[17] = w_gru_kernel[13];
+  wt_gru_kernel[18] = w_gru_kernel[22];
+  wt_gru_kernel[19] = w_gru_kernel[31];
+  wt_gru_kernel[20] = w_gru_kernel[5];
+  wt_gru_kernel[21] = w_gru_kernel[14];
+  wt_gru_kernel[22] = w_gru_kernel[23];
+  wt_gru_kernel[23] = w_gru_kernel[32];
+  wt_gru_kernel[24] = w_gru_kernel[6];
+  wt_gru_kernel[25] = w_gru_kernel[15];
+  wt_gru_kernel[26] = w_gru_kernel[24];
+  wt_gru_kernel[27] = w_gru_kernel[33];
+  wt_gru_kernel[28] = w_gru_kernel[7];
+  wt_gru_kernel[29] = w_gru_kernel[16];
+  wt_gru_kernel[30] = w_gru_kernel[25];
+  wt_gru_kernel[31] = w_gru_kernel[34];
+  wt_gru_kernel[32] = w_gru_kernel[8];
+  wt_gru_kernel[33] = w_gru_kernel[17];
+  wt_gru_kernel[34] = w_gru_kernel[26];
+  wt_gru_kernel[35] = w_gru_kernel[35];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_gru_zr = s->a_gru_zr[b];
-    float *const a_gru_cand = s->a_gru_cand[b];
-    float *const a_gru_rh = s->a_gru_rh[b];
-    float *const a_gru_h = s->a_gru_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 12 : s->dx_sink;
-    float *const d_gru_z = s->d_gru_z;
-    float *const d_gru_zr = s->d_gru_zr;
-    float *const d_gru_cand = s->d_gru_cand;
-    float *const d_gru_h = s->d_gru_h;
-    float *const d_gru_rh = s->d_gru_rh;
-    float *const d_dense_z = s->d_dense_z;
-    const float *const dlogits_b = dlogits + (size_t)b * 9;
-    d_gru_z[0] = 0.0f;
-    d_gru_z[1] = 0.0f;
-    d_gru_z[2] = 0.0f;
-    d_gru_z[3] = 0.0f;
-    d_gru_z[4] = 0.0f;
-    d_gru_z[5] = 0.0f;
-    d_gru_z[6] = 0.0f;
-    d_gru_z[7] = 0.0f;
-    d_gru_z[8] = 0.0f;
-    d_gru_z[9] = 0.0f;
-    d_gru_z[10] = 0.0f;
-    d_gru_z[11] = 0.0f;
-    d_gru_z[12] = 0.0f;
-    d_gru_z[13] = 0.0f;
-    d_gru_z[14] = 0.0f;
-    d_gru_z[15] = 0.0f;
-    d_gru_z[16] = 0.0f;
-    d_gru_z[17] = 0.0f;
-    d_gru_z[18] = 0.0f;
-    d_gru_z[19] = 0.0f;
-    d_gru_z[20] = 0.0f;
-    d_gru_z[21] = 0.0f;
-    d_gru_z[22] = 0.0f;
-    d_gru_z[23] = 0.0f;
-    d_gru_z[24] = 0.0f;
-    d_gru_z[25] = 0.0f;
-    d_gru_z[26] = 0.0f;
-    d_dense_z[0] = dlogits_b[0];
-    d_dense_z[1] = dlogits_b[1];
-    d_dense_z[2] = dlogits_b[2];
-    d_dense_z[3] = dlogits_b[3];
-    d_dense_z[4] = dlogits_b[4];
-    d_dense_z[5] = dlogits_b[5];
-    d_dense_z[6] = dlogits_b[6];
-    d_dense_z[7] = dlogits_b[7];
-    d_dense_z[8] = dlogits_b[8];
-    g_dense_bias[0] += dlogits_b[0];
-    g_dense_bias[1] += dlogits_b[1];
-    g_dense_bias[2] += dlogits_b[2];
-    g_dense_bias[0] += dlogits_b[3];
-    g_dense_bias[1] += dlogits_b[4];
-    g_dense_bias[2] += dlogits_b[5];
-    g_dense_bias[0] += dlogits_b[6];
-    g_dense_bias[1] += dlogits_b[7];
-    g_dense_bias[2] += dlogits_b[8];
-    d_gru_h[0] = d_dense_z[0] * w_dense_kernel[0] + d_dense_z[1] * w_dense_kernel[1] +
-                 d_dense_z[2] * w_dense_kernel[2];
-    d_gru_h[1] = d_dense_z[0] * w_dense_kernel[3] + d_dense_z[1] * w_dense_kernel[4] +
-                 d_dense_z[2] * w_dense_kernel[5];
-    d_gru_h[2] = d_dense_z[0] * w_dense_kernel[6] + d_dense_z[1] * w_dense_kernel[7] +
-                 d_dense_z[2] * w_dense_kernel[8];
-    d_gru_h[3] = d_dense_z[3] * w_dense_kernel[0] + d_dense_z[4] * w_dense_kernel[1] +
-                 d_dense_z[5] * w_dense_kernel[2];
-    d_gru_h[4] = d_dense_z[3] * w_dense_kernel[3] + d_dense_z[4] * w_dense_kernel[4] +
-                 d_dense_z[5] * w_dense_kernel[5];
-    d_gru_h[5] = d_dense_z[3] * w_dense_kernel[6] + d_dense_z[4] * w_dense_kernel[7] +
-                 d_dense_z[5] * w_dense_kernel[8];
-    d_gru_h[6] = d_dense_z[6] * w_dense_kernel[0] + d_dense_z[7] * w_dense_kernel[1] +
-                 d_dense_z[8] * w_dense_kernel[2];
-    d_gru_h[7] = d_dense_z[6] * w_dense_kernel[3] + d_dense_z[7] * w_dense_kernel[4] +
-                 d_dense_z[8] * w_dense_kernel[5];
-    d_gru_h[8] = d_dense_z[6] * w_dense_kernel[6] + d_dense_z[7] * w_dense_kernel[7] +
-                 d_dense_z[8] * w_dense_kernel[8];
-    g_dense_kernel[0] +=
-        a_gru_h[0] * d_dense_z[0] + a_gru_h[3] * d_dense_z[3] + a_gru_h[6] * d_dense_z[6];
-    g_dense_kernel[1] +=
-        a_gru_h[0] * d_dense_z[1] + a_gru_h[3] * d_dense_z[4] + a_gru_h[6] * d_dense_z[7];
-    g_dense_kernel[2] +=
-        a_gru_h[0] * d_dense_z[2] + a_gru_h[3] * d_dense_z[5] + a_gru_h[6] * d_dense_z[8];
-    g_dense_kernel[3] +=
-        a_gru_h[1] * d_dense_z[0] + a_gru_h[4] * d_dense_z[3] + a_gru_h[7] * d_dense_z[6];
-    g_dense_kernel[4] +=
-        a_gru_h[1] * d_dense_z[1] + a_gru_h[4] * d_dense_z[4] + a_gru_h[7] * d_dense_z[7];
-    g_dense_kernel[5] +=
-        a_gru_h[1] * d_dense_z[2] + a_gru_h[4] * d_dense_z[5] + a_gru_h[7] * d_dense_z[8];
-    g_dense_kernel[6] +=
-        a_gru_h[2] * d_dense_z[0] + a_gru_h[5] * d_dense_z[3] + a_gru_h[8] * d_dense_z[6];
-    g_dense_kernel[7] +=
-        a_gru_h[2] * d_dense_z[1] + a_gru_h[5] * d_dense_z[4] + a_gru_h[8] * d_dense_z[7];
-    g_dense_kernel[8] +=
-        a_gru_h[2] * d_dense_z[2] + a_gru_h[5] * d_dense_z[5] + a_gru_h[8] * d_dense_z[8];
+    d_gru_z[b * 27] = 0.0f;
+    d_gru_z[b * 27 + 1] = 0.0f;
+    d_gru_z[b * 27 + 2] = 0.0f;
+    d_gru_z[b * 27 + 3] = 0.0f;
+    d_gru_z[b * 27 + 4] = 0.0f;
+    d_gru_z[b * 27 + 5] = 0.0f;
+    d_gru_z[b * 27 + 6] = 0.0f;
+    d_gru_z[b * 27 + 7] = 0.0f;
+    d_gru_z[b * 27 + 8] = 0.0f;
+    d_gru_z[b * 27 + 9] = 0.0f;
+    d_gru_z[b * 27 + 10] = 0.0f;
+    d_gru_z[b * 27 + 11] = 0.0f;
+    d_gru_z[b * 27 + 12] = 0.0f;
+    d_gru_z[b * 27 + 13] = 0.0f;
+    d_gru_z[b * 27 + 14] = 0.0f;
+    d_gru_z[b * 27 + 15] = 0.0f;
+    d_gru_z[b * 27 + 16] = 0.0f;
+    d_gru_z[b * 27 + 17] = 0.0f;
+    d_gru_z[b * 27 + 18] = 0.0f;
+    d_gru_z[b * 27 + 19] = 0.0f;
+    d_gru_z[b * 27 + 20] = 0.0f;
+    d_gru_z[b * 27 + 21] = 0.0f;
+    d_gru_z[b * 27 + 22] = 0.0f;
+    d_gru_z[b * 27 + 23] = 0.0f;
+    d_gru_z[b * 27 + 24] = 0.0f;
+    d_gru_z[b * 27 + 25] = 0.0f;
+    d_gru_z[b * 27 + 26] = 0.0f;
+    d_dense_z[b * 9] = dlogits_b[b * 9];
+    d_dense_z[b * 9 + 1] = dlogits_b[b * 9 + 1];
+    d_dense_z[b * 9 + 2] = dlogits_b[b * 9 + 2];
+    d_dense_z[b * 9 + 3] = dlogits_b[b * 9 + 3];
+    d_dense_z[b * 9 + 4] = dlogits_b[b * 9 + 4];
+    d_dense_z[b * 9 + 5] = dlogits_b[b * 9 + 5];
+    d_dense_z[b * 9 + 6] = dlogits_b[b * 9 + 6];
+    d_dense_z[b * 9 + 7] = dlogits_b[b * 9 + 7];
+    d_dense_z[b * 9 + 8] = dlogits_b[b * 9 + 8];
+    g_dense_bias[0] += dlogits_b[b * 9];
+    g_dense_bias[1] += dlogits_b[b * 9 + 1];
+    g_dense_bias[2] += dlogits_b[b * 9 + 2];
+    g_dense_bias[0] += dlogits_b[b * 9 + 3];
+    g_dense_bias[1] += dlogits_b[b * 9 + 4];
+    g_dense_bias[2] += dlogits_b[b * 9 + 5];
+    g_dense_bias[0] += dlogits_b[b * 9 + 6];
+    g_dense_bias[1] += dlogits_b[b * 9 + 7];
+    g_dense_bias[2] += dlogits_b[b * 9 + 8];
+    d_gru_h[b * 9] = d_dense_z[b * 9] * w_dense_kernel[0] +
+                     d_dense_z[b * 9 + 1] * w_dense_kernel[1] +
+                     d_dense_z[b * 9 + 2] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 1] = d_dense_z[b * 9] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 1] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 2] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 2] = d_dense_z[b * 9] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 1] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 2] * w_dense_kernel[8];
+    d_gru_h[b * 9 + 3] = d_dense_z[b * 9 + 3] * w_dense_kernel[0] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[1] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 4] = d_dense_z[b * 9 + 3] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 5] = d_dense_z[b * 9 + 3] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 4] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 5] * w_dense_kernel[8];
+    d_gru_h[b * 9 + 6] = d_dense_z[b * 9 + 6] * w_dense_kernel[0] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[1] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[2];
+    d_gru_h[b * 9 + 7] = d_dense_z[b * 9 + 6] * w_dense_kernel[3] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[4] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[5];
+    d_gru_h[b * 9 + 8] = d_dense_z[b * 9 + 6] * w_dense_kernel[6] +
+                         d_dense_z[b * 9 + 7] * w_dense_kernel[7] +
+                         d_dense_z[b * 9 + 8] * w_dense_kernel[8];
+    g_dense_kernel[0] += a_gru_h[b * 9] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[1] += a_gru_h[b * 9] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[2] += a_gru_h[b * 9] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 3] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 6] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[3] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[4] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[5] += a_gru_h[b * 9 + 1] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 4] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 7] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[6] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 3] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[7] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9 + 1] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 4] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[8] += a_gru_h[b * 9 + 2] * d_dense_z[b * 9 + 2] +
+                         a_gru_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
+                         a_gru_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_gru_zr[t * 6] = d_gru_h[t * 3] * (a_gru_h[t * 3 - 3] + -1.0f * a_gru_cand[t * 3]);
-      d_gru_zr[t * 6 + 1] =
-          d_gru_h[t * 3 + 1] * (a_gru_h[t * 3 - 2] + -1.0f * a_gru_cand[t * 3 + 1]);
-      d_gru_zr[t * 6 + 2] =
-          d_gru_h[t * 3 + 2] * (a_gru_h[t * 3 - 1] + -1.0f * a_gru_cand[t * 3 + 2]);
-      d_gru_h[t * 3 - 3] += d_gru_h[t * 3] * a_gru_zr[t * 6];
-      d_gru_h[t * 3 - 2] += d_gru_h[t * 3 + 1] * a_gru_zr[t * 6 + 1];
-      d_gru_h[t * 3 - 1] += d_gru_h[t * 3 + 2] * a_gru_zr[t * 6 + 2];
-      d_gru_cand[t * 3] = d_gru_h[t * 3] * (1.0f - a_gru_zr[t * 6]);
-      d_gru_cand[t * 3 + 1] = d_gru_h[t * 3 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      d_gru_cand[t * 3 + 2] = d_gru_h[t * 3 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      d_gru_z[t * 9 + 6] = d_gru_cand[t * 3] * (1.0f - a_gru_cand[t * 3] * a_gru_cand[t * 3]);
-      d_gru_z[t * 9 + 7] =
-          d_gru_cand[t * 3 + 1] * (1.0f - a_gru_cand[t * 3 + 1] * a_gru_cand[t * 3 + 1]);
-      d_gru_z[t * 9 + 8] =
-          d_gru_cand[t * 3 + 2] * (1.0f - a_gru_cand[t * 3 + 2] * a_gru_cand[t * 3 + 2]);
-      g_gru_bias[6] += d_gru_cand[t * 3] * (1.0f - a_gru_cand[t * 3] * a_gru_cand[t * 3]);
-      g_gru_bias[7] +=
-          d_gru_cand[t * 3 + 1] * (1.0f - a_gru_cand[t * 3 + 1] * a_gru_cand[t * 3 + 1]);
-      g_gru_bias[8] +=
-          d_gru_cand[t * 3 + 2] * (1.0f - a_gru_cand[t * 3 + 2] * a_gru_cand[t * 3 + 2]);
-      d_gru_rh[t * 3] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[6] +
-                        d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[7] +
-                        d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[8];
-      d_gru_rh[t * 3 + 1] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[15] +
-                            d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[16] +
-                            d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[17];
-      d_gru_rh[t * 3 + 2] = d_gru_z[t * 9 + 6] * w_gru_recurrent_kernel[24] +
-                            d_gru_z[t * 9 + 7] * w_gru_recurrent_kernel[25] +
-                            d_gru_z[t * 9 + 8] * w_gru_recurrent_kernel[26];
-      g_gru_recurrent_kernel[6] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[7] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[8] += a_gru_rh[t * 3] * d_gru_z[t * 9 + 8];
-      g_gru_recurrent_kernel[15] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[16] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[17] += a_gru_rh[t * 3 + 1] * d_gru_z[t * 9 + 8];
-      g_gru_recurrent_kernel[24] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 6];
-      g_gru_recurrent_kernel[25] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 7];
-      g_gru_recurrent_kernel[26] += a_gru_rh[t * 3 + 2] * d_gru_z[t * 9 + 8];
-      d_gru_zr[t * 6 + 3] = d_gru_rh[t * 3] * a_gru_h[t * 3 - 3];
-      d_gru_zr[t * 6 + 4] = d_gru_rh[t * 3 + 1] * a_gru_h[t * 3 - 2];
-      d_gru_zr[t * 6 + 5] = d_gru_rh[t * 3 + 2] * a_gru_h[t * 3 - 1];
-      d_gru_h[t * 3 - 3] += d_gru_rh[t * 3] * a_gru_zr[t * 6 + 3];
-      d_gru_h[t * 3 - 2] += d_gru_rh[t * 3 + 1] * a_gru_zr[t * 6 + 4];
-      d_gru_h[t * 3 - 1] += d_gru_rh[t * 3 + 2] * a_gru_zr[t * 6 + 5];
-      d_gru_z[t * 9 + 3] = d_gru_zr[t * 6 + 3] * a_gru_zr[t * 6 + 3] * (1.0f - a_gru_zr[t * 6 + 3]);
-      d_gru_z[t * 9 + 4] = d_gru_zr[t * 6 + 4] * a_gru_zr[t * 6 + 4] * (1.0f - a_gru_zr[t * 6 + 4]);
-      d_gru_z[t * 9 + 5] = d_gru_zr[t * 6 + 5] * a_gru_zr[t * 6 + 5] * (1.0f - a_gru_zr[t * 6 + 5]);
-      g_gru_bias[3] += d_gru_zr[t * 6 + 3] * a_gru_zr[t * 6 + 3] * (1.0f - a_gru_zr[t * 6 + 3]);
-      g_gru_bias[4] += d_gru_zr[t * 6 + 4] * a_gru_zr[t * 6 + 4] * (1.0f - a_gru_zr[t * 6 + 4]);
-      g_gru_bias[5] += d_gru_zr[t * 6 + 5] * a_gru_zr[t * 6 + 5] * (1.0f - a_gru_zr[t * 6 + 5]);
-      d_gru_z[t * 9] = d_gru_zr[t * 6] * a_gru_zr[t * 6] * (1.0f - a_gru_zr[t * 6]);
-      d_gru_z[t * 9 + 1] = d_gru_zr[t * 6 + 1] * a_gru_zr[t * 6 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      d_gru_z[t * 9 + 2] = d_gru_zr[t * 6 + 2] * a_gru_zr[t * 6 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      g_gru_bias[0] += d_gru_zr[t * 6] * a_gru_zr[t * 6] * (1.0f - a_gru_zr[t * 6]);
-      g_gru_bias[1] += d_gru_zr[t * 6 + 1] * a_gru_zr[t * 6 + 1] * (1.0f - a_gru_zr[t * 6 + 1]);
-      g_gru_bias[2] += d_gru_zr[t * 6 + 2] * a_gru_zr[t * 6 + 2] * (1.0f - a_gru_zr[t * 6 + 2]);
-      d_gru_h[t * 3 - 3] += d_gru_z[t * 9] * w_gru_recurrent_kernel[0] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[1] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[2] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[3] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[4] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[5];
-      d_gru_h[t * 3 - 2] += d_gru_z[t * 9] * w_gru_recurrent_kernel[9] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[10] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[11] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[12] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[13] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[14];
-      d_gru_h[t * 3 - 1] += d_gru_z[t * 9] * w_gru_recurrent_kernel[18] +
-                            d_gru_z[t * 9 + 1] * w_gru_recurrent_kernel[19] +
-                            d_gru_z[t * 9 + 2] * w_gru_recurrent_kernel[20] +
-                            d_gru_z[t * 9 + 3] * w_gru_recurrent_kernel[21] +
-                            d_gru_z[t * 9 + 4] * w_gru_recurrent_kernel[22] +
-                            d_gru_z[t * 9 + 5] * w_gru_recurrent_kernel[23];
-      g_gru_recurrent_kernel[0] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[1] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[2] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[3] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[4] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[5] += a_gru_h[t * 3 - 3] * d_gru_z[t * 9 + 5];
-      g_gru_recurrent_kernel[9] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[10] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[11] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[12] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[13] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[14] += a_gru_h[t * 3 - 2] * d_gru_z[t * 9 + 5];
-      g_gru_recurrent_kernel[18] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9];
-      g_gru_recurrent_kernel[19] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 1];
-      g_gru_recurrent_kernel[20] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 2];
-      g_gru_recurrent_kernel[21] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 3];
-      g_gru_recurrent_kernel[22] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 4];
-      g_gru_recurrent_kernel[23] += a_gru_h[t * 3 - 1] * d_gru_z[t * 9 + 5];
+      d_gru_zr[b * 18 + t * 6] =
+          d_gru_h[b * 9 + t * 3] * (a_gru_h[b * 9 + t * 3 - 3] + -1.0f * a_gru_cand[b * 9 + t * 3]);
+      d_gru_zr[b * 18 + t * 6 + 1] =
+          d_gru_h[b * 9 + t * 3 + 1] *
+          (a_gru_h[b * 9 + t * 3 - 2] + -1.0f * a_gru_cand[b * 9 + t * 3 + 1]);
+      d_gru_zr[b * 18 + t * 6 + 2] =
+          d_gru_h[b * 9 + t * 3 + 2] *
+          (a_gru_h[b * 9 + t * 3 - 1] + -1.0f * a_gru_cand[b * 9 + t * 3 + 2]);
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_h[b * 9 + t * 3] * a_gru_zr[b * 18 + t * 6];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_h[b * 9 + t * 3 + 1] * a_gru_zr[b * 18 + t * 6 + 1];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_h[b * 9 + t * 3 + 2] * a_gru_zr[b * 18 + t * 6 + 2];
+      d_gru_cand[b * 9 + t * 3] = d_gru_h[b * 9 + t * 3] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      d_gru_cand[b * 9 + t * 3 + 1] =
+          d_gru_h[b * 9 + t * 3 + 1] * (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      d_gru_cand[b * 9 + t * 3 + 2] =
+          d_gru_h[b * 9 + t * 3 + 2] * (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      d_gru_z[b * 27 + t * 9 + 6] = d_gru_cand[b * 9 + t * 3] *
+                                    (1.0f - a_gru_cand[b * 9 + t * 3] * a_gru_cand[b * 9 + t * 3]);
+      d_gru_z[b * 27 + t * 9 + 7] =
+          d_gru_cand[b * 9 + t * 3 + 1] *
+          (1.0f - a_gru_cand[b * 9 + t * 3 + 1] * a_gru_cand[b * 9 + t * 3 + 1]);
+      d_gru_z[b * 27 + t * 9 + 8] =
+          d_gru_cand[b * 9 + t * 3 + 2] *
+          (1.0f - a_gru_cand[b * 9 + t * 3 + 2] * a_gru_cand[b * 9 + t * 3 + 2]);
+      g_gru_bias[6] += d_gru_cand[b * 9 + t * 3] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3] * a_gru_cand[b * 9 + t * 3]);
+      g_gru_bias[7] += d_gru_cand[b * 9 + t * 3 + 1] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3 + 1] * a_gru_cand[b * 9 + t * 3 + 1]);
+      g_gru_bias[8] += d_gru_cand[b * 9 + t * 3 + 2] *
+                       (1.0f - a_gru_cand[b * 9 + t * 3 + 2] * a_gru_cand[b * 9 + t * 3 + 2]);
+      d_gru_rh[b * 9 + t * 3] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[6] +
+                                d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[7] +
+                                d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[8];
+      d_gru_rh[b * 9 + t * 3 + 1] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[15] +
+                                    d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[16] +
+                                    d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[17];
+      d_gru_rh[b * 9 + t * 3 + 2] = d_gru_z[b * 27 + t * 9 + 6] * w_gru_recurrent_kernel[24] +
+                                    d_gru_z[b * 27 + t * 9 + 7] * w_gru_recurrent_kernel[25] +
+                                    d_gru_z[b * 27 + t * 9 + 8] * w_gru_recurrent_kernel[26];
+      g_gru_recurrent_kernel[6] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[7] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[8] += a_gru_rh[b * 9 + t * 3] * d_gru_z[b * 27 + t * 9 + 8];
+      g_gru_recurrent_kernel[15] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[16] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[17] += a_gru_rh[b * 9 + t * 3 + 1] * d_gru_z[b * 27 + t * 9 + 8];
+      g_gru_recurrent_kernel[24] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 6];
+      g_gru_recurrent_kernel[25] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 7];
+      g_gru_recurrent_kernel[26] += a_gru_rh[b * 9 + t * 3 + 2] * d_gru_z[b * 27 + t * 9 + 8];
+      d_gru_zr[b * 18 + t * 6 + 3] = d_gru_rh[b * 9 + t * 3] * a_gru_h[b * 9 + t * 3 - 3];
+      d_gru_zr[b * 18 + t * 6 + 4] = d_gru_rh[b * 9 + t * 3 + 1] * a_gru_h[b * 9 + t * 3 - 2];
+      d_gru_zr[b * 18 + t * 6 + 5] = d_gru_rh[b * 9 + t * 3 + 2] * a_gru_h[b * 9 + t * 3 - 1];
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_rh[b * 9 + t * 3] * a_gru_zr[b * 18 + t * 6 + 3];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_rh[b * 9 + t * 3 + 1] * a_gru_zr[b * 18 + t * 6 + 4];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_rh[b * 9 + t * 3 + 2] * a_gru_zr[b * 18 + t * 6 + 5];
+      d_gru_z[b * 27 + t * 9 + 3] = d_gru_zr[b * 18 + t * 6 + 3] * a_gru_zr[b * 18 + t * 6 + 3] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 3]);
+      d_gru_z[b * 27 + t * 9 + 4] = d_gru_zr[b * 18 + t * 6 + 4] * a_gru_zr[b * 18 + t * 6 + 4] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 4]);
+      d_gru_z[b * 27 + t * 9 + 5] = d_gru_zr[b * 18 + t * 6 + 5] * a_gru_zr[b * 18 + t * 6 + 5] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 5]);
+      g_gru_bias[3] += d_gru_zr[b * 18 + t * 6 + 3] * a_gru_zr[b * 18 + t * 6 + 3] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 3]);
+      g_gru_bias[4] += d_gru_zr[b * 18 + t * 6 + 4] * a_gru_zr[b * 18 + t * 6 + 4] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 4]);
+      g_gru_bias[5] += d_gru_zr[b * 18 + t * 6 + 5] * a_gru_zr[b * 18 + t * 6 + 5] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 5]);
+      d_gru_z[b * 27 + t * 9] =
+          d_gru_zr[b * 18 + t * 6] * a_gru_zr[b * 18 + t * 6] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      d_gru_z[b * 27 + t * 9 + 1] = d_gru_zr[b * 18 + t * 6 + 1] * a_gru_zr[b * 18 + t * 6 + 1] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      d_gru_z[b * 27 + t * 9 + 2] = d_gru_zr[b * 18 + t * 6 + 2] * a_gru_zr[b * 18 + t * 6 + 2] *
+                                    (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      g_gru_bias[0] +=
+          d_gru_zr[b * 18 + t * 6] * a_gru_zr[b * 18 + t * 6] * (1.0f - a_gru_zr[b * 18 + t * 6]);
+      g_gru_bias[1] += d_gru_zr[b * 18 + t * 6 + 1] * a_gru_zr[b * 18 + t * 6 + 1] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 1]);
+      g_gru_bias[2] += d_gru_zr[b * 18 + t * 6 + 2] * a_gru_zr[b * 18 + t * 6 + 2] *
+                       (1.0f - a_gru_zr[b * 18 + t * 6 + 2]);
+      d_gru_h[b * 9 + t * 3 - 3] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[0] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[1] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[2] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[3] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[4] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[5];
+      d_gru_h[b * 9 + t * 3 - 2] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[9] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[10] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[11] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[12] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[13] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[14];
+      d_gru_h[b * 9 + t * 3 - 1] += d_gru_z[b * 27 + t * 9] * w_gru_recurrent_kernel[18] +
+                                    d_gru_z[b * 27 + t * 9 + 1] * w_gru_recurrent_kernel[19] +
+                                    d_gru_z[b * 27 + t * 9 + 2] * w_gru_recurrent_kernel[20] +
+                                    d_gru_z[b * 27 + t * 9 + 3] * w_gru_recurrent_kernel[21] +
+                                    d_gru_z[b * 27 + t * 9 + 4] * w_gru_recurrent_kernel[22] +
+                                    d_gru_z[b * 27 + t * 9 + 5] * w_gru_recurrent_kernel[23];
+      g_gru_recurrent_kernel[0] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[1] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[2] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[3] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[4] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[5] += a_gru_h[b * 9 + t * 3 - 3] * d_gru_z[b * 27 + t * 9 + 5];
+      g_gru_recurrent_kernel[9] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[10] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[11] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[12] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[13] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[14] += a_gru_h[b * 9 + t * 3 - 2] * d_gru_z[b * 27 + t * 9 + 5];
+      g_gru_recurrent_kernel[18] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9];
+      g_gru_recurrent_kernel[19] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 1];
+      g_gru_recurrent_kernel[20] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 2];
+      g_gru_recurrent_kernel[21] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 3];
+      g_gru_recurrent_kernel[22] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 4];
+      g_gru_recurrent_kernel[23] += a_gru_h[b * 9 + t * 3 - 1] * d_gru_z[b * 27 + t * 9 + 5];
     }
-    d_gru_zr[0] = d_gru_h[0] * -1.0f * a_gru_cand[0];
-    d_gru_zr[1] = d_gru_h[1] * -1.0f * a_gru_cand[1];
-    d_gru_zr[2] = d_gru_h[2] * -1.0f * a_gru_cand[2];
-    d_gru_cand[0] = d_gru_h[0] * (1.0f - a_gru_zr[0]);
-    d_gru_cand[1] = d_gru_h[1] * (1.0f - a_gru_zr[1]);
-    d_gru_cand[2] = d_gru_h[2] * (1.0f - a_gru_zr[2]);
-    d_gru_z[6] = d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    d_gru_z[7] = d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    d_gru_z[8] = d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    g_gru_bias[6] += d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    g_gru_bias[7] += d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    g_gru_bias[8] += d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    d_gru_z[0] = d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    d_gru_z[1] = d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    d_gru_z[2] = d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    g_gru_bias[0] += d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    g_gru_bias[1] += d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    g_gru_bias[2] += d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 9; ++q)
-          sum += d_gru_z[r * 9 + q] * w_gru_kernel[q + c * 9];
-        dx_b[r * 4 + c] = sum;
+    d_gru_zr[b * 18] = d_gru_h[b * 9] * -1.0f * a_gru_cand[b * 9];
+    d_gru_zr[b * 18 + 1] = d_gru_h[b * 9 + 1] * -1.0f * a_gru_cand[b * 9 + 1];
+    d_gru_zr[b * 18 + 2] = d_gru_h[b * 9 + 2] * -1.0f * a_gru_cand[b * 9 + 2];
+    d_gru_cand[b * 9] = d_gru_h[b * 9] * (1.0f - a_gru_zr[b * 18]);
+    d_gru_cand[b * 9 + 1] = d_gru_h[b * 9 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    d_gru_cand[b * 9 + 2] = d_gru_h[b * 9 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+    d_gru_z[b * 27 + 6] = d_gru_cand[b * 9] * (1.0f - a_gru_cand[b * 9] * a_gru_cand[b * 9]);
+    d_gru_z[b * 27 + 7] =
+        d_gru_cand[b * 9 + 1] * (1.0f - a_gru_cand[b * 9 + 1] * a_gru_cand[b * 9 + 1]);
+    d_gru_z[b * 27 + 8] =
+        d_gru_cand[b * 9 + 2] * (1.0f - a_gru_cand[b * 9 + 2] * a_gru_cand[b * 9 + 2]);
+    g_gru_bias[6] += d_gru_cand[b * 9] * (1.0f - a_gru_cand[b * 9] * a_gru_cand[b * 9]);
+    g_gru_bias[7] += d_gru_cand[b * 9 + 1] * (1.0f - a_gru_cand[b * 9 + 1] * a_gru_cand[b * 9 + 1]);
+    g_gru_bias[8] += d_gru_cand[b * 9 + 2] * (1.0f - a_gru_cand[b * 9 + 2] * a_gru_cand[b * 9 + 2]);
+    d_gru_z[b * 27] = d_gru_zr[b * 18] * a_gru_zr[b * 18] * (1.0f - a_gru_zr[b * 18]);
+    d_gru_z[b * 27 + 1] =
+        d_gru_zr[b * 18 + 1] * a_gru_zr[b * 18 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    d_gru_z[b * 27 + 2] =
+        d_gru_zr[b * 18 + 2] * a_gru_zr[b * 18 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+    g_gru_bias[0] += d_gru_zr[b * 18] * a_gru_zr[b * 18] * (1.0f - a_gru_zr[b * 18]);
+    g_gru_bias[1] += d_gru_zr[b * 18 + 1] * a_gru_zr[b * 18 + 1] * (1.0f - a_gru_zr[b * 18 + 1]);
+    g_gru_bias[2] += d_gru_zr[b * 18 + 2] * a_gru_zr[b * 18 + 2] * (1.0f - a_gru_zr[b * 18 + 2]);
+  }
+  {
+    const float *const A = d_gru_z + 0;
+    const float *const B = wt_gru_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[4][4];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 9; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 9 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 9; ++c) {
-        float sum = g_gru_kernel[r * 9 + c];
-        for (int q = 0; q < 3; ++q)
-          sum += a_x[r + q * 4] * d_gru_z[q * 9 + c];
-        g_gru_kernel[r * 9 + c] = sum;
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[1][4];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 9; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 9 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_gru_z + 0;
+    float *const C = g_gru_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 9; j += 9) {
+        float acc[4][9];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            acc[r][jj] = C[(i + r) * 9 + j + jj];
+        for (int p = 0; p < n * 3; ++p) {
+          const float *const brow = B + p * 9 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 4];
+            for (int jj = 0; jj < 9; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 9; ++jj)
+            C[(i + r) * 9 + j + jj] = acc[r][jj];
       }
     }
   }

@@ -43,17 +43,18 @@ typedef struct {
   float a_dense_z[32][9];
   float a_dense_y[32][9];
   float a_dense_logits[32][9];
-  float d_gru_z[27];
-  float d_gru_zr[18];
-  float d_gru_cand[9];
-  float d_gru_h[9];
-  float d_gru_rh[9];
-  float d_dense_z[9];
-  float d_dense_logits[9];
-  float d_dense_y[9];
+  float d_gru_z[32][27];
+  float d_gru_zr[32][18];
+  float d_gru_cand[32][9];
+  float d_gru_h[32][9];
+  float d_gru_rh[32][9];
+  float d_dense_z[32][9];
+  float d_dense_logits[32][9];
+  float d_dense_y[32][9];
+  float wt_gru_kernel[36]; /* gru/kernel transposed */
   float y[32 * 9];
   float dloss[32 * 9];
-  float dx_sink[12];
+  float dx_sink[32 * 12];
   gru_tagger_params grad;
 } gru_tagger_scratch;
 

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char
     initial_state_params_are_flat[sizeof(initial_state_params) == 192 * sizeof(float) ? 1 : -1];
@@ -96,143 +98,278 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
   const float *const w_lstm_bias = p->flat + 160;
   const float *const w_dense_kernel = p->flat + 180;
   const float *const w_dense_bias = p->flat + 190;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 22);
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const y_b = y + (size_t)b * 8;
-    memcpy(a_x, x + (size_t)b * 22, sizeof(float) * 22);
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 3; ++q)
-          sum += a_x[r * 3 + q] * w_lstm_kernel[q * 20 + c];
-        a_lstm_z[r * 20 + c] = sum;
+    {
+      const float *const A = a_x + b * 22;
+      const float *const B = w_lstm_kernel + 0;
+      float *const C = a_lstm_z + b * 80;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 3; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 3 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
       }
     }
-    for (int c = 0; c < 20; ++c) {
-      float sum = a_lstm_z[c];
-      for (int q = 0; q < 5; ++q)
-        sum += a_x[q + 12] * w_lstm_recurrent_kernel[q * 20 + c];
-      a_lstm_z[c] = sum;
-    }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = tanhf(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = tanhf(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_gates[12] = tanhf(a_lstm_z[12] + w_lstm_bias[12]);
-    a_lstm_gates[13] = tanhf(a_lstm_z[13] + w_lstm_bias[13]);
-    a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
-    a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
-    a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
-    a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
-    a_lstm_gates[18] = rnnc_sigmoid(a_lstm_z[18] + w_lstm_bias[18]);
-    a_lstm_gates[19] = rnnc_sigmoid(a_lstm_z[19] + w_lstm_bias[19]);
-    a_lstm_c[0] = (a_lstm_gates[5] * a_x[17] + a_lstm_gates[0] * a_lstm_gates[10]);
-    a_lstm_c[1] = (a_lstm_gates[6] * a_x[18] + a_lstm_gates[1] * a_lstm_gates[11]);
-    a_lstm_c[2] = (a_lstm_gates[7] * a_x[19] + a_lstm_gates[2] * a_lstm_gates[12]);
-    a_lstm_c[3] = (a_lstm_gates[8] * a_x[20] + a_lstm_gates[3] * a_lstm_gates[13]);
-    a_lstm_c[4] = (a_lstm_gates[9] * a_x[21] + a_lstm_gates[4] * a_lstm_gates[14]);
-    a_lstm_h[0] = a_lstm_gates[15] * tanhf(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[16] * tanhf(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
-    a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
-    a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
-    for (int t = 1; t <= 3; ++t) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = a_lstm_z[t * 20 + c];
-        for (int q = 0; q < 5; ++q)
-          sum += a_lstm_h[t * 5 + q - 5] * w_lstm_recurrent_kernel[q * 20 + c];
-        a_lstm_z[t * 20 + c] = sum;
+  }
+  {
+    const float *const A = a_x + 12;
+    const float *const B = w_lstm_recurrent_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 80 + j + jj];
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 22 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 80 + j + jj] = acc[r][jj];
       }
-      a_lstm_gates[t * 20] = rnnc_sigmoid(a_lstm_z[t * 20] + w_lstm_bias[0]);
-      a_lstm_gates[t * 20 + 1] = rnnc_sigmoid(a_lstm_z[t * 20 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 20 + 2] = rnnc_sigmoid(a_lstm_z[t * 20 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 20 + 3] = rnnc_sigmoid(a_lstm_z[t * 20 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 20 + 4] = rnnc_sigmoid(a_lstm_z[t * 20 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 20 + 5] = rnnc_sigmoid(a_lstm_z[t * 20 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 20 + 6] = rnnc_sigmoid(a_lstm_z[t * 20 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 20 + 7] = rnnc_sigmoid(a_lstm_z[t * 20 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 20 + 8] = rnnc_sigmoid(a_lstm_z[t * 20 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 20 + 9] = rnnc_sigmoid(a_lstm_z[t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 20 + 10] = tanhf(a_lstm_z[t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 20 + 11] = tanhf(a_lstm_z[t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[t * 20 + 12] = tanhf(a_lstm_z[t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[t * 20 + 13] = tanhf(a_lstm_z[t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[t * 20 + 14] = tanhf(a_lstm_z[t * 20 + 14] + w_lstm_bias[14]);
-      a_lstm_gates[t * 20 + 15] = rnnc_sigmoid(a_lstm_z[t * 20 + 15] + w_lstm_bias[15]);
-      a_lstm_gates[t * 20 + 16] = rnnc_sigmoid(a_lstm_z[t * 20 + 16] + w_lstm_bias[16]);
-      a_lstm_gates[t * 20 + 17] = rnnc_sigmoid(a_lstm_z[t * 20 + 17] + w_lstm_bias[17]);
-      a_lstm_gates[t * 20 + 18] = rnnc_sigmoid(a_lstm_z[t * 20 + 18] + w_lstm_bias[18]);
-      a_lstm_gates[t * 20 + 19] = rnnc_sigmoid(a_lstm_z[t * 20 + 19] + w_lstm_bias[19]);
-      a_lstm_c[t * 5] = (a_lstm_gates[t * 20 + 5] * a_lstm_c[t * 5 - 5] +
-                         a_lstm_gates[t * 20] * a_lstm_gates[t * 20 + 10]);
-      a_lstm_c[t * 5 + 1] = (a_lstm_gates[t * 20 + 6] * a_lstm_c[t * 5 - 4] +
-                             a_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 11]);
-      a_lstm_c[t * 5 + 2] = (a_lstm_gates[t * 20 + 7] * a_lstm_c[t * 5 - 3] +
-                             a_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 12]);
-      a_lstm_c[t * 5 + 3] = (a_lstm_gates[t * 20 + 8] * a_lstm_c[t * 5 - 2] +
-                             a_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 13]);
-      a_lstm_c[t * 5 + 4] = (a_lstm_gates[t * 20 + 9] * a_lstm_c[t * 5 - 1] +
-                             a_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 14]);
-      a_lstm_h[t * 5] = a_lstm_gates[t * 20 + 15] * tanhf(a_lstm_c[t * 5]);
-      a_lstm_h[t * 5 + 1] = a_lstm_gates[t * 20 + 16] * tanhf(a_lstm_c[t * 5 + 1]);
-      a_lstm_h[t * 5 + 2] = a_lstm_gates[t * 20 + 17] * tanhf(a_lstm_c[t * 5 + 2]);
-      a_lstm_h[t * 5 + 3] = a_lstm_gates[t * 20 + 18] * tanhf(a_lstm_c[t * 5 + 3]);
-      a_lstm_h[t * 5 + 4] = a_lstm_gates[t * 20 + 19] * tanhf(a_lstm_c[t * 5 + 4]);
     }
-    a_dense_z[0] = a_lstm_h[0] * w_dense_kernel[0] + a_lstm_h[1] * w_dense_kernel[2] +
-                   a_lstm_h[2] * w_dense_kernel[4] + a_lstm_h[3] * w_dense_kernel[6] +
-                   a_lstm_h[4] * w_dense_kernel[8];
-    a_dense_z[1] = a_lstm_h[0] * w_dense_kernel[1] + a_lstm_h[1] * w_dense_kernel[3] +
-                   a_lstm_h[2] * w_dense_kernel[5] + a_lstm_h[3] * w_dense_kernel[7] +
-                   a_lstm_h[4] * w_dense_kernel[9];
-    a_dense_z[2] = a_lstm_h[5] * w_dense_kernel[0] + a_lstm_h[6] * w_dense_kernel[2] +
-                   a_lstm_h[7] * w_dense_kernel[4] + a_lstm_h[8] * w_dense_kernel[6] +
-                   a_lstm_h[9] * w_dense_kernel[8];
-    a_dense_z[3] = a_lstm_h[5] * w_dense_kernel[1] + a_lstm_h[6] * w_dense_kernel[3] +
-                   a_lstm_h[7] * w_dense_kernel[5] + a_lstm_h[8] * w_dense_kernel[7] +
-                   a_lstm_h[9] * w_dense_kernel[9];
-    a_dense_z[4] = a_lstm_h[10] * w_dense_kernel[0] + a_lstm_h[11] * w_dense_kernel[2] +
-                   a_lstm_h[12] * w_dense_kernel[4] + a_lstm_h[13] * w_dense_kernel[6] +
-                   a_lstm_h[14] * w_dense_kernel[8];
-    a_dense_z[5] = a_lstm_h[10] * w_dense_kernel[1] + a_lstm_h[11] * w_dense_kernel[3] +
-                   a_lstm_h[12] * w_dense_kernel[5] + a_lstm_h[13] * w_dense_kernel[7] +
-                   a_lstm_h[14] * w_dense_kernel[9];
-    a_dense_z[6] = a_lstm_h[15] * w_dense_kernel[0] + a_lstm_h[16] * w_dense_kernel[2] +
-                   a_lstm_h[17] * w_dense_kernel[4] + a_lstm_h[18] * w_dense_kernel[6] +
-                   a_lstm_h[19] * w_dense_kernel[8];
-    a_dense_z[7] = a_lstm_h[15] * w_dense_kernel[1] + a_lstm_h[16] * w_dense_kernel[3] +
-                   a_lstm_h[17] * w_dense_kernel[5] + a_lstm_h[18] * w_dense_kernel[7] +
-                   a_lstm_h[19] * w_dense_kernel[9];
-    a_dense_y[0] = (a_dense_z[0] + w_dense_bias[0]);
-    a_dense_y[1] = (a_dense_z[1] + w_dense_bias[1]);
-    a_dense_y[2] = (a_dense_z[2] + w_dense_bias[0]);
-    a_dense_y[3] = (a_dense_z[3] + w_dense_bias[1]);
-    a_dense_y[4] = (a_dense_z[4] + w_dense_bias[0]);
-    a_dense_y[5] = (a_dense_z[5] + w_dense_bias[1]);
-    a_dense_y[6] = (a_dense_z[6] + w_dense_bias[0]);
-    a_dense_y[7] = (a_dense_z[7] + w_dense_bias[1]);
-    y_b[0] = a_dense_y[0];
-    y_b[1] = a_dense_y[1];
-    y_b[2] = a_dense_y[2];
-    y_b[3] = a_dense_y[3];
-    y_b[4] = a_dense_y[4];
-    y_b[5] = a_dense_y[5];
-    y_b[6] = a_dense_y[6];
-    y_b[7] = a_dense_y[7];
+    for (; i < n; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 80 + j + jj];
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 22 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 80 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_lstm_gates[b * 80] = rnnc_sigmoid(a_lstm_z[b * 80] + w_lstm_bias[0]);
+    a_lstm_gates[b * 80 + 1] = rnnc_sigmoid(a_lstm_z[b * 80 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 80 + 2] = rnnc_sigmoid(a_lstm_z[b * 80 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 80 + 3] = rnnc_sigmoid(a_lstm_z[b * 80 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 80 + 4] = rnnc_sigmoid(a_lstm_z[b * 80 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 80 + 5] = rnnc_sigmoid(a_lstm_z[b * 80 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 80 + 6] = rnnc_sigmoid(a_lstm_z[b * 80 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 80 + 7] = rnnc_sigmoid(a_lstm_z[b * 80 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 80 + 8] = rnnc_sigmoid(a_lstm_z[b * 80 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 80 + 9] = rnnc_sigmoid(a_lstm_z[b * 80 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 80 + 10] = tanhf(a_lstm_z[b * 80 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 80 + 11] = tanhf(a_lstm_z[b * 80 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 80 + 12] = tanhf(a_lstm_z[b * 80 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 80 + 13] = tanhf(a_lstm_z[b * 80 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 80 + 14] = tanhf(a_lstm_z[b * 80 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 80 + 15] = rnnc_sigmoid(a_lstm_z[b * 80 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 80 + 16] = rnnc_sigmoid(a_lstm_z[b * 80 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 80 + 17] = rnnc_sigmoid(a_lstm_z[b * 80 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 80 + 18] = rnnc_sigmoid(a_lstm_z[b * 80 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 80 + 19] = rnnc_sigmoid(a_lstm_z[b * 80 + 19] + w_lstm_bias[19]);
+    a_lstm_c[b * 20] = (a_lstm_gates[b * 80 + 5] * a_x[b * 22 + 17] +
+                        a_lstm_gates[b * 80] * a_lstm_gates[b * 80 + 10]);
+    a_lstm_c[b * 20 + 1] = (a_lstm_gates[b * 80 + 6] * a_x[b * 22 + 18] +
+                            a_lstm_gates[b * 80 + 1] * a_lstm_gates[b * 80 + 11]);
+    a_lstm_c[b * 20 + 2] = (a_lstm_gates[b * 80 + 7] * a_x[b * 22 + 19] +
+                            a_lstm_gates[b * 80 + 2] * a_lstm_gates[b * 80 + 12]);
+    a_lstm_c[b * 20 + 3] = (a_lstm_gates[b * 80 + 8] * a_x[b * 22 + 20] +
+                            a_lstm_gates[b * 80 + 3] * a_lstm_gates[b * 80 + 13]);
+    a_lstm_c[b * 20 + 4] = (a_lstm_gates[b * 80 + 9] * a_x[b * 22 + 21] +
+                            a_lstm_gates[b * 80 + 4] * a_lstm_gates[b * 80 + 14]);
+    a_lstm_h[b * 20] = a_lstm_gates[b * 80 + 15] * tanhf(a_lstm_c[b * 20]);
+    a_lstm_h[b * 20 + 1] = a_lstm_gates[b * 80 + 16] * tanhf(a_lstm_c[b * 20 + 1]);
+    a_lstm_h[b * 20 + 2] = a_lstm_gates[b * 80 + 17] * tanhf(a_lstm_c[b * 20 + 2]);
+    a_lstm_h[b * 20 + 3] = a_lstm_gates[b * 80 + 18] * tanhf(a_lstm_c[b * 20 + 3]);
+    a_lstm_h[b * 20 + 4] = a_lstm_gates[b * 80 + 19] * tanhf(a_lstm_c[b * 20 + 4]);
+  }
+  for (int t = 1; t <= 3; ++t) {
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = w_lstm_recurrent_kernel + 0;
+      float *const C = a_lstm_z + t * 20;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 80 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 20 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 80 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 80 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 20 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 80 + j + jj] = acc[r][jj];
+        }
+      }
+    }
+    for (int b = 0; b < n; ++b) {
+      a_lstm_gates[b * 80 + t * 20] = rnnc_sigmoid(a_lstm_z[b * 80 + t * 20] + w_lstm_bias[0]);
+      a_lstm_gates[b * 80 + t * 20 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 80 + t * 20 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 80 + t * 20 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 80 + t * 20 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 80 + t * 20 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 80 + t * 20 + 6] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 80 + t * 20 + 7] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 80 + t * 20 + 8] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 80 + t * 20 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 80 + t * 20 + 10] = tanhf(a_lstm_z[b * 80 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 80 + t * 20 + 11] = tanhf(a_lstm_z[b * 80 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 80 + t * 20 + 12] = tanhf(a_lstm_z[b * 80 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 80 + t * 20 + 13] = tanhf(a_lstm_z[b * 80 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 80 + t * 20 + 14] = tanhf(a_lstm_z[b * 80 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 80 + t * 20 + 15] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 15] + w_lstm_bias[15]);
+      a_lstm_gates[b * 80 + t * 20 + 16] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 16] + w_lstm_bias[16]);
+      a_lstm_gates[b * 80 + t * 20 + 17] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 17] + w_lstm_bias[17]);
+      a_lstm_gates[b * 80 + t * 20 + 18] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 18] + w_lstm_bias[18]);
+      a_lstm_gates[b * 80 + t * 20 + 19] =
+          rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 19] + w_lstm_bias[19]);
+      a_lstm_c[b * 20 + t * 5] =
+          (a_lstm_gates[b * 80 + t * 20 + 5] * a_lstm_c[b * 20 + t * 5 - 5] +
+           a_lstm_gates[b * 80 + t * 20] * a_lstm_gates[b * 80 + t * 20 + 10]);
+      a_lstm_c[b * 20 + t * 5 + 1] =
+          (a_lstm_gates[b * 80 + t * 20 + 6] * a_lstm_c[b * 20 + t * 5 - 4] +
+           a_lstm_gates[b * 80 + t * 20 + 1] * a_lstm_gates[b * 80 + t * 20 + 11]);
+      a_lstm_c[b * 20 + t * 5 + 2] =
+          (a_lstm_gates[b * 80 + t * 20 + 7] * a_lstm_c[b * 20 + t * 5 - 3] +
+           a_lstm_gates[b * 80 + t * 20 + 2] * a_lstm_gates[b * 80 + t * 20 + 12]);
+      a_lstm_c[b * 20 + t * 5 + 3] =
+          (a_lstm_gates[b * 80 + t * 20 + 8] * a_lstm_c[b * 20 + t * 5 - 2] +
+           a_lstm_gates[b * 80 + t * 20 + 3] * a_lstm_gates[b * 80 + t * 20 + 13]);
+      a_lstm_c[b * 20 + t * 5 + 4] =
+          (a_lstm_gates[b * 80 + t * 20 + 9] * a_lstm_c[b * 20 + t * 5 - 1] +
+           a_lstm_gates[b * 80 + t * 20 + 4] * a_lstm_gates[b * 80 + t * 20 + 14]);
+      a_lstm_h[b * 20 + t * 5] =
+          a_lstm_gates[b * 80 + t * 20 + 15] * tanhf(a_lstm_c[b * 20 + t * 5]);
+      a_lstm_h[b * 20 + t * 5 + 1] =
+          a_lstm_gates[b * 80 + t * 20 + 16] * tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
+      a_lstm_h[b * 20 + t * 5 + 2] =
+          a_lstm_gates[b * 80 + t * 20 + 17] * tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
+      a_lstm_h[b * 20 + t * 5 + 3] =
+          a_lstm_gates[b * 80 + t * 20 + 18] * tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
+      a_lstm_h[b * 20 + t * 5 + 4] =
+          a_lstm_gates[b * 80 + t * 20 + 19] * tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_dense_z[b * 8] =
+        a_lstm_h[b * 20] * w_dense_kernel[0] + a_lstm_h[b * 20 + 1] * w_dense_kernel[2] +
+        a_lstm_h[b * 20 + 2] * w_dense_kernel[4] + a_lstm_h[b * 20 + 3] * w_dense_kernel[6] +
+        a_lstm_h[b * 20 + 4] * w_dense_kernel[8];
+    a_dense_z[b * 8 + 1] =
+        a_lstm_h[b * 20] * w_dense_kernel[1] + a_lstm_h[b * 20 + 1] * w_dense_kernel[3] +
+        a_lstm_h[b * 20 + 2] * w_dense_kernel[5] + a_lstm_h[b * 20 + 3] * w_dense_kernel[7] +
+        a_lstm_h[b * 20 + 4] * w_dense_kernel[9];
+    a_dense_z[b * 8 + 2] =
+        a_lstm_h[b * 20 + 5] * w_dense_kernel[0] + a_lstm_h[b * 20 + 6] * w_dense_kernel[2] +
+        a_lstm_h[b * 20 + 7] * w_dense_kernel[4] + a_lstm_h[b * 20 + 8] * w_dense_kernel[6] +
+        a_lstm_h[b * 20 + 9] * w_dense_kernel[8];
+    a_dense_z[b * 8 + 3] =
+        a_lstm_h[b * 20 + 5] * w_dense_kernel[1] + a_lstm_h[b * 20 + 6] * w_dense_kernel[3] +
+        a_lstm_h[b * 20 + 7] * w_dense_kernel[5] + a_lstm_h[b * 20 + 8] * w_dense_kernel[7] +
+        a_lstm_h[b * 20 + 9] * w_dense_kernel[9];
+    a_dense_z[b * 8 + 4] =
+        a_lstm_h[b * 20 + 10] * w_dense_kernel[0] + a_lstm_h[b * 20 + 11] * w_dense_kernel[2] +
+        a_lstm_h[b * 20 + 12] * w_dense_kernel[4] + a_lstm_h[b * 20 + 13] * w_dense_kernel[6] +
+        a_lstm_h[b * 20 + 14] * w_dense_kernel[8];
+    a_dense_z[b * 8 + 5] =
+        a_lstm_h[b * 20 + 10] * w_dense_kernel[1] + a_lstm_h[b * 20 + 11] * w_dense_kernel[3] +
+        a_lstm_h[b * 20 + 12] * w_dense_kernel[5] + a_lstm_h[b * 20 + 13] * w_dense_kernel[7] +
+        a_lstm_h[b * 20 + 14] * w_dense_kernel[9];
+    a_dense_z[b * 8 + 6] =
+        a_lstm_h[b * 20 + 15] * w_dense_kernel[0] + a_lstm_h[b * 20 + 16] * w_dense_kernel[2] +
+        a_lstm_h[b * 20 + 17] * w_dense_kernel[4] + a_lstm_h[b * 20 + 18] * w_dense_kernel[6] +
+        a_lstm_h[b * 20 + 19] * w_dense_kernel[8];
+    a_dense_z[b * 8 + 7] =
+        a_lstm_h[b * 20 + 15] * w_dense_kernel[1] + a_lstm_h[b * 20 + 16] * w_dense_kernel[3] +
+        a_lstm_h[b * 20 + 17] * w_dense_kernel[5] + a_lstm_h[b * 20 + 18] * w_dense_kernel[7] +
+        a_lstm_h[b * 20 + 19] * w_dense_kernel[9];
+    a_dense_y[b * 8] = (a_dense_z[b * 8] + w_dense_bias[0]);
+    a_dense_y[b * 8 + 1] = (a_dense_z[b * 8 + 1] + w_dense_bias[1]);
+    a_dense_y[b * 8 + 2] = (a_dense_z[b * 8 + 2] + w_dense_bias[0]);
+    a_dense_y[b * 8 + 3] = (a_dense_z[b * 8 + 3] + w_dense_bias[1]);
+    a_dense_y[b * 8 + 4] = (a_dense_z[b * 8 + 4] + w_dense_bias[0]);
+    a_dense_y[b * 8 + 5] = (a_dense_z[b * 8 + 5] + w_dense_bias[1]);
+    a_dense_y[b * 8 + 6] = (a_dense_z[b * 8 + 6] + w_dense_bias[0]);
+    a_dense_y[b * 8 + 7] = (a_dense_z[b * 8 + 7] + w_dense_bias[1]);
+    y_b[b * 8] = a_dense_y[b * 8];
+    y_b[b * 8 + 1] = a_dense_y[b * 8 + 1];
+    y_b[b * 8 + 2] = a_dense_y[b * 8 + 2];
+    y_b[b * 8 + 3] = a_dense_y[b * 8 + 3];
+    y_b[b * 8 + 4] = a_dense_y[b * 8 + 4];
+    y_b[b * 8 + 5] = a_dense_y[b * 8 + 5];
+    y_b[b * 8 + 6] = a_dense_y[b * 8 + 6];
+    y_b[b * 8 + 7] = a_dense_y[b * 8 + 7];
   }
 }
 
@@ -249,336 +386,706 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
   float *const g_lstm_bias = grad->flat + 160;
   float *const g_dense_kernel = grad->flat + 180;
   float *const g_dense_bias = grad->flat + 190;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  for (int r = 0; r < 20; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
+    }
+  }
+  wt_lstm_kernel[0] = w_lstm_kernel[0];
+  wt_lstm_kernel[1] = w_lstm_kernel[20];
+  wt_lstm_kernel[2] = w_lstm_kernel[40];
+  wt_lstm_kernel[3] = w_lstm_kernel[1];
+  wt_lstm_kernel[4] = w_lstm_kernel[21];
+  wt_lstm_kernel[5] = w_lstm_kernel[41];
+  wt_lstm_kernel[6] = w_lstm_kernel[2];
+  wt_lstm_kernel[7] = w_lstm_kernel[22];
+  wt_lstm_kernel[8] = w_lstm_kernel[42];
+  wt_lstm_kernel[9] = w_lstm_kernel[3];
+  wt_lstm_kernel[10] = w_lstm_kernel[23];
+  wt_lstm_kernel[11] = w_lstm_kernel[43];
+  wt_lstm_kernel[12] = w_lstm_kernel[4];
+  wt_lstm_kernel[13] = w_lstm_kernel[24];
+  wt_lstm_kernel[14] = w_lstm_kernel[44];
+  wt_lstm_kernel[15] = w_lstm_kernel[5];
+  wt_lstm_kernel[16] = w_lstm_kernel[25];
+  wt_lstm_kernel[17] = w_lstm_kernel[45];
+  wt_lstm_kernel[18] = w_lstm_kernel[6];
+  wt_lstm_kernel[19] = w_lstm_kernel[26];
+  wt_lstm_kernel[20] = w_lstm_kernel[46];
+  wt_lstm_kernel[21] = w_lstm_kernel[7];
+  wt_lstm_kernel[22] = w_lstm_kernel[27];
+  wt_lstm_kernel[23] = w_lstm_kernel[47];
+  wt_lstm_kernel[24] = w_lstm_kernel[8];
+  wt_lstm_kernel[25] = w_lstm_kernel[28];
+  wt_lstm_kernel[26] = w_lstm_kernel[48];
+  wt_lstm_kernel[27] = w_lstm_kernel[9];
+  wt_lstm_kernel[28] = w_lstm_kernel[29];
+  wt_lstm_kernel[29] = w_lstm_kernel[49];
+  wt_lstm_kernel[30] = w_lstm_kernel[10];
+  wt_lstm_kernel[31] = w_lstm_kernel[30];
+  wt_lstm_kernel[32] = w_lstm_kernel[50];
+  wt_lstm_kernel[33] = w_lstm_kernel[11];
+  wt_lstm_kernel[34] = w_lstm_kernel[31];
+  wt_lstm_kernel[35] = w_lstm_kernel[51];
+  wt_lstm_kernel[36] = w_lstm_kernel[12];
+  wt_lstm_kernel[37] = w_lstm_kernel[32];
+  wt_lstm_kernel[38] = w_lstm_kernel[52];
+  wt_lstm_kernel[39] = w_lstm_kernel[13];
+  wt_lstm_kernel[40] = w_lstm_kernel[33];
+  wt_lstm_kernel[41] = w_lstm_kernel[53];
+  wt_lstm_kernel[42] = w_lstm_kernel[14];
+  wt_lstm_kernel[43] = w_lstm_kernel[34];
+  wt_lstm_kernel[44] = w_lstm_kernel[54];
+  wt_lstm_kernel[45] = w_lstm_kernel[15];
+  wt_lstm_kernel[46] = w_lstm_kernel[35];
+  wt_lstm_kernel[47] = w_lstm_kernel[55];
+  wt_lstm_kernel[48] = w_lstm_kernel[16];
+  wt_lstm_kernel[49] = w_lstm_kernel[36];
+  wt_lstm_kernel[50] = w_lstm_kernel[56];
+  wt_lstm_kernel[51] = w_lstm_kernel[17];
+  wt_lstm_kernel[52] = w_lstm_kernel[37];
+  wt_lstm_kernel[53] = w_lstm_kernel[57];
+  wt_lstm_kernel[54] = w_lstm_kernel[18];
+  wt_lstm_kernel[55] = w_lstm_kernel[38];
+  wt_lstm_kernel[56] = w_lstm_kernel[58];
+  wt_lstm_kernel[57] = w_lstm_kernel[19];
+  wt_lstm_kernel[58] = w_lstm_kernel[39];
+  wt_lstm_kernel[59] = w_lstm_kernel[59];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const dx_b = dx ? dx + (size_t)b * 22 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 8;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_y = s->d_dense_y;
-    d_lstm_c[0] = 0.0f;
-    d_lstm_c[1] = 0.0f;
-    d_lstm_c[2] = 0.0f;
-    d_lstm_c[3] = 0.0f;
-    d_lstm_c[4] = 0.0f;
-    d_lstm_c[5] = 0.0f;
-    d_lstm_c[6] = 0.0f;
-    d_lstm_c[7] = 0.0f;
-    d_lstm_c[8] = 0.0f;
-    d_lstm_c[9] = 0.0f;
-    d_lstm_c[10] = 0.0f;
-    d_lstm_c[11] = 0.0f;
-    d_lstm_c[12] = 0.0f;
-    d_lstm_c[13] = 0.0f;
-    d_lstm_c[14] = 0.0f;
-    d_lstm_c[15] = 0.0f;
-    d_lstm_c[16] = 0.0f;
-    d_lstm_c[17] = 0.0f;
-    d_lstm_c[18] = 0.0f;
-    d_lstm_c[19] = 0.0f;
-    d_dense_y[0] = dy_b[0];
-    d_dense_y[1] = dy_b[1];
-    d_dense_y[2] = dy_b[2];
-    d_dense_y[3] = dy_b[3];
-    d_dense_y[4] = dy_b[4];
-    d_dense_y[5] = dy_b[5];
-    d_dense_y[6] = dy_b[6];
-    d_dense_y[7] = dy_b[7];
-    d_dense_z[0] = d_dense_y[0];
-    d_dense_z[1] = d_dense_y[1];
-    d_dense_z[2] = d_dense_y[2];
-    d_dense_z[3] = d_dense_y[3];
-    d_dense_z[4] = d_dense_y[4];
-    d_dense_z[5] = d_dense_y[5];
-    d_dense_z[6] = d_dense_y[6];
-    d_dense_z[7] = d_dense_y[7];
-    g_dense_bias[0] += d_dense_y[0];
-    g_dense_bias[1] += d_dense_y[1];
-    g_dense_bias[0] += d_dense_y[2];
-    g_dense_bias[1] += d_dense_y[3];
-    g_dense_bias[0] += d_dense_y[4];
-    g_dense_bias[1] += d_dense_y[5];
-    g_dense_bias[0] += d_dense_y[6];
-    g_dense_bias[1] += d_dense_y[7];
-    d_lstm_h[0] = d_dense_z[0] * w_dense_kernel[0] + d_dense_z[1] * w_dense_kernel[1];
-    d_lstm_h[1] = d_dense_z[0] * w_dense_kernel[2] + d_dense_z[1] * w_dense_kernel[3];
-    d_lstm_h[2] = d_dense_z[0] * w_dense_kernel[4] + d_dense_z[1] * w_dense_kernel[5];
-    d_lstm_h[3] = d_dense_z[0] * w_dense_kernel[6] + d_dense_z[1] * w_dense_kernel[7];
-    d_lstm_h[4] = d_dense_z[0] * w_dense_kernel[8] + d_dense_z[1] * w_dense_kernel[9];
-    d_lstm_h[5] = d_dense_z[2] * w_dense_kernel[0] + d_dense_z[3] * w_dense_kernel[1];
-    d_lstm_h[6] = d_dense_z[2] * w_dense_kernel[2] + d_dense_z[3] * w_dense_kernel[3];
-    d_lstm_h[7] = d_dense_z[2] * w_dense_kernel[4] + d_dense_z[3] * w_dense_kernel[5];
-    d_lstm_h[8] = d_dense_z[2] * w_dense_kernel[6] + d_dense_z[3] * w_dense_kernel[7];
-    d_lstm_h[9] = d_dense_z[2] * w_dense_kernel[8] + d_dense_z[3] * w_dense_kernel[9];
-    d_lstm_h[10] = d_dense_z[4] * w_dense_kernel[0] + d_dense_z[5] * w_dense_kernel[1];
-    d_lstm_h[11] = d_dense_z[4] * w_dense_kernel[2] + d_dense_z[5] * w_dense_kernel[3];
-    d_lstm_h[12] = d_dense_z[4] * w_dense_kernel[4] + d_dense_z[5] * w_dense_kernel[5];
-    d_lstm_h[13] = d_dense_z[4] * w_dense_kernel[6] + d_dense_z[5] * w_dense_kernel[7];
-    d_lstm_h[14] = d_dense_z[4] * w_dense_kernel[8] + d_dense_z[5] * w_dense_kernel[9];
-    d_lstm_h[15] = d_dense_z[6] * w_dense_kernel[0] + d_dense_z[7] * w_dense_kernel[1];
-    d_lstm_h[16] = d_dense_z[6] * w_dense_kernel[2] + d_dense_z[7] * w_dense_kernel[3];
-    d_lstm_h[17] = d_dense_z[6] * w_dense_kernel[4] + d_dense_z[7] * w_dense_kernel[5];
-    d_lstm_h[18] = d_dense_z[6] * w_dense_kernel[6] + d_dense_z[7] * w_dense_kernel[7];
-    d_lstm_h[19] = d_dense_z[6] * w_dense_kernel[8] + d_dense_z[7] * w_dense_kernel[9];
-    g_dense_kernel[0] += a_lstm_h[0] * d_dense_z[0] + a_lstm_h[5] * d_dense_z[2] +
-                         a_lstm_h[10] * d_dense_z[4] + a_lstm_h[15] * d_dense_z[6];
-    g_dense_kernel[1] += a_lstm_h[0] * d_dense_z[1] + a_lstm_h[5] * d_dense_z[3] +
-                         a_lstm_h[10] * d_dense_z[5] + a_lstm_h[15] * d_dense_z[7];
-    g_dense_kernel[2] += a_lstm_h[1] * d_dense_z[0] + a_lstm_h[6] * d_dense_z[2] +
-                         a_lstm_h[11] * d_dense_z[4] + a_lstm_h[16] * d_dense_z[6];
-    g_dense_kernel[3] += a_lstm_h[1] * d_dense_z[1] + a_lstm_h[6] * d_dense_z[3] +
-                         a_lstm_h[11] * d_dense_z[5] + a_lstm_h[16] * d_dense_z[7];
-    g_dense_kernel[4] += a_lstm_h[2] * d_dense_z[0] + a_lstm_h[7] * d_dense_z[2] +
-                         a_lstm_h[12] * d_dense_z[4] + a_lstm_h[17] * d_dense_z[6];
-    g_dense_kernel[5] += a_lstm_h[2] * d_dense_z[1] + a_lstm_h[7] * d_dense_z[3] +
-                         a_lstm_h[12] * d_dense_z[5] + a_lstm_h[17] * d_dense_z[7];
-    g_dense_kernel[6] += a_lstm_h[3] * d_dense_z[0] + a_lstm_h[8] * d_dense_z[2] +
-                         a_lstm_h[13] * d_dense_z[4] + a_lstm_h[18] * d_dense_z[6];
-    g_dense_kernel[7] += a_lstm_h[3] * d_dense_z[1] + a_lstm_h[8] * d_dense_z[3] +
-                         a_lstm_h[13] * d_dense_z[5] + a_lstm_h[18] * d_dense_z[7];
-    g_dense_kernel[8] += a_lstm_h[4] * d_dense_z[0] + a_lstm_h[9] * d_dense_z[2] +
-                         a_lstm_h[14] * d_dense_z[4] + a_lstm_h[19] * d_dense_z[6];
-    g_dense_kernel[9] += a_lstm_h[4] * d_dense_z[1] + a_lstm_h[9] * d_dense_z[3] +
-                         a_lstm_h[14] * d_dense_z[5] + a_lstm_h[19] * d_dense_z[7];
-    for (int t = 3; t >= 1; --t) {
-      d_lstm_gates[t * 20 + 15] = d_lstm_h[t * 5] * tanhf(a_lstm_c[t * 5]);
-      d_lstm_gates[t * 20 + 16] = d_lstm_h[t * 5 + 1] * tanhf(a_lstm_c[t * 5 + 1]);
-      d_lstm_gates[t * 20 + 17] = d_lstm_h[t * 5 + 2] * tanhf(a_lstm_c[t * 5 + 2]);
-      d_lstm_gates[t * 20 + 18] = d_lstm_h[t * 5 + 3] * tanhf(a_lstm_c[t * 5 + 3]);
-      d_lstm_gates[t * 20 + 19] = d_lstm_h[t * 5 + 4] * tanhf(a_lstm_c[t * 5 + 4]);
-      d_lstm_c[t * 5] += d_lstm_h[t * 5] * a_lstm_gates[t * 20 + 15] *
-                         (1.0f - tanhf(a_lstm_c[t * 5]) * tanhf(a_lstm_c[t * 5]));
-      d_lstm_c[t * 5 + 1] += d_lstm_h[t * 5 + 1] * a_lstm_gates[t * 20 + 16] *
-                             (1.0f - tanhf(a_lstm_c[t * 5 + 1]) * tanhf(a_lstm_c[t * 5 + 1]));
-      d_lstm_c[t * 5 + 2] += d_lstm_h[t * 5 + 2] * a_lstm_gates[t * 20 + 17] *
-                             (1.0f - tanhf(a_lstm_c[t * 5 + 2]) * tanhf(a_lstm_c[t * 5 + 2]));
-      d_lstm_c[t * 5 + 3] += d_lstm_h[t * 5 + 3] * a_lstm_gates[t * 20 + 18] *
-                             (1.0f - tanhf(a_lstm_c[t * 5 + 3]) * tanhf(a_lstm_c[t * 5 + 3]));
-      d_lstm_c[t * 5 + 4] += d_lstm_h[t * 5 + 4] * a_lstm_gates[t * 20 + 19] *
-                             (1.0f - tanhf(a_lstm_c[t * 5 + 4]) * tanhf(a_lstm_c[t * 5 + 4]));
-      d_lstm_gates[t * 20 + 5] = d_lstm_c[t * 5] * a_lstm_c[t * 5 - 5];
-      d_lstm_gates[t * 20 + 6] = d_lstm_c[t * 5 + 1] * a_lstm_c[t * 5 - 4];
-      d_lstm_gates[t * 20 + 7] = d_lstm_c[t * 5 + 2] * a_lstm_c[t * 5 - 3];
-      d_lstm_gates[t * 20 + 8] = d_lstm_c[t * 5 + 3] * a_lstm_c[t * 5 - 2];
-      d_lstm_gates[t * 20 + 9] = d_lstm_c[t * 5 + 4] * a_lstm_c[t * 5 - 1];
-      d_lstm_c[t * 5 - 5] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 5];
-      d_lstm_c[t * 5 - 4] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 6];
-      d_lstm_c[t * 5 - 3] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 7];
-      d_lstm_c[t * 5 - 2] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 8];
-      d_lstm_c[t * 5 - 1] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 9];
-      d_lstm_gates[t * 20] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 10];
-      d_lstm_gates[t * 20 + 1] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 11];
-      d_lstm_gates[t * 20 + 2] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 12];
-      d_lstm_gates[t * 20 + 3] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 13];
-      d_lstm_gates[t * 20 + 4] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 14];
-      d_lstm_gates[t * 20 + 10] = d_lstm_c[t * 5] * a_lstm_gates[t * 20];
-      d_lstm_gates[t * 20 + 11] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 1];
-      d_lstm_gates[t * 20 + 12] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 2];
-      d_lstm_gates[t * 20 + 13] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 3];
-      d_lstm_gates[t * 20 + 14] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 4];
-      d_lstm_z[t * 20 + 15] = d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                              (1.0f - a_lstm_gates[t * 20 + 15]);
-      d_lstm_z[t * 20 + 16] = d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                              (1.0f - a_lstm_gates[t * 20 + 16]);
-      d_lstm_z[t * 20 + 17] = d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                              (1.0f - a_lstm_gates[t * 20 + 17]);
-      d_lstm_z[t * 20 + 18] = d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                              (1.0f - a_lstm_gates[t * 20 + 18]);
-      d_lstm_z[t * 20 + 19] = d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                              (1.0f - a_lstm_gates[t * 20 + 19]);
-      g_lstm_bias[15] += d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                         (1.0f - a_lstm_gates[t * 20 + 15]);
-      g_lstm_bias[16] += d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                         (1.0f - a_lstm_gates[t * 20 + 16]);
-      g_lstm_bias[17] += d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                         (1.0f - a_lstm_gates[t * 20 + 17]);
-      g_lstm_bias[18] += d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                         (1.0f - a_lstm_gates[t * 20 + 18]);
-      g_lstm_bias[19] += d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                         (1.0f - a_lstm_gates[t * 20 + 19]);
-      d_lstm_z[t * 20 + 10] = d_lstm_gates[t * 20 + 10] *
-                              (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      d_lstm_z[t * 20 + 11] = d_lstm_gates[t * 20 + 11] *
-                              (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      d_lstm_z[t * 20 + 12] = d_lstm_gates[t * 20 + 12] *
-                              (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      d_lstm_z[t * 20 + 13] = d_lstm_gates[t * 20 + 13] *
-                              (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      d_lstm_z[t * 20 + 14] = d_lstm_gates[t * 20 + 14] *
-                              (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      g_lstm_bias[10] += d_lstm_gates[t * 20 + 10] *
-                         (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 20 + 11] *
-                         (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      g_lstm_bias[12] += d_lstm_gates[t * 20 + 12] *
-                         (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      g_lstm_bias[13] += d_lstm_gates[t * 20 + 13] *
-                         (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      g_lstm_bias[14] += d_lstm_gates[t * 20 + 14] *
-                         (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      d_lstm_z[t * 20 + 5] =
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      d_lstm_z[t * 20 + 6] =
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      d_lstm_z[t * 20 + 7] =
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      d_lstm_z[t * 20 + 8] =
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      d_lstm_z[t * 20 + 9] =
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      g_lstm_bias[6] +=
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      g_lstm_bias[7] +=
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      g_lstm_bias[8] +=
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      d_lstm_z[t * 20] =
-          d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      d_lstm_z[t * 20 + 1] =
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      d_lstm_z[t * 20 + 2] =
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      d_lstm_z[t * 20 + 3] =
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      d_lstm_z[t * 20 + 4] =
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      g_lstm_bias[0] += d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      for (int c = 0; c < 5; ++c) {
-        float sum = d_lstm_h[t * 5 + c - 5];
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[t * 20 + q] * w_lstm_recurrent_kernel[q + c * 20];
-        d_lstm_h[t * 5 + c - 5] = sum;
+    d_lstm_c[b * 20] = 0.0f;
+    d_lstm_c[b * 20 + 1] = 0.0f;
+    d_lstm_c[b * 20 + 2] = 0.0f;
+    d_lstm_c[b * 20 + 3] = 0.0f;
+    d_lstm_c[b * 20 + 4] = 0.0f;
+    d_lstm_c[b * 20 + 5] = 0.0f;
+    d_lstm_c[b * 20 + 6] = 0.0f;
+    d_lstm_c[b * 20 + 7] = 0.0f;
+    d_lstm_c[b * 20 + 8] = 0.0f;
+    d_lstm_c[b * 20 + 9] = 0.0f;
+    d_lstm_c[b * 20 + 10] = 0.0f;
+    d_lstm_c[b * 20 + 11] = 0.0f;
+    d_lstm_c[b * 20 + 12] = 0.0f;
+    d_lstm_c[b * 20 + 13] = 0.0f;
+    d_lstm_c[b * 20 + 14] = 0.0f;
+    d_lstm_c[b * 20 + 15] = 0.0f;
+    d_lstm_c[b * 20 + 16] = 0.0f;
+    d_lstm_c[b * 20 + 17] = 0.0f;
+    d_lstm_c[b * 20 + 18] = 0.0f;
+    d_lstm_c[b * 20 + 19] = 0.0f;
+    d_dense_y[b * 8] = dy_b[b * 8];
+    d_dense_y[b * 8 + 1] = dy_b[b * 8 + 1];
+    d_dense_y[b * 8 + 2] = dy_b[b * 8 + 2];
+    d_dense_y[b * 8 + 3] = dy_b[b * 8 + 3];
+    d_dense_y[b * 8 + 4] = dy_b[b * 8 + 4];
+    d_dense_y[b * 8 + 5] = dy_b[b * 8 + 5];
+    d_dense_y[b * 8 + 6] = dy_b[b * 8 + 6];
+    d_dense_y[b * 8 + 7] = dy_b[b * 8 + 7];
+    d_dense_z[b * 8] = d_dense_y[b * 8];
+    d_dense_z[b * 8 + 1] = d_dense_y[b * 8 + 1];
+    d_dense_z[b * 8 + 2] = d_dense_y[b * 8 + 2];
+    d_dense_z[b * 8 + 3] = d_dense_y[b * 8 + 3];
+    d_dense_z[b * 8 + 4] = d_dense_y[b * 8 + 4];
+    d_dense_z[b * 8 + 5] = d_dense_y[b * 8 + 5];
+    d_dense_z[b * 8 + 6] = d_dense_y[b * 8 + 6];
+    d_dense_z[b * 8 + 7] = d_dense_y[b * 8 + 7];
+    g_dense_bias[0] += d_dense_y[b * 8];
+    g_dense_bias[1] += d_dense_y[b * 8 + 1];
+    g_dense_bias[0] += d_dense_y[b * 8 + 2];
+    g_dense_bias[1] += d_dense_y[b * 8 + 3];
+    g_dense_bias[0] += d_dense_y[b * 8 + 4];
+    g_dense_bias[1] += d_dense_y[b * 8 + 5];
+    g_dense_bias[0] += d_dense_y[b * 8 + 6];
+    g_dense_bias[1] += d_dense_y[b * 8 + 7];
+    d_lstm_h[b * 20] =
+        d_dense_z[b * 8] * w_dense_kernel[0] + d_dense_z[b * 8 + 1] * w_dense_kernel[1];
+    d_lstm_h[b * 20 + 1] =
+        d_dense_z[b * 8] * w_dense_kernel[2] + d_dense_z[b * 8 + 1] * w_dense_kernel[3];
+    d_lstm_h[b * 20 + 2] =
+        d_dense_z[b * 8] * w_dense_kernel[4] + d_dense_z[b * 8 + 1] * w_dense_kernel[5];
+    d_lstm_h[b * 20 + 3] =
+        d_dense_z[b * 8] * w_dense_kernel[6] + d_dense_z[b * 8 + 1] * w_dense_kernel[7];
+    d_lstm_h[b * 20 + 4] =
+        d_dense_z[b * 8] * w_dense_kernel[8] + d_dense_z[b * 8 + 1] * w_dense_kernel[9];
+    d_lstm_h[b * 20 + 5] =
+        d_dense_z[b * 8 + 2] * w_dense_kernel[0] + d_dense_z[b * 8 + 3] * w_dense_kernel[1];
+    d_lstm_h[b * 20 + 6] =
+        d_dense_z[b * 8 + 2] * w_dense_kernel[2] + d_dense_z[b * 8 + 3] * w_dense_kernel[3];
+    d_lstm_h[b * 20 + 7] =
+        d_dense_z[b * 8 + 2] * w_dense_kernel[4] + d_dense_z[b * 8 + 3] * w_dense_kernel[5];
+    d_lstm_h[b * 20 + 8] =
+        d_dense_z[b * 8 + 2] * w_dense_kernel[6] + d_dense_z[b * 8 + 3] * w_dense_kernel[7];
+    d_lstm_h[b * 20 + 9] =
+        d_dense_z[b * 8 + 2] * w_dense_kernel[8] + d_dense_z[b * 8 + 3] * w_dense_kernel[9];
+    d_lstm_h[b * 20 + 10] =
+        d_dense_z[b * 8 + 4] * w_dense_kernel[0] + d_dense_z[b * 8 + 5] * w_dense_kernel[1];
+    d_lstm_h[b * 20 + 11] =
+        d_dense_z[b * 8 + 4] * w_dense_kernel[2] + d_dense_z[b * 8 + 5] * w_dense_kernel[3];
+    d_lstm_h[b * 20 + 12] =
+        d_dense_z[b * 8 + 4] * w_dense_kernel[4] + d_dense_z[b * 8 + 5] * w_dense_kernel[5];
+    d_lstm_h[b * 20 + 13] =
+        d_dense_z[b * 8 + 4] * w_dense_kernel[6] + d_dense_z[b * 8 + 5] * w_dense_kernel[7];
+    d_lstm_h[b * 20 + 14] =
+        d_dense_z[b * 8 + 4] * w_dense_kernel[8] + d_dense_z[b * 8 + 5] * w_dense_kernel[9];
+    d_lstm_h[b * 20 + 15] =
+        d_dense_z[b * 8 + 6] * w_dense_kernel[0] + d_dense_z[b * 8 + 7] * w_dense_kernel[1];
+    d_lstm_h[b * 20 + 16] =
+        d_dense_z[b * 8 + 6] * w_dense_kernel[2] + d_dense_z[b * 8 + 7] * w_dense_kernel[3];
+    d_lstm_h[b * 20 + 17] =
+        d_dense_z[b * 8 + 6] * w_dense_kernel[4] + d_dense_z[b * 8 + 7] * w_dense_kernel[5];
+    d_lstm_h[b * 20 + 18] =
+        d_dense_z[b * 8 + 6] * w_dense_kernel[6] + d_dense_z[b * 8 + 7] * w_dense_kernel[7];
+    d_lstm_h[b * 20 + 19] =
+        d_dense_z[b * 8 + 6] * w_dense_kernel[8] + d_dense_z[b * 8 + 7] * w_dense_kernel[9];
+    g_dense_kernel[0] +=
+        a_lstm_h[b * 20] * d_dense_z[b * 8] + a_lstm_h[b * 20 + 5] * d_dense_z[b * 8 + 2] +
+        a_lstm_h[b * 20 + 10] * d_dense_z[b * 8 + 4] + a_lstm_h[b * 20 + 15] * d_dense_z[b * 8 + 6];
+    g_dense_kernel[1] +=
+        a_lstm_h[b * 20] * d_dense_z[b * 8 + 1] + a_lstm_h[b * 20 + 5] * d_dense_z[b * 8 + 3] +
+        a_lstm_h[b * 20 + 10] * d_dense_z[b * 8 + 5] + a_lstm_h[b * 20 + 15] * d_dense_z[b * 8 + 7];
+    g_dense_kernel[2] +=
+        a_lstm_h[b * 20 + 1] * d_dense_z[b * 8] + a_lstm_h[b * 20 + 6] * d_dense_z[b * 8 + 2] +
+        a_lstm_h[b * 20 + 11] * d_dense_z[b * 8 + 4] + a_lstm_h[b * 20 + 16] * d_dense_z[b * 8 + 6];
+    g_dense_kernel[3] +=
+        a_lstm_h[b * 20 + 1] * d_dense_z[b * 8 + 1] + a_lstm_h[b * 20 + 6] * d_dense_z[b * 8 + 3] +
+        a_lstm_h[b * 20 + 11] * d_dense_z[b * 8 + 5] + a_lstm_h[b * 20 + 16] * d_dense_z[b * 8 + 7];
+    g_dense_kernel[4] +=
+        a_lstm_h[b * 20 + 2] * d_dense_z[b * 8] + a_lstm_h[b * 20 + 7] * d_dense_z[b * 8 + 2] +
+        a_lstm_h[b * 20 + 12] * d_dense_z[b * 8 + 4] + a_lstm_h[b * 20 + 17] * d_dense_z[b * 8 + 6];
+    g_dense_kernel[5] +=
+        a_lstm_h[b * 20 + 2] * d_dense_z[b * 8 + 1] + a_lstm_h[b * 20 + 7] * d_dense_z[b * 8 + 3] +
+        a_lstm_h[b * 20 + 12] * d_dense_z[b * 8 + 5] + a_lstm_h[b * 20 + 17] * d_dense_z[b * 8 + 7];
+    g_dense_kernel[6] +=
+        a_lstm_h[b * 20 + 3] * d_dense_z[b * 8] + a_lstm_h[b * 20 + 8] * d_dense_z[b * 8 + 2] +
+        a_lstm_h[b * 20 + 13] * d_dense_z[b * 8 + 4] + a_lstm_h[b * 20 + 18] * d_dense_z[b * 8 + 6];
+    g_dense_kernel[7] +=
+        a_lstm_h[b * 20 + 3] * d_dense_z[b * 8 + 1] + a_lstm_h[b * 20 + 8] * d_dense_z[b * 8 + 3] +
+        a_lstm_h[b * 20 + 13] * d_dense_z[b * 8 + 5] + a_lstm_h[b * 20 + 18] * d_dense_z[b * 8 + 7];
+    g_dense_kernel[8] +=
+        a_lstm_h[b * 20 + 4] * d_dense_z[b * 8] + a_lstm_h[b * 20 + 9] * d_dense_z[b * 8 + 2] +
+        a_lstm_h[b * 20 + 14] * d_dense_z[b * 8 + 4] + a_lstm_h[b * 20 + 19] * d_dense_z[b * 8 + 6];
+    g_dense_kernel[9] +=
+        a_lstm_h[b * 20 + 4] * d_dense_z[b * 8 + 1] + a_lstm_h[b * 20 + 9] * d_dense_z[b * 8 + 3] +
+        a_lstm_h[b * 20 + 14] * d_dense_z[b * 8 + 5] + a_lstm_h[b * 20 + 19] * d_dense_z[b * 8 + 7];
+  }
+  for (int t = 3; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_gates[b * 80 + t * 20 + 15] =
+          d_lstm_h[b * 20 + t * 5] * tanhf(a_lstm_c[b * 20 + t * 5]);
+      d_lstm_gates[b * 80 + t * 20 + 16] =
+          d_lstm_h[b * 20 + t * 5 + 1] * tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
+      d_lstm_gates[b * 80 + t * 20 + 17] =
+          d_lstm_h[b * 20 + t * 5 + 2] * tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
+      d_lstm_gates[b * 80 + t * 20 + 18] =
+          d_lstm_h[b * 20 + t * 5 + 3] * tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
+      d_lstm_gates[b * 80 + t * 20 + 19] =
+          d_lstm_h[b * 20 + t * 5 + 4] * tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
+      d_lstm_c[b * 20 + t * 5] +=
+          d_lstm_h[b * 20 + t * 5] * a_lstm_gates[b * 80 + t * 20 + 15] *
+          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5]) * tanhf(a_lstm_c[b * 20 + t * 5]));
+      d_lstm_c[b * 20 + t * 5 + 1] +=
+          d_lstm_h[b * 20 + t * 5 + 1] * a_lstm_gates[b * 80 + t * 20 + 16] *
+          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 1]) * tanhf(a_lstm_c[b * 20 + t * 5 + 1]));
+      d_lstm_c[b * 20 + t * 5 + 2] +=
+          d_lstm_h[b * 20 + t * 5 + 2] * a_lstm_gates[b * 80 + t * 20 + 17] *
+          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 2]) * tanhf(a_lstm_c[b * 20 + t * 5 + 2]));
+      d_lstm_c[b * 20 + t * 5 + 3] +=
+          d_lstm_h[b * 20 + t * 5 + 3] * a_lstm_gates[b * 80 + t * 20 + 18] *
+          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 3]) * tanhf(a_lstm_c[b * 20 + t * 5 + 3]));
+      d_lstm_c[b * 20 + t * 5 + 4] +=
+          d_lstm_h[b * 20 + t * 5 + 4] * a_lstm_gates[b * 80 + t * 20 + 19] *
+          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 4]) * tanhf(a_lstm_c[b * 20 + t * 5 + 4]));
+      d_lstm_gates[b * 80 + t * 20 + 5] = d_lstm_c[b * 20 + t * 5] * a_lstm_c[b * 20 + t * 5 - 5];
+      d_lstm_gates[b * 80 + t * 20 + 6] =
+          d_lstm_c[b * 20 + t * 5 + 1] * a_lstm_c[b * 20 + t * 5 - 4];
+      d_lstm_gates[b * 80 + t * 20 + 7] =
+          d_lstm_c[b * 20 + t * 5 + 2] * a_lstm_c[b * 20 + t * 5 - 3];
+      d_lstm_gates[b * 80 + t * 20 + 8] =
+          d_lstm_c[b * 20 + t * 5 + 3] * a_lstm_c[b * 20 + t * 5 - 2];
+      d_lstm_gates[b * 80 + t * 20 + 9] =
+          d_lstm_c[b * 20 + t * 5 + 4] * a_lstm_c[b * 20 + t * 5 - 1];
+      d_lstm_c[b * 20 + t * 5 - 5] = d_lstm_c[b * 20 + t * 5] * a_lstm_gates[b * 80 + t * 20 + 5];
+      d_lstm_c[b * 20 + t * 5 - 4] =
+          d_lstm_c[b * 20 + t * 5 + 1] * a_lstm_gates[b * 80 + t * 20 + 6];
+      d_lstm_c[b * 20 + t * 5 - 3] =
+          d_lstm_c[b * 20 + t * 5 + 2] * a_lstm_gates[b * 80 + t * 20 + 7];
+      d_lstm_c[b * 20 + t * 5 - 2] =
+          d_lstm_c[b * 20 + t * 5 + 3] * a_lstm_gates[b * 80 + t * 20 + 8];
+      d_lstm_c[b * 20 + t * 5 - 1] =
+          d_lstm_c[b * 20 + t * 5 + 4] * a_lstm_gates[b * 80 + t * 20 + 9];
+      d_lstm_gates[b * 80 + t * 20] = d_lstm_c[b * 20 + t * 5] * a_lstm_gates[b * 80 + t * 20 + 10];
+      d_lstm_gates[b * 80 + t * 20 + 1] =
+          d_lstm_c[b * 20 + t * 5 + 1] * a_lstm_gates[b * 80 + t * 20 + 11];
+      d_lstm_gates[b * 80 + t * 20 + 2] =
+          d_lstm_c[b * 20 + t * 5 + 2] * a_lstm_gates[b * 80 + t * 20 + 12];
+      d_lstm_gates[b * 80 + t * 20 + 3] =
+          d_lstm_c[b * 20 + t * 5 + 3] * a_lstm_gates[b * 80 + t * 20 + 13];
+      d_lstm_gates[b * 80 + t * 20 + 4] =
+          d_lstm_c[b * 20 + t * 5 + 4] * a_lstm_gates[b * 80 + t * 20 + 14];
+      d_lstm_gates[b * 80 + t * 20 + 10] = d_lstm_c[b * 20 + t * 5] * a_lstm_gates[b * 80 + t * 20];
+      d_lstm_gates[b * 80 + t * 20 + 11] =
+          d_lstm_c[b * 20 + t * 5 + 1] * a_lstm_gates[b * 80 + t * 20 + 1];
+      d_lstm_gates[b * 80 + t * 20 + 12] =
+          d_lstm_c[b * 20 + t * 5 + 2] * a_lstm_gates[b * 80 + t * 20 + 2];
+      d_lstm_gates[b * 80 + t * 20 + 13] =
+          d_lstm_c[b * 20 + t * 5 + 3] * a_lstm_gates[b * 80 + t * 20 + 3];
+      d_lstm_gates[b * 80 + t * 20 + 14] =
+          d_lstm_c[b * 20 + t * 5 + 4] * a_lstm_gates[b * 80 + t * 20 + 4];
+      d_lstm_z[b * 80 + t * 20 + 15] = d_lstm_gates[b * 80 + t * 20 + 15] *
+                                       a_lstm_gates[b * 80 + t * 20 + 15] *
+                                       (1.0f - a_lstm_gates[b * 80 + t * 20 + 15]);
+      d_lstm_z[b * 80 + t * 20 + 16] = d_lstm_gates[b * 80 + t * 20 + 16] *
+                                       a_lstm_gates[b * 80 + t * 20 + 16] *
+                                       (1.0f - a_lstm_gates[b * 80 + t * 20 + 16]);
+      d_lstm_z[b * 80 + t * 20 + 17] = d_lstm_gates[b * 80 + t * 20 + 17] *
+                                       a_lstm_gates[b * 80 + t * 20 + 17] *
+                                       (1.0f - a_lstm_gates[b * 80 + t * 20 + 17]);
+      d_lstm_z[b * 80 + t * 20 + 18] = d_lstm_gates[b * 80 + t * 20 + 18] *
+                                       a_lstm_gates[b * 80 + t * 20 + 18] *
+                                       (1.0f - a_lstm_gates[b * 80 + t * 20 + 18]);
+      d_lstm_z[b * 80 + t * 20 + 19] = d_lstm_gates[b * 80 + t * 20 + 19] *
+                                       a_lstm_gates[b * 80 + t * 20 + 19] *
+                                       (1.0f - a_lstm_gates[b * 80 + t * 20 + 19]);
+      g_lstm_bias[15] += d_lstm_gates[b * 80 + t * 20 + 15] * a_lstm_gates[b * 80 + t * 20 + 15] *
+                         (1.0f - a_lstm_gates[b * 80 + t * 20 + 15]);
+      g_lstm_bias[16] += d_lstm_gates[b * 80 + t * 20 + 16] * a_lstm_gates[b * 80 + t * 20 + 16] *
+                         (1.0f - a_lstm_gates[b * 80 + t * 20 + 16]);
+      g_lstm_bias[17] += d_lstm_gates[b * 80 + t * 20 + 17] * a_lstm_gates[b * 80 + t * 20 + 17] *
+                         (1.0f - a_lstm_gates[b * 80 + t * 20 + 17]);
+      g_lstm_bias[18] += d_lstm_gates[b * 80 + t * 20 + 18] * a_lstm_gates[b * 80 + t * 20 + 18] *
+                         (1.0f - a_lstm_gates[b * 80 + t * 20 + 18]);
+      g_lstm_bias[19] += d_lstm_gates[b * 80 + t * 20 + 19] * a_lstm_gates[b * 80 + t * 20 + 19] *
+                         (1.0f - a_lstm_gates[b * 80 + t * 20 + 19]);
+      d_lstm_z[b * 80 + t * 20 + 10] =
+          d_lstm_gates[b * 80 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 10] * a_lstm_gates[b * 80 + t * 20 + 10]);
+      d_lstm_z[b * 80 + t * 20 + 11] =
+          d_lstm_gates[b * 80 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 11] * a_lstm_gates[b * 80 + t * 20 + 11]);
+      d_lstm_z[b * 80 + t * 20 + 12] =
+          d_lstm_gates[b * 80 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 12] * a_lstm_gates[b * 80 + t * 20 + 12]);
+      d_lstm_z[b * 80 + t * 20 + 13] =
+          d_lstm_gates[b * 80 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 13] * a_lstm_gates[b * 80 + t * 20 + 13]);
+      d_lstm_z[b * 80 + t * 20 + 14] =
+          d_lstm_gates[b * 80 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 14] * a_lstm_gates[b * 80 + t * 20 + 14]);
+      g_lstm_bias[10] +=
+          d_lstm_gates[b * 80 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 10] * a_lstm_gates[b * 80 + t * 20 + 10]);
+      g_lstm_bias[11] +=
+          d_lstm_gates[b * 80 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 11] * a_lstm_gates[b * 80 + t * 20 + 11]);
+      g_lstm_bias[12] +=
+          d_lstm_gates[b * 80 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 12] * a_lstm_gates[b * 80 + t * 20 + 12]);
+      g_lstm_bias[13] +=
+          d_lstm_gates[b * 80 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 13] * a_lstm_gates[b * 80 + t * 20 + 13]);
+      g_lstm_bias[14] +=
+          d_lstm_gates[b * 80 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 80 + t * 20 + 14] * a_lstm_gates[b * 80 + t * 20 + 14]);
+      d_lstm_z[b * 80 + t * 20 + 5] = d_lstm_gates[b * 80 + t * 20 + 5] *
+                                      a_lstm_gates[b * 80 + t * 20 + 5] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 5]);
+      d_lstm_z[b * 80 + t * 20 + 6] = d_lstm_gates[b * 80 + t * 20 + 6] *
+                                      a_lstm_gates[b * 80 + t * 20 + 6] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 6]);
+      d_lstm_z[b * 80 + t * 20 + 7] = d_lstm_gates[b * 80 + t * 20 + 7] *
+                                      a_lstm_gates[b * 80 + t * 20 + 7] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 7]);
+      d_lstm_z[b * 80 + t * 20 + 8] = d_lstm_gates[b * 80 + t * 20 + 8] *
+                                      a_lstm_gates[b * 80 + t * 20 + 8] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 8]);
+      d_lstm_z[b * 80 + t * 20 + 9] = d_lstm_gates[b * 80 + t * 20 + 9] *
+                                      a_lstm_gates[b * 80 + t * 20 + 9] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 9]);
+      g_lstm_bias[5] += d_lstm_gates[b * 80 + t * 20 + 5] * a_lstm_gates[b * 80 + t * 20 + 5] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 5]);
+      g_lstm_bias[6] += d_lstm_gates[b * 80 + t * 20 + 6] * a_lstm_gates[b * 80 + t * 20 + 6] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 6]);
+      g_lstm_bias[7] += d_lstm_gates[b * 80 + t * 20 + 7] * a_lstm_gates[b * 80 + t * 20 + 7] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 7]);
+      g_lstm_bias[8] += d_lstm_gates[b * 80 + t * 20 + 8] * a_lstm_gates[b * 80 + t * 20 + 8] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 8]);
+      g_lstm_bias[9] += d_lstm_gates[b * 80 + t * 20 + 9] * a_lstm_gates[b * 80 + t * 20 + 9] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 9]);
+      d_lstm_z[b * 80 + t * 20] = d_lstm_gates[b * 80 + t * 20] * a_lstm_gates[b * 80 + t * 20] *
+                                  (1.0f - a_lstm_gates[b * 80 + t * 20]);
+      d_lstm_z[b * 80 + t * 20 + 1] = d_lstm_gates[b * 80 + t * 20 + 1] *
+                                      a_lstm_gates[b * 80 + t * 20 + 1] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 1]);
+      d_lstm_z[b * 80 + t * 20 + 2] = d_lstm_gates[b * 80 + t * 20 + 2] *
+                                      a_lstm_gates[b * 80 + t * 20 + 2] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 2]);
+      d_lstm_z[b * 80 + t * 20 + 3] = d_lstm_gates[b * 80 + t * 20 + 3] *
+                                      a_lstm_gates[b * 80 + t * 20 + 3] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 3]);
+      d_lstm_z[b * 80 + t * 20 + 4] = d_lstm_gates[b * 80 + t * 20 + 4] *
+                                      a_lstm_gates[b * 80 + t * 20 + 4] *
+                                      (1.0f - a_lstm_gates[b * 80 + t * 20 + 4]);
+      g_lstm_bias[0] += d_lstm_gates[b * 80 + t * 20] * a_lstm_gates[b * 80 + t * 20] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20]);
+      g_lstm_bias[1] += d_lstm_gates[b * 80 + t * 20 + 1] * a_lstm_gates[b * 80 + t * 20 + 1] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 80 + t * 20 + 2] * a_lstm_gates[b * 80 + t * 20 + 2] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 2]);
+      g_lstm_bias[3] += d_lstm_gates[b * 80 + t * 20 + 3] * a_lstm_gates[b * 80 + t * 20 + 3] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 80 + t * 20 + 4] * a_lstm_gates[b * 80 + t * 20 + 4] *
+                        (1.0f - a_lstm_gates[b * 80 + t * 20 + 4]);
+    }
+    {
+      const float *const A = d_lstm_z + t * 20;
+      const float *const B = wt_lstm_recurrent_kernel + 0;
+      float *const C = d_lstm_h + t * 5 - 5;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[4][5];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 80 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
       }
-      for (int r = 0; r < 5; ++r) {
-        for (int c = 0; c < 20; ++c) {
-          float sum = g_lstm_recurrent_kernel[r * 20 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_h[t * 5 + r + q * 5 - 5] * d_lstm_z[t * 20 + q * 20 + c];
-          g_lstm_recurrent_kernel[r * 20 + c] = sum;
+      for (; i < n; ++i) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[1][5];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 80 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_gates[15] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[16] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[17] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_gates[18] = d_lstm_h[3] * tanhf(a_lstm_c[3]);
-    d_lstm_gates[19] = d_lstm_h[4] * tanhf(a_lstm_c[4]);
-    d_lstm_c[0] +=
-        d_lstm_h[0] * a_lstm_gates[15] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[16] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[17] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_c[3] +=
-        d_lstm_h[3] * a_lstm_gates[18] * (1.0f - tanhf(a_lstm_c[3]) * tanhf(a_lstm_c[3]));
-    d_lstm_c[4] +=
-        d_lstm_h[4] * a_lstm_gates[19] * (1.0f - tanhf(a_lstm_c[4]) * tanhf(a_lstm_c[4]));
-    d_lstm_gates[5] = d_lstm_c[0] * a_x[17];
-    d_lstm_gates[6] = d_lstm_c[1] * a_x[18];
-    d_lstm_gates[7] = d_lstm_c[2] * a_x[19];
-    d_lstm_gates[8] = d_lstm_c[3] * a_x[20];
-    d_lstm_gates[9] = d_lstm_c[4] * a_x[21];
-    dx_b[17] = d_lstm_c[0] * a_lstm_gates[5];
-    dx_b[18] = d_lstm_c[1] * a_lstm_gates[6];
-    dx_b[19] = d_lstm_c[2] * a_lstm_gates[7];
-    dx_b[20] = d_lstm_c[3] * a_lstm_gates[8];
-    dx_b[21] = d_lstm_c[4] * a_lstm_gates[9];
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[10];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[11];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[12];
-    d_lstm_gates[3] = d_lstm_c[3] * a_lstm_gates[13];
-    d_lstm_gates[4] = d_lstm_c[4] * a_lstm_gates[14];
-    d_lstm_gates[10] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[11] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[12] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_gates[13] = d_lstm_c[3] * a_lstm_gates[3];
-    d_lstm_gates[14] = d_lstm_c[4] * a_lstm_gates[4];
-    d_lstm_z[15] = d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    d_lstm_z[16] = d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    d_lstm_z[17] = d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    d_lstm_z[18] = d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    d_lstm_z[19] = d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    g_lstm_bias[15] += d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    g_lstm_bias[16] += d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    g_lstm_bias[17] += d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    g_lstm_bias[18] += d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    g_lstm_bias[19] += d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    d_lstm_z[10] = d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    d_lstm_z[12] = d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    d_lstm_z[13] = d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    d_lstm_z[14] = d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    g_lstm_bias[10] += d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    g_lstm_bias[12] += d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    g_lstm_bias[13] += d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    g_lstm_bias[14] += d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    d_lstm_z[5] = d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    d_lstm_z[6] = d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    d_lstm_z[7] = d_lstm_gates[7] * a_lstm_gates[7] * (1.0f - a_lstm_gates[7]);
-    d_lstm_z[8] = d_lstm_gates[8] * a_lstm_gates[8] * (1.0f - a_lstm_gates[8]);
-    d_lstm_z[9] = d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    g_lstm_bias[5] += d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    g_lstm_bias[6] += d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    g_lstm_bias[7] += d_lstm_gates[7] * a_lstm_gates[7] * (1.0f - a_lstm_gates[7]);
-    g_lstm_bias[8] += d_lstm_gates[8] * a_lstm_gates[8] * (1.0f - a_lstm_gates[8]);
-    g_lstm_bias[9] += d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    d_lstm_z[3] = d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    d_lstm_z[4] = d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[3] += d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    g_lstm_bias[4] += d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    for (int c = 0; c < 5; ++c) {
-      float sum = 0.0f;
-      for (int q = 0; q < 20; ++q)
-        sum += d_lstm_z[q] * w_lstm_recurrent_kernel[q + c * 20];
-      dx_b[c + 12] = sum;
-    }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = g_lstm_recurrent_kernel[r * 20 + c];
-        for (int q = 0; q < 1; ++q)
-          sum += a_x[r + q * 5 + 12] * d_lstm_z[q * 20 + c];
-        g_lstm_recurrent_kernel[r * 20 + c] = sum;
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = d_lstm_z + t * 20;
+      float *const C = g_lstm_recurrent_kernel + 0;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 80 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 20];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
+      }
+      for (int i = 4; i < 5; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 80 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 20];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[r * 20 + q] * w_lstm_kernel[q + c * 20];
-        dx_b[r * 3 + c] = sum;
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_gates[b * 80 + 15] = d_lstm_h[b * 20] * tanhf(a_lstm_c[b * 20]);
+    d_lstm_gates[b * 80 + 16] = d_lstm_h[b * 20 + 1] * tanhf(a_lstm_c[b * 20 + 1]);
+    d_lstm_gates[b * 80 + 17] = d_lstm_h[b * 20 + 2] * tanhf(a_lstm_c[b * 20 + 2]);
+    d_lstm_gates[b * 80 + 18] = d_lstm_h[b * 20 + 3] * tanhf(a_lstm_c[b * 20 + 3]);
+    d_lstm_gates[b * 80 + 19] = d_lstm_h[b * 20 + 4] * tanhf(a_lstm_c[b * 20 + 4]);
+    d_lstm_c[b * 20] += d_lstm_h[b * 20] * a_lstm_gates[b * 80 + 15] *
+                        (1.0f - tanhf(a_lstm_c[b * 20]) * tanhf(a_lstm_c[b * 20]));
+    d_lstm_c[b * 20 + 1] += d_lstm_h[b * 20 + 1] * a_lstm_gates[b * 80 + 16] *
+                            (1.0f - tanhf(a_lstm_c[b * 20 + 1]) * tanhf(a_lstm_c[b * 20 + 1]));
+    d_lstm_c[b * 20 + 2] += d_lstm_h[b * 20 + 2] * a_lstm_gates[b * 80 + 17] *
+                            (1.0f - tanhf(a_lstm_c[b * 20 + 2]) * tanhf(a_lstm_c[b * 20 + 2]));
+    d_lstm_c[b * 20 + 3] += d_lstm_h[b * 20 + 3] * a_lstm_gates[b * 80 + 18] *
+                            (1.0f - tanhf(a_lstm_c[b * 20 + 3]) * tanhf(a_lstm_c[b * 20 + 3]));
+    d_lstm_c[b * 20 + 4] += d_lstm_h[b * 20 + 4] * a_lstm_gates[b * 80 + 19] *
+                            (1.0f - tanhf(a_lstm_c[b * 20 + 4]) * tanhf(a_lstm_c[b * 20 + 4]));
+    d_lstm_gates[b * 80 + 5] = d_lstm_c[b * 20] * a_x[b * 22 + 17];
+    d_lstm_gates[b * 80 + 6] = d_lstm_c[b * 20 + 1] * a_x[b * 22 + 18];
+    d_lstm_gates[b * 80 + 7] = d_lstm_c[b * 20 + 2] * a_x[b * 22 + 19];
+    d_lstm_gates[b * 80 + 8] = d_lstm_c[b * 20 + 3] * a_x[b * 22 + 20];
+    d_lstm_gates[b * 80 + 9] = d_lstm_c[b * 20 + 4] * a_x[b * 22 + 21];
+    dx_b[b * 22 + 17] = d_lstm_c[b * 20] * a_lstm_gates[b * 80 + 5];
+    dx_b[b * 22 + 18] = d_lstm_c[b * 20 + 1] * a_lstm_gates[b * 80 + 6];
+    dx_b[b * 22 + 19] = d_lstm_c[b * 20 + 2] * a_lstm_gates[b * 80 + 7];
+    dx_b[b * 22 + 20] = d_lstm_c[b * 20 + 3] * a_lstm_gates[b * 80 + 8];
+    dx_b[b * 22 + 21] = d_lstm_c[b * 20 + 4] * a_lstm_gates[b * 80 + 9];
+    d_lstm_gates[b * 80] = d_lstm_c[b * 20] * a_lstm_gates[b * 80 + 10];
+    d_lstm_gates[b * 80 + 1] = d_lstm_c[b * 20 + 1] * a_lstm_gates[b * 80 + 11];
+    d_lstm_gates[b * 80 + 2] = d_lstm_c[b * 20 + 2] * a_lstm_gates[b * 80 + 12];
+    d_lstm_gates[b * 80 + 3] = d_lstm_c[b * 20 + 3] * a_lstm_gates[b * 80 + 13];
+    d_lstm_gates[b * 80 + 4] = d_lstm_c[b * 20 + 4] * a_lstm_gates[b * 80 + 14];
+    d_lstm_gates[b * 80 + 10] = d_lstm_c[b * 20] * a_lstm_gates[b * 80];
+    d_lstm_gates[b * 80 + 11] = d_lstm_c[b * 20 + 1] * a_lstm_gates[b * 80 + 1];
+    d_lstm_gates[b * 80 + 12] = d_lstm_c[b * 20 + 2] * a_lstm_gates[b * 80 + 2];
+    d_lstm_gates[b * 80 + 13] = d_lstm_c[b * 20 + 3] * a_lstm_gates[b * 80 + 3];
+    d_lstm_gates[b * 80 + 14] = d_lstm_c[b * 20 + 4] * a_lstm_gates[b * 80 + 4];
+    d_lstm_z[b * 80 + 15] =
+        d_lstm_gates[b * 80 + 15] * a_lstm_gates[b * 80 + 15] * (1.0f - a_lstm_gates[b * 80 + 15]);
+    d_lstm_z[b * 80 + 16] =
+        d_lstm_gates[b * 80 + 16] * a_lstm_gates[b * 80 + 16] * (1.0f - a_lstm_gates[b * 80 + 16]);
+    d_lstm_z[b * 80 + 17] =
+        d_lstm_gates[b * 80 + 17] * a_lstm_gates[b * 80 + 17] * (1.0f - a_lstm_gates[b * 80 + 17]);
+    d_lstm_z[b * 80 + 18] =
+        d_lstm_gates[b * 80 + 18] * a_lstm_gates[b * 80 + 18] * (1.0f - a_lstm_gates[b * 80 + 18]);
+    d_lstm_z[b * 80 + 19] =
+        d_lstm_gates[b * 80 + 19] * a_lstm_gates[b * 80 + 19] * (1.0f - a_lstm_gates[b * 80 + 19]);
+    g_lstm_bias[15] +=
+        d_lstm_gates[b * 80 + 15] * a_lstm_gates[b * 80 + 15] * (1.0f - a_lstm_gates[b * 80 + 15]);
+    g_lstm_bias[16] +=
+        d_lstm_gates[b * 80 + 16] * a_lstm_gates[b * 80 + 16] * (1.0f - a_lstm_gates[b * 80 + 16]);
+    g_lstm_bias[17] +=
+        d_lstm_gates[b * 80 + 17] * a_lstm_gates[b * 80 + 17] * (1.0f - a_lstm_gates[b * 80 + 17]);
+    g_lstm_bias[18] +=
+        d_lstm_gates[b * 80 + 18] * a_lstm_gates[b * 80 + 18] * (1.0f - a_lstm_gates[b * 80 + 18]);
+    g_lstm_bias[19] +=
+        d_lstm_gates[b * 80 + 19] * a_lstm_gates[b * 80 + 19] * (1.0f - a_lstm_gates[b * 80 + 19]);
+    d_lstm_z[b * 80 + 10] =
+        d_lstm_gates[b * 80 + 10] * (1.0f - a_lstm_gates[b * 80 + 10] * a_lstm_gates[b * 80 + 10]);
+    d_lstm_z[b * 80 + 11] =
+        d_lstm_gates[b * 80 + 11] * (1.0f - a_lstm_gates[b * 80 + 11] * a_lstm_gates[b * 80 + 11]);
+    d_lstm_z[b * 80 + 12] =
+        d_lstm_gates[b * 80 + 12] * (1.0f - a_lstm_gates[b * 80 + 12] * a_lstm_gates[b * 80 + 12]);
+    d_lstm_z[b * 80 + 13] =
+        d_lstm_gates[b * 80 + 13] * (1.0f - a_lstm_gates[b * 80 + 13] * a_lstm_gates[b * 80 + 13]);
+    d_lstm_z[b * 80 + 14] =
+        d_lstm_gates[b * 80 + 14] * (1.0f - a_lstm_gates[b * 80 + 14] * a_lstm_gates[b * 80 + 14]);
+    g_lstm_bias[10] +=
+        d_lstm_gates[b * 80 + 10] * (1.0f - a_lstm_gates[b * 80 + 10] * a_lstm_gates[b * 80 + 10]);
+    g_lstm_bias[11] +=
+        d_lstm_gates[b * 80 + 11] * (1.0f - a_lstm_gates[b * 80 + 11] * a_lstm_gates[b * 80 + 11]);
+    g_lstm_bias[12] +=
+        d_lstm_gates[b * 80 + 12] * (1.0f - a_lstm_gates[b * 80 + 12] * a_lstm_gates[b * 80 + 12]);
+    g_lstm_bias[13] +=
+        d_lstm_gates[b * 80 + 13] * (1.0f - a_lstm_gates[b * 80 + 13] * a_lstm_gates[b * 80 + 13]);
+    g_lstm_bias[14] +=
+        d_lstm_gates[b * 80 + 14] * (1.0f - a_lstm_gates[b * 80 + 14] * a_lstm_gates[b * 80 + 14]);
+    d_lstm_z[b * 80 + 5] =
+        d_lstm_gates[b * 80 + 5] * a_lstm_gates[b * 80 + 5] * (1.0f - a_lstm_gates[b * 80 + 5]);
+    d_lstm_z[b * 80 + 6] =
+        d_lstm_gates[b * 80 + 6] * a_lstm_gates[b * 80 + 6] * (1.0f - a_lstm_gates[b * 80 + 6]);
+    d_lstm_z[b * 80 + 7] =
+        d_lstm_gates[b * 80 + 7] * a_lstm_gates[b * 80 + 7] * (1.0f - a_lstm_gates[b * 80 + 7]);
+    d_lstm_z[b * 80 + 8] =
+        d_lstm_gates[b * 80 + 8] * a_lstm_gates[b * 80 + 8] * (1.0f - a_lstm_gates[b * 80 + 8]);
+    d_lstm_z[b * 80 + 9] =
+        d_lstm_gates[b * 80 + 9] * a_lstm_gates[b * 80 + 9] * (1.0f - a_lstm_gates[b * 80 + 9]);
+    g_lstm_bias[5] +=
+        d_lstm_gates[b * 80 + 5] * a_lstm_gates[b * 80 + 5] * (1.0f - a_lstm_gates[b * 80 + 5]);
+    g_lstm_bias[6] +=
+        d_lstm_gates[b * 80 + 6] * a_lstm_gates[b * 80 + 6] * (1.0f - a_lstm_gates[b * 80 + 6]);
+    g_lstm_bias[7] +=
+        d_lstm_gates[b * 80 + 7] * a_lstm_gates[b * 80 + 7] * (1.0f - a_lstm_gates[b * 80 + 7]);
+    g_lstm_bias[8] +=
+        d_lstm_gates[b * 80 + 8] * a_lstm_gates[b * 80 + 8] * (1.0f - a_lstm_gates[b * 80 + 8]);
+    g_lstm_bias[9] +=
+        d_lstm_gates[b * 80 + 9] * a_lstm_gates[b * 80 + 9] * (1.0f - a_lstm_gates[b * 80 + 9]);
+    d_lstm_z[b * 80] = d_lstm_gates[b * 80] * a_lstm_gates[b * 80] * (1.0f - a_lstm_gates[b * 80]);
+    d_lstm_z[b * 80 + 1] =
+        d_lstm_gates[b * 80 + 1] * a_lstm_gates[b * 80 + 1] * (1.0f - a_lstm_gates[b * 80 + 1]);
+    d_lstm_z[b * 80 + 2] =
+        d_lstm_gates[b * 80 + 2] * a_lstm_gates[b * 80 + 2] * (1.0f - a_lstm_gates[b * 80 + 2]);
+    d_lstm_z[b * 80 + 3] =
+        d_lstm_gates[b * 80 + 3] * a_lstm_gates[b * 80 + 3] * (1.0f - a_lstm_gates[b * 80 + 3]);
+    d_lstm_z[b * 80 + 4] =
+        d_lstm_gates[b * 80 + 4] * a_lstm_gates[b * 80 + 4] * (1.0f - a_lstm_gates[b * 80 + 4]);
+    g_lstm_bias[0] += d_lstm_gates[b * 80] * a_lstm_gates[b * 80] * (1.0f - a_lstm_gates[b * 80]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 80 + 1] * a_lstm_gates[b * 80 + 1] * (1.0f - a_lstm_gates[b * 80 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 80 + 2] * a_lstm_gates[b * 80 + 2] * (1.0f - a_lstm_gates[b * 80 + 2]);
+    g_lstm_bias[3] +=
+        d_lstm_gates[b * 80 + 3] * a_lstm_gates[b * 80 + 3] * (1.0f - a_lstm_gates[b * 80 + 3]);
+    g_lstm_bias[4] +=
+        d_lstm_gates[b * 80 + 4] * a_lstm_gates[b * 80 + 4] * (1.0f - a_lstm_gates[b * 80 + 4]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_recurrent_kernel + 0;
+    float *const C = dx_b + 12;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 80 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 22 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = g_lstm_kernel[r * 20 + c];
-        for (int q = 0; q < 4; ++q)
-          sum += a_x[r + q * 3] * d_lstm_z[q * 20 + c];
-        g_lstm_kernel[r * 20 + c] = sum;
+    for (; i < n; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 80 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 22 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 12;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_recurrent_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n; ++p) {
+          const float *const brow = B + p * 80 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 22];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n; ++p) {
+          const float *const brow = B + p * 80 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 22];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    {
+      const float *const A = d_lstm_z + b * 80;
+      const float *const B = wt_lstm_kernel + 0;
+      float *const C = dx_b + b * 22;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 3; j += 3) {
+          float acc[4][3];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 3; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 3 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 20 + p];
+              for (int jj = 0; jj < 3; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 3; ++jj)
+              C[(i + r) * 3 + j + jj] = acc[r][jj];
+        }
+      }
+    }
+    {
+      const float *const A = a_x + b * 22;
+      const float *const B = d_lstm_z + b * 80;
+      float *const C = g_lstm_kernel + 0;
+      for (int i = 0; i < 3; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < 4; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 3];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
       }
     }
   }

@@ -42,15 +42,17 @@ typedef struct {
   float a_lstm_c[32][20];
   float a_dense_z[32][8];
   float a_dense_y[32][8];
-  float d_lstm_z[80];
-  float d_lstm_gates[80];
-  float d_lstm_c[20];
-  float d_lstm_h[20];
-  float d_dense_z[8];
-  float d_dense_y[8];
+  float d_lstm_z[32][80];
+  float d_lstm_gates[32][80];
+  float d_lstm_c[32][20];
+  float d_lstm_h[32][20];
+  float d_dense_z[32][8];
+  float d_dense_y[32][8];
+  float wt_lstm_recurrent_kernel[100]; /* lstm/recurrent_kernel transposed */
+  float wt_lstm_kernel[60];            /* lstm/kernel transposed */
   float y[32 * 8];
   float dloss[32 * 8];
-  float dx_sink[22];
+  float dx_sink[32 * 22];
   initial_state_params grad;
 } initial_state_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char
     lstm_tagger_params_are_flat[sizeof(lstm_tagger_params) == 108 * sizeof(float) ? 1 : -1];
@@ -71,174 +73,231 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
   const float *const w_lstm_bias = p->flat + 84;
   const float *const w_dense_kernel = p->flat + 96;
   const float *const w_dense_bias = p->flat + 105;
-  for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const a_dense_logits = s->a_dense_logits[b];
-    float *const y_b = y + (size_t)b * 9;
-    memcpy(a_x, x + (size_t)b * 12, sizeof(float) * 12);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 12; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 4; ++q)
-          sum += a_x[r * 4 + q] * w_lstm_kernel[q * 12 + c];
-        a_lstm_z[r * 12 + c] = sum;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const a_dense_logits = &s->a_dense_logits[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 12);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 12; j += 12) {
+        float acc[4][12];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 4; ++p) {
+          const float *const brow = B + p * 12 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 4 + p];
+            for (int jj = 0; jj < 12; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            C[(i + r) * 12 + j + jj] = acc[r][jj];
       }
     }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = tanhf(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = tanhf(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = tanhf(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_c[0] = a_lstm_gates[0] * a_lstm_gates[6];
-    a_lstm_c[1] = a_lstm_gates[1] * a_lstm_gates[7];
-    a_lstm_c[2] = a_lstm_gates[2] * a_lstm_gates[8];
-    a_lstm_h[0] = a_lstm_gates[9] * tanhf(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[10] * tanhf(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[11] * tanhf(a_lstm_c[2]);
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 12; j += 12) {
+        float acc[1][12];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 4; ++p) {
+          const float *const brow = B + p * 12 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 4 + p];
+            for (int jj = 0; jj < 12; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            C[(i + r) * 12 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_lstm_gates[b * 36] = rnnc_sigmoid(a_lstm_z[b * 36] + w_lstm_bias[0]);
+    a_lstm_gates[b * 36 + 1] = rnnc_sigmoid(a_lstm_z[b * 36 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 36 + 2] = rnnc_sigmoid(a_lstm_z[b * 36 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 36 + 3] = rnnc_sigmoid(a_lstm_z[b * 36 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 36 + 4] = rnnc_sigmoid(a_lstm_z[b * 36 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 36 + 5] = rnnc_sigmoid(a_lstm_z[b * 36 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 36 + 6] = tanhf(a_lstm_z[b * 36 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 36 + 7] = tanhf(a_lstm_z[b * 36 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 36 + 8] = tanhf(a_lstm_z[b * 36 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 36 + 9] = rnnc_sigmoid(a_lstm_z[b * 36 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 36 + 10] = rnnc_sigmoid(a_lstm_z[b * 36 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 36 + 11] = rnnc_sigmoid(a_lstm_z[b * 36 + 11] + w_lstm_bias[11]);
+    a_lstm_c[b * 9] = a_lstm_gates[b * 36] * a_lstm_gates[b * 36 + 6];
+    a_lstm_c[b * 9 + 1] = a_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 7];
+    a_lstm_c[b * 9 + 2] = a_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 8];
+    a_lstm_h[b * 9] = a_lstm_gates[b * 36 + 9] * tanhf(a_lstm_c[b * 9]);
+    a_lstm_h[b * 9 + 1] = a_lstm_gates[b * 36 + 10] * tanhf(a_lstm_c[b * 9 + 1]);
+    a_lstm_h[b * 9 + 2] = a_lstm_gates[b * 36 + 11] * tanhf(a_lstm_c[b * 9 + 2]);
     for (int t = 1; t <= 2; ++t) {
-      a_lstm_z[t * 12] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[0] +
-                          a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[12] +
-                          a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[24];
-      a_lstm_z[t * 12 + 1] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[1] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[13] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[25];
-      a_lstm_z[t * 12 + 2] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[2] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[14] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[26];
-      a_lstm_z[t * 12 + 3] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[3] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[15] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[27];
-      a_lstm_z[t * 12 + 4] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[4] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[16] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[28];
-      a_lstm_z[t * 12 + 5] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[5] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[17] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[29];
-      a_lstm_z[t * 12 + 6] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[6] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[18] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[30];
-      a_lstm_z[t * 12 + 7] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[7] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[19] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[31];
-      a_lstm_z[t * 12 + 8] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[8] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[20] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[32];
-      a_lstm_z[t * 12 + 9] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[9] +
-                              a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[21] +
-                              a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[33];
-      a_lstm_z[t * 12 + 10] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[10] +
-                               a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[22] +
-                               a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[34];
-      a_lstm_z[t * 12 + 11] += a_lstm_h[t * 3 - 3] * w_lstm_recurrent_kernel[11] +
-                               a_lstm_h[t * 3 - 2] * w_lstm_recurrent_kernel[23] +
-                               a_lstm_h[t * 3 - 1] * w_lstm_recurrent_kernel[35];
-      a_lstm_gates[t * 12] = rnnc_sigmoid(a_lstm_z[t * 12] + w_lstm_bias[0]);
-      a_lstm_gates[t * 12 + 1] = rnnc_sigmoid(a_lstm_z[t * 12 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 12 + 2] = rnnc_sigmoid(a_lstm_z[t * 12 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 12 + 3] = rnnc_sigmoid(a_lstm_z[t * 12 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 12 + 4] = rnnc_sigmoid(a_lstm_z[t * 12 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 12 + 5] = rnnc_sigmoid(a_lstm_z[t * 12 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 12 + 6] = tanhf(a_lstm_z[t * 12 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 12 + 7] = tanhf(a_lstm_z[t * 12 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 12 + 8] = tanhf(a_lstm_z[t * 12 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 12 + 9] = rnnc_sigmoid(a_lstm_z[t * 12 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 12 + 10] = rnnc_sigmoid(a_lstm_z[t * 12 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 12 + 11] = rnnc_sigmoid(a_lstm_z[t * 12 + 11] + w_lstm_bias[11]);
-      a_lstm_c[t * 3] = (a_lstm_gates[t * 12 + 3] * a_lstm_c[t * 3 - 3] +
-                         a_lstm_gates[t * 12] * a_lstm_gates[t * 12 + 6]);
-      a_lstm_c[t * 3 + 1] = (a_lstm_gates[t * 12 + 4] * a_lstm_c[t * 3 - 2] +
-                             a_lstm_gates[t * 12 + 1] * a_lstm_gates[t * 12 + 7]);
-      a_lstm_c[t * 3 + 2] = (a_lstm_gates[t * 12 + 5] * a_lstm_c[t * 3 - 1] +
-                             a_lstm_gates[t * 12 + 2] * a_lstm_gates[t * 12 + 8]);
-      a_lstm_h[t * 3] = a_lstm_gates[t * 12 + 9] * tanhf(a_lstm_c[t * 3]);
-      a_lstm_h[t * 3 + 1] = a_lstm_gates[t * 12 + 10] * tanhf(a_lstm_c[t * 3 + 1]);
-      a_lstm_h[t * 3 + 2] = a_lstm_gates[t * 12 + 11] * tanhf(a_lstm_c[t * 3 + 2]);
+      a_lstm_z[b * 36 + t * 12] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[0] +
+                                   a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[12] +
+                                   a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[24];
+      a_lstm_z[b * 36 + t * 12 + 1] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[1] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[13] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[25];
+      a_lstm_z[b * 36 + t * 12 + 2] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[2] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[14] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[26];
+      a_lstm_z[b * 36 + t * 12 + 3] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[3] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[15] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[27];
+      a_lstm_z[b * 36 + t * 12 + 4] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[4] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[16] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[28];
+      a_lstm_z[b * 36 + t * 12 + 5] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[5] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[17] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[29];
+      a_lstm_z[b * 36 + t * 12 + 6] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[6] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[18] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[30];
+      a_lstm_z[b * 36 + t * 12 + 7] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[7] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[19] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[31];
+      a_lstm_z[b * 36 + t * 12 + 8] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[8] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[20] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[32];
+      a_lstm_z[b * 36 + t * 12 + 9] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[9] +
+                                       a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[21] +
+                                       a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[33];
+      a_lstm_z[b * 36 + t * 12 + 10] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[10] +
+                                        a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[22] +
+                                        a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[34];
+      a_lstm_z[b * 36 + t * 12 + 11] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[11] +
+                                        a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[23] +
+                                        a_lstm_h[b * 9 + t * 3 - 1] * w_lstm_recurrent_kernel[35];
+      a_lstm_gates[b * 36 + t * 12] = rnnc_sigmoid(a_lstm_z[b * 36 + t * 12] + w_lstm_bias[0]);
+      a_lstm_gates[b * 36 + t * 12 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 36 + t * 12 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 36 + t * 12 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 36 + t * 12 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 36 + t * 12 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 36 + t * 12 + 6] = tanhf(a_lstm_z[b * 36 + t * 12 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 36 + t * 12 + 7] = tanhf(a_lstm_z[b * 36 + t * 12 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 36 + t * 12 + 8] = tanhf(a_lstm_z[b * 36 + t * 12 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 36 + t * 12 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 36 + t * 12 + 10] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 36 + t * 12 + 11] =
+          rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 11] + w_lstm_bias[11]);
+      a_lstm_c[b * 9 + t * 3] = (a_lstm_gates[b * 36 + t * 12 + 3] * a_lstm_c[b * 9 + t * 3 - 3] +
+                                 a_lstm_gates[b * 36 + t * 12] * a_lstm_gates[b * 36 + t * 12 + 6]);
+      a_lstm_c[b * 9 + t * 3 + 1] =
+          (a_lstm_gates[b * 36 + t * 12 + 4] * a_lstm_c[b * 9 + t * 3 - 2] +
+           a_lstm_gates[b * 36 + t * 12 + 1] * a_lstm_gates[b * 36 + t * 12 + 7]);
+      a_lstm_c[b * 9 + t * 3 + 2] =
+          (a_lstm_gates[b * 36 + t * 12 + 5] * a_lstm_c[b * 9 + t * 3 - 1] +
+           a_lstm_gates[b * 36 + t * 12 + 2] * a_lstm_gates[b * 36 + t * 12 + 8]);
+      a_lstm_h[b * 9 + t * 3] = a_lstm_gates[b * 36 + t * 12 + 9] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      a_lstm_h[b * 9 + t * 3 + 1] =
+          a_lstm_gates[b * 36 + t * 12 + 10] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+      a_lstm_h[b * 9 + t * 3 + 2] =
+          a_lstm_gates[b * 36 + t * 12 + 11] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
     }
-    a_dense_z[0] = a_lstm_h[0] * w_dense_kernel[0] + a_lstm_h[1] * w_dense_kernel[3] +
-                   a_lstm_h[2] * w_dense_kernel[6];
-    a_dense_z[1] = a_lstm_h[0] * w_dense_kernel[1] + a_lstm_h[1] * w_dense_kernel[4] +
-                   a_lstm_h[2] * w_dense_kernel[7];
-    a_dense_z[2] = a_lstm_h[0] * w_dense_kernel[2] + a_lstm_h[1] * w_dense_kernel[5] +
-                   a_lstm_h[2] * w_dense_kernel[8];
-    a_dense_z[3] = a_lstm_h[3] * w_dense_kernel[0] + a_lstm_h[4] * w_dense_kernel[3] +
-                   a_lstm_h[5] * w_dense_kernel[6];
-    a_dense_z[4] = a_lstm_h[3] * w_dense_kernel[1] + a_lstm_h[4] * w_dense_kernel[4] +
-                   a_lstm_h[5] * w_dense_kernel[7];
-    a_dense_z[5] = a_lstm_h[3] * w_dense_kernel[2] + a_lstm_h[4] * w_dense_kernel[5] +
-                   a_lstm_h[5] * w_dense_kernel[8];
-    a_dense_z[6] = a_lstm_h[6] * w_dense_kernel[0] + a_lstm_h[7] * w_dense_kernel[3] +
-                   a_lstm_h[8] * w_dense_kernel[6];
-    a_dense_z[7] = a_lstm_h[6] * w_dense_kernel[1] + a_lstm_h[7] * w_dense_kernel[4] +
-                   a_lstm_h[8] * w_dense_kernel[7];
-    a_dense_z[8] = a_lstm_h[6] * w_dense_kernel[2] + a_lstm_h[7] * w_dense_kernel[5] +
-                   a_lstm_h[8] * w_dense_kernel[8];
-    a_dense_logits[0] = (a_dense_z[0] + w_dense_bias[0]);
-    a_dense_logits[1] = (a_dense_z[1] + w_dense_bias[1]);
-    a_dense_logits[2] = (a_dense_z[2] + w_dense_bias[2]);
-    a_dense_logits[3] = (a_dense_z[3] + w_dense_bias[0]);
-    a_dense_logits[4] = (a_dense_z[4] + w_dense_bias[1]);
-    a_dense_logits[5] = (a_dense_z[5] + w_dense_bias[2]);
-    a_dense_logits[6] = (a_dense_z[6] + w_dense_bias[0]);
-    a_dense_logits[7] = (a_dense_z[7] + w_dense_bias[1]);
-    a_dense_logits[8] = (a_dense_z[8] + w_dense_bias[2]);
+    a_dense_z[b * 9] = a_lstm_h[b * 9] * w_dense_kernel[0] +
+                       a_lstm_h[b * 9 + 1] * w_dense_kernel[3] +
+                       a_lstm_h[b * 9 + 2] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 1] = a_lstm_h[b * 9] * w_dense_kernel[1] +
+                           a_lstm_h[b * 9 + 1] * w_dense_kernel[4] +
+                           a_lstm_h[b * 9 + 2] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 2] = a_lstm_h[b * 9] * w_dense_kernel[2] +
+                           a_lstm_h[b * 9 + 1] * w_dense_kernel[5] +
+                           a_lstm_h[b * 9 + 2] * w_dense_kernel[8];
+    a_dense_z[b * 9 + 3] = a_lstm_h[b * 9 + 3] * w_dense_kernel[0] +
+                           a_lstm_h[b * 9 + 4] * w_dense_kernel[3] +
+                           a_lstm_h[b * 9 + 5] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 4] = a_lstm_h[b * 9 + 3] * w_dense_kernel[1] +
+                           a_lstm_h[b * 9 + 4] * w_dense_kernel[4] +
+                           a_lstm_h[b * 9 + 5] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 5] = a_lstm_h[b * 9 + 3] * w_dense_kernel[2] +
+                           a_lstm_h[b * 9 + 4] * w_dense_kernel[5] +
+                           a_lstm_h[b * 9 + 5] * w_dense_kernel[8];
+    a_dense_z[b * 9 + 6] = a_lstm_h[b * 9 + 6] * w_dense_kernel[0] +
+                           a_lstm_h[b * 9 + 7] * w_dense_kernel[3] +
+                           a_lstm_h[b * 9 + 8] * w_dense_kernel[6];
+    a_dense_z[b * 9 + 7] = a_lstm_h[b * 9 + 6] * w_dense_kernel[1] +
+                           a_lstm_h[b * 9 + 7] * w_dense_kernel[4] +
+                           a_lstm_h[b * 9 + 8] * w_dense_kernel[7];
+    a_dense_z[b * 9 + 8] = a_lstm_h[b * 9 + 6] * w_dense_kernel[2] +
+                           a_lstm_h[b * 9 + 7] * w_dense_kernel[5] +
+                           a_lstm_h[b * 9 + 8] * w_dense_kernel[8];
+    a_dense_logits[b * 9] = (a_dense_z[b * 9] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 1] = (a_dense_z[b * 9 + 1] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 2] = (a_dense_z[b * 9 + 2] + w_dense_bias[2]);
+    a_dense_logits[b * 9 + 3] = (a_dense_z[b * 9 + 3] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 4] = (a_dense_z[b * 9 + 4] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 5] = (a_dense_z[b * 9 + 5] + w_dense_bias[2]);
+    a_dense_logits[b * 9 + 6] = (a_dense_z[b * 9 + 6] + w_dense_bias[0]);
+    a_dense_logits[b * 9 + 7] = (a_dense_z[b * 9 + 7] + w_dense_bias[1]);
+    a_dense_logits[b * 9 + 8] = (a_dense_z[b * 9 + 8] + w_dense_bias[2]);
     {
-      float mx = a_dense_logits[0];
-      mx = a_dense_logits[1] > mx ? a_dense_logits[1] : mx;
-      mx = a_dense_logits[2] > mx ? a_dense_logits[2] : mx;
-      a_dense_y[0] = expf(a_dense_logits[0] - mx);
-      a_dense_y[1] = expf(a_dense_logits[1] - mx);
-      a_dense_y[2] = expf(a_dense_logits[2] - mx);
-      float inv = 1.0f / (a_dense_y[0] + a_dense_y[1] + a_dense_y[2]);
-      a_dense_y[0] *= inv;
-      a_dense_y[1] *= inv;
-      a_dense_y[2] *= inv;
+      float mx = a_dense_logits[b * 9];
+      mx = a_dense_logits[b * 9 + 1] > mx ? a_dense_logits[b * 9 + 1] : mx;
+      mx = a_dense_logits[b * 9 + 2] > mx ? a_dense_logits[b * 9 + 2] : mx;
+      a_dense_y[b * 9] = expf(a_dense_logits[b * 9] - mx);
+      a_dense_y[b * 9 + 1] = expf(a_dense_logits[b * 9 + 1] - mx);
+      a_dense_y[b * 9 + 2] = expf(a_dense_logits[b * 9 + 2] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9] + a_dense_y[b * 9 + 1] + a_dense_y[b * 9 + 2]);
+      a_dense_y[b * 9] *= inv;
+      a_dense_y[b * 9 + 1] *= inv;
+      a_dense_y[b * 9 + 2] *= inv;
     }
     {
-      float mx = a_dense_logits[3];
-      mx = a_dense_logits[4] > mx ? a_dense_logits[4] : mx;
-      mx = a_dense_logits[5] > mx ? a_dense_logits[5] : mx;
-      a_dense_y[3] = expf(a_dense_logits[3] - mx);
-      a_dense_y[4] = expf(a_dense_logits[4] - mx);
-      a_dense_y[5] = expf(a_dense_logits[5] - mx);
-      float inv = 1.0f / (a_dense_y[3] + a_dense_y[4] + a_dense_y[5]);
-      a_dense_y[3] *= inv;
-      a_dense_y[4] *= inv;
-      a_dense_y[5] *= inv;
+      float mx = a_dense_logits[b * 9 + 3];
+      mx = a_dense_logits[b * 9 + 4] > mx ? a_dense_logits[b * 9 + 4] : mx;
+      mx = a_dense_logits[b * 9 + 5] > mx ? a_dense_logits[b * 9 + 5] : mx;
+      a_dense_y[b * 9 + 3] = expf(a_dense_logits[b * 9 + 3] - mx);
+      a_dense_y[b * 9 + 4] = expf(a_dense_logits[b * 9 + 4] - mx);
+      a_dense_y[b * 9 + 5] = expf(a_dense_logits[b * 9 + 5] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9 + 3] + a_dense_y[b * 9 + 4] + a_dense_y[b * 9 + 5]);
+      a_dense_y[b * 9 + 3] *= inv;
+      a_dense_y[b * 9 + 4] *= inv;
+      a_dense_y[b * 9 + 5] *= inv;
     }
     {
-      float mx = a_dense_logits[6];
-      mx = a_dense_logits[7] > mx ? a_dense_logits[7] : mx;
-      mx = a_dense_logits[8] > mx ? a_dense_logits[8] : mx;
-      a_dense_y[6] = expf(a_dense_logits[6] - mx);
-      a_dense_y[7] = expf(a_dense_logits[7] - mx);
-      a_dense_y[8] = expf(a_dense_logits[8] - mx);
-      float inv = 1.0f / (a_dense_y[6] + a_dense_y[7] + a_dense_y[8]);
-      a_dense_y[6] *= inv;
-      a_dense_y[7] *= inv;
-      a_dense_y[8] *= inv;
+      float mx = a_dense_logits[b * 9 + 6];
+      mx = a_dense_logits[b * 9 + 7] > mx ? a_dense_logits[b * 9 + 7] : mx;
+      mx = a_dense_logits[b * 9 + 8] > mx ? a_dense_logits[b * 9 + 8] : mx;
+      a_dense_y[b * 9 + 6] = expf(a_dense_logits[b * 9 + 6] - mx);
+      a_dense_y[b * 9 + 7] = expf(a_dense_logits[b * 9 + 7] - mx);
+      a_dense_y[b * 9 + 8] = expf(a_dense_logits[b * 9 + 8] - mx);
+      float inv = 1.0f / (a_dense_y[b * 9 + 6] + a_dense_y[b * 9 + 7] + a_dense_y[b * 9 + 8]);
+      a_dense_y[b * 9 + 6] *= inv;
+      a_dense_y[b * 9 + 7] *= inv;
+      a_dense_y[b * 9 + 8] *= inv;
     }
-    y_b[0] = a_dense_y[0];
-    y_b[1] = a_dense_y[1];
-    y_b[2] = a_dense_y[2];
-    y_b[3] = a_dense_y[3];
-    y_b[4] = a_dense_y[4];
-    y_b[5] = a_dense_y[5];
-    y_b[6] = a_dense_y[6];
-    y_b[7] = a_dense_y[7];
-    y_b[8] = a_dense_y[8];
+    y_b[b * 9] = a_dense_y[b * 9];
+    y_b[b * 9 + 1] = a_dense_y[b * 9 + 1];
+    y_b[b * 9 + 2] = a_dense_y[b * 9 + 2];
+    y_b[b * 9 + 3] = a_dense_y[b * 9 + 3];
+    y_b[b * 9 + 4] = a_dense_y[b * 9 + 4];
+    y_b[b * 9 + 5] = a_dense_y[b * 9 + 5];
+    y_b[b * 9 + 6] = a_dense_y[b * 9 + 6];
+    y_b[b * 9 + 7] = a_dense_y[b * 9 + 7];
+    y_b[b * 9 + 8] = a_dense_y[b * 9 + 8];
   }
 }
 
@@ -255,338 +314,501 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
   float *const g_lstm_bias = grad->flat + 84;
   float *const g_dense_kernel = grad->flat + 96;
   float *const g_dense_bias = grad->flat + 105;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_logits = &s->d_dense_logits[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  wt_lstm_kernel[0] = w_lstm_kernel[0];
+  wt_lstm_kernel[1] = w_lstm_kernel[12];
+  wt_lstm_kernel[2] = w_lstm_kernel[24];
+  wt_lstm_kernel[3] = w_lstm_kernel[36];
+  wt_lstm_kernel[4] = w_lstm_kernel[1];
+  wt_lstm_kernel[5] = w_lstm_kernel[13];
+  wt_lstm_kernel[6] = w_lstm_kernel[25];
+  wt_lstm_kernel[7] = w_lstm_kernel[37];
+  wt_lstm_kernel[8] = w_lstm_kernel[2];
+  wt_lstm_kernel[9] = w_lstm_kernel[14];
+  wt_lstm_kernel[10] = w_lstm_kernel[26];
+  wt_lstm_kernel[11] = w_lstm_kernel[38];
+  wt_lstm_kernel[12] = w_lstm_kernel[3];
+  wt_lstm_kernel[13] = w_lstm_kernel[15];
+  wt_lstm_kernel[14] = w_lstm_kernel[27];
+  wt_lstm_kernel[15] = w_lstm_kernel[39];
+  wt_lstm_kernel[16] = w_lstm_kernel[4];
+  wt_lstm_kernel[17] = w_lstm_kernel[16];
+  wt_lstm_kernel[18] = w_lstm_kernel[28];
+  wt_lstm_kernel[19] = w_lstm_kernel[40];
+  wt_lstm_kernel[20] = w_lstm_kernel[5];
+  wt_lstm_kernel[21] = w_lstm_kernel[17];
+  wt_lstm_kernel[22] = w_lstm_kernel[29];
+  wt_lstm_kernel[23] = w_lstm_kernel[41];
+  wt_lstm_kernel[24] = w_lstm_kernel[6];
+  wt_lstm_kernel[25] = w_lstm_kernel[18];
+  wt_lstm_kernel[26] = w_lstm_kernel[30];
+  wt_lstm_kernel[27] = w_lstm_kernel[42];
+  wt_lstm_kernel[28] = w_lstm_kernel[7];
+  wt_lstm_kernel[29] = w_lstm_kernel[19];
+  wt_lstm_kernel[30] = w_lstm_kernel[31];
+  wt_lstm_kernel[31] = w_lstm_kernel[43];
+  wt_lstm_kernel[32] = w_lstm_kernel[8];
+  wt_lstm_kernel[33] = w_lstm_kernel[20];
+  wt_lstm_kernel[34] = w_lstm_kernel[32];
+  wt_lstm_kernel[35] = w_lstm_kernel[44];
+  wt_lstm_kernel[36] = w_lstm_kernel[9];
+  wt_lstm_kernel[37] = w_lstm_kernel[21];
+  wt_lstm_kernel[38] = w_lstm_kernel[33];
+  wt_lstm_kernel[39] = w_lstm_kernel[45];
+  wt_lstm_kernel[40] = w_lstm_kernel[10];
+  wt_lstm_kernel[41] = w_lstm_kernel[22];
+  wt_lstm_kernel[42] = w_lstm_kernel[34];
+  wt_lstm_kernel[43] = w_lstm_kernel[46];
+  wt_lstm_kernel[44] = w_lstm_kernel[11];
+  wt_lstm_kernel[45] = w_lstm_kernel[23];
+  wt_lstm_kernel[46] = w_lstm_kernel[35];
+  wt_lstm_kernel[47] = w_lstm_kernel[47];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const dx_b = dx ? dx + (size_t)b * 12 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 9;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_logits = s->d_dense_logits;
-    float *const d_dense_y = s->d_dense_y;
-    d_lstm_z[0] = 0.0f;
-    d_lstm_z[1] = 0.0f;
-    d_lstm_z[2] = 0.0f;
-    d_lstm_z[3] = 0.0f;
-    d_lstm_z[4] = 0.0f;
-    d_lstm_z[5] = 0.0f;
-    d_lstm_z[6] = 0.0f;
-    d_lstm_z[7] = 0.0f;
-    d_lstm_z[8] = 0.0f;
-    d_lstm_z[9] = 0.0f;
-    d_lstm_z[10] = 0.0f;
-    d_lstm_z[11] = 0.0f;
-    d_lstm_z[12] = 0.0f;
-    d_lstm_z[13] = 0.0f;
-    d_lstm_z[14] = 0.0f;
-    d_lstm_z[15] = 0.0f;
-    d_lstm_z[16] = 0.0f;
-    d_lstm_z[17] = 0.0f;
-    d_lstm_z[18] = 0.0f;
-    d_lstm_z[19] = 0.0f;
-    d_lstm_z[20] = 0.0f;
-    d_lstm_z[21] = 0.0f;
-    d_lstm_z[22] = 0.0f;
-    d_lstm_z[23] = 0.0f;
-    d_lstm_z[24] = 0.0f;
-    d_lstm_z[25] = 0.0f;
-    d_lstm_z[26] = 0.0f;
-    d_lstm_z[27] = 0.0f;
-    d_lstm_z[28] = 0.0f;
-    d_lstm_z[29] = 0.0f;
-    d_lstm_z[30] = 0.0f;
-    d_lstm_z[31] = 0.0f;
-    d_lstm_z[32] = 0.0f;
-    d_lstm_z[33] = 0.0f;
-    d_lstm_z[34] = 0.0f;
-    d_lstm_z[35] = 0.0f;
-    d_lstm_c[0] = 0.0f;
-    d_lstm_c[1] = 0.0f;
-    d_lstm_c[2] = 0.0f;
-    d_lstm_c[3] = 0.0f;
-    d_lstm_c[4] = 0.0f;
-    d_lstm_c[5] = 0.0f;
-    d_lstm_c[6] = 0.0f;
-    d_lstm_c[7] = 0.0f;
-    d_lstm_c[8] = 0.0f;
-    d_dense_y[0] = dy_b[0];
-    d_dense_y[1] = dy_b[1];
-    d_dense_y[2] = dy_b[2];
-    d_dense_y[3] = dy_b[3];
-    d_dense_y[4] = dy_b[4];
-    d_dense_y[5] = dy_b[5];
-    d_dense_y[6] = dy_b[6];
-    d_dense_y[7] = dy_b[7];
-    d_dense_y[8] = dy_b[8];
+    d_lstm_z[b * 36] = 0.0f;
+    d_lstm_z[b * 36 + 1] = 0.0f;
+    d_lstm_z[b * 36 + 2] = 0.0f;
+    d_lstm_z[b * 36 + 3] = 0.0f;
+    d_lstm_z[b * 36 + 4] = 0.0f;
+    d_lstm_z[b * 36 + 5] = 0.0f;
+    d_lstm_z[b * 36 + 6] = 0.0f;
+    d_lstm_z[b * 36 + 7] = 0.0f;
+    d_lstm_z[b * 36 + 8] = 0.0f;
+    d_lstm_z[b * 36 + 9] = 0.0f;
+    d_lstm_z[b * 36 + 10] = 0.0f;
+    d_lstm_z[b * 36 + 11] = 0.0f;
+    d_lstm_z[b * 36 + 12] = 0.0f;
+    d_lstm_z[b * 36 + 13] = 0.0f;
+    d_lstm_z[b * 36 + 14] = 0.0f;
+    d_lstm_z[b * 36 + 15] = 0.0f;
+    d_lstm_z[b * 36 + 16] = 0.0f;
+    d_lstm_z[b * 36 + 17] = 0.0f;
+    d_lstm_z[b * 36 + 18] = 0.0f;
+    d_lstm_z[b * 36 + 19] = 0.0f;
+    d_lstm_z[b * 36 + 20] = 0.0f;
+    d_lstm_z[b * 36 + 21] = 0.0f;
+    d_lstm_z[b * 36 + 22] = 0.0f;
+    d_lstm_z[b * 36 + 23] = 0.0f;
+    d_lstm_z[b * 36 + 24] = 0.0f;
+    d_lstm_z[b * 36 + 25] = 0.0f;
+    d_lstm_z[b * 36 + 26] = 0.0f;
+    d_lstm_z[b * 36 + 27] = 0.0f;
+    d_lstm_z[b * 36 + 28] = 0.0f;
+    d_lstm_z[b * 36 + 29] = 0.0f;
+    d_lstm_z[b * 36 + 30] = 0.0f;
+    d_lstm_z[b * 36 + 31] = 0.0f;
+    d_lstm_z[b * 36 + 32] = 0.0f;
+    d_lstm_z[b * 36 + 33] = 0.0f;
+    d_lstm_z[b * 36 + 34] = 0.0f;
+    d_lstm_z[b * 36 + 35] = 0.0f;
+    d_lstm_c[b * 9] = 0.0f;
+    d_lstm_c[b * 9 + 1] = 0.0f;
+    d_lstm_c[b * 9 + 2] = 0.0f;
+    d_lstm_c[b * 9 + 3] = 0.0f;
+    d_lstm_c[b * 9 + 4] = 0.0f;
+    d_lstm_c[b * 9 + 5] = 0.0f;
+    d_lstm_c[b * 9 + 6] = 0.0f;
+    d_lstm_c[b * 9 + 7] = 0.0f;
+    d_lstm_c[b * 9 + 8] = 0.0f;
+    d_dense_y[b * 9] = dy_b[b * 9];
+    d_dense_y[b * 9 + 1] = dy_b[b * 9 + 1];
+    d_dense_y[b * 9 + 2] = dy_b[b * 9 + 2];
+    d_dense_y[b * 9 + 3] = dy_b[b * 9 + 3];
+    d_dense_y[b * 9 + 4] = dy_b[b * 9 + 4];
+    d_dense_y[b * 9 + 5] = dy_b[b * 9 + 5];
+    d_dense_y[b * 9 + 6] = dy_b[b * 9 + 6];
+    d_dense_y[b * 9 + 7] = dy_b[b * 9 + 7];
+    d_dense_y[b * 9 + 8] = dy_b[b * 9 + 8];
     {
-      float dot =
-          d_dense_y[0] * a_dense_y[0] + d_dense_y[1] * a_dense_y[1] + d_dense_y[2] * a_dense_y[2];
-      d_dense_logits[0] = a_dense_y[0] * (d_dense_y[0] - dot);
-      d_dense_logits[1] = a_dense_y[1] * (d_dense_y[1] - dot);
-      d_dense_logits[2] = a_dense_y[2] * (d_dense_y[2] - dot);
+      float dot = d_dense_y[b * 9] * a_dense_y[b * 9] +
+                  d_dense_y[b * 9 + 1] * a_dense_y[b * 9 + 1] +
+                  d_dense_y[b * 9 + 2] * a_dense_y[b * 9 + 2];
+      d_dense_logits[b * 9] = a_dense_y[b * 9] * (d_dense_y[b * 9] - dot);
+      d_dense_logits[b * 9 + 1] = a_dense_y[b * 9 + 1] * (d_dense_y[b * 9 + 1] - dot);
+      d_dense_logits[b * 9 + 2] = a_dense_y[b * 9 + 2] * (d_dense_y[b * 9 + 2] - dot);
     }
     {
-      float dot =
-          d_dense_y[3] * a_dense_y[3] + d_dense_y[4] * a_dense_y[4] + d_dense_y[5] * a_dense_y[5];
-      d_dense_logits[3] = a_dense_y[3] * (d_dense_y[3] - dot);
-      d_dense_logits[4] = a_dense_y[4] * (d_dense_y[4] - dot);
-      d_dense_logits[5] = a_dense_y[5] * (d_dense_y[5] - dot);
+      float dot = d_dense_y[b * 9 + 3] * a_dense_y[b * 9 + 3] +
+                  d_dense_y[b * 9 + 4] * a_dense_y[b * 9 + 4] +
+                  d_dense_y[b * 9 + 5] * a_dense_y[b * 9 + 5];
+      d_dense_logits[b * 9 + 3] = a_dense_y[b * 9 + 3] * (d_dense_y[b * 9 + 3] - dot);
+      d_dense_logits[b * 9 + 4] = a_dense_y[b * 9 + 4] * (d_dense_y[b * 9 + 4] - dot);
+      d_dense_logits[b * 9 + 5] = a_dense_y[b * 9 + 5] * (d_dense_y[b * 9 + 5] - dot);
     }
     {
-      float dot =
-          d_dense_y[6] * a_dense_y[6] + d_dense_y[7] * a_dense_y[7] + d_dense_y[8] * a_dense_y[8];
-      d_dense_logits[6] = a_dense_y[6] * (d_dense_y[6] - dot);
-      d_dense_logits[7] = a_dense_y[7] * (d_dense_y[7] - dot);
-      d_dense_logits[8] = a_dense_y[8] * (d_dense_y[8] - dot);
+      float dot = d_dense_y[b * 9 + 6] * a_dense_y[b * 9 + 6] +
+                  d_dense_y[b * 9 + 7] * a_dense_y[b * 9 + 7] +
+                  d_dense_y[b * 9 + 8] * a_dense_y[b * 9 + 8];
+      d_dense_logits[b * 9 + 6] = a_dense_y[b * 9 + 6] * (d_dense_y[b * 9 + 6] - dot);
+      d_dense_logits[b * 9 + 7] = a_dense_y[b * 9 + 7] * (d_dense_y[b * 9 + 7] - dot);
+      d_dense_logits[b * 9 + 8] = a_dense_y[b * 9 + 8] * (d_dense_y[b * 9 + 8] - dot);
     }
-    d_dense_z[0] = d_dense_logits[0];
-    d_dense_z[1] = d_dense_logits[1];
-    d_dense_z[2] = d_dense_logits[2];
-    d_dense_z[3] = d_dense_logits[3];
-    d_dense_z[4] = d_dense_logits[4];
-    d_dense_z[5] = d_dense_logits[5];
-    d_dense_z[6] = d_dense_logits[6];
-    d_dense_z[7] = d_dense_logits[7];
-    d_dense_z[8] = d_dense_logits[8];
-    g_dense_bias[0] += d_dense_logits[0];
-    g_dense_bias[1] += d_dense_logits[1];
-    g_dense_bias[2] += d_dense_logits[2];
-    g_dense_bias[0] += d_dense_logits[3];
-    g_dense_bias[1] += d_dense_logits[4];
-    g_dense_bias[2] += d_dense_logits[5];
-    g_dense_bias[0] += d_dense_logits[6];
-    g_dense_bias[1] += d_dense_logits[7];
-    g_dense_bias[2] += d_dense_logits[8];
-    d_lstm_h[0] = d_dense_z[0] * w_dense_kernel[0] + d_dense_z[1] * w_dense_kernel[1] +
-                  d_dense_z[2] * w_dense_kernel[2];
-    d_lstm_h[1] = d_dense_z[0] * w_dense_kernel[3] + d_dense_z[1] * w_dense_kernel[4] +
-                  d_dense_z[2] * w_dense_kernel[5];
-    d_lstm_h[2] = d_dense_z[0] * w_dense_kernel[6] + d_dense_z[1] * w_dense_kernel[7] +
-                  d_dense_z[2] * w_dense_kernel[8];
-    d_lstm_h[3] = d_dense_z[3] * w_dense_kernel[0] + d_dense_z[4] * w_dense_kernel[1] +
-                  d_dense_z[5] * w_dense_kernel[2];
-    d_lstm_h[4] = d_dense_z[3] * w_dense_kernel[3] + d_dense_z[4] * w_dense_kernel[4] +
-                  d_dense_z[5] * w_dense_kernel[5];
-    d_lstm_h[5] = d_dense_z[3] * w_dense_kernel[6] + d_dense_z[4] * w_dense_kernel[7] +
-                  d_dense_z[5] * w_dense_kernel[8];
-    d_lstm_h[6] = d_dense_z[6] * w_dense_kernel[0] + d_dense_z[7] * w_dense_kernel[1] +
-                  d_dense_z[8] * w_dense_kernel[2];
-    d_lstm_h[7] = d_dense_z[6] * w_dense_kernel[3] + d_dense_z[7] * w_dense_kernel[4] +
-                  d_dense_z[8] * w_dense_kernel[5];
-    d_lstm_h[8] = d_dense_z[6] * w_dense_kernel[6] + d_dense_z[7] * w_dense_kernel[7] +
-                  d_dense_z[8] * w_dense_kernel[8];
-    g_dense_kernel[0] +=
-        a_lstm_h[0] * d_dense_z[0] + a_lstm_h[3] * d_dense_z[3] + a_lstm_h[6] * d_dense_z[6];
-    g_dense_kernel[1] +=
-        a_lstm_h[0] * d_dense_z[1] + a_lstm_h[3] * d_dense_z[4] + a_lstm_h[6] * d_dense_z[7];
-    g_dense_kernel[2] +=
-        a_lstm_h[0] * d_dense_z[2] + a_lstm_h[3] * d_dense_z[5] + a_lstm_h[6] * d_dense_z[8];
-    g_dense_kernel[3] +=
-        a_lstm_h[1] * d_dense_z[0] + a_lstm_h[4] * d_dense_z[3] + a_lstm_h[7] * d_dense_z[6];
-    g_dense_kernel[4] +=
-        a_lstm_h[1] * d_dense_z[1] + a_lstm_h[4] * d_dense_z[4] + a_lstm_h[7] * d_dense_z[7];
-    g_dense_kernel[5] +=
-        a_lstm_h[1] * d_dense_z[2] + a_lstm_h[4] * d_dense_z[5] + a_lstm_h[7] * d_dense_z[8];
-    g_dense_kernel[6] +=
-        a_lstm_h[2] * d_dense_z[0] + a_lstm_h[5] * d_dense_z[3] + a_lstm_h[8] * d_dense_z[6];
-    g_dense_kernel[7] +=
-        a_lstm_h[2] * d_dense_z[1] + a_lstm_h[5] * d_dense_z[4] + a_lstm_h[8] * d_dense_z[7];
-    g_dense_kernel[8] +=
-        a_lstm_h[2] * d_dense_z[2] + a_lstm_h[5] * d_dense_z[5] + a_lstm_h[8] * d_dense_z[8];
+    d_dense_z[b * 9] = d_dense_logits[b * 9];
+    d_dense_z[b * 9 + 1] = d_dense_logits[b * 9 + 1];
+    d_dense_z[b * 9 + 2] = d_dense_logits[b * 9 + 2];
+    d_dense_z[b * 9 + 3] = d_dense_logits[b * 9 + 3];
+    d_dense_z[b * 9 + 4] = d_dense_logits[b * 9 + 4];
+    d_dense_z[b * 9 + 5] = d_dense_logits[b * 9 + 5];
+    d_dense_z[b * 9 + 6] = d_dense_logits[b * 9 + 6];
+    d_dense_z[b * 9 + 7] = d_dense_logits[b * 9 + 7];
+    d_dense_z[b * 9 + 8] = d_dense_logits[b * 9 + 8];
+    g_dense_bias[0] += d_dense_logits[b * 9];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 1];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 2];
+    g_dense_bias[0] += d_dense_logits[b * 9 + 3];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 4];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 5];
+    g_dense_bias[0] += d_dense_logits[b * 9 + 6];
+    g_dense_bias[1] += d_dense_logits[b * 9 + 7];
+    g_dense_bias[2] += d_dense_logits[b * 9 + 8];
+    d_lstm_h[b * 9] = d_dense_z[b * 9] * w_dense_kernel[0] +
+                      d_dense_z[b * 9 + 1] * w_dense_kernel[1] +
+                      d_dense_z[b * 9 + 2] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 1] = d_dense_z[b * 9] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 1] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 2] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 2] = d_dense_z[b * 9] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 1] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 2] * w_dense_kernel[8];
+    d_lstm_h[b * 9 + 3] = d_dense_z[b * 9 + 3] * w_dense_kernel[0] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[1] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 4] = d_dense_z[b * 9 + 3] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 5] = d_dense_z[b * 9 + 3] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[8];
+    d_lstm_h[b * 9 + 6] = d_dense_z[b * 9 + 6] * w_dense_kernel[0] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[1] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 7] = d_dense_z[b * 9 + 6] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 8] = d_dense_z[b * 9 + 6] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[8];
+    g_dense_kernel[0] += a_lstm_h[b * 9] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[1] += a_lstm_h[b * 9] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[2] += a_lstm_h[b * 9] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[3] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[4] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[5] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[6] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[7] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[8] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_lstm_gates[t * 12 + 9] = d_lstm_h[t * 3] * tanhf(a_lstm_c[t * 3]);
-      d_lstm_gates[t * 12 + 10] = d_lstm_h[t * 3 + 1] * tanhf(a_lstm_c[t * 3 + 1]);
-      d_lstm_gates[t * 12 + 11] = d_lstm_h[t * 3 + 2] * tanhf(a_lstm_c[t * 3 + 2]);
-      d_lstm_c[t * 3] += d_lstm_h[t * 3] * a_lstm_gates[t * 12 + 9] *
-                         (1.0f - tanhf(a_lstm_c[t * 3]) * tanhf(a_lstm_c[t * 3]));
-      d_lstm_c[t * 3 + 1] += d_lstm_h[t * 3 + 1] * a_lstm_gates[t * 12 + 10] *
-                             (1.0f - tanhf(a_lstm_c[t * 3 + 1]) * tanhf(a_lstm_c[t * 3 + 1]));
-      d_lstm_c[t * 3 + 2] += d_lstm_h[t * 3 + 2] * a_lstm_gates[t * 12 + 11] *
-                             (1.0f - tanhf(a_lstm_c[t * 3 + 2]) * tanhf(a_lstm_c[t * 3 + 2]));
-      d_lstm_gates[t * 12 + 3] = d_lstm_c[t * 3] * a_lstm_c[t * 3 - 3];
-      d_lstm_gates[t * 12 + 4] = d_lstm_c[t * 3 + 1] * a_lstm_c[t * 3 - 2];
-      d_lstm_gates[t * 12 + 5] = d_lstm_c[t * 3 + 2] * a_lstm_c[t * 3 - 1];
-      d_lstm_c[t * 3 - 3] = d_lstm_c[t * 3] * a_lstm_gates[t * 12 + 3];
-      d_lstm_c[t * 3 - 2] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 4];
-      d_lstm_c[t * 3 - 1] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 5];
-      d_lstm_gates[t * 12] = d_lstm_c[t * 3] * a_lstm_gates[t * 12 + 6];
-      d_lstm_gates[t * 12 + 1] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 7];
-      d_lstm_gates[t * 12 + 2] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 8];
-      d_lstm_gates[t * 12 + 6] = d_lstm_c[t * 3] * a_lstm_gates[t * 12];
-      d_lstm_gates[t * 12 + 7] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 1];
-      d_lstm_gates[t * 12 + 8] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 2];
-      d_lstm_z[t * 12 + 9] =
-          d_lstm_gates[t * 12 + 9] * a_lstm_gates[t * 12 + 9] * (1.0f - a_lstm_gates[t * 12 + 9]);
-      d_lstm_z[t * 12 + 10] = d_lstm_gates[t * 12 + 10] * a_lstm_gates[t * 12 + 10] *
-                              (1.0f - a_lstm_gates[t * 12 + 10]);
-      d_lstm_z[t * 12 + 11] = d_lstm_gates[t * 12 + 11] * a_lstm_gates[t * 12 + 11] *
-                              (1.0f - a_lstm_gates[t * 12 + 11]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 12 + 9] * a_lstm_gates[t * 12 + 9] * (1.0f - a_lstm_gates[t * 12 + 9]);
-      g_lstm_bias[10] += d_lstm_gates[t * 12 + 10] * a_lstm_gates[t * 12 + 10] *
-                         (1.0f - a_lstm_gates[t * 12 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 12 + 11] * a_lstm_gates[t * 12 + 11] *
-                         (1.0f - a_lstm_gates[t * 12 + 11]);
-      d_lstm_z[t * 12 + 6] =
-          d_lstm_gates[t * 12 + 6] * (1.0f - a_lstm_gates[t * 12 + 6] * a_lstm_gates[t * 12 + 6]);
-      d_lstm_z[t * 12 + 7] =
-          d_lstm_gates[t * 12 + 7] * (1.0f - a_lstm_gates[t * 12 + 7] * a_lstm_gates[t * 12 + 7]);
-      d_lstm_z[t * 12 + 8] =
-          d_lstm_gates[t * 12 + 8] * (1.0f - a_lstm_gates[t * 12 + 8] * a_lstm_gates[t * 12 + 8]);
+      d_lstm_gates[b * 36 + t * 12 + 9] = d_lstm_h[b * 9 + t * 3] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      d_lstm_gates[b * 36 + t * 12 + 10] =
+          d_lstm_h[b * 9 + t * 3 + 1] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+      d_lstm_gates[b * 36 + t * 12 + 11] =
+          d_lstm_h[b * 9 + t * 3 + 2] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
+      d_lstm_c[b * 9 + t * 3] +=
+          d_lstm_h[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 9] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3]) * tanhf(a_lstm_c[b * 9 + t * 3]));
+      d_lstm_c[b * 9 + t * 3 + 1] +=
+          d_lstm_h[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 10] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 1]) * tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
+      d_lstm_c[b * 9 + t * 3 + 2] +=
+          d_lstm_h[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 11] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 2]) * tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
+      d_lstm_gates[b * 36 + t * 12 + 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_c[b * 9 + t * 3 - 3];
+      d_lstm_gates[b * 36 + t * 12 + 4] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_c[b * 9 + t * 3 - 2];
+      d_lstm_gates[b * 36 + t * 12 + 5] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_c[b * 9 + t * 3 - 1];
+      d_lstm_c[b * 9 + t * 3 - 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 3];
+      d_lstm_c[b * 9 + t * 3 - 2] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 4];
+      d_lstm_c[b * 9 + t * 3 - 1] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 5];
+      d_lstm_gates[b * 36 + t * 12] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 6];
+      d_lstm_gates[b * 36 + t * 12 + 1] =
+          d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 7];
+      d_lstm_gates[b * 36 + t * 12 + 2] =
+          d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 8];
+      d_lstm_gates[b * 36 + t * 12 + 6] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12];
+      d_lstm_gates[b * 36 + t * 12 + 7] =
+          d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 1];
+      d_lstm_gates[b * 36 + t * 12 + 8] =
+          d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 2];
+      d_lstm_z[b * 36 + t * 12 + 9] = d_lstm_gates[b * 36 + t * 12 + 9] *
+                                      a_lstm_gates[b * 36 + t * 12 + 9] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 9]);
+      d_lstm_z[b * 36 + t * 12 + 10] = d_lstm_gates[b * 36 + t * 12 + 10] *
+                                       a_lstm_gates[b * 36 + t * 12 + 10] *
+                                       (1.0f - a_lstm_gates[b * 36 + t * 12 + 10]);
+      d_lstm_z[b * 36 + t * 12 + 11] = d_lstm_gates[b * 36 + t * 12 + 11] *
+                                       a_lstm_gates[b * 36 + t * 12 + 11] *
+                                       (1.0f - a_lstm_gates[b * 36 + t * 12 + 11]);
+      g_lstm_bias[9] += d_lstm_gates[b * 36 + t * 12 + 9] * a_lstm_gates[b * 36 + t * 12 + 9] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 9]);
+      g_lstm_bias[10] += d_lstm_gates[b * 36 + t * 12 + 10] * a_lstm_gates[b * 36 + t * 12 + 10] *
+                         (1.0f - a_lstm_gates[b * 36 + t * 12 + 10]);
+      g_lstm_bias[11] += d_lstm_gates[b * 36 + t * 12 + 11] * a_lstm_gates[b * 36 + t * 12 + 11] *
+                         (1.0f - a_lstm_gates[b * 36 + t * 12 + 11]);
+      d_lstm_z[b * 36 + t * 12 + 6] =
+          d_lstm_gates[b * 36 + t * 12 + 6] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 6] * a_lstm_gates[b * 36 + t * 12 + 6]);
+      d_lstm_z[b * 36 + t * 12 + 7] =
+          d_lstm_gates[b * 36 + t * 12 + 7] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 7] * a_lstm_gates[b * 36 + t * 12 + 7]);
+      d_lstm_z[b * 36 + t * 12 + 8] =
+          d_lstm_gates[b * 36 + t * 12 + 8] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 8] * a_lstm_gates[b * 36 + t * 12 + 8]);
       g_lstm_bias[6] +=
-          d_lstm_gates[t * 12 + 6] * (1.0f - a_lstm_gates[t * 12 + 6] * a_lstm_gates[t * 12 + 6]);
+          d_lstm_gates[b * 36 + t * 12 + 6] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 6] * a_lstm_gates[b * 36 + t * 12 + 6]);
       g_lstm_bias[7] +=
-          d_lstm_gates[t * 12 + 7] * (1.0f - a_lstm_gates[t * 12 + 7] * a_lstm_gates[t * 12 + 7]);
+          d_lstm_gates[b * 36 + t * 12 + 7] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 7] * a_lstm_gates[b * 36 + t * 12 + 7]);
       g_lstm_bias[8] +=
-          d_lstm_gates[t * 12 + 8] * (1.0f - a_lstm_gates[t * 12 + 8] * a_lstm_gates[t * 12 + 8]);
-      d_lstm_z[t * 12 + 3] =
-          d_lstm_gates[t * 12 + 3] * a_lstm_gates[t * 12 + 3] * (1.0f - a_lstm_gates[t * 12 + 3]);
-      d_lstm_z[t * 12 + 4] =
-          d_lstm_gates[t * 12 + 4] * a_lstm_gates[t * 12 + 4] * (1.0f - a_lstm_gates[t * 12 + 4]);
-      d_lstm_z[t * 12 + 5] =
-          d_lstm_gates[t * 12 + 5] * a_lstm_gates[t * 12 + 5] * (1.0f - a_lstm_gates[t * 12 + 5]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 12 + 3] * a_lstm_gates[t * 12 + 3] * (1.0f - a_lstm_gates[t * 12 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 12 + 4] * a_lstm_gates[t * 12 + 4] * (1.0f - a_lstm_gates[t * 12 + 4]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 12 + 5] * a_lstm_gates[t * 12 + 5] * (1.0f - a_lstm_gates[t * 12 + 5]);
-      d_lstm_z[t * 12] =
-          d_lstm_gates[t * 12] * a_lstm_gates[t * 12] * (1.0f - a_lstm_gates[t * 12]);
-      d_lstm_z[t * 12 + 1] =
-          d_lstm_gates[t * 12 + 1] * a_lstm_gates[t * 12 + 1] * (1.0f - a_lstm_gates[t * 12 + 1]);
-      d_lstm_z[t * 12 + 2] =
-          d_lstm_gates[t * 12 + 2] * a_lstm_gates[t * 12 + 2] * (1.0f - a_lstm_gates[t * 12 + 2]);
-      g_lstm_bias[0] += d_lstm_gates[t * 12] * a_lstm_gates[t * 12] * (1.0f - a_lstm_gates[t * 12]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 12 + 1] * a_lstm_gates[t * 12 + 1] * (1.0f - a_lstm_gates[t * 12 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 12 + 2] * a_lstm_gates[t * 12 + 2] * (1.0f - a_lstm_gates[t * 12 + 2]);
-      d_lstm_h[t * 3 - 3] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[0] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[1] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[2] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[3] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[4] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[5] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[6] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[7] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[8] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[9] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[10] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[11];
-      d_lstm_h[t * 3 - 2] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[12] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[13] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[14] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[15] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[16] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[17] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[18] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[19] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[20] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[21] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[22] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[23];
-      d_lstm_h[t * 3 - 1] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[24] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[25] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[26] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[27] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[28] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[29] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[30] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[31] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[32] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[33] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[34] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[35];
-      g_lstm_recurrent_kernel[0] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[1] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[2] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[3] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[4] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[5] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[6] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[7] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[8] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[9] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[10] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[11] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 11];
-      g_lstm_recurrent_kernel[12] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[13] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[14] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[15] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[16] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[17] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[18] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[19] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[20] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[21] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[22] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[23] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 11];
-      g_lstm_recurrent_kernel[24] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[25] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[26] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[27] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[28] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[29] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[30] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[31] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[32] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[33] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[34] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[35] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 11];
+          d_lstm_gates[b * 36 + t * 12 + 8] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 8] * a_lstm_gates[b * 36 + t * 12 + 8]);
+      d_lstm_z[b * 36 + t * 12 + 3] = d_lstm_gates[b * 36 + t * 12 + 3] *
+                                      a_lstm_gates[b * 36 + t * 12 + 3] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 3]);
+      d_lstm_z[b * 36 + t * 12 + 4] = d_lstm_gates[b * 36 + t * 12 + 4] *
+                                      a_lstm_gates[b * 36 + t * 12 + 4] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 4]);
+      d_lstm_z[b * 36 + t * 12 + 5] = d_lstm_gates[b * 36 + t * 12 + 5] *
+                                      a_lstm_gates[b * 36 + t * 12 + 5] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 5]);
+      g_lstm_bias[3] += d_lstm_gates[b * 36 + t * 12 + 3] * a_lstm_gates[b * 36 + t * 12 + 3] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 36 + t * 12 + 4] * a_lstm_gates[b * 36 + t * 12 + 4] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 4]);
+      g_lstm_bias[5] += d_lstm_gates[b * 36 + t * 12 + 5] * a_lstm_gates[b * 36 + t * 12 + 5] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 5]);
+      d_lstm_z[b * 36 + t * 12] = d_lstm_gates[b * 36 + t * 12] * a_lstm_gates[b * 36 + t * 12] *
+                                  (1.0f - a_lstm_gates[b * 36 + t * 12]);
+      d_lstm_z[b * 36 + t * 12 + 1] = d_lstm_gates[b * 36 + t * 12 + 1] *
+                                      a_lstm_gates[b * 36 + t * 12 + 1] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 1]);
+      d_lstm_z[b * 36 + t * 12 + 2] = d_lstm_gates[b * 36 + t * 12 + 2] *
+                                      a_lstm_gates[b * 36 + t * 12 + 2] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 2]);
+      g_lstm_bias[0] += d_lstm_gates[b * 36 + t * 12] * a_lstm_gates[b * 36 + t * 12] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12]);
+      g_lstm_bias[1] += d_lstm_gates[b * 36 + t * 12 + 1] * a_lstm_gates[b * 36 + t * 12 + 1] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 36 + t * 12 + 2] * a_lstm_gates[b * 36 + t * 12 + 2] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 2]);
+      d_lstm_h[b * 9 + t * 3 - 3] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[0] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[1] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[2] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[3] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[4] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[5] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[6] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[7] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[8] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[9] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[10] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[11];
+      d_lstm_h[b * 9 + t * 3 - 2] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[12] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[13] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[14] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[15] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[16] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[17] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[18] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[19] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[20] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[21] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[22] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[23];
+      d_lstm_h[b * 9 + t * 3 - 1] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[24] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[25] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[26] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[27] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[28] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[29] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[30] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[31] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[32] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[33] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[34] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[35];
+      g_lstm_recurrent_kernel[0] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[1] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[2] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[3] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[4] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[5] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[6] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[7] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[8] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[9] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[10] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[11] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 11];
+      g_lstm_recurrent_kernel[12] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[13] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[14] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[15] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[16] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[17] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[18] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[19] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[20] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[21] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[22] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[23] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 11];
+      g_lstm_recurrent_kernel[24] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[25] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[26] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[27] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[28] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[29] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[30] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[31] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[32] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[33] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[34] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[35] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 11];
     }
-    d_lstm_gates[9] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[10] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[11] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_c[0] += d_lstm_h[0] * a_lstm_gates[9] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[10] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[11] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[6];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[7];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[8];
-    d_lstm_gates[6] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[7] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[8] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_z[9] = d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    d_lstm_z[10] = d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    g_lstm_bias[9] += d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    g_lstm_bias[10] += d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    d_lstm_z[6] = d_lstm_gates[6] * (1.0f - a_lstm_gates[6] * a_lstm_gates[6]);
-    d_lstm_z[7] = d_lstm_gates[7] * (1.0f - a_lstm_gates[7] * a_lstm_gates[7]);
-    d_lstm_z[8] = d_lstm_gates[8] * (1.0f - a_lstm_gates[8] * a_lstm_gates[8]);
-    g_lstm_bias[6] += d_lstm_gates[6] * (1.0f - a_lstm_gates[6] * a_lstm_gates[6]);
-    g_lstm_bias[7] += d_lstm_gates[7] * (1.0f - a_lstm_gates[7] * a_lstm_gates[7]);
-    g_lstm_bias[8] += d_lstm_gates[8] * (1.0f - a_lstm_gates[8] * a_lstm_gates[8]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 12; ++q)
-          sum += d_lstm_z[r * 12 + q] * w_lstm_kernel[q + c * 12];
-        dx_b[r * 4 + c] = sum;
+    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * tanhf(a_lstm_c[b * 9]);
+    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * tanhf(a_lstm_c[b * 9 + 1]);
+    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * tanhf(a_lstm_c[b * 9 + 2]);
+    d_lstm_c[b * 9] += d_lstm_h[b * 9] * a_lstm_gates[b * 36 + 9] *
+                       (1.0f - tanhf(a_lstm_c[b * 9]) * tanhf(a_lstm_c[b * 9]));
+    d_lstm_c[b * 9 + 1] += d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
+                           (1.0f - tanhf(a_lstm_c[b * 9 + 1]) * tanhf(a_lstm_c[b * 9 + 1]));
+    d_lstm_c[b * 9 + 2] += d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
+                           (1.0f - tanhf(a_lstm_c[b * 9 + 2]) * tanhf(a_lstm_c[b * 9 + 2]));
+    d_lstm_gates[b * 36] = d_lstm_c[b * 9] * a_lstm_gates[b * 36 + 6];
+    d_lstm_gates[b * 36 + 1] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 7];
+    d_lstm_gates[b * 36 + 2] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 8];
+    d_lstm_gates[b * 36 + 6] = d_lstm_c[b * 9] * a_lstm_gates[b * 36];
+    d_lstm_gates[b * 36 + 7] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 1];
+    d_lstm_gates[b * 36 + 8] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 2];
+    d_lstm_z[b * 36 + 9] =
+        d_lstm_gates[b * 36 + 9] * a_lstm_gates[b * 36 + 9] * (1.0f - a_lstm_gates[b * 36 + 9]);
+    d_lstm_z[b * 36 + 10] =
+        d_lstm_gates[b * 36 + 10] * a_lstm_gates[b * 36 + 10] * (1.0f - a_lstm_gates[b * 36 + 10]);
+    d_lstm_z[b * 36 + 11] =
+        d_lstm_gates[b * 36 + 11] * a_lstm_gates[b * 36 + 11] * (1.0f - a_lstm_gates[b * 36 + 11]);
+    g_lstm_bias[9] +=
+        d_lstm_gates[b * 36 + 9] * a_lstm_gates[b * 36 + 9] * (1.0f - a_lstm_gates[b * 36 + 9]);
+    g_lstm_bias[10] +=
+        d_lstm_gates[b * 36 + 10] * a_lstm_gates[b * 36 + 10] * (1.0f - a_lstm_gates[b * 36 + 10]);
+    g_lstm_bias[11] +=
+        d_lstm_gates[b * 36 + 11] * a_lstm_gates[b * 36 + 11] * (1.0f - a_lstm_gates[b * 36 + 11]);
+    d_lstm_z[b * 36 + 6] =
+        d_lstm_gates[b * 36 + 6] * (1.0f - a_lstm_gates[b * 36 + 6] * a_lstm_gates[b * 36 + 6]);
+    d_lstm_z[b * 36 + 7] =
+        d_lstm_gates[b * 36 + 7] * (1.0f - a_lstm_gates[b * 36 + 7] * a_lstm_gates[b * 36 + 7]);
+    d_lstm_z[b * 36 + 8] =
+        d_lstm_gates[b * 36 + 8] * (1.0f - a_lstm_gates[b * 36 + 8] * a_lstm_gates[b * 36 + 8]);
+    g_lstm_bias[6] +=
+        d_lstm_gates[b * 36 + 6] * (1.0f - a_lstm_gates[b * 36 + 6] * a_lstm_gates[b * 36 + 6]);
+    g_lstm_bias[7] +=
+        d_lstm_gates[b * 36 + 7] * (1.0f - a_lstm_gates[b * 36 + 7] * a_lstm_gates[b * 36 + 7]);
+    g_lstm_bias[8] +=
+        d_lstm_gates[b * 36 + 8] * (1.0f - a_lstm_gates[b * 36 + 8] * a_lstm_gates[b * 36 + 8]);
+    d_lstm_z[b * 36] = d_lstm_gates[b * 36] * a_lstm_gates[b * 36] * (1.0f - a_lstm_gates[b * 36]);
+    d_lstm_z[b * 36 + 1] =
+        d_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 1] * (1.0f - a_lstm_gates[b * 36 + 1]);
+    d_lstm_z[b * 36 + 2] =
+        d_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 2] * (1.0f - a_lstm_gates[b * 36 + 2]);
+    g_lstm_bias[0] += d_lstm_gates[b * 36] * a_lstm_gates[b * 36] * (1.0f - a_lstm_gates[b * 36]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 1] * (1.0f - a_lstm_gates[b * 36 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 2] * (1.0f - a_lstm_gates[b * 36 + 2]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[4][4];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 12; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 12 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 12; ++c) {
-        float sum = g_lstm_kernel[r * 12 + c];
-        for (int q = 0; q < 3; ++q)
-          sum += a_x[r + q * 4] * d_lstm_z[q * 12 + c];
-        g_lstm_kernel[r * 12 + c] = sum;
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[1][4];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 12; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 12 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 12; j += 12) {
+        float acc[4][12];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            acc[r][jj] = C[(i + r) * 12 + j + jj];
+        for (int p = 0; p < n * 3; ++p) {
+          const float *const brow = B + p * 12 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 4];
+            for (int jj = 0; jj < 12; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            C[(i + r) * 12 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -607,305 +829,465 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
   float *const g_lstm_bias = grad->flat + 84;
   float *const g_dense_kernel = grad->flat + 96;
   float *const g_dense_bias = grad->flat + 105;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  const float *const dlogits_b = dlogits;
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  wt_lstm_kernel[0] = w_lstm_kernel[0];
+  wt_lstm_kernel[1] = w_lstm_kernel[12];
+  wt_lstm_kernel[2] = w_lstm_kernel[24];
+  wt_lstm_kernel[3] = w_lstm_kernel[36];
+  wt_lstm_kernel[4] = w_lstm_kernel[1];
+  wt_lstm_kernel[5] = w_lstm_kernel[13];
+  wt_lstm_kernel[6] = w_lstm_kernel[25];
+  wt_lstm_kernel[7] = w_lstm_kernel[37];
+  wt_lstm_kernel[8] = w_lstm_kernel[2];
+  wt_lstm_kernel[9] = w_lstm_kernel[14];
+  wt_lstm_kernel[10] = w_lstm_kernel[26];
+  wt_lstm_kernel[11] = w_lstm_kernel[38];
+  wt_lstm_kernel[12] = w_lstm_kernel[3];
+  wt_lstm_kernel[13] = w_lstm_kernel[15];
+  wt_lstm_kernel[14] = w_lstm_kernel[27];
+  wt_lstm_kernel[15] = w_lstm_kernel[39];
+  wt_lstm_kernel[16] = w_lstm_kernel[4];
+  wt_lstm_kernel[17] = w_lstm_kernel[16];
+  wt_lstm_kernel[18] = w_lstm_kernel[28];
+  wt_lstm_kernel[19] = w_lstm_kernel[40];
+  wt_lstm_kernel[20] = w_lstm_kernel[5];
+  wt_lstm_kernel[21] = w_lstm_kernel[17];
+  wt_lstm_kernel[22] = w_lstm_kernel[29];
+  wt_lstm_kernel[23] = w_lstm_kernel[41];
+  wt_lstm_kernel[24] = w_lstm_kernel[6];
+  wt_lstm_kernel[25] = w_lstm_kernel[18];
+  wt_lstm_kernel[26] = w_lstm_kernel[30];
+  wt_lstm_kernel[27] = w_lstm_kernel[42];
+  wt_lstm_kernel[28] = w_lstm_kernel[7];
+  wt_lstm_kernel[29] = w_lstm_kernel[19];
+  wt_lstm_kernel[30] = w_lstm_kernel[31];
+  wt_lstm_kernel[31] = w_lstm_kernel[43];
+  wt_lstm_kernel[32] = w_lstm_kernel[8];
+  wt_lstm_kernel[33] = w_lstm_kernel[20];
+  wt_lstm_kernel[34] = w_lstm_kernel[32];
+  wt_lstm_kernel[35] = w_lstm_kernel[44];
+  wt_lstm_kernel[36] = w_lstm_kernel[9];
+  wt_lstm_kernel[37] = w_lstm_kernel[21];
+  wt_lstm_kernel[38] = w_lstm_kernel[33];
+  wt_lstm_kernel[39] = w_lstm_kernel[45];
+  wt_lstm_kernel[40] = w_lstm_kernel[10];
+  wt_lstm_kernel[41] = w_lstm_kernel[22];
+  wt_lstm_kernel[42] = w_lstm_kernel[34];
+  wt_lstm_kernel[43] = w_lstm_kernel[46];
+  wt_lstm_kernel[44] = w_lstm_kernel[11];
+  wt_lstm_kernel[45] = w_lstm_kernel[23];
+  wt_lstm_kernel[46] = w_lstm_kernel[35];
+  wt_lstm_kernel[47] = w_lstm_kernel[47];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const dx_b = dx ? dx + (size_t)b * 12 : s->dx_sink;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_dense_z = s->d_dense_z;
-    const float *const dlogits_b = dlogits + (size_t)b * 9;
-    d_lstm_z[0] = 0.0f;
-    d_lstm_z[1] = 0.0f;
-    d_lstm_z[2] = 0.0f;
-    d_lstm_z[3] = 0.0f;
-    d_lstm_z[4] = 0.0f;
-    d_lstm_z[5] = 0.0f;
-    d_lstm_z[6] = 0.0f;
-    d_lstm_z[7] = 0.0f;
-    d_lstm_z[8] = 0.0f;
-    d_lstm_z[9] = 0.0f;
-    d_lstm_z[10] = 0.0f;
-    d_lstm_z[11] = 0.0f;
-    d_lstm_z[12] = 0.0f;
-    d_lstm_z[13] = 0.0f;
-    d_lstm_z[14] = 0.0f;
-    d_lstm_z[15] = 0.0f;
-    d_lstm_z[16] = 0.0f;
-    d_lstm_z[17] = 0.0f;
-    d_lstm_z[18] = 0.0f;
-    d_lstm_z[19] = 0.0f;
-    d_lstm_z[20] = 0.0f;
-    d_lstm_z[21] = 0.0f;
-    d_lstm_z[22] = 0.0f;
-    d_lstm_z[23] = 0.0f;
-    d_lstm_z[24] = 0.0f;
-    d_lstm_z[25] = 0.0f;
-    d_lstm_z[26] = 0.0f;
-    d_lstm_z[27] = 0.0f;
-    d_lstm_z[28] = 0.0f;
-    d_lstm_z[29] = 0.0f;
-    d_lstm_z[30] = 0.0f;
-    d_lstm_z[31] = 0.0f;
-    d_lstm_z[32] = 0.0f;
-    d_lstm_z[33] = 0.0f;
-    d_lstm_z[34] = 0.0f;
-    d_lstm_z[35] = 0.0f;
-    d_lstm_c[0] = 0.0f;
-    d_lstm_c[1] = 0.0f;
-    d_lstm_c[2] = 0.0f;
-    d_lstm_c[3] = 0.0f;
-    d_lstm_c[4] = 0.0f;
-    d_lstm_c[5] = 0.0f;
-    d_lstm_c[6] = 0.0f;
-    d_lstm_c[7] = 0.0f;
-    d_lstm_c[8] = 0.0f;
-    d_dense_z[0] = dlogits_b[0];
-    d_dense_z[1] = dlogits_b[1];
-    d_dense_z[2] = dlogits_b[2];
-    d_dense_z[3] = dlogits_b[3];
-    d_dense_z[4] = dlogits_b[4];
-    d_dense_z[5] = dlogits_b[5];
-    d_dense_z[6] = dlogits_b[6];
-    d_dense_z[7] = dlogits_b[7];
-    d_dense_z[8] = dlogits_b[8];
-    g_dense_bias[0] += dlogits_b[0];
-    g_dense_bias[1] += dlogits_b[1];
-    g_dense_bias[2] += dlogits_b[2];
-    g_dense_bias[0] += dlogits_b[3];
-    g_dense_bias[1] += dlogits_b[4];
-    g_dense_bias[2] += dlogits_b[5];
-    g_dense_bias[0] += dlogits_b[6];
-    g_dense_bias[1] += dlogits_b[7];
-    g_dense_bias[2] += dlogits_b[8];
-    d_lstm_h[0] = d_dense_z[0] * w_dense_kernel[0] + d_dense_z[1] * w_dense_kernel[1] +
-                  d_dense_z[2] * w_dense_kernel[2];
-    d_lstm_h[1] = d_dense_z[0] * w_dense_kernel[3] + d_dense_z[1] * w_dense_kernel[4] +
-                  d_dense_z[2] * w_dense_kernel[5];
-    d_lstm_h[2] = d_dense_z[0] * w_dense_kernel[6] + d_dense_z[1] * w_dense_kernel[7] +
-                  d_dense_z[2] * w_dense_kernel[8];
-    d_lstm_h[3] = d_dense_z[3] * w_dense_kernel[0] + d_dense_z[4] * w_dense_kernel[1] +
-                  d_dense_z[5] * w_dense_kernel[2];
-    d_lstm_h[4] = d_dense_z[3] * w_dense_kernel[3] + d_dense_z[4] * w_dense_kernel[4] +
-                  d_dense_z[5] * w_dense_kernel[5];
-    d_lstm_h[5] = d_dense_z[3] * w_dense_kernel[6] + d_dense_z[4] * w_dense_kernel[7] +
-                  d_dense_z[5] * w_dense_kernel[8];
-    d_lstm_h[6] = d_dense_z[6] * w_dense_kernel[0] + d_dense_z[7] * w_dense_kernel[1] +
-                  d_dense_z[8] * w_dense_kernel[2];
-    d_lstm_h[7] = d_dense_z[6] * w_dense_kernel[3] + d_dense_z[7] * w_dense_kernel[4] +
-                  d_dense_z[8] * w_dense_kernel[5];
-    d_lstm_h[8] = d_dense_z[6] * w_dense_kernel[6] + d_dense_z[7] * w_dense_kernel[7] +
-                  d_dense_z[8] * w_dense_kernel[8];
-    g_dense_kernel[0] +=
-        a_lstm_h[0] * d_dense_z[0] + a_lstm_h[3] * d_dense_z[3] + a_lstm_h[6] * d_dense_z[6];
-    g_dense_kernel[1] +=
-        a_lstm_h[0] * d_dense_z[1] + a_lstm_h[3] * d_dense_z[4] + a_lstm_h[6] * d_dense_z[7];
-    g_dense_kernel[2] +=
-        a_lstm_h[0] * d_dense_z[2] + a_lstm_h[3] * d_dense_z[5] + a_lstm_h[6] * d_dense_z[8];
-    g_dense_kernel[3] +=
-        a_lstm_h[1] * d_dense_z[0] + a_lstm_h[4] * d_dense_z[3] + a_lstm_h[7] * d_dense_z[6];
-    g_dense_kernel[4] +=
-        a_lstm_h[1] * d_dense_z[1] + a_lstm_h[4] * d_dense_z[4] + a_lstm_h[7] * d_dense_z[7];
-    g_dense_kernel[5] +=
-        a_lstm_h[1] * d_dense_z[2] + a_lstm_h[4] * d_dense_z[5] + a_lstm_h[7] * d_dense_z[8];
-    g_dense_kernel[6] +=
-        a_lstm_h[2] * d_dense_z[0] + a_lstm_h[5] * d_dense_z[3] + a_lstm_h[8] * d_dense_z[6];
-    g_dense_kernel[7] +=
-        a_lstm_h[2] * d_dense_z[1] + a_lstm_h[5] * d_dense_z[4] + a_lstm_h[8] * d_dense_z[7];
-    g_dense_kernel[8] +=
-        a_lstm_h[2] * d_dense_z[2] + a_lstm_h[5] * d_dense_z[5] + a_lstm_h[8] * d_dense_z[8];
+    d_lstm_z[b * 36] = 0.0f;
+    d_lstm_z[b * 36 + 1] = 0.0f;
+    d_lstm_z[b * 36 + 2] = 0.0f;
+    d_lstm_z[b * 36 + 3] = 0.0f;
+    d_lstm_z[b * 36 + 4] = 0.0f;
+    d_lstm_z[b * 36 + 5] = 0.0f;
+    d_lstm_z[b * 36 + 6] = 0.0f;
+    d_lstm_z[b * 36 + 7] = 0.0f;
+    d_lstm_z[b * 36 + 8] = 0.0f;
+    d_lstm_z[b * 36 + 9] = 0.0f;
+    d_lstm_z[b * 36 + 10] = 0.0f;
+    d_lstm_z[b * 36 + 11] = 0.0f;
+    d_lstm_z[b * 36 + 12] = 0.0f;
+    d_lstm_z[b * 36 + 13] = 0.0f;
+    d_lstm_z[b * 36 + 14] = 0.0f;
+    d_lstm_z[b * 36 + 15] = 0.0f;
+    d_lstm_z[b * 36 + 16] = 0.0f;
+    d_lstm_z[b * 36 + 17] = 0.0f;
+    d_lstm_z[b * 36 + 18] = 0.0f;
+    d_lstm_z[b * 36 + 19] = 0.0f;
+    d_lstm_z[b * 36 + 20] = 0.0f;
+    d_lstm_z[b * 36 + 21] = 0.0f;
+    d_lstm_z[b * 36 + 22] = 0.0f;
+    d_lstm_z[b * 36 + 23] = 0.0f;
+    d_lstm_z[b * 36 + 24] = 0.0f;
+    d_lstm_z[b * 36 + 25] = 0.0f;
+    d_lstm_z[b * 36 + 26] = 0.0f;
+    d_lstm_z[b * 36 + 27] = 0.0f;
+    d_lstm_z[b * 36 + 28] = 0.0f;
+    d_lstm_z[b * 36 + 29] = 0.0f;
+    d_lstm_z[b * 36 + 30] = 0.0f;
+    d_lstm_z[b * 36 + 31] = 0.0f;
+    d_lstm_z[b * 36 + 32] = 0.0f;
+    d_lstm_z[b * 36 + 33] = 0.0f;
+    d_lstm_z[b * 36 + 34] = 0.0f;
+    d_lstm_z[b * 36 + 35] = 0.0f;
+    d_lstm_c[b * 9] = 0.0f;
+    d_lstm_c[b * 9 + 1] = 0.0f;
+    d_lstm_c[b * 9 + 2] = 0.0f;
+    d_lstm_c[b * 9 + 3] = 0.0f;
+    d_lstm_c[b * 9 + 4] = 0.0f;
+    d_lstm_c[b * 9 + 5] = 0.0f;
+    d_lstm_c[b * 9 + 6] = 0.0f;
+    d_lstm_c[b * 9 + 7] = 0.0f;
+    d_lstm_c[b * 9 + 8] = 0.0f;
+    d_dense_z[b * 9] = dlogits_b[b * 9];
+    d_dense_z[b * 9 + 1] = dlogits_b[b * 9 + 1];
+    d_dense_z[b * 9 + 2] = dlogits_b[b * 9 + 2];
+    d_dense_z[b * 9 + 3] = dlogits_b[b * 9 + 3];
+    d_dense_z[b * 9 + 4] = dlogits_b[b * 9 + 4];
+    d_dense_z[b * 9 + 5] = dlogits_b[b * 9 + 5];
+    d_dense_z[b * 9 + 6] = dlogits_b[b * 9 + 6];
+    d_dense_z[b * 9 + 7] = dlogits_b[b * 9 + 7];
+    d_dense_z[b * 9 + 8] = dlogits_b[b * 9 + 8];
+    g_dense_bias[0] += dlogits_b[b * 9];
+    g_dense_bias[1] += dlogits_b[b * 9 + 1];
+    g_dense_bias[2] += dlogits_b[b * 9 + 2];
+    g_dense_bias[0] += dlogits_b[b * 9 + 3];
+    g_dense_bias[1] += dlogits_b[b * 9 + 4];
+    g_dense_bias[2] += dlogits_b[b * 9 + 5];
+    g_dense_bias[0] += dlogits_b[b * 9 + 6];
+    g_dense_bias[1] += dlogits_b[b * 9 + 7];
+    g_dense_bias[2] += dlogits_b[b * 9 + 8];
+    d_lstm_h[b * 9] = d_dense_z[b * 9] * w_dense_kernel[0] +
+                      d_dense_z[b * 9 + 1] * w_dense_kernel[1] +
+                      d_dense_z[b * 9 + 2] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 1] = d_dense_z[b * 9] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 1] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 2] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 2] = d_dense_z[b * 9] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 1] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 2] * w_dense_kernel[8];
+    d_lstm_h[b * 9 + 3] = d_dense_z[b * 9 + 3] * w_dense_kernel[0] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[1] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 4] = d_dense_z[b * 9 + 3] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 5] = d_dense_z[b * 9 + 3] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 4] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 5] * w_dense_kernel[8];
+    d_lstm_h[b * 9 + 6] = d_dense_z[b * 9 + 6] * w_dense_kernel[0] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[1] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[2];
+    d_lstm_h[b * 9 + 7] = d_dense_z[b * 9 + 6] * w_dense_kernel[3] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[4] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[5];
+    d_lstm_h[b * 9 + 8] = d_dense_z[b * 9 + 6] * w_dense_kernel[6] +
+                          d_dense_z[b * 9 + 7] * w_dense_kernel[7] +
+                          d_dense_z[b * 9 + 8] * w_dense_kernel[8];
+    g_dense_kernel[0] += a_lstm_h[b * 9] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[1] += a_lstm_h[b * 9] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[2] += a_lstm_h[b * 9] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 3] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 6] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[3] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[4] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[5] += a_lstm_h[b * 9 + 1] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 4] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 7] * d_dense_z[b * 9 + 8];
+    g_dense_kernel[6] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 3] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 6];
+    g_dense_kernel[7] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9 + 1] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 4] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 7];
+    g_dense_kernel[8] += a_lstm_h[b * 9 + 2] * d_dense_z[b * 9 + 2] +
+                         a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
+                         a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_lstm_gates[t * 12 + 9] = d_lstm_h[t * 3] * tanhf(a_lstm_c[t * 3]);
-      d_lstm_gates[t * 12 + 10] = d_lstm_h[t * 3 + 1] * tanhf(a_lstm_c[t * 3 + 1]);
-      d_lstm_gates[t * 12 + 11] = d_lstm_h[t * 3 + 2] * tanhf(a_lstm_c[t * 3 + 2]);
-      d_lstm_c[t * 3] += d_lstm_h[t * 3] * a_lstm_gates[t * 12 + 9] *
-                         (1.0f - tanhf(a_lstm_c[t * 3]) * tanhf(a_lstm_c[t * 3]));
-      d_lstm_c[t * 3 + 1] += d_lstm_h[t * 3 + 1] * a_lstm_gates[t * 12 + 10] *
-                             (1.0f - tanhf(a_lstm_c[t * 3 + 1]) * tanhf(a_lstm_c[t * 3 + 1]));
-      d_lstm_c[t * 3 + 2] += d_lstm_h[t * 3 + 2] * a_lstm_gates[t * 12 + 11] *
-                             (1.0f - tanhf(a_lstm_c[t * 3 + 2]) * tanhf(a_lstm_c[t * 3 + 2]));
-      d_lstm_gates[t * 12 + 3] = d_lstm_c[t * 3] * a_lstm_c[t * 3 - 3];
-      d_lstm_gates[t * 12 + 4] = d_lstm_c[t * 3 + 1] * a_lstm_c[t * 3 - 2];
-      d_lstm_gates[t * 12 + 5] = d_lstm_c[t * 3 + 2] * a_lstm_c[t * 3 - 1];
-      d_lstm_c[t * 3 - 3] = d_lstm_c[t * 3] * a_lstm_gates[t * 12 + 3];
-      d_lstm_c[t * 3 - 2] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 4];
-      d_lstm_c[t * 3 - 1] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 5];
-      d_lstm_gates[t * 12] = d_lstm_c[t * 3] * a_lstm_gates[t * 12 + 6];
-      d_lstm_gates[t * 12 + 1] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 7];
-      d_lstm_gates[t * 12 + 2] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 8];
-      d_lstm_gates[t * 12 + 6] = d_lstm_c[t * 3] * a_lstm_gates[t * 12];
-      d_lstm_gates[t * 12 + 7] = d_lstm_c[t * 3 + 1] * a_lstm_gates[t * 12 + 1];
-      d_lstm_gates[t * 12 + 8] = d_lstm_c[t * 3 + 2] * a_lstm_gates[t * 12 + 2];
-      d_lstm_z[t * 12 + 9] =
-          d_lstm_gates[t * 12 + 9] * a_lstm_gates[t * 12 + 9] * (1.0f - a_lstm_gates[t * 12 + 9]);
-      d_lstm_z[t * 12 + 10] = d_lstm_gates[t * 12 + 10] * a_lstm_gates[t * 12 + 10] *
-                              (1.0f - a_lstm_gates[t * 12 + 10]);
-      d_lstm_z[t * 12 + 11] = d_lstm_gates[t * 12 + 11] * a_lstm_gates[t * 12 + 11] *
-                              (1.0f - a_lstm_gates[t * 12 + 11]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 12 + 9] * a_lstm_gates[t * 12 + 9] * (1.0f - a_lstm_gates[t * 12 + 9]);
-      g_lstm_bias[10] += d_lstm_gates[t * 12 + 10] * a_lstm_gates[t * 12 + 10] *
-                         (1.0f - a_lstm_gates[t * 12 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 12 + 11] * a_lstm_gates[t * 12 + 11] *
-                         (1.0f - a_lstm_gates[t * 12 + 11]);
-      d_lstm_z[t * 12 + 6] =
-          d_lstm_gates[t * 12 + 6] * (1.0f - a_lstm_gates[t * 12 + 6] * a_lstm_gates[t * 12 + 6]);
-      d_lstm_z[t * 12 + 7] =
-          d_lstm_gates[t * 12 + 7] * (1.0f - a_lstm_gates[t * 12 + 7] * a_lstm_gates[t * 12 + 7]);
-      d_lstm_z[t * 12 + 8] =
-          d_lstm_gates[t * 12 + 8] * (1.0f - a_lstm_gates[t * 12 + 8] * a_lstm_gates[t * 12 + 8]);
+      d_lstm_gates[b * 36 + t * 12 + 9] = d_lstm_h[b * 9 + t * 3] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      d_lstm_gates[b * 36 + t * 12 + 10] =
+          d_lstm_h[b * 9 + t * 3 + 1] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+      d_lstm_gates[b * 36 + t * 12 + 11] =
+          d_lstm_h[b * 9 + t * 3 + 2] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
+      d_lstm_c[b * 9 + t * 3] +=
+          d_lstm_h[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 9] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3]) * tanhf(a_lstm_c[b * 9 + t * 3]));
+      d_lstm_c[b * 9 + t * 3 + 1] +=
+          d_lstm_h[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 10] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 1]) * tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
+      d_lstm_c[b * 9 + t * 3 + 2] +=
+          d_lstm_h[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 11] *
+          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 2]) * tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
+      d_lstm_gates[b * 36 + t * 12 + 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_c[b * 9 + t * 3 - 3];
+      d_lstm_gates[b * 36 + t * 12 + 4] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_c[b * 9 + t * 3 - 2];
+      d_lstm_gates[b * 36 + t * 12 + 5] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_c[b * 9 + t * 3 - 1];
+      d_lstm_c[b * 9 + t * 3 - 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 3];
+      d_lstm_c[b * 9 + t * 3 - 2] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 4];
+      d_lstm_c[b * 9 + t * 3 - 1] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 5];
+      d_lstm_gates[b * 36 + t * 12] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 6];
+      d_lstm_gates[b * 36 + t * 12 + 1] =
+          d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 7];
+      d_lstm_gates[b * 36 + t * 12 + 2] =
+          d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 8];
+      d_lstm_gates[b * 36 + t * 12 + 6] = d_lstm_c[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12];
+      d_lstm_gates[b * 36 + t * 12 + 7] =
+          d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 1];
+      d_lstm_gates[b * 36 + t * 12 + 8] =
+          d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 2];
+      d_lstm_z[b * 36 + t * 12 + 9] = d_lstm_gates[b * 36 + t * 12 + 9] *
+                                      a_lstm_gates[b * 36 + t * 12 + 9] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 9]);
+      d_lstm_z[b * 36 + t * 12 + 10] = d_lstm_gates[b * 36 + t * 12 + 10] *
+                                       a_lstm_gates[b * 36 + t * 12 + 10] *
+                                       (1.0f - a_lstm_gates[b * 36 + t * 12 + 10]);
+      d_lstm_z[b * 36 + t * 12 + 11] = d_lstm_gates[b * 36 + t * 12 + 11] *
+                                       a_lstm_gates[b * 36 + t * 12 + 11] *
+                                       (1.0f - a_lstm_gates[b * 36 + t * 12 + 11]);
+      g_lstm_bias[9] += d_lstm_gates[b * 36 + t * 12 + 9] * a_lstm_gates[b * 36 + t * 12 + 9] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 9]);
+      g_lstm_bias[10] += d_lstm_gates[b * 36 + t * 12 + 10] * a_lstm_gates[b * 36 + t * 12 + 10] *
+                         (1.0f - a_lstm_gates[b * 36 + t * 12 + 10]);
+      g_lstm_bias[11] += d_lstm_gates[b * 36 + t * 12 + 11] * a_lstm_gates[b * 36 + t * 12 + 11] *
+                         (1.0f - a_lstm_gates[b * 36 + t * 12 + 11]);
+      d_lstm_z[b * 36 + t * 12 + 6] =
+          d_lstm_gates[b * 36 + t * 12 + 6] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 6] * a_lstm_gates[b * 36 + t * 12 + 6]);
+      d_lstm_z[b * 36 + t * 12 + 7] =
+          d_lstm_gates[b * 36 + t * 12 + 7] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 7] * a_lstm_gates[b * 36 + t * 12 + 7]);
+      d_lstm_z[b * 36 + t * 12 + 8] =
+          d_lstm_gates[b * 36 + t * 12 + 8] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 8] * a_lstm_gates[b * 36 + t * 12 + 8]);
       g_lstm_bias[6] +=
-          d_lstm_gates[t * 12 + 6] * (1.0f - a_lstm_gates[t * 12 + 6] * a_lstm_gates[t * 12 + 6]);
+          d_lstm_gates[b * 36 + t * 12 + 6] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 6] * a_lstm_gates[b * 36 + t * 12 + 6]);
       g_lstm_bias[7] +=
-          d_lstm_gates[t * 12 + 7] * (1.0f - a_lstm_gates[t * 12 + 7] * a_lstm_gates[t * 12 + 7]);
+          d_lstm_gates[b * 36 + t * 12 + 7] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 7] * a_lstm_gates[b * 36 + t * 12 + 7]);
       g_lstm_bias[8] +=
-          d_lstm_gates[t * 12 + 8] * (1.0f - a_lstm_gates[t * 12 + 8] * a_lstm_gates[t * 12 + 8]);
-      d_lstm_z[t * 12 + 3] =
-          d_lstm_gates[t * 12 + 3] * a_lstm_gates[t * 12 + 3] * (1.0f - a_lstm_gates[t * 12 + 3]);
-      d_lstm_z[t * 12 + 4] =
-          d_lstm_gates[t * 12 + 4] * a_lstm_gates[t * 12 + 4] * (1.0f - a_lstm_gates[t * 12 + 4]);
-      d_lstm_z[t * 12 + 5] =
-          d_lstm_gates[t * 12 + 5] * a_lstm_gates[t * 12 + 5] * (1.0f - a_lstm_gates[t * 12 + 5]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 12 + 3] * a_lstm_gates[t * 12 + 3] * (1.0f - a_lstm_gates[t * 12 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 12 + 4] * a_lstm_gates[t * 12 + 4] * (1.0f - a_lstm_gates[t * 12 + 4]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 12 + 5] * a_lstm_gates[t * 12 + 5] * (1.0f - a_lstm_gates[t * 12 + 5]);
-      d_lstm_z[t * 12] =
-          d_lstm_gates[t * 12] * a_lstm_gates[t * 12] * (1.0f - a_lstm_gates[t * 12]);
-      d_lstm_z[t * 12 + 1] =
-          d_lstm_gates[t * 12 + 1] * a_lstm_gates[t * 12 + 1] * (1.0f - a_lstm_gates[t * 12 + 1]);
-      d_lstm_z[t * 12 + 2] =
-          d_lstm_gates[t * 12 + 2] * a_lstm_gates[t * 12 + 2] * (1.0f - a_lstm_gates[t * 12 + 2]);
-      g_lstm_bias[0] += d_lstm_gates[t * 12] * a_lstm_gates[t * 12] * (1.0f - a_lstm_gates[t * 12]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 12 + 1] * a_lstm_gates[t * 12 + 1] * (1.0f - a_lstm_gates[t * 12 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 12 + 2] * a_lstm_gates[t * 12 + 2] * (1.0f - a_lstm_gates[t * 12 + 2]);
-      d_lstm_h[t * 3 - 3] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[0] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[1] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[2] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[3] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[4] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[5] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[6] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[7] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[8] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[9] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[10] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[11];
-      d_lstm_h[t * 3 - 2] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[12] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[13] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[14] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[15] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[16] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[17] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[18] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[19] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[20] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[21] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[22] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[23];
-      d_lstm_h[t * 3 - 1] += d_lstm_z[t * 12] * w_lstm_recurrent_kernel[24] +
-                             d_lstm_z[t * 12 + 1] * w_lstm_recurrent_kernel[25] +
-                             d_lstm_z[t * 12 + 2] * w_lstm_recurrent_kernel[26] +
-                             d_lstm_z[t * 12 + 3] * w_lstm_recurrent_kernel[27] +
-                             d_lstm_z[t * 12 + 4] * w_lstm_recurrent_kernel[28] +
-                             d_lstm_z[t * 12 + 5] * w_lstm_recurrent_kernel[29] +
-                             d_lstm_z[t * 12 + 6] * w_lstm_recurrent_kernel[30] +
-                             d_lstm_z[t * 12 + 7] * w_lstm_recurrent_kernel[31] +
-                             d_lstm_z[t * 12 + 8] * w_lstm_recurrent_kernel[32] +
-                             d_lstm_z[t * 12 + 9] * w_lstm_recurrent_kernel[33] +
-                             d_lstm_z[t * 12 + 10] * w_lstm_recurrent_kernel[34] +
-                             d_lstm_z[t * 12 + 11] * w_lstm_recurrent_kernel[35];
-      g_lstm_recurrent_kernel[0] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[1] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[2] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[3] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[4] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[5] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[6] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[7] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[8] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[9] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[10] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[11] += a_lstm_h[t * 3 - 3] * d_lstm_z[t * 12 + 11];
-      g_lstm_recurrent_kernel[12] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[13] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[14] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[15] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[16] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[17] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[18] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[19] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[20] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[21] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[22] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[23] += a_lstm_h[t * 3 - 2] * d_lstm_z[t * 12 + 11];
-      g_lstm_recurrent_kernel[24] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12];
-      g_lstm_recurrent_kernel[25] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 1];
-      g_lstm_recurrent_kernel[26] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 2];
-      g_lstm_recurrent_kernel[27] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 3];
-      g_lstm_recurrent_kernel[28] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 4];
-      g_lstm_recurrent_kernel[29] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 5];
-      g_lstm_recurrent_kernel[30] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 6];
-      g_lstm_recurrent_kernel[31] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 7];
-      g_lstm_recurrent_kernel[32] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 8];
-      g_lstm_recurrent_kernel[33] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 9];
-      g_lstm_recurrent_kernel[34] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 10];
-      g_lstm_recurrent_kernel[35] += a_lstm_h[t * 3 - 1] * d_lstm_z[t * 12 + 11];
+          d_lstm_gates[b * 36 + t * 12 + 8] *
+          (1.0f - a_lstm_gates[b * 36 + t * 12 + 8] * a_lstm_gates[b * 36 + t * 12 + 8]);
+      d_lstm_z[b * 36 + t * 12 + 3] = d_lstm_gates[b * 36 + t * 12 + 3] *
+                                      a_lstm_gates[b * 36 + t * 12 + 3] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 3]);
+      d_lstm_z[b * 36 + t * 12 + 4] = d_lstm_gates[b * 36 + t * 12 + 4] *
+                                      a_lstm_gates[b * 36 + t * 12 + 4] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 4]);
+      d_lstm_z[b * 36 + t * 12 + 5] = d_lstm_gates[b * 36 + t * 12 + 5] *
+                                      a_lstm_gates[b * 36 + t * 12 + 5] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 5]);
+      g_lstm_bias[3] += d_lstm_gates[b * 36 + t * 12 + 3] * a_lstm_gates[b * 36 + t * 12 + 3] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 36 + t * 12 + 4] * a_lstm_gates[b * 36 + t * 12 + 4] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 4]);
+      g_lstm_bias[5] += d_lstm_gates[b * 36 + t * 12 + 5] * a_lstm_gates[b * 36 + t * 12 + 5] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 5]);
+      d_lstm_z[b * 36 + t * 12] = d_lstm_gates[b * 36 + t * 12] * a_lstm_gates[b * 36 + t * 12] *
+                                  (1.0f - a_lstm_gates[b * 36 + t * 12]);
+      d_lstm_z[b * 36 + t * 12 + 1] = d_lstm_gates[b * 36 + t * 12 + 1] *
+                                      a_lstm_gates[b * 36 + t * 12 + 1] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 1]);
+      d_lstm_z[b * 36 + t * 12 + 2] = d_lstm_gates[b * 36 + t * 12 + 2] *
+                                      a_lstm_gates[b * 36 + t * 12 + 2] *
+                                      (1.0f - a_lstm_gates[b * 36 + t * 12 + 2]);
+      g_lstm_bias[0] += d_lstm_gates[b * 36 + t * 12] * a_lstm_gates[b * 36 + t * 12] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12]);
+      g_lstm_bias[1] += d_lstm_gates[b * 36 + t * 12 + 1] * a_lstm_gates[b * 36 + t * 12 + 1] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 36 + t * 12 + 2] * a_lstm_gates[b * 36 + t * 12 + 2] *
+                        (1.0f - a_lstm_gates[b * 36 + t * 12 + 2]);
+      d_lstm_h[b * 9 + t * 3 - 3] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[0] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[1] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[2] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[3] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[4] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[5] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[6] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[7] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[8] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[9] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[10] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[11];
+      d_lstm_h[b * 9 + t * 3 - 2] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[12] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[13] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[14] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[15] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[16] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[17] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[18] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[19] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[20] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[21] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[22] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[23];
+      d_lstm_h[b * 9 + t * 3 - 1] += d_lstm_z[b * 36 + t * 12] * w_lstm_recurrent_kernel[24] +
+                                     d_lstm_z[b * 36 + t * 12 + 1] * w_lstm_recurrent_kernel[25] +
+                                     d_lstm_z[b * 36 + t * 12 + 2] * w_lstm_recurrent_kernel[26] +
+                                     d_lstm_z[b * 36 + t * 12 + 3] * w_lstm_recurrent_kernel[27] +
+                                     d_lstm_z[b * 36 + t * 12 + 4] * w_lstm_recurrent_kernel[28] +
+                                     d_lstm_z[b * 36 + t * 12 + 5] * w_lstm_recurrent_kernel[29] +
+                                     d_lstm_z[b * 36 + t * 12 + 6] * w_lstm_recurrent_kernel[30] +
+                                     d_lstm_z[b * 36 + t * 12 + 7] * w_lstm_recurrent_kernel[31] +
+                                     d_lstm_z[b * 36 + t * 12 + 8] * w_lstm_recurrent_kernel[32] +
+                                     d_lstm_z[b * 36 + t * 12 + 9] * w_lstm_recurrent_kernel[33] +
+                                     d_lstm_z[b * 36 + t * 12 + 10] * w_lstm_recurrent_kernel[34] +
+                                     d_lstm_z[b * 36 + t * 12 + 11] * w_lstm_recurrent_kernel[35];
+      g_lstm_recurrent_kernel[0] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[1] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[2] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[3] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[4] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[5] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[6] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[7] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[8] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[9] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[10] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[11] += a_lstm_h[b * 9 + t * 3 - 3] * d_lstm_z[b * 36 + t * 12 + 11];
+      g_lstm_recurrent_kernel[12] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[13] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[14] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[15] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[16] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[17] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[18] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[19] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[20] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[21] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[22] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[23] += a_lstm_h[b * 9 + t * 3 - 2] * d_lstm_z[b * 36 + t * 12 + 11];
+      g_lstm_recurrent_kernel[24] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12];
+      g_lstm_recurrent_kernel[25] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 1];
+      g_lstm_recurrent_kernel[26] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 2];
+      g_lstm_recurrent_kernel[27] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 3];
+      g_lstm_recurrent_kernel[28] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 4];
+      g_lstm_recurrent_kernel[29] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 5];
+      g_lstm_recurrent_kernel[30] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 6];
+      g_lstm_recurrent_kernel[31] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 7];
+      g_lstm_recurrent_kernel[32] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 8];
+      g_lstm_recurrent_kernel[33] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 9];
+      g_lstm_recurrent_kernel[34] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 10];
+      g_lstm_recurrent_kernel[35] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 11];
     }
-    d_lstm_gates[9] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[10] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[11] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_c[0] += d_lstm_h[0] * a_lstm_gates[9] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[10] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[11] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[6];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[7];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[8];
-    d_lstm_gates[6] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[7] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[8] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_z[9] = d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    d_lstm_z[10] = d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    g_lstm_bias[9] += d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    g_lstm_bias[10] += d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    d_lstm_z[6] = d_lstm_gates[6] * (1.0f - a_lstm_gates[6] * a_lstm_gates[6]);
-    d_lstm_z[7] = d_lstm_gates[7] * (1.0f - a_lstm_gates[7] * a_lstm_gates[7]);
-    d_lstm_z[8] = d_lstm_gates[8] * (1.0f - a_lstm_gates[8] * a_lstm_gates[8]);
-    g_lstm_bias[6] += d_lstm_gates[6] * (1.0f - a_lstm_gates[6] * a_lstm_gates[6]);
-    g_lstm_bias[7] += d_lstm_gates[7] * (1.0f - a_lstm_gates[7] * a_lstm_gates[7]);
-    g_lstm_bias[8] += d_lstm_gates[8] * (1.0f - a_lstm_gates[8] * a_lstm_gates[8]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 12; ++q)
-          sum += d_lstm_z[r * 12 + q] * w_lstm_kernel[q + c * 12];
-        dx_b[r * 4 + c] = sum;
+    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * tanhf(a_lstm_c[b * 9]);
+    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * tanhf(a_lstm_c[b * 9 + 1]);
+    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * tanhf(a_lstm_c[b * 9 + 2]);
+    d_lstm_c[b * 9] += d_lstm_h[b * 9] * a_lstm_gates[b * 36 + 9] *
+                       (1.0f - tanhf(a_lstm_c[b * 9]) * tanhf(a_lstm_c[b * 9]));
+    d_lstm_c[b * 9 + 1] += d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
+                           (1.0f - tanhf(a_lstm_c[b * 9 + 1]) * tanhf(a_lstm_c[b * 9 + 1]));
+    d_lstm_c[b * 9 + 2] += d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
+                           (1.0f - tanhf(a_lstm_c[b * 9 + 2]) * tanhf(a_lstm_c[b * 9 + 2]));
+    d_lstm_gates[b * 36] = d_lstm_c[b * 9] * a_lstm_gates[b * 36 + 6];
+    d_lstm_gates[b * 36 + 1] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 7];
+    d_lstm_gates[b * 36 + 2] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 8];
+    d_lstm_gates[b * 36 + 6] = d_lstm_c[b * 9] * a_lstm_gates[b * 36];
+    d_lstm_gates[b * 36 + 7] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 1];
+    d_lstm_gates[b * 36 + 8] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 2];
+    d_lstm_z[b * 36 + 9] =
+        d_lstm_gates[b * 36 + 9] * a_lstm_gates[b * 36 + 9] * (1.0f - a_lstm_gates[b * 36 + 9]);
+    d_lstm_z[b * 36 + 10] =
+        d_lstm_gates[b * 36 + 10] * a_lstm_gates[b * 36 + 10] * (1.0f - a_lstm_gates[b * 36 + 10]);
+    d_lstm_z[b * 36 + 11] =
+        d_lstm_gates[b * 36 + 11] * a_lstm_gates[b * 36 + 11] * (1.0f - a_lstm_gates[b * 36 + 11]);
+    g_lstm_bias[9] +=
+        d_lstm_gates[b * 36 + 9] * a_lstm_gates[b * 36 + 9] * (1.0f - a_lstm_gates[b * 36 + 9]);
+    g_lstm_bias[10] +=
+        d_lstm_gates[b * 36 + 10] * a_lstm_gates[b * 36 + 10] * (1.0f - a_lstm_gates[b * 36 + 10]);
+    g_lstm_bias[11] +=
+        d_lstm_gates[b * 36 + 11] * a_lstm_gates[b * 36 + 11] * (1.0f - a_lstm_gates[b * 36 + 11]);
+    d_lstm_z[b * 36 + 6] =
+        d_lstm_gates[b * 36 + 6] * (1.0f - a_lstm_gates[b * 36 + 6] * a_lstm_gates[b * 36 + 6]);
+    d_lstm_z[b * 36 + 7] =
+        d_lstm_gates[b * 36 + 7] * (1.0f - a_lstm_gates[b * 36 + 7] * a_lstm_gates[b * 36 + 7]);
+    d_lstm_z[b * 36 + 8] =
+        d_lstm_gates[b * 36 + 8] * (1.0f - a_lstm_gates[b * 36 + 8] * a_lstm_gates[b * 36 + 8]);
+    g_lstm_bias[6] +=
+        d_lstm_gates[b * 36 + 6] * (1.0f - a_lstm_gates[b * 36 + 6] * a_lstm_gates[b * 36 + 6]);
+    g_lstm_bias[7] +=
+        d_lstm_gates[b * 36 + 7] * (1.0f - a_lstm_gates[b * 36 + 7] * a_lstm_gates[b * 36 + 7]);
+    g_lstm_bias[8] +=
+        d_lstm_gates[b * 36 + 8] * (1.0f - a_lstm_gates[b * 36 + 8] * a_lstm_gates[b * 36 + 8]);
+    d_lstm_z[b * 36] = d_lstm_gates[b * 36] * a_lstm_gates[b * 36] * (1.0f - a_lstm_gates[b * 36]);
+    d_lstm_z[b * 36 + 1] =
+        d_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 1] * (1.0f - a_lstm_gates[b * 36 + 1]);
+    d_lstm_z[b * 36 + 2] =
+        d_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 2] * (1.0f - a_lstm_gates[b * 36 + 2]);
+    g_lstm_bias[0] += d_lstm_gates[b * 36] * a_lstm_gates[b * 36] * (1.0f - a_lstm_gates[b * 36]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 1] * (1.0f - a_lstm_gates[b * 36 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 2] * (1.0f - a_lstm_gates[b * 36 + 2]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[4][4];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 12; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 12 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 12; ++c) {
-        float sum = g_lstm_kernel[r * 12 + c];
-        for (int q = 0; q < 3; ++q)
-          sum += a_x[r + q * 4] * d_lstm_z[q * 12 + c];
-        g_lstm_kernel[r * 12 + c] = sum;
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 4; j += 4) {
+        float acc[1][4];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 12; ++p) {
+          const float *const brow = B + p * 4 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 12 + p];
+            for (int jj = 0; jj < 4; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 4; ++jj)
+            C[(i + r) * 4 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 12; j += 12) {
+        float acc[4][12];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            acc[r][jj] = C[(i + r) * 12 + j + jj];
+        for (int p = 0; p < n * 3; ++p) {
+          const float *const brow = B + p * 12 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 4];
+            for (int jj = 0; jj < 12; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 12; ++jj)
+            C[(i + r) * 12 + j + jj] = acc[r][jj];
       }
     }
   }

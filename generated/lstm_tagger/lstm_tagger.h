@@ -42,16 +42,17 @@ typedef struct {
   float a_dense_z[32][9];
   float a_dense_y[32][9];
   float a_dense_logits[32][9];
-  float d_lstm_z[36];
-  float d_lstm_gates[36];
-  float d_lstm_c[9];
-  float d_lstm_h[9];
-  float d_dense_z[9];
-  float d_dense_logits[9];
-  float d_dense_y[9];
+  float d_lstm_z[32][36];
+  float d_lstm_gates[32][36];
+  float d_lstm_c[32][9];
+  float d_lstm_h[32][9];
+  float d_dense_z[32][9];
+  float d_dense_logits[32][9];
+  float d_dense_y[32][9];
+  float wt_lstm_kernel[48]; /* lstm/kernel transposed */
   float y[32 * 9];
   float dloss[32 * 9];
-  float dx_sink[12];
+  float dx_sink[32 * 12];
   lstm_tagger_params grad;
 } lstm_tagger_scratch;
 

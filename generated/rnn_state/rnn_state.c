@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char rnn_state_params_are_flat[sizeof(rnn_state_params) == 18 * sizeof(float) ? 1 : -1];
 
@@ -60,24 +62,27 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
   (void)s;
   const float *const w_simple_rnn_kernel = p->flat + 0;
   const float *const w_simple_rnn_bias = p->flat + 15;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 2);
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const y_b = y + (size_t)b * 6;
-    memcpy(a_x, x + (size_t)b * 2, sizeof(float) * 2);
-    a_simple_rnn_z[0] = a_x[0] * w_simple_rnn_kernel[0] + a_x[1] * w_simple_rnn_kernel[3];
-    a_simple_rnn_z[1] = a_x[0] * w_simple_rnn_kernel[1] + a_x[1] * w_simple_rnn_kernel[4];
-    a_simple_rnn_z[2] = a_x[0] * w_simple_rnn_kernel[2] + a_x[1] * w_simple_rnn_kernel[5];
-    a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
-    y_b[0] = a_simple_rnn_h[0];
-    y_b[1] = a_simple_rnn_h[1];
-    y_b[2] = a_simple_rnn_h[2];
-    y_b[3] = a_simple_rnn_h[0];
-    y_b[4] = a_simple_rnn_h[1];
-    y_b[5] = a_simple_rnn_h[2];
+    a_simple_rnn_z[b * 3] =
+        a_x[b * 2] * w_simple_rnn_kernel[0] + a_x[b * 2 + 1] * w_simple_rnn_kernel[3];
+    a_simple_rnn_z[b * 3 + 1] =
+        a_x[b * 2] * w_simple_rnn_kernel[1] + a_x[b * 2 + 1] * w_simple_rnn_kernel[4];
+    a_simple_rnn_z[b * 3 + 2] =
+        a_x[b * 2] * w_simple_rnn_kernel[2] + a_x[b * 2 + 1] * w_simple_rnn_kernel[5];
+    a_simple_rnn_h[b * 3] = tanhf(a_simple_rnn_z[b * 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 3 + 1] = tanhf(a_simple_rnn_z[b * 3 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 3 + 2] = tanhf(a_simple_rnn_z[b * 3 + 2] + w_simple_rnn_bias[2]);
+    y_b[b * 6] = a_simple_rnn_h[b * 3];
+    y_b[b * 6 + 1] = a_simple_rnn_h[b * 3 + 1];
+    y_b[b * 6 + 2] = a_simple_rnn_h[b * 3 + 2];
+    y_b[b * 6 + 3] = a_simple_rnn_h[b * 3];
+    y_b[b * 6 + 4] = a_simple_rnn_h[b * 3 + 1];
+    y_b[b * 6 + 5] = a_simple_rnn_h[b * 3 + 2];
   }
 }
 
@@ -89,37 +94,43 @@ void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const f
   const float *const w_simple_rnn_kernel = p->flat + 0;
   float *const g_simple_rnn_kernel = grad->flat + 0;
   float *const g_simple_rnn_bias = grad->flat + 15;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 2 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 6;
-    float *const d_simple_rnn_z = s->d_simple_rnn_z;
-    float *const d_simple_rnn_h = s->d_simple_rnn_h;
-    d_simple_rnn_h[0] = dy_b[3];
-    d_simple_rnn_h[1] = dy_b[4];
-    d_simple_rnn_h[2] = dy_b[5];
-    d_simple_rnn_h[0] += dy_b[0];
-    d_simple_rnn_h[1] += dy_b[1];
-    d_simple_rnn_h[2] += dy_b[2];
-    d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    dx_b[0] = d_simple_rnn_z[0] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[2];
-    dx_b[1] = d_simple_rnn_z[0] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[5];
-    g_simple_rnn_kernel[0] += a_x[0] * d_simple_rnn_z[0];
-    g_simple_rnn_kernel[1] += a_x[0] * d_simple_rnn_z[1];
-    g_simple_rnn_kernel[2] += a_x[0] * d_simple_rnn_z[2];
-    g_simple_rnn_kernel[3] += a_x[1] * d_simple_rnn_z[0];
-    g_simple_rnn_kernel[4] += a_x[1] * d_simple_rnn_z[1];
-    g_simple_rnn_kernel[5] += a_x[1] * d_simple_rnn_z[2];
+    d_simple_rnn_h[b * 3] = dy_b[b * 6 + 3];
+    d_simple_rnn_h[b * 3 + 1] = dy_b[b * 6 + 4];
+    d_simple_rnn_h[b * 3 + 2] = dy_b[b * 6 + 5];
+    d_simple_rnn_h[b * 3] += dy_b[b * 6];
+    d_simple_rnn_h[b * 3 + 1] += dy_b[b * 6 + 1];
+    d_simple_rnn_h[b * 3 + 2] += dy_b[b * 6 + 2];
+    d_simple_rnn_z[b * 3] =
+        d_simple_rnn_h[b * 3] * (1.0f - a_simple_rnn_h[b * 3] * a_simple_rnn_h[b * 3]);
+    d_simple_rnn_z[b * 3 + 1] =
+        d_simple_rnn_h[b * 3 + 1] * (1.0f - a_simple_rnn_h[b * 3 + 1] * a_simple_rnn_h[b * 3 + 1]);
+    d_simple_rnn_z[b * 3 + 2] =
+        d_simple_rnn_h[b * 3 + 2] * (1.0f - a_simple_rnn_h[b * 3 + 2] * a_simple_rnn_h[b * 3 + 2]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 3] * (1.0f - a_simple_rnn_h[b * 3] * a_simple_rnn_h[b * 3]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 3 + 1] * (1.0f - a_simple_rnn_h[b * 3 + 1] * a_simple_rnn_h[b * 3 + 1]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 3 + 2] * (1.0f - a_simple_rnn_h[b * 3 + 2] * a_simple_rnn_h[b * 3 + 2]);
+    dx_b[b * 2] = d_simple_rnn_z[b * 3] * w_simple_rnn_kernel[0] +
+                  d_simple_rnn_z[b * 3 + 1] * w_simple_rnn_kernel[1] +
+                  d_simple_rnn_z[b * 3 + 2] * w_simple_rnn_kernel[2];
+    dx_b[b * 2 + 1] = d_simple_rnn_z[b * 3] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 3 + 1] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 3 + 2] * w_simple_rnn_kernel[5];
+    g_simple_rnn_kernel[0] += a_x[b * 2] * d_simple_rnn_z[b * 3];
+    g_simple_rnn_kernel[1] += a_x[b * 2] * d_simple_rnn_z[b * 3 + 1];
+    g_simple_rnn_kernel[2] += a_x[b * 2] * d_simple_rnn_z[b * 3 + 2];
+    g_simple_rnn_kernel[3] += a_x[b * 2 + 1] * d_simple_rnn_z[b * 3];
+    g_simple_rnn_kernel[4] += a_x[b * 2 + 1] * d_simple_rnn_z[b * 3 + 1];
+    g_simple_rnn_kernel[5] += a_x[b * 2 + 1] * d_simple_rnn_z[b * 3 + 2];
   }
 }
 

@@ -35,13 +35,13 @@ typedef struct {
   float a_x[32][2];
   float a_simple_rnn_z[32][3];
   float a_simple_rnn_h[32][3];
-  float d_simple_rnn_z[3];
-  float d_simple_rnn_h[3];
+  float d_simple_rnn_z[32][3];
+  float d_simple_rnn_h[32][3];
   float y0[96];
   float dloss0[96];
   float y[32 * 6];
   float dloss[32 * 6];
-  float dx_sink[2];
+  float dx_sink[32 * 2];
   rnn_state_params grad;
 } rnn_state_scratch;
 

@@ -34,11 +34,11 @@ typedef struct {
   float a_x[32][20];
   float a_simple_rnn_z[32][6];
   float a_simple_rnn_h[32][6];
-  float d_simple_rnn_z[6];
-  float d_simple_rnn_h[6];
+  float d_simple_rnn_z[32][6];
+  float d_simple_rnn_h[32][6];
   float y[32 * 3];
   float dloss[32 * 3];
-  float dx_sink[20];
+  float dx_sink[32 * 20];
   seed01_params grad;
 } seed01_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed02_params_are_flat[sizeof(seed02_params) == 42 * sizeof(float) ? 1 : -1];
 
@@ -56,60 +58,66 @@ void seed02_forward(const seed02_params *p, seed02_scratch *s, const float *x, f
   const float *const w_simple_rnn_kernel = p->flat + 0;
   const float *const w_simple_rnn_recurrent_kernel = p->flat + 30;
   const float *const w_simple_rnn_bias = p->flat + 39;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 20);
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const y_b = y + (size_t)b * 3;
-    memcpy(a_x, x + (size_t)b * 20, sizeof(float) * 20);
-    a_simple_rnn_z[0] = a_x[0] * w_simple_rnn_kernel[0] + a_x[1] * w_simple_rnn_kernel[3] +
-                        a_x[2] * w_simple_rnn_kernel[6] + a_x[3] * w_simple_rnn_kernel[9] +
-                        a_x[4] * w_simple_rnn_kernel[12] + a_x[5] * w_simple_rnn_kernel[15] +
-                        a_x[6] * w_simple_rnn_kernel[18] + a_x[7] * w_simple_rnn_kernel[21] +
-                        a_x[8] * w_simple_rnn_kernel[24] + a_x[9] * w_simple_rnn_kernel[27];
-    a_simple_rnn_z[1] = a_x[0] * w_simple_rnn_kernel[1] + a_x[1] * w_simple_rnn_kernel[4] +
-                        a_x[2] * w_simple_rnn_kernel[7] + a_x[3] * w_simple_rnn_kernel[10] +
-                        a_x[4] * w_simple_rnn_kernel[13] + a_x[5] * w_simple_rnn_kernel[16] +
-                        a_x[6] * w_simple_rnn_kernel[19] + a_x[7] * w_simple_rnn_kernel[22] +
-                        a_x[8] * w_simple_rnn_kernel[25] + a_x[9] * w_simple_rnn_kernel[28];
-    a_simple_rnn_z[2] = a_x[0] * w_simple_rnn_kernel[2] + a_x[1] * w_simple_rnn_kernel[5] +
-                        a_x[2] * w_simple_rnn_kernel[8] + a_x[3] * w_simple_rnn_kernel[11] +
-                        a_x[4] * w_simple_rnn_kernel[14] + a_x[5] * w_simple_rnn_kernel[17] +
-                        a_x[6] * w_simple_rnn_kernel[20] + a_x[7] * w_simple_rnn_kernel[23] +
-                        a_x[8] * w_simple_rnn_kernel[26] + a_x[9] * w_simple_rnn_kernel[29];
-    a_simple_rnn_z[3] = a_x[10] * w_simple_rnn_kernel[0] + a_x[11] * w_simple_rnn_kernel[3] +
-                        a_x[12] * w_simple_rnn_kernel[6] + a_x[13] * w_simple_rnn_kernel[9] +
-                        a_x[14] * w_simple_rnn_kernel[12] + a_x[15] * w_simple_rnn_kernel[15] +
-                        a_x[16] * w_simple_rnn_kernel[18] + a_x[17] * w_simple_rnn_kernel[21] +
-                        a_x[18] * w_simple_rnn_kernel[24] + a_x[19] * w_simple_rnn_kernel[27];
-    a_simple_rnn_z[4] = a_x[10] * w_simple_rnn_kernel[1] + a_x[11] * w_simple_rnn_kernel[4] +
-                        a_x[12] * w_simple_rnn_kernel[7] + a_x[13] * w_simple_rnn_kernel[10] +
-                        a_x[14] * w_simple_rnn_kernel[13] + a_x[15] * w_simple_rnn_kernel[16] +
-                        a_x[16] * w_simple_rnn_kernel[19] + a_x[17] * w_simple_rnn_kernel[22] +
-                        a_x[18] * w_simple_rnn_kernel[25] + a_x[19] * w_simple_rnn_kernel[28];
-    a_simple_rnn_z[5] = a_x[10] * w_simple_rnn_kernel[2] + a_x[11] * w_simple_rnn_kernel[5] +
-                        a_x[12] * w_simple_rnn_kernel[8] + a_x[13] * w_simple_rnn_kernel[11] +
-                        a_x[14] * w_simple_rnn_kernel[14] + a_x[15] * w_simple_rnn_kernel[17] +
-                        a_x[16] * w_simple_rnn_kernel[20] + a_x[17] * w_simple_rnn_kernel[23] +
-                        a_x[18] * w_simple_rnn_kernel[26] + a_x[19] * w_simple_rnn_kernel[29];
-    a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
-    a_simple_rnn_z[3] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[0] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[3] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[6];
-    a_simple_rnn_z[4] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[1] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[4] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[7];
-    a_simple_rnn_z[5] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[2] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[5] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[3] = tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[4] = tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[2]);
-    y_b[0] = a_simple_rnn_h[3];
-    y_b[1] = a_simple_rnn_h[4];
-    y_b[2] = a_simple_rnn_h[5];
+    a_simple_rnn_z[b * 6] =
+        a_x[b * 20] * w_simple_rnn_kernel[0] + a_x[b * 20 + 1] * w_simple_rnn_kernel[3] +
+        a_x[b * 20 + 2] * w_simple_rnn_kernel[6] + a_x[b * 20 + 3] * w_simple_rnn_kernel[9] +
+        a_x[b * 20 + 4] * w_simple_rnn_kernel[12] + a_x[b * 20 + 5] * w_simple_rnn_kernel[15] +
+        a_x[b * 20 + 6] * w_simple_rnn_kernel[18] + a_x[b * 20 + 7] * w_simple_rnn_kernel[21] +
+        a_x[b * 20 + 8] * w_simple_rnn_kernel[24] + a_x[b * 20 + 9] * w_simple_rnn_kernel[27];
+    a_simple_rnn_z[b * 6 + 1] =
+        a_x[b * 20] * w_simple_rnn_kernel[1] + a_x[b * 20 + 1] * w_simple_rnn_kernel[4] +
+        a_x[b * 20 + 2] * w_simple_rnn_kernel[7] + a_x[b * 20 + 3] * w_simple_rnn_kernel[10] +
+        a_x[b * 20 + 4] * w_simple_rnn_kernel[13] + a_x[b * 20 + 5] * w_simple_rnn_kernel[16] +
+        a_x[b * 20 + 6] * w_simple_rnn_kernel[19] + a_x[b * 20 + 7] * w_simple_rnn_kernel[22] +
+        a_x[b * 20 + 8] * w_simple_rnn_kernel[25] + a_x[b * 20 + 9] * w_simple_rnn_kernel[28];
+    a_simple_rnn_z[b * 6 + 2] =
+        a_x[b * 20] * w_simple_rnn_kernel[2] + a_x[b * 20 + 1] * w_simple_rnn_kernel[5] +
+        a_x[b * 20 + 2] * w_simple_rnn_kernel[8] + a_x[b * 20 + 3] * w_simple_rnn_kernel[11] +
+        a_x[b * 20 + 4] * w_simple_rnn_kernel[14] + a_x[b * 20 + 5] * w_simple_rnn_kernel[17] +
+        a_x[b * 20 + 6] * w_simple_rnn_kernel[20] + a_x[b * 20 + 7] * w_simple_rnn_kernel[23] +
+        a_x[b * 20 + 8] * w_simple_rnn_kernel[26] + a_x[b * 20 + 9] * w_simple_rnn_kernel[29];
+    a_simple_rnn_z[b * 6 + 3] =
+        a_x[b * 20 + 10] * w_simple_rnn_kernel[0] + a_x[b * 20 + 11] * w_simple_rnn_kernel[3] +
+        a_x[b * 20 + 12] * w_simple_rnn_kernel[6] + a_x[b * 20 + 13] * w_simple_rnn_kernel[9] +
+        a_x[b * 20 + 14] * w_simple_rnn_kernel[12] + a_x[b * 20 + 15] * w_simple_rnn_kernel[15] +
+        a_x[b * 20 + 16] * w_simple_rnn_kernel[18] + a_x[b * 20 + 17] * w_simple_rnn_kernel[21] +
+        a_x[b * 20 + 18] * w_simple_rnn_kernel[24] + a_x[b * 20 + 19] * w_simple_rnn_kernel[27];
+    a_simple_rnn_z[b * 6 + 4] =
+        a_x[b * 20 + 10] * w_simple_rnn_kernel[1] + a_x[b * 20 + 11] * w_simple_rnn_kernel[4] +
+        a_x[b * 20 + 12] * w_simple_rnn_kernel[7] + a_x[b * 20 + 13] * w_simple_rnn_kernel[10] +
+        a_x[b * 20 + 14] * w_simple_rnn_kernel[13] + a_x[b * 20 + 15] * w_simple_rnn_kernel[16] +
+        a_x[b * 20 + 16] * w_simple_rnn_kernel[19] + a_x[b * 20 + 17] * w_simple_rnn_kernel[22] +
+        a_x[b * 20 + 18] * w_simple_rnn_kernel[25] + a_x[b * 20 + 19] * w_simple_rnn_kernel[28];
+    a_simple_rnn_z[b * 6 + 5] =
+        a_x[b * 20 + 10] * w_simple_rnn_kernel[2] + a_x[b * 20 + 11] * w_simple_rnn_kernel[5] +
+        a_x[b * 20 + 12] * w_simple_rnn_kernel[8] + a_x[b * 20 + 13] * w_simple_rnn_kernel[11] +
+        a_x[b * 20 + 14] * w_simple_rnn_kernel[14] + a_x[b * 20 + 15] * w_simple_rnn_kernel[17] +
+        a_x[b * 20 + 16] * w_simple_rnn_kernel[20] + a_x[b * 20 + 17] * w_simple_rnn_kernel[23] +
+        a_x[b * 20 + 18] * w_simple_rnn_kernel[26] + a_x[b * 20 + 19] * w_simple_rnn_kernel[29];
+    a_simple_rnn_h[b * 6] = tanhf(a_simple_rnn_z[b * 6] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 6 + 1] = tanhf(a_simple_rnn_z[b * 6 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 6 + 2] = tanhf(a_simple_rnn_z[b * 6 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_z[b * 6 + 3] += a_simple_rnn_h[b * 6] * w_simple_rnn_recurrent_kernel[0] +
+                                 a_simple_rnn_h[b * 6 + 1] * w_simple_rnn_recurrent_kernel[3] +
+                                 a_simple_rnn_h[b * 6 + 2] * w_simple_rnn_recurrent_kernel[6];
+    a_simple_rnn_z[b * 6 + 4] += a_simple_rnn_h[b * 6] * w_simple_rnn_recurrent_kernel[1] +
+                                 a_simple_rnn_h[b * 6 + 1] * w_simple_rnn_recurrent_kernel[4] +
+                                 a_simple_rnn_h[b * 6 + 2] * w_simple_rnn_recurrent_kernel[7];
+    a_simple_rnn_z[b * 6 + 5] += a_simple_rnn_h[b * 6] * w_simple_rnn_recurrent_kernel[2] +
+                                 a_simple_rnn_h[b * 6 + 1] * w_simple_rnn_recurrent_kernel[5] +
+                                 a_simple_rnn_h[b * 6 + 2] * w_simple_rnn_recurrent_kernel[8];
+    a_simple_rnn_h[b * 6 + 3] = tanhf(a_simple_rnn_z[b * 6 + 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 6 + 4] = tanhf(a_simple_rnn_z[b * 6 + 4] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 6 + 5] = tanhf(a_simple_rnn_z[b * 6 + 5] + w_simple_rnn_bias[2]);
+    y_b[b * 3] = a_simple_rnn_h[b * 6 + 3];
+    y_b[b * 3 + 1] = a_simple_rnn_h[b * 6 + 4];
+    y_b[b * 3 + 2] = a_simple_rnn_h[b * 6 + 5];
   }
 }
 
@@ -123,136 +131,178 @@ void seed02_backward(const seed02_params *p, seed02_scratch *s, const float *dy,
   float *const g_simple_rnn_kernel = grad->flat + 0;
   float *const g_simple_rnn_recurrent_kernel = grad->flat + 30;
   float *const g_simple_rnn_bias = grad->flat + 39;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 20 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 3;
-    float *const d_simple_rnn_z = s->d_simple_rnn_z;
-    float *const d_simple_rnn_h = s->d_simple_rnn_h;
-    d_simple_rnn_h[3] = dy_b[0];
-    d_simple_rnn_h[4] = dy_b[1];
-    d_simple_rnn_h[5] = dy_b[2];
-    d_simple_rnn_z[3] = d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    d_simple_rnn_z[4] = d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    d_simple_rnn_z[5] = d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    d_simple_rnn_h[0] = d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[0] +
-                        d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[1] +
-                        d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[2];
-    d_simple_rnn_h[1] = d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[3] +
-                        d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[4] +
-                        d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[5];
-    d_simple_rnn_h[2] = d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[6] +
-                        d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[7] +
-                        d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[8];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[0] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[0] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[0] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[1] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[1] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[1] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[2] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[2] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[2] * d_simple_rnn_z[5];
-    d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    dx_b[0] = d_simple_rnn_z[0] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[2];
-    dx_b[1] = d_simple_rnn_z[0] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[5];
-    dx_b[2] = d_simple_rnn_z[0] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[8];
-    dx_b[3] = d_simple_rnn_z[0] * w_simple_rnn_kernel[9] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[10] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[11];
-    dx_b[4] = d_simple_rnn_z[0] * w_simple_rnn_kernel[12] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[13] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[14];
-    dx_b[5] = d_simple_rnn_z[0] * w_simple_rnn_kernel[15] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[16] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[17];
-    dx_b[6] = d_simple_rnn_z[0] * w_simple_rnn_kernel[18] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[19] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[20];
-    dx_b[7] = d_simple_rnn_z[0] * w_simple_rnn_kernel[21] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[22] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[23];
-    dx_b[8] = d_simple_rnn_z[0] * w_simple_rnn_kernel[24] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[25] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[26];
-    dx_b[9] = d_simple_rnn_z[0] * w_simple_rnn_kernel[27] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[28] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[29];
-    dx_b[10] = d_simple_rnn_z[3] * w_simple_rnn_kernel[0] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[1] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[2];
-    dx_b[11] = d_simple_rnn_z[3] * w_simple_rnn_kernel[3] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[4] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[5];
-    dx_b[12] = d_simple_rnn_z[3] * w_simple_rnn_kernel[6] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[7] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[8];
-    dx_b[13] = d_simple_rnn_z[3] * w_simple_rnn_kernel[9] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[10] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[11];
-    dx_b[14] = d_simple_rnn_z[3] * w_simple_rnn_kernel[12] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[13] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[14];
-    dx_b[15] = d_simple_rnn_z[3] * w_simple_rnn_kernel[15] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[16] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[17];
-    dx_b[16] = d_simple_rnn_z[3] * w_simple_rnn_kernel[18] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[19] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[20];
-    dx_b[17] = d_simple_rnn_z[3] * w_simple_rnn_kernel[21] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[22] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[23];
-    dx_b[18] = d_simple_rnn_z[3] * w_simple_rnn_kernel[24] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[25] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[26];
-    dx_b[19] = d_simple_rnn_z[3] * w_simple_rnn_kernel[27] +
-               d_simple_rnn_z[4] * w_simple_rnn_kernel[28] +
-               d_simple_rnn_z[5] * w_simple_rnn_kernel[29];
-    g_simple_rnn_kernel[0] += a_x[0] * d_simple_rnn_z[0] + a_x[10] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[1] += a_x[0] * d_simple_rnn_z[1] + a_x[10] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[2] += a_x[0] * d_simple_rnn_z[2] + a_x[10] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[3] += a_x[1] * d_simple_rnn_z[0] + a_x[11] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[4] += a_x[1] * d_simple_rnn_z[1] + a_x[11] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[5] += a_x[1] * d_simple_rnn_z[2] + a_x[11] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[6] += a_x[2] * d_simple_rnn_z[0] + a_x[12] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[7] += a_x[2] * d_simple_rnn_z[1] + a_x[12] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[8] += a_x[2] * d_simple_rnn_z[2] + a_x[12] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[9] += a_x[3] * d_simple_rnn_z[0] + a_x[13] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[10] += a_x[3] * d_simple_rnn_z[1] + a_x[13] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[11] += a_x[3] * d_simple_rnn_z[2] + a_x[13] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[12] += a_x[4] * d_simple_rnn_z[0] + a_x[14] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[13] += a_x[4] * d_simple_rnn_z[1] + a_x[14] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[14] += a_x[4] * d_simple_rnn_z[2] + a_x[14] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[15] += a_x[5] * d_simple_rnn_z[0] + a_x[15] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[16] += a_x[5] * d_simple_rnn_z[1] + a_x[15] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[17] += a_x[5] * d_simple_rnn_z[2] + a_x[15] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[18] += a_x[6] * d_simple_rnn_z[0] + a_x[16] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[19] += a_x[6] * d_simple_rnn_z[1] + a_x[16] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[20] += a_x[6] * d_simple_rnn_z[2] + a_x[16] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[21] += a_x[7] * d_simple_rnn_z[0] + a_x[17] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[22] += a_x[7] * d_simple_rnn_z[1] + a_x[17] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[23] += a_x[7] * d_simple_rnn_z[2] + a_x[17] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[24] += a_x[8] * d_simple_rnn_z[0] + a_x[18] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[25] += a_x[8] * d_simple_rnn_z[1] + a_x[18] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[26] += a_x[8] * d_simple_rnn_z[2] + a_x[18] * d_simple_rnn_z[5];
-    g_simple_rnn_kernel[27] += a_x[9] * d_simple_rnn_z[0] + a_x[19] * d_simple_rnn_z[3];
-    g_simple_rnn_kernel[28] += a_x[9] * d_simple_rnn_z[1] + a_x[19] * d_simple_rnn_z[4];
-    g_simple_rnn_kernel[29] += a_x[9] * d_simple_rnn_z[2] + a_x[19] * d_simple_rnn_z[5];
+    d_simple_rnn_h[b * 6 + 3] = dy_b[b * 3];
+    d_simple_rnn_h[b * 6 + 4] = dy_b[b * 3 + 1];
+    d_simple_rnn_h[b * 6 + 5] = dy_b[b * 3 + 2];
+    d_simple_rnn_z[b * 6 + 3] =
+        d_simple_rnn_h[b * 6 + 3] * (1.0f - a_simple_rnn_h[b * 6 + 3] * a_simple_rnn_h[b * 6 + 3]);
+    d_simple_rnn_z[b * 6 + 4] =
+        d_simple_rnn_h[b * 6 + 4] * (1.0f - a_simple_rnn_h[b * 6 + 4] * a_simple_rnn_h[b * 6 + 4]);
+    d_simple_rnn_z[b * 6 + 5] =
+        d_simple_rnn_h[b * 6 + 5] * (1.0f - a_simple_rnn_h[b * 6 + 5] * a_simple_rnn_h[b * 6 + 5]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 6 + 3] * (1.0f - a_simple_rnn_h[b * 6 + 3] * a_simple_rnn_h[b * 6 + 3]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 6 + 4] * (1.0f - a_simple_rnn_h[b * 6 + 4] * a_simple_rnn_h[b * 6 + 4]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 6 + 5] * (1.0f - a_simple_rnn_h[b * 6 + 5] * a_simple_rnn_h[b * 6 + 5]);
+    d_simple_rnn_h[b * 6] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_recurrent_kernel[0] +
+                            d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_recurrent_kernel[1] +
+                            d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_recurrent_kernel[2];
+    d_simple_rnn_h[b * 6 + 1] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_recurrent_kernel[3] +
+                                d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_recurrent_kernel[4] +
+                                d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_recurrent_kernel[5];
+    d_simple_rnn_h[b * 6 + 2] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_recurrent_kernel[6] +
+                                d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_recurrent_kernel[7] +
+                                d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_recurrent_kernel[8];
+    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[b * 6] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[b * 6] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[b * 6] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[b * 6 + 1] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[b * 6 + 1] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[b * 6 + 1] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[b * 6 + 2] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[b * 6 + 2] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[b * 6 + 2] * d_simple_rnn_z[b * 6 + 5];
+    d_simple_rnn_z[b * 6] =
+        d_simple_rnn_h[b * 6] * (1.0f - a_simple_rnn_h[b * 6] * a_simple_rnn_h[b * 6]);
+    d_simple_rnn_z[b * 6 + 1] =
+        d_simple_rnn_h[b * 6 + 1] * (1.0f - a_simple_rnn_h[b * 6 + 1] * a_simple_rnn_h[b * 6 + 1]);
+    d_simple_rnn_z[b * 6 + 2] =
+        d_simple_rnn_h[b * 6 + 2] * (1.0f - a_simple_rnn_h[b * 6 + 2] * a_simple_rnn_h[b * 6 + 2]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 6] * (1.0f - a_simple_rnn_h[b * 6] * a_simple_rnn_h[b * 6]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 6 + 1] * (1.0f - a_simple_rnn_h[b * 6 + 1] * a_simple_rnn_h[b * 6 + 1]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 6 + 2] * (1.0f - a_simple_rnn_h[b * 6 + 2] * a_simple_rnn_h[b * 6 + 2]);
+    dx_b[b * 20] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[0] +
+                   d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[1] +
+                   d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[2];
+    dx_b[b * 20 + 1] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[3] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[4] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[5];
+    dx_b[b * 20 + 2] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[6] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[7] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[8];
+    dx_b[b * 20 + 3] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[9] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[10] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[11];
+    dx_b[b * 20 + 4] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[12] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[13] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[14];
+    dx_b[b * 20 + 5] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[15] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[16] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[17];
+    dx_b[b * 20 + 6] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[18] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[19] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[20];
+    dx_b[b * 20 + 7] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[21] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[22] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[23];
+    dx_b[b * 20 + 8] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[24] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[25] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[26];
+    dx_b[b * 20 + 9] = d_simple_rnn_z[b * 6] * w_simple_rnn_kernel[27] +
+                       d_simple_rnn_z[b * 6 + 1] * w_simple_rnn_kernel[28] +
+                       d_simple_rnn_z[b * 6 + 2] * w_simple_rnn_kernel[29];
+    dx_b[b * 20 + 10] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[0] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[1] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[2];
+    dx_b[b * 20 + 11] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[3] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[4] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[5];
+    dx_b[b * 20 + 12] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[6] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[7] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[8];
+    dx_b[b * 20 + 13] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[9] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[10] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[11];
+    dx_b[b * 20 + 14] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[12] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[13] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[14];
+    dx_b[b * 20 + 15] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[15] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[16] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[17];
+    dx_b[b * 20 + 16] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[18] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[19] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[20];
+    dx_b[b * 20 + 17] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[21] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[22] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[23];
+    dx_b[b * 20 + 18] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[24] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[25] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[26];
+    dx_b[b * 20 + 19] = d_simple_rnn_z[b * 6 + 3] * w_simple_rnn_kernel[27] +
+                        d_simple_rnn_z[b * 6 + 4] * w_simple_rnn_kernel[28] +
+                        d_simple_rnn_z[b * 6 + 5] * w_simple_rnn_kernel[29];
+    g_simple_rnn_kernel[0] +=
+        a_x[b * 20] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 10] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[1] +=
+        a_x[b * 20] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 10] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[2] +=
+        a_x[b * 20] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 10] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[3] +=
+        a_x[b * 20 + 1] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 11] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[4] +=
+        a_x[b * 20 + 1] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 11] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[5] +=
+        a_x[b * 20 + 1] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 11] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[6] +=
+        a_x[b * 20 + 2] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 12] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[7] +=
+        a_x[b * 20 + 2] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 12] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[8] +=
+        a_x[b * 20 + 2] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 12] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[9] +=
+        a_x[b * 20 + 3] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 13] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[10] +=
+        a_x[b * 20 + 3] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 13] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[11] +=
+        a_x[b * 20 + 3] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 13] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[12] +=
+        a_x[b * 20 + 4] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 14] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[13] +=
+        a_x[b * 20 + 4] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 14] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[14] +=
+        a_x[b * 20 + 4] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 14] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[15] +=
+        a_x[b * 20 + 5] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 15] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[16] +=
+        a_x[b * 20 + 5] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 15] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[17] +=
+        a_x[b * 20 + 5] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 15] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[18] +=
+        a_x[b * 20 + 6] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 16] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[19] +=
+        a_x[b * 20 + 6] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 16] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[20] +=
+        a_x[b * 20 + 6] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 16] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[21] +=
+        a_x[b * 20 + 7] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 17] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[22] +=
+        a_x[b * 20 + 7] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 17] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[23] +=
+        a_x[b * 20 + 7] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 17] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[24] +=
+        a_x[b * 20 + 8] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 18] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[25] +=
+        a_x[b * 20 + 8] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 18] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[26] +=
+        a_x[b * 20 + 8] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 18] * d_simple_rnn_z[b * 6 + 5];
+    g_simple_rnn_kernel[27] +=
+        a_x[b * 20 + 9] * d_simple_rnn_z[b * 6] + a_x[b * 20 + 19] * d_simple_rnn_z[b * 6 + 3];
+    g_simple_rnn_kernel[28] +=
+        a_x[b * 20 + 9] * d_simple_rnn_z[b * 6 + 1] + a_x[b * 20 + 19] * d_simple_rnn_z[b * 6 + 4];
+    g_simple_rnn_kernel[29] +=
+        a_x[b * 20 + 9] * d_simple_rnn_z[b * 6 + 2] + a_x[b * 20 + 19] * d_simple_rnn_z[b * 6 + 5];
   }
 }
 

@@ -34,11 +34,11 @@ typedef struct {
   float a_x[8][20];
   float a_simple_rnn_z[8][6];
   float a_simple_rnn_h[8][6];
-  float d_simple_rnn_z[6];
-  float d_simple_rnn_h[6];
+  float d_simple_rnn_z[8][6];
+  float d_simple_rnn_h[8][6];
   float y[8 * 6];
   float dloss[8 * 6];
-  float dx_sink[20];
+  float dx_sink[8 * 20];
   seed03_params grad;
 } seed03_scratch;
 

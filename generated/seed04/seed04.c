@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed04_params_are_flat[sizeof(seed04_params) == 248 * sizeof(float) ? 1 : -1];
 
@@ -66,204 +68,302 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
   const float *const w_simple_rnn_1_kernel = p->flat + 112;
   const float *const w_simple_rnn_1_recurrent_kernel = p->flat + 176;
   const float *const w_simple_rnn_1_bias = p->flat + 240;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const a_simple_rnn_1_z = &s->a_simple_rnn_1_z[0][0];
+  float *const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_simple_rnn_kernel + 0;
+    float *const C = a_simple_rnn_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const a_simple_rnn_1_z = s->a_simple_rnn_1_z[b];
-    float *const a_simple_rnn_1_h = s->a_simple_rnn_1_h[b];
-    float *const y_b = y + (size_t)b * 80;
-    memcpy(a_x, x + (size_t)b * 50, sizeof(float) * 50);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_x[r * 5 + q] * w_simple_rnn_kernel[q * 8 + c];
-        a_simple_rnn_z[r * 8 + c] = sum;
+    a_simple_rnn_h[b * 80] = tanhf(a_simple_rnn_z[b * 80] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 80 + 1] = tanhf(a_simple_rnn_z[b * 80 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 80 + 2] = tanhf(a_simple_rnn_z[b * 80 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 80 + 3] = tanhf(a_simple_rnn_z[b * 80 + 3] + w_simple_rnn_bias[3]);
+    a_simple_rnn_h[b * 80 + 4] = tanhf(a_simple_rnn_z[b * 80 + 4] + w_simple_rnn_bias[4]);
+    a_simple_rnn_h[b * 80 + 5] = tanhf(a_simple_rnn_z[b * 80 + 5] + w_simple_rnn_bias[5]);
+    a_simple_rnn_h[b * 80 + 6] = tanhf(a_simple_rnn_z[b * 80 + 6] + w_simple_rnn_bias[6]);
+    a_simple_rnn_h[b * 80 + 7] = tanhf(a_simple_rnn_z[b * 80 + 7] + w_simple_rnn_bias[7]);
+    for (int t = 1; t <= 9; ++t) {
+      a_simple_rnn_z[b * 80 + t * 8] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[0] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[8] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[16] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[24] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[32] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[40] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[48] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[56];
+      a_simple_rnn_z[b * 80 + t * 8 + 1] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[1] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[9] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[17] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[25] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[33] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[41] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[49] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[57];
+      a_simple_rnn_z[b * 80 + t * 8 + 2] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[2] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[10] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[18] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[26] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[34] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[42] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[50] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[58];
+      a_simple_rnn_z[b * 80 + t * 8 + 3] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[3] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[11] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[19] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[27] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[35] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[43] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[51] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[59];
+      a_simple_rnn_z[b * 80 + t * 8 + 4] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[4] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[12] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[20] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[28] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[36] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[44] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[52] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[60];
+      a_simple_rnn_z[b * 80 + t * 8 + 5] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[5] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[13] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[21] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[29] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[37] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[45] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[53] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[61];
+      a_simple_rnn_z[b * 80 + t * 8 + 6] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[6] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[14] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[22] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[30] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[38] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[46] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[54] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[62];
+      a_simple_rnn_z[b * 80 + t * 8 + 7] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[7] +
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * w_simple_rnn_recurrent_kernel[15] +
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * w_simple_rnn_recurrent_kernel[23] +
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * w_simple_rnn_recurrent_kernel[31] +
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * w_simple_rnn_recurrent_kernel[39] +
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[47] +
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[55] +
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[63];
+      a_simple_rnn_h[b * 80 + t * 8] = tanhf(a_simple_rnn_z[b * 80 + t * 8] + w_simple_rnn_bias[0]);
+      a_simple_rnn_h[b * 80 + t * 8 + 1] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 1] + w_simple_rnn_bias[1]);
+      a_simple_rnn_h[b * 80 + t * 8 + 2] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 2] + w_simple_rnn_bias[2]);
+      a_simple_rnn_h[b * 80 + t * 8 + 3] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 3] + w_simple_rnn_bias[3]);
+      a_simple_rnn_h[b * 80 + t * 8 + 4] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 4] + w_simple_rnn_bias[4]);
+      a_simple_rnn_h[b * 80 + t * 8 + 5] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 5] + w_simple_rnn_bias[5]);
+      a_simple_rnn_h[b * 80 + t * 8 + 6] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 6] + w_simple_rnn_bias[6]);
+      a_simple_rnn_h[b * 80 + t * 8 + 7] =
+          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 7] + w_simple_rnn_bias[7]);
+    }
+  }
+  {
+    const float *const A = a_simple_rnn_h + 0;
+    const float *const B = w_simple_rnn_1_kernel + 0;
+    float *const C = a_simple_rnn_1_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[3] = tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[4] = tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[6] = tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[7] = tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[7]);
-    for (int t = 1; t <= 9; ++t) {
-      a_simple_rnn_z[t * 8] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[0] +
-                               a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[8] +
-                               a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[16] +
-                               a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[24] +
-                               a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[32] +
-                               a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[40] +
-                               a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[48] +
-                               a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[56];
-      a_simple_rnn_z[t * 8 + 1] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[1] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[9] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[17] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[25] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[33] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[41] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[49] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[57];
-      a_simple_rnn_z[t * 8 + 2] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[2] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[10] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[18] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[26] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[34] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[42] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[50] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[58];
-      a_simple_rnn_z[t * 8 + 3] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[3] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[11] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[19] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[27] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[35] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[43] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[51] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[59];
-      a_simple_rnn_z[t * 8 + 4] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[4] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[12] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[20] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[28] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[36] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[44] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[52] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[60];
-      a_simple_rnn_z[t * 8 + 5] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[5] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[13] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[21] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[29] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[37] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[45] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[53] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[61];
-      a_simple_rnn_z[t * 8 + 6] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[6] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[14] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[22] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[30] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[38] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[46] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[54] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[62];
-      a_simple_rnn_z[t * 8 + 7] += a_simple_rnn_h[t * 8 - 8] * w_simple_rnn_recurrent_kernel[7] +
-                                   a_simple_rnn_h[t * 8 - 7] * w_simple_rnn_recurrent_kernel[15] +
-                                   a_simple_rnn_h[t * 8 - 6] * w_simple_rnn_recurrent_kernel[23] +
-                                   a_simple_rnn_h[t * 8 - 5] * w_simple_rnn_recurrent_kernel[31] +
-                                   a_simple_rnn_h[t * 8 - 4] * w_simple_rnn_recurrent_kernel[39] +
-                                   a_simple_rnn_h[t * 8 - 3] * w_simple_rnn_recurrent_kernel[47] +
-                                   a_simple_rnn_h[t * 8 - 2] * w_simple_rnn_recurrent_kernel[55] +
-                                   a_simple_rnn_h[t * 8 - 1] * w_simple_rnn_recurrent_kernel[63];
-      a_simple_rnn_h[t * 8] = tanhf(a_simple_rnn_z[t * 8] + w_simple_rnn_bias[0]);
-      a_simple_rnn_h[t * 8 + 1] = tanhf(a_simple_rnn_z[t * 8 + 1] + w_simple_rnn_bias[1]);
-      a_simple_rnn_h[t * 8 + 2] = tanhf(a_simple_rnn_z[t * 8 + 2] + w_simple_rnn_bias[2]);
-      a_simple_rnn_h[t * 8 + 3] = tanhf(a_simple_rnn_z[t * 8 + 3] + w_simple_rnn_bias[3]);
-      a_simple_rnn_h[t * 8 + 4] = tanhf(a_simple_rnn_z[t * 8 + 4] + w_simple_rnn_bias[4]);
-      a_simple_rnn_h[t * 8 + 5] = tanhf(a_simple_rnn_z[t * 8 + 5] + w_simple_rnn_bias[5]);
-      a_simple_rnn_h[t * 8 + 6] = tanhf(a_simple_rnn_z[t * 8 + 6] + w_simple_rnn_bias[6]);
-      a_simple_rnn_h[t * 8 + 7] = tanhf(a_simple_rnn_z[t * 8 + 7] + w_simple_rnn_bias[7]);
-    }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += a_simple_rnn_h[r * 8 + q] * w_simple_rnn_1_kernel[q * 8 + c];
-        a_simple_rnn_1_z[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_simple_rnn_1_h[0] = tanhf(a_simple_rnn_1_z[0] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[1] = tanhf(a_simple_rnn_1_z[1] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[2] = tanhf(a_simple_rnn_1_z[2] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[3] = tanhf(a_simple_rnn_1_z[3] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[4] = tanhf(a_simple_rnn_1_z[4] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[5] = tanhf(a_simple_rnn_1_z[5] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[6] = tanhf(a_simple_rnn_1_z[6] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[7] = tanhf(a_simple_rnn_1_z[7] + w_simple_rnn_1_bias[7]);
+  }
+  for (int b = 0; b < n; ++b) {
+    a_simple_rnn_1_h[b * 80] = tanhf(a_simple_rnn_1_z[b * 80] + w_simple_rnn_1_bias[0]);
+    a_simple_rnn_1_h[b * 80 + 1] = tanhf(a_simple_rnn_1_z[b * 80 + 1] + w_simple_rnn_1_bias[1]);
+    a_simple_rnn_1_h[b * 80 + 2] = tanhf(a_simple_rnn_1_z[b * 80 + 2] + w_simple_rnn_1_bias[2]);
+    a_simple_rnn_1_h[b * 80 + 3] = tanhf(a_simple_rnn_1_z[b * 80 + 3] + w_simple_rnn_1_bias[3]);
+    a_simple_rnn_1_h[b * 80 + 4] = tanhf(a_simple_rnn_1_z[b * 80 + 4] + w_simple_rnn_1_bias[4]);
+    a_simple_rnn_1_h[b * 80 + 5] = tanhf(a_simple_rnn_1_z[b * 80 + 5] + w_simple_rnn_1_bias[5]);
+    a_simple_rnn_1_h[b * 80 + 6] = tanhf(a_simple_rnn_1_z[b * 80 + 6] + w_simple_rnn_1_bias[6]);
+    a_simple_rnn_1_h[b * 80 + 7] = tanhf(a_simple_rnn_1_z[b * 80 + 7] + w_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_simple_rnn_1_z[t * 8] += a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[0] +
-                                 a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[8] +
-                                 a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[16] +
-                                 a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[24] +
-                                 a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[32] +
-                                 a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[40] +
-                                 a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[48] +
-                                 a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[56];
-      a_simple_rnn_1_z[t * 8 + 1] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[1] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[9] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[17] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[25] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[33] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[41] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[49] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[57];
-      a_simple_rnn_1_z[t * 8 + 2] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[2] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[10] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[18] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[26] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[34] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[42] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[50] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[58];
-      a_simple_rnn_1_z[t * 8 + 3] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[3] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[11] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[19] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[27] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[35] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[43] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[51] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[59];
-      a_simple_rnn_1_z[t * 8 + 4] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[4] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[12] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[20] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[28] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[36] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[44] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[52] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[60];
-      a_simple_rnn_1_z[t * 8 + 5] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[5] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[13] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[21] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[29] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[37] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[45] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[53] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[61];
-      a_simple_rnn_1_z[t * 8 + 6] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[6] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[14] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[22] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[30] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[38] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[46] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[54] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[62];
-      a_simple_rnn_1_z[t * 8 + 7] +=
-          a_simple_rnn_1_h[t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[7] +
-          a_simple_rnn_1_h[t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[15] +
-          a_simple_rnn_1_h[t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[23] +
-          a_simple_rnn_1_h[t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[31] +
-          a_simple_rnn_1_h[t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[39] +
-          a_simple_rnn_1_h[t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[47] +
-          a_simple_rnn_1_h[t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[55] +
-          a_simple_rnn_1_h[t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[63];
-      a_simple_rnn_1_h[t * 8] = tanhf(a_simple_rnn_1_z[t * 8] + w_simple_rnn_1_bias[0]);
-      a_simple_rnn_1_h[t * 8 + 1] = tanhf(a_simple_rnn_1_z[t * 8 + 1] + w_simple_rnn_1_bias[1]);
-      a_simple_rnn_1_h[t * 8 + 2] = tanhf(a_simple_rnn_1_z[t * 8 + 2] + w_simple_rnn_1_bias[2]);
-      a_simple_rnn_1_h[t * 8 + 3] = tanhf(a_simple_rnn_1_z[t * 8 + 3] + w_simple_rnn_1_bias[3]);
-      a_simple_rnn_1_h[t * 8 + 4] = tanhf(a_simple_rnn_1_z[t * 8 + 4] + w_simple_rnn_1_bias[4]);
-      a_simple_rnn_1_h[t * 8 + 5] = tanhf(a_simple_rnn_1_z[t * 8 + 5] + w_simple_rnn_1_bias[5]);
-      a_simple_rnn_1_h[t * 8 + 6] = tanhf(a_simple_rnn_1_z[t * 8 + 6] + w_simple_rnn_1_bias[6]);
-      a_simple_rnn_1_h[t * 8 + 7] = tanhf(a_simple_rnn_1_z[t * 8 + 7] + w_simple_rnn_1_bias[7]);
+      a_simple_rnn_1_z[b * 80 + t * 8] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[0] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[8] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[16] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[24] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[32] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[40] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[48] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[56];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 1] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[1] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[9] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[17] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[25] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[33] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[41] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[49] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[57];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 2] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[2] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[10] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[18] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[26] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[34] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[42] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[50] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[58];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 3] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[3] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[11] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[19] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[27] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[35] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[43] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[51] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[59];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 4] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[4] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[12] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[20] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[28] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[36] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[44] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[52] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[60];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 5] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[5] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[13] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[21] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[29] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[37] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[45] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[53] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[61];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 6] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[6] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[14] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[22] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[30] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[38] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[46] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[54] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[62];
+      a_simple_rnn_1_z[b * 80 + t * 8 + 7] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[7] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * w_simple_rnn_1_recurrent_kernel[15] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * w_simple_rnn_1_recurrent_kernel[23] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * w_simple_rnn_1_recurrent_kernel[31] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * w_simple_rnn_1_recurrent_kernel[39] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * w_simple_rnn_1_recurrent_kernel[47] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[55] +
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[63];
+      a_simple_rnn_1_h[b * 80 + t * 8] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8] + w_simple_rnn_1_bias[0]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 1] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 1] + w_simple_rnn_1_bias[1]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 2] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 2] + w_simple_rnn_1_bias[2]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 3] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 3] + w_simple_rnn_1_bias[3]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 4] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 4] + w_simple_rnn_1_bias[4]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 5] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 5] + w_simple_rnn_1_bias[5]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 6] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 6] + w_simple_rnn_1_bias[6]);
+      a_simple_rnn_1_h[b * 80 + t * 8 + 7] =
+          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 7] + w_simple_rnn_1_bias[7]);
     }
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 8; ++c) {
-        y_b[r * 8 + c] = a_simple_rnn_1_h[r * 8 + c];
+        y_b[b * 80 + r * 8 + c] = a_simple_rnn_1_h[b * 80 + r * 8 + c];
       }
     }
   }
@@ -284,486 +384,853 @@ void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
   float *const g_simple_rnn_1_kernel = grad->flat + 112;
   float *const g_simple_rnn_1_recurrent_kernel = grad->flat + 176;
   float *const g_simple_rnn_1_bias = grad->flat + 240;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+  float *const d_simple_rnn_1_z = &s->d_simple_rnn_1_z[0][0];
+  float *const d_simple_rnn_1_h = &s->d_simple_rnn_1_h[0][0];
+  float *const wt_simple_rnn_1_kernel = s->wt_simple_rnn_1_kernel;
+  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+  wt_simple_rnn_1_kernel[0] = w_simple_rnn_1_kernel[0];
+  wt_simple_rnn_1_kernel[1] = w_simple_rnn_1_kernel[8];
+  wt_simple_rnn_1_kernel[2] = w_simple_rnn_1_kernel[16];
+  wt_simple_rnn_1_kernel[3] = w_simple_rnn_1_kernel[24];
+  wt_simple_rnn_1_kernel[4] = w_simple_rnn_1_kernel[32];
+  wt_simple_rnn_1_kernel[5] = w_simple_rnn_1_kernel[40];
+  wt_simple_rnn_1_kernel[6] = w_simple_rnn_1_kernel[48];
+  wt_simple_rnn_1_kernel[7] = w_simple_rnn_1_kernel[56];
+  wt_simple_rnn_1_kernel[8] = w_simple_rnn_1_kernel[1];
+  wt_simple_rnn_1_kernel[9] = w_simple_rnn_1_kernel[9];
+  wt_simple_rnn_1_kernel[10] = w_simple_rnn_1_kernel[17];
+  wt_simple_rnn_1_kernel[11] = w_simple_rnn_1_kernel[25];
+  wt_simple_rnn_1_kernel[12] = w_simple_rnn_1_kernel[33];
+  wt_simple_rnn_1_kernel[13] = w_simple_rnn_1_kernel[41];
+  wt_simple_rnn_1_kernel[14] = w_simple_rnn_1_kernel[49];
+  wt_simple_rnn_1_kernel[15] = w_simple_rnn_1_kernel[57];
+  wt_simple_rnn_1_kernel[16] = w_simple_rnn_1_kernel[2];
+  wt_simple_rnn_1_kernel[17] = w_simple_rnn_1_kernel[10];
+  wt_simple_rnn_1_kernel[18] = w_simple_rnn_1_kernel[18];
+  wt_simple_rnn_1_kernel[19] = w_simple_rnn_1_kernel[26];
+  wt_simple_rnn_1_kernel[20] = w_simple_rnn_1_kernel[34];
+  wt_simple_rnn_1_kernel[21] = w_simple_rnn_1_kernel[42];
+  wt_simple_rnn_1_kernel[22] = w_simple_rnn_1_kernel[50];
+  wt_simple_rnn_1_kernel[23] = w_simple_rnn_1_kernel[58];
+  wt_simple_rnn_1_kernel[24] = w_simple_rnn_1_kernel[3];
+  wt_simple_rnn_1_kernel[25] = w_simple_rnn_1_kernel[11];
+  wt_simple_rnn_1_kernel[26] = w_simple_rnn_1_kernel[19];
+  wt_simple_rnn_1_kernel[27] = w_simple_rnn_1_kernel[27];
+  wt_simple_rnn_1_kernel[28] = w_simple_rnn_1_kernel[35];
+  wt_simple_rnn_1_kernel[29] = w_simple_rnn_1_kernel[43];
+  wt_simple_rnn_1_kernel[30] = w_simple_rnn_1_kernel[51];
+  wt_simple_rnn_1_kernel[31] = w_simple_rnn_1_kernel[59];
+  wt_simple_rnn_1_kernel[32] = w_simple_rnn_1_kernel[4];
+  wt_simple_rnn_1_kernel[33] = w_simple_rnn_1_kernel[12];
+  wt_simple_rnn_1_kernel[34] = w_simple_rnn_1_kernel[20];
+  wt_simple_rnn_1_kernel[35] = w_simple_rnn_1_kernel[28];
+  wt_simple_rnn_1_kernel[36] = w_simple_rnn_1_kernel[36];
+  wt_simple_rnn_1_kernel[37] = w_simple_rnn_1_kernel[44];
+  wt_simple_rnn_1_kernel[38] = w_simple_rnn_1_kernel[52];
+  wt_simple_rnn_1_kernel[39] = w_simple_rnn_1_kernel[60];
+  wt_simple_rnn_1_kernel[40] = w_simple_rnn_1_kernel[5];
+  wt_simple_rnn_1_kernel[41] = w_simple_rnn_1_kernel[13];
+  wt_simple_rnn_1_kernel[42] = w_simple_rnn_1_kernel[21];
+  wt_simple_rnn_1_kernel[43] = w_simple_rnn_1_kernel[29];
+  wt_simple_rnn_1_kernel[44] = w_simple_rnn_1_kernel[37];
+  wt_simple_rnn_1_kernel[45] = w_simple_rnn_1_kernel[45];
+  wt_simple_rnn_1_kernel[46] = w_simple_rnn_1_kernel[53];
+  wt_simple_rnn_1_kernel[47] = w_simple_rnn_1_kernel[61];
+  wt_simple_rnn_1_kernel[48] = w_simple_rnn_1_kernel[6];
+  wt_simple_rnn_1_kernel[49] = w_simple_rnn_1_kernel[14];
+  wt_simple_rnn_1_kernel[50] = w_simple_rnn_1_kernel[22];
+  wt_simple_rnn_1_kernel[51] = w_simple_rnn_1_kernel[30];
+  wt_simple_rnn_1_kernel[52] = w_simple_rnn_1_kernel[38];
+  wt_simple_rnn_1_kernel[53] = w_simple_rnn_1_kernel[46];
+  wt_simple_rnn_1_kernel[54] = w_simple_rnn_1_kernel[54];
+  wt_simple_rnn_1_kernel[55] = w_simple_rnn_1_kernel[62];
+  wt_simple_rnn_1_kernel[56] = w_simple_rnn_1_kernel[7];
+  wt_simple_rnn_1_kernel[57] = w_simple_rnn_1_kernel[15];
+  wt_simple_rnn_1_kernel[58] = w_simple_rnn_1_kernel[23];
+  wt_simple_rnn_1_kernel[59] = w_simple_rnn_1_kernel[31];
+  wt_simple_rnn_1_kernel[60] = w_simple_rnn_1_kernel[39];
+  wt_simple_rnn_1_kernel[61] = w_simple_rnn_1_kernel[47];
+  wt_simple_rnn_1_kernel[62] = w_simple_rnn_1_kernel[55];
+  wt_simple_rnn_1_kernel[63] = w_simple_rnn_1_kernel[63];
+  wt_simple_rnn_kernel[0] = w_simple_rnn_kernel[0];
+  wt_simple_rnn_kernel[1] = w_simple_rnn_kernel[8];
+  wt_simple_rnn_kernel[2] = w_simple_rnn_kernel[16];
+  wt_simple_rnn_kernel[3] = w_simple_rnn_kernel[24];
+  wt_simple_rnn_kernel[4] = w_simple_rnn_kernel[32];
+  wt_simple_rnn_kernel[5] = w_simple_rnn_kernel[1];
+  wt_simple_rnn_kernel[6] = w_simple_rnn_kernel[9];
+  wt_simple_rnn_kernel[7] = w_simple_rnn_kernel[17];
+  wt_simple_rnn_kernel[8] = w_simple_rnn_kernel[25];
+  wt_simple_rnn_kernel[9] = w_simple_rnn_kernel[33];
+  wt_simple_rnn_kernel[10] = w_simple_rnn_kernel[2];
+  wt_simple_rnn_kernel[11] = w_simple_rnn_kernel[10];
+  wt_simple_rnn_kernel[12] = w_simple_rnn_kernel[18];
+  wt_simple_rnn_kernel[13] = w_simple_rnn_kernel[26];
+  wt_simple_rnn_kernel[14] = w_simple_rnn_kernel[34];
+  wt_simple_rnn_kernel[15] = w_simple_rnn_kernel[3];
+  wt_simple_rnn_kernel[16] = w_simple_rnn_kernel[11];
+  wt_simple_rnn_kernel[17] = w_simple_rnn_kernel[19];
+  wt_simple_rnn_kernel[18] = w_simple_rnn_kernel[27];
+  wt_simple_rnn_kernel[19] = w_simple_rnn_kernel[35];
+  wt_simple_rnn_kernel[20] = w_simple_rnn_kernel[4];
+  wt_simple_rnn_kernel[21] = w_simple_rnn_kernel[12];
+  wt_simple_rnn_kernel[22] = w_simple_rnn_kernel[20];
+  wt_simple_rnn_kernel[23] = w_simple_rnn_kernel[28];
+  wt_simple_rnn_kernel[24] = w_simple_rnn_kernel[36];
+  wt_simple_rnn_kernel[25] = w_simple_rnn_kernel[5];
+  wt_simple_rnn_kernel[26] = w_simple_rnn_kernel[13];
+  wt_simple_rnn_kernel[27] = w_simple_rnn_kernel[21];
+  wt_simple_rnn_kernel[28] = w_simple_rnn_kernel[29];
+  wt_simple_rnn_kernel[29] = w_simple_rnn_kernel[37];
+  wt_simple_rnn_kernel[30] = w_simple_rnn_kernel[6];
+  wt_simple_rnn_kernel[31] = w_simple_rnn_kernel[14];
+  wt_simple_rnn_kernel[32] = w_simple_rnn_kernel[22];
+  wt_simple_rnn_kernel[33] = w_simple_rnn_kernel[30];
+  wt_simple_rnn_kernel[34] = w_simple_rnn_kernel[38];
+  wt_simple_rnn_kernel[35] = w_simple_rnn_kernel[7];
+  wt_simple_rnn_kernel[36] = w_simple_rnn_kernel[15];
+  wt_simple_rnn_kernel[37] = w_simple_rnn_kernel[23];
+  wt_simple_rnn_kernel[38] = w_simple_rnn_kernel[31];
+  wt_simple_rnn_kernel[39] = w_simple_rnn_kernel[39];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const a_simple_rnn_1_h = s->a_simple_rnn_1_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 50 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 80;
-    float *const d_simple_rnn_z = s->d_simple_rnn_z;
-    float *const d_simple_rnn_h = s->d_simple_rnn_h;
-    float *const d_simple_rnn_1_z = s->d_simple_rnn_1_z;
-    float *const d_simple_rnn_1_h = s->d_simple_rnn_1_h;
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 8; ++c) {
-        d_simple_rnn_1_h[r * 8 + c] = dy_b[r * 8 + c];
+        d_simple_rnn_1_h[b * 80 + r * 8 + c] = dy_b[b * 80 + r * 8 + c];
       }
     }
     for (int t = 9; t >= 1; --t) {
-      d_simple_rnn_1_z[t * 8] =
-          d_simple_rnn_1_h[t * 8] * (1.0f - a_simple_rnn_1_h[t * 8] * a_simple_rnn_1_h[t * 8]);
-      d_simple_rnn_1_z[t * 8 + 1] =
-          d_simple_rnn_1_h[t * 8 + 1] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 1] * a_simple_rnn_1_h[t * 8 + 1]);
-      d_simple_rnn_1_z[t * 8 + 2] =
-          d_simple_rnn_1_h[t * 8 + 2] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 2] * a_simple_rnn_1_h[t * 8 + 2]);
-      d_simple_rnn_1_z[t * 8 + 3] =
-          d_simple_rnn_1_h[t * 8 + 3] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 3] * a_simple_rnn_1_h[t * 8 + 3]);
-      d_simple_rnn_1_z[t * 8 + 4] =
-          d_simple_rnn_1_h[t * 8 + 4] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 4] * a_simple_rnn_1_h[t * 8 + 4]);
-      d_simple_rnn_1_z[t * 8 + 5] =
-          d_simple_rnn_1_h[t * 8 + 5] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 5] * a_simple_rnn_1_h[t * 8 + 5]);
-      d_simple_rnn_1_z[t * 8 + 6] =
-          d_simple_rnn_1_h[t * 8 + 6] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 6] * a_simple_rnn_1_h[t * 8 + 6]);
-      d_simple_rnn_1_z[t * 8 + 7] =
-          d_simple_rnn_1_h[t * 8 + 7] *
-          (1.0f - a_simple_rnn_1_h[t * 8 + 7] * a_simple_rnn_1_h[t * 8 + 7]);
+      d_simple_rnn_1_z[b * 80 + t * 8] =
+          d_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8] * a_simple_rnn_1_h[b * 80 + t * 8]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 1] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 1] * a_simple_rnn_1_h[b * 80 + t * 8 + 1]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 2] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 2] * a_simple_rnn_1_h[b * 80 + t * 8 + 2]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 3] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 3] * a_simple_rnn_1_h[b * 80 + t * 8 + 3]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 4] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 4] * a_simple_rnn_1_h[b * 80 + t * 8 + 4]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 5] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 5] * a_simple_rnn_1_h[b * 80 + t * 8 + 5]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 6] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 6] * a_simple_rnn_1_h[b * 80 + t * 8 + 6]);
+      d_simple_rnn_1_z[b * 80 + t * 8 + 7] =
+          d_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 7] * a_simple_rnn_1_h[b * 80 + t * 8 + 7]);
       g_simple_rnn_1_bias[0] +=
-          d_simple_rnn_1_h[t * 8] * (1.0f - a_simple_rnn_1_h[t * 8] * a_simple_rnn_1_h[t * 8]);
-      g_simple_rnn_1_bias[1] += d_simple_rnn_1_h[t * 8 + 1] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 1] * a_simple_rnn_1_h[t * 8 + 1]);
-      g_simple_rnn_1_bias[2] += d_simple_rnn_1_h[t * 8 + 2] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 2] * a_simple_rnn_1_h[t * 8 + 2]);
-      g_simple_rnn_1_bias[3] += d_simple_rnn_1_h[t * 8 + 3] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 3] * a_simple_rnn_1_h[t * 8 + 3]);
-      g_simple_rnn_1_bias[4] += d_simple_rnn_1_h[t * 8 + 4] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 4] * a_simple_rnn_1_h[t * 8 + 4]);
-      g_simple_rnn_1_bias[5] += d_simple_rnn_1_h[t * 8 + 5] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 5] * a_simple_rnn_1_h[t * 8 + 5]);
-      g_simple_rnn_1_bias[6] += d_simple_rnn_1_h[t * 8 + 6] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 6] * a_simple_rnn_1_h[t * 8 + 6]);
-      g_simple_rnn_1_bias[7] += d_simple_rnn_1_h[t * 8 + 7] *
-                                (1.0f - a_simple_rnn_1_h[t * 8 + 7] * a_simple_rnn_1_h[t * 8 + 7]);
-      d_simple_rnn_1_h[t * 8 - 8] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[0] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[1] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[2] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[3] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[4] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[5] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[6] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[7];
-      d_simple_rnn_1_h[t * 8 - 7] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[8] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[9] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[10] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[11] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[12] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[13] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[14] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[15];
-      d_simple_rnn_1_h[t * 8 - 6] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[16] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[17] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[18] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[19] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[20] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[21] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[22] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[23];
-      d_simple_rnn_1_h[t * 8 - 5] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[24] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[25] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[26] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[27] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[28] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[29] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[30] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[31];
-      d_simple_rnn_1_h[t * 8 - 4] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[32] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[33] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[34] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[35] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[36] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[37] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[38] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[39];
-      d_simple_rnn_1_h[t * 8 - 3] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[40] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[41] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[42] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[43] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[44] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[45] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[46] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[47];
-      d_simple_rnn_1_h[t * 8 - 2] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[48] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[49] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[50] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[51] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[52] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[53] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[54] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[55];
-      d_simple_rnn_1_h[t * 8 - 1] +=
-          d_simple_rnn_1_z[t * 8] * w_simple_rnn_1_recurrent_kernel[56] +
-          d_simple_rnn_1_z[t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[57] +
-          d_simple_rnn_1_z[t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[58] +
-          d_simple_rnn_1_z[t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[59] +
-          d_simple_rnn_1_z[t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[60] +
-          d_simple_rnn_1_z[t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[61] +
-          d_simple_rnn_1_z[t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[62] +
-          d_simple_rnn_1_z[t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[63];
-      g_simple_rnn_1_recurrent_kernel[0] += a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8];
+          d_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8] * a_simple_rnn_1_h[b * 80 + t * 8]);
+      g_simple_rnn_1_bias[1] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 1] * a_simple_rnn_1_h[b * 80 + t * 8 + 1]);
+      g_simple_rnn_1_bias[2] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 2] * a_simple_rnn_1_h[b * 80 + t * 8 + 2]);
+      g_simple_rnn_1_bias[3] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 3] * a_simple_rnn_1_h[b * 80 + t * 8 + 3]);
+      g_simple_rnn_1_bias[4] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 4] * a_simple_rnn_1_h[b * 80 + t * 8 + 4]);
+      g_simple_rnn_1_bias[5] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 5] * a_simple_rnn_1_h[b * 80 + t * 8 + 5]);
+      g_simple_rnn_1_bias[6] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 6] * a_simple_rnn_1_h[b * 80 + t * 8 + 6]);
+      g_simple_rnn_1_bias[7] +=
+          d_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + 7] * a_simple_rnn_1_h[b * 80 + t * 8 + 7]);
+      d_simple_rnn_1_h[b * 80 + t * 8 - 8] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[0] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[1] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[2] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[3] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[4] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[5] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[6] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[7];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 7] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[8] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[9] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[10] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[11] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[12] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[13] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[14] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[15];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 6] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[16] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[17] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[18] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[19] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[20] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[21] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[22] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[23];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 5] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[24] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[25] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[26] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[27] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[28] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[29] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[30] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[31];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 4] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[32] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[33] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[34] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[35] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[36] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[37] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[38] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[39];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 3] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[40] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[41] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[42] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[43] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[44] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[45] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[46] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[47];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 2] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[48] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[49] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[50] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[51] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[52] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[53] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[54] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[55];
+      d_simple_rnn_1_h[b * 80 + t * 8 - 1] +=
+          d_simple_rnn_1_z[b * 80 + t * 8] * w_simple_rnn_1_recurrent_kernel[56] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 1] * w_simple_rnn_1_recurrent_kernel[57] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 2] * w_simple_rnn_1_recurrent_kernel[58] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 3] * w_simple_rnn_1_recurrent_kernel[59] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 4] * w_simple_rnn_1_recurrent_kernel[60] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 5] * w_simple_rnn_1_recurrent_kernel[61] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 6] * w_simple_rnn_1_recurrent_kernel[62] +
+          d_simple_rnn_1_z[b * 80 + t * 8 + 7] * w_simple_rnn_1_recurrent_kernel[63];
+      g_simple_rnn_1_recurrent_kernel[0] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[1] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[2] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[3] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[4] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[5] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[6] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[7] +=
-          a_simple_rnn_1_h[t * 8 - 8] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[8] += a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 8] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[8] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[9] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[10] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[11] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[12] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[13] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[14] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[15] +=
-          a_simple_rnn_1_h[t * 8 - 7] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[16] += a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 7] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[16] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[17] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[18] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[19] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[20] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[21] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[22] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[23] +=
-          a_simple_rnn_1_h[t * 8 - 6] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[24] += a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 6] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[24] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[25] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[26] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[27] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[28] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[29] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[30] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[31] +=
-          a_simple_rnn_1_h[t * 8 - 5] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[32] += a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 5] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[32] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[33] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[34] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[35] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[36] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[37] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[38] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[39] +=
-          a_simple_rnn_1_h[t * 8 - 4] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[40] += a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 4] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[40] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[41] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[42] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[43] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[44] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[45] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[46] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[47] +=
-          a_simple_rnn_1_h[t * 8 - 3] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[48] += a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 3] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[48] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[49] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[50] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[51] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[52] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[53] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[54] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[55] +=
-          a_simple_rnn_1_h[t * 8 - 2] * d_simple_rnn_1_z[t * 8 + 7];
-      g_simple_rnn_1_recurrent_kernel[56] += a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 2] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_1_recurrent_kernel[56] +=
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8];
       g_simple_rnn_1_recurrent_kernel[57] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 1];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_simple_rnn_1_recurrent_kernel[58] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 2];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_simple_rnn_1_recurrent_kernel[59] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 3];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_simple_rnn_1_recurrent_kernel[60] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 4];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_simple_rnn_1_recurrent_kernel[61] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 5];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_simple_rnn_1_recurrent_kernel[62] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 6];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_simple_rnn_1_recurrent_kernel[63] +=
-          a_simple_rnn_1_h[t * 8 - 1] * d_simple_rnn_1_z[t * 8 + 7];
+          a_simple_rnn_1_h[b * 80 + t * 8 - 1] * d_simple_rnn_1_z[b * 80 + t * 8 + 7];
     }
-    d_simple_rnn_1_z[0] = d_simple_rnn_1_h[0] * (1.0f - a_simple_rnn_1_h[0] * a_simple_rnn_1_h[0]);
-    d_simple_rnn_1_z[1] = d_simple_rnn_1_h[1] * (1.0f - a_simple_rnn_1_h[1] * a_simple_rnn_1_h[1]);
-    d_simple_rnn_1_z[2] = d_simple_rnn_1_h[2] * (1.0f - a_simple_rnn_1_h[2] * a_simple_rnn_1_h[2]);
-    d_simple_rnn_1_z[3] = d_simple_rnn_1_h[3] * (1.0f - a_simple_rnn_1_h[3] * a_simple_rnn_1_h[3]);
-    d_simple_rnn_1_z[4] = d_simple_rnn_1_h[4] * (1.0f - a_simple_rnn_1_h[4] * a_simple_rnn_1_h[4]);
-    d_simple_rnn_1_z[5] = d_simple_rnn_1_h[5] * (1.0f - a_simple_rnn_1_h[5] * a_simple_rnn_1_h[5]);
-    d_simple_rnn_1_z[6] = d_simple_rnn_1_h[6] * (1.0f - a_simple_rnn_1_h[6] * a_simple_rnn_1_h[6]);
-    d_simple_rnn_1_z[7] = d_simple_rnn_1_h[7] * (1.0f - a_simple_rnn_1_h[7] * a_simple_rnn_1_h[7]);
+    d_simple_rnn_1_z[b * 80] =
+        d_simple_rnn_1_h[b * 80] * (1.0f - a_simple_rnn_1_h[b * 80] * a_simple_rnn_1_h[b * 80]);
+    d_simple_rnn_1_z[b * 80 + 1] =
+        d_simple_rnn_1_h[b * 80 + 1] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 1] * a_simple_rnn_1_h[b * 80 + 1]);
+    d_simple_rnn_1_z[b * 80 + 2] =
+        d_simple_rnn_1_h[b * 80 + 2] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 2] * a_simple_rnn_1_h[b * 80 + 2]);
+    d_simple_rnn_1_z[b * 80 + 3] =
+        d_simple_rnn_1_h[b * 80 + 3] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 3] * a_simple_rnn_1_h[b * 80 + 3]);
+    d_simple_rnn_1_z[b * 80 + 4] =
+        d_simple_rnn_1_h[b * 80 + 4] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 4] * a_simple_rnn_1_h[b * 80 + 4]);
+    d_simple_rnn_1_z[b * 80 + 5] =
+        d_simple_rnn_1_h[b * 80 + 5] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 5] * a_simple_rnn_1_h[b * 80 + 5]);
+    d_simple_rnn_1_z[b * 80 + 6] =
+        d_simple_rnn_1_h[b * 80 + 6] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 6] * a_simple_rnn_1_h[b * 80 + 6]);
+    d_simple_rnn_1_z[b * 80 + 7] =
+        d_simple_rnn_1_h[b * 80 + 7] *
+        (1.0f - a_simple_rnn_1_h[b * 80 + 7] * a_simple_rnn_1_h[b * 80 + 7]);
     g_simple_rnn_1_bias[0] +=
-        d_simple_rnn_1_h[0] * (1.0f - a_simple_rnn_1_h[0] * a_simple_rnn_1_h[0]);
-    g_simple_rnn_1_bias[1] +=
-        d_simple_rnn_1_h[1] * (1.0f - a_simple_rnn_1_h[1] * a_simple_rnn_1_h[1]);
-    g_simple_rnn_1_bias[2] +=
-        d_simple_rnn_1_h[2] * (1.0f - a_simple_rnn_1_h[2] * a_simple_rnn_1_h[2]);
-    g_simple_rnn_1_bias[3] +=
-        d_simple_rnn_1_h[3] * (1.0f - a_simple_rnn_1_h[3] * a_simple_rnn_1_h[3]);
-    g_simple_rnn_1_bias[4] +=
-        d_simple_rnn_1_h[4] * (1.0f - a_simple_rnn_1_h[4] * a_simple_rnn_1_h[4]);
-    g_simple_rnn_1_bias[5] +=
-        d_simple_rnn_1_h[5] * (1.0f - a_simple_rnn_1_h[5] * a_simple_rnn_1_h[5]);
-    g_simple_rnn_1_bias[6] +=
-        d_simple_rnn_1_h[6] * (1.0f - a_simple_rnn_1_h[6] * a_simple_rnn_1_h[6]);
-    g_simple_rnn_1_bias[7] +=
-        d_simple_rnn_1_h[7] * (1.0f - a_simple_rnn_1_h[7] * a_simple_rnn_1_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_simple_rnn_1_z[r * 8 + q] * w_simple_rnn_1_kernel[q + c * 8];
-        d_simple_rnn_h[r * 8 + c] = sum;
+        d_simple_rnn_1_h[b * 80] * (1.0f - a_simple_rnn_1_h[b * 80] * a_simple_rnn_1_h[b * 80]);
+    g_simple_rnn_1_bias[1] += d_simple_rnn_1_h[b * 80 + 1] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 1] * a_simple_rnn_1_h[b * 80 + 1]);
+    g_simple_rnn_1_bias[2] += d_simple_rnn_1_h[b * 80 + 2] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 2] * a_simple_rnn_1_h[b * 80 + 2]);
+    g_simple_rnn_1_bias[3] += d_simple_rnn_1_h[b * 80 + 3] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 3] * a_simple_rnn_1_h[b * 80 + 3]);
+    g_simple_rnn_1_bias[4] += d_simple_rnn_1_h[b * 80 + 4] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 4] * a_simple_rnn_1_h[b * 80 + 4]);
+    g_simple_rnn_1_bias[5] += d_simple_rnn_1_h[b * 80 + 5] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 5] * a_simple_rnn_1_h[b * 80 + 5]);
+    g_simple_rnn_1_bias[6] += d_simple_rnn_1_h[b * 80 + 6] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 6] * a_simple_rnn_1_h[b * 80 + 6]);
+    g_simple_rnn_1_bias[7] += d_simple_rnn_1_h[b * 80 + 7] *
+                              (1.0f - a_simple_rnn_1_h[b * 80 + 7] * a_simple_rnn_1_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_simple_rnn_1_z + 0;
+    const float *const B = wt_simple_rnn_1_kernel + 0;
+    float *const C = d_simple_rnn_h + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_simple_rnn_1_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_simple_rnn_h[r + q * 8] * d_simple_rnn_1_z[q * 8 + c];
-        g_simple_rnn_1_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
+  }
+  {
+    const float *const A = a_simple_rnn_h + 0;
+    const float *const B = d_simple_rnn_1_z + 0;
+    float *const C = g_simple_rnn_1_kernel + 0;
+    for (int i = 0; i < 8; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 8];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 1; --t) {
-      d_simple_rnn_z[t * 8] =
-          d_simple_rnn_h[t * 8] * (1.0f - a_simple_rnn_h[t * 8] * a_simple_rnn_h[t * 8]);
-      d_simple_rnn_z[t * 8 + 1] = d_simple_rnn_h[t * 8 + 1] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 1] * a_simple_rnn_h[t * 8 + 1]);
-      d_simple_rnn_z[t * 8 + 2] = d_simple_rnn_h[t * 8 + 2] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 2] * a_simple_rnn_h[t * 8 + 2]);
-      d_simple_rnn_z[t * 8 + 3] = d_simple_rnn_h[t * 8 + 3] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 3] * a_simple_rnn_h[t * 8 + 3]);
-      d_simple_rnn_z[t * 8 + 4] = d_simple_rnn_h[t * 8 + 4] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 4] * a_simple_rnn_h[t * 8 + 4]);
-      d_simple_rnn_z[t * 8 + 5] = d_simple_rnn_h[t * 8 + 5] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 5] * a_simple_rnn_h[t * 8 + 5]);
-      d_simple_rnn_z[t * 8 + 6] = d_simple_rnn_h[t * 8 + 6] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 6] * a_simple_rnn_h[t * 8 + 6]);
-      d_simple_rnn_z[t * 8 + 7] = d_simple_rnn_h[t * 8 + 7] *
-                                  (1.0f - a_simple_rnn_h[t * 8 + 7] * a_simple_rnn_h[t * 8 + 7]);
+      d_simple_rnn_z[b * 80 + t * 8] =
+          d_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8] * a_simple_rnn_h[b * 80 + t * 8]);
+      d_simple_rnn_z[b * 80 + t * 8 + 1] =
+          d_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 1] * a_simple_rnn_h[b * 80 + t * 8 + 1]);
+      d_simple_rnn_z[b * 80 + t * 8 + 2] =
+          d_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 2] * a_simple_rnn_h[b * 80 + t * 8 + 2]);
+      d_simple_rnn_z[b * 80 + t * 8 + 3] =
+          d_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 3] * a_simple_rnn_h[b * 80 + t * 8 + 3]);
+      d_simple_rnn_z[b * 80 + t * 8 + 4] =
+          d_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 4] * a_simple_rnn_h[b * 80 + t * 8 + 4]);
+      d_simple_rnn_z[b * 80 + t * 8 + 5] =
+          d_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 5] * a_simple_rnn_h[b * 80 + t * 8 + 5]);
+      d_simple_rnn_z[b * 80 + t * 8 + 6] =
+          d_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 6] * a_simple_rnn_h[b * 80 + t * 8 + 6]);
+      d_simple_rnn_z[b * 80 + t * 8 + 7] =
+          d_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 7] * a_simple_rnn_h[b * 80 + t * 8 + 7]);
       g_simple_rnn_bias[0] +=
-          d_simple_rnn_h[t * 8] * (1.0f - a_simple_rnn_h[t * 8] * a_simple_rnn_h[t * 8]);
-      g_simple_rnn_bias[1] += d_simple_rnn_h[t * 8 + 1] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 1] * a_simple_rnn_h[t * 8 + 1]);
-      g_simple_rnn_bias[2] += d_simple_rnn_h[t * 8 + 2] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 2] * a_simple_rnn_h[t * 8 + 2]);
-      g_simple_rnn_bias[3] += d_simple_rnn_h[t * 8 + 3] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 3] * a_simple_rnn_h[t * 8 + 3]);
-      g_simple_rnn_bias[4] += d_simple_rnn_h[t * 8 + 4] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 4] * a_simple_rnn_h[t * 8 + 4]);
-      g_simple_rnn_bias[5] += d_simple_rnn_h[t * 8 + 5] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 5] * a_simple_rnn_h[t * 8 + 5]);
-      g_simple_rnn_bias[6] += d_simple_rnn_h[t * 8 + 6] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 6] * a_simple_rnn_h[t * 8 + 6]);
-      g_simple_rnn_bias[7] += d_simple_rnn_h[t * 8 + 7] *
-                              (1.0f - a_simple_rnn_h[t * 8 + 7] * a_simple_rnn_h[t * 8 + 7]);
-      d_simple_rnn_h[t * 8 - 8] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[0] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[1] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[2] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[3] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[4] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[5] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[6] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[7];
-      d_simple_rnn_h[t * 8 - 7] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[8] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[9] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[10] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[11] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[12] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[13] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[14] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[15];
-      d_simple_rnn_h[t * 8 - 6] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[16] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[17] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[18] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[19] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[20] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[21] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[22] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[23];
-      d_simple_rnn_h[t * 8 - 5] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[24] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[25] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[26] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[27] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[28] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[29] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[30] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[31];
-      d_simple_rnn_h[t * 8 - 4] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[32] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[33] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[34] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[35] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[36] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[37] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[38] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[39];
-      d_simple_rnn_h[t * 8 - 3] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[40] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[41] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[42] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[43] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[44] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[45] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[46] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[47];
-      d_simple_rnn_h[t * 8 - 2] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[48] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[49] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[50] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[51] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[52] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[53] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[54] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[55];
-      d_simple_rnn_h[t * 8 - 1] += d_simple_rnn_z[t * 8] * w_simple_rnn_recurrent_kernel[56] +
-                                   d_simple_rnn_z[t * 8 + 1] * w_simple_rnn_recurrent_kernel[57] +
-                                   d_simple_rnn_z[t * 8 + 2] * w_simple_rnn_recurrent_kernel[58] +
-                                   d_simple_rnn_z[t * 8 + 3] * w_simple_rnn_recurrent_kernel[59] +
-                                   d_simple_rnn_z[t * 8 + 4] * w_simple_rnn_recurrent_kernel[60] +
-                                   d_simple_rnn_z[t * 8 + 5] * w_simple_rnn_recurrent_kernel[61] +
-                                   d_simple_rnn_z[t * 8 + 6] * w_simple_rnn_recurrent_kernel[62] +
-                                   d_simple_rnn_z[t * 8 + 7] * w_simple_rnn_recurrent_kernel[63];
-      g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[t * 8 - 8] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[9] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[10] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[11] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[12] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[13] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[14] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[15] += a_simple_rnn_h[t * 8 - 7] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[16] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[17] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[18] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[19] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[20] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[21] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[22] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[23] += a_simple_rnn_h[t * 8 - 6] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[24] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[25] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[26] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[27] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[28] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[29] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[30] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[31] += a_simple_rnn_h[t * 8 - 5] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[32] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[33] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[34] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[35] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[36] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[37] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[38] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[39] += a_simple_rnn_h[t * 8 - 4] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[40] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[41] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[42] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[43] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[44] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[45] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[46] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[47] += a_simple_rnn_h[t * 8 - 3] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[48] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[49] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[50] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[51] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[52] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[53] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[54] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[55] += a_simple_rnn_h[t * 8 - 2] * d_simple_rnn_z[t * 8 + 7];
-      g_simple_rnn_recurrent_kernel[56] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8];
-      g_simple_rnn_recurrent_kernel[57] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 1];
-      g_simple_rnn_recurrent_kernel[58] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 2];
-      g_simple_rnn_recurrent_kernel[59] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 3];
-      g_simple_rnn_recurrent_kernel[60] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 4];
-      g_simple_rnn_recurrent_kernel[61] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 5];
-      g_simple_rnn_recurrent_kernel[62] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 6];
-      g_simple_rnn_recurrent_kernel[63] += a_simple_rnn_h[t * 8 - 1] * d_simple_rnn_z[t * 8 + 7];
+          d_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8] * a_simple_rnn_h[b * 80 + t * 8]);
+      g_simple_rnn_bias[1] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 1] * a_simple_rnn_h[b * 80 + t * 8 + 1]);
+      g_simple_rnn_bias[2] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 2] * a_simple_rnn_h[b * 80 + t * 8 + 2]);
+      g_simple_rnn_bias[3] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 3] * a_simple_rnn_h[b * 80 + t * 8 + 3]);
+      g_simple_rnn_bias[4] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 4] * a_simple_rnn_h[b * 80 + t * 8 + 4]);
+      g_simple_rnn_bias[5] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 5] * a_simple_rnn_h[b * 80 + t * 8 + 5]);
+      g_simple_rnn_bias[6] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 6] * a_simple_rnn_h[b * 80 + t * 8 + 6]);
+      g_simple_rnn_bias[7] +=
+          d_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_simple_rnn_h[b * 80 + t * 8 + 7] * a_simple_rnn_h[b * 80 + t * 8 + 7]);
+      d_simple_rnn_h[b * 80 + t * 8 - 8] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[0] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[1] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[2] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[3] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[4] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[5] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[6] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[7];
+      d_simple_rnn_h[b * 80 + t * 8 - 7] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[8] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[9] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[10] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[11] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[12] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[13] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[14] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[15];
+      d_simple_rnn_h[b * 80 + t * 8 - 6] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[16] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[17] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[18] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[19] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[20] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[21] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[22] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[23];
+      d_simple_rnn_h[b * 80 + t * 8 - 5] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[24] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[25] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[26] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[27] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[28] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[29] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[30] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[31];
+      d_simple_rnn_h[b * 80 + t * 8 - 4] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[32] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[33] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[34] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[35] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[36] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[37] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[38] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[39];
+      d_simple_rnn_h[b * 80 + t * 8 - 3] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[40] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[41] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[42] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[43] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[44] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[45] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[46] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[47];
+      d_simple_rnn_h[b * 80 + t * 8 - 2] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[48] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[49] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[50] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[51] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[52] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[53] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[54] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[55];
+      d_simple_rnn_h[b * 80 + t * 8 - 1] +=
+          d_simple_rnn_z[b * 80 + t * 8] * w_simple_rnn_recurrent_kernel[56] +
+          d_simple_rnn_z[b * 80 + t * 8 + 1] * w_simple_rnn_recurrent_kernel[57] +
+          d_simple_rnn_z[b * 80 + t * 8 + 2] * w_simple_rnn_recurrent_kernel[58] +
+          d_simple_rnn_z[b * 80 + t * 8 + 3] * w_simple_rnn_recurrent_kernel[59] +
+          d_simple_rnn_z[b * 80 + t * 8 + 4] * w_simple_rnn_recurrent_kernel[60] +
+          d_simple_rnn_z[b * 80 + t * 8 + 5] * w_simple_rnn_recurrent_kernel[61] +
+          d_simple_rnn_z[b * 80 + t * 8 + 6] * w_simple_rnn_recurrent_kernel[62] +
+          d_simple_rnn_z[b * 80 + t * 8 + 7] * w_simple_rnn_recurrent_kernel[63];
+      g_simple_rnn_recurrent_kernel[0] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[1] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[2] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[3] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[4] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[5] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[6] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[7] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 8] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[8] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[9] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[10] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[11] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[12] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[13] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[14] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[15] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 7] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[16] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[17] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[18] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[19] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[20] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[21] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[22] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[23] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 6] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[24] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[25] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[26] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[27] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[28] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[29] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[30] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[31] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 5] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[32] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[33] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[34] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[35] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[36] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[37] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[38] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[39] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 4] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[40] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[41] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[42] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[43] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[44] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[45] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[46] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[47] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 3] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[48] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[49] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[50] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[51] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[52] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[53] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[54] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[55] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 2] * d_simple_rnn_z[b * 80 + t * 8 + 7];
+      g_simple_rnn_recurrent_kernel[56] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8];
+      g_simple_rnn_recurrent_kernel[57] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 1];
+      g_simple_rnn_recurrent_kernel[58] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 2];
+      g_simple_rnn_recurrent_kernel[59] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 3];
+      g_simple_rnn_recurrent_kernel[60] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 4];
+      g_simple_rnn_recurrent_kernel[61] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 5];
+      g_simple_rnn_recurrent_kernel[62] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 6];
+      g_simple_rnn_recurrent_kernel[63] +=
+          a_simple_rnn_h[b * 80 + t * 8 - 1] * d_simple_rnn_z[b * 80 + t * 8 + 7];
     }
-    d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    d_simple_rnn_z[3] = d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    d_simple_rnn_z[4] = d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    d_simple_rnn_z[5] = d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    d_simple_rnn_z[6] = d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    d_simple_rnn_z[7] = d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    g_simple_rnn_bias[3] += d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    g_simple_rnn_bias[4] += d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    g_simple_rnn_bias[5] += d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    g_simple_rnn_bias[6] += d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    g_simple_rnn_bias[7] += d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_simple_rnn_z[r * 8 + q] * w_simple_rnn_kernel[q + c * 8];
-        dx_b[r * 5 + c] = sum;
+    d_simple_rnn_z[b * 80] =
+        d_simple_rnn_h[b * 80] * (1.0f - a_simple_rnn_h[b * 80] * a_simple_rnn_h[b * 80]);
+    d_simple_rnn_z[b * 80 + 1] = d_simple_rnn_h[b * 80 + 1] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 1] * a_simple_rnn_h[b * 80 + 1]);
+    d_simple_rnn_z[b * 80 + 2] = d_simple_rnn_h[b * 80 + 2] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 2] * a_simple_rnn_h[b * 80 + 2]);
+    d_simple_rnn_z[b * 80 + 3] = d_simple_rnn_h[b * 80 + 3] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 3] * a_simple_rnn_h[b * 80 + 3]);
+    d_simple_rnn_z[b * 80 + 4] = d_simple_rnn_h[b * 80 + 4] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 4] * a_simple_rnn_h[b * 80 + 4]);
+    d_simple_rnn_z[b * 80 + 5] = d_simple_rnn_h[b * 80 + 5] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 5] * a_simple_rnn_h[b * 80 + 5]);
+    d_simple_rnn_z[b * 80 + 6] = d_simple_rnn_h[b * 80 + 6] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 6] * a_simple_rnn_h[b * 80 + 6]);
+    d_simple_rnn_z[b * 80 + 7] = d_simple_rnn_h[b * 80 + 7] *
+                                 (1.0f - a_simple_rnn_h[b * 80 + 7] * a_simple_rnn_h[b * 80 + 7]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 80] * (1.0f - a_simple_rnn_h[b * 80] * a_simple_rnn_h[b * 80]);
+    g_simple_rnn_bias[1] += d_simple_rnn_h[b * 80 + 1] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 1] * a_simple_rnn_h[b * 80 + 1]);
+    g_simple_rnn_bias[2] += d_simple_rnn_h[b * 80 + 2] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 2] * a_simple_rnn_h[b * 80 + 2]);
+    g_simple_rnn_bias[3] += d_simple_rnn_h[b * 80 + 3] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 3] * a_simple_rnn_h[b * 80 + 3]);
+    g_simple_rnn_bias[4] += d_simple_rnn_h[b * 80 + 4] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 4] * a_simple_rnn_h[b * 80 + 4]);
+    g_simple_rnn_bias[5] += d_simple_rnn_h[b * 80 + 5] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 5] * a_simple_rnn_h[b * 80 + 5]);
+    g_simple_rnn_bias[6] += d_simple_rnn_h[b * 80 + 6] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 6] * a_simple_rnn_h[b * 80 + 6]);
+    g_simple_rnn_bias[7] += d_simple_rnn_h[b * 80 + 7] *
+                            (1.0f - a_simple_rnn_h[b * 80 + 7] * a_simple_rnn_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_simple_rnn_z + 0;
+    const float *const B = wt_simple_rnn_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_simple_rnn_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r + q * 5] * d_simple_rnn_z[q * 8 + c];
-        g_simple_rnn_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_simple_rnn_z + 0;
+    float *const C = g_simple_rnn_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
   }

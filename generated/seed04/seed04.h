@@ -39,13 +39,15 @@ typedef struct {
   float a_simple_rnn_h[32][80];
   float a_simple_rnn_1_z[32][80];
   float a_simple_rnn_1_h[32][80];
-  float d_simple_rnn_z[80];
-  float d_simple_rnn_h[80];
-  float d_simple_rnn_1_z[80];
-  float d_simple_rnn_1_h[80];
+  float d_simple_rnn_z[32][80];
+  float d_simple_rnn_h[32][80];
+  float d_simple_rnn_1_z[32][80];
+  float d_simple_rnn_1_h[32][80];
+  float wt_simple_rnn_1_kernel[64]; /* simple_rnn_1/kernel transposed */
+  float wt_simple_rnn_kernel[40];   /* simple_rnn/kernel transposed */
   float y[32 * 80];
   float dloss[32 * 80];
-  float dx_sink[50];
+  float dx_sink[32 * 50];
   seed04_params grad;
 } seed04_scratch;
 

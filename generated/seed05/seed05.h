@@ -40,14 +40,18 @@ typedef struct {
   float a_bidirectional_backward_simple_rnn_z[32][80];
   float a_bidirectional_backward_simple_rnn_h[32][80];
   float a_bidirectional_merged[32][160];
-  float d_bidirectional_forward_simple_rnn_z[80];
-  float d_bidirectional_forward_simple_rnn_h[80];
-  float d_bidirectional_backward_simple_rnn_z[80];
-  float d_bidirectional_backward_simple_rnn_h[80];
-  float d_bidirectional_merged[160];
+  float d_bidirectional_forward_simple_rnn_z[32][80];
+  float d_bidirectional_forward_simple_rnn_h[32][80];
+  float d_bidirectional_backward_simple_rnn_z[32][80];
+  float d_bidirectional_backward_simple_rnn_h[32][80];
+  float d_bidirectional_merged[32][160];
+  float wt_bidirectional_backward_simple_rnn_kernel[40]; /* bidirectional/backward_simple_rnn/kernel
+                                                            transposed */
+  float wt_bidirectional_forward_simple_rnn_kernel[40];  /* bidirectional/forward_simple_rnn/kernel
+                                                            transposed */
   float y[32 * 160];
   float dloss[32 * 160];
-  float dx_sink[50];
+  float dx_sink[32 * 50];
   seed05_params grad;
 } seed05_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed06_params_are_flat[sizeof(seed06_params) == 1424 * sizeof(float) ? 1 : -1];
 
@@ -193,1678 +195,2038 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   const float *const w_bidirectional_3_backward_simple_rnn_3_kernel = p->flat + 1224;
   const float *const w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel = p->flat + 1352;
   const float *const w_bidirectional_3_backward_simple_rnn_3_bias = p->flat + 1416;
-  for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_bidirectional_forward_simple_rnn_z = s->a_bidirectional_forward_simple_rnn_z[b];
-    float *const a_bidirectional_forward_simple_rnn_h = s->a_bidirectional_forward_simple_rnn_h[b];
-    float *const a_bidirectional_backward_simple_rnn_z =
-        s->a_bidirectional_backward_simple_rnn_z[b];
-    float *const a_bidirectional_backward_simple_rnn_h =
-        s->a_bidirectional_backward_simple_rnn_h[b];
-    float *const a_bidirectional_merged = s->a_bidirectional_merged[b];
-    float *const a_bidirectional_1_forward_simple_rnn_1_z =
-        s->a_bidirectional_1_forward_simple_rnn_1_z[b];
-    float *const a_bidirectional_1_forward_simple_rnn_1_h =
-        s->a_bidirectional_1_forward_simple_rnn_1_h[b];
-    float *const a_bidirectional_1_backward_simple_rnn_1_z =
-        s->a_bidirectional_1_backward_simple_rnn_1_z[b];
-    float *const a_bidirectional_1_backward_simple_rnn_1_h =
-        s->a_bidirectional_1_backward_simple_rnn_1_h[b];
-    float *const a_bidirectional_1_merged = s->a_bidirectional_1_merged[b];
-    float *const a_bidirectional_2_forward_simple_rnn_2_z =
-        s->a_bidirectional_2_forward_simple_rnn_2_z[b];
-    float *const a_bidirectional_2_forward_simple_rnn_2_h =
-        s->a_bidirectional_2_forward_simple_rnn_2_h[b];
-    float *const a_bidirectional_2_backward_simple_rnn_2_z =
-        s->a_bidirectional_2_backward_simple_rnn_2_z[b];
-    float *const a_bidirectional_2_backward_simple_rnn_2_h =
-        s->a_bidirectional_2_backward_simple_rnn_2_h[b];
-    float *const a_bidirectional_2_merged = s->a_bidirectional_2_merged[b];
-    float *const a_bidirectional_3_forward_simple_rnn_3_z =
-        s->a_bidirectional_3_forward_simple_rnn_3_z[b];
-    float *const a_bidirectional_3_forward_simple_rnn_3_h =
-        s->a_bidirectional_3_forward_simple_rnn_3_h[b];
-    float *const a_bidirectional_3_backward_simple_rnn_3_z =
-        s->a_bidirectional_3_backward_simple_rnn_3_z[b];
-    float *const a_bidirectional_3_backward_simple_rnn_3_h =
-        s->a_bidirectional_3_backward_simple_rnn_3_h[b];
-    float *const a_bidirectional_3_merged = s->a_bidirectional_3_merged[b];
-    float *const y_b = y + (size_t)b * 160;
-    memcpy(a_x, x + (size_t)b * 50, sizeof(float) * 50);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_x[r * 5 + q] * w_bidirectional_forward_simple_rnn_kernel[q * 8 + c];
-        a_bidirectional_forward_simple_rnn_z[r * 8 + c] = sum;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_bidirectional_forward_simple_rnn_z =
+      &s->a_bidirectional_forward_simple_rnn_z[0][0];
+  float *const a_bidirectional_forward_simple_rnn_h =
+      &s->a_bidirectional_forward_simple_rnn_h[0][0];
+  float *const a_bidirectional_backward_simple_rnn_z =
+      &s->a_bidirectional_backward_simple_rnn_z[0][0];
+  float *const a_bidirectional_backward_simple_rnn_h =
+      &s->a_bidirectional_backward_simple_rnn_h[0][0];
+  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+  float *const a_bidirectional_1_forward_simple_rnn_1_z =
+      &s->a_bidirectional_1_forward_simple_rnn_1_z[0][0];
+  float *const a_bidirectional_1_forward_simple_rnn_1_h =
+      &s->a_bidirectional_1_forward_simple_rnn_1_h[0][0];
+  float *const a_bidirectional_1_backward_simple_rnn_1_z =
+      &s->a_bidirectional_1_backward_simple_rnn_1_z[0][0];
+  float *const a_bidirectional_1_backward_simple_rnn_1_h =
+      &s->a_bidirectional_1_backward_simple_rnn_1_h[0][0];
+  float *const a_bidirectional_1_merged = &s->a_bidirectional_1_merged[0][0];
+  float *const a_bidirectional_2_forward_simple_rnn_2_z =
+      &s->a_bidirectional_2_forward_simple_rnn_2_z[0][0];
+  float *const a_bidirectional_2_forward_simple_rnn_2_h =
+      &s->a_bidirectional_2_forward_simple_rnn_2_h[0][0];
+  float *const a_bidirectional_2_backward_simple_rnn_2_z =
+      &s->a_bidirectional_2_backward_simple_rnn_2_z[0][0];
+  float *const a_bidirectional_2_backward_simple_rnn_2_h =
+      &s->a_bidirectional_2_backward_simple_rnn_2_h[0][0];
+  float *const a_bidirectional_2_merged = &s->a_bidirectional_2_merged[0][0];
+  float *const a_bidirectional_3_forward_simple_rnn_3_z =
+      &s->a_bidirectional_3_forward_simple_rnn_3_z[0][0];
+  float *const a_bidirectional_3_forward_simple_rnn_3_h =
+      &s->a_bidirectional_3_forward_simple_rnn_3_h[0][0];
+  float *const a_bidirectional_3_backward_simple_rnn_3_z =
+      &s->a_bidirectional_3_backward_simple_rnn_3_z[0][0];
+  float *const a_bidirectional_3_backward_simple_rnn_3_h =
+      &s->a_bidirectional_3_backward_simple_rnn_3_h[0][0];
+  float *const a_bidirectional_3_merged = &s->a_bidirectional_3_merged[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_bidirectional_forward_simple_rnn_kernel + 0;
+    float *const C = a_bidirectional_forward_simple_rnn_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_forward_simple_rnn_h[0] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[0] + w_bidirectional_forward_simple_rnn_bias[0]);
-    a_bidirectional_forward_simple_rnn_h[1] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[1] + w_bidirectional_forward_simple_rnn_bias[1]);
-    a_bidirectional_forward_simple_rnn_h[2] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[2] + w_bidirectional_forward_simple_rnn_bias[2]);
-    a_bidirectional_forward_simple_rnn_h[3] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[3] + w_bidirectional_forward_simple_rnn_bias[3]);
-    a_bidirectional_forward_simple_rnn_h[4] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[4] + w_bidirectional_forward_simple_rnn_bias[4]);
-    a_bidirectional_forward_simple_rnn_h[5] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[5] + w_bidirectional_forward_simple_rnn_bias[5]);
-    a_bidirectional_forward_simple_rnn_h[6] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[6] + w_bidirectional_forward_simple_rnn_bias[6]);
-    a_bidirectional_forward_simple_rnn_h[7] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[7] + w_bidirectional_forward_simple_rnn_bias[7]);
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_forward_simple_rnn_h[b * 80] = tanhf(
+        a_bidirectional_forward_simple_rnn_z[b * 80] + w_bidirectional_forward_simple_rnn_bias[0]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 1] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 1] +
+              w_bidirectional_forward_simple_rnn_bias[1]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 2] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 2] +
+              w_bidirectional_forward_simple_rnn_bias[2]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 3] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 3] +
+              w_bidirectional_forward_simple_rnn_bias[3]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 4] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 4] +
+              w_bidirectional_forward_simple_rnn_bias[4]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 5] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 5] +
+              w_bidirectional_forward_simple_rnn_bias[5]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 6] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 6] +
+              w_bidirectional_forward_simple_rnn_bias[6]);
+    a_bidirectional_forward_simple_rnn_h[b * 80 + 7] =
+        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 7] +
+              w_bidirectional_forward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_forward_simple_rnn_z[t * 8] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[0] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[8] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[16] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[24] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[32] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[40] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[48] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[56];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 1] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[1] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[9] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[17] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[25] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[33] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[41] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[49] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[57];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 2] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[2] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[10] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[18] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[26] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[34] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[42] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[50] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[58];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 3] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[3] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[11] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[19] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[27] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[35] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[43] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[51] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[59];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 4] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[4] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[12] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[20] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[28] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[36] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[44] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[52] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[60];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 5] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[5] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[13] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[21] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[29] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[37] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[45] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[53] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[61];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 6] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[6] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[14] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[22] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[30] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[38] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[46] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[54] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[62];
-      a_bidirectional_forward_simple_rnn_z[t * 8 + 7] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +=
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[7] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[15] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[23] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[31] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[39] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[47] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[55] +
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[63];
-      a_bidirectional_forward_simple_rnn_h[t * 8] = tanhf(
-          a_bidirectional_forward_simple_rnn_z[t * 8] + w_bidirectional_forward_simple_rnn_bias[0]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 1] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 1] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +
+                w_bidirectional_forward_simple_rnn_bias[0]);
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +
                 w_bidirectional_forward_simple_rnn_bias[1]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 2] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 2] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +
                 w_bidirectional_forward_simple_rnn_bias[2]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 3] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 3] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +
                 w_bidirectional_forward_simple_rnn_bias[3]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 4] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 4] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +
                 w_bidirectional_forward_simple_rnn_bias[4]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 5] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 5] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +
                 w_bidirectional_forward_simple_rnn_bias[5]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 6] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 6] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +
                 w_bidirectional_forward_simple_rnn_bias[6]);
-      a_bidirectional_forward_simple_rnn_h[t * 8 + 7] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[t * 8 + 7] +
+      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +
                 w_bidirectional_forward_simple_rnn_bias[7]);
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_x[r * 5 + q] * w_bidirectional_backward_simple_rnn_kernel[q * 8 + c];
-        a_bidirectional_backward_simple_rnn_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_bidirectional_backward_simple_rnn_kernel + 0;
+    float *const C = a_bidirectional_backward_simple_rnn_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_backward_simple_rnn_h[0] = tanhf(a_bidirectional_backward_simple_rnn_z[72] +
-                                                     w_bidirectional_backward_simple_rnn_bias[0]);
-    a_bidirectional_backward_simple_rnn_h[1] = tanhf(a_bidirectional_backward_simple_rnn_z[73] +
-                                                     w_bidirectional_backward_simple_rnn_bias[1]);
-    a_bidirectional_backward_simple_rnn_h[2] = tanhf(a_bidirectional_backward_simple_rnn_z[74] +
-                                                     w_bidirectional_backward_simple_rnn_bias[2]);
-    a_bidirectional_backward_simple_rnn_h[3] = tanhf(a_bidirectional_backward_simple_rnn_z[75] +
-                                                     w_bidirectional_backward_simple_rnn_bias[3]);
-    a_bidirectional_backward_simple_rnn_h[4] = tanhf(a_bidirectional_backward_simple_rnn_z[76] +
-                                                     w_bidirectional_backward_simple_rnn_bias[4]);
-    a_bidirectional_backward_simple_rnn_h[5] = tanhf(a_bidirectional_backward_simple_rnn_z[77] +
-                                                     w_bidirectional_backward_simple_rnn_bias[5]);
-    a_bidirectional_backward_simple_rnn_h[6] = tanhf(a_bidirectional_backward_simple_rnn_z[78] +
-                                                     w_bidirectional_backward_simple_rnn_bias[6]);
-    a_bidirectional_backward_simple_rnn_h[7] = tanhf(a_bidirectional_backward_simple_rnn_z[79] +
-                                                     w_bidirectional_backward_simple_rnn_bias[7]);
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_backward_simple_rnn_h[b * 80] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 72] +
+              w_bidirectional_backward_simple_rnn_bias[0]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 1] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 73] +
+              w_bidirectional_backward_simple_rnn_bias[1]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 2] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 74] +
+              w_bidirectional_backward_simple_rnn_bias[2]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 3] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 75] +
+              w_bidirectional_backward_simple_rnn_bias[3]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 4] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 76] +
+              w_bidirectional_backward_simple_rnn_bias[4]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 5] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 77] +
+              w_bidirectional_backward_simple_rnn_bias[5]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 6] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 78] +
+              w_bidirectional_backward_simple_rnn_bias[6]);
+    a_bidirectional_backward_simple_rnn_h[b * 80 + 7] =
+        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 79] +
+              w_bidirectional_backward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 72] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[0] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[8] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[16] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[24] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[32] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[40] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[48] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[56];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 73] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[1] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[9] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[17] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[25] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[33] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[41] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[49] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[57];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 74] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[2] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[10] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[18] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[26] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[34] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[42] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[50] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[58];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 75] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[3] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[11] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[19] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[27] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[35] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[43] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[51] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[59];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 76] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[4] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[12] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[20] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[28] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[36] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[44] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[52] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[60];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 77] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[5] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[13] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[21] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[29] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[37] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[45] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[53] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[61];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 78] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[6] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[14] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[22] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[30] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[38] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[46] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[54] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[62];
-      a_bidirectional_backward_simple_rnn_z[-t * 8 + 79] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
+      a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +=
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[7] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[15] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[23] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[31] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[39] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[47] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[55] +
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[63];
-      a_bidirectional_backward_simple_rnn_h[t * 8] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 72] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +
                 w_bidirectional_backward_simple_rnn_bias[0]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 1] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 73] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +
                 w_bidirectional_backward_simple_rnn_bias[1]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 2] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 74] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +
                 w_bidirectional_backward_simple_rnn_bias[2]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 3] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 75] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +
                 w_bidirectional_backward_simple_rnn_bias[3]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 4] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 76] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +
                 w_bidirectional_backward_simple_rnn_bias[4]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 5] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 77] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +
                 w_bidirectional_backward_simple_rnn_bias[5]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 6] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 78] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +
                 w_bidirectional_backward_simple_rnn_bias[6]);
-      a_bidirectional_backward_simple_rnn_h[t * 8 + 7] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[-t * 8 + 79] +
+      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +
                 w_bidirectional_backward_simple_rnn_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
-      a_bidirectional_merged[t * 16] = a_bidirectional_forward_simple_rnn_h[t * 8];
-      a_bidirectional_merged[t * 16 + 1] = a_bidirectional_forward_simple_rnn_h[t * 8 + 1];
-      a_bidirectional_merged[t * 16 + 2] = a_bidirectional_forward_simple_rnn_h[t * 8 + 2];
-      a_bidirectional_merged[t * 16 + 3] = a_bidirectional_forward_simple_rnn_h[t * 8 + 3];
-      a_bidirectional_merged[t * 16 + 4] = a_bidirectional_forward_simple_rnn_h[t * 8 + 4];
-      a_bidirectional_merged[t * 16 + 5] = a_bidirectional_forward_simple_rnn_h[t * 8 + 5];
-      a_bidirectional_merged[t * 16 + 6] = a_bidirectional_forward_simple_rnn_h[t * 8 + 6];
-      a_bidirectional_merged[t * 16 + 7] = a_bidirectional_forward_simple_rnn_h[t * 8 + 7];
-      a_bidirectional_merged[t * 16 + 8] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 72];
-      a_bidirectional_merged[t * 16 + 9] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 73];
-      a_bidirectional_merged[t * 16 + 10] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 74];
-      a_bidirectional_merged[t * 16 + 11] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 75];
-      a_bidirectional_merged[t * 16 + 12] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 76];
-      a_bidirectional_merged[t * 16 + 13] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 77];
-      a_bidirectional_merged[t * 16 + 14] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 78];
-      a_bidirectional_merged[t * 16 + 15] = a_bidirectional_backward_simple_rnn_h[-t * 8 + 79];
+      a_bidirectional_merged[b * 160 + t * 16] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8];
+      a_bidirectional_merged[b * 160 + t * 16 + 1] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1];
+      a_bidirectional_merged[b * 160 + t * 16 + 2] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2];
+      a_bidirectional_merged[b * 160 + t * 16 + 3] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3];
+      a_bidirectional_merged[b * 160 + t * 16 + 4] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4];
+      a_bidirectional_merged[b * 160 + t * 16 + 5] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5];
+      a_bidirectional_merged[b * 160 + t * 16 + 6] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6];
+      a_bidirectional_merged[b * 160 + t * 16 + 7] =
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7];
+      a_bidirectional_merged[b * 160 + t * 16 + 8] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 72];
+      a_bidirectional_merged[b * 160 + t * 16 + 9] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 73];
+      a_bidirectional_merged[b * 160 + t * 16 + 10] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 74];
+      a_bidirectional_merged[b * 160 + t * 16 + 11] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 75];
+      a_bidirectional_merged[b * 160 + t * 16 + 12] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 76];
+      a_bidirectional_merged[b * 160 + t * 16 + 13] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 77];
+      a_bidirectional_merged[b * 160 + t * 16 + 14] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 78];
+      a_bidirectional_merged[b * 160 + t * 16 + 15] =
+          a_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 79];
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_merged[r * 16 + q] *
-                 w_bidirectional_1_forward_simple_rnn_1_kernel[q * 8 + c];
-        a_bidirectional_1_forward_simple_rnn_1_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_merged + 0;
+    const float *const B = w_bidirectional_1_forward_simple_rnn_1_kernel + 0;
+    float *const C = a_bidirectional_1_forward_simple_rnn_1_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_1_forward_simple_rnn_1_h[0] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[0] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80] +
               w_bidirectional_1_forward_simple_rnn_1_bias[0]);
-    a_bidirectional_1_forward_simple_rnn_1_h[1] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[1] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 1] +
               w_bidirectional_1_forward_simple_rnn_1_bias[1]);
-    a_bidirectional_1_forward_simple_rnn_1_h[2] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[2] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 2] +
               w_bidirectional_1_forward_simple_rnn_1_bias[2]);
-    a_bidirectional_1_forward_simple_rnn_1_h[3] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[3] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 3] +
               w_bidirectional_1_forward_simple_rnn_1_bias[3]);
-    a_bidirectional_1_forward_simple_rnn_1_h[4] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[4] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 4] +
               w_bidirectional_1_forward_simple_rnn_1_bias[4]);
-    a_bidirectional_1_forward_simple_rnn_1_h[5] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[5] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 5] +
               w_bidirectional_1_forward_simple_rnn_1_bias[5]);
-    a_bidirectional_1_forward_simple_rnn_1_h[6] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[6] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 6] +
               w_bidirectional_1_forward_simple_rnn_1_bias[6]);
-    a_bidirectional_1_forward_simple_rnn_1_h[7] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[7] +
+    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] =
+        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 7] +
               w_bidirectional_1_forward_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[0] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[8] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[16] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[24] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[32] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[40] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[48] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[56];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[1] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[9] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[17] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[25] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[33] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[41] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[49] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[57];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[2] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[10] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[18] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[26] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[34] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[42] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[50] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[58];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[3] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[11] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[19] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[27] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[35] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[43] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[51] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[59];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[4] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[12] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[20] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[28] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[36] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[44] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[52] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[60];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[5] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[13] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[21] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[29] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[37] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[45] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[53] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[61];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[6] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[14] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[22] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[30] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[38] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[46] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[54] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[62];
-      a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] +=
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[7] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[15] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[23] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[31] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[39] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[47] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[55] +
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[63];
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[0]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[1]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[2]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[3]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[4]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[5]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[6]);
-      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] +
+      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] +
                 w_bidirectional_1_forward_simple_rnn_1_bias[7]);
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_merged[r * 16 + q] *
-                 w_bidirectional_1_backward_simple_rnn_1_kernel[q * 8 + c];
-        a_bidirectional_1_backward_simple_rnn_1_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_merged + 0;
+    const float *const B = w_bidirectional_1_backward_simple_rnn_1_kernel + 0;
+    float *const C = a_bidirectional_1_backward_simple_rnn_1_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_1_backward_simple_rnn_1_h[0] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[72] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 72] +
               w_bidirectional_1_backward_simple_rnn_1_bias[0]);
-    a_bidirectional_1_backward_simple_rnn_1_h[1] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[73] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 73] +
               w_bidirectional_1_backward_simple_rnn_1_bias[1]);
-    a_bidirectional_1_backward_simple_rnn_1_h[2] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[74] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 74] +
               w_bidirectional_1_backward_simple_rnn_1_bias[2]);
-    a_bidirectional_1_backward_simple_rnn_1_h[3] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[75] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 75] +
               w_bidirectional_1_backward_simple_rnn_1_bias[3]);
-    a_bidirectional_1_backward_simple_rnn_1_h[4] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[76] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 76] +
               w_bidirectional_1_backward_simple_rnn_1_bias[4]);
-    a_bidirectional_1_backward_simple_rnn_1_h[5] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[77] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 77] +
               w_bidirectional_1_backward_simple_rnn_1_bias[5]);
-    a_bidirectional_1_backward_simple_rnn_1_h[6] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[78] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 78] +
               w_bidirectional_1_backward_simple_rnn_1_bias[6]);
-    a_bidirectional_1_backward_simple_rnn_1_h[7] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[79] +
+    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] =
+        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 79] +
               w_bidirectional_1_backward_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[0] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[8] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[16] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[24] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[32] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[40] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[48] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[56];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[1] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[9] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[17] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[25] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[33] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[41] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[49] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[57];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[2] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[10] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[18] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[26] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[34] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[42] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[50] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[58];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[3] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[11] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[19] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[27] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[35] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[43] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[51] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[59];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[4] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[12] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[20] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[28] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[36] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[44] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[52] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[60];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[5] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[13] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[21] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[29] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[37] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[45] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[53] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[61];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[6] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[14] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[22] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[30] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[38] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[46] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[54] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[62];
-      a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
+      a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] +=
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[7] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[15] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[23] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[31] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[39] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[47] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[55] +
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[63];
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[0]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[1]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[2]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[3]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[4]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[5]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[6]);
-      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] +
+      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] +
                 w_bidirectional_1_backward_simple_rnn_1_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
-      a_bidirectional_1_merged[t * 16] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8];
-      a_bidirectional_1_merged[t * 16 + 1] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1];
-      a_bidirectional_1_merged[t * 16 + 2] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2];
-      a_bidirectional_1_merged[t * 16 + 3] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3];
-      a_bidirectional_1_merged[t * 16 + 4] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4];
-      a_bidirectional_1_merged[t * 16 + 5] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5];
-      a_bidirectional_1_merged[t * 16 + 6] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6];
-      a_bidirectional_1_merged[t * 16 + 7] = a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7];
-      a_bidirectional_1_merged[t * 16 + 8] = a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 72];
-      a_bidirectional_1_merged[t * 16 + 9] = a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 73];
-      a_bidirectional_1_merged[t * 16 + 10] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 74];
-      a_bidirectional_1_merged[t * 16 + 11] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 75];
-      a_bidirectional_1_merged[t * 16 + 12] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 76];
-      a_bidirectional_1_merged[t * 16 + 13] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 77];
-      a_bidirectional_1_merged[t * 16 + 14] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 78];
-      a_bidirectional_1_merged[t * 16 + 15] =
-          a_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 79];
+      a_bidirectional_1_merged[b * 160 + t * 16] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 1] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 2] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 3] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 4] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 5] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 6] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 7] =
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 8] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 72];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 9] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 73];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 10] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 74];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 11] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 75];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 12] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 76];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 13] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 77];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 14] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 78];
+      a_bidirectional_1_merged[b * 160 + t * 16 + 15] =
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 79];
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_1_merged[r * 16 + q] *
-                 w_bidirectional_2_forward_simple_rnn_2_kernel[q * 8 + c];
-        a_bidirectional_2_forward_simple_rnn_2_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_1_merged + 0;
+    const float *const B = w_bidirectional_2_forward_simple_rnn_2_kernel + 0;
+    float *const C = a_bidirectional_2_forward_simple_rnn_2_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_2_forward_simple_rnn_2_h[0] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[0] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80] +
               w_bidirectional_2_forward_simple_rnn_2_bias[0]);
-    a_bidirectional_2_forward_simple_rnn_2_h[1] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[1] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 1] +
               w_bidirectional_2_forward_simple_rnn_2_bias[1]);
-    a_bidirectional_2_forward_simple_rnn_2_h[2] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[2] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 2] +
               w_bidirectional_2_forward_simple_rnn_2_bias[2]);
-    a_bidirectional_2_forward_simple_rnn_2_h[3] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[3] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 3] +
               w_bidirectional_2_forward_simple_rnn_2_bias[3]);
-    a_bidirectional_2_forward_simple_rnn_2_h[4] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[4] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 4] +
               w_bidirectional_2_forward_simple_rnn_2_bias[4]);
-    a_bidirectional_2_forward_simple_rnn_2_h[5] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[5] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 5] +
               w_bidirectional_2_forward_simple_rnn_2_bias[5]);
-    a_bidirectional_2_forward_simple_rnn_2_h[6] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[6] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 6] +
               w_bidirectional_2_forward_simple_rnn_2_bias[6]);
-    a_bidirectional_2_forward_simple_rnn_2_h[7] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[7] +
+    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] =
+        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 7] +
               w_bidirectional_2_forward_simple_rnn_2_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[0] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[8] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[16] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[24] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[32] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[40] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[48] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[56];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[1] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[9] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[17] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[25] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[33] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[41] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[49] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[57];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[2] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[10] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[18] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[26] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[34] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[42] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[50] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[58];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[3] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[11] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[19] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[27] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[35] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[43] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[51] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[59];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[4] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[12] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[20] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[28] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[36] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[44] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[52] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[60];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[5] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[13] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[21] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[29] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[37] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[45] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[53] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[61];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[6] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[14] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[22] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[30] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[38] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[46] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[54] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[62];
-      a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] +=
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[7] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[15] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[23] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[31] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[39] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[47] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[55] +
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[63];
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[0]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[1]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[2]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[3]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[4]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[5]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[6]);
-      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] +
+      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] +
                 w_bidirectional_2_forward_simple_rnn_2_bias[7]);
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_1_merged[r * 16 + q] *
-                 w_bidirectional_2_backward_simple_rnn_2_kernel[q * 8 + c];
-        a_bidirectional_2_backward_simple_rnn_2_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_1_merged + 0;
+    const float *const B = w_bidirectional_2_backward_simple_rnn_2_kernel + 0;
+    float *const C = a_bidirectional_2_backward_simple_rnn_2_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_2_backward_simple_rnn_2_h[0] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[72] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 72] +
               w_bidirectional_2_backward_simple_rnn_2_bias[0]);
-    a_bidirectional_2_backward_simple_rnn_2_h[1] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[73] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 73] +
               w_bidirectional_2_backward_simple_rnn_2_bias[1]);
-    a_bidirectional_2_backward_simple_rnn_2_h[2] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[74] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 74] +
               w_bidirectional_2_backward_simple_rnn_2_bias[2]);
-    a_bidirectional_2_backward_simple_rnn_2_h[3] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[75] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 75] +
               w_bidirectional_2_backward_simple_rnn_2_bias[3]);
-    a_bidirectional_2_backward_simple_rnn_2_h[4] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[76] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 76] +
               w_bidirectional_2_backward_simple_rnn_2_bias[4]);
-    a_bidirectional_2_backward_simple_rnn_2_h[5] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[77] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 77] +
               w_bidirectional_2_backward_simple_rnn_2_bias[5]);
-    a_bidirectional_2_backward_simple_rnn_2_h[6] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[78] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 78] +
               w_bidirectional_2_backward_simple_rnn_2_bias[6]);
-    a_bidirectional_2_backward_simple_rnn_2_h[7] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[79] +
+    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] =
+        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 79] +
               w_bidirectional_2_backward_simple_rnn_2_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[0] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[8] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[16] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[24] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[32] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[40] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[48] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[56];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[1] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[9] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[17] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[25] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[33] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[41] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[49] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[57];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[2] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[10] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[18] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[26] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[34] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[42] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[50] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[58];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[3] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[11] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[19] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[27] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[35] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[43] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[51] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[59];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[4] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[12] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[20] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[28] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[36] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[44] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[52] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[60];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[5] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[13] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[21] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[29] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[37] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[45] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[53] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[61];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[6] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[14] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[22] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[30] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[38] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[46] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[54] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[62];
-      a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
+      a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] +=
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[7] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[15] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[23] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[31] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[39] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[47] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[55] +
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[63];
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[0]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[1]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[2]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[3]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[4]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[5]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[6]);
-      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] +
+      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] +
                 w_bidirectional_2_backward_simple_rnn_2_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
-      a_bidirectional_2_merged[t * 16] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8];
-      a_bidirectional_2_merged[t * 16 + 1] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1];
-      a_bidirectional_2_merged[t * 16 + 2] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2];
-      a_bidirectional_2_merged[t * 16 + 3] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3];
-      a_bidirectional_2_merged[t * 16 + 4] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4];
-      a_bidirectional_2_merged[t * 16 + 5] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5];
-      a_bidirectional_2_merged[t * 16 + 6] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6];
-      a_bidirectional_2_merged[t * 16 + 7] = a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7];
-      a_bidirectional_2_merged[t * 16 + 8] = a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 72];
-      a_bidirectional_2_merged[t * 16 + 9] = a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 73];
-      a_bidirectional_2_merged[t * 16 + 10] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 74];
-      a_bidirectional_2_merged[t * 16 + 11] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 75];
-      a_bidirectional_2_merged[t * 16 + 12] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 76];
-      a_bidirectional_2_merged[t * 16 + 13] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 77];
-      a_bidirectional_2_merged[t * 16 + 14] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 78];
-      a_bidirectional_2_merged[t * 16 + 15] =
-          a_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 79];
+      a_bidirectional_2_merged[b * 160 + t * 16] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 1] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 2] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 3] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 4] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 5] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 6] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 7] =
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 8] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 72];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 9] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 73];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 10] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 74];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 11] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 75];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 12] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 76];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 13] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 77];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 14] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 78];
+      a_bidirectional_2_merged[b * 160 + t * 16 + 15] =
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 79];
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_2_merged[r * 16 + q] *
-                 w_bidirectional_3_forward_simple_rnn_3_kernel[q * 8 + c];
-        a_bidirectional_3_forward_simple_rnn_3_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_2_merged + 0;
+    const float *const B = w_bidirectional_3_forward_simple_rnn_3_kernel + 0;
+    float *const C = a_bidirectional_3_forward_simple_rnn_3_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_3_forward_simple_rnn_3_h[0] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[0] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80] +
               w_bidirectional_3_forward_simple_rnn_3_bias[0]);
-    a_bidirectional_3_forward_simple_rnn_3_h[1] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[1] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 1] +
               w_bidirectional_3_forward_simple_rnn_3_bias[1]);
-    a_bidirectional_3_forward_simple_rnn_3_h[2] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[2] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 2] +
               w_bidirectional_3_forward_simple_rnn_3_bias[2]);
-    a_bidirectional_3_forward_simple_rnn_3_h[3] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[3] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 3] +
               w_bidirectional_3_forward_simple_rnn_3_bias[3]);
-    a_bidirectional_3_forward_simple_rnn_3_h[4] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[4] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 4] +
               w_bidirectional_3_forward_simple_rnn_3_bias[4]);
-    a_bidirectional_3_forward_simple_rnn_3_h[5] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[5] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 5] +
               w_bidirectional_3_forward_simple_rnn_3_bias[5]);
-    a_bidirectional_3_forward_simple_rnn_3_h[6] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[6] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 6] +
               w_bidirectional_3_forward_simple_rnn_3_bias[6]);
-    a_bidirectional_3_forward_simple_rnn_3_h[7] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[7] +
+    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] =
+        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 7] +
               w_bidirectional_3_forward_simple_rnn_3_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[0] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[8] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[16] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[24] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[32] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[40] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[48] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[56];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[1] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[9] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[17] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[25] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[33] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[41] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[49] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[57];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[2] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[10] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[18] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[26] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[34] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[42] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[50] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[58];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[3] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[11] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[19] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[27] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[35] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[43] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[51] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[59];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[4] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[12] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[20] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[28] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[36] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[44] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[52] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[60];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[5] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[13] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[21] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[29] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[37] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[45] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[53] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[61];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[6] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[14] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[22] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[30] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[38] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[46] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[54] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[62];
-      a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] +=
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[7] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[15] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[23] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[31] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[39] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[47] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[55] +
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[63];
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[0]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[1]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[2]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[3]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[4]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[5]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[6]);
-      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] +
+      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] +
                 w_bidirectional_3_forward_simple_rnn_3_bias[7]);
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 16; ++q)
-          sum += a_bidirectional_2_merged[r * 16 + q] *
-                 w_bidirectional_3_backward_simple_rnn_3_kernel[q * 8 + c];
-        a_bidirectional_3_backward_simple_rnn_3_z[r * 8 + c] = sum;
+  }
+  {
+    const float *const A = a_bidirectional_2_merged + 0;
+    const float *const B = w_bidirectional_3_backward_simple_rnn_3_kernel + 0;
+    float *const C = a_bidirectional_3_backward_simple_rnn_3_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
-    a_bidirectional_3_backward_simple_rnn_3_h[0] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[72] +
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 16; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 16 + p];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 72] +
               w_bidirectional_3_backward_simple_rnn_3_bias[0]);
-    a_bidirectional_3_backward_simple_rnn_3_h[1] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[73] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 73] +
               w_bidirectional_3_backward_simple_rnn_3_bias[1]);
-    a_bidirectional_3_backward_simple_rnn_3_h[2] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[74] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 74] +
               w_bidirectional_3_backward_simple_rnn_3_bias[2]);
-    a_bidirectional_3_backward_simple_rnn_3_h[3] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[75] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 75] +
               w_bidirectional_3_backward_simple_rnn_3_bias[3]);
-    a_bidirectional_3_backward_simple_rnn_3_h[4] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[76] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 76] +
               w_bidirectional_3_backward_simple_rnn_3_bias[4]);
-    a_bidirectional_3_backward_simple_rnn_3_h[5] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[77] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 77] +
               w_bidirectional_3_backward_simple_rnn_3_bias[5]);
-    a_bidirectional_3_backward_simple_rnn_3_h[6] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[78] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 78] +
               w_bidirectional_3_backward_simple_rnn_3_bias[6]);
-    a_bidirectional_3_backward_simple_rnn_3_h[7] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[79] +
+    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] =
+        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 79] +
               w_bidirectional_3_backward_simple_rnn_3_bias[7]);
     for (int t = 1; t <= 9; ++t) {
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[0] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[8] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[16] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[24] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[32] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[40] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[48] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[56];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[1] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[9] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[17] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[25] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[33] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[41] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[49] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[57];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[2] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[10] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[18] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[26] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[34] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[42] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[50] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[58];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[3] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[11] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[19] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[27] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[35] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[43] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[51] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[59];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[4] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[12] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[20] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[28] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[36] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[44] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[52] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[60];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[5] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[13] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[21] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[29] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[37] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[45] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[53] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[61];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[6] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[14] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[22] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[30] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[38] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[46] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[54] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[62];
-      a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
+      a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] +=
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[7] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[15] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[23] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[31] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[39] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[47] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[55] +
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[63];
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[0]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[1]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[2]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[3]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[4]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[5]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[6]);
-      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] +
+      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] =
+          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] +
                 w_bidirectional_3_backward_simple_rnn_3_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
-      a_bidirectional_3_merged[t * 16] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8];
-      a_bidirectional_3_merged[t * 16 + 1] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1];
-      a_bidirectional_3_merged[t * 16 + 2] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2];
-      a_bidirectional_3_merged[t * 16 + 3] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3];
-      a_bidirectional_3_merged[t * 16 + 4] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4];
-      a_bidirectional_3_merged[t * 16 + 5] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5];
-      a_bidirectional_3_merged[t * 16 + 6] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6];
-      a_bidirectional_3_merged[t * 16 + 7] = a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7];
-      a_bidirectional_3_merged[t * 16 + 8] = a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 72];
-      a_bidirectional_3_merged[t * 16 + 9] = a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 73];
-      a_bidirectional_3_merged[t * 16 + 10] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 74];
-      a_bidirectional_3_merged[t * 16 + 11] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 75];
-      a_bidirectional_3_merged[t * 16 + 12] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 76];
-      a_bidirectional_3_merged[t * 16 + 13] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 77];
-      a_bidirectional_3_merged[t * 16 + 14] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 78];
-      a_bidirectional_3_merged[t * 16 + 15] =
-          a_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 79];
+      a_bidirectional_3_merged[b * 160 + t * 16] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 1] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 2] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 3] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 4] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 5] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 6] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 7] =
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 8] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 72];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 9] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 73];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 10] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 74];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 11] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 75];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 12] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 76];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 13] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 77];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 14] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 78];
+      a_bidirectional_3_merged[b * 160 + t * 16 + 15] =
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 79];
     }
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 16; ++c) {
-        y_b[r * 16 + c] = a_bidirectional_3_merged[r * 16 + c];
+        y_b[b * 160 + r * 16 + c] = a_bidirectional_3_merged[b * 160 + r * 16 + c];
       }
     }
   }
@@ -1915,3943 +2277,4428 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
   float *const g_bidirectional_3_backward_simple_rnn_3_kernel = grad->flat + 1224;
   float *const g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel = grad->flat + 1352;
   float *const g_bidirectional_3_backward_simple_rnn_3_bias = grad->flat + 1416;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_bidirectional_forward_simple_rnn_h =
+      &s->a_bidirectional_forward_simple_rnn_h[0][0];
+  float *const a_bidirectional_backward_simple_rnn_h =
+      &s->a_bidirectional_backward_simple_rnn_h[0][0];
+  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+  float *const a_bidirectional_1_forward_simple_rnn_1_h =
+      &s->a_bidirectional_1_forward_simple_rnn_1_h[0][0];
+  float *const a_bidirectional_1_backward_simple_rnn_1_h =
+      &s->a_bidirectional_1_backward_simple_rnn_1_h[0][0];
+  float *const a_bidirectional_1_merged = &s->a_bidirectional_1_merged[0][0];
+  float *const a_bidirectional_2_forward_simple_rnn_2_h =
+      &s->a_bidirectional_2_forward_simple_rnn_2_h[0][0];
+  float *const a_bidirectional_2_backward_simple_rnn_2_h =
+      &s->a_bidirectional_2_backward_simple_rnn_2_h[0][0];
+  float *const a_bidirectional_2_merged = &s->a_bidirectional_2_merged[0][0];
+  float *const a_bidirectional_3_forward_simple_rnn_3_h =
+      &s->a_bidirectional_3_forward_simple_rnn_3_h[0][0];
+  float *const a_bidirectional_3_backward_simple_rnn_3_h =
+      &s->a_bidirectional_3_backward_simple_rnn_3_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_bidirectional_forward_simple_rnn_z =
+      &s->d_bidirectional_forward_simple_rnn_z[0][0];
+  float *const d_bidirectional_forward_simple_rnn_h =
+      &s->d_bidirectional_forward_simple_rnn_h[0][0];
+  float *const d_bidirectional_backward_simple_rnn_z =
+      &s->d_bidirectional_backward_simple_rnn_z[0][0];
+  float *const d_bidirectional_backward_simple_rnn_h =
+      &s->d_bidirectional_backward_simple_rnn_h[0][0];
+  float *const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
+  float *const d_bidirectional_1_forward_simple_rnn_1_z =
+      &s->d_bidirectional_1_forward_simple_rnn_1_z[0][0];
+  float *const d_bidirectional_1_forward_simple_rnn_1_h =
+      &s->d_bidirectional_1_forward_simple_rnn_1_h[0][0];
+  float *const d_bidirectional_1_backward_simple_rnn_1_z =
+      &s->d_bidirectional_1_backward_simple_rnn_1_z[0][0];
+  float *const d_bidirectional_1_backward_simple_rnn_1_h =
+      &s->d_bidirectional_1_backward_simple_rnn_1_h[0][0];
+  float *const d_bidirectional_1_merged = &s->d_bidirectional_1_merged[0][0];
+  float *const d_bidirectional_2_forward_simple_rnn_2_z =
+      &s->d_bidirectional_2_forward_simple_rnn_2_z[0][0];
+  float *const d_bidirectional_2_forward_simple_rnn_2_h =
+      &s->d_bidirectional_2_forward_simple_rnn_2_h[0][0];
+  float *const d_bidirectional_2_backward_simple_rnn_2_z =
+      &s->d_bidirectional_2_backward_simple_rnn_2_z[0][0];
+  float *const d_bidirectional_2_backward_simple_rnn_2_h =
+      &s->d_bidirectional_2_backward_simple_rnn_2_h[0][0];
+  float *const d_bidirectional_2_merged = &s->d_bidirectional_2_merged[0][0];
+  float *const d_bidirectional_3_forward_simple_rnn_3_z =
+      &s->d_bidirectional_3_forward_simple_rnn_3_z[0][0];
+  float *const d_bidirectional_3_forward_simple_rnn_3_h =
+      &s->d_bidirectional_3_forward_simple_rnn_3_h[0][0];
+  float *const d_bidirectional_3_backward_simple_rnn_3_z =
+      &s->d_bidirectional_3_backward_simple_rnn_3_z[0][0];
+  float *const d_bidirectional_3_backward_simple_rnn_3_h =
+      &s->d_bidirectional_3_backward_simple_rnn_3_h[0][0];
+  float *const d_bidirectional_3_merged = &s->d_bidirectional_3_merged[0][0];
+  float *const wt_bidirectional_3_backward_simple_rnn_3_kernel =
+      s->wt_bidirectional_3_backward_simple_rnn_3_kernel;
+  float *const wt_bidirectional_3_forward_simple_rnn_3_kernel =
+      s->wt_bidirectional_3_forward_simple_rnn_3_kernel;
+  float *const wt_bidirectional_2_backward_simple_rnn_2_kernel =
+      s->wt_bidirectional_2_backward_simple_rnn_2_kernel;
+  float *const wt_bidirectional_2_forward_simple_rnn_2_kernel =
+      s->wt_bidirectional_2_forward_simple_rnn_2_kernel;
+  float *const wt_bidirectional_1_backward_simple_rnn_1_kernel =
+      s->wt_bidirectional_1_backward_simple_rnn_1_kernel;
+  float *const wt_bidirectional_1_forward_simple_rnn_1_kernel =
+      s->wt_bidirectional_1_forward_simple_rnn_1_kernel;
+  float *const wt_bidirectional_backward_simple_rnn_kernel =
+      s->wt_bidirectional_backward_simple_rnn_kernel;
+  float *const wt_bidirectional_forward_simple_rnn_kernel =
+      s->wt_bidirectional_forward_simple_rnn_kernel;
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_3_backward_simple_rnn_3_kernel[r * 16 + c] =
+          w_bidirectional_3_backward_simple_rnn_3_kernel[r + c * 8];
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_3_forward_simple_rnn_3_kernel[r * 16 + c] =
+          w_bidirectional_3_forward_simple_rnn_3_kernel[r + c * 8];
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_2_backward_simple_rnn_2_kernel[r * 16 + c] =
+          w_bidirectional_2_backward_simple_rnn_2_kernel[r + c * 8];
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_2_forward_simple_rnn_2_kernel[r * 16 + c] =
+          w_bidirectional_2_forward_simple_rnn_2_kernel[r + c * 8];
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_1_backward_simple_rnn_1_kernel[r * 16 + c] =
+          w_bidirectional_1_backward_simple_rnn_1_kernel[r + c * 8];
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 16; ++c) {
+      wt_bidirectional_1_forward_simple_rnn_1_kernel[r * 16 + c] =
+          w_bidirectional_1_forward_simple_rnn_1_kernel[r + c * 8];
+    }
+  }
+  wt_bidirectional_backward_simple_rnn_kernel[0] = w_bidirectional_backward_simple_rnn_kernel[0];
+  wt_bidirectional_backward_simple_rnn_kernel[1] = w_bidirectional_backward_simple_rnn_kernel[8];
+  wt_bidirectional_backward_simple_rnn_kernel[2] = w_bidirectional_backward_simple_rnn_kernel[16];
+  wt_bidirectional_backward_simple_rnn_kernel[3] = w_bidirectional_backward_simple_rnn_kernel[24];
+  wt_bidirectional_backward_simple_rnn_kernel[4] = w_bidirectional_backward_simple_rnn_kernel[32];
+  wt_bidirectional_backward_simple_rnn_kernel[5] = w_bidirectional_backward_simple_rnn_kernel[1];
+  wt_bidirectional_backward_simple_rnn_kernel[6] = w_bidirectional_backward_simple_rnn_kernel[9];
+  wt_bidirectional_backward_simple_rnn_kernel[7] = w_bidirectional_backward_simple_rnn_kernel[17];
+  wt_bidirectional_backward_simple_rnn_kernel[8] = w_bidirectional_backward_simple_rnn_kernel[25];
+  wt_bidirectional_backward_simple_rnn_kernel[9] = w_bidirectional_backward_simple_rnn_kernel[33];
+  wt_bidirectional_backward_simple_rnn_kernel[10] = w_bidirectional_backward_simple_rnn_kernel[2];
+  wt_bidirectional_backward_simple_rnn_kernel[11] = w_bidirectional_backward_simple_rnn_kernel[10];
+  wt_bidirectional_backward_simple_rnn_kernel[12] = w_bidirectional_backward_simple_rnn_kernel[18];
+  wt_bidirectional_backward_simple_rnn_kernel[13] = w_bidirectional_backward_simple_rnn_kernel[26];
+  wt_bidirectional_backward_simple_rnn_kernel[14] = w_bidirectional_backward_simple_rnn_kernel[34];
+  wt_bidirectional_backward_simple_rnn_kernel[15] = w_bidirectional_backward_simple_rnn_kernel[3];
+  wt_bidirectional_backward_simple_rnn_kernel[16] = w_bidirectional_backward_simple_rnn_kernel[11];
+  wt_bidirectional_backward_simple_rnn_kernel[17] = w_bidirectional_backward_simple_rnn_kernel[19];
+  wt_bidirectional_backward_simple_rnn_kernel[18] = w_bidirectional_backward_simple_rnn_kernel[27];
+  wt_bidirectional_backward_simple_rnn_kernel[19] = w_bidirectional_backward_simple_rnn_kernel[35];
+  wt_bidirectional_backward_simple_rnn_kernel[20] = w_bidirectional_backward_simple_rnn_kernel[4];
+  wt_bidirectional_backward_simple_rnn_kernel[21] = w_bidirectional_backward_simple_rnn_kernel[12];
+  wt_bidirectional_backward_simple_rnn_kernel[22] = w_bidirectional_backward_simple_rnn_kernel[20];
+  wt_bidirectional_backward_simple_rnn_kernel[23] = w_bidirectional_backward_simple_rnn_kernel[28];
+  wt_bidirectional_backward_simple_rnn_kernel[24] = w_bidirectional_backward_simple_rnn_kernel[36];
+  wt_bidirectional_backward_simple_rnn_kernel[25] = w_bidirectional_backward_simple_rnn_kernel[5];
+  wt_bidirectional_backward_simple_rnn_kernel[26] = w_bidirectional_backward_simple_rnn_kernel[13];
+  wt_bidirectional_backward_simple_rnn_kernel[27] = w_bidirectional_backward_simple_rnn_kernel[21];
+  wt_bidirectional_backward_simple_rnn_kernel[28] = w_bidirectional_backward_simple_rnn_kernel[29];
+  wt_bidirectional_backward_simple_rnn_kernel[29] = w_bidirectional_backward_simple_rnn_kernel[37];
+  wt_bidirectional_backward_simple_rnn_kernel[30] = w_bidirectional_backward_simple_rnn_kernel[6];
+  wt_bidirectional_backward_simple_rnn_kernel[31] = w_bidirectional_backward_simple_rnn_kernel[14];
+  wt_bidirectional_backward_simple_rnn_kernel[32] = w_bidirectional_backward_simple_rnn_kernel[22];
+  wt_bidirectional_backward_simple_rnn_kernel[33] = w_bidirectional_backward_simple_rnn_kernel[30];
+  wt_bidirectional_backward_simple_rnn_kernel[34] = w_bidirectional_backward_simple_rnn_kernel[38];
+  wt_bidirectional_backward_simple_rnn_kernel[35] = w_bidirectional_backward_simple_rnn_kernel[7];
+  wt_bidirectional_backward_simple_rnn_kernel[36] = w_bidirectional_backward_simple_rnn_kernel[15];
+  wt_bidirectional_backward_simple_rnn_kernel[37] = w_bidirectional_backward_simple_rnn_kernel[23];
+  wt_bidirectional_backward_simple_rnn_kernel[38] = w_bidirectional_backward_simple_rnn_kernel[31];
+  wt_bidirectional_backward_simple_rnn_kernel[39] = w_bidirectional_backward_simple_rnn_kernel[39];
+  wt_bidirectional_forward_simple_rnn_kernel[0] = w_bidirectional_forward_simple_rnn_kernel[0];
+  wt_bidirectional_forward_simple_rnn_kernel[1] = w_bidirectional_forward_simple_rnn_kernel[8];
+  wt_bidirectional_forward_simple_rnn_kernel[2] = w_bidirectional_forward_simple_rnn_kernel[16];
+  wt_bidirectional_forward_simple_rnn_kernel[3] = w_bidirectional_forward_simple_rnn_kernel[24];
+  wt_bidirectional_forward_simple_rnn_kernel[4] = w_bidirectional_forward_simple_rnn_kernel[32];
+  wt_bidirectional_forward_simple_rnn_kernel[5] = w_bidirectional_forward_simple_rnn_kernel[1];
+  wt_bidirectional_forward_simple_rnn_kernel[6] = w_bidirectional_forward_simple_rnn_kernel[9];
+  wt_bidirectional_forward_simple_rnn_kernel[7] = w_bidirectional_forward_simple_rnn_kernel[17];
+  wt_bidirectional_forward_simple_rnn_kernel[8] = w_bidirectional_forward_simple_rnn_kernel[25];
+  wt_bidirectional_forward_simple_rnn_kernel[9] = w_bidirectional_forward_simple_rnn_kernel[33];
+  wt_bidirectional_forward_simple_rnn_kernel[10] = w_bidirectional_forward_simple_rnn_kernel[2];
+  wt_bidirectional_forward_simple_rnn_kernel[11] = w_bidirectional_forward_simple_rnn_kernel[10];
+  wt_bidirectional_forward_simple_rnn_kernel[12] = w_bidirectional_forward_simple_rnn_kernel[18];
+  wt_bidirectional_forward_simple_rnn_kernel[13] = w_bidirectional_forward_simple_rnn_kernel[26];
+  wt_bidirectional_forward_simple_rnn_kernel[14] = w_bidirectional_forward_simple_rnn_kernel[34];
+  wt_bidirectional_forward_simple_rnn_kernel[15] = w_bidirectional_forward_simple_rnn_kernel[3];
+  wt_bidirectional_forward_simple_rnn_kernel[16] = w_bidirectional_forward_simple_rnn_kernel[11];
+  wt_bidirectional_forward_simple_rnn_kernel[17] = w_bidirectional_forward_simple_rnn_kernel[19];
+  wt_bidirectional_forward_simple_rnn_kernel[18] = w_bidirectional_forward_simple_rnn_kernel[27];
+  wt_bidirectional_forward_simple_rnn_kernel[19] = w_bidirectional_forward_simple_rnn_kernel[35];
+  wt_bidirectional_forward_simple_rnn_kernel[20] = w_bidirectional_forward_simple_rnn_kernel[4];
+  wt_bidirectional_forward_simple_rnn_kernel[21] = w_bidirectional_forward_simple_rnn_kernel[12];
+  wt_bidirectional_forward_simple_rnn_kernel[22] = w_bidirectional_forward_simple_rnn_kernel[20];
+  wt_bidirectional_forward_simple_rnn_kernel[23] = w_bidirectional_forward_simple_rnn_kernel[28];
+  wt_bidirectional_forward_simple_rnn_kernel[24] = w_bidirectional_forward_simple_rnn_kernel[36];
+  wt_bidirectional_forward_simple_rnn_kernel[25] = w_bidirectional_forward_simple_rnn_kernel[5];
+  wt_bidirectional_forward_simple_rnn_kernel[26] = w_bidirectional_forward_simple_rnn_kernel[13];
+  wt_bidirectional_forward_simple_rnn_kernel[27] = w_bidirectional_forward_simple_rnn_kernel[21];
+  wt_bidirectional_forward_simple_rnn_kernel[28] = w_bidirectional_forward_simple_rnn_kernel[29];
+  wt_bidirectional_forward_simple_rnn_kernel[29] = w_bidirectional_forward_simple_rnn_kernel[37];
+  wt_bidirectional_forward_simple_rnn_kernel[30] = w_bidirectional_forward_simple_rnn_kernel[6];
+  wt_bidirectional_forward_simple_rnn_kernel[31] = w_bidirectional_forward_simple_rnn_kernel[14];
+  wt_bidirectional_forward_simple_rnn_kernel[32] = w_bidirectional_forward_simple_rnn_kernel[22];
+  wt_bidirectional_forward_simple_rnn_kernel[33] = w_bidirectional_forward_simple_rnn_kernel[30];
+  wt_bidirectional_forward_simple_rnn_kernel[34] = w_bidirectional_forward_simple_rnn_kernel[38];
+  wt_bidirectional_forward_simple_rnn_kernel[35] = w_bidirectional_forward_simple_rnn_kernel[7];
+  wt_bidirectional_forward_simple_rnn_kernel[36] = w_bidirectional_forward_simple_rnn_kernel[15];
+  wt_bidirectional_forward_simple_rnn_kernel[37] = w_bidirectional_forward_simple_rnn_kernel[23];
+  wt_bidirectional_forward_simple_rnn_kernel[38] = w_bidirectional_forward_simple_rnn_kernel[31];
+  wt_bidirectional_forward_simple_rnn_kernel[39] = w_bidirectional_forward_simple_rnn_kernel[39];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_bidirectional_forward_simple_rnn_h = s->a_bidirectional_forward_simple_rnn_h[b];
-    float *const a_bidirectional_backward_simple_rnn_h =
-        s->a_bidirectional_backward_simple_rnn_h[b];
-    float *const a_bidirectional_merged = s->a_bidirectional_merged[b];
-    float *const a_bidirectional_1_forward_simple_rnn_1_h =
-        s->a_bidirectional_1_forward_simple_rnn_1_h[b];
-    float *const a_bidirectional_1_backward_simple_rnn_1_h =
-        s->a_bidirectional_1_backward_simple_rnn_1_h[b];
-    float *const a_bidirectional_1_merged = s->a_bidirectional_1_merged[b];
-    float *const a_bidirectional_2_forward_simple_rnn_2_h =
-        s->a_bidirectional_2_forward_simple_rnn_2_h[b];
-    float *const a_bidirectional_2_backward_simple_rnn_2_h =
-        s->a_bidirectional_2_backward_simple_rnn_2_h[b];
-    float *const a_bidirectional_2_merged = s->a_bidirectional_2_merged[b];
-    float *const a_bidirectional_3_forward_simple_rnn_3_h =
-        s->a_bidirectional_3_forward_simple_rnn_3_h[b];
-    float *const a_bidirectional_3_backward_simple_rnn_3_h =
-        s->a_bidirectional_3_backward_simple_rnn_3_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 50 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 160;
-    float *const d_bidirectional_forward_simple_rnn_z = s->d_bidirectional_forward_simple_rnn_z;
-    float *const d_bidirectional_forward_simple_rnn_h = s->d_bidirectional_forward_simple_rnn_h;
-    float *const d_bidirectional_backward_simple_rnn_z = s->d_bidirectional_backward_simple_rnn_z;
-    float *const d_bidirectional_backward_simple_rnn_h = s->d_bidirectional_backward_simple_rnn_h;
-    float *const d_bidirectional_merged = s->d_bidirectional_merged;
-    float *const d_bidirectional_1_forward_simple_rnn_1_z =
-        s->d_bidirectional_1_forward_simple_rnn_1_z;
-    float *const d_bidirectional_1_forward_simple_rnn_1_h =
-        s->d_bidirectional_1_forward_simple_rnn_1_h;
-    float *const d_bidirectional_1_backward_simple_rnn_1_z =
-        s->d_bidirectional_1_backward_simple_rnn_1_z;
-    float *const d_bidirectional_1_backward_simple_rnn_1_h =
-        s->d_bidirectional_1_backward_simple_rnn_1_h;
-    float *const d_bidirectional_1_merged = s->d_bidirectional_1_merged;
-    float *const d_bidirectional_2_forward_simple_rnn_2_z =
-        s->d_bidirectional_2_forward_simple_rnn_2_z;
-    float *const d_bidirectional_2_forward_simple_rnn_2_h =
-        s->d_bidirectional_2_forward_simple_rnn_2_h;
-    float *const d_bidirectional_2_backward_simple_rnn_2_z =
-        s->d_bidirectional_2_backward_simple_rnn_2_z;
-    float *const d_bidirectional_2_backward_simple_rnn_2_h =
-        s->d_bidirectional_2_backward_simple_rnn_2_h;
-    float *const d_bidirectional_2_merged = s->d_bidirectional_2_merged;
-    float *const d_bidirectional_3_forward_simple_rnn_3_z =
-        s->d_bidirectional_3_forward_simple_rnn_3_z;
-    float *const d_bidirectional_3_forward_simple_rnn_3_h =
-        s->d_bidirectional_3_forward_simple_rnn_3_h;
-    float *const d_bidirectional_3_backward_simple_rnn_3_z =
-        s->d_bidirectional_3_backward_simple_rnn_3_z;
-    float *const d_bidirectional_3_backward_simple_rnn_3_h =
-        s->d_bidirectional_3_backward_simple_rnn_3_h;
-    float *const d_bidirectional_3_merged = s->d_bidirectional_3_merged;
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_3_merged[r * 16 + c] = dy_b[r * 16 + c];
+        d_bidirectional_3_merged[b * 160 + r * 16 + c] = dy_b[b * 160 + r * 16 + c];
       }
     }
     for (int t = 9; t >= 0; --t) {
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 72] = d_bidirectional_3_merged[t * 16 + 8];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 73] = d_bidirectional_3_merged[t * 16 + 9];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 74] =
-          d_bidirectional_3_merged[t * 16 + 10];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 75] =
-          d_bidirectional_3_merged[t * 16 + 11];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 76] =
-          d_bidirectional_3_merged[t * 16 + 12];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 77] =
-          d_bidirectional_3_merged[t * 16 + 13];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 78] =
-          d_bidirectional_3_merged[t * 16 + 14];
-      d_bidirectional_3_backward_simple_rnn_3_h[-t * 8 + 79] =
-          d_bidirectional_3_merged[t * 16 + 15];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8] = d_bidirectional_3_merged[t * 16];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] = d_bidirectional_3_merged[t * 16 + 1];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] = d_bidirectional_3_merged[t * 16 + 2];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] = d_bidirectional_3_merged[t * 16 + 3];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] = d_bidirectional_3_merged[t * 16 + 4];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] = d_bidirectional_3_merged[t * 16 + 5];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] = d_bidirectional_3_merged[t * 16 + 6];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] = d_bidirectional_3_merged[t * 16 + 7];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 72] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 8];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 73] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 9];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 74] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 10];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 75] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 11];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 76] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 12];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 77] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 13];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 78] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 14];
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + -t * 8 + 79] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 15];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] =
+          d_bidirectional_3_merged[b * 160 + t * 16];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 1];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 2];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 3];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 4];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 5];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 6];
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] =
+          d_bidirectional_3_merged[b * 160 + t * 16 + 7];
     }
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6]);
-      d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] =
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] =
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7]);
       g_bidirectional_3_backward_simple_rnn_3_bias[0] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8]);
       g_bidirectional_3_backward_simple_rnn_3_bias[1] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 1]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1]);
       g_bidirectional_3_backward_simple_rnn_3_bias[2] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 2]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2]);
       g_bidirectional_3_backward_simple_rnn_3_bias[3] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 3]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3]);
       g_bidirectional_3_backward_simple_rnn_3_bias[4] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 4]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4]);
       g_bidirectional_3_backward_simple_rnn_3_bias[5] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 5]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5]);
       g_bidirectional_3_backward_simple_rnn_3_bias[6] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 6]);
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6]);
       g_bidirectional_3_backward_simple_rnn_3_bias[7] +=
-          d_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7] *
-                      a_bidirectional_3_backward_simple_rnn_3_h[t * 8 + 7]);
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+          d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[0] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[1] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[2] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[3] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[4] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[5] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[6] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[7];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[8] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[9] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[10] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[11] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[12] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[13] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[14] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[15];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[16] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[17] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[18] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[19] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[20] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[21] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[22] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[23];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[24] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[25] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[26] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[27] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[28] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[29] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[30] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[31];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[32] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[33] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[34] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[35] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[36] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[37] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[38] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[39];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[40] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[41] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[42] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[43] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[44] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[45] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[46] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[47];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[48] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[49] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[50] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[51] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[52] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[53] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[54] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[55];
-      d_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] +=
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72] *
+      d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[56] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[57] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[58] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[59] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[60] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[61] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[62] +
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[63];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[0] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[1] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[2] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[3] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[4] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[5] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[6] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[7] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[8] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[9] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[10] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[11] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[12] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[13] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[14] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[15] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[16] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[17] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[18] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[19] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[20] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[21] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[22] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[23] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[24] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[25] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[26] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[27] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[28] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[29] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[30] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[31] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[32] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[33] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[34] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[35] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[36] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[37] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[38] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[39] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[40] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[41] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[42] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[43] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[44] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[45] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[46] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[47] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[48] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[49] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[50] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[51] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[52] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[53] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[54] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[55] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[56] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 72];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[57] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 73];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[58] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 74];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[59] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 75];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[60] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 76];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[61] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 77];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[62] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 78];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78];
       g_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[63] +=
-          a_bidirectional_3_backward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_backward_simple_rnn_3_z[-t * 8 + 79];
+          a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79];
     }
-    d_bidirectional_3_backward_simple_rnn_3_z[72] =
-        d_bidirectional_3_backward_simple_rnn_3_h[0] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[0] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[0]);
-    d_bidirectional_3_backward_simple_rnn_3_z[73] =
-        d_bidirectional_3_backward_simple_rnn_3_h[1] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[1] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[1]);
-    d_bidirectional_3_backward_simple_rnn_3_z[74] =
-        d_bidirectional_3_backward_simple_rnn_3_h[2] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[2] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[2]);
-    d_bidirectional_3_backward_simple_rnn_3_z[75] =
-        d_bidirectional_3_backward_simple_rnn_3_h[3] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[3] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[3]);
-    d_bidirectional_3_backward_simple_rnn_3_z[76] =
-        d_bidirectional_3_backward_simple_rnn_3_h[4] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[4] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[4]);
-    d_bidirectional_3_backward_simple_rnn_3_z[77] =
-        d_bidirectional_3_backward_simple_rnn_3_h[5] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[5] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[5]);
-    d_bidirectional_3_backward_simple_rnn_3_z[78] =
-        d_bidirectional_3_backward_simple_rnn_3_h[6] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[6] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[6]);
-    d_bidirectional_3_backward_simple_rnn_3_z[79] =
-        d_bidirectional_3_backward_simple_rnn_3_h[7] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[7] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[7]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 72] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 73] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 74] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 75] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 76] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 77] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 78] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6]);
+    d_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 79] =
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7]);
     g_bidirectional_3_backward_simple_rnn_3_bias[0] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[0] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[0] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[0]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80]);
     g_bidirectional_3_backward_simple_rnn_3_bias[1] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[1] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[1] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[1]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1]);
     g_bidirectional_3_backward_simple_rnn_3_bias[2] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[2] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[2] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[2]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2]);
     g_bidirectional_3_backward_simple_rnn_3_bias[3] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[3] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[3] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[3]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3]);
     g_bidirectional_3_backward_simple_rnn_3_bias[4] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[4] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[4] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[4]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4]);
     g_bidirectional_3_backward_simple_rnn_3_bias[5] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[5] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[5] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[5]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5]);
     g_bidirectional_3_backward_simple_rnn_3_bias[6] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[6] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[6] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[6]);
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6]);
     g_bidirectional_3_backward_simple_rnn_3_bias[7] +=
-        d_bidirectional_3_backward_simple_rnn_3_h[7] *
-        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[7] *
-                    a_bidirectional_3_backward_simple_rnn_3_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_3_backward_simple_rnn_3_z[r * 8 + q] *
-                 w_bidirectional_3_backward_simple_rnn_3_kernel[q + c * 8];
-        d_bidirectional_2_merged[r * 16 + c] = sum;
+        d_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] *
+                    a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_3_backward_simple_rnn_3_z + 0;
+    const float *const B = wt_bidirectional_3_backward_simple_rnn_3_kernel + 0;
+    float *const C = d_bidirectional_2_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_3_backward_simple_rnn_3_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_2_merged[r + q * 16] *
-                 d_bidirectional_3_backward_simple_rnn_3_z[q * 8 + c];
-        g_bidirectional_3_backward_simple_rnn_3_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_2_merged + 0;
+    const float *const B = d_bidirectional_3_backward_simple_rnn_3_z + 0;
+    float *const C = g_bidirectional_3_backward_simple_rnn_3_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6]);
-      d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] =
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] =
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7]);
       g_bidirectional_3_forward_simple_rnn_3_bias[0] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8]);
       g_bidirectional_3_forward_simple_rnn_3_bias[1] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 1]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1]);
       g_bidirectional_3_forward_simple_rnn_3_bias[2] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 2]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2]);
       g_bidirectional_3_forward_simple_rnn_3_bias[3] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 3]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3]);
       g_bidirectional_3_forward_simple_rnn_3_bias[4] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 4]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4]);
       g_bidirectional_3_forward_simple_rnn_3_bias[5] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 5]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5]);
       g_bidirectional_3_forward_simple_rnn_3_bias[6] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 6]);
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6]);
       g_bidirectional_3_forward_simple_rnn_3_bias[7] +=
-          d_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7] *
-                      a_bidirectional_3_forward_simple_rnn_3_h[t * 8 + 7]);
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+          d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[0] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[1] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[2] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[3] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[4] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[5] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[6] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[7];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[8] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[9] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[10] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[11] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[12] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[13] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[14] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[15];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[16] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[17] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[18] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[19] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[20] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[21] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[22] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[23];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[24] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[25] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[26] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[27] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[28] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[29] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[30] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[31];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[32] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[33] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[34] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[35] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[36] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[37] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[38] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[39];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[40] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[41] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[42] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[43] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[44] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[45] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[46] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[47];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[48] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[49] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[50] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[51] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[52] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[53] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[54] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[55];
-      d_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] +=
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8] *
+      d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[56] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[57] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[58] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[59] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[60] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[61] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[62] +
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[63];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[0] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[1] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[2] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[3] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[4] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[5] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[6] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[7] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 8] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[8] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[9] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[10] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[11] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[12] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[13] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[14] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[15] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 7] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[16] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[17] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[18] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[19] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[20] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[21] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[22] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[23] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 6] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[24] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[25] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[26] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[27] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[28] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[29] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[30] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[31] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 5] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[32] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[33] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[34] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[35] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[36] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[37] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[38] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[39] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 4] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[40] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[41] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[42] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[43] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[44] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[45] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[46] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[47] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 3] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[48] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[49] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[50] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[51] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[52] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[53] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[54] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[55] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 2] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[56] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[57] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 1];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[58] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 2];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[59] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 3];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[60] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 4];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[61] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 5];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[62] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 6];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6];
       g_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[63] +=
-          a_bidirectional_3_forward_simple_rnn_3_h[t * 8 - 1] *
-          d_bidirectional_3_forward_simple_rnn_3_z[t * 8 + 7];
+          a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7];
     }
-    d_bidirectional_3_forward_simple_rnn_3_z[0] =
-        d_bidirectional_3_forward_simple_rnn_3_h[0] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[0] * a_bidirectional_3_forward_simple_rnn_3_h[0]);
-    d_bidirectional_3_forward_simple_rnn_3_z[1] =
-        d_bidirectional_3_forward_simple_rnn_3_h[1] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[1] * a_bidirectional_3_forward_simple_rnn_3_h[1]);
-    d_bidirectional_3_forward_simple_rnn_3_z[2] =
-        d_bidirectional_3_forward_simple_rnn_3_h[2] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[2] * a_bidirectional_3_forward_simple_rnn_3_h[2]);
-    d_bidirectional_3_forward_simple_rnn_3_z[3] =
-        d_bidirectional_3_forward_simple_rnn_3_h[3] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[3] * a_bidirectional_3_forward_simple_rnn_3_h[3]);
-    d_bidirectional_3_forward_simple_rnn_3_z[4] =
-        d_bidirectional_3_forward_simple_rnn_3_h[4] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[4] * a_bidirectional_3_forward_simple_rnn_3_h[4]);
-    d_bidirectional_3_forward_simple_rnn_3_z[5] =
-        d_bidirectional_3_forward_simple_rnn_3_h[5] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[5] * a_bidirectional_3_forward_simple_rnn_3_h[5]);
-    d_bidirectional_3_forward_simple_rnn_3_z[6] =
-        d_bidirectional_3_forward_simple_rnn_3_h[6] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[6] * a_bidirectional_3_forward_simple_rnn_3_h[6]);
-    d_bidirectional_3_forward_simple_rnn_3_z[7] =
-        d_bidirectional_3_forward_simple_rnn_3_h[7] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[7] * a_bidirectional_3_forward_simple_rnn_3_h[7]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 1] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 2] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 3] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 4] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 5] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 6] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6]);
+    d_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 7] =
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7]);
     g_bidirectional_3_forward_simple_rnn_3_bias[0] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[0] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[0] * a_bidirectional_3_forward_simple_rnn_3_h[0]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80]);
     g_bidirectional_3_forward_simple_rnn_3_bias[1] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[1] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[1] * a_bidirectional_3_forward_simple_rnn_3_h[1]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1]);
     g_bidirectional_3_forward_simple_rnn_3_bias[2] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[2] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[2] * a_bidirectional_3_forward_simple_rnn_3_h[2]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2]);
     g_bidirectional_3_forward_simple_rnn_3_bias[3] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[3] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[3] * a_bidirectional_3_forward_simple_rnn_3_h[3]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3]);
     g_bidirectional_3_forward_simple_rnn_3_bias[4] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[4] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[4] * a_bidirectional_3_forward_simple_rnn_3_h[4]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4]);
     g_bidirectional_3_forward_simple_rnn_3_bias[5] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[5] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[5] * a_bidirectional_3_forward_simple_rnn_3_h[5]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5]);
     g_bidirectional_3_forward_simple_rnn_3_bias[6] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[6] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[6] * a_bidirectional_3_forward_simple_rnn_3_h[6]);
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6]);
     g_bidirectional_3_forward_simple_rnn_3_bias[7] +=
-        d_bidirectional_3_forward_simple_rnn_3_h[7] *
-        (1.0f -
-         a_bidirectional_3_forward_simple_rnn_3_h[7] * a_bidirectional_3_forward_simple_rnn_3_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = d_bidirectional_2_merged[r * 16 + c];
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_3_forward_simple_rnn_3_z[r * 8 + q] *
-                 w_bidirectional_3_forward_simple_rnn_3_kernel[q + c * 8];
-        d_bidirectional_2_merged[r * 16 + c] = sum;
+        d_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] *
+                    a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_3_forward_simple_rnn_3_z + 0;
+    const float *const B = wt_bidirectional_3_forward_simple_rnn_3_kernel + 0;
+    float *const C = d_bidirectional_2_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_3_forward_simple_rnn_3_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_2_merged[r + q * 16] *
-                 d_bidirectional_3_forward_simple_rnn_3_z[q * 8 + c];
-        g_bidirectional_3_forward_simple_rnn_3_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_2_merged + 0;
+    const float *const B = d_bidirectional_3_forward_simple_rnn_3_z + 0;
+    float *const C = g_bidirectional_3_forward_simple_rnn_3_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 0; --t) {
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 72] = d_bidirectional_2_merged[t * 16 + 8];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 73] = d_bidirectional_2_merged[t * 16 + 9];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 74] =
-          d_bidirectional_2_merged[t * 16 + 10];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 75] =
-          d_bidirectional_2_merged[t * 16 + 11];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 76] =
-          d_bidirectional_2_merged[t * 16 + 12];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 77] =
-          d_bidirectional_2_merged[t * 16 + 13];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 78] =
-          d_bidirectional_2_merged[t * 16 + 14];
-      d_bidirectional_2_backward_simple_rnn_2_h[-t * 8 + 79] =
-          d_bidirectional_2_merged[t * 16 + 15];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8] = d_bidirectional_2_merged[t * 16];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] = d_bidirectional_2_merged[t * 16 + 1];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] = d_bidirectional_2_merged[t * 16 + 2];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] = d_bidirectional_2_merged[t * 16 + 3];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] = d_bidirectional_2_merged[t * 16 + 4];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] = d_bidirectional_2_merged[t * 16 + 5];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] = d_bidirectional_2_merged[t * 16 + 6];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] = d_bidirectional_2_merged[t * 16 + 7];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 72] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 8];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 73] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 9];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 74] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 10];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 75] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 11];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 76] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 12];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 77] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 13];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 78] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 14];
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + -t * 8 + 79] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 15];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] =
+          d_bidirectional_2_merged[b * 160 + t * 16];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 1];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 2];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 3];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 4];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 5];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 6];
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] =
+          d_bidirectional_2_merged[b * 160 + t * 16 + 7];
     }
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6]);
-      d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] =
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] =
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7]);
       g_bidirectional_2_backward_simple_rnn_2_bias[0] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8]);
       g_bidirectional_2_backward_simple_rnn_2_bias[1] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 1]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1]);
       g_bidirectional_2_backward_simple_rnn_2_bias[2] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 2]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2]);
       g_bidirectional_2_backward_simple_rnn_2_bias[3] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 3]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3]);
       g_bidirectional_2_backward_simple_rnn_2_bias[4] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 4]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4]);
       g_bidirectional_2_backward_simple_rnn_2_bias[5] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 5]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5]);
       g_bidirectional_2_backward_simple_rnn_2_bias[6] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 6]);
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6]);
       g_bidirectional_2_backward_simple_rnn_2_bias[7] +=
-          d_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7] *
-                      a_bidirectional_2_backward_simple_rnn_2_h[t * 8 + 7]);
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+          d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[0] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[1] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[2] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[3] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[4] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[5] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[6] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[7];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[8] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[9] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[10] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[11] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[12] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[13] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[14] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[15];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[16] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[17] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[18] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[19] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[20] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[21] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[22] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[23];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[24] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[25] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[26] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[27] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[28] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[29] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[30] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[31];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[32] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[33] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[34] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[35] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[36] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[37] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[38] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[39];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[40] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[41] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[42] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[43] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[44] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[45] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[46] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[47];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[48] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[49] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[50] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[51] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[52] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[53] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[54] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[55];
-      d_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] +=
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72] *
+      d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[56] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[57] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[58] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[59] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[60] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[61] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[62] +
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[63];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[0] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[1] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[2] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[3] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[4] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[5] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[6] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[7] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[8] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[9] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[10] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[11] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[12] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[13] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[14] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[15] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[16] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[17] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[18] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[19] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[20] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[21] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[22] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[23] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[24] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[25] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[26] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[27] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[28] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[29] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[30] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[31] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[32] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[33] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[34] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[35] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[36] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[37] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[38] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[39] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[40] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[41] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[42] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[43] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[44] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[45] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[46] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[47] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[48] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[49] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[50] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[51] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[52] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[53] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[54] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[55] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[56] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 72];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[57] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 73];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[58] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 74];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[59] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 75];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[60] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 76];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[61] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 77];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[62] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 78];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78];
       g_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[63] +=
-          a_bidirectional_2_backward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_backward_simple_rnn_2_z[-t * 8 + 79];
+          a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79];
     }
-    d_bidirectional_2_backward_simple_rnn_2_z[72] =
-        d_bidirectional_2_backward_simple_rnn_2_h[0] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[0] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[0]);
-    d_bidirectional_2_backward_simple_rnn_2_z[73] =
-        d_bidirectional_2_backward_simple_rnn_2_h[1] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[1] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[1]);
-    d_bidirectional_2_backward_simple_rnn_2_z[74] =
-        d_bidirectional_2_backward_simple_rnn_2_h[2] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[2] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[2]);
-    d_bidirectional_2_backward_simple_rnn_2_z[75] =
-        d_bidirectional_2_backward_simple_rnn_2_h[3] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[3] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[3]);
-    d_bidirectional_2_backward_simple_rnn_2_z[76] =
-        d_bidirectional_2_backward_simple_rnn_2_h[4] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[4] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[4]);
-    d_bidirectional_2_backward_simple_rnn_2_z[77] =
-        d_bidirectional_2_backward_simple_rnn_2_h[5] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[5] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[5]);
-    d_bidirectional_2_backward_simple_rnn_2_z[78] =
-        d_bidirectional_2_backward_simple_rnn_2_h[6] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[6] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[6]);
-    d_bidirectional_2_backward_simple_rnn_2_z[79] =
-        d_bidirectional_2_backward_simple_rnn_2_h[7] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[7] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[7]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 72] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 73] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 74] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 75] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 76] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 77] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 78] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6]);
+    d_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 79] =
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7]);
     g_bidirectional_2_backward_simple_rnn_2_bias[0] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[0] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[0] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[0]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80]);
     g_bidirectional_2_backward_simple_rnn_2_bias[1] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[1] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[1] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[1]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1]);
     g_bidirectional_2_backward_simple_rnn_2_bias[2] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[2] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[2] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[2]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2]);
     g_bidirectional_2_backward_simple_rnn_2_bias[3] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[3] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[3] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[3]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3]);
     g_bidirectional_2_backward_simple_rnn_2_bias[4] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[4] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[4] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[4]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4]);
     g_bidirectional_2_backward_simple_rnn_2_bias[5] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[5] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[5] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[5]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5]);
     g_bidirectional_2_backward_simple_rnn_2_bias[6] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[6] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[6] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[6]);
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6]);
     g_bidirectional_2_backward_simple_rnn_2_bias[7] +=
-        d_bidirectional_2_backward_simple_rnn_2_h[7] *
-        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[7] *
-                    a_bidirectional_2_backward_simple_rnn_2_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_2_backward_simple_rnn_2_z[r * 8 + q] *
-                 w_bidirectional_2_backward_simple_rnn_2_kernel[q + c * 8];
-        d_bidirectional_1_merged[r * 16 + c] = sum;
+        d_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] *
+                    a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_2_backward_simple_rnn_2_z + 0;
+    const float *const B = wt_bidirectional_2_backward_simple_rnn_2_kernel + 0;
+    float *const C = d_bidirectional_1_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_2_backward_simple_rnn_2_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_1_merged[r + q * 16] *
-                 d_bidirectional_2_backward_simple_rnn_2_z[q * 8 + c];
-        g_bidirectional_2_backward_simple_rnn_2_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_1_merged + 0;
+    const float *const B = d_bidirectional_2_backward_simple_rnn_2_z + 0;
+    float *const C = g_bidirectional_2_backward_simple_rnn_2_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6]);
-      d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] =
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] =
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7]);
       g_bidirectional_2_forward_simple_rnn_2_bias[0] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8]);
       g_bidirectional_2_forward_simple_rnn_2_bias[1] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 1]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1]);
       g_bidirectional_2_forward_simple_rnn_2_bias[2] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 2]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2]);
       g_bidirectional_2_forward_simple_rnn_2_bias[3] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 3]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3]);
       g_bidirectional_2_forward_simple_rnn_2_bias[4] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 4]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4]);
       g_bidirectional_2_forward_simple_rnn_2_bias[5] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 5]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5]);
       g_bidirectional_2_forward_simple_rnn_2_bias[6] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 6]);
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6]);
       g_bidirectional_2_forward_simple_rnn_2_bias[7] +=
-          d_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7] *
-                      a_bidirectional_2_forward_simple_rnn_2_h[t * 8 + 7]);
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+          d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[0] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[1] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[2] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[3] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[4] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[5] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[6] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[7];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[8] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[9] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[10] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[11] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[12] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[13] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[14] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[15];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[16] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[17] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[18] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[19] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[20] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[21] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[22] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[23];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[24] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[25] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[26] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[27] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[28] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[29] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[30] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[31];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[32] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[33] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[34] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[35] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[36] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[37] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[38] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[39];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[40] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[41] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[42] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[43] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[44] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[45] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[46] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[47];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[48] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[49] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[50] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[51] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[52] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[53] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[54] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[55];
-      d_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] +=
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8] *
+      d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[56] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[57] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[58] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[59] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[60] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[61] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[62] +
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[63];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[0] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[1] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[2] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[3] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[4] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[5] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[6] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[7] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 8] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[8] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[9] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[10] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[11] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[12] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[13] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[14] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[15] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 7] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[16] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[17] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[18] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[19] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[20] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[21] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[22] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[23] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 6] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[24] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[25] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[26] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[27] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[28] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[29] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[30] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[31] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 5] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[32] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[33] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[34] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[35] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[36] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[37] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[38] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[39] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 4] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[40] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[41] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[42] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[43] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[44] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[45] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[46] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[47] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 3] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[48] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[49] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[50] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[51] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[52] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[53] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[54] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[55] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 2] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[56] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[57] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 1];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[58] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 2];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[59] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 3];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[60] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 4];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[61] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 5];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[62] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 6];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6];
       g_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[63] +=
-          a_bidirectional_2_forward_simple_rnn_2_h[t * 8 - 1] *
-          d_bidirectional_2_forward_simple_rnn_2_z[t * 8 + 7];
+          a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7];
     }
-    d_bidirectional_2_forward_simple_rnn_2_z[0] =
-        d_bidirectional_2_forward_simple_rnn_2_h[0] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[0] * a_bidirectional_2_forward_simple_rnn_2_h[0]);
-    d_bidirectional_2_forward_simple_rnn_2_z[1] =
-        d_bidirectional_2_forward_simple_rnn_2_h[1] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[1] * a_bidirectional_2_forward_simple_rnn_2_h[1]);
-    d_bidirectional_2_forward_simple_rnn_2_z[2] =
-        d_bidirectional_2_forward_simple_rnn_2_h[2] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[2] * a_bidirectional_2_forward_simple_rnn_2_h[2]);
-    d_bidirectional_2_forward_simple_rnn_2_z[3] =
-        d_bidirectional_2_forward_simple_rnn_2_h[3] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[3] * a_bidirectional_2_forward_simple_rnn_2_h[3]);
-    d_bidirectional_2_forward_simple_rnn_2_z[4] =
-        d_bidirectional_2_forward_simple_rnn_2_h[4] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[4] * a_bidirectional_2_forward_simple_rnn_2_h[4]);
-    d_bidirectional_2_forward_simple_rnn_2_z[5] =
-        d_bidirectional_2_forward_simple_rnn_2_h[5] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[5] * a_bidirectional_2_forward_simple_rnn_2_h[5]);
-    d_bidirectional_2_forward_simple_rnn_2_z[6] =
-        d_bidirectional_2_forward_simple_rnn_2_h[6] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[6] * a_bidirectional_2_forward_simple_rnn_2_h[6]);
-    d_bidirectional_2_forward_simple_rnn_2_z[7] =
-        d_bidirectional_2_forward_simple_rnn_2_h[7] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[7] * a_bidirectional_2_forward_simple_rnn_2_h[7]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 1] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 2] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 3] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 4] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 5] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 6] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6]);
+    d_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 7] =
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7]);
     g_bidirectional_2_forward_simple_rnn_2_bias[0] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[0] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[0] * a_bidirectional_2_forward_simple_rnn_2_h[0]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80]);
     g_bidirectional_2_forward_simple_rnn_2_bias[1] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[1] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[1] * a_bidirectional_2_forward_simple_rnn_2_h[1]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1]);
     g_bidirectional_2_forward_simple_rnn_2_bias[2] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[2] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[2] * a_bidirectional_2_forward_simple_rnn_2_h[2]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2]);
     g_bidirectional_2_forward_simple_rnn_2_bias[3] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[3] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[3] * a_bidirectional_2_forward_simple_rnn_2_h[3]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3]);
     g_bidirectional_2_forward_simple_rnn_2_bias[4] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[4] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[4] * a_bidirectional_2_forward_simple_rnn_2_h[4]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4]);
     g_bidirectional_2_forward_simple_rnn_2_bias[5] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[5] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[5] * a_bidirectional_2_forward_simple_rnn_2_h[5]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5]);
     g_bidirectional_2_forward_simple_rnn_2_bias[6] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[6] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[6] * a_bidirectional_2_forward_simple_rnn_2_h[6]);
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6]);
     g_bidirectional_2_forward_simple_rnn_2_bias[7] +=
-        d_bidirectional_2_forward_simple_rnn_2_h[7] *
-        (1.0f -
-         a_bidirectional_2_forward_simple_rnn_2_h[7] * a_bidirectional_2_forward_simple_rnn_2_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = d_bidirectional_1_merged[r * 16 + c];
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_2_forward_simple_rnn_2_z[r * 8 + q] *
-                 w_bidirectional_2_forward_simple_rnn_2_kernel[q + c * 8];
-        d_bidirectional_1_merged[r * 16 + c] = sum;
+        d_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] *
+                    a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_2_forward_simple_rnn_2_z + 0;
+    const float *const B = wt_bidirectional_2_forward_simple_rnn_2_kernel + 0;
+    float *const C = d_bidirectional_1_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_2_forward_simple_rnn_2_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_1_merged[r + q * 16] *
-                 d_bidirectional_2_forward_simple_rnn_2_z[q * 8 + c];
-        g_bidirectional_2_forward_simple_rnn_2_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_1_merged + 0;
+    const float *const B = d_bidirectional_2_forward_simple_rnn_2_z + 0;
+    float *const C = g_bidirectional_2_forward_simple_rnn_2_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 0; --t) {
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 72] = d_bidirectional_1_merged[t * 16 + 8];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 73] = d_bidirectional_1_merged[t * 16 + 9];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 74] =
-          d_bidirectional_1_merged[t * 16 + 10];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 75] =
-          d_bidirectional_1_merged[t * 16 + 11];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 76] =
-          d_bidirectional_1_merged[t * 16 + 12];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 77] =
-          d_bidirectional_1_merged[t * 16 + 13];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 78] =
-          d_bidirectional_1_merged[t * 16 + 14];
-      d_bidirectional_1_backward_simple_rnn_1_h[-t * 8 + 79] =
-          d_bidirectional_1_merged[t * 16 + 15];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8] = d_bidirectional_1_merged[t * 16];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] = d_bidirectional_1_merged[t * 16 + 1];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] = d_bidirectional_1_merged[t * 16 + 2];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] = d_bidirectional_1_merged[t * 16 + 3];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] = d_bidirectional_1_merged[t * 16 + 4];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] = d_bidirectional_1_merged[t * 16 + 5];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] = d_bidirectional_1_merged[t * 16 + 6];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] = d_bidirectional_1_merged[t * 16 + 7];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 72] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 8];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 73] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 9];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 74] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 10];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 75] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 11];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 76] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 12];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 77] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 13];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 78] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 14];
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + -t * 8 + 79] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 15];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] =
+          d_bidirectional_1_merged[b * 160 + t * 16];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 1];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 2];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 3];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 4];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 5];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 6];
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] =
+          d_bidirectional_1_merged[b * 160 + t * 16 + 7];
     }
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6]);
-      d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] =
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] =
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7]);
       g_bidirectional_1_backward_simple_rnn_1_bias[0] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8]);
       g_bidirectional_1_backward_simple_rnn_1_bias[1] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 1]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1]);
       g_bidirectional_1_backward_simple_rnn_1_bias[2] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 2]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2]);
       g_bidirectional_1_backward_simple_rnn_1_bias[3] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 3]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3]);
       g_bidirectional_1_backward_simple_rnn_1_bias[4] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 4]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4]);
       g_bidirectional_1_backward_simple_rnn_1_bias[5] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 5]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5]);
       g_bidirectional_1_backward_simple_rnn_1_bias[6] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 6]);
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6]);
       g_bidirectional_1_backward_simple_rnn_1_bias[7] +=
-          d_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7] *
-                      a_bidirectional_1_backward_simple_rnn_1_h[t * 8 + 7]);
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+          d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[0] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[1] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[2] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[3] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[4] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[5] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[6] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[7];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[8] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[9] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[10] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[11] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[12] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[13] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[14] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[15];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[16] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[17] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[18] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[19] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[20] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[21] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[22] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[23];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[24] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[25] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[26] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[27] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[28] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[29] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[30] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[31];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[32] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[33] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[34] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[35] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[36] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[37] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[38] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[39];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[40] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[41] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[42] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[43] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[44] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[45] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[46] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[47];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[48] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[49] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[50] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[51] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[52] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[53] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[54] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[55];
-      d_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] +=
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72] *
+      d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[56] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[57] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[58] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[59] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[60] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[61] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[62] +
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[63];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[0] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[1] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[2] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[3] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[4] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[5] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[6] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[7] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[8] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[9] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[10] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[11] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[12] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[13] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[14] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[15] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[16] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[17] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[18] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[19] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[20] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[21] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[22] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[23] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[24] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[25] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[26] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[27] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[28] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[29] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[30] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[31] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[32] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[33] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[34] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[35] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[36] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[37] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[38] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[39] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[40] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[41] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[42] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[43] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[44] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[45] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[46] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[47] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[48] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[49] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[50] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[51] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[52] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[53] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[54] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[55] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[56] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 72];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[57] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 73];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[58] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 74];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[59] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 75];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[60] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 76];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[61] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 77];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[62] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 78];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78];
       g_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[63] +=
-          a_bidirectional_1_backward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_backward_simple_rnn_1_z[-t * 8 + 79];
+          a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79];
     }
-    d_bidirectional_1_backward_simple_rnn_1_z[72] =
-        d_bidirectional_1_backward_simple_rnn_1_h[0] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[0] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[0]);
-    d_bidirectional_1_backward_simple_rnn_1_z[73] =
-        d_bidirectional_1_backward_simple_rnn_1_h[1] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[1] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[1]);
-    d_bidirectional_1_backward_simple_rnn_1_z[74] =
-        d_bidirectional_1_backward_simple_rnn_1_h[2] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[2] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[2]);
-    d_bidirectional_1_backward_simple_rnn_1_z[75] =
-        d_bidirectional_1_backward_simple_rnn_1_h[3] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[3] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[3]);
-    d_bidirectional_1_backward_simple_rnn_1_z[76] =
-        d_bidirectional_1_backward_simple_rnn_1_h[4] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[4] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[4]);
-    d_bidirectional_1_backward_simple_rnn_1_z[77] =
-        d_bidirectional_1_backward_simple_rnn_1_h[5] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[5] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[5]);
-    d_bidirectional_1_backward_simple_rnn_1_z[78] =
-        d_bidirectional_1_backward_simple_rnn_1_h[6] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[6] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[6]);
-    d_bidirectional_1_backward_simple_rnn_1_z[79] =
-        d_bidirectional_1_backward_simple_rnn_1_h[7] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[7] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[7]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 72] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 73] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 74] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 75] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 76] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 77] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 78] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6]);
+    d_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 79] =
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7]);
     g_bidirectional_1_backward_simple_rnn_1_bias[0] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[0] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[0] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[0]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80]);
     g_bidirectional_1_backward_simple_rnn_1_bias[1] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[1] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[1] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[1]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1]);
     g_bidirectional_1_backward_simple_rnn_1_bias[2] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[2] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[2] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[2]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2]);
     g_bidirectional_1_backward_simple_rnn_1_bias[3] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[3] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[3] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[3]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3]);
     g_bidirectional_1_backward_simple_rnn_1_bias[4] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[4] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[4] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[4]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4]);
     g_bidirectional_1_backward_simple_rnn_1_bias[5] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[5] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[5] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[5]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5]);
     g_bidirectional_1_backward_simple_rnn_1_bias[6] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[6] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[6] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[6]);
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6]);
     g_bidirectional_1_backward_simple_rnn_1_bias[7] +=
-        d_bidirectional_1_backward_simple_rnn_1_h[7] *
-        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[7] *
-                    a_bidirectional_1_backward_simple_rnn_1_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_1_backward_simple_rnn_1_z[r * 8 + q] *
-                 w_bidirectional_1_backward_simple_rnn_1_kernel[q + c * 8];
-        d_bidirectional_merged[r * 16 + c] = sum;
+        d_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] *
+                    a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_1_backward_simple_rnn_1_z + 0;
+    const float *const B = wt_bidirectional_1_backward_simple_rnn_1_kernel + 0;
+    float *const C = d_bidirectional_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_1_backward_simple_rnn_1_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_merged[r + q * 16] *
-                 d_bidirectional_1_backward_simple_rnn_1_z[q * 8 + c];
-        g_bidirectional_1_backward_simple_rnn_1_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_merged + 0;
+    const float *const B = d_bidirectional_1_backward_simple_rnn_1_z + 0;
+    float *const C = g_bidirectional_1_backward_simple_rnn_1_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6]);
-      d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] =
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] =
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7]);
       g_bidirectional_1_forward_simple_rnn_1_bias[0] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8]);
       g_bidirectional_1_forward_simple_rnn_1_bias[1] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 1]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1]);
       g_bidirectional_1_forward_simple_rnn_1_bias[2] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 2]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2]);
       g_bidirectional_1_forward_simple_rnn_1_bias[3] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 3]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3]);
       g_bidirectional_1_forward_simple_rnn_1_bias[4] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 4]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4]);
       g_bidirectional_1_forward_simple_rnn_1_bias[5] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 5]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5]);
       g_bidirectional_1_forward_simple_rnn_1_bias[6] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 6]);
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6]);
       g_bidirectional_1_forward_simple_rnn_1_bias[7] +=
-          d_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7] *
-                      a_bidirectional_1_forward_simple_rnn_1_h[t * 8 + 7]);
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+          d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[0] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[1] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[2] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[3] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[4] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[5] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[6] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[7];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[8] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[9] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[10] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[11] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[12] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[13] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[14] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[15];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[16] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[17] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[18] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[19] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[20] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[21] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[22] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[23];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[24] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[25] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[26] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[27] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[28] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[29] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[30] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[31];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[32] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[33] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[34] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[35] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[36] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[37] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[38] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[39];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[40] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[41] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[42] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[43] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[44] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[45] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[46] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[47];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[48] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[49] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[50] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[51] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[52] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[53] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[54] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[55];
-      d_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] +=
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8] *
+      d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[56] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[57] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[58] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[59] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[60] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[61] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[62] +
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[63];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[0] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[1] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[2] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[3] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[4] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[5] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[6] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[7] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 8] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[8] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[9] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[10] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[11] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[12] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[13] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[14] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[15] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 7] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[16] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[17] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[18] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[19] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[20] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[21] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[22] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[23] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 6] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[24] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[25] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[26] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[27] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[28] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[29] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[30] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[31] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 5] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[32] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[33] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[34] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[35] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[36] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[37] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[38] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[39] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 4] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[40] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[41] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[42] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[43] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[44] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[45] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[46] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[47] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 3] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[48] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[49] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[50] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[51] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[52] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[53] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[54] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[55] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 2] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[56] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[57] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 1];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[58] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 2];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[59] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 3];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[60] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 4];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[61] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 5];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[62] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 6];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6];
       g_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[63] +=
-          a_bidirectional_1_forward_simple_rnn_1_h[t * 8 - 1] *
-          d_bidirectional_1_forward_simple_rnn_1_z[t * 8 + 7];
+          a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7];
     }
-    d_bidirectional_1_forward_simple_rnn_1_z[0] =
-        d_bidirectional_1_forward_simple_rnn_1_h[0] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[0] * a_bidirectional_1_forward_simple_rnn_1_h[0]);
-    d_bidirectional_1_forward_simple_rnn_1_z[1] =
-        d_bidirectional_1_forward_simple_rnn_1_h[1] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[1] * a_bidirectional_1_forward_simple_rnn_1_h[1]);
-    d_bidirectional_1_forward_simple_rnn_1_z[2] =
-        d_bidirectional_1_forward_simple_rnn_1_h[2] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[2] * a_bidirectional_1_forward_simple_rnn_1_h[2]);
-    d_bidirectional_1_forward_simple_rnn_1_z[3] =
-        d_bidirectional_1_forward_simple_rnn_1_h[3] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[3] * a_bidirectional_1_forward_simple_rnn_1_h[3]);
-    d_bidirectional_1_forward_simple_rnn_1_z[4] =
-        d_bidirectional_1_forward_simple_rnn_1_h[4] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[4] * a_bidirectional_1_forward_simple_rnn_1_h[4]);
-    d_bidirectional_1_forward_simple_rnn_1_z[5] =
-        d_bidirectional_1_forward_simple_rnn_1_h[5] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[5] * a_bidirectional_1_forward_simple_rnn_1_h[5]);
-    d_bidirectional_1_forward_simple_rnn_1_z[6] =
-        d_bidirectional_1_forward_simple_rnn_1_h[6] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[6] * a_bidirectional_1_forward_simple_rnn_1_h[6]);
-    d_bidirectional_1_forward_simple_rnn_1_z[7] =
-        d_bidirectional_1_forward_simple_rnn_1_h[7] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[7] * a_bidirectional_1_forward_simple_rnn_1_h[7]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 1] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 2] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 3] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 4] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 5] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 6] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6]);
+    d_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 7] =
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7]);
     g_bidirectional_1_forward_simple_rnn_1_bias[0] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[0] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[0] * a_bidirectional_1_forward_simple_rnn_1_h[0]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80]);
     g_bidirectional_1_forward_simple_rnn_1_bias[1] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[1] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[1] * a_bidirectional_1_forward_simple_rnn_1_h[1]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1]);
     g_bidirectional_1_forward_simple_rnn_1_bias[2] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[2] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[2] * a_bidirectional_1_forward_simple_rnn_1_h[2]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2]);
     g_bidirectional_1_forward_simple_rnn_1_bias[3] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[3] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[3] * a_bidirectional_1_forward_simple_rnn_1_h[3]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3]);
     g_bidirectional_1_forward_simple_rnn_1_bias[4] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[4] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[4] * a_bidirectional_1_forward_simple_rnn_1_h[4]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4]);
     g_bidirectional_1_forward_simple_rnn_1_bias[5] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[5] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[5] * a_bidirectional_1_forward_simple_rnn_1_h[5]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5]);
     g_bidirectional_1_forward_simple_rnn_1_bias[6] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[6] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[6] * a_bidirectional_1_forward_simple_rnn_1_h[6]);
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6]);
     g_bidirectional_1_forward_simple_rnn_1_bias[7] +=
-        d_bidirectional_1_forward_simple_rnn_1_h[7] *
-        (1.0f -
-         a_bidirectional_1_forward_simple_rnn_1_h[7] * a_bidirectional_1_forward_simple_rnn_1_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        float sum = d_bidirectional_merged[r * 16 + c];
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_1_forward_simple_rnn_1_z[r * 8 + q] *
-                 w_bidirectional_1_forward_simple_rnn_1_kernel[q + c * 8];
-        d_bidirectional_merged[r * 16 + c] = sum;
+        d_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] *
+                    a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_1_forward_simple_rnn_1_z + 0;
+    const float *const B = wt_bidirectional_1_forward_simple_rnn_1_kernel + 0;
+    float *const C = d_bidirectional_merged + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
-    for (int r = 0; r < 16; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_1_forward_simple_rnn_1_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_bidirectional_merged[r + q * 16] *
-                 d_bidirectional_1_forward_simple_rnn_1_z[q * 8 + c];
-        g_bidirectional_1_forward_simple_rnn_1_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 16; j += 16) {
+        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
+  }
+  {
+    const float *const A = a_bidirectional_merged + 0;
+    const float *const B = d_bidirectional_1_forward_simple_rnn_1_z + 0;
+    float *const C = g_bidirectional_1_forward_simple_rnn_1_kernel + 0;
+    for (int i = 0; i < 16; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 16];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 0; --t) {
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 72] = d_bidirectional_merged[t * 16 + 8];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 73] = d_bidirectional_merged[t * 16 + 9];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 74] = d_bidirectional_merged[t * 16 + 10];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 75] = d_bidirectional_merged[t * 16 + 11];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 76] = d_bidirectional_merged[t * 16 + 12];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 77] = d_bidirectional_merged[t * 16 + 13];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 78] = d_bidirectional_merged[t * 16 + 14];
-      d_bidirectional_backward_simple_rnn_h[-t * 8 + 79] = d_bidirectional_merged[t * 16 + 15];
-      d_bidirectional_forward_simple_rnn_h[t * 8] = d_bidirectional_merged[t * 16];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 1] = d_bidirectional_merged[t * 16 + 1];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 2] = d_bidirectional_merged[t * 16 + 2];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 3] = d_bidirectional_merged[t * 16 + 3];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 4] = d_bidirectional_merged[t * 16 + 4];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 5] = d_bidirectional_merged[t * 16 + 5];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 6] = d_bidirectional_merged[t * 16 + 6];
-      d_bidirectional_forward_simple_rnn_h[t * 8 + 7] = d_bidirectional_merged[t * 16 + 7];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 72] =
+          d_bidirectional_merged[b * 160 + t * 16 + 8];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 73] =
+          d_bidirectional_merged[b * 160 + t * 16 + 9];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 74] =
+          d_bidirectional_merged[b * 160 + t * 16 + 10];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 75] =
+          d_bidirectional_merged[b * 160 + t * 16 + 11];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 76] =
+          d_bidirectional_merged[b * 160 + t * 16 + 12];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 77] =
+          d_bidirectional_merged[b * 160 + t * 16 + 13];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 78] =
+          d_bidirectional_merged[b * 160 + t * 16 + 14];
+      d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + 79] =
+          d_bidirectional_merged[b * 160 + t * 16 + 15];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] =
+          d_bidirectional_merged[b * 160 + t * 16];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] =
+          d_bidirectional_merged[b * 160 + t * 16 + 1];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] =
+          d_bidirectional_merged[b * 160 + t * 16 + 2];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] =
+          d_bidirectional_merged[b * 160 + t * 16 + 3];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] =
+          d_bidirectional_merged[b * 160 + t * 16 + 4];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] =
+          d_bidirectional_merged[b * 160 + t * 16 + 5];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] =
+          d_bidirectional_merged[b * 160 + t * 16 + 6];
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] =
+          d_bidirectional_merged[b * 160 + t * 16 + 7];
     }
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] =
-          d_bidirectional_backward_simple_rnn_h[t * 8] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 1] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 1]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 2] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 2]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 3] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 3]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 4] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 4]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 5] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 5]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 6] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 6]);
-      d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] =
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 7] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 7]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] =
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7]);
       g_bidirectional_backward_simple_rnn_bias[0] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8]);
       g_bidirectional_backward_simple_rnn_bias[1] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 1] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 1]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1]);
       g_bidirectional_backward_simple_rnn_bias[2] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 2] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 2]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2]);
       g_bidirectional_backward_simple_rnn_bias[3] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 3] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 3]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3]);
       g_bidirectional_backward_simple_rnn_bias[4] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 4] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 4]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4]);
       g_bidirectional_backward_simple_rnn_bias[5] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 5] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 5]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5]);
       g_bidirectional_backward_simple_rnn_bias[6] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 6] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 6]);
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6]);
       g_bidirectional_backward_simple_rnn_bias[7] +=
-          d_bidirectional_backward_simple_rnn_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[t * 8 + 7] *
-                      a_bidirectional_backward_simple_rnn_h[t * 8 + 7]);
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 8] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+          d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[0] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[1] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[2] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[3] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[4] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[5] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[6] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[7];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 7] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[8] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[9] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[10] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[11] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[12] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[13] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[14] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[15];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 6] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[16] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[17] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[18] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[19] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[20] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[21] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[22] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[23];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 5] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[24] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[25] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[26] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[27] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[28] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[29] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[30] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[31];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 4] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[32] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[33] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[34] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[35] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[36] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[37] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[38] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[39];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 3] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[40] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[41] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[42] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[43] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[44] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[45] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[46] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[47];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 2] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[48] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[49] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[50] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[51] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[52] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[53] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[54] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[55];
-      d_bidirectional_backward_simple_rnn_h[t * 8 - 1] +=
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72] *
+      d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[56] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[57] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[58] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[59] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[60] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[61] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[62] +
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[63];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[0] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[1] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[2] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[3] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[4] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[5] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[6] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[7] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[8] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[9] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[10] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[11] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[12] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[13] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[14] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[15] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[16] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[17] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[18] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[19] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[20] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[21] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[22] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[23] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[24] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[25] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[26] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[27] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[28] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[29] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[30] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[31] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[32] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[33] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[34] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[35] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[36] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[37] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[38] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[39] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[40] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[41] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[42] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[43] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[44] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[45] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[46] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[47] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[48] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[49] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[50] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[51] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[52] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[53] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[54] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[55] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[56] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 72];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[57] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 73];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[58] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 74];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[59] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 75];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[60] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 76];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[61] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 77];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[62] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 78];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78];
       g_bidirectional_backward_simple_rnn_recurrent_kernel[63] +=
-          a_bidirectional_backward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_backward_simple_rnn_z[-t * 8 + 79];
+          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79];
     }
-    d_bidirectional_backward_simple_rnn_z[72] =
-        d_bidirectional_backward_simple_rnn_h[0] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[0] * a_bidirectional_backward_simple_rnn_h[0]);
-    d_bidirectional_backward_simple_rnn_z[73] =
-        d_bidirectional_backward_simple_rnn_h[1] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[1] * a_bidirectional_backward_simple_rnn_h[1]);
-    d_bidirectional_backward_simple_rnn_z[74] =
-        d_bidirectional_backward_simple_rnn_h[2] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[2] * a_bidirectional_backward_simple_rnn_h[2]);
-    d_bidirectional_backward_simple_rnn_z[75] =
-        d_bidirectional_backward_simple_rnn_h[3] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[3] * a_bidirectional_backward_simple_rnn_h[3]);
-    d_bidirectional_backward_simple_rnn_z[76] =
-        d_bidirectional_backward_simple_rnn_h[4] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[4] * a_bidirectional_backward_simple_rnn_h[4]);
-    d_bidirectional_backward_simple_rnn_z[77] =
-        d_bidirectional_backward_simple_rnn_h[5] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[5] * a_bidirectional_backward_simple_rnn_h[5]);
-    d_bidirectional_backward_simple_rnn_z[78] =
-        d_bidirectional_backward_simple_rnn_h[6] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[6] * a_bidirectional_backward_simple_rnn_h[6]);
-    d_bidirectional_backward_simple_rnn_z[79] =
-        d_bidirectional_backward_simple_rnn_h[7] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[7] * a_bidirectional_backward_simple_rnn_h[7]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 72] =
+        d_bidirectional_backward_simple_rnn_h[b * 80] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 73] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 1] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 1]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 74] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 2] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 2]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 75] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 3] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 3]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 76] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 4] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 4]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 77] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 5] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 5]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 78] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 6] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 6]);
+    d_bidirectional_backward_simple_rnn_z[b * 80 + 79] =
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 7] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 7]);
     g_bidirectional_backward_simple_rnn_bias[0] +=
-        d_bidirectional_backward_simple_rnn_h[0] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[0] * a_bidirectional_backward_simple_rnn_h[0]);
+        d_bidirectional_backward_simple_rnn_h[b * 80] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80]);
     g_bidirectional_backward_simple_rnn_bias[1] +=
-        d_bidirectional_backward_simple_rnn_h[1] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[1] * a_bidirectional_backward_simple_rnn_h[1]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 1] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 1]);
     g_bidirectional_backward_simple_rnn_bias[2] +=
-        d_bidirectional_backward_simple_rnn_h[2] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[2] * a_bidirectional_backward_simple_rnn_h[2]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 2] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 2]);
     g_bidirectional_backward_simple_rnn_bias[3] +=
-        d_bidirectional_backward_simple_rnn_h[3] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[3] * a_bidirectional_backward_simple_rnn_h[3]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 3] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 3]);
     g_bidirectional_backward_simple_rnn_bias[4] +=
-        d_bidirectional_backward_simple_rnn_h[4] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[4] * a_bidirectional_backward_simple_rnn_h[4]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 4] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 4]);
     g_bidirectional_backward_simple_rnn_bias[5] +=
-        d_bidirectional_backward_simple_rnn_h[5] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[5] * a_bidirectional_backward_simple_rnn_h[5]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 5] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 5]);
     g_bidirectional_backward_simple_rnn_bias[6] +=
-        d_bidirectional_backward_simple_rnn_h[6] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[6] * a_bidirectional_backward_simple_rnn_h[6]);
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 6] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 6]);
     g_bidirectional_backward_simple_rnn_bias[7] +=
-        d_bidirectional_backward_simple_rnn_h[7] *
-        (1.0f -
-         a_bidirectional_backward_simple_rnn_h[7] * a_bidirectional_backward_simple_rnn_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_backward_simple_rnn_z[r * 8 + q] *
-                 w_bidirectional_backward_simple_rnn_kernel[q + c * 8];
-        dx_b[r * 5 + c] = sum;
+        d_bidirectional_backward_simple_rnn_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + 7] *
+                    a_bidirectional_backward_simple_rnn_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_backward_simple_rnn_z + 0;
+    const float *const B = wt_bidirectional_backward_simple_rnn_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_backward_simple_rnn_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r + q * 5] * d_bidirectional_backward_simple_rnn_z[q * 8 + c];
-        g_bidirectional_backward_simple_rnn_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
     }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_bidirectional_backward_simple_rnn_z + 0;
+    float *const C = g_bidirectional_backward_simple_rnn_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
     for (int t = 9; t >= 1; --t) {
-      d_bidirectional_forward_simple_rnn_z[t * 8] =
-          d_bidirectional_forward_simple_rnn_h[t * 8] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 1] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 1] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 1]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 2] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 2] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 2]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 3] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 3] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 3]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 4] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 4] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 4]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 5] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 5] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 5]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 6] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 6] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 6]);
-      d_bidirectional_forward_simple_rnn_z[t * 8 + 7] =
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 7] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 7]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6]);
+      d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] =
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7]);
       g_bidirectional_forward_simple_rnn_bias[0] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8]);
       g_bidirectional_forward_simple_rnn_bias[1] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 1] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 1] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 1]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1]);
       g_bidirectional_forward_simple_rnn_bias[2] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 2] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 2] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 2]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2]);
       g_bidirectional_forward_simple_rnn_bias[3] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 3] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 3] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 3]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3]);
       g_bidirectional_forward_simple_rnn_bias[4] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 4] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 4] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 4]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4]);
       g_bidirectional_forward_simple_rnn_bias[5] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 5] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 5] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 5]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5]);
       g_bidirectional_forward_simple_rnn_bias[6] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 6] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 6] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 6]);
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6]);
       g_bidirectional_forward_simple_rnn_bias[7] +=
-          d_bidirectional_forward_simple_rnn_h[t * 8 + 7] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[t * 8 + 7] *
-                      a_bidirectional_forward_simple_rnn_h[t * 8 + 7]);
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 8] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] *
+          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] *
+                      a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7]);
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[0] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[1] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[2] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[3] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[4] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[5] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[6] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[7];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 7] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[8] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[9] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[10] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[11] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[12] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[13] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[14] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[15];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 6] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[16] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[17] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[18] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[19] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[20] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[21] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[22] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[23];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 5] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[24] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[25] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[26] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[27] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[28] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[29] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[30] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[31];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 4] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[32] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[33] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[34] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[35] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[36] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[37] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[38] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[39];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 3] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[40] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[41] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[42] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[43] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[44] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[45] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[46] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[47];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 2] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[48] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[49] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[50] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[51] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[52] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[53] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[54] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[55];
-      d_bidirectional_forward_simple_rnn_h[t * 8 - 1] +=
-          d_bidirectional_forward_simple_rnn_z[t * 8] *
+      d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] +=
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[56] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[57] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[58] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[59] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[60] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[61] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[62] +
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[63];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[0] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[1] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[2] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[3] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[4] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[5] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[6] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[7] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 8] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[8] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[9] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[10] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[11] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[12] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[13] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[14] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[15] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 7] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 7] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[16] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[17] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[18] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[19] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[20] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[21] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[22] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[23] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 6] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 6] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[24] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[25] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[26] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[27] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[28] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[29] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[30] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[31] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 5] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 5] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[32] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[33] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[34] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[35] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[36] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[37] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[38] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[39] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 4] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 4] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[40] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[41] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[42] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[43] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[44] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[45] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[46] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[47] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 3] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 3] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[48] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[49] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[50] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[51] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[52] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[53] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[54] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[55] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 2] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 2] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[56] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[57] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 1];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[58] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 2];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[59] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 3];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[60] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 4];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[61] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 5];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[62] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 6];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6];
       g_bidirectional_forward_simple_rnn_recurrent_kernel[63] +=
-          a_bidirectional_forward_simple_rnn_h[t * 8 - 1] *
-          d_bidirectional_forward_simple_rnn_z[t * 8 + 7];
+          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7];
     }
-    d_bidirectional_forward_simple_rnn_z[0] =
-        d_bidirectional_forward_simple_rnn_h[0] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[0] * a_bidirectional_forward_simple_rnn_h[0]);
-    d_bidirectional_forward_simple_rnn_z[1] =
-        d_bidirectional_forward_simple_rnn_h[1] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[1] * a_bidirectional_forward_simple_rnn_h[1]);
-    d_bidirectional_forward_simple_rnn_z[2] =
-        d_bidirectional_forward_simple_rnn_h[2] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[2] * a_bidirectional_forward_simple_rnn_h[2]);
-    d_bidirectional_forward_simple_rnn_z[3] =
-        d_bidirectional_forward_simple_rnn_h[3] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[3] * a_bidirectional_forward_simple_rnn_h[3]);
-    d_bidirectional_forward_simple_rnn_z[4] =
-        d_bidirectional_forward_simple_rnn_h[4] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[4] * a_bidirectional_forward_simple_rnn_h[4]);
-    d_bidirectional_forward_simple_rnn_z[5] =
-        d_bidirectional_forward_simple_rnn_h[5] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[5] * a_bidirectional_forward_simple_rnn_h[5]);
-    d_bidirectional_forward_simple_rnn_z[6] =
-        d_bidirectional_forward_simple_rnn_h[6] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[6] * a_bidirectional_forward_simple_rnn_h[6]);
-    d_bidirectional_forward_simple_rnn_z[7] =
-        d_bidirectional_forward_simple_rnn_h[7] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[7] * a_bidirectional_forward_simple_rnn_h[7]);
+    d_bidirectional_forward_simple_rnn_z[b * 80] =
+        d_bidirectional_forward_simple_rnn_h[b * 80] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 1] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 1] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 1]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 2] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 2] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 2]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 3] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 3] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 3]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 4] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 4] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 4]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 5] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 5] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 5]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 6] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 6] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 6]);
+    d_bidirectional_forward_simple_rnn_z[b * 80 + 7] =
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 7] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 7]);
     g_bidirectional_forward_simple_rnn_bias[0] +=
-        d_bidirectional_forward_simple_rnn_h[0] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[0] * a_bidirectional_forward_simple_rnn_h[0]);
+        d_bidirectional_forward_simple_rnn_h[b * 80] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80]);
     g_bidirectional_forward_simple_rnn_bias[1] +=
-        d_bidirectional_forward_simple_rnn_h[1] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[1] * a_bidirectional_forward_simple_rnn_h[1]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 1] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 1] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 1]);
     g_bidirectional_forward_simple_rnn_bias[2] +=
-        d_bidirectional_forward_simple_rnn_h[2] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[2] * a_bidirectional_forward_simple_rnn_h[2]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 2] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 2] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 2]);
     g_bidirectional_forward_simple_rnn_bias[3] +=
-        d_bidirectional_forward_simple_rnn_h[3] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[3] * a_bidirectional_forward_simple_rnn_h[3]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 3] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 3] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 3]);
     g_bidirectional_forward_simple_rnn_bias[4] +=
-        d_bidirectional_forward_simple_rnn_h[4] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[4] * a_bidirectional_forward_simple_rnn_h[4]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 4] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 4] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 4]);
     g_bidirectional_forward_simple_rnn_bias[5] +=
-        d_bidirectional_forward_simple_rnn_h[5] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[5] * a_bidirectional_forward_simple_rnn_h[5]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 5] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 5] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 5]);
     g_bidirectional_forward_simple_rnn_bias[6] +=
-        d_bidirectional_forward_simple_rnn_h[6] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[6] * a_bidirectional_forward_simple_rnn_h[6]);
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 6] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 6] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 6]);
     g_bidirectional_forward_simple_rnn_bias[7] +=
-        d_bidirectional_forward_simple_rnn_h[7] *
-        (1.0f - a_bidirectional_forward_simple_rnn_h[7] * a_bidirectional_forward_simple_rnn_h[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = dx_b[r * 5 + c];
-        for (int q = 0; q < 8; ++q)
-          sum += d_bidirectional_forward_simple_rnn_z[r * 8 + q] *
-                 w_bidirectional_forward_simple_rnn_kernel[q + c * 8];
-        dx_b[r * 5 + c] = sum;
+        d_bidirectional_forward_simple_rnn_h[b * 80 + 7] *
+        (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + 7] *
+                    a_bidirectional_forward_simple_rnn_h[b * 80 + 7]);
+  }
+  {
+    const float *const A = d_bidirectional_forward_simple_rnn_z + 0;
+    const float *const B = wt_bidirectional_forward_simple_rnn_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = C[(i + r) * 5 + j + jj];
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        float sum = g_bidirectional_forward_simple_rnn_kernel[r * 8 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r + q * 5] * d_bidirectional_forward_simple_rnn_z[q * 8 + c];
-        g_bidirectional_forward_simple_rnn_kernel[r * 8 + c] = sum;
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = C[(i + r) * 5 + j + jj];
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_bidirectional_forward_simple_rnn_z + 0;
+    float *const C = g_bidirectional_forward_simple_rnn_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[4][8];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 8; j += 8) {
+        float acc[1][8];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            acc[r][jj] = C[(i + r) * 8 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 8 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 8; ++jj)
+            C[(i + r) * 8 + j + jj] = acc[r][jj];
       }
     }
   }

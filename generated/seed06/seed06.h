@@ -73,29 +73,45 @@ typedef struct {
   float a_bidirectional_3_backward_simple_rnn_3_z[32][80];
   float a_bidirectional_3_backward_simple_rnn_3_h[32][80];
   float a_bidirectional_3_merged[32][160];
-  float d_bidirectional_forward_simple_rnn_z[80];
-  float d_bidirectional_forward_simple_rnn_h[80];
-  float d_bidirectional_backward_simple_rnn_z[80];
-  float d_bidirectional_backward_simple_rnn_h[80];
-  float d_bidirectional_merged[160];
-  float d_bidirectional_1_forward_simple_rnn_1_z[80];
-  float d_bidirectional_1_forward_simple_rnn_1_h[80];
-  float d_bidirectional_1_backward_simple_rnn_1_z[80];
-  float d_bidirectional_1_backward_simple_rnn_1_h[80];
-  float d_bidirectional_1_merged[160];
-  float d_bidirectional_2_forward_simple_rnn_2_z[80];
-  float d_bidirectional_2_forward_simple_rnn_2_h[80];
-  float d_bidirectional_2_backward_simple_rnn_2_z[80];
-  float d_bidirectional_2_backward_simple_rnn_2_h[80];
-  float d_bidirectional_2_merged[160];
-  float d_bidirectional_3_forward_simple_rnn_3_z[80];
-  float d_bidirectional_3_forward_simple_rnn_3_h[80];
-  float d_bidirectional_3_backward_simple_rnn_3_z[80];
-  float d_bidirectional_3_backward_simple_rnn_3_h[80];
-  float d_bidirectional_3_merged[160];
+  float d_bidirectional_forward_simple_rnn_z[32][80];
+  float d_bidirectional_forward_simple_rnn_h[32][80];
+  float d_bidirectional_backward_simple_rnn_z[32][80];
+  float d_bidirectional_backward_simple_rnn_h[32][80];
+  float d_bidirectional_merged[32][160];
+  float d_bidirectional_1_forward_simple_rnn_1_z[32][80];
+  float d_bidirectional_1_forward_simple_rnn_1_h[32][80];
+  float d_bidirectional_1_backward_simple_rnn_1_z[32][80];
+  float d_bidirectional_1_backward_simple_rnn_1_h[32][80];
+  float d_bidirectional_1_merged[32][160];
+  float d_bidirectional_2_forward_simple_rnn_2_z[32][80];
+  float d_bidirectional_2_forward_simple_rnn_2_h[32][80];
+  float d_bidirectional_2_backward_simple_rnn_2_z[32][80];
+  float d_bidirectional_2_backward_simple_rnn_2_h[32][80];
+  float d_bidirectional_2_merged[32][160];
+  float d_bidirectional_3_forward_simple_rnn_3_z[32][80];
+  float d_bidirectional_3_forward_simple_rnn_3_h[32][80];
+  float d_bidirectional_3_backward_simple_rnn_3_z[32][80];
+  float d_bidirectional_3_backward_simple_rnn_3_h[32][80];
+  float d_bidirectional_3_merged[32][160];
+  float wt_bidirectional_3_backward_simple_rnn_3_kernel[128]; /* bidirectional_3/backward_simple_rnn_3/kernel
+                                                                 transposed */
+  float wt_bidirectional_3_forward_simple_rnn_3_kernel[128]; /* bidirectional_3/forward_simple_rnn_3/kernel
+                                                                transposed */
+  float wt_bidirectional_2_backward_simple_rnn_2_kernel[128]; /* bidirectional_2/backward_simple_rnn_2/kernel
+                                                                 transposed */
+  float wt_bidirectional_2_forward_simple_rnn_2_kernel[128]; /* bidirectional_2/forward_simple_rnn_2/kernel
+                                                                transposed */
+  float wt_bidirectional_1_backward_simple_rnn_1_kernel[128]; /* bidirectional_1/backward_simple_rnn_1/kernel
+                                                                 transposed */
+  float wt_bidirectional_1_forward_simple_rnn_1_kernel[128]; /* bidirectional_1/forward_simple_rnn_1/kernel
+                                                                transposed */
+  float wt_bidirectional_backward_simple_rnn_kernel[40]; /* bidirectional/backward_simple_rnn/kernel
+                                                            transposed */
+  float wt_bidirectional_forward_simple_rnn_kernel[40];  /* bidirectional/forward_simple_rnn/kernel
+                                                            transposed */
   float y[32 * 160];
   float dloss[32 * 160];
-  float dx_sink[50];
+  float dx_sink[32 * 50];
   seed06_params grad;
 } seed06_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed07_params_are_flat[sizeof(seed07_params) == 360 * sizeof(float) ? 1 : -1];
 
@@ -61,166 +63,282 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
   const float *const w_gru_kernel = p->flat + 0;
   const float *const w_gru_recurrent_kernel = p->flat + 120;
   const float *const w_gru_bias = p->flat + 312;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_gru_zr = &s->a_gru_zr[0][0];
+  float *const a_gru_cand = &s->a_gru_cand[0][0];
+  float *const a_gru_rec = &s->a_gru_rec[0][0];
+  float *const a_gru_z = &s->a_gru_z[0][0];
+  float *const a_gru_h = &s->a_gru_h[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_gru_kernel + 0;
+    float *const C = a_gru_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[4][24];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[1][24];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_gru_zr = s->a_gru_zr[b];
-    float *const a_gru_cand = s->a_gru_cand[b];
-    float *const a_gru_rec = s->a_gru_rec[b];
-    float *const a_gru_z = s->a_gru_z[b];
-    float *const a_gru_h = s->a_gru_h[b];
-    float *const y_b = y + (size_t)b * 8;
-    memcpy(a_x, x + (size_t)b * 50, sizeof(float) * 50);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 24; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_x[r * 5 + q] * w_gru_kernel[q * 24 + c];
-        a_gru_z[r * 24 + c] = sum;
+    a_gru_rec[b * 240] = 0.0f;
+    a_gru_rec[b * 240 + 1] = 0.0f;
+    a_gru_rec[b * 240 + 2] = 0.0f;
+    a_gru_rec[b * 240 + 3] = 0.0f;
+    a_gru_rec[b * 240 + 4] = 0.0f;
+    a_gru_rec[b * 240 + 5] = 0.0f;
+    a_gru_rec[b * 240 + 6] = 0.0f;
+    a_gru_rec[b * 240 + 7] = 0.0f;
+    a_gru_rec[b * 240 + 8] = 0.0f;
+    a_gru_rec[b * 240 + 9] = 0.0f;
+    a_gru_rec[b * 240 + 10] = 0.0f;
+    a_gru_rec[b * 240 + 11] = 0.0f;
+    a_gru_rec[b * 240 + 12] = 0.0f;
+    a_gru_rec[b * 240 + 13] = 0.0f;
+    a_gru_rec[b * 240 + 14] = 0.0f;
+    a_gru_rec[b * 240 + 15] = 0.0f;
+    a_gru_rec[b * 240 + 16] = 0.0f;
+    a_gru_rec[b * 240 + 17] = 0.0f;
+    a_gru_rec[b * 240 + 18] = 0.0f;
+    a_gru_rec[b * 240 + 19] = 0.0f;
+    a_gru_rec[b * 240 + 20] = 0.0f;
+    a_gru_rec[b * 240 + 21] = 0.0f;
+    a_gru_rec[b * 240 + 22] = 0.0f;
+    a_gru_rec[b * 240 + 23] = 0.0f;
+    a_gru_zr[b * 160] = rnnc_sigmoid((a_gru_z[b * 240] + w_gru_bias[0]) + w_gru_bias[24]);
+    a_gru_zr[b * 160 + 1] = rnnc_sigmoid((a_gru_z[b * 240 + 1] + w_gru_bias[1]) + w_gru_bias[25]);
+    a_gru_zr[b * 160 + 2] = rnnc_sigmoid((a_gru_z[b * 240 + 2] + w_gru_bias[2]) + w_gru_bias[26]);
+    a_gru_zr[b * 160 + 3] = rnnc_sigmoid((a_gru_z[b * 240 + 3] + w_gru_bias[3]) + w_gru_bias[27]);
+    a_gru_zr[b * 160 + 4] = rnnc_sigmoid((a_gru_z[b * 240 + 4] + w_gru_bias[4]) + w_gru_bias[28]);
+    a_gru_zr[b * 160 + 5] = rnnc_sigmoid((a_gru_z[b * 240 + 5] + w_gru_bias[5]) + w_gru_bias[29]);
+    a_gru_zr[b * 160 + 6] = rnnc_sigmoid((a_gru_z[b * 240 + 6] + w_gru_bias[6]) + w_gru_bias[30]);
+    a_gru_zr[b * 160 + 7] = rnnc_sigmoid((a_gru_z[b * 240 + 7] + w_gru_bias[7]) + w_gru_bias[31]);
+    a_gru_zr[b * 160 + 8] = rnnc_sigmoid((a_gru_z[b * 240 + 8] + w_gru_bias[8]) + w_gru_bias[32]);
+    a_gru_zr[b * 160 + 9] = rnnc_sigmoid((a_gru_z[b * 240 + 9] + w_gru_bias[9]) + w_gru_bias[33]);
+    a_gru_zr[b * 160 + 10] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 10] + w_gru_bias[10]) + w_gru_bias[34]);
+    a_gru_zr[b * 160 + 11] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 11] + w_gru_bias[11]) + w_gru_bias[35]);
+    a_gru_zr[b * 160 + 12] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 12] + w_gru_bias[12]) + w_gru_bias[36]);
+    a_gru_zr[b * 160 + 13] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 13] + w_gru_bias[13]) + w_gru_bias[37]);
+    a_gru_zr[b * 160 + 14] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 14] + w_gru_bias[14]) + w_gru_bias[38]);
+    a_gru_zr[b * 160 + 15] =
+        rnnc_sigmoid((a_gru_z[b * 240 + 15] + w_gru_bias[15]) + w_gru_bias[39]);
+    a_gru_cand[b * 80] =
+        tanhf((a_gru_z[b * 240 + 16] + w_gru_bias[16]) + a_gru_zr[b * 160 + 8] * w_gru_bias[40]);
+    a_gru_cand[b * 80 + 1] =
+        tanhf((a_gru_z[b * 240 + 17] + w_gru_bias[17]) + a_gru_zr[b * 160 + 9] * w_gru_bias[41]);
+    a_gru_cand[b * 80 + 2] =
+        tanhf((a_gru_z[b * 240 + 18] + w_gru_bias[18]) + a_gru_zr[b * 160 + 10] * w_gru_bias[42]);
+    a_gru_cand[b * 80 + 3] =
+        tanhf((a_gru_z[b * 240 + 19] + w_gru_bias[19]) + a_gru_zr[b * 160 + 11] * w_gru_bias[43]);
+    a_gru_cand[b * 80 + 4] =
+        tanhf((a_gru_z[b * 240 + 20] + w_gru_bias[20]) + a_gru_zr[b * 160 + 12] * w_gru_bias[44]);
+    a_gru_cand[b * 80 + 5] =
+        tanhf((a_gru_z[b * 240 + 21] + w_gru_bias[21]) + a_gru_zr[b * 160 + 13] * w_gru_bias[45]);
+    a_gru_cand[b * 80 + 6] =
+        tanhf((a_gru_z[b * 240 + 22] + w_gru_bias[22]) + a_gru_zr[b * 160 + 14] * w_gru_bias[46]);
+    a_gru_cand[b * 80 + 7] =
+        tanhf((a_gru_z[b * 240 + 23] + w_gru_bias[23]) + a_gru_zr[b * 160 + 15] * w_gru_bias[47]);
+    a_gru_h[b * 80] = (1.0f - a_gru_zr[b * 160]) * a_gru_cand[b * 80];
+    a_gru_h[b * 80 + 1] = (1.0f - a_gru_zr[b * 160 + 1]) * a_gru_cand[b * 80 + 1];
+    a_gru_h[b * 80 + 2] = (1.0f - a_gru_zr[b * 160 + 2]) * a_gru_cand[b * 80 + 2];
+    a_gru_h[b * 80 + 3] = (1.0f - a_gru_zr[b * 160 + 3]) * a_gru_cand[b * 80 + 3];
+    a_gru_h[b * 80 + 4] = (1.0f - a_gru_zr[b * 160 + 4]) * a_gru_cand[b * 80 + 4];
+    a_gru_h[b * 80 + 5] = (1.0f - a_gru_zr[b * 160 + 5]) * a_gru_cand[b * 80 + 5];
+    a_gru_h[b * 80 + 6] = (1.0f - a_gru_zr[b * 160 + 6]) * a_gru_cand[b * 80 + 6];
+    a_gru_h[b * 80 + 7] = (1.0f - a_gru_zr[b * 160 + 7]) * a_gru_cand[b * 80 + 7];
+  }
+  for (int t = 1; t <= 9; ++t) {
+    {
+      const float *const A = a_gru_h + t * 8 - 8;
+      const float *const B = w_gru_recurrent_kernel + 0;
+      float *const C = a_gru_rec + t * 24;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 24; j += 24) {
+          float acc[4][24];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 8; ++p) {
+            const float *const brow = B + p * 24 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 80 + p];
+              for (int jj = 0; jj < 24; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              C[(i + r) * 240 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 24; j += 24) {
+          float acc[1][24];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 8; ++p) {
+            const float *const brow = B + p * 24 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 80 + p];
+              for (int jj = 0; jj < 24; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              C[(i + r) * 240 + j + jj] = acc[r][jj];
+        }
       }
     }
-    a_gru_rec[0] = 0.0f;
-    a_gru_rec[1] = 0.0f;
-    a_gru_rec[2] = 0.0f;
-    a_gru_rec[3] = 0.0f;
-    a_gru_rec[4] = 0.0f;
-    a_gru_rec[5] = 0.0f;
-    a_gru_rec[6] = 0.0f;
-    a_gru_rec[7] = 0.0f;
-    a_gru_rec[8] = 0.0f;
-    a_gru_rec[9] = 0.0f;
-    a_gru_rec[10] = 0.0f;
-    a_gru_rec[11] = 0.0f;
-    a_gru_rec[12] = 0.0f;
-    a_gru_rec[13] = 0.0f;
-    a_gru_rec[14] = 0.0f;
-    a_gru_rec[15] = 0.0f;
-    a_gru_rec[16] = 0.0f;
-    a_gru_rec[17] = 0.0f;
-    a_gru_rec[18] = 0.0f;
-    a_gru_rec[19] = 0.0f;
-    a_gru_rec[20] = 0.0f;
-    a_gru_rec[21] = 0.0f;
-    a_gru_rec[22] = 0.0f;
-    a_gru_rec[23] = 0.0f;
-    a_gru_zr[0] = rnnc_sigmoid((a_gru_z[0] + w_gru_bias[0]) + w_gru_bias[24]);
-    a_gru_zr[1] = rnnc_sigmoid((a_gru_z[1] + w_gru_bias[1]) + w_gru_bias[25]);
-    a_gru_zr[2] = rnnc_sigmoid((a_gru_z[2] + w_gru_bias[2]) + w_gru_bias[26]);
-    a_gru_zr[3] = rnnc_sigmoid((a_gru_z[3] + w_gru_bias[3]) + w_gru_bias[27]);
-    a_gru_zr[4] = rnnc_sigmoid((a_gru_z[4] + w_gru_bias[4]) + w_gru_bias[28]);
-    a_gru_zr[5] = rnnc_sigmoid((a_gru_z[5] + w_gru_bias[5]) + w_gru_bias[29]);
-    a_gru_zr[6] = rnnc_sigmoid((a_gru_z[6] + w_gru_bias[6]) + w_gru_bias[30]);
-    a_gru_zr[7] = rnnc_sigmoid((a_gru_z[7] + w_gru_bias[7]) + w_gru_bias[31]);
-    a_gru_zr[8] = rnnc_sigmoid((a_gru_z[8] + w_gru_bias[8]) + w_gru_bias[32]);
-    a_gru_zr[9] = rnnc_sigmoid((a_gru_z[9] + w_gru_bias[9]) + w_gru_bias[33]);
-    a_gru_zr[10] = rnnc_sigmoid((a_gru_z[10] + w_gru_bias[10]) + w_gru_bias[34]);
-    a_gru_zr[11] = rnnc_sigmoid((a_gru_z[11] + w_gru_bias[11]) + w_gru_bias[35]);
-    a_gru_zr[12] = rnnc_sigmoid((a_gru_z[12] + w_gru_bias[12]) + w_gru_bias[36]);
-    a_gru_zr[13] = rnnc_sigmoid((a_gru_z[13] + w_gru_bias[13]) + w_gru_bias[37]);
-    a_gru_zr[14] = rnnc_sigmoid((a_gru_z[14] + w_gru_bias[14]) + w_gru_bias[38]);
-    a_gru_zr[15] = rnnc_sigmoid((a_gru_z[15] + w_gru_bias[15]) + w_gru_bias[39]);
-    a_gru_cand[0] = tanhf((a_gru_z[16] + w_gru_bias[16]) + a_gru_zr[8] * w_gru_bias[40]);
-    a_gru_cand[1] = tanhf((a_gru_z[17] + w_gru_bias[17]) + a_gru_zr[9] * w_gru_bias[41]);
-    a_gru_cand[2] = tanhf((a_gru_z[18] + w_gru_bias[18]) + a_gru_zr[10] * w_gru_bias[42]);
-    a_gru_cand[3] = tanhf((a_gru_z[19] + w_gru_bias[19]) + a_gru_zr[11] * w_gru_bias[43]);
-    a_gru_cand[4] = tanhf((a_gru_z[20] + w_gru_bias[20]) + a_gru_zr[12] * w_gru_bias[44]);
-    a_gru_cand[5] = tanhf((a_gru_z[21] + w_gru_bias[21]) + a_gru_zr[13] * w_gru_bias[45]);
-    a_gru_cand[6] = tanhf((a_gru_z[22] + w_gru_bias[22]) + a_gru_zr[14] * w_gru_bias[46]);
-    a_gru_cand[7] = tanhf((a_gru_z[23] + w_gru_bias[23]) + a_gru_zr[15] * w_gru_bias[47]);
-    a_gru_h[0] = (1.0f - a_gru_zr[0]) * a_gru_cand[0];
-    a_gru_h[1] = (1.0f - a_gru_zr[1]) * a_gru_cand[1];
-    a_gru_h[2] = (1.0f - a_gru_zr[2]) * a_gru_cand[2];
-    a_gru_h[3] = (1.0f - a_gru_zr[3]) * a_gru_cand[3];
-    a_gru_h[4] = (1.0f - a_gru_zr[4]) * a_gru_cand[4];
-    a_gru_h[5] = (1.0f - a_gru_zr[5]) * a_gru_cand[5];
-    a_gru_h[6] = (1.0f - a_gru_zr[6]) * a_gru_cand[6];
-    a_gru_h[7] = (1.0f - a_gru_zr[7]) * a_gru_cand[7];
-    for (int t = 1; t <= 9; ++t) {
-      for (int c = 0; c < 24; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 8; ++q)
-          sum += a_gru_h[t * 8 + q - 8] * w_gru_recurrent_kernel[q * 24 + c];
-        a_gru_rec[t * 24 + c] = sum;
-      }
-      a_gru_zr[t * 16] =
-          rnnc_sigmoid(((a_gru_z[t * 24] + a_gru_rec[t * 24]) + w_gru_bias[0]) + w_gru_bias[24]);
-      a_gru_zr[t * 16 + 1] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 1] + a_gru_rec[t * 24 + 1]) + w_gru_bias[1]) + w_gru_bias[25]);
-      a_gru_zr[t * 16 + 2] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 2] + a_gru_rec[t * 24 + 2]) + w_gru_bias[2]) + w_gru_bias[26]);
-      a_gru_zr[t * 16 + 3] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 3] + a_gru_rec[t * 24 + 3]) + w_gru_bias[3]) + w_gru_bias[27]);
-      a_gru_zr[t * 16 + 4] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 4] + a_gru_rec[t * 24 + 4]) + w_gru_bias[4]) + w_gru_bias[28]);
-      a_gru_zr[t * 16 + 5] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 5] + a_gru_rec[t * 24 + 5]) + w_gru_bias[5]) + w_gru_bias[29]);
-      a_gru_zr[t * 16 + 6] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 6] + a_gru_rec[t * 24 + 6]) + w_gru_bias[6]) + w_gru_bias[30]);
-      a_gru_zr[t * 16 + 7] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 7] + a_gru_rec[t * 24 + 7]) + w_gru_bias[7]) + w_gru_bias[31]);
-      a_gru_zr[t * 16 + 8] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 8] + a_gru_rec[t * 24 + 8]) + w_gru_bias[8]) + w_gru_bias[32]);
-      a_gru_zr[t * 16 + 9] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 9] + a_gru_rec[t * 24 + 9]) + w_gru_bias[9]) + w_gru_bias[33]);
-      a_gru_zr[t * 16 + 10] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 10] + a_gru_rec[t * 24 + 10]) + w_gru_bias[10]) + w_gru_bias[34]);
-      a_gru_zr[t * 16 + 11] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 11] + a_gru_rec[t * 24 + 11]) + w_gru_bias[11]) + w_gru_bias[35]);
-      a_gru_zr[t * 16 + 12] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 12] + a_gru_rec[t * 24 + 12]) + w_gru_bias[12]) + w_gru_bias[36]);
-      a_gru_zr[t * 16 + 13] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 13] + a_gru_rec[t * 24 + 13]) + w_gru_bias[13]) + w_gru_bias[37]);
-      a_gru_zr[t * 16 + 14] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 14] + a_gru_rec[t * 24 + 14]) + w_gru_bias[14]) + w_gru_bias[38]);
-      a_gru_zr[t * 16 + 15] = rnnc_sigmoid(
-          ((a_gru_z[t * 24 + 15] + a_gru_rec[t * 24 + 15]) + w_gru_bias[15]) + w_gru_bias[39]);
-      a_gru_cand[t * 8] = tanhf((a_gru_z[t * 24 + 16] + w_gru_bias[16]) +
-                                a_gru_zr[t * 16 + 8] * (a_gru_rec[t * 24 + 16] + w_gru_bias[40]));
-      a_gru_cand[t * 8 + 1] =
-          tanhf((a_gru_z[t * 24 + 17] + w_gru_bias[17]) +
-                a_gru_zr[t * 16 + 9] * (a_gru_rec[t * 24 + 17] + w_gru_bias[41]));
-      a_gru_cand[t * 8 + 2] =
-          tanhf((a_gru_z[t * 24 + 18] + w_gru_bias[18]) +
-                a_gru_zr[t * 16 + 10] * (a_gru_rec[t * 24 + 18] + w_gru_bias[42]));
-      a_gru_cand[t * 8 + 3] =
-          tanhf((a_gru_z[t * 24 + 19] + w_gru_bias[19]) +
-                a_gru_zr[t * 16 + 11] * (a_gru_rec[t * 24 + 19] + w_gru_bias[43]));
-      a_gru_cand[t * 8 + 4] =
-          tanhf((a_gru_z[t * 24 + 20] + w_gru_bias[20]) +
-                a_gru_zr[t * 16 + 12] * (a_gru_rec[t * 24 + 20] + w_gru_bias[44]));
-      a_gru_cand[t * 8 + 5] =
-          tanhf((a_gru_z[t * 24 + 21] + w_gru_bias[21]) +
-                a_gru_zr[t * 16 + 13] * (a_gru_rec[t * 24 + 21] + w_gru_bias[45]));
-      a_gru_cand[t * 8 + 6] =
-          tanhf((a_gru_z[t * 24 + 22] + w_gru_bias[22]) +
-                a_gru_zr[t * 16 + 14] * (a_gru_rec[t * 24 + 22] + w_gru_bias[46]));
-      a_gru_cand[t * 8 + 7] =
-          tanhf((a_gru_z[t * 24 + 23] + w_gru_bias[23]) +
-                a_gru_zr[t * 16 + 15] * (a_gru_rec[t * 24 + 23] + w_gru_bias[47]));
-      a_gru_h[t * 8] =
-          (a_gru_zr[t * 16] * a_gru_h[t * 8 - 8] + (1.0f - a_gru_zr[t * 16]) * a_gru_cand[t * 8]);
-      a_gru_h[t * 8 + 1] = (a_gru_zr[t * 16 + 1] * a_gru_h[t * 8 - 7] +
-                            (1.0f - a_gru_zr[t * 16 + 1]) * a_gru_cand[t * 8 + 1]);
-      a_gru_h[t * 8 + 2] = (a_gru_zr[t * 16 + 2] * a_gru_h[t * 8 - 6] +
-                            (1.0f - a_gru_zr[t * 16 + 2]) * a_gru_cand[t * 8 + 2]);
-      a_gru_h[t * 8 + 3] = (a_gru_zr[t * 16 + 3] * a_gru_h[t * 8 - 5] +
-                            (1.0f - a_gru_zr[t * 16 + 3]) * a_gru_cand[t * 8 + 3]);
-      a_gru_h[t * 8 + 4] = (a_gru_zr[t * 16 + 4] * a_gru_h[t * 8 - 4] +
-                            (1.0f - a_gru_zr[t * 16 + 4]) * a_gru_cand[t * 8 + 4]);
-      a_gru_h[t * 8 + 5] = (a_gru_zr[t * 16 + 5] * a_gru_h[t * 8 - 3] +
-                            (1.0f - a_gru_zr[t * 16 + 5]) * a_gru_cand[t * 8 + 5]);
-      a_gru_h[t * 8 + 6] = (a_gru_zr[t * 16 + 6] * a_gru_h[t * 8 - 2] +
-                            (1.0f - a_gru_zr[t * 16 + 6]) * a_gru_cand[t * 8 + 6]);
-      a_gru_h[t * 8 + 7] = (a_gru_zr[t * 16 + 7] * a_gru_h[t * 8 - 1] +
-                            (1.0f - a_gru_zr[t * 16 + 7]) * a_gru_cand[t * 8 + 7]);
+    for (int b = 0; b < n; ++b) {
+      a_gru_zr[b * 160 + t * 16] =
+          rnnc_sigmoid(((a_gru_z[b * 240 + t * 24] + a_gru_rec[b * 240 + t * 24]) + w_gru_bias[0]) +
+                       w_gru_bias[24]);
+      a_gru_zr[b * 160 + t * 16 + 1] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 1] + a_gru_rec[b * 240 + t * 24 + 1]) + w_gru_bias[1]) +
+          w_gru_bias[25]);
+      a_gru_zr[b * 160 + t * 16 + 2] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 2] + a_gru_rec[b * 240 + t * 24 + 2]) + w_gru_bias[2]) +
+          w_gru_bias[26]);
+      a_gru_zr[b * 160 + t * 16 + 3] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 3] + a_gru_rec[b * 240 + t * 24 + 3]) + w_gru_bias[3]) +
+          w_gru_bias[27]);
+      a_gru_zr[b * 160 + t * 16 + 4] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 4] + a_gru_rec[b * 240 + t * 24 + 4]) + w_gru_bias[4]) +
+          w_gru_bias[28]);
+      a_gru_zr[b * 160 + t * 16 + 5] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 5] + a_gru_rec[b * 240 + t * 24 + 5]) + w_gru_bias[5]) +
+          w_gru_bias[29]);
+      a_gru_zr[b * 160 + t * 16 + 6] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 6] + a_gru_rec[b * 240 + t * 24 + 6]) + w_gru_bias[6]) +
+          w_gru_bias[30]);
+      a_gru_zr[b * 160 + t * 16 + 7] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 7] + a_gru_rec[b * 240 + t * 24 + 7]) + w_gru_bias[7]) +
+          w_gru_bias[31]);
+      a_gru_zr[b * 160 + t * 16 + 8] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 8] + a_gru_rec[b * 240 + t * 24 + 8]) + w_gru_bias[8]) +
+          w_gru_bias[32]);
+      a_gru_zr[b * 160 + t * 16 + 9] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 9] + a_gru_rec[b * 240 + t * 24 + 9]) + w_gru_bias[9]) +
+          w_gru_bias[33]);
+      a_gru_zr[b * 160 + t * 16 + 10] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 10] + a_gru_rec[b * 240 + t * 24 + 10]) + w_gru_bias[10]) +
+          w_gru_bias[34]);
+      a_gru_zr[b * 160 + t * 16 + 11] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 11] + a_gru_rec[b * 240 + t * 24 + 11]) + w_gru_bias[11]) +
+          w_gru_bias[35]);
+      a_gru_zr[b * 160 + t * 16 + 12] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 12] + a_gru_rec[b * 240 + t * 24 + 12]) + w_gru_bias[12]) +
+          w_gru_bias[36]);
+      a_gru_zr[b * 160 + t * 16 + 13] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 13] + a_gru_rec[b * 240 + t * 24 + 13]) + w_gru_bias[13]) +
+          w_gru_bias[37]);
+      a_gru_zr[b * 160 + t * 16 + 14] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 14] + a_gru_rec[b * 240 + t * 24 + 14]) + w_gru_bias[14]) +
+          w_gru_bias[38]);
+      a_gru_zr[b * 160 + t * 16 + 15] = rnnc_sigmoid(
+          ((a_gru_z[b * 240 + t * 24 + 15] + a_gru_rec[b * 240 + t * 24 + 15]) + w_gru_bias[15]) +
+          w_gru_bias[39]);
+      a_gru_cand[b * 80 + t * 8] = tanhf((a_gru_z[b * 240 + t * 24 + 16] + w_gru_bias[16]) +
+                                         a_gru_zr[b * 160 + t * 16 + 8] *
+                                             (a_gru_rec[b * 240 + t * 24 + 16] + w_gru_bias[40]));
+      a_gru_cand[b * 80 + t * 8 + 1] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 17] + w_gru_bias[17]) +
+          a_gru_zr[b * 160 + t * 16 + 9] * (a_gru_rec[b * 240 + t * 24 + 17] + w_gru_bias[41]));
+      a_gru_cand[b * 80 + t * 8 + 2] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 18] + w_gru_bias[18]) +
+          a_gru_zr[b * 160 + t * 16 + 10] * (a_gru_rec[b * 240 + t * 24 + 18] + w_gru_bias[42]));
+      a_gru_cand[b * 80 + t * 8 + 3] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 19] + w_gru_bias[19]) +
+          a_gru_zr[b * 160 + t * 16 + 11] * (a_gru_rec[b * 240 + t * 24 + 19] + w_gru_bias[43]));
+      a_gru_cand[b * 80 + t * 8 + 4] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 20] + w_gru_bias[20]) +
+          a_gru_zr[b * 160 + t * 16 + 12] * (a_gru_rec[b * 240 + t * 24 + 20] + w_gru_bias[44]));
+      a_gru_cand[b * 80 + t * 8 + 5] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 21] + w_gru_bias[21]) +
+          a_gru_zr[b * 160 + t * 16 + 13] * (a_gru_rec[b * 240 + t * 24 + 21] + w_gru_bias[45]));
+      a_gru_cand[b * 80 + t * 8 + 6] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 22] + w_gru_bias[22]) +
+          a_gru_zr[b * 160 + t * 16 + 14] * (a_gru_rec[b * 240 + t * 24 + 22] + w_gru_bias[46]));
+      a_gru_cand[b * 80 + t * 8 + 7] = tanhf(
+          (a_gru_z[b * 240 + t * 24 + 23] + w_gru_bias[23]) +
+          a_gru_zr[b * 160 + t * 16 + 15] * (a_gru_rec[b * 240 + t * 24 + 23] + w_gru_bias[47]));
+      a_gru_h[b * 80 + t * 8] = (a_gru_zr[b * 160 + t * 16] * a_gru_h[b * 80 + t * 8 - 8] +
+                                 (1.0f - a_gru_zr[b * 160 + t * 16]) * a_gru_cand[b * 80 + t * 8]);
+      a_gru_h[b * 80 + t * 8 + 1] =
+          (a_gru_zr[b * 160 + t * 16 + 1] * a_gru_h[b * 80 + t * 8 - 7] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 1]) * a_gru_cand[b * 80 + t * 8 + 1]);
+      a_gru_h[b * 80 + t * 8 + 2] =
+          (a_gru_zr[b * 160 + t * 16 + 2] * a_gru_h[b * 80 + t * 8 - 6] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 2]) * a_gru_cand[b * 80 + t * 8 + 2]);
+      a_gru_h[b * 80 + t * 8 + 3] =
+          (a_gru_zr[b * 160 + t * 16 + 3] * a_gru_h[b * 80 + t * 8 - 5] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 3]) * a_gru_cand[b * 80 + t * 8 + 3]);
+      a_gru_h[b * 80 + t * 8 + 4] =
+          (a_gru_zr[b * 160 + t * 16 + 4] * a_gru_h[b * 80 + t * 8 - 4] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 4]) * a_gru_cand[b * 80 + t * 8 + 4]);
+      a_gru_h[b * 80 + t * 8 + 5] =
+          (a_gru_zr[b * 160 + t * 16 + 5] * a_gru_h[b * 80 + t * 8 - 3] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 5]) * a_gru_cand[b * 80 + t * 8 + 5]);
+      a_gru_h[b * 80 + t * 8 + 6] =
+          (a_gru_zr[b * 160 + t * 16 + 6] * a_gru_h[b * 80 + t * 8 - 2] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 6]) * a_gru_cand[b * 80 + t * 8 + 6]);
+      a_gru_h[b * 80 + t * 8 + 7] =
+          (a_gru_zr[b * 160 + t * 16 + 7] * a_gru_h[b * 80 + t * 8 - 1] +
+           (1.0f - a_gru_zr[b * 160 + t * 16 + 7]) * a_gru_cand[b * 80 + t * 8 + 7]);
     }
-    y_b[0] = a_gru_h[72];
-    y_b[1] = a_gru_h[73];
-    y_b[2] = a_gru_h[74];
-    y_b[3] = a_gru_h[75];
-    y_b[4] = a_gru_h[76];
-    y_b[5] = a_gru_h[77];
-    y_b[6] = a_gru_h[78];
-    y_b[7] = a_gru_h[79];
+  }
+  for (int b = 0; b < n; ++b) {
+    y_b[b * 8] = a_gru_h[b * 80 + 72];
+    y_b[b * 8 + 1] = a_gru_h[b * 80 + 73];
+    y_b[b * 8 + 2] = a_gru_h[b * 80 + 74];
+    y_b[b * 8 + 3] = a_gru_h[b * 80 + 75];
+    y_b[b * 8 + 4] = a_gru_h[b * 80 + 76];
+    y_b[b * 8 + 5] = a_gru_h[b * 80 + 77];
+    y_b[b * 8 + 6] = a_gru_h[b * 80 + 78];
+    y_b[b * 8 + 7] = a_gru_h[b * 80 + 79];
   }
 }
 
@@ -235,389 +353,706 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
   float *const g_gru_kernel = grad->flat + 0;
   float *const g_gru_recurrent_kernel = grad->flat + 120;
   float *const g_gru_bias = grad->flat + 312;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_gru_zr = &s->a_gru_zr[0][0];
+  float *const a_gru_cand = &s->a_gru_cand[0][0];
+  float *const a_gru_rec = &s->a_gru_rec[0][0];
+  float *const a_gru_h = &s->a_gru_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_gru_z = &s->d_gru_z[0][0];
+  float *const d_gru_zr = &s->d_gru_zr[0][0];
+  float *const d_gru_cand = &s->d_gru_cand[0][0];
+  float *const d_gru_h = &s->d_gru_h[0][0];
+  float *const d_gru_rec = &s->d_gru_rec[0][0];
+  float *const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
+  float *const wt_gru_kernel = s->wt_gru_kernel;
+  for (int r = 0; r < 24; ++r) {
+    for (int c = 0; c < 8; ++c) {
+      wt_gru_recurrent_kernel[r * 8 + c] = w_gru_recurrent_kernel[r + c * 24];
+    }
+  }
+  for (int r = 0; r < 24; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_gru_kernel[r * 5 + c] = w_gru_kernel[r + c * 24];
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_gru_zr = s->a_gru_zr[b];
-    float *const a_gru_cand = s->a_gru_cand[b];
-    float *const a_gru_rec = s->a_gru_rec[b];
-    float *const a_gru_h = s->a_gru_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 50 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 8;
-    float *const d_gru_z = s->d_gru_z;
-    float *const d_gru_zr = s->d_gru_zr;
-    float *const d_gru_cand = s->d_gru_cand;
-    float *const d_gru_h = s->d_gru_h;
-    float *const d_gru_rec = s->d_gru_rec;
-    d_gru_h[72] = dy_b[0];
-    d_gru_h[73] = dy_b[1];
-    d_gru_h[74] = dy_b[2];
-    d_gru_h[75] = dy_b[3];
-    d_gru_h[76] = dy_b[4];
-    d_gru_h[77] = dy_b[5];
-    d_gru_h[78] = dy_b[6];
-    d_gru_h[79] = dy_b[7];
-    for (int t = 9; t >= 1; --t) {
-      d_gru_zr[t * 16] = d_gru_h[t * 8] * (a_gru_h[t * 8 - 8] + -1.0f * a_gru_cand[t * 8]);
-      d_gru_zr[t * 16 + 1] =
-          d_gru_h[t * 8 + 1] * (a_gru_h[t * 8 - 7] + -1.0f * a_gru_cand[t * 8 + 1]);
-      d_gru_zr[t * 16 + 2] =
-          d_gru_h[t * 8 + 2] * (a_gru_h[t * 8 - 6] + -1.0f * a_gru_cand[t * 8 + 2]);
-      d_gru_zr[t * 16 + 3] =
-          d_gru_h[t * 8 + 3] * (a_gru_h[t * 8 - 5] + -1.0f * a_gru_cand[t * 8 + 3]);
-      d_gru_zr[t * 16 + 4] =
-          d_gru_h[t * 8 + 4] * (a_gru_h[t * 8 - 4] + -1.0f * a_gru_cand[t * 8 + 4]);
-      d_gru_zr[t * 16 + 5] =
-          d_gru_h[t * 8 + 5] * (a_gru_h[t * 8 - 3] + -1.0f * a_gru_cand[t * 8 + 5]);
-      d_gru_zr[t * 16 + 6] =
-          d_gru_h[t * 8 + 6] * (a_gru_h[t * 8 - 2] + -1.0f * a_gru_cand[t * 8 + 6]);
-      d_gru_zr[t * 16 + 7] =
-          d_gru_h[t * 8 + 7] * (a_gru_h[t * 8 - 1] + -1.0f * a_gru_cand[t * 8 + 7]);
-      d_gru_h[t * 8 - 8] = d_gru_h[t * 8] * a_gru_zr[t * 16];
-      d_gru_h[t * 8 - 7] = d_gru_h[t * 8 + 1] * a_gru_zr[t * 16 + 1];
-      d_gru_h[t * 8 - 6] = d_gru_h[t * 8 + 2] * a_gru_zr[t * 16 + 2];
-      d_gru_h[t * 8 - 5] = d_gru_h[t * 8 + 3] * a_gru_zr[t * 16 + 3];
-      d_gru_h[t * 8 - 4] = d_gru_h[t * 8 + 4] * a_gru_zr[t * 16 + 4];
-      d_gru_h[t * 8 - 3] = d_gru_h[t * 8 + 5] * a_gru_zr[t * 16 + 5];
-      d_gru_h[t * 8 - 2] = d_gru_h[t * 8 + 6] * a_gru_zr[t * 16 + 6];
-      d_gru_h[t * 8 - 1] = d_gru_h[t * 8 + 7] * a_gru_zr[t * 16 + 7];
-      d_gru_cand[t * 8] = d_gru_h[t * 8] * (1.0f - a_gru_zr[t * 16]);
-      d_gru_cand[t * 8 + 1] = d_gru_h[t * 8 + 1] * (1.0f - a_gru_zr[t * 16 + 1]);
-      d_gru_cand[t * 8 + 2] = d_gru_h[t * 8 + 2] * (1.0f - a_gru_zr[t * 16 + 2]);
-      d_gru_cand[t * 8 + 3] = d_gru_h[t * 8 + 3] * (1.0f - a_gru_zr[t * 16 + 3]);
-      d_gru_cand[t * 8 + 4] = d_gru_h[t * 8 + 4] * (1.0f - a_gru_zr[t * 16 + 4]);
-      d_gru_cand[t * 8 + 5] = d_gru_h[t * 8 + 5] * (1.0f - a_gru_zr[t * 16 + 5]);
-      d_gru_cand[t * 8 + 6] = d_gru_h[t * 8 + 6] * (1.0f - a_gru_zr[t * 16 + 6]);
-      d_gru_cand[t * 8 + 7] = d_gru_h[t * 8 + 7] * (1.0f - a_gru_zr[t * 16 + 7]);
-      d_gru_z[t * 24 + 16] = d_gru_cand[t * 8] * (1.0f - a_gru_cand[t * 8] * a_gru_cand[t * 8]);
-      d_gru_z[t * 24 + 17] =
-          d_gru_cand[t * 8 + 1] * (1.0f - a_gru_cand[t * 8 + 1] * a_gru_cand[t * 8 + 1]);
-      d_gru_z[t * 24 + 18] =
-          d_gru_cand[t * 8 + 2] * (1.0f - a_gru_cand[t * 8 + 2] * a_gru_cand[t * 8 + 2]);
-      d_gru_z[t * 24 + 19] =
-          d_gru_cand[t * 8 + 3] * (1.0f - a_gru_cand[t * 8 + 3] * a_gru_cand[t * 8 + 3]);
-      d_gru_z[t * 24 + 20] =
-          d_gru_cand[t * 8 + 4] * (1.0f - a_gru_cand[t * 8 + 4] * a_gru_cand[t * 8 + 4]);
-      d_gru_z[t * 24 + 21] =
-          d_gru_cand[t * 8 + 5] * (1.0f - a_gru_cand[t * 8 + 5] * a_gru_cand[t * 8 + 5]);
-      d_gru_z[t * 24 + 22] =
-          d_gru_cand[t * 8 + 6] * (1.0f - a_gru_cand[t * 8 + 6] * a_gru_cand[t * 8 + 6]);
-      d_gru_z[t * 24 + 23] =
-          d_gru_cand[t * 8 + 7] * (1.0f - a_gru_cand[t * 8 + 7] * a_gru_cand[t * 8 + 7]);
-      d_gru_zr[t * 16 + 8] = d_gru_cand[t * 8] * (1.0f - a_gru_cand[t * 8] * a_gru_cand[t * 8]) *
-                             (a_gru_rec[t * 24 + 16] + w_gru_bias[40]);
-      d_gru_zr[t * 16 + 9] = d_gru_cand[t * 8 + 1] *
-                             (1.0f - a_gru_cand[t * 8 + 1] * a_gru_cand[t * 8 + 1]) *
-                             (a_gru_rec[t * 24 + 17] + w_gru_bias[41]);
-      d_gru_zr[t * 16 + 10] = d_gru_cand[t * 8 + 2] *
-                              (1.0f - a_gru_cand[t * 8 + 2] * a_gru_cand[t * 8 + 2]) *
-                              (a_gru_rec[t * 24 + 18] + w_gru_bias[42]);
-      d_gru_zr[t * 16 + 11] = d_gru_cand[t * 8 + 3] *
-                              (1.0f - a_gru_cand[t * 8 + 3] * a_gru_cand[t * 8 + 3]) *
-                              (a_gru_rec[t * 24 + 19] + w_gru_bias[43]);
-      d_gru_zr[t * 16 + 12] = d_gru_cand[t * 8 + 4] *
-                              (1.0f - a_gru_cand[t * 8 + 4] * a_gru_cand[t * 8 + 4]) *
-                              (a_gru_rec[t * 24 + 20] + w_gru_bias[44]);
-      d_gru_zr[t * 16 + 13] = d_gru_cand[t * 8 + 5] *
-                              (1.0f - a_gru_cand[t * 8 + 5] * a_gru_cand[t * 8 + 5]) *
-                              (a_gru_rec[t * 24 + 21] + w_gru_bias[45]);
-      d_gru_zr[t * 16 + 14] = d_gru_cand[t * 8 + 6] *
-                              (1.0f - a_gru_cand[t * 8 + 6] * a_gru_cand[t * 8 + 6]) *
-                              (a_gru_rec[t * 24 + 22] + w_gru_bias[46]);
-      d_gru_zr[t * 16 + 15] = d_gru_cand[t * 8 + 7] *
-                              (1.0f - a_gru_cand[t * 8 + 7] * a_gru_cand[t * 8 + 7]) *
-                              (a_gru_rec[t * 24 + 23] + w_gru_bias[47]);
-      d_gru_rec[t * 24 + 16] =
-          d_gru_cand[t * 8] * (1.0f - a_gru_cand[t * 8] * a_gru_cand[t * 8]) * a_gru_zr[t * 16 + 8];
-      d_gru_rec[t * 24 + 17] = d_gru_cand[t * 8 + 1] *
-                               (1.0f - a_gru_cand[t * 8 + 1] * a_gru_cand[t * 8 + 1]) *
-                               a_gru_zr[t * 16 + 9];
-      d_gru_rec[t * 24 + 18] = d_gru_cand[t * 8 + 2] *
-                               (1.0f - a_gru_cand[t * 8 + 2] * a_gru_cand[t * 8 + 2]) *
-                               a_gru_zr[t * 16 + 10];
-      d_gru_rec[t * 24 + 19] = d_gru_cand[t * 8 + 3] *
-                               (1.0f - a_gru_cand[t * 8 + 3] * a_gru_cand[t * 8 + 3]) *
-                               a_gru_zr[t * 16 + 11];
-      d_gru_rec[t * 24 + 20] = d_gru_cand[t * 8 + 4] *
-                               (1.0f - a_gru_cand[t * 8 + 4] * a_gru_cand[t * 8 + 4]) *
-                               a_gru_zr[t * 16 + 12];
-      d_gru_rec[t * 24 + 21] = d_gru_cand[t * 8 + 5] *
-                               (1.0f - a_gru_cand[t * 8 + 5] * a_gru_cand[t * 8 + 5]) *
-                               a_gru_zr[t * 16 + 13];
-      d_gru_rec[t * 24 + 22] = d_gru_cand[t * 8 + 6] *
-                               (1.0f - a_gru_cand[t * 8 + 6] * a_gru_cand[t * 8 + 6]) *
-                               a_gru_zr[t * 16 + 14];
-      d_gru_rec[t * 24 + 23] = d_gru_cand[t * 8 + 7] *
-                               (1.0f - a_gru_cand[t * 8 + 7] * a_gru_cand[t * 8 + 7]) *
-                               a_gru_zr[t * 16 + 15];
-      g_gru_bias[16] += d_gru_cand[t * 8] * (1.0f - a_gru_cand[t * 8] * a_gru_cand[t * 8]);
-      g_gru_bias[17] +=
-          d_gru_cand[t * 8 + 1] * (1.0f - a_gru_cand[t * 8 + 1] * a_gru_cand[t * 8 + 1]);
-      g_gru_bias[18] +=
-          d_gru_cand[t * 8 + 2] * (1.0f - a_gru_cand[t * 8 + 2] * a_gru_cand[t * 8 + 2]);
-      g_gru_bias[19] +=
-          d_gru_cand[t * 8 + 3] * (1.0f - a_gru_cand[t * 8 + 3] * a_gru_cand[t * 8 + 3]);
-      g_gru_bias[20] +=
-          d_gru_cand[t * 8 + 4] * (1.0f - a_gru_cand[t * 8 + 4] * a_gru_cand[t * 8 + 4]);
-      g_gru_bias[21] +=
-          d_gru_cand[t * 8 + 5] * (1.0f - a_gru_cand[t * 8 + 5] * a_gru_cand[t * 8 + 5]);
-      g_gru_bias[22] +=
-          d_gru_cand[t * 8 + 6] * (1.0f - a_gru_cand[t * 8 + 6] * a_gru_cand[t * 8 + 6]);
-      g_gru_bias[23] +=
-          d_gru_cand[t * 8 + 7] * (1.0f - a_gru_cand[t * 8 + 7] * a_gru_cand[t * 8 + 7]);
-      g_gru_bias[40] +=
-          d_gru_cand[t * 8] * (1.0f - a_gru_cand[t * 8] * a_gru_cand[t * 8]) * a_gru_zr[t * 16 + 8];
-      g_gru_bias[41] += d_gru_cand[t * 8 + 1] *
-                        (1.0f - a_gru_cand[t * 8 + 1] * a_gru_cand[t * 8 + 1]) *
-                        a_gru_zr[t * 16 + 9];
-      g_gru_bias[42] += d_gru_cand[t * 8 + 2] *
-                        (1.0f - a_gru_cand[t * 8 + 2] * a_gru_cand[t * 8 + 2]) *
-                        a_gru_zr[t * 16 + 10];
-      g_gru_bias[43] += d_gru_cand[t * 8 + 3] *
-                        (1.0f - a_gru_cand[t * 8 + 3] * a_gru_cand[t * 8 + 3]) *
-                        a_gru_zr[t * 16 + 11];
-      g_gru_bias[44] += d_gru_cand[t * 8 + 4] *
-                        (1.0f - a_gru_cand[t * 8 + 4] * a_gru_cand[t * 8 + 4]) *
-                        a_gru_zr[t * 16 + 12];
-      g_gru_bias[45] += d_gru_cand[t * 8 + 5] *
-                        (1.0f - a_gru_cand[t * 8 + 5] * a_gru_cand[t * 8 + 5]) *
-                        a_gru_zr[t * 16 + 13];
-      g_gru_bias[46] += d_gru_cand[t * 8 + 6] *
-                        (1.0f - a_gru_cand[t * 8 + 6] * a_gru_cand[t * 8 + 6]) *
-                        a_gru_zr[t * 16 + 14];
-      g_gru_bias[47] += d_gru_cand[t * 8 + 7] *
-                        (1.0f - a_gru_cand[t * 8 + 7] * a_gru_cand[t * 8 + 7]) *
-                        a_gru_zr[t * 16 + 15];
-      d_gru_z[t * 24 + 8] =
-          d_gru_zr[t * 16 + 8] * a_gru_zr[t * 16 + 8] * (1.0f - a_gru_zr[t * 16 + 8]);
-      d_gru_z[t * 24 + 9] =
-          d_gru_zr[t * 16 + 9] * a_gru_zr[t * 16 + 9] * (1.0f - a_gru_zr[t * 16 + 9]);
-      d_gru_z[t * 24 + 10] =
-          d_gru_zr[t * 16 + 10] * a_gru_zr[t * 16 + 10] * (1.0f - a_gru_zr[t * 16 + 10]);
-      d_gru_z[t * 24 + 11] =
-          d_gru_zr[t * 16 + 11] * a_gru_zr[t * 16 + 11] * (1.0f - a_gru_zr[t * 16 + 11]);
-      d_gru_z[t * 24 + 12] =
-          d_gru_zr[t * 16 + 12] * a_gru_zr[t * 16 + 12] * (1.0f - a_gru_zr[t * 16 + 12]);
-      d_gru_z[t * 24 + 13] =
-          d_gru_zr[t * 16 + 13] * a_gru_zr[t * 16 + 13] * (1.0f - a_gru_zr[t * 16 + 13]);
-      d_gru_z[t * 24 + 14] =
-          d_gru_zr[t * 16 + 14] * a_gru_zr[t * 16 + 14] * (1.0f - a_gru_zr[t * 16 + 14]);
-      d_gru_z[t * 24 + 15] =
-          d_gru_zr[t * 16 + 15] * a_gru_zr[t * 16 + 15] * (1.0f - a_gru_zr[t * 16 + 15]);
-      d_gru_rec[t * 24 + 8] =
-          d_gru_zr[t * 16 + 8] * a_gru_zr[t * 16 + 8] * (1.0f - a_gru_zr[t * 16 + 8]);
-      d_gru_rec[t * 24 + 9] =
-          d_gru_zr[t * 16 + 9] * a_gru_zr[t * 16 + 9] * (1.0f - a_gru_zr[t * 16 + 9]);
-      d_gru_rec[t * 24 + 10] =
-          d_gru_zr[t * 16 + 10] * a_gru_zr[t * 16 + 10] * (1.0f - a_gru_zr[t * 16 + 10]);
-      d_gru_rec[t * 24 + 11] =
-          d_gru_zr[t * 16 + 11] * a_gru_zr[t * 16 + 11] * (1.0f - a_gru_zr[t * 16 + 11]);
-      d_gru_rec[t * 24 + 12] =
-          d_gru_zr[t * 16 + 12] * a_gru_zr[t * 16 + 12] * (1.0f - a_gru_zr[t * 16 + 12]);
-      d_gru_rec[t * 24 + 13] =
-          d_gru_zr[t * 16 + 13] * a_gru_zr[t * 16 + 13] * (1.0f - a_gru_zr[t * 16 + 13]);
-      d_gru_rec[t * 24 + 14] =
-          d_gru_zr[t * 16 + 14] * a_gru_zr[t * 16 + 14] * (1.0f - a_gru_zr[t * 16 + 14]);
-      d_gru_rec[t * 24 + 15] =
-          d_gru_zr[t * 16 + 15] * a_gru_zr[t * 16 + 15] * (1.0f - a_gru_zr[t * 16 + 15]);
-      g_gru_bias[8] += d_gru_zr[t * 16 + 8] * a_gru_zr[t * 16 + 8] * (1.0f - a_gru_zr[t * 16 + 8]);
-      g_gru_bias[9] += d_gru_zr[t * 16 + 9] * a_gru_zr[t * 16 + 9] * (1.0f - a_gru_zr[t * 16 + 9]);
-      g_gru_bias[10] +=
-          d_gru_zr[t * 16 + 10] * a_gru_zr[t * 16 + 10] * (1.0f - a_gru_zr[t * 16 + 10]);
-      g_gru_bias[11] +=
-          d_gru_zr[t * 16 + 11] * a_gru_zr[t * 16 + 11] * (1.0f - a_gru_zr[t * 16 + 11]);
-      g_gru_bias[12] +=
-          d_gru_zr[t * 16 + 12] * a_gru_zr[t * 16 + 12] * (1.0f - a_gru_zr[t * 16 + 12]);
-      g_gru_bias[13] +=
-          d_gru_zr[t * 16 + 13] * a_gru_zr[t * 16 + 13] * (1.0f - a_gru_zr[t * 16 + 13]);
-      g_gru_bias[14] +=
-          d_gru_zr[t * 16 + 14] * a_gru_zr[t * 16 + 14] * (1.0f - a_gru_zr[t * 16 + 14]);
-      g_gru_bias[15] +=
-          d_gru_zr[t * 16 + 15] * a_gru_zr[t * 16 + 15] * (1.0f - a_gru_zr[t * 16 + 15]);
-      g_gru_bias[32] += d_gru_zr[t * 16 + 8] * a_gru_zr[t * 16 + 8] * (1.0f - a_gru_zr[t * 16 + 8]);
-      g_gru_bias[33] += d_gru_zr[t * 16 + 9] * a_gru_zr[t * 16 + 9] * (1.0f - a_gru_zr[t * 16 + 9]);
-      g_gru_bias[34] +=
-          d_gru_zr[t * 16 + 10] * a_gru_zr[t * 16 + 10] * (1.0f - a_gru_zr[t * 16 + 10]);
-      g_gru_bias[35] +=
-          d_gru_zr[t * 16 + 11] * a_gru_zr[t * 16 + 11] * (1.0f - a_gru_zr[t * 16 + 11]);
-      g_gru_bias[36] +=
-          d_gru_zr[t * 16 + 12] * a_gru_zr[t * 16 + 12] * (1.0f - a_gru_zr[t * 16 + 12]);
-      g_gru_bias[37] +=
-          d_gru_zr[t * 16 + 13] * a_gru_zr[t * 16 + 13] * (1.0f - a_gru_zr[t * 16 + 13]);
-      g_gru_bias[38] +=
-          d_gru_zr[t * 16 + 14] * a_gru_zr[t * 16 + 14] * (1.0f - a_gru_zr[t * 16 + 14]);
-      g_gru_bias[39] +=
-          d_gru_zr[t * 16 + 15] * a_gru_zr[t * 16 + 15] * (1.0f - a_gru_zr[t * 16 + 15]);
-      d_gru_z[t * 24] = d_gru_zr[t * 16] * a_gru_zr[t * 16] * (1.0f - a_gru_zr[t * 16]);
-      d_gru_z[t * 24 + 1] =
-          d_gru_zr[t * 16 + 1] * a_gru_zr[t * 16 + 1] * (1.0f - a_gru_zr[t * 16 + 1]);
-      d_gru_z[t * 24 + 2] =
-          d_gru_zr[t * 16 + 2] * a_gru_zr[t * 16 + 2] * (1.0f - a_gru_zr[t * 16 + 2]);
-      d_gru_z[t * 24 + 3] =
-          d_gru_zr[t * 16 + 3] * a_gru_zr[t * 16 + 3] * (1.0f - a_gru_zr[t * 16 + 3]);
-      d_gru_z[t * 24 + 4] =
-          d_gru_zr[t * 16 + 4] * a_gru_zr[t * 16 + 4] * (1.0f - a_gru_zr[t * 16 + 4]);
-      d_gru_z[t * 24 + 5] =
-          d_gru_zr[t * 16 + 5] * a_gru_zr[t * 16 + 5] * (1.0f - a_gru_zr[t * 16 + 5]);
-      d_gru_z[t * 24 + 6] =
-          d_gru_zr[t * 16 + 6] * a_gru_zr[t * 16 + 6] * (1.0f - a_gru_zr[t * 16 + 6]);
-      d_gru_z[t * 24 + 7] =
-          d_gru_zr[t * 16 + 7] * a_gru_zr[t * 16 + 7] * (1.0f - a_gru_zr[t * 16 + 7]);
-      d_gru_rec[t * 24] = d_gru_zr[t * 16] * a_gru_zr[t * 16] * (1.0f - a_gru_zr[t * 16]);
-      d_gru_rec[t * 24 + 1] =
-          d_gru_zr[t * 16 + 1] * a_gru_zr[t * 16 + 1] * (1.0f - a_gru_zr[t * 16 + 1]);
-      d_gru_rec[t * 24 + 2] =
-          d_gru_zr[t * 16 + 2] * a_gru_zr[t * 16 + 2] * (1.0f - a_gru_zr[t * 16 + 2]);
-      d_gru_rec[t * 24 + 3] =
-          d_gru_zr[t * 16 + 3] * a_gru_zr[t * 16 + 3] * (1.0f - a_gru_zr[t * 16 + 3]);
-      d_gru_rec[t * 24 + 4] =
-          d_gru_zr[t * 16 + 4] * a_gru_zr[t * 16 + 4] * (1.0f - a_gru_zr[t * 16 + 4]);
-      d_gru_rec[t * 24 + 5] =
-          d_gru_zr[t * 16 + 5] * a_gru_zr[t * 16 + 5] * (1.0f - a_gru_zr[t * 16 + 5]);
-      d_gru_rec[t * 24 + 6] =
-          d_gru_zr[t * 16 + 6] * a_gru_zr[t * 16 + 6] * (1.0f - a_gru_zr[t * 16 + 6]);
-      d_gru_rec[t * 24 + 7] =
-          d_gru_zr[t * 16 + 7] * a_gru_zr[t * 16 + 7] * (1.0f - a_gru_zr[t * 16 + 7]);
-      g_gru_bias[0] += d_gru_zr[t * 16] * a_gru_zr[t * 16] * (1.0f - a_gru_zr[t * 16]);
-      g_gru_bias[1] += d_gru_zr[t * 16 + 1] * a_gru_zr[t * 16 + 1] * (1.0f - a_gru_zr[t * 16 + 1]);
-      g_gru_bias[2] += d_gru_zr[t * 16 + 2] * a_gru_zr[t * 16 + 2] * (1.0f - a_gru_zr[t * 16 + 2]);
-      g_gru_bias[3] += d_gru_zr[t * 16 + 3] * a_gru_zr[t * 16 + 3] * (1.0f - a_gru_zr[t * 16 + 3]);
-      g_gru_bias[4] += d_gru_zr[t * 16 + 4] * a_gru_zr[t * 16 + 4] * (1.0f - a_gru_zr[t * 16 + 4]);
-      g_gru_bias[5] += d_gru_zr[t * 16 + 5] * a_gru_zr[t * 16 + 5] * (1.0f - a_gru_zr[t * 16 + 5]);
-      g_gru_bias[6] += d_gru_zr[t * 16 + 6] * a_gru_zr[t * 16 + 6] * (1.0f - a_gru_zr[t * 16 + 6]);
-      g_gru_bias[7] += d_gru_zr[t * 16 + 7] * a_gru_zr[t * 16 + 7] * (1.0f - a_gru_zr[t * 16 + 7]);
-      g_gru_bias[24] += d_gru_zr[t * 16] * a_gru_zr[t * 16] * (1.0f - a_gru_zr[t * 16]);
-      g_gru_bias[25] += d_gru_zr[t * 16 + 1] * a_gru_zr[t * 16 + 1] * (1.0f - a_gru_zr[t * 16 + 1]);
-      g_gru_bias[26] += d_gru_zr[t * 16 + 2] * a_gru_zr[t * 16 + 2] * (1.0f - a_gru_zr[t * 16 + 2]);
-      g_gru_bias[27] += d_gru_zr[t * 16 + 3] * a_gru_zr[t * 16 + 3] * (1.0f - a_gru_zr[t * 16 + 3]);
-      g_gru_bias[28] += d_gru_zr[t * 16 + 4] * a_gru_zr[t * 16 + 4] * (1.0f - a_gru_zr[t * 16 + 4]);
-      g_gru_bias[29] += d_gru_zr[t * 16 + 5] * a_gru_zr[t * 16 + 5] * (1.0f - a_gru_zr[t * 16 + 5]);
-      g_gru_bias[30] += d_gru_zr[t * 16 + 6] * a_gru_zr[t * 16 + 6] * (1.0f - a_gru_zr[t * 16 + 6]);
-      g_gru_bias[31] += d_gru_zr[t * 16 + 7] * a_gru_zr[t * 16 + 7] * (1.0f - a_gru_zr[t * 16 + 7]);
-      for (int c = 0; c < 8; ++c) {
-        float sum = d_gru_h[t * 8 + c - 8];
-        for (int q = 0; q < 24; ++q)
-          sum += d_gru_rec[t * 24 + q] * w_gru_recurrent_kernel[q + c * 24];
-        d_gru_h[t * 8 + c - 8] = sum;
+    d_gru_h[b * 80 + 72] = dy_b[b * 8];
+    d_gru_h[b * 80 + 73] = dy_b[b * 8 + 1];
+    d_gru_h[b * 80 + 74] = dy_b[b * 8 + 2];
+    d_gru_h[b * 80 + 75] = dy_b[b * 8 + 3];
+    d_gru_h[b * 80 + 76] = dy_b[b * 8 + 4];
+    d_gru_h[b * 80 + 77] = dy_b[b * 8 + 5];
+    d_gru_h[b * 80 + 78] = dy_b[b * 8 + 6];
+    d_gru_h[b * 80 + 79] = dy_b[b * 8 + 7];
+  }
+  for (int t = 9; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_gru_zr[b * 160 + t * 16] = d_gru_h[b * 80 + t * 8] * (a_gru_h[b * 80 + t * 8 - 8] +
+                                                              -1.0f * a_gru_cand[b * 80 + t * 8]);
+      d_gru_zr[b * 160 + t * 16 + 1] =
+          d_gru_h[b * 80 + t * 8 + 1] *
+          (a_gru_h[b * 80 + t * 8 - 7] + -1.0f * a_gru_cand[b * 80 + t * 8 + 1]);
+      d_gru_zr[b * 160 + t * 16 + 2] =
+          d_gru_h[b * 80 + t * 8 + 2] *
+          (a_gru_h[b * 80 + t * 8 - 6] + -1.0f * a_gru_cand[b * 80 + t * 8 + 2]);
+      d_gru_zr[b * 160 + t * 16 + 3] =
+          d_gru_h[b * 80 + t * 8 + 3] *
+          (a_gru_h[b * 80 + t * 8 - 5] + -1.0f * a_gru_cand[b * 80 + t * 8 + 3]);
+      d_gru_zr[b * 160 + t * 16 + 4] =
+          d_gru_h[b * 80 + t * 8 + 4] *
+          (a_gru_h[b * 80 + t * 8 - 4] + -1.0f * a_gru_cand[b * 80 + t * 8 + 4]);
+      d_gru_zr[b * 160 + t * 16 + 5] =
+          d_gru_h[b * 80 + t * 8 + 5] *
+          (a_gru_h[b * 80 + t * 8 - 3] + -1.0f * a_gru_cand[b * 80 + t * 8 + 5]);
+      d_gru_zr[b * 160 + t * 16 + 6] =
+          d_gru_h[b * 80 + t * 8 + 6] *
+          (a_gru_h[b * 80 + t * 8 - 2] + -1.0f * a_gru_cand[b * 80 + t * 8 + 6]);
+      d_gru_zr[b * 160 + t * 16 + 7] =
+          d_gru_h[b * 80 + t * 8 + 7] *
+          (a_gru_h[b * 80 + t * 8 - 1] + -1.0f * a_gru_cand[b * 80 + t * 8 + 7]);
+      d_gru_h[b * 80 + t * 8 - 8] = d_gru_h[b * 80 + t * 8] * a_gru_zr[b * 160 + t * 16];
+      d_gru_h[b * 80 + t * 8 - 7] = d_gru_h[b * 80 + t * 8 + 1] * a_gru_zr[b * 160 + t * 16 + 1];
+      d_gru_h[b * 80 + t * 8 - 6] = d_gru_h[b * 80 + t * 8 + 2] * a_gru_zr[b * 160 + t * 16 + 2];
+      d_gru_h[b * 80 + t * 8 - 5] = d_gru_h[b * 80 + t * 8 + 3] * a_gru_zr[b * 160 + t * 16 + 3];
+      d_gru_h[b * 80 + t * 8 - 4] = d_gru_h[b * 80 + t * 8 + 4] * a_gru_zr[b * 160 + t * 16 + 4];
+      d_gru_h[b * 80 + t * 8 - 3] = d_gru_h[b * 80 + t * 8 + 5] * a_gru_zr[b * 160 + t * 16 + 5];
+      d_gru_h[b * 80 + t * 8 - 2] = d_gru_h[b * 80 + t * 8 + 6] * a_gru_zr[b * 160 + t * 16 + 6];
+      d_gru_h[b * 80 + t * 8 - 1] = d_gru_h[b * 80 + t * 8 + 7] * a_gru_zr[b * 160 + t * 16 + 7];
+      d_gru_cand[b * 80 + t * 8] = d_gru_h[b * 80 + t * 8] * (1.0f - a_gru_zr[b * 160 + t * 16]);
+      d_gru_cand[b * 80 + t * 8 + 1] =
+          d_gru_h[b * 80 + t * 8 + 1] * (1.0f - a_gru_zr[b * 160 + t * 16 + 1]);
+      d_gru_cand[b * 80 + t * 8 + 2] =
+          d_gru_h[b * 80 + t * 8 + 2] * (1.0f - a_gru_zr[b * 160 + t * 16 + 2]);
+      d_gru_cand[b * 80 + t * 8 + 3] =
+          d_gru_h[b * 80 + t * 8 + 3] * (1.0f - a_gru_zr[b * 160 + t * 16 + 3]);
+      d_gru_cand[b * 80 + t * 8 + 4] =
+          d_gru_h[b * 80 + t * 8 + 4] * (1.0f - a_gru_zr[b * 160 + t * 16 + 4]);
+      d_gru_cand[b * 80 + t * 8 + 5] =
+          d_gru_h[b * 80 + t * 8 + 5] * (1.0f - a_gru_zr[b * 160 + t * 16 + 5]);
+      d_gru_cand[b * 80 + t * 8 + 6] =
+          d_gru_h[b * 80 + t * 8 + 6] * (1.0f - a_gru_zr[b * 160 + t * 16 + 6]);
+      d_gru_cand[b * 80 + t * 8 + 7] =
+          d_gru_h[b * 80 + t * 8 + 7] * (1.0f - a_gru_zr[b * 160 + t * 16 + 7]);
+      d_gru_z[b * 240 + t * 24 + 16] =
+          d_gru_cand[b * 80 + t * 8] *
+          (1.0f - a_gru_cand[b * 80 + t * 8] * a_gru_cand[b * 80 + t * 8]);
+      d_gru_z[b * 240 + t * 24 + 17] =
+          d_gru_cand[b * 80 + t * 8 + 1] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 1] * a_gru_cand[b * 80 + t * 8 + 1]);
+      d_gru_z[b * 240 + t * 24 + 18] =
+          d_gru_cand[b * 80 + t * 8 + 2] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 2] * a_gru_cand[b * 80 + t * 8 + 2]);
+      d_gru_z[b * 240 + t * 24 + 19] =
+          d_gru_cand[b * 80 + t * 8 + 3] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 3] * a_gru_cand[b * 80 + t * 8 + 3]);
+      d_gru_z[b * 240 + t * 24 + 20] =
+          d_gru_cand[b * 80 + t * 8 + 4] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 4] * a_gru_cand[b * 80 + t * 8 + 4]);
+      d_gru_z[b * 240 + t * 24 + 21] =
+          d_gru_cand[b * 80 + t * 8 + 5] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 5] * a_gru_cand[b * 80 + t * 8 + 5]);
+      d_gru_z[b * 240 + t * 24 + 22] =
+          d_gru_cand[b * 80 + t * 8 + 6] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 6] * a_gru_cand[b * 80 + t * 8 + 6]);
+      d_gru_z[b * 240 + t * 24 + 23] =
+          d_gru_cand[b * 80 + t * 8 + 7] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 7] * a_gru_cand[b * 80 + t * 8 + 7]);
+      d_gru_zr[b * 160 + t * 16 + 8] =
+          d_gru_cand[b * 80 + t * 8] *
+          (1.0f - a_gru_cand[b * 80 + t * 8] * a_gru_cand[b * 80 + t * 8]) *
+          (a_gru_rec[b * 240 + t * 24 + 16] + w_gru_bias[40]);
+      d_gru_zr[b * 160 + t * 16 + 9] =
+          d_gru_cand[b * 80 + t * 8 + 1] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 1] * a_gru_cand[b * 80 + t * 8 + 1]) *
+          (a_gru_rec[b * 240 + t * 24 + 17] + w_gru_bias[41]);
+      d_gru_zr[b * 160 + t * 16 + 10] =
+          d_gru_cand[b * 80 + t * 8 + 2] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 2] * a_gru_cand[b * 80 + t * 8 + 2]) *
+          (a_gru_rec[b * 240 + t * 24 + 18] + w_gru_bias[42]);
+      d_gru_zr[b * 160 + t * 16 + 11] =
+          d_gru_cand[b * 80 + t * 8 + 3] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 3] * a_gru_cand[b * 80 + t * 8 + 3]) *
+          (a_gru_rec[b * 240 + t * 24 + 19] + w_gru_bias[43]);
+      d_gru_zr[b * 160 + t * 16 + 12] =
+          d_gru_cand[b * 80 + t * 8 + 4] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 4] * a_gru_cand[b * 80 + t * 8 + 4]) *
+          (a_gru_rec[b * 240 + t * 24 + 20] + w_gru_bias[44]);
+      d_gru_zr[b * 160 + t * 16 + 13] =
+          d_gru_cand[b * 80 + t * 8 + 5] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 5] * a_gru_cand[b * 80 + t * 8 + 5]) *
+          (a_gru_rec[b * 240 + t * 24 + 21] + w_gru_bias[45]);
+      d_gru_zr[b * 160 + t * 16 + 14] =
+          d_gru_cand[b * 80 + t * 8 + 6] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 6] * a_gru_cand[b * 80 + t * 8 + 6]) *
+          (a_gru_rec[b * 240 + t * 24 + 22] + w_gru_bias[46]);
+      d_gru_zr[b * 160 + t * 16 + 15] =
+          d_gru_cand[b * 80 + t * 8 + 7] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 7] * a_gru_cand[b * 80 + t * 8 + 7]) *
+          (a_gru_rec[b * 240 + t * 24 + 23] + w_gru_bias[47]);
+      d_gru_rec[b * 240 + t * 24 + 16] =
+          d_gru_cand[b * 80 + t * 8] *
+          (1.0f - a_gru_cand[b * 80 + t * 8] * a_gru_cand[b * 80 + t * 8]) *
+          a_gru_zr[b * 160 + t * 16 + 8];
+      d_gru_rec[b * 240 + t * 24 + 17] =
+          d_gru_cand[b * 80 + t * 8 + 1] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 1] * a_gru_cand[b * 80 + t * 8 + 1]) *
+          a_gru_zr[b * 160 + t * 16 + 9];
+      d_gru_rec[b * 240 + t * 24 + 18] =
+          d_gru_cand[b * 80 + t * 8 + 2] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 2] * a_gru_cand[b * 80 + t * 8 + 2]) *
+          a_gru_zr[b * 160 + t * 16 + 10];
+      d_gru_rec[b * 240 + t * 24 + 19] =
+          d_gru_cand[b * 80 + t * 8 + 3] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 3] * a_gru_cand[b * 80 + t * 8 + 3]) *
+          a_gru_zr[b * 160 + t * 16 + 11];
+      d_gru_rec[b * 240 + t * 24 + 20] =
+          d_gru_cand[b * 80 + t * 8 + 4] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 4] * a_gru_cand[b * 80 + t * 8 + 4]) *
+          a_gru_zr[b * 160 + t * 16 + 12];
+      d_gru_rec[b * 240 + t * 24 + 21] =
+          d_gru_cand[b * 80 + t * 8 + 5] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 5] * a_gru_cand[b * 80 + t * 8 + 5]) *
+          a_gru_zr[b * 160 + t * 16 + 13];
+      d_gru_rec[b * 240 + t * 24 + 22] =
+          d_gru_cand[b * 80 + t * 8 + 6] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 6] * a_gru_cand[b * 80 + t * 8 + 6]) *
+          a_gru_zr[b * 160 + t * 16 + 14];
+      d_gru_rec[b * 240 + t * 24 + 23] =
+          d_gru_cand[b * 80 + t * 8 + 7] *
+          (1.0f - a_gru_cand[b * 80 + t * 8 + 7] * a_gru_cand[b * 80 + t * 8 + 7]) *
+          a_gru_zr[b * 160 + t * 16 + 15];
+      g_gru_bias[16] += d_gru_cand[b * 80 + t * 8] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8] * a_gru_cand[b * 80 + t * 8]);
+      g_gru_bias[17] += d_gru_cand[b * 80 + t * 8 + 1] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 1] * a_gru_cand[b * 80 + t * 8 + 1]);
+      g_gru_bias[18] += d_gru_cand[b * 80 + t * 8 + 2] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 2] * a_gru_cand[b * 80 + t * 8 + 2]);
+      g_gru_bias[19] += d_gru_cand[b * 80 + t * 8 + 3] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 3] * a_gru_cand[b * 80 + t * 8 + 3]);
+      g_gru_bias[20] += d_gru_cand[b * 80 + t * 8 + 4] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 4] * a_gru_cand[b * 80 + t * 8 + 4]);
+      g_gru_bias[21] += d_gru_cand[b * 80 + t * 8 + 5] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 5] * a_gru_cand[b * 80 + t * 8 + 5]);
+      g_gru_bias[22] += d_gru_cand[b * 80 + t * 8 + 6] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 6] * a_gru_cand[b * 80 + t * 8 + 6]);
+      g_gru_bias[23] += d_gru_cand[b * 80 + t * 8 + 7] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 7] * a_gru_cand[b * 80 + t * 8 + 7]);
+      g_gru_bias[40] += d_gru_cand[b * 80 + t * 8] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8] * a_gru_cand[b * 80 + t * 8]) *
+                        a_gru_zr[b * 160 + t * 16 + 8];
+      g_gru_bias[41] += d_gru_cand[b * 80 + t * 8 + 1] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 1] * a_gru_cand[b * 80 + t * 8 + 1]) *
+                        a_gru_zr[b * 160 + t * 16 + 9];
+      g_gru_bias[42] += d_gru_cand[b * 80 + t * 8 + 2] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 2] * a_gru_cand[b * 80 + t * 8 + 2]) *
+                        a_gru_zr[b * 160 + t * 16 + 10];
+      g_gru_bias[43] += d_gru_cand[b * 80 + t * 8 + 3] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 3] * a_gru_cand[b * 80 + t * 8 + 3]) *
+                        a_gru_zr[b * 160 + t * 16 + 11];
+      g_gru_bias[44] += d_gru_cand[b * 80 + t * 8 + 4] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 4] * a_gru_cand[b * 80 + t * 8 + 4]) *
+                        a_gru_zr[b * 160 + t * 16 + 12];
+      g_gru_bias[45] += d_gru_cand[b * 80 + t * 8 + 5] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 5] * a_gru_cand[b * 80 + t * 8 + 5]) *
+                        a_gru_zr[b * 160 + t * 16 + 13];
+      g_gru_bias[46] += d_gru_cand[b * 80 + t * 8 + 6] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 6] * a_gru_cand[b * 80 + t * 8 + 6]) *
+                        a_gru_zr[b * 160 + t * 16 + 14];
+      g_gru_bias[47] += d_gru_cand[b * 80 + t * 8 + 7] *
+                        (1.0f - a_gru_cand[b * 80 + t * 8 + 7] * a_gru_cand[b * 80 + t * 8 + 7]) *
+                        a_gru_zr[b * 160 + t * 16 + 15];
+      d_gru_z[b * 240 + t * 24 + 8] = d_gru_zr[b * 160 + t * 16 + 8] *
+                                      a_gru_zr[b * 160 + t * 16 + 8] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 8]);
+      d_gru_z[b * 240 + t * 24 + 9] = d_gru_zr[b * 160 + t * 16 + 9] *
+                                      a_gru_zr[b * 160 + t * 16 + 9] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 9]);
+      d_gru_z[b * 240 + t * 24 + 10] = d_gru_zr[b * 160 + t * 16 + 10] *
+                                       a_gru_zr[b * 160 + t * 16 + 10] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 10]);
+      d_gru_z[b * 240 + t * 24 + 11] = d_gru_zr[b * 160 + t * 16 + 11] *
+                                       a_gru_zr[b * 160 + t * 16 + 11] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 11]);
+      d_gru_z[b * 240 + t * 24 + 12] = d_gru_zr[b * 160 + t * 16 + 12] *
+                                       a_gru_zr[b * 160 + t * 16 + 12] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 12]);
+      d_gru_z[b * 240 + t * 24 + 13] = d_gru_zr[b * 160 + t * 16 + 13] *
+                                       a_gru_zr[b * 160 + t * 16 + 13] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 13]);
+      d_gru_z[b * 240 + t * 24 + 14] = d_gru_zr[b * 160 + t * 16 + 14] *
+                                       a_gru_zr[b * 160 + t * 16 + 14] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 14]);
+      d_gru_z[b * 240 + t * 24 + 15] = d_gru_zr[b * 160 + t * 16 + 15] *
+                                       a_gru_zr[b * 160 + t * 16 + 15] *
+                                       (1.0f - a_gru_zr[b * 160 + t * 16 + 15]);
+      d_gru_rec[b * 240 + t * 24 + 8] = d_gru_zr[b * 160 + t * 16 + 8] *
+                                        a_gru_zr[b * 160 + t * 16 + 8] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 8]);
+      d_gru_rec[b * 240 + t * 24 + 9] = d_gru_zr[b * 160 + t * 16 + 9] *
+                                        a_gru_zr[b * 160 + t * 16 + 9] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 9]);
+      d_gru_rec[b * 240 + t * 24 + 10] = d_gru_zr[b * 160 + t * 16 + 10] *
+                                         a_gru_zr[b * 160 + t * 16 + 10] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 10]);
+      d_gru_rec[b * 240 + t * 24 + 11] = d_gru_zr[b * 160 + t * 16 + 11] *
+                                         a_gru_zr[b * 160 + t * 16 + 11] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 11]);
+      d_gru_rec[b * 240 + t * 24 + 12] = d_gru_zr[b * 160 + t * 16 + 12] *
+                                         a_gru_zr[b * 160 + t * 16 + 12] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 12]);
+      d_gru_rec[b * 240 + t * 24 + 13] = d_gru_zr[b * 160 + t * 16 + 13] *
+                                         a_gru_zr[b * 160 + t * 16 + 13] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 13]);
+      d_gru_rec[b * 240 + t * 24 + 14] = d_gru_zr[b * 160 + t * 16 + 14] *
+                                         a_gru_zr[b * 160 + t * 16 + 14] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 14]);
+      d_gru_rec[b * 240 + t * 24 + 15] = d_gru_zr[b * 160 + t * 16 + 15] *
+                                         a_gru_zr[b * 160 + t * 16 + 15] *
+                                         (1.0f - a_gru_zr[b * 160 + t * 16 + 15]);
+      g_gru_bias[8] += d_gru_zr[b * 160 + t * 16 + 8] * a_gru_zr[b * 160 + t * 16 + 8] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 8]);
+      g_gru_bias[9] += d_gru_zr[b * 160 + t * 16 + 9] * a_gru_zr[b * 160 + t * 16 + 9] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 9]);
+      g_gru_bias[10] += d_gru_zr[b * 160 + t * 16 + 10] * a_gru_zr[b * 160 + t * 16 + 10] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 10]);
+      g_gru_bias[11] += d_gru_zr[b * 160 + t * 16 + 11] * a_gru_zr[b * 160 + t * 16 + 11] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 11]);
+      g_gru_bias[12] += d_gru_zr[b * 160 + t * 16 + 12] * a_gru_zr[b * 160 + t * 16 + 12] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 12]);
+      g_gru_bias[13] += d_gru_zr[b * 160 + t * 16 + 13] * a_gru_zr[b * 160 + t * 16 + 13] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 13]);
+      g_gru_bias[14] += d_gru_zr[b * 160 + t * 16 + 14] * a_gru_zr[b * 160 + t * 16 + 14] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 14]);
+      g_gru_bias[15] += d_gru_zr[b * 160 + t * 16 + 15] * a_gru_zr[b * 160 + t * 16 + 15] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 15]);
+      g_gru_bias[32] += d_gru_zr[b * 160 + t * 16 + 8] * a_gru_zr[b * 160 + t * 16 + 8] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 8]);
+      g_gru_bias[33] += d_gru_zr[b * 160 + t * 16 + 9] * a_gru_zr[b * 160 + t * 16 + 9] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 9]);
+      g_gru_bias[34] += d_gru_zr[b * 160 + t * 16 + 10] * a_gru_zr[b * 160 + t * 16 + 10] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 10]);
+      g_gru_bias[35] += d_gru_zr[b * 160 + t * 16 + 11] * a_gru_zr[b * 160 + t * 16 + 11] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 11]);
+      g_gru_bias[36] += d_gru_zr[b * 160 + t * 16 + 12] * a_gru_zr[b * 160 + t * 16 + 12] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 12]);
+      g_gru_bias[37] += d_gru_zr[b * 160 + t * 16 + 13] * a_gru_zr[b * 160 + t * 16 + 13] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 13]);
+      g_gru_bias[38] += d_gru_zr[b * 160 + t * 16 + 14] * a_gru_zr[b * 160 + t * 16 + 14] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 14]);
+      g_gru_bias[39] += d_gru_zr[b * 160 + t * 16 + 15] * a_gru_zr[b * 160 + t * 16 + 15] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 15]);
+      d_gru_z[b * 240 + t * 24] = d_gru_zr[b * 160 + t * 16] * a_gru_zr[b * 160 + t * 16] *
+                                  (1.0f - a_gru_zr[b * 160 + t * 16]);
+      d_gru_z[b * 240 + t * 24 + 1] = d_gru_zr[b * 160 + t * 16 + 1] *
+                                      a_gru_zr[b * 160 + t * 16 + 1] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 1]);
+      d_gru_z[b * 240 + t * 24 + 2] = d_gru_zr[b * 160 + t * 16 + 2] *
+                                      a_gru_zr[b * 160 + t * 16 + 2] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 2]);
+      d_gru_z[b * 240 + t * 24 + 3] = d_gru_zr[b * 160 + t * 16 + 3] *
+                                      a_gru_zr[b * 160 + t * 16 + 3] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 3]);
+      d_gru_z[b * 240 + t * 24 + 4] = d_gru_zr[b * 160 + t * 16 + 4] *
+                                      a_gru_zr[b * 160 + t * 16 + 4] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 4]);
+      d_gru_z[b * 240 + t * 24 + 5] = d_gru_zr[b * 160 + t * 16 + 5] *
+                                      a_gru_zr[b * 160 + t * 16 + 5] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 5]);
+      d_gru_z[b * 240 + t * 24 + 6] = d_gru_zr[b * 160 + t * 16 + 6] *
+                                      a_gru_zr[b * 160 + t * 16 + 6] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 6]);
+      d_gru_z[b * 240 + t * 24 + 7] = d_gru_zr[b * 160 + t * 16 + 7] *
+                                      a_gru_zr[b * 160 + t * 16 + 7] *
+                                      (1.0f - a_gru_zr[b * 160 + t * 16 + 7]);
+      d_gru_rec[b * 240 + t * 24] = d_gru_zr[b * 160 + t * 16] * a_gru_zr[b * 160 + t * 16] *
+                                    (1.0f - a_gru_zr[b * 160 + t * 16]);
+      d_gru_rec[b * 240 + t * 24 + 1] = d_gru_zr[b * 160 + t * 16 + 1] *
+                                        a_gru_zr[b * 160 + t * 16 + 1] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 1]);
+      d_gru_rec[b * 240 + t * 24 + 2] = d_gru_zr[b * 160 + t * 16 + 2] *
+                                        a_gru_zr[b * 160 + t * 16 + 2] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 2]);
+      d_gru_rec[b * 240 + t * 24 + 3] = d_gru_zr[b * 160 + t * 16 + 3] *
+                                        a_gru_zr[b * 160 + t * 16 + 3] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 3]);
+      d_gru_rec[b * 240 + t * 24 + 4] = d_gru_zr[b * 160 + t * 16 + 4] *
+                                        a_gru_zr[b * 160 + t * 16 + 4] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 4]);
+      d_gru_rec[b * 240 + t * 24 + 5] = d_gru_zr[b * 160 + t * 16 + 5] *
+                                        a_gru_zr[b * 160 + t * 16 + 5] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 5]);
+      d_gru_rec[b * 240 + t * 24 + 6] = d_gru_zr[b * 160 + t * 16 + 6] *
+                                        a_gru_zr[b * 160 + t * 16 + 6] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 6]);
+      d_gru_rec[b * 240 + t * 24 + 7] = d_gru_zr[b * 160 + t * 16 + 7] *
+                                        a_gru_zr[b * 160 + t * 16 + 7] *
+                                        (1.0f - a_gru_zr[b * 160 + t * 16 + 7]);
+      g_gru_bias[0] += d_gru_zr[b * 160 + t * 16] * a_gru_zr[b * 160 + t * 16] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16]);
+      g_gru_bias[1] += d_gru_zr[b * 160 + t * 16 + 1] * a_gru_zr[b * 160 + t * 16 + 1] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 1]);
+      g_gru_bias[2] += d_gru_zr[b * 160 + t * 16 + 2] * a_gru_zr[b * 160 + t * 16 + 2] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 2]);
+      g_gru_bias[3] += d_gru_zr[b * 160 + t * 16 + 3] * a_gru_zr[b * 160 + t * 16 + 3] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 3]);
+      g_gru_bias[4] += d_gru_zr[b * 160 + t * 16 + 4] * a_gru_zr[b * 160 + t * 16 + 4] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 4]);
+      g_gru_bias[5] += d_gru_zr[b * 160 + t * 16 + 5] * a_gru_zr[b * 160 + t * 16 + 5] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 5]);
+      g_gru_bias[6] += d_gru_zr[b * 160 + t * 16 + 6] * a_gru_zr[b * 160 + t * 16 + 6] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 6]);
+      g_gru_bias[7] += d_gru_zr[b * 160 + t * 16 + 7] * a_gru_zr[b * 160 + t * 16 + 7] *
+                       (1.0f - a_gru_zr[b * 160 + t * 16 + 7]);
+      g_gru_bias[24] += d_gru_zr[b * 160 + t * 16] * a_gru_zr[b * 160 + t * 16] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16]);
+      g_gru_bias[25] += d_gru_zr[b * 160 + t * 16 + 1] * a_gru_zr[b * 160 + t * 16 + 1] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 1]);
+      g_gru_bias[26] += d_gru_zr[b * 160 + t * 16 + 2] * a_gru_zr[b * 160 + t * 16 + 2] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 2]);
+      g_gru_bias[27] += d_gru_zr[b * 160 + t * 16 + 3] * a_gru_zr[b * 160 + t * 16 + 3] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 3]);
+      g_gru_bias[28] += d_gru_zr[b * 160 + t * 16 + 4] * a_gru_zr[b * 160 + t * 16 + 4] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 4]);
+      g_gru_bias[29] += d_gru_zr[b * 160 + t * 16 + 5] * a_gru_zr[b * 160 + t * 16 + 5] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 5]);
+      g_gru_bias[30] += d_gru_zr[b * 160 + t * 16 + 6] * a_gru_zr[b * 160 + t * 16 + 6] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 6]);
+      g_gru_bias[31] += d_gru_zr[b * 160 + t * 16 + 7] * a_gru_zr[b * 160 + t * 16 + 7] *
+                        (1.0f - a_gru_zr[b * 160 + t * 16 + 7]);
+    }
+    {
+      const float *const A = d_gru_rec + t * 24;
+      const float *const B = wt_gru_recurrent_kernel + 0;
+      float *const C = d_gru_h + t * 8 - 8;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 8; j += 8) {
+          float acc[4][8];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] = C[(i + r) * 80 + j + jj];
+          for (int p = 0; p < 24; ++p) {
+            const float *const brow = B + p * 8 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 240 + p];
+              for (int jj = 0; jj < 8; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 8; ++jj)
+              C[(i + r) * 80 + j + jj] = acc[r][jj];
+        }
       }
-      for (int r = 0; r < 8; ++r) {
-        for (int c = 0; c < 24; ++c) {
-          float sum = g_gru_recurrent_kernel[r * 24 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_gru_h[t * 8 + r + q * 8 - 8] * d_gru_rec[t * 24 + q * 24 + c];
-          g_gru_recurrent_kernel[r * 24 + c] = sum;
+      for (; i < n; ++i) {
+        for (int j = 0; j < 8; j += 8) {
+          float acc[1][8];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 8; ++jj)
+              acc[r][jj] = C[(i + r) * 80 + j + jj];
+          for (int p = 0; p < 24; ++p) {
+            const float *const brow = B + p * 8 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 240 + p];
+              for (int jj = 0; jj < 8; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 8; ++jj)
+              C[(i + r) * 80 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_gru_zr[0] = d_gru_h[0] * -1.0f * a_gru_cand[0];
-    d_gru_zr[1] = d_gru_h[1] * -1.0f * a_gru_cand[1];
-    d_gru_zr[2] = d_gru_h[2] * -1.0f * a_gru_cand[2];
-    d_gru_zr[3] = d_gru_h[3] * -1.0f * a_gru_cand[3];
-    d_gru_zr[4] = d_gru_h[4] * -1.0f * a_gru_cand[4];
-    d_gru_zr[5] = d_gru_h[5] * -1.0f * a_gru_cand[5];
-    d_gru_zr[6] = d_gru_h[6] * -1.0f * a_gru_cand[6];
-    d_gru_zr[7] = d_gru_h[7] * -1.0f * a_gru_cand[7];
-    d_gru_cand[0] = d_gru_h[0] * (1.0f - a_gru_zr[0]);
-    d_gru_cand[1] = d_gru_h[1] * (1.0f - a_gru_zr[1]);
-    d_gru_cand[2] = d_gru_h[2] * (1.0f - a_gru_zr[2]);
-    d_gru_cand[3] = d_gru_h[3] * (1.0f - a_gru_zr[3]);
-    d_gru_cand[4] = d_gru_h[4] * (1.0f - a_gru_zr[4]);
-    d_gru_cand[5] = d_gru_h[5] * (1.0f - a_gru_zr[5]);
-    d_gru_cand[6] = d_gru_h[6] * (1.0f - a_gru_zr[6]);
-    d_gru_cand[7] = d_gru_h[7] * (1.0f - a_gru_zr[7]);
-    d_gru_z[16] = d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    d_gru_z[17] = d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    d_gru_z[18] = d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    d_gru_z[19] = d_gru_cand[3] * (1.0f - a_gru_cand[3] * a_gru_cand[3]);
-    d_gru_z[20] = d_gru_cand[4] * (1.0f - a_gru_cand[4] * a_gru_cand[4]);
-    d_gru_z[21] = d_gru_cand[5] * (1.0f - a_gru_cand[5] * a_gru_cand[5]);
-    d_gru_z[22] = d_gru_cand[6] * (1.0f - a_gru_cand[6] * a_gru_cand[6]);
-    d_gru_z[23] = d_gru_cand[7] * (1.0f - a_gru_cand[7] * a_gru_cand[7]);
-    d_gru_zr[8] = d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]) * w_gru_bias[40];
-    d_gru_zr[9] = d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]) * w_gru_bias[41];
-    d_gru_zr[10] = d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]) * w_gru_bias[42];
-    d_gru_zr[11] = d_gru_cand[3] * (1.0f - a_gru_cand[3] * a_gru_cand[3]) * w_gru_bias[43];
-    d_gru_zr[12] = d_gru_cand[4] * (1.0f - a_gru_cand[4] * a_gru_cand[4]) * w_gru_bias[44];
-    d_gru_zr[13] = d_gru_cand[5] * (1.0f - a_gru_cand[5] * a_gru_cand[5]) * w_gru_bias[45];
-    d_gru_zr[14] = d_gru_cand[6] * (1.0f - a_gru_cand[6] * a_gru_cand[6]) * w_gru_bias[46];
-    d_gru_zr[15] = d_gru_cand[7] * (1.0f - a_gru_cand[7] * a_gru_cand[7]) * w_gru_bias[47];
-    g_gru_bias[16] += d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]);
-    g_gru_bias[17] += d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]);
-    g_gru_bias[18] += d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]);
-    g_gru_bias[19] += d_gru_cand[3] * (1.0f - a_gru_cand[3] * a_gru_cand[3]);
-    g_gru_bias[20] += d_gru_cand[4] * (1.0f - a_gru_cand[4] * a_gru_cand[4]);
-    g_gru_bias[21] += d_gru_cand[5] * (1.0f - a_gru_cand[5] * a_gru_cand[5]);
-    g_gru_bias[22] += d_gru_cand[6] * (1.0f - a_gru_cand[6] * a_gru_cand[6]);
-    g_gru_bias[23] += d_gru_cand[7] * (1.0f - a_gru_cand[7] * a_gru_cand[7]);
-    g_gru_bias[40] += d_gru_cand[0] * (1.0f - a_gru_cand[0] * a_gru_cand[0]) * a_gru_zr[8];
-    g_gru_bias[41] += d_gru_cand[1] * (1.0f - a_gru_cand[1] * a_gru_cand[1]) * a_gru_zr[9];
-    g_gru_bias[42] += d_gru_cand[2] * (1.0f - a_gru_cand[2] * a_gru_cand[2]) * a_gru_zr[10];
-    g_gru_bias[43] += d_gru_cand[3] * (1.0f - a_gru_cand[3] * a_gru_cand[3]) * a_gru_zr[11];
-    g_gru_bias[44] += d_gru_cand[4] * (1.0f - a_gru_cand[4] * a_gru_cand[4]) * a_gru_zr[12];
-    g_gru_bias[45] += d_gru_cand[5] * (1.0f - a_gru_cand[5] * a_gru_cand[5]) * a_gru_zr[13];
-    g_gru_bias[46] += d_gru_cand[6] * (1.0f - a_gru_cand[6] * a_gru_cand[6]) * a_gru_zr[14];
-    g_gru_bias[47] += d_gru_cand[7] * (1.0f - a_gru_cand[7] * a_gru_cand[7]) * a_gru_zr[15];
-    d_gru_z[8] = d_gru_zr[8] * a_gru_zr[8] * (1.0f - a_gru_zr[8]);
-    d_gru_z[9] = d_gru_zr[9] * a_gru_zr[9] * (1.0f - a_gru_zr[9]);
-    d_gru_z[10] = d_gru_zr[10] * a_gru_zr[10] * (1.0f - a_gru_zr[10]);
-    d_gru_z[11] = d_gru_zr[11] * a_gru_zr[11] * (1.0f - a_gru_zr[11]);
-    d_gru_z[12] = d_gru_zr[12] * a_gru_zr[12] * (1.0f - a_gru_zr[12]);
-    d_gru_z[13] = d_gru_zr[13] * a_gru_zr[13] * (1.0f - a_gru_zr[13]);
-    d_gru_z[14] = d_gru_zr[14] * a_gru_zr[14] * (1.0f - a_gru_zr[14]);
-    d_gru_z[15] = d_gru_zr[15] * a_gru_zr[15] * (1.0f - a_gru_zr[15]);
-    g_gru_bias[8] += d_gru_zr[8] * a_gru_zr[8] * (1.0f - a_gru_zr[8]);
-    g_gru_bias[9] += d_gru_zr[9] * a_gru_zr[9] * (1.0f - a_gru_zr[9]);
-    g_gru_bias[10] += d_gru_zr[10] * a_gru_zr[10] * (1.0f - a_gru_zr[10]);
-    g_gru_bias[11] += d_gru_zr[11] * a_gru_zr[11] * (1.0f - a_gru_zr[11]);
-    g_gru_bias[12] += d_gru_zr[12] * a_gru_zr[12] * (1.0f - a_gru_zr[12]);
-    g_gru_bias[13] += d_gru_zr[13] * a_gru_zr[13] * (1.0f - a_gru_zr[13]);
-    g_gru_bias[14] += d_gru_zr[14] * a_gru_zr[14] * (1.0f - a_gru_zr[14]);
-    g_gru_bias[15] += d_gru_zr[15] * a_gru_zr[15] * (1.0f - a_gru_zr[15]);
-    g_gru_bias[32] += d_gru_zr[8] * a_gru_zr[8] * (1.0f - a_gru_zr[8]);
-    g_gru_bias[33] += d_gru_zr[9] * a_gru_zr[9] * (1.0f - a_gru_zr[9]);
-    g_gru_bias[34] += d_gru_zr[10] * a_gru_zr[10] * (1.0f - a_gru_zr[10]);
-    g_gru_bias[35] += d_gru_zr[11] * a_gru_zr[11] * (1.0f - a_gru_zr[11]);
-    g_gru_bias[36] += d_gru_zr[12] * a_gru_zr[12] * (1.0f - a_gru_zr[12]);
-    g_gru_bias[37] += d_gru_zr[13] * a_gru_zr[13] * (1.0f - a_gru_zr[13]);
-    g_gru_bias[38] += d_gru_zr[14] * a_gru_zr[14] * (1.0f - a_gru_zr[14]);
-    g_gru_bias[39] += d_gru_zr[15] * a_gru_zr[15] * (1.0f - a_gru_zr[15]);
-    d_gru_z[0] = d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    d_gru_z[1] = d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    d_gru_z[2] = d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    d_gru_z[3] = d_gru_zr[3] * a_gru_zr[3] * (1.0f - a_gru_zr[3]);
-    d_gru_z[4] = d_gru_zr[4] * a_gru_zr[4] * (1.0f - a_gru_zr[4]);
-    d_gru_z[5] = d_gru_zr[5] * a_gru_zr[5] * (1.0f - a_gru_zr[5]);
-    d_gru_z[6] = d_gru_zr[6] * a_gru_zr[6] * (1.0f - a_gru_zr[6]);
-    d_gru_z[7] = d_gru_zr[7] * a_gru_zr[7] * (1.0f - a_gru_zr[7]);
-    g_gru_bias[0] += d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    g_gru_bias[1] += d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    g_gru_bias[2] += d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    g_gru_bias[3] += d_gru_zr[3] * a_gru_zr[3] * (1.0f - a_gru_zr[3]);
-    g_gru_bias[4] += d_gru_zr[4] * a_gru_zr[4] * (1.0f - a_gru_zr[4]);
-    g_gru_bias[5] += d_gru_zr[5] * a_gru_zr[5] * (1.0f - a_gru_zr[5]);
-    g_gru_bias[6] += d_gru_zr[6] * a_gru_zr[6] * (1.0f - a_gru_zr[6]);
-    g_gru_bias[7] += d_gru_zr[7] * a_gru_zr[7] * (1.0f - a_gru_zr[7]);
-    g_gru_bias[24] += d_gru_zr[0] * a_gru_zr[0] * (1.0f - a_gru_zr[0]);
-    g_gru_bias[25] += d_gru_zr[1] * a_gru_zr[1] * (1.0f - a_gru_zr[1]);
-    g_gru_bias[26] += d_gru_zr[2] * a_gru_zr[2] * (1.0f - a_gru_zr[2]);
-    g_gru_bias[27] += d_gru_zr[3] * a_gru_zr[3] * (1.0f - a_gru_zr[3]);
-    g_gru_bias[28] += d_gru_zr[4] * a_gru_zr[4] * (1.0f - a_gru_zr[4]);
-    g_gru_bias[29] += d_gru_zr[5] * a_gru_zr[5] * (1.0f - a_gru_zr[5]);
-    g_gru_bias[30] += d_gru_zr[6] * a_gru_zr[6] * (1.0f - a_gru_zr[6]);
-    g_gru_bias[31] += d_gru_zr[7] * a_gru_zr[7] * (1.0f - a_gru_zr[7]);
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 24; ++q)
-          sum += d_gru_z[r * 24 + q] * w_gru_kernel[q + c * 24];
-        dx_b[r * 5 + c] = sum;
+    {
+      const float *const A = a_gru_h + t * 8 - 8;
+      const float *const B = d_gru_rec + t * 24;
+      float *const C = g_gru_recurrent_kernel + 0;
+      for (int i = 0; i < 8; i += 4) {
+        for (int j = 0; j < 24; j += 24) {
+          float acc[4][24];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] = C[(i + r) * 24 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 240 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 80];
+              for (int jj = 0; jj < 24; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 24; ++jj)
+              C[(i + r) * 24 + j + jj] = acc[r][jj];
+        }
       }
     }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 24; ++c) {
-        float sum = g_gru_kernel[r * 24 + c];
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r + q * 5] * d_gru_z[q * 24 + c];
-        g_gru_kernel[r * 24 + c] = sum;
+  }
+  for (int b = 0; b < n; ++b) {
+    d_gru_zr[b * 160] = d_gru_h[b * 80] * -1.0f * a_gru_cand[b * 80];
+    d_gru_zr[b * 160 + 1] = d_gru_h[b * 80 + 1] * -1.0f * a_gru_cand[b * 80 + 1];
+    d_gru_zr[b * 160 + 2] = d_gru_h[b * 80 + 2] * -1.0f * a_gru_cand[b * 80 + 2];
+    d_gru_zr[b * 160 + 3] = d_gru_h[b * 80 + 3] * -1.0f * a_gru_cand[b * 80 + 3];
+    d_gru_zr[b * 160 + 4] = d_gru_h[b * 80 + 4] * -1.0f * a_gru_cand[b * 80 + 4];
+    d_gru_zr[b * 160 + 5] = d_gru_h[b * 80 + 5] * -1.0f * a_gru_cand[b * 80 + 5];
+    d_gru_zr[b * 160 + 6] = d_gru_h[b * 80 + 6] * -1.0f * a_gru_cand[b * 80 + 6];
+    d_gru_zr[b * 160 + 7] = d_gru_h[b * 80 + 7] * -1.0f * a_gru_cand[b * 80 + 7];
+    d_gru_cand[b * 80] = d_gru_h[b * 80] * (1.0f - a_gru_zr[b * 160]);
+    d_gru_cand[b * 80 + 1] = d_gru_h[b * 80 + 1] * (1.0f - a_gru_zr[b * 160 + 1]);
+    d_gru_cand[b * 80 + 2] = d_gru_h[b * 80 + 2] * (1.0f - a_gru_zr[b * 160 + 2]);
+    d_gru_cand[b * 80 + 3] = d_gru_h[b * 80 + 3] * (1.0f - a_gru_zr[b * 160 + 3]);
+    d_gru_cand[b * 80 + 4] = d_gru_h[b * 80 + 4] * (1.0f - a_gru_zr[b * 160 + 4]);
+    d_gru_cand[b * 80 + 5] = d_gru_h[b * 80 + 5] * (1.0f - a_gru_zr[b * 160 + 5]);
+    d_gru_cand[b * 80 + 6] = d_gru_h[b * 80 + 6] * (1.0f - a_gru_zr[b * 160 + 6]);
+    d_gru_cand[b * 80 + 7] = d_gru_h[b * 80 + 7] * (1.0f - a_gru_zr[b * 160 + 7]);
+    d_gru_z[b * 240 + 16] = d_gru_cand[b * 80] * (1.0f - a_gru_cand[b * 80] * a_gru_cand[b * 80]);
+    d_gru_z[b * 240 + 17] =
+        d_gru_cand[b * 80 + 1] * (1.0f - a_gru_cand[b * 80 + 1] * a_gru_cand[b * 80 + 1]);
+    d_gru_z[b * 240 + 18] =
+        d_gru_cand[b * 80 + 2] * (1.0f - a_gru_cand[b * 80 + 2] * a_gru_cand[b * 80 + 2]);
+    d_gru_z[b * 240 + 19] =
+        d_gru_cand[b * 80 + 3] * (1.0f - a_gru_cand[b * 80 + 3] * a_gru_cand[b * 80 + 3]);
+    d_gru_z[b * 240 + 20] =
+        d_gru_cand[b * 80 + 4] * (1.0f - a_gru_cand[b * 80 + 4] * a_gru_cand[b * 80 + 4]);
+    d_gru_z[b * 240 + 21] =
+        d_gru_cand[b * 80 + 5] * (1.0f - a_gru_cand[b * 80 + 5] * a_gru_cand[b * 80 + 5]);
+    d_gru_z[b * 240 + 22] =
+        d_gru_cand[b * 80 + 6] * (1.0f - a_gru_cand[b * 80 + 6] * a_gru_cand[b * 80 + 6]);
+    d_gru_z[b * 240 + 23] =
+        d_gru_cand[b * 80 + 7] * (1.0f - a_gru_cand[b * 80 + 7] * a_gru_cand[b * 80 + 7]);
+    d_gru_zr[b * 160 + 8] =
+        d_gru_cand[b * 80] * (1.0f - a_gru_cand[b * 80] * a_gru_cand[b * 80]) * w_gru_bias[40];
+    d_gru_zr[b * 160 + 9] = d_gru_cand[b * 80 + 1] *
+                            (1.0f - a_gru_cand[b * 80 + 1] * a_gru_cand[b * 80 + 1]) *
+                            w_gru_bias[41];
+    d_gru_zr[b * 160 + 10] = d_gru_cand[b * 80 + 2] *
+                             (1.0f - a_gru_cand[b * 80 + 2] * a_gru_cand[b * 80 + 2]) *
+                             w_gru_bias[42];
+    d_gru_zr[b * 160 + 11] = d_gru_cand[b * 80 + 3] *
+                             (1.0f - a_gru_cand[b * 80 + 3] * a_gru_cand[b * 80 + 3]) *
+                             w_gru_bias[43];
+    d_gru_zr[b * 160 + 12] = d_gru_cand[b * 80 + 4] *
+                             (1.0f - a_gru_cand[b * 80 + 4] * a_gru_cand[b * 80 + 4]) *
+                             w_gru_bias[44];
+    d_gru_zr[b * 160 + 13] = d_gru_cand[b * 80 + 5] *
+                             (1.0f - a_gru_cand[b * 80 + 5] * a_gru_cand[b * 80 + 5]) *
+                             w_gru_bias[45];
+    d_gru_zr[b * 160 + 14] = d_gru_cand[b * 80 + 6] *
+                             (1.0f - a_gru_cand[b * 80 + 6] * a_gru_cand[b * 80 + 6]) *
+                             w_gru_bias[46];
+    d_gru_zr[b * 160 + 15] = d_gru_cand[b * 80 + 7] *
+                             (1.0f - a_gru_cand[b * 80 + 7] * a_gru_cand[b * 80 + 7]) *
+                             w_gru_bias[47];
+    g_gru_bias[16] += d_gru_cand[b * 80] * (1.0f - a_gru_cand[b * 80] * a_gru_cand[b * 80]);
+    g_gru_bias[17] +=
+        d_gru_cand[b * 80 + 1] * (1.0f - a_gru_cand[b * 80 + 1] * a_gru_cand[b * 80 + 1]);
+    g_gru_bias[18] +=
+        d_gru_cand[b * 80 + 2] * (1.0f - a_gru_cand[b * 80 + 2] * a_gru_cand[b * 80 + 2]);
+    g_gru_bias[19] +=
+        d_gru_cand[b * 80 + 3] * (1.0f - a_gru_cand[b * 80 + 3] * a_gru_cand[b * 80 + 3]);
+    g_gru_bias[20] +=
+        d_gru_cand[b * 80 + 4] * (1.0f - a_gru_cand[b * 80 + 4] * a_gru_cand[b * 80 + 4]);
+    g_gru_bias[21] +=
+        d_gru_cand[b * 80 + 5] * (1.0f - a_gru_cand[b * 80 + 5] * a_gru_cand[b * 80 + 5]);
+    g_gru_bias[22] +=
+        d_gru_cand[b * 80 + 6] * (1.0f - a_gru_cand[b * 80 + 6] * a_gru_cand[b * 80 + 6]);
+    g_gru_bias[23] +=
+        d_gru_cand[b * 80 + 7] * (1.0f - a_gru_cand[b * 80 + 7] * a_gru_cand[b * 80 + 7]);
+    g_gru_bias[40] += d_gru_cand[b * 80] * (1.0f - a_gru_cand[b * 80] * a_gru_cand[b * 80]) *
+                      a_gru_zr[b * 160 + 8];
+    g_gru_bias[41] += d_gru_cand[b * 80 + 1] *
+                      (1.0f - a_gru_cand[b * 80 + 1] * a_gru_cand[b * 80 + 1]) *
+                      a_gru_zr[b * 160 + 9];
+    g_gru_bias[42] += d_gru_cand[b * 80 + 2] *
+                      (1.0f - a_gru_cand[b * 80 + 2] * a_gru_cand[b * 80 + 2]) *
+                      a_gru_zr[b * 160 + 10];
+    g_gru_bias[43] += d_gru_cand[b * 80 + 3] *
+                      (1.0f - a_gru_cand[b * 80 + 3] * a_gru_cand[b * 80 + 3]) *
+                      a_gru_zr[b * 160 + 11];
+    g_gru_bias[44] += d_gru_cand[b * 80 + 4] *
+                      (1.0f - a_gru_cand[b * 80 + 4] * a_gru_cand[b * 80 + 4]) *
+                      a_gru_zr[b * 160 + 12];
+    g_gru_bias[45] += d_gru_cand[b * 80 + 5] *
+                      (1.0f - a_gru_cand[b * 80 + 5] * a_gru_cand[b * 80 + 5]) *
+                      a_gru_zr[b * 160 + 13];
+    g_gru_bias[46] += d_gru_cand[b * 80 + 6] *
+                      (1.0f - a_gru_cand[b * 80 + 6] * a_gru_cand[b * 80 + 6]) *
+                      a_gru_zr[b * 160 + 14];
+    g_gru_bias[47] += d_gru_cand[b * 80 + 7] *
+                      (1.0f - a_gru_cand[b * 80 + 7] * a_gru_cand[b * 80 + 7]) *
+                      a_gru_zr[b * 160 + 15];
+    d_gru_z[b * 240 + 8] =
+        d_gru_zr[b * 160 + 8] * a_gru_zr[b * 160 + 8] * (1.0f - a_gru_zr[b * 160 + 8]);
+    d_gru_z[b * 240 + 9] =
+        d_gru_zr[b * 160 + 9] * a_gru_zr[b * 160 + 9] * (1.0f - a_gru_zr[b * 160 + 9]);
+    d_gru_z[b * 240 + 10] =
+        d_gru_zr[b * 160 + 10] * a_gru_zr[b * 160 + 10] * (1.0f - a_gru_zr[b * 160 + 10]);
+    d_gru_z[b * 240 + 11] =
+        d_gru_zr[b * 160 + 11] * a_gru_zr[b * 160 + 11] * (1.0f - a_gru_zr[b * 160 + 11]);
+    d_gru_z[b * 240 + 12] =
+        d_gru_zr[b * 160 + 12] * a_gru_zr[b * 160 + 12] * (1.0f - a_gru_zr[b * 160 + 12]);
+    d_gru_z[b * 240 + 13] =
+        d_gru_zr[b * 160 + 13] * a_gru_zr[b * 160 + 13] * (1.0f - a_gru_zr[b * 160 + 13]);
+    d_gru_z[b * 240 + 14] =
+        d_gru_zr[b * 160 + 14] * a_gru_zr[b * 160 + 14] * (1.0f - a_gru_zr[b * 160 + 14]);
+    d_gru_z[b * 240 + 15] =
+        d_gru_zr[b * 160 + 15] * a_gru_zr[b * 160 + 15] * (1.0f - a_gru_zr[b * 160 + 15]);
+    g_gru_bias[8] += d_gru_zr[b * 160 + 8] * a_gru_zr[b * 160 + 8] * (1.0f - a_gru_zr[b * 160 + 8]);
+    g_gru_bias[9] += d_gru_zr[b * 160 + 9] * a_gru_zr[b * 160 + 9] * (1.0f - a_gru_zr[b * 160 + 9]);
+    g_gru_bias[10] +=
+        d_gru_zr[b * 160 + 10] * a_gru_zr[b * 160 + 10] * (1.0f - a_gru_zr[b * 160 + 10]);
+    g_gru_bias[11] +=
+        d_gru_zr[b * 160 + 11] * a_gru_zr[b * 160 + 11] * (1.0f - a_gru_zr[b * 160 + 11]);
+    g_gru_bias[12] +=
+        d_gru_zr[b * 160 + 12] * a_gru_zr[b * 160 + 12] * (1.0f - a_gru_zr[b * 160 + 12]);
+    g_gru_bias[13] +=
+        d_gru_zr[b * 160 + 13] * a_gru_zr[b * 160 + 13] * (1.0f - a_gru_zr[b * 160 + 13]);
+    g_gru_bias[14] +=
+        d_gru_zr[b * 160 + 14] * a_gru_zr[b * 160 + 14] * (1.0f - a_gru_zr[b * 160 + 14]);
+    g_gru_bias[15] +=
+        d_gru_zr[b * 160 + 15] * a_gru_zr[b * 160 + 15] * (1.0f - a_gru_zr[b * 160 + 15]);
+    g_gru_bias[32] +=
+        d_gru_zr[b * 160 + 8] * a_gru_zr[b * 160 + 8] * (1.0f - a_gru_zr[b * 160 + 8]);
+    g_gru_bias[33] +=
+        d_gru_zr[b * 160 + 9] * a_gru_zr[b * 160 + 9] * (1.0f - a_gru_zr[b * 160 + 9]);
+    g_gru_bias[34] +=
+        d_gru_zr[b * 160 + 10] * a_gru_zr[b * 160 + 10] * (1.0f - a_gru_zr[b * 160 + 10]);
+    g_gru_bias[35] +=
+        d_gru_zr[b * 160 + 11] * a_gru_zr[b * 160 + 11] * (1.0f - a_gru_zr[b * 160 + 11]);
+    g_gru_bias[36] +=
+        d_gru_zr[b * 160 + 12] * a_gru_zr[b * 160 + 12] * (1.0f - a_gru_zr[b * 160 + 12]);
+    g_gru_bias[37] +=
+        d_gru_zr[b * 160 + 13] * a_gru_zr[b * 160 + 13] * (1.0f - a_gru_zr[b * 160 + 13]);
+    g_gru_bias[38] +=
+        d_gru_zr[b * 160 + 14] * a_gru_zr[b * 160 + 14] * (1.0f - a_gru_zr[b * 160 + 14]);
+    g_gru_bias[39] +=
+        d_gru_zr[b * 160 + 15] * a_gru_zr[b * 160 + 15] * (1.0f - a_gru_zr[b * 160 + 15]);
+    d_gru_z[b * 240] = d_gru_zr[b * 160] * a_gru_zr[b * 160] * (1.0f - a_gru_zr[b * 160]);
+    d_gru_z[b * 240 + 1] =
+        d_gru_zr[b * 160 + 1] * a_gru_zr[b * 160 + 1] * (1.0f - a_gru_zr[b * 160 + 1]);
+    d_gru_z[b * 240 + 2] =
+        d_gru_zr[b * 160 + 2] * a_gru_zr[b * 160 + 2] * (1.0f - a_gru_zr[b * 160 + 2]);
+    d_gru_z[b * 240 + 3] =
+        d_gru_zr[b * 160 + 3] * a_gru_zr[b * 160 + 3] * (1.0f - a_gru_zr[b * 160 + 3]);
+    d_gru_z[b * 240 + 4] =
+        d_gru_zr[b * 160 + 4] * a_gru_zr[b * 160 + 4] * (1.0f - a_gru_zr[b * 160 + 4]);
+    d_gru_z[b * 240 + 5] =
+        d_gru_zr[b * 160 + 5] * a_gru_zr[b * 160 + 5] * (1.0f - a_gru_zr[b * 160 + 5]);
+    d_gru_z[b * 240 + 6] =
+        d_gru_zr[b * 160 + 6] * a_gru_zr[b * 160 + 6] * (1.0f - a_gru_zr[b * 160 + 6]);
+    d_gru_z[b * 240 + 7] =
+        d_gru_zr[b * 160 + 7] * a_gru_zr[b * 160 + 7] * (1.0f - a_gru_zr[b * 160 + 7]);
+    g_gru_bias[0] += d_gru_zr[b * 160] * a_gru_zr[b * 160] * (1.0f - a_gru_zr[b * 160]);
+    g_gru_bias[1] += d_gru_zr[b * 160 + 1] * a_gru_zr[b * 160 + 1] * (1.0f - a_gru_zr[b * 160 + 1]);
+    g_gru_bias[2] += d_gru_zr[b * 160 + 2] * a_gru_zr[b * 160 + 2] * (1.0f - a_gru_zr[b * 160 + 2]);
+    g_gru_bias[3] += d_gru_zr[b * 160 + 3] * a_gru_zr[b * 160 + 3] * (1.0f - a_gru_zr[b * 160 + 3]);
+    g_gru_bias[4] += d_gru_zr[b * 160 + 4] * a_gru_zr[b * 160 + 4] * (1.0f - a_gru_zr[b * 160 + 4]);
+    g_gru_bias[5] += d_gru_zr[b * 160 + 5] * a_gru_zr[b * 160 + 5] * (1.0f - a_gru_zr[b * 160 + 5]);
+    g_gru_bias[6] += d_gru_zr[b * 160 + 6] * a_gru_zr[b * 160 + 6] * (1.0f - a_gru_zr[b * 160 + 6]);
+    g_gru_bias[7] += d_gru_zr[b * 160 + 7] * a_gru_zr[b * 160 + 7] * (1.0f - a_gru_zr[b * 160 + 7]);
+    g_gru_bias[24] += d_gru_zr[b * 160] * a_gru_zr[b * 160] * (1.0f - a_gru_zr[b * 160]);
+    g_gru_bias[25] +=
+        d_gru_zr[b * 160 + 1] * a_gru_zr[b * 160 + 1] * (1.0f - a_gru_zr[b * 160 + 1]);
+    g_gru_bias[26] +=
+        d_gru_zr[b * 160 + 2] * a_gru_zr[b * 160 + 2] * (1.0f - a_gru_zr[b * 160 + 2]);
+    g_gru_bias[27] +=
+        d_gru_zr[b * 160 + 3] * a_gru_zr[b * 160 + 3] * (1.0f - a_gru_zr[b * 160 + 3]);
+    g_gru_bias[28] +=
+        d_gru_zr[b * 160 + 4] * a_gru_zr[b * 160 + 4] * (1.0f - a_gru_zr[b * 160 + 4]);
+    g_gru_bias[29] +=
+        d_gru_zr[b * 160 + 5] * a_gru_zr[b * 160 + 5] * (1.0f - a_gru_zr[b * 160 + 5]);
+    g_gru_bias[30] +=
+        d_gru_zr[b * 160 + 6] * a_gru_zr[b * 160 + 6] * (1.0f - a_gru_zr[b * 160 + 6]);
+    g_gru_bias[31] +=
+        d_gru_zr[b * 160 + 7] * a_gru_zr[b * 160 + 7] * (1.0f - a_gru_zr[b * 160 + 7]);
+  }
+  {
+    const float *const A = d_gru_z + 0;
+    const float *const B = wt_gru_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 10; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 24; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 24 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 10; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 24; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 24 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_gru_z + 0;
+    float *const C = g_gru_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[4][24];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = C[(i + r) * 24 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[1][24];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = C[(i + r) * 24 + j + jj];
+        for (int p = 0; p < n * 10; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -670,17 +1105,53 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
   float *const a_gru_h = st->a_gru_h;
   const float *const x_b = x_t;
   float *const y_b = y_t;
-  for (int c = 0; c < 24; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 5; ++q)
-      sum += x_b[q] * w_gru_kernel[q * 24 + c];
-    a_gru_z[c] = sum;
+  {
+    const float *const A = x_b + 0;
+    const float *const B = w_gru_kernel + 0;
+    float *const C = a_gru_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[1][24];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
+      }
+    }
   }
-  for (int c = 0; c < 24; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 8; ++q)
-      sum += state_gru[q] * w_gru_recurrent_kernel[q * 24 + c];
-    a_gru_rec[c] = sum;
+  {
+    const float *const A = state_gru + 0;
+    const float *const B = w_gru_recurrent_kernel + 0;
+    float *const C = a_gru_rec + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 24; j += 24) {
+        float acc[1][24];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 8; ++p) {
+          const float *const brow = B + p * 24 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 8 + p];
+            for (int jj = 0; jj < 24; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 24; ++jj)
+            C[(i + r) * 24 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_gru_zr[0] = rnnc_sigmoid(((a_gru_z[0] + a_gru_rec[0]) + w_gru_bias[0]) + w_gru_bias[24]);
   a_gru_zr[1] = rnnc_sigmoid(((a_gru_z[1] + a_gru_rec[1]) + w_gru_bias[1]) + w_gru_bias[25]);

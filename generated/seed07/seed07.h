@@ -37,14 +37,16 @@ typedef struct {
   float a_gru_rec[32][240];
   float a_gru_z[32][240];
   float a_gru_h[32][80];
-  float d_gru_z[240];
-  float d_gru_zr[160];
-  float d_gru_cand[80];
-  float d_gru_h[80];
-  float d_gru_rec[240];
+  float d_gru_z[32][240];
+  float d_gru_zr[32][160];
+  float d_gru_cand[32][80];
+  float d_gru_h[32][80];
+  float d_gru_rec[32][240];
+  float wt_gru_recurrent_kernel[192]; /* gru/recurrent_kernel transposed */
+  float wt_gru_kernel[120];           /* gru/kernel transposed */
   float y[32 * 8];
   float dloss[32 * 8];
-  float dx_sink[50];
+  float dx_sink[32 * 50];
   seed07_params grad;
 } seed07_scratch;
 

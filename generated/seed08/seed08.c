@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed08_params_are_flat[sizeof(seed08_params) == 364 * sizeof(float) ? 1 : -1];
 
@@ -61,128 +63,247 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
   const float *const w_lstm_kernel = p->flat + 0;
   const float *const w_lstm_recurrent_kernel = p->flat + 140;
   const float *const w_lstm_bias = p->flat + 336;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 500);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 100; i += 4) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[4][28];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 100; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const y_b = y + (size_t)b * 7;
-    memcpy(a_x, x + (size_t)b * 500, sizeof(float) * 500);
-    for (int r = 0; r < 100; ++r) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_x[r * 5 + q] * w_lstm_kernel[q * 28 + c];
-        a_lstm_z[r * 28 + c] = sum;
+    a_lstm_gates[b * 2800] = rnnc_sigmoid(a_lstm_z[b * 2800] + w_lstm_bias[0]);
+    a_lstm_gates[b * 2800 + 1] = rnnc_sigmoid(a_lstm_z[b * 2800 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 2800 + 2] = rnnc_sigmoid(a_lstm_z[b * 2800 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 2800 + 3] = rnnc_sigmoid(a_lstm_z[b * 2800 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 2800 + 4] = rnnc_sigmoid(a_lstm_z[b * 2800 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 2800 + 5] = rnnc_sigmoid(a_lstm_z[b * 2800 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 2800 + 6] = rnnc_sigmoid(a_lstm_z[b * 2800 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 2800 + 7] = rnnc_sigmoid(a_lstm_z[b * 2800 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 2800 + 8] = rnnc_sigmoid(a_lstm_z[b * 2800 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 2800 + 9] = rnnc_sigmoid(a_lstm_z[b * 2800 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 2800 + 10] = rnnc_sigmoid(a_lstm_z[b * 2800 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 2800 + 11] = rnnc_sigmoid(a_lstm_z[b * 2800 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 2800 + 12] = rnnc_sigmoid(a_lstm_z[b * 2800 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 2800 + 13] = rnnc_sigmoid(a_lstm_z[b * 2800 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 2800 + 14] = tanhf(a_lstm_z[b * 2800 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 2800 + 15] = tanhf(a_lstm_z[b * 2800 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 2800 + 16] = tanhf(a_lstm_z[b * 2800 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 2800 + 17] = tanhf(a_lstm_z[b * 2800 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 2800 + 18] = tanhf(a_lstm_z[b * 2800 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 2800 + 19] = tanhf(a_lstm_z[b * 2800 + 19] + w_lstm_bias[19]);
+    a_lstm_gates[b * 2800 + 20] = tanhf(a_lstm_z[b * 2800 + 20] + w_lstm_bias[20]);
+    a_lstm_gates[b * 2800 + 21] = rnnc_sigmoid(a_lstm_z[b * 2800 + 21] + w_lstm_bias[21]);
+    a_lstm_gates[b * 2800 + 22] = rnnc_sigmoid(a_lstm_z[b * 2800 + 22] + w_lstm_bias[22]);
+    a_lstm_gates[b * 2800 + 23] = rnnc_sigmoid(a_lstm_z[b * 2800 + 23] + w_lstm_bias[23]);
+    a_lstm_gates[b * 2800 + 24] = rnnc_sigmoid(a_lstm_z[b * 2800 + 24] + w_lstm_bias[24]);
+    a_lstm_gates[b * 2800 + 25] = rnnc_sigmoid(a_lstm_z[b * 2800 + 25] + w_lstm_bias[25]);
+    a_lstm_gates[b * 2800 + 26] = rnnc_sigmoid(a_lstm_z[b * 2800 + 26] + w_lstm_bias[26]);
+    a_lstm_gates[b * 2800 + 27] = rnnc_sigmoid(a_lstm_z[b * 2800 + 27] + w_lstm_bias[27]);
+    a_lstm_c[b * 700] = a_lstm_gates[b * 2800] * a_lstm_gates[b * 2800 + 14];
+    a_lstm_c[b * 700 + 1] = a_lstm_gates[b * 2800 + 1] * a_lstm_gates[b * 2800 + 15];
+    a_lstm_c[b * 700 + 2] = a_lstm_gates[b * 2800 + 2] * a_lstm_gates[b * 2800 + 16];
+    a_lstm_c[b * 700 + 3] = a_lstm_gates[b * 2800 + 3] * a_lstm_gates[b * 2800 + 17];
+    a_lstm_c[b * 700 + 4] = a_lstm_gates[b * 2800 + 4] * a_lstm_gates[b * 2800 + 18];
+    a_lstm_c[b * 700 + 5] = a_lstm_gates[b * 2800 + 5] * a_lstm_gates[b * 2800 + 19];
+    a_lstm_c[b * 700 + 6] = a_lstm_gates[b * 2800 + 6] * a_lstm_gates[b * 2800 + 20];
+    a_lstm_h[b * 700] = a_lstm_gates[b * 2800 + 21] * tanhf(a_lstm_c[b * 700]);
+    a_lstm_h[b * 700 + 1] = a_lstm_gates[b * 2800 + 22] * tanhf(a_lstm_c[b * 700 + 1]);
+    a_lstm_h[b * 700 + 2] = a_lstm_gates[b * 2800 + 23] * tanhf(a_lstm_c[b * 700 + 2]);
+    a_lstm_h[b * 700 + 3] = a_lstm_gates[b * 2800 + 24] * tanhf(a_lstm_c[b * 700 + 3]);
+    a_lstm_h[b * 700 + 4] = a_lstm_gates[b * 2800 + 25] * tanhf(a_lstm_c[b * 700 + 4]);
+    a_lstm_h[b * 700 + 5] = a_lstm_gates[b * 2800 + 26] * tanhf(a_lstm_c[b * 700 + 5]);
+    a_lstm_h[b * 700 + 6] = a_lstm_gates[b * 2800 + 27] * tanhf(a_lstm_c[b * 700 + 6]);
+  }
+  for (int t = 1; t <= 99; ++t) {
+    {
+      const float *const A = a_lstm_h + t * 7 - 7;
+      const float *const B = w_lstm_recurrent_kernel + 0;
+      float *const C = a_lstm_z + t * 28;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[4][28];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 2800 + j + jj];
+          for (int p = 0; p < 7; ++p) {
+            const float *const brow = B + p * 28 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 700 + p];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 2800 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[1][28];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 2800 + j + jj];
+          for (int p = 0; p < 7; ++p) {
+            const float *const brow = B + p * 28 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 700 + p];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 2800 + j + jj] = acc[r][jj];
+        }
       }
     }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_gates[12] = rnnc_sigmoid(a_lstm_z[12] + w_lstm_bias[12]);
-    a_lstm_gates[13] = rnnc_sigmoid(a_lstm_z[13] + w_lstm_bias[13]);
-    a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
-    a_lstm_gates[15] = tanhf(a_lstm_z[15] + w_lstm_bias[15]);
-    a_lstm_gates[16] = tanhf(a_lstm_z[16] + w_lstm_bias[16]);
-    a_lstm_gates[17] = tanhf(a_lstm_z[17] + w_lstm_bias[17]);
-    a_lstm_gates[18] = tanhf(a_lstm_z[18] + w_lstm_bias[18]);
-    a_lstm_gates[19] = tanhf(a_lstm_z[19] + w_lstm_bias[19]);
-    a_lstm_gates[20] = tanhf(a_lstm_z[20] + w_lstm_bias[20]);
-    a_lstm_gates[21] = rnnc_sigmoid(a_lstm_z[21] + w_lstm_bias[21]);
-    a_lstm_gates[22] = rnnc_sigmoid(a_lstm_z[22] + w_lstm_bias[22]);
-    a_lstm_gates[23] = rnnc_sigmoid(a_lstm_z[23] + w_lstm_bias[23]);
-    a_lstm_gates[24] = rnnc_sigmoid(a_lstm_z[24] + w_lstm_bias[24]);
-    a_lstm_gates[25] = rnnc_sigmoid(a_lstm_z[25] + w_lstm_bias[25]);
-    a_lstm_gates[26] = rnnc_sigmoid(a_lstm_z[26] + w_lstm_bias[26]);
-    a_lstm_gates[27] = rnnc_sigmoid(a_lstm_z[27] + w_lstm_bias[27]);
-    a_lstm_c[0] = a_lstm_gates[0] * a_lstm_gates[14];
-    a_lstm_c[1] = a_lstm_gates[1] * a_lstm_gates[15];
-    a_lstm_c[2] = a_lstm_gates[2] * a_lstm_gates[16];
-    a_lstm_c[3] = a_lstm_gates[3] * a_lstm_gates[17];
-    a_lstm_c[4] = a_lstm_gates[4] * a_lstm_gates[18];
-    a_lstm_c[5] = a_lstm_gates[5] * a_lstm_gates[19];
-    a_lstm_c[6] = a_lstm_gates[6] * a_lstm_gates[20];
-    a_lstm_h[0] = a_lstm_gates[21] * tanhf(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[22] * tanhf(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[23] * tanhf(a_lstm_c[2]);
-    a_lstm_h[3] = a_lstm_gates[24] * tanhf(a_lstm_c[3]);
-    a_lstm_h[4] = a_lstm_gates[25] * tanhf(a_lstm_c[4]);
-    a_lstm_h[5] = a_lstm_gates[26] * tanhf(a_lstm_c[5]);
-    a_lstm_h[6] = a_lstm_gates[27] * tanhf(a_lstm_c[6]);
-    for (int t = 1; t <= 99; ++t) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = a_lstm_z[t * 28 + c];
-        for (int q = 0; q < 7; ++q)
-          sum += a_lstm_h[t * 7 + q - 7] * w_lstm_recurrent_kernel[q * 28 + c];
-        a_lstm_z[t * 28 + c] = sum;
-      }
-      a_lstm_gates[t * 28] = rnnc_sigmoid(a_lstm_z[t * 28] + w_lstm_bias[0]);
-      a_lstm_gates[t * 28 + 1] = rnnc_sigmoid(a_lstm_z[t * 28 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 28 + 2] = rnnc_sigmoid(a_lstm_z[t * 28 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 28 + 3] = rnnc_sigmoid(a_lstm_z[t * 28 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 28 + 4] = rnnc_sigmoid(a_lstm_z[t * 28 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 28 + 5] = rnnc_sigmoid(a_lstm_z[t * 28 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 28 + 6] = rnnc_sigmoid(a_lstm_z[t * 28 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 28 + 7] = rnnc_sigmoid(a_lstm_z[t * 28 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 28 + 8] = rnnc_sigmoid(a_lstm_z[t * 28 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 28 + 9] = rnnc_sigmoid(a_lstm_z[t * 28 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 28 + 10] = rnnc_sigmoid(a_lstm_z[t * 28 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 28 + 11] = rnnc_sigmoid(a_lstm_z[t * 28 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[t * 28 + 12] = rnnc_sigmoid(a_lstm_z[t * 28 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[t * 28 + 13] = rnnc_sigmoid(a_lstm_z[t * 28 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[t * 28 + 14] = tanhf(a_lstm_z[t * 28 + 14] + w_lstm_bias[14]);
-      a_lstm_gates[t * 28 + 15] = tanhf(a_lstm_z[t * 28 + 15] + w_lstm_bias[15]);
-      a_lstm_gates[t * 28 + 16] = tanhf(a_lstm_z[t * 28 + 16] + w_lstm_bias[16]);
-      a_lstm_gates[t * 28 + 17] = tanhf(a_lstm_z[t * 28 + 17] + w_lstm_bias[17]);
-      a_lstm_gates[t * 28 + 18] = tanhf(a_lstm_z[t * 28 + 18] + w_lstm_bias[18]);
-      a_lstm_gates[t * 28 + 19] = tanhf(a_lstm_z[t * 28 + 19] + w_lstm_bias[19]);
-      a_lstm_gates[t * 28 + 20] = tanhf(a_lstm_z[t * 28 + 20] + w_lstm_bias[20]);
-      a_lstm_gates[t * 28 + 21] = rnnc_sigmoid(a_lstm_z[t * 28 + 21] + w_lstm_bias[21]);
-      a_lstm_gates[t * 28 + 22] = rnnc_sigmoid(a_lstm_z[t * 28 + 22] + w_lstm_bias[22]);
-      a_lstm_gates[t * 28 + 23] = rnnc_sigmoid(a_lstm_z[t * 28 + 23] + w_lstm_bias[23]);
-      a_lstm_gates[t * 28 + 24] = rnnc_sigmoid(a_lstm_z[t * 28 + 24] + w_lstm_bias[24]);
-      a_lstm_gates[t * 28 + 25] = rnnc_sigmoid(a_lstm_z[t * 28 + 25] + w_lstm_bias[25]);
-      a_lstm_gates[t * 28 + 26] = rnnc_sigmoid(a_lstm_z[t * 28 + 26] + w_lstm_bias[26]);
-      a_lstm_gates[t * 28 + 27] = rnnc_sigmoid(a_lstm_z[t * 28 + 27] + w_lstm_bias[27]);
-      a_lstm_c[t * 7] = (a_lstm_gates[t * 28 + 7] * a_lstm_c[t * 7 - 7] +
-                         a_lstm_gates[t * 28] * a_lstm_gates[t * 28 + 14]);
-      a_lstm_c[t * 7 + 1] = (a_lstm_gates[t * 28 + 8] * a_lstm_c[t * 7 - 6] +
-                             a_lstm_gates[t * 28 + 1] * a_lstm_gates[t * 28 + 15]);
-      a_lstm_c[t * 7 + 2] = (a_lstm_gates[t * 28 + 9] * a_lstm_c[t * 7 - 5] +
-                             a_lstm_gates[t * 28 + 2] * a_lstm_gates[t * 28 + 16]);
-      a_lstm_c[t * 7 + 3] = (a_lstm_gates[t * 28 + 10] * a_lstm_c[t * 7 - 4] +
-                             a_lstm_gates[t * 28 + 3] * a_lstm_gates[t * 28 + 17]);
-      a_lstm_c[t * 7 + 4] = (a_lstm_gates[t * 28 + 11] * a_lstm_c[t * 7 - 3] +
-                             a_lstm_gates[t * 28 + 4] * a_lstm_gates[t * 28 + 18]);
-      a_lstm_c[t * 7 + 5] = (a_lstm_gates[t * 28 + 12] * a_lstm_c[t * 7 - 2] +
-                             a_lstm_gates[t * 28 + 5] * a_lstm_gates[t * 28 + 19]);
-      a_lstm_c[t * 7 + 6] = (a_lstm_gates[t * 28 + 13] * a_lstm_c[t * 7 - 1] +
-                             a_lstm_gates[t * 28 + 6] * a_lstm_gates[t * 28 + 20]);
-      a_lstm_h[t * 7] = a_lstm_gates[t * 28 + 21] * tanhf(a_lstm_c[t * 7]);
-      a_lstm_h[t * 7 + 1] = a_lstm_gates[t * 28 + 22] * tanhf(a_lstm_c[t * 7 + 1]);
-      a_lstm_h[t * 7 + 2] = a_lstm_gates[t * 28 + 23] * tanhf(a_lstm_c[t * 7 + 2]);
-      a_lstm_h[t * 7 + 3] = a_lstm_gates[t * 28 + 24] * tanhf(a_lstm_c[t * 7 + 3]);
-      a_lstm_h[t * 7 + 4] = a_lstm_gates[t * 28 + 25] * tanhf(a_lstm_c[t * 7 + 4]);
-      a_lstm_h[t * 7 + 5] = a_lstm_gates[t * 28 + 26] * tanhf(a_lstm_c[t * 7 + 5]);
-      a_lstm_h[t * 7 + 6] = a_lstm_gates[t * 28 + 27] * tanhf(a_lstm_c[t * 7 + 6]);
+    for (int b = 0; b < n; ++b) {
+      a_lstm_gates[b * 2800 + t * 28] = rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28] + w_lstm_bias[0]);
+      a_lstm_gates[b * 2800 + t * 28 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 2800 + t * 28 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 2800 + t * 28 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 2800 + t * 28 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 2800 + t * 28 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 2800 + t * 28 + 6] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 2800 + t * 28 + 7] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 2800 + t * 28 + 8] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 2800 + t * 28 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 2800 + t * 28 + 10] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 2800 + t * 28 + 11] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 2800 + t * 28 + 12] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 2800 + t * 28 + 13] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 2800 + t * 28 + 14] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 2800 + t * 28 + 15] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 15] + w_lstm_bias[15]);
+      a_lstm_gates[b * 2800 + t * 28 + 16] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 16] + w_lstm_bias[16]);
+      a_lstm_gates[b * 2800 + t * 28 + 17] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 17] + w_lstm_bias[17]);
+      a_lstm_gates[b * 2800 + t * 28 + 18] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 18] + w_lstm_bias[18]);
+      a_lstm_gates[b * 2800 + t * 28 + 19] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 19] + w_lstm_bias[19]);
+      a_lstm_gates[b * 2800 + t * 28 + 20] =
+          tanhf(a_lstm_z[b * 2800 + t * 28 + 20] + w_lstm_bias[20]);
+      a_lstm_gates[b * 2800 + t * 28 + 21] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 21] + w_lstm_bias[21]);
+      a_lstm_gates[b * 2800 + t * 28 + 22] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 22] + w_lstm_bias[22]);
+      a_lstm_gates[b * 2800 + t * 28 + 23] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 23] + w_lstm_bias[23]);
+      a_lstm_gates[b * 2800 + t * 28 + 24] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 24] + w_lstm_bias[24]);
+      a_lstm_gates[b * 2800 + t * 28 + 25] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 25] + w_lstm_bias[25]);
+      a_lstm_gates[b * 2800 + t * 28 + 26] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 26] + w_lstm_bias[26]);
+      a_lstm_gates[b * 2800 + t * 28 + 27] =
+          rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 27] + w_lstm_bias[27]);
+      a_lstm_c[b * 700 + t * 7] =
+          (a_lstm_gates[b * 2800 + t * 28 + 7] * a_lstm_c[b * 700 + t * 7 - 7] +
+           a_lstm_gates[b * 2800 + t * 28] * a_lstm_gates[b * 2800 + t * 28 + 14]);
+      a_lstm_c[b * 700 + t * 7 + 1] =
+          (a_lstm_gates[b * 2800 + t * 28 + 8] * a_lstm_c[b * 700 + t * 7 - 6] +
+           a_lstm_gates[b * 2800 + t * 28 + 1] * a_lstm_gates[b * 2800 + t * 28 + 15]);
+      a_lstm_c[b * 700 + t * 7 + 2] =
+          (a_lstm_gates[b * 2800 + t * 28 + 9] * a_lstm_c[b * 700 + t * 7 - 5] +
+           a_lstm_gates[b * 2800 + t * 28 + 2] * a_lstm_gates[b * 2800 + t * 28 + 16]);
+      a_lstm_c[b * 700 + t * 7 + 3] =
+          (a_lstm_gates[b * 2800 + t * 28 + 10] * a_lstm_c[b * 700 + t * 7 - 4] +
+           a_lstm_gates[b * 2800 + t * 28 + 3] * a_lstm_gates[b * 2800 + t * 28 + 17]);
+      a_lstm_c[b * 700 + t * 7 + 4] =
+          (a_lstm_gates[b * 2800 + t * 28 + 11] * a_lstm_c[b * 700 + t * 7 - 3] +
+           a_lstm_gates[b * 2800 + t * 28 + 4] * a_lstm_gates[b * 2800 + t * 28 + 18]);
+      a_lstm_c[b * 700 + t * 7 + 5] =
+          (a_lstm_gates[b * 2800 + t * 28 + 12] * a_lstm_c[b * 700 + t * 7 - 2] +
+           a_lstm_gates[b * 2800 + t * 28 + 5] * a_lstm_gates[b * 2800 + t * 28 + 19]);
+      a_lstm_c[b * 700 + t * 7 + 6] =
+          (a_lstm_gates[b * 2800 + t * 28 + 13] * a_lstm_c[b * 700 + t * 7 - 1] +
+           a_lstm_gates[b * 2800 + t * 28 + 6] * a_lstm_gates[b * 2800 + t * 28 + 20]);
+      a_lstm_h[b * 700 + t * 7] =
+          a_lstm_gates[b * 2800 + t * 28 + 21] * tanhf(a_lstm_c[b * 700 + t * 7]);
+      a_lstm_h[b * 700 + t * 7 + 1] =
+          a_lstm_gates[b * 2800 + t * 28 + 22] * tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
+      a_lstm_h[b * 700 + t * 7 + 2] =
+          a_lstm_gates[b * 2800 + t * 28 + 23] * tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
+      a_lstm_h[b * 700 + t * 7 + 3] =
+          a_lstm_gates[b * 2800 + t * 28 + 24] * tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
+      a_lstm_h[b * 700 + t * 7 + 4] =
+          a_lstm_gates[b * 2800 + t * 28 + 25] * tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
+      a_lstm_h[b * 700 + t * 7 + 5] =
+          a_lstm_gates[b * 2800 + t * 28 + 26] * tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
+      a_lstm_h[b * 700 + t * 7 + 6] =
+          a_lstm_gates[b * 2800 + t * 28 + 27] * tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
     }
-    y_b[0] = a_lstm_h[693];
-    y_b[1] = a_lstm_h[694];
-    y_b[2] = a_lstm_h[695];
-    y_b[3] = a_lstm_h[696];
-    y_b[4] = a_lstm_h[697];
-    y_b[5] = a_lstm_h[698];
-    y_b[6] = a_lstm_h[699];
+  }
+  for (int b = 0; b < n; ++b) {
+    y_b[b * 7] = a_lstm_h[b * 700 + 693];
+    y_b[b * 7 + 1] = a_lstm_h[b * 700 + 694];
+    y_b[b * 7 + 2] = a_lstm_h[b * 700 + 695];
+    y_b[b * 7 + 3] = a_lstm_h[b * 700 + 696];
+    y_b[b * 7 + 4] = a_lstm_h[b * 700 + 697];
+    y_b[b * 7 + 5] = a_lstm_h[b * 700 + 698];
+    y_b[b * 7 + 6] = a_lstm_h[b * 700 + 699];
   }
 }
 
@@ -196,301 +317,592 @@ void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
   float *const g_lstm_kernel = grad->flat + 0;
   float *const g_lstm_recurrent_kernel = grad->flat + 140;
   float *const g_lstm_bias = grad->flat + 336;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  for (int r = 0; r < 28; ++r) {
+    for (int c = 0; c < 7; ++c) {
+      wt_lstm_recurrent_kernel[r * 7 + c] = w_lstm_recurrent_kernel[r + c * 28];
+    }
+  }
+  for (int r = 0; r < 28; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_lstm_kernel[r * 5 + c] = w_lstm_kernel[r + c * 28];
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const dx_b = dx ? dx + (size_t)b * 500 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 7;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
     for (int r = 0; r < 100; ++r) {
       for (int c = 0; c < 28; ++c) {
-        d_lstm_z[r * 28 + c] = 0.0f;
+        d_lstm_z[b * 2800 + r * 28 + c] = 0.0f;
       }
     }
     for (int r = 0; r < 100; ++r) {
       for (int c = 0; c < 7; ++c) {
-        d_lstm_c[r * 7 + c] = 0.0f;
+        d_lstm_c[b * 700 + r * 7 + c] = 0.0f;
       }
     }
-    d_lstm_h[693] = dy_b[0];
-    d_lstm_h[694] = dy_b[1];
-    d_lstm_h[695] = dy_b[2];
-    d_lstm_h[696] = dy_b[3];
-    d_lstm_h[697] = dy_b[4];
-    d_lstm_h[698] = dy_b[5];
-    d_lstm_h[699] = dy_b[6];
-    for (int t = 99; t >= 1; --t) {
-      d_lstm_gates[t * 28 + 21] = d_lstm_h[t * 7] * tanhf(a_lstm_c[t * 7]);
-      d_lstm_gates[t * 28 + 22] = d_lstm_h[t * 7 + 1] * tanhf(a_lstm_c[t * 7 + 1]);
-      d_lstm_gates[t * 28 + 23] = d_lstm_h[t * 7 + 2] * tanhf(a_lstm_c[t * 7 + 2]);
-      d_lstm_gates[t * 28 + 24] = d_lstm_h[t * 7 + 3] * tanhf(a_lstm_c[t * 7 + 3]);
-      d_lstm_gates[t * 28 + 25] = d_lstm_h[t * 7 + 4] * tanhf(a_lstm_c[t * 7 + 4]);
-      d_lstm_gates[t * 28 + 26] = d_lstm_h[t * 7 + 5] * tanhf(a_lstm_c[t * 7 + 5]);
-      d_lstm_gates[t * 28 + 27] = d_lstm_h[t * 7 + 6] * tanhf(a_lstm_c[t * 7 + 6]);
-      d_lstm_c[t * 7] += d_lstm_h[t * 7] * a_lstm_gates[t * 28 + 21] *
-                         (1.0f - tanhf(a_lstm_c[t * 7]) * tanhf(a_lstm_c[t * 7]));
-      d_lstm_c[t * 7 + 1] += d_lstm_h[t * 7 + 1] * a_lstm_gates[t * 28 + 22] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 1]) * tanhf(a_lstm_c[t * 7 + 1]));
-      d_lstm_c[t * 7 + 2] += d_lstm_h[t * 7 + 2] * a_lstm_gates[t * 28 + 23] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 2]) * tanhf(a_lstm_c[t * 7 + 2]));
-      d_lstm_c[t * 7 + 3] += d_lstm_h[t * 7 + 3] * a_lstm_gates[t * 28 + 24] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 3]) * tanhf(a_lstm_c[t * 7 + 3]));
-      d_lstm_c[t * 7 + 4] += d_lstm_h[t * 7 + 4] * a_lstm_gates[t * 28 + 25] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 4]) * tanhf(a_lstm_c[t * 7 + 4]));
-      d_lstm_c[t * 7 + 5] += d_lstm_h[t * 7 + 5] * a_lstm_gates[t * 28 + 26] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 5]) * tanhf(a_lstm_c[t * 7 + 5]));
-      d_lstm_c[t * 7 + 6] += d_lstm_h[t * 7 + 6] * a_lstm_gates[t * 28 + 27] *
-                             (1.0f - tanhf(a_lstm_c[t * 7 + 6]) * tanhf(a_lstm_c[t * 7 + 6]));
-      d_lstm_gates[t * 28 + 7] = d_lstm_c[t * 7] * a_lstm_c[t * 7 - 7];
-      d_lstm_gates[t * 28 + 8] = d_lstm_c[t * 7 + 1] * a_lstm_c[t * 7 - 6];
-      d_lstm_gates[t * 28 + 9] = d_lstm_c[t * 7 + 2] * a_lstm_c[t * 7 - 5];
-      d_lstm_gates[t * 28 + 10] = d_lstm_c[t * 7 + 3] * a_lstm_c[t * 7 - 4];
-      d_lstm_gates[t * 28 + 11] = d_lstm_c[t * 7 + 4] * a_lstm_c[t * 7 - 3];
-      d_lstm_gates[t * 28 + 12] = d_lstm_c[t * 7 + 5] * a_lstm_c[t * 7 - 2];
-      d_lstm_gates[t * 28 + 13] = d_lstm_c[t * 7 + 6] * a_lstm_c[t * 7 - 1];
-      d_lstm_c[t * 7 - 7] = d_lstm_c[t * 7] * a_lstm_gates[t * 28 + 7];
-      d_lstm_c[t * 7 - 6] = d_lstm_c[t * 7 + 1] * a_lstm_gates[t * 28 + 8];
-      d_lstm_c[t * 7 - 5] = d_lstm_c[t * 7 + 2] * a_lstm_gates[t * 28 + 9];
-      d_lstm_c[t * 7 - 4] = d_lstm_c[t * 7 + 3] * a_lstm_gates[t * 28 + 10];
-      d_lstm_c[t * 7 - 3] = d_lstm_c[t * 7 + 4] * a_lstm_gates[t * 28 + 11];
-      d_lstm_c[t * 7 - 2] = d_lstm_c[t * 7 + 5] * a_lstm_gates[t * 28 + 12];
-      d_lstm_c[t * 7 - 1] = d_lstm_c[t * 7 + 6] * a_lstm_gates[t * 28 + 13];
-      d_lstm_gates[t * 28] = d_lstm_c[t * 7] * a_lstm_gates[t * 28 + 14];
-      d_lstm_gates[t * 28 + 1] = d_lstm_c[t * 7 + 1] * a_lstm_gates[t * 28 + 15];
-      d_lstm_gates[t * 28 + 2] = d_lstm_c[t * 7 + 2] * a_lstm_gates[t * 28 + 16];
-      d_lstm_gates[t * 28 + 3] = d_lstm_c[t * 7 + 3] * a_lstm_gates[t * 28 + 17];
-      d_lstm_gates[t * 28 + 4] = d_lstm_c[t * 7 + 4] * a_lstm_gates[t * 28 + 18];
-      d_lstm_gates[t * 28 + 5] = d_lstm_c[t * 7 + 5] * a_lstm_gates[t * 28 + 19];
-      d_lstm_gates[t * 28 + 6] = d_lstm_c[t * 7 + 6] * a_lstm_gates[t * 28 + 20];
-      d_lstm_gates[t * 28 + 14] = d_lstm_c[t * 7] * a_lstm_gates[t * 28];
-      d_lstm_gates[t * 28 + 15] = d_lstm_c[t * 7 + 1] * a_lstm_gates[t * 28 + 1];
-      d_lstm_gates[t * 28 + 16] = d_lstm_c[t * 7 + 2] * a_lstm_gates[t * 28 + 2];
-      d_lstm_gates[t * 28 + 17] = d_lstm_c[t * 7 + 3] * a_lstm_gates[t * 28 + 3];
-      d_lstm_gates[t * 28 + 18] = d_lstm_c[t * 7 + 4] * a_lstm_gates[t * 28 + 4];
-      d_lstm_gates[t * 28 + 19] = d_lstm_c[t * 7 + 5] * a_lstm_gates[t * 28 + 5];
-      d_lstm_gates[t * 28 + 20] = d_lstm_c[t * 7 + 6] * a_lstm_gates[t * 28 + 6];
-      d_lstm_z[t * 28 + 21] = d_lstm_gates[t * 28 + 21] * a_lstm_gates[t * 28 + 21] *
-                              (1.0f - a_lstm_gates[t * 28 + 21]);
-      d_lstm_z[t * 28 + 22] = d_lstm_gates[t * 28 + 22] * a_lstm_gates[t * 28 + 22] *
-                              (1.0f - a_lstm_gates[t * 28 + 22]);
-      d_lstm_z[t * 28 + 23] = d_lstm_gates[t * 28 + 23] * a_lstm_gates[t * 28 + 23] *
-                              (1.0f - a_lstm_gates[t * 28 + 23]);
-      d_lstm_z[t * 28 + 24] = d_lstm_gates[t * 28 + 24] * a_lstm_gates[t * 28 + 24] *
-                              (1.0f - a_lstm_gates[t * 28 + 24]);
-      d_lstm_z[t * 28 + 25] = d_lstm_gates[t * 28 + 25] * a_lstm_gates[t * 28 + 25] *
-                              (1.0f - a_lstm_gates[t * 28 + 25]);
-      d_lstm_z[t * 28 + 26] = d_lstm_gates[t * 28 + 26] * a_lstm_gates[t * 28 + 26] *
-                              (1.0f - a_lstm_gates[t * 28 + 26]);
-      d_lstm_z[t * 28 + 27] = d_lstm_gates[t * 28 + 27] * a_lstm_gates[t * 28 + 27] *
-                              (1.0f - a_lstm_gates[t * 28 + 27]);
-      g_lstm_bias[21] += d_lstm_gates[t * 28 + 21] * a_lstm_gates[t * 28 + 21] *
-                         (1.0f - a_lstm_gates[t * 28 + 21]);
-      g_lstm_bias[22] += d_lstm_gates[t * 28 + 22] * a_lstm_gates[t * 28 + 22] *
-                         (1.0f - a_lstm_gates[t * 28 + 22]);
-      g_lstm_bias[23] += d_lstm_gates[t * 28 + 23] * a_lstm_gates[t * 28 + 23] *
-                         (1.0f - a_lstm_gates[t * 28 + 23]);
-      g_lstm_bias[24] += d_lstm_gates[t * 28 + 24] * a_lstm_gates[t * 28 + 24] *
-                         (1.0f - a_lstm_gates[t * 28 + 24]);
-      g_lstm_bias[25] += d_lstm_gates[t * 28 + 25] * a_lstm_gates[t * 28 + 25] *
-                         (1.0f - a_lstm_gates[t * 28 + 25]);
-      g_lstm_bias[26] += d_lstm_gates[t * 28 + 26] * a_lstm_gates[t * 28 + 26] *
-                         (1.0f - a_lstm_gates[t * 28 + 26]);
-      g_lstm_bias[27] += d_lstm_gates[t * 28 + 27] * a_lstm_gates[t * 28 + 27] *
-                         (1.0f - a_lstm_gates[t * 28 + 27]);
-      d_lstm_z[t * 28 + 14] = d_lstm_gates[t * 28 + 14] *
-                              (1.0f - a_lstm_gates[t * 28 + 14] * a_lstm_gates[t * 28 + 14]);
-      d_lstm_z[t * 28 + 15] = d_lstm_gates[t * 28 + 15] *
-                              (1.0f - a_lstm_gates[t * 28 + 15] * a_lstm_gates[t * 28 + 15]);
-      d_lstm_z[t * 28 + 16] = d_lstm_gates[t * 28 + 16] *
-                              (1.0f - a_lstm_gates[t * 28 + 16] * a_lstm_gates[t * 28 + 16]);
-      d_lstm_z[t * 28 + 17] = d_lstm_gates[t * 28 + 17] *
-                              (1.0f - a_lstm_gates[t * 28 + 17] * a_lstm_gates[t * 28 + 17]);
-      d_lstm_z[t * 28 + 18] = d_lstm_gates[t * 28 + 18] *
-                              (1.0f - a_lstm_gates[t * 28 + 18] * a_lstm_gates[t * 28 + 18]);
-      d_lstm_z[t * 28 + 19] = d_lstm_gates[t * 28 + 19] *
-                              (1.0f - a_lstm_gates[t * 28 + 19] * a_lstm_gates[t * 28 + 19]);
-      d_lstm_z[t * 28 + 20] = d_lstm_gates[t * 28 + 20] *
-                              (1.0f - a_lstm_gates[t * 28 + 20] * a_lstm_gates[t * 28 + 20]);
-      g_lstm_bias[14] += d_lstm_gates[t * 28 + 14] *
-                         (1.0f - a_lstm_gates[t * 28 + 14] * a_lstm_gates[t * 28 + 14]);
-      g_lstm_bias[15] += d_lstm_gates[t * 28 + 15] *
-                         (1.0f - a_lstm_gates[t * 28 + 15] * a_lstm_gates[t * 28 + 15]);
-      g_lstm_bias[16] += d_lstm_gates[t * 28 + 16] *
-                         (1.0f - a_lstm_gates[t * 28 + 16] * a_lstm_gates[t * 28 + 16]);
-      g_lstm_bias[17] += d_lstm_gates[t * 28 + 17] *
-                         (1.0f - a_lstm_gates[t * 28 + 17] * a_lstm_gates[t * 28 + 17]);
-      g_lstm_bias[18] += d_lstm_gates[t * 28 + 18] *
-                         (1.0f - a_lstm_gates[t * 28 + 18] * a_lstm_gates[t * 28 + 18]);
-      g_lstm_bias[19] += d_lstm_gates[t * 28 + 19] *
-                         (1.0f - a_lstm_gates[t * 28 + 19] * a_lstm_gates[t * 28 + 19]);
-      g_lstm_bias[20] += d_lstm_gates[t * 28 + 20] *
-                         (1.0f - a_lstm_gates[t * 28 + 20] * a_lstm_gates[t * 28 + 20]);
-      d_lstm_z[t * 28 + 7] =
-          d_lstm_gates[t * 28 + 7] * a_lstm_gates[t * 28 + 7] * (1.0f - a_lstm_gates[t * 28 + 7]);
-      d_lstm_z[t * 28 + 8] =
-          d_lstm_gates[t * 28 + 8] * a_lstm_gates[t * 28 + 8] * (1.0f - a_lstm_gates[t * 28 + 8]);
-      d_lstm_z[t * 28 + 9] =
-          d_lstm_gates[t * 28 + 9] * a_lstm_gates[t * 28 + 9] * (1.0f - a_lstm_gates[t * 28 + 9]);
-      d_lstm_z[t * 28 + 10] = d_lstm_gates[t * 28 + 10] * a_lstm_gates[t * 28 + 10] *
-                              (1.0f - a_lstm_gates[t * 28 + 10]);
-      d_lstm_z[t * 28 + 11] = d_lstm_gates[t * 28 + 11] * a_lstm_gates[t * 28 + 11] *
-                              (1.0f - a_lstm_gates[t * 28 + 11]);
-      d_lstm_z[t * 28 + 12] = d_lstm_gates[t * 28 + 12] * a_lstm_gates[t * 28 + 12] *
-                              (1.0f - a_lstm_gates[t * 28 + 12]);
-      d_lstm_z[t * 28 + 13] = d_lstm_gates[t * 28 + 13] * a_lstm_gates[t * 28 + 13] *
-                              (1.0f - a_lstm_gates[t * 28 + 13]);
-      g_lstm_bias[7] +=
-          d_lstm_gates[t * 28 + 7] * a_lstm_gates[t * 28 + 7] * (1.0f - a_lstm_gates[t * 28 + 7]);
-      g_lstm_bias[8] +=
-          d_lstm_gates[t * 28 + 8] * a_lstm_gates[t * 28 + 8] * (1.0f - a_lstm_gates[t * 28 + 8]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 28 + 9] * a_lstm_gates[t * 28 + 9] * (1.0f - a_lstm_gates[t * 28 + 9]);
-      g_lstm_bias[10] += d_lstm_gates[t * 28 + 10] * a_lstm_gates[t * 28 + 10] *
-                         (1.0f - a_lstm_gates[t * 28 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 28 + 11] * a_lstm_gates[t * 28 + 11] *
-                         (1.0f - a_lstm_gates[t * 28 + 11]);
-      g_lstm_bias[12] += d_lstm_gates[t * 28 + 12] * a_lstm_gates[t * 28 + 12] *
-                         (1.0f - a_lstm_gates[t * 28 + 12]);
-      g_lstm_bias[13] += d_lstm_gates[t * 28 + 13] * a_lstm_gates[t * 28 + 13] *
-                         (1.0f - a_lstm_gates[t * 28 + 13]);
-      d_lstm_z[t * 28] =
-          d_lstm_gates[t * 28] * a_lstm_gates[t * 28] * (1.0f - a_lstm_gates[t * 28]);
-      d_lstm_z[t * 28 + 1] =
-          d_lstm_gates[t * 28 + 1] * a_lstm_gates[t * 28 + 1] * (1.0f - a_lstm_gates[t * 28 + 1]);
-      d_lstm_z[t * 28 + 2] =
-          d_lstm_gates[t * 28 + 2] * a_lstm_gates[t * 28 + 2] * (1.0f - a_lstm_gates[t * 28 + 2]);
-      d_lstm_z[t * 28 + 3] =
-          d_lstm_gates[t * 28 + 3] * a_lstm_gates[t * 28 + 3] * (1.0f - a_lstm_gates[t * 28 + 3]);
-      d_lstm_z[t * 28 + 4] =
-          d_lstm_gates[t * 28 + 4] * a_lstm_gates[t * 28 + 4] * (1.0f - a_lstm_gates[t * 28 + 4]);
-      d_lstm_z[t * 28 + 5] =
-          d_lstm_gates[t * 28 + 5] * a_lstm_gates[t * 28 + 5] * (1.0f - a_lstm_gates[t * 28 + 5]);
-      d_lstm_z[t * 28 + 6] =
-          d_lstm_gates[t * 28 + 6] * a_lstm_gates[t * 28 + 6] * (1.0f - a_lstm_gates[t * 28 + 6]);
-      g_lstm_bias[0] += d_lstm_gates[t * 28] * a_lstm_gates[t * 28] * (1.0f - a_lstm_gates[t * 28]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 28 + 1] * a_lstm_gates[t * 28 + 1] * (1.0f - a_lstm_gates[t * 28 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 28 + 2] * a_lstm_gates[t * 28 + 2] * (1.0f - a_lstm_gates[t * 28 + 2]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 28 + 3] * a_lstm_gates[t * 28 + 3] * (1.0f - a_lstm_gates[t * 28 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 28 + 4] * a_lstm_gates[t * 28 + 4] * (1.0f - a_lstm_gates[t * 28 + 4]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 28 + 5] * a_lstm_gates[t * 28 + 5] * (1.0f - a_lstm_gates[t * 28 + 5]);
-      g_lstm_bias[6] +=
-          d_lstm_gates[t * 28 + 6] * a_lstm_gates[t * 28 + 6] * (1.0f - a_lstm_gates[t * 28 + 6]);
-      for (int c = 0; c < 7; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 28; ++q)
-          sum += d_lstm_z[t * 28 + q] * w_lstm_recurrent_kernel[q + c * 28];
-        d_lstm_h[t * 7 + c - 7] = sum;
+    d_lstm_h[b * 700 + 693] = dy_b[b * 7];
+    d_lstm_h[b * 700 + 694] = dy_b[b * 7 + 1];
+    d_lstm_h[b * 700 + 695] = dy_b[b * 7 + 2];
+    d_lstm_h[b * 700 + 696] = dy_b[b * 7 + 3];
+    d_lstm_h[b * 700 + 697] = dy_b[b * 7 + 4];
+    d_lstm_h[b * 700 + 698] = dy_b[b * 7 + 5];
+    d_lstm_h[b * 700 + 699] = dy_b[b * 7 + 6];
+  }
+  for (int t = 99; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_gates[b * 2800 + t * 28 + 21] =
+          d_lstm_h[b * 700 + t * 7] * tanhf(a_lstm_c[b * 700 + t * 7]);
+      d_lstm_gates[b * 2800 + t * 28 + 22] =
+          d_lstm_h[b * 700 + t * 7 + 1] * tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
+      d_lstm_gates[b * 2800 + t * 28 + 23] =
+          d_lstm_h[b * 700 + t * 7 + 2] * tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
+      d_lstm_gates[b * 2800 + t * 28 + 24] =
+          d_lstm_h[b * 700 + t * 7 + 3] * tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
+      d_lstm_gates[b * 2800 + t * 28 + 25] =
+          d_lstm_h[b * 700 + t * 7 + 4] * tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
+      d_lstm_gates[b * 2800 + t * 28 + 26] =
+          d_lstm_h[b * 700 + t * 7 + 5] * tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
+      d_lstm_gates[b * 2800 + t * 28 + 27] =
+          d_lstm_h[b * 700 + t * 7 + 6] * tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
+      d_lstm_c[b * 700 + t * 7] +=
+          d_lstm_h[b * 700 + t * 7] * a_lstm_gates[b * 2800 + t * 28 + 21] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7]) * tanhf(a_lstm_c[b * 700 + t * 7]));
+      d_lstm_c[b * 700 + t * 7 + 1] +=
+          d_lstm_h[b * 700 + t * 7 + 1] * a_lstm_gates[b * 2800 + t * 28 + 22] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 1]) * tanhf(a_lstm_c[b * 700 + t * 7 + 1]));
+      d_lstm_c[b * 700 + t * 7 + 2] +=
+          d_lstm_h[b * 700 + t * 7 + 2] * a_lstm_gates[b * 2800 + t * 28 + 23] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 2]) * tanhf(a_lstm_c[b * 700 + t * 7 + 2]));
+      d_lstm_c[b * 700 + t * 7 + 3] +=
+          d_lstm_h[b * 700 + t * 7 + 3] * a_lstm_gates[b * 2800 + t * 28 + 24] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 3]) * tanhf(a_lstm_c[b * 700 + t * 7 + 3]));
+      d_lstm_c[b * 700 + t * 7 + 4] +=
+          d_lstm_h[b * 700 + t * 7 + 4] * a_lstm_gates[b * 2800 + t * 28 + 25] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 4]) * tanhf(a_lstm_c[b * 700 + t * 7 + 4]));
+      d_lstm_c[b * 700 + t * 7 + 5] +=
+          d_lstm_h[b * 700 + t * 7 + 5] * a_lstm_gates[b * 2800 + t * 28 + 26] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 5]) * tanhf(a_lstm_c[b * 700 + t * 7 + 5]));
+      d_lstm_c[b * 700 + t * 7 + 6] +=
+          d_lstm_h[b * 700 + t * 7 + 6] * a_lstm_gates[b * 2800 + t * 28 + 27] *
+          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 6]) * tanhf(a_lstm_c[b * 700 + t * 7 + 6]));
+      d_lstm_gates[b * 2800 + t * 28 + 7] =
+          d_lstm_c[b * 700 + t * 7] * a_lstm_c[b * 700 + t * 7 - 7];
+      d_lstm_gates[b * 2800 + t * 28 + 8] =
+          d_lstm_c[b * 700 + t * 7 + 1] * a_lstm_c[b * 700 + t * 7 - 6];
+      d_lstm_gates[b * 2800 + t * 28 + 9] =
+          d_lstm_c[b * 700 + t * 7 + 2] * a_lstm_c[b * 700 + t * 7 - 5];
+      d_lstm_gates[b * 2800 + t * 28 + 10] =
+          d_lstm_c[b * 700 + t * 7 + 3] * a_lstm_c[b * 700 + t * 7 - 4];
+      d_lstm_gates[b * 2800 + t * 28 + 11] =
+          d_lstm_c[b * 700 + t * 7 + 4] * a_lstm_c[b * 700 + t * 7 - 3];
+      d_lstm_gates[b * 2800 + t * 28 + 12] =
+          d_lstm_c[b * 700 + t * 7 + 5] * a_lstm_c[b * 700 + t * 7 - 2];
+      d_lstm_gates[b * 2800 + t * 28 + 13] =
+          d_lstm_c[b * 700 + t * 7 + 6] * a_lstm_c[b * 700 + t * 7 - 1];
+      d_lstm_c[b * 700 + t * 7 - 7] =
+          d_lstm_c[b * 700 + t * 7] * a_lstm_gates[b * 2800 + t * 28 + 7];
+      d_lstm_c[b * 700 + t * 7 - 6] =
+          d_lstm_c[b * 700 + t * 7 + 1] * a_lstm_gates[b * 2800 + t * 28 + 8];
+      d_lstm_c[b * 700 + t * 7 - 5] =
+          d_lstm_c[b * 700 + t * 7 + 2] * a_lstm_gates[b * 2800 + t * 28 + 9];
+      d_lstm_c[b * 700 + t * 7 - 4] =
+          d_lstm_c[b * 700 + t * 7 + 3] * a_lstm_gates[b * 2800 + t * 28 + 10];
+      d_lstm_c[b * 700 + t * 7 - 3] =
+          d_lstm_c[b * 700 + t * 7 + 4] * a_lstm_gates[b * 2800 + t * 28 + 11];
+      d_lstm_c[b * 700 + t * 7 - 2] =
+          d_lstm_c[b * 700 + t * 7 + 5] * a_lstm_gates[b * 2800 + t * 28 + 12];
+      d_lstm_c[b * 700 + t * 7 - 1] =
+          d_lstm_c[b * 700 + t * 7 + 6] * a_lstm_gates[b * 2800 + t * 28 + 13];
+      d_lstm_gates[b * 2800 + t * 28] =
+          d_lstm_c[b * 700 + t * 7] * a_lstm_gates[b * 2800 + t * 28 + 14];
+      d_lstm_gates[b * 2800 + t * 28 + 1] =
+          d_lstm_c[b * 700 + t * 7 + 1] * a_lstm_gates[b * 2800 + t * 28 + 15];
+      d_lstm_gates[b * 2800 + t * 28 + 2] =
+          d_lstm_c[b * 700 + t * 7 + 2] * a_lstm_gates[b * 2800 + t * 28 + 16];
+      d_lstm_gates[b * 2800 + t * 28 + 3] =
+          d_lstm_c[b * 700 + t * 7 + 3] * a_lstm_gates[b * 2800 + t * 28 + 17];
+      d_lstm_gates[b * 2800 + t * 28 + 4] =
+          d_lstm_c[b * 700 + t * 7 + 4] * a_lstm_gates[b * 2800 + t * 28 + 18];
+      d_lstm_gates[b * 2800 + t * 28 + 5] =
+          d_lstm_c[b * 700 + t * 7 + 5] * a_lstm_gates[b * 2800 + t * 28 + 19];
+      d_lstm_gates[b * 2800 + t * 28 + 6] =
+          d_lstm_c[b * 700 + t * 7 + 6] * a_lstm_gates[b * 2800 + t * 28 + 20];
+      d_lstm_gates[b * 2800 + t * 28 + 14] =
+          d_lstm_c[b * 700 + t * 7] * a_lstm_gates[b * 2800 + t * 28];
+      d_lstm_gates[b * 2800 + t * 28 + 15] =
+          d_lstm_c[b * 700 + t * 7 + 1] * a_lstm_gates[b * 2800 + t * 28 + 1];
+      d_lstm_gates[b * 2800 + t * 28 + 16] =
+          d_lstm_c[b * 700 + t * 7 + 2] * a_lstm_gates[b * 2800 + t * 28 + 2];
+      d_lstm_gates[b * 2800 + t * 28 + 17] =
+          d_lstm_c[b * 700 + t * 7 + 3] * a_lstm_gates[b * 2800 + t * 28 + 3];
+      d_lstm_gates[b * 2800 + t * 28 + 18] =
+          d_lstm_c[b * 700 + t * 7 + 4] * a_lstm_gates[b * 2800 + t * 28 + 4];
+      d_lstm_gates[b * 2800 + t * 28 + 19] =
+          d_lstm_c[b * 700 + t * 7 + 5] * a_lstm_gates[b * 2800 + t * 28 + 5];
+      d_lstm_gates[b * 2800 + t * 28 + 20] =
+          d_lstm_c[b * 700 + t * 7 + 6] * a_lstm_gates[b * 2800 + t * 28 + 6];
+      d_lstm_z[b * 2800 + t * 28 + 21] = d_lstm_gates[b * 2800 + t * 28 + 21] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 21] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 21]);
+      d_lstm_z[b * 2800 + t * 28 + 22] = d_lstm_gates[b * 2800 + t * 28 + 22] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 22] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 22]);
+      d_lstm_z[b * 2800 + t * 28 + 23] = d_lstm_gates[b * 2800 + t * 28 + 23] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 23] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 23]);
+      d_lstm_z[b * 2800 + t * 28 + 24] = d_lstm_gates[b * 2800 + t * 28 + 24] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 24] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 24]);
+      d_lstm_z[b * 2800 + t * 28 + 25] = d_lstm_gates[b * 2800 + t * 28 + 25] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 25] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 25]);
+      d_lstm_z[b * 2800 + t * 28 + 26] = d_lstm_gates[b * 2800 + t * 28 + 26] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 26] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 26]);
+      d_lstm_z[b * 2800 + t * 28 + 27] = d_lstm_gates[b * 2800 + t * 28 + 27] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 27] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 27]);
+      g_lstm_bias[21] += d_lstm_gates[b * 2800 + t * 28 + 21] *
+                         a_lstm_gates[b * 2800 + t * 28 + 21] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 21]);
+      g_lstm_bias[22] += d_lstm_gates[b * 2800 + t * 28 + 22] *
+                         a_lstm_gates[b * 2800 + t * 28 + 22] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 22]);
+      g_lstm_bias[23] += d_lstm_gates[b * 2800 + t * 28 + 23] *
+                         a_lstm_gates[b * 2800 + t * 28 + 23] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 23]);
+      g_lstm_bias[24] += d_lstm_gates[b * 2800 + t * 28 + 24] *
+                         a_lstm_gates[b * 2800 + t * 28 + 24] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 24]);
+      g_lstm_bias[25] += d_lstm_gates[b * 2800 + t * 28 + 25] *
+                         a_lstm_gates[b * 2800 + t * 28 + 25] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 25]);
+      g_lstm_bias[26] += d_lstm_gates[b * 2800 + t * 28 + 26] *
+                         a_lstm_gates[b * 2800 + t * 28 + 26] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 26]);
+      g_lstm_bias[27] += d_lstm_gates[b * 2800 + t * 28 + 27] *
+                         a_lstm_gates[b * 2800 + t * 28 + 27] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 27]);
+      d_lstm_z[b * 2800 + t * 28 + 14] =
+          d_lstm_gates[b * 2800 + t * 28 + 14] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 14] * a_lstm_gates[b * 2800 + t * 28 + 14]);
+      d_lstm_z[b * 2800 + t * 28 + 15] =
+          d_lstm_gates[b * 2800 + t * 28 + 15] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 15] * a_lstm_gates[b * 2800 + t * 28 + 15]);
+      d_lstm_z[b * 2800 + t * 28 + 16] =
+          d_lstm_gates[b * 2800 + t * 28 + 16] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 16] * a_lstm_gates[b * 2800 + t * 28 + 16]);
+      d_lstm_z[b * 2800 + t * 28 + 17] =
+          d_lstm_gates[b * 2800 + t * 28 + 17] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 17] * a_lstm_gates[b * 2800 + t * 28 + 17]);
+      d_lstm_z[b * 2800 + t * 28 + 18] =
+          d_lstm_gates[b * 2800 + t * 28 + 18] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 18] * a_lstm_gates[b * 2800 + t * 28 + 18]);
+      d_lstm_z[b * 2800 + t * 28 + 19] =
+          d_lstm_gates[b * 2800 + t * 28 + 19] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 19] * a_lstm_gates[b * 2800 + t * 28 + 19]);
+      d_lstm_z[b * 2800 + t * 28 + 20] =
+          d_lstm_gates[b * 2800 + t * 28 + 20] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 20] * a_lstm_gates[b * 2800 + t * 28 + 20]);
+      g_lstm_bias[14] +=
+          d_lstm_gates[b * 2800 + t * 28 + 14] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 14] * a_lstm_gates[b * 2800 + t * 28 + 14]);
+      g_lstm_bias[15] +=
+          d_lstm_gates[b * 2800 + t * 28 + 15] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 15] * a_lstm_gates[b * 2800 + t * 28 + 15]);
+      g_lstm_bias[16] +=
+          d_lstm_gates[b * 2800 + t * 28 + 16] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 16] * a_lstm_gates[b * 2800 + t * 28 + 16]);
+      g_lstm_bias[17] +=
+          d_lstm_gates[b * 2800 + t * 28 + 17] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 17] * a_lstm_gates[b * 2800 + t * 28 + 17]);
+      g_lstm_bias[18] +=
+          d_lstm_gates[b * 2800 + t * 28 + 18] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 18] * a_lstm_gates[b * 2800 + t * 28 + 18]);
+      g_lstm_bias[19] +=
+          d_lstm_gates[b * 2800 + t * 28 + 19] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 19] * a_lstm_gates[b * 2800 + t * 28 + 19]);
+      g_lstm_bias[20] +=
+          d_lstm_gates[b * 2800 + t * 28 + 20] *
+          (1.0f - a_lstm_gates[b * 2800 + t * 28 + 20] * a_lstm_gates[b * 2800 + t * 28 + 20]);
+      d_lstm_z[b * 2800 + t * 28 + 7] = d_lstm_gates[b * 2800 + t * 28 + 7] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 7] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 7]);
+      d_lstm_z[b * 2800 + t * 28 + 8] = d_lstm_gates[b * 2800 + t * 28 + 8] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 8] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 8]);
+      d_lstm_z[b * 2800 + t * 28 + 9] = d_lstm_gates[b * 2800 + t * 28 + 9] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 9] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 9]);
+      d_lstm_z[b * 2800 + t * 28 + 10] = d_lstm_gates[b * 2800 + t * 28 + 10] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 10] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 10]);
+      d_lstm_z[b * 2800 + t * 28 + 11] = d_lstm_gates[b * 2800 + t * 28 + 11] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 11] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 11]);
+      d_lstm_z[b * 2800 + t * 28 + 12] = d_lstm_gates[b * 2800 + t * 28 + 12] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 12] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 12]);
+      d_lstm_z[b * 2800 + t * 28 + 13] = d_lstm_gates[b * 2800 + t * 28 + 13] *
+                                         a_lstm_gates[b * 2800 + t * 28 + 13] *
+                                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 13]);
+      g_lstm_bias[7] += d_lstm_gates[b * 2800 + t * 28 + 7] * a_lstm_gates[b * 2800 + t * 28 + 7] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 7]);
+      g_lstm_bias[8] += d_lstm_gates[b * 2800 + t * 28 + 8] * a_lstm_gates[b * 2800 + t * 28 + 8] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 8]);
+      g_lstm_bias[9] += d_lstm_gates[b * 2800 + t * 28 + 9] * a_lstm_gates[b * 2800 + t * 28 + 9] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 9]);
+      g_lstm_bias[10] += d_lstm_gates[b * 2800 + t * 28 + 10] *
+                         a_lstm_gates[b * 2800 + t * 28 + 10] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 10]);
+      g_lstm_bias[11] += d_lstm_gates[b * 2800 + t * 28 + 11] *
+                         a_lstm_gates[b * 2800 + t * 28 + 11] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 11]);
+      g_lstm_bias[12] += d_lstm_gates[b * 2800 + t * 28 + 12] *
+                         a_lstm_gates[b * 2800 + t * 28 + 12] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 12]);
+      g_lstm_bias[13] += d_lstm_gates[b * 2800 + t * 28 + 13] *
+                         a_lstm_gates[b * 2800 + t * 28 + 13] *
+                         (1.0f - a_lstm_gates[b * 2800 + t * 28 + 13]);
+      d_lstm_z[b * 2800 + t * 28] = d_lstm_gates[b * 2800 + t * 28] *
+                                    a_lstm_gates[b * 2800 + t * 28] *
+                                    (1.0f - a_lstm_gates[b * 2800 + t * 28]);
+      d_lstm_z[b * 2800 + t * 28 + 1] = d_lstm_gates[b * 2800 + t * 28 + 1] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 1] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 1]);
+      d_lstm_z[b * 2800 + t * 28 + 2] = d_lstm_gates[b * 2800 + t * 28 + 2] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 2] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 2]);
+      d_lstm_z[b * 2800 + t * 28 + 3] = d_lstm_gates[b * 2800 + t * 28 + 3] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 3] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 3]);
+      d_lstm_z[b * 2800 + t * 28 + 4] = d_lstm_gates[b * 2800 + t * 28 + 4] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 4] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 4]);
+      d_lstm_z[b * 2800 + t * 28 + 5] = d_lstm_gates[b * 2800 + t * 28 + 5] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 5] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 5]);
+      d_lstm_z[b * 2800 + t * 28 + 6] = d_lstm_gates[b * 2800 + t * 28 + 6] *
+                                        a_lstm_gates[b * 2800 + t * 28 + 6] *
+                                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 6]);
+      g_lstm_bias[0] += d_lstm_gates[b * 2800 + t * 28] * a_lstm_gates[b * 2800 + t * 28] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28]);
+      g_lstm_bias[1] += d_lstm_gates[b * 2800 + t * 28 + 1] * a_lstm_gates[b * 2800 + t * 28 + 1] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 2800 + t * 28 + 2] * a_lstm_gates[b * 2800 + t * 28 + 2] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 2]);
+      g_lstm_bias[3] += d_lstm_gates[b * 2800 + t * 28 + 3] * a_lstm_gates[b * 2800 + t * 28 + 3] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 2800 + t * 28 + 4] * a_lstm_gates[b * 2800 + t * 28 + 4] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 4]);
+      g_lstm_bias[5] += d_lstm_gates[b * 2800 + t * 28 + 5] * a_lstm_gates[b * 2800 + t * 28 + 5] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 5]);
+      g_lstm_bias[6] += d_lstm_gates[b * 2800 + t * 28 + 6] * a_lstm_gates[b * 2800 + t * 28 + 6] *
+                        (1.0f - a_lstm_gates[b * 2800 + t * 28 + 6]);
+    }
+    {
+      const float *const A = d_lstm_z + t * 28;
+      const float *const B = wt_lstm_recurrent_kernel + 0;
+      float *const C = d_lstm_h + t * 7 - 7;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 7; j += 7) {
+          float acc[4][7];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 28; ++p) {
+            const float *const brow = B + p * 7 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 2800 + p];
+              for (int jj = 0; jj < 7; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              C[(i + r) * 700 + j + jj] = acc[r][jj];
+        }
       }
-      for (int r = 0; r < 7; ++r) {
-        for (int c = 0; c < 28; ++c) {
-          float sum = g_lstm_recurrent_kernel[r * 28 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_h[t * 7 + r + q * 7 - 7] * d_lstm_z[t * 28 + q * 28 + c];
-          g_lstm_recurrent_kernel[r * 28 + c] = sum;
+      for (; i < n; ++i) {
+        for (int j = 0; j < 7; j += 7) {
+          float acc[1][7];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 28; ++p) {
+            const float *const brow = B + p * 7 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 2800 + p];
+              for (int jj = 0; jj < 7; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              C[(i + r) * 700 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_gates[21] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[22] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[23] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_gates[24] = d_lstm_h[3] * tanhf(a_lstm_c[3]);
-    d_lstm_gates[25] = d_lstm_h[4] * tanhf(a_lstm_c[4]);
-    d_lstm_gates[26] = d_lstm_h[5] * tanhf(a_lstm_c[5]);
-    d_lstm_gates[27] = d_lstm_h[6] * tanhf(a_lstm_c[6]);
-    d_lstm_c[0] +=
-        d_lstm_h[0] * a_lstm_gates[21] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[22] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[23] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_c[3] +=
-        d_lstm_h[3] * a_lstm_gates[24] * (1.0f - tanhf(a_lstm_c[3]) * tanhf(a_lstm_c[3]));
-    d_lstm_c[4] +=
-        d_lstm_h[4] * a_lstm_gates[25] * (1.0f - tanhf(a_lstm_c[4]) * tanhf(a_lstm_c[4]));
-    d_lstm_c[5] +=
-        d_lstm_h[5] * a_lstm_gates[26] * (1.0f - tanhf(a_lstm_c[5]) * tanhf(a_lstm_c[5]));
-    d_lstm_c[6] +=
-        d_lstm_h[6] * a_lstm_gates[27] * (1.0f - tanhf(a_lstm_c[6]) * tanhf(a_lstm_c[6]));
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[14];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[15];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[16];
-    d_lstm_gates[3] = d_lstm_c[3] * a_lstm_gates[17];
-    d_lstm_gates[4] = d_lstm_c[4] * a_lstm_gates[18];
-    d_lstm_gates[5] = d_lstm_c[5] * a_lstm_gates[19];
-    d_lstm_gates[6] = d_lstm_c[6] * a_lstm_gates[20];
-    d_lstm_gates[14] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[15] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[16] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_gates[17] = d_lstm_c[3] * a_lstm_gates[3];
-    d_lstm_gates[18] = d_lstm_c[4] * a_lstm_gates[4];
-    d_lstm_gates[19] = d_lstm_c[5] * a_lstm_gates[5];
-    d_lstm_gates[20] = d_lstm_c[6] * a_lstm_gates[6];
-    d_lstm_z[21] = d_lstm_gates[21] * a_lstm_gates[21] * (1.0f - a_lstm_gates[21]);
-    d_lstm_z[22] = d_lstm_gates[22] * a_lstm_gates[22] * (1.0f - a_lstm_gates[22]);
-    d_lstm_z[23] = d_lstm_gates[23] * a_lstm_gates[23] * (1.0f - a_lstm_gates[23]);
-    d_lstm_z[24] = d_lstm_gates[24] * a_lstm_gates[24] * (1.0f - a_lstm_gates[24]);
-    d_lstm_z[25] = d_lstm_gates[25] * a_lstm_gates[25] * (1.0f - a_lstm_gates[25]);
-    d_lstm_z[26] = d_lstm_gates[26] * a_lstm_gates[26] * (1.0f - a_lstm_gates[26]);
-    d_lstm_z[27] = d_lstm_gates[27] * a_lstm_gates[27] * (1.0f - a_lstm_gates[27]);
-    g_lstm_bias[21] += d_lstm_gates[21] * a_lstm_gates[21] * (1.0f - a_lstm_gates[21]);
-    g_lstm_bias[22] += d_lstm_gates[22] * a_lstm_gates[22] * (1.0f - a_lstm_gates[22]);
-    g_lstm_bias[23] += d_lstm_gates[23] * a_lstm_gates[23] * (1.0f - a_lstm_gates[23]);
-    g_lstm_bias[24] += d_lstm_gates[24] * a_lstm_gates[24] * (1.0f - a_lstm_gates[24]);
-    g_lstm_bias[25] += d_lstm_gates[25] * a_lstm_gates[25] * (1.0f - a_lstm_gates[25]);
-    g_lstm_bias[26] += d_lstm_gates[26] * a_lstm_gates[26] * (1.0f - a_lstm_gates[26]);
-    g_lstm_bias[27] += d_lstm_gates[27] * a_lstm_gates[27] * (1.0f - a_lstm_gates[27]);
-    d_lstm_z[14] = d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    d_lstm_z[15] = d_lstm_gates[15] * (1.0f - a_lstm_gates[15] * a_lstm_gates[15]);
-    d_lstm_z[16] = d_lstm_gates[16] * (1.0f - a_lstm_gates[16] * a_lstm_gates[16]);
-    d_lstm_z[17] = d_lstm_gates[17] * (1.0f - a_lstm_gates[17] * a_lstm_gates[17]);
-    d_lstm_z[18] = d_lstm_gates[18] * (1.0f - a_lstm_gates[18] * a_lstm_gates[18]);
-    d_lstm_z[19] = d_lstm_gates[19] * (1.0f - a_lstm_gates[19] * a_lstm_gates[19]);
-    d_lstm_z[20] = d_lstm_gates[20] * (1.0f - a_lstm_gates[20] * a_lstm_gates[20]);
-    g_lstm_bias[14] += d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    g_lstm_bias[15] += d_lstm_gates[15] * (1.0f - a_lstm_gates[15] * a_lstm_gates[15]);
-    g_lstm_bias[16] += d_lstm_gates[16] * (1.0f - a_lstm_gates[16] * a_lstm_gates[16]);
-    g_lstm_bias[17] += d_lstm_gates[17] * (1.0f - a_lstm_gates[17] * a_lstm_gates[17]);
-    g_lstm_bias[18] += d_lstm_gates[18] * (1.0f - a_lstm_gates[18] * a_lstm_gates[18]);
-    g_lstm_bias[19] += d_lstm_gates[19] * (1.0f - a_lstm_gates[19] * a_lstm_gates[19]);
-    g_lstm_bias[20] += d_lstm_gates[20] * (1.0f - a_lstm_gates[20] * a_lstm_gates[20]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    d_lstm_z[3] = d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    d_lstm_z[4] = d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    d_lstm_z[5] = d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    d_lstm_z[6] = d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[3] += d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    g_lstm_bias[4] += d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    g_lstm_bias[5] += d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    g_lstm_bias[6] += d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    for (int r = 0; r < 100; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 28; ++q)
-          sum += d_lstm_z[r * 28 + q] * w_lstm_kernel[q + c * 28];
-        dx_b[r * 5 + c] = sum;
+    {
+      const float *const A = a_lstm_h + t * 7 - 7;
+      const float *const B = d_lstm_z + t * 28;
+      float *const C = g_lstm_recurrent_kernel + 0;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[4][28];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 28 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 2800 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 700];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 28 + j + jj] = acc[r][jj];
+        }
+      }
+      for (int i = 4; i < 7; ++i) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[1][28];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 28 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 2800 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 700];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 28 + j + jj] = acc[r][jj];
+        }
       }
     }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = g_lstm_kernel[r * 28 + c];
-        for (int q = 0; q < 100; ++q)
-          sum += a_x[r + q * 5] * d_lstm_z[q * 28 + c];
-        g_lstm_kernel[r * 28 + c] = sum;
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_gates[b * 2800 + 21] = d_lstm_h[b * 700] * tanhf(a_lstm_c[b * 700]);
+    d_lstm_gates[b * 2800 + 22] = d_lstm_h[b * 700 + 1] * tanhf(a_lstm_c[b * 700 + 1]);
+    d_lstm_gates[b * 2800 + 23] = d_lstm_h[b * 700 + 2] * tanhf(a_lstm_c[b * 700 + 2]);
+    d_lstm_gates[b * 2800 + 24] = d_lstm_h[b * 700 + 3] * tanhf(a_lstm_c[b * 700 + 3]);
+    d_lstm_gates[b * 2800 + 25] = d_lstm_h[b * 700 + 4] * tanhf(a_lstm_c[b * 700 + 4]);
+    d_lstm_gates[b * 2800 + 26] = d_lstm_h[b * 700 + 5] * tanhf(a_lstm_c[b * 700 + 5]);
+    d_lstm_gates[b * 2800 + 27] = d_lstm_h[b * 700 + 6] * tanhf(a_lstm_c[b * 700 + 6]);
+    d_lstm_c[b * 700] += d_lstm_h[b * 700] * a_lstm_gates[b * 2800 + 21] *
+                         (1.0f - tanhf(a_lstm_c[b * 700]) * tanhf(a_lstm_c[b * 700]));
+    d_lstm_c[b * 700 + 1] += d_lstm_h[b * 700 + 1] * a_lstm_gates[b * 2800 + 22] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 1]) * tanhf(a_lstm_c[b * 700 + 1]));
+    d_lstm_c[b * 700 + 2] += d_lstm_h[b * 700 + 2] * a_lstm_gates[b * 2800 + 23] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 2]) * tanhf(a_lstm_c[b * 700 + 2]));
+    d_lstm_c[b * 700 + 3] += d_lstm_h[b * 700 + 3] * a_lstm_gates[b * 2800 + 24] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 3]) * tanhf(a_lstm_c[b * 700 + 3]));
+    d_lstm_c[b * 700 + 4] += d_lstm_h[b * 700 + 4] * a_lstm_gates[b * 2800 + 25] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 4]) * tanhf(a_lstm_c[b * 700 + 4]));
+    d_lstm_c[b * 700 + 5] += d_lstm_h[b * 700 + 5] * a_lstm_gates[b * 2800 + 26] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 5]) * tanhf(a_lstm_c[b * 700 + 5]));
+    d_lstm_c[b * 700 + 6] += d_lstm_h[b * 700 + 6] * a_lstm_gates[b * 2800 + 27] *
+                             (1.0f - tanhf(a_lstm_c[b * 700 + 6]) * tanhf(a_lstm_c[b * 700 + 6]));
+    d_lstm_gates[b * 2800] = d_lstm_c[b * 700] * a_lstm_gates[b * 2800 + 14];
+    d_lstm_gates[b * 2800 + 1] = d_lstm_c[b * 700 + 1] * a_lstm_gates[b * 2800 + 15];
+    d_lstm_gates[b * 2800 + 2] = d_lstm_c[b * 700 + 2] * a_lstm_gates[b * 2800 + 16];
+    d_lstm_gates[b * 2800 + 3] = d_lstm_c[b * 700 + 3] * a_lstm_gates[b * 2800 + 17];
+    d_lstm_gates[b * 2800 + 4] = d_lstm_c[b * 700 + 4] * a_lstm_gates[b * 2800 + 18];
+    d_lstm_gates[b * 2800 + 5] = d_lstm_c[b * 700 + 5] * a_lstm_gates[b * 2800 + 19];
+    d_lstm_gates[b * 2800 + 6] = d_lstm_c[b * 700 + 6] * a_lstm_gates[b * 2800 + 20];
+    d_lstm_gates[b * 2800 + 14] = d_lstm_c[b * 700] * a_lstm_gates[b * 2800];
+    d_lstm_gates[b * 2800 + 15] = d_lstm_c[b * 700 + 1] * a_lstm_gates[b * 2800 + 1];
+    d_lstm_gates[b * 2800 + 16] = d_lstm_c[b * 700 + 2] * a_lstm_gates[b * 2800 + 2];
+    d_lstm_gates[b * 2800 + 17] = d_lstm_c[b * 700 + 3] * a_lstm_gates[b * 2800 + 3];
+    d_lstm_gates[b * 2800 + 18] = d_lstm_c[b * 700 + 4] * a_lstm_gates[b * 2800 + 4];
+    d_lstm_gates[b * 2800 + 19] = d_lstm_c[b * 700 + 5] * a_lstm_gates[b * 2800 + 5];
+    d_lstm_gates[b * 2800 + 20] = d_lstm_c[b * 700 + 6] * a_lstm_gates[b * 2800 + 6];
+    d_lstm_z[b * 2800 + 21] = d_lstm_gates[b * 2800 + 21] * a_lstm_gates[b * 2800 + 21] *
+                              (1.0f - a_lstm_gates[b * 2800 + 21]);
+    d_lstm_z[b * 2800 + 22] = d_lstm_gates[b * 2800 + 22] * a_lstm_gates[b * 2800 + 22] *
+                              (1.0f - a_lstm_gates[b * 2800 + 22]);
+    d_lstm_z[b * 2800 + 23] = d_lstm_gates[b * 2800 + 23] * a_lstm_gates[b * 2800 + 23] *
+                              (1.0f - a_lstm_gates[b * 2800 + 23]);
+    d_lstm_z[b * 2800 + 24] = d_lstm_gates[b * 2800 + 24] * a_lstm_gates[b * 2800 + 24] *
+                              (1.0f - a_lstm_gates[b * 2800 + 24]);
+    d_lstm_z[b * 2800 + 25] = d_lstm_gates[b * 2800 + 25] * a_lstm_gates[b * 2800 + 25] *
+                              (1.0f - a_lstm_gates[b * 2800 + 25]);
+    d_lstm_z[b * 2800 + 26] = d_lstm_gates[b * 2800 + 26] * a_lstm_gates[b * 2800 + 26] *
+                              (1.0f - a_lstm_gates[b * 2800 + 26]);
+    d_lstm_z[b * 2800 + 27] = d_lstm_gates[b * 2800 + 27] * a_lstm_gates[b * 2800 + 27] *
+                              (1.0f - a_lstm_gates[b * 2800 + 27]);
+    g_lstm_bias[21] += d_lstm_gates[b * 2800 + 21] * a_lstm_gates[b * 2800 + 21] *
+                       (1.0f - a_lstm_gates[b * 2800 + 21]);
+    g_lstm_bias[22] += d_lstm_gates[b * 2800 + 22] * a_lstm_gates[b * 2800 + 22] *
+                       (1.0f - a_lstm_gates[b * 2800 + 22]);
+    g_lstm_bias[23] += d_lstm_gates[b * 2800 + 23] * a_lstm_gates[b * 2800 + 23] *
+                       (1.0f - a_lstm_gates[b * 2800 + 23]);
+    g_lstm_bias[24] += d_lstm_gates[b * 2800 + 24] * a_lstm_gates[b * 2800 + 24] *
+                       (1.0f - a_lstm_gates[b * 2800 + 24]);
+    g_lstm_bias[25] += d_lstm_gates[b * 2800 + 25] * a_lstm_gates[b * 2800 + 25] *
+                       (1.0f - a_lstm_gates[b * 2800 + 25]);
+    g_lstm_bias[26] += d_lstm_gates[b * 2800 + 26] * a_lstm_gates[b * 2800 + 26] *
+                       (1.0f - a_lstm_gates[b * 2800 + 26]);
+    g_lstm_bias[27] += d_lstm_gates[b * 2800 + 27] * a_lstm_gates[b * 2800 + 27] *
+                       (1.0f - a_lstm_gates[b * 2800 + 27]);
+    d_lstm_z[b * 2800 + 14] = d_lstm_gates[b * 2800 + 14] *
+                              (1.0f - a_lstm_gates[b * 2800 + 14] * a_lstm_gates[b * 2800 + 14]);
+    d_lstm_z[b * 2800 + 15] = d_lstm_gates[b * 2800 + 15] *
+                              (1.0f - a_lstm_gates[b * 2800 + 15] * a_lstm_gates[b * 2800 + 15]);
+    d_lstm_z[b * 2800 + 16] = d_lstm_gates[b * 2800 + 16] *
+                              (1.0f - a_lstm_gates[b * 2800 + 16] * a_lstm_gates[b * 2800 + 16]);
+    d_lstm_z[b * 2800 + 17] = d_lstm_gates[b * 2800 + 17] *
+                              (1.0f - a_lstm_gates[b * 2800 + 17] * a_lstm_gates[b * 2800 + 17]);
+    d_lstm_z[b * 2800 + 18] = d_lstm_gates[b * 2800 + 18] *
+                              (1.0f - a_lstm_gates[b * 2800 + 18] * a_lstm_gates[b * 2800 + 18]);
+    d_lstm_z[b * 2800 + 19] = d_lstm_gates[b * 2800 + 19] *
+                              (1.0f - a_lstm_gates[b * 2800 + 19] * a_lstm_gates[b * 2800 + 19]);
+    d_lstm_z[b * 2800 + 20] = d_lstm_gates[b * 2800 + 20] *
+                              (1.0f - a_lstm_gates[b * 2800 + 20] * a_lstm_gates[b * 2800 + 20]);
+    g_lstm_bias[14] += d_lstm_gates[b * 2800 + 14] *
+                       (1.0f - a_lstm_gates[b * 2800 + 14] * a_lstm_gates[b * 2800 + 14]);
+    g_lstm_bias[15] += d_lstm_gates[b * 2800 + 15] *
+                       (1.0f - a_lstm_gates[b * 2800 + 15] * a_lstm_gates[b * 2800 + 15]);
+    g_lstm_bias[16] += d_lstm_gates[b * 2800 + 16] *
+                       (1.0f - a_lstm_gates[b * 2800 + 16] * a_lstm_gates[b * 2800 + 16]);
+    g_lstm_bias[17] += d_lstm_gates[b * 2800 + 17] *
+                       (1.0f - a_lstm_gates[b * 2800 + 17] * a_lstm_gates[b * 2800 + 17]);
+    g_lstm_bias[18] += d_lstm_gates[b * 2800 + 18] *
+                       (1.0f - a_lstm_gates[b * 2800 + 18] * a_lstm_gates[b * 2800 + 18]);
+    g_lstm_bias[19] += d_lstm_gates[b * 2800 + 19] *
+                       (1.0f - a_lstm_gates[b * 2800 + 19] * a_lstm_gates[b * 2800 + 19]);
+    g_lstm_bias[20] += d_lstm_gates[b * 2800 + 20] *
+                       (1.0f - a_lstm_gates[b * 2800 + 20] * a_lstm_gates[b * 2800 + 20]);
+    d_lstm_z[b * 2800] =
+        d_lstm_gates[b * 2800] * a_lstm_gates[b * 2800] * (1.0f - a_lstm_gates[b * 2800]);
+    d_lstm_z[b * 2800 + 1] = d_lstm_gates[b * 2800 + 1] * a_lstm_gates[b * 2800 + 1] *
+                             (1.0f - a_lstm_gates[b * 2800 + 1]);
+    d_lstm_z[b * 2800 + 2] = d_lstm_gates[b * 2800 + 2] * a_lstm_gates[b * 2800 + 2] *
+                             (1.0f - a_lstm_gates[b * 2800 + 2]);
+    d_lstm_z[b * 2800 + 3] = d_lstm_gates[b * 2800 + 3] * a_lstm_gates[b * 2800 + 3] *
+                             (1.0f - a_lstm_gates[b * 2800 + 3]);
+    d_lstm_z[b * 2800 + 4] = d_lstm_gates[b * 2800 + 4] * a_lstm_gates[b * 2800 + 4] *
+                             (1.0f - a_lstm_gates[b * 2800 + 4]);
+    d_lstm_z[b * 2800 + 5] = d_lstm_gates[b * 2800 + 5] * a_lstm_gates[b * 2800 + 5] *
+                             (1.0f - a_lstm_gates[b * 2800 + 5]);
+    d_lstm_z[b * 2800 + 6] = d_lstm_gates[b * 2800 + 6] * a_lstm_gates[b * 2800 + 6] *
+                             (1.0f - a_lstm_gates[b * 2800 + 6]);
+    g_lstm_bias[0] +=
+        d_lstm_gates[b * 2800] * a_lstm_gates[b * 2800] * (1.0f - a_lstm_gates[b * 2800]);
+    g_lstm_bias[1] += d_lstm_gates[b * 2800 + 1] * a_lstm_gates[b * 2800 + 1] *
+                      (1.0f - a_lstm_gates[b * 2800 + 1]);
+    g_lstm_bias[2] += d_lstm_gates[b * 2800 + 2] * a_lstm_gates[b * 2800 + 2] *
+                      (1.0f - a_lstm_gates[b * 2800 + 2]);
+    g_lstm_bias[3] += d_lstm_gates[b * 2800 + 3] * a_lstm_gates[b * 2800 + 3] *
+                      (1.0f - a_lstm_gates[b * 2800 + 3]);
+    g_lstm_bias[4] += d_lstm_gates[b * 2800 + 4] * a_lstm_gates[b * 2800 + 4] *
+                      (1.0f - a_lstm_gates[b * 2800 + 4]);
+    g_lstm_bias[5] += d_lstm_gates[b * 2800 + 5] * a_lstm_gates[b * 2800 + 5] *
+                      (1.0f - a_lstm_gates[b * 2800 + 5]);
+    g_lstm_bias[6] += d_lstm_gates[b * 2800 + 6] * a_lstm_gates[b * 2800 + 6] *
+                      (1.0f - a_lstm_gates[b * 2800 + 6]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 100; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 28; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 28 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 100; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 28; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 28 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[4][28];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < n * 100; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < n * 100; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -542,17 +954,53 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
   float *const a_lstm_c = st->a_lstm_c;
   const float *const x_b = x_t;
   float *const y_b = y_t;
-  for (int c = 0; c < 28; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 5; ++q)
-      sum += x_b[q] * w_lstm_kernel[q * 28 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = x_b + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
   }
-  for (int c = 0; c < 28; ++c) {
-    float sum = a_lstm_z[c];
-    for (int q = 0; q < 7; ++q)
-      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 28 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = state_lstm + 0;
+    const float *const B = w_lstm_recurrent_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < 7; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 7 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
   a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);

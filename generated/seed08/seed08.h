@@ -36,13 +36,15 @@ typedef struct {
   float a_lstm_z[32][2800];
   float a_lstm_h[32][700];
   float a_lstm_c[32][700];
-  float d_lstm_z[2800];
-  float d_lstm_gates[2800];
-  float d_lstm_c[700];
-  float d_lstm_h[700];
+  float d_lstm_z[32][2800];
+  float d_lstm_gates[32][2800];
+  float d_lstm_c[32][700];
+  float d_lstm_h[32][700];
+  float wt_lstm_recurrent_kernel[196]; /* lstm/recurrent_kernel transposed */
+  float wt_lstm_kernel[140];           /* lstm/kernel transposed */
   float y[32 * 7];
   float dloss[32 * 7];
-  float dx_sink[500];
+  float dx_sink[32 * 500];
   seed08_params grad;
 } seed08_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed09_params_are_flat[sizeof(seed09_params) == 326 * sizeof(float) ? 1 : -1];
 
@@ -68,102 +70,205 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
   const float *const w_lstm_bias = p->flat + 300;
   const float *const w_dense_kernel = p->flat + 320;
   const float *const w_dense_bias = p->flat + 325;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 20);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const y_b = y + (size_t)b * 1;
-    memcpy(a_x, x + (size_t)b * 20, sizeof(float) * 20);
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r * 10 + q] * w_lstm_kernel[q * 20 + c];
-        a_lstm_z[r * 20 + c] = sum;
+    a_lstm_gates[b * 40] = rnnc_sigmoid(a_lstm_z[b * 40] + w_lstm_bias[0]);
+    a_lstm_gates[b * 40 + 1] = rnnc_sigmoid(a_lstm_z[b * 40 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 40 + 2] = rnnc_sigmoid(a_lstm_z[b * 40 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 40 + 3] = rnnc_sigmoid(a_lstm_z[b * 40 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 40 + 4] = rnnc_sigmoid(a_lstm_z[b * 40 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 40 + 5] = rnnc_sigmoid(a_lstm_z[b * 40 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 40 + 6] = rnnc_sigmoid(a_lstm_z[b * 40 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 40 + 7] = rnnc_sigmoid(a_lstm_z[b * 40 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 40 + 8] = rnnc_sigmoid(a_lstm_z[b * 40 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 40 + 9] = rnnc_sigmoid(a_lstm_z[b * 40 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 40 + 10] = tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 40 + 11] = tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 40 + 12] = tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 40 + 13] = tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 40 + 14] = tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 40 + 15] = rnnc_sigmoid(a_lstm_z[b * 40 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 40 + 16] = rnnc_sigmoid(a_lstm_z[b * 40 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 40 + 17] = rnnc_sigmoid(a_lstm_z[b * 40 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 40 + 18] = rnnc_sigmoid(a_lstm_z[b * 40 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 40 + 19] = rnnc_sigmoid(a_lstm_z[b * 40 + 19] + w_lstm_bias[19]);
+    a_lstm_c[b * 10] = a_lstm_gates[b * 40] * a_lstm_gates[b * 40 + 10];
+    a_lstm_c[b * 10 + 1] = a_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 11];
+    a_lstm_c[b * 10 + 2] = a_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 12];
+    a_lstm_c[b * 10 + 3] = a_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 13];
+    a_lstm_c[b * 10 + 4] = a_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 14];
+    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * tanhf(a_lstm_c[b * 10]);
+    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * tanhf(a_lstm_c[b * 10 + 1]);
+    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * tanhf(a_lstm_c[b * 10 + 2]);
+    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * tanhf(a_lstm_c[b * 10 + 3]);
+    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * tanhf(a_lstm_c[b * 10 + 4]);
+  }
+  for (int t = 1; t <= 1; ++t) {
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = w_lstm_recurrent_kernel + 0;
+      float *const C = a_lstm_z + t * 20;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 40 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 10 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 40 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 40 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 10 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 40 + j + jj] = acc[r][jj];
+        }
       }
     }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = tanhf(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = tanhf(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_gates[12] = tanhf(a_lstm_z[12] + w_lstm_bias[12]);
-    a_lstm_gates[13] = tanhf(a_lstm_z[13] + w_lstm_bias[13]);
-    a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
-    a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
-    a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
-    a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
-    a_lstm_gates[18] = rnnc_sigmoid(a_lstm_z[18] + w_lstm_bias[18]);
-    a_lstm_gates[19] = rnnc_sigmoid(a_lstm_z[19] + w_lstm_bias[19]);
-    a_lstm_c[0] = a_lstm_gates[0] * a_lstm_gates[10];
-    a_lstm_c[1] = a_lstm_gates[1] * a_lstm_gates[11];
-    a_lstm_c[2] = a_lstm_gates[2] * a_lstm_gates[12];
-    a_lstm_c[3] = a_lstm_gates[3] * a_lstm_gates[13];
-    a_lstm_c[4] = a_lstm_gates[4] * a_lstm_gates[14];
-    a_lstm_h[0] = a_lstm_gates[15] * tanhf(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[16] * tanhf(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
-    a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
-    a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
-    for (int t = 1; t <= 1; ++t) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = a_lstm_z[t * 20 + c];
-        for (int q = 0; q < 5; ++q)
-          sum += a_lstm_h[t * 5 + q - 5] * w_lstm_recurrent_kernel[q * 20 + c];
-        a_lstm_z[t * 20 + c] = sum;
-      }
-      a_lstm_gates[t * 20] = rnnc_sigmoid(a_lstm_z[t * 20] + w_lstm_bias[0]);
-      a_lstm_gates[t * 20 + 1] = rnnc_sigmoid(a_lstm_z[t * 20 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 20 + 2] = rnnc_sigmoid(a_lstm_z[t * 20 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 20 + 3] = rnnc_sigmoid(a_lstm_z[t * 20 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 20 + 4] = rnnc_sigmoid(a_lstm_z[t * 20 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 20 + 5] = rnnc_sigmoid(a_lstm_z[t * 20 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 20 + 6] = rnnc_sigmoid(a_lstm_z[t * 20 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 20 + 7] = rnnc_sigmoid(a_lstm_z[t * 20 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 20 + 8] = rnnc_sigmoid(a_lstm_z[t * 20 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 20 + 9] = rnnc_sigmoid(a_lstm_z[t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 20 + 10] = tanhf(a_lstm_z[t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 20 + 11] = tanhf(a_lstm_z[t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[t * 20 + 12] = tanhf(a_lstm_z[t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[t * 20 + 13] = tanhf(a_lstm_z[t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[t * 20 + 14] = tanhf(a_lstm_z[t * 20 + 14] + w_lstm_bias[14]);
-      a_lstm_gates[t * 20 + 15] = rnnc_sigmoid(a_lstm_z[t * 20 + 15] + w_lstm_bias[15]);
-      a_lstm_gates[t * 20 + 16] = rnnc_sigmoid(a_lstm_z[t * 20 + 16] + w_lstm_bias[16]);
-      a_lstm_gates[t * 20 + 17] = rnnc_sigmoid(a_lstm_z[t * 20 + 17] + w_lstm_bias[17]);
-      a_lstm_gates[t * 20 + 18] = rnnc_sigmoid(a_lstm_z[t * 20 + 18] + w_lstm_bias[18]);
-      a_lstm_gates[t * 20 + 19] = rnnc_sigmoid(a_lstm_z[t * 20 + 19] + w_lstm_bias[19]);
-      a_lstm_c[t * 5] = (a_lstm_gates[t * 20 + 5] * a_lstm_c[t * 5 - 5] +
-                         a_lstm_gates[t * 20] * a_lstm_gates[t * 20 + 10]);
-      a_lstm_c[t * 5 + 1] = (a_lstm_gates[t * 20 + 6] * a_lstm_c[t * 5 - 4] +
-                             a_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 11]);
-      a_lstm_c[t * 5 + 2] = (a_lstm_gates[t * 20 + 7] * a_lstm_c[t * 5 - 3] +
-                             a_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 12]);
-      a_lstm_c[t * 5 + 3] = (a_lstm_gates[t * 20 + 8] * a_lstm_c[t * 5 - 2] +
-                             a_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 13]);
-      a_lstm_c[t * 5 + 4] = (a_lstm_gates[t * 20 + 9] * a_lstm_c[t * 5 - 1] +
-                             a_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 14]);
-      a_lstm_h[t * 5] = a_lstm_gates[t * 20 + 15] * tanhf(a_lstm_c[t * 5]);
-      a_lstm_h[t * 5 + 1] = a_lstm_gates[t * 20 + 16] * tanhf(a_lstm_c[t * 5 + 1]);
-      a_lstm_h[t * 5 + 2] = a_lstm_gates[t * 20 + 17] * tanhf(a_lstm_c[t * 5 + 2]);
-      a_lstm_h[t * 5 + 3] = a_lstm_gates[t * 20 + 18] * tanhf(a_lstm_c[t * 5 + 3]);
-      a_lstm_h[t * 5 + 4] = a_lstm_gates[t * 20 + 19] * tanhf(a_lstm_c[t * 5 + 4]);
+    for (int b = 0; b < n; ++b) {
+      a_lstm_gates[b * 40 + t * 20] = rnnc_sigmoid(a_lstm_z[b * 40 + t * 20] + w_lstm_bias[0]);
+      a_lstm_gates[b * 40 + t * 20 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 40 + t * 20 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 40 + t * 20 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 40 + t * 20 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 40 + t * 20 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 40 + t * 20 + 6] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 40 + t * 20 + 7] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 40 + t * 20 + 8] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 40 + t * 20 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 40 + t * 20 + 10] = tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 40 + t * 20 + 11] = tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 40 + t * 20 + 12] = tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 40 + t * 20 + 13] = tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 40 + t * 20 + 14] = tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 40 + t * 20 + 15] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 15] + w_lstm_bias[15]);
+      a_lstm_gates[b * 40 + t * 20 + 16] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 16] + w_lstm_bias[16]);
+      a_lstm_gates[b * 40 + t * 20 + 17] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 17] + w_lstm_bias[17]);
+      a_lstm_gates[b * 40 + t * 20 + 18] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 18] + w_lstm_bias[18]);
+      a_lstm_gates[b * 40 + t * 20 + 19] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 19] + w_lstm_bias[19]);
+      a_lstm_c[b * 10 + t * 5] =
+          (a_lstm_gates[b * 40 + t * 20 + 5] * a_lstm_c[b * 10 + t * 5 - 5] +
+           a_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      a_lstm_c[b * 10 + t * 5 + 1] =
+          (a_lstm_gates[b * 40 + t * 20 + 6] * a_lstm_c[b * 10 + t * 5 - 4] +
+           a_lstm_gates[b * 40 + t * 20 + 1] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      a_lstm_c[b * 10 + t * 5 + 2] =
+          (a_lstm_gates[b * 40 + t * 20 + 7] * a_lstm_c[b * 10 + t * 5 - 3] +
+           a_lstm_gates[b * 40 + t * 20 + 2] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      a_lstm_c[b * 10 + t * 5 + 3] =
+          (a_lstm_gates[b * 40 + t * 20 + 8] * a_lstm_c[b * 10 + t * 5 - 2] +
+           a_lstm_gates[b * 40 + t * 20 + 3] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      a_lstm_c[b * 10 + t * 5 + 4] =
+          (a_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_c[b * 10 + t * 5 - 1] +
+           a_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      a_lstm_h[b * 10 + t * 5] =
+          a_lstm_gates[b * 40 + t * 20 + 15] * tanhf(a_lstm_c[b * 10 + t * 5]);
+      a_lstm_h[b * 10 + t * 5 + 1] =
+          a_lstm_gates[b * 40 + t * 20 + 16] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+      a_lstm_h[b * 10 + t * 5 + 2] =
+          a_lstm_gates[b * 40 + t * 20 + 17] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+      a_lstm_h[b * 10 + t * 5 + 3] =
+          a_lstm_gates[b * 40 + t * 20 + 18] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+      a_lstm_h[b * 10 + t * 5 + 4] =
+          a_lstm_gates[b * 40 + t * 20 + 19] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
     }
-    a_dense_z[0] = a_lstm_h[5] * w_dense_kernel[0] + a_lstm_h[6] * w_dense_kernel[1] +
-                   a_lstm_h[7] * w_dense_kernel[2] + a_lstm_h[8] * w_dense_kernel[3] +
-                   a_lstm_h[9] * w_dense_kernel[4];
-    a_dense_y[0] = (a_dense_z[0] + w_dense_bias[0]);
-    y_b[0] = a_dense_y[0];
+  }
+  for (int b = 0; b < n; ++b) {
+    a_dense_z[b * 1] =
+        a_lstm_h[b * 10 + 5] * w_dense_kernel[0] + a_lstm_h[b * 10 + 6] * w_dense_kernel[1] +
+        a_lstm_h[b * 10 + 7] * w_dense_kernel[2] + a_lstm_h[b * 10 + 8] * w_dense_kernel[3] +
+        a_lstm_h[b * 10 + 9] * w_dense_kernel[4];
+    a_dense_y[b * 1] = (a_dense_z[b * 1] + w_dense_bias[0]);
+    y_b[b * 1] = a_dense_y[b * 1];
   }
 }
 
@@ -180,271 +285,510 @@ void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
   float *const g_lstm_bias = grad->flat + 300;
   float *const g_dense_kernel = grad->flat + 320;
   float *const g_dense_bias = grad->flat + 325;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  for (int r = 0; r < 20; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
+    }
+  }
+  for (int r = 0; r < 20; ++r) {
+    for (int c = 0; c < 10; ++c) {
+      wt_lstm_kernel[r * 10 + c] = w_lstm_kernel[r + c * 20];
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const dx_b = dx ? dx + (size_t)b * 20 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 1;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_y = s->d_dense_y;
-    d_lstm_z[0] = 0.0f;
-    d_lstm_z[1] = 0.0f;
-    d_lstm_z[2] = 0.0f;
-    d_lstm_z[3] = 0.0f;
-    d_lstm_z[4] = 0.0f;
-    d_lstm_z[5] = 0.0f;
-    d_lstm_z[6] = 0.0f;
-    d_lstm_z[7] = 0.0f;
-    d_lstm_z[8] = 0.0f;
-    d_lstm_z[9] = 0.0f;
-    d_lstm_z[10] = 0.0f;
-    d_lstm_z[11] = 0.0f;
-    d_lstm_z[12] = 0.0f;
-    d_lstm_z[13] = 0.0f;
-    d_lstm_z[14] = 0.0f;
-    d_lstm_z[15] = 0.0f;
-    d_lstm_z[16] = 0.0f;
-    d_lstm_z[17] = 0.0f;
-    d_lstm_z[18] = 0.0f;
-    d_lstm_z[19] = 0.0f;
-    d_lstm_z[20] = 0.0f;
-    d_lstm_z[21] = 0.0f;
-    d_lstm_z[22] = 0.0f;
-    d_lstm_z[23] = 0.0f;
-    d_lstm_z[24] = 0.0f;
-    d_lstm_z[25] = 0.0f;
-    d_lstm_z[26] = 0.0f;
-    d_lstm_z[27] = 0.0f;
-    d_lstm_z[28] = 0.0f;
-    d_lstm_z[29] = 0.0f;
-    d_lstm_z[30] = 0.0f;
-    d_lstm_z[31] = 0.0f;
-    d_lstm_z[32] = 0.0f;
-    d_lstm_z[33] = 0.0f;
-    d_lstm_z[34] = 0.0f;
-    d_lstm_z[35] = 0.0f;
-    d_lstm_z[36] = 0.0f;
-    d_lstm_z[37] = 0.0f;
-    d_lstm_z[38] = 0.0f;
-    d_lstm_z[39] = 0.0f;
-    d_dense_y[0] = dy_b[0];
-    d_dense_z[0] = d_dense_y[0];
-    g_dense_bias[0] += d_dense_y[0];
-    d_lstm_h[5] = d_dense_z[0] * w_dense_kernel[0];
-    d_lstm_h[6] = d_dense_z[0] * w_dense_kernel[1];
-    d_lstm_h[7] = d_dense_z[0] * w_dense_kernel[2];
-    d_lstm_h[8] = d_dense_z[0] * w_dense_kernel[3];
-    d_lstm_h[9] = d_dense_z[0] * w_dense_kernel[4];
-    g_dense_kernel[0] += a_lstm_h[5] * d_dense_z[0];
-    g_dense_kernel[1] += a_lstm_h[6] * d_dense_z[0];
-    g_dense_kernel[2] += a_lstm_h[7] * d_dense_z[0];
-    g_dense_kernel[3] += a_lstm_h[8] * d_dense_z[0];
-    g_dense_kernel[4] += a_lstm_h[9] * d_dense_z[0];
-    for (int t = 1; t >= 1; --t) {
-      d_lstm_gates[t * 20 + 15] = d_lstm_h[t * 5] * tanhf(a_lstm_c[t * 5]);
-      d_lstm_gates[t * 20 + 16] = d_lstm_h[t * 5 + 1] * tanhf(a_lstm_c[t * 5 + 1]);
-      d_lstm_gates[t * 20 + 17] = d_lstm_h[t * 5 + 2] * tanhf(a_lstm_c[t * 5 + 2]);
-      d_lstm_gates[t * 20 + 18] = d_lstm_h[t * 5 + 3] * tanhf(a_lstm_c[t * 5 + 3]);
-      d_lstm_gates[t * 20 + 19] = d_lstm_h[t * 5 + 4] * tanhf(a_lstm_c[t * 5 + 4]);
-      d_lstm_c[t * 5] = d_lstm_h[t * 5] * a_lstm_gates[t * 20 + 15] *
-                        (1.0f - tanhf(a_lstm_c[t * 5]) * tanhf(a_lstm_c[t * 5]));
-      d_lstm_c[t * 5 + 1] = d_lstm_h[t * 5 + 1] * a_lstm_gates[t * 20 + 16] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 1]) * tanhf(a_lstm_c[t * 5 + 1]));
-      d_lstm_c[t * 5 + 2] = d_lstm_h[t * 5 + 2] * a_lstm_gates[t * 20 + 17] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 2]) * tanhf(a_lstm_c[t * 5 + 2]));
-      d_lstm_c[t * 5 + 3] = d_lstm_h[t * 5 + 3] * a_lstm_gates[t * 20 + 18] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 3]) * tanhf(a_lstm_c[t * 5 + 3]));
-      d_lstm_c[t * 5 + 4] = d_lstm_h[t * 5 + 4] * a_lstm_gates[t * 20 + 19] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 4]) * tanhf(a_lstm_c[t * 5 + 4]));
-      d_lstm_gates[t * 20 + 5] = d_lstm_c[t * 5] * a_lstm_c[t * 5 - 5];
-      d_lstm_gates[t * 20 + 6] = d_lstm_c[t * 5 + 1] * a_lstm_c[t * 5 - 4];
-      d_lstm_gates[t * 20 + 7] = d_lstm_c[t * 5 + 2] * a_lstm_c[t * 5 - 3];
-      d_lstm_gates[t * 20 + 8] = d_lstm_c[t * 5 + 3] * a_lstm_c[t * 5 - 2];
-      d_lstm_gates[t * 20 + 9] = d_lstm_c[t * 5 + 4] * a_lstm_c[t * 5 - 1];
-      d_lstm_c[t * 5 - 5] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 5];
-      d_lstm_c[t * 5 - 4] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 6];
-      d_lstm_c[t * 5 - 3] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 7];
-      d_lstm_c[t * 5 - 2] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 8];
-      d_lstm_c[t * 5 - 1] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 9];
-      d_lstm_gates[t * 20] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 10];
-      d_lstm_gates[t * 20 + 1] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 11];
-      d_lstm_gates[t * 20 + 2] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 12];
-      d_lstm_gates[t * 20 + 3] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 13];
-      d_lstm_gates[t * 20 + 4] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 14];
-      d_lstm_gates[t * 20 + 10] = d_lstm_c[t * 5] * a_lstm_gates[t * 20];
-      d_lstm_gates[t * 20 + 11] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 1];
-      d_lstm_gates[t * 20 + 12] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 2];
-      d_lstm_gates[t * 20 + 13] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 3];
-      d_lstm_gates[t * 20 + 14] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 4];
-      d_lstm_z[t * 20 + 15] = d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                              (1.0f - a_lstm_gates[t * 20 + 15]);
-      d_lstm_z[t * 20 + 16] = d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                              (1.0f - a_lstm_gates[t * 20 + 16]);
-      d_lstm_z[t * 20 + 17] = d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                              (1.0f - a_lstm_gates[t * 20 + 17]);
-      d_lstm_z[t * 20 + 18] = d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                              (1.0f - a_lstm_gates[t * 20 + 18]);
-      d_lstm_z[t * 20 + 19] = d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                              (1.0f - a_lstm_gates[t * 20 + 19]);
-      g_lstm_bias[15] += d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                         (1.0f - a_lstm_gates[t * 20 + 15]);
-      g_lstm_bias[16] += d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                         (1.0f - a_lstm_gates[t * 20 + 16]);
-      g_lstm_bias[17] += d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                         (1.0f - a_lstm_gates[t * 20 + 17]);
-      g_lstm_bias[18] += d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                         (1.0f - a_lstm_gates[t * 20 + 18]);
-      g_lstm_bias[19] += d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                         (1.0f - a_lstm_gates[t * 20 + 19]);
-      d_lstm_z[t * 20 + 10] = d_lstm_gates[t * 20 + 10] *
-                              (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      d_lstm_z[t * 20 + 11] = d_lstm_gates[t * 20 + 11] *
-                              (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      d_lstm_z[t * 20 + 12] = d_lstm_gates[t * 20 + 12] *
-                              (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      d_lstm_z[t * 20 + 13] = d_lstm_gates[t * 20 + 13] *
-                              (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      d_lstm_z[t * 20 + 14] = d_lstm_gates[t * 20 + 14] *
-                              (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      g_lstm_bias[10] += d_lstm_gates[t * 20 + 10] *
-                         (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 20 + 11] *
-                         (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      g_lstm_bias[12] += d_lstm_gates[t * 20 + 12] *
-                         (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      g_lstm_bias[13] += d_lstm_gates[t * 20 + 13] *
-                         (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      g_lstm_bias[14] += d_lstm_gates[t * 20 + 14] *
-                         (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      d_lstm_z[t * 20 + 5] =
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      d_lstm_z[t * 20 + 6] =
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      d_lstm_z[t * 20 + 7] =
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      d_lstm_z[t * 20 + 8] =
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      d_lstm_z[t * 20 + 9] =
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      g_lstm_bias[6] +=
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      g_lstm_bias[7] +=
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      g_lstm_bias[8] +=
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      d_lstm_z[t * 20] =
-          d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      d_lstm_z[t * 20 + 1] =
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      d_lstm_z[t * 20 + 2] =
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      d_lstm_z[t * 20 + 3] =
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      d_lstm_z[t * 20 + 4] =
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      g_lstm_bias[0] += d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[t * 20 + q] * w_lstm_recurrent_kernel[q + c * 20];
-        d_lstm_h[t * 5 + c - 5] = sum;
+    d_lstm_z[b * 40] = 0.0f;
+    d_lstm_z[b * 40 + 1] = 0.0f;
+    d_lstm_z[b * 40 + 2] = 0.0f;
+    d_lstm_z[b * 40 + 3] = 0.0f;
+    d_lstm_z[b * 40 + 4] = 0.0f;
+    d_lstm_z[b * 40 + 5] = 0.0f;
+    d_lstm_z[b * 40 + 6] = 0.0f;
+    d_lstm_z[b * 40 + 7] = 0.0f;
+    d_lstm_z[b * 40 + 8] = 0.0f;
+    d_lstm_z[b * 40 + 9] = 0.0f;
+    d_lstm_z[b * 40 + 10] = 0.0f;
+    d_lstm_z[b * 40 + 11] = 0.0f;
+    d_lstm_z[b * 40 + 12] = 0.0f;
+    d_lstm_z[b * 40 + 13] = 0.0f;
+    d_lstm_z[b * 40 + 14] = 0.0f;
+    d_lstm_z[b * 40 + 15] = 0.0f;
+    d_lstm_z[b * 40 + 16] = 0.0f;
+    d_lstm_z[b * 40 + 17] = 0.0f;
+    d_lstm_z[b * 40 + 18] = 0.0f;
+    d_lstm_z[b * 40 + 19] = 0.0f;
+    d_lstm_z[b * 40 + 20] = 0.0f;
+    d_lstm_z[b * 40 + 21] = 0.0f;
+    d_lstm_z[b * 40 + 22] = 0.0f;
+    d_lstm_z[b * 40 + 23] = 0.0f;
+    d_lstm_z[b * 40 + 24] = 0.0f;
+    d_lstm_z[b * 40 + 25] = 0.0f;
+    d_lstm_z[b * 40 + 26] = 0.0f;
+    d_lstm_z[b * 40 + 27] = 0.0f;
+    d_lstm_z[b * 40 + 28] = 0.0f;
+    d_lstm_z[b * 40 + 29] = 0.0f;
+    d_lstm_z[b * 40 + 30] = 0.0f;
+    d_lstm_z[b * 40 + 31] = 0.0f;
+    d_lstm_z[b * 40 + 32] = 0.0f;
+    d_lstm_z[b * 40 + 33] = 0.0f;
+    d_lstm_z[b * 40 + 34] = 0.0f;
+    d_lstm_z[b * 40 + 35] = 0.0f;
+    d_lstm_z[b * 40 + 36] = 0.0f;
+    d_lstm_z[b * 40 + 37] = 0.0f;
+    d_lstm_z[b * 40 + 38] = 0.0f;
+    d_lstm_z[b * 40 + 39] = 0.0f;
+    d_dense_y[b * 1] = dy_b[b * 1];
+    d_dense_z[b * 1] = d_dense_y[b * 1];
+    g_dense_bias[0] += d_dense_y[b * 1];
+    d_lstm_h[b * 10 + 5] = d_dense_z[b * 1] * w_dense_kernel[0];
+    d_lstm_h[b * 10 + 6] = d_dense_z[b * 1] * w_dense_kernel[1];
+    d_lstm_h[b * 10 + 7] = d_dense_z[b * 1] * w_dense_kernel[2];
+    d_lstm_h[b * 10 + 8] = d_dense_z[b * 1] * w_dense_kernel[3];
+    d_lstm_h[b * 10 + 9] = d_dense_z[b * 1] * w_dense_kernel[4];
+    g_dense_kernel[0] += a_lstm_h[b * 10 + 5] * d_dense_z[b * 1];
+    g_dense_kernel[1] += a_lstm_h[b * 10 + 6] * d_dense_z[b * 1];
+    g_dense_kernel[2] += a_lstm_h[b * 10 + 7] * d_dense_z[b * 1];
+    g_dense_kernel[3] += a_lstm_h[b * 10 + 8] * d_dense_z[b * 1];
+    g_dense_kernel[4] += a_lstm_h[b * 10 + 9] * d_dense_z[b * 1];
+  }
+  for (int t = 1; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_gates[b * 40 + t * 20 + 15] =
+          d_lstm_h[b * 10 + t * 5] * tanhf(a_lstm_c[b * 10 + t * 5]);
+      d_lstm_gates[b * 40 + t * 20 + 16] =
+          d_lstm_h[b * 10 + t * 5 + 1] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+      d_lstm_gates[b * 40 + t * 20 + 17] =
+          d_lstm_h[b * 10 + t * 5 + 2] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+      d_lstm_gates[b * 40 + t * 20 + 18] =
+          d_lstm_h[b * 10 + t * 5 + 3] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+      d_lstm_gates[b * 40 + t * 20 + 19] =
+          d_lstm_h[b * 10 + t * 5 + 4] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+      d_lstm_c[b * 10 + t * 5] =
+          d_lstm_h[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 15] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5]) * tanhf(a_lstm_c[b * 10 + t * 5]));
+      d_lstm_c[b * 10 + t * 5 + 1] =
+          d_lstm_h[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 16] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 1]) * tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
+      d_lstm_c[b * 10 + t * 5 + 2] =
+          d_lstm_h[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 17] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 2]) * tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
+      d_lstm_c[b * 10 + t * 5 + 3] =
+          d_lstm_h[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 18] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 3]) * tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
+      d_lstm_c[b * 10 + t * 5 + 4] =
+          d_lstm_h[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 19] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 4]) * tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
+      d_lstm_gates[b * 40 + t * 20 + 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_c[b * 10 + t * 5 - 5];
+      d_lstm_gates[b * 40 + t * 20 + 6] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_c[b * 10 + t * 5 - 4];
+      d_lstm_gates[b * 40 + t * 20 + 7] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_c[b * 10 + t * 5 - 3];
+      d_lstm_gates[b * 40 + t * 20 + 8] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_c[b * 10 + t * 5 - 2];
+      d_lstm_gates[b * 40 + t * 20 + 9] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_c[b * 10 + t * 5 - 1];
+      d_lstm_c[b * 10 + t * 5 - 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 5];
+      d_lstm_c[b * 10 + t * 5 - 4] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 6];
+      d_lstm_c[b * 10 + t * 5 - 3] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 7];
+      d_lstm_c[b * 10 + t * 5 - 2] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 8];
+      d_lstm_c[b * 10 + t * 5 - 1] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 9];
+      d_lstm_gates[b * 40 + t * 20] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 10];
+      d_lstm_gates[b * 40 + t * 20 + 1] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 11];
+      d_lstm_gates[b * 40 + t * 20 + 2] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 12];
+      d_lstm_gates[b * 40 + t * 20 + 3] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 13];
+      d_lstm_gates[b * 40 + t * 20 + 4] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 14];
+      d_lstm_gates[b * 40 + t * 20 + 10] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20];
+      d_lstm_gates[b * 40 + t * 20 + 11] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 1];
+      d_lstm_gates[b * 40 + t * 20 + 12] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 2];
+      d_lstm_gates[b * 40 + t * 20 + 13] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 3];
+      d_lstm_gates[b * 40 + t * 20 + 14] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 4];
+      d_lstm_z[b * 40 + t * 20 + 15] = d_lstm_gates[b * 40 + t * 20 + 15] *
+                                       a_lstm_gates[b * 40 + t * 20 + 15] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 15]);
+      d_lstm_z[b * 40 + t * 20 + 16] = d_lstm_gates[b * 40 + t * 20 + 16] *
+                                       a_lstm_gates[b * 40 + t * 20 + 16] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 16]);
+      d_lstm_z[b * 40 + t * 20 + 17] = d_lstm_gates[b * 40 + t * 20 + 17] *
+                                       a_lstm_gates[b * 40 + t * 20 + 17] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 17]);
+      d_lstm_z[b * 40 + t * 20 + 18] = d_lstm_gates[b * 40 + t * 20 + 18] *
+                                       a_lstm_gates[b * 40 + t * 20 + 18] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 18]);
+      d_lstm_z[b * 40 + t * 20 + 19] = d_lstm_gates[b * 40 + t * 20 + 19] *
+                                       a_lstm_gates[b * 40 + t * 20 + 19] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 19]);
+      g_lstm_bias[15] += d_lstm_gates[b * 40 + t * 20 + 15] * a_lstm_gates[b * 40 + t * 20 + 15] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 15]);
+      g_lstm_bias[16] += d_lstm_gates[b * 40 + t * 20 + 16] * a_lstm_gates[b * 40 + t * 20 + 16] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 16]);
+      g_lstm_bias[17] += d_lstm_gates[b * 40 + t * 20 + 17] * a_lstm_gates[b * 40 + t * 20 + 17] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 17]);
+      g_lstm_bias[18] += d_lstm_gates[b * 40 + t * 20 + 18] * a_lstm_gates[b * 40 + t * 20 + 18] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 18]);
+      g_lstm_bias[19] += d_lstm_gates[b * 40 + t * 20 + 19] * a_lstm_gates[b * 40 + t * 20 + 19] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 19]);
+      d_lstm_z[b * 40 + t * 20 + 10] =
+          d_lstm_gates[b * 40 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 10] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      d_lstm_z[b * 40 + t * 20 + 11] =
+          d_lstm_gates[b * 40 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 11] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      d_lstm_z[b * 40 + t * 20 + 12] =
+          d_lstm_gates[b * 40 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 12] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      d_lstm_z[b * 40 + t * 20 + 13] =
+          d_lstm_gates[b * 40 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 13] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      d_lstm_z[b * 40 + t * 20 + 14] =
+          d_lstm_gates[b * 40 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 14] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      g_lstm_bias[10] +=
+          d_lstm_gates[b * 40 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 10] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      g_lstm_bias[11] +=
+          d_lstm_gates[b * 40 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 11] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      g_lstm_bias[12] +=
+          d_lstm_gates[b * 40 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 12] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      g_lstm_bias[13] +=
+          d_lstm_gates[b * 40 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 13] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      g_lstm_bias[14] +=
+          d_lstm_gates[b * 40 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 14] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      d_lstm_z[b * 40 + t * 20 + 5] = d_lstm_gates[b * 40 + t * 20 + 5] *
+                                      a_lstm_gates[b * 40 + t * 20 + 5] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 5]);
+      d_lstm_z[b * 40 + t * 20 + 6] = d_lstm_gates[b * 40 + t * 20 + 6] *
+                                      a_lstm_gates[b * 40 + t * 20 + 6] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 6]);
+      d_lstm_z[b * 40 + t * 20 + 7] = d_lstm_gates[b * 40 + t * 20 + 7] *
+                                      a_lstm_gates[b * 40 + t * 20 + 7] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 7]);
+      d_lstm_z[b * 40 + t * 20 + 8] = d_lstm_gates[b * 40 + t * 20 + 8] *
+                                      a_lstm_gates[b * 40 + t * 20 + 8] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 8]);
+      d_lstm_z[b * 40 + t * 20 + 9] = d_lstm_gates[b * 40 + t * 20 + 9] *
+                                      a_lstm_gates[b * 40 + t * 20 + 9] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 9]);
+      g_lstm_bias[5] += d_lstm_gates[b * 40 + t * 20 + 5] * a_lstm_gates[b * 40 + t * 20 + 5] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 5]);
+      g_lstm_bias[6] += d_lstm_gates[b * 40 + t * 20 + 6] * a_lstm_gates[b * 40 + t * 20 + 6] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 6]);
+      g_lstm_bias[7] += d_lstm_gates[b * 40 + t * 20 + 7] * a_lstm_gates[b * 40 + t * 20 + 7] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 7]);
+      g_lstm_bias[8] += d_lstm_gates[b * 40 + t * 20 + 8] * a_lstm_gates[b * 40 + t * 20 + 8] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 8]);
+      g_lstm_bias[9] += d_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_gates[b * 40 + t * 20 + 9] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 9]);
+      d_lstm_z[b * 40 + t * 20] = d_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20] *
+                                  (1.0f - a_lstm_gates[b * 40 + t * 20]);
+      d_lstm_z[b * 40 + t * 20 + 1] = d_lstm_gates[b * 40 + t * 20 + 1] *
+                                      a_lstm_gates[b * 40 + t * 20 + 1] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 1]);
+      d_lstm_z[b * 40 + t * 20 + 2] = d_lstm_gates[b * 40 + t * 20 + 2] *
+                                      a_lstm_gates[b * 40 + t * 20 + 2] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 2]);
+      d_lstm_z[b * 40 + t * 20 + 3] = d_lstm_gates[b * 40 + t * 20 + 3] *
+                                      a_lstm_gates[b * 40 + t * 20 + 3] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 3]);
+      d_lstm_z[b * 40 + t * 20 + 4] = d_lstm_gates[b * 40 + t * 20 + 4] *
+                                      a_lstm_gates[b * 40 + t * 20 + 4] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 4]);
+      g_lstm_bias[0] += d_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20]);
+      g_lstm_bias[1] += d_lstm_gates[b * 40 + t * 20 + 1] * a_lstm_gates[b * 40 + t * 20 + 1] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 40 + t * 20 + 2] * a_lstm_gates[b * 40 + t * 20 + 2] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 2]);
+      g_lstm_bias[3] += d_lstm_gates[b * 40 + t * 20 + 3] * a_lstm_gates[b * 40 + t * 20 + 3] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 4] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 4]);
+    }
+    {
+      const float *const A = d_lstm_z + t * 20;
+      const float *const B = wt_lstm_recurrent_kernel + 0;
+      float *const C = d_lstm_h + t * 5 - 5;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[4][5];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 40 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 10 + j + jj] = acc[r][jj];
+        }
       }
-      for (int r = 0; r < 5; ++r) {
-        for (int c = 0; c < 20; ++c) {
-          float sum = g_lstm_recurrent_kernel[r * 20 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_h[t * 5 + r + q * 5 - 5] * d_lstm_z[t * 20 + q * 20 + c];
-          g_lstm_recurrent_kernel[r * 20 + c] = sum;
+      for (; i < n; ++i) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[1][5];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 40 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 10 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_gates[15] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[16] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[17] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_gates[18] = d_lstm_h[3] * tanhf(a_lstm_c[3]);
-    d_lstm_gates[19] = d_lstm_h[4] * tanhf(a_lstm_c[4]);
-    d_lstm_c[0] +=
-        d_lstm_h[0] * a_lstm_gates[15] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[16] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[17] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_c[3] +=
-        d_lstm_h[3] * a_lstm_gates[18] * (1.0f - tanhf(a_lstm_c[3]) * tanhf(a_lstm_c[3]));
-    d_lstm_c[4] +=
-        d_lstm_h[4] * a_lstm_gates[19] * (1.0f - tanhf(a_lstm_c[4]) * tanhf(a_lstm_c[4]));
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[10];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[11];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[12];
-    d_lstm_gates[3] = d_lstm_c[3] * a_lstm_gates[13];
-    d_lstm_gates[4] = d_lstm_c[4] * a_lstm_gates[14];
-    d_lstm_gates[10] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[11] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[12] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_gates[13] = d_lstm_c[3] * a_lstm_gates[3];
-    d_lstm_gates[14] = d_lstm_c[4] * a_lstm_gates[4];
-    d_lstm_z[15] = d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    d_lstm_z[16] = d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    d_lstm_z[17] = d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    d_lstm_z[18] = d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    d_lstm_z[19] = d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    g_lstm_bias[15] += d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    g_lstm_bias[16] += d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    g_lstm_bias[17] += d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    g_lstm_bias[18] += d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    g_lstm_bias[19] += d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    d_lstm_z[10] = d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    d_lstm_z[12] = d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    d_lstm_z[13] = d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    d_lstm_z[14] = d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    g_lstm_bias[10] += d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    g_lstm_bias[12] += d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    g_lstm_bias[13] += d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    g_lstm_bias[14] += d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    d_lstm_z[3] = d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    d_lstm_z[4] = d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[3] += d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    g_lstm_bias[4] += d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 10; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[r * 20 + q] * w_lstm_kernel[q + c * 20];
-        dx_b[r * 10 + c] = sum;
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = d_lstm_z + t * 20;
+      float *const C = g_lstm_recurrent_kernel + 0;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 40 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 10];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
+      }
+      for (int i = 4; i < 5; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 40 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 10];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
       }
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = g_lstm_kernel[r * 20 + c];
-        for (int q = 0; q < 2; ++q)
-          sum += a_x[r + q * 10] * d_lstm_z[q * 20 + c];
-        g_lstm_kernel[r * 20 + c] = sum;
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * tanhf(a_lstm_c[b * 10]);
+    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * tanhf(a_lstm_c[b * 10 + 1]);
+    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * tanhf(a_lstm_c[b * 10 + 2]);
+    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * tanhf(a_lstm_c[b * 10 + 3]);
+    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * tanhf(a_lstm_c[b * 10 + 4]);
+    d_lstm_c[b * 10] += d_lstm_h[b * 10] * a_lstm_gates[b * 40 + 15] *
+                        (1.0f - tanhf(a_lstm_c[b * 10]) * tanhf(a_lstm_c[b * 10]));
+    d_lstm_c[b * 10 + 1] += d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 1]) * tanhf(a_lstm_c[b * 10 + 1]));
+    d_lstm_c[b * 10 + 2] += d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 2]) * tanhf(a_lstm_c[b * 10 + 2]));
+    d_lstm_c[b * 10 + 3] += d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 3]) * tanhf(a_lstm_c[b * 10 + 3]));
+    d_lstm_c[b * 10 + 4] += d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 4]) * tanhf(a_lstm_c[b * 10 + 4]));
+    d_lstm_gates[b * 40] = d_lstm_c[b * 10] * a_lstm_gates[b * 40 + 10];
+    d_lstm_gates[b * 40 + 1] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 11];
+    d_lstm_gates[b * 40 + 2] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 12];
+    d_lstm_gates[b * 40 + 3] = d_lstm_c[b * 10 + 3] * a_lstm_gates[b * 40 + 13];
+    d_lstm_gates[b * 40 + 4] = d_lstm_c[b * 10 + 4] * a_lstm_gates[b * 40 + 14];
+    d_lstm_gates[b * 40 + 10] = d_lstm_c[b * 10] * a_lstm_gates[b * 40];
+    d_lstm_gates[b * 40 + 11] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 1];
+    d_lstm_gates[b * 40 + 12] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 2];
+    d_lstm_gates[b * 40 + 13] = d_lstm_c[b * 10 + 3] * a_lstm_gates[b * 40 + 3];
+    d_lstm_gates[b * 40 + 14] = d_lstm_c[b * 10 + 4] * a_lstm_gates[b * 40 + 4];
+    d_lstm_z[b * 40 + 15] =
+        d_lstm_gates[b * 40 + 15] * a_lstm_gates[b * 40 + 15] * (1.0f - a_lstm_gates[b * 40 + 15]);
+    d_lstm_z[b * 40 + 16] =
+        d_lstm_gates[b * 40 + 16] * a_lstm_gates[b * 40 + 16] * (1.0f - a_lstm_gates[b * 40 + 16]);
+    d_lstm_z[b * 40 + 17] =
+        d_lstm_gates[b * 40 + 17] * a_lstm_gates[b * 40 + 17] * (1.0f - a_lstm_gates[b * 40 + 17]);
+    d_lstm_z[b * 40 + 18] =
+        d_lstm_gates[b * 40 + 18] * a_lstm_gates[b * 40 + 18] * (1.0f - a_lstm_gates[b * 40 + 18]);
+    d_lstm_z[b * 40 + 19] =
+        d_lstm_gates[b * 40 + 19] * a_lstm_gates[b * 40 + 19] * (1.0f - a_lstm_gates[b * 40 + 19]);
+    g_lstm_bias[15] +=
+        d_lstm_gates[b * 40 + 15] * a_lstm_gates[b * 40 + 15] * (1.0f - a_lstm_gates[b * 40 + 15]);
+    g_lstm_bias[16] +=
+        d_lstm_gates[b * 40 + 16] * a_lstm_gates[b * 40 + 16] * (1.0f - a_lstm_gates[b * 40 + 16]);
+    g_lstm_bias[17] +=
+        d_lstm_gates[b * 40 + 17] * a_lstm_gates[b * 40 + 17] * (1.0f - a_lstm_gates[b * 40 + 17]);
+    g_lstm_bias[18] +=
+        d_lstm_gates[b * 40 + 18] * a_lstm_gates[b * 40 + 18] * (1.0f - a_lstm_gates[b * 40 + 18]);
+    g_lstm_bias[19] +=
+        d_lstm_gates[b * 40 + 19] * a_lstm_gates[b * 40 + 19] * (1.0f - a_lstm_gates[b * 40 + 19]);
+    d_lstm_z[b * 40 + 10] =
+        d_lstm_gates[b * 40 + 10] * (1.0f - a_lstm_gates[b * 40 + 10] * a_lstm_gates[b * 40 + 10]);
+    d_lstm_z[b * 40 + 11] =
+        d_lstm_gates[b * 40 + 11] * (1.0f - a_lstm_gates[b * 40 + 11] * a_lstm_gates[b * 40 + 11]);
+    d_lstm_z[b * 40 + 12] =
+        d_lstm_gates[b * 40 + 12] * (1.0f - a_lstm_gates[b * 40 + 12] * a_lstm_gates[b * 40 + 12]);
+    d_lstm_z[b * 40 + 13] =
+        d_lstm_gates[b * 40 + 13] * (1.0f - a_lstm_gates[b * 40 + 13] * a_lstm_gates[b * 40 + 13]);
+    d_lstm_z[b * 40 + 14] =
+        d_lstm_gates[b * 40 + 14] * (1.0f - a_lstm_gates[b * 40 + 14] * a_lstm_gates[b * 40 + 14]);
+    g_lstm_bias[10] +=
+        d_lstm_gates[b * 40 + 10] * (1.0f - a_lstm_gates[b * 40 + 10] * a_lstm_gates[b * 40 + 10]);
+    g_lstm_bias[11] +=
+        d_lstm_gates[b * 40 + 11] * (1.0f - a_lstm_gates[b * 40 + 11] * a_lstm_gates[b * 40 + 11]);
+    g_lstm_bias[12] +=
+        d_lstm_gates[b * 40 + 12] * (1.0f - a_lstm_gates[b * 40 + 12] * a_lstm_gates[b * 40 + 12]);
+    g_lstm_bias[13] +=
+        d_lstm_gates[b * 40 + 13] * (1.0f - a_lstm_gates[b * 40 + 13] * a_lstm_gates[b * 40 + 13]);
+    g_lstm_bias[14] +=
+        d_lstm_gates[b * 40 + 14] * (1.0f - a_lstm_gates[b * 40 + 14] * a_lstm_gates[b * 40 + 14]);
+    d_lstm_z[b * 40] = d_lstm_gates[b * 40] * a_lstm_gates[b * 40] * (1.0f - a_lstm_gates[b * 40]);
+    d_lstm_z[b * 40 + 1] =
+        d_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 1] * (1.0f - a_lstm_gates[b * 40 + 1]);
+    d_lstm_z[b * 40 + 2] =
+        d_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 2] * (1.0f - a_lstm_gates[b * 40 + 2]);
+    d_lstm_z[b * 40 + 3] =
+        d_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 3] * (1.0f - a_lstm_gates[b * 40 + 3]);
+    d_lstm_z[b * 40 + 4] =
+        d_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 4] * (1.0f - a_lstm_gates[b * 40 + 4]);
+    g_lstm_bias[0] += d_lstm_gates[b * 40] * a_lstm_gates[b * 40] * (1.0f - a_lstm_gates[b * 40]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 1] * (1.0f - a_lstm_gates[b * 40 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 2] * (1.0f - a_lstm_gates[b * 40 + 2]);
+    g_lstm_bias[3] +=
+        d_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 3] * (1.0f - a_lstm_gates[b * 40 + 3]);
+    g_lstm_bias[4] +=
+        d_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 4] * (1.0f - a_lstm_gates[b * 40 + 4]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 10; j += 10) {
+        float acc[4][10];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 10 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 20 + p];
+            for (int jj = 0; jj < 10; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            C[(i + r) * 10 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 10; j += 10) {
+        float acc[1][10];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 10 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 20 + p];
+            for (int jj = 0; jj < 10; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            C[(i + r) * 10 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 8; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 10];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 8; i < 10; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 10];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -500,17 +844,53 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   float *const a_dense_y = st->a_dense_y;
   const float *const x_b = x_t;
   float *const y_b = y_t;
-  for (int c = 0; c < 20; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 10; ++q)
-      sum += x_b[q] * w_lstm_kernel[q * 20 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = x_b + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
   }
-  for (int c = 0; c < 20; ++c) {
-    float sum = a_lstm_z[c];
-    for (int q = 0; q < 5; ++q)
-      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 20 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = state_lstm + 0;
+    const float *const B = w_lstm_recurrent_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
   a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);

@@ -40,15 +40,17 @@ typedef struct {
   float a_lstm_c[32][10];
   float a_dense_z[32][1];
   float a_dense_y[32][1];
-  float d_lstm_z[40];
-  float d_lstm_gates[40];
-  float d_lstm_c[10];
-  float d_lstm_h[10];
-  float d_dense_z[1];
-  float d_dense_y[1];
+  float d_lstm_z[32][40];
+  float d_lstm_gates[32][40];
+  float d_lstm_c[32][10];
+  float d_lstm_h[32][10];
+  float d_dense_z[32][1];
+  float d_dense_y[32][1];
+  float wt_lstm_recurrent_kernel[100]; /* lstm/recurrent_kernel transposed */
+  float wt_lstm_kernel[200];           /* lstm/kernel transposed */
   float y[32 * 1];
   float dloss[32 * 1];
-  float dx_sink[20];
+  float dx_sink[32 * 20];
   seed09_params grad;
 } seed09_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed10_params_are_flat[sizeof(seed10_params) == 692 * sizeof(float) ? 1 : -1];
 
@@ -78,214 +80,437 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
   const float *const w_lstm_1_bias = p->flat + 656;
   const float *const w_dense_kernel = p->flat + 684;
   const float *const w_dense_bias = p->flat + 691;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_lstm_1_gates = &s->a_lstm_1_gates[0][0];
+  float *const a_lstm_1_z = &s->a_lstm_1_z[0][0];
+  float *const a_lstm_1_h = &s->a_lstm_1_h[0][0];
+  float *const a_lstm_1_c = &s->a_lstm_1_c[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 20);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_lstm_1_gates = s->a_lstm_1_gates[b];
-    float *const a_lstm_1_z = s->a_lstm_1_z[b];
-    float *const a_lstm_1_h = s->a_lstm_1_h[b];
-    float *const a_lstm_1_c = s->a_lstm_1_c[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const y_b = y + (size_t)b * 1;
-    memcpy(a_x, x + (size_t)b * 20, sizeof(float) * 20);
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 10; ++q)
-          sum += a_x[r * 10 + q] * w_lstm_kernel[q * 20 + c];
-        a_lstm_z[r * 20 + c] = sum;
+    a_lstm_gates[b * 40] = rnnc_sigmoid(a_lstm_z[b * 40] + w_lstm_bias[0]);
+    a_lstm_gates[b * 40 + 1] = rnnc_sigmoid(a_lstm_z[b * 40 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 40 + 2] = rnnc_sigmoid(a_lstm_z[b * 40 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 40 + 3] = rnnc_sigmoid(a_lstm_z[b * 40 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 40 + 4] = rnnc_sigmoid(a_lstm_z[b * 40 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 40 + 5] = rnnc_sigmoid(a_lstm_z[b * 40 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 40 + 6] = rnnc_sigmoid(a_lstm_z[b * 40 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 40 + 7] = rnnc_sigmoid(a_lstm_z[b * 40 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 40 + 8] = rnnc_sigmoid(a_lstm_z[b * 40 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 40 + 9] = rnnc_sigmoid(a_lstm_z[b * 40 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 40 + 10] = tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 40 + 11] = tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 40 + 12] = tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 40 + 13] = tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 40 + 14] = tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 40 + 15] = rnnc_sigmoid(a_lstm_z[b * 40 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 40 + 16] = rnnc_sigmoid(a_lstm_z[b * 40 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 40 + 17] = rnnc_sigmoid(a_lstm_z[b * 40 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 40 + 18] = rnnc_sigmoid(a_lstm_z[b * 40 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 40 + 19] = rnnc_sigmoid(a_lstm_z[b * 40 + 19] + w_lstm_bias[19]);
+    a_lstm_c[b * 10] = a_lstm_gates[b * 40] * a_lstm_gates[b * 40 + 10];
+    a_lstm_c[b * 10 + 1] = a_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 11];
+    a_lstm_c[b * 10 + 2] = a_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 12];
+    a_lstm_c[b * 10 + 3] = a_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 13];
+    a_lstm_c[b * 10 + 4] = a_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 14];
+    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * tanhf(a_lstm_c[b * 10]);
+    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * tanhf(a_lstm_c[b * 10 + 1]);
+    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * tanhf(a_lstm_c[b * 10 + 2]);
+    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * tanhf(a_lstm_c[b * 10 + 3]);
+    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * tanhf(a_lstm_c[b * 10 + 4]);
+  }
+  for (int t = 1; t <= 1; ++t) {
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = w_lstm_recurrent_kernel + 0;
+      float *const C = a_lstm_z + t * 20;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 40 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 10 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 40 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 40 + j + jj];
+          for (int p = 0; p < 5; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 10 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 40 + j + jj] = acc[r][jj];
+        }
       }
     }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = tanhf(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = tanhf(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_gates[12] = tanhf(a_lstm_z[12] + w_lstm_bias[12]);
-    a_lstm_gates[13] = tanhf(a_lstm_z[13] + w_lstm_bias[13]);
-    a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
-    a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
-    a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
-    a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
-    a_lstm_gates[18] = rnnc_sigmoid(a_lstm_z[18] + w_lstm_bias[18]);
-    a_lstm_gates[19] = rnnc_sigmoid(a_lstm_z[19] + w_lstm_bias[19]);
-    a_lstm_c[0] = a_lstm_gates[0] * a_lstm_gates[10];
-    a_lstm_c[1] = a_lstm_gates[1] * a_lstm_gates[11];
-    a_lstm_c[2] = a_lstm_gates[2] * a_lstm_gates[12];
-    a_lstm_c[3] = a_lstm_gates[3] * a_lstm_gates[13];
-    a_lstm_c[4] = a_lstm_gates[4] * a_lstm_gates[14];
-    a_lstm_h[0] = a_lstm_gates[15] * tanhf(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[16] * tanhf(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
-    a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
-    a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
-    for (int t = 1; t <= 1; ++t) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = a_lstm_z[t * 20 + c];
-        for (int q = 0; q < 5; ++q)
-          sum += a_lstm_h[t * 5 + q - 5] * w_lstm_recurrent_kernel[q * 20 + c];
-        a_lstm_z[t * 20 + c] = sum;
-      }
-      a_lstm_gates[t * 20] = rnnc_sigmoid(a_lstm_z[t * 20] + w_lstm_bias[0]);
-      a_lstm_gates[t * 20 + 1] = rnnc_sigmoid(a_lstm_z[t * 20 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 20 + 2] = rnnc_sigmoid(a_lstm_z[t * 20 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 20 + 3] = rnnc_sigmoid(a_lstm_z[t * 20 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 20 + 4] = rnnc_sigmoid(a_lstm_z[t * 20 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 20 + 5] = rnnc_sigmoid(a_lstm_z[t * 20 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 20 + 6] = rnnc_sigmoid(a_lstm_z[t * 20 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 20 + 7] = rnnc_sigmoid(a_lstm_z[t * 20 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 20 + 8] = rnnc_sigmoid(a_lstm_z[t * 20 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 20 + 9] = rnnc_sigmoid(a_lstm_z[t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 20 + 10] = tanhf(a_lstm_z[t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 20 + 11] = tanhf(a_lstm_z[t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[t * 20 + 12] = tanhf(a_lstm_z[t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[t * 20 + 13] = tanhf(a_lstm_z[t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[t * 20 + 14] = tanhf(a_lstm_z[t * 20 + 14] + w_lstm_bias[14]);
-      a_lstm_gates[t * 20 + 15] = rnnc_sigmoid(a_lstm_z[t * 20 + 15] + w_lstm_bias[15]);
-      a_lstm_gates[t * 20 + 16] = rnnc_sigmoid(a_lstm_z[t * 20 + 16] + w_lstm_bias[16]);
-      a_lstm_gates[t * 20 + 17] = rnnc_sigmoid(a_lstm_z[t * 20 + 17] + w_lstm_bias[17]);
-      a_lstm_gates[t * 20 + 18] = rnnc_sigmoid(a_lstm_z[t * 20 + 18] + w_lstm_bias[18]);
-      a_lstm_gates[t * 20 + 19] = rnnc_sigmoid(a_lstm_z[t * 20 + 19] + w_lstm_bias[19]);
-      a_lstm_c[t * 5] = (a_lstm_gates[t * 20 + 5] * a_lstm_c[t * 5 - 5] +
-                         a_lstm_gates[t * 20] * a_lstm_gates[t * 20 + 10]);
-      a_lstm_c[t * 5 + 1] = (a_lstm_gates[t * 20 + 6] * a_lstm_c[t * 5 - 4] +
-                             a_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 11]);
-      a_lstm_c[t * 5 + 2] = (a_lstm_gates[t * 20 + 7] * a_lstm_c[t * 5 - 3] +
-                             a_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 12]);
-      a_lstm_c[t * 5 + 3] = (a_lstm_gates[t * 20 + 8] * a_lstm_c[t * 5 - 2] +
-                             a_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 13]);
-      a_lstm_c[t * 5 + 4] = (a_lstm_gates[t * 20 + 9] * a_lstm_c[t * 5 - 1] +
-                             a_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 14]);
-      a_lstm_h[t * 5] = a_lstm_gates[t * 20 + 15] * tanhf(a_lstm_c[t * 5]);
-      a_lstm_h[t * 5 + 1] = a_lstm_gates[t * 20 + 16] * tanhf(a_lstm_c[t * 5 + 1]);
-      a_lstm_h[t * 5 + 2] = a_lstm_gates[t * 20 + 17] * tanhf(a_lstm_c[t * 5 + 2]);
-      a_lstm_h[t * 5 + 3] = a_lstm_gates[t * 20 + 18] * tanhf(a_lstm_c[t * 5 + 3]);
-      a_lstm_h[t * 5 + 4] = a_lstm_gates[t * 20 + 19] * tanhf(a_lstm_c[t * 5 + 4]);
+    for (int b = 0; b < n; ++b) {
+      a_lstm_gates[b * 40 + t * 20] = rnnc_sigmoid(a_lstm_z[b * 40 + t * 20] + w_lstm_bias[0]);
+      a_lstm_gates[b * 40 + t * 20 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 40 + t * 20 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 40 + t * 20 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 40 + t * 20 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 40 + t * 20 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 40 + t * 20 + 6] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 40 + t * 20 + 7] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 40 + t * 20 + 8] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 40 + t * 20 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 40 + t * 20 + 10] = tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 40 + t * 20 + 11] = tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 40 + t * 20 + 12] = tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 40 + t * 20 + 13] = tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 40 + t * 20 + 14] = tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 40 + t * 20 + 15] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 15] + w_lstm_bias[15]);
+      a_lstm_gates[b * 40 + t * 20 + 16] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 16] + w_lstm_bias[16]);
+      a_lstm_gates[b * 40 + t * 20 + 17] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 17] + w_lstm_bias[17]);
+      a_lstm_gates[b * 40 + t * 20 + 18] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 18] + w_lstm_bias[18]);
+      a_lstm_gates[b * 40 + t * 20 + 19] =
+          rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 19] + w_lstm_bias[19]);
+      a_lstm_c[b * 10 + t * 5] =
+          (a_lstm_gates[b * 40 + t * 20 + 5] * a_lstm_c[b * 10 + t * 5 - 5] +
+           a_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      a_lstm_c[b * 10 + t * 5 + 1] =
+          (a_lstm_gates[b * 40 + t * 20 + 6] * a_lstm_c[b * 10 + t * 5 - 4] +
+           a_lstm_gates[b * 40 + t * 20 + 1] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      a_lstm_c[b * 10 + t * 5 + 2] =
+          (a_lstm_gates[b * 40 + t * 20 + 7] * a_lstm_c[b * 10 + t * 5 - 3] +
+           a_lstm_gates[b * 40 + t * 20 + 2] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      a_lstm_c[b * 10 + t * 5 + 3] =
+          (a_lstm_gates[b * 40 + t * 20 + 8] * a_lstm_c[b * 10 + t * 5 - 2] +
+           a_lstm_gates[b * 40 + t * 20 + 3] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      a_lstm_c[b * 10 + t * 5 + 4] =
+          (a_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_c[b * 10 + t * 5 - 1] +
+           a_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      a_lstm_h[b * 10 + t * 5] =
+          a_lstm_gates[b * 40 + t * 20 + 15] * tanhf(a_lstm_c[b * 10 + t * 5]);
+      a_lstm_h[b * 10 + t * 5 + 1] =
+          a_lstm_gates[b * 40 + t * 20 + 16] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+      a_lstm_h[b * 10 + t * 5 + 2] =
+          a_lstm_gates[b * 40 + t * 20 + 17] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+      a_lstm_h[b * 10 + t * 5 + 3] =
+          a_lstm_gates[b * 40 + t * 20 + 18] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+      a_lstm_h[b * 10 + t * 5 + 4] =
+          a_lstm_gates[b * 40 + t * 20 + 19] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
     }
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 5; ++q)
-          sum += a_lstm_h[r * 5 + q] * w_lstm_1_kernel[q * 28 + c];
-        a_lstm_1_z[r * 28 + c] = sum;
+  }
+  {
+    const float *const A = a_lstm_h + 0;
+    const float *const B = w_lstm_1_kernel + 0;
+    float *const C = a_lstm_1_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[4][28];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
       }
     }
-    a_lstm_1_gates[0] = rnnc_sigmoid(a_lstm_1_z[0] + w_lstm_1_bias[0]);
-    a_lstm_1_gates[1] = rnnc_sigmoid(a_lstm_1_z[1] + w_lstm_1_bias[1]);
-    a_lstm_1_gates[2] = rnnc_sigmoid(a_lstm_1_z[2] + w_lstm_1_bias[2]);
-    a_lstm_1_gates[3] = rnnc_sigmoid(a_lstm_1_z[3] + w_lstm_1_bias[3]);
-    a_lstm_1_gates[4] = rnnc_sigmoid(a_lstm_1_z[4] + w_lstm_1_bias[4]);
-    a_lstm_1_gates[5] = rnnc_sigmoid(a_lstm_1_z[5] + w_lstm_1_bias[5]);
-    a_lstm_1_gates[6] = rnnc_sigmoid(a_lstm_1_z[6] + w_lstm_1_bias[6]);
-    a_lstm_1_gates[7] = rnnc_sigmoid(a_lstm_1_z[7] + w_lstm_1_bias[7]);
-    a_lstm_1_gates[8] = rnnc_sigmoid(a_lstm_1_z[8] + w_lstm_1_bias[8]);
-    a_lstm_1_gates[9] = rnnc_sigmoid(a_lstm_1_z[9] + w_lstm_1_bias[9]);
-    a_lstm_1_gates[10] = rnnc_sigmoid(a_lstm_1_z[10] + w_lstm_1_bias[10]);
-    a_lstm_1_gates[11] = rnnc_sigmoid(a_lstm_1_z[11] + w_lstm_1_bias[11]);
-    a_lstm_1_gates[12] = rnnc_sigmoid(a_lstm_1_z[12] + w_lstm_1_bias[12]);
-    a_lstm_1_gates[13] = rnnc_sigmoid(a_lstm_1_z[13] + w_lstm_1_bias[13]);
-    a_lstm_1_gates[14] = tanhf(a_lstm_1_z[14] + w_lstm_1_bias[14]);
-    a_lstm_1_gates[15] = tanhf(a_lstm_1_z[15] + w_lstm_1_bias[15]);
-    a_lstm_1_gates[16] = tanhf(a_lstm_1_z[16] + w_lstm_1_bias[16]);
-    a_lstm_1_gates[17] = tanhf(a_lstm_1_z[17] + w_lstm_1_bias[17]);
-    a_lstm_1_gates[18] = tanhf(a_lstm_1_z[18] + w_lstm_1_bias[18]);
-    a_lstm_1_gates[19] = tanhf(a_lstm_1_z[19] + w_lstm_1_bias[19]);
-    a_lstm_1_gates[20] = tanhf(a_lstm_1_z[20] + w_lstm_1_bias[20]);
-    a_lstm_1_gates[21] = rnnc_sigmoid(a_lstm_1_z[21] + w_lstm_1_bias[21]);
-    a_lstm_1_gates[22] = rnnc_sigmoid(a_lstm_1_z[22] + w_lstm_1_bias[22]);
-    a_lstm_1_gates[23] = rnnc_sigmoid(a_lstm_1_z[23] + w_lstm_1_bias[23]);
-    a_lstm_1_gates[24] = rnnc_sigmoid(a_lstm_1_z[24] + w_lstm_1_bias[24]);
-    a_lstm_1_gates[25] = rnnc_sigmoid(a_lstm_1_z[25] + w_lstm_1_bias[25]);
-    a_lstm_1_gates[26] = rnnc_sigmoid(a_lstm_1_z[26] + w_lstm_1_bias[26]);
-    a_lstm_1_gates[27] = rnnc_sigmoid(a_lstm_1_z[27] + w_lstm_1_bias[27]);
-    a_lstm_1_c[0] = a_lstm_1_gates[0] * a_lstm_1_gates[14];
-    a_lstm_1_c[1] = a_lstm_1_gates[1] * a_lstm_1_gates[15];
-    a_lstm_1_c[2] = a_lstm_1_gates[2] * a_lstm_1_gates[16];
-    a_lstm_1_c[3] = a_lstm_1_gates[3] * a_lstm_1_gates[17];
-    a_lstm_1_c[4] = a_lstm_1_gates[4] * a_lstm_1_gates[18];
-    a_lstm_1_c[5] = a_lstm_1_gates[5] * a_lstm_1_gates[19];
-    a_lstm_1_c[6] = a_lstm_1_gates[6] * a_lstm_1_gates[20];
-    a_lstm_1_h[0] = a_lstm_1_gates[21] * tanhf(a_lstm_1_c[0]);
-    a_lstm_1_h[1] = a_lstm_1_gates[22] * tanhf(a_lstm_1_c[1]);
-    a_lstm_1_h[2] = a_lstm_1_gates[23] * tanhf(a_lstm_1_c[2]);
-    a_lstm_1_h[3] = a_lstm_1_gates[24] * tanhf(a_lstm_1_c[3]);
-    a_lstm_1_h[4] = a_lstm_1_gates[25] * tanhf(a_lstm_1_c[4]);
-    a_lstm_1_h[5] = a_lstm_1_gates[26] * tanhf(a_lstm_1_c[5]);
-    a_lstm_1_h[6] = a_lstm_1_gates[27] * tanhf(a_lstm_1_c[6]);
-    for (int t = 1; t <= 1; ++t) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = a_lstm_1_z[t * 28 + c];
-        for (int q = 0; q < 7; ++q)
-          sum += a_lstm_1_h[t * 7 + q - 7] * w_lstm_1_recurrent_kernel[q * 28 + c];
-        a_lstm_1_z[t * 28 + c] = sum;
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
       }
-      a_lstm_1_gates[t * 28] = rnnc_sigmoid(a_lstm_1_z[t * 28] + w_lstm_1_bias[0]);
-      a_lstm_1_gates[t * 28 + 1] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 1] + w_lstm_1_bias[1]);
-      a_lstm_1_gates[t * 28 + 2] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 2] + w_lstm_1_bias[2]);
-      a_lstm_1_gates[t * 28 + 3] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 3] + w_lstm_1_bias[3]);
-      a_lstm_1_gates[t * 28 + 4] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 4] + w_lstm_1_bias[4]);
-      a_lstm_1_gates[t * 28 + 5] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 5] + w_lstm_1_bias[5]);
-      a_lstm_1_gates[t * 28 + 6] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 6] + w_lstm_1_bias[6]);
-      a_lstm_1_gates[t * 28 + 7] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 7] + w_lstm_1_bias[7]);
-      a_lstm_1_gates[t * 28 + 8] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 8] + w_lstm_1_bias[8]);
-      a_lstm_1_gates[t * 28 + 9] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 9] + w_lstm_1_bias[9]);
-      a_lstm_1_gates[t * 28 + 10] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 10] + w_lstm_1_bias[10]);
-      a_lstm_1_gates[t * 28 + 11] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 11] + w_lstm_1_bias[11]);
-      a_lstm_1_gates[t * 28 + 12] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 12] + w_lstm_1_bias[12]);
-      a_lstm_1_gates[t * 28 + 13] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 13] + w_lstm_1_bias[13]);
-      a_lstm_1_gates[t * 28 + 14] = tanhf(a_lstm_1_z[t * 28 + 14] + w_lstm_1_bias[14]);
-      a_lstm_1_gates[t * 28 + 15] = tanhf(a_lstm_1_z[t * 28 + 15] + w_lstm_1_bias[15]);
-      a_lstm_1_gates[t * 28 + 16] = tanhf(a_lstm_1_z[t * 28 + 16] + w_lstm_1_bias[16]);
-      a_lstm_1_gates[t * 28 + 17] = tanhf(a_lstm_1_z[t * 28 + 17] + w_lstm_1_bias[17]);
-      a_lstm_1_gates[t * 28 + 18] = tanhf(a_lstm_1_z[t * 28 + 18] + w_lstm_1_bias[18]);
-      a_lstm_1_gates[t * 28 + 19] = tanhf(a_lstm_1_z[t * 28 + 19] + w_lstm_1_bias[19]);
-      a_lstm_1_gates[t * 28 + 20] = tanhf(a_lstm_1_z[t * 28 + 20] + w_lstm_1_bias[20]);
-      a_lstm_1_gates[t * 28 + 21] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 21] + w_lstm_1_bias[21]);
-      a_lstm_1_gates[t * 28 + 22] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 22] + w_lstm_1_bias[22]);
-      a_lstm_1_gates[t * 28 + 23] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 23] + w_lstm_1_bias[23]);
-      a_lstm_1_gates[t * 28 + 24] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 24] + w_lstm_1_bias[24]);
-      a_lstm_1_gates[t * 28 + 25] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 25] + w_lstm_1_bias[25]);
-      a_lstm_1_gates[t * 28 + 26] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 26] + w_lstm_1_bias[26]);
-      a_lstm_1_gates[t * 28 + 27] = rnnc_sigmoid(a_lstm_1_z[t * 28 + 27] + w_lstm_1_bias[27]);
-      a_lstm_1_c[t * 7] = (a_lstm_1_gates[t * 28 + 7] * a_lstm_1_c[t * 7 - 7] +
-                           a_lstm_1_gates[t * 28] * a_lstm_1_gates[t * 28 + 14]);
-      a_lstm_1_c[t * 7 + 1] = (a_lstm_1_gates[t * 28 + 8] * a_lstm_1_c[t * 7 - 6] +
-                               a_lstm_1_gates[t * 28 + 1] * a_lstm_1_gates[t * 28 + 15]);
-      a_lstm_1_c[t * 7 + 2] = (a_lstm_1_gates[t * 28 + 9] * a_lstm_1_c[t * 7 - 5] +
-                               a_lstm_1_gates[t * 28 + 2] * a_lstm_1_gates[t * 28 + 16]);
-      a_lstm_1_c[t * 7 + 3] = (a_lstm_1_gates[t * 28 + 10] * a_lstm_1_c[t * 7 - 4] +
-                               a_lstm_1_gates[t * 28 + 3] * a_lstm_1_gates[t * 28 + 17]);
-      a_lstm_1_c[t * 7 + 4] = (a_lstm_1_gates[t * 28 + 11] * a_lstm_1_c[t * 7 - 3] +
-                               a_lstm_1_gates[t * 28 + 4] * a_lstm_1_gates[t * 28 + 18]);
-      a_lstm_1_c[t * 7 + 5] = (a_lstm_1_gates[t * 28 + 12] * a_lstm_1_c[t * 7 - 2] +
-                               a_lstm_1_gates[t * 28 + 5] * a_lstm_1_gates[t * 28 + 19]);
-      a_lstm_1_c[t * 7 + 6] = (a_lstm_1_gates[t * 28 + 13] * a_lstm_1_c[t * 7 - 1] +
-                               a_lstm_1_gates[t * 28 + 6] * a_lstm_1_gates[t * 28 + 20]);
-      a_lstm_1_h[t * 7] = a_lstm_1_gates[t * 28 + 21] * tanhf(a_lstm_1_c[t * 7]);
-      a_lstm_1_h[t * 7 + 1] = a_lstm_1_gates[t * 28 + 22] * tanhf(a_lstm_1_c[t * 7 + 1]);
-      a_lstm_1_h[t * 7 + 2] = a_lstm_1_gates[t * 28 + 23] * tanhf(a_lstm_1_c[t * 7 + 2]);
-      a_lstm_1_h[t * 7 + 3] = a_lstm_1_gates[t * 28 + 24] * tanhf(a_lstm_1_c[t * 7 + 3]);
-      a_lstm_1_h[t * 7 + 4] = a_lstm_1_gates[t * 28 + 25] * tanhf(a_lstm_1_c[t * 7 + 4]);
-      a_lstm_1_h[t * 7 + 5] = a_lstm_1_gates[t * 28 + 26] * tanhf(a_lstm_1_c[t * 7 + 5]);
-      a_lstm_1_h[t * 7 + 6] = a_lstm_1_gates[t * 28 + 27] * tanhf(a_lstm_1_c[t * 7 + 6]);
     }
-    a_dense_z[0] = a_lstm_1_h[7] * w_dense_kernel[0] + a_lstm_1_h[8] * w_dense_kernel[1] +
-                   a_lstm_1_h[9] * w_dense_kernel[2] + a_lstm_1_h[10] * w_dense_kernel[3] +
-                   a_lstm_1_h[11] * w_dense_kernel[4] + a_lstm_1_h[12] * w_dense_kernel[5] +
-                   a_lstm_1_h[13] * w_dense_kernel[6];
-    a_dense_y[0] = (a_dense_z[0] + w_dense_bias[0]);
-    y_b[0] = a_dense_y[0];
+  }
+  for (int b = 0; b < n; ++b) {
+    a_lstm_1_gates[b * 56] = rnnc_sigmoid(a_lstm_1_z[b * 56] + w_lstm_1_bias[0]);
+    a_lstm_1_gates[b * 56 + 1] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 1] + w_lstm_1_bias[1]);
+    a_lstm_1_gates[b * 56 + 2] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 2] + w_lstm_1_bias[2]);
+    a_lstm_1_gates[b * 56 + 3] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 3] + w_lstm_1_bias[3]);
+    a_lstm_1_gates[b * 56 + 4] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 4] + w_lstm_1_bias[4]);
+    a_lstm_1_gates[b * 56 + 5] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 5] + w_lstm_1_bias[5]);
+    a_lstm_1_gates[b * 56 + 6] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 6] + w_lstm_1_bias[6]);
+    a_lstm_1_gates[b * 56 + 7] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 7] + w_lstm_1_bias[7]);
+    a_lstm_1_gates[b * 56 + 8] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 8] + w_lstm_1_bias[8]);
+    a_lstm_1_gates[b * 56 + 9] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 9] + w_lstm_1_bias[9]);
+    a_lstm_1_gates[b * 56 + 10] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 10] + w_lstm_1_bias[10]);
+    a_lstm_1_gates[b * 56 + 11] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 11] + w_lstm_1_bias[11]);
+    a_lstm_1_gates[b * 56 + 12] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 12] + w_lstm_1_bias[12]);
+    a_lstm_1_gates[b * 56 + 13] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 13] + w_lstm_1_bias[13]);
+    a_lstm_1_gates[b * 56 + 14] = tanhf(a_lstm_1_z[b * 56 + 14] + w_lstm_1_bias[14]);
+    a_lstm_1_gates[b * 56 + 15] = tanhf(a_lstm_1_z[b * 56 + 15] + w_lstm_1_bias[15]);
+    a_lstm_1_gates[b * 56 + 16] = tanhf(a_lstm_1_z[b * 56 + 16] + w_lstm_1_bias[16]);
+    a_lstm_1_gates[b * 56 + 17] = tanhf(a_lstm_1_z[b * 56 + 17] + w_lstm_1_bias[17]);
+    a_lstm_1_gates[b * 56 + 18] = tanhf(a_lstm_1_z[b * 56 + 18] + w_lstm_1_bias[18]);
+    a_lstm_1_gates[b * 56 + 19] = tanhf(a_lstm_1_z[b * 56 + 19] + w_lstm_1_bias[19]);
+    a_lstm_1_gates[b * 56 + 20] = tanhf(a_lstm_1_z[b * 56 + 20] + w_lstm_1_bias[20]);
+    a_lstm_1_gates[b * 56 + 21] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 21] + w_lstm_1_bias[21]);
+    a_lstm_1_gates[b * 56 + 22] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 22] + w_lstm_1_bias[22]);
+    a_lstm_1_gates[b * 56 + 23] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 23] + w_lstm_1_bias[23]);
+    a_lstm_1_gates[b * 56 + 24] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 24] + w_lstm_1_bias[24]);
+    a_lstm_1_gates[b * 56 + 25] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 25] + w_lstm_1_bias[25]);
+    a_lstm_1_gates[b * 56 + 26] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 26] + w_lstm_1_bias[26]);
+    a_lstm_1_gates[b * 56 + 27] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 27] + w_lstm_1_bias[27]);
+    a_lstm_1_c[b * 14] = a_lstm_1_gates[b * 56] * a_lstm_1_gates[b * 56 + 14];
+    a_lstm_1_c[b * 14 + 1] = a_lstm_1_gates[b * 56 + 1] * a_lstm_1_gates[b * 56 + 15];
+    a_lstm_1_c[b * 14 + 2] = a_lstm_1_gates[b * 56 + 2] * a_lstm_1_gates[b * 56 + 16];
+    a_lstm_1_c[b * 14 + 3] = a_lstm_1_gates[b * 56 + 3] * a_lstm_1_gates[b * 56 + 17];
+    a_lstm_1_c[b * 14 + 4] = a_lstm_1_gates[b * 56 + 4] * a_lstm_1_gates[b * 56 + 18];
+    a_lstm_1_c[b * 14 + 5] = a_lstm_1_gates[b * 56 + 5] * a_lstm_1_gates[b * 56 + 19];
+    a_lstm_1_c[b * 14 + 6] = a_lstm_1_gates[b * 56 + 6] * a_lstm_1_gates[b * 56 + 20];
+    a_lstm_1_h[b * 14] = a_lstm_1_gates[b * 56 + 21] * tanhf(a_lstm_1_c[b * 14]);
+    a_lstm_1_h[b * 14 + 1] = a_lstm_1_gates[b * 56 + 22] * tanhf(a_lstm_1_c[b * 14 + 1]);
+    a_lstm_1_h[b * 14 + 2] = a_lstm_1_gates[b * 56 + 23] * tanhf(a_lstm_1_c[b * 14 + 2]);
+    a_lstm_1_h[b * 14 + 3] = a_lstm_1_gates[b * 56 + 24] * tanhf(a_lstm_1_c[b * 14 + 3]);
+    a_lstm_1_h[b * 14 + 4] = a_lstm_1_gates[b * 56 + 25] * tanhf(a_lstm_1_c[b * 14 + 4]);
+    a_lstm_1_h[b * 14 + 5] = a_lstm_1_gates[b * 56 + 26] * tanhf(a_lstm_1_c[b * 14 + 5]);
+    a_lstm_1_h[b * 14 + 6] = a_lstm_1_gates[b * 56 + 27] * tanhf(a_lstm_1_c[b * 14 + 6]);
+  }
+  for (int t = 1; t <= 1; ++t) {
+    {
+      const float *const A = a_lstm_1_h + t * 7 - 7;
+      const float *const B = w_lstm_1_recurrent_kernel + 0;
+      float *const C = a_lstm_1_z + t * 28;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[4][28];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 56 + j + jj];
+          for (int p = 0; p < 7; ++p) {
+            const float *const brow = B + p * 28 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 14 + p];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 56 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[1][28];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 56 + j + jj];
+          for (int p = 0; p < 7; ++p) {
+            const float *const brow = B + p * 28 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 14 + p];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 56 + j + jj] = acc[r][jj];
+        }
+      }
+    }
+    for (int b = 0; b < n; ++b) {
+      a_lstm_1_gates[b * 56 + t * 28] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28] + w_lstm_1_bias[0]);
+      a_lstm_1_gates[b * 56 + t * 28 + 1] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 1] + w_lstm_1_bias[1]);
+      a_lstm_1_gates[b * 56 + t * 28 + 2] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 2] + w_lstm_1_bias[2]);
+      a_lstm_1_gates[b * 56 + t * 28 + 3] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 3] + w_lstm_1_bias[3]);
+      a_lstm_1_gates[b * 56 + t * 28 + 4] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 4] + w_lstm_1_bias[4]);
+      a_lstm_1_gates[b * 56 + t * 28 + 5] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 5] + w_lstm_1_bias[5]);
+      a_lstm_1_gates[b * 56 + t * 28 + 6] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 6] + w_lstm_1_bias[6]);
+      a_lstm_1_gates[b * 56 + t * 28 + 7] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 7] + w_lstm_1_bias[7]);
+      a_lstm_1_gates[b * 56 + t * 28 + 8] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 8] + w_lstm_1_bias[8]);
+      a_lstm_1_gates[b * 56 + t * 28 + 9] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 9] + w_lstm_1_bias[9]);
+      a_lstm_1_gates[b * 56 + t * 28 + 10] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 10] + w_lstm_1_bias[10]);
+      a_lstm_1_gates[b * 56 + t * 28 + 11] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 11] + w_lstm_1_bias[11]);
+      a_lstm_1_gates[b * 56 + t * 28 + 12] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 12] + w_lstm_1_bias[12]);
+      a_lstm_1_gates[b * 56 + t * 28 + 13] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 13] + w_lstm_1_bias[13]);
+      a_lstm_1_gates[b * 56 + t * 28 + 14] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 14] + w_lstm_1_bias[14]);
+      a_lstm_1_gates[b * 56 + t * 28 + 15] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 15] + w_lstm_1_bias[15]);
+      a_lstm_1_gates[b * 56 + t * 28 + 16] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 16] + w_lstm_1_bias[16]);
+      a_lstm_1_gates[b * 56 + t * 28 + 17] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 17] + w_lstm_1_bias[17]);
+      a_lstm_1_gates[b * 56 + t * 28 + 18] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 18] + w_lstm_1_bias[18]);
+      a_lstm_1_gates[b * 56 + t * 28 + 19] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 19] + w_lstm_1_bias[19]);
+      a_lstm_1_gates[b * 56 + t * 28 + 20] =
+          tanhf(a_lstm_1_z[b * 56 + t * 28 + 20] + w_lstm_1_bias[20]);
+      a_lstm_1_gates[b * 56 + t * 28 + 21] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 21] + w_lstm_1_bias[21]);
+      a_lstm_1_gates[b * 56 + t * 28 + 22] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 22] + w_lstm_1_bias[22]);
+      a_lstm_1_gates[b * 56 + t * 28 + 23] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 23] + w_lstm_1_bias[23]);
+      a_lstm_1_gates[b * 56 + t * 28 + 24] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 24] + w_lstm_1_bias[24]);
+      a_lstm_1_gates[b * 56 + t * 28 + 25] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 25] + w_lstm_1_bias[25]);
+      a_lstm_1_gates[b * 56 + t * 28 + 26] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 26] + w_lstm_1_bias[26]);
+      a_lstm_1_gates[b * 56 + t * 28 + 27] =
+          rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 27] + w_lstm_1_bias[27]);
+      a_lstm_1_c[b * 14 + t * 7] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 7] * a_lstm_1_c[b * 14 + t * 7 - 7] +
+           a_lstm_1_gates[b * 56 + t * 28] * a_lstm_1_gates[b * 56 + t * 28 + 14]);
+      a_lstm_1_c[b * 14 + t * 7 + 1] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 8] * a_lstm_1_c[b * 14 + t * 7 - 6] +
+           a_lstm_1_gates[b * 56 + t * 28 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 15]);
+      a_lstm_1_c[b * 14 + t * 7 + 2] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 9] * a_lstm_1_c[b * 14 + t * 7 - 5] +
+           a_lstm_1_gates[b * 56 + t * 28 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 16]);
+      a_lstm_1_c[b * 14 + t * 7 + 3] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 10] * a_lstm_1_c[b * 14 + t * 7 - 4] +
+           a_lstm_1_gates[b * 56 + t * 28 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 17]);
+      a_lstm_1_c[b * 14 + t * 7 + 4] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 11] * a_lstm_1_c[b * 14 + t * 7 - 3] +
+           a_lstm_1_gates[b * 56 + t * 28 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 18]);
+      a_lstm_1_c[b * 14 + t * 7 + 5] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 12] * a_lstm_1_c[b * 14 + t * 7 - 2] +
+           a_lstm_1_gates[b * 56 + t * 28 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 19]);
+      a_lstm_1_c[b * 14 + t * 7 + 6] =
+          (a_lstm_1_gates[b * 56 + t * 28 + 13] * a_lstm_1_c[b * 14 + t * 7 - 1] +
+           a_lstm_1_gates[b * 56 + t * 28 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 20]);
+      a_lstm_1_h[b * 14 + t * 7] =
+          a_lstm_1_gates[b * 56 + t * 28 + 21] * tanhf(a_lstm_1_c[b * 14 + t * 7]);
+      a_lstm_1_h[b * 14 + t * 7 + 1] =
+          a_lstm_1_gates[b * 56 + t * 28 + 22] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
+      a_lstm_1_h[b * 14 + t * 7 + 2] =
+          a_lstm_1_gates[b * 56 + t * 28 + 23] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
+      a_lstm_1_h[b * 14 + t * 7 + 3] =
+          a_lstm_1_gates[b * 56 + t * 28 + 24] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
+      a_lstm_1_h[b * 14 + t * 7 + 4] =
+          a_lstm_1_gates[b * 56 + t * 28 + 25] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
+      a_lstm_1_h[b * 14 + t * 7 + 5] =
+          a_lstm_1_gates[b * 56 + t * 28 + 26] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
+      a_lstm_1_h[b * 14 + t * 7 + 6] =
+          a_lstm_1_gates[b * 56 + t * 28 + 27] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    a_dense_z[b * 1] =
+        a_lstm_1_h[b * 14 + 7] * w_dense_kernel[0] + a_lstm_1_h[b * 14 + 8] * w_dense_kernel[1] +
+        a_lstm_1_h[b * 14 + 9] * w_dense_kernel[2] + a_lstm_1_h[b * 14 + 10] * w_dense_kernel[3] +
+        a_lstm_1_h[b * 14 + 11] * w_dense_kernel[4] + a_lstm_1_h[b * 14 + 12] * w_dense_kernel[5] +
+        a_lstm_1_h[b * 14 + 13] * w_dense_kernel[6];
+    a_dense_y[b * 1] = (a_dense_z[b * 1] + w_dense_bias[0]);
+    y_b[b * 1] = a_dense_y[b * 1];
   }
 }
 
@@ -307,608 +532,1152 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
   float *const g_lstm_1_bias = grad->flat + 656;
   float *const g_dense_kernel = grad->flat + 684;
   float *const g_dense_bias = grad->flat + 691;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_lstm_1_gates = &s->a_lstm_1_gates[0][0];
+  float *const a_lstm_1_h = &s->a_lstm_1_h[0][0];
+  float *const a_lstm_1_c = &s->a_lstm_1_c[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_lstm_1_z = &s->d_lstm_1_z[0][0];
+  float *const d_lstm_1_gates = &s->d_lstm_1_gates[0][0];
+  float *const d_lstm_1_c = &s->d_lstm_1_c[0][0];
+  float *const d_lstm_1_h = &s->d_lstm_1_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const wt_lstm_1_recurrent_kernel = s->wt_lstm_1_recurrent_kernel;
+  float *const wt_lstm_1_kernel = s->wt_lstm_1_kernel;
+  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+  float *const wt_lstm_kernel = s->wt_lstm_kernel;
+  for (int r = 0; r < 28; ++r) {
+    for (int c = 0; c < 7; ++c) {
+      wt_lstm_1_recurrent_kernel[r * 7 + c] = w_lstm_1_recurrent_kernel[r + c * 28];
+    }
+  }
+  for (int r = 0; r < 28; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_lstm_1_kernel[r * 5 + c] = w_lstm_1_kernel[r + c * 28];
+    }
+  }
+  for (int r = 0; r < 20; ++r) {
+    for (int c = 0; c < 5; ++c) {
+      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
+    }
+  }
+  for (int r = 0; r < 20; ++r) {
+    for (int c = 0; c < 10; ++c) {
+      wt_lstm_kernel[r * 10 + c] = w_lstm_kernel[r + c * 20];
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_lstm_1_gates = s->a_lstm_1_gates[b];
-    float *const a_lstm_1_h = s->a_lstm_1_h[b];
-    float *const a_lstm_1_c = s->a_lstm_1_c[b];
-    float *const dx_b = dx ? dx + (size_t)b * 20 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 1;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_lstm_1_z = s->d_lstm_1_z;
-    float *const d_lstm_1_gates = s->d_lstm_1_gates;
-    float *const d_lstm_1_c = s->d_lstm_1_c;
-    float *const d_lstm_1_h = s->d_lstm_1_h;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_y = s->d_dense_y;
-    d_lstm_z[0] = 0.0f;
-    d_lstm_z[1] = 0.0f;
-    d_lstm_z[2] = 0.0f;
-    d_lstm_z[3] = 0.0f;
-    d_lstm_z[4] = 0.0f;
-    d_lstm_z[5] = 0.0f;
-    d_lstm_z[6] = 0.0f;
-    d_lstm_z[7] = 0.0f;
-    d_lstm_z[8] = 0.0f;
-    d_lstm_z[9] = 0.0f;
-    d_lstm_z[10] = 0.0f;
-    d_lstm_z[11] = 0.0f;
-    d_lstm_z[12] = 0.0f;
-    d_lstm_z[13] = 0.0f;
-    d_lstm_z[14] = 0.0f;
-    d_lstm_z[15] = 0.0f;
-    d_lstm_z[16] = 0.0f;
-    d_lstm_z[17] = 0.0f;
-    d_lstm_z[18] = 0.0f;
-    d_lstm_z[19] = 0.0f;
-    d_lstm_z[20] = 0.0f;
-    d_lstm_z[21] = 0.0f;
-    d_lstm_z[22] = 0.0f;
-    d_lstm_z[23] = 0.0f;
-    d_lstm_z[24] = 0.0f;
-    d_lstm_z[25] = 0.0f;
-    d_lstm_z[26] = 0.0f;
-    d_lstm_z[27] = 0.0f;
-    d_lstm_z[28] = 0.0f;
-    d_lstm_z[29] = 0.0f;
-    d_lstm_z[30] = 0.0f;
-    d_lstm_z[31] = 0.0f;
-    d_lstm_z[32] = 0.0f;
-    d_lstm_z[33] = 0.0f;
-    d_lstm_z[34] = 0.0f;
-    d_lstm_z[35] = 0.0f;
-    d_lstm_z[36] = 0.0f;
-    d_lstm_z[37] = 0.0f;
-    d_lstm_z[38] = 0.0f;
-    d_lstm_z[39] = 0.0f;
-    d_lstm_1_z[0] = 0.0f;
-    d_lstm_1_z[1] = 0.0f;
-    d_lstm_1_z[2] = 0.0f;
-    d_lstm_1_z[3] = 0.0f;
-    d_lstm_1_z[4] = 0.0f;
-    d_lstm_1_z[5] = 0.0f;
-    d_lstm_1_z[6] = 0.0f;
-    d_lstm_1_z[7] = 0.0f;
-    d_lstm_1_z[8] = 0.0f;
-    d_lstm_1_z[9] = 0.0f;
-    d_lstm_1_z[10] = 0.0f;
-    d_lstm_1_z[11] = 0.0f;
-    d_lstm_1_z[12] = 0.0f;
-    d_lstm_1_z[13] = 0.0f;
-    d_lstm_1_z[14] = 0.0f;
-    d_lstm_1_z[15] = 0.0f;
-    d_lstm_1_z[16] = 0.0f;
-    d_lstm_1_z[17] = 0.0f;
-    d_lstm_1_z[18] = 0.0f;
-    d_lstm_1_z[19] = 0.0f;
-    d_lstm_1_z[20] = 0.0f;
-    d_lstm_1_z[21] = 0.0f;
-    d_lstm_1_z[22] = 0.0f;
-    d_lstm_1_z[23] = 0.0f;
-    d_lstm_1_z[24] = 0.0f;
-    d_lstm_1_z[25] = 0.0f;
-    d_lstm_1_z[26] = 0.0f;
-    d_lstm_1_z[27] = 0.0f;
-    d_lstm_1_z[28] = 0.0f;
-    d_lstm_1_z[29] = 0.0f;
-    d_lstm_1_z[30] = 0.0f;
-    d_lstm_1_z[31] = 0.0f;
-    d_lstm_1_z[32] = 0.0f;
-    d_lstm_1_z[33] = 0.0f;
-    d_lstm_1_z[34] = 0.0f;
-    d_lstm_1_z[35] = 0.0f;
-    d_lstm_1_z[36] = 0.0f;
-    d_lstm_1_z[37] = 0.0f;
-    d_lstm_1_z[38] = 0.0f;
-    d_lstm_1_z[39] = 0.0f;
-    d_lstm_1_z[40] = 0.0f;
-    d_lstm_1_z[41] = 0.0f;
-    d_lstm_1_z[42] = 0.0f;
-    d_lstm_1_z[43] = 0.0f;
-    d_lstm_1_z[44] = 0.0f;
-    d_lstm_1_z[45] = 0.0f;
-    d_lstm_1_z[46] = 0.0f;
-    d_lstm_1_z[47] = 0.0f;
-    d_lstm_1_z[48] = 0.0f;
-    d_lstm_1_z[49] = 0.0f;
-    d_lstm_1_z[50] = 0.0f;
-    d_lstm_1_z[51] = 0.0f;
-    d_lstm_1_z[52] = 0.0f;
-    d_lstm_1_z[53] = 0.0f;
-    d_lstm_1_z[54] = 0.0f;
-    d_lstm_1_z[55] = 0.0f;
-    d_dense_y[0] = dy_b[0];
-    d_dense_z[0] = d_dense_y[0];
-    g_dense_bias[0] += d_dense_y[0];
-    d_lstm_1_h[7] = d_dense_z[0] * w_dense_kernel[0];
-    d_lstm_1_h[8] = d_dense_z[0] * w_dense_kernel[1];
-    d_lstm_1_h[9] = d_dense_z[0] * w_dense_kernel[2];
-    d_lstm_1_h[10] = d_dense_z[0] * w_dense_kernel[3];
-    d_lstm_1_h[11] = d_dense_z[0] * w_dense_kernel[4];
-    d_lstm_1_h[12] = d_dense_z[0] * w_dense_kernel[5];
-    d_lstm_1_h[13] = d_dense_z[0] * w_dense_kernel[6];
-    g_dense_kernel[0] += a_lstm_1_h[7] * d_dense_z[0];
-    g_dense_kernel[1] += a_lstm_1_h[8] * d_dense_z[0];
-    g_dense_kernel[2] += a_lstm_1_h[9] * d_dense_z[0];
-    g_dense_kernel[3] += a_lstm_1_h[10] * d_dense_z[0];
-    g_dense_kernel[4] += a_lstm_1_h[11] * d_dense_z[0];
-    g_dense_kernel[5] += a_lstm_1_h[12] * d_dense_z[0];
-    g_dense_kernel[6] += a_lstm_1_h[13] * d_dense_z[0];
-    for (int t = 1; t >= 1; --t) {
-      d_lstm_1_gates[t * 28 + 21] = d_lstm_1_h[t * 7] * tanhf(a_lstm_1_c[t * 7]);
-      d_lstm_1_gates[t * 28 + 22] = d_lstm_1_h[t * 7 + 1] * tanhf(a_lstm_1_c[t * 7 + 1]);
-      d_lstm_1_gates[t * 28 + 23] = d_lstm_1_h[t * 7 + 2] * tanhf(a_lstm_1_c[t * 7 + 2]);
-      d_lstm_1_gates[t * 28 + 24] = d_lstm_1_h[t * 7 + 3] * tanhf(a_lstm_1_c[t * 7 + 3]);
-      d_lstm_1_gates[t * 28 + 25] = d_lstm_1_h[t * 7 + 4] * tanhf(a_lstm_1_c[t * 7 + 4]);
-      d_lstm_1_gates[t * 28 + 26] = d_lstm_1_h[t * 7 + 5] * tanhf(a_lstm_1_c[t * 7 + 5]);
-      d_lstm_1_gates[t * 28 + 27] = d_lstm_1_h[t * 7 + 6] * tanhf(a_lstm_1_c[t * 7 + 6]);
-      d_lstm_1_c[t * 7] = d_lstm_1_h[t * 7] * a_lstm_1_gates[t * 28 + 21] *
-                          (1.0f - tanhf(a_lstm_1_c[t * 7]) * tanhf(a_lstm_1_c[t * 7]));
-      d_lstm_1_c[t * 7 + 1] = d_lstm_1_h[t * 7 + 1] * a_lstm_1_gates[t * 28 + 22] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 1]) * tanhf(a_lstm_1_c[t * 7 + 1]));
-      d_lstm_1_c[t * 7 + 2] = d_lstm_1_h[t * 7 + 2] * a_lstm_1_gates[t * 28 + 23] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 2]) * tanhf(a_lstm_1_c[t * 7 + 2]));
-      d_lstm_1_c[t * 7 + 3] = d_lstm_1_h[t * 7 + 3] * a_lstm_1_gates[t * 28 + 24] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 3]) * tanhf(a_lstm_1_c[t * 7 + 3]));
-      d_lstm_1_c[t * 7 + 4] = d_lstm_1_h[t * 7 + 4] * a_lstm_1_gates[t * 28 + 25] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 4]) * tanhf(a_lstm_1_c[t * 7 + 4]));
-      d_lstm_1_c[t * 7 + 5] = d_lstm_1_h[t * 7 + 5] * a_lstm_1_gates[t * 28 + 26] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 5]) * tanhf(a_lstm_1_c[t * 7 + 5]));
-      d_lstm_1_c[t * 7 + 6] = d_lstm_1_h[t * 7 + 6] * a_lstm_1_gates[t * 28 + 27] *
-                              (1.0f - tanhf(a_lstm_1_c[t * 7 + 6]) * tanhf(a_lstm_1_c[t * 7 + 6]));
-      d_lstm_1_gates[t * 28 + 7] = d_lstm_1_c[t * 7] * a_lstm_1_c[t * 7 - 7];
-      d_lstm_1_gates[t * 28 + 8] = d_lstm_1_c[t * 7 + 1] * a_lstm_1_c[t * 7 - 6];
-      d_lstm_1_gates[t * 28 + 9] = d_lstm_1_c[t * 7 + 2] * a_lstm_1_c[t * 7 - 5];
-      d_lstm_1_gates[t * 28 + 10] = d_lstm_1_c[t * 7 + 3] * a_lstm_1_c[t * 7 - 4];
-      d_lstm_1_gates[t * 28 + 11] = d_lstm_1_c[t * 7 + 4] * a_lstm_1_c[t * 7 - 3];
-      d_lstm_1_gates[t * 28 + 12] = d_lstm_1_c[t * 7 + 5] * a_lstm_1_c[t * 7 - 2];
-      d_lstm_1_gates[t * 28 + 13] = d_lstm_1_c[t * 7 + 6] * a_lstm_1_c[t * 7 - 1];
-      d_lstm_1_c[t * 7 - 7] = d_lstm_1_c[t * 7] * a_lstm_1_gates[t * 28 + 7];
-      d_lstm_1_c[t * 7 - 6] = d_lstm_1_c[t * 7 + 1] * a_lstm_1_gates[t * 28 + 8];
-      d_lstm_1_c[t * 7 - 5] = d_lstm_1_c[t * 7 + 2] * a_lstm_1_gates[t * 28 + 9];
-      d_lstm_1_c[t * 7 - 4] = d_lstm_1_c[t * 7 + 3] * a_lstm_1_gates[t * 28 + 10];
-      d_lstm_1_c[t * 7 - 3] = d_lstm_1_c[t * 7 + 4] * a_lstm_1_gates[t * 28 + 11];
-      d_lstm_1_c[t * 7 - 2] = d_lstm_1_c[t * 7 + 5] * a_lstm_1_gates[t * 28 + 12];
-      d_lstm_1_c[t * 7 - 1] = d_lstm_1_c[t * 7 + 6] * a_lstm_1_gates[t * 28 + 13];
-      d_lstm_1_gates[t * 28] = d_lstm_1_c[t * 7] * a_lstm_1_gates[t * 28 + 14];
-      d_lstm_1_gates[t * 28 + 1] = d_lstm_1_c[t * 7 + 1] * a_lstm_1_gates[t * 28 + 15];
-      d_lstm_1_gates[t * 28 + 2] = d_lstm_1_c[t * 7 + 2] * a_lstm_1_gates[t * 28 + 16];
-      d_lstm_1_gates[t * 28 + 3] = d_lstm_1_c[t * 7 + 3] * a_lstm_1_gates[t * 28 + 17];
-      d_lstm_1_gates[t * 28 + 4] = d_lstm_1_c[t * 7 + 4] * a_lstm_1_gates[t * 28 + 18];
-      d_lstm_1_gates[t * 28 + 5] = d_lstm_1_c[t * 7 + 5] * a_lstm_1_gates[t * 28 + 19];
-      d_lstm_1_gates[t * 28 + 6] = d_lstm_1_c[t * 7 + 6] * a_lstm_1_gates[t * 28 + 20];
-      d_lstm_1_gates[t * 28 + 14] = d_lstm_1_c[t * 7] * a_lstm_1_gates[t * 28];
-      d_lstm_1_gates[t * 28 + 15] = d_lstm_1_c[t * 7 + 1] * a_lstm_1_gates[t * 28 + 1];
-      d_lstm_1_gates[t * 28 + 16] = d_lstm_1_c[t * 7 + 2] * a_lstm_1_gates[t * 28 + 2];
-      d_lstm_1_gates[t * 28 + 17] = d_lstm_1_c[t * 7 + 3] * a_lstm_1_gates[t * 28 + 3];
-      d_lstm_1_gates[t * 28 + 18] = d_lstm_1_c[t * 7 + 4] * a_lstm_1_gates[t * 28 + 4];
-      d_lstm_1_gates[t * 28 + 19] = d_lstm_1_c[t * 7 + 5] * a_lstm_1_gates[t * 28 + 5];
-      d_lstm_1_gates[t * 28 + 20] = d_lstm_1_c[t * 7 + 6] * a_lstm_1_gates[t * 28 + 6];
-      d_lstm_1_z[t * 28 + 21] = d_lstm_1_gates[t * 28 + 21] * a_lstm_1_gates[t * 28 + 21] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 21]);
-      d_lstm_1_z[t * 28 + 22] = d_lstm_1_gates[t * 28 + 22] * a_lstm_1_gates[t * 28 + 22] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 22]);
-      d_lstm_1_z[t * 28 + 23] = d_lstm_1_gates[t * 28 + 23] * a_lstm_1_gates[t * 28 + 23] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 23]);
-      d_lstm_1_z[t * 28 + 24] = d_lstm_1_gates[t * 28 + 24] * a_lstm_1_gates[t * 28 + 24] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 24]);
-      d_lstm_1_z[t * 28 + 25] = d_lstm_1_gates[t * 28 + 25] * a_lstm_1_gates[t * 28 + 25] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 25]);
-      d_lstm_1_z[t * 28 + 26] = d_lstm_1_gates[t * 28 + 26] * a_lstm_1_gates[t * 28 + 26] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 26]);
-      d_lstm_1_z[t * 28 + 27] = d_lstm_1_gates[t * 28 + 27] * a_lstm_1_gates[t * 28 + 27] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 27]);
-      g_lstm_1_bias[21] += d_lstm_1_gates[t * 28 + 21] * a_lstm_1_gates[t * 28 + 21] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 21]);
-      g_lstm_1_bias[22] += d_lstm_1_gates[t * 28 + 22] * a_lstm_1_gates[t * 28 + 22] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 22]);
-      g_lstm_1_bias[23] += d_lstm_1_gates[t * 28 + 23] * a_lstm_1_gates[t * 28 + 23] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 23]);
-      g_lstm_1_bias[24] += d_lstm_1_gates[t * 28 + 24] * a_lstm_1_gates[t * 28 + 24] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 24]);
-      g_lstm_1_bias[25] += d_lstm_1_gates[t * 28 + 25] * a_lstm_1_gates[t * 28 + 25] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 25]);
-      g_lstm_1_bias[26] += d_lstm_1_gates[t * 28 + 26] * a_lstm_1_gates[t * 28 + 26] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 26]);
-      g_lstm_1_bias[27] += d_lstm_1_gates[t * 28 + 27] * a_lstm_1_gates[t * 28 + 27] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 27]);
-      d_lstm_1_z[t * 28 + 14] = d_lstm_1_gates[t * 28 + 14] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 14] * a_lstm_1_gates[t * 28 + 14]);
-      d_lstm_1_z[t * 28 + 15] = d_lstm_1_gates[t * 28 + 15] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 15] * a_lstm_1_gates[t * 28 + 15]);
-      d_lstm_1_z[t * 28 + 16] = d_lstm_1_gates[t * 28 + 16] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 16] * a_lstm_1_gates[t * 28 + 16]);
-      d_lstm_1_z[t * 28 + 17] = d_lstm_1_gates[t * 28 + 17] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 17] * a_lstm_1_gates[t * 28 + 17]);
-      d_lstm_1_z[t * 28 + 18] = d_lstm_1_gates[t * 28 + 18] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 18] * a_lstm_1_gates[t * 28 + 18]);
-      d_lstm_1_z[t * 28 + 19] = d_lstm_1_gates[t * 28 + 19] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 19] * a_lstm_1_gates[t * 28 + 19]);
-      d_lstm_1_z[t * 28 + 20] = d_lstm_1_gates[t * 28 + 20] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 20] * a_lstm_1_gates[t * 28 + 20]);
-      g_lstm_1_bias[14] += d_lstm_1_gates[t * 28 + 14] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 14] * a_lstm_1_gates[t * 28 + 14]);
-      g_lstm_1_bias[15] += d_lstm_1_gates[t * 28 + 15] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 15] * a_lstm_1_gates[t * 28 + 15]);
-      g_lstm_1_bias[16] += d_lstm_1_gates[t * 28 + 16] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 16] * a_lstm_1_gates[t * 28 + 16]);
-      g_lstm_1_bias[17] += d_lstm_1_gates[t * 28 + 17] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 17] * a_lstm_1_gates[t * 28 + 17]);
-      g_lstm_1_bias[18] += d_lstm_1_gates[t * 28 + 18] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 18] * a_lstm_1_gates[t * 28 + 18]);
-      g_lstm_1_bias[19] += d_lstm_1_gates[t * 28 + 19] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 19] * a_lstm_1_gates[t * 28 + 19]);
-      g_lstm_1_bias[20] += d_lstm_1_gates[t * 28 + 20] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 20] * a_lstm_1_gates[t * 28 + 20]);
-      d_lstm_1_z[t * 28 + 7] = d_lstm_1_gates[t * 28 + 7] * a_lstm_1_gates[t * 28 + 7] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 7]);
-      d_lstm_1_z[t * 28 + 8] = d_lstm_1_gates[t * 28 + 8] * a_lstm_1_gates[t * 28 + 8] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 8]);
-      d_lstm_1_z[t * 28 + 9] = d_lstm_1_gates[t * 28 + 9] * a_lstm_1_gates[t * 28 + 9] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 9]);
-      d_lstm_1_z[t * 28 + 10] = d_lstm_1_gates[t * 28 + 10] * a_lstm_1_gates[t * 28 + 10] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 10]);
-      d_lstm_1_z[t * 28 + 11] = d_lstm_1_gates[t * 28 + 11] * a_lstm_1_gates[t * 28 + 11] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 11]);
-      d_lstm_1_z[t * 28 + 12] = d_lstm_1_gates[t * 28 + 12] * a_lstm_1_gates[t * 28 + 12] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 12]);
-      d_lstm_1_z[t * 28 + 13] = d_lstm_1_gates[t * 28 + 13] * a_lstm_1_gates[t * 28 + 13] *
-                                (1.0f - a_lstm_1_gates[t * 28 + 13]);
-      g_lstm_1_bias[7] += d_lstm_1_gates[t * 28 + 7] * a_lstm_1_gates[t * 28 + 7] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 7]);
-      g_lstm_1_bias[8] += d_lstm_1_gates[t * 28 + 8] * a_lstm_1_gates[t * 28 + 8] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 8]);
-      g_lstm_1_bias[9] += d_lstm_1_gates[t * 28 + 9] * a_lstm_1_gates[t * 28 + 9] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 9]);
-      g_lstm_1_bias[10] += d_lstm_1_gates[t * 28 + 10] * a_lstm_1_gates[t * 28 + 10] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 10]);
-      g_lstm_1_bias[11] += d_lstm_1_gates[t * 28 + 11] * a_lstm_1_gates[t * 28 + 11] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 11]);
-      g_lstm_1_bias[12] += d_lstm_1_gates[t * 28 + 12] * a_lstm_1_gates[t * 28 + 12] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 12]);
-      g_lstm_1_bias[13] += d_lstm_1_gates[t * 28 + 13] * a_lstm_1_gates[t * 28 + 13] *
-                           (1.0f - a_lstm_1_gates[t * 28 + 13]);
-      d_lstm_1_z[t * 28] =
-          d_lstm_1_gates[t * 28] * a_lstm_1_gates[t * 28] * (1.0f - a_lstm_1_gates[t * 28]);
-      d_lstm_1_z[t * 28 + 1] = d_lstm_1_gates[t * 28 + 1] * a_lstm_1_gates[t * 28 + 1] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 1]);
-      d_lstm_1_z[t * 28 + 2] = d_lstm_1_gates[t * 28 + 2] * a_lstm_1_gates[t * 28 + 2] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 2]);
-      d_lstm_1_z[t * 28 + 3] = d_lstm_1_gates[t * 28 + 3] * a_lstm_1_gates[t * 28 + 3] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 3]);
-      d_lstm_1_z[t * 28 + 4] = d_lstm_1_gates[t * 28 + 4] * a_lstm_1_gates[t * 28 + 4] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 4]);
-      d_lstm_1_z[t * 28 + 5] = d_lstm_1_gates[t * 28 + 5] * a_lstm_1_gates[t * 28 + 5] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 5]);
-      d_lstm_1_z[t * 28 + 6] = d_lstm_1_gates[t * 28 + 6] * a_lstm_1_gates[t * 28 + 6] *
-                               (1.0f - a_lstm_1_gates[t * 28 + 6]);
-      g_lstm_1_bias[0] +=
-          d_lstm_1_gates[t * 28] * a_lstm_1_gates[t * 28] * (1.0f - a_lstm_1_gates[t * 28]);
-      g_lstm_1_bias[1] += d_lstm_1_gates[t * 28 + 1] * a_lstm_1_gates[t * 28 + 1] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 1]);
-      g_lstm_1_bias[2] += d_lstm_1_gates[t * 28 + 2] * a_lstm_1_gates[t * 28 + 2] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 2]);
-      g_lstm_1_bias[3] += d_lstm_1_gates[t * 28 + 3] * a_lstm_1_gates[t * 28 + 3] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 3]);
-      g_lstm_1_bias[4] += d_lstm_1_gates[t * 28 + 4] * a_lstm_1_gates[t * 28 + 4] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 4]);
-      g_lstm_1_bias[5] += d_lstm_1_gates[t * 28 + 5] * a_lstm_1_gates[t * 28 + 5] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 5]);
-      g_lstm_1_bias[6] += d_lstm_1_gates[t * 28 + 6] * a_lstm_1_gates[t * 28 + 6] *
-                          (1.0f - a_lstm_1_gates[t * 28 + 6]);
-      for (int c = 0; c < 7; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 28; ++q)
-          sum += d_lstm_1_z[t * 28 + q] * w_lstm_1_recurrent_kernel[q + c * 28];
-        d_lstm_1_h[t * 7 + c - 7] = sum;
+    d_lstm_z[b * 40] = 0.0f;
+    d_lstm_z[b * 40 + 1] = 0.0f;
+    d_lstm_z[b * 40 + 2] = 0.0f;
+    d_lstm_z[b * 40 + 3] = 0.0f;
+    d_lstm_z[b * 40 + 4] = 0.0f;
+    d_lstm_z[b * 40 + 5] = 0.0f;
+    d_lstm_z[b * 40 + 6] = 0.0f;
+    d_lstm_z[b * 40 + 7] = 0.0f;
+    d_lstm_z[b * 40 + 8] = 0.0f;
+    d_lstm_z[b * 40 + 9] = 0.0f;
+    d_lstm_z[b * 40 + 10] = 0.0f;
+    d_lstm_z[b * 40 + 11] = 0.0f;
+    d_lstm_z[b * 40 + 12] = 0.0f;
+    d_lstm_z[b * 40 + 13] = 0.0f;
+    d_lstm_z[b * 40 + 14] = 0.0f;
+    d_lstm_z[b * 40 + 15] = 0.0f;
+    d_lstm_z[b * 40 + 16] = 0.0f;
+    d_lstm_z[b * 40 + 17] = 0.0f;
+    d_lstm_z[b * 40 + 18] = 0.0f;
+    d_lstm_z[b * 40 + 19] = 0.0f;
+    d_lstm_z[b * 40 + 20] = 0.0f;
+    d_lstm_z[b * 40 + 21] = 0.0f;
+    d_lstm_z[b * 40 + 22] = 0.0f;
+    d_lstm_z[b * 40 + 23] = 0.0f;
+    d_lstm_z[b * 40 + 24] = 0.0f;
+    d_lstm_z[b * 40 + 25] = 0.0f;
+    d_lstm_z[b * 40 + 26] = 0.0f;
+    d_lstm_z[b * 40 + 27] = 0.0f;
+    d_lstm_z[b * 40 + 28] = 0.0f;
+    d_lstm_z[b * 40 + 29] = 0.0f;
+    d_lstm_z[b * 40 + 30] = 0.0f;
+    d_lstm_z[b * 40 + 31] = 0.0f;
+    d_lstm_z[b * 40 + 32] = 0.0f;
+    d_lstm_z[b * 40 + 33] = 0.0f;
+    d_lstm_z[b * 40 + 34] = 0.0f;
+    d_lstm_z[b * 40 + 35] = 0.0f;
+    d_lstm_z[b * 40 + 36] = 0.0f;
+    d_lstm_z[b * 40 + 37] = 0.0f;
+    d_lstm_z[b * 40 + 38] = 0.0f;
+    d_lstm_z[b * 40 + 39] = 0.0f;
+    d_lstm_1_z[b * 56] = 0.0f;
+    d_lstm_1_z[b * 56 + 1] = 0.0f;
+    d_lstm_1_z[b * 56 + 2] = 0.0f;
+    d_lstm_1_z[b * 56 + 3] = 0.0f;
+    d_lstm_1_z[b * 56 + 4] = 0.0f;
+    d_lstm_1_z[b * 56 + 5] = 0.0f;
+    d_lstm_1_z[b * 56 + 6] = 0.0f;
+    d_lstm_1_z[b * 56 + 7] = 0.0f;
+    d_lstm_1_z[b * 56 + 8] = 0.0f;
+    d_lstm_1_z[b * 56 + 9] = 0.0f;
+    d_lstm_1_z[b * 56 + 10] = 0.0f;
+    d_lstm_1_z[b * 56 + 11] = 0.0f;
+    d_lstm_1_z[b * 56 + 12] = 0.0f;
+    d_lstm_1_z[b * 56 + 13] = 0.0f;
+    d_lstm_1_z[b * 56 + 14] = 0.0f;
+    d_lstm_1_z[b * 56 + 15] = 0.0f;
+    d_lstm_1_z[b * 56 + 16] = 0.0f;
+    d_lstm_1_z[b * 56 + 17] = 0.0f;
+    d_lstm_1_z[b * 56 + 18] = 0.0f;
+    d_lstm_1_z[b * 56 + 19] = 0.0f;
+    d_lstm_1_z[b * 56 + 20] = 0.0f;
+    d_lstm_1_z[b * 56 + 21] = 0.0f;
+    d_lstm_1_z[b * 56 + 22] = 0.0f;
+    d_lstm_1_z[b * 56 + 23] = 0.0f;
+    d_lstm_1_z[b * 56 + 24] = 0.0f;
+    d_lstm_1_z[b * 56 + 25] = 0.0f;
+    d_lstm_1_z[b * 56 + 26] = 0.0f;
+    d_lstm_1_z[b * 56 + 27] = 0.0f;
+    d_lstm_1_z[b * 56 + 28] = 0.0f;
+    d_lstm_1_z[b * 56 + 29] = 0.0f;
+    d_lstm_1_z[b * 56 + 30] = 0.0f;
+    d_lstm_1_z[b * 56 + 31] = 0.0f;
+    d_lstm_1_z[b * 56 + 32] = 0.0f;
+    d_lstm_1_z[b * 56 + 33] = 0.0f;
+    d_lstm_1_z[b * 56 + 34] = 0.0f;
+    d_lstm_1_z[b * 56 + 35] = 0.0f;
+    d_lstm_1_z[b * 56 + 36] = 0.0f;
+    d_lstm_1_z[b * 56 + 37] = 0.0f;
+    d_lstm_1_z[b * 56 + 38] = 0.0f;
+    d_lstm_1_z[b * 56 + 39] = 0.0f;
+    d_lstm_1_z[b * 56 + 40] = 0.0f;
+    d_lstm_1_z[b * 56 + 41] = 0.0f;
+    d_lstm_1_z[b * 56 + 42] = 0.0f;
+    d_lstm_1_z[b * 56 + 43] = 0.0f;
+    d_lstm_1_z[b * 56 + 44] = 0.0f;
+    d_lstm_1_z[b * 56 + 45] = 0.0f;
+    d_lstm_1_z[b * 56 + 46] = 0.0f;
+    d_lstm_1_z[b * 56 + 47] = 0.0f;
+    d_lstm_1_z[b * 56 + 48] = 0.0f;
+    d_lstm_1_z[b * 56 + 49] = 0.0f;
+    d_lstm_1_z[b * 56 + 50] = 0.0f;
+    d_lstm_1_z[b * 56 + 51] = 0.0f;
+    d_lstm_1_z[b * 56 + 52] = 0.0f;
+    d_lstm_1_z[b * 56 + 53] = 0.0f;
+    d_lstm_1_z[b * 56 + 54] = 0.0f;
+    d_lstm_1_z[b * 56 + 55] = 0.0f;
+    d_dense_y[b * 1] = dy_b[b * 1];
+    d_dense_z[b * 1] = d_dense_y[b * 1];
+    g_dense_bias[0] += d_dense_y[b * 1];
+    d_lstm_1_h[b * 14 + 7] = d_dense_z[b * 1] * w_dense_kernel[0];
+    d_lstm_1_h[b * 14 + 8] = d_dense_z[b * 1] * w_dense_kernel[1];
+    d_lstm_1_h[b * 14 + 9] = d_dense_z[b * 1] * w_dense_kernel[2];
+    d_lstm_1_h[b * 14 + 10] = d_dense_z[b * 1] * w_dense_kernel[3];
+    d_lstm_1_h[b * 14 + 11] = d_dense_z[b * 1] * w_dense_kernel[4];
+    d_lstm_1_h[b * 14 + 12] = d_dense_z[b * 1] * w_dense_kernel[5];
+    d_lstm_1_h[b * 14 + 13] = d_dense_z[b * 1] * w_dense_kernel[6];
+    g_dense_kernel[0] += a_lstm_1_h[b * 14 + 7] * d_dense_z[b * 1];
+    g_dense_kernel[1] += a_lstm_1_h[b * 14 + 8] * d_dense_z[b * 1];
+    g_dense_kernel[2] += a_lstm_1_h[b * 14 + 9] * d_dense_z[b * 1];
+    g_dense_kernel[3] += a_lstm_1_h[b * 14 + 10] * d_dense_z[b * 1];
+    g_dense_kernel[4] += a_lstm_1_h[b * 14 + 11] * d_dense_z[b * 1];
+    g_dense_kernel[5] += a_lstm_1_h[b * 14 + 12] * d_dense_z[b * 1];
+    g_dense_kernel[6] += a_lstm_1_h[b * 14 + 13] * d_dense_z[b * 1];
+  }
+  for (int t = 1; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_1_gates[b * 56 + t * 28 + 21] =
+          d_lstm_1_h[b * 14 + t * 7] * tanhf(a_lstm_1_c[b * 14 + t * 7]);
+      d_lstm_1_gates[b * 56 + t * 28 + 22] =
+          d_lstm_1_h[b * 14 + t * 7 + 1] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
+      d_lstm_1_gates[b * 56 + t * 28 + 23] =
+          d_lstm_1_h[b * 14 + t * 7 + 2] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
+      d_lstm_1_gates[b * 56 + t * 28 + 24] =
+          d_lstm_1_h[b * 14 + t * 7 + 3] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
+      d_lstm_1_gates[b * 56 + t * 28 + 25] =
+          d_lstm_1_h[b * 14 + t * 7 + 4] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
+      d_lstm_1_gates[b * 56 + t * 28 + 26] =
+          d_lstm_1_h[b * 14 + t * 7 + 5] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
+      d_lstm_1_gates[b * 56 + t * 28 + 27] =
+          d_lstm_1_h[b * 14 + t * 7 + 6] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
+      d_lstm_1_c[b * 14 + t * 7] =
+          d_lstm_1_h[b * 14 + t * 7] * a_lstm_1_gates[b * 56 + t * 28 + 21] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7]) * tanhf(a_lstm_1_c[b * 14 + t * 7]));
+      d_lstm_1_c[b * 14 + t * 7 + 1] =
+          d_lstm_1_h[b * 14 + t * 7 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 22] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]));
+      d_lstm_1_c[b * 14 + t * 7 + 2] =
+          d_lstm_1_h[b * 14 + t * 7 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 23] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]));
+      d_lstm_1_c[b * 14 + t * 7 + 3] =
+          d_lstm_1_h[b * 14 + t * 7 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 24] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]));
+      d_lstm_1_c[b * 14 + t * 7 + 4] =
+          d_lstm_1_h[b * 14 + t * 7 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 25] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]));
+      d_lstm_1_c[b * 14 + t * 7 + 5] =
+          d_lstm_1_h[b * 14 + t * 7 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 26] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]));
+      d_lstm_1_c[b * 14 + t * 7 + 6] =
+          d_lstm_1_h[b * 14 + t * 7 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 27] *
+          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]));
+      d_lstm_1_gates[b * 56 + t * 28 + 7] =
+          d_lstm_1_c[b * 14 + t * 7] * a_lstm_1_c[b * 14 + t * 7 - 7];
+      d_lstm_1_gates[b * 56 + t * 28 + 8] =
+          d_lstm_1_c[b * 14 + t * 7 + 1] * a_lstm_1_c[b * 14 + t * 7 - 6];
+      d_lstm_1_gates[b * 56 + t * 28 + 9] =
+          d_lstm_1_c[b * 14 + t * 7 + 2] * a_lstm_1_c[b * 14 + t * 7 - 5];
+      d_lstm_1_gates[b * 56 + t * 28 + 10] =
+          d_lstm_1_c[b * 14 + t * 7 + 3] * a_lstm_1_c[b * 14 + t * 7 - 4];
+      d_lstm_1_gates[b * 56 + t * 28 + 11] =
+          d_lstm_1_c[b * 14 + t * 7 + 4] * a_lstm_1_c[b * 14 + t * 7 - 3];
+      d_lstm_1_gates[b * 56 + t * 28 + 12] =
+          d_lstm_1_c[b * 14 + t * 7 + 5] * a_lstm_1_c[b * 14 + t * 7 - 2];
+      d_lstm_1_gates[b * 56 + t * 28 + 13] =
+          d_lstm_1_c[b * 14 + t * 7 + 6] * a_lstm_1_c[b * 14 + t * 7 - 1];
+      d_lstm_1_c[b * 14 + t * 7 - 7] =
+          d_lstm_1_c[b * 14 + t * 7] * a_lstm_1_gates[b * 56 + t * 28 + 7];
+      d_lstm_1_c[b * 14 + t * 7 - 6] =
+          d_lstm_1_c[b * 14 + t * 7 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 8];
+      d_lstm_1_c[b * 14 + t * 7 - 5] =
+          d_lstm_1_c[b * 14 + t * 7 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 9];
+      d_lstm_1_c[b * 14 + t * 7 - 4] =
+          d_lstm_1_c[b * 14 + t * 7 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 10];
+      d_lstm_1_c[b * 14 + t * 7 - 3] =
+          d_lstm_1_c[b * 14 + t * 7 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 11];
+      d_lstm_1_c[b * 14 + t * 7 - 2] =
+          d_lstm_1_c[b * 14 + t * 7 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 12];
+      d_lstm_1_c[b * 14 + t * 7 - 1] =
+          d_lstm_1_c[b * 14 + t * 7 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 13];
+      d_lstm_1_gates[b * 56 + t * 28] =
+          d_lstm_1_c[b * 14 + t * 7] * a_lstm_1_gates[b * 56 + t * 28 + 14];
+      d_lstm_1_gates[b * 56 + t * 28 + 1] =
+          d_lstm_1_c[b * 14 + t * 7 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 15];
+      d_lstm_1_gates[b * 56 + t * 28 + 2] =
+          d_lstm_1_c[b * 14 + t * 7 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 16];
+      d_lstm_1_gates[b * 56 + t * 28 + 3] =
+          d_lstm_1_c[b * 14 + t * 7 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 17];
+      d_lstm_1_gates[b * 56 + t * 28 + 4] =
+          d_lstm_1_c[b * 14 + t * 7 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 18];
+      d_lstm_1_gates[b * 56 + t * 28 + 5] =
+          d_lstm_1_c[b * 14 + t * 7 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 19];
+      d_lstm_1_gates[b * 56 + t * 28 + 6] =
+          d_lstm_1_c[b * 14 + t * 7 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 20];
+      d_lstm_1_gates[b * 56 + t * 28 + 14] =
+          d_lstm_1_c[b * 14 + t * 7] * a_lstm_1_gates[b * 56 + t * 28];
+      d_lstm_1_gates[b * 56 + t * 28 + 15] =
+          d_lstm_1_c[b * 14 + t * 7 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 1];
+      d_lstm_1_gates[b * 56 + t * 28 + 16] =
+          d_lstm_1_c[b * 14 + t * 7 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 2];
+      d_lstm_1_gates[b * 56 + t * 28 + 17] =
+          d_lstm_1_c[b * 14 + t * 7 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 3];
+      d_lstm_1_gates[b * 56 + t * 28 + 18] =
+          d_lstm_1_c[b * 14 + t * 7 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 4];
+      d_lstm_1_gates[b * 56 + t * 28 + 19] =
+          d_lstm_1_c[b * 14 + t * 7 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 5];
+      d_lstm_1_gates[b * 56 + t * 28 + 20] =
+          d_lstm_1_c[b * 14 + t * 7 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 6];
+      d_lstm_1_z[b * 56 + t * 28 + 21] = d_lstm_1_gates[b * 56 + t * 28 + 21] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 21] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 21]);
+      d_lstm_1_z[b * 56 + t * 28 + 22] = d_lstm_1_gates[b * 56 + t * 28 + 22] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 22] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 22]);
+      d_lstm_1_z[b * 56 + t * 28 + 23] = d_lstm_1_gates[b * 56 + t * 28 + 23] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 23] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 23]);
+      d_lstm_1_z[b * 56 + t * 28 + 24] = d_lstm_1_gates[b * 56 + t * 28 + 24] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 24] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 24]);
+      d_lstm_1_z[b * 56 + t * 28 + 25] = d_lstm_1_gates[b * 56 + t * 28 + 25] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 25] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 25]);
+      d_lstm_1_z[b * 56 + t * 28 + 26] = d_lstm_1_gates[b * 56 + t * 28 + 26] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 26] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 26]);
+      d_lstm_1_z[b * 56 + t * 28 + 27] = d_lstm_1_gates[b * 56 + t * 28 + 27] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 27] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 27]);
+      g_lstm_1_bias[21] += d_lstm_1_gates[b * 56 + t * 28 + 21] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 21] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 21]);
+      g_lstm_1_bias[22] += d_lstm_1_gates[b * 56 + t * 28 + 22] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 22] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 22]);
+      g_lstm_1_bias[23] += d_lstm_1_gates[b * 56 + t * 28 + 23] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 23] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 23]);
+      g_lstm_1_bias[24] += d_lstm_1_gates[b * 56 + t * 28 + 24] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 24] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 24]);
+      g_lstm_1_bias[25] += d_lstm_1_gates[b * 56 + t * 28 + 25] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 25] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 25]);
+      g_lstm_1_bias[26] += d_lstm_1_gates[b * 56 + t * 28 + 26] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 26] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 26]);
+      g_lstm_1_bias[27] += d_lstm_1_gates[b * 56 + t * 28 + 27] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 27] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 27]);
+      d_lstm_1_z[b * 56 + t * 28 + 14] =
+          d_lstm_1_gates[b * 56 + t * 28 + 14] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 14] * a_lstm_1_gates[b * 56 + t * 28 + 14]);
+      d_lstm_1_z[b * 56 + t * 28 + 15] =
+          d_lstm_1_gates[b * 56 + t * 28 + 15] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 15] * a_lstm_1_gates[b * 56 + t * 28 + 15]);
+      d_lstm_1_z[b * 56 + t * 28 + 16] =
+          d_lstm_1_gates[b * 56 + t * 28 + 16] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 16] * a_lstm_1_gates[b * 56 + t * 28 + 16]);
+      d_lstm_1_z[b * 56 + t * 28 + 17] =
+          d_lstm_1_gates[b * 56 + t * 28 + 17] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 17] * a_lstm_1_gates[b * 56 + t * 28 + 17]);
+      d_lstm_1_z[b * 56 + t * 28 + 18] =
+          d_lstm_1_gates[b * 56 + t * 28 + 18] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 18] * a_lstm_1_gates[b * 56 + t * 28 + 18]);
+      d_lstm_1_z[b * 56 + t * 28 + 19] =
+          d_lstm_1_gates[b * 56 + t * 28 + 19] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 19] * a_lstm_1_gates[b * 56 + t * 28 + 19]);
+      d_lstm_1_z[b * 56 + t * 28 + 20] =
+          d_lstm_1_gates[b * 56 + t * 28 + 20] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 20] * a_lstm_1_gates[b * 56 + t * 28 + 20]);
+      g_lstm_1_bias[14] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 14] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 14] * a_lstm_1_gates[b * 56 + t * 28 + 14]);
+      g_lstm_1_bias[15] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 15] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 15] * a_lstm_1_gates[b * 56 + t * 28 + 15]);
+      g_lstm_1_bias[16] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 16] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 16] * a_lstm_1_gates[b * 56 + t * 28 + 16]);
+      g_lstm_1_bias[17] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 17] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 17] * a_lstm_1_gates[b * 56 + t * 28 + 17]);
+      g_lstm_1_bias[18] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 18] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 18] * a_lstm_1_gates[b * 56 + t * 28 + 18]);
+      g_lstm_1_bias[19] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 19] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 19] * a_lstm_1_gates[b * 56 + t * 28 + 19]);
+      g_lstm_1_bias[20] +=
+          d_lstm_1_gates[b * 56 + t * 28 + 20] *
+          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 20] * a_lstm_1_gates[b * 56 + t * 28 + 20]);
+      d_lstm_1_z[b * 56 + t * 28 + 7] = d_lstm_1_gates[b * 56 + t * 28 + 7] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 7] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 7]);
+      d_lstm_1_z[b * 56 + t * 28 + 8] = d_lstm_1_gates[b * 56 + t * 28 + 8] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 8] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 8]);
+      d_lstm_1_z[b * 56 + t * 28 + 9] = d_lstm_1_gates[b * 56 + t * 28 + 9] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 9] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 9]);
+      d_lstm_1_z[b * 56 + t * 28 + 10] = d_lstm_1_gates[b * 56 + t * 28 + 10] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 10] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 10]);
+      d_lstm_1_z[b * 56 + t * 28 + 11] = d_lstm_1_gates[b * 56 + t * 28 + 11] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 11] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 11]);
+      d_lstm_1_z[b * 56 + t * 28 + 12] = d_lstm_1_gates[b * 56 + t * 28 + 12] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 12] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 12]);
+      d_lstm_1_z[b * 56 + t * 28 + 13] = d_lstm_1_gates[b * 56 + t * 28 + 13] *
+                                         a_lstm_1_gates[b * 56 + t * 28 + 13] *
+                                         (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 13]);
+      g_lstm_1_bias[7] += d_lstm_1_gates[b * 56 + t * 28 + 7] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 7] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 7]);
+      g_lstm_1_bias[8] += d_lstm_1_gates[b * 56 + t * 28 + 8] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 8] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 8]);
+      g_lstm_1_bias[9] += d_lstm_1_gates[b * 56 + t * 28 + 9] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 9] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 9]);
+      g_lstm_1_bias[10] += d_lstm_1_gates[b * 56 + t * 28 + 10] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 10] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 10]);
+      g_lstm_1_bias[11] += d_lstm_1_gates[b * 56 + t * 28 + 11] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 11] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 11]);
+      g_lstm_1_bias[12] += d_lstm_1_gates[b * 56 + t * 28 + 12] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 12] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 12]);
+      g_lstm_1_bias[13] += d_lstm_1_gates[b * 56 + t * 28 + 13] *
+                           a_lstm_1_gates[b * 56 + t * 28 + 13] *
+                           (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 13]);
+      d_lstm_1_z[b * 56 + t * 28] = d_lstm_1_gates[b * 56 + t * 28] *
+                                    a_lstm_1_gates[b * 56 + t * 28] *
+                                    (1.0f - a_lstm_1_gates[b * 56 + t * 28]);
+      d_lstm_1_z[b * 56 + t * 28 + 1] = d_lstm_1_gates[b * 56 + t * 28 + 1] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 1] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 1]);
+      d_lstm_1_z[b * 56 + t * 28 + 2] = d_lstm_1_gates[b * 56 + t * 28 + 2] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 2] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 2]);
+      d_lstm_1_z[b * 56 + t * 28 + 3] = d_lstm_1_gates[b * 56 + t * 28 + 3] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 3] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 3]);
+      d_lstm_1_z[b * 56 + t * 28 + 4] = d_lstm_1_gates[b * 56 + t * 28 + 4] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 4] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 4]);
+      d_lstm_1_z[b * 56 + t * 28 + 5] = d_lstm_1_gates[b * 56 + t * 28 + 5] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 5] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 5]);
+      d_lstm_1_z[b * 56 + t * 28 + 6] = d_lstm_1_gates[b * 56 + t * 28 + 6] *
+                                        a_lstm_1_gates[b * 56 + t * 28 + 6] *
+                                        (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 6]);
+      g_lstm_1_bias[0] += d_lstm_1_gates[b * 56 + t * 28] * a_lstm_1_gates[b * 56 + t * 28] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28]);
+      g_lstm_1_bias[1] += d_lstm_1_gates[b * 56 + t * 28 + 1] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 1] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 1]);
+      g_lstm_1_bias[2] += d_lstm_1_gates[b * 56 + t * 28 + 2] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 2] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 2]);
+      g_lstm_1_bias[3] += d_lstm_1_gates[b * 56 + t * 28 + 3] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 3] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 3]);
+      g_lstm_1_bias[4] += d_lstm_1_gates[b * 56 + t * 28 + 4] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 4] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 4]);
+      g_lstm_1_bias[5] += d_lstm_1_gates[b * 56 + t * 28 + 5] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 5] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 5]);
+      g_lstm_1_bias[6] += d_lstm_1_gates[b * 56 + t * 28 + 6] *
+                          a_lstm_1_gates[b * 56 + t * 28 + 6] *
+                          (1.0f - a_lstm_1_gates[b * 56 + t * 28 + 6]);
+    }
+    {
+      const float *const A = d_lstm_1_z + t * 28;
+      const float *const B = wt_lstm_1_recurrent_kernel + 0;
+      float *const C = d_lstm_1_h + t * 7 - 7;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 7; j += 7) {
+          float acc[4][7];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 28; ++p) {
+            const float *const brow = B + p * 7 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 56 + p];
+              for (int jj = 0; jj < 7; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              C[(i + r) * 14 + j + jj] = acc[r][jj];
+        }
       }
-      for (int r = 0; r < 7; ++r) {
-        for (int c = 0; c < 28; ++c) {
-          float sum = g_lstm_1_recurrent_kernel[r * 28 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_1_h[t * 7 + r + q * 7 - 7] * d_lstm_1_z[t * 28 + q * 28 + c];
-          g_lstm_1_recurrent_kernel[r * 28 + c] = sum;
+      for (; i < n; ++i) {
+        for (int j = 0; j < 7; j += 7) {
+          float acc[1][7];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 28; ++p) {
+            const float *const brow = B + p * 7 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 56 + p];
+              for (int jj = 0; jj < 7; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 7; ++jj)
+              C[(i + r) * 14 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_1_gates[21] = d_lstm_1_h[0] * tanhf(a_lstm_1_c[0]);
-    d_lstm_1_gates[22] = d_lstm_1_h[1] * tanhf(a_lstm_1_c[1]);
-    d_lstm_1_gates[23] = d_lstm_1_h[2] * tanhf(a_lstm_1_c[2]);
-    d_lstm_1_gates[24] = d_lstm_1_h[3] * tanhf(a_lstm_1_c[3]);
-    d_lstm_1_gates[25] = d_lstm_1_h[4] * tanhf(a_lstm_1_c[4]);
-    d_lstm_1_gates[26] = d_lstm_1_h[5] * tanhf(a_lstm_1_c[5]);
-    d_lstm_1_gates[27] = d_lstm_1_h[6] * tanhf(a_lstm_1_c[6]);
-    d_lstm_1_c[0] +=
-        d_lstm_1_h[0] * a_lstm_1_gates[21] * (1.0f - tanhf(a_lstm_1_c[0]) * tanhf(a_lstm_1_c[0]));
-    d_lstm_1_c[1] +=
-        d_lstm_1_h[1] * a_lstm_1_gates[22] * (1.0f - tanhf(a_lstm_1_c[1]) * tanhf(a_lstm_1_c[1]));
-    d_lstm_1_c[2] +=
-        d_lstm_1_h[2] * a_lstm_1_gates[23] * (1.0f - tanhf(a_lstm_1_c[2]) * tanhf(a_lstm_1_c[2]));
-    d_lstm_1_c[3] +=
-        d_lstm_1_h[3] * a_lstm_1_gates[24] * (1.0f - tanhf(a_lstm_1_c[3]) * tanhf(a_lstm_1_c[3]));
-    d_lstm_1_c[4] +=
-        d_lstm_1_h[4] * a_lstm_1_gates[25] * (1.0f - tanhf(a_lstm_1_c[4]) * tanhf(a_lstm_1_c[4]));
-    d_lstm_1_c[5] +=
-        d_lstm_1_h[5] * a_lstm_1_gates[26] * (1.0f - tanhf(a_lstm_1_c[5]) * tanhf(a_lstm_1_c[5]));
-    d_lstm_1_c[6] +=
-        d_lstm_1_h[6] * a_lstm_1_gates[27] * (1.0f - tanhf(a_lstm_1_c[6]) * tanhf(a_lstm_1_c[6]));
-    d_lstm_1_gates[0] = d_lstm_1_c[0] * a_lstm_1_gates[14];
-    d_lstm_1_gates[1] = d_lstm_1_c[1] * a_lstm_1_gates[15];
-    d_lstm_1_gates[2] = d_lstm_1_c[2] * a_lstm_1_gates[16];
-    d_lstm_1_gates[3] = d_lstm_1_c[3] * a_lstm_1_gates[17];
-    d_lstm_1_gates[4] = d_lstm_1_c[4] * a_lstm_1_gates[18];
-    d_lstm_1_gates[5] = d_lstm_1_c[5] * a_lstm_1_gates[19];
-    d_lstm_1_gates[6] = d_lstm_1_c[6] * a_lstm_1_gates[20];
-    d_lstm_1_gates[14] = d_lstm_1_c[0] * a_lstm_1_gates[0];
-    d_lstm_1_gates[15] = d_lstm_1_c[1] * a_lstm_1_gates[1];
-    d_lstm_1_gates[16] = d_lstm_1_c[2] * a_lstm_1_gates[2];
-    d_lstm_1_gates[17] = d_lstm_1_c[3] * a_lstm_1_gates[3];
-    d_lstm_1_gates[18] = d_lstm_1_c[4] * a_lstm_1_gates[4];
-    d_lstm_1_gates[19] = d_lstm_1_c[5] * a_lstm_1_gates[5];
-    d_lstm_1_gates[20] = d_lstm_1_c[6] * a_lstm_1_gates[6];
-    d_lstm_1_z[21] = d_lstm_1_gates[21] * a_lstm_1_gates[21] * (1.0f - a_lstm_1_gates[21]);
-    d_lstm_1_z[22] = d_lstm_1_gates[22] * a_lstm_1_gates[22] * (1.0f - a_lstm_1_gates[22]);
-    d_lstm_1_z[23] = d_lstm_1_gates[23] * a_lstm_1_gates[23] * (1.0f - a_lstm_1_gates[23]);
-    d_lstm_1_z[24] = d_lstm_1_gates[24] * a_lstm_1_gates[24] * (1.0f - a_lstm_1_gates[24]);
-    d_lstm_1_z[25] = d_lstm_1_gates[25] * a_lstm_1_gates[25] * (1.0f - a_lstm_1_gates[25]);
-    d_lstm_1_z[26] = d_lstm_1_gates[26] * a_lstm_1_gates[26] * (1.0f - a_lstm_1_gates[26]);
-    d_lstm_1_z[27] = d_lstm_1_gates[27] * a_lstm_1_gates[27] * (1.0f - a_lstm_1_gates[27]);
-    g_lstm_1_bias[21] += d_lstm_1_gates[21] * a_lstm_1_gates[21] * (1.0f - a_lstm_1_gates[21]);
-    g_lstm_1_bias[22] += d_lstm_1_gates[22] * a_lstm_1_gates[22] * (1.0f - a_lstm_1_gates[22]);
-    g_lstm_1_bias[23] += d_lstm_1_gates[23] * a_lstm_1_gates[23] * (1.0f - a_lstm_1_gates[23]);
-    g_lstm_1_bias[24] += d_lstm_1_gates[24] * a_lstm_1_gates[24] * (1.0f - a_lstm_1_gates[24]);
-    g_lstm_1_bias[25] += d_lstm_1_gates[25] * a_lstm_1_gates[25] * (1.0f - a_lstm_1_gates[25]);
-    g_lstm_1_bias[26] += d_lstm_1_gates[26] * a_lstm_1_gates[26] * (1.0f - a_lstm_1_gates[26]);
-    g_lstm_1_bias[27] += d_lstm_1_gates[27] * a_lstm_1_gates[27] * (1.0f - a_lstm_1_gates[27]);
-    d_lstm_1_z[14] = d_lstm_1_gates[14] * (1.0f - a_lstm_1_gates[14] * a_lstm_1_gates[14]);
-    d_lstm_1_z[15] = d_lstm_1_gates[15] * (1.0f - a_lstm_1_gates[15] * a_lstm_1_gates[15]);
-    d_lstm_1_z[16] = d_lstm_1_gates[16] * (1.0f - a_lstm_1_gates[16] * a_lstm_1_gates[16]);
-    d_lstm_1_z[17] = d_lstm_1_gates[17] * (1.0f - a_lstm_1_gates[17] * a_lstm_1_gates[17]);
-    d_lstm_1_z[18] = d_lstm_1_gates[18] * (1.0f - a_lstm_1_gates[18] * a_lstm_1_gates[18]);
-    d_lstm_1_z[19] = d_lstm_1_gates[19] * (1.0f - a_lstm_1_gates[19] * a_lstm_1_gates[19]);
-    d_lstm_1_z[20] = d_lstm_1_gates[20] * (1.0f - a_lstm_1_gates[20] * a_lstm_1_gates[20]);
-    g_lstm_1_bias[14] += d_lstm_1_gates[14] * (1.0f - a_lstm_1_gates[14] * a_lstm_1_gates[14]);
-    g_lstm_1_bias[15] += d_lstm_1_gates[15] * (1.0f - a_lstm_1_gates[15] * a_lstm_1_gates[15]);
-    g_lstm_1_bias[16] += d_lstm_1_gates[16] * (1.0f - a_lstm_1_gates[16] * a_lstm_1_gates[16]);
-    g_lstm_1_bias[17] += d_lstm_1_gates[17] * (1.0f - a_lstm_1_gates[17] * a_lstm_1_gates[17]);
-    g_lstm_1_bias[18] += d_lstm_1_gates[18] * (1.0f - a_lstm_1_gates[18] * a_lstm_1_gates[18]);
-    g_lstm_1_bias[19] += d_lstm_1_gates[19] * (1.0f - a_lstm_1_gates[19] * a_lstm_1_gates[19]);
-    g_lstm_1_bias[20] += d_lstm_1_gates[20] * (1.0f - a_lstm_1_gates[20] * a_lstm_1_gates[20]);
-    d_lstm_1_z[0] = d_lstm_1_gates[0] * a_lstm_1_gates[0] * (1.0f - a_lstm_1_gates[0]);
-    d_lstm_1_z[1] = d_lstm_1_gates[1] * a_lstm_1_gates[1] * (1.0f - a_lstm_1_gates[1]);
-    d_lstm_1_z[2] = d_lstm_1_gates[2] * a_lstm_1_gates[2] * (1.0f - a_lstm_1_gates[2]);
-    d_lstm_1_z[3] = d_lstm_1_gates[3] * a_lstm_1_gates[3] * (1.0f - a_lstm_1_gates[3]);
-    d_lstm_1_z[4] = d_lstm_1_gates[4] * a_lstm_1_gates[4] * (1.0f - a_lstm_1_gates[4]);
-    d_lstm_1_z[5] = d_lstm_1_gates[5] * a_lstm_1_gates[5] * (1.0f - a_lstm_1_gates[5]);
-    d_lstm_1_z[6] = d_lstm_1_gates[6] * a_lstm_1_gates[6] * (1.0f - a_lstm_1_gates[6]);
-    g_lstm_1_bias[0] += d_lstm_1_gates[0] * a_lstm_1_gates[0] * (1.0f - a_lstm_1_gates[0]);
-    g_lstm_1_bias[1] += d_lstm_1_gates[1] * a_lstm_1_gates[1] * (1.0f - a_lstm_1_gates[1]);
-    g_lstm_1_bias[2] += d_lstm_1_gates[2] * a_lstm_1_gates[2] * (1.0f - a_lstm_1_gates[2]);
-    g_lstm_1_bias[3] += d_lstm_1_gates[3] * a_lstm_1_gates[3] * (1.0f - a_lstm_1_gates[3]);
-    g_lstm_1_bias[4] += d_lstm_1_gates[4] * a_lstm_1_gates[4] * (1.0f - a_lstm_1_gates[4]);
-    g_lstm_1_bias[5] += d_lstm_1_gates[5] * a_lstm_1_gates[5] * (1.0f - a_lstm_1_gates[5]);
-    g_lstm_1_bias[6] += d_lstm_1_gates[6] * a_lstm_1_gates[6] * (1.0f - a_lstm_1_gates[6]);
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 28; ++q)
-          sum += d_lstm_1_z[r * 28 + q] * w_lstm_1_kernel[q + c * 28];
-        d_lstm_h[r * 5 + c] = sum;
+    {
+      const float *const A = a_lstm_1_h + t * 7 - 7;
+      const float *const B = d_lstm_1_z + t * 28;
+      float *const C = g_lstm_1_recurrent_kernel + 0;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[4][28];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 28 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 56 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 14];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 28 + j + jj] = acc[r][jj];
+        }
       }
-    }
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 28; ++c) {
-        float sum = g_lstm_1_kernel[r * 28 + c];
-        for (int q = 0; q < 2; ++q)
-          sum += a_lstm_h[r + q * 5] * d_lstm_1_z[q * 28 + c];
-        g_lstm_1_kernel[r * 28 + c] = sum;
-      }
-    }
-    for (int t = 1; t >= 1; --t) {
-      d_lstm_gates[t * 20 + 15] = d_lstm_h[t * 5] * tanhf(a_lstm_c[t * 5]);
-      d_lstm_gates[t * 20 + 16] = d_lstm_h[t * 5 + 1] * tanhf(a_lstm_c[t * 5 + 1]);
-      d_lstm_gates[t * 20 + 17] = d_lstm_h[t * 5 + 2] * tanhf(a_lstm_c[t * 5 + 2]);
-      d_lstm_gates[t * 20 + 18] = d_lstm_h[t * 5 + 3] * tanhf(a_lstm_c[t * 5 + 3]);
-      d_lstm_gates[t * 20 + 19] = d_lstm_h[t * 5 + 4] * tanhf(a_lstm_c[t * 5 + 4]);
-      d_lstm_c[t * 5] = d_lstm_h[t * 5] * a_lstm_gates[t * 20 + 15] *
-                        (1.0f - tanhf(a_lstm_c[t * 5]) * tanhf(a_lstm_c[t * 5]));
-      d_lstm_c[t * 5 + 1] = d_lstm_h[t * 5 + 1] * a_lstm_gates[t * 20 + 16] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 1]) * tanhf(a_lstm_c[t * 5 + 1]));
-      d_lstm_c[t * 5 + 2] = d_lstm_h[t * 5 + 2] * a_lstm_gates[t * 20 + 17] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 2]) * tanhf(a_lstm_c[t * 5 + 2]));
-      d_lstm_c[t * 5 + 3] = d_lstm_h[t * 5 + 3] * a_lstm_gates[t * 20 + 18] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 3]) * tanhf(a_lstm_c[t * 5 + 3]));
-      d_lstm_c[t * 5 + 4] = d_lstm_h[t * 5 + 4] * a_lstm_gates[t * 20 + 19] *
-                            (1.0f - tanhf(a_lstm_c[t * 5 + 4]) * tanhf(a_lstm_c[t * 5 + 4]));
-      d_lstm_gates[t * 20 + 5] = d_lstm_c[t * 5] * a_lstm_c[t * 5 - 5];
-      d_lstm_gates[t * 20 + 6] = d_lstm_c[t * 5 + 1] * a_lstm_c[t * 5 - 4];
-      d_lstm_gates[t * 20 + 7] = d_lstm_c[t * 5 + 2] * a_lstm_c[t * 5 - 3];
-      d_lstm_gates[t * 20 + 8] = d_lstm_c[t * 5 + 3] * a_lstm_c[t * 5 - 2];
-      d_lstm_gates[t * 20 + 9] = d_lstm_c[t * 5 + 4] * a_lstm_c[t * 5 - 1];
-      d_lstm_c[t * 5 - 5] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 5];
-      d_lstm_c[t * 5 - 4] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 6];
-      d_lstm_c[t * 5 - 3] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 7];
-      d_lstm_c[t * 5 - 2] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 8];
-      d_lstm_c[t * 5 - 1] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 9];
-      d_lstm_gates[t * 20] = d_lstm_c[t * 5] * a_lstm_gates[t * 20 + 10];
-      d_lstm_gates[t * 20 + 1] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 11];
-      d_lstm_gates[t * 20 + 2] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 12];
-      d_lstm_gates[t * 20 + 3] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 13];
-      d_lstm_gates[t * 20 + 4] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 14];
-      d_lstm_gates[t * 20 + 10] = d_lstm_c[t * 5] * a_lstm_gates[t * 20];
-      d_lstm_gates[t * 20 + 11] = d_lstm_c[t * 5 + 1] * a_lstm_gates[t * 20 + 1];
-      d_lstm_gates[t * 20 + 12] = d_lstm_c[t * 5 + 2] * a_lstm_gates[t * 20 + 2];
-      d_lstm_gates[t * 20 + 13] = d_lstm_c[t * 5 + 3] * a_lstm_gates[t * 20 + 3];
-      d_lstm_gates[t * 20 + 14] = d_lstm_c[t * 5 + 4] * a_lstm_gates[t * 20 + 4];
-      d_lstm_z[t * 20 + 15] = d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                              (1.0f - a_lstm_gates[t * 20 + 15]);
-      d_lstm_z[t * 20 + 16] = d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                              (1.0f - a_lstm_gates[t * 20 + 16]);
-      d_lstm_z[t * 20 + 17] = d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                              (1.0f - a_lstm_gates[t * 20 + 17]);
-      d_lstm_z[t * 20 + 18] = d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                              (1.0f - a_lstm_gates[t * 20 + 18]);
-      d_lstm_z[t * 20 + 19] = d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                              (1.0f - a_lstm_gates[t * 20 + 19]);
-      g_lstm_bias[15] += d_lstm_gates[t * 20 + 15] * a_lstm_gates[t * 20 + 15] *
-                         (1.0f - a_lstm_gates[t * 20 + 15]);
-      g_lstm_bias[16] += d_lstm_gates[t * 20 + 16] * a_lstm_gates[t * 20 + 16] *
-                         (1.0f - a_lstm_gates[t * 20 + 16]);
-      g_lstm_bias[17] += d_lstm_gates[t * 20 + 17] * a_lstm_gates[t * 20 + 17] *
-                         (1.0f - a_lstm_gates[t * 20 + 17]);
-      g_lstm_bias[18] += d_lstm_gates[t * 20 + 18] * a_lstm_gates[t * 20 + 18] *
-                         (1.0f - a_lstm_gates[t * 20 + 18]);
-      g_lstm_bias[19] += d_lstm_gates[t * 20 + 19] * a_lstm_gates[t * 20 + 19] *
-                         (1.0f - a_lstm_gates[t * 20 + 19]);
-      d_lstm_z[t * 20 + 10] = d_lstm_gates[t * 20 + 10] *
-                              (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      d_lstm_z[t * 20 + 11] = d_lstm_gates[t * 20 + 11] *
-                              (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      d_lstm_z[t * 20 + 12] = d_lstm_gates[t * 20 + 12] *
-                              (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      d_lstm_z[t * 20 + 13] = d_lstm_gates[t * 20 + 13] *
-                              (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      d_lstm_z[t * 20 + 14] = d_lstm_gates[t * 20 + 14] *
-                              (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      g_lstm_bias[10] += d_lstm_gates[t * 20 + 10] *
-                         (1.0f - a_lstm_gates[t * 20 + 10] * a_lstm_gates[t * 20 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 20 + 11] *
-                         (1.0f - a_lstm_gates[t * 20 + 11] * a_lstm_gates[t * 20 + 11]);
-      g_lstm_bias[12] += d_lstm_gates[t * 20 + 12] *
-                         (1.0f - a_lstm_gates[t * 20 + 12] * a_lstm_gates[t * 20 + 12]);
-      g_lstm_bias[13] += d_lstm_gates[t * 20 + 13] *
-                         (1.0f - a_lstm_gates[t * 20 + 13] * a_lstm_gates[t * 20 + 13]);
-      g_lstm_bias[14] += d_lstm_gates[t * 20 + 14] *
-                         (1.0f - a_lstm_gates[t * 20 + 14] * a_lstm_gates[t * 20 + 14]);
-      d_lstm_z[t * 20 + 5] =
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      d_lstm_z[t * 20 + 6] =
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      d_lstm_z[t * 20 + 7] =
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      d_lstm_z[t * 20 + 8] =
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      d_lstm_z[t * 20 + 9] =
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 20 + 5] * a_lstm_gates[t * 20 + 5] * (1.0f - a_lstm_gates[t * 20 + 5]);
-      g_lstm_bias[6] +=
-          d_lstm_gates[t * 20 + 6] * a_lstm_gates[t * 20 + 6] * (1.0f - a_lstm_gates[t * 20 + 6]);
-      g_lstm_bias[7] +=
-          d_lstm_gates[t * 20 + 7] * a_lstm_gates[t * 20 + 7] * (1.0f - a_lstm_gates[t * 20 + 7]);
-      g_lstm_bias[8] +=
-          d_lstm_gates[t * 20 + 8] * a_lstm_gates[t * 20 + 8] * (1.0f - a_lstm_gates[t * 20 + 8]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 20 + 9] * a_lstm_gates[t * 20 + 9] * (1.0f - a_lstm_gates[t * 20 + 9]);
-      d_lstm_z[t * 20] =
-          d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      d_lstm_z[t * 20 + 1] =
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      d_lstm_z[t * 20 + 2] =
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      d_lstm_z[t * 20 + 3] =
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      d_lstm_z[t * 20 + 4] =
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      g_lstm_bias[0] += d_lstm_gates[t * 20] * a_lstm_gates[t * 20] * (1.0f - a_lstm_gates[t * 20]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 20 + 1] * a_lstm_gates[t * 20 + 1] * (1.0f - a_lstm_gates[t * 20 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 20 + 2] * a_lstm_gates[t * 20 + 2] * (1.0f - a_lstm_gates[t * 20 + 2]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 20 + 3] * a_lstm_gates[t * 20 + 3] * (1.0f - a_lstm_gates[t * 20 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 20 + 4] * a_lstm_gates[t * 20 + 4] * (1.0f - a_lstm_gates[t * 20 + 4]);
-      for (int c = 0; c < 5; ++c) {
-        float sum = d_lstm_h[t * 5 + c - 5];
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[t * 20 + q] * w_lstm_recurrent_kernel[q + c * 20];
-        d_lstm_h[t * 5 + c - 5] = sum;
-      }
-      for (int r = 0; r < 5; ++r) {
-        for (int c = 0; c < 20; ++c) {
-          float sum = g_lstm_recurrent_kernel[r * 20 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_h[t * 5 + r + q * 5 - 5] * d_lstm_z[t * 20 + q * 20 + c];
-          g_lstm_recurrent_kernel[r * 20 + c] = sum;
+      for (int i = 4; i < 7; ++i) {
+        for (int j = 0; j < 28; j += 28) {
+          float acc[1][28];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] = C[(i + r) * 28 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 56 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 14];
+              for (int jj = 0; jj < 28; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 28; ++jj)
+              C[(i + r) * 28 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_gates[15] = d_lstm_h[0] * tanhf(a_lstm_c[0]);
-    d_lstm_gates[16] = d_lstm_h[1] * tanhf(a_lstm_c[1]);
-    d_lstm_gates[17] = d_lstm_h[2] * tanhf(a_lstm_c[2]);
-    d_lstm_gates[18] = d_lstm_h[3] * tanhf(a_lstm_c[3]);
-    d_lstm_gates[19] = d_lstm_h[4] * tanhf(a_lstm_c[4]);
-    d_lstm_c[0] +=
-        d_lstm_h[0] * a_lstm_gates[15] * (1.0f - tanhf(a_lstm_c[0]) * tanhf(a_lstm_c[0]));
-    d_lstm_c[1] +=
-        d_lstm_h[1] * a_lstm_gates[16] * (1.0f - tanhf(a_lstm_c[1]) * tanhf(a_lstm_c[1]));
-    d_lstm_c[2] +=
-        d_lstm_h[2] * a_lstm_gates[17] * (1.0f - tanhf(a_lstm_c[2]) * tanhf(a_lstm_c[2]));
-    d_lstm_c[3] +=
-        d_lstm_h[3] * a_lstm_gates[18] * (1.0f - tanhf(a_lstm_c[3]) * tanhf(a_lstm_c[3]));
-    d_lstm_c[4] +=
-        d_lstm_h[4] * a_lstm_gates[19] * (1.0f - tanhf(a_lstm_c[4]) * tanhf(a_lstm_c[4]));
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[10];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[11];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[12];
-    d_lstm_gates[3] = d_lstm_c[3] * a_lstm_gates[13];
-    d_lstm_gates[4] = d_lstm_c[4] * a_lstm_gates[14];
-    d_lstm_gates[10] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[11] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[12] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_gates[13] = d_lstm_c[3] * a_lstm_gates[3];
-    d_lstm_gates[14] = d_lstm_c[4] * a_lstm_gates[4];
-    d_lstm_z[15] = d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    d_lstm_z[16] = d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    d_lstm_z[17] = d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    d_lstm_z[18] = d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    d_lstm_z[19] = d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    g_lstm_bias[15] += d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    g_lstm_bias[16] += d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    g_lstm_bias[17] += d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    g_lstm_bias[18] += d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    g_lstm_bias[19] += d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    d_lstm_z[10] = d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    d_lstm_z[12] = d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    d_lstm_z[13] = d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    d_lstm_z[14] = d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    g_lstm_bias[10] += d_lstm_gates[10] * (1.0f - a_lstm_gates[10] * a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * (1.0f - a_lstm_gates[11] * a_lstm_gates[11]);
-    g_lstm_bias[12] += d_lstm_gates[12] * (1.0f - a_lstm_gates[12] * a_lstm_gates[12]);
-    g_lstm_bias[13] += d_lstm_gates[13] * (1.0f - a_lstm_gates[13] * a_lstm_gates[13]);
-    g_lstm_bias[14] += d_lstm_gates[14] * (1.0f - a_lstm_gates[14] * a_lstm_gates[14]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    d_lstm_z[3] = d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    d_lstm_z[4] = d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[3] += d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    g_lstm_bias[4] += d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 10; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 20; ++q)
-          sum += d_lstm_z[r * 20 + q] * w_lstm_kernel[q + c * 20];
-        dx_b[r * 10 + c] = sum;
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_1_gates[b * 56 + 21] = d_lstm_1_h[b * 14] * tanhf(a_lstm_1_c[b * 14]);
+    d_lstm_1_gates[b * 56 + 22] = d_lstm_1_h[b * 14 + 1] * tanhf(a_lstm_1_c[b * 14 + 1]);
+    d_lstm_1_gates[b * 56 + 23] = d_lstm_1_h[b * 14 + 2] * tanhf(a_lstm_1_c[b * 14 + 2]);
+    d_lstm_1_gates[b * 56 + 24] = d_lstm_1_h[b * 14 + 3] * tanhf(a_lstm_1_c[b * 14 + 3]);
+    d_lstm_1_gates[b * 56 + 25] = d_lstm_1_h[b * 14 + 4] * tanhf(a_lstm_1_c[b * 14 + 4]);
+    d_lstm_1_gates[b * 56 + 26] = d_lstm_1_h[b * 14 + 5] * tanhf(a_lstm_1_c[b * 14 + 5]);
+    d_lstm_1_gates[b * 56 + 27] = d_lstm_1_h[b * 14 + 6] * tanhf(a_lstm_1_c[b * 14 + 6]);
+    d_lstm_1_c[b * 14] += d_lstm_1_h[b * 14] * a_lstm_1_gates[b * 56 + 21] *
+                          (1.0f - tanhf(a_lstm_1_c[b * 14]) * tanhf(a_lstm_1_c[b * 14]));
+    d_lstm_1_c[b * 14 + 1] +=
+        d_lstm_1_h[b * 14 + 1] * a_lstm_1_gates[b * 56 + 22] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 1]) * tanhf(a_lstm_1_c[b * 14 + 1]));
+    d_lstm_1_c[b * 14 + 2] +=
+        d_lstm_1_h[b * 14 + 2] * a_lstm_1_gates[b * 56 + 23] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 2]) * tanhf(a_lstm_1_c[b * 14 + 2]));
+    d_lstm_1_c[b * 14 + 3] +=
+        d_lstm_1_h[b * 14 + 3] * a_lstm_1_gates[b * 56 + 24] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 3]) * tanhf(a_lstm_1_c[b * 14 + 3]));
+    d_lstm_1_c[b * 14 + 4] +=
+        d_lstm_1_h[b * 14 + 4] * a_lstm_1_gates[b * 56 + 25] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 4]) * tanhf(a_lstm_1_c[b * 14 + 4]));
+    d_lstm_1_c[b * 14 + 5] +=
+        d_lstm_1_h[b * 14 + 5] * a_lstm_1_gates[b * 56 + 26] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 5]) * tanhf(a_lstm_1_c[b * 14 + 5]));
+    d_lstm_1_c[b * 14 + 6] +=
+        d_lstm_1_h[b * 14 + 6] * a_lstm_1_gates[b * 56 + 27] *
+        (1.0f - tanhf(a_lstm_1_c[b * 14 + 6]) * tanhf(a_lstm_1_c[b * 14 + 6]));
+    d_lstm_1_gates[b * 56] = d_lstm_1_c[b * 14] * a_lstm_1_gates[b * 56 + 14];
+    d_lstm_1_gates[b * 56 + 1] = d_lstm_1_c[b * 14 + 1] * a_lstm_1_gates[b * 56 + 15];
+    d_lstm_1_gates[b * 56 + 2] = d_lstm_1_c[b * 14 + 2] * a_lstm_1_gates[b * 56 + 16];
+    d_lstm_1_gates[b * 56 + 3] = d_lstm_1_c[b * 14 + 3] * a_lstm_1_gates[b * 56 + 17];
+    d_lstm_1_gates[b * 56 + 4] = d_lstm_1_c[b * 14 + 4] * a_lstm_1_gates[b * 56 + 18];
+    d_lstm_1_gates[b * 56 + 5] = d_lstm_1_c[b * 14 + 5] * a_lstm_1_gates[b * 56 + 19];
+    d_lstm_1_gates[b * 56 + 6] = d_lstm_1_c[b * 14 + 6] * a_lstm_1_gates[b * 56 + 20];
+    d_lstm_1_gates[b * 56 + 14] = d_lstm_1_c[b * 14] * a_lstm_1_gates[b * 56];
+    d_lstm_1_gates[b * 56 + 15] = d_lstm_1_c[b * 14 + 1] * a_lstm_1_gates[b * 56 + 1];
+    d_lstm_1_gates[b * 56 + 16] = d_lstm_1_c[b * 14 + 2] * a_lstm_1_gates[b * 56 + 2];
+    d_lstm_1_gates[b * 56 + 17] = d_lstm_1_c[b * 14 + 3] * a_lstm_1_gates[b * 56 + 3];
+    d_lstm_1_gates[b * 56 + 18] = d_lstm_1_c[b * 14 + 4] * a_lstm_1_gates[b * 56 + 4];
+    d_lstm_1_gates[b * 56 + 19] = d_lstm_1_c[b * 14 + 5] * a_lstm_1_gates[b * 56 + 5];
+    d_lstm_1_gates[b * 56 + 20] = d_lstm_1_c[b * 14 + 6] * a_lstm_1_gates[b * 56 + 6];
+    d_lstm_1_z[b * 56 + 21] = d_lstm_1_gates[b * 56 + 21] * a_lstm_1_gates[b * 56 + 21] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 21]);
+    d_lstm_1_z[b * 56 + 22] = d_lstm_1_gates[b * 56 + 22] * a_lstm_1_gates[b * 56 + 22] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 22]);
+    d_lstm_1_z[b * 56 + 23] = d_lstm_1_gates[b * 56 + 23] * a_lstm_1_gates[b * 56 + 23] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 23]);
+    d_lstm_1_z[b * 56 + 24] = d_lstm_1_gates[b * 56 + 24] * a_lstm_1_gates[b * 56 + 24] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 24]);
+    d_lstm_1_z[b * 56 + 25] = d_lstm_1_gates[b * 56 + 25] * a_lstm_1_gates[b * 56 + 25] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 25]);
+    d_lstm_1_z[b * 56 + 26] = d_lstm_1_gates[b * 56 + 26] * a_lstm_1_gates[b * 56 + 26] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 26]);
+    d_lstm_1_z[b * 56 + 27] = d_lstm_1_gates[b * 56 + 27] * a_lstm_1_gates[b * 56 + 27] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 27]);
+    g_lstm_1_bias[21] += d_lstm_1_gates[b * 56 + 21] * a_lstm_1_gates[b * 56 + 21] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 21]);
+    g_lstm_1_bias[22] += d_lstm_1_gates[b * 56 + 22] * a_lstm_1_gates[b * 56 + 22] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 22]);
+    g_lstm_1_bias[23] += d_lstm_1_gates[b * 56 + 23] * a_lstm_1_gates[b * 56 + 23] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 23]);
+    g_lstm_1_bias[24] += d_lstm_1_gates[b * 56 + 24] * a_lstm_1_gates[b * 56 + 24] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 24]);
+    g_lstm_1_bias[25] += d_lstm_1_gates[b * 56 + 25] * a_lstm_1_gates[b * 56 + 25] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 25]);
+    g_lstm_1_bias[26] += d_lstm_1_gates[b * 56 + 26] * a_lstm_1_gates[b * 56 + 26] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 26]);
+    g_lstm_1_bias[27] += d_lstm_1_gates[b * 56 + 27] * a_lstm_1_gates[b * 56 + 27] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 27]);
+    d_lstm_1_z[b * 56 + 14] = d_lstm_1_gates[b * 56 + 14] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 14] * a_lstm_1_gates[b * 56 + 14]);
+    d_lstm_1_z[b * 56 + 15] = d_lstm_1_gates[b * 56 + 15] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 15] * a_lstm_1_gates[b * 56 + 15]);
+    d_lstm_1_z[b * 56 + 16] = d_lstm_1_gates[b * 56 + 16] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 16] * a_lstm_1_gates[b * 56 + 16]);
+    d_lstm_1_z[b * 56 + 17] = d_lstm_1_gates[b * 56 + 17] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 17] * a_lstm_1_gates[b * 56 + 17]);
+    d_lstm_1_z[b * 56 + 18] = d_lstm_1_gates[b * 56 + 18] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 18] * a_lstm_1_gates[b * 56 + 18]);
+    d_lstm_1_z[b * 56 + 19] = d_lstm_1_gates[b * 56 + 19] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 19] * a_lstm_1_gates[b * 56 + 19]);
+    d_lstm_1_z[b * 56 + 20] = d_lstm_1_gates[b * 56 + 20] *
+                              (1.0f - a_lstm_1_gates[b * 56 + 20] * a_lstm_1_gates[b * 56 + 20]);
+    g_lstm_1_bias[14] += d_lstm_1_gates[b * 56 + 14] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 14] * a_lstm_1_gates[b * 56 + 14]);
+    g_lstm_1_bias[15] += d_lstm_1_gates[b * 56 + 15] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 15] * a_lstm_1_gates[b * 56 + 15]);
+    g_lstm_1_bias[16] += d_lstm_1_gates[b * 56 + 16] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 16] * a_lstm_1_gates[b * 56 + 16]);
+    g_lstm_1_bias[17] += d_lstm_1_gates[b * 56 + 17] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 17] * a_lstm_1_gates[b * 56 + 17]);
+    g_lstm_1_bias[18] += d_lstm_1_gates[b * 56 + 18] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 18] * a_lstm_1_gates[b * 56 + 18]);
+    g_lstm_1_bias[19] += d_lstm_1_gates[b * 56 + 19] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 19] * a_lstm_1_gates[b * 56 + 19]);
+    g_lstm_1_bias[20] += d_lstm_1_gates[b * 56 + 20] *
+                         (1.0f - a_lstm_1_gates[b * 56 + 20] * a_lstm_1_gates[b * 56 + 20]);
+    d_lstm_1_z[b * 56] =
+        d_lstm_1_gates[b * 56] * a_lstm_1_gates[b * 56] * (1.0f - a_lstm_1_gates[b * 56]);
+    d_lstm_1_z[b * 56 + 1] = d_lstm_1_gates[b * 56 + 1] * a_lstm_1_gates[b * 56 + 1] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 1]);
+    d_lstm_1_z[b * 56 + 2] = d_lstm_1_gates[b * 56 + 2] * a_lstm_1_gates[b * 56 + 2] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 2]);
+    d_lstm_1_z[b * 56 + 3] = d_lstm_1_gates[b * 56 + 3] * a_lstm_1_gates[b * 56 + 3] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 3]);
+    d_lstm_1_z[b * 56 + 4] = d_lstm_1_gates[b * 56 + 4] * a_lstm_1_gates[b * 56 + 4] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 4]);
+    d_lstm_1_z[b * 56 + 5] = d_lstm_1_gates[b * 56 + 5] * a_lstm_1_gates[b * 56 + 5] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 5]);
+    d_lstm_1_z[b * 56 + 6] = d_lstm_1_gates[b * 56 + 6] * a_lstm_1_gates[b * 56 + 6] *
+                             (1.0f - a_lstm_1_gates[b * 56 + 6]);
+    g_lstm_1_bias[0] +=
+        d_lstm_1_gates[b * 56] * a_lstm_1_gates[b * 56] * (1.0f - a_lstm_1_gates[b * 56]);
+    g_lstm_1_bias[1] += d_lstm_1_gates[b * 56 + 1] * a_lstm_1_gates[b * 56 + 1] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 1]);
+    g_lstm_1_bias[2] += d_lstm_1_gates[b * 56 + 2] * a_lstm_1_gates[b * 56 + 2] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 2]);
+    g_lstm_1_bias[3] += d_lstm_1_gates[b * 56 + 3] * a_lstm_1_gates[b * 56 + 3] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 3]);
+    g_lstm_1_bias[4] += d_lstm_1_gates[b * 56 + 4] * a_lstm_1_gates[b * 56 + 4] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 4]);
+    g_lstm_1_bias[5] += d_lstm_1_gates[b * 56 + 5] * a_lstm_1_gates[b * 56 + 5] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 5]);
+    g_lstm_1_bias[6] += d_lstm_1_gates[b * 56 + 6] * a_lstm_1_gates[b * 56 + 6] *
+                        (1.0f - a_lstm_1_gates[b * 56 + 6]);
+  }
+  {
+    const float *const A = d_lstm_1_z + 0;
+    const float *const B = wt_lstm_1_kernel + 0;
+    float *const C = d_lstm_h + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 28; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 28 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
     }
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        float sum = g_lstm_kernel[r * 20 + c];
-        for (int q = 0; q < 2; ++q)
-          sum += a_x[r + q * 10] * d_lstm_z[q * 20 + c];
-        g_lstm_kernel[r * 20 + c] = sum;
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 28; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 28 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_lstm_h + 0;
+    const float *const B = d_lstm_1_z + 0;
+    float *const C = g_lstm_1_kernel + 0;
+    for (int i = 0; i < 4; i += 4) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[4][28];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 4; i < 5; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 5];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int t = 1; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_gates[b * 40 + t * 20 + 15] =
+          d_lstm_h[b * 10 + t * 5] * tanhf(a_lstm_c[b * 10 + t * 5]);
+      d_lstm_gates[b * 40 + t * 20 + 16] =
+          d_lstm_h[b * 10 + t * 5 + 1] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+      d_lstm_gates[b * 40 + t * 20 + 17] =
+          d_lstm_h[b * 10 + t * 5 + 2] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+      d_lstm_gates[b * 40 + t * 20 + 18] =
+          d_lstm_h[b * 10 + t * 5 + 3] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+      d_lstm_gates[b * 40 + t * 20 + 19] =
+          d_lstm_h[b * 10 + t * 5 + 4] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+      d_lstm_c[b * 10 + t * 5] =
+          d_lstm_h[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 15] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5]) * tanhf(a_lstm_c[b * 10 + t * 5]));
+      d_lstm_c[b * 10 + t * 5 + 1] =
+          d_lstm_h[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 16] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 1]) * tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
+      d_lstm_c[b * 10 + t * 5 + 2] =
+          d_lstm_h[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 17] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 2]) * tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
+      d_lstm_c[b * 10 + t * 5 + 3] =
+          d_lstm_h[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 18] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 3]) * tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
+      d_lstm_c[b * 10 + t * 5 + 4] =
+          d_lstm_h[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 19] *
+          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 4]) * tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
+      d_lstm_gates[b * 40 + t * 20 + 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_c[b * 10 + t * 5 - 5];
+      d_lstm_gates[b * 40 + t * 20 + 6] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_c[b * 10 + t * 5 - 4];
+      d_lstm_gates[b * 40 + t * 20 + 7] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_c[b * 10 + t * 5 - 3];
+      d_lstm_gates[b * 40 + t * 20 + 8] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_c[b * 10 + t * 5 - 2];
+      d_lstm_gates[b * 40 + t * 20 + 9] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_c[b * 10 + t * 5 - 1];
+      d_lstm_c[b * 10 + t * 5 - 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 5];
+      d_lstm_c[b * 10 + t * 5 - 4] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 6];
+      d_lstm_c[b * 10 + t * 5 - 3] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 7];
+      d_lstm_c[b * 10 + t * 5 - 2] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 8];
+      d_lstm_c[b * 10 + t * 5 - 1] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 9];
+      d_lstm_gates[b * 40 + t * 20] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 10];
+      d_lstm_gates[b * 40 + t * 20 + 1] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 11];
+      d_lstm_gates[b * 40 + t * 20 + 2] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 12];
+      d_lstm_gates[b * 40 + t * 20 + 3] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 13];
+      d_lstm_gates[b * 40 + t * 20 + 4] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 14];
+      d_lstm_gates[b * 40 + t * 20 + 10] = d_lstm_c[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20];
+      d_lstm_gates[b * 40 + t * 20 + 11] =
+          d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 1];
+      d_lstm_gates[b * 40 + t * 20 + 12] =
+          d_lstm_c[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 2];
+      d_lstm_gates[b * 40 + t * 20 + 13] =
+          d_lstm_c[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 3];
+      d_lstm_gates[b * 40 + t * 20 + 14] =
+          d_lstm_c[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 4];
+      d_lstm_z[b * 40 + t * 20 + 15] = d_lstm_gates[b * 40 + t * 20 + 15] *
+                                       a_lstm_gates[b * 40 + t * 20 + 15] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 15]);
+      d_lstm_z[b * 40 + t * 20 + 16] = d_lstm_gates[b * 40 + t * 20 + 16] *
+                                       a_lstm_gates[b * 40 + t * 20 + 16] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 16]);
+      d_lstm_z[b * 40 + t * 20 + 17] = d_lstm_gates[b * 40 + t * 20 + 17] *
+                                       a_lstm_gates[b * 40 + t * 20 + 17] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 17]);
+      d_lstm_z[b * 40 + t * 20 + 18] = d_lstm_gates[b * 40 + t * 20 + 18] *
+                                       a_lstm_gates[b * 40 + t * 20 + 18] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 18]);
+      d_lstm_z[b * 40 + t * 20 + 19] = d_lstm_gates[b * 40 + t * 20 + 19] *
+                                       a_lstm_gates[b * 40 + t * 20 + 19] *
+                                       (1.0f - a_lstm_gates[b * 40 + t * 20 + 19]);
+      g_lstm_bias[15] += d_lstm_gates[b * 40 + t * 20 + 15] * a_lstm_gates[b * 40 + t * 20 + 15] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 15]);
+      g_lstm_bias[16] += d_lstm_gates[b * 40 + t * 20 + 16] * a_lstm_gates[b * 40 + t * 20 + 16] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 16]);
+      g_lstm_bias[17] += d_lstm_gates[b * 40 + t * 20 + 17] * a_lstm_gates[b * 40 + t * 20 + 17] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 17]);
+      g_lstm_bias[18] += d_lstm_gates[b * 40 + t * 20 + 18] * a_lstm_gates[b * 40 + t * 20 + 18] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 18]);
+      g_lstm_bias[19] += d_lstm_gates[b * 40 + t * 20 + 19] * a_lstm_gates[b * 40 + t * 20 + 19] *
+                         (1.0f - a_lstm_gates[b * 40 + t * 20 + 19]);
+      d_lstm_z[b * 40 + t * 20 + 10] =
+          d_lstm_gates[b * 40 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 10] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      d_lstm_z[b * 40 + t * 20 + 11] =
+          d_lstm_gates[b * 40 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 11] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      d_lstm_z[b * 40 + t * 20 + 12] =
+          d_lstm_gates[b * 40 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 12] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      d_lstm_z[b * 40 + t * 20 + 13] =
+          d_lstm_gates[b * 40 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 13] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      d_lstm_z[b * 40 + t * 20 + 14] =
+          d_lstm_gates[b * 40 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 14] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      g_lstm_bias[10] +=
+          d_lstm_gates[b * 40 + t * 20 + 10] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 10] * a_lstm_gates[b * 40 + t * 20 + 10]);
+      g_lstm_bias[11] +=
+          d_lstm_gates[b * 40 + t * 20 + 11] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 11] * a_lstm_gates[b * 40 + t * 20 + 11]);
+      g_lstm_bias[12] +=
+          d_lstm_gates[b * 40 + t * 20 + 12] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 12] * a_lstm_gates[b * 40 + t * 20 + 12]);
+      g_lstm_bias[13] +=
+          d_lstm_gates[b * 40 + t * 20 + 13] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 13] * a_lstm_gates[b * 40 + t * 20 + 13]);
+      g_lstm_bias[14] +=
+          d_lstm_gates[b * 40 + t * 20 + 14] *
+          (1.0f - a_lstm_gates[b * 40 + t * 20 + 14] * a_lstm_gates[b * 40 + t * 20 + 14]);
+      d_lstm_z[b * 40 + t * 20 + 5] = d_lstm_gates[b * 40 + t * 20 + 5] *
+                                      a_lstm_gates[b * 40 + t * 20 + 5] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 5]);
+      d_lstm_z[b * 40 + t * 20 + 6] = d_lstm_gates[b * 40 + t * 20 + 6] *
+                                      a_lstm_gates[b * 40 + t * 20 + 6] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 6]);
+      d_lstm_z[b * 40 + t * 20 + 7] = d_lstm_gates[b * 40 + t * 20 + 7] *
+                                      a_lstm_gates[b * 40 + t * 20 + 7] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 7]);
+      d_lstm_z[b * 40 + t * 20 + 8] = d_lstm_gates[b * 40 + t * 20 + 8] *
+                                      a_lstm_gates[b * 40 + t * 20 + 8] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 8]);
+      d_lstm_z[b * 40 + t * 20 + 9] = d_lstm_gates[b * 40 + t * 20 + 9] *
+                                      a_lstm_gates[b * 40 + t * 20 + 9] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 9]);
+      g_lstm_bias[5] += d_lstm_gates[b * 40 + t * 20 + 5] * a_lstm_gates[b * 40 + t * 20 + 5] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 5]);
+      g_lstm_bias[6] += d_lstm_gates[b * 40 + t * 20 + 6] * a_lstm_gates[b * 40 + t * 20 + 6] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 6]);
+      g_lstm_bias[7] += d_lstm_gates[b * 40 + t * 20 + 7] * a_lstm_gates[b * 40 + t * 20 + 7] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 7]);
+      g_lstm_bias[8] += d_lstm_gates[b * 40 + t * 20 + 8] * a_lstm_gates[b * 40 + t * 20 + 8] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 8]);
+      g_lstm_bias[9] += d_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_gates[b * 40 + t * 20 + 9] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 9]);
+      d_lstm_z[b * 40 + t * 20] = d_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20] *
+                                  (1.0f - a_lstm_gates[b * 40 + t * 20]);
+      d_lstm_z[b * 40 + t * 20 + 1] = d_lstm_gates[b * 40 + t * 20 + 1] *
+                                      a_lstm_gates[b * 40 + t * 20 + 1] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 1]);
+      d_lstm_z[b * 40 + t * 20 + 2] = d_lstm_gates[b * 40 + t * 20 + 2] *
+                                      a_lstm_gates[b * 40 + t * 20 + 2] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 2]);
+      d_lstm_z[b * 40 + t * 20 + 3] = d_lstm_gates[b * 40 + t * 20 + 3] *
+                                      a_lstm_gates[b * 40 + t * 20 + 3] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 3]);
+      d_lstm_z[b * 40 + t * 20 + 4] = d_lstm_gates[b * 40 + t * 20 + 4] *
+                                      a_lstm_gates[b * 40 + t * 20 + 4] *
+                                      (1.0f - a_lstm_gates[b * 40 + t * 20 + 4]);
+      g_lstm_bias[0] += d_lstm_gates[b * 40 + t * 20] * a_lstm_gates[b * 40 + t * 20] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20]);
+      g_lstm_bias[1] += d_lstm_gates[b * 40 + t * 20 + 1] * a_lstm_gates[b * 40 + t * 20 + 1] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 40 + t * 20 + 2] * a_lstm_gates[b * 40 + t * 20 + 2] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 2]);
+      g_lstm_bias[3] += d_lstm_gates[b * 40 + t * 20 + 3] * a_lstm_gates[b * 40 + t * 20 + 3] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 4] *
+                        (1.0f - a_lstm_gates[b * 40 + t * 20 + 4]);
+    }
+    {
+      const float *const A = d_lstm_z + t * 20;
+      const float *const B = wt_lstm_recurrent_kernel + 0;
+      float *const C = d_lstm_h + t * 5 - 5;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[4][5];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = C[(i + r) * 10 + j + jj];
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 40 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 10 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 5; j += 5) {
+          float acc[1][5];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] = C[(i + r) * 10 + j + jj];
+          for (int p = 0; p < 20; ++p) {
+            const float *const brow = B + p * 5 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 40 + p];
+              for (int jj = 0; jj < 5; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 5; ++jj)
+              C[(i + r) * 10 + j + jj] = acc[r][jj];
+        }
+      }
+    }
+    {
+      const float *const A = a_lstm_h + t * 5 - 5;
+      const float *const B = d_lstm_z + t * 20;
+      float *const C = g_lstm_recurrent_kernel + 0;
+      for (int i = 0; i < 4; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 40 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) + p * 10];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
+      }
+      for (int i = 4; i < 5; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = C[(i + r) * 20 + j + jj];
+          for (int p = 0; p < n; ++p) {
+            const float *const brow = B + p * 40 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) + p * 10];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 20 + j + jj] = acc[r][jj];
+        }
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * tanhf(a_lstm_c[b * 10]);
+    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * tanhf(a_lstm_c[b * 10 + 1]);
+    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * tanhf(a_lstm_c[b * 10 + 2]);
+    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * tanhf(a_lstm_c[b * 10 + 3]);
+    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * tanhf(a_lstm_c[b * 10 + 4]);
+    d_lstm_c[b * 10] += d_lstm_h[b * 10] * a_lstm_gates[b * 40 + 15] *
+                        (1.0f - tanhf(a_lstm_c[b * 10]) * tanhf(a_lstm_c[b * 10]));
+    d_lstm_c[b * 10 + 1] += d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 1]) * tanhf(a_lstm_c[b * 10 + 1]));
+    d_lstm_c[b * 10 + 2] += d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 2]) * tanhf(a_lstm_c[b * 10 + 2]));
+    d_lstm_c[b * 10 + 3] += d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 3]) * tanhf(a_lstm_c[b * 10 + 3]));
+    d_lstm_c[b * 10 + 4] += d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
+                            (1.0f - tanhf(a_lstm_c[b * 10 + 4]) * tanhf(a_lstm_c[b * 10 + 4]));
+    d_lstm_gates[b * 40] = d_lstm_c[b * 10] * a_lstm_gates[b * 40 + 10];
+    d_lstm_gates[b * 40 + 1] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 11];
+    d_lstm_gates[b * 40 + 2] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 12];
+    d_lstm_gates[b * 40 + 3] = d_lstm_c[b * 10 + 3] * a_lstm_gates[b * 40 + 13];
+    d_lstm_gates[b * 40 + 4] = d_lstm_c[b * 10 + 4] * a_lstm_gates[b * 40 + 14];
+    d_lstm_gates[b * 40 + 10] = d_lstm_c[b * 10] * a_lstm_gates[b * 40];
+    d_lstm_gates[b * 40 + 11] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 1];
+    d_lstm_gates[b * 40 + 12] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 2];
+    d_lstm_gates[b * 40 + 13] = d_lstm_c[b * 10 + 3] * a_lstm_gates[b * 40 + 3];
+    d_lstm_gates[b * 40 + 14] = d_lstm_c[b * 10 + 4] * a_lstm_gates[b * 40 + 4];
+    d_lstm_z[b * 40 + 15] =
+        d_lstm_gates[b * 40 + 15] * a_lstm_gates[b * 40 + 15] * (1.0f - a_lstm_gates[b * 40 + 15]);
+    d_lstm_z[b * 40 + 16] =
+        d_lstm_gates[b * 40 + 16] * a_lstm_gates[b * 40 + 16] * (1.0f - a_lstm_gates[b * 40 + 16]);
+    d_lstm_z[b * 40 + 17] =
+        d_lstm_gates[b * 40 + 17] * a_lstm_gates[b * 40 + 17] * (1.0f - a_lstm_gates[b * 40 + 17]);
+    d_lstm_z[b * 40 + 18] =
+        d_lstm_gates[b * 40 + 18] * a_lstm_gates[b * 40 + 18] * (1.0f - a_lstm_gates[b * 40 + 18]);
+    d_lstm_z[b * 40 + 19] =
+        d_lstm_gates[b * 40 + 19] * a_lstm_gates[b * 40 + 19] * (1.0f - a_lstm_gates[b * 40 + 19]);
+    g_lstm_bias[15] +=
+        d_lstm_gates[b * 40 + 15] * a_lstm_gates[b * 40 + 15] * (1.0f - a_lstm_gates[b * 40 + 15]);
+    g_lstm_bias[16] +=
+        d_lstm_gates[b * 40 + 16] * a_lstm_gates[b * 40 + 16] * (1.0f - a_lstm_gates[b * 40 + 16]);
+    g_lstm_bias[17] +=
+        d_lstm_gates[b * 40 + 17] * a_lstm_gates[b * 40 + 17] * (1.0f - a_lstm_gates[b * 40 + 17]);
+    g_lstm_bias[18] +=
+        d_lstm_gates[b * 40 + 18] * a_lstm_gates[b * 40 + 18] * (1.0f - a_lstm_gates[b * 40 + 18]);
+    g_lstm_bias[19] +=
+        d_lstm_gates[b * 40 + 19] * a_lstm_gates[b * 40 + 19] * (1.0f - a_lstm_gates[b * 40 + 19]);
+    d_lstm_z[b * 40 + 10] =
+        d_lstm_gates[b * 40 + 10] * (1.0f - a_lstm_gates[b * 40 + 10] * a_lstm_gates[b * 40 + 10]);
+    d_lstm_z[b * 40 + 11] =
+        d_lstm_gates[b * 40 + 11] * (1.0f - a_lstm_gates[b * 40 + 11] * a_lstm_gates[b * 40 + 11]);
+    d_lstm_z[b * 40 + 12] =
+        d_lstm_gates[b * 40 + 12] * (1.0f - a_lstm_gates[b * 40 + 12] * a_lstm_gates[b * 40 + 12]);
+    d_lstm_z[b * 40 + 13] =
+        d_lstm_gates[b * 40 + 13] * (1.0f - a_lstm_gates[b * 40 + 13] * a_lstm_gates[b * 40 + 13]);
+    d_lstm_z[b * 40 + 14] =
+        d_lstm_gates[b * 40 + 14] * (1.0f - a_lstm_gates[b * 40 + 14] * a_lstm_gates[b * 40 + 14]);
+    g_lstm_bias[10] +=
+        d_lstm_gates[b * 40 + 10] * (1.0f - a_lstm_gates[b * 40 + 10] * a_lstm_gates[b * 40 + 10]);
+    g_lstm_bias[11] +=
+        d_lstm_gates[b * 40 + 11] * (1.0f - a_lstm_gates[b * 40 + 11] * a_lstm_gates[b * 40 + 11]);
+    g_lstm_bias[12] +=
+        d_lstm_gates[b * 40 + 12] * (1.0f - a_lstm_gates[b * 40 + 12] * a_lstm_gates[b * 40 + 12]);
+    g_lstm_bias[13] +=
+        d_lstm_gates[b * 40 + 13] * (1.0f - a_lstm_gates[b * 40 + 13] * a_lstm_gates[b * 40 + 13]);
+    g_lstm_bias[14] +=
+        d_lstm_gates[b * 40 + 14] * (1.0f - a_lstm_gates[b * 40 + 14] * a_lstm_gates[b * 40 + 14]);
+    d_lstm_z[b * 40] = d_lstm_gates[b * 40] * a_lstm_gates[b * 40] * (1.0f - a_lstm_gates[b * 40]);
+    d_lstm_z[b * 40 + 1] =
+        d_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 1] * (1.0f - a_lstm_gates[b * 40 + 1]);
+    d_lstm_z[b * 40 + 2] =
+        d_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 2] * (1.0f - a_lstm_gates[b * 40 + 2]);
+    d_lstm_z[b * 40 + 3] =
+        d_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 3] * (1.0f - a_lstm_gates[b * 40 + 3]);
+    d_lstm_z[b * 40 + 4] =
+        d_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 4] * (1.0f - a_lstm_gates[b * 40 + 4]);
+    g_lstm_bias[0] += d_lstm_gates[b * 40] * a_lstm_gates[b * 40] * (1.0f - a_lstm_gates[b * 40]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 40 + 1] * a_lstm_gates[b * 40 + 1] * (1.0f - a_lstm_gates[b * 40 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 2] * (1.0f - a_lstm_gates[b * 40 + 2]);
+    g_lstm_bias[3] +=
+        d_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 3] * (1.0f - a_lstm_gates[b * 40 + 3]);
+    g_lstm_bias[4] +=
+        d_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 4] * (1.0f - a_lstm_gates[b * 40 + 4]);
+  }
+  {
+    const float *const A = d_lstm_z + 0;
+    const float *const B = wt_lstm_kernel + 0;
+    float *const C = dx_b + 0;
+    int i = 0;
+    for (; i + 4 <= n * 2; i += 4) {
+      for (int j = 0; j < 10; j += 10) {
+        float acc[4][10];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 10 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 20 + p];
+            for (int jj = 0; jj < 10; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            C[(i + r) * 10 + j + jj] = acc[r][jj];
+      }
+    }
+    for (; i < n * 2; ++i) {
+      for (int j = 0; j < 10; j += 10) {
+        float acc[1][10];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 10 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 20 + p];
+            for (int jj = 0; jj < 10; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 10; ++jj)
+            C[(i + r) * 10 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 8; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 10];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
+    for (int i = 8; i < 10; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < n * 2; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) + p * 10];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
       }
     }
   }
@@ -973,17 +1742,53 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   float *const a_dense_y = st->a_dense_y;
   const float *const x_b = x_t;
   float *const y_b = y_t;
-  for (int c = 0; c < 20; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 10; ++q)
-      sum += x_b[q] * w_lstm_kernel[q * 20 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = x_b + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 10; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 10 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
   }
-  for (int c = 0; c < 20; ++c) {
-    float sum = a_lstm_z[c];
-    for (int q = 0; q < 5; ++q)
-      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 20 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = state_lstm + 0;
+    const float *const B = w_lstm_recurrent_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = C[(i + r) * 20 + j + jj];
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 20 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
   a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
@@ -1015,17 +1820,53 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
   a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
   a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
-  for (int c = 0; c < 28; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 5; ++q)
-      sum += a_lstm_h[q] * w_lstm_1_kernel[q * 28 + c];
-    a_lstm_1_z[c] = sum;
+  {
+    const float *const A = a_lstm_h + 0;
+    const float *const B = w_lstm_1_kernel + 0;
+    float *const C = a_lstm_1_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
   }
-  for (int c = 0; c < 28; ++c) {
-    float sum = a_lstm_1_z[c];
-    for (int q = 0; q < 7; ++q)
-      sum += state_lstm_1[q] * w_lstm_1_recurrent_kernel[q * 28 + c];
-    a_lstm_1_z[c] = sum;
+  {
+    const float *const A = state_lstm_1 + 0;
+    const float *const B = w_lstm_1_recurrent_kernel + 0;
+    float *const C = a_lstm_1_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 28; j += 28) {
+        float acc[1][28];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            acc[r][jj] = C[(i + r) * 28 + j + jj];
+        for (int p = 0; p < 7; ++p) {
+          const float *const brow = B + p * 28 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 7 + p];
+            for (int jj = 0; jj < 28; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 28; ++jj)
+            C[(i + r) * 28 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_lstm_1_gates[0] = rnnc_sigmoid(a_lstm_1_z[0] + w_lstm_1_bias[0]);
   a_lstm_1_gates[1] = rnnc_sigmoid(a_lstm_1_z[1] + w_lstm_1_bias[1]);

@@ -39,14 +39,14 @@ typedef struct {
   float a_time_distributed_dense_z[32][9];
   float a_time_distributed_dense_y[32][9];
   float a_time_distributed_dense_logits[32][9];
-  float d_simple_rnn_z[9];
-  float d_simple_rnn_h[9];
-  float d_time_distributed_dense_z[9];
-  float d_time_distributed_dense_logits[9];
-  float d_time_distributed_dense_y[9];
+  float d_simple_rnn_z[32][9];
+  float d_simple_rnn_h[32][9];
+  float d_time_distributed_dense_z[32][9];
+  float d_time_distributed_dense_logits[32][9];
+  float d_time_distributed_dense_y[32][9];
   float y[32 * 9];
   float dloss[32 * 9];
-  float dx_sink[9];
+  float dx_sink[32 * 9];
   seed12_params grad;
 } seed12_scratch;
 

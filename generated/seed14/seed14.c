@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char seed14_params_are_flat[sizeof(seed14_params) == 1871 * sizeof(float) ? 1 : -1];
 
@@ -81,310 +83,492 @@ void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, f
   const float *const w_dense_bias = p->flat + 1860;
   const float *const w_dense_1_kernel = p->flat + 1865;
   const float *const w_dense_1_bias = p->flat + 1870;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_z = &s->a_lstm_z[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_z = &s->a_dense_z[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const a_dense_1_z = &s->a_dense_1_z[0][0];
+  float *const a_dense_1_y = &s->a_dense_1_y[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 3);
+  {
+    const float *const A = a_x + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    int i = 0;
+    for (; i + 4 <= n * 3; i += 4) {
+      for (int j = 0; j < 64; j += 32) {
+        rnnc_block_f32(4, 2, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+      }
+      { rnnc_block_f32(4, 1, 1, A + i, 1, 1, B + 64, 80, C + i * 80 + 64, 80, 0); }
+    }
+    for (; i < n * 3; ++i) {
+      for (int j = 0; j < 80; j += 80) {
+        rnnc_block_f32(1, 5, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+      }
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_z = s->a_lstm_z[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_z = s->a_dense_z[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const a_dense_1_z = s->a_dense_1_z[b];
-    float *const a_dense_1_y = s->a_dense_1_y[b];
-    float *const y_b = y + (size_t)b * 1;
-    memcpy(a_x, x + (size_t)b * 3, sizeof(float) * 3);
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 80; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 1; ++q)
-          sum += a_x[r + q] * w_lstm_kernel[q * 80 + c];
-        a_lstm_z[r * 80 + c] = sum;
+    a_lstm_gates[b * 240] = rnnc_sigmoid(a_lstm_z[b * 240] + w_lstm_bias[0]);
+    a_lstm_gates[b * 240 + 1] = rnnc_sigmoid(a_lstm_z[b * 240 + 1] + w_lstm_bias[1]);
+    a_lstm_gates[b * 240 + 2] = rnnc_sigmoid(a_lstm_z[b * 240 + 2] + w_lstm_bias[2]);
+    a_lstm_gates[b * 240 + 3] = rnnc_sigmoid(a_lstm_z[b * 240 + 3] + w_lstm_bias[3]);
+    a_lstm_gates[b * 240 + 4] = rnnc_sigmoid(a_lstm_z[b * 240 + 4] + w_lstm_bias[4]);
+    a_lstm_gates[b * 240 + 5] = rnnc_sigmoid(a_lstm_z[b * 240 + 5] + w_lstm_bias[5]);
+    a_lstm_gates[b * 240 + 6] = rnnc_sigmoid(a_lstm_z[b * 240 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 240 + 7] = rnnc_sigmoid(a_lstm_z[b * 240 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 240 + 8] = rnnc_sigmoid(a_lstm_z[b * 240 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 240 + 9] = rnnc_sigmoid(a_lstm_z[b * 240 + 9] + w_lstm_bias[9]);
+    a_lstm_gates[b * 240 + 10] = rnnc_sigmoid(a_lstm_z[b * 240 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 240 + 11] = rnnc_sigmoid(a_lstm_z[b * 240 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 240 + 12] = rnnc_sigmoid(a_lstm_z[b * 240 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 240 + 13] = rnnc_sigmoid(a_lstm_z[b * 240 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 240 + 14] = rnnc_sigmoid(a_lstm_z[b * 240 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 240 + 15] = rnnc_sigmoid(a_lstm_z[b * 240 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 240 + 16] = rnnc_sigmoid(a_lstm_z[b * 240 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 240 + 17] = rnnc_sigmoid(a_lstm_z[b * 240 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 240 + 18] = rnnc_sigmoid(a_lstm_z[b * 240 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 240 + 19] = rnnc_sigmoid(a_lstm_z[b * 240 + 19] + w_lstm_bias[19]);
+    a_lstm_gates[b * 240 + 20] = rnnc_sigmoid(a_lstm_z[b * 240 + 20] + w_lstm_bias[20]);
+    a_lstm_gates[b * 240 + 21] = rnnc_sigmoid(a_lstm_z[b * 240 + 21] + w_lstm_bias[21]);
+    a_lstm_gates[b * 240 + 22] = rnnc_sigmoid(a_lstm_z[b * 240 + 22] + w_lstm_bias[22]);
+    a_lstm_gates[b * 240 + 23] = rnnc_sigmoid(a_lstm_z[b * 240 + 23] + w_lstm_bias[23]);
+    a_lstm_gates[b * 240 + 24] = rnnc_sigmoid(a_lstm_z[b * 240 + 24] + w_lstm_bias[24]);
+    a_lstm_gates[b * 240 + 25] = rnnc_sigmoid(a_lstm_z[b * 240 + 25] + w_lstm_bias[25]);
+    a_lstm_gates[b * 240 + 26] = rnnc_sigmoid(a_lstm_z[b * 240 + 26] + w_lstm_bias[26]);
+    a_lstm_gates[b * 240 + 27] = rnnc_sigmoid(a_lstm_z[b * 240 + 27] + w_lstm_bias[27]);
+    a_lstm_gates[b * 240 + 28] = rnnc_sigmoid(a_lstm_z[b * 240 + 28] + w_lstm_bias[28]);
+    a_lstm_gates[b * 240 + 29] = rnnc_sigmoid(a_lstm_z[b * 240 + 29] + w_lstm_bias[29]);
+    a_lstm_gates[b * 240 + 30] = rnnc_sigmoid(a_lstm_z[b * 240 + 30] + w_lstm_bias[30]);
+    a_lstm_gates[b * 240 + 31] = rnnc_sigmoid(a_lstm_z[b * 240 + 31] + w_lstm_bias[31]);
+    a_lstm_gates[b * 240 + 32] = rnnc_sigmoid(a_lstm_z[b * 240 + 32] + w_lstm_bias[32]);
+    a_lstm_gates[b * 240 + 33] = rnnc_sigmoid(a_lstm_z[b * 240 + 33] + w_lstm_bias[33]);
+    a_lstm_gates[b * 240 + 34] = rnnc_sigmoid(a_lstm_z[b * 240 + 34] + w_lstm_bias[34]);
+    a_lstm_gates[b * 240 + 35] = rnnc_sigmoid(a_lstm_z[b * 240 + 35] + w_lstm_bias[35]);
+    a_lstm_gates[b * 240 + 36] = rnnc_sigmoid(a_lstm_z[b * 240 + 36] + w_lstm_bias[36]);
+    a_lstm_gates[b * 240 + 37] = rnnc_sigmoid(a_lstm_z[b * 240 + 37] + w_lstm_bias[37]);
+    a_lstm_gates[b * 240 + 38] = rnnc_sigmoid(a_lstm_z[b * 240 + 38] + w_lstm_bias[38]);
+    a_lstm_gates[b * 240 + 39] = rnnc_sigmoid(a_lstm_z[b * 240 + 39] + w_lstm_bias[39]);
+    a_lstm_gates[b * 240 + 40] = rnnc_relu(a_lstm_z[b * 240 + 40] + w_lstm_bias[40]);
+    a_lstm_gates[b * 240 + 41] = rnnc_relu(a_lstm_z[b * 240 + 41] + w_lstm_bias[41]);
+    a_lstm_gates[b * 240 + 42] = rnnc_relu(a_lstm_z[b * 240 + 42] + w_lstm_bias[42]);
+    a_lstm_gates[b * 240 + 43] = rnnc_relu(a_lstm_z[b * 240 + 43] + w_lstm_bias[43]);
+    a_lstm_gates[b * 240 + 44] = rnnc_relu(a_lstm_z[b * 240 + 44] + w_lstm_bias[44]);
+    a_lstm_gates[b * 240 + 45] = rnnc_relu(a_lstm_z[b * 240 + 45] + w_lstm_bias[45]);
+    a_lstm_gates[b * 240 + 46] = rnnc_relu(a_lstm_z[b * 240 + 46] + w_lstm_bias[46]);
+    a_lstm_gates[b * 240 + 47] = rnnc_relu(a_lstm_z[b * 240 + 47] + w_lstm_bias[47]);
+    a_lstm_gates[b * 240 + 48] = rnnc_relu(a_lstm_z[b * 240 + 48] + w_lstm_bias[48]);
+    a_lstm_gates[b * 240 + 49] = rnnc_relu(a_lstm_z[b * 240 + 49] + w_lstm_bias[49]);
+    a_lstm_gates[b * 240 + 50] = rnnc_relu(a_lstm_z[b * 240 + 50] + w_lstm_bias[50]);
+    a_lstm_gates[b * 240 + 51] = rnnc_relu(a_lstm_z[b * 240 + 51] + w_lstm_bias[51]);
+    a_lstm_gates[b * 240 + 52] = rnnc_relu(a_lstm_z[b * 240 + 52] + w_lstm_bias[52]);
+    a_lstm_gates[b * 240 + 53] = rnnc_relu(a_lstm_z[b * 240 + 53] + w_lstm_bias[53]);
+    a_lstm_gates[b * 240 + 54] = rnnc_relu(a_lstm_z[b * 240 + 54] + w_lstm_bias[54]);
+    a_lstm_gates[b * 240 + 55] = rnnc_relu(a_lstm_z[b * 240 + 55] + w_lstm_bias[55]);
+    a_lstm_gates[b * 240 + 56] = rnnc_relu(a_lstm_z[b * 240 + 56] + w_lstm_bias[56]);
+    a_lstm_gates[b * 240 + 57] = rnnc_relu(a_lstm_z[b * 240 + 57] + w_lstm_bias[57]);
+    a_lstm_gates[b * 240 + 58] = rnnc_relu(a_lstm_z[b * 240 + 58] + w_lstm_bias[58]);
+    a_lstm_gates[b * 240 + 59] = rnnc_relu(a_lstm_z[b * 240 + 59] + w_lstm_bias[59]);
+    a_lstm_gates[b * 240 + 60] = rnnc_sigmoid(a_lstm_z[b * 240 + 60] + w_lstm_bias[60]);
+    a_lstm_gates[b * 240 + 61] = rnnc_sigmoid(a_lstm_z[b * 240 + 61] + w_lstm_bias[61]);
+    a_lstm_gates[b * 240 + 62] = rnnc_sigmoid(a_lstm_z[b * 240 + 62] + w_lstm_bias[62]);
+    a_lstm_gates[b * 240 + 63] = rnnc_sigmoid(a_lstm_z[b * 240 + 63] + w_lstm_bias[63]);
+    a_lstm_gates[b * 240 + 64] = rnnc_sigmoid(a_lstm_z[b * 240 + 64] + w_lstm_bias[64]);
+    a_lstm_gates[b * 240 + 65] = rnnc_sigmoid(a_lstm_z[b * 240 + 65] + w_lstm_bias[65]);
+    a_lstm_gates[b * 240 + 66] = rnnc_sigmoid(a_lstm_z[b * 240 + 66] + w_lstm_bias[66]);
+    a_lstm_gates[b * 240 + 67] = rnnc_sigmoid(a_lstm_z[b * 240 + 67] + w_lstm_bias[67]);
+    a_lstm_gates[b * 240 + 68] = rnnc_sigmoid(a_lstm_z[b * 240 + 68] + w_lstm_bias[68]);
+    a_lstm_gates[b * 240 + 69] = rnnc_sigmoid(a_lstm_z[b * 240 + 69] + w_lstm_bias[69]);
+    a_lstm_gates[b * 240 + 70] = rnnc_sigmoid(a_lstm_z[b * 240 + 70] + w_lstm_bias[70]);
+    a_lstm_gates[b * 240 + 71] = rnnc_sigmoid(a_lstm_z[b * 240 + 71] + w_lstm_bias[71]);
+    a_lstm_gates[b * 240 + 72] = rnnc_sigmoid(a_lstm_z[b * 240 + 72] + w_lstm_bias[72]);
+    a_lstm_gates[b * 240 + 73] = rnnc_sigmoid(a_lstm_z[b * 240 + 73] + w_lstm_bias[73]);
+    a_lstm_gates[b * 240 + 74] = rnnc_sigmoid(a_lstm_z[b * 240 + 74] + w_lstm_bias[74]);
+    a_lstm_gates[b * 240 + 75] = rnnc_sigmoid(a_lstm_z[b * 240 + 75] + w_lstm_bias[75]);
+    a_lstm_gates[b * 240 + 76] = rnnc_sigmoid(a_lstm_z[b * 240 + 76] + w_lstm_bias[76]);
+    a_lstm_gates[b * 240 + 77] = rnnc_sigmoid(a_lstm_z[b * 240 + 77] + w_lstm_bias[77]);
+    a_lstm_gates[b * 240 + 78] = rnnc_sigmoid(a_lstm_z[b * 240 + 78] + w_lstm_bias[78]);
+    a_lstm_gates[b * 240 + 79] = rnnc_sigmoid(a_lstm_z[b * 240 + 79] + w_lstm_bias[79]);
+    a_lstm_c[b * 60] = a_lstm_gates[b * 240] * a_lstm_gates[b * 240 + 40];
+    a_lstm_c[b * 60 + 1] = a_lstm_gates[b * 240 + 1] * a_lstm_gates[b * 240 + 41];
+    a_lstm_c[b * 60 + 2] = a_lstm_gates[b * 240 + 2] * a_lstm_gates[b * 240 + 42];
+    a_lstm_c[b * 60 + 3] = a_lstm_gates[b * 240 + 3] * a_lstm_gates[b * 240 + 43];
+    a_lstm_c[b * 60 + 4] = a_lstm_gates[b * 240 + 4] * a_lstm_gates[b * 240 + 44];
+    a_lstm_c[b * 60 + 5] = a_lstm_gates[b * 240 + 5] * a_lstm_gates[b * 240 + 45];
+    a_lstm_c[b * 60 + 6] = a_lstm_gates[b * 240 + 6] * a_lstm_gates[b * 240 + 46];
+    a_lstm_c[b * 60 + 7] = a_lstm_gates[b * 240 + 7] * a_lstm_gates[b * 240 + 47];
+    a_lstm_c[b * 60 + 8] = a_lstm_gates[b * 240 + 8] * a_lstm_gates[b * 240 + 48];
+    a_lstm_c[b * 60 + 9] = a_lstm_gates[b * 240 + 9] * a_lstm_gates[b * 240 + 49];
+    a_lstm_c[b * 60 + 10] = a_lstm_gates[b * 240 + 10] * a_lstm_gates[b * 240 + 50];
+    a_lstm_c[b * 60 + 11] = a_lstm_gates[b * 240 + 11] * a_lstm_gates[b * 240 + 51];
+    a_lstm_c[b * 60 + 12] = a_lstm_gates[b * 240 + 12] * a_lstm_gates[b * 240 + 52];
+    a_lstm_c[b * 60 + 13] = a_lstm_gates[b * 240 + 13] * a_lstm_gates[b * 240 + 53];
+    a_lstm_c[b * 60 + 14] = a_lstm_gates[b * 240 + 14] * a_lstm_gates[b * 240 + 54];
+    a_lstm_c[b * 60 + 15] = a_lstm_gates[b * 240 + 15] * a_lstm_gates[b * 240 + 55];
+    a_lstm_c[b * 60 + 16] = a_lstm_gates[b * 240 + 16] * a_lstm_gates[b * 240 + 56];
+    a_lstm_c[b * 60 + 17] = a_lstm_gates[b * 240 + 17] * a_lstm_gates[b * 240 + 57];
+    a_lstm_c[b * 60 + 18] = a_lstm_gates[b * 240 + 18] * a_lstm_gates[b * 240 + 58];
+    a_lstm_c[b * 60 + 19] = a_lstm_gates[b * 240 + 19] * a_lstm_gates[b * 240 + 59];
+    a_lstm_h[b * 60] = a_lstm_gates[b * 240 + 60] * rnnc_relu(a_lstm_c[b * 60]);
+    a_lstm_h[b * 60 + 1] = a_lstm_gates[b * 240 + 61] * rnnc_relu(a_lstm_c[b * 60 + 1]);
+    a_lstm_h[b * 60 + 2] = a_lstm_gates[b * 240 + 62] * rnnc_relu(a_lstm_c[b * 60 + 2]);
+    a_lstm_h[b * 60 + 3] = a_lstm_gates[b * 240 + 63] * rnnc_relu(a_lstm_c[b * 60 + 3]);
+    a_lstm_h[b * 60 + 4] = a_lstm_gates[b * 240 + 64] * rnnc_relu(a_lstm_c[b * 60 + 4]);
+    a_lstm_h[b * 60 + 5] = a_lstm_gates[b * 240 + 65] * rnnc_relu(a_lstm_c[b * 60 + 5]);
+    a_lstm_h[b * 60 + 6] = a_lstm_gates[b * 240 + 66] * rnnc_relu(a_lstm_c[b * 60 + 6]);
+    a_lstm_h[b * 60 + 7] = a_lstm_gates[b * 240 + 67] * rnnc_relu(a_lstm_c[b * 60 + 7]);
+    a_lstm_h[b * 60 + 8] = a_lstm_gates[b * 240 + 68] * rnnc_relu(a_lstm_c[b * 60 + 8]);
+    a_lstm_h[b * 60 + 9] = a_lstm_gates[b * 240 + 69] * rnnc_relu(a_lstm_c[b * 60 + 9]);
+    a_lstm_h[b * 60 + 10] = a_lstm_gates[b * 240 + 70] * rnnc_relu(a_lstm_c[b * 60 + 10]);
+    a_lstm_h[b * 60 + 11] = a_lstm_gates[b * 240 + 71] * rnnc_relu(a_lstm_c[b * 60 + 11]);
+    a_lstm_h[b * 60 + 12] = a_lstm_gates[b * 240 + 72] * rnnc_relu(a_lstm_c[b * 60 + 12]);
+    a_lstm_h[b * 60 + 13] = a_lstm_gates[b * 240 + 73] * rnnc_relu(a_lstm_c[b * 60 + 13]);
+    a_lstm_h[b * 60 + 14] = a_lstm_gates[b * 240 + 74] * rnnc_relu(a_lstm_c[b * 60 + 14]);
+    a_lstm_h[b * 60 + 15] = a_lstm_gates[b * 240 + 75] * rnnc_relu(a_lstm_c[b * 60 + 15]);
+    a_lstm_h[b * 60 + 16] = a_lstm_gates[b * 240 + 76] * rnnc_relu(a_lstm_c[b * 60 + 16]);
+    a_lstm_h[b * 60 + 17] = a_lstm_gates[b * 240 + 77] * rnnc_relu(a_lstm_c[b * 60 + 17]);
+    a_lstm_h[b * 60 + 18] = a_lstm_gates[b * 240 + 78] * rnnc_relu(a_lstm_c[b * 60 + 18]);
+    a_lstm_h[b * 60 + 19] = a_lstm_gates[b * 240 + 79] * rnnc_relu(a_lstm_c[b * 60 + 19]);
+  }
+  for (int t = 1; t <= 2; ++t) {
+    {
+      const float *const A = a_lstm_h + t * 20 - 20;
+      const float *const B = w_lstm_recurrent_kernel + 0;
+      float *const C = a_lstm_z + t * 80;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 64; j += 32) {
+          rnnc_block_f32(4, 2, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
+        }
+        { rnnc_block_f32(4, 1, 20, A + i * 60, 60, 1, B + 64, 80, C + i * 240 + 64, 240, 1); }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 80; j += 80) {
+          rnnc_block_f32(1, 5, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
+        }
       }
     }
-    a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
-    a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
-    a_lstm_gates[2] = rnnc_sigmoid(a_lstm_z[2] + w_lstm_bias[2]);
-    a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
-    a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
-    a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-    a_lstm_gates[6] = rnnc_sigmoid(a_lstm_z[6] + w_lstm_bias[6]);
-    a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
-    a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
-    a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-    a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
-    a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
-    a_lstm_gates[12] = rnnc_sigmoid(a_lstm_z[12] + w_lstm_bias[12]);
-    a_lstm_gates[13] = rnnc_sigmoid(a_lstm_z[13] + w_lstm_bias[13]);
-    a_lstm_gates[14] = rnnc_sigmoid(a_lstm_z[14] + w_lstm_bias[14]);
-    a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
-    a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
-    a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
-    a_lstm_gates[18] = rnnc_sigmoid(a_lstm_z[18] + w_lstm_bias[18]);
-    a_lstm_gates[19] = rnnc_sigmoid(a_lstm_z[19] + w_lstm_bias[19]);
-    a_lstm_gates[20] = rnnc_sigmoid(a_lstm_z[20] + w_lstm_bias[20]);
-    a_lstm_gates[21] = rnnc_sigmoid(a_lstm_z[21] + w_lstm_bias[21]);
-    a_lstm_gates[22] = rnnc_sigmoid(a_lstm_z[22] + w_lstm_bias[22]);
-    a_lstm_gates[23] = rnnc_sigmoid(a_lstm_z[23] + w_lstm_bias[23]);
-    a_lstm_gates[24] = rnnc_sigmoid(a_lstm_z[24] + w_lstm_bias[24]);
-    a_lstm_gates[25] = rnnc_sigmoid(a_lstm_z[25] + w_lstm_bias[25]);
-    a_lstm_gates[26] = rnnc_sigmoid(a_lstm_z[26] + w_lstm_bias[26]);
-    a_lstm_gates[27] = rnnc_sigmoid(a_lstm_z[27] + w_lstm_bias[27]);
-    a_lstm_gates[28] = rnnc_sigmoid(a_lstm_z[28] + w_lstm_bias[28]);
-    a_lstm_gates[29] = rnnc_sigmoid(a_lstm_z[29] + w_lstm_bias[29]);
-    a_lstm_gates[30] = rnnc_sigmoid(a_lstm_z[30] + w_lstm_bias[30]);
-    a_lstm_gates[31] = rnnc_sigmoid(a_lstm_z[31] + w_lstm_bias[31]);
-    a_lstm_gates[32] = rnnc_sigmoid(a_lstm_z[32] + w_lstm_bias[32]);
-    a_lstm_gates[33] = rnnc_sigmoid(a_lstm_z[33] + w_lstm_bias[33]);
-    a_lstm_gates[34] = rnnc_sigmoid(a_lstm_z[34] + w_lstm_bias[34]);
-    a_lstm_gates[35] = rnnc_sigmoid(a_lstm_z[35] + w_lstm_bias[35]);
-    a_lstm_gates[36] = rnnc_sigmoid(a_lstm_z[36] + w_lstm_bias[36]);
-    a_lstm_gates[37] = rnnc_sigmoid(a_lstm_z[37] + w_lstm_bias[37]);
-    a_lstm_gates[38] = rnnc_sigmoid(a_lstm_z[38] + w_lstm_bias[38]);
-    a_lstm_gates[39] = rnnc_sigmoid(a_lstm_z[39] + w_lstm_bias[39]);
-    a_lstm_gates[40] = rnnc_relu(a_lstm_z[40] + w_lstm_bias[40]);
-    a_lstm_gates[41] = rnnc_relu(a_lstm_z[41] + w_lstm_bias[41]);
-    a_lstm_gates[42] = rnnc_relu(a_lstm_z[42] + w_lstm_bias[42]);
-    a_lstm_gates[43] = rnnc_relu(a_lstm_z[43] + w_lstm_bias[43]);
-    a_lstm_gates[44] = rnnc_relu(a_lstm_z[44] + w_lstm_bias[44]);
-    a_lstm_gates[45] = rnnc_relu(a_lstm_z[45] + w_lstm_bias[45]);
-    a_lstm_gates[46] = rnnc_relu(a_lstm_z[46] + w_lstm_bias[46]);
-    a_lstm_gates[47] = rnnc_relu(a_lstm_z[47] + w_lstm_bias[47]);
-    a_lstm_gates[48] = rnnc_relu(a_lstm_z[48] + w_lstm_bias[48]);
-    a_lstm_gates[49] = rnnc_relu(a_lstm_z[49] + w_lstm_bias[49]);
-    a_lstm_gates[50] = rnnc_relu(a_lstm_z[50] + w_lstm_bias[50]);
-    a_lstm_gates[51] = rnnc_relu(a_lstm_z[51] + w_lstm_bias[51]);
-    a_lstm_gates[52] = rnnc_relu(a_lstm_z[52] + w_lstm_bias[52]);
-    a_lstm_gates[53] = rnnc_relu(a_lstm_z[53] + w_lstm_bias[53]);
-    a_lstm_gates[54] = rnnc_relu(a_lstm_z[54] + w_lstm_bias[54]);
-    a_lstm_gates[55] = rnnc_relu(a_lstm_z[55] + w_lstm_bias[55]);
-    a_lstm_gates[56] = rnnc_relu(a_lstm_z[56] + w_lstm_bias[56]);
-    a_lstm_gates[57] = rnnc_relu(a_lstm_z[57] + w_lstm_bias[57]);
-    a_lstm_gates[58] = rnnc_relu(a_lstm_z[58] + w_lstm_bias[58]);
-    a_lstm_gates[59] = rnnc_relu(a_lstm_z[59] + w_lstm_bias[59]);
-    a_lstm_gates[60] = rnnc_sigmoid(a_lstm_z[60] + w_lstm_bias[60]);
-    a_lstm_gates[61] = rnnc_sigmoid(a_lstm_z[61] + w_lstm_bias[61]);
-    a_lstm_gates[62] = rnnc_sigmoid(a_lstm_z[62] + w_lstm_bias[62]);
-    a_lstm_gates[63] = rnnc_sigmoid(a_lstm_z[63] + w_lstm_bias[63]);
-    a_lstm_gates[64] = rnnc_sigmoid(a_lstm_z[64] + w_lstm_bias[64]);
-    a_lstm_gates[65] = rnnc_sigmoid(a_lstm_z[65] + w_lstm_bias[65]);
-    a_lstm_gates[66] = rnnc_sigmoid(a_lstm_z[66] + w_lstm_bias[66]);
-    a_lstm_gates[67] = rnnc_sigmoid(a_lstm_z[67] + w_lstm_bias[67]);
-    a_lstm_gates[68] = rnnc_sigmoid(a_lstm_z[68] + w_lstm_bias[68]);
-    a_lstm_gates[69] = rnnc_sigmoid(a_lstm_z[69] + w_lstm_bias[69]);
-    a_lstm_gates[70] = rnnc_sigmoid(a_lstm_z[70] + w_lstm_bias[70]);
-    a_lstm_gates[71] = rnnc_sigmoid(a_lstm_z[71] + w_lstm_bias[71]);
-    a_lstm_gates[72] = rnnc_sigmoid(a_lstm_z[72] + w_lstm_bias[72]);
-    a_lstm_gates[73] = rnnc_sigmoid(a_lstm_z[73] + w_lstm_bias[73]);
-    a_lstm_gates[74] = rnnc_sigmoid(a_lstm_z[74] + w_lstm_bias[74]);
-    a_lstm_gates[75] = rnnc_sigmoid(a_lstm_z[75] + w_lstm_bias[75]);
-    a_lstm_gates[76] = rnnc_sigmoid(a_lstm_z[76] + w_lstm_bias[76]);
-    a_lstm_gates[77] = rnnc_sigmoid(a_lstm_z[77] + w_lstm_bias[77]);
-    a_lstm_gates[78] = rnnc_sigmoid(a_lstm_z[78] + w_lstm_bias[78]);
-    a_lstm_gates[79] = rnnc_sigmoid(a_lstm_z[79] + w_lstm_bias[79]);
-    a_lstm_c[0] = a_lstm_gates[0] * a_lstm_gates[40];
-    a_lstm_c[1] = a_lstm_gates[1] * a_lstm_gates[41];
-    a_lstm_c[2] = a_lstm_gates[2] * a_lstm_gates[42];
-    a_lstm_c[3] = a_lstm_gates[3] * a_lstm_gates[43];
-    a_lstm_c[4] = a_lstm_gates[4] * a_lstm_gates[44];
-    a_lstm_c[5] = a_lstm_gates[5] * a_lstm_gates[45];
-    a_lstm_c[6] = a_lstm_gates[6] * a_lstm_gates[46];
-    a_lstm_c[7] = a_lstm_gates[7] * a_lstm_gates[47];
-    a_lstm_c[8] = a_lstm_gates[8] * a_lstm_gates[48];
-    a_lstm_c[9] = a_lstm_gates[9] * a_lstm_gates[49];
-    a_lstm_c[10] = a_lstm_gates[10] * a_lstm_gates[50];
-    a_lstm_c[11] = a_lstm_gates[11] * a_lstm_gates[51];
-    a_lstm_c[12] = a_lstm_gates[12] * a_lstm_gates[52];
-    a_lstm_c[13] = a_lstm_gates[13] * a_lstm_gates[53];
-    a_lstm_c[14] = a_lstm_gates[14] * a_lstm_gates[54];
-    a_lstm_c[15] = a_lstm_gates[15] * a_lstm_gates[55];
-    a_lstm_c[16] = a_lstm_gates[16] * a_lstm_gates[56];
-    a_lstm_c[17] = a_lstm_gates[17] * a_lstm_gates[57];
-    a_lstm_c[18] = a_lstm_gates[18] * a_lstm_gates[58];
-    a_lstm_c[19] = a_lstm_gates[19] * a_lstm_gates[59];
-    a_lstm_h[0] = a_lstm_gates[60] * rnnc_relu(a_lstm_c[0]);
-    a_lstm_h[1] = a_lstm_gates[61] * rnnc_relu(a_lstm_c[1]);
-    a_lstm_h[2] = a_lstm_gates[62] * rnnc_relu(a_lstm_c[2]);
-    a_lstm_h[3] = a_lstm_gates[63] * rnnc_relu(a_lstm_c[3]);
-    a_lstm_h[4] = a_lstm_gates[64] * rnnc_relu(a_lstm_c[4]);
-    a_lstm_h[5] = a_lstm_gates[65] * rnnc_relu(a_lstm_c[5]);
-    a_lstm_h[6] = a_lstm_gates[66] * rnnc_relu(a_lstm_c[6]);
-    a_lstm_h[7] = a_lstm_gates[67] * rnnc_relu(a_lstm_c[7]);
-    a_lstm_h[8] = a_lstm_gates[68] * rnnc_relu(a_lstm_c[8]);
-    a_lstm_h[9] = a_lstm_gates[69] * rnnc_relu(a_lstm_c[9]);
-    a_lstm_h[10] = a_lstm_gates[70] * rnnc_relu(a_lstm_c[10]);
-    a_lstm_h[11] = a_lstm_gates[71] * rnnc_relu(a_lstm_c[11]);
-    a_lstm_h[12] = a_lstm_gates[72] * rnnc_relu(a_lstm_c[12]);
-    a_lstm_h[13] = a_lstm_gates[73] * rnnc_relu(a_lstm_c[13]);
-    a_lstm_h[14] = a_lstm_gates[74] * rnnc_relu(a_lstm_c[14]);
-    a_lstm_h[15] = a_lstm_gates[75] * rnnc_relu(a_lstm_c[15]);
-    a_lstm_h[16] = a_lstm_gates[76] * rnnc_relu(a_lstm_c[16]);
-    a_lstm_h[17] = a_lstm_gates[77] * rnnc_relu(a_lstm_c[17]);
-    a_lstm_h[18] = a_lstm_gates[78] * rnnc_relu(a_lstm_c[18]);
-    a_lstm_h[19] = a_lstm_gates[79] * rnnc_relu(a_lstm_c[19]);
-    for (int t = 1; t <= 2; ++t) {
-      for (int c = 0; c < 80; ++c) {
-        float sum = a_lstm_z[t * 80 + c];
-        for (int q = 0; q < 20; ++q)
-          sum += a_lstm_h[t * 20 + q - 20] * w_lstm_recurrent_kernel[q * 80 + c];
-        a_lstm_z[t * 80 + c] = sum;
+    for (int b = 0; b < n; ++b) {
+      a_lstm_gates[b * 240 + t * 80] = rnnc_sigmoid(a_lstm_z[b * 240 + t * 80] + w_lstm_bias[0]);
+      a_lstm_gates[b * 240 + t * 80 + 1] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 1] + w_lstm_bias[1]);
+      a_lstm_gates[b * 240 + t * 80 + 2] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 2] + w_lstm_bias[2]);
+      a_lstm_gates[b * 240 + t * 80 + 3] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 3] + w_lstm_bias[3]);
+      a_lstm_gates[b * 240 + t * 80 + 4] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 4] + w_lstm_bias[4]);
+      a_lstm_gates[b * 240 + t * 80 + 5] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 5] + w_lstm_bias[5]);
+      a_lstm_gates[b * 240 + t * 80 + 6] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 240 + t * 80 + 7] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 240 + t * 80 + 8] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 240 + t * 80 + 9] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 9] + w_lstm_bias[9]);
+      a_lstm_gates[b * 240 + t * 80 + 10] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 240 + t * 80 + 11] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 240 + t * 80 + 12] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 240 + t * 80 + 13] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 240 + t * 80 + 14] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 240 + t * 80 + 15] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 15] + w_lstm_bias[15]);
+      a_lstm_gates[b * 240 + t * 80 + 16] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 16] + w_lstm_bias[16]);
+      a_lstm_gates[b * 240 + t * 80 + 17] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 17] + w_lstm_bias[17]);
+      a_lstm_gates[b * 240 + t * 80 + 18] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 18] + w_lstm_bias[18]);
+      a_lstm_gates[b * 240 + t * 80 + 19] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 19] + w_lstm_bias[19]);
+      a_lstm_gates[b * 240 + t * 80 + 20] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 20] + w_lstm_bias[20]);
+      a_lstm_gates[b * 240 + t * 80 + 21] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 21] + w_lstm_bias[21]);
+      a_lstm_gates[b * 240 + t * 80 + 22] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 22] + w_lstm_bias[22]);
+      a_lstm_gates[b * 240 + t * 80 + 23] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 23] + w_lstm_bias[23]);
+      a_lstm_gates[b * 240 + t * 80 + 24] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 24] + w_lstm_bias[24]);
+      a_lstm_gates[b * 240 + t * 80 + 25] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 25] + w_lstm_bias[25]);
+      a_lstm_gates[b * 240 + t * 80 + 26] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 26] + w_lstm_bias[26]);
+      a_lstm_gates[b * 240 + t * 80 + 27] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 27] + w_lstm_bias[27]);
+      a_lstm_gates[b * 240 + t * 80 + 28] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 28] + w_lstm_bias[28]);
+      a_lstm_gates[b * 240 + t * 80 + 29] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 29] + w_lstm_bias[29]);
+      a_lstm_gates[b * 240 + t * 80 + 30] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 30] + w_lstm_bias[30]);
+      a_lstm_gates[b * 240 + t * 80 + 31] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 31] + w_lstm_bias[31]);
+      a_lstm_gates[b * 240 + t * 80 + 32] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 32] + w_lstm_bias[32]);
+      a_lstm_gates[b * 240 + t * 80 + 33] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 33] + w_lstm_bias[33]);
+      a_lstm_gates[b * 240 + t * 80 + 34] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 34] + w_lstm_bias[34]);
+      a_lstm_gates[b * 240 + t * 80 + 35] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 35] + w_lstm_bias[35]);
+      a_lstm_gates[b * 240 + t * 80 + 36] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 36] + w_lstm_bias[36]);
+      a_lstm_gates[b * 240 + t * 80 + 37] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 37] + w_lstm_bias[37]);
+      a_lstm_gates[b * 240 + t * 80 + 38] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 38] + w_lstm_bias[38]);
+      a_lstm_gates[b * 240 + t * 80 + 39] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 39] + w_lstm_bias[39]);
+      a_lstm_gates[b * 240 + t * 80 + 40] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 40] + w_lstm_bias[40]);
+      a_lstm_gates[b * 240 + t * 80 + 41] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 41] + w_lstm_bias[41]);
+      a_lstm_gates[b * 240 + t * 80 + 42] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 42] + w_lstm_bias[42]);
+      a_lstm_gates[b * 240 + t * 80 + 43] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 43] + w_lstm_bias[43]);
+      a_lstm_gates[b * 240 + t * 80 + 44] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 44] + w_lstm_bias[44]);
+      a_lstm_gates[b * 240 + t * 80 + 45] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 45] + w_lstm_bias[45]);
+      a_lstm_gates[b * 240 + t * 80 + 46] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 46] + w_lstm_bias[46]);
+      a_lstm_gates[b * 240 + t * 80 + 47] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 47] + w_lstm_bias[47]);
+      a_lstm_gates[b * 240 + t * 80 + 48] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 48] + w_lstm_bias[48]);
+      a_lstm_gates[b * 240 + t * 80 + 49] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 49] + w_lstm_bias[49]);
+      a_lstm_gates[b * 240 + t * 80 + 50] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 50] + w_lstm_bias[50]);
+      a_lstm_gates[b * 240 + t * 80 + 51] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 51] + w_lstm_bias[51]);
+      a_lstm_gates[b * 240 + t * 80 + 52] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 52] + w_lstm_bias[52]);
+      a_lstm_gates[b * 240 + t * 80 + 53] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 53] + w_lstm_bias[53]);
+      a_lstm_gates[b * 240 + t * 80 + 54] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 54] + w_lstm_bias[54]);
+      a_lstm_gates[b * 240 + t * 80 + 55] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 55] + w_lstm_bias[55]);
+      a_lstm_gates[b * 240 + t * 80 + 56] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 56] + w_lstm_bias[56]);
+      a_lstm_gates[b * 240 + t * 80 + 57] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 57] + w_lstm_bias[57]);
+      a_lstm_gates[b * 240 + t * 80 + 58] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 58] + w_lstm_bias[58]);
+      a_lstm_gates[b * 240 + t * 80 + 59] =
+          rnnc_relu(a_lstm_z[b * 240 + t * 80 + 59] + w_lstm_bias[59]);
+      a_lstm_gates[b * 240 + t * 80 + 60] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 60] + w_lstm_bias[60]);
+      a_lstm_gates[b * 240 + t * 80 + 61] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 61] + w_lstm_bias[61]);
+      a_lstm_gates[b * 240 + t * 80 + 62] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 62] + w_lstm_bias[62]);
+      a_lstm_gates[b * 240 + t * 80 + 63] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 63] + w_lstm_bias[63]);
+      a_lstm_gates[b * 240 + t * 80 + 64] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 64] + w_lstm_bias[64]);
+      a_lstm_gates[b * 240 + t * 80 + 65] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 65] + w_lstm_bias[65]);
+      a_lstm_gates[b * 240 + t * 80 + 66] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 66] + w_lstm_bias[66]);
+      a_lstm_gates[b * 240 + t * 80 + 67] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 67] + w_lstm_bias[67]);
+      a_lstm_gates[b * 240 + t * 80 + 68] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 68] + w_lstm_bias[68]);
+      a_lstm_gates[b * 240 + t * 80 + 69] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 69] + w_lstm_bias[69]);
+      a_lstm_gates[b * 240 + t * 80 + 70] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 70] + w_lstm_bias[70]);
+      a_lstm_gates[b * 240 + t * 80 + 71] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 71] + w_lstm_bias[71]);
+      a_lstm_gates[b * 240 + t * 80 + 72] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 72] + w_lstm_bias[72]);
+      a_lstm_gates[b * 240 + t * 80 + 73] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 73] + w_lstm_bias[73]);
+      a_lstm_gates[b * 240 + t * 80 + 74] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 74] + w_lstm_bias[74]);
+      a_lstm_gates[b * 240 + t * 80 + 75] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 75] + w_lstm_bias[75]);
+      a_lstm_gates[b * 240 + t * 80 + 76] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 76] + w_lstm_bias[76]);
+      a_lstm_gates[b * 240 + t * 80 + 77] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 77] + w_lstm_bias[77]);
+      a_lstm_gates[b * 240 + t * 80 + 78] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 78] + w_lstm_bias[78]);
+      a_lstm_gates[b * 240 + t * 80 + 79] =
+          rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + 79] + w_lstm_bias[79]);
+      a_lstm_c[b * 60 + t * 20] =
+          (a_lstm_gates[b * 240 + t * 80 + 20] * a_lstm_c[b * 60 + t * 20 - 20] +
+           a_lstm_gates[b * 240 + t * 80] * a_lstm_gates[b * 240 + t * 80 + 40]);
+      a_lstm_c[b * 60 + t * 20 + 1] =
+          (a_lstm_gates[b * 240 + t * 80 + 21] * a_lstm_c[b * 60 + t * 20 - 19] +
+           a_lstm_gates[b * 240 + t * 80 + 1] * a_lstm_gates[b * 240 + t * 80 + 41]);
+      a_lstm_c[b * 60 + t * 20 + 2] =
+          (a_lstm_gates[b * 240 + t * 80 + 22] * a_lstm_c[b * 60 + t * 20 - 18] +
+           a_lstm_gates[b * 240 + t * 80 + 2] * a_lstm_gates[b * 240 + t * 80 + 42]);
+      a_lstm_c[b * 60 + t * 20 + 3] =
+          (a_lstm_gates[b * 240 + t * 80 + 23] * a_lstm_c[b * 60 + t * 20 - 17] +
+           a_lstm_gates[b * 240 + t * 80 + 3] * a_lstm_gates[b * 240 + t * 80 + 43]);
+      a_lstm_c[b * 60 + t * 20 + 4] =
+          (a_lstm_gates[b * 240 + t * 80 + 24] * a_lstm_c[b * 60 + t * 20 - 16] +
+           a_lstm_gates[b * 240 + t * 80 + 4] * a_lstm_gates[b * 240 + t * 80 + 44]);
+      a_lstm_c[b * 60 + t * 20 + 5] =
+          (a_lstm_gates[b * 240 + t * 80 + 25] * a_lstm_c[b * 60 + t * 20 - 15] +
+           a_lstm_gates[b * 240 + t * 80 + 5] * a_lstm_gates[b * 240 + t * 80 + 45]);
+      a_lstm_c[b * 60 + t * 20 + 6] =
+          (a_lstm_gates[b * 240 + t * 80 + 26] * a_lstm_c[b * 60 + t * 20 - 14] +
+           a_lstm_gates[b * 240 + t * 80 + 6] * a_lstm_gates[b * 240 + t * 80 + 46]);
+      a_lstm_c[b * 60 + t * 20 + 7] =
+          (a_lstm_gates[b * 240 + t * 80 + 27] * a_lstm_c[b * 60 + t * 20 - 13] +
+           a_lstm_gates[b * 240 + t * 80 + 7] * a_lstm_gates[b * 240 + t * 80 + 47]);
+      a_lstm_c[b * 60 + t * 20 + 8] =
+          (a_lstm_gates[b * 240 + t * 80 + 28] * a_lstm_c[b * 60 + t * 20 - 12] +
+           a_lstm_gates[b * 240 + t * 80 + 8] * a_lstm_gates[b * 240 + t * 80 + 48]);
+      a_lstm_c[b * 60 + t * 20 + 9] =
+          (a_lstm_gates[b * 240 + t * 80 + 29] * a_lstm_c[b * 60 + t * 20 - 11] +
+           a_lstm_gates[b * 240 + t * 80 + 9] * a_lstm_gates[b * 240 + t * 80 + 49]);
+      a_lstm_c[b * 60 + t * 20 + 10] =
+          (a_lstm_gates[b * 240 + t * 80 + 30] * a_lstm_c[b * 60 + t * 20 - 10] +
+           a_lstm_gates[b * 240 + t * 80 + 10] * a_lstm_gates[b * 240 + t * 80 + 50]);
+      a_lstm_c[b * 60 + t * 20 + 11] =
+          (a_lstm_gates[b * 240 + t * 80 + 31] * a_lstm_c[b * 60 + t * 20 - 9] +
+           a_lstm_gates[b * 240 + t * 80 + 11] * a_lstm_gates[b * 240 + t * 80 + 51]);
+      a_lstm_c[b * 60 + t * 20 + 12] =
+          (a_lstm_gates[b * 240 + t * 80 + 32] * a_lstm_c[b * 60 + t * 20 - 8] +
+           a_lstm_gates[b * 240 + t * 80 + 12] * a_lstm_gates[b * 240 + t * 80 + 52]);
+      a_lstm_c[b * 60 + t * 20 + 13] =
+          (a_lstm_gates[b * 240 + t * 80 + 33] * a_lstm_c[b * 60 + t * 20 - 7] +
+           a_lstm_gates[b * 240 + t * 80 + 13] * a_lstm_gates[b * 240 + t * 80 + 53]);
+      a_lstm_c[b * 60 + t * 20 + 14] =
+          (a_lstm_gates[b * 240 + t * 80 + 34] * a_lstm_c[b * 60 + t * 20 - 6] +
+           a_lstm_gates[b * 240 + t * 80 + 14] * a_lstm_gates[b * 240 + t * 80 + 54]);
+      a_lstm_c[b * 60 + t * 20 + 15] =
+          (a_lstm_gates[b * 240 + t * 80 + 35] * a_lstm_c[b * 60 + t * 20 - 5] +
+           a_lstm_gates[b * 240 + t * 80 + 15] * a_lstm_gates[b * 240 + t * 80 + 55]);
+      a_lstm_c[b * 60 + t * 20 + 16] =
+          (a_lstm_gates[b * 240 + t * 80 + 36] * a_lstm_c[b * 60 + t * 20 - 4] +
+           a_lstm_gates[b * 240 + t * 80 + 16] * a_lstm_gates[b * 240 + t * 80 + 56]);
+      a_lstm_c[b * 60 + t * 20 + 17] =
+          (a_lstm_gates[b * 240 + t * 80 + 37] * a_lstm_c[b * 60 + t * 20 - 3] +
+           a_lstm_gates[b * 240 + t * 80 + 17] * a_lstm_gates[b * 240 + t * 80 + 57]);
+      a_lstm_c[b * 60 + t * 20 + 18] =
+          (a_lstm_gates[b * 240 + t * 80 + 38] * a_lstm_c[b * 60 + t * 20 - 2] +
+           a_lstm_gates[b * 240 + t * 80 + 18] * a_lstm_gates[b * 240 + t * 80 + 58]);
+      a_lstm_c[b * 60 + t * 20 + 19] =
+          (a_lstm_gates[b * 240 + t * 80 + 39] * a_lstm_c[b * 60 + t * 20 - 1] +
+           a_lstm_gates[b * 240 + t * 80 + 19] * a_lstm_gates[b * 240 + t * 80 + 59]);
+      a_lstm_h[b * 60 + t * 20] =
+          a_lstm_gates[b * 240 + t * 80 + 60] * rnnc_relu(a_lstm_c[b * 60 + t * 20]);
+      a_lstm_h[b * 60 + t * 20 + 1] =
+          a_lstm_gates[b * 240 + t * 80 + 61] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 1]);
+      a_lstm_h[b * 60 + t * 20 + 2] =
+          a_lstm_gates[b * 240 + t * 80 + 62] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 2]);
+      a_lstm_h[b * 60 + t * 20 + 3] =
+          a_lstm_gates[b * 240 + t * 80 + 63] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 3]);
+      a_lstm_h[b * 60 + t * 20 + 4] =
+          a_lstm_gates[b * 240 + t * 80 + 64] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 4]);
+      a_lstm_h[b * 60 + t * 20 + 5] =
+          a_lstm_gates[b * 240 + t * 80 + 65] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 5]);
+      a_lstm_h[b * 60 + t * 20 + 6] =
+          a_lstm_gates[b * 240 + t * 80 + 66] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 6]);
+      a_lstm_h[b * 60 + t * 20 + 7] =
+          a_lstm_gates[b * 240 + t * 80 + 67] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 7]);
+      a_lstm_h[b * 60 + t * 20 + 8] =
+          a_lstm_gates[b * 240 + t * 80 + 68] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 8]);
+      a_lstm_h[b * 60 + t * 20 + 9] =
+          a_lstm_gates[b * 240 + t * 80 + 69] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 9]);
+      a_lstm_h[b * 60 + t * 20 + 10] =
+          a_lstm_gates[b * 240 + t * 80 + 70] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 10]);
+      a_lstm_h[b * 60 + t * 20 + 11] =
+          a_lstm_gates[b * 240 + t * 80 + 71] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 11]);
+      a_lstm_h[b * 60 + t * 20 + 12] =
+          a_lstm_gates[b * 240 + t * 80 + 72] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 12]);
+      a_lstm_h[b * 60 + t * 20 + 13] =
+          a_lstm_gates[b * 240 + t * 80 + 73] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 13]);
+      a_lstm_h[b * 60 + t * 20 + 14] =
+          a_lstm_gates[b * 240 + t * 80 + 74] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 14]);
+      a_lstm_h[b * 60 + t * 20 + 15] =
+          a_lstm_gates[b * 240 + t * 80 + 75] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 15]);
+      a_lstm_h[b * 60 + t * 20 + 16] =
+          a_lstm_gates[b * 240 + t * 80 + 76] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 16]);
+      a_lstm_h[b * 60 + t * 20 + 17] =
+          a_lstm_gates[b * 240 + t * 80 + 77] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 17]);
+      a_lstm_h[b * 60 + t * 20 + 18] =
+          a_lstm_gates[b * 240 + t * 80 + 78] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 18]);
+      a_lstm_h[b * 60 + t * 20 + 19] =
+          a_lstm_gates[b * 240 + t * 80 + 79] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 19]);
+    }
+  }
+  {
+    const float *const A = a_lstm_h + 40;
+    const float *const B = w_dense_kernel + 0;
+    float *const C = a_dense_z + 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 60 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
       }
-      a_lstm_gates[t * 80] = rnnc_sigmoid(a_lstm_z[t * 80] + w_lstm_bias[0]);
-      a_lstm_gates[t * 80 + 1] = rnnc_sigmoid(a_lstm_z[t * 80 + 1] + w_lstm_bias[1]);
-      a_lstm_gates[t * 80 + 2] = rnnc_sigmoid(a_lstm_z[t * 80 + 2] + w_lstm_bias[2]);
-      a_lstm_gates[t * 80 + 3] = rnnc_sigmoid(a_lstm_z[t * 80 + 3] + w_lstm_bias[3]);
-      a_lstm_gates[t * 80 + 4] = rnnc_sigmoid(a_lstm_z[t * 80 + 4] + w_lstm_bias[4]);
-      a_lstm_gates[t * 80 + 5] = rnnc_sigmoid(a_lstm_z[t * 80 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[t * 80 + 6] = rnnc_sigmoid(a_lstm_z[t * 80 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[t * 80 + 7] = rnnc_sigmoid(a_lstm_z[t * 80 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[t * 80 + 8] = rnnc_sigmoid(a_lstm_z[t * 80 + 8] + w_lstm_bias[8]);
-      a_lstm_gates[t * 80 + 9] = rnnc_sigmoid(a_lstm_z[t * 80 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[t * 80 + 10] = rnnc_sigmoid(a_lstm_z[t * 80 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[t * 80 + 11] = rnnc_sigmoid(a_lstm_z[t * 80 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[t * 80 + 12] = rnnc_sigmoid(a_lstm_z[t * 80 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[t * 80 + 13] = rnnc_sigmoid(a_lstm_z[t * 80 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[t * 80 + 14] = rnnc_sigmoid(a_lstm_z[t * 80 + 14] + w_lstm_bias[14]);
-      a_lstm_gates[t * 80 + 15] = rnnc_sigmoid(a_lstm_z[t * 80 + 15] + w_lstm_bias[15]);
-      a_lstm_gates[t * 80 + 16] = rnnc_sigmoid(a_lstm_z[t * 80 + 16] + w_lstm_bias[16]);
-      a_lstm_gates[t * 80 + 17] = rnnc_sigmoid(a_lstm_z[t * 80 + 17] + w_lstm_bias[17]);
-      a_lstm_gates[t * 80 + 18] = rnnc_sigmoid(a_lstm_z[t * 80 + 18] + w_lstm_bias[18]);
-      a_lstm_gates[t * 80 + 19] = rnnc_sigmoid(a_lstm_z[t * 80 + 19] + w_lstm_bias[19]);
-      a_lstm_gates[t * 80 + 20] = rnnc_sigmoid(a_lstm_z[t * 80 + 20] + w_lstm_bias[20]);
-      a_lstm_gates[t * 80 + 21] = rnnc_sigmoid(a_lstm_z[t * 80 + 21] + w_lstm_bias[21]);
-      a_lstm_gates[t * 80 + 22] = rnnc_sigmoid(a_lstm_z[t * 80 + 22] + w_lstm_bias[22]);
-      a_lstm_gates[t * 80 + 23] = rnnc_sigmoid(a_lstm_z[t * 80 + 23] + w_lstm_bias[23]);
-      a_lstm_gates[t * 80 + 24] = rnnc_sigmoid(a_lstm_z[t * 80 + 24] + w_lstm_bias[24]);
-      a_lstm_gates[t * 80 + 25] = rnnc_sigmoid(a_lstm_z[t * 80 + 25] + w_lstm_bias[25]);
-      a_lstm_gates[t * 80 + 26] = rnnc_sigmoid(a_lstm_z[t * 80 + 26] + w_lstm_bias[26]);
-      a_lstm_gates[t * 80 + 27] = rnnc_sigmoid(a_lstm_z[t * 80 + 27] + w_lstm_bias[27]);
-      a_lstm_gates[t * 80 + 28] = rnnc_sigmoid(a_lstm_z[t * 80 + 28] + w_lstm_bias[28]);
-      a_lstm_gates[t * 80 + 29] = rnnc_sigmoid(a_lstm_z[t * 80 + 29] + w_lstm_bias[29]);
-      a_lstm_gates[t * 80 + 30] = rnnc_sigmoid(a_lstm_z[t * 80 + 30] + w_lstm_bias[30]);
-      a_lstm_gates[t * 80 + 31] = rnnc_sigmoid(a_lstm_z[t * 80 + 31] + w_lstm_bias[31]);
-      a_lstm_gates[t * 80 + 32] = rnnc_sigmoid(a_lstm_z[t * 80 + 32] + w_lstm_bias[32]);
-      a_lstm_gates[t * 80 + 33] = rnnc_sigmoid(a_lstm_z[t * 80 + 33] + w_lstm_bias[33]);
-      a_lstm_gates[t * 80 + 34] = rnnc_sigmoid(a_lstm_z[t * 80 + 34] + w_lstm_bias[34]);
-      a_lstm_gates[t * 80 + 35] = rnnc_sigmoid(a_lstm_z[t * 80 + 35] + w_lstm_bias[35]);
-      a_lstm_gates[t * 80 + 36] = rnnc_sigmoid(a_lstm_z[t * 80 + 36] + w_lstm_bias[36]);
-      a_lstm_gates[t * 80 + 37] = rnnc_sigmoid(a_lstm_z[t * 80 + 37] + w_lstm_bias[37]);
-      a_lstm_gates[t * 80 + 38] = rnnc_sigmoid(a_lstm_z[t * 80 + 38] + w_lstm_bias[38]);
-      a_lstm_gates[t * 80 + 39] = rnnc_sigmoid(a_lstm_z[t * 80 + 39] + w_lstm_bias[39]);
-      a_lstm_gates[t * 80 + 40] = rnnc_relu(a_lstm_z[t * 80 + 40] + w_lstm_bias[40]);
-      a_lstm_gates[t * 80 + 41] = rnnc_relu(a_lstm_z[t * 80 + 41] + w_lstm_bias[41]);
-      a_lstm_gates[t * 80 + 42] = rnnc_relu(a_lstm_z[t * 80 + 42] + w_lstm_bias[42]);
-      a_lstm_gates[t * 80 + 43] = rnnc_relu(a_lstm_z[t * 80 + 43] + w_lstm_bias[43]);
-      a_lstm_gates[t * 80 + 44] = rnnc_relu(a_lstm_z[t * 80 + 44] + w_lstm_bias[44]);
-      a_lstm_gates[t * 80 + 45] = rnnc_relu(a_lstm_z[t * 80 + 45] + w_lstm_bias[45]);
-      a_lstm_gates[t * 80 + 46] = rnnc_relu(a_lstm_z[t * 80 + 46] + w_lstm_bias[46]);
-      a_lstm_gates[t * 80 + 47] = rnnc_relu(a_lstm_z[t * 80 + 47] + w_lstm_bias[47]);
-      a_lstm_gates[t * 80 + 48] = rnnc_relu(a_lstm_z[t * 80 + 48] + w_lstm_bias[48]);
-      a_lstm_gates[t * 80 + 49] = rnnc_relu(a_lstm_z[t * 80 + 49] + w_lstm_bias[49]);
-      a_lstm_gates[t * 80 + 50] = rnnc_relu(a_lstm_z[t * 80 + 50] + w_lstm_bias[50]);
-      a_lstm_gates[t * 80 + 51] = rnnc_relu(a_lstm_z[t * 80 + 51] + w_lstm_bias[51]);
-      a_lstm_gates[t * 80 + 52] = rnnc_relu(a_lstm_z[t * 80 + 52] + w_lstm_bias[52]);
-      a_lstm_gates[t * 80 + 53] = rnnc_relu(a_lstm_z[t * 80 + 53] + w_lstm_bias[53]);
-      a_lstm_gates[t * 80 + 54] = rnnc_relu(a_lstm_z[t * 80 + 54] + w_lstm_bias[54]);
-      a_lstm_gates[t * 80 + 55] = rnnc_relu(a_lstm_z[t * 80 + 55] + w_lstm_bias[55]);
-      a_lstm_gates[t * 80 + 56] = rnnc_relu(a_lstm_z[t * 80 + 56] + w_lstm_bias[56]);
-      a_lstm_gates[t * 80 + 57] = rnnc_relu(a_lstm_z[t * 80 + 57] + w_lstm_bias[57]);
-      a_lstm_gates[t * 80 + 58] = rnnc_relu(a_lstm_z[t * 80 + 58] + w_lstm_bias[58]);
-      a_lstm_gates[t * 80 + 59] = rnnc_relu(a_lstm_z[t * 80 + 59] + w_lstm_bias[59]);
-      a_lstm_gates[t * 80 + 60] = rnnc_sigmoid(a_lstm_z[t * 80 + 60] + w_lstm_bias[60]);
-      a_lstm_gates[t * 80 + 61] = rnnc_sigmoid(a_lstm_z[t * 80 + 61] + w_lstm_bias[61]);
-      a_lstm_gates[t * 80 + 62] = rnnc_sigmoid(a_lstm_z[t * 80 + 62] + w_lstm_bias[62]);
-      a_lstm_gates[t * 80 + 63] = rnnc_sigmoid(a_lstm_z[t * 80 + 63] + w_lstm_bias[63]);
-      a_lstm_gates[t * 80 + 64] = rnnc_sigmoid(a_lstm_z[t * 80 + 64] + w_lstm_bias[64]);
-      a_lstm_gates[t * 80 + 65] = rnnc_sigmoid(a_lstm_z[t * 80 + 65] + w_lstm_bias[65]);
-      a_lstm_gates[t * 80 + 66] = rnnc_sigmoid(a_lstm_z[t * 80 + 66] + w_lstm_bias[66]);
-      a_lstm_gates[t * 80 + 67] = rnnc_sigmoid(a_lstm_z[t * 80 + 67] + w_lstm_bias[67]);
-      a_lstm_gates[t * 80 + 68] = rnnc_sigmoid(a_lstm_z[t * 80 + 68] + w_lstm_bias[68]);
-      a_lstm_gates[t * 80 + 69] = rnnc_sigmoid(a_lstm_z[t * 80 + 69] + w_lstm_bias[69]);
-      a_lstm_gates[t * 80 + 70] = rnnc_sigmoid(a_lstm_z[t * 80 + 70] + w_lstm_bias[70]);
-      a_lstm_gates[t * 80 + 71] = rnnc_sigmoid(a_lstm_z[t * 80 + 71] + w_lstm_bias[71]);
-      a_lstm_gates[t * 80 + 72] = rnnc_sigmoid(a_lstm_z[t * 80 + 72] + w_lstm_bias[72]);
-      a_lstm_gates[t * 80 + 73] = rnnc_sigmoid(a_lstm_z[t * 80 + 73] + w_lstm_bias[73]);
-      a_lstm_gates[t * 80 + 74] = rnnc_sigmoid(a_lstm_z[t * 80 + 74] + w_lstm_bias[74]);
-      a_lstm_gates[t * 80 + 75] = rnnc_sigmoid(a_lstm_z[t * 80 + 75] + w_lstm_bias[75]);
-      a_lstm_gates[t * 80 + 76] = rnnc_sigmoid(a_lstm_z[t * 80 + 76] + w_lstm_bias[76]);
-      a_lstm_gates[t * 80 + 77] = rnnc_sigmoid(a_lstm_z[t * 80 + 77] + w_lstm_bias[77]);
-      a_lstm_gates[t * 80 + 78] = rnnc_sigmoid(a_lstm_z[t * 80 + 78] + w_lstm_bias[78]);
-      a_lstm_gates[t * 80 + 79] = rnnc_sigmoid(a_lstm_z[t * 80 + 79] + w_lstm_bias[79]);
-      a_lstm_c[t * 20] = (a_lstm_gates[t * 80 + 20] * a_lstm_c[t * 20 - 20] +
-                          a_lstm_gates[t * 80] * a_lstm_gates[t * 80 + 40]);
-      a_lstm_c[t * 20 + 1] = (a_lstm_gates[t * 80 + 21] * a_lstm_c[t * 20 - 19] +
-                              a_lstm_gates[t * 80 + 1] * a_lstm_gates[t * 80 + 41]);
-      a_lstm_c[t * 20 + 2] = (a_lstm_gates[t * 80 + 22] * a_lstm_c[t * 20 - 18] +
-                              a_lstm_gates[t * 80 + 2] * a_lstm_gates[t * 80 + 42]);
-      a_lstm_c[t * 20 + 3] = (a_lstm_gates[t * 80 + 23] * a_lstm_c[t * 20 - 17] +
-                              a_lstm_gates[t * 80 + 3] * a_lstm_gates[t * 80 + 43]);
-      a_lstm_c[t * 20 + 4] = (a_lstm_gates[t * 80 + 24] * a_lstm_c[t * 20 - 16] +
-                              a_lstm_gates[t * 80 + 4] * a_lstm_gates[t * 80 + 44]);
-      a_lstm_c[t * 20 + 5] = (a_lstm_gates[t * 80 + 25] * a_lstm_c[t * 20 - 15] +
-                              a_lstm_gates[t * 80 + 5] * a_lstm_gates[t * 80 + 45]);
-      a_lstm_c[t * 20 + 6] = (a_lstm_gates[t * 80 + 26] * a_lstm_c[t * 20 - 14] +
-                              a_lstm_gates[t * 80 + 6] * a_lstm_gates[t * 80 + 46]);
-      a_lstm_c[t * 20 + 7] = (a_lstm_gates[t * 80 + 27] * a_lstm_c[t * 20 - 13] +
-                              a_lstm_gates[t * 80 + 7] * a_lstm_gates[t * 80 + 47]);
-      a_lstm_c[t * 20 + 8] = (a_lstm_gates[t * 80 + 28] * a_lstm_c[t * 20 - 12] +
-                              a_lstm_gates[t * 80 + 8] * a_lstm_gates[t * 80 + 48]);
-      a_lstm_c[t * 20 + 9] = (a_lstm_gates[t * 80 + 29] * a_lstm_c[t * 20 - 11] +
-                              a_lstm_gates[t * 80 + 9] * a_lstm_gates[t * 80 + 49]);
-      a_lstm_c[t * 20 + 10] = (a_lstm_gates[t * 80 + 30] * a_lstm_c[t * 20 - 10] +
-                               a_lstm_gates[t * 80 + 10] * a_lstm_gates[t * 80 + 50]);
-      a_lstm_c[t * 20 + 11] = (a_lstm_gates[t * 80 + 31] * a_lstm_c[t * 20 - 9] +
-                               a_lstm_gates[t * 80 + 11] * a_lstm_gates[t * 80 + 51]);
-      a_lstm_c[t * 20 + 12] = (a_lstm_gates[t * 80 + 32] * a_lstm_c[t * 20 - 8] +
-                               a_lstm_gates[t * 80 + 12] * a_lstm_gates[t * 80 + 52]);
-      a_lstm_c[t * 20 + 13] = (a_lstm_gates[t * 80 + 33] * a_lstm_c[t * 20 - 7] +
-                               a_lstm_gates[t * 80 + 13] * a_lstm_gates[t * 80 + 53]);
-      a_lstm_c[t * 20 + 14] = (a_lstm_gates[t * 80 + 34] * a_lstm_c[t * 20 - 6] +
-                               a_lstm_gates[t * 80 + 14] * a_lstm_gates[t * 80 + 54]);
-      a_lstm_c[t * 20 + 15] = (a_lstm_gates[t * 80 + 35] * a_lstm_c[t * 20 - 5] +
-                               a_lstm_gates[t * 80 + 15] * a_lstm_gates[t * 80 + 55]);
-      a_lstm_c[t * 20 + 16] = (a_lstm_gates[t * 80 + 36] * a_lstm_c[t * 20 - 4] +
-                               a_lstm_gates[t * 80 + 16] * a_lstm_gates[t * 80 + 56]);
-      a_lstm_c[t * 20 + 17] = (a_lstm_gates[t * 80 + 37] * a_lstm_c[t * 20 - 3] +
-                               a_lstm_gates[t * 80 + 17] * a_lstm_gates[t * 80 + 57]);
-      a_lstm_c[t * 20 + 18] = (a_lstm_gates[t * 80 + 38] * a_lstm_c[t * 20 - 2] +
-                               a_lstm_gates[t * 80 + 18] * a_lstm_gates[t * 80 + 58]);
-      a_lstm_c[t * 20 + 19] = (a_lstm_gates[t * 80 + 39] * a_lstm_c[t * 20 - 1] +
-                               a_lstm_gates[t * 80 + 19] * a_lstm_gates[t * 80 + 59]);
-      a_lstm_h[t * 20] = a_lstm_gates[t * 80 + 60] * rnnc_relu(a_lstm_c[t * 20]);
-      a_lstm_h[t * 20 + 1] = a_lstm_gates[t * 80 + 61] * rnnc_relu(a_lstm_c[t * 20 + 1]);
-      a_lstm_h[t * 20 + 2] = a_lstm_gates[t * 80 + 62] * rnnc_relu(a_lstm_c[t * 20 + 2]);
-      a_lstm_h[t * 20 + 3] = a_lstm_gates[t * 80 + 63] * rnnc_relu(a_lstm_c[t * 20 + 3]);
-      a_lstm_h[t * 20 + 4] = a_lstm_gates[t * 80 + 64] * rnnc_relu(a_lstm_c[t * 20 + 4]);
-      a_lstm_h[t * 20 + 5] = a_lstm_gates[t * 80 + 65] * rnnc_relu(a_lstm_c[t * 20 + 5]);
-      a_lstm_h[t * 20 + 6] = a_lstm_gates[t * 80 + 66] * rnnc_relu(a_lstm_c[t * 20 + 6]);
-      a_lstm_h[t * 20 + 7] = a_lstm_gates[t * 80 + 67] * rnnc_relu(a_lstm_c[t * 20 + 7]);
-      a_lstm_h[t * 20 + 8] = a_lstm_gates[t * 80 + 68] * rnnc_relu(a_lstm_c[t * 20 + 8]);
-      a_lstm_h[t * 20 + 9] = a_lstm_gates[t * 80 + 69] * rnnc_relu(a_lstm_c[t * 20 + 9]);
-      a_lstm_h[t * 20 + 10] = a_lstm_gates[t * 80 + 70] * rnnc_relu(a_lstm_c[t * 20 + 10]);
-      a_lstm_h[t * 20 + 11] = a_lstm_gates[t * 80 + 71] * rnnc_relu(a_lstm_c[t * 20 + 11]);
-      a_lstm_h[t * 20 + 12] = a_lstm_gates[t * 80 + 72] * rnnc_relu(a_lstm_c[t * 20 + 12]);
-      a_lstm_h[t * 20 + 13] = a_lstm_gates[t * 80 + 73] * rnnc_relu(a_lstm_c[t * 20 + 13]);
-      a_lstm_h[t * 20 + 14] = a_lstm_gates[t * 80 + 74] * rnnc_relu(a_lstm_c[t * 20 + 14]);
-      a_lstm_h[t * 20 + 15] = a_lstm_gates[t * 80 + 75] * rnnc_relu(a_lstm_c[t * 20 + 15]);
-      a_lstm_h[t * 20 + 16] = a_lstm_gates[t * 80 + 76] * rnnc_relu(a_lstm_c[t * 20 + 16]);
-      a_lstm_h[t * 20 + 17] = a_lstm_gates[t * 80 + 77] * rnnc_relu(a_lstm_c[t * 20 + 17]);
-      a_lstm_h[t * 20 + 18] = a_lstm_gates[t * 80 + 78] * rnnc_relu(a_lstm_c[t * 20 + 18]);
-      a_lstm_h[t * 20 + 19] = a_lstm_gates[t * 80 + 79] * rnnc_relu(a_lstm_c[t * 20 + 19]);
     }
-    for (int c = 0; c < 5; ++c) {
-      float sum = 0.0f;
-      for (int q = 0; q < 20; ++q)
-        sum += a_lstm_h[q + 40] * w_dense_kernel[q * 5 + c];
-      a_dense_z[c] = sum;
+    for (; i < n; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 60 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
     }
-    a_dense_y[0] = rnnc_relu(a_dense_z[0] + w_dense_bias[0]);
-    a_dense_y[1] = rnnc_relu(a_dense_z[1] + w_dense_bias[1]);
-    a_dense_y[2] = rnnc_relu(a_dense_z[2] + w_dense_bias[2]);
-    a_dense_y[3] = rnnc_relu(a_dense_z[3] + w_dense_bias[3]);
-    a_dense_y[4] = rnnc_relu(a_dense_z[4] + w_dense_bias[4]);
-    a_dense_1_z[0] = a_dense_y[0] * w_dense_1_kernel[0] + a_dense_y[1] * w_dense_1_kernel[1] +
-                     a_dense_y[2] * w_dense_1_kernel[2] + a_dense_y[3] * w_dense_1_kernel[3] +
-                     a_dense_y[4] * w_dense_1_kernel[4];
-    a_dense_1_y[0] = (a_dense_1_z[0] + w_dense_1_bias[0]);
-    y_b[0] = a_dense_1_y[0];
+  }
+  for (int b = 0; b < n; ++b) {
+    a_dense_y[b * 5] = rnnc_relu(a_dense_z[b * 5] + w_dense_bias[0]);
+    a_dense_y[b * 5 + 1] = rnnc_relu(a_dense_z[b * 5 + 1] + w_dense_bias[1]);
+    a_dense_y[b * 5 + 2] = rnnc_relu(a_dense_z[b * 5 + 2] + w_dense_bias[2]);
+    a_dense_y[b * 5 + 3] = rnnc_relu(a_dense_z[b * 5 + 3] + w_dense_bias[3]);
+    a_dense_y[b * 5 + 4] = rnnc_relu(a_dense_z[b * 5 + 4] + w_dense_bias[4]);
+    a_dense_1_z[b * 1] =
+        a_dense_y[b * 5] * w_dense_1_kernel[0] + a_dense_y[b * 5 + 1] * w_dense_1_kernel[1] +
+        a_dense_y[b * 5 + 2] * w_dense_1_kernel[2] + a_dense_y[b * 5 + 3] * w_dense_1_kernel[3] +
+        a_dense_y[b * 5 + 4] * w_dense_1_kernel[4];
+    a_dense_1_y[b * 1] = (a_dense_1_z[b * 1] + w_dense_1_bias[0]);
+    y_b[b * 1] = a_dense_1_y[b * 1];
   }
 }
 
@@ -404,772 +588,1205 @@ void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
   float *const g_dense_bias = grad->flat + 1860;
   float *const g_dense_1_kernel = grad->flat + 1865;
   float *const g_dense_1_bias = grad->flat + 1870;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *const a_lstm_h = &s->a_lstm_h[0][0];
+  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  float *const a_dense_y = &s->a_dense_y[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_lstm_z = &s->d_lstm_z[0][0];
+  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
+  float *const d_lstm_c = &s->d_lstm_c[0][0];
+  float *const d_lstm_h = &s->d_lstm_h[0][0];
+  float *const d_dense_z = &s->d_dense_z[0][0];
+  float *const d_dense_y = &s->d_dense_y[0][0];
+  float *const d_dense_1_z = &s->d_dense_1_z[0][0];
+  float *const d_dense_1_y = &s->d_dense_1_y[0][0];
+  float *const wt_dense_kernel = s->wt_dense_kernel;
+  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+  for (int r = 0; r < 5; ++r) {
+    for (int c = 0; c < 20; ++c) {
+      wt_dense_kernel[r * 20 + c] = w_dense_kernel[r + c * 5];
+    }
+  }
+  for (int r = 0; r < 80; ++r) {
+    for (int c = 0; c < 20; ++c) {
+      wt_lstm_recurrent_kernel[r * 20 + c] = w_lstm_recurrent_kernel[r + c * 80];
+    }
+  }
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_lstm_gates = s->a_lstm_gates[b];
-    float *const a_lstm_h = s->a_lstm_h[b];
-    float *const a_lstm_c = s->a_lstm_c[b];
-    float *const a_dense_y = s->a_dense_y[b];
-    float *const dx_b = dx ? dx + (size_t)b * 3 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 1;
-    float *const d_lstm_z = s->d_lstm_z;
-    float *const d_lstm_gates = s->d_lstm_gates;
-    float *const d_lstm_c = s->d_lstm_c;
-    float *const d_lstm_h = s->d_lstm_h;
-    float *const d_dense_z = s->d_dense_z;
-    float *const d_dense_y = s->d_dense_y;
-    float *const d_dense_1_z = s->d_dense_1_z;
-    float *const d_dense_1_y = s->d_dense_1_y;
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 80; ++c) {
-        d_lstm_z[r * 80 + c] = 0.0f;
+        d_lstm_z[b * 240 + r * 80 + c] = 0.0f;
       }
     }
-    d_lstm_c[0] = 0.0f;
-    d_lstm_c[1] = 0.0f;
-    d_lstm_c[2] = 0.0f;
-    d_lstm_c[3] = 0.0f;
-    d_lstm_c[4] = 0.0f;
-    d_lstm_c[5] = 0.0f;
-    d_lstm_c[6] = 0.0f;
-    d_lstm_c[7] = 0.0f;
-    d_lstm_c[8] = 0.0f;
-    d_lstm_c[9] = 0.0f;
-    d_lstm_c[10] = 0.0f;
-    d_lstm_c[11] = 0.0f;
-    d_lstm_c[12] = 0.0f;
-    d_lstm_c[13] = 0.0f;
-    d_lstm_c[14] = 0.0f;
-    d_lstm_c[15] = 0.0f;
-    d_lstm_c[16] = 0.0f;
-    d_lstm_c[17] = 0.0f;
-    d_lstm_c[18] = 0.0f;
-    d_lstm_c[19] = 0.0f;
-    d_lstm_c[20] = 0.0f;
-    d_lstm_c[21] = 0.0f;
-    d_lstm_c[22] = 0.0f;
-    d_lstm_c[23] = 0.0f;
-    d_lstm_c[24] = 0.0f;
-    d_lstm_c[25] = 0.0f;
-    d_lstm_c[26] = 0.0f;
-    d_lstm_c[27] = 0.0f;
-    d_lstm_c[28] = 0.0f;
-    d_lstm_c[29] = 0.0f;
-    d_lstm_c[30] = 0.0f;
-    d_lstm_c[31] = 0.0f;
-    d_lstm_c[32] = 0.0f;
-    d_lstm_c[33] = 0.0f;
-    d_lstm_c[34] = 0.0f;
-    d_lstm_c[35] = 0.0f;
-    d_lstm_c[36] = 0.0f;
-    d_lstm_c[37] = 0.0f;
-    d_lstm_c[38] = 0.0f;
-    d_lstm_c[39] = 0.0f;
-    d_lstm_c[40] = 0.0f;
-    d_lstm_c[41] = 0.0f;
-    d_lstm_c[42] = 0.0f;
-    d_lstm_c[43] = 0.0f;
-    d_lstm_c[44] = 0.0f;
-    d_lstm_c[45] = 0.0f;
-    d_lstm_c[46] = 0.0f;
-    d_lstm_c[47] = 0.0f;
-    d_lstm_c[48] = 0.0f;
-    d_lstm_c[49] = 0.0f;
-    d_lstm_c[50] = 0.0f;
-    d_lstm_c[51] = 0.0f;
-    d_lstm_c[52] = 0.0f;
-    d_lstm_c[53] = 0.0f;
-    d_lstm_c[54] = 0.0f;
-    d_lstm_c[55] = 0.0f;
-    d_lstm_c[56] = 0.0f;
-    d_lstm_c[57] = 0.0f;
-    d_lstm_c[58] = 0.0f;
-    d_lstm_c[59] = 0.0f;
-    d_dense_1_y[0] = dy_b[0];
-    d_dense_1_z[0] = d_dense_1_y[0];
-    g_dense_1_bias[0] += d_dense_1_y[0];
-    d_dense_y[0] = d_dense_1_z[0] * w_dense_1_kernel[0];
-    d_dense_y[1] = d_dense_1_z[0] * w_dense_1_kernel[1];
-    d_dense_y[2] = d_dense_1_z[0] * w_dense_1_kernel[2];
-    d_dense_y[3] = d_dense_1_z[0] * w_dense_1_kernel[3];
-    d_dense_y[4] = d_dense_1_z[0] * w_dense_1_kernel[4];
-    g_dense_1_kernel[0] += a_dense_y[0] * d_dense_1_z[0];
-    g_dense_1_kernel[1] += a_dense_y[1] * d_dense_1_z[0];
-    g_dense_1_kernel[2] += a_dense_y[2] * d_dense_1_z[0];
-    g_dense_1_kernel[3] += a_dense_y[3] * d_dense_1_z[0];
-    g_dense_1_kernel[4] += a_dense_y[4] * d_dense_1_z[0];
-    d_dense_z[0] = d_dense_y[0] * rnnc_step(a_dense_y[0]);
-    d_dense_z[1] = d_dense_y[1] * rnnc_step(a_dense_y[1]);
-    d_dense_z[2] = d_dense_y[2] * rnnc_step(a_dense_y[2]);
-    d_dense_z[3] = d_dense_y[3] * rnnc_step(a_dense_y[3]);
-    d_dense_z[4] = d_dense_y[4] * rnnc_step(a_dense_y[4]);
-    g_dense_bias[0] += d_dense_y[0] * rnnc_step(a_dense_y[0]);
-    g_dense_bias[1] += d_dense_y[1] * rnnc_step(a_dense_y[1]);
-    g_dense_bias[2] += d_dense_y[2] * rnnc_step(a_dense_y[2]);
-    g_dense_bias[3] += d_dense_y[3] * rnnc_step(a_dense_y[3]);
-    g_dense_bias[4] += d_dense_y[4] * rnnc_step(a_dense_y[4]);
-    for (int c = 0; c < 20; ++c) {
-      float sum = 0.0f;
-      for (int q = 0; q < 5; ++q)
-        sum += d_dense_z[q] * w_dense_kernel[q + c * 5];
-      d_lstm_h[c + 40] = sum;
-    }
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        float sum = g_dense_kernel[r * 5 + c];
-        for (int q = 0; q < 1; ++q)
-          sum += a_lstm_h[r + q * 20 + 40] * d_dense_z[q * 5 + c];
-        g_dense_kernel[r * 5 + c] = sum;
+    d_lstm_c[b * 60] = 0.0f;
+    d_lstm_c[b * 60 + 1] = 0.0f;
+    d_lstm_c[b * 60 + 2] = 0.0f;
+    d_lstm_c[b * 60 + 3] = 0.0f;
+    d_lstm_c[b * 60 + 4] = 0.0f;
+    d_lstm_c[b * 60 + 5] = 0.0f;
+    d_lstm_c[b * 60 + 6] = 0.0f;
+    d_lstm_c[b * 60 + 7] = 0.0f;
+    d_lstm_c[b * 60 + 8] = 0.0f;
+    d_lstm_c[b * 60 + 9] = 0.0f;
+    d_lstm_c[b * 60 + 10] = 0.0f;
+    d_lstm_c[b * 60 + 11] = 0.0f;
+    d_lstm_c[b * 60 + 12] = 0.0f;
+    d_lstm_c[b * 60 + 13] = 0.0f;
+    d_lstm_c[b * 60 + 14] = 0.0f;
+    d_lstm_c[b * 60 + 15] = 0.0f;
+    d_lstm_c[b * 60 + 16] = 0.0f;
+    d_lstm_c[b * 60 + 17] = 0.0f;
+    d_lstm_c[b * 60 + 18] = 0.0f;
+    d_lstm_c[b * 60 + 19] = 0.0f;
+    d_lstm_c[b * 60 + 20] = 0.0f;
+    d_lstm_c[b * 60 + 21] = 0.0f;
+    d_lstm_c[b * 60 + 22] = 0.0f;
+    d_lstm_c[b * 60 + 23] = 0.0f;
+    d_lstm_c[b * 60 + 24] = 0.0f;
+    d_lstm_c[b * 60 + 25] = 0.0f;
+    d_lstm_c[b * 60 + 26] = 0.0f;
+    d_lstm_c[b * 60 + 27] = 0.0f;
+    d_lstm_c[b * 60 + 28] = 0.0f;
+    d_lstm_c[b * 60 + 29] = 0.0f;
+    d_lstm_c[b * 60 + 30] = 0.0f;
+    d_lstm_c[b * 60 + 31] = 0.0f;
+    d_lstm_c[b * 60 + 32] = 0.0f;
+    d_lstm_c[b * 60 + 33] = 0.0f;
+    d_lstm_c[b * 60 + 34] = 0.0f;
+    d_lstm_c[b * 60 + 35] = 0.0f;
+    d_lstm_c[b * 60 + 36] = 0.0f;
+    d_lstm_c[b * 60 + 37] = 0.0f;
+    d_lstm_c[b * 60 + 38] = 0.0f;
+    d_lstm_c[b * 60 + 39] = 0.0f;
+    d_lstm_c[b * 60 + 40] = 0.0f;
+    d_lstm_c[b * 60 + 41] = 0.0f;
+    d_lstm_c[b * 60 + 42] = 0.0f;
+    d_lstm_c[b * 60 + 43] = 0.0f;
+    d_lstm_c[b * 60 + 44] = 0.0f;
+    d_lstm_c[b * 60 + 45] = 0.0f;
+    d_lstm_c[b * 60 + 46] = 0.0f;
+    d_lstm_c[b * 60 + 47] = 0.0f;
+    d_lstm_c[b * 60 + 48] = 0.0f;
+    d_lstm_c[b * 60 + 49] = 0.0f;
+    d_lstm_c[b * 60 + 50] = 0.0f;
+    d_lstm_c[b * 60 + 51] = 0.0f;
+    d_lstm_c[b * 60 + 52] = 0.0f;
+    d_lstm_c[b * 60 + 53] = 0.0f;
+    d_lstm_c[b * 60 + 54] = 0.0f;
+    d_lstm_c[b * 60 + 55] = 0.0f;
+    d_lstm_c[b * 60 + 56] = 0.0f;
+    d_lstm_c[b * 60 + 57] = 0.0f;
+    d_lstm_c[b * 60 + 58] = 0.0f;
+    d_lstm_c[b * 60 + 59] = 0.0f;
+    d_dense_1_y[b * 1] = dy_b[b * 1];
+    d_dense_1_z[b * 1] = d_dense_1_y[b * 1];
+    g_dense_1_bias[0] += d_dense_1_y[b * 1];
+    d_dense_y[b * 5] = d_dense_1_z[b * 1] * w_dense_1_kernel[0];
+    d_dense_y[b * 5 + 1] = d_dense_1_z[b * 1] * w_dense_1_kernel[1];
+    d_dense_y[b * 5 + 2] = d_dense_1_z[b * 1] * w_dense_1_kernel[2];
+    d_dense_y[b * 5 + 3] = d_dense_1_z[b * 1] * w_dense_1_kernel[3];
+    d_dense_y[b * 5 + 4] = d_dense_1_z[b * 1] * w_dense_1_kernel[4];
+    g_dense_1_kernel[0] += a_dense_y[b * 5] * d_dense_1_z[b * 1];
+    g_dense_1_kernel[1] += a_dense_y[b * 5 + 1] * d_dense_1_z[b * 1];
+    g_dense_1_kernel[2] += a_dense_y[b * 5 + 2] * d_dense_1_z[b * 1];
+    g_dense_1_kernel[3] += a_dense_y[b * 5 + 3] * d_dense_1_z[b * 1];
+    g_dense_1_kernel[4] += a_dense_y[b * 5 + 4] * d_dense_1_z[b * 1];
+    d_dense_z[b * 5] = d_dense_y[b * 5] * rnnc_step(a_dense_y[b * 5]);
+    d_dense_z[b * 5 + 1] = d_dense_y[b * 5 + 1] * rnnc_step(a_dense_y[b * 5 + 1]);
+    d_dense_z[b * 5 + 2] = d_dense_y[b * 5 + 2] * rnnc_step(a_dense_y[b * 5 + 2]);
+    d_dense_z[b * 5 + 3] = d_dense_y[b * 5 + 3] * rnnc_step(a_dense_y[b * 5 + 3]);
+    d_dense_z[b * 5 + 4] = d_dense_y[b * 5 + 4] * rnnc_step(a_dense_y[b * 5 + 4]);
+    g_dense_bias[0] += d_dense_y[b * 5] * rnnc_step(a_dense_y[b * 5]);
+    g_dense_bias[1] += d_dense_y[b * 5 + 1] * rnnc_step(a_dense_y[b * 5 + 1]);
+    g_dense_bias[2] += d_dense_y[b * 5 + 2] * rnnc_step(a_dense_y[b * 5 + 2]);
+    g_dense_bias[3] += d_dense_y[b * 5 + 3] * rnnc_step(a_dense_y[b * 5 + 3]);
+    g_dense_bias[4] += d_dense_y[b * 5 + 4] * rnnc_step(a_dense_y[b * 5 + 4]);
+  }
+  {
+    const float *const A = d_dense_z + 0;
+    const float *const B = wt_dense_kernel + 0;
+    float *const C = d_lstm_h + 40;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[4][20];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 60 + j + jj] = acc[r][jj];
       }
     }
-    for (int t = 2; t >= 1; --t) {
-      d_lstm_gates[t * 80 + 60] = d_lstm_h[t * 20] * rnnc_relu(a_lstm_c[t * 20]);
-      d_lstm_gates[t * 80 + 61] = d_lstm_h[t * 20 + 1] * rnnc_relu(a_lstm_c[t * 20 + 1]);
-      d_lstm_gates[t * 80 + 62] = d_lstm_h[t * 20 + 2] * rnnc_relu(a_lstm_c[t * 20 + 2]);
-      d_lstm_gates[t * 80 + 63] = d_lstm_h[t * 20 + 3] * rnnc_relu(a_lstm_c[t * 20 + 3]);
-      d_lstm_gates[t * 80 + 64] = d_lstm_h[t * 20 + 4] * rnnc_relu(a_lstm_c[t * 20 + 4]);
-      d_lstm_gates[t * 80 + 65] = d_lstm_h[t * 20 + 5] * rnnc_relu(a_lstm_c[t * 20 + 5]);
-      d_lstm_gates[t * 80 + 66] = d_lstm_h[t * 20 + 6] * rnnc_relu(a_lstm_c[t * 20 + 6]);
-      d_lstm_gates[t * 80 + 67] = d_lstm_h[t * 20 + 7] * rnnc_relu(a_lstm_c[t * 20 + 7]);
-      d_lstm_gates[t * 80 + 68] = d_lstm_h[t * 20 + 8] * rnnc_relu(a_lstm_c[t * 20 + 8]);
-      d_lstm_gates[t * 80 + 69] = d_lstm_h[t * 20 + 9] * rnnc_relu(a_lstm_c[t * 20 + 9]);
-      d_lstm_gates[t * 80 + 70] = d_lstm_h[t * 20 + 10] * rnnc_relu(a_lstm_c[t * 20 + 10]);
-      d_lstm_gates[t * 80 + 71] = d_lstm_h[t * 20 + 11] * rnnc_relu(a_lstm_c[t * 20 + 11]);
-      d_lstm_gates[t * 80 + 72] = d_lstm_h[t * 20 + 12] * rnnc_relu(a_lstm_c[t * 20 + 12]);
-      d_lstm_gates[t * 80 + 73] = d_lstm_h[t * 20 + 13] * rnnc_relu(a_lstm_c[t * 20 + 13]);
-      d_lstm_gates[t * 80 + 74] = d_lstm_h[t * 20 + 14] * rnnc_relu(a_lstm_c[t * 20 + 14]);
-      d_lstm_gates[t * 80 + 75] = d_lstm_h[t * 20 + 15] * rnnc_relu(a_lstm_c[t * 20 + 15]);
-      d_lstm_gates[t * 80 + 76] = d_lstm_h[t * 20 + 16] * rnnc_relu(a_lstm_c[t * 20 + 16]);
-      d_lstm_gates[t * 80 + 77] = d_lstm_h[t * 20 + 17] * rnnc_relu(a_lstm_c[t * 20 + 17]);
-      d_lstm_gates[t * 80 + 78] = d_lstm_h[t * 20 + 18] * rnnc_relu(a_lstm_c[t * 20 + 18]);
-      d_lstm_gates[t * 80 + 79] = d_lstm_h[t * 20 + 19] * rnnc_relu(a_lstm_c[t * 20 + 19]);
-      d_lstm_c[t * 20] +=
-          d_lstm_h[t * 20] * a_lstm_gates[t * 80 + 60] * rnnc_step(a_lstm_c[t * 20]);
-      d_lstm_c[t * 20 + 1] +=
-          d_lstm_h[t * 20 + 1] * a_lstm_gates[t * 80 + 61] * rnnc_step(a_lstm_c[t * 20 + 1]);
-      d_lstm_c[t * 20 + 2] +=
-          d_lstm_h[t * 20 + 2] * a_lstm_gates[t * 80 + 62] * rnnc_step(a_lstm_c[t * 20 + 2]);
-      d_lstm_c[t * 20 + 3] +=
-          d_lstm_h[t * 20 + 3] * a_lstm_gates[t * 80 + 63] * rnnc_step(a_lstm_c[t * 20 + 3]);
-      d_lstm_c[t * 20 + 4] +=
-          d_lstm_h[t * 20 + 4] * a_lstm_gates[t * 80 + 64] * rnnc_step(a_lstm_c[t * 20 + 4]);
-      d_lstm_c[t * 20 + 5] +=
-          d_lstm_h[t * 20 + 5] * a_lstm_gates[t * 80 + 65] * rnnc_step(a_lstm_c[t * 20 + 5]);
-      d_lstm_c[t * 20 + 6] +=
-          d_lstm_h[t * 20 + 6] * a_lstm_gates[t * 80 + 66] * rnnc_step(a_lstm_c[t * 20 + 6]);
-      d_lstm_c[t * 20 + 7] +=
-          d_lstm_h[t * 20 + 7] * a_lstm_gates[t * 80 + 67] * rnnc_step(a_lstm_c[t * 20 + 7]);
-      d_lstm_c[t * 20 + 8] +=
-          d_lstm_h[t * 20 + 8] * a_lstm_gates[t * 80 + 68] * rnnc_step(a_lstm_c[t * 20 + 8]);
-      d_lstm_c[t * 20 + 9] +=
-          d_lstm_h[t * 20 + 9] * a_lstm_gates[t * 80 + 69] * rnnc_step(a_lstm_c[t * 20 + 9]);
-      d_lstm_c[t * 20 + 10] +=
-          d_lstm_h[t * 20 + 10] * a_lstm_gates[t * 80 + 70] * rnnc_step(a_lstm_c[t * 20 + 10]);
-      d_lstm_c[t * 20 + 11] +=
-          d_lstm_h[t * 20 + 11] * a_lstm_gates[t * 80 + 71] * rnnc_step(a_lstm_c[t * 20 + 11]);
-      d_lstm_c[t * 20 + 12] +=
-          d_lstm_h[t * 20 + 12] * a_lstm_gates[t * 80 + 72] * rnnc_step(a_lstm_c[t * 20 + 12]);
-      d_lstm_c[t * 20 + 13] +=
-          d_lstm_h[t * 20 + 13] * a_lstm_gates[t * 80 + 73] * rnnc_step(a_lstm_c[t * 20 + 13]);
-      d_lstm_c[t * 20 + 14] +=
-          d_lstm_h[t * 20 + 14] * a_lstm_gates[t * 80 + 74] * rnnc_step(a_lstm_c[t * 20 + 14]);
-      d_lstm_c[t * 20 + 15] +=
-          d_lstm_h[t * 20 + 15] * a_lstm_gates[t * 80 + 75] * rnnc_step(a_lstm_c[t * 20 + 15]);
-      d_lstm_c[t * 20 + 16] +=
-          d_lstm_h[t * 20 + 16] * a_lstm_gates[t * 80 + 76] * rnnc_step(a_lstm_c[t * 20 + 16]);
-      d_lstm_c[t * 20 + 17] +=
-          d_lstm_h[t * 20 + 17] * a_lstm_gates[t * 80 + 77] * rnnc_step(a_lstm_c[t * 20 + 17]);
-      d_lstm_c[t * 20 + 18] +=
-          d_lstm_h[t * 20 + 18] * a_lstm_gates[t * 80 + 78] * rnnc_step(a_lstm_c[t * 20 + 18]);
-      d_lstm_c[t * 20 + 19] +=
-          d_lstm_h[t * 20 + 19] * a_lstm_gates[t * 80 + 79] * rnnc_step(a_lstm_c[t * 20 + 19]);
-      d_lstm_gates[t * 80 + 20] = d_lstm_c[t * 20] * a_lstm_c[t * 20 - 20];
-      d_lstm_gates[t * 80 + 21] = d_lstm_c[t * 20 + 1] * a_lstm_c[t * 20 - 19];
-      d_lstm_gates[t * 80 + 22] = d_lstm_c[t * 20 + 2] * a_lstm_c[t * 20 - 18];
-      d_lstm_gates[t * 80 + 23] = d_lstm_c[t * 20 + 3] * a_lstm_c[t * 20 - 17];
-      d_lstm_gates[t * 80 + 24] = d_lstm_c[t * 20 + 4] * a_lstm_c[t * 20 - 16];
-      d_lstm_gates[t * 80 + 25] = d_lstm_c[t * 20 + 5] * a_lstm_c[t * 20 - 15];
-      d_lstm_gates[t * 80 + 26] = d_lstm_c[t * 20 + 6] * a_lstm_c[t * 20 - 14];
-      d_lstm_gates[t * 80 + 27] = d_lstm_c[t * 20 + 7] * a_lstm_c[t * 20 - 13];
-      d_lstm_gates[t * 80 + 28] = d_lstm_c[t * 20 + 8] * a_lstm_c[t * 20 - 12];
-      d_lstm_gates[t * 80 + 29] = d_lstm_c[t * 20 + 9] * a_lstm_c[t * 20 - 11];
-      d_lstm_gates[t * 80 + 30] = d_lstm_c[t * 20 + 10] * a_lstm_c[t * 20 - 10];
-      d_lstm_gates[t * 80 + 31] = d_lstm_c[t * 20 + 11] * a_lstm_c[t * 20 - 9];
-      d_lstm_gates[t * 80 + 32] = d_lstm_c[t * 20 + 12] * a_lstm_c[t * 20 - 8];
-      d_lstm_gates[t * 80 + 33] = d_lstm_c[t * 20 + 13] * a_lstm_c[t * 20 - 7];
-      d_lstm_gates[t * 80 + 34] = d_lstm_c[t * 20 + 14] * a_lstm_c[t * 20 - 6];
-      d_lstm_gates[t * 80 + 35] = d_lstm_c[t * 20 + 15] * a_lstm_c[t * 20 - 5];
-      d_lstm_gates[t * 80 + 36] = d_lstm_c[t * 20 + 16] * a_lstm_c[t * 20 - 4];
-      d_lstm_gates[t * 80 + 37] = d_lstm_c[t * 20 + 17] * a_lstm_c[t * 20 - 3];
-      d_lstm_gates[t * 80 + 38] = d_lstm_c[t * 20 + 18] * a_lstm_c[t * 20 - 2];
-      d_lstm_gates[t * 80 + 39] = d_lstm_c[t * 20 + 19] * a_lstm_c[t * 20 - 1];
-      d_lstm_c[t * 20 - 20] = d_lstm_c[t * 20] * a_lstm_gates[t * 80 + 20];
-      d_lstm_c[t * 20 - 19] = d_lstm_c[t * 20 + 1] * a_lstm_gates[t * 80 + 21];
-      d_lstm_c[t * 20 - 18] = d_lstm_c[t * 20 + 2] * a_lstm_gates[t * 80 + 22];
-      d_lstm_c[t * 20 - 17] = d_lstm_c[t * 20 + 3] * a_lstm_gates[t * 80 + 23];
-      d_lstm_c[t * 20 - 16] = d_lstm_c[t * 20 + 4] * a_lstm_gates[t * 80 + 24];
-      d_lstm_c[t * 20 - 15] = d_lstm_c[t * 20 + 5] * a_lstm_gates[t * 80 + 25];
-      d_lstm_c[t * 20 - 14] = d_lstm_c[t * 20 + 6] * a_lstm_gates[t * 80 + 26];
-      d_lstm_c[t * 20 - 13] = d_lstm_c[t * 20 + 7] * a_lstm_gates[t * 80 + 27];
-      d_lstm_c[t * 20 - 12] = d_lstm_c[t * 20 + 8] * a_lstm_gates[t * 80 + 28];
-      d_lstm_c[t * 20 - 11] = d_lstm_c[t * 20 + 9] * a_lstm_gates[t * 80 + 29];
-      d_lstm_c[t * 20 - 10] = d_lstm_c[t * 20 + 10] * a_lstm_gates[t * 80 + 30];
-      d_lstm_c[t * 20 - 9] = d_lstm_c[t * 20 + 11] * a_lstm_gates[t * 80 + 31];
-      d_lstm_c[t * 20 - 8] = d_lstm_c[t * 20 + 12] * a_lstm_gates[t * 80 + 32];
-      d_lstm_c[t * 20 - 7] = d_lstm_c[t * 20 + 13] * a_lstm_gates[t * 80 + 33];
-      d_lstm_c[t * 20 - 6] = d_lstm_c[t * 20 + 14] * a_lstm_gates[t * 80 + 34];
-      d_lstm_c[t * 20 - 5] = d_lstm_c[t * 20 + 15] * a_lstm_gates[t * 80 + 35];
-      d_lstm_c[t * 20 - 4] = d_lstm_c[t * 20 + 16] * a_lstm_gates[t * 80 + 36];
-      d_lstm_c[t * 20 - 3] = d_lstm_c[t * 20 + 17] * a_lstm_gates[t * 80 + 37];
-      d_lstm_c[t * 20 - 2] = d_lstm_c[t * 20 + 18] * a_lstm_gates[t * 80 + 38];
-      d_lstm_c[t * 20 - 1] = d_lstm_c[t * 20 + 19] * a_lstm_gates[t * 80 + 39];
-      d_lstm_gates[t * 80] = d_lstm_c[t * 20] * a_lstm_gates[t * 80 + 40];
-      d_lstm_gates[t * 80 + 1] = d_lstm_c[t * 20 + 1] * a_lstm_gates[t * 80 + 41];
-      d_lstm_gates[t * 80 + 2] = d_lstm_c[t * 20 + 2] * a_lstm_gates[t * 80 + 42];
-      d_lstm_gates[t * 80 + 3] = d_lstm_c[t * 20 + 3] * a_lstm_gates[t * 80 + 43];
-      d_lstm_gates[t * 80 + 4] = d_lstm_c[t * 20 + 4] * a_lstm_gates[t * 80 + 44];
-      d_lstm_gates[t * 80 + 5] = d_lstm_c[t * 20 + 5] * a_lstm_gates[t * 80 + 45];
-      d_lstm_gates[t * 80 + 6] = d_lstm_c[t * 20 + 6] * a_lstm_gates[t * 80 + 46];
-      d_lstm_gates[t * 80 + 7] = d_lstm_c[t * 20 + 7] * a_lstm_gates[t * 80 + 47];
-      d_lstm_gates[t * 80 + 8] = d_lstm_c[t * 20 + 8] * a_lstm_gates[t * 80 + 48];
-      d_lstm_gates[t * 80 + 9] = d_lstm_c[t * 20 + 9] * a_lstm_gates[t * 80 + 49];
-      d_lstm_gates[t * 80 + 10] = d_lstm_c[t * 20 + 10] * a_lstm_gates[t * 80 + 50];
-      d_lstm_gates[t * 80 + 11] = d_lstm_c[t * 20 + 11] * a_lstm_gates[t * 80 + 51];
-      d_lstm_gates[t * 80 + 12] = d_lstm_c[t * 20 + 12] * a_lstm_gates[t * 80 + 52];
-      d_lstm_gates[t * 80 + 13] = d_lstm_c[t * 20 + 13] * a_lstm_gates[t * 80 + 53];
-      d_lstm_gates[t * 80 + 14] = d_lstm_c[t * 20 + 14] * a_lstm_gates[t * 80 + 54];
-      d_lstm_gates[t * 80 + 15] = d_lstm_c[t * 20 + 15] * a_lstm_gates[t * 80 + 55];
-      d_lstm_gates[t * 80 + 16] = d_lstm_c[t * 20 + 16] * a_lstm_gates[t * 80 + 56];
-      d_lstm_gates[t * 80 + 17] = d_lstm_c[t * 20 + 17] * a_lstm_gates[t * 80 + 57];
-      d_lstm_gates[t * 80 + 18] = d_lstm_c[t * 20 + 18] * a_lstm_gates[t * 80 + 58];
-      d_lstm_gates[t * 80 + 19] = d_lstm_c[t * 20 + 19] * a_lstm_gates[t * 80 + 59];
-      d_lstm_gates[t * 80 + 40] = d_lstm_c[t * 20] * a_lstm_gates[t * 80];
-      d_lstm_gates[t * 80 + 41] = d_lstm_c[t * 20 + 1] * a_lstm_gates[t * 80 + 1];
-      d_lstm_gates[t * 80 + 42] = d_lstm_c[t * 20 + 2] * a_lstm_gates[t * 80 + 2];
-      d_lstm_gates[t * 80 + 43] = d_lstm_c[t * 20 + 3] * a_lstm_gates[t * 80 + 3];
-      d_lstm_gates[t * 80 + 44] = d_lstm_c[t * 20 + 4] * a_lstm_gates[t * 80 + 4];
-      d_lstm_gates[t * 80 + 45] = d_lstm_c[t * 20 + 5] * a_lstm_gates[t * 80 + 5];
-      d_lstm_gates[t * 80 + 46] = d_lstm_c[t * 20 + 6] * a_lstm_gates[t * 80 + 6];
-      d_lstm_gates[t * 80 + 47] = d_lstm_c[t * 20 + 7] * a_lstm_gates[t * 80 + 7];
-      d_lstm_gates[t * 80 + 48] = d_lstm_c[t * 20 + 8] * a_lstm_gates[t * 80 + 8];
-      d_lstm_gates[t * 80 + 49] = d_lstm_c[t * 20 + 9] * a_lstm_gates[t * 80 + 9];
-      d_lstm_gates[t * 80 + 50] = d_lstm_c[t * 20 + 10] * a_lstm_gates[t * 80 + 10];
-      d_lstm_gates[t * 80 + 51] = d_lstm_c[t * 20 + 11] * a_lstm_gates[t * 80 + 11];
-      d_lstm_gates[t * 80 + 52] = d_lstm_c[t * 20 + 12] * a_lstm_gates[t * 80 + 12];
-      d_lstm_gates[t * 80 + 53] = d_lstm_c[t * 20 + 13] * a_lstm_gates[t * 80 + 13];
-      d_lstm_gates[t * 80 + 54] = d_lstm_c[t * 20 + 14] * a_lstm_gates[t * 80 + 14];
-      d_lstm_gates[t * 80 + 55] = d_lstm_c[t * 20 + 15] * a_lstm_gates[t * 80 + 15];
-      d_lstm_gates[t * 80 + 56] = d_lstm_c[t * 20 + 16] * a_lstm_gates[t * 80 + 16];
-      d_lstm_gates[t * 80 + 57] = d_lstm_c[t * 20 + 17] * a_lstm_gates[t * 80 + 17];
-      d_lstm_gates[t * 80 + 58] = d_lstm_c[t * 20 + 18] * a_lstm_gates[t * 80 + 18];
-      d_lstm_gates[t * 80 + 59] = d_lstm_c[t * 20 + 19] * a_lstm_gates[t * 80 + 19];
-      d_lstm_z[t * 80 + 60] = d_lstm_gates[t * 80 + 60] * a_lstm_gates[t * 80 + 60] *
-                              (1.0f - a_lstm_gates[t * 80 + 60]);
-      d_lstm_z[t * 80 + 61] = d_lstm_gates[t * 80 + 61] * a_lstm_gates[t * 80 + 61] *
-                              (1.0f - a_lstm_gates[t * 80 + 61]);
-      d_lstm_z[t * 80 + 62] = d_lstm_gates[t * 80 + 62] * a_lstm_gates[t * 80 + 62] *
-                              (1.0f - a_lstm_gates[t * 80 + 62]);
-      d_lstm_z[t * 80 + 63] = d_lstm_gates[t * 80 + 63] * a_lstm_gates[t * 80 + 63] *
-                              (1.0f - a_lstm_gates[t * 80 + 63]);
-      d_lstm_z[t * 80 + 64] = d_lstm_gates[t * 80 + 64] * a_lstm_gates[t * 80 + 64] *
-                              (1.0f - a_lstm_gates[t * 80 + 64]);
-      d_lstm_z[t * 80 + 65] = d_lstm_gates[t * 80 + 65] * a_lstm_gates[t * 80 + 65] *
-                              (1.0f - a_lstm_gates[t * 80 + 65]);
-      d_lstm_z[t * 80 + 66] = d_lstm_gates[t * 80 + 66] * a_lstm_gates[t * 80 + 66] *
-                              (1.0f - a_lstm_gates[t * 80 + 66]);
-      d_lstm_z[t * 80 + 67] = d_lstm_gates[t * 80 + 67] * a_lstm_gates[t * 80 + 67] *
-                              (1.0f - a_lstm_gates[t * 80 + 67]);
-      d_lstm_z[t * 80 + 68] = d_lstm_gates[t * 80 + 68] * a_lstm_gates[t * 80 + 68] *
-                              (1.0f - a_lstm_gates[t * 80 + 68]);
-      d_lstm_z[t * 80 + 69] = d_lstm_gates[t * 80 + 69] * a_lstm_gates[t * 80 + 69] *
-                              (1.0f - a_lstm_gates[t * 80 + 69]);
-      d_lstm_z[t * 80 + 70] = d_lstm_gates[t * 80 + 70] * a_lstm_gates[t * 80 + 70] *
-                              (1.0f - a_lstm_gates[t * 80 + 70]);
-      d_lstm_z[t * 80 + 71] = d_lstm_gates[t * 80 + 71] * a_lstm_gates[t * 80 + 71] *
-                              (1.0f - a_lstm_gates[t * 80 + 71]);
-      d_lstm_z[t * 80 + 72] = d_lstm_gates[t * 80 + 72] * a_lstm_gates[t * 80 + 72] *
-                              (1.0f - a_lstm_gates[t * 80 + 72]);
-      d_lstm_z[t * 80 + 73] = d_lstm_gates[t * 80 + 73] * a_lstm_gates[t * 80 + 73] *
-                              (1.0f - a_lstm_gates[t * 80 + 73]);
-      d_lstm_z[t * 80 + 74] = d_lstm_gates[t * 80 + 74] * a_lstm_gates[t * 80 + 74] *
-                              (1.0f - a_lstm_gates[t * 80 + 74]);
-      d_lstm_z[t * 80 + 75] = d_lstm_gates[t * 80 + 75] * a_lstm_gates[t * 80 + 75] *
-                              (1.0f - a_lstm_gates[t * 80 + 75]);
-      d_lstm_z[t * 80 + 76] = d_lstm_gates[t * 80 + 76] * a_lstm_gates[t * 80 + 76] *
-                              (1.0f - a_lstm_gates[t * 80 + 76]);
-      d_lstm_z[t * 80 + 77] = d_lstm_gates[t * 80 + 77] * a_lstm_gates[t * 80 + 77] *
-                              (1.0f - a_lstm_gates[t * 80 + 77]);
-      d_lstm_z[t * 80 + 78] = d_lstm_gates[t * 80 + 78] * a_lstm_gates[t * 80 + 78] *
-                              (1.0f - a_lstm_gates[t * 80 + 78]);
-      d_lstm_z[t * 80 + 79] = d_lstm_gates[t * 80 + 79] * a_lstm_gates[t * 80 + 79] *
-                              (1.0f - a_lstm_gates[t * 80 + 79]);
-      g_lstm_bias[60] += d_lstm_gates[t * 80 + 60] * a_lstm_gates[t * 80 + 60] *
-                         (1.0f - a_lstm_gates[t * 80 + 60]);
-      g_lstm_bias[61] += d_lstm_gates[t * 80 + 61] * a_lstm_gates[t * 80 + 61] *
-                         (1.0f - a_lstm_gates[t * 80 + 61]);
-      g_lstm_bias[62] += d_lstm_gates[t * 80 + 62] * a_lstm_gates[t * 80 + 62] *
-                         (1.0f - a_lstm_gates[t * 80 + 62]);
-      g_lstm_bias[63] += d_lstm_gates[t * 80 + 63] * a_lstm_gates[t * 80 + 63] *
-                         (1.0f - a_lstm_gates[t * 80 + 63]);
-      g_lstm_bias[64] += d_lstm_gates[t * 80 + 64] * a_lstm_gates[t * 80 + 64] *
-                         (1.0f - a_lstm_gates[t * 80 + 64]);
-      g_lstm_bias[65] += d_lstm_gates[t * 80 + 65] * a_lstm_gates[t * 80 + 65] *
-                         (1.0f - a_lstm_gates[t * 80 + 65]);
-      g_lstm_bias[66] += d_lstm_gates[t * 80 + 66] * a_lstm_gates[t * 80 + 66] *
-                         (1.0f - a_lstm_gates[t * 80 + 66]);
-      g_lstm_bias[67] += d_lstm_gates[t * 80 + 67] * a_lstm_gates[t * 80 + 67] *
-                         (1.0f - a_lstm_gates[t * 80 + 67]);
-      g_lstm_bias[68] += d_lstm_gates[t * 80 + 68] * a_lstm_gates[t * 80 + 68] *
-                         (1.0f - a_lstm_gates[t * 80 + 68]);
-      g_lstm_bias[69] += d_lstm_gates[t * 80 + 69] * a_lstm_gates[t * 80 + 69] *
-                         (1.0f - a_lstm_gates[t * 80 + 69]);
-      g_lstm_bias[70] += d_lstm_gates[t * 80 + 70] * a_lstm_gates[t * 80 + 70] *
-                         (1.0f - a_lstm_gates[t * 80 + 70]);
-      g_lstm_bias[71] += d_lstm_gates[t * 80 + 71] * a_lstm_gates[t * 80 + 71] *
-                         (1.0f - a_lstm_gates[t * 80 + 71]);
-      g_lstm_bias[72] += d_lstm_gates[t * 80 + 72] * a_lstm_gates[t * 80 + 72] *
-                         (1.0f - a_lstm_gates[t * 80 + 72]);
-      g_lstm_bias[73] += d_lstm_gates[t * 80 + 73] * a_lstm_gates[t * 80 + 73] *
-                         (1.0f - a_lstm_gates[t * 80 + 73]);
-      g_lstm_bias[74] += d_lstm_gates[t * 80 + 74] * a_lstm_gates[t * 80 + 74] *
-                         (1.0f - a_lstm_gates[t * 80 + 74]);
-      g_lstm_bias[75] += d_lstm_gates[t * 80 + 75] * a_lstm_gates[t * 80 + 75] *
-                         (1.0f - a_lstm_gates[t * 80 + 75]);
-      g_lstm_bias[76] += d_lstm_gates[t * 80 + 76] * a_lstm_gates[t * 80 + 76] *
-                         (1.0f - a_lstm_gates[t * 80 + 76]);
-      g_lstm_bias[77] += d_lstm_gates[t * 80 + 77] * a_lstm_gates[t * 80 + 77] *
-                         (1.0f - a_lstm_gates[t * 80 + 77]);
-      g_lstm_bias[78] += d_lstm_gates[t * 80 + 78] * a_lstm_gates[t * 80 + 78] *
-                         (1.0f - a_lstm_gates[t * 80 + 78]);
-      g_lstm_bias[79] += d_lstm_gates[t * 80 + 79] * a_lstm_gates[t * 80 + 79] *
-                         (1.0f - a_lstm_gates[t * 80 + 79]);
-      d_lstm_z[t * 80 + 40] = d_lstm_gates[t * 80 + 40] * rnnc_step(a_lstm_gates[t * 80 + 40]);
-      d_lstm_z[t * 80 + 41] = d_lstm_gates[t * 80 + 41] * rnnc_step(a_lstm_gates[t * 80 + 41]);
-      d_lstm_z[t * 80 + 42] = d_lstm_gates[t * 80 + 42] * rnnc_step(a_lstm_gates[t * 80 + 42]);
-      d_lstm_z[t * 80 + 43] = d_lstm_gates[t * 80 + 43] * rnnc_step(a_lstm_gates[t * 80 + 43]);
-      d_lstm_z[t * 80 + 44] = d_lstm_gates[t * 80 + 44] * rnnc_step(a_lstm_gates[t * 80 + 44]);
-      d_lstm_z[t * 80 + 45] = d_lstm_gates[t * 80 + 45] * rnnc_step(a_lstm_gates[t * 80 + 45]);
-      d_lstm_z[t * 80 + 46] = d_lstm_gates[t * 80 + 46] * rnnc_step(a_lstm_gates[t * 80 + 46]);
-      d_lstm_z[t * 80 + 47] = d_lstm_gates[t * 80 + 47] * rnnc_step(a_lstm_gates[t * 80 + 47]);
-      d_lstm_z[t * 80 + 48] = d_lstm_gates[t * 80 + 48] * rnnc_step(a_lstm_gates[t * 80 + 48]);
-      d_lstm_z[t * 80 + 49] = d_lstm_gates[t * 80 + 49] * rnnc_step(a_lstm_gates[t * 80 + 49]);
-      d_lstm_z[t * 80 + 50] = d_lstm_gates[t * 80 + 50] * rnnc_step(a_lstm_gates[t * 80 + 50]);
-      d_lstm_z[t * 80 + 51] = d_lstm_gates[t * 80 + 51] * rnnc_step(a_lstm_gates[t * 80 + 51]);
-      d_lstm_z[t * 80 + 52] = d_lstm_gates[t * 80 + 52] * rnnc_step(a_lstm_gates[t * 80 + 52]);
-      d_lstm_z[t * 80 + 53] = d_lstm_gates[t * 80 + 53] * rnnc_step(a_lstm_gates[t * 80 + 53]);
-      d_lstm_z[t * 80 + 54] = d_lstm_gates[t * 80 + 54] * rnnc_step(a_lstm_gates[t * 80 + 54]);
-      d_lstm_z[t * 80 + 55] = d_lstm_gates[t * 80 + 55] * rnnc_step(a_lstm_gates[t * 80 + 55]);
-      d_lstm_z[t * 80 + 56] = d_lstm_gates[t * 80 + 56] * rnnc_step(a_lstm_gates[t * 80 + 56]);
-      d_lstm_z[t * 80 + 57] = d_lstm_gates[t * 80 + 57] * rnnc_step(a_lstm_gates[t * 80 + 57]);
-      d_lstm_z[t * 80 + 58] = d_lstm_gates[t * 80 + 58] * rnnc_step(a_lstm_gates[t * 80 + 58]);
-      d_lstm_z[t * 80 + 59] = d_lstm_gates[t * 80 + 59] * rnnc_step(a_lstm_gates[t * 80 + 59]);
-      g_lstm_bias[40] += d_lstm_gates[t * 80 + 40] * rnnc_step(a_lstm_gates[t * 80 + 40]);
-      g_lstm_bias[41] += d_lstm_gates[t * 80 + 41] * rnnc_step(a_lstm_gates[t * 80 + 41]);
-      g_lstm_bias[42] += d_lstm_gates[t * 80 + 42] * rnnc_step(a_lstm_gates[t * 80 + 42]);
-      g_lstm_bias[43] += d_lstm_gates[t * 80 + 43] * rnnc_step(a_lstm_gates[t * 80 + 43]);
-      g_lstm_bias[44] += d_lstm_gates[t * 80 + 44] * rnnc_step(a_lstm_gates[t * 80 + 44]);
-      g_lstm_bias[45] += d_lstm_gates[t * 80 + 45] * rnnc_step(a_lstm_gates[t * 80 + 45]);
-      g_lstm_bias[46] += d_lstm_gates[t * 80 + 46] * rnnc_step(a_lstm_gates[t * 80 + 46]);
-      g_lstm_bias[47] += d_lstm_gates[t * 80 + 47] * rnnc_step(a_lstm_gates[t * 80 + 47]);
-      g_lstm_bias[48] += d_lstm_gates[t * 80 + 48] * rnnc_step(a_lstm_gates[t * 80 + 48]);
-      g_lstm_bias[49] += d_lstm_gates[t * 80 + 49] * rnnc_step(a_lstm_gates[t * 80 + 49]);
-      g_lstm_bias[50] += d_lstm_gates[t * 80 + 50] * rnnc_step(a_lstm_gates[t * 80 + 50]);
-      g_lstm_bias[51] += d_lstm_gates[t * 80 + 51] * rnnc_step(a_lstm_gates[t * 80 + 51]);
-      g_lstm_bias[52] += d_lstm_gates[t * 80 + 52] * rnnc_step(a_lstm_gates[t * 80 + 52]);
-      g_lstm_bias[53] += d_lstm_gates[t * 80 + 53] * rnnc_step(a_lstm_gates[t * 80 + 53]);
-      g_lstm_bias[54] += d_lstm_gates[t * 80 + 54] * rnnc_step(a_lstm_gates[t * 80 + 54]);
-      g_lstm_bias[55] += d_lstm_gates[t * 80 + 55] * rnnc_step(a_lstm_gates[t * 80 + 55]);
-      g_lstm_bias[56] += d_lstm_gates[t * 80 + 56] * rnnc_step(a_lstm_gates[t * 80 + 56]);
-      g_lstm_bias[57] += d_lstm_gates[t * 80 + 57] * rnnc_step(a_lstm_gates[t * 80 + 57]);
-      g_lstm_bias[58] += d_lstm_gates[t * 80 + 58] * rnnc_step(a_lstm_gates[t * 80 + 58]);
-      g_lstm_bias[59] += d_lstm_gates[t * 80 + 59] * rnnc_step(a_lstm_gates[t * 80 + 59]);
-      d_lstm_z[t * 80 + 20] = d_lstm_gates[t * 80 + 20] * a_lstm_gates[t * 80 + 20] *
-                              (1.0f - a_lstm_gates[t * 80 + 20]);
-      d_lstm_z[t * 80 + 21] = d_lstm_gates[t * 80 + 21] * a_lstm_gates[t * 80 + 21] *
-                              (1.0f - a_lstm_gates[t * 80 + 21]);
-      d_lstm_z[t * 80 + 22] = d_lstm_gates[t * 80 + 22] * a_lstm_gates[t * 80 + 22] *
-                              (1.0f - a_lstm_gates[t * 80 + 22]);
-      d_lstm_z[t * 80 + 23] = d_lstm_gates[t * 80 + 23] * a_lstm_gates[t * 80 + 23] *
-                              (1.0f - a_lstm_gates[t * 80 + 23]);
-      d_lstm_z[t * 80 + 24] = d_lstm_gates[t * 80 + 24] * a_lstm_gates[t * 80 + 24] *
-                              (1.0f - a_lstm_gates[t * 80 + 24]);
-      d_lstm_z[t * 80 + 25] = d_lstm_gates[t * 80 + 25] * a_lstm_gates[t * 80 + 25] *
-                              (1.0f - a_lstm_gates[t * 80 + 25]);
-      d_lstm_z[t * 80 + 26] = d_lstm_gates[t * 80 + 26] * a_lstm_gates[t * 80 + 26] *
-                              (1.0f - a_lstm_gates[t * 80 + 26]);
-      d_lstm_z[t * 80 + 27] = d_lstm_gates[t * 80 + 27] * a_lstm_gates[t * 80 + 27] *
-                              (1.0f - a_lstm_gates[t * 80 + 27]);
-      d_lstm_z[t * 80 + 28] = d_lstm_gates[t * 80 + 28] * a_lstm_gates[t * 80 + 28] *
-                              (1.0f - a_lstm_gates[t * 80 + 28]);
-      d_lstm_z[t * 80 + 29] = d_lstm_gates[t * 80 + 29] * a_lstm_gates[t * 80 + 29] *
-                              (1.0f - a_lstm_gates[t * 80 + 29]);
-      d_lstm_z[t * 80 + 30] = d_lstm_gates[t * 80 + 30] * a_lstm_gates[t * 80 + 30] *
-                              (1.0f - a_lstm_gates[t * 80 + 30]);
-      d_lstm_z[t * 80 + 31] = d_lstm_gates[t * 80 + 31] * a_lstm_gates[t * 80 + 31] *
-                              (1.0f - a_lstm_gates[t * 80 + 31]);
-      d_lstm_z[t * 80 + 32] = d_lstm_gates[t * 80 + 32] * a_lstm_gates[t * 80 + 32] *
-                              (1.0f - a_lstm_gates[t * 80 + 32]);
-      d_lstm_z[t * 80 + 33] = d_lstm_gates[t * 80 + 33] * a_lstm_gates[t * 80 + 33] *
-                              (1.0f - a_lstm_gates[t * 80 + 33]);
-      d_lstm_z[t * 80 + 34] = d_lstm_gates[t * 80 + 34] * a_lstm_gates[t * 80 + 34] *
-                              (1.0f - a_lstm_gates[t * 80 + 34]);
-      d_lstm_z[t * 80 + 35] = d_lstm_gates[t * 80 + 35] * a_lstm_gates[t * 80 + 35] *
-                              (1.0f - a_lstm_gates[t * 80 + 35]);
-      d_lstm_z[t * 80 + 36] = d_lstm_gates[t * 80 + 36] * a_lstm_gates[t * 80 + 36] *
-                              (1.0f - a_lstm_gates[t * 80 + 36]);
-      d_lstm_z[t * 80 + 37] = d_lstm_gates[t * 80 + 37] * a_lstm_gates[t * 80 + 37] *
-                              (1.0f - a_lstm_gates[t * 80 + 37]);
-      d_lstm_z[t * 80 + 38] = d_lstm_gates[t * 80 + 38] * a_lstm_gates[t * 80 + 38] *
-                              (1.0f - a_lstm_gates[t * 80 + 38]);
-      d_lstm_z[t * 80 + 39] = d_lstm_gates[t * 80 + 39] * a_lstm_gates[t * 80 + 39] *
-                              (1.0f - a_lstm_gates[t * 80 + 39]);
-      g_lstm_bias[20] += d_lstm_gates[t * 80 + 20] * a_lstm_gates[t * 80 + 20] *
-                         (1.0f - a_lstm_gates[t * 80 + 20]);
-      g_lstm_bias[21] += d_lstm_gates[t * 80 + 21] * a_lstm_gates[t * 80 + 21] *
-                         (1.0f - a_lstm_gates[t * 80 + 21]);
-      g_lstm_bias[22] += d_lstm_gates[t * 80 + 22] * a_lstm_gates[t * 80 + 22] *
-                         (1.0f - a_lstm_gates[t * 80 + 22]);
-      g_lstm_bias[23] += d_lstm_gates[t * 80 + 23] * a_lstm_gates[t * 80 + 23] *
-                         (1.0f - a_lstm_gates[t * 80 + 23]);
-      g_lstm_bias[24] += d_lstm_gates[t * 80 + 24] * a_lstm_gates[t * 80 + 24] *
-                         (1.0f - a_lstm_gates[t * 80 + 24]);
-      g_lstm_bias[25] += d_lstm_gates[t * 80 + 25] * a_lstm_gates[t * 80 + 25] *
-                         (1.0f - a_lstm_gates[t * 80 + 25]);
-      g_lstm_bias[26] += d_lstm_gates[t * 80 + 26] * a_lstm_gates[t * 80 + 26] *
-                         (1.0f - a_lstm_gates[t * 80 + 26]);
-      g_lstm_bias[27] += d_lstm_gates[t * 80 + 27] * a_lstm_gates[t * 80 + 27] *
-                         (1.0f - a_lstm_gates[t * 80 + 27]);
-      g_lstm_bias[28] += d_lstm_gates[t * 80 + 28] * a_lstm_gates[t * 80 + 28] *
-                         (1.0f - a_lstm_gates[t * 80 + 28]);
-      g_lstm_bias[29] += d_lstm_gates[t * 80 + 29] * a_lstm_gates[t * 80 + 29] *
-                         (1.0f - a_lstm_gates[t * 80 + 29]);
-      g_lstm_bias[30] += d_lstm_gates[t * 80 + 30] * a_lstm_gates[t * 80 + 30] *
-                         (1.0f - a_lstm_gates[t * 80 + 30]);
-      g_lstm_bias[31] += d_lstm_gates[t * 80 + 31] * a_lstm_gates[t * 80 + 31] *
-                         (1.0f - a_lstm_gates[t * 80 + 31]);
-      g_lstm_bias[32] += d_lstm_gates[t * 80 + 32] * a_lstm_gates[t * 80 + 32] *
-                         (1.0f - a_lstm_gates[t * 80 + 32]);
-      g_lstm_bias[33] += d_lstm_gates[t * 80 + 33] * a_lstm_gates[t * 80 + 33] *
-                         (1.0f - a_lstm_gates[t * 80 + 33]);
-      g_lstm_bias[34] += d_lstm_gates[t * 80 + 34] * a_lstm_gates[t * 80 + 34] *
-                         (1.0f - a_lstm_gates[t * 80 + 34]);
-      g_lstm_bias[35] += d_lstm_gates[t * 80 + 35] * a_lstm_gates[t * 80 + 35] *
-                         (1.0f - a_lstm_gates[t * 80 + 35]);
-      g_lstm_bias[36] += d_lstm_gates[t * 80 + 36] * a_lstm_gates[t * 80 + 36] *
-                         (1.0f - a_lstm_gates[t * 80 + 36]);
-      g_lstm_bias[37] += d_lstm_gates[t * 80 + 37] * a_lstm_gates[t * 80 + 37] *
-                         (1.0f - a_lstm_gates[t * 80 + 37]);
-      g_lstm_bias[38] += d_lstm_gates[t * 80 + 38] * a_lstm_gates[t * 80 + 38] *
-                         (1.0f - a_lstm_gates[t * 80 + 38]);
-      g_lstm_bias[39] += d_lstm_gates[t * 80 + 39] * a_lstm_gates[t * 80 + 39] *
-                         (1.0f - a_lstm_gates[t * 80 + 39]);
-      d_lstm_z[t * 80] =
-          d_lstm_gates[t * 80] * a_lstm_gates[t * 80] * (1.0f - a_lstm_gates[t * 80]);
-      d_lstm_z[t * 80 + 1] =
-          d_lstm_gates[t * 80 + 1] * a_lstm_gates[t * 80 + 1] * (1.0f - a_lstm_gates[t * 80 + 1]);
-      d_lstm_z[t * 80 + 2] =
-          d_lstm_gates[t * 80 + 2] * a_lstm_gates[t * 80 + 2] * (1.0f - a_lstm_gates[t * 80 + 2]);
-      d_lstm_z[t * 80 + 3] =
-          d_lstm_gates[t * 80 + 3] * a_lstm_gates[t * 80 + 3] * (1.0f - a_lstm_gates[t * 80 + 3]);
-      d_lstm_z[t * 80 + 4] =
-          d_lstm_gates[t * 80 + 4] * a_lstm_gates[t * 80 + 4] * (1.0f - a_lstm_gates[t * 80 + 4]);
-      d_lstm_z[t * 80 + 5] =
-          d_lstm_gates[t * 80 + 5] * a_lstm_gates[t * 80 + 5] * (1.0f - a_lstm_gates[t * 80 + 5]);
-      d_lstm_z[t * 80 + 6] =
-          d_lstm_gates[t * 80 + 6] * a_lstm_gates[t * 80 + 6] * (1.0f - a_lstm_gates[t * 80 + 6]);
-      d_lstm_z[t * 80 + 7] =
-          d_lstm_gates[t * 80 + 7] * a_lstm_gates[t * 80 + 7] * (1.0f - a_lstm_gates[t * 80 + 7]);
-      d_lstm_z[t * 80 + 8] =
-          d_lstm_gates[t * 80 + 8] * a_lstm_gates[t * 80 + 8] * (1.0f - a_lstm_gates[t * 80 + 8]);
-      d_lstm_z[t * 80 + 9] =
-          d_lstm_gates[t * 80 + 9] * a_lstm_gates[t * 80 + 9] * (1.0f - a_lstm_gates[t * 80 + 9]);
-      d_lstm_z[t * 80 + 10] = d_lstm_gates[t * 80 + 10] * a_lstm_gates[t * 80 + 10] *
-                              (1.0f - a_lstm_gates[t * 80 + 10]);
-      d_lstm_z[t * 80 + 11] = d_lstm_gates[t * 80 + 11] * a_lstm_gates[t * 80 + 11] *
-                              (1.0f - a_lstm_gates[t * 80 + 11]);
-      d_lstm_z[t * 80 + 12] = d_lstm_gates[t * 80 + 12] * a_lstm_gates[t * 80 + 12] *
-                              (1.0f - a_lstm_gates[t * 80 + 12]);
-      d_lstm_z[t * 80 + 13] = d_lstm_gates[t * 80 + 13] * a_lstm_gates[t * 80 + 13] *
-                              (1.0f - a_lstm_gates[t * 80 + 13]);
-      d_lstm_z[t * 80 + 14] = d_lstm_gates[t * 80 + 14] * a_lstm_gates[t * 80 + 14] *
-                              (1.0f - a_lstm_gates[t * 80 + 14]);
-      d_lstm_z[t * 80 + 15] = d_lstm_gates[t * 80 + 15] * a_lstm_gates[t * 80 + 15] *
-                              (1.0f - a_lstm_gates[t * 80 + 15]);
-      d_lstm_z[t * 80 + 16] = d_lstm_gates[t * 80 + 16] * a_lstm_gates[t * 80 + 16] *
-                              (1.0f - a_lstm_gates[t * 80 + 16]);
-      d_lstm_z[t * 80 + 17] = d_lstm_gates[t * 80 + 17] * a_lstm_gates[t * 80 + 17] *
-                              (1.0f - a_lstm_gates[t * 80 + 17]);
-      d_lstm_z[t * 80 + 18] = d_lstm_gates[t * 80 + 18] * a_lstm_gates[t * 80 + 18] *
-                              (1.0f - a_lstm_gates[t * 80 + 18]);
-      d_lstm_z[t * 80 + 19] = d_lstm_gates[t * 80 + 19] * a_lstm_gates[t * 80 + 19] *
-                              (1.0f - a_lstm_gates[t * 80 + 19]);
-      g_lstm_bias[0] += d_lstm_gates[t * 80] * a_lstm_gates[t * 80] * (1.0f - a_lstm_gates[t * 80]);
-      g_lstm_bias[1] +=
-          d_lstm_gates[t * 80 + 1] * a_lstm_gates[t * 80 + 1] * (1.0f - a_lstm_gates[t * 80 + 1]);
-      g_lstm_bias[2] +=
-          d_lstm_gates[t * 80 + 2] * a_lstm_gates[t * 80 + 2] * (1.0f - a_lstm_gates[t * 80 + 2]);
-      g_lstm_bias[3] +=
-          d_lstm_gates[t * 80 + 3] * a_lstm_gates[t * 80 + 3] * (1.0f - a_lstm_gates[t * 80 + 3]);
-      g_lstm_bias[4] +=
-          d_lstm_gates[t * 80 + 4] * a_lstm_gates[t * 80 + 4] * (1.0f - a_lstm_gates[t * 80 + 4]);
-      g_lstm_bias[5] +=
-          d_lstm_gates[t * 80 + 5] * a_lstm_gates[t * 80 + 5] * (1.0f - a_lstm_gates[t * 80 + 5]);
-      g_lstm_bias[6] +=
-          d_lstm_gates[t * 80 + 6] * a_lstm_gates[t * 80 + 6] * (1.0f - a_lstm_gates[t * 80 + 6]);
-      g_lstm_bias[7] +=
-          d_lstm_gates[t * 80 + 7] * a_lstm_gates[t * 80 + 7] * (1.0f - a_lstm_gates[t * 80 + 7]);
-      g_lstm_bias[8] +=
-          d_lstm_gates[t * 80 + 8] * a_lstm_gates[t * 80 + 8] * (1.0f - a_lstm_gates[t * 80 + 8]);
-      g_lstm_bias[9] +=
-          d_lstm_gates[t * 80 + 9] * a_lstm_gates[t * 80 + 9] * (1.0f - a_lstm_gates[t * 80 + 9]);
-      g_lstm_bias[10] += d_lstm_gates[t * 80 + 10] * a_lstm_gates[t * 80 + 10] *
-                         (1.0f - a_lstm_gates[t * 80 + 10]);
-      g_lstm_bias[11] += d_lstm_gates[t * 80 + 11] * a_lstm_gates[t * 80 + 11] *
-                         (1.0f - a_lstm_gates[t * 80 + 11]);
-      g_lstm_bias[12] += d_lstm_gates[t * 80 + 12] * a_lstm_gates[t * 80 + 12] *
-                         (1.0f - a_lstm_gates[t * 80 + 12]);
-      g_lstm_bias[13] += d_lstm_gates[t * 80 + 13] * a_lstm_gates[t * 80 + 13] *
-                         (1.0f - a_lstm_gates[t * 80 + 13]);
-      g_lstm_bias[14] += d_lstm_gates[t * 80 + 14] * a_lstm_gates[t * 80 + 14] *
-                         (1.0f - a_lstm_gates[t * 80 + 14]);
-      g_lstm_bias[15] += d_lstm_gates[t * 80 + 15] * a_lstm_gates[t * 80 + 15] *
-                         (1.0f - a_lstm_gates[t * 80 + 15]);
-      g_lstm_bias[16] += d_lstm_gates[t * 80 + 16] * a_lstm_gates[t * 80 + 16] *
-                         (1.0f - a_lstm_gates[t * 80 + 16]);
-      g_lstm_bias[17] += d_lstm_gates[t * 80 + 17] * a_lstm_gates[t * 80 + 17] *
-                         (1.0f - a_lstm_gates[t * 80 + 17]);
-      g_lstm_bias[18] += d_lstm_gates[t * 80 + 18] * a_lstm_gates[t * 80 + 18] *
-                         (1.0f - a_lstm_gates[t * 80 + 18]);
-      g_lstm_bias[19] += d_lstm_gates[t * 80 + 19] * a_lstm_gates[t * 80 + 19] *
-                         (1.0f - a_lstm_gates[t * 80 + 19]);
-      for (int c = 0; c < 20; ++c) {
-        float sum = 0.0f;
-        for (int q = 0; q < 80; ++q)
-          sum += d_lstm_z[t * 80 + q] * w_lstm_recurrent_kernel[q + c * 80];
-        d_lstm_h[t * 20 + c - 20] = sum;
+    for (; i < n; ++i) {
+      for (int j = 0; j < 20; j += 20) {
+        float acc[1][20];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 5; ++p) {
+          const float *const brow = B + p * 20 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 5 + p];
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 20; ++jj)
+            C[(i + r) * 60 + j + jj] = acc[r][jj];
       }
-      for (int r = 0; r < 20; ++r) {
-        for (int c = 0; c < 80; ++c) {
-          float sum = g_lstm_recurrent_kernel[r * 80 + c];
-          for (int q = 0; q < 1; ++q)
-            sum += a_lstm_h[t * 20 + r + q * 20 - 20] * d_lstm_z[t * 80 + q * 80 + c];
-          g_lstm_recurrent_kernel[r * 80 + c] = sum;
+    }
+  }
+  {
+    const float *const A = a_lstm_h + 40;
+    const float *const B = d_dense_z + 0;
+    float *const C = g_dense_kernel + 0;
+    for (int i = 0; i < 20; i += 4) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[4][5];
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = C[(i + r) * 5 + j + jj];
+        for (int p = 0; p < n; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 4; ++r) {
+            const float av = A[(i + r) + p * 60];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 4; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
+  }
+  for (int t = 2; t >= 1; --t) {
+    for (int b = 0; b < n; ++b) {
+      d_lstm_gates[b * 240 + t * 80 + 60] =
+          d_lstm_h[b * 60 + t * 20] * rnnc_relu(a_lstm_c[b * 60 + t * 20]);
+      d_lstm_gates[b * 240 + t * 80 + 61] =
+          d_lstm_h[b * 60 + t * 20 + 1] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 1]);
+      d_lstm_gates[b * 240 + t * 80 + 62] =
+          d_lstm_h[b * 60 + t * 20 + 2] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 2]);
+      d_lstm_gates[b * 240 + t * 80 + 63] =
+          d_lstm_h[b * 60 + t * 20 + 3] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 3]);
+      d_lstm_gates[b * 240 + t * 80 + 64] =
+          d_lstm_h[b * 60 + t * 20 + 4] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 4]);
+      d_lstm_gates[b * 240 + t * 80 + 65] =
+          d_lstm_h[b * 60 + t * 20 + 5] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 5]);
+      d_lstm_gates[b * 240 + t * 80 + 66] =
+          d_lstm_h[b * 60 + t * 20 + 6] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 6]);
+      d_lstm_gates[b * 240 + t * 80 + 67] =
+          d_lstm_h[b * 60 + t * 20 + 7] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 7]);
+      d_lstm_gates[b * 240 + t * 80 + 68] =
+          d_lstm_h[b * 60 + t * 20 + 8] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 8]);
+      d_lstm_gates[b * 240 + t * 80 + 69] =
+          d_lstm_h[b * 60 + t * 20 + 9] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 9]);
+      d_lstm_gates[b * 240 + t * 80 + 70] =
+          d_lstm_h[b * 60 + t * 20 + 10] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 10]);
+      d_lstm_gates[b * 240 + t * 80 + 71] =
+          d_lstm_h[b * 60 + t * 20 + 11] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 11]);
+      d_lstm_gates[b * 240 + t * 80 + 72] =
+          d_lstm_h[b * 60 + t * 20 + 12] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 12]);
+      d_lstm_gates[b * 240 + t * 80 + 73] =
+          d_lstm_h[b * 60 + t * 20 + 13] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 13]);
+      d_lstm_gates[b * 240 + t * 80 + 74] =
+          d_lstm_h[b * 60 + t * 20 + 14] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 14]);
+      d_lstm_gates[b * 240 + t * 80 + 75] =
+          d_lstm_h[b * 60 + t * 20 + 15] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 15]);
+      d_lstm_gates[b * 240 + t * 80 + 76] =
+          d_lstm_h[b * 60 + t * 20 + 16] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 16]);
+      d_lstm_gates[b * 240 + t * 80 + 77] =
+          d_lstm_h[b * 60 + t * 20 + 17] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 17]);
+      d_lstm_gates[b * 240 + t * 80 + 78] =
+          d_lstm_h[b * 60 + t * 20 + 18] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 18]);
+      d_lstm_gates[b * 240 + t * 80 + 79] =
+          d_lstm_h[b * 60 + t * 20 + 19] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + 19]);
+      d_lstm_c[b * 60 + t * 20] += d_lstm_h[b * 60 + t * 20] * a_lstm_gates[b * 240 + t * 80 + 60] *
+                                   rnnc_step(a_lstm_c[b * 60 + t * 20]);
+      d_lstm_c[b * 60 + t * 20 + 1] += d_lstm_h[b * 60 + t * 20 + 1] *
+                                       a_lstm_gates[b * 240 + t * 80 + 61] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 1]);
+      d_lstm_c[b * 60 + t * 20 + 2] += d_lstm_h[b * 60 + t * 20 + 2] *
+                                       a_lstm_gates[b * 240 + t * 80 + 62] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 2]);
+      d_lstm_c[b * 60 + t * 20 + 3] += d_lstm_h[b * 60 + t * 20 + 3] *
+                                       a_lstm_gates[b * 240 + t * 80 + 63] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 3]);
+      d_lstm_c[b * 60 + t * 20 + 4] += d_lstm_h[b * 60 + t * 20 + 4] *
+                                       a_lstm_gates[b * 240 + t * 80 + 64] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 4]);
+      d_lstm_c[b * 60 + t * 20 + 5] += d_lstm_h[b * 60 + t * 20 + 5] *
+                                       a_lstm_gates[b * 240 + t * 80 + 65] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 5]);
+      d_lstm_c[b * 60 + t * 20 + 6] += d_lstm_h[b * 60 + t * 20 + 6] *
+                                       a_lstm_gates[b * 240 + t * 80 + 66] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 6]);
+      d_lstm_c[b * 60 + t * 20 + 7] += d_lstm_h[b * 60 + t * 20 + 7] *
+                                       a_lstm_gates[b * 240 + t * 80 + 67] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 7]);
+      d_lstm_c[b * 60 + t * 20 + 8] += d_lstm_h[b * 60 + t * 20 + 8] *
+                                       a_lstm_gates[b * 240 + t * 80 + 68] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 8]);
+      d_lstm_c[b * 60 + t * 20 + 9] += d_lstm_h[b * 60 + t * 20 + 9] *
+                                       a_lstm_gates[b * 240 + t * 80 + 69] *
+                                       rnnc_step(a_lstm_c[b * 60 + t * 20 + 9]);
+      d_lstm_c[b * 60 + t * 20 + 10] += d_lstm_h[b * 60 + t * 20 + 10] *
+                                        a_lstm_gates[b * 240 + t * 80 + 70] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 10]);
+      d_lstm_c[b * 60 + t * 20 + 11] += d_lstm_h[b * 60 + t * 20 + 11] *
+                                        a_lstm_gates[b * 240 + t * 80 + 71] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 11]);
+      d_lstm_c[b * 60 + t * 20 + 12] += d_lstm_h[b * 60 + t * 20 + 12] *
+                                        a_lstm_gates[b * 240 + t * 80 + 72] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 12]);
+      d_lstm_c[b * 60 + t * 20 + 13] += d_lstm_h[b * 60 + t * 20 + 13] *
+                                        a_lstm_gates[b * 240 + t * 80 + 73] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 13]);
+      d_lstm_c[b * 60 + t * 20 + 14] += d_lstm_h[b * 60 + t * 20 + 14] *
+                                        a_lstm_gates[b * 240 + t * 80 + 74] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 14]);
+      d_lstm_c[b * 60 + t * 20 + 15] += d_lstm_h[b * 60 + t * 20 + 15] *
+                                        a_lstm_gates[b * 240 + t * 80 + 75] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 15]);
+      d_lstm_c[b * 60 + t * 20 + 16] += d_lstm_h[b * 60 + t * 20 + 16] *
+                                        a_lstm_gates[b * 240 + t * 80 + 76] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 16]);
+      d_lstm_c[b * 60 + t * 20 + 17] += d_lstm_h[b * 60 + t * 20 + 17] *
+                                        a_lstm_gates[b * 240 + t * 80 + 77] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 17]);
+      d_lstm_c[b * 60 + t * 20 + 18] += d_lstm_h[b * 60 + t * 20 + 18] *
+                                        a_lstm_gates[b * 240 + t * 80 + 78] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 18]);
+      d_lstm_c[b * 60 + t * 20 + 19] += d_lstm_h[b * 60 + t * 20 + 19] *
+                                        a_lstm_gates[b * 240 + t * 80 + 79] *
+                                        rnnc_step(a_lstm_c[b * 60 + t * 20 + 19]);
+      d_lstm_gates[b * 240 + t * 80 + 20] =
+          d_lstm_c[b * 60 + t * 20] * a_lstm_c[b * 60 + t * 20 - 20];
+      d_lstm_gates[b * 240 + t * 80 + 21] =
+          d_lstm_c[b * 60 + t * 20 + 1] * a_lstm_c[b * 60 + t * 20 - 19];
+      d_lstm_gates[b * 240 + t * 80 + 22] =
+          d_lstm_c[b * 60 + t * 20 + 2] * a_lstm_c[b * 60 + t * 20 - 18];
+      d_lstm_gates[b * 240 + t * 80 + 23] =
+          d_lstm_c[b * 60 + t * 20 + 3] * a_lstm_c[b * 60 + t * 20 - 17];
+      d_lstm_gates[b * 240 + t * 80 + 24] =
+          d_lstm_c[b * 60 + t * 20 + 4] * a_lstm_c[b * 60 + t * 20 - 16];
+      d_lstm_gates[b * 240 + t * 80 + 25] =
+          d_lstm_c[b * 60 + t * 20 + 5] * a_lstm_c[b * 60 + t * 20 - 15];
+      d_lstm_gates[b * 240 + t * 80 + 26] =
+          d_lstm_c[b * 60 + t * 20 + 6] * a_lstm_c[b * 60 + t * 20 - 14];
+      d_lstm_gates[b * 240 + t * 80 + 27] =
+          d_lstm_c[b * 60 + t * 20 + 7] * a_lstm_c[b * 60 + t * 20 - 13];
+      d_lstm_gates[b * 240 + t * 80 + 28] =
+          d_lstm_c[b * 60 + t * 20 + 8] * a_lstm_c[b * 60 + t * 20 - 12];
+      d_lstm_gates[b * 240 + t * 80 + 29] =
+          d_lstm_c[b * 60 + t * 20 + 9] * a_lstm_c[b * 60 + t * 20 - 11];
+      d_lstm_gates[b * 240 + t * 80 + 30] =
+          d_lstm_c[b * 60 + t * 20 + 10] * a_lstm_c[b * 60 + t * 20 - 10];
+      d_lstm_gates[b * 240 + t * 80 + 31] =
+          d_lstm_c[b * 60 + t * 20 + 11] * a_lstm_c[b * 60 + t * 20 - 9];
+      d_lstm_gates[b * 240 + t * 80 + 32] =
+          d_lstm_c[b * 60 + t * 20 + 12] * a_lstm_c[b * 60 + t * 20 - 8];
+      d_lstm_gates[b * 240 + t * 80 + 33] =
+          d_lstm_c[b * 60 + t * 20 + 13] * a_lstm_c[b * 60 + t * 20 - 7];
+      d_lstm_gates[b * 240 + t * 80 + 34] =
+          d_lstm_c[b * 60 + t * 20 + 14] * a_lstm_c[b * 60 + t * 20 - 6];
+      d_lstm_gates[b * 240 + t * 80 + 35] =
+          d_lstm_c[b * 60 + t * 20 + 15] * a_lstm_c[b * 60 + t * 20 - 5];
+      d_lstm_gates[b * 240 + t * 80 + 36] =
+          d_lstm_c[b * 60 + t * 20 + 16] * a_lstm_c[b * 60 + t * 20 - 4];
+      d_lstm_gates[b * 240 + t * 80 + 37] =
+          d_lstm_c[b * 60 + t * 20 + 17] * a_lstm_c[b * 60 + t * 20 - 3];
+      d_lstm_gates[b * 240 + t * 80 + 38] =
+          d_lstm_c[b * 60 + t * 20 + 18] * a_lstm_c[b * 60 + t * 20 - 2];
+      d_lstm_gates[b * 240 + t * 80 + 39] =
+          d_lstm_c[b * 60 + t * 20 + 19] * a_lstm_c[b * 60 + t * 20 - 1];
+      d_lstm_c[b * 60 + t * 20 - 20] =
+          d_lstm_c[b * 60 + t * 20] * a_lstm_gates[b * 240 + t * 80 + 20];
+      d_lstm_c[b * 60 + t * 20 - 19] =
+          d_lstm_c[b * 60 + t * 20 + 1] * a_lstm_gates[b * 240 + t * 80 + 21];
+      d_lstm_c[b * 60 + t * 20 - 18] =
+          d_lstm_c[b * 60 + t * 20 + 2] * a_lstm_gates[b * 240 + t * 80 + 22];
+      d_lstm_c[b * 60 + t * 20 - 17] =
+          d_lstm_c[b * 60 + t * 20 + 3] * a_lstm_gates[b * 240 + t * 80 + 23];
+      d_lstm_c[b * 60 + t * 20 - 16] =
+          d_lstm_c[b * 60 + t * 20 + 4] * a_lstm_gates[b * 240 + t * 80 + 24];
+      d_lstm_c[b * 60 + t * 20 - 15] =
+          d_lstm_c[b * 60 + t * 20 + 5] * a_lstm_gates[b * 240 + t * 80 + 25];
+      d_lstm_c[b * 60 + t * 20 - 14] =
+          d_lstm_c[b * 60 + t * 20 + 6] * a_lstm_gates[b * 240 + t * 80 + 26];
+      d_lstm_c[b * 60 + t * 20 - 13] =
+          d_lstm_c[b * 60 + t * 20 + 7] * a_lstm_gates[b * 240 + t * 80 + 27];
+      d_lstm_c[b * 60 + t * 20 - 12] =
+          d_lstm_c[b * 60 + t * 20 + 8] * a_lstm_gates[b * 240 + t * 80 + 28];
+      d_lstm_c[b * 60 + t * 20 - 11] =
+          d_lstm_c[b * 60 + t * 20 + 9] * a_lstm_gates[b * 240 + t * 80 + 29];
+      d_lstm_c[b * 60 + t * 20 - 10] =
+          d_lstm_c[b * 60 + t * 20 + 10] * a_lstm_gates[b * 240 + t * 80 + 30];
+      d_lstm_c[b * 60 + t * 20 - 9] =
+          d_lstm_c[b * 60 + t * 20 + 11] * a_lstm_gates[b * 240 + t * 80 + 31];
+      d_lstm_c[b * 60 + t * 20 - 8] =
+          d_lstm_c[b * 60 + t * 20 + 12] * a_lstm_gates[b * 240 + t * 80 + 32];
+      d_lstm_c[b * 60 + t * 20 - 7] =
+          d_lstm_c[b * 60 + t * 20 + 13] * a_lstm_gates[b * 240 + t * 80 + 33];
+      d_lstm_c[b * 60 + t * 20 - 6] =
+          d_lstm_c[b * 60 + t * 20 + 14] * a_lstm_gates[b * 240 + t * 80 + 34];
+      d_lstm_c[b * 60 + t * 20 - 5] =
+          d_lstm_c[b * 60 + t * 20 + 15] * a_lstm_gates[b * 240 + t * 80 + 35];
+      d_lstm_c[b * 60 + t * 20 - 4] =
+          d_lstm_c[b * 60 + t * 20 + 16] * a_lstm_gates[b * 240 + t * 80 + 36];
+      d_lstm_c[b * 60 + t * 20 - 3] =
+          d_lstm_c[b * 60 + t * 20 + 17] * a_lstm_gates[b * 240 + t * 80 + 37];
+      d_lstm_c[b * 60 + t * 20 - 2] =
+          d_lstm_c[b * 60 + t * 20 + 18] * a_lstm_gates[b * 240 + t * 80 + 38];
+      d_lstm_c[b * 60 + t * 20 - 1] =
+          d_lstm_c[b * 60 + t * 20 + 19] * a_lstm_gates[b * 240 + t * 80 + 39];
+      d_lstm_gates[b * 240 + t * 80] =
+          d_lstm_c[b * 60 + t * 20] * a_lstm_gates[b * 240 + t * 80 + 40];
+      d_lstm_gates[b * 240 + t * 80 + 1] =
+          d_lstm_c[b * 60 + t * 20 + 1] * a_lstm_gates[b * 240 + t * 80 + 41];
+      d_lstm_gates[b * 240 + t * 80 + 2] =
+          d_lstm_c[b * 60 + t * 20 + 2] * a_lstm_gates[b * 240 + t * 80 + 42];
+      d_lstm_gates[b * 240 + t * 80 + 3] =
+          d_lstm_c[b * 60 + t * 20 + 3] * a_lstm_gates[b * 240 + t * 80 + 43];
+      d_lstm_gates[b * 240 + t * 80 + 4] =
+          d_lstm_c[b * 60 + t * 20 + 4] * a_lstm_gates[b * 240 + t * 80 + 44];
+      d_lstm_gates[b * 240 + t * 80 + 5] =
+          d_lstm_c[b * 60 + t * 20 + 5] * a_lstm_gates[b * 240 + t * 80 + 45];
+      d_lstm_gates[b * 240 + t * 80 + 6] =
+          d_lstm_c[b * 60 + t * 20 + 6] * a_lstm_gates[b * 240 + t * 80 + 46];
+      d_lstm_gates[b * 240 + t * 80 + 7] =
+          d_lstm_c[b * 60 + t * 20 + 7] * a_lstm_gates[b * 240 + t * 80 + 47];
+      d_lstm_gates[b * 240 + t * 80 + 8] =
+          d_lstm_c[b * 60 + t * 20 + 8] * a_lstm_gates[b * 240 + t * 80 + 48];
+      d_lstm_gates[b * 240 + t * 80 + 9] =
+          d_lstm_c[b * 60 + t * 20 + 9] * a_lstm_gates[b * 240 + t * 80 + 49];
+      d_lstm_gates[b * 240 + t * 80 + 10] =
+          d_lstm_c[b * 60 + t * 20 + 10] * a_lstm_gates[b * 240 + t * 80 + 50];
+      d_lstm_gates[b * 240 + t * 80 + 11] =
+          d_lstm_c[b * 60 + t * 20 + 11] * a_lstm_gates[b * 240 + t * 80 + 51];
+      d_lstm_gates[b * 240 + t * 80 + 12] =
+          d_lstm_c[b * 60 + t * 20 + 12] * a_lstm_gates[b * 240 + t * 80 + 52];
+      d_lstm_gates[b * 240 + t * 80 + 13] =
+          d_lstm_c[b * 60 + t * 20 + 13] * a_lstm_gates[b * 240 + t * 80 + 53];
+      d_lstm_gates[b * 240 + t * 80 + 14] =
+          d_lstm_c[b * 60 + t * 20 + 14] * a_lstm_gates[b * 240 + t * 80 + 54];
+      d_lstm_gates[b * 240 + t * 80 + 15] =
+          d_lstm_c[b * 60 + t * 20 + 15] * a_lstm_gates[b * 240 + t * 80 + 55];
+      d_lstm_gates[b * 240 + t * 80 + 16] =
+          d_lstm_c[b * 60 + t * 20 + 16] * a_lstm_gates[b * 240 + t * 80 + 56];
+      d_lstm_gates[b * 240 + t * 80 + 17] =
+          d_lstm_c[b * 60 + t * 20 + 17] * a_lstm_gates[b * 240 + t * 80 + 57];
+      d_lstm_gates[b * 240 + t * 80 + 18] =
+          d_lstm_c[b * 60 + t * 20 + 18] * a_lstm_gates[b * 240 + t * 80 + 58];
+      d_lstm_gates[b * 240 + t * 80 + 19] =
+          d_lstm_c[b * 60 + t * 20 + 19] * a_lstm_gates[b * 240 + t * 80 + 59];
+      d_lstm_gates[b * 240 + t * 80 + 40] =
+          d_lstm_c[b * 60 + t * 20] * a_lstm_gates[b * 240 + t * 80];
+      d_lstm_gates[b * 240 + t * 80 + 41] =
+          d_lstm_c[b * 60 + t * 20 + 1] * a_lstm_gates[b * 240 + t * 80 + 1];
+      d_lstm_gates[b * 240 + t * 80 + 42] =
+          d_lstm_c[b * 60 + t * 20 + 2] * a_lstm_gates[b * 240 + t * 80 + 2];
+      d_lstm_gates[b * 240 + t * 80 + 43] =
+          d_lstm_c[b * 60 + t * 20 + 3] * a_lstm_gates[b * 240 + t * 80 + 3];
+      d_lstm_gates[b * 240 + t * 80 + 44] =
+          d_lstm_c[b * 60 + t * 20 + 4] * a_lstm_gates[b * 240 + t * 80 + 4];
+      d_lstm_gates[b * 240 + t * 80 + 45] =
+          d_lstm_c[b * 60 + t * 20 + 5] * a_lstm_gates[b * 240 + t * 80 + 5];
+      d_lstm_gates[b * 240 + t * 80 + 46] =
+          d_lstm_c[b * 60 + t * 20 + 6] * a_lstm_gates[b * 240 + t * 80 + 6];
+      d_lstm_gates[b * 240 + t * 80 + 47] =
+          d_lstm_c[b * 60 + t * 20 + 7] * a_lstm_gates[b * 240 + t * 80 + 7];
+      d_lstm_gates[b * 240 + t * 80 + 48] =
+          d_lstm_c[b * 60 + t * 20 + 8] * a_lstm_gates[b * 240 + t * 80 + 8];
+      d_lstm_gates[b * 240 + t * 80 + 49] =
+          d_lstm_c[b * 60 + t * 20 + 9] * a_lstm_gates[b * 240 + t * 80 + 9];
+      d_lstm_gates[b * 240 + t * 80 + 50] =
+          d_lstm_c[b * 60 + t * 20 + 10] * a_lstm_gates[b * 240 + t * 80 + 10];
+      d_lstm_gates[b * 240 + t * 80 + 51] =
+          d_lstm_c[b * 60 + t * 20 + 11] * a_lstm_gates[b * 240 + t * 80 + 11];
+      d_lstm_gates[b * 240 + t * 80 + 52] =
+          d_lstm_c[b * 60 + t * 20 + 12] * a_lstm_gates[b * 240 + t * 80 + 12];
+      d_lstm_gates[b * 240 + t * 80 + 53] =
+          d_lstm_c[b * 60 + t * 20 + 13] * a_lstm_gates[b * 240 + t * 80 + 13];
+      d_lstm_gates[b * 240 + t * 80 + 54] =
+          d_lstm_c[b * 60 + t * 20 + 14] * a_lstm_gates[b * 240 + t * 80 + 14];
+      d_lstm_gates[b * 240 + t * 80 + 55] =
+          d_lstm_c[b * 60 + t * 20 + 15] * a_lstm_gates[b * 240 + t * 80 + 15];
+      d_lstm_gates[b * 240 + t * 80 + 56] =
+          d_lstm_c[b * 60 + t * 20 + 16] * a_lstm_gates[b * 240 + t * 80 + 16];
+      d_lstm_gates[b * 240 + t * 80 + 57] =
+          d_lstm_c[b * 60 + t * 20 + 17] * a_lstm_gates[b * 240 + t * 80 + 17];
+      d_lstm_gates[b * 240 + t * 80 + 58] =
+          d_lstm_c[b * 60 + t * 20 + 18] * a_lstm_gates[b * 240 + t * 80 + 18];
+      d_lstm_gates[b * 240 + t * 80 + 59] =
+          d_lstm_c[b * 60 + t * 20 + 19] * a_lstm_gates[b * 240 + t * 80 + 19];
+      d_lstm_z[b * 240 + t * 80 + 60] = d_lstm_gates[b * 240 + t * 80 + 60] *
+                                        a_lstm_gates[b * 240 + t * 80 + 60] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 60]);
+      d_lstm_z[b * 240 + t * 80 + 61] = d_lstm_gates[b * 240 + t * 80 + 61] *
+                                        a_lstm_gates[b * 240 + t * 80 + 61] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 61]);
+      d_lstm_z[b * 240 + t * 80 + 62] = d_lstm_gates[b * 240 + t * 80 + 62] *
+                                        a_lstm_gates[b * 240 + t * 80 + 62] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 62]);
+      d_lstm_z[b * 240 + t * 80 + 63] = d_lstm_gates[b * 240 + t * 80 + 63] *
+                                        a_lstm_gates[b * 240 + t * 80 + 63] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 63]);
+      d_lstm_z[b * 240 + t * 80 + 64] = d_lstm_gates[b * 240 + t * 80 + 64] *
+                                        a_lstm_gates[b * 240 + t * 80 + 64] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 64]);
+      d_lstm_z[b * 240 + t * 80 + 65] = d_lstm_gates[b * 240 + t * 80 + 65] *
+                                        a_lstm_gates[b * 240 + t * 80 + 65] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 65]);
+      d_lstm_z[b * 240 + t * 80 + 66] = d_lstm_gates[b * 240 + t * 80 + 66] *
+                                        a_lstm_gates[b * 240 + t * 80 + 66] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 66]);
+      d_lstm_z[b * 240 + t * 80 + 67] = d_lstm_gates[b * 240 + t * 80 + 67] *
+                                        a_lstm_gates[b * 240 + t * 80 + 67] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 67]);
+      d_lstm_z[b * 240 + t * 80 + 68] = d_lstm_gates[b * 240 + t * 80 + 68] *
+                                        a_lstm_gates[b * 240 + t * 80 + 68] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 68]);
+      d_lstm_z[b * 240 + t * 80 + 69] = d_lstm_gates[b * 240 + t * 80 + 69] *
+                                        a_lstm_gates[b * 240 + t * 80 + 69] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 69]);
+      d_lstm_z[b * 240 + t * 80 + 70] = d_lstm_gates[b * 240 + t * 80 + 70] *
+                                        a_lstm_gates[b * 240 + t * 80 + 70] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 70]);
+      d_lstm_z[b * 240 + t * 80 + 71] = d_lstm_gates[b * 240 + t * 80 + 71] *
+                                        a_lstm_gates[b * 240 + t * 80 + 71] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 71]);
+      d_lstm_z[b * 240 + t * 80 + 72] = d_lstm_gates[b * 240 + t * 80 + 72] *
+                                        a_lstm_gates[b * 240 + t * 80 + 72] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 72]);
+      d_lstm_z[b * 240 + t * 80 + 73] = d_lstm_gates[b * 240 + t * 80 + 73] *
+                                        a_lstm_gates[b * 240 + t * 80 + 73] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 73]);
+      d_lstm_z[b * 240 + t * 80 + 74] = d_lstm_gates[b * 240 + t * 80 + 74] *
+                                        a_lstm_gates[b * 240 + t * 80 + 74] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 74]);
+      d_lstm_z[b * 240 + t * 80 + 75] = d_lstm_gates[b * 240 + t * 80 + 75] *
+                                        a_lstm_gates[b * 240 + t * 80 + 75] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 75]);
+      d_lstm_z[b * 240 + t * 80 + 76] = d_lstm_gates[b * 240 + t * 80 + 76] *
+                                        a_lstm_gates[b * 240 + t * 80 + 76] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 76]);
+      d_lstm_z[b * 240 + t * 80 + 77] = d_lstm_gates[b * 240 + t * 80 + 77] *
+                                        a_lstm_gates[b * 240 + t * 80 + 77] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 77]);
+      d_lstm_z[b * 240 + t * 80 + 78] = d_lstm_gates[b * 240 + t * 80 + 78] *
+                                        a_lstm_gates[b * 240 + t * 80 + 78] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 78]);
+      d_lstm_z[b * 240 + t * 80 + 79] = d_lstm_gates[b * 240 + t * 80 + 79] *
+                                        a_lstm_gates[b * 240 + t * 80 + 79] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 79]);
+      g_lstm_bias[60] += d_lstm_gates[b * 240 + t * 80 + 60] * a_lstm_gates[b * 240 + t * 80 + 60] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 60]);
+      g_lstm_bias[61] += d_lstm_gates[b * 240 + t * 80 + 61] * a_lstm_gates[b * 240 + t * 80 + 61] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 61]);
+      g_lstm_bias[62] += d_lstm_gates[b * 240 + t * 80 + 62] * a_lstm_gates[b * 240 + t * 80 + 62] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 62]);
+      g_lstm_bias[63] += d_lstm_gates[b * 240 + t * 80 + 63] * a_lstm_gates[b * 240 + t * 80 + 63] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 63]);
+      g_lstm_bias[64] += d_lstm_gates[b * 240 + t * 80 + 64] * a_lstm_gates[b * 240 + t * 80 + 64] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 64]);
+      g_lstm_bias[65] += d_lstm_gates[b * 240 + t * 80 + 65] * a_lstm_gates[b * 240 + t * 80 + 65] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 65]);
+      g_lstm_bias[66] += d_lstm_gates[b * 240 + t * 80 + 66] * a_lstm_gates[b * 240 + t * 80 + 66] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 66]);
+      g_lstm_bias[67] += d_lstm_gates[b * 240 + t * 80 + 67] * a_lstm_gates[b * 240 + t * 80 + 67] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 67]);
+      g_lstm_bias[68] += d_lstm_gates[b * 240 + t * 80 + 68] * a_lstm_gates[b * 240 + t * 80 + 68] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 68]);
+      g_lstm_bias[69] += d_lstm_gates[b * 240 + t * 80 + 69] * a_lstm_gates[b * 240 + t * 80 + 69] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 69]);
+      g_lstm_bias[70] += d_lstm_gates[b * 240 + t * 80 + 70] * a_lstm_gates[b * 240 + t * 80 + 70] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 70]);
+      g_lstm_bias[71] += d_lstm_gates[b * 240 + t * 80 + 71] * a_lstm_gates[b * 240 + t * 80 + 71] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 71]);
+      g_lstm_bias[72] += d_lstm_gates[b * 240 + t * 80 + 72] * a_lstm_gates[b * 240 + t * 80 + 72] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 72]);
+      g_lstm_bias[73] += d_lstm_gates[b * 240 + t * 80 + 73] * a_lstm_gates[b * 240 + t * 80 + 73] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 73]);
+      g_lstm_bias[74] += d_lstm_gates[b * 240 + t * 80 + 74] * a_lstm_gates[b * 240 + t * 80 + 74] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 74]);
+      g_lstm_bias[75] += d_lstm_gates[b * 240 + t * 80 + 75] * a_lstm_gates[b * 240 + t * 80 + 75] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 75]);
+      g_lstm_bias[76] += d_lstm_gates[b * 240 + t * 80 + 76] * a_lstm_gates[b * 240 + t * 80 + 76] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 76]);
+      g_lstm_bias[77] += d_lstm_gates[b * 240 + t * 80 + 77] * a_lstm_gates[b * 240 + t * 80 + 77] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 77]);
+      g_lstm_bias[78] += d_lstm_gates[b * 240 + t * 80 + 78] * a_lstm_gates[b * 240 + t * 80 + 78] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 78]);
+      g_lstm_bias[79] += d_lstm_gates[b * 240 + t * 80 + 79] * a_lstm_gates[b * 240 + t * 80 + 79] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 79]);
+      d_lstm_z[b * 240 + t * 80 + 40] =
+          d_lstm_gates[b * 240 + t * 80 + 40] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 40]);
+      d_lstm_z[b * 240 + t * 80 + 41] =
+          d_lstm_gates[b * 240 + t * 80 + 41] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 41]);
+      d_lstm_z[b * 240 + t * 80 + 42] =
+          d_lstm_gates[b * 240 + t * 80 + 42] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 42]);
+      d_lstm_z[b * 240 + t * 80 + 43] =
+          d_lstm_gates[b * 240 + t * 80 + 43] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 43]);
+      d_lstm_z[b * 240 + t * 80 + 44] =
+          d_lstm_gates[b * 240 + t * 80 + 44] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 44]);
+      d_lstm_z[b * 240 + t * 80 + 45] =
+          d_lstm_gates[b * 240 + t * 80 + 45] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 45]);
+      d_lstm_z[b * 240 + t * 80 + 46] =
+          d_lstm_gates[b * 240 + t * 80 + 46] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 46]);
+      d_lstm_z[b * 240 + t * 80 + 47] =
+          d_lstm_gates[b * 240 + t * 80 + 47] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 47]);
+      d_lstm_z[b * 240 + t * 80 + 48] =
+          d_lstm_gates[b * 240 + t * 80 + 48] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 48]);
+      d_lstm_z[b * 240 + t * 80 + 49] =
+          d_lstm_gates[b * 240 + t * 80 + 49] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 49]);
+      d_lstm_z[b * 240 + t * 80 + 50] =
+          d_lstm_gates[b * 240 + t * 80 + 50] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 50]);
+      d_lstm_z[b * 240 + t * 80 + 51] =
+          d_lstm_gates[b * 240 + t * 80 + 51] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 51]);
+      d_lstm_z[b * 240 + t * 80 + 52] =
+          d_lstm_gates[b * 240 + t * 80 + 52] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 52]);
+      d_lstm_z[b * 240 + t * 80 + 53] =
+          d_lstm_gates[b * 240 + t * 80 + 53] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 53]);
+      d_lstm_z[b * 240 + t * 80 + 54] =
+          d_lstm_gates[b * 240 + t * 80 + 54] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 54]);
+      d_lstm_z[b * 240 + t * 80 + 55] =
+          d_lstm_gates[b * 240 + t * 80 + 55] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 55]);
+      d_lstm_z[b * 240 + t * 80 + 56] =
+          d_lstm_gates[b * 240 + t * 80 + 56] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 56]);
+      d_lstm_z[b * 240 + t * 80 + 57] =
+          d_lstm_gates[b * 240 + t * 80 + 57] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 57]);
+      d_lstm_z[b * 240 + t * 80 + 58] =
+          d_lstm_gates[b * 240 + t * 80 + 58] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 58]);
+      d_lstm_z[b * 240 + t * 80 + 59] =
+          d_lstm_gates[b * 240 + t * 80 + 59] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 59]);
+      g_lstm_bias[40] +=
+          d_lstm_gates[b * 240 + t * 80 + 40] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 40]);
+      g_lstm_bias[41] +=
+          d_lstm_gates[b * 240 + t * 80 + 41] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 41]);
+      g_lstm_bias[42] +=
+          d_lstm_gates[b * 240 + t * 80 + 42] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 42]);
+      g_lstm_bias[43] +=
+          d_lstm_gates[b * 240 + t * 80 + 43] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 43]);
+      g_lstm_bias[44] +=
+          d_lstm_gates[b * 240 + t * 80 + 44] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 44]);
+      g_lstm_bias[45] +=
+          d_lstm_gates[b * 240 + t * 80 + 45] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 45]);
+      g_lstm_bias[46] +=
+          d_lstm_gates[b * 240 + t * 80 + 46] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 46]);
+      g_lstm_bias[47] +=
+          d_lstm_gates[b * 240 + t * 80 + 47] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 47]);
+      g_lstm_bias[48] +=
+          d_lstm_gates[b * 240 + t * 80 + 48] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 48]);
+      g_lstm_bias[49] +=
+          d_lstm_gates[b * 240 + t * 80 + 49] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 49]);
+      g_lstm_bias[50] +=
+          d_lstm_gates[b * 240 + t * 80 + 50] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 50]);
+      g_lstm_bias[51] +=
+          d_lstm_gates[b * 240 + t * 80 + 51] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 51]);
+      g_lstm_bias[52] +=
+          d_lstm_gates[b * 240 + t * 80 + 52] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 52]);
+      g_lstm_bias[53] +=
+          d_lstm_gates[b * 240 + t * 80 + 53] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 53]);
+      g_lstm_bias[54] +=
+          d_lstm_gates[b * 240 + t * 80 + 54] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 54]);
+      g_lstm_bias[55] +=
+          d_lstm_gates[b * 240 + t * 80 + 55] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 55]);
+      g_lstm_bias[56] +=
+          d_lstm_gates[b * 240 + t * 80 + 56] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 56]);
+      g_lstm_bias[57] +=
+          d_lstm_gates[b * 240 + t * 80 + 57] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 57]);
+      g_lstm_bias[58] +=
+          d_lstm_gates[b * 240 + t * 80 + 58] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 58]);
+      g_lstm_bias[59] +=
+          d_lstm_gates[b * 240 + t * 80 + 59] * rnnc_step(a_lstm_gates[b * 240 + t * 80 + 59]);
+      d_lstm_z[b * 240 + t * 80 + 20] = d_lstm_gates[b * 240 + t * 80 + 20] *
+                                        a_lstm_gates[b * 240 + t * 80 + 20] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 20]);
+      d_lstm_z[b * 240 + t * 80 + 21] = d_lstm_gates[b * 240 + t * 80 + 21] *
+                                        a_lstm_gates[b * 240 + t * 80 + 21] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 21]);
+      d_lstm_z[b * 240 + t * 80 + 22] = d_lstm_gates[b * 240 + t * 80 + 22] *
+                                        a_lstm_gates[b * 240 + t * 80 + 22] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 22]);
+      d_lstm_z[b * 240 + t * 80 + 23] = d_lstm_gates[b * 240 + t * 80 + 23] *
+                                        a_lstm_gates[b * 240 + t * 80 + 23] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 23]);
+      d_lstm_z[b * 240 + t * 80 + 24] = d_lstm_gates[b * 240 + t * 80 + 24] *
+                                        a_lstm_gates[b * 240 + t * 80 + 24] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 24]);
+      d_lstm_z[b * 240 + t * 80 + 25] = d_lstm_gates[b * 240 + t * 80 + 25] *
+                                        a_lstm_gates[b * 240 + t * 80 + 25] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 25]);
+      d_lstm_z[b * 240 + t * 80 + 26] = d_lstm_gates[b * 240 + t * 80 + 26] *
+                                        a_lstm_gates[b * 240 + t * 80 + 26] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 26]);
+      d_lstm_z[b * 240 + t * 80 + 27] = d_lstm_gates[b * 240 + t * 80 + 27] *
+                                        a_lstm_gates[b * 240 + t * 80 + 27] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 27]);
+      d_lstm_z[b * 240 + t * 80 + 28] = d_lstm_gates[b * 240 + t * 80 + 28] *
+                                        a_lstm_gates[b * 240 + t * 80 + 28] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 28]);
+      d_lstm_z[b * 240 + t * 80 + 29] = d_lstm_gates[b * 240 + t * 80 + 29] *
+                                        a_lstm_gates[b * 240 + t * 80 + 29] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 29]);
+      d_lstm_z[b * 240 + t * 80 + 30] = d_lstm_gates[b * 240 + t * 80 + 30] *
+                                        a_lstm_gates[b * 240 + t * 80 + 30] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 30]);
+      d_lstm_z[b * 240 + t * 80 + 31] = d_lstm_gates[b * 240 + t * 80 + 31] *
+                                        a_lstm_gates[b * 240 + t * 80 + 31] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 31]);
+      d_lstm_z[b * 240 + t * 80 + 32] = d_lstm_gates[b * 240 + t * 80 + 32] *
+                                        a_lstm_gates[b * 240 + t * 80 + 32] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 32]);
+      d_lstm_z[b * 240 + t * 80 + 33] = d_lstm_gates[b * 240 + t * 80 + 33] *
+                                        a_lstm_gates[b * 240 + t * 80 + 33] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 33]);
+      d_lstm_z[b * 240 + t * 80 + 34] = d_lstm_gates[b * 240 + t * 80 + 34] *
+                                        a_lstm_gates[b * 240 + t * 80 + 34] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 34]);
+      d_lstm_z[b * 240 + t * 80 + 35] = d_lstm_gates[b * 240 + t * 80 + 35] *
+                                        a_lstm_gates[b * 240 + t * 80 + 35] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 35]);
+      d_lstm_z[b * 240 + t * 80 + 36] = d_lstm_gates[b * 240 + t * 80 + 36] *
+                                        a_lstm_gates[b * 240 + t * 80 + 36] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 36]);
+      d_lstm_z[b * 240 + t * 80 + 37] = d_lstm_gates[b * 240 + t * 80 + 37] *
+                                        a_lstm_gates[b * 240 + t * 80 + 37] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 37]);
+      d_lstm_z[b * 240 + t * 80 + 38] = d_lstm_gates[b * 240 + t * 80 + 38] *
+                                        a_lstm_gates[b * 240 + t * 80 + 38] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 38]);
+      d_lstm_z[b * 240 + t * 80 + 39] = d_lstm_gates[b * 240 + t * 80 + 39] *
+                                        a_lstm_gates[b * 240 + t * 80 + 39] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 39]);
+      g_lstm_bias[20] += d_lstm_gates[b * 240 + t * 80 + 20] * a_lstm_gates[b * 240 + t * 80 + 20] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 20]);
+      g_lstm_bias[21] += d_lstm_gates[b * 240 + t * 80 + 21] * a_lstm_gates[b * 240 + t * 80 + 21] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 21]);
+      g_lstm_bias[22] += d_lstm_gates[b * 240 + t * 80 + 22] * a_lstm_gates[b * 240 + t * 80 + 22] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 22]);
+      g_lstm_bias[23] += d_lstm_gates[b * 240 + t * 80 + 23] * a_lstm_gates[b * 240 + t * 80 + 23] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 23]);
+      g_lstm_bias[24] += d_lstm_gates[b * 240 + t * 80 + 24] * a_lstm_gates[b * 240 + t * 80 + 24] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 24]);
+      g_lstm_bias[25] += d_lstm_gates[b * 240 + t * 80 + 25] * a_lstm_gates[b * 240 + t * 80 + 25] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 25]);
+      g_lstm_bias[26] += d_lstm_gates[b * 240 + t * 80 + 26] * a_lstm_gates[b * 240 + t * 80 + 26] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 26]);
+      g_lstm_bias[27] += d_lstm_gates[b * 240 + t * 80 + 27] * a_lstm_gates[b * 240 + t * 80 + 27] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 27]);
+      g_lstm_bias[28] += d_lstm_gates[b * 240 + t * 80 + 28] * a_lstm_gates[b * 240 + t * 80 + 28] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 28]);
+      g_lstm_bias[29] += d_lstm_gates[b * 240 + t * 80 + 29] * a_lstm_gates[b * 240 + t * 80 + 29] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 29]);
+      g_lstm_bias[30] += d_lstm_gates[b * 240 + t * 80 + 30] * a_lstm_gates[b * 240 + t * 80 + 30] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 30]);
+      g_lstm_bias[31] += d_lstm_gates[b * 240 + t * 80 + 31] * a_lstm_gates[b * 240 + t * 80 + 31] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 31]);
+      g_lstm_bias[32] += d_lstm_gates[b * 240 + t * 80 + 32] * a_lstm_gates[b * 240 + t * 80 + 32] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 32]);
+      g_lstm_bias[33] += d_lstm_gates[b * 240 + t * 80 + 33] * a_lstm_gates[b * 240 + t * 80 + 33] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 33]);
+      g_lstm_bias[34] += d_lstm_gates[b * 240 + t * 80 + 34] * a_lstm_gates[b * 240 + t * 80 + 34] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 34]);
+      g_lstm_bias[35] += d_lstm_gates[b * 240 + t * 80 + 35] * a_lstm_gates[b * 240 + t * 80 + 35] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 35]);
+      g_lstm_bias[36] += d_lstm_gates[b * 240 + t * 80 + 36] * a_lstm_gates[b * 240 + t * 80 + 36] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 36]);
+      g_lstm_bias[37] += d_lstm_gates[b * 240 + t * 80 + 37] * a_lstm_gates[b * 240 + t * 80 + 37] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 37]);
+      g_lstm_bias[38] += d_lstm_gates[b * 240 + t * 80 + 38] * a_lstm_gates[b * 240 + t * 80 + 38] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 38]);
+      g_lstm_bias[39] += d_lstm_gates[b * 240 + t * 80 + 39] * a_lstm_gates[b * 240 + t * 80 + 39] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 39]);
+      d_lstm_z[b * 240 + t * 80] = d_lstm_gates[b * 240 + t * 80] * a_lstm_gates[b * 240 + t * 80] *
+                                   (1.0f - a_lstm_gates[b * 240 + t * 80]);
+      d_lstm_z[b * 240 + t * 80 + 1] = d_lstm_gates[b * 240 + t * 80 + 1] *
+                                       a_lstm_gates[b * 240 + t * 80 + 1] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 1]);
+      d_lstm_z[b * 240 + t * 80 + 2] = d_lstm_gates[b * 240 + t * 80 + 2] *
+                                       a_lstm_gates[b * 240 + t * 80 + 2] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 2]);
+      d_lstm_z[b * 240 + t * 80 + 3] = d_lstm_gates[b * 240 + t * 80 + 3] *
+                                       a_lstm_gates[b * 240 + t * 80 + 3] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 3]);
+      d_lstm_z[b * 240 + t * 80 + 4] = d_lstm_gates[b * 240 + t * 80 + 4] *
+                                       a_lstm_gates[b * 240 + t * 80 + 4] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 4]);
+      d_lstm_z[b * 240 + t * 80 + 5] = d_lstm_gates[b * 240 + t * 80 + 5] *
+                                       a_lstm_gates[b * 240 + t * 80 + 5] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 5]);
+      d_lstm_z[b * 240 + t * 80 + 6] = d_lstm_gates[b * 240 + t * 80 + 6] *
+                                       a_lstm_gates[b * 240 + t * 80 + 6] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 6]);
+      d_lstm_z[b * 240 + t * 80 + 7] = d_lstm_gates[b * 240 + t * 80 + 7] *
+                                       a_lstm_gates[b * 240 + t * 80 + 7] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 7]);
+      d_lstm_z[b * 240 + t * 80 + 8] = d_lstm_gates[b * 240 + t * 80 + 8] *
+                                       a_lstm_gates[b * 240 + t * 80 + 8] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 8]);
+      d_lstm_z[b * 240 + t * 80 + 9] = d_lstm_gates[b * 240 + t * 80 + 9] *
+                                       a_lstm_gates[b * 240 + t * 80 + 9] *
+                                       (1.0f - a_lstm_gates[b * 240 + t * 80 + 9]);
+      d_lstm_z[b * 240 + t * 80 + 10] = d_lstm_gates[b * 240 + t * 80 + 10] *
+                                        a_lstm_gates[b * 240 + t * 80 + 10] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 10]);
+      d_lstm_z[b * 240 + t * 80 + 11] = d_lstm_gates[b * 240 + t * 80 + 11] *
+                                        a_lstm_gates[b * 240 + t * 80 + 11] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 11]);
+      d_lstm_z[b * 240 + t * 80 + 12] = d_lstm_gates[b * 240 + t * 80 + 12] *
+                                        a_lstm_gates[b * 240 + t * 80 + 12] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 12]);
+      d_lstm_z[b * 240 + t * 80 + 13] = d_lstm_gates[b * 240 + t * 80 + 13] *
+                                        a_lstm_gates[b * 240 + t * 80 + 13] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 13]);
+      d_lstm_z[b * 240 + t * 80 + 14] = d_lstm_gates[b * 240 + t * 80 + 14] *
+                                        a_lstm_gates[b * 240 + t * 80 + 14] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 14]);
+      d_lstm_z[b * 240 + t * 80 + 15] = d_lstm_gates[b * 240 + t * 80 + 15] *
+                                        a_lstm_gates[b * 240 + t * 80 + 15] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 15]);
+      d_lstm_z[b * 240 + t * 80 + 16] = d_lstm_gates[b * 240 + t * 80 + 16] *
+                                        a_lstm_gates[b * 240 + t * 80 + 16] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 16]);
+      d_lstm_z[b * 240 + t * 80 + 17] = d_lstm_gates[b * 240 + t * 80 + 17] *
+                                        a_lstm_gates[b * 240 + t * 80 + 17] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 17]);
+      d_lstm_z[b * 240 + t * 80 + 18] = d_lstm_gates[b * 240 + t * 80 + 18] *
+                                        a_lstm_gates[b * 240 + t * 80 + 18] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 18]);
+      d_lstm_z[b * 240 + t * 80 + 19] = d_lstm_gates[b * 240 + t * 80 + 19] *
+                                        a_lstm_gates[b * 240 + t * 80 + 19] *
+                                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 19]);
+      g_lstm_bias[0] += d_lstm_gates[b * 240 + t * 80] * a_lstm_gates[b * 240 + t * 80] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80]);
+      g_lstm_bias[1] += d_lstm_gates[b * 240 + t * 80 + 1] * a_lstm_gates[b * 240 + t * 80 + 1] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 1]);
+      g_lstm_bias[2] += d_lstm_gates[b * 240 + t * 80 + 2] * a_lstm_gates[b * 240 + t * 80 + 2] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 2]);
+      g_lstm_bias[3] += d_lstm_gates[b * 240 + t * 80 + 3] * a_lstm_gates[b * 240 + t * 80 + 3] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 3]);
+      g_lstm_bias[4] += d_lstm_gates[b * 240 + t * 80 + 4] * a_lstm_gates[b * 240 + t * 80 + 4] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 4]);
+      g_lstm_bias[5] += d_lstm_gates[b * 240 + t * 80 + 5] * a_lstm_gates[b * 240 + t * 80 + 5] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 5]);
+      g_lstm_bias[6] += d_lstm_gates[b * 240 + t * 80 + 6] * a_lstm_gates[b * 240 + t * 80 + 6] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 6]);
+      g_lstm_bias[7] += d_lstm_gates[b * 240 + t * 80 + 7] * a_lstm_gates[b * 240 + t * 80 + 7] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 7]);
+      g_lstm_bias[8] += d_lstm_gates[b * 240 + t * 80 + 8] * a_lstm_gates[b * 240 + t * 80 + 8] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 8]);
+      g_lstm_bias[9] += d_lstm_gates[b * 240 + t * 80 + 9] * a_lstm_gates[b * 240 + t * 80 + 9] *
+                        (1.0f - a_lstm_gates[b * 240 + t * 80 + 9]);
+      g_lstm_bias[10] += d_lstm_gates[b * 240 + t * 80 + 10] * a_lstm_gates[b * 240 + t * 80 + 10] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 10]);
+      g_lstm_bias[11] += d_lstm_gates[b * 240 + t * 80 + 11] * a_lstm_gates[b * 240 + t * 80 + 11] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 11]);
+      g_lstm_bias[12] += d_lstm_gates[b * 240 + t * 80 + 12] * a_lstm_gates[b * 240 + t * 80 + 12] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 12]);
+      g_lstm_bias[13] += d_lstm_gates[b * 240 + t * 80 + 13] * a_lstm_gates[b * 240 + t * 80 + 13] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 13]);
+      g_lstm_bias[14] += d_lstm_gates[b * 240 + t * 80 + 14] * a_lstm_gates[b * 240 + t * 80 + 14] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 14]);
+      g_lstm_bias[15] += d_lstm_gates[b * 240 + t * 80 + 15] * a_lstm_gates[b * 240 + t * 80 + 15] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 15]);
+      g_lstm_bias[16] += d_lstm_gates[b * 240 + t * 80 + 16] * a_lstm_gates[b * 240 + t * 80 + 16] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 16]);
+      g_lstm_bias[17] += d_lstm_gates[b * 240 + t * 80 + 17] * a_lstm_gates[b * 240 + t * 80 + 17] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 17]);
+      g_lstm_bias[18] += d_lstm_gates[b * 240 + t * 80 + 18] * a_lstm_gates[b * 240 + t * 80 + 18] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 18]);
+      g_lstm_bias[19] += d_lstm_gates[b * 240 + t * 80 + 19] * a_lstm_gates[b * 240 + t * 80 + 19] *
+                         (1.0f - a_lstm_gates[b * 240 + t * 80 + 19]);
+    }
+    {
+      const float *const A = d_lstm_z + t * 80;
+      const float *const B = wt_lstm_recurrent_kernel + 0;
+      float *const C = d_lstm_h + t * 20 - 20;
+      int i = 0;
+      for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[4][20];
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 80; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 4; ++r) {
+              const float av = A[(i + r) * 240 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 4; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 60 + j + jj] = acc[r][jj];
+        }
+      }
+      for (; i < n; ++i) {
+        for (int j = 0; j < 20; j += 20) {
+          float acc[1][20];
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              acc[r][jj] = 0.0f;
+          for (int p = 0; p < 80; ++p) {
+            const float *const brow = B + p * 20 + j;
+            for (int r = 0; r < 1; ++r) {
+              const float av = A[(i + r) * 240 + p];
+              for (int jj = 0; jj < 20; ++jj)
+                acc[r][jj] += av * brow[jj];
+            }
+          }
+          for (int r = 0; r < 1; ++r)
+            for (int jj = 0; jj < 20; ++jj)
+              C[(i + r) * 60 + j + jj] = acc[r][jj];
         }
       }
     }
-    d_lstm_gates[60] = d_lstm_h[0] * rnnc_relu(a_lstm_c[0]);
-    d_lstm_gates[61] = d_lstm_h[1] * rnnc_relu(a_lstm_c[1]);
-    d_lstm_gates[62] = d_lstm_h[2] * rnnc_relu(a_lstm_c[2]);
-    d_lstm_gates[63] = d_lstm_h[3] * rnnc_relu(a_lstm_c[3]);
-    d_lstm_gates[64] = d_lstm_h[4] * rnnc_relu(a_lstm_c[4]);
-    d_lstm_gates[65] = d_lstm_h[5] * rnnc_relu(a_lstm_c[5]);
-    d_lstm_gates[66] = d_lstm_h[6] * rnnc_relu(a_lstm_c[6]);
-    d_lstm_gates[67] = d_lstm_h[7] * rnnc_relu(a_lstm_c[7]);
-    d_lstm_gates[68] = d_lstm_h[8] * rnnc_relu(a_lstm_c[8]);
-    d_lstm_gates[69] = d_lstm_h[9] * rnnc_relu(a_lstm_c[9]);
-    d_lstm_gates[70] = d_lstm_h[10] * rnnc_relu(a_lstm_c[10]);
-    d_lstm_gates[71] = d_lstm_h[11] * rnnc_relu(a_lstm_c[11]);
-    d_lstm_gates[72] = d_lstm_h[12] * rnnc_relu(a_lstm_c[12]);
-    d_lstm_gates[73] = d_lstm_h[13] * rnnc_relu(a_lstm_c[13]);
-    d_lstm_gates[74] = d_lstm_h[14] * rnnc_relu(a_lstm_c[14]);
-    d_lstm_gates[75] = d_lstm_h[15] * rnnc_relu(a_lstm_c[15]);
-    d_lstm_gates[76] = d_lstm_h[16] * rnnc_relu(a_lstm_c[16]);
-    d_lstm_gates[77] = d_lstm_h[17] * rnnc_relu(a_lstm_c[17]);
-    d_lstm_gates[78] = d_lstm_h[18] * rnnc_relu(a_lstm_c[18]);
-    d_lstm_gates[79] = d_lstm_h[19] * rnnc_relu(a_lstm_c[19]);
-    d_lstm_c[0] += d_lstm_h[0] * a_lstm_gates[60] * rnnc_step(a_lstm_c[0]);
-    d_lstm_c[1] += d_lstm_h[1] * a_lstm_gates[61] * rnnc_step(a_lstm_c[1]);
-    d_lstm_c[2] += d_lstm_h[2] * a_lstm_gates[62] * rnnc_step(a_lstm_c[2]);
-    d_lstm_c[3] += d_lstm_h[3] * a_lstm_gates[63] * rnnc_step(a_lstm_c[3]);
-    d_lstm_c[4] += d_lstm_h[4] * a_lstm_gates[64] * rnnc_step(a_lstm_c[4]);
-    d_lstm_c[5] += d_lstm_h[5] * a_lstm_gates[65] * rnnc_step(a_lstm_c[5]);
-    d_lstm_c[6] += d_lstm_h[6] * a_lstm_gates[66] * rnnc_step(a_lstm_c[6]);
-    d_lstm_c[7] += d_lstm_h[7] * a_lstm_gates[67] * rnnc_step(a_lstm_c[7]);
-    d_lstm_c[8] += d_lstm_h[8] * a_lstm_gates[68] * rnnc_step(a_lstm_c[8]);
-    d_lstm_c[9] += d_lstm_h[9] * a_lstm_gates[69] * rnnc_step(a_lstm_c[9]);
-    d_lstm_c[10] += d_lstm_h[10] * a_lstm_gates[70] * rnnc_step(a_lstm_c[10]);
-    d_lstm_c[11] += d_lstm_h[11] * a_lstm_gates[71] * rnnc_step(a_lstm_c[11]);
-    d_lstm_c[12] += d_lstm_h[12] * a_lstm_gates[72] * rnnc_step(a_lstm_c[12]);
-    d_lstm_c[13] += d_lstm_h[13] * a_lstm_gates[73] * rnnc_step(a_lstm_c[13]);
-    d_lstm_c[14] += d_lstm_h[14] * a_lstm_gates[74] * rnnc_step(a_lstm_c[14]);
-    d_lstm_c[15] += d_lstm_h[15] * a_lstm_gates[75] * rnnc_step(a_lstm_c[15]);
-    d_lstm_c[16] += d_lstm_h[16] * a_lstm_gates[76] * rnnc_step(a_lstm_c[16]);
-    d_lstm_c[17] += d_lstm_h[17] * a_lstm_gates[77] * rnnc_step(a_lstm_c[17]);
-    d_lstm_c[18] += d_lstm_h[18] * a_lstm_gates[78] * rnnc_step(a_lstm_c[18]);
-    d_lstm_c[19] += d_lstm_h[19] * a_lstm_gates[79] * rnnc_step(a_lstm_c[19]);
-    d_lstm_gates[0] = d_lstm_c[0] * a_lstm_gates[40];
-    d_lstm_gates[1] = d_lstm_c[1] * a_lstm_gates[41];
-    d_lstm_gates[2] = d_lstm_c[2] * a_lstm_gates[42];
-    d_lstm_gates[3] = d_lstm_c[3] * a_lstm_gates[43];
-    d_lstm_gates[4] = d_lstm_c[4] * a_lstm_gates[44];
-    d_lstm_gates[5] = d_lstm_c[5] * a_lstm_gates[45];
-    d_lstm_gates[6] = d_lstm_c[6] * a_lstm_gates[46];
-    d_lstm_gates[7] = d_lstm_c[7] * a_lstm_gates[47];
-    d_lstm_gates[8] = d_lstm_c[8] * a_lstm_gates[48];
-    d_lstm_gates[9] = d_lstm_c[9] * a_lstm_gates[49];
-    d_lstm_gates[10] = d_lstm_c[10] * a_lstm_gates[50];
-    d_lstm_gates[11] = d_lstm_c[11] * a_lstm_gates[51];
-    d_lstm_gates[12] = d_lstm_c[12] * a_lstm_gates[52];
-    d_lstm_gates[13] = d_lstm_c[13] * a_lstm_gates[53];
-    d_lstm_gates[14] = d_lstm_c[14] * a_lstm_gates[54];
-    d_lstm_gates[15] = d_lstm_c[15] * a_lstm_gates[55];
-    d_lstm_gates[16] = d_lstm_c[16] * a_lstm_gates[56];
-    d_lstm_gates[17] = d_lstm_c[17] * a_lstm_gates[57];
-    d_lstm_gates[18] = d_lstm_c[18] * a_lstm_gates[58];
-    d_lstm_gates[19] = d_lstm_c[19] * a_lstm_gates[59];
-    d_lstm_gates[40] = d_lstm_c[0] * a_lstm_gates[0];
-    d_lstm_gates[41] = d_lstm_c[1] * a_lstm_gates[1];
-    d_lstm_gates[42] = d_lstm_c[2] * a_lstm_gates[2];
-    d_lstm_gates[43] = d_lstm_c[3] * a_lstm_gates[3];
-    d_lstm_gates[44] = d_lstm_c[4] * a_lstm_gates[4];
-    d_lstm_gates[45] = d_lstm_c[5] * a_lstm_gates[5];
-    d_lstm_gates[46] = d_lstm_c[6] * a_lstm_gates[6];
-    d_lstm_gates[47] = d_lstm_c[7] * a_lstm_gates[7];
-    d_lstm_gates[48] = d_lstm_c[8] * a_lstm_gates[8];
-    d_lstm_gates[49] = d_lstm_c[9] * a_lstm_gates[9];
-    d_lstm_gates[50] = d_lstm_c[10] * a_lstm_gates[10];
-    d_lstm_gates[51] = d_lstm_c[11] * a_lstm_gates[11];
-    d_lstm_gates[52] = d_lstm_c[12] * a_lstm_gates[12];
-    d_lstm_gates[53] = d_lstm_c[13] * a_lstm_gates[13];
-    d_lstm_gates[54] = d_lstm_c[14] * a_lstm_gates[14];
-    d_lstm_gates[55] = d_lstm_c[15] * a_lstm_gates[15];
-    d_lstm_gates[56] = d_lstm_c[16] * a_lstm_gates[16];
-    d_lstm_gates[57] = d_lstm_c[17] * a_lstm_gates[17];
-    d_lstm_gates[58] = d_lstm_c[18] * a_lstm_gates[18];
-    d_lstm_gates[59] = d_lstm_c[19] * a_lstm_gates[19];
-    d_lstm_z[60] = d_lstm_gates[60] * a_lstm_gates[60] * (1.0f - a_lstm_gates[60]);
-    d_lstm_z[61] = d_lstm_gates[61] * a_lstm_gates[61] * (1.0f - a_lstm_gates[61]);
-    d_lstm_z[62] = d_lstm_gates[62] * a_lstm_gates[62] * (1.0f - a_lstm_gates[62]);
-    d_lstm_z[63] = d_lstm_gates[63] * a_lstm_gates[63] * (1.0f - a_lstm_gates[63]);
-    d_lstm_z[64] = d_lstm_gates[64] * a_lstm_gates[64] * (1.0f - a_lstm_gates[64]);
-    d_lstm_z[65] = d_lstm_gates[65] * a_lstm_gates[65] * (1.0f - a_lstm_gates[65]);
-    d_lstm_z[66] = d_lstm_gates[66] * a_lstm_gates[66] * (1.0f - a_lstm_gates[66]);
-    d_lstm_z[67] = d_lstm_gates[67] * a_lstm_gates[67] * (1.0f - a_lstm_gates[67]);
-    d_lstm_z[68] = d_lstm_gates[68] * a_lstm_gates[68] * (1.0f - a_lstm_gates[68]);
-    d_lstm_z[69] = d_lstm_gates[69] * a_lstm_gates[69] * (1.0f - a_lstm_gates[69]);
-    d_lstm_z[70] = d_lstm_gates[70] * a_lstm_gates[70] * (1.0f - a_lstm_gates[70]);
-    d_lstm_z[71] = d_lstm_gates[71] * a_lstm_gates[71] * (1.0f - a_lstm_gates[71]);
-    d_lstm_z[72] = d_lstm_gates[72] * a_lstm_gates[72] * (1.0f - a_lstm_gates[72]);
-    d_lstm_z[73] = d_lstm_gates[73] * a_lstm_gates[73] * (1.0f - a_lstm_gates[73]);
-    d_lstm_z[74] = d_lstm_gates[74] * a_lstm_gates[74] * (1.0f - a_lstm_gates[74]);
-    d_lstm_z[75] = d_lstm_gates[75] * a_lstm_gates[75] * (1.0f - a_lstm_gates[75]);
-    d_lstm_z[76] = d_lstm_gates[76] * a_lstm_gates[76] * (1.0f - a_lstm_gates[76]);
-    d_lstm_z[77] = d_lstm_gates[77] * a_lstm_gates[77] * (1.0f - a_lstm_gates[77]);
-    d_lstm_z[78] = d_lstm_gates[78] * a_lstm_gates[78] * (1.0f - a_lstm_gates[78]);
-    d_lstm_z[79] = d_lstm_gates[79] * a_lstm_gates[79] * (1.0f - a_lstm_gates[79]);
-    g_lstm_bias[60] += d_lstm_gates[60] * a_lstm_gates[60] * (1.0f - a_lstm_gates[60]);
-    g_lstm_bias[61] += d_lstm_gates[61] * a_lstm_gates[61] * (1.0f - a_lstm_gates[61]);
-    g_lstm_bias[62] += d_lstm_gates[62] * a_lstm_gates[62] * (1.0f - a_lstm_gates[62]);
-    g_lstm_bias[63] += d_lstm_gates[63] * a_lstm_gates[63] * (1.0f - a_lstm_gates[63]);
-    g_lstm_bias[64] += d_lstm_gates[64] * a_lstm_gates[64] * (1.0f - a_lstm_gates[64]);
-    g_lstm_bias[65] += d_lstm_gates[65] * a_lstm_gates[65] * (1.0f - a_lstm_gates[65]);
-    g_lstm_bias[66] += d_lstm_gates[66] * a_lstm_gates[66] * (1.0f - a_lstm_gates[66]);
-    g_lstm_bias[67] += d_lstm_gates[67] * a_lstm_gates[67] * (1.0f - a_lstm_gates[67]);
-    g_lstm_bias[68] += d_lstm_gates[68] * a_lstm_gates[68] * (1.0f - a_lstm_gates[68]);
-    g_lstm_bias[69] += d_lstm_gates[69] * a_lstm_gates[69] * (1.0f - a_lstm_gates[69]);
-    g_lstm_bias[70] += d_lstm_gates[70] * a_lstm_gates[70] * (1.0f - a_lstm_gates[70]);
-    g_lstm_bias[71] += d_lstm_gates[71] * a_lstm_gates[71] * (1.0f - a_lstm_gates[71]);
-    g_lstm_bias[72] += d_lstm_gates[72] * a_lstm_gates[72] * (1.0f - a_lstm_gates[72]);
-    g_lstm_bias[73] += d_lstm_gates[73] * a_lstm_gates[73] * (1.0f - a_lstm_gates[73]);
-    g_lstm_bias[74] += d_lstm_gates[74] * a_lstm_gates[74] * (1.0f - a_lstm_gates[74]);
-    g_lstm_bias[75] += d_lstm_gates[75] * a_lstm_gates[75] * (1.0f - a_lstm_gates[75]);
-    g_lstm_bias[76] += d_lstm_gates[76] * a_lstm_gates[76] * (1.0f - a_lstm_gates[76]);
-    g_lstm_bias[77] += d_lstm_gates[77] * a_lstm_gates[77] * (1.0f - a_lstm_gates[77]);
-    g_lstm_bias[78] += d_lstm_gates[78] * a_lstm_gates[78] * (1.0f - a_lstm_gates[78]);
-    g_lstm_bias[79] += d_lstm_gates[79] * a_lstm_gates[79] * (1.0f - a_lstm_gates[79]);
-    d_lstm_z[40] = d_lstm_gates[40] * rnnc_step(a_lstm_gates[40]);
-    d_lstm_z[41] = d_lstm_gates[41] * rnnc_step(a_lstm_gates[41]);
-    d_lstm_z[42] = d_lstm_gates[42] * rnnc_step(a_lstm_gates[42]);
-    d_lstm_z[43] = d_lstm_gates[43] * rnnc_step(a_lstm_gates[43]);
-    d_lstm_z[44] = d_lstm_gates[44] * rnnc_step(a_lstm_gates[44]);
-    d_lstm_z[45] = d_lstm_gates[45] * rnnc_step(a_lstm_gates[45]);
-    d_lstm_z[46] = d_lstm_gates[46] * rnnc_step(a_lstm_gates[46]);
-    d_lstm_z[47] = d_lstm_gates[47] * rnnc_step(a_lstm_gates[47]);
-    d_lstm_z[48] = d_lstm_gates[48] * rnnc_step(a_lstm_gates[48]);
-    d_lstm_z[49] = d_lstm_gates[49] * rnnc_step(a_lstm_gates[49]);
-    d_lstm_z[50] = d_lstm_gates[50] * rnnc_step(a_lstm_gates[50]);
-    d_lstm_z[51] = d_lstm_gates[51] * rnnc_step(a_lstm_gates[51]);
-    d_lstm_z[52] = d_lstm_gates[52] * rnnc_step(a_lstm_gates[52]);
-    d_lstm_z[53] = d_lstm_gates[53] * rnnc_step(a_lstm_gates[53]);
-    d_lstm_z[54] = d_lstm_gates[54] * rnnc_step(a_lstm_gates[54]);
-    d_lstm_z[55] = d_lstm_gates[55] * rnnc_step(a_lstm_gates[55]);
-    d_lstm_z[56] = d_lstm_gates[56] * rnnc_step(a_lstm_gates[56]);
-    d_lstm_z[57] = d_lstm_gates[57] * rnnc_step(a_lstm_gates[57]);
-    d_lstm_z[58] = d_lstm_gates[58] * rnnc_step(a_lstm_gates[58]);
-    d_lstm_z[59] = d_lstm_gates[59] * rnnc_step(a_lstm_gates[59]);
-    g_lstm_bias[40] += d_lstm_gates[40] * rnnc_step(a_lstm_gates[40]);
-    g_lstm_bias[41] += d_lstm_gates[41] * rnnc_step(a_lstm_gates[41]);
-    g_lstm_bias[42] += d_lstm_gates[42] * rnnc_step(a_lstm_gates[42]);
-    g_lstm_bias[43] += d_lstm_gates[43] * rnnc_step(a_lstm_gates[43]);
-    g_lstm_bias[44] += d_lstm_gates[44] * rnnc_step(a_lstm_gates[44]);
-    g_lstm_bias[45] += d_lstm_gates[45] * rnnc_step(a_lstm_gates[45]);
-    g_lstm_bias[46] += d_lstm_gates[46] * rnnc_step(a_lstm_gates[46]);
-    g_lstm_bias[47] += d_lstm_gates[47] * rnnc_step(a_lstm_gates[47]);
-    g_lstm_bias[48] += d_lstm_gates[48] * rnnc_step(a_lstm_gates[48]);
-    g_lstm_bias[49] += d_lstm_gates[49] * rnnc_step(a_lstm_gates[49]);
-    g_lstm_bias[50] += d_lstm_gates[50] * rnnc_step(a_lstm_gates[50]);
-    g_lstm_bias[51] += d_lstm_gates[51] * rnnc_step(a_lstm_gates[51]);
-    g_lstm_bias[52] += d_lstm_gates[52] * rnnc_step(a_lstm_gates[52]);
-    g_lstm_bias[53] += d_lstm_gates[53] * rnnc_step(a_lstm_gates[53]);
-    g_lstm_bias[54] += d_lstm_gates[54] * rnnc_step(a_lstm_gates[54]);
-    g_lstm_bias[55] += d_lstm_gates[55] * rnnc_step(a_lstm_gates[55]);
-    g_lstm_bias[56] += d_lstm_gates[56] * rnnc_step(a_lstm_gates[56]);
-    g_lstm_bias[57] += d_lstm_gates[57] * rnnc_step(a_lstm_gates[57]);
-    g_lstm_bias[58] += d_lstm_gates[58] * rnnc_step(a_lstm_gates[58]);
-    g_lstm_bias[59] += d_lstm_gates[59] * rnnc_step(a_lstm_gates[59]);
-    d_lstm_z[0] = d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    d_lstm_z[1] = d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    d_lstm_z[2] = d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    d_lstm_z[3] = d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    d_lstm_z[4] = d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    d_lstm_z[5] = d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    d_lstm_z[6] = d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    d_lstm_z[7] = d_lstm_gates[7] * a_lstm_gates[7] * (1.0f - a_lstm_gates[7]);
-    d_lstm_z[8] = d_lstm_gates[8] * a_lstm_gates[8] * (1.0f - a_lstm_gates[8]);
-    d_lstm_z[9] = d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    d_lstm_z[10] = d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    d_lstm_z[11] = d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    d_lstm_z[12] = d_lstm_gates[12] * a_lstm_gates[12] * (1.0f - a_lstm_gates[12]);
-    d_lstm_z[13] = d_lstm_gates[13] * a_lstm_gates[13] * (1.0f - a_lstm_gates[13]);
-    d_lstm_z[14] = d_lstm_gates[14] * a_lstm_gates[14] * (1.0f - a_lstm_gates[14]);
-    d_lstm_z[15] = d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    d_lstm_z[16] = d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    d_lstm_z[17] = d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    d_lstm_z[18] = d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    d_lstm_z[19] = d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
-    g_lstm_bias[0] += d_lstm_gates[0] * a_lstm_gates[0] * (1.0f - a_lstm_gates[0]);
-    g_lstm_bias[1] += d_lstm_gates[1] * a_lstm_gates[1] * (1.0f - a_lstm_gates[1]);
-    g_lstm_bias[2] += d_lstm_gates[2] * a_lstm_gates[2] * (1.0f - a_lstm_gates[2]);
-    g_lstm_bias[3] += d_lstm_gates[3] * a_lstm_gates[3] * (1.0f - a_lstm_gates[3]);
-    g_lstm_bias[4] += d_lstm_gates[4] * a_lstm_gates[4] * (1.0f - a_lstm_gates[4]);
-    g_lstm_bias[5] += d_lstm_gates[5] * a_lstm_gates[5] * (1.0f - a_lstm_gates[5]);
-    g_lstm_bias[6] += d_lstm_gates[6] * a_lstm_gates[6] * (1.0f - a_lstm_gates[6]);
-    g_lstm_bias[7] += d_lstm_gates[7] * a_lstm_gates[7] * (1.0f - a_lstm_gates[7]);
-    g_lstm_bias[8] += d_lstm_gates[8] * a_lstm_gates[8] * (1.0f - a_lstm_gates[8]);
-    g_lstm_bias[9] += d_lstm_gates[9] * a_lstm_gates[9] * (1.0f - a_lstm_gates[9]);
-    g_lstm_bias[10] += d_lstm_gates[10] * a_lstm_gates[10] * (1.0f - a_lstm_gates[10]);
-    g_lstm_bias[11] += d_lstm_gates[11] * a_lstm_gates[11] * (1.0f - a_lstm_gates[11]);
-    g_lstm_bias[12] += d_lstm_gates[12] * a_lstm_gates[12] * (1.0f - a_lstm_gates[12]);
-    g_lstm_bias[13] += d_lstm_gates[13] * a_lstm_gates[13] * (1.0f - a_lstm_gates[13]);
-    g_lstm_bias[14] += d_lstm_gates[14] * a_lstm_gates[14] * (1.0f - a_lstm_gates[14]);
-    g_lstm_bias[15] += d_lstm_gates[15] * a_lstm_gates[15] * (1.0f - a_lstm_gates[15]);
-    g_lstm_bias[16] += d_lstm_gates[16] * a_lstm_gates[16] * (1.0f - a_lstm_gates[16]);
-    g_lstm_bias[17] += d_lstm_gates[17] * a_lstm_gates[17] * (1.0f - a_lstm_gates[17]);
-    g_lstm_bias[18] += d_lstm_gates[18] * a_lstm_gates[18] * (1.0f - a_lstm_gates[18]);
-    g_lstm_bias[19] += d_lstm_gates[19] * a_lstm_gates[19] * (1.0f - a_lstm_gates[19]);
+    {
+      const float *const A = a_lstm_h + t * 20 - 20;
+      const float *const B = d_lstm_z + t * 80;
+      float *const C = g_lstm_recurrent_kernel + 0;
+      for (int i = 0; i < 20; i += 4) {
+        for (int j = 0; j < 64; j += 32) {
+          rnnc_block_f32(4, 2, n, A + i, 1, 60, B + j, 240, C + i * 80 + j, 80, 1);
+        }
+        { rnnc_block_f32(4, 1, n, A + i, 1, 60, B + 64, 240, C + i * 80 + 64, 80, 1); }
+      }
+    }
+  }
+  for (int b = 0; b < n; ++b) {
+    d_lstm_gates[b * 240 + 60] = d_lstm_h[b * 60] * rnnc_relu(a_lstm_c[b * 60]);
+    d_lstm_gates[b * 240 + 61] = d_lstm_h[b * 60 + 1] * rnnc_relu(a_lstm_c[b * 60 + 1]);
+    d_lstm_gates[b * 240 + 62] = d_lstm_h[b * 60 + 2] * rnnc_relu(a_lstm_c[b * 60 + 2]);
+    d_lstm_gates[b * 240 + 63] = d_lstm_h[b * 60 + 3] * rnnc_relu(a_lstm_c[b * 60 + 3]);
+    d_lstm_gates[b * 240 + 64] = d_lstm_h[b * 60 + 4] * rnnc_relu(a_lstm_c[b * 60 + 4]);
+    d_lstm_gates[b * 240 + 65] = d_lstm_h[b * 60 + 5] * rnnc_relu(a_lstm_c[b * 60 + 5]);
+    d_lstm_gates[b * 240 + 66] = d_lstm_h[b * 60 + 6] * rnnc_relu(a_lstm_c[b * 60 + 6]);
+    d_lstm_gates[b * 240 + 67] = d_lstm_h[b * 60 + 7] * rnnc_relu(a_lstm_c[b * 60 + 7]);
+    d_lstm_gates[b * 240 + 68] = d_lstm_h[b * 60 + 8] * rnnc_relu(a_lstm_c[b * 60 + 8]);
+    d_lstm_gates[b * 240 + 69] = d_lstm_h[b * 60 + 9] * rnnc_relu(a_lstm_c[b * 60 + 9]);
+    d_lstm_gates[b * 240 + 70] = d_lstm_h[b * 60 + 10] * rnnc_relu(a_lstm_c[b * 60 + 10]);
+    d_lstm_gates[b * 240 + 71] = d_lstm_h[b * 60 + 11] * rnnc_relu(a_lstm_c[b * 60 + 11]);
+    d_lstm_gates[b * 240 + 72] = d_lstm_h[b * 60 + 12] * rnnc_relu(a_lstm_c[b * 60 + 12]);
+    d_lstm_gates[b * 240 + 73] = d_lstm_h[b * 60 + 13] * rnnc_relu(a_lstm_c[b * 60 + 13]);
+    d_lstm_gates[b * 240 + 74] = d_lstm_h[b * 60 + 14] * rnnc_relu(a_lstm_c[b * 60 + 14]);
+    d_lstm_gates[b * 240 + 75] = d_lstm_h[b * 60 + 15] * rnnc_relu(a_lstm_c[b * 60 + 15]);
+    d_lstm_gates[b * 240 + 76] = d_lstm_h[b * 60 + 16] * rnnc_relu(a_lstm_c[b * 60 + 16]);
+    d_lstm_gates[b * 240 + 77] = d_lstm_h[b * 60 + 17] * rnnc_relu(a_lstm_c[b * 60 + 17]);
+    d_lstm_gates[b * 240 + 78] = d_lstm_h[b * 60 + 18] * rnnc_relu(a_lstm_c[b * 60 + 18]);
+    d_lstm_gates[b * 240 + 79] = d_lstm_h[b * 60 + 19] * rnnc_relu(a_lstm_c[b * 60 + 19]);
+    d_lstm_c[b * 60] += d_lstm_h[b * 60] * a_lstm_gates[b * 240 + 60] * rnnc_step(a_lstm_c[b * 60]);
+    d_lstm_c[b * 60 + 1] +=
+        d_lstm_h[b * 60 + 1] * a_lstm_gates[b * 240 + 61] * rnnc_step(a_lstm_c[b * 60 + 1]);
+    d_lstm_c[b * 60 + 2] +=
+        d_lstm_h[b * 60 + 2] * a_lstm_gates[b * 240 + 62] * rnnc_step(a_lstm_c[b * 60 + 2]);
+    d_lstm_c[b * 60 + 3] +=
+        d_lstm_h[b * 60 + 3] * a_lstm_gates[b * 240 + 63] * rnnc_step(a_lstm_c[b * 60 + 3]);
+    d_lstm_c[b * 60 + 4] +=
+        d_lstm_h[b * 60 + 4] * a_lstm_gates[b * 240 + 64] * rnnc_step(a_lstm_c[b * 60 + 4]);
+    d_lstm_c[b * 60 + 5] +=
+        d_lstm_h[b * 60 + 5] * a_lstm_gates[b * 240 + 65] * rnnc_step(a_lstm_c[b * 60 + 5]);
+    d_lstm_c[b * 60 + 6] +=
+        d_lstm_h[b * 60 + 6] * a_lstm_gates[b * 240 + 66] * rnnc_step(a_lstm_c[b * 60 + 6]);
+    d_lstm_c[b * 60 + 7] +=
+        d_lstm_h[b * 60 + 7] * a_lstm_gates[b * 240 + 67] * rnnc_step(a_lstm_c[b * 60 + 7]);
+    d_lstm_c[b * 60 + 8] +=
+        d_lstm_h[b * 60 + 8] * a_lstm_gates[b * 240 + 68] * rnnc_step(a_lstm_c[b * 60 + 8]);
+    d_lstm_c[b * 60 + 9] +=
+        d_lstm_h[b * 60 + 9] * a_lstm_gates[b * 240 + 69] * rnnc_step(a_lstm_c[b * 60 + 9]);
+    d_lstm_c[b * 60 + 10] +=
+        d_lstm_h[b * 60 + 10] * a_lstm_gates[b * 240 + 70] * rnnc_step(a_lstm_c[b * 60 + 10]);
+    d_lstm_c[b * 60 + 11] +=
+        d_lstm_h[b * 60 + 11] * a_lstm_gates[b * 240 + 71] * rnnc_step(a_lstm_c[b * 60 + 11]);
+    d_lstm_c[b * 60 + 12] +=
+        d_lstm_h[b * 60 + 12] * a_lstm_gates[b * 240 + 72] * rnnc_step(a_lstm_c[b * 60 + 12]);
+    d_lstm_c[b * 60 + 13] +=
+        d_lstm_h[b * 60 + 13] * a_lstm_gates[b * 240 + 73] * rnnc_step(a_lstm_c[b * 60 + 13]);
+    d_lstm_c[b * 60 + 14] +=
+        d_lstm_h[b * 60 + 14] * a_lstm_gates[b * 240 + 74] * rnnc_step(a_lstm_c[b * 60 + 14]);
+    d_lstm_c[b * 60 + 15] +=
+        d_lstm_h[b * 60 + 15] * a_lstm_gates[b * 240 + 75] * rnnc_step(a_lstm_c[b * 60 + 15]);
+    d_lstm_c[b * 60 + 16] +=
+        d_lstm_h[b * 60 + 16] * a_lstm_gates[b * 240 + 76] * rnnc_step(a_lstm_c[b * 60 + 16]);
+    d_lstm_c[b * 60 + 17] +=
+        d_lstm_h[b * 60 + 17] * a_lstm_gates[b * 240 + 77] * rnnc_step(a_lstm_c[b * 60 + 17]);
+    d_lstm_c[b * 60 + 18] +=
+        d_lstm_h[b * 60 + 18] * a_lstm_gates[b * 240 + 78] * rnnc_step(a_lstm_c[b * 60 + 18]);
+    d_lstm_c[b * 60 + 19] +=
+        d_lstm_h[b * 60 + 19] * a_lstm_gates[b * 240 + 79] * rnnc_step(a_lstm_c[b * 60 + 19]);
+    d_lstm_gates[b * 240] = d_lstm_c[b * 60] * a_lstm_gates[b * 240 + 40];
+    d_lstm_gates[b * 240 + 1] = d_lstm_c[b * 60 + 1] * a_lstm_gates[b * 240 + 41];
+    d_lstm_gates[b * 240 + 2] = d_lstm_c[b * 60 + 2] * a_lstm_gates[b * 240 + 42];
+    d_lstm_gates[b * 240 + 3] = d_lstm_c[b * 60 + 3] * a_lstm_gates[b * 240 + 43];
+    d_lstm_gates[b * 240 + 4] = d_lstm_c[b * 60 + 4] * a_lstm_gates[b * 240 + 44];
+    d_lstm_gates[b * 240 + 5] = d_lstm_c[b * 60 + 5] * a_lstm_gates[b * 240 + 45];
+    d_lstm_gates[b * 240 + 6] = d_lstm_c[b * 60 + 6] * a_lstm_gates[b * 240 + 46];
+    d_lstm_gates[b * 240 + 7] = d_lstm_c[b * 60 + 7] * a_lstm_gates[b * 240 + 47];
+    d_lstm_gates[b * 240 + 8] = d_lstm_c[b * 60 + 8] * a_lstm_gates[b * 240 + 48];
+    d_lstm_gates[b * 240 + 9] = d_lstm_c[b * 60 + 9] * a_lstm_gates[b * 240 + 49];
+    d_lstm_gates[b * 240 + 10] = d_lstm_c[b * 60 + 10] * a_lstm_gates[b * 240 + 50];
+    d_lstm_gates[b * 240 + 11] = d_lstm_c[b * 60 + 11] * a_lstm_gates[b * 240 + 51];
+    d_lstm_gates[b * 240 + 12] = d_lstm_c[b * 60 + 12] * a_lstm_gates[b * 240 + 52];
+    d_lstm_gates[b * 240 + 13] = d_lstm_c[b * 60 + 13] * a_lstm_gates[b * 240 + 53];
+    d_lstm_gates[b * 240 + 14] = d_lstm_c[b * 60 + 14] * a_lstm_gates[b * 240 + 54];
+    d_lstm_gates[b * 240 + 15] = d_lstm_c[b * 60 + 15] * a_lstm_gates[b * 240 + 55];
+    d_lstm_gates[b * 240 + 16] = d_lstm_c[b * 60 + 16] * a_lstm_gates[b * 240 + 56];
+    d_lstm_gates[b * 240 + 17] = d_lstm_c[b * 60 + 17] * a_lstm_gates[b * 240 + 57];
+    d_lstm_gates[b * 240 + 18] = d_lstm_c[b * 60 + 18] * a_lstm_gates[b * 240 + 58];
+    d_lstm_gates[b * 240 + 19] = d_lstm_c[b * 60 + 19] * a_lstm_gates[b * 240 + 59];
+    d_lstm_gates[b * 240 + 40] = d_lstm_c[b * 60] * a_lstm_gates[b * 240];
+    d_lstm_gates[b * 240 + 41] = d_lstm_c[b * 60 + 1] * a_lstm_gates[b * 240 + 1];
+    d_lstm_gates[b * 240 + 42] = d_lstm_c[b * 60 + 2] * a_lstm_gates[b * 240 + 2];
+    d_lstm_gates[b * 240 + 43] = d_lstm_c[b * 60 + 3] * a_lstm_gates[b * 240 + 3];
+    d_lstm_gates[b * 240 + 44] = d_lstm_c[b * 60 + 4] * a_lstm_gates[b * 240 + 4];
+    d_lstm_gates[b * 240 + 45] = d_lstm_c[b * 60 + 5] * a_lstm_gates[b * 240 + 5];
+    d_lstm_gates[b * 240 + 46] = d_lstm_c[b * 60 + 6] * a_lstm_gates[b * 240 + 6];
+    d_lstm_gates[b * 240 + 47] = d_lstm_c[b * 60 + 7] * a_lstm_gates[b * 240 + 7];
+    d_lstm_gates[b * 240 + 48] = d_lstm_c[b * 60 + 8] * a_lstm_gates[b * 240 + 8];
+    d_lstm_gates[b * 240 + 49] = d_lstm_c[b * 60 + 9] * a_lstm_gates[b * 240 + 9];
+    d_lstm_gates[b * 240 + 50] = d_lstm_c[b * 60 + 10] * a_lstm_gates[b * 240 + 10];
+    d_lstm_gates[b * 240 + 51] = d_lstm_c[b * 60 + 11] * a_lstm_gates[b * 240 + 11];
+    d_lstm_gates[b * 240 + 52] = d_lstm_c[b * 60 + 12] * a_lstm_gates[b * 240 + 12];
+    d_lstm_gates[b * 240 + 53] = d_lstm_c[b * 60 + 13] * a_lstm_gates[b * 240 + 13];
+    d_lstm_gates[b * 240 + 54] = d_lstm_c[b * 60 + 14] * a_lstm_gates[b * 240 + 14];
+    d_lstm_gates[b * 240 + 55] = d_lstm_c[b * 60 + 15] * a_lstm_gates[b * 240 + 15];
+    d_lstm_gates[b * 240 + 56] = d_lstm_c[b * 60 + 16] * a_lstm_gates[b * 240 + 16];
+    d_lstm_gates[b * 240 + 57] = d_lstm_c[b * 60 + 17] * a_lstm_gates[b * 240 + 17];
+    d_lstm_gates[b * 240 + 58] = d_lstm_c[b * 60 + 18] * a_lstm_gates[b * 240 + 18];
+    d_lstm_gates[b * 240 + 59] = d_lstm_c[b * 60 + 19] * a_lstm_gates[b * 240 + 19];
+    d_lstm_z[b * 240 + 60] = d_lstm_gates[b * 240 + 60] * a_lstm_gates[b * 240 + 60] *
+                             (1.0f - a_lstm_gates[b * 240 + 60]);
+    d_lstm_z[b * 240 + 61] = d_lstm_gates[b * 240 + 61] * a_lstm_gates[b * 240 + 61] *
+                             (1.0f - a_lstm_gates[b * 240 + 61]);
+    d_lstm_z[b * 240 + 62] = d_lstm_gates[b * 240 + 62] * a_lstm_gates[b * 240 + 62] *
+                             (1.0f - a_lstm_gates[b * 240 + 62]);
+    d_lstm_z[b * 240 + 63] = d_lstm_gates[b * 240 + 63] * a_lstm_gates[b * 240 + 63] *
+                             (1.0f - a_lstm_gates[b * 240 + 63]);
+    d_lstm_z[b * 240 + 64] = d_lstm_gates[b * 240 + 64] * a_lstm_gates[b * 240 + 64] *
+                             (1.0f - a_lstm_gates[b * 240 + 64]);
+    d_lstm_z[b * 240 + 65] = d_lstm_gates[b * 240 + 65] * a_lstm_gates[b * 240 + 65] *
+                             (1.0f - a_lstm_gates[b * 240 + 65]);
+    d_lstm_z[b * 240 + 66] = d_lstm_gates[b * 240 + 66] * a_lstm_gates[b * 240 + 66] *
+                             (1.0f - a_lstm_gates[b * 240 + 66]);
+    d_lstm_z[b * 240 + 67] = d_lstm_gates[b * 240 + 67] * a_lstm_gates[b * 240 + 67] *
+                             (1.0f - a_lstm_gates[b * 240 + 67]);
+    d_lstm_z[b * 240 + 68] = d_lstm_gates[b * 240 + 68] * a_lstm_gates[b * 240 + 68] *
+                             (1.0f - a_lstm_gates[b * 240 + 68]);
+    d_lstm_z[b * 240 + 69] = d_lstm_gates[b * 240 + 69] * a_lstm_gates[b * 240 + 69] *
+                             (1.0f - a_lstm_gates[b * 240 + 69]);
+    d_lstm_z[b * 240 + 70] = d_lstm_gates[b * 240 + 70] * a_lstm_gates[b * 240 + 70] *
+                             (1.0f - a_lstm_gates[b * 240 + 70]);
+    d_lstm_z[b * 240 + 71] = d_lstm_gates[b * 240 + 71] * a_lstm_gates[b * 240 + 71] *
+                             (1.0f - a_lstm_gates[b * 240 + 71]);
+    d_lstm_z[b * 240 + 72] = d_lstm_gates[b * 240 + 72] * a_lstm_gates[b * 240 + 72] *
+                             (1.0f - a_lstm_gates[b * 240 + 72]);
+    d_lstm_z[b * 240 + 73] = d_lstm_gates[b * 240 + 73] * a_lstm_gates[b * 240 + 73] *
+                             (1.0f - a_lstm_gates[b * 240 + 73]);
+    d_lstm_z[b * 240 + 74] = d_lstm_gates[b * 240 + 74] * a_lstm_gates[b * 240 + 74] *
+                             (1.0f - a_lstm_gates[b * 240 + 74]);
+    d_lstm_z[b * 240 + 75] = d_lstm_gates[b * 240 + 75] * a_lstm_gates[b * 240 + 75] *
+                             (1.0f - a_lstm_gates[b * 240 + 75]);
+    d_lstm_z[b * 240 + 76] = d_lstm_gates[b * 240 + 76] * a_lstm_gates[b * 240 + 76] *
+                             (1.0f - a_lstm_gates[b * 240 + 76]);
+    d_lstm_z[b * 240 + 77] = d_lstm_gates[b * 240 + 77] * a_lstm_gates[b * 240 + 77] *
+                             (1.0f - a_lstm_gates[b * 240 + 77]);
+    d_lstm_z[b * 240 + 78] = d_lstm_gates[b * 240 + 78] * a_lstm_gates[b * 240 + 78] *
+                             (1.0f - a_lstm_gates[b * 240 + 78]);
+    d_lstm_z[b * 240 + 79] = d_lstm_gates[b * 240 + 79] * a_lstm_gates[b * 240 + 79] *
+                             (1.0f - a_lstm_gates[b * 240 + 79]);
+    g_lstm_bias[60] += d_lstm_gates[b * 240 + 60] * a_lstm_gates[b * 240 + 60] *
+                       (1.0f - a_lstm_gates[b * 240 + 60]);
+    g_lstm_bias[61] += d_lstm_gates[b * 240 + 61] * a_lstm_gates[b * 240 + 61] *
+                       (1.0f - a_lstm_gates[b * 240 + 61]);
+    g_lstm_bias[62] += d_lstm_gates[b * 240 + 62] * a_lstm_gates[b * 240 + 62] *
+                       (1.0f - a_lstm_gates[b * 240 + 62]);
+    g_lstm_bias[63] += d_lstm_gates[b * 240 + 63] * a_lstm_gates[b * 240 + 63] *
+                       (1.0f - a_lstm_gates[b * 240 + 63]);
+    g_lstm_bias[64] += d_lstm_gates[b * 240 + 64] * a_lstm_gates[b * 240 + 64] *
+                       (1.0f - a_lstm_gates[b * 240 + 64]);
+    g_lstm_bias[65] += d_lstm_gates[b * 240 + 65] * a_lstm_gates[b * 240 + 65] *
+                       (1.0f - a_lstm_gates[b * 240 + 65]);
+    g_lstm_bias[66] += d_lstm_gates[b * 240 + 66] * a_lstm_gates[b * 240 + 66] *
+                       (1.0f - a_lstm_gates[b * 240 + 66]);
+    g_lstm_bias[67] += d_lstm_gates[b * 240 + 67] * a_lstm_gates[b * 240 + 67] *
+                       (1.0f - a_lstm_gates[b * 240 + 67]);
+    g_lstm_bias[68] += d_lstm_gates[b * 240 + 68] * a_lstm_gates[b * 240 + 68] *
+                       (1.0f - a_lstm_gates[b * 240 + 68]);
+    g_lstm_bias[69] += d_lstm_gates[b * 240 + 69] * a_lstm_gates[b * 240 + 69] *
+                       (1.0f - a_lstm_gates[b * 240 + 69]);
+    g_lstm_bias[70] += d_lstm_gates[b * 240 + 70] * a_lstm_gates[b * 240 + 70] *
+                       (1.0f - a_lstm_gates[b * 240 + 70]);
+    g_lstm_bias[71] += d_lstm_gates[b * 240 + 71] * a_lstm_gates[b * 240 + 71] *
+                       (1.0f - a_lstm_gates[b * 240 + 71]);
+    g_lstm_bias[72] += d_lstm_gates[b * 240 + 72] * a_lstm_gates[b * 240 + 72] *
+                       (1.0f - a_lstm_gates[b * 240 + 72]);
+    g_lstm_bias[73] += d_lstm_gates[b * 240 + 73] * a_lstm_gates[b * 240 + 73] *
+                       (1.0f - a_lstm_gates[b * 240 + 73]);
+    g_lstm_bias[74] += d_lstm_gates[b * 240 + 74] * a_lstm_gates[b * 240 + 74] *
+                       (1.0f - a_lstm_gates[b * 240 + 74]);
+    g_lstm_bias[75] += d_lstm_gates[b * 240 + 75] * a_lstm_gates[b * 240 + 75] *
+                       (1.0f - a_lstm_gates[b * 240 + 75]);
+    g_lstm_bias[76] += d_lstm_gates[b * 240 + 76] * a_lstm_gates[b * 240 + 76] *
+                       (1.0f - a_lstm_gates[b * 240 + 76]);
+    g_lstm_bias[77] += d_lstm_gates[b * 240 + 77] * a_lstm_gates[b * 240 + 77] *
+                       (1.0f - a_lstm_gates[b * 240 + 77]);
+    g_lstm_bias[78] += d_lstm_gates[b * 240 + 78] * a_lstm_gates[b * 240 + 78] *
+                       (1.0f - a_lstm_gates[b * 240 + 78]);
+    g_lstm_bias[79] += d_lstm_gates[b * 240 + 79] * a_lstm_gates[b * 240 + 79] *
+                       (1.0f - a_lstm_gates[b * 240 + 79]);
+    d_lstm_z[b * 240 + 40] = d_lstm_gates[b * 240 + 40] * rnnc_step(a_lstm_gates[b * 240 + 40]);
+    d_lstm_z[b * 240 + 41] = d_lstm_gates[b * 240 + 41] * rnnc_step(a_lstm_gates[b * 240 + 41]);
+    d_lstm_z[b * 240 + 42] = d_lstm_gates[b * 240 + 42] * rnnc_step(a_lstm_gates[b * 240 + 42]);
+    d_lstm_z[b * 240 + 43] = d_lstm_gates[b * 240 + 43] * rnnc_step(a_lstm_gates[b * 240 + 43]);
+    d_lstm_z[b * 240 + 44] = d_lstm_gates[b * 240 + 44] * rnnc_step(a_lstm_gates[b * 240 + 44]);
+    d_lstm_z[b * 240 + 45] = d_lstm_gates[b * 240 + 45] * rnnc_step(a_lstm_gates[b * 240 + 45]);
+    d_lstm_z[b * 240 + 46] = d_lstm_gates[b * 240 + 46] * rnnc_step(a_lstm_gates[b * 240 + 46]);
+    d_lstm_z[b * 240 + 47] = d_lstm_gates[b * 240 + 47] * rnnc_step(a_lstm_gates[b * 240 + 47]);
+    d_lstm_z[b * 240 + 48] = d_lstm_gates[b * 240 + 48] * rnnc_step(a_lstm_gates[b * 240 + 48]);
+    d_lstm_z[b * 240 + 49] = d_lstm_gates[b * 240 + 49] * rnnc_step(a_lstm_gates[b * 240 + 49]);
+    d_lstm_z[b * 240 + 50] = d_lstm_gates[b * 240 + 50] * rnnc_step(a_lstm_gates[b * 240 + 50]);
+    d_lstm_z[b * 240 + 51] = d_lstm_gates[b * 240 + 51] * rnnc_step(a_lstm_gates[b * 240 + 51]);
+    d_lstm_z[b * 240 + 52] = d_lstm_gates[b * 240 + 52] * rnnc_step(a_lstm_gates[b * 240 + 52]);
+    d_lstm_z[b * 240 + 53] = d_lstm_gates[b * 240 + 53] * rnnc_step(a_lstm_gates[b * 240 + 53]);
+    d_lstm_z[b * 240 + 54] = d_lstm_gates[b * 240 + 54] * rnnc_step(a_lstm_gates[b * 240 + 54]);
+    d_lstm_z[b * 240 + 55] = d_lstm_gates[b * 240 + 55] * rnnc_step(a_lstm_gates[b * 240 + 55]);
+    d_lstm_z[b * 240 + 56] = d_lstm_gates[b * 240 + 56] * rnnc_step(a_lstm_gates[b * 240 + 56]);
+    d_lstm_z[b * 240 + 57] = d_lstm_gates[b * 240 + 57] * rnnc_step(a_lstm_gates[b * 240 + 57]);
+    d_lstm_z[b * 240 + 58] = d_lstm_gates[b * 240 + 58] * rnnc_step(a_lstm_gates[b * 240 + 58]);
+    d_lstm_z[b * 240 + 59] = d_lstm_gates[b * 240 + 59] * rnnc_step(a_lstm_gates[b * 240 + 59]);
+    g_lstm_bias[40] += d_lstm_gates[b * 240 + 40] * rnnc_step(a_lstm_gates[b * 240 + 40]);
+    g_lstm_bias[41] += d_lstm_gates[b * 240 + 41] * rnnc_step(a_lstm_gates[b * 240 + 41]);
+    g_lstm_bias[42] += d_lstm_gates[b * 240 + 42] * rnnc_step(a_lstm_gates[b * 240 + 42]);
+    g_lstm_bias[43] += d_lstm_gates[b * 240 + 43] * rnnc_step(a_lstm_gates[b * 240 + 43]);
+    g_lstm_bias[44] += d_lstm_gates[b * 240 + 44] * rnnc_step(a_lstm_gates[b * 240 + 44]);
+    g_lstm_bias[45] += d_lstm_gates[b * 240 + 45] * rnnc_step(a_lstm_gates[b * 240 + 45]);
+    g_lstm_bias[46] += d_lstm_gates[b * 240 + 46] * rnnc_step(a_lstm_gates[b * 240 + 46]);
+    g_lstm_bias[47] += d_lstm_gates[b * 240 + 47] * rnnc_step(a_lstm_gates[b * 240 + 47]);
+    g_lstm_bias[48] += d_lstm_gates[b * 240 + 48] * rnnc_step(a_lstm_gates[b * 240 + 48]);
+    g_lstm_bias[49] += d_lstm_gates[b * 240 + 49] * rnnc_step(a_lstm_gates[b * 240 + 49]);
+    g_lstm_bias[50] += d_lstm_gates[b * 240 + 50] * rnnc_step(a_lstm_gates[b * 240 + 50]);
+    g_lstm_bias[51] += d_lstm_gates[b * 240 + 51] * rnnc_step(a_lstm_gates[b * 240 + 51]);
+    g_lstm_bias[52] += d_lstm_gates[b * 240 + 52] * rnnc_step(a_lstm_gates[b * 240 + 52]);
+    g_lstm_bias[53] += d_lstm_gates[b * 240 + 53] * rnnc_step(a_lstm_gates[b * 240 + 53]);
+    g_lstm_bias[54] += d_lstm_gates[b * 240 + 54] * rnnc_step(a_lstm_gates[b * 240 + 54]);
+    g_lstm_bias[55] += d_lstm_gates[b * 240 + 55] * rnnc_step(a_lstm_gates[b * 240 + 55]);
+    g_lstm_bias[56] += d_lstm_gates[b * 240 + 56] * rnnc_step(a_lstm_gates[b * 240 + 56]);
+    g_lstm_bias[57] += d_lstm_gates[b * 240 + 57] * rnnc_step(a_lstm_gates[b * 240 + 57]);
+    g_lstm_bias[58] += d_lstm_gates[b * 240 + 58] * rnnc_step(a_lstm_gates[b * 240 + 58]);
+    g_lstm_bias[59] += d_lstm_gates[b * 240 + 59] * rnnc_step(a_lstm_gates[b * 240 + 59]);
+    d_lstm_z[b * 240] =
+        d_lstm_gates[b * 240] * a_lstm_gates[b * 240] * (1.0f - a_lstm_gates[b * 240]);
+    d_lstm_z[b * 240 + 1] =
+        d_lstm_gates[b * 240 + 1] * a_lstm_gates[b * 240 + 1] * (1.0f - a_lstm_gates[b * 240 + 1]);
+    d_lstm_z[b * 240 + 2] =
+        d_lstm_gates[b * 240 + 2] * a_lstm_gates[b * 240 + 2] * (1.0f - a_lstm_gates[b * 240 + 2]);
+    d_lstm_z[b * 240 + 3] =
+        d_lstm_gates[b * 240 + 3] * a_lstm_gates[b * 240 + 3] * (1.0f - a_lstm_gates[b * 240 + 3]);
+    d_lstm_z[b * 240 + 4] =
+        d_lstm_gates[b * 240 + 4] * a_lstm_gates[b * 240 + 4] * (1.0f - a_lstm_gates[b * 240 + 4]);
+    d_lstm_z[b * 240 + 5] =
+        d_lstm_gates[b * 240 + 5] * a_lstm_gates[b * 240 + 5] * (1.0f - a_lstm_gates[b * 240 + 5]);
+    d_lstm_z[b * 240 + 6] =
+        d_lstm_gates[b * 240 + 6] * a_lstm_gates[b * 240 + 6] * (1.0f - a_lstm_gates[b * 240 + 6]);
+    d_lstm_z[b * 240 + 7] =
+        d_lstm_gates[b * 240 + 7] * a_lstm_gates[b * 240 + 7] * (1.0f - a_lstm_gates[b * 240 + 7]);
+    d_lstm_z[b * 240 + 8] =
+        d_lstm_gates[b * 240 + 8] * a_lstm_gates[b * 240 + 8] * (1.0f - a_lstm_gates[b * 240 + 8]);
+    d_lstm_z[b * 240 + 9] =
+        d_lstm_gates[b * 240 + 9] * a_lstm_gates[b * 240 + 9] * (1.0f - a_lstm_gates[b * 240 + 9]);
+    d_lstm_z[b * 240 + 10] = d_lstm_gates[b * 240 + 10] * a_lstm_gates[b * 240 + 10] *
+                             (1.0f - a_lstm_gates[b * 240 + 10]);
+    d_lstm_z[b * 240 + 11] = d_lstm_gates[b * 240 + 11] * a_lstm_gates[b * 240 + 11] *
+                             (1.0f - a_lstm_gates[b * 240 + 11]);
+    d_lstm_z[b * 240 + 12] = d_lstm_gates[b * 240 + 12] * a_lstm_gates[b * 240 + 12] *
+                             (1.0f - a_lstm_gates[b * 240 + 12]);
+    d_lstm_z[b * 240 + 13] = d_lstm_gates[b * 240 + 13] * a_lstm_gates[b * 240 + 13] *
+                             (1.0f - a_lstm_gates[b * 240 + 13]);
+    d_lstm_z[b * 240 + 14] = d_lstm_gates[b * 240 + 14] * a_lstm_gates[b * 240 + 14] *
+                             (1.0f - a_lstm_gates[b * 240 + 14]);
+    d_lstm_z[b * 240 + 15] = d_lstm_gates[b * 240 + 15] * a_lstm_gates[b * 240 + 15] *
+                             (1.0f - a_lstm_gates[b * 240 + 15]);
+    d_lstm_z[b * 240 + 16] = d_lstm_gates[b * 240 + 16] * a_lstm_gates[b * 240 + 16] *
+                             (1.0f - a_lstm_gates[b * 240 + 16]);
+    d_lstm_z[b * 240 + 17] = d_lstm_gates[b * 240 + 17] * a_lstm_gates[b * 240 + 17] *
+                             (1.0f - a_lstm_gates[b * 240 + 17]);
+    d_lstm_z[b * 240 + 18] = d_lstm_gates[b * 240 + 18] * a_lstm_gates[b * 240 + 18] *
+                             (1.0f - a_lstm_gates[b * 240 + 18]);
+    d_lstm_z[b * 240 + 19] = d_lstm_gates[b * 240 + 19] * a_lstm_gates[b * 240 + 19] *
+                             (1.0f - a_lstm_gates[b * 240 + 19]);
+    g_lstm_bias[0] +=
+        d_lstm_gates[b * 240] * a_lstm_gates[b * 240] * (1.0f - a_lstm_gates[b * 240]);
+    g_lstm_bias[1] +=
+        d_lstm_gates[b * 240 + 1] * a_lstm_gates[b * 240 + 1] * (1.0f - a_lstm_gates[b * 240 + 1]);
+    g_lstm_bias[2] +=
+        d_lstm_gates[b * 240 + 2] * a_lstm_gates[b * 240 + 2] * (1.0f - a_lstm_gates[b * 240 + 2]);
+    g_lstm_bias[3] +=
+        d_lstm_gates[b * 240 + 3] * a_lstm_gates[b * 240 + 3] * (1.0f - a_lstm_gates[b * 240 + 3]);
+    g_lstm_bias[4] +=
+        d_lstm_gates[b * 240 + 4] * a_lstm_gates[b * 240 + 4] * (1.0f - a_lstm_gates[b * 240 + 4]);
+    g_lstm_bias[5] +=
+        d_lstm_gates[b * 240 + 5] * a_lstm_gates[b * 240 + 5] * (1.0f - a_lstm_gates[b * 240 + 5]);
+    g_lstm_bias[6] +=
+        d_lstm_gates[b * 240 + 6] * a_lstm_gates[b * 240 + 6] * (1.0f - a_lstm_gates[b * 240 + 6]);
+    g_lstm_bias[7] +=
+        d_lstm_gates[b * 240 + 7] * a_lstm_gates[b * 240 + 7] * (1.0f - a_lstm_gates[b * 240 + 7]);
+    g_lstm_bias[8] +=
+        d_lstm_gates[b * 240 + 8] * a_lstm_gates[b * 240 + 8] * (1.0f - a_lstm_gates[b * 240 + 8]);
+    g_lstm_bias[9] +=
+        d_lstm_gates[b * 240 + 9] * a_lstm_gates[b * 240 + 9] * (1.0f - a_lstm_gates[b * 240 + 9]);
+    g_lstm_bias[10] += d_lstm_gates[b * 240 + 10] * a_lstm_gates[b * 240 + 10] *
+                       (1.0f - a_lstm_gates[b * 240 + 10]);
+    g_lstm_bias[11] += d_lstm_gates[b * 240 + 11] * a_lstm_gates[b * 240 + 11] *
+                       (1.0f - a_lstm_gates[b * 240 + 11]);
+    g_lstm_bias[12] += d_lstm_gates[b * 240 + 12] * a_lstm_gates[b * 240 + 12] *
+                       (1.0f - a_lstm_gates[b * 240 + 12]);
+    g_lstm_bias[13] += d_lstm_gates[b * 240 + 13] * a_lstm_gates[b * 240 + 13] *
+                       (1.0f - a_lstm_gates[b * 240 + 13]);
+    g_lstm_bias[14] += d_lstm_gates[b * 240 + 14] * a_lstm_gates[b * 240 + 14] *
+                       (1.0f - a_lstm_gates[b * 240 + 14]);
+    g_lstm_bias[15] += d_lstm_gates[b * 240 + 15] * a_lstm_gates[b * 240 + 15] *
+                       (1.0f - a_lstm_gates[b * 240 + 15]);
+    g_lstm_bias[16] += d_lstm_gates[b * 240 + 16] * a_lstm_gates[b * 240 + 16] *
+                       (1.0f - a_lstm_gates[b * 240 + 16]);
+    g_lstm_bias[17] += d_lstm_gates[b * 240 + 17] * a_lstm_gates[b * 240 + 17] *
+                       (1.0f - a_lstm_gates[b * 240 + 17]);
+    g_lstm_bias[18] += d_lstm_gates[b * 240 + 18] * a_lstm_gates[b * 240 + 18] *
+                       (1.0f - a_lstm_gates[b * 240 + 18]);
+    g_lstm_bias[19] += d_lstm_gates[b * 240 + 19] * a_lstm_gates[b * 240 + 19] *
+                       (1.0f - a_lstm_gates[b * 240 + 19]);
     for (int r = 0; r < 3; ++r) {
       {
         float sum = 0.0f;
         for (int q = 0; q < 80; ++q)
-          sum += d_lstm_z[r * 80 + q] * w_lstm_kernel[q];
-        dx_b[r] = sum;
+          sum += d_lstm_z[b * 240 + r * 80 + q] * w_lstm_kernel[q];
+        dx_b[b * 3 + r] = sum;
       }
     }
-    for (int c = 0; c < 80; ++c) {
-      float sum = g_lstm_kernel[c];
-      for (int q = 0; q < 3; ++q)
-        sum += a_x[q] * d_lstm_z[q * 80 + c];
-      g_lstm_kernel[c] = sum;
+  }
+  {
+    const float *const A = a_x + 0;
+    const float *const B = d_lstm_z + 0;
+    float *const C = g_lstm_kernel + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 80; j += 80) {
+        rnnc_block_f32(1, 5, n * 3, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 1);
+      }
     }
   }
 }
@@ -1228,17 +1845,25 @@ void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *
   float *const a_dense_1_y = st->a_dense_1_y;
   const float *const x_b = x_t;
   float *const y_b = y_t;
-  for (int c = 0; c < 80; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 1; ++q)
-      sum += x_b[q] * w_lstm_kernel[q * 80 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = x_b + 0;
+    const float *const B = w_lstm_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 80; j += 80) {
+        rnnc_block_f32(1, 5, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+      }
+    }
   }
-  for (int c = 0; c < 80; ++c) {
-    float sum = a_lstm_z[c];
-    for (int q = 0; q < 20; ++q)
-      sum += state_lstm[q] * w_lstm_recurrent_kernel[q * 80 + c];
-    a_lstm_z[c] = sum;
+  {
+    const float *const A = state_lstm + 0;
+    const float *const B = w_lstm_recurrent_kernel + 0;
+    float *const C = a_lstm_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 80; j += 80) {
+        rnnc_block_f32(1, 5, 20, A + i * 20, 20, 1, B + j, 80, C + i * 80 + j, 80, 1);
+      }
+    }
   }
   a_lstm_gates[0] = rnnc_sigmoid(a_lstm_z[0] + w_lstm_bias[0]);
   a_lstm_gates[1] = rnnc_sigmoid(a_lstm_z[1] + w_lstm_bias[1]);
@@ -1360,11 +1985,29 @@ void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *
   a_lstm_h[17] = a_lstm_gates[77] * rnnc_relu(a_lstm_c[17]);
   a_lstm_h[18] = a_lstm_gates[78] * rnnc_relu(a_lstm_c[18]);
   a_lstm_h[19] = a_lstm_gates[79] * rnnc_relu(a_lstm_c[19]);
-  for (int c = 0; c < 5; ++c) {
-    float sum = 0.0f;
-    for (int q = 0; q < 20; ++q)
-      sum += a_lstm_h[q] * w_dense_kernel[q * 5 + c];
-    a_dense_z[c] = sum;
+  {
+    const float *const A = a_lstm_h + 0;
+    const float *const B = w_dense_kernel + 0;
+    float *const C = a_dense_z + 0;
+    for (int i = 0; i < 1; ++i) {
+      for (int j = 0; j < 5; j += 5) {
+        float acc[1][5];
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            acc[r][jj] = 0.0f;
+        for (int p = 0; p < 20; ++p) {
+          const float *const brow = B + p * 5 + j;
+          for (int r = 0; r < 1; ++r) {
+            const float av = A[(i + r) * 20 + p];
+            for (int jj = 0; jj < 5; ++jj)
+              acc[r][jj] += av * brow[jj];
+          }
+        }
+        for (int r = 0; r < 1; ++r)
+          for (int jj = 0; jj < 5; ++jj)
+            C[(i + r) * 5 + j + jj] = acc[r][jj];
+      }
+    }
   }
   a_dense_y[0] = rnnc_relu(a_dense_z[0] + w_dense_bias[0]);
   a_dense_y[1] = rnnc_relu(a_dense_z[1] + w_dense_bias[1]);

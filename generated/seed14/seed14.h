@@ -44,17 +44,19 @@ typedef struct {
   float a_dense_y[32][5];
   float a_dense_1_z[32][1];
   float a_dense_1_y[32][1];
-  float d_lstm_z[240];
-  float d_lstm_gates[240];
-  float d_lstm_c[60];
-  float d_lstm_h[60];
-  float d_dense_z[5];
-  float d_dense_y[5];
-  float d_dense_1_z[1];
-  float d_dense_1_y[1];
+  float d_lstm_z[32][240];
+  float d_lstm_gates[32][240];
+  float d_lstm_c[32][60];
+  float d_lstm_h[32][60];
+  float d_dense_z[32][5];
+  float d_dense_y[32][5];
+  float d_dense_1_z[32][1];
+  float d_dense_1_y[32][1];
+  float wt_dense_kernel[100];           /* dense/kernel transposed */
+  float wt_lstm_recurrent_kernel[1600]; /* lstm/recurrent_kernel transposed */
   float y[32 * 1];
   float dloss[32 * 1];
-  float dx_sink[3];
+  float dx_sink[32 * 3];
   seed14_params grad;
 } seed14_scratch;
 

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rnnc_kernels.h"
+
 /* The unit's static layout must match the descriptor (C99 static assert). */
 typedef char tagger_params_are_flat[sizeof(tagger_params) == 33 * sizeof(float) ? 1 : -1];
 
@@ -66,153 +68,186 @@ void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, f
   const float *const w_simple_rnn_bias = p->flat + 18;
   const float *const w_time_distributed_dense_kernel = p->flat + 21;
   const float *const w_time_distributed_dense_bias = p->flat + 30;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
+  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+  float *const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
+  float *const y_b = y;
+  memcpy(a_x, x, sizeof(float) * (size_t)n * 9);
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_z = s->a_simple_rnn_z[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const a_time_distributed_dense_z = s->a_time_distributed_dense_z[b];
-    float *const a_time_distributed_dense_y = s->a_time_distributed_dense_y[b];
-    float *const a_time_distributed_dense_logits = s->a_time_distributed_dense_logits[b];
-    float *const y_b = y + (size_t)b * 9;
-    memcpy(a_x, x + (size_t)b * 9, sizeof(float) * 9);
-    a_simple_rnn_z[0] = a_x[0] * w_simple_rnn_kernel[0] + a_x[1] * w_simple_rnn_kernel[3] +
-                        a_x[2] * w_simple_rnn_kernel[6];
-    a_simple_rnn_z[1] = a_x[0] * w_simple_rnn_kernel[1] + a_x[1] * w_simple_rnn_kernel[4] +
-                        a_x[2] * w_simple_rnn_kernel[7];
-    a_simple_rnn_z[2] = a_x[0] * w_simple_rnn_kernel[2] + a_x[1] * w_simple_rnn_kernel[5] +
-                        a_x[2] * w_simple_rnn_kernel[8];
-    a_simple_rnn_z[3] = a_x[3] * w_simple_rnn_kernel[0] + a_x[4] * w_simple_rnn_kernel[3] +
-                        a_x[5] * w_simple_rnn_kernel[6];
-    a_simple_rnn_z[4] = a_x[3] * w_simple_rnn_kernel[1] + a_x[4] * w_simple_rnn_kernel[4] +
-                        a_x[5] * w_simple_rnn_kernel[7];
-    a_simple_rnn_z[5] = a_x[3] * w_simple_rnn_kernel[2] + a_x[4] * w_simple_rnn_kernel[5] +
-                        a_x[5] * w_simple_rnn_kernel[8];
-    a_simple_rnn_z[6] = a_x[6] * w_simple_rnn_kernel[0] + a_x[7] * w_simple_rnn_kernel[3] +
-                        a_x[8] * w_simple_rnn_kernel[6];
-    a_simple_rnn_z[7] = a_x[6] * w_simple_rnn_kernel[1] + a_x[7] * w_simple_rnn_kernel[4] +
-                        a_x[8] * w_simple_rnn_kernel[7];
-    a_simple_rnn_z[8] = a_x[6] * w_simple_rnn_kernel[2] + a_x[7] * w_simple_rnn_kernel[5] +
-                        a_x[8] * w_simple_rnn_kernel[8];
-    a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
-    a_simple_rnn_z[3] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[0] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[3] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[6];
-    a_simple_rnn_z[4] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[1] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[4] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[7];
-    a_simple_rnn_z[5] += a_simple_rnn_h[0] * w_simple_rnn_recurrent_kernel[2] +
-                         a_simple_rnn_h[1] * w_simple_rnn_recurrent_kernel[5] +
-                         a_simple_rnn_h[2] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[3] = tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[4] = tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[2]);
-    a_simple_rnn_z[6] += a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[0] +
-                         a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[3] +
-                         a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[6];
-    a_simple_rnn_z[7] += a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[1] +
-                         a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[4] +
-                         a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[7];
-    a_simple_rnn_z[8] += a_simple_rnn_h[3] * w_simple_rnn_recurrent_kernel[2] +
-                         a_simple_rnn_h[4] * w_simple_rnn_recurrent_kernel[5] +
-                         a_simple_rnn_h[5] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[6] = tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[7] = tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[8] = tanhf(a_simple_rnn_z[8] + w_simple_rnn_bias[2]);
-    a_time_distributed_dense_z[0] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[0] +
-                                    a_simple_rnn_h[1] * w_time_distributed_dense_kernel[3] +
-                                    a_simple_rnn_h[2] * w_time_distributed_dense_kernel[6];
-    a_time_distributed_dense_z[1] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[1] +
-                                    a_simple_rnn_h[1] * w_time_distributed_dense_kernel[4] +
-                                    a_simple_rnn_h[2] * w_time_distributed_dense_kernel[7];
-    a_time_distributed_dense_z[2] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[2] +
-                                    a_simple_rnn_h[1] * w_time_distributed_dense_kernel[5] +
-                                    a_simple_rnn_h[2] * w_time_distributed_dense_kernel[8];
-    a_time_distributed_dense_z[3] = a_simple_rnn_h[3] * w_time_distributed_dense_kernel[0] +
-                                    a_simple_rnn_h[4] * w_time_distributed_dense_kernel[3] +
-                                    a_simple_rnn_h[5] * w_time_distributed_dense_kernel[6];
-    a_time_distributed_dense_z[4] = a_simple_rnn_h[3] * w_time_distributed_dense_kernel[1] +
-                                    a_simple_rnn_h[4] * w_time_distributed_dense_kernel[4] +
-                                    a_simple_rnn_h[5] * w_time_distributed_dense_kernel[7];
-    a_time_distributed_dense_z[5] = a_simple_rnn_h[3] * w_time_distributed_dense_kernel[2] +
-                                    a_simple_rnn_h[4] * w_time_distributed_dense_kernel[5] +
-                                    a_simple_rnn_h[5] * w_time_distributed_dense_kernel[8];
-    a_time_distributed_dense_z[6] = a_simple_rnn_h[6] * w_time_distributed_dense_kernel[0] +
-                                    a_simple_rnn_h[7] * w_time_distributed_dense_kernel[3] +
-                                    a_simple_rnn_h[8] * w_time_distributed_dense_kernel[6];
-    a_time_distributed_dense_z[7] = a_simple_rnn_h[6] * w_time_distributed_dense_kernel[1] +
-                                    a_simple_rnn_h[7] * w_time_distributed_dense_kernel[4] +
-                                    a_simple_rnn_h[8] * w_time_distributed_dense_kernel[7];
-    a_time_distributed_dense_z[8] = a_simple_rnn_h[6] * w_time_distributed_dense_kernel[2] +
-                                    a_simple_rnn_h[7] * w_time_distributed_dense_kernel[5] +
-                                    a_simple_rnn_h[8] * w_time_distributed_dense_kernel[8];
-    a_time_distributed_dense_logits[0] =
-        (a_time_distributed_dense_z[0] + w_time_distributed_dense_bias[0]);
-    a_time_distributed_dense_logits[1] =
-        (a_time_distributed_dense_z[1] + w_time_distributed_dense_bias[1]);
-    a_time_distributed_dense_logits[2] =
-        (a_time_distributed_dense_z[2] + w_time_distributed_dense_bias[2]);
-    a_time_distributed_dense_logits[3] =
-        (a_time_distributed_dense_z[3] + w_time_distributed_dense_bias[0]);
-    a_time_distributed_dense_logits[4] =
-        (a_time_distributed_dense_z[4] + w_time_distributed_dense_bias[1]);
-    a_time_distributed_dense_logits[5] =
-        (a_time_distributed_dense_z[5] + w_time_distributed_dense_bias[2]);
-    a_time_distributed_dense_logits[6] =
-        (a_time_distributed_dense_z[6] + w_time_distributed_dense_bias[0]);
-    a_time_distributed_dense_logits[7] =
-        (a_time_distributed_dense_z[7] + w_time_distributed_dense_bias[1]);
-    a_time_distributed_dense_logits[8] =
-        (a_time_distributed_dense_z[8] + w_time_distributed_dense_bias[2]);
+    a_simple_rnn_z[b * 9] = a_x[b * 9] * w_simple_rnn_kernel[0] +
+                            a_x[b * 9 + 1] * w_simple_rnn_kernel[3] +
+                            a_x[b * 9 + 2] * w_simple_rnn_kernel[6];
+    a_simple_rnn_z[b * 9 + 1] = a_x[b * 9] * w_simple_rnn_kernel[1] +
+                                a_x[b * 9 + 1] * w_simple_rnn_kernel[4] +
+                                a_x[b * 9 + 2] * w_simple_rnn_kernel[7];
+    a_simple_rnn_z[b * 9 + 2] = a_x[b * 9] * w_simple_rnn_kernel[2] +
+                                a_x[b * 9 + 1] * w_simple_rnn_kernel[5] +
+                                a_x[b * 9 + 2] * w_simple_rnn_kernel[8];
+    a_simple_rnn_z[b * 9 + 3] = a_x[b * 9 + 3] * w_simple_rnn_kernel[0] +
+                                a_x[b * 9 + 4] * w_simple_rnn_kernel[3] +
+                                a_x[b * 9 + 5] * w_simple_rnn_kernel[6];
+    a_simple_rnn_z[b * 9 + 4] = a_x[b * 9 + 3] * w_simple_rnn_kernel[1] +
+                                a_x[b * 9 + 4] * w_simple_rnn_kernel[4] +
+                                a_x[b * 9 + 5] * w_simple_rnn_kernel[7];
+    a_simple_rnn_z[b * 9 + 5] = a_x[b * 9 + 3] * w_simple_rnn_kernel[2] +
+                                a_x[b * 9 + 4] * w_simple_rnn_kernel[5] +
+                                a_x[b * 9 + 5] * w_simple_rnn_kernel[8];
+    a_simple_rnn_z[b * 9 + 6] = a_x[b * 9 + 6] * w_simple_rnn_kernel[0] +
+                                a_x[b * 9 + 7] * w_simple_rnn_kernel[3] +
+                                a_x[b * 9 + 8] * w_simple_rnn_kernel[6];
+    a_simple_rnn_z[b * 9 + 7] = a_x[b * 9 + 6] * w_simple_rnn_kernel[1] +
+                                a_x[b * 9 + 7] * w_simple_rnn_kernel[4] +
+                                a_x[b * 9 + 8] * w_simple_rnn_kernel[7];
+    a_simple_rnn_z[b * 9 + 8] = a_x[b * 9 + 6] * w_simple_rnn_kernel[2] +
+                                a_x[b * 9 + 7] * w_simple_rnn_kernel[5] +
+                                a_x[b * 9 + 8] * w_simple_rnn_kernel[8];
+    a_simple_rnn_h[b * 9] = tanhf(a_simple_rnn_z[b * 9] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 1] = tanhf(a_simple_rnn_z[b * 9 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 2] = tanhf(a_simple_rnn_z[b * 9 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_z[b * 9 + 3] += a_simple_rnn_h[b * 9] * w_simple_rnn_recurrent_kernel[0] +
+                                 a_simple_rnn_h[b * 9 + 1] * w_simple_rnn_recurrent_kernel[3] +
+                                 a_simple_rnn_h[b * 9 + 2] * w_simple_rnn_recurrent_kernel[6];
+    a_simple_rnn_z[b * 9 + 4] += a_simple_rnn_h[b * 9] * w_simple_rnn_recurrent_kernel[1] +
+                                 a_simple_rnn_h[b * 9 + 1] * w_simple_rnn_recurrent_kernel[4] +
+                                 a_simple_rnn_h[b * 9 + 2] * w_simple_rnn_recurrent_kernel[7];
+    a_simple_rnn_z[b * 9 + 5] += a_simple_rnn_h[b * 9] * w_simple_rnn_recurrent_kernel[2] +
+                                 a_simple_rnn_h[b * 9 + 1] * w_simple_rnn_recurrent_kernel[5] +
+                                 a_simple_rnn_h[b * 9 + 2] * w_simple_rnn_recurrent_kernel[8];
+    a_simple_rnn_h[b * 9 + 3] = tanhf(a_simple_rnn_z[b * 9 + 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 4] = tanhf(a_simple_rnn_z[b * 9 + 4] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 5] = tanhf(a_simple_rnn_z[b * 9 + 5] + w_simple_rnn_bias[2]);
+    a_simple_rnn_z[b * 9 + 6] += a_simple_rnn_h[b * 9 + 3] * w_simple_rnn_recurrent_kernel[0] +
+                                 a_simple_rnn_h[b * 9 + 4] * w_simple_rnn_recurrent_kernel[3] +
+                                 a_simple_rnn_h[b * 9 + 5] * w_simple_rnn_recurrent_kernel[6];
+    a_simple_rnn_z[b * 9 + 7] += a_simple_rnn_h[b * 9 + 3] * w_simple_rnn_recurrent_kernel[1] +
+                                 a_simple_rnn_h[b * 9 + 4] * w_simple_rnn_recurrent_kernel[4] +
+                                 a_simple_rnn_h[b * 9 + 5] * w_simple_rnn_recurrent_kernel[7];
+    a_simple_rnn_z[b * 9 + 8] += a_simple_rnn_h[b * 9 + 3] * w_simple_rnn_recurrent_kernel[2] +
+                                 a_simple_rnn_h[b * 9 + 4] * w_simple_rnn_recurrent_kernel[5] +
+                                 a_simple_rnn_h[b * 9 + 5] * w_simple_rnn_recurrent_kernel[8];
+    a_simple_rnn_h[b * 9 + 6] = tanhf(a_simple_rnn_z[b * 9 + 6] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 7] = tanhf(a_simple_rnn_z[b * 9 + 7] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 8] = tanhf(a_simple_rnn_z[b * 9 + 8] + w_simple_rnn_bias[2]);
+    a_time_distributed_dense_z[b * 9] =
+        a_simple_rnn_h[b * 9] * w_time_distributed_dense_kernel[0] +
+        a_simple_rnn_h[b * 9 + 1] * w_time_distributed_dense_kernel[3] +
+        a_simple_rnn_h[b * 9 + 2] * w_time_distributed_dense_kernel[6];
+    a_time_distributed_dense_z[b * 9 + 1] =
+        a_simple_rnn_h[b * 9] * w_time_distributed_dense_kernel[1] +
+        a_simple_rnn_h[b * 9 + 1] * w_time_distributed_dense_kernel[4] +
+        a_simple_rnn_h[b * 9 + 2] * w_time_distributed_dense_kernel[7];
+    a_time_distributed_dense_z[b * 9 + 2] =
+        a_simple_rnn_h[b * 9] * w_time_distributed_dense_kernel[2] +
+        a_simple_rnn_h[b * 9 + 1] * w_time_distributed_dense_kernel[5] +
+        a_simple_rnn_h[b * 9 + 2] * w_time_distributed_dense_kernel[8];
+    a_time_distributed_dense_z[b * 9 + 3] =
+        a_simple_rnn_h[b * 9 + 3] * w_time_distributed_dense_kernel[0] +
+        a_simple_rnn_h[b * 9 + 4] * w_time_distributed_dense_kernel[3] +
+        a_simple_rnn_h[b * 9 + 5] * w_time_distributed_dense_kernel[6];
+    a_time_distributed_dense_z[b * 9 + 4] =
+        a_simple_rnn_h[b * 9 + 3] * w_time_distributed_dense_kernel[1] +
+        a_simple_rnn_h[b * 9 + 4] * w_time_distributed_dense_kernel[4] +
+        a_simple_rnn_h[b * 9 + 5] * w_time_distributed_dense_kernel[7];
+    a_time_distributed_dense_z[b * 9 + 5] =
+        a_simple_rnn_h[b * 9 + 3] * w_time_distributed_dense_kernel[2] +
+        a_simple_rnn_h[b * 9 + 4] * w_time_distributed_dense_kernel[5] +
+        a_simple_rnn_h[b * 9 + 5] * w_time_distributed_dense_kernel[8];
+    a_time_distributed_dense_z[b * 9 + 6] =
+        a_simple_rnn_h[b * 9 + 6] * w_time_distributed_dense_kernel[0] +
+        a_simple_rnn_h[b * 9 + 7] * w_time_distributed_dense_kernel[3] +
+        a_simple_rnn_h[b * 9 + 8] * w_time_distributed_dense_kernel[6];
+    a_time_distributed_dense_z[b * 9 + 7] =
+        a_simple_rnn_h[b * 9 + 6] * w_time_distributed_dense_kernel[1] +
+        a_simple_rnn_h[b * 9 + 7] * w_time_distributed_dense_kernel[4] +
+        a_simple_rnn_h[b * 9 + 8] * w_time_distributed_dense_kernel[7];
+    a_time_distributed_dense_z[b * 9 + 8] =
+        a_simple_rnn_h[b * 9 + 6] * w_time_distributed_dense_kernel[2] +
+        a_simple_rnn_h[b * 9 + 7] * w_time_distributed_dense_kernel[5] +
+        a_simple_rnn_h[b * 9 + 8] * w_time_distributed_dense_kernel[8];
+    a_time_distributed_dense_logits[b * 9] =
+        (a_time_distributed_dense_z[b * 9] + w_time_distributed_dense_bias[0]);
+    a_time_distributed_dense_logits[b * 9 + 1] =
+        (a_time_distributed_dense_z[b * 9 + 1] + w_time_distributed_dense_bias[1]);
+    a_time_distributed_dense_logits[b * 9 + 2] =
+        (a_time_distributed_dense_z[b * 9 + 2] + w_time_distributed_dense_bias[2]);
+    a_time_distributed_dense_logits[b * 9 + 3] =
+        (a_time_distributed_dense_z[b * 9 + 3] + w_time_distributed_dense_bias[0]);
+    a_time_distributed_dense_logits[b * 9 + 4] =
+        (a_time_distributed_dense_z[b * 9 + 4] + w_time_distributed_dense_bias[1]);
+    a_time_distributed_dense_logits[b * 9 + 5] =
+        (a_time_distributed_dense_z[b * 9 + 5] + w_time_distributed_dense_bias[2]);
+    a_time_distributed_dense_logits[b * 9 + 6] =
+        (a_time_distributed_dense_z[b * 9 + 6] + w_time_distributed_dense_bias[0]);
+    a_time_distributed_dense_logits[b * 9 + 7] =
+        (a_time_distributed_dense_z[b * 9 + 7] + w_time_distributed_dense_bias[1]);
+    a_time_distributed_dense_logits[b * 9 + 8] =
+        (a_time_distributed_dense_z[b * 9 + 8] + w_time_distributed_dense_bias[2]);
     {
-      float mx = a_time_distributed_dense_logits[0];
-      mx = a_time_distributed_dense_logits[1] > mx ? a_time_distributed_dense_logits[1] : mx;
-      mx = a_time_distributed_dense_logits[2] > mx ? a_time_distributed_dense_logits[2] : mx;
-      a_time_distributed_dense_y[0] = expf(a_time_distributed_dense_logits[0] - mx);
-      a_time_distributed_dense_y[1] = expf(a_time_distributed_dense_logits[1] - mx);
-      a_time_distributed_dense_y[2] = expf(a_time_distributed_dense_logits[2] - mx);
-      float inv = 1.0f / (a_time_distributed_dense_y[0] + a_time_distributed_dense_y[1] +
-                          a_time_distributed_dense_y[2]);
-      a_time_distributed_dense_y[0] *= inv;
-      a_time_distributed_dense_y[1] *= inv;
-      a_time_distributed_dense_y[2] *= inv;
+      float mx = a_time_distributed_dense_logits[b * 9];
+      mx = a_time_distributed_dense_logits[b * 9 + 1] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 1]
+               : mx;
+      mx = a_time_distributed_dense_logits[b * 9 + 2] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 2]
+               : mx;
+      a_time_distributed_dense_y[b * 9] = expf(a_time_distributed_dense_logits[b * 9] - mx);
+      a_time_distributed_dense_y[b * 9 + 1] = expf(a_time_distributed_dense_logits[b * 9 + 1] - mx);
+      a_time_distributed_dense_y[b * 9 + 2] = expf(a_time_distributed_dense_logits[b * 9 + 2] - mx);
+      float inv =
+          1.0f / (a_time_distributed_dense_y[b * 9] + a_time_distributed_dense_y[b * 9 + 1] +
+                  a_time_distributed_dense_y[b * 9 + 2]);
+      a_time_distributed_dense_y[b * 9] *= inv;
+      a_time_distributed_dense_y[b * 9 + 1] *= inv;
+      a_time_distributed_dense_y[b * 9 + 2] *= inv;
     }
     {
-      float mx = a_time_distributed_dense_logits[3];
-      mx = a_time_distributed_dense_logits[4] > mx ? a_time_distributed_dense_logits[4] : mx;
-      mx = a_time_distributed_dense_logits[5] > mx ? a_time_distributed_dense_logits[5] : mx;
-      a_time_distributed_dense_y[3] = expf(a_time_distributed_dense_logits[3] - mx);
-      a_time_distributed_dense_y[4] = expf(a_time_distributed_dense_logits[4] - mx);
-      a_time_distributed_dense_y[5] = expf(a_time_distributed_dense_logits[5] - mx);
-      float inv = 1.0f / (a_time_distributed_dense_y[3] + a_time_distributed_dense_y[4] +
-                          a_time_distributed_dense_y[5]);
-      a_time_distributed_dense_y[3] *= inv;
-      a_time_distributed_dense_y[4] *= inv;
-      a_time_distributed_dense_y[5] *= inv;
+      float mx = a_time_distributed_dense_logits[b * 9 + 3];
+      mx = a_time_distributed_dense_logits[b * 9 + 4] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 4]
+               : mx;
+      mx = a_time_distributed_dense_logits[b * 9 + 5] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 5]
+               : mx;
+      a_time_distributed_dense_y[b * 9 + 3] = expf(a_time_distributed_dense_logits[b * 9 + 3] - mx);
+      a_time_distributed_dense_y[b * 9 + 4] = expf(a_time_distributed_dense_logits[b * 9 + 4] - mx);
+      a_time_distributed_dense_y[b * 9 + 5] = expf(a_time_distributed_dense_logits[b * 9 + 5] - mx);
+      float inv =
+          1.0f / (a_time_distributed_dense_y[b * 9 + 3] + a_time_distributed_dense_y[b * 9 + 4] +
+                  a_time_distributed_dense_y[b * 9 + 5]);
+      a_time_distributed_dense_y[b * 9 + 3] *= inv;
+      a_time_distributed_dense_y[b * 9 + 4] *= inv;
+      a_time_distributed_dense_y[b * 9 + 5] *= inv;
     }
     {
-      float mx = a_time_distributed_dense_logits[6];
-      mx = a_time_distributed_dense_logits[7] > mx ? a_time_distributed_dense_logits[7] : mx;
-      mx = a_time_distributed_dense_logits[8] > mx ? a_time_distributed_dense_logits[8] : mx;
-      a_time_distributed_dense_y[6] = expf(a_time_distributed_dense_logits[6] - mx);
-      a_time_distributed_dense_y[7] = expf(a_time_distributed_dense_logits[7] - mx);
-      a_time_distributed_dense_y[8] = expf(a_time_distributed_dense_logits[8] - mx);
-      float inv = 1.0f / (a_time_distributed_dense_y[6] + a_time_distributed_dense_y[7] +
-                          a_time_distributed_dense_y[8]);
-      a_time_distributed_dense_y[6] *= inv;
-      a_time_distributed_dense_y[7] *= inv;
-      a_time_distributed_dense_y[8] *= inv;
+      float mx = a_time_distributed_dense_logits[b * 9 + 6];
+      mx = a_time_distributed_dense_logits[b * 9 + 7] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 7]
+               : mx;
+      mx = a_time_distributed_dense_logits[b * 9 + 8] > mx
+               ? a_time_distributed_dense_logits[b * 9 + 8]
+               : mx;
+      a_time_distributed_dense_y[b * 9 + 6] = expf(a_time_distributed_dense_logits[b * 9 + 6] - mx);
+      a_time_distributed_dense_y[b * 9 + 7] = expf(a_time_distributed_dense_logits[b * 9 + 7] - mx);
+      a_time_distributed_dense_y[b * 9 + 8] = expf(a_time_distributed_dense_logits[b * 9 + 8] - mx);
+      float inv =
+          1.0f / (a_time_distributed_dense_y[b * 9 + 6] + a_time_distributed_dense_y[b * 9 + 7] +
+                  a_time_distributed_dense_y[b * 9 + 8]);
+      a_time_distributed_dense_y[b * 9 + 6] *= inv;
+      a_time_distributed_dense_y[b * 9 + 7] *= inv;
+      a_time_distributed_dense_y[b * 9 + 8] *= inv;
     }
-    y_b[0] = a_time_distributed_dense_y[0];
-    y_b[1] = a_time_distributed_dense_y[1];
-    y_b[2] = a_time_distributed_dense_y[2];
-    y_b[3] = a_time_distributed_dense_y[3];
-    y_b[4] = a_time_distributed_dense_y[4];
-    y_b[5] = a_time_distributed_dense_y[5];
-    y_b[6] = a_time_distributed_dense_y[6];
-    y_b[7] = a_time_distributed_dense_y[7];
-    y_b[8] = a_time_distributed_dense_y[8];
+    y_b[b * 9] = a_time_distributed_dense_y[b * 9];
+    y_b[b * 9 + 1] = a_time_distributed_dense_y[b * 9 + 1];
+    y_b[b * 9 + 2] = a_time_distributed_dense_y[b * 9 + 2];
+    y_b[b * 9 + 3] = a_time_distributed_dense_y[b * 9 + 3];
+    y_b[b * 9 + 4] = a_time_distributed_dense_y[b * 9 + 4];
+    y_b[b * 9 + 5] = a_time_distributed_dense_y[b * 9 + 5];
+    y_b[b * 9 + 6] = a_time_distributed_dense_y[b * 9 + 6];
+    y_b[b * 9 + 7] = a_time_distributed_dense_y[b * 9 + 7];
+    y_b[b * 9 + 8] = a_time_distributed_dense_y[b * 9 + 8];
   }
 }
 
@@ -229,230 +264,275 @@ void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
   float *const g_simple_rnn_bias = grad->flat + 18;
   float *const g_time_distributed_dense_kernel = grad->flat + 21;
   float *const g_time_distributed_dense_bias = grad->flat + 30;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  const float *const dy_b = dy;
+  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+  float *const d_time_distributed_dense_logits = &s->d_time_distributed_dense_logits[0][0];
+  float *const d_time_distributed_dense_y = &s->d_time_distributed_dense_y[0][0];
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const a_time_distributed_dense_y = s->a_time_distributed_dense_y[b];
-    float *const dx_b = dx ? dx + (size_t)b * 9 : s->dx_sink;
-    const float *const dy_b = dy + (size_t)b * 9;
-    float *const d_simple_rnn_z = s->d_simple_rnn_z;
-    float *const d_simple_rnn_h = s->d_simple_rnn_h;
-    float *const d_time_distributed_dense_z = s->d_time_distributed_dense_z;
-    float *const d_time_distributed_dense_logits = s->d_time_distributed_dense_logits;
-    float *const d_time_distributed_dense_y = s->d_time_distributed_dense_y;
-    d_time_distributed_dense_y[0] = dy_b[0];
-    d_time_distributed_dense_y[1] = dy_b[1];
-    d_time_distributed_dense_y[2] = dy_b[2];
-    d_time_distributed_dense_y[3] = dy_b[3];
-    d_time_distributed_dense_y[4] = dy_b[4];
-    d_time_distributed_dense_y[5] = dy_b[5];
-    d_time_distributed_dense_y[6] = dy_b[6];
-    d_time_distributed_dense_y[7] = dy_b[7];
-    d_time_distributed_dense_y[8] = dy_b[8];
+    d_time_distributed_dense_y[b * 9] = dy_b[b * 9];
+    d_time_distributed_dense_y[b * 9 + 1] = dy_b[b * 9 + 1];
+    d_time_distributed_dense_y[b * 9 + 2] = dy_b[b * 9 + 2];
+    d_time_distributed_dense_y[b * 9 + 3] = dy_b[b * 9 + 3];
+    d_time_distributed_dense_y[b * 9 + 4] = dy_b[b * 9 + 4];
+    d_time_distributed_dense_y[b * 9 + 5] = dy_b[b * 9 + 5];
+    d_time_distributed_dense_y[b * 9 + 6] = dy_b[b * 9 + 6];
+    d_time_distributed_dense_y[b * 9 + 7] = dy_b[b * 9 + 7];
+    d_time_distributed_dense_y[b * 9 + 8] = dy_b[b * 9 + 8];
     {
-      float dot = d_time_distributed_dense_y[0] * a_time_distributed_dense_y[0] +
-                  d_time_distributed_dense_y[1] * a_time_distributed_dense_y[1] +
-                  d_time_distributed_dense_y[2] * a_time_distributed_dense_y[2];
-      d_time_distributed_dense_logits[0] =
-          a_time_distributed_dense_y[0] * (d_time_distributed_dense_y[0] - dot);
-      d_time_distributed_dense_logits[1] =
-          a_time_distributed_dense_y[1] * (d_time_distributed_dense_y[1] - dot);
-      d_time_distributed_dense_logits[2] =
-          a_time_distributed_dense_y[2] * (d_time_distributed_dense_y[2] - dot);
+      float dot = d_time_distributed_dense_y[b * 9] * a_time_distributed_dense_y[b * 9] +
+                  d_time_distributed_dense_y[b * 9 + 1] * a_time_distributed_dense_y[b * 9 + 1] +
+                  d_time_distributed_dense_y[b * 9 + 2] * a_time_distributed_dense_y[b * 9 + 2];
+      d_time_distributed_dense_logits[b * 9] =
+          a_time_distributed_dense_y[b * 9] * (d_time_distributed_dense_y[b * 9] - dot);
+      d_time_distributed_dense_logits[b * 9 + 1] =
+          a_time_distributed_dense_y[b * 9 + 1] * (d_time_distributed_dense_y[b * 9 + 1] - dot);
+      d_time_distributed_dense_logits[b * 9 + 2] =
+          a_time_distributed_dense_y[b * 9 + 2] * (d_time_distributed_dense_y[b * 9 + 2] - dot);
     }
     {
-      float dot = d_time_distributed_dense_y[3] * a_time_distributed_dense_y[3] +
-                  d_time_distributed_dense_y[4] * a_time_distributed_dense_y[4] +
-                  d_time_distributed_dense_y[5] * a_time_distributed_dense_y[5];
-      d_time_distributed_dense_logits[3] =
-          a_time_distributed_dense_y[3] * (d_time_distributed_dense_y[3] - dot);
-      d_time_distributed_dense_logits[4] =
-          a_time_distributed_dense_y[4] * (d_time_distributed_dense_y[4] - dot);
-      d_time_distributed_dense_logits[5] =
-          a_time_distributed_dense_y[5] * (d_time_distributed_dense_y[5] - dot);
+      float dot = d_time_distributed_dense_y[b * 9 + 3] * a_time_distributed_dense_y[b * 9 + 3] +
+                  d_time_distributed_dense_y[b * 9 + 4] * a_time_distributed_dense_y[b * 9 + 4] +
+                  d_time_distributed_dense_y[b * 9 + 5] * a_time_distributed_dense_y[b * 9 + 5];
+      d_time_distributed_dense_logits[b * 9 + 3] =
+          a_time_distributed_dense_y[b * 9 + 3] * (d_time_distributed_dense_y[b * 9 + 3] - dot);
+      d_time_distributed_dense_logits[b * 9 + 4] =
+          a_time_distributed_dense_y[b * 9 + 4] * (d_time_distributed_dense_y[b * 9 + 4] - dot);
+      d_time_distributed_dense_logits[b * 9 + 5] =
+          a_time_distributed_dense_y[b * 9 + 5] * (d_time_distributed_dense_y[b * 9 + 5] - dot);
     }
     {
-      float dot = d_time_distributed_dense_y[6] * a_time_distributed_dense_y[6] +
-                  d_time_distributed_dense_y[7] * a_time_distributed_dense_y[7] +
-                  d_time_distributed_dense_y[8] * a_time_distributed_dense_y[8];
-      d_time_distributed_dense_logits[6] =
-          a_time_distributed_dense_y[6] * (d_time_distributed_dense_y[6] - dot);
-      d_time_distributed_dense_logits[7] =
-          a_time_distributed_dense_y[7] * (d_time_distributed_dense_y[7] - dot);
-      d_time_distributed_dense_logits[8] =
-          a_time_distributed_dense_y[8] * (d_time_distributed_dense_y[8] - dot);
+      float dot = d_time_distributed_dense_y[b * 9 + 6] * a_time_distributed_dense_y[b * 9 + 6] +
+                  d_time_distributed_dense_y[b * 9 + 7] * a_time_distributed_dense_y[b * 9 + 7] +
+                  d_time_distributed_dense_y[b * 9 + 8] * a_time_distributed_dense_y[b * 9 + 8];
+      d_time_distributed_dense_logits[b * 9 + 6] =
+          a_time_distributed_dense_y[b * 9 + 6] * (d_time_distributed_dense_y[b * 9 + 6] - dot);
+      d_time_distributed_dense_logits[b * 9 + 7] =
+          a_time_distributed_dense_y[b * 9 + 7] * (d_time_distributed_dense_y[b * 9 + 7] - dot);
+      d_time_distributed_dense_logits[b * 9 + 8] =
+          a_time_distributed_dense_y[b * 9 + 8] * (d_time_distributed_dense_y[b * 9 + 8] - dot);
     }
-    d_time_distributed_dense_z[0] = d_time_distributed_dense_logits[0];
-    d_time_distributed_dense_z[1] = d_time_distributed_dense_logits[1];
-    d_time_distributed_dense_z[2] = d_time_distributed_dense_logits[2];
-    d_time_distributed_dense_z[3] = d_time_distributed_dense_logits[3];
-    d_time_distributed_dense_z[4] = d_time_distributed_dense_logits[4];
-    d_time_distributed_dense_z[5] = d_time_distributed_dense_logits[5];
-    d_time_distributed_dense_z[6] = d_time_distributed_dense_logits[6];
-    d_time_distributed_dense_z[7] = d_time_distributed_dense_logits[7];
-    d_time_distributed_dense_z[8] = d_time_distributed_dense_logits[8];
-    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[0];
-    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[1];
-    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[2];
-    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[3];
-    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[4];
-    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[5];
-    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[6];
-    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[7];
-    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[8];
-    d_simple_rnn_h[0] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[1] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[2] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[8];
-    d_simple_rnn_h[3] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[4] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[5] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[8];
-    d_simple_rnn_h[6] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[7] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[8] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[8];
-    g_time_distributed_dense_kernel[0] += a_simple_rnn_h[0] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[1] += a_simple_rnn_h[0] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[2] += a_simple_rnn_h[0] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[8];
-    g_time_distributed_dense_kernel[3] += a_simple_rnn_h[1] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[4] += a_simple_rnn_h[1] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[5] += a_simple_rnn_h[1] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[8];
-    g_time_distributed_dense_kernel[6] += a_simple_rnn_h[2] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[7] += a_simple_rnn_h[2] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[8] += a_simple_rnn_h[2] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[8];
-    d_simple_rnn_z[6] = d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    d_simple_rnn_z[7] = d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    d_simple_rnn_z[8] = d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    d_simple_rnn_h[3] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[2];
-    d_simple_rnn_h[4] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[5];
-    d_simple_rnn_h[5] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[7] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[8];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[3] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[3] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[3] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[4] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[4] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[4] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[5] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[5] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[5] * d_simple_rnn_z[8];
-    d_simple_rnn_z[3] = d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    d_simple_rnn_z[4] = d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    d_simple_rnn_z[5] = d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    d_simple_rnn_h[0] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[2];
-    d_simple_rnn_h[1] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[5];
-    d_simple_rnn_h[2] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[7] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[8];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[0] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[0] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[0] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[1] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[1] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[1] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[2] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[2] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[2] * d_simple_rnn_z[5];
-    d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    dx_b[0] = d_simple_rnn_z[0] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[2];
-    dx_b[1] = d_simple_rnn_z[0] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[5];
-    dx_b[2] = d_simple_rnn_z[0] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[8];
-    dx_b[3] = d_simple_rnn_z[3] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[2];
-    dx_b[4] = d_simple_rnn_z[3] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[5];
-    dx_b[5] = d_simple_rnn_z[3] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[8];
-    dx_b[6] = d_simple_rnn_z[6] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[2];
-    dx_b[7] = d_simple_rnn_z[6] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[5];
-    dx_b[8] = d_simple_rnn_z[6] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[8];
-    g_simple_rnn_kernel[0] +=
-        a_x[0] * d_simple_rnn_z[0] + a_x[3] * d_simple_rnn_z[3] + a_x[6] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[1] +=
-        a_x[0] * d_simple_rnn_z[1] + a_x[3] * d_simple_rnn_z[4] + a_x[6] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[2] +=
-        a_x[0] * d_simple_rnn_z[2] + a_x[3] * d_simple_rnn_z[5] + a_x[6] * d_simple_rnn_z[8];
-    g_simple_rnn_kernel[3] +=
-        a_x[1] * d_simple_rnn_z[0] + a_x[4] * d_simple_rnn_z[3] + a_x[7] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[4] +=
-        a_x[1] * d_simple_rnn_z[1] + a_x[4] * d_simple_rnn_z[4] + a_x[7] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[5] +=
-        a_x[1] * d_simple_rnn_z[2] + a_x[4] * d_simple_rnn_z[5] + a_x[7] * d_simple_rnn_z[8];
-    g_simple_rnn_kernel[6] +=
-        a_x[2] * d_simple_rnn_z[0] + a_x[5] * d_simple_rnn_z[3] + a_x[8] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[7] +=
-        a_x[2] * d_simple_rnn_z[1] + a_x[5] * d_simple_rnn_z[4] + a_x[8] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[8] +=
-        a_x[2] * d_simple_rnn_z[2] + a_x[5] * d_simple_rnn_z[5] + a_x[8] * d_simple_rnn_z[8];
+    d_time_distributed_dense_z[b * 9] = d_time_distributed_dense_logits[b * 9];
+    d_time_distributed_dense_z[b * 9 + 1] = d_time_distributed_dense_logits[b * 9 + 1];
+    d_time_distributed_dense_z[b * 9 + 2] = d_time_distributed_dense_logits[b * 9 + 2];
+    d_time_distributed_dense_z[b * 9 + 3] = d_time_distributed_dense_logits[b * 9 + 3];
+    d_time_distributed_dense_z[b * 9 + 4] = d_time_distributed_dense_logits[b * 9 + 4];
+    d_time_distributed_dense_z[b * 9 + 5] = d_time_distributed_dense_logits[b * 9 + 5];
+    d_time_distributed_dense_z[b * 9 + 6] = d_time_distributed_dense_logits[b * 9 + 6];
+    d_time_distributed_dense_z[b * 9 + 7] = d_time_distributed_dense_logits[b * 9 + 7];
+    d_time_distributed_dense_z[b * 9 + 8] = d_time_distributed_dense_logits[b * 9 + 8];
+    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[b * 9];
+    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[b * 9 + 1];
+    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[b * 9 + 2];
+    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[b * 9 + 3];
+    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[b * 9 + 4];
+    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[b * 9 + 5];
+    g_time_distributed_dense_bias[0] += d_time_distributed_dense_logits[b * 9 + 6];
+    g_time_distributed_dense_bias[1] += d_time_distributed_dense_logits[b * 9 + 7];
+    g_time_distributed_dense_bias[2] += d_time_distributed_dense_logits[b * 9 + 8];
+    d_simple_rnn_h[b * 9] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 1] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 2] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[8];
+    d_simple_rnn_h[b * 9 + 3] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 4] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 5] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[8];
+    d_simple_rnn_h[b * 9 + 6] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 7] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 8] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[8];
+    g_time_distributed_dense_kernel[0] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[1] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[2] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 8];
+    g_time_distributed_dense_kernel[3] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[4] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[5] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 8];
+    g_time_distributed_dense_kernel[6] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[7] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[8] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 8];
+    d_simple_rnn_z[b * 9 + 6] =
+        d_simple_rnn_h[b * 9 + 6] * (1.0f - a_simple_rnn_h[b * 9 + 6] * a_simple_rnn_h[b * 9 + 6]);
+    d_simple_rnn_z[b * 9 + 7] =
+        d_simple_rnn_h[b * 9 + 7] * (1.0f - a_simple_rnn_h[b * 9 + 7] * a_simple_rnn_h[b * 9 + 7]);
+    d_simple_rnn_z[b * 9 + 8] =
+        d_simple_rnn_h[b * 9 + 8] * (1.0f - a_simple_rnn_h[b * 9 + 8] * a_simple_rnn_h[b * 9 + 8]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9 + 6] * (1.0f - a_simple_rnn_h[b * 9 + 6] * a_simple_rnn_h[b * 9 + 6]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 7] * (1.0f - a_simple_rnn_h[b * 9 + 7] * a_simple_rnn_h[b * 9 + 7]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 8] * (1.0f - a_simple_rnn_h[b * 9 + 8] * a_simple_rnn_h[b * 9 + 8]);
+    d_simple_rnn_h[b * 9 + 3] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[0] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[1] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[2];
+    d_simple_rnn_h[b * 9 + 4] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[3] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[4] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[5];
+    d_simple_rnn_h[b * 9 + 5] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[6] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[7] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[8];
+    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 8];
+    d_simple_rnn_z[b * 9 + 3] =
+        d_simple_rnn_h[b * 9 + 3] * (1.0f - a_simple_rnn_h[b * 9 + 3] * a_simple_rnn_h[b * 9 + 3]);
+    d_simple_rnn_z[b * 9 + 4] =
+        d_simple_rnn_h[b * 9 + 4] * (1.0f - a_simple_rnn_h[b * 9 + 4] * a_simple_rnn_h[b * 9 + 4]);
+    d_simple_rnn_z[b * 9 + 5] =
+        d_simple_rnn_h[b * 9 + 5] * (1.0f - a_simple_rnn_h[b * 9 + 5] * a_simple_rnn_h[b * 9 + 5]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9 + 3] * (1.0f - a_simple_rnn_h[b * 9 + 3] * a_simple_rnn_h[b * 9 + 3]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 4] * (1.0f - a_simple_rnn_h[b * 9 + 4] * a_simple_rnn_h[b * 9 + 4]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 5] * (1.0f - a_simple_rnn_h[b * 9 + 5] * a_simple_rnn_h[b * 9 + 5]);
+    d_simple_rnn_h[b * 9] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[0] +
+                             d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[1] +
+                             d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[2];
+    d_simple_rnn_h[b * 9 + 1] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[3] +
+                                 d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[4] +
+                                 d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[5];
+    d_simple_rnn_h[b * 9 + 2] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[6] +
+                                 d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[7] +
+                                 d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[8];
+    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 5];
+    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 5];
+    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 5];
+    d_simple_rnn_z[b * 9] =
+        d_simple_rnn_h[b * 9] * (1.0f - a_simple_rnn_h[b * 9] * a_simple_rnn_h[b * 9]);
+    d_simple_rnn_z[b * 9 + 1] =
+        d_simple_rnn_h[b * 9 + 1] * (1.0f - a_simple_rnn_h[b * 9 + 1] * a_simple_rnn_h[b * 9 + 1]);
+    d_simple_rnn_z[b * 9 + 2] =
+        d_simple_rnn_h[b * 9 + 2] * (1.0f - a_simple_rnn_h[b * 9 + 2] * a_simple_rnn_h[b * 9 + 2]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9] * (1.0f - a_simple_rnn_h[b * 9] * a_simple_rnn_h[b * 9]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 1] * (1.0f - a_simple_rnn_h[b * 9 + 1] * a_simple_rnn_h[b * 9 + 1]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 2] * (1.0f - a_simple_rnn_h[b * 9 + 2] * a_simple_rnn_h[b * 9 + 2]);
+    dx_b[b * 9] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[0] +
+                  d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[1] +
+                  d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 1] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 2] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[8];
+    dx_b[b * 9 + 3] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[0] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[1] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 4] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 5] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[8];
+    dx_b[b * 9 + 6] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[0] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[1] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 7] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 8] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[8];
+    g_simple_rnn_kernel[0] += a_x[b * 9] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[1] += a_x[b * 9] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[2] += a_x[b * 9] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_kernel[3] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[4] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[5] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_kernel[6] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[7] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[8] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 8];
   }
 }
 
@@ -470,185 +550,230 @@ static void tagger_backward_logits(const tagger_params *p, tagger_scratch *s, co
   float *const g_simple_rnn_bias = grad->flat + 18;
   float *const g_time_distributed_dense_kernel = grad->flat + 21;
   float *const g_time_distributed_dense_bias = grad->flat + 30;
+  float *const a_x = &s->a_x[0][0];
+  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *const dx_b = dx ? dx : s->dx_sink;
+  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+  const float *const dlogits_b = dlogits;
   for (int b = 0; b < n; ++b) {
-    float *const a_x = s->a_x[b];
-    float *const a_simple_rnn_h = s->a_simple_rnn_h[b];
-    float *const dx_b = dx ? dx + (size_t)b * 9 : s->dx_sink;
-    float *const d_simple_rnn_z = s->d_simple_rnn_z;
-    float *const d_simple_rnn_h = s->d_simple_rnn_h;
-    float *const d_time_distributed_dense_z = s->d_time_distributed_dense_z;
-    const float *const dlogits_b = dlogits + (size_t)b * 9;
-    d_time_distributed_dense_z[0] = dlogits_b[0];
-    d_time_distributed_dense_z[1] = dlogits_b[1];
-    d_time_distributed_dense_z[2] = dlogits_b[2];
-    d_time_distributed_dense_z[3] = dlogits_b[3];
-    d_time_distributed_dense_z[4] = dlogits_b[4];
-    d_time_distributed_dense_z[5] = dlogits_b[5];
-    d_time_distributed_dense_z[6] = dlogits_b[6];
-    d_time_distributed_dense_z[7] = dlogits_b[7];
-    d_time_distributed_dense_z[8] = dlogits_b[8];
-    g_time_distributed_dense_bias[0] += dlogits_b[0];
-    g_time_distributed_dense_bias[1] += dlogits_b[1];
-    g_time_distributed_dense_bias[2] += dlogits_b[2];
-    g_time_distributed_dense_bias[0] += dlogits_b[3];
-    g_time_distributed_dense_bias[1] += dlogits_b[4];
-    g_time_distributed_dense_bias[2] += dlogits_b[5];
-    g_time_distributed_dense_bias[0] += dlogits_b[6];
-    g_time_distributed_dense_bias[1] += dlogits_b[7];
-    g_time_distributed_dense_bias[2] += dlogits_b[8];
-    d_simple_rnn_h[0] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[1] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[2] = d_time_distributed_dense_z[0] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[1] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[2] * w_time_distributed_dense_kernel[8];
-    d_simple_rnn_h[3] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[4] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[5] = d_time_distributed_dense_z[3] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[4] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[5] * w_time_distributed_dense_kernel[8];
-    d_simple_rnn_h[6] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[0] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[1] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[2];
-    d_simple_rnn_h[7] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[3] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[4] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[5];
-    d_simple_rnn_h[8] = d_time_distributed_dense_z[6] * w_time_distributed_dense_kernel[6] +
-                        d_time_distributed_dense_z[7] * w_time_distributed_dense_kernel[7] +
-                        d_time_distributed_dense_z[8] * w_time_distributed_dense_kernel[8];
-    g_time_distributed_dense_kernel[0] += a_simple_rnn_h[0] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[1] += a_simple_rnn_h[0] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[2] += a_simple_rnn_h[0] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[3] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[6] * d_time_distributed_dense_z[8];
-    g_time_distributed_dense_kernel[3] += a_simple_rnn_h[1] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[4] += a_simple_rnn_h[1] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[5] += a_simple_rnn_h[1] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[4] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[7] * d_time_distributed_dense_z[8];
-    g_time_distributed_dense_kernel[6] += a_simple_rnn_h[2] * d_time_distributed_dense_z[0] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[3] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[6];
-    g_time_distributed_dense_kernel[7] += a_simple_rnn_h[2] * d_time_distributed_dense_z[1] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[4] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[7];
-    g_time_distributed_dense_kernel[8] += a_simple_rnn_h[2] * d_time_distributed_dense_z[2] +
-                                          a_simple_rnn_h[5] * d_time_distributed_dense_z[5] +
-                                          a_simple_rnn_h[8] * d_time_distributed_dense_z[8];
-    d_simple_rnn_z[6] = d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    d_simple_rnn_z[7] = d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    d_simple_rnn_z[8] = d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[6] * (1.0f - a_simple_rnn_h[6] * a_simple_rnn_h[6]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[7] * (1.0f - a_simple_rnn_h[7] * a_simple_rnn_h[7]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[8] * (1.0f - a_simple_rnn_h[8] * a_simple_rnn_h[8]);
-    d_simple_rnn_h[3] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[2];
-    d_simple_rnn_h[4] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[5];
-    d_simple_rnn_h[5] += d_simple_rnn_z[6] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[7] * w_simple_rnn_recurrent_kernel[7] +
-                         d_simple_rnn_z[8] * w_simple_rnn_recurrent_kernel[8];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[3] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[3] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[3] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[4] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[4] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[4] * d_simple_rnn_z[8];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[5] * d_simple_rnn_z[6];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[5] * d_simple_rnn_z[7];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[5] * d_simple_rnn_z[8];
-    d_simple_rnn_z[3] = d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    d_simple_rnn_z[4] = d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    d_simple_rnn_z[5] = d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[3] * (1.0f - a_simple_rnn_h[3] * a_simple_rnn_h[3]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[4] * (1.0f - a_simple_rnn_h[4] * a_simple_rnn_h[4]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[5] * (1.0f - a_simple_rnn_h[5] * a_simple_rnn_h[5]);
-    d_simple_rnn_h[0] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[0] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[1] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[2];
-    d_simple_rnn_h[1] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[3] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[4] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[5];
-    d_simple_rnn_h[2] += d_simple_rnn_z[3] * w_simple_rnn_recurrent_kernel[6] +
-                         d_simple_rnn_z[4] * w_simple_rnn_recurrent_kernel[7] +
-                         d_simple_rnn_z[5] * w_simple_rnn_recurrent_kernel[8];
-    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[0] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[0] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[0] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[1] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[1] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[1] * d_simple_rnn_z[5];
-    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[2] * d_simple_rnn_z[3];
-    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[2] * d_simple_rnn_z[4];
-    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[2] * d_simple_rnn_z[5];
-    d_simple_rnn_z[0] = d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    d_simple_rnn_z[1] = d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    d_simple_rnn_z[2] = d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    g_simple_rnn_bias[0] += d_simple_rnn_h[0] * (1.0f - a_simple_rnn_h[0] * a_simple_rnn_h[0]);
-    g_simple_rnn_bias[1] += d_simple_rnn_h[1] * (1.0f - a_simple_rnn_h[1] * a_simple_rnn_h[1]);
-    g_simple_rnn_bias[2] += d_simple_rnn_h[2] * (1.0f - a_simple_rnn_h[2] * a_simple_rnn_h[2]);
-    dx_b[0] = d_simple_rnn_z[0] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[2];
-    dx_b[1] = d_simple_rnn_z[0] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[5];
-    dx_b[2] = d_simple_rnn_z[0] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[1] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[2] * w_simple_rnn_kernel[8];
-    dx_b[3] = d_simple_rnn_z[3] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[2];
-    dx_b[4] = d_simple_rnn_z[3] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[5];
-    dx_b[5] = d_simple_rnn_z[3] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[4] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[5] * w_simple_rnn_kernel[8];
-    dx_b[6] = d_simple_rnn_z[6] * w_simple_rnn_kernel[0] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[1] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[2];
-    dx_b[7] = d_simple_rnn_z[6] * w_simple_rnn_kernel[3] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[4] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[5];
-    dx_b[8] = d_simple_rnn_z[6] * w_simple_rnn_kernel[6] +
-              d_simple_rnn_z[7] * w_simple_rnn_kernel[7] +
-              d_simple_rnn_z[8] * w_simple_rnn_kernel[8];
-    g_simple_rnn_kernel[0] +=
-        a_x[0] * d_simple_rnn_z[0] + a_x[3] * d_simple_rnn_z[3] + a_x[6] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[1] +=
-        a_x[0] * d_simple_rnn_z[1] + a_x[3] * d_simple_rnn_z[4] + a_x[6] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[2] +=
-        a_x[0] * d_simple_rnn_z[2] + a_x[3] * d_simple_rnn_z[5] + a_x[6] * d_simple_rnn_z[8];
-    g_simple_rnn_kernel[3] +=
-        a_x[1] * d_simple_rnn_z[0] + a_x[4] * d_simple_rnn_z[3] + a_x[7] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[4] +=
-        a_x[1] * d_simple_rnn_z[1] + a_x[4] * d_simple_rnn_z[4] + a_x[7] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[5] +=
-        a_x[1] * d_simple_rnn_z[2] + a_x[4] * d_simple_rnn_z[5] + a_x[7] * d_simple_rnn_z[8];
-    g_simple_rnn_kernel[6] +=
-        a_x[2] * d_simple_rnn_z[0] + a_x[5] * d_simple_rnn_z[3] + a_x[8] * d_simple_rnn_z[6];
-    g_simple_rnn_kernel[7] +=
-        a_x[2] * d_simple_rnn_z[1] + a_x[5] * d_simple_rnn_z[4] + a_x[8] * d_simple_rnn_z[7];
-    g_simple_rnn_kernel[8] +=
-        a_x[2] * d_simple_rnn_z[2] + a_x[5] * d_simple_rnn_z[5] + a_x[8] * d_simple_rnn_z[8];
+    d_time_distributed_dense_z[b * 9] = dlogits_b[b * 9];
+    d_time_distributed_dense_z[b * 9 + 1] = dlogits_b[b * 9 + 1];
+    d_time_distributed_dense_z[b * 9 + 2] = dlogits_b[b * 9 + 2];
+    d_time_distributed_dense_z[b * 9 + 3] = dlogits_b[b * 9 + 3];
+    d_time_distributed_dense_z[b * 9 + 4] = dlogits_b[b * 9 + 4];
+    d_time_distributed_dense_z[b * 9 + 5] = dlogits_b[b * 9 + 5];
+    d_time_distributed_dense_z[b * 9 + 6] = dlogits_b[b * 9 + 6];
+    d_time_distributed_dense_z[b * 9 + 7] = dlogits_b[b * 9 + 7];
+    d_time_distributed_dense_z[b * 9 + 8] = dlogits_b[b * 9 + 8];
+    g_time_distributed_dense_bias[0] += dlogits_b[b * 9];
+    g_time_distributed_dense_bias[1] += dlogits_b[b * 9 + 1];
+    g_time_distributed_dense_bias[2] += dlogits_b[b * 9 + 2];
+    g_time_distributed_dense_bias[0] += dlogits_b[b * 9 + 3];
+    g_time_distributed_dense_bias[1] += dlogits_b[b * 9 + 4];
+    g_time_distributed_dense_bias[2] += dlogits_b[b * 9 + 5];
+    g_time_distributed_dense_bias[0] += dlogits_b[b * 9 + 6];
+    g_time_distributed_dense_bias[1] += dlogits_b[b * 9 + 7];
+    g_time_distributed_dense_bias[2] += dlogits_b[b * 9 + 8];
+    d_simple_rnn_h[b * 9] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 1] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 2] =
+        d_time_distributed_dense_z[b * 9] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 1] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 2] * w_time_distributed_dense_kernel[8];
+    d_simple_rnn_h[b * 9 + 3] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 4] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 5] =
+        d_time_distributed_dense_z[b * 9 + 3] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 4] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 5] * w_time_distributed_dense_kernel[8];
+    d_simple_rnn_h[b * 9 + 6] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[0] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[1] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[2];
+    d_simple_rnn_h[b * 9 + 7] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[3] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[4] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[5];
+    d_simple_rnn_h[b * 9 + 8] =
+        d_time_distributed_dense_z[b * 9 + 6] * w_time_distributed_dense_kernel[6] +
+        d_time_distributed_dense_z[b * 9 + 7] * w_time_distributed_dense_kernel[7] +
+        d_time_distributed_dense_z[b * 9 + 8] * w_time_distributed_dense_kernel[8];
+    g_time_distributed_dense_kernel[0] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[1] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[2] +=
+        a_simple_rnn_h[b * 9] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 3] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 6] * d_time_distributed_dense_z[b * 9 + 8];
+    g_time_distributed_dense_kernel[3] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[4] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[5] +=
+        a_simple_rnn_h[b * 9 + 1] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 4] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 7] * d_time_distributed_dense_z[b * 9 + 8];
+    g_time_distributed_dense_kernel[6] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 3] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 6];
+    g_time_distributed_dense_kernel[7] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9 + 1] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 4] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 7];
+    g_time_distributed_dense_kernel[8] +=
+        a_simple_rnn_h[b * 9 + 2] * d_time_distributed_dense_z[b * 9 + 2] +
+        a_simple_rnn_h[b * 9 + 5] * d_time_distributed_dense_z[b * 9 + 5] +
+        a_simple_rnn_h[b * 9 + 8] * d_time_distributed_dense_z[b * 9 + 8];
+    d_simple_rnn_z[b * 9 + 6] =
+        d_simple_rnn_h[b * 9 + 6] * (1.0f - a_simple_rnn_h[b * 9 + 6] * a_simple_rnn_h[b * 9 + 6]);
+    d_simple_rnn_z[b * 9 + 7] =
+        d_simple_rnn_h[b * 9 + 7] * (1.0f - a_simple_rnn_h[b * 9 + 7] * a_simple_rnn_h[b * 9 + 7]);
+    d_simple_rnn_z[b * 9 + 8] =
+        d_simple_rnn_h[b * 9 + 8] * (1.0f - a_simple_rnn_h[b * 9 + 8] * a_simple_rnn_h[b * 9 + 8]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9 + 6] * (1.0f - a_simple_rnn_h[b * 9 + 6] * a_simple_rnn_h[b * 9 + 6]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 7] * (1.0f - a_simple_rnn_h[b * 9 + 7] * a_simple_rnn_h[b * 9 + 7]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 8] * (1.0f - a_simple_rnn_h[b * 9 + 8] * a_simple_rnn_h[b * 9 + 8]);
+    d_simple_rnn_h[b * 9 + 3] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[0] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[1] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[2];
+    d_simple_rnn_h[b * 9 + 4] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[3] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[4] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[5];
+    d_simple_rnn_h[b * 9 + 5] += d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_recurrent_kernel[6] +
+                                 d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_recurrent_kernel[7] +
+                                 d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_recurrent_kernel[8];
+    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[b * 9 + 3] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[b * 9 + 4] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[b * 9 + 5] * d_simple_rnn_z[b * 9 + 8];
+    d_simple_rnn_z[b * 9 + 3] =
+        d_simple_rnn_h[b * 9 + 3] * (1.0f - a_simple_rnn_h[b * 9 + 3] * a_simple_rnn_h[b * 9 + 3]);
+    d_simple_rnn_z[b * 9 + 4] =
+        d_simple_rnn_h[b * 9 + 4] * (1.0f - a_simple_rnn_h[b * 9 + 4] * a_simple_rnn_h[b * 9 + 4]);
+    d_simple_rnn_z[b * 9 + 5] =
+        d_simple_rnn_h[b * 9 + 5] * (1.0f - a_simple_rnn_h[b * 9 + 5] * a_simple_rnn_h[b * 9 + 5]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9 + 3] * (1.0f - a_simple_rnn_h[b * 9 + 3] * a_simple_rnn_h[b * 9 + 3]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 4] * (1.0f - a_simple_rnn_h[b * 9 + 4] * a_simple_rnn_h[b * 9 + 4]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 5] * (1.0f - a_simple_rnn_h[b * 9 + 5] * a_simple_rnn_h[b * 9 + 5]);
+    d_simple_rnn_h[b * 9] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[0] +
+                             d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[1] +
+                             d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[2];
+    d_simple_rnn_h[b * 9 + 1] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[3] +
+                                 d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[4] +
+                                 d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[5];
+    d_simple_rnn_h[b * 9 + 2] += d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_recurrent_kernel[6] +
+                                 d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_recurrent_kernel[7] +
+                                 d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_recurrent_kernel[8];
+    g_simple_rnn_recurrent_kernel[0] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[1] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[2] += a_simple_rnn_h[b * 9] * d_simple_rnn_z[b * 9 + 5];
+    g_simple_rnn_recurrent_kernel[3] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[4] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[5] += a_simple_rnn_h[b * 9 + 1] * d_simple_rnn_z[b * 9 + 5];
+    g_simple_rnn_recurrent_kernel[6] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 3];
+    g_simple_rnn_recurrent_kernel[7] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 4];
+    g_simple_rnn_recurrent_kernel[8] += a_simple_rnn_h[b * 9 + 2] * d_simple_rnn_z[b * 9 + 5];
+    d_simple_rnn_z[b * 9] =
+        d_simple_rnn_h[b * 9] * (1.0f - a_simple_rnn_h[b * 9] * a_simple_rnn_h[b * 9]);
+    d_simple_rnn_z[b * 9 + 1] =
+        d_simple_rnn_h[b * 9 + 1] * (1.0f - a_simple_rnn_h[b * 9 + 1] * a_simple_rnn_h[b * 9 + 1]);
+    d_simple_rnn_z[b * 9 + 2] =
+        d_simple_rnn_h[b * 9 + 2] * (1.0f - a_simple_rnn_h[b * 9 + 2] * a_simple_rnn_h[b * 9 + 2]);
+    g_simple_rnn_bias[0] +=
+        d_simple_rnn_h[b * 9] * (1.0f - a_simple_rnn_h[b * 9] * a_simple_rnn_h[b * 9]);
+    g_simple_rnn_bias[1] +=
+        d_simple_rnn_h[b * 9 + 1] * (1.0f - a_simple_rnn_h[b * 9 + 1] * a_simple_rnn_h[b * 9 + 1]);
+    g_simple_rnn_bias[2] +=
+        d_simple_rnn_h[b * 9 + 2] * (1.0f - a_simple_rnn_h[b * 9 + 2] * a_simple_rnn_h[b * 9 + 2]);
+    dx_b[b * 9] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[0] +
+                  d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[1] +
+                  d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 1] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 2] = d_simple_rnn_z[b * 9] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 1] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 2] * w_simple_rnn_kernel[8];
+    dx_b[b * 9 + 3] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[0] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[1] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 4] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 5] = d_simple_rnn_z[b * 9 + 3] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 4] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 5] * w_simple_rnn_kernel[8];
+    dx_b[b * 9 + 6] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[0] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[1] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[2];
+    dx_b[b * 9 + 7] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[3] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[4] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[5];
+    dx_b[b * 9 + 8] = d_simple_rnn_z[b * 9 + 6] * w_simple_rnn_kernel[6] +
+                      d_simple_rnn_z[b * 9 + 7] * w_simple_rnn_kernel[7] +
+                      d_simple_rnn_z[b * 9 + 8] * w_simple_rnn_kernel[8];
+    g_simple_rnn_kernel[0] += a_x[b * 9] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[1] += a_x[b * 9] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[2] += a_x[b * 9] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 3] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 6] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_kernel[3] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[4] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[5] += a_x[b * 9 + 1] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 4] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 7] * d_simple_rnn_z[b * 9 + 8];
+    g_simple_rnn_kernel[6] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 3] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 6];
+    g_simple_rnn_kernel[7] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9 + 1] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 4] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 7];
+    g_simple_rnn_kernel[8] += a_x[b * 9 + 2] * d_simple_rnn_z[b * 9 + 2] +
+                              a_x[b * 9 + 5] * d_simple_rnn_z[b * 9 + 5] +
+                              a_x[b * 9 + 8] * d_simple_rnn_z[b * 9 + 8];
   }
 }
 
