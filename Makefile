@@ -35,6 +35,11 @@ deps:
 	command -v clang-format >/dev/null 2>&1 || missing="$$missing clang-format"; \
 	command -v luacheck >/dev/null 2>&1 || missing="$$missing lua-check"; \
 	[ -f /usr/include/cmocka.h ] || missing="$$missing libcmocka-dev"; \
+	command -v $(FUZZ_CC) >/dev/null 2>&1 || missing="$$missing clang"; \
+	probe=$$(mktemp); \
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
+	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $$probe >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
+	rm -f $$probe; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -76,6 +81,7 @@ demo: deps
 test: deps
 	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
+	@$(MAKE) --no-print-directory fuzz
 	@echo "make test: all suites passed"
 
 test-lua:

@@ -377,58 +377,39 @@ static double convert(const unsigned char *src, const npy_type *t) {
   }
 }
 
-int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
-  unsigned char *buf = NULL;
-  size_t len = 0, hstart, hlen, count = 1, nbytes, avail, shape[NPY_MAX_RANK], i;
-  int rank = 0, k, major, minor, rc = -1;
+/* Parses a whole file held in buf[0..len) (read only, never past len). */
+static int load_buffer(const unsigned char *buf, size_t len, const char *path, rnnc_array *out,
+                       char *err, size_t errlen) {
+  size_t hstart, hlen, count = 1, nbytes, avail, shape[NPY_MAX_RANK], i;
+  int rank = 0, k, major, minor;
   npy_type type;
   hparser p;
   char sh[256];
   double *data;
 
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
   memset(&type, 0, sizeof type); /* keeps -O2 -Wmaybe-uninitialized quiet */
   memset(shape, 0, sizeof shape);
-  if (out != NULL)
-    memset(out, 0, sizeof *out);
-  if (path == NULL)
-    return fail(err, errlen, path, "no path given");
-  if (out == NULL)
-    return fail(err, errlen, path, "no output array given");
-  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
-    return -1;
-
-  if (memcmp(buf, NPY_MAGIC, len < 6 ? len : 6) != 0) {
-    fail(err, errlen, path, "not a .npy file (bad magic)");
-    goto out;
-  }
-  if (len < 10) {
-    fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
-    goto out;
-  }
+  if (memcmp(buf, NPY_MAGIC, len < 6 ? len : 6) != 0)
+    return fail(err, errlen, path, "not a .npy file (bad magic)");
+  if (len < 10)
+    return fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
   major = buf[6];
   minor = buf[7];
-  if ((major != 1 && major != 2 && major != 3) || minor != 0) {
-    fail(err, errlen, path, "unsupported .npy format version %d.%d", major, minor);
-    goto out;
-  }
+  if ((major != 1 && major != 2 && major != 3) || minor != 0)
+    return fail(err, errlen, path, "unsupported .npy format version %d.%d", major, minor);
   if (major == 1) {
     hlen = (size_t)load_bytes(buf + 8, 2, 0);
     hstart = 10;
   } else {
-    if (len < 12) {
-      fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
-      goto out;
-    }
+    if (len < 12)
+      return fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
     hlen = (size_t)load_bytes(buf + 8, 4, 0);
     hstart = 12;
   }
-  if (hlen > len - hstart) {
-    fail(err, errlen, path, "header length %zu is larger than the rest of the file (%zu bytes)",
-         hlen, len - hstart);
-    goto out;
-  }
+  if (hlen > len - hstart)
+    return fail(err, errlen, path,
+                "header length %zu is larger than the rest of the file (%zu bytes)", hlen,
+                len - hstart);
 
   p.s = buf + hstart;
   p.n = hlen;
@@ -437,32 +418,26 @@ int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
   p.err = err;
   p.errlen = errlen;
   if (parse_header(&p, &type, &rank, shape) != 0)
-    goto out;
+    return -1;
 
   format_shape(sh, sizeof sh, shape, rank);
   for (k = 0; k < rank; k++)
     if (shape[k] == 0)
       count = 0;
   for (k = 0; k < rank && count > 0; k++) {
-    if (count > SIZE_MAX / sizeof(double) / shape[k]) { /* also bounds count * itemsize */
-      fail(err, errlen, path, "shape %s is too large", sh);
-      goto out;
-    }
+    if (count > SIZE_MAX / sizeof(double) / shape[k]) /* also bounds count * itemsize */
+      return fail(err, errlen, path, "shape %s is too large", sh);
     count *= shape[k];
   }
   nbytes = count * type.size;
   avail = len - hstart - hlen;
-  if (avail != nbytes) {
-    fail(err, errlen, path, "%s: shape %s needs %zu bytes of data, the file has %zu",
-         avail < nbytes ? "truncated" : "trailing bytes", sh, nbytes, avail);
-    goto out;
-  }
+  if (avail != nbytes)
+    return fail(err, errlen, path, "%s: shape %s needs %zu bytes of data, the file has %zu",
+                avail < nbytes ? "truncated" : "trailing bytes", sh, nbytes, avail);
 
   data = malloc(count > 0 ? count * sizeof(double) : 1);
-  if (data == NULL) {
-    fail(err, errlen, path, "out of memory for %zu values", count);
-    goto out;
-  }
+  if (data == NULL)
+    return fail(err, errlen, path, "out of memory for %zu values", count);
   for (i = 0; i < count; i++)
     data[i] = convert(buf + hstart + hlen + i * type.size, &type);
   out->rank = rank;
@@ -470,10 +445,42 @@ int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
     out->shape[k] = shape[k];
   out->count = count;
   out->data = data;
-  rc = 0;
-out:
+  return 0;
+}
+
+int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  int rc;
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (out == NULL)
+    return fail(err, errlen, path, "no output array given");
+  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+    return -1;
+  rc = load_buffer(buf, len, path, out, err, errlen);
   free(buf);
   return rc;
+}
+
+int rnnc_npy_load_memory(const void *data, size_t len, const char *name, rnnc_array *out, char *err,
+                         size_t errlen) {
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
+  if (name == NULL)
+    name = "(memory)";
+  if (out == NULL)
+    return fail(err, errlen, name, "no output array given");
+  if (data == NULL && len > 0)
+    return fail(err, errlen, name, "no data given");
+  return load_buffer(data != NULL ? (const unsigned char *)data : (const unsigned char *)"", len,
+                     name, out, err, errlen);
 }
 
 void rnnc_array_free(rnnc_array *a) {

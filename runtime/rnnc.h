@@ -330,6 +330,14 @@ int rnnc_weights_save(const char *path, const rnnc_model *model, const void *par
 int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, char *err,
                       size_t errlen);
 
+/* The same readers over a file already in memory, data[0..len) (never read
+ * past len); `name` stands for the file in messages (NULL: "(memory)"). */
+int rnnc_safetensors_read_memory(const void *data, size_t len, const char *name, rnnc_dtype dtype,
+                                 const rnnc_tensor_dest *tensors, int count, char *err,
+                                 size_t errlen);
+int rnnc_weights_load_memory(const void *data, size_t len, const char *name,
+                             const rnnc_model *model, void *params, char *err, size_t errlen);
+
 /* A .npy array (format 1.0/2.0/3.0, C order, dtypes <f4 <f8 <i4 <i8 |u1 |i1 |b1),
  * converted to double on load. */
 typedef struct {
@@ -339,6 +347,8 @@ typedef struct {
   double *data; /* malloc'd, count reals */
 } rnnc_array;
 int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen);
+int rnnc_npy_load_memory(const void *data, size_t len, const char *name, rnnc_array *out, char *err,
+                         size_t errlen);
 void rnnc_array_free(rnnc_array *a);
 /* Writes reals of `dtype` as <f4 or <f8. */
 int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *shape,

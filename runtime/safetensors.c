@@ -24,6 +24,7 @@
 #define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024) /* a larger header means a corrupt file */
 #define ST_MAX_RANK 8                               /* most dimensions accepted in a file */
 #define ST_MAX_DEPTH 64                             /* JSON nesting limit */
+#define ST_SHOWN 84 /* a tensor name in a message: 80 bytes at most, then "..." */
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -135,6 +136,37 @@ static int valid_utf8(const char *s) {
     }
   }
   return 1;
+}
+
+/* A name from a file as messages print it: control characters, DEL and NUL
+ * escaped as \xNN (a hostile name must not drive the terminal), at most 80
+ * bytes, cut on a character boundary and followed by "..." when longer. */
+static void show_name(char *out, const char *name, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *u = (const unsigned char *)name;
+  size_t i = 0, used = 0;
+  while (i < len) {
+    size_t k = u[i] < 0x80 ? 1 : utf8_seq_len(u + i, len - i), need;
+    if (k == 0)
+      k = 1; /* the parser only stores valid UTF-8; escape anything else anyway */
+    need = u[i] < 0x20 || u[i] == 0x7f || (u[i] >= 0x80 && k == 1) ? 4 : k;
+    if (used + need > ST_SHOWN - 4) {
+      memcpy(out + used, "...", 3);
+      used += 3;
+      break;
+    }
+    if (need == 4 && k == 1) {
+      out[used++] = '\\';
+      out[used++] = 'x';
+      out[used++] = hex[u[i] >> 4];
+      out[used++] = hex[u[i] & 15];
+    } else {
+      memcpy(out + used, u + i, k);
+      used += k;
+    }
+    i += k;
+  }
+  out[used] = '\0';
 }
 
 /* Element count of a caller-side shape; -1 on a negative dimension or overflow. */
@@ -252,7 +284,8 @@ typedef struct {
   int rank;
   uint64_t shape[ST_MAX_RANK];
   uint64_t begin, end;
-  uint64_t nbytes; /* size(shape) * dtype size */
+  uint64_t nbytes;      /* size(shape) * dtype size */
+  char shown[ST_SHOWN]; /* the name as messages print it (see show_name) */
 } st_entry;
 
 typedef struct {
@@ -265,9 +298,14 @@ typedef struct {
   const char *path;
   char *err;
   size_t errlen;
+  const st_entry *entry; /* the tensor entry being parsed, for messages */
 } jparser;
 
 static int jfail(jparser *p, const char *what) {
+  if (p->entry != NULL)
+    return fail(p->err, p->errlen, p->path,
+                "header is not valid JSON (at header byte %zu, in the entry of tensor '%s'): %s",
+                p->i, p->entry->shown, what);
   return fail(p->err, p->errlen, p->path, "header is not valid JSON (at header byte %zu): %s", p->i,
               what);
 }
@@ -540,7 +578,7 @@ static int juint_list(jparser *p, const st_entry *e, const char *field, uint64_t
                       int *count) {
   int n = 0;
   if (!jpeek(p, '['))
-    return fail(p->err, p->errlen, p->path, "tensor '%s': %s is not a list", e->name, field);
+    return fail(p->err, p->errlen, p->path, "tensor '%s': %s is not a list", e->shown, field);
   p->i++;
   jws(p);
   if (jpeek(p, ']')) {
@@ -556,18 +594,18 @@ static int juint_list(jparser *p, const st_entry *e, const char *field, uint64_t
       if (jskip(p, 2) != 0) /* report bad JSON as such before the type error */
         return -1;
       return fail(p->err, p->errlen, p->path,
-                  "tensor '%s': %s must be a list of non-negative integers", e->name, field);
+                  "tensor '%s': %s must be a list of non-negative integers", e->shown, field);
     }
     if (jnumber(p, &v, &kind) != 0)
       return -1;
     if (kind == 0)
       return fail(p->err, p->errlen, p->path,
-                  "tensor '%s': %s must be a list of non-negative integers", e->name, field);
+                  "tensor '%s': %s must be a list of non-negative integers", e->shown, field);
     if (kind == 2)
-      return fail(p->err, p->errlen, p->path, "tensor '%s': %s holds a number too large", e->name,
+      return fail(p->err, p->errlen, p->path, "tensor '%s': %s holds a number too large", e->shown,
                   field);
     if (n == max)
-      return fail(p->err, p->errlen, p->path, "tensor '%s': %s has more than %d entries", e->name,
+      return fail(p->err, p->errlen, p->path, "tensor '%s': %s has more than %d entries", e->shown,
                   field, max);
     vals[n++] = v;
     jws(p);
@@ -591,7 +629,7 @@ static int parse_entry(jparser *p, st_entry *e) {
   if (!jpeek(p, '{')) {
     if (jskip(p, 1) != 0)
       return -1;
-    return fail(p->err, p->errlen, p->path, "tensor '%s': entry is not an object", e->name);
+    return fail(p->err, p->errlen, p->path, "tensor '%s': entry is not an object", e->shown);
   }
   p->i++;
   jws(p);
@@ -610,36 +648,40 @@ static int parse_entry(jparser *p, st_entry *e) {
         size_t nlen;
         int k;
         if (have_dtype++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype given twice", e->name);
+          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype given twice", e->shown);
         if (!jpeek(p, '"')) {
           if (jskip(p, 2) != 0)
             return -1;
-          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype is not a string", e->name);
+          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype is not a string", e->shown);
         }
         if (jstring(p, &name, &nlen) != 0)
           return -1;
         for (k = 0; k < ST_N_DTYPES; k++)
           if (key_is(name, nlen, st_dtypes[k].name))
             break;
-        if (k == ST_N_DTYPES)
-          return fail(p->err, p->errlen, p->path, "tensor '%s' has unknown dtype '%s'", e->name,
-                      name);
+        if (k == ST_N_DTYPES) {
+          char shown[ST_SHOWN];
+          show_name(shown, name, nlen);
+          return fail(p->err, p->errlen, p->path, "tensor '%s' has unknown dtype '%s'", e->shown,
+                      shown);
+        }
         e->dtype = k;
       } else if (key_is(key, klen, "shape")) {
         if (have_shape++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': shape given twice", e->name);
+          return fail(p->err, p->errlen, p->path, "tensor '%s': shape given twice", e->shown);
         if (juint_list(p, e, "shape", e->shape, ST_MAX_RANK, &e->rank) != 0)
           return -1;
       } else if (key_is(key, klen, "data_offsets")) {
         uint64_t offs[2];
         int n;
         if (have_offsets++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice", e->name);
+          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice",
+                      e->shown);
         if (juint_list(p, e, "data_offsets", offs, 2, &n) != 0)
           return -1;
         if (n != 2)
           return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets must be [begin, end]",
-                      e->name);
+                      e->shown);
         e->begin = offs[0];
         e->end = offs[1];
       } else if (jskip(p, 2) != 0) { /* unknown keys are tolerated */
@@ -658,7 +700,7 @@ static int parse_entry(jparser *p, st_entry *e) {
     }
   }
   if (!have_dtype || !have_shape || !have_offsets)
-    return fail(p->err, p->errlen, p->path, "tensor '%s' has no %s", e->name,
+    return fail(p->err, p->errlen, p->path, "tensor '%s' has no %s", e->shown,
                 !have_dtype   ? "dtype"
                 : !have_shape ? "shape"
                               : "data_offsets");
@@ -706,8 +748,11 @@ static int parse_header(jparser *p, st_entry **out, size_t *nout) {
         memset(&ents[n], 0, sizeof ents[n]);
         ents[n].name = key;
         ents[n].name_len = klen;
+        show_name(ents[n].shown, key, klen);
+        p->entry = &ents[n];
         if (parse_entry(p, &ents[n]) != 0)
           goto bad;
+        p->entry = NULL;
         n++;
       }
       jws(p);
@@ -768,25 +813,25 @@ static int check_entries(const char *path, st_entry *ents, size_t n, uint64_t da
     for (k = 0; k < e->rank && !zero; k++) {
       if (bytes > UINT64_MAX / e->shape[k]) {
         format_shape(sh, sizeof sh, e->shape, e->rank);
-        return fail(err, errlen, path, "tensor '%s': shape %s is too large", e->name, sh);
+        return fail(err, errlen, path, "tensor '%s': shape %s is too large", e->shown, sh);
       }
       bytes *= e->shape[k];
     }
     e->nbytes = zero ? 0 : bytes;
     if (e->begin > e->end)
       return fail(err, errlen, path, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end);
+                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end > data_len)
       return fail(err, errlen, path,
                   "tensor '%s': data_offsets [%llu, %llu] lie outside the data area (%llu bytes)",
-                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end,
                   (unsigned long long)data_len);
     if (e->end - e->begin != e->nbytes) {
       format_shape(sh, sizeof sh, e->shape, e->rank);
       return fail(err, errlen, path,
                   "tensor '%s': data_offsets [%llu, %llu] span %llu bytes, but shape %s of %s "
                   "needs %llu",
-                  e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end,
                   (unsigned long long)(e->end - e->begin), sh, st_dtypes[e->dtype].name,
                   (unsigned long long)e->nbytes);
     }
@@ -800,36 +845,23 @@ static int check_entries(const char *path, st_entry *ents, size_t n, uint64_t da
   for (i = 1; i < m; i++)
     if (order[i]->begin < order[i - 1]->end)
       return fail(err, errlen, path, "tensors '%s' and '%s' overlap in the data area",
-                  order[i - 1]->name, order[i]->name);
+                  order[i - 1]->shown, order[i]->shown);
   for (i = 0; i < n; i++)
     order[i] = &ents[i];
   qsort((void *)order, n, sizeof *order, cmp_by_name);
   for (i = 1; i < n; i++)
     if (cmp_by_name(&order[i - 1], &order[i]) == 0)
-      return fail(err, errlen, path, "tensor '%s' appears twice in the header", order[i]->name);
+      return fail(err, errlen, path, "tensor '%s' appears twice in the header", order[i]->shown);
   return 0;
 }
 
 /* ---------------------------------------------------------------- read */
 
-int rnnc_safetensors_read(const char *path, rnnc_dtype dtype, const rnnc_tensor_dest *tensors,
-                          int count, char *err, size_t errlen) {
-  unsigned char *buf = NULL;
-  size_t len = 0, nents = 0, dsize = real_size(dtype);
-  uint64_t hlen;
-  jparser p;
-  st_entry *ents = NULL;
-  const st_entry **order = NULL, **found = NULL;
-  const unsigned char *data;
-  char have[256], want[256];
-  int rc = -1, t;
-
-  if (err != NULL && errlen > 0)
-    err[0] = '\0';
-  memset(&p, 0, sizeof p);
-  if (path == NULL)
-    return fail(err, errlen, path, "no path given");
-  if (dsize == 0)
+/* The caller's side of a read: a real dtype and well-formed requests. */
+static int check_request(const char *path, rnnc_dtype dtype, const rnnc_tensor_dest *tensors,
+                         int count, char *err, size_t errlen) {
+  int t;
+  if (real_size(dtype) == 0)
     return fail(err, errlen, path, "unsupported destination dtype %d", (int)dtype);
   if (count < 0 || (count > 0 && tensors == NULL))
     return fail(err, errlen, path, "invalid tensor list (count %d)", count);
@@ -846,24 +878,33 @@ int rnnc_safetensors_read(const char *path, rnnc_dtype dtype, const rnnc_tensor_
     if (elems > 0 && d->data == NULL)
       return fail(err, errlen, path, "tensor '%s': no destination buffer", d->name);
   }
+  return 0;
+}
 
-  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
-    return -1;
-  if (len < 8) {
-    fail(err, errlen, path, "file is too short for a safetensors header (%zu bytes)", len);
-    goto out;
-  }
+/* Parses and validates a whole file held in buf[0..len) (the bytes are only
+ * read, never past len), then copies the requested tensors. */
+static int read_buffer(const unsigned char *buf, size_t len, const char *path, rnnc_dtype dtype,
+                       const rnnc_tensor_dest *tensors, int count, char *err, size_t errlen) {
+  size_t nents = 0;
+  uint64_t hlen;
+  jparser p;
+  st_entry *ents = NULL;
+  const st_entry **order = NULL, **found = NULL;
+  const unsigned char *data;
+  char have[256], want[256];
+  int rc = -1, t;
+
+  memset(&p, 0, sizeof p);
+  if (len < 8)
+    return fail(err, errlen, path, "file is too short for a safetensors header (%zu bytes)", len);
   hlen = load_le(buf, 8);
-  if (hlen > ST_MAX_HEADER) {
-    fail(err, errlen, path, "header length %llu is beyond the 100 MB limit (corrupt file?)",
-         (unsigned long long)hlen);
-    goto out;
-  }
-  if (hlen > len - 8) {
-    fail(err, errlen, path, "header length %llu is larger than the rest of the file (%zu bytes)",
-         (unsigned long long)hlen, len - 8);
-    goto out;
-  }
+  if (hlen > ST_MAX_HEADER)
+    return fail(err, errlen, path, "header length %llu is beyond the 100 MB limit (corrupt file?)",
+                (unsigned long long)hlen);
+  if (hlen > len - 8)
+    return fail(err, errlen, path,
+                "header length %llu is larger than the rest of the file (%zu bytes)",
+                (unsigned long long)hlen, len - 8);
 
   p.s = buf + 8;
   p.n = (size_t)hlen;
@@ -953,8 +994,40 @@ out:
   free((void *)order);
   free(ents);
   free(p.arena);
+  return rc;
+}
+
+int rnnc_safetensors_read(const char *path, rnnc_dtype dtype, const rnnc_tensor_dest *tensors,
+                          int count, char *err, size_t errlen) {
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  int rc;
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (path == NULL)
+    return fail(err, errlen, path, "no path given");
+  if (check_request(path, dtype, tensors, count, err, errlen) != 0)
+    return -1;
+  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+    return -1;
+  rc = read_buffer(buf, len, path, dtype, tensors, count, err, errlen);
   free(buf);
   return rc;
+}
+
+int rnnc_safetensors_read_memory(const void *data, size_t len, const char *name, rnnc_dtype dtype,
+                                 const rnnc_tensor_dest *tensors, int count, char *err,
+                                 size_t errlen) {
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (name == NULL)
+    name = "(memory)";
+  if (data == NULL && len > 0)
+    return fail(err, errlen, name, "no data given");
+  if (check_request(name, dtype, tensors, count, err, errlen) != 0)
+    return -1;
+  return read_buffer(data != NULL ? (const unsigned char *)data : (const unsigned char *)"", len,
+                     name, dtype, tensors, count, err, errlen);
 }
 
 /* ---------------------------------------------------------------- write */
@@ -1210,17 +1283,13 @@ int rnnc_weights_save(const char *path, const rnnc_model *model, const void *par
   return rc;
 }
 
-int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, char *err,
-                      size_t errlen) {
-  rnnc_tensor_dest *dests;
-  size_t es;
-  int t, rc;
-  if (check_model(path, model, params, err, errlen) != 0)
-    return -1;
-  es = real_size(model->dtype);
-  dests = malloc(((size_t)model->n_tensors + 1) * sizeof *dests);
+/* The descriptor's tensors as read requests into params; NULL when out of memory. */
+static rnnc_tensor_dest *weight_requests(const rnnc_model *model, void *params) {
+  size_t es = real_size(model->dtype);
+  rnnc_tensor_dest *dests = malloc(((size_t)model->n_tensors + 1) * sizeof *dests);
+  int t;
   if (dests == NULL)
-    return fail(err, errlen, path, "out of memory");
+    return NULL;
   for (t = 0; t < model->n_tensors; t++) {
     const rnnc_tensor_desc *d = &model->tensors[t];
     dests[t].name = d->name;
@@ -1228,7 +1297,36 @@ int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, c
     memcpy(dests[t].shape, d->shape, sizeof dests[t].shape);
     dests[t].data = d->size > 0 ? (char *)params + d->offset * es : NULL;
   }
+  return dests;
+}
+
+int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, char *err,
+                      size_t errlen) {
+  rnnc_tensor_dest *dests;
+  int rc;
+  if (check_model(path, model, params, err, errlen) != 0)
+    return -1;
+  dests = weight_requests(model, params);
+  if (dests == NULL)
+    return fail(err, errlen, path, "out of memory");
   rc = rnnc_safetensors_read(path, model->dtype, dests, model->n_tensors, err, errlen);
+  free(dests);
+  return rc;
+}
+
+int rnnc_weights_load_memory(const void *data, size_t len, const char *name,
+                             const rnnc_model *model, void *params, char *err, size_t errlen) {
+  rnnc_tensor_dest *dests;
+  int rc;
+  if (name == NULL)
+    name = "(memory)";
+  if (check_model(name, model, params, err, errlen) != 0)
+    return -1;
+  dests = weight_requests(model, params);
+  if (dests == NULL)
+    return fail(err, errlen, name, "out of memory");
+  rc = rnnc_safetensors_read_memory(data, len, name, model->dtype, dests, model->n_tensors, err,
+                                    errlen);
   free(dests);
   return rc;
 }

@@ -1100,6 +1100,182 @@ static void test_npy_save_errors(void **state) {
   assert_int_equal(count_files("bad.npy"), 0);
 }
 
+/* ---------------------------------------------------------------- hostile names, memory API */
+
+/* Tensor names from a file reach messages escaped: a name may hold control
+ * characters (raw, or as \u escapes) that would drive the terminal. */
+static void test_st_hostile_names(void **state) {
+  static const unsigned char del_name[] = /* found by fuzz_safetensors: DEL bytes in a name */
+      "{\"a\xf0\xb5\x98\x80\x7f\x7f\x7f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}"
+      "}";
+  char path[512], err[512], header[600];
+  unsigned char data[8] = {0};
+  float out[2];
+  size_t k;
+  (void)state;
+  expect_st_fail(
+      "{\"\\u001b[2J\\u0007x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}", data,
+      sizeof data, "tensor '\\x1b[2J\\x07x': data_offsets [0, 8] span 8 bytes");
+  expect_st_fail((const char *)del_name, data, sizeof data,
+                 "tensor 'a\xf0\xb5\x98\x80\\x7f\\x7f\\x7f': data_offsets");
+  /* \u0000 inside a name: printed, not a terminator */
+  expect_st_fail("{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}", data,
+                 sizeof data, "tensor 'a\\x00b'");
+  /* an unknown dtype string is escaped too */
+  expect_st_fail("{\"a\":{\"dtype\":\"F\\u001b\",\"shape\":[1],\"data_offsets\":[0,4]}}", data,
+                 sizeof data, "tensor 'a' has unknown dtype 'F\\x1b'");
+  /* a long name is cut at 80 bytes, on a character boundary */
+  strcpy(header, "{\"");
+  for (k = 0; k < 200; k++)
+    strcat(header, "\xc3\xa9"); /* e acute, 2 bytes */
+  strcat(header, "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}");
+  tpath(path, "bad.safetensors");
+  write_st_raw(path, header, data, sizeof data);
+  assert_int_equal(read_one(path, RNNC_F32, "a", 1, 1, 0, out, err), -1);
+  assert_contains(err, "\xc3\xa9...': data_offsets");
+  for (k = 0; err[k] != '\0'; k++)
+    assert_true((unsigned char)err[k] >= 0x20 && (unsigned char)err[k] != 0x7f);
+  /* bad JSON inside an entry names the entry */
+  expect_st_fail("{\"lstm/kernel\":{\"dtype\":\"F32\",\"shape\":[1,],\"data_offsets\":[0,4]}}",
+                 data, sizeof data, "in the entry of tensor 'lstm/kernel'): ");
+}
+
+/* An exact-size heap copy of a file, so that AddressSanitizer (make
+ * test-sanitize) sees any read past its end. */
+static unsigned char *exact_copy(const unsigned char *bytes, size_t len) {
+  unsigned char *copy = malloc(len > 0 ? len : 1);
+  assert_non_null(copy);
+  if (len > 0)
+    memcpy(copy, bytes, len);
+  return copy;
+}
+
+/* The memory entry points agree with the file ones on every file of the
+ * fuzzers' seed corpus, on every prefix of a valid file, and on a few edge
+ * cases: the same result, the same message but for the name. */
+static void check_npy_same(const unsigned char *bytes, size_t len, const char *path) {
+  char err_file[512], err_mem[512], want[600];
+  rnnc_array a, b;
+  unsigned char *copy = exact_copy(bytes, len);
+  int rc_file, rc_mem;
+  spit(path, bytes, len);
+  rc_file = rnnc_npy_load(path, &a, err_file, sizeof err_file);
+  rc_mem = rnnc_npy_load_memory(copy, len, "mem.npy", &b, err_mem, sizeof err_mem);
+  free(copy);
+  assert_int_equal(rc_file, rc_mem);
+  if (rc_file == 0) {
+    assert_int_equal(a.rank, b.rank);
+    assert_int_equal(a.count, b.count);
+    assert_memory_equal(a.shape, b.shape, sizeof a.shape);
+    if (a.count > 0)
+      assert_memory_equal(a.data, b.data, a.count * sizeof *a.data);
+  } else {
+    assert_true(strncmp(err_file, path, strlen(path)) == 0);
+    snprintf(want, sizeof want, "mem.npy%s", err_file + strlen(path));
+    assert_string_equal(err_mem, want);
+    assert_null(b.data);
+  }
+  rnnc_array_free(&a);
+  rnnc_array_free(&b);
+}
+
+static void check_st_same(const unsigned char *bytes, size_t len, const char *path) {
+  char err_file[512], err_mem[512], want[600];
+  unsigned char *copy = exact_copy(bytes, len);
+  int rc_file, rc_mem;
+  spit(path, bytes, len);
+  rc_file = rnnc_safetensors_read(path, RNNC_F64, NULL, 0, err_file, sizeof err_file);
+  rc_mem =
+      rnnc_safetensors_read_memory(copy, len, "mem.st", RNNC_F64, NULL, 0, err_mem, sizeof err_mem);
+  free(copy);
+  assert_int_equal(rc_file, rc_mem);
+  if (rc_file != 0) {
+    snprintf(want, sizeof want, "mem.st%s", err_file + strlen(path));
+    assert_string_equal(err_mem, want);
+  }
+}
+
+static void test_memory_api_corpus(void **state) {
+  static const char *const dirs[] = {"../fuzz/corpus/npy", "../fuzz/corpus/safetensors"};
+  char path[512], src[512];
+  int d, files = 0, accepted_npy = 0;
+  (void)state;
+  tpath(path, "corpus.bin");
+  for (d = 0; d < 2; d++) {
+    DIR *dir = opendir(dirs[d]);
+    struct dirent *e;
+    assert_non_null(dir);
+    while ((e = readdir(dir)) != NULL) {
+      unsigned char *bytes;
+      size_t len, cut;
+      if (e->d_name[0] == '.')
+        continue;
+      snprintf(src, sizeof src, "%s/%s", dirs[d], e->d_name);
+      bytes = slurp(src, &len);
+      for (cut = 0; cut <= len; cut += cut < 64 ? 1 : 61) /* whole, and prefixes */
+        if (d == 0)
+          check_npy_same(bytes, len - cut, path);
+        else
+          check_st_same(bytes, len - cut, path);
+      if (d == 0) {
+        rnnc_array a;
+        char err[512];
+        accepted_npy += rnnc_npy_load_memory(bytes, len, "x", &a, err, sizeof err) == 0;
+        rnnc_array_free(&a);
+      }
+      free(bytes);
+      files++;
+    }
+    closedir(dir);
+  }
+  assert_true(files >= 20);
+  assert_true(accepted_npy >= 10); /* the valid files load */
+}
+
+static void test_memory_api_weights(void **state) {
+  char path[512], err[512];
+  rnnc_model m64 = small_model(RNNC_F64), m32 = small_model(RNNC_F32);
+  double p[18], q[18];
+  float q32[18];
+  unsigned char *bytes, *copy;
+  size_t len;
+  int i;
+  (void)state;
+  for (i = 0; i < 18; i++)
+    p[i] = i * 0.5 - 3;
+  tpath(path, "wm.safetensors");
+  assert_int_equal(rnnc_weights_save(path, &m64, p, err, sizeof err), 0);
+  bytes = slurp(path, &len);
+  copy = exact_copy(bytes, len);
+  memset(q, 0, sizeof q);
+  assert_int_equal(rnnc_weights_load_memory(copy, len, "w", &m64, q, err, sizeof err), 0);
+  assert_memory_equal(q, p, sizeof p);
+  assert_int_equal(rnnc_weights_load_memory(copy, len, NULL, &m32, q32, err, sizeof err), 0);
+  for (i = 0; i < 18; i++)
+    assert_true(q32[i] == (float)p[i]);
+  /* one byte short: the data area is too small for the last tensor */
+  assert_int_equal(rnnc_weights_load_memory(copy, len - 1, "w", &m64, q, err, sizeof err), -1);
+  assert_contains(err, "w: tensor '");
+  assert_contains(err, "lie outside the data area");
+  free(copy);
+  free(bytes);
+  /* no data, or none given */
+  assert_int_equal(rnnc_weights_load_memory(NULL, 0, NULL, &m64, q, err, sizeof err), -1);
+  assert_string_equal(err, "(memory): file is too short for a safetensors header (0 bytes)");
+  assert_int_equal(rnnc_weights_load_memory(NULL, 5, "w", &m64, q, err, sizeof err), -1);
+  assert_string_equal(err, "w: no data given");
+  {
+    rnnc_array a;
+    assert_int_equal(rnnc_npy_load_memory(NULL, 0, "x.npy", &a, err, sizeof err), -1);
+    assert_string_equal(err, "x.npy: file is too short for a .npy header (0 bytes)");
+    assert_null(a.data);
+    assert_int_equal(rnnc_npy_load_memory(NULL, 3, "x.npy", &a, err, sizeof err), -1);
+    assert_string_equal(err, "x.npy: no data given");
+    assert_int_equal(rnnc_npy_load_memory("\x93NU", 3, "x.npy", NULL, err, sizeof err), -1);
+    assert_string_equal(err, "x.npy: no output array given");
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_st_roundtrip_f32),
@@ -1124,6 +1300,9 @@ int main(void) {
       cmocka_unit_test(test_npy_bad_files),
       cmocka_unit_test(test_npy_prefixes),
       cmocka_unit_test(test_npy_save_errors),
+      cmocka_unit_test(test_st_hostile_names),
+      cmocka_unit_test(test_memory_api_corpus),
+      cmocka_unit_test(test_memory_api_weights),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
