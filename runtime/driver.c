@@ -496,14 +496,53 @@ static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
     snprintf(buf + used, len - used, rank == 1 ? ",)" : ")");
 }
 
-/* Loads one input part: shape (n, *part shape) (n given when known), every
- * value finite. */
-static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnnc_array *x,
-                     char *err) {
+/* " (t, f)": where element `index` of one sample lies in a file whose
+ * per-sample shape is dims[0..rank); "" for a sample of one value. */
+static void position_text(char *buf, size_t len, size_t index, const size_t *dims, int rank) {
+  size_t idx[8], used = 0;
+  buf[0] = '\0';
+  if (rank <= 0)
+    return;
+  for (int k = rank - 1; k >= 0; --k) {
+    size_t d = dims[k] > 0 ? dims[k] : 1;
+    idx[k] = index % d;
+    index /= d;
+  }
+  for (int k = 0; k < rank && used < len; ++k)
+    used += (size_t)snprintf(buf + used, len - used, "%s%zu", k ? ", " : " (", idx[k]);
+  if (used < len)
+    snprintf(buf + used, len - used, ")");
+}
+
+/* The first value of a loaded array that is not finite: the file, the sample
+ * and the position in it. 0 when all are finite. */
+static int check_finite(const char *path, const rnnc_array *a, char *err) {
+  size_t per = a->rank > 0 && a->shape[0] > 0 ? a->count / a->shape[0] : a->count;
+  for (size_t i = 0; i < a->count; ++i)
+    if (!isfinite(a->data[i])) {
+      char pos[128];
+      position_text(pos, sizeof pos, i % (per ? per : 1), a->shape + 1, a->rank - 1);
+      snprintf(err, ERRLEN, "%s: sample %zu, position%s: %g is not finite", path, per ? i / per : 0,
+               pos, isnan(a->data[i]) ? fabs(a->data[i]) : a->data[i]); /* no "-nan" */
+      return -1;
+    }
+  return 0;
+}
+
+/* Loads one input part: shape (n, *part shape) (n given when known: that of
+ * `first`, the file of the main input), every value finite. */
+static int load_part(const rnnc_model *m, int k, const char *path, const char *first, size_t n,
+                     rnnc_array *x, char *err) {
   const rnnc_part_desc *d = &m->inputs[k];
   if (rnnc_npy_load(path, x, err, ERRLEN) != 0)
     return -1;
-  int ok = x->rank == d->rank + 1 && x->shape[0] > 0 && (n == 0 || x->shape[0] == n);
+  if (n != 0 && x->rank >= 1 && x->shape[0] != n) {
+    snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: every input needs one row per sample",
+             path, x->shape[0], first, n);
+    rnnc_array_free(x);
+    return -1;
+  }
+  int ok = x->rank == d->rank + 1 && x->shape[0] > 0;
   for (int i = 0; ok && i < d->rank; ++i)
     ok = x->shape[i + 1] == (size_t)d->shape[i] ||
          (i == 0 && is_seq(m, d) && x->shape[1] >= 1 && x->shape[1] <= (size_t)m->max_steps);
@@ -524,19 +563,17 @@ static int load_part(const rnnc_model *m, int k, const char *path, size_t n, rnn
     rnnc_array_free(x);
     return -1;
   }
-  for (size_t i = 0; i < x->count; ++i)
-    if (!isfinite(x->data[i])) {
-      snprintf(err, ERRLEN, "%s: value %zu is not finite (%g)", path, i, x->data[i]);
-      rnnc_array_free(x);
-      return -1;
-    }
+  if (check_finite(path, x, err) != 0) {
+    rnnc_array_free(x);
+    return -1;
+  }
   return 0;
 }
 
 /* Loads the model's inputs: --x for the main input, --x1, --x2, ... for the
  * initial states; x receives them side by side per sample (n x input_size). */
 static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err) {
-  if (load_part(m, 0, a->x, 0, x, err) != 0)
+  if (load_part(m, 0, a->x, a->x, 0, x, err) != 0)
     return -1;
   size_t n = x->shape[0];
   if (m->n_inputs <= 1 && !m->variable_steps)
@@ -567,7 +604,7 @@ static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
         rnnc_array_free(x);
         return -1;
       }
-      if (load_part(m, k, a->xk[k], n, &part, err) != 0) {
+      if (load_part(m, k, a->xk[k], a->x, n, &part, err) != 0) {
         free(packed);
         free(all);
         rnnc_array_free(x);
@@ -589,34 +626,81 @@ static int load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
   return 0;
 }
 
-/* Loads the training target for n samples: n x target_size values; sparse
- * labels must be integers in [0, classes). */
-static int load_y(const rnnc_model *m, const char *path, size_t n, rnnc_array *y, char *err) {
+/* Output 0's per-sample target shape at the data's length: the output's
+ * shape, without the class axis for sparse labels. Returns the rank. */
+static int target_dims(const rnnc_model *m, size_t *dims) {
+  const rnnc_output_desc *o = &m->outputs[0];
+  int rank = o->rank;
+  for (int i = 0; i < rank; ++i)
+    dims[i] = (size_t)o->shape[i];
+  if (is_seq(m, o))
+    dims[0] = (size_t)steps_now(m);
+  if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && rank > 0)
+    rank--;
+  return rank;
+}
+
+/* Loads the training target for n samples (those of x_path). Per sample
+ * the file holds the target shape of output 0, or, as Keras accepts, sparse
+ * labels with a trailing axis of 1, or the same values flattened (n, values)
+ * ((n,) for one value). Values finite; sparse labels integers in [0, classes). */
+static int load_y(const rnnc_model *m, const char *path, const char *x_path, size_t n,
+                  rnnc_array *y, char *err) {
   if (rnnc_npy_load(path, y, err, ERRLEN) != 0)
     return -1;
   /* targets of a sequence of the data's length: per sample that many rows */
   int seq = is_seq(m, &m->outputs[0]);
+  int sparse = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
   size_t per = seq ? m->target_size / (size_t)m->max_steps * (size_t)steps_now(m) : m->target_size;
-  if (y->rank < 1 || y->shape[0] != n || y->count != n * per) {
-    char got[128];
+  size_t dims[RNNC_MAX_RANK + 1];
+  int rank = target_dims(m, dims);
+  if (y->rank >= 1 && y->shape[0] != n) {
+    snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: x and y need one row per sample", path,
+             y->shape[0], x_path, n);
+    rnnc_array_free(y);
+    return -1;
+  }
+  int ok = y->rank >= 1 && y->count == n * per;
+  if (ok) {
+    int exact = y->rank == rank + 1, ones = sparse && y->rank == rank + 2;
+    for (int i = 0; i < rank; ++i) {
+      exact = exact && y->shape[i + 1] == dims[i];
+      ones = ones && y->shape[i + 1] == dims[i];
+    }
+    ones = ones && y->shape[rank + 1] == 1;
+    ok = exact || ones || y->rank == 2 || (y->rank == 1 && per == 1);
+  }
+  if (!ok) {
+    char got[128], want[128], flat[80] = "";
+    size_t full[RNNC_MAX_RANK + 2];
+    full[0] = n;
+    memcpy(full + 1, dims, (size_t)rank * sizeof *dims);
     shape_text(got, sizeof got, y->shape, y->rank);
-    snprintf(err, ERRLEN, "%s: the array has shape %s; the model needs %zu samples of %zu values",
-             path, got, n, per);
+    shape_text(want, sizeof want, full, rank + 1);
+    if (rank >= 2) /* else the flattened form is the shape itself */
+      snprintf(flat, sizeof flat, ", or (%zu, %zu) flattened", n, per);
+    snprintf(err, ERRLEN,
+             "%s: the array has shape %s; the targets of output 0 (%s) have shape %s%s%s", path,
+             got, sparse ? "sparse class labels" : "one value per output value", want,
+             sparse ? " (a trailing axis of 1 allowed)" : "", flat);
+    rnnc_array_free(y);
+    return -1;
+  }
+  if (check_finite(path, y, err) != 0) {
     rnnc_array_free(y);
     return -1;
   }
   size_t classes = m->output_cols;
-  for (size_t i = 0; i < y->count; ++i) {
+  for (size_t i = 0; sparse && i < y->count; ++i) {
     double v = y->data[i];
-    if (!isfinite(v)) {
-      snprintf(err, ERRLEN, "%s: value %zu is not finite (%g)", path, i, v);
-      rnnc_array_free(y);
-      return -1;
-    }
-    if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY &&
-        (v != floor(v) || v < 0 || v >= (double)classes)) {
-      snprintf(err, ERRLEN, "%s: label %g at sample %zu, step %zu is not a class in [0, %zu)", path,
-               v, i / per, i % per, classes);
+    if (v != floor(v) || v < 0 || v >= (double)classes) {
+      char pos[128];
+      /* the position in the target's own shape, whatever the file's layout */
+      position_text(pos, sizeof pos, i % per, dims, rank);
+      snprintf(err, ERRLEN,
+               "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
+               "categorical crossentropy takes class indices)",
+               path, i / per, pos, v, classes);
       rnnc_array_free(y);
       return -1;
     }
@@ -646,6 +730,24 @@ static void *load_weights(const rnnc_model *m, const char *path, char *err) {
   if (rnnc_weights_load(path, m, p, err, ERRLEN) != 0) {
     free(p);
     return NULL;
+  }
+  /* A NaN or Inf weight would make every result NaN without a word. */
+  for (int t = 0; t < m->n_tensors; ++t) {
+    const rnnc_tensor_desc *d = &m->tensors[t];
+    for (size_t i = 0; i < d->size; ++i) {
+      double v = get(m, p, d->offset + i);
+      if (!isfinite(v)) {
+        char pos[128];
+        size_t dims[RNNC_MAX_RANK];
+        for (int k = 0; k < d->rank; ++k)
+          dims[k] = (size_t)d->shape[k];
+        position_text(pos, sizeof pos, i, dims, d->rank);
+        snprintf(err, ERRLEN, "%s: tensor '%s', position%s: %g is not finite", path, d->name, pos,
+                 isnan(v) ? fabs(v) : v);
+        free(p);
+        return NULL;
+      }
+    }
   }
   return p;
 }
@@ -926,7 +1028,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
     free(p);
     return fail(err);
   }
-  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  if (load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);
@@ -1079,7 +1181,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     free(p);
     return fail(err);
   }
-  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  if (load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);
@@ -1094,7 +1196,8 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     args_t va = *a;
     va.x = a->val_x;
     memcpy(va.xk, a->val_xk, sizeof va.xk);
-    if (load_x(m, &va, &vx, err) != 0 || load_y(m, a->val_y, vx.shape[0], &vy, err) != 0) {
+    if (load_x(m, &va, &vx, err) != 0 ||
+        load_y(m, a->val_y, a->val_x, vx.shape[0], &vy, err) != 0) {
       rc = fail(err);
       goto done;
     }
@@ -1217,7 +1320,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     free(p);
     return fail(err);
   }
-  if (load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  if (load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);
@@ -1282,7 +1385,7 @@ static int cmd_diff(const rnnc_model *m, const args_t *a) {
     free(p);
     return fail(err);
   }
-  if (have_y && load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  if (have_y && load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);
@@ -1416,7 +1519,7 @@ static int cmd_gradcheck(const rnnc_model *m, const args_t *a) {
     return fail(err);
   }
   memset(&y, 0, sizeof y);
-  if (with_y && load_y(m, a->y, x.shape[0], &y, err) != 0) {
+  if (with_y && load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return fail(err);

@@ -90,6 +90,65 @@ expect "x of the wrong shape" 1 "sum_x.npy: the array has shape \(13, 3, 1\), th
 expect "labels of the wrong shape" 1 "sum_y.npy" -- "$t" fit --weights "$work/w.safetensors" --x $x --y examples/data/sum_y.npy --out "$work/w2.safetensors"
 expect "missing option" 2 "needs --x" -- "$t" predict --weights "$work/w.safetensors" --out "$work/p.npy"
 
+# Run-time data checks: each bad file is refused by name with the sample and
+# position, before any work. npy FILE SHAPE VALUES... writes a float64 .npy
+# (SHAPE as Python prints it; values may be nan, inf, -inf).
+npy() {
+  lua5.4 - "$@" <<'LUA'
+local path, shape = arg[1], arg[2]
+local header = "{'descr': '<f8', 'fortran_order': False, 'shape': " .. shape .. ", }"
+header = header .. string.rep(" ", (64 - (10 + #header + 1) % 64) % 64) .. "\n"
+local out = { "\x93NUMPY\1\0", string.pack("<I2", #header), header }
+for k = 3, #arg do
+  local v = ({ nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge })[arg[k]] or tonumber(arg[k])
+  out[#out + 1] = string.pack("<d", v)
+end
+local f = assert(io.open(path, "wb"))
+f:write(table.concat(out))
+f:close()
+LUA
+}
+fitcmd=("$t" fit --weights "$work/w.safetensors" --epochs 1 --verbose 0 --out "$work/wd.safetensors")
+npy "$work/label3.npy" "(2, 3)" 0 1 2 0 1 3
+expect "label out of range" 1 "label3.npy: sample 1, position \(2\): label 3 is not a class in \[0, 3\)" \
+  -- "${fitcmd[@]}" --x $x --y "$work/label3.npy"
+expect "label out of range in evaluate" 1 "label3.npy: sample 1, position \(2\): label 3" \
+  -- "$t" evaluate --weights "$work/w.safetensors" --x $x --y "$work/label3.npy"
+expect "label out of range in grad" 1 "label3.npy: sample 1, position \(2\): label 3" \
+  -- "$t" grad --weights "$work/w.safetensors" --x $x --y "$work/label3.npy" --out "$work/gd.safetensors"
+npy "$work/label_half.npy" "(2, 3)" 0 1 2 0 0.5 2
+expect "non-integer label" 1 "label_half.npy: sample 1, position \(1\): label 0.5 is not a class" \
+  -- "${fitcmd[@]}" --x $x --y "$work/label_half.npy"
+npy "$work/label_neg.npy" "(2, 3, 1)" -1 1 2 0 1 2
+expect "negative label (labels with a trailing axis of 1)" 1 "label_neg.npy: sample 0, position \(0\): label -1" \
+  -- "${fitcmd[@]}" --x $x --y "$work/label_neg.npy"
+npy "$work/y_nan.npy" "(2, 3)" 0 1 2 nan 1 2
+expect "NaN in the targets" 1 "y_nan.npy: sample 1, position \(0\): nan is not finite" \
+  -- "${fitcmd[@]}" --x $x --y "$work/y_nan.npy"
+npy "$work/x_inf.npy" "(2, 3, 3)" 1 0 0 0 1 0 0 0 1  0 0 1 0 1 0 1 0 -inf
+expect "Inf in the inputs" 1 "x_inf.npy: sample 1, position \(2, 2\): -inf is not finite" \
+  -- "$t" predict --weights "$work/w.safetensors" --x "$work/x_inf.npy" --out "$work/p.npy"
+npy "$work/y_three.npy" "(3, 3)" 0 1 2 0 1 2 0 1 2
+expect "x and y with different sample counts" 1 "y_three.npy has 3 samples, $x has 2" \
+  -- "${fitcmd[@]}" --x $x --y "$work/y_three.npy"
+npy "$work/y_onehot.npy" "(2, 3, 3)" 1 0 0 0 1 0 0 0 1 1 0 0 0 1 0 0 0 1
+expect "one-hot targets for sparse labels" 1 \
+  "y_onehot.npy: the array has shape \(2, 3, 3\); the targets of output 0 \(sparse class labels\) have shape \(2, 3\)" \
+  -- "${fitcmd[@]}" --x $x --y "$work/y_onehot.npy"
+npy "$work/y_t.npy" "(2, 1, 3)" 0 1 2 0 1 2
+expect "targets of the right size and the wrong shape" 1 "y_t.npy: the array has shape \(2, 1, 3\)" \
+  -- "${fitcmd[@]}" --x $x --y "$work/y_t.npy"
+expect "validation labels out of range" 1 "label3.npy: sample 1, position \(2\): label 3" \
+  -- "${fitcmd[@]}" --x $x --y $y --val-x $x --val-y "$work/label3.npy"
+npy "$work/y_ok1.npy" "(2, 3, 1)" 0 1 2 2 1 0
+expect "good labels with a trailing axis of 1" 0 "wrote" -- "${fitcmd[@]}" --x $x --y "$work/y_ok1.npy"
+# A NaN weight: the first value of the data area (simple_rnn/kernel[0, 0]).
+cp "$work/w.safetensors" "$work/w_nan.safetensors"
+hlen=$(od -An -tu8 -N8 "$work/w.safetensors" | tr -d ' ')
+printf '\000\000\000\000\000\000\370\177' | dd of="$work/w_nan.safetensors" bs=1 seek=$((8 + hlen)) conv=notrunc 2>/dev/null
+expect "NaN in the weights" 1 "w_nan.safetensors: tensor 'simple_rnn/kernel', position \(0, 0\): nan is not finite" \
+  -- "$t" predict --weights "$work/w_nan.safetensors" --x $x --out "$work/p.npy"
+
 # Labels out of range and NaN inputs, written by the driver itself (predict
 # writes .npy), then edited: a prediction array has the right dtype and header.
 "$t" predict --weights "$work/w.safetensors" --x $x --out "$work/p.npy" >/dev/null
