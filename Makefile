@@ -23,7 +23,7 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
-        check-generated generated format lint clean fuzz
+        test-conformance conformance-vectors check-generated generated format lint clean fuzz
 
 all: runtime
 
@@ -79,7 +79,7 @@ demo: deps
 	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
 
 test: deps
-	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli check-generated lint
+	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz
 	@echo "make test: all suites passed"
@@ -114,11 +114,24 @@ test-cli: runtime
 	@BUILD="$(BUILD)" CC="$(CC)" CFLAGS="$(filter -O0 -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))" \
 	  RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" bash tests/cli/run.sh
 
+# Golden vectors from PyTorch (tests/conformance/README.md): the committed
+# vectors are checked without torch; regenerating them needs python3-torch.
+CONFORMANCE_PYTHON ?= /usr/bin/python3
+
+test-conformance: runtime
+	@echo "== conformance: generated code (float64, float32) and the reference runtime against PyTorch"
+	@BUILD="$(BUILD)" CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" \
+	  bash tests/conformance/run.sh $(BUILD)/conformance
+
+conformance-vectors:
+	$(CONFORMANCE_PYTHON) tests/conformance/selftest.py
+	$(CONFORMANCE_PYTHON) tests/conformance/golden.py
+
 # The C suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" \
-	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli
+	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli test-conformance
 
 # libFuzzer targets over the file loaders (tests/fuzz/), each run for
 # FUZZ_SECONDS from the committed seed corpus; new inputs collect in

@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""Writes the conformance suite's golden vectors from PyTorch (float64).
+
+    /usr/bin/python3 tests/conformance/golden.py [--out DIR] [--table] [CASE...]
+
+For every case below (or the ones named) it writes DIR/<case>/ (default
+tests/conformance/cases/):
+
+  model.lua            the rnnc model description (layers, compile{})
+  weights.safetensors  the initial weights, F64, Keras names as rnnc uses them
+  x.npy, x_1.npy ...   the inputs: the main input, then initial states
+  y.npy                the training target of output 0
+  out.npy, out_1.npy   every output of the model at the initial weights
+  grad.safetensors     "loss" (shape [1]), d loss / d every weight (weight
+                       names), d loss / d every input ("input", "input_1", ...)
+  trained.safetensors  the weights after STEPS full-batch optimizer updates on
+                       (x, y), and "loss_history": the loss before each update
+
+and DIR/index.txt, one line per case: name, samples, sequence length, input
+count, output count, then extra `rnnc generate` options. --table prints the README's case
+table instead (--results CHECK_OUTPUT adds the errors a run measured), and
+--float32-drift how far PyTorch itself strays in float32.
+
+Every weight, input and target value is a float32 number (stored as
+float64), so the float32 build of a case starts from exactly the same numbers.
+"""
+
+import argparse
+import json
+import os
+import struct
+import sys
+import zlib
+
+import numpy as np
+import torch
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
+                         Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
+
+STEPS = 20  # optimizer updates of the trajectory
+WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
+
+
+class Case:
+    def __init__(self, name, layers, input_shape, loss, optimizer, n=3, steps=None, functional=False,
+                 initial_state_layers=(), generate_options=(), weight_scale=None,
+                 soft_targets=False, consistent_saturation=False):
+        self.name = name
+        self.model = Model(layers, input_shape, functional=functional,
+                           initial_state_layers=initial_state_layers)
+        self.loss, self.optimizer, self.n = loss, optimizer, n
+        # the data's sequence length (a model of length None is generated for
+        # up to --timesteps and run at this length)
+        self.steps = steps if steps is not None else (input_shape[0] if len(input_shape) == 2 else 0)
+        self.generate_options = list(generate_options)
+        self.weight_scale = weight_scale or {}
+        self.soft_targets = soft_targets
+        self.consistent_saturation = consistent_saturation
+
+
+L = Loss
+O = Optimizer
+ED = Schedule
+
+CASES = [
+    # ---- Dense on (batch, features): every activation, every loss form
+    Case("dense_mse_sgd", [Dense(4, activation="relu"), Dense(3, activation="tanh"), Dense(2)], (3,),
+         L("mse"), O("SGD", name_only="sgd"), n=4),
+    Case("dense_hard_sigmoid_bce", [Dense(4, activation="sigmoid"),
+                                    Dense(3, activation="hard_sigmoid", use_bias=False)], (3,),
+         L("binary_crossentropy"), O("SGD", learning_rate=0.1, momentum=0.9), n=4,
+         weight_scale={"dense_1/kernel": 8.0}, consistent_saturation=True),
+    Case("dense_sigmoid_bce_fused", [Dense(3, activation="tanh", use_bias=False),
+                                     Dense(2, activation="sigmoid")], (3,),
+         L("binary_crossentropy"), O("SGD", learning_rate=0.05, momentum=0.9, nesterov=True), n=3),
+    Case("dense_softmax_cce_fused", [Dense(4, activation="relu"), Dense(3, activation="softmax")], (3,),
+         L("categorical_crossentropy"), O("Adam", name_only="adam"), n=4),
+    Case("dense_cce_probabilities", [Dense(3, activation="sigmoid")], (4,),
+         L("categorical_crossentropy", as_class=True), O("Adagrad", learning_rate=0.1), n=3,
+         soft_targets=True),
+    Case("dense_cce_from_logits", [Dense(3, activation="tanh"), Dense(3)], (3,),
+         L("categorical_crossentropy", from_logits=True), O("Adagrad", name_only="adagrad"), n=2),
+    Case("dense_bce_from_logits", [Dense(2)], (3,),
+         L("binary_crossentropy", from_logits=True), O("AdamW", name_only="adamw"), n=4),
+    Case("dense_sparse_probabilities", [Dense(4, activation="sigmoid")], (3,),
+         L("sparse_categorical_crossentropy", as_class=True), O("RMSprop", name_only="rmsprop"), n=4),
+    Case("dense_sparse_from_logits", [Dense(3, activation="relu"), Dense(4)], (3,),
+         L("sparse_categorical_crossentropy", from_logits=True), None, n=3),
+    Case("dense_mae_clipvalue", [Dense(3, activation="hard_sigmoid"), Dense(2, activation="sigmoid")], (3,),
+         L("mae", as_class=True), O("Adagrad", learning_rate=0.2, clipvalue=0.01), n=3),
+    # ---- SimpleRNN
+    Case("simple_rnn_last", [SimpleRNN(3), Dense(2)], (3, 2),
+         L("mse"), O("RMSprop", learning_rate=0.01, rho=0.8), n=3),
+    Case("simple_rnn_seq_relu_nobias", [SimpleRNN(4, activation="relu", use_bias=False, return_sequences=True),
+                                        TimeDistributed(Dense(3, activation="softmax"))], (4, 3),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3),
+    Case("simple_rnn_backwards_hard_sigmoid", [SimpleRNN(3, activation="hard_sigmoid", go_backwards=True,
+                                                         return_sequences=True), Dense(2)], (3, 2),
+         L("mae", as_class=True), O("RMSprop", learning_rate=0.01, momentum=0.5), n=2),
+    Case("simple_rnn_stack", [SimpleRNN(3, activation="sigmoid", return_sequences=True),
+                              SimpleRNN(2, activation="linear")], (4, 2),
+         L("mean_squared_error"), O("SGD", learning_rate=0.1, clipvalue=0.02), n=3),
+    # ---- LSTM
+    Case("lstm_last", [LSTM(3), Dense(1)], (3, 2),
+         L("mse"), O("Adam", learning_rate=0.01, amsgrad=True), n=4),
+    Case("lstm_seq_backwards", [LSTM(3, activation="relu", recurrent_activation="hard_sigmoid",
+                                     return_sequences=True, go_backwards=True),
+                                TimeDistributed(Dense(2))], (3, 3),
+         L("mae"), O("RMSprop", learning_rate=0.005, momentum=0.9), n=3),
+    Case("lstm_nobias_softmax", [LSTM(2, activation="sigmoid", recurrent_activation="tanh", use_bias=False),
+                                 Dense(3, activation="softmax")], (4, 2),
+         L("categorical_crossentropy"), O("RMSprop", learning_rate=0.01, centered=True), n=3),
+    Case("lstm_stack_linear", [LSTM(4, activation="hard_sigmoid", recurrent_activation="linear",
+                                    return_sequences=True), LSTM(2)], (3, 2),
+         L("mse"), O("Adam", learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5), n=2),
+    # ---- GRU, reset_after true (Keras's default) and false
+    Case("gru_last", [GRU(3), Dense(2, activation="sigmoid")], (3, 2),
+         L("binary_crossentropy"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=4),
+    Case("gru_seq_backwards_nobias", [GRU(3, activation="relu", recurrent_activation="hard_sigmoid",
+                                          use_bias=False, return_sequences=True, go_backwards=True),
+                                      Dense(3, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"),
+         O("Adagrad", learning_rate=0.1, initial_accumulator_value=0.5, epsilon=1e-6), n=3),
+    Case("gru_before_last", [GRU(3, reset_after=False), Dense(2)], (3, 3),
+         L("mse"), O("SGD", learning_rate=0.1, clipnorm=0.1), n=3),
+    Case("gru_before_seq_backwards_nobias", [GRU(3, reset_after=False, use_bias=False, go_backwards=True,
+                                                 return_sequences=True, activation="hard_sigmoid",
+                                                 recurrent_activation="linear"),
+                                             TimeDistributed(Dense(2))], (3, 2),
+         L("mean_absolute_error"), O("Adam", learning_rate=0.05, global_clipnorm=0.1), n=2),
+    Case("lstm_gru_stack_schedule", [LSTM(3, return_sequences=True),
+                                     GRU(3, reset_after=False, activation="sigmoid", recurrent_activation="tanh",
+                                         return_sequences=True),
+                                     TimeDistributed(Dense(2, activation="softmax"))], (3, 2),
+         L("categorical_crossentropy"),
+         O("Adam", learning_rate=ED(initial_learning_rate=0.05, decay_steps=5, decay_rate=0.5)), n=3),
+    # ---- Bidirectional: every merge mode
+    Case("bidir_lstm_concat_seq", [Bidirectional(LSTM(2, return_sequences=True)), TimeDistributed(Dense(2))],
+         (3, 2), L("mse"), O("AdamW", learning_rate=0.01, weight_decay=0.05, amsgrad=True), n=3),
+    Case("bidir_gru_concat_last_nobias", [Bidirectional(GRU(2, use_bias=False)), Dense(1)], (3, 3),
+         L("mse"), O("SGD", learning_rate=0.05, momentum=0.8), n=3),
+    Case("bidir_gru_sum", [Bidirectional(GRU(3), merge_mode="sum"), Dense(3, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("RMSprop", learning_rate=0.01, legacy=True), n=3),
+    Case("bidir_simple_rnn_mul_backwards",
+         [Bidirectional(SimpleRNN(3, return_sequences=True, go_backwards=True), merge_mode="mul"), Dense(1)],
+         (3, 2), L("mse"),
+         O("SGD", learning_rate=ED(initial_learning_rate=0.2, decay_steps=4, decay_rate=0.7, staircase=True)),
+         n=3),
+    Case("bidir_gru_before_ave",
+         [Bidirectional(GRU(2, reset_after=False, activation="relu", return_sequences=True), merge_mode="ave"),
+          TimeDistributed(Dense(2, activation="sigmoid"))], (3, 3),
+         L("binary_crossentropy"), O("RMSprop", learning_rate=0.01, centered=True, momentum=0.5), n=2),
+    Case("bidir_lstm_none_state", [Bidirectional(LSTM(2, return_state=True), merge_mode=None)], (3, 2),
+         L("mse"), O("RMSprop", learning_rate=0.01, centered=True, legacy=True), n=3, functional=True),
+    # ---- functional: return_state, initial_state
+    Case("simple_rnn_return_state", [SimpleRNN(3, return_sequences=True, return_state=True)], (3, 2),
+         L("mse"), O("SGD", learning_rate=0.05), n=2, functional=True),
+    Case("lstm_initial_state", [LSTM(3, return_sequences=True), Dense(2)], (4, 3),
+         L("mse", as_class=True), O("Adam", learning_rate=0.01), n=3, initial_state_layers=(0,)),
+    Case("gru_initial_state_return_state", [GRU(3, go_backwards=True, return_state=True)], (3, 2),
+         L("mae"), O("Adagrad", learning_rate=0.05), n=3, initial_state_layers=(0,)),
+    Case("simple_rnn_initial_state_lstm_state",
+         [SimpleRNN(3, return_sequences=True), LSTM(2, return_state=True)], (3, 2),
+         L("mse"), O("RMSprop", learning_rate=0.01, rho=0.95, epsilon=1e-6), n=2, initial_state_layers=(0,)),
+    Case("gru_before_initial_state",
+         [GRU(3, reset_after=False, return_sequences=True), TimeDistributed(Dense(3, activation="softmax"))],
+         (3, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02, amsgrad=True), n=3,
+         initial_state_layers=(0,)),
+    # ---- a sequence length chosen at run time (--timesteps 5, data of length 3)
+    Case("variable_length_gru", [GRU(3, return_sequences=True), TimeDistributed(Dense(2, activation="softmax"))],
+         (None, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3, steps=3,
+         generate_options=("--timesteps", "5")),
+]
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, float64 array), written as F64 in that order."""
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors:
+        data = np.ascontiguousarray(a, dtype="<f8").tobytes()
+        header[name] = {"dtype": "F64", "shape": list(np.shape(a)), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def as_float32(a):
+    """The nearest float32 numbers, as float64."""
+    return np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
+
+
+# ---------------------------------------------------------------- one case
+
+
+def case_data(case):
+    """The case's initial weights, inputs and target (float32 numbers)."""
+    rng = np.random.default_rng(zlib.crc32(case.name.encode()))
+    model, n = case.model, case.n
+    weights = {}
+    for name, shape in model.weight_list:
+        scale = case.weight_scale.get(name, 1.0)
+        weights[name] = as_float32(rng.uniform(-WEIGHT_RANGE, WEIGHT_RANGE, size=shape) * scale)
+    feat = model.input_shape[-1]
+    x_shape = (n, case.steps, feat) if len(model.input_shape) == 2 else (n, feat)
+    inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
+    for i, count in model.state_inputs():
+        for _ in range(count):
+            inputs.append(as_float32(rng.uniform(-0.8, 0.8, size=(n, model.layers[i].units))))
+
+    # the target of output 0, by loss
+    with torch.no_grad():
+        outs, _ = model.forward({k: torch.tensor(v) for k, v in weights.items()},
+                                [torch.tensor(x) for x in inputs])
+    y0 = outs[0].numpy()
+    kind = case.loss.kind
+    if kind in ("mse", "mae"):
+        target = as_float32(rng.uniform(-0.8, 0.8, size=y0.shape))
+    elif kind == "binary_crossentropy":
+        target = rng.integers(0, 2, size=y0.shape).astype(np.float64)
+        if case.consistent_saturation:
+            # a saturated hard_sigmoid output gets the target it reached, so
+            # that the loss does not hinge on the clip bounds' float32 rounding
+            target[y0 == 1.0] = 1.0
+            target[y0 == 0.0] = 0.0
+    elif kind == "categorical_crossentropy":
+        classes = y0.shape[-1]
+        if case.soft_targets:
+            target = rng.dirichlet(np.ones(classes), size=y0.shape[:-1])
+            target = as_float32(target)
+        else:
+            target = np.eye(classes)[rng.integers(0, classes, size=y0.shape[:-1])]
+    else:
+        target = rng.integers(0, y0.shape[-1], size=y0.shape[:-1]).astype(np.int64)
+    return weights, inputs, target
+
+
+def trajectory(case, weights, inputs, target):
+    """STEPS full-batch updates: the weights after them and the loss before each."""
+    opt = case.optimizer or Optimizer("RMSprop")  # Keras's default optimizer
+    trained = {k: v.copy() for k, v in weights.items()}
+    opt.init_state(trained)
+    history = []
+    for _ in range(STEPS):
+        value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
+        history.append(value)
+        opt.apply(trained, g)
+    return trained, history
+
+
+def rel_error(got, want):
+    """check.c's error: max |got - want| / max |want|."""
+    return np.max(np.abs(got - want)) / max(np.max(np.abs(want)), np.finfo(float).tiny)
+
+
+def float32_drift(case):
+    """The same computation in float32 (PyTorch and the optimizers in float32)
+    against float64: how far float32 itself strays, the yardstick for the
+    float32 units' errors. Returns (worst error of outputs, loss and gradients;
+    of the weights and losses after the trajectory)."""
+    weights, inputs, target = case_data(case)
+    loss0, grads, input_grads, outputs = loss_and_grads(case.model, case.loss, weights, inputs, target)
+    trained, history = trajectory(case, weights, inputs, target)
+
+    def f32(a):
+        return np.asarray(a).astype(np.float32) if np.asarray(a).dtype == np.float64 else a
+    w32, in32 = {k: f32(v) for k, v in weights.items()}, [f32(x) for x in inputs]
+    l32, g32, ig32, o32 = loss_and_grads(case.model, case.loss, w32, in32, f32(target))
+    t32, h32 = trajectory(case, w32, in32, f32(target))
+    first = [rel_error(np.float64(l32), loss0)]
+    first += [rel_error(g32[k].astype(np.float64), grads[k]) for k in grads]
+    first += [rel_error(a.astype(np.float64), b) for a, b in zip(ig32 + o32, input_grads + outputs)]
+    after = [rel_error(t32[k].astype(np.float64), trained[k]) for k in trained]
+    after.append(rel_error(np.array(h32, dtype=np.float64), np.array(history)))
+    return max(first), max(after)
+
+
+def make_case(case, out_dir):
+    model, n = case.model, case.n
+    weights, inputs, target = case_data(case)
+    loss0, grads, input_grads, outputs = loss_and_grads(model, case.loss, weights, inputs, target)
+    trained, history = trajectory(case, weights, inputs, target)
+
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "model.lua"), "w") as f:
+        f.write("-- conformance case %s (written by tests/conformance/golden.py)\n" % case.name)
+        f.write(model.lua(compile_line(case.loss, case.optimizer)))
+    names = [name for name, _ in model.weight_list]
+    write_safetensors(os.path.join(out_dir, "weights.safetensors"), [(k, weights[k]) for k in names])
+    for i, x in enumerate(inputs):
+        np.save(os.path.join(out_dir, "x.npy" if i == 0 else "x_%d.npy" % i), x)
+    np.save(os.path.join(out_dir, "y.npy"), target)
+    for i, o in enumerate(outputs):
+        np.save(os.path.join(out_dir, "out.npy" if i == 0 else "out_%d.npy" % i), o)
+    grad_tensors = [("loss", np.array([loss0]))] + [(k, grads[k]) for k in names]
+    grad_tensors += [("input" if i == 0 else "input_%d" % i, g) for i, g in enumerate(input_grads)]
+    write_safetensors(os.path.join(out_dir, "grad.safetensors"), grad_tensors)
+    write_safetensors(os.path.join(out_dir, "trained.safetensors"),
+                      [(k, trained[k]) for k in names] + [("loss_history", np.array(history))])
+    moved = max(np.max(np.abs(trained[k] - weights[k])) for k in names)
+    print("%-40s loss %.6f -> %.6f, largest weight change %.3g" % (case.name, history[0], history[-1], moved))
+    return "%s %d %d %d %d %s" % (case.name, n, case.steps, len(inputs), len(outputs),
+                                  " ".join(case.generate_options))
+
+
+def table(results):
+    """The README's case table; with the output of `conformance check`
+    (results), the errors it measured, and the float32 drift of PyTorch."""
+    measured = {}
+    if results:
+        with open(results) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 5 and parts[4] in ("ok", "FAIL"):
+                    measured[parts[0]] = parts[1:4]
+    head = "| case | data | layers | loss | optimizer |"
+    rule = "| --- | --- | --- | --- | --- |"
+    if measured:
+        head += " gen-f64 | gen-f32 | ref | PyTorch f32 |"
+        rule += " --- | --- | --- | --- |"
+    print(head)
+    print(rule)
+    for c in CASES:
+        shape = "(%d, %s)" % (c.n, ", ".join("None" if d is None else str(d) for d in c.model.input_shape))
+        if c.generate_options:
+            shape += " at length %d, `%s`" % (c.steps, " ".join(c.generate_options))
+        layers = []
+        for layer in c.model.layers:
+            text = "`%s`" % layer.lua()
+            if getattr(layer, "initial_state", False):
+                text += " with `initial_state`"
+            layers.append(text)
+        opt = c.optimizer.describe() if c.optimizer else "none (Keras's default RMSprop)"
+        row = "| %s | %s | %s | %s | %s |" % (c.name, shape, " → ".join(layers), c.loss.describe(), opt)
+        if measured:
+            errs = measured.get(c.name, ["-", "-", "-"])
+            row += " %s | %s | %s | %.1e |" % (errs[0], errs[1], errs[2], max(float32_drift(c)))
+        print(row)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(here, "cases"))
+    ap.add_argument("--table", action="store_true", help="print the README's case table")
+    ap.add_argument("--results", help="with --table: the output of `conformance check`, for error columns")
+    ap.add_argument("--float32-drift", action="store_true",
+                    help="measure how far a float32 PyTorch run strays from the float64 golden vectors")
+    ap.add_argument("cases", nargs="*")
+    args = ap.parse_args()
+    if args.table:
+        table(args.results)
+        return 0
+    chosen = [c for c in CASES if not args.cases or c.name in args.cases]
+    unknown = set(args.cases) - {c.name for c in CASES}
+    if unknown:
+        print("golden.py: unknown case(s): " + ", ".join(sorted(unknown)), file=sys.stderr)
+        return 2
+    if len({c.name for c in CASES}) != len(CASES):
+        print("golden.py: duplicate case names", file=sys.stderr)
+        return 2
+    if args.float32_drift:
+        print("%-36s %-22s %s" % ("case", "outputs, loss, grads", "after %d steps" % STEPS))
+        for c in chosen:
+            print("%-36s %-22.2e %.2e" % ((c.name,) + float32_drift(c)))
+        return 0
+    lines = [make_case(c, os.path.join(args.out, c.name)) for c in chosen]
+    if not args.cases:
+        with open(os.path.join(args.out, "index.txt"), "w") as f:
+            f.write("# name samples steps inputs outputs [rnnc generate options] "
+                    "(written by tests/conformance/golden.py)\n")
+            f.write("\n".join(line.rstrip() for line in lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

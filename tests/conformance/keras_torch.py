@@ -1,0 +1,708 @@
+"""Keras's layers, losses and optimizers written on PyTorch autograd in float64.
+
+An implementation of tf.keras 2.x semantics that shares no code with rnnc:
+weights in Keras's layouts (kernels (in, units * gates), LSTM gates i f c o,
+GRU gates z r h, GRU reset_after bias (2, 3U)), Keras's default layer names,
+Keras's losses (sum_over_batch_size) and Keras's optimizer update rules
+(tf.keras >= 2.11, keras/optimizers/*.py). golden.py builds the conformance
+cases on it; selftest.py checks its cells against torch.nn's modules.
+
+Each model object also writes itself as an rnnc model description (Lua), so
+the description rnnc compiles and the model computed here come from one
+definition.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+torch.set_default_dtype(torch.float64)
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+
+# ---------------------------------------------------------------- activations
+
+
+def activation(name, z):
+    """tf.keras 2.x activations. hard_sigmoid is 2.x's clip(0.2 z + 0.5, 0, 1)."""
+    if name == "linear":
+        return z
+    if name == "relu":
+        return torch.relu(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "sigmoid":
+        return torch.sigmoid(z)
+    if name == "hard_sigmoid":
+        return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
+    if name == "softmax":
+        return torch.softmax(z, dim=-1)
+    raise ValueError("unknown activation " + name)
+
+
+# ---------------------------------------------------------------- Lua text
+
+
+def lua_value(v):
+    if v is None:
+        return "None"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v + '"'
+    if isinstance(v, (tuple, list)):
+        return "{ " + ", ".join(lua_value(x) for x in v) + " }"
+    if hasattr(v, "lua"):
+        return v.lua()
+    raise TypeError("no Lua form for %r" % (v,))
+
+
+def lua_call(cls, positional, kwargs):
+    parts = [lua_value(p) for p in positional]
+    parts += ["%s = %s" % (k, lua_value(v)) for k, v in kwargs.items()]
+    return "%s { %s }" % (cls, ", ".join(parts))
+
+
+# ---------------------------------------------------------------- layers
+
+
+class Namer:
+    """Keras's default layer names: the snake-case class name, then _1, _2, ...
+    per class in creation order."""
+
+    def __init__(self):
+        self.counts = {}
+
+    def name(self, base):
+        k = self.counts.get(base, 0)
+        self.counts[base] = k + 1
+        return base if k == 0 else "%s_%d" % (base, k)
+
+
+class Dense:
+    base_name = "dense"
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, units, activation="linear", use_bias=True, **extra):
+        self.units, self.activation, self.use_bias = units, activation, use_bias
+        self.kwargs = {}
+        if activation != "linear":
+            self.kwargs["activation"] = activation
+        if not use_bias:
+            self.kwargs["use_bias"] = False
+        self.kwargs.update(extra)  # input_shape and the like, written as given
+
+    def lua(self):
+        return lua_call("Dense", [self.units], self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def weights(self, prefix, in_features):
+        w = [(prefix + "/kernel", (in_features, self.units))]
+        if self.use_bias:
+            w.append((prefix + "/bias", (self.units,)))
+        return w
+
+    def call(self, P, prefix, x):
+        """Returns (output, pre-activation)."""
+        z = x @ P[prefix + "/kernel"]
+        if self.use_bias:
+            z = z + P[prefix + "/bias"]
+        return activation(self.activation, z), z
+
+
+class TimeDistributed:
+    """TimeDistributed(Dense): the Dense at every timestep. Weights keep the
+    wrapper's path, as rnnc names them: time_distributed/dense/kernel."""
+
+    base_name = "time_distributed"
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, inner, **extra):
+        self.inner, self.kwargs = inner, extra
+
+    def lua(self):
+        return lua_call("TimeDistributed", [self.inner], self.kwargs)
+
+    def assign_names(self, namer):
+        self.inner.assign_names(namer)  # the inner layer is created first
+        self.name = namer.name(self.base_name)
+
+    def weights(self, prefix, in_features):
+        return self.inner.weights(prefix + "/" + self.inner.name, in_features)
+
+    def call(self, P, prefix, x):
+        return self.inner.call(P, prefix + "/" + self.inner.name, x)
+
+    @property
+    def units(self):
+        return self.inner.units
+
+
+class Recurrent:
+    """SimpleRNN, LSTM and GRU: Keras's RNN loop over a cell."""
+
+    recurrent = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 return_sequences=False, return_state=False, go_backwards=False, **extra):
+        self.units = units
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.use_bias = use_bias
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards = go_backwards
+        self.kwargs = {}
+        defaults = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+                    "return_sequences": False, "return_state": False, "go_backwards": False}
+        given = {"activation": activation, "recurrent_activation": recurrent_activation,
+                 "use_bias": use_bias, "return_sequences": return_sequences,
+                 "return_state": return_state, "go_backwards": go_backwards}
+        for k, v in given.items():
+            if v != defaults[k]:
+                if k == "recurrent_activation" and self.cls == "SimpleRNN":
+                    raise ValueError("SimpleRNN has no recurrent_activation")
+                self.kwargs[k] = v
+        self.kwargs.update(extra)
+        self.initial_state = False  # set by the functional model for layer(x, initial_state)
+
+    def lua(self):
+        return lua_call(self.cls, [self.units], self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def run(self, P, prefix, x, init, go_backwards):
+        """Keras's RNN: returns [output, *final states]. x (n, T, in); init the
+        initial states or None (zeros); the output is every step's h in
+        processing order (reversed input order with go_backwards, not reversed
+        back) with return_sequences, else the last h."""
+        n, steps, _ = x.shape
+        states = list(init) if init else [torch.zeros(n, self.units, dtype=x.dtype) for _ in range(self.n_states)]
+        order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+        outs = []
+        for t in order:
+            h, states = self.cell(P, prefix, x[:, t, :], states)
+            outs.append(h)
+        output = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
+        return [output] + (states if self.return_state else [])
+
+    def call_all(self, P, prefix, x, init):
+        return self.run(P, prefix, x, init, self.go_backwards)
+
+
+class SimpleRNN(Recurrent):
+    cls, base_name, n_states = "SimpleRNN", "simple_rnn", 1
+
+    def weights(self, prefix, in_features):
+        u = self.units
+        w = [(prefix + "/kernel", (in_features, u)), (prefix + "/recurrent_kernel", (u, u))]
+        if self.use_bias:
+            w.append((prefix + "/bias", (u,)))
+        return w
+
+    def cell(self, P, prefix, x_t, states):
+        z = x_t @ P[prefix + "/kernel"] + states[0] @ P[prefix + "/recurrent_kernel"]
+        if self.use_bias:
+            z = z + P[prefix + "/bias"]
+        h = activation(self.activation, z)
+        return h, [h]
+
+
+class LSTM(Recurrent):
+    cls, base_name, n_states = "LSTM", "lstm", 2
+
+    def weights(self, prefix, in_features):
+        u = self.units
+        w = [(prefix + "/kernel", (in_features, 4 * u)), (prefix + "/recurrent_kernel", (u, 4 * u))]
+        if self.use_bias:
+            w.append((prefix + "/bias", (4 * u,)))
+        return w
+
+    def cell(self, P, prefix, x_t, states):
+        u = self.units
+        h, c = states
+        z = x_t @ P[prefix + "/kernel"] + h @ P[prefix + "/recurrent_kernel"]
+        if self.use_bias:
+            z = z + P[prefix + "/bias"]
+        zi, zf, zc, zo = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+        i = activation(self.recurrent_activation, zi)
+        f = activation(self.recurrent_activation, zf)
+        o = activation(self.recurrent_activation, zo)
+        c = f * c + i * activation(self.activation, zc)
+        h = o * activation(self.activation, c)
+        return h, [h, c]
+
+
+class GRU(Recurrent):
+    cls, base_name, n_states = "GRU", "gru", 1
+
+    def __init__(self, units, reset_after=True, **kw):
+        super().__init__(units, **kw)
+        self.reset_after = reset_after
+        if not reset_after:
+            self.kwargs["reset_after"] = False
+
+    def weights(self, prefix, in_features):
+        u = self.units
+        w = [(prefix + "/kernel", (in_features, 3 * u)), (prefix + "/recurrent_kernel", (u, 3 * u))]
+        if self.use_bias:
+            w.append((prefix + "/bias", (2, 3 * u) if self.reset_after else (3 * u,)))
+        return w
+
+    def cell(self, P, prefix, x_t, states):
+        u = self.units
+        h = states[0]
+        kernel, rk = P[prefix + "/kernel"], P[prefix + "/recurrent_kernel"]
+        bias = P[prefix + "/bias"] if self.use_bias else None
+        ract = self.recurrent_activation
+        xm = x_t @ kernel
+        if self.reset_after:
+            hm = h @ rk
+            if bias is not None:
+                xm = xm + bias[0]
+                hm = hm + bias[1]
+            z = activation(ract, xm[:, :u] + hm[:, :u])
+            r = activation(ract, xm[:, u:2 * u] + hm[:, u:2 * u])
+            cand = activation(self.activation, xm[:, 2 * u:] + r * hm[:, 2 * u:])
+        else:
+            if bias is not None:
+                xm = xm + bias
+            z = activation(ract, xm[:, :u] + h @ rk[:, :u])
+            r = activation(ract, xm[:, u:2 * u] + h @ rk[:, u:2 * u])
+            cand = activation(self.activation, xm[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+        h = z * h + (1 - z) * cand
+        return h, [h]
+
+
+class Bidirectional:
+    """A forward copy of the wrapped layer and a backward copy with
+    go_backwards flipped; with return_sequences the backward output is
+    reversed back in time; then the merge. Outputs [merged (or forward,
+    backward for merge_mode None), *forward states, *backward states]."""
+
+    base_name = "bidirectional"
+    n_states = 0
+    recurrent = True
+
+    def __init__(self, inner, merge_mode="concat", **extra):
+        self.inner, self.merge_mode = inner, merge_mode
+        self.kwargs = {}
+        if merge_mode != "concat":
+            self.kwargs["merge_mode"] = merge_mode
+        self.kwargs.update(extra)
+        self.initial_state = False
+
+    def lua(self):
+        return lua_call("Bidirectional", [self.inner], self.kwargs)
+
+    def assign_names(self, namer):
+        self.inner.assign_names(namer)
+        self.name = namer.name(self.base_name)
+
+    def directions(self, prefix):
+        return prefix + "/forward_" + self.inner.name, prefix + "/backward_" + self.inner.name
+
+    def weights(self, prefix, in_features):
+        fwd, bwd = self.directions(prefix)
+        return self.inner.weights(fwd, in_features) + self.inner.weights(bwd, in_features)
+
+    def call_all(self, P, prefix, x, init):
+        assert init is None
+        fwd, bwd = self.directions(prefix)
+        f = self.inner.run(P, fwd, x, None, self.inner.go_backwards)
+        b = self.inner.run(P, bwd, x, None, not self.inner.go_backwards)
+        fo, bo = f[0], b[0]
+        if self.inner.return_sequences:
+            bo = torch.flip(bo, dims=[1])
+        mode = self.merge_mode
+        if mode == "concat":
+            merged = [torch.cat([fo, bo], dim=-1)]
+        elif mode == "sum":
+            merged = [fo + bo]
+        elif mode == "mul":
+            merged = [fo * bo]
+        elif mode == "ave":
+            merged = [(fo + bo) / 2]
+        elif mode is None:
+            merged = [fo, bo]
+        else:
+            raise ValueError("merge_mode " + str(mode))
+        return merged + f[1:] + b[1:]
+
+    @property
+    def units(self):
+        return self.inner.units * (2 if self.merge_mode == "concat" else 1)
+
+
+# ---------------------------------------------------------------- models
+
+
+class Model:
+    """A chain of layers: Sequential, or functional (Input, layer(x), Model)
+    when a layer takes initial states or the last layer has several outputs.
+    input_shape is the per-sample shape, (T, F) or (F,); T may be None."""
+
+    def __init__(self, layers, input_shape, functional=False, initial_state_layers=()):
+        self.layers = layers
+        self.input_shape = tuple(input_shape)
+        self.functional = functional or bool(initial_state_layers)
+        for i in initial_state_layers:
+            layers[i].initial_state = True
+        namer = Namer()
+        for layer in layers:
+            layer.assign_names(namer)
+        self.weight_list = []
+        features = self.input_shape[-1]
+        for layer in layers:
+            self.weight_list += layer.weights(layer.name, features)
+            features = layer.units
+
+    def state_inputs(self):
+        """(layer index, state count) of each layer taking initial states."""
+        return [(i, l.n_states) for i, l in enumerate(self.layers) if getattr(l, "initial_state", False)]
+
+    def forward(self, P, inputs):
+        """inputs: [x, *initial states]. Returns (the last layer's outputs,
+        the last layer's pre-activation when it is a Dense, else None)."""
+        h = inputs[0]
+        rest = list(inputs[1:])
+        outs, logits = None, None
+        for layer in self.layers:
+            if layer.recurrent:
+                init = None
+                if getattr(layer, "initial_state", False):
+                    init, rest = rest[:layer.n_states], rest[layer.n_states:]
+                outs, logits = layer.call_all(P, layer.name, h, init), None
+            else:
+                y, logits = layer.call(P, layer.name, h)
+                outs = [y]
+            h = outs[0]
+        return outs, logits
+
+    def last_activation(self):
+        last = self.layers[-1]
+        if isinstance(last, TimeDistributed):
+            return last.inner.activation
+        if isinstance(last, Dense):
+            return last.activation
+        return None
+
+    def lua(self, compile_line):
+        """The rnnc model description."""
+        lines = []
+        if not self.functional:
+            first = self.layers[0]
+            first.kwargs = dict({"input_shape": self.input_shape}, **first.kwargs)
+            lines.append("local model = Sequential {")
+            for layer in self.layers:
+                lines.append("  %s," % layer.lua())
+            lines.append("}")
+        else:
+            lines.append("local x = Input { shape = %s }" % lua_value(self.input_shape))
+            inputs = ["x"]
+            for i, count in self.state_inputs():
+                for k in range(count):
+                    name = "s%d_%d" % (i, k)
+                    lines.append("local %s = Input { shape = { %d } }" % (name, self.layers[i].units))
+                    inputs.append(name)
+            cur = "x"
+            for i, layer in enumerate(self.layers):
+                last = i == len(self.layers) - 1
+                call_args = cur
+                if getattr(layer, "initial_state", False):
+                    names = ["s%d_%d" % (i, k) for k in range(layer.n_states)]
+                    call_args += ", { initial_state = { %s } }" % ", ".join(names)
+                if last:
+                    n_out = self.output_count()
+                    outs = ["y%d" % k for k in range(n_out)]
+                    lines.append("local %s = %s(%s)" % (", ".join(outs), layer.lua(), call_args))
+                else:
+                    lines.append("local h%d = %s(%s)" % (i, layer.lua(), call_args))
+                    cur = "h%d" % i
+            lines.append("local model = Model { inputs = { %s }, outputs = { %s } }"
+                         % (", ".join(inputs), ", ".join("y%d" % k for k in range(self.output_count()))))
+        lines.append(compile_line)
+        lines.append("return model")
+        return "\n".join(lines) + "\n"
+
+    def output_count(self):
+        last = self.layers[-1]
+        if isinstance(last, Bidirectional):
+            inner = last.inner
+            return (2 if last.merge_mode is None else 1) + (2 * inner.n_states if inner.return_state else 0)
+        if isinstance(last, Recurrent):
+            return 1 + (last.n_states if last.return_state else 0)
+        return 1
+
+
+# ---------------------------------------------------------------- losses
+
+
+class Loss:
+    """A compiled loss: the Keras name (string form) or class with
+    from_logits."""
+
+    CLASSES = {"mse": "MeanSquaredError", "mae": "MeanAbsoluteError",
+               "binary_crossentropy": "BinaryCrossentropy",
+               "categorical_crossentropy": "CategoricalCrossentropy",
+               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
+    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+
+    def __init__(self, name, as_class=False, from_logits=False):
+        self.written = name
+        self.kind = self.LONG.get(name, name)
+        self.as_class, self.from_logits = as_class or from_logits, from_logits
+
+    def lua(self):
+        if not self.as_class:
+            return lua_value(self.written)
+        return lua_call(self.CLASSES[self.kind], [], {"from_logits": True} if self.from_logits else {})
+
+    def describe(self):
+        text = self.CLASSES[self.kind] if self.as_class else self.written
+        return text + (" (from_logits)" if self.from_logits else "")
+
+
+def loss_value(loss, model, outputs, logits, target):
+    """Keras's loss (sum_over_batch_size) on the first output. A softmax
+    (categorical, sparse) or sigmoid (binary) last Dense is computed from its
+    logits, as tf.keras does when it can trace the output back to them; the
+    other outputs do not enter the loss (rnnc's rule for several outputs)."""
+    y = outputs[0]
+    kind = loss.kind
+    act = model.last_activation()
+    fused = (not loss.from_logits and logits is not None
+             and ((act == "softmax" and kind in ("categorical_crossentropy",
+                                                  "sparse_categorical_crossentropy"))
+                  or (act == "sigmoid" and kind == "binary_crossentropy")))
+    z = logits if fused else y
+    from_logits = fused or loss.from_logits
+    if kind == "mse":
+        rows = ((target - y) ** 2).mean(dim=-1)
+    elif kind == "mae":
+        rows = (target - y).abs().mean(dim=-1)
+    elif kind == "binary_crossentropy":
+        if from_logits:  # tf.nn.sigmoid_cross_entropy_with_logits
+            per = torch.relu(z) - z * target + torch.log1p(torch.exp(-z.abs()))
+        else:  # keras/backend.py binary_crossentropy (tf.keras 2.x)
+            q = torch.clamp(y, EPSILON, 1 - EPSILON)
+            per = -(target * torch.log(q + EPSILON) + (1 - target) * torch.log(1 - q + EPSILON))
+        rows = per.mean(dim=-1)
+    elif kind == "categorical_crossentropy":
+        if from_logits:
+            rows = -(target * torch.log_softmax(z, dim=-1)).sum(dim=-1)
+        else:
+            q = torch.clamp(y / y.sum(dim=-1, keepdim=True), EPSILON, 1 - EPSILON)
+            rows = -(target * torch.log(q)).sum(dim=-1)
+    elif kind == "sparse_categorical_crossentropy":
+        if from_logits:
+            logp = torch.log_softmax(z, dim=-1)
+        else:  # clip, log, then sparse_softmax_cross_entropy_with_logits
+            logp = torch.log_softmax(torch.log(torch.clamp(y, EPSILON, 1 - EPSILON)), dim=-1)
+        rows = -logp.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
+    else:
+        raise ValueError(kind)
+    return rows.mean()
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+class Schedule:
+    """ExponentialDecay: lr = initial * rate ^ (iterations / decay_steps),
+    the exponent floored when staircase; iterations = updates already done."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial, self.steps, self.rate, self.staircase = (initial_learning_rate, decay_steps,
+                                                               decay_rate, staircase)
+
+    def __call__(self, iterations):
+        p = iterations / self.steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial * self.rate ** p
+
+    def lua(self):
+        kw = {"initial_learning_rate": self.initial, "decay_steps": self.steps, "decay_rate": self.rate}
+        if self.staircase:
+            kw["staircase"] = True
+        return lua_call("ExponentialDecay", [], kw)
+
+    def describe(self):
+        return "ExponentialDecay(%g, decay_steps=%g, decay_rate=%g%s)" % (
+            self.initial, self.steps, self.rate, ", staircase=True" if self.staircase else "")
+
+
+class Optimizer:
+    """Keras's optimizers with their defaults. `name_only` writes the string
+    form ("adam") in the description."""
+
+    DEFAULTS = {
+        "SGD": dict(learning_rate=0.01, momentum=0.0, nesterov=False),
+        "RMSprop": dict(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                        legacy=False),
+        "Adam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
+        "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                      amsgrad=False),
+        "Adagrad": dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7),
+    }
+    CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+    def __init__(self, cls, name_only=None, **kwargs):
+        self.cls, self.name_only, self.given = cls, name_only, kwargs
+        cfg = dict(self.DEFAULTS[cls])
+        for k in kwargs:
+            if k not in cfg and k not in self.CLIPS:
+                raise ValueError("%s has no argument %s" % (cls, k))
+        cfg.update(kwargs)
+        self.cfg = cfg
+        if sum(1 for c in self.CLIPS if cfg.get(c)) > 1:
+            raise ValueError("Keras takes one of clipnorm, clipvalue, global_clipnorm")
+
+    def lua(self):
+        if self.name_only:
+            return lua_value(self.name_only)
+        return lua_call(self.cls, [], self.given)
+
+    def describe(self):
+        if self.name_only:
+            return '"%s"' % self.name_only
+        parts = []
+        for k, v in self.given.items():
+            parts.append("%s=%s" % (k, v.describe() if isinstance(v, Schedule) else v))
+        return "%s(%s)" % (self.cls, ", ".join(parts))
+
+    def learning_rate(self, iterations):
+        lr = self.cfg["learning_rate"]
+        return lr(iterations) if isinstance(lr, Schedule) else lr
+
+    def clip(self, grads):
+        """tf.keras >= 2.11 Optimizer._clip_gradients."""
+        cfg = self.cfg
+        if cfg.get("clipnorm"):
+            c = cfg["clipnorm"]
+            out = {}
+            for k, g in grads.items():  # tf.clip_by_norm per variable
+                norm = np.sqrt(np.sum(g * g))
+                out[k] = g * c / max(norm, c)
+            return out
+        if cfg.get("global_clipnorm"):
+            c = cfg["global_clipnorm"]
+            norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
+            scale = c * min(1.0 / norm, 1.0 / c)  # tf.clip_by_global_norm
+            return {k: g * scale for k, g in grads.items()}
+        if cfg.get("clipvalue"):
+            c = cfg["clipvalue"]
+            return {k: np.clip(g, -c, c) for k, g in grads.items()}
+        return grads
+
+    def init_state(self, weights):
+        self.iterations = 0
+        self.slots = {k: {} for k in weights}
+
+    def slot(self, name, key, like, value=0.0):
+        s = self.slots[name]
+        if key not in s:
+            s[key] = np.full_like(like, value)
+        return s[key]
+
+    def apply(self, weights, grads):
+        """One update of every weight (numpy float64 arrays, in place)."""
+        grads = self.clip(grads)
+        lr = self.learning_rate(self.iterations)
+        t = self.iterations + 1
+        cfg = self.cfg
+        for name, w in weights.items():
+            g = grads[name]
+            if self.cls == "SGD":
+                mu = cfg["momentum"]
+                if mu == 0:
+                    w -= lr * g
+                else:
+                    m = self.slot(name, "momentum", w)
+                    m[...] = -g * lr + m * mu
+                    if cfg["nesterov"]:
+                        w += -g * lr + m * mu
+                    else:
+                        w += m
+            elif self.cls in ("Adam", "AdamW"):
+                if self.cls == "AdamW":
+                    w -= w * cfg["weight_decay"] * lr
+                b1, b2 = cfg["beta_1"], cfg["beta_2"]
+                m, v = self.slot(name, "m", w), self.slot(name, "v", w)
+                alpha = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+                m += (g - m) * (1 - b1)
+                v += (g * g - v) * (1 - b2)
+                denom = v
+                if cfg["amsgrad"]:
+                    vhat = self.slot(name, "vhat", w)
+                    np.maximum(vhat, v, out=vhat)
+                    denom = vhat
+                w -= (m * alpha) / (np.sqrt(denom) + cfg["epsilon"])
+            elif self.cls == "RMSprop":
+                rho, mu, eps = cfg["rho"], cfg["momentum"], cfg["epsilon"]
+                vel = self.slot(name, "velocity", w)
+                vel[...] = rho * vel + (1 - rho) * g * g
+                denom = vel
+                if cfg["centered"]:
+                    mg = self.slot(name, "average_gradient", w)
+                    mg[...] = rho * mg + (1 - rho) * g
+                    denom = vel - mg * mg
+                if cfg["legacy"] and mu == 0:
+                    # tf.keras <= 2.10 optimizer_v2 RMSprop without momentum
+                    inc = lr * g / (np.sqrt(denom) + eps)
+                else:
+                    inc = lr * g / np.sqrt(denom + eps)
+                if mu > 0:
+                    mom = self.slot(name, "momentum", w)
+                    mom[...] = mu * mom + inc
+                    w -= mom
+                else:
+                    w -= inc
+            elif self.cls == "Adagrad":
+                acc = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
+                acc += g * g
+                w -= lr * g / np.sqrt(acc + cfg["epsilon"])
+            else:
+                raise ValueError(self.cls)
+        self.iterations += 1
+
+
+def compile_line(loss, optimizer):
+    parts = []
+    if optimizer is not None:
+        parts.append("optimizer = " + optimizer.lua())
+    parts.append("loss = " + loss.lua())
+    return "model:compile { %s }" % ", ".join(parts)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def loss_and_grads(model, loss, weights, inputs, target):
+    """The loss, d loss / d every weight and d loss / d every input, and the
+    outputs, at numpy weights and inputs (computed in their dtype: float64, or
+    float32 to measure float32's own drift)."""
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
+    xs = [torch.tensor(x, requires_grad=True) for x in inputs]
+    outs, logits = model.forward(P, xs)
+    t = torch.tensor(target)
+    if t.is_floating_point():
+        t = t.to(xs[0].dtype)
+    value = loss_value(loss, model, outs, logits, t)
+    value.backward()
+    # a weight or input the loss does not reach (an output outside the loss)
+    # has no .grad: its gradient is zero
+    grads = {k: np.zeros_like(v) if P[k].grad is None else P[k].grad.numpy().copy()
+             for k, v in weights.items()}
+    input_grads = [np.zeros_like(x) if t.grad is None else t.grad.numpy().copy()
+                   for x, t in zip(inputs, xs)]
+    return value.item(), grads, input_grads, [o.detach().numpy().copy() for o in outs]
