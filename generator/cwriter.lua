@@ -140,6 +140,9 @@ function Writer:expr(e, arg)
     end
     return body
   end)
+  -- float32 tanh: the runtime's branch-free rnnc_tanhf (rnnc_kernels.h), so
+  -- gate loops vectorise; float64 keeps libm's
+  if k == "tanh" and self.dtype == "float32" then return "rnnc_tanhf(" .. inner .. ")" end
   if k == "tanh" or k == "exp" then return k .. self.fsuffix .. "(" .. inner .. ")" end
   if HELPER_BODY[k] then
     self.helpers[k] = true
@@ -447,7 +450,7 @@ function Writer:matmul_gemm(op)
   local function block(mr, width, j0)
     if width % lanes == 0 then
       self:emit(string.format("rnnc_block_%s(%d, %d, %s, A + %s, %d, %d, B + %s, %d, C + %s, %d, %d);", suffix, mr,
-        width // lanes, K, times("i", ars) or "0", ars, acs, j0, brs, sum_text(times("i", crs), j0), crs,
+        width, K, times("i", ars) or "0", ars, acs, j0, brs, sum_text(times("i", crs), j0), crs,
         op.acc and 1 or 0))
       return
     end
@@ -892,7 +895,7 @@ local function helper_functions(used, dtype)
       local body = HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
         return constants[word] and cwriter.real_literal(constants[word], dtype) or word
       end)
-      body = body:gsub("expF", real == "float" and "expf" or "exp")
+      body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
   end
@@ -940,8 +943,8 @@ function cwriter.unit(unit, opts)
     if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
       scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d][%d];", real, names[buf], unit.batch, buf.size)
     elseif used[buf] and buf.kind == "wtrans" then
-      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d]; /* %s transposed */", real, names[buf],
-        buf.size, buf.name:sub(8))
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d]; /* a weight, transposed */", real,
+        names[buf], buf.size)
     end
   end
 

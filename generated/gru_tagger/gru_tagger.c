@@ -13,7 +13,7 @@
 typedef char gru_tagger_params_are_flat[sizeof(gru_tagger_params) == 84 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc gru_tagger_tensors[5] = {
@@ -137,9 +137,9 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
     a_gru_rh[b * 9] = 0.0f;
     a_gru_rh[b * 9 + 1] = 0.0f;
     a_gru_rh[b * 9 + 2] = 0.0f;
-    a_gru_cand[b * 9] = tanhf(a_gru_z[b * 27 + 6] + w_gru_bias[6]);
-    a_gru_cand[b * 9 + 1] = tanhf(a_gru_z[b * 27 + 7] + w_gru_bias[7]);
-    a_gru_cand[b * 9 + 2] = tanhf(a_gru_z[b * 27 + 8] + w_gru_bias[8]);
+    a_gru_cand[b * 9] = rnnc_tanhf(a_gru_z[b * 27 + 6] + w_gru_bias[6]);
+    a_gru_cand[b * 9 + 1] = rnnc_tanhf(a_gru_z[b * 27 + 7] + w_gru_bias[7]);
+    a_gru_cand[b * 9 + 2] = rnnc_tanhf(a_gru_z[b * 27 + 8] + w_gru_bias[8]);
     a_gru_h[b * 9] = (1.0f - a_gru_zr[b * 18]) * a_gru_cand[b * 9];
     a_gru_h[b * 9 + 1] = (1.0f - a_gru_zr[b * 18 + 1]) * a_gru_cand[b * 9 + 1];
     a_gru_h[b * 9 + 2] = (1.0f - a_gru_zr[b * 18 + 2]) * a_gru_cand[b * 9 + 2];
@@ -180,9 +180,9 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
       a_gru_z[b * 27 + t * 9 + 8] += a_gru_rh[b * 9 + t * 3] * w_gru_recurrent_kernel[8] +
                                      a_gru_rh[b * 9 + t * 3 + 1] * w_gru_recurrent_kernel[17] +
                                      a_gru_rh[b * 9 + t * 3 + 2] * w_gru_recurrent_kernel[26];
-      a_gru_cand[b * 9 + t * 3] = tanhf(a_gru_z[b * 27 + t * 9 + 6] + w_gru_bias[6]);
-      a_gru_cand[b * 9 + t * 3 + 1] = tanhf(a_gru_z[b * 27 + t * 9 + 7] + w_gru_bias[7]);
-      a_gru_cand[b * 9 + t * 3 + 2] = tanhf(a_gru_z[b * 27 + t * 9 + 8] + w_gru_bias[8]);
+      a_gru_cand[b * 9 + t * 3] = rnnc_tanhf(a_gru_z[b * 27 + t * 9 + 6] + w_gru_bias[6]);
+      a_gru_cand[b * 9 + t * 3 + 1] = rnnc_tanhf(a_gru_z[b * 27 + t * 9 + 7] + w_gru_bias[7]);
+      a_gru_cand[b * 9 + t * 3 + 2] = rnnc_tanhf(a_gru_z[b * 27 + t * 9 + 8] + w_gru_bias[8]);
       a_gru_h[b * 9 + t * 3] = (a_gru_zr[b * 18 + t * 6] * a_gru_h[b * 9 + t * 3 - 3] +
                                 (1.0f - a_gru_zr[b * 18 + t * 6]) * a_gru_cand[b * 9 + t * 3]);
       a_gru_h[b * 9 + t * 3 + 1] =
@@ -1162,9 +1162,9 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
                 a_gru_rh[2] * w_gru_recurrent_kernel[25];
   a_gru_z[8] += a_gru_rh[0] * w_gru_recurrent_kernel[8] + a_gru_rh[1] * w_gru_recurrent_kernel[17] +
                 a_gru_rh[2] * w_gru_recurrent_kernel[26];
-  a_gru_cand[0] = tanhf(a_gru_z[6] + w_gru_bias[6]);
-  a_gru_cand[1] = tanhf(a_gru_z[7] + w_gru_bias[7]);
-  a_gru_cand[2] = tanhf(a_gru_z[8] + w_gru_bias[8]);
+  a_gru_cand[0] = rnnc_tanhf(a_gru_z[6] + w_gru_bias[6]);
+  a_gru_cand[1] = rnnc_tanhf(a_gru_z[7] + w_gru_bias[7]);
+  a_gru_cand[2] = rnnc_tanhf(a_gru_z[8] + w_gru_bias[8]);
   a_gru_h[0] = (a_gru_zr[0] * state_gru[0] + (1.0f - a_gru_zr[0]) * a_gru_cand[0]);
   a_gru_h[1] = (a_gru_zr[1] * state_gru[1] + (1.0f - a_gru_zr[1]) * a_gru_cand[1]);
   a_gru_h[2] = (a_gru_zr[2] * state_gru[2] + (1.0f - a_gru_zr[2]) * a_gru_cand[2]);

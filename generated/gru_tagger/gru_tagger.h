@@ -51,7 +51,7 @@ typedef struct {
   float d_dense_z[32][9];
   float d_dense_logits[32][9];
   float d_dense_y[32][9];
-  float wt_gru_kernel[36]; /* gru/kernel transposed */
+  float wt_gru_kernel[36]; /* a weight, transposed */
   float y[32 * 9];
   float dloss[32 * 9];
   float dx_sink[32 * 12];

@@ -15,7 +15,7 @@ typedef char
     initial_state_params_are_flat[sizeof(initial_state_params) == 192 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc initial_state_tensors[5] = {
@@ -188,11 +188,11 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
     a_lstm_gates[b * 80 + 7] = rnnc_sigmoid(a_lstm_z[b * 80 + 7] + w_lstm_bias[7]);
     a_lstm_gates[b * 80 + 8] = rnnc_sigmoid(a_lstm_z[b * 80 + 8] + w_lstm_bias[8]);
     a_lstm_gates[b * 80 + 9] = rnnc_sigmoid(a_lstm_z[b * 80 + 9] + w_lstm_bias[9]);
-    a_lstm_gates[b * 80 + 10] = tanhf(a_lstm_z[b * 80 + 10] + w_lstm_bias[10]);
-    a_lstm_gates[b * 80 + 11] = tanhf(a_lstm_z[b * 80 + 11] + w_lstm_bias[11]);
-    a_lstm_gates[b * 80 + 12] = tanhf(a_lstm_z[b * 80 + 12] + w_lstm_bias[12]);
-    a_lstm_gates[b * 80 + 13] = tanhf(a_lstm_z[b * 80 + 13] + w_lstm_bias[13]);
-    a_lstm_gates[b * 80 + 14] = tanhf(a_lstm_z[b * 80 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 80 + 10] = rnnc_tanhf(a_lstm_z[b * 80 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 80 + 11] = rnnc_tanhf(a_lstm_z[b * 80 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 80 + 12] = rnnc_tanhf(a_lstm_z[b * 80 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 80 + 13] = rnnc_tanhf(a_lstm_z[b * 80 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 80 + 14] = rnnc_tanhf(a_lstm_z[b * 80 + 14] + w_lstm_bias[14]);
     a_lstm_gates[b * 80 + 15] = rnnc_sigmoid(a_lstm_z[b * 80 + 15] + w_lstm_bias[15]);
     a_lstm_gates[b * 80 + 16] = rnnc_sigmoid(a_lstm_z[b * 80 + 16] + w_lstm_bias[16]);
     a_lstm_gates[b * 80 + 17] = rnnc_sigmoid(a_lstm_z[b * 80 + 17] + w_lstm_bias[17]);
@@ -208,11 +208,11 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
                             a_lstm_gates[b * 80 + 3] * a_lstm_gates[b * 80 + 13]);
     a_lstm_c[b * 20 + 4] = (a_lstm_gates[b * 80 + 9] * a_x[b * 22 + 21] +
                             a_lstm_gates[b * 80 + 4] * a_lstm_gates[b * 80 + 14]);
-    a_lstm_h[b * 20] = a_lstm_gates[b * 80 + 15] * tanhf(a_lstm_c[b * 20]);
-    a_lstm_h[b * 20 + 1] = a_lstm_gates[b * 80 + 16] * tanhf(a_lstm_c[b * 20 + 1]);
-    a_lstm_h[b * 20 + 2] = a_lstm_gates[b * 80 + 17] * tanhf(a_lstm_c[b * 20 + 2]);
-    a_lstm_h[b * 20 + 3] = a_lstm_gates[b * 80 + 18] * tanhf(a_lstm_c[b * 20 + 3]);
-    a_lstm_h[b * 20 + 4] = a_lstm_gates[b * 80 + 19] * tanhf(a_lstm_c[b * 20 + 4]);
+    a_lstm_h[b * 20] = a_lstm_gates[b * 80 + 15] * rnnc_tanhf(a_lstm_c[b * 20]);
+    a_lstm_h[b * 20 + 1] = a_lstm_gates[b * 80 + 16] * rnnc_tanhf(a_lstm_c[b * 20 + 1]);
+    a_lstm_h[b * 20 + 2] = a_lstm_gates[b * 80 + 17] * rnnc_tanhf(a_lstm_c[b * 20 + 2]);
+    a_lstm_h[b * 20 + 3] = a_lstm_gates[b * 80 + 18] * rnnc_tanhf(a_lstm_c[b * 20 + 3]);
+    a_lstm_h[b * 20 + 4] = a_lstm_gates[b * 80 + 19] * rnnc_tanhf(a_lstm_c[b * 20 + 4]);
   }
   for (int t = 1; t <= 3; ++t) {
     {
@@ -279,11 +279,16 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
           rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 8] + w_lstm_bias[8]);
       a_lstm_gates[b * 80 + t * 20 + 9] =
           rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[b * 80 + t * 20 + 10] = tanhf(a_lstm_z[b * 80 + t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[b * 80 + t * 20 + 11] = tanhf(a_lstm_z[b * 80 + t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[b * 80 + t * 20 + 12] = tanhf(a_lstm_z[b * 80 + t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[b * 80 + t * 20 + 13] = tanhf(a_lstm_z[b * 80 + t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[b * 80 + t * 20 + 14] = tanhf(a_lstm_z[b * 80 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 80 + t * 20 + 10] =
+          rnnc_tanhf(a_lstm_z[b * 80 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 80 + t * 20 + 11] =
+          rnnc_tanhf(a_lstm_z[b * 80 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 80 + t * 20 + 12] =
+          rnnc_tanhf(a_lstm_z[b * 80 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 80 + t * 20 + 13] =
+          rnnc_tanhf(a_lstm_z[b * 80 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 80 + t * 20 + 14] =
+          rnnc_tanhf(a_lstm_z[b * 80 + t * 20 + 14] + w_lstm_bias[14]);
       a_lstm_gates[b * 80 + t * 20 + 15] =
           rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + 15] + w_lstm_bias[15]);
       a_lstm_gates[b * 80 + t * 20 + 16] =
@@ -310,15 +315,15 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
           (a_lstm_gates[b * 80 + t * 20 + 9] * a_lstm_c[b * 20 + t * 5 - 1] +
            a_lstm_gates[b * 80 + t * 20 + 4] * a_lstm_gates[b * 80 + t * 20 + 14]);
       a_lstm_h[b * 20 + t * 5] =
-          a_lstm_gates[b * 80 + t * 20 + 15] * tanhf(a_lstm_c[b * 20 + t * 5]);
+          a_lstm_gates[b * 80 + t * 20 + 15] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5]);
       a_lstm_h[b * 20 + t * 5 + 1] =
-          a_lstm_gates[b * 80 + t * 20 + 16] * tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
+          a_lstm_gates[b * 80 + t * 20 + 16] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
       a_lstm_h[b * 20 + t * 5 + 2] =
-          a_lstm_gates[b * 80 + t * 20 + 17] * tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
+          a_lstm_gates[b * 80 + t * 20 + 17] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
       a_lstm_h[b * 20 + t * 5 + 3] =
-          a_lstm_gates[b * 80 + t * 20 + 18] * tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
+          a_lstm_gates[b * 80 + t * 20 + 18] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
       a_lstm_h[b * 20 + t * 5 + 4] =
-          a_lstm_gates[b * 80 + t * 20 + 19] * tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
+          a_lstm_gates[b * 80 + t * 20 + 19] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
     }
   }
   for (int b = 0; b < n; ++b) {
@@ -584,30 +589,34 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
   for (int t = 3; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
       d_lstm_gates[b * 80 + t * 20 + 15] =
-          d_lstm_h[b * 20 + t * 5] * tanhf(a_lstm_c[b * 20 + t * 5]);
+          d_lstm_h[b * 20 + t * 5] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5]);
       d_lstm_gates[b * 80 + t * 20 + 16] =
-          d_lstm_h[b * 20 + t * 5 + 1] * tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
+          d_lstm_h[b * 20 + t * 5 + 1] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 1]);
       d_lstm_gates[b * 80 + t * 20 + 17] =
-          d_lstm_h[b * 20 + t * 5 + 2] * tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
+          d_lstm_h[b * 20 + t * 5 + 2] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 2]);
       d_lstm_gates[b * 80 + t * 20 + 18] =
-          d_lstm_h[b * 20 + t * 5 + 3] * tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
+          d_lstm_h[b * 20 + t * 5 + 3] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 3]);
       d_lstm_gates[b * 80 + t * 20 + 19] =
-          d_lstm_h[b * 20 + t * 5 + 4] * tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
+          d_lstm_h[b * 20 + t * 5 + 4] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 4]);
       d_lstm_c[b * 20 + t * 5] +=
           d_lstm_h[b * 20 + t * 5] * a_lstm_gates[b * 80 + t * 20 + 15] *
-          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5]) * tanhf(a_lstm_c[b * 20 + t * 5]));
-      d_lstm_c[b * 20 + t * 5 + 1] +=
-          d_lstm_h[b * 20 + t * 5 + 1] * a_lstm_gates[b * 80 + t * 20 + 16] *
-          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 1]) * tanhf(a_lstm_c[b * 20 + t * 5 + 1]));
-      d_lstm_c[b * 20 + t * 5 + 2] +=
-          d_lstm_h[b * 20 + t * 5 + 2] * a_lstm_gates[b * 80 + t * 20 + 17] *
-          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 2]) * tanhf(a_lstm_c[b * 20 + t * 5 + 2]));
-      d_lstm_c[b * 20 + t * 5 + 3] +=
-          d_lstm_h[b * 20 + t * 5 + 3] * a_lstm_gates[b * 80 + t * 20 + 18] *
-          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 3]) * tanhf(a_lstm_c[b * 20 + t * 5 + 3]));
-      d_lstm_c[b * 20 + t * 5 + 4] +=
-          d_lstm_h[b * 20 + t * 5 + 4] * a_lstm_gates[b * 80 + t * 20 + 19] *
-          (1.0f - tanhf(a_lstm_c[b * 20 + t * 5 + 4]) * tanhf(a_lstm_c[b * 20 + t * 5 + 4]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5]) * rnnc_tanhf(a_lstm_c[b * 20 + t * 5]));
+      d_lstm_c[b * 20 + t * 5 + 1] += d_lstm_h[b * 20 + t * 5 + 1] *
+                                      a_lstm_gates[b * 80 + t * 20 + 16] *
+                                      (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 1]) *
+                                                  rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 1]));
+      d_lstm_c[b * 20 + t * 5 + 2] += d_lstm_h[b * 20 + t * 5 + 2] *
+                                      a_lstm_gates[b * 80 + t * 20 + 17] *
+                                      (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 2]) *
+                                                  rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 2]));
+      d_lstm_c[b * 20 + t * 5 + 3] += d_lstm_h[b * 20 + t * 5 + 3] *
+                                      a_lstm_gates[b * 80 + t * 20 + 18] *
+                                      (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 3]) *
+                                                  rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 3]));
+      d_lstm_c[b * 20 + t * 5 + 4] += d_lstm_h[b * 20 + t * 5 + 4] *
+                                      a_lstm_gates[b * 80 + t * 20 + 19] *
+                                      (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 4]) *
+                                                  rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + 4]));
       d_lstm_gates[b * 80 + t * 20 + 5] = d_lstm_c[b * 20 + t * 5] * a_lstm_c[b * 20 + t * 5 - 5];
       d_lstm_gates[b * 80 + t * 20 + 6] =
           d_lstm_c[b * 20 + t * 5 + 1] * a_lstm_c[b * 20 + t * 5 - 4];
@@ -838,21 +847,25 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
     }
   }
   for (int b = 0; b < n; ++b) {
-    d_lstm_gates[b * 80 + 15] = d_lstm_h[b * 20] * tanhf(a_lstm_c[b * 20]);
-    d_lstm_gates[b * 80 + 16] = d_lstm_h[b * 20 + 1] * tanhf(a_lstm_c[b * 20 + 1]);
-    d_lstm_gates[b * 80 + 17] = d_lstm_h[b * 20 + 2] * tanhf(a_lstm_c[b * 20 + 2]);
-    d_lstm_gates[b * 80 + 18] = d_lstm_h[b * 20 + 3] * tanhf(a_lstm_c[b * 20 + 3]);
-    d_lstm_gates[b * 80 + 19] = d_lstm_h[b * 20 + 4] * tanhf(a_lstm_c[b * 20 + 4]);
+    d_lstm_gates[b * 80 + 15] = d_lstm_h[b * 20] * rnnc_tanhf(a_lstm_c[b * 20]);
+    d_lstm_gates[b * 80 + 16] = d_lstm_h[b * 20 + 1] * rnnc_tanhf(a_lstm_c[b * 20 + 1]);
+    d_lstm_gates[b * 80 + 17] = d_lstm_h[b * 20 + 2] * rnnc_tanhf(a_lstm_c[b * 20 + 2]);
+    d_lstm_gates[b * 80 + 18] = d_lstm_h[b * 20 + 3] * rnnc_tanhf(a_lstm_c[b * 20 + 3]);
+    d_lstm_gates[b * 80 + 19] = d_lstm_h[b * 20 + 4] * rnnc_tanhf(a_lstm_c[b * 20 + 4]);
     d_lstm_c[b * 20] += d_lstm_h[b * 20] * a_lstm_gates[b * 80 + 15] *
-                        (1.0f - tanhf(a_lstm_c[b * 20]) * tanhf(a_lstm_c[b * 20]));
-    d_lstm_c[b * 20 + 1] += d_lstm_h[b * 20 + 1] * a_lstm_gates[b * 80 + 16] *
-                            (1.0f - tanhf(a_lstm_c[b * 20 + 1]) * tanhf(a_lstm_c[b * 20 + 1]));
-    d_lstm_c[b * 20 + 2] += d_lstm_h[b * 20 + 2] * a_lstm_gates[b * 80 + 17] *
-                            (1.0f - tanhf(a_lstm_c[b * 20 + 2]) * tanhf(a_lstm_c[b * 20 + 2]));
-    d_lstm_c[b * 20 + 3] += d_lstm_h[b * 20 + 3] * a_lstm_gates[b * 80 + 18] *
-                            (1.0f - tanhf(a_lstm_c[b * 20 + 3]) * tanhf(a_lstm_c[b * 20 + 3]));
-    d_lstm_c[b * 20 + 4] += d_lstm_h[b * 20 + 4] * a_lstm_gates[b * 80 + 19] *
-                            (1.0f - tanhf(a_lstm_c[b * 20 + 4]) * tanhf(a_lstm_c[b * 20 + 4]));
+                        (1.0f - rnnc_tanhf(a_lstm_c[b * 20]) * rnnc_tanhf(a_lstm_c[b * 20]));
+    d_lstm_c[b * 20 + 1] +=
+        d_lstm_h[b * 20 + 1] * a_lstm_gates[b * 80 + 16] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + 1]) * rnnc_tanhf(a_lstm_c[b * 20 + 1]));
+    d_lstm_c[b * 20 + 2] +=
+        d_lstm_h[b * 20 + 2] * a_lstm_gates[b * 80 + 17] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + 2]) * rnnc_tanhf(a_lstm_c[b * 20 + 2]));
+    d_lstm_c[b * 20 + 3] +=
+        d_lstm_h[b * 20 + 3] * a_lstm_gates[b * 80 + 18] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + 3]) * rnnc_tanhf(a_lstm_c[b * 20 + 3]));
+    d_lstm_c[b * 20 + 4] +=
+        d_lstm_h[b * 20 + 4] * a_lstm_gates[b * 80 + 19] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + 4]) * rnnc_tanhf(a_lstm_c[b * 20 + 4]));
     d_lstm_gates[b * 80 + 5] = d_lstm_c[b * 20] * a_x[b * 22 + 17];
     d_lstm_gates[b * 80 + 6] = d_lstm_c[b * 20 + 1] * a_x[b * 22 + 18];
     d_lstm_gates[b * 80 + 7] = d_lstm_c[b * 20 + 2] * a_x[b * 22 + 19];

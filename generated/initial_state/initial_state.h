@@ -48,8 +48,8 @@ typedef struct {
   float d_lstm_h[32][20];
   float d_dense_z[32][8];
   float d_dense_y[32][8];
-  float wt_lstm_recurrent_kernel[100]; /* lstm/recurrent_kernel transposed */
-  float wt_lstm_kernel[60];            /* lstm/kernel transposed */
+  float wt_lstm_recurrent_kernel[100]; /* a weight, transposed */
+  float wt_lstm_kernel[60];            /* a weight, transposed */
   float y[32 * 8];
   float dloss[32 * 8];
   float dx_sink[32 * 22];

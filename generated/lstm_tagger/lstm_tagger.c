@@ -14,7 +14,7 @@ typedef char
     lstm_tagger_params_are_flat[sizeof(lstm_tagger_params) == 108 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc lstm_tagger_tensors[5] = {
@@ -134,18 +134,18 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
     a_lstm_gates[b * 36 + 3] = rnnc_sigmoid(a_lstm_z[b * 36 + 3] + w_lstm_bias[3]);
     a_lstm_gates[b * 36 + 4] = rnnc_sigmoid(a_lstm_z[b * 36 + 4] + w_lstm_bias[4]);
     a_lstm_gates[b * 36 + 5] = rnnc_sigmoid(a_lstm_z[b * 36 + 5] + w_lstm_bias[5]);
-    a_lstm_gates[b * 36 + 6] = tanhf(a_lstm_z[b * 36 + 6] + w_lstm_bias[6]);
-    a_lstm_gates[b * 36 + 7] = tanhf(a_lstm_z[b * 36 + 7] + w_lstm_bias[7]);
-    a_lstm_gates[b * 36 + 8] = tanhf(a_lstm_z[b * 36 + 8] + w_lstm_bias[8]);
+    a_lstm_gates[b * 36 + 6] = rnnc_tanhf(a_lstm_z[b * 36 + 6] + w_lstm_bias[6]);
+    a_lstm_gates[b * 36 + 7] = rnnc_tanhf(a_lstm_z[b * 36 + 7] + w_lstm_bias[7]);
+    a_lstm_gates[b * 36 + 8] = rnnc_tanhf(a_lstm_z[b * 36 + 8] + w_lstm_bias[8]);
     a_lstm_gates[b * 36 + 9] = rnnc_sigmoid(a_lstm_z[b * 36 + 9] + w_lstm_bias[9]);
     a_lstm_gates[b * 36 + 10] = rnnc_sigmoid(a_lstm_z[b * 36 + 10] + w_lstm_bias[10]);
     a_lstm_gates[b * 36 + 11] = rnnc_sigmoid(a_lstm_z[b * 36 + 11] + w_lstm_bias[11]);
     a_lstm_c[b * 9] = a_lstm_gates[b * 36] * a_lstm_gates[b * 36 + 6];
     a_lstm_c[b * 9 + 1] = a_lstm_gates[b * 36 + 1] * a_lstm_gates[b * 36 + 7];
     a_lstm_c[b * 9 + 2] = a_lstm_gates[b * 36 + 2] * a_lstm_gates[b * 36 + 8];
-    a_lstm_h[b * 9] = a_lstm_gates[b * 36 + 9] * tanhf(a_lstm_c[b * 9]);
-    a_lstm_h[b * 9 + 1] = a_lstm_gates[b * 36 + 10] * tanhf(a_lstm_c[b * 9 + 1]);
-    a_lstm_h[b * 9 + 2] = a_lstm_gates[b * 36 + 11] * tanhf(a_lstm_c[b * 9 + 2]);
+    a_lstm_h[b * 9] = a_lstm_gates[b * 36 + 9] * rnnc_tanhf(a_lstm_c[b * 9]);
+    a_lstm_h[b * 9 + 1] = a_lstm_gates[b * 36 + 10] * rnnc_tanhf(a_lstm_c[b * 9 + 1]);
+    a_lstm_h[b * 9 + 2] = a_lstm_gates[b * 36 + 11] * rnnc_tanhf(a_lstm_c[b * 9 + 2]);
     for (int t = 1; t <= 2; ++t) {
       a_lstm_z[b * 36 + t * 12] += a_lstm_h[b * 9 + t * 3 - 3] * w_lstm_recurrent_kernel[0] +
                                    a_lstm_h[b * 9 + t * 3 - 2] * w_lstm_recurrent_kernel[12] +
@@ -194,9 +194,12 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
           rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 4] + w_lstm_bias[4]);
       a_lstm_gates[b * 36 + t * 12 + 5] =
           rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 5] + w_lstm_bias[5]);
-      a_lstm_gates[b * 36 + t * 12 + 6] = tanhf(a_lstm_z[b * 36 + t * 12 + 6] + w_lstm_bias[6]);
-      a_lstm_gates[b * 36 + t * 12 + 7] = tanhf(a_lstm_z[b * 36 + t * 12 + 7] + w_lstm_bias[7]);
-      a_lstm_gates[b * 36 + t * 12 + 8] = tanhf(a_lstm_z[b * 36 + t * 12 + 8] + w_lstm_bias[8]);
+      a_lstm_gates[b * 36 + t * 12 + 6] =
+          rnnc_tanhf(a_lstm_z[b * 36 + t * 12 + 6] + w_lstm_bias[6]);
+      a_lstm_gates[b * 36 + t * 12 + 7] =
+          rnnc_tanhf(a_lstm_z[b * 36 + t * 12 + 7] + w_lstm_bias[7]);
+      a_lstm_gates[b * 36 + t * 12 + 8] =
+          rnnc_tanhf(a_lstm_z[b * 36 + t * 12 + 8] + w_lstm_bias[8]);
       a_lstm_gates[b * 36 + t * 12 + 9] =
           rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + 9] + w_lstm_bias[9]);
       a_lstm_gates[b * 36 + t * 12 + 10] =
@@ -211,11 +214,12 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
       a_lstm_c[b * 9 + t * 3 + 2] =
           (a_lstm_gates[b * 36 + t * 12 + 5] * a_lstm_c[b * 9 + t * 3 - 1] +
            a_lstm_gates[b * 36 + t * 12 + 2] * a_lstm_gates[b * 36 + t * 12 + 8]);
-      a_lstm_h[b * 9 + t * 3] = a_lstm_gates[b * 36 + t * 12 + 9] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      a_lstm_h[b * 9 + t * 3] =
+          a_lstm_gates[b * 36 + t * 12 + 9] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3]);
       a_lstm_h[b * 9 + t * 3 + 1] =
-          a_lstm_gates[b * 36 + t * 12 + 10] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+          a_lstm_gates[b * 36 + t * 12 + 10] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
       a_lstm_h[b * 9 + t * 3 + 2] =
-          a_lstm_gates[b * 36 + t * 12 + 11] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
+          a_lstm_gates[b * 36 + t * 12 + 11] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
     }
     a_dense_z[b * 9] = a_lstm_h[b * 9] * w_dense_kernel[0] +
                        a_lstm_h[b * 9 + 1] * w_dense_kernel[3] +
@@ -529,20 +533,23 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
                          a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
                          a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_lstm_gates[b * 36 + t * 12 + 9] = d_lstm_h[b * 9 + t * 3] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      d_lstm_gates[b * 36 + t * 12 + 9] =
+          d_lstm_h[b * 9 + t * 3] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3]);
       d_lstm_gates[b * 36 + t * 12 + 10] =
-          d_lstm_h[b * 9 + t * 3 + 1] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+          d_lstm_h[b * 9 + t * 3 + 1] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
       d_lstm_gates[b * 36 + t * 12 + 11] =
-          d_lstm_h[b * 9 + t * 3 + 2] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
+          d_lstm_h[b * 9 + t * 3 + 2] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
       d_lstm_c[b * 9 + t * 3] +=
           d_lstm_h[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 9] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3]) * tanhf(a_lstm_c[b * 9 + t * 3]));
-      d_lstm_c[b * 9 + t * 3 + 1] +=
-          d_lstm_h[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 10] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 1]) * tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
-      d_lstm_c[b * 9 + t * 3 + 2] +=
-          d_lstm_h[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 11] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 2]) * tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3]) * rnnc_tanhf(a_lstm_c[b * 9 + t * 3]));
+      d_lstm_c[b * 9 + t * 3 + 1] += d_lstm_h[b * 9 + t * 3 + 1] *
+                                     a_lstm_gates[b * 36 + t * 12 + 10] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
+      d_lstm_c[b * 9 + t * 3 + 2] += d_lstm_h[b * 9 + t * 3 + 2] *
+                                     a_lstm_gates[b * 36 + t * 12 + 11] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
       d_lstm_gates[b * 36 + t * 12 + 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_c[b * 9 + t * 3 - 3];
       d_lstm_gates[b * 36 + t * 12 + 4] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_c[b * 9 + t * 3 - 2];
       d_lstm_gates[b * 36 + t * 12 + 5] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_c[b * 9 + t * 3 - 1];
@@ -694,15 +701,17 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
       g_lstm_recurrent_kernel[34] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 10];
       g_lstm_recurrent_kernel[35] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 11];
     }
-    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * tanhf(a_lstm_c[b * 9]);
-    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * tanhf(a_lstm_c[b * 9 + 1]);
-    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * tanhf(a_lstm_c[b * 9 + 2]);
+    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * rnnc_tanhf(a_lstm_c[b * 9]);
+    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * rnnc_tanhf(a_lstm_c[b * 9 + 1]);
+    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * rnnc_tanhf(a_lstm_c[b * 9 + 2]);
     d_lstm_c[b * 9] += d_lstm_h[b * 9] * a_lstm_gates[b * 36 + 9] *
-                       (1.0f - tanhf(a_lstm_c[b * 9]) * tanhf(a_lstm_c[b * 9]));
-    d_lstm_c[b * 9 + 1] += d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
-                           (1.0f - tanhf(a_lstm_c[b * 9 + 1]) * tanhf(a_lstm_c[b * 9 + 1]));
-    d_lstm_c[b * 9 + 2] += d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
-                           (1.0f - tanhf(a_lstm_c[b * 9 + 2]) * tanhf(a_lstm_c[b * 9 + 2]));
+                       (1.0f - rnnc_tanhf(a_lstm_c[b * 9]) * rnnc_tanhf(a_lstm_c[b * 9]));
+    d_lstm_c[b * 9 + 1] +=
+        d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + 1]) * rnnc_tanhf(a_lstm_c[b * 9 + 1]));
+    d_lstm_c[b * 9 + 2] +=
+        d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + 2]) * rnnc_tanhf(a_lstm_c[b * 9 + 2]));
     d_lstm_gates[b * 36] = d_lstm_c[b * 9] * a_lstm_gates[b * 36 + 6];
     d_lstm_gates[b * 36 + 1] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 7];
     d_lstm_gates[b * 36 + 2] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 8];
@@ -1008,20 +1017,23 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
                          a_lstm_h[b * 9 + 5] * d_dense_z[b * 9 + 5] +
                          a_lstm_h[b * 9 + 8] * d_dense_z[b * 9 + 8];
     for (int t = 2; t >= 1; --t) {
-      d_lstm_gates[b * 36 + t * 12 + 9] = d_lstm_h[b * 9 + t * 3] * tanhf(a_lstm_c[b * 9 + t * 3]);
+      d_lstm_gates[b * 36 + t * 12 + 9] =
+          d_lstm_h[b * 9 + t * 3] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3]);
       d_lstm_gates[b * 36 + t * 12 + 10] =
-          d_lstm_h[b * 9 + t * 3 + 1] * tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
+          d_lstm_h[b * 9 + t * 3 + 1] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]);
       d_lstm_gates[b * 36 + t * 12 + 11] =
-          d_lstm_h[b * 9 + t * 3 + 2] * tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
+          d_lstm_h[b * 9 + t * 3 + 2] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]);
       d_lstm_c[b * 9 + t * 3] +=
           d_lstm_h[b * 9 + t * 3] * a_lstm_gates[b * 36 + t * 12 + 9] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3]) * tanhf(a_lstm_c[b * 9 + t * 3]));
-      d_lstm_c[b * 9 + t * 3 + 1] +=
-          d_lstm_h[b * 9 + t * 3 + 1] * a_lstm_gates[b * 36 + t * 12 + 10] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 1]) * tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
-      d_lstm_c[b * 9 + t * 3 + 2] +=
-          d_lstm_h[b * 9 + t * 3 + 2] * a_lstm_gates[b * 36 + t * 12 + 11] *
-          (1.0f - tanhf(a_lstm_c[b * 9 + t * 3 + 2]) * tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3]) * rnnc_tanhf(a_lstm_c[b * 9 + t * 3]));
+      d_lstm_c[b * 9 + t * 3 + 1] += d_lstm_h[b * 9 + t * 3 + 1] *
+                                     a_lstm_gates[b * 36 + t * 12 + 10] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 1]));
+      d_lstm_c[b * 9 + t * 3 + 2] += d_lstm_h[b * 9 + t * 3 + 2] *
+                                     a_lstm_gates[b * 36 + t * 12 + 11] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + 2]));
       d_lstm_gates[b * 36 + t * 12 + 3] = d_lstm_c[b * 9 + t * 3] * a_lstm_c[b * 9 + t * 3 - 3];
       d_lstm_gates[b * 36 + t * 12 + 4] = d_lstm_c[b * 9 + t * 3 + 1] * a_lstm_c[b * 9 + t * 3 - 2];
       d_lstm_gates[b * 36 + t * 12 + 5] = d_lstm_c[b * 9 + t * 3 + 2] * a_lstm_c[b * 9 + t * 3 - 1];
@@ -1173,15 +1185,17 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
       g_lstm_recurrent_kernel[34] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 10];
       g_lstm_recurrent_kernel[35] += a_lstm_h[b * 9 + t * 3 - 1] * d_lstm_z[b * 36 + t * 12 + 11];
     }
-    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * tanhf(a_lstm_c[b * 9]);
-    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * tanhf(a_lstm_c[b * 9 + 1]);
-    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * tanhf(a_lstm_c[b * 9 + 2]);
+    d_lstm_gates[b * 36 + 9] = d_lstm_h[b * 9] * rnnc_tanhf(a_lstm_c[b * 9]);
+    d_lstm_gates[b * 36 + 10] = d_lstm_h[b * 9 + 1] * rnnc_tanhf(a_lstm_c[b * 9 + 1]);
+    d_lstm_gates[b * 36 + 11] = d_lstm_h[b * 9 + 2] * rnnc_tanhf(a_lstm_c[b * 9 + 2]);
     d_lstm_c[b * 9] += d_lstm_h[b * 9] * a_lstm_gates[b * 36 + 9] *
-                       (1.0f - tanhf(a_lstm_c[b * 9]) * tanhf(a_lstm_c[b * 9]));
-    d_lstm_c[b * 9 + 1] += d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
-                           (1.0f - tanhf(a_lstm_c[b * 9 + 1]) * tanhf(a_lstm_c[b * 9 + 1]));
-    d_lstm_c[b * 9 + 2] += d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
-                           (1.0f - tanhf(a_lstm_c[b * 9 + 2]) * tanhf(a_lstm_c[b * 9 + 2]));
+                       (1.0f - rnnc_tanhf(a_lstm_c[b * 9]) * rnnc_tanhf(a_lstm_c[b * 9]));
+    d_lstm_c[b * 9 + 1] +=
+        d_lstm_h[b * 9 + 1] * a_lstm_gates[b * 36 + 10] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + 1]) * rnnc_tanhf(a_lstm_c[b * 9 + 1]));
+    d_lstm_c[b * 9 + 2] +=
+        d_lstm_h[b * 9 + 2] * a_lstm_gates[b * 36 + 11] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + 2]) * rnnc_tanhf(a_lstm_c[b * 9 + 2]));
     d_lstm_gates[b * 36] = d_lstm_c[b * 9] * a_lstm_gates[b * 36 + 6];
     d_lstm_gates[b * 36 + 1] = d_lstm_c[b * 9 + 1] * a_lstm_gates[b * 36 + 7];
     d_lstm_gates[b * 36 + 2] = d_lstm_c[b * 9 + 2] * a_lstm_gates[b * 36 + 8];
@@ -1413,18 +1427,18 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
   a_lstm_gates[3] = rnnc_sigmoid(a_lstm_z[3] + w_lstm_bias[3]);
   a_lstm_gates[4] = rnnc_sigmoid(a_lstm_z[4] + w_lstm_bias[4]);
   a_lstm_gates[5] = rnnc_sigmoid(a_lstm_z[5] + w_lstm_bias[5]);
-  a_lstm_gates[6] = tanhf(a_lstm_z[6] + w_lstm_bias[6]);
-  a_lstm_gates[7] = tanhf(a_lstm_z[7] + w_lstm_bias[7]);
-  a_lstm_gates[8] = tanhf(a_lstm_z[8] + w_lstm_bias[8]);
+  a_lstm_gates[6] = rnnc_tanhf(a_lstm_z[6] + w_lstm_bias[6]);
+  a_lstm_gates[7] = rnnc_tanhf(a_lstm_z[7] + w_lstm_bias[7]);
+  a_lstm_gates[8] = rnnc_tanhf(a_lstm_z[8] + w_lstm_bias[8]);
   a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
   a_lstm_gates[10] = rnnc_sigmoid(a_lstm_z[10] + w_lstm_bias[10]);
   a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
   a_lstm_c[0] = (a_lstm_gates[3] * state_lstm[3] + a_lstm_gates[0] * a_lstm_gates[6]);
   a_lstm_c[1] = (a_lstm_gates[4] * state_lstm[4] + a_lstm_gates[1] * a_lstm_gates[7]);
   a_lstm_c[2] = (a_lstm_gates[5] * state_lstm[5] + a_lstm_gates[2] * a_lstm_gates[8]);
-  a_lstm_h[0] = a_lstm_gates[9] * tanhf(a_lstm_c[0]);
-  a_lstm_h[1] = a_lstm_gates[10] * tanhf(a_lstm_c[1]);
-  a_lstm_h[2] = a_lstm_gates[11] * tanhf(a_lstm_c[2]);
+  a_lstm_h[0] = a_lstm_gates[9] * rnnc_tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[10] * rnnc_tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[11] * rnnc_tanhf(a_lstm_c[2]);
   a_dense_z[0] = a_lstm_h[0] * w_dense_kernel[0] + a_lstm_h[1] * w_dense_kernel[3] +
                  a_lstm_h[2] * w_dense_kernel[6];
   a_dense_z[1] = a_lstm_h[0] * w_dense_kernel[1] + a_lstm_h[1] * w_dense_kernel[4] +

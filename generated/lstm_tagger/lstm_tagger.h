@@ -49,7 +49,7 @@ typedef struct {
   float d_dense_z[32][9];
   float d_dense_logits[32][9];
   float d_dense_y[32][9];
-  float wt_lstm_kernel[48]; /* lstm/kernel transposed */
+  float wt_lstm_kernel[48]; /* a weight, transposed */
   float y[32 * 9];
   float dloss[32 * 9];
   float dx_sink[32 * 12];

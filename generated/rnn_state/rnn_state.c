@@ -74,9 +74,9 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
         a_x[b * 2] * w_simple_rnn_kernel[1] + a_x[b * 2 + 1] * w_simple_rnn_kernel[4];
     a_simple_rnn_z[b * 3 + 2] =
         a_x[b * 2] * w_simple_rnn_kernel[2] + a_x[b * 2 + 1] * w_simple_rnn_kernel[5];
-    a_simple_rnn_h[b * 3] = tanhf(a_simple_rnn_z[b * 3] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 3 + 1] = tanhf(a_simple_rnn_z[b * 3 + 1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 3 + 2] = tanhf(a_simple_rnn_z[b * 3 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 3] = rnnc_tanhf(a_simple_rnn_z[b * 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 3 + 1] = rnnc_tanhf(a_simple_rnn_z[b * 3 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 3 + 2] = rnnc_tanhf(a_simple_rnn_z[b * 3 + 2] + w_simple_rnn_bias[2]);
     y_b[b * 6] = a_simple_rnn_h[b * 3];
     y_b[b * 6 + 1] = a_simple_rnn_h[b * 3 + 1];
     y_b[b * 6 + 2] = a_simple_rnn_h[b * 3 + 2];
@@ -192,9 +192,9 @@ void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, cons
   a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
                        state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
                        state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
-  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_simple_rnn_h[0] = rnnc_tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = rnnc_tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = rnnc_tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
   state_simple_rnn[0] = a_simple_rnn_h[0];
   state_simple_rnn[1] = a_simple_rnn_h[1];
   state_simple_rnn[2] = a_simple_rnn_h[2];

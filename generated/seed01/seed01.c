@@ -100,9 +100,9 @@ void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, f
         a_x[b * 20 + 14] * w_simple_rnn_kernel[14] + a_x[b * 20 + 15] * w_simple_rnn_kernel[17] +
         a_x[b * 20 + 16] * w_simple_rnn_kernel[20] + a_x[b * 20 + 17] * w_simple_rnn_kernel[23] +
         a_x[b * 20 + 18] * w_simple_rnn_kernel[26] + a_x[b * 20 + 19] * w_simple_rnn_kernel[29];
-    a_simple_rnn_h[b * 6] = tanhf(a_simple_rnn_z[b * 6] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 6 + 1] = tanhf(a_simple_rnn_z[b * 6 + 1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 6 + 2] = tanhf(a_simple_rnn_z[b * 6 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 6] = rnnc_tanhf(a_simple_rnn_z[b * 6] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 6 + 1] = rnnc_tanhf(a_simple_rnn_z[b * 6 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 6 + 2] = rnnc_tanhf(a_simple_rnn_z[b * 6 + 2] + w_simple_rnn_bias[2]);
     a_simple_rnn_z[b * 6 + 3] += a_simple_rnn_h[b * 6] * w_simple_rnn_recurrent_kernel[0] +
                                  a_simple_rnn_h[b * 6 + 1] * w_simple_rnn_recurrent_kernel[3] +
                                  a_simple_rnn_h[b * 6 + 2] * w_simple_rnn_recurrent_kernel[6];
@@ -112,9 +112,9 @@ void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, f
     a_simple_rnn_z[b * 6 + 5] += a_simple_rnn_h[b * 6] * w_simple_rnn_recurrent_kernel[2] +
                                  a_simple_rnn_h[b * 6 + 1] * w_simple_rnn_recurrent_kernel[5] +
                                  a_simple_rnn_h[b * 6 + 2] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[b * 6 + 3] = tanhf(a_simple_rnn_z[b * 6 + 3] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 6 + 4] = tanhf(a_simple_rnn_z[b * 6 + 4] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 6 + 5] = tanhf(a_simple_rnn_z[b * 6 + 5] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 6 + 3] = rnnc_tanhf(a_simple_rnn_z[b * 6 + 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 6 + 4] = rnnc_tanhf(a_simple_rnn_z[b * 6 + 4] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 6 + 5] = rnnc_tanhf(a_simple_rnn_z[b * 6 + 5] + w_simple_rnn_bias[2]);
     y_b[b * 3] = a_simple_rnn_h[b * 6 + 3];
     y_b[b * 3 + 1] = a_simple_rnn_h[b * 6 + 4];
     y_b[b * 3 + 2] = a_simple_rnn_h[b * 6 + 5];
@@ -374,9 +374,9 @@ void seed01_stream_step(const seed01_params *p, seed01_stream *st, const float *
   a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
                        state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
                        state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
-  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_simple_rnn_h[0] = rnnc_tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = rnnc_tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = rnnc_tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
   state_simple_rnn[0] = a_simple_rnn_h[0];
   state_simple_rnn[1] = a_simple_rnn_h[1];
   state_simple_rnn[2] = a_simple_rnn_h[2];

@@ -120,14 +120,14 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
     }
   }
   for (int b = 0; b < n; ++b) {
-    a_simple_rnn_h[b * 80] = tanhf(a_simple_rnn_z[b * 80] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 80 + 1] = tanhf(a_simple_rnn_z[b * 80 + 1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 80 + 2] = tanhf(a_simple_rnn_z[b * 80 + 2] + w_simple_rnn_bias[2]);
-    a_simple_rnn_h[b * 80 + 3] = tanhf(a_simple_rnn_z[b * 80 + 3] + w_simple_rnn_bias[3]);
-    a_simple_rnn_h[b * 80 + 4] = tanhf(a_simple_rnn_z[b * 80 + 4] + w_simple_rnn_bias[4]);
-    a_simple_rnn_h[b * 80 + 5] = tanhf(a_simple_rnn_z[b * 80 + 5] + w_simple_rnn_bias[5]);
-    a_simple_rnn_h[b * 80 + 6] = tanhf(a_simple_rnn_z[b * 80 + 6] + w_simple_rnn_bias[6]);
-    a_simple_rnn_h[b * 80 + 7] = tanhf(a_simple_rnn_z[b * 80 + 7] + w_simple_rnn_bias[7]);
+    a_simple_rnn_h[b * 80] = rnnc_tanhf(a_simple_rnn_z[b * 80] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 80 + 1] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 80 + 2] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 80 + 3] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 3] + w_simple_rnn_bias[3]);
+    a_simple_rnn_h[b * 80 + 4] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 4] + w_simple_rnn_bias[4]);
+    a_simple_rnn_h[b * 80 + 5] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 5] + w_simple_rnn_bias[5]);
+    a_simple_rnn_h[b * 80 + 6] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 6] + w_simple_rnn_bias[6]);
+    a_simple_rnn_h[b * 80 + 7] = rnnc_tanhf(a_simple_rnn_z[b * 80 + 7] + w_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_simple_rnn_z[b * 80 + t * 8] +=
           a_simple_rnn_h[b * 80 + t * 8 - 8] * w_simple_rnn_recurrent_kernel[0] +
@@ -201,21 +201,22 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
           a_simple_rnn_h[b * 80 + t * 8 - 3] * w_simple_rnn_recurrent_kernel[47] +
           a_simple_rnn_h[b * 80 + t * 8 - 2] * w_simple_rnn_recurrent_kernel[55] +
           a_simple_rnn_h[b * 80 + t * 8 - 1] * w_simple_rnn_recurrent_kernel[63];
-      a_simple_rnn_h[b * 80 + t * 8] = tanhf(a_simple_rnn_z[b * 80 + t * 8] + w_simple_rnn_bias[0]);
+      a_simple_rnn_h[b * 80 + t * 8] =
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8] + w_simple_rnn_bias[0]);
       a_simple_rnn_h[b * 80 + t * 8 + 1] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 1] + w_simple_rnn_bias[1]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 1] + w_simple_rnn_bias[1]);
       a_simple_rnn_h[b * 80 + t * 8 + 2] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 2] + w_simple_rnn_bias[2]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 2] + w_simple_rnn_bias[2]);
       a_simple_rnn_h[b * 80 + t * 8 + 3] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 3] + w_simple_rnn_bias[3]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 3] + w_simple_rnn_bias[3]);
       a_simple_rnn_h[b * 80 + t * 8 + 4] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 4] + w_simple_rnn_bias[4]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 4] + w_simple_rnn_bias[4]);
       a_simple_rnn_h[b * 80 + t * 8 + 5] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 5] + w_simple_rnn_bias[5]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 5] + w_simple_rnn_bias[5]);
       a_simple_rnn_h[b * 80 + t * 8 + 6] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 6] + w_simple_rnn_bias[6]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 6] + w_simple_rnn_bias[6]);
       a_simple_rnn_h[b * 80 + t * 8 + 7] =
-          tanhf(a_simple_rnn_z[b * 80 + t * 8 + 7] + w_simple_rnn_bias[7]);
+          rnnc_tanhf(a_simple_rnn_z[b * 80 + t * 8 + 7] + w_simple_rnn_bias[7]);
     }
   }
   {
@@ -263,14 +264,21 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
     }
   }
   for (int b = 0; b < n; ++b) {
-    a_simple_rnn_1_h[b * 80] = tanhf(a_simple_rnn_1_z[b * 80] + w_simple_rnn_1_bias[0]);
-    a_simple_rnn_1_h[b * 80 + 1] = tanhf(a_simple_rnn_1_z[b * 80 + 1] + w_simple_rnn_1_bias[1]);
-    a_simple_rnn_1_h[b * 80 + 2] = tanhf(a_simple_rnn_1_z[b * 80 + 2] + w_simple_rnn_1_bias[2]);
-    a_simple_rnn_1_h[b * 80 + 3] = tanhf(a_simple_rnn_1_z[b * 80 + 3] + w_simple_rnn_1_bias[3]);
-    a_simple_rnn_1_h[b * 80 + 4] = tanhf(a_simple_rnn_1_z[b * 80 + 4] + w_simple_rnn_1_bias[4]);
-    a_simple_rnn_1_h[b * 80 + 5] = tanhf(a_simple_rnn_1_z[b * 80 + 5] + w_simple_rnn_1_bias[5]);
-    a_simple_rnn_1_h[b * 80 + 6] = tanhf(a_simple_rnn_1_z[b * 80 + 6] + w_simple_rnn_1_bias[6]);
-    a_simple_rnn_1_h[b * 80 + 7] = tanhf(a_simple_rnn_1_z[b * 80 + 7] + w_simple_rnn_1_bias[7]);
+    a_simple_rnn_1_h[b * 80] = rnnc_tanhf(a_simple_rnn_1_z[b * 80] + w_simple_rnn_1_bias[0]);
+    a_simple_rnn_1_h[b * 80 + 1] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 1] + w_simple_rnn_1_bias[1]);
+    a_simple_rnn_1_h[b * 80 + 2] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 2] + w_simple_rnn_1_bias[2]);
+    a_simple_rnn_1_h[b * 80 + 3] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 3] + w_simple_rnn_1_bias[3]);
+    a_simple_rnn_1_h[b * 80 + 4] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 4] + w_simple_rnn_1_bias[4]);
+    a_simple_rnn_1_h[b * 80 + 5] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 5] + w_simple_rnn_1_bias[5]);
+    a_simple_rnn_1_h[b * 80 + 6] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 6] + w_simple_rnn_1_bias[6]);
+    a_simple_rnn_1_h[b * 80 + 7] =
+        rnnc_tanhf(a_simple_rnn_1_z[b * 80 + 7] + w_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_simple_rnn_1_z[b * 80 + t * 8] +=
           a_simple_rnn_1_h[b * 80 + t * 8 - 8] * w_simple_rnn_1_recurrent_kernel[0] +
@@ -345,21 +353,21 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
           a_simple_rnn_1_h[b * 80 + t * 8 - 2] * w_simple_rnn_1_recurrent_kernel[55] +
           a_simple_rnn_1_h[b * 80 + t * 8 - 1] * w_simple_rnn_1_recurrent_kernel[63];
       a_simple_rnn_1_h[b * 80 + t * 8] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8] + w_simple_rnn_1_bias[0]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8] + w_simple_rnn_1_bias[0]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 1] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 1] + w_simple_rnn_1_bias[1]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 1] + w_simple_rnn_1_bias[1]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 2] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 2] + w_simple_rnn_1_bias[2]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 2] + w_simple_rnn_1_bias[2]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 3] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 3] + w_simple_rnn_1_bias[3]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 3] + w_simple_rnn_1_bias[3]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 4] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 4] + w_simple_rnn_1_bias[4]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 4] + w_simple_rnn_1_bias[4]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 5] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 5] + w_simple_rnn_1_bias[5]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 5] + w_simple_rnn_1_bias[5]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 6] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 6] + w_simple_rnn_1_bias[6]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 6] + w_simple_rnn_1_bias[6]);
       a_simple_rnn_1_h[b * 80 + t * 8 + 7] =
-          tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 7] + w_simple_rnn_1_bias[7]);
+          rnnc_tanhf(a_simple_rnn_1_z[b * 80 + t * 8 + 7] + w_simple_rnn_1_bias[7]);
     }
     for (int r = 0; r < 10; ++r) {
       for (int c = 0; c < 8; ++c) {
@@ -1375,14 +1383,14 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
                        state_simple_rnn[5] * w_simple_rnn_recurrent_kernel[47] +
                        state_simple_rnn[6] * w_simple_rnn_recurrent_kernel[55] +
                        state_simple_rnn[7] * w_simple_rnn_recurrent_kernel[63];
-  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
-  a_simple_rnn_h[3] = tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[3]);
-  a_simple_rnn_h[4] = tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[4]);
-  a_simple_rnn_h[5] = tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[5]);
-  a_simple_rnn_h[6] = tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[6]);
-  a_simple_rnn_h[7] = tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[7]);
+  a_simple_rnn_h[0] = rnnc_tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = rnnc_tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = rnnc_tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_simple_rnn_h[3] = rnnc_tanhf(a_simple_rnn_z[3] + w_simple_rnn_bias[3]);
+  a_simple_rnn_h[4] = rnnc_tanhf(a_simple_rnn_z[4] + w_simple_rnn_bias[4]);
+  a_simple_rnn_h[5] = rnnc_tanhf(a_simple_rnn_z[5] + w_simple_rnn_bias[5]);
+  a_simple_rnn_h[6] = rnnc_tanhf(a_simple_rnn_z[6] + w_simple_rnn_bias[6]);
+  a_simple_rnn_h[7] = rnnc_tanhf(a_simple_rnn_z[7] + w_simple_rnn_bias[7]);
   a_simple_rnn_1_z[0] =
       a_simple_rnn_h[0] * w_simple_rnn_1_kernel[0] + a_simple_rnn_h[1] * w_simple_rnn_1_kernel[8] +
       a_simple_rnn_h[2] * w_simple_rnn_1_kernel[16] +
@@ -1503,14 +1511,14 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
                          state_simple_rnn_1[5] * w_simple_rnn_1_recurrent_kernel[47] +
                          state_simple_rnn_1[6] * w_simple_rnn_1_recurrent_kernel[55] +
                          state_simple_rnn_1[7] * w_simple_rnn_1_recurrent_kernel[63];
-  a_simple_rnn_1_h[0] = tanhf(a_simple_rnn_1_z[0] + w_simple_rnn_1_bias[0]);
-  a_simple_rnn_1_h[1] = tanhf(a_simple_rnn_1_z[1] + w_simple_rnn_1_bias[1]);
-  a_simple_rnn_1_h[2] = tanhf(a_simple_rnn_1_z[2] + w_simple_rnn_1_bias[2]);
-  a_simple_rnn_1_h[3] = tanhf(a_simple_rnn_1_z[3] + w_simple_rnn_1_bias[3]);
-  a_simple_rnn_1_h[4] = tanhf(a_simple_rnn_1_z[4] + w_simple_rnn_1_bias[4]);
-  a_simple_rnn_1_h[5] = tanhf(a_simple_rnn_1_z[5] + w_simple_rnn_1_bias[5]);
-  a_simple_rnn_1_h[6] = tanhf(a_simple_rnn_1_z[6] + w_simple_rnn_1_bias[6]);
-  a_simple_rnn_1_h[7] = tanhf(a_simple_rnn_1_z[7] + w_simple_rnn_1_bias[7]);
+  a_simple_rnn_1_h[0] = rnnc_tanhf(a_simple_rnn_1_z[0] + w_simple_rnn_1_bias[0]);
+  a_simple_rnn_1_h[1] = rnnc_tanhf(a_simple_rnn_1_z[1] + w_simple_rnn_1_bias[1]);
+  a_simple_rnn_1_h[2] = rnnc_tanhf(a_simple_rnn_1_z[2] + w_simple_rnn_1_bias[2]);
+  a_simple_rnn_1_h[3] = rnnc_tanhf(a_simple_rnn_1_z[3] + w_simple_rnn_1_bias[3]);
+  a_simple_rnn_1_h[4] = rnnc_tanhf(a_simple_rnn_1_z[4] + w_simple_rnn_1_bias[4]);
+  a_simple_rnn_1_h[5] = rnnc_tanhf(a_simple_rnn_1_z[5] + w_simple_rnn_1_bias[5]);
+  a_simple_rnn_1_h[6] = rnnc_tanhf(a_simple_rnn_1_z[6] + w_simple_rnn_1_bias[6]);
+  a_simple_rnn_1_h[7] = rnnc_tanhf(a_simple_rnn_1_z[7] + w_simple_rnn_1_bias[7]);
   state_simple_rnn[0] = a_simple_rnn_h[0];
   state_simple_rnn[1] = a_simple_rnn_h[1];
   state_simple_rnn[2] = a_simple_rnn_h[2];

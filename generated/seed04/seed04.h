@@ -43,8 +43,8 @@ typedef struct {
   float d_simple_rnn_h[32][80];
   float d_simple_rnn_1_z[32][80];
   float d_simple_rnn_1_h[32][80];
-  float wt_simple_rnn_1_kernel[64]; /* simple_rnn_1/kernel transposed */
-  float wt_simple_rnn_kernel[40];   /* simple_rnn/kernel transposed */
+  float wt_simple_rnn_1_kernel[64]; /* a weight, transposed */
+  float wt_simple_rnn_kernel[40];   /* a weight, transposed */
   float y[32 * 80];
   float dloss[32 * 80];
   float dx_sink[32 * 50];

@@ -138,29 +138,29 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
     }
   }
   for (int b = 0; b < n; ++b) {
-    a_bidirectional_forward_simple_rnn_h[b * 80] = tanhf(
+    a_bidirectional_forward_simple_rnn_h[b * 80] = rnnc_tanhf(
         a_bidirectional_forward_simple_rnn_z[b * 80] + w_bidirectional_forward_simple_rnn_bias[0]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 1] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 1] +
-              w_bidirectional_forward_simple_rnn_bias[1]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 1] +
+                   w_bidirectional_forward_simple_rnn_bias[1]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 2] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 2] +
-              w_bidirectional_forward_simple_rnn_bias[2]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 2] +
+                   w_bidirectional_forward_simple_rnn_bias[2]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 3] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 3] +
-              w_bidirectional_forward_simple_rnn_bias[3]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 3] +
+                   w_bidirectional_forward_simple_rnn_bias[3]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 4] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 4] +
-              w_bidirectional_forward_simple_rnn_bias[4]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 4] +
+                   w_bidirectional_forward_simple_rnn_bias[4]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 5] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 5] +
-              w_bidirectional_forward_simple_rnn_bias[5]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 5] +
+                   w_bidirectional_forward_simple_rnn_bias[5]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 6] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 6] +
-              w_bidirectional_forward_simple_rnn_bias[6]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 6] +
+                   w_bidirectional_forward_simple_rnn_bias[6]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 7] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 7] +
-              w_bidirectional_forward_simple_rnn_bias[7]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 7] +
+                   w_bidirectional_forward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +=
           a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
@@ -299,29 +299,29 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
           a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[63];
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +
-                w_bidirectional_forward_simple_rnn_bias[0]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +
+                     w_bidirectional_forward_simple_rnn_bias[0]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +
-                w_bidirectional_forward_simple_rnn_bias[1]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +
+                     w_bidirectional_forward_simple_rnn_bias[1]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +
-                w_bidirectional_forward_simple_rnn_bias[2]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +
+                     w_bidirectional_forward_simple_rnn_bias[2]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +
-                w_bidirectional_forward_simple_rnn_bias[3]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +
+                     w_bidirectional_forward_simple_rnn_bias[3]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +
-                w_bidirectional_forward_simple_rnn_bias[4]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +
+                     w_bidirectional_forward_simple_rnn_bias[4]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +
-                w_bidirectional_forward_simple_rnn_bias[5]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +
+                     w_bidirectional_forward_simple_rnn_bias[5]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +
-                w_bidirectional_forward_simple_rnn_bias[6]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +
+                     w_bidirectional_forward_simple_rnn_bias[6]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +
-                w_bidirectional_forward_simple_rnn_bias[7]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +
+                     w_bidirectional_forward_simple_rnn_bias[7]);
     }
   }
   {
@@ -370,29 +370,29 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_backward_simple_rnn_h[b * 80] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 72] +
-              w_bidirectional_backward_simple_rnn_bias[0]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 72] +
+                   w_bidirectional_backward_simple_rnn_bias[0]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 1] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 73] +
-              w_bidirectional_backward_simple_rnn_bias[1]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 73] +
+                   w_bidirectional_backward_simple_rnn_bias[1]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 2] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 74] +
-              w_bidirectional_backward_simple_rnn_bias[2]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 74] +
+                   w_bidirectional_backward_simple_rnn_bias[2]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 3] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 75] +
-              w_bidirectional_backward_simple_rnn_bias[3]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 75] +
+                   w_bidirectional_backward_simple_rnn_bias[3]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 4] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 76] +
-              w_bidirectional_backward_simple_rnn_bias[4]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 76] +
+                   w_bidirectional_backward_simple_rnn_bias[4]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 5] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 77] +
-              w_bidirectional_backward_simple_rnn_bias[5]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 77] +
+                   w_bidirectional_backward_simple_rnn_bias[5]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 6] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 78] +
-              w_bidirectional_backward_simple_rnn_bias[6]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 78] +
+                   w_bidirectional_backward_simple_rnn_bias[6]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 7] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 79] +
-              w_bidirectional_backward_simple_rnn_bias[7]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 79] +
+                   w_bidirectional_backward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +=
           a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
@@ -531,29 +531,29 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
           a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[63];
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +
-                w_bidirectional_backward_simple_rnn_bias[0]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +
+                     w_bidirectional_backward_simple_rnn_bias[0]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +
-                w_bidirectional_backward_simple_rnn_bias[1]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +
+                     w_bidirectional_backward_simple_rnn_bias[1]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +
-                w_bidirectional_backward_simple_rnn_bias[2]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +
+                     w_bidirectional_backward_simple_rnn_bias[2]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +
-                w_bidirectional_backward_simple_rnn_bias[3]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +
+                     w_bidirectional_backward_simple_rnn_bias[3]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +
-                w_bidirectional_backward_simple_rnn_bias[4]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +
+                     w_bidirectional_backward_simple_rnn_bias[4]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +
-                w_bidirectional_backward_simple_rnn_bias[5]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +
+                     w_bidirectional_backward_simple_rnn_bias[5]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +
-                w_bidirectional_backward_simple_rnn_bias[6]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +
+                     w_bidirectional_backward_simple_rnn_bias[6]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +
-                w_bidirectional_backward_simple_rnn_bias[7]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +
+                     w_bidirectional_backward_simple_rnn_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
       a_bidirectional_merged[b * 160 + t * 16] =

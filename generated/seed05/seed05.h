@@ -45,10 +45,8 @@ typedef struct {
   float d_bidirectional_backward_simple_rnn_z[32][80];
   float d_bidirectional_backward_simple_rnn_h[32][80];
   float d_bidirectional_merged[32][160];
-  float wt_bidirectional_backward_simple_rnn_kernel[40]; /* bidirectional/backward_simple_rnn/kernel
-                                                            transposed */
-  float wt_bidirectional_forward_simple_rnn_kernel[40];  /* bidirectional/forward_simple_rnn/kernel
-                                                            transposed */
+  float wt_bidirectional_backward_simple_rnn_kernel[40]; /* a weight, transposed */
+  float wt_bidirectional_forward_simple_rnn_kernel[40];  /* a weight, transposed */
   float y[32 * 160];
   float dloss[32 * 160];
   float dx_sink[32 * 50];

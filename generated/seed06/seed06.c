@@ -279,29 +279,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
     }
   }
   for (int b = 0; b < n; ++b) {
-    a_bidirectional_forward_simple_rnn_h[b * 80] = tanhf(
+    a_bidirectional_forward_simple_rnn_h[b * 80] = rnnc_tanhf(
         a_bidirectional_forward_simple_rnn_z[b * 80] + w_bidirectional_forward_simple_rnn_bias[0]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 1] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 1] +
-              w_bidirectional_forward_simple_rnn_bias[1]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 1] +
+                   w_bidirectional_forward_simple_rnn_bias[1]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 2] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 2] +
-              w_bidirectional_forward_simple_rnn_bias[2]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 2] +
+                   w_bidirectional_forward_simple_rnn_bias[2]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 3] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 3] +
-              w_bidirectional_forward_simple_rnn_bias[3]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 3] +
+                   w_bidirectional_forward_simple_rnn_bias[3]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 4] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 4] +
-              w_bidirectional_forward_simple_rnn_bias[4]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 4] +
+                   w_bidirectional_forward_simple_rnn_bias[4]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 5] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 5] +
-              w_bidirectional_forward_simple_rnn_bias[5]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 5] +
+                   w_bidirectional_forward_simple_rnn_bias[5]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 6] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 6] +
-              w_bidirectional_forward_simple_rnn_bias[6]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 6] +
+                   w_bidirectional_forward_simple_rnn_bias[6]);
     a_bidirectional_forward_simple_rnn_h[b * 80 + 7] =
-        tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 7] +
-              w_bidirectional_forward_simple_rnn_bias[7]);
+        rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + 7] +
+                   w_bidirectional_forward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +=
           a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 8] *
@@ -440,29 +440,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_forward_simple_rnn_recurrent_kernel[63];
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +
-                w_bidirectional_forward_simple_rnn_bias[0]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8] +
+                     w_bidirectional_forward_simple_rnn_bias[0]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +
-                w_bidirectional_forward_simple_rnn_bias[1]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 1] +
+                     w_bidirectional_forward_simple_rnn_bias[1]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +
-                w_bidirectional_forward_simple_rnn_bias[2]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 2] +
+                     w_bidirectional_forward_simple_rnn_bias[2]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +
-                w_bidirectional_forward_simple_rnn_bias[3]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 3] +
+                     w_bidirectional_forward_simple_rnn_bias[3]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +
-                w_bidirectional_forward_simple_rnn_bias[4]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 4] +
+                     w_bidirectional_forward_simple_rnn_bias[4]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +
-                w_bidirectional_forward_simple_rnn_bias[5]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 5] +
+                     w_bidirectional_forward_simple_rnn_bias[5]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +
-                w_bidirectional_forward_simple_rnn_bias[6]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 6] +
+                     w_bidirectional_forward_simple_rnn_bias[6]);
       a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +
-                w_bidirectional_forward_simple_rnn_bias[7]);
+          rnnc_tanhf(a_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + 7] +
+                     w_bidirectional_forward_simple_rnn_bias[7]);
     }
   }
   {
@@ -511,29 +511,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_backward_simple_rnn_h[b * 80] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 72] +
-              w_bidirectional_backward_simple_rnn_bias[0]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 72] +
+                   w_bidirectional_backward_simple_rnn_bias[0]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 1] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 73] +
-              w_bidirectional_backward_simple_rnn_bias[1]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 73] +
+                   w_bidirectional_backward_simple_rnn_bias[1]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 2] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 74] +
-              w_bidirectional_backward_simple_rnn_bias[2]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 74] +
+                   w_bidirectional_backward_simple_rnn_bias[2]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 3] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 75] +
-              w_bidirectional_backward_simple_rnn_bias[3]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 75] +
+                   w_bidirectional_backward_simple_rnn_bias[3]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 4] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 76] +
-              w_bidirectional_backward_simple_rnn_bias[4]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 76] +
+                   w_bidirectional_backward_simple_rnn_bias[4]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 5] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 77] +
-              w_bidirectional_backward_simple_rnn_bias[5]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 77] +
+                   w_bidirectional_backward_simple_rnn_bias[5]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 6] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 78] +
-              w_bidirectional_backward_simple_rnn_bias[6]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 78] +
+                   w_bidirectional_backward_simple_rnn_bias[6]);
     a_bidirectional_backward_simple_rnn_h[b * 80 + 7] =
-        tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 79] +
-              w_bidirectional_backward_simple_rnn_bias[7]);
+        rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + 79] +
+                   w_bidirectional_backward_simple_rnn_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +=
           a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 8] *
@@ -672,29 +672,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 - 1] *
               w_bidirectional_backward_simple_rnn_recurrent_kernel[63];
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +
-                w_bidirectional_backward_simple_rnn_bias[0]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 72] +
+                     w_bidirectional_backward_simple_rnn_bias[0]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +
-                w_bidirectional_backward_simple_rnn_bias[1]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 73] +
+                     w_bidirectional_backward_simple_rnn_bias[1]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +
-                w_bidirectional_backward_simple_rnn_bias[2]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 74] +
+                     w_bidirectional_backward_simple_rnn_bias[2]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +
-                w_bidirectional_backward_simple_rnn_bias[3]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 75] +
+                     w_bidirectional_backward_simple_rnn_bias[3]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +
-                w_bidirectional_backward_simple_rnn_bias[4]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 76] +
+                     w_bidirectional_backward_simple_rnn_bias[4]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +
-                w_bidirectional_backward_simple_rnn_bias[5]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 77] +
+                     w_bidirectional_backward_simple_rnn_bias[5]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +
-                w_bidirectional_backward_simple_rnn_bias[6]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 78] +
+                     w_bidirectional_backward_simple_rnn_bias[6]);
       a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +
-                w_bidirectional_backward_simple_rnn_bias[7]);
+          rnnc_tanhf(a_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + 79] +
+                     w_bidirectional_backward_simple_rnn_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
       a_bidirectional_merged[b * 160 + t * 16] =
@@ -777,29 +777,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[0]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[0]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 1] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 1] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[1]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 1] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[1]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 2] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 2] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[2]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 2] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[2]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 3] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 3] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[3]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 3] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[3]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 4] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 4] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[4]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 4] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[4]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 5] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 5] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[5]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 5] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[5]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 6] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 6] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[6]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 6] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[6]);
     a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + 7] =
-        tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 7] +
-              w_bidirectional_1_forward_simple_rnn_1_bias[7]);
+        rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + 7] +
+                   w_bidirectional_1_forward_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] +=
           a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
@@ -938,29 +938,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[63];
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[0]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[0]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[1]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 1] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[1]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[2]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 2] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[2]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[3]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 3] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[3]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[4]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 4] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[4]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[5]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 5] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[5]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[6]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 6] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[6]);
       a_bidirectional_1_forward_simple_rnn_1_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] +
-                w_bidirectional_1_forward_simple_rnn_1_bias[7]);
+          rnnc_tanhf(a_bidirectional_1_forward_simple_rnn_1_z[b * 80 + t * 8 + 7] +
+                     w_bidirectional_1_forward_simple_rnn_1_bias[7]);
     }
   }
   {
@@ -1009,29 +1009,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 72] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[0]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 72] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[0]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 1] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 73] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[1]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 73] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[1]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 2] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 74] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[2]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 74] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[2]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 3] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 75] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[3]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 75] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[3]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 4] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 76] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[4]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 76] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[4]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 5] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 77] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[5]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 77] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[5]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 6] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 78] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[6]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 78] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[6]);
     a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + 7] =
-        tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 79] +
-              w_bidirectional_1_backward_simple_rnn_1_bias[7]);
+        rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + 79] +
+                   w_bidirectional_1_backward_simple_rnn_1_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] +=
           a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 8] *
@@ -1170,29 +1170,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 - 1] *
               w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[63];
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[0]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 72] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[0]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[1]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 73] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[1]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[2]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 74] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[2]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[3]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 75] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[3]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[4]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 76] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[4]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[5]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 77] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[5]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[6]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 78] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[6]);
       a_bidirectional_1_backward_simple_rnn_1_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] +
-                w_bidirectional_1_backward_simple_rnn_1_bias[7]);
+          rnnc_tanhf(a_bidirectional_1_backward_simple_rnn_1_z[b * 80 + -t * 8 + 79] +
+                     w_bidirectional_1_backward_simple_rnn_1_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
       a_bidirectional_1_merged[b * 160 + t * 16] =
@@ -1275,29 +1275,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[0]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[0]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 1] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 1] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[1]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 1] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[1]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 2] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 2] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[2]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 2] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[2]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 3] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 3] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[3]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 3] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[3]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 4] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 4] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[4]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 4] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[4]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 5] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 5] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[5]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 5] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[5]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 6] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 6] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[6]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 6] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[6]);
     a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + 7] =
-        tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 7] +
-              w_bidirectional_2_forward_simple_rnn_2_bias[7]);
+        rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + 7] +
+                   w_bidirectional_2_forward_simple_rnn_2_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] +=
           a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
@@ -1436,29 +1436,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[63];
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[0]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[0]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[1]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 1] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[1]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[2]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 2] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[2]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[3]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 3] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[3]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[4]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 4] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[4]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[5]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 5] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[5]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[6]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 6] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[6]);
       a_bidirectional_2_forward_simple_rnn_2_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] +
-                w_bidirectional_2_forward_simple_rnn_2_bias[7]);
+          rnnc_tanhf(a_bidirectional_2_forward_simple_rnn_2_z[b * 80 + t * 8 + 7] +
+                     w_bidirectional_2_forward_simple_rnn_2_bias[7]);
     }
   }
   {
@@ -1507,29 +1507,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 72] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[0]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 72] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[0]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 1] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 73] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[1]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 73] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[1]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 2] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 74] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[2]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 74] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[2]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 3] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 75] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[3]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 75] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[3]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 4] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 76] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[4]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 76] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[4]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 5] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 77] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[5]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 77] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[5]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 6] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 78] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[6]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 78] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[6]);
     a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + 7] =
-        tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 79] +
-              w_bidirectional_2_backward_simple_rnn_2_bias[7]);
+        rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + 79] +
+                   w_bidirectional_2_backward_simple_rnn_2_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] +=
           a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 8] *
@@ -1668,29 +1668,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 - 1] *
               w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[63];
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[0]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 72] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[0]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[1]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 73] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[1]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[2]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 74] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[2]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[3]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 75] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[3]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[4]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 76] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[4]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[5]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 77] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[5]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[6]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 78] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[6]);
       a_bidirectional_2_backward_simple_rnn_2_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] +
-                w_bidirectional_2_backward_simple_rnn_2_bias[7]);
+          rnnc_tanhf(a_bidirectional_2_backward_simple_rnn_2_z[b * 80 + -t * 8 + 79] +
+                     w_bidirectional_2_backward_simple_rnn_2_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
       a_bidirectional_2_merged[b * 160 + t * 16] =
@@ -1773,29 +1773,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[0]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[0]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 1] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 1] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[1]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 1] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[1]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 2] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 2] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[2]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 2] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[2]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 3] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 3] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[3]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 3] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[3]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 4] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 4] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[4]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 4] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[4]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 5] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 5] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[5]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 5] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[5]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 6] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 6] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[6]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 6] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[6]);
     a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + 7] =
-        tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 7] +
-              w_bidirectional_3_forward_simple_rnn_3_bias[7]);
+        rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + 7] +
+                   w_bidirectional_3_forward_simple_rnn_3_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] +=
           a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
@@ -1934,29 +1934,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[63];
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[0]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[0]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[1]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 1] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[1]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[2]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 2] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[2]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[3]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 3] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[3]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[4]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 4] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[4]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[5]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 5] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[5]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[6]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 6] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[6]);
       a_bidirectional_3_forward_simple_rnn_3_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] +
-                w_bidirectional_3_forward_simple_rnn_3_bias[7]);
+          rnnc_tanhf(a_bidirectional_3_forward_simple_rnn_3_z[b * 80 + t * 8 + 7] +
+                     w_bidirectional_3_forward_simple_rnn_3_bias[7]);
     }
   }
   {
@@ -2005,29 +2005,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
   for (int b = 0; b < n; ++b) {
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 72] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[0]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 72] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[0]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 1] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 73] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[1]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 73] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[1]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 2] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 74] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[2]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 74] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[2]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 3] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 75] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[3]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 75] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[3]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 4] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 76] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[4]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 76] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[4]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 5] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 77] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[5]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 77] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[5]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 6] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 78] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[6]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 78] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[6]);
     a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + 7] =
-        tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 79] +
-              w_bidirectional_3_backward_simple_rnn_3_bias[7]);
+        rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + 79] +
+                   w_bidirectional_3_backward_simple_rnn_3_bias[7]);
     for (int t = 1; t <= 9; ++t) {
       a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] +=
           a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 8] *
@@ -2166,29 +2166,29 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
           a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 - 1] *
               w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[63];
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[0]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 72] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[0]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 1] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[1]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 73] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[1]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 2] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[2]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 74] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[2]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 3] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[3]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 75] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[3]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 4] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[4]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 76] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[4]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 5] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[5]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 77] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[5]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 6] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[6]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 78] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[6]);
       a_bidirectional_3_backward_simple_rnn_3_h[b * 80 + t * 8 + 7] =
-          tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] +
-                w_bidirectional_3_backward_simple_rnn_3_bias[7]);
+          rnnc_tanhf(a_bidirectional_3_backward_simple_rnn_3_z[b * 80 + -t * 8 + 79] +
+                     w_bidirectional_3_backward_simple_rnn_3_bias[7]);
     }
     for (int t = 0; t <= 9; ++t) {
       a_bidirectional_3_merged[b * 160 + t * 16] =
@@ -2973,12 +2973,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
   }
@@ -3473,12 +3473,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
   }
@@ -4007,12 +4007,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
   }
@@ -4507,12 +4507,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
   }
@@ -5041,12 +5041,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 0);
       }
     }
   }
@@ -5541,12 +5541,12 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
     int i = 0;
     for (; i + 4 <= n * 10; i += 4) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(4, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(4, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
     for (; i < n * 10; ++i) {
       for (int j = 0; j < 16; j += 16) {
-        rnnc_block_f32(1, 1, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
+        rnnc_block_f32(1, 16, 8, A + i * 8, 8, 1, B + j, 16, C + i * 16 + j, 16, 1);
       }
     }
   }

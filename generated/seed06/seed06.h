@@ -93,22 +93,14 @@ typedef struct {
   float d_bidirectional_3_backward_simple_rnn_3_z[32][80];
   float d_bidirectional_3_backward_simple_rnn_3_h[32][80];
   float d_bidirectional_3_merged[32][160];
-  float wt_bidirectional_3_backward_simple_rnn_3_kernel[128]; /* bidirectional_3/backward_simple_rnn_3/kernel
-                                                                 transposed */
-  float wt_bidirectional_3_forward_simple_rnn_3_kernel[128]; /* bidirectional_3/forward_simple_rnn_3/kernel
-                                                                transposed */
-  float wt_bidirectional_2_backward_simple_rnn_2_kernel[128]; /* bidirectional_2/backward_simple_rnn_2/kernel
-                                                                 transposed */
-  float wt_bidirectional_2_forward_simple_rnn_2_kernel[128]; /* bidirectional_2/forward_simple_rnn_2/kernel
-                                                                transposed */
-  float wt_bidirectional_1_backward_simple_rnn_1_kernel[128]; /* bidirectional_1/backward_simple_rnn_1/kernel
-                                                                 transposed */
-  float wt_bidirectional_1_forward_simple_rnn_1_kernel[128]; /* bidirectional_1/forward_simple_rnn_1/kernel
-                                                                transposed */
-  float wt_bidirectional_backward_simple_rnn_kernel[40]; /* bidirectional/backward_simple_rnn/kernel
-                                                            transposed */
-  float wt_bidirectional_forward_simple_rnn_kernel[40];  /* bidirectional/forward_simple_rnn/kernel
-                                                            transposed */
+  float wt_bidirectional_3_backward_simple_rnn_3_kernel[128]; /* a weight, transposed */
+  float wt_bidirectional_3_forward_simple_rnn_3_kernel[128];  /* a weight, transposed */
+  float wt_bidirectional_2_backward_simple_rnn_2_kernel[128]; /* a weight, transposed */
+  float wt_bidirectional_2_forward_simple_rnn_2_kernel[128];  /* a weight, transposed */
+  float wt_bidirectional_1_backward_simple_rnn_1_kernel[128]; /* a weight, transposed */
+  float wt_bidirectional_1_forward_simple_rnn_1_kernel[128];  /* a weight, transposed */
+  float wt_bidirectional_backward_simple_rnn_kernel[40];      /* a weight, transposed */
+  float wt_bidirectional_forward_simple_rnn_kernel[40];       /* a weight, transposed */
   float y[32 * 160];
   float dloss[32 * 160];
   float dx_sink[32 * 50];

@@ -13,7 +13,7 @@
 typedef char seed07_params_are_flat[sizeof(seed07_params) == 360 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc seed07_tensors[3] = {
@@ -162,22 +162,22 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
         rnnc_sigmoid((a_gru_z[b * 240 + 14] + w_gru_bias[14]) + w_gru_bias[38]);
     a_gru_zr[b * 160 + 15] =
         rnnc_sigmoid((a_gru_z[b * 240 + 15] + w_gru_bias[15]) + w_gru_bias[39]);
-    a_gru_cand[b * 80] =
-        tanhf((a_gru_z[b * 240 + 16] + w_gru_bias[16]) + a_gru_zr[b * 160 + 8] * w_gru_bias[40]);
-    a_gru_cand[b * 80 + 1] =
-        tanhf((a_gru_z[b * 240 + 17] + w_gru_bias[17]) + a_gru_zr[b * 160 + 9] * w_gru_bias[41]);
-    a_gru_cand[b * 80 + 2] =
-        tanhf((a_gru_z[b * 240 + 18] + w_gru_bias[18]) + a_gru_zr[b * 160 + 10] * w_gru_bias[42]);
-    a_gru_cand[b * 80 + 3] =
-        tanhf((a_gru_z[b * 240 + 19] + w_gru_bias[19]) + a_gru_zr[b * 160 + 11] * w_gru_bias[43]);
-    a_gru_cand[b * 80 + 4] =
-        tanhf((a_gru_z[b * 240 + 20] + w_gru_bias[20]) + a_gru_zr[b * 160 + 12] * w_gru_bias[44]);
-    a_gru_cand[b * 80 + 5] =
-        tanhf((a_gru_z[b * 240 + 21] + w_gru_bias[21]) + a_gru_zr[b * 160 + 13] * w_gru_bias[45]);
-    a_gru_cand[b * 80 + 6] =
-        tanhf((a_gru_z[b * 240 + 22] + w_gru_bias[22]) + a_gru_zr[b * 160 + 14] * w_gru_bias[46]);
-    a_gru_cand[b * 80 + 7] =
-        tanhf((a_gru_z[b * 240 + 23] + w_gru_bias[23]) + a_gru_zr[b * 160 + 15] * w_gru_bias[47]);
+    a_gru_cand[b * 80] = rnnc_tanhf((a_gru_z[b * 240 + 16] + w_gru_bias[16]) +
+                                    a_gru_zr[b * 160 + 8] * w_gru_bias[40]);
+    a_gru_cand[b * 80 + 1] = rnnc_tanhf((a_gru_z[b * 240 + 17] + w_gru_bias[17]) +
+                                        a_gru_zr[b * 160 + 9] * w_gru_bias[41]);
+    a_gru_cand[b * 80 + 2] = rnnc_tanhf((a_gru_z[b * 240 + 18] + w_gru_bias[18]) +
+                                        a_gru_zr[b * 160 + 10] * w_gru_bias[42]);
+    a_gru_cand[b * 80 + 3] = rnnc_tanhf((a_gru_z[b * 240 + 19] + w_gru_bias[19]) +
+                                        a_gru_zr[b * 160 + 11] * w_gru_bias[43]);
+    a_gru_cand[b * 80 + 4] = rnnc_tanhf((a_gru_z[b * 240 + 20] + w_gru_bias[20]) +
+                                        a_gru_zr[b * 160 + 12] * w_gru_bias[44]);
+    a_gru_cand[b * 80 + 5] = rnnc_tanhf((a_gru_z[b * 240 + 21] + w_gru_bias[21]) +
+                                        a_gru_zr[b * 160 + 13] * w_gru_bias[45]);
+    a_gru_cand[b * 80 + 6] = rnnc_tanhf((a_gru_z[b * 240 + 22] + w_gru_bias[22]) +
+                                        a_gru_zr[b * 160 + 14] * w_gru_bias[46]);
+    a_gru_cand[b * 80 + 7] = rnnc_tanhf((a_gru_z[b * 240 + 23] + w_gru_bias[23]) +
+                                        a_gru_zr[b * 160 + 15] * w_gru_bias[47]);
     a_gru_h[b * 80] = (1.0f - a_gru_zr[b * 160]) * a_gru_cand[b * 80];
     a_gru_h[b * 80 + 1] = (1.0f - a_gru_zr[b * 160 + 1]) * a_gru_cand[b * 80 + 1];
     a_gru_h[b * 80 + 2] = (1.0f - a_gru_zr[b * 160 + 2]) * a_gru_cand[b * 80 + 2];
@@ -281,28 +281,28 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
       a_gru_zr[b * 160 + t * 16 + 15] = rnnc_sigmoid(
           ((a_gru_z[b * 240 + t * 24 + 15] + a_gru_rec[b * 240 + t * 24 + 15]) + w_gru_bias[15]) +
           w_gru_bias[39]);
-      a_gru_cand[b * 80 + t * 8] = tanhf((a_gru_z[b * 240 + t * 24 + 16] + w_gru_bias[16]) +
-                                         a_gru_zr[b * 160 + t * 16 + 8] *
-                                             (a_gru_rec[b * 240 + t * 24 + 16] + w_gru_bias[40]));
-      a_gru_cand[b * 80 + t * 8 + 1] = tanhf(
+      a_gru_cand[b * 80 + t * 8] = rnnc_tanhf(
+          (a_gru_z[b * 240 + t * 24 + 16] + w_gru_bias[16]) +
+          a_gru_zr[b * 160 + t * 16 + 8] * (a_gru_rec[b * 240 + t * 24 + 16] + w_gru_bias[40]));
+      a_gru_cand[b * 80 + t * 8 + 1] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 17] + w_gru_bias[17]) +
           a_gru_zr[b * 160 + t * 16 + 9] * (a_gru_rec[b * 240 + t * 24 + 17] + w_gru_bias[41]));
-      a_gru_cand[b * 80 + t * 8 + 2] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 2] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 18] + w_gru_bias[18]) +
           a_gru_zr[b * 160 + t * 16 + 10] * (a_gru_rec[b * 240 + t * 24 + 18] + w_gru_bias[42]));
-      a_gru_cand[b * 80 + t * 8 + 3] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 3] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 19] + w_gru_bias[19]) +
           a_gru_zr[b * 160 + t * 16 + 11] * (a_gru_rec[b * 240 + t * 24 + 19] + w_gru_bias[43]));
-      a_gru_cand[b * 80 + t * 8 + 4] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 4] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 20] + w_gru_bias[20]) +
           a_gru_zr[b * 160 + t * 16 + 12] * (a_gru_rec[b * 240 + t * 24 + 20] + w_gru_bias[44]));
-      a_gru_cand[b * 80 + t * 8 + 5] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 5] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 21] + w_gru_bias[21]) +
           a_gru_zr[b * 160 + t * 16 + 13] * (a_gru_rec[b * 240 + t * 24 + 21] + w_gru_bias[45]));
-      a_gru_cand[b * 80 + t * 8 + 6] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 6] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 22] + w_gru_bias[22]) +
           a_gru_zr[b * 160 + t * 16 + 14] * (a_gru_rec[b * 240 + t * 24 + 22] + w_gru_bias[46]));
-      a_gru_cand[b * 80 + t * 8 + 7] = tanhf(
+      a_gru_cand[b * 80 + t * 8 + 7] = rnnc_tanhf(
           (a_gru_z[b * 240 + t * 24 + 23] + w_gru_bias[23]) +
           a_gru_zr[b * 160 + t * 16 + 15] * (a_gru_rec[b * 240 + t * 24 + 23] + w_gru_bias[47]));
       a_gru_h[b * 80 + t * 8] = (a_gru_zr[b * 160 + t * 16] * a_gru_h[b * 80 + t * 8 - 8] +
@@ -1170,21 +1170,21 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
   a_gru_zr[14] = rnnc_sigmoid(((a_gru_z[14] + a_gru_rec[14]) + w_gru_bias[14]) + w_gru_bias[38]);
   a_gru_zr[15] = rnnc_sigmoid(((a_gru_z[15] + a_gru_rec[15]) + w_gru_bias[15]) + w_gru_bias[39]);
   a_gru_cand[0] =
-      tanhf((a_gru_z[16] + w_gru_bias[16]) + a_gru_zr[8] * (a_gru_rec[16] + w_gru_bias[40]));
+      rnnc_tanhf((a_gru_z[16] + w_gru_bias[16]) + a_gru_zr[8] * (a_gru_rec[16] + w_gru_bias[40]));
   a_gru_cand[1] =
-      tanhf((a_gru_z[17] + w_gru_bias[17]) + a_gru_zr[9] * (a_gru_rec[17] + w_gru_bias[41]));
+      rnnc_tanhf((a_gru_z[17] + w_gru_bias[17]) + a_gru_zr[9] * (a_gru_rec[17] + w_gru_bias[41]));
   a_gru_cand[2] =
-      tanhf((a_gru_z[18] + w_gru_bias[18]) + a_gru_zr[10] * (a_gru_rec[18] + w_gru_bias[42]));
+      rnnc_tanhf((a_gru_z[18] + w_gru_bias[18]) + a_gru_zr[10] * (a_gru_rec[18] + w_gru_bias[42]));
   a_gru_cand[3] =
-      tanhf((a_gru_z[19] + w_gru_bias[19]) + a_gru_zr[11] * (a_gru_rec[19] + w_gru_bias[43]));
+      rnnc_tanhf((a_gru_z[19] + w_gru_bias[19]) + a_gru_zr[11] * (a_gru_rec[19] + w_gru_bias[43]));
   a_gru_cand[4] =
-      tanhf((a_gru_z[20] + w_gru_bias[20]) + a_gru_zr[12] * (a_gru_rec[20] + w_gru_bias[44]));
+      rnnc_tanhf((a_gru_z[20] + w_gru_bias[20]) + a_gru_zr[12] * (a_gru_rec[20] + w_gru_bias[44]));
   a_gru_cand[5] =
-      tanhf((a_gru_z[21] + w_gru_bias[21]) + a_gru_zr[13] * (a_gru_rec[21] + w_gru_bias[45]));
+      rnnc_tanhf((a_gru_z[21] + w_gru_bias[21]) + a_gru_zr[13] * (a_gru_rec[21] + w_gru_bias[45]));
   a_gru_cand[6] =
-      tanhf((a_gru_z[22] + w_gru_bias[22]) + a_gru_zr[14] * (a_gru_rec[22] + w_gru_bias[46]));
+      rnnc_tanhf((a_gru_z[22] + w_gru_bias[22]) + a_gru_zr[14] * (a_gru_rec[22] + w_gru_bias[46]));
   a_gru_cand[7] =
-      tanhf((a_gru_z[23] + w_gru_bias[23]) + a_gru_zr[15] * (a_gru_rec[23] + w_gru_bias[47]));
+      rnnc_tanhf((a_gru_z[23] + w_gru_bias[23]) + a_gru_zr[15] * (a_gru_rec[23] + w_gru_bias[47]));
   a_gru_h[0] = (a_gru_zr[0] * state_gru[0] + (1.0f - a_gru_zr[0]) * a_gru_cand[0]);
   a_gru_h[1] = (a_gru_zr[1] * state_gru[1] + (1.0f - a_gru_zr[1]) * a_gru_cand[1]);
   a_gru_h[2] = (a_gru_zr[2] * state_gru[2] + (1.0f - a_gru_zr[2]) * a_gru_cand[2]);

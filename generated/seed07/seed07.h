@@ -42,8 +42,8 @@ typedef struct {
   float d_gru_cand[32][80];
   float d_gru_h[32][80];
   float d_gru_rec[32][240];
-  float wt_gru_recurrent_kernel[192]; /* gru/recurrent_kernel transposed */
-  float wt_gru_kernel[120];           /* gru/kernel transposed */
+  float wt_gru_recurrent_kernel[192]; /* a weight, transposed */
+  float wt_gru_kernel[120];           /* a weight, transposed */
   float y[32 * 8];
   float dloss[32 * 8];
   float dx_sink[32 * 50];

@@ -13,7 +13,7 @@
 typedef char seed08_params_are_flat[sizeof(seed08_params) == 364 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc seed08_tensors[3] = {
@@ -129,13 +129,13 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
     a_lstm_gates[b * 2800 + 11] = rnnc_sigmoid(a_lstm_z[b * 2800 + 11] + w_lstm_bias[11]);
     a_lstm_gates[b * 2800 + 12] = rnnc_sigmoid(a_lstm_z[b * 2800 + 12] + w_lstm_bias[12]);
     a_lstm_gates[b * 2800 + 13] = rnnc_sigmoid(a_lstm_z[b * 2800 + 13] + w_lstm_bias[13]);
-    a_lstm_gates[b * 2800 + 14] = tanhf(a_lstm_z[b * 2800 + 14] + w_lstm_bias[14]);
-    a_lstm_gates[b * 2800 + 15] = tanhf(a_lstm_z[b * 2800 + 15] + w_lstm_bias[15]);
-    a_lstm_gates[b * 2800 + 16] = tanhf(a_lstm_z[b * 2800 + 16] + w_lstm_bias[16]);
-    a_lstm_gates[b * 2800 + 17] = tanhf(a_lstm_z[b * 2800 + 17] + w_lstm_bias[17]);
-    a_lstm_gates[b * 2800 + 18] = tanhf(a_lstm_z[b * 2800 + 18] + w_lstm_bias[18]);
-    a_lstm_gates[b * 2800 + 19] = tanhf(a_lstm_z[b * 2800 + 19] + w_lstm_bias[19]);
-    a_lstm_gates[b * 2800 + 20] = tanhf(a_lstm_z[b * 2800 + 20] + w_lstm_bias[20]);
+    a_lstm_gates[b * 2800 + 14] = rnnc_tanhf(a_lstm_z[b * 2800 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 2800 + 15] = rnnc_tanhf(a_lstm_z[b * 2800 + 15] + w_lstm_bias[15]);
+    a_lstm_gates[b * 2800 + 16] = rnnc_tanhf(a_lstm_z[b * 2800 + 16] + w_lstm_bias[16]);
+    a_lstm_gates[b * 2800 + 17] = rnnc_tanhf(a_lstm_z[b * 2800 + 17] + w_lstm_bias[17]);
+    a_lstm_gates[b * 2800 + 18] = rnnc_tanhf(a_lstm_z[b * 2800 + 18] + w_lstm_bias[18]);
+    a_lstm_gates[b * 2800 + 19] = rnnc_tanhf(a_lstm_z[b * 2800 + 19] + w_lstm_bias[19]);
+    a_lstm_gates[b * 2800 + 20] = rnnc_tanhf(a_lstm_z[b * 2800 + 20] + w_lstm_bias[20]);
     a_lstm_gates[b * 2800 + 21] = rnnc_sigmoid(a_lstm_z[b * 2800 + 21] + w_lstm_bias[21]);
     a_lstm_gates[b * 2800 + 22] = rnnc_sigmoid(a_lstm_z[b * 2800 + 22] + w_lstm_bias[22]);
     a_lstm_gates[b * 2800 + 23] = rnnc_sigmoid(a_lstm_z[b * 2800 + 23] + w_lstm_bias[23]);
@@ -150,13 +150,13 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
     a_lstm_c[b * 700 + 4] = a_lstm_gates[b * 2800 + 4] * a_lstm_gates[b * 2800 + 18];
     a_lstm_c[b * 700 + 5] = a_lstm_gates[b * 2800 + 5] * a_lstm_gates[b * 2800 + 19];
     a_lstm_c[b * 700 + 6] = a_lstm_gates[b * 2800 + 6] * a_lstm_gates[b * 2800 + 20];
-    a_lstm_h[b * 700] = a_lstm_gates[b * 2800 + 21] * tanhf(a_lstm_c[b * 700]);
-    a_lstm_h[b * 700 + 1] = a_lstm_gates[b * 2800 + 22] * tanhf(a_lstm_c[b * 700 + 1]);
-    a_lstm_h[b * 700 + 2] = a_lstm_gates[b * 2800 + 23] * tanhf(a_lstm_c[b * 700 + 2]);
-    a_lstm_h[b * 700 + 3] = a_lstm_gates[b * 2800 + 24] * tanhf(a_lstm_c[b * 700 + 3]);
-    a_lstm_h[b * 700 + 4] = a_lstm_gates[b * 2800 + 25] * tanhf(a_lstm_c[b * 700 + 4]);
-    a_lstm_h[b * 700 + 5] = a_lstm_gates[b * 2800 + 26] * tanhf(a_lstm_c[b * 700 + 5]);
-    a_lstm_h[b * 700 + 6] = a_lstm_gates[b * 2800 + 27] * tanhf(a_lstm_c[b * 700 + 6]);
+    a_lstm_h[b * 700] = a_lstm_gates[b * 2800 + 21] * rnnc_tanhf(a_lstm_c[b * 700]);
+    a_lstm_h[b * 700 + 1] = a_lstm_gates[b * 2800 + 22] * rnnc_tanhf(a_lstm_c[b * 700 + 1]);
+    a_lstm_h[b * 700 + 2] = a_lstm_gates[b * 2800 + 23] * rnnc_tanhf(a_lstm_c[b * 700 + 2]);
+    a_lstm_h[b * 700 + 3] = a_lstm_gates[b * 2800 + 24] * rnnc_tanhf(a_lstm_c[b * 700 + 3]);
+    a_lstm_h[b * 700 + 4] = a_lstm_gates[b * 2800 + 25] * rnnc_tanhf(a_lstm_c[b * 700 + 4]);
+    a_lstm_h[b * 700 + 5] = a_lstm_gates[b * 2800 + 26] * rnnc_tanhf(a_lstm_c[b * 700 + 5]);
+    a_lstm_h[b * 700 + 6] = a_lstm_gates[b * 2800 + 27] * rnnc_tanhf(a_lstm_c[b * 700 + 6]);
   }
   for (int t = 1; t <= 99; ++t) {
     {
@@ -232,19 +232,19 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
       a_lstm_gates[b * 2800 + t * 28 + 13] =
           rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 13] + w_lstm_bias[13]);
       a_lstm_gates[b * 2800 + t * 28 + 14] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 14] + w_lstm_bias[14]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 14] + w_lstm_bias[14]);
       a_lstm_gates[b * 2800 + t * 28 + 15] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 15] + w_lstm_bias[15]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 15] + w_lstm_bias[15]);
       a_lstm_gates[b * 2800 + t * 28 + 16] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 16] + w_lstm_bias[16]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 16] + w_lstm_bias[16]);
       a_lstm_gates[b * 2800 + t * 28 + 17] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 17] + w_lstm_bias[17]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 17] + w_lstm_bias[17]);
       a_lstm_gates[b * 2800 + t * 28 + 18] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 18] + w_lstm_bias[18]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 18] + w_lstm_bias[18]);
       a_lstm_gates[b * 2800 + t * 28 + 19] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 19] + w_lstm_bias[19]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 19] + w_lstm_bias[19]);
       a_lstm_gates[b * 2800 + t * 28 + 20] =
-          tanhf(a_lstm_z[b * 2800 + t * 28 + 20] + w_lstm_bias[20]);
+          rnnc_tanhf(a_lstm_z[b * 2800 + t * 28 + 20] + w_lstm_bias[20]);
       a_lstm_gates[b * 2800 + t * 28 + 21] =
           rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + 21] + w_lstm_bias[21]);
       a_lstm_gates[b * 2800 + t * 28 + 22] =
@@ -281,19 +281,19 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
           (a_lstm_gates[b * 2800 + t * 28 + 13] * a_lstm_c[b * 700 + t * 7 - 1] +
            a_lstm_gates[b * 2800 + t * 28 + 6] * a_lstm_gates[b * 2800 + t * 28 + 20]);
       a_lstm_h[b * 700 + t * 7] =
-          a_lstm_gates[b * 2800 + t * 28 + 21] * tanhf(a_lstm_c[b * 700 + t * 7]);
+          a_lstm_gates[b * 2800 + t * 28 + 21] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7]);
       a_lstm_h[b * 700 + t * 7 + 1] =
-          a_lstm_gates[b * 2800 + t * 28 + 22] * tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
+          a_lstm_gates[b * 2800 + t * 28 + 22] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
       a_lstm_h[b * 700 + t * 7 + 2] =
-          a_lstm_gates[b * 2800 + t * 28 + 23] * tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
+          a_lstm_gates[b * 2800 + t * 28 + 23] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
       a_lstm_h[b * 700 + t * 7 + 3] =
-          a_lstm_gates[b * 2800 + t * 28 + 24] * tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
+          a_lstm_gates[b * 2800 + t * 28 + 24] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
       a_lstm_h[b * 700 + t * 7 + 4] =
-          a_lstm_gates[b * 2800 + t * 28 + 25] * tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
+          a_lstm_gates[b * 2800 + t * 28 + 25] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
       a_lstm_h[b * 700 + t * 7 + 5] =
-          a_lstm_gates[b * 2800 + t * 28 + 26] * tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
+          a_lstm_gates[b * 2800 + t * 28 + 26] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
       a_lstm_h[b * 700 + t * 7 + 6] =
-          a_lstm_gates[b * 2800 + t * 28 + 27] * tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
+          a_lstm_gates[b * 2800 + t * 28 + 27] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
     }
   }
   for (int b = 0; b < n; ++b) {
@@ -361,40 +361,46 @@ void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
   for (int t = 99; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
       d_lstm_gates[b * 2800 + t * 28 + 21] =
-          d_lstm_h[b * 700 + t * 7] * tanhf(a_lstm_c[b * 700 + t * 7]);
+          d_lstm_h[b * 700 + t * 7] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7]);
       d_lstm_gates[b * 2800 + t * 28 + 22] =
-          d_lstm_h[b * 700 + t * 7 + 1] * tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
+          d_lstm_h[b * 700 + t * 7 + 1] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 1]);
       d_lstm_gates[b * 2800 + t * 28 + 23] =
-          d_lstm_h[b * 700 + t * 7 + 2] * tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
+          d_lstm_h[b * 700 + t * 7 + 2] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 2]);
       d_lstm_gates[b * 2800 + t * 28 + 24] =
-          d_lstm_h[b * 700 + t * 7 + 3] * tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
+          d_lstm_h[b * 700 + t * 7 + 3] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 3]);
       d_lstm_gates[b * 2800 + t * 28 + 25] =
-          d_lstm_h[b * 700 + t * 7 + 4] * tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
+          d_lstm_h[b * 700 + t * 7 + 4] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 4]);
       d_lstm_gates[b * 2800 + t * 28 + 26] =
-          d_lstm_h[b * 700 + t * 7 + 5] * tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
+          d_lstm_h[b * 700 + t * 7 + 5] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 5]);
       d_lstm_gates[b * 2800 + t * 28 + 27] =
-          d_lstm_h[b * 700 + t * 7 + 6] * tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
+          d_lstm_h[b * 700 + t * 7 + 6] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 6]);
       d_lstm_c[b * 700 + t * 7] +=
           d_lstm_h[b * 700 + t * 7] * a_lstm_gates[b * 2800 + t * 28 + 21] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7]) * tanhf(a_lstm_c[b * 700 + t * 7]));
-      d_lstm_c[b * 700 + t * 7 + 1] +=
-          d_lstm_h[b * 700 + t * 7 + 1] * a_lstm_gates[b * 2800 + t * 28 + 22] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 1]) * tanhf(a_lstm_c[b * 700 + t * 7 + 1]));
-      d_lstm_c[b * 700 + t * 7 + 2] +=
-          d_lstm_h[b * 700 + t * 7 + 2] * a_lstm_gates[b * 2800 + t * 28 + 23] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 2]) * tanhf(a_lstm_c[b * 700 + t * 7 + 2]));
-      d_lstm_c[b * 700 + t * 7 + 3] +=
-          d_lstm_h[b * 700 + t * 7 + 3] * a_lstm_gates[b * 2800 + t * 28 + 24] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 3]) * tanhf(a_lstm_c[b * 700 + t * 7 + 3]));
-      d_lstm_c[b * 700 + t * 7 + 4] +=
-          d_lstm_h[b * 700 + t * 7 + 4] * a_lstm_gates[b * 2800 + t * 28 + 25] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 4]) * tanhf(a_lstm_c[b * 700 + t * 7 + 4]));
-      d_lstm_c[b * 700 + t * 7 + 5] +=
-          d_lstm_h[b * 700 + t * 7 + 5] * a_lstm_gates[b * 2800 + t * 28 + 26] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 5]) * tanhf(a_lstm_c[b * 700 + t * 7 + 5]));
-      d_lstm_c[b * 700 + t * 7 + 6] +=
-          d_lstm_h[b * 700 + t * 7 + 6] * a_lstm_gates[b * 2800 + t * 28 + 27] *
-          (1.0f - tanhf(a_lstm_c[b * 700 + t * 7 + 6]) * tanhf(a_lstm_c[b * 700 + t * 7 + 6]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7]) * rnnc_tanhf(a_lstm_c[b * 700 + t * 7]));
+      d_lstm_c[b * 700 + t * 7 + 1] += d_lstm_h[b * 700 + t * 7 + 1] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 22] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 1]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 1]));
+      d_lstm_c[b * 700 + t * 7 + 2] += d_lstm_h[b * 700 + t * 7 + 2] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 23] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 2]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 2]));
+      d_lstm_c[b * 700 + t * 7 + 3] += d_lstm_h[b * 700 + t * 7 + 3] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 24] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 3]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 3]));
+      d_lstm_c[b * 700 + t * 7 + 4] += d_lstm_h[b * 700 + t * 7 + 4] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 25] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 4]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 4]));
+      d_lstm_c[b * 700 + t * 7 + 5] += d_lstm_h[b * 700 + t * 7 + 5] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 26] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 5]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 5]));
+      d_lstm_c[b * 700 + t * 7 + 6] += d_lstm_h[b * 700 + t * 7 + 6] *
+                                       a_lstm_gates[b * 2800 + t * 28 + 27] *
+                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 6]) *
+                                                   rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + 6]));
       d_lstm_gates[b * 2800 + t * 28 + 7] =
           d_lstm_c[b * 700 + t * 7] * a_lstm_c[b * 700 + t * 7 - 7];
       d_lstm_gates[b * 2800 + t * 28 + 8] =
@@ -699,27 +705,33 @@ void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
     }
   }
   for (int b = 0; b < n; ++b) {
-    d_lstm_gates[b * 2800 + 21] = d_lstm_h[b * 700] * tanhf(a_lstm_c[b * 700]);
-    d_lstm_gates[b * 2800 + 22] = d_lstm_h[b * 700 + 1] * tanhf(a_lstm_c[b * 700 + 1]);
-    d_lstm_gates[b * 2800 + 23] = d_lstm_h[b * 700 + 2] * tanhf(a_lstm_c[b * 700 + 2]);
-    d_lstm_gates[b * 2800 + 24] = d_lstm_h[b * 700 + 3] * tanhf(a_lstm_c[b * 700 + 3]);
-    d_lstm_gates[b * 2800 + 25] = d_lstm_h[b * 700 + 4] * tanhf(a_lstm_c[b * 700 + 4]);
-    d_lstm_gates[b * 2800 + 26] = d_lstm_h[b * 700 + 5] * tanhf(a_lstm_c[b * 700 + 5]);
-    d_lstm_gates[b * 2800 + 27] = d_lstm_h[b * 700 + 6] * tanhf(a_lstm_c[b * 700 + 6]);
+    d_lstm_gates[b * 2800 + 21] = d_lstm_h[b * 700] * rnnc_tanhf(a_lstm_c[b * 700]);
+    d_lstm_gates[b * 2800 + 22] = d_lstm_h[b * 700 + 1] * rnnc_tanhf(a_lstm_c[b * 700 + 1]);
+    d_lstm_gates[b * 2800 + 23] = d_lstm_h[b * 700 + 2] * rnnc_tanhf(a_lstm_c[b * 700 + 2]);
+    d_lstm_gates[b * 2800 + 24] = d_lstm_h[b * 700 + 3] * rnnc_tanhf(a_lstm_c[b * 700 + 3]);
+    d_lstm_gates[b * 2800 + 25] = d_lstm_h[b * 700 + 4] * rnnc_tanhf(a_lstm_c[b * 700 + 4]);
+    d_lstm_gates[b * 2800 + 26] = d_lstm_h[b * 700 + 5] * rnnc_tanhf(a_lstm_c[b * 700 + 5]);
+    d_lstm_gates[b * 2800 + 27] = d_lstm_h[b * 700 + 6] * rnnc_tanhf(a_lstm_c[b * 700 + 6]);
     d_lstm_c[b * 700] += d_lstm_h[b * 700] * a_lstm_gates[b * 2800 + 21] *
-                         (1.0f - tanhf(a_lstm_c[b * 700]) * tanhf(a_lstm_c[b * 700]));
-    d_lstm_c[b * 700 + 1] += d_lstm_h[b * 700 + 1] * a_lstm_gates[b * 2800 + 22] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 1]) * tanhf(a_lstm_c[b * 700 + 1]));
-    d_lstm_c[b * 700 + 2] += d_lstm_h[b * 700 + 2] * a_lstm_gates[b * 2800 + 23] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 2]) * tanhf(a_lstm_c[b * 700 + 2]));
-    d_lstm_c[b * 700 + 3] += d_lstm_h[b * 700 + 3] * a_lstm_gates[b * 2800 + 24] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 3]) * tanhf(a_lstm_c[b * 700 + 3]));
-    d_lstm_c[b * 700 + 4] += d_lstm_h[b * 700 + 4] * a_lstm_gates[b * 2800 + 25] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 4]) * tanhf(a_lstm_c[b * 700 + 4]));
-    d_lstm_c[b * 700 + 5] += d_lstm_h[b * 700 + 5] * a_lstm_gates[b * 2800 + 26] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 5]) * tanhf(a_lstm_c[b * 700 + 5]));
-    d_lstm_c[b * 700 + 6] += d_lstm_h[b * 700 + 6] * a_lstm_gates[b * 2800 + 27] *
-                             (1.0f - tanhf(a_lstm_c[b * 700 + 6]) * tanhf(a_lstm_c[b * 700 + 6]));
+                         (1.0f - rnnc_tanhf(a_lstm_c[b * 700]) * rnnc_tanhf(a_lstm_c[b * 700]));
+    d_lstm_c[b * 700 + 1] +=
+        d_lstm_h[b * 700 + 1] * a_lstm_gates[b * 2800 + 22] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 1]) * rnnc_tanhf(a_lstm_c[b * 700 + 1]));
+    d_lstm_c[b * 700 + 2] +=
+        d_lstm_h[b * 700 + 2] * a_lstm_gates[b * 2800 + 23] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 2]) * rnnc_tanhf(a_lstm_c[b * 700 + 2]));
+    d_lstm_c[b * 700 + 3] +=
+        d_lstm_h[b * 700 + 3] * a_lstm_gates[b * 2800 + 24] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 3]) * rnnc_tanhf(a_lstm_c[b * 700 + 3]));
+    d_lstm_c[b * 700 + 4] +=
+        d_lstm_h[b * 700 + 4] * a_lstm_gates[b * 2800 + 25] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 4]) * rnnc_tanhf(a_lstm_c[b * 700 + 4]));
+    d_lstm_c[b * 700 + 5] +=
+        d_lstm_h[b * 700 + 5] * a_lstm_gates[b * 2800 + 26] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 5]) * rnnc_tanhf(a_lstm_c[b * 700 + 5]));
+    d_lstm_c[b * 700 + 6] +=
+        d_lstm_h[b * 700 + 6] * a_lstm_gates[b * 2800 + 27] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + 6]) * rnnc_tanhf(a_lstm_c[b * 700 + 6]));
     d_lstm_gates[b * 2800] = d_lstm_c[b * 700] * a_lstm_gates[b * 2800 + 14];
     d_lstm_gates[b * 2800 + 1] = d_lstm_c[b * 700 + 1] * a_lstm_gates[b * 2800 + 15];
     d_lstm_gates[b * 2800 + 2] = d_lstm_c[b * 700 + 2] * a_lstm_gates[b * 2800 + 16];
@@ -1016,13 +1028,13 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
   a_lstm_gates[11] = rnnc_sigmoid(a_lstm_z[11] + w_lstm_bias[11]);
   a_lstm_gates[12] = rnnc_sigmoid(a_lstm_z[12] + w_lstm_bias[12]);
   a_lstm_gates[13] = rnnc_sigmoid(a_lstm_z[13] + w_lstm_bias[13]);
-  a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
-  a_lstm_gates[15] = tanhf(a_lstm_z[15] + w_lstm_bias[15]);
-  a_lstm_gates[16] = tanhf(a_lstm_z[16] + w_lstm_bias[16]);
-  a_lstm_gates[17] = tanhf(a_lstm_z[17] + w_lstm_bias[17]);
-  a_lstm_gates[18] = tanhf(a_lstm_z[18] + w_lstm_bias[18]);
-  a_lstm_gates[19] = tanhf(a_lstm_z[19] + w_lstm_bias[19]);
-  a_lstm_gates[20] = tanhf(a_lstm_z[20] + w_lstm_bias[20]);
+  a_lstm_gates[14] = rnnc_tanhf(a_lstm_z[14] + w_lstm_bias[14]);
+  a_lstm_gates[15] = rnnc_tanhf(a_lstm_z[15] + w_lstm_bias[15]);
+  a_lstm_gates[16] = rnnc_tanhf(a_lstm_z[16] + w_lstm_bias[16]);
+  a_lstm_gates[17] = rnnc_tanhf(a_lstm_z[17] + w_lstm_bias[17]);
+  a_lstm_gates[18] = rnnc_tanhf(a_lstm_z[18] + w_lstm_bias[18]);
+  a_lstm_gates[19] = rnnc_tanhf(a_lstm_z[19] + w_lstm_bias[19]);
+  a_lstm_gates[20] = rnnc_tanhf(a_lstm_z[20] + w_lstm_bias[20]);
   a_lstm_gates[21] = rnnc_sigmoid(a_lstm_z[21] + w_lstm_bias[21]);
   a_lstm_gates[22] = rnnc_sigmoid(a_lstm_z[22] + w_lstm_bias[22]);
   a_lstm_gates[23] = rnnc_sigmoid(a_lstm_z[23] + w_lstm_bias[23]);
@@ -1037,13 +1049,13 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
   a_lstm_c[4] = (a_lstm_gates[11] * state_lstm[11] + a_lstm_gates[4] * a_lstm_gates[18]);
   a_lstm_c[5] = (a_lstm_gates[12] * state_lstm[12] + a_lstm_gates[5] * a_lstm_gates[19]);
   a_lstm_c[6] = (a_lstm_gates[13] * state_lstm[13] + a_lstm_gates[6] * a_lstm_gates[20]);
-  a_lstm_h[0] = a_lstm_gates[21] * tanhf(a_lstm_c[0]);
-  a_lstm_h[1] = a_lstm_gates[22] * tanhf(a_lstm_c[1]);
-  a_lstm_h[2] = a_lstm_gates[23] * tanhf(a_lstm_c[2]);
-  a_lstm_h[3] = a_lstm_gates[24] * tanhf(a_lstm_c[3]);
-  a_lstm_h[4] = a_lstm_gates[25] * tanhf(a_lstm_c[4]);
-  a_lstm_h[5] = a_lstm_gates[26] * tanhf(a_lstm_c[5]);
-  a_lstm_h[6] = a_lstm_gates[27] * tanhf(a_lstm_c[6]);
+  a_lstm_h[0] = a_lstm_gates[21] * rnnc_tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[22] * rnnc_tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[23] * rnnc_tanhf(a_lstm_c[2]);
+  a_lstm_h[3] = a_lstm_gates[24] * rnnc_tanhf(a_lstm_c[3]);
+  a_lstm_h[4] = a_lstm_gates[25] * rnnc_tanhf(a_lstm_c[4]);
+  a_lstm_h[5] = a_lstm_gates[26] * rnnc_tanhf(a_lstm_c[5]);
+  a_lstm_h[6] = a_lstm_gates[27] * rnnc_tanhf(a_lstm_c[6]);
   state_lstm[0] = a_lstm_h[0];
   state_lstm[1] = a_lstm_h[1];
   state_lstm[2] = a_lstm_h[2];

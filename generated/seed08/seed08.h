@@ -40,8 +40,8 @@ typedef struct {
   float d_lstm_gates[32][2800];
   float d_lstm_c[32][700];
   float d_lstm_h[32][700];
-  float wt_lstm_recurrent_kernel[196]; /* lstm/recurrent_kernel transposed */
-  float wt_lstm_kernel[140];           /* lstm/kernel transposed */
+  float wt_lstm_recurrent_kernel[196]; /* a weight, transposed */
+  float wt_lstm_kernel[140];           /* a weight, transposed */
   float y[32 * 7];
   float dloss[32 * 7];
   float dx_sink[32 * 500];

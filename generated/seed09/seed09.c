@@ -13,7 +13,7 @@
 typedef char seed09_params_are_flat[sizeof(seed09_params) == 326 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc seed09_tensors[5] = {
@@ -134,11 +134,11 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
     a_lstm_gates[b * 40 + 7] = rnnc_sigmoid(a_lstm_z[b * 40 + 7] + w_lstm_bias[7]);
     a_lstm_gates[b * 40 + 8] = rnnc_sigmoid(a_lstm_z[b * 40 + 8] + w_lstm_bias[8]);
     a_lstm_gates[b * 40 + 9] = rnnc_sigmoid(a_lstm_z[b * 40 + 9] + w_lstm_bias[9]);
-    a_lstm_gates[b * 40 + 10] = tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
-    a_lstm_gates[b * 40 + 11] = tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
-    a_lstm_gates[b * 40 + 12] = tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
-    a_lstm_gates[b * 40 + 13] = tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
-    a_lstm_gates[b * 40 + 14] = tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 40 + 10] = rnnc_tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 40 + 11] = rnnc_tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 40 + 12] = rnnc_tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 40 + 13] = rnnc_tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 40 + 14] = rnnc_tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
     a_lstm_gates[b * 40 + 15] = rnnc_sigmoid(a_lstm_z[b * 40 + 15] + w_lstm_bias[15]);
     a_lstm_gates[b * 40 + 16] = rnnc_sigmoid(a_lstm_z[b * 40 + 16] + w_lstm_bias[16]);
     a_lstm_gates[b * 40 + 17] = rnnc_sigmoid(a_lstm_z[b * 40 + 17] + w_lstm_bias[17]);
@@ -149,11 +149,11 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
     a_lstm_c[b * 10 + 2] = a_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 12];
     a_lstm_c[b * 10 + 3] = a_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 13];
     a_lstm_c[b * 10 + 4] = a_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 14];
-    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * tanhf(a_lstm_c[b * 10]);
-    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * tanhf(a_lstm_c[b * 10 + 1]);
-    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * tanhf(a_lstm_c[b * 10 + 2]);
-    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * tanhf(a_lstm_c[b * 10 + 3]);
-    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * tanhf(a_lstm_c[b * 10 + 4]);
+    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * rnnc_tanhf(a_lstm_c[b * 10]);
+    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * rnnc_tanhf(a_lstm_c[b * 10 + 1]);
+    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * rnnc_tanhf(a_lstm_c[b * 10 + 2]);
+    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * rnnc_tanhf(a_lstm_c[b * 10 + 3]);
+    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * rnnc_tanhf(a_lstm_c[b * 10 + 4]);
   }
   for (int t = 1; t <= 1; ++t) {
     {
@@ -220,11 +220,16 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 8] + w_lstm_bias[8]);
       a_lstm_gates[b * 40 + t * 20 + 9] =
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[b * 40 + t * 20 + 10] = tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[b * 40 + t * 20 + 11] = tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[b * 40 + t * 20 + 12] = tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[b * 40 + t * 20 + 13] = tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[b * 40 + t * 20 + 14] = tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 40 + t * 20 + 10] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 40 + t * 20 + 11] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 40 + t * 20 + 12] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 40 + t * 20 + 13] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 40 + t * 20 + 14] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
       a_lstm_gates[b * 40 + t * 20 + 15] =
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 15] + w_lstm_bias[15]);
       a_lstm_gates[b * 40 + t * 20 + 16] =
@@ -251,15 +256,15 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
           (a_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_c[b * 10 + t * 5 - 1] +
            a_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 14]);
       a_lstm_h[b * 10 + t * 5] =
-          a_lstm_gates[b * 40 + t * 20 + 15] * tanhf(a_lstm_c[b * 10 + t * 5]);
+          a_lstm_gates[b * 40 + t * 20 + 15] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]);
       a_lstm_h[b * 10 + t * 5 + 1] =
-          a_lstm_gates[b * 40 + t * 20 + 16] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+          a_lstm_gates[b * 40 + t * 20 + 16] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
       a_lstm_h[b * 10 + t * 5 + 2] =
-          a_lstm_gates[b * 40 + t * 20 + 17] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+          a_lstm_gates[b * 40 + t * 20 + 17] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
       a_lstm_h[b * 10 + t * 5 + 3] =
-          a_lstm_gates[b * 40 + t * 20 + 18] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+          a_lstm_gates[b * 40 + t * 20 + 18] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
       a_lstm_h[b * 10 + t * 5 + 4] =
-          a_lstm_gates[b * 40 + t * 20 + 19] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+          a_lstm_gates[b * 40 + t * 20 + 19] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
     }
   }
   for (int b = 0; b < n; ++b) {
@@ -367,30 +372,34 @@ void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
   for (int t = 1; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
       d_lstm_gates[b * 40 + t * 20 + 15] =
-          d_lstm_h[b * 10 + t * 5] * tanhf(a_lstm_c[b * 10 + t * 5]);
+          d_lstm_h[b * 10 + t * 5] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]);
       d_lstm_gates[b * 40 + t * 20 + 16] =
-          d_lstm_h[b * 10 + t * 5 + 1] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+          d_lstm_h[b * 10 + t * 5 + 1] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
       d_lstm_gates[b * 40 + t * 20 + 17] =
-          d_lstm_h[b * 10 + t * 5 + 2] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+          d_lstm_h[b * 10 + t * 5 + 2] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
       d_lstm_gates[b * 40 + t * 20 + 18] =
-          d_lstm_h[b * 10 + t * 5 + 3] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+          d_lstm_h[b * 10 + t * 5 + 3] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
       d_lstm_gates[b * 40 + t * 20 + 19] =
-          d_lstm_h[b * 10 + t * 5 + 4] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+          d_lstm_h[b * 10 + t * 5 + 4] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
       d_lstm_c[b * 10 + t * 5] =
           d_lstm_h[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 15] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5]) * tanhf(a_lstm_c[b * 10 + t * 5]));
-      d_lstm_c[b * 10 + t * 5 + 1] =
-          d_lstm_h[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 16] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 1]) * tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
-      d_lstm_c[b * 10 + t * 5 + 2] =
-          d_lstm_h[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 17] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 2]) * tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
-      d_lstm_c[b * 10 + t * 5 + 3] =
-          d_lstm_h[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 18] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 3]) * tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
-      d_lstm_c[b * 10 + t * 5 + 4] =
-          d_lstm_h[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 19] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 4]) * tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5]) * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]));
+      d_lstm_c[b * 10 + t * 5 + 1] = d_lstm_h[b * 10 + t * 5 + 1] *
+                                     a_lstm_gates[b * 40 + t * 20 + 16] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
+      d_lstm_c[b * 10 + t * 5 + 2] = d_lstm_h[b * 10 + t * 5 + 2] *
+                                     a_lstm_gates[b * 40 + t * 20 + 17] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
+      d_lstm_c[b * 10 + t * 5 + 3] = d_lstm_h[b * 10 + t * 5 + 3] *
+                                     a_lstm_gates[b * 40 + t * 20 + 18] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
+      d_lstm_c[b * 10 + t * 5 + 4] = d_lstm_h[b * 10 + t * 5 + 4] *
+                                     a_lstm_gates[b * 40 + t * 20 + 19] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
       d_lstm_gates[b * 40 + t * 20 + 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_c[b * 10 + t * 5 - 5];
       d_lstm_gates[b * 40 + t * 20 + 6] =
           d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_c[b * 10 + t * 5 - 4];
@@ -621,21 +630,25 @@ void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
     }
   }
   for (int b = 0; b < n; ++b) {
-    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * tanhf(a_lstm_c[b * 10]);
-    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * tanhf(a_lstm_c[b * 10 + 1]);
-    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * tanhf(a_lstm_c[b * 10 + 2]);
-    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * tanhf(a_lstm_c[b * 10 + 3]);
-    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * tanhf(a_lstm_c[b * 10 + 4]);
+    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * rnnc_tanhf(a_lstm_c[b * 10]);
+    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * rnnc_tanhf(a_lstm_c[b * 10 + 1]);
+    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * rnnc_tanhf(a_lstm_c[b * 10 + 2]);
+    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * rnnc_tanhf(a_lstm_c[b * 10 + 3]);
+    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * rnnc_tanhf(a_lstm_c[b * 10 + 4]);
     d_lstm_c[b * 10] += d_lstm_h[b * 10] * a_lstm_gates[b * 40 + 15] *
-                        (1.0f - tanhf(a_lstm_c[b * 10]) * tanhf(a_lstm_c[b * 10]));
-    d_lstm_c[b * 10 + 1] += d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 1]) * tanhf(a_lstm_c[b * 10 + 1]));
-    d_lstm_c[b * 10 + 2] += d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 2]) * tanhf(a_lstm_c[b * 10 + 2]));
-    d_lstm_c[b * 10 + 3] += d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 3]) * tanhf(a_lstm_c[b * 10 + 3]));
-    d_lstm_c[b * 10 + 4] += d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 4]) * tanhf(a_lstm_c[b * 10 + 4]));
+                        (1.0f - rnnc_tanhf(a_lstm_c[b * 10]) * rnnc_tanhf(a_lstm_c[b * 10]));
+    d_lstm_c[b * 10 + 1] +=
+        d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 1]) * rnnc_tanhf(a_lstm_c[b * 10 + 1]));
+    d_lstm_c[b * 10 + 2] +=
+        d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 2]) * rnnc_tanhf(a_lstm_c[b * 10 + 2]));
+    d_lstm_c[b * 10 + 3] +=
+        d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 3]) * rnnc_tanhf(a_lstm_c[b * 10 + 3]));
+    d_lstm_c[b * 10 + 4] +=
+        d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 4]) * rnnc_tanhf(a_lstm_c[b * 10 + 4]));
     d_lstm_gates[b * 40] = d_lstm_c[b * 10] * a_lstm_gates[b * 40 + 10];
     d_lstm_gates[b * 40 + 1] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 11];
     d_lstm_gates[b * 40 + 2] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 12];
@@ -902,11 +915,11 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
   a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
   a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-  a_lstm_gates[10] = tanhf(a_lstm_z[10] + w_lstm_bias[10]);
-  a_lstm_gates[11] = tanhf(a_lstm_z[11] + w_lstm_bias[11]);
-  a_lstm_gates[12] = tanhf(a_lstm_z[12] + w_lstm_bias[12]);
-  a_lstm_gates[13] = tanhf(a_lstm_z[13] + w_lstm_bias[13]);
-  a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
+  a_lstm_gates[10] = rnnc_tanhf(a_lstm_z[10] + w_lstm_bias[10]);
+  a_lstm_gates[11] = rnnc_tanhf(a_lstm_z[11] + w_lstm_bias[11]);
+  a_lstm_gates[12] = rnnc_tanhf(a_lstm_z[12] + w_lstm_bias[12]);
+  a_lstm_gates[13] = rnnc_tanhf(a_lstm_z[13] + w_lstm_bias[13]);
+  a_lstm_gates[14] = rnnc_tanhf(a_lstm_z[14] + w_lstm_bias[14]);
   a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
   a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
   a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
@@ -917,11 +930,11 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   a_lstm_c[2] = (a_lstm_gates[7] * state_lstm[7] + a_lstm_gates[2] * a_lstm_gates[12]);
   a_lstm_c[3] = (a_lstm_gates[8] * state_lstm[8] + a_lstm_gates[3] * a_lstm_gates[13]);
   a_lstm_c[4] = (a_lstm_gates[9] * state_lstm[9] + a_lstm_gates[4] * a_lstm_gates[14]);
-  a_lstm_h[0] = a_lstm_gates[15] * tanhf(a_lstm_c[0]);
-  a_lstm_h[1] = a_lstm_gates[16] * tanhf(a_lstm_c[1]);
-  a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
-  a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
-  a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
+  a_lstm_h[0] = a_lstm_gates[15] * rnnc_tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[16] * rnnc_tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[17] * rnnc_tanhf(a_lstm_c[2]);
+  a_lstm_h[3] = a_lstm_gates[18] * rnnc_tanhf(a_lstm_c[3]);
+  a_lstm_h[4] = a_lstm_gates[19] * rnnc_tanhf(a_lstm_c[4]);
   a_dense_z[0] = a_lstm_h[0] * w_dense_kernel[0] + a_lstm_h[1] * w_dense_kernel[1] +
                  a_lstm_h[2] * w_dense_kernel[2] + a_lstm_h[3] * w_dense_kernel[3] +
                  a_lstm_h[4] * w_dense_kernel[4];

@@ -46,8 +46,8 @@ typedef struct {
   float d_lstm_h[32][10];
   float d_dense_z[32][1];
   float d_dense_y[32][1];
-  float wt_lstm_recurrent_kernel[100]; /* lstm/recurrent_kernel transposed */
-  float wt_lstm_kernel[200];           /* lstm/kernel transposed */
+  float wt_lstm_recurrent_kernel[100]; /* a weight, transposed */
+  float wt_lstm_kernel[200];           /* a weight, transposed */
   float y[32 * 1];
   float dloss[32 * 1];
   float dx_sink[32 * 20];

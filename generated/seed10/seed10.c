@@ -13,7 +13,7 @@
 typedef char seed10_params_are_flat[sizeof(seed10_params) == 692 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 
 static const rnnc_tensor_desc seed10_tensors[8] = {
@@ -148,11 +148,11 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     a_lstm_gates[b * 40 + 7] = rnnc_sigmoid(a_lstm_z[b * 40 + 7] + w_lstm_bias[7]);
     a_lstm_gates[b * 40 + 8] = rnnc_sigmoid(a_lstm_z[b * 40 + 8] + w_lstm_bias[8]);
     a_lstm_gates[b * 40 + 9] = rnnc_sigmoid(a_lstm_z[b * 40 + 9] + w_lstm_bias[9]);
-    a_lstm_gates[b * 40 + 10] = tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
-    a_lstm_gates[b * 40 + 11] = tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
-    a_lstm_gates[b * 40 + 12] = tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
-    a_lstm_gates[b * 40 + 13] = tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
-    a_lstm_gates[b * 40 + 14] = tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
+    a_lstm_gates[b * 40 + 10] = rnnc_tanhf(a_lstm_z[b * 40 + 10] + w_lstm_bias[10]);
+    a_lstm_gates[b * 40 + 11] = rnnc_tanhf(a_lstm_z[b * 40 + 11] + w_lstm_bias[11]);
+    a_lstm_gates[b * 40 + 12] = rnnc_tanhf(a_lstm_z[b * 40 + 12] + w_lstm_bias[12]);
+    a_lstm_gates[b * 40 + 13] = rnnc_tanhf(a_lstm_z[b * 40 + 13] + w_lstm_bias[13]);
+    a_lstm_gates[b * 40 + 14] = rnnc_tanhf(a_lstm_z[b * 40 + 14] + w_lstm_bias[14]);
     a_lstm_gates[b * 40 + 15] = rnnc_sigmoid(a_lstm_z[b * 40 + 15] + w_lstm_bias[15]);
     a_lstm_gates[b * 40 + 16] = rnnc_sigmoid(a_lstm_z[b * 40 + 16] + w_lstm_bias[16]);
     a_lstm_gates[b * 40 + 17] = rnnc_sigmoid(a_lstm_z[b * 40 + 17] + w_lstm_bias[17]);
@@ -163,11 +163,11 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     a_lstm_c[b * 10 + 2] = a_lstm_gates[b * 40 + 2] * a_lstm_gates[b * 40 + 12];
     a_lstm_c[b * 10 + 3] = a_lstm_gates[b * 40 + 3] * a_lstm_gates[b * 40 + 13];
     a_lstm_c[b * 10 + 4] = a_lstm_gates[b * 40 + 4] * a_lstm_gates[b * 40 + 14];
-    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * tanhf(a_lstm_c[b * 10]);
-    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * tanhf(a_lstm_c[b * 10 + 1]);
-    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * tanhf(a_lstm_c[b * 10 + 2]);
-    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * tanhf(a_lstm_c[b * 10 + 3]);
-    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * tanhf(a_lstm_c[b * 10 + 4]);
+    a_lstm_h[b * 10] = a_lstm_gates[b * 40 + 15] * rnnc_tanhf(a_lstm_c[b * 10]);
+    a_lstm_h[b * 10 + 1] = a_lstm_gates[b * 40 + 16] * rnnc_tanhf(a_lstm_c[b * 10 + 1]);
+    a_lstm_h[b * 10 + 2] = a_lstm_gates[b * 40 + 17] * rnnc_tanhf(a_lstm_c[b * 10 + 2]);
+    a_lstm_h[b * 10 + 3] = a_lstm_gates[b * 40 + 18] * rnnc_tanhf(a_lstm_c[b * 10 + 3]);
+    a_lstm_h[b * 10 + 4] = a_lstm_gates[b * 40 + 19] * rnnc_tanhf(a_lstm_c[b * 10 + 4]);
   }
   for (int t = 1; t <= 1; ++t) {
     {
@@ -234,11 +234,16 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 8] + w_lstm_bias[8]);
       a_lstm_gates[b * 40 + t * 20 + 9] =
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 9] + w_lstm_bias[9]);
-      a_lstm_gates[b * 40 + t * 20 + 10] = tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
-      a_lstm_gates[b * 40 + t * 20 + 11] = tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
-      a_lstm_gates[b * 40 + t * 20 + 12] = tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
-      a_lstm_gates[b * 40 + t * 20 + 13] = tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
-      a_lstm_gates[b * 40 + t * 20 + 14] = tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
+      a_lstm_gates[b * 40 + t * 20 + 10] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 10] + w_lstm_bias[10]);
+      a_lstm_gates[b * 40 + t * 20 + 11] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 11] + w_lstm_bias[11]);
+      a_lstm_gates[b * 40 + t * 20 + 12] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 12] + w_lstm_bias[12]);
+      a_lstm_gates[b * 40 + t * 20 + 13] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 13] + w_lstm_bias[13]);
+      a_lstm_gates[b * 40 + t * 20 + 14] =
+          rnnc_tanhf(a_lstm_z[b * 40 + t * 20 + 14] + w_lstm_bias[14]);
       a_lstm_gates[b * 40 + t * 20 + 15] =
           rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + 15] + w_lstm_bias[15]);
       a_lstm_gates[b * 40 + t * 20 + 16] =
@@ -265,15 +270,15 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
           (a_lstm_gates[b * 40 + t * 20 + 9] * a_lstm_c[b * 10 + t * 5 - 1] +
            a_lstm_gates[b * 40 + t * 20 + 4] * a_lstm_gates[b * 40 + t * 20 + 14]);
       a_lstm_h[b * 10 + t * 5] =
-          a_lstm_gates[b * 40 + t * 20 + 15] * tanhf(a_lstm_c[b * 10 + t * 5]);
+          a_lstm_gates[b * 40 + t * 20 + 15] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]);
       a_lstm_h[b * 10 + t * 5 + 1] =
-          a_lstm_gates[b * 40 + t * 20 + 16] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+          a_lstm_gates[b * 40 + t * 20 + 16] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
       a_lstm_h[b * 10 + t * 5 + 2] =
-          a_lstm_gates[b * 40 + t * 20 + 17] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+          a_lstm_gates[b * 40 + t * 20 + 17] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
       a_lstm_h[b * 10 + t * 5 + 3] =
-          a_lstm_gates[b * 40 + t * 20 + 18] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+          a_lstm_gates[b * 40 + t * 20 + 18] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
       a_lstm_h[b * 10 + t * 5 + 4] =
-          a_lstm_gates[b * 40 + t * 20 + 19] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+          a_lstm_gates[b * 40 + t * 20 + 19] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
     }
   }
   {
@@ -335,13 +340,13 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     a_lstm_1_gates[b * 56 + 11] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 11] + w_lstm_1_bias[11]);
     a_lstm_1_gates[b * 56 + 12] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 12] + w_lstm_1_bias[12]);
     a_lstm_1_gates[b * 56 + 13] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 13] + w_lstm_1_bias[13]);
-    a_lstm_1_gates[b * 56 + 14] = tanhf(a_lstm_1_z[b * 56 + 14] + w_lstm_1_bias[14]);
-    a_lstm_1_gates[b * 56 + 15] = tanhf(a_lstm_1_z[b * 56 + 15] + w_lstm_1_bias[15]);
-    a_lstm_1_gates[b * 56 + 16] = tanhf(a_lstm_1_z[b * 56 + 16] + w_lstm_1_bias[16]);
-    a_lstm_1_gates[b * 56 + 17] = tanhf(a_lstm_1_z[b * 56 + 17] + w_lstm_1_bias[17]);
-    a_lstm_1_gates[b * 56 + 18] = tanhf(a_lstm_1_z[b * 56 + 18] + w_lstm_1_bias[18]);
-    a_lstm_1_gates[b * 56 + 19] = tanhf(a_lstm_1_z[b * 56 + 19] + w_lstm_1_bias[19]);
-    a_lstm_1_gates[b * 56 + 20] = tanhf(a_lstm_1_z[b * 56 + 20] + w_lstm_1_bias[20]);
+    a_lstm_1_gates[b * 56 + 14] = rnnc_tanhf(a_lstm_1_z[b * 56 + 14] + w_lstm_1_bias[14]);
+    a_lstm_1_gates[b * 56 + 15] = rnnc_tanhf(a_lstm_1_z[b * 56 + 15] + w_lstm_1_bias[15]);
+    a_lstm_1_gates[b * 56 + 16] = rnnc_tanhf(a_lstm_1_z[b * 56 + 16] + w_lstm_1_bias[16]);
+    a_lstm_1_gates[b * 56 + 17] = rnnc_tanhf(a_lstm_1_z[b * 56 + 17] + w_lstm_1_bias[17]);
+    a_lstm_1_gates[b * 56 + 18] = rnnc_tanhf(a_lstm_1_z[b * 56 + 18] + w_lstm_1_bias[18]);
+    a_lstm_1_gates[b * 56 + 19] = rnnc_tanhf(a_lstm_1_z[b * 56 + 19] + w_lstm_1_bias[19]);
+    a_lstm_1_gates[b * 56 + 20] = rnnc_tanhf(a_lstm_1_z[b * 56 + 20] + w_lstm_1_bias[20]);
     a_lstm_1_gates[b * 56 + 21] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 21] + w_lstm_1_bias[21]);
     a_lstm_1_gates[b * 56 + 22] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 22] + w_lstm_1_bias[22]);
     a_lstm_1_gates[b * 56 + 23] = rnnc_sigmoid(a_lstm_1_z[b * 56 + 23] + w_lstm_1_bias[23]);
@@ -356,13 +361,13 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     a_lstm_1_c[b * 14 + 4] = a_lstm_1_gates[b * 56 + 4] * a_lstm_1_gates[b * 56 + 18];
     a_lstm_1_c[b * 14 + 5] = a_lstm_1_gates[b * 56 + 5] * a_lstm_1_gates[b * 56 + 19];
     a_lstm_1_c[b * 14 + 6] = a_lstm_1_gates[b * 56 + 6] * a_lstm_1_gates[b * 56 + 20];
-    a_lstm_1_h[b * 14] = a_lstm_1_gates[b * 56 + 21] * tanhf(a_lstm_1_c[b * 14]);
-    a_lstm_1_h[b * 14 + 1] = a_lstm_1_gates[b * 56 + 22] * tanhf(a_lstm_1_c[b * 14 + 1]);
-    a_lstm_1_h[b * 14 + 2] = a_lstm_1_gates[b * 56 + 23] * tanhf(a_lstm_1_c[b * 14 + 2]);
-    a_lstm_1_h[b * 14 + 3] = a_lstm_1_gates[b * 56 + 24] * tanhf(a_lstm_1_c[b * 14 + 3]);
-    a_lstm_1_h[b * 14 + 4] = a_lstm_1_gates[b * 56 + 25] * tanhf(a_lstm_1_c[b * 14 + 4]);
-    a_lstm_1_h[b * 14 + 5] = a_lstm_1_gates[b * 56 + 26] * tanhf(a_lstm_1_c[b * 14 + 5]);
-    a_lstm_1_h[b * 14 + 6] = a_lstm_1_gates[b * 56 + 27] * tanhf(a_lstm_1_c[b * 14 + 6]);
+    a_lstm_1_h[b * 14] = a_lstm_1_gates[b * 56 + 21] * rnnc_tanhf(a_lstm_1_c[b * 14]);
+    a_lstm_1_h[b * 14 + 1] = a_lstm_1_gates[b * 56 + 22] * rnnc_tanhf(a_lstm_1_c[b * 14 + 1]);
+    a_lstm_1_h[b * 14 + 2] = a_lstm_1_gates[b * 56 + 23] * rnnc_tanhf(a_lstm_1_c[b * 14 + 2]);
+    a_lstm_1_h[b * 14 + 3] = a_lstm_1_gates[b * 56 + 24] * rnnc_tanhf(a_lstm_1_c[b * 14 + 3]);
+    a_lstm_1_h[b * 14 + 4] = a_lstm_1_gates[b * 56 + 25] * rnnc_tanhf(a_lstm_1_c[b * 14 + 4]);
+    a_lstm_1_h[b * 14 + 5] = a_lstm_1_gates[b * 56 + 26] * rnnc_tanhf(a_lstm_1_c[b * 14 + 5]);
+    a_lstm_1_h[b * 14 + 6] = a_lstm_1_gates[b * 56 + 27] * rnnc_tanhf(a_lstm_1_c[b * 14 + 6]);
   }
   for (int t = 1; t <= 1; ++t) {
     {
@@ -439,19 +444,19 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
       a_lstm_1_gates[b * 56 + t * 28 + 13] =
           rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 13] + w_lstm_1_bias[13]);
       a_lstm_1_gates[b * 56 + t * 28 + 14] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 14] + w_lstm_1_bias[14]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 14] + w_lstm_1_bias[14]);
       a_lstm_1_gates[b * 56 + t * 28 + 15] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 15] + w_lstm_1_bias[15]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 15] + w_lstm_1_bias[15]);
       a_lstm_1_gates[b * 56 + t * 28 + 16] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 16] + w_lstm_1_bias[16]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 16] + w_lstm_1_bias[16]);
       a_lstm_1_gates[b * 56 + t * 28 + 17] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 17] + w_lstm_1_bias[17]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 17] + w_lstm_1_bias[17]);
       a_lstm_1_gates[b * 56 + t * 28 + 18] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 18] + w_lstm_1_bias[18]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 18] + w_lstm_1_bias[18]);
       a_lstm_1_gates[b * 56 + t * 28 + 19] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 19] + w_lstm_1_bias[19]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 19] + w_lstm_1_bias[19]);
       a_lstm_1_gates[b * 56 + t * 28 + 20] =
-          tanhf(a_lstm_1_z[b * 56 + t * 28 + 20] + w_lstm_1_bias[20]);
+          rnnc_tanhf(a_lstm_1_z[b * 56 + t * 28 + 20] + w_lstm_1_bias[20]);
       a_lstm_1_gates[b * 56 + t * 28 + 21] =
           rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + 21] + w_lstm_1_bias[21]);
       a_lstm_1_gates[b * 56 + t * 28 + 22] =
@@ -488,19 +493,19 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
           (a_lstm_1_gates[b * 56 + t * 28 + 13] * a_lstm_1_c[b * 14 + t * 7 - 1] +
            a_lstm_1_gates[b * 56 + t * 28 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 20]);
       a_lstm_1_h[b * 14 + t * 7] =
-          a_lstm_1_gates[b * 56 + t * 28 + 21] * tanhf(a_lstm_1_c[b * 14 + t * 7]);
+          a_lstm_1_gates[b * 56 + t * 28 + 21] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7]);
       a_lstm_1_h[b * 14 + t * 7 + 1] =
-          a_lstm_1_gates[b * 56 + t * 28 + 22] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
+          a_lstm_1_gates[b * 56 + t * 28 + 22] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
       a_lstm_1_h[b * 14 + t * 7 + 2] =
-          a_lstm_1_gates[b * 56 + t * 28 + 23] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
+          a_lstm_1_gates[b * 56 + t * 28 + 23] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
       a_lstm_1_h[b * 14 + t * 7 + 3] =
-          a_lstm_1_gates[b * 56 + t * 28 + 24] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
+          a_lstm_1_gates[b * 56 + t * 28 + 24] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
       a_lstm_1_h[b * 14 + t * 7 + 4] =
-          a_lstm_1_gates[b * 56 + t * 28 + 25] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
+          a_lstm_1_gates[b * 56 + t * 28 + 25] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
       a_lstm_1_h[b * 14 + t * 7 + 5] =
-          a_lstm_1_gates[b * 56 + t * 28 + 26] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
+          a_lstm_1_gates[b * 56 + t * 28 + 26] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
       a_lstm_1_h[b * 14 + t * 7 + 6] =
-          a_lstm_1_gates[b * 56 + t * 28 + 27] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
+          a_lstm_1_gates[b * 56 + t * 28 + 27] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
     }
   }
   for (int b = 0; b < n; ++b) {
@@ -693,40 +698,46 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
   for (int t = 1; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
       d_lstm_1_gates[b * 56 + t * 28 + 21] =
-          d_lstm_1_h[b * 14 + t * 7] * tanhf(a_lstm_1_c[b * 14 + t * 7]);
+          d_lstm_1_h[b * 14 + t * 7] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7]);
       d_lstm_1_gates[b * 56 + t * 28 + 22] =
-          d_lstm_1_h[b * 14 + t * 7 + 1] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
+          d_lstm_1_h[b * 14 + t * 7 + 1] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]);
       d_lstm_1_gates[b * 56 + t * 28 + 23] =
-          d_lstm_1_h[b * 14 + t * 7 + 2] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
+          d_lstm_1_h[b * 14 + t * 7 + 2] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]);
       d_lstm_1_gates[b * 56 + t * 28 + 24] =
-          d_lstm_1_h[b * 14 + t * 7 + 3] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
+          d_lstm_1_h[b * 14 + t * 7 + 3] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]);
       d_lstm_1_gates[b * 56 + t * 28 + 25] =
-          d_lstm_1_h[b * 14 + t * 7 + 4] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
+          d_lstm_1_h[b * 14 + t * 7 + 4] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]);
       d_lstm_1_gates[b * 56 + t * 28 + 26] =
-          d_lstm_1_h[b * 14 + t * 7 + 5] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
+          d_lstm_1_h[b * 14 + t * 7 + 5] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]);
       d_lstm_1_gates[b * 56 + t * 28 + 27] =
-          d_lstm_1_h[b * 14 + t * 7 + 6] * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
+          d_lstm_1_h[b * 14 + t * 7 + 6] * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]);
       d_lstm_1_c[b * 14 + t * 7] =
           d_lstm_1_h[b * 14 + t * 7] * a_lstm_1_gates[b * 56 + t * 28 + 21] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7]) * tanhf(a_lstm_1_c[b * 14 + t * 7]));
-      d_lstm_1_c[b * 14 + t * 7 + 1] =
-          d_lstm_1_h[b * 14 + t * 7 + 1] * a_lstm_1_gates[b * 56 + t * 28 + 22] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]));
-      d_lstm_1_c[b * 14 + t * 7 + 2] =
-          d_lstm_1_h[b * 14 + t * 7 + 2] * a_lstm_1_gates[b * 56 + t * 28 + 23] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]));
-      d_lstm_1_c[b * 14 + t * 7 + 3] =
-          d_lstm_1_h[b * 14 + t * 7 + 3] * a_lstm_1_gates[b * 56 + t * 28 + 24] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]));
-      d_lstm_1_c[b * 14 + t * 7 + 4] =
-          d_lstm_1_h[b * 14 + t * 7 + 4] * a_lstm_1_gates[b * 56 + t * 28 + 25] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]));
-      d_lstm_1_c[b * 14 + t * 7 + 5] =
-          d_lstm_1_h[b * 14 + t * 7 + 5] * a_lstm_1_gates[b * 56 + t * 28 + 26] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]));
-      d_lstm_1_c[b * 14 + t * 7 + 6] =
-          d_lstm_1_h[b * 14 + t * 7 + 6] * a_lstm_1_gates[b * 56 + t * 28 + 27] *
-          (1.0f - tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]) * tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]));
+          (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7]) * rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7]));
+      d_lstm_1_c[b * 14 + t * 7 + 1] = d_lstm_1_h[b * 14 + t * 7 + 1] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 22] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 1]));
+      d_lstm_1_c[b * 14 + t * 7 + 2] = d_lstm_1_h[b * 14 + t * 7 + 2] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 23] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 2]));
+      d_lstm_1_c[b * 14 + t * 7 + 3] = d_lstm_1_h[b * 14 + t * 7 + 3] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 24] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 3]));
+      d_lstm_1_c[b * 14 + t * 7 + 4] = d_lstm_1_h[b * 14 + t * 7 + 4] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 25] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 4]));
+      d_lstm_1_c[b * 14 + t * 7 + 5] = d_lstm_1_h[b * 14 + t * 7 + 5] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 26] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 5]));
+      d_lstm_1_c[b * 14 + t * 7 + 6] = d_lstm_1_h[b * 14 + t * 7 + 6] *
+                                       a_lstm_1_gates[b * 56 + t * 28 + 27] *
+                                       (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]) *
+                                                   rnnc_tanhf(a_lstm_1_c[b * 14 + t * 7 + 6]));
       d_lstm_1_gates[b * 56 + t * 28 + 7] =
           d_lstm_1_c[b * 14 + t * 7] * a_lstm_1_c[b * 14 + t * 7 - 7];
       d_lstm_1_gates[b * 56 + t * 28 + 8] =
@@ -1040,33 +1051,33 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
     }
   }
   for (int b = 0; b < n; ++b) {
-    d_lstm_1_gates[b * 56 + 21] = d_lstm_1_h[b * 14] * tanhf(a_lstm_1_c[b * 14]);
-    d_lstm_1_gates[b * 56 + 22] = d_lstm_1_h[b * 14 + 1] * tanhf(a_lstm_1_c[b * 14 + 1]);
-    d_lstm_1_gates[b * 56 + 23] = d_lstm_1_h[b * 14 + 2] * tanhf(a_lstm_1_c[b * 14 + 2]);
-    d_lstm_1_gates[b * 56 + 24] = d_lstm_1_h[b * 14 + 3] * tanhf(a_lstm_1_c[b * 14 + 3]);
-    d_lstm_1_gates[b * 56 + 25] = d_lstm_1_h[b * 14 + 4] * tanhf(a_lstm_1_c[b * 14 + 4]);
-    d_lstm_1_gates[b * 56 + 26] = d_lstm_1_h[b * 14 + 5] * tanhf(a_lstm_1_c[b * 14 + 5]);
-    d_lstm_1_gates[b * 56 + 27] = d_lstm_1_h[b * 14 + 6] * tanhf(a_lstm_1_c[b * 14 + 6]);
+    d_lstm_1_gates[b * 56 + 21] = d_lstm_1_h[b * 14] * rnnc_tanhf(a_lstm_1_c[b * 14]);
+    d_lstm_1_gates[b * 56 + 22] = d_lstm_1_h[b * 14 + 1] * rnnc_tanhf(a_lstm_1_c[b * 14 + 1]);
+    d_lstm_1_gates[b * 56 + 23] = d_lstm_1_h[b * 14 + 2] * rnnc_tanhf(a_lstm_1_c[b * 14 + 2]);
+    d_lstm_1_gates[b * 56 + 24] = d_lstm_1_h[b * 14 + 3] * rnnc_tanhf(a_lstm_1_c[b * 14 + 3]);
+    d_lstm_1_gates[b * 56 + 25] = d_lstm_1_h[b * 14 + 4] * rnnc_tanhf(a_lstm_1_c[b * 14 + 4]);
+    d_lstm_1_gates[b * 56 + 26] = d_lstm_1_h[b * 14 + 5] * rnnc_tanhf(a_lstm_1_c[b * 14 + 5]);
+    d_lstm_1_gates[b * 56 + 27] = d_lstm_1_h[b * 14 + 6] * rnnc_tanhf(a_lstm_1_c[b * 14 + 6]);
     d_lstm_1_c[b * 14] += d_lstm_1_h[b * 14] * a_lstm_1_gates[b * 56 + 21] *
-                          (1.0f - tanhf(a_lstm_1_c[b * 14]) * tanhf(a_lstm_1_c[b * 14]));
+                          (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14]) * rnnc_tanhf(a_lstm_1_c[b * 14]));
     d_lstm_1_c[b * 14 + 1] +=
         d_lstm_1_h[b * 14 + 1] * a_lstm_1_gates[b * 56 + 22] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 1]) * tanhf(a_lstm_1_c[b * 14 + 1]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 1]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 1]));
     d_lstm_1_c[b * 14 + 2] +=
         d_lstm_1_h[b * 14 + 2] * a_lstm_1_gates[b * 56 + 23] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 2]) * tanhf(a_lstm_1_c[b * 14 + 2]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 2]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 2]));
     d_lstm_1_c[b * 14 + 3] +=
         d_lstm_1_h[b * 14 + 3] * a_lstm_1_gates[b * 56 + 24] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 3]) * tanhf(a_lstm_1_c[b * 14 + 3]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 3]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 3]));
     d_lstm_1_c[b * 14 + 4] +=
         d_lstm_1_h[b * 14 + 4] * a_lstm_1_gates[b * 56 + 25] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 4]) * tanhf(a_lstm_1_c[b * 14 + 4]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 4]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 4]));
     d_lstm_1_c[b * 14 + 5] +=
         d_lstm_1_h[b * 14 + 5] * a_lstm_1_gates[b * 56 + 26] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 5]) * tanhf(a_lstm_1_c[b * 14 + 5]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 5]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 5]));
     d_lstm_1_c[b * 14 + 6] +=
         d_lstm_1_h[b * 14 + 6] * a_lstm_1_gates[b * 56 + 27] *
-        (1.0f - tanhf(a_lstm_1_c[b * 14 + 6]) * tanhf(a_lstm_1_c[b * 14 + 6]));
+        (1.0f - rnnc_tanhf(a_lstm_1_c[b * 14 + 6]) * rnnc_tanhf(a_lstm_1_c[b * 14 + 6]));
     d_lstm_1_gates[b * 56] = d_lstm_1_c[b * 14] * a_lstm_1_gates[b * 56 + 14];
     d_lstm_1_gates[b * 56 + 1] = d_lstm_1_c[b * 14 + 1] * a_lstm_1_gates[b * 56 + 15];
     d_lstm_1_gates[b * 56 + 2] = d_lstm_1_c[b * 14 + 2] * a_lstm_1_gates[b * 56 + 16];
@@ -1256,30 +1267,34 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
   for (int t = 1; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
       d_lstm_gates[b * 40 + t * 20 + 15] =
-          d_lstm_h[b * 10 + t * 5] * tanhf(a_lstm_c[b * 10 + t * 5]);
+          d_lstm_h[b * 10 + t * 5] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]);
       d_lstm_gates[b * 40 + t * 20 + 16] =
-          d_lstm_h[b * 10 + t * 5 + 1] * tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
+          d_lstm_h[b * 10 + t * 5 + 1] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]);
       d_lstm_gates[b * 40 + t * 20 + 17] =
-          d_lstm_h[b * 10 + t * 5 + 2] * tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
+          d_lstm_h[b * 10 + t * 5 + 2] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]);
       d_lstm_gates[b * 40 + t * 20 + 18] =
-          d_lstm_h[b * 10 + t * 5 + 3] * tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
+          d_lstm_h[b * 10 + t * 5 + 3] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]);
       d_lstm_gates[b * 40 + t * 20 + 19] =
-          d_lstm_h[b * 10 + t * 5 + 4] * tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
+          d_lstm_h[b * 10 + t * 5 + 4] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]);
       d_lstm_c[b * 10 + t * 5] =
           d_lstm_h[b * 10 + t * 5] * a_lstm_gates[b * 40 + t * 20 + 15] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5]) * tanhf(a_lstm_c[b * 10 + t * 5]));
-      d_lstm_c[b * 10 + t * 5 + 1] =
-          d_lstm_h[b * 10 + t * 5 + 1] * a_lstm_gates[b * 40 + t * 20 + 16] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 1]) * tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
-      d_lstm_c[b * 10 + t * 5 + 2] =
-          d_lstm_h[b * 10 + t * 5 + 2] * a_lstm_gates[b * 40 + t * 20 + 17] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 2]) * tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
-      d_lstm_c[b * 10 + t * 5 + 3] =
-          d_lstm_h[b * 10 + t * 5 + 3] * a_lstm_gates[b * 40 + t * 20 + 18] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 3]) * tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
-      d_lstm_c[b * 10 + t * 5 + 4] =
-          d_lstm_h[b * 10 + t * 5 + 4] * a_lstm_gates[b * 40 + t * 20 + 19] *
-          (1.0f - tanhf(a_lstm_c[b * 10 + t * 5 + 4]) * tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
+          (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5]) * rnnc_tanhf(a_lstm_c[b * 10 + t * 5]));
+      d_lstm_c[b * 10 + t * 5 + 1] = d_lstm_h[b * 10 + t * 5 + 1] *
+                                     a_lstm_gates[b * 40 + t * 20 + 16] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 1]));
+      d_lstm_c[b * 10 + t * 5 + 2] = d_lstm_h[b * 10 + t * 5 + 2] *
+                                     a_lstm_gates[b * 40 + t * 20 + 17] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 2]));
+      d_lstm_c[b * 10 + t * 5 + 3] = d_lstm_h[b * 10 + t * 5 + 3] *
+                                     a_lstm_gates[b * 40 + t * 20 + 18] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 3]));
+      d_lstm_c[b * 10 + t * 5 + 4] = d_lstm_h[b * 10 + t * 5 + 4] *
+                                     a_lstm_gates[b * 40 + t * 20 + 19] *
+                                     (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]) *
+                                                 rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + 4]));
       d_lstm_gates[b * 40 + t * 20 + 5] = d_lstm_c[b * 10 + t * 5] * a_lstm_c[b * 10 + t * 5 - 5];
       d_lstm_gates[b * 40 + t * 20 + 6] =
           d_lstm_c[b * 10 + t * 5 + 1] * a_lstm_c[b * 10 + t * 5 - 4];
@@ -1510,21 +1525,25 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
     }
   }
   for (int b = 0; b < n; ++b) {
-    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * tanhf(a_lstm_c[b * 10]);
-    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * tanhf(a_lstm_c[b * 10 + 1]);
-    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * tanhf(a_lstm_c[b * 10 + 2]);
-    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * tanhf(a_lstm_c[b * 10 + 3]);
-    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * tanhf(a_lstm_c[b * 10 + 4]);
+    d_lstm_gates[b * 40 + 15] = d_lstm_h[b * 10] * rnnc_tanhf(a_lstm_c[b * 10]);
+    d_lstm_gates[b * 40 + 16] = d_lstm_h[b * 10 + 1] * rnnc_tanhf(a_lstm_c[b * 10 + 1]);
+    d_lstm_gates[b * 40 + 17] = d_lstm_h[b * 10 + 2] * rnnc_tanhf(a_lstm_c[b * 10 + 2]);
+    d_lstm_gates[b * 40 + 18] = d_lstm_h[b * 10 + 3] * rnnc_tanhf(a_lstm_c[b * 10 + 3]);
+    d_lstm_gates[b * 40 + 19] = d_lstm_h[b * 10 + 4] * rnnc_tanhf(a_lstm_c[b * 10 + 4]);
     d_lstm_c[b * 10] += d_lstm_h[b * 10] * a_lstm_gates[b * 40 + 15] *
-                        (1.0f - tanhf(a_lstm_c[b * 10]) * tanhf(a_lstm_c[b * 10]));
-    d_lstm_c[b * 10 + 1] += d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 1]) * tanhf(a_lstm_c[b * 10 + 1]));
-    d_lstm_c[b * 10 + 2] += d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 2]) * tanhf(a_lstm_c[b * 10 + 2]));
-    d_lstm_c[b * 10 + 3] += d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 3]) * tanhf(a_lstm_c[b * 10 + 3]));
-    d_lstm_c[b * 10 + 4] += d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
-                            (1.0f - tanhf(a_lstm_c[b * 10 + 4]) * tanhf(a_lstm_c[b * 10 + 4]));
+                        (1.0f - rnnc_tanhf(a_lstm_c[b * 10]) * rnnc_tanhf(a_lstm_c[b * 10]));
+    d_lstm_c[b * 10 + 1] +=
+        d_lstm_h[b * 10 + 1] * a_lstm_gates[b * 40 + 16] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 1]) * rnnc_tanhf(a_lstm_c[b * 10 + 1]));
+    d_lstm_c[b * 10 + 2] +=
+        d_lstm_h[b * 10 + 2] * a_lstm_gates[b * 40 + 17] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 2]) * rnnc_tanhf(a_lstm_c[b * 10 + 2]));
+    d_lstm_c[b * 10 + 3] +=
+        d_lstm_h[b * 10 + 3] * a_lstm_gates[b * 40 + 18] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 3]) * rnnc_tanhf(a_lstm_c[b * 10 + 3]));
+    d_lstm_c[b * 10 + 4] +=
+        d_lstm_h[b * 10 + 4] * a_lstm_gates[b * 40 + 19] *
+        (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + 4]) * rnnc_tanhf(a_lstm_c[b * 10 + 4]));
     d_lstm_gates[b * 40] = d_lstm_c[b * 10] * a_lstm_gates[b * 40 + 10];
     d_lstm_gates[b * 40 + 1] = d_lstm_c[b * 10 + 1] * a_lstm_gates[b * 40 + 11];
     d_lstm_gates[b * 40 + 2] = d_lstm_c[b * 10 + 2] * a_lstm_gates[b * 40 + 12];
@@ -1800,11 +1819,11 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   a_lstm_gates[7] = rnnc_sigmoid(a_lstm_z[7] + w_lstm_bias[7]);
   a_lstm_gates[8] = rnnc_sigmoid(a_lstm_z[8] + w_lstm_bias[8]);
   a_lstm_gates[9] = rnnc_sigmoid(a_lstm_z[9] + w_lstm_bias[9]);
-  a_lstm_gates[10] = tanhf(a_lstm_z[10] + w_lstm_bias[10]);
-  a_lstm_gates[11] = tanhf(a_lstm_z[11] + w_lstm_bias[11]);
-  a_lstm_gates[12] = tanhf(a_lstm_z[12] + w_lstm_bias[12]);
-  a_lstm_gates[13] = tanhf(a_lstm_z[13] + w_lstm_bias[13]);
-  a_lstm_gates[14] = tanhf(a_lstm_z[14] + w_lstm_bias[14]);
+  a_lstm_gates[10] = rnnc_tanhf(a_lstm_z[10] + w_lstm_bias[10]);
+  a_lstm_gates[11] = rnnc_tanhf(a_lstm_z[11] + w_lstm_bias[11]);
+  a_lstm_gates[12] = rnnc_tanhf(a_lstm_z[12] + w_lstm_bias[12]);
+  a_lstm_gates[13] = rnnc_tanhf(a_lstm_z[13] + w_lstm_bias[13]);
+  a_lstm_gates[14] = rnnc_tanhf(a_lstm_z[14] + w_lstm_bias[14]);
   a_lstm_gates[15] = rnnc_sigmoid(a_lstm_z[15] + w_lstm_bias[15]);
   a_lstm_gates[16] = rnnc_sigmoid(a_lstm_z[16] + w_lstm_bias[16]);
   a_lstm_gates[17] = rnnc_sigmoid(a_lstm_z[17] + w_lstm_bias[17]);
@@ -1815,11 +1834,11 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   a_lstm_c[2] = (a_lstm_gates[7] * state_lstm[7] + a_lstm_gates[2] * a_lstm_gates[12]);
   a_lstm_c[3] = (a_lstm_gates[8] * state_lstm[8] + a_lstm_gates[3] * a_lstm_gates[13]);
   a_lstm_c[4] = (a_lstm_gates[9] * state_lstm[9] + a_lstm_gates[4] * a_lstm_gates[14]);
-  a_lstm_h[0] = a_lstm_gates[15] * tanhf(a_lstm_c[0]);
-  a_lstm_h[1] = a_lstm_gates[16] * tanhf(a_lstm_c[1]);
-  a_lstm_h[2] = a_lstm_gates[17] * tanhf(a_lstm_c[2]);
-  a_lstm_h[3] = a_lstm_gates[18] * tanhf(a_lstm_c[3]);
-  a_lstm_h[4] = a_lstm_gates[19] * tanhf(a_lstm_c[4]);
+  a_lstm_h[0] = a_lstm_gates[15] * rnnc_tanhf(a_lstm_c[0]);
+  a_lstm_h[1] = a_lstm_gates[16] * rnnc_tanhf(a_lstm_c[1]);
+  a_lstm_h[2] = a_lstm_gates[17] * rnnc_tanhf(a_lstm_c[2]);
+  a_lstm_h[3] = a_lstm_gates[18] * rnnc_tanhf(a_lstm_c[3]);
+  a_lstm_h[4] = a_lstm_gates[19] * rnnc_tanhf(a_lstm_c[4]);
   {
     const float *const A = a_lstm_h + 0;
     const float *const B = w_lstm_1_kernel + 0;
@@ -1882,13 +1901,13 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   a_lstm_1_gates[11] = rnnc_sigmoid(a_lstm_1_z[11] + w_lstm_1_bias[11]);
   a_lstm_1_gates[12] = rnnc_sigmoid(a_lstm_1_z[12] + w_lstm_1_bias[12]);
   a_lstm_1_gates[13] = rnnc_sigmoid(a_lstm_1_z[13] + w_lstm_1_bias[13]);
-  a_lstm_1_gates[14] = tanhf(a_lstm_1_z[14] + w_lstm_1_bias[14]);
-  a_lstm_1_gates[15] = tanhf(a_lstm_1_z[15] + w_lstm_1_bias[15]);
-  a_lstm_1_gates[16] = tanhf(a_lstm_1_z[16] + w_lstm_1_bias[16]);
-  a_lstm_1_gates[17] = tanhf(a_lstm_1_z[17] + w_lstm_1_bias[17]);
-  a_lstm_1_gates[18] = tanhf(a_lstm_1_z[18] + w_lstm_1_bias[18]);
-  a_lstm_1_gates[19] = tanhf(a_lstm_1_z[19] + w_lstm_1_bias[19]);
-  a_lstm_1_gates[20] = tanhf(a_lstm_1_z[20] + w_lstm_1_bias[20]);
+  a_lstm_1_gates[14] = rnnc_tanhf(a_lstm_1_z[14] + w_lstm_1_bias[14]);
+  a_lstm_1_gates[15] = rnnc_tanhf(a_lstm_1_z[15] + w_lstm_1_bias[15]);
+  a_lstm_1_gates[16] = rnnc_tanhf(a_lstm_1_z[16] + w_lstm_1_bias[16]);
+  a_lstm_1_gates[17] = rnnc_tanhf(a_lstm_1_z[17] + w_lstm_1_bias[17]);
+  a_lstm_1_gates[18] = rnnc_tanhf(a_lstm_1_z[18] + w_lstm_1_bias[18]);
+  a_lstm_1_gates[19] = rnnc_tanhf(a_lstm_1_z[19] + w_lstm_1_bias[19]);
+  a_lstm_1_gates[20] = rnnc_tanhf(a_lstm_1_z[20] + w_lstm_1_bias[20]);
   a_lstm_1_gates[21] = rnnc_sigmoid(a_lstm_1_z[21] + w_lstm_1_bias[21]);
   a_lstm_1_gates[22] = rnnc_sigmoid(a_lstm_1_z[22] + w_lstm_1_bias[22]);
   a_lstm_1_gates[23] = rnnc_sigmoid(a_lstm_1_z[23] + w_lstm_1_bias[23]);
@@ -1903,13 +1922,13 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   a_lstm_1_c[4] = (a_lstm_1_gates[11] * state_lstm_1[11] + a_lstm_1_gates[4] * a_lstm_1_gates[18]);
   a_lstm_1_c[5] = (a_lstm_1_gates[12] * state_lstm_1[12] + a_lstm_1_gates[5] * a_lstm_1_gates[19]);
   a_lstm_1_c[6] = (a_lstm_1_gates[13] * state_lstm_1[13] + a_lstm_1_gates[6] * a_lstm_1_gates[20]);
-  a_lstm_1_h[0] = a_lstm_1_gates[21] * tanhf(a_lstm_1_c[0]);
-  a_lstm_1_h[1] = a_lstm_1_gates[22] * tanhf(a_lstm_1_c[1]);
-  a_lstm_1_h[2] = a_lstm_1_gates[23] * tanhf(a_lstm_1_c[2]);
-  a_lstm_1_h[3] = a_lstm_1_gates[24] * tanhf(a_lstm_1_c[3]);
-  a_lstm_1_h[4] = a_lstm_1_gates[25] * tanhf(a_lstm_1_c[4]);
-  a_lstm_1_h[5] = a_lstm_1_gates[26] * tanhf(a_lstm_1_c[5]);
-  a_lstm_1_h[6] = a_lstm_1_gates[27] * tanhf(a_lstm_1_c[6]);
+  a_lstm_1_h[0] = a_lstm_1_gates[21] * rnnc_tanhf(a_lstm_1_c[0]);
+  a_lstm_1_h[1] = a_lstm_1_gates[22] * rnnc_tanhf(a_lstm_1_c[1]);
+  a_lstm_1_h[2] = a_lstm_1_gates[23] * rnnc_tanhf(a_lstm_1_c[2]);
+  a_lstm_1_h[3] = a_lstm_1_gates[24] * rnnc_tanhf(a_lstm_1_c[3]);
+  a_lstm_1_h[4] = a_lstm_1_gates[25] * rnnc_tanhf(a_lstm_1_c[4]);
+  a_lstm_1_h[5] = a_lstm_1_gates[26] * rnnc_tanhf(a_lstm_1_c[5]);
+  a_lstm_1_h[6] = a_lstm_1_gates[27] * rnnc_tanhf(a_lstm_1_c[6]);
   a_dense_z[0] = a_lstm_1_h[0] * w_dense_kernel[0] + a_lstm_1_h[1] * w_dense_kernel[1] +
                  a_lstm_1_h[2] * w_dense_kernel[2] + a_lstm_1_h[3] * w_dense_kernel[3] +
                  a_lstm_1_h[4] * w_dense_kernel[4] + a_lstm_1_h[5] * w_dense_kernel[5] +

@@ -103,9 +103,9 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
     a_simple_rnn_z[b * 9 + 8] = a_x[b * 9 + 6] * w_simple_rnn_kernel[2] +
                                 a_x[b * 9 + 7] * w_simple_rnn_kernel[5] +
                                 a_x[b * 9 + 8] * w_simple_rnn_kernel[8];
-    a_simple_rnn_h[b * 9] = tanhf(a_simple_rnn_z[b * 9] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 9 + 1] = tanhf(a_simple_rnn_z[b * 9 + 1] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 9 + 2] = tanhf(a_simple_rnn_z[b * 9 + 2] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 9] = rnnc_tanhf(a_simple_rnn_z[b * 9] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 1] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 1] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 2] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 2] + w_simple_rnn_bias[2]);
     a_simple_rnn_z[b * 9 + 3] += a_simple_rnn_h[b * 9] * w_simple_rnn_recurrent_kernel[0] +
                                  a_simple_rnn_h[b * 9 + 1] * w_simple_rnn_recurrent_kernel[3] +
                                  a_simple_rnn_h[b * 9 + 2] * w_simple_rnn_recurrent_kernel[6];
@@ -115,9 +115,9 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
     a_simple_rnn_z[b * 9 + 5] += a_simple_rnn_h[b * 9] * w_simple_rnn_recurrent_kernel[2] +
                                  a_simple_rnn_h[b * 9 + 1] * w_simple_rnn_recurrent_kernel[5] +
                                  a_simple_rnn_h[b * 9 + 2] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[b * 9 + 3] = tanhf(a_simple_rnn_z[b * 9 + 3] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 9 + 4] = tanhf(a_simple_rnn_z[b * 9 + 4] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 9 + 5] = tanhf(a_simple_rnn_z[b * 9 + 5] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 9 + 3] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 3] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 4] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 4] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 5] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 5] + w_simple_rnn_bias[2]);
     a_simple_rnn_z[b * 9 + 6] += a_simple_rnn_h[b * 9 + 3] * w_simple_rnn_recurrent_kernel[0] +
                                  a_simple_rnn_h[b * 9 + 4] * w_simple_rnn_recurrent_kernel[3] +
                                  a_simple_rnn_h[b * 9 + 5] * w_simple_rnn_recurrent_kernel[6];
@@ -127,9 +127,9 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
     a_simple_rnn_z[b * 9 + 8] += a_simple_rnn_h[b * 9 + 3] * w_simple_rnn_recurrent_kernel[2] +
                                  a_simple_rnn_h[b * 9 + 4] * w_simple_rnn_recurrent_kernel[5] +
                                  a_simple_rnn_h[b * 9 + 5] * w_simple_rnn_recurrent_kernel[8];
-    a_simple_rnn_h[b * 9 + 6] = tanhf(a_simple_rnn_z[b * 9 + 6] + w_simple_rnn_bias[0]);
-    a_simple_rnn_h[b * 9 + 7] = tanhf(a_simple_rnn_z[b * 9 + 7] + w_simple_rnn_bias[1]);
-    a_simple_rnn_h[b * 9 + 8] = tanhf(a_simple_rnn_z[b * 9 + 8] + w_simple_rnn_bias[2]);
+    a_simple_rnn_h[b * 9 + 6] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 6] + w_simple_rnn_bias[0]);
+    a_simple_rnn_h[b * 9 + 7] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 7] + w_simple_rnn_bias[1]);
+    a_simple_rnn_h[b * 9 + 8] = rnnc_tanhf(a_simple_rnn_z[b * 9 + 8] + w_simple_rnn_bias[2]);
     a_time_distributed_dense_z[b * 9] =
         a_simple_rnn_h[b * 9] * w_time_distributed_dense_kernel[0] +
         a_simple_rnn_h[b * 9 + 1] * w_time_distributed_dense_kernel[3] +
@@ -599,9 +599,9 @@ void seed12_stream_step(const seed12_params *p, seed12_stream *st, const float *
   a_simple_rnn_z[2] += state_simple_rnn[0] * w_simple_rnn_recurrent_kernel[2] +
                        state_simple_rnn[1] * w_simple_rnn_recurrent_kernel[5] +
                        state_simple_rnn[2] * w_simple_rnn_recurrent_kernel[8];
-  a_simple_rnn_h[0] = tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
-  a_simple_rnn_h[1] = tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
-  a_simple_rnn_h[2] = tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
+  a_simple_rnn_h[0] = rnnc_tanhf(a_simple_rnn_z[0] + w_simple_rnn_bias[0]);
+  a_simple_rnn_h[1] = rnnc_tanhf(a_simple_rnn_z[1] + w_simple_rnn_bias[1]);
+  a_simple_rnn_h[2] = rnnc_tanhf(a_simple_rnn_z[2] + w_simple_rnn_bias[2]);
   a_time_distributed_dense_z[0] = a_simple_rnn_h[0] * w_time_distributed_dense_kernel[0] +
                                   a_simple_rnn_h[1] * w_time_distributed_dense_kernel[3] +
                                   a_simple_rnn_h[2] * w_time_distributed_dense_kernel[6];

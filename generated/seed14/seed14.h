@@ -52,8 +52,8 @@ typedef struct {
   float d_dense_y[32][5];
   float d_dense_1_z[32][1];
   float d_dense_1_y[32][1];
-  float wt_dense_kernel[100];           /* dense/kernel transposed */
-  float wt_lstm_recurrent_kernel[1600]; /* lstm/recurrent_kernel transposed */
+  float wt_dense_kernel[100];           /* a weight, transposed */
+  float wt_lstm_recurrent_kernel[1600]; /* a weight, transposed */
   float y[32 * 1];
   float dloss[32 * 1];
   float dx_sink[32 * 3];

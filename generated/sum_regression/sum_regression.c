@@ -14,7 +14,7 @@ typedef char
     sum_regression_params_are_flat[sizeof(sum_regression_params) == 1871 * sizeof(float) ? 1 : -1];
 
 static inline float rnnc_sigmoid(float v) {
-  return 1.0f / (1.0f + expf(-v));
+  return 1.0f / (1.0f + rnnc_expf(-v));
 }
 static inline float rnnc_relu(float v) {
   return v > 0.0f ? v : 0.0f;
@@ -104,13 +104,13 @@ void sum_regression_forward(const sum_regression_params *p, sum_regression_scrat
     int i = 0;
     for (; i + 4 <= n * 3; i += 4) {
       for (int j = 0; j < 64; j += 32) {
-        rnnc_block_f32(4, 2, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+        rnnc_block_f32(4, 32, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
       }
-      { rnnc_block_f32(4, 1, 1, A + i, 1, 1, B + 64, 80, C + i * 80 + 64, 80, 0); }
+      { rnnc_block_f32(4, 16, 1, A + i, 1, 1, B + 64, 80, C + i * 80 + 64, 80, 0); }
     }
     for (; i < n * 3; ++i) {
       for (int j = 0; j < 80; j += 80) {
-        rnnc_block_f32(1, 5, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+        rnnc_block_f32(1, 80, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
       }
     }
   }
@@ -244,13 +244,13 @@ void sum_regression_forward(const sum_regression_params *p, sum_regression_scrat
       int i = 0;
       for (; i + 4 <= n; i += 4) {
         for (int j = 0; j < 64; j += 32) {
-          rnnc_block_f32(4, 2, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
+          rnnc_block_f32(4, 32, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
         }
-        { rnnc_block_f32(4, 1, 20, A + i * 60, 60, 1, B + 64, 80, C + i * 240 + 64, 240, 1); }
+        { rnnc_block_f32(4, 16, 20, A + i * 60, 60, 1, B + 64, 80, C + i * 240 + 64, 240, 1); }
       }
       for (; i < n; ++i) {
         for (int j = 0; j < 80; j += 80) {
-          rnnc_block_f32(1, 5, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
+          rnnc_block_f32(1, 80, 20, A + i * 60, 60, 1, B + j, 80, C + i * 240 + j, 240, 1);
         }
       }
     }
@@ -1467,9 +1467,9 @@ void sum_regression_backward(const sum_regression_params *p, sum_regression_scra
       float *const C = g_lstm_recurrent_kernel + 0;
       for (int i = 0; i < 20; i += 4) {
         for (int j = 0; j < 64; j += 32) {
-          rnnc_block_f32(4, 2, n, A + i, 1, 60, B + j, 240, C + i * 80 + j, 80, 1);
+          rnnc_block_f32(4, 32, n, A + i, 1, 60, B + j, 240, C + i * 80 + j, 80, 1);
         }
-        { rnnc_block_f32(4, 1, n, A + i, 1, 60, B + 64, 240, C + i * 80 + 64, 80, 1); }
+        { rnnc_block_f32(4, 16, n, A + i, 1, 60, B + 64, 240, C + i * 80 + 64, 80, 1); }
       }
     }
   }
@@ -1788,7 +1788,7 @@ void sum_regression_backward(const sum_regression_params *p, sum_regression_scra
     float *const C = g_lstm_kernel + 0;
     for (int i = 0; i < 1; ++i) {
       for (int j = 0; j < 80; j += 80) {
-        rnnc_block_f32(1, 5, n * 3, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 1);
+        rnnc_block_f32(1, 80, n * 3, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 1);
       }
     }
   }
@@ -1856,7 +1856,7 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
     float *const C = a_lstm_z + 0;
     for (int i = 0; i < 1; ++i) {
       for (int j = 0; j < 80; j += 80) {
-        rnnc_block_f32(1, 5, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
+        rnnc_block_f32(1, 80, 1, A + i, 1, 1, B + j, 80, C + i * 80 + j, 80, 0);
       }
     }
   }
@@ -1866,7 +1866,7 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
     float *const C = a_lstm_z + 0;
     for (int i = 0; i < 1; ++i) {
       for (int j = 0; j < 80; j += 80) {
-        rnnc_block_f32(1, 5, 20, A + i * 20, 20, 1, B + j, 80, C + i * 80 + j, 80, 1);
+        rnnc_block_f32(1, 80, 20, A + i * 20, 20, 1, B + j, 80, C + i * 80 + j, 80, 1);
       }
     }
   }

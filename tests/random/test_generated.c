@@ -1271,7 +1271,8 @@ static void check_stream(ctx *c, bufs *b, int n) {
   }
   cols_in = m->inputs[0].size / steps;
   if (m->n_inputs != 1 || m->inputs[0].size % steps != 0 || m->stream_input_size != cols_in) {
-    report(c, "stream_input_size %zu does not match one timestep of the input", m->stream_input_size);
+    report(c, "stream_input_size %zu does not match one timestep of the input",
+           m->stream_input_size);
     return;
   }
   st = xmalloc(m->stream_bytes);
@@ -1309,14 +1310,16 @@ static void check_stream(ctx *c, bufs *b, int n) {
       }
       used = out_off;
       if (used != m->stream_output_size) {
-        report(c, "stream_output_size %zu, the outputs' rows make %zu", m->stream_output_size, used);
+        report(c, "stream_output_size %zu, the outputs' rows make %zu", m->stream_output_size,
+               used);
         break;
       }
       if (compare) {
         size_t at = 0;
         double e = rel_error(got, want, used, &at);
         if (e > (c->f64 ? 1e-12 : 1e-5))
-          report(c, "stream_step at sample %d step %zu: relative error %.3g against forward (at %zu)",
+          report(c,
+                 "stream_step at sample %d step %zu: relative error %.3g against forward (at %zu)",
                  s, t, e, at);
         c->w_stream = dmax(c->w_stream, e);
       }
