@@ -93,7 +93,7 @@ CASES = [
          L("mae", as_class=True), O("Adagrad", learning_rate=0.2, clipvalue=0.01), n=3),
     # ---- SimpleRNN
     Case("simple_rnn_last", [SimpleRNN(3), Dense(2)], (3, 2),
-         L("mse"), O("RMSprop", learning_rate=0.01, rho=0.8), n=3),
+         L("mse"), O("RMSprop", learning_rate=0.005, rho=0.8), n=3),
     Case("simple_rnn_seq_relu_nobias", [SimpleRNN(4, activation="relu", use_bias=False, return_sequences=True),
                                         TimeDistributed(Dense(3, activation="softmax"))], (4, 3),
          L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3),
