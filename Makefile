@@ -22,7 +22,7 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 # under the sanitizers; the checks are the same.
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
+.PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
         test-conformance conformance-vectors check-generated generated format lint clean fuzz
 
 all: runtime
@@ -180,9 +180,15 @@ generated:
 	  $(RNNC) generate $$m -o $(GENERATED_DIR)/$$base 2>/dev/null || exit 1; \
 	done
 
-# Generated lines, compile time and object size of every seed model.
+# Speed against the reference runtime, naive C, PyTorch and OpenBLAS, and the
+# cost of generation (bench/README.md); writes build/bench/results.md.
+bench:
+	@bash bench/run.sh
+
+# Generation time, lines, compile time and object size of every seed model
+# at the default --unroll.
 sizes:
-	@bash bench/sizes.sh
+	@bash bench/generation.sh default
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^generated/')

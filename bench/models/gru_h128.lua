@@ -1,0 +1,2 @@
+-- Streaming benchmark: GRU(in 1, 128) (reset_after = true, Keras's default) -> Dense(1).
+return Sequential { GRU { 128, input_shape = { 1, 1 }, return_sequences = true }, Dense { 1 } }

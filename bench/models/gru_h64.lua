@@ -1,0 +1,2 @@
+-- Streaming benchmark: GRU(in 1, 64) (reset_after = true, Keras's default) -> Dense(1).
+return Sequential { GRU { 64, input_shape = { 1, 1 }, return_sequences = true }, Dense { 1 } }

@@ -1,0 +1,2 @@
+-- Streaming benchmark: LSTM(in 1, 8) -> Dense(1), one timestep per call.
+return Sequential { LSTM { 8, input_shape = { 1, 1 }, return_sequences = true }, Dense { 1 } }

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# make bench: builds and runs every benchmark case (bench/README.md), prints
+# Markdown to stdout and writes it to $BENCH_OUT/results.md (build/bench).
+# Each case is one process pinned to one core; inside it the implementations
+# are first checked against the reference runtime, then timed in
+# interleaved rounds.
+#
+# Environment (all optional):
+#   BENCH_CFLAGS   flags for everything compiled here (-O3 -march=native)
+#   BENCH_PARTS    which parts, in order: stream train throughput generation
+#   BENCH_CPU      the core to pin to (1; 0 on a one-core machine)
+#   BENCH_ROUNDS   timing rounds per case (7); BENCH_BLOCK_MS: least time of
+#                  one implementation's block in a round (40)
+#   BENCH_TOL      verification tolerance, normwise relative (1e-4)
+#   BENCH_UNROLL   --unroll for the units of parts 1-3 (the generator's default)
+#   BENCH_UNROLL_LARGE, BENCH_COMPILE_TIMEOUT: see bench/generation.sh
+#   BENCH_PYTHON   a python3 that imports torch (found when unset; "none" skips)
+#   RNNC_SRC       the rnnc tree to measure (this one): generator, runtime, examples
+#   BENCH_OUT      output directory (build/bench); CC (cc)
+set -uo pipefail
+bench=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$bench/.." && pwd)
+src=$(cd "${RNNC_SRC:-$root}" && pwd)
+out=${BENCH_OUT:-$root/build/bench}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+cc=${CC:-cc}
+cflags_text=${BENCH_CFLAGS:--O3 -march=native}
+read -r -a cflags <<<"$cflags_text"
+read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation}"
+cpu=${BENCH_CPU:-1}
+taskset -c "$cpu" true 2>/dev/null || cpu=0
+pin=(taskset -c "$cpu")
+unroll=()
+[ -n "${BENCH_UNROLL:-}" ] && unroll=(--unroll "$BENCH_UNROLL")
+results=$out/results.md
+failures=$out/failures.txt
+started=$(date +%s)
+
+# PyTorch: the first python3 that imports torch and numpy.
+python=""
+if [ "${BENCH_PYTHON:-}" != none ]; then
+  for p in ${BENCH_PYTHON:-} /usr/bin/python3 python3; do
+    if "$p" -c "import torch, numpy" 2>/dev/null; then python=$p && break; fi
+  done
+fi
+torch_args=()
+[ -n "$python" ] && torch_args=("$python" "$bench/torch_peer.py")
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+have() { case " ${parts[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# (cases run in subshells: failures are collected in a file)
+fail() {
+  echo "bench: $*" >&2
+  echo "$*" >>"$failures"
+}
+
+main() {
+
+# ------------------------------------------------------------ header
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+isa=$(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
+commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo "not a git tree")
+[ -n "$(git -C "$src" status --porcelain -- generator runtime templates 2>/dev/null)" ] &&
+  commit="$commit + uncommitted changes in generator/, runtime/ or templates/"
+echo "# rnnc benchmark"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- CPU: ${cpu_model:-unknown} ($(getconf _NPROCESSORS_ONLN) cores; ${isa:-no avx2}), every case pinned to core $cpu (taskset -c $cpu)"
+echo "- compiler: $("$cc" --version | head -1)"
+echo "- flags: \`$cflags_text\` for generated units, runtime, reference runtime, naive C and harnesses"
+echo "- rnnc: $src at $commit${BENCH_UNROLL:+, --unroll $BENCH_UNROLL}"
+if [ -n "$python" ]; then
+  echo "- PyTorch: $("$python" -c 'import torch; print(torch.__version__)') ($python), one thread"
+else
+  echo "- PyTorch: not available (python3 cannot import torch): its columns are skipped"
+fi
+echo "- timing: median of ${BENCH_ROUNDS:-7} interleaved rounds, each implementation's block >= ${BENCH_BLOCK_MS:-40} ms; ± is the interquartile range / median"
+echo "- verification before timing: normwise relative difference to the reference runtime (double) <= ${BENCH_TOL:-1e-4}"
+
+# ------------------------------------------------------------ build
+build=$out/build
+logs=$out/logs
+rm -rf "$build" "$logs" "$failures" && mkdir -p "$build" "$logs"
+
+# The runtime and the reference runtime with the benchmark's flags (no
+# -Werror: these flags are not the ones the runtime's warnings are kept
+# clean for).
+build_runtime() {
+  local obj=$build/runtime
+  rm -rf "$obj" && mkdir -p "$obj"
+  for f in "$src"/runtime/*.c "$src"/runtime/reference/*.c; do
+    "$cc" -std=c99 "${cflags[@]}" -I"$src/runtime" -I"$src/runtime/reference" -c "$f" \
+      -o "$obj/$(basename "$f" .c).o" || return 1
+  done
+  rm -f "$build/librnnc.a" && ar rcs "$build/librnnc.a" "$obj"/*.o
+}
+
+# generate_unit NAME MODEL BATCH
+generate_unit() {
+  lua5.4 "$src/bin/rnnc" generate "$2" -o "$build/$1" --name "$1" --dtype float32 --batch "$3" \
+    "${unroll[@]}" >"$logs/$1.generate.log" 2>&1
+}
+
+harness_cc() {
+  "$cc" -std=c99 "${cflags[@]}" -Wall -Wextra -I"$bench" -I"$src/runtime" -I"$src/runtime/reference" "$@"
+}
+
+# build_stream CELL H
+build_stream() {
+  local name=$1_h$2 cell
+  cell=$(echo "$1" | tr '[:lower:]' '[:upper:]')
+  generate_unit "$name" "$bench/models/$name.lua" 1 &&
+    harness_cc -DUNIT="$name" -DUNIT_HEADER="\"$name.h\"" -DHIDDEN="$2" -DCELL_"$cell" \
+      -I"$build/$name" "$bench/stream.c" "$bench/naive_cell.c" "$build/$name/$name.c" \
+      "$build/librnnc.a" -lm -o "$build/stream_$name" >"$logs/$name.build.log" 2>&1
+}
+
+# build_train CASE MODEL BATCH
+build_train() {
+  generate_unit "$1" "$2" "$3" &&
+    harness_cc -DUNIT="$1" -DUNIT_HEADER="\"$1.h\"" -I"$build/$1" "$bench/train.c" \
+      "$build/$1/$1.c" "$build/librnnc.a" -lm -o "$build/train_$1" >"$logs/$1.build.log" 2>&1
+}
+
+# The training cases: the seed models with their tutorials' loss and Adam
+# (examples/tagger.lua etc. are seeds 12-14 plus compile{}; checked below)
+# at the tutorials' batch sizes (2 sentences, 2 sentences, batch_size=1).
+train_cases=(
+  "seed12 $src/examples/tagger.lua 2 $src/examples/seeds/seed12.lua"
+  "seed13 $src/examples/lstm_tagger.lua 2 $src/examples/seeds/seed13.lua"
+  "seed14 $src/examples/sum_regression.lua 1 $src/examples/seeds/seed14.lua"
+  "lstm128 $bench/models/lstm128_train.lua 32 -"
+)
+hiddens=(8 16 32 64 128)
+
+echo
+echo "Building (logs in $logs) ..." >&2
+build_runtime >"$logs/runtime.build.log" 2>&1 || fail "runtime did not build: $logs/runtime.build.log"
+# Two jobs at a time: the build is not timed.
+jobs_running=0
+spawn() {
+  "$@" &
+  jobs_running=$((jobs_running + 1))
+  if [ $jobs_running -ge 2 ]; then
+    wait -n || true
+    jobs_running=$((jobs_running - 1))
+  fi
+}
+if have stream; then
+  for h in "${hiddens[@]}"; do
+    for cell in lstm gru; do spawn build_stream $cell "$h"; done
+  done
+fi
+if have train || have throughput; then
+  for c in "${train_cases[@]}"; do
+    read -r name model batch seed <<<"$c"
+    if [ "$seed" != - ] && ! diff <(lua5.4 "$src/bin/rnnc" summary "$seed" 2>&1) \
+      <(lua5.4 "$src/bin/rnnc" summary "$model" 2>&1) >/dev/null; then
+      fail "$model is not $(basename "$seed") plus a loss: its summary differs"
+    fi
+    if [ "$name" = lstm128 ] || have train; then spawn build_train "$name" "$model" "$batch"; fi
+  done
+fi
+sgemm_ok=0
+if have throughput; then
+  if harness_cc "$bench/sgemm.c" -lopenblas -lm -o "$build/sgemm" >"$logs/sgemm.build.log" 2>&1; then
+    sgemm_ok=1
+  fi
+fi
+wait
+
+# ------------------------------------------------------------ run
+# run_case NAME ROW_TAG COMMAND...: the case's rows, or a row saying why not.
+run_case() {
+  local name=$1 tag=$2
+  shift 2
+  if [ ! -x "$1" ]; then
+    echo "| $name | build failed: see $logs/$name.build.log |"
+    fail "$name did not build"
+    return
+  fi
+  if ! "${pin[@]}" "$@" >"$logs/$name.out" 2>"$logs/$name.err"; then
+    fail "$name: $(tail -1 "$logs/$name.err")"
+  fi
+  grep "^ROW $tag " "$logs/$name.out" | sed "s/^ROW $tag //" ||
+    echo "| $name | failed: $(tail -1 "$logs/$name.err" | sed 's/|/\\|/g') |"
+}
+
+if have stream; then
+  echo
+  echo "## 1. Streaming inference: ns per timestep (batch 1, state carried)"
+  echo
+  echo "Cell(in 1, H) -> Dense(1). generated: NAME_stream_step, float32; reference: the reference"
+  echo "runtime (double) at T = 1 with its states fed back; naive C: bench/naive_cell.c (float32,"
+  echo "H fixed at compile time); PyTorch: nn.LSTM / nn.GRU stepped one timestep per call + nn.Linear."
+  echo "Ratios are other / generated (above 1: generated is faster)."
+  echo
+  echo "| cell | H | generated | reference | naive C | PyTorch | ref / gen | naive / gen | PyTorch / gen | max rel diff: gen / naive / PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  for h in "${hiddens[@]}"; do
+    for cell in lstm gru; do
+      name=${cell}_h$h
+      run_case "$name" stream "$build/stream_$name" "$build/$name.safetensors" "${torch_args[@]}"
+    done
+  done
+fi
+
+fwdbwd=""
+if have train || have throughput; then
+  if have train; then
+    echo
+    echo "## 2. Training step: µs per step (forward + loss + backward + Adam)"
+    echo
+    echo "generated: NAME_train_step, float32; reference: rnnc_ref_loss_grad (double) +"
+    echo "rnnc_optimizer_step_f64; PyTorch: the same model, loss and Adam, one thread. The seed"
+    echo "models at their tutorials' batch sizes; lstm128: LSTM(128) over 50 x 32 -> Dense(10)"
+    echo "softmax, sparse categorical crossentropy, batch 32."
+    echo
+    echo "| model | batch | params | generated | reference | PyTorch | ref / gen | PyTorch / gen | rel diff loss / grad: gen | PyTorch |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+  fi
+  for c in "${train_cases[@]}"; do
+    read -r name model batch seed <<<"$c"
+    if [ "$name" = lstm128 ]; then
+      rows=$(BENCH_FWDBWD=1 run_case "$name" train "$build/train_$name" "$name" \
+        "$build/$name.safetensors" "${torch_args[@]}")
+      fwdbwd=$(sed -n 's/^FWDBWD //p' "$logs/$name.out")
+    elif have train; then
+      rows=$(run_case "$name" train "$build/train_$name" "$name" "$build/$name.safetensors" \
+        "${torch_args[@]}")
+    else
+      continue
+    fi
+    have train && echo "$rows"
+  done
+fi
+
+if have throughput; then
+  echo
+  echo "## 3. Throughput: LSTM(128), batch 32 x 50 steps x 32 features -> Dense(10)"
+  echo
+  echo "FLOPs of one forward + backward pass, counting the matrix products only (2 M N K each; no"
+  echo "input gradient): 2 B T 4H (2 I + 3 H) + 6 B H C with B = 32, T = 50, I = 32, H = 128,"
+  echo "C = 10. The elementwise gate math, the loss and the optimizer are not counted. OpenBLAS:"
+  echo "cblas_sgemm, one thread, on the same products (bench/sgemm.c)."
+  echo
+  sgemm_total=""
+  if [ $sgemm_ok = 1 ]; then
+    "${pin[@]}" "$build/sgemm" 32 50 32 128 10 >"$logs/sgemm.out" 2>"$logs/sgemm.err" ||
+      fail "sgemm: $(tail -1 "$logs/sgemm.err")"
+    sgemm_total=$(sed -n 's/^SGEMM_TOTAL //p' "$logs/sgemm.out")
+  fi
+  echo "| forward + backward | time (ms) | GFLOP/s | fraction of OpenBLAS |"
+  echo "| --- | ---: | ---: | ---: |"
+  if [ -n "$fwdbwd" ]; then
+    read -r gen_ns torch_ns <<<"$fwdbwd"
+    read -r flops blas_ns <<<"${sgemm_total:-0 0}"
+    flops=$(awk 'BEGIN { print 2 * 32 * 50 * 512 * (2 * 32 + 3 * 128) + 6 * 32 * 128 * 10 }')
+    row() { # label ns
+      awk -v label="$1" -v ns="$2" -v flops="$flops" -v blas="$blas_ns" 'BEGIN {
+        frac = blas > 0 ? sprintf("%.0f%%", 100 * blas / ns) : "-"
+        printf "| %s | %.2f | %.1f | %s |\n", label, ns / 1e6, flops / ns, frac }'
+    }
+    row "generated (NAME_loss_grad)" "$gen_ns"
+    [ "$torch_ns" != 0 ] && row "PyTorch (forward + loss + backward)" "$torch_ns"
+    [ -n "$sgemm_total" ] && row "OpenBLAS sgemm, the same products" "$blas_ns"
+    echo
+    echo "$(awk -v f="$flops" 'BEGIN { printf "%.1f", f / 1e6 }') MFLOP per pass."
+  else
+    echo "| lstm128 | failed: see $logs/lstm128.err | | |"
+  fi
+  if [ -n "$sgemm_total" ]; then
+    echo
+    echo "OpenBLAS per product ($(sed -n 's/^SGEMM_CONFIG //p' "$logs/sgemm.out")):"
+    echo
+    echo "| product | M x N x K | calls | MFLOP | µs | GFLOP/s |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: |"
+    sed -n 's/^ROW sgemm //p' "$logs/sgemm.out"
+  else
+    echo
+    echo "OpenBLAS: not measured (bench/sgemm.c needs libopenblas-dev: apt-get install libopenblas-dev)."
+  fi
+fi
+
+if have generation; then
+  echo
+  echo "## 4. Cost of generation: every seed model, per unroll policy"
+  echo
+  echo "float32, batch 32 (seed 11: --timesteps 10); generate includes clang-format of the output;"
+  echo "compile: \`$cc -std=c99 $cflags_text -c\` of the unit alone."
+  "${pin[@]}" env RNNC_SRC="$src" BENCH_OUT="$out" CC="$cc" BENCH_CFLAGS="$cflags_text" \
+    bash "$bench/generation.sh" || fail "generation costs failed"
+fi
+
+echo
+echo "Total time of this run: $(($(date +%s) - started)) s."
+if [ -s "$failures" ]; then
+  echo
+  echo "**Failed:** $(paste -sd ';' "$failures" | sed 's/;/; /g') (logs: $logs)"
+fi
+}
+
+# Everything printed goes to stdout and results.md.
+main | tee "$results"
+[ ! -s "$failures" ]
