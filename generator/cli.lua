@@ -14,6 +14,16 @@ usage: rnnc summary MODEL.lua
   build     generate, then compile the driver program DIR/<name> with the runtime
 ]]
 
+-- The operating system's limits on a run of rnnc: the generator bounds a
+-- description's work and memory itself (dsl.lua, generate.lua), but one Lua
+-- operation ("..", a C library call) can allocate or run between two of its
+-- checks; these soft limits (address space, CPU seconds) catch that. The
+-- compiler and clang-format lift them for themselves.
+local LIMIT_ADDRESS_KIB = 6 * 1024 * 1024
+local LIMIT_CPU_SECONDS = 300
+-- --batch and --timesteps: the sizes dsl.lua allows a dimension.
+local MAX_DIM = 1 << 16
+
 local function stderr(...)
   io.stderr:write(...)
 end
@@ -29,6 +39,7 @@ local function parse(args)
   local function int(flag)
     local v = math.tointeger(tonumber(value(flag)))
     if not v or v <= 0 then error({ usage = flag .. " needs a positive integer" }) end
+    if v > MAX_DIM then error({ usage = string.format("%s is at most %d", flag, MAX_DIM) }) end
     return v
   end
   while i <= #args do
@@ -84,6 +95,29 @@ local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+-- Runs this same command again under the limits, when the shell can set
+-- them. Returns its exit status, or nil when it did not run.
+local function run_limited(args)
+  local interpreter, script = args[-1], args[0]
+  if not interpreter or not script then return nil end
+  local words = { quote(interpreter), quote(script) }
+  for _, a in ipairs(args) do
+    words[#words + 1] = quote(a)
+  end
+  local command = string.format("ulimit -S -v %d 2>/dev/null; ulimit -S -t %d 2>/dev/null; "
+    .. "RNNC_LIMITED=1 exec %s", LIMIT_ADDRESS_KIB, LIMIT_CPU_SECONDS, table.concat(words, " "))
+  local ok, how, code = os.execute(command)
+  if how == "signal" then
+    stderr(string.format("rnnc: %s: stopped by signal %d (%s); a model description must not take more than "
+      .. "%d s of CPU or %d MiB of memory\n", tostring(args[2]), code,
+      code == 24 and "CPU time limit" or code == 9 and "killed" or "see the signal's number",
+      LIMIT_CPU_SECONDS, LIMIT_ADDRESS_KIB // 1024))
+    return 1
+  end
+  if ok then return 0 end
+  return code
+end
+
 function cli.main(args, root)
   local ok, o = pcall(parse, args)
   if not ok then
@@ -99,6 +133,10 @@ function cli.main(args, root)
     stderr("rnnc: ", cmd, " takes one model file\n", USAGE)
     return 2
   end
+  if not os.getenv("RNNC_LIMITED") and os.getenv("RNNC_NO_LIMITS") ~= "1" then
+    local status = run_limited(args)
+    if status then return status end
+  end
   local run_ok, result = pcall(function()
     if cmd == "summary" then
       local dsl = require("dsl")
@@ -108,7 +146,7 @@ function cli.main(args, root)
     elseif cmd == "generate" or cmd == "build" then
       if not o.out then error({ usage = cmd .. " needs -o DIR" }) end
       local generate = require("generate")
-      local files, name, model, unit = generate.unit(model_path, {
+      local files, name, model, unit, info = generate.unit(model_path, {
         dtype = o.dtype,
         batch = o.batch,
         unroll = o.unroll or generate.DEFAULT_UNROLL,
@@ -118,14 +156,14 @@ function cli.main(args, root)
         format = o.format,
       })
       write_files(o.out, files)
-      local lines = 0
-      for _, text in pairs(files) do
-        for _ in text:gmatch("\n") do
-          lines = lines + 1
-        end
+      if info.unroll ~= info.requested then
+        stderr(string.format("rnnc: %s: --unroll %d would emit about %.1f MB of C (limit %.1f MB): ops over %d "
+          .. "elements or multiply-adds are loops instead (--unroll %d)\n", model_path, info.requested,
+          info.estimate / 1e6, generate.MAX_C_BYTES / 1e6, info.unroll, info.unroll))
       end
-      stderr(string.format("rnnc: %s: %s parameters, batch %d, %s; wrote %s/%s.{h,c} (%d lines)\n", model_path,
-        util.commas(model.params), unit.batch, o.dtype, o.out, name, lines))
+      stderr(string.format("rnnc: %s: %s parameters, batch %d, %s, --unroll %d; wrote %s/%s.{h,c} and %s_main.c "
+        .. "(%s lines, %s bytes)\n", model_path, util.commas(model.params), unit.batch, o.dtype, info.unroll, o.out,
+        name, name, util.commas(info.lines), util.commas(info.bytes)))
       if cmd == "build" then
         local cc = o.cc or os.getenv("CC") or "cc"
         local srcs = {}
@@ -142,8 +180,12 @@ function cli.main(args, root)
           end
         end
         local exe = o.out .. "/" .. name
-        local extra = os.getenv("CFLAGS") or "" -- appended: a later -O wins
-        local command = string.format("%s -std=c99 -O2 -Wall -Wextra %s -I%s -I%s -I%s %s %s %s -lm -o %s", cc, extra,
+        -- -O3 -march=native: the program runs where it is built, and the
+        -- product kernels vectorise for this machine (bench/); CFLAGS is
+        -- appended, so a later -O or -march wins
+        local extra = os.getenv("CFLAGS") or ""
+        local command = string.format("ulimit -S -v unlimited 2>/dev/null; ulimit -S -t unlimited 2>/dev/null; "
+          .. "%s -std=c99 -O3 -march=native -Wall -Wextra %s -I%s -I%s -I%s %s %s %s -lm -o %s", cc, extra,
           quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(o.out),
           quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), table.concat(srcs, " "),
           quote(exe))

@@ -17,7 +17,12 @@ end
 -- Limits that keep a description from asking for absurd programs.
 local MAX_DIM = 1 << 16
 local MAX_PARAMS = 1 << 27
+local MAX_LAYERS = 256
 local MAX_MEMORY_KIB = 512 * 1024
+-- A description's work: VM instructions, counted by a hook every HOOK_EVERY.
+local MAX_INSTRUCTIONS = 200000000
+local HOOK_EVERY = 1000
+dsl.MAX_DIM, dsl.MAX_PARAMS, dsl.MAX_LAYERS = MAX_DIM, MAX_PARAMS, MAX_LAYERS
 
 local Layer = {}
 Layer.__index = Layer
@@ -53,10 +58,22 @@ local LayerHandle = util.handle_type("Layer", nil, function(layer, x, extra)
 end)
 
 -- Where a constructor was called from: the innermost line of the model file
--- on the stack, or just the file when that frame is gone (a tail call such
--- as `return Sequential { ... }` leaves no line to report).
+-- on the stack. A tail call such as `return Sequential { ... }` leaves no
+-- frame of the file: then the line of the file's last top-level return.
 local function where(state)
-  return caller_in(state.file) or { file = state.file, line = 0 }
+  return caller_in(state.file) or { file = state.file, line = state.return_line }
+end
+
+-- The line of the last `return` that starts a line (the statement a model
+-- file ends with), else the last line that is not blank.
+local function return_line(src)
+  local line, last, nonblank = 1, nil, 1
+  for text in (src .. "\n"):gmatch("([^\n]*)\n") do
+    if text:match("^return%f[^%w_]") then last = line end
+    if text:match("%S") then nonblank = line end
+    line = line + 1
+  end
+  return last or nonblank
 end
 
 local function check_value(at, argname, kind, v)
@@ -135,10 +152,7 @@ local function constructor(module, state)
     local spec = module.args
     -- The name first, so that every later error names the layer (name is never positional).
     if t.name ~= nil then
-      local n = check_value(at, "name", "string", t.name)
-      if not n:match("^[%a_][%w_]*$") or #n > 64 then
-        util.fail(at, "name '%s' must be 1 to 64 letters, digits or underscores, not starting with a digit", n)
-      end
+      local n = functional.check_name(at, t.name)
       if state.names_used[n] then util.fail(at, "a layer named '%s' already exists", n) end
       layer.name = n
     else
@@ -192,7 +206,12 @@ local function constructor(module, state)
       end
     end
     if (module.class == "TimeDistributed" or module.class == "Bidirectional") then
-      layer.args.layer.wrapped = true
+      local inner = layer.args.layer
+      if inner.wrapped or inner.called then
+        util.fail(at, "layer '%s' is already %s: a layer can be wrapped once, and then only through its wrapper",
+          inner.name, inner.wrapped and ("wrapped by '" .. inner.wrapped.name .. "'") or "called on a tensor")
+      end
+      inner.wrapped = layer
     end
     return util.handle(layer, LayerHandle)
   end
@@ -242,26 +261,55 @@ end
 local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile, fit = Model.fit })
 
 
+-- Fails with "used too much memory" at the description's current line.
+local function memory_error(state)
+  util.fail(caller_in(state.file) or { file = state.file, line = state.return_line },
+    "the model description used too much memory (over %d MiB)", MAX_MEMORY_KIB // 1024)
+end
+
+-- Whether `kib` more KiB would take the description over its memory limit.
+local function over_memory(state, kib)
+  return collectgarbage("count") - state.memory_base + kib > MAX_MEMORY_KIB
+end
+
 -- The sandbox: only the DSL and harmless parts of the standard library.
 local function environment(state)
-  -- string.rep allocates up to 2 GiB in one call, between two calls of the
-  -- hook of dsl.load: it checks the memory limit itself, as a function of the
-  -- sandbox and as a string method (state.string_methods, see dsl.load).
+  -- string.rep and table.concat build a string of any size in one call,
+  -- between two calls of the hook of dsl.load: they check the memory limit
+  -- themselves, before allocating.
   local function checked_rep(s, n, sep)
     local count = tonumber(n)
     if (type(s) == "string" or type(s) == "number") and count and count > 0 then
-      local kib = (#tostring(s) + #tostring(sep or "")) * count / 1024
-      if collectgarbage("count") - state.memory_base + kib > MAX_MEMORY_KIB then
-        util.fail(caller_in(state.file) or { file = state.file, line = 0 },
-          "the model description used too much memory (over %d MiB)", MAX_MEMORY_KIB // 1024)
-      end
+      if over_memory(state, (#tostring(s) + #tostring(sep or "")) * count / 1024) then memory_error(state) end
     end
     local ok, r = pcall(string.rep, s, n, sep)
     if not ok then error(r, 2) end -- blame the description's line, not this one
     return r
   end
-  state.string_methods = util.copy(string)
-  state.string_methods.rep = checked_rep
+  local function checked_concat(list, sep, i, j)
+    if type(list) == "table" then
+      local bytes, n = 0, 0
+      local first, last = tonumber(i) or 1, tonumber(j) or #list
+      local sep_len = type(sep) == "string" and #sep or 0
+      for k = first, last do
+        local v = list[k]
+        if type(v) == "string" or type(v) == "number" then bytes = bytes + #tostring(v) + sep_len end
+        n = n + 1
+        if n % 4096 == 0 and over_memory(state, bytes / 1024) then memory_error(state) end
+      end
+      if over_memory(state, bytes / 1024) then memory_error(state) end
+    end
+    local ok, r = pcall(table.concat, list, sep, i, j)
+    if not ok then error(r, 2) end
+    return r
+  end
+  -- The string methods a description reaches through the string metatable
+  -- ("x":rep(3)): no patterns (find, match, gsub backtrack in C, out of the
+  -- hook's reach, and gsub multiplies a string's size in one call), no dump.
+  state.string_methods = {
+    format = string.format, rep = checked_rep, sub = string.sub, upper = string.upper, lower = string.lower,
+    len = string.len, byte = string.byte, char = string.char, reverse = string.reverse,
+  }
   local env = {
     None = util.None,
     ipairs = ipairs,
@@ -273,10 +321,8 @@ local function environment(state)
     error = error,
     assert = assert,
     math = util.copy(math), -- a copy: the description must not change the host's math
-    string = {
-      format = string.format, rep = checked_rep, sub = string.sub, upper = string.upper, lower = string.lower,
-    },
-    table = { insert = table.insert, concat = table.concat, unpack = table.unpack },
+    string = util.copy(state.string_methods),
+    table = { insert = table.insert, concat = checked_concat, unpack = table.unpack },
   }
   for class, module in pairs(dsl.layer_modules) do
     env[class] = constructor(module, state)
@@ -289,7 +335,7 @@ local function environment(state)
         util.fail(at, "Sequential: unknown argument '%s'", tostring(k))
       end
     end
-    if t and t.name ~= nil then m.name = check_value(at, "name", "string", t.name) end
+    if t and t.name ~= nil then m.name = functional.check_name(at, t.name) end
     for _, l in ipairs(t or {}) do
       if not is_layer(l) then util.fail(at, "Sequential: every element must be a layer") end
       m.layers[#m.layers + 1] = layer_of(l)
@@ -305,7 +351,7 @@ local function environment(state)
     local at = where(state)
     local m = setmetatable(functional.model_fields(t, at), Model)
     m.at = at
-    if type(m.name) ~= "string" then util.fail(at, "Model: name must be a string") end
+    functional.check_name(at, m.name)
     return util.handle(m, ModelHandle)
   end
   for k, v in pairs(training.constructors(function()
@@ -337,6 +383,19 @@ local function build_functional(model)
 end
 
 function dsl.build(model)
+  if #model.layers > MAX_LAYERS then
+    util.fail(model.at, "the model has %d layers; rnnc allows at most %d", #model.layers, MAX_LAYERS)
+  end
+  local seen = {}
+  for _, layer in ipairs(model.layers) do
+    if seen[layer] then
+      util.fail(layer.at, "the layer appears twice in the model: shared layers are not supported")
+    end
+    if layer.wrapped then
+      util.fail(layer.at, "the layer is wrapped by '%s' and cannot also be used on its own", layer.wrapped.name)
+    end
+    seen[layer] = true
+  end
   if model.kind == "Functional" then return build_functional(model) end
   if #model.layers == 0 then util.fail(model.at, "the model has no layers") end
   local shape = declared_input(model.layers[1])
@@ -375,6 +434,16 @@ function dsl.build(model)
   return model
 end
 
+-- The text of a non-string error value, without calling anything the
+-- description could have defined.
+local function error_text(v)
+  if type(v) == "string" then return v end
+  if type(v) == "number" or type(v) == "boolean" or v == nil then
+    return "error() raised " .. tostring(v) .. " instead of a message"
+  end
+  return "error() raised a " .. type(v) .. " value instead of a message"
+end
+
 -- Loads and runs a model file in the sandbox. Returns the built model or
 -- raises a ModelError naming the file and line.
 function dsl.load(path)
@@ -382,48 +451,78 @@ function dsl.load(path)
   if not f then util.fail({ file = path, line = 0 }, "cannot read the model file: %s", ferr) end
   local src = f:read("a")
   f:close()
-  local state = { file = path, counters = {}, names_used = {} }
+  local state = { file = path, counters = {}, names_used = {}, return_line = return_line(src) }
   local chunk, perr = load(src, "@" .. path, "t", environment(state))
   if not chunk then
     local line, msg = tostring(perr):match("^.-:(%d+): (.*)$")
-    util.fail({ file = path, line = tonumber(line) or 0 }, "syntax error: %s", msg or tostring(perr))
+    util.fail({ file = path, line = tonumber(line) or 1 }, "syntax error: %s", msg or tostring(perr))
   end
   -- A description gets a bounded amount of work and memory (counted from
-  -- here: the memory the host already uses is not the description's).
-  local budget = 0
+  -- here: the memory the host already uses is not the description's). The
+  -- hook names the line the description was running.
+  local hooks = 0
   state.memory_base = collectgarbage("count")
+  local function running_at()
+    local info = debug.getinfo(3, "Sl")
+    if info and info.source == "@" .. path and info.currentline > 0 then
+      return { file = path, line = info.currentline }
+    end
+    return caller_in(path) or { file = path, line = state.return_line }
+  end
   debug.sethook(function()
-    budget = budget + 1
-    if budget > 2000 then
+    hooks = hooks + 1
+    if hooks > MAX_INSTRUCTIONS // HOOK_EVERY then
       debug.sethook()
-      util.fail({ file = path, line = 0 }, "the model description ran too long (over 2e8 instructions)")
+      util.fail(running_at(), "the model description ran too long (over %.0e instructions)", MAX_INSTRUCTIONS)
     end
-    if collectgarbage("count") - state.memory_base > MAX_MEMORY_KIB then
+    if over_memory(state, 0) then
       debug.sethook()
-      util.fail({ file = path, line = 0 }, "the model description used too much memory (over %d MiB)",
-        MAX_MEMORY_KIB // 1024)
+      util.fail(running_at(), "the model description used too much memory (over %d MiB)", MAX_MEMORY_KIB // 1024)
     end
-  end, "", 100000)
+  end, "", HOOK_EVERY)
   local string_mt = getmetatable("")
   local string_index = string_mt.__index
-  string_mt.__index = state.string_methods
-  local ok, result = pcall(chunk)
+  -- the description's own method calls see the sandbox's string methods;
+  -- the generator's code it calls (constructors) keeps the whole library
+  local source = "@" .. path
+  string_mt.__index = function(_, k)
+    local info = debug.getinfo(2, "S")
+    if info and info.source == source then return state.string_methods[k] end
+    return string[k]
+  end
+  -- The handler runs where the error was raised, with the description's
+  -- frames still on the stack: it finds the line there.
+  local ok, result = xpcall(chunk, function(e)
+    if util.is_model_error(e) then return e end
+    return { message = error_text(e), at = caller_in(path) }
+  end)
   string_mt.__index = string_index
   debug.sethook()
   if not ok then
     if util.is_model_error(result) then error(result, 0) end
-    local file, line, msg = tostring(result):match("^(.-):(%d+): (.*)$")
-    if file ~= path then
-      -- not raised by the description's own code: say where it really came from
-      local at = caller_in(path) or { file = path, line = 0 }
-      util.fail(at, "%s", tostring(result))
+    if type(result) ~= "table" then
+      -- the handler itself failed (an error while handling an error, such as a stack overflow)
+      result = { message = error_text(result) }
     end
-    util.fail({ file = path, line = tonumber(line) or 0 }, "%s", msg or tostring(result))
+    collectgarbage() -- what the description allocated is garbage now
+    local text = result.message
+    if text:match("not enough memory") then
+      text = string.format("the model description used too much memory (the system refused more)")
+    end
+    local file, line, msg = text:match("^(.-):(%d+): (.*)$")
+    -- Lua names a long path by its tail ("...tail") in its messages
+    if file and file ~= path and file:sub(1, 3) == "..." and path:sub(-(#file - 3)) == file:sub(4) then
+      file = path
+    end
+    if file == path then
+      util.fail({ file = path, line = tonumber(line) }, "%s", msg)
+    end
+    util.fail(result.at or { file = path, line = state.return_line }, "%s", text)
   end
   local model = util.unwrap(result)
   if getmetatable(model) ~= Model then
-    util.fail({ file = path, line = 0 }, "the model file must return a model (end it with 'return model'), got %s",
-      type(result))
+    util.fail({ file = path, line = state.return_line },
+      "the model file must return a model (end it with 'return model'), got %s", type(result))
   end
   return dsl.build(model)
 end

@@ -10,6 +10,19 @@ local util = require("util")
 
 local functional = {}
 
+-- Names of layers, inputs and models: they become C identifiers, weight
+-- names and text in the generated C, so they are plain and short.
+function functional.check_name(at, n)
+  if type(n) ~= "string" then
+    util.fail(at, "argument 'name' must be a string, got %s (%s)", tostring(n), type(n))
+  end
+  if not n:match("^[%a_][%w_]*$") or #n > 64 then
+    util.fail(at, "name '%s' must be 1 to 64 letters, digits or underscores, not starting with a digit",
+      #n > 80 and (n:sub(1, 64) .. "...") or n)
+  end
+  return n
+end
+
 local Tensor = {}
 Tensor.__index = Tensor
 local TensorHandle = util.handle_type("Tensor")
@@ -30,6 +43,15 @@ function functional.input_constructor(state, check_shape, at_of)
     local at = at_of()
     at.class = "InputLayer"
     if type(t) ~= "table" then util.fail(at, "Input expects a table such as Input { shape = { 3, 4 } }") end
+    -- the name first, so that every later error names the input
+    local name = t.name
+    if name ~= nil then functional.check_name(at, name) end
+    if name == nil then
+      -- tf.keras 2.x names inputs input_1, input_2, ...
+      state.counters.input = (state.counters.input or 0) + 1
+      name = "input_" .. state.counters.input
+    end
+    at.name = name
     for _, k in ipairs(util.sorted_keys(t)) do
       if k ~= "shape" and k ~= "batch_size" and k ~= "name" and k ~= "batch_shape" then
         util.fail(at, "Input: unknown argument '%s'", tostring(k))
@@ -39,20 +61,14 @@ function functional.input_constructor(state, check_shape, at_of)
     if t.batch_shape then
       shape = check_shape(at, "batch_shape", t.batch_shape)
     elseif t.shape then
-      shape = { t.batch_size or util.None }
+      shape = { util.None }
+      if t.batch_size ~= nil then shape[1] = check_shape(at, "batch_size", { t.batch_size })[1] end
       for _, d in ipairs(check_shape(at, "shape", t.shape)) do
         shape[#shape + 1] = d
       end
     else
       util.fail(at, "Input needs shape = {...}")
     end
-    local name = t.name
-    if name == nil then
-      -- tf.keras 2.x names inputs input_1, input_2, ...
-      state.counters.input = (state.counters.input or 0) + 1
-      name = "input_" .. state.counters.input
-    end
-    at.name = name
     local layer = { name = name, at = at, is_input = true, output_shapes = { shape }, params = 0 }
     layer.module = { class = "InputLayer" }
     return tensor(layer, 1, shape)
@@ -105,6 +121,9 @@ function functional.call(layer, xh, at, extra)
   end
   if layer.called then
     util.fail(at, "layer '%s' is called twice: shared layers are not supported", layer.name)
+  end
+  if layer.wrapped then
+    util.fail(at, "layer '%s' is wrapped by '%s': call the wrapper instead", layer.name, layer.wrapped.name)
   end
   layer.called = true
   layer.input_tensor = x

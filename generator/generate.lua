@@ -1,9 +1,17 @@
 -- The pipeline: model file -> built model -> IR -> C text -> clang-format.
 -- Everything is produced in memory first; files are written only when all
 -- of it succeeded, so an error never leaves half a unit behind.
+--
+-- Bounds: no description makes the generator work for minutes or emit
+-- gigabytes. Before lowering, an estimate of the lowering's work refuses
+-- models too big to generate; lowering and writing run under an instruction
+-- and memory budget; and the C is kept under MAX_C_BYTES by lowering the
+-- unroll threshold (more ops become loops) when the requested one would
+-- emit more.
 local dsl = require("dsl")
 local lower = require("lower")
 local cwriter = require("cwriter")
+local ir = require("ir")
 local spec = require("spec")
 local summary = require("summary")
 local util = require("util")
@@ -12,11 +20,38 @@ local generate = {}
 
 generate.VERSION = "0.1.0"
 
--- Sizes under which ops are unrolled: straight-line code wins while an op is
--- a few dozen multiply-adds (no loop overhead, constant indices); beyond that
--- loops keep code size and compile time in check. Provisional until the
--- benchmarks of bench/ measure it.
-generate.DEFAULT_UNROLL = 64
+-- Ops of at most this many multiply-adds (or elements) are written out as
+-- straight-line code; larger ones are constant-bound loops. Measured (bench/,
+-- gcc 12 -O3 -march=native, AVX-512): loops never lose. Seeds 12/13/14 train
+-- equally fast at 0, 16 and 64 (0.64/1.66/7.7 us per step) and 1.6x slower
+-- for seed 14 fully unrolled; streaming LSTM(8)/LSTM(32) steps take 73/154 ns
+-- as loops and 214/826 ns at 64, because loops over a gate's units
+-- vectorise and unrolled scalar code does not; loops also compile faster and
+-- keep the code small. The compiler still unrolls short constant loops itself.
+generate.DEFAULT_UNROLL = 0
+
+-- The C a unit may take: the unroll threshold is lowered until the estimate
+-- fits, and a unit whose C is more than HARD_C_BYTES after all is written
+-- again with a smaller one.
+generate.MAX_C_BYTES = 4 << 20
+generate.HARD_C_BYTES = 8 << 20
+
+-- Lowering and writing: at most this many Lua VM instructions (about 30 s
+-- on a 2020s machine)
+-- and this much Lua memory. MAX_WORK bounds the estimate that refuses a
+-- model before any of it is spent.
+generate.MAX_INSTRUCTIONS = 8e9
+generate.MAX_WORK = 3e9
+generate.MAX_MEMORY_KIB = 3 << 20
+
+-- The reference spec and the summary are C string literals in the unit:
+-- C99 compilers need support only 4095 characters (gcc -pedantic refuses
+-- more), which bounds the number of layers (about 30).
+generate.MAX_C_STRING = 4095
+
+-- Per-sample scratch (activations and their gradients) the generated unit
+-- may keep for a whole batch.
+generate.MAX_SCRATCH_BYTES = 4 << 30
 
 local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
@@ -28,8 +63,9 @@ function generate.format(text, root)
   local f = assert(io.open(tmp, "wb"))
   f:write(text)
   f:close()
-  local cmd = string.format("clang-format --style=file:%s %s 2>&1", shell_quote(root .. "/.clang-format"),
-    shell_quote(tmp))
+  -- the address-space limit of bin/rnnc (cli.lua) is the description's, not clang-format's
+  local cmd = string.format("ulimit -S -v unlimited 2>/dev/null; clang-format --style=file:%s %s 2>&1",
+    shell_quote(root .. "/.clang-format"), shell_quote(tmp))
   local p = io.popen(cmd, "r")
   local out = p:read("a")
   local ok = p:close()
@@ -38,39 +74,303 @@ function generate.format(text, root)
   return out
 end
 
--- Returns a table file name -> text. opts: name, dtype, batch, unroll,
--- timesteps, root (repository root), source (model path as given), format.
+---------------------------------------------------------------- the work of lowering
+
+-- Rows a layer works on per sample: the timesteps of a sequence input, or 1.
+local function layer_rows(layer, timesteps)
+  local shape = layer.input_shape or (layer.input_tensor and layer.input_tensor.shape)
+  if not shape or #shape < 3 then return 1 end
+  local t = shape[2]
+  if t == util.None then return timesteps or 1 end
+  return t
+end
+
+-- The estimated Lua VM instructions lowering takes, and the layer that takes
+-- most. The simplifier follows every element an op touches, in several
+-- passes, so the work grows with the parameters (each matrix product reads
+-- its kernel), with rows x parameters for a recurrent layer (it reads its
+-- recurrent kernel at every step) and with rows x activations; a unit for any
+-- length up to T analyses every length (a sample of them past 64). The
+-- weights were measured on the generator (instructions per unit of each).
+function generate.work_estimate(model, timesteps)
+  local lengths_factor = 1
+  local variable = model.input_shape and model.input_shape[2] == util.None and #model.input_shape == 3
+  if variable and timesteps then
+    local sum = 0
+    local ls = ir.lengths({ variable = true, max_steps = timesteps })
+    for _, L in ipairs(ls) do
+      sum = sum + L
+    end
+    lengths_factor = math.max(1, sum / timesteps)
+  end
+  local total, heaviest, heaviest_work = 0, nil, -1
+  for _, layer in ipairs(model.layers) do
+    local rows = layer_rows(layer, timesteps)
+    local class = layer.module.class
+    local recurrent = layer.module.recurrent or class == "Bidirectional"
+    local out = layer.output_shapes and layer.output_shapes[1] or { 1 }
+    local width = out[#out] ~= util.None and out[#out] or 1
+    local params = layer.params or 0
+    local work = params * 160 + (recurrent and rows * params * 120 or 0) + rows * width * (recurrent and 4 or 1) * 1500
+    work = work * lengths_factor
+    total = total + work
+    if work > heaviest_work then heaviest, heaviest_work = layer, work end
+  end
+  return total, heaviest
+end
+
+-- Runs fn under the instruction and memory budget of generation; budget.hooks
+-- counts what the unit's earlier steps spent.
+local HOOK_EVERY = 100000
+local function bounded(fn, at, budget)
+  local max_hooks = generate.MAX_INSTRUCTIONS // HOOK_EVERY
+  debug.sethook(function()
+    budget.hooks = budget.hooks + 1
+    if budget.hooks > max_hooks then
+      debug.sethook()
+      util.fail(at, "generating code for this model took too long (over %.0e instructions); make it smaller",
+        generate.MAX_INSTRUCTIONS)
+    end
+    if collectgarbage("count") > generate.MAX_MEMORY_KIB then
+      debug.sethook()
+      util.fail(at, "generating code for this model needs too much memory (over %d MiB); make it smaller",
+        generate.MAX_MEMORY_KIB // 1024)
+    end
+  end, "", HOOK_EVERY)
+  local ok, a, b = pcall(fn)
+  debug.sethook()
+  if not ok then
+    if type(a) == "string" and a:match("not enough memory") then
+      collectgarbage()
+      util.fail(at, "generating code for this model needs more memory than the system gives")
+    end
+    error(a, 0)
+  end
+  return a, b
+end
+
+---------------------------------------------------------------- the size of the C
+
+-- Bytes of C per element of an op written out: an indexed array reference
+-- ("a_lstm_z[b * 1280 + 517]") and its share of the operators: about 40 characters.
+local REF_BYTES = 40
+-- An op written as a loop (the matrix-product kernel is the largest), and
+-- the unit's fixed part (helpers, descriptor, driver glue).
+local LOOP_OP_BYTES = 300
+local BASE_BYTES = 20000
+
+local function expr_nodes(e)
+  local n = 1
+  for i = 2, #e do
+    if type(e[i]) == "table" then n = n + expr_nodes(e[i]) end
+  end
+  return n
+end
+
+-- The C bytes op takes written out in full.
+local function unrolled_bytes(op)
+  local kind = op.op
+  if kind == "loop" then
+    local body = 0
+    for _, b in ipairs(op.body) do
+      body = body + unrolled_bytes(b)
+    end
+    if type(op.first) ~= "number" or type(op.last) ~= "number" then return math.huge end
+    return body * math.max(0, op.last - op.first + 1)
+  end
+  local count = ir.count(op.out)
+  if kind == "matmul" then return count * (op.a.dims[2] * 2 * REF_BYTES + REF_BYTES) end
+  if kind == "map" then return count * REF_BYTES * (1 + expr_nodes(op.expr)) end
+  if kind == "fill" then return count * REF_BYTES end
+  return count * 5 * REF_BYTES -- softmax, softmax_grad: a few statements per element
+end
+
+-- The C bytes a list of ops takes with unroll threshold `unroll`, as the C
+-- writer decides it (cwriter.lua Writer:op): an op of at most `unroll`
+-- elements or multiply-adds is written out, a bigger one as a loop whose
+-- body ops are decided again.
+local function ops_bytes(ops, unroll)
+  local bytes = 0
+  for _, op in ipairs(ops or {}) do
+    if ir.op_size(op) <= unroll then
+      bytes = bytes + unrolled_bytes(op)
+    elseif op.op == "loop" then
+      bytes = bytes + LOOP_OP_BYTES + ops_bytes(op.body, unroll)
+    else
+      bytes = bytes + LOOP_OP_BYTES
+    end
+  end
+  return bytes
+end
+
+-- The estimated size of a unit's C file with unroll threshold `unroll`.
+function generate.size_estimate(unit, unroll)
+  local bytes = BASE_BYTES
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits }) do
+    bytes = bytes + ops_bytes(list, unroll)
+  end
+  if unit.stream then bytes = bytes + ops_bytes(unit.stream.forward, unroll) end
+  return bytes
+end
+
+-- The sizes of every op (and loop) of a unit: the thresholds worth trying.
+local function op_sizes(unit)
+  local sizes, seen = {}, {}
+  local function walk(ops)
+    for _, op in ipairs(ops or {}) do
+      local s = ir.op_size(op)
+      if s ~= math.huge and not seen[s] then
+        seen[s] = true
+        sizes[#sizes + 1] = s
+      end
+      if op.op == "loop" then walk(op.body) end
+    end
+  end
+  walk(unit.forward)
+  walk(unit.backward)
+  walk(unit.backward_logits)
+  if unit.stream then walk(unit.stream.forward) end
+  table.sort(sizes)
+  return sizes
+end
+
+-- The largest unroll threshold up to `unroll` whose estimate is at most
+-- `cap` bytes (the estimate only grows with the threshold), or nil when
+-- even 0 (every op a loop) is over.
+function generate.fit_unroll(unit, unroll, cap)
+  if generate.size_estimate(unit, unroll) <= cap then return unroll end
+  if generate.size_estimate(unit, 0) > cap then return nil end
+  -- candidates: 0 and every op size below `unroll`; binary search the last that fits
+  local cands = { 0 }
+  for _, s in ipairs(op_sizes(unit)) do
+    if s < unroll then cands[#cands + 1] = s end
+  end
+  local lo, hi = 1, #cands -- cands[lo] fits
+  while lo < hi do
+    local mid = (lo + hi + 1) // 2
+    if generate.size_estimate(unit, cands[mid]) <= cap then lo = mid else hi = mid - 1 end
+  end
+  return cands[lo]
+end
+
+local function mib(bytes)
+  return string.format("%.1f MB", bytes / 1e6)
+end
+
+---------------------------------------------------------------- the unit
+
+-- Refuses a model whose lowering would take too long, or whose unit would
+-- need absurd memory, before any of it is spent.
+local function check_model_size(model, opts)
+  local work, heaviest = generate.work_estimate(model, opts.timesteps)
+  if work > generate.MAX_WORK then
+    util.fail(heaviest and heaviest.at or model.at, "the model is too large for rnnc to generate: lowering it "
+      .. "would take about %.0e instructions (limit %.0e; the work grows with timesteps x parameters); "
+      .. "use fewer units or timesteps", work, generate.MAX_WORK)
+  end
+end
+
+local function check_scratch(model, unit, opts)
+  local per_sample = 0
+  for _, buf in ipairs(unit.prog.buffers) do
+    if buf.kind == "act" or buf.kind == "tmp" then per_sample = per_sample + buf.size end
+  end
+  local bytes = per_sample * unit.batch * (opts.dtype == "float64" and 8 or 4)
+  if bytes > generate.MAX_SCRATCH_BYTES then
+    util.fail(model.at, "the unit would need %s of scratch for a batch of %d (%s values per sample; limit %s); "
+      .. "use a smaller --batch, fewer units or timesteps", mib(bytes), unit.batch, util.commas(per_sample),
+      mib(generate.MAX_SCRATCH_BYTES))
+  end
+end
+
+-- Returns a table file name -> text, the C name, the model, the unit and
+-- what was generated: { unroll (the threshold used), requested, estimate
+-- (bytes of C at the requested threshold), bytes, lines }.
+-- opts: name, dtype, batch, unroll, timesteps, root (repository root),
+-- source (model path as given), format.
 function generate.unit(model_path, opts)
   local model = dsl.load(model_path)
-  local unit = lower.unit(model, { batch = opts.batch, timesteps = opts.timesteps, unroll = opts.unroll })
+  check_model_size(model, opts)
+  local at = model.at
+  local budget = { hooks = 0 }
+  local requested = opts.unroll or generate.DEFAULT_UNROLL
+  local function lowered(unroll)
+    return bounded(function()
+      return lower.unit(model, { batch = opts.batch, timesteps = opts.timesteps, unroll = unroll })
+    end, at, budget)
+  end
+  local unit = lowered(requested)
+  check_scratch(model, unit, opts)
+  local estimate = generate.size_estimate(unit, requested)
+  local unroll = generate.fit_unroll(unit, requested, generate.MAX_C_BYTES)
+  if not unroll then
+    util.fail(at, "the model is too large for rnnc to generate: even with every op a loop its C would take "
+      .. "about %s (limit %s); use fewer layers", mib(generate.size_estimate(unit, 0)), mib(generate.MAX_C_BYTES))
+  end
+  -- the layout of the backward pass depends on the threshold (lower.lua)
+  if unroll ~= requested then unit = lowered(unroll) end
+
   local name = opts.name or model_path:match("([^/]+)%.lua$") or "model"
   name = cwriter.ident(name)
   local spec_text = spec.text(model, unit.x_shape)
   if not spec_text then error("internal: a layer has no reference spec", 0) end
-  local command = string.format("rnnc generate %s --dtype %s --batch %d --unroll %d", model_path, opts.dtype,
-    unit.batch, opts.unroll)
-  if opts.timesteps then command = command .. " --timesteps " .. opts.timesteps end
-  local provenance = table.concat({
-    "/* Generated by rnnc " .. generate.VERSION .. " -- do not edit.",
-    " * Model: " .. model_path .. " (" .. util.commas(model.params) .. " parameters)",
-    " * Command: " .. command,
-    " */",
-  }, "\n")
-  local files = cwriter.unit(unit, {
-    name = name,
-    dtype = opts.dtype,
-    unroll = opts.unroll,
-    provenance = provenance,
-    templates = opts.root .. "/templates",
-    spec = spec_text,
-    summary = summary.text(model),
-  })
+  local summary_text = summary.text(model)
+  for _, string_of in ipairs({ { "summary", summary_text }, { "reference spec", spec_text } }) do
+    local what, text = string_of[1], string_of[2]
+    if #text >= generate.MAX_C_STRING then
+      util.fail(at, "the model has too many layers (%d): its %s would be a C string of %d characters, over the "
+        .. "%d that C99 compilers must support", #model.layers, what, #text, generate.MAX_C_STRING)
+    end
+  end
+  local files
+  -- The estimate is an estimate: a unit over HARD_C_BYTES after all is
+  -- written again with a threshold fitted to the measured size.
+  for attempt = 1, 3 do
+    local command = string.format("rnnc generate %s --dtype %s --batch %d --unroll %d", model_path, opts.dtype,
+      unit.batch, unroll)
+    if opts.timesteps then command = command .. " --timesteps " .. opts.timesteps end
+    local provenance = table.concat({
+      "/* Generated by rnnc " .. generate.VERSION .. " -- do not edit.",
+      " * Model: " .. model_path .. " (" .. util.commas(model.params) .. " parameters)",
+      " * Command: " .. command,
+      " */",
+    }, "\n")
+    files = bounded(function()
+      return cwriter.unit(unit, {
+        name = name,
+        dtype = opts.dtype,
+        unroll = unroll,
+        provenance = provenance,
+        templates = opts.root .. "/templates",
+        spec = spec_text,
+        summary = summary_text,
+      })
+    end, at, budget)
+    local bytes = #files[name .. ".c"]
+    if bytes <= generate.HARD_C_BYTES then break end
+    local smaller = attempt < 3 and unroll > 0 and generate.fit_unroll(unit, unroll - 1,
+      generate.MAX_C_BYTES * generate.size_estimate(unit, unroll) / bytes)
+    if not smaller then
+      util.fail(at, "the model is too large for rnnc to generate: its C takes %s (limit %s); use fewer layers",
+        mib(bytes), mib(generate.HARD_C_BYTES))
+    end
+    unroll = smaller
+    unit = lowered(unroll)
+  end
   if opts.format ~= false then
     for file, text in pairs(files) do
       files[file] = generate.format(text, opts.root)
     end
   end
-  return files, name, model, unit
+  local bytes, lines = 0, 0
+  for _, text in pairs(files) do
+    bytes = bytes + #text
+    for _ in text:gmatch("\n") do
+      lines = lines + 1
+    end
+  end
+  local info = { unroll = unroll, requested = requested, estimate = estimate, bytes = bytes, lines = lines }
+  return files, name, model, unit, info
 end
 
 return generate

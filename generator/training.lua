@@ -193,9 +193,11 @@ function training.compile(t, at)
       end
     elseif k == "metrics" then
       if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
+      local seen = {}
       for _, m in ipairs(v) do
         if not METRICS[m] then util.fail(at, "compile: unknown or unsupported metric '%s'", tostring(m)) end
-        c.metrics[#c.metrics + 1] = METRICS[m]
+        if not seen[METRICS[m]] then c.metrics[#c.metrics + 1] = METRICS[m] end
+        seen[METRICS[m]] = true
       end
     else
       util.fail(at, "compile: unknown argument '%s'", tostring(k))
@@ -252,10 +254,17 @@ function training.fit(t, at)
       util.fail(at, "fit: unknown or unsupported argument '%s'", tostring(k))
     end
   end
+  -- the defaults reach the generated C as a string and the driver as words:
+  -- no spaces, quotes, backslashes, control bytes or C trigraphs ("??/")
   for _, o in ipairs(opts) do
-    if o:find("[%s\"\\]") then util.fail(at, "fit: values may not contain spaces or quotes: %s", o) end
+    if not o:match("^[%w%._/%-+=,:@%%{}~#]+$") then
+      util.fail(at, "fit: values may contain only letters, digits and . _ / - + = , : @ %% { } ~ #, not %q",
+        o:sub(1, 80))
+    end
   end
-  return table.concat(opts, " ")
+  local text = table.concat(opts, " ")
+  if #text > 2000 then util.fail(at, "fit: the options take %d characters (at most 2000)", #text) end
+  return text
 end
 
 return training
