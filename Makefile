@@ -23,7 +23,7 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
-        test-conformance conformance-vectors check-generated generated format lint clean fuzz
+        test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models
 
 all: runtime
 
@@ -82,6 +82,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory fuzz-models
 	@echo "make test: all suites passed"
 
 test-lua:
@@ -167,6 +168,15 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	  if [ $$rc -ne 0 ]; then tail -40 $(BUILD)/fuzz/fuzz_$$t.log; exit 1; fi; \
 	done
 
+# The model-description fuzzer (tests/fuzz/models/): mutated example models,
+# random layer stacks and hostile Lua through `rnnc generate`, then compile and
+# diff against the reference, for FUZZ_MODELS_SECONDS (FUZZ_MODELS_SEED picks
+# the cases); fails on any finding, kept in $(BUILD)/fuzz-models/findings/.
+FUZZ_MODELS_SECONDS ?= 60
+fuzz-models:
+	@echo "== model-description fuzzer for $(FUZZ_MODELS_SECONDS) s"
+	@CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-models $(FUZZ_MODELS_SECONDS)
+
 # Regenerates generated/ into a temporary tree and fails on any difference.
 check-generated:
 	@rm -rf $(BUILD)/check-generated && mkdir -p $(BUILD)/check-generated
@@ -195,7 +205,7 @@ format:
 
 lint:
 	@echo "== luacheck and clang-format"
-	@luacheck -q generator bin/rnnc tests/lua tests/random
+	@luacheck -q generator bin/rnnc tests/lua tests/random tests/fuzz/models
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "clang-format: clean"
 
 clean:
