@@ -11,6 +11,7 @@
 #   BENCH_CPU      the core to pin to (1; 0 on a one-core machine)
 #   BENCH_ROUNDS   timing rounds per case (7); BENCH_BLOCK_MS: least time of
 #                  one implementation's block in a round (40)
+#   BENCH_CLOCK    "wall" times with the wall clock instead of the thread's CPU time
 #   BENCH_TOL      verification tolerance, normwise relative (1e-4)
 #   BENCH_UNROLL   --unroll for the units of parts 1-3 (the generator's default)
 #   BENCH_UNROLL_LARGE, BENCH_COMPILE_TIMEOUT: see bench/generation.sh
@@ -74,7 +75,9 @@ if [ -n "$python" ]; then
 else
   echo "- PyTorch: not available (python3 cannot import torch): its columns are skipped"
 fi
-echo "- timing: median of ${BENCH_ROUNDS:-7} interleaved rounds, each implementation's block >= ${BENCH_BLOCK_MS:-40} ms; ± is the interquartile range / median"
+clock="the thread's CPU time (a process sharing the core does not count)"
+[ "${BENCH_CLOCK:-}" = wall ] && clock="wall time"
+echo "- timing: median of ${BENCH_ROUNDS:-7} interleaved rounds, each implementation's block >= ${BENCH_BLOCK_MS:-40} ms of $clock; ± is the interquartile range / median"
 echo "- verification before timing: normwise relative difference to the reference runtime (double) <= ${BENCH_TOL:-1e-4}"
 
 # ------------------------------------------------------------ build
@@ -101,8 +104,29 @@ generate_unit() {
     "${unroll[@]}" >"$logs/$1.generate.log" 2>&1
 }
 
+# harness_cc OUT UNIT LIBS SOURCE... -- FLAGS...: the harness sources with
+# warnings as errors, the generated unit (build/UNIT, "" for none) with the
+# same flags but without (its warnings are the generator's business), linked
+# with the runtime and LIBS.
 harness_cc() {
-  "$cc" -std=c99 "${cflags[@]}" -Wall -Wextra -I"$bench" -I"$src/runtime" -I"$src/runtime/reference" "$@"
+  local out=$1 unit=$2 libs objs=() flags=() sources=()
+  read -r -a libs <<<"$3"
+  shift 3
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sources+=("$1") && shift; done
+  [ $# -gt 0 ] && shift
+  flags=("$@")
+  local inc=(-I"$bench" -I"$src/runtime" -I"$src/runtime/reference")
+  [ -n "$unit" ] && inc+=(-I"$build/$unit")
+  for f in "${sources[@]}"; do
+    "$cc" -std=c99 "${cflags[@]}" -Wall -Wextra -Werror "${inc[@]}" "${flags[@]}" -c "$f" \
+      -o "$out.$(basename "$f" .c).o" || return 1
+    objs+=("$out.$(basename "$f" .c).o")
+  done
+  if [ -n "$unit" ]; then
+    "$cc" -std=c99 "${cflags[@]}" "${inc[@]}" -c "$build/$unit/$unit.c" -o "$out.unit.o" || return 1
+    objs+=("$out.unit.o" "$build/librnnc.a")
+  fi
+  "$cc" "${cflags[@]}" "${objs[@]}" "${libs[@]}" -lm -o "$out"
 }
 
 # build_stream CELL H
@@ -110,16 +134,16 @@ build_stream() {
   local name=$1_h$2 cell
   cell=$(echo "$1" | tr '[:lower:]' '[:upper:]')
   generate_unit "$name" "$bench/models/$name.lua" 1 &&
-    harness_cc -DUNIT="$name" -DUNIT_HEADER="\"$name.h\"" -DHIDDEN="$2" -DCELL_"$cell" \
-      -I"$build/$name" "$bench/stream.c" "$bench/naive_cell.c" "$build/$name/$name.c" \
-      "$build/librnnc.a" -lm -o "$build/stream_$name" >"$logs/$name.build.log" 2>&1
+    harness_cc "$build/stream_$name" "$name" "" "$bench/stream.c" "$bench/naive_cell.c" -- \
+      -DUNIT="$name" -DUNIT_HEADER="\"$name.h\"" -DHIDDEN="$2" -DCELL_"$cell" \
+      >"$logs/$name.build.log" 2>&1
 }
 
 # build_train CASE MODEL BATCH
 build_train() {
   generate_unit "$1" "$2" "$3" &&
-    harness_cc -DUNIT="$1" -DUNIT_HEADER="\"$1.h\"" -I"$build/$1" "$bench/train.c" \
-      "$build/$1/$1.c" "$build/librnnc.a" -lm -o "$build/train_$1" >"$logs/$1.build.log" 2>&1
+    harness_cc "$build/train_$1" "$1" "" "$bench/train.c" -- -DUNIT="$1" -DUNIT_HEADER="\"$1.h\"" \
+      >"$logs/$1.build.log" 2>&1
 }
 
 # The training cases: the seed models with their tutorials' loss and Adam
@@ -163,7 +187,7 @@ if have train || have throughput; then
 fi
 sgemm_ok=0
 if have throughput; then
-  if harness_cc "$bench/sgemm.c" -lopenblas -lm -o "$build/sgemm" >"$logs/sgemm.build.log" 2>&1; then
+  if harness_cc "$build/sgemm" "" -lopenblas "$bench/sgemm.c" >"$logs/sgemm.build.log" 2>&1; then
     sgemm_ok=1
   fi
 fi
@@ -239,10 +263,12 @@ if have throughput; then
   echo
   echo "## 3. Throughput: LSTM(128), batch 32 x 50 steps x 32 features -> Dense(10)"
   echo
-  echo "FLOPs of one forward + backward pass, counting the matrix products only (2 M N K each; no"
-  echo "input gradient): 2 B T 4H (2 I + 3 H) + 6 B H C with B = 32, T = 50, I = 32, H = 128,"
-  echo "C = 10. The elementwise gate math, the loss and the optimizer are not counted. OpenBLAS:"
-  echo "cblas_sgemm, one thread, on the same products (bench/sgemm.c)."
+  echo "FLOPs count the matrix products only, 2 M N K each, with B = 32, T = 50, I = 32, H = 128,"
+  echo "C = 10: forward 2 B T 4H (I + H) + 2 B H C, backward (no input gradient)"
+  echo "2 B T 4H (I + 2 H) + 4 B H C, together 2 B T 4H (2 I + 3 H) + 6 B H C. The elementwise gate"
+  echo "math and the loss are not counted, the optimizer is not run. generated: NAME_forward and"
+  echo "NAME_loss_grad; PyTorch: forward + loss (recording for autograd), then with backward();"
+  echo "OpenBLAS: cblas_sgemm, one thread, on the same products (bench/sgemm.c)."
   echo
   sgemm_total=""
   if [ $sgemm_ok = 1 ]; then
@@ -250,24 +276,28 @@ if have throughput; then
       fail "sgemm: $(tail -1 "$logs/sgemm.err")"
     sgemm_total=$(sed -n 's/^SGEMM_TOTAL //p' "$logs/sgemm.out")
   fi
-  echo "| forward + backward | time (ms) | GFLOP/s | fraction of OpenBLAS |"
-  echo "| --- | ---: | ---: | ---: |"
   if [ -n "$fwdbwd" ]; then
-    read -r gen_ns torch_ns <<<"$fwdbwd"
-    read -r flops blas_ns <<<"${sgemm_total:-0 0}"
-    flops=$(awk 'BEGIN { print 2 * 32 * 50 * 512 * (2 * 32 + 3 * 128) + 6 * 32 * 128 * 10 }')
-    row() { # label ns
-      awk -v label="$1" -v ns="$2" -v flops="$flops" -v blas="$blas_ns" 'BEGIN {
-        frac = blas > 0 ? sprintf("%.0f%%", 100 * blas / ns) : "-"
-        printf "| %s | %.2f | %.1f | %s |\n", label, ns / 1e6, flops / ns, frac }'
+    read -r gen_fb gen_f torch_fb torch_f <<<"$fwdbwd"
+    read -r _ blas_fb blas_f blas_b <<<"${sgemm_total:-0 0 0 0}"
+    echo "| pass | MFLOP | generated (ms) | GFLOP/s | PyTorch (ms) | GFLOP/s | OpenBLAS (ms) | GFLOP/s | generated / OpenBLAS |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    # pass flops generated_ns pytorch_ns openblas_ns (0: not measured)
+    row() {
+      awk -v pass="$1" -v f="$2" -v g="$3" -v t="$4" -v b="$5" 'BEGIN {
+        cell = "| %s | %.1f | %.2f | %.1f | "
+        printf cell, pass, f / 1e6, g / 1e6, f / g
+        if (t > 0) printf "%.2f | %.1f | ", t / 1e6, f / t; else printf "- | - | "
+        if (b > 0) printf "%.2f | %.1f | %.0f%% |\n", b / 1e6, f / b, 100 * b / g
+        else printf "- | - | - |\n" }'
     }
-    row "generated (NAME_loss_grad)" "$gen_ns"
-    [ "$torch_ns" != 0 ] && row "PyTorch (forward + loss + backward)" "$torch_ns"
-    [ -n "$sgemm_total" ] && row "OpenBLAS sgemm, the same products" "$blas_ns"
-    echo
-    echo "$(awk -v f="$flops" 'BEGIN { printf "%.1f", f / 1e6 }') MFLOP per pass."
+    # B = 32, T = 50, I = 32, H = 128, C = 10
+    fwd_flops=$((2 * 1600 * 512 * (32 + 128) + 2 * 32 * 128 * 10))
+    bwd_flops=$((2 * 1600 * 512 * (32 + 2 * 128) + 4 * 32 * 128 * 10))
+    row forward $fwd_flops "$gen_f" "$torch_f" "$blas_f"
+    row "backward (= both - forward)" $bwd_flops $((gen_fb - gen_f)) $((torch_fb - torch_f)) "$blas_b"
+    row "forward + backward" $((fwd_flops + bwd_flops)) "$gen_fb" "$torch_fb" "$blas_fb"
   else
-    echo "| lstm128 | failed: see $logs/lstm128.err | | |"
+    echo "lstm128 failed: see $logs/lstm128.err"
   fi
   if [ -n "$sgemm_total" ]; then
     echo

@@ -1,7 +1,8 @@
 /* The machine's matrix-product speed on the shapes of one forward + backward
  * pass of an LSTM(H) over T steps of I features, batch B, last h into
  * Dense(C): OpenBLAS cblas_sgemm on one thread, row-major, each shape timed
- * in interleaved rounds, then the whole set of calls as one block.
+ * in interleaved rounds, then the forward calls, the backward calls and all
+ * of them as one block each.
  *
  *   forward   X (BT x I) @ kernel (I x 4H)                       once
  *             h_{t-1} (B x H) @ recurrent_kernel (H x 4H)        T times
@@ -13,7 +14,7 @@
  *
  * FLOPs (2 M N K per product): 2 B T 4H (2 I + 3 H) + 6 B H C.
  * usage: sgemm B T I H C. Prints "ROW sgemm" rows,
- * "SGEMM_TOTAL <flops> <ns per set>" and "SGEMM_CONFIG <OpenBLAS build>". */
+ * "SGEMM_TOTAL <flops> <ns all> <ns forward> <ns backward>" and "SGEMM_CONFIG <OpenBLAS build>". */
 #include "bench.h"
 
 #include <cblas.h>
@@ -99,17 +100,23 @@ int main(int argc, char **argv) {
   if (fabs(total_flops - formula) > 0.5)
     bench_die("the shapes do not add up to the FLOP formula");
 
-  shape_set sets[N_SHAPES + 1];
-  bench_impl impls[N_SHAPES + 1];
-  for (int i = 0; i <= N_SHAPES; ++i) {
-    sets[i] = i < N_SHAPES ? (shape_set){&shapes[i], 1} : (shape_set){shapes, N_SHAPES};
+  /* each shape alone, then the forward set (the first N_FORWARD shapes), the
+   * backward set and all of them */
+  enum { N_FORWARD = 3, N_SETS = N_SHAPES + 3 };
+  shape_set sets[N_SETS];
+  bench_impl impls[N_SETS];
+  for (int i = 0; i < N_SHAPES; ++i)
+    sets[i] = (shape_set){&shapes[i], 1};
+  sets[N_SHAPES] = (shape_set){shapes, N_FORWARD};
+  sets[N_SHAPES + 1] = (shape_set){shapes + N_FORWARD, N_SHAPES - N_FORWARD};
+  sets[N_SHAPES + 2] = (shape_set){shapes, N_SHAPES};
+  for (int i = 0; i < N_SETS; ++i)
     impls[i] = (bench_impl){
-        i < N_SHAPES ? shapes[i].what : "all", shape_run, &sets[i], 0, {0}, 0, 0, 0, 0, 0};
-  }
+        i < N_SHAPES ? shapes[i].what : "set", shape_run, &sets[i], 0, {0}, 0, 0, 0, 0, 0};
   const double block_ns = bench_env_double("BENCH_BLOCK_MS", 40) * 1e6;
-  for (int i = 0; i <= N_SHAPES; ++i)
+  for (int i = 0; i < N_SETS; ++i)
     bench_calibrate(&impls[i], block_ns);
-  bench_interleave(impls, N_SHAPES + 1, bench_env_int("BENCH_ROUNDS", 7));
+  bench_interleave(impls, N_SETS, bench_env_int("BENCH_ROUNDS", 7));
 
   for (int i = 0; i < N_SHAPES; ++i) {
     const shape *s = &shapes[i];
@@ -119,7 +126,8 @@ int main(int argc, char **argv) {
            shape_flops(s) / 1e6, bench_cell(cell, sizeof cell, &impls[i], 1e3),
            shape_flops(s) / impls[i].median);
   }
-  printf("SGEMM_TOTAL %.0f %.0f\n", total_flops, impls[N_SHAPES].median);
+  printf("SGEMM_TOTAL %.0f %.0f %.0f %.0f\n", total_flops, impls[N_SHAPES + 2].median,
+         impls[N_SHAPES].median, impls[N_SHAPES + 1].median);
   printf("SGEMM_CONFIG %s (core %s)\n", openblas_get_config(), openblas_get_corename());
   return 0;
 }

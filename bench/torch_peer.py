@@ -13,14 +13,18 @@ and the data ("bench/x", "bench/target"). Commands:
   verify OUT (train)     -> loss and gradients at the initial weights, in the
                             Keras layout and order, to OUT as float64
   time step K            -> K units of work, answered with the elapsed ns
+                            (of the clock BENCH_CLOCK selects, as the harness)
                             (stream: K timesteps, the state carried on;
                             train: K steps of forward, backward and Adam)
   time fwdbwd K          -> (train) K forward + backward passes, no update
+  time fwd K             -> (train) K forward passes and losses, recorded for
+                            autograd as in training
   quit
 
 Single-threaded (torch.set_num_threads(1)); the parent pins the core.
 """
 import json
+import os
 import struct
 import sys
 import time
@@ -31,6 +35,9 @@ from torch import nn
 
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
+
+# The harness's clock (bench/bench.h): this thread's CPU time, or wall time.
+clock_ns = time.perf_counter_ns if os.environ.get("BENCH_CLOCK") == "wall" else time.thread_time_ns
 
 
 def read_safetensors(path):
@@ -108,12 +115,12 @@ class Stream:
         cell, dense, inputs, n = self.cell, self.dense, self.inputs, len(self.inputs)
         state, k = self.state, self.position
         with torch.no_grad():
-            start = time.perf_counter_ns()
+            start = clock_ns()
             for _ in range(reps):
                 out, state = cell(inputs[k], state)
                 y = dense(out)
                 k = k + 1 if k + 1 < n else 0
-            elapsed = time.perf_counter_ns() - start
+            elapsed = clock_ns() - start
         self.state, self.position = state, k
         del y
         return elapsed
@@ -214,19 +221,27 @@ class Train:
         write_f64(out, [float(loss)] + grads.double().tolist())
 
     def fwdbwd(self, reps):
-        start = time.perf_counter_ns()
+        start = clock_ns()
         for _ in range(reps):
             self.optimizer.zero_grad()
             self.loss(self.forward(self.x)).backward()
-        return time.perf_counter_ns() - start
+        return clock_ns() - start
+
+    def fwd(self, reps):
+        start = clock_ns()
+        for _ in range(reps):
+            loss = self.loss(self.forward(self.x))
+        elapsed = clock_ns() - start
+        del loss
+        return elapsed
 
     def step(self, reps):
-        start = time.perf_counter_ns()
+        start = clock_ns()
         for _ in range(reps):
             self.optimizer.zero_grad()
             self.loss(self.forward(self.x)).backward()
             self.optimizer.step()
-        return time.perf_counter_ns() - start
+        return clock_ns() - start
 
 
 def main(argv):
@@ -254,6 +269,8 @@ def main(argv):
             reply = str(model.step(int(words[2])))
         elif words[0] == "time" and words[1] == "fwdbwd":
             reply = str(model.fwdbwd(int(words[2])))
+        elif words[0] == "time" and words[1] == "fwd":
+            reply = str(model.fwd(int(words[2])))
         else:
             reply = "error: unknown command " + line.strip()
         sys.stdout.write(reply + "\n")

@@ -14,8 +14,11 @@
  * usage: train CASE FILE.safetensors [PYTHON TORCH_PEER.py]
  * CASE names the torch model (seed12, seed13, seed14, lstm128). Prints a
  * Markdown row tagged "ROW train", and with BENCH_FWDBWD=1 also times the
- * forward + backward passes alone (NAME_loss_grad, torch without the update)
- * and prints "FWDBWD <generated ns> <pytorch ns or 0>". */
+ * forward + backward passes alone (NAME_loss_grad; torch without the update)
+ * and the forward pass alone (NAME_forward; torch's forward and loss,
+ * recording for autograd as in training) and prints
+ * "FWDBWD <generated fwd+bwd ns> <generated fwd ns> <pytorch fwd+bwd ns>
+ * <pytorch fwd ns>" (PyTorch's 0 without it). */
 #include "bench.h"
 
 #include "rnnc.h"
@@ -38,6 +41,7 @@ typedef struct {
   unit_scratch *scratch;
   unit_params *grad;
   const float *x, *target;
+  float *y;
   int n;
 } gen_ctx;
 
@@ -58,6 +62,19 @@ static double gen_fwdbwd_run(void *ctx, long reps) {
   double t0 = bench_now_ns();
   for (long k = 0; k < reps; ++k)
     acc += UNIT_(_loss_grad)(g->params, g->scratch, g->x, g->target, g->grad, NULL, NULL, g->n);
+  double t1 = bench_now_ns();
+  sink = acc;
+  return t1 - t0;
+}
+
+static double gen_forward_run(void *ctx, long reps) {
+  gen_ctx *g = ctx;
+  double acc = 0;
+  double t0 = bench_now_ns();
+  for (long k = 0; k < reps; ++k) {
+    UNIT_(_forward)(g->params, g->scratch, g->x, g->y, g->n);
+    acc += g->y[0];
+  }
   double t1 = bench_now_ns();
   sink = acc;
   return t1 - t0;
@@ -146,6 +163,7 @@ int main(int argc, char **argv) {
                  alloc(1, sizeof *gen.grad),
                  x,
                  target,
+                 alloc((size_t)n * model->output_size, sizeof(float)),
                  n};
   if (rnnc_weights_load(path, model, gen.params, err, sizeof err) != 0)
     bench_die(err);
@@ -220,12 +238,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  bench_peer_block torch_step = {&peer, "step"}, torch_fwdbwd = {&peer, "fwdbwd"};
+  bench_peer_block torch_step = {&peer, "step"}, torch_fwdbwd = {&peer, "fwdbwd"},
+                   torch_fwd = {&peer, "fwd"};
   bench_impl impls[BENCH_MAX_IMPLS];
   int n_impls = 0;
   impls[n_impls++] = (bench_impl){"generated", gen_step_run, &gen, 0, {0}, 0, 0, 0, 0, 0};
   impls[n_impls++] = (bench_impl){"reference", ref_step_run, &ref, 0, {0}, 0, 0, 0, 0, 0};
-  int i_torch = -1, i_gen_fb = -1, i_torch_fb = -1;
+  int i_torch = -1, i_gen_fb = -1, i_gen_f = -1, i_torch_fb = -1, i_torch_f = -1;
   if (have_torch) {
     i_torch = n_impls;
     impls[n_impls++] = (bench_impl){"pytorch", bench_peer_run, &torch_step, 0, {0}, 0, 0, 0, 0, 0};
@@ -234,10 +253,15 @@ int main(int argc, char **argv) {
     i_gen_fb = n_impls;
     impls[n_impls++] =
         (bench_impl){"generated fwd+bwd", gen_fwdbwd_run, &gen, 0, {0}, 0, 0, 0, 0, 0};
+    i_gen_f = n_impls;
+    impls[n_impls++] = (bench_impl){"generated fwd", gen_forward_run, &gen, 0, {0}, 0, 0, 0, 0, 0};
     if (have_torch) {
       i_torch_fb = n_impls;
       impls[n_impls++] =
           (bench_impl){"pytorch fwd+bwd", bench_peer_run, &torch_fwdbwd, 0, {0}, 0, 0, 0, 0, 0};
+      i_torch_f = n_impls;
+      impls[n_impls++] =
+          (bench_impl){"pytorch fwd", bench_peer_run, &torch_fwd, 0, {0}, 0, 0, 0, 0, 0};
     }
   }
   for (int i = 0; i < n_impls; ++i)
@@ -258,7 +282,8 @@ int main(int argc, char **argv) {
          have_torch ? bench_ratio(r[1], sizeof r[1], impls[i_torch].median / g) : "-", dl_gen,
          dg_gen, dt);
   if (fwdbwd)
-    printf("FWDBWD %.0f %.0f\n", impls[i_gen_fb].median,
-           i_torch_fb >= 0 ? impls[i_torch_fb].median : 0.0);
+    printf("FWDBWD %.0f %.0f %.0f %.0f\n", impls[i_gen_fb].median, impls[i_gen_f].median,
+           i_torch_fb >= 0 ? impls[i_torch_fb].median : 0.0,
+           i_torch_f >= 0 ? impls[i_torch_f].median : 0.0);
   return 0;
 }
