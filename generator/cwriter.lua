@@ -97,7 +97,8 @@ local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_
 
 -- names: buffer -> C pointer variable
 function cwriter.new(dtype, names)
-  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {}, sample_stride = {} }, Writer)
+  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {}, sample_stride = {},
+    optional_out = {} }, Writer)
   w.real = dtype == "float64" and "double" or "float"
   w.fsuffix = dtype == "float64" and "" or "f"
   return w
@@ -361,6 +362,10 @@ end
 local MR = 4
 local LANES = { float32 = 16, float64 = 8 } -- reals per 64-byte vector
 local NV_BLOCK, NV_ROW = 2, 8 -- vectors per block row: 4-row blocks, single rows
+-- B larger than this (about half of a core's L2) is swept a column panel at a
+-- time (measured on the LSTM(128) training step: bench/)
+local PANEL_BYTES = 256 * 1024
+local L1_SLICE_BYTES = 16 * 1024
 
 -- The sample stride of a view's buffer inside a batched function (nil for
 -- buffers all samples share: weights and their gradients).
@@ -382,7 +387,7 @@ function Writer:gemm_layout(op)
   local m, k = o.dims[1], a.dims[2]
   local so, sa, sb = self:per_sample(o), self:per_sample(a), self:per_sample(b)
   local g = {
-    M = m, K = k,
+    M = m, K = k, K1 = 1, aqs = 0, bqs = 0,
     a = { a, a.strides[1], a.strides[2] }, b = { b, b.strides[1] }, c = { o, o.strides[1] },
   }
   if not (so or sa or sb) or self.bvar then return g end
@@ -397,11 +402,13 @@ function Writer:gemm_layout(op)
   elseif sa and sb and not so then
     if k == 1 then
       g.K, g.a[3], g.b[2] = "n", sa, sb
-      return g
     elseif sa == k * a.strides[2] and sb == k * b.strides[1] then
       g.K = "n * " .. k
-      return g
+    else
+      -- the kernel's outer sum runs over the samples
+      g.K1, g.aqs, g.bqs = "n", sa, sb
     end
+    return g
   end
   g.per_sample = true
   return g
@@ -413,13 +420,19 @@ local function times(x, stride)
   return x .. " * " .. stride
 end
 
+-- "a + b + ..." of the terms given, skipping nil ones (any position)
 local function sum_text(...)
-  local parts = {}
-  for _, t in ipairs({ ... }) do
-    if t then parts[#parts + 1] = t end
+  local parts, args = {}, table.pack(...)
+  for i = 1, args.n do
+    if args[i] then parts[#parts + 1] = args[i] end
   end
   if #parts == 0 then return "0" end
   return table.concat(parts, " + ")
+end
+
+-- k of a depth "n * k"
+local function k_of(text)
+  return tonumber(text:match("^n %* (%d+)$")) or 1
 end
 
 -- The blocked product kernel for one matmul (see gemm_layout).
@@ -445,70 +458,123 @@ function Writer:matmul_gemm(op)
   local ars, acs, brs, crs = g.a[2], g.a[3], g.b[2], g.c[2]
   local M, K = g.M, g.K
   local suffix = self.dtype == "float64" and "f64" or "f32"
+  local size = self.dtype == "float64" and 8 or 4
+  -- a weight gradient summed over the samples goes through them a few at a
+  -- time, so the slice of B every row block reads stays in L1 (measured: 52
+  -- -> 74 GFLOP/s on LSTM(128)'s recurrent-kernel gradient)
+  local chunked = g.K1 ~= 1 and type(K) == "number"
+  local per_chunk = chunked and math.max(1, L1_SLICE_BYTES // (K * math.min(lanes * NV_BLOCK, n_cols) * size)) or 1
   -- one block: rows i .. i + mr - 1, columns j0 .. j0 + width - 1; full
   -- blocks go to the runtime's register-blocked kernel (rnnc_kernels.h)
   local function block(mr, width, j0)
     if width % lanes == 0 then
-      self:emit(string.format("rnnc_block_%s(%d, %d, %s, A + %s, %d, %d, B + %s, %d, C + %s, %d, %d);", suffix, mr,
-        width, K, times("i", ars) or "0", ars, acs, j0, brs, sum_text(times("i", crs), j0), crs,
-        op.acc and 1 or 0))
+      if chunked then
+        self:emit(string.format("rnnc_block_%s(%d, %d, qn, %s, A + %s, %d, %d, %d, B + %s, %d, %d, C + %s, %d, %s);",
+          suffix, mr, width, K, sum_text("qc * " .. g.aqs, times("i", ars)), ars, g.aqs, acs,
+          sum_text("qc * " .. g.bqs, j0), g.bqs, brs, sum_text(times("i", crs), j0), crs, op.acc and "1" or "qc > 0"))
+      else
+        self:emit(string.format("rnnc_block_%s(%d, %d, %s, %s, A + %s, %d, %d, %d, B + %s, %d, %d, C + %s, %d, %d);",
+          suffix, mr, width, g.K1, K, times("i", ars) or "0", ars, g.aqs, acs, j0, g.bqs, brs,
+          sum_text(times("i", crs), j0), crs, op.acc and 1 or 0))
+      end
       return
     end
     self:emit(string.format("%s acc[%d][%d];", real, mr, width))
-    if op.acc then
+    if chunked and not op.acc then
+      self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) acc[r][jj] = qc > 0 ? "
+        .. "C[%s] : %s;", mr, width, sum_text(times("(i + r)", crs), j0, "jj"), self:lit(0)))
+    elseif op.acc then
       self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) acc[r][jj] = C[%s];",
         mr, width, sum_text(times("(i + r)", crs), j0, "jj")))
     else
       self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) acc[r][jj] = %s;",
         mr, width, self:lit(0)))
     end
+    if chunked then
+      self:emit("for (int q = qc; q < qc + qn; ++q)")
+    else
+      self:emit(string.format("for (int q = 0; q < %s; ++q)", g.K1))
+    end
     self:emit(string.format("for (int p = 0; p < %s; ++p) {", K))
-    self:emit(string.format("const %s *const brow = B + %s;", real, sum_text(times("p", brs), j0)))
+    self:emit(string.format("const %s *const brow = B + %s;", real, sum_text(times("q", g.bqs), times("p", brs), j0)))
     self:emit(string.format("for (int r = 0; r < %d; ++r) {", mr))
-    self:emit(string.format("const %s av = A[%s];", real, sum_text(times("(i + r)", ars), times("p", acs))))
+    self:emit(string.format("const %s av = A[%s];", real, sum_text(times("(i + r)", ars), times("q", g.aqs),
+      times("p", acs))))
     self:emit(string.format("for (int jj = 0; jj < %d; ++jj) acc[r][jj] += av * brow[jj];", width))
     self:emit("}")
     self:emit("}")
     self:emit(string.format("for (int r = 0; r < %d; ++r) for (int jj = 0; jj < %d; ++jj) C[%s] = acc[r][jj];",
       mr, width, sum_text(times("(i + r)", crs), j0, "jj")))
   end
-  local function row_blocks(mr)
-    -- single rows take wider blocks: the row of B streams longer contiguous
-    local nr = math.min(lanes * (mr == 1 and NV_ROW or NV_BLOCK), n_cols)
+  -- rows in blocks of MR then one by one; `cols(mr)` emits a row block's columns
+  local function rows(cols)
+    if type(M) == "number" then
+      -- constant rows: bounds exact
+      local whole = M - M % MR
+      if whole > 0 then
+        self:emit(string.format("for (int i = 0; i < %d; i += %d) {", whole, MR))
+        cols(MR)
+        self:emit("}")
+      end
+      if M % MR > 0 then
+        self:emit(string.format("for (int i = %d; i < %d; ++i) {", whole, M))
+        cols(1)
+        self:emit("}")
+      end
+    else
+      self:emit("{")
+      self:emit("int i = 0;")
+      self:emit(string.format("for (; i + %d <= %s; i += %d) {", MR, M, MR))
+      cols(MR)
+      self:emit("}")
+      self:emit(string.format("for (; i < %s; ++i) {", M))
+      cols(1)
+      self:emit("}")
+      self:emit("}")
+    end
+  end
+  if chunked then
+    self:emit(string.format("for (int qc = 0; qc < n; qc += %d) {", per_chunk))
+    self:emit(string.format("const int qn = n - qc < %d ? n - qc : %d;", per_chunk, per_chunk))
+  end
+  local batch = self.batch or 1
+  local k_total = (type(g.K) == "number" and g.K or (g.K == "n" and batch or batch * k_of(g.K)))
+    * (g.K1 == 1 and 1 or batch)
+  if k_total * n_cols * (self.dtype == "float64" and 8 or 4) > PANEL_BYTES then
+    -- B is too big to stay in cache while every row block sweeps it: sweep
+    -- the rows for one panel of B's columns at a time instead
+    local nr = math.min(lanes * NV_BLOCK, n_cols)
     local full, tail = n_cols - n_cols % nr, n_cols % nr
     if full > 0 then
       self:emit(string.format("for (int j = 0; j < %d; j += %d) {", full, nr))
-      block(mr, nr, "j")
+      rows(function(mr)
+        block(mr, nr, "j")
+      end)
       self:emit("}")
     end
     if tail > 0 then
-      self:emit("{")
-      block(mr, tail, tostring(full))
-      self:emit("}")
-    end
-  end
-  if type(M) == "number" then
-    -- constant rows: blocks of MR, then the rest one by one, bounds exact
-    local whole = M - M % MR
-    if whole > 0 then
-      self:emit(string.format("for (int i = 0; i < %d; i += %d) {", whole, MR))
-      row_blocks(MR)
-      self:emit("}")
-    end
-    if M % MR > 0 then
-      self:emit(string.format("for (int i = %d; i < %d; ++i) {", whole, M))
-      row_blocks(1)
-      self:emit("}")
+      rows(function(mr)
+        block(mr, tail, tostring(full))
+      end)
     end
   else
-    self:emit("int i = 0;")
-    self:emit(string.format("for (; i + %d <= %s; i += %d) {", MR, M, MR))
-    row_blocks(MR)
-    self:emit("}")
-    self:emit(string.format("for (; i < %s; ++i) {", M))
-    row_blocks(1)
-    self:emit("}")
+    rows(function(mr)
+      -- single rows take wider blocks: the row of B streams longer contiguous
+      local nr = math.min(lanes * (mr == 1 and NV_ROW or NV_BLOCK), n_cols)
+      local full, tail = n_cols - n_cols % nr, n_cols % nr
+      if full > 0 then
+        self:emit(string.format("for (int j = 0; j < %d; j += %d) {", full, nr))
+        block(mr, nr, "j")
+        self:emit("}")
+      end
+      if tail > 0 then
+        self:emit("{")
+        block(mr, tail, tostring(full))
+        self:emit("}")
+      end
+    end)
   end
+  if chunked then self:emit("}") end
   if g.per_sample then
     self:emit("}")
     self.bvar = nil
@@ -575,7 +641,16 @@ function Writer:ops(ops, unroll)
     run = {}
   end
   for _, op in ipairs(ops) do
-    if self:batch_op(op, unroll) then
+    local guard = op.op ~= "loop" and self.optional_out[op.out.buf]
+    if guard then
+      -- an output the caller may not want (dx = NULL): skip its work
+      flush()
+      self:emit("if (" .. guard .. ") {")
+      self.optional_out[op.out.buf] = nil
+      self:ops({ op }, unroll)
+      self.optional_out[op.out.buf] = guard
+      self:emit("}")
+    elseif self:batch_op(op, unroll) then
       flush()
       if op.op == "loop" then
         if op.reverse then
@@ -665,7 +740,7 @@ end
 -- (input/output buffer names) to C expressions of their base pointers.
 local function batch_body(unit, names, ops, opts, caller, extra_used, helpers)
   local w = cwriter.new(opts.dtype, names)
-  w.batched = true
+  w.batched, w.batch = true, unit.batch
   local used = referenced(ops)
   for b in pairs(extra_used or {}) do
     used[b] = true
@@ -705,6 +780,7 @@ local function batch_body(unit, names, ops, opts, caller, extra_used, helpers)
         if not c then error("no caller array for " .. buf.name) end
         w:emit(string.format("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c))
         w.sample_stride[buf] = buf.size
+        if buf.name == "dx" then w.optional_out[buf] = "dx" end
       elseif buf.kind == "wtrans" then
         w:emit(string.format("%s *const %s = s->%s;", real, n, n))
       elseif buf.kind == "zero" then

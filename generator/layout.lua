@@ -58,4 +58,89 @@ function layout.transpose_weights(prog, ops, min_size)
   return body
 end
 
+-- Weight gradients out of time loops. Backward through time accumulates,
+-- at every step t, grad(W) += a_t^T b_t (a_t a column: the previous state or
+-- the input row, b_t the row of pre-activation gradients), a product of
+-- depth 1 that reloads the whole gradient per step. When a_t and b_t move one
+-- row per step and keep their values to the end of the loop, the same sum is
+-- one product of depth (steps) after the loop: grad(W) += A^T B over all the
+-- loop's rows. Loops with run-time bounds are left as they are.
+
+-- Whether the rows `r` reads (moving r.toff per step, one row wide) hold, at
+-- the end of the loop, what they held when op `at` of the body read them.
+local function rows_final(r, body, at, reverse)
+  local s = r.toff
+  if s == 0 or r.loff ~= 0 then return false end
+  local step = math.abs(s)
+  if (r.off % step) + (r.dims[1] - 1) * math.abs(r.strides[1]) + (r.dims[2] - 1) * math.abs(r.strides[2]) >= step
+  then
+    return false
+  end
+  for idx, w in ipairs(ir.flatten(body)) do
+    local o = w.out
+    if o.buf == r.buf then
+      if o.toff ~= s or o.loff ~= 0 or o.dims[1] ~= 1 then return false end
+      local delta = (o.off // step - r.off // step) * (s > 0 and 1 or -1)
+      -- the write of iteration t lands in the rows iteration t + delta reads
+      if delta == 0 then
+        if idx >= at then return false end
+      else
+        local later = (delta > 0) ~= (reverse == true)
+        if not later then return false end
+      end
+    end
+  end
+  return true
+end
+
+local function hoistable(op, body, at, loop)
+  if op.op ~= "matmul" or not op.acc or op.out.buf.kind ~= "pgrad" then return false end
+  if op.out.toff ~= 0 or op.out.loff ~= 0 or op.a.dims[2] ~= 1 then return false end
+  if type(loop.first) ~= "number" or type(loop.last) ~= "number" then return false end
+  for _, other in ipairs(ir.flatten(body)) do
+    for _, v in ipairs(ir.op_reads(other)) do
+      if v.buf == op.out.buf and other ~= op then return false end
+    end
+  end
+  -- a_t is an m x 1 column; as rows it moves like its buffer's rows
+  local a_rows = ir.transpose(op.a)
+  return rows_final(a_rows, body, at, loop.reverse) and rows_final(op.b, body, at, loop.reverse)
+end
+
+function layout.hoist_weight_gradients(ops)
+  local out = {}
+  for _, op in ipairs(ops) do
+    if op.op == "loop" then
+      local body, after = {}, {}
+      local flat_index, nested = {}, false
+      for i, b in ipairs(op.body) do
+        flat_index[b] = i
+        nested = nested or b.op == "loop"
+      end
+      for _, b in ipairs(op.body) do
+        if not nested and hoistable(b, op.body, flat_index[b], op) then
+          local n = op.last - op.first + 1
+          local a, bv = b.a, b.b
+          after[#after + 1] = {
+            op = "matmul", acc = true, out = b.out,
+            a = ir.view(a.buf, a.off + op.first * a.toff, a.dims[1], n, a.strides[1], a.toff),
+            b = ir.view(bv.buf, bv.off + op.first * bv.toff, n, bv.dims[2], bv.toff, bv.strides[2]),
+          }
+        else
+          body[#body + 1] = b
+        end
+      end
+      if #body > 0 then
+        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = body }
+      end
+      for _, h in ipairs(after) do
+        out[#out + 1] = h
+      end
+    else
+      out[#out + 1] = op
+    end
+  end
+  return out
+end
+
 return layout

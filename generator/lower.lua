@@ -204,8 +204,11 @@ function lower.unit(model, opts)
   end
   -- products by a transposed weight read a transposed copy instead
   local min_size = opts.unroll or 64
-  unit.backward = layout.transpose_weights(prog, unit.backward, min_size)
-  if unit.backward_logits then unit.backward_logits = layout.transpose_weights(prog, unit.backward_logits, min_size) end
+  unit.backward = layout.transpose_weights(prog, layout.hoist_weight_gradients(unit.backward), min_size)
+  if unit.backward_logits then
+    unit.backward_logits = layout.transpose_weights(prog, layout.hoist_weight_gradients(unit.backward_logits),
+      min_size)
+  end
   unit.stream, unit.no_stream = lower.stream(model, x_shape)
   return unit
 end

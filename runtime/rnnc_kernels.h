@@ -1,17 +1,16 @@
 /* The register-blocked matrix-product kernel generated code calls for every
  * big product:
  *
- *   C[i * crs + j] (+)= sum_p A[i * ars + p * acs] * B[p * brs + j]
+ *   C[i * crs + j] (+)= sum_q sum_p A[i * ars + q * aqs + p * acs] * B[q * bqs + p * brs + j]
  *
  * for rows i < mr (1..4), columns j < width (a multiple of 64 bytes of reals,
- * at most 512 bytes), p < k. The generator tiles each product into such blocks with
- * every dimension a constant, so after inlining the compiler sees the whole
- * loop nest: the block's accumulators stay in registers while the loop over p
- * streams one row of B per step. Under GNU C (gcc, clang) the accumulators are
- * explicit vectors of the target's register width (AVX-512, AVX2 or SSE /
- * NEON); any other C99 compiler gets plain loops computing the same sums in
- * the same order. Header-only, no
- * allocation. */
+ * at most 512 bytes), q < k1, p < k: the two-level sum takes a weight's
+ * gradient over the samples of a batch (q) and the rows of each (p). The generator tiles each
+ * product into such blocks with every dimension a constant, so after inlining the compiler sees the
+ * whole loop nest: the block's accumulators stay in registers while the loop over p streams one row
+ * of B per step. Under GNU C (gcc, clang) the accumulators are explicit vectors of the target's
+ * register width (AVX-512, AVX2 or SSE / NEON); any other C99 compiler gets plain loops computing
+ * the same sums in the same order. Header-only, no allocation. */
 #ifndef RNNC_KERNELS_H
 #define RNNC_KERNELS_H
 
@@ -37,20 +36,21 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 #define RNNC_CHUNK(T, V, NV)                                                                       \
   do {                                                                                             \
     V acc[4][NV];                                                                                  \
-    int r, p, v;                                                                                   \
+    int r, q, p, v;                                                                                \
     for (r = 0; r < mr; ++r)                                                                       \
       for (v = 0; v < NV; ++v)                                                                     \
         acc[r][v] = accumulate ? *(const V *)(C + r * crs + (c0 + v) * VL) : (V){0};               \
-    for (p = 0; p < k; ++p) {                                                                      \
-      V b[NV];                                                                                     \
-      for (v = 0; v < NV; ++v)                                                                     \
-        b[v] = *(const V *)(B + p * brs + (c0 + v) * VL);                                          \
-      for (r = 0; r < mr; ++r) {                                                                   \
-        const T a = A[r * ars + p * acs];                                                          \
+    for (q = 0; q < k1; ++q)                                                                       \
+      for (p = 0; p < k; ++p) {                                                                    \
+        V b[NV];                                                                                   \
         for (v = 0; v < NV; ++v)                                                                   \
-          acc[r][v] += a * b[v];                                                                   \
+          b[v] = *(const V *)(B + q * bqs + p * brs + (c0 + v) * VL);                              \
+        for (r = 0; r < mr; ++r) {                                                                 \
+          const T a = A[r * ars + q * aqs + p * acs];                                              \
+          for (v = 0; v < NV; ++v)                                                                 \
+            acc[r][v] += a * b[v];                                                                 \
+        }                                                                                          \
       }                                                                                            \
-    }                                                                                              \
     for (r = 0; r < mr; ++r)                                                                       \
       for (v = 0; v < NV; ++v)                                                                     \
         *(V *)(C + r * crs + (c0 + v) * VL) = acc[r][v];                                           \
@@ -78,30 +78,34 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 #define RNNC_INLINE static inline
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   T acc[4][128];                                                                                   \
-  int r, p, j;                                                                                     \
+  int r, q, p, j;                                                                                  \
   for (r = 0; r < mr; ++r)                                                                         \
     for (j = 0; j < width; ++j)                                                                    \
       acc[r][j] = accumulate ? C[r * crs + j] : (T)0;                                              \
-  for (p = 0; p < k; ++p)                                                                          \
-    for (r = 0; r < mr; ++r) {                                                                     \
-      const T a = A[r * ars + p * acs];                                                            \
-      for (j = 0; j < width; ++j)                                                                  \
-        acc[r][j] += a * B[p * brs + j];                                                           \
-    }                                                                                              \
+  for (q = 0; q < k1; ++q)                                                                         \
+    for (p = 0; p < k; ++p)                                                                        \
+      for (r = 0; r < mr; ++r) {                                                                   \
+        const T a = A[r * ars + q * aqs + p * acs];                                                \
+        for (j = 0; j < width; ++j)                                                                \
+          acc[r][j] += a * B[q * bqs + p * brs + j];                                               \
+      }                                                                                            \
   for (r = 0; r < mr; ++r)                                                                         \
     for (j = 0; j < width; ++j)                                                                    \
       C[r * crs + j] = acc[r][j];
 #endif
 
 /* One mr x width block (float); width a multiple of 16, at most 128. */
-RNNC_INLINE void rnnc_block_f32(int mr, int width, int k, const float *A, long ars, long acs,
-                                const float *B, long brs, float *C, long crs,
-                                int accumulate){RNNC_BLOCK_BODY(float, rnnc_vf)}
+RNNC_INLINE void rnnc_block_f32(int mr, int width, int k1, int k, const float *A, long ars,
+                                long aqs, long acs, const float *B, long bqs, long brs, float *C,
+                                long crs, int accumulate) {
+  RNNC_BLOCK_BODY(float, rnnc_vf);
+}
 
 /* One mr x width block (double); width a multiple of 8, at most 64. */
-RNNC_INLINE void rnnc_block_f64(int mr, int width, int k, const double *A, long ars, long acs,
-                                const double *B, long brs, double *C, long crs, int accumulate) {
-  RNNC_BLOCK_BODY(double, rnnc_vd)
+RNNC_INLINE void rnnc_block_f64(int mr, int width, int k1, int k, const double *A, long ars,
+                                long aqs, long acs, const double *B, long bqs, long brs, double *C,
+                                long crs, int accumulate) {
+  RNNC_BLOCK_BODY(double, rnnc_vd);
 }
 
 /* Single-precision exp and tanh for the generated float32 code: straight-line
