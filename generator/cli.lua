@@ -19,7 +19,7 @@ usage: rnnc summary MODEL.lua
 -- operation ("..", a C library call) can allocate or run between two of its
 -- checks; these soft limits (address space, CPU seconds) catch that. The
 -- compiler and clang-format lift them for themselves.
-local LIMIT_ADDRESS_KIB = 6 * 1024 * 1024
+local LIMIT_ADDRESS_KIB = 3 * 1024 * 1024
 local LIMIT_CPU_SECONDS = 300
 -- --batch and --timesteps: the sizes dsl.lua allows a dimension.
 local MAX_DIM = 1 << 16

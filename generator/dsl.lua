@@ -21,7 +21,7 @@ local MAX_LAYERS = 256
 local MAX_MEMORY_KIB = 512 * 1024
 -- A description's work: VM instructions, counted by a hook every HOOK_EVERY.
 local MAX_INSTRUCTIONS = 200000000
-local HOOK_EVERY = 1000
+local HOOK_EVERY = 100
 dsl.MAX_DIM, dsl.MAX_PARAMS, dsl.MAX_LAYERS = MAX_DIM, MAX_PARAMS, MAX_LAYERS
 
 local Layer = {}
@@ -471,6 +471,9 @@ function dsl.load(path)
   end
   debug.sethook(function()
     hooks = hooks + 1
+    -- the line a memory error names: Lua calls no handler for those
+    local info = debug.getinfo(2, "Sl")
+    if info and info.source == "@" .. path and info.currentline > 0 then state.last_line = info.currentline end
     if hooks > MAX_INSTRUCTIONS // HOOK_EVERY then
       debug.sethook()
       util.fail(running_at(), "the model description ran too long (over %.0e instructions)", MAX_INSTRUCTIONS)
@@ -507,7 +510,8 @@ function dsl.load(path)
     collectgarbage() -- what the description allocated is garbage now
     local text = result.message
     if text:match("not enough memory") then
-      text = string.format("the model description used too much memory (the system refused more)")
+      text = "the model description used too much memory (the system refused more)"
+      result.at = { file = path, line = state.last_line or state.return_line }
     end
     local file, line, msg = text:match("^(.-):(%d+): (.*)$")
     -- Lua names a long path by its tail ("...tail") in its messages

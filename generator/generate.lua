@@ -42,7 +42,7 @@ generate.HARD_C_BYTES = 8 << 20
 -- model before any of it is spent.
 generate.MAX_INSTRUCTIONS = 8e9
 generate.MAX_WORK = 3e9
-generate.MAX_MEMORY_KIB = 3 << 20
+generate.MAX_MEMORY_KIB = 1536 << 10
 
 -- The reference spec and the summary are C string literals in the unit:
 -- C99 compilers need support only 4095 characters (gcc -pedantic refuses
