@@ -15,8 +15,19 @@ out=${BENCH_OUT:-$root/build/bench}/generation
 cc=${CC:-cc}
 read -r -a cflags <<<"${BENCH_CFLAGS:--O3 -march=native}"
 compile_timeout=${BENCH_COMPILE_TIMEOUT:-120}
-policies=("$@")
-[ ${#policies[@]} -gt 0 ] || policies=(0 default "${BENCH_UNROLL_LARGE:-1024}")
+# the generator's default, as generate.lua sets it
+default=$(sed -n 's/^generate.DEFAULT_UNROLL = \([0-9]*\).*/\1/p; s/^local DEFAULT_UNROLL = \([0-9]*\).*/\1/p' \
+  "$src/generator/generate.lua" | head -1)
+requested=("$@")
+[ ${#requested[@]} -gt 0 ] || requested=(0 default "${BENCH_UNROLL_LARGE:-1024}")
+# an explicit value equal to the default is measured once, as the default
+policies=()
+for policy in "${requested[@]}"; do
+  if [ "$policy" != default ] && [ "$policy" = "$default" ] && [[ " ${requested[*]} " == *" default "* ]]; then
+    continue
+  fi
+  policies+=("$policy")
+done
 
 now_ns() { date +%s%N; }
 seconds() { awk -v ns="$1" 'BEGIN { printf "%.2f", ns / 1e9 }'; }
@@ -27,9 +38,6 @@ for policy in "${policies[@]}"; do
   opts=()
   title="--unroll $policy"
   if [ "$policy" = default ]; then
-    # the generator's default, as its provenance comment states it
-    default=$(sed -n 's/^local DEFAULT_UNROLL = \([0-9]*\).*/\1/p; s/^generate.DEFAULT_UNROLL = \([0-9]*\).*/\1/p' \
-      "$src/generator/generate.lua" | head -1)
     title="default (--unroll ${default:-?})"
   else
     opts+=(--unroll "$policy")
@@ -39,7 +47,7 @@ for policy in "${policies[@]}"; do
   echo
   echo "| model | generate (s) | lines (.c) | compile (s) | object (bytes) |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  total_gen=0 total_cc=0 total_lines=0 total_bytes=0
+  total_gen=0 total_cc=0 total_lines=0 total_bytes=0 complete=1
   for m in "$src"/examples/seeds/seed*.lua; do
     name=$(basename "$m" .lua)
     dir="$out/$policy/$name"
@@ -49,14 +57,14 @@ for policy in "${policies[@]}"; do
     t0=$(now_ns)
     if ! lua5.4 "$src/bin/rnnc" generate "$m" -o "$dir" "${opts[@]}" "${extra[@]}" >"$dir.log" 2>&1; then
       echo "| $name | failed: $(tail -1 "$dir.log" | sed 's/|/\\|/g') | | | |"
-      failed=1
+      failed=1 complete=0
       continue
     fi
     t1=$(now_ns)
     if ! timeout "$compile_timeout" "$cc" -std=c99 "${cflags[@]}" -I"$src/runtime" -c "$dir/$name.c" \
       -o "$dir.o" 2>>"$dir.log"; then
       echo "| $name | $(seconds $((t1 - t0))) | $(wc -l <"$dir/$name.c") | > $compile_timeout (stopped) | |"
-      failed=1
+      failed=1 complete=0
       continue
     fi
     t2=$(now_ns)
@@ -66,6 +74,8 @@ for policy in "${policies[@]}"; do
     total_gen=$((total_gen + t1 - t0)) total_cc=$((total_cc + t2 - t1))
     total_lines=$((total_lines + lines)) total_bytes=$((total_bytes + bytes))
   done
-  echo "| **total** | $(seconds $total_gen) | $total_lines | $(seconds $total_cc) | $total_bytes |"
+  total="**total**"
+  [ $complete = 1 ] || total="**total** of the rows measured"
+  echo "| $total | $(seconds $total_gen) | $total_lines | $(seconds $total_cc) | $total_bytes |"
 done
 exit $failed
