@@ -54,7 +54,9 @@ end
 -- What the description holds: a handle; calling it applies the layer to a
 -- tensor (the functional API).
 local LayerHandle = util.handle_type("Layer", nil, function(layer, x, extra)
-  return functional.call(layer, x, caller_in(layer.at.file) or layer.at, extra)
+  local at = caller_in(layer.at.file) or util.copy(layer.at)
+  at.name, at.class = layer.name, layer.module.class -- errors of the call name the layer
+  return functional.call(layer, x, at, extra)
 end)
 
 -- Where a constructor was called from: the innermost line of the model file
