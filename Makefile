@@ -101,14 +101,16 @@ $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a
 	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 8 2>/dev/null
 	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
 
+# models per random run (the sanitizer pass takes fewer: it is 5x slower)
+RANDOM_COUNT ?= 90
 test-random: runtime
 	@echo "== random models: generated code vs the reference runtime and finite differences"
-	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" bash tests/random/run.sh $(BUILD)/random
-	@echo "== random models, every op as loops (the product kernels), plain-C kernels and vector kernels"
-	@UNROLL=0 CC="$(CC)" CFLAGS="$(CFLAGS) -DRNNC_PLAIN_C" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" \
-	  bash tests/random/run.sh $(BUILD)/random-plain 11 24
-	@UNROLL=0 CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" \
-	  bash tests/random/run.sh $(BUILD)/random-loops 12 24
+	@CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" bash tests/random/run.sh $(BUILD)/random 20240611 $(RANDOM_COUNT)
+ifneq ($(RANDOM_PLAIN),0)
+	@echo "== random models with the product kernel's plain-C fallback (-DRNNC_PLAIN_C)"
+	@CC="$(CC)" CFLAGS="$(CFLAGS) -DRNNC_PLAIN_C" LDFLAGS="$(LDFLAGS)" BUILD="$(BUILD)" \
+	  bash tests/random/run.sh $(BUILD)/random-plain 11 16
+endif
 
 test-cli: runtime
 	@echo "== command line: rnnc and the generated driver, as a user runs them"
@@ -131,14 +133,14 @@ conformance-vectors:
 # The C suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" \
+	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=40 \
 	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli test-conformance
 
 # libFuzzer targets over the file loaders (tests/fuzz/), each run for
 # FUZZ_SECONDS from the committed seed corpus; new inputs collect in
 # $(BUILD)/fuzz/corpus_*, a failing input is written to $(BUILD)/fuzz/crash-*.
 FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 FUZZ_TARGETS := safetensors npy
 FUZZ_SAN     := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(RUNTIME_SRC) generated/seed10/seed10.c
@@ -172,7 +174,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 # random layer stacks and hostile Lua through `rnnc generate`, then compile and
 # diff against the reference, for FUZZ_MODELS_SECONDS (FUZZ_MODELS_SEED picks
 # the cases); fails on any finding, kept in $(BUILD)/fuzz-models/findings/.
-FUZZ_MODELS_SECONDS ?= 60
+FUZZ_MODELS_SECONDS ?= 40
 fuzz-models:
 	@echo "== model-description fuzzer for $(FUZZ_MODELS_SECONDS) s"
 	@CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-models $(FUZZ_MODELS_SECONDS)

@@ -53,19 +53,29 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
   /* Keras folds both bias corrections into the rate and adds epsilon to the
    * uncorrected sqrt(v): lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t). */
   lr_t = lr * sqrt(1.0 - pow(b2, t)) / (1.0 - pow(b1, t));
+  if (!opt->amsgrad) {
+    /* the common case in a loop of its own: no branch, so it vectorises */
+    const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+    for (i = 0; i < n; i++) {
+      const double gi = (double)g[i];
+      /* m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, written as Keras
+       * and TF's fused kernel write them: m += (g - m) (1 - b1). */
+      const RNNC_REAL mi = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * c1);
+      const RNNC_REAL vi = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * c2);
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = (RNNC_REAL)((double)w[i] - lr_t * (double)mi / (sqrt((double)vi) + eps));
+    }
+    return;
+  }
   for (i = 0; i < n; i++) {
     double gi = (double)g[i], denom_v;
-    /* m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, written as Keras
-     * and TF's fused kernel write them: m += (g - m) (1 - b1). */
     m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
     v[i] = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * (1.0 - b2));
-    denom_v = (double)v[i];
-    if (opt->amsgrad) {
-      /* v_hat = max(v_hat, v); the update divides by sqrt(v_hat) */
-      if (!((double)vhat[i] >= denom_v))
-        vhat[i] = v[i];
-      denom_v = (double)vhat[i];
-    }
+    /* v_hat = max(v_hat, v); the update divides by sqrt(v_hat) */
+    if (!((double)vhat[i] >= (double)v[i]))
+      vhat[i] = v[i];
+    denom_v = (double)vhat[i];
     w[i] = (RNNC_REAL)((double)w[i] - lr_t * (double)m[i] / (sqrt(denom_v) + eps));
   }
 }
