@@ -673,7 +673,7 @@ static int parse_entry(jparser *p, st_entry *e) {
           return -1;
       } else if (key_is(key, klen, "data_offsets")) {
         uint64_t offs[2];
-        int n;
+        int n = 0;
         if (have_offsets++)
           return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice",
                       e->shown);
@@ -933,7 +933,7 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
     const rnnc_tensor_dest *d = &tensors[t];
     st_entry key;
     const st_entry *kp = &key, **hit;
-    uint64_t wshape[RNNC_MAX_RANK];
+    uint64_t wshape[RNNC_MAX_RANK] = {0};
     int k, same;
     key.name = d->name;
     key.name_len = strlen(d->name);
