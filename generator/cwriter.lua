@@ -108,16 +108,20 @@ function Writer:emit(s)
   self.lines[#self.lines + 1] = s
 end
 
+-- index() of a view, plus, inside a loop over the samples, the offset of the
+-- sample's block of a per-sample array.
+function Writer:index(v, r, c)
+  local i = index(v, r, c)
+  local stride = self.bvar and self.sample_stride[v.buf]
+  if not stride then return i end
+  if i == "0" then return self.bvar .. " * " .. stride end
+  return self.bvar .. " * " .. stride .. " + " .. i
+end
+
 function Writer:at(v, r, c)
   local name = self.names[v.buf]
   if not name then error("buffer " .. v.buf.name .. " has no C name") end
-  local i = index(v, r, c)
-  local stride = self.bvar and self.sample_stride[v.buf]
-  if stride then
-    -- inside a loop over the samples: the sample's block of a per-sample array
-    i = (i == "0") and (self.bvar .. " * " .. stride) or (self.bvar .. " * " .. stride .. " + " .. i)
-  end
-  return name .. "[" .. i .. "]"
+  return name .. "[" .. self:index(v, r, c) .. "]"
 end
 
 function Writer:lit(x)
@@ -330,12 +334,17 @@ local function bound_text(x)
   return text
 end
 
-function Writer:loop_loops(op, unroll)
+-- Opens the C loop over t of a time loop op.
+function Writer:loop_header(op)
   if op.reverse then
     self:emit(string.format("for (int t = %s; t >= %s; --t) {", bound_text(op.last), bound_text(op.first)))
   else
     self:emit(string.format("for (int t = %s; t <= %s; ++t) {", bound_text(op.first), bound_text(op.last)))
   end
+end
+
+function Writer:loop_loops(op, unroll)
+  self:loop_header(op)
   for _, b in ipairs(op.body) do
     self:op(b, unroll)
   end
@@ -446,11 +455,7 @@ function Writer:matmul_gemm(op)
     self.bvar = "b"
   end
   local function base(spec)
-    local v = spec[1]
-    local i = index(v, 0, 0)
-    local stride = self.bvar and self.sample_stride[v.buf]
-    if stride then i = sum_text(self.bvar .. " * " .. stride, i ~= "0" and i or nil) end
-    return self.names[v.buf] .. " + " .. i
+    return self.names[spec[1].buf] .. " + " .. self:index(spec[1], 0, 0)
   end
   self:emit(string.format("const %s *const A = %s;", real, base(g.a)))
   self:emit(string.format("const %s *const B = %s;", real, base(g.b)))
@@ -468,15 +473,14 @@ function Writer:matmul_gemm(op)
   -- blocks go to the runtime's register-blocked kernel (rnnc_kernels.h)
   local function block(mr, width, j0)
     if width % lanes == 0 then
-      if chunked then
-        self:emit(string.format("rnnc_block_%s(%d, %d, qn, %s, A + %s, %d, %d, %d, B + %s, %d, %d, C + %s, %d, %s);",
-          suffix, mr, width, K, sum_text("qc * " .. g.aqs, times("i", ars)), ars, g.aqs, acs,
-          sum_text("qc * " .. g.bqs, j0), g.bqs, brs, sum_text(times("i", crs), j0), crs, op.acc and "1" or "qc > 0"))
-      else
-        self:emit(string.format("rnnc_block_%s(%d, %d, %s, %s, A + %s, %d, %d, %d, B + %s, %d, %d, C + %s, %d, %d);",
-          suffix, mr, width, g.K1, K, times("i", ars) or "0", ars, g.aqs, acs, j0, g.bqs, brs,
-          sum_text(times("i", crs), j0), crs, op.acc and 1 or 0))
-      end
+      -- a chunk of samples: from sample qc, qn of them, summing onto the
+      -- chunks before it
+      local k1, q0 = g.K1, nil
+      local accumulate = op.acc and "1" or "0"
+      if chunked then k1, q0, accumulate = "qn", "qc", op.acc and "1" or "qc > 0" end
+      self:emit(string.format("rnnc_block_%s(%d, %d, %s, %s, A + %s, %d, %d, %d, B + %s, %d, %d, C + %s, %d, %s);",
+        suffix, mr, width, k1, K, sum_text(q0 and times(q0, g.aqs), times("i", ars)), ars, g.aqs, acs,
+        sum_text(q0 and times(q0, g.bqs), j0), g.bqs, brs, sum_text(times("i", crs), j0), crs, accumulate))
       return
     end
     self:emit(string.format("%s acc[%d][%d];", real, mr, width))
@@ -540,7 +544,7 @@ function Writer:matmul_gemm(op)
   local batch = self.batch or 1
   local k_total = (type(g.K) == "number" and g.K or (g.K == "n" and batch or batch * k_of(g.K)))
     * (g.K1 == 1 and 1 or batch)
-  if k_total * n_cols * (self.dtype == "float64" and 8 or 4) > PANEL_BYTES then
+  if k_total * n_cols * size > PANEL_BYTES then
     -- B is too big to stay in cache while every row block sweeps it: sweep
     -- the rows for one panel of B's columns at a time instead
     local nr = math.min(lanes * NV_BLOCK, n_cols)
@@ -653,11 +657,7 @@ function Writer:ops(ops, unroll)
     elseif self:batch_op(op, unroll) then
       flush()
       if op.op == "loop" then
-        if op.reverse then
-          self:emit(string.format("for (int t = %s; t >= %s; --t) {", bound_text(op.last), bound_text(op.first)))
-        else
-          self:emit(string.format("for (int t = %s; t <= %s; ++t) {", bound_text(op.first), bound_text(op.last)))
-        end
+        self:loop_header(op)
         self:ops(op.body, unroll)
         self:emit("}")
       else
