@@ -23,7 +23,8 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
-        test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models
+        test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models \
+        fuzz-explore fuzz-explore-models fuzz-explore-loaders
 
 all: runtime
 
@@ -136,11 +137,14 @@ test-sanitize:
 	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=40 \
 	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli test-conformance
 
-# libFuzzer targets over the file loaders (tests/fuzz/), each run for
-# FUZZ_SECONDS from the committed seed corpus; new inputs collect in
-# $(BUILD)/fuzz/corpus_*, a failing input is written to $(BUILD)/fuzz/crash-*.
+# libFuzzer targets over the file loaders (tests/fuzz/). In make test each
+# runs FUZZ_RUNS inputs from seed FUZZ_SEED over the committed seed corpus,
+# collecting new inputs in a fresh directory: the same inputs, and so the
+# same verdict, on every run. A failing input is written to
+# $(BUILD)/fuzz/crash-*; fixed ones become cases in tests/c/test_io.c.
 FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 20
+FUZZ_RUNS    ?= 200000
+FUZZ_SEED    ?= 1
 FUZZ_TARGETS := safetensors npy
 FUZZ_SAN     := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(RUNTIME_SRC) generated/seed10/seed10.c
@@ -158,26 +162,59 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -Iruntime -Igenerated/seed10 $< \
 	  $(FUZZ_LIB_OBJ) -lm -o $@
 
-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+# One libFuzzer run per target: $(1) the options that bound it, $(2) the
+# corpus directory new inputs go to (emptied first when $(3) is "fresh").
+define run_loader_fuzzers
 	@for t in $(FUZZ_TARGETS); do \
-	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-	  mkdir -p $(BUILD)/fuzz/corpus_$$t; \
-	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$t.dict \
+	  corpus=$(BUILD)/fuzz/$(2)_$$t; \
+	  if [ "$(3)" = fresh ]; then rm -rf $$corpus; fi; mkdir -p $$corpus; \
+	  echo "== fuzz_$$t $(1)"; \
+	  $(BUILD)/fuzz/fuzz_$$t $(1) -dict=tests/fuzz/$$t.dict \
 	    -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
-	    $(BUILD)/fuzz/corpus_$$t tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/fuzz_$$t.log; \
-	  rc=$$?; grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
+	    $$corpus tests/fuzz/corpus/$$t 2>$(BUILD)/fuzz/fuzz_$$t.log; \
+	  rc=$$?; grep -E '^INFO: Seed:|^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
 	    $(BUILD)/fuzz/fuzz_$$t.log; \
-	  if [ $$rc -ne 0 ]; then tail -40 $(BUILD)/fuzz/fuzz_$$t.log; exit 1; fi; \
+	  if [ $$rc -ne 0 ]; then \
+	    seed=$$(sed -n 's/^INFO: Seed: \([0-9]*\).*/\1/p' $(BUILD)/fuzz/fuzz_$$t.log); \
+	    echo "FINDING in fuzz_$$t (seed $$seed): replay with: $(BUILD)/fuzz/fuzz_$$t $$(ls -t $(BUILD)/fuzz/crash-* \
+	      $(BUILD)/fuzz/leak-* $(BUILD)/fuzz/timeout-* $(BUILD)/fuzz/oom-* 2>/dev/null | head -1)"; \
+	    tail -40 $(BUILD)/fuzz/fuzz_$$t.log; exit 1; \
+	  fi; \
 	done
+endef
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	$(call run_loader_fuzzers,-runs=$(FUZZ_RUNS) -seed=$(FUZZ_SEED),run,fresh)
 
 # The model-description fuzzer (tests/fuzz/models/): mutated example models,
 # random layer stacks and hostile Lua through `rnnc generate`, then compile and
-# diff against the reference, for FUZZ_MODELS_SECONDS (FUZZ_MODELS_SEED picks
-# the cases); fails on any finding, kept in $(BUILD)/fuzz-models/findings/.
-FUZZ_MODELS_SECONDS ?= 40
+# diff against the reference. make test runs cases 1..FUZZ_MODELS_CASES of
+# seed FUZZ_MODELS_SEED and every regression case in
+# tests/fuzz/models/regressions/ (findings since fixed); fails on any finding,
+# kept in $(BUILD)/fuzz-models/findings/.
+FUZZ_MODELS_CASES ?= 100
+FUZZ_MODELS_SEED  ?= 20261204
 fuzz-models:
-	@echo "== model-description fuzzer for $(FUZZ_MODELS_SECONDS) s"
-	@CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-models $(FUZZ_MODELS_SECONDS)
+	@echo "== model-description fuzzer: cases 1..$(FUZZ_MODELS_CASES) of seed $(FUZZ_MODELS_SEED), then the regressions"
+	@CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-models \
+	  --seed $(FUZZ_MODELS_SEED) --cases $(FUZZ_MODELS_CASES)
+	@CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-models-regressions \
+	  --replay tests/fuzz/models/regressions
+
+# Exploration, apart from make test: every fuzzer on fresh seeds (the time's),
+# each for FUZZ_EXPLORE_SECONDS, corpora kept in $(BUILD)/fuzz/corpus_*. Each
+# finding is printed with its seed and the one command that replays it.
+FUZZ_EXPLORE_SECONDS ?= 600
+fuzz-explore: fuzz-explore-models fuzz-explore-loaders
+
+fuzz-explore-models:
+	@seed=$${FUZZ_EXPLORE_SEED:-$$(date +%s)}; \
+	echo "== model-description fuzzer: seed $$seed for $(FUZZ_EXPLORE_SECONDS) s"; \
+	CC="$(CC)" LUA="$(LUA)" bash tests/fuzz/models/run.sh $(BUILD)/fuzz-explore --seed $$seed \
+	  --seconds $(FUZZ_EXPLORE_SECONDS)
+
+fuzz-explore-loaders: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	$(call run_loader_fuzzers,-max_total_time=$(FUZZ_EXPLORE_SECONDS) -seed=$${FUZZ_EXPLORE_SEED:-0},corpus,keep)
 
 # Regenerates generated/ into a temporary tree and fails on any difference.
 check-generated:

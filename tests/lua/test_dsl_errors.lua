@@ -235,23 +235,21 @@ end
 
 ---------------------------------------------------------------- limits and sandbox
 
-tests["a description that loops forever is stopped quickly"] = function()
-  local started = os.clock()
+-- Bounded by a count of instructions, not by the clock: the same verdict on
+-- a loaded machine. The budget it names is the bound that stopped it.
+tests["a description that loops forever is stopped by the instruction budget"] = function()
   local _, text = load_error("local n = 0\nwhile true do n = n + 1 end\n", 2, "ran too long")
-  T.contains(text, "instructions")
-  local secs = os.clock() - started
-  T.truthy(secs < 5, string.format("stopped after %.1f s (< 5 s)", secs))
+  local budget = tonumber(text:match("over ([%d%.e%+]+) instructions"))
+  T.truthy(budget and budget <= 1e9, "stopped within a budget of at most 1e9 instructions: " .. text)
 end
 
 tests["a huge allocation is refused, not a crash"] = function()
   local model_tail = "\nreturn Sequential { Dense { 1, input_shape = { 1 } } }\n"
-  local started = os.clock()
   load_error('local s = string.rep("x", 1 << 40)' .. model_tail, 1, "")
   -- above the 512 MiB limit: refused before it is allocated
   load_error('local s = string.rep("ab", 300 << 20)' .. model_tail, 1, "used too much memory")
   load_error('local s = ("x"):rep(600 << 20)' .. model_tail, 1, "used too much memory")
   collectgarbage()
-  T.truthy(os.clock() - started < 2, "refused quickly")
   -- many small allocations: the instruction hook checks the memory
   load_error('local t, s = {}, ("x"):rep(2048)\nfor i = 1, 1e9 do t[i] = s .. i end' .. model_tail, 2,
     "used too much memory (over 512 MiB)")
