@@ -1,6 +1,7 @@
 -- The API layers are written against: it appends checked ops to an IR program.
 -- A layer file never sees C; it asks for buffers and ops on views.
 local ir = require("ir")
+local region = require("region")
 
 local Builder = {}
 Builder.__index = Builder
@@ -11,19 +12,21 @@ local function check_dims(what, v, rows, cols)
   end
 end
 
--- Every element a view addresses lies inside its buffer (for a view that
--- moves with a loop, at both ends of the loop: offsets are affine in t).
-local function check_bounds(v, ts)
-  for _, tl in ipairs(ts or { { 0, 0 } }) do
-    local c = ir.at(v, tl[1], tl[2])
-    local lo, hi = c.off, c.off
-    for i = 1, 2 do
-      local span = (c.dims[i] - 1) * c.strides[i]
-      if span < 0 then lo = lo + span else hi = hi + span end
-    end
-    if lo < 0 or hi >= v.buf.size then
-      error(string.format("view of %s out of bounds: elements %d..%d of %d", v.buf.name, lo, hi, v.buf.size))
-    end
+-- Every element a view addresses lies inside its buffer, at every point of
+-- the domain d (every run-time length, and every t of the enclosing loop):
+-- its offset is affine in t and L, so the corners of d decide (region.lua).
+local function check_bounds(v, d)
+  local lo, hi = 0, 0
+  for i = 1, 2 do
+    local span = (v.dims[i] - 1) * v.strides[i]
+    if span < 0 then lo = lo + span else hi = hi + span end
+  end
+  local base = region.affine(v.off, v.toff, v.loff)
+  local first, last = region.plus(base, lo), region.plus(base, hi)
+  if not (region.nonneg(first, d) and region.le(last, region.affine(v.buf.size - 1), d)) then
+    local a = region.range(first, d)
+    local _, b = region.range(last, d)
+    error(string.format("view of %s out of bounds: elements %d..%d of %d", v.buf.name, a, b, v.buf.size))
   end
 end
 
@@ -35,19 +38,18 @@ local function op_views(op)
   return views
 end
 
--- The run-time lengths to check views at.
-function Builder:lengths()
-  return ir.lengths(self.prog)
+-- The lengths the unit runs at: every L in [1, T] for a unit of variable
+-- length, else T.
+function Builder:domain(lo, hi)
+  local T = self.prog.max_steps or 1
+  local L0 = self.prog.variable and 1 or T
+  return region.domain(L0, T, lo, hi)
 end
 
 function Builder:append(op)
   if not self.in_loop then
     for _, v in pairs(op_views(op)) do
-      local ts = {}
-      for _, L in ipairs(self:lengths()) do
-        ts[#ts + 1] = { 0, L }
-      end
-      check_bounds(v, ts)
+      check_bounds(v, self:domain())
     end
   end
   self.prog.ops[#self.prog.ops + 1] = op
@@ -55,14 +57,12 @@ end
 
 -- The ops fn(t) emits become the body of a loop over t = first .. last (last
 -- may be ir.bound-style affine in the run-time length L); fn gets the loop
--- variable as ir.step(0, 1) for ir.row and friends.
+-- variable as ir.step(0, 1) for ir.row and friends. A loop that runs for no
+-- length is not emitted.
 function Builder:loop(first, last, fn)
-  local ts = {}
-  for _, L in ipairs(self:lengths()) do
-    local a, b = ir.bound(first, L), ir.bound(last, L)
-    if a <= b then ts[#ts + 1], ts[#ts + 2] = { a, L }, { b, L } end
-  end
-  if #ts == 0 then return end
+  if self.in_loop then error("internal: a time loop inside a time loop") end
+  local d = self:domain(region.bound(first), region.bound(last))
+  if region.empty(d) then return end
   local outer = self.prog.ops
   self.prog.ops = {}
   self.in_loop = true
@@ -72,7 +72,7 @@ function Builder:loop(first, last, fn)
   self.prog.ops = outer
   for _, op in ipairs(body) do
     for _, v in pairs(op_views(op)) do
-      check_bounds(v, ts)
+      check_bounds(v, d)
     end
   end
   outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body }

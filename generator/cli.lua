@@ -21,8 +21,9 @@ usage: rnnc summary MODEL.lua
 -- compiler and clang-format lift them for themselves.
 local LIMIT_ADDRESS_KIB = 3 * 1024 * 1024
 local LIMIT_CPU_SECONDS = 300
--- --batch and --timesteps: the sizes dsl.lua allows a dimension.
+-- --batch: the size dsl.lua allows a unit count; --timesteps: a sequence length.
 local MAX_DIM = 1 << 16
+local MAX_STEPS = 1 << 24
 
 local function stderr(...)
   io.stderr:write(...)
@@ -36,10 +37,10 @@ local function parse(args)
     if args[i] == nil then error({ usage = flag .. " needs a value" }) end
     return args[i]
   end
-  local function int(flag)
+  local function int(flag, max)
     local v = math.tointeger(tonumber(value(flag)))
     if not v or v <= 0 then error({ usage = flag .. " needs a positive integer" }) end
-    if v > MAX_DIM then error({ usage = string.format("%s is at most %d", flag, MAX_DIM) }) end
+    if v > max then error({ usage = string.format("%s is at most %d", flag, max) }) end
     return v
   end
   while i <= #args do
@@ -50,12 +51,12 @@ local function parse(args)
       o.dtype = value(a)
       if o.dtype ~= "float32" and o.dtype ~= "float64" then error({ usage = "--dtype is float32 or float64" }) end
     elseif a == "--batch" then
-      o.batch = int(a)
+      o.batch = int(a, MAX_DIM)
     elseif a == "--unroll" then
       o.unroll = math.tointeger(tonumber(value(a)))
       if not o.unroll or o.unroll < 0 then error({ usage = "--unroll needs a non-negative integer" }) end
     elseif a == "--timesteps" then
-      o.timesteps = int(a)
+      o.timesteps = int(a, MAX_STEPS)
     elseif a == "--name" then
       o.name = value(a)
       if not o.name:match("^[%a_][%w_]*$") then error({ usage = "--name must be a C identifier" }) end

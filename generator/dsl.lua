@@ -14,15 +14,19 @@ for _, f in ipairs(LAYER_FILES) do
   dsl.layer_modules[m.class] = m
 end
 
--- Limits that keep a description from asking for absurd programs.
+-- Limits that keep a description from asking for absurd programs: units and
+-- arguments (MAX_DIM), the dimensions of a shape, the sequence length among
+-- them (MAX_STEPS: the generator's work does not grow with it, the scratch
+-- a unit needs does, and generate.lua bounds that).
 local MAX_DIM = 1 << 16
+local MAX_STEPS = 1 << 24
 local MAX_PARAMS = 1 << 27
 local MAX_LAYERS = 256
 local MAX_MEMORY_KIB = 512 * 1024
 -- A description's work: VM instructions, counted by a hook every HOOK_EVERY.
 local MAX_INSTRUCTIONS = 200000000
 local HOOK_EVERY = 100
-dsl.MAX_DIM, dsl.MAX_PARAMS, dsl.MAX_LAYERS = MAX_DIM, MAX_PARAMS, MAX_LAYERS
+dsl.MAX_DIM, dsl.MAX_STEPS, dsl.MAX_PARAMS, dsl.MAX_LAYERS = MAX_DIM, MAX_STEPS, MAX_PARAMS, MAX_LAYERS
 
 local Layer = {}
 Layer.__index = Layer
@@ -85,7 +89,8 @@ local function check_value(at, argname, kind, v)
   if kind == "posint" then
     if math.type(v) == "float" and v == math.floor(v) and v == v then v = math.tointeger(v) or v end
     if math.type(v) ~= "integer" or v <= 0 then bad("a positive integer") end
-    if v > MAX_DIM then util.fail(at, "argument '%s' = %d is larger than rnnc allows (%d)", argname, v, MAX_DIM) end
+    local max = argname == "input_length" and MAX_STEPS or MAX_DIM
+    if v > max then util.fail(at, "argument '%s' = %d is larger than rnnc allows (%d)", argname, v, max) end
     return v
   elseif kind == "boolean" then
     if type(v) ~= "boolean" then bad("true or false") end
@@ -132,7 +137,9 @@ local function check_value(at, argname, kind, v)
           util.fail(at, "argument '%s': dimension %d must be a positive integer or None, got %s", argname, i,
             tostring(d))
         end
-        if d > MAX_DIM then util.fail(at, "argument '%s': dimension %d = %d is too large", argname, i, d) end
+        if d > MAX_STEPS then
+          util.fail(at, "argument '%s': dimension %d = %d is larger than rnnc allows (%d)", argname, i, d, MAX_STEPS)
+        end
       end
       shape[i] = d
     end

@@ -3,11 +3,12 @@
 -- of it succeeded, so an error never leaves half a unit behind.
 --
 -- Bounds: no description makes the generator work for minutes or emit
--- gigabytes. Before lowering, an estimate of the lowering's work refuses
--- models too big to generate; lowering and writing run under an instruction
--- and memory budget; and the C is kept under MAX_C_BYTES by lowering the
--- unroll threshold (more ops become loops) when the requested one would
--- emit more.
+-- gigabytes. The generator's work grows with the number of layers (bounded
+-- by dsl.lua), not with units or timesteps; dsl.lua bounds the parameters,
+-- and a unit whose scratch is absurd is refused naming the layer; lowering
+-- and writing run under an instruction and memory budget as a safety net;
+-- and the C is kept under MAX_C_BYTES by lowering the unroll threshold (more
+-- ops become loops) when the requested one would emit more.
 local dsl = require("dsl")
 local lower = require("lower")
 local cwriter = require("cwriter")
@@ -37,11 +38,8 @@ generate.MAX_C_BYTES = 4 << 20
 generate.HARD_C_BYTES = 8 << 20
 
 -- Lowering and writing: at most this many Lua VM instructions (about 30 s
--- on a 2020s machine)
--- and this much Lua memory. MAX_WORK bounds the estimate that refuses a
--- model before any of it is spent.
+-- on a 2020s machine) and this much Lua memory.
 generate.MAX_INSTRUCTIONS = 8e9
-generate.MAX_WORK = 3e9
 generate.MAX_MEMORY_KIB = 1536 << 10
 
 -- The reference spec and the summary are C string literals in the unit:
@@ -50,7 +48,8 @@ generate.MAX_MEMORY_KIB = 1536 << 10
 generate.MAX_C_STRING = 4095
 
 -- Per-sample scratch (activations and their gradients) the generated unit
--- may keep for a whole batch.
+-- may keep for a whole batch. It also keeps every index the generated C
+-- computes (at most the scratch's element count) inside an int.
 generate.MAX_SCRATCH_BYTES = 4 << 30
 
 local function shell_quote(s)
@@ -74,49 +73,15 @@ function generate.format(text, root)
   return out
 end
 
----------------------------------------------------------------- the work of lowering
+---------------------------------------------------------------- what grows with the model
 
--- Rows a layer works on per sample: the timesteps of a sequence input, or 1.
-local function layer_rows(layer, timesteps)
-  local shape = layer.input_shape or (layer.input_tensor and layer.input_tensor.shape)
-  if not shape or #shape < 3 then return 1 end
-  local t = shape[2]
-  if t == util.None then return timesteps or 1 end
-  return t
-end
-
--- The estimated Lua VM instructions lowering takes, and the layer that takes
--- most. The simplifier follows every element an op touches, in several
--- passes, so the work grows with the parameters (each matrix product reads
--- its kernel), with rows x parameters for a recurrent layer (it reads its
--- recurrent kernel at every step) and with rows x activations; a unit for any
--- length up to T analyses every length (a sample of them past 64). The
--- weights were measured on the generator (instructions per unit of each).
-function generate.work_estimate(model, timesteps)
-  local lengths_factor = 1
-  local variable = model.input_shape and model.input_shape[2] == util.None and #model.input_shape == 3
-  if variable and timesteps then
-    local sum = 0
-    local ls = ir.lengths({ variable = true, max_steps = timesteps })
-    for _, L in ipairs(ls) do
-      sum = sum + L
-    end
-    lengths_factor = math.max(1, sum / timesteps)
-  end
-  local total, heaviest, heaviest_work = 0, nil, -1
+-- The layer of a buffer: its name starts with the layer's path.
+local function layer_of(model, buf)
+  local name = buf.name:gsub("^%a+:", ""):match("^([^/]+)")
   for _, layer in ipairs(model.layers) do
-    local rows = layer_rows(layer, timesteps)
-    local class = layer.module.class
-    local recurrent = layer.module.recurrent or class == "Bidirectional"
-    local out = layer.output_shapes and layer.output_shapes[1] or { 1 }
-    local width = out[#out] ~= util.None and out[#out] or 1
-    local params = layer.params or 0
-    local work = params * 160 + (recurrent and rows * params * 120 or 0) + rows * width * (recurrent and 4 or 1) * 1500
-    work = work * lengths_factor
-    total = total + work
-    if work > heaviest_work then heaviest, heaviest_work = layer, work end
+    if layer.name == name then return layer end
   end
-  return total, heaviest
+  return nil
 end
 
 -- Runs fn under the instruction and memory budget of generation; budget.hooks
@@ -259,27 +224,30 @@ end
 
 ---------------------------------------------------------------- the unit
 
--- Refuses a model whose lowering would take too long, or whose unit would
--- need absurd memory, before any of it is spent.
-local function check_model_size(model, opts)
-  local work, heaviest = generate.work_estimate(model, opts.timesteps)
-  if work > generate.MAX_WORK then
-    util.fail(heaviest and heaviest.at or model.at, "the model is too large for rnnc to generate: lowering it "
-      .. "would take about %.0e instructions (limit %.0e; the work grows with timesteps x parameters); "
-      .. "use fewer units or timesteps", work, generate.MAX_WORK)
-  end
-end
-
+-- Refuses a unit whose scratch (the activations of a batch, kept for the
+-- backward pass: they grow with the sequence length) is absurd, naming the
+-- layer that needs the most and the batch that would fit.
 local function check_scratch(model, unit, opts)
-  local per_sample = 0
+  local per_sample, by_layer = 0, {}
   for _, buf in ipairs(unit.prog.buffers) do
-    if buf.kind == "act" or buf.kind == "tmp" then per_sample = per_sample + buf.size end
+    if buf.kind == "act" or buf.kind == "tmp" then
+      per_sample = per_sample + buf.size
+      local layer = layer_of(model, buf)
+      if layer then by_layer[layer] = (by_layer[layer] or 0) + buf.size end
+    end
   end
-  local bytes = per_sample * unit.batch * (opts.dtype == "float64" and 8 or 4)
+  local real = opts.dtype == "float64" and 8 or 4
+  local bytes = per_sample * unit.batch * real
   if bytes > generate.MAX_SCRATCH_BYTES then
-    util.fail(model.at, "the unit would need %s of scratch for a batch of %d (%s values per sample; limit %s); "
-      .. "use a smaller --batch, fewer units or timesteps", mib(bytes), unit.batch, util.commas(per_sample),
-      mib(generate.MAX_SCRATCH_BYTES))
+    local heaviest, most = nil, -1
+    for _, layer in ipairs(model.layers) do
+      if (by_layer[layer] or 0) > most then heaviest, most = layer, by_layer[layer] or 0 end
+    end
+    local fits = generate.MAX_SCRATCH_BYTES // (per_sample * real)
+    util.fail(heaviest and heaviest.at or model.at, "the unit would need %s of scratch for a batch of %d (%s values "
+      .. "per sample; limit %s); %s", mib(bytes), unit.batch, util.commas(per_sample),
+      mib(generate.MAX_SCRATCH_BYTES), fits >= 1 and string.format("use --batch %d or less, or fewer units or "
+      .. "timesteps", fits) or "use fewer units or timesteps")
   end
 end
 
@@ -290,7 +258,6 @@ end
 -- source (model path as given), format.
 function generate.unit(model_path, opts)
   local model = dsl.load(model_path)
-  check_model_size(model, opts)
   local at = model.at
   local budget = { hooks = 0 }
   local requested = opts.unroll or generate.DEFAULT_UNROLL
@@ -369,7 +336,10 @@ function generate.unit(model_path, opts)
       lines = lines + 1
     end
   end
-  local info = { unroll = unroll, requested = requested, estimate = estimate, bytes = bytes, lines = lines }
+  -- the Lua VM instructions lowering and writing took (a multiple of the
+  -- budget hook's period): the generator's cost, the same on any machine
+  local info = { unroll = unroll, requested = requested, estimate = estimate, bytes = bytes, lines = lines,
+    instructions = budget.hooks * HOOK_EVERY }
   return files, name, model, unit, info
 end
 

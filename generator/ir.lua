@@ -160,65 +160,6 @@ function ir.iterations(loop, L)
   return ts
 end
 
--- Every op as it executes for length L: loop bodies expanded for each t.
--- Returns a list of {op = concrete op, source = the op in the program, top =
--- its top-level op}.
-function ir.expand(ops, L)
-  local out = {}
-  for _, op in ipairs(ops) do
-    if op.op == "loop" then
-      for _, t in ipairs(ir.iterations(op, L)) do
-        for _, b in ipairs(op.body) do
-          out[#out + 1] = { op = ir.instantiate(b, t, L), source = b, top = op }
-        end
-      end
-    else
-      out[#out + 1] = { op = ir.instantiate(op, 0, L), source = op, top = op }
-    end
-  end
-  return out
-end
-
--- The run-time lengths a program's analyses consider: its one length, or for
--- a unit of variable length every length up to the maximum (a sample of 16
--- of them, extremes included, past 64).
-function ir.lengths(prog)
-  local max = prog.max_steps
-  if not prog.variable then return { max or 0 } end
-  local ls = {}
-  if max <= 64 then
-    for L = 1, max do
-      ls[#ls + 1] = L
-    end
-  else
-    for i = 0, 15 do
-      ls[#ls + 1] = 1 + (max - 1) * i // 15
-    end
-  end
-  return ls
-end
-
--- Calls fn(index) for every element a view addresses, row-major.
-function ir.each_index(v, fn)
-  assert(v.toff == 0 and v.loff == 0, "each_index on a view that moves: instantiate it first")
-  for r = 0, v.dims[1] - 1 do
-    for c = 0, v.dims[2] - 1 do
-      fn(v.off + r * v.strides[1] + c * v.strides[2])
-    end
-  end
-end
-
--- True when no two elements of the view share storage.
-function ir.distinct(v)
-  local seen = {}
-  local ok = true
-  ir.each_index(v, function(i)
-    if seen[i] then ok = false end
-    seen[i] = true
-  end)
-  return ok
-end
-
 function ir.count(v)
   return v.dims[1] * v.dims[2]
 end

@@ -350,5 +350,23 @@ if $rnnc build "$work/fitdefaults.lua" -o "$work/fitdefaults" >/dev/null 2>&1; t
     --x $sx --y $sy --epochs 3 --verbose 1 --early-stopping=0 --out "$work/fd1.safetensors"
 else ko "build $work/fitdefaults.lua (model:fit{...})"; fi
 
+# --- long sequences: 1,000 steps --------------------------------------------
+if $rnnc build tests/cli/fixtures/long_sequence.lua -o "$work/long" --timesteps 1000 --dtype float64 --batch 2 \
+  >/dev/null 2>&1; then
+  ls="$work/long/long_sequence"
+  "$ls" init --seed 1 --out "$work/long.w" >/dev/null
+  "$ls" sample --seed 2 --n 2 --x "$work/long.x.npy" --y "$work/long.y.npy" >/dev/null
+  "$ls" sample --seed 3 --n 2 --steps 637 --x "$work/long.x637.npy" --y "$work/long.y637.npy" >/dev/null
+  "$ls" sample --seed 4 --n 1 --x "$work/long.x1.npy" --y "$work/long.y1.npy" >/dev/null
+  expect "1,000 steps: generated = reference" 0 "^OK: worst relative" \
+    -- "$ls" diff --weights "$work/long.w" --x "$work/long.x.npy" --y "$work/long.y.npy"
+  expect "637 of 1,000 steps: generated = reference" 0 "^OK: worst relative" \
+    -- "$ls" diff --weights "$work/long.w" --x "$work/long.x637.npy" --y "$work/long.y637.npy"
+  expect "1,000 steps: gradients = finite differences" 0 "^OK: [0-9]+ weights and 1000 inputs" \
+    -- "$ls" gradcheck --weights "$work/long.w" --x "$work/long.x1.npy" --y "$work/long.y1.npy"
+  expect "1,000 steps: fit" 0 "Epoch 5/5" -- "$ls" fit --weights "$work/long.w" --x "$work/long.x.npy" \
+    --y "$work/long.y.npy" --epochs 5 --batch-size 2 --out "$work/long.w2"
+else ko "build tests/cli/fixtures/long_sequence.lua with --timesteps 1000"; fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

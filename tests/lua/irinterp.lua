@@ -4,6 +4,7 @@
 -- NaN (activations, temporaries, outputs), so a read of it shows in every
 -- result; parameter gradients start at zero (the C code clears them first).
 local ir = require("ir")
+local elements = require("elements")
 
 local I = {}
 
@@ -186,7 +187,7 @@ end
 -- How many ops of a kind run (a loop's body counts once per iteration).
 function I.count_ops(ops, kind)
   local n = 0
-  for _, e in ipairs(ir.expand(ops)) do
+  for _, e in ipairs(elements.expand(ops)) do
     if e.op.op == kind then n = n + 1 end
   end
   return n

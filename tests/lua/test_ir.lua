@@ -4,6 +4,7 @@
 local T = require("testlib")
 local I = require("irinterp")
 local ir = require("ir")
+local elements = require("elements")
 local autodiff = require("autodiff")
 local simplify = require("simplify")
 local dsl = require("dsl")
@@ -177,7 +178,7 @@ end
 
 local function indices(v)
   local r = {}
-  ir.each_index(v, function(i)
+  elements.each_index(v, function(i)
     r[#r + 1] = i
   end)
   return r
@@ -202,9 +203,12 @@ tests["views: row, rows, cols, transpose, broadcast_rows, on, distinct"] = funct
   T.eq(bc.dims, { 3, 4 }, "broadcast dims")
   T.eq(bc.strides[1], 0, "broadcast stride")
   T.eq(indices(bc), { 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7 }, "broadcast")
-  T.truthy(ir.distinct(v) and ir.distinct(t) and ir.distinct(ir.cols(v, 1, 2)), "plain views are distinct")
-  T.truthy(not ir.distinct(bc), "a broadcast is not distinct")
-  T.truthy(ir.distinct(ir.broadcast_rows(ir.row(v, 0), 1)), "a broadcast over one row is distinct")
+  local region = require("region")
+  for _, distinct in ipairs({ elements.distinct, region.distinct }) do
+    T.truthy(distinct(v) and distinct(t) and distinct(ir.cols(v, 1, 2)), "plain views are distinct")
+    T.truthy(not distinct(bc), "a broadcast is not distinct")
+    T.truthy(distinct(ir.broadcast_rows(ir.row(v, 0), 1)), "a broadcast over one row is distinct")
+  end
   local g = ir.buffer(prog, "g", "tmp", 3, 4).buf
   local on = ir.on(g, ir.cols(v, 1, 2))
   T.truthy(on.buf == g, "on: the other buffer")
@@ -834,18 +838,18 @@ local function dead_fills(prog, ops)
     writer[buf] = {}
   end
   local function read(v)
-    ir.each_index(v, function(i)
+    elements.each_index(v, function(i)
       local k = writer[v.buf][i]
       if k then live[k] = true end
     end)
   end
-  for _, e in ipairs(ir.expand(ops)) do
+  for _, e in ipairs(elements.expand(ops)) do
     local op = e.op
     for _, v in ipairs(ir.op_reads(op)) do
       read(v)
     end
     if op.acc then read(op.out) end
-    ir.each_index(op.out, function(i)
+    elements.each_index(op.out, function(i)
       writer[op.out.buf][i] = op.op == "fill" and e.source or nil
     end)
   end

@@ -141,12 +141,26 @@ function T.tmpfile(text, suffix)
   return path
 end
 
--- Removes the temporary files of the test that just ran (run.lua calls it).
+-- Replaces table[key] with value for the rest of the test (restored by
+-- T.cleanup, whether the test passed or not).
+local restores = {}
+function T.replace(table_, key, value)
+  restores[#restores + 1] = { table_, key, table_[key] }
+  table_[key] = value
+end
+
+-- Removes the temporary files of the test that just ran and undoes its
+-- T.replace calls (run.lua calls it).
 function T.cleanup()
   for _, p in ipairs(temps) do
     os.remove(p)
   end
   temps = {}
+  for i = #restores, 1, -1 do
+    local r = restores[i]
+    r[1][r[2]] = r[3]
+  end
+  restores = {}
 end
 
 function T.path(rel)
