@@ -593,7 +593,7 @@ function cases.options(R, c)
   end
   if R.float() < 0.03 then
     local bad = R.pick({ { "--batch", "0" }, { "--batch", "1e9" }, { "--unroll", "-1" }, { "--timesteps", "x" },
-      { "--batch", "70000" }, { "--timesteps", "65537" }, { "--dtype", "half" }, { "--name", "1x" } })
+      { "--batch", "70000" }, { "--timesteps", "16777217" }, { "--dtype", "half" }, { "--name", "1x" } })
     args[#args + 1], args[#args + 2] = bad[1], bad[2]
     c.bad_cli = true
   end
