@@ -70,7 +70,11 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
   end
   local ops = {}
   local target = ops -- where adjoint ops go: the program, or a loop's body
+  -- the forward op whose adjoint is being written: its note, marked as its
+  -- backward, goes on every op of the adjoint
+  local note = nil
   local function emit(op)
+    op.note = op.note or note
     target[#target + 1] = op
   end
 
@@ -80,7 +84,7 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
     if g and g.kind == "output" and not zeroed[g] then
       -- a per-sample result (dx) accumulates from zero like any gradient
       zeroed[g] = true
-      emit({ op = "fill", out = ir.full(g), value = 0 })
+      emit({ op = "fill", out = ir.full(g), value = 0, note = { text = "gradients start at zero" } })
     end
     if not g then
       local name = "d:" .. buf.name
@@ -90,7 +94,7 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
         g = prog.by_name[name]
       end
       grads[buf] = g
-      emit({ op = "fill", out = ir.full(g), value = 0 })
+      emit({ op = "fill", out = ir.full(g), value = 0, note = { text = "gradients start at zero" } })
     end
     return g
   end
@@ -121,7 +125,8 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
     end
     target = outer
     if #body > 0 then
-      emit({ op = "loop", first = op.first, last = op.last, reverse = not op.reverse, body = body })
+      emit({ op = "loop", first = op.first, last = op.last, reverse = not op.reverse, body = body,
+        note = op.note and { layer = op.note.layer, backward = true } })
     end
   end
 
@@ -129,6 +134,7 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
     if op.op == "loop" then
       adjoint_loop(op)
     elseif relevant[op.out.buf] and active[op.out.buf] then
+      note = op.note and { layer = op.note.layer, text = op.note.text, backward = true }
       local dout = ir.on(grads[op.out.buf], op.out)
       if op.op == "matmul" then
         -- out = a @ b:  da += dout @ b^T,  db += a^T @ dout
@@ -170,12 +176,46 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
       elseif op.op ~= "fill" then -- a constant fill has no adjoint
         error("no adjoint for op " .. op.op)
       end
+      note = nil
     end
   end
   for k = #fwd_ops, 1, -1 do
     adjoint(fwd_ops[k])
   end
   return ops
+end
+
+-- The pass: the backward programs of a unit (lower.lua) whose forward
+-- program is simplified. Adds the gradient buffers (pgrad "g:<weight>" in
+-- the parameters' order, dx, the seed dy, and dlogits when the loss starts
+-- from the logits) and returns a new unit with `backward` (from d(loss)/dy)
+-- and `backward_logits`.
+function autodiff.pass(u)
+  local prog = ir.extend(u.prog)
+  local wrt, grad_of = { u.x.buf }, {}
+  for _, p in ipairs(u.interface.params) do
+    local pbuf = prog.by_name[p.name]
+    if pbuf then
+      wrt[#wrt + 1] = pbuf
+      grad_of[pbuf] = ir.buffer(prog, "g:" .. p.name, "pgrad", pbuf.rows, pbuf.cols, { param = p }).buf
+    end
+  end
+  local dx = ir.buffer(prog, "dx", "output", u.x.dims[1], u.x.dims[2])
+  grad_of[u.x.buf] = dx.buf
+  local dy = ir.buffer(prog, "dy", "input", u.y.dims[1], u.y.dims[2])
+  local r = {}
+  for k, v in pairs(u) do
+    r[k] = v
+  end
+  r.prog, r.dx, r.dy = prog, dx, dy
+  r.backward = autodiff.backward(prog, u.forward, u.y, dy, wrt, grad_of)
+  if u.logits then
+    -- everything after the logits (the softmax, the output copy) is not
+    -- relevant to them, so autodiff leaves it out
+    r.dlogits = ir.buffer(prog, "dlogits", "input", u.logits.dims[1], u.logits.dims[2])
+    r.backward_logits = autodiff.backward(prog, u.forward, u.logits, r.dlogits, wrt, grad_of)
+  end
+  return r
 end
 
 return autodiff

@@ -75,7 +75,7 @@ function Builder:loop(first, last, fn)
       check_bounds(v, d)
     end
   end
-  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body }
+  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note() }
 end
 
 -- Work over the `rows` rows of sequences: fn(sel) once with sel(v) = v, or,
@@ -101,54 +101,72 @@ function Builder:last_row(v)
   return ir.row(v, v.dims[1] - 1)
 end
 
-function Builder.new(prog)
-  return setmetatable({ prog = prog, params = {} }, Builder)
+-- params: the parameters' layout (lower.lua), {name, shape, offset, ...}.
+function Builder.new(prog, params)
+  local by_name = {}
+  for _, p in ipairs(params or {}) do
+    by_name[p.name] = p
+  end
+  return setmetatable({ prog = prog, params = by_name }, Builder)
+end
+
+-- The layer the next ops belong to (their comments in the C name it).
+function Builder:set_layer(name)
+  self.layer = name
+end
+
+function Builder:note(text)
+  return { layer = self.layer, text = text }
 end
 
 -- A weight of the model: `weight` comes from the layer's build step
--- ({name, shape, offset}); rank-1 weights are 1 x n views.
+-- ({name, shape}); rank-1 weights are 1 x n views.
 function Builder:param(weight)
   local buf = self.prog.by_name[weight.name]
   if not buf then
+    local param = self.params[weight.name]
+    if not param then error("internal: no parameter " .. weight.name) end
     local rows, cols
     if #weight.shape == 1 then
       rows, cols = 1, weight.shape[1]
     else
       rows, cols = weight.shape[1], weight.shape[2]
     end
-    ir.buffer(self.prog, weight.name, "param", rows, cols, { weight = weight })
+    ir.buffer(self.prog, weight.name, "param", rows, cols, { param = param })
     buf = self.prog.by_name[weight.name]
   end
   return ir.full(buf)
 end
 
--- A per-sample activation buffer.
-function Builder:act(name, rows, cols)
-  return ir.buffer(self.prog, name, "act", rows, cols)
+-- A per-sample activation buffer; `meaning` says what its rows and columns
+-- hold (the scratch field's comment in the C).
+function Builder:act(name, rows, cols, meaning)
+  return ir.buffer(self.prog, name, "act", rows, cols, { meaning = meaning })
 end
 
 function Builder:zero(name, rows, cols)
   return ir.buffer(self.prog, name, "zero", rows, cols)
 end
 
-function Builder:matmul(out, a, b, acc)
+-- Every op takes an optional `note`: what it computes, in the layer's words.
+function Builder:matmul(out, a, b, acc, note)
   check_dims("matmul a", a, out.dims[1], a.dims[2])
   check_dims("matmul b", b, a.dims[2], out.dims[2])
-  self:append({ op = "matmul", out = out, a = a, b = b, acc = acc or false })
+  self:append({ op = "matmul", out = out, a = a, b = b, acc = acc or false, note = self:note(note) })
 end
 
 -- out (+)= expr(args...); args are views of out's dims (use ir.broadcast_rows
 -- for a bias row).
-function Builder:map(out, expr, args, acc)
+function Builder:map(out, expr, args, acc, note)
   for i, a in ipairs(args) do
     check_dims("map arg " .. i, a, out.dims[1], out.dims[2])
   end
-  self:append({ op = "map", out = out, expr = expr, args = args, acc = acc or false })
+  self:append({ op = "map", out = out, expr = expr, args = args, acc = acc or false, note = self:note(note) })
 end
 
-function Builder:softmax(out, a)
+function Builder:softmax(out, a, note)
   check_dims("softmax", a, out.dims[1], out.dims[2])
-  self:append({ op = "softmax", out = out, a = a })
+  self:append({ op = "softmax", out = out, a = a, note = self:note(note) })
 end
 
 -- y = x @ kernel (+ bias), then the activation: the Dense computation, shared
@@ -157,16 +175,19 @@ end
 function Builder:dense(prefix, x, kernel, bias, activation, units)
   local E = ir.E
   local rows = x.dims[1]
-  local z = self:act(prefix .. "/z", rows, units)
+  local per = rows > 1 and "per step, " or ""
+  local z = self:act(prefix .. "/z", rows, units, per .. "x @ kernel")
   local y = z
   local logits = nil
-  if bias or (activation ~= "linear") then y = self:act(prefix .. "/y", rows, units) end
+  if bias or (activation ~= "linear") then
+    y = self:act(prefix .. "/y", rows, units, per .. "the layer's output")
+  end
   -- softmax and sigmoid keep their logits (Keras fuses them with the crossentropies)
   local keep_logits = activation == "softmax" or activation == "sigmoid"
-  if keep_logits and bias then logits = self:act(prefix .. "/logits", rows, units) end
+  if keep_logits and bias then logits = self:act(prefix .. "/logits", rows, units, per .. "x @ kernel + bias") end
   self:per_row(rows, function(sel)
     local zs = sel(z)
-    self:matmul(zs, sel(x), kernel)
+    self:matmul(zs, sel(x), kernel, false)
     local args, pre = { zs }, E.arg(1)
     if bias then
       args[2] = ir.broadcast_rows(bias, zs.dims[1])
@@ -174,7 +195,7 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
     end
     if keep_logits then
       local l = logits and sel(logits) or zs
-      if logits then self:map(l, pre, args) end
+      if logits then self:map(l, pre, args, false, "the logits") end
       if activation == "softmax" then
         self:softmax(sel(y), l)
       else

@@ -7,10 +7,12 @@ local USAGE = [[
 usage: rnnc summary MODEL.lua
        rnnc generate MODEL.lua -o DIR [--dtype float32|float64] [--batch B]
                      [--unroll N] [--timesteps T] [--name NAME] [--no-format]
+       rnnc generate MODEL.lua --dump-ir built|autodiff|simplify|layout [generate options]
        rnnc build MODEL.lua -o DIR [generate options] [--cc CC] [--runtime-lib librnnc.a]
 
   summary   print Keras's model.summary() table
-  generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main)
+  generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main);
+            with --dump-ir PASS, print the IR after that pass instead and write nothing
   build     generate, then compile the driver program DIR/<name> with the runtime
 ]]
 
@@ -62,6 +64,12 @@ local function parse(args)
       if not o.name:match("^[%a_][%w_]*$") then error({ usage = "--name must be a C identifier" }) end
     elseif a == "--no-format" then
       o.format = false
+    elseif a == "--dump-ir" then
+      o.dump_ir = value(a)
+      local known = table.concat(require("pipeline").PASSES, ", ")
+      if not (", " .. known .. ", "):find(", " .. o.dump_ir .. ", ", 1, true) then
+        error({ usage = "--dump-ir takes a pass: " .. known })
+      end
     elseif a == "--cc" then
       o.cc = value(a)
     elseif a == "--runtime-lib" then
@@ -144,6 +152,10 @@ function cli.main(args, root)
       local summary = require("summary")
       io.write(summary.text(dsl.load(model_path)))
       return 0
+    elseif cmd == "generate" and o.dump_ir then
+      local generate = require("generate")
+      io.write(generate.dump(model_path, o.dump_ir, { batch = o.batch, timesteps = o.timesteps }))
+      return 0
     elseif cmd == "generate" or cmd == "build" then
       if not o.out then error({ usage = cmd .. " needs -o DIR" }) end
       local generate = require("generate")
@@ -163,8 +175,8 @@ function cli.main(args, root)
           info.estimate / 1e6, generate.MAX_C_BYTES / 1e6, info.unroll, info.unroll))
       end
       stderr(string.format("rnnc: %s: %s parameters, batch %d, %s, --unroll %d; wrote %s/%s.{h,c} and %s_main.c "
-        .. "(%s lines, %s bytes)\n", model_path, util.commas(model.params), unit.batch, o.dtype, info.unroll, o.out,
-        name, name, util.commas(info.lines), util.commas(info.bytes)))
+        .. "(%s lines, %s bytes)\n", model_path, util.commas(model.params), unit.interface.batch, o.dtype,
+        info.unroll, o.out, name, name, util.commas(info.lines), util.commas(info.bytes)))
       if cmd == "build" then
         local cc = o.cc or os.getenv("CC") or "cc"
         local srcs = {}

@@ -7,10 +7,8 @@ local training = require("training")
 
 local dsl = {}
 
-local LAYER_FILES = { "dense", "simple_rnn", "lstm", "gru", "time_distributed", "bidirectional" }
 dsl.layer_modules = {}
-for _, f in ipairs(LAYER_FILES) do
-  local m = require("layers." .. f)
+for _, m in ipairs(require("layers.registry")) do
   dsl.layer_modules[m.class] = m
 end
 
@@ -214,7 +212,7 @@ local function constructor(module, state)
         layer.args[k] = s[2]
       end
     end
-    if (module.class == "TimeDistributed" or module.class == "Bidirectional") then
+    if module.wrapper then
       local inner = layer.args.layer
       if inner.wrapped or inner.called then
         util.fail(at, "layer '%s' is already %s: a layer can be wrapped once, and then only through its wrapper",

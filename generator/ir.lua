@@ -46,6 +46,17 @@ function ir.new_program()
   return { buffers = {}, by_name = {}, ops = {} }
 end
 
+-- A program holding the same buffers, to which a pass adds its own (the
+-- buffers are shared: a buffer record never changes once declared).
+function ir.extend(prog)
+  local p = { buffers = {}, by_name = {}, ops = {}, variable = prog.variable, max_steps = prog.max_steps }
+  for i, b in ipairs(prog.buffers) do
+    p.buffers[i] = b
+    p.by_name[b.name] = b
+  end
+  return p
+end
+
 -- Declares a buffer of rows x cols reals and returns a view of all of it.
 function ir.buffer(prog, name, kind, rows, cols, extra)
   assert(not prog.by_name[name], "duplicate buffer " .. name)

@@ -19,15 +19,16 @@ local function on_transpose(b, tbuf)
 end
 
 -- ops: a backward program; `min_size`: products of at most this many
--- multiply-adds stay as they are (unrolled code reads any layout alike).
--- Returns the new op list (the copies first).
+-- multiply-adds stay as they are. Returns the new op list (the copies
+-- first); the copies' buffers are added to prog.
 function layout.transpose_weights(prog, ops, min_size)
   local copies, copy_ops = {}, {}
   local function visit(list)
     local out = {}
     for _, op in ipairs(list) do
       if op.op == "loop" then
-        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = visit(op.body) }
+        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = visit(op.body),
+          note = op.note }
       elseif op.op == "matmul" and op.b.buf.kind == "param" and op.b.buf.rows > 1 and op.b.strides[1] == 1
         and op.b.strides[2] == op.b.buf.cols and op.b.toff == 0 and op.b.loff == 0 and ir.op_size(op) > min_size then
         local P = op.b.buf
@@ -37,7 +38,7 @@ function layout.transpose_weights(prog, ops, min_size)
             or ir.buffer(prog, "wtrans:" .. P.name, "wtrans", P.cols, P.rows).buf
           copies[P] = t
           copy_ops[#copy_ops + 1] = { op = "map", out = ir.full(t), expr = ir.E.arg(1),
-            args = { ir.transpose(ir.full(P)) } }
+            args = { ir.transpose(ir.full(P)) }, note = { text = "a transposed copy, read row by row below" } }
         end
         local new = {}
         for k, v in pairs(op) do
@@ -122,7 +123,7 @@ function layout.hoist_weight_gradients(ops)
           local n = op.last - op.first + 1
           local a, bv = b.a, b.b
           after[#after + 1] = {
-            op = "matmul", acc = true, out = b.out,
+            op = "matmul", acc = true, out = b.out, note = b.note,
             a = ir.view(a.buf, a.off + op.first * a.toff, a.dims[1], n, a.strides[1], a.toff),
             b = ir.view(bv.buf, bv.off + op.first * bv.toff, n, bv.dims[2], bv.toff, bv.strides[2]),
           }
@@ -131,7 +132,8 @@ function layout.hoist_weight_gradients(ops)
         end
       end
       if #body > 0 then
-        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = body }
+        out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse, body = body,
+          note = op.note }
       end
       for _, h in ipairs(after) do
         out[#out + 1] = h
@@ -141,6 +143,26 @@ function layout.hoist_weight_gradients(ops)
     end
   end
   return out
+end
+
+-- Products by a transposed weight of more than this many multiply-adds read
+-- a transposed copy: every one (a copy costs one pass over the weight per
+-- call; a product reads the weight once per sample and step).
+layout.TRANSPOSE_MIN_MADDS = 0
+
+-- The pass: a new unit whose backward programs are laid out.
+function layout.pass(u)
+  local r = {}
+  for k, v in pairs(u) do
+    r[k] = v
+  end
+  r.prog = ir.extend(u.prog)
+  for _, name in ipairs({ "backward", "backward_logits" }) do
+    if u[name] then
+      r[name] = layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]), layout.TRANSPOSE_MIN_MADDS)
+    end
+  end
+  return r
 end
 
 return layout

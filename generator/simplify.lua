@@ -347,4 +347,33 @@ function simplify.run(prog, ops)
   return ops
 end
 
+-- The pass: a new unit whose programs (forward, backward, backward_logits,
+-- the streaming step's forward) are simplified, each once.
+local PROGRAMS = { "forward", "backward", "backward_logits" }
+function simplify.pass(u)
+  local r = {}
+  for k, v in pairs(u) do
+    r[k] = v
+  end
+  r.simplified = {}
+  for k, v in pairs(u.simplified or {}) do
+    r.simplified[k] = v
+  end
+  for _, name in ipairs(PROGRAMS) do
+    if u[name] and not r.simplified[name] then
+      r[name] = simplify.run(u.prog, u[name])
+      r.simplified[name] = true
+    end
+  end
+  if u.stream and not r.simplified.stream then
+    r.stream = {}
+    for k, v in pairs(u.stream) do
+      r.stream[k] = v
+    end
+    r.stream.forward = simplify.run(u.stream.prog, u.stream.forward)
+    r.simplified.stream = true
+  end
+  return r
+end
+
 return simplify

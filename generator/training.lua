@@ -267,4 +267,38 @@ function training.fit(t, at)
   return text
 end
 
+-- The training configuration a unit is generated with, as plain data for
+-- the C writer: the loss (kind, from_logits; nil without compile{}), the
+-- optimizer with every hyperparameter and the state it keeps per parameter,
+-- the metrics and fit{}'s defaults as the driver's options.
+function training.interface(compiled, fit_defaults)
+  local optimizer = compiled and compiled.optimizer or { kind = "adam", learning_rate = 0.001, beta_1 = 0.9,
+    beta_2 = 0.999, epsilon = 1e-7 }
+  local o = util.copy(optimizer)
+  o.class = OPTIMIZERS[o.kind].class
+  if type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
+    local s = o.learning_rate
+    o.learning_rate, o.decay_steps, o.decay_rate, o.staircase = s.initial_learning_rate, s.decay_steps,
+      s.decay_rate, s.staircase
+  end
+  o.config_kind = nil
+  local slots = 0
+  if o.kind == "sgd" then
+    slots = (o.momentum or 0) ~= 0 and 1 or 0
+  elseif o.kind == "adam" or o.kind == "adamw" then
+    slots = o.amsgrad and 3 or 2
+  elseif o.kind == "rmsprop" then
+    slots = 1 + ((o.momentum or 0) ~= 0 and 1 or 0) + (o.centered and 1 or 0)
+  elseif o.kind == "adagrad" then
+    slots = 1
+  end
+  o.slots_per_param = slots
+  return {
+    loss = compiled and compiled.loss and { kind = compiled.loss, from_logits = compiled.from_logits or false },
+    optimizer = o,
+    metrics = util.copy(compiled and compiled.metrics or {}),
+    fit_defaults = fit_defaults or "",
+  }
+end
+
 return training

@@ -16,7 +16,12 @@ local Bidirectional = {
     layer = { "layer" },
     merge_mode = { "merge_mode", "concat" },
   },
+  wrapper = true,
 }
+
+function Bidirectional.stream_refusal(layer)
+  return string.format("layer '%s' (Bidirectional) reads the whole sequence", layer.name)
+end
 
 -- A copy of the wrapped layer for one direction, with its own weights.
 local function direction(inner, prefix, shape, flip)
@@ -71,8 +76,8 @@ local MERGE = {
 function Bidirectional.emit(layer, g, x, prefix)
   local inner = layer.args.layer
   local fwd, bwd = layer.forward_layer, layer.backward_layer
-  local f_out = inner.module.emit(fwd, g, x, prefix .. "/forward_" .. inner.name)
-  local b_out = inner.module.emit(bwd, g, x, prefix .. "/backward_" .. inner.name)
+  local f_out = inner.module.emit(fwd, g, x, prefix .. "/forward_" .. inner.name).outputs
+  local b_out = inner.module.emit(bwd, g, x, prefix .. "/backward_" .. inner.name).outputs
   local f, b = f_out[1], b_out[1]
   local rows, units = f.dims[1], f.dims[2]
   local sequences = inner.args.return_sequences
@@ -89,22 +94,22 @@ function Bidirectional.emit(layer, g, x, prefix)
   if mode == "none" then
     local aligned = b
     if sequences then
-      aligned = g:act(prefix .. "/backward_aligned", rows, units)
+      aligned = g:act(prefix .. "/backward_aligned", rows, units, "per step, the backward layer's output")
       g:loop(0, last_row, function(t)
-        g:map(ir.row(aligned, t), E.arg(1), { b_row(t) })
+        g:map(ir.row(aligned, t), E.arg(1), { b_row(t) }, false, "the backward output, in time order")
       end)
     end
     outputs = { f, aligned }
   else
     local width = mode == "concat" and 2 * units or units
-    local out = g:act(prefix .. "/merged", rows, width)
+    local out = g:act(prefix .. "/merged", rows, width, "per step, the merged output (" .. mode .. ")")
     g:loop(0, last_row, function(t)
       local o = ir.row(out, t)
       if mode == "concat" then
-        g:map(ir.cols(o, 0, units), E.arg(1), { ir.row(f, t) })
-        g:map(ir.cols(o, units, units), E.arg(1), { b_row(t) })
+        g:map(ir.cols(o, 0, units), E.arg(1), { ir.row(f, t) }, false, "concat: the forward output")
+        g:map(ir.cols(o, units, units), E.arg(1), { b_row(t) }, false, "concat: the backward output")
       else
-        g:map(o, MERGE[mode], { ir.row(f, t), b_row(t) })
+        g:map(o, MERGE[mode], { ir.row(f, t), b_row(t) }, false, "merge: " .. mode)
       end
     end)
     outputs = { out }
@@ -115,7 +120,7 @@ function Bidirectional.emit(layer, g, x, prefix)
   for i = 2, #b_out do
     outputs[#outputs + 1] = b_out[i]
   end
-  return outputs
+  return { outputs = outputs }
 end
 
 function Bidirectional.spec(layer, prefix)

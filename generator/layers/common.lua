@@ -122,23 +122,25 @@ end
 -- simplifier folds away) unless `initial` gives views of them.
 --   cell.states    names of the states, the output state first ({"h", "c"})
 --   cell.proj_cols width of the input projection
+--   cell.proj_meaning what the projection's rows hold once `step` has added
+--                  to them
 --   cell.step(g, s, zt, prev, rows)  zt: 1 x proj_cols row of the projection
 --                  for this step; prev/rows: 1 x units views of the previous
 --                  and the new states
--- Returns the layer's outputs: the sequence or the last output, then the
--- final states when return_state is set.
+-- Returns {outputs = the sequence or the last output, then the final states
+-- when return_state is set; final_states = the rows of the last step}.
 function common.unroll(layer, g, x, prefix, cell, initial)
   local a = layer.args
   local steps, units = x.dims[1], a.units
   local variable = g.prog.variable and steps > 1
-  local z = g:act(prefix .. "/z", steps, cell.proj_cols)
+  local z = g:act(prefix .. "/z", steps, cell.proj_cols, "per step, " .. (cell.proj_meaning or "x @ kernel"))
   local kernel = g:param(layer.weights[1])
   g:per_row(steps, function(sel)
-    g:matmul(sel(z), sel(x), kernel)
+    g:matmul(sel(z), sel(x), kernel, false, "the input projection of every step")
   end)
   local seq, prev = {}, {}
   for k, name in ipairs(cell.states) do
-    seq[k] = g:act(prefix .. "/" .. name, steps, units)
+    seq[k] = g:act(prefix .. "/" .. name, steps, units, "per step, the state " .. name)
     prev[k] = initial and initial[k] or g:zero(prefix .. "/" .. name .. "0", 1, units)
   end
   -- The last step: T - 1, or L - 1 for a run-time length L.
@@ -165,15 +167,22 @@ function common.unroll(layer, g, x, prefix, cell, initial)
     cell.step(g, t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
   end)
   local last = state_rows(variable and ir.step(-1, 0, 1) or steps - 1)
-  -- streaming inference keeps the final states for the next call
-  if g.final_states then g.final_states[#g.final_states + 1] = { layer = layer, rows = last } end
   local outputs = { a.return_sequences and seq[1] or last[1] }
   if a.return_state then
     for k = 1, #cell.states do
       outputs[#outputs + 1] = last[k]
     end
   end
-  return outputs
+  -- the final states: streaming inference keeps them for the next call
+  return { outputs = outputs, final_states = last }
+end
+
+-- Why a recurrent layer cannot run one step at a time (nil: it can).
+function common.stream_refusal(layer)
+  if layer.args.go_backwards then
+    return string.format("layer '%s' has go_backwards=true and reads the whole sequence", layer.name)
+  end
+  return nil
 end
 
 -- The spec line of a recurrent layer for the reference runtime.

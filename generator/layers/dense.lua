@@ -32,7 +32,7 @@ function Dense.emit(layer, g, x, prefix)
   local kernel = g:param(layer.weights[1])
   local bias = layer.args.use_bias and g:param(layer.weights[2]) or nil
   local y, logits = g:dense(prefix, x, kernel, bias, layer.args.activation, layer.args.units)
-  return { y }, logits
+  return { outputs = { y }, logits = logits, logits_activation = layer.args.activation }
 end
 
 function Dense.spec(layer, prefix)

@@ -20,6 +20,7 @@ local GRU = {
   }),
   recurrent = true,
   n_states = 1,
+  stream_refusal = common.stream_refusal,
 }
 
 function GRU.build(layer, shape, prefix)
@@ -38,22 +39,23 @@ end
 
 -- act(sum of the given terms) into `out`: a gate's pre-activation is the
 -- input projection, optionally a bias, optionally a recurrent term.
-local function gate(g, out, fn, terms)
+local function gate(g, out, fn, terms, note)
   local args, pre = {}, nil
   for i, v in ipairs(terms) do
     args[i] = v
     pre = pre and E.add(pre, E.arg(i)) or E.arg(i)
   end
-  g:map(out, ir.activation(fn, pre), args)
+  g:map(out, ir.activation(fn, pre), args, false, note)
 end
+local GATE = { [0] = "update gate z", [1] = "reset gate r" }
 
 function GRU.emit(layer, g, x, prefix, initial)
   local a = layer.args
   local units, steps = a.units, x.dims[1]
   local recurrent = g:param(layer.weights[2])
   local bias = a.use_bias and g:param(layer.weights[3]) or nil
-  local zr = g:act(prefix .. "/zr", steps, 2 * units) -- activated update and reset gates
-  local cand = g:act(prefix .. "/cand", steps, units)
+  local zr = g:act(prefix .. "/zr", steps, 2 * units, "per step, the activated update and reset gates z, r")
+  local cand = g:act(prefix .. "/cand", steps, units, "per step, the candidate state")
   local function col(v, k)
     return ir.cols(v, k * units, units)
   end
@@ -61,17 +63,17 @@ function GRU.emit(layer, g, x, prefix, initial)
   if a.reset_after then
     local in_bias = bias and ir.row(bias, 0)
     local rec_bias = bias and ir.row(bias, 1)
-    local rec = g:act(prefix .. "/rec", steps, 3 * units) -- h_{t-1} @ recurrent_kernel (+ bias[1])
+    local rec = g:act(prefix .. "/rec", steps, 3 * units, "per step, h[t-1] @ recurrent_kernel")
     step = function(_, s, zt, prev, rows)
       local rt = ir.row(rec, s)
-      g:matmul(rt, prev[1], recurrent)
+      g:matmul(rt, prev[1], recurrent, false, "the recurrent product")
       local zrt = ir.row(zr, s)
       for k = 0, 1 do
         local terms = { col(zt, k), col(rt, k) }
         if bias then
           terms[3], terms[4] = col(in_bias, k), col(rec_bias, k)
         end
-        gate(g, col(zrt, k), a.recurrent_activation, terms)
+        gate(g, col(zrt, k), a.recurrent_activation, terms, GATE[k])
       end
       -- cand = act(xh [+ bh_in] + r * (hh [+ bh_rec]))
       local args = { col(zt, 2), col(zrt, 1), col(rt, 2) }
@@ -81,33 +83,36 @@ function GRU.emit(layer, g, x, prefix, initial)
         args[4], args[5] = col(in_bias, 2), col(rec_bias, 2)
         xh, hh = E.add(xh, E.arg(4)), E.add(hh, E.arg(5))
       end
-      g:map(ir.row(cand, s), ir.activation(a.activation, E.add(xh, E.mul(E.arg(2), hh))), args)
+      g:map(ir.row(cand, s), ir.activation(a.activation, E.add(xh, E.mul(E.arg(2), hh))), args, false,
+        "the candidate state")
       -- h = z * h_{t-1} + (1 - z) * cand
       g:map(rows[1], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.sub(E.ONE, E.arg(1)), E.arg(3))),
-        { col(zrt, 0), prev[1], ir.row(cand, s) })
+        { col(zrt, 0), prev[1], ir.row(cand, s) }, false, "the new state h = z * h[t-1] + (1 - z) * candidate")
     end
   else
-    local rh = g:act(prefix .. "/rh", steps, units) -- r * h_{t-1}
+    local rh = g:act(prefix .. "/rh", steps, units, "per step, r * h[t-1]")
     step = function(_, s, zt, prev, rows)
       -- the z and r columns take h_{t-1} @ recurrent_kernel[:, :2U]
-      g:matmul(ir.cols(zt, 0, 2 * units), prev[1], ir.cols(recurrent, 0, 2 * units), true)
+      g:matmul(ir.cols(zt, 0, 2 * units), prev[1], ir.cols(recurrent, 0, 2 * units), true,
+        "the recurrent product of z and r")
       local zrt = ir.row(zr, s)
       for k = 0, 1 do
         local terms = { col(zt, k) }
         if bias then terms[2] = col(bias, k) end
-        gate(g, col(zrt, k), a.recurrent_activation, terms)
+        gate(g, col(zrt, k), a.recurrent_activation, terms, GATE[k])
       end
       local rht = ir.row(rh, s)
-      g:map(rht, E.mul(E.arg(1), E.arg(2)), { col(zrt, 1), prev[1] })
-      g:matmul(col(zt, 2), rht, col(recurrent, 2), true)
+      g:map(rht, E.mul(E.arg(1), E.arg(2)), { col(zrt, 1), prev[1] }, false, "the reset state r * h[t-1]")
+      g:matmul(col(zt, 2), rht, col(recurrent, 2), true, "the candidate's recurrent product")
       local terms = { col(zt, 2) }
       if bias then terms[2] = col(bias, 2) end
-      gate(g, ir.row(cand, s), a.activation, terms)
+      gate(g, ir.row(cand, s), a.activation, terms, "the candidate state")
       g:map(rows[1], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.sub(E.ONE, E.arg(1)), E.arg(3))),
-        { col(zrt, 0), prev[1], ir.row(cand, s) })
+        { col(zrt, 0), prev[1], ir.row(cand, s) }, false, "the new state h = z * h[t-1] + (1 - z) * candidate")
     end
   end
-  return common.unroll(layer, g, x, prefix, { states = { "h" }, proj_cols = 3 * units, step = step }, initial)
+  return common.unroll(layer, g, x, prefix, { states = { "h" }, proj_cols = 3 * units, step = step,
+    proj_meaning = a.reset_after and "x @ kernel" or "x @ kernel + the recurrent products" }, initial)
 end
 
 function GRU.spec(layer, prefix)

@@ -17,6 +17,7 @@ local LSTM = {
   }),
   recurrent = true,
   n_states = 2,
+  stream_refusal = common.stream_refusal,
 }
 
 function LSTM.build(layer, shape, prefix)
@@ -39,27 +40,31 @@ function LSTM.emit(layer, g, x, prefix, initial)
   local recurrent = g:param(layer.weights[2])
   local bias = a.use_bias and g:param(layer.weights[3]) or nil
   -- the four activated gates of every step, i f g o side by side
-  local gates = g:act(prefix .. "/gates", x.dims[1], 4 * units)
+  local gates = g:act(prefix .. "/gates", x.dims[1], 4 * units, "per step, the activated gates i, f, g, o")
   local functions = { a.recurrent_activation, a.recurrent_activation, a.activation, a.recurrent_activation }
+  local names = { "gate i", "gate f", "candidate g", "gate o" }
   return common.unroll(layer, g, x, prefix, {
     states = { "h", "c" },
     proj_cols = 4 * units,
+    proj_meaning = "the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel",
     step = function(_, s, zt, prev, rows)
-      g:matmul(zt, prev[1], recurrent, true)
+      g:matmul(zt, prev[1], recurrent, true, "the recurrent product")
       local gt = ir.row(gates, s)
       for k = 1, 4 do
         local args, pre = { ir.cols(zt, (k - 1) * units, units) }, E.arg(1)
         if bias then
           args[2], pre = ir.cols(bias, (k - 1) * units, units), E.add(E.arg(1), E.arg(2))
         end
-        g:map(ir.cols(gt, (k - 1) * units, units), ir.activation(functions[k], pre), args)
+        g:map(ir.cols(gt, (k - 1) * units, units), ir.activation(functions[k], pre), args, false, names[k])
       end
       local i, f, gc, o = ir.cols(gt, 0, units), ir.cols(gt, units, units), ir.cols(gt, 2 * units, units),
         ir.cols(gt, 3 * units, units)
       -- c_t = f * c_{t-1} + i * g
-      g:map(rows[2], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.arg(3), E.arg(4))), { f, prev[2], i, gc })
+      g:map(rows[2], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.arg(3), E.arg(4))), { f, prev[2], i, gc }, false,
+        "the cell state c = f * c[t-1] + i * g")
       -- h_t = o * act(c_t)
-      g:map(rows[1], E.mul(E.arg(1), ir.activation(a.activation, E.arg(2))), { o, rows[2] })
+      g:map(rows[1], E.mul(E.arg(1), ir.activation(a.activation, E.arg(2))), { o, rows[2] }, false,
+        "the hidden state h = o * " .. a.activation .. "(c)")
     end,
   }, initial)
 end

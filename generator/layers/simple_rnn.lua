@@ -11,6 +11,7 @@ local SimpleRNN = {
   args = common.recurrent_args(),
   recurrent = true,
   n_states = 1,
+  stream_refusal = common.stream_refusal,
 }
 
 function SimpleRNN.build(layer, shape, prefix)
@@ -34,13 +35,14 @@ function SimpleRNN.emit(layer, g, x, prefix, initial)
   return common.unroll(layer, g, x, prefix, {
     states = { "h" },
     proj_cols = a.units,
+    proj_meaning = "x @ kernel + h[t-1] @ recurrent_kernel",
     step = function(_, _, zt, prev, rows)
-      g:matmul(zt, prev[1], recurrent, true)
+      g:matmul(zt, prev[1], recurrent, true, "the recurrent product")
       local args, pre = { zt }, E.arg(1)
       if bias then
         args[2], pre = bias, E.add(E.arg(1), E.arg(2))
       end
-      g:map(rows[1], ir.activation(a.activation, pre), args)
+      g:map(rows[1], ir.activation(a.activation, pre), args, false, "the new state")
     end,
   }, initial)
 end

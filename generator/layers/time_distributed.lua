@@ -7,6 +7,7 @@ local TimeDistributed = {
   default_name = "time_distributed",
   positional = { "layer" },
   args = { layer = { "layer" } },
+  wrapper = true,
 }
 
 function TimeDistributed.build(layer, shape, prefix)

@@ -8,7 +8,7 @@ local elements = require("elements")
 local autodiff = require("autodiff")
 local simplify = require("simplify")
 local dsl = require("dsl")
-local lower = require("lower")
+local pipeline = require("pipeline")
 
 local E = ir.E
 local tests = {}
@@ -570,7 +570,7 @@ local function unit_cases(unit)
   wrt_list[1] = { buf = unit.x.buf, grad = unit.dx.buf }
   for _, buf in ipairs(prog.buffers) do
     if buf.kind == "pgrad" then
-      local p = prog.by_name[buf.weight.name]
+      local p = prog.by_name[buf.param.name]
       wrt[#wrt + 1] = p
       grad_of[p] = buf
       wrt_list[#wrt_list + 1] = { buf = p, grad = buf }
@@ -585,15 +585,19 @@ local function unit_cases(unit)
       seed = unit.logits, seed_grad = unit.dlogits, wrt = wrt_list }
   end
   -- the same, without any simplification
-  cases.raw = { prog = prog, forward = prog.ops, backward = autodiff.backward(prog, prog.ops, unit.y, unit.dy, wrt,
-    grad_of), seed = unit.y, seed_grad = unit.dy, wrt = wrt_list }
+  cases.raw = { prog = prog, forward = unit.raw_forward, backward = autodiff.backward(prog, unit.raw_forward, unit.y,
+    unit.dy, wrt, grad_of), seed = unit.y, seed_grad = unit.dy, wrt = wrt_list }
   return cases
 end
 
 local function lowered(src_or_path)
   local path = src_or_path:find("\n") and T.tmpfile(src_or_path) or src_or_path
   local model = dsl.load(path)
-  return lower.unit(model, {}), model
+  local stages = pipeline.stages(model, {})
+  local unit = stages.layout
+  -- the forward program as the layers emitted it, before any simplification
+  unit.raw_forward = stages.built.forward
+  return unit, model
 end
 
 local function values_for(unit, rnd)
@@ -792,7 +796,7 @@ return Model { inputs = x, outputs = outs }
       local mem = I.run(I.memory(unit.prog, values_for(unit, T.rng(7))), unit.forward)
       local y = I.read(mem, unit.y)
       local states = layer == "LSTM" and 2 or 1
-      T.eq(#unit.outputs, 1 + states, layer .. ": outputs")
+      T.eq(#unit.interface.outputs, 1 + states, layer .. ": outputs")
       T.eq(#y, 4 * 5 + 5 * states, layer .. ": output size")
       for j = 1, 5 do
         T.eq(y[20 + j], y[15 + j], string.format("%s backwards=%s: state[%d] is the last row", layer,
@@ -810,7 +814,7 @@ return Sequential {
 ]]
   for _, steps in ipairs({ 1, 2, 5 }) do
     local unit = lowered(string.format(src, steps))
-    T.eq(I.count_ops(unit.prog.ops, "matmul"), 1 + steps, steps .. " steps: matmuls before simplification")
+    T.eq(I.count_ops(unit.raw_forward, "matmul"), 1 + steps, steps .. " steps: matmuls before simplification")
     T.eq(I.count_ops(unit.forward, "matmul"), 1 + (steps - 1),
       steps .. " steps: 1 input projection + T-1 recurrent products")
     for _, list in ipairs({ unit.forward, unit.backward }) do
@@ -823,7 +827,7 @@ return Sequential {
     -- and the simplified forward computes what the unsimplified one does
     local values = values_for(unit, T.rng(steps))
     T.eq(I.read(I.run(I.memory(unit.prog, values), unit.forward), unit.y),
-      I.read(I.run(I.memory(unit.prog, values), unit.prog.ops), unit.y), steps .. " steps: same y")
+      I.read(I.run(I.memory(unit.prog, values), unit.raw_forward), unit.y), steps .. " steps: same y")
   end
   -- the tagger: 3 steps -> 1 + 2 for the RNN, 1 for the Dense
   T.eq(I.count_ops(lowered(T.path("examples/tagger.lua")).forward, "matmul"), 4, "tagger forward matmuls")

@@ -7,7 +7,7 @@ local ir = require("ir")
 local region = require("region")
 local elements = require("elements")
 local dsl = require("dsl")
-local lower = require("lower")
+local pipeline = require("pipeline")
 
 local tests = {}
 
@@ -244,7 +244,7 @@ local function compare(path, timesteps)
     if new ~= old and not difference then difference = "regions:\n" .. new .. "\nelements:\n" .. old end
     return real(prog, ops)
   end)
-  lower.unit(dsl.load(path), { timesteps = timesteps, unroll = 0 })
+  pipeline.run(dsl.load(path), { timesteps = timesteps })
   simplify.run = real
   return compared, difference
 end

@@ -1,0 +1,386 @@
+-- Op emission: an IR op as C statements, written out (constant indices) or
+-- as loops with constant bounds, and the grouping of a batched function's
+-- ops into loops over the samples. Matrix products go to gemm.lua.
+local ir = require("ir")
+local syntax = require("cwriter.syntax")
+local gemm = require("cwriter.gemm")
+
+local ops = {}
+
+local index = syntax.index
+
+local Writer = {}
+Writer.__index = Writer
+
+-- Unary functions written as static helpers in the unit (ONE, ZERO, expF and
+-- the constants are spelled per dtype when the helper is emitted).
+local HELPER_BODY = {
+  sigmoid = "return ONE / (ONE + expF(-v));",
+  relu = "return v > ZERO ? v : ZERO;",
+  step = "return v > ZERO ? ONE : ZERO;",
+  hard_sigmoid = "return v <= -C2_5 ? ZERO : (v >= C2_5 ? ONE : C0_2 * v + C0_5);",
+  hard_sigmoid_grad = "return (v > -C2_5 && v < C2_5) ? C0_2 : ZERO;",
+}
+local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad" }
+
+-- names: buffer -> C pointer variable
+function ops.new(dtype, names)
+  local w = setmetatable({ dtype = dtype, names = names, lines = {}, helpers = {}, sample_stride = {},
+    optional_out = {} }, Writer)
+  w.real = dtype == "float64" and "double" or "float"
+  w.fsuffix = dtype == "float64" and "" or "f"
+  return w
+end
+
+function Writer:emit(s)
+  self.lines[#self.lines + 1] = s
+end
+
+-- index() of a view, plus, inside a loop over the samples, the offset of the
+-- sample's block of a per-sample array.
+function Writer:index(v, r, c)
+  local i = index(v, r, c)
+  local stride = self.bvar and self.sample_stride[v.buf]
+  if not stride then return i end
+  if i == "0" then return self.bvar .. " * " .. stride end
+  return self.bvar .. " * " .. stride .. " + " .. i
+end
+
+function Writer:at(v, r, c)
+  local name = self.names[v.buf]
+  if not name then error("buffer " .. v.buf.name .. " has no C name") end
+  return name .. "[" .. self:index(v, r, c) .. "]"
+end
+
+function Writer:lit(x)
+  return syntax.real_literal(x, self.dtype)
+end
+
+function Writer:expr(e, arg)
+  local k = e[1]
+  if k == "arg" then return arg(e[2]) end
+  if k == "const" then return self:lit(e[2]) end
+  if k == "add" then return "(" .. self:expr(e[2], arg) .. " + " .. self:expr(e[3], arg) .. ")" end
+  if k == "sub" then return "(" .. self:expr(e[2], arg) .. " - " .. self:expr(e[3], arg) .. ")" end
+  if k == "mul" then return self:expr(e[2], arg) .. " * " .. self:expr(e[3], arg) end
+  if k == "neg" then return "(-" .. self:expr(e[2], arg) .. ")" end
+  local inner = self:expr(e[2], arg):gsub("^%((.*)%)$", function(body)
+    -- drop parentheses that only wrap the whole argument
+    local depth = 0
+    for ch in body:gmatch("[()]") do
+      depth = depth + (ch == "(" and 1 or -1)
+      if depth < 0 then return nil end
+    end
+    return body
+  end)
+  -- float32 tanh: the runtime's branch-free rnnc_tanhf (rnnc_kernels.h), so
+  -- gate loops vectorise; float64 keeps libm's
+  if k == "tanh" and self.dtype == "float32" then return "rnnc_tanhf(" .. inner .. ")" end
+  if k == "tanh" or k == "exp" then return k .. self.fsuffix .. "(" .. inner .. ")" end
+  if HELPER_BODY[k] then
+    self.helpers[k] = true
+    return "rnnc_" .. k .. "(" .. inner .. ")"
+  end
+  error("cannot write expression " .. tostring(k))
+end
+
+local function assign(acc)
+  return acc and " += " or " = "
+end
+
+---------------------------------------------------------------- ops, unrolled
+
+function Writer:matmul_unrolled(op)
+  local m, n, k = op.out.dims[1], op.out.dims[2], op.a.dims[2]
+  for i = 0, m - 1 do
+    for j = 0, n - 1 do
+      local terms = {}
+      for q = 0, k - 1 do
+        terms[#terms + 1] = self:at(op.a, i, q) .. " * " .. self:at(op.b, q, j)
+      end
+      self:emit(self:at(op.out, i, j) .. assign(op.acc) .. table.concat(terms, " + ") .. ";")
+    end
+  end
+end
+
+function Writer:map_unrolled(op)
+  for r = 0, op.out.dims[1] - 1 do
+    for c = 0, op.out.dims[2] - 1 do
+      local e = self:expr(op.expr, function(i)
+        return self:at(op.args[i], r, c)
+      end)
+      self:emit(self:at(op.out, r, c) .. assign(op.acc) .. e .. ";")
+    end
+  end
+end
+
+function Writer:fill_unrolled(op)
+  for r = 0, op.out.dims[1] - 1 do
+    for c = 0, op.out.dims[2] - 1 do
+      self:emit(self:at(op.out, r, c) .. " = " .. self:lit(op.value) .. ";")
+    end
+  end
+end
+
+function Writer:softmax_unrolled(op)
+  local n = op.out.dims[2]
+  for r = 0, op.out.dims[1] - 1 do
+    self:emit("{")
+    self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
+    for c = 1, n - 1 do
+      local a = self:at(op.a, r, c)
+      self:emit("mx = " .. a .. " > mx ? " .. a .. " : mx;")
+    end
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, c) .. " - mx);")
+    end
+    local terms = {}
+    for c = 0, n - 1 do
+      terms[#terms + 1] = self:at(op.out, r, c)
+    end
+    self:emit(self.real .. " inv = " .. self:lit(1) .. " / (" .. table.concat(terms, " + ") .. ");")
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. " *= inv;")
+    end
+    self:emit("}")
+  end
+end
+
+function Writer:softmax_grad_unrolled(op)
+  local n = op.out.dims[2]
+  for r = 0, op.out.dims[1] - 1 do
+    local terms = {}
+    for c = 0, n - 1 do
+      terms[#terms + 1] = self:at(op.dy, r, c) .. " * " .. self:at(op.y, r, c)
+    end
+    self:emit("{")
+    self:emit(self.real .. " dot = " .. table.concat(terms, " + ") .. ";")
+    for c = 0, n - 1 do
+      self:emit(self:at(op.out, r, c) .. assign(op.acc) .. self:at(op.y, r, c) .. " * (" ..
+        self:at(op.dy, r, c) .. " - dot);")
+    end
+    self:emit("}")
+  end
+end
+
+---------------------------------------------------------------- ops, as loops
+
+-- Opens `for` loops over out's rows (when more than one) and columns; calls
+-- body(r, c) with the row and column index (number or C variable).
+function Writer:loops2(rows, cols, body)
+  local r = 0
+  if rows > 1 then
+    self:emit("for (int r = 0; r < " .. rows .. "; ++r) {")
+    r = "r"
+  end
+  if cols > 1 then
+    self:emit("for (int c = 0; c < " .. cols .. "; ++c) {")
+    body(r, "c")
+    self:emit("}")
+  else
+    -- a block even without a loop: the body declares its temporaries
+    self:emit("{")
+    body(r, 0)
+    self:emit("}")
+  end
+  if rows > 1 then self:emit("}") end
+end
+
+function Writer:matmul_loops(op)
+  local k = op.a.dims[2]
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    local init = op.acc and self:at(op.out, r, c) or self:lit(0)
+    self:emit(self.real .. " sum = " .. init .. ";")
+    self:emit("for (int q = 0; q < " .. k .. "; ++q) sum += " .. self:at(op.a, r, "q") .. " * " ..
+      self:at(op.b, "q", c) .. ";")
+    self:emit(self:at(op.out, r, c) .. " = sum;")
+  end)
+end
+
+function Writer:map_loops(op)
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    local e = self:expr(op.expr, function(i)
+      return self:at(op.args[i], r, c)
+    end)
+    self:emit(self:at(op.out, r, c) .. assign(op.acc) .. e .. ";")
+  end)
+end
+
+function Writer:fill_loops(op)
+  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    self:emit(self:at(op.out, r, c) .. " = " .. self:lit(op.value) .. ";")
+  end)
+end
+
+function Writer:softmax_loops(op)
+  local n = op.out.dims[2]
+  self:loops2(op.out.dims[1], 1, function(r)
+    self:emit("{")
+    self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
+    self:emit("for (int c = 1; c < " .. n .. "; ++c) mx = " .. self:at(op.a, r, "c") .. " > mx ? " ..
+      self:at(op.a, r, "c") .. " : mx;")
+    self:emit(self.real .. " total = " .. self:lit(0) .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) {")
+    self:emit(self:at(op.out, r, "c") .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, "c") .. " - mx);")
+    self:emit("total += " .. self:at(op.out, r, "c") .. ";")
+    self:emit("}")
+    self:emit(self.real .. " inv = " .. self:lit(1) .. " / total;")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " *= inv;")
+    self:emit("}")
+  end)
+end
+
+function Writer:softmax_grad_loops(op)
+  local n = op.out.dims[2]
+  self:loops2(op.out.dims[1], 1, function(r)
+    self:emit("{")
+    self:emit(self.real .. " dot = " .. self:lit(0) .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) dot += " .. self:at(op.dy, r, "c") .. " * " ..
+      self:at(op.y, r, "c") .. ";")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. assign(op.acc) ..
+      self:at(op.y, r, "c") .. " * (" .. self:at(op.dy, r, "c") .. " - dot);")
+    self:emit("}")
+  end)
+end
+
+-- A time loop: unrolled (its body once per t, indices constant) when the
+-- whole loop is small, else a C loop whose body indexes with t.
+function Writer:loop_unrolled(op, unroll)
+  for _, t in ipairs(ir.iterations(op)) do
+    for _, b in ipairs(op.body) do
+      self:op(ir.instantiate(b, t), unroll)
+    end
+  end
+end
+
+-- A loop bound in C: a number, or c + k * L.
+local bound_text = syntax.bound
+
+-- Opens the C loop over t of a time loop op.
+function Writer:loop_header(op)
+  if op.reverse then
+    self:emit(string.format("for (int t = %s; t >= %s; --t) {", bound_text(op.last), bound_text(op.first)))
+  else
+    self:emit(string.format("for (int t = %s; t <= %s; ++t) {", bound_text(op.first), bound_text(op.last)))
+  end
+end
+
+function Writer:loop_loops(op, unroll)
+  self:loop_header(op)
+  for _, b in ipairs(op.body) do
+    self:op(b, unroll)
+  end
+  self:emit("}")
+end
+
+function Writer:op(op, unroll)
+  local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
+  if op.op == "matmul" and style == "_loops" and gemm.layout(self, op) then
+    gemm.emit(self, op)
+    return
+  end
+  local f = self[op.op .. style]
+  if not f then error("no lowering for " .. op.op) end
+  f(self, op, unroll)
+end
+
+---------------------------------------------------------------- batches
+
+-- The sample stride of a view's buffer inside a batched function (nil for
+-- buffers all samples share: weights and their gradients).
+function Writer:per_sample(v)
+  return self.batched and self.sample_stride[v.buf] or nil
+end
+
+-- Whether an op needs the samples of a batch together: a matrix product big
+-- enough for the kernel over per-sample data (so the samples fold into one
+-- product), or a loop holding one.
+function Writer:batch_op(op, unroll)
+  if op.op == "loop" then
+    if ir.op_size(op) <= unroll then return false end
+    for _, b in ipairs(op.body) do
+      if self:batch_op(b, unroll) then return true end
+    end
+    return false
+  end
+  if op.op ~= "matmul" or ir.op_size(op) <= unroll then return false end
+  local g = gemm.layout(self, op)
+  return g ~= nil and not g.per_sample
+    and (self:per_sample(op.out) or self:per_sample(op.a) or self:per_sample(op.b)) ~= nil
+end
+
+-- Whether an op touches no per-sample array (it runs once, not per sample).
+function Writer:shared_op(op)
+  if op.op == "loop" then
+    for _, b in ipairs(op.body) do
+      if not self:shared_op(b) then return false end
+    end
+    return true
+  end
+  if self:per_sample(op.out) then return false end
+  for _, v in ipairs(ir.op_reads(op)) do
+    if self:per_sample(v) then return false end
+  end
+  return true
+end
+
+-- Lowers a list of ops; ops of at most `unroll` multiply-adds (or elements)
+-- are unrolled, larger ones become loops. In a batched function, runs of ops
+-- that work sample by sample share one loop over the samples (each sample's
+-- work stays together in cache); big matrix products take all samples at
+-- once, and a time loop holding one steps all samples through each step.
+function Writer:ops(list, unroll)
+  if not self.batched then
+    for _, op in ipairs(list) do
+      self:op(op, unroll)
+    end
+    return self.lines
+  end
+  local run = {}
+  local function flush()
+    if #run == 0 then return end
+    self:emit("for (int b = 0; b < n; ++b) {")
+    self.bvar = "b"
+    for _, op in ipairs(run) do
+      self:op(op, unroll)
+    end
+    self.bvar = nil
+    self:emit("}")
+    run = {}
+  end
+  for _, op in ipairs(list) do
+    local guard = op.op ~= "loop" and self.optional_out[op.out.buf]
+    if guard then
+      -- an output the caller may not want (dx = NULL): skip its work
+      flush()
+      self:emit("if (" .. guard .. ") {")
+      self.optional_out[op.out.buf] = nil
+      self:ops({ op }, unroll)
+      self.optional_out[op.out.buf] = guard
+      self:emit("}")
+    elseif self:batch_op(op, unroll) then
+      flush()
+      if op.op == "loop" then
+        self:loop_header(op)
+        self:ops(op.body, unroll)
+        self:emit("}")
+      else
+        gemm.emit(self, op)
+      end
+    elseif self:shared_op(op) then
+      flush()
+      self:op(op, unroll)
+    else
+      run[#run + 1] = op
+    end
+  end
+  flush()
+  return self.lines
+end
+
+
+ops.Writer = Writer
+ops.HELPER_BODY = HELPER_BODY
+ops.HELPER_ORDER = HELPER_ORDER
+
+return ops

@@ -1,0 +1,526 @@
+-- The unit's interface: the structs, the functions' bodies, the streaming
+-- API, the loss, the optimizer's configuration and the descriptor, filled
+-- into templates/unit.h.in, unit.c.in and main.c.in. Reads only the unit
+-- record the passes produced (pipeline.lua).
+local ir = require("ir")
+local syntax = require("cwriter.syntax")
+local ops = require("cwriter.ops")
+
+local cwriter = {}
+
+---------------------------------------------------------------- the unit
+
+local template = require("template")
+
+local INIT_ENUM = {
+  zeros = "RNNC_INIT_ZEROS",
+  ones = "RNNC_INIT_ONES",
+  glorot_uniform = "RNNC_INIT_GLOROT_UNIFORM",
+  orthogonal = "RNNC_INIT_ORTHOGONAL",
+  unit_forget_bias = "RNNC_INIT_UNIT_FORGET_BIAS",
+  glorot_normal = "RNNC_INIT_GLOROT_NORMAL",
+  he_uniform = "RNNC_INIT_HE_UNIFORM",
+  he_normal = "RNNC_INIT_HE_NORMAL",
+  lecun_uniform = "RNNC_INIT_LECUN_UNIFORM",
+  lecun_normal = "RNNC_INIT_LECUN_NORMAL",
+  random_normal = "RNNC_INIT_RANDOM_NORMAL",
+  random_uniform = "RNNC_INIT_RANDOM_UNIFORM",
+}
+
+-- C names of every buffer: params w_, their gradients g_, activations a_,
+-- backward temporaries d_; the caller's arrays by role.
+local function buffer_names(prog)
+  local names, seen = {}, {}
+  for _, buf in ipairs(prog.buffers) do
+    local n
+    if buf.kind == "param" then
+      n = "w_" .. syntax.ident(buf.name)
+    elseif buf.kind == "pgrad" then
+      n = "g_" .. syntax.ident(buf.name:sub(3))
+    elseif buf.kind == "act" then
+      n = "a_" .. syntax.ident(buf.name)
+    elseif buf.kind == "tmp" then
+      n = "d_" .. syntax.ident(buf.name:sub(3))
+    elseif buf.kind == "input" or buf.kind == "output" then
+      n = syntax.ident(buf.name) .. "_b"
+    elseif buf.kind == "state" then
+      n = "state_" .. syntax.ident(buf.name:sub(7))
+    elseif buf.kind == "wtrans" then
+      n = "wt_" .. syntax.ident(buf.name:sub(8))
+    else
+      n = "zero_" .. syntax.ident(buf.name)
+    end
+    if seen[n] then error("two buffers map to the C name " .. n) end
+    seen[n] = true
+    names[buf] = n
+  end
+  return names
+end
+
+local function referenced(list)
+  local used = {}
+  for _, op in ipairs(ir.flatten(list)) do
+    used[op.out.buf] = true
+    for _, v in ipairs(ir.op_reads(op)) do
+      used[v.buf] = true
+    end
+  end
+  return used
+end
+
+-- The body of a batched function: pointers to every array it uses (the
+-- per-sample ones to their first sample's block), then the ops (Writer:ops
+-- places the loops over the samples). `caller` maps the caller's arrays
+-- (input/output buffer names) to C expressions of their base pointers.
+local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
+  local iface = unit.interface
+  local w = ops.new(opts.dtype, names)
+  w.batched, w.batch = true, iface.batch
+  local used = referenced(list)
+  for b in pairs(extra_used or {}) do
+    used[b] = true
+  end
+  local real = w.real
+  w:emit("(void)p;")
+  w:emit("(void)s;")
+  -- weights in the order of the flat parameter vector
+  local params = {}
+  for _, buf in ipairs(unit.prog.buffers) do
+    if buf.kind == "param" or buf.kind == "pgrad" then params[#params + 1] = buf end
+  end
+  table.sort(params, function(x, y)
+    if x.kind ~= y.kind then return x.kind < y.kind end
+    return x.param.offset < y.param.offset
+  end)
+  for _, buf in ipairs(params) do
+    if used[buf] and buf.kind == "param" then
+      w:emit(string.format("const %s *const %s = p->flat + %d;", real, names[buf], buf.param.offset))
+    elseif used[buf] and buf.kind == "pgrad" then
+      w:emit(string.format("%s *const %s = grad->flat + %d;", real, names[buf], buf.param.offset))
+    end
+  end
+  if iface.variable then
+    -- the run-time sequence length (NAME_set_steps); 0 means the maximum
+    w:emit(string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps))
+    w:emit("(void)L;")
+  end
+  for _, buf in ipairs(unit.prog.buffers) do
+    if used[buf] then
+      local n = names[buf]
+      if buf.kind == "act" or buf.kind == "tmp" then
+        w:emit(string.format("%s *const %s = &s->%s[0][0];", real, n, n))
+        w.sample_stride[buf] = buf.size
+      elseif buf.kind == "input" or buf.kind == "output" then
+        local c = caller[buf.name]
+        if not c then error("no caller array for " .. buf.name) end
+        w:emit(string.format("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c))
+        w.sample_stride[buf] = buf.size
+        if buf.name == "dx" then w.optional_out[buf] = "dx" end
+      elseif buf.kind == "wtrans" then
+        w:emit(string.format("%s *const %s = s->%s;", real, n, n))
+      elseif buf.kind == "zero" then
+        error("the zero buffer " .. buf.name .. " survived simplification")
+      end
+    end
+  end
+  if caller.copy_input then
+    local n = names[unit.x.buf]
+    w:emit(string.format("memcpy(%s, x, sizeof(%s) * (size_t)n * %d);", n, real, unit.x.buf.size))
+  end
+  w:ops(list, opts.unroll)
+  for k in pairs(w.helpers) do
+    helpers[k] = true
+  end
+  return table.concat(w.lines, "\n")
+end
+
+-- The streaming API: one timestep of one sample, the recurrent states and the
+-- activations of that step kept in the caller's NAME_stream.
+local function stream_code(unit, opts, helpers)
+  local name, stream = opts.name, unit.stream
+  local real = opts.dtype == "float64" and "double" or "float"
+  local upper = name:upper()
+  if not stream then
+    return string.format("/* No streaming API (%s_stream_step): %s. */\n", name, unit.no_stream), "",
+      "0, 0, 0, NULL, NULL"
+  end
+  local names = buffer_names(stream.prog)
+  local used = referenced(stream.forward)
+  local fields, reset = {}, {}
+  local w = ops.new(opts.dtype, names)
+  w:emit("(void)p;")
+  for _, buf in ipairs(stream.prog.buffers) do
+    local n = names[buf]
+    if buf.kind == "param" and used[buf] then
+      w:emit(string.format("const %s *const %s = p->flat + %d;", real, n, buf.param.offset))
+    elseif buf.kind == "act" and used[buf] then
+      fields[#fields + 1] = string.format("  %s %s[%d];", real, n, buf.size)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    elseif buf.kind == "state" then
+      fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
+      reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    end
+  end
+  w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
+  w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
+  w:ops(stream.forward, opts.unroll)
+  for k in pairs(w.helpers) do
+    helpers[k] = true
+  end
+  if #reset == 0 then
+    fields[#fields + 1] = "  char unused; /* the model keeps no state */"
+    reset[1] = "(void)st;"
+  end
+  local decl = table.concat({
+    "/* Streaming inference: batch 1, one timestep per call, the recurrent state",
+    " * kept between calls (real-time audio, control). After NAME_stream_reset,",
+    " * the k-th call's y_t is the model's output for the sequence of the k",
+    " * timesteps given so far (its last row with return_sequences). */",
+    string.format("#define %s_STREAM_INPUT_SIZE %d", upper, stream.input_size),
+    string.format("#define %s_STREAM_OUTPUT_SIZE %d", upper, stream.output_size),
+    "typedef struct {",
+    table.concat(fields, "\n"),
+    string.format("} %s_stream;", name),
+    "/* Zero state: the next step starts a new sequence. */",
+    string.format("void %s_stream_reset(%s_stream *st);", name, name),
+    string.format("/* x_t: %s_STREAM_INPUT_SIZE reals, y_t: %s_STREAM_OUTPUT_SIZE. */", upper, upper),
+    string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t);", name, name,
+      name, real, real),
+    "",
+  }, "\n"):gsub("NAME_", name .. "_")
+  local def = table.concat({
+    string.format("void %s_stream_reset(%s_stream *st) {", name, name),
+    table.concat(reset, "\n"),
+    "}",
+    "",
+    string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t) {", name, name,
+      name, real, real),
+    table.concat(w.lines, "\n"),
+    "}",
+    "",
+    string.format("static void %s_stream_reset_any(void *st) {", name),
+    string.format("  %s_stream_reset((%s_stream *)st);", name, name),
+    "}",
+    string.format("static void %s_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {", name),
+    string.format("  %s_stream_step((const %s_params *)p, (%s_stream *)st, (const %s *)x_t, (%s *)y_t);", name, name,
+      name, real, real),
+    "}",
+  }, "\n")
+  local desc = string.format("sizeof(%s_stream), %d, %d, %s_stream_reset_any, %s_stream_step_any", name,
+    stream.input_size, stream.output_size, name, name)
+  return decl, def, desc
+end
+
+local function dtype_info(dtype)
+  if dtype == "float64" then
+    return { real = "double", suffix = "f64", enum = "RNNC_F64" }
+  end
+  return { real = "float", suffix = "f32", enum = "RNNC_F32" }
+end
+
+-- Loss kind -> the runtime's function stem, from outputs and from logits.
+local LOSS_FN = {
+  mse = { "rnnc_loss_mse_", "rnnc_loss_mse_" },
+  mae = { "rnnc_loss_mae_", "rnnc_loss_mae_" },
+  sparse_categorical_crossentropy = { "rnnc_loss_sparse_cce_", "rnnc_loss_sparse_cce_logits_" },
+  categorical_crossentropy = { "rnnc_loss_categorical_ce_", "rnnc_loss_categorical_ce_logits_" },
+  binary_crossentropy = { "rnnc_loss_binary_ce_", "rnnc_loss_binary_ce_logits_" },
+}
+local LOSS_ENUM = {
+  mse = "RNNC_LOSS_MSE",
+  mae = "RNNC_LOSS_MAE",
+  sparse_categorical_crossentropy = "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
+  categorical_crossentropy = "RNNC_LOSS_CATEGORICAL_CROSSENTROPY",
+  binary_crossentropy = "RNNC_LOSS_BINARY_CROSSENTROPY",
+}
+
+-- The unit's rnnc_optimizer initializer (every field, in rnnc.h's order),
+-- from the training configuration's optimizer (training.interface).
+local OPT_ENUM = { sgd = "RNNC_OPT_SGD", adam = "RNNC_OPT_ADAM", rmsprop = "RNNC_OPT_RMSPROP",
+  adamw = "RNNC_OPT_ADAMW", adagrad = "RNNC_OPT_ADAGRAD" }
+local function optimizer_config(c)
+  local function num(v)
+    return syntax.real_literal(v or 0, "float64")
+  end
+  local function flag(v)
+    return v and "1" or "0"
+  end
+  -- designated initializers: fields left out are zero, which rnnc.h defines as "off"
+  local values = {
+    { "kind", OPT_ENUM[c.kind] }, { "learning_rate", num(c.learning_rate) }, { "momentum", num(c.momentum) },
+    { "nesterov", flag(c.nesterov) }, { "beta_1", num(c.beta_1) }, { "beta_2", num(c.beta_2) },
+    { "epsilon", num(c.epsilon) }, { "rho", num(c.rho) }, { "centered", flag(c.centered) },
+    { "legacy_epsilon", flag(c.legacy) }, { "amsgrad", flag(c.amsgrad) }, { "weight_decay", num(c.weight_decay) },
+    { "initial_accumulator_value", num(c.initial_accumulator_value) }, { "clipnorm", num(c.clipnorm) },
+    { "clipvalue", num(c.clipvalue) }, { "global_clipnorm", num(c.global_clipnorm) },
+    { "decay_steps", num(c.decay_steps) }, { "decay_rate", num(c.decay_rate) }, { "staircase", flag(c.staircase) },
+  }
+  local fields = {}
+  for _, f in ipairs(values) do
+    if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
+  end
+  return "{" .. table.concat(fields, ", ") .. "}"
+end
+
+-- Reals per sample of the training target: labels of output 0's rows for
+-- sparse crossentropy, else output 0 itself.
+local function target_size_of(iface, loss)
+  if loss == "sparse_categorical_crossentropy" then return iface.outputs[1].rows end
+  return iface.outputs[1].size
+end
+
+local dims_list = syntax.dims_list
+
+-- The static helpers the lowered ops call; only the ones used, so no
+-- compiler warns about an unused function.
+local function helper_functions(used, dtype)
+  local real = dtype == "float64" and "double" or "float"
+  local out = {}
+  local constants = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5 }
+  for _, k in ipairs(ops.HELPER_ORDER) do
+    if used[k] then
+      local body = ops.HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
+        return constants[word] and syntax.real_literal(constants[word], dtype) or word
+      end)
+      body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
+      out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
+    end
+  end
+  return table.concat(out, "\n")
+end
+
+-- Returns { [file name] = text } for <name>.h, <name>.c and <name>_main.c.
+-- opts: name, dtype, unroll, provenance (comment text), templates (dir),
+-- spec (reference-runtime text), summary (text).
+function cwriter.unit(unit, opts)
+  local name = opts.name
+  local info = dtype_info(opts.dtype)
+  local real = info.real
+  local iface = unit.interface
+  local names = buffer_names(unit.prog)
+  local prog = unit.prog
+  local in_size, out_size = unit.x.buf.size, unit.y.buf.size
+  -- the loss applies to output 0
+  local rows, cols = iface.outputs[1].rows, iface.outputs[1].cols
+  local out0_size = iface.outputs[1].size
+  local several = #iface.outputs > 1
+  local config = iface.training
+  local loss = config.loss and config.loss.kind
+
+  -- Struct fields.
+  local param_fields = {}
+  for _, wt in ipairs(iface.params) do
+    local dims = {}
+    for i, d in ipairs(wt.shape) do
+      dims[i] = "[" .. d .. "]"
+    end
+    param_fields[#param_fields + 1] = string.format("    %s %s%s;", real, syntax.ident(wt.name), table.concat(dims))
+  end
+  local all_ops = {}
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits or {} }) do
+    for _, op in ipairs(list) do
+      all_ops[#all_ops + 1] = op
+    end
+  end
+  local used = referenced(all_ops)
+  used[unit.x.buf] = true
+  local scratch_fields = {}
+  for _, buf in ipairs(prog.buffers) do
+    -- activations and backward temporaries per sample: a batch goes
+    -- through each step together
+    if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d][%d];", real, names[buf], iface.batch, buf.size)
+    elseif used[buf] and buf.kind == "wtrans" then
+      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d]; /* a weight, transposed */", real,
+        names[buf], buf.size)
+    end
+  end
+
+  local helpers = {}
+  if several or (iface.variable and rows > 1) then
+    -- output 0 gathered contiguous for the loss, and its gradient
+    scratch_fields[#scratch_fields + 1] = string.format("  %s y0[%d];", real, iface.batch * out0_size)
+    scratch_fields[#scratch_fields + 1] = string.format("  %s dloss0[%d];", real, iface.batch * out0_size)
+  end
+  if iface.variable and rows > 1 then
+    scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d];", real,
+      iface.batch * target_size_of(iface, loss))
+  end
+  local fwd = batch_body(unit, names, unit.forward, opts, {
+    y = "y",
+    copy_input = true,
+  }, { [unit.x.buf] = true }, helpers)
+  local dx_ptr = "dx ? dx : s->dx_sink"
+  local zero_grad = "memset(grad, 0, sizeof *grad);\n"
+  local bwd = zero_grad .. batch_body(unit, names, unit.backward, opts, {
+    dy = "dy",
+    dx = dx_ptr,
+  }, nil, helpers)
+  local bwd_logits = ""
+  local loss_grad
+  local fused = unit.backward_logits ~= nil
+  if fused then
+    local body = zero_grad .. batch_body(unit, names, unit.backward_logits, opts, {
+      dlogits = "dlogits",
+      dx = dx_ptr,
+    }, nil, helpers)
+    bwd_logits = string.format([[
+
+/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
+static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlogits, %s_params *grad, %s *dx, int n) {
+%s
+}
+]], name, name, name, real, name, real, body)
+  end
+  if not loss then
+    loss_grad = table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */",
+    }, "\n")
+  else
+    local lines = { string.format("%s_forward(p, s, x, s->y, n);", name) }
+    -- The loss reads rows x cols of output 0 (or of the logits) per sample.
+    -- It reads them in place when they lie contiguous for the whole batch;
+    -- else (several outputs, or sequences shorter than the maximum) they are
+    -- gathered into y0 with their targets, and the gradient scattered back.
+    local seq = iface.variable and rows > 1
+    local packed = several or seq
+    local sparse = loss == "sparse_categorical_crossentropy"
+    local tcols = sparse and 1 or cols
+    local src, src_stride = "s->y", out_size
+    if fused then
+      local lbuf = unit.logits.buf
+      if unit.logits.off ~= 0 or ir.count(unit.logits) ~= lbuf.size then error("logits must be a whole buffer") end
+      src, src_stride = "&s->" .. names[lbuf] .. "[0][0]", lbuf.size
+    end
+    local rows_here = tostring(rows)
+    if seq then
+      lines[#lines + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps)
+      rows_here = "L"
+    end
+    local pred, dpred, tgt = src, "s->dloss", "target"
+    if packed then
+      pred, dpred = "s->y0", "s->dloss0"
+      local per = string.format("(size_t)%s * %d", rows_here, cols)
+      local tper = string.format("(size_t)%s * %d", rows_here, tcols)
+      lines[#lines + 1] = "for (int b = 0; b < n; ++b) {"
+      lines[#lines + 1] = string.format("memcpy(s->y0 + (size_t)b * %s, %s + (size_t)b * %d, sizeof(%s) * %s);",
+        per, src, src_stride, real, per)
+      if seq then
+        tgt = "s->t0"
+        lines[#lines + 1] = string.format("memcpy(s->t0 + (size_t)b * %s, target + (size_t)b * %d, sizeof(%s) * %s);",
+          tper, target_size_of(iface, loss), real, tper)
+      end
+      lines[#lines + 1] = "}"
+    end
+    -- the runtime's loss function: from the logits Keras keeps of a softmax or
+    -- sigmoid output (fused), or of a model built with from_logits=True
+    local from_logits = fused or config.loss.from_logits
+    local fn = LOSS_FN[loss][from_logits and 2 or 1]
+    lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
+      tgt, rows_here, cols, dpred)
+    lines[#lines + 1] = "if (isnan(loss)) return loss;"
+    if packed then
+      -- no gradient reaches the other outputs, or the rows past L
+      local per = string.format("(size_t)%s * %d", rows_here, cols)
+      lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, src_stride)
+      lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
+        .. "s->dloss0 + (size_t)b * %s, sizeof(%s) * %s);", src_stride, per, real, per)
+    end
+    lines[#lines + 1] = string.format("%s_%s(p, s, s->dloss, grad, dx, n);", name,
+      fused and "backward_logits" or "backward")
+    lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
+      out_size)
+    lines[#lines + 1] = "return loss;"
+    loss_grad = table.concat(lines, "\n")
+  end
+
+  local tensors = {}
+  for _, wt in ipairs(iface.params) do
+    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s},', wt.name, #wt.shape,
+      dims_list(wt.shape), wt.offset, wt.size, INIT_ENUM[wt.init])
+  end
+  local opt_config, opt_name, slots_per_param = optimizer_config(config.optimizer), config.optimizer.class,
+    config.optimizer.slots_per_param
+  local target_size = target_size_of(iface, loss)
+  local out_shape = iface.y_shape
+  local vars = {
+    PROVENANCE = opts.provenance,
+    NAME = name,
+    UPPER = name:upper(),
+    GUARD = name:upper() .. "_H",
+    REAL = real,
+    BATCH = iface.batch,
+    INPUT_SIZE = in_size,
+    OUTPUT_SIZE = out_size,
+    TARGET_SIZE = target_size,
+    N_PARAMS = iface.n_params,
+    PARAM_FIELDS = table.concat(param_fields, "\n"),
+    SCRATCH_FIELDS = table.concat(scratch_fields, "\n"),
+    OPTIMIZER = opt_name,
+    OPT_SLOTS = math.max(1, slots_per_param * iface.n_params),
+    LOSS = loss or "none",
+    MAX_STEPS_DOC = iface.max_steps,
+  }
+  local stream_def, stream_desc
+  vars.STREAM_DECL, stream_def, stream_desc = stream_code(unit, opts, helpers)
+  local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
+  vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
+    nil, nil, nil, nil, nil, nil, nil
+  vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
+  vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
+  vars.MAX_STEPS = iface.max_steps
+  vars.MIN_STEPS = iface.variable and 1 or iface.max_steps
+  vars.VARIABLE_STEPS = iface.variable and 1 or 0
+  vars.HELPERS = helper_functions(helpers, opts.dtype)
+  vars.N_TENSORS = #iface.params
+  vars.TENSORS = table.concat(tensors, "\n")
+  vars.SPEC = syntax.c_string(opts.spec)
+  vars.SUMMARY = syntax.c_string(opts.summary)
+  vars.SUFFIX = info.suffix
+  vars.FORWARD = fwd
+  vars.BACKWARD = bwd
+  vars.BACKWARD_LOGITS = bwd_logits
+  vars.LOSS_GRAD = loss_grad
+  vars.OPTIMIZER_CONFIG = opt_config
+  vars.DTYPE_ENUM = info.enum
+  vars.INPUT_RANK = #iface.x_shape
+  vars.INPUT_SHAPE = dims_list(iface.x_shape)
+  vars.OUTPUT_RANK = #out_shape
+  vars.OUTPUT_SHAPE = dims_list(out_shape)
+  vars.OUTPUT_ROWS = rows
+  vars.OUTPUT_COLS = cols
+  vars.N_OUTPUTS = #iface.outputs
+  local outs = {}
+  for _, o in ipairs(iface.outputs) do
+    outs[#outs + 1] = string.format("{%d, {%s}, %d, %d}", #o.shape, dims_list(o.shape), o.offset, o.size)
+  end
+  vars.OUTPUTS = table.concat(outs, ", ")
+  vars.N_INPUTS = #iface.inputs
+  local ins = {}
+  for _, d in ipairs(iface.inputs) do
+    ins[#ins + 1] = string.format("{%d, {%s}, %d, %d}", #d.shape, dims_list(d.shape), d.offset, d.size)
+  end
+  vars.INPUTS = table.concat(ins, ", ")
+  vars.LOSS_ENUM = loss and LOSS_ENUM[loss] or "RNNC_LOSS_NONE"
+  -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s defaults
+  local defaults = {}
+  local compile_metrics = config.metrics
+  if #compile_metrics > 0 then defaults[1] = "metrics=" .. table.concat(compile_metrics, ",") end
+  local fit = config.fit_defaults
+  if fit ~= "" then defaults[#defaults + 1] = fit end
+  vars.FIT_DEFAULTS = syntax.c_string(table.concat(defaults, " "))
+  local metrics = config.metrics
+  local has_accuracy = false
+  for _, m in ipairs(metrics) do
+    if m == "accuracy" then has_accuracy = true end
+  end
+  vars.METRIC_ACCURACY = has_accuracy and 1 or 0
+  local c = template.render(template.load(opts.templates, "unit.c.in"), vars, "unit.c.in")
+  local main = template.render(template.load(opts.templates, "main.c.in"),
+    { PROVENANCE = opts.provenance, NAME = name }, "main.c.in")
+  return { [name .. ".h"] = h, [name .. ".c"] = c, [name .. "_main.c"] = main }
+end
+
+return cwriter
