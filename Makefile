@@ -24,7 +24,7 @@ SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 .PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
         test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models \
-        importer test-import import-fixtures fuzz-import
+        importer test-import import-fixtures fuzz-import deps-import
 
 all: runtime
 
@@ -41,6 +41,18 @@ deps:
 	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
 	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $$probe >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
 	rm -f $$probe; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# What rnnc import and its tests need beyond deps (make demo does not).
+deps-import:
+	@missing=""; \
 	[ -f /usr/include/hdf5/serial/hdf5.h ] || [ -f /usr/include/hdf5.h ] || missing="$$missing libhdf5-dev"; \
 	[ -f /usr/include/zip.h ] || missing="$$missing libzip-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
@@ -83,7 +95,7 @@ demo: deps
 	@$(BUILD)/demo/tagger predict --weights $(BUILD)/demo/trained.safetensors \
 	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
 
-test: deps
+test: deps deps-import
 	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance test-import check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz
@@ -134,7 +146,7 @@ $(IMPORT_READER): tools/keras_read.c
 # rnnc import on the real Keras files (refused), the synthetic fixtures of
 # every writer (predictions, resume) and broken files (tests/import/run.sh),
 # then the importer's fuzzer for a fixed number of cases.
-test-import: runtime importer
+test-import: deps-import runtime importer
 	@echo "== rnnc import: real Keras files, synthetic files of every writer, broken files"
 	@BUILD="$(BUILD)" CC="$(CC)" RNNC_KERAS_READ="$(IMPORT_READER)" RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" \
 	  bash tests/import/run.sh

@@ -8,6 +8,7 @@ local keras = require("import.keras")
 local compile = require("import.compile")
 local weights = require("import.weights")
 local describe = require("import.describe")
+local util = require("util")
 
 local command = {}
 
@@ -139,16 +140,6 @@ local function sha256(path)
   return line:match("^(%x+)") or "unknown"
 end
 
-local function sorted(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys, function(a, b)
-    return tostring(a) < tostring(b)
-  end)
-  return keys
-end
 
 -- Loads the written description with rnnc's own DSL (the check that it is an
 -- ordinary description) and pairs its layers with the file's.
@@ -188,7 +179,8 @@ local function run(o, root)
   local ok, result = pcall(function()
     local files = dump.read(root, tmpdir, o.file, o.weights)
     local src = sources(files, o)
-    local ctx = { problems = {}, notes = {}, version = keras.version(src.version), sorted = sorted, file = o.file }
+    local ctx = { problems = {}, notes = {}, version = keras.version(src.version), sorted = util.sorted_keys,
+      file = o.file }
     local ok_cfg, model = pcall(keras.model, ctx, src.config)
     if not ok_cfg then
       if type(model) == "table" and model.config_error then error(o.file .. ": " .. model.message, 0) end

@@ -375,7 +375,7 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
     end
     if ctx.version.major == 3 then
       positional = recs
-    elseif ctx.version.major == 2 and ctx.version.minor >= 4 or ctx.version.writer:match("^tf%.keras") then
+    elseif ctx.version.major == 2 and ctx.version.minor >= 4 or (ctx.version.writer or ""):match("^tf%.keras") then
       -- by name: which weight each slot belongs to
       local index = {}
       for i, t in ipairs(tensors) do

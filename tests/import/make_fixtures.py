@@ -30,7 +30,6 @@ For each fixture NAME it writes tests/import/fixtures/:
 import io
 import json
 import os
-import struct
 import sys
 import zipfile
 import zlib
@@ -44,6 +43,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
 from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
                          SimpleRNN, TimeDistributed, loss_and_grads)
 import torch  # noqa: E402
+from golden import as_float32, write_safetensors  # noqa: E402
 
 OUT = os.path.join(HERE, "fixtures")
 RESUME_STEPS = 3
@@ -52,23 +52,6 @@ RESUME_STEPS = 3
 def f32(v):
     """A Python float holding the float32 nearest v, as Keras stores hyperparameters."""
     return float(np.float32(v))
-
-
-def as_float32(a):
-    return np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors:
-        data = np.ascontiguousarray(a, dtype="<f8").tobytes()
-        header[name] = {"dtype": "F64", "shape": list(np.shape(a)), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 # ---------------------------------------------------------------- configs
