@@ -52,7 +52,7 @@
 #define MAX_ZIP_ENTRIES 10000
 /* Process limits, set before the file is opened. */
 #define LIMIT_AS_BYTES ((rlim_t)12 << 30)
-#define LIMIT_CPU_SECONDS 300
+#define LIMIT_CPU_SECONDS 60
 #define LIMIT_OUTPUT_BYTES ((rlim_t)4 << 30)
 
 static const char *g_file; /* the file being read, for messages */

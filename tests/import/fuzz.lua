@@ -35,7 +35,7 @@ if SEED == "--case" then
 else
   SEED = math.tointeger(tonumber(SEED))
 end
-local TIMEOUT = 60 -- seconds a case may take (the reader limits its CPU time to 300 s itself)
+local TIMEOUT = 120 -- wall seconds a case may take (the reader limits its CPU time to 60 s itself)
 local FX, REAL = "tests/import/fixtures/", "tests/import/real/"
 
 local function quote(s)
