@@ -24,7 +24,8 @@ SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 .PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
         test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models \
-        fuzz-explore fuzz-explore-models fuzz-explore-loaders
+        fuzz-explore fuzz-explore-models fuzz-explore-loaders \
+        importer test-import import-fixtures fuzz-import deps-import
 
 all: runtime
 
@@ -41,6 +42,22 @@ deps:
 	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
 	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $$probe >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
 	rm -f $$probe; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# What rnnc import and its tests need beyond deps (make demo does not).
+deps-import:
+	@missing=""; \
+	[ -f /usr/include/hdf5/serial/hdf5.h ] || [ -f /usr/include/hdf5.h ] || missing="$$missing libhdf5-dev"; \
+	[ -f /usr/include/zip.h ] || missing="$$missing libzip-dev"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	$(LUA) -e 'require("cjson")' >/dev/null 2>&1 || missing="$$missing lua-cjson"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -79,8 +96,8 @@ demo: deps
 	@$(BUILD)/demo/tagger predict --weights $(BUILD)/demo/trained.safetensors \
 	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
 
-test: deps
-	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance check-generated lint
+test: deps deps-import
+	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance test-import check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory fuzz-models
@@ -117,6 +134,48 @@ test-cli: runtime
 	@echo "== command line: rnnc and the generated driver, as a user runs them"
 	@BUILD="$(BUILD)" CC="$(CC)" CFLAGS="$(filter -O0 -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))" \
 	  RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" bash tests/cli/run.sh
+
+# rnnc import's reader of Keras files (tools/keras_read.c: HDF5, zip), built
+# only for import and its tests: make demo does not need its libraries.
+IMPORT_READER := $(BUILD)/import/rnnc-keras-read
+importer: $(IMPORT_READER)
+
+$(IMPORT_READER): tools/keras_read.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $$(pkg-config --cflags hdf5 libzip) $< -o $@ $(LDFLAGS) $$(pkg-config --libs hdf5 libzip) -lm
+
+# rnnc import on the real Keras files (refused), the synthetic fixtures of
+# every writer (predictions, resume) and broken files (tests/import/run.sh),
+# then the importer's fuzzer for a fixed number of cases.
+test-import: deps-import runtime importer
+	@echo "== rnnc import: real Keras files, synthetic files of every writer, broken files"
+	@BUILD="$(BUILD)" CC="$(CC)" RNNC_KERAS_READ="$(IMPORT_READER)" RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" \
+	  bash tests/import/run.sh
+	@$(MAKE) --no-print-directory fuzz-import
+
+# The importer's fuzzer (tests/import/fuzz.lua) with the reader built with
+# ASan + UBSan: FUZZ_IMPORT_CASES cases from FUZZ_IMPORT_SEED (fixed: the
+# same verdict every run). A long run with a fresh seed:
+#   make fuzz-import FUZZ_IMPORT_SEED=$$RANDOM FUZZ_IMPORT_SECONDS=3600
+FUZZ_IMPORT_SEED    ?= 1
+FUZZ_IMPORT_CASES   ?= 250
+FUZZ_IMPORT_SECONDS ?= 0
+IMPORT_READER_ASAN  := $(BUILD)/import/rnnc-keras-read-asan
+
+$(IMPORT_READER_ASAN): tools/keras_read.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $(WARN) \
+	  $$(pkg-config --cflags hdf5 libzip) $< -o $@ $$(pkg-config --libs hdf5 libzip) -lm
+
+fuzz-import: $(IMPORT_READER_ASAN)
+	@echo "== importer fuzzer: seed $(FUZZ_IMPORT_SEED), $(FUZZ_IMPORT_CASES) cases (or $(FUZZ_IMPORT_SECONDS) s)"
+	@RNNC_KERAS_READ="$(IMPORT_READER_ASAN)" ASAN_OPTIONS=detect_leaks=0:exitcode=99 UBSAN_OPTIONS=exitcode=99 \
+	  $(LUA) tests/import/fuzz.lua $(BUILD)/fuzz-import $(FUZZ_IMPORT_SEED) $(FUZZ_IMPORT_CASES) $(FUZZ_IMPORT_SECONDS)
+
+# The synthetic fixtures and their golden vectors (needs python3-h5py and
+# python3-torch); the committed ones are checked without Python.
+import-fixtures:
+	$(CONFORMANCE_PYTHON) tests/import/make_fixtures.py
 
 # Golden vectors from PyTorch (tests/conformance/README.md): the committed
 # vectors are checked without torch; regenerating them needs python3-torch.
@@ -244,7 +303,7 @@ format:
 
 lint:
 	@echo "== luacheck and clang-format"
-	@luacheck -q generator bin/rnnc tests/lua tests/random tests/fuzz/models
+	@luacheck -q generator bin/rnnc tests/lua tests/random tests/fuzz/models tests/import
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') && echo "clang-format: clean"
 
 clean:

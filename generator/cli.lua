@@ -9,11 +9,13 @@ usage: rnnc summary MODEL.lua
                      [--unroll N] [--timesteps T] [--name NAME] [--no-format]
        rnnc generate MODEL.lua --dump-ir built|autodiff|simplify|layout [generate options]
        rnnc build MODEL.lua -o DIR [generate options] [--cc CC] [--runtime-lib librnnc.a]
+       rnnc import FILE -o OUTDIR [--name NAME] [--weights W.h5] | rnnc import --check FILE
 
   summary   print Keras's model.summary() table
   generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main);
             with --dump-ir PASS, print the IR after that pass instead and write nothing
   build     generate, then compile the driver program DIR/<name> with the runtime
+  import    a Keras model file (.h5, .keras, JSON + weights) -> OUTDIR/NAME.lua and NAME.safetensors
 ]]
 
 -- The operating system's limits on a run of rnnc: the generator bounds a
@@ -128,6 +130,8 @@ local function run_limited(args)
 end
 
 function cli.main(args, root)
+  -- import has options of its own (generator/import/command.lua)
+  if args[1] == "import" then return require("import.command").main(args, root) end
   local ok, o = pcall(parse, args)
   if not ok then
     stderr("rnnc: ", type(o) == "table" and o.usage or tostring(o), "\n", USAGE)

@@ -36,6 +36,9 @@ local STAGE = {
   lower = 3, autodiff = 4, simplify = 4, layout = 5, pipeline = 6, irtext = 6,
   ["cwriter.syntax"] = 7, ["cwriter.gemm"] = 7, ["cwriter.ops"] = 7, ["cwriter.unit"] = 7, cwriter = 7,
   generate = 8, cli = 9,
+  -- rnnc import: a Keras file to a description (read by dsl.lua) and weights
+  cjson = 0, ["import.dump"] = 2, ["import.keras"] = 2, ["import.compile"] = 2, ["import.describe"] = 2,
+  ["import.weights"] = 2, ["import.command"] = 8,
 }
 local function stage(name)
   if name:match("^layers%.") and not STAGE[name] then return 1 end

@@ -1,0 +1,277 @@
+-- A Keras training configuration (the h5 root's training_config, a .keras
+-- zip's compile_config) -> rnnc's compile{}: loss, metrics, optimizer and
+-- its hyperparameters. What rnnc cannot express leaves compile{} out with a
+-- note (prediction needs none of it); nothing is replaced by a default.
+local keras = require("import.keras")
+
+local null = keras.null
+local printable, describe_value, want = keras.printable, keras.describe_value, keras.want
+
+local compile = {}
+
+local LOSSES = {
+  mse = "mse", mean_squared_error = "mse", MSE = "mse", mae = "mae", mean_absolute_error = "mae", MAE = "mae",
+  binary_crossentropy = "binary_crossentropy", categorical_crossentropy = "categorical_crossentropy",
+  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
+}
+local LOSS_CLASSES = {
+  MeanSquaredError = { "MeanSquaredError", false }, MeanAbsoluteError = { "MeanAbsoluteError", false },
+  BinaryCrossentropy = { "BinaryCrossentropy", true }, CategoricalCrossentropy = { "CategoricalCrossentropy", true },
+  SparseCategoricalCrossentropy = { "SparseCategoricalCrossentropy", true },
+}
+local METRICS = {
+  accuracy = "accuracy", acc = "accuracy", binary_accuracy = "accuracy", categorical_accuracy = "accuracy",
+  sparse_categorical_accuracy = "accuracy", mae = "mae", mean_absolute_error = "mae", mse = "mse",
+  mean_squared_error = "mse",
+}
+
+-- Keras optimizer class -> rnnc kind, the hyperparameters rnnc takes (Keras 2
+-- names; `lr` is Keras <= 2.2's learning_rate) and those that must be off.
+local OPTIMIZERS = {
+  SGD = { kind = "sgd", class = "SGD", args = { "learning_rate", "momentum", "nesterov" } },
+  RMSprop = { kind = "rmsprop", class = "RMSprop", args = { "learning_rate", "rho", "momentum", "epsilon",
+    "centered" } },
+  Adam = { kind = "adam", class = "Adam", args = { "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad" } },
+  AdamW = { kind = "adamw", class = "AdamW", args = { "learning_rate", "weight_decay", "beta_1", "beta_2",
+    "epsilon", "amsgrad" } },
+  Adagrad = { kind = "adagrad", class = "Adagrad", args = { "learning_rate", "initial_accumulator_value",
+    "epsilon" } },
+}
+local OPTIMIZER_NAMES = { sgd = "SGD", rmsprop = "RMSprop", adam = "Adam", adamw = "AdamW", adagrad = "Adagrad" }
+-- Keys that change nothing, or must be off.
+local OPT_IGNORED = { name = true, jit_compile = true, is_legacy_optimizer = true, ema_momentum = true,
+  ema_overwrite_frequency = true, mesh = true }
+local OPT_OFF = { decay = 0, use_ema = false, loss_scale_factor = null, gradient_accumulation_steps = null,
+  schedule_decay = 0.004 }
+
+-- The shortest decimal that reads back as the same double (float32 values
+-- from Keras print as their exact double, e.g. 0.0010000000474974513).
+function compile.number(v)
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", math.tointeger(v)) end
+  for digits = 15, 17 do
+    local s = string.format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return string.format("%.17g", v)
+end
+
+local function loss_of(v, key, notes)
+  if type(v) == "string" then
+    if LOSSES[v] then return string.format("%q", LOSSES[v]) end
+    notes[#notes + 1] = string.format("loss '%s' is not supported by rnnc", printable(v))
+    return nil
+  end
+  if type(v) ~= "table" or v.class_name == nil then
+    notes[#notes + 1] = string.format("loss %s (several outputs or an unknown form) is not supported by the "
+      .. "importer", describe_value(v))
+    return nil
+  end
+  local cls, cfg = keras.object(v, key)
+  if cls == "function" and type(cfg) == "string" then return loss_of(cfg, key, notes) end
+  local spec = LOSS_CLASSES[cls]
+  if not spec then
+    notes[#notes + 1] = string.format("loss %s is not supported by rnnc", printable(cls))
+    return nil
+  end
+  local from_logits = false
+  for k, val in pairs(type(cfg) == "table" and cfg or {}) do
+    if k == "from_logits" and spec[2] then
+      from_logits = want(val, "boolean", key .. ".config.from_logits")
+    elseif k == "reduction" then
+      if val ~= "auto" and val ~= "sum_over_batch_size" and val ~= null then
+        notes[#notes + 1] = string.format("loss reduction '%s' is not supported by rnnc", printable(val))
+        return nil
+      end
+    elseif k == "label_smoothing" and val ~= 0 then
+      notes[#notes + 1] = "label_smoothing is not supported by rnnc"
+      return nil
+    elseif k == "axis" and val ~= -1 then
+      notes[#notes + 1] = "a loss axis other than -1 is not supported by rnnc"
+      return nil
+    elseif k == "ignore_class" and val ~= null then
+      notes[#notes + 1] = "ignore_class is not supported by rnnc"
+      return nil
+    end
+  end
+  return string.format("%s { from_logits = %s }", spec[1], tostring(from_logits)):gsub(" { from_logits = false }",
+    " {}")
+end
+
+local function metrics_of(v, key, notes)
+  local out, seen = {}, {}
+  local function add(m, k)
+    if type(m) == "table" and not m.class_name then
+      for i, x in ipairs(m) do
+        add(x, string.format("%s[%d]", k, i - 1))
+      end
+      return
+    end
+    local name = m
+    if type(m) == "table" then
+      local cls, cfg = keras.object(m, k)
+      if cls == "function" and type(cfg) == "string" then
+        name = cfg
+      elseif cls == "MeanMetricWrapper" and type(cfg) == "table" then
+        name = type(cfg.fn) == "string" and cfg.fn or cfg.name
+      else
+        name = keras.snake(cls)
+      end
+    end
+    if type(name) ~= "string" or not METRICS[name] then
+      notes[#notes + 1] = string.format("metric %s is not supported by rnnc: left out of compile{}",
+        describe_value(name))
+      return
+    end
+    if not seen[METRICS[name]] then out[#out + 1] = METRICS[name] end
+    seen[METRICS[name]] = true
+  end
+  if v ~= nil and v ~= null then add(v, key) end
+  return out
+end
+
+-- The optimizer: { kind, class, values = {name = number|boolean}, legacy }.
+local function optimizer_of(ctx, v, key, notes)
+  local cls, cfg
+  if type(v) == "string" then
+    cls, cfg = OPTIMIZER_NAMES[v:lower()], {}
+    if not cls then
+      notes[#notes + 1] = string.format("optimizer '%s' is not supported by rnnc", printable(v))
+      return nil
+    end
+  elseif type(v) == "table" and v.class_name == nil and type(v.name) == "string" then
+    cls, cfg = v.name, v -- Keras 1: {name, lr, ...}
+  else
+    cls, cfg = keras.object(v, key)
+    cls = cls:gsub("^Custom>", "") -- tf.keras 2.11-2.15
+  end
+  local spec = OPTIMIZERS[cls]
+  if not spec then
+    notes[#notes + 1] = string.format("optimizer %s is not supported by rnnc", printable(cls))
+    return nil
+  end
+  want(cfg, "table", key .. ".config")
+  local o = { kind = spec.kind, class = spec.class, values = {}, order = spec.args }
+  local takes = {}
+  for _, a in ipairs(spec.args) do
+    takes[a] = true
+  end
+  for k, val in pairs(cfg) do
+    local kk = key .. ".config." .. tostring(k)
+    local name = k == "lr" and "learning_rate" or k
+    if name == "learning_rate" and type(val) == "table" then
+      local scls, scfg = keras.object(val, kk)
+      if scls ~= "ExponentialDecay" then
+        notes[#notes + 1] = string.format("learning-rate schedule %s is not supported by rnnc", printable(scls))
+        return nil
+      end
+      want(scfg, "table", kk .. ".config")
+      local s = {}
+      for _, p in ipairs({ "initial_learning_rate", "decay_steps", "decay_rate" }) do
+        s[p] = want(scfg[p], "number", kk .. ".config." .. p)
+      end
+      s.staircase = scfg.staircase == true
+      o.schedule = s
+    elseif takes[name] then
+      if val ~= null then
+        if type(val) ~= "boolean" then want(val, "number", kk) end
+        o.values[name] = val
+      end
+    elseif name == "clipnorm" or name == "clipvalue" or name == "global_clipnorm" then
+      if val ~= null then o.values[name] = want(val, "number", kk) end
+    elseif name == "weight_decay" and spec.kind ~= "adamw" then
+      if val ~= null and val ~= 0 then
+        notes[#notes + 1] = string.format("weight_decay on %s is not supported by rnnc", cls)
+        return nil
+      end
+    elseif OPT_OFF[name] ~= nil then
+      local off = OPT_OFF[name]
+      if not (val == off or val == null or (off == null and val == nil)) then
+        notes[#notes + 1] = string.format("optimizer %s: %s = %s is not supported by rnnc", cls, printable(name),
+          describe_value(val))
+        return nil
+      end
+    elseif not OPT_IGNORED[name] then
+      notes[#notes + 1] = string.format("optimizer %s: argument '%s' is not supported by rnnc", cls,
+        printable(name))
+      return nil
+    end
+  end
+  if o.values.epsilon == nil and (spec.kind == "adam" or spec.kind == "rmsprop") and cfg.epsilon == null then
+    o.values.epsilon = 1e-7 -- Keras 2.0-2.2 saved None for K.epsilon(), which is 1e-7
+  end
+  -- The optimizer_v2 RMSprop of tf.keras <= 2.10 (and Keras 2.x's) adds
+  -- epsilon outside the square root; Keras 3 and tf.keras >= 2.11 inside.
+  local ver = ctx.version
+  local legacy = ver.major == 1 or (ver.major == 2 and (ver.minor <= 10 or cfg.is_legacy_optimizer == true))
+  if spec.kind == "rmsprop" and legacy then o.legacy = true end
+  if spec.kind == "adagrad" and legacy then
+    notes[#notes + 1] = "Adagrad of Keras <= 2.10 (epsilon outside the square root) is not supported by rnnc"
+    return nil
+  end
+  return o
+end
+
+-- Returns { loss = text, metrics = {...}, optimizer = {...} } or nil, with
+-- notes on what was left out.
+function compile.from(ctx, tc, key)
+  local notes = {}
+  if tc == nil or tc == null then return nil, notes end
+  want(tc, "table", key)
+  for k, v in pairs(tc) do
+    if (k == "loss_weights" or k == "weighted_metrics" or k == "sample_weight_mode") and v ~= null then
+      notes[#notes + 1] = string.format("%s is not supported by rnnc", k)
+      return nil, notes
+    end
+  end
+  if tc.loss == nil or tc.loss == null then
+    notes[#notes + 1] = "the file's training configuration has no loss"
+    return nil, notes
+  end
+  local loss = loss_of(tc.loss, key .. ".loss", notes)
+  local metrics = metrics_of(tc.metrics, key .. ".metrics", notes)
+  local opt_cfg = tc.optimizer_config
+  if opt_cfg == nil then opt_cfg = tc.optimizer end
+  local optimizer
+  if opt_cfg == nil or opt_cfg == null then
+    notes[#notes + 1] = "the file names no optimizer"
+  else
+    optimizer = optimizer_of(ctx, opt_cfg, key .. (tc.optimizer_config and ".optimizer_config" or ".optimizer"), notes)
+  end
+  if not loss or not optimizer then return nil, notes end
+  return { loss = loss, metrics = metrics, optimizer = optimizer }, notes
+end
+
+-- compile{} as description text.
+function compile.text(c)
+  local o = c.optimizer
+  local parts = {}
+  if o.schedule then
+    local s = o.schedule
+    parts[#parts + 1] = string.format("learning_rate = ExponentialDecay { initial_learning_rate = %s, "
+      .. "decay_steps = %s, decay_rate = %s%s }", compile.number(s.initial_learning_rate),
+      compile.number(s.decay_steps), compile.number(s.decay_rate), s.staircase and ", staircase = true" or "")
+  end
+  for _, k in ipairs(o.order) do
+    local v = o.values[k]
+    if v ~= nil and not (k == "learning_rate" and o.schedule) then
+      parts[#parts + 1] = k .. " = " .. (type(v) == "boolean" and tostring(v) or compile.number(v))
+    end
+  end
+  for _, k in ipairs({ "clipnorm", "clipvalue", "global_clipnorm" }) do
+    if o.values[k] then parts[#parts + 1] = k .. " = " .. compile.number(o.values[k]) end
+  end
+  if o.legacy then parts[#parts + 1] = "legacy = true" end
+  local opt = o.class .. " { " .. table.concat(parts, ", ") .. " }"
+  if #parts == 0 then opt = o.class .. " {}" end
+  local metrics = ""
+  if #c.metrics > 0 then
+    local q = {}
+    for i, m in ipairs(c.metrics) do
+      q[i] = string.format("%q", m)
+    end
+    metrics = ", metrics = { " .. table.concat(q, ", ") .. " }"
+  end
+  return string.format("model:compile {\n  optimizer = %s,\n  loss = %s%s,\n}\n", opt, c.loss, metrics)
+end
+
+return compile

@@ -1,0 +1,153 @@
+-- The imported model as an ordinary rnnc description: Keras's layer names,
+-- every argument that differs from rnnc's default, the ones whose meaning
+-- changed between Keras versions always, the input shape (None kept) and
+-- compile{} from the file's training configuration.
+local keras = require("import.keras")
+local compile = require("import.compile")
+
+local printable = keras.printable
+
+local describe = {}
+
+-- NAME from FILE: its base name without extension, as a C identifier.
+function describe.default_name(file)
+  local base = file:match("([^/]*)$"):gsub("%.[^.]*$", "")
+  base = base:gsub("[^%w_]", "_")
+  if base == "" or base:match("^%d") then base = "model_" .. base end
+  return base:sub(1, 64)
+end
+
+-- rnnc's defaults; an argument equal to its default is not written, except
+-- those always written because Keras versions disagree on their default.
+local DEFAULTS = {
+  activation = "tanh", use_bias = true, return_sequences = false, return_state = false, go_backwards = false,
+  unroll = false, unit_forget_bias = true, kernel_initializer = "glorot_uniform",
+  recurrent_initializer = "orthogonal", bias_initializer = "zeros", merge_mode = "concat",
+}
+local ALWAYS = { recurrent_activation = true, reset_after = true }
+
+-- Names rnnc accepts: C identifiers of at most 64 characters, unique.
+local function rnnc_name(used, name)
+  local n = name:gsub("[^%w_]", "_")
+  if n == "" or n:match("^%d") then n = "_" .. n end
+  n = n:sub(1, 64)
+  local base, k = n, 1
+  while used[n] do
+    k = k + 1
+    local suffix = "_" .. k
+    n = base:sub(1, 64 - #suffix) .. suffix
+  end
+  used[n] = true
+  return n
+end
+
+local function value_text(v)
+  if type(v) == "boolean" then return tostring(v) end
+  if type(v) == "number" then return compile.number(v) end
+  if v == "None" then return "None" end
+  return string.format("%q", v)
+end
+
+local function shape_text(s)
+  local parts = {}
+  for i, d in ipairs(s) do
+    parts[i] = d == "None" and "None" or tostring(d)
+  end
+  return "{ " .. table.concat(parts, ", ") .. " }"
+end
+
+-- One layer constructor. `input` is the batch shape for a Sequential's
+-- first layer.
+local function layer_text(rec, used, comments, input)
+  rec.rnnc_name = rnnc_name(used, rec.keras_name)
+  if rec.rnnc_name ~= rec.keras_name then
+    comments[#comments + 1] = string.format("layer '%s' is named '%s' in the file", rec.rnnc_name,
+      printable(rec.keras_name))
+  end
+  for _, n in ipairs(rec.notes) do
+    comments[#comments + 1] = string.format("%s: %s", rec.rnnc_name, n)
+  end
+  local a = rec.args
+  local parts = {}
+  if a.units then parts[#parts + 1] = tostring(a.units) end
+  if rec.inner then parts[#parts + 1] = layer_text(rec.inner, used, comments) end
+  parts[#parts + 1] = string.format("name = %q", rec.rnnc_name)
+  if input then
+    if input[1] == "None" then
+      local dims = { table.unpack(input, 2) }
+      parts[#parts + 1] = "input_shape = " .. shape_text(dims)
+    else
+      parts[#parts + 1] = "batch_input_shape = " .. shape_text(input)
+    end
+  end
+  local defaults = DEFAULTS
+  if rec.class == "Dense" then defaults = setmetatable({ activation = "linear" }, { __index = DEFAULTS }) end
+  for _, k in ipairs(keras.ARG_ORDER) do
+    local v = a[k]
+    if v ~= nil and k ~= "units" and k ~= "layer" and k ~= "name" and (ALWAYS[k] or v ~= defaults[k]) then
+      parts[#parts + 1] = k .. " = " .. value_text(v)
+    end
+  end
+  return string.format("%s { %s }", rec.class, table.concat(parts, ", "))
+end
+
+-- The whole description.
+function describe.text(model, training, notes, info)
+  local used = {}
+  local comments = {}
+  local body = {}
+  if model.kind == "Sequential" then
+    local lines = {}
+    for i, rec in ipairs(model.layers) do
+      lines[i] = "  " .. layer_text(rec, used, comments, i == 1 and model.input.shape or nil) .. ","
+    end
+    local name = model.name and string.format("  name = %q,\n", rnnc_name({}, model.name)) or ""
+    body[#body + 1] = "local model = Sequential {\n" .. name .. table.concat(lines, "\n") .. "\n}\n"
+  else
+    local input = rnnc_name(used, model.input.name or "input_1")
+    body[#body + 1] = string.format("local %s = Input { batch_shape = %s, name = %q }\n", "inputs",
+      shape_text(model.input.shape), input)
+    body[#body + 1] = "local x = inputs\n"
+    for i, rec in ipairs(model.layers) do
+      local call = layer_text(rec, used, comments)
+      if i < #model.layers then
+        body[#body + 1] = string.format("x = %s(x)\n", call)
+      else
+        body[#body + 1] = string.format("local outputs = { %s(x) }\n", call)
+      end
+    end
+    body[#body + 1] = string.format("local model = Model { inputs = inputs, outputs = outputs, name = %q }\n",
+      rnnc_name({}, model.name or "model"))
+  end
+  local head = {
+    string.format("-- Imported by `rnnc import` from %s", printable(info.file, 200)),
+  }
+  if info.weights then head[#head + 1] = string.format("--   with the weights of %s", printable(info.weights, 200)) end
+  head[#head + 1] = string.format("--   %s written by %s%s%s", info.format, info.version.writer or "an unknown Keras",
+    info.version_inferred and " (the version inferred from the configuration's form)" or "",
+    info.backend and (", backend " .. printable(info.backend)) or "")
+  head[#head + 1] = string.format("--   sha256 %s", info.sha256)
+  if info.weights_sha256 then head[#head + 1] = string.format("--   weights sha256 %s", info.weights_sha256) end
+  head[#head + 1] = string.format("--   weights: %s.safetensors, under rnnc's names", info.name)
+  head[#head + 1] = "-- Version-dependent meanings are written out, never left to defaults: recurrent_activation and"
+  head[#head + 1] = "-- GRU reset_after on every layer" .. (info.version.major == 3 and "." or
+    "; hard_sigmoid is Keras <= 2's clip(0.2 x + 0.5, 0, 1), as the file means it.")
+  for _, c in ipairs(comments) do
+    head[#head + 1] = "-- " .. c
+  end
+  local tail = {}
+  if training then
+    tail[#tail + 1] = compile.text(training)
+  end
+  for _, n in ipairs(notes) do
+    tail[#tail + 1] = "-- " .. printable(n, 400) .. "\n"
+  end
+  if not training then
+    tail[#tail + 1] = "-- no compile{}: the file's training configuration is missing or not supported (see above); "
+      .. "prediction needs none\n"
+  end
+  tail[#tail + 1] = "return model\n"
+  return table.concat(head, "\n") .. "\n" .. table.concat(body) .. table.concat(tail)
+end
+
+return describe

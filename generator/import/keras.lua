@@ -1,0 +1,622 @@
+-- Keras model configurations (Keras 1, Keras 2.x, tf.keras 2.x, Keras 3) ->
+-- rnnc's layers and arguments. Every config value is checked for its type
+-- before use; what rnnc does not implement is collected, never dropped: the
+-- caller refuses the model with the whole list.
+local cjson = require("cjson")
+
+local keras = {}
+
+local null = cjson.null
+keras.null = null
+
+-- A problem with the file itself (wrong types, missing keys): raised at
+-- once, naming the config key.
+local function bad(key, fmt, ...)
+  error({ config_error = true, message = "config key " .. key .. ": " .. string.format(fmt, ...) }, 0)
+end
+keras.bad = bad
+
+local function printable(s)
+  s = tostring(s)
+  if #s > 60 then s = s:sub(1, 60) .. "..." end
+  return (s:gsub("[%c\127]", function(c)
+    return string.format("\\x%02x", c:byte())
+  end))
+end
+keras.printable = printable
+
+local function is_list(v)
+  return type(v) == "table" and (#v > 0 or next(v) == nil)
+end
+
+local function describe_value(v)
+  if v == null then return "None" end
+  if type(v) == "string" then return '"' .. printable(v) .. '"' end
+  if type(v) == "table" then
+    if type(v.class_name) == "string" then return printable(v.class_name) .. "(...)" end
+    return "[...]"
+  end
+  return printable(tostring(v))
+end
+keras.describe_value = describe_value
+
+-- Typed reads of config values; `key` names the value in messages.
+local function want(v, kind, key)
+  if kind == "string" and type(v) ~= "string" then bad(key, "expected a string, got %s", describe_value(v)) end
+  if kind == "table" and type(v) ~= "table" then bad(key, "expected an object, got %s", describe_value(v)) end
+  if kind == "list" and not is_list(v) then bad(key, "expected a list, got %s", describe_value(v)) end
+  if kind == "boolean" and type(v) ~= "boolean" then bad(key, "expected true or false, got %s", describe_value(v)) end
+  if kind == "number" and (type(v) ~= "number" or v ~= v) then
+    bad(key, "expected a number, got %s", describe_value(v))
+  end
+  return v
+end
+keras.want = want
+
+-- A positive whole number that fits rnnc's dimensions.
+local function count(v, key, max)
+  if type(v) ~= "number" or v ~= v or v ~= math.floor(v) or v < 1 or v > (max or 65536) then
+    bad(key, "expected a whole number from 1 to %d, got %s", max or 65536, describe_value(v))
+  end
+  return math.tointeger(v)
+end
+keras.count = count
+
+-- Keras 3 wraps objects as {module, class_name, config, registered_name};
+-- older writers as {class_name, config}. Returns class_name, config.
+local function object(v, key)
+  want(v, "table", key)
+  local cls = want(v.class_name, "string", key .. ".class_name")
+  return cls, v.config
+end
+keras.object = object
+
+-- Keras version -> { major, minor, text, writer }.
+function keras.version(text)
+  if text == nil then return { major = nil, text = "unknown" } end
+  local major, minor = tostring(text):match("^(%d+)%.(%d+)")
+  major, minor = tonumber(major), tonumber(minor)
+  local v = { major = major, minor = minor, text = printable(text) }
+  if major == 1 then
+    v.writer = "Keras " .. printable(text)
+  elseif major == 2 and (tostring(text):find("-tf", 1, true) or minor >= 4) then
+    v.writer = "tf.keras " .. printable(text)
+  elseif major == 2 then
+    v.writer = "Keras " .. printable(text)
+  elseif major == 3 then
+    v.writer = "Keras " .. printable(text)
+  else
+    v.writer = "Keras " .. printable(text)
+  end
+  return v
+end
+
+-- Snake case of a class name, as Keras 3 names its .keras weight groups.
+function keras.snake(name)
+  name = name:gsub("%W", "")
+  name = name:gsub("(.)(%u%l+)", "%1_%2")
+  name = name:gsub("(%l)(%u)", "%1_%2")
+  name = name:gsub("(%d)(%u)", "%1_%2")
+  return name:lower()
+end
+
+-- ---------------------------------------------------------------- values
+
+local ACTIVATIONS = { linear = "linear", relu = "relu", tanh = "tanh", sigmoid = "sigmoid", softmax = "softmax",
+  hard_sigmoid = "hard_sigmoid" }
+
+-- An activation: a string, or a Keras 3 function object. Returns rnnc's name
+-- or nil plus the reason.
+local function activation(ctx, v, key)
+  if v == null or v == nil then return "linear" end
+  local name = v
+  if type(v) == "table" then
+    local cls, cfg = object(v, key)
+    if cls == "function" and type(cfg) == "string" then
+      name = cfg
+    else
+      return nil, string.format("activation %s", printable(cls))
+    end
+  end
+  want(name, "string", key)
+  if name == "hard_sigmoid" and ctx.version.major == 3 then
+    return nil, "hard_sigmoid in a Keras 3 file is relu6(x + 3) / 6, which rnnc does not implement yet "
+      .. "(rnnc's hard_sigmoid is tf.keras 2.x's clip(0.2 x + 0.5, 0, 1))"
+  end
+  if name == "hard_sigmoid" and not ctx.version.major then
+    return nil, "hard_sigmoid in a file that does not say which Keras wrote it (tf.keras 2.x and Keras 3 "
+      .. "differ)"
+  end
+  if not ACTIVATIONS[name] then return nil, string.format("activation '%s'", printable(name)) end
+  return ACTIVATIONS[name]
+end
+
+local INITIALIZERS = {
+  GlorotUniform = "glorot_uniform", GlorotNormal = "glorot_normal", HeUniform = "he_uniform",
+  HeNormal = "he_normal", LecunUniform = "lecun_uniform", LecunNormal = "lecun_normal",
+  Orthogonal = "orthogonal", OrthogonalInitializer = "orthogonal", RandomNormal = "random_normal",
+  RandomUniform = "random_uniform", Zeros = "zeros", Ones = "ones", Zero = "zeros", One = "ones",
+}
+local INITIALIZER_STRINGS = {
+  glorot_uniform = "glorot_uniform", glorot_normal = "glorot_normal", he_uniform = "he_uniform",
+  he_normal = "he_normal", lecun_uniform = "lecun_uniform", lecun_normal = "lecun_normal",
+  orthogonal = "orthogonal", random_normal = "random_normal", random_uniform = "random_uniform",
+  zeros = "zeros", zero = "zeros", ones = "ones", one = "ones", uniform = "random_uniform",
+  normal = "random_normal",
+}
+-- VarianceScaling(scale, mode, distribution) forms of the named initializers.
+local VARIANCE_SCALING = { ["1.0/fan_avg/uniform"] = "glorot_uniform", ["1/fan_avg/uniform"] = "glorot_uniform",
+  ["2.0/fan_in/uniform"] = "he_uniform", ["2/fan_in/uniform"] = "he_uniform",
+  ["1.0/fan_in/uniform"] = "lecun_uniform", ["1/fan_in/uniform"] = "lecun_uniform" }
+-- Parameters at which Keras's initializer is the one rnnc's name stands for
+-- (Keras's defaults: RandomNormal stddev 0.05, RandomUniform +-0.05, gain 1).
+local INIT_DEFAULTS = { seed = true, gain = 1, mean = 0, stddev = 0.05, minval = -0.05, maxval = 0.05 }
+
+-- An initializer: rnnc's name, or nil and a note (initializers only matter
+-- for `init`, never for imported weights, so they never refuse a model).
+local function initializer(v, key)
+  if v == nil or v == null then return nil end
+  if type(v) == "string" then
+    local n = INITIALIZER_STRINGS[v]
+    if n then return n end
+    return nil, string.format("%s = '%s'", key, printable(v))
+  end
+  local cls, cfg = object(v, key)
+  local n = INITIALIZERS[cls]
+  if cls == "VarianceScaling" and type(cfg) == "table" then
+    -- Keras 2.0-2.2 write glorot_uniform and its kin as VarianceScaling
+    local form = string.format("%s/%s/%s", tostring(cfg.scale), tostring(cfg.mode), tostring(cfg.distribution))
+    n = VARIANCE_SCALING[form]
+    if n then return n end
+  end
+  if n and type(cfg) == "table" then
+    for k, val in pairs(cfg) do
+      local d = INIT_DEFAULTS[k]
+      if k ~= "seed" and not (d ~= nil and val == d) then n = nil end
+    end
+  end
+  if n then return n end
+  local parts = {}
+  for k, val in pairs(type(cfg) == "table" and cfg or {}) do
+    parts[#parts + 1] = printable(k) .. "=" .. describe_value(val)
+  end
+  table.sort(parts)
+  return nil, string.format("%s(%s)", printable(cls), table.concat(parts, ", "))
+end
+
+-- A layer's dtype: a string or a dtype policy object. rnnc picks its own
+-- float type at generate time; mixed precision computes differently.
+local function dtype_ok(v, key)
+  if v == nil or v == null then return true end
+  local name = v
+  if type(v) == "table" then
+    local _, cfg = object(v, key)
+    name = type(cfg) == "table" and cfg.name or nil
+  end
+  return name == "float32" or name == "float64", printable(name)
+end
+
+-- A batch shape from a config: the batch, then 1 to 7 dimensions or None.
+local function shape(v, key)
+  want(v, "list", key)
+  if #v > 8 then bad(key, "%d dimensions; rnnc reads at most 8", #v) end
+  if #v < 2 then bad(key, "needs the batch dimension and at least one more") end
+  local out = {}
+  for i, d in ipairs(v) do
+    if d == null then
+      out[i] = "None"
+    else
+      out[i] = count(d, string.format("%s[%d]", key, i - 1))
+    end
+  end
+  return out
+end
+keras.shape = shape
+
+-- ---------------------------------------------------------------- layers
+
+-- Config keys that change nothing rnnc computes, per class: ignored.
+local HARMLESS = {
+  name = true, trainable = true, dtype = true, batch_input_shape = true, batch_shape = true,
+  input_dim = true, input_length = true, implementation = true, consume_less = true, seed = true,
+  zero_output_for_mask = true, build_config = true, input_shape = true, batch_size = true, input_dtype = true,
+}
+
+-- Keras 1 argument names -> Keras 2 names.
+local KERAS1 = {
+  output_dim = "units", init = "kernel_initializer", inner_init = "recurrent_initializer",
+  inner_activation = "recurrent_activation", W_regularizer = "kernel_regularizer",
+  U_regularizer = "recurrent_regularizer", b_regularizer = "bias_regularizer", W_constraint = "kernel_constraint",
+  U_constraint = "recurrent_constraint", b_constraint = "bias_constraint", dropout_W = "dropout",
+  dropout_U = "recurrent_dropout", bias = "use_bias", forget_bias_init = "forget_bias_init",
+}
+
+-- Arguments refused unless they have the given value (or None).
+local MUST = {
+  dropout = { 0, "dropout is not implemented (rnnc refuses arguments that act only in training until it "
+    .. "implements them)" },
+  recurrent_dropout = { 0, "recurrent_dropout is not implemented" },
+  stateful = { false, "stateful layers are not implemented" },
+  time_major = { false, "time_major inputs are not implemented" },
+  trainable = { true, "frozen layers (trainable=false) are not implemented" },
+  kernel_regularizer = { null, "regularizers are not implemented" },
+  recurrent_regularizer = { null, "regularizers are not implemented" },
+  bias_regularizer = { null, "regularizers are not implemented" },
+  activity_regularizer = { null, "regularizers are not implemented" },
+  kernel_constraint = { null, "constraints are not implemented" },
+  recurrent_constraint = { null, "constraints are not implemented" },
+  bias_constraint = { null, "constraints are not implemented" },
+  lora_rank = { null, "LoRA is not implemented" },
+  quantization_config = { null, "quantized layers are not implemented" },
+}
+
+-- What each class takes beyond HARMLESS and MUST; the value says how.
+local RECURRENT_KEYS = { units = "units", activation = "activation", use_bias = "boolean",
+  return_sequences = "boolean", return_state = "boolean", go_backwards = "boolean", unroll = "boolean",
+  kernel_initializer = "initializer", recurrent_initializer = "initializer", bias_initializer = "initializer" }
+local CLASS_KEYS = {
+  Dense = { units = "units", activation = "activation", use_bias = "boolean", kernel_initializer = "initializer",
+    bias_initializer = "initializer", lora_alpha = "ignore" },
+  SimpleRNN = RECURRENT_KEYS,
+  LSTM = setmetatable({ recurrent_activation = "cell_activation", unit_forget_bias = "boolean",
+    forget_bias_init = "ignore" }, { __index = RECURRENT_KEYS }),
+  GRU = setmetatable({ recurrent_activation = "cell_activation", reset_after = "boolean" },
+    { __index = RECURRENT_KEYS }),
+  TimeDistributed = { layer = "layer" },
+  Bidirectional = { layer = "layer", merge_mode = "merge_mode", backward_layer = "backward" },
+}
+-- Layers that change nothing at inference (they act in training only).
+local IDENTITY_AT_INFERENCE = { Dropout = true, SpatialDropout1D = true, SpatialDropout2D = true,
+  GaussianNoise = true, GaussianDropout = true, AlphaDropout = true, ActivityRegularization = true }
+-- Keras 1 and tf.keras 1 class names.
+local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
+
+local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape", "activation",
+  "recurrent_activation", "use_bias", "return_sequences", "return_state", "go_backwards", "unroll",
+  "reset_after", "unit_forget_bias", "merge_mode", "kernel_initializer", "recurrent_initializer",
+  "bias_initializer" }
+keras.ARG_ORDER = RNNC_ORDER
+
+-- Translates one layer config. Returns a record:
+--   { class, keras_name, key, args = {name = value}, inner = record, notes = {...} }
+-- Problems go to ctx.problems (rnnc cannot do it) and ctx.notes.
+local function layer(ctx, entry, key, nested)
+  local cls, cfg = object(entry, key)
+  local ckey = key .. ".config"
+  want(cfg, "table", ckey)
+  local rec = { class = cls, key = key, args = {}, notes = {} }
+  rec.keras_name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", ckey .. ".name") or cls
+  local where = string.format("layer '%s' (%s)", printable(rec.keras_name), printable(cls))
+  local function problem(fmt, ...)
+    ctx.problems[#ctx.problems + 1] = where .. ": " .. string.format(fmt, ...)
+  end
+  rec.problem = problem
+  -- a Keras 3 layer of the user's own (registered_name) or from another module
+  if type(entry.registered_name) == "string" and entry.registered_name ~= cls then
+    problem("a custom class ('%s'), not Keras's own", printable(entry.registered_name))
+    return rec
+  end
+  if type(entry.module) == "string" and entry.module ~= "keras.layers" and entry.module ~= "keras" and
+    not entry.module:match("^keras%.") and not entry.module:match("^tensorflow%.") then
+    problem("a class from module '%s', not Keras's own", printable(entry.module))
+    return rec
+  end
+  local keys = CLASS_KEYS[cls]
+  if cls == "InputLayer" and not nested then
+    return rec
+  end
+  if IDENTITY_AT_INFERENCE[cls] then
+    problem("%s is the identity at inference but is refused, not dropped, until rnnc implements it", cls)
+    return rec
+  end
+  if not keys or CLASS_ALIASES[cls] == false then
+    problem("this layer class is not supported by rnnc yet")
+    return rec
+  end
+  local ok_dtype, dname = dtype_ok(cfg.dtype, ckey .. ".dtype")
+  if not ok_dtype then problem("dtype %s: mixed or non-float policies are not implemented", dname) end
+  -- Keras 1 names -> Keras 2 names
+  local c = {}
+  for k, v in pairs(cfg) do
+    if type(k) ~= "string" then bad(ckey, "keys must be strings") end
+    c[KERAS1[k] or k] = v
+  end
+  local function arg(k)
+    local v = c[k]
+    if v == null then return nil end
+    return v
+  end
+  for _, k in ipairs(ctx.sorted(c)) do
+    local v, kk = c[k], ckey .. "." .. k
+    local how = keys[k]
+    local must = MUST[k]
+    if how then
+      if how == "units" then
+        rec.args.units = count(v, kk)
+      elseif how == "boolean" then
+        if v ~= null then rec.args[k] = want(v, "boolean", kk) end
+      elseif how == "activation" or how == "cell_activation" then
+        local a, why = activation(ctx, v, kk)
+        if not a then
+          problem("%s: %s is not supported", k, why)
+        elseif how == "cell_activation" and a == "softmax" or (cls ~= "Dense" and a == "softmax") then
+          problem("%s = softmax is not supported in a recurrent layer", k)
+        else
+          rec.args[k] = a
+        end
+      elseif how == "initializer" then
+        local n, why = initializer(v, kk)
+        if n then
+          rec.args[k] = n
+        elseif why then
+          rec.notes[#rec.notes + 1] = string.format("%s: %s in the file; rnnc has no such initializer, so `init` "
+            .. "would use Keras's default (imported weights are unaffected)", k, why)
+        end
+      elseif how == "merge_mode" then
+        if v == null then
+          rec.args.merge_mode = "None"
+        else
+          want(v, "string", kk)
+          if v ~= "concat" and v ~= "sum" and v ~= "mul" and v ~= "ave" then
+            problem("merge_mode '%s' is not supported", printable(v))
+          else
+            rec.args.merge_mode = v
+          end
+        end
+      elseif how == "layer" then
+        rec.inner = layer(ctx, v, kk, true)
+      elseif how == "backward" then
+        if v ~= null then rec.backward = layer(ctx, v, kk, true) end
+      end
+    elseif must then
+      local fine = (v == must[1]) or (v == null and must[1] == null) or
+        (type(must[1]) == "number" and v == null)
+      if not fine then problem("%s = %s: %s", k, describe_value(v), must[2]) end
+    elseif not HARMLESS[k] then
+      problem("argument '%s' = %s is not supported", printable(k), describe_value(v))
+    end
+  end
+  -- input shapes a first layer may carry (Keras 2's batch_input_shape, Keras 1's input_dim)
+  local bis = arg("batch_input_shape") or arg("batch_shape")
+  if bis then
+    rec.input = shape(bis, ckey .. ".batch_input_shape")
+  elseif arg("input_dim") and not nested then
+    local dim = count(arg("input_dim"), ckey .. ".input_dim")
+    if CLASS_KEYS[cls] == RECURRENT_KEYS or cls == "LSTM" or cls == "GRU" then
+      local len = arg("input_length") and count(arg("input_length"), ckey .. ".input_length") or "None"
+      rec.input = { "None", len, dim }
+    else
+      rec.input = { "None", dim }
+    end
+  end
+  if keys.units and not rec.args.units then bad(ckey .. ".units", "missing") end
+  if cls == "GRU" and rec.args.reset_after == nil then
+    -- written by Keras <= 2.1, whose GRU is reset_after=False
+    rec.args.reset_after = false
+  end
+  if cls == "LSTM" or cls == "GRU" then
+    if not rec.args.recurrent_activation and c.recurrent_activation == nil then
+      bad(ckey .. ".recurrent_activation", "missing (the default differs between Keras versions)")
+    end
+  end
+  if cls == "Dense" and rec.args.activation == nil and c.activation == nil then rec.args.activation = "linear" end
+  if (cls == "TimeDistributed" or cls == "Bidirectional") and not rec.inner then bad(ckey .. ".layer", "missing") end
+  if cls == "TimeDistributed" and rec.inner and rec.inner.class ~= "Dense" and CLASS_KEYS[rec.inner.class] then
+    problem("TimeDistributed wraps Dense only in rnnc (here %s)", printable(rec.inner.class))
+  end
+  if cls == "Bidirectional" and rec.inner and rec.inner.class ~= "SimpleRNN" and rec.inner.class ~= "LSTM" and
+    rec.inner.class ~= "GRU" and CLASS_KEYS[rec.inner.class] then
+    problem("Bidirectional wraps SimpleRNN, LSTM or GRU in rnnc (here %s)", printable(rec.inner.class))
+  end
+  if rec.backward and rec.inner then
+    -- the backward copy must be the forward one reversed, which is all rnnc builds
+    local same = rec.backward.class == rec.inner.class
+    for _, k in ipairs(RNNC_ORDER) do
+      if k ~= "go_backwards" and k ~= "name" and k ~= "layer" and rec.backward.args[k] ~= rec.inner.args[k] then
+        same = false
+      end
+    end
+    if not same then problem("a backward_layer configured differently from the forward layer is not supported") end
+  end
+  return rec
+end
+keras.layer = layer
+
+-- ---------------------------------------------------------------- models
+
+-- Functional models: rnnc builds chains input -> layer -> ... -> outputs of
+-- the last layer. Returns the layer entries in order.
+local function inbound_names(entry, key)
+  local nodes = entry.inbound_nodes
+  if nodes == nil or nodes == null then return {} end
+  want(nodes, "list", key .. ".inbound_nodes")
+  if #nodes > 1 then return nil, "is called more than once (a shared layer)" end
+  if #nodes == 0 then return {} end
+  local node, nkey = nodes[1], key .. ".inbound_nodes[0]"
+  local names = {}
+  if is_list(node) then
+    -- Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+    for i, t in ipairs(node) do
+      want(t, "list", string.format("%s[%d]", nkey, i - 1))
+      names[#names + 1] = { want(t[1], "string", string.format("%s[%d][0]", nkey, i - 1)), t[3], t[4] }
+    end
+  else
+    -- Keras 3: {args = [...], kwargs = {...}} with keras_history [name, node, tensor]
+    want(node, "table", nkey)
+    local function history(v, k)
+      if type(v) == "table" and v.class_name == "__keras_tensor__" then
+        want(v.config, "table", k .. ".config")
+        local h = want(v.config.keras_history, "list", k .. ".config.keras_history")
+        names[#names + 1] = { want(h[1], "string", k .. ".config.keras_history[0]"), h[3] }
+      elseif is_list(v) then
+        for i, x in ipairs(v) do
+          history(x, string.format("%s[%d]", k, i - 1))
+        end
+      end
+    end
+    history(node.args, nkey .. ".args")
+    if type(node.kwargs) == "table" then
+      for _, k in ipairs({ "initial_state", "mask", "constants" }) do
+        if node.kwargs[k] ~= nil and node.kwargs[k] ~= null then
+          return nil, "is called with " .. k .. " (not supported by the importer yet)"
+        end
+      end
+    end
+  end
+  for _, n in ipairs(names) do
+    if type(n[3]) == "table" and next(n[3]) ~= nil then
+      return nil, "is called with keyword arguments (initial_state, mask, ...) the importer does not support yet"
+    end
+  end
+  return names
+end
+
+-- Builds the model description from a decoded model_config.
+-- Returns { kind, name, input = {shape, name}, layers = {records} }.
+function keras.model(ctx, config)
+  local cls, cfg = object(config, "model_config")
+  local m = { layers = {} }
+  if cls == "Sequential" then
+    m.kind = "Sequential"
+    local list = cfg
+    if type(cfg) == "table" and not is_list(cfg) then
+      -- Keras >= 2.2: {name, layers}; Keras 1 and 2.0-2.1: the list itself
+      m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
+      list = cfg.layers
+      want(list, "list", "model_config.config.layers")
+    else
+      want(list, "list", "model_config.config")
+    end
+    if #list > 256 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    for i, entry in ipairs(list) do
+      local key = string.format("model_config.config.layers[%d]", i - 1)
+      local rec = layer(ctx, entry, key)
+      if rec.class == "InputLayer" then
+        if i ~= 1 then rec.problem("an InputLayer inside a Sequential model is not supported") end
+        local c = entry.config
+        local k = (c.batch_input_shape ~= nil and c.batch_input_shape ~= null) and "batch_input_shape" or "batch_shape"
+        if c[k] == nil or c[k] == null then bad(key .. ".config.batch_shape", "missing") end
+        m.input = { shape = shape(c[k], key .. ".config." .. k) }
+        if c.sparse == true or c.ragged == true then rec.problem("sparse or ragged inputs are not supported") end
+      else
+        if i == (m.input and 2 or 1) and rec.input and not m.input then m.input = { shape = rec.input } end
+        m.layers[#m.layers + 1] = rec
+      end
+    end
+  elseif cls == "Functional" or cls == "Model" then
+    m.kind = "Functional"
+    want(cfg, "table", "model_config.config")
+    m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
+    local list = want(cfg.layers, "list", "model_config.config.layers")
+    if #list > 257 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    local by_name, records, entries = {}, {}, {}
+    for i, entry in ipairs(list) do
+      local key = string.format("model_config.config.layers[%d]", i - 1)
+      local rec = layer(ctx, entry, key)
+      want(entry, "table", key)
+      local name = entry.name ~= nil and entry.name ~= null and want(entry.name, "string", key .. ".name") or
+        rec.keras_name
+      rec.keras_name = name
+      if by_name[name] then bad(key .. ".name", "layer name '%s' appears twice", printable(name)) end
+      by_name[name] = rec
+      records[i], entries[i] = rec, entry
+    end
+    -- inputs and outputs
+    local function refs(v, k)
+      want(v, "list", k)
+      if #v == 3 and type(v[1]) == "string" then return { v } end -- Keras 3 single [name, 0, 0]
+      for i, r in ipairs(v) do
+        want(r, "list", string.format("%s[%d]", k, i - 1))
+      end
+      return v
+    end
+    local ins = refs(cfg.input_layers, "model_config.config.input_layers")
+    local outs = refs(cfg.output_layers, "model_config.config.output_layers")
+    if #ins ~= 1 then
+      ctx.problems[#ctx.problems + 1] = string.format("model: %d inputs; the importer supports one input (initial "
+        .. "states as inputs are not supported by the importer yet)", #ins)
+      return m
+    end
+    local input_name = want(ins[1][1], "string", "model_config.config.input_layers[0][0]")
+    local input = by_name[input_name]
+    if not input or input.class ~= "InputLayer" then
+      bad("model_config.config.input_layers", "'%s' is not an InputLayer of the model", printable(input_name))
+    end
+    local icfg = input.class == "InputLayer" and entries[1] and nil
+    for i, rec in ipairs(records) do
+      if rec == input then icfg = entries[i].config end
+    end
+    local k = (icfg.batch_input_shape ~= nil and icfg.batch_input_shape ~= null) and "batch_input_shape" or
+      "batch_shape"
+    if icfg[k] == nil or icfg[k] == null then bad(input.key .. ".config.batch_shape", "missing") end
+    m.input = { shape = shape(icfg[k], input.key .. ".config." .. k), name = input_name }
+    -- follow the chain from the input
+    local consumer = {}
+    for i, rec in ipairs(records) do
+      if rec ~= input then
+        local names, why = inbound_names(entries[i], rec.key)
+        if not names then
+          rec.problem("%s", why)
+        elseif #names ~= 1 then
+          rec.problem("takes %d inputs; the importer supports chains of one-input layers", #names)
+        else
+          local from = names[1][1]
+          if not by_name[from] then bad(rec.key .. ".inbound_nodes", "unknown layer '%s'", printable(from)) end
+          if (names[1][2] or 0) ~= 0 then
+            rec.problem("takes output %s of '%s'; rnnc builds chains on the first output", tostring(names[1][2]),
+              printable(from))
+          end
+          if consumer[from] then
+            rec.problem("'%s' feeds more than one layer (a branch): the importer supports chains", printable(from))
+          end
+          consumer[from] = rec
+        end
+      elseif rec.class ~= "InputLayer" then
+        rec.problem("is not an InputLayer")
+      end
+    end
+    local at = input_name
+    local seen = {}
+    while consumer[at] and not seen[at] do
+      seen[at] = true
+      local rec = consumer[at]
+      m.layers[#m.layers + 1] = rec
+      at = rec.keras_name
+    end
+    for i, rec in ipairs(records) do
+      if rec ~= input and not seen[rec.keras_name] and consumer[rec.keras_name] == nil then
+        local found = false
+        for _, l in ipairs(m.layers) do
+          if l == rec then found = true end
+        end
+        if not found and #ctx.problems == 0 then
+          rec.problem("is not on the chain from the input (layers[%d])", i - 1)
+        end
+      end
+    end
+    -- outputs: all outputs of the last layer, in Keras's order
+    m.outputs = #outs
+    for i, o in ipairs(outs) do
+      local name = want(o[1], "string", string.format("model_config.config.output_layers[%d][0]", i - 1))
+      if #m.layers == 0 or name ~= m.layers[#m.layers].keras_name or (o[3] or 0) ~= i - 1 then
+        ctx.problems[#ctx.problems + 1] = "model: outputs other than all outputs of the last layer, in order, are "
+          .. "not supported by the importer"
+        break
+      end
+    end
+  else
+    ctx.problems[#ctx.problems + 1] = string.format("model class '%s' is not supported", printable(cls))
+  end
+  m.all_classes = {}
+  for i, rec in ipairs(m.layers) do
+    rec.class_index = i
+    m.all_classes[i] = rec.class
+  end
+  if #m.layers == 0 and #ctx.problems == 0 then bad("model_config", "the model has no layers") end
+  if not m.input and #ctx.problems == 0 then
+    bad("model_config", "no input shape (batch_input_shape, batch_shape or input_dim on the first layer)")
+  end
+  return m
+end
+
+return keras

@@ -1,0 +1,711 @@
+#!/usr/bin/python3
+"""Writes the SYNTHETIC Keras files of rnnc import's tests, and their golden vectors.
+
+    /usr/bin/python3 tests/import/make_fixtures.py      (needs python3-h5py, python3-torch)
+
+Real Keras files of every writer cannot be had here (no TensorFlow, no
+Keras), so this script writes one file per layout the way each writer
+lays it out, following ../shared/keras-formats.md: the configuration JSON
+of that writer's form, the HDF5 groups, attributes (fixed-length strings
+for Keras 2.x, variable-length for tf.keras >= 2.4 and Keras 3), weight
+paths and optimizer variables (names and order). Which writer each file
+stands for is in WRITERS below and in tests/import/fixtures/README.md.
+The three real files from Keras users are in tests/import/real/.
+
+For each fixture NAME it writes tests/import/fixtures/:
+  NAME.h5 / NAME.keras / NAME.json + NAME.weights.h5    the Keras file(s)
+  NAME.x.npy        inputs (float32 numbers, stored as float64)
+  NAME.y.npy        training targets
+  NAME.pred.npy     the model's output, computed here in float64 by
+                    tests/conformance/keras_torch.py (Keras's equations on
+                    PyTorch, sharing no code with rnnc) from the arrays
+                    written into the file
+  NAME.resumed.safetensors   the weights after 3 more full-batch updates of
+                    the file's optimizer, starting from the optimizer state
+                    written into the file (iterations and slots), Keras's
+                    update rules (fixtures with a training configuration)
+  NAME.steps        the sequence length the test builds for
+"""
+
+import io
+import json
+import os
+import sys
+import zipfile
+import zlib
+
+import h5py
+import numpy as np
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
+from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
+                         SimpleRNN, TimeDistributed, loss_and_grads)
+import torch  # noqa: E402
+from golden import as_float32, write_safetensors  # noqa: E402
+
+OUT = os.path.join(HERE, "fixtures")
+RESUME_STEPS = 3
+
+
+def f32(v):
+    """A Python float holding the float32 nearest v, as Keras stores hyperparameters."""
+    return float(np.float32(v))
+
+
+# ---------------------------------------------------------------- configs
+
+
+def init(cls, k3, **cfg):
+    """An initializer object as the writer serializes it."""
+    o = {"class_name": cls, "config": cfg}
+    if k3:
+        o = {"module": "keras.initializers", "class_name": cls, "config": cfg, "registered_name": None}
+    return o
+
+
+def recurrent_config(cls, name, units, writer, **kw):
+    k3 = writer == "keras3"
+    c = {"name": name, "trainable": True, "dtype": "float32", "return_sequences": kw.get("return_sequences", False),
+         "return_state": False, "go_backwards": kw.get("go_backwards", False), "stateful": False, "unroll": False}
+    if writer in ("tf", "tf-new"):
+        c["time_major"] = False
+    if k3:
+        c["zero_output_for_mask"] = False
+    c.update({"units": units, "activation": kw.get("activation", "tanh")})
+    if cls != "SimpleRNN":
+        c["recurrent_activation"] = kw.get("recurrent_activation", "sigmoid")
+    c["use_bias"] = True
+    if writer == "keras2":
+        c["kernel_initializer"] = {"class_name": "VarianceScaling",
+                                   "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform",
+                                              "seed": None}}
+    else:
+        c["kernel_initializer"] = init("GlorotUniform", k3, seed=None)
+    c["recurrent_initializer"] = init("OrthogonalInitializer" if k3 else "Orthogonal", k3, gain=1.0, seed=None)
+    c["bias_initializer"] = init("Zeros", k3)
+    if cls == "LSTM":
+        c["unit_forget_bias"] = True
+    for k in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+              "kernel_constraint", "recurrent_constraint", "bias_constraint"):
+        c[k] = None
+    c["dropout"] = 0.0
+    c["recurrent_dropout"] = 0.0
+    if not k3:
+        c["implementation"] = 1 if writer == "keras2" else 2
+    if k3:
+        c["seed"] = None
+    if cls == "GRU":
+        c["reset_after"] = kw.get("reset_after", True)
+    return c
+
+
+def dense_config(name, units, writer, activation="linear"):
+    k3 = writer == "keras3"
+    kinit = ({"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform",
+                                                           "seed": None}}
+             if writer == "keras2" else init("GlorotUniform", k3, seed=None))
+    return {"name": name, "trainable": True, "dtype": "float32", "units": units, "activation": activation,
+            "use_bias": True, "kernel_initializer": kinit, "bias_initializer": init("Zeros", k3),
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None}
+
+
+def entry(cls, config, writer="tf", **extra):
+    if writer == "keras3":
+        e = {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
+    else:
+        e = {"class_name": cls, "config": config}
+    e.update(extra)
+    return e
+
+
+# ---------------------------------------------------------------- HDF5 writing
+
+
+def put_strings(obj, name, values, vlen):
+    """An attribute of strings: variable-length (tf.keras >= 2.4, Keras 3) or
+    fixed-length bytes (Keras 2.x's numpy arrays of bytes)."""
+    if isinstance(values, str):
+        if vlen:
+            obj.attrs.create(name, values, dtype=h5py.string_dtype("utf-8"))
+        else:
+            obj.attrs[name] = np.bytes_(values.encode())
+        return
+    if vlen:
+        obj.attrs.create(name, values, dtype=h5py.string_dtype("utf-8"))
+    else:
+        obj.attrs[name] = np.array([v.encode() for v in values])
+
+
+def write_layer_groups(parent, layers, vlen, extra_root_attrs=None):
+    """layers: list of (group name, [(weight name, array)]) in model order;
+    groups are created sorted by name, as Keras does."""
+    put_strings(parent, "layer_names", [g for g, _ in layers], vlen)
+    for k, v in (extra_root_attrs or {}).items():
+        put_strings(parent, k, v, vlen)
+    for gname, ws in sorted(layers, key=lambda t: t[0]):
+        g = parent.create_group(gname)
+        put_strings(g, "weight_names", [n for n, _ in ws], vlen)
+        for n, a in ws:
+            g.create_dataset(n, data=np.asarray(a, dtype=np.float32))
+
+
+def write_optimizer_group(f, names_values, vlen):
+    g = f.create_group("optimizer_weights")
+    put_strings(g, "weight_names", [n for n, _ in names_values], vlen)
+    for n, v in names_values:
+        g.create_dataset(n, data=v)
+
+
+# ---------------------------------------------------------------- the fixtures
+
+
+class Fixture:
+    def __init__(self, name, writer, layers, names, input_shape, steps, loss, optimizer, n=4, opt_config=None):
+        self.name, self.writer = name, writer
+        self.model = Model(layers, input_shape)
+        # the names the Keras file gives its layers (rnnc keeps them)
+        for layer, nm in zip(layers, names):
+            if isinstance(nm, tuple):
+                layer.inner.name, layer.name = nm
+            else:
+                layer.name = nm
+        self.model.weight_list = []
+        feat = input_shape[-1]
+        for layer in layers:
+            self.model.weight_list += layer.weights(layer.name, feat)
+            feat = layer.units
+        self.input_shape, self.steps, self.loss, self.optimizer, self.n = input_shape, steps, loss, optimizer, n
+        self.opt_config = opt_config
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        self.rng = rng
+        self.weights = {k: as_float32(rng.uniform(-0.7, 0.7, size=s)) for k, s in self.model.weight_list}
+        self.x = as_float32(rng.uniform(-1, 1, size=(n, steps, input_shape[-1])))
+        with torch.no_grad():
+            outs, _ = self.model.forward({k: torch.tensor(v) for k, v in self.weights.items()}, [torch.tensor(self.x)])
+        self.pred = outs[0].numpy()
+        kind = loss.kind if loss else "mse"
+        if kind == "categorical_crossentropy":
+            self.y = np.eye(self.pred.shape[-1])[rng.integers(0, self.pred.shape[-1], size=self.pred.shape[:-1])]
+        elif kind == "binary_crossentropy":
+            self.y = rng.integers(0, 2, size=self.pred.shape).astype(np.float64)
+        else:
+            self.y = as_float32(rng.uniform(-0.8, 0.8, size=self.pred.shape))
+        # an optimizer state as after some training: iterations and slots
+        self.iterations = 7
+        self.slots = {}
+        if optimizer:
+            cfg = optimizer.cfg
+            if optimizer.cls == "Adam":
+                kinds = ["m", "v"] + (["vhat"] if cfg["amsgrad"] else [])
+            elif optimizer.cls == "SGD":
+                kinds = ["momentum"] if cfg["momentum"] else []
+            else:
+                kinds = (["velocity"] + (["momentum"] if cfg["momentum"] > 0 else [])
+                         + (["average_gradient"] if cfg["centered"] else []))
+            for s in kinds:
+                for k, shape in self.model.weight_list:
+                    if s in ("v", "vhat", "velocity"):
+                        val = rng.uniform(0.01, 0.2, size=shape)  # second moments are positive
+                    elif s == "average_gradient":
+                        val = rng.uniform(-0.05, 0.05, size=shape)  # |mg|^2 < velocity
+                    else:
+                        val = rng.uniform(-0.1, 0.1, size=shape)
+                    self.slots[(s, k)] = as_float32(val)
+            if "vhat" in kinds:
+                for k, _ in self.model.weight_list:  # vhat >= v, as amsgrad keeps it
+                    self.slots[("vhat", k)] = np.maximum(self.slots[("vhat", k)], self.slots[("v", k)])
+        self.slot_kinds = sorted({s for s, _ in self.slots}, key=lambda s: ["m", "v", "vhat", "momentum",
+                                                                               "velocity", "average_gradient"].index(s))
+
+    def w(self, rnnc_name):
+        return self.weights[rnnc_name]
+
+    def slot(self, kind, rnnc_name):
+        return self.slots[(kind, rnnc_name)]
+
+    def resumed(self):
+        """RESUME_STEPS full-batch updates from the file's optimizer state."""
+        opt = self.optimizer
+        trained = {k: v.copy() for k, v in self.weights.items()}
+        opt.init_state(trained)
+        opt.iterations = self.iterations
+        for (s, k), v in self.slots.items():
+            opt.slots[k][s] = v.copy()
+        for _ in range(RESUME_STEPS):
+            _, g, _, _ = loss_and_grads(self.model, self.loss, trained, [self.x], self.y)
+            opt.apply(trained, g)
+        return trained
+
+    def save_vectors(self):
+        np.save(os.path.join(OUT, self.name + ".x.npy"), self.x)
+        np.save(os.path.join(OUT, self.name + ".y.npy"), self.y)
+        np.save(os.path.join(OUT, self.name + ".pred.npy"), self.pred)
+        with open(os.path.join(OUT, self.name + ".steps"), "w") as f:
+            f.write("%d\n" % self.steps)
+        if self.optimizer:
+            trained = self.resumed()
+            write_safetensors(os.path.join(OUT, self.name + ".resumed.safetensors"),
+                              [(k, trained[k]) for k, _ in self.model.weight_list])
+
+
+def training_config_tf(loss, opt_class, opt_cfg, metrics=None):
+    return {"loss": loss, "metrics": metrics, "weighted_metrics": None, "loss_weights": None,
+            "optimizer_config": {"class_name": opt_class, "config": opt_cfg}}
+
+
+# A. standalone Keras 2.2.4: fixed-length string attributes, layer names
+# from _1, weights model_weights/lstm_1/lstm_1/kernel:0, hard_sigmoid
+# recurrent activations, GRU reset_after=False (bias (3U,)), Adam's config
+# with `lr`, optimizer weights [iterations] + ms + vs + vhats (unnamed
+# Variables, positional; vhats are (1,) placeholders without amsgrad).
+def fixture_keras2():
+    fx = Fixture("keras224_lstm_gru", "keras2",
+                 [LSTM(3, recurrent_activation="hard_sigmoid", return_sequences=True),
+                  GRU(4, reset_after=False, recurrent_activation="hard_sigmoid"), Dense(2, activation="softmax")],
+                 ["lstm_1", "gru_1", "dense_1"], (5, 2), 5, Loss("categorical_crossentropy"),
+                 Optimizer("Adam", learning_rate=f32(0.001), beta_1=f32(0.9), beta_2=f32(0.999), epsilon=1e-07))
+    w = "keras2"
+    layers = [
+        entry("LSTM", dict(recurrent_config("LSTM", "lstm_1", 3, w, return_sequences=True,
+                                            recurrent_activation="hard_sigmoid"), batch_input_shape=[None, 5, 2])),
+        entry("GRU", recurrent_config("GRU", "gru_1", 4, w, recurrent_activation="hard_sigmoid", reset_after=False)),
+        entry("Dense", dense_config("dense_1", 2, w, "softmax")),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": layers}}
+    training = training_config_tf("categorical_crossentropy", "Adam",
+                                  {"lr": f32(0.001), "beta_1": f32(0.9), "beta_2": f32(0.999), "decay": 0.0,
+                                   "epsilon": 1e-07, "amsgrad": False}, ["accuracy"])
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.2.4", False)
+        put_strings(f, "backend", "tensorflow", False)
+        put_strings(f, "model_config", json.dumps(model_config), False)
+        put_strings(f, "training_config", json.dumps(training), False)
+        mw = f.create_group("model_weights")
+        groups = []
+        for lname in ("lstm_1", "gru_1", "dense_1"):
+            kinds = ["kernel", "recurrent_kernel", "bias"] if lname != "dense_1" else ["kernel", "bias"]
+            groups.append((lname, [("%s/%s:0" % (lname, k), fx.w("%s/%s" % (lname, k))) for k in kinds]))
+        write_layer_groups(mw, groups, False, {"keras_version": "2.2.4", "backend": "tensorflow"})
+        names = [k for k, _ in fx.model.weight_list]
+        ow = [("Adam/iterations:0", np.int64(fx.iterations))]
+        i = 0
+        for kind in ("m", "v"):
+            for k in names:
+                ow.append(("training/Adam/Variable%s:0" % ("_%d" % i if i else ""), np.float32(fx.slot(kind, k))))
+                i += 1
+        for k in names:
+            ow.append(("training/Adam/Variable_%d:0" % i, np.zeros(1, np.float32)))
+            i += 1
+        write_optimizer_group(f, ow, False)
+    fx.save_vectors()
+
+
+# B. tf.keras 2.9 (optimizer_v2): variable-length strings, an InputLayer
+# with None timesteps, Bidirectional weights under the cell scope (whose
+# names differ from the group name), TimeDistributed weights
+# time_distributed/kernel:0, RMSprop slots named <opt>/<variable>/<slot>:0.
+def fixture_tf29():
+    fx = Fixture("tfkeras29_bidir", "tf",
+                 [Bidirectional(LSTM(3, return_sequences=True)), TimeDistributed(Dense(2))],
+                 [("lstm", "bidirectional"), ("dense", "time_distributed")], (None, 3), 6, Loss("mse"),
+                 Optimizer("RMSprop", learning_rate=f32(0.01), rho=f32(0.9), momentum=f32(0.5), epsilon=1e-07,
+                           legacy=True), n=3)
+    w = "tf"
+    inner = entry("LSTM", recurrent_config("LSTM", "lstm", 3, w, return_sequences=True))
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, None, 3], "dtype": "float32", "sparse": False,
+                             "ragged": False, "name": "bidirectional_input"}),
+        entry("Bidirectional", {"name": "bidirectional", "trainable": True, "dtype": "float32",
+                                "batch_input_shape": [None, None, 3], "layer": inner, "merge_mode": "concat"}),
+        entry("TimeDistributed", {"name": "time_distributed", "trainable": True, "dtype": "float32",
+                                  "layer": entry("Dense", dense_config("dense", 2, w))}),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    training = training_config_tf("mse", "RMSprop", {"name": "RMSprop", "learning_rate": f32(0.01), "decay": 0.0,
+                                                     "rho": f32(0.9), "momentum": f32(0.5), "epsilon": 1e-07,
+                                                     "centered": False})
+    path = os.path.join(OUT, fx.name + ".h5")
+    # the weights' scope names differ from the rnnc names: file name -> rnnc name
+    file_names = []
+    for d, scope in (("forward", "forward_lstm_2/lstm_cell_26"), ("backward", "backward_lstm_2/lstm_cell_27")):
+        for k in ("kernel", "recurrent_kernel", "bias"):
+            file_names.append(("bidirectional/%s/%s:0" % (scope, k), "bidirectional/%s_lstm/%s" % (d, k)))
+    td = [("time_distributed/%s:0" % k, "time_distributed/dense/%s" % k) for k in ("kernel", "bias")]
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.9.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        put_strings(f, "training_config", json.dumps(training), True)
+        mw = f.create_group("model_weights")
+        write_layer_groups(mw, [("bidirectional", [(a, fx.w(b)) for a, b in file_names]),
+                                ("time_distributed", [(a, fx.w(b)) for a, b in td])], True,
+                           {"keras_version": "2.9.0", "backend": "tensorflow"})
+        ow = [("RMSprop/iter:0", np.int64(fx.iterations)), ("RMSprop/decay:0", np.float32(0)),
+              ("RMSprop/learning_rate:0", np.float32(0.01)), ("RMSprop/momentum:0", np.float32(0.5)),
+              ("RMSprop/rho:0", np.float32(0.9))]
+        for a, b in file_names + td:
+            ow.append(("RMSprop/%s/rms:0" % a[:-2], np.float32(fx.slot("velocity", b))))
+        for a, b in file_names + td:
+            ow.append(("RMSprop/%s/momentum:0" % a[:-2], np.float32(fx.slot("momentum", b))))
+        write_optimizer_group(f, ow, True)
+    fx.save_vectors()
+
+
+# C. tf.keras 2.14 (the optimizer of 2.11-2.15): a functional chain
+# (Keras 2 inbound_nodes), GRU reset_after=True (bias (2, 3U)),
+# "Custom>Adam" with amsgrad, slots named Adam/m/<variable>:0, iteration:0,
+# metrics as MeanMetricWrapper objects.
+def fixture_tf214():
+    fx = Fixture("tfkeras214_functional", "tf-new",
+                 [SimpleRNN(4, return_sequences=True), GRU(3), Dense(1, activation="sigmoid")],
+                 ["simple_rnn", "gru", "dense"], (6, 2), 6, Loss("binary_crossentropy"),
+                 Optimizer("Adam", learning_rate=f32(0.002), beta_1=f32(0.9), beta_2=f32(0.999), epsilon=1e-07,
+                           amsgrad=True), n=3)
+    w = "tf-new"
+    layers = [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 2], "dtype": "float32",
+                                                "sparse": False, "ragged": False, "name": "input_1"},
+         "name": "input_1", "inbound_nodes": []},
+        {"class_name": "SimpleRNN", "config": recurrent_config("SimpleRNN", "simple_rnn", 4, w, return_sequences=True),
+         "name": "simple_rnn", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"class_name": "GRU", "config": recurrent_config("GRU", "gru", 3, w, reset_after=True), "name": "gru",
+         "inbound_nodes": [[["simple_rnn", 0, 0, {}]]]},
+        {"class_name": "Dense", "config": dense_config("dense", 1, w, "sigmoid"), "name": "dense",
+         "inbound_nodes": [[["gru", 0, 0, {}]]]},
+    ]
+    model_config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                           "input_layers": [["input_1", 0, 0]],
+                                                           "output_layers": [["dense", 0, 0]]}}
+    opt = {"name": "Adam", "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+           "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None, "jit_compile": False,
+           "is_legacy_optimizer": False, "learning_rate": f32(0.002), "beta_1": 0.9, "beta_2": 0.999,
+           "epsilon": 1e-07, "amsgrad": True}
+    metrics = [[{"class_name": "MeanMetricWrapper", "config": {"name": "accuracy", "dtype": "float32",
+                                                                "fn": "binary_accuracy"}}]]
+    training = training_config_tf("binary_crossentropy", "Custom>Adam", opt, metrics)
+    # the config's beta values are Python floats; Keras computes with them
+    fx.optimizer.cfg["beta_1"], fx.optimizer.cfg["beta_2"] = 0.9, 0.999
+    path = os.path.join(OUT, fx.name + ".h5")
+    cells = {"simple_rnn": "simple_rnn/simple_rnn_cell", "gru": "gru/gru_cell", "dense": "dense"}
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        put_strings(f, "training_config", json.dumps(training), True)
+        mw = f.create_group("model_weights")
+        groups = [("input_1", [])]
+        pairs = []
+        for lname in ("simple_rnn", "gru", "dense"):
+            kinds = ["kernel", "recurrent_kernel", "bias"] if lname != "dense" else ["kernel", "bias"]
+            ws = [("%s/%s:0" % (cells[lname], k), "%s/%s" % (lname, k)) for k in kinds]
+            pairs += ws
+            groups.append((lname, [(a, fx.w(b)) for a, b in ws]))
+        write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+        top = mw.create_group("top_level_model_weights")
+        top.attrs["weight_names"] = np.array([], dtype=np.float64)
+        ow = [("iteration:0", np.int64(fx.iterations))]
+        for a, b in pairs:
+            ow.append(("Adam/m/" + a, np.float32(fx.slot("m", b))))
+            ow.append(("Adam/v/" + a, np.float32(fx.slot("v", b))))
+        for a, b in pairs:
+            ow.append(("Adam/vhat/" + a, np.float32(fx.slot("vhat", b))))
+        write_optimizer_group(f, ow, True)
+    fx.save_vectors()
+
+
+# D. Keras 3 writing .h5 (legacy_h5_format.py): weight paths
+# model_weights/lstm/sequential/lstm/lstm_cell/kernel (no :0, the model's
+# name inserted), optimizer_weights in optimizer.variables order:
+# iteration, learning_rate, then momentum and velocity interleaved per
+# variable (keras/src/optimizers/adam.py build).
+def fixture_keras3_h5():
+    fx = Fixture("keras3_lstm", "keras3",
+                 [LSTM(2, return_sequences=False), Dense(3)], ["lstm", "dense"], (4, 3), 4, Loss("mse"),
+                 Optimizer("Adam", learning_rate=f32(0.001), beta_1=0.9, beta_2=0.999, epsilon=1e-07), n=5)
+    w = "legacy3"
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, 4, 3], "dtype": "float32", "sparse": False,
+                             "name": "input_layer"}),
+        entry("LSTM", recurrent_config("LSTM", "lstm", 2, w)),
+        entry("Dense", dense_config("dense", 3, w)),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+                                                           "dtype": "float32", "layers": layers}}
+    opt = {"name": "adam", "learning_rate": f32(0.001), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
+    training = {"loss": "mean_squared_error", "loss_weights": None, "metrics": None, "weighted_metrics": None,
+                "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+                "optimizer_config": {"class_name": "Adam", "config": opt}}
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "3.3.3", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        put_strings(f, "training_config", json.dumps(training), True)
+        mw = f.create_group("model_weights")
+        pairs = [("sequential/lstm/lstm_cell/%s" % k, "lstm/%s" % k) for k in ("kernel", "recurrent_kernel", "bias")]
+        pairs += [("sequential/dense/%s" % k, "dense/%s" % k) for k in ("kernel", "bias")]
+        write_layer_groups(mw, [("input_layer", []), ("lstm", [(a, fx.w(b)) for a, b in pairs[:3]]),
+                                ("dense", [(a, fx.w(b)) for a, b in pairs[3:]])], True,
+                           {"keras_version": "3.3.3", "backend": "tensorflow"})
+        top = mw.create_group("top_level_model_weights")
+        put_strings(top, "weight_names", [], True)
+        ow = [("adam/iteration", np.int64(fx.iterations)), ("adam/learning_rate", np.float32(0.001))]
+        for a, b in pairs:
+            ow.append(("adam/" + a.replace("/", "_") + "_momentum", np.float32(fx.slot("m", b))))
+            ow.append(("adam/" + a.replace("/", "_") + "_velocity", np.float32(fx.slot("v", b))))
+        write_optimizer_group(f, ow, True)
+    fx.save_vectors()
+
+
+def zip_keras(path, config, metadata, weights_writer):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h:
+        weights_writer(h)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        # a fixed date: the same bytes on every run
+        for name, data in (("metadata.json", json.dumps(metadata)), ("config.json", json.dumps(config)),
+                           ("model.weights.h5", buf.getvalue())):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+
+
+# E. Keras 3 .keras archive: config.json with module/registered_name
+# wrappers and a DTypePolicy, compile_config naming an RMSprop object,
+# weights at layers/<snake_case class>/...: a Bidirectional GRU under
+# forward_layer/cell/vars/N and backward_layer/cell/vars/N, TimeDistributed
+# under layer/vars/N; optimizer/vars/N: iteration, learning_rate, then
+# RMSprop's velocities, momentums and average gradients one group after
+# another (keras/src/optimizers/rmsprop.py build).
+def fixture_keras3_zip():
+    fx = Fixture("keras3_bidir_gru", "keras3",
+                 [Bidirectional(GRU(3, return_sequences=True), merge_mode="sum"), TimeDistributed(Dense(2))],
+                 [("gru", "bidirectional"), ("dense", "time_distributed")], (5, 2), 5, Loss("mse"),
+                 Optimizer("RMSprop", learning_rate=f32(0.005), rho=0.9, momentum=0.3, epsilon=1e-07,
+                           centered=True), n=3)
+    w = "keras3"
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    gru = recurrent_config("GRU", "gru", 3, w, return_sequences=True)
+    gru["dtype"] = policy
+    bgru = dict(gru, name="backward_gru", go_backwards=True)
+    layers = [
+        entry("InputLayer", {"batch_shape": [None, 5, 2], "dtype": "float32", "sparse": False,
+                             "name": "input_layer"}, w),
+        entry("Bidirectional", {"name": "bidirectional", "trainable": True, "dtype": policy, "merge_mode": "sum",
+                                "layer": entry("GRU", gru, w), "backward_layer": entry("GRU", bgru, w)}, w,
+              build_config={"input_shape": [None, 5, 2]}),
+        entry("TimeDistributed", {"name": "time_distributed", "trainable": True, "dtype": policy,
+                                  "layer": entry("Dense", dense_config("dense", 2, w), w)}, w),
+    ]
+    opt = {"name": "rmsprop", "learning_rate": f32(0.005), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "rho": 0.9, "momentum": 0.3, "epsilon": 1e-07, "centered": True}
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers},
+              "registered_name": None, "build_config": {"input_shape": [None, 5, 2]},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "mean_squared_error", "loss_weights": None, "metrics": ["mae"],
+                                 "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+                                 "jit_compile": False}}
+    names = [k for k, _ in fx.model.weight_list]
+
+    def weights(h):
+        for d in ("forward", "backward"):
+            for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+                h.create_dataset("layers/bidirectional/%s_layer/cell/vars/%d" % (d, i),
+                                 data=np.float32(fx.w("bidirectional/%s_gru/%s" % (d, k))))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/time_distributed/layer/vars/%d" % i,
+                             data=np.float32(fx.w("time_distributed/dense/%s" % k)))
+        h.create_group("layers/bidirectional/vars")
+        h.create_group("vars")
+        ov = [np.int64(fx.iterations), np.float32(0.005)]
+        for kind in ("velocity", "momentum", "average_gradient"):
+            ov += [np.float32(fx.slot(kind, k)) for k in names]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    # the same model as Keras 3's model.to_json() and save_weights("w.weights.h5")
+    arch = {k: v for k, v in config.items() if k != "compile_config"}
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump(arch, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+    fx.save_vectors()
+
+
+# F. tf.keras 2.15 .keras archive saved on Windows: weight group names with
+# literal backslashes (layers\gru\cell/vars/0); SGD with Nesterov momentum,
+# optimizer/vars/N: iteration, then the momentums.
+def fixture_tf215_windows():
+    fx = Fixture("tfkeras215_windows", "tf-new",
+                 [GRU(3, reset_after=True), Dense(2, activation="relu")], ["gru", "dense"], (4, 2), 4, Loss("mae"),
+                 Optimizer("SGD", learning_rate=f32(0.05), momentum=0.8, nesterov=True), n=3)
+    w = "tf-new-zip"
+    layers = [
+        {"module": "keras.layers", "class_name": "InputLayer",
+         "config": {"batch_input_shape": [None, 4, 2], "dtype": "float32", "sparse": False, "ragged": False,
+                    "name": "gru_input"}, "registered_name": None},
+        {"module": "keras.layers", "class_name": "GRU", "config": recurrent_config("GRU", "gru", 3, "tf"),
+         "registered_name": None, "build_config": {"input_shape": [None, 4, 2]}},
+        {"module": "keras.layers", "class_name": "Dense", "config": dense_config("dense", 2, "tf", "relu"),
+         "registered_name": None, "build_config": {"input_shape": [None, 3]}},
+    ]
+    opt = {"name": "SGD", "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+           "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None, "jit_compile": False,
+           "is_legacy_optimizer": False, "learning_rate": f32(0.05), "momentum": 0.8, "nesterov": True}
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": layers},
+              "registered_name": None, "build_config": {"input_shape": [None, 4, 2]},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "SGD", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "mae", "metrics": None, "loss_weights": None, "weighted_metrics": None,
+                                 "run_eagerly": None, "steps_per_execution": None, "jit_compile": None}}
+    names = [k for k, _ in fx.model.weight_list]
+    del w
+
+    def weights(h):
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers\\gru\\cell/vars/%d" % i, data=np.float32(fx.w("gru/%s" % k)))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers\\dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+        ov = [np.int64(fx.iterations)] + [np.float32(fx.slot("momentum", k)) for k in names]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "2.15.0", "date_saved": "2024-01-05@10:01:02"}, weights)
+    fx.save_vectors()
+
+
+# G. tf.keras 2.12 model.to_json() + model.save_weights("w.h5"): the layer
+# groups at the root with layer_names; no training configuration.
+def fixture_json():
+    fx = Fixture("tfkeras212_json", "tf",
+                 [GRU(3, reset_after=False, go_backwards=True), Dense(2)], ["gru", "dense"], (None, 2), 7, None, None,
+                 n=3)
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, None, 2], "dtype": "float32", "sparse": False,
+                             "ragged": False, "name": "gru_input"}),
+        entry("GRU", recurrent_config("GRU", "gru", 3, "tf", reset_after=False, go_backwards=True)),
+        entry("Dense", dense_config("dense", 2, "tf")),
+    ]
+    arch = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers},
+            "keras_version": "2.12.0", "backend": "tensorflow"}
+    with open(os.path.join(OUT, fx.name + ".json"), "w") as f:
+        json.dump(arch, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as f:
+        gw = [("gru/gru_cell/%s:0" % k, fx.w("gru/%s" % k)) for k in ("kernel", "recurrent_kernel", "bias")]
+        dw = [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")]
+        write_layer_groups(f, [("gru", gw), ("dense", dw)], True, {"keras_version": "2.12.0", "backend": "tensorflow"})
+    fx.save_vectors()
+
+
+# K. Keras 1.2.2: the Sequential config is the list of layers, Keras 1
+# argument names (output_dim, init, inner_activation, consume_less, bias),
+# and the LSTM's arrays stored per gate and kind, gates in the order i, c,
+# f, o (keras 1.1 recurrent.py; Keras 2's loader fuses them as
+# concat(w[0], w[6], w[3], w[9]): engine/saving.py
+# preprocess_weights_for_loading), weight names lstm_1_W_i and so on.
+def fixture_keras1():
+    fx = Fixture("keras122_lstm", "keras1",
+                 [LSTM(3, recurrent_activation="hard_sigmoid"), Dense(1)], ["lstm_1", "dense_1"], (4, 2), 4,
+                 Loss("mse"), Optimizer("RMSprop", learning_rate=0.001, rho=0.9, epsilon=1e-08, legacy=True), n=3)
+    layers = [
+        {"class_name": "LSTM", "config": {
+            "name": "lstm_1", "trainable": True, "batch_input_shape": [None, 4, 2], "input_dtype": "float32",
+            "output_dim": 3, "init": "glorot_uniform", "inner_init": "orthogonal", "forget_bias_init": "one",
+            "activation": "tanh", "inner_activation": "hard_sigmoid", "W_regularizer": None, "U_regularizer": None,
+            "b_regularizer": None, "dropout_W": 0.0, "dropout_U": 0.0, "return_sequences": False,
+            "go_backwards": False, "stateful": False, "unroll": False, "consume_less": "cpu", "input_dim": 2,
+            "input_length": 4}},
+        {"class_name": "Dense", "config": {
+            "name": "dense_1", "trainable": True, "output_dim": 1, "init": "glorot_uniform", "activation": "linear",
+            "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+            "b_constraint": None, "bias": True, "input_dim": 3}},
+    ]
+    model_config = {"class_name": "Sequential", "config": layers}
+    training = {"optimizer_config": {"name": "RMSprop", "lr": 0.0010000000474974513, "rho": 0.8999999761581421,
+                                     "epsilon": 1e-08, "decay": 0.0},
+                "loss": "mse", "metrics": [], "sample_weight_mode": None, "loss_weights": None}
+    fx.optimizer.cfg["learning_rate"], fx.optimizer.cfg["rho"] = 0.0010000000474974513, 0.8999999761581421
+    u = 3
+    kernel, rec, bias = fx.w("lstm_1/kernel"), fx.w("lstm_1/recurrent_kernel"), fx.w("lstm_1/bias")
+    blocks = {"i": 0, "f": 1, "c": 2, "o": 3}  # rnnc's (Keras 2's) column blocks
+    per_gate = []
+    for g in ("i", "c", "f", "o"):  # Keras 1's order of the arrays
+        k = blocks[g]
+        per_gate += [("lstm_1_W_%s" % g, kernel[:, k * u:(k + 1) * u]), ("lstm_1_U_%s" % g, rec[:, k * u:(k + 1) * u]),
+                     ("lstm_1_b_%s" % g, bias[k * u:(k + 1) * u])]
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "1.2.2", False)
+        put_strings(f, "model_config", json.dumps(model_config), False)
+        put_strings(f, "training_config", json.dumps(training), False)
+        mw = f.create_group("model_weights")
+        write_layer_groups(mw, [("lstm_1", per_gate),
+                                ("dense_1", [("dense_1_W", fx.w("dense_1/kernel")), ("dense_1_b", fx.w("dense_1/bias"))])],
+                           False)
+    fx.optimizer = None  # Keras 1 files: no optimizer state is imported
+    fx.save_vectors()
+
+
+# Negative fixtures: files that must be refused with a message.
+def fixture_refused():
+    # Keras 3's hard_sigmoid (relu6(x + 3) / 6) is not rnnc's (tf.keras 2.x's)
+    cfg = recurrent_config("LSTM", "lstm", 2, "keras3", recurrent_activation="hard_sigmoid")
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "layers": [
+                  entry("InputLayer", {"batch_shape": [None, 3, 2], "dtype": "float32", "sparse": False,
+                                       "name": "input_layer"}, "keras3"),
+                  entry("LSTM", cfg, "keras3"),
+                  entry("Dropout", {"name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
+                                    "seed": None, "noise_shape": None}, "keras3"),
+                  entry("Dense", dict(dense_config("dense", 1, "keras3"), kernel_regularizer={
+                      "module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
+                      "registered_name": None}), "keras3")]},
+              "registered_name": None}
+
+    def weights(h):
+        h.create_group("layers/lstm/cell/vars")
+
+    zip_keras(os.path.join(OUT, "refused_keras3.keras"), config, {"keras_version": "3.3.3"}, weights)
+    # a weight whose shape does not fit the configuration
+    src = os.path.join(OUT, "keras224_lstm_gru.h5")
+    dst = os.path.join(OUT, "bad_shape.h5")
+    with open(src, "rb") as a, open(dst, "wb") as b:
+        b.write(a.read())
+    with h5py.File(dst, "r+") as f:
+        del f["model_weights/gru_1/gru_1/kernel:0"]
+        f["model_weights/gru_1/gru_1/kernel:0"] = np.zeros((3, 11), np.float32)
+    dst = os.path.join(OUT, "nan_weight.h5")
+    with open(src, "rb") as a, open(dst, "wb") as b:
+        b.write(a.read())
+    with h5py.File(dst, "r+") as f:
+        f["model_weights/dense_1/dense_1/bias:0"][1] = np.nan
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    fixture_keras2()
+    fixture_tf29()
+    fixture_tf214()
+    fixture_keras3_h5()
+    fixture_keras3_zip()
+    fixture_tf215_windows()
+    fixture_json()
+    fixture_keras1()
+    fixture_refused()
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()

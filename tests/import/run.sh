@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# rnnc import, as a user runs it. Prints "N passed, M failed".
+#
+# - tests/import/real/: three real model files written by Keras users
+#   (licences beside them). Each uses a layer rnnc does not support yet
+#   (Conv1D, Dropout, Embedding): each must be refused with the complete list.
+# - tests/import/fixtures/: SYNTHETIC files, one per writer and layout
+#   (tests/import/make_fixtures.py wrote them with h5py following
+#   ../shared/keras-formats.md; its comments say which writer each stands
+#   for). Each is imported, built (float64) and run: its predictions must
+#   equal, to 1e-10, those computed from the file's own arrays by
+#   tests/conformance/keras_torch.py (Keras's equations on PyTorch, no rnnc
+#   code) and committed as NAME.pred.npy; the generated code must agree with
+#   the reference runtime (the driver's diff); and `fit --resume` for 3
+#   full-batch steps must give the weights of 3 more Keras-rule updates from
+#   the optimizer state written into the file (NAME.resumed.safetensors).
+# - broken and hostile inputs: refused with a message naming the file and
+#   the dataset or config key, exit status 1, nothing written.
+#
+# Environment: BUILD (build), CC, RNNC_KERAS_READ (the reader; built by
+# make importer), RNNC_RUNTIME_LIB (a prebuilt runtime for rnnc build).
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+work="$BUILD/import-tests"
+rm -rf "$work" && mkdir -p "$work"
+rnnc="lua5.4 bin/rnnc"
+fx=tests/import/fixtures
+real=tests/import/real
+compare="lua5.4 tests/import/compare.lua"
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# expect NAME STATUS PATTERN -- command...: exit status and a pattern in stdout+stderr
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -ne "$want" ]; then
+    ko "$name: exit status $status, expected $want; output: $(echo "$out" | tail -4)"
+    return
+  fi
+  if ! grep -qE -- "$pattern" <<<"$out"; then
+    ko "$name: output lacks /$pattern/: $(echo "$out" | tail -4)"
+    return
+  fi
+  ok
+}
+# refused NAME PATTERN -- command...: exit 1, the message, and no output directory
+refused() {
+  local name=$1 pattern=$2
+  shift 3
+  local out="$work/refused-$name"
+  expect "$name" 1 "$pattern" -- "$@" -o "$out"
+  [ ! -e "$out" ] && ok || ko "$name: a refused import wrote $out"
+}
+
+# --- real files from Keras users: refused, every unsupported thing listed -----
+expect_list() { # FILE then the exact lines of the list
+  local file=$1
+  shift
+  local out status
+  out=$($rnnc import "$real/$file" -o "$work/real-$file" 2>&1)
+  status=$?
+  [ "$status" -eq 1 ] || { ko "$file: exit status $status, expected 1"; return; }
+  [ ! -e "$work/real-$file" ] && ok || ko "$file: a refused import wrote $work/real-$file"
+  local want n
+  want=$(printf '%s\n' "$@")
+  n=$(grep -c '^  layer ' <<<"$out")
+  if [ "$(grep '^  layer ' <<<"$out")" = "$want" ] && [ "$n" -eq $# ]; then ok; else
+    ko "$file: the list differs:"$'\n'"$out"$'\n'"expected:"$'\n'"$want"
+  fi
+  grep -q "cannot import: rnnc does not support $# thing" <<<"$out" && ok || ko "$file: no count in: $out"
+}
+expect_list sunspot_conv1d_lstm.h5 \
+  "  layer 'conv1d_3' (Conv1D): this layer class is not supported by rnnc yet"
+expect_list lstm_dropout.keras \
+  "  layer 'dropout' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it" \
+  "  layer 'dropout_1' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it"
+expect_list embedding_simple_rnn.keras \
+  "  layer 'embedding_17' (Embedding): this layer class is not supported by rnnc yet" \
+  "  layer 'simple_rnn_18' (SimpleRNN): dropout = 0.2: dropout is not implemented (rnnc refuses arguments that act only in training until it implements them)" \
+  "  layer 'simple_rnn_18' (SimpleRNN): recurrent_dropout = 0.2: recurrent_dropout is not implemented"
+expect "--check on a real file" 1 "verdict: not supported \(1 problem" -- $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
+expect "--check names the writer" 1 "HDF5 whole model written by tf.keras 2.14.0" -- \
+  $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
+expect "--check names the Keras 3 writer" 1 "\.keras archive written by Keras 3.3.3" -- \
+  $rnnc import --check "$real/lstm_dropout.keras"
+
+# --- synthetic files of every writer: import, build, predict, resume ---------
+run_fixture() { # NAME SOURCE [--weights W]
+  local name=$1
+  shift
+  local out="$work/$name" steps bin
+  steps=$(cat "$fx/$name.steps")
+  if ! $rnnc import "$@" -o "$out" >"$work/$name.import.log" 2>&1; then
+    ko "$name: import failed: $(tail -3 "$work/$name.import.log")"
+    return
+  fi
+  ok
+  # an ordinary description: the summary's total is the file's parameter count
+  local total params
+  total=$($rnnc summary "$out/$name.lua" | sed -n 's/^Total params: //p' | tr -d ,)
+  params=$($compare params "$out/$name.safetensors")
+  [ -n "$total" ] && [ "$total" = "$params" ] && ok || ko "$name: summary total '$total', file holds $params"
+  if ! CFLAGS="-O1" $rnnc build "$out/$name.lua" -o "$out/bin" --dtype float64 --timesteps "$steps" \
+    >"$work/$name.build.log" 2>&1; then
+    ko "$name: build failed: $(tail -3 "$work/$name.build.log")"
+    return
+  fi
+  bin="$out/bin/$name"
+  if "$bin" predict --weights "$out/$name.safetensors" --x "$fx/$name.x.npy" --out "$out/pred.npy" >/dev/null 2>&1 &&
+    $compare npy "$out/pred.npy" "$fx/$name.pred.npy" 1e-10 >/dev/null; then ok; else
+    ko "$name: predictions differ from Keras's equations on the file's arrays"
+  fi
+  local y=()
+  [ -f "$fx/$name.resumed.safetensors" ] && y=(--y "$fx/$name.y.npy")
+  expect "$name: generated code vs the reference runtime" 0 "^OK" -- \
+    "$bin" diff --weights "$out/$name.safetensors" --x "$fx/$name.x.npy" "${y[@]}"
+  if [ -f "$fx/$name.resumed.safetensors" ]; then
+    local n
+    n=$(lua5.4 -e "local f=io.open('$fx/$name.x.npy','rb'):read('a'); print(f:match(\"'shape': %((%d+)\"))")
+    expect "$name: fit --resume reads the file's optimizer state" 0 "resuming from .*: 7 optimizer updates done" -- \
+      "$bin" fit --weights "$out/$name.safetensors" --x "$fx/$name.x.npy" --y "$fx/$name.y.npy" --epochs 3 \
+      --batch-size "$n" --no-shuffle --verbose 0 --resume --out "$out/resumed.safetensors"
+    if $compare safetensors "$out/resumed.safetensors" "$fx/$name.resumed.safetensors" 1e-10 >/dev/null; then ok; else
+      ko "$name: 3 resumed steps differ from Keras's: $($compare safetensors "$out/resumed.safetensors" \
+        "$fx/$name.resumed.safetensors" 1e-10 2>&1 | tail -1)"
+    fi
+  fi
+}
+run_fixture keras224_lstm_gru "$fx/keras224_lstm_gru.h5"
+run_fixture tfkeras29_bidir "$fx/tfkeras29_bidir.h5"
+run_fixture tfkeras214_functional "$fx/tfkeras214_functional.h5"
+run_fixture keras3_lstm "$fx/keras3_lstm.h5"
+run_fixture keras3_bidir_gru "$fx/keras3_bidir_gru.keras"
+run_fixture tfkeras215_windows "$fx/tfkeras215_windows.keras"
+run_fixture tfkeras212_json "$fx/tfkeras212_json.json" --weights "$fx/tfkeras212_json.weights.h5"
+run_fixture keras122_lstm "$fx/keras122_lstm.h5"
+# Keras 3's to_json() + save_weights(.weights.h5): the positional layout without a zip
+mkdir -p "$work/k3json" && cp "$fx/keras3_bidir_gru.config.json" "$work/k3json/keras3_bidir_gru.json"
+for e in x.npy pred.npy steps; do cp "$fx/keras3_bidir_gru.$e" "$work/k3json/keras3_bidir_gru.$e"; done
+fx_saved=$fx
+fx=$work/k3json
+run_fixture keras3_bidir_gru "$fx/keras3_bidir_gru.json" --weights "$fx_saved/keras3_bidir_gru.weights.h5"
+fx=$fx_saved
+
+# what the descriptions say
+d="$work/keras224_lstm_gru/keras224_lstm_gru.lua"
+grep -q 'recurrent_activation = "hard_sigmoid"' "$d" && grep -q 'reset_after = false' "$d" && ok ||
+  ko "Keras 2.2.4's hard_sigmoid and reset_after=False are not written out"
+grep -q 'learning_rate = 0.0010000000474974513' "$d" && ok || ko "the float32 learning rate does not round-trip"
+grep -qE '^--   sha256 [0-9a-f]{64}$' "$d" && grep -q 'written by Keras 2.2.4' "$d" && ok || ko "no provenance header"
+grep -q 'input_shape = { None, 3 }' "$work/tfkeras29_bidir/tfkeras29_bidir.lua" && ok || ko "None timesteps lost"
+grep -q 'legacy = true' "$work/tfkeras29_bidir/tfkeras29_bidir.lua" && ok ||
+  ko "tf.keras 2.9's RMSprop is not marked legacy"
+expect "--check on a supported file" 0 "verdict: supported \(178 parameters\)" -- \
+  $rnnc import --check "$fx/keras224_lstm_gru.h5"
+expect "--check names the optimizer state" 0 "optimizer state: Adam after 7 updates" -- \
+  $rnnc import --check "$fx/keras224_lstm_gru.h5"
+[ ! -e tests/import/fixtures/keras224_lstm_gru.lua ] && ok || ko "--check wrote a file"
+
+# --- refused: unsupported things, broken and hostile files --------------------
+k3=$fx/refused_keras3.keras
+refused "Keras 3 hard_sigmoid" "layer 'lstm' \(LSTM\): recurrent_activation: hard_sigmoid in a Keras 3 file is relu6" \
+  -- $rnnc import "$k3"
+refused "every unsupported thing at once" "rnnc does not support 3 thing" -- $rnnc import "$k3"
+refused "a regularizer" "layer 'dense' \(Dense\): kernel_regularizer = L2\(\.\.\.\): regularizers are not implemented" \
+  -- $rnnc import "$k3"
+refused "a weight of the wrong shape" "bad_shape.h5: dataset 'model_weights/gru_1/gru_1/kernel:0' \(layer 'gru_1' \(GRU\)\) has shape \(3, 11\); the configuration needs \(3, 12\)" \
+  -- $rnnc import "$fx/bad_shape.h5"
+refused "a NaN weight" "nan_weight.h5: dataset 'model_weights/dense_1/dense_1/bias:0' \(dense_1/bias\), element 1 is not finite" \
+  -- $rnnc import "$fx/nan_weight.h5"
+head -c 3000 "$fx/keras224_lstm_gru.h5" >"$work/truncated.h5"
+refused "a truncated HDF5 file" "truncated.h5: " -- $rnnc import "$work/truncated.h5"
+head -c 2000 "$fx/keras3_bidir_gru.keras" >"$work/truncated.keras"
+refused "a truncated zip" "truncated.keras: not a readable zip archive" -- $rnnc import "$work/truncated.keras"
+printf 'GIF89a' >"$work/picture.h5"
+refused "not a model file (named .h5)" "picture.h5: not a Keras model file" -- $rnnc import "$work/picture.h5"
+refused "a directory" "not a regular file" -- $rnnc import "$work"
+refused "a missing file" "nope.h5: cannot read" -- $rnnc import "$work/nope.h5"
+refused "JSON without weights" "needs its weights" -- $rnnc import "$fx/tfkeras212_json.json"
+refused "weights only" "weights only \(save_weights\)" -- $rnnc import "$fx/tfkeras212_json.weights.h5"
+printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "LSTM", "config": {"units": "many"}}]}}' \
+  >"$work/wrong_type.json"
+refused "a config value of the wrong type" "config key model_config.config.layers\[0\].config.units: expected a whole number" \
+  -- $rnnc import "$work/wrong_type.json" --weights "$fx/tfkeras212_json.weights.h5"
+printf '{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"units": 1e12, "batch_input_shape": [null, 3]}}]}}' \
+  >"$work/absurd.json"
+refused "an absurd size" "units: expected a whole number from 1 to 65536" -- \
+  $rnnc import "$work/absurd.json" --weights "$fx/tfkeras212_json.weights.h5"
+lua5.4 -e 'io.write(string.rep("[", 5000) .. string.rep("]", 5000))' | sed 's/^/{"a": /; s/$/}/' >"$work/deep.json"
+refused "deep nesting" "deep.json: the JSON architecture is not valid JSON \(.*nested" -- \
+  $rnnc import "$work/deep.json" --weights "$fx/tfkeras212_json.weights.h5"
+expect "usage: no output directory" 2 "needs -o OUTDIR" -- $rnnc import "$fx/keras3_lstm.h5"
+expect "usage: unknown option" 2 "unknown option --fast" -- $rnnc import "$fx/keras3_lstm.h5" --fast -o "$work/x"
+
+echo "import: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
