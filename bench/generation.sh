@@ -2,7 +2,11 @@
 # Cost of generation for every seed model, one Markdown table per unroll
 # policy: generator time (rnnc generate, clang-format of the output
 # included), generated lines, compile time of the unit (-c) and object size
-# (text + data + bss).
+# (text + data + bss). Then the same costs against the sequence length:
+# LSTM(128) at 10, 1,000 and 100,000 steps (batch 1: 100,000 steps of a
+# batch of 32 need more scratch than a unit may have), LSTM(256) and a
+# Bidirectional GRU(128) at 10 and at 2,000 / 5,000 steps, seed 11 with
+# --timesteps 10 and 10,000 (bench/models/length/).
 # usage: bench/generation.sh [POLICY...]   POLICY: "default" (no --unroll) or
 #        an --unroll value; without arguments: 0 default $BENCH_UNROLL_LARGE.
 # Environment: RNNC_SRC (the rnnc tree to measure, default this one), CC,
@@ -78,4 +82,61 @@ for policy in "${policies[@]}"; do
   [ $complete = 1 ] || total="**total** of the rows measured"
   echo "| $total | $(seconds $total_gen) | $total_lines | $(seconds $total_cc) | $total_bytes |"
 done
+
+# ---------------------------------------------------------------- against the length
+echo
+echo "#### against the sequence length (default --unroll)"
+echo
+echo "| model | steps | generate (s) | bytes (.c) | compile (s) | generate / T=10 | bytes / T=10 | compile / T=10 |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+# one row: NAME STEPS MODEL_FILE [rnnc options...]; prints the row and sets
+# row_gen, row_bytes, row_cc
+length_row() {
+  local name=$1 steps=$2 model=$3
+  shift 3
+  local dir="$out/length/$name-$steps"
+  mkdir -p "$dir"
+  local t0 t1 t2
+  t0=$(now_ns)
+  if ! lua5.4 "$src/bin/rnnc" generate "$model" -o "$dir" --name "$name" "$@" >"$dir.log" 2>&1; then
+    echo "| $name | $steps | failed: $(tail -1 "$dir.log" | sed 's/|/\\|/g') | | | | | |"
+    failed=1
+    return 1
+  fi
+  t1=$(now_ns)
+  if ! timeout "$compile_timeout" "$cc" -std=c99 "${cflags[@]}" -I"$src/runtime" -c "$dir/$name.c" \
+    -o "$dir.o" 2>>"$dir.log"; then
+    echo "| $name | $steps | $(seconds $((t1 - t0))) | | > $compile_timeout (stopped) | | | |"
+    failed=1
+    return 1
+  fi
+  t2=$(now_ns)
+  row_gen=$((t1 - t0)) row_bytes=$(wc -c <"$dir/$name.c") row_cc=$((t2 - t1))
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+length_case() { # NAME MODEL_TEMPLATE_OR_FILE LONG... -- the steps after T=10
+  local name=$1 model=$2
+  shift 2
+  local base_gen base_bytes base_cc
+  for steps in 10 "$@"; do
+    local file="$out/length/$name-$steps.lua" opts=()
+    mkdir -p "$out/length"
+    if [ "$name" = seed11 ]; then
+      file=$model opts=(--timesteps "$steps")
+    else
+      sed "s/@T@/$steps/g" "$model" >"$file"
+    fi
+    [ "$name" = lstm128 ] && opts+=(--batch 1)
+    length_row "$name" "$steps" "$file" "${opts[@]}" || return 0
+    if [ "$steps" = 10 ]; then
+      base_gen=$row_gen base_bytes=$row_bytes base_cc=$row_cc
+    fi
+    echo "| $name | $steps | $(seconds "$row_gen") | $row_bytes | $(seconds "$row_cc") | $(ratio "$row_gen" "$base_gen") \
+| $(ratio "$row_bytes" "$base_bytes") | $(ratio "$row_cc" "$base_cc") |"
+  done
+}
+length_case lstm128 "$src/bench/models/length/lstm128.lua" 1000 100000
+length_case lstm256 "$src/bench/models/length/lstm256.lua" 2000
+length_case bigru128 "$src/bench/models/length/bigru128.lua" 5000
+length_case seed11 "$src/examples/seeds/seed11.lua" 10000
 exit $failed

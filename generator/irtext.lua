@@ -104,6 +104,8 @@ function irtext.op(op, layer)
   local set = op.acc and " += " or " = "
   if op.op == "matmul" then
     return v(op.out) .. set .. v(op.a) .. " @ " .. v(op.b)
+  elseif op.op == "map" and op.out.buf.kind == "wtrans" then
+    return v(op.out) .. " = a copy of " .. v(op.args[1])
   elseif op.op == "map" then
     return v(op.out) .. set .. irtext.expr(op.expr, function(i)
       return v(op.args[i])

@@ -38,7 +38,7 @@ function layout.transpose_weights(prog, ops, min_size)
             or ir.buffer(prog, "wtrans:" .. P.name, "wtrans", P.cols, P.rows).buf
           copies[P] = t
           copy_ops[#copy_ops + 1] = { op = "map", out = ir.full(t), expr = ir.E.arg(1),
-            args = { ir.transpose(ir.full(P)) }, note = { text = "a transposed copy, read row by row below" } }
+            args = { ir.transpose(ir.full(P)) }, note = { text = "the products below read it row by row" } }
         end
         local new = {}
         for k, v in pairs(op) do

@@ -1,16 +1,25 @@
-/* The register-blocked matrix-product kernel generated code calls for every
- * big product:
+/* The matrix-product kernels generated code calls, one call per product of
+ * the model:
  *
- *   C[i * crs + j] (+)= sum_q sum_p A[i * ars + q * aqs + p * acs] * B[q * bqs + p * brs + j]
+ *   rnnc_gemm_T(M, N, K, A, ars, acs, B, brs, C, crs, accumulate, panel)
+ *     C[i * crs + j] (+)= sum_p A[i * ars + p * acs] * B[p * brs + j]
+ *   rnnc_gemm_sum_T(M, N, K, Q, A, ars, acs, aqs, B, brs, bqs, C, crs, accumulate, chunk, panel)
+ *     the same summed over q < Q slices (A + q * aqs, B + q * bqs): a weight's
+ *     gradient over the samples of a batch, `chunk` samples at a time
+ *   rnnc_gemm_strided_T(M, N, K, A, ars, acs, B, brs, bcs, C, crs, ccs, accumulate)
+ *     any strides (plain loops; products whose columns are not contiguous)
  *
- * for rows i < mr (1..4), columns j < width (a multiple of 64 bytes of reals,
- * at most 512 bytes), q < k1, p < k: the two-level sum takes a weight's
- * gradient over the samples of a batch (q) and the rows of each (p). The generator tiles each
- * product into such blocks with every dimension a constant, so after inlining the compiler sees the
- * whole loop nest: the block's accumulators stay in registers while the loop over p streams one row
- * of B per step. Under GNU C (gcc, clang) the accumulators are explicit vectors of the target's
- * register width (AVX-512, AVX2 or SSE / NEON); any other C99 compiler gets plain loops computing
- * the same sums in the same order. Header-only, no allocation. */
+ * for T = f32, f64, i < M, j < N, p < K. The generator passes every argument
+ * it knows as a constant (all but a sample count), so once inlined the
+ * compiler sees the whole loop nest with constant bounds: rows go in blocks
+ * of four, columns in blocks of whole 64-byte vectors whose accumulators
+ * stay in registers while the loop over p streams one row of B per step,
+ * the last columns in narrower blocks; `panel` (the generator sets it when B
+ * is larger than half a core's L2) sweeps the rows a column panel at a time.
+ * Under GNU C (gcc, clang) the accumulators are explicit vectors of the
+ * target's register width (AVX-512, AVX2 or SSE / NEON); any other C99
+ * compiler, or -DRNNC_PLAIN_C, gets plain loops computing the same sums in
+ * the same order. Header-only, no allocation. */
 #ifndef RNNC_KERNELS_H
 #define RNNC_KERNELS_H
 
@@ -106,6 +115,152 @@ RNNC_INLINE void rnnc_block_f64(int mr, int width, int k1, int k, const double *
                                 long aqs, long acs, const double *B, long bqs, long brs, double *C,
                                 long crs, int accumulate) {
   RNNC_BLOCK_BODY(double, rnnc_vd);
+}
+
+/* One mr x width block of any width up to 128 (the columns past the last
+ * whole vector): plain loops over constant bounds. */
+#define RNNC_TAIL_BODY(T)                                                                          \
+  T acc[4][128];                                                                                   \
+  int r, q, p, j;                                                                                  \
+  for (r = 0; r < mr; ++r)                                                                         \
+    for (j = 0; j < width; ++j)                                                                    \
+      acc[r][j] = accumulate ? C[r * crs + j] : (T)0;                                              \
+  for (q = 0; q < k1; ++q)                                                                         \
+    for (p = 0; p < k; ++p) {                                                                      \
+      const T *const brow = B + q * bqs + p * brs;                                                 \
+      for (r = 0; r < mr; ++r) {                                                                   \
+        const T a = A[r * ars + q * aqs + p * acs];                                                \
+        for (j = 0; j < width; ++j)                                                                \
+          acc[r][j] += a * brow[j];                                                                \
+      }                                                                                            \
+    }                                                                                              \
+  for (r = 0; r < mr; ++r)                                                                         \
+    for (j = 0; j < width; ++j)                                                                    \
+      C[r * crs + j] = acc[r][j];
+
+RNNC_INLINE void rnnc_tail_f32(int mr, int width, int k1, int k, const float *A, long ars, long aqs,
+                               long acs, const float *B, long bqs, long brs, float *C, long crs,
+                               int accumulate) {
+  RNNC_TAIL_BODY(float);
+}
+
+RNNC_INLINE void rnnc_tail_f64(int mr, int width, int k1, int k, const double *A, long ars,
+                               long aqs, long acs, const double *B, long bqs, long brs, double *C,
+                               long crs, int accumulate) {
+  RNNC_TAIL_BODY(double);
+}
+
+/* The tiling of one product (see the top of this file), for k1 slices of the
+ * reduction: rows i .. i + mr - 1 and columns j .. j + width - 1 form a
+ * block; a block whose width is whole vectors goes to rnnc_block, the rest
+ * to rnnc_tail. Blocks of four rows are 2 vectors wide, single rows 8. */
+#define RNNC_GEMM_BODY(T, SUFFIX)                                                                  \
+  enum { LANES = 64 / sizeof(T) };                                                                 \
+  int i, j;                                                                                        \
+  if (panel) {                                                                                     \
+    const int nr = N < 2 * LANES ? N : 2 * LANES;                                                  \
+    for (j = 0; j < N; j += nr) {                                                                  \
+      const int w = N - j < nr ? N - j : nr;                                                       \
+      for (i = 0; i + 4 <= M; i += 4)                                                              \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 4, w);                                                          \
+      for (; i < M; ++i)                                                                           \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 1, w);                                                          \
+    }                                                                                              \
+  } else {                                                                                         \
+    const int nr4 = N < 2 * LANES ? N : 2 * LANES, nr1 = N < 8 * LANES ? N : 8 * LANES;            \
+    for (i = 0; i + 4 <= M; i += 4)                                                                \
+      for (j = 0; j < N; j += nr4) {                                                               \
+        const int w = N - j < nr4 ? N - j : nr4;                                                   \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 4, w);                                                          \
+      }                                                                                            \
+    for (; i < M; ++i)                                                                             \
+      for (j = 0; j < N; j += nr1) {                                                               \
+        const int w = N - j < nr1 ? N - j : nr1;                                                   \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 1, w);                                                          \
+      }                                                                                            \
+  }
+#define RNNC_GEMM_BLOCK(T, SUFFIX, MR, W)                                                          \
+  do {                                                                                             \
+    if ((W) % LANES == 0)                                                                          \
+      rnnc_block_##SUFFIX(MR, W, k1, K, A + i * ars, ars, aqs, acs, B + j, bqs, brs,               \
+                          C + i * crs + j, crs, accumulate);                                       \
+    else                                                                                           \
+      rnnc_tail_##SUFFIX(MR, W, k1, K, A + i * ars, ars, aqs, acs, B + j, bqs, brs,                \
+                         C + i * crs + j, crs, accumulate);                                        \
+  } while (0)
+
+RNNC_INLINE void rnnc_gemm_k1_f32(int M, int N, int K, int k1, const float *A, long ars, long acs,
+                                  long aqs, const float *B, long brs, long bqs, float *C, long crs,
+                                  int accumulate, int panel) {
+  RNNC_GEMM_BODY(float, f32)
+}
+
+RNNC_INLINE void rnnc_gemm_k1_f64(int M, int N, int K, int k1, const double *A, long ars,
+                                  long acs, long aqs, const double *B, long brs, long bqs,
+                                  double *C, long crs, int accumulate, int panel) {
+  RNNC_GEMM_BODY(double, f64)
+}
+
+/* C (+)= A @ B: M x N, K deep; B's and C's columns contiguous. */
+RNNC_INLINE void rnnc_gemm_f32(int M, int N, int K, const float *A, long ars, long acs,
+                               const float *B, long brs, float *C, long crs, int accumulate,
+                               int panel) {
+  rnnc_gemm_k1_f32(M, N, K, 1, A, ars, acs, 0, B, brs, 0, C, crs, accumulate, panel);
+}
+
+RNNC_INLINE void rnnc_gemm_f64(int M, int N, int K, const double *A, long ars, long acs,
+                               const double *B, long brs, double *C, long crs, int accumulate,
+                               int panel) {
+  rnnc_gemm_k1_f64(M, N, K, 1, A, ars, acs, 0, B, brs, 0, C, crs, accumulate, panel);
+}
+
+/* C (+)= sum over q < Q of A_q @ B_q (A_q = A + q * aqs, B_q = B + q * bqs),
+ * `chunk` slices at a time (0: all at once) so that the slice of B each row
+ * block reads stays in L1: a weight's gradient summed over the samples. */
+#define RNNC_GEMM_SUM_BODY(SUFFIX)                                                                 \
+  int q;                                                                                           \
+  if (chunk <= 0) {                                                                                \
+    rnnc_gemm_k1_##SUFFIX(M, N, K, Q, A, ars, acs, aqs, B, brs, bqs, C, crs, accumulate, panel);   \
+    return;                                                                                        \
+  }                                                                                                \
+  for (q = 0; q < Q; q += chunk)                                                                   \
+    rnnc_gemm_k1_##SUFFIX(M, N, K, Q - q < chunk ? Q - q : chunk, A + q * aqs, ars, acs, aqs,      \
+                          B + q * bqs, brs, bqs, C, crs, accumulate || q > 0, panel);
+
+RNNC_INLINE void rnnc_gemm_sum_f32(int M, int N, int K, int Q, const float *A, long ars, long acs,
+                                   long aqs, const float *B, long brs, long bqs, float *C, long crs,
+                                   int accumulate, int chunk, int panel) {
+  RNNC_GEMM_SUM_BODY(f32)
+}
+
+RNNC_INLINE void rnnc_gemm_sum_f64(int M, int N, int K, int Q, const double *A, long ars,
+                                   long acs, long aqs, const double *B, long brs, long bqs,
+                                   double *C, long crs, int accumulate, int chunk, int panel) {
+  RNNC_GEMM_SUM_BODY(f64)
+}
+
+/* C (+)= A @ B with any strides: plain loops, for the products whose
+ * columns are not contiguous. */
+#define RNNC_GEMM_STRIDED_BODY(T)                                                                  \
+  int i, j, p;                                                                                     \
+  for (i = 0; i < M; ++i)                                                                          \
+    for (j = 0; j < N; ++j) {                                                                      \
+      T sum = accumulate ? C[i * crs + j * ccs] : (T)0;                                            \
+      for (p = 0; p < K; ++p)                                                                      \
+        sum += A[i * ars + p * acs] * B[p * brs + j * bcs];                                        \
+      C[i * crs + j * ccs] = sum;                                                                  \
+    }
+
+RNNC_INLINE void rnnc_gemm_strided_f32(int M, int N, int K, const float *A, long ars, long acs,
+                                       const float *B, long brs, long bcs, float *C, long crs,
+                                       long ccs, int accumulate) {
+  RNNC_GEMM_STRIDED_BODY(float)
+}
+
+RNNC_INLINE void rnnc_gemm_strided_f64(int M, int N, int K, const double *A, long ars, long acs,
+                                       const double *B, long brs, long bcs, double *C, long crs,
+                                       long ccs, int accumulate) {
+  RNNC_GEMM_STRIDED_BODY(double)
 }
 
 /* Single-precision exp and tanh for the generated float32 code: straight-line

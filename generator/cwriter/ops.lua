@@ -4,6 +4,7 @@
 local ir = require("ir")
 local syntax = require("cwriter.syntax")
 local gemm = require("cwriter.gemm")
+local irtext = require("irtext")
 
 local ops = {}
 
@@ -177,6 +178,8 @@ function Writer:loops2(rows, cols, body)
     self:emit("for (int c = 0; c < " .. cols .. "; ++c) {")
     body(r, "c")
     self:emit("}")
+  elseif rows > 1 then
+    body(r, 0)
   else
     -- a block even without a loop: the body declares its temporaries
     self:emit("{")
@@ -184,17 +187,6 @@ function Writer:loops2(rows, cols, body)
     self:emit("}")
   end
   if rows > 1 then self:emit("}") end
-end
-
-function Writer:matmul_loops(op)
-  local k = op.a.dims[2]
-  self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
-    local init = op.acc and self:at(op.out, r, c) or self:lit(0)
-    self:emit(self.real .. " sum = " .. init .. ";")
-    self:emit("for (int q = 0; q < " .. k .. "; ++q) sum += " .. self:at(op.a, r, "q") .. " * " ..
-      self:at(op.b, "q", c) .. ";")
-    self:emit(self:at(op.out, r, c) .. " = sum;")
-  end)
 end
 
 function Writer:map_loops(op)
@@ -215,7 +207,6 @@ end
 function Writer:softmax_loops(op)
   local n = op.out.dims[2]
   self:loops2(op.out.dims[1], 1, function(r)
-    self:emit("{")
     self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
     self:emit("for (int c = 1; c < " .. n .. "; ++c) mx = " .. self:at(op.a, r, "c") .. " > mx ? " ..
       self:at(op.a, r, "c") .. " : mx;")
@@ -226,20 +217,17 @@ function Writer:softmax_loops(op)
     self:emit("}")
     self:emit(self.real .. " inv = " .. self:lit(1) .. " / total;")
     self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " *= inv;")
-    self:emit("}")
   end)
 end
 
 function Writer:softmax_grad_loops(op)
   local n = op.out.dims[2]
   self:loops2(op.out.dims[1], 1, function(r)
-    self:emit("{")
     self:emit(self.real .. " dot = " .. self:lit(0) .. ";")
     self:emit("for (int c = 0; c < " .. n .. "; ++c) dot += " .. self:at(op.dy, r, "c") .. " * " ..
       self:at(op.y, r, "c") .. ";")
     self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. assign(op.acc) ..
       self:at(op.y, r, "c") .. " * (" .. self:at(op.dy, r, "c") .. " - dot);")
-    self:emit("}")
   end)
 end
 
@@ -251,6 +239,13 @@ function Writer:loop_unrolled(op, unroll)
       self:op(ir.instantiate(b, t), unroll)
     end
   end
+end
+
+-- A comment saying what an op computes, for which layer and steps
+-- (irtext.lua): the C reads as the model.
+function Writer:comment(op)
+  local text = irtext.comment(op, self.loop):gsub("%*/", "* /")
+  self:emit("/* " .. text .. " */")
 end
 
 -- A loop bound in C: a number, or c + k * L.
@@ -267,15 +262,19 @@ end
 
 function Writer:loop_loops(op, unroll)
   self:loop_header(op)
+  local outer = self.loop
+  self.loop = op
   for _, b in ipairs(op.body) do
     self:op(b, unroll)
   end
+  self.loop = outer
   self:emit("}")
 end
 
 function Writer:op(op, unroll)
   local style = ir.op_size(op) <= unroll and "_unrolled" or "_loops"
-  if op.op == "matmul" and style == "_loops" and gemm.layout(self, op) then
+  if op.op ~= "loop" then self:comment(op) end
+  if op.op == "matmul" and style == "_loops" then
     gemm.emit(self, op)
     return
   end
@@ -362,9 +361,13 @@ function Writer:ops(list, unroll)
       flush()
       if op.op == "loop" then
         self:loop_header(op)
+        local outer = self.loop
+        self.loop = op
         self:ops(op.body, unroll)
+        self.loop = outer
         self:emit("}")
       else
+        self:comment(op)
         gemm.emit(self, op)
       end
     elseif self:shared_op(op) then

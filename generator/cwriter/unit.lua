@@ -68,6 +68,22 @@ local function referenced(list)
   return used
 end
 
+-- A weight's elements through its named field of the params union
+-- (`struct` = "p" or "grad"): p->w.lstm_bias, &p->w.lstm_kernel[0][0].
+local function weight_field(struct, param)
+  local field = string.format("%s->w.%s", struct, syntax.ident(param.name))
+  if #param.shape == 1 then return field end
+  return "&" .. field .. string.rep("[0]", #param.shape)
+end
+
+-- Whether C text uses the identifier `name`.
+local function mentions(lines, name)
+  for _, line in ipairs(lines) do
+    if line:find("%f[%w_]" .. name .. "%f[^%w_]") then return true end
+  end
+  return false
+end
+
 -- The body of a batched function: pointers to every array it uses (the
 -- per-sample ones to their first sample's block), then the ops (Writer:ops
 -- places the loops over the samples). `caller` maps the caller's arrays
@@ -81,8 +97,10 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
     used[b] = true
   end
   local real = w.real
-  w:emit("(void)p;")
-  w:emit("(void)s;")
+  local decls = {}
+  local function decl(fmt, ...)
+    decls[#decls + 1] = string.format(fmt, ...)
+  end
   -- weights in the order of the flat parameter vector
   local params = {}
   for _, buf in ipairs(unit.prog.buffers) do
@@ -92,32 +110,31 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
     if x.kind ~= y.kind then return x.kind < y.kind end
     return x.param.offset < y.param.offset
   end)
+  local p_used, s_used = false, false
   for _, buf in ipairs(params) do
     if used[buf] and buf.kind == "param" then
-      w:emit(string.format("const %s *const %s = p->flat + %d;", real, names[buf], buf.param.offset))
+      decl("const %s *const %s = %s;", real, names[buf], weight_field("p", buf.param))
+      p_used = true
     elseif used[buf] and buf.kind == "pgrad" then
-      w:emit(string.format("%s *const %s = grad->flat + %d;", real, names[buf], buf.param.offset))
+      decl("%s *const %s = %s;", real, names[buf], weight_field("grad", buf.param))
     end
-  end
-  if iface.variable then
-    -- the run-time sequence length (NAME_set_steps); 0 means the maximum
-    w:emit(string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps))
-    w:emit("(void)L;")
   end
   for _, buf in ipairs(unit.prog.buffers) do
     if used[buf] then
       local n = names[buf]
       if buf.kind == "act" or buf.kind == "tmp" then
-        w:emit(string.format("%s *const %s = &s->%s[0][0];", real, n, n))
+        decl("%s *const %s = &s->%s[0][0];", real, n, n)
         w.sample_stride[buf] = buf.size
+        s_used = true
       elseif buf.kind == "input" or buf.kind == "output" then
         local c = caller[buf.name]
         if not c then error("no caller array for " .. buf.name) end
-        w:emit(string.format("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c))
+        decl("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c)
         w.sample_stride[buf] = buf.size
         if buf.name == "dx" then w.optional_out[buf] = "dx" end
       elseif buf.kind == "wtrans" then
-        w:emit(string.format("%s *const %s = s->%s;", real, n, n))
+        decl("%s *const %s = s->%s;", real, n, n)
+        s_used = true
       elseif buf.kind == "zero" then
         error("the zero buffer " .. buf.name .. " survived simplification")
       end
@@ -128,10 +145,21 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
     w:emit(string.format("memcpy(%s, x, sizeof(%s) * (size_t)n * %d);", n, real, unit.x.buf.size))
   end
   w:ops(list, opts.unroll)
+  local prologue = {}
+  if not p_used then prologue[#prologue + 1] = "(void)p; /* no weight is read here */" end
+  if iface.variable and mentions(w.lines, "L") then
+    -- the run-time sequence length (NAME_set_steps); 0 means the maximum
+    prologue[#prologue + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps)
+    s_used = true
+  end
+  if not s_used then prologue[#prologue + 1] = "(void)s; /* nothing is kept for backward */" end
+  for _, d in ipairs(decls) do
+    prologue[#prologue + 1] = d
+  end
   for k in pairs(w.helpers) do
     helpers[k] = true
   end
-  return table.concat(w.lines, "\n")
+  return table.concat(prologue, "\n") .. "\n" .. table.concat(w.lines, "\n")
 end
 
 -- The streaming API: one timestep of one sample, the recurrent states and the
@@ -148,13 +176,15 @@ local function stream_code(unit, opts, helpers)
   local used = referenced(stream.forward)
   local fields, reset = {}, {}
   local w = ops.new(opts.dtype, names)
-  w:emit("(void)p;")
+  local reads_weights = false
   for _, buf in ipairs(stream.prog.buffers) do
     local n = names[buf]
     if buf.kind == "param" and used[buf] then
-      w:emit(string.format("const %s *const %s = p->flat + %d;", real, n, buf.param.offset))
+      w:emit(string.format("const %s *const %s = %s;", real, n, weight_field("p", buf.param)))
+      reads_weights = true
     elseif buf.kind == "act" and used[buf] then
-      fields[#fields + 1] = string.format("  %s %s[%d];", real, n, buf.size)
+      fields[#fields + 1] = string.format("  /* %s: %s */\n  %s %s[%d];", buf.name,
+        (buf.meaning or ""):gsub("^per step, ", ""), real, n, buf.size)
       w:emit(string.format("%s *const %s = st->%s;", real, n, n))
     elseif buf.kind == "state" then
       fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
@@ -162,6 +192,7 @@ local function stream_code(unit, opts, helpers)
       w:emit(string.format("%s *const %s = st->%s;", real, n, n))
     end
   end
+  if not reads_weights then w:emit("(void)p; /* the model has no weight */") end
   w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
   w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
   w:ops(stream.forward, opts.unroll)
@@ -270,7 +301,26 @@ local function target_size_of(iface, loss)
   return iface.outputs[1].size
 end
 
+local scratch_meaning
 local dims_list = syntax.dims_list
+
+-- What a scratch field holds, per sample: "lstm/z: 3 steps x 12, the
+-- gates' pre-activations ...", a gradient as d(loss)/d(...).
+function scratch_meaning(buf, iface)
+  local shape
+  if buf.rows > 1 and buf.rows == iface.max_steps and iface.x_shape[2] then
+    shape = string.format("%d steps x %d", buf.rows, buf.cols)
+  else
+    shape = string.format("%d x %d", buf.rows, buf.cols)
+  end
+  local name, meaning = buf.name, buf.meaning
+  if buf.kind == "tmp" then
+    name = buf.name:gsub("^d:", "")
+    meaning = "d(loss)/d(" .. name .. ")"
+  end
+  meaning = meaning and meaning:gsub("^per step, ", "") or nil
+  return name .. ": " .. shape .. (meaning and (", " .. meaning) or "")
+end
 
 -- The static helpers the lowered ops call; only the ones used, so no
 -- compiler warns about an unused function.
@@ -330,10 +380,11 @@ function cwriter.unit(unit, opts)
     -- activations and backward temporaries per sample: a batch goes
     -- through each step together
     if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
-      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d][%d];", real, names[buf], iface.batch, buf.size)
+      scratch_fields[#scratch_fields + 1] = string.format("  /* %s */\n  %s %s[%d][%d];", scratch_meaning(buf, iface),
+        real, names[buf], iface.batch, buf.size)
     elseif used[buf] and buf.kind == "wtrans" then
-      scratch_fields[#scratch_fields + 1] = string.format("  %s %s[%d]; /* a weight, transposed */", real,
-        names[buf], buf.size)
+      scratch_fields[#scratch_fields + 1] = string.format("  /* %s transposed (%d x %d), made by backward */\n"
+        .. "  %s %s[%d];", buf.name:gsub("^wtrans:", ""), buf.rows, buf.cols, real, names[buf], buf.size)
     end
   end
 
@@ -471,7 +522,8 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
   vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
   vars.MAX_STEPS = iface.max_steps
-  vars.MIN_STEPS = iface.variable and 1 or iface.max_steps
+  vars.STEPS_OUT_OF_RANGE = iface.variable and string.format("steps < 1 || steps > %d", iface.max_steps)
+    or string.format("steps != %d", iface.max_steps)
   vars.VARIABLE_STEPS = iface.variable and 1 or 0
   vars.HELPERS = helper_functions(helpers, opts.dtype)
   vars.N_TENSORS = #iface.params
