@@ -191,20 +191,16 @@ RNNC_INLINE void rnnc_tail_f64(int mr, int width, int k1, int k, const double *A
 
 RNNC_INLINE void rnnc_gemm_k1_f32(int M, int N, int K, int k1, const float *A, long ars, long acs,
                                   long aqs, const float *B, long brs, long bqs, float *C, long crs,
-                                  int accumulate, int panel) {
-  RNNC_GEMM_BODY(float, f32)
-}
+                                  int accumulate, int panel){RNNC_GEMM_BODY(float, f32)}
 
-RNNC_INLINE void rnnc_gemm_k1_f64(int M, int N, int K, int k1, const double *A, long ars,
-                                  long acs, long aqs, const double *B, long brs, long bqs,
-                                  double *C, long crs, int accumulate, int panel) {
-  RNNC_GEMM_BODY(double, f64)
-}
+RNNC_INLINE void rnnc_gemm_k1_f64(int M, int N, int K, int k1, const double *A, long ars, long acs,
+                                  long aqs, const double *B, long brs, long bqs, double *C,
+                                  long crs, int accumulate, int panel){RNNC_GEMM_BODY(double, f64)}
 
 /* C (+)= A @ B: M x N, K deep; B's and C's columns contiguous. */
-RNNC_INLINE void rnnc_gemm_f32(int M, int N, int K, const float *A, long ars, long acs,
-                               const float *B, long brs, float *C, long crs, int accumulate,
-                               int panel) {
+RNNC_INLINE
+    void rnnc_gemm_f32(int M, int N, int K, const float *A, long ars, long acs, const float *B,
+                       long brs, float *C, long crs, int accumulate, int panel) {
   rnnc_gemm_k1_f32(M, N, K, 1, A, ars, acs, 0, B, brs, 0, C, crs, accumulate, panel);
 }
 
@@ -229,15 +225,12 @@ RNNC_INLINE void rnnc_gemm_f64(int M, int N, int K, const double *A, long ars, l
 
 RNNC_INLINE void rnnc_gemm_sum_f32(int M, int N, int K, int Q, const float *A, long ars, long acs,
                                    long aqs, const float *B, long brs, long bqs, float *C, long crs,
-                                   int accumulate, int chunk, int panel) {
-  RNNC_GEMM_SUM_BODY(f32)
-}
+                                   int accumulate, int chunk, int panel){RNNC_GEMM_SUM_BODY(f32)}
 
-RNNC_INLINE void rnnc_gemm_sum_f64(int M, int N, int K, int Q, const double *A, long ars,
-                                   long acs, long aqs, const double *B, long brs, long bqs,
-                                   double *C, long crs, int accumulate, int chunk, int panel) {
-  RNNC_GEMM_SUM_BODY(f64)
-}
+RNNC_INLINE
+    void rnnc_gemm_sum_f64(int M, int N, int K, int Q, const double *A, long ars, long acs,
+                           long aqs, const double *B, long brs, long bqs, double *C, long crs,
+                           int accumulate, int chunk, int panel){RNNC_GEMM_SUM_BODY(f64)}
 
 /* C (+)= A @ B with any strides: plain loops, for the products whose
  * columns are not contiguous. */
@@ -253,9 +246,7 @@ RNNC_INLINE void rnnc_gemm_sum_f64(int M, int N, int K, int Q, const double *A, 
 
 RNNC_INLINE void rnnc_gemm_strided_f32(int M, int N, int K, const float *A, long ars, long acs,
                                        const float *B, long brs, long bcs, float *C, long crs,
-                                       long ccs, int accumulate) {
-  RNNC_GEMM_STRIDED_BODY(float)
-}
+                                       long ccs, int accumulate){RNNC_GEMM_STRIDED_BODY(float)}
 
 RNNC_INLINE void rnnc_gemm_strided_f64(int M, int N, int K, const double *A, long ars, long acs,
                                        const double *B, long brs, long bcs, double *C, long crs,
