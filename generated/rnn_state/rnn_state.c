@@ -47,6 +47,7 @@ int rnn_state_set_steps(rnn_state_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void rnn_state_init(rnn_state_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -55,6 +56,7 @@ void rnn_state_init(rnn_state_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const float *x, float *y,
                        int n) {
@@ -128,6 +130,7 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const float *dy,
                         rnn_state_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -271,6 +274,7 @@ double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_s
                            opt->step, rnn_state_tensors, 3);
   return loss;
 }
+#endif
 
 void rnn_state_stream_reset(rnn_state_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -362,12 +366,13 @@ static void rnn_state_stream_step_any(const void *p, void *st, const void *x_t, 
 static int rnn_state_set_steps_any(void *s, int steps) {
   return rnn_state_set_steps((rnn_state_scratch *)s, steps);
 }
-static void rnn_state_init_any(void *p, uint64_t seed) {
-  rnn_state_init((rnn_state_params *)p, seed);
-}
 static void rnn_state_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   rnn_state_forward((const rnn_state_params *)p, (rnn_state_scratch *)s, (const float *)x,
                     (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void rnn_state_init_any(void *p, uint64_t seed) {
+  rnn_state_init((rnn_state_params *)p, seed);
 }
 static void rnn_state_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                    int n) {
@@ -386,6 +391,10 @@ static double rnn_state_train_step_any(void *p, void *opt, void *s, const void *
                               (rnn_state_scratch *)s, (const float *)x, (const float *)target,
                               (float *)y_pred, n);
 }
+#define rnn_state_TRAINING_(f) f
+#else
+#define rnn_state_TRAINING_(f) NULL
+#endif
 
 const rnnc_model rnn_state_model = {
     "rnn_state",
@@ -421,11 +430,11 @@ const rnnc_model rnn_state_model = {
     sizeof(rnn_state_optimizer),
     rnn_state_spec,
     rnn_state_summary,
-    rnn_state_init_any,
+    rnn_state_TRAINING_(rnn_state_init_any),
     rnn_state_forward_any,
-    rnn_state_backward_any,
-    rnn_state_loss_grad_any,
-    rnn_state_train_step_any,
+    rnn_state_TRAINING_(rnn_state_backward_any),
+    rnn_state_TRAINING_(rnn_state_loss_grad_any),
+    rnn_state_TRAINING_(rnn_state_train_step_any),
     rnn_state_set_steps_any,
     "",
     sizeof(rnn_state_stream),

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RNN_STATE_BATCH 32
 #define RNN_STATE_INPUT_SIZE 2
 #define RNN_STATE_OUTPUT_SIZE 6
@@ -60,6 +64,10 @@ typedef struct {
  * for a length out of range. */
 int rnn_state_set_steps(rnn_state_scratch *s, int steps);
 
+/* rnn_state.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void rnn_state_init(rnn_state_params *p, uint64_t seed);
 /* x: n x 2 reals (n <= 32), y: n x 6. */
@@ -97,4 +105,7 @@ void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, cons
 
 extern const rnnc_model rnn_state_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

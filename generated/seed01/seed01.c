@@ -43,6 +43,7 @@ int seed01_set_steps(seed01_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed01_init(seed01_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -51,6 +52,7 @@ void seed01_init(seed01_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -179,6 +181,7 @@ void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed01_backward(const seed01_params *p, seed01_scratch *s, const float *dy,
                      seed01_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -435,6 +438,7 @@ double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch
                            opt->step, seed01_tensors, 3);
   return loss;
 }
+#endif
 
 void seed01_stream_reset(seed01_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -522,11 +526,12 @@ static void seed01_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed01_set_steps_any(void *s, int steps) {
   return seed01_set_steps((seed01_scratch *)s, steps);
 }
-static void seed01_init_any(void *p, uint64_t seed) {
-  seed01_init((seed01_params *)p, seed);
-}
 static void seed01_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed01_forward((const seed01_params *)p, (seed01_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed01_init_any(void *p, uint64_t seed) {
+  seed01_init((seed01_params *)p, seed);
 }
 static void seed01_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -544,6 +549,10 @@ static double seed01_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed01_train_step((seed01_params *)p, (seed01_optimizer *)opt, (seed01_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed01_TRAINING_(f) f
+#else
+#define seed01_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed01_model = {
     "seed01",
@@ -579,11 +588,11 @@ const rnnc_model seed01_model = {
     sizeof(seed01_optimizer),
     seed01_spec,
     seed01_summary,
-    seed01_init_any,
+    seed01_TRAINING_(seed01_init_any),
     seed01_forward_any,
-    seed01_backward_any,
-    seed01_loss_grad_any,
-    seed01_train_step_any,
+    seed01_TRAINING_(seed01_backward_any),
+    seed01_TRAINING_(seed01_loss_grad_any),
+    seed01_TRAINING_(seed01_train_step_any),
     seed01_set_steps_any,
     "",
     sizeof(seed01_stream),

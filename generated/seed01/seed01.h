@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED01_BATCH 32
 #define SEED01_INPUT_SIZE 20
 #define SEED01_OUTPUT_SIZE 3
@@ -58,6 +62,10 @@ typedef struct {
  * for a length out of range. */
 int seed01_set_steps(seed01_scratch *s, int steps);
 
+/* seed01.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed01_init(seed01_params *p, uint64_t seed);
 /* x: n x 20 reals (n <= 32), y: n x 3. */
@@ -92,4 +100,7 @@ void seed01_stream_step(const seed01_params *p, seed01_stream *st, const float *
 
 extern const rnnc_model seed01_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -43,6 +43,7 @@ int seed02_set_steps(seed02_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed02_init(seed02_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -51,6 +52,7 @@ void seed02_init(seed02_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed02_forward(const seed02_params *p, seed02_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -179,6 +181,7 @@ void seed02_forward(const seed02_params *p, seed02_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed02_backward(const seed02_params *p, seed02_scratch *s, const float *dy,
                      seed02_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -435,6 +438,7 @@ double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch
                            opt->step, seed02_tensors, 3);
   return loss;
 }
+#endif
 
 void seed02_stream_reset(seed02_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -522,11 +526,12 @@ static void seed02_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed02_set_steps_any(void *s, int steps) {
   return seed02_set_steps((seed02_scratch *)s, steps);
 }
-static void seed02_init_any(void *p, uint64_t seed) {
-  seed02_init((seed02_params *)p, seed);
-}
 static void seed02_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed02_forward((const seed02_params *)p, (seed02_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed02_init_any(void *p, uint64_t seed) {
+  seed02_init((seed02_params *)p, seed);
 }
 static void seed02_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -544,6 +549,10 @@ static double seed02_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed02_train_step((seed02_params *)p, (seed02_optimizer *)opt, (seed02_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed02_TRAINING_(f) f
+#else
+#define seed02_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed02_model = {
     "seed02",
@@ -579,11 +588,11 @@ const rnnc_model seed02_model = {
     sizeof(seed02_optimizer),
     seed02_spec,
     seed02_summary,
-    seed02_init_any,
+    seed02_TRAINING_(seed02_init_any),
     seed02_forward_any,
-    seed02_backward_any,
-    seed02_loss_grad_any,
-    seed02_train_step_any,
+    seed02_TRAINING_(seed02_backward_any),
+    seed02_TRAINING_(seed02_loss_grad_any),
+    seed02_TRAINING_(seed02_train_step_any),
     seed02_set_steps_any,
     "",
     sizeof(seed02_stream),

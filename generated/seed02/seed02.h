@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED02_BATCH 8
 #define SEED02_INPUT_SIZE 20
 #define SEED02_OUTPUT_SIZE 3
@@ -58,6 +62,10 @@ typedef struct {
  * for a length out of range. */
 int seed02_set_steps(seed02_scratch *s, int steps);
 
+/* seed02.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed02_init(seed02_params *p, uint64_t seed);
 /* x: n x 20 reals (n <= 8), y: n x 3. */
@@ -92,4 +100,7 @@ void seed02_stream_step(const seed02_params *p, seed02_stream *st, const float *
 
 extern const rnnc_model seed02_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

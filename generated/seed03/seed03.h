@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED03_BATCH 8
 #define SEED03_INPUT_SIZE 20
 #define SEED03_OUTPUT_SIZE 6
@@ -58,6 +62,10 @@ typedef struct {
  * for a length out of range. */
 int seed03_set_steps(seed03_scratch *s, int steps);
 
+/* seed03.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed03_init(seed03_params *p, uint64_t seed);
 /* x: n x 20 reals (n <= 8), y: n x 6. */
@@ -92,4 +100,7 @@ void seed03_stream_step(const seed03_params *p, seed03_stream *st, const float *
 
 extern const rnnc_model seed03_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -50,6 +50,7 @@ int seed04_set_steps(seed04_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed04_init(seed04_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -58,6 +59,7 @@ void seed04_init(seed04_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -303,6 +305,7 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
                      seed04_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -759,6 +762,7 @@ double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch
                            opt->step, seed04_tensors, 6);
   return loss;
 }
+#endif
 
 void seed04_stream_reset(seed04_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -909,11 +913,12 @@ static void seed04_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed04_set_steps_any(void *s, int steps) {
   return seed04_set_steps((seed04_scratch *)s, steps);
 }
-static void seed04_init_any(void *p, uint64_t seed) {
-  seed04_init((seed04_params *)p, seed);
-}
 static void seed04_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed04_forward((const seed04_params *)p, (seed04_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed04_init_any(void *p, uint64_t seed) {
+  seed04_init((seed04_params *)p, seed);
 }
 static void seed04_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -931,6 +936,10 @@ static double seed04_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed04_train_step((seed04_params *)p, (seed04_optimizer *)opt, (seed04_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed04_TRAINING_(f) f
+#else
+#define seed04_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed04_model = {
     "seed04",
@@ -966,11 +975,11 @@ const rnnc_model seed04_model = {
     sizeof(seed04_optimizer),
     seed04_spec,
     seed04_summary,
-    seed04_init_any,
+    seed04_TRAINING_(seed04_init_any),
     seed04_forward_any,
-    seed04_backward_any,
-    seed04_loss_grad_any,
-    seed04_train_step_any,
+    seed04_TRAINING_(seed04_backward_any),
+    seed04_TRAINING_(seed04_loss_grad_any),
+    seed04_TRAINING_(seed04_train_step_any),
     seed04_set_steps_any,
     "",
     sizeof(seed04_stream),

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED04_BATCH 32
 #define SEED04_INPUT_SIZE 50
 #define SEED04_OUTPUT_SIZE 80
@@ -67,6 +71,10 @@ typedef struct {
  * for a length out of range. */
 int seed04_set_steps(seed04_scratch *s, int steps);
 
+/* seed04.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed04_init(seed04_params *p, uint64_t seed);
 /* x: n x 50 reals (n <= 32), y: n x 80. */
@@ -104,4 +112,7 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
 
 extern const rnnc_model seed04_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

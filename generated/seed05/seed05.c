@@ -63,6 +63,7 @@ int seed05_set_steps(seed05_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed05_init(seed05_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -71,6 +72,7 @@ void seed05_init(seed05_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -336,6 +338,7 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed05_backward(const seed05_params *p, seed05_scratch *s, const float *dy,
                      seed05_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -849,16 +852,18 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
                            opt->step, seed05_tensors, 6);
   return loss;
 }
+#endif
 
 /* Type-erased entry points for the descriptor. */
 static int seed05_set_steps_any(void *s, int steps) {
   return seed05_set_steps((seed05_scratch *)s, steps);
 }
-static void seed05_init_any(void *p, uint64_t seed) {
-  seed05_init((seed05_params *)p, seed);
-}
 static void seed05_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed05_forward((const seed05_params *)p, (seed05_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed05_init_any(void *p, uint64_t seed) {
+  seed05_init((seed05_params *)p, seed);
 }
 static void seed05_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -876,6 +881,10 @@ static double seed05_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed05_train_step((seed05_params *)p, (seed05_optimizer *)opt, (seed05_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed05_TRAINING_(f) f
+#else
+#define seed05_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed05_model = {
     "seed05",
@@ -911,11 +920,11 @@ const rnnc_model seed05_model = {
     sizeof(seed05_optimizer),
     seed05_spec,
     seed05_summary,
-    seed05_init_any,
+    seed05_TRAINING_(seed05_init_any),
     seed05_forward_any,
-    seed05_backward_any,
-    seed05_loss_grad_any,
-    seed05_train_step_any,
+    seed05_TRAINING_(seed05_backward_any),
+    seed05_TRAINING_(seed05_loss_grad_any),
+    seed05_TRAINING_(seed05_train_step_any),
     seed05_set_steps_any,
     "",
     0,

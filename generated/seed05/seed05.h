@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED05_BATCH 32
 #define SEED05_INPUT_SIZE 50
 #define SEED05_OUTPUT_SIZE 160
@@ -69,6 +73,10 @@ typedef struct {
  * for a length out of range. */
 int seed05_set_steps(seed05_scratch *s, int steps);
 
+/* seed05.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed05_init(seed05_params *p, uint64_t seed);
 /* x: n x 50 reals (n <= 32), y: n x 160. */
@@ -90,4 +98,7 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
 
 extern const rnnc_model seed05_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED06_BATCH 32
 #define SEED06_INPUT_SIZE 50
 #define SEED06_OUTPUT_SIZE 160
@@ -129,6 +133,10 @@ typedef struct {
  * for a length out of range. */
 int seed06_set_steps(seed06_scratch *s, int steps);
 
+/* seed06.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed06_init(seed06_params *p, uint64_t seed);
 /* x: n x 50 reals (n <= 32), y: n x 160. */
@@ -150,4 +158,7 @@ double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch
 
 extern const rnnc_model seed06_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

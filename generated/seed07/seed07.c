@@ -48,6 +48,7 @@ int seed07_set_steps(seed07_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed07_init(seed07_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -56,6 +57,7 @@ void seed07_init(seed07_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -220,6 +222,7 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
                      seed07_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -595,6 +598,7 @@ double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch
                            opt->step, seed07_tensors, 3);
   return loss;
 }
+#endif
 
 void seed07_stream_reset(seed07_stream *st) {
   memset(st->state_gru, 0, sizeof st->state_gru);
@@ -696,11 +700,12 @@ static void seed07_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed07_set_steps_any(void *s, int steps) {
   return seed07_set_steps((seed07_scratch *)s, steps);
 }
-static void seed07_init_any(void *p, uint64_t seed) {
-  seed07_init((seed07_params *)p, seed);
-}
 static void seed07_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed07_forward((const seed07_params *)p, (seed07_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed07_init_any(void *p, uint64_t seed) {
+  seed07_init((seed07_params *)p, seed);
 }
 static void seed07_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -718,6 +723,10 @@ static double seed07_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed07_train_step((seed07_params *)p, (seed07_optimizer *)opt, (seed07_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed07_TRAINING_(f) f
+#else
+#define seed07_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed07_model = {
     "seed07",
@@ -753,11 +762,11 @@ const rnnc_model seed07_model = {
     sizeof(seed07_optimizer),
     seed07_spec,
     seed07_summary,
-    seed07_init_any,
+    seed07_TRAINING_(seed07_init_any),
     seed07_forward_any,
-    seed07_backward_any,
-    seed07_loss_grad_any,
-    seed07_train_step_any,
+    seed07_TRAINING_(seed07_backward_any),
+    seed07_TRAINING_(seed07_loss_grad_any),
+    seed07_TRAINING_(seed07_train_step_any),
     seed07_set_steps_any,
     "",
     sizeof(seed07_stream),

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED08_BATCH 32
 #define SEED08_INPUT_SIZE 500
 #define SEED08_OUTPUT_SIZE 7
@@ -62,6 +66,10 @@ typedef struct {
  * for a length out of range. */
 int seed08_set_steps(seed08_scratch *s, int steps);
 
+/* seed08.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed08_init(seed08_params *p, uint64_t seed);
 /* x: n x 500 reals (n <= 32), y: n x 7. */
@@ -98,4 +106,7 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
 
 extern const rnnc_model seed08_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -53,6 +53,7 @@ int seed09_set_steps(seed09_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed09_init(seed09_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -61,6 +62,7 @@ void seed09_init(seed09_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -278,6 +280,7 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
                      seed09_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -751,6 +754,7 @@ double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch
                            opt->step, seed09_tensors, 5);
   return loss;
 }
+#endif
 
 void seed09_stream_reset(seed09_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -887,11 +891,12 @@ static void seed09_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed09_set_steps_any(void *s, int steps) {
   return seed09_set_steps((seed09_scratch *)s, steps);
 }
-static void seed09_init_any(void *p, uint64_t seed) {
-  seed09_init((seed09_params *)p, seed);
-}
 static void seed09_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed09_forward((const seed09_params *)p, (seed09_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed09_init_any(void *p, uint64_t seed) {
+  seed09_init((seed09_params *)p, seed);
 }
 static void seed09_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -909,6 +914,10 @@ static double seed09_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed09_train_step((seed09_params *)p, (seed09_optimizer *)opt, (seed09_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed09_TRAINING_(f) f
+#else
+#define seed09_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed09_model = {
     "seed09",
@@ -944,11 +953,11 @@ const rnnc_model seed09_model = {
     sizeof(seed09_optimizer),
     seed09_spec,
     seed09_summary,
-    seed09_init_any,
+    seed09_TRAINING_(seed09_init_any),
     seed09_forward_any,
-    seed09_backward_any,
-    seed09_loss_grad_any,
-    seed09_train_step_any,
+    seed09_TRAINING_(seed09_backward_any),
+    seed09_TRAINING_(seed09_loss_grad_any),
+    seed09_TRAINING_(seed09_train_step_any),
     seed09_set_steps_any,
     "",
     sizeof(seed09_stream),

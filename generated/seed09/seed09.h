@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED09_BATCH 32
 #define SEED09_INPUT_SIZE 20
 #define SEED09_OUTPUT_SIZE 1
@@ -69,6 +73,10 @@ typedef struct {
  * for a length out of range. */
 int seed09_set_steps(seed09_scratch *s, int steps);
 
+/* seed09.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed09_init(seed09_params *p, uint64_t seed);
 /* x: n x 20 reals (n <= 32), y: n x 1. */
@@ -107,4 +115,7 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
 
 extern const rnnc_model seed09_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -60,6 +60,7 @@ int seed10_set_steps(seed10_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed10_init(seed10_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -68,6 +69,7 @@ void seed10_init(seed10_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -440,6 +442,7 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
                      seed10_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -1242,6 +1245,7 @@ double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch
                            opt->step, seed10_tensors, 8);
   return loss;
 }
+#endif
 
 void seed10_stream_reset(seed10_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -1462,11 +1466,12 @@ static void seed10_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed10_set_steps_any(void *s, int steps) {
   return seed10_set_steps((seed10_scratch *)s, steps);
 }
-static void seed10_init_any(void *p, uint64_t seed) {
-  seed10_init((seed10_params *)p, seed);
-}
 static void seed10_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed10_forward((const seed10_params *)p, (seed10_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed10_init_any(void *p, uint64_t seed) {
+  seed10_init((seed10_params *)p, seed);
 }
 static void seed10_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -1484,6 +1489,10 @@ static double seed10_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed10_train_step((seed10_params *)p, (seed10_optimizer *)opt, (seed10_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed10_TRAINING_(f) f
+#else
+#define seed10_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed10_model = {
     "seed10",
@@ -1519,11 +1528,11 @@ const rnnc_model seed10_model = {
     sizeof(seed10_optimizer),
     seed10_spec,
     seed10_summary,
-    seed10_init_any,
+    seed10_TRAINING_(seed10_init_any),
     seed10_forward_any,
-    seed10_backward_any,
-    seed10_loss_grad_any,
-    seed10_train_step_any,
+    seed10_TRAINING_(seed10_backward_any),
+    seed10_TRAINING_(seed10_loss_grad_any),
+    seed10_TRAINING_(seed10_train_step_any),
     seed10_set_steps_any,
     "",
     sizeof(seed10_stream),

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED10_BATCH 32
 #define SEED10_INPUT_SIZE 20
 #define SEED10_OUTPUT_SIZE 1
@@ -82,6 +86,10 @@ typedef struct {
  * for a length out of range. */
 int seed10_set_steps(seed10_scratch *s, int steps);
 
+/* seed10.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed10_init(seed10_params *p, uint64_t seed);
 /* x: n x 20 reals (n <= 32), y: n x 1. */
@@ -125,4 +133,7 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
 
 extern const rnnc_model seed10_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -50,6 +50,7 @@ int seed12_set_steps(seed12_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed12_init(seed12_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -58,6 +59,7 @@ void seed12_init(seed12_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -267,6 +269,7 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed12_backward(const seed12_params *p, seed12_scratch *s, const float *dy,
                      seed12_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -619,6 +622,7 @@ double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch
                            opt->step, seed12_tensors, 5);
   return loss;
 }
+#endif
 
 void seed12_stream_reset(seed12_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -755,11 +759,12 @@ static void seed12_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed12_set_steps_any(void *s, int steps) {
   return seed12_set_steps((seed12_scratch *)s, steps);
 }
-static void seed12_init_any(void *p, uint64_t seed) {
-  seed12_init((seed12_params *)p, seed);
-}
 static void seed12_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed12_forward((const seed12_params *)p, (seed12_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed12_init_any(void *p, uint64_t seed) {
+  seed12_init((seed12_params *)p, seed);
 }
 static void seed12_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -777,6 +782,10 @@ static double seed12_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed12_train_step((seed12_params *)p, (seed12_optimizer *)opt, (seed12_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed12_TRAINING_(f) f
+#else
+#define seed12_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed12_model = {
     "seed12",
@@ -812,11 +821,11 @@ const rnnc_model seed12_model = {
     sizeof(seed12_optimizer),
     seed12_spec,
     seed12_summary,
-    seed12_init_any,
+    seed12_TRAINING_(seed12_init_any),
     seed12_forward_any,
-    seed12_backward_any,
-    seed12_loss_grad_any,
-    seed12_train_step_any,
+    seed12_TRAINING_(seed12_backward_any),
+    seed12_TRAINING_(seed12_loss_grad_any),
+    seed12_TRAINING_(seed12_train_step_any),
     seed12_set_steps_any,
     "",
     sizeof(seed12_stream),

@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED12_BATCH 32
 #define SEED12_INPUT_SIZE 9
 #define SEED12_OUTPUT_SIZE 9
@@ -67,6 +71,10 @@ typedef struct {
  * for a length out of range. */
 int seed12_set_steps(seed12_scratch *s, int steps);
 
+/* seed12.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed12_init(seed12_params *p, uint64_t seed);
 /* x: n x 9 reals (n <= 32), y: n x 9. */
@@ -104,4 +112,7 @@ void seed12_stream_step(const seed12_params *p, seed12_stream *st, const float *
 
 extern const rnnc_model seed12_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

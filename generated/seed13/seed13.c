@@ -53,6 +53,7 @@ int seed13_set_steps(seed13_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed13_init(seed13_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -61,6 +62,7 @@ void seed13_init(seed13_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -304,6 +306,7 @@ void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed13_backward(const seed13_params *p, seed13_scratch *s, const float *dy,
                      seed13_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -753,6 +756,7 @@ double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch
                            opt->step, seed13_tensors, 5);
   return loss;
 }
+#endif
 
 void seed13_stream_reset(seed13_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -908,11 +912,12 @@ static void seed13_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed13_set_steps_any(void *s, int steps) {
   return seed13_set_steps((seed13_scratch *)s, steps);
 }
-static void seed13_init_any(void *p, uint64_t seed) {
-  seed13_init((seed13_params *)p, seed);
-}
 static void seed13_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed13_forward((const seed13_params *)p, (seed13_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed13_init_any(void *p, uint64_t seed) {
+  seed13_init((seed13_params *)p, seed);
 }
 static void seed13_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -930,6 +935,10 @@ static double seed13_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed13_train_step((seed13_params *)p, (seed13_optimizer *)opt, (seed13_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed13_TRAINING_(f) f
+#else
+#define seed13_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed13_model = {
     "seed13",
@@ -965,11 +974,11 @@ const rnnc_model seed13_model = {
     sizeof(seed13_optimizer),
     seed13_spec,
     seed13_summary,
-    seed13_init_any,
+    seed13_TRAINING_(seed13_init_any),
     seed13_forward_any,
-    seed13_backward_any,
-    seed13_loss_grad_any,
-    seed13_train_step_any,
+    seed13_TRAINING_(seed13_backward_any),
+    seed13_TRAINING_(seed13_loss_grad_any),
+    seed13_TRAINING_(seed13_train_step_any),
     seed13_set_steps_any,
     "",
     sizeof(seed13_stream),

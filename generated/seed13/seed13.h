@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED13_BATCH 32
 #define SEED13_INPUT_SIZE 12
 #define SEED13_OUTPUT_SIZE 9
@@ -71,6 +75,10 @@ typedef struct {
  * for a length out of range. */
 int seed13_set_steps(seed13_scratch *s, int steps);
 
+/* seed13.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed13_init(seed13_params *p, uint64_t seed);
 /* x: n x 12 reals (n <= 32), y: n x 9. */
@@ -110,4 +118,7 @@ void seed13_stream_step(const seed13_params *p, seed13_stream *st, const float *
 
 extern const rnnc_model seed13_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

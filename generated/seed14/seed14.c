@@ -64,6 +64,7 @@ int seed14_set_steps(seed14_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed14_init(seed14_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -72,6 +73,7 @@ void seed14_init(seed14_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, float *y, int n) {
   (void)p;
@@ -295,6 +297,7 @@ void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
                      seed14_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -755,6 +758,7 @@ double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch
                            opt->step, seed14_tensors, 7);
   return loss;
 }
+#endif
 
 void seed14_stream_reset(seed14_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -893,11 +897,12 @@ static void seed14_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed14_set_steps_any(void *s, int steps) {
   return seed14_set_steps((seed14_scratch *)s, steps);
 }
-static void seed14_init_any(void *p, uint64_t seed) {
-  seed14_init((seed14_params *)p, seed);
-}
 static void seed14_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed14_forward((const seed14_params *)p, (seed14_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed14_init_any(void *p, uint64_t seed) {
+  seed14_init((seed14_params *)p, seed);
 }
 static void seed14_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -915,6 +920,10 @@ static double seed14_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed14_train_step((seed14_params *)p, (seed14_optimizer *)opt, (seed14_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed14_TRAINING_(f) f
+#else
+#define seed14_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed14_model = {
     "seed14",
@@ -950,11 +959,11 @@ const rnnc_model seed14_model = {
     sizeof(seed14_optimizer),
     seed14_spec,
     seed14_summary,
-    seed14_init_any,
+    seed14_TRAINING_(seed14_init_any),
     seed14_forward_any,
-    seed14_backward_any,
-    seed14_loss_grad_any,
-    seed14_train_step_any,
+    seed14_TRAINING_(seed14_backward_any),
+    seed14_TRAINING_(seed14_loss_grad_any),
+    seed14_TRAINING_(seed14_train_step_any),
     seed14_set_steps_any,
     "",
     sizeof(seed14_stream),

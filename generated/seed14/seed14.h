@@ -10,6 +10,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED14_BATCH 32
 #define SEED14_INPUT_SIZE 3
 #define SEED14_OUTPUT_SIZE 1
@@ -75,6 +79,10 @@ typedef struct {
  * for a length out of range. */
 int seed14_set_steps(seed14_scratch *s, int steps);
 
+/* seed14.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void seed14_init(seed14_params *p, uint64_t seed);
 /* x: n x 3 reals (n <= 32), y: n x 1. */
@@ -115,4 +123,7 @@ void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *
 
 extern const rnnc_model seed14_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif
