@@ -114,7 +114,14 @@ function util.handle_type(name, methods, call)
       local m = methods and methods[k]
       if not m then return nil end
       return function(h, ...)
-        return m(registry[h], ...)
+        local obj = registry[h]
+        if obj == nil or getmetatable(h) ~= name then
+          -- h.method(...) instead of h:method(...): the first argument is not the object
+          local var = name:lower()
+          error(string.format("%s.%s{...} calls %s without its %s: write %s:%s { ... } (a colon, Lua's method "
+            .. "call; Python's dot is a colon here)", var, k, k, var, var, k), 2)
+        end
+        return m(obj, ...)
       end
     end,
     __tostring = function()

@@ -258,11 +258,8 @@ double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, cons
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer rnn_state_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                          .learning_rate = 0.001,
-                                                          .beta_1 = 0.9,
-                                                          .beta_2 = 0.999,
-                                                          .epsilon = 1e-07};
+static const rnnc_optimizer rnn_state_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_state_scratch *s,
                             const float *x, const float *target, float *y_pred, int n) {
@@ -420,11 +417,7 @@ const rnnc_model rnn_state_model = {
     rnn_state_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(rnn_state_params),
     sizeof(rnn_state_scratch),
     sizeof(rnn_state_optimizer),

@@ -50,10 +50,10 @@ typedef struct {
   rnn_state_params grad;
 } rnn_state_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[36];
+  float slots[18];
 } rnn_state_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -422,11 +422,8 @@ double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed02_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed02_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -578,11 +575,7 @@ const rnnc_model seed02_model = {
     seed02_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed02_params),
     sizeof(seed02_scratch),
     sizeof(seed02_optimizer),

@@ -48,10 +48,10 @@ typedef struct {
   seed02_params grad;
 } seed02_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[84];
+  float slots[42];
 } seed02_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -746,11 +746,8 @@ double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed04_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed04_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -965,11 +962,7 @@ const rnnc_model seed04_model = {
     seed04_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed04_params),
     sizeof(seed04_scratch),
     sizeof(seed04_optimizer),

@@ -57,10 +57,10 @@ typedef struct {
   seed04_params grad;
 } seed04_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[496];
+  float slots[248];
 } seed04_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

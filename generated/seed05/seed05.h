@@ -59,10 +59,10 @@ typedef struct {
   seed05_params grad;
 } seed05_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[448];
+  float slots[224];
 } seed05_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

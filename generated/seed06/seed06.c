@@ -2783,11 +2783,8 @@ double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed06_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed06_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -2857,11 +2854,7 @@ const rnnc_model seed06_model = {
     seed06_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed06_params),
     sizeof(seed06_scratch),
     sizeof(seed06_optimizer),

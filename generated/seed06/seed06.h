@@ -119,10 +119,10 @@ typedef struct {
   seed06_params grad;
 } seed06_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[2848];
+  float slots[1424];
 } seed06_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -54,10 +54,10 @@ typedef struct {
   seed07_params grad;
 } seed07_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[720];
+  float slots[360];
 } seed07_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -52,10 +52,10 @@ typedef struct {
   seed08_params grad;
 } seed08_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[728];
+  float slots[364];
 } seed08_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -738,11 +738,8 @@ double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed09_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed09_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -943,11 +940,7 @@ const rnnc_model seed09_model = {
     seed09_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed09_params),
     sizeof(seed09_scratch),
     sizeof(seed09_optimizer),

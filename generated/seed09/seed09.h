@@ -59,10 +59,10 @@ typedef struct {
   seed09_params grad;
 } seed09_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[652];
+  float slots[326];
 } seed09_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -1229,11 +1229,8 @@ double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed10_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed10_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -1518,11 +1515,7 @@ const rnnc_model seed10_model = {
     seed10_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed10_params),
     sizeof(seed10_scratch),
     sizeof(seed10_optimizer),

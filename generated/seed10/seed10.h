@@ -72,10 +72,10 @@ typedef struct {
   seed10_params grad;
 } seed10_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[1384];
+  float slots[692];
 } seed10_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -57,10 +57,10 @@ typedef struct {
   seed12_params grad;
 } seed12_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[66];
+  float slots[33];
 } seed12_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

@@ -740,11 +740,8 @@ double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed13_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed13_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -964,11 +961,7 @@ const rnnc_model seed13_model = {
     seed13_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed13_params),
     sizeof(seed13_scratch),
     sizeof(seed13_optimizer),

@@ -61,10 +61,10 @@ typedef struct {
   seed13_params grad;
 } seed13_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[216];
+  float slots[108];
 } seed13_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit

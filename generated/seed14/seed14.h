@@ -65,10 +65,10 @@ typedef struct {
   seed14_params grad;
 } seed14_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[3742];
+  float slots[1871];
 } seed14_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
