@@ -80,6 +80,8 @@ local RUN_MAX_PARAMS = 200000
 
 local CC = os.getenv("CC") or "cc"
 local LIB = os.getenv("RNNC_RUNTIME_LIB") or (root .. "/build/librnnc.a")
+-- the reference runtime and the driver, next to it
+local LIB_REF = (LIB:match("^(.*)/[^/]*$") or ".") .. "/librnnc_ref.a"
 
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -197,9 +199,9 @@ end
 local function compile_and_diff(dir, name)
   local exe = dir .. "/" .. name
   local compile = string.format("timeout -s KILL %d %s -std=c99 -O0 -Wall -Wextra -Werror -pedantic -I%s -I%s -I%s "
-    .. "%s %s %s -lm -o %s >%s 2>&1", COMPILE_SECONDS, CC, quote(root .. "/runtime"),
+    .. "%s %s %s %s -lm -o %s >%s 2>&1", COMPILE_SECONDS, CC, quote(root .. "/runtime"),
     quote(root .. "/runtime/reference"), quote(dir), quote(dir .. "/" .. name .. ".c"),
-    quote(dir .. "/" .. name .. "_main.c"), quote(LIB), quote(exe), quote(dir .. "/compile.log"))
+    quote(dir .. "/" .. name .. "_main.c"), quote(LIB_REF), quote(LIB), quote(exe), quote(dir .. "/compile.log"))
   if sh(compile) ~= 0 then return "C that fails to compile", read(dir .. "/compile.log"):sub(1, 2000) end
   local params = tonumber((read(dir .. "/../generate.err"):match("([%d,]+) parameters") or "0"):gsub(",", ""), 10)
   if params > RUN_MAX_PARAMS then return "large" end
