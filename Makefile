@@ -1,5 +1,6 @@
 # rnnc top-level build. `make demo` and `make test` are the README's two commands.
 CC      ?= cc
+CXX     ?= g++
 CFLAGS  ?= -O2 -g
 LDFLAGS ?=
 WARN    := -std=c99 -Wall -Wextra -Werror -pedantic
@@ -7,11 +8,39 @@ LUA     ?= lua5.4
 BUILD   ?= build
 RNNC    := $(LUA) bin/rnnc
 
-RUNTIME_SRC := $(sort $(wildcard runtime/*.c runtime/reference/*.c))
-RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+# The runtime is two libraries: librnnc (what a unit and a program embedding
+# it need: kernels, initializers, losses, optimizers, weight and data files,
+# the fit loop) and librnnc_ref (the reference runtime, and the command-line
+# driver whose diff runs it). `make runtime` builds both with CFLAGS for the
+# tests; `make install` builds them again at -O3 (release objects below).
+REF_SRC     := $(sort $(wildcard runtime/reference/*.c runtime/driver*.c))
+LIB_SRC     := $(filter-out $(REF_SRC),$(sort $(wildcard runtime/*.c)))
+RUNTIME_SRC := $(LIB_SRC) $(REF_SRC)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+REF_OBJ     := $(REF_SRC:%.c=$(BUILD)/obj/%.o)
 RUNTIME_HDR := $(wildcard runtime/*.h runtime/reference/*.h)
+RUNTIME_LIBS = $(BUILD)/librnnc_ref.a $(BUILD)/librnnc.a
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+# Installation (make install PREFIX=... DESTDIR=...). The installed libraries
+# are compiled with RELEASE_CFLAGS: -O3 for the compiler's default target,
+# which is portable; MARCH=native (or another -march value) builds for a
+# given machine instead.
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MARCH      ?=
+RELEASE_CFLAGS ?= -O3 $(if $(MARCH),-march=$(MARCH))
+RELEASE    := $(BUILD)/release
+REL_LIB_OBJ := $(LIB_SRC:%.c=$(RELEASE)/obj/%.o)
+REL_REF_OBJ := $(REF_SRC:%.c=$(RELEASE)/obj/%.o)
+PUBLIC_HDR := runtime/rnnc.h runtime/rnnc_catalog.h runtime/rnnc_kernels.h runtime/reference/rnnc_ref.h
 
 # Example models whose generated C is committed under generated/<model>/.
 GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_tagger.lua \
@@ -22,27 +51,24 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 # under the sanitizers; the checks are the same.
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: bench sizes all deps runtime demo test test-lua test-c test-random test-cli test-sanitize \
-        test-conformance conformance-vectors check-generated generated format lint clean fuzz fuzz-models \
+.PHONY: bench sizes all deps deps-demo runtime release install uninstall test-install demo test test-lua test-c \
+        test-random test-cli test-sanitize \
+        test-conformance conformance-vectors check-generated generated catalog format lint clean fuzz fuzz-models \
         fuzz-explore fuzz-explore-models fuzz-explore-loaders \
         importer test-import import-fixtures fuzz-import deps-import
 
 all: runtime
 
-# Installs what is missing (as root through apt-get), or says what to install.
-deps:
-	@missing=""; \
+# Installs what is missing (as root through apt-get), or says what to install:
+# deps-demo what `make demo` needs (Lua, a C compiler, clang-format), deps
+# that and the test tools (luacheck, cmocka, clang's libFuzzer, CMake, g++,
+# pkg-config).
+DEPS_CHECK = missing=""; \
 	command -v $(LUA) >/dev/null 2>&1 || missing="$$missing lua5.4"; \
 	command -v $(CC) >/dev/null 2>&1 || missing="$$missing gcc"; \
-	command -v clang-format >/dev/null 2>&1 || missing="$$missing clang-format"; \
-	command -v luacheck >/dev/null 2>&1 || missing="$$missing lua-check"; \
-	[ -f /usr/include/cmocka.h ] || missing="$$missing libcmocka-dev"; \
-	command -v $(FUZZ_CC) >/dev/null 2>&1 || missing="$$missing clang"; \
-	probe=$$(mktemp); \
-	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
-	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $$probe >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
-	rm -f $$probe; \
-	if [ -n "$$missing" ]; then \
+	command -v make >/dev/null 2>&1 || missing="$$missing make"; \
+	command -v clang-format >/dev/null 2>&1 || missing="$$missing clang-format"
+DEPS_INSTALL = if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -50,39 +76,122 @@ deps:
 	    echo "missing:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+
+deps-demo:
+	@$(DEPS_CHECK); $(DEPS_INSTALL)
+
+deps:
+	@$(DEPS_CHECK); \
+	command -v luacheck >/dev/null 2>&1 || missing="$$missing lua-check"; \
+	[ -f /usr/include/cmocka.h ] || missing="$$missing libcmocka-dev"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v $(CXX) >/dev/null 2>&1 || missing="$$missing g++"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkgconf"; \
+	command -v $(FUZZ_CC) >/dev/null 2>&1 || missing="$$missing clang"; \
+	probe=$$(mktemp); \
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \
+	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o $$probe >/dev/null 2>&1 || missing="$$missing libclang-rt-14-dev"; \
+	rm -f $$probe; \
+	$(DEPS_INSTALL)
 
 # What rnnc import and its tests need beyond deps (make demo does not).
 deps-import:
 	@missing=""; \
 	[ -f /usr/include/hdf5/serial/hdf5.h ] || [ -f /usr/include/hdf5.h ] || missing="$$missing libhdf5-dev"; \
 	[ -f /usr/include/zip.h ] || missing="$$missing libzip-dev"; \
-	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkgconf"; \
 	$(LUA) -e 'require("cjson")' >/dev/null 2>&1 || missing="$$missing lua-cjson"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else \
-	    echo "missing:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
-	  fi; \
-	fi
+	$(DEPS_INSTALL)
 
-runtime: $(BUILD)/librnnc.a
+runtime: $(RUNTIME_LIBS)
 
 $(BUILD)/obj/%.o: %.c $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
 
-$(BUILD)/librnnc.a: $(RUNTIME_OBJ)
+$(BUILD)/librnnc.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/c/%.c $(BUILD)/librnnc.a
+$(BUILD)/librnnc_ref.a: $(REF_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference $< $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/c/%.c $(RUNTIME_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference $< $(RUNTIME_LIBS) $(LDFLAGS) -lcmocka -lm -o $@
+
+# ---------------------------------------------------------------- release libraries and install
+# One set of position-independent objects serves the static and the shared
+# library.
+$(RELEASE)/obj/%.o: %.c $(RUNTIME_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_CFLAGS) -fPIC $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
+
+$(RELEASE)/librnnc.a: $(REL_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(RELEASE)/librnnc_ref.a: $(REL_REF_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(RELEASE)/librnnc.so.$(VERSION): $(REL_LIB_OBJ)
+	$(CC) -shared -Wl,-soname,librnnc.so.$(SOVERSION) $^ -lm -o $@
+
+$(RELEASE)/librnnc_ref.so.$(VERSION): $(REL_REF_OBJ) $(RELEASE)/librnnc.so.$(VERSION)
+	$(CC) -shared -Wl,-soname,librnnc_ref.so.$(SOVERSION) $(REL_REF_OBJ) -L$(RELEASE) \
+	  -l:librnnc.so.$(VERSION) -lm -o $@
+
+RELEASE_LIBS := $(RELEASE)/librnnc.a $(RELEASE)/librnnc_ref.a $(RELEASE)/librnnc.so.$(VERSION) \
+                $(RELEASE)/librnnc_ref.so.$(VERSION)
+release: $(RELEASE_LIBS)
+
+# @NAME@ of a template -> its value (pkg-config files, the CMake package).
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+  -e 's|@SOVERSION@|$(SOVERSION)|g'
+SHARE_DIRS := generator generator/layers generator/cwriter generator/import templates runtime runtime/reference tools
+
+install: $(RELEASE_LIBS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/rnnc \
+	  $(DESTDIR)$(INCLUDEDIR)/rnnc $(addprefix $(DESTDIR)$(DATADIR)/rnnc/,$(SHARE_DIRS))
+	install -m 755 bin/rnnc $(DESTDIR)$(BINDIR)/rnnc
+	for d in $(SHARE_DIRS); do \
+	  install -m 644 $$(find $$d -maxdepth 1 -type f -name '*.*') $(DESTDIR)$(DATADIR)/rnnc/$$d/ || exit 1; \
+	done
+	install -m 644 .clang-format $(DESTDIR)$(DATADIR)/rnnc/.clang-format
+	install -m 644 $(PUBLIC_HDR) $(DESTDIR)$(INCLUDEDIR)/rnnc/
+	install -m 644 $(RELEASE)/librnnc.a $(RELEASE)/librnnc_ref.a $(DESTDIR)$(LIBDIR)/
+	for l in librnnc librnnc_ref; do \
+	  install -m 755 $(RELEASE)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/ && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
+	  ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; \
+	done
+	$(SUBST) cmake/rnnc.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/rnnc.pc
+	$(SUBST) cmake/rnnc_ref.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/rnnc_ref.pc
+	$(SUBST) cmake/rnncConfig.cmake.in >$(DESTDIR)$(LIBDIR)/cmake/rnnc/rnncConfig.cmake
+	$(SUBST) cmake/rnncConfigVersion.cmake.in >$(DESTDIR)$(LIBDIR)/cmake/rnnc/rnncConfigVersion.cmake
+	@echo "installed rnnc $(VERSION) under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rnnc
+	rm -rf $(DESTDIR)$(DATADIR)/rnnc $(DESTDIR)$(INCLUDEDIR)/rnnc $(DESTDIR)$(LIBDIR)/cmake/rnnc
+	for l in librnnc librnnc_ref; do \
+	  rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) \
+	    $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); \
+	done
+	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/rnnc.pc $(DESTDIR)$(LIBDIR)/pkgconfig/rnnc_ref.pc
+	-rmdir $(DESTDIR)$(LIBDIR)/cmake $(DESTDIR)$(LIBDIR)/pkgconfig 2>/dev/null
+
+# The installed tree as a user has it: make install into a temporary prefix,
+# then the examples (examples/c with Make and pkg-config, examples/cmake with
+# CMake), each in C and C++; a forward-only program that links no training
+# code; make uninstall leaves nothing behind.
+test-install:
+	@echo "== make install into a temporary prefix, the examples built and run against it"
+	@BUILD="$(BUILD)" CC="$(CC)" CXX="$(CXX)" bash tests/install/run.sh
 
 # The default example, end to end: summary, generate + compile, train, predict.
-demo: deps
+demo: deps-demo
 	@echo "== rnnc summary examples/tagger.lua"
 	@$(RNNC) summary examples/tagger.lua
 	@echo "== rnnc build examples/tagger.lua -o $(BUILD)/demo"
@@ -97,7 +206,8 @@ demo: deps
 	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
 
 test: deps deps-import
-	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-conformance test-import check-generated lint
+	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-install test-conformance test-import \
+	  check-generated lint
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory fuzz-models
@@ -114,10 +224,10 @@ test-c: $(CTEST_BIN) $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
 
 # Tests of one generated unit: the unit is generated into the build tree.
-$(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(BUILD)/librnnc.a $(wildcard generator/*.lua generator/layers/*.lua templates/*)
+$(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(RUNTIME_LIBS) $(wildcard generator/*.lua generator/*/*.lua templates/*)
 	@mkdir -p $(dir $@)
 	@$(RNNC) generate tests/units/$*.lua -o $(BUILD)/units/$* --dtype float64 --batch 8 2>/dev/null
-	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(BUILD)/librnnc.a $(LDFLAGS) -lcmocka -lm -o $@
+	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(RUNTIME_LIBS) $(LDFLAGS) -lcmocka -lm -o $@
 
 # models per random run (the sanitizer pass takes fewer: it is 5x slower)
 RANDOM_COUNT ?= 90
@@ -133,7 +243,7 @@ endif
 test-cli: runtime
 	@echo "== command line: rnnc and the generated driver, as a user runs them"
 	@BUILD="$(BUILD)" CC="$(CC)" CFLAGS="$(filter -O0 -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS))" \
-	  RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" bash tests/cli/run.sh
+	  RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" RNNC_CACHE_DIR="$(BUILD)/cli-cache" bash tests/cli/run.sh
 
 # rnnc import's reader of Keras files (tools/keras_read.c: HDF5, zip), built
 # only for import and its tests: make demo does not need its libraries.
@@ -275,11 +385,20 @@ fuzz-explore-models:
 fuzz-explore-loaders: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	$(call run_loader_fuzzers,-max_total_time=$(FUZZ_EXPLORE_SECONDS) -seed=$${FUZZ_EXPLORE_SEED:-0},corpus,keep)
 
-# Regenerates generated/ into a temporary tree and fails on any difference.
+# Regenerates generated/ (and the catalog header) into a temporary tree and
+# fails on any difference.
 check-generated:
 	@rm -rf $(BUILD)/check-generated && mkdir -p $(BUILD)/check-generated
 	@$(MAKE) --no-print-directory GENERATED_DIR=$(BUILD)/check-generated generated >/dev/null
 	@diff -r generated $(BUILD)/check-generated && echo "generated/ is up to date"
+	@$(LUA) generator/catalog_c.lua | clang-format --assume-filename=runtime/rnnc_catalog.h | \
+	  diff runtime/rnnc_catalog.h - && echo "runtime/rnnc_catalog.h is up to date (make catalog)"
+
+# runtime/rnnc_catalog.h: generator/catalog.lua as the runtime's X-macro lists.
+catalog:
+	@mkdir -p $(BUILD)
+	$(LUA) generator/catalog_c.lua | clang-format --assume-filename=runtime/rnnc_catalog.h >$(BUILD)/rnnc_catalog.h
+	mv $(BUILD)/rnnc_catalog.h runtime/rnnc_catalog.h
 
 GENERATED_DIR ?= generated
 generated:

@@ -15,6 +15,8 @@ usage: rnnc summary MODEL.lua
   generate  write DIR/<name>.h, DIR/<name>.c (and DIR/<name>_main.c, the driver's main);
             with --dump-ir PASS, print the IR after that pass instead and write nothing
   build     generate, then compile the driver program DIR/<name> with the runtime
+            (built once per compiler and flags into a cache: $RNNC_CACHE_DIR,
+            $XDG_CACHE_HOME/rnnc or ~/.cache/rnnc)
   import    a Keras model file (.h5, .keras, JSON + weights) -> OUTDIR/NAME.lua and NAME.safetensors
 ]]
 
@@ -162,6 +164,12 @@ function cli.main(args, root)
       return 0
     elseif cmd == "generate" or cmd == "build" then
       if not o.out then error({ usage = cmd .. " needs -o DIR" }) end
+      -- the output goes through clang-format unless --no-format: say so
+      -- before any work, and write nothing
+      if o.format ~= false and not os.execute("command -v clang-format >/dev/null 2>&1") then
+        error("clang-format is not installed, and generate formats the C it writes with it: install it "
+          .. "(apt-get install clang-format), or pass --no-format to write the C unformatted", 0)
+      end
       local generate = require("generate")
       local files, name, model, unit, info = generate.unit(model_path, {
         dtype = o.dtype,
@@ -183,29 +191,29 @@ function cli.main(args, root)
         info.unroll, o.out, name, name, util.commas(info.lines), util.commas(info.bytes)))
       if cmd == "build" then
         local cc = o.cc or os.getenv("CC") or "cc"
-        local srcs = {}
-        local lib = o.runtime_lib or os.getenv("RNNC_RUNTIME_LIB")
-        if lib and lib ~= "" then
-          srcs[1] = quote(lib) -- a prebuilt librnnc.a (make runtime) instead of the sources
-        else
-          for _, pat in ipairs({ "/runtime/*.c", "/runtime/reference/*.c" }) do
-            local p = io.popen("ls " .. quote(root) .. pat .. " 2>/dev/null")
-            for line in p:lines() do
-              srcs[#srcs + 1] = quote(line)
-            end
-            p:close()
-          end
-        end
-        local exe = o.out .. "/" .. name
         -- -O3 -march=native: the program runs where it is built, and the
         -- product kernels vectorise for this machine (bench/); CFLAGS is
         -- appended, so a later -O or -march wins
-        local extra = os.getenv("CFLAGS") or ""
+        local flags = "-O3 -march=native " .. (os.getenv("CFLAGS") or "")
+        local libs
+        local lib = o.runtime_lib or os.getenv("RNNC_RUNTIME_LIB")
+        if lib and lib ~= "" then
+          -- a prebuilt librnnc.a (make runtime); the reference runtime and
+          -- the driver (librnnc_ref.a) next to it
+          local ref = (lib:match("^(.*)/[^/]*$") or ".") .. "/librnnc_ref.a"
+          libs = quote(ref) .. " " .. quote(lib)
+        else
+          local started = os.time()
+          local dir, built = require("runtime_cache").libraries(root, cc, flags)
+          stderr(string.format("rnnc: runtime library %s (%s)\n", dir,
+            built and string.format("built in %d s", os.time() - started) or "reused"))
+          libs = quote(dir .. "/librnnc_ref.a") .. " " .. quote(dir .. "/librnnc.a")
+        end
+        local exe = o.out .. "/" .. name
         local command = string.format("ulimit -S -v unlimited 2>/dev/null; ulimit -S -t unlimited 2>/dev/null; "
-          .. "%s -std=c99 -O3 -march=native -Wall -Wextra %s -I%s -I%s -I%s %s %s %s -lm -o %s", cc, extra,
+          .. "%s -std=c99 %s -Wall -Wextra -I%s -I%s -I%s %s %s %s -lm -o %s", cc, flags,
           quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(o.out),
-          quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), table.concat(srcs, " "),
-          quote(exe))
+          quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), libs, quote(exe))
         if not os.execute(command) then error("compiling the driver failed: " .. command, 0) end
         stderr("rnnc: built ", exe, "\n")
       end

@@ -4,6 +4,7 @@ local util = require("util")
 local common = require("layers.common")
 local functional = require("functional")
 local training = require("training")
+local catalog = require("catalog")
 
 local dsl = {}
 
@@ -103,7 +104,7 @@ local function check_value(at, argname, kind, v)
     if v == util.None then return "linear" end
     if type(v) ~= "string" then bad("an activation name") end
     if not common.ACTIVATIONS[v] then
-      util.fail(at, "unknown activation '%s' (rnnc knows linear, relu, tanh, sigmoid, hard_sigmoid, softmax)", v)
+      util.fail(at, "unknown activation '%s' (rnnc knows %s)", v, catalog.names(catalog.activations))
     end
     return v
   elseif kind == "initializer" then
@@ -265,7 +266,97 @@ function Model:fit(t)
   self.fit_defaults = training.fit(t, caller_in(self.at.file) or self.at)
 end
 
-local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile, fit = Model.fit })
+-- model:summary(): Keras prints the table of the model as built so far.
+function Model:summary()
+  local at = caller_in(self.at.file) or self.at
+  if self.kind ~= "Functional" and #self.layers == 0 then
+    util.fail(at, "summary: the model has no layers yet (Keras: this model has not yet been built)")
+  end
+  io.write(require("summary").text(dsl.build(self)))
+end
+
+local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile, fit = Model.fit,
+  summary = Model.summary })
+
+-- What a description may name: rnnc's constructors and the sandbox's
+-- functions. An unknown name is an error at its line that says what to
+-- write instead, not a nil that fails later.
+local NOT_IMPLEMENTED = {
+  Dropout = "remove the layer: rnnc trains without dropout (recurrent layers' dropout arguments are refused "
+    .. "too)",
+  SpatialDropout1D = "remove the layer: rnnc trains without dropout",
+  GaussianNoise = "remove the layer: rnnc has no noise layers",
+  Embedding = "feed one-hot or dense feature vectors as the input instead",
+  Flatten = "Dense acts on the last axis; a recurrent layer without return_sequences gives one vector",
+  Reshape = "rnnc's layers take (batch, timesteps, features) or (batch, features)",
+  Activation = "give the activation to the layer before it: Dense { n, activation = \"relu\" }",
+  Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
+  BatchNormalization = "rnnc has no normalisation layers",
+  LayerNormalization = "rnnc has no normalisation layers",
+  Conv1D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
+  Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
+  ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
+  MaxPooling1D = "rnnc has no pooling layers",
+  GlobalMaxPooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
+  GlobalAveragePooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
+  RepeatVector = "rnnc has no RepeatVector layer",
+  Attention = "rnnc has no attention layers",
+  MultiHeadAttention = "rnnc has no attention layers",
+  Concatenate = "rnnc's functional models are linear chains",
+  Add = "rnnc's functional models are linear chains",
+  Lambda = "rnnc compiles only its own layers",
+  LeakyReLU = "use activation = \"relu\"",
+}
+local PYTHON = {
+  True = "write true (Lua's boolean)",
+  False = "write false (Lua's boolean)",
+  keras = "write the class alone: Dense { 3 }, not keras.layers.Dense(3)",
+  layers = "write the class alone: Dense { 3 }, not layers.Dense(3)",
+  tf = "write the class alone: Dense { 3 }, not tf.keras.layers.Dense(3)",
+  print = "a model description prints nothing; model:summary() prints the model's table",
+  np = "a model description holds no data: give it to the program (.npy files) instead",
+}
+
+-- Levenshtein distance, case-insensitive, for "did you mean".
+local function distance(a, b)
+  a, b = a:lower(), b:lower()
+  local prev = {}
+  for j = 0, #b do
+    prev[j] = j
+  end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- A name the description reads that is not there: a class (a capitalised
+-- name) or a Python-ism is an error here; other names read as nil, as Lua's
+-- globals do (the sandbox's missing os, io, require, ... among them).
+local function unknown_name(state, env, name)
+  if type(name) ~= "string" or not (name:match("^%u") or PYTHON[name]) then return nil end
+  local at = where(state)
+  if NOT_IMPLEMENTED[name] then
+    util.fail(at, "Keras's %s layer is not implemented in rnnc: %s", name, NOT_IMPLEMENTED[name])
+  end
+  if PYTHON[name] then util.fail(at, "'%s' is not known in a model description: %s", name, PYTHON[name]) end
+  local best, best_d
+  for _, known in ipairs(util.sorted_keys(env)) do
+    local d = distance(name, known)
+    if d < (best_d or math.huge) then best, best_d = known, d end
+  end
+  if best and best_d <= math.max(1, #name // 4) then
+    util.fail(at, "unknown name '%s': did you mean '%s'?", name, best)
+  end
+  local layers = util.sorted_keys(dsl.layer_modules)
+  util.fail(at, "unknown name '%s' (rnnc's layers are %s; models Sequential, Model and Input)", name,
+    table.concat(layers, ", "))
+end
 
 
 -- Fails with "used too much memory" at the description's current line.
@@ -366,7 +457,11 @@ local function environment(state)
   end)) do
     env[k] = v
   end
-  return env
+  return setmetatable(env, {
+    __index = function(t, k)
+      return unknown_name(state, t, k)
+    end,
+  })
 end
 
 -- Infers every layer's output shapes and weights. Fills layer.output_shapes,

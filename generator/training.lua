@@ -3,45 +3,17 @@
 -- defaults. Produces plain tables the C writer turns into the unit's
 -- optimizer config, loss and fit defaults.
 local util = require("util")
+local catalog = require("catalog")
 
 local training = {}
 
--- Keras loss names (strings) -> rnnc's loss kinds.
-local LOSS_NAMES = {
-  mse = "mse",
-  mean_squared_error = "mse",
-  mae = "mae",
-  mean_absolute_error = "mae",
-  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
-  categorical_crossentropy = "categorical_crossentropy",
-  binary_crossentropy = "binary_crossentropy",
-}
--- Loss classes: Keras class name -> kind, whether it takes from_logits.
-local LOSS_CLASSES = {
-  MeanSquaredError = { "mse", false },
-  MeanAbsoluteError = { "mae", false },
-  SparseCategoricalCrossentropy = { "sparse_categorical_crossentropy", true },
-  CategoricalCrossentropy = { "categorical_crossentropy", true },
-  BinaryCrossentropy = { "binary_crossentropy", true },
-}
-
-local METRICS = { accuracy = "accuracy", acc = "accuracy", mae = "mae", mean_absolute_error = "mae",
-  mse = "mse", mean_squared_error = "mse" }
-
--- Keras optimizer defaults, and the arguments each takes (beyond the common
--- learning_rate, clipnorm, clipvalue, global_clipnorm).
-local OPTIMIZERS = {
-  sgd = { class = "SGD", defaults = { learning_rate = 0.01, momentum = 0, nesterov = false } },
-  rmsprop = { class = "RMSprop",
-    defaults = { learning_rate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false, legacy = false } },
-  adam = { class = "Adam",
-    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false } },
-  adamw = { class = "AdamW", defaults = { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9,
-    beta_2 = 0.999, epsilon = 1e-7, amsgrad = false } },
-  adagrad = { class = "Adagrad",
-    defaults = { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 } },
-}
-local COMMON = { clipnorm = true, clipvalue = true, global_clipnorm = true }
+-- Losses, metrics and optimizers with their Keras names, aliases and
+-- defaults: generator/catalog.lua.
+local OPTIMIZERS = catalog.optimizer
+local COMMON = {}
+for _, k in ipairs(catalog.optimizer_common) do
+  if k ~= "learning_rate" then COMMON[k] = true end
+end
 
 local Config = util.handle_type("Config")
 
@@ -96,9 +68,20 @@ function training.constructors(where)
     c.config_kind = "schedule"
     return util.handle(c, Config)
   end
-  for kind, spec in pairs(OPTIMIZERS) do
+  for _, spec in ipairs(catalog.optimizers) do
+    local kind = spec.name
     env[spec.class] = function(t)
       local at = where()
+      -- Keras's old spellings (lr = learning_rate)
+      if type(t) == "table" then
+        for alias, key in pairs(catalog.optimizer_aliases) do
+          if t[alias] ~= nil then
+            if t[key] ~= nil then util.fail(at, "%s: give %s or %s, not both", spec.class, key, alias) end
+            t = util.copy(t)
+            t[key], t[alias] = t[alias], nil
+          end
+        end
+      end
       local extra = {}
       for k in pairs(COMMON) do
         extra[k] = function(key, v)
@@ -115,12 +98,12 @@ function training.constructors(where)
       return util.handle(c, Config)
     end
   end
-  for class, spec in pairs(LOSS_CLASSES) do
-    env[class] = function(t)
+  for _, spec in ipairs(catalog.losses) do
+    env[spec.class] = function(t)
       local at = where()
-      local defaults = spec[2] and { from_logits = false } or {}
-      local c = keywords(at, class, t, defaults)
-      c.config_kind, c.loss = "loss", spec[1]
+      local defaults = spec.from_logits and { from_logits = false } or {}
+      local c = keywords(at, spec.class, t, defaults)
+      c.config_kind, c.loss = "loss", spec.name
       return util.handle(c, Config)
     end
   end
@@ -159,7 +142,7 @@ end
 local function optimizer_from_name(at, name)
   local kind = name:lower()
   if not OPTIMIZERS[kind] then
-    util.fail(at, "compile: unknown optimizer '%s' (rnnc knows sgd, rmsprop, adam, adamw, adagrad)", name)
+    util.fail(at, "compile: unknown optimizer '%s' (rnnc knows %s)", name, catalog.names(catalog.optimizers))
   end
   local c = util.copy(OPTIMIZERS[kind].defaults)
   c.kind = kind
@@ -176,11 +159,11 @@ function training.compile(t, at)
       local obj = config_of(v, "loss")
       if obj then
         c.loss, c.from_logits = obj.loss, obj.from_logits or false
-      elseif type(v) == "string" and LOSS_NAMES[v] then
-        c.loss, c.from_logits = LOSS_NAMES[v], false
+      elseif type(v) == "string" and catalog.loss_by_name[v] then
+        c.loss, c.from_logits = catalog.loss_by_name[v].name, false
       else
-        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows mse, mae, binary_crossentropy, "
-          .. "categorical_crossentropy, sparse_categorical_crossentropy and their classes)", tostring(v))
+        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows %s, Keras's other names of them "
+          .. "and their classes)", tostring(v), catalog.names(catalog.losses))
       end
     elseif k == "optimizer" then
       if type(v) == "string" then
@@ -188,24 +171,39 @@ function training.compile(t, at)
       elseif config_of(v, "optimizer") then
         c.optimizer = config_of(v, "optimizer")
       else
-        util.fail(at, "compile: optimizer must be a name or SGD{...} / RMSprop{...} / Adam{...} / AdamW{...} / "
-          .. "Adagrad{...}")
+        local classes = {}
+        for _, o in ipairs(catalog.optimizers) do
+          classes[#classes + 1] = o.class .. "{...}"
+        end
+        util.fail(at, "compile: optimizer must be a name or %s", table.concat(classes, " / "))
       end
     elseif k == "metrics" then
       if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
       local seen = {}
       for _, m in ipairs(v) do
-        if not METRICS[m] then util.fail(at, "compile: unknown or unsupported metric '%s'", tostring(m)) end
-        if not seen[METRICS[m]] then c.metrics[#c.metrics + 1] = METRICS[m] end
-        seen[METRICS[m]] = true
+        local entry = catalog.metric_by_name[m]
+        if not entry then
+          util.fail(at, "compile: unknown or unsupported metric '%s' (rnnc knows %s)", tostring(m),
+            catalog.names(catalog.metrics))
+        end
+        if not seen[entry.name] then c.metrics[#c.metrics + 1] = entry.name end
+        seen[entry.name] = true
       end
     else
       util.fail(at, "compile: unknown argument '%s'", tostring(k))
     end
   end
   if not c.loss then util.fail(at, "compile: a loss is required") end
-  -- Keras's default optimizer is RMSprop.
-  c.optimizer = c.optimizer or optimizer_from_name(at, "rmsprop")
+  -- Keras's default optimizer (RMSprop)
+  c.optimizer = c.optimizer or optimizer_from_name(at, catalog.default_optimizer)
+  return c
+end
+
+-- The optimizer of a model without compile{}: Keras's default, as compile{}
+-- without an optimizer gives.
+function training.default_optimizer()
+  local c = util.copy(OPTIMIZERS[catalog.default_optimizer].defaults)
+  c.kind = catalog.default_optimizer
   return c
 end
 
@@ -272,8 +270,7 @@ end
 -- optimizer with every hyperparameter and the state it keeps per parameter,
 -- the metrics and fit{}'s defaults as the driver's options.
 function training.interface(compiled, fit_defaults)
-  local optimizer = compiled and compiled.optimizer or { kind = "adam", learning_rate = 0.001, beta_1 = 0.9,
-    beta_2 = 0.999, epsilon = 1e-7 }
+  local optimizer = compiled and compiled.optimizer or training.default_optimizer()
   local o = util.copy(optimizer)
   o.class = OPTIMIZERS[o.kind].class
   if type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
@@ -282,17 +279,7 @@ function training.interface(compiled, fit_defaults)
       s.decay_rate, s.staircase
   end
   o.config_kind = nil
-  local slots = 0
-  if o.kind == "sgd" then
-    slots = (o.momentum or 0) ~= 0 and 1 or 0
-  elseif o.kind == "adam" or o.kind == "adamw" then
-    slots = o.amsgrad and 3 or 2
-  elseif o.kind == "rmsprop" then
-    slots = 1 + ((o.momentum or 0) ~= 0 and 1 or 0) + (o.centered and 1 or 0)
-  elseif o.kind == "adagrad" then
-    slots = 1
-  end
-  o.slots_per_param = slots
+  o.slots_per_param = catalog.optimizer_slots(o)
   return {
     loss = compiled and compiled.loss and { kind = compiled.loss, from_logits = compiled.from_logits or false },
     optimizer = o,

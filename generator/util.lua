@@ -114,7 +114,14 @@ function util.handle_type(name, methods, call)
       local m = methods and methods[k]
       if not m then return nil end
       return function(h, ...)
-        return m(registry[h], ...)
+        local obj = registry[h]
+        if obj == nil or getmetatable(h) ~= name then
+          -- h.method(...) instead of h:method(...): the first argument is not the object
+          local var = name:lower()
+          error(string.format("%s.%s{...} calls %s without its %s: write %s:%s { ... } (a colon, Lua's method "
+            .. "call; Python's dot is a colon here)", var, k, k, var, var, k), 2)
+        end
+        return m(obj, ...)
       end
     end,
     __tostring = function()
@@ -127,6 +134,19 @@ function util.handle_type(name, methods, call)
     end
   end
   return mt
+end
+
+-- The directory rnnc keeps what it builds once and reuses (the runtime
+-- library of rnnc build, the importer's reader): $RNNC_CACHE_DIR, else
+-- $XDG_CACHE_HOME/rnnc, else ~/.cache/rnnc.
+function util.cache_dir()
+  local dir = os.getenv("RNNC_CACHE_DIR")
+  if dir and dir ~= "" then return dir end
+  local xdg = os.getenv("XDG_CACHE_HOME")
+  if xdg and xdg ~= "" then return xdg .. "/rnnc" end
+  local home = os.getenv("HOME")
+  if home and home ~= "" then return home .. "/.cache/rnnc" end
+  return "/tmp/rnnc-cache"
 end
 
 return util

@@ -8,38 +8,19 @@
  *
  * The loader reads the whole file and checks the header and the exact data
  * size before converting anything. */
-#define _POSIX_C_SOURCE 200809L /* getpid() for the temporary file name */
-
 #include "rnnc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>
-#define NPY_HAVE_GETPID 1
-#endif
+
+#include "files.h"
 
 #define NPY_MAX_RANK 8 /* rnnc_array.shape */
 #define NPY_MAGIC "\x93NUMPY"
 
 /* ---------------------------------------------------------------- small helpers */
-
-/* Writes "<path>: <message>" to err and returns -1. */
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
-  if (err != NULL && errlen > 0) {
-    int n = snprintf(err, errlen, "%s: ", path != NULL ? path : "(null path)");
-    if (n >= 0 && (size_t)n < errlen) {
-      va_list ap;
-      va_start(ap, fmt);
-      vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-      va_end(ap);
-    }
-  }
-  return -1;
-}
 
 /* Byte assembly: independent of alignment and of the host's byte order. */
 static uint64_t load_bytes(const unsigned char *p, size_t n, int big_endian) {
@@ -48,12 +29,6 @@ static uint64_t load_bytes(const unsigned char *p, size_t n, int big_endian) {
   for (k = 0; k < n; k++)
     v = (v << 8) | p[big_endian ? k : n - 1 - k];
   return v;
-}
-
-static void store_le(unsigned char *p, uint64_t v, size_t n) {
-  size_t k;
-  for (k = 0; k < n; k++, v >>= 8)
-    p[k] = (unsigned char)(v & 0xff);
 }
 
 static int host_is_big_endian(void) {
@@ -81,55 +56,6 @@ static void format_shape(char *buf, size_t len, const size_t *shape, int rank) {
     snprintf(buf, len, "()");
 }
 
-/* Reads the whole file into a malloc'd buffer. */
-static int read_whole_file(const char *path, unsigned char **out, size_t *outlen, char *err,
-                           size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *buf;
-  size_t cap = 65536, len = 0;
-  if (f == NULL)
-    return fail(err, errlen, path, "cannot open: %s", strerror(errno));
-  buf = malloc(cap);
-  if (buf == NULL) {
-    fclose(f);
-    return fail(err, errlen, path, "out of memory");
-  }
-  for (;;) {
-    size_t got;
-    if (len == cap) {
-      unsigned char *bigger;
-      if (cap > SIZE_MAX / 2) {
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "file too large");
-      }
-      bigger = realloc(buf, cap * 2);
-      if (bigger == NULL) {
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "out of memory reading the file");
-      }
-      buf = bigger;
-      cap *= 2;
-    }
-    got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) {
-      if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "read error: %s", strerror(e));
-      }
-      break;
-    }
-  }
-  fclose(f);
-  *out = buf;
-  *outlen = len;
-  return 0;
-}
-
 /* ---------------------------------------------------------------- header dict */
 
 typedef struct {
@@ -147,7 +73,8 @@ typedef struct {
 } hparser;
 
 static int hfail(hparser *p, const char *what) {
-  return fail(p->err, p->errlen, p->path, "malformed header (at header byte %zu): %s", p->i, what);
+  return rnnc_io_fail(p->err, p->errlen, p->path, "malformed header (at header byte %zu): %s", p->i,
+                      what);
 }
 
 static void hws(hparser *p) {
@@ -230,8 +157,8 @@ static int hshape(hparser *p, size_t *shape, int *rank) {
     if (hpeek(p, 'L') || hpeek(p, 'l'))
       p->i++;
     if (n == NPY_MAX_RANK)
-      return fail(p->err, p->errlen, p->path, "arrays of more than %d dimensions are not supported",
-                  NPY_MAX_RANK);
+      return rnnc_io_fail(p->err, p->errlen, p->path,
+                          "arrays of more than %d dimensions are not supported", NPY_MAX_RANK);
     shape[n++] = v;
     hws(p);
     if (hpeek(p, ',')) {
@@ -278,8 +205,8 @@ static int parse_descr(hparser *p, const char *descr, npy_type *t) {
   t->big_endian = order == '>' || (order == '=' && host_is_big_endian());
   return 0;
 bad:
-  return fail(p->err, p->errlen, p->path, "unsupported dtype '%s' (supported: %s)", descr,
-              supported);
+  return rnnc_io_fail(p->err, p->errlen, p->path, "unsupported dtype '%s' (supported: %s)", descr,
+                      supported);
 }
 
 /* The header dict: keys descr, fortran_order and shape in any order. */
@@ -302,7 +229,7 @@ static int parse_header(hparser *p, npy_type *type, int *rank, size_t *shape) {
       if (have_descr++)
         return hfail(p, "'descr' given twice");
       if (hpeek(p, '['))
-        return fail(p->err, p->errlen, p->path, "structured dtypes are not supported");
+        return rnnc_io_fail(p->err, p->errlen, p->path, "structured dtypes are not supported");
       if (hstring(p, descr, sizeof descr) != 0 || parse_descr(p, descr, type) != 0)
         return -1;
     } else if (strcmp(key, "fortran_order") == 0) {
@@ -311,8 +238,8 @@ static int parse_header(hparser *p, npy_type *type, int *rank, size_t *shape) {
         return hfail(p, "'fortran_order' given twice");
       hword(p, word, sizeof word);
       if (strcmp(word, "True") == 0)
-        return fail(p->err, p->errlen, p->path,
-                    "fortran_order True is not supported: save the array in C order");
+        return rnnc_io_fail(p->err, p->errlen, p->path,
+                            "fortran_order True is not supported: save the array in C order");
       if (strcmp(word, "False") != 0)
         return hfail(p, "fortran_order must be True or False");
     } else if (strcmp(key, "shape") == 0) {
@@ -321,7 +248,7 @@ static int parse_header(hparser *p, npy_type *type, int *rank, size_t *shape) {
       if (hshape(p, shape, rank) != 0)
         return -1;
     } else {
-      return fail(p->err, p->errlen, p->path, "unexpected key '%s' in the header", key);
+      return rnnc_io_fail(p->err, p->errlen, p->path, "unexpected key '%s' in the header", key);
     }
     hws(p);
     if (hpeek(p, ',')) {
@@ -338,10 +265,10 @@ static int parse_header(hparser *p, npy_type *type, int *rank, size_t *shape) {
   if (p->i != p->n)
     return hfail(p, "unexpected text after the header dict");
   if (!have_descr || !have_order || !have_shape)
-    return fail(p->err, p->errlen, p->path, "the header has no '%s'",
-                !have_descr   ? "descr"
-                : !have_order ? "fortran_order"
-                              : "shape");
+    return rnnc_io_fail(p->err, p->errlen, p->path, "the header has no '%s'",
+                        !have_descr   ? "descr"
+                        : !have_order ? "fortran_order"
+                                      : "shape");
   return 0;
 }
 
@@ -377,39 +304,51 @@ static double convert(const unsigned char *src, const npy_type *t) {
   }
 }
 
+/* What a load fills: the shape, and the values converted to `dtype` in a
+ * malloc'd block. */
+typedef struct {
+  rnnc_dtype dtype;
+  int rank;
+  size_t *shape; /* 8 entries */
+  size_t count;
+  void *data;
+} npy_out;
+
 /* Parses a whole file held in buf[0..len) (read only, never past len). */
-static int load_buffer(const unsigned char *buf, size_t len, const char *path, rnnc_array *out,
+static int load_buffer(const unsigned char *buf, size_t len, const char *path, npy_out *out,
                        char *err, size_t errlen) {
   size_t hstart, hlen, count = 1, nbytes, avail, shape[NPY_MAX_RANK], i;
   int rank = 0, k, major, minor;
   npy_type type;
   hparser p;
   char sh[256];
-  double *data;
+  void *data;
+  size_t real = out->dtype == RNNC_F32 ? sizeof(float) : sizeof(double);
 
   memset(&type, 0, sizeof type); /* keeps -O2 -Wmaybe-uninitialized quiet */
   memset(shape, 0, sizeof shape);
   if (memcmp(buf, NPY_MAGIC, len < 6 ? len : 6) != 0)
-    return fail(err, errlen, path, "not a .npy file (bad magic)");
+    return rnnc_io_fail(err, errlen, path, "not a .npy file (bad magic)");
   if (len < 10)
-    return fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
+    return rnnc_io_fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
   major = buf[6];
   minor = buf[7];
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
-    return fail(err, errlen, path, "unsupported .npy format version %d.%d", major, minor);
+    return rnnc_io_fail(err, errlen, path, "unsupported .npy format version %d.%d", major, minor);
   if (major == 1) {
     hlen = (size_t)load_bytes(buf + 8, 2, 0);
     hstart = 10;
   } else {
     if (len < 12)
-      return fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)", len);
+      return rnnc_io_fail(err, errlen, path, "file is too short for a .npy header (%zu bytes)",
+                          len);
     hlen = (size_t)load_bytes(buf + 8, 4, 0);
     hstart = 12;
   }
   if (hlen > len - hstart)
-    return fail(err, errlen, path,
-                "header length %zu is larger than the rest of the file (%zu bytes)", hlen,
-                len - hstart);
+    return rnnc_io_fail(err, errlen, path,
+                        "header length %zu is larger than the rest of the file (%zu bytes)", hlen,
+                        len - hstart);
 
   p.s = buf + hstart;
   p.n = hlen;
@@ -426,20 +365,25 @@ static int load_buffer(const unsigned char *buf, size_t len, const char *path, r
       count = 0;
   for (k = 0; k < rank && count > 0; k++) {
     if (count > SIZE_MAX / sizeof(double) / shape[k]) /* also bounds count * itemsize */
-      return fail(err, errlen, path, "shape %s is too large", sh);
+      return rnnc_io_fail(err, errlen, path, "shape %s is too large", sh);
     count *= shape[k];
   }
   nbytes = count * type.size;
   avail = len - hstart - hlen;
   if (avail != nbytes)
-    return fail(err, errlen, path, "%s: shape %s needs %zu bytes of data, the file has %zu",
-                avail < nbytes ? "truncated" : "trailing bytes", sh, nbytes, avail);
+    return rnnc_io_fail(err, errlen, path, "%s: shape %s needs %zu bytes of data, the file has %zu",
+                        avail < nbytes ? "truncated" : "trailing bytes", sh, nbytes, avail);
 
-  data = malloc(count > 0 ? count * sizeof(double) : 1);
+  data = malloc(count > 0 ? count * real : 1);
   if (data == NULL)
-    return fail(err, errlen, path, "out of memory for %zu values", count);
-  for (i = 0; i < count; i++)
-    data[i] = convert(buf + hstart + hlen + i * type.size, &type);
+    return rnnc_io_fail(err, errlen, path, "out of memory for %zu values", count);
+  for (i = 0; i < count; i++) {
+    double v = convert(buf + hstart + hlen + i * type.size, &type);
+    if (out->dtype == RNNC_F32)
+      ((float *)data)[i] = (float)v;
+    else
+      ((double *)data)[i] = v;
+  }
   out->rank = rank;
   for (k = 0; k < rank; k++)
     out->shape[k] = shape[k];
@@ -448,42 +392,94 @@ static int load_buffer(const unsigned char *buf, size_t len, const char *path, r
   return 0;
 }
 
-int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
+static int load_file(const char *path, npy_out *out, char *err, size_t errlen) {
   unsigned char *buf = NULL;
   size_t len = 0;
   int rc;
   if (err != NULL && errlen > 0)
     err[0] = '\0';
-  if (out != NULL)
-    memset(out, 0, sizeof *out);
   if (path == NULL)
-    return fail(err, errlen, path, "no path given");
-  if (out == NULL)
-    return fail(err, errlen, path, "no output array given");
-  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+    return rnnc_io_fail(err, errlen, path, "no path given");
+  if (rnnc_io_read_file(path, &buf, &len, err, errlen) != 0)
     return -1;
   rc = load_buffer(buf, len, path, out, err, errlen);
   free(buf);
   return rc;
 }
 
-int rnnc_npy_load_memory(const void *data, size_t len, const char *name, rnnc_array *out, char *err,
-                         size_t errlen) {
+static int load_memory(const void *data, size_t len, const char *name, npy_out *out, char *err,
+                       size_t errlen) {
   if (err != NULL && errlen > 0)
     err[0] = '\0';
-  if (out != NULL)
-    memset(out, 0, sizeof *out);
   if (name == NULL)
     name = "(memory)";
-  if (out == NULL)
-    return fail(err, errlen, name, "no output array given");
   if (data == NULL && len > 0)
-    return fail(err, errlen, name, "no data given");
+    return rnnc_io_fail(err, errlen, name, "no data given");
   return load_buffer(data != NULL ? (const unsigned char *)data : (const unsigned char *)"", len,
                      name, out, err, errlen);
 }
 
+/* The loaders of each dtype: the same parse, the values converted once. */
+#define NPY_LOADERS(SUFFIX, ARRAY, DTYPE, REAL)                                                    \
+  static int setup##SUFFIX(ARRAY *a, npy_out *o) {                                                 \
+    if (a == NULL)                                                                                 \
+      return -1;                                                                                   \
+    memset(a, 0, sizeof *a);                                                                       \
+    memset(o, 0, sizeof *o);                                                                       \
+    o->dtype = DTYPE;                                                                              \
+    o->shape = a->shape;                                                                           \
+    return 0;                                                                                      \
+  }                                                                                                \
+  static int finish##SUFFIX(ARRAY *a, const npy_out *o, int rc) {                                  \
+    if (rc == 0) {                                                                                 \
+      a->rank = o->rank;                                                                           \
+      a->count = o->count;                                                                         \
+      a->data = (REAL *)o->data;                                                                   \
+    }                                                                                              \
+    return rc;                                                                                     \
+  }
+
+NPY_LOADERS(_f64, rnnc_array, RNNC_F64, double)
+NPY_LOADERS(_f32, rnnc_array_f32, RNNC_F32, float)
+
+int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen) {
+  npy_out o;
+  if (setup_f64(out, &o) != 0)
+    return rnnc_io_fail(err, errlen, path, "no output array given");
+  return finish_f64(out, &o, load_file(path, &o, err, errlen));
+}
+
+int rnnc_npy_load_memory(const void *data, size_t len, const char *name, rnnc_array *out, char *err,
+                         size_t errlen) {
+  npy_out o;
+  if (setup_f64(out, &o) != 0)
+    return rnnc_io_fail(err, errlen, name != NULL ? name : "(memory)", "no output array given");
+  return finish_f64(out, &o, load_memory(data, len, name, &o, err, errlen));
+}
+
+int rnnc_npy_load_f32(const char *path, rnnc_array_f32 *out, char *err, size_t errlen) {
+  npy_out o;
+  if (setup_f32(out, &o) != 0)
+    return rnnc_io_fail(err, errlen, path, "no output array given");
+  return finish_f32(out, &o, load_file(path, &o, err, errlen));
+}
+
+int rnnc_npy_load_memory_f32(const void *data, size_t len, const char *name, rnnc_array_f32 *out,
+                             char *err, size_t errlen) {
+  npy_out o;
+  if (setup_f32(out, &o) != 0)
+    return rnnc_io_fail(err, errlen, name != NULL ? name : "(memory)", "no output array given");
+  return finish_f32(out, &o, load_memory(data, len, name, &o, err, errlen));
+}
+
 void rnnc_array_free(rnnc_array *a) {
+  if (a == NULL)
+    return;
+  free(a->data);
+  memset(a, 0, sizeof *a);
+}
+
+void rnnc_array_f32_free(rnnc_array_f32 *a) {
   if (a == NULL)
     return;
   free(a->data);
@@ -498,27 +494,26 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
   unsigned char pre[10], chunk[4096];
   size_t es = dtype == RNNC_F32 ? 4 : dtype == RNNC_F64 ? 8 : 0, count = 1, hl, used, i;
   FILE *f = NULL;
-  long pid = 0;
   int k, n, rc = -1;
 
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   if (path == NULL)
-    return fail(err, errlen, path, "no path given");
+    return rnnc_io_fail(err, errlen, path, "no path given");
   if (es == 0)
-    return fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
+    return rnnc_io_fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
   if (rank < 0 || rank > NPY_MAX_RANK || (rank > 0 && shape == NULL))
-    return fail(err, errlen, path, "invalid rank %d", rank);
+    return rnnc_io_fail(err, errlen, path, "invalid rank %d", rank);
   for (k = 0; k < rank; k++)
     if (shape[k] == 0)
       count = 0;
   for (k = 0; k < rank && count > 0; k++) {
     if (count > SIZE_MAX / es / shape[k])
-      return fail(err, errlen, path, "shape too large");
+      return rnnc_io_fail(err, errlen, path, "shape too large");
     count *= shape[k];
   }
   if (count > 0 && data == NULL)
-    return fail(err, errlen, path, "no data given");
+    return rnnc_io_fail(err, errlen, path, "no data given");
 
   /* At most 8 dims of 20 digits: the 512-byte buffer always suffices. */
   n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
@@ -539,19 +534,15 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
   memcpy(pre, NPY_MAGIC, 6);
   pre[6] = 1;
   pre[7] = 0;
-  store_le(pre + 8, hl, 2);
+  rnnc_io_store_le(pre + 8, hl, 2);
 
   /* Atomic: write "<path>.tmp.<pid>", then rename over path. */
-  tmp = malloc(strlen(path) + 32);
+  tmp = rnnc_io_temp_path(path);
   if (tmp == NULL)
-    return fail(err, errlen, path, "out of memory");
-#ifdef NPY_HAVE_GETPID
-  pid = (long)getpid();
-#endif
-  snprintf(tmp, strlen(path) + 32, "%s.tmp.%ld", path, pid);
+    return rnnc_io_fail(err, errlen, path, "out of memory");
   f = fopen(tmp, "wb");
   if (f == NULL) {
-    fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
+    rnnc_io_fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
     goto out;
   }
   if (fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, hl, f) != hl)
@@ -562,11 +553,11 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
       if (dtype == RNNC_F32) {
         uint32_t u;
         memcpy(&u, (const float *)data + i + j, 4);
-        store_le(chunk + j * 4, u, 4);
+        rnnc_io_store_le(chunk + j * 4, u, 4);
       } else {
         uint64_t u;
         memcpy(&u, (const double *)data + i + j, 8);
-        store_le(chunk + j * 8, u, 8);
+        rnnc_io_store_le(chunk + j * 8, u, 8);
       }
     }
     if (fwrite(chunk, es, m, f) != m)
@@ -581,14 +572,14 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
   }
   f = NULL;
   if (rename(tmp, path) != 0) {
-    fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
+    rnnc_io_fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
     remove(tmp);
     goto out;
   }
   rc = 0;
   goto out;
 write_error:
-  fail(err, errlen, path, "write error: %s", strerror(errno));
+  rnnc_io_fail(err, errlen, path, "write error: %s", strerror(errno));
   if (f != NULL)
     fclose(f);
   remove(tmp);

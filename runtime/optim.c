@@ -9,58 +9,32 @@
 #define RNNC_CAT_(a, b) a##b
 #define RNNC_CAT(a, b) RNNC_CAT_(a, b)
 
+/* Keras's defaults and the state sizes come from the catalog
+ * (RNNC_OPTIMIZER_DEFAULTS, RNNC_OPTIMIZER_SLOTS in rnnc_catalog.h). */
 rnnc_optimizer rnnc_optimizer_default(rnnc_optimizer_kind kind) {
   /* static storage: every field zero (off), the pointers-free way to clear a
    * struct with doubles in C99 */
   static const rnnc_optimizer zero;
   rnnc_optimizer opt = zero;
   opt.kind = kind;
-  switch (kind) {
-  case RNNC_OPT_SGD: /* SGD(learning_rate=0.01, momentum=0.0, nesterov=False) */
-    opt.learning_rate = 0.01;
-    break;
-  case RNNC_OPT_ADAM: /* Adam(0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False) */
-    opt.learning_rate = 0.001;
-    opt.beta_1 = 0.9;
-    opt.beta_2 = 0.999;
-    opt.epsilon = 1e-7;
-    break;
-  case RNNC_OPT_RMSPROP: /* RMSprop(0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False) */
-    opt.learning_rate = 0.001;
-    opt.rho = 0.9;
-    opt.epsilon = 1e-7;
-    break;
-  case RNNC_OPT_ADAMW: /* AdamW(0.001, weight_decay=0.004, 0.9, 0.999, 1e-7, amsgrad=False) */
-    opt.learning_rate = 0.001;
-    opt.weight_decay = 0.004;
-    opt.beta_1 = 0.9;
-    opt.beta_2 = 0.999;
-    opt.epsilon = 1e-7;
-    break;
-  case RNNC_OPT_ADAGRAD: /* Adagrad(0.001, initial_accumulator_value=0.1, epsilon=1e-7) */
-    opt.learning_rate = 0.001;
-    opt.initial_accumulator_value = 0.1;
-    opt.epsilon = 1e-7;
-    break;
-  }
+#define DEFAULT(NAME, field, value)                                                                \
+  if (kind == RNNC_OPT_##NAME)                                                                     \
+    opt.field = value;
+  RNNC_OPTIMIZER_DEFAULTS(DEFAULT)
+#undef DEFAULT
   return opt;
 }
 
 size_t rnnc_optimizer_slots(const rnnc_optimizer *opt, size_t n) {
+  size_t per = 0;
   if (opt == NULL)
     return 0;
-  switch (opt->kind) {
-  case RNNC_OPT_SGD: /* velocity, only with momentum (Keras: momentum != 0) */
-    return opt->momentum != 0.0 ? n : 0;
-  case RNNC_OPT_ADAM: /* m, v, then v_hat with amsgrad */
-  case RNNC_OPT_ADAMW:
-    return (opt->amsgrad ? 3 : 2) * n;
-  case RNNC_OPT_RMSPROP: /* velocity, momentum (Keras: momentum > 0), average gradient */
-    return n + (opt->momentum > 0.0 ? n : 0) + (opt->centered ? n : 0);
-  case RNNC_OPT_ADAGRAD: /* accumulator */
-    return n;
-  }
-  return 0;
+#define SLOTS(NAME, count, condition)                                                              \
+  if (opt->kind == RNNC_OPT_##NAME && (condition))                                                 \
+    per += count;
+  RNNC_OPTIMIZER_SLOTS(SLOTS)
+#undef SLOTS
+  return per * n;
 }
 
 /* The learning rate of update `step` (counting from 1). Keras evaluates the

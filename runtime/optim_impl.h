@@ -14,9 +14,10 @@
 /* SGD: v = momentum v - lr g; w += v, or with nesterov w += momentum v - lr g
  * (v already updated); without momentum Keras keeps no velocity: w -= lr g. */
 static void RNNC_FN(step_sgd)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                              const RNNC_REAL *g, RNNC_REAL *slots, size_t n) {
+                              const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
   const double mu = opt->momentum;
   size_t i;
+  (void)step;
   if (mu == 0.0) {
     for (i = 0; i < n; i++)
       w[i] = (RNNC_REAL)((double)w[i] - lr * (double)g[i]);
@@ -80,6 +81,12 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
   }
 }
 
+/* AdamW: Adam with its weight decay (step_adam reads opt->kind). */
+static void RNNC_FN(step_adamw)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+  RNNC_FN(step_adam)(opt, lr, w, g, slots, n, step);
+}
+
 /* RMSprop: s = rho s + (1 - rho) g^2; centered: mg = rho mg + (1 - rho) g and
  * the denominator uses s - mg^2; increment lr g / sqrt(denominator + eps);
  * momentum > 0: mom = momentum mom + increment, w -= mom; else w -= increment.
@@ -90,11 +97,12 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
  * ResourceApply(Centered)RMSProp kernel, whose epsilon is inside the sqrt, so
  * the flag changes nothing there. */
 static void RNNC_FN(step_rmsprop)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n) {
+                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
   const double rho = opt->rho, mu = opt->momentum, eps = opt->epsilon;
   const int use_mom = mu > 0.0, eps_outside = opt->legacy_epsilon && !use_mom;
   RNNC_REAL *s = slots, *mom = slots + n, *mg = slots + (use_mom ? 2 : 1) * n;
   size_t i;
+  (void)step;
   for (i = 0; i < n; i++) {
     double gi = (double)g[i], denom, inc;
     s[i] = (RNNC_REAL)(rho * (double)s[i] + (1.0 - rho) * gi * gi);
@@ -135,20 +143,14 @@ void RNNC_FN(rnnc_optimizer_step)(const rnnc_optimizer *opt, RNNC_REAL *w, const
   if (opt == NULL)
     return;
   lr = scheduled_lr(opt, step);
+  /* every optimizer of the catalog: its rule step_<name> above */
   switch (opt->kind) {
-  case RNNC_OPT_SGD:
-    RNNC_FN(step_sgd)(opt, lr, w, g, slots, n);
+#define STEP(id, NAME, name, cls)                                                                  \
+  case RNNC_OPT_##NAME:                                                                            \
+    RNNC_FN(step_##name)(opt, lr, w, g, slots, n, step);                                           \
     break;
-  case RNNC_OPT_ADAM:
-  case RNNC_OPT_ADAMW:
-    RNNC_FN(step_adam)(opt, lr, w, g, slots, n, step);
-    break;
-  case RNNC_OPT_RMSPROP:
-    RNNC_FN(step_rmsprop)(opt, lr, w, g, slots, n);
-    break;
-  case RNNC_OPT_ADAGRAD:
-    RNNC_FN(step_adagrad)(opt, lr, w, g, slots, n, step);
-    break;
+    RNNC_OPTIMIZERS(STEP)
+#undef STEP
   }
 }
 

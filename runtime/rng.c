@@ -1,19 +1,8 @@
-/* dtype sizes and the random number generator: xoshiro256** (Blackman and
- * Vigna) seeded through splitmix64, so a seed gives the same stream on every
- * platform. */
+/* The random number generator: xoshiro256** (Blackman and Vigna) seeded
+ * through splitmix64, so a seed gives the same stream on every platform. */
 #include "rnnc.h"
 
 #include <math.h>
-
-size_t rnnc_dtype_size(rnnc_dtype dtype) {
-  switch (dtype) {
-  case RNNC_F32:
-    return sizeof(float);
-  case RNNC_F64:
-    return sizeof(double);
-  }
-  return 0;
-}
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));

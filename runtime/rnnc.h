@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rnnc_catalog.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,20 +33,15 @@ double rnnc_rng_normal(rnnc_rng *rng);  /* standard normal (Box-Muller) */
 uint64_t rnnc_rng_below(rnnc_rng *rng, uint64_t bound);
 
 /* ---------------------------------------------------------------- initializers */
+/* Keras's initializers: RNNC_INIT_ZEROS, RNNC_INIT_ONES, RNNC_INIT_GLOROT_UNIFORM,
+ * RNNC_INIT_ORTHOGONAL, RNNC_INIT_UNIT_FORGET_BIAS, RNNC_INIT_GLOROT_NORMAL,
+ * RNNC_INIT_HE_UNIFORM, RNNC_INIT_HE_NORMAL, RNNC_INIT_LECUN_UNIFORM,
+ * RNNC_INIT_LECUN_NORMAL, RNNC_INIT_RANDOM_NORMAL, RNNC_INIT_RANDOM_UNIFORM
+ * (the list and what each draws: RNNC_INITIALIZERS in rnnc_catalog.h). */
 typedef enum {
-  RNNC_INIT_ZEROS = 0,
-  RNNC_INIT_ONES,
-  RNNC_INIT_GLOROT_UNIFORM,
-  RNNC_INIT_ORTHOGONAL,
-  RNNC_INIT_UNIT_FORGET_BIAS, /* LSTM bias: zeros with the forget block (second quarter) = 1 */
-  RNNC_INIT_GLOROT_NORMAL,    /* truncated normal, stddev sqrt(2 / (fan_in + fan_out)) /
-                                 .87962566103423978 */
-  RNNC_INIT_HE_UNIFORM,       /* U(-l, l), l = sqrt(6 / fan_in) */
-  RNNC_INIT_HE_NORMAL,        /* truncated normal, stddev sqrt(2 / fan_in) / .87962566103423978 */
-  RNNC_INIT_LECUN_UNIFORM,    /* U(-l, l), l = sqrt(3 / fan_in) */
-  RNNC_INIT_LECUN_NORMAL,     /* truncated normal, stddev sqrt(1 / fan_in) / .87962566103423978 */
-  RNNC_INIT_RANDOM_NORMAL,    /* N(0, 0.05^2) (Keras RandomNormal defaults) */
-  RNNC_INIT_RANDOM_UNIFORM    /* U(-0.05, 0.05) (Keras RandomUniform defaults) */
+#define RNNC_CATALOG_X_(id, NAME, name, doc) RNNC_INIT_##NAME = id,
+  RNNC_INITIALIZERS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
 } rnnc_init_kind;
 
 /* Fills a tensor of Keras shape `shape` (rank 1..4, row-major) with Keras's
@@ -55,13 +52,15 @@ void rnnc_init_f32(float *w, rnnc_init_kind kind, int rank, const int *shape, rn
 void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, rnnc_rng *rng);
 
 /* ---------------------------------------------------------------- losses */
+/* RNNC_LOSS_NONE, RNNC_LOSS_MSE, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+ * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY
+ * (RNNC_LOSSES in rnnc_catalog.h). */
 typedef enum {
   RNNC_LOSS_NONE = 0,
-  RNNC_LOSS_MSE,
-  RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
-  RNNC_LOSS_MAE,
-  RNNC_LOSS_BINARY_CROSSENTROPY,
-  RNNC_LOSS_CATEGORICAL_CROSSENTROPY
+#define RNNC_CATALOG_X_(id, NAME, name, aliases, fn, fn_logits, labels, fused)                     \
+  RNNC_LOSS_##NAME = id,
+  RNNC_LOSSES(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
 } rnnc_loss_kind;
 
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
@@ -133,44 +132,42 @@ double rnnc_binary_accuracy_f64(const double *probs, const double *target, size_
 /* Metrics mae and mse: the loss values without gradients. */
 
 /* ---------------------------------------------------------------- optimizers */
+/* RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP, RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD
+ * (RNNC_OPTIMIZERS in rnnc_catalog.h). */
 typedef enum {
-  RNNC_OPT_SGD = 1,
-  RNNC_OPT_ADAM,
-  RNNC_OPT_RMSPROP,
-  RNNC_OPT_ADAMW,
-  RNNC_OPT_ADAGRAD
+#define RNNC_CATALOG_X_(id, NAME, name, cls) RNNC_OPT_##NAME = id,
+  RNNC_OPTIMIZERS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
 } rnnc_optimizer_kind;
 
 /* Keras's optimizers. Fields a kind does not use are ignored; new fields come
  * last so that positional initializers of older generated units stay valid
- * (a zero there means "off"). */
+ * (a zero there means "off"). After `kind`, the fields of
+ * RNNC_OPTIMIZER_FIELDS (rnnc_catalog.h), in order: double learning_rate,
+ * momentum; int nesterov; double beta_1, beta_2, epsilon, rho; int centered,
+ * legacy_epsilon, amsgrad; double weight_decay, initial_accumulator_value,
+ * clipnorm, clipvalue, global_clipnorm, decay_steps, decay_rate; int
+ * staircase. ExponentialDecay when decay_steps > 0: lr = learning_rate *
+ * decay_rate ^ (i / decay_steps) with i the number of updates before this one
+ * (floor of the ratio when staircase). */
 typedef struct {
   rnnc_optimizer_kind kind;
-  double learning_rate; /* SGD 0.01, RMSprop/Adam/AdamW/Adagrad 0.001 */
-  double momentum;      /* SGD 0, RMSprop 0 */
-  int nesterov;         /* SGD 0 */
-  double beta_1;        /* Adam/AdamW 0.9 */
-  double beta_2;        /* Adam/AdamW 0.999 */
-  double epsilon;       /* 1e-7 */
-  double rho;           /* RMSprop 0.9 */
-  int centered;         /* RMSprop 0 */
-  int legacy_epsilon;   /* RMSprop: 1 = tf.keras <= 2.10's lr * g / (sqrt(s) + eps);
-                           0 = lr * g / sqrt(s + eps) (tf.keras >= 2.11, Keras 3) */
-  int amsgrad;          /* Adam/AdamW 0 */
-  double weight_decay;  /* AdamW 0.004 (w -= lr * weight_decay * w before the Adam step) */
-  double initial_accumulator_value; /* Adagrad 0.1 */
-  double clipnorm;        /* > 0: each weight tensor's gradient scaled to this norm at most */
-  double clipvalue;       /* > 0: every gradient value clipped to [-clipvalue, clipvalue] */
-  double global_clipnorm; /* > 0: all gradients scaled together to this norm at most */
-  /* ExponentialDecay when decay_steps > 0: lr = learning_rate * decay_rate ^ (i / decay_steps)
-   * with i the number of updates before this one (floor of the ratio when staircase). */
-  double decay_steps;
-  double decay_rate;
-  int staircase;
+#define RNNC_CATALOG_X_(type, field, option, flag, doc) type field;
+  RNNC_OPTIMIZER_FIELDS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
 } rnnc_optimizer;
 
 /* Keras defaults for a kind. */
 rnnc_optimizer rnnc_optimizer_default(rnnc_optimizer_kind kind);
+
+/* The catalog by name: an optimizer by its name in any case ("adam",
+ * "Adam"), 0 when unknown; a loss by its name or one of Keras's aliases
+ * ("mse", "mean_squared_error", "MSE", ...), RNNC_LOSS_NONE when unknown;
+ * whether `word` is one of the space-separated words of `list` (the
+ * catalog's lists of aliases). */
+rnnc_optimizer_kind rnnc_optimizer_named(const char *name);
+rnnc_loss_kind rnnc_loss_named(const char *name);
+int rnnc_catalog_word_in(const char *word, const char *list);
 /* Number of reals of optimizer state for n parameters (Adam 2n: m then v,
  * plus n for amsgrad's v_hat; SGD n when momentum != 0, else 0; RMSprop n,
  * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n). */
@@ -350,6 +347,18 @@ int rnnc_npy_load(const char *path, rnnc_array *out, char *err, size_t errlen);
 int rnnc_npy_load_memory(const void *data, size_t len, const char *name, rnnc_array *out, char *err,
                          size_t errlen);
 void rnnc_array_free(rnnc_array *a);
+/* The same array converted to float (for a float32 unit: x and y straight
+ * into its API), with the same checks and messages. */
+typedef struct {
+  int rank;
+  size_t shape[8];
+  size_t count;
+  float *data; /* malloc'd, count reals */
+} rnnc_array_f32;
+int rnnc_npy_load_f32(const char *path, rnnc_array_f32 *out, char *err, size_t errlen);
+int rnnc_npy_load_memory_f32(const void *data, size_t len, const char *name, rnnc_array_f32 *out,
+                             char *err, size_t errlen);
+void rnnc_array_f32_free(rnnc_array_f32 *a);
 /* Writes reals of `dtype` as <f4 or <f8. */
 int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *shape,
                   const void *data, char *err, size_t errlen);
@@ -469,7 +478,8 @@ typedef int (*rnnc_epoch_hook)(void *user, int epoch, rnnc_logs *logs, const voi
 
 typedef struct {
   int epochs;     /* Keras default 1 */
-  int batch_size; /* Keras default 32; at most model->batch */
+  int batch_size; /* Keras default 32; above model->batch a step sums the gradients of
+                     chunks of model->batch samples: the same step as one batch */
   int shuffle;    /* reshuffle the samples every epoch (Keras default: yes) */
   uint64_t seed;  /* shuffling seed; epoch e's order is the same whatever initial_epoch is */
   int verbose;    /* 0 silent, 1 Keras's progress bar (live on a terminal, else one line per
@@ -496,9 +506,24 @@ typedef struct {
   void *hook_user;
 } rnnc_fit_options;
 
+/* Keras's defaults (fit's arguments without any given). */
 rnnc_fit_options rnnc_fit_defaults(void);
 
+/* The model's own defaults: Keras's, then its compile{metrics = ...} and
+ * model:fit{epochs = ..., batch_size = ..., callbacks = {...}} (the words of
+ * model->fit_defaults). String options point into `text`, a buffer of
+ * text_size bytes (strlen(model->fit_defaults) + 1 suffice) the caller keeps
+ * while it uses the options. 0, or -1 with a message in err.
+ * rnnc_fit, rnnc_fit_history and rnnc_evaluate take options NULL to mean
+ * these. */
+#define RNNC_FIT_DEFAULTS_TEXT 4096
+int rnnc_fit_model_defaults(const rnnc_model *model, rnnc_fit_options *options, char *text,
+                            size_t text_size, char *err, size_t errlen);
+
 /* Trains `params` (model->dtype reals) on n samples: x is n x input_size,
+ * with `options`, or the model's defaults when options is NULL (see
+ * rnnc_fit_model_defaults; options->metrics NULL is the model's compile
+ * metrics either way).
  * y is n x target_size (sparse labels as reals), both of the model's dtype.
  * Prints progress to stdout. Returns 0, or -1 with a message in err when a
  * loss or gradient stops being finite (the weights are then those after the

@@ -1,4 +1,4 @@
-/* safetensors files, and the model-weights wrappers built on them.
+/* safetensors files (the model-weights wrappers are in weights.c).
  *
  * Layout: an 8-byte little-endian header length N, N bytes of JSON header, then
  * the data area. Each header entry gives a tensor's dtype, shape and
@@ -7,58 +7,24 @@
  * The reader trusts nothing in the file: the header goes through a strict JSON
  * parser that never reads past its buffer, and every dtype, shape and offset is
  * checked before a single value is copied to the caller. */
-#define _POSIX_C_SOURCE 200809L /* getpid() for the temporary file name */
-
 #include "rnnc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>
-#define ST_HAVE_GETPID 1
-#endif
+
+#include "files.h"
+#include "json.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024) /* a larger header means a corrupt file */
 #define ST_MAX_RANK 8                               /* most dimensions accepted in a file */
-#define ST_MAX_DEPTH 64                             /* JSON nesting limit */
 #define ST_SHOWN 84 /* a tensor name in a message: 80 bytes at most, then "..." */
 
 /* ---------------------------------------------------------------- small helpers */
 
-/* Writes "<path>: <message>" to err and returns -1. */
-static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...) {
-  if (err != NULL && errlen > 0) {
-    int n = snprintf(err, errlen, "%s: ", path != NULL ? path : "(null path)");
-    if (n >= 0 && (size_t)n < errlen) {
-      va_list ap;
-      va_start(ap, fmt);
-      vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-      va_end(ap);
-    }
-  }
-  return -1;
-}
-
 static size_t real_size(rnnc_dtype dtype) {
   return dtype == RNNC_F32 ? 4 : dtype == RNNC_F64 ? 8 : 0;
-}
-
-/* Explicit byte assembly: independent of alignment and of the host's byte order. */
-static uint64_t load_le(const unsigned char *p, size_t n) {
-  uint64_t v = 0;
-  size_t k;
-  for (k = n; k > 0; k--)
-    v = (v << 8) | p[k - 1];
-  return v;
-}
-
-static void store_le(unsigned char *p, uint64_t v, size_t n) {
-  size_t k;
-  for (k = 0; k < n; k++, v >>= 8)
-    p[k] = (unsigned char)(v & 0xff);
 }
 
 /* Element i of an array of reals of `dtype`, as little-endian bytes. */
@@ -66,11 +32,11 @@ static void real_to_le(unsigned char *p, rnnc_dtype dtype, const void *data, siz
   if (dtype == RNNC_F32) {
     uint32_t u;
     memcpy(&u, (const float *)data + i, 4);
-    store_le(p, u, 4);
+    rnnc_io_store_le(p, u, 4);
   } else {
     uint64_t u;
     memcpy(&u, (const double *)data + i, 8);
-    store_le(p, u, 8);
+    rnnc_io_store_le(p, u, 8);
   }
 }
 
@@ -92,36 +58,6 @@ static void format_shape(char *buf, size_t len, const uint64_t *shape, int rank)
   }
 }
 
-/* Length of the valid UTF-8 sequence starting at s (first byte >= 0x80), or 0
- * when it is malformed, overlong, a surrogate or beyond U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail) {
-  unsigned c = s[0], lo = 0x80, hi = 0xbf;
-  size_t len, k;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0)
-      lo = 0xa0;
-    if (c == 0xed)
-      hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0)
-      lo = 0x90;
-    if (c == 0xf4)
-      hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (avail < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for (k = 2; k < len; k++)
-    if ((s[k] & 0xc0) != 0x80)
-      return 0;
-  return len;
-}
-
 static int valid_utf8(const char *s) {
   const unsigned char *u = (const unsigned char *)s;
   size_t n = strlen(s), i = 0;
@@ -129,7 +65,7 @@ static int valid_utf8(const char *s) {
     if (u[i] < 0x80) {
       i++;
     } else {
-      size_t k = utf8_seq_len(u + i, n - i);
+      size_t k = rnnc_utf8_seq_len(u + i, n - i);
       if (k == 0)
         return 0;
       i += k;
@@ -146,7 +82,7 @@ static void show_name(char *out, const char *name, size_t len) {
   const unsigned char *u = (const unsigned char *)name;
   size_t i = 0, used = 0;
   while (i < len) {
-    size_t k = u[i] < 0x80 ? 1 : utf8_seq_len(u + i, len - i), need;
+    size_t k = u[i] < 0x80 ? 1 : rnnc_utf8_seq_len(u + i, len - i), need;
     if (k == 0)
       k = 1; /* the parser only stores valid UTF-8; escape anything else anyway */
     need = u[i] < 0x20 || u[i] == 0x7f || (u[i] >= 0x80 && k == 1) ? 4 : k;
@@ -169,93 +105,10 @@ static void show_name(char *out, const char *name, size_t len) {
   out[used] = '\0';
 }
 
-/* Element count of a caller-side shape; -1 on a negative dimension or overflow. */
-static int count_elements(int rank, const int *shape, size_t *out) {
-  size_t n = 1;
-  int k;
-  for (k = 0; k < rank; k++)
-    if (shape[k] < 0)
-      return -1;
-  for (k = 0; k < rank; k++)
-    if (shape[k] == 0) {
-      *out = 0;
-      return 0;
-    }
-  for (k = 0; k < rank; k++) {
-    if (n > SIZE_MAX / (size_t)shape[k])
-      return -1;
-    n *= (size_t)shape[k];
-  }
-  *out = n;
-  return 0;
-}
-
 static void shape_to_u64(uint64_t *dst, int rank, const int *shape) {
   int k;
   for (k = 0; k < rank; k++)
     dst[k] = (uint64_t)shape[k];
-}
-
-/* Reads the whole file into a malloc'd buffer. */
-static int read_whole_file(const char *path, unsigned char **out, size_t *outlen, char *err,
-                           size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *buf;
-  size_t cap = 65536, len = 0;
-  if (f == NULL)
-    return fail(err, errlen, path, "cannot open: %s", strerror(errno));
-  buf = malloc(cap);
-  if (buf == NULL) {
-    fclose(f);
-    return fail(err, errlen, path, "out of memory");
-  }
-  for (;;) {
-    size_t got;
-    if (len == cap) {
-      unsigned char *bigger;
-      if (cap > SIZE_MAX / 2) {
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "file too large");
-      }
-      bigger = realloc(buf, cap * 2);
-      if (bigger == NULL) {
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "out of memory reading the file");
-      }
-      buf = bigger;
-      cap *= 2;
-    }
-    got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) {
-      if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        fclose(f);
-        return fail(err, errlen, path, "read error: %s", strerror(e));
-      }
-      break;
-    }
-  }
-  fclose(f);
-  *out = buf;
-  *outlen = len;
-  return 0;
-}
-
-/* "<path>.tmp.<pid>", malloc'd: concurrent writers of the same path do not clash. */
-static char *temp_path(const char *path) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  long pid = 0;
-#ifdef ST_HAVE_GETPID
-  pid = (long)getpid();
-#endif
-  if (tmp != NULL)
-    snprintf(tmp, n, "%s.tmp.%ld", path, pid);
-  return tmp;
 }
 
 /* ---------------------------------------------------------------- dtypes in files */
@@ -288,300 +141,20 @@ typedef struct {
   char shown[ST_SHOWN]; /* the name as messages print it (see show_name) */
 } st_entry;
 
-typedef struct {
-  const unsigned char *s; /* header text, not NUL-terminated */
-  size_t n, i;            /* length and cursor */
-  /* Decoded strings. A decoded string is never longer than its quoted source
-   * and sources do not overlap, so n + 1 bytes always suffice. */
-  char *arena;
-  size_t arena_used;
-  const char *path;
-  char *err;
-  size_t errlen;
-  const st_entry *entry; /* the tensor entry being parsed, for messages */
-} jparser;
-
-static int jfail(jparser *p, const char *what) {
-  if (p->entry != NULL)
-    return fail(p->err, p->errlen, p->path,
-                "header is not valid JSON (at header byte %zu, in the entry of tensor '%s'): %s",
-                p->i, p->entry->shown, what);
-  return fail(p->err, p->errlen, p->path, "header is not valid JSON (at header byte %zu): %s", p->i,
-              what);
-}
-
-static void jws(jparser *p) {
-  while (p->i < p->n &&
-         (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
-    p->i++;
-}
-
-static int jpeek(jparser *p, int c) {
-  return p->i < p->n && p->s[p->i] == c;
-}
-
-static int jexpect(jparser *p, int c, const char *what) {
-  jws(p);
-  if (!jpeek(p, c))
-    return jfail(p, what);
-  p->i++;
-  return 0;
-}
-
-static int hex4(const unsigned char *s, unsigned *out) {
-  unsigned v = 0;
-  int k;
-  for (k = 0; k < 4; k++) {
-    unsigned c = s[k], d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      d = c - 'A' + 10;
-    else
-      return 0;
-    v = v * 16 + d;
-  }
-  *out = v;
-  return 1;
-}
-
-static size_t put_utf8(char *d, unsigned cp) {
-  if (cp < 0x80) {
-    d[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    d[0] = (char)(0xc0 | (cp >> 6));
-    d[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    d[0] = (char)(0xe0 | (cp >> 12));
-    d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    d[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  d[0] = (char)(0xf0 | (cp >> 18));
-  d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-  d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-  d[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
-/* A string at the cursor. With out != NULL it is decoded into the arena. */
-static int jstring(jparser *p, const char **out, size_t *outlen) {
-  char *d = out != NULL ? p->arena + p->arena_used : NULL;
-  size_t dl = 0;
-  if (!jpeek(p, '"'))
-    return jfail(p, "expected a string");
-  p->i++;
-  for (;;) {
-    unsigned c;
-    if (p->i >= p->n)
-      return jfail(p, "unterminated string");
-    c = p->s[p->i];
-    if (c == '"') {
-      p->i++;
-      break;
-    }
-    if (c < 0x20)
-      return jfail(p, "control character in a string");
-    if (c == '\\') {
-      unsigned cp;
-      if (p->i + 1 >= p->n)
-        return jfail(p, "unterminated string");
-      switch (p->s[p->i + 1]) {
-      case '"':
-      case '\\':
-      case '/':
-        cp = p->s[p->i + 1];
-        break;
-      case 'b':
-        cp = '\b';
-        break;
-      case 'f':
-        cp = '\f';
-        break;
-      case 'n':
-        cp = '\n';
-        break;
-      case 'r':
-        cp = '\r';
-        break;
-      case 't':
-        cp = '\t';
-        break;
-      case 'u':
-        if (p->n - p->i < 6 || !hex4(p->s + p->i + 2, &cp))
-          return jfail(p, "bad \\u escape");
-        if (cp >= 0xdc00 && cp <= 0xdfff)
-          return jfail(p, "unpaired surrogate in a \\u escape");
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-          unsigned lo;
-          if (p->n - p->i < 12 || p->s[p->i + 6] != '\\' || p->s[p->i + 7] != 'u' ||
-              !hex4(p->s + p->i + 8, &lo) || lo < 0xdc00 || lo > 0xdfff)
-            return jfail(p, "unpaired surrogate in a \\u escape");
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          p->i += 6;
-        }
-        p->i += 4; /* the 2 below finish the escape */
-        break;
-      default:
-        return jfail(p, "invalid escape in a string");
-      }
-      p->i += 2;
-      if (d != NULL)
-        dl += put_utf8(d + dl, cp);
-    } else if (c < 0x80) {
-      if (d != NULL)
-        d[dl++] = (char)c;
-      p->i++;
-    } else {
-      size_t k = utf8_seq_len(p->s + p->i, p->n - p->i);
-      if (k == 0)
-        return jfail(p, "invalid UTF-8 in a string");
-      if (d != NULL) {
-        memcpy(d + dl, p->s + p->i, k);
-        dl += k;
-      }
-      p->i += k;
-    }
-  }
-  if (d != NULL) {
-    d[dl] = '\0';
-    p->arena_used += dl + 1;
-    *out = d;
-    *outlen = dl;
-  }
-  return 0;
-}
-
-/* A number at the cursor, with strict JSON syntax. *kind: 1 = a non-negative
- * integer that fits *value, 2 = an integer too large, 0 = anything else. */
-static int jnumber(jparser *p, uint64_t *value, int *kind) {
-  int integral = 1, overflow = 0;
-  uint64_t v = 0;
-  if (jpeek(p, '-')) {
-    integral = 0;
-    p->i++;
-  }
-  if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
-    return jfail(p, "invalid number");
-  if (p->s[p->i] == '0') {
-    p->i++;
-    if (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
-      return jfail(p, "number with a leading zero");
-  } else {
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-      unsigned d = p->s[p->i] - '0';
-      if (v > (UINT64_MAX - d) / 10)
-        overflow = 1;
-      else
-        v = v * 10 + d;
-      p->i++;
-    }
-  }
-  if (jpeek(p, '.')) {
-    integral = 0;
-    p->i++;
-    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
-      return jfail(p, "invalid number");
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
-      p->i++;
-  }
-  if (jpeek(p, 'e') || jpeek(p, 'E')) {
-    integral = 0;
-    p->i++;
-    if (jpeek(p, '+') || jpeek(p, '-'))
-      p->i++;
-    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
-      return jfail(p, "invalid number");
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
-      p->i++;
-  }
-  *value = v;
-  *kind = !integral ? 0 : overflow ? 2 : 1;
-  return 0;
-}
-
-static int jliteral(jparser *p, const char *word) {
-  size_t len = strlen(word);
-  if (p->n - p->i < len || memcmp(p->s + p->i, word, len) != 0)
-    return jfail(p, "unexpected character");
-  p->i += len;
-  return 0;
-}
-
-/* Validates and skips any value. */
-static int jskip(jparser *p, int depth) {
-  jws(p);
-  if (p->i >= p->n)
-    return jfail(p, "unexpected end of header");
-  switch (p->s[p->i]) {
-  case '{':
-  case '[': {
-    int close = p->s[p->i] == '{' ? '}' : ']';
-    if (depth >= ST_MAX_DEPTH)
-      return jfail(p, "nesting too deep");
-    p->i++;
-    jws(p);
-    if (jpeek(p, close)) {
-      p->i++;
-      return 0;
-    }
-    for (;;) {
-      if (close == '}') {
-        jws(p);
-        if (jstring(p, NULL, NULL) != 0 || jexpect(p, ':', "expected ':'") != 0)
-          return -1;
-      }
-      if (jskip(p, depth + 1) != 0)
-        return -1;
-      jws(p);
-      if (jpeek(p, ',')) {
-        p->i++;
-        continue;
-      }
-      if (jpeek(p, close)) {
-        p->i++;
-        return 0;
-      }
-      return jfail(p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-  }
-  case '"':
-    return jstring(p, NULL, NULL);
-  case 't':
-    return jliteral(p, "true");
-  case 'f':
-    return jliteral(p, "false");
-  case 'n':
-    return jliteral(p, "null");
-  default: {
-    uint64_t v;
-    int kind;
-    if (p->s[p->i] != '-' && (p->s[p->i] < '0' || p->s[p->i] > '9'))
-      return jfail(p, "unexpected character");
-    return jnumber(p, &v, &kind);
-  }
-  }
-}
-
 static int key_is(const char *key, size_t len, const char *want) {
   return len == strlen(want) && memcmp(key, want, len) == 0;
 }
 
 /* A list of non-negative integers, at most `max` of them. */
-static int juint_list(jparser *p, const st_entry *e, const char *field, uint64_t *vals, int max,
+static int juint_list(rnnc_json *p, const st_entry *e, const char *field, uint64_t *vals, int max,
                       int *count) {
   int n = 0;
-  if (!jpeek(p, '['))
-    return fail(p->err, p->errlen, p->path, "tensor '%s': %s is not a list", e->shown, field);
+  if (!rnnc_json_peek(p, '['))
+    return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': %s is not a list", e->shown,
+                        field);
   p->i++;
-  jws(p);
-  if (jpeek(p, ']')) {
+  rnnc_json_ws(p);
+  if (rnnc_json_peek(p, ']')) {
     p->i++;
     *count = 0;
     return 0;
@@ -589,72 +162,77 @@ static int juint_list(jparser *p, const st_entry *e, const char *field, uint64_t
   for (;;) {
     uint64_t v;
     int kind;
-    jws(p);
+    rnnc_json_ws(p);
     if (p->i < p->n && p->s[p->i] != '-' && (p->s[p->i] < '0' || p->s[p->i] > '9')) {
-      if (jskip(p, 2) != 0) /* report bad JSON as such before the type error */
+      if (rnnc_json_skip(p, 2) != 0) /* report bad JSON as such before the type error */
         return -1;
-      return fail(p->err, p->errlen, p->path,
-                  "tensor '%s': %s must be a list of non-negative integers", e->shown, field);
+      return rnnc_io_fail(p->err, p->errlen, p->path,
+                          "tensor '%s': %s must be a list of non-negative integers", e->shown,
+                          field);
     }
-    if (jnumber(p, &v, &kind) != 0)
+    if (rnnc_json_number(p, &v, &kind) != 0)
       return -1;
     if (kind == 0)
-      return fail(p->err, p->errlen, p->path,
-                  "tensor '%s': %s must be a list of non-negative integers", e->shown, field);
+      return rnnc_io_fail(p->err, p->errlen, p->path,
+                          "tensor '%s': %s must be a list of non-negative integers", e->shown,
+                          field);
     if (kind == 2)
-      return fail(p->err, p->errlen, p->path, "tensor '%s': %s holds a number too large", e->shown,
-                  field);
+      return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': %s holds a number too large",
+                          e->shown, field);
     if (n == max)
-      return fail(p->err, p->errlen, p->path, "tensor '%s': %s has more than %d entries", e->shown,
-                  field, max);
+      return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': %s has more than %d entries",
+                          e->shown, field, max);
     vals[n++] = v;
-    jws(p);
-    if (jpeek(p, ',')) {
+    rnnc_json_ws(p);
+    if (rnnc_json_peek(p, ',')) {
       p->i++;
       continue;
     }
-    if (jpeek(p, ']')) {
+    if (rnnc_json_peek(p, ']')) {
       p->i++;
       *count = n;
       return 0;
     }
-    return jfail(p, "expected ',' or ']'");
+    return rnnc_json_fail(p, "expected ',' or ']'");
   }
 }
 
 /* One tensor entry: {"dtype": ..., "shape": [...], "data_offsets": [b, e]}. */
-static int parse_entry(jparser *p, st_entry *e) {
+static int parse_entry(rnnc_json *p, st_entry *e) {
   int have_dtype = 0, have_shape = 0, have_offsets = 0;
-  jws(p);
-  if (!jpeek(p, '{')) {
-    if (jskip(p, 1) != 0)
+  rnnc_json_ws(p);
+  if (!rnnc_json_peek(p, '{')) {
+    if (rnnc_json_skip(p, 1) != 0)
       return -1;
-    return fail(p->err, p->errlen, p->path, "tensor '%s': entry is not an object", e->shown);
+    return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': entry is not an object",
+                        e->shown);
   }
   p->i++;
-  jws(p);
-  if (jpeek(p, '}')) {
+  rnnc_json_ws(p);
+  if (rnnc_json_peek(p, '}')) {
     p->i++;
   } else {
     for (;;) {
       const char *key;
       size_t klen;
-      jws(p);
-      if (jstring(p, &key, &klen) != 0 || jexpect(p, ':', "expected ':'") != 0)
+      rnnc_json_ws(p);
+      if (rnnc_json_string(p, &key, &klen) != 0 || rnnc_json_expect(p, ':', "expected ':'") != 0)
         return -1;
-      jws(p);
+      rnnc_json_ws(p);
       if (key_is(key, klen, "dtype")) {
         const char *name;
         size_t nlen;
         int k;
         if (have_dtype++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype given twice", e->shown);
-        if (!jpeek(p, '"')) {
-          if (jskip(p, 2) != 0)
+          return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': dtype given twice",
+                              e->shown);
+        if (!rnnc_json_peek(p, '"')) {
+          if (rnnc_json_skip(p, 2) != 0)
             return -1;
-          return fail(p->err, p->errlen, p->path, "tensor '%s': dtype is not a string", e->shown);
+          return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': dtype is not a string",
+                              e->shown);
         }
-        if (jstring(p, &name, &nlen) != 0)
+        if (rnnc_json_string(p, &name, &nlen) != 0)
           return -1;
         for (k = 0; k < ST_N_DTYPES; k++)
           if (key_is(name, nlen, st_dtypes[k].name))
@@ -662,77 +240,78 @@ static int parse_entry(jparser *p, st_entry *e) {
         if (k == ST_N_DTYPES) {
           char shown[ST_SHOWN];
           show_name(shown, name, nlen);
-          return fail(p->err, p->errlen, p->path, "tensor '%s' has unknown dtype '%s'", e->shown,
-                      shown);
+          return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s' has unknown dtype '%s'",
+                              e->shown, shown);
         }
         e->dtype = k;
       } else if (key_is(key, klen, "shape")) {
         if (have_shape++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': shape given twice", e->shown);
+          return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': shape given twice",
+                              e->shown);
         if (juint_list(p, e, "shape", e->shape, ST_MAX_RANK, &e->rank) != 0)
           return -1;
       } else if (key_is(key, klen, "data_offsets")) {
         uint64_t offs[2];
         int n = 0;
         if (have_offsets++)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice",
-                      e->shown);
+          return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets given twice",
+                              e->shown);
         if (juint_list(p, e, "data_offsets", offs, 2, &n) != 0)
           return -1;
         if (n != 2)
-          return fail(p->err, p->errlen, p->path, "tensor '%s': data_offsets must be [begin, end]",
-                      e->shown);
+          return rnnc_io_fail(p->err, p->errlen, p->path,
+                              "tensor '%s': data_offsets must be [begin, end]", e->shown);
         e->begin = offs[0];
         e->end = offs[1];
-      } else if (jskip(p, 2) != 0) { /* unknown keys are tolerated */
+      } else if (rnnc_json_skip(p, 2) != 0) { /* unknown keys are tolerated */
         return -1;
       }
-      jws(p);
-      if (jpeek(p, ',')) {
+      rnnc_json_ws(p);
+      if (rnnc_json_peek(p, ',')) {
         p->i++;
         continue;
       }
-      if (jpeek(p, '}')) {
+      if (rnnc_json_peek(p, '}')) {
         p->i++;
         break;
       }
-      return jfail(p, "expected ',' or '}'");
+      return rnnc_json_fail(p, "expected ',' or '}'");
     }
   }
   if (!have_dtype || !have_shape || !have_offsets)
-    return fail(p->err, p->errlen, p->path, "tensor '%s' has no %s", e->shown,
-                !have_dtype   ? "dtype"
-                : !have_shape ? "shape"
-                              : "data_offsets");
+    return rnnc_io_fail(p->err, p->errlen, p->path, "tensor '%s' has no %s", e->shown,
+                        !have_dtype   ? "dtype"
+                        : !have_shape ? "shape"
+                                      : "data_offsets");
   return 0;
 }
 
 /* The whole header: an object of tensor entries plus an optional __metadata__. */
-static int parse_header(jparser *p, st_entry **out, size_t *nout) {
+static int parse_header(rnnc_json *p, st_entry **out, size_t *nout) {
   st_entry *ents = NULL;
   size_t n = 0, cap = 0;
-  jws(p);
-  if (!jpeek(p, '{'))
-    return jfail(p, "the header is not a JSON object");
+  rnnc_json_ws(p);
+  if (!rnnc_json_peek(p, '{'))
+    return rnnc_json_fail(p, "the header is not a JSON object");
   p->i++;
-  jws(p);
-  if (jpeek(p, '}')) {
+  rnnc_json_ws(p);
+  if (rnnc_json_peek(p, '}')) {
     p->i++;
   } else {
     for (;;) {
       const char *key;
       size_t klen;
-      jws(p);
-      if (jstring(p, &key, &klen) != 0 || jexpect(p, ':', "expected ':'") != 0)
+      rnnc_json_ws(p);
+      if (rnnc_json_string(p, &key, &klen) != 0 || rnnc_json_expect(p, ':', "expected ':'") != 0)
         goto bad;
       if (key_is(key, klen, "__metadata__")) {
-        jws(p);
-        if (!jpeek(p, '{')) {
-          if (jskip(p, 1) == 0)
-            fail(p->err, p->errlen, p->path, "__metadata__ is not an object");
+        rnnc_json_ws(p);
+        if (!rnnc_json_peek(p, '{')) {
+          if (rnnc_json_skip(p, 1) == 0)
+            rnnc_io_fail(p->err, p->errlen, p->path, "__metadata__ is not an object");
           goto bad;
         }
-        if (jskip(p, 1) != 0)
+        if (rnnc_json_skip(p, 1) != 0)
           goto bad;
       } else {
         if (n == cap) {
@@ -740,7 +319,7 @@ static int parse_header(jparser *p, st_entry **out, size_t *nout) {
           cap = cap ? cap * 2 : 16;
           bigger = realloc(ents, cap * sizeof *ents); /* n is bounded by the header size */
           if (bigger == NULL) {
-            fail(p->err, p->errlen, p->path, "out of memory parsing the header");
+            rnnc_io_fail(p->err, p->errlen, p->path, "out of memory parsing the header");
             goto bad;
           }
           ents = bigger;
@@ -749,28 +328,28 @@ static int parse_header(jparser *p, st_entry **out, size_t *nout) {
         ents[n].name = key;
         ents[n].name_len = klen;
         show_name(ents[n].shown, key, klen);
-        p->entry = &ents[n];
+        p->context = ents[n].shown;
         if (parse_entry(p, &ents[n]) != 0)
           goto bad;
-        p->entry = NULL;
+        p->context = NULL;
         n++;
       }
-      jws(p);
-      if (jpeek(p, ',')) {
+      rnnc_json_ws(p);
+      if (rnnc_json_peek(p, ',')) {
         p->i++;
         continue;
       }
-      if (jpeek(p, '}')) {
+      if (rnnc_json_peek(p, '}')) {
         p->i++;
         break;
       }
-      jfail(p, "expected ',' or '}'");
+      rnnc_json_fail(p, "expected ',' or '}'");
       goto bad;
     }
   }
-  jws(p); /* trailing padding */
+  rnnc_json_ws(p); /* trailing padding */
   if (p->i != p->n) {
-    jfail(p, "unexpected data after the header object");
+    rnnc_json_fail(p, "unexpected data after the header object");
     goto bad;
   }
   *out = ents;
@@ -813,27 +392,29 @@ static int check_entries(const char *path, st_entry *ents, size_t n, uint64_t da
     for (k = 0; k < e->rank && !zero; k++) {
       if (bytes > UINT64_MAX / e->shape[k]) {
         format_shape(sh, sizeof sh, e->shape, e->rank);
-        return fail(err, errlen, path, "tensor '%s': shape %s is too large", e->shown, sh);
+        return rnnc_io_fail(err, errlen, path, "tensor '%s': shape %s is too large", e->shown, sh);
       }
       bytes *= e->shape[k];
     }
     e->nbytes = zero ? 0 : bytes;
     if (e->begin > e->end)
-      return fail(err, errlen, path, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
-                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end);
+      return rnnc_io_fail(err, errlen, path,
+                          "tensor '%s': data_offsets [%llu, %llu] end before they begin", e->shown,
+                          (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end > data_len)
-      return fail(err, errlen, path,
-                  "tensor '%s': data_offsets [%llu, %llu] lie outside the data area (%llu bytes)",
-                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end,
-                  (unsigned long long)data_len);
+      return rnnc_io_fail(
+          err, errlen, path,
+          "tensor '%s': data_offsets [%llu, %llu] lie outside the data area (%llu bytes)", e->shown,
+          (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)data_len);
     if (e->end - e->begin != e->nbytes) {
       format_shape(sh, sizeof sh, e->shape, e->rank);
-      return fail(err, errlen, path,
-                  "tensor '%s': data_offsets [%llu, %llu] span %llu bytes, but shape %s of %s "
-                  "needs %llu",
-                  e->shown, (unsigned long long)e->begin, (unsigned long long)e->end,
-                  (unsigned long long)(e->end - e->begin), sh, st_dtypes[e->dtype].name,
-                  (unsigned long long)e->nbytes);
+      return rnnc_io_fail(
+          err, errlen, path,
+          "tensor '%s': data_offsets [%llu, %llu] span %llu bytes, but shape %s of %s "
+          "needs %llu",
+          e->shown, (unsigned long long)e->begin, (unsigned long long)e->end,
+          (unsigned long long)(e->end - e->begin), sh, st_dtypes[e->dtype].name,
+          (unsigned long long)e->nbytes);
     }
   }
   /* Overlap: sorted by begin, disjoint ranges never start before the previous end.
@@ -844,14 +425,15 @@ static int check_entries(const char *path, st_entry *ents, size_t n, uint64_t da
   qsort((void *)order, m, sizeof *order, cmp_by_begin);
   for (i = 1; i < m; i++)
     if (order[i]->begin < order[i - 1]->end)
-      return fail(err, errlen, path, "tensors '%s' and '%s' overlap in the data area",
-                  order[i - 1]->shown, order[i]->shown);
+      return rnnc_io_fail(err, errlen, path, "tensors '%s' and '%s' overlap in the data area",
+                          order[i - 1]->shown, order[i]->shown);
   for (i = 0; i < n; i++)
     order[i] = &ents[i];
   qsort((void *)order, n, sizeof *order, cmp_by_name);
   for (i = 1; i < n; i++)
     if (cmp_by_name(&order[i - 1], &order[i]) == 0)
-      return fail(err, errlen, path, "tensor '%s' appears twice in the header", order[i]->shown);
+      return rnnc_io_fail(err, errlen, path, "tensor '%s' appears twice in the header",
+                          order[i]->shown);
   return 0;
 }
 
@@ -862,21 +444,21 @@ static int check_request(const char *path, rnnc_dtype dtype, const rnnc_tensor_d
                          int count, char *err, size_t errlen) {
   int t;
   if (real_size(dtype) == 0)
-    return fail(err, errlen, path, "unsupported destination dtype %d", (int)dtype);
+    return rnnc_io_fail(err, errlen, path, "unsupported destination dtype %d", (int)dtype);
   if (count < 0 || (count > 0 && tensors == NULL))
-    return fail(err, errlen, path, "invalid tensor list (count %d)", count);
+    return rnnc_io_fail(err, errlen, path, "invalid tensor list (count %d)", count);
   for (t = 0; t < count; t++) {
     const rnnc_tensor_dest *d = &tensors[t];
     size_t elems;
     if (d->name == NULL)
-      return fail(err, errlen, path, "requested tensor %d has no name", t);
+      return rnnc_io_fail(err, errlen, path, "requested tensor %d has no name", t);
     if (d->rank < 0 || d->rank > RNNC_MAX_RANK)
-      return fail(err, errlen, path, "tensor '%s': requested rank %d is out of range", d->name,
-                  d->rank);
-    if (count_elements(d->rank, d->shape, &elems) != 0)
-      return fail(err, errlen, path, "tensor '%s': requested shape is invalid", d->name);
+      return rnnc_io_fail(err, errlen, path, "tensor '%s': requested rank %d is out of range",
+                          d->name, d->rank);
+    if (rnnc_io_count_elements(d->rank, d->shape, &elems) != 0)
+      return rnnc_io_fail(err, errlen, path, "tensor '%s': requested shape is invalid", d->name);
     if (elems > 0 && d->data == NULL)
-      return fail(err, errlen, path, "tensor '%s': no destination buffer", d->name);
+      return rnnc_io_fail(err, errlen, path, "tensor '%s': no destination buffer", d->name);
   }
   return 0;
 }
@@ -887,7 +469,7 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
                        const rnnc_tensor_dest *tensors, int count, char *err, size_t errlen) {
   size_t nents = 0;
   uint64_t hlen;
-  jparser p;
+  rnnc_json p;
   st_entry *ents = NULL;
   const st_entry **order = NULL, **found = NULL;
   const unsigned char *data;
@@ -896,15 +478,17 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
 
   memset(&p, 0, sizeof p);
   if (len < 8)
-    return fail(err, errlen, path, "file is too short for a safetensors header (%zu bytes)", len);
-  hlen = load_le(buf, 8);
+    return rnnc_io_fail(err, errlen, path, "file is too short for a safetensors header (%zu bytes)",
+                        len);
+  hlen = rnnc_io_load_le(buf, 8);
   if (hlen > ST_MAX_HEADER)
-    return fail(err, errlen, path, "header length %llu is beyond the 100 MB limit (corrupt file?)",
-                (unsigned long long)hlen);
+    return rnnc_io_fail(err, errlen, path,
+                        "header length %llu is beyond the 100 MB limit (corrupt file?)",
+                        (unsigned long long)hlen);
   if (hlen > len - 8)
-    return fail(err, errlen, path,
-                "header length %llu is larger than the rest of the file (%zu bytes)",
-                (unsigned long long)hlen, len - 8);
+    return rnnc_io_fail(err, errlen, path,
+                        "header length %llu is larger than the rest of the file (%zu bytes)",
+                        (unsigned long long)hlen, len - 8);
 
   p.s = buf + 8;
   p.n = (size_t)hlen;
@@ -913,7 +497,7 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
   p.errlen = errlen;
   p.arena = malloc(p.n + 1);
   if (p.arena == NULL) {
-    fail(err, errlen, path, "out of memory");
+    rnnc_io_fail(err, errlen, path, "out of memory");
     goto out;
   }
   if (parse_header(&p, &ents, &nents) != 0)
@@ -921,7 +505,7 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
   order = malloc((nents + 1) * sizeof *order);
   found = malloc(((size_t)count + 1) * sizeof *found);
   if (order == NULL || found == NULL) {
-    fail(err, errlen, path, "out of memory");
+    rnnc_io_fail(err, errlen, path, "out of memory");
     goto out;
   }
   data = buf + 8 + p.n;
@@ -939,13 +523,13 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
     key.name_len = strlen(d->name);
     hit = bsearch(&kp, (const void *)order, nents, sizeof *order, cmp_by_name);
     if (hit == NULL) {
-      fail(err, errlen, path, "tensor '%s' is not in the file", d->name);
+      rnnc_io_fail(err, errlen, path, "tensor '%s' is not in the file", d->name);
       goto out;
     }
     found[t] = *hit;
     if (found[t]->dtype != ST_F32 && found[t]->dtype != ST_F64) {
-      fail(err, errlen, path, "tensor '%s' has dtype %s; only F32 and F64 can be loaded", d->name,
-           st_dtypes[found[t]->dtype].name);
+      rnnc_io_fail(err, errlen, path, "tensor '%s' has dtype %s; only F32 and F64 can be loaded",
+                   d->name, st_dtypes[found[t]->dtype].name);
       goto out;
     }
     shape_to_u64(wshape, d->rank, d->shape);
@@ -955,8 +539,8 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
     if (!same) {
       format_shape(have, sizeof have, found[t]->shape, found[t]->rank);
       format_shape(want, sizeof want, wshape, d->rank);
-      fail(err, errlen, path, "tensor '%s' has shape %s, the model expects %s", d->name, have,
-           want);
+      rnnc_io_fail(err, errlen, path, "tensor '%s' has shape %s, the model expects %s", d->name,
+                   have, want);
       goto out;
     }
   }
@@ -969,7 +553,7 @@ static int read_buffer(const unsigned char *buf, size_t len, const char *path, r
     double *f64 = dtype == RNNC_F64 ? (double *)tensors[t].data : NULL;
     /* Bits go straight to the destination when the dtypes agree (NaN payloads survive). */
     for (i = 0; i < nel; i++) {
-      uint64_t bits = load_le(src + i * esz, esz);
+      uint64_t bits = rnnc_io_load_le(src + i * esz, esz);
       if (esz == 4) {
         uint32_t b32 = (uint32_t)bits;
         float v;
@@ -1005,10 +589,10 @@ int rnnc_safetensors_read(const char *path, rnnc_dtype dtype, const rnnc_tensor_
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   if (path == NULL)
-    return fail(err, errlen, path, "no path given");
+    return rnnc_io_fail(err, errlen, path, "no path given");
   if (check_request(path, dtype, tensors, count, err, errlen) != 0)
     return -1;
-  if (read_whole_file(path, &buf, &len, err, errlen) != 0)
+  if (rnnc_io_read_file(path, &buf, &len, err, errlen) != 0)
     return -1;
   rc = read_buffer(buf, len, path, dtype, tensors, count, err, errlen);
   free(buf);
@@ -1023,7 +607,7 @@ int rnnc_safetensors_read_memory(const void *data, size_t len, const char *name,
   if (name == NULL)
     name = "(memory)";
   if (data == NULL && len > 0)
-    return fail(err, errlen, name, "no data given");
+    return rnnc_io_fail(err, errlen, name, "no data given");
   if (check_request(name, dtype, tensors, count, err, errlen) != 0)
     return -1;
   return read_buffer(data != NULL ? (const unsigned char *)data : (const unsigned char *)"", len,
@@ -1122,14 +706,14 @@ int rnnc_safetensors_write(const char *path, rnnc_dtype dtype, const rnnc_tensor
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   if (path == NULL)
-    return fail(err, errlen, path, "no path given");
+    return rnnc_io_fail(err, errlen, path, "no path given");
   if (dsize == 0)
-    return fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
+    return rnnc_io_fail(err, errlen, path, "unsupported dtype %d", (int)dtype);
   if (count < 0 || (count > 0 && tensors == NULL))
-    return fail(err, errlen, path, "invalid tensor list (count %d)", count);
+    return rnnc_io_fail(err, errlen, path, "invalid tensor list (count %d)", count);
   elems = malloc(((size_t)count + 1) * sizeof *elems);
   if (elems == NULL)
-    return fail(err, errlen, path, "out of memory");
+    return rnnc_io_fail(err, errlen, path, "out of memory");
 
   sb_str(&h, "{\"__metadata__\":{\"format\":\"rnnc\"}");
   for (t = 0; t < count; t++) {
@@ -1137,30 +721,32 @@ int rnnc_safetensors_write(const char *path, rnnc_dtype dtype, const rnnc_tensor
     uint64_t nbytes;
     int k;
     if (r->name == NULL) {
-      fail(err, errlen, path, "tensor %d has no name", t);
+      rnnc_io_fail(err, errlen, path, "tensor %d has no name", t);
       goto out;
     }
     if (!valid_utf8(r->name) || strcmp(r->name, "__metadata__") == 0) {
-      fail(err, errlen, path, "tensor '%s': the name is reserved or not valid UTF-8", r->name);
+      rnnc_io_fail(err, errlen, path, "tensor '%s': the name is reserved or not valid UTF-8",
+                   r->name);
       goto out;
     }
     for (u = 0; u < t; u++) /* quadratic, but models have few tensors */
       if (strcmp(tensors[u].name, r->name) == 0) {
-        fail(err, errlen, path, "tensor '%s' is given twice", r->name);
+        rnnc_io_fail(err, errlen, path, "tensor '%s' is given twice", r->name);
         goto out;
       }
     if (r->rank < 0 || r->rank > RNNC_MAX_RANK ||
-        count_elements(r->rank, r->shape, &elems[t]) != 0 || elems[t] > UINT64_MAX / dsize) {
-      fail(err, errlen, path, "tensor '%s' has an invalid shape", r->name);
+        rnnc_io_count_elements(r->rank, r->shape, &elems[t]) != 0 ||
+        elems[t] > UINT64_MAX / dsize) {
+      rnnc_io_fail(err, errlen, path, "tensor '%s' has an invalid shape", r->name);
       goto out;
     }
     if (elems[t] > 0 && r->data == NULL) {
-      fail(err, errlen, path, "tensor '%s' has no data", r->name);
+      rnnc_io_fail(err, errlen, path, "tensor '%s' has no data", r->name);
       goto out;
     }
     nbytes = (uint64_t)elems[t] * dsize;
     if (offset > UINT64_MAX - nbytes) {
-      fail(err, errlen, path, "tensor '%s': the data is too large", r->name);
+      rnnc_io_fail(err, errlen, path, "tensor '%s': the data is too large", r->name);
       goto out;
     }
     sb_str(&h, ",");
@@ -1184,19 +770,19 @@ int rnnc_safetensors_write(const char *path, rnnc_dtype dtype, const rnnc_tensor
   while (!h.oom && h.len % 8 != 0) /* data starts 8-byte aligned */
     sb_str(&h, " ");
   if (h.oom) {
-    fail(err, errlen, path, "out of memory building the header");
+    rnnc_io_fail(err, errlen, path, "out of memory building the header");
     goto out;
   }
-  store_le(lenbytes, h.len, 8);
+  rnnc_io_store_le(lenbytes, h.len, 8);
 
-  tmp = temp_path(path);
+  tmp = rnnc_io_temp_path(path);
   if (tmp == NULL) {
-    fail(err, errlen, path, "out of memory");
+    rnnc_io_fail(err, errlen, path, "out of memory");
     goto out;
   }
   f = fopen(tmp, "wb");
   if (f == NULL) {
-    fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
+    rnnc_io_fail(err, errlen, path, "cannot create '%s': %s", tmp, strerror(errno));
     goto out;
   }
   if (fwrite(lenbytes, 1, 8, f) != 8 || fwrite(h.p, 1, h.len, f) != h.len)
@@ -1212,14 +798,14 @@ int rnnc_safetensors_write(const char *path, rnnc_dtype dtype, const rnnc_tensor
   }
   f = NULL;
   if (rename(tmp, path) != 0) {
-    fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
+    rnnc_io_fail(err, errlen, path, "cannot rename '%s' into place: %s", tmp, strerror(errno));
     remove(tmp);
     goto out;
   }
   rc = 0;
   goto out;
 write_error:
-  fail(err, errlen, path, "write error: %s", strerror(errno));
+  rnnc_io_fail(err, errlen, path, "write error: %s", strerror(errno));
   if (f != NULL)
     fclose(f);
   f = NULL;
@@ -1228,105 +814,5 @@ out:
   free(tmp);
   free(h.p);
   free(elems);
-  return rc;
-}
-
-/* ---------------------------------------------------------------- model weights */
-
-/* Checks a descriptor's tensors against its flat parameter vector. */
-static int check_model(const char *path, const rnnc_model *model, const void *params, char *err,
-                       size_t errlen) {
-  int t;
-  if (model == NULL)
-    return fail(err, errlen, path, "no model given");
-  if (real_size(model->dtype) == 0)
-    return fail(err, errlen, path, "model has an unsupported dtype %d", (int)model->dtype);
-  if (model->n_tensors < 0 || (model->n_tensors > 0 && model->tensors == NULL))
-    return fail(err, errlen, path, "model descriptor has an invalid tensor list");
-  if (model->n_params > 0 && params == NULL)
-    return fail(err, errlen, path, "no parameter vector given");
-  for (t = 0; t < model->n_tensors; t++) {
-    const rnnc_tensor_desc *d = &model->tensors[t];
-    size_t elems;
-    if (d->name == NULL)
-      return fail(err, errlen, path, "model tensor %d has no name", t);
-    if (d->rank < 0 || d->rank > RNNC_MAX_RANK || count_elements(d->rank, d->shape, &elems) != 0 ||
-        elems != d->size)
-      return fail(err, errlen, path, "model tensor '%s' has an inconsistent shape", d->name);
-    if (d->offset > model->n_params || elems > model->n_params - d->offset)
-      return fail(err, errlen, path, "model tensor '%s' lies outside the %zu parameters", d->name,
-                  model->n_params);
-  }
-  return 0;
-}
-
-int rnnc_weights_save(const char *path, const rnnc_model *model, const void *params, char *err,
-                      size_t errlen) {
-  rnnc_tensor_ref *refs;
-  size_t es;
-  int t, rc;
-  if (check_model(path, model, params, err, errlen) != 0)
-    return -1;
-  es = real_size(model->dtype);
-  refs = malloc(((size_t)model->n_tensors + 1) * sizeof *refs);
-  if (refs == NULL)
-    return fail(err, errlen, path, "out of memory");
-  for (t = 0; t < model->n_tensors; t++) {
-    const rnnc_tensor_desc *d = &model->tensors[t];
-    refs[t].name = d->name;
-    refs[t].rank = d->rank;
-    memcpy(refs[t].shape, d->shape, sizeof refs[t].shape);
-    refs[t].data = d->size > 0 ? (const char *)params + d->offset * es : NULL;
-  }
-  rc = rnnc_safetensors_write(path, model->dtype, refs, model->n_tensors, err, errlen);
-  free(refs);
-  return rc;
-}
-
-/* The descriptor's tensors as read requests into params; NULL when out of memory. */
-static rnnc_tensor_dest *weight_requests(const rnnc_model *model, void *params) {
-  size_t es = real_size(model->dtype);
-  rnnc_tensor_dest *dests = malloc(((size_t)model->n_tensors + 1) * sizeof *dests);
-  int t;
-  if (dests == NULL)
-    return NULL;
-  for (t = 0; t < model->n_tensors; t++) {
-    const rnnc_tensor_desc *d = &model->tensors[t];
-    dests[t].name = d->name;
-    dests[t].rank = d->rank;
-    memcpy(dests[t].shape, d->shape, sizeof dests[t].shape);
-    dests[t].data = d->size > 0 ? (char *)params + d->offset * es : NULL;
-  }
-  return dests;
-}
-
-int rnnc_weights_load(const char *path, const rnnc_model *model, void *params, char *err,
-                      size_t errlen) {
-  rnnc_tensor_dest *dests;
-  int rc;
-  if (check_model(path, model, params, err, errlen) != 0)
-    return -1;
-  dests = weight_requests(model, params);
-  if (dests == NULL)
-    return fail(err, errlen, path, "out of memory");
-  rc = rnnc_safetensors_read(path, model->dtype, dests, model->n_tensors, err, errlen);
-  free(dests);
-  return rc;
-}
-
-int rnnc_weights_load_memory(const void *data, size_t len, const char *name,
-                             const rnnc_model *model, void *params, char *err, size_t errlen) {
-  rnnc_tensor_dest *dests;
-  int rc;
-  if (name == NULL)
-    name = "(memory)";
-  if (check_model(name, model, params, err, errlen) != 0)
-    return -1;
-  dests = weight_requests(model, params);
-  if (dests == NULL)
-    return fail(err, errlen, name, "out of memory");
-  rc = rnnc_safetensors_read_memory(data, len, name, model->dtype, dests, model->n_tensors, err,
-                                    errlen);
-  free(dests);
   return rc;
 }

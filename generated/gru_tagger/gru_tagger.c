@@ -55,6 +55,7 @@ int gru_tagger_set_steps(gru_tagger_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void gru_tagger_init(gru_tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -63,6 +64,7 @@ void gru_tagger_init(gru_tagger_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x, float *y,
                         int n) {
@@ -179,6 +181,7 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, const float *dy,
                          gru_tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -627,6 +630,7 @@ double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gr
                            opt->step, gru_tagger_tensors, 5);
   return loss;
 }
+#endif
 
 void gru_tagger_stream_reset(gru_tagger_stream *st) {
   memset(st->state_gru, 0, sizeof st->state_gru);
@@ -718,12 +722,13 @@ static void gru_tagger_stream_step_any(const void *p, void *st, const void *x_t,
 static int gru_tagger_set_steps_any(void *s, int steps) {
   return gru_tagger_set_steps((gru_tagger_scratch *)s, steps);
 }
-static void gru_tagger_init_any(void *p, uint64_t seed) {
-  gru_tagger_init((gru_tagger_params *)p, seed);
-}
 static void gru_tagger_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   gru_tagger_forward((const gru_tagger_params *)p, (gru_tagger_scratch *)s, (const float *)x,
                      (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void gru_tagger_init_any(void *p, uint64_t seed) {
+  gru_tagger_init((gru_tagger_params *)p, seed);
 }
 static void gru_tagger_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                     int n) {
@@ -742,6 +747,10 @@ static double gru_tagger_train_step_any(void *p, void *opt, void *s, const void 
                                (gru_tagger_scratch *)s, (const float *)x, (const float *)target,
                                (float *)y_pred, n);
 }
+#define gru_tagger_TRAINING_(f) f
+#else
+#define gru_tagger_TRAINING_(f) NULL
+#endif
 
 const rnnc_model gru_tagger_model = {
     "gru_tagger",
@@ -777,11 +786,11 @@ const rnnc_model gru_tagger_model = {
     sizeof(gru_tagger_optimizer),
     gru_tagger_spec,
     gru_tagger_summary,
-    gru_tagger_init_any,
+    gru_tagger_TRAINING_(gru_tagger_init_any),
     gru_tagger_forward_any,
-    gru_tagger_backward_any,
-    gru_tagger_loss_grad_any,
-    gru_tagger_train_step_any,
+    gru_tagger_TRAINING_(gru_tagger_backward_any),
+    gru_tagger_TRAINING_(gru_tagger_loss_grad_any),
+    gru_tagger_TRAINING_(gru_tagger_train_step_any),
     gru_tagger_set_steps_any,
     "metrics=accuracy",
     sizeof(gru_tagger_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GRU_TAGGER_BATCH 32
 #define GRU_TAGGER_INPUT_SIZE 12
 #define GRU_TAGGER_OUTPUT_SIZE 9
@@ -95,6 +99,10 @@ typedef struct {
  * for a length out of range. */
 int gru_tagger_set_steps(gru_tagger_scratch *s, int steps);
 
+/* gru_tagger.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void gru_tagger_init(gru_tagger_params *p, uint64_t seed);
 /* x: n x 12 reals (n <= 32), y: n x 9. */
@@ -146,4 +154,7 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
 
 extern const rnnc_model gru_tagger_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

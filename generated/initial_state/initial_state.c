@@ -81,6 +81,7 @@ int initial_state_set_steps(initial_state_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void initial_state_init(initial_state_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -89,6 +90,7 @@ void initial_state_init(initial_state_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void initial_state_forward(const initial_state_params *p, initial_state_scratch *s, const float *x,
                            float *y, int n) {
@@ -197,6 +199,7 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void initial_state_backward(const initial_state_params *p, initial_state_scratch *s,
                             const float *dy, initial_state_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -509,17 +512,19 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
                            opt->step, initial_state_tensors, 5);
   return loss;
 }
+#endif
 
 /* Type-erased entry points for the descriptor. */
 static int initial_state_set_steps_any(void *s, int steps) {
   return initial_state_set_steps((initial_state_scratch *)s, steps);
 }
-static void initial_state_init_any(void *p, uint64_t seed) {
-  initial_state_init((initial_state_params *)p, seed);
-}
 static void initial_state_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   initial_state_forward((const initial_state_params *)p, (initial_state_scratch *)s,
                         (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void initial_state_init_any(void *p, uint64_t seed) {
+  initial_state_init((initial_state_params *)p, seed);
 }
 static void initial_state_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                        int n) {
@@ -538,6 +543,10 @@ static double initial_state_train_step_any(void *p, void *opt, void *s, const vo
                                   (initial_state_scratch *)s, (const float *)x,
                                   (const float *)target, (float *)y_pred, n);
 }
+#define initial_state_TRAINING_(f) f
+#else
+#define initial_state_TRAINING_(f) NULL
+#endif
 
 const rnnc_model initial_state_model = {
     "initial_state",
@@ -573,11 +582,11 @@ const rnnc_model initial_state_model = {
     sizeof(initial_state_optimizer),
     initial_state_spec,
     initial_state_summary,
-    initial_state_init_any,
+    initial_state_TRAINING_(initial_state_init_any),
     initial_state_forward_any,
-    initial_state_backward_any,
-    initial_state_loss_grad_any,
-    initial_state_train_step_any,
+    initial_state_TRAINING_(initial_state_backward_any),
+    initial_state_TRAINING_(initial_state_loss_grad_any),
+    initial_state_TRAINING_(initial_state_train_step_any),
     initial_state_set_steps_any,
     "",
     0,

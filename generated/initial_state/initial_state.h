@@ -12,6 +12,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define INITIAL_STATE_BATCH 32
 #define INITIAL_STATE_INPUT_SIZE 22
 #define INITIAL_STATE_OUTPUT_SIZE 8
@@ -88,6 +92,10 @@ typedef struct {
  * for a length out of range. */
 int initial_state_set_steps(initial_state_scratch *s, int steps);
 
+/* initial_state.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void initial_state_init(initial_state_params *p, uint64_t seed);
 /* x: n x 22 reals (n <= 32), y: n x 8. */
@@ -111,4 +119,7 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
 
 extern const rnnc_model initial_state_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -56,6 +56,7 @@ int lstm_tagger_set_steps(lstm_tagger_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void lstm_tagger_init(lstm_tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -64,6 +65,7 @@ void lstm_tagger_init(lstm_tagger_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
                          float *y, int n) {
@@ -181,6 +183,7 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *dy,
                           lstm_tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -724,6 +727,7 @@ double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,
                            opt->step, lstm_tagger_tensors, 5);
   return loss;
 }
+#endif
 
 void lstm_tagger_stream_reset(lstm_tagger_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -820,12 +824,13 @@ static void lstm_tagger_stream_step_any(const void *p, void *st, const void *x_t
 static int lstm_tagger_set_steps_any(void *s, int steps) {
   return lstm_tagger_set_steps((lstm_tagger_scratch *)s, steps);
 }
-static void lstm_tagger_init_any(void *p, uint64_t seed) {
-  lstm_tagger_init((lstm_tagger_params *)p, seed);
-}
 static void lstm_tagger_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   lstm_tagger_forward((const lstm_tagger_params *)p, (lstm_tagger_scratch *)s, (const float *)x,
                       (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void lstm_tagger_init_any(void *p, uint64_t seed) {
+  lstm_tagger_init((lstm_tagger_params *)p, seed);
 }
 static void lstm_tagger_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                      int n) {
@@ -844,6 +849,10 @@ static double lstm_tagger_train_step_any(void *p, void *opt, void *s, const void
                                 (lstm_tagger_scratch *)s, (const float *)x, (const float *)target,
                                 (float *)y_pred, n);
 }
+#define lstm_tagger_TRAINING_(f) f
+#else
+#define lstm_tagger_TRAINING_(f) NULL
+#endif
 
 const rnnc_model lstm_tagger_model = {
     "lstm_tagger",
@@ -879,11 +888,11 @@ const rnnc_model lstm_tagger_model = {
     sizeof(lstm_tagger_optimizer),
     lstm_tagger_spec,
     lstm_tagger_summary,
-    lstm_tagger_init_any,
+    lstm_tagger_TRAINING_(lstm_tagger_init_any),
     lstm_tagger_forward_any,
-    lstm_tagger_backward_any,
-    lstm_tagger_loss_grad_any,
-    lstm_tagger_train_step_any,
+    lstm_tagger_TRAINING_(lstm_tagger_backward_any),
+    lstm_tagger_TRAINING_(lstm_tagger_loss_grad_any),
+    lstm_tagger_TRAINING_(lstm_tagger_train_step_any),
     lstm_tagger_set_steps_any,
     "metrics=accuracy",
     sizeof(lstm_tagger_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LSTM_TAGGER_BATCH 32
 #define LSTM_TAGGER_INPUT_SIZE 12
 #define LSTM_TAGGER_OUTPUT_SIZE 9
@@ -91,6 +95,10 @@ typedef struct {
  * for a length out of range. */
 int lstm_tagger_set_steps(lstm_tagger_scratch *s, int steps);
 
+/* lstm_tagger.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void lstm_tagger_init(lstm_tagger_params *p, uint64_t seed);
 /* x: n x 12 reals (n <= 32), y: n x 9. */
@@ -141,4 +149,7 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
 
 extern const rnnc_model lstm_tagger_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

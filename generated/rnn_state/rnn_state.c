@@ -48,6 +48,7 @@ int rnn_state_set_steps(rnn_state_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void rnn_state_init(rnn_state_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -56,6 +57,7 @@ void rnn_state_init(rnn_state_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const float *x, float *y,
                        int n) {
@@ -84,6 +86,7 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const float *dy,
                         rnn_state_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -145,11 +148,8 @@ double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, cons
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer rnn_state_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                          .learning_rate = 0.001,
-                                                          .beta_1 = 0.9,
-                                                          .beta_2 = 0.999,
-                                                          .epsilon = 1e-07};
+static const rnnc_optimizer rnn_state_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_state_scratch *s,
                             const float *x, const float *target, float *y_pred, int n) {
@@ -161,6 +161,7 @@ double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_s
                            opt->step, rnn_state_tensors, 3);
   return loss;
 }
+#endif
 
 void rnn_state_stream_reset(rnn_state_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -210,12 +211,13 @@ static void rnn_state_stream_step_any(const void *p, void *st, const void *x_t, 
 static int rnn_state_set_steps_any(void *s, int steps) {
   return rnn_state_set_steps((rnn_state_scratch *)s, steps);
 }
-static void rnn_state_init_any(void *p, uint64_t seed) {
-  rnn_state_init((rnn_state_params *)p, seed);
-}
 static void rnn_state_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   rnn_state_forward((const rnn_state_params *)p, (rnn_state_scratch *)s, (const float *)x,
                     (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void rnn_state_init_any(void *p, uint64_t seed) {
+  rnn_state_init((rnn_state_params *)p, seed);
 }
 static void rnn_state_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                    int n) {
@@ -234,6 +236,10 @@ static double rnn_state_train_step_any(void *p, void *opt, void *s, const void *
                               (rnn_state_scratch *)s, (const float *)x, (const float *)target,
                               (float *)y_pred, n);
 }
+#define rnn_state_TRAINING_(f) f
+#else
+#define rnn_state_TRAINING_(f) NULL
+#endif
 
 const rnnc_model rnn_state_model = {
     "rnn_state",
@@ -259,21 +265,17 @@ const rnnc_model rnn_state_model = {
     rnn_state_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(rnn_state_params),
     sizeof(rnn_state_scratch),
     sizeof(rnn_state_optimizer),
     rnn_state_spec,
     rnn_state_summary,
-    rnn_state_init_any,
+    rnn_state_TRAINING_(rnn_state_init_any),
     rnn_state_forward_any,
-    rnn_state_backward_any,
-    rnn_state_loss_grad_any,
-    rnn_state_train_step_any,
+    rnn_state_TRAINING_(rnn_state_backward_any),
+    rnn_state_TRAINING_(rnn_state_loss_grad_any),
+    rnn_state_TRAINING_(rnn_state_train_step_any),
     rnn_state_set_steps_any,
     "",
     sizeof(rnn_state_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RNN_STATE_BATCH 32
 #define RNN_STATE_INPUT_SIZE 2
 #define RNN_STATE_OUTPUT_SIZE 6
@@ -53,10 +57,10 @@ typedef struct {
   rnn_state_params grad;
 } rnn_state_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[36];
+  float slots[18];
 } rnn_state_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -66,6 +70,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int rnn_state_set_steps(rnn_state_scratch *s, int steps);
+
+/* rnn_state.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void rnn_state_init(rnn_state_params *p, uint64_t seed);
@@ -106,4 +114,7 @@ void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, cons
 
 extern const rnnc_model rnn_state_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

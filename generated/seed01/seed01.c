@@ -44,6 +44,7 @@ int seed01_set_steps(seed01_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed01_init(seed01_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -52,6 +53,7 @@ void seed01_init(seed01_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -90,6 +92,7 @@ void seed01_forward(const seed01_params *p, seed01_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed01_backward(const seed01_params *p, seed01_scratch *s, const float *dy,
                      seed01_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -182,11 +185,8 @@ double seed01_loss_grad(const seed01_params *p, seed01_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed01_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed01_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -198,6 +198,7 @@ double seed01_train_step(seed01_params *p, seed01_optimizer *opt, seed01_scratch
                            opt->step, seed01_tensors, 3);
   return loss;
 }
+#endif
 
 void seed01_stream_reset(seed01_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -242,11 +243,12 @@ static void seed01_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed01_set_steps_any(void *s, int steps) {
   return seed01_set_steps((seed01_scratch *)s, steps);
 }
-static void seed01_init_any(void *p, uint64_t seed) {
-  seed01_init((seed01_params *)p, seed);
-}
 static void seed01_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed01_forward((const seed01_params *)p, (seed01_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed01_init_any(void *p, uint64_t seed) {
+  seed01_init((seed01_params *)p, seed);
 }
 static void seed01_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -264,6 +266,10 @@ static double seed01_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed01_train_step((seed01_params *)p, (seed01_optimizer *)opt, (seed01_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed01_TRAINING_(f) f
+#else
+#define seed01_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed01_model = {
     "seed01",
@@ -289,21 +295,17 @@ const rnnc_model seed01_model = {
     seed01_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed01_params),
     sizeof(seed01_scratch),
     sizeof(seed01_optimizer),
     seed01_spec,
     seed01_summary,
-    seed01_init_any,
+    seed01_TRAINING_(seed01_init_any),
     seed01_forward_any,
-    seed01_backward_any,
-    seed01_loss_grad_any,
-    seed01_train_step_any,
+    seed01_TRAINING_(seed01_backward_any),
+    seed01_TRAINING_(seed01_loss_grad_any),
+    seed01_TRAINING_(seed01_train_step_any),
     seed01_set_steps_any,
     "",
     sizeof(seed01_stream),

@@ -44,6 +44,7 @@ int seed02_set_steps(seed02_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed02_init(seed02_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -52,6 +53,7 @@ void seed02_init(seed02_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed02_forward(const seed02_params *p, seed02_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -90,6 +92,7 @@ void seed02_forward(const seed02_params *p, seed02_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed02_backward(const seed02_params *p, seed02_scratch *s, const float *dy,
                      seed02_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -182,11 +185,8 @@ double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed02_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed02_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -198,6 +198,7 @@ double seed02_train_step(seed02_params *p, seed02_optimizer *opt, seed02_scratch
                            opt->step, seed02_tensors, 3);
   return loss;
 }
+#endif
 
 void seed02_stream_reset(seed02_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -242,11 +243,12 @@ static void seed02_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed02_set_steps_any(void *s, int steps) {
   return seed02_set_steps((seed02_scratch *)s, steps);
 }
-static void seed02_init_any(void *p, uint64_t seed) {
-  seed02_init((seed02_params *)p, seed);
-}
 static void seed02_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed02_forward((const seed02_params *)p, (seed02_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed02_init_any(void *p, uint64_t seed) {
+  seed02_init((seed02_params *)p, seed);
 }
 static void seed02_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -264,6 +266,10 @@ static double seed02_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed02_train_step((seed02_params *)p, (seed02_optimizer *)opt, (seed02_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed02_TRAINING_(f) f
+#else
+#define seed02_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed02_model = {
     "seed02",
@@ -289,21 +295,17 @@ const rnnc_model seed02_model = {
     seed02_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed02_params),
     sizeof(seed02_scratch),
     sizeof(seed02_optimizer),
     seed02_spec,
     seed02_summary,
-    seed02_init_any,
+    seed02_TRAINING_(seed02_init_any),
     seed02_forward_any,
-    seed02_backward_any,
-    seed02_loss_grad_any,
-    seed02_train_step_any,
+    seed02_TRAINING_(seed02_backward_any),
+    seed02_TRAINING_(seed02_loss_grad_any),
+    seed02_TRAINING_(seed02_train_step_any),
     seed02_set_steps_any,
     "",
     sizeof(seed02_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED02_BATCH 8
 #define SEED02_INPUT_SIZE 20
 #define SEED02_OUTPUT_SIZE 3
@@ -52,10 +56,10 @@ typedef struct {
   seed02_params grad;
 } seed02_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[84];
+  float slots[42];
 } seed02_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -65,6 +69,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed02_set_steps(seed02_scratch *s, int steps);
+
+/* seed02.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed02_init(seed02_params *p, uint64_t seed);
@@ -102,4 +110,7 @@ void seed02_stream_step(const seed02_params *p, seed02_stream *st, const float *
 
 extern const rnnc_model seed02_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -44,6 +44,7 @@ int seed03_set_steps(seed03_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed03_init(seed03_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -52,6 +53,7 @@ void seed03_init(seed03_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed03_forward(const seed03_params *p, seed03_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -92,6 +94,7 @@ void seed03_forward(const seed03_params *p, seed03_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed03_backward(const seed03_params *p, seed03_scratch *s, const float *dy,
                      seed03_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -186,11 +189,8 @@ double seed03_loss_grad(const seed03_params *p, seed03_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed03_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed03_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -202,6 +202,7 @@ double seed03_train_step(seed03_params *p, seed03_optimizer *opt, seed03_scratch
                            opt->step, seed03_tensors, 3);
   return loss;
 }
+#endif
 
 void seed03_stream_reset(seed03_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -246,11 +247,12 @@ static void seed03_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed03_set_steps_any(void *s, int steps) {
   return seed03_set_steps((seed03_scratch *)s, steps);
 }
-static void seed03_init_any(void *p, uint64_t seed) {
-  seed03_init((seed03_params *)p, seed);
-}
 static void seed03_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed03_forward((const seed03_params *)p, (seed03_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed03_init_any(void *p, uint64_t seed) {
+  seed03_init((seed03_params *)p, seed);
 }
 static void seed03_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -268,6 +270,10 @@ static double seed03_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed03_train_step((seed03_params *)p, (seed03_optimizer *)opt, (seed03_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed03_TRAINING_(f) f
+#else
+#define seed03_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed03_model = {
     "seed03",
@@ -293,21 +299,17 @@ const rnnc_model seed03_model = {
     seed03_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed03_params),
     sizeof(seed03_scratch),
     sizeof(seed03_optimizer),
     seed03_spec,
     seed03_summary,
-    seed03_init_any,
+    seed03_TRAINING_(seed03_init_any),
     seed03_forward_any,
-    seed03_backward_any,
-    seed03_loss_grad_any,
-    seed03_train_step_any,
+    seed03_TRAINING_(seed03_backward_any),
+    seed03_TRAINING_(seed03_loss_grad_any),
+    seed03_TRAINING_(seed03_train_step_any),
     seed03_set_steps_any,
     "",
     sizeof(seed03_stream),

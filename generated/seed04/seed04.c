@@ -51,6 +51,7 @@ int seed04_set_steps(seed04_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed04_init(seed04_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -59,6 +60,7 @@ void seed04_init(seed04_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -126,6 +128,7 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
                      seed04_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -288,11 +291,8 @@ double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed04_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed04_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -304,6 +304,7 @@ double seed04_train_step(seed04_params *p, seed04_optimizer *opt, seed04_scratch
                            opt->step, seed04_tensors, 6);
   return loss;
 }
+#endif
 
 void seed04_stream_reset(seed04_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -368,11 +369,12 @@ static void seed04_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed04_set_steps_any(void *s, int steps) {
   return seed04_set_steps((seed04_scratch *)s, steps);
 }
-static void seed04_init_any(void *p, uint64_t seed) {
-  seed04_init((seed04_params *)p, seed);
-}
 static void seed04_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed04_forward((const seed04_params *)p, (seed04_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed04_init_any(void *p, uint64_t seed) {
+  seed04_init((seed04_params *)p, seed);
 }
 static void seed04_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -390,6 +392,10 @@ static double seed04_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed04_train_step((seed04_params *)p, (seed04_optimizer *)opt, (seed04_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed04_TRAINING_(f) f
+#else
+#define seed04_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed04_model = {
     "seed04",
@@ -415,21 +421,17 @@ const rnnc_model seed04_model = {
     seed04_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed04_params),
     sizeof(seed04_scratch),
     sizeof(seed04_optimizer),
     seed04_spec,
     seed04_summary,
-    seed04_init_any,
+    seed04_TRAINING_(seed04_init_any),
     seed04_forward_any,
-    seed04_backward_any,
-    seed04_loss_grad_any,
-    seed04_train_step_any,
+    seed04_TRAINING_(seed04_backward_any),
+    seed04_TRAINING_(seed04_loss_grad_any),
+    seed04_TRAINING_(seed04_train_step_any),
     seed04_set_steps_any,
     "",
     sizeof(seed04_stream),

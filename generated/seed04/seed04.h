@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED04_BATCH 32
 #define SEED04_INPUT_SIZE 50
 #define SEED04_OUTPUT_SIZE 80
@@ -67,10 +71,10 @@ typedef struct {
   seed04_params grad;
 } seed04_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[496];
+  float slots[248];
 } seed04_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -80,6 +84,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed04_set_steps(seed04_scratch *s, int steps);
+
+/* seed04.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed04_init(seed04_params *p, uint64_t seed);
@@ -122,4 +130,7 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
 
 extern const rnnc_model seed04_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -64,6 +64,7 @@ int seed05_set_steps(seed05_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed05_init(seed05_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -72,6 +73,7 @@ void seed05_init(seed05_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, float *y, int n) {
   const float *const w_bidirectional_forward_simple_rnn_kernel =
@@ -180,6 +182,7 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed05_backward(const seed05_params *p, seed05_scratch *s, const float *dy,
                      seed05_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -412,11 +415,8 @@ double seed05_loss_grad(const seed05_params *p, seed05_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed05_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed05_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -428,16 +428,18 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
                            opt->step, seed05_tensors, 6);
   return loss;
 }
+#endif
 
 /* Type-erased entry points for the descriptor. */
 static int seed05_set_steps_any(void *s, int steps) {
   return seed05_set_steps((seed05_scratch *)s, steps);
 }
-static void seed05_init_any(void *p, uint64_t seed) {
-  seed05_init((seed05_params *)p, seed);
-}
 static void seed05_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed05_forward((const seed05_params *)p, (seed05_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed05_init_any(void *p, uint64_t seed) {
+  seed05_init((seed05_params *)p, seed);
 }
 static void seed05_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -455,6 +457,10 @@ static double seed05_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed05_train_step((seed05_params *)p, (seed05_optimizer *)opt, (seed05_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed05_TRAINING_(f) f
+#else
+#define seed05_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed05_model = {
     "seed05",
@@ -480,21 +486,17 @@ const rnnc_model seed05_model = {
     seed05_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed05_params),
     sizeof(seed05_scratch),
     sizeof(seed05_optimizer),
     seed05_spec,
     seed05_summary,
-    seed05_init_any,
+    seed05_TRAINING_(seed05_init_any),
     seed05_forward_any,
-    seed05_backward_any,
-    seed05_loss_grad_any,
-    seed05_train_step_any,
+    seed05_TRAINING_(seed05_backward_any),
+    seed05_TRAINING_(seed05_loss_grad_any),
+    seed05_TRAINING_(seed05_train_step_any),
     seed05_set_steps_any,
     "",
     0,

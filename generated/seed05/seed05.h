@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED05_BATCH 32
 #define SEED05_INPUT_SIZE 50
 #define SEED05_OUTPUT_SIZE 160
@@ -75,10 +79,10 @@ typedef struct {
   seed05_params grad;
 } seed05_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[448];
+  float slots[224];
 } seed05_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -88,6 +92,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed05_set_steps(seed05_scratch *s, int steps);
+
+/* seed05.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed05_init(seed05_params *p, uint64_t seed);
@@ -110,4 +118,7 @@ double seed05_train_step(seed05_params *p, seed05_optimizer *opt, seed05_scratch
 
 extern const rnnc_model seed05_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -160,6 +160,7 @@ int seed06_set_steps(seed06_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed06_init(seed06_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -168,6 +169,7 @@ void seed06_init(seed06_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, float *y, int n) {
   const float *const w_bidirectional_forward_simple_rnn_kernel =
@@ -567,6 +569,7 @@ void seed06_forward(const seed06_params *p, seed06_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
                      seed06_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -1423,11 +1426,8 @@ double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed06_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed06_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -1439,16 +1439,18 @@ double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch
                            opt->step, seed06_tensors, 24);
   return loss;
 }
+#endif
 
 /* Type-erased entry points for the descriptor. */
 static int seed06_set_steps_any(void *s, int steps) {
   return seed06_set_steps((seed06_scratch *)s, steps);
 }
-static void seed06_init_any(void *p, uint64_t seed) {
-  seed06_init((seed06_params *)p, seed);
-}
 static void seed06_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed06_forward((const seed06_params *)p, (seed06_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed06_init_any(void *p, uint64_t seed) {
+  seed06_init((seed06_params *)p, seed);
 }
 static void seed06_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -1466,6 +1468,10 @@ static double seed06_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed06_train_step((seed06_params *)p, (seed06_optimizer *)opt, (seed06_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed06_TRAINING_(f) f
+#else
+#define seed06_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed06_model = {
     "seed06",
@@ -1491,21 +1497,17 @@ const rnnc_model seed06_model = {
     seed06_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed06_params),
     sizeof(seed06_scratch),
     sizeof(seed06_optimizer),
     seed06_spec,
     seed06_summary,
-    seed06_init_any,
+    seed06_TRAINING_(seed06_init_any),
     seed06_forward_any,
-    seed06_backward_any,
-    seed06_loss_grad_any,
-    seed06_train_step_any,
+    seed06_TRAINING_(seed06_backward_any),
+    seed06_TRAINING_(seed06_loss_grad_any),
+    seed06_TRAINING_(seed06_train_step_any),
     seed06_set_steps_any,
     "",
     0,

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED06_BATCH 32
 #define SEED06_INPUT_SIZE 50
 #define SEED06_OUTPUT_SIZE 160
@@ -192,10 +196,10 @@ typedef struct {
   seed06_params grad;
 } seed06_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[2848];
+  float slots[1424];
 } seed06_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -205,6 +209,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed06_set_steps(seed06_scratch *s, int steps);
+
+/* seed06.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed06_init(seed06_params *p, uint64_t seed);
@@ -227,4 +235,7 @@ double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch
 
 extern const rnnc_model seed06_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -49,6 +49,7 @@ int seed07_set_steps(seed07_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed07_init(seed07_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -57,6 +58,7 @@ void seed07_init(seed07_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, float *y, int n) {
   const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
@@ -144,6 +146,7 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
                      seed07_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -400,11 +403,8 @@ double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed07_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed07_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -416,6 +416,7 @@ double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch
                            opt->step, seed07_tensors, 3);
   return loss;
 }
+#endif
 
 void seed07_stream_reset(seed07_stream *st) {
   memset(st->state_gru, 0, sizeof st->state_gru);
@@ -478,11 +479,12 @@ static void seed07_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed07_set_steps_any(void *s, int steps) {
   return seed07_set_steps((seed07_scratch *)s, steps);
 }
-static void seed07_init_any(void *p, uint64_t seed) {
-  seed07_init((seed07_params *)p, seed);
-}
 static void seed07_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed07_forward((const seed07_params *)p, (seed07_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed07_init_any(void *p, uint64_t seed) {
+  seed07_init((seed07_params *)p, seed);
 }
 static void seed07_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -500,6 +502,10 @@ static double seed07_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed07_train_step((seed07_params *)p, (seed07_optimizer *)opt, (seed07_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed07_TRAINING_(f) f
+#else
+#define seed07_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed07_model = {
     "seed07",
@@ -525,21 +531,17 @@ const rnnc_model seed07_model = {
     seed07_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed07_params),
     sizeof(seed07_scratch),
     sizeof(seed07_optimizer),
     seed07_spec,
     seed07_summary,
-    seed07_init_any,
+    seed07_TRAINING_(seed07_init_any),
     seed07_forward_any,
-    seed07_backward_any,
-    seed07_loss_grad_any,
-    seed07_train_step_any,
+    seed07_TRAINING_(seed07_backward_any),
+    seed07_TRAINING_(seed07_loss_grad_any),
+    seed07_TRAINING_(seed07_train_step_any),
     seed07_set_steps_any,
     "",
     sizeof(seed07_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED07_BATCH 32
 #define SEED07_INPUT_SIZE 50
 #define SEED07_OUTPUT_SIZE 8
@@ -64,10 +68,10 @@ typedef struct {
   seed07_params grad;
 } seed07_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[720];
+  float slots[360];
 } seed07_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -77,6 +81,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed07_set_steps(seed07_scratch *s, int steps);
+
+/* seed07.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed07_init(seed07_params *p, uint64_t seed);
@@ -120,4 +128,7 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
 
 extern const rnnc_model seed07_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -49,6 +49,7 @@ int seed08_set_steps(seed08_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed08_init(seed08_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -57,6 +58,7 @@ void seed08_init(seed08_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, float *y, int n) {
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
@@ -147,6 +149,7 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
                      seed08_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -387,11 +390,8 @@ double seed08_loss_grad(const seed08_params *p, seed08_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed08_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed08_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -403,6 +403,7 @@ double seed08_train_step(seed08_params *p, seed08_optimizer *opt, seed08_scratch
                            opt->step, seed08_tensors, 3);
   return loss;
 }
+#endif
 
 void seed08_stream_reset(seed08_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -474,11 +475,12 @@ static void seed08_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed08_set_steps_any(void *s, int steps) {
   return seed08_set_steps((seed08_scratch *)s, steps);
 }
-static void seed08_init_any(void *p, uint64_t seed) {
-  seed08_init((seed08_params *)p, seed);
-}
 static void seed08_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed08_forward((const seed08_params *)p, (seed08_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed08_init_any(void *p, uint64_t seed) {
+  seed08_init((seed08_params *)p, seed);
 }
 static void seed08_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -496,6 +498,10 @@ static double seed08_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed08_train_step((seed08_params *)p, (seed08_optimizer *)opt, (seed08_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed08_TRAINING_(f) f
+#else
+#define seed08_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed08_model = {
     "seed08",
@@ -521,21 +527,17 @@ const rnnc_model seed08_model = {
     seed08_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed08_params),
     sizeof(seed08_scratch),
     sizeof(seed08_optimizer),
     seed08_spec,
     seed08_summary,
-    seed08_init_any,
+    seed08_TRAINING_(seed08_init_any),
     seed08_forward_any,
-    seed08_backward_any,
-    seed08_loss_grad_any,
-    seed08_train_step_any,
+    seed08_TRAINING_(seed08_backward_any),
+    seed08_TRAINING_(seed08_loss_grad_any),
+    seed08_TRAINING_(seed08_train_step_any),
     seed08_set_steps_any,
     "",
     sizeof(seed08_stream),

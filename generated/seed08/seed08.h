@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED08_BATCH 32
 #define SEED08_INPUT_SIZE 500
 #define SEED08_OUTPUT_SIZE 7
@@ -60,10 +64,10 @@ typedef struct {
   seed08_params grad;
 } seed08_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[728];
+  float slots[364];
 } seed08_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -73,6 +77,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed08_set_steps(seed08_scratch *s, int steps);
+
+/* seed08.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed08_init(seed08_params *p, uint64_t seed);
@@ -114,4 +122,7 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
 
 extern const rnnc_model seed08_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

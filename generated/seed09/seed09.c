@@ -54,6 +54,7 @@ int seed09_set_steps(seed09_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed09_init(seed09_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -62,6 +63,7 @@ void seed09_init(seed09_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, float *y, int n) {
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
@@ -155,6 +157,7 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
                      seed09_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -400,11 +403,8 @@ double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed09_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed09_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -416,6 +416,7 @@ double seed09_train_step(seed09_params *p, seed09_optimizer *opt, seed09_scratch
                            opt->step, seed09_tensors, 5);
   return loss;
 }
+#endif
 
 void seed09_stream_reset(seed09_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -493,11 +494,12 @@ static void seed09_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed09_set_steps_any(void *s, int steps) {
   return seed09_set_steps((seed09_scratch *)s, steps);
 }
-static void seed09_init_any(void *p, uint64_t seed) {
-  seed09_init((seed09_params *)p, seed);
-}
 static void seed09_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed09_forward((const seed09_params *)p, (seed09_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed09_init_any(void *p, uint64_t seed) {
+  seed09_init((seed09_params *)p, seed);
 }
 static void seed09_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -515,6 +517,10 @@ static double seed09_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed09_train_step((seed09_params *)p, (seed09_optimizer *)opt, (seed09_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed09_TRAINING_(f) f
+#else
+#define seed09_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed09_model = {
     "seed09",
@@ -540,21 +546,17 @@ const rnnc_model seed09_model = {
     seed09_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed09_params),
     sizeof(seed09_scratch),
     sizeof(seed09_optimizer),
     seed09_spec,
     seed09_summary,
-    seed09_init_any,
+    seed09_TRAINING_(seed09_init_any),
     seed09_forward_any,
-    seed09_backward_any,
-    seed09_loss_grad_any,
-    seed09_train_step_any,
+    seed09_TRAINING_(seed09_backward_any),
+    seed09_TRAINING_(seed09_loss_grad_any),
+    seed09_TRAINING_(seed09_train_step_any),
     seed09_set_steps_any,
     "",
     sizeof(seed09_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED09_BATCH 32
 #define SEED09_INPUT_SIZE 20
 #define SEED09_OUTPUT_SIZE 1
@@ -72,10 +76,10 @@ typedef struct {
   seed09_params grad;
 } seed09_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[652];
+  float slots[326];
 } seed09_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -85,6 +89,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed09_set_steps(seed09_scratch *s, int steps);
+
+/* seed09.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed09_init(seed09_params *p, uint64_t seed);
@@ -130,4 +138,7 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
 
 extern const rnnc_model seed09_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -61,6 +61,7 @@ int seed10_set_steps(seed10_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed10_init(seed10_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -69,6 +70,7 @@ void seed10_init(seed10_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, float *y, int n) {
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
@@ -239,6 +241,7 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
                      seed10_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -689,11 +692,8 @@ double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed10_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed10_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -705,6 +705,7 @@ double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch
                            opt->step, seed10_tensors, 8);
   return loss;
 }
+#endif
 
 void seed10_stream_reset(seed10_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -829,11 +830,12 @@ static void seed10_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed10_set_steps_any(void *s, int steps) {
   return seed10_set_steps((seed10_scratch *)s, steps);
 }
-static void seed10_init_any(void *p, uint64_t seed) {
-  seed10_init((seed10_params *)p, seed);
-}
 static void seed10_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed10_forward((const seed10_params *)p, (seed10_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed10_init_any(void *p, uint64_t seed) {
+  seed10_init((seed10_params *)p, seed);
 }
 static void seed10_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -851,6 +853,10 @@ static double seed10_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed10_train_step((seed10_params *)p, (seed10_optimizer *)opt, (seed10_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed10_TRAINING_(f) f
+#else
+#define seed10_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed10_model = {
     "seed10",
@@ -876,21 +882,17 @@ const rnnc_model seed10_model = {
     seed10_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed10_params),
     sizeof(seed10_scratch),
     sizeof(seed10_optimizer),
     seed10_spec,
     seed10_summary,
-    seed10_init_any,
+    seed10_TRAINING_(seed10_init_any),
     seed10_forward_any,
-    seed10_backward_any,
-    seed10_loss_grad_any,
-    seed10_train_step_any,
+    seed10_TRAINING_(seed10_backward_any),
+    seed10_TRAINING_(seed10_loss_grad_any),
+    seed10_TRAINING_(seed10_train_step_any),
     seed10_set_steps_any,
     "",
     sizeof(seed10_stream),

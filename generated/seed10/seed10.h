@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED10_BATCH 32
 #define SEED10_INPUT_SIZE 20
 #define SEED10_OUTPUT_SIZE 1
@@ -95,10 +99,10 @@ typedef struct {
   seed10_params grad;
 } seed10_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[1384];
+  float slots[692];
 } seed10_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -108,6 +112,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed10_set_steps(seed10_scratch *s, int steps);
+
+/* seed10.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed10_init(seed10_params *p, uint64_t seed);
@@ -162,4 +170,7 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
 
 extern const rnnc_model seed10_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

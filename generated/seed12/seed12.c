@@ -51,6 +51,7 @@ int seed12_set_steps(seed12_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed12_init(seed12_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -59,6 +60,7 @@ void seed12_init(seed12_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -131,6 +133,7 @@ void seed12_forward(const seed12_params *p, seed12_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed12_backward(const seed12_params *p, seed12_scratch *s, const float *dy,
                      seed12_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -270,11 +273,8 @@ double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed12_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed12_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -286,6 +286,7 @@ double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch
                            opt->step, seed12_tensors, 5);
   return loss;
 }
+#endif
 
 void seed12_stream_reset(seed12_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -357,11 +358,12 @@ static void seed12_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed12_set_steps_any(void *s, int steps) {
   return seed12_set_steps((seed12_scratch *)s, steps);
 }
-static void seed12_init_any(void *p, uint64_t seed) {
-  seed12_init((seed12_params *)p, seed);
-}
 static void seed12_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed12_forward((const seed12_params *)p, (seed12_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed12_init_any(void *p, uint64_t seed) {
+  seed12_init((seed12_params *)p, seed);
 }
 static void seed12_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -379,6 +381,10 @@ static double seed12_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed12_train_step((seed12_params *)p, (seed12_optimizer *)opt, (seed12_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed12_TRAINING_(f) f
+#else
+#define seed12_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed12_model = {
     "seed12",
@@ -404,21 +410,17 @@ const rnnc_model seed12_model = {
     seed12_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed12_params),
     sizeof(seed12_scratch),
     sizeof(seed12_optimizer),
     seed12_spec,
     seed12_summary,
-    seed12_init_any,
+    seed12_TRAINING_(seed12_init_any),
     seed12_forward_any,
-    seed12_backward_any,
-    seed12_loss_grad_any,
-    seed12_train_step_any,
+    seed12_TRAINING_(seed12_backward_any),
+    seed12_TRAINING_(seed12_loss_grad_any),
+    seed12_TRAINING_(seed12_train_step_any),
     seed12_set_steps_any,
     "",
     sizeof(seed12_stream),

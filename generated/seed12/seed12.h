@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED12_BATCH 32
 #define SEED12_INPUT_SIZE 9
 #define SEED12_OUTPUT_SIZE 9
@@ -68,10 +72,10 @@ typedef struct {
   seed12_params grad;
 } seed12_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[66];
+  float slots[33];
 } seed12_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -81,6 +85,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed12_set_steps(seed12_scratch *s, int steps);
+
+/* seed12.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed12_init(seed12_params *p, uint64_t seed);
@@ -124,4 +132,7 @@ void seed12_stream_step(const seed12_params *p, seed12_stream *st, const float *
 
 extern const rnnc_model seed12_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -54,6 +54,7 @@ int seed13_set_steps(seed13_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed13_init(seed13_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -62,6 +63,7 @@ void seed13_init(seed13_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, float *y, int n) {
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
@@ -178,6 +180,7 @@ void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed13_backward(const seed13_params *p, seed13_scratch *s, const float *dy,
                      seed13_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -455,11 +458,8 @@ double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed13_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed13_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -471,6 +471,7 @@ double seed13_train_step(seed13_params *p, seed13_optimizer *opt, seed13_scratch
                            opt->step, seed13_tensors, 5);
   return loss;
 }
+#endif
 
 void seed13_stream_reset(seed13_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -566,11 +567,12 @@ static void seed13_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed13_set_steps_any(void *s, int steps) {
   return seed13_set_steps((seed13_scratch *)s, steps);
 }
-static void seed13_init_any(void *p, uint64_t seed) {
-  seed13_init((seed13_params *)p, seed);
-}
 static void seed13_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed13_forward((const seed13_params *)p, (seed13_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed13_init_any(void *p, uint64_t seed) {
+  seed13_init((seed13_params *)p, seed);
 }
 static void seed13_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -588,6 +590,10 @@ static double seed13_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed13_train_step((seed13_params *)p, (seed13_optimizer *)opt, (seed13_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed13_TRAINING_(f) f
+#else
+#define seed13_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed13_model = {
     "seed13",
@@ -613,21 +619,17 @@ const rnnc_model seed13_model = {
     seed13_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed13_params),
     sizeof(seed13_scratch),
     sizeof(seed13_optimizer),
     seed13_spec,
     seed13_summary,
-    seed13_init_any,
+    seed13_TRAINING_(seed13_init_any),
     seed13_forward_any,
-    seed13_backward_any,
-    seed13_loss_grad_any,
-    seed13_train_step_any,
+    seed13_TRAINING_(seed13_backward_any),
+    seed13_TRAINING_(seed13_loss_grad_any),
+    seed13_TRAINING_(seed13_train_step_any),
     seed13_set_steps_any,
     "",
     sizeof(seed13_stream),

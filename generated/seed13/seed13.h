@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED13_BATCH 32
 #define SEED13_INPUT_SIZE 12
 #define SEED13_OUTPUT_SIZE 9
@@ -76,10 +80,10 @@ typedef struct {
   seed13_params grad;
 } seed13_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[216];
+  float slots[108];
 } seed13_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -89,6 +93,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed13_set_steps(seed13_scratch *s, int steps);
+
+/* seed13.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed13_init(seed13_params *p, uint64_t seed);
@@ -136,4 +144,7 @@ void seed13_stream_step(const seed13_params *p, seed13_stream *st, const float *
 
 extern const rnnc_model seed13_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -65,6 +65,7 @@ int seed14_set_steps(seed14_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed14_init(seed14_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -73,6 +74,7 @@ void seed14_init(seed14_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, float *y, int n) {
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
@@ -180,6 +182,7 @@ void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
                      seed14_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -448,11 +451,8 @@ double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *
   return NAN; /* the model was not compiled with a loss */
 }
 
-static const rnnc_optimizer seed14_optimizer_config = {.kind = RNNC_OPT_ADAM,
-                                                       .learning_rate = 0.001,
-                                                       .beta_1 = 0.9,
-                                                       .beta_2 = 0.999,
-                                                       .epsilon = 1e-07};
+static const rnnc_optimizer seed14_optimizer_config = {
+    .kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9};
 
 double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch *s, const float *x,
                          const float *target, float *y_pred, int n) {
@@ -464,6 +464,7 @@ double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch
                            opt->step, seed14_tensors, 7);
   return loss;
 }
+#endif
 
 void seed14_stream_reset(seed14_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -551,11 +552,12 @@ static void seed14_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int seed14_set_steps_any(void *s, int steps) {
   return seed14_set_steps((seed14_scratch *)s, steps);
 }
-static void seed14_init_any(void *p, uint64_t seed) {
-  seed14_init((seed14_params *)p, seed);
-}
 static void seed14_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   seed14_forward((const seed14_params *)p, (seed14_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void seed14_init_any(void *p, uint64_t seed) {
+  seed14_init((seed14_params *)p, seed);
 }
 static void seed14_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -573,6 +575,10 @@ static double seed14_train_step_any(void *p, void *opt, void *s, const void *x, 
   return seed14_train_step((seed14_params *)p, (seed14_optimizer *)opt, (seed14_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define seed14_TRAINING_(f) f
+#else
+#define seed14_TRAINING_(f) NULL
+#endif
 
 const rnnc_model seed14_model = {
     "seed14",
@@ -598,21 +604,17 @@ const rnnc_model seed14_model = {
     seed14_tensors,
     RNNC_LOSS_NONE,
     0,
-    {.kind = RNNC_OPT_ADAM,
-     .learning_rate = 0.001,
-     .beta_1 = 0.9,
-     .beta_2 = 0.999,
-     .epsilon = 1e-07},
+    {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9},
     sizeof(seed14_params),
     sizeof(seed14_scratch),
     sizeof(seed14_optimizer),
     seed14_spec,
     seed14_summary,
-    seed14_init_any,
+    seed14_TRAINING_(seed14_init_any),
     seed14_forward_any,
-    seed14_backward_any,
-    seed14_loss_grad_any,
-    seed14_train_step_any,
+    seed14_TRAINING_(seed14_backward_any),
+    seed14_TRAINING_(seed14_loss_grad_any),
+    seed14_TRAINING_(seed14_train_step_any),
     seed14_set_steps_any,
     "",
     sizeof(seed14_stream),

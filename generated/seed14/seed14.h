@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SEED14_BATCH 32
 #define SEED14_INPUT_SIZE 3
 #define SEED14_OUTPUT_SIZE 1
@@ -82,10 +86,10 @@ typedef struct {
   seed14_params grad;
 } seed14_scratch;
 
-/* Optimizer state (Adam): zero it before the first step. */
+/* Optimizer state (RMSprop): zero it before the first step. */
 typedef struct {
   long step;
-  float slots[3742];
+  float slots[1871];
 } seed14_optimizer;
 
 /* Sets the sequence length the next calls on this scratch process. A unit
@@ -95,6 +99,10 @@ typedef struct {
  * in outputs. A unit of fixed length takes only its length. Returns 0, or -1
  * for a length out of range. */
 int seed14_set_steps(seed14_scratch *s, int steps);
+
+/* seed14.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
 
 /* Keras's default initializers, reproducible from `seed`. */
 void seed14_init(seed14_params *p, uint64_t seed);
@@ -144,4 +152,7 @@ void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *
 
 extern const rnnc_model seed14_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

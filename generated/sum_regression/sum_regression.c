@@ -67,6 +67,7 @@ int sum_regression_set_steps(sum_regression_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void sum_regression_init(sum_regression_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -75,6 +76,7 @@ void sum_regression_init(sum_regression_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void sum_regression_forward(const sum_regression_params *p, sum_regression_scratch *s,
                             const float *x, float *y, int n) {
@@ -183,6 +185,7 @@ void sum_regression_forward(const sum_regression_params *p, sum_regression_scrat
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void sum_regression_backward(const sum_regression_params *p, sum_regression_scratch *s,
                              const float *dy, sum_regression_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -468,6 +471,7 @@ double sum_regression_train_step(sum_regression_params *p, sum_regression_optimi
                            1871, opt->step, sum_regression_tensors, 7);
   return loss;
 }
+#endif
 
 void sum_regression_stream_reset(sum_regression_stream *st) {
   memset(st->state_lstm, 0, sizeof st->state_lstm);
@@ -556,12 +560,13 @@ static void sum_regression_stream_step_any(const void *p, void *st, const void *
 static int sum_regression_set_steps_any(void *s, int steps) {
   return sum_regression_set_steps((sum_regression_scratch *)s, steps);
 }
-static void sum_regression_init_any(void *p, uint64_t seed) {
-  sum_regression_init((sum_regression_params *)p, seed);
-}
 static void sum_regression_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   sum_regression_forward((const sum_regression_params *)p, (sum_regression_scratch *)s,
                          (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void sum_regression_init_any(void *p, uint64_t seed) {
+  sum_regression_init((sum_regression_params *)p, seed);
 }
 static void sum_regression_backward_any(const void *p, void *s, const void *dy, void *grad,
                                         void *dx, int n) {
@@ -581,6 +586,10 @@ static double sum_regression_train_step_any(void *p, void *opt, void *s, const v
                                    (sum_regression_scratch *)s, (const float *)x,
                                    (const float *)target, (float *)y_pred, n);
 }
+#define sum_regression_TRAINING_(f) f
+#else
+#define sum_regression_TRAINING_(f) NULL
+#endif
 
 const rnnc_model sum_regression_model = {
     "sum_regression",
@@ -616,11 +625,11 @@ const rnnc_model sum_regression_model = {
     sizeof(sum_regression_optimizer),
     sum_regression_spec,
     sum_regression_summary,
-    sum_regression_init_any,
+    sum_regression_TRAINING_(sum_regression_init_any),
     sum_regression_forward_any,
-    sum_regression_backward_any,
-    sum_regression_loss_grad_any,
-    sum_regression_train_step_any,
+    sum_regression_TRAINING_(sum_regression_backward_any),
+    sum_regression_TRAINING_(sum_regression_loss_grad_any),
+    sum_regression_TRAINING_(sum_regression_train_step_any),
     sum_regression_set_steps_any,
     "batch-size=1 early-stopping=1 monitor=loss min-delta=0 patience=10 mode=auto epochs=1000",
     sizeof(sum_regression_stream),

@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SUM_REGRESSION_BATCH 32
 #define SUM_REGRESSION_INPUT_SIZE 3
 #define SUM_REGRESSION_OUTPUT_SIZE 1
@@ -97,6 +101,10 @@ typedef struct {
  * for a length out of range. */
 int sum_regression_set_steps(sum_regression_scratch *s, int steps);
 
+/* sum_regression.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void sum_regression_init(sum_regression_params *p, uint64_t seed);
 /* x: n x 3 reals (n <= 32), y: n x 1. */
@@ -149,4 +157,7 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
 
 extern const rnnc_model sum_regression_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

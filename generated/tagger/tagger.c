@@ -52,6 +52,7 @@ int tagger_set_steps(tagger_scratch *s, int steps) {
   return 0;
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void tagger_init(tagger_params *p, uint64_t seed) {
   rnnc_rng rng;
   rnnc_rng_seed(&rng, seed);
@@ -60,6 +61,7 @@ void tagger_init(tagger_params *p, uint64_t seed) {
     rnnc_init_f32(p->flat + t->offset, t->init, t->rank, t->shape, &rng);
   }
 }
+#endif
 
 void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, float *y, int n) {
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
@@ -132,6 +134,7 @@ void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, f
   }
 }
 
+#ifndef RNNC_INFERENCE_ONLY
 void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
                      tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
@@ -393,6 +396,7 @@ double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch
                            opt->step, tagger_tensors, 5);
   return loss;
 }
+#endif
 
 void tagger_stream_reset(tagger_stream *st) {
   memset(st->state_simple_rnn, 0, sizeof st->state_simple_rnn);
@@ -464,11 +468,12 @@ static void tagger_stream_step_any(const void *p, void *st, const void *x_t, voi
 static int tagger_set_steps_any(void *s, int steps) {
   return tagger_set_steps((tagger_scratch *)s, steps);
 }
-static void tagger_init_any(void *p, uint64_t seed) {
-  tagger_init((tagger_params *)p, seed);
-}
 static void tagger_forward_any(const void *p, void *s, const void *x, void *y, int n) {
   tagger_forward((const tagger_params *)p, (tagger_scratch *)s, (const float *)x, (float *)y, n);
+}
+#ifndef RNNC_INFERENCE_ONLY
+static void tagger_init_any(void *p, uint64_t seed) {
+  tagger_init((tagger_params *)p, seed);
 }
 static void tagger_backward_any(const void *p, void *s, const void *dy, void *grad, void *dx,
                                 int n) {
@@ -486,6 +491,10 @@ static double tagger_train_step_any(void *p, void *opt, void *s, const void *x, 
   return tagger_train_step((tagger_params *)p, (tagger_optimizer *)opt, (tagger_scratch *)s,
                            (const float *)x, (const float *)target, (float *)y_pred, n);
 }
+#define tagger_TRAINING_(f) f
+#else
+#define tagger_TRAINING_(f) NULL
+#endif
 
 const rnnc_model tagger_model = {
     "tagger",
@@ -521,11 +530,11 @@ const rnnc_model tagger_model = {
     sizeof(tagger_optimizer),
     tagger_spec,
     tagger_summary,
-    tagger_init_any,
+    tagger_TRAINING_(tagger_init_any),
     tagger_forward_any,
-    tagger_backward_any,
-    tagger_loss_grad_any,
-    tagger_train_step_any,
+    tagger_TRAINING_(tagger_backward_any),
+    tagger_TRAINING_(tagger_loss_grad_any),
+    tagger_TRAINING_(tagger_train_step_any),
     tagger_set_steps_any,
     "metrics=accuracy",
     sizeof(tagger_stream),

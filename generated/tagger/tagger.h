@@ -11,6 +11,10 @@
 
 #include "rnnc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TAGGER_BATCH 32
 #define TAGGER_INPUT_SIZE 9
 #define TAGGER_OUTPUT_SIZE 9
@@ -82,6 +86,10 @@ typedef struct {
  * for a length out of range. */
 int tagger_set_steps(tagger_scratch *s, int steps);
 
+/* tagger.c compiled with -DRNNC_INFERENCE_ONLY leaves out init, backward,
+ * loss_grad and train_step (and so the runtime's initializers, losses and
+ * optimizers they call); the descriptor's pointers to them are then NULL. */
+
 /* Keras's default initializers, reproducible from `seed`. */
 void tagger_init(tagger_params *p, uint64_t seed);
 /* x: n x 9 reals (n <= 32), y: n x 9. */
@@ -124,4 +132,7 @@ void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *
 
 extern const rnnc_model tagger_model;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -12,20 +12,7 @@ local cwriter = {}
 
 local template = require("template")
 
-local INIT_ENUM = {
-  zeros = "RNNC_INIT_ZEROS",
-  ones = "RNNC_INIT_ONES",
-  glorot_uniform = "RNNC_INIT_GLOROT_UNIFORM",
-  orthogonal = "RNNC_INIT_ORTHOGONAL",
-  unit_forget_bias = "RNNC_INIT_UNIT_FORGET_BIAS",
-  glorot_normal = "RNNC_INIT_GLOROT_NORMAL",
-  he_uniform = "RNNC_INIT_HE_UNIFORM",
-  he_normal = "RNNC_INIT_HE_NORMAL",
-  lecun_uniform = "RNNC_INIT_LECUN_UNIFORM",
-  lecun_normal = "RNNC_INIT_LECUN_NORMAL",
-  random_normal = "RNNC_INIT_RANDOM_NORMAL",
-  random_uniform = "RNNC_INIT_RANDOM_UNIFORM",
-}
+local catalog = require("catalog")
 
 -- C names of every buffer: params w_, their gradients g_, activations a_,
 -- backward temporaries d_; the caller's arrays by role.
@@ -250,26 +237,9 @@ local function dtype_info(dtype)
   return { real = "float", suffix = "f32", enum = "RNNC_F32" }
 end
 
--- Loss kind -> the runtime's function stem, from outputs and from logits.
-local LOSS_FN = {
-  mse = { "rnnc_loss_mse_", "rnnc_loss_mse_" },
-  mae = { "rnnc_loss_mae_", "rnnc_loss_mae_" },
-  sparse_categorical_crossentropy = { "rnnc_loss_sparse_cce_", "rnnc_loss_sparse_cce_logits_" },
-  categorical_crossentropy = { "rnnc_loss_categorical_ce_", "rnnc_loss_categorical_ce_logits_" },
-  binary_crossentropy = { "rnnc_loss_binary_ce_", "rnnc_loss_binary_ce_logits_" },
-}
-local LOSS_ENUM = {
-  mse = "RNNC_LOSS_MSE",
-  mae = "RNNC_LOSS_MAE",
-  sparse_categorical_crossentropy = "RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY",
-  categorical_crossentropy = "RNNC_LOSS_CATEGORICAL_CROSSENTROPY",
-  binary_crossentropy = "RNNC_LOSS_BINARY_CROSSENTROPY",
-}
-
 -- The unit's rnnc_optimizer initializer (every field, in rnnc.h's order),
--- from the training configuration's optimizer (training.interface).
-local OPT_ENUM = { sgd = "RNNC_OPT_SGD", adam = "RNNC_OPT_ADAM", rmsprop = "RNNC_OPT_RMSPROP",
-  adamw = "RNNC_OPT_ADAMW", adagrad = "RNNC_OPT_ADAGRAD" }
+-- from the training configuration's optimizer (training.interface) and the
+-- catalog's list of fields.
 local function optimizer_config(c)
   local function num(v)
     return syntax.real_literal(v or 0, "float64")
@@ -278,15 +248,12 @@ local function optimizer_config(c)
     return v and "1" or "0"
   end
   -- designated initializers: fields left out are zero, which rnnc.h defines as "off"
-  local values = {
-    { "kind", OPT_ENUM[c.kind] }, { "learning_rate", num(c.learning_rate) }, { "momentum", num(c.momentum) },
-    { "nesterov", flag(c.nesterov) }, { "beta_1", num(c.beta_1) }, { "beta_2", num(c.beta_2) },
-    { "epsilon", num(c.epsilon) }, { "rho", num(c.rho) }, { "centered", flag(c.centered) },
-    { "legacy_epsilon", flag(c.legacy) }, { "amsgrad", flag(c.amsgrad) }, { "weight_decay", num(c.weight_decay) },
-    { "initial_accumulator_value", num(c.initial_accumulator_value) }, { "clipnorm", num(c.clipnorm) },
-    { "clipvalue", num(c.clipvalue) }, { "global_clipnorm", num(c.global_clipnorm) },
-    { "decay_steps", num(c.decay_steps) }, { "decay_rate", num(c.decay_rate) }, { "staircase", flag(c.staircase) },
-  }
+  local values = { { "kind", catalog.opt_enum(c.kind) } }
+  for _, f in ipairs(catalog.optimizer_fields) do
+    local v = f.keras and c[f.keras]
+    if v == nil then v = c[f.c] end
+    values[#values + 1] = { f.c, f.flag and flag(v) or num(v) }
+  end
   local fields = {}
   for _, f in ipairs(values) do
     if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
@@ -468,7 +435,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     -- the runtime's loss function: from the logits Keras keeps of a softmax or
     -- sigmoid output (fused), or of a model built with from_logits=True
     local from_logits = fused or config.loss.from_logits
-    local fn = LOSS_FN[loss][from_logits and 2 or 1]
+    local fn = catalog.loss[loss][from_logits and "fn_logits" or "fn"] .. "_"
     lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
       tgt, rows_here, cols, dpred)
     lines[#lines + 1] = "if (isnan(loss)) return loss;"
@@ -490,7 +457,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   local tensors = {}
   for _, wt in ipairs(iface.params) do
     tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s},', wt.name, #wt.shape,
-      dims_list(wt.shape), wt.offset, wt.size, INIT_ENUM[wt.init])
+      dims_list(wt.shape), wt.offset, wt.size, catalog.init_enum(wt.init))
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(config.optimizer), config.optimizer.class,
     config.optimizer.slots_per_param
@@ -555,7 +522,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     ins[#ins + 1] = string.format("{%d, {%s}, %d, %d}", #d.shape, dims_list(d.shape), d.offset, d.size)
   end
   vars.INPUTS = table.concat(ins, ", ")
-  vars.LOSS_ENUM = loss and LOSS_ENUM[loss] or "RNNC_LOSS_NONE"
+  vars.LOSS_ENUM = loss and catalog.loss_enum(loss) or "RNNC_LOSS_NONE"
   -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s defaults
   local defaults = {}
   local compile_metrics = config.metrics

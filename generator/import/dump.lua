@@ -29,12 +29,13 @@ local function file_exists(path)
 end
 
 -- The reader program: $RNNC_KERAS_READ, else build/import/rnnc-keras-read
--- under the repository, compiled on first use (it needs the HDF5 and libzip
--- development packages).
+-- in a source tree (an installed rnnc: in its cache directory, util.cache_dir),
+-- compiled on first use (it needs the HDF5 and libzip development packages).
 function dump.reader(root)
   local given = os.getenv("RNNC_KERAS_READ")
   if given and given ~= "" then return given end
-  local exe = root .. "/build/import/rnnc-keras-read"
+  local dir = file_exists(root .. "/Makefile") and root .. "/build/import" or require("util").cache_dir() .. "/import"
+  local exe = dir .. "/rnnc-keras-read"
   local src = root .. "/tools/keras_read.c"
   if file_exists(exe) then
     local p = io.popen("test " .. quote(exe) .. " -nt " .. quote(src) .. " && echo fresh")
@@ -46,7 +47,7 @@ function dump.reader(root)
   local log = os.tmpname()
   local cmd = string.format("mkdir -p %s && flags=$(pkg-config --cflags --libs hdf5 libzip 2>/dev/null) && "
     .. "%s -std=c99 -O2 -Wall -Wextra %s -o %s.tmp $flags -lm >%s 2>&1 && mv %s.tmp %s",
-    quote(root .. "/build/import"), cc, quote(src), quote(exe), quote(log), quote(exe), quote(exe))
+    quote(dir), cc, quote(src), quote(exe), quote(log), quote(exe), quote(exe))
   local ok = os.execute(cmd)
   os.remove(log)
   if not ok then

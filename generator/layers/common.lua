@@ -1,20 +1,18 @@
 -- Argument kinds, defaults and shape rules shared by the layer files.
 local util = require("util")
 local ir = require("ir")
+local catalog = require("catalog")
 
 local common = {}
 
 
-common.ACTIVATIONS = {
-  linear = true,
-  relu = true,
-  tanh = true,
-  sigmoid = true,
-  hard_sigmoid = true,
-  softmax = true,
-}
--- Activations a recurrent cell can use (softmax over a state makes no sense in C or Keras).
-common.ELEMENTWISE = { linear = true, relu = true, tanh = true, sigmoid = true, hard_sigmoid = true }
+-- Activations (generator/catalog.lua), and those a recurrent cell can use
+-- (softmax over a state makes no sense in C or Keras).
+common.ACTIVATIONS, common.ELEMENTWISE = {}, {}
+for _, a in ipairs(catalog.activations) do
+  common.ACTIVATIONS[a.name] = true
+  common.ELEMENTWISE[a.name] = a.elementwise or nil
+end
 
 -- Arguments every Keras layer accepts. `only` pins the values rnnc implements;
 -- anything else is refused with a message rather than silently ignored.
@@ -92,11 +90,11 @@ function common.recurrent_outputs(layer, shape, n_states)
   return shapes
 end
 
--- Keras's initializer names rnnc implements (runtime/rnnc.h rnnc_init_kind).
-common.INITIALIZERS = {
-  zeros = true, ones = true, glorot_uniform = true, glorot_normal = true, he_uniform = true, he_normal = true,
-  lecun_uniform = true, lecun_normal = true, orthogonal = true, random_normal = true, random_uniform = true,
-}
+-- Keras's initializer names rnnc implements (generator/catalog.lua).
+common.INITIALIZERS = {}
+for _, i in ipairs(catalog.initializers) do
+  if not i.internal then common.INITIALIZERS[i.name] = true end
+end
 
 -- Keras's LSTM: unit_forget_bias sets the forget block of the bias to ones
 -- (the rest from bias_initializer; rnnc implements it over zeros).

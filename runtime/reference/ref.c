@@ -27,7 +27,12 @@
 #include "rnnc_ref.h"
 
 enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
-enum { ACT_LINEAR, ACT_RELU, ACT_TANH, ACT_SIGMOID, ACT_SOFTMAX, ACT_HARD_SIGMOID };
+/* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
+enum {
+#define ACT(NAME, name, elementwise) ACT_##NAME,
+  RNNC_ACTIVATIONS(ACT)
+#undef ACT
+};
 enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE, MERGE_NONE };
 
 /* Largest dimension a spec may name, and largest per-sample or parameter size:
@@ -140,19 +145,30 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 static int parse_activation(const char *s) {
-  if (strcmp(s, "linear") == 0)
-    return ACT_LINEAR;
-  if (strcmp(s, "relu") == 0)
-    return ACT_RELU;
-  if (strcmp(s, "tanh") == 0)
-    return ACT_TANH;
-  if (strcmp(s, "sigmoid") == 0)
-    return ACT_SIGMOID;
-  if (strcmp(s, "softmax") == 0)
-    return ACT_SOFTMAX;
-  if (strcmp(s, "hard_sigmoid") == 0)
-    return ACT_HARD_SIGMOID;
+#define ACT(NAME, name, elementwise)                                                               \
+  if (strcmp(s, name) == 0)                                                                        \
+    return ACT_##NAME;
+  RNNC_ACTIVATIONS(ACT)
+#undef ACT
   return -1;
+}
+
+/* " mse sparse_categorical_crossentropy ...", for messages */
+#define LOSS_NAME(id, NAME, name, ...) " " name
+static const char LOSS_NAMES[] = "" RNNC_LOSSES(LOSS_NAME);
+#undef LOSS_NAME
+
+/* The output activation Keras computes a loss from the logits of, or -1. */
+static int fused_activation(rnnc_loss_kind loss) {
+  switch (loss) {
+#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
+  case RNNC_LOSS_##NAME:                                                                           \
+    return parse_activation(fused);
+    RNNC_LOSSES(LOSS)
+#undef LOSS
+  default:
+    return -1;
+  }
 }
 
 static int parse_merge_mode(const char *s) {
@@ -687,21 +703,9 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         return -1;
       }
       m->from_logits = ntok == 3;
-      if (strcmp(tok[1], "mse") == 0 || strcmp(tok[1], "mean_squared_error") == 0) {
-        m->loss = RNNC_LOSS_MSE;
-      } else if (strcmp(tok[1], "mae") == 0) {
-        m->loss = RNNC_LOSS_MAE;
-      } else if (strcmp(tok[1], "sparse_categorical_crossentropy") == 0) {
-        m->loss = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-      } else if (strcmp(tok[1], "categorical_crossentropy") == 0) {
-        m->loss = RNNC_LOSS_CATEGORICAL_CROSSENTROPY;
-      } else if (strcmp(tok[1], "binary_crossentropy") == 0) {
-        m->loss = RNNC_LOSS_BINARY_CROSSENTROPY;
-      } else {
-        set_err(err, errlen,
-                "line %d: unknown loss '%s' (known: mse mean_squared_error mae "
-                "sparse_categorical_crossentropy categorical_crossentropy binary_crossentropy)",
-                line, tok[1]);
+      m->loss = rnnc_loss_named(tok[1]);
+      if (m->loss == RNNC_LOSS_NONE) {
+        set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
         return -1;
       }
       have_loss = 1;
@@ -1644,11 +1648,8 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
   /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
    * (binary) Dense output from that layer's logits */
-  int categorical = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ||
-                    m->loss == RNNC_LOSS_CATEGORICAL_CROSSENTROPY;
   int fused = !m->from_logits && last->kind == LAYER_DENSE &&
-              ((categorical && last->act == ACT_SOFTMAX) ||
-               (m->loss == RNNC_LOSS_BINARY_CROSSENTROPY && last->act == ACT_SIGMOID));
+              last->act == fused_activation((rnnc_loss_kind)m->loss);
   double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, loss = NAN;
   trace tr;
   int ok = 0;
@@ -1672,23 +1673,13 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       const double *in = fused ? tr.work[m->n_layers - 1] : y_first;
       int logits = fused || m->from_logits;
       switch (m->loss) {
-      case RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
-        loss = logits ? rnnc_loss_sparse_cce_logits_f64(in, target, rows, cols, d_first)
-                      : rnnc_loss_sparse_cce_f64(in, target, rows, cols, d_first);
-        break;
-      case RNNC_LOSS_CATEGORICAL_CROSSENTROPY:
-        loss = logits ? rnnc_loss_categorical_ce_logits_f64(in, target, rows, cols, d_first)
-                      : rnnc_loss_categorical_ce_f64(in, target, rows, cols, d_first);
-        break;
-      case RNNC_LOSS_BINARY_CROSSENTROPY:
-        loss = logits ? rnnc_loss_binary_ce_logits_f64(in, target, rows, cols, d_first)
-                      : rnnc_loss_binary_ce_f64(in, target, rows, cols, d_first);
-        break;
-      case RNNC_LOSS_MAE:
-        loss = rnnc_loss_mae_f64(in, target, rows, cols, d_first);
-        break;
-      default:
-        loss = rnnc_loss_mse_f64(in, target, rows, cols, d_first);
+#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
+  case RNNC_LOSS_##NAME:                                                                           \
+    loss = logits ? fn_logits##_f64(in, target, rows, cols, d_first)                               \
+                  : fn##_f64(in, target, rows, cols, d_first);                                     \
+    break;
+        RNNC_LOSSES(LOSS)
+#undef LOSS
       }
       for (s = 0; s < nn; s++)
         memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));

@@ -906,6 +906,51 @@ static void test_npy_roundtrip(void **state) {
   rnnc_array_free(NULL);
 }
 
+/* The float loader: float data bit for bit, doubles and integers rounded to
+ * float, the shape, and the same refusals with the file's name. */
+static void test_npy_load_f32(void **state) {
+  char path[512], err[512];
+  float f[6] = {1.5f, -0.25f, 3e38f, 1e-45f, 7, -0.0f};
+  double d[3] = {0.1, 1.0 / 3.0, -1e10};
+  size_t shape[2] = {2, 3}, shape1[1] = {3}, i;
+  rnnc_array_f32 a;
+  (void)state;
+  tpath(path, "f32.npy");
+  assert_int_equal(rnnc_npy_save(path, RNNC_F32, 2, shape, f, err, sizeof err), 0);
+  assert_int_equal(rnnc_npy_load_f32(path, &a, err, sizeof err), 0);
+  assert_int_equal(a.rank, 2);
+  assert_int_equal(a.shape[0], 2);
+  assert_int_equal(a.shape[1], 3);
+  assert_int_equal(a.count, 6);
+  assert_memory_equal(a.data, f, sizeof f);
+  rnnc_array_f32_free(&a);
+  assert_null(a.data);
+  assert_int_equal(rnnc_npy_save(path, RNNC_F64, 1, shape1, d, err, sizeof err), 0);
+  assert_int_equal(rnnc_npy_load_f32(path, &a, err, sizeof err), 0);
+  for (i = 0; i < 3; i++)
+    assert_true(a.data[i] == (float)d[i]);
+  rnnc_array_f32_free(&a);
+  /* integers (<i4 labels) too */
+  {
+    unsigned char ints[12] = {3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, 0}, *bytes;
+    size_t len;
+    bytes =
+        make_npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", ints, 12, &len);
+    assert_int_equal(rnnc_npy_load_memory_f32(bytes, len, "labels.npy", &a, err, sizeof err), 0);
+    assert_true(a.data[0] == 3.0f && a.data[1] == -1.0f && a.data[2] == 256.0f);
+    rnnc_array_f32_free(&a);
+    /* truncated: refused by name, nothing allocated */
+    assert_int_equal(rnnc_npy_load_memory_f32(bytes, len - 1, "labels.npy", &a, err, sizeof err),
+                     -1);
+    assert_contains(err, "labels.npy: truncated");
+    assert_null(a.data);
+    free(bytes);
+  }
+  assert_int_equal(rnnc_npy_load_f32("/nonexistent/x.npy", &a, err, sizeof err), -1);
+  assert_contains(err, "/nonexistent/x.npy: cannot open");
+  rnnc_array_f32_free(NULL);
+}
+
 static void test_npy_handmade(void **state) {
   unsigned char data[64], *bytes;
   const int64_t i8[4] = {-1, 0, 9007199254740992LL, INT64_MIN};
@@ -1303,6 +1348,7 @@ int main(void) {
       cmocka_unit_test(test_st_hostile_names),
       cmocka_unit_test(test_memory_api_corpus),
       cmocka_unit_test(test_memory_api_weights),
+      cmocka_unit_test(test_npy_load_f32),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

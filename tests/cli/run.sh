@@ -286,8 +286,12 @@ else ko "--csv header or first row: $(head -2 "$work/es.csv")"; fi
 expect "evaluate prints the loss" 0 "^loss [0-9]+\.[0-9]+" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy
 expect "evaluate with metrics" 0 "^mae [0-9]" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy \
   --batch-size 4 --metrics mae,mse
-expect "evaluate: batch larger than the unit's" 1 "batch size 64 is outside 1..32" -- "$s" evaluate \
-  --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 64
+# a batch larger than the unit's (32) is evaluated in chunks: the same loss as small batches
+l64=$("$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 64 --verbose 0 | sed -n 's/^loss //p')
+l4=$("$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 4 --verbose 0 | sed -n 's/^loss //p')
+if [ -n "$l64" ] && awk -v a="$l64" -v b="$l4" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-6 * b) }'; then
+  ok
+else ko "evaluate: batch 64 (over the unit's 32) gives loss '$l64', batch 4 '$l4'"; fi
 # with --restore-best-weights the summary names the best epoch's loss
 best=$(sed -n 's/.*best loss \([0-9.e+-]*\) at epoch.*/\1/p' <<<"$("$s" fit --weights "$work/sum.w0.safetensors" --x $sx \
   --y $sy --epochs 1000 --batch-size 1 --seed 1 --verbose 0 --early-stopping --monitor loss --patience 10 \
@@ -362,11 +366,131 @@ if $rnnc build tests/cli/fixtures/long_sequence.lua -o "$work/long" --timesteps 
     -- "$ls" diff --weights "$work/long.w" --x "$work/long.x.npy" --y "$work/long.y.npy"
   expect "637 of 1,000 steps: generated = reference" 0 "^OK: worst relative" \
     -- "$ls" diff --weights "$work/long.w" --x "$work/long.x637.npy" --y "$work/long.y637.npy"
-  expect "1,000 steps: gradients = finite differences" 0 "^OK: [0-9]+ weights and 1000 inputs" \
-    -- "$ls" gradcheck --weights "$work/long.w" --x "$work/long.x1.npy" --y "$work/long.y1.npy"
+  expect "1,000 steps: gradients = finite differences, every entry" 0 \
+    "^OK: [0-9]+ weights and 1000 inputs.* 1181 entries checked" -- "$ls" gradcheck --weights "$work/long.w" \
+    --x "$work/long.x1.npy" --y "$work/long.y1.npy" --sample 0
   expect "1,000 steps: fit" 0 "Epoch 5/5" -- "$ls" fit --weights "$work/long.w" --x "$work/long.x.npy" \
     --y "$work/long.y.npy" --epochs 5 --batch-size 2 --out "$work/long.w2"
 else ko "build tests/cli/fixtures/long_sequence.lua with --timesteps 1000"; fi
+
+# --- what a newcomer tripped on ---------------------------------------------
+# Without clang-format, generate says to install it or pass --no-format, and writes nothing.
+nofmt="$work/nofmt-bin"
+mkdir -p "$nofmt" && for tool in mkdir readlink; do ln -sf "$(command -v $tool)" "$nofmt/$tool"; done
+lua=$(command -v lua5.4)
+expect "no clang-format: the message names --no-format" 1 "clang-format is not installed.*--no-format" \
+  -- env PATH="$nofmt" "$lua" bin/rnnc generate examples/tagger.lua -o "$work/nofmt"
+[ ! -e "$work/nofmt" ] && ok || ko "generate without clang-format wrote $work/nofmt"
+expect "no clang-format: --no-format writes the unit" 0 "wrote" \
+  -- env PATH="$nofmt" "$lua" bin/rnnc generate examples/tagger.lua -o "$work/nofmt" --no-format
+
+# fit that fails before training writes no --out file.
+cat >"$work/nocompile.lua" <<'LUA'
+return Sequential { SimpleRNN { 3, input_shape = { 3, 3 } } }
+LUA
+if $rnnc build "$work/nocompile.lua" -o "$work/nocompile" >/dev/null 2>&1; then
+  nc="$work/nocompile/nocompile"
+  "$nc" init --seed 1 --out "$work/nc0.safetensors" >/dev/null
+  "$nc" sample --seed 1 --n 4 --x "$work/nc.x.npy" --y "$work/nc.y.npy" >/dev/null
+  expect "fit without a loss fails" 1 "not compiled with a loss" -- "$nc" fit --weights "$work/nc0.safetensors" \
+    --x "$work/nc.x.npy" --y "$work/nc.y.npy" --out "$work/nc1.safetensors"
+  [ ! -e "$work/nc1.safetensors" ] && ok || ko "fit failed before training but wrote its --out file"
+else ko "build $work/nocompile.lua"; fi
+expect "fit with a bad option writes nothing" 1 "monitors 'val_loss', which is not available" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 2 --early-stopping --monitor val_loss \
+  --out "$work/never.safetensors"
+[ ! -e "$work/never.safetensors" ] && ok || ko "fit failed before training but wrote its --out file"
+
+# --batch-size over the unit's batch: the gradients of sub-batches summed, the
+# same training as a unit generated with the larger batch.
+for b in 4 16; do
+  $rnnc build examples/sum_regression.lua -o "$work/sum_b$b" --dtype float64 --batch $b >/dev/null 2>&1 || ko "build batch $b"
+  "$work/sum_b$b/sum_regression" init --seed 2 --out "$work/sum_b$b.w0.safetensors" >/dev/null
+  expect "fit --batch-size 13 on a unit of batch $b" 0 "Epoch 5/5" -- "$work/sum_b$b/sum_regression" fit \
+    --weights "$work/sum_b$b.w0.safetensors" --x $sx --y $sy --epochs 5 --batch-size 13 --no-shuffle \
+    --out "$work/sum_b$b.w1.safetensors"
+done
+# the two weight files (float64, same tensors in the same order) agree to rounding
+rel=$(lua5.4 - "$work/sum_b4.w1.safetensors" "$work/sum_b16.w1.safetensors" <<'LUA'
+local function values(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  local n = string.unpack("<I8", s)
+  local out = {}
+  for i = 9 + n, #s - 7, 8 do
+    out[#out + 1] = string.unpack("<d", s, i)
+  end
+  return out
+end
+local a, b = values(arg[1]), values(arg[2])
+assert(#a == #b and #a > 0, "different sizes")
+local worst, scale = 0, 0
+for i = 1, #a do
+  worst = math.max(worst, math.abs(a[i] - b[i]))
+  scale = math.max(scale, math.abs(b[i]))
+end
+print(string.format("%.3e", worst / scale))
+LUA
+)
+if [ -n "$rel" ] && awk -v r="$rel" 'BEGIN { exit !(r <= 1e-12) }'; then ok
+else ko "batch 13 on a unit of batch 4 differs from a unit of batch 16 by $rel (relative)"; fi
+
+# gradcheck checks --sample N entries of each tensor, says how many and how
+# long it will take before it starts, and --sample 0 checks all.
+g="$work/sum_regression/sum_regression"
+expect "gradcheck --sample: the entries and the time first" 0 "gradcheck: 15 of 1889 entries .* about [0-9]+ s" \
+  -- "$g" gradcheck --weights "$work/sum_regression.w.safetensors" --x "$work/sum_regression.x.npy" \
+  --y "$work/sum_regression.y.npy" --sample 2
+expect "gradcheck --sample: the result says how many were checked" 0 "^OK: .*15 entries checked, --sample 0 checks all" \
+  -- "$g" gradcheck --weights "$work/sum_regression.w.safetensors" --x "$work/sum_regression.x.npy" \
+  --y "$work/sum_regression.y.npy" --sample 2
+expect "gradcheck --sample 0 checks every entry" 0 "gradcheck: 1889 of 1889 entries \(all" \
+  -- "$g" gradcheck --weights "$work/sum_regression.w.safetensors" --x "$work/sum_regression.x.npy" \
+  --y "$work/sum_regression.y.npy" --sample 0
+
+# diff's default tolerances: a correct unit trained to a near-perfect fit
+# passes in float32 and float64 (their gradients' relative errors, 4e-4 and
+# 1e-12, failed the old 1e-5 and 1e-12), and the same unit with its sigmoid
+# gate changed by one float32 ulp (a factor 1 + 2^-23) fails in both.
+cat >"$work/deep.lua" <<'LUA'
+local model = Sequential {
+  LSTM { 24, input_shape = { 40, 4 }, return_sequences = true },
+  LSTM { 24 },
+  Dense { 1 },
+}
+model:compile { optimizer = Adam { learning_rate = 0.01 }, loss = "mse" }
+return model
+LUA
+for dt in float32 float64; do
+  $rnnc build "$work/deep.lua" -o "$work/deep_$dt" --dtype $dt --batch 16 >/dev/null 2>&1 || ko "build deep $dt"
+done
+dp="$work/deep_float32/deep"
+"$dp" init --seed 3 --out "$work/deep.w0" >/dev/null
+"$dp" sample --seed 4 --n 16 --x "$work/deep.x.npy" --y "$work/deep.y.npy" >/dev/null
+"$dp" fit --weights "$work/deep.w0" --x "$work/deep.x.npy" --y "$work/deep.y.npy" --epochs 150 --batch-size 16 \
+  --verbose 0 --out "$work/deep.w1" >/dev/null
+for dt in float32 float64; do
+  expect "diff: a correct $dt unit trained to a near-perfect fit" 0 "^OK: worst relative" -- "$work/deep_$dt/deep" \
+    diff --weights "$work/deep.w1" --x "$work/deep.x.npy" --y "$work/deep.y.npy"
+  bad="$work/deep_bad_$dt"
+  rm -rf "$bad" && cp -r "$work/deep_$dt" "$bad"
+  if [ $dt = float32 ]; then
+    sed -i 's|  return 1.0f / (1.0f + rnnc_expf(-v));|  return 1.0f / (1.0f + rnnc_expf(-v)) * (1.0f + 0x1p-23f);|' "$bad/deep.c"
+  else
+    sed -i 's|  return 1.0 / (1.0 + exp(-v));|  return 1.0 / (1.0 + exp(-v)) * (1.0 + 0x1p-23);|' "$bad/deep.c"
+  fi
+  if grep -q "0x1p-23" "$bad/deep.c" && ${CC:-cc} -std=c99 -O2 $CFLAGS -Iruntime -Iruntime/reference -I"$bad" \
+    "$bad/deep.c" "$bad/deep_main.c" "$BUILD/librnnc_ref.a" "$BUILD/librnnc.a" -lm -o "$bad/deep"; then
+    expect "diff: a one-ulp change in a $dt gate formula fails" 1 "^FAIL: worst relative" -- "$bad/deep" diff \
+      --weights "$work/deep.w1" --x "$work/deep.x.npy" --y "$work/deep.y.npy"
+  else ko "the sigmoid of the $dt unit was not changed or does not compile"; fi
+done
+
+# Keras's accuracy under either name: a monitor of val_acc finds val_accuracy.
+expect "EarlyStopping monitors val_acc" 0 "early stopping: .*best val_acc" -- "$t" fit --weights "$work/w.safetensors" \
+  --x $x --y $y --val-x $x --val-y $y --epochs 3 --verbose 0 --early-stopping --monitor val_acc --patience 5 \
+  --out "$work/acc.safetensors"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

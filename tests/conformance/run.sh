@@ -131,7 +131,7 @@ phase "descriptor table"
 
 BUILD=${BUILD:-build}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
-LIB=$BUILD/librnnc.a
+LIB="$BUILD/librnnc_ref.a $BUILD/librnnc.a"
 SOURCES=()
 for name in "${NAMES[@]}"; do
   SOURCES+=("$GEN/${name}_f64.c" "$GEN/${name}_f32.c")

@@ -37,9 +37,35 @@ end
 
 ---------------------------------------------------------------- arguments
 
-tests["unknown layer class: the Lua error keeps file:line"] = function()
+tests["unknown layer class: file:line, and what there is"] = function()
   load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "attempt to call a nil value (global 'Foo')")
+    "unknown name 'Foo' (rnnc's layers are Bidirectional, Dense, GRU, LSTM, SimpleRNN, TimeDistributed")
+end
+
+tests["a Keras layer rnnc lacks says what to write instead"] = function()
+  local _, text = load_error("local model = Sequential {\n  LSTM { 3, input_shape = { 2, 3 } },\n"
+    .. "  Dropout { 0.2 },\n  Dense { 1 },\n}\nreturn model\n", 3,
+    "Keras's Dropout layer is not implemented in rnnc: remove the layer")
+  T.not_contains(text, "nil value", "no raw Lua error")
+  T.not_contains(text, "generator/", "no internal path")
+  load_error("return Sequential {\n  Embedding { 10, 3 },\n}\n", 2, "Keras's Embedding layer is not implemented")
+end
+
+tests["a misspelt class: did you mean"] = function()
+  load_error("return Sequential {\n  SimpleRnn { 3, input_shape = { 2, 3 } },\n}\n", 2,
+    "unknown name 'SimpleRnn': did you mean 'SimpleRNN'?")
+  load_error("return Sequential {\n  Lstm { 3, input_shape = { 2, 3 } },\n}\n", 2, "did you mean 'LSTM'?")
+  load_error("return Sequential {\n  Dense { 3, input_shape = { 2 }, use_bias = True },\n}\n", 2,
+    "'True' is not known in a model description: write true")
+end
+
+tests["model.compile with Python's dot says use model:compile"] = function()
+  local _, text = load_error("local model = Sequential { Dense { 1, input_shape = { 2 } } }\n"
+    .. "model.compile { loss = \"mse\" }\nreturn model\n", 2, "write model:compile { ... } (a colon")
+  T.not_contains(text, "nil value", "no raw Lua error")
+  T.not_contains(text, "generator/", "no internal path")
+  load_error("local model = Sequential { Dense { 1, input_shape = { 2 } } }\n"
+    .. "model.add(Dense { 2 })\nreturn model\n", 2, "write model:add { ... }")
 end
 
 tests["unknown argument"] = function()

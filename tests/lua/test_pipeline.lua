@@ -30,7 +30,7 @@ end
 -- Where each module stands in the one direction data flows; a module may
 -- require only modules of its own stage or earlier ones.
 local STAGE = {
-  util = 0, region = 0, ir = 0, template = 0,
+  util = 0, region = 0, ir = 0, template = 0, catalog = 0, catalog_c = 7, runtime_cache = 8,
   ["layers.common"] = 1, ["layers.registry"] = 1, builder = 1, training = 1, functional = 1, dsl = 2,
   summary = 2, spec = 2,
   lower = 3, autodiff = 4, simplify = 4, layout = 5, pipeline = 6, irtext = 6,

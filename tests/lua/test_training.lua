@@ -6,6 +6,7 @@ local dsl = require("dsl")
 local tests = {}
 
 local function model(compile, fit, layer_args)
+  -- compile{} without an optimizer: RMSprop, Keras's default
   return string.format([[
 local m = Sequential { Dense { 2, input_shape = { 3 }%s } }
 m:compile { %s }
@@ -47,6 +48,68 @@ tests["compile: losses by name and by class"] = function()
   local m = T.load_text(model('loss = BinaryCrossentropy { from_logits = true }, optimizer = "adam"'))
   T.eq(m.compiled.loss, "binary_crossentropy")
   T.eq(m.compiled.from_logits, true)
+end
+
+tests["compile: Keras's other names users type"] = function()
+  -- keras.losses' aliases and class names as strings
+  for name, kind in pairs({ MSE = "mse", mean_squared_error = "mse", MAE = "mae", bce = "binary_crossentropy",
+    BCE = "binary_crossentropy", MeanSquaredError = "mse", SparseCategoricalCrossentropy =
+    "sparse_categorical_crossentropy" }) do
+    T.eq(T.load_text(model('loss = "' .. name .. '"')).compiled.loss, kind, name)
+  end
+  -- metrics: acc for accuracy, the long names, the explicit accuracies
+  local m = T.load_text(model('loss = "mse", metrics = { "acc", "mean_absolute_error", "MSE", "binary_accuracy" }'))
+  T.eq(m.compiled.metrics, { "accuracy", "mae", "mse", "binary_accuracy" })
+  -- lr, the old spelling of learning_rate
+  m = T.load_text(model('loss = "mse", optimizer = Adam { lr = 0.05 }'))
+  T.eq(m.compiled.optimizer.learning_rate, 0.05)
+  T.eq(m.compiled.optimizer.lr, nil)
+  m = T.load_text(model('loss = "mse", optimizer = SGD { lr = 0.2, momentum = 0.5 }'))
+  T.eq({ m.compiled.optimizer.learning_rate, m.compiled.optimizer.momentum }, { 0.2, 0.5 })
+  load_error(model('loss = "mse", optimizer = Adam { lr = 0.1, learning_rate = 0.2 }'), 2,
+    "Adam: give learning_rate or lr, not both")
+end
+
+tests["a model without compile{} trains with Keras's default optimizer, RMSprop"] = function()
+  local generate = require("generate")
+  local path = T.tmpfile("return Sequential { SimpleRNN { 2, input_shape = { 3, 1 } } }\n")
+  local files, name = generate.unit(path, { dtype = "float32", unroll = 0, root = T.root, format = false })
+  T.contains(files[name .. ".c"], "optimizer_config = {.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, "
+    .. ".epsilon = 1e-07, .rho = 0.9}")
+  T.contains(files[name .. ".h"], "Optimizer state (RMSprop)")
+  -- compile{} without an optimizer: the same
+  path = T.tmpfile("local m = Sequential { SimpleRNN { 2, input_shape = { 3, 1 } } }\n"
+    .. "m:compile { loss = \"mse\" }\nreturn m\n")
+  files, name = generate.unit(path, { dtype = "float32", unroll = 0, root = T.root, format = false })
+  T.contains(files[name .. ".c"], "{.kind = RNNC_OPT_RMSPROP, .learning_rate = 0.001, .epsilon = 1e-07, .rho = 0.9}")
+end
+
+tests["model:summary() in a model file prints the table"] = function()
+  local path = T.tmpfile("local model = Sequential { SimpleRNN { 3, input_shape = { 3, 3 } } }\n"
+    .. "model:add(Dense { 2 })\nmodel:summary()\nreturn model\n")
+  local out = T.tmpfile("")
+  local saved = io.output()
+  io.output(out)
+  local m = require("dsl").load(path)
+  io.output():close()
+  io.output(saved)
+  local text = T.read(out)
+  T.contains(text, 'Model: "sequential"')
+  T.contains(text, "simple_rnn (SimpleRNN)      (None, 3)                 21")
+  T.contains(text, "Total params: 29")
+  T.eq(m.params, 29, "the model is built once more at the end, the same")
+end
+
+tests["the catalog's C header is the catalog (make catalog)"] = function()
+  local p = io.popen("lua5.4 " .. T.root .. "/generator/catalog_c.lua | clang-format "
+    .. "--assume-filename=" .. T.root .. "/runtime/rnnc_catalog.h")
+  local fresh = p:read("a")
+  p:close()
+  T.truthy(fresh == T.read(T.root .. "/runtime/rnnc_catalog.h"), "runtime/rnnc_catalog.h is stale: run make catalog")
+  local catalog = require("catalog")
+  for _, o in ipairs(catalog.optimizers) do
+    T.contains(fresh, string.format('X(%d, %s, %s, "%s")', o.id, o.name:upper(), o.name, o.class))
+  end
 end
 
 tests["compile and fit: errors name the line and the problem"] = function()

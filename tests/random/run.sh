@@ -128,7 +128,7 @@ phase "descriptor table"
   echo "const int rnnc_test_model_count = $((2 * ${#MODELS[@]}));"
 } >"$GEN/models.c"
 
-LIB=$ROOT/build/librnnc.a
+LIB="$ROOT/build/librnnc_ref.a $ROOT/build/librnnc.a"
 SOURCES=()
 for m in "${MODELS[@]}"; do
   SOURCES+=("$GEN/${m}_f64.c" "$GEN/${m}_f32.c")

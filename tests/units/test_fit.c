@@ -783,8 +783,14 @@ static void test_evaluate(void **state) {
   o.metrics = "";
   assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
   assert_int_equal(logs.count, 1);
-  o.batch_size = 9;
+  /* a batch over the unit's 8 is evaluated in chunks: the same loss */
+  double loss8 = logs.values[0];
+  o.batch_size = 21;
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
+  assert_true(fabs(logs.values[0] - loss8) <= 1e-12 * loss8);
+  o.batch_size = 0;
   assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), -1);
+  assert_non_null(strstr(err, "batch size 0 is not positive"));
 }
 
 /* A hand-written descriptor: y = x + w over 2 rows x `cols` columns, mse;

@@ -97,6 +97,8 @@ local RUN_MAX_PARAMS = 200000
 
 local CC = os.getenv("CC") or "cc"
 local LIB = os.getenv("RNNC_RUNTIME_LIB") or (root .. "/build/librnnc.a")
+-- the reference runtime and the driver, next to it
+local LIB_REF = (LIB:match("^(.*)/[^/]*$") or ".") .. "/librnnc_ref.a"
 
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -251,9 +253,9 @@ end
 -- the failure and its detail.
 local function compile_and_diff(dir, name)
   local exe = dir .. "/" .. name
-  local compile = string.format("%s -std=c99 -O0 -Wall -Wextra -Werror -pedantic -I%s -I%s -I%s %s %s %s -lm -o %s",
+  local compile = string.format("%s -std=c99 -O0 -Wall -Wextra -Werror -pedantic -I%s -I%s -I%s %s %s %s %s -lm -o %s",
     CC, quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(dir), quote(dir .. "/" .. name .. ".c"),
-    quote(dir .. "/" .. name .. "_main.c"), quote(LIB), quote(exe))
+    quote(dir .. "/" .. name .. "_main.c"), quote(LIB_REF), quote(LIB), quote(exe))
   local log = dir .. "/compile.log"
   local compiled = run_bounded(compile, COMPILE_CPU_SECONDS, log, log)
   if compiled ~= 0 then

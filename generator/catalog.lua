@@ -1,0 +1,197 @@
+-- rnnc's vocabularies, one table each: optimizers (with their hyperparameters),
+-- losses, metrics, activations and initializers. The DSL checks names against
+-- them, training.lua takes Keras's defaults and aliases from them, the C writer
+-- its C names; and generator/catalog_c.lua writes them as the X-macro lists of
+-- runtime/rnnc_catalog.h (`make catalog`), which the runtime's enums and
+-- implementations, the driver's options and usage text and the reference
+-- runtime read. A name is added here, then `make catalog`.
+local catalog = {}
+
+-- rnnc_optimizer's fields after `kind`, in the struct's order (new fields go
+-- last: older units initialise the struct by position). keras: the argument's
+-- name in the description (nil: not an optimizer argument, set by a
+-- schedule); option: the driver's --option; flag: an int that is 0 or 1.
+catalog.optimizer_fields = {
+  { c = "learning_rate", keras = "learning_rate", doc = "SGD 0.01, the others 0.001" },
+  { c = "momentum", keras = "momentum", doc = "SGD, RMSprop" },
+  { c = "nesterov", keras = "nesterov", flag = true, doc = "SGD" },
+  { c = "beta_1", keras = "beta_1", doc = "Adam, AdamW" },
+  { c = "beta_2", keras = "beta_2", doc = "Adam, AdamW" },
+  { c = "epsilon", keras = "epsilon", doc = "1e-7" },
+  { c = "rho", keras = "rho", doc = "RMSprop" },
+  { c = "centered", keras = "centered", flag = true, doc = "RMSprop" },
+  { c = "legacy_epsilon", keras = "legacy", flag = true,
+    doc = "RMSprop: 1 = tf.keras <= 2.10's lr g / (sqrt(s) + eps); 0 = lr g / sqrt(s + eps)" },
+  { c = "amsgrad", keras = "amsgrad", flag = true, doc = "Adam, AdamW" },
+  { c = "weight_decay", keras = "weight_decay", doc = "AdamW: w -= lr weight_decay w before the Adam step" },
+  { c = "initial_accumulator_value", keras = "initial_accumulator_value", doc = "Adagrad" },
+  { c = "clipnorm", keras = "clipnorm", doc = "> 0: each weight tensor's gradient scaled to this norm at most" },
+  { c = "clipvalue", keras = "clipvalue", doc = "> 0: every gradient value clipped to [-clipvalue, clipvalue]" },
+  { c = "global_clipnorm", keras = "global_clipnorm", doc = "> 0: all gradients scaled together to this norm" },
+  { c = "decay_steps", doc = "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)" },
+  { c = "decay_rate", doc = "ExponentialDecay's rate" },
+  { c = "staircase", flag = true, doc = "ExponentialDecay: the exponent floored" },
+}
+for _, f in ipairs(catalog.optimizer_fields) do
+  f.option = f.c:gsub("_", "-")
+end
+-- every optimizer takes these besides its own (learning_rate may be a schedule)
+catalog.optimizer_common = { "learning_rate", "clipnorm", "clipvalue", "global_clipnorm" }
+-- Keras's aliases of an optimizer argument
+catalog.optimizer_aliases = { lr = "learning_rate" }
+
+-- Optimizers: the description's name and class, the enum's value (never
+-- reused: units store it), Keras's defaults of its own arguments, and its
+-- state: reals per parameter, each `{count, field, test}` counted when the
+-- field passes the test ("~=": nonzero, ">": positive, nil: a true flag; no
+-- field: always). The update rule is step_<name> in runtime/optim_impl.h.
+-- Keras 3's keras/src/optimizers/ and tf.keras >= 2.11 share these defaults.
+catalog.optimizers = {
+  { name = "sgd", class = "SGD", id = 1, defaults = { learning_rate = 0.01, momentum = 0, nesterov = false },
+    slots = { { 1, "momentum", "~=" } } },
+  { name = "adam", class = "Adam", id = 2,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false },
+    slots = { { 2 }, { 1, "amsgrad" } } },
+  { name = "rmsprop", class = "RMSprop", id = 3,
+    defaults = { learning_rate = 0.001, rho = 0.9, momentum = 0, epsilon = 1e-7, centered = false, legacy = false },
+    slots = { { 1 }, { 1, "momentum", ">" }, { 1, "centered" } } },
+  { name = "adamw", class = "AdamW", id = 4, defaults = { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9,
+    beta_2 = 0.999, epsilon = 1e-7, amsgrad = false }, slots = { { 2 }, { 1, "amsgrad" } } },
+  { name = "adagrad", class = "Adagrad", id = 5,
+    defaults = { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 }, slots = { { 1 } } },
+}
+-- Keras's Model.compile(optimizer="rmsprop", ...): the optimizer of a model
+-- compiled without one, and of one not compiled at all
+-- (keras/src/trainers/trainer.py in Keras 3, keras/engine/training.py in
+-- tf.keras 2.x).
+catalog.default_optimizer = "rmsprop"
+
+-- Losses: the name the unit and the spec use, Keras's other names (strings
+-- compile{} takes: keras.losses' aliases), its class, the enum value, the
+-- runtime's function stems (from probabilities or values; from logits), the
+-- output activation Keras fuses it with (computed from the logits then),
+-- and whether its targets are class labels.
+catalog.losses = {
+  { name = "mse", aliases = { "mean_squared_error", "MSE", "MeanSquaredError" }, class = "MeanSquaredError", id = 1,
+    fn = "rnnc_loss_mse", fn_logits = "rnnc_loss_mse" },
+  { name = "sparse_categorical_crossentropy", aliases = { "SparseCategoricalCrossentropy" },
+    class = "SparseCategoricalCrossentropy", id = 2, from_logits = true, fused = "softmax", labels = true,
+    fn = "rnnc_loss_sparse_cce", fn_logits = "rnnc_loss_sparse_cce_logits" },
+  { name = "mae", aliases = { "mean_absolute_error", "MAE", "MeanAbsoluteError" }, class = "MeanAbsoluteError",
+    id = 3, fn = "rnnc_loss_mae", fn_logits = "rnnc_loss_mae" },
+  { name = "binary_crossentropy", aliases = { "bce", "BCE", "BinaryCrossentropy" }, class = "BinaryCrossentropy",
+    id = 4, from_logits = true, fused = "sigmoid", fn = "rnnc_loss_binary_ce",
+    fn_logits = "rnnc_loss_binary_ce_logits" },
+  { name = "categorical_crossentropy", aliases = { "CategoricalCrossentropy" }, class = "CategoricalCrossentropy",
+    id = 5, from_logits = true, fused = "softmax", fn = "rnnc_loss_categorical_ce",
+    fn_logits = "rnnc_loss_categorical_ce_logits" },
+}
+
+-- Metrics compile{} and the driver's --metrics take: the name logs use and
+-- its aliases. "accuracy" is Keras's: sparse, categorical or binary chosen
+-- from the loss.
+catalog.metrics = {
+  { name = "accuracy", aliases = { "acc" } },
+  { name = "sparse_categorical_accuracy", labels = true },
+  { name = "categorical_accuracy" },
+  { name = "binary_accuracy" },
+  { name = "mae", aliases = { "mean_absolute_error", "MAE" } },
+  { name = "mse", aliases = { "mean_squared_error", "MSE" } },
+}
+
+-- Activations: elementwise ones work in a recurrent cell; softmax acts on a
+-- row (Dense only). Their formulas and derivatives are in generator/ir.lua
+-- (and the C helpers of cwriter.lua), and in runtime/reference/ref.c.
+catalog.activations = {
+  { name = "linear", elementwise = true },
+  { name = "relu", elementwise = true },
+  { name = "tanh", elementwise = true },
+  { name = "sigmoid", elementwise = true },
+  { name = "softmax" },
+  { name = "hard_sigmoid", elementwise = true },
+}
+
+-- Initializers: Keras's names, the enum value (rnnc_init_kind; never
+-- reused), and what each draws. unit_forget_bias is LSTM's, not a name a
+-- description gives.
+catalog.initializers = {
+  { name = "zeros", id = 0, doc = "0" },
+  { name = "ones", id = 1, doc = "1" },
+  { name = "glorot_uniform", id = 2, doc = "U(-l, l), l = sqrt(6 / (fan_in + fan_out))" },
+  { name = "orthogonal", id = 3, doc = "an orthogonal matrix (Q of a normal matrix's QR, signs of diag(R))" },
+  { name = "unit_forget_bias", id = 4, internal = true,
+    doc = "LSTM bias: zeros with the forget block (second quarter) = 1" },
+  { name = "glorot_normal", id = 5, doc = "truncated normal, stddev sqrt(2 / (fan_in + fan_out)) / .8796" },
+  { name = "he_uniform", id = 6, doc = "U(-l, l), l = sqrt(6 / fan_in)" },
+  { name = "he_normal", id = 7, doc = "truncated normal, stddev sqrt(2 / fan_in) / .8796" },
+  { name = "lecun_uniform", id = 8, doc = "U(-l, l), l = sqrt(3 / fan_in)" },
+  { name = "lecun_normal", id = 9, doc = "truncated normal, stddev sqrt(1 / fan_in) / .8796" },
+  { name = "random_normal", id = 10, doc = "N(0, 0.05^2) (Keras RandomNormal's defaults)" },
+  { name = "random_uniform", id = 11, doc = "U(-0.05, 0.05) (Keras RandomUniform's defaults)" },
+}
+
+---------------------------------------------------------------- lookups
+
+local function index(list)
+  local by = {}
+  for _, e in ipairs(list) do
+    by[e.name] = e
+  end
+  return by
+end
+
+catalog.optimizer = index(catalog.optimizers)
+catalog.loss = index(catalog.losses)
+catalog.metric = index(catalog.metrics)
+catalog.activation = index(catalog.activations)
+catalog.initializer = index(catalog.initializers)
+
+-- Every name a description may give -> the entry (names and aliases).
+local function with_aliases(list)
+  local by = {}
+  for _, e in ipairs(list) do
+    by[e.name] = e
+    for _, a in ipairs(e.aliases or {}) do
+      by[a] = e
+    end
+  end
+  return by
+end
+catalog.loss_by_name = with_aliases(catalog.losses)
+catalog.metric_by_name = with_aliases(catalog.metrics)
+
+-- The C enum constant of an entry.
+function catalog.opt_enum(name)
+  return "RNNC_OPT_" .. name:upper()
+end
+function catalog.loss_enum(name)
+  return "RNNC_LOSS_" .. name:upper()
+end
+function catalog.init_enum(name)
+  return "RNNC_INIT_" .. name:upper()
+end
+
+-- Reals of optimizer state per parameter for a compiled optimizer config
+-- (Keras argument names, flags as booleans).
+function catalog.optimizer_slots(config)
+  local total = 0
+  for _, s in ipairs(catalog.optimizer[config.kind].slots) do
+    local count, field, test = s[1], s[2], s[3]
+    local v = field and config[field]
+    local on = not field or (test == "~=" and (v or 0) ~= 0) or (test == ">" and (v or 0) > 0)
+      or (test == nil and v == true)
+    if on then total = total + count end
+  end
+  return total
+end
+
+-- Names for messages: "a, b, c".
+function catalog.names(list, filter)
+  local out = {}
+  for _, e in ipairs(list) do
+    if not e.internal and (not filter or filter(e)) then out[#out + 1] = e.name end
+  end
+  return table.concat(out, ", ")
+end
+
+return catalog

@@ -1,0 +1,95 @@
+/* What the rooms of the command-line driver share (driver.c: the commands;
+ * driver_args.c: the option table, its parser and the usage text;
+ * driver_data.c: loading and converting the data and weights;
+ * driver_checks.c: diff and gradcheck). Internal to the driver, which is in
+ * librnnc_ref with the reference runtime diff runs. */
+#ifndef RNNC_DRIVER_H
+#define RNNC_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rnnc.h"
+#include "rnnc_ref.h"
+
+#define ERRLEN 512
+
+/* The optimizer's fields the command line can override: every field of the
+ * catalog (RNNC_OPTIMIZER_FIELDS). */
+#define N_OPT_FIELDS (0 RNNC_OPTIMIZER_FIELDS(DRIVER_COUNT_))
+#define DRIVER_COUNT_(type, field, option, flag, doc) +1
+
+/* The parsed command line (after the model's fit defaults). */
+typedef struct {
+  const char *weights, *x, *y, *out;
+  const char *xk[RNNC_MAX_INPUTS]; /* --x1 ... : inputs after the main one */
+  const char *val_x, *val_y;
+  const char *val_xk[RNNC_MAX_INPUTS];
+  int epochs, batch_size, verbose, log_every, shuffle, n, steps;
+  int sample, have_sample; /* gradcheck: entries checked per tensor (0: all) */
+  int have_batch_size;
+  uint64_t seed;
+  double tol;
+  int have_tol;
+  /* fit and evaluate */
+  int initial_epoch;
+  double validation_split;
+  const char *metrics;
+  int early_stopping, patience, restore_best_weights, start_from_epoch, has_baseline;
+  const char *monitor;
+  double min_delta, baseline;
+  rnnc_monitor_mode mode;
+  const char *checkpoint, *checkpoint_monitor;
+  int save_best_only, have_checkpoint_mode;
+  rnnc_monitor_mode checkpoint_mode;
+  const char *csv, *plot;
+  int csv_append, resume;
+  rnnc_optimizer_kind opt_kind; /* 0: the model's */
+  double ov[N_OPT_FIELDS];
+  int ov_set[N_OPT_FIELDS];
+  char defaults_buf[4096]; /* the model's fit defaults, split into tokens */
+} args_t;
+
+/* ---------------------------------------------------------------- driver_args.c */
+/* The usage text, from the option table; returns 2 (the exit status). */
+int driver_usage(const rnnc_model *m);
+/* Parses argv[2..] after `defaults` (the model's fit defaults, or NULL).
+ * 0, or -1 after printing the error. */
+int driver_parse_args(int argc, char **argv, args_t *a, const char *defaults);
+/* 1 when `value` is there, else prints "this command needs WHAT" and returns 0. */
+int driver_need(const char *what, const char *value);
+/* The optimizer of a fit: --optimizer (Keras's defaults for that kind) or
+ * the model's compiled one, then the field overrides. */
+rnnc_optimizer driver_fit_optimizer(const rnnc_model *m, const args_t *a);
+/* Prints "error: MSG" and returns 1. */
+int driver_fail(const char *msg);
+
+/* ---------------------------------------------------------------- driver_data.c */
+void *driver_to_model(const rnnc_model *m, const double *src, size_t count);
+double driver_get(const rnnc_model *m, const void *v, size_t i);
+void driver_set(const rnnc_model *m, void *v, size_t i, double value);
+/* The sequence length of the data at hand (0 until a file sets it). */
+extern int driver_steps;
+int driver_steps_now(const rnnc_model *m);
+int driver_is_seq(const rnnc_model *m, const rnnc_part_desc *d);
+size_t driver_part_now(const rnnc_model *m, const rnnc_part_desc *d);
+void driver_repack(const rnnc_model *m, const rnnc_part_desc *parts, int count, size_t full,
+                   size_t n, const double *src, double *dst, int to_compact);
+void *driver_new_scratch(const rnnc_model *m);
+int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err);
+int driver_load_y(const rnnc_model *m, const char *path, const char *x_path, size_t n,
+                  rnnc_array *y, char *err);
+void *driver_load_weights(const rnnc_model *m, const char *path, char *err);
+void driver_predict_all(const rnnc_model *m, const void *p, void *scratch, const void *x, void *y,
+                        size_t n);
+double driver_probe(size_t k);
+double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                            const void *y, size_t n, double *grad, double *dx);
+double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                             size_t n, double *grad, double *dx);
+
+/* ---------------------------------------------------------------- driver_checks.c */
+int driver_cmd_diff(const rnnc_model *m, const args_t *a);
+int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a);
+
+#endif

@@ -1,0 +1,459 @@
+/* The driver's data: its .npy inputs and targets checked and converted to
+ * the unit's layout, its weights, sequences of the data's length, and calls
+ * over any number of samples in the unit's batches. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+void *driver_to_model(const rnnc_model *m, const double *src, size_t count) {
+  void *dst = malloc(count * rnnc_dtype_size(m->dtype) + 1);
+  if (!dst)
+    return NULL;
+  for (size_t i = 0; i < count; ++i) {
+    if (m->dtype == RNNC_F32)
+      ((float *)dst)[i] = (float)src[i];
+    else
+      ((double *)dst)[i] = src[i];
+  }
+  return dst;
+}
+
+double driver_get(const rnnc_model *m, const void *v, size_t i) {
+  return m->dtype == RNNC_F32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
+}
+
+void driver_set(const rnnc_model *m, void *v, size_t i, double value) {
+  if (m->dtype == RNNC_F32)
+    ((float *)v)[i] = (float)value;
+  else
+    ((double *)v)[i] = value;
+}
+
+/* ---------------------------------------------------------------- sequence length */
+
+/* A unit of variable length takes sequences of any length up to max_steps;
+ * its arrays keep the layout of max_steps. driver_steps is the length of the data
+ * at hand (0 until a file sets it). */
+int driver_steps;
+
+int driver_steps_now(const rnnc_model *m) {
+  return driver_steps > 0 ? driver_steps : m->max_steps;
+}
+
+/* A part that is a sequence over the run-time length. */
+int driver_is_seq(const rnnc_model *m, const rnnc_part_desc *d) {
+  return m->variable_steps && d->rank == 2 && d->shape[0] == m->max_steps;
+}
+
+/* Reals per sample of a part at the current length. */
+size_t driver_part_now(const rnnc_model *m, const rnnc_part_desc *d) {
+  return driver_is_seq(m, d) ? (size_t)driver_steps_now(m) * (size_t)d->shape[1] : d->size;
+}
+
+/* Copies n samples of parts between the layout of the maximum length
+ * (full: per sample `full` reals, part k at its offset) and the compact
+ * layout of the current length (parts one after the other). */
+void driver_repack(const rnnc_model *m, const rnnc_part_desc *parts, int count, size_t full,
+                   size_t n, const double *src, double *dst, int to_compact) {
+  size_t compact = 0;
+  for (int k = 0; k < count; ++k)
+    compact += driver_part_now(m, &parts[k]);
+  if (!to_compact)
+    memset(dst, 0, n * full * sizeof *dst);
+  for (size_t s = 0; s < n; ++s) {
+    size_t at = 0;
+    for (int k = 0; k < count; ++k) {
+      size_t len = driver_part_now(m, &parts[k]);
+      if (to_compact)
+        memcpy(dst + s * compact + at, src + s * full + parts[k].offset, len * sizeof *dst);
+      else
+        memcpy(dst + s * full + parts[k].offset, src + s * compact + at, len * sizeof *dst);
+      at += len;
+    }
+  }
+}
+
+/* A scratch for the current length. */
+void *driver_new_scratch(const rnnc_model *m) {
+  void *s = calloc(1, m->scratch_bytes);
+  if (s && m->set_steps(s, driver_steps_now(m)) != 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* ---------------------------------------------------------------- data files */
+
+static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
+  size_t used = (size_t)snprintf(buf, len, "(");
+  for (int i = 0; i < rank && used < len; ++i)
+    used += (size_t)snprintf(buf + used, len - used, i ? ", %zu" : "%zu", shape[i]);
+  if (used < len)
+    snprintf(buf + used, len - used, rank == 1 ? ",)" : ")");
+}
+
+/* " (t, f)": where element `index` of one sample lies in a file whose
+ * per-sample shape is dims[0..rank); "" for a sample of one value. */
+static void position_text(char *buf, size_t len, size_t index, const size_t *dims, int rank) {
+  size_t idx[8], used = 0;
+  buf[0] = '\0';
+  if (rank <= 0)
+    return;
+  for (int k = rank - 1; k >= 0; --k) {
+    size_t d = dims[k] > 0 ? dims[k] : 1;
+    idx[k] = index % d;
+    index /= d;
+  }
+  for (int k = 0; k < rank && used < len; ++k)
+    used += (size_t)snprintf(buf + used, len - used, "%s%zu", k ? ", " : " (", idx[k]);
+  if (used < len)
+    snprintf(buf + used, len - used, ")");
+}
+
+/* The first value of a loaded array that is not finite: the file, the sample
+ * and the position in it. 0 when all are finite. */
+static int check_finite(const char *path, const rnnc_array *a, char *err) {
+  size_t per = a->rank > 0 && a->shape[0] > 0 ? a->count / a->shape[0] : a->count;
+  for (size_t i = 0; i < a->count; ++i)
+    if (!isfinite(a->data[i])) {
+      char pos[128];
+      position_text(pos, sizeof pos, i % (per ? per : 1), a->shape + 1, a->rank - 1);
+      snprintf(err, ERRLEN, "%s: sample %zu, position%s: %g is not finite", path, per ? i / per : 0,
+               pos, isnan(a->data[i]) ? fabs(a->data[i]) : a->data[i]); /* no "-nan" */
+      return -1;
+    }
+  return 0;
+}
+
+/* Loads one input part: shape (n, *part shape) (n given when known: that of
+ * `first`, the file of the main input), every value finite. */
+static int load_part(const rnnc_model *m, int k, const char *path, const char *first, size_t n,
+                     rnnc_array *x, char *err) {
+  const rnnc_part_desc *d = &m->inputs[k];
+  if (rnnc_npy_load(path, x, err, ERRLEN) != 0)
+    return -1;
+  if (n != 0 && x->rank >= 1 && x->shape[0] != n) {
+    snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: every input needs one row per sample",
+             path, x->shape[0], first, n);
+    rnnc_array_free(x);
+    return -1;
+  }
+  int ok = x->rank == d->rank + 1 && x->shape[0] > 0;
+  for (int i = 0; ok && i < d->rank; ++i)
+    ok = x->shape[i + 1] == (size_t)d->shape[i] ||
+         (i == 0 && driver_is_seq(m, d) && x->shape[1] >= 1 && x->shape[1] <= (size_t)m->max_steps);
+  if (ok && driver_is_seq(m, d))
+    driver_steps = (int)x->shape[1]; /* the data's length, any up to the maximum */
+  if (!ok) {
+    char got[128], want[128];
+    shape_text(got, sizeof got, x->shape, x->rank);
+    if (n)
+      snprintf(want, sizeof want, "(%zu", n);
+    else
+      snprintf(want, sizeof want, "(n");
+    for (int i = 0; i < d->rank; ++i)
+      snprintf(want + strlen(want), sizeof want - strlen(want),
+               i == 0 && driver_is_seq(m, d) ? ", 1..%d" : ", %d", d->shape[i]);
+    strncat(want, ")", sizeof want - strlen(want) - 1);
+    snprintf(err, ERRLEN, "%s: the array has shape %s, the model takes %s", path, got, want);
+    rnnc_array_free(x);
+    return -1;
+  }
+  if (check_finite(path, x, err) != 0) {
+    rnnc_array_free(x);
+    return -1;
+  }
+  return 0;
+}
+
+/* Loads the model's inputs: --x for the main input, --x1, --x2, ... for the
+ * initial states; x receives them side by side per sample (n x input_size). */
+int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err) {
+  if (load_part(m, 0, a->x, a->x, 0, x, err) != 0)
+    return -1;
+  size_t n = x->shape[0];
+  if (m->n_inputs <= 1 && !m->variable_steps)
+    return 0;
+  /* the parts side by side in the compact layout, then spread to the full one */
+  size_t compact = 0;
+  for (int k = 0; k < m->n_inputs; ++k)
+    compact += driver_part_now(m, &m->inputs[k]);
+  double *packed = malloc(n * compact * sizeof *packed + 1);
+  double *all = malloc(n * m->input_size * sizeof *all + 1);
+  if (!packed || !all) {
+    snprintf(err, ERRLEN, "out of memory");
+    free(packed);
+    free(all);
+    rnnc_array_free(x);
+    return -1;
+  }
+  size_t at = 0;
+  for (int k = 0; k < m->n_inputs; ++k) {
+    size_t len = driver_part_now(m, &m->inputs[k]);
+    rnnc_array part;
+    if (k > 0) {
+      if (!a->xk[k]) {
+        snprintf(err, ERRLEN, "the model has %d inputs: give input %d with --x%d FILE.npy",
+                 m->n_inputs, k, k);
+        free(packed);
+        free(all);
+        rnnc_array_free(x);
+        return -1;
+      }
+      if (load_part(m, k, a->xk[k], a->x, n, &part, err) != 0) {
+        free(packed);
+        free(all);
+        rnnc_array_free(x);
+        return -1;
+      }
+    }
+    const double *src = k == 0 ? x->data : part.data;
+    for (size_t s = 0; s < n; ++s)
+      memcpy(packed + s * compact + at, src + s * len, len * sizeof *packed);
+    at += len;
+    if (k > 0)
+      rnnc_array_free(&part);
+  }
+  driver_repack(m, m->inputs, m->n_inputs, m->input_size, n, packed, all, 0);
+  free(packed);
+  free(x->data);
+  x->data = all;
+  x->count = n * m->input_size;
+  return 0;
+}
+
+/* Output 0's per-sample target shape at the data's length: the output's
+ * shape, without the class axis for sparse labels. Returns the rank. */
+static int target_dims(const rnnc_model *m, size_t *dims) {
+  const rnnc_output_desc *o = &m->outputs[0];
+  int rank = o->rank;
+  for (int i = 0; i < rank; ++i)
+    dims[i] = (size_t)o->shape[i];
+  if (driver_is_seq(m, o))
+    dims[0] = (size_t)driver_steps_now(m);
+  if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && rank > 0)
+    rank--;
+  return rank;
+}
+
+/* Loads the training target for n samples (those of x_path). Per sample
+ * the file holds the target shape of output 0, or, as Keras accepts, sparse
+ * labels with a trailing axis of 1, or the same values flattened (n, values)
+ * ((n,) for one value). Values finite; sparse labels integers in [0, classes). */
+int driver_load_y(const rnnc_model *m, const char *path, const char *x_path, size_t n,
+                  rnnc_array *y, char *err) {
+  if (rnnc_npy_load(path, y, err, ERRLEN) != 0)
+    return -1;
+  /* targets of a sequence of the data's length: per sample that many rows */
+  int seq = driver_is_seq(m, &m->outputs[0]);
+  int sparse = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+  size_t per =
+      seq ? m->target_size / (size_t)m->max_steps * (size_t)driver_steps_now(m) : m->target_size;
+  size_t dims[RNNC_MAX_RANK + 1];
+  int rank = target_dims(m, dims);
+  if (y->rank >= 1 && y->shape[0] != n) {
+    snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: x and y need one row per sample", path,
+             y->shape[0], x_path, n);
+    rnnc_array_free(y);
+    return -1;
+  }
+  int ok = y->rank >= 1 && y->count == n * per;
+  if (ok) {
+    int exact = y->rank == rank + 1, ones = sparse && y->rank == rank + 2;
+    for (int i = 0; i < rank; ++i) {
+      exact = exact && y->shape[i + 1] == dims[i];
+      ones = ones && y->shape[i + 1] == dims[i];
+    }
+    ones = ones && y->shape[rank + 1] == 1;
+    ok = exact || ones || y->rank == 2 || (y->rank == 1 && per == 1);
+  }
+  if (!ok) {
+    char got[128], want[128], flat[80] = "";
+    size_t full[RNNC_MAX_RANK + 2];
+    full[0] = n;
+    memcpy(full + 1, dims, (size_t)rank * sizeof *dims);
+    shape_text(got, sizeof got, y->shape, y->rank);
+    shape_text(want, sizeof want, full, rank + 1);
+    if (rank >= 2) /* else the flattened form is the shape itself */
+      snprintf(flat, sizeof flat, ", or (%zu, %zu) flattened", n, per);
+    snprintf(err, ERRLEN,
+             "%s: the array has shape %s; the targets of output 0 (%s) have shape %s%s%s", path,
+             got, sparse ? "sparse class labels" : "one value per output value", want,
+             sparse ? " (a trailing axis of 1 allowed)" : "", flat);
+    rnnc_array_free(y);
+    return -1;
+  }
+  if (check_finite(path, y, err) != 0) {
+    rnnc_array_free(y);
+    return -1;
+  }
+  size_t classes = m->output_cols;
+  for (size_t i = 0; sparse && i < y->count; ++i) {
+    double v = y->data[i];
+    if (v != floor(v) || v < 0 || v >= (double)classes) {
+      char pos[128];
+      /* the position in the target's own shape, whatever the file's layout */
+      position_text(pos, sizeof pos, i % per, dims, rank);
+      snprintf(err, ERRLEN,
+               "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
+               "categorical crossentropy takes class indices)",
+               path, i / per, pos, v, classes);
+      rnnc_array_free(y);
+      return -1;
+    }
+  }
+  if (per != m->target_size) { /* rows past the length are ignored: pad with zeros */
+    double *full = calloc(n * m->target_size + 1, sizeof *full);
+    if (!full) {
+      snprintf(err, ERRLEN, "out of memory");
+      rnnc_array_free(y);
+      return -1;
+    }
+    for (size_t s = 0; s < n; ++s)
+      memcpy(full + s * m->target_size, y->data + s * per, per * sizeof *full);
+    free(y->data);
+    y->data = full;
+    y->count = n * m->target_size;
+  }
+  return 0;
+}
+
+void *driver_load_weights(const rnnc_model *m, const char *path, char *err) {
+  void *p = calloc(1, m->params_bytes);
+  if (!p) {
+    snprintf(err, ERRLEN, "out of memory");
+    return NULL;
+  }
+  if (rnnc_weights_load(path, m, p, err, ERRLEN) != 0) {
+    free(p);
+    return NULL;
+  }
+  /* A NaN or Inf weight would make every result NaN without a word. */
+  for (int t = 0; t < m->n_tensors; ++t) {
+    const rnnc_tensor_desc *d = &m->tensors[t];
+    for (size_t i = 0; i < d->size; ++i) {
+      double v = driver_get(m, p, d->offset + i);
+      if (!isfinite(v)) {
+        char pos[128];
+        size_t dims[RNNC_MAX_RANK];
+        for (int k = 0; k < d->rank; ++k)
+          dims[k] = (size_t)d->shape[k];
+        position_text(pos, sizeof pos, i, dims, d->rank);
+        snprintf(err, ERRLEN, "%s: tensor '%s', position%s: %g is not finite", path, d->name, pos,
+                 isnan(v) ? fabs(v) : v);
+        free(p);
+        return NULL;
+      }
+    }
+  }
+  return p;
+}
+
+/* ---------------------------------------------------------------- batched calls */
+
+/* Forward over any number of samples, model->batch at a time. */
+void driver_predict_all(const rnnc_model *m, const void *p, void *scratch, const void *x, void *y,
+                        size_t n) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rs,
+               (char *)y + first * m->output_size * rs, count);
+  }
+}
+
+/* A model compiled without a loss is checked through the objective
+ * sum_k driver_probe(k) * y_k / n over all its outputs: a fixed, deterministic dy. */
+double driver_probe(size_t k) {
+  return sin(0.7 * (double)k + 0.3);
+}
+
+/* The loss over all n samples and its gradient (of the mean over every row):
+ * chunks of model->batch samples, each chunk's gradient weighted by its rows. */
+double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                            const void *y, size_t n, double *grad, double *dx) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  void *g = malloc(m->params_bytes);
+  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  double loss = 0;
+  if (m->loss == RNNC_LOSS_NONE) {
+    free(g);
+    free(chunk_dx);
+    return driver_probe_grad_all(m, p, scratch, x, n, grad, dx);
+  }
+  if (!g || !chunk_dx) {
+    free(g);
+    free(chunk_dx);
+    return NAN;
+  }
+  memset(grad, 0, m->n_params * sizeof *grad);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    double w = (double)count / (double)n;
+    double l =
+        m->loss_grad(p, scratch, (const char *)x + first * m->input_size * rs,
+                     (const char *)y + first * m->target_size * rs, g, chunk_dx, NULL, count);
+    loss += l * w;
+    for (size_t i = 0; i < m->n_params; ++i)
+      grad[i] += driver_get(m, g, i) * w;
+    for (size_t i = 0; i < (size_t)count * m->input_size; ++i)
+      dx[first * m->input_size + i] = driver_get(m, chunk_dx, i) * w;
+  }
+  free(g);
+  free(chunk_dx);
+  return loss;
+}
+
+double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
+                             size_t n, double *grad, double *dx) {
+  size_t rs = rnnc_dtype_size(m->dtype);
+  void *g = malloc(m->params_bytes);
+  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  void *y = calloc((size_t)m->batch * m->output_size, rs);
+  void *dy = malloc((size_t)m->batch * m->output_size * rs);
+  size_t compact = 0; /* reals of the outputs per sample at the current length */
+  for (int k = 0; k < m->n_outputs; ++k)
+    compact += driver_part_now(m, &m->outputs[k]);
+  double value = 0;
+  if (!g || !chunk_dx || !y || !dy) {
+    value = NAN;
+    goto done;
+  }
+  memset(grad, 0, m->n_params * sizeof *grad);
+  for (size_t first = 0; first < n; first += (size_t)m->batch) {
+    int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
+    size_t outs = (size_t)count * m->output_size;
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rs, y, count);
+    (void)outs;
+    for (int b = 0; b < count; ++b) {
+      size_t at = 0;
+      for (int k = 0; k < m->n_outputs; ++k) {
+        const rnnc_output_desc *o = &m->outputs[k];
+        size_t len = driver_part_now(m, o);
+        for (size_t i = 0; i < o->size; ++i) {
+          size_t full = (size_t)b * m->output_size + o->offset + i;
+          /* the probe follows the compact layout; rows past the length get 0 */
+          double w = i < len ? driver_probe((first + (size_t)b) * compact + at + i) / (double)n : 0;
+          value += w * driver_get(m, y, full);
+          driver_set(m, dy, full, w);
+        }
+        at += len;
+      }
+    }
+    m->backward(p, scratch, dy, g, chunk_dx, count);
+    for (size_t i = 0; i < m->n_params; ++i)
+      grad[i] += driver_get(m, g, i);
+    for (size_t i = 0; i < (size_t)count * m->input_size; ++i)
+      dx[first * m->input_size + i] = driver_get(m, chunk_dx, i);
+  }
+done:
+  free(g);
+  free(chunk_dx);
+  free(y);
+  free(dy);
+  return value;
+}

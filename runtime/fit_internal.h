@@ -1,0 +1,100 @@
+/* What the rooms of the fit loop share (fit.c, metrics.c, callbacks.c,
+ * progress.c, datacheck.c): internal to the runtime, not part of rnnc.h. */
+#ifndef RNNC_FIT_INTERNAL_H
+#define RNNC_FIT_INTERNAL_H
+
+#include <stdio.h>
+
+#include "rnnc.h"
+
+/* ---------------------------------------------------------------- metrics (metrics.c) */
+/* The catalog's metrics (RNNC_METRICS): MET_ACCURACY is resolved from the
+ * loss to one of the three accuracies. */
+typedef enum {
+#define METRIC(NAME, name, aliases, labels) MET_##NAME,
+  RNNC_METRICS(METRIC)
+#undef METRIC
+} metric_kind;
+#define MET_SPARSE_ACC MET_SPARSE_CATEGORICAL_ACCURACY
+#define MET_CATEGORICAL_ACC MET_CATEGORICAL_ACCURACY
+#define MET_BINARY_ACC MET_BINARY_ACCURACY
+
+typedef struct {
+  metric_kind kind;
+  char name[RNNC_SERIES_NAME];
+} metric_t;
+
+/* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
+ * model's compile{metrics}. 0, or -1 with a message. */
+int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int *count, char *err,
+                      size_t errlen);
+/* Adds count x (the batch's mean of each metric) to sums. */
+void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
+                       const void *y_pred, const void *y, int count, size_t rows, double *sums);
+
+/* ---------------------------------------------------------------- the fit's context (fit.c) */
+/* ---------------------------------------------------------------- fit context */
+
+typedef struct {
+  const rnnc_model *m;
+  size_t rs;
+  void *scratch, *grad, *bpred, *bx, *by;
+  void *chunk_grad; /* a batch larger than the unit's: one chunk's gradient */
+  metric_t metrics[RNNC_MAX_METRICS];
+  int n_metrics;
+  size_t acc_rows; /* rows of output 0 per sample at the data's length */
+  int steps;       /* the data's sequence length */
+} ctx_t;
+
+/* ---------------------------------------------------------------- data checks (datacheck.c) */
+/* Every input value finite, every target finite, sparse labels classes: 0,
+ * or -1 with a message naming xname or yname, the sample and the position. */
+int fit_check_data(const ctx_t *c, const void *x, const void *y, size_t n, const char *xname,
+                   const char *yname, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- progress (progress.c) */
+typedef struct {
+  int verbose, live, steps, epochs, width;
+  double start, last;
+} progress_t;
+
+double fit_now(void);
+int fit_stdout_is_terminal(void);
+void fit_print_value(const char *name, double v);
+int fit_format_time(char *buf, size_t len, double per, const char *unit);
+int fit_print_bar(int current, int target);
+void fit_progress_update(progress_t *p, int current, const rnnc_logs *running);
+void fit_progress_final(progress_t *p, const rnnc_logs *logs);
+
+/* ---------------------------------------------------------------- callbacks (callbacks.c) */
+int fit_greater_is_better(const char *monitor, rnnc_monitor_mode mode);
+int fit_history_add(rnnc_history *h, int epoch, const rnnc_logs *logs);
+typedef struct {
+  FILE *f;
+  int header;
+  int order[RNNC_MAX_SERIES]; /* series in sorted name order */
+} csv_t;
+int fit_csv_open(csv_t *c, const char *path, int append, const rnnc_logs *names, char *err,
+                 size_t errlen);
+int fit_csv_row(csv_t *c, int epoch, const rnnc_logs *logs);
+int fit_format_path(char *out, size_t len, const char *pattern, int epoch1, const rnnc_logs *logs,
+                    char *err, size_t errlen);
+typedef struct {
+  int on, index, greater, restore, has_baseline, patience, start_from, verbose;
+  double min_delta, baseline, best;
+  int wait, stopped_epoch, best_epoch, have_best_weights, improved;
+  void *best_weights;
+} early_t;
+/* EarlyStopping.on_epoch_end; 1 to stop. */
+int fit_es_epoch_end(early_t *es, int epoch, const rnnc_logs *logs, const void *params,
+                     size_t bytes);
+typedef struct {
+  const char *path;
+  int index, greater, save_best_only, have_best, verbose;
+  double best;
+} checkpoint_t;
+/* The index of the monitored series, or -1 with a message naming what there is. */
+int fit_series_index(const rnnc_logs *names, const char *monitor, const char *who, char *err,
+                     size_t errlen);
+
+#endif

@@ -1,0 +1,131 @@
+/* rnnc's vocabularies as X-macro lists. Written by generator/catalog_c.lua from
+ * generator/catalog.lua (make catalog): edit the catalog, not this file.
+ *
+ * A list RNNC_THINGS(X) expands X(...) once per entry; rnnc.h makes the
+ * enums of them, the runtime its dispatch and names, the driver its options
+ * and usage text, the reference runtime its parser. */
+#ifndef RNNC_CATALOG_H
+#define RNNC_CATALOG_H
+
+/* Optimizers: X(id, NAME, name, "Class"): RNNC_OPT_NAME = id; the update rule
+ * is step_name in optim_impl.h. */
+#define RNNC_OPTIMIZERS(X)                                                                         \
+  X(1, SGD, sgd, "SGD")                                                                            \
+  X(2, ADAM, adam, "Adam")                                                                         \
+  X(3, RMSPROP, rmsprop, "RMSprop")                                                                \
+  X(4, ADAMW, adamw, "AdamW")                                                                      \
+  X(5, ADAGRAD, adagrad, "Adagrad")
+
+/* rnnc_optimizer's fields after `kind`, in order: X(type, field, "option", flag,
+ * "doc"); option is the driver's --option, flag 1 for an int that is 0 or 1. */
+#define RNNC_OPTIMIZER_FIELDS(X)                                                                   \
+  X(double, learning_rate, "learning-rate", 0, "SGD 0.01, the others 0.001")                       \
+  X(double, momentum, "momentum", 0, "SGD, RMSprop")                                               \
+  X(int, nesterov, "nesterov", 1, "SGD")                                                           \
+  X(double, beta_1, "beta-1", 0, "Adam, AdamW")                                                    \
+  X(double, beta_2, "beta-2", 0, "Adam, AdamW")                                                    \
+  X(double, epsilon, "epsilon", 0, "1e-7")                                                         \
+  X(double, rho, "rho", 0, "RMSprop")                                                              \
+  X(int, centered, "centered", 1, "RMSprop")                                                       \
+  X(int, legacy_epsilon, "legacy-epsilon", 1,                                                      \
+    "RMSprop: 1 = tf.keras <= 2.10's lr g / (sqrt(s) + eps); 0 = lr g / sqrt(s + eps)")            \
+  X(int, amsgrad, "amsgrad", 1, "Adam, AdamW")                                                     \
+  X(double, weight_decay, "weight-decay", 0, "AdamW: w -= lr weight_decay w before the Adam step") \
+  X(double, initial_accumulator_value, "initial-accumulator-value", 0, "Adagrad")                  \
+  X(double, clipnorm, "clipnorm", 0,                                                               \
+    "> 0: each weight tensor's gradient scaled to this norm at most")                              \
+  X(double, clipvalue, "clipvalue", 0,                                                             \
+    "> 0: every gradient value clipped to [-clipvalue, clipvalue]")                                \
+  X(double, global_clipnorm, "global-clipnorm", 0,                                                 \
+    "> 0: all gradients scaled together to this norm")                                             \
+  X(double, decay_steps, "decay-steps", 0,                                                         \
+    "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)")                \
+  X(double, decay_rate, "decay-rate", 0, "ExponentialDecay's rate")                                \
+  X(int, staircase, "staircase", 1, "ExponentialDecay: the exponent floored")
+
+/* Keras's defaults, the fields not listed 0: X(NAME, field, value). */
+#define RNNC_OPTIMIZER_DEFAULTS(X)                                                                 \
+  X(SGD, learning_rate, 0.01)                                                                      \
+  X(ADAM, learning_rate, 0.001)                                                                    \
+  X(ADAM, beta_1, 0.9)                                                                             \
+  X(ADAM, beta_2, 0.999)                                                                           \
+  X(ADAM, epsilon, 1e-07)                                                                          \
+  X(RMSPROP, learning_rate, 0.001)                                                                 \
+  X(RMSPROP, epsilon, 1e-07)                                                                       \
+  X(RMSPROP, rho, 0.9)                                                                             \
+  X(ADAMW, learning_rate, 0.001)                                                                   \
+  X(ADAMW, beta_1, 0.9)                                                                            \
+  X(ADAMW, beta_2, 0.999)                                                                          \
+  X(ADAMW, epsilon, 1e-07)                                                                         \
+  X(ADAMW, weight_decay, 0.004)                                                                    \
+  X(ADAGRAD, learning_rate, 0.001)                                                                 \
+  X(ADAGRAD, epsilon, 1e-07)                                                                       \
+  X(ADAGRAD, initial_accumulator_value, 0.1)
+
+/* State, reals per parameter: X(NAME, count, condition on `opt`), counted when
+ * the condition holds; the slots are in this order. */
+#define RNNC_OPTIMIZER_SLOTS(X)                                                                    \
+  X(SGD, 1, opt->momentum != 0)                                                                    \
+  X(ADAM, 2, 1)                                                                                    \
+  X(ADAM, 1, opt->amsgrad)                                                                         \
+  X(RMSPROP, 1, 1)                                                                                 \
+  X(RMSPROP, 1, opt->momentum > 0)                                                                 \
+  X(RMSPROP, 1, opt->centered)                                                                     \
+  X(ADAMW, 2, 1)                                                                                   \
+  X(ADAMW, 1, opt->amsgrad)                                                                        \
+  X(ADAGRAD, 1, 1)
+
+/* Losses: X(id, NAME, "name", "aliases", fn, fn_logits, labels, "fused"):
+ * RNNC_LOSS_NAME = id; fn and fn_logits the runtime's functions (add _f32 or
+ * _f64) from outputs and from logits; labels 1 when the targets are class
+ * indices; fused the output activation Keras computes it from the logits of. */
+#define RNNC_LOSSES(X)                                                                             \
+  X(1, MSE, "mse", "mean_squared_error MSE MeanSquaredError", rnnc_loss_mse, rnnc_loss_mse, 0, "") \
+  X(2, SPARSE_CATEGORICAL_CROSSENTROPY, "sparse_categorical_crossentropy",                         \
+    "SparseCategoricalCrossentropy", rnnc_loss_sparse_cce, rnnc_loss_sparse_cce_logits, 1,         \
+    "softmax")                                                                                     \
+  X(3, MAE, "mae", "mean_absolute_error MAE MeanAbsoluteError", rnnc_loss_mae, rnnc_loss_mae, 0,   \
+    "")                                                                                            \
+  X(4, BINARY_CROSSENTROPY, "binary_crossentropy", "bce BCE BinaryCrossentropy",                   \
+    rnnc_loss_binary_ce, rnnc_loss_binary_ce_logits, 0, "sigmoid")                                 \
+  X(5, CATEGORICAL_CROSSENTROPY, "categorical_crossentropy", "CategoricalCrossentropy",            \
+    rnnc_loss_categorical_ce, rnnc_loss_categorical_ce_logits, 0, "softmax")
+
+/* Metrics: X(NAME, "name", "aliases", labels); accuracy is Keras's, the variant
+ * chosen from the loss; labels 1 when it takes class labels. */
+#define RNNC_METRICS(X)                                                                            \
+  X(ACCURACY, "accuracy", "acc", 0)                                                                \
+  X(SPARSE_CATEGORICAL_ACCURACY, "sparse_categorical_accuracy", "", 1)                             \
+  X(CATEGORICAL_ACCURACY, "categorical_accuracy", "", 0)                                           \
+  X(BINARY_ACCURACY, "binary_accuracy", "", 0)                                                     \
+  X(MAE, "mae", "mean_absolute_error MAE", 0)                                                      \
+  X(MSE, "mse", "mean_squared_error MSE", 0)
+
+/* Activations: X(NAME, "name", elementwise); softmax acts on a row. */
+#define RNNC_ACTIVATIONS(X)                                                                        \
+  X(LINEAR, "linear", 1)                                                                           \
+  X(RELU, "relu", 1)                                                                               \
+  X(TANH, "tanh", 1)                                                                               \
+  X(SIGMOID, "sigmoid", 1)                                                                         \
+  X(SOFTMAX, "softmax", 0)                                                                         \
+  X(HARD_SIGMOID, "hard_sigmoid", 1)
+
+/* Initializers: X(id, NAME, "name", "doc"): RNNC_INIT_NAME = id. */
+#define RNNC_INITIALIZERS(X)                                                                       \
+  X(0, ZEROS, "zeros", "0")                                                                        \
+  X(1, ONES, "ones", "1")                                                                          \
+  X(2, GLOROT_UNIFORM, "glorot_uniform", "U(-l, l), l = sqrt(6 / (fan_in + fan_out))")             \
+  X(3, ORTHOGONAL, "orthogonal",                                                                   \
+    "an orthogonal matrix (Q of a normal matrix's QR, signs of diag(R))")                          \
+  X(4, UNIT_FORGET_BIAS, "unit_forget_bias",                                                       \
+    "LSTM bias: zeros with the forget block (second quarter) = 1")                                 \
+  X(5, GLOROT_NORMAL, "glorot_normal",                                                             \
+    "truncated normal, stddev sqrt(2 / (fan_in + fan_out)) / .8796")                               \
+  X(6, HE_UNIFORM, "he_uniform", "U(-l, l), l = sqrt(6 / fan_in)")                                 \
+  X(7, HE_NORMAL, "he_normal", "truncated normal, stddev sqrt(2 / fan_in) / .8796")                \
+  X(8, LECUN_UNIFORM, "lecun_uniform", "U(-l, l), l = sqrt(3 / fan_in)")                           \
+  X(9, LECUN_NORMAL, "lecun_normal", "truncated normal, stddev sqrt(1 / fan_in) / .8796")          \
+  X(10, RANDOM_NORMAL, "random_normal", "N(0, 0.05^2) (Keras RandomNormal's defaults)")            \
+  X(11, RANDOM_UNIFORM, "random_uniform", "U(-0.05, 0.05) (Keras RandomUniform's defaults)")
+
+#endif
