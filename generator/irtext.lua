@@ -44,8 +44,8 @@ function irtext.view(v, layer)
   local name = buffer_name(buf, layer)
   local r, exact = region.of_view(v)
   if not exact then return name .. "{view}" end
-  local transposed = v.dims[1] > 1 and v.strides[1] == 1 and v.strides[2] ~= 1 and buf.rows > 1
-    or (v.dims[2] == 1 and v.dims[1] > 1 and v.strides[1] == 1 and buf.rows > 1)
+  -- transposed: the view's rows walk along the buffer's columns
+  local transposed = buf.rows > 1 and buf.cols > 1 and v.dims[1] > 1 and v.strides[1] == 1
   local all_rows = region.equal(r.r0, region.affine(0)) and region.equal(r.r1, region.affine(buf.rows - 1))
   local all_cols = region.equal(r.c0, region.affine(0)) and region.equal(r.c1, region.affine(buf.cols - 1))
   local idx
