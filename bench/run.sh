@@ -25,6 +25,11 @@ src=$(cd "${RNNC_SRC:-$root}" && pwd)
 out=${BENCH_OUT:-$root/build/bench}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 cc=${CC:-cc}
+cxx=${CXX:-g++}
+# Eigen for the streaming peer (Debian's libeigen3-dev); none: its column says so
+eigen_dir=""
+for d in ${BENCH_EIGEN:-/usr/include/eigen3}; do [ -f "$d/Eigen/Dense" ] && eigen_dir=$d; done
+command -v "$cxx" >/dev/null 2>&1 || eigen_dir=""
 cflags_text=${BENCH_CFLAGS:--O3 -march=native}
 read -r -a cflags <<<"$cflags_text"
 read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation}"
@@ -133,9 +138,16 @@ harness_cc() {
 build_stream() {
   local name=$1_h$2 cell
   cell=$(echo "$1" | tr '[:lower:]' '[:upper:]')
+  local eigen=() libs=""
+  # the Eigen peer (bench/eigen_cell.cpp) when g++ and Eigen are there
+  if [ -n "$eigen_dir" ]; then
+    "$cxx" -std=c++17 "${cflags[@]}" -Wall -Wextra -Werror -isystem "$eigen_dir" -I"$bench" -DHIDDEN="$2" \
+      -DCELL_"$cell" -c "$bench/eigen_cell.cpp" -o "$build/stream_$name.eigen.o" >"$logs/$name.eigen.log" 2>&1 &&
+      eigen=(-DHAVE_EIGEN) libs="$build/stream_$name.eigen.o -lstdc++"
+  fi
   generate_unit "$name" "$bench/models/$name.lua" 1 &&
-    harness_cc "$build/stream_$name" "$name" "" "$bench/stream.c" "$bench/naive_cell.c" -- \
-      -DUNIT="$name" -DUNIT_HEADER="\"$name.h\"" -DHIDDEN="$2" -DCELL_"$cell" \
+    harness_cc "$build/stream_$name" "$name" "$libs" "$bench/stream.c" "$bench/naive_cell.c" -- \
+      -DUNIT="$name" -DUNIT_HEADER="\"$name.h\"" -DHIDDEN="$2" -DCELL_"$cell" "${eigen[@]}" \
       >"$logs/$name.build.log" 2>&1
 }
 
@@ -216,11 +228,13 @@ if have stream; then
   echo
   echo "Cell(in 1, H) -> Dense(1). generated: NAME_stream_step, float32; reference: the reference"
   echo "runtime (double) at T = 1 with its states fed back; naive C: bench/naive_cell.c (float32,"
-  echo "H fixed at compile time); PyTorch: nn.LSTM / nn.GRU stepped one timestep per call + nn.Linear."
-  echo "Ratios are other / generated (above 1: generated is faster)."
+  echo "H fixed at compile time); Eigen: bench/eigen_cell.cpp, the cell as RTNeural's Eigen backend"
+  echo "writes it (fused [W U b] . [x h 1], vectorised activations, H fixed at compile time;"
+  echo "${eigen_dir:-not built: no Eigen or g++}); PyTorch: nn.LSTM / nn.GRU stepped one timestep"
+  echo "per call + nn.Linear. Ratios are other / generated (above 1: generated is faster)."
   echo
-  echo "| cell | H | generated | reference | naive C | PyTorch | ref / gen | naive / gen | PyTorch / gen | max rel diff: gen / naive / PyTorch |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  echo "| cell | H | generated | reference | naive C | Eigen | PyTorch | ref / gen | naive / gen | Eigen / gen | PyTorch / gen | max rel diff: gen / naive / Eigen / PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   for h in "${hiddens[@]}"; do
     for cell in lstm gru; do
       name=${cell}_h$h

@@ -5,6 +5,9 @@
  *              initial_state=1 and return_state=1, its states fed back, the
  *              Dense(1) in plain C,
  *   naive      bench/naive_cell.c (float32, compile-time H),
+ *   eigen      bench/eigen_cell.cpp (float32, compile-time H, Eigen, fused
+ *              [W U b] . [x h 1] as RTNeural's Eigen backend; built with
+ *              -DHAVE_EIGEN when g++ and Eigen are there),
  *   pytorch    nn.LSTM / nn.GRU + nn.Linear stepped by bench/torch_peer.py.
  * All load the same safetensors file, are checked against the reference on
  * the same input before anything is timed, then timed in interleaved rounds.
@@ -16,6 +19,9 @@
 #include "bench.h"
 
 #include "naive_cell.h"
+#ifdef HAVE_EIGEN
+#include "eigen_cell.h"
+#endif
 #include "rnnc.h"
 #include "rnnc_ref.h"
 #include UNIT_HEADER
@@ -83,6 +89,20 @@ static double naive_run(void *ctx, long reps) {
   sink = acc;
   return t1 - t0;
 }
+
+/* ------------------------------------------------------------ eigen */
+#ifdef HAVE_EIGEN
+static double eigen_run(void *ctx, long reps) {
+  eigen_cell *e = ctx;
+  float acc = 0;
+  double t0 = bench_now_ns();
+  for (long k = 0; k < reps; ++k)
+    acc += eigen_cell_step(e, input_signal[k % N_SIGNAL]);
+  double t1 = bench_now_ns();
+  sink = acc;
+  return t1 - t0;
+}
+#endif
 
 /* ------------------------------------------------------------ reference */
 typedef struct {
@@ -225,6 +245,13 @@ int main(int argc, char **argv) {
   load_gen(path, &gen);
   load_naive(path, &naive);
   load_ref(path, &ref);
+#ifdef HAVE_EIGEN
+  eigen_cell *eigen =
+      eigen_cell_new(naive.w.kernel, &naive.w.recurrent[0][0], (const float *)naive.w.bias,
+                     naive.w.dense_kernel, naive.w.dense_bias);
+  if (!eigen)
+    bench_die("out of memory");
+#endif
 
   bench_peer peer = {0};
   int have_torch = argc == 4;
@@ -237,16 +264,23 @@ int main(int argc, char **argv) {
   }
 
   /* Verification: N_VERIFY steps from a zero state, each against the reference. */
-  static double y_ref[N_VERIFY], y_gen[N_VERIFY], y_naive[N_VERIFY], y_torch[N_VERIFY];
+  static double y_ref[N_VERIFY], y_gen[N_VERIFY], y_naive[N_VERIFY], y_torch[N_VERIFY],
+      y_eigen[N_VERIFY];
   for (int k = 0; k < N_VERIFY; ++k) {
     float y;
     UNIT_(_stream_step)(&gen.params, &gen.stream, &input_signal[k], &y);
     y_gen[k] = y;
     y_naive[k] = naive_step(&naive.w, &naive.st, input_signal[k]);
+#ifdef HAVE_EIGEN
+    y_eigen[k] = eigen_cell_step(eigen, input_signal[k]);
+#else
+    y_eigen[k] = y_naive[k];
+#endif
     y_ref[k] = ref_step(&ref, input_signal[k]);
   }
   double d_gen = bench_reldiff_f64(y_gen, y_ref, N_VERIFY);
   double d_naive = bench_reldiff_f64(y_naive, y_ref, N_VERIFY);
+  double d_eigen = bench_reldiff_f64(y_eigen, y_ref, N_VERIFY);
   double d_torch = 0;
   if (have_torch) {
     char cmd[1200], out_path[1024];
@@ -261,14 +295,15 @@ int main(int argc, char **argv) {
     scale = fmax(scale, fabs(y_ref[k]));
   fprintf(stderr, "%s H=%d: max |y| %.3g over %d steps; max rel diff vs reference: ", CELL_TITLE,
           HIDDEN, scale, N_VERIFY);
-  fprintf(stderr, "generated %.2g, naive %.2g", d_gen, d_naive);
+  fprintf(stderr, "generated %.2g, naive %.2g, eigen %.2g", d_gen, d_naive, d_eigen);
   if (have_torch)
     fprintf(stderr, ", pytorch %.2g", d_torch);
   fprintf(stderr, " (tolerance %g)\n", tol);
-  if (!(scale > 1e-3) || !(d_gen <= tol) || !(d_naive <= tol) || !(d_torch <= tol)) {
-    printf("ROW stream | %s | %d | MISMATCH: max rel diff generated %.2g, naive %.2g, pytorch "
-           "%.2g (tolerance %g), max |y_ref| %.3g | | | | | | | |\n",
-           CELL_TITLE, HIDDEN, d_gen, d_naive, d_torch, tol, scale);
+  if (!(scale > 1e-3) || !(d_gen <= tol) || !(d_naive <= tol) || !(d_torch <= tol) ||
+      !(d_eigen <= tol)) {
+    printf("ROW stream | %s | %d | MISMATCH: max rel diff generated %.2g, naive %.2g, eigen %.2g, "
+           "pytorch %.2g (tolerance %g), max |y_ref| %.3g | | | | | | | | | |\n",
+           CELL_TITLE, HIDDEN, d_gen, d_naive, d_eigen, d_torch, tol, scale);
     if (have_torch)
       bench_peer_stop(&peer);
     return 1;
@@ -279,26 +314,39 @@ int main(int argc, char **argv) {
   memset(&naive.st, 0, sizeof naive.st);
   ref_reset(&ref);
   bench_peer_block torch_block = {&peer, "step"};
-  bench_impl impls[4] = {{"generated", gen_run, &gen, 0, {0}, 0, 0, 0, 0, 0},
+  bench_impl impls[5] = {{"generated", gen_run, &gen, 0, {0}, 0, 0, 0, 0, 0},
                          {"reference", ref_run, &ref, 0, {0}, 0, 0, 0, 0, 0},
-                         {"naive", naive_run, &naive, 0, {0}, 0, 0, 0, 0, 0},
-                         {"pytorch", bench_peer_run, &torch_block, 0, {0}, 0, 0, 0, 0, 0}};
-  int n_impls = have_torch ? 4 : 3;
+                         {"naive", naive_run, &naive, 0, {0}, 0, 0, 0, 0, 0}};
+  int n_impls = 3, i_eigen = -1, i_torch = -1;
+#ifdef HAVE_EIGEN
+  eigen_cell_reset(eigen);
+  i_eigen = n_impls++;
+  impls[i_eigen] = (bench_impl){"eigen", eigen_run, eigen, 0, {0}, 0, 0, 0, 0, 0};
+#endif
+  if (have_torch) {
+    i_torch = n_impls++;
+    impls[i_torch] = (bench_impl){"pytorch", bench_peer_run, &torch_block, 0, {0}, 0, 0, 0, 0, 0};
+  }
   for (int i = 0; i < n_impls; ++i)
     bench_calibrate(&impls[i], block_ns);
   bench_interleave(impls, n_impls, rounds);
   if (have_torch)
     bench_peer_stop(&peer);
 
-  char c[4][64], r[3][32];
+  char c[5][64], r[4][32], de[32] = "-";
+  if (i_eigen >= 0)
+    snprintf(de, sizeof de, "%.1e", d_eigen);
   double g = impls[0].median;
-  printf("ROW stream | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1e / %.1e / ", CELL_TITLE,
-         HIDDEN, bench_cell(c[0], sizeof c[0], &impls[0], 1),
+  printf("ROW stream | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1e / %.1e / %s / ",
+         CELL_TITLE, HIDDEN, bench_cell(c[0], sizeof c[0], &impls[0], 1),
          bench_cell(c[1], sizeof c[1], &impls[1], 1), bench_cell(c[2], sizeof c[2], &impls[2], 1),
-         have_torch ? bench_cell(c[3], sizeof c[3], &impls[3], 1) : "skipped",
+         i_eigen >= 0 ? bench_cell(c[3], sizeof c[3], &impls[i_eigen], 1) : "not built",
+         i_torch >= 0 ? bench_cell(c[4], sizeof c[4], &impls[i_torch], 1) : "skipped",
          bench_ratio(r[0], sizeof r[0], impls[1].median / g),
          bench_ratio(r[1], sizeof r[1], impls[2].median / g),
-         have_torch ? bench_ratio(r[2], sizeof r[2], impls[3].median / g) : "-", d_gen, d_naive);
+         i_eigen >= 0 ? bench_ratio(r[2], sizeof r[2], impls[i_eigen].median / g) : "-",
+         i_torch >= 0 ? bench_ratio(r[3], sizeof r[3], impls[i_torch].median / g) : "-", d_gen,
+         d_naive, de);
   if (have_torch)
     printf("%.1e |\n", d_torch);
   else
