@@ -145,6 +145,63 @@ function layout.hoist_weight_gradients(ops)
   return out
 end
 
+-- Elementwise ops side by side. A layer writes each gate block with its own
+-- op (LSTM: i, f, c, o); two consecutive maps that compute the same
+-- expression on neighbouring column blocks (gates[:, 0:8] and gates[:, 8:16]
+-- from z[:, 0:8], bias[0:8] and z[:, 8:16], bias[8:16]) are one op over the
+-- joined block: one loop instead of two, longer vectors.
+
+-- Whether view b continues view a to the right: the same rows, b's columns
+-- right after a's.
+local function continues(a, b)
+  return a.buf == b.buf and a.dims[1] == b.dims[1] and a.strides[1] == b.strides[1] and a.strides[2] == 1
+    and b.strides[2] == 1 and a.toff == b.toff and a.loff == b.loff and b.off == a.off + a.dims[2]
+end
+
+local function joined(a, b)
+  return ir.view(a.buf, a.off, a.dims[1], a.dims[2] + b.dims[2], a.strides[1], 1, a.toff, a.loff)
+end
+
+local function same_expr(x, y)
+  if type(x) ~= "table" or type(y) ~= "table" then return x == y end
+  if #x ~= #y then return false end
+  for i = 1, #x do
+    if not same_expr(x[i], y[i]) then return false end
+  end
+  return true
+end
+
+local function merge_maps(a, b)
+  if a.op ~= "map" or b.op ~= "map" or a.acc ~= b.acc or #a.args ~= #b.args then return nil end
+  if not continues(a.out, b.out) or not same_expr(a.expr, b.expr) then return nil end
+  local args = {}
+  for i, x in ipairs(a.args) do
+    -- the merged op must not read what either half writes
+    if x.buf == a.out.buf or b.args[i].buf == a.out.buf then return nil end
+    if not continues(x, b.args[i]) then return nil end
+    args[i] = joined(x, b.args[i])
+  end
+  local note = a.note
+  if a.note and b.note and a.note.text and b.note.text and a.note.text ~= b.note.text then
+    note = { layer = a.note.layer, backward = a.note.backward, text = a.note.text .. ", " .. b.note.text }
+  end
+  return { op = "map", out = joined(a.out, b.out), expr = a.expr, args = args, acc = a.acc, note = note }
+end
+
+function layout.coalesce(ops)
+  local out = {}
+  for _, op in ipairs(ops) do
+    if op.op == "loop" then
+      out[#out + 1] = { op = "loop", first = op.first, last = op.last, reverse = op.reverse,
+        body = layout.coalesce(op.body), note = op.note }
+    else
+      local merged = out[#out] and merge_maps(out[#out], op)
+      if merged then out[#out] = merged else out[#out + 1] = op end
+    end
+  end
+  return out
+end
+
 -- Products by a transposed weight of more than this many multiply-adds read
 -- a transposed copy: every one (a copy costs one pass over the weight per
 -- call; a product reads the weight once per sample and step).
@@ -157,10 +214,19 @@ function layout.pass(u)
     r[k] = v
   end
   r.prog = ir.extend(u.prog)
+  r.forward = layout.coalesce(u.forward)
   for _, name in ipairs({ "backward", "backward_logits" }) do
     if u[name] then
-      r[name] = layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]), layout.TRANSPOSE_MIN_MADDS)
+      r[name] = layout.coalesce(layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]),
+        layout.TRANSPOSE_MIN_MADDS))
     end
+  end
+  if u.stream then
+    r.stream = {}
+    for k, v in pairs(u.stream) do
+      r.stream[k] = v
+    end
+    r.stream.forward = layout.coalesce(u.stream.forward)
   end
   return r
 end

@@ -224,19 +224,23 @@ function lower.stream(model, x_shape, params)
       { meaning = string.format("%s's states (%s), kept between calls", layer.name,
         n == 2 and "h, c" or "h") }).buf
     states[#states + 1] = { layer = layer, buf = buf, n = n, units = units }
-    local views = {}
+    -- the layer writes its new states over the old ones (in_place)
+    local views = { in_place = true }
     for k = 1, n do
       views[k] = ir.view(buf, (k - 1) * units, 1, units, units, 1)
     end
     return views
   end)
-  -- The new states replace the old ones once everything has read them.
+  -- A layer that did not write its new states in place: they replace the
+  -- old ones once everything has read them.
   for _, st in ipairs(states) do
     local final = final_states[st.layer]
     g:set_layer(st.layer.name)
     for j = 1, st.n do
-      g:map(ir.view(st.buf, (j - 1) * st.units, 1, st.units, st.units, 1), ir.E.arg(1), { final[j] }, false,
-        "keep the new state for the next call")
+      local keep = ir.view(st.buf, (j - 1) * st.units, 1, st.units, st.units, 1)
+      if final[j].buf ~= keep.buf or final[j].off ~= keep.off then
+        g:map(keep, ir.E.arg(1), { final[j] }, false, "keep the new state for the next call")
+      end
     end
   end
   g:set_layer("output")

@@ -98,13 +98,9 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
   /* gru: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 3, 9, 4, a_x, 4, 1, w_gru_kernel, 9, a_gru_z, 9, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* gru: zr[0, 0:3] = sigmoid(z[0, 0:3] + bias[0:3]) (update gate z) */
-    for (int c = 0; c < 3; ++c) {
+    /* gru: zr[0] = sigmoid(z[0, 0:6] + bias[0:6]) (update gate z, reset gate r) */
+    for (int c = 0; c < 6; ++c) {
       a_gru_zr[b * 18 + c] = rnnc_sigmoid(a_gru_z[b * 27 + c] + w_gru_bias[c]);
-    }
-    /* gru: zr[0, 3:6] = sigmoid(z[0, 3:6] + bias[3:6]) (reset gate r) */
-    for (int c = 0; c < 3; ++c) {
-      a_gru_zr[b * 18 + c + 3] = rnnc_sigmoid(a_gru_z[b * 27 + c + 3] + w_gru_bias[c + 3]);
     }
     /* gru: rh[0] = 0 (the reset state r * h[t-1]) */
     for (int c = 0; c < 3; ++c) {
@@ -126,14 +122,9 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
     rnnc_gemm_f32(n, 6, 3, a_gru_h + t * 3 - 3, 9, 1, w_gru_recurrent_kernel, 9, a_gru_z + t * 9,
                   27, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* gru: zr[t, 0:3] = sigmoid(z[t, 0:3] + bias[0:3]) (update gate z), t = 1..2 */
-      for (int c = 0; c < 3; ++c) {
+      /* gru: zr[t] = sigmoid(z[t, 0:6] + bias[0:6]) (update gate z, reset gate r), t = 1..2 */
+      for (int c = 0; c < 6; ++c) {
         a_gru_zr[b * 18 + t * 6 + c] = rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + c] + w_gru_bias[c]);
-      }
-      /* gru: zr[t, 3:6] = sigmoid(z[t, 3:6] + bias[3:6]) (reset gate r), t = 1..2 */
-      for (int c = 0; c < 3; ++c) {
-        a_gru_zr[b * 18 + t * 6 + c + 3] =
-            rnnc_sigmoid(a_gru_z[b * 27 + t * 9 + c + 3] + w_gru_bias[c + 3]);
       }
       /* gru: rh[t] = zr[t, 3:6] * h[t-1] (the reset state r * h[t-1]), t = 1..2 */
       for (int c = 0; c < 3; ++c) {
@@ -657,7 +648,6 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
   float *const a_gru_rh = st->a_gru_rh;
   float *const a_gru_z = st->a_gru_z;
   const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  float *const a_gru_h = st->a_gru_h;
   const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
   const float *const w_dense_bias = p->w.dense_bias;
   float *const a_dense_z = st->a_dense_z;
@@ -669,13 +659,9 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
   rnnc_gemm_f32(1, 9, 4, x_b, 4, 1, w_gru_kernel, 9, a_gru_z, 9, 0, 0);
   /* gru: z[0:6] += state @ recurrent_kernel[:, 0:6] (the recurrent product of z and r) */
   rnnc_gemm_f32(1, 6, 3, state_gru, 3, 1, w_gru_recurrent_kernel, 9, a_gru_z, 9, 1, 0);
-  /* gru: zr[0:3] = sigmoid(z[0:3] + bias[0:3]) (update gate z) */
-  for (int c = 0; c < 3; ++c) {
+  /* gru: zr = sigmoid(z[0:6] + bias[0:6]) (update gate z, reset gate r) */
+  for (int c = 0; c < 6; ++c) {
     a_gru_zr[c] = rnnc_sigmoid(a_gru_z[c] + w_gru_bias[c]);
-  }
-  /* gru: zr[3:6] = sigmoid(z[3:6] + bias[3:6]) (reset gate r) */
-  for (int c = 0; c < 3; ++c) {
-    a_gru_zr[c + 3] = rnnc_sigmoid(a_gru_z[c + 3] + w_gru_bias[c + 3]);
   }
   /* gru: rh = zr[3:6] * state (the reset state r * h[t-1]) */
   for (int c = 0; c < 3; ++c) {
@@ -687,13 +673,13 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
   for (int c = 0; c < 3; ++c) {
     a_gru_cand[c] = rnnc_tanhf(a_gru_z[c + 6] + w_gru_bias[c + 6]);
   }
-  /* gru: h = zr[0:3] * state + (1 - zr[0:3]) * cand (the new state h = z * h[t-1] + (1 - z) *
+  /* gru: state = zr[0:3] * state + (1 - zr[0:3]) * cand (the new state h = z * h[t-1] + (1 - z) *
    * candidate) */
   for (int c = 0; c < 3; ++c) {
-    a_gru_h[c] = (a_gru_zr[c] * state_gru[c] + (1.0f - a_gru_zr[c]) * a_gru_cand[c]);
+    state_gru[c] = (a_gru_zr[c] * state_gru[c] + (1.0f - a_gru_zr[c]) * a_gru_cand[c]);
   }
-  /* dense: z = gru/h @ kernel */
-  rnnc_gemm_f32(1, 3, 3, a_gru_h, 3, 1, w_dense_kernel, 3, a_dense_z, 3, 0, 0);
+  /* dense: z = gru/state @ kernel */
+  rnnc_gemm_f32(1, 3, 3, state_gru, 3, 1, w_dense_kernel, 3, a_dense_z, 3, 0, 0);
   /* dense: logits = z + bias (the logits) */
   for (int c = 0; c < 3; ++c) {
     a_dense_logits[c] = (a_dense_z[c] + w_dense_bias[c]);
@@ -711,10 +697,6 @@ void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, c
     float inv = 1.0f / total;
     for (int c = 0; c < 3; ++c)
       a_dense_y[c] *= inv;
-  }
-  /* gru: state = h (keep the new state for the next call) */
-  for (int c = 0; c < 3; ++c) {
-    state_gru[c] = a_gru_h[c];
   }
   /* output: y = dense/y (the model's output) */
   for (int c = 0; c < 3; ++c) {

@@ -137,8 +137,6 @@ typedef struct {
   float a_gru_rh[3];
   /* gru/z: x @ kernel + the recurrent products */
   float a_gru_z[9];
-  /* gru/h: the state h */
-  float a_gru_h[3];
   /* dense/z: x @ kernel */
   float a_dense_z[3];
   /* dense/y: the layer's output */

@@ -126,13 +126,9 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
   /* lstm: z[0] += x[12:17] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(n, 20, 5, a_x + 12, 22, 1, w_lstm_recurrent_kernel, 20, a_lstm_z, 80, 1, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:5] = sigmoid(z[0, 0:5] + bias[0:5]) (gate i) */
-    for (int c = 0; c < 5; ++c) {
+    /* lstm: gates[0, 0:10] = sigmoid(z[0, 0:10] + bias[0:10]) (gate i, gate f) */
+    for (int c = 0; c < 10; ++c) {
       a_lstm_gates[b * 80 + c] = rnnc_sigmoid(a_lstm_z[b * 80 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 5:10] = sigmoid(z[0, 5:10] + bias[5:10]) (gate f) */
-    for (int c = 0; c < 5; ++c) {
-      a_lstm_gates[b * 80 + c + 5] = rnnc_sigmoid(a_lstm_z[b * 80 + c + 5] + w_lstm_bias[c + 5]);
     }
     /* lstm: gates[0, 10:15] = tanh(z[0, 10:15] + bias[10:15]) (candidate g) */
     for (int c = 0; c < 5; ++c) {
@@ -158,15 +154,10 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
     rnnc_gemm_f32(n, 20, 5, a_lstm_h + t * 5 - 5, 20, 1, w_lstm_recurrent_kernel, 20,
                   a_lstm_z + t * 20, 80, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:5] = sigmoid(z[t, 0:5] + bias[0:5]) (gate i), t = 1..3 */
-      for (int c = 0; c < 5; ++c) {
+      /* lstm: gates[t, 0:10] = sigmoid(z[t, 0:10] + bias[0:10]) (gate i, gate f), t = 1..3 */
+      for (int c = 0; c < 10; ++c) {
         a_lstm_gates[b * 80 + t * 20 + c] =
             rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 5:10] = sigmoid(z[t, 5:10] + bias[5:10]) (gate f), t = 1..3 */
-      for (int c = 0; c < 5; ++c) {
-        a_lstm_gates[b * 80 + t * 20 + c + 5] =
-            rnnc_sigmoid(a_lstm_z[b * 80 + t * 20 + c + 5] + w_lstm_bias[c + 5]);
       }
       /* lstm: gates[t, 10:15] = tanh(z[t, 10:15] + bias[10:15]) (candidate g), t = 1..3 */
       for (int c = 0; c < 5; ++c) {

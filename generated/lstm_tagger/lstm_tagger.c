@@ -98,13 +98,9 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 3, 12, 4, a_x, 4, 1, w_lstm_kernel, 12, a_lstm_z, 12, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:3] = sigmoid(z[0, 0:3] + bias[0:3]) (gate i) */
-    for (int c = 0; c < 3; ++c) {
+    /* lstm: gates[0, 0:6] = sigmoid(z[0, 0:6] + bias[0:6]) (gate i, gate f) */
+    for (int c = 0; c < 6; ++c) {
       a_lstm_gates[b * 36 + c] = rnnc_sigmoid(a_lstm_z[b * 36 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 3:6] = sigmoid(z[0, 3:6] + bias[3:6]) (gate f) */
-    for (int c = 0; c < 3; ++c) {
-      a_lstm_gates[b * 36 + c + 3] = rnnc_sigmoid(a_lstm_z[b * 36 + c + 3] + w_lstm_bias[c + 3]);
     }
     /* lstm: gates[0, 6:9] = tanh(z[0, 6:9] + bias[6:9]) (candidate g) */
     for (int c = 0; c < 3; ++c) {
@@ -128,15 +124,10 @@ void lstm_tagger_forward(const lstm_tagger_params *p, lstm_tagger_scratch *s, co
     rnnc_gemm_f32(n, 12, 3, a_lstm_h + t * 3 - 3, 9, 1, w_lstm_recurrent_kernel, 12,
                   a_lstm_z + t * 12, 36, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:3] = sigmoid(z[t, 0:3] + bias[0:3]) (gate i), t = 1..2 */
-      for (int c = 0; c < 3; ++c) {
+      /* lstm: gates[t, 0:6] = sigmoid(z[t, 0:6] + bias[0:6]) (gate i, gate f), t = 1..2 */
+      for (int c = 0; c < 6; ++c) {
         a_lstm_gates[b * 36 + t * 12 + c] =
             rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 3:6] = sigmoid(z[t, 3:6] + bias[3:6]) (gate f), t = 1..2 */
-      for (int c = 0; c < 3; ++c) {
-        a_lstm_gates[b * 36 + t * 12 + c + 3] =
-            rnnc_sigmoid(a_lstm_z[b * 36 + t * 12 + c + 3] + w_lstm_bias[c + 3]);
       }
       /* lstm: gates[t, 6:9] = tanh(z[t, 6:9] + bias[6:9]) (candidate g), t = 1..2 */
       for (int c = 0; c < 3; ++c) {
@@ -752,8 +743,6 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
   float *const a_lstm_gates = st->a_lstm_gates;
   float *const a_lstm_z = st->a_lstm_z;
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  float *const a_lstm_h = st->a_lstm_h;
-  float *const a_lstm_c = st->a_lstm_c;
   const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
   const float *const w_dense_bias = p->w.dense_bias;
   float *const a_dense_z = st->a_dense_z;
@@ -765,13 +754,9 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
   rnnc_gemm_f32(1, 12, 4, x_b, 4, 1, w_lstm_kernel, 12, a_lstm_z, 12, 0, 0);
   /* lstm: z += state[0:3] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 12, 3, state_lstm, 3, 1, w_lstm_recurrent_kernel, 12, a_lstm_z, 12, 1, 0);
-  /* lstm: gates[0:3] = sigmoid(z[0:3] + bias[0:3]) (gate i) */
-  for (int c = 0; c < 3; ++c) {
+  /* lstm: gates[0:6] = sigmoid(z[0:6] + bias[0:6]) (gate i, gate f) */
+  for (int c = 0; c < 6; ++c) {
     a_lstm_gates[c] = rnnc_sigmoid(a_lstm_z[c] + w_lstm_bias[c]);
-  }
-  /* lstm: gates[3:6] = sigmoid(z[3:6] + bias[3:6]) (gate f) */
-  for (int c = 0; c < 3; ++c) {
-    a_lstm_gates[c + 3] = rnnc_sigmoid(a_lstm_z[c + 3] + w_lstm_bias[c + 3]);
   }
   /* lstm: gates[6:9] = tanh(z[6:9] + bias[6:9]) (candidate g) */
   for (int c = 0; c < 3; ++c) {
@@ -781,17 +766,18 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
   for (int c = 0; c < 3; ++c) {
     a_lstm_gates[c + 9] = rnnc_sigmoid(a_lstm_z[c + 9] + w_lstm_bias[c + 9]);
   }
-  /* lstm: c = gates[3:6] * state[3:6] + gates[0:3] * gates[6:9] (the cell state c = f * c[t-1] + i
-   * * g) */
+  /* lstm: state[3:6] = gates[3:6] * state[3:6] + gates[0:3] * gates[6:9] (the cell state c = f *
+   * c[t-1] + i * g) */
   for (int c = 0; c < 3; ++c) {
-    a_lstm_c[c] = (a_lstm_gates[c + 3] * state_lstm[c + 3] + a_lstm_gates[c] * a_lstm_gates[c + 6]);
+    state_lstm[c + 3] =
+        (a_lstm_gates[c + 3] * state_lstm[c + 3] + a_lstm_gates[c] * a_lstm_gates[c + 6]);
   }
-  /* lstm: h = gates[9:12] * tanh(c) (the hidden state h = o * tanh(c)) */
+  /* lstm: state[0:3] = gates[9:12] * tanh(state[3:6]) (the hidden state h = o * tanh(c)) */
   for (int c = 0; c < 3; ++c) {
-    a_lstm_h[c] = a_lstm_gates[c + 9] * rnnc_tanhf(a_lstm_c[c]);
+    state_lstm[c] = a_lstm_gates[c + 9] * rnnc_tanhf(state_lstm[c + 3]);
   }
-  /* dense: z = lstm/h @ kernel */
-  rnnc_gemm_f32(1, 3, 3, a_lstm_h, 3, 1, w_dense_kernel, 3, a_dense_z, 3, 0, 0);
+  /* dense: z = lstm/state[0:3] @ kernel */
+  rnnc_gemm_f32(1, 3, 3, state_lstm, 3, 1, w_dense_kernel, 3, a_dense_z, 3, 0, 0);
   /* dense: logits = z + bias (the logits) */
   for (int c = 0; c < 3; ++c) {
     a_dense_logits[c] = (a_dense_z[c] + w_dense_bias[c]);
@@ -809,14 +795,6 @@ void lstm_tagger_stream_step(const lstm_tagger_params *p, lstm_tagger_stream *st
     float inv = 1.0f / total;
     for (int c = 0; c < 3; ++c)
       a_dense_y[c] *= inv;
-  }
-  /* lstm: state[0:3] = h (keep the new state for the next call) */
-  for (int c = 0; c < 3; ++c) {
-    state_lstm[c] = a_lstm_h[c];
-  }
-  /* lstm: state[3:6] = c (keep the new state for the next call) */
-  for (int c = 0; c < 3; ++c) {
-    state_lstm[c + 3] = a_lstm_c[c];
   }
   /* output: y = dense/y (the model's output) */
   for (int c = 0; c < 3; ++c) {

@@ -130,10 +130,6 @@ typedef struct {
   float a_lstm_gates[12];
   /* lstm/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_z[12];
-  /* lstm/h: the state h */
-  float a_lstm_h[3];
-  /* lstm/c: the state c */
-  float a_lstm_c[3];
   /* dense/z: x @ kernel */
   float a_dense_z[3];
   /* dense/y: the layer's output */

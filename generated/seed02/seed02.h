@@ -100,8 +100,6 @@ typedef struct {
   float state_simple_rnn[3]; /* simple_rnn's states */
   /* simple_rnn/z: x @ kernel + h[t-1] @ recurrent_kernel */
   float a_simple_rnn_z[3];
-  /* simple_rnn/h: the state h */
-  float a_simple_rnn_h[3];
 } seed02_stream;
 /* Zero state: the next step starts a new sequence. */
 void seed02_stream_reset(seed02_stream *st);

@@ -225,7 +225,6 @@ void seed03_stream_step(const seed03_params *p, seed03_stream *st, const float *
   const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
   float *const a_simple_rnn_z = st->a_simple_rnn_z;
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  float *const a_simple_rnn_h = st->a_simple_rnn_h;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -233,17 +232,13 @@ void seed03_stream_step(const seed03_params *p, seed03_stream *st, const float *
   /* simple_rnn: z += state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 3, 3, state_simple_rnn, 3, 1, w_simple_rnn_recurrent_kernel, 3, a_simple_rnn_z,
                 3, 1, 0);
-  /* simple_rnn: h = tanh(z + bias) (the new state) */
+  /* simple_rnn: state = tanh(z + bias) (the new state) */
   for (int c = 0; c < 3; ++c) {
-    a_simple_rnn_h[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
+    state_simple_rnn[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
   }
-  /* simple_rnn: state = h (keep the new state for the next call) */
+  /* output: y = simple_rnn/state (the model's output) */
   for (int c = 0; c < 3; ++c) {
-    state_simple_rnn[c] = a_simple_rnn_h[c];
-  }
-  /* output: y = simple_rnn/h (the model's output) */
-  for (int c = 0; c < 3; ++c) {
-    y_b[c] = a_simple_rnn_h[c];
+    y_b[c] = state_simple_rnn[c];
   }
 }
 

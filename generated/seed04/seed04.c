@@ -328,13 +328,11 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
   const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
   float *const a_simple_rnn_z = st->a_simple_rnn_z;
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  float *const a_simple_rnn_h = st->a_simple_rnn_h;
   float *const state_simple_rnn_1 = st->state_simple_rnn_1;
   const float *const w_simple_rnn_1_recurrent_kernel = &p->w.simple_rnn_1_recurrent_kernel[0][0];
   const float *const w_simple_rnn_1_bias = p->w.simple_rnn_1_bias;
   float *const a_simple_rnn_1_z = st->a_simple_rnn_1_z;
   const float *const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
-  float *const a_simple_rnn_1_h = st->a_simple_rnn_1_h;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -342,30 +340,23 @@ void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *
   /* simple_rnn: z += state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 8, 8, state_simple_rnn, 8, 1, w_simple_rnn_recurrent_kernel, 8, a_simple_rnn_z,
                 8, 1, 0);
-  /* simple_rnn: h = tanh(z + bias) (the new state) */
+  /* simple_rnn: state = tanh(z + bias) (the new state) */
   for (int c = 0; c < 8; ++c) {
-    a_simple_rnn_h[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
+    state_simple_rnn[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
   }
-  /* simple_rnn_1: z = simple_rnn/h @ kernel (the input projection of every step) */
-  rnnc_gemm_f32(1, 8, 8, a_simple_rnn_h, 8, 1, w_simple_rnn_1_kernel, 8, a_simple_rnn_1_z, 8, 0, 0);
+  /* simple_rnn_1: z = simple_rnn/state @ kernel (the input projection of every step) */
+  rnnc_gemm_f32(1, 8, 8, state_simple_rnn, 8, 1, w_simple_rnn_1_kernel, 8, a_simple_rnn_1_z, 8, 0,
+                0);
   /* simple_rnn_1: z += state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 8, 8, state_simple_rnn_1, 8, 1, w_simple_rnn_1_recurrent_kernel, 8,
                 a_simple_rnn_1_z, 8, 1, 0);
-  /* simple_rnn_1: h = tanh(z + bias) (the new state) */
+  /* simple_rnn_1: state = tanh(z + bias) (the new state) */
   for (int c = 0; c < 8; ++c) {
-    a_simple_rnn_1_h[c] = rnnc_tanhf(a_simple_rnn_1_z[c] + w_simple_rnn_1_bias[c]);
+    state_simple_rnn_1[c] = rnnc_tanhf(a_simple_rnn_1_z[c] + w_simple_rnn_1_bias[c]);
   }
-  /* simple_rnn: state = h (keep the new state for the next call) */
+  /* output: y = simple_rnn_1/state (the model's output) */
   for (int c = 0; c < 8; ++c) {
-    state_simple_rnn[c] = a_simple_rnn_h[c];
-  }
-  /* simple_rnn_1: state = h (keep the new state for the next call) */
-  for (int c = 0; c < 8; ++c) {
-    state_simple_rnn_1[c] = a_simple_rnn_1_h[c];
-  }
-  /* output: y = simple_rnn_1/h (the model's output) */
-  for (int c = 0; c < 8; ++c) {
-    y_b[c] = a_simple_rnn_1_h[c];
+    y_b[c] = state_simple_rnn_1[c];
   }
 }
 

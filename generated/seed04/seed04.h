@@ -115,13 +115,9 @@ typedef struct {
   float state_simple_rnn[8]; /* simple_rnn's states */
   /* simple_rnn/z: x @ kernel + h[t-1] @ recurrent_kernel */
   float a_simple_rnn_z[8];
-  /* simple_rnn/h: the state h */
-  float a_simple_rnn_h[8];
   float state_simple_rnn_1[8]; /* simple_rnn_1's states */
   /* simple_rnn_1/z: x @ kernel + h[t-1] @ recurrent_kernel */
   float a_simple_rnn_1_z[8];
-  /* simple_rnn_1/h: the state h */
-  float a_simple_rnn_1_h[8];
 } seed04_stream;
 /* Zero state: the next step starts a new sequence. */
 void seed04_stream_reset(seed04_stream *st);

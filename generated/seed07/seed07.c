@@ -90,15 +90,11 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
     for (int c = 0; c < 24; ++c) {
       a_gru_rec[b * 240 + c] = 0.0f;
     }
-    /* gru: zr[0, 0:8] = sigmoid(z[0, 0:8] + bias[0, 0:8] + bias[1, 0:8]) (update gate z) */
-    for (int c = 0; c < 8; ++c) {
+    /* gru: zr[0] = sigmoid(z[0, 0:16] + bias[0, 0:16] + bias[1, 0:16]) (update gate z, reset gate
+     * r) */
+    for (int c = 0; c < 16; ++c) {
       a_gru_zr[b * 160 + c] =
           rnnc_sigmoid((a_gru_z[b * 240 + c] + w_gru_bias[c]) + w_gru_bias[c + 24]);
-    }
-    /* gru: zr[0, 8:16] = sigmoid(z[0, 8:16] + bias[0, 8:16] + bias[1, 8:16]) (reset gate r) */
-    for (int c = 0; c < 8; ++c) {
-      a_gru_zr[b * 160 + c + 8] =
-          rnnc_sigmoid((a_gru_z[b * 240 + c + 8] + w_gru_bias[c + 8]) + w_gru_bias[c + 32]);
     }
     /* gru: cand[0] = tanh(z[0, 16:24] + bias[0, 16:24] + zr[0, 8:16] * bias[1, 16:24]) (the
      * candidate state) */
@@ -117,20 +113,12 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 24, 8, a_gru_h + t * 8 - 8, 80, 1, w_gru_recurrent_kernel, 24,
                   a_gru_rec + t * 24, 240, 0, 0);
     for (int b = 0; b < n; ++b) {
-      /* gru: zr[t, 0:8] = sigmoid(z[t, 0:8] + rec[t, 0:8] + bias[0, 0:8] + bias[1, 0:8]) (update
-       * gate z), t = 1..9 */
-      for (int c = 0; c < 8; ++c) {
+      /* gru: zr[t] = sigmoid(z[t, 0:16] + rec[t, 0:16] + bias[0, 0:16] + bias[1, 0:16]) (update
+       * gate z, reset gate r), t = 1..9 */
+      for (int c = 0; c < 16; ++c) {
         a_gru_zr[b * 160 + t * 16 + c] = rnnc_sigmoid(
             ((a_gru_z[b * 240 + t * 24 + c] + a_gru_rec[b * 240 + t * 24 + c]) + w_gru_bias[c]) +
             w_gru_bias[c + 24]);
-      }
-      /* gru: zr[t, 8:16] = sigmoid(z[t, 8:16] + rec[t, 8:16] + bias[0, 8:16] + bias[1, 8:16])
-       * (reset gate r), t = 1..9 */
-      for (int c = 0; c < 8; ++c) {
-        a_gru_zr[b * 160 + t * 16 + c + 8] = rnnc_sigmoid(
-            ((a_gru_z[b * 240 + t * 24 + c + 8] + a_gru_rec[b * 240 + t * 24 + c + 8]) +
-             w_gru_bias[c + 8]) +
-            w_gru_bias[c + 32]);
       }
       /* gru: cand[t] = tanh(z[t, 16:24] + bias[0, 16:24] + zr[t, 8:16] * (rec[t, 16:24] + bias[1,
        * 16:24])) (the candidate state), t = 1..9 */
@@ -442,21 +430,16 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
   float *const a_gru_rec = st->a_gru_rec;
   float *const a_gru_z = st->a_gru_z;
   const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  float *const a_gru_h = st->a_gru_h;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* gru: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(1, 24, 5, x_b, 5, 1, w_gru_kernel, 24, a_gru_z, 24, 0, 0);
   /* gru: rec = state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 24, 8, state_gru, 8, 1, w_gru_recurrent_kernel, 24, a_gru_rec, 24, 0, 0);
-  /* gru: zr[0:8] = sigmoid(z[0:8] + rec[0:8] + bias[0, 0:8] + bias[1, 0:8]) (update gate z) */
-  for (int c = 0; c < 8; ++c) {
+  /* gru: zr = sigmoid(z[0:16] + rec[0:16] + bias[0, 0:16] + bias[1, 0:16]) (update gate z, reset
+   * gate r) */
+  for (int c = 0; c < 16; ++c) {
     a_gru_zr[c] = rnnc_sigmoid(((a_gru_z[c] + a_gru_rec[c]) + w_gru_bias[c]) + w_gru_bias[c + 24]);
-  }
-  /* gru: zr[8:16] = sigmoid(z[8:16] + rec[8:16] + bias[0, 8:16] + bias[1, 8:16]) (reset gate r) */
-  for (int c = 0; c < 8; ++c) {
-    a_gru_zr[c + 8] = rnnc_sigmoid(((a_gru_z[c + 8] + a_gru_rec[c + 8]) + w_gru_bias[c + 8]) +
-                                   w_gru_bias[c + 32]);
   }
   /* gru: cand = tanh(z[16:24] + bias[0, 16:24] + zr[8:16] * (rec[16:24] + bias[1, 16:24])) (the
    * candidate state) */
@@ -464,18 +447,14 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
     a_gru_cand[c] = rnnc_tanhf((a_gru_z[c + 16] + w_gru_bias[c + 16]) +
                                a_gru_zr[c + 8] * (a_gru_rec[c + 16] + w_gru_bias[c + 40]));
   }
-  /* gru: h = zr[0:8] * state + (1 - zr[0:8]) * cand (the new state h = z * h[t-1] + (1 - z) *
+  /* gru: state = zr[0:8] * state + (1 - zr[0:8]) * cand (the new state h = z * h[t-1] + (1 - z) *
    * candidate) */
   for (int c = 0; c < 8; ++c) {
-    a_gru_h[c] = (a_gru_zr[c] * state_gru[c] + (1.0f - a_gru_zr[c]) * a_gru_cand[c]);
+    state_gru[c] = (a_gru_zr[c] * state_gru[c] + (1.0f - a_gru_zr[c]) * a_gru_cand[c]);
   }
-  /* gru: state = h (keep the new state for the next call) */
+  /* output: y = gru/state (the model's output) */
   for (int c = 0; c < 8; ++c) {
-    state_gru[c] = a_gru_h[c];
-  }
-  /* output: y = gru/h (the model's output) */
-  for (int c = 0; c < 8; ++c) {
-    y_b[c] = a_gru_h[c];
+    y_b[c] = state_gru[c];
   }
 }
 

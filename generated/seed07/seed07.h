@@ -118,8 +118,6 @@ typedef struct {
   float a_gru_rec[24];
   /* gru/z: x @ kernel */
   float a_gru_z[24];
-  /* gru/h: the state h */
-  float a_gru_h[8];
 } seed07_stream;
 /* Zero state: the next step starts a new sequence. */
 void seed07_stream_reset(seed07_stream *st);

@@ -85,14 +85,9 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 100, 28, 5, a_x, 5, 1, w_lstm_kernel, 28, a_lstm_z, 28, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:7] = sigmoid(z[0, 0:7] + bias[0:7]) (gate i) */
-    for (int c = 0; c < 7; ++c) {
+    /* lstm: gates[0, 0:14] = sigmoid(z[0, 0:14] + bias[0:14]) (gate i, gate f) */
+    for (int c = 0; c < 14; ++c) {
       a_lstm_gates[b * 2800 + c] = rnnc_sigmoid(a_lstm_z[b * 2800 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 7:14] = sigmoid(z[0, 7:14] + bias[7:14]) (gate f) */
-    for (int c = 0; c < 7; ++c) {
-      a_lstm_gates[b * 2800 + c + 7] =
-          rnnc_sigmoid(a_lstm_z[b * 2800 + c + 7] + w_lstm_bias[c + 7]);
     }
     /* lstm: gates[0, 14:21] = tanh(z[0, 14:21] + bias[14:21]) (candidate g) */
     for (int c = 0; c < 7; ++c) {
@@ -118,15 +113,10 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 28, 7, a_lstm_h + t * 7 - 7, 700, 1, w_lstm_recurrent_kernel, 28,
                   a_lstm_z + t * 28, 2800, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:7] = sigmoid(z[t, 0:7] + bias[0:7]) (gate i), t = 1..99 */
-      for (int c = 0; c < 7; ++c) {
+      /* lstm: gates[t, 0:14] = sigmoid(z[t, 0:14] + bias[0:14]) (gate i, gate f), t = 1..99 */
+      for (int c = 0; c < 14; ++c) {
         a_lstm_gates[b * 2800 + t * 28 + c] =
             rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 7:14] = sigmoid(z[t, 7:14] + bias[7:14]) (gate f), t = 1..99 */
-      for (int c = 0; c < 7; ++c) {
-        a_lstm_gates[b * 2800 + t * 28 + c + 7] =
-            rnnc_sigmoid(a_lstm_z[b * 2800 + t * 28 + c + 7] + w_lstm_bias[c + 7]);
       }
       /* lstm: gates[t, 14:21] = tanh(z[t, 14:21] + bias[14:21]) (candidate g), t = 1..99 */
       for (int c = 0; c < 7; ++c) {
@@ -427,21 +417,15 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
   float *const a_lstm_gates = st->a_lstm_gates;
   float *const a_lstm_z = st->a_lstm_z;
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  float *const a_lstm_h = st->a_lstm_h;
-  float *const a_lstm_c = st->a_lstm_c;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(1, 28, 5, x_b, 5, 1, w_lstm_kernel, 28, a_lstm_z, 28, 0, 0);
   /* lstm: z += state[0:7] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 28, 7, state_lstm, 7, 1, w_lstm_recurrent_kernel, 28, a_lstm_z, 28, 1, 0);
-  /* lstm: gates[0:7] = sigmoid(z[0:7] + bias[0:7]) (gate i) */
-  for (int c = 0; c < 7; ++c) {
+  /* lstm: gates[0:14] = sigmoid(z[0:14] + bias[0:14]) (gate i, gate f) */
+  for (int c = 0; c < 14; ++c) {
     a_lstm_gates[c] = rnnc_sigmoid(a_lstm_z[c] + w_lstm_bias[c]);
-  }
-  /* lstm: gates[7:14] = sigmoid(z[7:14] + bias[7:14]) (gate f) */
-  for (int c = 0; c < 7; ++c) {
-    a_lstm_gates[c + 7] = rnnc_sigmoid(a_lstm_z[c + 7] + w_lstm_bias[c + 7]);
   }
   /* lstm: gates[14:21] = tanh(z[14:21] + bias[14:21]) (candidate g) */
   for (int c = 0; c < 7; ++c) {
@@ -451,27 +435,19 @@ void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *
   for (int c = 0; c < 7; ++c) {
     a_lstm_gates[c + 21] = rnnc_sigmoid(a_lstm_z[c + 21] + w_lstm_bias[c + 21]);
   }
-  /* lstm: c = gates[7:14] * state[7:14] + gates[0:7] * gates[14:21] (the cell state c = f * c[t-1]
-   * + i * g) */
+  /* lstm: state[7:14] = gates[7:14] * state[7:14] + gates[0:7] * gates[14:21] (the cell state c = f
+   * * c[t-1] + i * g) */
   for (int c = 0; c < 7; ++c) {
-    a_lstm_c[c] =
+    state_lstm[c + 7] =
         (a_lstm_gates[c + 7] * state_lstm[c + 7] + a_lstm_gates[c] * a_lstm_gates[c + 14]);
   }
-  /* lstm: h = gates[21:28] * tanh(c) (the hidden state h = o * tanh(c)) */
+  /* lstm: state[0:7] = gates[21:28] * tanh(state[7:14]) (the hidden state h = o * tanh(c)) */
   for (int c = 0; c < 7; ++c) {
-    a_lstm_h[c] = a_lstm_gates[c + 21] * rnnc_tanhf(a_lstm_c[c]);
+    state_lstm[c] = a_lstm_gates[c + 21] * rnnc_tanhf(state_lstm[c + 7]);
   }
-  /* lstm: state[0:7] = h (keep the new state for the next call) */
+  /* output: y = lstm/state[0:7] (the model's output) */
   for (int c = 0; c < 7; ++c) {
-    state_lstm[c] = a_lstm_h[c];
-  }
-  /* lstm: state[7:14] = c (keep the new state for the next call) */
-  for (int c = 0; c < 7; ++c) {
-    state_lstm[c + 7] = a_lstm_c[c];
-  }
-  /* output: y = lstm/h (the model's output) */
-  for (int c = 0; c < 7; ++c) {
-    y_b[c] = a_lstm_h[c];
+    y_b[c] = state_lstm[c];
   }
 }
 

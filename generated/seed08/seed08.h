@@ -110,10 +110,6 @@ typedef struct {
   float a_lstm_gates[28];
   /* lstm/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_z[28];
-  /* lstm/h: the state h */
-  float a_lstm_h[7];
-  /* lstm/c: the state c */
-  float a_lstm_c[7];
 } seed08_stream;
 /* Zero state: the next step starts a new sequence. */
 void seed08_stream_reset(seed08_stream *st);

@@ -94,13 +94,9 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 2, 20, 10, a_x, 10, 1, w_lstm_kernel, 20, a_lstm_z, 20, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:5] = sigmoid(z[0, 0:5] + bias[0:5]) (gate i) */
-    for (int c = 0; c < 5; ++c) {
+    /* lstm: gates[0, 0:10] = sigmoid(z[0, 0:10] + bias[0:10]) (gate i, gate f) */
+    for (int c = 0; c < 10; ++c) {
       a_lstm_gates[b * 40 + c] = rnnc_sigmoid(a_lstm_z[b * 40 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 5:10] = sigmoid(z[0, 5:10] + bias[5:10]) (gate f) */
-    for (int c = 0; c < 5; ++c) {
-      a_lstm_gates[b * 40 + c + 5] = rnnc_sigmoid(a_lstm_z[b * 40 + c + 5] + w_lstm_bias[c + 5]);
     }
     /* lstm: gates[0, 10:15] = tanh(z[0, 10:15] + bias[10:15]) (candidate g) */
     for (int c = 0; c < 5; ++c) {
@@ -124,15 +120,10 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 20, 5, a_lstm_h + t * 5 - 5, 10, 1, w_lstm_recurrent_kernel, 20,
                   a_lstm_z + t * 20, 40, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:5] = sigmoid(z[t, 0:5] + bias[0:5]) (gate i), t = 1..1 */
-      for (int c = 0; c < 5; ++c) {
+      /* lstm: gates[t, 0:10] = sigmoid(z[t, 0:10] + bias[0:10]) (gate i, gate f), t = 1..1 */
+      for (int c = 0; c < 10; ++c) {
         a_lstm_gates[b * 40 + t * 20 + c] =
             rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 5:10] = sigmoid(z[t, 5:10] + bias[5:10]) (gate f), t = 1..1 */
-      for (int c = 0; c < 5; ++c) {
-        a_lstm_gates[b * 40 + t * 20 + c + 5] =
-            rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + c + 5] + w_lstm_bias[c + 5]);
       }
       /* lstm: gates[t, 10:15] = tanh(z[t, 10:15] + bias[10:15]) (candidate g), t = 1..1 */
       for (int c = 0; c < 5; ++c) {
@@ -440,8 +431,6 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   float *const a_lstm_gates = st->a_lstm_gates;
   float *const a_lstm_z = st->a_lstm_z;
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  float *const a_lstm_h = st->a_lstm_h;
-  float *const a_lstm_c = st->a_lstm_c;
   const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
   const float *const w_dense_bias = p->w.dense_bias;
   float *const a_dense_z = st->a_dense_z;
@@ -452,13 +441,9 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   rnnc_gemm_f32(1, 20, 10, x_b, 10, 1, w_lstm_kernel, 20, a_lstm_z, 20, 0, 0);
   /* lstm: z += state[0:5] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 20, 5, state_lstm, 5, 1, w_lstm_recurrent_kernel, 20, a_lstm_z, 20, 1, 0);
-  /* lstm: gates[0:5] = sigmoid(z[0:5] + bias[0:5]) (gate i) */
-  for (int c = 0; c < 5; ++c) {
+  /* lstm: gates[0:10] = sigmoid(z[0:10] + bias[0:10]) (gate i, gate f) */
+  for (int c = 0; c < 10; ++c) {
     a_lstm_gates[c] = rnnc_sigmoid(a_lstm_z[c] + w_lstm_bias[c]);
-  }
-  /* lstm: gates[5:10] = sigmoid(z[5:10] + bias[5:10]) (gate f) */
-  for (int c = 0; c < 5; ++c) {
-    a_lstm_gates[c + 5] = rnnc_sigmoid(a_lstm_z[c + 5] + w_lstm_bias[c + 5]);
   }
   /* lstm: gates[10:15] = tanh(z[10:15] + bias[10:15]) (candidate g) */
   for (int c = 0; c < 5; ++c) {
@@ -468,28 +453,20 @@ void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *
   for (int c = 0; c < 5; ++c) {
     a_lstm_gates[c + 15] = rnnc_sigmoid(a_lstm_z[c + 15] + w_lstm_bias[c + 15]);
   }
-  /* lstm: c = gates[5:10] * state[5:10] + gates[0:5] * gates[10:15] (the cell state c = f * c[t-1]
-   * + i * g) */
+  /* lstm: state[5:10] = gates[5:10] * state[5:10] + gates[0:5] * gates[10:15] (the cell state c = f
+   * * c[t-1] + i * g) */
   for (int c = 0; c < 5; ++c) {
-    a_lstm_c[c] =
+    state_lstm[c + 5] =
         (a_lstm_gates[c + 5] * state_lstm[c + 5] + a_lstm_gates[c] * a_lstm_gates[c + 10]);
   }
-  /* lstm: h = gates[15:20] * tanh(c) (the hidden state h = o * tanh(c)) */
+  /* lstm: state[0:5] = gates[15:20] * tanh(state[5:10]) (the hidden state h = o * tanh(c)) */
   for (int c = 0; c < 5; ++c) {
-    a_lstm_h[c] = a_lstm_gates[c + 15] * rnnc_tanhf(a_lstm_c[c]);
+    state_lstm[c] = a_lstm_gates[c + 15] * rnnc_tanhf(state_lstm[c + 5]);
   }
-  /* dense: z = lstm/h @ kernel */
-  rnnc_gemm_f32(1, 1, 5, a_lstm_h, 5, 1, w_dense_kernel, 1, a_dense_z, 1, 0, 0);
+  /* dense: z = lstm/state[0:5] @ kernel */
+  rnnc_gemm_f32(1, 1, 5, state_lstm, 5, 1, w_dense_kernel, 1, a_dense_z, 1, 0, 0);
   /* dense: y = z + bias */
   { a_dense_y[0] = (a_dense_z[0] + w_dense_bias[0]); }
-  /* lstm: state[0:5] = h (keep the new state for the next call) */
-  for (int c = 0; c < 5; ++c) {
-    state_lstm[c] = a_lstm_h[c];
-  }
-  /* lstm: state[5:10] = c (keep the new state for the next call) */
-  for (int c = 0; c < 5; ++c) {
-    state_lstm[c + 5] = a_lstm_c[c];
-  }
   /* output: y = dense/y (the model's output) */
   { y_b[0] = a_dense_y[0]; }
 }

@@ -122,10 +122,6 @@ typedef struct {
   float a_lstm_gates[20];
   /* lstm/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_z[20];
-  /* lstm/h: the state h */
-  float a_lstm_h[5];
-  /* lstm/c: the state c */
-  float a_lstm_c[5];
   /* dense/z: x @ kernel */
   float a_dense_z[1];
   /* dense/y: the layer's output */

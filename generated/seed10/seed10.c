@@ -108,13 +108,9 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 2, 20, 10, a_x, 10, 1, w_lstm_kernel, 20, a_lstm_z, 20, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:5] = sigmoid(z[0, 0:5] + bias[0:5]) (gate i) */
-    for (int c = 0; c < 5; ++c) {
+    /* lstm: gates[0, 0:10] = sigmoid(z[0, 0:10] + bias[0:10]) (gate i, gate f) */
+    for (int c = 0; c < 10; ++c) {
       a_lstm_gates[b * 40 + c] = rnnc_sigmoid(a_lstm_z[b * 40 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 5:10] = sigmoid(z[0, 5:10] + bias[5:10]) (gate f) */
-    for (int c = 0; c < 5; ++c) {
-      a_lstm_gates[b * 40 + c + 5] = rnnc_sigmoid(a_lstm_z[b * 40 + c + 5] + w_lstm_bias[c + 5]);
     }
     /* lstm: gates[0, 10:15] = tanh(z[0, 10:15] + bias[10:15]) (candidate g) */
     for (int c = 0; c < 5; ++c) {
@@ -138,15 +134,10 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 20, 5, a_lstm_h + t * 5 - 5, 10, 1, w_lstm_recurrent_kernel, 20,
                   a_lstm_z + t * 20, 40, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:5] = sigmoid(z[t, 0:5] + bias[0:5]) (gate i), t = 1..1 */
-      for (int c = 0; c < 5; ++c) {
+      /* lstm: gates[t, 0:10] = sigmoid(z[t, 0:10] + bias[0:10]) (gate i, gate f), t = 1..1 */
+      for (int c = 0; c < 10; ++c) {
         a_lstm_gates[b * 40 + t * 20 + c] =
             rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 5:10] = sigmoid(z[t, 5:10] + bias[5:10]) (gate f), t = 1..1 */
-      for (int c = 0; c < 5; ++c) {
-        a_lstm_gates[b * 40 + t * 20 + c + 5] =
-            rnnc_sigmoid(a_lstm_z[b * 40 + t * 20 + c + 5] + w_lstm_bias[c + 5]);
       }
       /* lstm: gates[t, 10:15] = tanh(z[t, 10:15] + bias[10:15]) (candidate g), t = 1..1 */
       for (int c = 0; c < 5; ++c) {
@@ -175,14 +166,9 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
   /* lstm_1: z = lstm/h @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 2, 28, 5, a_lstm_h, 5, 1, w_lstm_1_kernel, 28, a_lstm_1_z, 28, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm_1: gates[0, 0:7] = sigmoid(z[0, 0:7] + bias[0:7]) (gate i) */
-    for (int c = 0; c < 7; ++c) {
+    /* lstm_1: gates[0, 0:14] = sigmoid(z[0, 0:14] + bias[0:14]) (gate i, gate f) */
+    for (int c = 0; c < 14; ++c) {
       a_lstm_1_gates[b * 56 + c] = rnnc_sigmoid(a_lstm_1_z[b * 56 + c] + w_lstm_1_bias[c]);
-    }
-    /* lstm_1: gates[0, 7:14] = sigmoid(z[0, 7:14] + bias[7:14]) (gate f) */
-    for (int c = 0; c < 7; ++c) {
-      a_lstm_1_gates[b * 56 + c + 7] =
-          rnnc_sigmoid(a_lstm_1_z[b * 56 + c + 7] + w_lstm_1_bias[c + 7]);
     }
     /* lstm_1: gates[0, 14:21] = tanh(z[0, 14:21] + bias[14:21]) (candidate g) */
     for (int c = 0; c < 7; ++c) {
@@ -208,15 +194,10 @@ void seed10_forward(const seed10_params *p, seed10_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 28, 7, a_lstm_1_h + t * 7 - 7, 14, 1, w_lstm_1_recurrent_kernel, 28,
                   a_lstm_1_z + t * 28, 56, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm_1: gates[t, 0:7] = sigmoid(z[t, 0:7] + bias[0:7]) (gate i), t = 1..1 */
-      for (int c = 0; c < 7; ++c) {
+      /* lstm_1: gates[t, 0:14] = sigmoid(z[t, 0:14] + bias[0:14]) (gate i, gate f), t = 1..1 */
+      for (int c = 0; c < 14; ++c) {
         a_lstm_1_gates[b * 56 + t * 28 + c] =
             rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + c] + w_lstm_1_bias[c]);
-      }
-      /* lstm_1: gates[t, 7:14] = sigmoid(z[t, 7:14] + bias[7:14]) (gate f), t = 1..1 */
-      for (int c = 0; c < 7; ++c) {
-        a_lstm_1_gates[b * 56 + t * 28 + c + 7] =
-            rnnc_sigmoid(a_lstm_1_z[b * 56 + t * 28 + c + 7] + w_lstm_1_bias[c + 7]);
       }
       /* lstm_1: gates[t, 14:21] = tanh(z[t, 14:21] + bias[14:21]) (candidate g), t = 1..1 */
       for (int c = 0; c < 7; ++c) {
@@ -730,16 +711,12 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   float *const a_lstm_gates = st->a_lstm_gates;
   float *const a_lstm_z = st->a_lstm_z;
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  float *const a_lstm_h = st->a_lstm_h;
-  float *const a_lstm_c = st->a_lstm_c;
   float *const state_lstm_1 = st->state_lstm_1;
   const float *const w_lstm_1_recurrent_kernel = &p->w.lstm_1_recurrent_kernel[0][0];
   const float *const w_lstm_1_bias = p->w.lstm_1_bias;
   float *const a_lstm_1_gates = st->a_lstm_1_gates;
   float *const a_lstm_1_z = st->a_lstm_1_z;
   const float *const w_lstm_1_kernel = &p->w.lstm_1_kernel[0][0];
-  float *const a_lstm_1_h = st->a_lstm_1_h;
-  float *const a_lstm_1_c = st->a_lstm_1_c;
   const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
   const float *const w_dense_bias = p->w.dense_bias;
   float *const a_dense_z = st->a_dense_z;
@@ -750,13 +727,9 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   rnnc_gemm_f32(1, 20, 10, x_b, 10, 1, w_lstm_kernel, 20, a_lstm_z, 20, 0, 0);
   /* lstm: z += state[0:5] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 20, 5, state_lstm, 5, 1, w_lstm_recurrent_kernel, 20, a_lstm_z, 20, 1, 0);
-  /* lstm: gates[0:5] = sigmoid(z[0:5] + bias[0:5]) (gate i) */
-  for (int c = 0; c < 5; ++c) {
+  /* lstm: gates[0:10] = sigmoid(z[0:10] + bias[0:10]) (gate i, gate f) */
+  for (int c = 0; c < 10; ++c) {
     a_lstm_gates[c] = rnnc_sigmoid(a_lstm_z[c] + w_lstm_bias[c]);
-  }
-  /* lstm: gates[5:10] = sigmoid(z[5:10] + bias[5:10]) (gate f) */
-  for (int c = 0; c < 5; ++c) {
-    a_lstm_gates[c + 5] = rnnc_sigmoid(a_lstm_z[c + 5] + w_lstm_bias[c + 5]);
   }
   /* lstm: gates[10:15] = tanh(z[10:15] + bias[10:15]) (candidate g) */
   for (int c = 0; c < 5; ++c) {
@@ -766,27 +739,23 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   for (int c = 0; c < 5; ++c) {
     a_lstm_gates[c + 15] = rnnc_sigmoid(a_lstm_z[c + 15] + w_lstm_bias[c + 15]);
   }
-  /* lstm: c = gates[5:10] * state[5:10] + gates[0:5] * gates[10:15] (the cell state c = f * c[t-1]
-   * + i * g) */
+  /* lstm: state[5:10] = gates[5:10] * state[5:10] + gates[0:5] * gates[10:15] (the cell state c = f
+   * * c[t-1] + i * g) */
   for (int c = 0; c < 5; ++c) {
-    a_lstm_c[c] =
+    state_lstm[c + 5] =
         (a_lstm_gates[c + 5] * state_lstm[c + 5] + a_lstm_gates[c] * a_lstm_gates[c + 10]);
   }
-  /* lstm: h = gates[15:20] * tanh(c) (the hidden state h = o * tanh(c)) */
+  /* lstm: state[0:5] = gates[15:20] * tanh(state[5:10]) (the hidden state h = o * tanh(c)) */
   for (int c = 0; c < 5; ++c) {
-    a_lstm_h[c] = a_lstm_gates[c + 15] * rnnc_tanhf(a_lstm_c[c]);
+    state_lstm[c] = a_lstm_gates[c + 15] * rnnc_tanhf(state_lstm[c + 5]);
   }
-  /* lstm_1: z = lstm/h @ kernel (the input projection of every step) */
-  rnnc_gemm_f32(1, 28, 5, a_lstm_h, 5, 1, w_lstm_1_kernel, 28, a_lstm_1_z, 28, 0, 0);
+  /* lstm_1: z = lstm/state[0:5] @ kernel (the input projection of every step) */
+  rnnc_gemm_f32(1, 28, 5, state_lstm, 5, 1, w_lstm_1_kernel, 28, a_lstm_1_z, 28, 0, 0);
   /* lstm_1: z += state[0:7] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 28, 7, state_lstm_1, 7, 1, w_lstm_1_recurrent_kernel, 28, a_lstm_1_z, 28, 1, 0);
-  /* lstm_1: gates[0:7] = sigmoid(z[0:7] + bias[0:7]) (gate i) */
-  for (int c = 0; c < 7; ++c) {
+  /* lstm_1: gates[0:14] = sigmoid(z[0:14] + bias[0:14]) (gate i, gate f) */
+  for (int c = 0; c < 14; ++c) {
     a_lstm_1_gates[c] = rnnc_sigmoid(a_lstm_1_z[c] + w_lstm_1_bias[c]);
-  }
-  /* lstm_1: gates[7:14] = sigmoid(z[7:14] + bias[7:14]) (gate f) */
-  for (int c = 0; c < 7; ++c) {
-    a_lstm_1_gates[c + 7] = rnnc_sigmoid(a_lstm_1_z[c + 7] + w_lstm_1_bias[c + 7]);
   }
   /* lstm_1: gates[14:21] = tanh(z[14:21] + bias[14:21]) (candidate g) */
   for (int c = 0; c < 7; ++c) {
@@ -796,36 +765,20 @@ void seed10_stream_step(const seed10_params *p, seed10_stream *st, const float *
   for (int c = 0; c < 7; ++c) {
     a_lstm_1_gates[c + 21] = rnnc_sigmoid(a_lstm_1_z[c + 21] + w_lstm_1_bias[c + 21]);
   }
-  /* lstm_1: c = gates[7:14] * state[7:14] + gates[0:7] * gates[14:21] (the cell state c = f *
-   * c[t-1] + i * g) */
+  /* lstm_1: state[7:14] = gates[7:14] * state[7:14] + gates[0:7] * gates[14:21] (the cell state c =
+   * f * c[t-1] + i * g) */
   for (int c = 0; c < 7; ++c) {
-    a_lstm_1_c[c] =
+    state_lstm_1[c + 7] =
         (a_lstm_1_gates[c + 7] * state_lstm_1[c + 7] + a_lstm_1_gates[c] * a_lstm_1_gates[c + 14]);
   }
-  /* lstm_1: h = gates[21:28] * tanh(c) (the hidden state h = o * tanh(c)) */
+  /* lstm_1: state[0:7] = gates[21:28] * tanh(state[7:14]) (the hidden state h = o * tanh(c)) */
   for (int c = 0; c < 7; ++c) {
-    a_lstm_1_h[c] = a_lstm_1_gates[c + 21] * rnnc_tanhf(a_lstm_1_c[c]);
+    state_lstm_1[c] = a_lstm_1_gates[c + 21] * rnnc_tanhf(state_lstm_1[c + 7]);
   }
-  /* dense: z = lstm_1/h @ kernel */
-  rnnc_gemm_f32(1, 1, 7, a_lstm_1_h, 7, 1, w_dense_kernel, 1, a_dense_z, 1, 0, 0);
+  /* dense: z = lstm_1/state[0:7] @ kernel */
+  rnnc_gemm_f32(1, 1, 7, state_lstm_1, 7, 1, w_dense_kernel, 1, a_dense_z, 1, 0, 0);
   /* dense: y = z + bias */
   { a_dense_y[0] = (a_dense_z[0] + w_dense_bias[0]); }
-  /* lstm: state[0:5] = h (keep the new state for the next call) */
-  for (int c = 0; c < 5; ++c) {
-    state_lstm[c] = a_lstm_h[c];
-  }
-  /* lstm: state[5:10] = c (keep the new state for the next call) */
-  for (int c = 0; c < 5; ++c) {
-    state_lstm[c + 5] = a_lstm_c[c];
-  }
-  /* lstm_1: state[0:7] = h (keep the new state for the next call) */
-  for (int c = 0; c < 7; ++c) {
-    state_lstm_1[c] = a_lstm_1_h[c];
-  }
-  /* lstm_1: state[7:14] = c (keep the new state for the next call) */
-  for (int c = 0; c < 7; ++c) {
-    state_lstm_1[c + 7] = a_lstm_1_c[c];
-  }
   /* output: y = dense/y (the model's output) */
   { y_b[0] = a_dense_y[0]; }
 }

@@ -145,19 +145,11 @@ typedef struct {
   float a_lstm_gates[20];
   /* lstm/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_z[20];
-  /* lstm/h: the state h */
-  float a_lstm_h[5];
-  /* lstm/c: the state c */
-  float a_lstm_c[5];
   float state_lstm_1[14]; /* lstm_1's states */
   /* lstm_1/gates: the activated gates i, f, g, o */
   float a_lstm_1_gates[28];
   /* lstm_1/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_1_z[28];
-  /* lstm_1/h: the state h */
-  float a_lstm_1_h[7];
-  /* lstm_1/c: the state c */
-  float a_lstm_1_c[7];
   /* dense/z: x @ kernel */
   float a_dense_z[1];
   /* dense/y: the layer's output */

@@ -112,14 +112,9 @@ void sum_regression_forward(const sum_regression_params *p, sum_regression_scrat
   /* lstm: z = x @ kernel (the input projection of every step) */
   rnnc_gemm_f32(n * 3, 80, 1, a_x, 1, 1, w_lstm_kernel, 80, a_lstm_z, 80, 0, 0);
   for (int b = 0; b < n; ++b) {
-    /* lstm: gates[0, 0:20] = sigmoid(z[0, 0:20] + bias[0:20]) (gate i) */
-    for (int c = 0; c < 20; ++c) {
+    /* lstm: gates[0, 0:40] = sigmoid(z[0, 0:40] + bias[0:40]) (gate i, gate f) */
+    for (int c = 0; c < 40; ++c) {
       a_lstm_gates[b * 240 + c] = rnnc_sigmoid(a_lstm_z[b * 240 + c] + w_lstm_bias[c]);
-    }
-    /* lstm: gates[0, 20:40] = sigmoid(z[0, 20:40] + bias[20:40]) (gate f) */
-    for (int c = 0; c < 20; ++c) {
-      a_lstm_gates[b * 240 + c + 20] =
-          rnnc_sigmoid(a_lstm_z[b * 240 + c + 20] + w_lstm_bias[c + 20]);
     }
     /* lstm: gates[0, 40:60] = relu(z[0, 40:60] + bias[40:60]) (candidate g) */
     for (int c = 0; c < 20; ++c) {
@@ -144,15 +139,10 @@ void sum_regression_forward(const sum_regression_params *p, sum_regression_scrat
     rnnc_gemm_f32(n, 80, 20, a_lstm_h + t * 20 - 20, 60, 1, w_lstm_recurrent_kernel, 80,
                   a_lstm_z + t * 80, 240, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm: gates[t, 0:20] = sigmoid(z[t, 0:20] + bias[0:20]) (gate i), t = 1..2 */
-      for (int c = 0; c < 20; ++c) {
+      /* lstm: gates[t, 0:40] = sigmoid(z[t, 0:40] + bias[0:40]) (gate i, gate f), t = 1..2 */
+      for (int c = 0; c < 40; ++c) {
         a_lstm_gates[b * 240 + t * 80 + c] =
             rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + c] + w_lstm_bias[c]);
-      }
-      /* lstm: gates[t, 20:40] = sigmoid(z[t, 20:40] + bias[20:40]) (gate f), t = 1..2 */
-      for (int c = 0; c < 20; ++c) {
-        a_lstm_gates[b * 240 + t * 80 + c + 20] =
-            rnnc_sigmoid(a_lstm_z[b * 240 + t * 80 + c + 20] + w_lstm_bias[c + 20]);
       }
       /* lstm: gates[t, 40:60] = relu(z[t, 40:60] + bias[40:60]) (candidate g), t = 1..2 */
       for (int c = 0; c < 20; ++c) {
@@ -496,8 +486,6 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
   float *const a_lstm_gates = st->a_lstm_gates;
   float *const a_lstm_z = st->a_lstm_z;
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  float *const a_lstm_h = st->a_lstm_h;
-  float *const a_lstm_c = st->a_lstm_c;
   const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
   const float *const w_dense_bias = p->w.dense_bias;
   float *const a_dense_z = st->a_dense_z;
@@ -512,13 +500,9 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
   rnnc_gemm_f32(1, 80, 1, x_b, 1, 1, w_lstm_kernel, 80, a_lstm_z, 80, 0, 0);
   /* lstm: z += state[0:20] @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 80, 20, state_lstm, 20, 1, w_lstm_recurrent_kernel, 80, a_lstm_z, 80, 1, 0);
-  /* lstm: gates[0:20] = sigmoid(z[0:20] + bias[0:20]) (gate i) */
-  for (int c = 0; c < 20; ++c) {
+  /* lstm: gates[0:40] = sigmoid(z[0:40] + bias[0:40]) (gate i, gate f) */
+  for (int c = 0; c < 40; ++c) {
     a_lstm_gates[c] = rnnc_sigmoid(a_lstm_z[c] + w_lstm_bias[c]);
-  }
-  /* lstm: gates[20:40] = sigmoid(z[20:40] + bias[20:40]) (gate f) */
-  for (int c = 0; c < 20; ++c) {
-    a_lstm_gates[c + 20] = rnnc_sigmoid(a_lstm_z[c + 20] + w_lstm_bias[c + 20]);
   }
   /* lstm: gates[40:60] = relu(z[40:60] + bias[40:60]) (candidate g) */
   for (int c = 0; c < 20; ++c) {
@@ -528,18 +512,18 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
   for (int c = 0; c < 20; ++c) {
     a_lstm_gates[c + 60] = rnnc_sigmoid(a_lstm_z[c + 60] + w_lstm_bias[c + 60]);
   }
-  /* lstm: c = gates[20:40] * state[20:40] + gates[0:20] * gates[40:60] (the cell state c = f *
-   * c[t-1] + i * g) */
+  /* lstm: state[20:40] = gates[20:40] * state[20:40] + gates[0:20] * gates[40:60] (the cell state c
+   * = f * c[t-1] + i * g) */
   for (int c = 0; c < 20; ++c) {
-    a_lstm_c[c] =
+    state_lstm[c + 20] =
         (a_lstm_gates[c + 20] * state_lstm[c + 20] + a_lstm_gates[c] * a_lstm_gates[c + 40]);
   }
-  /* lstm: h = gates[60:80] * relu(c) (the hidden state h = o * relu(c)) */
+  /* lstm: state[0:20] = gates[60:80] * relu(state[20:40]) (the hidden state h = o * relu(c)) */
   for (int c = 0; c < 20; ++c) {
-    a_lstm_h[c] = a_lstm_gates[c + 60] * rnnc_relu(a_lstm_c[c]);
+    state_lstm[c] = a_lstm_gates[c + 60] * rnnc_relu(state_lstm[c + 20]);
   }
-  /* dense: z = lstm/h @ kernel */
-  rnnc_gemm_f32(1, 5, 20, a_lstm_h, 20, 1, w_dense_kernel, 5, a_dense_z, 5, 0, 0);
+  /* dense: z = lstm/state[0:20] @ kernel */
+  rnnc_gemm_f32(1, 5, 20, state_lstm, 20, 1, w_dense_kernel, 5, a_dense_z, 5, 0, 0);
   /* dense: y = relu(z + bias) */
   for (int c = 0; c < 5; ++c) {
     a_dense_y[c] = rnnc_relu(a_dense_z[c] + w_dense_bias[c]);
@@ -548,14 +532,6 @@ void sum_regression_stream_step(const sum_regression_params *p, sum_regression_s
   rnnc_gemm_f32(1, 1, 5, a_dense_y, 5, 1, w_dense_1_kernel, 1, a_dense_1_z, 1, 0, 0);
   /* dense_1: y = z + bias */
   { a_dense_1_y[0] = (a_dense_1_z[0] + w_dense_1_bias[0]); }
-  /* lstm: state[0:20] = h (keep the new state for the next call) */
-  for (int c = 0; c < 20; ++c) {
-    state_lstm[c] = a_lstm_h[c];
-  }
-  /* lstm: state[20:40] = c (keep the new state for the next call) */
-  for (int c = 0; c < 20; ++c) {
-    state_lstm[c + 20] = a_lstm_c[c];
-  }
   /* output: y = dense_1/y (the model's output) */
   { y_b[0] = a_dense_1_y[0]; }
 }

@@ -136,10 +136,6 @@ typedef struct {
   float a_lstm_gates[80];
   /* lstm/z: the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel */
   float a_lstm_z[80];
-  /* lstm/h: the state h */
-  float a_lstm_h[20];
-  /* lstm/c: the state c */
-  float a_lstm_c[20];
   /* dense/z: x @ kernel */
   float a_dense_z[5];
   /* dense/y: the layer's output */

@@ -419,7 +419,6 @@ void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *
   const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
   float *const a_simple_rnn_z = st->a_simple_rnn_z;
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  float *const a_simple_rnn_h = st->a_simple_rnn_h;
   const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
   const float *const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
   float *const a_time_distributed_dense_z = st->a_time_distributed_dense_z;
@@ -432,12 +431,12 @@ void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *
   /* simple_rnn: z += state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 3, 3, state_simple_rnn, 3, 1, w_simple_rnn_recurrent_kernel, 3, a_simple_rnn_z,
                 3, 1, 0);
-  /* simple_rnn: h = tanh(z + bias) (the new state) */
+  /* simple_rnn: state = tanh(z + bias) (the new state) */
   for (int c = 0; c < 3; ++c) {
-    a_simple_rnn_h[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
+    state_simple_rnn[c] = rnnc_tanhf(a_simple_rnn_z[c] + w_simple_rnn_bias[c]);
   }
-  /* time_distributed: dense/z = simple_rnn/h @ dense/kernel */
-  rnnc_gemm_f32(1, 3, 3, a_simple_rnn_h, 3, 1, w_time_distributed_dense_kernel, 3,
+  /* time_distributed: dense/z = simple_rnn/state @ dense/kernel */
+  rnnc_gemm_f32(1, 3, 3, state_simple_rnn, 3, 1, w_time_distributed_dense_kernel, 3,
                 a_time_distributed_dense_z, 3, 0, 0);
   /* time_distributed: dense/logits = dense/z + dense/bias (the logits) */
   for (int c = 0; c < 3; ++c) {
@@ -457,10 +456,6 @@ void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *
     float inv = 1.0f / total;
     for (int c = 0; c < 3; ++c)
       a_time_distributed_dense_y[c] *= inv;
-  }
-  /* simple_rnn: state = h (keep the new state for the next call) */
-  for (int c = 0; c < 3; ++c) {
-    state_simple_rnn[c] = a_simple_rnn_h[c];
   }
   /* output: y = time_distributed/dense/y (the model's output) */
   for (int c = 0; c < 3; ++c) {

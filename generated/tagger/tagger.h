@@ -116,8 +116,6 @@ typedef struct {
   float state_simple_rnn[3]; /* simple_rnn's states */
   /* simple_rnn/z: x @ kernel + h[t-1] @ recurrent_kernel */
   float a_simple_rnn_z[3];
-  /* simple_rnn/h: the state h */
-  float a_simple_rnn_h[3];
   /* time_distributed/dense/z: x @ kernel */
   float a_time_distributed_dense_z[3];
   /* time_distributed/dense/y: the layer's output */

@@ -117,7 +117,9 @@ end
 -- timesteps is one matrix product x @ kernel (proj_cols wide); then, step by
 -- step in processing order (reversed for go_backwards), `step` writes the new
 -- states into their rows. States start at zero (a zero buffer, which the
--- simplifier folds away) unless `initial` gives views of them.
+-- simplifier folds away) unless `initial` gives views of them; with
+-- `initial.in_place` (one step, streaming) the new states are written over
+-- them.
 --   cell.states    names of the states, the output state first ({"h", "c"})
 --   cell.proj_cols width of the input projection
 --   cell.proj_meaning what the projection's rows hold once `step` has added
@@ -138,7 +140,13 @@ function common.unroll(layer, g, x, prefix, cell, initial)
   end)
   local seq, prev = {}, {}
   for k, name in ipairs(cell.states) do
-    seq[k] = g:act(prefix .. "/" .. name, steps, units, "per step, the state " .. name)
+    if initial and initial.in_place and steps == 1 then
+      -- one step whose new states may overwrite the old ones (streaming):
+      -- every op of a step reads a state's element before writing it
+      seq[k] = initial[k]
+    else
+      seq[k] = g:act(prefix .. "/" .. name, steps, units, "per step, the state " .. name)
+    end
     prev[k] = initial and initial[k] or g:zero(prefix .. "/" .. name .. "0", 1, units)
   end
   -- The last step: T - 1, or L - 1 for a run-time length L.

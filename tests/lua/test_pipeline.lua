@@ -154,4 +154,26 @@ tests["rnnc generate --dump-ir: a bad pass is a usage error, and nothing is writ
   T.contains(text, "status 2")
 end
 
+tests["layout joins neighbouring gate blocks; streaming updates states in place"] = function()
+  local path = T.path("examples/seeds/seed13.lua")
+  local laid = generate.dump(path, "layout", {})
+  local simplified = generate.dump(path, "simplify", {})
+  -- LSTM's gates i and f: one op over both blocks after layout, two before
+  T.contains(laid, "lstm: gates[t, 0:6] = sigmoid(z[t, 0:6] + bias[0:6])  # gate i, gate f")
+  T.contains(simplified, "lstm: gates[t, 0:3] = sigmoid(z[t, 0:3] + bias[0:3])  # gate i")
+  T.contains(simplified, "lstm: gates[t, 3:6] = sigmoid(z[t, 3:6] + bias[3:6])  # gate f")
+  -- gate o is not next to f (the candidate is between): it stays apart
+  T.contains(laid, "lstm: gates[t, 9:12] = sigmoid(z[t, 9:12] + bias[9:12])  # gate o")
+  -- the streaming step writes h and c over the states it read: no copies
+  local stream = laid:match("stream_step.*$")
+  T.contains(stream, "lstm: state[3:6] = gates[3:6] * state[3:6] + gates[0:3] * gates[6:9]")
+  T.contains(stream, "lstm: state[0:3] = gates[9:12] * tanh(state[3:6])")
+  T.not_contains(stream, "keep the new state")
+  -- a layer that reads its state after writing it would be wrong in place:
+  -- every recurrent layer's stream writes each state once, after its reads
+  for _, m in ipairs({ "examples/gru_tagger.lua", "examples/tagger.lua" }) do
+    T.not_contains(generate.dump(T.path(m), "layout", {}):match("stream_step.*$"), "keep the new state", m)
+  end
+end
+
 return tests
