@@ -105,9 +105,13 @@ deps-import:
 
 runtime: $(RUNTIME_LIBS)
 
+# The runtime's square roots (the optimizers') are of values never negative:
+# without errno the update loops vectorise, with the same results.
+RUNTIME_FLAGS := -fno-math-errno
+
 $(BUILD)/obj/%.o: %.c $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
+	$(CC) $(CFLAGS) $(RUNTIME_FLAGS) $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
 
 $(BUILD)/librnnc.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -126,7 +130,7 @@ $(BUILD)/tests/%: tests/c/%.c $(RUNTIME_LIBS)
 # library.
 $(RELEASE)/obj/%.o: %.c $(RUNTIME_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(RELEASE_CFLAGS) -fPIC $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
+	$(CC) $(RELEASE_CFLAGS) $(RUNTIME_FLAGS) -fPIC $(WARN) -Iruntime -Iruntime/reference -c $< -o $@
 
 $(RELEASE)/librnnc.a: $(REL_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -97,7 +97,7 @@ build_runtime() {
   local obj=$build/runtime
   rm -rf "$obj" && mkdir -p "$obj"
   for f in "$src"/runtime/*.c "$src"/runtime/reference/*.c; do
-    "$cc" -std=c99 "${cflags[@]}" -I"$src/runtime" -I"$src/runtime/reference" -c "$f" \
+    "$cc" -std=c99 "${cflags[@]}" -fno-math-errno -I"$src/runtime" -I"$src/runtime/reference" -c "$f" \
       -o "$obj/$(basename "$f" .c).o" || return 1
   done
   rm -f "$build/librnnc.a" && ar rcs "$build/librnnc.a" "$obj"/*.o
