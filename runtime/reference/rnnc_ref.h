@@ -151,4 +151,12 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred);
 
+/* BatchNormalization's moving statistics after one training step on the n
+ * samples x (Keras: moving = moving * momentum + batch * (1 - momentum), the
+ * batch statistics from the given params): updates params in place (the
+ * moving_mean and moving_variance tensors only). Returns 0, or -1 for n <= 0
+ * or on allocation failure. A model without BatchNormalization is left as
+ * it is. */
+int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n);
+
 #endif
