@@ -39,7 +39,7 @@ end
 
 tests["unknown layer class: file:line, and what there is"] = function()
   load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "unknown name 'Foo' (rnnc's layers are Bidirectional, Dense, GRU, LSTM, SimpleRNN, TimeDistributed")
+    "unknown name 'Foo' (rnnc's layers are AveragePooling1D, Bidirectional, Conv1D, Cropping1D, Dense")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()
