@@ -47,6 +47,7 @@ function Builder:domain(lo, hi)
 end
 
 function Builder:append(op)
+  op.mode = self.mode
   if not self.in_loop then
     for _, v in pairs(op_views(op)) do
       check_bounds(v, self:domain())
@@ -75,7 +76,25 @@ function Builder:loop(first, last, fn)
       check_bounds(v, d)
     end
   end
-  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note() }
+  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note(),
+    mode = self.mode }
+end
+
+-- The ops fn emits belong to one forward program only: "train" (what a
+-- layer computes in training: BatchNormalization with the batch's
+-- statistics) or "infer" (at inference: the moving statistics). lower.lua
+-- makes the unit's forward of every op but the "train" ones, and, when
+-- there are such ops, forward_train of every op but the "infer" ones.
+function Builder:in_mode(mode, fn)
+  local outer = self.mode
+  self.mode = mode
+  fn()
+  self.mode = outer
+end
+
+-- A statistic of the whole batch (one copy for all samples of a call).
+function Builder:batch_stat(name, rows, cols, meaning)
+  return ir.buffer(self.prog, name, "batch", rows, cols, { meaning = meaning })
 end
 
 -- Work over the `rows` rows of sequences: fn(sel) once with sel(v) = v, or,

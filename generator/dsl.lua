@@ -294,7 +294,6 @@ local NOT_IMPLEMENTED = {
   Embedding = "feed one-hot or dense feature vectors as the input instead",
   Activation = "give the activation to the layer before it: Dense { n, activation = \"relu\" }",
   Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
-  BatchNormalization = "rnnc has no normalisation layers",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Attention = "rnnc has no attention layers",

@@ -15,6 +15,9 @@
 --   tmp      a per-sample temporary of the backward pass (activation gradients)
 --   zero     an all-zero constant that is never stored (e.g. h_0)
 --   state    a recurrent layer's states kept between calls (streaming inference)
+--   batch    a statistic of the whole batch (BatchNormalization in training):
+--            one copy for all the samples of a call, summed into (+=) by
+--            per-sample ops and read after every sample has added to it
 --   wtrans   a weight's transposed copy, made once per call (layout.lua)
 --
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
@@ -40,6 +43,9 @@
 -- relu, step (1 where a > 0, else 0), exp, hard_sigmoid and
 -- hard_sigmoid_grad (its derivative), and for the normalisation and pooling
 -- layers rsqrt (1 / sqrt(a)), recip (1 / a) and ge0 (1 where a >= 0, else 0).
+-- The leaf {"inv_count", rows, per_length} is 1 / (n * rows), n the samples
+-- of the call (rows: the run-time length L when per_length): a batch
+-- statistic's 1 / (number of rows it spans).
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -191,6 +197,12 @@ end
 E.ZERO = E.const(0)
 E.ONE = E.const(1)
 
+-- 1 / (the samples of the call * rows), rows the run-time length when
+-- per_length (see above).
+function E.inv_count(rows, per_length)
+  return { "inv_count", rows, per_length or false }
+end
+
 local function is_const(e, c)
   return e[1] == "const" and (c == nil or e[2] == c)
 end
@@ -284,7 +296,7 @@ end
 function ir.substitute(e, map)
   local k = e[1]
   if k == "arg" then return map[e[2]] or e end
-  if k == "const" then return e end
+  if k == "const" or k == "inv_count" then return e end
   if k == "add" then return E.add(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
@@ -335,7 +347,7 @@ end
 function ir.derivative(e, i)
   local k = e[1]
   if k == "arg" then return e[2] == i and E.ONE or E.ZERO end
-  if k == "const" then return E.ZERO end
+  if k == "const" or k == "inv_count" then return E.ZERO end
   if k == "add" then return E.add(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "sub" then return E.sub(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
@@ -363,7 +375,7 @@ end
 
 function ir.uses_arg(e, i)
   if e[1] == "arg" then return e[2] == i end
-  if e[1] == "const" then return false end
+  if e[1] == "const" or e[1] == "inv_count" then return false end
   for j = 2, #e do
     if ir.uses_arg(e[j], i) then return true end
   end

@@ -157,7 +157,7 @@ function layout.pass(u)
     r[k] = v
   end
   r.prog = ir.extend(u.prog)
-  for _, name in ipairs({ "backward", "backward_logits" }) do
+  for _, name in ipairs({ "backward", "backward_logits", "backward_train", "backward_train_logits" }) do
     if u[name] then
       r[name] = layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]), layout.TRANSPOSE_MIN_MADDS)
     end

@@ -59,7 +59,8 @@ local function param_layout(model)
   for _, layer in ipairs(model.layers) do
     for _, w in ipairs(layer.weights or {}) do
       local size = util.product(w.shape)
-      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init }
+      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init,
+        trainable = w.trainable ~= false }
       n = n + size
     end
   end
@@ -162,6 +163,20 @@ function lower.build(model, opts)
   end
   g:set_layer(nil)
 
+  -- The forward programs: ops of one mode only go to one of them (a layer
+  -- that computes differently in training: BatchNormalization).
+  local forward, forward_train = prog.ops, nil
+  for _, op in ipairs(prog.ops) do
+    if op.mode then forward_train = {} end
+  end
+  if forward_train then
+    forward = {}
+    for _, op in ipairs(prog.ops) do
+      if op.mode ~= "train" then forward[#forward + 1] = op end
+      if op.mode ~= "infer" then forward_train[#forward_train + 1] = op end
+    end
+  end
+
   local config = training.interface(model.compiled, model.fit_defaults)
   -- Keras computes the crossentropy of a softmax or sigmoid output from its
   -- logits (unclipped): the backward pass then starts from the logits.
@@ -176,7 +191,12 @@ function lower.build(model, opts)
   local stream, no_stream = lower.stream(model, x_shape, params)
   return {
     prog = prog,
-    forward = prog.ops,
+    forward = forward,
+    -- (nil when training computes what inference does)
+    forward_train = forward_train,
+    -- the moving statistics a training step updates: {param = its layout
+    -- record, buf = the batch buffer forward_train leaves its new value in}
+    stat_updates = g.stat_updates,
     x = x,
     y = y,
     logits = fused and logits.view or nil,

@@ -504,4 +504,6 @@ const rnnc_model seed05_model = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -1515,4 +1515,6 @@ const rnnc_model seed06_model = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

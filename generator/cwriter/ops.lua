@@ -82,6 +82,10 @@ function Writer:expr(e, arg)
   local k = e[1]
   if k == "arg" then return arg(e[2]) end
   if k == "const" then return self:lit(e[2]) end
+  if k == "inv_count" then
+    -- n: the samples of the call, in the batched functions
+    return "(" .. self:lit(1) .. " / (" .. self.real .. ")(n * " .. (e[3] and "L" or tostring(e[2])) .. "))"
+  end
   if k == "add" then return "(" .. self:expr(e[2], arg) .. " + " .. self:expr(e[3], arg) .. ")" end
   if k == "sub" then return "(" .. self:expr(e[2], arg) .. " - " .. self:expr(e[3], arg) .. ")" end
   if k == "mul" then return self:expr(e[2], arg) .. " * " .. self:expr(e[3], arg) end
@@ -362,7 +366,29 @@ function Writer:ops(list, unroll)
     return self.lines
   end
   local run = {}
+  -- batch statistics the ops of the run have written and read: an op that
+  -- reads one written in the run (or writes one read there) must wait for
+  -- every sample, so it starts a new run
+  local run_wrote, run_read = {}, {}
+  local function batch_conflict(op)
+    for _, o in ipairs(ir.flatten({ op })) do
+      if o.out.buf.kind == "batch" and (run_read[o.out.buf] or run_wrote[o.out.buf] and not o.acc) then return true end
+      for _, v in ipairs(ir.op_reads(o)) do
+        if run_wrote[v.buf] then return true end
+      end
+    end
+    return false
+  end
+  local function note_batch(op)
+    for _, o in ipairs(ir.flatten({ op })) do
+      if o.out.buf.kind == "batch" then run_wrote[o.out.buf] = true end
+      for _, v in ipairs(ir.op_reads(o)) do
+        if v.buf.kind == "batch" then run_read[v.buf] = true end
+      end
+    end
+  end
   local function flush()
+    run_wrote, run_read = {}, {}
     if #run == 0 then return end
     self:emit("for (int b = 0; b < n; ++b) {")
     self.bvar = "b"
@@ -400,7 +426,9 @@ function Writer:ops(list, unroll)
       flush()
       self:op(op, unroll)
     else
+      if batch_conflict(op) then flush() end
       run[#run + 1] = op
+      note_batch(op)
     end
   end
   flush()

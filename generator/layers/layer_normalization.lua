@@ -42,15 +42,6 @@ local LayerNormalization = {
   args = ARGS,
 }
 
--- The normalised axis must be the last (-1, or its index counting the batch).
-function seq.last_axis(layer, shape, axis)
-  if axis ~= -1 and axis ~= #shape - 1 then
-    util.fail(layer.at, "axis = %d: rnnc normalises over the last axis only (axis = -1 or %d for %s)", axis,
-      #shape - 1, util.shape_str(shape))
-  end
-  if shape[#shape] == util.None then util.fail(layer.at, "the last dimension must be known") end
-end
-
 function LayerNormalization.build(layer, shape, prefix)
   if #shape < 2 then util.fail(layer.at, "expected an input of ndim >= 2, found %s", util.shape_str(shape)) end
   local a = layer.args

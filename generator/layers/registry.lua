@@ -24,4 +24,5 @@ return {
   (require("layers.permute")),
   (require("layers.repeat_vector")),
   (require("layers.layer_normalization")),
+  (require("layers.batch_normalization")),
 }

@@ -138,6 +138,15 @@ function seq.fixed_length(layer, g, what)
   end
 end
 
+-- The normalised axis must be the last (-1, or its index counting the batch).
+function seq.last_axis(layer, shape, axis)
+  if axis ~= -1 and axis ~= #shape - 1 then
+    util.fail(layer.at, "axis = %d: rnnc normalises over the last axis only (axis = -1 or %d for %s)", axis,
+      #shape - 1, util.shape_str(shape))
+  end
+  if shape[#shape] == util.None then util.fail(layer.at, "the last dimension must be known") end
+end
+
 ---------------------------------------------------------------- views
 
 -- Whether a view's elements are one contiguous run, row after row.
