@@ -55,8 +55,8 @@ function GlobalAveragePooling1D.emit(layer, g, x, prefix, initial)
   return { outputs = { y } }
 end
 
-function GlobalAveragePooling1D.spec(_, prefix)
-  return { "layer GlobalAveragePooling1D " .. prefix }
+function GlobalAveragePooling1D.spec(layer, prefix)
+  return { string.format("layer GlobalAveragePooling1D %s keepdims=%d", prefix, layer.args.keepdims and 1 or 0) }
 end
 
 return GlobalAveragePooling1D

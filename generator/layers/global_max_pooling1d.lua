@@ -54,8 +54,8 @@ function GlobalMaxPooling1D.emit(_, g, x, prefix, initial)
   return { outputs = { g:last_row(m) } }
 end
 
-function GlobalMaxPooling1D.spec(_, prefix)
-  return { "layer GlobalMaxPooling1D " .. prefix }
+function GlobalMaxPooling1D.spec(layer, prefix)
+  return { string.format("layer GlobalMaxPooling1D %s keepdims=%d", prefix, layer.args.keepdims and 1 or 0) }
 end
 
 return GlobalMaxPooling1D
