@@ -90,7 +90,8 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
       local name = "d:" .. buf.name
       g = prog.by_name[name]
       if not g then
-        ir.buffer(prog, name, "tmp", buf.rows, buf.cols)
+        -- a batch statistic's gradient sums over the samples too
+        ir.buffer(prog, name, buf.kind == "batch" and "batch" or "tmp", buf.rows, buf.cols)
         g = prog.by_name[name]
       end
       grads[buf] = g
@@ -194,7 +195,8 @@ function autodiff.pass(u)
   local prog = ir.extend(u.prog)
   local wrt, grad_of = { u.x.buf }, {}
   for _, p in ipairs(u.interface.params) do
-    local pbuf = prog.by_name[p.name]
+    -- no gradient for the weights training does not change (moving statistics)
+    local pbuf = p.trainable ~= false and prog.by_name[p.name]
     if pbuf then
       wrt[#wrt + 1] = pbuf
       grad_of[pbuf] = ir.buffer(prog, "g:" .. p.name, "pgrad", pbuf.rows, pbuf.cols, { param = p }).buf
@@ -213,7 +215,15 @@ function autodiff.pass(u)
     -- everything after the logits (the softmax, the output copy) is not
     -- relevant to them, so autodiff leaves it out
     r.dlogits = ir.buffer(prog, "dlogits", "input", u.logits.dims[1], u.logits.dims[2])
-    r.backward_logits = autodiff.backward(prog, u.forward, u.logits, r.dlogits, wrt, grad_of)
+  end
+  -- loss_grad's backward: of the forward, or, in a unit whose training
+  -- computes differently (BatchNormalization), of the training forward
+  local loss_forward = u.forward_train or u.forward
+  local loss_backward = u.forward_train and "backward_train" or "backward"
+  if u.logits then
+    r[loss_backward .. "_logits"] = autodiff.backward(prog, loss_forward, u.logits, r.dlogits, wrt, grad_of)
+  elseif u.forward_train then
+    r.backward_train = autodiff.backward(prog, u.forward_train, u.y, dy, wrt, grad_of)
   end
   return r
 end

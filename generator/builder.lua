@@ -47,6 +47,7 @@ function Builder:domain(lo, hi)
 end
 
 function Builder:append(op)
+  op.mode = self.mode
   if not self.in_loop then
     for _, v in pairs(op_views(op)) do
       check_bounds(v, self:domain())
@@ -75,7 +76,25 @@ function Builder:loop(first, last, fn)
       check_bounds(v, d)
     end
   end
-  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note() }
+  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note(),
+    mode = self.mode }
+end
+
+-- The ops fn emits belong to one forward program only: "train" (what a
+-- layer computes in training: BatchNormalization with the batch's
+-- statistics) or "infer" (at inference: the moving statistics). lower.lua
+-- makes the unit's forward of every op but the "train" ones, and, when
+-- there are such ops, forward_train of every op but the "infer" ones.
+function Builder:in_mode(mode, fn)
+  local outer = self.mode
+  self.mode = mode
+  fn()
+  self.mode = outer
+end
+
+-- A statistic of the whole batch (one copy for all samples of a call).
+function Builder:batch_stat(name, rows, cols, meaning)
+  return ir.buffer(self.prog, name, "batch", rows, cols, { meaning = meaning })
 end
 
 -- Work over the `rows` rows of sequences: fn(sel) once with sel(v) = v, or,
@@ -120,17 +139,17 @@ function Builder:note(text)
 end
 
 -- A weight of the model: `weight` comes from the layer's build step
--- ({name, shape}); rank-1 weights are 1 x n views.
+-- ({name, shape}); rank-1 weights are 1 x n views, and a weight of higher
+-- rank is the matrix of its last axis against all the others (a Conv1D
+-- kernel (k, in, filters) is k * in rows of `filters`).
 function Builder:param(weight)
   local buf = self.prog.by_name[weight.name]
   if not buf then
     local param = self.params[weight.name]
     if not param then error("internal: no parameter " .. weight.name) end
-    local rows, cols
-    if #weight.shape == 1 then
-      rows, cols = 1, weight.shape[1]
-    else
-      rows, cols = weight.shape[1], weight.shape[2]
+    local rows, cols = 1, weight.shape[#weight.shape]
+    for i = 1, #weight.shape - 1 do
+      rows = rows * weight.shape[i]
     end
     ir.buffer(self.prog, weight.name, "param", rows, cols, { param = param })
     buf = self.prog.by_name[weight.name]
@@ -162,6 +181,11 @@ function Builder:map(out, expr, args, acc, note)
     check_dims("map arg " .. i, a, out.dims[1], out.dims[2])
   end
   self:append({ op = "map", out = out, expr = expr, args = args, acc = acc or false, note = self:note(note) })
+end
+
+-- out = value everywhere (zero padding, a sum's start).
+function Builder:fill(out, value, note)
+  self:append({ op = "fill", out = out, value = value, note = self:note(note) })
 end
 
 function Builder:softmax(out, a, note)

@@ -200,7 +200,12 @@ local function constructor(module, state)
         util.fail(at, "unknown argument '%s' for %s", k, module.class)
       end
       if k ~= "name" then
-        v = check_value(at, k, s[1], v)
+        -- a layer file may check an argument of its own kind itself
+        if s.check then
+          v = s.check(at, k, v)
+        else
+          v = check_value(at, k, s[1], v)
+        end
         if s.only ~= nil and v ~= s.only then
           util.fail(at, "%s = %s is not supported (%s)", k, tostring(v), s.why or "not implemented")
         end
@@ -241,7 +246,7 @@ local function declared_input(layer)
     return s
   end
   if a.input_dim then
-    if layer.module.recurrent then
+    if layer.module.recurrent or layer.module.sequence_input then
       return { a.batch_size or util.None, a.input_length or util.None, a.input_dim }
     end
     return { a.batch_size or util.None, a.input_dim }
@@ -287,19 +292,10 @@ local NOT_IMPLEMENTED = {
   SpatialDropout1D = "remove the layer: rnnc trains without dropout",
   GaussianNoise = "remove the layer: rnnc has no noise layers",
   Embedding = "feed one-hot or dense feature vectors as the input instead",
-  Flatten = "Dense acts on the last axis; a recurrent layer without return_sequences gives one vector",
-  Reshape = "rnnc's layers take (batch, timesteps, features) or (batch, features)",
   Activation = "give the activation to the layer before it: Dense { n, activation = \"relu\" }",
   Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
-  BatchNormalization = "rnnc has no normalisation layers",
-  LayerNormalization = "rnnc has no normalisation layers",
-  Conv1D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
-  MaxPooling1D = "rnnc has no pooling layers",
-  GlobalMaxPooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
-  GlobalAveragePooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
-  RepeatVector = "rnnc has no RepeatVector layer",
   Attention = "rnnc has no attention layers",
   MultiHeadAttention = "rnnc has no attention layers",
   Concatenate = "rnnc's functional models are linear chains",

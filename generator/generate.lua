@@ -171,8 +171,9 @@ end
 -- The estimated size of a unit's C file with unroll threshold `unroll`.
 function generate.size_estimate(unit, unroll)
   local bytes = BASE_BYTES
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits }) do
-    bytes = bytes + ops_bytes(list, unroll)
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits, unit.forward_train, unit.backward_train,
+    unit.backward_train_logits }) do
+    bytes = bytes + ops_bytes(list or {}, unroll)
   end
   if unit.stream then bytes = bytes + ops_bytes(unit.stream.forward, unroll) end
   return bytes
@@ -194,6 +195,9 @@ local function op_sizes(unit)
   walk(unit.forward)
   walk(unit.backward)
   walk(unit.backward_logits)
+  walk(unit.forward_train)
+  walk(unit.backward_train)
+  walk(unit.backward_train_logits)
   if unit.stream then walk(unit.stream.forward) end
   table.sort(sizes)
   return sizes

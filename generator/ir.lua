@@ -15,6 +15,9 @@
 --   tmp      a per-sample temporary of the backward pass (activation gradients)
 --   zero     an all-zero constant that is never stored (e.g. h_0)
 --   state    a recurrent layer's states kept between calls (streaming inference)
+--   batch    a statistic of the whole batch (BatchNormalization in training):
+--            one copy for all the samples of a call, summed into (+=) by
+--            per-sample ops and read after every sample has added to it
 --   wtrans   a weight's transposed copy, made once per call (layout.lua)
 --
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
@@ -35,9 +38,14 @@
 --                                                             when reverse): the time loop
 --
 -- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
--- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, and the unary
--- functions tanh, sigmoid, relu, step (1 where a > 0, else 0), exp,
--- hard_sigmoid and hard_sigmoid_grad (its derivative).
+-- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, {"max", a, b}
+-- (a when a >= b, else b: pooling), and the unary functions tanh, sigmoid,
+-- relu, step (1 where a > 0, else 0), exp, hard_sigmoid and
+-- hard_sigmoid_grad (its derivative), and for the normalisation and pooling
+-- layers rsqrt (1 / sqrt(a)), recip (1 / a) and ge0 (1 where a >= 0, else 0).
+-- The leaf {"inv_count", rows, per_length} is 1 / (n * rows), n the samples
+-- of the call (rows: the run-time length L when per_length): a batch
+-- statistic's 1 / (number of rows it spans).
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -189,6 +197,12 @@ end
 E.ZERO = E.const(0)
 E.ONE = E.const(1)
 
+-- 1 / (the samples of the call * rows), rows the run-time length when
+-- per_length (see above).
+function E.inv_count(rows, per_length)
+  return { "inv_count", rows, per_length or false }
+end
+
 local function is_const(e, c)
   return e[1] == "const" and (c == nil or e[2] == c)
 end
@@ -244,6 +258,18 @@ local unary_value = {
   hard_sigmoid_grad = function(x)
     return (x > -2.5 and x < 2.5) and 0.2 or 0
   end,
+  -- the normalisation layers' 1 / sqrt(variance + epsilon)
+  rsqrt = function(x)
+    return 1 / math.sqrt(x)
+  end,
+  recip = function(x)
+    return 1 / x
+  end,
+  -- the derivative of max(a, b) by a: 1 where a - b >= 0 (ties go to a, the
+  -- earlier element of a pooling window)
+  ge0 = function(x)
+    return x >= 0 and 1 or 0
+  end,
 }
 ir.UNARY = unary_value
 
@@ -251,6 +277,12 @@ function E.fn(name, a)
   assert(unary_value[name], "unknown function " .. name)
   if is_const(a) then return E.const(unary_value[name](a[2])) end
   return { name, a }
+end
+
+-- max(a, b): a when a >= b, else b (the only binary function).
+function E.max(a, b)
+  if is_const(a) and is_const(b) then return E.const(a[2] >= b[2] and a[2] or b[2]) end
+  return { "max", a, b }
 end
 
 -- Keras activations as expressions of their input (softmax is an op, not a map).
@@ -264,11 +296,12 @@ end
 function ir.substitute(e, map)
   local k = e[1]
   if k == "arg" then return map[e[2]] or e end
-  if k == "const" then return e end
+  if k == "const" or k == "inv_count" then return e end
   if k == "add" then return E.add(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "neg" then return E.neg(ir.substitute(e[2], map)) end
+  if k == "max" then return E.max(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   return E.fn(k, ir.substitute(e[2], map))
 end
 
@@ -284,10 +317,17 @@ local function unary_derivative(name, a)
     return E.fn("step", a)
   elseif name == "hard_sigmoid" then
     return E.fn("hard_sigmoid_grad", a)
-  elseif name == "step" or name == "hard_sigmoid_grad" then
+  elseif name == "step" or name == "hard_sigmoid_grad" or name == "ge0" then
     return E.ZERO
   elseif name == "exp" then
     return E.fn("exp", a)
+  elseif name == "rsqrt" then
+    -- d/da a^(-1/2) = -1/2 a^(-3/2)
+    local r = E.fn("rsqrt", a)
+    return E.mul(E.const(-0.5), E.mul(r, E.mul(r, r)))
+  elseif name == "recip" then
+    local r = E.fn("recip", a)
+    return E.neg(E.mul(r, r))
   end
   error("no derivative for " .. name)
 end
@@ -298,6 +338,8 @@ local function unary_derivative_from_value(name, y)
   if name == "sigmoid" then return E.mul(y, E.sub(E.ONE, y)) end
   if name == "relu" then return E.fn("step", y) end
   if name == "exp" then return y end
+  if name == "rsqrt" then return E.mul(E.const(-0.5), E.mul(y, E.mul(y, y))) end
+  if name == "recip" then return E.neg(E.mul(y, y)) end
   return nil
 end
 
@@ -305,12 +347,17 @@ end
 function ir.derivative(e, i)
   local k = e[1]
   if k == "arg" then return e[2] == i and E.ONE or E.ZERO end
-  if k == "const" then return E.ZERO end
+  if k == "const" or k == "inv_count" then return E.ZERO end
   if k == "add" then return E.add(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "sub" then return E.sub(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
   if k == "mul" then
     return E.add(E.mul(ir.derivative(e[2], i), e[3]), E.mul(e[2], ir.derivative(e[3], i)))
+  end
+  if k == "max" then
+    -- the larger one's derivative; at a tie, a's
+    local ge = E.fn("ge0", E.sub(e[2], e[3]))
+    return E.add(E.mul(ge, ir.derivative(e[2], i)), E.mul(E.sub(E.ONE, ge), ir.derivative(e[3], i)))
   end
   return E.mul(unary_derivative(k, e[2]), ir.derivative(e[2], i))
 end
@@ -328,7 +375,7 @@ end
 
 function ir.uses_arg(e, i)
   if e[1] == "arg" then return e[2] == i end
-  if e[1] == "const" then return false end
+  if e[1] == "const" or e[1] == "inv_count" then return false end
   for j = 2, #e do
     if ir.uses_arg(e[j], i) then return true end
   end

@@ -80,6 +80,10 @@ function irtext.expr(e, arg)
       text, p = go(x[2], 2) .. " * " .. go(x[3], 2.5), 2
     elseif k == "neg" then
       text, p = "-" .. go(x[2], 3), 3
+    elseif k == "inv_count" then
+      return string.format("1/(n*%s)", x[3] and "L" or tostring(x[2]))
+    elseif k == "max" then
+      return "max(" .. go(x[2], 0) .. ", " .. go(x[3], 0) .. ")"
     else
       return k .. "(" .. go(x[2], 0) .. ")"
     end
@@ -204,6 +208,11 @@ function irtext.unit(u, pass)
   program_lines(out, "forward", u.forward, T)
   if u.backward then program_lines(out, "backward (from dy)", u.backward, T) end
   if u.backward_logits then program_lines(out, "backward (from dlogits)", u.backward_logits, T) end
+  if u.forward_train then program_lines(out, "forward_train (training: batch statistics)", u.forward_train, T) end
+  if u.backward_train then program_lines(out, "backward_train (from dy)", u.backward_train, T) end
+  if u.backward_train_logits then
+    program_lines(out, "backward_train (from dlogits)", u.backward_train_logits, T)
+  end
   if u.stream then program_lines(out, "stream_step (one timestep)", u.stream.forward, 1) end
   return table.concat(out, "\n") .. "\n"
 end

@@ -59,7 +59,8 @@ local function param_layout(model)
   for _, layer in ipairs(model.layers) do
     for _, w in ipairs(layer.weights or {}) do
       local size = util.product(w.shape)
-      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init }
+      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init,
+        trainable = w.trainable ~= false }
       n = n + size
     end
   end
@@ -162,6 +163,20 @@ function lower.build(model, opts)
   end
   g:set_layer(nil)
 
+  -- The forward programs: ops of one mode only go to one of them (a layer
+  -- that computes differently in training: BatchNormalization).
+  local forward, forward_train = prog.ops, nil
+  for _, op in ipairs(prog.ops) do
+    if op.mode then forward_train = {} end
+  end
+  if forward_train then
+    forward = {}
+    for _, op in ipairs(prog.ops) do
+      if op.mode ~= "train" then forward[#forward + 1] = op end
+      if op.mode ~= "infer" then forward_train[#forward_train + 1] = op end
+    end
+  end
+
   local config = training.interface(model.compiled, model.fit_defaults)
   -- Keras computes the crossentropy of a softmax or sigmoid output from its
   -- logits (unclipped): the backward pass then starts from the logits.
@@ -176,7 +191,12 @@ function lower.build(model, opts)
   local stream, no_stream = lower.stream(model, x_shape, params)
   return {
     prog = prog,
-    forward = prog.ops,
+    forward = forward,
+    -- (nil when training computes what inference does)
+    forward_train = forward_train,
+    -- the moving statistics a training step updates: {param = its layout
+    -- record, buf = the batch buffer forward_train leaves its new value in}
+    stat_updates = g.stat_updates,
     x = x,
     y = y,
     logits = fused and logits.view or nil,
@@ -215,9 +235,19 @@ function lower.stream(model, x_shape, params)
   local prog = ir.new_program()
   prog.max_steps = 1
   local g = Builder.new(prog, params)
+  g.streaming = true
   local x = ir.buffer(prog, "x", "input", 1, x_shape[2])
   local states = {}
   local outputs, _, final_states = emit_layers(model, g, x, function(layer)
+    if layer.module.stream_state then
+      -- a layer that keeps and updates its own state (a convolution's
+      -- receptive field, a global pooling's running reduction)
+      local d = layer.module.stream_state(layer)
+      if not d then return nil end
+      local buf = ir.buffer(prog, "state:" .. layer.name, "state", d.rows, d.cols, { ring = d.ring,
+        meaning = d.meaning }).buf
+      return { ir.full(buf) }
+    end
     if not layer.module.recurrent then return nil end
     local n, units = layer.module.n_states or 1, layer.args.units
     local buf = ir.buffer(prog, "state:" .. layer.name, "state", 1, n * units,

@@ -1,6 +1,6 @@
 /* The driver every generated model links: rnnc_main() implements the
- * subcommands init, summary, predict, grad, fit, evaluate, diff, gradcheck and
- * sample over the model's descriptor, so one program per model serves every
+ * subcommands init, summary, predict, grad, fit, evaluate, diff, gradcheck,
+ * sample and stream over the model's descriptor, so one program per model serves every
  * use. Its rooms: driver_args.c (the options and the usage text),
  * driver_data.c (data and weights), driver_checks.c (diff and gradcheck). */
 #include <math.h>
@@ -131,6 +131,55 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   free(xm);
   free(y);
   free(scratch);
+  rnnc_array_free(&x);
+  return rc;
+}
+
+/* The streaming API (NAME_stream_step) over every sample of x, one step per
+ * call from a reset state: every step's outputs, as (n, steps,
+ * stream_output_size). */
+static int cmd_stream(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
+      !driver_need("--out", a->out))
+    return 2;
+  if (m->stream_step == NULL)
+    return driver_fail("this model cannot stream (its header says why): it has no stream_step");
+  rnnc_array x;
+  void *p = driver_load_weights(m, a->weights, err);
+  if (!p)
+    return driver_fail(err);
+  if (driver_load_x(m, a, &x, err) != 0) {
+    free(p);
+    return driver_fail(err);
+  }
+  size_t rs = rnnc_dtype_size(m->dtype), n = x.shape[0];
+  size_t steps = x.rank >= 2 ? x.shape[1] : 1, in = m->stream_input_size,
+         out = m->stream_output_size;
+  void *xm = driver_to_model(m, x.data, x.count);
+  char *y = malloc(n * steps * out * rs + 1);
+  void *st = malloc(m->stream_bytes + 1);
+  int rc = 0;
+  if (!xm || !y || !st) {
+    rc = driver_fail("out of memory");
+  } else {
+    for (size_t s = 0; s < n; ++s) {
+      m->stream_reset(st);
+      for (size_t t = 0; t < steps; ++t)
+        m->stream_step(p, st, (const char *)xm + ((s * steps + t) * in) * rs,
+                       y + ((s * steps + t) * out) * rs);
+    }
+    size_t shape[3] = {n, steps, out};
+    if (rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
+      rc = driver_fail(err);
+    else
+      printf("wrote %s: %zu samples x %zu steps of %zu outputs, one stream_step each\n", a->out, n,
+             steps, out);
+  }
+  free(p);
+  free(xm);
+  free(y);
+  free(st);
   rnnc_array_free(&x);
   return rc;
 }
@@ -523,6 +572,8 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
     return driver_cmd_gradcheck(m, &a);
   if (strcmp(cmd, "sample") == 0)
     return cmd_sample(m, &a);
+  if (strcmp(cmd, "stream") == 0)
+    return cmd_stream(m, &a);
   fprintf(stderr, "error: unknown command '%s'\n", cmd);
   return driver_usage(m);
 }

@@ -39,13 +39,16 @@ typedef struct {
 
 #define BIG 1000000000L
 static const option_t OPTIONS[] = {
-    {"weights", K_PATH, F(weights), 0, 0, NONE, "W", "predict grad fit evaluate diff gradcheck",
-     "predict grad fit evaluate diff gradcheck"},
-    {"x", K_PATH, F(x), 0, 0, NONE, "X.npy", "predict grad fit evaluate diff gradcheck sample",
-     "predict grad fit evaluate diff gradcheck sample"},
+    {"weights", K_PATH, F(weights), 0, 0, NONE, "W",
+     "predict grad fit evaluate diff gradcheck stream",
+     "predict grad fit evaluate diff gradcheck stream"},
+    {"x", K_PATH, F(x), 0, 0, NONE, "X.npy",
+     "predict grad fit evaluate diff gradcheck sample stream",
+     "predict grad fit evaluate diff gradcheck sample stream"},
     {"y", K_PATH, F(y), 0, 0, NONE, "Y.npy", "grad fit evaluate diff gradcheck sample",
      "grad fit evaluate"},
-    {"out", K_PATH, F(out), 0, 0, NONE, "FILE", "init predict grad fit", "init predict grad fit"},
+    {"out", K_PATH, F(out), 0, 0, NONE, "FILE", "init predict grad fit stream",
+     "init predict grad fit stream"},
     {"seed", K_SEED, F(seed), 0, 0, NONE, "S", "init fit gradcheck sample", ""},
     {"n", K_INT, F(n), 0, BIG, NONE, "N", "sample", ""},
     {"steps", K_INT, F(steps), 0, BIG, NONE, "L", "sample", ""},
@@ -119,6 +122,7 @@ static const struct {
     {"gradcheck", "against central differences (float64 units; --sample N entries of each "
                   "tensor, default 64, 0: all)"},
     {"sample", "random data of the model's shapes"},
+    {"stream", "the streaming API, one step per call from a reset state: every step's outputs"},
 };
 
 /* Prints a usage item, breaking the line before column 94. */

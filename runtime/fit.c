@@ -45,9 +45,10 @@ static void ctx_free(ctx_t *c) {
   free(c->by);
 }
 
-static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, char *err,
-                    size_t errlen) {
+static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, int evaluating,
+                    char *err, size_t errlen) {
   memset(c, 0, sizeof *c);
+  c->evaluating = evaluating;
   c->m = m;
   c->rs = rnnc_dtype_size(m->dtype);
   int bs = o->batch_size;
@@ -67,6 +68,15 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, ch
   }
   if (fit_parse_metrics(m, o->metrics, c->metrics, &c->n_metrics, err, errlen) != 0)
     return -1;
+  if (m->update_stats != NULL && bs > m->batch && !c->evaluating) {
+    /* BatchNormalization's statistics are those of one call */
+    snprintf(
+        err, errlen,
+        "batch size %d is larger than the unit's batch %d, and %s normalises with the "
+        "statistics of the whole batch (BatchNormalization): generate the unit with --batch %d",
+        bs, m->batch, m->name, bs);
+    return -1;
+  }
   c->scratch = calloc(1, m->scratch_bytes);
   c->grad = malloc(m->params_bytes + 1);
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
@@ -125,6 +135,26 @@ static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const
   return loss;
 }
 
+/* The loss at inference (eval_loss) of `count` samples and their
+ * predictions into c->bpred, in chunks of the unit's batch; loss_grad's for
+ * a unit that computes nothing differently in training. */
+static double batch_eval_loss(ctx_t *c, const void *params, const void *x, const void *y,
+                              int count) {
+  const rnnc_model *m = c->m;
+  double loss = 0;
+  if (m->eval_loss == NULL)
+    return batch_loss_grad(c, params, x, y, count);
+  for (int first = 0; first < count; first += m->batch) {
+    int k = count - first < m->batch ? count - first : m->batch;
+    loss +=
+        (double)k / (double)count *
+        m->eval_loss(params, c->scratch, (const char *)x + (size_t)first * m->input_size * c->rs,
+                     (const char *)y + (size_t)first * m->target_size * c->rs,
+                     (char *)c->bpred + (size_t)first * m->output_size * c->rs, k);
+  }
+  return loss;
+}
+
 /* Loss and metrics over n contiguous samples in batches of bs: values[0] the
  * loss, values[1..] the metrics (size-weighted means of the batch values). */
 static void evaluate_into(ctx_t *c, const void *params, const void *x, const void *y, size_t n,
@@ -138,7 +168,7 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
     int count = (int)(n - first < (size_t)bs ? n - first : (size_t)bs);
     const char *bx = (const char *)x + first * m->input_size * c->rs;
     const char *by = (const char *)y + first * m->target_size * c->rs;
-    double loss = batch_loss_grad(c, params, bx, by, count);
+    double loss = batch_eval_loss(c, params, bx, by, count);
     loss_sum += loss * count;
     if (isfinite(loss))
       fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, count, c->acc_rows, sums);
@@ -181,7 +211,7 @@ int rnnc_evaluate(const rnnc_model *m, const void *params, const void *x, const 
     snprintf(err, errlen, "no samples to evaluate");
     return -1;
   }
-  if (ctx_init(&c, m, o, err, errlen) != 0)
+  if (ctx_init(&c, m, o, 1, err, errlen) != 0)
     return -1;
   if (fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0) {
     ctx_free(&c);
@@ -246,7 +276,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     snprintf(err, errlen, "validation_split %g is outside [0, 1)", o->validation_split);
     return -1;
   }
-  if (ctx_init(&c, m, o, err, errlen) != 0)
+  if (ctx_init(&c, m, o, 0, err, errlen) != 0)
     return -1;
   const size_t rs = c.rs;
   const int bs = o->batch_size;
@@ -440,6 +470,8 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
       else
         rnnc_optimizer_apply_f64(&opt, (double *)params, (double *)c.grad, (double *)state->slots,
                                  m->n_params, state->iterations, m->tensors, m->n_tensors);
+      if (m->update_stats != NULL) /* the moving statistics of this batch */
+        m->update_stats(params, c.scratch);
       if (!all_finite(m->dtype, params, m->n_params) ||
           !all_finite(m->dtype, state->slots, n_slots)) {
         memcpy(params, backup_p, m->params_bytes);

@@ -44,6 +44,7 @@ typedef struct {
   int n_metrics;
   size_t acc_rows; /* rows of output 0 per sample at the data's length */
   int steps;       /* the data's sequence length */
+  int evaluating;  /* evaluate: no training step (eval_loss, any batch size) */
 } ctx_t;
 
 /* ---------------------------------------------------------------- data checks (datacheck.c) */

@@ -287,6 +287,18 @@ typedef struct rnnc_model {
   size_t stream_output_size; /* reals of one step's output (all outputs, one row each) */
   void (*stream_reset)(void *stream);
   void (*stream_step)(const void *params, void *stream, const void *x_t, void *y_t);
+  /* A unit whose layers compute differently in training and at inference
+   * (BatchNormalization: the batch's statistics, or the moving ones):
+   * loss_grad and train_step run the training computation, forward the
+   * inference one; eval_loss is forward and the compiled loss, no gradient
+   * (what evaluate and the validation loss use); update_stats writes the
+   * moving statistics the last loss_grad on this scratch computed into the
+   * parameters (after the optimizer's step; train_step calls it). A batch
+   * then is one call: fit refuses a batch_size above `batch`. NULL for the
+   * other units (their loss_grad is the loss at inference too). */
+  double (*eval_loss)(const void *params, void *scratch, const void *x, const void *target,
+                      void *y_pred, int n);
+  void (*update_stats)(void *params, const void *scratch);
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */

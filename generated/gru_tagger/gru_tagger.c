@@ -791,4 +791,6 @@ const rnnc_model gru_tagger_model = {
     3,
     gru_tagger_stream_reset_any,
     gru_tagger_stream_step_any,
+    NULL,
+    NULL,
 };

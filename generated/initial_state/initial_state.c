@@ -596,4 +596,6 @@ const rnnc_model initial_state_model = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -889,4 +889,6 @@ const rnnc_model lstm_tagger_model = {
     3,
     lstm_tagger_stream_reset_any,
     lstm_tagger_stream_step_any,
+    NULL,
+    NULL,
 };

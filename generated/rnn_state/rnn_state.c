@@ -289,4 +289,6 @@ const rnnc_model rnn_state_model = {
     6,
     rnn_state_stream_reset_any,
     rnn_state_stream_step_any,
+    NULL,
+    NULL,
 };

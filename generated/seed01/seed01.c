@@ -319,4 +319,6 @@ const rnnc_model seed01_model = {
     3,
     seed01_stream_reset_any,
     seed01_stream_step_any,
+    NULL,
+    NULL,
 };

@@ -319,4 +319,6 @@ const rnnc_model seed02_model = {
     3,
     seed02_stream_reset_any,
     seed02_stream_step_any,
+    NULL,
+    NULL,
 };

@@ -323,4 +323,6 @@ const rnnc_model seed03_model = {
     3,
     seed03_stream_reset_any,
     seed03_stream_step_any,
+    NULL,
+    NULL,
 };

@@ -441,4 +441,6 @@ const rnnc_model seed04_model = {
     8,
     seed04_stream_reset_any,
     seed04_stream_step_any,
+    NULL,
+    NULL,
 };

@@ -515,4 +515,6 @@ const rnnc_model seed05_model = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

@@ -1526,4 +1526,6 @@ const rnnc_model seed06_model = {
     0,
     NULL,
     NULL,
+    NULL,
+    NULL,
 };

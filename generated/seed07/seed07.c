@@ -539,4 +539,6 @@ const rnnc_model seed07_model = {
     8,
     seed07_stream_reset_any,
     seed07_stream_step_any,
+    NULL,
+    NULL,
 };

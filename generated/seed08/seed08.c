@@ -532,4 +532,6 @@ const rnnc_model seed08_model = {
     7,
     seed08_stream_reset_any,
     seed08_stream_step_any,
+    NULL,
+    NULL,
 };

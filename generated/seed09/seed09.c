@@ -552,4 +552,6 @@ const rnnc_model seed09_model = {
     1,
     seed09_stream_reset_any,
     seed09_stream_step_any,
+    NULL,
+    NULL,
 };

@@ -864,4 +864,6 @@ const rnnc_model seed10_model = {
     1,
     seed10_stream_reset_any,
     seed10_stream_step_any,
+    NULL,
+    NULL,
 };

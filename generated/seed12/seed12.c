@@ -434,4 +434,6 @@ const rnnc_model seed12_model = {
     3,
     seed12_stream_reset_any,
     seed12_stream_step_any,
+    NULL,
+    NULL,
 };

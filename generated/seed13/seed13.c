@@ -626,4 +626,6 @@ const rnnc_model seed13_model = {
     3,
     seed13_stream_reset_any,
     seed13_stream_step_any,
+    NULL,
+    NULL,
 };

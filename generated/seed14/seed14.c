@@ -609,4 +609,6 @@ const rnnc_model seed14_model = {
     1,
     seed14_stream_reset_any,
     seed14_stream_step_any,
+    NULL,
+    NULL,
 };

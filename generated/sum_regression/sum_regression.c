@@ -624,4 +624,6 @@ const rnnc_model sum_regression_model = {
     1,
     sum_regression_stream_reset_any,
     sum_regression_stream_step_any,
+    NULL,
+    NULL,
 };

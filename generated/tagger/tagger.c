@@ -548,4 +548,6 @@ const rnnc_model tagger_model = {
     3,
     tagger_stream_reset_any,
     tagger_stream_step_any,
+    NULL,
+    NULL,
 };

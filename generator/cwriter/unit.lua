@@ -34,6 +34,8 @@ local function buffer_names(prog)
       n = "state_" .. syntax.ident(buf.name:sub(7))
     elseif buf.kind == "wtrans" then
       n = "wt_" .. syntax.ident(buf.name:sub(8))
+    elseif buf.kind == "batch" then
+      n = "bs_" .. syntax.ident((buf.name:gsub("^d:", "d_")))
     else
       n = "zero_" .. syntax.ident(buf.name)
     end
@@ -119,7 +121,8 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
         decl("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c)
         w.sample_stride[buf] = buf.size
         if buf.name == "dx" then w.optional_out[buf] = "dx" end
-      elseif buf.kind == "wtrans" then
+      elseif buf.kind == "wtrans" or buf.kind == "batch" then
+        -- one copy for every sample of the call
         decl("%s *const %s = s->%s;", real, n, n)
         s_used = true
       elseif buf.kind == "zero" then
@@ -161,7 +164,7 @@ local function stream_code(unit, opts, helpers)
   end
   local names = buffer_names(stream.prog)
   local used = referenced(stream.forward)
-  local fields, reset = {}, {}
+  local fields, reset, rings = {}, {}, {}
   local w = ops.new(opts.dtype, names)
   local reads_weights = false
   for _, buf in ipairs(stream.prog.buffers) do
@@ -173,6 +176,20 @@ local function stream_code(unit, opts, helpers)
       fields[#fields + 1] = string.format("  /* %s: %s */\n  %s %s[%d];", buf.name,
         (buf.meaning or ""):gsub("^per step, ", ""), real, n, buf.size)
       w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    elseif buf.kind == "state" and buf.ring then
+      -- a ring of buf.rows input steps: row j (oldest first) is storage row
+      -- (pos + j) % rows; each call moves pos on by one
+      local pos = "pos_" .. n:gsub("^state_", "")
+      fields[#fields + 1] = string.format("  /* %s */\n  %s %s[%d];\n  int %s; /* the oldest row of %s */",
+        buf.meaning or buf.name, real, n, buf.size, pos, n)
+      reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
+      reset[#reset + 1] = string.format("st->%s = 0;", pos)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+      w:emit(string.format("const int %s = st->%s;", pos, pos))
+      w.ring = w.ring or {}
+      w.ring[buf] = { pos = pos }
+      rings[#rings + 1] = string.format("st->%s = %s + 1 == %d ? 0 : %s + 1; /* the next oldest row */", pos, pos,
+        buf.rows, pos)
     elseif buf.kind == "state" then
       fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
       reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
@@ -183,6 +200,9 @@ local function stream_code(unit, opts, helpers)
   w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
   w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
   w:ops(stream.forward, opts.unroll)
+  for _, line in ipairs(rings) do
+    w:emit(line)
+  end
   for k in pairs(w.helpers) do
     helpers[k] = true
   end
@@ -301,8 +321,13 @@ local function helper_functions(used, dtype)
         return constants[word] and syntax.real_literal(constants[word], dtype) or word
       end)
       body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
+      body = body:gsub("sqrtF", real == "float" and "sqrtf" or "sqrt")
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
+  end
+  if used.max then
+    out[#out + 1] = string.format("static inline %s rnnc_max(%s a, %s b) {\n  return a >= b ? a : b;\n}", real,
+      real, real)
   end
   return table.concat(out, "\n")
 end
@@ -335,7 +360,8 @@ function cwriter.unit(unit, opts)
     param_fields[#param_fields + 1] = string.format("    %s %s%s;", real, syntax.ident(wt.name), table.concat(dims))
   end
   local all_ops = {}
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits or {} }) do
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits or {}, unit.forward_train or {},
+    unit.backward_train or {}, unit.backward_train_logits or {} }) do
     for _, op in ipairs(list) do
       all_ops[#all_ops + 1] = op
     end
@@ -349,6 +375,10 @@ function cwriter.unit(unit, opts)
     if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s */\n  %s %s[%d][%d];", scratch_meaning(buf, iface),
         real, names[buf], iface.batch, buf.size)
+    elseif used[buf] and buf.kind == "batch" then
+      scratch_fields[#scratch_fields + 1] = string.format("  /* %s: 1 x %d, %s (the whole batch's) */\n"
+        .. "  %s %s[%d];", buf.name:gsub("^d:", "d(loss)/d "), buf.cols, (buf.meaning or "its gradient"), real,
+        names[buf], buf.size)
     elseif used[buf] and buf.kind == "wtrans" then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s transposed (%d x %d), made by backward */\n"
         .. "  %s %s[%d];", buf.name:gsub("^wtrans:", ""), buf.rows, buf.cols, real, names[buf], buf.size)
@@ -377,8 +407,8 @@ function cwriter.unit(unit, opts)
   }, nil, helpers)
   local bwd_logits = ""
   local loss_grad
-  local fused = unit.backward_logits ~= nil
-  if fused then
+  local fused = (unit.backward_logits or unit.backward_train_logits) ~= nil
+  if unit.backward_logits then
     local body = zero_grad .. batch_body(unit, names, unit.backward_logits, opts, {
       dlogits = "dlogits",
       dx = dx_ptr,
@@ -391,13 +421,10 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
 }
 ]], name, name, name, real, name, real, body)
   end
-  if not loss then
-    loss_grad = table.concat({
-      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
-      "return NAN; /* the model was not compiled with a loss */",
-    }, "\n")
-  else
-    local lines = { string.format("%s_forward(p, s, x, s->y, n);", name) }
+  -- The body of loss_grad (forward, the compiled loss, backward) or, with
+  -- `backward` nil, of eval_loss (forward and the loss only).
+  local function loss_body(forward, backward)
+    local lines = { string.format("%s(p, s, x, s->y, n);", forward) }
     -- The loss reads rows x cols of output 0 (or of the logits) per sample.
     -- It reads them in place when they lie contiguous for the whole batch;
     -- else (several outputs, or sequences shorter than the maximum) they are
@@ -432,26 +459,98 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
       end
       lines[#lines + 1] = "}"
     end
+    if not backward then dpred = "NULL" end
     -- the runtime's loss function: from the logits Keras keeps of a softmax or
     -- sigmoid output (fused), or of a model built with from_logits=True
     local from_logits = fused or config.loss.from_logits
     local fn = catalog.loss[loss][from_logits and "fn_logits" or "fn"] .. "_"
     lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
       tgt, rows_here, cols, dpred)
-    lines[#lines + 1] = "if (isnan(loss)) return loss;"
-    if packed then
-      -- no gradient reaches the other outputs, or the rows past L
-      local per = string.format("(size_t)%s * %d", rows_here, cols)
-      lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, src_stride)
-      lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
-        .. "s->dloss0 + (size_t)b * %s, sizeof(%s) * %s);", src_stride, per, real, per)
+    if backward then
+      lines[#lines + 1] = "if (isnan(loss)) return loss;"
+      if packed then
+        -- no gradient reaches the other outputs, or the rows past L
+        local per = string.format("(size_t)%s * %d", rows_here, cols)
+        lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, src_stride)
+        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
+          .. "s->dloss0 + (size_t)b * %s, sizeof(%s) * %s);", src_stride, per, real, per)
+      end
+      lines[#lines + 1] = string.format("%s%s(p, s, s->dloss, grad, dx, n);", backward, fused and "_logits" or "")
     end
-    lines[#lines + 1] = string.format("%s_%s(p, s, s->dloss, grad, dx, n);", name,
-      fused and "backward_logits" or "backward")
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
       out_size)
     lines[#lines + 1] = "return loss;"
-    loss_grad = table.concat(lines, "\n")
+    return table.concat(lines, "\n")
+  end
+  local train = unit.forward_train ~= nil
+  if not loss then
+    loss_grad = table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */",
+    }, "\n")
+  else
+    loss_grad = loss_body(name .. (train and "_forward_train" or "_forward"),
+      name .. (train and "_backward_train" or "_backward"))
+  end
+  -- A unit whose layers compute differently in training (BatchNormalization)
+  local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""
+  if train then
+    local parts = {}
+    local function fn(text, ...)
+      parts[#parts + 1] = string.format(text, ...)
+    end
+    local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
+      { [unit.x.buf] = true }, helpers)
+    fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics. */\n"
+      .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
+      name, name, name, real, real, ftrain)
+    if unit.backward_train then
+      fn("\n/* Backward of forward_train (loss_grad's). */\n"
+        .. "static void %s_backward_train(const %s_params *p, %s_scratch *s, const %s *dy, %s_params *grad, %s *dx, "
+        .. "int n) {\n%s\n}\n", name, name, name, real, name, real,
+        zero_grad .. batch_body(unit, names, unit.backward_train, opts, { dy = "dy", dx = dx_ptr }, nil, helpers))
+    end
+    if unit.backward_train_logits then
+      fn("\n/* Backward of forward_train from d(loss)/d(logits) (loss_grad's). */\n"
+        .. "static void %s_backward_train_logits(const %s_params *p, %s_scratch *s, const %s *dlogits, "
+        .. "%s_params *grad, %s *dx, int n) {\n%s\n}\n", name, name, name, real, name, real,
+        zero_grad .. batch_body(unit, names, unit.backward_train_logits, opts, { dlogits = "dlogits", dx = dx_ptr },
+          nil, helpers))
+    end
+    local eval = loss and loss_body(name .. "_forward", nil) or table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */" }, "\n")
+    fn("\ndouble %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, %s *y_pred, "
+      .. "int n) {\n%s\n}\n", name, name, name, real, real, real, eval)
+    local copies = {}
+    for _, st in ipairs(unit.stat_updates or {}) do
+      copies[#copies + 1] = string.format("memcpy(%s, s->%s, sizeof(%s) * %d); /* %s */",
+        weight_field("p", st.param), names[st.buf], real, st.param.size, st.param.name)
+    end
+    fn("\nvoid %s_update_stats(%s_params *p, const %s_scratch *s) {\n%s\n}\n", name, name, name,
+      table.concat(copies, "\n"))
+    fn("static double %s_eval_loss_any(const void *p, void *s, const void *x, const void *target, void *y_pred, "
+      .. "int n) {\n  return %s_eval_loss((const %s_params *)p, (%s_scratch *)s, (const %s *)x, (const %s *)target, "
+      .. "(%s *)y_pred, n);\n}\n", name, name, name, name, real, real, real)
+    fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
+      .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
+    training_fns = table.concat(parts)
+    stats_desc = string.format("%s_TRAINING_(%s_eval_loss_any), %s_TRAINING_(%s_update_stats_any)", name, name, name,
+      name)
+    update_call = string.format("\n  %s_update_stats(p, s); /* the moving statistics of this batch */", name)
+    stats_decl = table.concat({
+      "/* Its layers compute differently in training (BatchNormalization: the batch's",
+      " * statistics) and at inference (the moving statistics): loss_grad and",
+      " * train_step run the training computation, forward the inference one.",
+      " * eval_loss: forward and the compiled loss, no gradient (Keras's evaluate).",
+      " * update_stats: the moving statistics the last loss_grad on this scratch",
+      " * computed, into p (train_step calls it after the optimizer's update). */",
+      string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target,", name,
+        name, name, real, real),
+      string.format("                  %s *y_pred, int n);", real),
+      string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name),
+      "",
+    }, "\n")
   end
 
   local tensors = {}
@@ -483,11 +582,16 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   }
   local stream_def, stream_desc
   vars.STREAM_DECL, stream_def, stream_desc = stream_code(unit, opts, helpers)
+  vars.STATS_DECL = stats_decl
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
   vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
   vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
+  vars.STATS_DECL = nil
+  vars.TRAINING_FUNCTIONS = training_fns
+  vars.STATS_DESC = stats_desc
+  vars.UPDATE_STATS = update_call
   vars.MAX_STEPS = iface.max_steps
   vars.STEPS_OUT_OF_RANGE = iface.variable and string.format("steps < 1 || steps > %d", iface.max_steps)
     or string.format("steps != %d", iface.max_steps)

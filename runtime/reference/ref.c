@@ -27,6 +27,27 @@
 #include "rnnc_ref.h"
 
 enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
+/* The front-end layers: convolutions, pooling, shape and normalisation
+ * layers ("front" below; their own block of this file). */
+enum {
+  LAYER_CONV1D = 32,
+  LAYER_SEPARABLE_CONV1D,
+  LAYER_DEPTHWISE_CONV1D,
+  LAYER_MAX_POOLING1D,
+  LAYER_AVERAGE_POOLING1D,
+  LAYER_GLOBAL_MAX_POOLING1D,
+  LAYER_GLOBAL_AVERAGE_POOLING1D,
+  LAYER_ZERO_PADDING1D,
+  LAYER_CROPPING1D,
+  LAYER_UP_SAMPLING1D,
+  LAYER_FLATTEN,
+  LAYER_RESHAPE,
+  LAYER_PERMUTE,
+  LAYER_REPEAT_VECTOR,
+  LAYER_LAYER_NORMALIZATION,
+  LAYER_BATCH_NORMALIZATION
+};
+#define IS_FRONT(kind) ((kind) >= LAYER_CONV1D)
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -59,6 +80,24 @@ typedef struct {
   size_t record; /* reals per step record in the trace (see the cell's forward) */
   size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
 } rnn;
+
+/* A front-end layer's geometry and weights (sizes per sample). */
+typedef struct {
+  int T, C;   /* input: steps (1 for a vector) and channels */
+  int To, Co; /* output: steps and channels */
+  /* convolutions: kernel k, stride s, dilation d, zero rows before and after
+   * the input; groups, depth multiplier; pooling: k the pool size, s its
+   * stride */
+  int k, s, d, before, after, groups, mult;
+  int act, use_bias;
+  int n;    /* RepeatVector's n, UpSampling1D's size */
+  int swap; /* Permute: steps and channels swapped */
+  int keepdims;
+  int center, scale, rms; /* normalisation */
+  double epsilon, momentum;
+  int n_w;
+  size_t w_off[4], w_size[4]; /* the weights, in Keras's order */
+} front;
 
 typedef struct {
   int kind;
@@ -97,6 +136,7 @@ typedef struct {
   size_t work_size;             /* trace reals per sample: Dense z; recurrent step records */
   size_t scratch_size;          /* reals of scratch backward needs */
   size_t n_params;
+  front fe; /* front-end layers */
 } layer;
 
 struct rnnc_ref {
@@ -219,6 +259,45 @@ static const layer_class classes[] = {
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
       "return_state", "go_backwards", "initial_state"}},
     {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
+    {"Conv1D",
+     LAYER_CONV1D,
+     8,
+     0,
+     {"filters", "groups", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+      "use_bias"}},
+    {"SeparableConv1D",
+     LAYER_SEPARABLE_CONV1D,
+     8,
+     0,
+     {"filters", "depth_multiplier", "kernel_size", "strides", "padding", "dilation_rate",
+      "activation", "use_bias"}},
+    {"DepthwiseConv1D",
+     LAYER_DEPTHWISE_CONV1D,
+     7,
+     0,
+     {"depth_multiplier", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+      "use_bias"}},
+    {"MaxPooling1D", LAYER_MAX_POOLING1D, 3, 0, {"pool_size", "strides", "padding"}},
+    {"AveragePooling1D", LAYER_AVERAGE_POOLING1D, 3, 0, {"pool_size", "strides", "padding"}},
+    {"GlobalMaxPooling1D", LAYER_GLOBAL_MAX_POOLING1D, 1, 1, {"keepdims"}},
+    {"GlobalAveragePooling1D", LAYER_GLOBAL_AVERAGE_POOLING1D, 1, 1, {"keepdims"}},
+    {"ZeroPadding1D", LAYER_ZERO_PADDING1D, 2, 0, {"before", "after"}},
+    {"Cropping1D", LAYER_CROPPING1D, 2, 0, {"before", "after"}},
+    {"UpSampling1D", LAYER_UP_SAMPLING1D, 1, 0, {"size"}},
+    {"Flatten", LAYER_FLATTEN, 0, 0, {""}},
+    {"Reshape", LAYER_RESHAPE, 1, 0, {"target"}},
+    {"Permute", LAYER_PERMUTE, 1, 0, {"swap"}},
+    {"RepeatVector", LAYER_REPEAT_VECTOR, 1, 0, {"n"}},
+    {"LayerNormalization",
+     LAYER_LAYER_NORMALIZATION,
+     4,
+     0,
+     {"epsilon", "center", "scale", "rms_scaling"}},
+    {"BatchNormalization",
+     LAYER_BATCH_NORMALIZATION,
+     4,
+     0,
+     {"momentum", "epsilon", "center", "scale"}},
 };
 #define N_CLASSES (int)(sizeof classes / sizeof classes[0])
 
@@ -257,7 +336,10 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
       break;
   if (c == N_CLASSES) {
     set_err(err, errlen,
-            "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional)",
+            "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional "
+            "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
+            "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
+            "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization)",
             line, tok[0]);
     return -1;
   }
@@ -346,6 +428,10 @@ static int get_activation(const layer_line *ll, const char *key, int *out, char 
   }
   return 0;
 }
+
+static int build_front(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
+                       size_t errlen);
+static void assign_front_offsets(layer *L, size_t *offset);
 
 /* Fills a Dense layer from its line, given the shape of its input. */
 static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
@@ -485,6 +571,10 @@ static void finish_recurrent(layer *L) {
 /* Gives the layer's tensors their places in the parameter vector. */
 static void assign_offsets(layer *L, size_t *offset) {
   int d;
+  if (IS_FRONT(L->kind)) {
+    assign_front_offsets(L, offset);
+    return;
+  }
   if (L->kind == LAYER_DENSE) {
     L->kernel_off = *offset;
     *offset += (size_t)L->in_features * (size_t)L->units;
@@ -596,13 +686,16 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     if (L->kind == LAYER_DENSE) {
       if (build_dense(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
         return -1;
+    } else if (IS_FRONT(L->kind)) {
+      if (build_front(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+        return -1;
     } else {
       if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
         return -1;
       L->n_dirs = 1;
     }
   }
-  if (L->kind != LAYER_DENSE)
+  if (L->kind != LAYER_DENSE && !IS_FRONT(L->kind))
     finish_recurrent(L);
   assign_offsets(L, offset);
   if ((double)*offset > MAX_SIZE) {
@@ -1479,6 +1572,819 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
   }
 }
 
+/* ------------------------------------------------------------------ front-end layers
+ *
+ * Convolutions, pooling, shape and normalisation layers on a sample's (T, C)
+ * input (T = 1 for a vector), written as their definitions: every output
+ * element a sum over the input elements it reads, every gradient the
+ * transposed sum. Nothing here is shared with the generator's lowering. */
+
+/* An integer key in lo..hi. */
+static int get_int(const layer_line *ll, const char *key, int lo, int hi, int *out, char *err,
+                   size_t errlen) {
+  const char *v = key_value(ll, key);
+  if (v == NULL || parse_int(v, lo, hi, out) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s (want %d..%d)", ll->line,
+            ll->name, v ? v : "", key, lo, hi);
+    return -1;
+  }
+  return 0;
+}
+
+/* A real key (epsilon, momentum), finite. */
+static int get_real(const layer_line *ll, const char *key, double *out, char *err, size_t errlen) {
+  const char *v = key_value(ll, key);
+  char *end;
+  *out = strtod(v, &end);
+  if (end == v || *end != '\0' || !isfinite(*out)) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s", ll->line, ll->name, v, key);
+    return -1;
+  }
+  return 0;
+}
+
+/* The input rows an output step reads: TensorFlow's SAME rule, causal
+ * padding, or none (valid). Sets F->before, F->after, F->To. */
+static int front_window(front *F, const char *padding, int size) {
+  if (strcmp(padding, "valid") == 0) {
+    if (F->T < size)
+      return -1;
+    F->To = (F->T - size) / F->s + 1;
+    F->before = F->after = 0;
+  } else if (strcmp(padding, "same") == 0) {
+    int total;
+    F->To = (F->T + F->s - 1) / F->s;
+    total = (F->To - 1) * F->s + size - F->T;
+    if (total < 0)
+      total = 0;
+    F->before = total / 2;
+    F->after = total - total / 2;
+  } else if (strcmp(padding, "causal") == 0) {
+    F->To = (F->T + F->s - 1) / F->s;
+    F->before = size - 1;
+    F->after = 0;
+  } else {
+    return -2;
+  }
+  return 0;
+}
+
+static void front_weight(layer *L, size_t size) {
+  L->fe.w_size[L->fe.n_w++] = size;
+}
+
+/* Fills a front-end layer from its line, given its input's shape. */
+static int build_front(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
+                       size_t errlen) {
+  front *F = &L->fe;
+  int kind = L->kind, size, status, filters = 0;
+  const char *padding = NULL;
+  memset(F, 0, sizeof *F);
+  F->T = in_rank == 2 ? in_shape[0] : 1;
+  F->C = in_shape[in_rank - 1];
+  F->To = F->T;
+  F->Co = F->C;
+  L->out_rank = in_rank;
+  if (kind == LAYER_CONV1D || kind == LAYER_SEPARABLE_CONV1D || kind == LAYER_DEPTHWISE_CONV1D ||
+      kind == LAYER_MAX_POOLING1D || kind == LAYER_AVERAGE_POOLING1D ||
+      kind == LAYER_GLOBAL_MAX_POOLING1D || kind == LAYER_GLOBAL_AVERAGE_POOLING1D ||
+      kind == LAYER_ZERO_PADDING1D || kind == LAYER_CROPPING1D || kind == LAYER_UP_SAMPLING1D) {
+    if (in_rank != 2) {
+      set_err(err, errlen, "line %d: layer '%s': %s needs a rank-2 (steps, channels) input",
+              ll->line, ll->name, ll->cls->name);
+      return -1;
+    }
+  }
+  if (kind == LAYER_CONV1D || kind == LAYER_SEPARABLE_CONV1D || kind == LAYER_DEPTHWISE_CONV1D) {
+    F->groups = 1;
+    F->mult = 1;
+    if (get_int(ll, "kernel_size", 1, MAX_DIM, &F->k, err, errlen) != 0 ||
+        get_int(ll, "strides", 1, MAX_DIM, &F->s, err, errlen) != 0 ||
+        get_int(ll, "dilation_rate", 1, MAX_DIM, &F->d, err, errlen) != 0 ||
+        get_activation(ll, "activation", &F->act, err, errlen) != 0 ||
+        get_bool(ll, "use_bias", &F->use_bias, err, errlen) != 0)
+      return -1;
+    if (kind != LAYER_DEPTHWISE_CONV1D &&
+        get_int(ll, "filters", 1, MAX_DIM, &filters, err, errlen) != 0)
+      return -1;
+    if (kind == LAYER_CONV1D && get_int(ll, "groups", 1, MAX_DIM, &F->groups, err, errlen) != 0)
+      return -1;
+    if (kind != LAYER_CONV1D &&
+        get_int(ll, "depth_multiplier", 1, MAX_DIM, &F->mult, err, errlen) != 0)
+      return -1;
+    if (F->C % F->groups != 0 || filters % F->groups != 0) {
+      set_err(err, errlen, "line %d: layer '%s': groups %d must divide %d channels and %d filters",
+              ll->line, ll->name, F->groups, F->C, filters);
+      return -1;
+    }
+    if ((double)F->d * (F->k - 1) + 1 > MAX_DIM) {
+      set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
+      return -1;
+    }
+    size = F->d * (F->k - 1) + 1;
+    padding = key_value(ll, "padding");
+    status = front_window(F, padding, size);
+    if (kind == LAYER_CONV1D) {
+      F->Co = filters;
+      front_weight(L, (size_t)F->k * (size_t)(F->C / F->groups) * (size_t)filters);
+    } else if (kind == LAYER_DEPTHWISE_CONV1D) {
+      F->Co = F->C * F->mult;
+      front_weight(L, (size_t)F->k * (size_t)F->C * (size_t)F->mult);
+    } else {
+      F->Co = filters;
+      front_weight(L, (size_t)F->k * (size_t)F->C * (size_t)F->mult);
+      front_weight(L, (size_t)F->C * (size_t)F->mult * (size_t)filters);
+    }
+    if (F->use_bias)
+      front_weight(L, (size_t)F->Co);
+  } else if (kind == LAYER_MAX_POOLING1D || kind == LAYER_AVERAGE_POOLING1D) {
+    if (get_int(ll, "pool_size", 1, MAX_DIM, &F->k, err, errlen) != 0 ||
+        get_int(ll, "strides", 1, MAX_DIM, &F->s, err, errlen) != 0)
+      return -1;
+    F->d = 1;
+    padding = key_value(ll, "padding");
+    status = strcmp(padding, "causal") == 0 ? -2 : front_window(F, padding, F->k);
+  } else {
+    status = 0;
+    switch (kind) {
+    case LAYER_GLOBAL_MAX_POOLING1D:
+    case LAYER_GLOBAL_AVERAGE_POOLING1D:
+      F->keepdims = 0;
+      if (key_value(ll, "keepdims") != NULL && get_bool(ll, "keepdims", &F->keepdims, err, errlen))
+        return -1;
+      F->To = 1;
+      L->out_rank = F->keepdims ? 2 : 1;
+      break;
+    case LAYER_ZERO_PADDING1D:
+    case LAYER_CROPPING1D: {
+      int a, b;
+      if (get_int(ll, "before", 0, MAX_DIM, &a, err, errlen) != 0 ||
+          get_int(ll, "after", 0, MAX_DIM, &b, err, errlen) != 0)
+        return -1;
+      F->before = a;
+      F->after = b;
+      if (kind == LAYER_ZERO_PADDING1D)
+        F->To = F->T + a + b;
+      else if (a + b >= F->T)
+        status = -1;
+      else
+        F->To = F->T - a - b;
+      break;
+    }
+    case LAYER_UP_SAMPLING1D:
+      if (get_int(ll, "size", 1, MAX_DIM, &F->n, err, errlen) != 0)
+        return -1;
+      F->To = F->T * F->n;
+      break;
+    case LAYER_FLATTEN:
+      F->To = 1;
+      F->Co = F->T * F->C;
+      L->out_rank = 1;
+      break;
+    case LAYER_RESHAPE: {
+      const char *v = key_value(ll, "target");
+      const char *comma = strchr(v, ',');
+      int a = 0, b = 0;
+      char first[16];
+      if (comma != NULL && (size_t)(comma - v) < sizeof first) {
+        memcpy(first, v, (size_t)(comma - v));
+        first[comma - v] = '\0';
+        if (parse_int(first, 1, MAX_DIM, &a) != 0 || parse_int(comma + 1, 1, MAX_DIM, &b) != 0)
+          status = -3;
+        F->To = a;
+        F->Co = b;
+        L->out_rank = 2;
+      } else if (comma == NULL && parse_int(v, 1, MAX_DIM, &b) == 0) {
+        F->To = 1;
+        F->Co = b;
+        L->out_rank = 1;
+      } else {
+        status = -3;
+      }
+      if (status == 0 && (double)F->To * F->Co != (double)F->T * F->C)
+        status = -3;
+      if (status != 0) {
+        set_err(err, errlen, "line %d: layer '%s': bad target '%s' for %d x %d values", ll->line,
+                ll->name, v, F->T, F->C);
+        return -1;
+      }
+      break;
+    }
+    case LAYER_PERMUTE:
+      if (get_bool(ll, "swap", &F->swap, err, errlen) != 0)
+        return -1;
+      if (F->swap) {
+        if (in_rank != 2)
+          status = -1;
+        F->To = F->C;
+        F->Co = F->T;
+      }
+      break;
+    case LAYER_REPEAT_VECTOR:
+      if (in_rank != 1) {
+        set_err(err, errlen, "line %d: layer '%s': RepeatVector needs a rank-1 input", ll->line,
+                ll->name);
+        return -1;
+      }
+      if (get_int(ll, "n", 1, MAX_DIM, &F->n, err, errlen) != 0)
+        return -1;
+      F->To = F->n;
+      L->out_rank = 2;
+      break;
+    case LAYER_LAYER_NORMALIZATION:
+      if (get_real(ll, "epsilon", &F->epsilon, err, errlen) != 0 ||
+          get_bool(ll, "center", &F->center, err, errlen) != 0 ||
+          get_bool(ll, "scale", &F->scale, err, errlen) != 0 ||
+          get_bool(ll, "rms_scaling", &F->rms, err, errlen) != 0)
+        return -1;
+      if (F->scale || F->rms)
+        front_weight(L, (size_t)F->C); /* gamma */
+      if (F->center && !F->rms)
+        front_weight(L, (size_t)F->C); /* beta */
+      break;
+    case LAYER_BATCH_NORMALIZATION:
+      if (get_real(ll, "momentum", &F->momentum, err, errlen) != 0 ||
+          get_real(ll, "epsilon", &F->epsilon, err, errlen) != 0 ||
+          get_bool(ll, "center", &F->center, err, errlen) != 0 ||
+          get_bool(ll, "scale", &F->scale, err, errlen) != 0)
+        return -1;
+      if (F->scale)
+        front_weight(L, (size_t)F->C); /* gamma */
+      if (F->center)
+        front_weight(L, (size_t)F->C); /* beta */
+      front_weight(L, (size_t)F->C);   /* moving_mean */
+      front_weight(L, (size_t)F->C);   /* moving_variance */
+      break;
+    default:
+      break;
+    }
+  }
+  if (status == -2) {
+    set_err(err, errlen, "line %d: layer '%s': unknown padding '%s'", ll->line, ll->name, padding);
+    return -1;
+  }
+  if (status != 0) {
+    set_err(err, errlen, "line %d: layer '%s': the input (%d, %d) is too short for the layer",
+            ll->line, ll->name, F->T, F->C);
+    return -1;
+  }
+  if (L->out_rank == 2) {
+    L->out_shape[0] = F->To;
+    L->out_shape[1] = F->Co;
+  } else {
+    L->out_shape[0] = F->Co;
+  }
+  if ((double)F->To * F->Co > MAX_SIZE || (double)F->T * F->C > MAX_SIZE) {
+    set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
+    return -1;
+  }
+  L->in_size = (size_t)F->T * (size_t)F->C;
+  L->out_size = (size_t)F->To * (size_t)F->Co;
+  L->out_cols = (size_t)F->Co;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->out_off[0] = 0;
+  /* work: the pre-activation (convolutions; for SeparableConv1D then the
+   * depthwise output), a normalised input and per-row statistics */
+  L->work_size = 1;
+  if (kind == LAYER_CONV1D || kind == LAYER_DEPTHWISE_CONV1D)
+    L->work_size = L->out_size;
+  else if (kind == LAYER_SEPARABLE_CONV1D)
+    L->work_size = L->out_size + (size_t)F->To * (size_t)F->C * (size_t)F->mult;
+  else if (kind == LAYER_LAYER_NORMALIZATION)
+    L->work_size = L->in_size + 2 * (size_t)F->T;
+  else if (kind == LAYER_BATCH_NORMALIZATION)
+    L->work_size = L->in_size + 2 * (size_t)F->C;
+  L->scratch_size = (size_t)F->Co + (size_t)F->C * (size_t)F->mult + 4 * (size_t)F->C + 1;
+  L->n_params = 0;
+  for (int w = 0; w < F->n_w; w++)
+    L->n_params += F->w_size[w];
+  return 0;
+}
+
+static void assign_front_offsets(layer *L, size_t *offset) {
+  for (int w = 0; w < L->fe.n_w; w++) {
+    L->fe.w_off[w] = *offset;
+    *offset += L->fe.w_size[w];
+  }
+}
+
+/* Whether the layer's output is act(pre-activation) with the pre-activation
+ * first in its work (a crossentropy may start from those logits). */
+static int front_has_logits(const layer *L) {
+  return L->kind == LAYER_CONV1D || L->kind == LAYER_DEPTHWISE_CONV1D ||
+         L->kind == LAYER_SEPARABLE_CONV1D;
+}
+
+/* Input row of output step t and tap i, or -1 when it falls in the padding. */
+static int front_row(const front *F, int t, int i) {
+  int r = t * F->s + i * F->d - F->before;
+  return r >= 0 && r < F->T ? r : -1;
+}
+
+/* A depthwise convolution: out[t][c * m + j] += x[row][c] * w[i][c][j]. */
+static void depthwise_forward(const front *F, const double *w, const double *x, double *out) {
+  int t, i, c, j, m = F->mult;
+  for (t = 0; t < F->To; t++)
+    for (i = 0; i < F->k; i++) {
+      int r = front_row(F, t, i);
+      if (r < 0)
+        continue;
+      for (c = 0; c < F->C; c++)
+        for (j = 0; j < m; j++)
+          out[(size_t)t * F->C * m + c * m + j] +=
+              x[(size_t)r * F->C + c] * w[(i * F->C + c) * m + j];
+    }
+}
+
+static void depthwise_backward(const front *F, const double *w, const double *x, const double *dout,
+                               double *gw, double *dx) {
+  int t, i, c, j, m = F->mult;
+  for (t = 0; t < F->To; t++)
+    for (i = 0; i < F->k; i++) {
+      int r = front_row(F, t, i);
+      if (r < 0)
+        continue;
+      for (c = 0; c < F->C; c++)
+        for (j = 0; j < m; j++) {
+          double d = dout[(size_t)t * F->C * m + c * m + j];
+          gw[(i * F->C + c) * m + j] += x[(size_t)r * F->C + c] * d;
+          if (dx != NULL)
+            dx[(size_t)r * F->C + c] += w[(i * F->C + c) * m + j] * d;
+        }
+    }
+}
+
+/* One sample of a front-end layer (not BatchNormalization in training).
+ * x: T x C; work: see build_front; y: To x Co. */
+static void front_forward(const layer *L, const double *params, const double *x, double *work,
+                          double *y) {
+  const front *F = &L->fe;
+  int t, c, i, f, T = F->T, C = F->C, To = F->To, Co = F->Co;
+  switch (L->kind) {
+  case LAYER_CONV1D: {
+    const double *w = params + F->w_off[0];
+    const double *b = F->use_bias ? params + F->w_off[1] : NULL;
+    int Cg = C / F->groups, Fg = Co / F->groups;
+    for (t = 0; t < To; t++) {
+      for (f = 0; f < Co; f++) {
+        int g = f / Fg;
+        double s = b != NULL ? b[f] : 0.0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          for (c = 0; c < Cg; c++)
+            s += x[(size_t)r * C + g * Cg + c] * w[((size_t)i * Cg + c) * Co + f];
+        }
+        work[(size_t)t * Co + f] = s;
+      }
+      activation_forward(F->act, work + (size_t)t * Co, y + (size_t)t * Co, Co);
+    }
+    break;
+  }
+  case LAYER_DEPTHWISE_CONV1D:
+  case LAYER_SEPARABLE_CONV1D: {
+    int sep = L->kind == LAYER_SEPARABLE_CONV1D, CM = C * F->mult;
+    double *z = work, *dz = sep ? work + L->out_size : work;
+    const double *b = F->use_bias ? params + F->w_off[sep ? 2 : 1] : NULL;
+    memset(dz, 0, (size_t)To * CM * sizeof(double));
+    depthwise_forward(F, params + F->w_off[0], x, dz);
+    if (sep) {
+      const double *pw = params + F->w_off[1];
+      for (t = 0; t < To; t++)
+        for (f = 0; f < Co; f++) {
+          double s = 0.0;
+          for (c = 0; c < CM; c++)
+            s += dz[(size_t)t * CM + c] * pw[(size_t)c * Co + f];
+          z[(size_t)t * Co + f] = s;
+        }
+    }
+    for (t = 0; t < To; t++) {
+      if (b != NULL)
+        for (f = 0; f < Co; f++)
+          z[(size_t)t * Co + f] += b[f];
+      activation_forward(F->act, z + (size_t)t * Co, y + (size_t)t * Co, Co);
+    }
+    break;
+  }
+  case LAYER_MAX_POOLING1D:
+  case LAYER_AVERAGE_POOLING1D:
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        double v = 0.0;
+        int n = 0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          double e;
+          if (r < 0)
+            continue; /* outside the input: not in the window */
+          e = x[(size_t)r * C + c];
+          if (L->kind == LAYER_AVERAGE_POOLING1D)
+            v += e;
+          else if (n == 0 || e > v)
+            v = e;
+          n++;
+        }
+        y[(size_t)t * C + c] = L->kind == LAYER_AVERAGE_POOLING1D ? v / n : v;
+      }
+    break;
+  case LAYER_GLOBAL_MAX_POOLING1D:
+  case LAYER_GLOBAL_AVERAGE_POOLING1D:
+    for (c = 0; c < C; c++) {
+      double v = x[c];
+      for (t = 1; t < T; t++) {
+        double e = x[(size_t)t * C + c];
+        if (L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D)
+          v += e;
+        else if (e > v)
+          v = e;
+      }
+      y[c] = L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D ? v / T : v;
+    }
+    break;
+  case LAYER_ZERO_PADDING1D:
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        int r = t - F->before;
+        y[(size_t)t * C + c] = r >= 0 && r < T ? x[(size_t)r * C + c] : 0.0;
+      }
+    break;
+  case LAYER_CROPPING1D:
+    memcpy(y, x + (size_t)F->before * C, L->out_size * sizeof(double));
+    break;
+  case LAYER_UP_SAMPLING1D:
+    for (t = 0; t < To; t++)
+      memcpy(y + (size_t)t * C, x + (size_t)(t / F->n) * C, (size_t)C * sizeof(double));
+    break;
+  case LAYER_REPEAT_VECTOR:
+    for (t = 0; t < To; t++)
+      memcpy(y + (size_t)t * C, x, (size_t)C * sizeof(double));
+    break;
+  case LAYER_PERMUTE:
+    if (F->swap) {
+      for (t = 0; t < T; t++)
+        for (c = 0; c < C; c++)
+          y[(size_t)c * T + t] = x[(size_t)t * C + c];
+    } else {
+      memcpy(y, x, L->out_size * sizeof(double));
+    }
+    break;
+  case LAYER_FLATTEN:
+  case LAYER_RESHAPE:
+    memcpy(y, x, L->out_size * sizeof(double));
+    break;
+  case LAYER_LAYER_NORMALIZATION: {
+    /* work: the normalised x (T x C), then each row's mean and 1/sqrt(var + eps) */
+    const double *gamma = F->scale || F->rms ? params + F->w_off[0] : NULL;
+    const double *beta = F->center && !F->rms ? params + F->w_off[gamma ? 1 : 0] : NULL;
+    double *xhat = work, *mean = work + L->in_size, *inv = mean + T;
+    for (t = 0; t < T; t++) {
+      const double *xr = x + (size_t)t * C;
+      double m = 0.0, v = 0.0;
+      for (c = 0; c < C; c++)
+        m += xr[c];
+      m /= C;
+      for (c = 0; c < C; c++)
+        v += (xr[c] - m) * (xr[c] - m);
+      v /= C;
+      mean[t] = m;
+      inv[t] = 1.0 / sqrt(v + F->epsilon);
+      for (c = 0; c < C; c++) {
+        /* rms_scaling (Keras 3): x / sqrt(var + eps) * gamma, not centred */
+        xhat[(size_t)t * C + c] = (F->rms ? xr[c] : xr[c] - m) * inv[t];
+        y[(size_t)t * C + c] =
+            xhat[(size_t)t * C + c] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    }
+    break;
+  }
+  case LAYER_BATCH_NORMALIZATION: {
+    /* inference: the moving statistics. work: xhat, then the mean and the
+     * variance used */
+    const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+    const double *beta = F->center ? params + F->w_off[F->scale ? 1 : 0] : NULL;
+    const double *mm = params + F->w_off[F->n_w - 2], *mv = params + F->w_off[F->n_w - 1];
+    double *xhat = work, *mean = work + L->in_size, *var = mean + C;
+    for (c = 0; c < C; c++) {
+      mean[c] = mm[c];
+      var[c] = mv[c];
+    }
+    for (t = 0; t < T; t++)
+      for (c = 0; c < C; c++) {
+        size_t e = (size_t)t * C + c;
+        xhat[e] = (x[e] - mean[c]) / sqrt(var[c] + F->epsilon);
+        y[e] = xhat[e] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+/* BatchNormalization in training: the statistics of the whole batch, every
+ * step of every sample (Keras's moments over all axes but the last; the
+ * biased variance). x: n inputs `in_stride` apart; each sample's work gets
+ * xhat and the batch's mean and variance. */
+static void batchnorm_train_forward(const layer *L, const double *params, const double *const *xs,
+                                    int n, double *work, double *ys) {
+  const front *F = &L->fe;
+  const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+  const double *beta = F->center ? params + F->w_off[F->scale ? 1 : 0] : NULL;
+  int T = F->T, C = F->C, s, t, c;
+  double N = (double)n * T;
+  for (c = 0; c < C; c++) {
+    double m = 0.0, v = 0.0, inv;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++)
+        m += xs[s][(size_t)t * C + c];
+    m /= N;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++) {
+        double u = xs[s][(size_t)t * C + c] - m;
+        v += u * u;
+      }
+    v /= N;
+    inv = 1.0 / sqrt(v + F->epsilon);
+    for (s = 0; s < n; s++) {
+      double *w = work + (size_t)s * L->work_size;
+      w[L->in_size + c] = m;
+      w[L->in_size + C + c] = v;
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        w[e] = (xs[s][e] - m) * inv;
+        ys[(size_t)s * L->out_size + e] = w[e] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    }
+  }
+}
+
+/* Its backward through the batch statistics. dys, dxs: n arrays (dxs[s] may
+ * be NULL); adds to grad. */
+static void batchnorm_train_backward(const layer *L, const double *params, const double *work,
+                                     int n, const double *const *dys, double *const *dxs,
+                                     double *grad) {
+  const front *F = &L->fe;
+  const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+  double *ggamma = F->scale ? grad + F->w_off[0] : NULL;
+  double *gbeta = F->center ? grad + F->w_off[F->scale ? 1 : 0] : NULL;
+  int T = F->T, C = F->C, s, t, c;
+  double N = (double)n * T;
+  for (c = 0; c < C; c++) {
+    /* y = xhat g + b, xhat = (x - m) inv: dx = inv (dxhat - mean(dxhat) -
+     * xhat mean(dxhat xhat)) */
+    double var = work[L->in_size + C + c], inv = 1.0 / sqrt(var + F->epsilon);
+    double sum_d = 0.0, sum_dx = 0.0;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        double dy = dys[s][e], xhat = work[(size_t)s * L->work_size + e];
+        double dxhat = dy * (gamma ? gamma[c] : 1.0);
+        if (ggamma)
+          ggamma[c] += dy * xhat;
+        if (gbeta)
+          gbeta[c] += dy;
+        sum_d += dxhat;
+        sum_dx += dxhat * xhat;
+      }
+    for (s = 0; s < n; s++) {
+      if (dxs[s] == NULL)
+        continue;
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        double xhat = work[(size_t)s * L->work_size + e];
+        double dxhat = dys[s][e] * (gamma ? gamma[c] : 1.0);
+        dxs[s][e] = inv * (dxhat - sum_d / N - xhat * sum_dx / N);
+      }
+    }
+  }
+}
+
+/* One sample's backward: dy = d(loss)/d(y) (of the pre-activation when
+ * from_logits); adds to grad; dx (may be NULL) is overwritten. scratch:
+ * L->scratch_size reals. */
+static void front_backward(const layer *L, const double *params, const double *x,
+                           const double *work, const double *y, const double *dy, int from_logits,
+                           double *grad, double *dx, double *scratch) {
+  const front *F = &L->fe;
+  int t, c, i, f, T = F->T, C = F->C, To = F->To, Co = F->Co;
+  if (dx != NULL)
+    memset(dx, 0, L->in_size * sizeof(double));
+  switch (L->kind) {
+  case LAYER_CONV1D: {
+    const double *w = params + F->w_off[0];
+    double *gw = grad + F->w_off[0], *gb = F->use_bias ? grad + F->w_off[1] : NULL;
+    double *dz = scratch;
+    int Cg = C / F->groups, Fg = Co / F->groups;
+    for (t = 0; t < To; t++) {
+      if (from_logits)
+        memcpy(dz, dy + (size_t)t * Co, (size_t)Co * sizeof(double));
+      else
+        activation_backward(F->act, work + (size_t)t * Co, y + (size_t)t * Co, dy + (size_t)t * Co,
+                            dz, Co);
+      for (f = 0; f < Co; f++) {
+        int g = f / Fg;
+        if (gb != NULL)
+          gb[f] += dz[f];
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          for (c = 0; c < Cg; c++) {
+            size_t wi = ((size_t)i * Cg + c) * Co + f, xi = (size_t)r * C + g * Cg + c;
+            gw[wi] += x[xi] * dz[f];
+            if (dx != NULL)
+              dx[xi] += w[wi] * dz[f];
+          }
+        }
+      }
+    }
+    break;
+  }
+  case LAYER_DEPTHWISE_CONV1D:
+  case LAYER_SEPARABLE_CONV1D: {
+    int sep = L->kind == LAYER_SEPARABLE_CONV1D, CM = C * F->mult;
+    const double *z = work, *dw_out = sep ? work + L->out_size : work;
+    double *gb = F->use_bias ? grad + F->w_off[sep ? 2 : 1] : NULL;
+    double *dz = scratch, *ddw = scratch + Co;
+    double *ddw_all = (double *)calloc((size_t)To * CM, sizeof(double));
+    if (ddw_all == NULL)
+      return;
+    for (t = 0; t < To; t++) {
+      if (from_logits)
+        memcpy(dz, dy + (size_t)t * Co, (size_t)Co * sizeof(double));
+      else
+        activation_backward(F->act, z + (size_t)t * Co, y + (size_t)t * Co, dy + (size_t)t * Co, dz,
+                            Co);
+      if (gb != NULL)
+        for (f = 0; f < Co; f++)
+          gb[f] += dz[f];
+      if (sep) {
+        const double *pw = params + F->w_off[1];
+        double *gpw = grad + F->w_off[1];
+        for (c = 0; c < CM; c++) {
+          double s = 0.0;
+          for (f = 0; f < Co; f++) {
+            gpw[(size_t)c * Co + f] += dw_out[(size_t)t * CM + c] * dz[f];
+            s += pw[(size_t)c * Co + f] * dz[f];
+          }
+          ddw[c] = s;
+        }
+        memcpy(ddw_all + (size_t)t * CM, ddw, (size_t)CM * sizeof(double));
+      } else {
+        memcpy(ddw_all + (size_t)t * CM, dz, (size_t)CM * sizeof(double));
+      }
+    }
+    depthwise_backward(F, params + F->w_off[0], x, ddw_all, grad + F->w_off[0], dx);
+    free(ddw_all);
+    break;
+  }
+  case LAYER_MAX_POOLING1D:
+  case LAYER_AVERAGE_POOLING1D:
+    if (dx == NULL)
+      break;
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        int n = 0, best = -1;
+        double v = 0.0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          /* the first maximum of the window takes the gradient */
+          if (n == 0 || x[(size_t)r * C + c] > v) {
+            v = x[(size_t)r * C + c];
+            best = r;
+          }
+          n++;
+        }
+        if (L->kind == LAYER_MAX_POOLING1D) {
+          dx[(size_t)best * C + c] += dy[(size_t)t * C + c];
+        } else {
+          for (i = 0; i < F->k; i++) {
+            int r = front_row(F, t, i);
+            if (r >= 0)
+              dx[(size_t)r * C + c] += dy[(size_t)t * C + c] / n;
+          }
+        }
+      }
+    break;
+  case LAYER_GLOBAL_MAX_POOLING1D:
+  case LAYER_GLOBAL_AVERAGE_POOLING1D:
+    if (dx == NULL)
+      break;
+    for (c = 0; c < C; c++) {
+      if (L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D) {
+        for (t = 0; t < T; t++)
+          dx[(size_t)t * C + c] = dy[c] / T;
+      } else {
+        int best = 0;
+        for (t = 1; t < T; t++)
+          if (x[(size_t)t * C + c] > x[(size_t)best * C + c])
+            best = t;
+        dx[(size_t)best * C + c] = dy[c];
+      }
+    }
+    break;
+  case LAYER_ZERO_PADDING1D:
+    if (dx != NULL)
+      memcpy(dx, dy + (size_t)F->before * C, L->in_size * sizeof(double));
+    break;
+  case LAYER_CROPPING1D:
+    if (dx != NULL)
+      memcpy(dx + (size_t)F->before * C, dy, L->out_size * sizeof(double));
+    break;
+  case LAYER_UP_SAMPLING1D:
+    if (dx != NULL)
+      for (t = 0; t < To; t++)
+        for (c = 0; c < C; c++)
+          dx[(size_t)(t / F->n) * C + c] += dy[(size_t)t * C + c];
+    break;
+  case LAYER_REPEAT_VECTOR:
+    if (dx != NULL)
+      for (t = 0; t < To; t++)
+        for (c = 0; c < C; c++)
+          dx[c] += dy[(size_t)t * C + c];
+    break;
+  case LAYER_PERMUTE:
+    if (dx != NULL) {
+      if (F->swap) {
+        for (t = 0; t < T; t++)
+          for (c = 0; c < C; c++)
+            dx[(size_t)t * C + c] = dy[(size_t)c * T + t];
+      } else {
+        memcpy(dx, dy, L->in_size * sizeof(double));
+      }
+    }
+    break;
+  case LAYER_FLATTEN:
+  case LAYER_RESHAPE:
+    if (dx != NULL)
+      memcpy(dx, dy, L->in_size * sizeof(double));
+    break;
+  case LAYER_LAYER_NORMALIZATION: {
+    /* y = xhat * gamma + beta, xhat = (x - mean) * inv (rms: x * inv),
+     * inv = 1/sqrt(var + eps), var = mean((x - mean)^2) */
+    const double *gamma = F->scale || F->rms ? params + F->w_off[0] : NULL;
+    double *ggamma = gamma ? grad + F->w_off[0] : NULL;
+    double *gbeta = F->center && !F->rms ? grad + F->w_off[gamma ? 1 : 0] : NULL;
+    const double *xhat = work, *mean = work + L->in_size, *inv = mean + T;
+    double *dxhat = scratch;
+    for (t = 0; t < T; t++) {
+      const double *xr = x + (size_t)t * C;
+      double dinv = 0.0, dvar, dmean = 0.0;
+      for (c = 0; c < C; c++) {
+        double d = dy[(size_t)t * C + c];
+        if (ggamma)
+          ggamma[c] += d * xhat[(size_t)t * C + c];
+        if (gbeta)
+          gbeta[c] += d;
+        dxhat[c] = d * (gamma ? gamma[c] : 1.0);
+        /* xhat = u * inv with u = x - mean (or x) */
+        dinv += dxhat[c] * (F->rms ? xr[c] : xr[c] - mean[t]);
+      }
+      /* inv = (var + eps)^-1/2: d var = dinv * -1/2 inv^3 */
+      dvar = dinv * -0.5 * inv[t] * inv[t] * inv[t];
+      if (dx == NULL)
+        continue;
+      for (c = 0; c < C; c++) {
+        /* var = mean((x - m)^2): d x_c += dvar * 2 (x_c - m) / C (its term
+         * through m sums to zero) */
+        double du = F->rms ? 0.0 : dxhat[c] * inv[t];
+        dx[(size_t)t * C + c] =
+            (F->rms ? dxhat[c] * inv[t] : du) + dvar * 2.0 * (xr[c] - mean[t]) / C;
+        dmean -= du;
+      }
+      for (c = 0; c < C; c++)
+        dx[(size_t)t * C + c] += dmean / C;
+    }
+    break;
+  }
+  case LAYER_BATCH_NORMALIZATION: {
+    /* inference: y = (x - moving_mean) / sqrt(moving_variance + eps) * gamma
+     * + beta; the moving statistics are not trained (no gradient) */
+    const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+    double *ggamma = F->scale ? grad + F->w_off[0] : NULL;
+    double *gbeta = F->center ? grad + F->w_off[F->scale ? 1 : 0] : NULL;
+    const double *xhat = work, *var = work + L->in_size + C;
+    for (t = 0; t < T; t++)
+      for (c = 0; c < C; c++) {
+        size_t e = (size_t)t * C + c;
+        if (ggamma)
+          ggamma[c] += dy[e] * xhat[e];
+        if (gbeta)
+          gbeta[c] += dy[e];
+        if (dx != NULL)
+          dx[e] = dy[e] * (gamma ? gamma[c] : 1.0) / sqrt(var[c] + F->epsilon);
+      }
+    break;
+  }
+  default:
+    break;
+  }
+}
+
 /* ------------------------------------------------------------------ whole model */
 
 /* Everything forward computes for a batch of n samples, per layer. */
@@ -1535,11 +2441,25 @@ static const double *layer_input(const rnnc_ref *m, const trace *tr, const doubl
   return tr->y[l - 1] + (size_t)s * m->layers[l - 1].out_size;
 }
 
-static void forward_all(const rnnc_ref *m, const double *params, const double *x, int n,
-                        trace *tr) {
+/* Forward through every layer, layer by layer over the n samples. With
+ * `training`, BatchNormalization normalises with the statistics of the
+ * batch (Keras's training=True); else every layer is per sample. Returns 0,
+ * or -1 on allocation failure. */
+static int forward_all(const rnnc_ref *m, const double *params, const double *x, int n, trace *tr,
+                       int training) {
   int l, s;
   for (l = 0; l < m->n_layers; l++) {
     const layer *L = &m->layers[l];
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+      const double **xs = (const double **)calloc((size_t)(n > 0 ? n : 1), sizeof(double *));
+      if (xs == NULL)
+        return -1;
+      for (s = 0; s < n; s++)
+        xs[s] = layer_input(m, tr, x, l, s);
+      batchnorm_train_forward(L, params, xs, n, tr->work[l], tr->y[l]);
+      free((void *)xs);
+      continue;
+    }
     for (s = 0; s < n; s++) {
       const double *in = layer_input(m, tr, x, l, s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
@@ -1547,19 +2467,26 @@ static void forward_all(const rnnc_ref *m, const double *params, const double *x
       const double *init = L->initial_state ? x + (size_t)s * m->input_size + L->init_off : NULL;
       if (L->kind == LAYER_DENSE)
         dense_forward(L, params, in, work, y);
+      else if (IS_FRONT(L->kind))
+        front_forward(L, params, in, work, y);
       else
         recurrent_forward(L, params, in, init, work, y);
     }
   }
+  return 0;
 }
 
 /* Backward through all layers from dtop: d(loss)/d(output of the last layer),
- * or d(loss)/d(its pre-activation) when from_logits. grad (not NULL) is
- * overwritten; dx may be NULL. Returns 0, or -1 on allocation failure. */
+ * or d(loss)/d(its pre-activation) when from_logits; layer by layer over the
+ * n samples (BatchNormalization in training couples them). grad (not NULL)
+ * is overwritten; dx may be NULL. Returns 0, or -1 on allocation failure. */
 static int backward_all(const rnnc_ref *m, const double *params, const double *x, const trace *tr,
-                        int n, const double *dtop, int from_logits, double *grad, double *dx) {
-  size_t max_size = m->input_size, max_scratch = 1, i;
+                        int n, const double *dtop, int from_logits, double *grad, double *dx,
+                        int training) {
+  size_t max_size = m->input_size, max_scratch = 1, i, nn = (size_t)(n > 0 ? n : 1);
   double *d_out, *d_in, *scratch;
+  const double **dys = NULL;
+  double **dxs = NULL;
   int l, s, status = 0;
 
   for (l = 0; l < m->n_layers; l++) {
@@ -1568,45 +2495,58 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
     if (m->layers[l].scratch_size > max_scratch)
       max_scratch = m->layers[l].scratch_size;
   }
-  d_out = alloc_reals(max_size);
-  d_in = alloc_reals(max_size);
+  d_out = alloc_reals(nn * max_size);
+  d_in = alloc_reals(nn * max_size);
   scratch = alloc_reals(max_scratch);
-  if (d_out == NULL || d_in == NULL || scratch == NULL) {
+  dys = (const double **)calloc(nn, sizeof(double *));
+  dxs = (double **)calloc(nn, sizeof(double *));
+  if (d_out == NULL || d_in == NULL || scratch == NULL || dys == NULL || dxs == NULL) {
     status = -1;
     goto done;
   }
 
   for (i = 0; i < m->n_params; i++)
     grad[i] = 0.0;
-  for (s = 0; s < n; s++) {
-    const layer *last = &m->layers[m->n_layers - 1];
-    /* d_out holds d(loss)/d(output of layer l) for sample s */
-    memcpy(d_out, dtop + (size_t)s * last->out_size, last->out_size * sizeof(double));
-    for (l = m->n_layers - 1; l >= 0; l--) {
-      const layer *L = &m->layers[l];
+  /* d_out holds d(loss)/d(output of layer l), sample after sample */
+  memcpy(d_out, dtop, (size_t)n * m->layers[m->n_layers - 1].out_size * sizeof(double));
+  for (l = m->n_layers - 1; l >= 0; l--) {
+    const layer *L = &m->layers[l];
+    double *swap;
+    for (s = 0; s < n; s++) {
       const double *in = layer_input(m, tr, x, l, s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
-      double *this_dx = d_in, *dinit = NULL;
-      double *swap;
+      const double *dy = d_out + (size_t)s * L->out_size;
+      double *this_dx = d_in + (size_t)s * L->in_size, *dinit = NULL;
       if (l == 0)
         this_dx = dx != NULL ? dx + (size_t)s * m->input_size : NULL;
       if (L->initial_state && dx != NULL)
         dinit = dx + (size_t)s * m->input_size + L->init_off;
-      if (L->kind == LAYER_DENSE)
-        dense_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, d_out,
+      if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+        dys[s] = dy;
+        dxs[s] = this_dx;
+      } else if (L->kind == LAYER_DENSE) {
+        dense_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, dy,
                        from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
-      else
-        recurrent_backward(L, params, in, work, d_out, grad, this_dx, dinit, scratch);
-      swap = d_out;
-      d_out = d_in;
-      d_in = swap;
+      } else if (IS_FRONT(L->kind)) {
+        front_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, dy,
+                       from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
+      } else {
+        recurrent_backward(L, params, in, work, dy, grad, this_dx, dinit, scratch);
+      }
     }
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training)
+      batchnorm_train_backward(L, params, tr->work[l], n, dys, dxs, grad);
+    swap = d_out;
+    d_out = d_in;
+    d_in = swap;
   }
 
 done:
   free(d_out);
   free(d_in);
   free(scratch);
+  free((void *)dys);
+  free(dxs);
   return status;
 }
 
@@ -1616,7 +2556,10 @@ int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, 
     return -1;
   if (trace_alloc(m, n, &tr) != 0)
     return -1;
-  forward_all(m, params, x, n, &tr);
+  if (forward_all(m, params, x, n, &tr, 0) != 0) {
+    trace_free(m, &tr);
+    return -1;
+  }
   if (n > 0)
     memcpy(y, tr.y[m->n_layers - 1], (size_t)n * m->output_size * sizeof(double));
   trace_free(m, &tr);
@@ -1631,8 +2574,9 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
     return -1;
   if (trace_alloc(m, n, &tr) != 0)
     return -1;
-  forward_all(m, params, x, n, &tr);
-  status = backward_all(m, params, x, &tr, n, dy, 0, grad, dx);
+  status = forward_all(m, params, x, n, &tr, 0);
+  if (status == 0)
+    status = backward_all(m, params, x, &tr, n, dy, 0, grad, dx, 0);
   trace_free(m, &tr);
   return status;
 }
@@ -1648,22 +2592,25 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
   /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
    * (binary) Dense output from that layer's logits */
-  int fused = !m->from_logits && last->kind == LAYER_DENSE &&
-              last->act == fused_activation((rnnc_loss_kind)m->loss);
+  int fused =
+      !m->from_logits &&
+      ((last->kind == LAYER_DENSE && last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
+       (front_has_logits(last) && last->fe.act == fused_activation((rnnc_loss_kind)m->loss)));
   double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, loss = NAN;
   trace tr;
   int ok = 0;
 
   if (n > 0 && trace_alloc(m, n, &tr) == 0) {
-    forward_all(m, params, x, n, &tr);
+    /* training: BatchNormalization uses the batch's statistics */
+    int forward_failed = forward_all(m, params, x, n, &tr, 1) != 0;
     if (y_pred != NULL)
       memcpy(y_pred, tr.y[m->n_layers - 1], nn * m->output_size * sizeof(double));
     dtop = alloc_reals(nn * m->output_size); /* zero: outputs after the first */
     y_first = alloc_reals(nn * first);
     d_first = alloc_reals(nn * first);
     grad_buf = grad != NULL ? grad : alloc_reals(m->n_params);
-    if (m->loss != RNNC_LOSS_NONE && dtop != NULL && y_first != NULL && d_first != NULL &&
-        grad_buf != NULL) {
+    if (!forward_failed && m->loss != RNNC_LOSS_NONE && dtop != NULL && y_first != NULL &&
+        d_first != NULL && grad_buf != NULL) {
       /* the first output of every sample, gathered (the first output starts each sample) */
       for (s = 0; s < nn; s++)
         memcpy(y_first + s * first, tr.y[m->n_layers - 1] + s * m->output_size,
@@ -1684,7 +2631,7 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       for (s = 0; s < nn; s++)
         memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));
       if (grad != NULL || dx != NULL)
-        ok = backward_all(m, params, x, &tr, n, dtop, fused, grad_buf, dx) == 0;
+        ok = backward_all(m, params, x, &tr, n, dtop, fused, grad_buf, dx, 1) == 0;
       else
         ok = 1;
     }
@@ -1706,4 +2653,34 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
     return NAN;
   }
   return loss;
+}
+
+int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n) {
+  trace tr;
+  int l, c;
+  if (n <= 0)
+    return -1;
+  if (trace_alloc(m, n, &tr) != 0)
+    return -1;
+  if (forward_all(m, params, x, n, &tr, 1) != 0) {
+    trace_free(m, &tr);
+    return -1;
+  }
+  for (l = 0; l < m->n_layers; l++) {
+    const layer *L = &m->layers[l];
+    const front *F = &L->fe;
+    double *mm, *mv;
+    const double *w = tr.work[l];
+    if (L->kind != LAYER_BATCH_NORMALIZATION)
+      continue;
+    /* Keras: moving = moving * momentum + batch * (1 - momentum) */
+    mm = params + F->w_off[F->n_w - 2];
+    mv = params + F->w_off[F->n_w - 1];
+    for (c = 0; c < F->C; c++) {
+      mm[c] = mm[c] * F->momentum + w[L->in_size + c] * (1.0 - F->momentum);
+      mv[c] = mv[c] * F->momentum + w[L->in_size + F->C + c] * (1.0 - F->momentum);
+    }
+  }
+  trace_free(m, &tr);
+  return 0;
 }

@@ -1848,8 +1848,26 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 2\ninput 3\nlayer Dense d units=1 activation=linear use_bias=1\n",
        "unsupported spec version"},
       {"hello 1\n", "expected the header 'rnnc-spec 1'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Conv2D conv2d units=2 activation=tanh use_bias=1\n",
+       "unknown layer class 'Conv2D'"},
       {"rnnc-spec 1\ninput 3 4\nlayer Conv1D conv1d units=2 activation=tanh use_bias=1\n",
-       "unknown layer class 'Conv1D'"},
+       "unknown key 'units' for Conv1D"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Conv1D c filters=2 groups=1 kernel_size=3 strides=1 "
+       "padding=full dilation_rate=1 activation=tanh use_bias=1\n",
+       "unknown padding 'full'"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Conv1D c filters=3 groups=2 kernel_size=3 strides=1 "
+       "padding=valid dilation_rate=1 activation=tanh use_bias=1\n",
+       "groups 2 must divide 4 channels and 3 filters"},
+      {"rnnc-spec 1\ninput 2 4\nlayer Conv1D c filters=3 groups=1 kernel_size=3 strides=1 "
+       "padding=valid dilation_rate=1 activation=tanh use_bias=1\n",
+       "the input (2, 4) is too short for the layer"},
+      {"rnnc-spec 1\ninput 4\nlayer MaxPooling1D p pool_size=2 strides=2 padding=valid\n",
+       "MaxPooling1D needs a rank-2 (steps, channels) input"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Reshape r target=5,5\n", "bad target '5,5' for 6 x 4 values"},
+      {"rnnc-spec 1\ninput 6 4\nlayer RepeatVector r n=3\n", "RepeatVector needs a rank-1 input"},
+      {"rnnc-spec 1\ninput 6 4\nlayer BatchNormalization b momentum=x epsilon=0.001 center=1 "
+       "scale=1\n",
+       "bad number 'x' for momentum"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 dropout=0\n",
        "unknown key 'dropout'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 go_backwards=0\n",

@@ -39,6 +39,11 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
                          Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
+from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1D,  # noqa: E402
+                         DepthwiseConv1D, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                         LayerNormalization, MaxPooling1D, Permute, RepeatVector, Reshape,
+                         SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
+                         inference_outputs)
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -173,6 +178,43 @@ CASES = [
     Case("variable_length_gru", [GRU(3, return_sequences=True), TimeDistributed(Dense(2, activation="softmax"))],
          (None, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3, steps=3,
          generate_options=("--timesteps", "5")),
+    # ---- convolutional front ends, pooling, shape and normalisation layers
+    Case("conv1d_causal_dilated_lstm",
+         [Conv1D(3, 2, padding="causal", dilation_rate=2, activation="relu"), LSTM(3), Dense(1)], (5, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("conv1d_same_groups_strides_flatten",
+         [Conv1D(4, 3, padding="same", strides=2, groups=2, activation="tanh"), Flatten(),
+          Dense(3, activation="softmax")], (5, 4),
+         L("sparse_categorical_crossentropy"), O("RMSprop", learning_rate=0.01), n=3),
+    Case("depthwise_separable_global_average",
+         [DepthwiseConv1D(2, depth_multiplier=2, padding="same", activation="sigmoid"),
+          SeparableConv1D(3, 2, use_bias=False), GlobalAveragePooling1D(), Dense(2)], (5, 2),
+         L("mse"), O("SGD", learning_rate=0.1, momentum=0.9), n=3),
+    Case("conv1d_valid_softmax_fused",
+         [Conv1D(3, 2, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=3),
+    Case("pooling_max_average_global_max",
+         [Conv1D(4, 1, activation="tanh"), MaxPooling1D(2, padding="same"),
+          AveragePooling1D(3, strides=1, padding="same"), GlobalMaxPooling1D(), Dense(2, activation="sigmoid")],
+         (5, 2), L("binary_crossentropy"), O("Adagrad", learning_rate=0.1), n=3),
+    Case("padding_cropping_upsampling_permute_reshape",
+         [ZeroPadding1D((1, 2)), Cropping1D((2, 1)), UpSampling1D(2), Permute((2, 1)), Reshape((3, -1)),
+          GRU(3), Dense(2)], (3, 2),
+         L("mae"), O("Adam", learning_rate=0.01), n=3),
+    Case("lstm_autoencoder_repeat_vector",
+         [LSTM(3), RepeatVector(4), LSTM(2, return_sequences=True), TimeDistributed(Dense(2))], (4, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("layer_normalization_rms",
+         [LayerNormalization(), SimpleRNN(3, return_sequences=True), LayerNormalization(rms_scaling=True, epsilon=0.01),
+          Dense(2)], (3, 3),
+         L("mse"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=3),
+    Case("batch_normalization_conv_lstm",
+         [Conv1D(3, 2, padding="causal", use_bias=False), BatchNormalization(momentum=0.9), LSTM(3),
+          BatchNormalization(center=False, epsilon=0.01), Dense(2, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=4),
+    Case("batch_normalization_dense",
+         [Dense(4, activation="tanh"), BatchNormalization(scale=False), Dense(2)], (3,),
+         L("mse"), O("SGD", learning_rate=0.05), n=4),
 ]
 
 
@@ -209,6 +251,8 @@ def case_data(case):
     for name, shape in model.weight_list:
         scale = case.weight_scale.get(name, 1.0)
         weights[name] = as_float32(rng.uniform(-WEIGHT_RANGE, WEIGHT_RANGE, size=shape) * scale)
+        if name.endswith("/moving_variance"):  # a variance is positive
+            weights[name] = as_float32(np.abs(weights[name]) + 0.5)
     feat = model.input_shape[-1]
     x_shape = (n, case.steps, feat) if len(model.input_shape) == 2 else (n, feat)
     inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
@@ -253,6 +297,8 @@ def trajectory(case, weights, inputs, target):
         value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
         history.append(value)
         opt.apply(trained, g)
+        # BatchNormalization: Keras's moving averages of this step's batch
+        apply_updates(case.model, trained)
     return trained, history
 
 
@@ -286,7 +332,8 @@ def float32_drift(case):
 def make_case(case, out_dir):
     model, n = case.model, case.n
     weights, inputs, target = case_data(case)
-    loss0, grads, input_grads, outputs = loss_and_grads(model, case.loss, weights, inputs, target)
+    loss0, grads, input_grads, _ = loss_and_grads(model, case.loss, weights, inputs, target)
+    outputs = inference_outputs(model, weights, inputs)
     trained, history = trajectory(case, weights, inputs, target)
 
     os.makedirs(out_dir, exist_ok=True)

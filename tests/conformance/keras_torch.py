@@ -342,6 +342,349 @@ class Bidirectional:
         return self.inner.units * (2 if self.merge_mode == "concat" else 1)
 
 
+
+# ---------------------------------------------------------------- front-end layers
+#
+# Convolutions, pooling, shape and normalisation layers, on PyTorch's own
+# ops (F.conv1d, F.max_pool1d, ...) with Keras's weight layouts and padding
+# rules: a convolution kernel is (kernel_size, in / groups, filters);
+# causal padding puts dilation * (kernel_size - 1) zeros in front, same
+# follows TensorFlow's SAME rule (pad_before = total // 2); average pooling
+# with same padding divides by the steps inside the input
+# (keras/src/backend/jax/nn.py average_pool), max pooling ignores the
+# padding. BatchNormalization uses the batch's statistics (biased variance)
+# in training and records the moving averages Keras would assign
+# (keras/src/layers/normalization/batch_normalization.py); LayerNormalization
+# is keras/src/ops/nn.py _layer_normalization (rms_scaling: x / sqrt(var +
+# eps) * gamma with the centred variance).
+
+import torch.nn.functional as F  # noqa: E402
+
+
+def _same_pad(steps, size, stride):
+    out = -(-steps // stride)
+    total = max((out - 1) * stride + size - steps, 0)
+    return total // 2, total - total // 2
+
+
+class Front:
+    """A layer on (n, T, C) or (n, C) tensors with weights of any shape."""
+
+    recurrent = False
+    n_states = 0
+    positional = ()
+
+    def __init__(self, *args, **kwargs):
+        self.args = list(args)
+        self.kwargs = dict(kwargs)
+        self.training = False
+
+    def lua(self):
+        return lua_call(self.cls, self.args, self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def weights_shape(self, prefix, shape):
+        return []
+
+    def arg(self, i, key, default):
+        if i < len(self.args):
+            return self.args[i]
+        return self.kwargs.get(key, default)
+
+
+class _Conv(Front):
+    def setup(self, shape):
+        self.k = self.arg(self.k_index, "kernel_size", None)
+        self.s = self.kwargs.get("strides", 1)
+        self.d = self.kwargs.get("dilation_rate", 1)
+        self.padding = self.kwargs.get("padding", "valid")
+        self.activation = self.kwargs.get("activation", "linear")
+        self.use_bias = self.kwargs.get("use_bias", True)
+        self.mult = self.kwargs.get("depth_multiplier", 1)
+        self.groups = self.kwargs.get("groups", 1)
+        T, C = shape
+        size = self.d * (self.k - 1) + 1
+        if self.padding == "causal":
+            self.pad = (size - 1, 0)
+        elif self.padding == "same":
+            self.pad = _same_pad(T, size, self.s)
+        else:
+            self.pad = (0, 0)
+        self.T_out = (T + sum(self.pad) - size) // self.s + 1
+        self.C = C
+
+    def out_shape(self, shape):
+        self.setup(shape)
+        return (self.T_out, self.out_channels())
+
+    def padded(self, x):
+        """(n, C, T + pad) for torch's convolutions."""
+        return F.pad(x, (0, 0) + self.pad).transpose(1, 2)
+
+    def finish(self, P, prefix, z):
+        if self.use_bias:
+            z = z + P[prefix + "/bias"]
+        return activation(self.activation, z), z
+
+    def depthwise(self, P, prefix, x):
+        w = P[prefix + "/depthwise_kernel"]  # (k, C, m)
+        tw = w.permute(1, 2, 0).reshape(self.C * self.mult, 1, self.k)
+        return F.conv1d(self.padded(x), tw, stride=self.s, dilation=self.d, groups=self.C).transpose(1, 2)
+
+
+class Conv1D(_Conv):
+    cls, base_name, k_index = "Conv1D", "conv1d", 1
+
+    def out_channels(self):
+        return self.args[0]
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/kernel", (self.k, self.C // self.groups, self.args[0]))]
+        return w + ([(prefix + "/bias", (self.args[0],))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        w = P[prefix + "/kernel"].permute(2, 1, 0)  # torch: (out, in / groups, k)
+        z = F.conv1d(self.padded(x), w, stride=self.s, dilation=self.d, groups=self.groups).transpose(1, 2)
+        return self.finish(P, prefix, z)
+
+
+class DepthwiseConv1D(_Conv):
+    cls, base_name, k_index = "DepthwiseConv1D", "depthwise_conv1d", 0
+
+    def out_channels(self):
+        return self.C * self.mult
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/depthwise_kernel", (self.k, self.C, self.mult))]
+        return w + ([(prefix + "/bias", (self.C * self.mult,))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        return self.finish(P, prefix, self.depthwise(P, prefix, x))
+
+
+class SeparableConv1D(_Conv):
+    cls, base_name, k_index = "SeparableConv1D", "separable_conv1d", 1
+
+    def out_channels(self):
+        return self.args[0]
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/depthwise_kernel", (self.k, self.C, self.mult)),
+             (prefix + "/pointwise_kernel", (1, self.C * self.mult, self.args[0]))]
+        return w + ([(prefix + "/bias", (self.args[0],))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        z = self.depthwise(P, prefix, x) @ P[prefix + "/pointwise_kernel"][0]
+        return self.finish(P, prefix, z)
+
+
+class _Pool(Front):
+    def setup(self, shape):
+        self.p = self.arg(0, "pool_size", 2)
+        self.s = self.arg(1, "strides", None) or self.p
+        self.padding = self.arg(2, "padding", "valid")
+        T = shape[0]
+        self.pad = _same_pad(T, self.p, self.s) if self.padding == "same" else (0, 0)
+        self.T_out = (T + sum(self.pad) - self.p) // self.s + 1
+
+    def out_shape(self, shape):
+        self.setup(shape)
+        return (self.T_out, shape[1])
+
+
+class MaxPooling1D(_Pool):
+    cls, base_name = "MaxPooling1D", "max_pooling1d"
+
+    def call(self, P, prefix, x):
+        xp = F.pad(x, (0, 0) + self.pad, value=-math.inf).transpose(1, 2)
+        return F.max_pool1d(xp, self.p, self.s).transpose(1, 2), None
+
+
+class AveragePooling1D(_Pool):
+    cls, base_name = "AveragePooling1D", "average_pooling1d"
+
+    def call(self, P, prefix, x):
+        xp = F.pad(x, (0, 0) + self.pad).transpose(1, 2)
+        ones = F.pad(torch.ones_like(x[:1, :, :1]), (0, 0) + self.pad).transpose(1, 2)
+        sums = F.avg_pool1d(xp, self.p, self.s) * self.p
+        counts = F.avg_pool1d(ones, self.p, self.s) * self.p
+        return (sums / counts).transpose(1, 2), None
+
+
+class _Global(Front):
+    def out_shape(self, shape):
+        return (1, shape[1]) if self.kwargs.get("keepdims") else (shape[1],)
+
+    def call(self, P, prefix, x):
+        y = x.amax(dim=1) if self.cls == "GlobalMaxPooling1D" else x.mean(dim=1)
+        return (y.unsqueeze(1) if self.kwargs.get("keepdims") else y), None
+
+
+class GlobalMaxPooling1D(_Global):
+    cls, base_name = "GlobalMaxPooling1D", "global_max_pooling1d"
+
+
+class GlobalAveragePooling1D(_Global):
+    cls, base_name = "GlobalAveragePooling1D", "global_average_pooling1d"
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+class ZeroPadding1D(Front):
+    cls, base_name = "ZeroPadding1D", "zero_padding1d"
+
+    def out_shape(self, shape):
+        a, b = _pair(self.arg(0, "padding", 1))
+        return (shape[0] + a + b, shape[1])
+
+    def call(self, P, prefix, x):
+        return F.pad(x, (0, 0) + _pair(self.arg(0, "padding", 1))), None
+
+
+class Cropping1D(Front):
+    cls, base_name = "Cropping1D", "cropping1d"
+
+    def out_shape(self, shape):
+        a, b = _pair(self.arg(0, "cropping", (1, 1)))
+        return (shape[0] - a - b, shape[1])
+
+    def call(self, P, prefix, x):
+        a, b = _pair(self.arg(0, "cropping", (1, 1)))
+        return x[:, a:x.shape[1] - b, :], None
+
+
+class UpSampling1D(Front):
+    cls, base_name = "UpSampling1D", "up_sampling1d"
+
+    def out_shape(self, shape):
+        return (shape[0] * self.arg(0, "size", 2), shape[1])
+
+    def call(self, P, prefix, x):
+        return torch.repeat_interleave(x, self.arg(0, "size", 2), dim=1), None
+
+
+class Flatten(Front):
+    cls, base_name = "Flatten", "flatten"
+
+    def out_shape(self, shape):
+        return (int(np.prod(shape)),)
+
+    def call(self, P, prefix, x):
+        return x.reshape(x.shape[0], -1), None
+
+
+class Reshape(Front):
+    cls, base_name = "Reshape", "reshape"
+
+    def out_shape(self, shape):
+        target = list(self.args[0])
+        if -1 in target:
+            known = int(np.prod([d for d in target if d != -1]))
+            target[target.index(-1)] = int(np.prod(shape)) // known
+        self.target = tuple(target)
+        return self.target
+
+    def call(self, P, prefix, x):
+        return x.reshape((x.shape[0],) + self.target), None
+
+
+class Permute(Front):
+    cls, base_name = "Permute", "permute"
+
+    def out_shape(self, shape):
+        return tuple(shape[d - 1] for d in self.args[0])
+
+    def call(self, P, prefix, x):
+        return x.permute(0, *self.args[0]), None
+
+
+class RepeatVector(Front):
+    cls, base_name = "RepeatVector", "repeat_vector"
+
+    def out_shape(self, shape):
+        return (self.args[0], shape[0])
+
+    def call(self, P, prefix, x):
+        return x.unsqueeze(1).expand(x.shape[0], self.args[0], x.shape[1]), None
+
+
+class LayerNormalization(Front):
+    cls, base_name = "LayerNormalization", "layer_normalization"
+
+    def out_shape(self, shape):
+        return shape
+
+    def weights_shape(self, prefix, shape):
+        C, kw = shape[-1], self.kwargs
+        rms = kw.get("rms_scaling", False)
+        w = []
+        if kw.get("scale", True) or rms:
+            w.append((prefix + "/gamma", (C,)))
+        if kw.get("center", True) and not rms:
+            w.append((prefix + "/beta", (C,)))
+        return w
+
+    def call(self, P, prefix, x):
+        kw = self.kwargs
+        mean = x.mean(dim=-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+        inv = torch.rsqrt(var + kw.get("epsilon", 1e-3))
+        y = (x if kw.get("rms_scaling", False) else x - mean) * inv
+        if prefix + "/gamma" in P:
+            y = y * P[prefix + "/gamma"]
+        if prefix + "/beta" in P:
+            y = y + P[prefix + "/beta"]
+        return y, None
+
+
+class BatchNormalization(Front):
+    """training: the batch's mean and biased variance over every axis but
+    the last, and `updates` gets the moving averages Keras assigns; else the
+    moving statistics."""
+
+    cls, base_name = "BatchNormalization", "batch_normalization"
+
+    def out_shape(self, shape):
+        return shape
+
+    def weights_shape(self, prefix, shape):
+        C, kw = shape[-1], self.kwargs
+        w = []
+        if kw.get("scale", True):
+            w.append((prefix + "/gamma", (C,)))
+        if kw.get("center", True):
+            w.append((prefix + "/beta", (C,)))
+        return w + [(prefix + "/moving_mean", (C,)), (prefix + "/moving_variance", (C,))]
+
+    def call(self, P, prefix, x):
+        kw = self.kwargs
+        mm, mv = P[prefix + "/moving_mean"], P[prefix + "/moving_variance"]
+        if self.training:
+            axes = tuple(range(x.dim() - 1))
+            mean = x.mean(dim=axes)
+            var = ((x - mean) ** 2).mean(dim=axes)
+            m = kw.get("momentum", 0.99)
+            self.updates = {prefix + "/moving_mean": (mm * m + mean * (1 - m)).detach(),
+                            prefix + "/moving_variance": (mv * m + var * (1 - m)).detach()}
+        else:
+            mean, var = mm, mv
+        y = (x - mean) * torch.rsqrt(var + kw.get("epsilon", 1e-3))
+        if prefix + "/gamma" in P:
+            y = y * P[prefix + "/gamma"]
+        if prefix + "/beta" in P:
+            y = y + P[prefix + "/beta"]
+        return y, None
+
+
+NON_TRAINABLE = ("/moving_mean", "/moving_variance")
+
 # ---------------------------------------------------------------- models
 
 
@@ -360,10 +703,20 @@ class Model:
         for layer in layers:
             layer.assign_names(namer)
         self.weight_list = []
-        features = self.input_shape[-1]
+        shape = self.input_shape
         for layer in layers:
-            self.weight_list += layer.weights(layer.name, features)
-            features = layer.units
+            if isinstance(layer, Front):
+                self.weight_list += layer.weights_shape(layer.name, shape)
+                shape = layer.out_shape(shape)
+                continue
+            self.weight_list += layer.weights(layer.name, shape[-1])
+            if isinstance(layer, (Dense, TimeDistributed)):
+                shape = tuple(shape[:-1]) + (layer.units,)
+            else:
+                inner = layer.inner if isinstance(layer, Bidirectional) else layer
+                shape = (shape[0], layer.units) if inner.return_sequences else (layer.units,)
+        self.training = False
+        self.updates = {}
 
     def state_inputs(self):
         """(layer index, state count) of each layer taking initial states."""
@@ -375,7 +728,14 @@ class Model:
         h = inputs[0]
         rest = list(inputs[1:])
         outs, logits = None, None
+        self.updates = {}
         for layer in self.layers:
+            if isinstance(layer, Front):
+                layer.training = self.training
+                y, logits = layer.call(P, layer.name, h)
+                self.updates.update(getattr(layer, "updates", {}) if self.training else {})
+                outs, h = [y], y
+                continue
             if layer.recurrent:
                 init = None
                 if getattr(layer, "initial_state", False):
@@ -389,6 +749,8 @@ class Model:
 
     def last_activation(self):
         last = self.layers[-1]
+        if isinstance(last, _Conv):
+            return last.activation
         if isinstance(last, TimeDistributed):
             return last.inner.activation
         if isinstance(last, Dense):
@@ -693,7 +1055,13 @@ def loss_and_grads(model, loss, weights, inputs, target):
     float32 to measure float32's own drift)."""
     P = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
     xs = [torch.tensor(x, requires_grad=True) for x in inputs]
-    outs, logits = model.forward(P, xs)
+    # the training computation (BatchNormalization: the batch's statistics;
+    # model.updates then holds the moving averages Keras would assign)
+    model.training = True
+    try:
+        outs, logits = model.forward(P, xs)
+    finally:
+        model.training = False
     t = torch.tensor(target)
     if t.is_floating_point():
         t = t.to(xs[0].dtype)
@@ -706,3 +1074,17 @@ def loss_and_grads(model, loss, weights, inputs, target):
     input_grads = [np.zeros_like(x) if t.grad is None else t.grad.numpy().copy()
                    for x, t in zip(inputs, xs)]
     return value.item(), grads, input_grads, [o.detach().numpy().copy() for o in outs]
+
+
+def inference_outputs(model, weights, inputs):
+    """The outputs at inference (what predict gives: BatchNormalization with
+    its moving statistics)."""
+    with torch.no_grad():
+        outs, _ = model.forward({k: torch.tensor(v) for k, v in weights.items()}, [torch.tensor(x) for x in inputs])
+    return [o.numpy().copy() for o in outs]
+
+
+def apply_updates(model, trained):
+    """Sets the moving statistics the last training forward computed."""
+    for k, v in model.updates.items():
+        trained[k] = v.numpy().astype(trained[k].dtype)

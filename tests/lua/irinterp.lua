@@ -19,10 +19,16 @@ function I.eval(e, args)
     return v
   end
   if k == "const" then return e[2] end
+  -- one sample: the batch statistics of a batch of one
+  if k == "inv_count" then return 1 / (I.length or e[2]) end
   if k == "add" then return I.eval(e[2], args) + I.eval(e[3], args) end
   if k == "sub" then return I.eval(e[2], args) - I.eval(e[3], args) end
   if k == "mul" then return I.eval(e[2], args) * I.eval(e[3], args) end
   if k == "neg" then return -I.eval(e[2], args) end
+  if k == "max" then
+    local a, b = I.eval(e[2], args), I.eval(e[3], args)
+    return a >= b and a or b
+  end
   local f = ir.UNARY[k]
   if not f then error("unknown expression node " .. tostring(k)) end
   return f(I.eval(e[2], args))

@@ -152,7 +152,7 @@ static void note_worst(worst_t *w, double err, const char *fmt, ...) {
 #define MAX_LINE 512
 #define MAX_OUTS 8
 
-enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU };
+enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU, K_FRONT };
 enum { A_LINEAR, A_RELU, A_TANH, A_SIGMOID, A_SOFTMAX, A_HARD_SIGMOID };
 enum { M_CONCAT, M_SUM, M_MUL, M_AVE, M_NONE };
 
@@ -182,6 +182,15 @@ typedef struct {
   sdir dir[2];               /* forward copy, then backward copy */
   size_t init_off;           /* offset of its initial states in a sample's x */
   size_t end_off;
+  /* K_FRONT (convolutions, pooling, shape and normalisation layers): the
+   * class, its keys, and its tensors (name suffix, shape, initializer) */
+  char cls[64];
+  int fk, fs, fd, fgroups, ffilters, fmult, fbefore, fafter, fsize, fswap, fkeep, fcenter, fscale;
+  int frms, ftarget[2], ftarget_rank;
+  char fpadding[16];
+  int n_ft, ft_rank[4], ft_shape[4][3], ft_init[4];
+  char ft_name[4][32];
+  size_t ft_off[4];
 } slayer;
 
 typedef struct {
@@ -232,6 +241,81 @@ static const char *const act_names[] = {"linear",  "relu",    "tanh",
                                         "sigmoid", "softmax", "hard_sigmoid"};
 static const char *const merge_names[] = {"concat", "sum", "mul", "ave", "none"};
 
+static const char *const front_classes[] = {"Conv1D",
+                                            "SeparableConv1D",
+                                            "DepthwiseConv1D",
+                                            "MaxPooling1D",
+                                            "AveragePooling1D",
+                                            "GlobalMaxPooling1D",
+                                            "GlobalAveragePooling1D",
+                                            "ZeroPadding1D",
+                                            "Cropping1D",
+                                            "UpSampling1D",
+                                            "Flatten",
+                                            "Reshape",
+                                            "Permute",
+                                            "RepeatVector",
+                                            "LayerNormalization",
+                                            "BatchNormalization"};
+
+static int is_front_class(const char *cls) {
+  size_t i;
+  for (i = 0; i < sizeof front_classes / sizeof front_classes[0]; i++)
+    if (strcmp(cls, front_classes[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* A front-end layer's line (format in rnnc_ref.h): its keys into L. The
+ * shapes and tensors follow in finish_front, from Keras's definitions. */
+static int parse_front_line(const char *line, const char *cls, slayer *L, char *err,
+                            size_t errlen) {
+  const char *v;
+  L->kind = K_FRONT;
+  snprintf(L->cls, sizeof L->cls, "%s", cls);
+  L->act = A_LINEAR;
+  L->fgroups = L->fmult = 1;
+  L->fd = 1;
+  if (key_int(line, "kernel_size", &L->fk) == 0) {
+    if (key_int(line, "strides", &L->fs) || key_int(line, "dilation_rate", &L->fd) ||
+        key_int(line, "use_bias", &L->use_bias) ||
+        (L->act = key_word(line, "activation", act_names, 6)) < 0 ||
+        sscanf(key_value(line, "padding") ? key_value(line, "padding") : "", "%15s", L->fpadding) !=
+            1) {
+      snprintf(err, errlen, "bad convolution line '%.120s'", line);
+      return -1;
+    }
+    key_int(line, "filters", &L->ffilters);
+    key_int(line, "groups", &L->fgroups);
+    key_int(line, "depth_multiplier", &L->fmult);
+  } else if (key_int(line, "pool_size", &L->fk) == 0) {
+    if (key_int(line, "strides", &L->fs) ||
+        sscanf(key_value(line, "padding") ? key_value(line, "padding") : "", "%15s", L->fpadding) !=
+            1) {
+      snprintf(err, errlen, "bad pooling line '%.120s'", line);
+      return -1;
+    }
+  }
+  key_int(line, "before", &L->fbefore);
+  key_int(line, "after", &L->fafter);
+  key_int(line, "size", &L->fsize);
+  key_int(line, "n", &L->fsize);
+  key_int(line, "swap", &L->fswap);
+  key_int(line, "keepdims", &L->fkeep);
+  key_int(line, "center", &L->fcenter);
+  key_int(line, "scale", &L->fscale);
+  key_int(line, "rms_scaling", &L->frms);
+  v = key_value(line, "target");
+  if (v) {
+    L->ftarget_rank = sscanf(v, "%d,%d", &L->ftarget[0], &L->ftarget[1]);
+    if (L->ftarget_rank < 1) {
+      snprintf(err, errlen, "bad Reshape target in '%.120s'", line);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* A layer's class line (Dense, SimpleRNN, LSTM, GRU) into L. */
 static int parse_class_line(const char *line, slayer *L, char *name, size_t namelen, char *err,
                             size_t errlen) {
@@ -249,6 +333,8 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     L->kind = K_LSTM;
   else if (strcmp(cls, "GRU") == 0)
     L->kind = K_GRU;
+  else if (is_front_class(cls))
+    return parse_front_line(line, cls, L, err, errlen);
   else {
     snprintf(err, errlen, "unknown layer class '%s'", cls);
     return -1;
@@ -284,6 +370,91 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
   return 0;
 }
 
+static void front_tensor(slayer *L, const char *name, int rank, int a, int b, int c, int init) {
+  int t = L->n_ft++;
+  snprintf(L->ft_name[t], sizeof L->ft_name[t], "%s", name);
+  L->ft_rank[t] = rank;
+  L->ft_shape[t][0] = a;
+  L->ft_shape[t][1] = b;
+  L->ft_shape[t][2] = c;
+  L->ft_init[t] = init;
+}
+
+/* Output steps of a window of `size` (dilated) steps moved by s. */
+static int front_steps(int T, int size, int s, const char *padding) {
+  if (strcmp(padding, "valid") == 0)
+    return (T - size) / s + 1;
+  return (T + s - 1) / s;
+}
+
+/* A front-end layer's output shape and tensors (Keras's weight names, shapes
+ * and default initializers), from its keys. */
+static void finish_front(slayer *L, int *cur_rank) {
+  int T = L->rows, C = L->in_features, To = T, Co = C, rank = *cur_rank;
+  const char *c = L->cls;
+  L->n_ft = 0;
+  if (strcmp(c, "Conv1D") == 0 || strcmp(c, "SeparableConv1D") == 0 ||
+      strcmp(c, "DepthwiseConv1D") == 0) {
+    To = front_steps(T, L->fd * (L->fk - 1) + 1, L->fs, L->fpadding);
+    if (strcmp(c, "Conv1D") == 0) {
+      Co = L->ffilters;
+      front_tensor(L, "kernel", 3, L->fk, C / L->fgroups, Co, RNNC_INIT_GLOROT_UNIFORM);
+    } else if (strcmp(c, "DepthwiseConv1D") == 0) {
+      Co = C * L->fmult;
+      front_tensor(L, "depthwise_kernel", 3, L->fk, C, L->fmult, RNNC_INIT_GLOROT_UNIFORM);
+    } else {
+      Co = L->ffilters;
+      front_tensor(L, "depthwise_kernel", 3, L->fk, C, L->fmult, RNNC_INIT_GLOROT_UNIFORM);
+      front_tensor(L, "pointwise_kernel", 3, 1, C * L->fmult, Co, RNNC_INIT_GLOROT_UNIFORM);
+    }
+    if (L->use_bias)
+      front_tensor(L, "bias", 1, Co, 0, 0, RNNC_INIT_ZEROS);
+  } else if (strcmp(c, "MaxPooling1D") == 0 || strcmp(c, "AveragePooling1D") == 0) {
+    To = front_steps(T, L->fk, L->fs, L->fpadding);
+  } else if (strcmp(c, "GlobalMaxPooling1D") == 0 || strcmp(c, "GlobalAveragePooling1D") == 0) {
+    To = 1;
+    rank = L->fkeep ? 2 : 1;
+  } else if (strcmp(c, "ZeroPadding1D") == 0) {
+    To = T + L->fbefore + L->fafter;
+  } else if (strcmp(c, "Cropping1D") == 0) {
+    To = T - L->fbefore - L->fafter;
+  } else if (strcmp(c, "UpSampling1D") == 0) {
+    To = T * L->fsize;
+  } else if (strcmp(c, "Flatten") == 0) {
+    To = 1;
+    Co = T * C;
+    rank = 1;
+  } else if (strcmp(c, "Reshape") == 0) {
+    rank = L->ftarget_rank;
+    To = rank == 2 ? L->ftarget[0] : 1;
+    Co = L->ftarget[rank - 1];
+  } else if (strcmp(c, "Permute") == 0 && L->fswap) {
+    To = C;
+    Co = T;
+  } else if (strcmp(c, "RepeatVector") == 0) {
+    To = L->fsize;
+    rank = 2;
+  } else if (strcmp(c, "LayerNormalization") == 0) {
+    if (L->fscale || L->frms)
+      front_tensor(L, "gamma", 1, C, 0, 0, RNNC_INIT_ONES);
+    if (L->fcenter && !L->frms)
+      front_tensor(L, "beta", 1, C, 0, 0, RNNC_INIT_ZEROS);
+  } else if (strcmp(c, "BatchNormalization") == 0) {
+    if (L->fscale)
+      front_tensor(L, "gamma", 1, C, 0, 0, RNNC_INIT_ONES);
+    if (L->fcenter)
+      front_tensor(L, "beta", 1, C, 0, 0, RNNC_INIT_ZEROS);
+    front_tensor(L, "moving_mean", 1, C, 0, 0, RNNC_INIT_ZEROS);
+    front_tensor(L, "moving_variance", 1, C, 0, 0, RNNC_INIT_ONES);
+  }
+  L->out_cols = Co;
+  L->n_outputs = 1;
+  L->out_rank[0] = rank;
+  L->out_shape[0][0] = rank == 2 ? To : Co;
+  L->out_shape[0][1] = Co;
+  *cur_rank = rank;
+}
+
 /* Shapes, outputs and parameter offsets of layer L on a (rank, cur) input. */
 static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t *offset) {
   int d, k = 0, U = L->units;
@@ -291,7 +462,19 @@ static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t 
   L->in_features = cur[*cur_rank - 1];
   L->rows = *cur_rank == 2 ? cur[0] : 1;
   L->in_size = (size_t)L->rows * (size_t)L->in_features;
-  if (L->kind == K_DENSE) {
+  if (L->kind == K_FRONT) {
+    int t;
+    finish_front(L, cur_rank);
+    for (t = 0; t < L->n_ft; t++) {
+      size_t size = (size_t)L->ft_shape[t][0];
+      if (L->ft_rank[t] > 1)
+        size *= (size_t)L->ft_shape[t][1];
+      if (L->ft_rank[t] > 2)
+        size *= (size_t)L->ft_shape[t][2];
+      L->ft_off[t] = *offset;
+      *offset += size;
+    }
+  } else if (L->kind == K_DENSE) {
     L->n_dirs = 0;
     L->dir[0].kernel_off = *offset;
     *offset += (size_t)L->in_features * (size_t)U;
@@ -758,12 +941,48 @@ static void check_descriptor(ctx *c) {
   if (m->init == NULL || m->forward == NULL || m->backward == NULL || m->loss_grad == NULL ||
       m->train_step == NULL || m->summary == NULL)
     report(c, "a descriptor function or text is NULL");
+  {
+    int bn = 0;
+    for (l = 0; l < s->n_layers; l++)
+      bn |= s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0;
+    if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != bn)
+      report(c, "update_stats %s and eval_loss %s, yet the model %s BatchNormalization",
+             m->update_stats ? "set" : "NULL", m->eval_loss ? "set" : "NULL",
+             bn ? "has" : "has no");
+  }
 
   /* Tensors: the reference runtime's layout, in Keras's names, order, shapes
    * and initializers. */
   for (l = 0; l < s->n_layers; l++) {
     const slayer *L = &s->layers[l];
     int d, k, n_dirs = L->kind == K_DENSE ? 1 : L->n_dirs, ufb_want = -1;
+    if (L->kind == K_FRONT) {
+      for (k = 0; k < L->n_ft; k++) {
+        char name[300];
+        const rnnc_tensor_desc *td;
+        int j, same;
+        snprintf(name, sizeof name, "%s/%s", L->name, L->ft_name[k]);
+        if (t >= m->n_tensors) {
+          report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
+          return;
+        }
+        td = &m->tensors[t++];
+        same = strcmp(td->name, name) == 0 && td->rank == L->ft_rank[k] &&
+               td->offset == L->ft_off[k] && td->offset == off;
+        for (j = 0; j < L->ft_rank[k]; j++)
+          same = same && td->shape[j] == L->ft_shape[k][j];
+        if (!same)
+          report(c,
+                 "tensor %d is %s rank %d offset %zu; expected %s rank %d (%d, %d, %d) offset %zu",
+                 t - 1, td->name, td->rank, td->offset, name, L->ft_rank[k], L->ft_shape[k][0],
+                 L->ft_shape[k][1], L->ft_shape[k][2], L->ft_off[k]);
+        if ((int)td->init != L->ft_init[k])
+          report(c, "tensor %s has initializer %d, expected %d", name, (int)td->init,
+                 L->ft_init[k]);
+        off = td->offset + td->size;
+      }
+      continue;
+    }
     if (L->kind == K_LSTM) {
       if (n_ufb >= 0 && lstm >= n_ufb)
         report(c,
@@ -846,7 +1065,13 @@ static void check_init(ctx *c, void *p, uint64_t seed) {
   for (t = 0; t < m->n_tensors; t++) {
     const rnnc_tensor_desc *d = &m->tensors[t];
     size_t i;
-    if (d->init == RNNC_INIT_ZEROS || d->init == RNNC_INIT_UNIT_FORGET_BIAS) {
+    if (d->init == RNNC_INIT_ONES) {
+      for (i = 0; i < d->size; i++)
+        if (mget(c, p, d->offset + i) != 1.0) {
+          report(c, "init: %s (ones) element %zu is %g", d->name, i, mget(c, p, d->offset + i));
+          break;
+        }
+    } else if (d->init == RNNC_INIT_ZEROS || d->init == RNNC_INIT_UNIT_FORGET_BIAS) {
       size_t q4 = d->size / 4;
       for (i = 0; i < d->size; i++) {
         double want = d->init == RNNC_INIT_UNIT_FORGET_BIAS && i >= q4 && i < 2 * q4 ? 1.0 : 0.0;
@@ -1071,6 +1296,8 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
 }
 
 static int has_kink(const slayer *L) {
+  if (L->kind == K_FRONT) /* the random models give these smooth activations only */
+    return 0;
   return L->act == A_RELU || L->act == A_HARD_SIGMOID ||
          (L->kind != K_DENSE && (L->rec_act == A_RELU || L->rec_act == A_HARD_SIGMOID));
 }
@@ -1109,7 +1336,10 @@ static kinks probe_kinks(ctx *c, const double *p, const double *x, int n) {
     out = reals((size_t)n * o0);
     for (smp = 0; smp < n; smp++) {
       const double *init = L->initial_state ? x + (size_t)smp * s->input_size + L->init_off : NULL;
-      probe_layer(L, p, in + (size_t)smp * in_cols, init, out + (size_t)smp * o0, &k);
+      if (L->kind == K_FRONT) /* no kink inside: the reference's output goes on */
+        memcpy(out + (size_t)smp * o0, yr + (size_t)smp * rout, o0 * sizeof(double));
+      else
+        probe_layer(L, p, in + (size_t)smp * in_cols, init, out + (size_t)smp * o0, &k);
       for (i = 0; i < o0; i++) {
         md = dmax(md, fabs(out[(size_t)smp * o0 + i] - yr[(size_t)smp * rout + i]));
         mr = dmax(mr, fabs(yr[(size_t)smp * rout + i]));
@@ -1551,6 +1781,14 @@ static void optimizer_step(ctx *c, void *w, const void *g, void *slots, long ste
                             c->m->n_params, step);
 }
 
+static int has_front(const sspec *s) {
+  int l;
+  for (l = 0; l < s->n_layers; l++)
+    if (s->layers[l].kind == K_FRONT)
+      return 1;
+  return 0;
+}
+
 /* Expects train_step to return NaN and leave params and state alone. */
 static void expect_refused(ctx *c, bufs *b, void *pw, const void *x, const void *target, int n,
                            const char *what) {
@@ -1586,8 +1824,10 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   for (step = 1; step <= 2; step++) {
     double expect, got;
     poison(b->scratch, m->scratch_bytes);
-    expect = m->loss_grad(pe, b->scratch, b->x, b->target, g, NULL, NULL, n);
+    expect = m->loss_grad(pe, b->scratch, b->x, b->target, g, NULL, b->y, n);
     optimizer_step(c, pe, g, slots, step);
+    if (m->update_stats != NULL) /* BatchNormalization: the moving statistics of the batch */
+      m->update_stats(pe, b->scratch);
     poison(b->scratch, m->scratch_bytes);
     fill_value(c, b->ypred, 0, (size_t)(m->batch + 1) * m->output_size, CANARY);
     got = m->train_step(pw, b->opt, b->scratch, b->x, b->target, b->ypred, n);
@@ -1598,8 +1838,11 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
              step, n);
     check_untouched(c, "train_step y_pred", b->ypred, out, (size_t)(m->batch + 1) * m->output_size);
     if (step == 1) {
-      /* y_pred is the forward output at the parameters before the step */
-      m->forward(b->p, b->scratch, b->x, b->y, n);
+      /* y_pred is the forward output at the parameters before the step
+       * (the training forward's, which loss_grad gave above, for a unit
+       * with BatchNormalization) */
+      if (m->update_stats == NULL)
+        m->forward(b->p, b->scratch, b->x, b->y, n);
       if (memcmp(b->y, b->ypred, out * c->dsize) != 0)
         report(c, "train_step y_pred differs from forward (n=%d)", n);
       /* (a one-unit softmax has an all-zero gradient: nothing moves) */
@@ -1612,9 +1855,18 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     }
   }
 
-  /* NaN in x: refused. */
+  /* NaN in x: refused. (A model that crops or skips steps ignores some of
+   * a sample's input: a model without front-end layers gets one NaN, the
+   * others a sample of NaN.) */
   memcpy(xbad, b->x, (size_t)m->batch * m->input_size * c->dsize);
-  mset(c, xbad, (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size), NAN);
+  i = (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size);
+  if (has_front(&c->spec)) {
+    size_t first = i - i % m->input_size, j;
+    for (j = 0; j < m->input_size; j++)
+      mset(c, xbad, first + j, NAN);
+  } else {
+    mset(c, xbad, i, NAN);
+  }
   expect_refused(c, b, pw, xbad, b->target, n, "a NaN in x");
   /* A NaN target (mse) or a label out of range: refused. */
   memcpy(tbad, b->target, (size_t)m->batch * m->target_size * c->dsize);
@@ -1634,6 +1886,47 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   free(g);
   free(xbad);
   free(tbad);
+}
+
+/* A unit with BatchNormalization: update_stats after loss_grad gives the
+ * reference's moving statistics (rnnc_ref_update_stats), and eval_loss is
+ * the compiled loss of the reference's inference forward. */
+static void check_stats(ctx *c, bufs *b, int n) {
+  const rnnc_model *m = c->m;
+  size_t P = m->n_params, i, out = (size_t)n * m->output_size;
+  void *pu = xmalloc(m->params_bytes);
+  double *pr = reals(P), *want = reals(P), *got = reals(P), *ry = reals(out), worst = 0, scale = 0;
+  double loss, rloss, e;
+  if (m->update_stats == NULL) {
+    free(pu), free(pr), free(want), free(got), free(ry);
+    return;
+  }
+  memcpy(pu, b->p, m->params_bytes);
+  poison(b->scratch, m->scratch_bytes);
+  m->loss_grad(pu, b->scratch, b->x, b->target, b->grad, NULL, NULL, n);
+  m->update_stats(pu, b->scratch);
+  memcpy(pr, b->pd, P * sizeof(double));
+  assert_int_equal(rnnc_ref_update_stats(c->ref, pr, b->xd, n), 0);
+  to_double(c, pu, got, P);
+  for (i = 0; i < P; i++) {
+    worst = dmax(worst, fabs(got[i] - pr[i]));
+    scale = dmax(scale, fabs(pr[i]));
+  }
+  e = worst / dmax(scale, 1e-30);
+  if (!(e <= (c->f64 ? TOL_F64 : TOL_F32)))
+    report(c, "update_stats: moving statistics %.3g (relative) from the reference's (n=%d)", e, n);
+  /* eval_loss: the loss at inference */
+  poison(b->scratch, m->scratch_bytes);
+  loss = m->eval_loss(b->p, b->scratch, b->x, b->target, NULL, n);
+  assert_int_equal(rnnc_ref_forward(c->ref, b->pd, b->xd, n, ry), 0);
+  if (m->loss == RNNC_LOSS_MSE)
+    rloss = rnnc_loss_mse_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  else
+    rloss = rnnc_loss_sparse_cce_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
+  if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
+    report(c, "eval_loss %.17g, the reference's inference loss %.17g (n=%d)", loss, rloss, n);
+  free(pu), free(pr), free(want), free(got), free(ry);
 }
 
 static uint64_t hash_str(const char *s) { /* FNV-1a */
@@ -1731,6 +2024,7 @@ static void test_model(void **state) {
     }
   }
   check_train_step(&c, &b, ns[0], &rng);
+  check_stats(&c, &b, ns[0]);
 
   print_message("      %s: %zu params, batch %d, n = %d%s%s: relative errors forward %.1e loss "
                 "%.1e grad %.1e dx %.1e backward %.1e stream %s%.1e%s",
