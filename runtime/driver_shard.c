@@ -126,7 +126,8 @@ driver_shard *driver_shard_open(const rnnc_model *m, const args_t *a, size_t *n_
   if (!s || !(s->row = malloc(values * sizeof *s->row + 1))) {
     snprintf(err, sizeof err, "out of memory");
     ok = 0;
-  }
+  } else
+    s->m = m;
   /* the headers: every file's rows, and the data's sequence length */
   for (int k = 0; ok && k <= m->n_inputs; ++k) {
     const char *path = k == m->n_inputs ? a->y : k == 0 ? a->x : a->xk[k];
