@@ -117,12 +117,12 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   size_t n = x.shape[0];
   void *xm = driver_to_model(m, x.data, x.count);
   void *y = malloc(n * m->output_size * rnnc_dtype_size(m->dtype));
-  void *scratch = driver_new_scratch(m);
   int rc = 0;
-  if (!xm || !y || !scratch) {
+  if (!xm || !y) {
     rc = driver_fail("out of memory");
+  } else if (rnnc_predict(m, p, xm, y, n, driver_steps_now(m), a->threads, err, sizeof err) != 0) {
+    rc = driver_fail(err);
   } else {
-    driver_predict_all(m, p, scratch, xm, y, n);
     rc = save_outputs(m, a->out, y, n);
     if (rc == 0)
       print_predictions(m, y, n);
@@ -130,7 +130,6 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   free(p);
   free(xm);
   free(y);
-  free(scratch);
   rnnc_array_free(&x);
   return rc;
 }
@@ -286,27 +285,43 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   if ((a->val_x != NULL) != (a->val_y != NULL))
     return driver_fail("validation data needs both --val-x and --val-y");
   rnnc_array x, y, vx, vy;
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
   memset(&vx, 0, sizeof vx);
   memset(&vy, 0, sizeof vy);
+  /* a process of an MPI run reads its share of the data (driver_shard.c) */
+  int grouped = a->group && a->group->size > 1, rank0 = !a->group || a->group->rank == 0;
+  driver_shard *shard = NULL;
+  rnnc_fit_reader reader = {NULL, NULL};
+  size_t n = 0, n_val = 0;
+  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
-    free(p);
-    return driver_fail(err);
-  }
-  if (driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
-    free(p);
-    rnnc_array_free(&x);
-    return driver_fail(err);
+  if (grouped) {
+    shard = driver_shard_open(m, a, &n, &reader, &vxm, &vym, &n_val);
+    if (!shard) {
+      free(p);
+      return 1;
+    }
+  } else {
+    if (driver_load_x(m, a, &x, err) != 0) {
+      free(p);
+      return driver_fail(err);
+    }
+    if (driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+      free(p);
+      rnnc_array_free(&x);
+      return driver_fail(err);
+    }
+    n = x.shape[0];
   }
   int steps = driver_steps_now(m), rc = 0;
-  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
   rnnc_optimizer_state state;
   rnnc_history h;
   memset(&state, 0, sizeof state);
   memset(&h, 0, sizeof h);
-  if (a->val_x) {
+  if (a->val_x && !grouped) {
     args_t va = *a;
     va.x = a->val_x;
     memcpy(va.xk, a->val_xk, sizeof va.xk);
@@ -325,9 +340,12 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     vxm = driver_to_model(m, vx.data, vx.count);
     vym = driver_to_model(m, vy.data, vy.count);
   }
-  xm = driver_to_model(m, x.data, x.count);
-  ym = driver_to_model(m, y.data, y.count);
-  if (!xm || !ym || (a->val_x && (!vxm || !vym))) {
+  if (!grouped) {
+    xm = driver_to_model(m, x.data, x.count);
+    ym = driver_to_model(m, y.data, y.count);
+    n_val = vx.shape[0];
+  }
+  if ((!grouped && (!xm || !ym)) || (a->val_x && (!vxm || !vym))) {
     rc = driver_fail("out of memory");
     goto done;
   }
@@ -340,12 +358,13 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.log_every = a->log_every;
   o.initial_epoch = a->initial_epoch;
   o.steps = steps;
-  o.validation_split = a->validation_split;
-  if (a->val_x) {
+  o.validation_split = grouped ? 0 : a->validation_split; /* a shard has split already */
+  if (vxm) { /* --val-x, or the rows --validation-split leaves out of a shard */
     o.val_x = vxm;
     o.val_y = vym;
-    o.val_n = vx.shape[0];
+    o.val_n = n_val;
   }
+  o.reader = reader;
   o.optimizer = driver_fit_optimizer(m, a);
   o.metrics = a->metrics;
   o.early_stopping.enabled = a->early_stopping;
@@ -366,6 +385,9 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.csv_path = a->csv;
   o.csv_append = a->csv_append;
   o.plot_path = a->plot;
+  o.threads = a->threads;
+  o.micro_batch = a->micro_batch;
+  o.group = a->group;
   if (rnnc_optimizer_state_init(&state, m, &o.optimizer) != 0) {
     rc = driver_fail("out of memory");
     goto done;
@@ -381,8 +403,8 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     else
       printf("resuming from %s: %ld optimizer updates done\n", a->weights, state.iterations);
   }
-  int fit_rc = rnnc_fit_history(m, p, xm, ym, x.shape[0], &o, &state, &h, err, sizeof err);
-  if (fit_rc != 0)
+  int fit_rc = rnnc_fit_history(m, p, xm, ym, n, &o, &state, &h, err, sizeof err);
+  if (fit_rc != 0 && rank0)
     fprintf(stderr, "error: %s\n", err);
   if (a->early_stopping) {
     const char *mon = a->monitor && *a->monitor ? a->monitor : "val_loss";
@@ -406,13 +428,16 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     rc = 1;
     goto done;
   }
-  if (rnnc_checkpoint_save(a->out, m, p, &state, err, sizeof err) != 0)
+  if (!rank0) /* the same weights as rank 0's: it writes them */
+    rc = fit_rc != 0 ? 3 : 0;
+  else if (rnnc_checkpoint_save(a->out, m, p, &state, err, sizeof err) != 0)
     rc = driver_fail(err);
   else
     printf("wrote %s\n", a->out);
   if (fit_rc != 0)
     rc = 3;
 done:
+  driver_shard_close(shard);
   rnnc_optimizer_state_free(&state);
   rnnc_history_free(&h);
   free(p);
@@ -457,6 +482,8 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     o.verbose = a->verbose;
     o.steps = driver_steps_now(m);
     o.metrics = a->metrics;
+    o.threads = a->threads;
+    o.micro_batch = a->micro_batch;
     rnnc_logs logs;
     if (rnnc_evaluate(m, p, xm, ym, x.shape[0], &o, &logs, err, sizeof err) != 0)
       rc = driver_fail(err);
@@ -544,6 +571,10 @@ done:
 }
 
 int rnnc_main(const rnnc_model *m, int argc, char **argv) {
+  return rnnc_main_group(m, argc, argv, NULL);
+}
+
+int rnnc_main_group(const rnnc_model *m, int argc, char **argv, const rnnc_fit_group *group) {
   args_t a;
   if (argc < 2)
     return driver_usage(m);
@@ -552,6 +583,7 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
   int with_defaults = strcmp(cmd, "fit") == 0 || strcmp(cmd, "evaluate") == 0;
   if (driver_parse_args(argc, argv, &a, with_defaults ? m->fit_defaults : NULL) != 0)
     return driver_usage(m);
+  a.group = group;
   if (strcmp(cmd, "init") == 0)
     return cmd_init(m, &a);
   if (strcmp(cmd, "summary") == 0) {

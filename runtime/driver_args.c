@@ -81,6 +81,8 @@ static const option_t OPTIONS[] = {
     {"plot", K_PATH, F(plot), 0, 0, NONE, "PATH.svg", "fit", ""},
     {"resume", K_FLAG, F(resume), 0, 0, NONE, "", "fit", ""},
     {"optimizer", K_OPTIMIZER, F(opt_kind), 0, 0, NONE, "NAME", "fit", ""},
+    {"threads", K_INT, F(threads), 1, 4096, NONE, "N", "fit evaluate predict", ""},
+    {"micro-batch", K_INT, F(micro_batch), 1, BIG, NONE, "M", "fit evaluate", ""},
     {"tol", K_REAL, F(tol), 0, 0, F(have_tol), "T", "diff gradcheck", ""},
     {"sample", K_INT, F(sample), 0, BIG, F(have_sample), "N", "gradcheck", ""},
 };

@@ -488,6 +488,36 @@ int rnnc_history_plot_svg(const rnnc_history *history, const char *path, const c
  * training after this epoch (model.stop_training = True). */
 typedef int (*rnnc_epoch_hook)(void *user, int epoch, rnnc_logs *logs, const void *params);
 
+/* Processes that train one model together (data parallelism across
+ * machines): each computes its share of every step's micro-batches, the
+ * gradients are summed in micro-batch order (a pipelined chain through the
+ * ranks, then a broadcast), every process applies the same update. The
+ * runtime knows no transport: these functions are the group's, e.g. MPI's
+ * (runtime/mpi/rnnc_mpi.h). Each returns 0, or nonzero on failure. Every
+ * process passes the same options and data (or a reader over the same
+ * files); only rank 0 prints, writes the callbacks' files and the plot. */
+typedef struct {
+  int rank, size;
+  void *user;
+  int (*send)(void *user, int to, const void *buf, size_t bytes);
+  int (*recv)(void *user, int from, void *buf, size_t bytes);
+  int (*bcast)(void *user, void *buf, size_t bytes, int root);
+  /* in place: rank r's bytes[r] bytes at buf + displs[r] go to every rank */
+  int (*allgatherv)(void *user, void *buf, const size_t *bytes, const size_t *displs);
+  void (*abort)(void *user, int status); /* ends every process (a rank that cannot go on) */
+} rnnc_fit_group;
+
+/* Training samples read on demand instead of held in memory (x and y NULL):
+ * each step, each process reads the samples of its own micro-batches.
+ * read copies samples[0..count) (indices into the n training samples) into
+ * x (count x input_size) and y (count x target_size), of the model's dtype;
+ * 0, or -1 with a message. The data checks are then the reader's. */
+typedef struct {
+  int (*read)(void *user, const size_t *samples, int count, void *x, void *y, char *err,
+              size_t errlen);
+  void *user;
+} rnnc_fit_reader;
+
 typedef struct {
   int epochs;     /* Keras default 1 */
   int batch_size; /* Keras default 32; above model->batch a step sums the gradients of
@@ -516,6 +546,14 @@ typedef struct {
   const char *plot_path; /* rnnc_history_plot_svg at the end of training */
   rnnc_epoch_hook on_epoch_end;
   void *hook_user;
+  /* --- data parallelism (runtime/parallel.c): none of these changes a result */
+  int threads;     /* threads that compute each step's micro-batches (0, 1: the caller alone) */
+  int micro_batch; /* samples per loss_grad call, 1..model->batch (0: model->batch). A step's
+                      gradient is the sum, in micro-batch order, of each micro-batch's gradient
+                      weighted by its share of the step's samples: the result depends on
+                      batch_size and micro_batch, never on threads or the group's size */
+  const rnnc_fit_group *group; /* processes sharing every step (MPI: rnnc_mpi.h); NULL: one */
+  rnnc_fit_reader reader;      /* read NULL: x and y are in memory */
 } rnnc_fit_options;
 
 /* Keras's defaults (fit's arguments without any given). */
@@ -565,8 +603,40 @@ int rnnc_evaluate(const rnnc_model *model, const void *params, const void *x, co
                   size_t n, const rnnc_fit_options *options, rnnc_logs *logs, char *err,
                   size_t errlen);
 
+/* ---------------------------------------------------------------- threads */
+/* A pool of POSIX threads: the caller's and threads - 1 workers, which wait
+ * between runs. rnnc_pool_run calls fn(user, thread, threads) once on each
+ * thread (thread 0 is the caller's) and returns when all have returned.
+ * rnnc_pool_new returns NULL when out of memory or when a thread cannot be
+ * started; threads <= 1 makes a pool that runs fn on the caller alone. */
+typedef struct rnnc_pool rnnc_pool;
+rnnc_pool *rnnc_pool_new(int threads);
+void rnnc_pool_free(rnnc_pool *pool);
+int rnnc_pool_threads(const rnnc_pool *pool);
+void rnnc_pool_run(rnnc_pool *pool, void (*fn)(void *user, int thread, int threads), void *user);
+
+/* The outputs of n samples (x: n x input_size, y: n x output_size), in calls
+ * of model->batch samples spread over `threads` threads, each with its own
+ * scratch: the same bytes as one thread (the calls are the same). steps:
+ * the sequence length of a unit of variable length (0: the maximum). 0, or -1
+ * with a message. */
+int rnnc_predict(const rnnc_model *model, const void *params, const void *x, void *y, size_t n,
+                 int steps, int threads, char *err, size_t errlen);
+
+/* One timestep of `count` independent streams (model->stream_step on each):
+ * streams holds count structs of model->stream_bytes, x_t count x
+ * stream_input_size reals, y_t count x stream_output_size; the streams are
+ * split over the pool's threads (pool NULL: the caller's). Each stream's
+ * result is the same whatever the split. Worth it when a call holds tens of
+ * microseconds of work: waking the threads costs a few. */
+void rnnc_stream_step_many(const rnnc_model *model, const void *params, void *streams,
+                           const void *x_t, void *y_t, size_t count, rnnc_pool *pool);
+
 /* The generated driver's main: init, predict, grad, fit, diff, gradcheck, summary. */
 int rnnc_main(const rnnc_model *model, int argc, char **argv);
+/* The same with a group of processes (an MPI build of the driver:
+ * runtime/mpi/rnnc_mpi.h); NULL: one process. */
+int rnnc_main_group(const rnnc_model *model, int argc, char **argv, const rnnc_fit_group *group);
 
 #ifdef __cplusplus
 }

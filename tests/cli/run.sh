@@ -542,5 +542,36 @@ grep -q "No streaming API (lstm_autoencoder_stream_step): layer 'repeat_vector' 
   "$work/ae/lstm_autoencoder.h" && grep -q "sequence from a vector that depends on the whole input" \
   "$work/ae/lstm_autoencoder.h" && ok || ko "the autoencoder's header does not say why it cannot stream"
 
+# --- every core: --threads, --micro-batch --------------------------------------
+# float32 weights after 4 epochs in batches of 20 cut into micro-batches of 4
+# (a unit of batch 8) are the same bytes on 1, 2, 3 and 5 threads and without
+# --threads; another micro-batch gives other bytes (the comparison can tell).
+$rnnc build examples/lstm_tagger.lua -o "$work/par" --batch 8 >/dev/null 2>&1 || ko "build lstm_tagger --batch 8"
+lt="$work/par/lstm_tagger"
+"$lt" init --seed 1 --out "$work/par.w0.safetensors" >/dev/null
+"$lt" sample --seed 8 --n 50 --x "$work/par.x.npy" --y "$work/par.y.npy" >/dev/null
+for th in 0 1 2 3 5; do
+  thr=(--threads "$th")
+  [ "$th" = 0 ] && thr=()
+  expect "fit --threads $th" 0 "Epoch 4/4" -- "$lt" fit --weights "$work/par.w0.safetensors" \
+    --x "$work/par.x.npy" --y "$work/par.y.npy" --epochs 4 --batch-size 20 --micro-batch 4 "${thr[@]}" \
+    --seed 2 --log-every 4 --csv "$work/par.t$th.csv" --out "$work/par.t$th.safetensors"
+done
+for th in 1 2 3 5; do
+  cmp -s "$work/par.t0.safetensors" "$work/par.t$th.safetensors" && cmp -s "$work/par.t0.csv" "$work/par.t$th.csv" &&
+    ok || ko "fit --threads $th: weights or logs differ from one thread's"
+done
+"$lt" fit --weights "$work/par.w0.safetensors" --x "$work/par.x.npy" --y "$work/par.y.npy" --epochs 4 \
+  --batch-size 20 --micro-batch 2 --threads 2 --seed 2 --verbose 0 --out "$work/par.m5.safetensors" >/dev/null
+cmp -s "$work/par.t0.safetensors" "$work/par.m5.safetensors" && ko "--micro-batch 2 gave the bytes of 4" || ok
+expect "fit --micro-batch over the unit's batch" 1 "micro_batch 9 is outside 1..8" -- "$lt" fit \
+  --weights "$work/par.w0.safetensors" --x "$work/par.x.npy" --y "$work/par.y.npy" --micro-batch 9 \
+  --out "$work/par.bad.safetensors"
+for th in 1 3; do
+  expect "predict --threads $th" 0 "50 predictions" -- "$lt" predict --weights "$work/par.t0.safetensors" \
+    --x "$work/par.x.npy" --threads $th --out "$work/par.p$th.npy"
+done
+cmp -s "$work/par.p1.npy" "$work/par.p3.npy" && ok || ko "predict --threads 3 differs from one thread"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
