@@ -74,8 +74,8 @@ int main(int argc, char **argv) {
     sensor_stream_step(&q, &stream, &x[t], &prediction);
     worst = fmax(worst, fabs((double)prediction - (double)forward_y[t]));
     if (t >= T - 3)
-      printf("step %2d: reading %+.3f, next predicted %+.3f, actual %+.3f\n", t, x[t],
-             prediction, y[t]);
+      printf("step %2d: reading %+.3f, next predicted %+.3f, actual %+.3f\n", t, x[t], prediction,
+             y[t]);
   }
   printf("streaming = forward to %.1e\n", worst);
   return after.values[0] < 0.5 * before.values[0] && worst < 1e-5 ? 0 : 1;
