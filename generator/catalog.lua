@@ -99,9 +99,14 @@ catalog.metrics = {
   { name = "mse", aliases = { "mean_squared_error", "MSE" } },
 }
 
--- Activations: elementwise ones work in a recurrent cell; softmax acts on a
--- row (Dense only). Their formulas and derivatives are in generator/ir.lua
--- (and the C helpers of cwriter.lua), and in runtime/reference/ref.c.
+-- Activations: Keras 3's names (keras/src/activations/__init__.py) for
+-- every layer's `activation` argument; elementwise ones work in a recurrent
+-- cell; softmax and log_softmax act on a row (the last axis). Their formulas
+-- and derivatives are in generator/ir.lua (ir.activation; the C helpers of
+-- cwriter/ops.lua), and in runtime/reference/ref.c. hard_sigmoid is Keras 3's
+-- relu6(x + 3) / 6; hard_sigmoid_keras2 is Keras <= 2's and tf.keras 2.x's
+-- clip(0.2 x + 0.5, 0, 1) (rnnc's hard_sigmoid before issue 13).
+-- gelu_approximate is keras.activations.gelu(x, approximate=True).
 catalog.activations = {
   { name = "linear", elementwise = true },
   { name = "relu", elementwise = true },
@@ -109,6 +114,22 @@ catalog.activations = {
   { name = "sigmoid", elementwise = true },
   { name = "softmax" },
   { name = "hard_sigmoid", elementwise = true },
+  { name = "hard_sigmoid_keras2", elementwise = true },
+  { name = "elu", elementwise = true },
+  { name = "selu", elementwise = true },
+  { name = "gelu", elementwise = true },
+  { name = "gelu_approximate", elementwise = true },
+  { name = "swish", elementwise = true },
+  { name = "silu", elementwise = true },
+  { name = "softplus", elementwise = true },
+  { name = "softsign", elementwise = true },
+  { name = "exponential", elementwise = true },
+  { name = "leaky_relu", elementwise = true },
+  { name = "relu6", elementwise = true },
+  { name = "mish", elementwise = true },
+  { name = "hard_silu", elementwise = true },
+  { name = "hard_swish", elementwise = true },
+  { name = "log_softmax" },
 }
 
 -- Initializers: Keras's names, the enum value (rnnc_init_kind; never

@@ -108,7 +108,23 @@
   X(TANH, "tanh", 1)                                                                               \
   X(SIGMOID, "sigmoid", 1)                                                                         \
   X(SOFTMAX, "softmax", 0)                                                                         \
-  X(HARD_SIGMOID, "hard_sigmoid", 1)
+  X(HARD_SIGMOID, "hard_sigmoid", 1)                                                               \
+  X(HARD_SIGMOID_KERAS2, "hard_sigmoid_keras2", 1)                                                 \
+  X(ELU, "elu", 1)                                                                                 \
+  X(SELU, "selu", 1)                                                                               \
+  X(GELU, "gelu", 1)                                                                               \
+  X(GELU_APPROXIMATE, "gelu_approximate", 1)                                                       \
+  X(SWISH, "swish", 1)                                                                             \
+  X(SILU, "silu", 1)                                                                               \
+  X(SOFTPLUS, "softplus", 1)                                                                       \
+  X(SOFTSIGN, "softsign", 1)                                                                       \
+  X(EXPONENTIAL, "exponential", 1)                                                                 \
+  X(LEAKY_RELU, "leaky_relu", 1)                                                                   \
+  X(RELU6, "relu6", 1)                                                                             \
+  X(MISH, "mish", 1)                                                                               \
+  X(HARD_SILU, "hard_silu", 1)                                                                     \
+  X(HARD_SWISH, "hard_swish", 1)                                                                   \
+  X(LOG_SOFTMAX, "log_softmax", 0)
 
 /* Initializers: X(id, NAME, "name", "doc"): RNNC_INIT_NAME = id. */
 #define RNNC_INITIALIZERS(X)                                                                       \

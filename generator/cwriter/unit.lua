@@ -294,13 +294,19 @@ end
 local function helper_functions(used, dtype)
   local real = dtype == "float64" and "double" or "float"
   local out = {}
-  local constants = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5 }
+  local constants = ops.HELPER_CONSTANTS
+  local f32 = real == "float"
+  local functions = { expF = f32 and "rnnc_expf" or "exp", tanhF = f32 and "rnnc_tanhf" or "tanh",
+    log1pF = f32 and "log1pf" or "log1p", erfF = f32 and "erff" or "erf", fabsF = f32 and "fabsf" or "fabs",
+    REAL = real }
   for _, k in ipairs(ops.HELPER_ORDER) do
     if used[k] then
       local body = ops.HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
         return constants[word] and syntax.real_literal(constants[word], dtype) or word
       end)
-      body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
+      body = body:gsub("%f[%w_][%w_]+", function(word)
+        return functions[word]
+      end)
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
   end

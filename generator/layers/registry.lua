@@ -8,4 +8,11 @@ return {
   (require("layers.gru")),
   (require("layers.time_distributed")),
   (require("layers.bidirectional")),
+  -- issue 13: the activation layers
+  (require("layers.activation").Activation),
+  (require("layers.activation").ReLU),
+  (require("layers.activation").LeakyReLU),
+  (require("layers.activation").ELU),
+  (require("layers.activation").Softmax),
+  (require("layers.activation").PReLU),
 }

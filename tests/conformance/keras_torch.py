@@ -24,8 +24,25 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 # ---------------------------------------------------------------- activations
 
 
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow (torch's softplus turns linear past 20)."""
+    return torch.log1p(torch.exp(-z.abs())) + torch.relu(z)
+
+
+def hard_sigmoid(z):
+    """Keras 3: relu6(z + 3) / 6 (keras/src/backend/tensorflow/nn.py)."""
+    return torch.clamp(z + 3.0, 0.0, 6.0) / 6.0
+
+
 def activation(name, z):
-    """tf.keras 2.x activations. hard_sigmoid is 2.x's clip(0.2 z + 0.5, 0, 1)."""
+    """Keras 3's activations (keras/src/activations/activations.py) for every
+    name rnnc has. hard_sigmoid is Keras 3's relu6(z + 3) / 6,
+    hard_sigmoid_keras2 tf.keras 2.x's clip(0.2 z + 0.5, 0, 1); gelu_approximate
+    is gelu(z, approximate=True)."""
     if name == "linear":
         return z
     if name == "relu":
@@ -35,9 +52,37 @@ def activation(name, z):
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "hard_sigmoid":
+        return hard_sigmoid(z)
+    if name == "hard_sigmoid_keras2":
         return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
     if name == "softmax":
         return torch.softmax(z, dim=-1)
+    if name == "log_softmax":
+        return torch.log_softmax(z, dim=-1)
+    if name == "elu":
+        return torch.where(z > 0, z, torch.exp(z) - 1.0)
+    if name == "selu":
+        return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1.0))
+    if name == "gelu":
+        return 0.5 * z * (1.0 + torch.erf(z / math.sqrt(2.0)))
+    if name == "gelu_approximate":
+        return 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+    if name in ("swish", "silu"):
+        return z * torch.sigmoid(z)
+    if name == "softplus":
+        return softplus(z)
+    if name == "softsign":
+        return z / (1.0 + z.abs())
+    if name == "exponential":
+        return torch.exp(z)
+    if name == "leaky_relu":
+        return torch.where(z > 0, z, 0.2 * z)
+    if name == "relu6":
+        return torch.clamp(z, 0.0, 6.0)
+    if name == "mish":
+        return z * torch.tanh(softplus(z))
+    if name in ("hard_silu", "hard_swish"):
+        return z * hard_sigmoid(z)
     raise ValueError("unknown activation " + name)
 
 
@@ -116,6 +161,73 @@ class Dense:
         if self.use_bias:
             z = z + P[prefix + "/bias"]
         return activation(self.activation, z), z
+
+
+class ActivationLayer:
+    """Keras's activation layers (their output has the input's shape):
+    Activation(name), ReLU(max_value, negative_slope, threshold) as Keras 3's
+    ReLU.static_call, LeakyReLU(negative_slope=0.3), ELU(alpha=1),
+    Softmax() and PReLU(shared_axes) with its alpha weight."""
+
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, cls, *positional, **kwargs):
+        self.cls, self.positional, self.kw = cls, list(positional), dict(kwargs)
+        self.kwargs = dict(kwargs)
+        self.base_name = {"Activation": "activation", "ReLU": "re_lu", "LeakyReLU": "leaky_re_lu",
+                          "ELU": "elu", "Softmax": "softmax", "PReLU": "p_re_lu"}[cls]
+
+    def lua(self):
+        return lua_call(self.cls, self.positional, self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    @property
+    def activation(self):
+        if self.cls == "Activation":
+            return self.positional[0]
+        return "softmax" if self.cls == "Softmax" else None
+
+    def weights(self, prefix, in_features):
+        self.units = in_features
+        if self.cls != "PReLU":
+            return []
+        # the input's shape (rank 3: (T, F)), 1 along each shared axis
+        shape = list(self.input_shape)
+        for ax in self.kw.get("shared_axes", []):
+            shape[ax - 1] = 1
+        return [(prefix + "/alpha", tuple(shape))]
+
+    def call(self, P, prefix, x):
+        """Returns (output, the logits a crossentropy reads: the input of a
+        softmax or sigmoid Activation or Softmax)."""
+        if self.cls == "Activation":
+            y = activation(self.positional[0], x)
+            return y, (x if self.positional[0] in ("softmax", "sigmoid") else None)
+        if self.cls == "Softmax":
+            return torch.softmax(x, dim=-1), x
+        if self.cls == "LeakyReLU":
+            slope = self.kw.get("negative_slope", 0.3)
+            return torch.where(x > 0, x, slope * x), None
+        if self.cls == "ELU":
+            alpha = self.kw.get("alpha", 1.0)
+            return torch.where(x > 0, x, alpha * (torch.exp(x) - 1.0)), None
+        if self.cls == "PReLU":
+            alpha = P[prefix + "/alpha"]
+            return torch.relu(x) - alpha * torch.relu(-x), None
+        # ReLU: keras/src/activations/activations.py ReLU.static_call
+        m = self.positional[0] if self.positional else self.kw.get("max_value")
+        slope, th = self.kw.get("negative_slope", 0.0), self.kw.get("threshold", 0.0)
+        if slope != 0 and m is None and th == 0:
+            return torch.where(x > 0, x, slope * x), None
+        y = x * (x > th).to(x.dtype) if th != 0 else torch.relu(x)
+        if m is not None:
+            y = torch.clamp(y, 0.0, m)
+        if slope != 0:
+            y = y - slope * torch.relu(th - x)
+        return y, None
 
 
 class TimeDistributed:
@@ -361,9 +473,15 @@ class Model:
             layer.assign_names(namer)
         self.weight_list = []
         features = self.input_shape[-1]
+        steps = self.input_shape[0] if len(self.input_shape) == 2 else None
         for layer in layers:
+            if isinstance(layer, ActivationLayer):
+                layer.input_shape = (steps, features) if steps is not None else (features,)
             self.weight_list += layer.weights(layer.name, features)
             features = layer.units
+            if layer.recurrent and not getattr(layer, "return_sequences",
+                                               getattr(getattr(layer, "inner", None), "return_sequences", True)):
+                steps = None
 
     def state_inputs(self):
         """(layer index, state count) of each layer taking initial states."""
@@ -391,7 +509,7 @@ class Model:
         last = self.layers[-1]
         if isinstance(last, TimeDistributed):
             return last.inner.activation
-        if isinstance(last, Dense):
+        if isinstance(last, (Dense, ActivationLayer)):
             return last.activation
         return None
 

@@ -38,8 +38,10 @@ end
 ---------------------------------------------------------------- arguments
 
 tests["unknown layer class: file:line, and what there is"] = function()
-  load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "unknown name 'Foo' (rnnc's layers are Bidirectional, Dense, GRU, LSTM, SimpleRNN, TimeDistributed")
+  -- the list grows with every layer: its start, and two of its classes
+  local _, err = load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
+    "unknown name 'Foo' (rnnc's layers are Activation, Bidirectional, Dense, ")
+  T.truthy(err:find("LSTM", 1, true) and err:find("TimeDistributed", 1, true), "the list names every layer")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()

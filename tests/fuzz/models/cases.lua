@@ -43,7 +43,7 @@ cases.any_value = any_value
 ---------------------------------------------------------------- mutations of the examples
 
 local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidirectional", "Input", "Model",
-  "Sequential" }
+  "Sequential", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax" }
 
 local EXTRA_ARGS = {
   "return_state = true", "return_sequences = true", "return_sequences = false", "go_backwards = true",
@@ -54,6 +54,8 @@ local EXTRA_ARGS = {
   "trainable = false", "input_shape = { 3, 2 }", "input_shape = { None, 2 }", "batch_input_shape = { 2, 3, 2 }",
   "input_shape = { 2 }", 'kernel_initializer = "he_normal"', 'bias_initializer = "ones"',
   'recurrent_initializer = "identity"', "units = 2", "from_logits = true", "layer = Dense { 2 }",
+  'activation = "gelu"', 'activation = "log_softmax"', 'recurrent_activation = "hard_sigmoid_keras2"',
+  "max_value = 6", "negative_slope = 0.2", "threshold = 0.5", "alpha = 0.3", "shared_axes = { 1 }", "axis = 1",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
@@ -238,7 +240,8 @@ end
 
 ---------------------------------------------------------------- random stacks
 
-local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
+local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "hard_sigmoid_keras2", "elu", "selu",
+  "gelu", "gelu_approximate", "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_silu" }
 local INITIALIZERS = { "zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
   "lecun_uniform", "lecun_normal", "orthogonal", "random_normal", "random_uniform" }
 local OPTIMIZERS = { '"adam"', '"sgd"', '"rmsprop"', '"adamw"', '"adagrad"', "Adam { learning_rate = 0.01 }",
@@ -263,9 +266,25 @@ end
 -- sequence (rank 3). `last`: the last layer. Returns text, class, whether it
 -- returns a sequence, its number of outputs.
 local function layer_text(R, seq, last, functional, first_args)
-  local kinds = seq and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed" }
-    or { "Dense", "Dense", "SimpleRNN" }
+  local kinds = seq and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed", "activation" }
+    or { "Dense", "Dense", "SimpleRNN", "activation" }
   local class = R.pick(kinds)
+  if class == "activation" then
+    -- an activation layer (issue 13): its arguments, the shape unchanged
+    class = R.pick({ "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax" })
+    local parts = ({
+      Activation = { quoted(R.pick(ACTIVATIONS)) },
+      ReLU = { "max_value = " .. R.pick({ "6", "1", "0.5" }), "negative_slope = " .. R.pick({ "0", "0.1" }) },
+      LeakyReLU = { "negative_slope = " .. R.pick({ "0.3", "0.01" }) },
+      ELU = { "alpha = " .. R.pick({ "1.0", "0.5" }) },
+      PReLU = R.float() < 0.5 and { "shared_axes = { 1 }" } or {},
+      Softmax = {},
+    })[class]
+    for _, a in ipairs(first_args or {}) do
+      parts[#parts + 1] = a
+    end
+    return class, parts, seq, 1
+  end
   local parts = { tostring(units(R)) }
   local returns_seq, outputs = seq, 1
   local function opt(p, text)
@@ -338,8 +357,9 @@ function cases.stack(R)
     seq, outputs = returns_seq, outs
   end
   local fault
-  if R.float() < 0.3 then
-    local l = R.pick(layers)
+  local faulty = R.pick(layers)
+  if R.float() < 0.3 and #faulty.parts > 0 then
+    local l = faulty
     local idx = R.int(1, #l.parts)
     local v = any_value(R)
     local key = l.parts[idx]:match("^([%a_]+) =")
