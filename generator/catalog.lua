@@ -67,24 +67,42 @@ catalog.optimizers = {
 catalog.default_optimizer = "rmsprop"
 
 -- Losses: the name the unit and the spec use, Keras's other names (strings
--- compile{} takes: keras.losses' aliases), its class, the enum value, the
--- runtime's function stems (from probabilities or values; from logits), the
--- output activation Keras fuses it with (computed from the logits then),
--- and whether its targets are class labels.
+-- compile{} takes: keras.losses' aliases), its class, the enum value, whether
+-- it has a from-logits form, the output activation Keras fuses it with
+-- (computed from the logits then), whether its targets are class labels, and
+-- its parameters with Keras's defaults (fields of rnnc_loss_config, the
+-- class's keyword arguments). Its rule is row_<name> in runtime/loss_impl.h
+-- (one row's loss and gradient; rnnc_loss_eval reduces the rows).
 catalog.losses = {
-  { name = "mse", aliases = { "mean_squared_error", "MSE", "MeanSquaredError" }, class = "MeanSquaredError", id = 1,
-    fn = "rnnc_loss_mse", fn_logits = "rnnc_loss_mse" },
+  { name = "mse", aliases = { "mean_squared_error", "MSE", "MeanSquaredError" }, class = "MeanSquaredError", id = 1 },
   { name = "sparse_categorical_crossentropy", aliases = { "SparseCategoricalCrossentropy" },
-    class = "SparseCategoricalCrossentropy", id = 2, from_logits = true, fused = "softmax", labels = true,
-    fn = "rnnc_loss_sparse_cce", fn_logits = "rnnc_loss_sparse_cce_logits" },
+    class = "SparseCategoricalCrossentropy", id = 2, from_logits = true, fused = "softmax", labels = true },
   { name = "mae", aliases = { "mean_absolute_error", "MAE", "MeanAbsoluteError" }, class = "MeanAbsoluteError",
-    id = 3, fn = "rnnc_loss_mae", fn_logits = "rnnc_loss_mae" },
+    id = 3 },
   { name = "binary_crossentropy", aliases = { "bce", "BCE", "BinaryCrossentropy" }, class = "BinaryCrossentropy",
-    id = 4, from_logits = true, fused = "sigmoid", fn = "rnnc_loss_binary_ce",
-    fn_logits = "rnnc_loss_binary_ce_logits" },
+    id = 4, from_logits = true, fused = "sigmoid", params = { label_smoothing = 0 } },
   { name = "categorical_crossentropy", aliases = { "CategoricalCrossentropy" }, class = "CategoricalCrossentropy",
-    id = 5, from_logits = true, fused = "softmax", fn = "rnnc_loss_categorical_ce",
-    fn_logits = "rnnc_loss_categorical_ce_logits" },
+    id = 5, from_logits = true, fused = "softmax", params = { label_smoothing = 0 } },
+  -- issue 13 (Keras 3's keras/src/losses/losses.py)
+  { name = "huber", aliases = { "huber_loss", "Huber" }, class = "Huber", id = 6, params = { delta = 1.0 } },
+  { name = "log_cosh", aliases = { "logcosh", "LogCosh" }, class = "LogCosh", id = 7 },
+  { name = "mape", aliases = { "mean_absolute_percentage_error", "MAPE", "MeanAbsolutePercentageError" },
+    class = "MeanAbsolutePercentageError", id = 8 },
+  { name = "msle", aliases = { "mean_squared_logarithmic_error", "MSLE", "MeanSquaredLogarithmicError" },
+    class = "MeanSquaredLogarithmicError", id = 9 },
+  { name = "kl_divergence", aliases = { "kld", "KLD", "kullback_leibler_divergence", "KLDivergence" },
+    class = "KLDivergence", id = 10 },
+  { name = "poisson", aliases = { "Poisson" }, class = "Poisson", id = 11 },
+  { name = "hinge", aliases = { "Hinge" }, class = "Hinge", id = 12 },
+  { name = "squared_hinge", aliases = { "SquaredHinge" }, class = "SquaredHinge", id = 13 },
+  { name = "categorical_hinge", aliases = { "CategoricalHinge" }, class = "CategoricalHinge", id = 14 },
+  { name = "cosine_similarity", aliases = { "CosineSimilarity" }, class = "CosineSimilarity", id = 15 },
+}
+-- rnnc_loss_config's parameters after kind and from_logits, with the value
+-- a loss that does not take one has (new fields go last).
+catalog.loss_params = {
+  { name = "label_smoothing", default = 0, doc = "binary and categorical crossentropy: y (1 - s) + s / classes" },
+  { name = "delta", default = 1.0, doc = "huber: quadratic where |e| <= delta" },
 }
 
 -- Metrics compile{} and the driver's --metrics take: the name logs use and

@@ -102,8 +102,20 @@ function training.constructors(where)
     env[spec.class] = function(t)
       local at = where()
       local defaults = spec.from_logits and { from_logits = false } or {}
+      for k, v in pairs(spec.params or {}) do
+        defaults[k] = v
+      end
       local c = keywords(at, spec.class, t, defaults)
-      c.config_kind, c.loss = "loss", spec.name
+      if c.label_smoothing and c.label_smoothing > 1 then
+        util.fail(at, "%s: label_smoothing must be in [0, 1]", spec.class)
+      end
+      if c.delta and c.delta <= 0 then util.fail(at, "%s: delta must be positive", spec.class) end
+      local params = {}
+      for k in pairs(spec.params or {}) do
+        params[k] = c[k]
+        c[k] = nil
+      end
+      c.config_kind, c.loss, c.params = "loss", spec.name, params
       return util.handle(c, Config)
     end
   end
@@ -158,7 +170,7 @@ function training.compile(t, at)
     if k == "loss" then
       local obj = config_of(v, "loss")
       if obj then
-        c.loss, c.from_logits = obj.loss, obj.from_logits or false
+        c.loss, c.from_logits, c.loss_params = obj.loss, obj.from_logits or false, obj.params
       elseif type(v) == "string" and catalog.loss_by_name[v] then
         c.loss, c.from_logits = catalog.loss_by_name[v].name, false
       else
@@ -280,8 +292,18 @@ function training.interface(compiled, fit_defaults)
   end
   o.config_kind = nil
   o.slots_per_param = catalog.optimizer_slots(o)
+  local loss = nil
+  if compiled and compiled.loss then
+    -- every parameter of rnnc_loss_config, Keras's default where the loss has none
+    loss = { kind = compiled.loss, from_logits = compiled.from_logits or false, params = {} }
+    for _, p in ipairs(catalog.loss_params) do
+      local given = compiled.loss_params and compiled.loss_params[p.name]
+      local own = catalog.loss[compiled.loss].params
+      loss.params[p.name] = given or (own and own[p.name]) or p.default
+    end
+  end
   return {
-    loss = compiled and compiled.loss and { kind = compiled.loss, from_logits = compiled.from_logits or false },
+    loss = loss,
     optimizer = o,
     metrics = util.copy(compiled and compiled.metrics or {}),
     fit_defaults = fit_defaults or "",

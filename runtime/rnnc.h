@@ -53,15 +53,49 @@ void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, r
 
 /* ---------------------------------------------------------------- losses */
 /* RNNC_LOSS_NONE, RNNC_LOSS_MSE, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
- * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY
+ * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY,
+ * RNNC_LOSS_HUBER, RNNC_LOSS_LOG_COSH, RNNC_LOSS_MAPE, RNNC_LOSS_MSLE,
+ * RNNC_LOSS_KL_DIVERGENCE, RNNC_LOSS_POISSON, RNNC_LOSS_HINGE,
+ * RNNC_LOSS_SQUARED_HINGE, RNNC_LOSS_CATEGORICAL_HINGE, RNNC_LOSS_COSINE_SIMILARITY
  * (RNNC_LOSSES in rnnc_catalog.h). */
 typedef enum {
   RNNC_LOSS_NONE = 0,
-#define RNNC_CATALOG_X_(id, NAME, name, aliases, fn, fn_logits, labels, fused)                     \
-  RNNC_LOSS_##NAME = id,
+#define RNNC_CATALOG_X_(id, NAME, name, sname, aliases, labels, fused, logits) RNNC_LOSS_##NAME = id,
   RNNC_LOSSES(RNNC_CATALOG_X_)
 #undef RNNC_CATALOG_X_
 } rnnc_loss_kind;
+
+/* A compiled loss: its kind, from_logits (the predictions are logits: the
+ * crossentropies' stable forms), and its parameters (RNNC_LOSS_PARAMS:
+ * double label_smoothing, delta). */
+typedef struct {
+  rnnc_loss_kind kind;
+  int from_logits;
+#define RNNC_CATALOG_X_(field, value, doc) double field;
+  RNNC_LOSS_PARAMS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
+} rnnc_loss_config;
+
+/* Keras's defaults of a loss's parameters (from_logits 0). */
+rnnc_loss_config rnnc_loss_config_default(rnnc_loss_kind kind);
+
+/* Keras's loss of `rows` rows of `cols` values (a row: the last axis of one
+ * sample, or of one sample and timestep), Keras's sum_over_batch_size
+ * reduction with per-row weights: sum_r w_r loss_r / denom. weights NULL is
+ * 1 for every row; denom is the row count, or, under a mask, the count of the
+ * rows it keeps (keras/src/losses/loss.py apply_mask: sum(loss sw mask) /
+ * sum(mask)); denom 0 gives 0 (Keras's divide_no_nan). Targets: rows x cols,
+ * or one class label per row (as a real) for sparse categorical
+ * crossentropy. grad (may be NULL) receives d loss / d pred. Each loss's
+ * rule: row_<name> in loss_impl.h, from keras/src/losses/losses.py (tf.keras
+ * 2.x's where they differ: binary crossentropy's second epsilon,
+ * cosine_similarity's l2_normalize). NaN for an unknown kind, no rows, or a
+ * bad label (grad then all NaN). */
+double rnnc_loss_eval_f32(const rnnc_loss_config *cfg, const float *pred, const float *target,
+                          const float *weights, size_t rows, size_t cols, double denom, float *grad);
+double rnnc_loss_eval_f64(const rnnc_loss_config *cfg, const double *pred, const double *target,
+                          const double *weights, size_t rows, size_t cols, double denom,
+                          double *grad);
 
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
  * is averaged over the last axis (cols), giving one value per row (a row is one

@@ -75,21 +75,38 @@
   X(ADAMW, 1, opt->amsgrad)                                                                        \
   X(ADAGRAD, 1, 1)
 
-/* Losses: X(id, NAME, "name", "aliases", fn, fn_logits, labels, "fused"):
- * RNNC_LOSS_NAME = id; fn and fn_logits the runtime's functions (add _f32 or
- * _f64) from outputs and from logits; labels 1 when the targets are class
- * indices; fused the output activation Keras computes it from the logits of. */
+/* Losses: X(id, NAME, name, "name", "aliases", labels, "fused", logits):
+ * RNNC_LOSS_NAME = id; its rule is row_name in loss_impl.h; labels 1 when
+ * the targets are class indices; fused the output activation Keras computes
+ * it from the logits of; logits 1 when it has a from-logits form. */
 #define RNNC_LOSSES(X)                                                                             \
-  X(1, MSE, "mse", "mean_squared_error MSE MeanSquaredError", rnnc_loss_mse, rnnc_loss_mse, 0, "") \
-  X(2, SPARSE_CATEGORICAL_CROSSENTROPY, "sparse_categorical_crossentropy",                         \
-    "SparseCategoricalCrossentropy", rnnc_loss_sparse_cce, rnnc_loss_sparse_cce_logits, 1,         \
-    "softmax")                                                                                     \
-  X(3, MAE, "mae", "mean_absolute_error MAE MeanAbsoluteError", rnnc_loss_mae, rnnc_loss_mae, 0,   \
-    "")                                                                                            \
-  X(4, BINARY_CROSSENTROPY, "binary_crossentropy", "bce BCE BinaryCrossentropy",                   \
-    rnnc_loss_binary_ce, rnnc_loss_binary_ce_logits, 0, "sigmoid")                                 \
-  X(5, CATEGORICAL_CROSSENTROPY, "categorical_crossentropy", "CategoricalCrossentropy",            \
-    rnnc_loss_categorical_ce, rnnc_loss_categorical_ce_logits, 0, "softmax")
+  X(1, MSE, mse, "mse", "mean_squared_error MSE MeanSquaredError", 0, "", 0)                       \
+  X(2, SPARSE_CATEGORICAL_CROSSENTROPY, sparse_categorical_crossentropy,                           \
+    "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", 1, "softmax", 1)           \
+  X(3, MAE, mae, "mae", "mean_absolute_error MAE MeanAbsoluteError", 0, "", 0)                     \
+  X(4, BINARY_CROSSENTROPY, binary_crossentropy, "binary_crossentropy",                            \
+    "bce BCE BinaryCrossentropy", 0, "sigmoid", 1)                                                 \
+  X(5, CATEGORICAL_CROSSENTROPY, categorical_crossentropy, "categorical_crossentropy",             \
+    "CategoricalCrossentropy", 0, "softmax", 1)                                                    \
+  X(6, HUBER, huber, "huber", "huber_loss Huber", 0, "", 0)                                        \
+  X(7, LOG_COSH, log_cosh, "log_cosh", "logcosh LogCosh", 0, "", 0)                                \
+  X(8, MAPE, mape, "mape", "mean_absolute_percentage_error MAPE MeanAbsolutePercentageError", 0,   \
+    "", 0)                                                                                         \
+  X(9, MSLE, msle, "msle", "mean_squared_logarithmic_error MSLE MeanSquaredLogarithmicError", 0,   \
+    "", 0)                                                                                         \
+  X(10, KL_DIVERGENCE, kl_divergence, "kl_divergence",                                             \
+    "kld KLD kullback_leibler_divergence KLDivergence", 0, "", 0)                                  \
+  X(11, POISSON, poisson, "poisson", "Poisson", 0, "", 0)                                          \
+  X(12, HINGE, hinge, "hinge", "Hinge", 0, "", 0)                                                  \
+  X(13, SQUARED_HINGE, squared_hinge, "squared_hinge", "SquaredHinge", 0, "", 0)                   \
+  X(14, CATEGORICAL_HINGE, categorical_hinge, "categorical_hinge", "CategoricalHinge", 0, "", 0)   \
+  X(15, COSINE_SIMILARITY, cosine_similarity, "cosine_similarity", "CosineSimilarity", 0, "", 0)
+
+/* rnnc_loss_config's parameters after kind and from_logits: X(field, default,
+ * "doc"). */
+#define RNNC_LOSS_PARAMS(X)                                                                        \
+  X(label_smoothing, 0.0, "binary and categorical crossentropy: y (1 - s) + s / classes")          \
+  X(delta, 1.0, "huber: quadratic where |e| <= delta")
 
 /* Metrics: X(NAME, "name", "aliases", labels); accuracy is Keras's, the variant
  * chosen from the loss; labels 1 when it takes class labels. */

@@ -261,6 +261,17 @@ local function optimizer_config(c)
   return "{" .. table.concat(fields, ", ") .. "}"
 end
 
+-- The unit's rnnc_loss_config initializer (training.interface's loss);
+-- from_logits as the unit calls it (fused with its output activation, or
+-- compiled so).
+local function loss_config_text(l, from_logits)
+  local fields = { ".kind = " .. catalog.loss_enum(l.kind), ".from_logits = " .. (from_logits and "1" or "0") }
+  for _, p in ipairs(catalog.loss_params) do
+    fields[#fields + 1] = "." .. p.name .. " = " .. syntax.real_literal(l.params[p.name], "float64")
+  end
+  return "{" .. table.concat(fields, ", ") .. "}"
+end
+
 -- Reals per sample of the training target: labels of output 0's rows for
 -- sparse crossentropy, else output 0 itself.
 local function target_size_of(iface, loss)
@@ -441,9 +452,10 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     -- the runtime's loss function: from the logits Keras keeps of a softmax or
     -- sigmoid output (fused), or of a model built with from_logits=True
     local from_logits = fused or config.loss.from_logits
-    local fn = catalog.loss[loss][from_logits and "fn_logits" or "fn"] .. "_"
-    lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
-      tgt, rows_here, cols, dpred)
+    table.insert(lines, 1, string.format("static const rnnc_loss_config loss_config = %s;",
+      loss_config_text(config.loss, from_logits)))
+    lines[#lines + 1] = string.format("double loss = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
+      .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, cols, rows_here, dpred)
     lines[#lines + 1] = "if (isnan(loss)) return loss;"
     if packed then
       -- no gradient reaches the other outputs, or the rows past L

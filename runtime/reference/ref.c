@@ -102,6 +102,8 @@ typedef struct {
   size_t work_size;             /* trace reals per sample: Dense z; recurrent step records */
   size_t scratch_size;          /* reals of scratch backward needs */
   size_t n_params;
+  /* Dense: 0 when a loss after it cannot read its logits (TimeDistributed) */
+  int keeps_logits;
   /* elementwise layers (is_elementwise): Activation's act; ReLU's max_value
    * (has_max), negative_slope and threshold; LeakyReLU's slope; ELU's alpha;
    * PReLU's alpha tensor (a_rows x a_cols, repeated along a shared axis) */
@@ -116,6 +118,7 @@ struct rnnc_ref {
   layer *layers;
   int loss;        /* rnnc_loss_kind */
   int from_logits; /* the model's output is the loss's logits (from_logits=True) */
+  rnnc_loss_config loss_config; /* its parameters (label_smoothing, delta) */
   int in_rank;
   int in_shape[2];
   size_t n_params;
@@ -166,14 +169,14 @@ static int parse_activation(const char *s) {
 }
 
 /* " mse sparse_categorical_crossentropy ...", for messages */
-#define LOSS_NAME(id, NAME, name, ...) " " name
+#define LOSS_NAME(id, NAME, token, name, ...) " " name
 static const char LOSS_NAMES[] = "" RNNC_LOSSES(LOSS_NAME);
 #undef LOSS_NAME
 
 /* The output activation Keras computes a loss from the logits of, or -1. */
 static int fused_activation(rnnc_loss_kind loss) {
   switch (loss) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
+#define LOSS(id, NAME, token, name, aliases, labels, fused, logits)                               \
   case RNNC_LOSS_##NAME:                                                                           \
     return parse_activation(fused);
     RNNC_LOSSES(LOSS)
@@ -211,7 +214,7 @@ typedef struct {
 } layer_class;
 
 static const layer_class classes[] = {
-    {"Dense", LAYER_DENSE, 3, 0, {"units", "activation", "use_bias"}},
+    {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
      7,
@@ -460,10 +463,17 @@ static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const 
 static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
                        size_t errlen) {
   double in_size, out_size, n_params;
+  int no_logits = 0;
   if (get_units(ll, &L->units, err, errlen) != 0 ||
       get_activation(ll, "activation", &L->act, err, errlen) != 0 ||
       get_bool(ll, "use_bias", &L->use_bias, err, errlen) != 0)
     return -1;
+  if (key_value(ll, "logits") != NULL) {
+    if (get_bool(ll, "logits", &no_logits, err, errlen) != 0)
+      return -1;
+    no_logits = !no_logits;
+  }
+  L->keeps_logits = !no_logits;
   L->in_features = in_shape[in_rank - 1];
   L->rows = in_rank == 2 ? in_shape[0] : 1;
   L->out_rank = in_rank;
@@ -816,15 +826,42 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         set_err(err, errlen, "line %d: duplicate 'loss' line", line);
         return -1;
       }
-      if (ntok != 2 && !(ntok == 3 && strcmp(tok[2], "from_logits") == 0)) {
-        set_err(err, errlen, "line %d: 'loss' wants one name, optionally followed by from_logits",
+      if (ntok < 2) {
+        set_err(err, errlen,
+                "line %d: 'loss' wants one name, optionally followed by from_logits and "
+                "parameters (label_smoothing=S, delta=D)",
                 line);
         return -1;
       }
-      m->from_logits = ntok == 3;
       m->loss = rnnc_loss_named(tok[1]);
       if (m->loss == RNNC_LOSS_NONE) {
         set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
+        return -1;
+      }
+      m->loss_config = rnnc_loss_config_default((rnnc_loss_kind)m->loss);
+      m->from_logits = 0;
+      for (int i = 2; i < ntok; i++) {
+        char *eq = strchr(tok[i], '=');
+        double v;
+        if (strcmp(tok[i], "from_logits") == 0) {
+          m->from_logits = 1;
+          continue;
+        }
+        if (eq != NULL)
+          *eq = '\0';
+        if (eq == NULL || parse_real(eq + 1, &v) != 0) {
+          set_err(err, errlen, "line %d: 'loss': expected from_logits or a parameter=number, got '%s'",
+                  line, tok[i]);
+          return -1;
+        }
+#define PARAM(field, value, doc)                                                                   \
+  if (strcmp(tok[i], #field) == 0) {                                                               \
+    m->loss_config.field = v;                                                                      \
+    continue;                                                                                      \
+  }
+        RNNC_LOSS_PARAMS(PARAM)
+#undef PARAM
+        set_err(err, errlen, "line %d: 'loss': unknown parameter '%s'", line, tok[i]);
         return -1;
       }
       have_loss = 1;
@@ -1955,7 +1992,8 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
   /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
    * (binary) Dense output from that layer's logits */
-  int fused = !m->from_logits && (last->kind == LAYER_DENSE || last->kind == LAYER_ACTIVATION) &&
+  int fused = !m->from_logits &&
+              ((last->kind == LAYER_DENSE && last->keeps_logits) || last->kind == LAYER_ACTIVATION) &&
               last->act == fused_activation((rnnc_loss_kind)m->loss);
   double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, *act_in = NULL;
   double loss = NAN;
@@ -1990,14 +2028,10 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
         in = act_in;
       }
       int logits = fused || m->from_logits;
-      switch (m->loss) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
-  case RNNC_LOSS_##NAME:                                                                           \
-    loss = logits ? fn_logits##_f64(in, target, rows, cols, d_first)                               \
-                  : fn##_f64(in, target, rows, cols, d_first);                                     \
-    break;
-        RNNC_LOSSES(LOSS)
-#undef LOSS
+      {
+        rnnc_loss_config cfg = m->loss_config;
+        cfg.from_logits = logits;
+        loss = rnnc_loss_eval_f64(&cfg, in, target, NULL, rows, cols, (double)rows, d_first);
       }
       for (s = 0; s < nn; s++)
         memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));

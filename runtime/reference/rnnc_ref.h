@@ -8,16 +8,20 @@
  *   rnnc-spec 1
  *   input <d1> [<d2>]            per-sample input shape: timesteps features, or features
  *   layer <Class> <name> key=value ...
- *   loss <keras loss name> [from_logits]   optional: mse, mean_squared_error, mae,
- *                                sparse_categorical_crossentropy, categorical_crossentropy,
- *                                binary_crossentropy; from_logits: the output is the logits.
- *                                A crossentropy after a last Dense with softmax
- *                                (categorical) or sigmoid (binary) is computed from that
- *                                layer's logits, as tf.keras does.
+ *   loss <keras loss name> [from_logits] [label_smoothing=S] [delta=D]
+ *                                optional: a loss of the catalog (RNNC_LOSSES) by any of
+ *                                its names; from_logits: the output is the logits; the
+ *                                parameters of rnnc_loss_config (RNNC_LOSS_PARAMS), Keras's
+ *                                defaults when absent. A crossentropy after a last Dense
+ *                                (not logits=0) or Activation with softmax (categorical,
+ *                                sparse) or sigmoid (binary) is computed from that layer's
+ *                                logits, as tf.keras does.
  *
  * Classes and keys (every key of the class present, in any order, booleans as
  * 0/1; keys in [brackets] are optional):
- *   Dense      units activation use_bias               (applies to the last axis)
+ *   Dense      units activation use_bias [logits]      (applies to the last axis)
+ *              logits=0 (TimeDistributed's Dense): a crossentropy after it reads
+ *              its probabilities, not its logits (tf.keras's reshape drops them)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
  *              [initial_state]
  *   LSTM       units activation recurrent_activation use_bias

@@ -1135,6 +1135,213 @@ static void test_new_losses_f32(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------- issue 13's losses */
+
+/* The loss of `kind` (parameters c) with rnnc_loss_eval_f64, and its
+ * gradient against central differences. */
+static double eval_loss(const rnnc_loss_config *c, const double *p, const double *t, size_t rows,
+                        size_t cols, double *grad) {
+  return rnnc_loss_eval_f64(c, p, t, NULL, rows, cols, (double)rows, grad);
+}
+
+static void check_eval_fd(const rnnc_loss_config *c, const double *p0, const double *t, size_t rows,
+                          size_t cols) {
+  double p[64], grad[64], h = 1e-6;
+  size_t i;
+  memcpy(p, p0, rows * cols * sizeof *p);
+  eval_loss(c, p, t, rows, cols, grad);
+  for (i = 0; i < rows * cols; i++) {
+    double up, down;
+    p[i] = p0[i] + h;
+    up = eval_loss(c, p, t, rows, cols, NULL);
+    p[i] = p0[i] - h;
+    down = eval_loss(c, p, t, rows, cols, NULL);
+    p[i] = p0[i];
+    assert_near(grad[i], (up - down) / (2.0 * h), 1e-7 * fmax(1.0, fabs(grad[i])));
+  }
+}
+
+/* Each loss against its definition in keras/src/losses/losses.py, computed
+ * here row by row, and its gradient against central differences. */
+static void test_issue13_losses(void **state) {
+  const double p[6] = {0.2, 0.7, 0.4, 0.9, 0.15, 0.6}, y[6] = {0.0, 1.0, 0.5, 1.0, 0.3, 0.2};
+  const double pm[6] = {-0.8, 1.7, 0.3, 2.4, -1.2, 0.1}; /* margins for the hinges */
+  const double eps = 1e-7;
+  rnnc_loss_config c;
+  double want, a, b;
+  int r, j;
+  (void)state;
+
+  /* huber, delta 0.3: e = p - y; 0.5 e^2 within delta, else delta |e| - 0.5 delta^2 */
+  c = rnnc_loss_config_default(RNNC_LOSS_HUBER);
+  assert_near(c.delta, 1.0, 0.0);
+  c.delta = 0.3;
+  want = 0.0;
+  for (r = 0; r < 2; r++) {
+    double row = 0.0;
+    for (j = 0; j < 3; j++) {
+      double e = pm[3 * r + j] - y[3 * r + j];
+      row += fabs(e) <= 0.3 ? 0.5 * e * e : 0.3 * fabs(e) - 0.045;
+    }
+    want += row / 3.0;
+  }
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* log_cosh: mean(log(cosh(p - y))) */
+  c = rnnc_loss_config_default(RNNC_LOSS_LOG_COSH);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += log(cosh(pm[j] - y[j])) / 3.0;
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* mape: 100 mean(|y - p| / max(|y|, eps)); y = 0 divides by eps */
+  c = rnnc_loss_config_default(RNNC_LOSS_MAPE);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += 100.0 * fabs(y[j] - p[j]) / fmax(fabs(y[j]), eps) / 3.0;
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-8);
+  check_eval_fd(&c, pm + 1, y + 1, 1, 5);
+
+  /* msle: mean((log(max(p, eps) + 1) - log(max(y, eps) + 1))^2) */
+  c = rnnc_loss_config_default(RNNC_LOSS_MSLE);
+  want = 0.0;
+  for (j = 0; j < 6; j++) {
+    double d = log(fmax(p[j], eps) + 1.0) - log(fmax(y[j], eps) + 1.0);
+    want += d * d / 3.0;
+  }
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* kl_divergence: sum(y log(y / p)) over the row, both clipped to [eps, 1] */
+  c = rnnc_loss_config_default(RNNC_LOSS_KL_DIVERGENCE);
+  want = 0.0;
+  for (j = 0; j < 6; j++) {
+    double yy = fmin(fmax(y[j], eps), 1.0), pp = fmin(fmax(p[j], eps), 1.0);
+    want += yy * log(yy / pp);
+  }
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* poisson: mean(p - y log(p + eps)) */
+  c = rnnc_loss_config_default(RNNC_LOSS_POISSON);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += (p[j] - y[j] * log(p[j] + eps)) / 3.0;
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* hinge and squared_hinge: targets all 0 or 1 in the batch are read as -1
+   * and 1; other targets as they are */
+  {
+    const double t01[6] = {0, 1, 1, 0, 1, 0}, tpm[6] = {-1, 1, 1, -1, 1, 0.5};
+    double hinge01 = 0.0, sq01 = 0.0, hingepm = 0.0;
+    for (j = 0; j < 6; j++) {
+      double m = fmax(1.0 - (2.0 * t01[j] - 1.0) * pm[j], 0.0), m2 = fmax(1.0 - tpm[j] * pm[j], 0.0);
+      hinge01 += m / 3.0;
+      sq01 += m * m / 3.0;
+      hingepm += m2 / 3.0;
+    }
+    c = rnnc_loss_config_default(RNNC_LOSS_HINGE);
+    assert_near(eval_loss(&c, pm, t01, 2, 3, NULL), hinge01 / 2.0, 1e-15);
+    assert_near(eval_loss(&c, pm, tpm, 2, 3, NULL), hingepm / 2.0, 1e-15);
+    check_eval_fd(&c, pm, t01, 2, 3);
+    c = rnnc_loss_config_default(RNNC_LOSS_SQUARED_HINGE);
+    assert_near(eval_loss(&c, pm, t01, 2, 3, NULL), sq01 / 2.0, 1e-15);
+    check_eval_fd(&c, pm, t01, 2, 3);
+  }
+
+  /* categorical_hinge: max(max((1 - y) p) - sum(y p) + 1, 0) per row */
+  {
+    const double oh[6] = {0, 1, 0, 1, 0, 0};
+    c = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_HINGE);
+    want = 0.0;
+    for (r = 0; r < 2; r++) {
+      double pos = 0.0, neg = -INFINITY;
+      for (j = 0; j < 3; j++) {
+        pos += oh[3 * r + j] * pm[3 * r + j];
+        neg = fmax(neg, (1.0 - oh[3 * r + j]) * pm[3 * r + j]);
+      }
+      want += fmax(neg - pos + 1.0, 0.0);
+    }
+    assert_near(eval_loss(&c, pm, oh, 2, 3, NULL), want / 2.0, 1e-15);
+    check_eval_fd(&c, pm, oh, 2, 3);
+  }
+
+  /* cosine_similarity: -cos(y, p) per row */
+  c = rnnc_loss_config_default(RNNC_LOSS_COSINE_SIMILARITY);
+  want = 0.0;
+  for (r = 0; r < 2; r++) {
+    double dot = 0.0, yy = 0.0, pp = 0.0;
+    for (j = 0; j < 3; j++) {
+      dot += y[3 * r + j] * pm[3 * r + j];
+      yy += y[3 * r + j] * y[3 * r + j];
+      pp += pm[3 * r + j] * pm[3 * r + j];
+    }
+    want -= dot / sqrt(yy * pp);
+  }
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* label_smoothing 0.2: binary y (1 - s) + s / 2, categorical y (1 - s) + s / classes */
+  c = rnnc_loss_config_default(RNNC_LOSS_BINARY_CROSSENTROPY);
+  c.label_smoothing = 0.2;
+  a = eval_loss(&c, p, y, 2, 3, NULL);
+  {
+    double ys[6];
+    rnnc_loss_config plain = rnnc_loss_config_default(RNNC_LOSS_BINARY_CROSSENTROPY);
+    for (j = 0; j < 6; j++)
+      ys[j] = y[j] * 0.8 + 0.1;
+    b = eval_loss(&plain, p, ys, 2, 3, NULL);
+    assert_near(a, b, 1e-15);
+    c.from_logits = plain.from_logits = 1;
+    assert_near(eval_loss(&c, pm, y, 2, 3, NULL), eval_loss(&plain, pm, ys, 2, 3, NULL), 1e-15);
+    check_eval_fd(&c, pm, y, 2, 3);
+  }
+  c = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_CROSSENTROPY);
+  c.label_smoothing = 0.3;
+  {
+    const double oh[6] = {0, 1, 0, 1, 0, 0};
+    double ys[6];
+    rnnc_loss_config plain = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_CROSSENTROPY);
+    for (j = 0; j < 6; j++)
+      ys[j] = oh[j] * 0.7 + 0.1;
+    assert_near(eval_loss(&c, p, oh, 2, 3, NULL), eval_loss(&plain, p, ys, 2, 3, NULL), 1e-15);
+    c.from_logits = plain.from_logits = 1;
+    assert_near(eval_loss(&c, pm, oh, 2, 3, NULL), eval_loss(&plain, pm, ys, 2, 3, NULL), 1e-15);
+    check_eval_fd(&c, pm, oh, 2, 3);
+  }
+}
+
+/* Keras's sum_over_batch_size with sample weights and a mask: sum(w l) over
+ * the rows, divided by the rows (or the unmasked rows' count), 0 for none. */
+static void test_loss_weights(void **state) {
+  const double p[6] = {1, 2, 3, 4, 5, 6}, t[6] = {1.5, 2, 2, 4, 7, 5};
+  const double w[3] = {0.5, 0.0, 2.0};
+  double g[6], l, rows[3];
+  rnnc_loss_config c = rnnc_loss_config_default(RNNC_LOSS_MSE);
+  int r;
+  (void)state;
+  for (r = 0; r < 3; r++)
+    rows[r] = ((p[2 * r] - t[2 * r]) * (p[2 * r] - t[2 * r]) +
+               (p[2 * r + 1] - t[2 * r + 1]) * (p[2 * r + 1] - t[2 * r + 1])) /
+              2.0;
+  l = rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 3.0, g);
+  assert_near(l, (0.5 * rows[0] + 2.0 * rows[2]) / 3.0, 1e-15);
+  /* a weight of 0 gives no gradient, the others w d / (denom cols) * 2 */
+  assert_near(g[2], 0.0, 0.0);
+  assert_near(g[3], 0.0, 0.0);
+  assert_near(g[4], 2.0 * 2.0 * (p[4] - t[4]) / 2.0 / 3.0, 1e-15);
+  /* the mask's denominator: the two rows it keeps */
+  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 2.0, NULL), (0.5 * rows[0] + 2.0 * rows[2]) / 2.0,
+              1e-15);
+  /* nothing counts: 0, and a zero gradient */
+  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 0.0, g), 0.0, 0.0);
+  for (r = 0; r < 6; r++)
+    assert_near(g[r], 0.0, 0.0);
+}
+
 static void test_categorical_accuracy(void **state) {
   /* hit; tie in pred taken by the first max (hit); miss; soft target whose
    * argmax is the last column (hit) */
@@ -1942,6 +2149,8 @@ int main(void) {
       cmocka_unit_test(test_categorical_ce_logits),
       cmocka_unit_test(test_categorical_ce_logits_vs_probs),
       cmocka_unit_test(test_new_losses_f32),
+      cmocka_unit_test(test_issue13_losses),
+      cmocka_unit_test(test_loss_weights),
       cmocka_unit_test(test_categorical_accuracy),
       cmocka_unit_test(test_binary_accuracy),
       cmocka_unit_test(test_optimizer_defaults_all),

@@ -224,6 +224,30 @@ CASES = [
          L("sparse_categorical_crossentropy"), O("RMSprop", learning_rate=0.01), n=3),
     Case("activation_sigmoid_bce", [SimpleRNN(3), Activation("sigmoid")], (3, 2),
          L("binary_crossentropy"), O("Adam", learning_rate=0.01), n=4),
+    # ---- issue 13: Keras's other losses, label smoothing
+    Case("loss_huber", [LSTM(3), Dense(2)], (3, 2), L("huber", delta=0.4), O("Adam", learning_rate=0.02), n=3),
+    Case("loss_log_cosh_seq", [GRU(3, return_sequences=True), Dense(2)], (3, 2),
+         L("log_cosh"), O("SGD", learning_rate=0.2), n=3),
+    Case("loss_mape", [Dense(3, activation="tanh"), Dense(2)], (3,), L("mape"), O("Adam", learning_rate=0.01), n=4),
+    Case("loss_msle", [SimpleRNN(3), Dense(2, activation="softplus")], (3, 2), L("msle", as_class=True),
+         O("Adam", learning_rate=0.05), n=3),
+    Case("loss_kld", [LSTM(3), Dense(3, activation="softmax")], (3, 2), L("kl_divergence"),
+         O("Adam", learning_rate=0.02), n=3),
+    Case("loss_poisson", [Dense(3, activation="exponential")], (4,), L("poisson", as_class=True),
+         O("SGD", learning_rate=0.05), n=4),
+    Case("loss_hinge", [Dense(3, activation="tanh"), Dense(2)], (3,), L("hinge"), O("SGD", learning_rate=0.1), n=4),
+    Case("loss_squared_hinge_pm1", [GRU(3), Dense(2, activation="tanh")], (3, 2), L("squared_hinge"),
+         O("Adam", learning_rate=0.02), n=3, soft_targets=True),
+    Case("loss_categorical_hinge", [SimpleRNN(4, return_sequences=True), Dense(3)], (3, 2),
+         L("categorical_hinge"), O("RMSprop", learning_rate=0.01), n=3),
+    Case("loss_cosine_similarity", [LSTM(3), Dense(3)], (3, 2), L("cosine_similarity", as_class=True),
+         O("Adam", learning_rate=0.02), n=3),
+    Case("bce_label_smoothing", [Dense(3, activation="tanh"), Dense(2, activation="sigmoid")], (3,),
+         L("binary_crossentropy", label_smoothing=0.2), O("Adam", learning_rate=0.01), n=4),
+    Case("cce_label_smoothing_logits", [GRU(3), Dense(3)], (3, 2),
+         L("categorical_crossentropy", from_logits=True, label_smoothing=0.1), O("Adam", learning_rate=0.01), n=3),
+    Case("cce_label_smoothing_probs", [Dense(3, activation="sigmoid")], (4,),
+         L("categorical_crossentropy", label_smoothing=0.3), O("SGD", learning_rate=0.1), n=3),
     # ---- a sequence length chosen at run time (--timesteps 5, data of length 3)
     Case("variable_length_gru", [GRU(3, return_sequences=True), TimeDistributed(Dense(2, activation="softmax"))],
          (None, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3, steps=3,
@@ -277,8 +301,21 @@ def case_data(case):
                                 [torch.tensor(x) for x in inputs])
     y0 = outs[0].numpy()
     kind = case.loss.kind
-    if kind in ("mse", "mae"):
+    if kind in ("mse", "mae", "huber", "log_cosh", "cosine_similarity"):
         target = as_float32(rng.uniform(-0.8, 0.8, size=y0.shape))
+    elif kind == "mape":  # away from zero: the loss divides by |y|
+        target = as_float32(rng.uniform(0.3, 1.0, size=y0.shape) * rng.choice([-1.0, 1.0], size=y0.shape))
+    elif kind in ("msle", "poisson"):  # counts, or positive values
+        target = as_float32(rng.integers(0, 4, size=y0.shape) if kind == "poisson" else
+                            rng.uniform(0.0, 2.0, size=y0.shape))
+    elif kind == "kl_divergence":
+        target = as_float32(rng.dirichlet(np.ones(y0.shape[-1]), size=y0.shape[:-1]))
+    elif kind in ("hinge", "squared_hinge"):
+        target = rng.integers(0, 2, size=y0.shape).astype(np.float64)
+        if case.soft_targets:  # -1 and 1, read as they are
+            target = 2.0 * target - 1.0
+    elif kind == "categorical_hinge":
+        target = np.eye(y0.shape[-1])[rng.integers(0, y0.shape[-1], size=y0.shape[:-1])]
     elif kind == "binary_crossentropy":
         target = rng.integers(0, 2, size=y0.shape).astype(np.float64)
         if case.consistent_saturation:

@@ -506,9 +506,11 @@ class Model:
         return outs, logits
 
     def last_activation(self):
+        """The activation whose logits a crossentropy reads: a last Dense's or
+        activation layer's; not TimeDistributed's, whose reshape drops the
+        logits tf.keras caches (keras/layers/rnn/time_distributed.py,
+        keras/backend.py _get_logits)."""
         last = self.layers[-1]
-        if isinstance(last, TimeDistributed):
-            return last.inner.activation
         if isinstance(last, (Dense, ActivationLayer)):
             return last.activation
         return None
@@ -571,22 +573,32 @@ class Loss:
     CLASSES = {"mse": "MeanSquaredError", "mae": "MeanAbsoluteError",
                "binary_crossentropy": "BinaryCrossentropy",
                "categorical_crossentropy": "CategoricalCrossentropy",
-               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
-    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+               "huber": "Huber", "log_cosh": "LogCosh", "mape": "MeanAbsolutePercentageError",
+               "msle": "MeanSquaredLogarithmicError", "kl_divergence": "KLDivergence", "poisson": "Poisson",
+               "hinge": "Hinge", "squared_hinge": "SquaredHinge", "categorical_hinge": "CategoricalHinge",
+               "cosine_similarity": "CosineSimilarity"}
+    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
+            "mean_absolute_percentage_error": "mape", "mean_squared_logarithmic_error": "msle",
+            "kld": "kl_divergence", "logcosh": "log_cosh"}
 
-    def __init__(self, name, as_class=False, from_logits=False):
+    def __init__(self, name, as_class=False, from_logits=False, **params):
         self.written = name
         self.kind = self.LONG.get(name, name)
-        self.as_class, self.from_logits = as_class or from_logits, from_logits
+        self.as_class, self.from_logits = as_class or from_logits or bool(params), from_logits
+        self.params = params  # label_smoothing, delta
 
     def lua(self):
         if not self.as_class:
             return lua_value(self.written)
-        return lua_call(self.CLASSES[self.kind], [], {"from_logits": True} if self.from_logits else {})
+        kw = {"from_logits": True} if self.from_logits else {}
+        kw.update(self.params)
+        return lua_call(self.CLASSES[self.kind], [], kw)
 
     def describe(self):
         text = self.CLASSES[self.kind] if self.as_class else self.written
-        return text + (" (from_logits)" if self.from_logits else "")
+        extra = ", ".join("%s=%s" % kv for kv in self.params.items())
+        return text + (" (from_logits)" if self.from_logits else "") + ("(%s)" % extra if extra else "")
 
 
 def loss_value(loss, model, outputs, logits, target):
@@ -603,7 +615,43 @@ def loss_value(loss, model, outputs, logits, target):
                   or (act == "sigmoid" and kind == "binary_crossentropy")))
     z = logits if fused else y
     from_logits = fused or loss.from_logits
-    if kind == "mse":
+    ls = loss.params.get("label_smoothing", 0.0)
+    if ls and kind == "binary_crossentropy":  # keras/src/losses/losses.py binary_crossentropy
+        target = target * (1.0 - ls) + 0.5 * ls
+    elif ls and kind == "categorical_crossentropy":
+        target = target * (1.0 - ls) + ls / target.shape[-1]
+    eps = EPSILON
+    if kind == "huber":
+        delta = loss.params.get("delta", 1.0)
+        e = y - target
+        rows = torch.where(e.abs() <= delta, 0.5 * e * e, delta * e.abs() - 0.5 * delta * delta).mean(dim=-1)
+    elif kind == "log_cosh":
+        x = y - target
+        rows = (x + softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
+    elif kind == "mape":
+        rows = 100.0 * ((target - y) / torch.clamp(target.abs(), min=eps)).abs().mean(dim=-1)
+    elif kind == "msle":
+        d = torch.log(torch.clamp(y, min=eps) + 1.0) - torch.log(torch.clamp(target, min=eps) + 1.0)
+        rows = (d * d).mean(dim=-1)
+    elif kind == "kl_divergence":
+        t, p = torch.clamp(target, eps, 1.0), torch.clamp(y, eps, 1.0)
+        rows = (t * torch.log(t / p)).sum(dim=-1)
+    elif kind == "poisson":
+        rows = (y - target * torch.log(y + eps)).mean(dim=-1)
+    elif kind in ("hinge", "squared_hinge"):
+        if bool(((target == 0) | (target == 1)).all()):  # convert_binary_labels_to_hinge
+            target = 2.0 * target - 1.0
+        m = torch.relu(1.0 - target * y)
+        rows = (m if kind == "hinge" else m * m).mean(dim=-1)
+    elif kind == "categorical_hinge":
+        pos = (target * y).sum(dim=-1)
+        neg = ((1.0 - target) * y).max(dim=-1).values
+        rows = torch.relu(neg - pos + 1.0)
+    elif kind == "cosine_similarity":  # tf.linalg.l2_normalize (tf.keras 2.x)
+        def l2n(v):
+            return v * torch.rsqrt(torch.clamp((v * v).sum(dim=-1, keepdim=True), min=1e-12))
+        rows = -(l2n(target) * l2n(y)).sum(dim=-1)
+    elif kind == "mse":
         rows = ((target - y) ** 2).mean(dim=-1)
     elif kind == "mae":
         rows = (target - y).abs().mean(dim=-1)

@@ -113,7 +113,7 @@ tests["the catalog's C header is the catalog (make catalog)"] = function()
 end
 
 tests["compile and fit: errors name the line and the problem"] = function()
-  load_error(model('loss = "hinge", optimizer = "adam"'), 2, "unknown or unsupported loss 'hinge'")
+  load_error(model('loss = "hinge_loss", optimizer = "adam"'), 2, "unknown or unsupported loss 'hinge_loss'")
   load_error(model('loss = "mse", optimizer = "nadam"'), 2, "unknown optimizer 'nadam'")
   load_error(model('loss = "mse", optimizer = Adam { learning_rate = -1 }'), 2,
     "argument 'learning_rate' must be a non-negative number")
