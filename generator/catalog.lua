@@ -31,7 +31,30 @@ catalog.optimizer_fields = {
   { c = "decay_steps", doc = "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)" },
   { c = "decay_rate", doc = "ExponentialDecay's rate" },
   { c = "staircase", flag = true, doc = "ExponentialDecay: the exponent floored" },
+  -- issue 13: Ftrl's hyperparameters, and the other learning-rate schedules
+  -- (their lists of boundaries and values are rnnc_optimizer's own fields)
+  { c = "learning_rate_power", keras = "learning_rate_power", doc = "Ftrl: -0.5" },
+  { c = "l1_regularization_strength", keras = "l1_regularization_strength", doc = "Ftrl" },
+  { c = "l2_regularization_strength", keras = "l2_regularization_strength", doc = "Ftrl" },
+  { c = "l2_shrinkage_regularization_strength", keras = "l2_shrinkage_regularization_strength", doc = "Ftrl" },
+  { c = "beta", keras = "beta", doc = "Ftrl" },
+  { c = "schedule", int = true, doc = "the learning-rate schedule: 0 none (ExponentialDecay when decay_steps > 0), "
+    .. "1 ExponentialDecay, 2 PiecewiseConstantDecay, 3 InverseTimeDecay, 4 PolynomialDecay, 5 CosineDecay, "
+    .. "6 CosineDecayRestarts" },
+  { c = "end_learning_rate", doc = "PolynomialDecay" },
+  { c = "power", doc = "PolynomialDecay" },
+  { c = "cycle", flag = true, doc = "PolynomialDecay" },
+  { c = "alpha", doc = "CosineDecay, CosineDecayRestarts: the floor, a fraction of the initial rate" },
+  { c = "warmup_target", doc = "CosineDecay: the rate warmup_steps reach (the initial rate without warmup)" },
+  { c = "warmup_steps", doc = "CosineDecay" },
+  { c = "t_mul", doc = "CosineDecayRestarts: each period this times the last" },
+  { c = "m_mul", doc = "CosineDecayRestarts: each restart's rate this times the last" },
 }
+-- the schedules (rnnc_optimizer.schedule): the DSL's classes, the values
+catalog.schedules = { ExponentialDecay = 1, PiecewiseConstantDecay = 2, InverseTimeDecay = 3, PolynomialDecay = 4,
+  CosineDecay = 5, CosineDecayRestarts = 6 }
+-- PiecewiseConstantDecay's boundaries at most
+catalog.max_boundaries = 16
 for _, f in ipairs(catalog.optimizer_fields) do
   f.option = f.c:gsub("_", "-")
 end
@@ -59,6 +82,19 @@ catalog.optimizers = {
     beta_2 = 0.999, epsilon = 1e-7, amsgrad = false }, slots = { { 2 }, { 1, "amsgrad" } } },
   { name = "adagrad", class = "Adagrad", id = 5,
     defaults = { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 }, slots = { { 1 } } },
+  -- issue 13 (Keras 3's keras/src/optimizers/)
+  { name = "nadam", class = "Nadam", id = 6,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "adamax", class = "Adamax", id = 7,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "adadelta", class = "Adadelta", id = 8,
+    defaults = { learning_rate = 0.001, rho = 0.95, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "ftrl", class = "Ftrl", id = 9,
+    defaults = { learning_rate = 0.001, learning_rate_power = -0.5, initial_accumulator_value = 0.1,
+      l1_regularization_strength = 0.0, l2_regularization_strength = 0.0, l2_shrinkage_regularization_strength = 0.0,
+      beta = 0.0 }, slots = { { 2 } } },
+  { name = "lion", class = "Lion", id = 10,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.99 }, slots = { { 1 } } },
 }
 -- Keras's Model.compile(optimizer="rmsprop", ...): the optimizer of a model
 -- compiled without one, and of one not compiled at all

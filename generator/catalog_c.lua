@@ -58,12 +58,16 @@ list("/* Optimizers: X(id, NAME, name, \"Class\"): RNNC_OPT_NAME = id; the updat
 rows = {}
 local keras_to_c = {}
 for _, f in ipairs(catalog.optimizer_fields) do
-  rows[#rows + 1] = { f.flag and "int" or "double", f.c, c_string(f.option), f.flag and "1" or "0", c_string(f.doc) }
+  rows[#rows + 1] = { (f.flag or f.int) and "int" or "double", f.c, c_string(f.option), f.flag and "1" or "0",
+    c_string(f.doc) }
   if f.keras then keras_to_c[f.keras] = f.c end
 end
 list("/* rnnc_optimizer's fields after `kind`, in order: X(type, field, \"option\", flag,\n"
   .. " * \"doc\"); option is the driver's --option, flag 1 for an int that is 0 or 1. */",
   "RNNC_OPTIMIZER_FIELDS", rows)
+emit("")
+emit("/* PiecewiseConstantDecay's boundaries at most (rnnc_optimizer.boundaries). */")
+emit("#define RNNC_MAX_BOUNDARIES " .. catalog.max_boundaries)
 
 rows = {}
 for _, o in ipairs(catalog.optimizers) do

@@ -21,7 +21,7 @@ typedef struct {
 } RNNC_FN(loss_ctx);
 
 typedef double (*RNNC_FN(row_fn))(const RNNC_FN(loss_ctx) *, const RNNC_REAL *, const RNNC_REAL *,
-                                   size_t, double *);
+                                  size_t, double *);
 
 /* clip(q, lo, hi), written so that NaN passes through unclipped, as in
  * tf.clip_by_value; *inside (may be NULL): whether q was inside [lo, hi]
@@ -281,7 +281,8 @@ static double RNNC_FN(row_msle)(const RNNC_FN(loss_ctx) * x, const RNNC_REAL *p,
   size_t c;
   (void)x;
   for (c = 0; c < n; c++) {
-    double pp = (double)p[c] < eps ? eps : (double)p[c], yy = (double)y[c] < eps ? eps : (double)y[c];
+    double pp = (double)p[c] < eps ? eps : (double)p[c],
+           yy = (double)y[c] < eps ? eps : (double)y[c];
     double d = log(pp + 1.0) - log(yy + 1.0);
     row += d * d;
     if (g != NULL)
@@ -490,8 +491,7 @@ double RNNC_FN(rnnc_loss_eval)(const rnnc_loss_config *cfg, const RNNC_REAL *pre
       total += w * l;
     if (grad != NULL)
       for (c = 0; c < cols; c++)
-        grad[r * cols + c] =
-            (RNNC_REAL)(denom > 0.0 && w != 0.0 ? w * g[c] / denom : 0.0);
+        grad[r * cols + c] = (RNNC_REAL)(denom > 0.0 && w != 0.0 ? w * g[c] / denom : 0.0);
   }
   if (g != NULL && g != stack)
     free(g);

@@ -14,7 +14,12 @@
   X(2, ADAM, adam, "Adam")                                                                         \
   X(3, RMSPROP, rmsprop, "RMSprop")                                                                \
   X(4, ADAMW, adamw, "AdamW")                                                                      \
-  X(5, ADAGRAD, adagrad, "Adagrad")
+  X(5, ADAGRAD, adagrad, "Adagrad")                                                                \
+  X(6, NADAM, nadam, "Nadam")                                                                      \
+  X(7, ADAMAX, adamax, "Adamax")                                                                   \
+  X(8, ADADELTA, adadelta, "Adadelta")                                                             \
+  X(9, FTRL, ftrl, "Ftrl")                                                                         \
+  X(10, LION, lion, "Lion")
 
 /* rnnc_optimizer's fields after `kind`, in order: X(type, field, "option", flag,
  * "doc"); option is the driver's --option, flag 1 for an int that is 0 or 1. */
@@ -41,7 +46,30 @@
   X(double, decay_steps, "decay-steps", 0,                                                         \
     "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)")                \
   X(double, decay_rate, "decay-rate", 0, "ExponentialDecay's rate")                                \
-  X(int, staircase, "staircase", 1, "ExponentialDecay: the exponent floored")
+  X(int, staircase, "staircase", 1, "ExponentialDecay: the exponent floored")                      \
+  X(double, learning_rate_power, "learning-rate-power", 0, "Ftrl: -0.5")                           \
+  X(double, l1_regularization_strength, "l1-regularization-strength", 0, "Ftrl")                   \
+  X(double, l2_regularization_strength, "l2-regularization-strength", 0, "Ftrl")                   \
+  X(double, l2_shrinkage_regularization_strength, "l2-shrinkage-regularization-strength", 0,       \
+    "Ftrl")                                                                                        \
+  X(double, beta, "beta", 0, "Ftrl")                                                               \
+  X(int, schedule, "schedule", 0,                                                                  \
+    "the learning-rate schedule: 0 none (ExponentialDecay when decay_steps > 0), 1 "               \
+    "ExponentialDecay, 2 PiecewiseConstantDecay, 3 InverseTimeDecay, 4 PolynomialDecay, 5 "        \
+    "CosineDecay, 6 CosineDecayRestarts")                                                          \
+  X(double, end_learning_rate, "end-learning-rate", 0, "PolynomialDecay")                          \
+  X(double, power, "power", 0, "PolynomialDecay")                                                  \
+  X(int, cycle, "cycle", 1, "PolynomialDecay")                                                     \
+  X(double, alpha, "alpha", 0,                                                                     \
+    "CosineDecay, CosineDecayRestarts: the floor, a fraction of the initial rate")                 \
+  X(double, warmup_target, "warmup-target", 0,                                                     \
+    "CosineDecay: the rate warmup_steps reach (the initial rate without warmup)")                  \
+  X(double, warmup_steps, "warmup-steps", 0, "CosineDecay")                                        \
+  X(double, t_mul, "t-mul", 0, "CosineDecayRestarts: each period this times the last")             \
+  X(double, m_mul, "m-mul", 0, "CosineDecayRestarts: each restart's rate this times the last")
+
+/* PiecewiseConstantDecay's boundaries at most (rnnc_optimizer.boundaries). */
+#define RNNC_MAX_BOUNDARIES 16
 
 /* Keras's defaults, the fields not listed 0: X(NAME, field, value). */
 #define RNNC_OPTIMIZER_DEFAULTS(X)                                                                 \
@@ -60,7 +88,24 @@
   X(ADAMW, weight_decay, 0.004)                                                                    \
   X(ADAGRAD, learning_rate, 0.001)                                                                 \
   X(ADAGRAD, epsilon, 1e-07)                                                                       \
-  X(ADAGRAD, initial_accumulator_value, 0.1)
+  X(ADAGRAD, initial_accumulator_value, 0.1)                                                       \
+  X(NADAM, learning_rate, 0.001)                                                                   \
+  X(NADAM, beta_1, 0.9)                                                                            \
+  X(NADAM, beta_2, 0.999)                                                                          \
+  X(NADAM, epsilon, 1e-07)                                                                         \
+  X(ADAMAX, learning_rate, 0.001)                                                                  \
+  X(ADAMAX, beta_1, 0.9)                                                                           \
+  X(ADAMAX, beta_2, 0.999)                                                                         \
+  X(ADAMAX, epsilon, 1e-07)                                                                        \
+  X(ADADELTA, learning_rate, 0.001)                                                                \
+  X(ADADELTA, epsilon, 1e-07)                                                                      \
+  X(ADADELTA, rho, 0.95)                                                                           \
+  X(FTRL, learning_rate, 0.001)                                                                    \
+  X(FTRL, initial_accumulator_value, 0.1)                                                          \
+  X(FTRL, learning_rate_power, -0.5)                                                               \
+  X(LION, learning_rate, 0.001)                                                                    \
+  X(LION, beta_1, 0.9)                                                                             \
+  X(LION, beta_2, 0.99)
 
 /* State, reals per parameter: X(NAME, count, condition on `opt`), counted when
  * the condition holds; the slots are in this order. */
@@ -73,7 +118,12 @@
   X(RMSPROP, 1, opt->centered)                                                                     \
   X(ADAMW, 2, 1)                                                                                   \
   X(ADAMW, 1, opt->amsgrad)                                                                        \
-  X(ADAGRAD, 1, 1)
+  X(ADAGRAD, 1, 1)                                                                                 \
+  X(NADAM, 2, 1)                                                                                   \
+  X(ADAMAX, 2, 1)                                                                                  \
+  X(ADADELTA, 2, 1)                                                                                \
+  X(FTRL, 2, 1)                                                                                    \
+  X(LION, 1, 1)
 
 /* Losses: X(id, NAME, name, "name", "aliases", labels, "fused", logits):
  * RNNC_LOSS_NAME = id; its rule is row_name in loss_impl.h; labels 1 when

@@ -252,11 +252,23 @@ local function optimizer_config(c)
   for _, f in ipairs(catalog.optimizer_fields) do
     local v = f.keras and c[f.keras]
     if v == nil then v = c[f.c] end
-    values[#values + 1] = { f.c, f.flag and flag(v) or num(v) }
+    values[#values + 1] = { f.c, f.flag and flag(v) or f.int and string.format("%d", v or 0) or num(v) }
   end
   local fields = {}
   for _, f in ipairs(values) do
     if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
+  end
+  if c.boundaries then -- PiecewiseConstantDecay
+    local b, v = {}, {}
+    for i, x in ipairs(c.boundaries) do
+      b[i] = num(x)
+    end
+    for i, x in ipairs(c.values) do
+      v[i] = num(x)
+    end
+    fields[#fields + 1] = ".n_boundaries = " .. #b
+    fields[#fields + 1] = ".boundaries = {" .. table.concat(b, ", ") .. "}"
+    fields[#fields + 1] = ".values = {" .. table.concat(v, ", ") .. "}"
   end
   return "{" .. table.concat(fields, ", ") .. "}"
 end

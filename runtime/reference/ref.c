@@ -116,8 +116,8 @@ typedef struct {
 struct rnnc_ref {
   int n_layers;
   layer *layers;
-  int loss;        /* rnnc_loss_kind */
-  int from_logits; /* the model's output is the loss's logits (from_logits=True) */
+  int loss;                     /* rnnc_loss_kind */
+  int from_logits;              /* the model's output is the loss's logits (from_logits=True) */
   rnnc_loss_config loss_config; /* its parameters (label_smoothing, delta) */
   int in_rank;
   int in_shape[2];
@@ -176,7 +176,7 @@ static const char LOSS_NAMES[] = "" RNNC_LOSSES(LOSS_NAME);
 /* The output activation Keras computes a loss from the logits of, or -1. */
 static int fused_activation(rnnc_loss_kind loss) {
   switch (loss) {
-#define LOSS(id, NAME, token, name, aliases, labels, fused, logits)                               \
+#define LOSS(id, NAME, token, name, aliases, labels, fused, logits)                                \
   case RNNC_LOSS_##NAME:                                                                           \
     return parse_activation(fused);
     RNNC_LOSSES(LOSS)
@@ -850,8 +850,9 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         if (eq != NULL)
           *eq = '\0';
         if (eq == NULL || parse_real(eq + 1, &v) != 0) {
-          set_err(err, errlen, "line %d: 'loss': expected from_logits or a parameter=number, got '%s'",
-                  line, tok[i]);
+          set_err(err, errlen,
+                  "line %d: 'loss': expected from_logits or a parameter=number, got '%s'", line,
+                  tok[i]);
           return -1;
         }
 #define PARAM(field, value, doc)                                                                   \
@@ -1992,9 +1993,10 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
   /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
    * (binary) Dense output from that layer's logits */
-  int fused = !m->from_logits &&
-              ((last->kind == LAYER_DENSE && last->keeps_logits) || last->kind == LAYER_ACTIVATION) &&
-              last->act == fused_activation((rnnc_loss_kind)m->loss);
+  int fused =
+      !m->from_logits &&
+      ((last->kind == LAYER_DENSE && last->keeps_logits) || last->kind == LAYER_ACTIVATION) &&
+      last->act == fused_activation((rnnc_loss_kind)m->loss);
   double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, *act_in = NULL;
   double loss = NAN;
   trace tr;

@@ -1238,7 +1238,8 @@ static void test_issue13_losses(void **state) {
     const double t01[6] = {0, 1, 1, 0, 1, 0}, tpm[6] = {-1, 1, 1, -1, 1, 0.5};
     double hinge01 = 0.0, sq01 = 0.0, hingepm = 0.0;
     for (j = 0; j < 6; j++) {
-      double m = fmax(1.0 - (2.0 * t01[j] - 1.0) * pm[j], 0.0), m2 = fmax(1.0 - tpm[j] * pm[j], 0.0);
+      double m = fmax(1.0 - (2.0 * t01[j] - 1.0) * pm[j], 0.0),
+             m2 = fmax(1.0 - tpm[j] * pm[j], 0.0);
       hinge01 += m / 3.0;
       sq01 += m * m / 3.0;
       hingepm += m2 / 3.0;
@@ -1334,8 +1335,8 @@ static void test_loss_weights(void **state) {
   assert_near(g[3], 0.0, 0.0);
   assert_near(g[4], 2.0 * 2.0 * (p[4] - t[4]) / 2.0 / 3.0, 1e-15);
   /* the mask's denominator: the two rows it keeps */
-  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 2.0, NULL), (0.5 * rows[0] + 2.0 * rows[2]) / 2.0,
-              1e-15);
+  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 2.0, NULL),
+              (0.5 * rows[0] + 2.0 * rows[2]) / 2.0, 1e-15);
   /* nothing counts: 0, and a zero gradient */
   assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 0.0, g), 0.0, 0.0);
   for (r = 0; r < 6; r++)
@@ -2018,6 +2019,162 @@ static void clip_case(const rnnc_optimizer *base, const double *g0, const double
   }
 }
 
+/* Issue 13's schedules at chosen iterations i (updates done before), the
+ * values Keras 3's keras/src/optimizers/schedules/learning_rate_schedule.py
+ * gives (computed by tests/conformance/keras_torch.py's KerasSchedule). */
+static void test_issue13_schedules(void **state) {
+  rnnc_optimizer o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  static const double pw_i[6] = {0, 2, 3, 5, 6, 100},
+                      pw_lr[6] = {0.1, 0.1, 0.01, 0.01, 0.001, 0.001};
+  int k;
+  (void)state;
+#define LR_AT(i) rnnc_optimizer_learning_rate(&o, (long)(i) + 1)
+  o.schedule = 2; /* PiecewiseConstantDecay([2, 5], [0.1, 0.01, 0.001]) */
+  o.n_boundaries = 2;
+  o.boundaries[0] = 2;
+  o.boundaries[1] = 5;
+  o.values[0] = 0.1;
+  o.values[1] = 0.01;
+  o.values[2] = 0.001;
+  for (k = 0; k < 6; k++)
+    assert_true(LR_AT(pw_i[k]) == pw_lr[k]);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 3; /* InverseTimeDecay(0.1, 4, 0.5) */
+  o.decay_steps = 4;
+  o.decay_rate = 0.5;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(3), 0.072727272727272738, 1e-17);
+  assert_near(LR_AT(8), 0.05, 1e-17);
+  o.staircase = 1;
+  assert_near(LR_AT(3), 0.1, 1e-17);
+  assert_near(LR_AT(5), 0.066666666666666666, 1e-17);
+  o.staircase = 0;
+  o.schedule = 4; /* PolynomialDecay(0.1, 4, 0.01, power=2) */
+  o.end_learning_rate = 0.01;
+  o.power = 2.0;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(2), 0.0325, 1e-17);
+  assert_near(LR_AT(4), 0.01, 1e-17);
+  assert_near(LR_AT(9), 0.01, 1e-17);
+  o.cycle = 1; /* decay_steps the first multiple of 4 at or past i */
+  assert_near(LR_AT(4), 0.01, 1e-17);
+  assert_near(LR_AT(5), 0.022656250000000003, 1e-17);
+  assert_near(LR_AT(9), 0.015625, 1e-17);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 5; /* CosineDecay(0.1, 10, alpha=0.1): no warmup is warmup_target = lr */
+  o.decay_steps = 10;
+  o.alpha = 0.1;
+  o.warmup_target = 0.1;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(5), 0.055, 1e-17);
+  assert_near(LR_AT(10), 0.01, 1e-17);
+  assert_near(LR_AT(20), 0.01, 1e-17);
+  /* CosineDecay(0, 10, warmup_target=0.2, warmup_steps=4) */
+  o.learning_rate = 0.0;
+  o.alpha = 0.0;
+  o.warmup_target = 0.2;
+  o.warmup_steps = 4;
+  assert_near(LR_AT(0), 0.0, 1e-17);
+  assert_near(LR_AT(2), 0.1, 1e-17);
+  assert_near(LR_AT(4), 0.2, 1e-17);
+  assert_near(LR_AT(9), 0.1, 1e-16);
+  assert_near(LR_AT(14), 0.0, 1e-17);
+  assert_near(LR_AT(30), 0.0, 1e-17);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 6; /* CosineDecayRestarts(0.1, 4, t_mul=2, m_mul=0.5, alpha=0.1) */
+  o.decay_steps = 4;
+  o.t_mul = 2.0;
+  o.m_mul = 0.5;
+  o.alpha = 0.1;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(2), 0.055, 1e-17);
+  assert_near(LR_AT(4), 0.055, 1e-17);
+  assert_near(LR_AT(5), 0.053287289481503956, 1e-16);
+  assert_near(LR_AT(12), 0.0325, 1e-16);
+  assert_near(LR_AT(13), 0.032283834404536346, 1e-16);
+  o.t_mul = 1.0; /* periods of equal length */
+  o.m_mul = 1.0;
+  o.alpha = 0.0;
+  assert_near(LR_AT(2), 0.05, 1e-17);
+  assert_near(LR_AT(4), 0.1, 1e-17);
+  assert_near(LR_AT(6), 0.05, 1e-17);
+#undef LR_AT
+  /* the update uses the schedule: SGD, g = 1, w drops by lr_i */
+  {
+    const double one[1] = {1.0};
+    double w[1] = {1.0};
+    int t;
+    for (t = 1; t <= 3; t++)
+      rnnc_optimizer_step_f64(&o, w, one, NULL, 1, t);
+    assert_near(w[0], 1.0 - (0.1 + rnnc_optimizer_learning_rate(&o, 2) + 0.05), 1e-16);
+  }
+}
+
+/* Issue 13's optimizers: Keras's defaults, the state they keep, step 1
+ * written out (w = 1, g = 0.1), and float against double over three steps. */
+static void test_issue13_optimizers(void **state) {
+  static const rnnc_optimizer_kind kinds[5] = {RNNC_OPT_NADAM, RNNC_OPT_ADAMAX, RNNC_OPT_ADADELTA,
+                                               RNNC_OPT_FTRL, RNNC_OPT_LION};
+  /* w[0] after step 1, from the rules of keras/src/optimizers/ */
+  static const double step1[5] = {0.99893721325947793, 0.99900000099999897, 0.99999858592783775,
+                                  0.046235899409829861, 0.999};
+  rnnc_optimizer o;
+  int k, t, i;
+  (void)state;
+  o = rnnc_optimizer_default(RNNC_OPT_NADAM);
+  assert_true(o.learning_rate == 0.001 && o.beta_1 == 0.9 && o.beta_2 == 0.999 &&
+              o.epsilon == 1e-7);
+  o = rnnc_optimizer_default(RNNC_OPT_ADADELTA);
+  assert_true(o.learning_rate == 0.001 && o.rho == 0.95 && o.epsilon == 1e-7);
+  o = rnnc_optimizer_default(RNNC_OPT_FTRL);
+  assert_true(o.learning_rate_power == -0.5 && o.initial_accumulator_value == 0.1 &&
+              o.l1_regularization_strength == 0.0 && o.beta == 0.0);
+  o = rnnc_optimizer_default(RNNC_OPT_LION);
+  assert_true(o.learning_rate == 0.001 && o.beta_1 == 0.9 && o.beta_2 == 0.99);
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 10);
+  for (k = 0; k < 5; k++) {
+    double w[3], slots[6] = {0};
+    float f[3], fslots[6] = {0}, g32[3];
+    o = rnnc_optimizer_default(kinds[k]);
+    if (kinds[k] != RNNC_OPT_LION)
+      assert_int_equal(rnnc_optimizer_slots(&o, 10), 20);
+    memcpy(w, w0, sizeof w);
+    for (i = 0; i < 3; i++)
+      f[i] = (float)w0[i];
+    for (t = 1; t <= 3; t++) {
+      for (i = 0; i < 3; i++)
+        g32[i] = (float)grads[t - 1][i];
+      rnnc_optimizer_step_f64(&o, w, grads[t - 1], slots, 3, t);
+      rnnc_optimizer_step_f32(&o, f, g32, fslots, 3, t);
+      if (t == 1)
+        assert_near(w[0], step1[k], 1e-15);
+      for (i = 0; i < 3; i++)
+        assert_near(f[i], w[i], 2e-6);
+    }
+  }
+  /* Ftrl with l1: a weight whose |linear| stays within l1 is exactly 0 */
+  {
+    double w[1] = {0.0}, slots[2] = {0};
+    const double g[1] = {0.001};
+    o = rnnc_optimizer_default(RNNC_OPT_FTRL);
+    o.l1_regularization_strength = 0.01;
+    rnnc_optimizer_step_f64(&o, w, g, slots, 1, 1);
+    assert_true(w[0] == 0.0 && slots[1] == 0.001);
+  }
+  /* Lion moves each weight by exactly lr */
+  {
+    double w[3], slots[3] = {0};
+    o = rnnc_optimizer_default(RNNC_OPT_LION);
+    memcpy(w, w0, sizeof w);
+    rnnc_optimizer_step_f64(&o, w, grads[0], slots, 3, 1);
+    for (i = 0; i < 3; i++)
+      assert_near(fabs(w[i] - w0[i]), 0.001, 1e-15);
+  }
+}
+
 static void test_clipping(void **state) {
   /* two weight tensors: elements 0..2 and 3..4 */
   const rnnc_tensor_desc t2[2] = {{.name = "a", .rank = 1, .shape = {3}, .offset = 0, .size = 3},
@@ -2160,6 +2317,8 @@ int main(void) {
       cmocka_unit_test(test_adamw),
       cmocka_unit_test(test_adagrad),
       cmocka_unit_test(test_lr_schedule),
+      cmocka_unit_test(test_issue13_schedules),
+      cmocka_unit_test(test_issue13_optimizers),
       cmocka_unit_test(test_clipping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_torch import (GRU, LSTM, ActivationLayer, Bidirectional, Dense, Loss, Model,  # noqa: E402
                          Optimizer, Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
+from keras_torch import KerasSchedule  # noqa: E402
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -248,6 +249,27 @@ CASES = [
          L("categorical_crossentropy", from_logits=True, label_smoothing=0.1), O("Adam", learning_rate=0.01), n=3),
     Case("cce_label_smoothing_probs", [Dense(3, activation="sigmoid")], (4,),
          L("categorical_crossentropy", label_smoothing=0.3), O("SGD", learning_rate=0.1), n=3),
+    # ---- issue 13: Keras's other optimizers and learning-rate schedules
+    Case("opt_nadam_piecewise", [SimpleRNN(3), Dense(2)], (3, 2), L("mse"),
+         O("Nadam", learning_rate=KerasSchedule("PiecewiseConstantDecay", boundaries=[4, 11],
+                                                 values=[0.05, 0.02, 0.005])), n=3),
+    Case("opt_adamax_inverse_time", [Dense(3, activation="tanh"), Dense(2)], (3,), L("mae"),
+         O("Adamax", learning_rate=KerasSchedule("InverseTimeDecay", initial_learning_rate=0.05,
+                                                  decay_steps=3, decay_rate=0.5, staircase=True)), n=3),
+    Case("opt_adadelta_polynomial", [GRU(2), Dense(2)], (3, 2), L("mse"),
+         O("Adadelta", learning_rate=KerasSchedule("PolynomialDecay", initial_learning_rate=1.0,
+                                                    decay_steps=6, end_learning_rate=0.1, power=2.0,
+                                                    cycle=True)), n=3),
+    Case("opt_ftrl_cosine_warmup", [Dense(3, activation="relu"), Dense(2)], (3,), L("mse"),
+         O("Ftrl", learning_rate=KerasSchedule("CosineDecay", initial_learning_rate=0.05, decay_steps=10,
+                                                alpha=0.1, warmup_target=0.2, warmup_steps=4),
+           l1_regularization_strength=0.01, l2_regularization_strength=0.02,
+           l2_shrinkage_regularization_strength=0.03, beta=0.5, learning_rate_power=-0.6), n=3),
+    Case("opt_lion_cosine_restarts", [LSTM(2), Dense(2)], (3, 2), L("mse"),
+         O("Lion", learning_rate=KerasSchedule("CosineDecayRestarts", initial_learning_rate=0.01,
+                                                first_decay_steps=3, t_mul=1.5, m_mul=0.8, alpha=0.05)), n=3),
+    Case("opt_adam_cosine", [Dense(2)], (3,), L("mse"),
+         O("Adam", learning_rate=KerasSchedule("CosineDecay", initial_learning_rate=0.05, decay_steps=8)), n=3),
     # ---- a sequence length chosen at run time (--timesteps 5, data of length 3)
     Case("variable_length_gru", [GRU(3, return_sequences=True), TimeDistributed(Dense(2, activation="softmax"))],
          (None, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3, steps=3,

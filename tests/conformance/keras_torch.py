@@ -707,6 +707,86 @@ class Schedule:
             self.initial, self.steps, self.rate, ", staircase=True" if self.staircase else "")
 
 
+class KerasSchedule(Schedule):
+    """Keras 3's other schedules (keras/src/optimizers/schedules/
+    learning_rate_schedule.py), at iterations = updates already done."""
+
+    DEFAULTS = {
+        "PiecewiseConstantDecay": dict(boundaries=None, values=None),
+        "InverseTimeDecay": dict(initial_learning_rate=None, decay_steps=None, decay_rate=None,
+                                 staircase=False),
+        "PolynomialDecay": dict(initial_learning_rate=None, decay_steps=None, end_learning_rate=0.0001,
+                                power=1.0, cycle=False),
+        "CosineDecay": dict(initial_learning_rate=None, decay_steps=None, alpha=0.0, warmup_target=None,
+                            warmup_steps=0),
+        "CosineDecayRestarts": dict(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
+                                    m_mul=1.0, alpha=0.0),
+    }
+
+    def __init__(self, cls, **kwargs):
+        self.cls, self.given = cls, kwargs
+        cfg = dict(self.DEFAULTS[cls])
+        for k in kwargs:
+            if k not in cfg:
+                raise ValueError("%s has no argument %s" % (cls, k))
+        cfg.update(kwargs)
+        self.cfg = cfg
+
+    def __call__(self, step):
+        c, step = self.cfg, float(step)
+        if self.cls == "PiecewiseConstantDecay":
+            b, v = c["boundaries"], c["values"]
+            # values[0] while step <= boundaries[0], ..., values[-1] past the last
+            for k, x in enumerate(b):
+                if step <= x:
+                    return v[k]
+            return v[-1]
+        lr = c["initial_learning_rate"]
+        if self.cls == "InverseTimeDecay":
+            p = step / c["decay_steps"]
+            if c["staircase"]:
+                p = math.floor(p)
+            return lr / (1 + c["decay_rate"] * p)
+        if self.cls == "PolynomialDecay":
+            decay_steps = c["decay_steps"]
+            if c["cycle"]:
+                multiplier = 1.0 if step == 0 else math.ceil(step / decay_steps)
+                decay_steps = decay_steps * multiplier
+            else:
+                step = min(step, decay_steps)
+            p = step / decay_steps
+            return (lr - c["end_learning_rate"]) * (1 - p) ** c["power"] + c["end_learning_rate"]
+        if self.cls == "CosineDecay":
+            def decay(s, steps, start):
+                cosine = 0.5 * (1.0 + math.cos(math.pi * s / steps))
+                return start * ((1 - c["alpha"]) * cosine + c["alpha"])
+            if c["warmup_target"] is None:
+                return decay(min(step, c["decay_steps"]), c["decay_steps"], lr)
+            w = c["warmup_steps"]
+            step = min(step, c["decay_steps"] + w)
+            if step < w:
+                return (c["warmup_target"] - lr) * (step / w) + lr
+            return decay(step - w, c["decay_steps"], c["warmup_target"])
+        if self.cls == "CosineDecayRestarts":
+            frac, t_mul = step / c["first_decay_steps"], c["t_mul"]
+            if t_mul == 1.0:
+                i_restart = math.floor(frac)
+                frac -= i_restart
+            else:
+                i_restart = math.floor(math.log(1.0 - frac * (1.0 - t_mul)) / math.log(t_mul))
+                sum_r = (1.0 - t_mul ** i_restart) / (1.0 - t_mul)
+                frac = (frac - sum_r) / t_mul ** i_restart
+            cosine = 0.5 * c["m_mul"] ** i_restart * (1.0 + math.cos(math.pi * frac))
+            return lr * ((1 - c["alpha"]) * cosine + c["alpha"])
+        raise ValueError(self.cls)
+
+    def lua(self):
+        return lua_call(self.cls, [], self.given)
+
+    def describe(self):
+        return "%s(%s)" % (self.cls, ", ".join("%s=%s" % kv for kv in self.given.items()))
+
+
 class Optimizer:
     """Keras's optimizers with their defaults. `name_only` writes the string
     form ("adam") in the description."""
@@ -719,6 +799,14 @@ class Optimizer:
         "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                       amsgrad=False),
         "Adagrad": dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7),
+        # issue 13, Keras 3's keras/src/optimizers/{nadam,adamax,adadelta,ftrl,lion}.py
+        "Nadam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adamax": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adadelta": dict(learning_rate=0.001, rho=0.95, epsilon=1e-7),
+        "Ftrl": dict(learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                     l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                     l2_shrinkage_regularization_strength=0.0, beta=0.0),
+        "Lion": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.99),
     }
     CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
 
@@ -773,6 +861,7 @@ class Optimizer:
     def init_state(self, weights):
         self.iterations = 0
         self.slots = {k: {} for k in weights}
+        self.u_product = 1.0  # Nadam's variable
 
     def slot(self, name, key, like, value=0.0):
         s = self.slots[name]
@@ -786,6 +875,9 @@ class Optimizer:
         lr = self.learning_rate(self.iterations)
         t = self.iterations + 1
         cfg = self.cfg
+        if self.cls == "Nadam":  # Nadam._backend_update_step, before the updates
+            u_product_t = self.u_product * cfg["beta_1"] * (1.0 - 0.5 * 0.96 ** t)
+            self.u_product = u_product_t
         for name, w in weights.items():
             g = grads[name]
             if self.cls == "SGD":
@@ -837,6 +929,47 @@ class Optimizer:
                 acc = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
                 acc += g * g
                 w -= lr * g / np.sqrt(acc + cfg["epsilon"])
+            elif self.cls == "Nadam":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, v = self.slot(name, "m", w), self.slot(name, "v", w)
+                u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
+                u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+                u_product_t_1 = u_product_t * u_t_1
+                m += (g - m) * (1 - b1)
+                v += (g * g - v) * (1 - b2)
+                m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
+                v_hat = v / (1 - b2 ** t)
+                w -= m_hat * lr / (np.sqrt(v_hat) + eps)
+            elif self.cls == "Adamax":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, u = self.slot(name, "m", w), self.slot(name, "u", w)
+                m += (g - m) * (1 - b1)
+                np.maximum(b2 * u, np.abs(g), out=u)
+                w -= lr * m / ((1 - b1 ** t) * (u + eps))
+            elif self.cls == "Adadelta":
+                rho, eps = cfg["rho"], cfg["epsilon"]
+                acc_g, acc_d = self.slot(name, "grad", w), self.slot(name, "delta", w)
+                acc_g[...] = rho * acc_g + (1 - rho) * g * g
+                delta = -np.sqrt(acc_d + eps) * g / np.sqrt(acc_g + eps)
+                acc_d[...] = rho * acc_d + (1 - rho) * delta * delta
+                w += lr * delta
+            elif self.cls == "Ftrl":
+                accum = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
+                linear = self.slot(name, "linear", w)
+                p = -cfg["learning_rate_power"]
+                l1 = cfg["l1_regularization_strength"]
+                l2 = cfg["l2_regularization_strength"] + cfg["beta"] / (2.0 * lr)
+                g2 = g + 2 * cfg["l2_shrinkage_regularization_strength"] * w
+                new_accum = accum + g * g
+                linear += g2 - (new_accum ** p - accum ** p) / lr * w
+                quadratic = new_accum ** p / lr + 2 * l2
+                w[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+                accum[...] = new_accum
+            elif self.cls == "Lion":
+                b1, b2 = cfg["beta_1"], cfg["beta_2"]
+                m = self.slot(name, "m", w)
+                w -= lr * np.sign(m * b1 + g * (1.0 - b1))
+                m[...] = m * b2 + g * (1.0 - b2)
             else:
                 raise ValueError(self.cls)
         self.iterations += 1

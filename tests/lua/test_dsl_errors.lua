@@ -168,7 +168,8 @@ tests["Sequential errors name the file and the line (a tail call's: the return s
     "Sequential: every element must be a layer")
   load_error("local m = Sequential { Dense { 1, input_shape = { 1 } } }\nm:add(3)\nreturn m\n", 2,
     "Sequential:add expects a layer")
-  load_error('local m = Sequential { Dense { 1, input_shape = { 1 } } }\n\nm:compile { loss = "hinge_loss" }\nreturn m\n',
+  load_error('local m = Sequential { Dense { 1, input_shape = { 1 } } }\n\nm:compile { loss = "hinge_loss" }\n'
+    .. "return m\n",
     3, "compile: unknown or unsupported loss 'hinge_loss'")
   T.eq(T.load_text('return Sequential { name = "m1", Dense { 1, input_shape = { 1 } } }').name, "m1", "name")
 end

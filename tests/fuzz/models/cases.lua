@@ -248,7 +248,15 @@ local OPTIMIZERS = { '"adam"', '"sgd"', '"rmsprop"', '"adamw"', '"adagrad"', "Ad
   "SGD { learning_rate = 0.1, momentum = 0.9, nesterov = true }", "RMSprop { centered = true }",
   "AdamW { weight_decay = 0.01, amsgrad = true }", "Adagrad { initial_accumulator_value = 0.2 }",
   "Adam { learning_rate = ExponentialDecay { initial_learning_rate = 0.01, decay_steps = 5, decay_rate = 0.9 } }",
-  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }" }
+  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }",
+  -- issue 13
+  '"nadam"', '"adamax"', '"adadelta"', '"ftrl"', '"lion"', "Ftrl { l1_regularization_strength = 0.01, beta = 0.5 }",
+  "Nadam { learning_rate = PiecewiseConstantDecay { boundaries = { 2, 4 }, values = { 0.1, 0.01, 0.001 } } }",
+  "Adamax { learning_rate = InverseTimeDecay { initial_learning_rate = 0.01, decay_steps = 2, decay_rate = 0.5 } }",
+  "Lion { learning_rate = CosineDecay { initial_learning_rate = 0.001, decay_steps = 5, warmup_target = 0.01, "
+    .. "warmup_steps = 2 } }",
+  "Adadelta { learning_rate = PolynomialDecay { initial_learning_rate = 1, decay_steps = 3, cycle = true } }",
+  "SGD { learning_rate = CosineDecayRestarts { initial_learning_rate = 0.01, first_decay_steps = 2 } }" }
 
 -- Mostly small units; now and then one that is large or absurd.
 local function units(R)
