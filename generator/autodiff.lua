@@ -172,7 +172,7 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
         end
       elseif op.op == "softmax" then
         if wanted(op.a) then
-          emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true })
+          emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true, log = op.log })
         end
       elseif op.op ~= "fill" then -- a constant fill has no adjoint
         error("no adjoint for op " .. op.op)

@@ -188,10 +188,15 @@ function Builder:fill(out, value, note)
   self:append({ op = "fill", out = out, value = value, note = self:note(note) })
 end
 
-function Builder:softmax(out, a, note)
+-- Row-wise softmax over the last dim; `log` makes it log_softmax.
+function Builder:softmax(out, a, note, log)
   check_dims("softmax", a, out.dims[1], out.dims[2])
-  self:append({ op = "softmax", out = out, a = a, note = self:note(note) })
+  self:append({ op = "softmax", out = out, a = a, log = log or nil, note = self:note(note) })
 end
+
+-- Activations that act on a row rather than elementwise: softmax ops.
+local ROW_ACTIVATION = { softmax = true, log_softmax = true }
+Builder.ROW_ACTIVATION = ROW_ACTIVATION
 
 -- y = x @ kernel (+ bias), then the activation: the Dense computation, shared
 -- by every layer that applies a Dense to the last axis. Returns the output
@@ -206,9 +211,13 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
   if bias or (activation ~= "linear") then
     y = self:act(prefix .. "/y", rows, units, per .. "the layer's output")
   end
-  -- softmax and sigmoid keep their logits (Keras fuses them with the crossentropies)
+  -- softmax and sigmoid keep their logits (Keras fuses them with the
+  -- crossentropies); log_softmax needs its pre-activation as a row too
   local keep_logits = activation == "softmax" or activation == "sigmoid"
-  if keep_logits and bias then logits = self:act(prefix .. "/logits", rows, units, per .. "x @ kernel + bias") end
+  local row_op = ROW_ACTIVATION[activation]
+  if (keep_logits or row_op) and bias then
+    logits = self:act(prefix .. "/logits", rows, units, per .. "x @ kernel + bias")
+  end
   self:per_row(rows, function(sel)
     local zs = sel(z)
     self:matmul(zs, sel(x), kernel, false)
@@ -217,11 +226,11 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
       args[2] = ir.broadcast_rows(bias, zs.dims[1])
       pre = E.add(E.arg(1), E.arg(2))
     end
-    if keep_logits then
+    if keep_logits or row_op then
       local l = logits and sel(logits) or zs
       if logits then self:map(l, pre, args, false, "the logits") end
-      if activation == "softmax" then
-        self:softmax(sel(y), l)
+      if row_op then
+        self:softmax(sel(y), l, nil, activation == "log_softmax")
       else
         self:map(sel(y), ir.activation(activation, E.arg(1)), { l })
       end

@@ -115,7 +115,9 @@ function irtext.op(op, layer)
       return v(op.args[i])
     end)
   elseif op.op == "softmax" then
-    return v(op.out) .. " = softmax(" .. v(op.a) .. ")"
+    return v(op.out) .. " = " .. (op.log and "log_softmax(" or "softmax(") .. v(op.a) .. ")"
+  elseif op.op == "softmax_grad" and op.log then
+    return v(op.out) .. set .. v(op.dy) .. " - exp(" .. v(op.y) .. ") * sum(" .. v(op.dy) .. ")"
   elseif op.op == "softmax_grad" then
     return v(op.out) .. set .. v(op.y) .. " * (" .. v(op.dy) .. " - sum(" .. v(op.dy) .. " * " .. v(op.y) .. "))"
   elseif op.op == "fill" then

@@ -93,6 +93,10 @@ function lower.build(model, opts)
   end
   if #x_shape > 2 then util.fail(first.at, "inputs of rank > 2 per sample are not supported") end
   local params, n_params = param_layout(model)
+  if n_params == 0 then
+    util.fail(first.at, "the model has no weights: rnnc generates code for models with at least one (add a "
+      .. "layer that has weights: Dense, a recurrent layer, a convolution, a normalisation or PReLU)")
+  end
 
   local prog = ir.new_program()
   prog.variable = variable

@@ -11,7 +11,19 @@ function spec.text(model, x_shape)
     end
   end
   if model.compiled and model.compiled.loss then
-    lines[#lines + 1] = "loss " .. model.compiled.loss .. (model.compiled.from_logits and " from_logits" or "")
+    local line = "loss " .. model.compiled.loss .. (model.compiled.from_logits and " from_logits" or "")
+    -- the loss's parameters that differ from Keras's defaults
+    local own = require("catalog").loss[model.compiled.loss].params or {}
+    local keys = {}
+    for k in pairs(model.compiled.loss_params or {}) do
+      keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = model.compiled.loss_params[k]
+      if v ~= own[k] then line = line .. string.format(" %s=%.17g", k, v) end
+    end
+    lines[#lines + 1] = line
   end
   return table.concat(lines, "\n") .. "\n"
 end

@@ -57,6 +57,84 @@ local function keywords(at, what, t, defaults, extra)
   return out
 end
 
+-- Keras's other learning-rate schedules (issue 13;
+-- keras/src/optimizers/schedules/learning_rate_schedule.py, their arguments
+-- and defaults): a table of rnnc_optimizer's fields with `schedule` the
+-- catalog's number, learning_rate the initial rate.
+local SCHEDULES = {
+  InverseTimeDecay = { initial_learning_rate = 0.001, decay_steps = 1, decay_rate = 1, staircase = false },
+  PolynomialDecay = { initial_learning_rate = 0.001, decay_steps = 1, end_learning_rate = 0.0001, power = 1.0,
+    cycle = false },
+  CosineDecay = { initial_learning_rate = 0.001, decay_steps = 1, alpha = 0.0, warmup_steps = 0 },
+  CosineDecayRestarts = { initial_learning_rate = 0.001, first_decay_steps = 1, t_mul = 2.0, m_mul = 1.0,
+    alpha = 0.0 },
+}
+
+local function number_list(at, what, k, v)
+  if type(v) ~= "table" or #v == 0 then util.fail(at, "%s: '%s' must be a list of numbers { ... }", what, k) end
+  for i, x in ipairs(v) do
+    if type(x) ~= "number" or x ~= x or x == math.huge or x == -math.huge then
+      util.fail(at, "%s: %s[%d] must be a finite number, got %s", what, k, i, tostring(x))
+    end
+  end
+  return util.copy(v)
+end
+
+function training.schedule_constructors(env, where)
+  for class, defaults in pairs(SCHEDULES) do
+    env[class] = function(t)
+      local at = where()
+      local c = keywords(at, class, t, defaults, {
+        warmup_target = function(k, v)
+          return check_number(at, class, k, v, true)
+        end,
+      })
+      local steps = c.decay_steps or c.first_decay_steps
+      if steps <= 0 then
+        util.fail(at, "%s: %s must be positive", class, c.decay_steps and "decay_steps" or "first_decay_steps")
+      end
+      if c.alpha and c.alpha > 1 then util.fail(at, "%s: alpha must be in [0, 1]", class) end
+      if class == "CosineDecayRestarts" and c.t_mul == 0 then util.fail(at, "%s: t_mul must be positive", class) end
+      local s = { config_kind = "schedule", schedule = catalog.schedules[class],
+        learning_rate = c.initial_learning_rate }
+      for k, v in pairs(c) do
+        if k ~= "initial_learning_rate" then s[k] = v end
+      end
+      if class == "CosineDecayRestarts" then s.decay_steps, s.first_decay_steps = c.first_decay_steps, nil end
+      if class == "CosineDecay" then
+        -- without a warmup target the decay starts from the initial rate
+        s.warmup_target = c.warmup_target or c.initial_learning_rate
+      end
+      return util.handle(s, Config)
+    end
+  end
+  env.PiecewiseConstantDecay = function(t)
+    local at = where()
+    if type(t) ~= "table" then util.fail(at, "PiecewiseConstantDecay expects a table of arguments") end
+    for k in pairs(t) do
+      if k ~= "boundaries" and k ~= "values" then
+        util.fail(at, "PiecewiseConstantDecay: unknown or unsupported argument '%s'", tostring(k))
+      end
+    end
+    local b = number_list(at, "PiecewiseConstantDecay", "boundaries", t.boundaries)
+    local v = number_list(at, "PiecewiseConstantDecay", "values", t.values)
+    if #v ~= #b + 1 then
+      util.fail(at, "PiecewiseConstantDecay: values needs one more entry than boundaries (%d), got %d", #b, #v)
+    end
+    if #b > catalog.max_boundaries then
+      util.fail(at, "PiecewiseConstantDecay: at most %d boundaries, got %d", catalog.max_boundaries, #b)
+    end
+    for i = 2, #b do
+      if b[i] < b[i - 1] then util.fail(at, "PiecewiseConstantDecay: boundaries must be in increasing order") end
+    end
+    for i, x in ipairs(v) do
+      if x < 0 then util.fail(at, "PiecewiseConstantDecay: values[%d] must be non-negative", i) end
+    end
+    return util.handle({ config_kind = "schedule", schedule = catalog.schedules.PiecewiseConstantDecay,
+      learning_rate = v[1], boundaries = b, values = v }, Config)
+  end
+end
+
 -- The sandbox's constructors: optimizers, schedules, losses, callbacks.
 function training.constructors(where)
   local env = {}
@@ -68,6 +146,7 @@ function training.constructors(where)
     c.config_kind = "schedule"
     return util.handle(c, Config)
   end
+  training.schedule_constructors(env, where)
   for _, spec in ipairs(catalog.optimizers) do
     local kind = spec.name
     env[spec.class] = function(t)
@@ -93,6 +172,13 @@ function training.constructors(where)
         if schedule then return schedule end
         return check_number(at, spec.class, key, v, true)
       end
+      if spec.defaults.learning_rate_power then -- Ftrl: at most zero
+        extra.learning_rate_power = function(key, v)
+          check_number(at, spec.class, key, v, false)
+          if v > 0 then util.fail(at, "%s: argument '%s' must be at most 0, got %s", spec.class, key, v) end
+          return v
+        end
+      end
       local c = keywords(at, spec.class, t, spec.defaults, extra)
       c.config_kind, c.kind = "optimizer", kind
       return util.handle(c, Config)
@@ -102,8 +188,20 @@ function training.constructors(where)
     env[spec.class] = function(t)
       local at = where()
       local defaults = spec.from_logits and { from_logits = false } or {}
+      for k, v in pairs(spec.params or {}) do
+        defaults[k] = v
+      end
       local c = keywords(at, spec.class, t, defaults)
-      c.config_kind, c.loss = "loss", spec.name
+      if c.label_smoothing and c.label_smoothing > 1 then
+        util.fail(at, "%s: label_smoothing must be in [0, 1]", spec.class)
+      end
+      if c.delta and c.delta <= 0 then util.fail(at, "%s: delta must be positive", spec.class) end
+      local params = {}
+      for k in pairs(spec.params or {}) do
+        params[k] = c[k]
+        c[k] = nil
+      end
+      c.config_kind, c.loss, c.params = "loss", spec.name, params
       return util.handle(c, Config)
     end
   end
@@ -158,7 +256,7 @@ function training.compile(t, at)
     if k == "loss" then
       local obj = config_of(v, "loss")
       if obj then
-        c.loss, c.from_logits = obj.loss, obj.from_logits or false
+        c.loss, c.from_logits, c.loss_params = obj.loss, obj.from_logits or false, obj.params
       elseif type(v) == "string" and catalog.loss_by_name[v] then
         c.loss, c.from_logits = catalog.loss_by_name[v].name, false
       else
@@ -273,15 +371,30 @@ function training.interface(compiled, fit_defaults)
   local optimizer = compiled and compiled.optimizer or training.default_optimizer()
   local o = util.copy(optimizer)
   o.class = OPTIMIZERS[o.kind].class
-  if type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
+  if type(o.learning_rate) == "table" and o.learning_rate.schedule then -- issue 13's schedules
+    local s = o.learning_rate
+    for k, v in pairs(s) do
+      if k ~= "config_kind" then o[k] = v end
+    end
+  elseif type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
     local s = o.learning_rate
     o.learning_rate, o.decay_steps, o.decay_rate, o.staircase = s.initial_learning_rate, s.decay_steps,
       s.decay_rate, s.staircase
   end
   o.config_kind = nil
   o.slots_per_param = catalog.optimizer_slots(o)
+  local loss = nil
+  if compiled and compiled.loss then
+    -- every parameter of rnnc_loss_config, Keras's default where the loss has none
+    loss = { kind = compiled.loss, from_logits = compiled.from_logits or false, params = {} }
+    for _, p in ipairs(catalog.loss_params) do
+      local given = compiled.loss_params and compiled.loss_params[p.name]
+      local own = catalog.loss[compiled.loss].params
+      loss.params[p.name] = given or (own and own[p.name]) or p.default
+    end
+  end
   return {
-    loss = compiled and compiled.loss and { kind = compiled.loss, from_logits = compiled.from_logits or false },
+    loss = loss,
     optimizer = o,
     metrics = util.copy(compiled and compiled.metrics or {}),
     fit_defaults = fit_defaults or "",

@@ -93,9 +93,11 @@ typedef struct {
   const char *option;
   int flag;      /* an int that is 0 or 1: --option alone sets it */
   size_t offset; /* in rnnc_optimizer */
+  size_t size;   /* sizeof(int) for an int (a flag, or e.g. --schedule), else a double */
 } opt_field;
 static const opt_field OV[N_OPT_FIELDS] = {
-#define FIELD(type, field, option, flag, doc) {option, flag, offsetof(rnnc_optimizer, field)},
+#define FIELD(type, field, option, flag, doc)                                                      \
+  {option, flag, offsetof(rnnc_optimizer, field), sizeof(type)},
     RNNC_OPTIMIZER_FIELDS(FIELD)
 #undef FIELD
 };
@@ -289,7 +291,15 @@ static int set_option(args_t *a, const char *key_in, const char *v, const char *
   }
   if (!o) { /* an optimizer's number */
     a->ov_set[f] = 1;
-    return parse_real(where, key, v, &a->ov[f]);
+    if (parse_real(where, key, v, &a->ov[f]) != 0)
+      return -1;
+    if (OV[f].size == sizeof(int) &&
+        !(a->ov[f] >= 0 && a->ov[f] <= 1000 && a->ov[f] == floor(a->ov[f]))) {
+      fprintf(stderr, "error: %s--%s takes a whole number from 0 to 1000, not '%s'\n", where, key,
+              v);
+      return -1;
+    }
+    return 0;
   }
   void *field = (char *)a + o->field;
   if (o->have != NONE)
@@ -439,6 +449,9 @@ rnnc_optimizer driver_fit_optimizer(const rnnc_model *m, const args_t *a) {
     if (OV[i].flag) {
       int on = a->ov[i] != 0;
       memcpy(field, &on, sizeof on);
+    } else if (OV[i].size == sizeof(int)) {
+      int v = (int)a->ov[i];
+      memcpy(field, &v, sizeof v);
     } else
       memcpy(field, &a->ov[i], sizeof a->ov[i]);
   }

@@ -53,15 +53,51 @@ void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, r
 
 /* ---------------------------------------------------------------- losses */
 /* RNNC_LOSS_NONE, RNNC_LOSS_MSE, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
- * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY
+ * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY,
+ * RNNC_LOSS_HUBER, RNNC_LOSS_LOG_COSH, RNNC_LOSS_MAPE, RNNC_LOSS_MSLE,
+ * RNNC_LOSS_KL_DIVERGENCE, RNNC_LOSS_POISSON, RNNC_LOSS_HINGE,
+ * RNNC_LOSS_SQUARED_HINGE, RNNC_LOSS_CATEGORICAL_HINGE, RNNC_LOSS_COSINE_SIMILARITY
  * (RNNC_LOSSES in rnnc_catalog.h). */
 typedef enum {
   RNNC_LOSS_NONE = 0,
-#define RNNC_CATALOG_X_(id, NAME, name, aliases, fn, fn_logits, labels, fused)                     \
+#define RNNC_CATALOG_X_(id, NAME, name, sname, aliases, labels, fused, logits)                     \
   RNNC_LOSS_##NAME = id,
   RNNC_LOSSES(RNNC_CATALOG_X_)
 #undef RNNC_CATALOG_X_
 } rnnc_loss_kind;
+
+/* A compiled loss: its kind, from_logits (the predictions are logits: the
+ * crossentropies' stable forms), and its parameters (RNNC_LOSS_PARAMS:
+ * double label_smoothing, delta). */
+typedef struct {
+  rnnc_loss_kind kind;
+  int from_logits;
+#define RNNC_CATALOG_X_(field, value, doc) double field;
+  RNNC_LOSS_PARAMS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
+} rnnc_loss_config;
+
+/* Keras's defaults of a loss's parameters (from_logits 0). */
+rnnc_loss_config rnnc_loss_config_default(rnnc_loss_kind kind);
+
+/* Keras's loss of `rows` rows of `cols` values (a row: the last axis of one
+ * sample, or of one sample and timestep), Keras's sum_over_batch_size
+ * reduction with per-row weights: sum_r w_r loss_r / denom. weights NULL is
+ * 1 for every row; denom is the row count, or, under a mask, the count of the
+ * rows it keeps (keras/src/losses/loss.py apply_mask: sum(loss sw mask) /
+ * sum(mask)); denom 0 gives 0 (Keras's divide_no_nan). Targets: rows x cols,
+ * or one class label per row (as a real) for sparse categorical
+ * crossentropy. grad (may be NULL) receives d loss / d pred. Each loss's
+ * rule: row_<name> in loss_impl.h, from keras/src/losses/losses.py (tf.keras
+ * 2.x's where they differ: binary crossentropy's second epsilon,
+ * cosine_similarity's l2_normalize). NaN for an unknown kind, no rows, or a
+ * bad label (grad then all NaN). */
+double rnnc_loss_eval_f32(const rnnc_loss_config *cfg, const float *pred, const float *target,
+                          const float *weights, size_t rows, size_t cols, double denom,
+                          float *grad);
+double rnnc_loss_eval_f64(const rnnc_loss_config *cfg, const double *pred, const double *target,
+                          const double *weights, size_t rows, size_t cols, double denom,
+                          double *grad);
 
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
  * is averaged over the last axis (cols), giving one value per row (a row is one
@@ -132,7 +168,8 @@ double rnnc_binary_accuracy_f64(const double *probs, const double *target, size_
 /* Metrics mae and mse: the loss values without gradients. */
 
 /* ---------------------------------------------------------------- optimizers */
-/* RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP, RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD
+/* RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP, RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD,
+ * RNNC_OPT_NADAM, RNNC_OPT_ADAMAX, RNNC_OPT_ADADELTA, RNNC_OPT_FTRL, RNNC_OPT_LION
  * (RNNC_OPTIMIZERS in rnnc_catalog.h). */
 typedef enum {
 #define RNNC_CATALOG_X_(id, NAME, name, cls) RNNC_OPT_##NAME = id,
@@ -147,14 +184,40 @@ typedef enum {
  * momentum; int nesterov; double beta_1, beta_2, epsilon, rho; int centered,
  * legacy_epsilon, amsgrad; double weight_decay, initial_accumulator_value,
  * clipnorm, clipvalue, global_clipnorm, decay_steps, decay_rate; int
- * staircase. ExponentialDecay when decay_steps > 0: lr = learning_rate *
- * decay_rate ^ (i / decay_steps) with i the number of updates before this one
- * (floor of the ratio when staircase). */
+ * staircase; double learning_rate_power, l1_regularization_strength,
+ * l2_regularization_strength, l2_shrinkage_regularization_strength, beta
+ * (Ftrl); int schedule; double end_learning_rate, power; int cycle; double
+ * alpha, warmup_target, warmup_steps, t_mul, m_mul; then PiecewiseConstantDecay's
+ * n_boundaries, boundaries and values.
+ *
+ * The learning rate of an update is learning_rate, or the schedule's at i,
+ * the number of updates before this one (Keras evaluates its schedules at
+ * optimizer.iterations; keras/src/optimizers/schedules/learning_rate_schedule.py):
+ *   0 none: ExponentialDecay when decay_steps > 0 (units before issue 13)
+ *   1 ExponentialDecay: learning_rate decay_rate ^ (i / decay_steps), the
+ *     ratio floored when staircase
+ *   2 PiecewiseConstantDecay: values[0] for i <= boundaries[0], values[k] for
+ *     boundaries[k-1] < i <= boundaries[k], values[n_boundaries] after
+ *   3 InverseTimeDecay: learning_rate / (1 + decay_rate i / decay_steps)
+ *     (the ratio floored when staircase)
+ *   4 PolynomialDecay: (learning_rate - end_learning_rate) (1 - i / d) ^ power
+ *     + end_learning_rate, i at most d = decay_steps (with cycle, d the first
+ *     multiple of decay_steps >= i, at least decay_steps)
+ *   5 CosineDecay: warmup_steps of a linear rise from learning_rate to
+ *     warmup_target, then learning_rate' ((1 - alpha) (1 + cos(pi j /
+ *     decay_steps)) / 2 + alpha) with j = min(i - warmup_steps, decay_steps)
+ *     and learning_rate' warmup_target
+ *   6 CosineDecayRestarts: periods of decay_steps (the first), each t_mul
+ *     times the last, the rate m_mul times the last at each restart, alpha
+ *     the floor. */
 typedef struct {
   rnnc_optimizer_kind kind;
 #define RNNC_CATALOG_X_(type, field, option, flag, doc) type field;
   RNNC_OPTIMIZER_FIELDS(RNNC_CATALOG_X_)
 #undef RNNC_CATALOG_X_
+  int n_boundaries;
+  double boundaries[RNNC_MAX_BOUNDARIES];
+  double values[RNNC_MAX_BOUNDARIES + 1];
 } rnnc_optimizer;
 
 /* Keras defaults for a kind. */
@@ -170,16 +233,21 @@ rnnc_loss_kind rnnc_loss_named(const char *name);
 int rnnc_catalog_word_in(const char *word, const char *list);
 /* Number of reals of optimizer state for n parameters (Adam 2n: m then v,
  * plus n for amsgrad's v_hat; SGD n when momentum != 0, else 0; RMSprop n,
- * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n). */
+ * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n;
+ * Nadam 2n: m then v; Adamax 2n: m then u; Adadelta 2n: the accumulated
+ * squared gradients then deltas; Ftrl 2n: accumulators then linears; Lion
+ * n). */
 size_t rnnc_optimizer_slots(const rnnc_optimizer *opt, size_t n);
 /* One update of Keras's rule. `step` counts from 1. `slots` holds
- * rnnc_optimizer_slots() reals, zero before the first step (Adagrad sets its
- * accumulators to initial_accumulator_value at step 1). Applies the learning
- * rate schedule but no clipping. */
+ * rnnc_optimizer_slots() reals, zero before the first step (Adagrad and
+ * Ftrl set their accumulators to initial_accumulator_value at step 1).
+ * Applies the learning rate schedule but no clipping. The learning rate of
+ * update `step`: rnnc_optimizer_learning_rate. */
 void rnnc_optimizer_step_f32(const rnnc_optimizer *opt, float *w, const float *g, float *slots,
                              size_t n, long step);
 void rnnc_optimizer_step_f64(const rnnc_optimizer *opt, double *w, const double *g, double *slots,
                              size_t n, long step);
+double rnnc_optimizer_learning_rate(const rnnc_optimizer *opt, long step);
 /* Clipping as Keras applies it before an update (clipvalue, then clipnorm per
  * weight tensor, then global_clipnorm), in place on g; tensors as in the
  * model descriptor. Then rnnc_optimizer_step. `g` is modified. */

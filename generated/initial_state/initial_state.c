@@ -487,8 +487,11 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
 double initial_state_loss_grad(const initial_state_params *p, initial_state_scratch *s,
                                const float *x, const float *target, initial_state_params *grad,
                                float *dx, float *y_pred, int n) {
+  static const rnnc_loss_config loss_config = {
+      .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
   initial_state_forward(p, s, x, s->y, n);
-  double loss = rnnc_loss_mse_f32(s->y, target, (size_t)n * 4, 2, s->dloss);
+  double loss = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 4, 2,
+                                   (double)n * 4, s->dloss);
   if (isnan(loss))
     return loss;
   initial_state_backward(p, s, s->dloss, grad, dx, n);

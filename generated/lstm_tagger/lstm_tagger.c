@@ -701,9 +701,13 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
 double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
                              const float *target, lstm_tagger_params *grad, float *dx,
                              float *y_pred, int n) {
+  static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                               .from_logits = 1,
+                                               .label_smoothing = 0.0,
+                                               .delta = 1.0};
   lstm_tagger_forward(p, s, x, s->y, n);
-  double loss =
-      rnnc_loss_sparse_cce_logits_f32(&s->a_dense_logits[0][0], target, (size_t)n * 3, 3, s->dloss);
+  double loss = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
+                                   (size_t)n * 3, 3, (double)n * 3, s->dloss);
   if (isnan(loss))
     return loss;
   lstm_tagger_backward_logits(p, s, s->dloss, grad, dx, n);

@@ -28,7 +28,7 @@ static inline float rnnc_sigmoid(float v) {
   return 1.0f / (1.0f + rnnc_expf(-v));
 }
 static inline float rnnc_relu(float v) {
-  return v > 0.0f ? v : 0.0f;
+  return v < 0.0f ? 0.0f : v;
 }
 static inline float rnnc_step(float v) {
   return v > 0.0f ? 1.0f : 0.0f;

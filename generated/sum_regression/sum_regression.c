@@ -29,7 +29,7 @@ static inline float rnnc_sigmoid(float v) {
   return 1.0f / (1.0f + rnnc_expf(-v));
 }
 static inline float rnnc_relu(float v) {
-  return v > 0.0f ? v : 0.0f;
+  return v < 0.0f ? 0.0f : v;
 }
 static inline float rnnc_step(float v) {
   return v > 0.0f ? 1.0f : 0.0f;
@@ -445,8 +445,11 @@ void sum_regression_backward(const sum_regression_params *p, sum_regression_scra
 double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_scratch *s,
                                 const float *x, const float *target, sum_regression_params *grad,
                                 float *dx, float *y_pred, int n) {
+  static const rnnc_loss_config loss_config = {
+      .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
   sum_regression_forward(p, s, x, s->y, n);
-  double loss = rnnc_loss_mse_f32(s->y, target, (size_t)n * 1, 1, s->dloss);
+  double loss = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 1, 1,
+                                   (double)n * 1, s->dloss);
   if (isnan(loss))
     return loss;
   sum_regression_backward(p, s, s->dloss, grad, dx, n);

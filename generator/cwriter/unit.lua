@@ -272,11 +272,34 @@ local function optimizer_config(c)
   for _, f in ipairs(catalog.optimizer_fields) do
     local v = f.keras and c[f.keras]
     if v == nil then v = c[f.c] end
-    values[#values + 1] = { f.c, f.flag and flag(v) or num(v) }
+    values[#values + 1] = { f.c, f.flag and flag(v) or f.int and string.format("%d", v or 0) or num(v) }
   end
   local fields = {}
   for _, f in ipairs(values) do
     if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
+  end
+  if c.boundaries then -- PiecewiseConstantDecay
+    local b, v = {}, {}
+    for i, x in ipairs(c.boundaries) do
+      b[i] = num(x)
+    end
+    for i, x in ipairs(c.values) do
+      v[i] = num(x)
+    end
+    fields[#fields + 1] = ".n_boundaries = " .. #b
+    fields[#fields + 1] = ".boundaries = {" .. table.concat(b, ", ") .. "}"
+    fields[#fields + 1] = ".values = {" .. table.concat(v, ", ") .. "}"
+  end
+  return "{" .. table.concat(fields, ", ") .. "}"
+end
+
+-- The unit's rnnc_loss_config initializer (training.interface's loss);
+-- from_logits as the unit calls it (fused with its output activation, or
+-- compiled so).
+local function loss_config_text(l, from_logits)
+  local fields = { ".kind = " .. catalog.loss_enum(l.kind), ".from_logits = " .. (from_logits and "1" or "0") }
+  for _, p in ipairs(catalog.loss_params) do
+    fields[#fields + 1] = "." .. p.name .. " = " .. syntax.real_literal(l.params[p.name], "float64")
   end
   return "{" .. table.concat(fields, ", ") .. "}"
 end
@@ -314,14 +337,20 @@ end
 local function helper_functions(used, dtype)
   local real = dtype == "float64" and "double" or "float"
   local out = {}
-  local constants = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5 }
+  local constants = ops.HELPER_CONSTANTS
+  local f32 = real == "float"
+  local functions = { expF = f32 and "rnnc_expf" or "exp", tanhF = f32 and "rnnc_tanhf" or "tanh",
+    log1pF = f32 and "log1pf" or "log1p", erfF = f32 and "erff" or "erf", fabsF = f32 and "fabsf" or "fabs",
+    sqrtF = f32 and "sqrtf" or "sqrt",
+    REAL = real }
   for _, k in ipairs(ops.HELPER_ORDER) do
     if used[k] then
       local body = ops.HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
         return constants[word] and syntax.real_literal(constants[word], dtype) or word
       end)
-      body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
-      body = body:gsub("sqrtF", real == "float" and "sqrtf" or "sqrt")
+      body = body:gsub("%f[%w_][%w_]+", function(word)
+        return functions[word]
+      end)
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
   end
@@ -463,9 +492,10 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     -- the runtime's loss function: from the logits Keras keeps of a softmax or
     -- sigmoid output (fused), or of a model built with from_logits=True
     local from_logits = fused or config.loss.from_logits
-    local fn = catalog.loss[loss][from_logits and "fn_logits" or "fn"] .. "_"
-    lines[#lines + 1] = string.format("double loss = %s%s(%s, %s, (size_t)n * %s, %d, %s);", fn, info.suffix, pred,
-      tgt, rows_here, cols, dpred)
+    table.insert(lines, 1, string.format("static const rnnc_loss_config loss_config = %s;",
+      loss_config_text(config.loss, from_logits)))
+    lines[#lines + 1] = string.format("double loss = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
+      .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, cols, rows_here, dpred)
     if backward then
       lines[#lines + 1] = "if (isnan(loss)) return loss;"
       if packed then

@@ -163,8 +163,8 @@ function describe.text(model, training, notes, info)
   if info.weights_sha256 then head[#head + 1] = string.format("--   weights sha256 %s", info.weights_sha256) end
   head[#head + 1] = string.format("--   weights: %s.safetensors, under rnnc's names", info.name)
   head[#head + 1] = "-- Version-dependent meanings are written out, never left to defaults: recurrent_activation and"
-  head[#head + 1] = "-- GRU reset_after on every layer" .. (info.version.major == 3 and "." or
-    "; hard_sigmoid is Keras <= 2's clip(0.2 x + 0.5, 0, 1), as the file means it.")
+  head[#head + 1] = "-- GRU reset_after on every layer; a hard_sigmoid of Keras <= 2 (clip(0.2 x + 0.5, 0, 1)) is"
+  head[#head + 1] = "-- rnnc's hard_sigmoid_keras2, one of Keras 3 (relu6(x + 3) / 6) rnnc's hard_sigmoid."
   for _, c in ipairs(comments) do
     head[#head + 1] = "-- " .. c
   end

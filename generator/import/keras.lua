@@ -103,11 +103,19 @@ end
 
 -- ---------------------------------------------------------------- values
 
-local ACTIVATIONS = { linear = "linear", relu = "relu", tanh = "tanh", sigmoid = "sigmoid", softmax = "softmax",
-  hard_sigmoid = "hard_sigmoid" }
+-- Keras's activation names -> rnnc's (generator/catalog.lua); hard_sigmoid
+-- is resolved by the writing version (activation below).
+local ACTIVATIONS = {}
+for _, a in ipairs(require("catalog").activations) do
+  ACTIVATIONS[a.name] = a.name
+end
+ACTIVATIONS.hard_sigmoid_keras2 = nil
+ACTIVATIONS.gelu_approximate = nil -- no Keras name: gelu(x, approximate=True) is not a string
 
 -- An activation: a string, or a Keras 3 function object. Returns rnnc's name
--- or nil plus the reason.
+-- or nil plus the reason. hard_sigmoid follows the version that wrote the
+-- file: Keras <= 2 and tf.keras 2.x clip(0.2 x + 0.5, 0, 1) (rnnc's
+-- hard_sigmoid_keras2), Keras 3 relu6(x + 3) / 6 (rnnc's hard_sigmoid).
 local function activation(ctx, v, key)
   if v == null or v == nil then return "linear" end
   local name = v
@@ -120,13 +128,12 @@ local function activation(ctx, v, key)
     end
   end
   want(name, "string", key)
-  if name == "hard_sigmoid" and ctx.version.major == 3 then
-    return nil, "hard_sigmoid in a Keras 3 file is relu6(x + 3) / 6, which rnnc does not implement yet "
-      .. "(rnnc's hard_sigmoid is tf.keras 2.x's clip(0.2 x + 0.5, 0, 1))"
-  end
-  if name == "hard_sigmoid" and not ctx.version.major then
-    return nil, "hard_sigmoid in a file that does not say which Keras wrote it (tf.keras 2.x and Keras 3 "
-      .. "differ)"
+  if name == "hard_sigmoid" then
+    if not ctx.version.major then
+      return nil, "hard_sigmoid in a file that does not say which Keras wrote it (Keras <= 2's clip(0.2 x + 0.5, "
+        .. "0, 1) and Keras 3's relu6(x + 3) / 6 differ)"
+    end
+    return ctx.version.major >= 3 and "hard_sigmoid" or "hard_sigmoid_keras2"
   end
   if not ACTIVATIONS[name] then return nil, string.format("activation '%s'", printable(name)) end
   return ACTIVATIONS[name]

@@ -25,4 +25,11 @@ return {
   (require("layers.repeat_vector")),
   (require("layers.layer_normalization")),
   (require("layers.batch_normalization")),
+  -- issue 13: the activation layers
+  (require("layers.activation").Activation),
+  (require("layers.activation").ReLU),
+  (require("layers.activation").LeakyReLU),
+  (require("layers.activation").ELU),
+  (require("layers.activation").Softmax),
+  (require("layers.activation").PReLU),
 }

@@ -26,6 +26,8 @@
 #include "rnnc.h"
 #include "rnnc_ref.h"
 
+#define M_PI_REF 3.14159265358979323846
+
 enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
 /* The front-end layers: convolutions, pooling, shape and normalisation
  * layers ("front" below; their own block of this file). */
@@ -48,6 +50,9 @@ enum {
   LAYER_BATCH_NORMALIZATION
 };
 #define IS_FRONT(kind) ((kind) >= LAYER_CONV1D)
+/* issue 13: layers that map every value of their input (their output has the
+ * input's shape) */
+enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRELU };
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -137,13 +142,23 @@ typedef struct {
   size_t scratch_size;          /* reals of scratch backward needs */
   size_t n_params;
   front fe; /* front-end layers */
+  /* Dense: 0 when a loss after it cannot read its logits (TimeDistributed) */
+  int keeps_logits;
+  /* elementwise layers (is_elementwise): Activation's act; ReLU's max_value
+   * (has_max), negative_slope and threshold; LeakyReLU's slope; ELU's alpha;
+   * PReLU's alpha tensor (a_rows x a_cols, repeated along a shared axis) */
+  double max_value, slope, threshold, alpha;
+  int has_max;
+  int a_rows, a_cols;
+  size_t alpha_off;
 } layer;
 
 struct rnnc_ref {
   int n_layers;
   layer *layers;
-  int loss;        /* rnnc_loss_kind */
-  int from_logits; /* the model's output is the loss's logits (from_logits=True) */
+  int loss;                     /* rnnc_loss_kind */
+  int from_logits;              /* the model's output is the loss's logits (from_logits=True) */
+  rnnc_loss_config loss_config; /* its parameters (label_smoothing, delta) */
   int in_rank;
   int in_shape[2];
   size_t n_params;
@@ -194,14 +209,14 @@ static int parse_activation(const char *s) {
 }
 
 /* " mse sparse_categorical_crossentropy ...", for messages */
-#define LOSS_NAME(id, NAME, name, ...) " " name
+#define LOSS_NAME(id, NAME, token, name, ...) " " name
 static const char LOSS_NAMES[] = "" RNNC_LOSSES(LOSS_NAME);
 #undef LOSS_NAME
 
 /* The output activation Keras computes a loss from the logits of, or -1. */
 static int fused_activation(rnnc_loss_kind loss) {
   switch (loss) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
+#define LOSS(id, NAME, token, name, aliases, labels, fused, logits)                                \
   case RNNC_LOSS_##NAME:                                                                           \
     return parse_activation(fused);
     RNNC_LOSSES(LOSS)
@@ -239,7 +254,7 @@ typedef struct {
 } layer_class;
 
 static const layer_class classes[] = {
-    {"Dense", LAYER_DENSE, 3, 0, {"units", "activation", "use_bias"}},
+    {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
      7,
@@ -298,6 +313,11 @@ static const layer_class classes[] = {
      4,
      0,
      {"momentum", "epsilon", "center", "scale"}},
+    {"Activation", LAYER_ACTIVATION, 1, 0, {"activation"}},
+    {"ReLU", LAYER_RELU, 3, 0, {"max_value", "negative_slope", "threshold"}},
+    {"LeakyReLU", LAYER_LEAKY_RELU, 1, 0, {"negative_slope"}},
+    {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
+    {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
 };
 #define N_CLASSES (int)(sizeof classes / sizeof classes[0])
 
@@ -339,7 +359,8 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional "
             "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
             "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
-            "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization)",
+            "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
+            "Activation ReLU LeakyReLU ELU PReLU)",
             line, tok[0]);
     return -1;
   }
@@ -415,15 +436,18 @@ static int get_optional_bool(const layer_line *ll, const char *key, int *out, ch
   return get_bool(ll, key, out, err, errlen);
 }
 
+/* " linear relu ...", for messages */
+#define ACT_NAME(NAME, name, elementwise) " " name
+static const char ACT_NAMES[] = "" RNNC_ACTIVATIONS(ACT_NAME);
+#undef ACT_NAME
+
 static int get_activation(const layer_line *ll, const char *key, int *out, char *err,
                           size_t errlen) {
   const char *v = key_value(ll, key);
   *out = parse_activation(v);
   if (*out < 0) {
-    set_err(err, errlen,
-            "line %d: layer '%s': unknown %s '%s' (known: linear relu tanh sigmoid softmax "
-            "hard_sigmoid)",
-            ll->line, ll->name, key, v);
+    set_err(err, errlen, "line %d: layer '%s': unknown %s '%s' (known:%s)", ll->line, ll->name, key,
+            v, ACT_NAMES);
     return -1;
   }
   return 0;
@@ -433,14 +457,109 @@ static int build_front(layer *L, const layer_line *ll, int in_rank, const int *i
                        size_t errlen);
 static void assign_front_offsets(layer *L, size_t *offset);
 
+/* A finite real number. Returns 0 on success. */
+static int parse_real(const char *s, double *out) {
+  char *end = NULL;
+  double v;
+  if (s == NULL || *s == '\0')
+    return -1;
+  v = strtod(s, &end);
+  if (end == NULL || *end != '\0' || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int get_real(const layer_line *ll, const char *key, double *out, char *err, size_t errlen) {
+  const char *v = key_value(ll, key);
+  if (parse_real(v, out) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s", ll->line, ll->name, v, key);
+    return -1;
+  }
+  return 0;
+}
+
+static int is_elementwise(int kind) {
+  return kind >= LAYER_ACTIVATION && kind <= LAYER_PRELU;
+}
+
+/* Fills an elementwise layer (output shape = input shape) from its line. */
+static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const int *in_shape,
+                             char *err, size_t errlen) {
+  const char *v;
+  L->in_features = in_shape[in_rank - 1];
+  L->rows = in_rank == 2 ? in_shape[0] : 1;
+  L->out_rank = in_rank;
+  L->out_shape[0] = in_shape[0];
+  L->out_shape[1] = in_shape[1];
+  L->out_cols = (size_t)L->in_features;
+  L->in_size = L->out_size = (size_t)L->rows * (size_t)L->in_features;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->work_size = 0;
+  L->scratch_size = 1;
+  switch (L->kind) {
+  case LAYER_ACTIVATION:
+    return get_activation(ll, "activation", &L->act, err, errlen);
+  case LAYER_RELU:
+    v = key_value(ll, "max_value");
+    L->has_max = strcmp(v, "none") != 0;
+    if ((L->has_max && get_real(ll, "max_value", &L->max_value, err, errlen) != 0) ||
+        get_real(ll, "negative_slope", &L->slope, err, errlen) != 0 ||
+        get_real(ll, "threshold", &L->threshold, err, errlen) != 0)
+      return -1;
+    return 0;
+  case LAYER_LEAKY_RELU:
+    return get_real(ll, "negative_slope", &L->slope, err, errlen);
+  case LAYER_ELU:
+    return get_real(ll, "alpha", &L->alpha, err, errlen);
+  default: { /* PReLU: alpha_shape=C (a 2-D input) or RxC */
+    const char *shape = key_value(ll, "alpha_shape");
+    char buf[32];
+    const char *x = strchr(shape, 'x');
+    int ok;
+    if (x == NULL) {
+      L->a_rows = 1;
+      ok = parse_int(shape, 1, MAX_DIM, &L->a_cols) == 0 && in_rank == 1 &&
+           L->a_cols == L->in_features;
+    } else {
+      size_t len = (size_t)(x - shape);
+      ok = len < sizeof buf;
+      if (ok) {
+        memcpy(buf, shape, len);
+        buf[len] = '\0';
+        ok = parse_int(buf, 1, MAX_DIM, &L->a_rows) == 0 &&
+             parse_int(x + 1, 1, MAX_DIM, &L->a_cols) == 0 && in_rank == 2 &&
+             (L->a_rows == 1 || L->a_rows == L->rows) &&
+             (L->a_cols == 1 || L->a_cols == L->in_features);
+      }
+    }
+    if (!ok) {
+      set_err(err, errlen, "line %d: layer '%s': alpha_shape '%s' does not fit the input", ll->line,
+              ll->name, shape);
+      return -1;
+    }
+    L->n_params = (size_t)L->a_rows * (size_t)L->a_cols;
+    return 0;
+  }
+  }
+}
+
 /* Fills a Dense layer from its line, given the shape of its input. */
 static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
                        size_t errlen) {
   double in_size, out_size, n_params;
+  int no_logits = 0;
   if (get_units(ll, &L->units, err, errlen) != 0 ||
       get_activation(ll, "activation", &L->act, err, errlen) != 0 ||
       get_bool(ll, "use_bias", &L->use_bias, err, errlen) != 0)
     return -1;
+  if (key_value(ll, "logits") != NULL) {
+    if (get_bool(ll, "logits", &no_logits, err, errlen) != 0)
+      return -1;
+    no_logits = !no_logits;
+  }
+  L->keeps_logits = !no_logits;
   L->in_features = in_shape[in_rank - 1];
   L->rows = in_rank == 2 ? in_shape[0] : 1;
   L->out_rank = in_rank;
@@ -575,6 +694,13 @@ static void assign_offsets(layer *L, size_t *offset) {
     assign_front_offsets(L, offset);
     return;
   }
+  if (L->kind == LAYER_PRELU) {
+    L->alpha_off = *offset;
+    *offset += L->n_params;
+    return;
+  }
+  if (is_elementwise(L->kind))
+    return;
   if (L->kind == LAYER_DENSE) {
     L->kernel_off = *offset;
     *offset += (size_t)L->in_features * (size_t)L->units;
@@ -689,13 +815,16 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     } else if (IS_FRONT(L->kind)) {
       if (build_front(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
         return -1;
+    } else if (is_elementwise(L->kind)) {
+      if (build_elementwise(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+        return -1;
     } else {
       if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
         return -1;
       L->n_dirs = 1;
     }
   }
-  if (L->kind != LAYER_DENSE && !IS_FRONT(L->kind))
+  if (L->kind != LAYER_DENSE && !IS_FRONT(L->kind) && !is_elementwise(L->kind))
     finish_recurrent(L);
   assign_offsets(L, offset);
   if ((double)*offset > MAX_SIZE) {
@@ -790,15 +919,43 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         set_err(err, errlen, "line %d: duplicate 'loss' line", line);
         return -1;
       }
-      if (ntok != 2 && !(ntok == 3 && strcmp(tok[2], "from_logits") == 0)) {
-        set_err(err, errlen, "line %d: 'loss' wants one name, optionally followed by from_logits",
+      if (ntok < 2) {
+        set_err(err, errlen,
+                "line %d: 'loss' wants one name, optionally followed by from_logits and "
+                "parameters (label_smoothing=S, delta=D)",
                 line);
         return -1;
       }
-      m->from_logits = ntok == 3;
       m->loss = rnnc_loss_named(tok[1]);
       if (m->loss == RNNC_LOSS_NONE) {
         set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
+        return -1;
+      }
+      m->loss_config = rnnc_loss_config_default((rnnc_loss_kind)m->loss);
+      m->from_logits = 0;
+      for (int i = 2; i < ntok; i++) {
+        char *eq = strchr(tok[i], '=');
+        double v;
+        if (strcmp(tok[i], "from_logits") == 0) {
+          m->from_logits = 1;
+          continue;
+        }
+        if (eq != NULL)
+          *eq = '\0';
+        if (eq == NULL || parse_real(eq + 1, &v) != 0) {
+          set_err(err, errlen,
+                  "line %d: 'loss': expected from_logits or a parameter=number, got '%s'", line,
+                  tok[i]);
+          return -1;
+        }
+#define PARAM(field, value, doc)                                                                   \
+  if (strcmp(tok[i], #field) == 0) {                                                               \
+    m->loss_config.field = v;                                                                      \
+    continue;                                                                                      \
+  }
+        RNNC_LOSS_PARAMS(PARAM)
+#undef PARAM
+        set_err(err, errlen, "line %d: 'loss': unknown parameter '%s'", line, tok[i]);
         return -1;
       }
       have_loss = 1;
@@ -954,46 +1111,133 @@ size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset) {
 
 /* ------------------------------------------------------------------ activations */
 
-/* y = act(z) for one row of n reals (softmax over the row). hard_sigmoid is
- * tf.keras 2.x's: clip(0.2 z + 0.5, 0, 1). */
+/* The elementwise activations, as Keras 3 defines them
+ * (keras/src/activations/activations.py): one value, and its derivative at z
+ * given y = act(z). hard_sigmoid is Keras 3's relu6(z + 3) / 6,
+ * hard_sigmoid_keras2 tf.keras 2.x's clip(0.2 z + 0.5, 0, 1). At a kink the
+ * derivative is the one the generated code's expressions give (relu, relu6:
+ * 0 at 0; leaky_relu and elu: the left one at 0, as TensorFlow's). */
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define SQRT_2_OVER_PI 0.7978845608028654
+
+static double softplus(double z) {
+  return (z > 0.0 ? z : 0.0) + log1p(exp(-fabs(z)));
+}
+
+static double sigmoid(double z) {
+  return 1.0 / (1.0 + exp(-z));
+}
+
+static double act_value(int act, double z) {
+  switch (act) {
+  case ACT_RELU: /* a NaN passes through */
+    return z < 0.0 ? 0.0 : z;
+  case ACT_TANH:
+    return tanh(z);
+  case ACT_SIGMOID:
+    return sigmoid(z);
+  case ACT_HARD_SIGMOID:
+    return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0;
+  case ACT_HARD_SIGMOID_KERAS2:
+    return z <= -2.5 ? 0.0 : z >= 2.5 ? 1.0 : 0.2 * z + 0.5;
+  case ACT_ELU:
+    return z > 0.0 ? z : exp(z) - 1.0;
+  case ACT_SELU:
+    return SELU_SCALE * (z > 0.0 ? z : SELU_ALPHA * (exp(z) - 1.0));
+  case ACT_GELU:
+    return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+  case ACT_GELU_APPROXIMATE:
+    return 0.5 * z * (1.0 + tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z)));
+  case ACT_SWISH:
+  case ACT_SILU:
+    return z * sigmoid(z);
+  case ACT_SOFTPLUS:
+    return softplus(z);
+  case ACT_SOFTSIGN:
+    return z / (1.0 + fabs(z));
+  case ACT_EXPONENTIAL:
+    return exp(z);
+  case ACT_LEAKY_RELU:
+    return z > 0.0 ? z : 0.2 * z;
+  case ACT_RELU6:
+    return z <= 0.0 ? 0.0 : z >= 6.0 ? 6.0 : z;
+  case ACT_MISH:
+    return z * tanh(softplus(z));
+  case ACT_HARD_SILU:
+  case ACT_HARD_SWISH:
+    return z * (z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0);
+  default:
+    return z;
+  }
+}
+
+static double act_derivative(int act, double z, double y) {
+  switch (act) {
+  case ACT_RELU:
+    return z > 0.0 ? 1.0 : 0.0;
+  case ACT_TANH:
+    return 1.0 - y * y;
+  case ACT_SIGMOID:
+    return y * (1.0 - y);
+  case ACT_HARD_SIGMOID: /* slope 1/6 strictly inside (-3, 3) */
+    return z > -3.0 && z < 3.0 ? 1.0 / 6.0 : 0.0;
+  case ACT_HARD_SIGMOID_KERAS2: /* slope 0.2 strictly inside (-2.5, 2.5) */
+    return z > -2.5 && z < 2.5 ? 0.2 : 0.0;
+  case ACT_ELU:
+    return z > 0.0 ? 1.0 : exp(z);
+  case ACT_SELU:
+    return SELU_SCALE * (z > 0.0 ? 1.0 : SELU_ALPHA * exp(z));
+  case ACT_GELU:
+    return 0.5 * (1.0 + erf(z / sqrt(2.0))) + z * exp(-0.5 * z * z) / sqrt(2.0 * M_PI_REF);
+  case ACT_GELU_APPROXIMATE: {
+    double t = tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z));
+    return 0.5 * (1.0 + t) +
+           0.5 * z * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * z * z);
+  }
+  case ACT_SWISH:
+  case ACT_SILU: {
+    double s = sigmoid(z);
+    return s + z * s * (1.0 - s);
+  }
+  case ACT_SOFTPLUS:
+    return sigmoid(z);
+  case ACT_SOFTSIGN:
+    return 1.0 / ((1.0 + fabs(z)) * (1.0 + fabs(z)));
+  case ACT_EXPONENTIAL:
+    return y;
+  case ACT_LEAKY_RELU:
+    return z > 0.0 ? 1.0 : 0.2;
+  case ACT_RELU6:
+    return z > 0.0 && z <= 6.0 ? 1.0 : 0.0;
+  case ACT_MISH: {
+    double t = tanh(softplus(z));
+    return t + z * (1.0 - t * t) * sigmoid(z);
+  }
+  case ACT_HARD_SILU:
+  case ACT_HARD_SWISH:
+    return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (2.0 * z + 3.0) / 6.0;
+  default:
+    return 1.0;
+  }
+}
+
+/* y = act(z) for one row of n reals (softmax and log_softmax over the row). */
 static void activation_forward(int act, const double *z, double *y, int n) {
   int i;
-  if (act == ACT_SOFTMAX) {
+  if (act == ACT_SOFTMAX || act == ACT_LOG_SOFTMAX) {
     double mx = z[0], sum = 0.0;
     for (i = 1; i < n; i++)
       if (z[i] > mx)
         mx = z[i];
-    for (i = 0; i < n; i++) {
-      y[i] = exp(z[i] - mx);
-      sum += y[i];
-    }
     for (i = 0; i < n; i++)
-      y[i] /= sum;
+      sum += exp(z[i] - mx);
+    for (i = 0; i < n; i++)
+      y[i] = act == ACT_SOFTMAX ? exp(z[i] - mx) / sum : (z[i] - mx) - log(sum);
     return;
   }
-  for (i = 0; i < n; i++) {
-    switch (act) {
-    case ACT_RELU:
-      y[i] = z[i] > 0.0 ? z[i] : 0.0;
-      break;
-    case ACT_TANH:
-      y[i] = tanh(z[i]);
-      break;
-    case ACT_SIGMOID:
-      y[i] = 1.0 / (1.0 + exp(-z[i]));
-      break;
-    case ACT_HARD_SIGMOID:
-      y[i] = 0.2 * z[i] + 0.5;
-      if (y[i] < 0.0)
-        y[i] = 0.0;
-      if (y[i] > 1.0)
-        y[i] = 1.0;
-      break;
-    default:
-      y[i] = z[i];
-      break;
-    }
-  }
+  for (i = 0; i < n; i++)
+    y[i] = act_value(act, z[i]);
 }
 
 /* dz = d(loss)/dz from dy = d(loss)/dy for one row of n reals, given z and y = act(z). */
@@ -1009,25 +1253,17 @@ static void activation_backward(int act, const double *z, const double *y, const
       dz[i] = y[i] * (dy[i] - dot);
     return;
   }
-  for (i = 0; i < n; i++) {
-    switch (act) {
-    case ACT_RELU:
-      dz[i] = z[i] > 0.0 ? dy[i] : 0.0;
-      break;
-    case ACT_TANH:
-      dz[i] = dy[i] * (1.0 - y[i] * y[i]);
-      break;
-    case ACT_SIGMOID:
-      dz[i] = dy[i] * y[i] * (1.0 - y[i]);
-      break;
-    case ACT_HARD_SIGMOID: /* slope 0.2 strictly inside (-2.5, 2.5), flat outside */
-      dz[i] = z[i] > -2.5 && z[i] < 2.5 ? 0.2 * dy[i] : 0.0;
-      break;
-    default:
-      dz[i] = dy[i];
-      break;
-    }
+  if (act == ACT_LOG_SOFTMAX) {
+    /* dz_i = dy_i - softmax_i sum_k dy_k */
+    double sum = 0.0;
+    for (i = 0; i < n; i++)
+      sum += dy[i];
+    for (i = 0; i < n; i++)
+      dz[i] = dy[i] - exp(y[i]) * sum;
+    return;
   }
+  for (i = 0; i < n; i++)
+    dz[i] = dy[i] * act_derivative(act, z[i], y[i]);
 }
 
 /* ------------------------------------------------------------------ Dense */
@@ -1079,6 +1315,110 @@ static void dense_backward(const layer *L, const double *params, const double *x
           s += dz[u] * kernel[i * U + u];
         dx[r * in + i] = s;
       }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ elementwise layers */
+
+static double relu_of(double z) { /* a NaN passes through */
+  return z < 0.0 ? 0.0 : z;
+}
+
+/* The function of an elementwise layer at z (Activation's elementwise
+ * activations, ReLU, LeakyReLU, ELU, PReLU with slope a) and, in *d, its
+ * derivative as the generated code's expression gives it: ReLU is Keras's
+ * ReLU.static_call (tf.nn.leaky_relu with a slope alone; else x > threshold,
+ * clipped to [0, max_value], minus slope * relu(threshold - x)), and at a kink
+ * the derivative is that of the expression rnnc differentiates. */
+static double elementwise_value(const layer *L, double z, double a, double *d) {
+  double y, y0, d0;
+  switch (L->kind) {
+  case LAYER_ACTIVATION:
+    y = act_value(L->act, z);
+    *d = act_derivative(L->act, z, y);
+    return y;
+  case LAYER_LEAKY_RELU:
+    *d = z > 0.0 ? 1.0 : L->slope;
+    return z > 0.0 ? z : L->slope * z;
+  case LAYER_ELU:
+    *d = z > 0.0 ? 1.0 : L->alpha * exp(z);
+    return z > 0.0 ? z : L->alpha * (exp(z) - 1.0);
+  case LAYER_PRELU: /* relu(z) - a relu(-z) */
+    *d = (z > 0.0 ? 1.0 : 0.0) + (z < 0.0 ? a : 0.0);
+    return relu_of(z) - a * relu_of(-z);
+  default: /* ReLU */
+    if (L->slope != 0.0 && !L->has_max && L->threshold == 0.0) {
+      *d = z > 0.0 ? 1.0 : L->slope;
+      return z > 0.0 ? z : L->slope * z;
+    }
+    y0 = z > L->threshold ? z : 0.0;
+    d0 = z > L->threshold ? 1.0 : 0.0;
+    y = y0;
+    *d = d0;
+    if (L->has_max) { /* relu(y0) (y0 itself without a threshold) - relu(y0 - max) */
+      double r = L->threshold != 0.0 ? relu_of(y0) : y0;
+      double dr = L->threshold != 0.0 ? (y0 > 0.0 ? d0 : 0.0) : d0;
+      y = r - relu_of(y0 - L->max_value);
+      *d = dr - (y0 - L->max_value > 0.0 ? d0 : 0.0);
+    }
+    if (L->slope != 0.0) {
+      y -= L->slope * relu_of(L->threshold - z);
+      *d += L->threshold - z > 0.0 ? L->slope : 0.0;
+    }
+    return y;
+  }
+}
+
+/* PReLU's slope for element (r, c): its alpha, repeated along shared axes. */
+static double prelu_alpha(const layer *L, const double *params, int r, int c) {
+  if (L->kind != LAYER_PRELU)
+    return 0.0;
+  return params[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+                (size_t)(L->a_cols == 1 ? 0 : c)];
+}
+
+/* One sample: x and y rows x in_features. */
+static void elementwise_forward(const layer *L, const double *params, const double *x, double *y) {
+  int r, c, F = L->in_features;
+  double d;
+  for (r = 0; r < L->rows; r++) {
+    if (L->kind == LAYER_ACTIVATION && (L->act == ACT_SOFTMAX || L->act == ACT_LOG_SOFTMAX)) {
+      activation_forward(L->act, x + r * F, y + r * F, F);
+      continue;
+    }
+    for (c = 0; c < F; c++)
+      y[r * F + c] = elementwise_value(L, x[r * F + c], prelu_alpha(L, params, r, c), &d);
+  }
+}
+
+/* One sample. dy = d(loss)/d(y), or d(loss)/d(x) itself when from_logits (a
+ * softmax or sigmoid Activation whose input the loss used). Adds PReLU's
+ * alpha gradient to grad; dx (may be NULL) is overwritten. */
+static void elementwise_backward(const layer *L, const double *params, const double *x,
+                                 const double *y, const double *dy, int from_logits, double *grad,
+                                 double *dx) {
+  int r, c, F = L->in_features;
+  double d;
+  for (r = 0; r < L->rows; r++) {
+    if (from_logits) {
+      if (dx != NULL)
+        memcpy(dx + r * F, dy + r * F, (size_t)F * sizeof(double));
+      continue;
+    }
+    if (L->kind == LAYER_ACTIVATION && (L->act == ACT_SOFTMAX || L->act == ACT_LOG_SOFTMAX)) {
+      if (dx != NULL)
+        activation_backward(L->act, x + r * F, y + r * F, dy + r * F, dx + r * F, F);
+      continue;
+    }
+    for (c = 0; c < F; c++) {
+      double z = x[r * F + c];
+      elementwise_value(L, z, prelu_alpha(L, params, r, c), &d);
+      if (dx != NULL)
+        dx[r * F + c] = d * dy[r * F + c];
+      if (L->kind == LAYER_PRELU) /* d/d alpha of -alpha relu(-z) */
+        grad[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+             (size_t)(L->a_cols == 1 ? 0 : c)] -= relu_of(-z) * dy[r * F + c];
     }
   }
 }
@@ -1586,18 +1926,6 @@ static int get_int(const layer_line *ll, const char *key, int lo, int hi, int *o
   if (v == NULL || parse_int(v, lo, hi, out) != 0) {
     set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s (want %d..%d)", ll->line,
             ll->name, v ? v : "", key, lo, hi);
-    return -1;
-  }
-  return 0;
-}
-
-/* A real key (epsilon, momentum), finite. */
-static int get_real(const layer_line *ll, const char *key, double *out, char *err, size_t errlen) {
-  const char *v = key_value(ll, key);
-  char *end;
-  *out = strtod(v, &end);
-  if (end == v || *end != '\0' || !isfinite(*out)) {
-    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s", ll->line, ll->name, v, key);
     return -1;
   }
   return 0;
@@ -2469,6 +2797,8 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
         dense_forward(L, params, in, work, y);
       else if (IS_FRONT(L->kind))
         front_forward(L, params, in, work, y);
+      else if (is_elementwise(L->kind))
+        elementwise_forward(L, params, in, y);
       else
         recurrent_forward(L, params, in, init, work, y);
     }
@@ -2530,6 +2860,9 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       } else if (IS_FRONT(L->kind)) {
         front_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, dy,
                        from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
+      } else if (is_elementwise(L->kind)) {
+        elementwise_backward(L, params, in, tr->y[l] + (size_t)s * L->out_size, dy,
+                             from_logits && l == m->n_layers - 1, grad, this_dx);
       } else {
         recurrent_backward(L, params, in, work, dy, grad, this_dx, dinit, scratch);
       }
@@ -2594,9 +2927,12 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
    * (binary) Dense output from that layer's logits */
   int fused =
       !m->from_logits &&
-      ((last->kind == LAYER_DENSE && last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
+      ((last->kind == LAYER_DENSE && last->keeps_logits &&
+        last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
+       (last->kind == LAYER_ACTIVATION && last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
        (front_has_logits(last) && last->fe.act == fused_activation((rnnc_loss_kind)m->loss)));
-  double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, loss = NAN;
+  double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, *act_in = NULL;
+  double loss = NAN;
   trace tr;
   int ok = 0;
 
@@ -2615,18 +2951,24 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       for (s = 0; s < nn; s++)
         memcpy(y_first + s * first, tr.y[m->n_layers - 1] + s * m->output_size,
                first * sizeof(double));
-      /* fused: a Dense last layer, one output, z is its pre-activation;
-       * from_logits: the output itself is the logits */
+      /* fused: a Dense last layer, one output, z is its pre-activation; an
+       * Activation last layer: its input; from_logits: the output itself is
+       * the logits */
       const double *in = fused ? tr.work[m->n_layers - 1] : y_first;
+      if (fused && last->kind == LAYER_ACTIVATION) {
+        act_in = alloc_reals(nn * first);
+        if (act_in == NULL)
+          goto out;
+        for (s = 0; s < nn; s++)
+          memcpy(act_in + s * first, layer_input(m, &tr, x, m->n_layers - 1, (int)s),
+                 first * sizeof(double));
+        in = act_in;
+      }
       int logits = fused || m->from_logits;
-      switch (m->loss) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
-  case RNNC_LOSS_##NAME:                                                                           \
-    loss = logits ? fn_logits##_f64(in, target, rows, cols, d_first)                               \
-                  : fn##_f64(in, target, rows, cols, d_first);                                     \
-    break;
-        RNNC_LOSSES(LOSS)
-#undef LOSS
+      {
+        rnnc_loss_config cfg = m->loss_config;
+        cfg.from_logits = logits;
+        loss = rnnc_loss_eval_f64(&cfg, in, target, NULL, rows, cols, (double)rows, d_first);
       }
       for (s = 0; s < nn; s++)
         memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));
@@ -2635,8 +2977,10 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
       else
         ok = 1;
     }
+  out:
     if (grad_buf != grad)
       free(grad_buf);
+    free(act_in);
     free(dtop);
     free(y_first);
     free(d_first);

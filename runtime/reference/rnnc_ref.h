@@ -8,16 +8,20 @@
  *   rnnc-spec 1
  *   input <d1> [<d2>]            per-sample input shape: timesteps features, or features
  *   layer <Class> <name> key=value ...
- *   loss <keras loss name> [from_logits]   optional: mse, mean_squared_error, mae,
- *                                sparse_categorical_crossentropy, categorical_crossentropy,
- *                                binary_crossentropy; from_logits: the output is the logits.
- *                                A crossentropy after a last Dense with softmax
- *                                (categorical) or sigmoid (binary) is computed from that
- *                                layer's logits, as tf.keras does.
+ *   loss <keras loss name> [from_logits] [label_smoothing=S] [delta=D]
+ *                                optional: a loss of the catalog (RNNC_LOSSES) by any of
+ *                                its names; from_logits: the output is the logits; the
+ *                                parameters of rnnc_loss_config (RNNC_LOSS_PARAMS), Keras's
+ *                                defaults when absent. A crossentropy after a last Dense
+ *                                (not logits=0) or Activation with softmax (categorical,
+ *                                sparse) or sigmoid (binary) is computed from that layer's
+ *                                logits, as tf.keras does.
  *
  * Classes and keys (every key of the class present, in any order, booleans as
  * 0/1; keys in [brackets] are optional):
- *   Dense      units activation use_bias               (applies to the last axis)
+ *   Dense      units activation use_bias [logits]      (applies to the last axis)
+ *              logits=0 (TimeDistributed's Dense): a crossentropy after it reads
+ *              its probabilities, not its logits (tf.keras's reshape drops them)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
  *              [initial_state]
  *   LSTM       units activation recurrent_activation use_bias
@@ -49,10 +53,26 @@
  *   initial_state (absent = 0): 1 makes the layer take its initial states from
  *              the model's input, as Keras's layer(x, initial_state=[...]);
  *              see "Inputs" below.
- * Activations: linear relu tanh sigmoid softmax hard_sigmoid. hard_sigmoid is
- * tf.keras 2.x's clip(0.2 x + 0.5, 0, 1) (not Keras 3's x/6 + 0.5), derivative
- * 0.2 strictly inside (-2.5, 2.5) and 0 elsewhere; softmax is over the last
- * axis (inside a recurrent cell: over each block of U).
+ * Activations: the catalog's (RNNC_ACTIVATIONS in rnnc_catalog.h), Keras 3's
+ * definitions: linear relu tanh sigmoid softmax hard_sigmoid (Keras 3's
+ * relu6(x + 3) / 6, derivative 1/6 strictly inside (-3, 3))
+ * hard_sigmoid_keras2 (tf.keras 2.x's clip(0.2 x + 0.5, 0, 1), derivative 0.2
+ * strictly inside (-2.5, 2.5)) elu selu gelu gelu_approximate (the tanh
+ * form) swish silu softplus softsign exponential leaky_relu (slope 0.2) relu6
+ * mish hard_silu hard_swish log_softmax; softmax and log_softmax are over the
+ * last axis (not inside a recurrent cell).
+ * Elementwise layers (their output has the input's shape, (T, F) or (F)):
+ *   Activation activation
+ *   ReLU       max_value (a number, or none) negative_slope threshold: Keras's
+ *              ReLU.static_call (a slope alone: leaky relu)
+ *   LeakyReLU  negative_slope
+ *   ELU        alpha
+ *   PReLU      alpha_shape=C (a (F) input) or RxC (a (T, F) input; R is T or 1,
+ *              C is F or 1: 1 along a shared axis): one weight "alpha",
+ *              relu(x) - alpha relu(-x)
+ *   A crossentropy after an Activation softmax (categorical, sparse) or
+ *   sigmoid (binary) last layer is computed from that layer's input, as
+ *   tf.keras does (Keras's Softmax layer is written "Activation softmax").
  * <name> is the layer's weight prefix, e.g. "simple_rnn" or "time_distributed/dense".
  *
  * The front-end layers read a (T, C) input (T = 1 for a vector):

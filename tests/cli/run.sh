@@ -311,6 +311,22 @@ expect "optimizer overrides" 0 "Epoch 3/3" -- "$s" fit --weights "$work/sum.w0.s
   --epochs 3 --batch-size 4 --optimizer sgd --learning-rate 0.0001 --momentum 0.9 --nesterov --clipnorm 1 \
   --out "$work/opt.safetensors"
 
+# issue 13: the other optimizers and schedules from the command line; Nadam's
+# state is its slots and the step count, so a resumed run is one run
+expect "Ftrl with CosineDecay's warmup" 0 "Epoch 3/3" -- "$s" fit --weights "$work/sum.w0.safetensors" --x $sx \
+  --y $sy --epochs 3 --batch-size 4 --optimizer ftrl --l1-regularization-strength 0.01 --schedule 5 \
+  --decay-steps 4 --warmup-target 0.01 --warmup-steps 2 --alpha 0.1 --out "$work/opt.safetensors"
+expect "a schedule is a whole number" 2 "--schedule takes a whole number from 0 to 1000, not '2.5'" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --schedule 2.5 --out "$work/opt.safetensors"
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 6 --batch-size 4 --seed 5 --verbose 0 \
+  --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --out "$work/nwhole.safetensors" >/dev/null
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 3 --batch-size 4 --seed 5 --verbose 0 \
+  --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --out "$work/nhalf.safetensors" >/dev/null
+"$s" fit --weights "$work/nhalf.safetensors" --x $sx --y $sy --epochs 6 --initial-epoch 3 --batch-size 4 --seed 5 \
+  --verbose 0 --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --resume \
+  --out "$work/nresumed.safetensors" >/dev/null
+cmp -s "$work/nwhole.safetensors" "$work/nresumed.safetensors" && ok || ko "resumed Nadam training differs from one run"
+
 # A checkpoint every epoch, then --resume from it: the same bytes as one run.
 "$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 20 --batch-size 4 --seed 5 --verbose 0 \
   --out "$work/whole.safetensors" >/dev/null

@@ -24,8 +24,25 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 # ---------------------------------------------------------------- activations
 
 
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow (torch's softplus turns linear past 20)."""
+    return torch.log1p(torch.exp(-z.abs())) + torch.relu(z)
+
+
+def hard_sigmoid(z):
+    """Keras 3: relu6(z + 3) / 6 (keras/src/backend/tensorflow/nn.py)."""
+    return torch.clamp(z + 3.0, 0.0, 6.0) / 6.0
+
+
 def activation(name, z):
-    """tf.keras 2.x activations. hard_sigmoid is 2.x's clip(0.2 z + 0.5, 0, 1)."""
+    """Keras 3's activations (keras/src/activations/activations.py) for every
+    name rnnc has. hard_sigmoid is Keras 3's relu6(z + 3) / 6,
+    hard_sigmoid_keras2 tf.keras 2.x's clip(0.2 z + 0.5, 0, 1); gelu_approximate
+    is gelu(z, approximate=True)."""
     if name == "linear":
         return z
     if name == "relu":
@@ -35,9 +52,37 @@ def activation(name, z):
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "hard_sigmoid":
+        return hard_sigmoid(z)
+    if name == "hard_sigmoid_keras2":
         return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
     if name == "softmax":
         return torch.softmax(z, dim=-1)
+    if name == "log_softmax":
+        return torch.log_softmax(z, dim=-1)
+    if name == "elu":
+        return torch.where(z > 0, z, torch.exp(z) - 1.0)
+    if name == "selu":
+        return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1.0))
+    if name == "gelu":
+        return 0.5 * z * (1.0 + torch.erf(z / math.sqrt(2.0)))
+    if name == "gelu_approximate":
+        return 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+    if name in ("swish", "silu"):
+        return z * torch.sigmoid(z)
+    if name == "softplus":
+        return softplus(z)
+    if name == "softsign":
+        return z / (1.0 + z.abs())
+    if name == "exponential":
+        return torch.exp(z)
+    if name == "leaky_relu":
+        return torch.where(z > 0, z, 0.2 * z)
+    if name == "relu6":
+        return torch.clamp(z, 0.0, 6.0)
+    if name == "mish":
+        return z * torch.tanh(softplus(z))
+    if name in ("hard_silu", "hard_swish"):
+        return z * hard_sigmoid(z)
     raise ValueError("unknown activation " + name)
 
 
@@ -116,6 +161,73 @@ class Dense:
         if self.use_bias:
             z = z + P[prefix + "/bias"]
         return activation(self.activation, z), z
+
+
+class ActivationLayer:
+    """Keras's activation layers (their output has the input's shape):
+    Activation(name), ReLU(max_value, negative_slope, threshold) as Keras 3's
+    ReLU.static_call, LeakyReLU(negative_slope=0.3), ELU(alpha=1),
+    Softmax() and PReLU(shared_axes) with its alpha weight."""
+
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, cls, *positional, **kwargs):
+        self.cls, self.positional, self.kw = cls, list(positional), dict(kwargs)
+        self.kwargs = dict(kwargs)
+        self.base_name = {"Activation": "activation", "ReLU": "re_lu", "LeakyReLU": "leaky_re_lu",
+                          "ELU": "elu", "Softmax": "softmax", "PReLU": "p_re_lu"}[cls]
+
+    def lua(self):
+        return lua_call(self.cls, self.positional, self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    @property
+    def activation(self):
+        if self.cls == "Activation":
+            return self.positional[0]
+        return "softmax" if self.cls == "Softmax" else None
+
+    def weights(self, prefix, in_features):
+        self.units = in_features
+        if self.cls != "PReLU":
+            return []
+        # the input's shape (rank 3: (T, F)), 1 along each shared axis
+        shape = list(self.input_shape)
+        for ax in self.kw.get("shared_axes", []):
+            shape[ax - 1] = 1
+        return [(prefix + "/alpha", tuple(shape))]
+
+    def call(self, P, prefix, x):
+        """Returns (output, the logits a crossentropy reads: the input of a
+        softmax or sigmoid Activation or Softmax)."""
+        if self.cls == "Activation":
+            y = activation(self.positional[0], x)
+            return y, (x if self.positional[0] in ("softmax", "sigmoid") else None)
+        if self.cls == "Softmax":
+            return torch.softmax(x, dim=-1), x
+        if self.cls == "LeakyReLU":
+            slope = self.kw.get("negative_slope", 0.3)
+            return torch.where(x > 0, x, slope * x), None
+        if self.cls == "ELU":
+            alpha = self.kw.get("alpha", 1.0)
+            return torch.where(x > 0, x, alpha * (torch.exp(x) - 1.0)), None
+        if self.cls == "PReLU":
+            alpha = P[prefix + "/alpha"]
+            return torch.relu(x) - alpha * torch.relu(-x), None
+        # ReLU: keras/src/activations/activations.py ReLU.static_call
+        m = self.positional[0] if self.positional else self.kw.get("max_value")
+        slope, th = self.kw.get("negative_slope", 0.0), self.kw.get("threshold", 0.0)
+        if slope != 0 and m is None and th == 0:
+            return torch.where(x > 0, x, slope * x), None
+        y = x * (x > th).to(x.dtype) if th != 0 else torch.relu(x)
+        if m is not None:
+            y = torch.clamp(y, 0.0, m)
+        if slope != 0:
+            y = y - slope * torch.relu(th - x)
+        return y, None
 
 
 class TimeDistributed:
@@ -709,6 +821,10 @@ class Model:
                 self.weight_list += layer.weights_shape(layer.name, shape)
                 shape = layer.out_shape(shape)
                 continue
+            if isinstance(layer, ActivationLayer):  # keeps the shape
+                layer.input_shape = tuple(shape)
+                self.weight_list += layer.weights(layer.name, shape[-1])
+                continue
             self.weight_list += layer.weights(layer.name, shape[-1])
             if isinstance(layer, (Dense, TimeDistributed)):
                 shape = tuple(shape[:-1]) + (layer.units,)
@@ -748,12 +864,14 @@ class Model:
         return outs, logits
 
     def last_activation(self):
+        """The activation whose logits a crossentropy reads: a last Dense's or
+        activation layer's; not TimeDistributed's, whose reshape drops the
+        logits tf.keras caches (keras/layers/rnn/time_distributed.py,
+        keras/backend.py _get_logits)."""
         last = self.layers[-1]
         if isinstance(last, _Conv):
             return last.activation
-        if isinstance(last, TimeDistributed):
-            return last.inner.activation
-        if isinstance(last, Dense):
+        if isinstance(last, (Dense, ActivationLayer)):
             return last.activation
         return None
 
@@ -815,22 +933,32 @@ class Loss:
     CLASSES = {"mse": "MeanSquaredError", "mae": "MeanAbsoluteError",
                "binary_crossentropy": "BinaryCrossentropy",
                "categorical_crossentropy": "CategoricalCrossentropy",
-               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
-    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+               "huber": "Huber", "log_cosh": "LogCosh", "mape": "MeanAbsolutePercentageError",
+               "msle": "MeanSquaredLogarithmicError", "kl_divergence": "KLDivergence", "poisson": "Poisson",
+               "hinge": "Hinge", "squared_hinge": "SquaredHinge", "categorical_hinge": "CategoricalHinge",
+               "cosine_similarity": "CosineSimilarity"}
+    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
+            "mean_absolute_percentage_error": "mape", "mean_squared_logarithmic_error": "msle",
+            "kld": "kl_divergence", "logcosh": "log_cosh"}
 
-    def __init__(self, name, as_class=False, from_logits=False):
+    def __init__(self, name, as_class=False, from_logits=False, **params):
         self.written = name
         self.kind = self.LONG.get(name, name)
-        self.as_class, self.from_logits = as_class or from_logits, from_logits
+        self.as_class, self.from_logits = as_class or from_logits or bool(params), from_logits
+        self.params = params  # label_smoothing, delta
 
     def lua(self):
         if not self.as_class:
             return lua_value(self.written)
-        return lua_call(self.CLASSES[self.kind], [], {"from_logits": True} if self.from_logits else {})
+        kw = {"from_logits": True} if self.from_logits else {}
+        kw.update(self.params)
+        return lua_call(self.CLASSES[self.kind], [], kw)
 
     def describe(self):
         text = self.CLASSES[self.kind] if self.as_class else self.written
-        return text + (" (from_logits)" if self.from_logits else "")
+        extra = ", ".join("%s=%s" % kv for kv in self.params.items())
+        return text + (" (from_logits)" if self.from_logits else "") + ("(%s)" % extra if extra else "")
 
 
 def loss_value(loss, model, outputs, logits, target):
@@ -847,7 +975,43 @@ def loss_value(loss, model, outputs, logits, target):
                   or (act == "sigmoid" and kind == "binary_crossentropy")))
     z = logits if fused else y
     from_logits = fused or loss.from_logits
-    if kind == "mse":
+    ls = loss.params.get("label_smoothing", 0.0)
+    if ls and kind == "binary_crossentropy":  # keras/src/losses/losses.py binary_crossentropy
+        target = target * (1.0 - ls) + 0.5 * ls
+    elif ls and kind == "categorical_crossentropy":
+        target = target * (1.0 - ls) + ls / target.shape[-1]
+    eps = EPSILON
+    if kind == "huber":
+        delta = loss.params.get("delta", 1.0)
+        e = y - target
+        rows = torch.where(e.abs() <= delta, 0.5 * e * e, delta * e.abs() - 0.5 * delta * delta).mean(dim=-1)
+    elif kind == "log_cosh":
+        x = y - target
+        rows = (x + softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
+    elif kind == "mape":
+        rows = 100.0 * ((target - y) / torch.clamp(target.abs(), min=eps)).abs().mean(dim=-1)
+    elif kind == "msle":
+        d = torch.log(torch.clamp(y, min=eps) + 1.0) - torch.log(torch.clamp(target, min=eps) + 1.0)
+        rows = (d * d).mean(dim=-1)
+    elif kind == "kl_divergence":
+        t, p = torch.clamp(target, eps, 1.0), torch.clamp(y, eps, 1.0)
+        rows = (t * torch.log(t / p)).sum(dim=-1)
+    elif kind == "poisson":
+        rows = (y - target * torch.log(y + eps)).mean(dim=-1)
+    elif kind in ("hinge", "squared_hinge"):
+        if bool(((target == 0) | (target == 1)).all()):  # convert_binary_labels_to_hinge
+            target = 2.0 * target - 1.0
+        m = torch.relu(1.0 - target * y)
+        rows = (m if kind == "hinge" else m * m).mean(dim=-1)
+    elif kind == "categorical_hinge":
+        pos = (target * y).sum(dim=-1)
+        neg = ((1.0 - target) * y).max(dim=-1).values
+        rows = torch.relu(neg - pos + 1.0)
+    elif kind == "cosine_similarity":  # tf.linalg.l2_normalize (tf.keras 2.x)
+        def l2n(v):
+            return v * torch.rsqrt(torch.clamp((v * v).sum(dim=-1, keepdim=True), min=1e-12))
+        rows = -(l2n(target) * l2n(y)).sum(dim=-1)
+    elif kind == "mse":
         rows = ((target - y) ** 2).mean(dim=-1)
     elif kind == "mae":
         rows = (target - y).abs().mean(dim=-1)
@@ -903,6 +1067,86 @@ class Schedule:
             self.initial, self.steps, self.rate, ", staircase=True" if self.staircase else "")
 
 
+class KerasSchedule(Schedule):
+    """Keras 3's other schedules (keras/src/optimizers/schedules/
+    learning_rate_schedule.py), at iterations = updates already done."""
+
+    DEFAULTS = {
+        "PiecewiseConstantDecay": dict(boundaries=None, values=None),
+        "InverseTimeDecay": dict(initial_learning_rate=None, decay_steps=None, decay_rate=None,
+                                 staircase=False),
+        "PolynomialDecay": dict(initial_learning_rate=None, decay_steps=None, end_learning_rate=0.0001,
+                                power=1.0, cycle=False),
+        "CosineDecay": dict(initial_learning_rate=None, decay_steps=None, alpha=0.0, warmup_target=None,
+                            warmup_steps=0),
+        "CosineDecayRestarts": dict(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
+                                    m_mul=1.0, alpha=0.0),
+    }
+
+    def __init__(self, cls, **kwargs):
+        self.cls, self.given = cls, kwargs
+        cfg = dict(self.DEFAULTS[cls])
+        for k in kwargs:
+            if k not in cfg:
+                raise ValueError("%s has no argument %s" % (cls, k))
+        cfg.update(kwargs)
+        self.cfg = cfg
+
+    def __call__(self, step):
+        c, step = self.cfg, float(step)
+        if self.cls == "PiecewiseConstantDecay":
+            b, v = c["boundaries"], c["values"]
+            # values[0] while step <= boundaries[0], ..., values[-1] past the last
+            for k, x in enumerate(b):
+                if step <= x:
+                    return v[k]
+            return v[-1]
+        lr = c["initial_learning_rate"]
+        if self.cls == "InverseTimeDecay":
+            p = step / c["decay_steps"]
+            if c["staircase"]:
+                p = math.floor(p)
+            return lr / (1 + c["decay_rate"] * p)
+        if self.cls == "PolynomialDecay":
+            decay_steps = c["decay_steps"]
+            if c["cycle"]:
+                multiplier = 1.0 if step == 0 else math.ceil(step / decay_steps)
+                decay_steps = decay_steps * multiplier
+            else:
+                step = min(step, decay_steps)
+            p = step / decay_steps
+            return (lr - c["end_learning_rate"]) * (1 - p) ** c["power"] + c["end_learning_rate"]
+        if self.cls == "CosineDecay":
+            def decay(s, steps, start):
+                cosine = 0.5 * (1.0 + math.cos(math.pi * s / steps))
+                return start * ((1 - c["alpha"]) * cosine + c["alpha"])
+            if c["warmup_target"] is None:
+                return decay(min(step, c["decay_steps"]), c["decay_steps"], lr)
+            w = c["warmup_steps"]
+            step = min(step, c["decay_steps"] + w)
+            if step < w:
+                return (c["warmup_target"] - lr) * (step / w) + lr
+            return decay(step - w, c["decay_steps"], c["warmup_target"])
+        if self.cls == "CosineDecayRestarts":
+            frac, t_mul = step / c["first_decay_steps"], c["t_mul"]
+            if t_mul == 1.0:
+                i_restart = math.floor(frac)
+                frac -= i_restart
+            else:
+                i_restart = math.floor(math.log(1.0 - frac * (1.0 - t_mul)) / math.log(t_mul))
+                sum_r = (1.0 - t_mul ** i_restart) / (1.0 - t_mul)
+                frac = (frac - sum_r) / t_mul ** i_restart
+            cosine = 0.5 * c["m_mul"] ** i_restart * (1.0 + math.cos(math.pi * frac))
+            return lr * ((1 - c["alpha"]) * cosine + c["alpha"])
+        raise ValueError(self.cls)
+
+    def lua(self):
+        return lua_call(self.cls, [], self.given)
+
+    def describe(self):
+        return "%s(%s)" % (self.cls, ", ".join("%s=%s" % kv for kv in self.given.items()))
+
+
 class Optimizer:
     """Keras's optimizers with their defaults. `name_only` writes the string
     form ("adam") in the description."""
@@ -915,6 +1159,14 @@ class Optimizer:
         "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                       amsgrad=False),
         "Adagrad": dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7),
+        # issue 13, Keras 3's keras/src/optimizers/{nadam,adamax,adadelta,ftrl,lion}.py
+        "Nadam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adamax": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adadelta": dict(learning_rate=0.001, rho=0.95, epsilon=1e-7),
+        "Ftrl": dict(learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                     l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                     l2_shrinkage_regularization_strength=0.0, beta=0.0),
+        "Lion": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.99),
     }
     CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
 
@@ -969,6 +1221,7 @@ class Optimizer:
     def init_state(self, weights):
         self.iterations = 0
         self.slots = {k: {} for k in weights}
+        self.u_product = 1.0  # Nadam's variable
 
     def slot(self, name, key, like, value=0.0):
         s = self.slots[name]
@@ -982,6 +1235,9 @@ class Optimizer:
         lr = self.learning_rate(self.iterations)
         t = self.iterations + 1
         cfg = self.cfg
+        if self.cls == "Nadam":  # Nadam._backend_update_step, before the updates
+            u_product_t = self.u_product * cfg["beta_1"] * (1.0 - 0.5 * 0.96 ** t)
+            self.u_product = u_product_t
         for name, w in weights.items():
             g = grads[name]
             if self.cls == "SGD":
@@ -1033,6 +1289,47 @@ class Optimizer:
                 acc = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
                 acc += g * g
                 w -= lr * g / np.sqrt(acc + cfg["epsilon"])
+            elif self.cls == "Nadam":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, v = self.slot(name, "m", w), self.slot(name, "v", w)
+                u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
+                u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+                u_product_t_1 = u_product_t * u_t_1
+                m += (g - m) * (1 - b1)
+                v += (g * g - v) * (1 - b2)
+                m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
+                v_hat = v / (1 - b2 ** t)
+                w -= m_hat * lr / (np.sqrt(v_hat) + eps)
+            elif self.cls == "Adamax":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, u = self.slot(name, "m", w), self.slot(name, "u", w)
+                m += (g - m) * (1 - b1)
+                np.maximum(b2 * u, np.abs(g), out=u)
+                w -= lr * m / ((1 - b1 ** t) * (u + eps))
+            elif self.cls == "Adadelta":
+                rho, eps = cfg["rho"], cfg["epsilon"]
+                acc_g, acc_d = self.slot(name, "grad", w), self.slot(name, "delta", w)
+                acc_g[...] = rho * acc_g + (1 - rho) * g * g
+                delta = -np.sqrt(acc_d + eps) * g / np.sqrt(acc_g + eps)
+                acc_d[...] = rho * acc_d + (1 - rho) * delta * delta
+                w += lr * delta
+            elif self.cls == "Ftrl":
+                accum = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
+                linear = self.slot(name, "linear", w)
+                p = -cfg["learning_rate_power"]
+                l1 = cfg["l1_regularization_strength"]
+                l2 = cfg["l2_regularization_strength"] + cfg["beta"] / (2.0 * lr)
+                g2 = g + 2 * cfg["l2_shrinkage_regularization_strength"] * w
+                new_accum = accum + g * g
+                linear += g2 - (new_accum ** p - accum ** p) / lr * w
+                quadratic = new_accum ** p / lr + 2 * l2
+                w[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+                accum[...] = new_accum
+            elif self.cls == "Lion":
+                b1, b2 = cfg["beta_1"], cfg["beta_2"]
+                m = self.slot(name, "m", w)
+                w -= lr * np.sign(m * b1 + g * (1.0 - b1))
+                m[...] = m * b2 + g * (1.0 - b2)
             else:
                 raise ValueError(self.cls)
         self.iterations += 1

@@ -277,13 +277,15 @@ def training_config_tf(loss, opt_class, opt_cfg, metrics=None):
 
 # A. standalone Keras 2.2.4: fixed-length string attributes, layer names
 # from _1, weights model_weights/lstm_1/lstm_1/kernel:0, hard_sigmoid
-# recurrent activations, GRU reset_after=False (bias (3U,)), Adam's config
+# recurrent activations (Keras 2's: keras_torch's hard_sigmoid_keras2), GRU
+# reset_after=False (bias (3U,)), Adam's config
 # with `lr`, optimizer weights [iterations] + ms + vs + vhats (unnamed
 # Variables, positional; vhats are (1,) placeholders without amsgrad).
 def fixture_keras2():
     fx = Fixture("keras224_lstm_gru", "keras2",
-                 [LSTM(3, recurrent_activation="hard_sigmoid", return_sequences=True),
-                  GRU(4, reset_after=False, recurrent_activation="hard_sigmoid"), Dense(2, activation="softmax")],
+                 [LSTM(3, recurrent_activation="hard_sigmoid_keras2", return_sequences=True),
+                  GRU(4, reset_after=False, recurrent_activation="hard_sigmoid_keras2"),
+                  Dense(2, activation="softmax")],
                  ["lstm_1", "gru_1", "dense_1"], (5, 2), 5, Loss("categorical_crossentropy"),
                  Optimizer("Adam", learning_rate=f32(0.001), beta_1=f32(0.9), beta_2=f32(0.999), epsilon=1e-07))
     w = "keras2"
@@ -636,7 +638,7 @@ def fixture_json():
 # preprocess_weights_for_loading), weight names lstm_1_W_i and so on.
 def fixture_keras1():
     fx = Fixture("keras122_lstm", "keras1",
-                 [LSTM(3, recurrent_activation="hard_sigmoid"), Dense(1)], ["lstm_1", "dense_1"], (4, 2), 4,
+                 [LSTM(3, recurrent_activation="hard_sigmoid_keras2"), Dense(1)], ["lstm_1", "dense_1"], (4, 2), 4,
                  Loss("mse"), Optimizer("RMSprop", learning_rate=0.001, rho=0.9, epsilon=1e-08, legacy=True), n=3)
     layers = [
         {"class_name": "LSTM", "config": {

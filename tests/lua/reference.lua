@@ -11,6 +11,32 @@ local function tanh(x)
   return (e - 1) / (e + 1)
 end
 
+local function sigmoid(x)
+  return 1 / (1 + math.exp(-x))
+end
+
+-- erf by its Taylor series (enough terms for |x| < 6 in double precision)
+local function erf(x)
+  local sum, term, n = x, x, 0
+  repeat
+    n = n + 1
+    term = -term * x * x / n
+    local add = term / (2 * n + 1)
+    sum = sum + add
+  until math.abs(add) < 1e-17 * math.abs(sum) and n > 5
+  return 2 / math.sqrt(math.pi) * sum
+end
+
+local function softplus(x)
+  return math.log(1 + math.exp(x))
+end
+
+local function hard_sigmoid(x) -- Keras 3: relu6(x + 3) / 6
+  return math.max(0, math.min(6, x + 3)) / 6
+end
+
+-- Keras 3's activations (keras/src/activations/activations.py), written
+-- from their definitions.
 local ACT = {
   linear = function(x)
     return x
@@ -19,16 +45,55 @@ local ACT = {
     return x > 0 and x or 0
   end,
   tanh = tanh,
-  sigmoid = function(x)
-    return 1 / (1 + math.exp(-x))
-  end,
-  hard_sigmoid = function(x) -- tf.keras 2.x
+  sigmoid = sigmoid,
+  hard_sigmoid = hard_sigmoid,
+  hard_sigmoid_keras2 = function(x) -- tf.keras 2.x
     return math.max(0, math.min(1, 0.2 * x + 0.5))
+  end,
+  elu = function(x)
+    return x > 0 and x or math.exp(x) - 1
+  end,
+  selu = function(x)
+    local alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return scale * (x > 0 and x or alpha * (math.exp(x) - 1))
+  end,
+  gelu = function(x)
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+  end,
+  gelu_approximate = function(x)
+    return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ^ 3)))
+  end,
+  swish = function(x)
+    return x * sigmoid(x)
+  end,
+  silu = function(x)
+    return x * sigmoid(x)
+  end,
+  softplus = softplus,
+  softsign = function(x)
+    return x / (1 + math.abs(x))
+  end,
+  exponential = math.exp,
+  leaky_relu = function(x)
+    return x > 0 and x or 0.2 * x
+  end,
+  relu6 = function(x)
+    return math.min(math.max(x, 0), 6)
+  end,
+  mish = function(x)
+    return x * tanh(softplus(x))
+  end,
+  hard_silu = function(x)
+    return x * hard_sigmoid(x)
+  end,
+  hard_swish = function(x)
+    return x * hard_sigmoid(x)
   end,
 }
 
 -- Applies an activation to a vector (1-based list); softmax is over it.
-local function activate(name, v)
+local activate
+function activate(name, v)
   if name == "softmax" then
     local mx = -math.huge
     for _, x in ipairs(v) do
@@ -41,6 +106,14 @@ local function activate(name, v)
     end
     for i = 1, #out do
       out[i] = out[i] / total
+    end
+    return out
+  end
+  if name == "log_softmax" then
+    local sm = activate("softmax", v)
+    local out = {}
+    for i = 1, #sm do
+      out[i] = math.log(sm[i])
     end
     return out
   end

@@ -660,6 +660,35 @@ return Sequential {
   Dense { 1 },
 }
 ]] },
+  { { "LSTM" }, "lstm, hard_sigmoid_keras2, gelu", [[
+return Sequential {
+  LSTM { 3, input_shape = { 3, 2 }, recurrent_activation = "hard_sigmoid_keras2", activation = "gelu" },
+  Dense { 2, activation = "selu" },
+}
+]] },
+  { { "GRU" }, "gru, smooth activations", [[
+return Sequential {
+  GRU { 3, input_shape = { 3, 2 }, return_sequences = true, activation = "softsign",
+        recurrent_activation = "hard_sigmoid" },
+  Dense { 4, activation = "mish" },
+  Dense { 4, activation = "swish" },
+  Dense { 3, activation = "log_softmax" },
+}
+]] },
+  { { "SimpleRNN" }, "every elementwise activation in a dense stack", [[
+return Sequential {
+  SimpleRNN { 4, input_shape = { 2, 3 }, activation = "elu", return_sequences = true },
+  Dense { 4, activation = "gelu_approximate" },
+  Dense { 4, activation = "softplus" },
+  Dense { 4, activation = "exponential" },
+  Dense { 4, activation = "leaky_relu" },
+  Dense { 4, activation = "relu6" },
+  Dense { 4, activation = "hard_silu" },
+  Dense { 4, activation = "hard_swish" },
+  Dense { 4, activation = "silu" },
+  Dense { 2, activation = "tanh" },
+}
+]] },
   { { "GRU" }, "gru reset_after", [[
 return Sequential {
   GRU { 3, input_shape = { 3, 2 }, return_sequences = true },

@@ -109,8 +109,18 @@ local function features()
   return int(7, 10)
 end
 
-local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
-local RECURRENT_ACTIVATIONS = { "sigmoid", "hard_sigmoid" }
+local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "hard_sigmoid_keras2", "elu", "selu",
+  "gelu", "gelu_approximate", "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_silu",
+  "hard_swish" }
+-- Dense layers also draw these (exponential could overflow in a recurrence)
+local DENSE_ONLY = { "exponential" }
+local RECURRENT_ACTIVATIONS = { "sigmoid", "hard_sigmoid", "hard_sigmoid_keras2" }
+-- The activation layers of issue 13 (generator/layers/activation.lua).
+local ACTIVATION_LAYERS = { "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU" }
+local IS_ACTIVATION_LAYER = {}
+for _, k in ipairs(ACTIVATION_LAYERS) do
+  IS_ACTIVATION_LAYER[k] = true
+end
 local MERGE_MODES = { "concat", "sum", "mul", "ave" }
 local CELLS = { SimpleRNN = true, LSTM = true, GRU = true }
 local N_STATES = { SimpleRNN = 1, LSTM = 2, GRU = 1 }
@@ -125,6 +135,27 @@ local function draw_cell(L, kind)
   if kind == "LSTM" then L.unit_forget_bias = chance(0.6) end
   if kind == "GRU" then L.reset_after = chance(0.6) end
   L.go_backwards = chance(0.35)
+end
+
+-- The arguments of an activation layer (Activation, ReLU, LeakyReLU, ELU,
+-- PReLU) on an input of per-sample shape `shape`.
+local function draw_activation_layer(L, shape)
+  L.use_bias = false
+  if L.kind == "Activation" then
+    L.activation = pick({ pick(ELEMENTWISE), pick(DENSE_ONLY), "softmax", "log_softmax" })
+  elseif L.kind == "ReLU" then
+    L.max_value = chance(0.5) and pick({ 0.5, 1, 6 }) or nil
+    L.negative_slope = chance(0.5) and pick({ 0.1, 0.3 }) or 0
+    L.threshold = chance(0.4) and pick({ -0.2, 0.25 }) or 0
+  elseif L.kind == "LeakyReLU" then
+    L.negative_slope = chance(0.5) and pick({ 0.05, 0.5 }) or nil
+  elseif L.kind == "ELU" then
+    L.alpha = chance(0.5) and pick({ 0.4, 1.5 }) or nil
+  else -- PReLU: a shared axis now and then
+    if #shape == 2 and chance(0.6) then
+      L.shared_axes = pick({ { 1 }, { 2 }, { 1, 2 } })
+    end
+  end
 end
 
 -- Returns the model record: layers, input shape, loss, notes.
@@ -156,11 +187,14 @@ local function draw_model()
     local kinds
     if #shape == 2 then
       kinds = { "SimpleRNN", "SimpleRNN", "LSTM", "LSTM", "LSTM", "GRU", "GRU", "GRU", "Bidirectional",
-        "Bidirectional", "Bidirectional", "Dense", "TimeDistributed" }
+        "Bidirectional", "Bidirectional", "Dense", "TimeDistributed", "elementwise", "elementwise", "elementwise" }
     else
-      kinds = { "Dense" }
+      kinds = { "Dense", "Dense", "elementwise" }
     end
     L.kind = pick(kinds)
+    if L.kind == "elementwise" then L.kind = pick(ACTIVATION_LAYERS) end
+    -- an activation layer keeps the width: never last where the loss needs a softmax or sigmoid
+    if last and want ~= "mse" and IS_ACTIVATION_LAYER[L.kind] then L.kind = "Dense" end
     if i == 1 and M.state_in and not CELLS[L.kind] then L.kind = pick({ "SimpleRNN", "LSTM", "GRU" }) end
     if last and M.state_out and #shape == 2 and not (CELLS[L.kind] or L.kind == "Bidirectional") then
       L.kind = pick({ "SimpleRNN", "LSTM", "GRU", "Bidirectional" })
@@ -192,13 +226,17 @@ local function draw_model()
       else
         shape = { cols }
       end
-    else
-      L.activation = pick(ELEMENTWISE)
+    elseif L.kind == "Dense" or L.kind == "TimeDistributed" then
+      L.activation = chance(0.1) and pick(DENSE_ONLY) or pick(ELEMENTWISE)
       if #shape == 2 then
         shape = { shape[1], L.units }
       else
         shape = { L.units }
       end
+    else
+      -- an activation layer: the shape stays
+      L.units = shape[#shape]
+      draw_activation_layer(L, shape)
     end
     if last then
       if want == "fused" or want == "mse_softmax" then
@@ -217,6 +255,15 @@ local function draw_model()
       shape[#shape] = cols
     end
     layers[i] = L
+  end
+  -- a model needs a weight: all activation layers become a PReLU at the start
+  local weighted = false
+  for _, L in ipairs(layers) do
+    if not IS_ACTIVATION_LAYER[L.kind] or L.kind == "PReLU" then weighted = true end
+  end
+  if not weighted then
+    layers[1].kind = "PReLU"
+    draw_activation_layer(layers[1], M.input_shape)
   end
   M.layers = layers
   M.want = want
@@ -271,6 +318,32 @@ local function args_text(L, kind, extra, index)
   return kind .. " { " .. table.concat(args, ", ") .. " }"
 end
 
+-- An activation layer's constructor; `extra` the input shape arguments.
+local function activation_layer_text(L, extra, index)
+  local args = {}
+  local function num(k, v)
+    if v ~= nil then args[#args + 1] = string.format("%s = %s", k, tostring(v)) end
+  end
+  if L.kind == "Activation" then
+    args[1] = string.format('"%s"', L.activation)
+  elseif L.kind == "ReLU" then
+    num("max_value", L.max_value)
+    if L.negative_slope ~= 0 or chance(0.3) then num("negative_slope", L.negative_slope) end
+    if L.threshold ~= 0 then num("threshold", L.threshold) end
+  elseif L.kind == "LeakyReLU" then
+    num("negative_slope", L.negative_slope)
+  elseif L.kind == "ELU" then
+    num("alpha", L.alpha)
+  elseif L.shared_axes then
+    args[1] = "shared_axes = " .. list(L.shared_axes)
+  end
+  for _, a in ipairs(extra or {}) do
+    args[#args + 1] = a
+  end
+  if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
+  return L.kind .. " { " .. table.concat(args, ", ") .. " }"
+end
+
 -- One layer constructor call. `first` (Sequential only) adds the input shape
 -- in one of the ways Keras accepts it.
 local function layer_text(L, first, input_shape, batch, index)
@@ -296,7 +369,9 @@ local function layer_text(L, first, input_shape, batch, index)
       end
     end
   end
-  if L.kind == "TimeDistributed" then
+  if IS_ACTIVATION_LAYER[L.kind] then
+    return activation_layer_text(L, shape_args, index)
+  elseif L.kind == "TimeDistributed" then
     local outer = { args_text(L, "Dense", nil, index) }
     if first then outer[2] = "input_shape = " .. list(input_shape) end
     return "TimeDistributed { " .. table.concat(outer, ", ") .. " }"
@@ -334,6 +409,10 @@ end
 
 local function describe(L)
   local kind = L.kind
+  if IS_ACTIVATION_LAYER[kind] then
+    return kind .. "(" .. (L.activation or L.max_value or L.negative_slope or L.alpha or
+      (L.shared_axes and list(L.shared_axes)) or "") .. ")"
+  end
   if kind == "Bidirectional" then kind = "Bidirectional[" .. L.merge_mode .. "] " .. L.cell end
   local s = kind .. "(" .. L.units .. ", " .. L.activation
   if L.recurrent_activation then s = s .. "/" .. L.recurrent_activation end
@@ -480,6 +559,14 @@ local function count_model(M)
       if c == "LSTM" then bump("LSTM unit_forget_bias", L.unit_forget_bias) end
       if c == "GRU" then bump("GRU reset_after", L.reset_after) end
       if L.kind ~= "Bidirectional" then bump(c .. " initial_state", L.initial_state or false) end
+    elseif IS_ACTIVATION_LAYER[L.kind] then
+      if L.kind == "Activation" then bump("Activation activation", L.activation) end
+      if L.kind == "ReLU" then
+        bump("ReLU max_value", L.max_value or "none")
+        bump("ReLU negative_slope", L.negative_slope)
+        bump("ReLU threshold", L.threshold)
+      end
+      if L.kind == "PReLU" then bump("PReLU shared_axes", L.shared_axes and list(L.shared_axes) or "none") end
     else
       bump("Dense activation", L.activation)
       bump("Dense use_bias", L.use_bias)

@@ -152,8 +152,35 @@ static void note_worst(worst_t *w, double err, const char *fmt, ...) {
 #define MAX_LINE 512
 #define MAX_OUTS 8
 
-enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU, K_FRONT };
-enum { A_LINEAR, A_RELU, A_TANH, A_SIGMOID, A_SOFTMAX, A_HARD_SIGMOID };
+enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU, K_FRONT, K_ELEM };
+/* the activations, in the order of act_names */
+enum {
+  A_LINEAR,
+  A_RELU,
+  A_TANH,
+  A_SIGMOID,
+  A_SOFTMAX,
+  A_HARD_SIGMOID,
+  A_HARD_SIGMOID_KERAS2,
+  A_ELU,
+  A_SELU,
+  A_GELU,
+  A_GELU_APPROXIMATE,
+  A_SWISH,
+  A_SILU,
+  A_SOFTPLUS,
+  A_SOFTSIGN,
+  A_EXPONENTIAL,
+  A_LEAKY_RELU,
+  A_RELU6,
+  A_MISH,
+  A_HARD_SILU,
+  A_HARD_SWISH,
+  A_LOG_SOFTMAX,
+  N_ACTS
+};
+/* the elementwise layers (K_ELEM) */
+enum { E_ACTIVATION, E_RELU, E_LEAKY_RELU, E_ELU, E_PRELU };
 enum { M_CONCAT, M_SUM, M_MUL, M_AVE, M_NONE };
 
 /* Where one direction's tensors start in the parameter vector. */
@@ -191,6 +218,12 @@ typedef struct {
   int n_ft, ft_rank[4], ft_shape[4][3], ft_init[4];
   char ft_name[4][32];
   size_t ft_off[4];
+  /* K_ELEM: which layer, its parameters (ReLU: max_value when has_max,
+   * negative_slope, threshold; LeakyReLU: slope; ELU: alpha), PReLU's alpha
+   * (a_rows x a_cols at alpha_off, repeated along a shared axis) */
+  int elem, has_max, a_rows, a_cols;
+  double max_value, slope, threshold, alpha;
+  size_t alpha_off;
 } slayer;
 
 typedef struct {
@@ -237,8 +270,34 @@ static int key_word(const char *line, const char *key, const char *const *names,
   return -1;
 }
 
-static const char *const act_names[] = {"linear",  "relu",    "tanh",
-                                        "sigmoid", "softmax", "hard_sigmoid"};
+static const char *const act_names[N_ACTS] = {"linear",
+                                              "relu",
+                                              "tanh",
+                                              "sigmoid",
+                                              "softmax",
+                                              "hard_sigmoid",
+                                              "hard_sigmoid_keras2",
+                                              "elu",
+                                              "selu",
+                                              "gelu",
+                                              "gelu_approximate",
+                                              "swish",
+                                              "silu",
+                                              "softplus",
+                                              "softsign",
+                                              "exponential",
+                                              "leaky_relu",
+                                              "relu6",
+                                              "mish",
+                                              "hard_silu",
+                                              "hard_swish",
+                                              "log_softmax"};
+
+/* A real after " key=", or NAN when absent. */
+static double key_real(const char *line, const char *key) {
+  const char *v = key_value(line, key);
+  return v ? strtod(v, NULL) : NAN;
+}
 static const char *const merge_names[] = {"concat", "sum", "mul", "ave", "none"};
 
 static const char *const front_classes[] = {"Conv1D",
@@ -279,7 +338,7 @@ static int parse_front_line(const char *line, const char *cls, slayer *L, char *
   if (key_int(line, "kernel_size", &L->fk) == 0) {
     if (key_int(line, "strides", &L->fs) || key_int(line, "dilation_rate", &L->fd) ||
         key_int(line, "use_bias", &L->use_bias) ||
-        (L->act = key_word(line, "activation", act_names, 6)) < 0 ||
+        (L->act = key_word(line, "activation", act_names, N_ACTS)) < 0 ||
         sscanf(key_value(line, "padding") ? key_value(line, "padding") : "", "%15s", L->fpadding) !=
             1) {
       snprintf(err, errlen, "bad convolution line '%.120s'", line);
@@ -335,11 +394,38 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     L->kind = K_GRU;
   else if (is_front_class(cls))
     return parse_front_line(line, cls, L, err, errlen);
-  else {
+  else if (strcmp(cls, "Activation") == 0 || strcmp(cls, "ReLU") == 0 ||
+           strcmp(cls, "LeakyReLU") == 0 || strcmp(cls, "ELU") == 0 || strcmp(cls, "PReLU") == 0) {
+    const char *shape = key_value(line, "alpha_shape");
+    L->kind = K_ELEM;
+    L->elem = cls[0] == 'A'   ? E_ACTIVATION
+              : cls[0] == 'R' ? E_RELU
+              : cls[0] == 'L' ? E_LEAKY_RELU
+              : cls[0] == 'E' ? E_ELU
+                              : E_PRELU;
+    L->act = L->elem == E_ACTIVATION ? key_word(line, "activation", act_names, N_ACTS) : A_LINEAR;
+    L->has_max = key_value(line, "max_value") && strncmp(key_value(line, "max_value"), "none", 4);
+    L->max_value = key_real(line, "max_value");
+    L->slope = key_real(line, "negative_slope");
+    L->threshold = key_real(line, "threshold");
+    L->alpha = key_real(line, "alpha");
+    L->a_rows = L->a_cols = 0;
+    if (shape && sscanf(shape, "%dx%d", &L->a_rows, &L->a_cols) != 2) {
+      L->a_rows = 1;
+      L->a_cols = atoi(shape);
+    }
+    L->use_bias = 0;
+    L->rec_act = A_LINEAR;
+    if (L->act < 0) {
+      snprintf(err, errlen, "bad activation in '%.120s'", line);
+      return -1;
+    }
+    return 0;
+  } else {
     snprintf(err, errlen, "unknown layer class '%s'", cls);
     return -1;
   }
-  L->act = key_word(line, "activation", act_names, 6);
+  L->act = key_word(line, "activation", act_names, N_ACTS);
   if (key_int(line, "units", &L->units) || key_int(line, "use_bias", &L->use_bias) || L->act < 0) {
     snprintf(err, errlen, "layer line without units/use_bias/activation: '%.120s'", line);
     return -1;
@@ -359,7 +445,7 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
   if (key_int(line, "initial_state", &L->initial_state))
     L->initial_state = 0;
   if (L->kind != K_SIMPLE_RNN &&
-      (L->rec_act = key_word(line, "recurrent_activation", act_names, 6)) < 0) {
+      (L->rec_act = key_word(line, "recurrent_activation", act_names, N_ACTS)) < 0) {
     snprintf(err, errlen, "line without recurrent_activation: '%.120s'", line);
     return -1;
   }
@@ -474,6 +560,18 @@ static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t 
       L->ft_off[t] = *offset;
       *offset += size;
     }
+  } else if (L->kind == K_ELEM) {
+    U = L->units = L->in_features;
+    L->n_dirs = 0;
+    if (L->elem == E_PRELU) {
+      L->alpha_off = *offset;
+      *offset += (size_t)L->a_rows * (size_t)L->a_cols;
+    }
+    L->out_cols = U;
+    L->n_outputs = 1;
+    L->out_rank[0] = *cur_rank;
+    L->out_shape[0][0] = *cur_rank == 2 ? L->rows : U;
+    L->out_shape[0][1] = U;
   } else if (L->kind == K_DENSE) {
     L->n_dirs = 0;
     L->dir[0].kernel_off = *offset;
@@ -983,6 +1081,30 @@ static void check_descriptor(ctx *c) {
       }
       continue;
     }
+    if (L->kind == K_ELEM) {
+      /* PReLU's alpha: the input's shape, 1 along shared axes; zeros */
+      char name[300];
+      const rnnc_tensor_desc *td;
+      int rank = L->in_rank, s0 = rank == 2 ? L->a_rows : L->a_cols, s1 = L->a_cols;
+      if (L->elem != E_PRELU)
+        continue;
+      snprintf(name, sizeof name, "%s/alpha", L->name);
+      if (t >= m->n_tensors) {
+        report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
+        return;
+      }
+      td = &m->tensors[t++];
+      if (strcmp(td->name, name) != 0 || td->rank != rank || td->shape[0] != s0 ||
+          (rank == 2 && td->shape[1] != s1) || td->offset != L->alpha_off || td->offset != off ||
+          td->size != (size_t)L->a_rows * (size_t)L->a_cols || td->init != RNNC_INIT_ZEROS)
+        report(c,
+               "tensor %d is %s rank %d shape (%d, %d) offset %zu; expected %s rank %d (%d, %d) "
+               "offset %zu, zeros",
+               t - 1, td->name, td->rank, td->shape[0], td->rank > 1 ? td->shape[1] : 0, td->offset,
+               name, rank, s0, s1, L->alpha_off);
+      off = td->offset + td->size;
+      continue;
+    }
     if (L->kind == K_LSTM) {
       if (n_ufb >= 0 && lstm >= n_ufb)
         report(c,
@@ -1132,7 +1254,12 @@ typedef struct {
   double probe_err;        /* worst relative difference of the probe to the reference */
 } kinks;
 
+static double hs3(double z) { /* Keras 3's hard_sigmoid */
+  return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0;
+}
+
 static double act_value(int act, double z) {
+  const double sa = 1.6732632423543772848170429916717, ss = 1.0507009873554804934193349852946;
   switch (act) {
   case A_RELU:
     return z > 0.0 ? z : 0.0;
@@ -1141,30 +1268,105 @@ static double act_value(int act, double z) {
   case A_SIGMOID:
     return 1.0 / (1.0 + exp(-z));
   case A_HARD_SIGMOID:
+    return hs3(z);
+  case A_HARD_SIGMOID_KERAS2:
     return z <= -2.5 ? 0.0 : z >= 2.5 ? 1.0 : 0.2 * z + 0.5;
+  case A_ELU:
+    return z > 0.0 ? z : exp(z) - 1.0;
+  case A_SELU:
+    return ss * (z > 0.0 ? z : sa * (exp(z) - 1.0));
+  case A_GELU:
+    return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+  case A_GELU_APPROXIMATE:
+    return 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
+  case A_SWISH:
+  case A_SILU:
+    return z / (1.0 + exp(-z));
+  case A_SOFTPLUS:
+    return log1p(exp(-fabs(z))) + (z > 0.0 ? z : 0.0);
+  case A_SOFTSIGN:
+    return z / (1.0 + fabs(z));
+  case A_EXPONENTIAL:
+    return exp(z);
+  case A_LEAKY_RELU:
+    return z > 0.0 ? z : 0.2 * z;
+  case A_RELU6:
+    return z <= 0.0 ? 0.0 : z >= 6.0 ? 6.0 : z;
+  case A_MISH:
+    return z * tanh(log1p(exp(-fabs(z))) + (z > 0.0 ? z : 0.0));
+  case A_HARD_SILU:
+  case A_HARD_SWISH:
+    return z * hs3(z);
   default:
     return z;
   }
 }
 
+/* Notes how far z is from the nearest of n kinks. */
+static void near_kink(kinks *k, double z, const double *at, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    k->margin = fmin(k->margin, fabs(z - at[i]));
+}
+
 /* Notes z, the input of activation act, and returns act(z). */
 static double kinked(kinks *k, int act, double z) {
-  if (act == A_RELU && z != 0.0) {
+  static const double zero[1] = {0.0}, hs2[2] = {-2.5, 2.5}, hs[2] = {-3.0, 3.0},
+                      r6[2] = {0.0, 6.0};
+  if ((act == A_RELU || act == A_LEAKY_RELU || act == A_SELU || act == A_RELU6) && z != 0.0) {
     /* exact zeros come from all-zero inputs without bias (or an LSTM's
      * c = f * 0 + i * relu(z <= 0)) and stay zero under any perturbation */
-    k->margin = fmin(k->margin, fabs(z));
+    near_kink(k, z, act == A_RELU6 ? r6 : zero, act == A_RELU6 ? 2 : 1);
     if (z > 0)
       k->relu_pos++;
     else
       k->relu_neg++;
-  } else if (act == A_HARD_SIGMOID) {
-    k->margin = fmin(k->margin, fabs(fabs(z) - 2.5));
+  } else if (act == A_HARD_SIGMOID_KERAS2) {
+    near_kink(k, z, hs2, 2);
     if (fabs(z) < 2.5)
+      k->hs_slope++;
+    else
+      k->hs_flat++;
+  } else if (act == A_HARD_SIGMOID || act == A_HARD_SILU || act == A_HARD_SWISH) {
+    near_kink(k, z, hs, 2);
+    if (fabs(z) < 3.0)
       k->hs_slope++;
     else
       k->hs_flat++;
   }
   return act_value(act, z);
+}
+
+/* An elementwise layer's value at z (PReLU with slope a), noting its kinks. */
+static double elem_kinked(kinks *k, const slayer *L, double z, double a) {
+  double y;
+  if (L->elem == E_ACTIVATION)
+    return kinked(k, L->act, z);
+  if (z != 0.0) {
+    k->margin = fmin(k->margin, fabs(z));
+    if (L->elem == E_RELU) {
+      k->margin = fmin(k->margin, fabs(z - L->threshold));
+      if (L->has_max)
+        k->margin = fmin(k->margin, fabs(z - L->max_value));
+    }
+  }
+  switch (L->elem) {
+  case E_LEAKY_RELU:
+    return z > 0.0 ? z : L->slope * z;
+  case E_ELU:
+    return z > 0.0 ? z : L->alpha * (exp(z) - 1.0);
+  case E_PRELU:
+    return (z > 0.0 ? z : 0.0) - a * (z < 0.0 ? -z : 0.0);
+  default: /* ReLU, as Keras's ReLU.static_call */
+    if (L->slope != 0.0 && !L->has_max && L->threshold == 0.0)
+      return z > 0.0 ? z : L->slope * z;
+    y = z > L->threshold ? z : 0.0;
+    if (L->has_max)
+      y = fmin(fmax(y, 0.0), L->max_value);
+    if (L->slope != 0.0)
+      y -= L->slope * fmax(L->threshold - z, 0.0);
+    return y;
+  }
 }
 
 /* xW: y[0..m) += a[0..n) @ W[:, col0 .. col0 + m) of a row-major (n, stride) W. */
@@ -1242,6 +1444,29 @@ static void probe_cell(const slayer *L, const sdir *D, int go_backwards, const d
 static void probe_layer(const slayer *L, const double *p, const double *xin, const double *init,
                         double *y, kinks *k) {
   int U = L->units, T = L->rows, r, u, t, d;
+  if (L->kind == K_ELEM) {
+    for (r = 0; r < L->rows; r++) {
+      const double *xr = xin + (size_t)r * U;
+      double *yr = y + (size_t)r * U, mx = -INFINITY, sum = 0.0;
+      if (L->elem == E_ACTIVATION && (L->act == A_SOFTMAX || L->act == A_LOG_SOFTMAX)) {
+        for (u = 0; u < U; u++)
+          mx = fmax(mx, xr[u]);
+        for (u = 0; u < U; u++)
+          sum += exp(xr[u] - mx);
+        for (u = 0; u < U; u++)
+          yr[u] = L->act == A_SOFTMAX ? exp(xr[u] - mx) / sum : (xr[u] - mx) - log(sum);
+        continue;
+      }
+      for (u = 0; u < U; u++) {
+        double a = 0.0;
+        if (L->elem == E_PRELU)
+          a = p[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+                (size_t)(L->a_cols == 1 ? 0 : u)];
+        yr[u] = elem_kinked(k, L, xr[u], a);
+      }
+    }
+    return;
+  }
   if (L->kind == K_DENSE) {
     const double *K = p + L->dir[0].kernel_off, *b = L->use_bias ? p + L->dir[0].bias_off : NULL;
     for (r = 0; r < L->rows; r++) {
@@ -1249,7 +1474,7 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
       for (u = 0; u < U; u++)
         yr[u] = b ? b[u] : 0.0;
       vec_mat(xin + (size_t)r * L->in_features, L->in_features, K, U, 0, U, yr);
-      if (L->act != A_SOFTMAX) {
+      if (L->act != A_SOFTMAX && L->act != A_LOG_SOFTMAX) {
         for (u = 0; u < U; u++)
           yr[u] = kinked(k, L->act, yr[u]);
         continue;
@@ -1257,9 +1482,9 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
       for (u = 0; u < U; u++)
         mx = fmax(mx, yr[u]);
       for (u = 0; u < U; u++)
-        sum += (yr[u] = exp(yr[u] - mx));
+        sum += exp(yr[u] - mx);
       for (u = 0; u < U; u++)
-        yr[u] /= sum;
+        yr[u] = L->act == A_SOFTMAX ? exp(yr[u] - mx) / sum : (yr[u] - mx) - log(sum);
     }
     return;
   }
@@ -1295,11 +1520,18 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
   }
 }
 
+static int kinked_act(int act) {
+  return act == A_RELU || act == A_HARD_SIGMOID || act == A_HARD_SIGMOID_KERAS2 ||
+         act == A_LEAKY_RELU || act == A_SELU || act == A_RELU6 || act == A_HARD_SILU ||
+         act == A_HARD_SWISH;
+}
+
 static int has_kink(const slayer *L) {
   if (L->kind == K_FRONT) /* the random models give these smooth activations only */
     return 0;
-  return L->act == A_RELU || L->act == A_HARD_SIGMOID ||
-         (L->kind != K_DENSE && (L->rec_act == A_RELU || L->rec_act == A_HARD_SIGMOID));
+  if (L->kind == K_ELEM)
+    return L->elem != E_ACTIVATION || kinked_act(L->act);
+  return kinked_act(L->act) || (L->kind != K_DENSE && kinked_act(L->rec_act));
 }
 
 /* Runs the probe over the first n samples (x: all inputs, p: parameters). */
@@ -1403,7 +1635,9 @@ static void spread_hard_sigmoid_biases(const ctx *c, double *p, rnnc_rng *rng) {
     const slayer *L = &c->spec.layers[l];
     size_t size =
         (size_t)L->gates * (size_t)L->units * (L->kind == K_GRU && L->reset_after ? 2 : 1);
-    if (!L->use_bias || !(L->act == A_HARD_SIGMOID || L->rec_act == A_HARD_SIGMOID))
+    if (!L->use_bias || L->kind == K_ELEM ||
+        !(L->act == A_HARD_SIGMOID || L->rec_act == A_HARD_SIGMOID ||
+          L->act == A_HARD_SIGMOID_KERAS2 || L->rec_act == A_HARD_SIGMOID_KERAS2))
       continue;
     for (d = 0; d < (L->kind == K_DENSE ? 1 : L->n_dirs); d++) {
       size_t i;

@@ -43,7 +43,7 @@ cases.any_value = any_value
 ---------------------------------------------------------------- mutations of the examples
 
 local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidirectional", "Input", "Model",
-  "Sequential",
+  "Sequential", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
   -- the convolutional front ends, pooling, shape and normalisation layers
   "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
   "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Flatten", "Reshape", "Permute",
@@ -62,7 +62,9 @@ local EXTRA_ARGS = {
   'padding = "causal"', 'padding = "same"', "strides = 2", "dilation_rate = 3", "groups = 2", "kernel_size = { 3 }",
   "pool_size = 4", "depth_multiplier = 2", 'data_format = "channels_first"', "keepdims = true", "epsilon = 0",
   "momentum = 1.5", "rms_scaling = true", "center = false", 'kernel_regularizer = "l2"', "target_shape = { -1, 2 }",
-  "dims = { 2, 1 }", "cropping = { 3, 3 }", "size = 3", "axis = 1",
+  "dims = { 2, 1 }", "cropping = { 3, 3 }", "size = 3",
+  'activation = "gelu"', 'activation = "log_softmax"', 'recurrent_activation = "hard_sigmoid_keras2"',
+  "max_value = 6", "negative_slope = 0.2", "threshold = 0.5", "alpha = 0.3", "shared_axes = { 1 }", "axis = 1",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
@@ -247,14 +249,23 @@ end
 
 ---------------------------------------------------------------- random stacks
 
-local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
+local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "hard_sigmoid_keras2", "elu", "selu",
+  "gelu", "gelu_approximate", "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_silu" }
 local INITIALIZERS = { "zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
   "lecun_uniform", "lecun_normal", "orthogonal", "random_normal", "random_uniform" }
 local OPTIMIZERS = { '"adam"', '"sgd"', '"rmsprop"', '"adamw"', '"adagrad"', "Adam { learning_rate = 0.01 }",
   "SGD { learning_rate = 0.1, momentum = 0.9, nesterov = true }", "RMSprop { centered = true }",
   "AdamW { weight_decay = 0.01, amsgrad = true }", "Adagrad { initial_accumulator_value = 0.2 }",
   "Adam { learning_rate = ExponentialDecay { initial_learning_rate = 0.01, decay_steps = 5, decay_rate = 0.9 } }",
-  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }" }
+  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }",
+  -- issue 13
+  '"nadam"', '"adamax"', '"adadelta"', '"ftrl"', '"lion"', "Ftrl { l1_regularization_strength = 0.01, beta = 0.5 }",
+  "Nadam { learning_rate = PiecewiseConstantDecay { boundaries = { 2, 4 }, values = { 0.1, 0.01, 0.001 } } }",
+  "Adamax { learning_rate = InverseTimeDecay { initial_learning_rate = 0.01, decay_steps = 2, decay_rate = 0.5 } }",
+  "Lion { learning_rate = CosineDecay { initial_learning_rate = 0.001, decay_steps = 5, warmup_target = 0.01, "
+    .. "warmup_steps = 2 } }",
+  "Adadelta { learning_rate = PolynomialDecay { initial_learning_rate = 1, decay_steps = 3, cycle = true } }",
+  "SGD { learning_rate = CosineDecayRestarts { initial_learning_rate = 0.01, first_decay_steps = 2 } }" }
 
 -- Mostly small units; now and then one that is large or absurd.
 local function units(R)
@@ -323,9 +334,26 @@ local function front_layer_text(R, seq)
 end
 
 local function layer_text(R, seq, last, functional, first_args)
-  local kinds = seq and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed", "front" }
-    or { "Dense", "Dense", "SimpleRNN", "front" }
+  local kinds = seq
+      and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed", "front", "activation" }
+    or { "Dense", "Dense", "SimpleRNN", "front", "activation" }
   local class = R.pick(kinds)
+  if class == "activation" then
+    -- an activation layer (issue 13): its arguments, the shape unchanged
+    class = R.pick({ "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax" })
+    local parts = ({
+      Activation = { quoted(R.pick(ACTIVATIONS)) },
+      ReLU = { "max_value = " .. R.pick({ "6", "1", "0.5" }), "negative_slope = " .. R.pick({ "0", "0.1" }) },
+      LeakyReLU = { "negative_slope = " .. R.pick({ "0.3", "0.01" }) },
+      ELU = { "alpha = " .. R.pick({ "1.0", "0.5" }) },
+      PReLU = R.float() < 0.5 and { "shared_axes = { 1 }" } or {},
+      Softmax = {},
+    })[class]
+    for _, a in ipairs(first_args or {}) do
+      parts[#parts + 1] = a
+    end
+    return class, parts, seq, 1
+  end
   if class == "front" and not last then
     local fclass, fparts, fseq = front_layer_text(R, seq)
     for _, a in ipairs(first_args or {}) do
