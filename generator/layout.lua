@@ -174,11 +174,14 @@ end
 local function merge_maps(a, b)
   if a.op ~= "map" or b.op ~= "map" or a.acc ~= b.acc or #a.args ~= #b.args then return nil end
   if not continues(a.out, b.out) or not same_expr(a.expr, b.expr) then return nil end
+  -- a ring buffer (a streaming convolution's receptive field) is addressed
+  -- one row at a time: its rows are not neighbours in storage
+  if a.out.buf.ring then return nil end
   local args = {}
   for i, x in ipairs(a.args) do
     -- the merged op must not read what either half writes
     if x.buf == a.out.buf or b.args[i].buf == a.out.buf then return nil end
-    if not continues(x, b.args[i]) then return nil end
+    if x.buf.ring or not continues(x, b.args[i]) then return nil end
     args[i] = joined(x, b.args[i])
   end
   local note = a.note
