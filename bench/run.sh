@@ -7,7 +7,7 @@
 #
 # Environment (all optional):
 #   BENCH_CFLAGS   flags for everything compiled here (-O3 -march=native)
-#   BENCH_PARTS    which parts, in order: stream train throughput generation parallel
+#   BENCH_PARTS    which parts, in order: stream train throughput generation parallel front
 #   BENCH_CPU      the core to pin to (1; 0 on a one-core machine)
 #   BENCH_ROUNDS   timing rounds per case (7); BENCH_BLOCK_MS: least time of
 #                  one implementation's block in a round (40)
@@ -32,7 +32,7 @@ for d in ${BENCH_EIGEN:-/usr/include/eigen3}; do [ -f "$d/Eigen/Dense" ] && eige
 command -v "$cxx" >/dev/null 2>&1 || eigen_dir=""
 cflags_text=${BENCH_CFLAGS:--O3 -march=native}
 read -r -a cflags <<<"$cflags_text"
-read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation parallel}"
+read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation parallel front}"
 cpu=${BENCH_CPU:-1}
 taskset -c "$cpu" true 2>/dev/null || cpu=0
 pin=(taskset -c "$cpu")
@@ -425,6 +425,45 @@ if have parallel; then
   echo "model, each machine a batch of 32 taking the measured one-thread step above):"
   echo
   lua5.4 "$bench/allreduce_model.lua" 83722 4 "$(awk -v n="${step_ns:-0}" 'BEGIN { printf "%.2f", n / 1e6 }')" 32
+fi
+
+# ------------------------------------------------------------ 6. front ends
+# Convolutional front ends (issue 14): a CNN-LSTM training step against
+# PyTorch, and the streaming step of a causal dilated Conv1D stack -> GRU(32).
+# The PyTorch models are bench/torch_front_peer.py's.
+if have front; then
+  front_peer=()
+  [ -n "$python" ] && front_peer=("$python" "$bench/torch_front_peer.py")
+  echo "Building the front-end cases ..." >&2
+  build_train conv_lstm "$bench/models/conv_lstm_train.lua" 32
+  generate_unit conv_gru "$bench/models/conv_gru_stream.lua" 1 &&
+    harness_cc "$build/stream_front_conv_gru" conv_gru "" "$bench/stream_front.c" -- \
+      -DUNIT=conv_gru -DUNIT_HEADER="\"conv_gru.h\"" >"$logs/stream_front_conv_gru.build.log" 2>&1
+  echo
+  echo "## 6. Convolutional front ends"
+  echo
+  echo "Training step (µs per step: forward + loss + backward + Adam), as part 2:"
+  echo "bench/models/conv_lstm_train.lua, Conv1D(32 filters, kernel 3, relu) over 200 steps x 8"
+  echo "features -> LSTM(64) -> Dense(1), mse, batch 32. PyTorch: nn.Conv1d + relu on (batch,"
+  echo "channels, steps), nn.LSTM, nn.Linear, mse_loss, Adam (eps 1e-7), one thread."
+  echo
+  echo "| model | batch | params | generated | reference | PyTorch | ref / gen | PyTorch / gen | rel diff loss / grad: gen | PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+  run_case conv_lstm train "$build/train_conv_lstm" conv_lstm "$build/conv_lstm.safetensors" \
+    "${front_peer[@]}"
+  echo
+  echo "Streaming step (ns per timestep, batch 1): bench/models/conv_gru_stream.lua, causal"
+  echo "Conv1D(16, kernel 2, relu) with dilation 1, 2, 4, 8 (receptive field 16 steps) -> GRU(32) ->"
+  echo "Dense(1). generated: NAME_stream_step (each causal Conv1D keeps its last (k - 1) d inputs in a"
+  echo "ring buffer of the stream struct); forward / T: the unit's whole-sequence NAME_forward over its"
+  echo "256 steps, per step; PyTorch: each nn.Conv1d applied to a window of its last (k - 1) d + 1"
+  echo "inputs shifted by one step per call, nn.GRU on one step with the carried h, nn.Linear."
+  echo "Verified over the 256 steps against the reference runtime's whole-sequence forward (double)."
+  echo
+  echo "| model | params | generated | forward / T | PyTorch | (forward / T) / gen | PyTorch / gen | max rel diff: stream / forward / PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  run_case stream_front_conv_gru stream_front "$build/stream_front_conv_gru" \
+    "$build/conv_gru.safetensors" "${front_peer[@]}"
 fi
 
 echo
