@@ -120,17 +120,17 @@ function Builder:note(text)
 end
 
 -- A weight of the model: `weight` comes from the layer's build step
--- ({name, shape}); rank-1 weights are 1 x n views.
+-- ({name, shape}); rank-1 weights are 1 x n views, and a weight of higher
+-- rank is the matrix of its last axis against all the others (a Conv1D
+-- kernel (k, in, filters) is k * in rows of `filters`).
 function Builder:param(weight)
   local buf = self.prog.by_name[weight.name]
   if not buf then
     local param = self.params[weight.name]
     if not param then error("internal: no parameter " .. weight.name) end
-    local rows, cols
-    if #weight.shape == 1 then
-      rows, cols = 1, weight.shape[1]
-    else
-      rows, cols = weight.shape[1], weight.shape[2]
+    local rows, cols = 1, weight.shape[#weight.shape]
+    for i = 1, #weight.shape - 1 do
+      rows = rows * weight.shape[i]
     end
     ir.buffer(self.prog, weight.name, "param", rows, cols, { param = param })
     buf = self.prog.by_name[weight.name]
@@ -162,6 +162,11 @@ function Builder:map(out, expr, args, acc, note)
     check_dims("map arg " .. i, a, out.dims[1], out.dims[2])
   end
   self:append({ op = "map", out = out, expr = expr, args = args, acc = acc or false, note = self:note(note) })
+end
+
+-- out = value everywhere (zero padding, a sum's start).
+function Builder:fill(out, value, note)
+  self:append({ op = "fill", out = out, value = value, note = self:note(note) })
 end
 
 function Builder:softmax(out, a, note)

@@ -35,9 +35,11 @@
 --                                                             when reverse): the time loop
 --
 -- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
--- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, and the unary
--- functions tanh, sigmoid, relu, step (1 where a > 0, else 0), exp,
--- hard_sigmoid and hard_sigmoid_grad (its derivative).
+-- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, {"max", a, b}
+-- (a when a >= b, else b: pooling), and the unary functions tanh, sigmoid,
+-- relu, step (1 where a > 0, else 0), exp, hard_sigmoid and
+-- hard_sigmoid_grad (its derivative), and for the normalisation and pooling
+-- layers rsqrt (1 / sqrt(a)), recip (1 / a) and ge0 (1 where a >= 0, else 0).
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -244,6 +246,18 @@ local unary_value = {
   hard_sigmoid_grad = function(x)
     return (x > -2.5 and x < 2.5) and 0.2 or 0
   end,
+  -- the normalisation layers' 1 / sqrt(variance + epsilon)
+  rsqrt = function(x)
+    return 1 / math.sqrt(x)
+  end,
+  recip = function(x)
+    return 1 / x
+  end,
+  -- the derivative of max(a, b) by a: 1 where a - b >= 0 (ties go to a, the
+  -- earlier element of a pooling window)
+  ge0 = function(x)
+    return x >= 0 and 1 or 0
+  end,
 }
 ir.UNARY = unary_value
 
@@ -251,6 +265,12 @@ function E.fn(name, a)
   assert(unary_value[name], "unknown function " .. name)
   if is_const(a) then return E.const(unary_value[name](a[2])) end
   return { name, a }
+end
+
+-- max(a, b): a when a >= b, else b (the only binary function).
+function E.max(a, b)
+  if is_const(a) and is_const(b) then return E.const(a[2] >= b[2] and a[2] or b[2]) end
+  return { "max", a, b }
 end
 
 -- Keras activations as expressions of their input (softmax is an op, not a map).
@@ -269,6 +289,7 @@ function ir.substitute(e, map)
   if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "neg" then return E.neg(ir.substitute(e[2], map)) end
+  if k == "max" then return E.max(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   return E.fn(k, ir.substitute(e[2], map))
 end
 
@@ -284,10 +305,17 @@ local function unary_derivative(name, a)
     return E.fn("step", a)
   elseif name == "hard_sigmoid" then
     return E.fn("hard_sigmoid_grad", a)
-  elseif name == "step" or name == "hard_sigmoid_grad" then
+  elseif name == "step" or name == "hard_sigmoid_grad" or name == "ge0" then
     return E.ZERO
   elseif name == "exp" then
     return E.fn("exp", a)
+  elseif name == "rsqrt" then
+    -- d/da a^(-1/2) = -1/2 a^(-3/2)
+    local r = E.fn("rsqrt", a)
+    return E.mul(E.const(-0.5), E.mul(r, E.mul(r, r)))
+  elseif name == "recip" then
+    local r = E.fn("recip", a)
+    return E.neg(E.mul(r, r))
   end
   error("no derivative for " .. name)
 end
@@ -298,6 +326,8 @@ local function unary_derivative_from_value(name, y)
   if name == "sigmoid" then return E.mul(y, E.sub(E.ONE, y)) end
   if name == "relu" then return E.fn("step", y) end
   if name == "exp" then return y end
+  if name == "rsqrt" then return E.mul(E.const(-0.5), E.mul(y, E.mul(y, y))) end
+  if name == "recip" then return E.neg(E.mul(y, y)) end
   return nil
 end
 
@@ -311,6 +341,11 @@ function ir.derivative(e, i)
   if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
   if k == "mul" then
     return E.add(E.mul(ir.derivative(e[2], i), e[3]), E.mul(e[2], ir.derivative(e[3], i)))
+  end
+  if k == "max" then
+    -- the larger one's derivative; at a tie, a's
+    local ge = E.fn("ge0", E.sub(e[2], e[3]))
+    return E.add(E.mul(ge, ir.derivative(e[2], i)), E.mul(E.sub(E.ONE, ge), ir.derivative(e[3], i)))
   end
   return E.mul(unary_derivative(k, e[2]), ir.derivative(e[2], i))
 end

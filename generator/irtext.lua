@@ -44,8 +44,9 @@ function irtext.view(v, layer)
   local name = buffer_name(buf, layer)
   local r, exact = region.of_view(v)
   if not exact then return name .. "{view}" end
-  -- transposed: the view's rows walk along the buffer's columns
-  local transposed = buf.rows > 1 and buf.cols > 1 and v.dims[1] > 1 and v.strides[1] == 1
+  -- transposed: the view's rows walk along the buffer's columns (a column
+  -- broadcast, stride 0, is not a transpose)
+  local transposed = buf.rows > 1 and buf.cols > 1 and v.dims[1] > 1 and v.strides[1] == 1 and v.strides[2] ~= 0
   local all_rows = region.equal(r.r0, region.affine(0)) and region.equal(r.r1, region.affine(buf.rows - 1))
   local all_cols = region.equal(r.c0, region.affine(0)) and region.equal(r.c1, region.affine(buf.cols - 1))
   local idx
@@ -80,6 +81,8 @@ function irtext.expr(e, arg)
       text, p = go(x[2], 2) .. " * " .. go(x[3], 2.5), 2
     elseif k == "neg" then
       text, p = "-" .. go(x[2], 3), 3
+    elseif k == "max" then
+      return "max(" .. go(x[2], 0) .. ", " .. go(x[3], 0) .. ")"
     else
       return k .. "(" .. go(x[2], 0) .. ")"
     end

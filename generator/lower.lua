@@ -215,9 +215,19 @@ function lower.stream(model, x_shape, params)
   local prog = ir.new_program()
   prog.max_steps = 1
   local g = Builder.new(prog, params)
+  g.streaming = true
   local x = ir.buffer(prog, "x", "input", 1, x_shape[2])
   local states = {}
   local outputs, _, final_states = emit_layers(model, g, x, function(layer)
+    if layer.module.stream_state then
+      -- a layer that keeps and updates its own state (a convolution's
+      -- receptive field, a global pooling's running reduction)
+      local d = layer.module.stream_state(layer)
+      if not d then return nil end
+      local buf = ir.buffer(prog, "state:" .. layer.name, "state", d.rows, d.cols, { ring = d.ring,
+        meaning = d.meaning }).buf
+      return { ir.full(buf) }
+    end
     if not layer.module.recurrent then return nil end
     local n, units = layer.module.n_states or 1, layer.args.units
     local buf = ir.buffer(prog, "state:" .. layer.name, "state", 1, n * units,

@@ -21,8 +21,11 @@ local HELPER_BODY = {
   step = "return v > ZERO ? ONE : ZERO;",
   hard_sigmoid = "return v <= -C2_5 ? ZERO : (v >= C2_5 ? ONE : C0_2 * v + C0_5);",
   hard_sigmoid_grad = "return (v > -C2_5 && v < C2_5) ? C0_2 : ZERO;",
+  rsqrt = "return ONE / sqrtF(v);",
+  recip = "return ONE / v;",
+  ge0 = "return v >= ZERO ? ONE : ZERO;",
 }
-local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad" }
+local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad", "rsqrt", "recip", "ge0" }
 
 -- names: buffer -> C pointer variable
 function ops.new(dtype, names)
@@ -40,11 +43,29 @@ end
 -- index() of a view, plus, inside a loop over the samples, the offset of the
 -- sample's block of a per-sample array.
 function Writer:index(v, r, c)
+  local ring = self.ring and self.ring[v.buf]
+  if ring then return self:ring_index(v, r, c, ring) end
   local i = index(v, r, c)
   local stride = self.bvar and self.sample_stride[v.buf]
   if not stride then return i end
   if i == "0" then return self.bvar .. " * " .. stride end
   return self.bvar .. " * " .. stride .. " + " .. i
+end
+
+-- An element of a ring buffer (the stream's receptive field of a
+-- convolution): the view addresses logical rows, oldest first; row j lives
+-- in storage row (pos + j) % rows, pos the ring's start in the stream
+-- struct. Views of one row, as the convolutions read and write it.
+function Writer.ring_index(_, v, r, c, ring)
+  if v.dims[1] ~= 1 or v.toff ~= 0 or v.loff ~= 0 or r ~= 0 then
+    error("internal: a ring buffer view must be one row of one step")
+  end
+  local cols = v.buf.cols
+  local row, col = v.off // cols, v.off % cols
+  if col + (v.dims[2] - 1) * v.strides[2] >= cols then error("internal: a ring buffer view crosses a row") end
+  local col_text = index(ir.view(v.buf, col, 1, v.dims[2], cols, v.strides[2]), 0, c)
+  local start = row == 0 and ring.pos or string.format("(%s + %d) %% %d", ring.pos, row, v.buf.rows)
+  return string.format("%s * %d + %s", start, cols, col_text)
 end
 
 function Writer:at(v, r, c)
@@ -65,6 +86,11 @@ function Writer:expr(e, arg)
   if k == "sub" then return "(" .. self:expr(e[2], arg) .. " - " .. self:expr(e[3], arg) .. ")" end
   if k == "mul" then return self:expr(e[2], arg) .. " * " .. self:expr(e[3], arg) end
   if k == "neg" then return "(-" .. self:expr(e[2], arg) .. ")" end
+  if k == "max" then
+    -- a when a >= b (a pooling window's first maximum)
+    self.helpers.max = true
+    return "rnnc_max(" .. self:expr(e[2], arg) .. ", " .. self:expr(e[3], arg) .. ")"
+  end
   local inner = self:expr(e[2], arg):gsub("^%((.*)%)$", function(body)
     -- drop parentheses that only wrap the whole argument
     local depth = 0

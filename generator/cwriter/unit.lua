@@ -161,7 +161,7 @@ local function stream_code(unit, opts, helpers)
   end
   local names = buffer_names(stream.prog)
   local used = referenced(stream.forward)
-  local fields, reset = {}, {}
+  local fields, reset, rings = {}, {}, {}
   local w = ops.new(opts.dtype, names)
   local reads_weights = false
   for _, buf in ipairs(stream.prog.buffers) do
@@ -173,6 +173,20 @@ local function stream_code(unit, opts, helpers)
       fields[#fields + 1] = string.format("  /* %s: %s */\n  %s %s[%d];", buf.name,
         (buf.meaning or ""):gsub("^per step, ", ""), real, n, buf.size)
       w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+    elseif buf.kind == "state" and buf.ring then
+      -- a ring of buf.rows input steps: row j (oldest first) is storage row
+      -- (pos + j) % rows; each call moves pos on by one
+      local pos = "pos_" .. n:gsub("^state_", "")
+      fields[#fields + 1] = string.format("  /* %s */\n  %s %s[%d];\n  int %s; /* the oldest row of %s */",
+        buf.meaning or buf.name, real, n, buf.size, pos, n)
+      reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
+      reset[#reset + 1] = string.format("st->%s = 0;", pos)
+      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+      w:emit(string.format("const int %s = st->%s;", pos, pos))
+      w.ring = w.ring or {}
+      w.ring[buf] = { pos = pos }
+      rings[#rings + 1] = string.format("st->%s = %s + 1 == %d ? 0 : %s + 1; /* the next oldest row */", pos, pos,
+        buf.rows, pos)
     elseif buf.kind == "state" then
       fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
       reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
@@ -183,6 +197,9 @@ local function stream_code(unit, opts, helpers)
   w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
   w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
   w:ops(stream.forward, opts.unroll)
+  for _, line in ipairs(rings) do
+    w:emit(line)
+  end
   for k in pairs(w.helpers) do
     helpers[k] = true
   end
@@ -301,8 +318,13 @@ local function helper_functions(used, dtype)
         return constants[word] and syntax.real_literal(constants[word], dtype) or word
       end)
       body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
+      body = body:gsub("sqrtF", real == "float" and "sqrtf" or "sqrt")
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
+  end
+  if used.max then
+    out[#out + 1] = string.format("static inline %s rnnc_max(%s a, %s b) {\n  return a >= b ? a : b;\n}", real,
+      real, real)
   end
   return table.concat(out, "\n")
 end

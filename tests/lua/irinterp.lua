@@ -23,6 +23,10 @@ function I.eval(e, args)
   if k == "sub" then return I.eval(e[2], args) - I.eval(e[3], args) end
   if k == "mul" then return I.eval(e[2], args) * I.eval(e[3], args) end
   if k == "neg" then return -I.eval(e[2], args) end
+  if k == "max" then
+    local a, b = I.eval(e[2], args), I.eval(e[3], args)
+    return a >= b and a or b
+  end
   local f = ir.UNARY[k]
   if not f then error("unknown expression node " .. tostring(k)) end
   return f(I.eval(e[2], args))
