@@ -206,7 +206,7 @@ function irtext.unit(u, pass)
   local T = iface.max_steps
   program_lines(out, "forward", u.forward, T)
   if u.backward then program_lines(out, "backward (from dy)", u.backward, T) end
-  if u.backward_logits then program_lines(out, "backward (from dlogits)", u.backward_logits, T) end
+  if u.backward_loss then program_lines(out, "backward (from the losses, dloss)", u.backward_loss, T) end
   if u.stream then program_lines(out, "stream_step (one timestep)", u.stream.forward, 1) end
   return table.concat(out, "\n") .. "\n"
 end

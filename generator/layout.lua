@@ -215,7 +215,7 @@ function layout.pass(u)
   end
   r.prog = ir.extend(u.prog)
   r.forward = layout.coalesce(u.forward)
-  for _, name in ipairs({ "backward", "backward_logits" }) do
+  for _, name in ipairs({ "backward", "backward_loss" }) do
     if u[name] then
       r[name] = layout.coalesce(layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]),
         layout.TRANSPOSE_MIN_MADDS))

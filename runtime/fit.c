@@ -36,6 +36,42 @@ rnnc_fit_options rnnc_fit_defaults(void) {
   return o;
 }
 
+/* A model with losses on several outputs logs each output's loss after the
+ * total, before the metrics (tf.keras: "loss", "dense_loss", "dense_1_loss",
+ * then the metrics): series that read the unit's losses of each batch. */
+static int fit_output_losses(const rnnc_model *m, ctx_t *c, char *err, size_t errlen) {
+  metric_t parts[RNNC_MAX_OUTPUTS];
+  int n = 0;
+  for (int k = 0; k < m->n_outputs; ++k)
+    if (m->losses[k].kind != RNNC_LOSS_NONE) {
+      parts[n].kind = MET_MSE; /* unused: the value is the unit's */
+      parts[n].part = k;
+      parts[n].loss_value = &c->part_loss[k];
+      snprintf(parts[n].name, sizeof parts[n].name, "%.*s_loss", RNNC_SERIES_NAME - 6,
+               m->outputs[k].name);
+      n++;
+    }
+  if (n < 2)
+    return 0;
+  if (n + c->n_metrics > RNNC_MAX_METRICS) {
+    snprintf(err, errlen, "at most %d metrics and outputs' losses", RNNC_MAX_METRICS);
+    return -1;
+  }
+  memmove(c->metrics + n, c->metrics, (size_t)c->n_metrics * sizeof *c->metrics);
+  memcpy(c->metrics, parts, (size_t)n * sizeof *parts);
+  c->n_metrics += n;
+  return 0;
+}
+
+/* Each output's loss of the unit's last loss_grad, times w, into (or onto)
+ * c->part_loss. */
+static void take_part_losses(ctx_t *c, double w, int first) {
+  const rnnc_model *m = c->m;
+  const double *l = (const double *)(const void *)((const char *)c->scratch + m->losses_offset);
+  for (int k = 0; k < m->n_outputs; ++k)
+    c->part_loss[k] = (first ? 0 : c->part_loss[k]) + w * l[k];
+}
+
 static void ctx_free(ctx_t *c) {
   free(c->chunk_grad);
   free(c->scratch);
@@ -66,6 +102,8 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, ch
     return -1;
   }
   if (fit_parse_metrics(m, o->metrics, c->metrics, &c->n_metrics, err, errlen) != 0)
+    return -1;
+  if (fit_output_losses(m, c, err, errlen) != 0)
     return -1;
   c->scratch = calloc(1, m->scratch_bytes);
   c->grad = malloc(m->params_bytes + 1);
@@ -102,8 +140,11 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, ch
 static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y,
                               int count) {
   const rnnc_model *m = c->m;
-  if (count <= m->batch)
-    return m->loss_grad(params, c->scratch, x, y, c->grad, NULL, c->bpred, count);
+  if (count <= m->batch) {
+    double loss = m->loss_grad(params, c->scratch, x, y, c->grad, NULL, c->bpred, count);
+    take_part_losses(c, 1.0, 1);
+    return loss;
+  }
   double loss = 0;
   for (int first = 0; first < count; first += m->batch) {
     int k = count - first < m->batch ? count - first : m->batch;
@@ -113,6 +154,7 @@ static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const
                      (const char *)y + (size_t)first * m->target_size * c->rs, c->chunk_grad, NULL,
                      (char *)c->bpred + (size_t)first * m->output_size * c->rs, k);
     loss += l * w;
+    take_part_losses(c, w, first == 0);
     for (size_t i = 0; i < m->n_params; ++i)
       if (m->dtype == RNNC_F32) {
         float *g = (float *)c->grad, v = (float)(w * ((const float *)c->chunk_grad)[i]);

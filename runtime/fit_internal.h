@@ -22,6 +22,10 @@ typedef enum {
 typedef struct {
   metric_kind kind;
   char name[RNNC_SERIES_NAME];
+  int part; /* the output it reads (the model's outputs[] and losses[]) */
+  /* an output's own loss (a model with several): the value the unit's last
+   * loss_grad gave, not computed from the predictions */
+  const double *loss_value;
 } metric_t;
 
 /* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
@@ -42,8 +46,9 @@ typedef struct {
   void *chunk_grad; /* a batch larger than the unit's: one chunk's gradient */
   metric_t metrics[RNNC_MAX_METRICS];
   int n_metrics;
-  size_t acc_rows; /* rows of output 0 per sample at the data's length */
-  int steps;       /* the data's sequence length */
+  size_t acc_rows;                    /* rows of output 0 per sample at the data's length */
+  int steps;                          /* the data's sequence length */
+  double part_loss[RNNC_MAX_OUTPUTS]; /* each output's loss in the last batch */
 } ctx_t;
 
 /* ---------------------------------------------------------------- data checks (datacheck.c) */

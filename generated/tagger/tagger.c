@@ -17,6 +17,7 @@
 #include "tagger.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -30,6 +31,10 @@ static const rnnc_tensor_desc tagger_tensors[5] = {
     {"simple_rnn/bias", 1, {3, 0, 0, 0}, 18, 3, RNNC_INIT_ZEROS},
     {"time_distributed/dense/kernel", 2, {3, 3, 0, 0}, 21, 9, RNNC_INIT_GLOROT_UNIFORM},
     {"time_distributed/dense/bias", 1, {3, 0, 0, 0}, 30, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part tagger_losses[1] = {
+    {RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0, 1.0, 0, 3, 3, 3}, /* time_distributed */
 };
 
 static const char tagger_spec[] =
@@ -272,9 +277,11 @@ void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
   rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
-static void tagger_backward_logits(const tagger_params *p, tagger_scratch *s, const float *dlogits,
-                                   tagger_params *grad, float *dx, int n) {
+/* Backward from the losses: dloss holds, in each loss's output's place,
+ * d(loss)/d(output), or d(loss)/d(logits) for a crossentropy Keras computes
+ * from the logits of a softmax or sigmoid output. */
+static void tagger_backward_loss(const tagger_params *p, tagger_scratch *s, const float *dloss,
+                                 tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
   const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
   const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
@@ -290,7 +297,7 @@ static void tagger_backward_logits(const tagger_params *p, tagger_scratch *s, co
   float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
   float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
   float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
-  const float *const dlogits_b = dlogits;
+  const float *const dloss_b = dloss;
   float *const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
   float *const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
   float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
@@ -315,16 +322,16 @@ static void tagger_backward_logits(const tagger_params *p, tagger_scratch *s, co
     }
   }
   for (int b = 0; b < n; ++b) {
-    /* time_distributed, backward: dense/dz = dlogits (the logits) */
+    /* time_distributed, backward: dense/dz = dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_time_distributed_dense_z[b * 9 + r * 3 + c] = dlogits_b[b * 9 + r * 3 + c];
+        d_time_distributed_dense_z[b * 9 + r * 3 + c] = dloss_b[b * 9 + r * 3 + c];
       }
     }
-    /* time_distributed, backward: dense/dbias += dlogits (the logits) */
+    /* time_distributed, backward: dense/dbias += dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_time_distributed_dense_bias[c] += dlogits_b[b * 9 + r * 3 + c];
+        g_time_distributed_dense_bias[c] += dloss_b[b * 9 + r * 3 + c];
       }
     }
   }
@@ -381,11 +388,16 @@ static void tagger_backward_logits(const tagger_params *p, tagger_scratch *s, co
 double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *x,
                         const float *target, tagger_params *grad, float *dx, float *y_pred, int n) {
   tagger_forward(p, s, x, s->y, n);
-  double loss = rnnc_loss_sparse_cce_logits_f32(&s->a_time_distributed_dense_logits[0][0], target,
-                                                (size_t)n * 3, 3, s->dloss);
-  if (isnan(loss))
-    return loss;
-  tagger_backward_logits(p, s, s->dloss, grad, dx, n);
+  double loss = 0;
+  { /* time_distributed: sparse_categorical_crossentropy, from the logits */
+    double l = rnnc_loss_sparse_cce_logits_f32(&s->a_time_distributed_dense_logits[0][0], target,
+                                               (size_t)n * 3, 3, s->dloss);
+    if (isnan(l))
+      return l;
+    s->losses[0] = l;
+    loss += l;
+  }
+  tagger_backward_loss(p, s, s->dloss, grad, dx, n);
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
@@ -516,9 +528,9 @@ const rnnc_model tagger_model = {
     3,
     3,
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "time_distributed"}},
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "simple_rnn_input"}},
     0,
     3,
     33,
@@ -548,4 +560,6 @@ const rnnc_model tagger_model = {
     3,
     tagger_stream_reset_any,
     tagger_stream_step_any,
+    tagger_losses,
+    offsetof(tagger_scratch, losses),
 };

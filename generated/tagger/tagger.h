@@ -66,6 +66,8 @@ typedef struct {
   float wt_simple_rnn_recurrent_kernel[9];
   /* simple_rnn/kernel transposed (3 x 3), made by backward */
   float wt_simple_rnn_kernel[9];
+  /* each output's loss in the last loss_grad (NaN: no loss) */
+  double losses[1];
   float y[32 * 9];
   float dloss[32 * 9];
   float dx_sink[32 * 9];

@@ -135,7 +135,7 @@ tests["float32 literals carry an f suffix, float64 literals none"] = function()
     for _, unroll in ipairs({ 0, 1000 }) do
       local c = gen(TAGGER, { dtype = dtype, unroll = unroll })["tagger.c"]
       local code = c_function(c, "tagger_forward") .. c_function(c, "tagger_backward") ..
-        c_function(c, "tagger_backward_logits")
+        c_function(c, "tagger_backward_loss")
       local lits = real_literals(code)
       T.truthy(#lits > 0, dtype .. ": the forward and backward code have real literals")
       for _, lit in ipairs(lits) do
@@ -261,7 +261,7 @@ local ir = require("ir")
 local function products(path)
   local u = pipeline.run(dsl.load(path), {})
   local n = 0
-  for _, list in ipairs({ u.forward, u.backward, u.backward_logits or {}, u.stream and u.stream.forward or {} }) do
+  for _, list in ipairs({ u.forward, u.backward, u.backward_loss or {}, u.stream and u.stream.forward or {} }) do
     for _, op in ipairs(ir.flatten(list)) do
       if op.op == "matmul" then n = n + 1 end
     end
