@@ -1,4 +1,6 @@
 std = "lua54"
 max_line_length = 120
--- model descriptions (the fuzzer's regression cases) read the DSL's globals
-exclude_files = { "tests/fuzz/models/regressions/*.lua" }
+
+-- Model descriptions are run in the DSL's environment (generator/dsl.lua),
+-- which defines the Keras names they use.
+files["tests/fuzz/models/regressions"] = { ignore = { "113" } }

@@ -7,7 +7,7 @@
 #
 # Environment (all optional):
 #   BENCH_CFLAGS   flags for everything compiled here (-O3 -march=native)
-#   BENCH_PARTS    which parts, in order: stream train throughput generation
+#   BENCH_PARTS    which parts, in order: stream train throughput generation parallel front
 #   BENCH_CPU      the core to pin to (1; 0 on a one-core machine)
 #   BENCH_ROUNDS   timing rounds per case (7); BENCH_BLOCK_MS: least time of
 #                  one implementation's block in a round (40)
@@ -32,7 +32,7 @@ for d in ${BENCH_EIGEN:-/usr/include/eigen3}; do [ -f "$d/Eigen/Dense" ] && eige
 command -v "$cxx" >/dev/null 2>&1 || eigen_dir=""
 cflags_text=${BENCH_CFLAGS:--O3 -march=native}
 read -r -a cflags <<<"$cflags_text"
-read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation}"
+read -r -a parts <<<"${BENCH_PARTS:-stream train throughput generation parallel front}"
 cpu=${BENCH_CPU:-1}
 taskset -c "$cpu" true 2>/dev/null || cpu=0
 pin=(taskset -c "$cpu")
@@ -97,7 +97,7 @@ build_runtime() {
   local obj=$build/runtime
   rm -rf "$obj" && mkdir -p "$obj"
   for f in "$src"/runtime/*.c "$src"/runtime/reference/*.c; do
-    "$cc" -std=c99 "${cflags[@]}" -I"$src/runtime" -I"$src/runtime/reference" -c "$f" \
+    "$cc" -std=c99 "${cflags[@]}" -fno-math-errno -I"$src/runtime" -I"$src/runtime/reference" -c "$f" \
       -o "$obj/$(basename "$f" .c).o" || return 1
   done
   rm -f "$build/librnnc.a" && ar rcs "$build/librnnc.a" "$obj"/*.o
@@ -169,6 +169,21 @@ train_cases=(
 )
 hiddens=(8 16 32 64 128)
 
+# Part 5: the LSTM(128) case on threads (bench/parallel.c), and its driver
+# built with --mpi when Open MPI is there (mpicc, mpirun).
+build_parallel() {
+  generate_unit lstm128par "$bench/models/lstm128_train.lua" 32 &&
+    harness_cc "$build/parallel" lstm128par "-pthread" "$bench/parallel.c" -- -DUNIT=lstm128par \
+      -DUNIT_HEADER='"lstm128par.h"' >"$logs/parallel.build.log" 2>&1 || return 1
+  cp "$build/librnnc.a" "$build/librnnc_ref.a" # rnnc build takes the reference runtime from beside it
+  for kind in plain mpi; do
+    if [ $kind = mpi ] && ! { command -v mpicc && command -v mpirun; } >/dev/null 2>&1; then continue; fi
+    CFLAGS="$cflags_text" RNNC_RUNTIME_LIB="$build/librnnc.a" lua5.4 "$src/bin/rnnc" build \
+      "$bench/models/lstm128_train.lua" -o "$build/lstm128_$kind" --name lstm128 --batch 32 \
+      $([ $kind = mpi ] && echo --mpi) >>"$logs/parallel.build.log" 2>&1 || return 1
+  done
+}
+
 echo
 echo "Building (logs in $logs) ..." >&2
 build_runtime >"$logs/runtime.build.log" 2>&1 || fail "runtime did not build: $logs/runtime.build.log"
@@ -197,6 +212,7 @@ if have train || have throughput; then
     if [ "$name" = lstm128 ] || have train; then spawn build_train "$name" "$model" "$batch"; fi
   done
 fi
+have parallel && spawn build_parallel
 sgemm_ok=0
 if have throughput; then
   if harness_cc "$build/sgemm" "" -lopenblas "$bench/sgemm.c" >"$logs/sgemm.build.log" 2>&1; then
@@ -334,6 +350,120 @@ if have generation; then
   echo "compile: \`$cc -std=c99 $cflags_text -c\` of the unit alone."
   "${pin[@]}" env RNNC_SRC="$src" BENCH_OUT="$out" CC="$cc" BENCH_CFLAGS="$cflags_text" \
     bash "$bench/generation.sh" || fail "generation costs failed"
+fi
+
+if have parallel; then
+  echo
+  echo "## 5. Data parallelism: LSTM(128), batch 32 x 50 steps x 32 features -> Dense(10)"
+  echo
+  echo "Threads (bench/parallel.c): rnnc_fit steps (forward, loss, backward, Adam) with the batch"
+  echo "in one loss_grad call or in two micro-batches of 16, on one or two threads (both cores:"
+  echo "taskset -c 0,1). The clock is the wall clock; CPU / wall is the process's CPU time over"
+  echo "the wall time (2.00: both cores busy all along). The two micro-batch-16 rows leave the"
+  echo "same bytes (checked before timing)."
+  echo
+  echo "| run | ms per step | CPU ms per step | CPU / wall | speed-up over 1 thread, batch in one call | over 1 thread, micro-batch 16 |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  step_ns=""
+  if [ -x "$build/parallel" ]; then
+    taskset -c 0,1 "$build/parallel" >"$logs/parallel.out" 2>"$logs/parallel.err" ||
+      fail "parallel: $(tail -1 "$logs/parallel.err")"
+    sed -n 's/^ROW parallel //p' "$logs/parallel.out"
+    step_ns=$(sed -n 's/^STEP_NS //p' "$logs/parallel.out")
+  else
+    echo "| build failed: see $logs/parallel.build.log |"
+    fail "parallel did not build"
+  fi
+  echo
+  echo "Processes: the driver's fit (2 epochs of 320 samples, batch 32, micro-batch 16) in one"
+  echo "process (\`rnnc build\`), and the \`rnnc build --mpi\` driver under \`mpirun -np 1\` and"
+  echo "\`-np 2\` (one micro-batch per process), 3 interleaved rounds, the median of the last"
+  echo "epoch's time per step (the driver's progress line, wall clock). The weights written must"
+  echo "be the same bytes."
+  echo
+  d=$build/lstm128_plain/lstm128
+  mpi=$build/lstm128_mpi/lstm128
+  if [ -x "$d" ] && [ -x "$mpi" ]; then
+    mpirun=(mpirun --oversubscribe)
+    [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
+    "$d" init --seed 1 --out "$build/par.w0" >/dev/null
+    "$d" sample --seed 2 --n 320 --x "$build/par.x.npy" --y "$build/par.y.npy" >/dev/null
+    args=(fit --weights "$build/par.w0" --x "$build/par.x.npy" --y "$build/par.y.npy" --epochs 2
+      --batch-size 32 --micro-batch 16 --verbose 2 --no-shuffle)
+    # per_step LOG: the last epoch's time per step in ms
+    per_step() {
+      grep -o '[0-9.]*[mu]*s/step' "$1" | tail -1 |
+        awk '{ v = $0 + 0; if ($0 ~ /us\/step/) v /= 1000; else if ($0 !~ /ms\/step/) v *= 1000; print v }'
+    }
+    : >"$logs/par.times"
+    for round in 1 2 3; do
+      "$d" "${args[@]}" --out "$build/par.one.w" >"$logs/par.one.$round.log" 2>&1 &&
+        echo "one $(per_step "$logs/par.one.$round.log")" >>"$logs/par.times"
+      "$d" "${args[@]}" --threads 2 --out "$build/par.t2.w" >"$logs/par.t2.$round.log" 2>&1 &&
+        echo "t2 $(per_step "$logs/par.t2.$round.log")" >>"$logs/par.times"
+      for np in 1 2; do
+        "${mpirun[@]}" -np $np "$mpi" "${args[@]}" --out "$build/par.np$np.w" >"$logs/par.np$np.$round.log" 2>&1 &&
+          echo "np$np $(per_step "$logs/par.np$np.$round.log")" >>"$logs/par.times"
+      done
+    done
+    for f in t2 np1 np2; do
+      cmp -s "$build/par.one.w" "$build/par.$f.w" || fail "parallel: $f's weights differ from one process's"
+    done
+    med() { awk -v k="$1" '$1 == k { print $2 }' "$logs/par.times" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    one=$(med one)
+    echo "| run | ms per step | speed-up over one process, one thread |"
+    echo "| --- | ---: | ---: |"
+    for f in "one one process, one thread" "t2 one process, --threads 2" "np1 mpirun -np 1" "np2 mpirun -np 2"; do
+      read -r k label <<<"$f"
+      awk -v l="$label" -v t="$(med "$k")" -v o="$one" 'BEGIN { printf "| %s | %.2f | %.2f |\n", l, t, o / t }'
+    done
+  else
+    echo "Not measured: the MPI driver needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)."
+  fi
+  echo
+  echo "The all-reduce per step on 8 to 256 machines (bench/allreduce_model.lua: the alpha-beta"
+  echo "model, each machine a batch of 32 taking the measured one-thread step above):"
+  echo
+  lua5.4 "$bench/allreduce_model.lua" 83722 4 "$(awk -v n="${step_ns:-0}" 'BEGIN { printf "%.2f", n / 1e6 }')" 32
+fi
+
+# ------------------------------------------------------------ 6. front ends
+# Convolutional front ends (issue 14): a CNN-LSTM training step against
+# PyTorch, and the streaming step of a causal dilated Conv1D stack -> GRU(32).
+# The PyTorch models are bench/torch_front_peer.py's.
+if have front; then
+  front_peer=()
+  [ -n "$python" ] && front_peer=("$python" "$bench/torch_front_peer.py")
+  echo "Building the front-end cases ..." >&2
+  build_train conv_lstm "$bench/models/conv_lstm_train.lua" 32
+  generate_unit conv_gru "$bench/models/conv_gru_stream.lua" 1 &&
+    harness_cc "$build/stream_front_conv_gru" conv_gru "" "$bench/stream_front.c" -- \
+      -DUNIT=conv_gru -DUNIT_HEADER="\"conv_gru.h\"" >"$logs/stream_front_conv_gru.build.log" 2>&1
+  echo
+  echo "## 6. Convolutional front ends"
+  echo
+  echo "Training step (µs per step: forward + loss + backward + Adam), as part 2:"
+  echo "bench/models/conv_lstm_train.lua, Conv1D(32 filters, kernel 3, relu) over 200 steps x 8"
+  echo "features -> LSTM(64) -> Dense(1), mse, batch 32. PyTorch: nn.Conv1d + relu on (batch,"
+  echo "channels, steps), nn.LSTM, nn.Linear, mse_loss, Adam (eps 1e-7), one thread."
+  echo
+  echo "| model | batch | params | generated | reference | PyTorch | ref / gen | PyTorch / gen | rel diff loss / grad: gen | PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+  run_case conv_lstm train "$build/train_conv_lstm" conv_lstm "$build/conv_lstm.safetensors" \
+    "${front_peer[@]}"
+  echo
+  echo "Streaming step (ns per timestep, batch 1): bench/models/conv_gru_stream.lua, causal"
+  echo "Conv1D(16, kernel 2, relu) with dilation 1, 2, 4, 8 (receptive field 16 steps) -> GRU(32) ->"
+  echo "Dense(1). generated: NAME_stream_step (each causal Conv1D keeps its last (k - 1) d inputs in a"
+  echo "ring buffer of the stream struct); forward / T: the unit's whole-sequence NAME_forward over its"
+  echo "256 steps, per step; PyTorch: each nn.Conv1d applied to a window of its last (k - 1) d + 1"
+  echo "inputs shifted by one step per call, nn.GRU on one step with the carried h, nn.Linear."
+  echo "Verified over the 256 steps against the reference runtime's whole-sequence forward (double)."
+  echo
+  echo "| model | params | generated | forward / T | PyTorch | (forward / T) / gen | PyTorch / gen | max rel diff: stream / forward / PyTorch |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  run_case stream_front_conv_gru stream_front "$build/stream_front_conv_gru" \
+    "$build/conv_gru.safetensors" "${front_peer[@]}"
 fi
 
 echo

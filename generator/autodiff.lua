@@ -127,7 +127,8 @@ function autodiff.backward(prog, fwd_ops, seeds, wrt, grad_of)
       local name = "d:" .. buf.name
       g = prog.by_name[name]
       if not g then
-        ir.buffer(prog, name, "tmp", buf.rows, buf.cols)
+        -- a batch statistic's gradient sums over the samples too
+        ir.buffer(prog, name, buf.kind == "batch" and "batch" or "tmp", buf.rows, buf.cols)
         g = prog.by_name[name]
       end
       grads[buf] = g
@@ -213,7 +214,7 @@ function autodiff.backward(prog, fwd_ops, seeds, wrt, grad_of)
         end
       elseif op.op == "softmax" then
         if wanted(op.a) then
-          emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true })
+          emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true, log = op.log })
         end
       elseif op.op ~= "fill" then -- a constant fill has no adjoint
         error("no adjoint for op " .. op.op)
@@ -238,7 +239,8 @@ function autodiff.pass(u)
   local prog = ir.extend(u.prog)
   local wrt, grad_of = { u.x.buf }, {}
   for _, p in ipairs(u.interface.params) do
-    local pbuf = prog.by_name[p.name]
+    -- no gradient for the weights training does not change (moving statistics)
+    local pbuf = p.trainable ~= false and prog.by_name[p.name]
     if pbuf then
       wrt[#wrt + 1] = pbuf
       grad_of[pbuf] = ir.buffer(prog, "g:" .. p.name, "pgrad", pbuf.rows, pbuf.cols, { param = p }).buf
@@ -263,7 +265,10 @@ function autodiff.pass(u)
       local grad = #u.interface.outputs == 1 and r.dloss or ir.view(r.dloss.buf, d.offset, d.rows, d.cols, d.cols, 1)
       seeds[i] = { view = s.view, grad = grad }
     end
-    r.backward_loss = autodiff.backward(prog, u.forward, seeds, wrt, grad_of)
+    -- loss_grad's backward: of the forward, or, in a unit whose training
+    -- computes differently (BatchNormalization), of the training forward
+    local loss_backward = u.forward_train and "backward_train_loss" or "backward_loss"
+    r[loss_backward] = autodiff.backward(prog, u.forward_train or u.forward, seeds, wrt, grad_of)
   end
   return r
 end

@@ -47,6 +47,7 @@ function Builder:domain(lo, hi)
 end
 
 function Builder:append(op)
+  op.mode = self.mode
   if not self.in_loop then
     for _, v in pairs(op_views(op)) do
       check_bounds(v, self:domain())
@@ -75,7 +76,25 @@ function Builder:loop(first, last, fn)
       check_bounds(v, d)
     end
   end
-  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note() }
+  outer[#outer + 1] = { op = "loop", first = first, last = last, reverse = false, body = body, note = self:note(),
+    mode = self.mode }
+end
+
+-- The ops fn emits belong to one forward program only: "train" (what a
+-- layer computes in training: BatchNormalization with the batch's
+-- statistics) or "infer" (at inference: the moving statistics). lower.lua
+-- makes the unit's forward of every op but the "train" ones, and, when
+-- there are such ops, forward_train of every op but the "infer" ones.
+function Builder:in_mode(mode, fn)
+  local outer = self.mode
+  self.mode = mode
+  fn()
+  self.mode = outer
+end
+
+-- A statistic of the whole batch (one copy for all samples of a call).
+function Builder:batch_stat(name, rows, cols, meaning)
+  return ir.buffer(self.prog, name, "batch", rows, cols, { meaning = meaning })
 end
 
 -- Work over the `rows` rows of sequences: fn(sel) once with sel(v) = v, or,
@@ -169,10 +188,15 @@ function Builder:fill(out, value, note)
   self:append({ op = "fill", out = out, value = value, note = self:note(note) })
 end
 
-function Builder:softmax(out, a, note)
+-- Row-wise softmax over the last dim; `log` makes it log_softmax.
+function Builder:softmax(out, a, note, log)
   check_dims("softmax", a, out.dims[1], out.dims[2])
-  self:append({ op = "softmax", out = out, a = a, note = self:note(note) })
+  self:append({ op = "softmax", out = out, a = a, log = log or nil, note = self:note(note) })
 end
+
+-- Activations that act on a row rather than elementwise: softmax ops.
+local ROW_ACTIVATION = { softmax = true, log_softmax = true }
+Builder.ROW_ACTIVATION = ROW_ACTIVATION
 
 -- y = x @ kernel (+ bias), then the activation: the Dense computation, shared
 -- by every layer that applies a Dense to the last axis. Returns the output
@@ -187,9 +211,13 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
   if bias or (activation ~= "linear") then
     y = self:act(prefix .. "/y", rows, units, per .. "the layer's output")
   end
-  -- softmax and sigmoid keep their logits (Keras fuses them with the crossentropies)
+  -- softmax and sigmoid keep their logits (Keras fuses them with the
+  -- crossentropies); log_softmax needs its pre-activation as a row too
   local keep_logits = activation == "softmax" or activation == "sigmoid"
-  if keep_logits and bias then logits = self:act(prefix .. "/logits", rows, units, per .. "x @ kernel + bias") end
+  local row_op = ROW_ACTIVATION[activation]
+  if (keep_logits or row_op) and bias then
+    logits = self:act(prefix .. "/logits", rows, units, per .. "x @ kernel + bias")
+  end
   self:per_row(rows, function(sel)
     local zs = sel(z)
     self:matmul(zs, sel(x), kernel, false)
@@ -198,11 +226,11 @@ function Builder:dense(prefix, x, kernel, bias, activation, units)
       args[2] = ir.broadcast_rows(bias, zs.dims[1])
       pre = E.add(E.arg(1), E.arg(2))
     end
-    if keep_logits then
+    if keep_logits or row_op then
       local l = logits and sel(logits) or zs
       if logits then self:map(l, pre, args, false, "the logits") end
-      if activation == "softmax" then
-        self:softmax(sel(y), l)
+      if row_op then
+        self:softmax(sel(y), l, nil, activation == "log_softmax")
       else
         self:map(sel(y), ir.activation(activation, E.arg(1)), { l })
       end

@@ -31,7 +31,30 @@ catalog.optimizer_fields = {
   { c = "decay_steps", doc = "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)" },
   { c = "decay_rate", doc = "ExponentialDecay's rate" },
   { c = "staircase", flag = true, doc = "ExponentialDecay: the exponent floored" },
+  -- issue 13: Ftrl's hyperparameters, and the other learning-rate schedules
+  -- (their lists of boundaries and values are rnnc_optimizer's own fields)
+  { c = "learning_rate_power", keras = "learning_rate_power", doc = "Ftrl: -0.5" },
+  { c = "l1_regularization_strength", keras = "l1_regularization_strength", doc = "Ftrl" },
+  { c = "l2_regularization_strength", keras = "l2_regularization_strength", doc = "Ftrl" },
+  { c = "l2_shrinkage_regularization_strength", keras = "l2_shrinkage_regularization_strength", doc = "Ftrl" },
+  { c = "beta", keras = "beta", doc = "Ftrl" },
+  { c = "schedule", int = true, doc = "the learning-rate schedule: 0 none (ExponentialDecay when decay_steps > 0), "
+    .. "1 ExponentialDecay, 2 PiecewiseConstantDecay, 3 InverseTimeDecay, 4 PolynomialDecay, 5 CosineDecay, "
+    .. "6 CosineDecayRestarts" },
+  { c = "end_learning_rate", doc = "PolynomialDecay" },
+  { c = "power", doc = "PolynomialDecay" },
+  { c = "cycle", flag = true, doc = "PolynomialDecay" },
+  { c = "alpha", doc = "CosineDecay, CosineDecayRestarts: the floor, a fraction of the initial rate" },
+  { c = "warmup_target", doc = "CosineDecay: the rate warmup_steps reach (the initial rate without warmup)" },
+  { c = "warmup_steps", doc = "CosineDecay" },
+  { c = "t_mul", doc = "CosineDecayRestarts: each period this times the last" },
+  { c = "m_mul", doc = "CosineDecayRestarts: each restart's rate this times the last" },
 }
+-- the schedules (rnnc_optimizer.schedule): the DSL's classes, the values
+catalog.schedules = { ExponentialDecay = 1, PiecewiseConstantDecay = 2, InverseTimeDecay = 3, PolynomialDecay = 4,
+  CosineDecay = 5, CosineDecayRestarts = 6 }
+-- PiecewiseConstantDecay's boundaries at most
+catalog.max_boundaries = 16
 for _, f in ipairs(catalog.optimizer_fields) do
   f.option = f.c:gsub("_", "-")
 end
@@ -59,6 +82,19 @@ catalog.optimizers = {
     beta_2 = 0.999, epsilon = 1e-7, amsgrad = false }, slots = { { 2 }, { 1, "amsgrad" } } },
   { name = "adagrad", class = "Adagrad", id = 5,
     defaults = { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 }, slots = { { 1 } } },
+  -- issue 13 (Keras 3's keras/src/optimizers/)
+  { name = "nadam", class = "Nadam", id = 6,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "adamax", class = "Adamax", id = 7,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "adadelta", class = "Adadelta", id = 8,
+    defaults = { learning_rate = 0.001, rho = 0.95, epsilon = 1e-7 }, slots = { { 2 } } },
+  { name = "ftrl", class = "Ftrl", id = 9,
+    defaults = { learning_rate = 0.001, learning_rate_power = -0.5, initial_accumulator_value = 0.1,
+      l1_regularization_strength = 0.0, l2_regularization_strength = 0.0, l2_shrinkage_regularization_strength = 0.0,
+      beta = 0.0 }, slots = { { 2 } } },
+  { name = "lion", class = "Lion", id = 10,
+    defaults = { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.99 }, slots = { { 1 } } },
 }
 -- Keras's Model.compile(optimizer="rmsprop", ...): the optimizer of a model
 -- compiled without one, and of one not compiled at all
@@ -67,24 +103,42 @@ catalog.optimizers = {
 catalog.default_optimizer = "rmsprop"
 
 -- Losses: the name the unit and the spec use, Keras's other names (strings
--- compile{} takes: keras.losses' aliases), its class, the enum value, the
--- runtime's function stems (from probabilities or values; from logits), the
--- output activation Keras fuses it with (computed from the logits then),
--- and whether its targets are class labels.
+-- compile{} takes: keras.losses' aliases), its class, the enum value, whether
+-- it has a from-logits form, the output activation Keras fuses it with
+-- (computed from the logits then), whether its targets are class labels, and
+-- its parameters with Keras's defaults (fields of rnnc_loss_config, the
+-- class's keyword arguments). Its rule is row_<name> in runtime/loss_impl.h
+-- (one row's loss and gradient; rnnc_loss_eval reduces the rows).
 catalog.losses = {
-  { name = "mse", aliases = { "mean_squared_error", "MSE", "MeanSquaredError" }, class = "MeanSquaredError", id = 1,
-    fn = "rnnc_loss_mse", fn_logits = "rnnc_loss_mse" },
+  { name = "mse", aliases = { "mean_squared_error", "MSE", "MeanSquaredError" }, class = "MeanSquaredError", id = 1 },
   { name = "sparse_categorical_crossentropy", aliases = { "SparseCategoricalCrossentropy" },
-    class = "SparseCategoricalCrossentropy", id = 2, from_logits = true, fused = "softmax", labels = true,
-    fn = "rnnc_loss_sparse_cce", fn_logits = "rnnc_loss_sparse_cce_logits" },
+    class = "SparseCategoricalCrossentropy", id = 2, from_logits = true, fused = "softmax", labels = true },
   { name = "mae", aliases = { "mean_absolute_error", "MAE", "MeanAbsoluteError" }, class = "MeanAbsoluteError",
-    id = 3, fn = "rnnc_loss_mae", fn_logits = "rnnc_loss_mae" },
+    id = 3 },
   { name = "binary_crossentropy", aliases = { "bce", "BCE", "BinaryCrossentropy" }, class = "BinaryCrossentropy",
-    id = 4, from_logits = true, fused = "sigmoid", fn = "rnnc_loss_binary_ce",
-    fn_logits = "rnnc_loss_binary_ce_logits" },
+    id = 4, from_logits = true, fused = "sigmoid", params = { label_smoothing = 0 } },
   { name = "categorical_crossentropy", aliases = { "CategoricalCrossentropy" }, class = "CategoricalCrossentropy",
-    id = 5, from_logits = true, fused = "softmax", fn = "rnnc_loss_categorical_ce",
-    fn_logits = "rnnc_loss_categorical_ce_logits" },
+    id = 5, from_logits = true, fused = "softmax", params = { label_smoothing = 0 } },
+  -- issue 13 (Keras 3's keras/src/losses/losses.py)
+  { name = "huber", aliases = { "huber_loss", "Huber" }, class = "Huber", id = 6, params = { delta = 1.0 } },
+  { name = "log_cosh", aliases = { "logcosh", "LogCosh" }, class = "LogCosh", id = 7 },
+  { name = "mape", aliases = { "mean_absolute_percentage_error", "MAPE", "MeanAbsolutePercentageError" },
+    class = "MeanAbsolutePercentageError", id = 8 },
+  { name = "msle", aliases = { "mean_squared_logarithmic_error", "MSLE", "MeanSquaredLogarithmicError" },
+    class = "MeanSquaredLogarithmicError", id = 9 },
+  { name = "kl_divergence", aliases = { "kld", "KLD", "kullback_leibler_divergence", "KLDivergence" },
+    class = "KLDivergence", id = 10 },
+  { name = "poisson", aliases = { "Poisson" }, class = "Poisson", id = 11 },
+  { name = "hinge", aliases = { "Hinge" }, class = "Hinge", id = 12 },
+  { name = "squared_hinge", aliases = { "SquaredHinge" }, class = "SquaredHinge", id = 13 },
+  { name = "categorical_hinge", aliases = { "CategoricalHinge" }, class = "CategoricalHinge", id = 14 },
+  { name = "cosine_similarity", aliases = { "CosineSimilarity" }, class = "CosineSimilarity", id = 15 },
+}
+-- rnnc_loss_config's parameters after kind and from_logits, with the value
+-- a loss that does not take one has (new fields go last).
+catalog.loss_params = {
+  { name = "label_smoothing", default = 0, doc = "binary and categorical crossentropy: y (1 - s) + s / classes" },
+  { name = "delta", default = 1.0, doc = "huber: quadratic where |e| <= delta" },
 }
 
 -- Metrics compile{} and the driver's --metrics take: the name logs use and
@@ -99,9 +153,14 @@ catalog.metrics = {
   { name = "mse", aliases = { "mean_squared_error", "MSE" } },
 }
 
--- Activations: elementwise ones work in a recurrent cell; softmax acts on a
--- row (Dense only). Their formulas and derivatives are in generator/ir.lua
--- (and the C helpers of cwriter.lua), and in runtime/reference/ref.c.
+-- Activations: Keras 3's names (keras/src/activations/__init__.py) for
+-- every layer's `activation` argument; elementwise ones work in a recurrent
+-- cell; softmax and log_softmax act on a row (the last axis). Their formulas
+-- and derivatives are in generator/ir.lua (ir.activation; the C helpers of
+-- cwriter/ops.lua), and in runtime/reference/ref.c. hard_sigmoid is Keras 3's
+-- relu6(x + 3) / 6; hard_sigmoid_keras2 is Keras <= 2's and tf.keras 2.x's
+-- clip(0.2 x + 0.5, 0, 1) (rnnc's hard_sigmoid before issue 13).
+-- gelu_approximate is keras.activations.gelu(x, approximate=True).
 catalog.activations = {
   { name = "linear", elementwise = true },
   { name = "relu", elementwise = true },
@@ -109,6 +168,22 @@ catalog.activations = {
   { name = "sigmoid", elementwise = true },
   { name = "softmax" },
   { name = "hard_sigmoid", elementwise = true },
+  { name = "hard_sigmoid_keras2", elementwise = true },
+  { name = "elu", elementwise = true },
+  { name = "selu", elementwise = true },
+  { name = "gelu", elementwise = true },
+  { name = "gelu_approximate", elementwise = true },
+  { name = "swish", elementwise = true },
+  { name = "silu", elementwise = true },
+  { name = "softplus", elementwise = true },
+  { name = "softsign", elementwise = true },
+  { name = "exponential", elementwise = true },
+  { name = "leaky_relu", elementwise = true },
+  { name = "relu6", elementwise = true },
+  { name = "mish", elementwise = true },
+  { name = "hard_silu", elementwise = true },
+  { name = "hard_swish", elementwise = true },
+  { name = "log_softmax" },
 }
 
 -- Initializers: Keras's names, the enum value (rnnc_init_kind; never

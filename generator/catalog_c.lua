@@ -58,12 +58,16 @@ list("/* Optimizers: X(id, NAME, name, \"Class\"): RNNC_OPT_NAME = id; the updat
 rows = {}
 local keras_to_c = {}
 for _, f in ipairs(catalog.optimizer_fields) do
-  rows[#rows + 1] = { f.flag and "int" or "double", f.c, c_string(f.option), f.flag and "1" or "0", c_string(f.doc) }
+  rows[#rows + 1] = { (f.flag or f.int) and "int" or "double", f.c, c_string(f.option), f.flag and "1" or "0",
+    c_string(f.doc) }
   if f.keras then keras_to_c[f.keras] = f.c end
 end
 list("/* rnnc_optimizer's fields after `kind`, in order: X(type, field, \"option\", flag,\n"
   .. " * \"doc\"); option is the driver's --option, flag 1 for an int that is 0 or 1. */",
   "RNNC_OPTIMIZER_FIELDS", rows)
+emit("")
+emit("/* PiecewiseConstantDecay's boundaries at most (rnnc_optimizer.boundaries). */")
+emit("#define RNNC_MAX_BOUNDARIES " .. catalog.max_boundaries)
 
 rows = {}
 for _, o in ipairs(catalog.optimizers) do
@@ -93,14 +97,22 @@ list("/* State, reals per parameter: X(NAME, count, condition on `opt`), counted
 
 rows = {}
 for _, l in ipairs(catalog.losses) do
-  rows[#rows + 1] = { tostring(l.id), l.name:upper(), c_string(l.name), c_string(table.concat(l.aliases or {}, " ")),
-    l.fn, l.fn_logits, l.labels and "1" or "0", c_string(l.fused or "") }
+  rows[#rows + 1] = { tostring(l.id), l.name:upper(), l.name, c_string(l.name),
+    c_string(table.concat(l.aliases or {}, " ")), l.labels and "1" or "0", c_string(l.fused or ""),
+    l.from_logits and "1" or "0" }
 end
-list("/* Losses: X(id, NAME, \"name\", \"aliases\", fn, fn_logits, labels, \"fused\"):\n"
-  .. " * RNNC_LOSS_NAME = id; fn and fn_logits the runtime's functions (add _f32 or\n"
-  .. " * _f64) from outputs and from logits; labels 1 when the targets are class\n"
-  .. " * indices; fused the output activation Keras computes it from the logits of. */",
+list("/* Losses: X(id, NAME, name, \"name\", \"aliases\", labels, \"fused\", logits):\n"
+  .. " * RNNC_LOSS_NAME = id; its rule is row_name in loss_impl.h; labels 1 when\n"
+  .. " * the targets are class indices; fused the output activation Keras computes\n"
+  .. " * it from the logits of; logits 1 when it has a from-logits form. */",
   "RNNC_LOSSES", rows)
+
+rows = {}
+for _, p in ipairs(catalog.loss_params) do
+  rows[#rows + 1] = { p.name, real(p.default), c_string(p.doc) }
+end
+list("/* rnnc_loss_config's parameters after kind and from_logits: X(field, default,\n"
+  .. " * \"doc\"). */", "RNNC_LOSS_PARAMS", rows)
 
 rows = {}
 for _, m in ipairs(catalog.metrics) do

@@ -8,7 +8,7 @@ usage: rnnc summary MODEL.lua
        rnnc generate MODEL.lua -o DIR [--dtype float32|float64] [--batch B]
                      [--unroll N] [--timesteps T] [--name NAME] [--no-format]
        rnnc generate MODEL.lua --dump-ir built|autodiff|simplify|layout [generate options]
-       rnnc build MODEL.lua -o DIR [generate options] [--cc CC] [--runtime-lib librnnc.a]
+       rnnc build MODEL.lua -o DIR [generate options] [--cc CC] [--runtime-lib librnnc.a] [--mpi]
        rnnc import FILE -o OUTDIR [--name NAME] [--weights W.h5] | rnnc import --check FILE
 
   summary   print Keras's model.summary() table
@@ -16,7 +16,8 @@ usage: rnnc summary MODEL.lua
             with --dump-ir PASS, print the IR after that pass instead and write nothing
   build     generate, then compile the driver program DIR/<name> with the runtime
             (built once per compiler and flags into a cache: $RNNC_CACHE_DIR,
-            $XDG_CACHE_HOME/rnnc or ~/.cache/rnnc)
+            $XDG_CACHE_HOME/rnnc or ~/.cache/rnnc); --mpi: the driver for mpirun, compiled
+            with $MPICC or mpicc (data-parallel fit across processes)
   import    a Keras model file (.h5, .keras, JSON + weights) -> OUTDIR/NAME.lua and NAME.safetensors
 ]]
 
@@ -78,6 +79,8 @@ local function parse(args)
       o.cc = value(a)
     elseif a == "--runtime-lib" then
       o.runtime_lib = value(a)
+    elseif a == "--mpi" then
+      o.mpi = true
     elseif a == "-h" or a == "--help" then
       o.help = true
     elseif a:sub(1, 1) == "-" then
@@ -210,10 +213,24 @@ function cli.main(args, root)
           libs = quote(dir .. "/librnnc_ref.a") .. " " .. quote(dir .. "/librnnc.a")
         end
         local exe = o.out .. "/" .. name
+        local main, extra = o.out .. "/" .. name .. "_main.c", ""
+        if o.mpi then
+          -- the same unit and runtime; the main and the group over MPI
+          -- (runtime/mpi/rnnc_mpi.c) compiled by MPI's compiler wrapper
+          cc = os.getenv("MPICC") or "mpicc"
+          if not os.execute("command -v " .. cc .. " >/dev/null 2>&1") then
+            error("rnnc build --mpi needs " .. cc .. " (Debian: apt-get install openmpi-bin libopenmpi-dev)", 0)
+          end
+          main = o.out .. "/" .. name .. "_mpi_main.c"
+          write_files(o.out, { [name .. "_mpi_main.c"] = string.format("/* rnnc build --mpi: the driver's main "
+            .. "under mpirun (runtime/mpi/rnnc_mpi.h). */\n#include \"%s.h\"\n#include \"rnnc_mpi.h\"\n\n"
+            .. "int main(int argc, char **argv) {\n  return rnnc_mpi_main(&%s_model, argc, argv);\n}\n", name, name) })
+          extra = "-I" .. quote(root .. "/runtime/mpi") .. " " .. quote(root .. "/runtime/mpi/rnnc_mpi.c")
+        end
         local command = string.format("ulimit -S -v unlimited 2>/dev/null; ulimit -S -t unlimited 2>/dev/null; "
-          .. "%s -std=c99 %s -Wall -Wextra -I%s -I%s -I%s %s %s %s -lm -o %s", cc, flags,
+          .. "%s -std=c99 %s -Wall -Wextra -I%s -I%s -I%s %s %s %s %s -lm -pthread -o %s", cc, flags,
           quote(root .. "/runtime"), quote(root .. "/runtime/reference"), quote(o.out),
-          quote(o.out .. "/" .. name .. ".c"), quote(o.out .. "/" .. name .. "_main.c"), libs, quote(exe))
+          quote(o.out .. "/" .. name .. ".c"), quote(main), extra, libs, quote(exe))
         if not os.execute(command) then error("compiling the driver failed: " .. command, 0) end
         stderr("rnnc: built ", exe, "\n")
       end

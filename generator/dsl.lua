@@ -95,8 +95,32 @@ local function check_value(at, argname, kind, v)
     if type(v) ~= "boolean" then bad("true or false") end
     return v
   elseif kind == "number" then
-    if type(v) ~= "number" or v ~= v then bad("a number") end
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then bad("a number") end
     return v
+  elseif kind == "nonneg" then
+    if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then bad("a non-negative number") end
+    return v
+  elseif kind == "rate" then
+    -- a dropout rate: Keras takes 0 <= rate < 1 (1 would drop everything and scale by 1/0)
+    if type(v) ~= "number" or not (v >= 0 and v < 1) then bad("a number in [0, 1)") end
+    return v
+  elseif kind == "integer" then
+    if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) or v end
+    if math.type(v) ~= "integer" or v > MAX_DIM or v < -MAX_DIM then bad("an integer") end
+    return v
+  elseif kind == "axes" then
+    if type(v) == "number" then v = { v } end
+    if type(v) ~= "table" or #v == 0 then bad("a list of axes such as { 1 }") end
+    local axes = {}
+    for i, d in ipairs(v) do
+      if math.type(d) == "float" and d == math.floor(d) then d = math.tointeger(d) or d end
+      if math.type(d) ~= "integer" or d < 1 or d > 8 then
+        util.fail(at, "argument '%s': axis %d must be a positive integer (1 = the first axis after the batch), got "
+          .. "%s", argname, i, tostring(d))
+      end
+      axes[i] = d
+    end
+    return axes
   elseif kind == "string" then
     if type(v) ~= "string" then bad("a string") end
     return v
@@ -245,7 +269,7 @@ local function declared_input(layer)
     return s
   end
   if a.input_dim then
-    if layer.module.recurrent then
+    if layer.module.recurrent or layer.module.sequence_input then
       return { a.batch_size or util.None, a.input_length or util.None, a.input_dim }
     end
     return { a.batch_size or util.None, a.input_dim }
@@ -307,21 +331,13 @@ local NOT_IMPLEMENTED = {
   SpatialDropout1D = "remove the layer: rnnc trains without dropout",
   GaussianNoise = "remove the layer: rnnc has no noise layers",
   Embedding = "feed one-hot or dense feature vectors as the input instead",
-  Flatten = "Dense acts on the last axis; a recurrent layer without return_sequences gives one vector",
-  Reshape = "rnnc's layers take (batch, timesteps, features) or (batch, features)",
-  Activation = "give the activation to the layer before it: Dense { n, activation = \"relu\" }",
   Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
-  BatchNormalization = "rnnc has no normalisation layers",
-  LayerNormalization = "rnnc has no normalisation layers",
-  Conv1D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
-  MaxPooling1D = "rnnc has no pooling layers",
-  GlobalMaxPooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
-  GlobalAveragePooling1D = "rnnc has no pooling layers: LSTM/GRU without return_sequences gives one vector",
-  RepeatVector = "rnnc has no RepeatVector layer",
+  Attention = "rnnc has no attention layers yet (issue 15)",
+  AdditiveAttention = "rnnc has no attention layers yet (issue 15)",
+  MultiHeadAttention = "rnnc has no attention layers yet (issue 15)",
   Lambda = "rnnc compiles only its own layers",
-  LeakyReLU = "use activation = \"relu\"",
 }
 local PYTHON = {
   True = "write true (Lua's boolean)",

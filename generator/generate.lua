@@ -167,8 +167,9 @@ end
 -- The estimated size of a unit's C file with unroll threshold `unroll`.
 function generate.size_estimate(unit, unroll)
   local bytes = BASE_BYTES
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss }) do
-    bytes = bytes + ops_bytes(list, unroll)
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss, unit.forward_train,
+    unit.backward_train_loss }) do
+    bytes = bytes + ops_bytes(list or {}, unroll)
   end
   if unit.stream then bytes = bytes + ops_bytes(unit.stream.forward, unroll) end
   return bytes
@@ -190,6 +191,8 @@ local function op_sizes(unit)
   walk(unit.forward)
   walk(unit.backward)
   walk(unit.backward_loss)
+  walk(unit.forward_train)
+  walk(unit.backward_train_loss)
   if unit.stream then walk(unit.stream.forward) end
   table.sort(sizes)
   return sizes
@@ -280,7 +283,7 @@ function generate.operation_count(unit)
   local irtext = require("irtext")
   local T = unit.interface.max_steps
   local fm, fe = irtext.count(unit.forward, T)
-  local bm, be = irtext.count(unit.backward_loss or unit.backward, T)
+  local bm, be = irtext.count(unit.backward_train_loss or unit.backward_loss or unit.backward, T)
   return string.format("forward %s multiply-adds + %s elementwise, backward %s + %s", util.commas(fm),
     util.commas(fe), util.commas(bm), util.commas(be))
 end

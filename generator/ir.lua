@@ -15,6 +15,9 @@
 --   tmp      a per-sample temporary of the backward pass (activation gradients)
 --   zero     an all-zero constant that is never stored (e.g. h_0)
 --   state    a recurrent layer's states kept between calls (streaming inference)
+--   batch    a statistic of the whole batch (BatchNormalization in training):
+--            one copy for all the samples of a call, summed into (+=) by
+--            per-sample ops and read after every sample has added to it
 --   wtrans   a weight's transposed copy, made once per call (layout.lua)
 --
 -- Operands are views: a buffer, an offset and two dims with strides, so a row
@@ -28,8 +31,10 @@
 -- Ops:
 --   {op="matmul", out=V(m,n), a=V(m,k), b=V(k,n), acc=bool}   out (+)= a @ b
 --   {op="map", out=V, args={V...}, expr=E, acc=bool}          elementwise; args have out's dims
---   {op="softmax", out=V, a=V}                                row-wise over the last dim
---   {op="softmax_grad", out=V, dy=V, y=V, acc=bool}           out (+)= y * (dy - sum(dy * y))
+--   {op="softmax", out=V, a=V, log=bool}                      row-wise over the last dim (log:
+--                                                             log_softmax, a - max - log sum exp)
+--   {op="softmax_grad", out=V, dy=V, y=V, acc=bool, log=bool} out (+)= y * (dy - sum(dy * y)), or
+--                                                             with log dy - exp(y) * sum(dy)
 --   {op="fill", out=V, value=0}
 --   {op="loop", first=a, last=b, reverse=bool, body={ops}}   for t in [a, b] (descending
 --                                                             when reverse): the time loop
@@ -37,9 +42,15 @@
 -- Elementwise expressions E are small trees: {"arg", i}, {"const", c},
 -- {"add", a, b}, {"sub", a, b}, {"mul", a, b}, {"neg", a}, {"max", a, b}
 -- (a when a >= b, else b: pooling), and the unary functions tanh, sigmoid,
--- relu, step (1 where a > 0, else 0), exp, hard_sigmoid and
--- hard_sigmoid_grad (its derivative), and for the normalisation and pooling
--- layers rsqrt (1 / sqrt(a)), recip (1 / a) and ge0 (1 where a >= 0, else 0).
+-- relu, step (1 where a > 0, else 0), exp, hard_sigmoid (Keras 3's) and
+-- hard_sigmoid_keras2 (tf.keras 2.x's), softplus, softsign, gelu and
+-- gelu_approximate, the derivatives that are not expressions of those
+-- (hard_sigmoid_grad, ..., gelu_approximate_grad), and for the normalisation
+-- and pooling layers rsqrt (1 / sqrt(a)), recip (1 / a) and ge0 (1 where
+-- a >= 0, else 0). Activations compose them (ir.activation).
+-- The leaf {"inv_count", rows, per_length} is 1 / (n * rows), n the samples
+-- of the call (rows: the run-time length L when per_length): a batch
+-- statistic's 1 / (number of rows it spans).
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -191,6 +202,12 @@ end
 E.ZERO = E.const(0)
 E.ONE = E.const(1)
 
+-- 1 / (the samples of the call * rows), rows the run-time length when
+-- per_length (see above).
+function E.inv_count(rows, per_length)
+  return { "inv_count", rows, per_length or false }
+end
+
 local function is_const(e, c)
   return e[1] == "const" and (c == nil or e[2] == c)
 end
@@ -212,6 +229,8 @@ function E.mul(a, b)
   if is_const(a, 0) or is_const(b, 0) then return E.ZERO end
   if is_const(a, 1) then return b end
   if is_const(b, 1) then return a end
+  if is_const(a, -1) and not is_const(b) then return E.neg(b) end
+  if is_const(b, -1) and not is_const(a) then return E.neg(a) end
   if is_const(a) and is_const(b) then return E.const(a[2] * b[2]) end
   return { "mul", a, b }
 end
@@ -221,29 +240,62 @@ function E.neg(a)
   return { "neg", a }
 end
 
+-- erf(x) to double precision: 2x/sqrt(pi) exp(-x^2) sum_n (2x^2)^n / (1 3 5 ... (2n+1))
+-- (every term positive, so no cancellation); |x| >= 6 is +-1 to the last bit.
+local function erf(x)
+  if x ~= x then return x end
+  local ax = math.abs(x)
+  if ax >= 6 then return x > 0 and 1 or -1 end
+  local x2, term, sum, n = 2 * ax * ax, 1, 1, 0
+  repeat
+    n = n + 1
+    term = term * x2 / (2 * n + 1)
+    sum = sum + term
+  until term < sum * 1e-17
+  local r = 2 * ax / math.sqrt(math.pi) * math.exp(-ax * ax) * sum
+  return x > 0 and r or -r
+end
+ir.erf = erf
+
+local SQRT2 = math.sqrt(2)
+local SQRT_2_OVER_PI = 0.7978845608028654 -- sqrt(2 / pi), as TensorFlow's gelu writes it
+local function softplus(x)
+  return math.max(x, 0) + math.log(1 + math.exp(-math.abs(x)))
+end
+
+local function tanh(x)
+  if x > 20 then return 1 end
+  if x < -20 then return -1 end
+  local e = math.exp(2 * x)
+  return (e - 1) / (e + 1)
+end
+
 local unary_value = {
-  tanh = function(x)
-    if x > 20 then return 1 end
-    if x < -20 then return -1 end
-    local e = math.exp(2 * x)
-    return (e - 1) / (e + 1)
-  end,
+  tanh = tanh,
   sigmoid = function(x)
     return 1 / (1 + math.exp(-x))
   end,
   relu = function(x)
-    return x > 0 and x or 0
+    return x < 0 and 0 or x -- a NaN passes through
   end,
   step = function(x)
     return x > 0 and 1 or 0
   end,
   exp = math.exp,
-  -- tf.keras 2.x: clip(0.2 x + 0.5, 0, 1) (Keras 3 uses x / 6 + 0.5)
+  -- Keras 3: relu6(x + 3) / 6 (keras/src/backend/tensorflow/nn.py hard_sigmoid)
   hard_sigmoid = function(x)
+    return math.max(0, math.min(6, x + 3)) / 6
+  end,
+  -- its derivative: 1/6 strictly inside (-3, 3) (TensorFlow's Relu6Grad)
+  hard_sigmoid_grad = function(x)
+    return (x > -3 and x < 3) and 1 / 6 or 0
+  end,
+  -- Keras <= 2 and tf.keras 2.x: clip(0.2 x + 0.5, 0, 1)
+  hard_sigmoid_keras2 = function(x)
     return math.max(0, math.min(1, 0.2 * x + 0.5))
   end,
   -- its derivative: 0.2 strictly inside (-2.5, 2.5)
-  hard_sigmoid_grad = function(x)
+  hard_sigmoid_keras2_grad = function(x)
     return (x > -2.5 and x < 2.5) and 0.2 or 0
   end,
   -- the normalisation layers' 1 / sqrt(variance + epsilon)
@@ -257,6 +309,30 @@ local unary_value = {
   -- earlier element of a pooling window)
   ge0 = function(x)
     return x >= 0 and 1 or 0
+  end,
+  -- log(1 + exp(x)) without overflow; its derivative is sigmoid
+  softplus = softplus,
+  softsign = function(x)
+    return x / (1 + math.abs(x))
+  end,
+  softsign_grad = function(x)
+    local d = 1 + math.abs(x)
+    return 1 / (d * d)
+  end,
+  -- x Phi(x), the exact form (Keras's approximate=False, the default)
+  gelu = function(x)
+    return 0.5 * x * (1 + erf(x / SQRT2))
+  end,
+  gelu_grad = function(x)
+    return 0.5 * (1 + erf(x / SQRT2)) + x * math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+  end,
+  -- the tanh approximation (approximate=True)
+  gelu_approximate = function(x)
+    return 0.5 * x * (1 + tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+  end,
+  gelu_approximate_grad = function(x)
+    local t = tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
   end,
 }
 ir.UNARY = unary_value
@@ -273,10 +349,125 @@ function E.max(a, b)
   return { "max", a, b }
 end
 
--- Keras activations as expressions of their input (softmax is an op, not a map).
+local fn = E.fn
+local function c(v)
+  return E.const(v)
+end
+
+-- Keras's ReLU(max_value, negative_slope, threshold) and keras.activations.relu
+-- (Keras 3 keras/src/activations/activations.py ReLU.static_call, tf.keras 2.x
+-- keras/backend.py relu): with a slope and neither a maximum nor a threshold,
+-- tf.nn.leaky_relu; else x where x > threshold else 0, clipped to
+-- [0, max_value], minus negative_slope * relu(threshold - x).
+function ir.relu_expr(e, max_value, negative_slope, threshold)
+  threshold = threshold or 0
+  negative_slope = negative_slope or 0
+  if negative_slope ~= 0 and not max_value and threshold == 0 then return ir.leaky_relu_expr(e, negative_slope) end
+  local y
+  if threshold ~= 0 then
+    y = E.mul(fn("step", E.sub(e, c(threshold))), e)
+  else
+    y = fn("relu", e)
+  end
+  if max_value then
+    -- clip(y, 0, max) = relu(y) - relu(y - max)
+    local r = threshold ~= 0 and fn("relu", y) or y
+    y = E.sub(r, fn("relu", E.sub(y, c(max_value))))
+  end
+  if negative_slope ~= 0 then
+    y = E.sub(y, E.mul(c(negative_slope), fn("relu", E.sub(c(threshold), e))))
+  end
+  return y
+end
+
+-- tf.nn.leaky_relu: x for x > 0, slope x otherwise, written as
+-- slope x + (1 - slope) relu(x) (its derivative at 0 is slope, as TF's).
+function ir.leaky_relu_expr(e, slope)
+  return E.add(E.mul(c(slope), e), E.mul(c(1 - slope), fn("relu", e)))
+end
+
+-- ELU(alpha): x for x > 0, alpha (exp(x) - 1) otherwise, written as
+-- relu(x) + alpha (exp(x - relu(x)) - 1) (its derivative at 0 is alpha, as
+-- TensorFlow's where(x > 0, ...) gives).
+function ir.elu_expr(e, alpha)
+  local relu = fn("relu", e)
+  return E.add(relu, E.mul(c(alpha), E.sub(fn("exp", E.sub(e, relu)), E.ONE)))
+end
+
+-- Keras's elementwise activations as expressions of their input x (softmax
+-- and log_softmax act on a row: ops, not maps). Keras 3's definitions
+-- (keras/src/activations/activations.py); selu's constants are its.
+local SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+local ACTIVATION_EXPR = {
+  linear = function(x)
+    return x
+  end,
+  relu = function(x)
+    return fn("relu", x)
+  end,
+  tanh = function(x)
+    return fn("tanh", x)
+  end,
+  sigmoid = function(x)
+    return fn("sigmoid", x)
+  end,
+  hard_sigmoid = function(x)
+    return fn("hard_sigmoid", x)
+  end,
+  hard_sigmoid_keras2 = function(x)
+    return fn("hard_sigmoid_keras2", x)
+  end,
+  elu = function(x)
+    return ir.elu_expr(x, 1)
+  end,
+  selu = function(x)
+    return E.mul(c(SELU_SCALE), ir.elu_expr(x, SELU_ALPHA))
+  end,
+  gelu = function(x)
+    return fn("gelu", x)
+  end,
+  gelu_approximate = function(x)
+    return fn("gelu_approximate", x)
+  end,
+  swish = function(x)
+    return E.mul(x, fn("sigmoid", x))
+  end,
+  silu = function(x)
+    return E.mul(x, fn("sigmoid", x))
+  end,
+  softplus = function(x)
+    return fn("softplus", x)
+  end,
+  softsign = function(x)
+    return fn("softsign", x)
+  end,
+  exponential = function(x)
+    return fn("exp", x)
+  end,
+  -- keras.activations.leaky_relu's default negative_slope is 0.2
+  leaky_relu = function(x)
+    return ir.leaky_relu_expr(x, 0.2)
+  end,
+  relu6 = function(x)
+    return ir.relu_expr(x, 6)
+  end,
+  mish = function(x)
+    return E.mul(x, fn("tanh", fn("softplus", x)))
+  end,
+  hard_silu = function(x)
+    return E.mul(x, fn("hard_sigmoid", x))
+  end,
+  hard_swish = function(x)
+    return E.mul(x, fn("hard_sigmoid", x))
+  end,
+}
+ir.ACTIVATION_EXPR = ACTIVATION_EXPR
+
+-- Keras activations as expressions of their input (softmax and log_softmax
+-- are ops, not maps).
 function ir.activation(name, e)
-  if name == "linear" then return e end
-  if name == "tanh" or name == "sigmoid" or name == "relu" or name == "hard_sigmoid" then return E.fn(name, e) end
+  local f = ACTIVATION_EXPR[name]
+  if f then return f(e) end
   error("activation " .. tostring(name) .. " is not an elementwise map")
 end
 
@@ -284,7 +475,7 @@ end
 function ir.substitute(e, map)
   local k = e[1]
   if k == "arg" then return map[e[2]] or e end
-  if k == "const" then return e end
+  if k == "const" or k == "inv_count" then return e end
   if k == "add" then return E.add(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
@@ -294,29 +485,57 @@ function ir.substitute(e, map)
 end
 
 -- The derivative of a unary function at a, in terms of a.
-local function unary_derivative(name, a)
-  if name == "tanh" then
+local DERIVATIVE = {
+  tanh = function(a)
     local t = E.fn("tanh", a)
     return E.sub(E.ONE, E.mul(t, t))
-  elseif name == "sigmoid" then
+  end,
+  sigmoid = function(a)
     local s = E.fn("sigmoid", a)
     return E.mul(s, E.sub(E.ONE, s))
-  elseif name == "relu" then
+  end,
+  relu = function(a)
     return E.fn("step", a)
-  elseif name == "hard_sigmoid" then
-    return E.fn("hard_sigmoid_grad", a)
-  elseif name == "step" or name == "hard_sigmoid_grad" or name == "ge0" then
-    return E.ZERO
-  elseif name == "exp" then
+  end,
+  exp = function(a)
     return E.fn("exp", a)
-  elseif name == "rsqrt" then
+  end,
+  hard_sigmoid = function(a)
+    return E.fn("hard_sigmoid_grad", a)
+  end,
+  hard_sigmoid_keras2 = function(a)
+    return E.fn("hard_sigmoid_keras2_grad", a)
+  end,
+  softplus = function(a)
+    return E.fn("sigmoid", a)
+  end,
+  softsign = function(a)
+    return E.fn("softsign_grad", a)
+  end,
+  gelu = function(a)
+    return E.fn("gelu_grad", a)
+  end,
+  gelu_approximate = function(a)
+    return E.fn("gelu_approximate_grad", a)
+  end,
+  rsqrt = function(a)
     -- d/da a^(-1/2) = -1/2 a^(-3/2)
     local r = E.fn("rsqrt", a)
     return E.mul(E.const(-0.5), E.mul(r, E.mul(r, r)))
-  elseif name == "recip" then
+  end,
+  recip = function(a)
     local r = E.fn("recip", a)
     return E.neg(E.mul(r, r))
-  end
+  end,
+}
+-- Piecewise constants and first derivatives: their own derivative is not
+-- needed (backward programs differentiate once) and is taken as zero.
+local FLAT = { step = true, hard_sigmoid_grad = true, hard_sigmoid_keras2_grad = true, softsign_grad = true,
+  gelu_grad = true, gelu_approximate_grad = true, ge0 = true }
+
+local function unary_derivative(name, a)
+  if DERIVATIVE[name] then return DERIVATIVE[name](a) end
+  if FLAT[name] then return E.ZERO end
   error("no derivative for " .. name)
 end
 
@@ -335,7 +554,7 @@ end
 function ir.derivative(e, i)
   local k = e[1]
   if k == "arg" then return e[2] == i and E.ONE or E.ZERO end
-  if k == "const" then return E.ZERO end
+  if k == "const" or k == "inv_count" then return E.ZERO end
   if k == "add" then return E.add(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "sub" then return E.sub(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
@@ -363,7 +582,7 @@ end
 
 function ir.uses_arg(e, i)
   if e[1] == "arg" then return e[2] == i end
-  if e[1] == "const" then return false end
+  if e[1] == "const" or e[1] == "inv_count" then return false end
   for j = 2, #e do
     if ir.uses_arg(e[j], i) then return true end
   end

@@ -81,6 +81,8 @@ function irtext.expr(e, arg)
       text, p = go(x[2], 2) .. " * " .. go(x[3], 2.5), 2
     elseif k == "neg" then
       text, p = "-" .. go(x[2], 3), 3
+    elseif k == "inv_count" then
+      return string.format("1/(n*%s)", x[3] and "L" or tostring(x[2]))
     elseif k == "max" then
       return "max(" .. go(x[2], 0) .. ", " .. go(x[3], 0) .. ")"
     else
@@ -114,7 +116,9 @@ function irtext.op(op, layer)
       return v(op.args[i])
     end)
   elseif op.op == "softmax" then
-    return v(op.out) .. " = softmax(" .. v(op.a) .. ")"
+    return v(op.out) .. " = " .. (op.log and "log_softmax(" or "softmax(") .. v(op.a) .. ")"
+  elseif op.op == "softmax_grad" and op.log then
+    return v(op.out) .. set .. v(op.dy) .. " - exp(" .. v(op.y) .. ") * sum(" .. v(op.dy) .. ")"
   elseif op.op == "softmax_grad" then
     return v(op.out) .. set .. v(op.y) .. " * (" .. v(op.dy) .. " - sum(" .. v(op.dy) .. " * " .. v(op.y) .. "))"
   elseif op.op == "fill" then
@@ -207,6 +211,10 @@ function irtext.unit(u, pass)
   program_lines(out, "forward", u.forward, T)
   if u.backward then program_lines(out, "backward (from dy)", u.backward, T) end
   if u.backward_loss then program_lines(out, "backward (from the losses, dloss)", u.backward_loss, T) end
+  if u.forward_train then program_lines(out, "forward_train (training: batch statistics)", u.forward_train, T) end
+  if u.backward_train_loss then
+    program_lines(out, "backward_train (from the losses, dloss)", u.backward_train_loss, T)
+  end
   if u.stream then program_lines(out, "stream_step (one timestep)", u.stream.forward, 1) end
   return table.concat(out, "\n") .. "\n"
 end

@@ -174,11 +174,14 @@ end
 local function merge_maps(a, b)
   if a.op ~= "map" or b.op ~= "map" or a.acc ~= b.acc or #a.args ~= #b.args then return nil end
   if not continues(a.out, b.out) or not same_expr(a.expr, b.expr) then return nil end
+  -- a ring buffer (a streaming convolution's receptive field) is addressed
+  -- one row at a time: its rows are not neighbours in storage
+  if a.out.buf.ring then return nil end
   local args = {}
   for i, x in ipairs(a.args) do
     -- the merged op must not read what either half writes
     if x.buf == a.out.buf or b.args[i].buf == a.out.buf then return nil end
-    if not continues(x, b.args[i]) then return nil end
+    if x.buf.ring or not continues(x, b.args[i]) then return nil end
     args[i] = joined(x, b.args[i])
   end
   local note = a.note
@@ -215,7 +218,8 @@ function layout.pass(u)
   end
   r.prog = ir.extend(u.prog)
   r.forward = layout.coalesce(u.forward)
-  for _, name in ipairs({ "backward", "backward_loss" }) do
+  if u.forward_train then r.forward_train = layout.coalesce(u.forward_train) end
+  for _, name in ipairs({ "backward", "backward_loss", "backward_train_loss" }) do
     if u[name] then
       r[name] = layout.coalesce(layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]),
         layout.TRANSPOSE_MIN_MADDS))

@@ -121,7 +121,8 @@ local function param_layout(model)
     local layer = node.layer
     for _, w in ipairs(not seen[layer] and layer.weights or {}) do
       local size = util.product(w.shape)
-      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init }
+      params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init,
+        trainable = w.trainable ~= false }
       n = n + size
     end
     seen[layer] = true
@@ -181,6 +182,11 @@ function lower.build(model, opts)
   local graph = lower.graph(model)
   local batch, shapes, variable = input_shapes(graph, opts)
   local params, n_params = param_layout(model)
+  if n_params == 0 then
+    util.fail(graph.nodes[1] and graph.nodes[1].layer.at or model.at, "the model has no weights: rnnc "
+      .. "generates code for models with at least one (add a "
+      .. "layer that has weights: Dense, a recurrent layer, a convolution, a normalisation or PReLU)")
+  end
 
   local prog = ir.new_program()
   prog.variable = variable
@@ -247,6 +253,20 @@ function lower.build(model, opts)
   end
   g:set_layer(nil)
 
+  -- The forward programs: ops of one mode only go to one of them (a layer
+  -- that computes differently in training: BatchNormalization).
+  local forward, forward_train = prog.ops, nil
+  for _, op in ipairs(prog.ops) do
+    if op.mode then forward_train = {} end
+  end
+  if forward_train then
+    forward = {}
+    for _, op in ipairs(prog.ops) do
+      if op.mode ~= "train" then forward[#forward + 1] = op end
+      if op.mode ~= "infer" then forward_train[#forward_train + 1] = op end
+    end
+  end
+
   local config = training.interface(model.compiled, model.fit_defaults, graph.output_names)
   -- Each loss starts the backward pass from its output, or, as Keras
   -- computes the crossentropy of a softmax or sigmoid output from its logits
@@ -282,7 +302,12 @@ function lower.build(model, opts)
   local stream, no_stream = lower.stream(model, shapes, params)
   return {
     prog = prog,
-    forward = prog.ops,
+    forward = forward,
+    -- (nil when training computes what inference does)
+    forward_train = forward_train,
+    -- the moving statistics a training step updates: {param = its layout
+    -- record, buf = the batch buffer forward_train leaves its new value in}
+    stat_updates = g.stat_updates,
     x = x,
     y = y,
     loss_seeds = seeds,
@@ -327,6 +352,7 @@ function lower.stream(model, shapes, params)
   local prog = ir.new_program()
   prog.max_steps = 1
   local g = Builder.new(prog, params)
+  g.streaming = true
   local in_size = 0
   for _, s in ipairs(shapes) do
     in_size = in_size + s[2]
@@ -341,6 +367,15 @@ function lower.stream(model, shapes, params)
   local states = {}
   local outputs, _, final_states = emit_nodes(graph, g, value, function(node)
     local layer = node.layer
+    if layer.module.stream_state then
+      -- a layer that keeps and updates its own state (a convolution's
+      -- receptive field, a global pooling's running reduction)
+      local d = layer.module.stream_state(layer)
+      if not d then return nil end
+      local buf = ir.buffer(prog, "state:" .. prefixes[node], "state", d.rows, d.cols, { ring = d.ring,
+        meaning = d.meaning }).buf
+      return { ir.full(buf) }
+    end
     if not layer.module.recurrent then return nil end
     local n, units = layer.module.n_states or 1, layer.args.units
     local name = prefixes[node]

@@ -29,7 +29,7 @@ local simplify = {}
 local E = ir.E
 
 -- Which buffers' contents survive the program: written for someone else.
-local SINK = { output = true, pgrad = true, act = true, state = true }
+local SINK = { output = true, pgrad = true, act = true, state = true, batch = true }
 
 ---------------------------------------------------------------- domains
 
@@ -134,7 +134,10 @@ local function decide(h, op, d)
   local assign = false
   if verdict == "zero" then
     verdict = op.acc and "drop" or "fill"
-  elseif op.op ~= "fill" and op.acc and region.distinct(op.out) and all_zero(h, op.out, d) then
+  elseif op.op ~= "fill" and op.acc and region.distinct(op.out) and all_zero(h, op.out, d)
+    and op.out.buf.kind ~= "batch" then
+    -- (an accumulation into a batch statistic sums over the samples: it
+    -- stays one, however zero the statistic is before the first sample)
     assign = true
   end
   if verdict == "fill" or op.op == "fill" then
@@ -349,7 +352,7 @@ end
 
 -- The pass: a new unit whose programs (forward, backward, backward_loss,
 -- the streaming step's forward) are simplified, each once.
-local PROGRAMS = { "forward", "backward", "backward_loss" }
+local PROGRAMS = { "forward", "backward", "backward_loss", "forward_train", "backward_train_loss" }
 function simplify.pass(u)
   local r = {}
   for k, v in pairs(u) do

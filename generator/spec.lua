@@ -5,6 +5,7 @@
 -- call reads where they are not the previous call's first output, `share=`
 -- for a later call of a shared layer, `output` lines where the outputs are
 -- not the last call's, and the losses.
+local catalog = require("catalog")
 local functional = require("functional")
 
 local spec = {}
@@ -109,6 +110,18 @@ function spec.text(model, shapes, losses)
       local line = "loss " .. loss.kind .. (loss.from_logits and " from_logits" or "")
       if #losses > 1 then
         line = line .. string.format(" output=%d weight=%.17g", k - 1, loss.weight)
+      end
+      -- the loss's parameters that differ from Keras's defaults
+      local own, names = {}, {}
+      for _, p in ipairs(catalog.loss_params) do
+        names[#names + 1] = p.name
+        local o = (catalog.loss[loss.kind].params or {})[p.name]
+        own[p.name] = o == nil and p.default or o
+      end
+      table.sort(names)
+      for _, n in ipairs(names) do
+        local v = (loss.params or {})[n]
+        if v ~= nil and v ~= own[n] then line = line .. string.format(" %s=%.17g", n, v) end
       end
       lines[#lines + 1] = line
     end

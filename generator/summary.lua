@@ -50,6 +50,25 @@ local function print_row(out, fields, positions)
   end
 end
 
+-- Keras's counts: the weights training does not change (BatchNormalization's
+-- moving statistics) are "Non-trainable params".
+local function non_trainable(model)
+  local n = 0
+  for _, layer in ipairs(model.layers) do
+    for _, w in ipairs(layer.weights or {}) do
+      if w.trainable == false then n = n + util.product(w.shape) end
+    end
+  end
+  return n
+end
+
+local function totals(out, model)
+  local frozen = non_trainable(model)
+  out[#out + 1] = "Total params: " .. util.commas(model.params)
+  out[#out + 1] = "Trainable params: " .. util.commas(model.params - frozen)
+  out[#out + 1] = "Non-trainable params: " .. util.commas(frozen)
+end
+
 function summary.shapes_str(shapes)
   if #shapes == 1 then return util.shape_str(shapes[1]) end
   local parts = {}
@@ -130,9 +149,7 @@ local function graph_text(model)
     out[#out + 1] = string.rep(" ", line)
   end
   out[#out + 1] = string.rep("=", line)
-  out[#out + 1] = "Total params: " .. util.commas(model.params)
-  out[#out + 1] = "Trainable params: " .. util.commas(model.params)
-  out[#out + 1] = "Non-trainable params: 0"
+  totals(out, model)
   out[#out + 1] = string.rep("_", line)
   return table.concat(out, "\n") .. "\n"
 end
@@ -152,9 +169,7 @@ function summary.text(model)
     out[#out + 1] = string.rep(" ", LINE)
   end
   out[#out + 1] = string.rep("=", LINE)
-  out[#out + 1] = "Total params: " .. util.commas(model.params)
-  out[#out + 1] = "Trainable params: " .. util.commas(model.params)
-  out[#out + 1] = "Non-trainable params: 0"
+  totals(out, model)
   out[#out + 1] = string.rep("_", LINE)
   return table.concat(out, "\n") .. "\n"
 end

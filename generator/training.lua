@@ -57,6 +57,84 @@ local function keywords(at, what, t, defaults, extra)
   return out
 end
 
+-- Keras's other learning-rate schedules (issue 13;
+-- keras/src/optimizers/schedules/learning_rate_schedule.py, their arguments
+-- and defaults): a table of rnnc_optimizer's fields with `schedule` the
+-- catalog's number, learning_rate the initial rate.
+local SCHEDULES = {
+  InverseTimeDecay = { initial_learning_rate = 0.001, decay_steps = 1, decay_rate = 1, staircase = false },
+  PolynomialDecay = { initial_learning_rate = 0.001, decay_steps = 1, end_learning_rate = 0.0001, power = 1.0,
+    cycle = false },
+  CosineDecay = { initial_learning_rate = 0.001, decay_steps = 1, alpha = 0.0, warmup_steps = 0 },
+  CosineDecayRestarts = { initial_learning_rate = 0.001, first_decay_steps = 1, t_mul = 2.0, m_mul = 1.0,
+    alpha = 0.0 },
+}
+
+local function number_list(at, what, k, v)
+  if type(v) ~= "table" or #v == 0 then util.fail(at, "%s: '%s' must be a list of numbers { ... }", what, k) end
+  for i, x in ipairs(v) do
+    if type(x) ~= "number" or x ~= x or x == math.huge or x == -math.huge then
+      util.fail(at, "%s: %s[%d] must be a finite number, got %s", what, k, i, tostring(x))
+    end
+  end
+  return util.copy(v)
+end
+
+function training.schedule_constructors(env, where)
+  for class, defaults in pairs(SCHEDULES) do
+    env[class] = function(t)
+      local at = where()
+      local c = keywords(at, class, t, defaults, {
+        warmup_target = function(k, v)
+          return check_number(at, class, k, v, true)
+        end,
+      })
+      local steps = c.decay_steps or c.first_decay_steps
+      if steps <= 0 then
+        util.fail(at, "%s: %s must be positive", class, c.decay_steps and "decay_steps" or "first_decay_steps")
+      end
+      if c.alpha and c.alpha > 1 then util.fail(at, "%s: alpha must be in [0, 1]", class) end
+      if class == "CosineDecayRestarts" and c.t_mul == 0 then util.fail(at, "%s: t_mul must be positive", class) end
+      local s = { config_kind = "schedule", schedule = catalog.schedules[class],
+        learning_rate = c.initial_learning_rate }
+      for k, v in pairs(c) do
+        if k ~= "initial_learning_rate" then s[k] = v end
+      end
+      if class == "CosineDecayRestarts" then s.decay_steps, s.first_decay_steps = c.first_decay_steps, nil end
+      if class == "CosineDecay" then
+        -- without a warmup target the decay starts from the initial rate
+        s.warmup_target = c.warmup_target or c.initial_learning_rate
+      end
+      return util.handle(s, Config)
+    end
+  end
+  env.PiecewiseConstantDecay = function(t)
+    local at = where()
+    if type(t) ~= "table" then util.fail(at, "PiecewiseConstantDecay expects a table of arguments") end
+    for k in pairs(t) do
+      if k ~= "boundaries" and k ~= "values" then
+        util.fail(at, "PiecewiseConstantDecay: unknown or unsupported argument '%s'", tostring(k))
+      end
+    end
+    local b = number_list(at, "PiecewiseConstantDecay", "boundaries", t.boundaries)
+    local v = number_list(at, "PiecewiseConstantDecay", "values", t.values)
+    if #v ~= #b + 1 then
+      util.fail(at, "PiecewiseConstantDecay: values needs one more entry than boundaries (%d), got %d", #b, #v)
+    end
+    if #b > catalog.max_boundaries then
+      util.fail(at, "PiecewiseConstantDecay: at most %d boundaries, got %d", catalog.max_boundaries, #b)
+    end
+    for i = 2, #b do
+      if b[i] < b[i - 1] then util.fail(at, "PiecewiseConstantDecay: boundaries must be in increasing order") end
+    end
+    for i, x in ipairs(v) do
+      if x < 0 then util.fail(at, "PiecewiseConstantDecay: values[%d] must be non-negative", i) end
+    end
+    return util.handle({ config_kind = "schedule", schedule = catalog.schedules.PiecewiseConstantDecay,
+      learning_rate = v[1], boundaries = b, values = v }, Config)
+  end
+end
+
 -- The sandbox's constructors: optimizers, schedules, losses, callbacks.
 function training.constructors(where)
   local env = {}
@@ -68,6 +146,7 @@ function training.constructors(where)
     c.config_kind = "schedule"
     return util.handle(c, Config)
   end
+  training.schedule_constructors(env, where)
   for _, spec in ipairs(catalog.optimizers) do
     local kind = spec.name
     env[spec.class] = function(t)
@@ -93,6 +172,13 @@ function training.constructors(where)
         if schedule then return schedule end
         return check_number(at, spec.class, key, v, true)
       end
+      if spec.defaults.learning_rate_power then -- Ftrl: at most zero
+        extra.learning_rate_power = function(key, v)
+          check_number(at, spec.class, key, v, false)
+          if v > 0 then util.fail(at, "%s: argument '%s' must be at most 0, got %s", spec.class, key, v) end
+          return v
+        end
+      end
       local c = keywords(at, spec.class, t, spec.defaults, extra)
       c.config_kind, c.kind = "optimizer", kind
       return util.handle(c, Config)
@@ -102,8 +188,20 @@ function training.constructors(where)
     env[spec.class] = function(t)
       local at = where()
       local defaults = spec.from_logits and { from_logits = false } or {}
+      for k, v in pairs(spec.params or {}) do
+        defaults[k] = v
+      end
       local c = keywords(at, spec.class, t, defaults)
-      c.config_kind, c.loss = "loss", spec.name
+      if c.label_smoothing and c.label_smoothing > 1 then
+        util.fail(at, "%s: label_smoothing must be in [0, 1]", spec.class)
+      end
+      if c.delta and c.delta <= 0 then util.fail(at, "%s: delta must be positive", spec.class) end
+      local params = {}
+      for k in pairs(spec.params or {}) do
+        params[k] = c[k]
+        c[k] = nil
+      end
+      c.config_kind, c.loss, c.params = "loss", spec.name, params
       return util.handle(c, Config)
     end
   end
@@ -152,7 +250,7 @@ end
 -- One loss of compile{}: a name or a loss object. Returns {loss, from_logits}.
 local function one_loss(at, v, where)
   local obj = config_of(v, "loss")
-  if obj then return { loss = obj.loss, from_logits = obj.from_logits or false } end
+  if obj then return { loss = obj.loss, from_logits = obj.from_logits or false, params = obj.params } end
   if type(v) == "string" and catalog.loss_by_name[v] then
     return { loss = catalog.loss_by_name[v].name, from_logits = false }
   end
@@ -217,7 +315,7 @@ function training.compile(t, at)
         end
       else
         local l = one_loss(at, v)
-        c.loss, c.from_logits = l.loss, l.from_logits
+        c.loss, c.from_logits, c.loss_params = l.loss, l.from_logits, l.params
       end
     elseif k == "loss_weights" then
       if type(v) ~= "table" then util.fail(at, "compile: loss_weights must be a list or a dict of numbers") end
@@ -301,7 +399,7 @@ local function per_output(compiled, names)
     end
   else
     for i = 1, #names do
-      losses[i] = { loss = compiled.loss, from_logits = compiled.from_logits }
+      losses[i] = { loss = compiled.loss, from_logits = compiled.from_logits, params = compiled.loss_params }
     end
   end
   local weights = compiled.loss_weights and by_output(compiled.loss_weights, compiled.weights_are_list,
@@ -315,7 +413,7 @@ local function per_output(compiled, names)
     local l = losses[i]
     parts[i] = { name = names[i], weight = weights[i] or 1 }
     if l then
-      parts[i].kind, parts[i].from_logits = l.loss, l.from_logits or false
+      parts[i].kind, parts[i].from_logits, parts[i].params = l.loss, l.from_logits or false, l.params
       any = true
     end
     -- one list of metrics: for every output that has a loss (and targets)
@@ -405,7 +503,12 @@ function training.interface(compiled, fit_defaults, names)
   local optimizer = compiled and compiled.optimizer or training.default_optimizer()
   local o = util.copy(optimizer)
   o.class = OPTIMIZERS[o.kind].class
-  if type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
+  if type(o.learning_rate) == "table" and o.learning_rate.schedule then -- issue 13's schedules
+    local s = o.learning_rate
+    for k, v in pairs(s) do
+      if k ~= "config_kind" then o[k] = v end
+    end
+  elseif type(o.learning_rate) == "table" then -- an ExponentialDecay schedule
     local s = o.learning_rate
     o.learning_rate, o.decay_steps, o.decay_rate, o.staircase = s.initial_learning_rate, s.decay_steps,
       s.decay_rate, s.staircase
@@ -417,6 +520,16 @@ function training.interface(compiled, fit_defaults, names)
   for _, l in ipairs(losses or {}) do
     if l.kind then
       first = first or l
+      -- every parameter of rnnc_loss_config, Keras's default where the loss has none
+      local own = catalog.loss[l.kind].params
+      local given = l.params or {}
+      l.params = {}
+      for _, p in ipairs(catalog.loss_params) do
+        local v = given[p.name]
+        if v == nil and own then v = own[p.name] end
+        if v == nil then v = p.default end
+        l.params[p.name] = v
+      end
     end
   end
   return {

@@ -18,7 +18,7 @@ int rnnc_catalog_word_in(const char *word, const char *list) {
 }
 
 rnnc_loss_kind rnnc_loss_named(const char *name) {
-#define LOSS(id, NAME, lname, aliases, fn, fn_logits, labels, fused)                               \
+#define LOSS(id, NAME, token, lname, aliases, labels, fused, logits)                               \
   if (strcmp(name, lname) == 0 || rnnc_catalog_word_in(name, aliases))                             \
     return RNNC_LOSS_##NAME;
   RNNC_LOSSES(LOSS)

@@ -1,6 +1,6 @@
 /* The driver every generated model links: rnnc_main() implements the
- * subcommands init, summary, predict, grad, fit, evaluate, diff, gradcheck and
- * sample over the model's descriptor, so one program per model serves every
+ * subcommands init, summary, predict, grad, fit, evaluate, diff, gradcheck,
+ * sample and stream over the model's descriptor, so one program per model serves every
  * use. Its rooms: driver_args.c (the options and the usage text),
  * driver_data.c (data and weights), driver_checks.c (diff and gradcheck). */
 #include <math.h>
@@ -117,12 +117,12 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   size_t n = x.shape[0];
   void *xm = driver_to_model(m, x.data, x.count);
   void *y = malloc(n * m->output_size * rnnc_dtype_size(m->dtype));
-  void *scratch = driver_new_scratch(m);
   int rc = 0;
-  if (!xm || !y || !scratch) {
+  if (!xm || !y) {
     rc = driver_fail("out of memory");
+  } else if (rnnc_predict(m, p, xm, y, n, driver_steps_now(m), a->threads, err, sizeof err) != 0) {
+    rc = driver_fail(err);
   } else {
-    driver_predict_all(m, p, scratch, xm, y, n);
     rc = save_outputs(m, a->out, y, n);
     if (rc == 0)
       print_predictions(m, y, n);
@@ -130,7 +130,55 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   free(p);
   free(xm);
   free(y);
-  free(scratch);
+  rnnc_array_free(&x);
+  return rc;
+}
+
+/* The streaming API (NAME_stream_step) over every sample of x, one step per
+ * call from a reset state: every step's outputs, as (n, steps,
+ * stream_output_size). */
+static int cmd_stream(const rnnc_model *m, const args_t *a) {
+  char err[ERRLEN];
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) || !driver_need("--out", a->out))
+    return 2;
+  if (m->stream_step == NULL)
+    return driver_fail("this model cannot stream (its header says why): it has no stream_step");
+  rnnc_array x;
+  void *p = driver_load_weights(m, a->weights, err);
+  if (!p)
+    return driver_fail(err);
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
+    free(p);
+    return driver_fail(err);
+  }
+  size_t rs = rnnc_dtype_size(m->dtype), n = x.shape[0];
+  size_t steps = x.rank >= 2 ? x.shape[1] : 1, in = m->stream_input_size,
+         out = m->stream_output_size;
+  void *xm = driver_to_model(m, x.data, x.count);
+  char *y = malloc(n * steps * out * rs + 1);
+  void *st = malloc(m->stream_bytes + 1);
+  int rc = 0;
+  if (!xm || !y || !st) {
+    rc = driver_fail("out of memory");
+  } else {
+    for (size_t s = 0; s < n; ++s) {
+      m->stream_reset(st);
+      for (size_t t = 0; t < steps; ++t)
+        m->stream_step(p, st, (const char *)xm + ((s * steps + t) * in) * rs,
+                       y + ((s * steps + t) * out) * rs);
+    }
+    size_t shape[3] = {n, steps, out};
+    if (rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
+      rc = driver_fail(err);
+    else
+      printf("wrote %s: %zu samples x %zu steps of %zu outputs, one stream_step each\n", a->out, n,
+             steps, out);
+  }
+  free(p);
+  free(xm);
+  free(y);
+  free(st);
   rnnc_array_free(&x);
   return rc;
 }
@@ -240,27 +288,43 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   if (have_val != driver_have_y(a, 1))
     return driver_fail("validation data needs both --val-x and --val-y");
   rnnc_array x, y, vx, vy;
+  memset(&x, 0, sizeof x);
+  memset(&y, 0, sizeof y);
   memset(&vx, 0, sizeof vx);
   memset(&vy, 0, sizeof vy);
+  /* a process of an MPI run reads its share of the data (driver_shard.c) */
+  int grouped = a->group && a->group->size > 1, rank0 = !a->group || a->group->rank == 0;
+  driver_shard *shard = NULL;
+  rnnc_fit_reader reader = {NULL, NULL};
+  size_t n = 0, n_val = 0;
+  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
-    return driver_fail(err);
-  }
-  if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-    free(p);
-    rnnc_array_free(&x);
-    return driver_fail(err);
+  if (grouped) {
+    shard = driver_shard_open(m, a, &n, &reader, &vxm, &vym, &n_val);
+    if (!shard) {
+      free(p);
+      return 1;
+    }
+  } else {
+    if (driver_load_x(m, a, 0, &x, err) != 0) {
+      free(p);
+      return driver_fail(err);
+    }
+    if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
+      free(p);
+      rnnc_array_free(&x);
+      return driver_fail(err);
+    }
+    n = x.shape[0];
   }
   int steps = driver_steps_now(m), rc = 0;
-  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
   rnnc_optimizer_state state;
   rnnc_history h;
   memset(&state, 0, sizeof state);
   memset(&h, 0, sizeof h);
-  if (have_val) {
+  if (have_val && !grouped) {
     if (driver_load_x(m, a, 1, &vx, err) != 0 ||
         driver_load_y(m, a, 1, vx.shape[0], &vy, err) != 0) {
       rc = driver_fail(err);
@@ -276,9 +340,12 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     vxm = driver_to_model(m, vx.data, vx.count);
     vym = driver_to_model(m, vy.data, vy.count);
   }
-  xm = driver_to_model(m, x.data, x.count);
-  ym = driver_to_model(m, y.data, y.count);
-  if (!xm || !ym || (have_val && (!vxm || !vym))) {
+  if (!grouped) {
+    xm = driver_to_model(m, x.data, x.count);
+    ym = driver_to_model(m, y.data, y.count);
+    n_val = vx.shape[0];
+  }
+  if ((!grouped && (!xm || !ym)) || (have_val && !grouped && (!vxm || !vym))) {
     rc = driver_fail("out of memory");
     goto done;
   }
@@ -291,12 +358,13 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.log_every = a->log_every;
   o.initial_epoch = a->initial_epoch;
   o.steps = steps;
-  o.validation_split = a->validation_split;
-  if (have_val) {
+  o.validation_split = grouped ? 0 : a->validation_split; /* a shard has split already */
+  if (vxm) { /* --val-x, or the rows --validation-split leaves out of a shard */
     o.val_x = vxm;
     o.val_y = vym;
-    o.val_n = vx.shape[0];
+    o.val_n = n_val;
   }
+  o.reader = reader;
   o.optimizer = driver_fit_optimizer(m, a);
   o.metrics = a->metrics;
   o.early_stopping.enabled = a->early_stopping;
@@ -317,6 +385,9 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.csv_path = a->csv;
   o.csv_append = a->csv_append;
   o.plot_path = a->plot;
+  o.threads = a->threads;
+  o.micro_batch = a->micro_batch;
+  o.group = a->group;
   if (rnnc_optimizer_state_init(&state, m, &o.optimizer) != 0) {
     rc = driver_fail("out of memory");
     goto done;
@@ -332,8 +403,8 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     else
       printf("resuming from %s: %ld optimizer updates done\n", a->weights, state.iterations);
   }
-  int fit_rc = rnnc_fit_history(m, p, xm, ym, x.shape[0], &o, &state, &h, err, sizeof err);
-  if (fit_rc != 0)
+  int fit_rc = rnnc_fit_history(m, p, xm, ym, n, &o, &state, &h, err, sizeof err);
+  if (fit_rc != 0 && rank0)
     fprintf(stderr, "error: %s\n", err);
   if (a->early_stopping) {
     const char *mon = a->monitor && *a->monitor ? a->monitor : "val_loss";
@@ -357,13 +428,16 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     rc = 1;
     goto done;
   }
-  if (rnnc_checkpoint_save(a->out, m, p, &state, err, sizeof err) != 0)
+  if (!rank0) /* the same weights as rank 0's: it writes them */
+    rc = fit_rc != 0 ? 3 : 0;
+  else if (rnnc_checkpoint_save(a->out, m, p, &state, err, sizeof err) != 0)
     rc = driver_fail(err);
   else
     printf("wrote %s\n", a->out);
   if (fit_rc != 0)
     rc = 3;
 done:
+  driver_shard_close(shard);
   rnnc_optimizer_state_free(&state);
   rnnc_history_free(&h);
   free(p);
@@ -409,6 +483,8 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     o.verbose = a->verbose;
     o.steps = driver_steps_now(m);
     o.metrics = a->metrics;
+    o.threads = a->threads;
+    o.micro_batch = a->micro_batch;
     rnnc_logs logs;
     if (rnnc_evaluate(m, p, xm, ym, x.shape[0], &o, &logs, err, sizeof err) != 0)
       rc = driver_fail(err);
@@ -518,6 +594,10 @@ done:
 }
 
 int rnnc_main(const rnnc_model *m, int argc, char **argv) {
+  return rnnc_main_group(m, argc, argv, NULL);
+}
+
+int rnnc_main_group(const rnnc_model *m, int argc, char **argv, const rnnc_fit_group *group) {
   args_t a;
   if (argc < 2)
     return driver_usage(m);
@@ -526,6 +606,7 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
   int with_defaults = strcmp(cmd, "fit") == 0 || strcmp(cmd, "evaluate") == 0;
   if (driver_parse_args(argc, argv, &a, with_defaults ? m->fit_defaults : NULL) != 0)
     return driver_usage(m);
+  a.group = group;
   if (strcmp(cmd, "init") == 0)
     return cmd_init(m, &a);
   if (strcmp(cmd, "summary") == 0) {
@@ -546,6 +627,8 @@ int rnnc_main(const rnnc_model *m, int argc, char **argv) {
     return driver_cmd_gradcheck(m, &a);
   if (strcmp(cmd, "sample") == 0)
     return cmd_sample(m, &a);
+  if (strcmp(cmd, "stream") == 0)
+    return cmd_stream(m, &a);
   fprintf(stderr, "error: unknown command '%s'\n", cmd);
   return driver_usage(m);
 }

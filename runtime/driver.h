@@ -55,6 +55,9 @@ typedef struct {
   double ov[N_OPT_FIELDS];
   int ov_set[N_OPT_FIELDS];
   char defaults_buf[4096]; /* the model's fit defaults, split into tokens */
+  /* data parallelism (runtime/parallel.c) */
+  int threads, micro_batch;
+  const rnnc_fit_group *group; /* rnnc_main_group's: the processes of an MPI run, or NULL */
 } args_t;
 
 /* ---------------------------------------------------------------- driver_args.c */
@@ -104,6 +107,23 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
                             const void *y, size_t n, double *grad, double *dx);
 double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
                              size_t n, double *grad, double *dx);
+
+/* Rows of the data files the loaders read (driver_shard.c sets them): all
+ * of them, or when driver_rows_on the rows [first, first + count). */
+extern int driver_rows_on;
+extern size_t driver_rows_first, driver_rows_count;
+
+/* ---------------------------------------------------------------- driver_shard.c */
+/* The training data of one process of a group (an MPI run), for fit: the
+ * shapes of the files checked, the values of this rank's share of the rows
+ * checked (the ranks' results combined: every rank fails alike, the first
+ * bad sample's rank prints it), validation data read whole (--val-x, or the
+ * last rows of --validation-split), and a reader of the training samples
+ * each step asks for. NULL after a failure (printed, on one rank). */
+typedef struct driver_shard driver_shard;
+driver_shard *driver_shard_open(const rnnc_model *m, const args_t *a, size_t *n_train,
+                                rnnc_fit_reader *reader, void **val_x, void **val_y, size_t *n_val);
+void driver_shard_close(driver_shard *s);
 
 /* ---------------------------------------------------------------- driver_checks.c */
 int driver_cmd_diff(const rnnc_model *m, const args_t *a);

@@ -39,13 +39,16 @@ typedef struct {
 
 #define BIG 1000000000L
 static const option_t OPTIONS[] = {
-    {"weights", K_PATH, F(weights), 0, 0, NONE, "W", "predict grad fit evaluate diff gradcheck",
-     "predict grad fit evaluate diff gradcheck"},
-    {"x", K_PATH, F(x), 0, 0, NONE, "X.npy", "predict grad fit evaluate diff gradcheck sample",
-     "predict grad fit evaluate diff gradcheck sample"},
+    {"weights", K_PATH, F(weights), 0, 0, NONE, "W",
+     "predict grad fit evaluate diff gradcheck stream",
+     "predict grad fit evaluate diff gradcheck stream"},
+    {"x", K_PATH, F(x), 0, 0, NONE, "X.npy",
+     "predict grad fit evaluate diff gradcheck sample stream",
+     "predict grad fit evaluate diff gradcheck sample stream"},
     {"y", K_PATH, F(y), 0, 0, NONE, "Y.npy", "grad fit evaluate diff gradcheck sample",
      "grad fit evaluate"},
-    {"out", K_PATH, F(out), 0, 0, NONE, "FILE", "init predict grad fit", "init predict grad fit"},
+    {"out", K_PATH, F(out), 0, 0, NONE, "FILE", "init predict grad fit stream",
+     "init predict grad fit stream"},
     {"seed", K_SEED, F(seed), 0, 0, NONE, "S", "init fit gradcheck sample", ""},
     {"n", K_INT, F(n), 0, BIG, NONE, "N", "sample", ""},
     {"steps", K_INT, F(steps), 0, BIG, NONE, "L", "sample", ""},
@@ -78,6 +81,8 @@ static const option_t OPTIONS[] = {
     {"plot", K_PATH, F(plot), 0, 0, NONE, "PATH.svg", "fit", ""},
     {"resume", K_FLAG, F(resume), 0, 0, NONE, "", "fit", ""},
     {"optimizer", K_OPTIMIZER, F(opt_kind), 0, 0, NONE, "NAME", "fit", ""},
+    {"threads", K_INT, F(threads), 1, 4096, NONE, "N", "fit evaluate predict", ""},
+    {"micro-batch", K_INT, F(micro_batch), 1, BIG, NONE, "M", "fit evaluate", ""},
     {"tol", K_REAL, F(tol), 0, 0, F(have_tol), "T", "diff gradcheck", ""},
     {"sample", K_INT, F(sample), 0, BIG, F(have_sample), "N", "gradcheck", ""},
 };
@@ -88,9 +93,11 @@ typedef struct {
   const char *option;
   int flag;      /* an int that is 0 or 1: --option alone sets it */
   size_t offset; /* in rnnc_optimizer */
+  size_t size;   /* sizeof(int) for an int (a flag, or e.g. --schedule), else a double */
 } opt_field;
 static const opt_field OV[N_OPT_FIELDS] = {
-#define FIELD(type, field, option, flag, doc) {option, flag, offsetof(rnnc_optimizer, field)},
+#define FIELD(type, field, option, flag, doc)                                                      \
+  {option, flag, offsetof(rnnc_optimizer, field), sizeof(type)},
     RNNC_OPTIMIZER_FIELDS(FIELD)
 #undef FIELD
 };
@@ -119,6 +126,7 @@ static const struct {
     {"gradcheck", "against central differences (float64 units; --sample N entries of each "
                   "tensor, default 64, 0: all)"},
     {"sample", "random data of the model's shapes"},
+    {"stream", "the streaming API, one step per call from a reset state: every step's outputs"},
 };
 
 /* Prints a usage item, breaking the line before column 94. */
@@ -316,7 +324,15 @@ static int set_option(args_t *a, const char *key_in, const char *v, const char *
   }
   if (!o) { /* an optimizer's number */
     a->ov_set[f] = 1;
-    return parse_real(where, key, v, &a->ov[f]);
+    if (parse_real(where, key, v, &a->ov[f]) != 0)
+      return -1;
+    if (OV[f].size == sizeof(int) &&
+        !(a->ov[f] >= 0 && a->ov[f] <= 1000 && a->ov[f] == floor(a->ov[f]))) {
+      fprintf(stderr, "error: %s--%s takes a whole number from 0 to 1000, not '%s'\n", where, key,
+              v);
+      return -1;
+    }
+    return 0;
   }
   void *field = (char *)a + o->field;
   if (o->have != NONE)
@@ -466,6 +482,9 @@ rnnc_optimizer driver_fit_optimizer(const rnnc_model *m, const args_t *a) {
     if (OV[i].flag) {
       int on = a->ov[i] != 0;
       memcpy(field, &on, sizeof on);
+    } else if (OV[i].size == sizeof(int)) {
+      int v = (int)a->ov[i];
+      memcpy(field, &v, sizeof v);
     } else
       memcpy(field, &a->ov[i], sizeof a->ov[i]);
   }

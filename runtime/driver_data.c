@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "files.h"
 
 void *driver_to_model(const rnnc_model *m, const double *src, size_t count) {
   void *dst = malloc(count * rnnc_dtype_size(m->dtype) + 1);
@@ -88,6 +89,34 @@ void *driver_new_scratch(const rnnc_model *m) {
 
 /* ---------------------------------------------------------------- data files */
 
+/* Rows [driver_rows_first, + driver_rows_count) of the files only, when
+ * driver_rows_on (a process of an MPI run checks its share: driver_shard.c);
+ * messages count samples from the file's first row. */
+int driver_rows_on;
+size_t driver_rows_first, driver_rows_count;
+
+static int load_npy(const char *path, rnnc_array *a, char *err) {
+  if (!driver_rows_on)
+    return rnnc_npy_load(path, a, err, ERRLEN);
+  memset(a, 0, sizeof *a);
+  rnnc_npy_rows *r = rnnc_npy_rows_open(path, &a->rank, a->shape, err, ERRLEN);
+  if (!r)
+    return -1;
+  size_t per = 1;
+  for (int k = 1; k < a->rank; ++k)
+    per *= a->shape[k];
+  a->shape[0] = driver_rows_count;
+  a->count = driver_rows_count * per;
+  a->data = malloc(a->count * sizeof *a->data + 1);
+  int rc = a->data
+               ? rnnc_npy_rows_read(r, driver_rows_first, driver_rows_count, a->data, err, ERRLEN)
+               : rnnc_io_fail(err, ERRLEN, path, "out of memory");
+  rnnc_npy_rows_close(r);
+  if (rc != 0)
+    rnnc_array_free(a);
+  return rc;
+}
+
 static void shape_text(char *buf, size_t len, const size_t *shape, int rank) {
   size_t used = (size_t)snprintf(buf, len, "(");
   for (int i = 0; i < rank && used < len; ++i)
@@ -122,8 +151,9 @@ static int check_finite(const char *path, const rnnc_array *a, char *err) {
     if (!isfinite(a->data[i])) {
       char pos[128];
       position_text(pos, sizeof pos, i % (per ? per : 1), a->shape + 1, a->rank - 1);
-      snprintf(err, ERRLEN, "%s: sample %zu, position%s: %g is not finite", path, per ? i / per : 0,
-               pos, isnan(a->data[i]) ? fabs(a->data[i]) : a->data[i]); /* no "-nan" */
+      snprintf(err, ERRLEN, "%s: sample %zu, position%s: %g is not finite", path,
+               (per ? i / per : 0) + (driver_rows_on ? driver_rows_first : 0), pos,
+               isnan(a->data[i]) ? fabs(a->data[i]) : a->data[i]); /* no "-nan" */
       return -1;
     }
   return 0;
@@ -134,7 +164,7 @@ static int check_finite(const char *path, const rnnc_array *a, char *err) {
 static int load_part(const rnnc_model *m, int k, const char *path, const char *first, size_t n,
                      rnnc_array *x, char *err) {
   const rnnc_part_desc *d = &m->inputs[k];
-  if (rnnc_npy_load(path, x, err, ERRLEN) != 0)
+  if (load_npy(path, x, err) != 0)
     return -1;
   if (n != 0 && x->rank >= 1 && x->shape[0] != n) {
     snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: every input needs one row per sample",
@@ -361,7 +391,7 @@ static int load_target(const rnnc_model *m, int k, const char *path, const char 
                        double *dst, char *err) {
   const rnnc_loss_part *lp = &m->losses[k];
   rnnc_array y;
-  if (rnnc_npy_load(path, &y, err, ERRLEN) != 0)
+  if (load_npy(path, &y, err) != 0)
     return -1;
   /* targets of a sequence of the data's length: per sample that many rows */
   int seq = driver_is_seq(m, &m->outputs[k]);
@@ -413,7 +443,7 @@ static int load_target(const rnnc_model *m, int k, const char *path, const char 
       snprintf(err, ERRLEN,
                "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
                "categorical crossentropy takes class indices)",
-               path, i / per, pos, v, lp->cols);
+               path, i / per + (driver_rows_on ? driver_rows_first : 0), pos, v, lp->cols);
       goto done;
     }
   }

@@ -33,4 +33,17 @@ void rnnc_io_store_le(unsigned char *p, uint64_t v, size_t n);
 /* Element count of a caller-side shape; -1 on a negative dimension or overflow. */
 int rnnc_io_count_elements(int rank, const int *shape, size_t *out);
 
+/* Rows of a .npy file along its first axis, read on demand (npy.c): the
+ * header is parsed and the file's size checked once, then each read seeks to
+ * its rows and converts them to double. The driver's data shards (an MPI
+ * run: each process reads its own samples). */
+typedef struct rnnc_npy_rows rnnc_npy_rows;
+/* NULL with a message; *rank and shape[0..8) receive the array's shape. */
+rnnc_npy_rows *rnnc_npy_rows_open(const char *path, int *rank, size_t *shape, char *err,
+                                  size_t errlen);
+/* Rows [first, first + count) into out (count x the values of one row). */
+int rnnc_npy_rows_read(rnnc_npy_rows *r, size_t first, size_t count, double *out, char *err,
+                       size_t errlen);
+void rnnc_npy_rows_close(rnnc_npy_rows *r);
+
 #endif

@@ -63,27 +63,18 @@ static int fit_output_losses(const rnnc_model *m, ctx_t *c, char *err, size_t er
   return 0;
 }
 
-/* Each output's loss of the unit's last loss_grad, times w, into (or onto)
- * c->part_loss. */
-static void take_part_losses(ctx_t *c, double w, int first) {
-  const rnnc_model *m = c->m;
-  const double *l = (const double *)(const void *)((const char *)c->scratch + m->losses_offset);
-  for (int k = 0; k < m->n_outputs; ++k)
-    c->part_loss[k] = (first ? 0 : c->part_loss[k]) + w * l[k];
-}
-
 static void ctx_free(ctx_t *c) {
-  free(c->chunk_grad);
-  free(c->scratch);
+  fit_par_free(c->par);
   free(c->grad);
   free(c->bpred);
   free(c->bx);
   free(c->by);
 }
 
-static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, char *err,
-                    size_t errlen) {
+static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, int evaluating,
+                    char *err, size_t errlen) {
   memset(c, 0, sizeof *c);
+  c->evaluating = evaluating;
   c->m = m;
   c->rs = rnnc_dtype_size(m->dtype);
   int bs = o->batch_size;
@@ -105,23 +96,37 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, ch
     return -1;
   if (fit_output_losses(m, c, err, errlen) != 0)
     return -1;
-  c->scratch = calloc(1, m->scratch_bytes);
+  if (m->update_stats != NULL && !c->evaluating) {
+    /* BatchNormalization's statistics are those of one call: a batch must be
+     * one micro-batch, on one process */
+    int micro = o->micro_batch > 0 ? o->micro_batch : m->batch;
+    if (bs > micro) {
+      snprintf(err, errlen,
+               "batch size %d is larger than the unit's batch %d (or the micro-batch), and %s "
+               "normalises with the statistics of the whole batch (BatchNormalization): generate "
+               "the unit with --batch %d",
+               bs, micro, m->name, bs);
+      return -1;
+    }
+    if (o->group != NULL && o->group->size > 1) {
+      snprintf(err, errlen,
+               "%s normalises with the statistics of the whole batch (BatchNormalization), which "
+               "one process of %d does not see: train it on one process",
+               m->name, o->group->size);
+      return -1;
+    }
+  }
   c->grad = malloc(m->params_bytes + 1);
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
   c->bx = malloc((size_t)bs * m->input_size * c->rs + 1);
   c->by = malloc((size_t)bs * m->target_size * c->rs + 1);
-  if (bs > m->batch)
-    c->chunk_grad = malloc(m->params_bytes + 1);
-  if (!c->scratch || !c->grad || !c->bpred || !c->bx || !c->by ||
-      (bs > m->batch && !c->chunk_grad)) {
+  if (!c->grad || !c->bpred || !c->bx || !c->by) {
     ctx_free(c);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (m->set_steps(c->scratch, o->steps > 0 ? o->steps : m->max_steps) != 0) {
+  if (!(c->par = fit_par_new(m, o, o->steps > 0 ? o->steps : m->max_steps, err, errlen))) {
     ctx_free(c);
-    snprintf(err, errlen, "sequence length %d is outside what the model takes (%s%d)", o->steps,
-             m->variable_steps ? "1.." : "", m->max_steps);
     return -1;
   }
   c->steps = o->steps > 0 ? o->steps : m->max_steps;
@@ -133,38 +138,14 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, ch
 }
 
 /* The loss and gradient of `count` samples (x, y contiguous) into c->grad
- * and their predictions into c->bpred. A batch larger than the unit's (Keras's
- * batch_size is the user's, not the unit's) is done in chunks of at most
- * model->batch samples whose gradients are summed, each weighted by its
- * share of the samples: the mean over the whole batch, as one call would give. */
-static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y,
-                              int count) {
-  const rnnc_model *m = c->m;
-  if (count <= m->batch) {
-    double loss = m->loss_grad(params, c->scratch, x, y, c->grad, NULL, c->bpred, count);
-    take_part_losses(c, 1.0, 1);
-    return loss;
-  }
-  double loss = 0;
-  for (int first = 0; first < count; first += m->batch) {
-    int k = count - first < m->batch ? count - first : m->batch;
-    double w = (double)k / (double)count;
-    double l =
-        m->loss_grad(params, c->scratch, (const char *)x + (size_t)first * m->input_size * c->rs,
-                     (const char *)y + (size_t)first * m->target_size * c->rs, c->chunk_grad, NULL,
-                     (char *)c->bpred + (size_t)first * m->output_size * c->rs, k);
-    loss += l * w;
-    take_part_losses(c, w, first == 0);
-    for (size_t i = 0; i < m->n_params; ++i)
-      if (m->dtype == RNNC_F32) {
-        float *g = (float *)c->grad, v = (float)(w * ((const float *)c->chunk_grad)[i]);
-        g[i] = first == 0 ? v : g[i] + v;
-      } else {
-        double *g = (double *)c->grad, v = w * ((const double *)c->chunk_grad)[i];
-        g[i] = first == 0 ? v : g[i] + v;
-      }
-  }
-  return loss;
+ * and their predictions into c->bpred. The batch is done in micro-batches
+ * (options->micro_batch, at most the unit's batch: Keras's batch_size is the
+ * user's, not the unit's) whose gradients are summed in order, each weighted
+ * by its share of the samples: the mean over the whole batch. Which thread or
+ * process computes which does not change a bit (parallel.c). */
+static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y, int count,
+                              int need_grad) {
+  return fit_par_loss_grad(c->par, params, x, y, count, c->grad, c->bpred, need_grad, c->part_loss);
 }
 
 /* Loss and metrics over n contiguous samples in batches of bs: values[0] the
@@ -180,7 +161,7 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
     int count = (int)(n - first < (size_t)bs ? n - first : (size_t)bs);
     const char *bx = (const char *)x + first * m->input_size * c->rs;
     const char *by = (const char *)y + first * m->target_size * c->rs;
-    double loss = batch_loss_grad(c, params, bx, by, count);
+    double loss = batch_loss_grad(c, params, bx, by, count, 0);
     loss_sum += loss * count;
     if (isfinite(loss))
       fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, count, c->acc_rows, sums);
@@ -219,11 +200,17 @@ int rnnc_evaluate(const rnnc_model *m, const void *params, const void *x, const 
       return -1;
     return rnnc_evaluate(m, params, x, y, n, &own, logs, err, errlen);
   }
+  rnnc_fit_options quiet;
+  if (o->group && o->group->rank != 0) {
+    quiet = *o;
+    quiet.verbose = 0;
+    o = &quiet;
+  }
   if (n == 0) {
     snprintf(err, errlen, "no samples to evaluate");
     return -1;
   }
-  if (ctx_init(&c, m, o, err, errlen) != 0)
+  if (ctx_init(&c, m, o, 1, err, errlen) != 0)
     return -1;
   if (fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0) {
     ctx_free(&c);
@@ -267,6 +254,16 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
       return -1;
     return rnnc_fit_history(m, params, x, y, n, &own, state_io, history, err, errlen);
   }
+  rnnc_fit_options quiet;
+  if (o->group && o->group->rank != 0) { /* rank 0 alone prints and writes files */
+    quiet = *o;
+    quiet.verbose = 0;
+    quiet.early_stopping.verbose = 0;
+    quiet.checkpoint.path = NULL;
+    quiet.csv_path = NULL;
+    quiet.plot_path = NULL;
+    o = &quiet;
+  }
   memset(&es, 0, sizeof es);
   memset(&ck, 0, sizeof ck);
   memset(&csv, 0, sizeof csv);
@@ -288,7 +285,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     snprintf(err, errlen, "validation_split %g is outside [0, 1)", o->validation_split);
     return -1;
   }
-  if (ctx_init(&c, m, o, err, errlen) != 0)
+  if (ctx_init(&c, m, o, 0, err, errlen) != 0)
     return -1;
   const size_t rs = c.rs;
   const int bs = o->batch_size;
@@ -334,7 +331,14 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     vx = (const char *)x + n_train * m->input_size * rs;
     vy = (const char *)y + n_train * m->target_size * rs;
   }
-  if (fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0 ||
+  if (o->reader.read && o->validation_split > 0 && !(o->val_x && o->val_y && o->val_n > 0)) {
+    snprintf(err, errlen,
+             "a reader of the training data needs explicit validation data "
+             "(val_x, val_y) instead of validation_split");
+    rc = -1;
+    goto done;
+  }
+  if ((!o->reader.read && fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0) ||
       (o->val_x && o->val_y && o->val_n > 0 &&
        fit_check_data(&c, vx, vy, n_val, "val_x", "val_y", err, errlen) != 0)) {
     rc = -1;
@@ -450,14 +454,11 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     for (int step = 0; step < steps; ++step) {
       size_t first = (size_t)step * (size_t)bs;
       int count = (int)(n_train - first < (size_t)bs ? n_train - first : (size_t)bs);
-      for (int k = 0; k < count; ++k) {
-        size_t src = order[first + (size_t)k];
-        memcpy((char *)c.bx + (size_t)k * m->input_size * rs,
-               (const char *)x + src * m->input_size * rs, m->input_size * rs);
-        memcpy((char *)c.by + (size_t)k * m->target_size * rs,
-               (const char *)y + src * m->target_size * rs, m->target_size * rs);
+      if (fit_par_fetch(c.par, x, y, order + first, count, c.bx, c.by, err, errlen) != 0) {
+        rc = -1;
+        goto done;
       }
-      double loss = batch_loss_grad(&c, params, c.bx, c.by, count);
+      double loss = batch_loss_grad(&c, params, c.bx, c.by, count, 1);
       if (!isfinite(loss) || !all_finite(m->dtype, c.grad, m->n_params)) {
         if (pr.live)
           printf("\n");
@@ -482,6 +483,8 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
       else
         rnnc_optimizer_apply_f64(&opt, (double *)params, (double *)c.grad, (double *)state->slots,
                                  m->n_params, state->iterations, m->tensors, m->n_tensors);
+      if (m->update_stats != NULL) /* the moving statistics of this batch */
+        m->update_stats(params, fit_par_scratch(c.par, 0));
       if (!all_finite(m->dtype, params, m->n_params) ||
           !all_finite(m->dtype, state->slots, n_slots)) {
         memcpy(params, backup_p, m->params_bytes);

@@ -39,17 +39,44 @@ void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metri
 /* ---------------------------------------------------------------- the fit's context (fit.c) */
 /* ---------------------------------------------------------------- fit context */
 
+/* A step's micro-batches on threads and processes (parallel.c). */
+typedef struct fit_par fit_par;
+
 typedef struct {
   const rnnc_model *m;
   size_t rs;
-  void *scratch, *grad, *bpred, *bx, *by;
-  void *chunk_grad; /* a batch larger than the unit's: one chunk's gradient */
+  void *grad, *bpred, *bx, *by;
+  fit_par *par; /* the scratches, threads and group that compute each batch */
   metric_t metrics[RNNC_MAX_METRICS];
   int n_metrics;
   size_t acc_rows;                    /* rows of output 0 per sample at the data's length */
   int steps;                          /* the data's sequence length */
+  int evaluating;                     /* evaluate: no training step (eval_loss, any batch size) */
   double part_loss[RNNC_MAX_OUTPUTS]; /* each output's loss in the last batch */
 } ctx_t;
+
+/* ---------------------------------------------------------------- micro-batches (parallel.c) */
+/* The threads, scratches and buffers for o's batch size, micro-batch, threads
+ * and group; NULL with a message. steps: the data's sequence length. */
+fit_par *fit_par_new(const rnnc_model *m, const rnnc_fit_options *o, int steps, char *err,
+                     size_t errlen);
+void fit_par_free(fit_par *p);
+/* The batch of samples[0..count) into bx and by: this rank's inputs (all of
+ * them in one process) and every target, from x and y or through the
+ * reader. 0, or -1 with a message. */
+int fit_par_fetch(fit_par *p, const void *x, const void *y, const size_t *samples, int count,
+                  void *bx, void *by, char *err, size_t errlen);
+/* The loss of `count` samples (x, y contiguous), their gradient into grad
+ * (when need_grad) and predictions into bpred, the same on every rank: the
+ * micro-batches' terms summed in their order (parallel.c says how). A group
+ * whose communication fails is ended (group->abort). part_loss (may be NULL):
+ * each output's loss, summed the same way (a unit with losses per output). */
+double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y, int count,
+                         void *grad, void *bpred, int need_grad, double *part_loss);
+int fit_par_rank(const fit_par *p);
+/* Thread t's scratch: after a batch of one micro-batch, thread 0's holds its
+ * forward (BatchNormalization's batch statistics). */
+void *fit_par_scratch(const fit_par *p, int t);
 
 /* ---------------------------------------------------------------- data checks (datacheck.c) */
 /* Every input value finite, every target finite, sparse labels classes: 0,

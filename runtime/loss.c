@@ -4,6 +4,7 @@
 #include "rnnc.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #define RNNC_CAT_(a, b) a##b
 #define RNNC_CAT(a, b) RNNC_CAT_(a, b)
@@ -15,6 +16,16 @@ static int label_index(double label, size_t cols, size_t *index) {
     return 0;
   *index = (size_t)label;
   return 1;
+}
+
+rnnc_loss_config rnnc_loss_config_default(rnnc_loss_kind kind) {
+  rnnc_loss_config c;
+  c.kind = kind;
+  c.from_logits = 0;
+#define PARAM(field, value, doc) c.field = value;
+  RNNC_LOSS_PARAMS(PARAM)
+#undef PARAM
+  return c;
 }
 
 #define RNNC_REAL float

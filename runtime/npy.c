@@ -486,6 +486,124 @@ void rnnc_array_f32_free(rnnc_array_f32 *a) {
   memset(a, 0, sizeof *a);
 }
 
+/* ---------------------------------------------------------------- rows on demand */
+
+struct rnnc_npy_rows {
+  FILE *f;
+  char *path;
+  npy_type type;
+  long data;          /* offset of the data */
+  size_t rows, per;   /* rows along axis 0, values per row */
+  unsigned char *buf; /* one read's bytes */
+  size_t cap;
+};
+
+void rnnc_npy_rows_close(rnnc_npy_rows *r) {
+  if (r == NULL)
+    return;
+  if (r->f != NULL)
+    fclose(r->f);
+  free(r->path);
+  free(r->buf);
+  free(r);
+}
+
+rnnc_npy_rows *rnnc_npy_rows_open(const char *path, int *rank, size_t *shape, char *err,
+                                  size_t errlen) {
+  unsigned char pre[12], *header = NULL;
+  size_t hstart, hlen, count = 1, dims[NPY_MAX_RANK];
+  int k, n = 0;
+  hparser p;
+  rnnc_npy_rows *r = calloc(1, sizeof *r);
+  if (r == NULL || (r->path = malloc(strlen(path) + 1)) == NULL) {
+    rnnc_io_fail(err, errlen, path, "out of memory");
+    goto fail;
+  }
+  strcpy(r->path, path);
+  memset(dims, 0, sizeof dims);
+  if ((r->f = fopen(path, "rb")) == NULL) {
+    rnnc_io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    goto fail;
+  }
+  if (fread(pre, 1, 10, r->f) != 10 || memcmp(pre, NPY_MAGIC, 6) != 0) {
+    rnnc_io_fail(err, errlen, path, "not a .npy file (bad magic or too short)");
+    goto fail;
+  }
+  if ((pre[6] != 1 && pre[6] != 2 && pre[6] != 3) || pre[7] != 0) {
+    rnnc_io_fail(err, errlen, path, "unsupported .npy format version %d.%d", pre[6], pre[7]);
+    goto fail;
+  }
+  hstart = pre[6] == 1 ? 10 : 12;
+  if (hstart == 12 && fread(pre + 10, 1, 2, r->f) != 2) {
+    rnnc_io_fail(err, errlen, path, "file is too short for a .npy header");
+    goto fail;
+  }
+  hlen = (size_t)load_bytes(pre + 8, hstart - 8, 0);
+  if (hlen > (1u << 20) || (header = malloc(hlen + 1)) == NULL ||
+      fread(header, 1, hlen, r->f) != hlen) {
+    rnnc_io_fail(err, errlen, path, "the header (%zu bytes) cannot be read", hlen);
+    goto fail;
+  }
+  p.s = header;
+  p.n = hlen;
+  p.i = 0;
+  p.path = path;
+  p.err = err;
+  p.errlen = errlen;
+  if (parse_header(&p, &r->type, &n, dims) != 0)
+    goto fail;
+  if (n < 1) {
+    rnnc_io_fail(err, errlen, path, "a scalar has no rows");
+    goto fail;
+  }
+  for (k = 1; k < n; k++) {
+    if (dims[k] != 0 && count > SIZE_MAX / sizeof(double) / dims[k]) {
+      rnnc_io_fail(err, errlen, path, "the shape is too large");
+      goto fail;
+    }
+    count *= dims[k];
+  }
+  r->rows = dims[0];
+  r->per = count;
+  r->data = (long)(hstart + hlen);
+  if (fseek(r->f, 0, SEEK_END) != 0 ||
+      (size_t)ftell(r->f) - (size_t)r->data != r->rows * r->per * r->type.size) {
+    rnnc_io_fail(err, errlen, path, "the data is not the %zu bytes its shape needs",
+                 r->rows * r->per * r->type.size);
+    goto fail;
+  }
+  *rank = n;
+  for (k = 0; k < NPY_MAX_RANK; k++)
+    shape[k] = dims[k];
+  free(header);
+  return r;
+fail:
+  free(header);
+  rnnc_npy_rows_close(r);
+  return NULL;
+}
+
+int rnnc_npy_rows_read(rnnc_npy_rows *r, size_t first, size_t count, double *out, char *err,
+                       size_t errlen) {
+  size_t bytes = count * r->per * r->type.size, i;
+  if (first > r->rows || count > r->rows - first)
+    return rnnc_io_fail(err, errlen, r->path, "rows %zu..%zu are outside its %zu rows", first,
+                        first + count, r->rows);
+  if (bytes > r->cap) {
+    unsigned char *b = realloc(r->buf, bytes);
+    if (b == NULL)
+      return rnnc_io_fail(err, errlen, r->path, "out of memory");
+    r->buf = b;
+    r->cap = bytes;
+  }
+  if (bytes > 0 && (fseek(r->f, r->data + (long)(first * r->per * r->type.size), SEEK_SET) != 0 ||
+                    fread(r->buf, 1, bytes, r->f) != bytes))
+    return rnnc_io_fail(err, errlen, r->path, "cannot read rows %zu..%zu", first, first + count);
+  for (i = 0; i < count * r->per; i++)
+    out[i] = convert(r->buf + i * r->type.size, &r->type);
+  return 0;
+}
+
 /* ---------------------------------------------------------------- save */
 
 int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *shape,

@@ -11,19 +11,24 @@
 
 #define RNNC_FN(name) RNNC_CAT(name, RNNC_SFX)
 
+/* Each rule updates the elements [lo, hi) of n parameters; slot kind k of
+ * element i is slots[k n + i]. */
+
 /* SGD: v = momentum v - lr g; w += v, or with nesterov w += momentum v - lr g
  * (v already updated); without momentum Keras keeps no velocity: w -= lr g. */
 static void RNNC_FN(step_sgd)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                              const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+                              const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo, size_t hi,
+                              long step) {
   const double mu = opt->momentum;
   size_t i;
   (void)step;
+  (void)n;
   if (mu == 0.0) {
-    for (i = 0; i < n; i++)
+    for (i = lo; i < hi; i++)
       w[i] = (RNNC_REAL)((double)w[i] - lr * (double)g[i]);
     return;
   }
-  for (i = 0; i < n; i++) {
+  for (i = lo; i < hi; i++) {
     double gi = (double)g[i];
     double v = mu * (double)slots[i] - lr * gi;
     slots[i] = (RNNC_REAL)v;
@@ -39,14 +44,15 @@ static void RNNC_FN(step_sgd)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w
  * _apply_weight_decay does before the update). Slots m, v, then v_hat with
  * amsgrad. */
 static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                               const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+                               const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo, size_t hi,
+                               long step) {
   const double b1 = opt->beta_1, b2 = opt->beta_2, eps = opt->epsilon;
   RNNC_REAL *m = slots, *v = slots + n, *vhat = slots + 2 * n;
   double t, lr_t;
   size_t i;
   if (opt->kind == RNNC_OPT_ADAMW && opt->weight_decay != 0.0) {
     const double wd = opt->weight_decay;
-    for (i = 0; i < n; i++)
+    for (i = lo; i < hi; i++)
       w[i] = (RNNC_REAL)((double)w[i] - (double)w[i] * wd * lr);
   }
   /* step counts from 1; a smaller value would divide by 1 - b1^0 = 0 */
@@ -57,7 +63,7 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
   if (!opt->amsgrad) {
     /* the common case in a loop of its own: no branch, so it vectorises */
     const double c1 = 1.0 - b1, c2 = 1.0 - b2;
-    for (i = 0; i < n; i++) {
+    for (i = lo; i < hi; i++) {
       const double gi = (double)g[i];
       /* m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, written as Keras
        * and TF's fused kernel write them: m += (g - m) (1 - b1). */
@@ -69,7 +75,7 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
     }
     return;
   }
-  for (i = 0; i < n; i++) {
+  for (i = lo; i < hi; i++) {
     double gi = (double)g[i], denom_v;
     m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
     v[i] = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * (1.0 - b2));
@@ -83,8 +89,9 @@ static void RNNC_FN(step_adam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *
 
 /* AdamW: Adam with its weight decay (step_adam reads opt->kind). */
 static void RNNC_FN(step_adamw)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                                const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
-  RNNC_FN(step_adam)(opt, lr, w, g, slots, n, step);
+                                const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                size_t hi, long step) {
+  RNNC_FN(step_adam)(opt, lr, w, g, slots, n, lo, hi, step);
 }
 
 /* RMSprop: s = rho s + (1 - rho) g^2; centered: mg = rho mg + (1 - rho) g and
@@ -97,13 +104,14 @@ static void RNNC_FN(step_adamw)(const rnnc_optimizer *opt, double lr, RNNC_REAL 
  * ResourceApply(Centered)RMSProp kernel, whose epsilon is inside the sqrt, so
  * the flag changes nothing there. */
 static void RNNC_FN(step_rmsprop)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                  size_t hi, long step) {
   const double rho = opt->rho, mu = opt->momentum, eps = opt->epsilon;
   const int use_mom = mu > 0.0, eps_outside = opt->legacy_epsilon && !use_mom;
   RNNC_REAL *s = slots, *mom = slots + n, *mg = slots + (use_mom ? 2 : 1) * n;
   size_t i;
   (void)step;
-  for (i = 0; i < n; i++) {
+  for (i = lo; i < hi; i++) {
     double gi = (double)g[i], denom, inc;
     s[i] = (RNNC_REAL)(rho * (double)s[i] + (1.0 - rho) * gi * gi);
     denom = (double)s[i];
@@ -124,34 +132,159 @@ static void RNNC_FN(step_rmsprop)(const rnnc_optimizer *opt, double lr, RNNC_REA
 /* Adagrad: accumulators start at initial_accumulator_value (set here at step
  * 1); accum += g^2; w -= lr g / sqrt(accum + eps). */
 static void RNNC_FN(step_adagrad)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
-                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, long step) {
+                                  const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                  size_t hi, long step) {
   const double eps = opt->epsilon;
   size_t i;
+  (void)n;
   if (step <= 1)
-    for (i = 0; i < n; i++)
+    for (i = lo; i < hi; i++)
       slots[i] = (RNNC_REAL)opt->initial_accumulator_value;
-  for (i = 0; i < n; i++) {
+  for (i = lo; i < hi; i++) {
     double gi = (double)g[i];
     slots[i] = (RNNC_REAL)((double)slots[i] + gi * gi);
     w[i] = (RNNC_REAL)((double)w[i] - lr * gi / sqrt((double)slots[i] + eps));
   }
 }
 
-void RNNC_FN(rnnc_optimizer_step)(const rnnc_optimizer *opt, RNNC_REAL *w, const RNNC_REAL *g,
-                                  RNNC_REAL *slots, size_t n, long step) {
-  double lr;
-  if (opt == NULL)
-    return;
-  lr = scheduled_lr(opt, step);
+/* Nadam (keras/src/optimizers/nadam.py): with u_k = b1 (1 - 0.5 0.96^k) and
+ * u_product_t = u_1 ... u_t (Keras keeps it as a variable; it depends on t
+ * only, so it is recomputed: past k = 1000, 0.96^k is below double's
+ * resolution and u_k is b1),
+ *   m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+ *   m_hat = u_{t+1} m / (1 - u_product_t u_{t+1}) + (1 - u_t) g / (1 - u_product_t);
+ *   v_hat = v / (1 - b2^t); w -= lr m_hat / (sqrt(v_hat) + eps). */
+static void RNNC_FN(step_nadam)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                size_t hi, long step) {
+  const double b1 = opt->beta_1, b2 = opt->beta_2, eps = opt->epsilon;
+  double t = step < 1 ? 1.0 : (double)step, u_t, u_next, prod = 1.0, prod_next, b2_t;
+  RNNC_REAL *m = slots, *v = slots + n;
+  long k, last = step < 1 ? 1 : step;
+  size_t i;
+  for (k = 1; k <= last && k <= 1000; k++)
+    prod *= b1 * (1.0 - 0.5 * pow(0.96, (double)k));
+  if (last > 1000)
+    prod *= pow(b1, (double)(last - 1000));
+  u_t = b1 * (1.0 - 0.5 * pow(0.96, t));
+  u_next = b1 * (1.0 - 0.5 * pow(0.96, t + 1.0));
+  prod_next = prod * u_next;
+  b2_t = pow(b2, t);
+  for (i = lo; i < hi; i++) {
+    double gi = (double)g[i], mh, vh;
+    m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
+    v[i] = (RNNC_REAL)((double)v[i] + (gi * gi - (double)v[i]) * (1.0 - b2));
+    mh = u_next * (double)m[i] / (1.0 - prod_next) + (1.0 - u_t) * gi / (1.0 - prod);
+    vh = (double)v[i] / (1.0 - b2_t);
+    w[i] = (RNNC_REAL)((double)w[i] - mh * lr / (sqrt(vh) + eps));
+  }
+}
+
+/* Adamax (keras/src/optimizers/adamax.py): m += (g - m)(1 - b1);
+ * u = max(b2 u, |g|); w -= lr m / ((1 - b1^t)(u + eps)). */
+static void RNNC_FN(step_adamax)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                 const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                 size_t hi, long step) {
+  const double b1 = opt->beta_1, b2 = opt->beta_2, eps = opt->epsilon;
+  const double b1_t = pow(b1, step < 1 ? 1.0 : (double)step);
+  RNNC_REAL *m = slots, *u = slots + n;
+  size_t i;
+  for (i = lo; i < hi; i++) {
+    double gi = (double)g[i], ui;
+    m[i] = (RNNC_REAL)((double)m[i] + (gi - (double)m[i]) * (1.0 - b1));
+    ui = b2 * (double)u[i];
+    u[i] = (RNNC_REAL)(ui > fabs(gi) ? ui : fabs(gi));
+    w[i] = (RNNC_REAL)((double)w[i] - lr * (double)m[i] / ((1.0 - b1_t) * ((double)u[i] + eps)));
+  }
+}
+
+/* Adadelta (keras/src/optimizers/adadelta.py): a = rho a + (1 - rho) g^2;
+ * delta = -sqrt(d + eps) g / sqrt(a + eps); d = rho d + (1 - rho) delta^2;
+ * w += lr delta. Slots a, then d. */
+static void RNNC_FN(step_adadelta)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                   const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                   size_t hi, long step) {
+  const double rho = opt->rho, eps = opt->epsilon;
+  RNNC_REAL *a = slots, *d = slots + n;
+  size_t i;
+  (void)step;
+  for (i = lo; i < hi; i++) {
+    double gi = (double)g[i], delta;
+    a[i] = (RNNC_REAL)(rho * (double)a[i] + (1.0 - rho) * gi * gi);
+    delta = -(sqrt((double)d[i] + eps) * gi) / sqrt((double)a[i] + eps);
+    d[i] = (RNNC_REAL)(rho * (double)d[i] + (1.0 - rho) * delta * delta);
+    w[i] = (RNNC_REAL)((double)w[i] + lr * delta);
+  }
+}
+
+/* Ftrl (keras/src/optimizers/ftrl.py): accumulators start at
+ * initial_accumulator_value (set at step 1), linears at 0; with
+ * p = -learning_rate_power, l2 = l2_regularization_strength + beta / (2 lr):
+ *   g' = g + 2 l2_shrinkage w; a' = a + g^2;
+ *   linear += g' - (a'^p - a^p) / lr w;
+ *   w = (clip(linear, -l1, l1) - linear) / (a'^p / lr + 2 l2); a = a'. */
+static void RNNC_FN(step_ftrl)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                               const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo, size_t hi,
+                               long step) {
+  const double p = -opt->learning_rate_power, l1 = opt->l1_regularization_strength;
+  const double l2 = opt->l2_regularization_strength + opt->beta / (2.0 * lr);
+  RNNC_REAL *accum = slots, *linear = slots + n;
+  size_t i;
+  if (step <= 1)
+    for (i = lo; i < hi; i++)
+      accum[i] = (RNNC_REAL)opt->initial_accumulator_value;
+  for (i = lo; i < hi; i++) {
+    double gi = (double)g[i], wi = (double)w[i], a = (double)accum[i], a2 = a + gi * gi, lin;
+    double gu = gi + 2.0 * opt->l2_shrinkage_regularization_strength * wi;
+    lin = (double)linear[i] + gu - (pow(a2, p) - pow(a, p)) / lr * wi;
+    linear[i] = (RNNC_REAL)lin;
+    lin = (double)linear[i];
+    w[i] = (RNNC_REAL)(((lin < -l1  ? -l1
+                         : lin > l1 ? l1
+                                    : lin) -
+                        lin) /
+                       (pow(a2, p) / lr + 2.0 * l2));
+    accum[i] = (RNNC_REAL)a2;
+  }
+}
+
+/* Lion (keras/src/optimizers/lion.py): w -= lr sign(b1 m + (1 - b1) g);
+ * then m = b2 m + (1 - b2) g. */
+static void RNNC_FN(step_lion)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                               const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo, size_t hi,
+                               long step) {
+  const double b1 = opt->beta_1, b2 = opt->beta_2;
+  RNNC_REAL *m = slots;
+  size_t i;
+  (void)step;
+  (void)n;
+  for (i = lo; i < hi; i++) {
+    double gi = (double)g[i], c = (double)m[i] * b1 + gi * (1.0 - b1);
+    w[i] = (RNNC_REAL)((double)w[i] - lr * (c > 0.0 ? 1.0 : c < 0.0 ? -1.0 : 0.0));
+    m[i] = (RNNC_REAL)((double)m[i] * b2 + gi * (1.0 - b2));
+  }
+}
+
+/* The update of the elements [lo, hi) of n parameters, learning rate lr. */
+static void RNNC_FN(step_range)(const rnnc_optimizer *opt, double lr, RNNC_REAL *w,
+                                const RNNC_REAL *g, RNNC_REAL *slots, size_t n, size_t lo,
+                                size_t hi, long step) {
   /* every optimizer of the catalog: its rule step_<name> above */
   switch (opt->kind) {
 #define STEP(id, NAME, name, cls)                                                                  \
   case RNNC_OPT_##NAME:                                                                            \
-    RNNC_FN(step_##name)(opt, lr, w, g, slots, n, step);                                           \
+    RNNC_FN(step_##name)(opt, lr, w, g, slots, n, lo, hi, step);                                   \
     break;
     RNNC_OPTIMIZERS(STEP)
 #undef STEP
   }
+}
+
+void RNNC_FN(rnnc_optimizer_step)(const rnnc_optimizer *opt, RNNC_REAL *w, const RNNC_REAL *g,
+                                  RNNC_REAL *slots, size_t n, long step) {
+  if (opt == NULL)
+    return;
+  RNNC_FN(step_range)(opt, rnnc_optimizer_learning_rate(opt, step), w, g, slots, n, 0, n, step);
 }
 
 /* tf.clip_by_norm / Keras's _clip_by_norm: g * clip / max(norm, clip), which

@@ -53,15 +53,51 @@ void rnnc_init_f64(double *w, rnnc_init_kind kind, int rank, const int *shape, r
 
 /* ---------------------------------------------------------------- losses */
 /* RNNC_LOSS_NONE, RNNC_LOSS_MSE, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
- * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY
+ * RNNC_LOSS_MAE, RNNC_LOSS_BINARY_CROSSENTROPY, RNNC_LOSS_CATEGORICAL_CROSSENTROPY,
+ * RNNC_LOSS_HUBER, RNNC_LOSS_LOG_COSH, RNNC_LOSS_MAPE, RNNC_LOSS_MSLE,
+ * RNNC_LOSS_KL_DIVERGENCE, RNNC_LOSS_POISSON, RNNC_LOSS_HINGE,
+ * RNNC_LOSS_SQUARED_HINGE, RNNC_LOSS_CATEGORICAL_HINGE, RNNC_LOSS_COSINE_SIMILARITY
  * (RNNC_LOSSES in rnnc_catalog.h). */
 typedef enum {
   RNNC_LOSS_NONE = 0,
-#define RNNC_CATALOG_X_(id, NAME, name, aliases, fn, fn_logits, labels, fused)                     \
+#define RNNC_CATALOG_X_(id, NAME, name, sname, aliases, labels, fused, logits)                     \
   RNNC_LOSS_##NAME = id,
   RNNC_LOSSES(RNNC_CATALOG_X_)
 #undef RNNC_CATALOG_X_
 } rnnc_loss_kind;
+
+/* A compiled loss: its kind, from_logits (the predictions are logits: the
+ * crossentropies' stable forms), and its parameters (RNNC_LOSS_PARAMS:
+ * double label_smoothing, delta). */
+typedef struct {
+  rnnc_loss_kind kind;
+  int from_logits;
+#define RNNC_CATALOG_X_(field, value, doc) double field;
+  RNNC_LOSS_PARAMS(RNNC_CATALOG_X_)
+#undef RNNC_CATALOG_X_
+} rnnc_loss_config;
+
+/* Keras's defaults of a loss's parameters (from_logits 0). */
+rnnc_loss_config rnnc_loss_config_default(rnnc_loss_kind kind);
+
+/* Keras's loss of `rows` rows of `cols` values (a row: the last axis of one
+ * sample, or of one sample and timestep), Keras's sum_over_batch_size
+ * reduction with per-row weights: sum_r w_r loss_r / denom. weights NULL is
+ * 1 for every row; denom is the row count, or, under a mask, the count of the
+ * rows it keeps (keras/src/losses/loss.py apply_mask: sum(loss sw mask) /
+ * sum(mask)); denom 0 gives 0 (Keras's divide_no_nan). Targets: rows x cols,
+ * or one class label per row (as a real) for sparse categorical
+ * crossentropy. grad (may be NULL) receives d loss / d pred. Each loss's
+ * rule: row_<name> in loss_impl.h, from keras/src/losses/losses.py (tf.keras
+ * 2.x's where they differ: binary crossentropy's second epsilon,
+ * cosine_similarity's l2_normalize). NaN for an unknown kind, no rows, or a
+ * bad label (grad then all NaN). */
+double rnnc_loss_eval_f32(const rnnc_loss_config *cfg, const float *pred, const float *target,
+                          const float *weights, size_t rows, size_t cols, double denom,
+                          float *grad);
+double rnnc_loss_eval_f64(const rnnc_loss_config *cfg, const double *pred, const double *target,
+                          const double *weights, size_t rows, size_t cols, double denom,
+                          double *grad);
 
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
  * is averaged over the last axis (cols), giving one value per row (a row is one
@@ -132,7 +168,8 @@ double rnnc_binary_accuracy_f64(const double *probs, const double *target, size_
 /* Metrics mae and mse: the loss values without gradients. */
 
 /* ---------------------------------------------------------------- optimizers */
-/* RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP, RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD
+/* RNNC_OPT_SGD, RNNC_OPT_ADAM, RNNC_OPT_RMSPROP, RNNC_OPT_ADAMW, RNNC_OPT_ADAGRAD,
+ * RNNC_OPT_NADAM, RNNC_OPT_ADAMAX, RNNC_OPT_ADADELTA, RNNC_OPT_FTRL, RNNC_OPT_LION
  * (RNNC_OPTIMIZERS in rnnc_catalog.h). */
 typedef enum {
 #define RNNC_CATALOG_X_(id, NAME, name, cls) RNNC_OPT_##NAME = id,
@@ -147,14 +184,40 @@ typedef enum {
  * momentum; int nesterov; double beta_1, beta_2, epsilon, rho; int centered,
  * legacy_epsilon, amsgrad; double weight_decay, initial_accumulator_value,
  * clipnorm, clipvalue, global_clipnorm, decay_steps, decay_rate; int
- * staircase. ExponentialDecay when decay_steps > 0: lr = learning_rate *
- * decay_rate ^ (i / decay_steps) with i the number of updates before this one
- * (floor of the ratio when staircase). */
+ * staircase; double learning_rate_power, l1_regularization_strength,
+ * l2_regularization_strength, l2_shrinkage_regularization_strength, beta
+ * (Ftrl); int schedule; double end_learning_rate, power; int cycle; double
+ * alpha, warmup_target, warmup_steps, t_mul, m_mul; then PiecewiseConstantDecay's
+ * n_boundaries, boundaries and values.
+ *
+ * The learning rate of an update is learning_rate, or the schedule's at i,
+ * the number of updates before this one (Keras evaluates its schedules at
+ * optimizer.iterations; keras/src/optimizers/schedules/learning_rate_schedule.py):
+ *   0 none: ExponentialDecay when decay_steps > 0 (units before issue 13)
+ *   1 ExponentialDecay: learning_rate decay_rate ^ (i / decay_steps), the
+ *     ratio floored when staircase
+ *   2 PiecewiseConstantDecay: values[0] for i <= boundaries[0], values[k] for
+ *     boundaries[k-1] < i <= boundaries[k], values[n_boundaries] after
+ *   3 InverseTimeDecay: learning_rate / (1 + decay_rate i / decay_steps)
+ *     (the ratio floored when staircase)
+ *   4 PolynomialDecay: (learning_rate - end_learning_rate) (1 - i / d) ^ power
+ *     + end_learning_rate, i at most d = decay_steps (with cycle, d the first
+ *     multiple of decay_steps >= i, at least decay_steps)
+ *   5 CosineDecay: warmup_steps of a linear rise from learning_rate to
+ *     warmup_target, then learning_rate' ((1 - alpha) (1 + cos(pi j /
+ *     decay_steps)) / 2 + alpha) with j = min(i - warmup_steps, decay_steps)
+ *     and learning_rate' warmup_target
+ *   6 CosineDecayRestarts: periods of decay_steps (the first), each t_mul
+ *     times the last, the rate m_mul times the last at each restart, alpha
+ *     the floor. */
 typedef struct {
   rnnc_optimizer_kind kind;
 #define RNNC_CATALOG_X_(type, field, option, flag, doc) type field;
   RNNC_OPTIMIZER_FIELDS(RNNC_CATALOG_X_)
 #undef RNNC_CATALOG_X_
+  int n_boundaries;
+  double boundaries[RNNC_MAX_BOUNDARIES];
+  double values[RNNC_MAX_BOUNDARIES + 1];
 } rnnc_optimizer;
 
 /* Keras defaults for a kind. */
@@ -170,16 +233,21 @@ rnnc_loss_kind rnnc_loss_named(const char *name);
 int rnnc_catalog_word_in(const char *word, const char *list);
 /* Number of reals of optimizer state for n parameters (Adam 2n: m then v,
  * plus n for amsgrad's v_hat; SGD n when momentum != 0, else 0; RMSprop n,
- * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n). */
+ * plus n with momentum, plus n when centered; AdamW as Adam; Adagrad n;
+ * Nadam 2n: m then v; Adamax 2n: m then u; Adadelta 2n: the accumulated
+ * squared gradients then deltas; Ftrl 2n: accumulators then linears; Lion
+ * n). */
 size_t rnnc_optimizer_slots(const rnnc_optimizer *opt, size_t n);
 /* One update of Keras's rule. `step` counts from 1. `slots` holds
- * rnnc_optimizer_slots() reals, zero before the first step (Adagrad sets its
- * accumulators to initial_accumulator_value at step 1). Applies the learning
- * rate schedule but no clipping. */
+ * rnnc_optimizer_slots() reals, zero before the first step (Adagrad and
+ * Ftrl set their accumulators to initial_accumulator_value at step 1).
+ * Applies the learning rate schedule but no clipping. The learning rate of
+ * update `step`: rnnc_optimizer_learning_rate. */
 void rnnc_optimizer_step_f32(const rnnc_optimizer *opt, float *w, const float *g, float *slots,
                              size_t n, long step);
 void rnnc_optimizer_step_f64(const rnnc_optimizer *opt, double *w, const double *g, double *slots,
                              size_t n, long step);
+double rnnc_optimizer_learning_rate(const rnnc_optimizer *opt, long step);
 /* Clipping as Keras applies it before an update (clipvalue, then clipnorm per
  * weight tensor, then global_clipnorm), in place on g; tensors as in the
  * model descriptor. Then rnnc_optimizer_step. `g` is modified. */
@@ -306,6 +374,18 @@ typedef struct rnnc_model {
    * (NaN for an output without a loss). */
   const rnnc_loss_part *losses;
   size_t losses_offset;
+  /* A unit whose layers compute differently in training and at inference
+   * (BatchNormalization: the batch's statistics, or the moving ones):
+   * loss_grad and train_step run the training computation, forward the
+   * inference one; eval_loss is forward and the compiled loss, no gradient
+   * (what evaluate and the validation loss use); update_stats writes the
+   * moving statistics the last loss_grad on this scratch computed into the
+   * parameters (after the optimizer's step; train_step calls it). A batch
+   * then is one call: fit refuses a batch_size above `batch`. NULL for the
+   * other units (their loss_grad is the loss at inference too). */
+  double (*eval_loss)(const void *params, void *scratch, const void *x, const void *target,
+                      void *y_pred, int n);
+  void (*update_stats)(void *params, const void *scratch);
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */
@@ -498,6 +578,36 @@ int rnnc_history_plot_svg(const rnnc_history *history, const char *path, const c
  * training after this epoch (model.stop_training = True). */
 typedef int (*rnnc_epoch_hook)(void *user, int epoch, rnnc_logs *logs, const void *params);
 
+/* Processes that train one model together (data parallelism across
+ * machines): each computes its share of every step's micro-batches, the
+ * gradients are summed in micro-batch order (a pipelined chain through the
+ * ranks, then a broadcast), every process applies the same update. The
+ * runtime knows no transport: these functions are the group's, e.g. MPI's
+ * (runtime/mpi/rnnc_mpi.h). Each returns 0, or nonzero on failure. Every
+ * process passes the same options and data (or a reader over the same
+ * files); only rank 0 prints, writes the callbacks' files and the plot. */
+typedef struct {
+  int rank, size;
+  void *user;
+  int (*send)(void *user, int to, const void *buf, size_t bytes);
+  int (*recv)(void *user, int from, void *buf, size_t bytes);
+  int (*bcast)(void *user, void *buf, size_t bytes, int root);
+  /* in place: rank r's bytes[r] bytes at buf + displs[r] go to every rank */
+  int (*allgatherv)(void *user, void *buf, const size_t *bytes, const size_t *displs);
+  void (*abort)(void *user, int status); /* ends every process (a rank that cannot go on) */
+} rnnc_fit_group;
+
+/* Training samples read on demand instead of held in memory (x and y NULL):
+ * each step, each process reads the samples of its own micro-batches.
+ * read copies samples[0..count) (indices into the n training samples) into
+ * x (count x input_size) and y (count x target_size), of the model's dtype;
+ * 0, or -1 with a message. The data checks are then the reader's. */
+typedef struct {
+  int (*read)(void *user, const size_t *samples, int count, void *x, void *y, char *err,
+              size_t errlen);
+  void *user;
+} rnnc_fit_reader;
+
 typedef struct {
   int epochs;     /* Keras default 1 */
   int batch_size; /* Keras default 32; above model->batch a step sums the gradients of
@@ -528,6 +638,14 @@ typedef struct {
   const char *plot_path; /* rnnc_history_plot_svg at the end of training */
   rnnc_epoch_hook on_epoch_end;
   void *hook_user;
+  /* --- data parallelism (runtime/parallel.c): none of these changes a result */
+  int threads;     /* threads that compute each step's micro-batches (0, 1: the caller alone) */
+  int micro_batch; /* samples per loss_grad call, 1..model->batch (0: model->batch). A step's
+                      gradient is the sum, in micro-batch order, of each micro-batch's gradient
+                      weighted by its share of the step's samples: the result depends on
+                      batch_size and micro_batch, never on threads or the group's size */
+  const rnnc_fit_group *group; /* processes sharing every step (MPI: rnnc_mpi.h); NULL: one */
+  rnnc_fit_reader reader;      /* read NULL: x and y are in memory */
 } rnnc_fit_options;
 
 /* Keras's defaults (fit's arguments without any given). */
@@ -577,8 +695,40 @@ int rnnc_evaluate(const rnnc_model *model, const void *params, const void *x, co
                   size_t n, const rnnc_fit_options *options, rnnc_logs *logs, char *err,
                   size_t errlen);
 
+/* ---------------------------------------------------------------- threads */
+/* A pool of POSIX threads: the caller's and threads - 1 workers, which wait
+ * between runs. rnnc_pool_run calls fn(user, thread, threads) once on each
+ * thread (thread 0 is the caller's) and returns when all have returned.
+ * rnnc_pool_new returns NULL when out of memory or when a thread cannot be
+ * started; threads <= 1 makes a pool that runs fn on the caller alone. */
+typedef struct rnnc_pool rnnc_pool;
+rnnc_pool *rnnc_pool_new(int threads);
+void rnnc_pool_free(rnnc_pool *pool);
+int rnnc_pool_threads(const rnnc_pool *pool);
+void rnnc_pool_run(rnnc_pool *pool, void (*fn)(void *user, int thread, int threads), void *user);
+
+/* The outputs of n samples (x: n x input_size, y: n x output_size), in calls
+ * of model->batch samples spread over `threads` threads, each with its own
+ * scratch: the same bytes as one thread (the calls are the same). steps:
+ * the sequence length of a unit of variable length (0: the maximum). 0, or -1
+ * with a message. */
+int rnnc_predict(const rnnc_model *model, const void *params, const void *x, void *y, size_t n,
+                 int steps, int threads, char *err, size_t errlen);
+
+/* One timestep of `count` independent streams (model->stream_step on each):
+ * streams holds count structs of model->stream_bytes, x_t count x
+ * stream_input_size reals, y_t count x stream_output_size; the streams are
+ * split over the pool's threads (pool NULL: the caller's). Each stream's
+ * result is the same whatever the split. Worth it when a call holds tens of
+ * microseconds of work: waking the threads costs a few. */
+void rnnc_stream_step_many(const rnnc_model *model, const void *params, void *streams,
+                           const void *x_t, void *y_t, size_t count, rnnc_pool *pool);
+
 /* The generated driver's main: init, predict, grad, fit, diff, gradcheck, summary. */
 int rnnc_main(const rnnc_model *model, int argc, char **argv);
+/* The same with a group of processes (an MPI build of the driver:
+ * runtime/mpi/rnnc_mpi.h); NULL: one process. */
+int rnnc_main_group(const rnnc_model *model, int argc, char **argv, const rnnc_fit_group *group);
 
 #ifdef __cplusplus
 }

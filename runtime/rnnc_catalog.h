@@ -14,7 +14,12 @@
   X(2, ADAM, adam, "Adam")                                                                         \
   X(3, RMSPROP, rmsprop, "RMSprop")                                                                \
   X(4, ADAMW, adamw, "AdamW")                                                                      \
-  X(5, ADAGRAD, adagrad, "Adagrad")
+  X(5, ADAGRAD, adagrad, "Adagrad")                                                                \
+  X(6, NADAM, nadam, "Nadam")                                                                      \
+  X(7, ADAMAX, adamax, "Adamax")                                                                   \
+  X(8, ADADELTA, adadelta, "Adadelta")                                                             \
+  X(9, FTRL, ftrl, "Ftrl")                                                                         \
+  X(10, LION, lion, "Lion")
 
 /* rnnc_optimizer's fields after `kind`, in order: X(type, field, "option", flag,
  * "doc"); option is the driver's --option, flag 1 for an int that is 0 or 1. */
@@ -41,7 +46,30 @@
   X(double, decay_steps, "decay-steps", 0,                                                         \
     "ExponentialDecay when > 0: lr = learning_rate decay_rate ^ (i / decay_steps)")                \
   X(double, decay_rate, "decay-rate", 0, "ExponentialDecay's rate")                                \
-  X(int, staircase, "staircase", 1, "ExponentialDecay: the exponent floored")
+  X(int, staircase, "staircase", 1, "ExponentialDecay: the exponent floored")                      \
+  X(double, learning_rate_power, "learning-rate-power", 0, "Ftrl: -0.5")                           \
+  X(double, l1_regularization_strength, "l1-regularization-strength", 0, "Ftrl")                   \
+  X(double, l2_regularization_strength, "l2-regularization-strength", 0, "Ftrl")                   \
+  X(double, l2_shrinkage_regularization_strength, "l2-shrinkage-regularization-strength", 0,       \
+    "Ftrl")                                                                                        \
+  X(double, beta, "beta", 0, "Ftrl")                                                               \
+  X(int, schedule, "schedule", 0,                                                                  \
+    "the learning-rate schedule: 0 none (ExponentialDecay when decay_steps > 0), 1 "               \
+    "ExponentialDecay, 2 PiecewiseConstantDecay, 3 InverseTimeDecay, 4 PolynomialDecay, 5 "        \
+    "CosineDecay, 6 CosineDecayRestarts")                                                          \
+  X(double, end_learning_rate, "end-learning-rate", 0, "PolynomialDecay")                          \
+  X(double, power, "power", 0, "PolynomialDecay")                                                  \
+  X(int, cycle, "cycle", 1, "PolynomialDecay")                                                     \
+  X(double, alpha, "alpha", 0,                                                                     \
+    "CosineDecay, CosineDecayRestarts: the floor, a fraction of the initial rate")                 \
+  X(double, warmup_target, "warmup-target", 0,                                                     \
+    "CosineDecay: the rate warmup_steps reach (the initial rate without warmup)")                  \
+  X(double, warmup_steps, "warmup-steps", 0, "CosineDecay")                                        \
+  X(double, t_mul, "t-mul", 0, "CosineDecayRestarts: each period this times the last")             \
+  X(double, m_mul, "m-mul", 0, "CosineDecayRestarts: each restart's rate this times the last")
+
+/* PiecewiseConstantDecay's boundaries at most (rnnc_optimizer.boundaries). */
+#define RNNC_MAX_BOUNDARIES 16
 
 /* Keras's defaults, the fields not listed 0: X(NAME, field, value). */
 #define RNNC_OPTIMIZER_DEFAULTS(X)                                                                 \
@@ -60,7 +88,24 @@
   X(ADAMW, weight_decay, 0.004)                                                                    \
   X(ADAGRAD, learning_rate, 0.001)                                                                 \
   X(ADAGRAD, epsilon, 1e-07)                                                                       \
-  X(ADAGRAD, initial_accumulator_value, 0.1)
+  X(ADAGRAD, initial_accumulator_value, 0.1)                                                       \
+  X(NADAM, learning_rate, 0.001)                                                                   \
+  X(NADAM, beta_1, 0.9)                                                                            \
+  X(NADAM, beta_2, 0.999)                                                                          \
+  X(NADAM, epsilon, 1e-07)                                                                         \
+  X(ADAMAX, learning_rate, 0.001)                                                                  \
+  X(ADAMAX, beta_1, 0.9)                                                                           \
+  X(ADAMAX, beta_2, 0.999)                                                                         \
+  X(ADAMAX, epsilon, 1e-07)                                                                        \
+  X(ADADELTA, learning_rate, 0.001)                                                                \
+  X(ADADELTA, epsilon, 1e-07)                                                                      \
+  X(ADADELTA, rho, 0.95)                                                                           \
+  X(FTRL, learning_rate, 0.001)                                                                    \
+  X(FTRL, initial_accumulator_value, 0.1)                                                          \
+  X(FTRL, learning_rate_power, -0.5)                                                               \
+  X(LION, learning_rate, 0.001)                                                                    \
+  X(LION, beta_1, 0.9)                                                                             \
+  X(LION, beta_2, 0.99)
 
 /* State, reals per parameter: X(NAME, count, condition on `opt`), counted when
  * the condition holds; the slots are in this order. */
@@ -73,23 +118,45 @@
   X(RMSPROP, 1, opt->centered)                                                                     \
   X(ADAMW, 2, 1)                                                                                   \
   X(ADAMW, 1, opt->amsgrad)                                                                        \
-  X(ADAGRAD, 1, 1)
+  X(ADAGRAD, 1, 1)                                                                                 \
+  X(NADAM, 2, 1)                                                                                   \
+  X(ADAMAX, 2, 1)                                                                                  \
+  X(ADADELTA, 2, 1)                                                                                \
+  X(FTRL, 2, 1)                                                                                    \
+  X(LION, 1, 1)
 
-/* Losses: X(id, NAME, "name", "aliases", fn, fn_logits, labels, "fused"):
- * RNNC_LOSS_NAME = id; fn and fn_logits the runtime's functions (add _f32 or
- * _f64) from outputs and from logits; labels 1 when the targets are class
- * indices; fused the output activation Keras computes it from the logits of. */
+/* Losses: X(id, NAME, name, "name", "aliases", labels, "fused", logits):
+ * RNNC_LOSS_NAME = id; its rule is row_name in loss_impl.h; labels 1 when
+ * the targets are class indices; fused the output activation Keras computes
+ * it from the logits of; logits 1 when it has a from-logits form. */
 #define RNNC_LOSSES(X)                                                                             \
-  X(1, MSE, "mse", "mean_squared_error MSE MeanSquaredError", rnnc_loss_mse, rnnc_loss_mse, 0, "") \
-  X(2, SPARSE_CATEGORICAL_CROSSENTROPY, "sparse_categorical_crossentropy",                         \
-    "SparseCategoricalCrossentropy", rnnc_loss_sparse_cce, rnnc_loss_sparse_cce_logits, 1,         \
-    "softmax")                                                                                     \
-  X(3, MAE, "mae", "mean_absolute_error MAE MeanAbsoluteError", rnnc_loss_mae, rnnc_loss_mae, 0,   \
-    "")                                                                                            \
-  X(4, BINARY_CROSSENTROPY, "binary_crossentropy", "bce BCE BinaryCrossentropy",                   \
-    rnnc_loss_binary_ce, rnnc_loss_binary_ce_logits, 0, "sigmoid")                                 \
-  X(5, CATEGORICAL_CROSSENTROPY, "categorical_crossentropy", "CategoricalCrossentropy",            \
-    rnnc_loss_categorical_ce, rnnc_loss_categorical_ce_logits, 0, "softmax")
+  X(1, MSE, mse, "mse", "mean_squared_error MSE MeanSquaredError", 0, "", 0)                       \
+  X(2, SPARSE_CATEGORICAL_CROSSENTROPY, sparse_categorical_crossentropy,                           \
+    "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", 1, "softmax", 1)           \
+  X(3, MAE, mae, "mae", "mean_absolute_error MAE MeanAbsoluteError", 0, "", 0)                     \
+  X(4, BINARY_CROSSENTROPY, binary_crossentropy, "binary_crossentropy",                            \
+    "bce BCE BinaryCrossentropy", 0, "sigmoid", 1)                                                 \
+  X(5, CATEGORICAL_CROSSENTROPY, categorical_crossentropy, "categorical_crossentropy",             \
+    "CategoricalCrossentropy", 0, "softmax", 1)                                                    \
+  X(6, HUBER, huber, "huber", "huber_loss Huber", 0, "", 0)                                        \
+  X(7, LOG_COSH, log_cosh, "log_cosh", "logcosh LogCosh", 0, "", 0)                                \
+  X(8, MAPE, mape, "mape", "mean_absolute_percentage_error MAPE MeanAbsolutePercentageError", 0,   \
+    "", 0)                                                                                         \
+  X(9, MSLE, msle, "msle", "mean_squared_logarithmic_error MSLE MeanSquaredLogarithmicError", 0,   \
+    "", 0)                                                                                         \
+  X(10, KL_DIVERGENCE, kl_divergence, "kl_divergence",                                             \
+    "kld KLD kullback_leibler_divergence KLDivergence", 0, "", 0)                                  \
+  X(11, POISSON, poisson, "poisson", "Poisson", 0, "", 0)                                          \
+  X(12, HINGE, hinge, "hinge", "Hinge", 0, "", 0)                                                  \
+  X(13, SQUARED_HINGE, squared_hinge, "squared_hinge", "SquaredHinge", 0, "", 0)                   \
+  X(14, CATEGORICAL_HINGE, categorical_hinge, "categorical_hinge", "CategoricalHinge", 0, "", 0)   \
+  X(15, COSINE_SIMILARITY, cosine_similarity, "cosine_similarity", "CosineSimilarity", 0, "", 0)
+
+/* rnnc_loss_config's parameters after kind and from_logits: X(field, default,
+ * "doc"). */
+#define RNNC_LOSS_PARAMS(X)                                                                        \
+  X(label_smoothing, 0.0, "binary and categorical crossentropy: y (1 - s) + s / classes")          \
+  X(delta, 1.0, "huber: quadratic where |e| <= delta")
 
 /* Metrics: X(NAME, "name", "aliases", labels); accuracy is Keras's, the variant
  * chosen from the loss; labels 1 when it takes class labels. */
@@ -108,7 +175,23 @@
   X(TANH, "tanh", 1)                                                                               \
   X(SIGMOID, "sigmoid", 1)                                                                         \
   X(SOFTMAX, "softmax", 0)                                                                         \
-  X(HARD_SIGMOID, "hard_sigmoid", 1)
+  X(HARD_SIGMOID, "hard_sigmoid", 1)                                                               \
+  X(HARD_SIGMOID_KERAS2, "hard_sigmoid_keras2", 1)                                                 \
+  X(ELU, "elu", 1)                                                                                 \
+  X(SELU, "selu", 1)                                                                               \
+  X(GELU, "gelu", 1)                                                                               \
+  X(GELU_APPROXIMATE, "gelu_approximate", 1)                                                       \
+  X(SWISH, "swish", 1)                                                                             \
+  X(SILU, "silu", 1)                                                                               \
+  X(SOFTPLUS, "softplus", 1)                                                                       \
+  X(SOFTSIGN, "softsign", 1)                                                                       \
+  X(EXPONENTIAL, "exponential", 1)                                                                 \
+  X(LEAKY_RELU, "leaky_relu", 1)                                                                   \
+  X(RELU6, "relu6", 1)                                                                             \
+  X(MISH, "mish", 1)                                                                               \
+  X(HARD_SILU, "hard_silu", 1)                                                                     \
+  X(HARD_SWISH, "hard_swish", 1)                                                                   \
+  X(LOG_SOFTMAX, "log_softmax", 0)
 
 /* Initializers: X(id, NAME, "name", "doc"): RNNC_INIT_NAME = id. */
 #define RNNC_INITIALIZERS(X)                                                                       \

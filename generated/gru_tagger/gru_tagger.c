@@ -279,12 +279,12 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
   rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
   for (int t = 2; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -1 * cand[t]) (the new state h = z * h[t-1]
-       * + (1 - z) * candidate), t = 2 down to 1 */
+      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
+       * - z) * candidate), t = 2 down to 1 */
       for (int c = 0; c < 3; ++c) {
         d_gru_zr[b * 18 + t * 6 + c] =
             d_gru_h[b * 9 + t * 3 + c] *
-            (a_gru_h[b * 9 + t * 3 + c - 3] + -1.0f * a_gru_cand[b * 9 + t * 3 + c]);
+            (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
       }
       /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
        * candidate), t = 2 down to 1 */
@@ -368,10 +368,10 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
   rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9, 1,
                     341, 0);
   for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:3] = dh[0] * (-1 * cand[0]) (the new state h = z * h[t-1] + (1 - z) *
+    /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
     for (int c = 0; c < 3; ++c) {
-      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * -1.0f * a_gru_cand[b * 9 + c];
+      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
     }
     /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
@@ -482,12 +482,12 @@ static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scra
   rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
   for (int t = 2; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -1 * cand[t]) (the new state h = z * h[t-1]
-       * + (1 - z) * candidate), t = 2 down to 1 */
+      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
+       * - z) * candidate), t = 2 down to 1 */
       for (int c = 0; c < 3; ++c) {
         d_gru_zr[b * 18 + t * 6 + c] =
             d_gru_h[b * 9 + t * 3 + c] *
-            (a_gru_h[b * 9 + t * 3 + c - 3] + -1.0f * a_gru_cand[b * 9 + t * 3 + c]);
+            (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
       }
       /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
        * candidate), t = 2 down to 1 */
@@ -571,10 +571,10 @@ static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scra
   rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9, 1,
                     341, 0);
   for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:3] = dh[0] * (-1 * cand[0]) (the new state h = z * h[t-1] + (1 - z) *
+    /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
     for (int c = 0; c < 3; ++c) {
-      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * -1.0f * a_gru_cand[b * 9 + c];
+      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
     }
     /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
@@ -615,8 +615,12 @@ double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, c
   gru_tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: sparse_categorical_crossentropy, from the logits */
-    double l = rnnc_loss_sparse_cce_logits_f32(&s->a_dense_logits[0][0], target, (size_t)n * 3, 3,
-                                               s->dloss);
+    static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                 .from_logits = 1,
+                                                 .label_smoothing = 0.0,
+                                                 .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
+                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -805,4 +809,6 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_stream_step_any,
     gru_tagger_losses,
     offsetof(gru_tagger_scratch, losses),
+    NULL,
+    NULL,
 };

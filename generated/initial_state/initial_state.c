@@ -774,7 +774,10 @@ double initial_state_loss_grad(const initial_state_params *p, initial_state_scra
   initial_state_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: mse */
-    double l = rnnc_loss_mse_f32(s->y, target, (size_t)n * 4, 2, s->dloss);
+    static const rnnc_loss_config loss_config = {
+        .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 4, 2, (double)n * 4,
+                                  s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -889,4 +892,6 @@ const rnnc_model initial_state_model = {
     NULL,
     initial_state_losses,
     offsetof(initial_state_scratch, losses),
+    NULL,
+    NULL,
 };

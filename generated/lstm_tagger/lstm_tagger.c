@@ -711,8 +711,12 @@ double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s
   lstm_tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: sparse_categorical_crossentropy, from the logits */
-    double l = rnnc_loss_sparse_cce_logits_f32(&s->a_dense_logits[0][0], target, (size_t)n * 3, 3,
-                                               s->dloss);
+    static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                 .from_logits = 1,
+                                                 .label_smoothing = 0.0,
+                                                 .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
+                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -903,4 +907,6 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_stream_step_any,
     lstm_tagger_losses,
     offsetof(lstm_tagger_scratch, losses),
+    NULL,
+    NULL,
 };

@@ -297,4 +297,6 @@ const rnnc_model rnn_state_model = {
     rnn_state_stream_step_any,
     rnn_state_losses,
     0,
+    NULL,
+    NULL,
 };

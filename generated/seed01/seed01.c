@@ -326,4 +326,6 @@ const rnnc_model seed01_model = {
     seed01_stream_step_any,
     seed01_losses,
     0,
+    NULL,
+    NULL,
 };

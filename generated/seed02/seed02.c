@@ -326,4 +326,6 @@ const rnnc_model seed02_model = {
     seed02_stream_step_any,
     seed02_losses,
     0,
+    NULL,
+    NULL,
 };

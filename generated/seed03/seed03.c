@@ -330,4 +330,6 @@ const rnnc_model seed03_model = {
     seed03_stream_step_any,
     seed03_losses,
     0,
+    NULL,
+    NULL,
 };

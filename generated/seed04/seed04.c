@@ -448,4 +448,6 @@ const rnnc_model seed04_model = {
     seed04_stream_step_any,
     seed04_losses,
     0,
+    NULL,
+    NULL,
 };

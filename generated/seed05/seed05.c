@@ -522,4 +522,6 @@ const rnnc_model seed05_model = {
     NULL,
     seed05_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -1533,4 +1533,6 @@ const rnnc_model seed06_model = {
     NULL,
     seed06_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -195,12 +195,12 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
   }
   for (int t = 9; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:8] = dh[t] * (h[t-1] + -1 * cand[t]) (the new state h = z * h[t-1]
-       * + (1 - z) * candidate), t = 9 down to 1 */
+      /* gru, backward: dzr[t, 0:8] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
+       * - z) * candidate), t = 9 down to 1 */
       for (int c = 0; c < 8; ++c) {
         d_gru_zr[b * 160 + t * 16 + c] =
             d_gru_h[b * 80 + t * 8 + c] *
-            (a_gru_h[b * 80 + t * 8 + c - 8] + -1.0f * a_gru_cand[b * 80 + t * 8 + c]);
+            (a_gru_h[b * 80 + t * 8 + c - 8] + (-a_gru_cand[b * 80 + t * 8 + c]));
       }
       /* gru, backward: dh[t-1] = dh[t] * zr[t, 0:8] (the new state h = z * h[t-1] + (1 - z) *
        * candidate), t = 9 down to 1 */
@@ -316,10 +316,10 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
   rnnc_gemm_sum_f32(8, 24, 9, n, a_gru_h, 1, 8, 80, d_gru_rec + 24, 24, 240, g_gru_recurrent_kernel,
                     24, 1, 18, 0);
   for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:8] = dh[0] * (-1 * cand[0]) (the new state h = z * h[t-1] + (1 - z) *
+    /* gru, backward: dzr[0, 0:8] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
     for (int c = 0; c < 8; ++c) {
-      d_gru_zr[b * 160 + c] = d_gru_h[b * 80 + c] * -1.0f * a_gru_cand[b * 80 + c];
+      d_gru_zr[b * 160 + c] = d_gru_h[b * 80 + c] * (-a_gru_cand[b * 80 + c]);
     }
     /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:8]) (the new state h = z * h[t-1] + (1 - z) *
      * candidate) */
@@ -546,4 +546,6 @@ const rnnc_model seed07_model = {
     seed07_stream_step_any,
     seed07_losses,
     0,
+    NULL,
+    NULL,
 };

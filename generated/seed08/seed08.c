@@ -539,4 +539,6 @@ const rnnc_model seed08_model = {
     seed08_stream_step_any,
     seed08_losses,
     0,
+    NULL,
+    NULL,
 };

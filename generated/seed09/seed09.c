@@ -559,4 +559,6 @@ const rnnc_model seed09_model = {
     seed09_stream_step_any,
     seed09_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -871,4 +871,6 @@ const rnnc_model seed10_model = {
     seed10_stream_step_any,
     seed10_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -42,7 +42,7 @@ static const char seed12_spec[] =
     "input 3 3\n"
     "layer SimpleRNN simple_rnn units=3 activation=tanh use_bias=1 return_sequences=1 "
     "return_state=0 go_backwards=0\n"
-    "layer Dense time_distributed/dense units=3 activation=softmax use_bias=1\n";
+    "layer Dense time_distributed/dense units=3 activation=softmax use_bias=1 logits=0\n";
 
 static const char seed12_summary[] =
     "Model: \"sequential\"\n"
@@ -441,4 +441,6 @@ const rnnc_model seed12_model = {
     seed12_stream_step_any,
     seed12_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -633,4 +633,6 @@ const rnnc_model seed13_model = {
     seed13_stream_step_any,
     seed13_losses,
     0,
+    NULL,
+    NULL,
 };

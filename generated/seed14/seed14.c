@@ -29,7 +29,7 @@ static inline float rnnc_sigmoid(float v) {
   return 1.0f / (1.0f + rnnc_expf(-v));
 }
 static inline float rnnc_relu(float v) {
-  return v > 0.0f ? v : 0.0f;
+  return v < 0.0f ? 0.0f : v;
 }
 static inline float rnnc_step(float v) {
   return v > 0.0f ? 1.0f : 0.0f;
@@ -616,4 +616,6 @@ const rnnc_model seed14_model = {
     seed14_stream_step_any,
     seed14_losses,
     0,
+    NULL,
+    NULL,
 };

@@ -30,7 +30,7 @@ static inline float rnnc_sigmoid(float v) {
   return 1.0f / (1.0f + rnnc_expf(-v));
 }
 static inline float rnnc_relu(float v) {
-  return v > 0.0f ? v : 0.0f;
+  return v < 0.0f ? 0.0f : v;
 }
 static inline float rnnc_step(float v) {
   return v > 0.0f ? 1.0f : 0.0f;
@@ -709,7 +709,10 @@ double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_s
   sum_regression_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense_1: mse */
-    double l = rnnc_loss_mse_f32(s->y, target, (size_t)n * 1, 1, s->dloss);
+    static const rnnc_loss_config loss_config = {
+        .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 1, 1, (double)n * 1,
+                                  s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -892,4 +895,6 @@ const rnnc_model sum_regression_model = {
     sum_regression_stream_step_any,
     sum_regression_losses,
     offsetof(sum_regression_scratch, losses),
+    NULL,
+    NULL,
 };

@@ -13,19 +13,40 @@ local index = syntax.index
 local Writer = {}
 Writer.__index = Writer
 
--- Unary functions written as static helpers in the unit (ONE, ZERO, expF and
--- the constants are spelled per dtype when the helper is emitted).
+-- Unary functions written as static helpers in the unit. In a body, REAL is
+-- the unit's real type, the capitalised names constants spelled per dtype
+-- (cwriter/unit.lua), and expF, log1pF, erfF, fabsF, tanhF libm's functions
+-- of that type (float32: the runtime's rnnc_expf and rnnc_tanhf).
 local HELPER_BODY = {
   sigmoid = "return ONE / (ONE + expF(-v));",
-  relu = "return v > ZERO ? v : ZERO;",
+  relu = "return v < ZERO ? ZERO : v;", -- a NaN passes through
   step = "return v > ZERO ? ONE : ZERO;",
-  hard_sigmoid = "return v <= -C2_5 ? ZERO : (v >= C2_5 ? ONE : C0_2 * v + C0_5);",
-  hard_sigmoid_grad = "return (v > -C2_5 && v < C2_5) ? C0_2 : ZERO;",
+  -- Keras 3: relu6(v + 3) / 6
+  hard_sigmoid = "REAL s = v + C3;\n  return s <= ZERO ? ZERO : (s >= C6 ? ONE : s / C6);",
+  hard_sigmoid_grad = "return (v > -C3 && v < C3) ? ONE / C6 : ZERO;",
+  -- tf.keras 2.x: clip(0.2 v + 0.5, 0, 1)
+  hard_sigmoid_keras2 = "return v <= -C2_5 ? ZERO : (v >= C2_5 ? ONE : C0_2 * v + C0_5);",
+  hard_sigmoid_keras2_grad = "return (v > -C2_5 && v < C2_5) ? C0_2 : ZERO;",
+  softplus = "return (v > ZERO ? v : ZERO) + log1pF(expF(-fabsF(v)));",
+  softsign = "return v / (ONE + fabsF(v));",
+  softsign_grad = "REAL d = ONE + fabsF(v);\n  return ONE / (d * d);",
+  gelu = "return C0_5 * v * (ONE + erfF(v / SQRT2));",
+  gelu_grad = "return C0_5 * (ONE + erfF(v / SQRT2)) + v * expF(-C0_5 * v * v) * INV_SQRT_2PI;",
+  gelu_approximate = "return C0_5 * v * (ONE + tanhF(SQRT_2_OVER_PI * (v + C0_044715 * v * v * v)));",
+  gelu_approximate_grad = "REAL t = tanhF(SQRT_2_OVER_PI * (v + C0_044715 * v * v * v));\n"
+    .. "  return C0_5 * (ONE + t) + C0_5 * v * (ONE - t * t) * SQRT_2_OVER_PI * (ONE + C0_134145 * v * v);",
+  -- the normalisation and pooling layers'
   rsqrt = "return ONE / sqrtF(v);",
   recip = "return ONE / v;",
   ge0 = "return v >= ZERO ? ONE : ZERO;",
 }
-local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad", "rsqrt", "recip", "ge0" }
+local HELPER_ORDER = { "sigmoid", "relu", "step", "hard_sigmoid", "hard_sigmoid_grad", "hard_sigmoid_keras2",
+  "hard_sigmoid_keras2_grad", "softplus", "softsign", "softsign_grad", "gelu", "gelu_grad", "gelu_approximate",
+  "gelu_approximate_grad", "rsqrt", "recip", "ge0" }
+-- The constants of the bodies above.
+local HELPER_CONSTANTS = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5, C3 = 3, C6 = 6,
+  SQRT2 = 1.4142135623730951, INV_SQRT_2PI = 0.3989422804014327, SQRT_2_OVER_PI = 0.7978845608028654,
+  C0_044715 = 0.044715, C0_134145 = 0.134145 }
 
 -- names: buffer -> C pointer variable
 function ops.new(dtype, names)
@@ -82,6 +103,10 @@ function Writer:expr(e, arg)
   local k = e[1]
   if k == "arg" then return arg(e[2]) end
   if k == "const" then return self:lit(e[2]) end
+  if k == "inv_count" then
+    -- n: the samples of the call, in the batched functions
+    return "(" .. self:lit(1) .. " / (" .. self.real .. ")(n * " .. (e[3] and "L" or tostring(e[2])) .. "))"
+  end
   if k == "add" then return "(" .. self:expr(e[2], arg) .. " + " .. self:expr(e[3], arg) .. ")" end
   if k == "sub" then return "(" .. self:expr(e[2], arg) .. " - " .. self:expr(e[3], arg) .. ")" end
   if k == "mul" then return self:expr(e[2], arg) .. " * " .. self:expr(e[3], arg) end
@@ -151,6 +176,7 @@ end
 
 function Writer:softmax_unrolled(op)
   local n = op.out.dims[2]
+  local exp = "exp" .. self.fsuffix
   for r = 0, op.out.dims[1] - 1 do
     self:emit("{")
     self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
@@ -158,16 +184,28 @@ function Writer:softmax_unrolled(op)
       local a = self:at(op.a, r, c)
       self:emit("mx = " .. a .. " > mx ? " .. a .. " : mx;")
     end
-    for c = 0, n - 1 do
-      self:emit(self:at(op.out, r, c) .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, c) .. " - mx);")
-    end
-    local terms = {}
-    for c = 0, n - 1 do
-      terms[#terms + 1] = self:at(op.out, r, c)
-    end
-    self:emit(self.real .. " inv = " .. self:lit(1) .. " / (" .. table.concat(terms, " + ") .. ");")
-    for c = 0, n - 1 do
-      self:emit(self:at(op.out, r, c) .. " *= inv;")
+    if op.log then
+      -- log_softmax: (a - max) - log(sum(exp(a - max)))
+      local terms = {}
+      for c = 0, n - 1 do
+        terms[#terms + 1] = exp .. "(" .. self:at(op.a, r, c) .. " - mx)"
+      end
+      self:emit(self.real .. " lt = log" .. self.fsuffix .. "(" .. table.concat(terms, " + ") .. ");")
+      for c = 0, n - 1 do
+        self:emit(self:at(op.out, r, c) .. " = (" .. self:at(op.a, r, c) .. " - mx) - lt;")
+      end
+    else
+      for c = 0, n - 1 do
+        self:emit(self:at(op.out, r, c) .. " = " .. exp .. "(" .. self:at(op.a, r, c) .. " - mx);")
+      end
+      local terms = {}
+      for c = 0, n - 1 do
+        terms[#terms + 1] = self:at(op.out, r, c)
+      end
+      self:emit(self.real .. " inv = " .. self:lit(1) .. " / (" .. table.concat(terms, " + ") .. ");")
+      for c = 0, n - 1 do
+        self:emit(self:at(op.out, r, c) .. " *= inv;")
+      end
     end
     self:emit("}")
   end
@@ -178,13 +216,19 @@ function Writer:softmax_grad_unrolled(op)
   for r = 0, op.out.dims[1] - 1 do
     local terms = {}
     for c = 0, n - 1 do
-      terms[#terms + 1] = self:at(op.dy, r, c) .. " * " .. self:at(op.y, r, c)
+      terms[#terms + 1] = self:at(op.dy, r, c) .. (op.log and "" or (" * " .. self:at(op.y, r, c)))
     end
     self:emit("{")
     self:emit(self.real .. " dot = " .. table.concat(terms, " + ") .. ";")
     for c = 0, n - 1 do
-      self:emit(self:at(op.out, r, c) .. assign(op.acc) .. self:at(op.y, r, c) .. " * (" ..
-        self:at(op.dy, r, c) .. " - dot);")
+      if op.log then
+        -- log_softmax: dy - softmax * sum(dy), softmax = exp(y)
+        self:emit(self:at(op.out, r, c) .. assign(op.acc) .. self:at(op.dy, r, c) .. " - exp" .. self.fsuffix ..
+          "(" .. self:at(op.y, r, c) .. ") * dot;")
+      else
+        self:emit(self:at(op.out, r, c) .. assign(op.acc) .. self:at(op.y, r, c) .. " * (" ..
+          self:at(op.dy, r, c) .. " - dot);")
+      end
     end
     self:emit("}")
   end
@@ -232,13 +276,23 @@ end
 
 function Writer:softmax_loops(op)
   local n = op.out.dims[2]
+  local exp = "exp" .. self.fsuffix
   self:loops2(op.out.dims[1], 1, function(r)
     self:emit(self.real .. " mx = " .. self:at(op.a, r, 0) .. ";")
     self:emit("for (int c = 1; c < " .. n .. "; ++c) mx = " .. self:at(op.a, r, "c") .. " > mx ? " ..
       self:at(op.a, r, "c") .. " : mx;")
     self:emit(self.real .. " total = " .. self:lit(0) .. ";")
+    if op.log then
+      -- log_softmax: (a - max) - log(sum(exp(a - max)))
+      self:emit("for (int c = 0; c < " .. n .. "; ++c) total += " .. exp .. "(" .. self:at(op.a, r, "c") ..
+        " - mx);")
+      self:emit(self.real .. " lt = log" .. self.fsuffix .. "(total);")
+      self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " = (" ..
+        self:at(op.a, r, "c") .. " - mx) - lt;")
+      return
+    end
     self:emit("for (int c = 0; c < " .. n .. "; ++c) {")
-    self:emit(self:at(op.out, r, "c") .. " = exp" .. self.fsuffix .. "(" .. self:at(op.a, r, "c") .. " - mx);")
+    self:emit(self:at(op.out, r, "c") .. " = " .. exp .. "(" .. self:at(op.a, r, "c") .. " - mx);")
     self:emit("total += " .. self:at(op.out, r, "c") .. ";")
     self:emit("}")
     self:emit(self.real .. " inv = " .. self:lit(1) .. " / total;")
@@ -250,6 +304,13 @@ function Writer:softmax_grad_loops(op)
   local n = op.out.dims[2]
   self:loops2(op.out.dims[1], 1, function(r)
     self:emit(self.real .. " dot = " .. self:lit(0) .. ";")
+    if op.log then
+      -- log_softmax: dy - softmax * sum(dy), softmax = exp(y)
+      self:emit("for (int c = 0; c < " .. n .. "; ++c) dot += " .. self:at(op.dy, r, "c") .. ";")
+      self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. assign(op.acc) ..
+        self:at(op.dy, r, "c") .. " - exp" .. self.fsuffix .. "(" .. self:at(op.y, r, "c") .. ") * dot;")
+      return
+    end
     self:emit("for (int c = 0; c < " .. n .. "; ++c) dot += " .. self:at(op.dy, r, "c") .. " * " ..
       self:at(op.y, r, "c") .. ";")
     self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. assign(op.acc) ..
@@ -362,7 +423,29 @@ function Writer:ops(list, unroll)
     return self.lines
   end
   local run = {}
+  -- batch statistics the ops of the run have written and read: an op that
+  -- reads one written in the run (or writes one read there) must wait for
+  -- every sample, so it starts a new run
+  local run_wrote, run_read = {}, {}
+  local function batch_conflict(op)
+    for _, o in ipairs(ir.flatten({ op })) do
+      if o.out.buf.kind == "batch" and (run_read[o.out.buf] or run_wrote[o.out.buf] and not o.acc) then return true end
+      for _, v in ipairs(ir.op_reads(o)) do
+        if run_wrote[v.buf] then return true end
+      end
+    end
+    return false
+  end
+  local function note_batch(op)
+    for _, o in ipairs(ir.flatten({ op })) do
+      if o.out.buf.kind == "batch" then run_wrote[o.out.buf] = true end
+      for _, v in ipairs(ir.op_reads(o)) do
+        if v.buf.kind == "batch" then run_read[v.buf] = true end
+      end
+    end
+  end
   local function flush()
+    run_wrote, run_read = {}, {}
     if #run == 0 then return end
     self:emit("for (int b = 0; b < n; ++b) {")
     self.bvar = "b"
@@ -400,7 +483,9 @@ function Writer:ops(list, unroll)
       flush()
       self:op(op, unroll)
     else
+      if batch_conflict(op) then flush() end
       run[#run + 1] = op
+      note_batch(op)
     end
   end
   flush()
@@ -411,5 +496,6 @@ end
 ops.Writer = Writer
 ops.HELPER_BODY = HELPER_BODY
 ops.HELPER_ORDER = HELPER_ORDER
+ops.HELPER_CONSTANTS = HELPER_CONSTANTS
 
 return ops

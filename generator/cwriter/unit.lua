@@ -34,6 +34,8 @@ local function buffer_names(prog)
       n = "state_" .. syntax.ident(buf.name:sub(7))
     elseif buf.kind == "wtrans" then
       n = "wt_" .. syntax.ident(buf.name:sub(8))
+    elseif buf.kind == "batch" then
+      n = "bs_" .. syntax.ident((buf.name:gsub("^d:", "d_")))
     else
       n = "zero_" .. syntax.ident(buf.name)
     end
@@ -119,7 +121,8 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
         decl("%s%s *const %s = %s;", buf.kind == "input" and "const " or "", real, n, c)
         w.sample_stride[buf] = buf.size
         if buf.name == "dx" then w.optional_out[buf] = "dx" end
-      elseif buf.kind == "wtrans" then
+      elseif buf.kind == "wtrans" or buf.kind == "batch" then
+        -- one copy for every sample of the call
         decl("%s *const %s = s->%s;", real, n, n)
         s_used = true
       elseif buf.kind == "zero" then
@@ -269,11 +272,34 @@ local function optimizer_config(c)
   for _, f in ipairs(catalog.optimizer_fields) do
     local v = f.keras and c[f.keras]
     if v == nil then v = c[f.c] end
-    values[#values + 1] = { f.c, f.flag and flag(v) or num(v) }
+    values[#values + 1] = { f.c, f.flag and flag(v) or f.int and string.format("%d", v or 0) or num(v) }
   end
   local fields = {}
   for _, f in ipairs(values) do
     if f[2] ~= "0" and f[2] ~= "0.0" then fields[#fields + 1] = "." .. f[1] .. " = " .. f[2] end
+  end
+  if c.boundaries then -- PiecewiseConstantDecay
+    local b, v = {}, {}
+    for i, x in ipairs(c.boundaries) do
+      b[i] = num(x)
+    end
+    for i, x in ipairs(c.values) do
+      v[i] = num(x)
+    end
+    fields[#fields + 1] = ".n_boundaries = " .. #b
+    fields[#fields + 1] = ".boundaries = {" .. table.concat(b, ", ") .. "}"
+    fields[#fields + 1] = ".values = {" .. table.concat(v, ", ") .. "}"
+  end
+  return "{" .. table.concat(fields, ", ") .. "}"
+end
+
+-- The unit's rnnc_loss_config initializer (training.interface's loss);
+-- from_logits as the unit calls it (fused with its output activation, or
+-- compiled so).
+local function loss_config_text(l, from_logits)
+  local fields = { ".kind = " .. catalog.loss_enum(l.kind), ".from_logits = " .. (from_logits and "1" or "0") }
+  for _, p in ipairs(catalog.loss_params) do
+    fields[#fields + 1] = "." .. p.name .. " = " .. syntax.real_literal(l.params[p.name], "float64")
   end
   return "{" .. table.concat(fields, ", ") .. "}"
 end
@@ -304,14 +330,20 @@ end
 local function helper_functions(used, dtype)
   local real = dtype == "float64" and "double" or "float"
   local out = {}
-  local constants = { ONE = 1, ZERO = 0, C2_5 = 2.5, C0_2 = 0.2, C0_5 = 0.5 }
+  local constants = ops.HELPER_CONSTANTS
+  local f32 = real == "float"
+  local functions = { expF = f32 and "rnnc_expf" or "exp", tanhF = f32 and "rnnc_tanhf" or "tanh",
+    log1pF = f32 and "log1pf" or "log1p", erfF = f32 and "erff" or "erf", fabsF = f32 and "fabsf" or "fabs",
+    sqrtF = f32 and "sqrtf" or "sqrt",
+    REAL = real }
   for _, k in ipairs(ops.HELPER_ORDER) do
     if used[k] then
       local body = ops.HELPER_BODY[k]:gsub("[%u%d_]+", function(word)
         return constants[word] and syntax.real_literal(constants[word], dtype) or word
       end)
-      body = body:gsub("expF", real == "float" and "rnnc_expf" or "exp")
-      body = body:gsub("sqrtF", real == "float" and "sqrtf" or "sqrt")
+      body = body:gsub("%f[%w_][%w_]+", function(word)
+        return functions[word]
+      end)
       out[#out + 1] = string.format("static inline %s rnnc_%s(%s v) {\n  %s\n}", real, k, real, body)
     end
   end
@@ -348,7 +380,8 @@ function cwriter.unit(unit, opts)
     param_fields[#param_fields + 1] = string.format("    %s %s%s;", real, syntax.ident(wt.name), table.concat(dims))
   end
   local all_ops = {}
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss or {} }) do
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss or {}, unit.forward_train or {},
+    unit.backward_train_loss or {} }) do
     for _, op in ipairs(list) do
       all_ops[#all_ops + 1] = op
     end
@@ -362,6 +395,10 @@ function cwriter.unit(unit, opts)
     if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s */\n  %s %s[%d][%d];", scratch_meaning(buf, iface),
         real, names[buf], iface.batch, buf.size)
+    elseif used[buf] and buf.kind == "batch" then
+      scratch_fields[#scratch_fields + 1] = string.format("  /* %s: 1 x %d, %s (the whole batch's) */\n"
+        .. "  %s %s[%d];", buf.name:gsub("^d:", "d(loss)/d "), buf.cols, (buf.meaning or "its gradient"), real,
+        names[buf], buf.size)
     elseif used[buf] and buf.kind == "wtrans" then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s transposed (%d x %d), made by backward */\n"
         .. "  %s %s[%d];", buf.name:gsub("^wtrans:", ""), buf.rows, buf.cols, real, names[buf], buf.size)
@@ -421,13 +458,10 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
 }
 ]], name, name, name, real, name, real, body)
   end
-  if not loss then
-    loss_grad = table.concat({
-      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
-      "return NAN; /* the model was not compiled with a loss */",
-    }, "\n")
-  else
-    local lines = { string.format("%s_forward(p, s, x, s->y, n);", name) }
+  -- The body of loss_grad (forward, the compiled losses, backward) or, with
+  -- `backward` nil, of eval_loss (forward and the losses only).
+  local function loss_body(forward, backward)
+    local lines = { string.format("%s(p, s, x, s->y, n);", forward) }
     local seq = false
     for _, part in ipairs(losses) do
       seq = seq or (part.kind and part.sequence)
@@ -436,7 +470,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       lines[#lines + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps)
     end
     lines[#lines + 1] = "double loss = 0;"
-    if gathered then
+    if gathered and backward then
       -- no gradient reaches the outputs without a loss, or the rows past L
       lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, out_size)
     end
@@ -445,8 +479,9 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         lines[#lines + 1] = string.format("s->losses[%d] = NAN; /* %s: no loss */", k - 1, part.name)
       else
         local fused = part.fused
+        -- the runtime's loss function: from the logits Keras keeps of a
+        -- softmax or sigmoid output (fused), or of a loss with from_logits
         local from_logits = fused or part.from_logits
-        local fn = catalog.loss[part.kind][from_logits and "fn_logits" or "fn"] .. "_" .. info.suffix
         local src, src_stride, src_off = "s->y", out_size, part.output_offset
         if fused then
           local seed
@@ -464,6 +499,8 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         lines[#lines + 1] = string.format("{ /* %s: %s%s%s */", part.name, part.kind,
           fused and ", from the logits" or (part.from_logits and ", from_logits" or ""),
           part.weight ~= 1 and string.format(", weight %.17g", part.weight) or "")
+        lines[#lines + 1] = string.format("static const rnnc_loss_config loss_config = %s;",
+          loss_config_text(part, from_logits))
         local pred, dpred, tgt = src, "s->dloss", "target"
         if gathered then
           pred, dpred, tgt = "s->y0", "s->dloss0", "s->t0"
@@ -474,14 +511,15 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
             .. "sizeof(%s) * %s);", tper, config.target_size, part.target_offset, real, tper)
           lines[#lines + 1] = "}"
         end
-        lines[#lines + 1] = string.format("double l = %s(%s, %s, (size_t)n * %s, %d, %s);", fn, pred, tgt,
-          rows_here, part.cols, dpred)
+        if not backward then dpred = "NULL" end
+        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
+          .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, part.cols, rows_here, dpred)
         lines[#lines + 1] = "if (isnan(l)) return l;"
         lines[#lines + 1] = string.format("s->losses[%d] = l;", k - 1)
         local w = part.weight
         lines[#lines + 1] = w == 1 and "loss += l;"
           or string.format("loss += %s * l;", syntax.real_literal(w, "float64"))
-        if gathered or w ~= 1 then
+        if backward and (gathered or w ~= 1) then
           -- the gradient, weighted, in the output's place
           local scale = w == 1 and "" or (" * " .. syntax.real_literal(w, opts.dtype))
           if gathered then
@@ -496,11 +534,75 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         lines[#lines + 1] = "}"
       end
     end
-    lines[#lines + 1] = string.format("%s_backward_loss(p, s, s->dloss, grad, dx, n);", name)
+    if backward then lines[#lines + 1] = string.format("%s(p, s, s->dloss, grad, dx, n);", backward) end
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
       out_size)
     lines[#lines + 1] = "return loss;"
-    loss_grad = table.concat(lines, "\n")
+    return table.concat(lines, "\n")
+  end
+  local train = unit.forward_train ~= nil
+  if not loss then
+    loss_grad = table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */",
+    }, "\n")
+  else
+    loss_grad = loss_body(name .. (train and "_forward_train" or "_forward"),
+      name .. (train and "_backward_train_loss" or "_backward_loss"))
+  end
+  -- A unit whose layers compute differently in training (BatchNormalization)
+  local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""
+  if train then
+    local parts = {}
+    local function fn(text, ...)
+      parts[#parts + 1] = string.format(text, ...)
+    end
+    local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
+      { [unit.x.buf] = true }, helpers)
+    fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics. */\n"
+      .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
+      name, name, name, real, real, ftrain)
+    if unit.backward_train_loss then
+      fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
+        .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
+        .. "%s_params *grad, %s *dx, int n) {\n%s\n}\n", name, name, name, real, name, real,
+        zero_grad .. batch_body(unit, names, unit.backward_train_loss, opts, { dloss = "dloss", dx = dx_ptr },
+          nil, helpers))
+    end
+    local eval = loss and loss_body(name .. "_forward", nil) or table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)y_pred; (void)n;",
+      "return NAN; /* the model was not compiled with a loss */" }, "\n")
+    fn("\ndouble %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, %s *y_pred, "
+      .. "int n) {\n%s\n}\n", name, name, name, real, real, real, eval)
+    local copies = {}
+    for _, st in ipairs(unit.stat_updates or {}) do
+      copies[#copies + 1] = string.format("memcpy(%s, s->%s, sizeof(%s) * %d); /* %s */",
+        weight_field("p", st.param), names[st.buf], real, st.param.size, st.param.name)
+    end
+    fn("\nvoid %s_update_stats(%s_params *p, const %s_scratch *s) {\n%s\n}\n", name, name, name,
+      table.concat(copies, "\n"))
+    fn("static double %s_eval_loss_any(const void *p, void *s, const void *x, const void *target, void *y_pred, "
+      .. "int n) {\n  return %s_eval_loss((const %s_params *)p, (%s_scratch *)s, (const %s *)x, (const %s *)target, "
+      .. "(%s *)y_pred, n);\n}\n", name, name, name, name, real, real, real)
+    fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
+      .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
+    training_fns = table.concat(parts)
+    stats_desc = string.format("%s_TRAINING_(%s_eval_loss_any), %s_TRAINING_(%s_update_stats_any)", name, name, name,
+      name)
+    update_call = string.format("\n  %s_update_stats(p, s); /* the moving statistics of this batch */", name)
+    stats_decl = table.concat({
+      "/* Its layers compute differently in training (BatchNormalization: the batch's",
+      " * statistics) and at inference (the moving statistics): loss_grad and",
+      " * train_step run the training computation, forward the inference one.",
+      " * eval_loss: forward and the compiled loss, no gradient (Keras's evaluate).",
+      " * update_stats: the moving statistics the last loss_grad on this scratch",
+      " * computed, into p (train_step calls it after the optimizer's update). */",
+      string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target,", name,
+        name, name, real, real),
+      string.format("                  %s *y_pred, int n);", real),
+      string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name),
+      "",
+    }, "\n")
   end
 
   local tensors = {}
@@ -547,12 +649,17 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   }
   local stream_def, stream_desc
   vars.STREAM_DECL, stream_def, stream_desc = stream_code(unit, opts, helpers)
+  vars.STATS_DECL = stats_decl
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
   vars.IO_MACROS = nil
   vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
   vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
+  vars.STATS_DECL = nil
+  vars.TRAINING_FUNCTIONS = training_fns
+  vars.STATS_DESC = stats_desc
+  vars.UPDATE_STATS = update_call
   vars.MAX_STEPS = iface.max_steps
   vars.STEPS_OUT_OF_RANGE = iface.variable and string.format("steps < 1 || steps > %d", iface.max_steps)
     or string.format("steps != %d", iface.max_steps)

@@ -180,7 +180,7 @@ local function run(o, root)
     local files = dump.read(root, tmpdir, o.file, o.weights)
     local src = sources(files, o)
     local ctx = { problems = {}, notes = {}, version = keras.version(src.version), sorted = util.sorted_keys,
-      file = o.file }
+      file = o.file, backend = src.backend }
     local ok_cfg, model = pcall(keras.model, ctx, src.config)
     if not ok_cfg then
       if type(model) == "table" and model.config_error then error(o.file .. ": " .. model.message, 0) end

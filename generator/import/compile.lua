@@ -9,16 +9,16 @@ local printable, describe_value, want = keras.printable, keras.describe_value, k
 
 local compile = {}
 
-local LOSSES = {
-  mse = "mse", mean_squared_error = "mse", MSE = "mse", mae = "mae", mean_absolute_error = "mae", MAE = "mae",
-  binary_crossentropy = "binary_crossentropy", categorical_crossentropy = "categorical_crossentropy",
-  sparse_categorical_crossentropy = "sparse_categorical_crossentropy",
-}
-local LOSS_CLASSES = {
-  MeanSquaredError = { "MeanSquaredError", false }, MeanAbsoluteError = { "MeanAbsoluteError", false },
-  BinaryCrossentropy = { "BinaryCrossentropy", true }, CategoricalCrossentropy = { "CategoricalCrossentropy", true },
-  SparseCategoricalCrossentropy = { "SparseCategoricalCrossentropy", true },
-}
+-- Keras's loss names and classes -> rnnc's (generator/catalog.lua: every
+-- name and alias rnnc's compile{} takes is Keras's too).
+local LOSSES, LOSS_CLASSES = {}, {}
+for _, l in ipairs(require("catalog").losses) do
+  LOSSES[l.name] = l.name
+  for _, a in ipairs(l.aliases or {}) do
+    LOSSES[a] = l.name
+  end
+  LOSS_CLASSES[l.class] = l
+end
 local METRICS = {
   accuracy = "accuracy", acc = "accuracy", binary_accuracy = "accuracy", categorical_accuracy = "accuracy",
   sparse_categorical_accuracy = "accuracy", mae = "mae", mean_absolute_error = "mae", mse = "mse",
@@ -36,8 +36,28 @@ local OPTIMIZERS = {
     "epsilon", "amsgrad" } },
   Adagrad = { kind = "adagrad", class = "Adagrad", args = { "learning_rate", "initial_accumulator_value",
     "epsilon" } },
+  -- issue 13: tf.keras 2.x's optimizer_v2 rules are Keras 3's (Keras <= 2.3's
+  -- Nadam, with schedule_decay, is not)
+  Nadam = { kind = "nadam", class = "Nadam", args = { "learning_rate", "beta_1", "beta_2", "epsilon" } },
+  Adamax = { kind = "adamax", class = "Adamax", args = { "learning_rate", "beta_1", "beta_2", "epsilon" } },
+  Adadelta = { kind = "adadelta", class = "Adadelta", args = { "learning_rate", "rho", "epsilon" } },
+  Ftrl = { kind = "ftrl", class = "Ftrl", args = { "learning_rate", "learning_rate_power", "initial_accumulator_value",
+    "l1_regularization_strength", "l2_regularization_strength", "l2_shrinkage_regularization_strength", "beta" } },
+  Lion = { kind = "lion", class = "Lion", args = { "learning_rate", "beta_1", "beta_2" } },
 }
-local OPTIMIZER_NAMES = { sgd = "SGD", rmsprop = "RMSprop", adam = "Adam", adamw = "AdamW", adagrad = "Adagrad" }
+local OPTIMIZER_NAMES = { sgd = "SGD", rmsprop = "RMSprop", adam = "Adam", adamw = "AdamW", adagrad = "Adagrad",
+  nadam = "Nadam", adamax = "Adamax", adadelta = "Adadelta", ftrl = "Ftrl", lion = "Lion" }
+-- Learning-rate schedules: their arguments (Keras 3's
+-- keras/src/optimizers/schedules/learning_rate_schedule.py; tf.keras 2.x's
+-- have the same, CosineDecay's warmup from 2.13). `lists` are lists of numbers.
+local SCHEDULES = {
+  ExponentialDecay = { "initial_learning_rate", "decay_steps", "decay_rate", "staircase" },
+  PiecewiseConstantDecay = { "boundaries", "values", lists = { boundaries = true, values = true } },
+  InverseTimeDecay = { "initial_learning_rate", "decay_steps", "decay_rate", "staircase" },
+  PolynomialDecay = { "initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle" },
+  CosineDecay = { "initial_learning_rate", "decay_steps", "alpha", "warmup_target", "warmup_steps" },
+  CosineDecayRestarts = { "initial_learning_rate", "first_decay_steps", "t_mul", "m_mul", "alpha" },
+}
 -- Keys that change nothing, or must be off.
 local OPT_IGNORED = { name = true, jit_compile = true, is_legacy_optimizer = true, ema_momentum = true,
   ema_overwrite_frequency = true, mesh = true }
@@ -73,17 +93,20 @@ local function loss_of(v, key, notes)
     notes[#notes + 1] = string.format("loss %s is not supported by rnnc", printable(cls))
     return nil
   end
-  local from_logits = false
+  local args = {}
   for k, val in pairs(type(cfg) == "table" and cfg or {}) do
-    if k == "from_logits" and spec[2] then
-      from_logits = want(val, "boolean", key .. ".config.from_logits")
+    if k == "from_logits" and spec.from_logits then
+      if want(val, "boolean", key .. ".config.from_logits") then args[#args + 1] = "from_logits = true" end
     elseif k == "reduction" then
       if val ~= "auto" and val ~= "sum_over_batch_size" and val ~= null then
         notes[#notes + 1] = string.format("loss reduction '%s' is not supported by rnnc", printable(val))
         return nil
       end
+    elseif spec.params and spec.params[k] ~= nil then -- label_smoothing, delta
+      local x = want(val, "number", key .. ".config." .. k)
+      if x ~= spec.params[k] then args[#args + 1] = k .. " = " .. compile.number(x) end
     elseif k == "label_smoothing" and val ~= 0 then
-      notes[#notes + 1] = "label_smoothing is not supported by rnnc"
+      notes[#notes + 1] = string.format("label_smoothing on %s is not supported by rnnc", cls)
       return nil
     elseif k == "axis" and val ~= -1 then
       notes[#notes + 1] = "a loss axis other than -1 is not supported by rnnc"
@@ -93,8 +116,9 @@ local function loss_of(v, key, notes)
       return nil
     end
   end
-  return string.format("%s { from_logits = %s }", spec[1], tostring(from_logits)):gsub(" { from_logits = false }",
-    " {}")
+  table.sort(args)
+  if #args == 0 then return cls .. " {}" end
+  return cls .. " { " .. table.concat(args, ", ") .. " }"
 end
 
 local function metrics_of(v, key, notes)
@@ -160,16 +184,38 @@ local function optimizer_of(ctx, v, key, notes)
     local name = k == "lr" and "learning_rate" or k
     if name == "learning_rate" and type(val) == "table" then
       local scls, scfg = keras.object(val, kk)
-      if scls ~= "ExponentialDecay" then
+      local sargs = SCHEDULES[scls]
+      if not sargs then
         notes[#notes + 1] = string.format("learning-rate schedule %s is not supported by rnnc", printable(scls))
         return nil
       end
       want(scfg, "table", kk .. ".config")
-      local s = {}
-      for _, p in ipairs({ "initial_learning_rate", "decay_steps", "decay_rate" }) do
-        s[p] = want(scfg[p], "number", kk .. ".config." .. p)
+      local s = { class = scls, order = sargs, values = {} }
+      for _, p in ipairs(sargs) do
+        local x = scfg[p]
+        if x ~= nil and x ~= null then
+          if sargs.lists and sargs.lists[p] then
+            want(x, "table", kk .. ".config." .. p)
+            for i, e in ipairs(x) do
+              want(e, "number", string.format("%s.config.%s[%d]", kk, p, i - 1))
+            end
+          elseif type(x) ~= "boolean" then
+            want(x, "number", kk .. ".config." .. p)
+          end
+          s.values[p] = x
+        end
       end
-      s.staircase = scfg.staircase == true
+      for p in pairs(scfg) do
+        local known = p == "name"
+        for _, q in ipairs(sargs) do
+          known = known or q == p
+        end
+        if not known then
+          notes[#notes + 1] = string.format("learning-rate schedule %s: argument '%s' is not supported by rnnc",
+            scls, printable(p))
+          return nil
+        end
+      end
       o.schedule = s
     elseif takes[name] then
       if val ~= null then
@@ -196,7 +242,11 @@ local function optimizer_of(ctx, v, key, notes)
       return nil
     end
   end
-  if o.values.epsilon == nil and (spec.kind == "adam" or spec.kind == "rmsprop") and cfg.epsilon == null then
+  if spec.kind == "nadam" and cfg.schedule_decay ~= nil then
+    notes[#notes + 1] = "Nadam of Keras <= 2.3 (schedule_decay) is not supported by rnnc"
+    return nil
+  end
+  if o.values.epsilon == nil and takes.epsilon and spec.kind ~= "adagrad" and cfg.epsilon == null then
     o.values.epsilon = 1e-7 -- Keras 2.0-2.2 saved None for K.epsilon(), which is 1e-7
   end
   -- The optimizer_v2 RMSprop of tf.keras <= 2.10 (and Keras 2.x's) adds
@@ -246,10 +296,22 @@ function compile.text(c)
   local o = c.optimizer
   local parts = {}
   if o.schedule then
-    local s = o.schedule
-    parts[#parts + 1] = string.format("learning_rate = ExponentialDecay { initial_learning_rate = %s, "
-      .. "decay_steps = %s, decay_rate = %s%s }", compile.number(s.initial_learning_rate),
-      compile.number(s.decay_steps), compile.number(s.decay_rate), s.staircase and ", staircase = true" or "")
+    local s, args = o.schedule, {}
+    for _, p in ipairs(s.order) do
+      local x = s.values[p]
+      if type(x) == "table" then
+        local items = {}
+        for i, e in ipairs(x) do
+          items[i] = compile.number(e)
+        end
+        args[#args + 1] = p .. " = { " .. table.concat(items, ", ") .. " }"
+      elseif x == true then
+        args[#args + 1] = p .. " = true"
+      elseif type(x) == "number" then
+        args[#args + 1] = p .. " = " .. compile.number(x)
+      end
+    end
+    parts[#parts + 1] = string.format("learning_rate = %s { %s }", s.class, table.concat(args, ", "))
   end
   for _, k in ipairs(o.order) do
     local v = o.values[k]

@@ -25,6 +25,17 @@ local DEFAULTS = {
   recurrent_initializer = "orthogonal", bias_initializer = "zeros", merge_mode = "concat",
 }
 local ALWAYS = { recurrent_activation = true, reset_after = true }
+local FRONT_POSITIONAL = { Conv1D = { "filters", "kernel_size" }, SeparableConv1D = { "filters", "kernel_size" },
+  DepthwiseConv1D = { "kernel_size" }, MaxPooling1D = { "pool_size" }, AveragePooling1D = { "pool_size" },
+  RepeatVector = { "n" }, Reshape = { "target_shape" }, Permute = { "dims" } }
+-- The front-end layers' defaults (rnnc's, which are Keras's).
+local FRONT_DEFAULTS = {
+  activation = "linear", use_bias = true, strides = 1, padding = "valid", dilation_rate = 1, groups = 1,
+  depth_multiplier = 1, kernel_initializer = "glorot_uniform", depthwise_initializer = "glorot_uniform",
+  pointwise_initializer = "glorot_uniform", bias_initializer = "zeros", keepdims = false, axis = -1, epsilon = 1e-3,
+  momentum = 0.99, center = true, scale = true, rms_scaling = false, beta_initializer = "zeros",
+  gamma_initializer = "ones", moving_mean_initializer = "zeros", moving_variance_initializer = "ones", size = 2,
+}
 
 -- Names rnnc accepts: C identifiers of at most 64 characters, unique.
 local function rnnc_name(used, name)
@@ -42,6 +53,13 @@ local function rnnc_name(used, name)
 end
 
 local function value_text(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do
+      parts[i] = value_text(x)
+    end
+    return "{ " .. table.concat(parts, ", ") .. " }"
+  end
   if type(v) == "boolean" then return tostring(v) end
   if type(v) == "number" then return compile.number(v) end
   if v == "None" then return "None" end
@@ -70,6 +88,15 @@ local function layer_text(rec, used, comments, input)
   local a = rec.args
   local parts = {}
   if a.units then parts[#parts + 1] = tostring(a.units) end
+  -- Keras's positional arguments of the front-end layers, as Keras code
+  -- writes them: Conv1D(64, 3), DepthwiseConv1D(3), MaxPooling1D(2)
+  local positional = FRONT_POSITIONAL[rec.class] or {}
+  for _, k in ipairs(positional) do
+    if a[k] ~= nil then parts[#parts + 1] = value_text(a[k]) end
+  end
+  if rec.written_class and rec.written_class ~= rec.class then
+    comments[#comments + 1] = string.format("%s: Keras 1's %s", rec.rnnc_name, printable(rec.written_class))
+  end
   if rec.inner then parts[#parts + 1] = layer_text(rec.inner, used, comments) end
   parts[#parts + 1] = string.format("name = %q", rec.rnnc_name)
   if input then
@@ -82,9 +109,15 @@ local function layer_text(rec, used, comments, input)
   end
   local defaults = DEFAULTS
   if rec.class == "Dense" then defaults = setmetatable({ activation = "linear" }, { __index = DEFAULTS }) end
+  if keras.FRONT_KEYS[rec.class] then defaults = FRONT_DEFAULTS end
   for _, k in ipairs(keras.ARG_ORDER) do
     local v = a[k]
-    if v ~= nil and k ~= "units" and k ~= "layer" and k ~= "name" and (ALWAYS[k] or v ~= defaults[k]) then
+    local is_positional = false
+    for _, pk in ipairs(positional) do
+      if pk == k and a[k] ~= nil then is_positional = true end
+    end
+    if v ~= nil and k ~= "units" and k ~= "layer" and k ~= "name" and not is_positional
+      and (ALWAYS[k] or v ~= defaults[k]) then
       parts[#parts + 1] = k .. " = " .. value_text(v)
     end
   end
@@ -130,8 +163,8 @@ function describe.text(model, training, notes, info)
   if info.weights_sha256 then head[#head + 1] = string.format("--   weights sha256 %s", info.weights_sha256) end
   head[#head + 1] = string.format("--   weights: %s.safetensors, under rnnc's names", info.name)
   head[#head + 1] = "-- Version-dependent meanings are written out, never left to defaults: recurrent_activation and"
-  head[#head + 1] = "-- GRU reset_after on every layer" .. (info.version.major == 3 and "." or
-    "; hard_sigmoid is Keras <= 2's clip(0.2 x + 0.5, 0, 1), as the file means it.")
+  head[#head + 1] = "-- GRU reset_after on every layer; a hard_sigmoid of Keras <= 2 (clip(0.2 x + 0.5, 0, 1)) is"
+  head[#head + 1] = "-- rnnc's hard_sigmoid_keras2, one of Keras 3 (relu6(x + 3) / 6) rnnc's hard_sigmoid."
   for _, c in ipairs(comments) do
     head[#head + 1] = "-- " .. c
   end

@@ -91,22 +91,31 @@ function keras.version(text)
   return v
 end
 
--- Snake case of a class name, as Keras 3 names its .keras weight groups.
+-- Snake case of a class name, as Keras 3 names its .keras weight groups
+-- (keras/src/utils/naming.py to_snake_case: Conv1D is conv1d,
+-- GlobalAveragePooling1D global_average_pooling1d).
 function keras.snake(name)
   name = name:gsub("%W", "")
   name = name:gsub("(.)(%u%l+)", "%1_%2")
   name = name:gsub("(%l)(%u)", "%1_%2")
-  name = name:gsub("(%d)(%u)", "%1_%2")
   return name:lower()
 end
 
 -- ---------------------------------------------------------------- values
 
-local ACTIVATIONS = { linear = "linear", relu = "relu", tanh = "tanh", sigmoid = "sigmoid", softmax = "softmax",
-  hard_sigmoid = "hard_sigmoid" }
+-- Keras's activation names -> rnnc's (generator/catalog.lua); hard_sigmoid
+-- is resolved by the writing version (activation below).
+local ACTIVATIONS = {}
+for _, a in ipairs(require("catalog").activations) do
+  ACTIVATIONS[a.name] = a.name
+end
+ACTIVATIONS.hard_sigmoid_keras2 = nil
+ACTIVATIONS.gelu_approximate = nil -- no Keras name: gelu(x, approximate=True) is not a string
 
 -- An activation: a string, or a Keras 3 function object. Returns rnnc's name
--- or nil plus the reason.
+-- or nil plus the reason. hard_sigmoid follows the version that wrote the
+-- file: Keras <= 2 and tf.keras 2.x clip(0.2 x + 0.5, 0, 1) (rnnc's
+-- hard_sigmoid_keras2), Keras 3 relu6(x + 3) / 6 (rnnc's hard_sigmoid).
 local function activation(ctx, v, key)
   if v == null or v == nil then return "linear" end
   local name = v
@@ -119,13 +128,12 @@ local function activation(ctx, v, key)
     end
   end
   want(name, "string", key)
-  if name == "hard_sigmoid" and ctx.version.major == 3 then
-    return nil, "hard_sigmoid in a Keras 3 file is relu6(x + 3) / 6, which rnnc does not implement yet "
-      .. "(rnnc's hard_sigmoid is tf.keras 2.x's clip(0.2 x + 0.5, 0, 1))"
-  end
-  if name == "hard_sigmoid" and not ctx.version.major then
-    return nil, "hard_sigmoid in a file that does not say which Keras wrote it (tf.keras 2.x and Keras 3 "
-      .. "differ)"
+  if name == "hard_sigmoid" then
+    if not ctx.version.major then
+      return nil, "hard_sigmoid in a file that does not say which Keras wrote it (Keras <= 2's clip(0.2 x + 0.5, "
+        .. "0, 1) and Keras 3's relu6(x + 3) / 6 differ)"
+    end
+    return ctx.version.major >= 3 and "hard_sigmoid" or "hard_sigmoid_keras2"
   end
   if not ACTIVATIONS[name] then return nil, string.format("activation '%s'", printable(name)) end
   return ACTIVATIONS[name]
@@ -224,6 +232,8 @@ local HARMLESS = {
 
 -- Keras 1 argument names -> Keras 2 names.
 local KERAS1 = {
+  nb_filter = "filters", filter_length = "kernel_size", border_mode = "padding", subsample_length = "strides",
+  pool_length = "pool_size", stride = "strides", beta_init = "beta_initializer", gamma_init = "gamma_initializer",
   output_dim = "units", init = "kernel_initializer", inner_init = "recurrent_initializer",
   inner_activation = "recurrent_activation", W_regularizer = "kernel_regularizer",
   U_regularizer = "recurrent_regularizer", b_regularizer = "bias_regularizer", W_constraint = "kernel_constraint",
@@ -248,6 +258,19 @@ local MUST = {
   bias_constraint = { null, "constraints are not implemented" },
   lora_rank = { null, "LoRA is not implemented" },
   quantization_config = { null, "quantized layers are not implemented" },
+  -- the front-end layers' weights
+  depthwise_regularizer = { null, "regularizers are not implemented" },
+  pointwise_regularizer = { null, "regularizers are not implemented" },
+  beta_regularizer = { null, "regularizers are not implemented" },
+  gamma_regularizer = { null, "regularizers are not implemented" },
+  depthwise_constraint = { null, "constraints are not implemented" },
+  pointwise_constraint = { null, "constraints are not implemented" },
+  beta_constraint = { null, "constraints are not implemented" },
+  gamma_constraint = { null, "constraints are not implemented" },
+  renorm = { false, "batch renormalization is not implemented" },
+  virtual_batch_size = { null, "ghost batches are not implemented" },
+  adjustment = { null, "adjustments are not implemented" },
+  mode = { 0, "BatchNormalization modes other than 0 (Keras 1) are not implemented" },
 }
 
 -- What each class takes beyond HARMLESS and MUST; the value says how.
@@ -265,6 +288,44 @@ local CLASS_KEYS = {
   TimeDistributed = { layer = "layer" },
   Bidirectional = { layer = "layer", merge_mode = "merge_mode", backward_layer = "backward" },
 }
+
+-- The convolutional front ends, pooling, shape and normalisation layers
+-- (their keys are the DSL's arguments).
+local CONV_KEYS = { kernel_size = "int1", strides = "int1", padding = "padding", data_format = "data_format",
+  dilation_rate = "int1", activation = "activation", use_bias = "boolean", bias_initializer = "initializer" }
+local function with_conv(extra)
+  return setmetatable(extra, { __index = CONV_KEYS })
+end
+local POOL_KEYS = { pool_size = "int1", strides = "int1", padding = "padding", data_format = "data_format" }
+local FRONT_KEYS = {
+  Conv1D = with_conv({ filters = "count", groups = "count", kernel_initializer = "initializer" }),
+  SeparableConv1D = with_conv({ filters = "count", depth_multiplier = "count", depthwise_initializer = "initializer",
+    pointwise_initializer = "initializer" }),
+  DepthwiseConv1D = with_conv({ depth_multiplier = "count", depthwise_initializer = "initializer" }),
+  MaxPooling1D = POOL_KEYS,
+  AveragePooling1D = POOL_KEYS,
+  GlobalMaxPooling1D = { data_format = "data_format", keepdims = "boolean" },
+  GlobalAveragePooling1D = { data_format = "data_format", keepdims = "boolean" },
+  ZeroPadding1D = { padding = "pair" },
+  Cropping1D = { cropping = "pair" },
+  UpSampling1D = { size = "count", length = "count" },
+  Flatten = { data_format = "data_format" },
+  Reshape = { target_shape = "ints", dims = "ints" },
+  Permute = { dims = "ints" },
+  RepeatVector = { n = "count" },
+  LayerNormalization = { axis = "axis", epsilon = "number", center = "boolean", scale = "boolean",
+    rms_scaling = "boolean", beta_initializer = "initializer", gamma_initializer = "initializer" },
+  BatchNormalization = { axis = "axis", epsilon = "number", momentum = "number", center = "boolean",
+    scale = "boolean", beta_initializer = "initializer", gamma_initializer = "initializer",
+    moving_mean_initializer = "initializer", moving_variance_initializer = "initializer", fused = "ignore",
+    renorm_clipping = "ignore", renorm_momentum = "ignore", synchronized = "ignore" },
+}
+for cls, keys in pairs(FRONT_KEYS) do
+  CLASS_KEYS[cls] = keys
+end
+keras.FRONT_KEYS = FRONT_KEYS
+-- Keras 1 class names.
+local FRONT_ALIASES = { Convolution1D = "Conv1D" }
 -- Layers that change nothing at inference (they act in training only).
 local IDENTITY_AT_INFERENCE = { Dropout = true, SpatialDropout1D = true, SpatialDropout2D = true,
   GaussianNoise = true, GaussianDropout = true, AlphaDropout = true, ActivityRegularization = true }
@@ -274,7 +335,12 @@ local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape", "activation",
   "recurrent_activation", "use_bias", "return_sequences", "return_state", "go_backwards", "unroll",
   "reset_after", "unit_forget_bias", "merge_mode", "kernel_initializer", "recurrent_initializer",
-  "bias_initializer" }
+  "bias_initializer",
+  -- the front-end layers
+  "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "pool_size",
+  "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
+  "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
+  "moving_mean_initializer", "moving_variance_initializer" }
 keras.ARG_ORDER = RNNC_ORDER
 
 -- Translates one layer config. Returns a record:
@@ -284,7 +350,9 @@ local function layer(ctx, entry, key, nested)
   local cls, cfg = object(entry, key)
   local ckey = key .. ".config"
   want(cfg, "table", ckey)
-  local rec = { class = cls, key = key, args = {}, notes = {} }
+  local written_class = cls
+  cls = FRONT_ALIASES[cls] or cls
+  local rec = { class = cls, key = key, args = {}, notes = {}, written_class = written_class }
   rec.keras_name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", ckey .. ".name") or cls
   local where = string.format("layer '%s' (%s)", printable(rec.keras_name), printable(cls))
   local function problem(fmt, ...)
@@ -339,7 +407,8 @@ local function layer(ctx, entry, key, nested)
         local a, why = activation(ctx, v, kk)
         if not a then
           problem("%s: %s is not supported", k, why)
-        elseif how == "cell_activation" and a == "softmax" or (cls ~= "Dense" and a == "softmax") then
+        elseif how == "cell_activation" and a == "softmax" or (not FRONT_KEYS[cls] and cls ~= "Dense"
+          and a == "softmax") then
           problem("%s = softmax is not supported in a recurrent layer", k)
         else
           rec.args[k] = a
@@ -367,6 +436,8 @@ local function layer(ctx, entry, key, nested)
         rec.inner = layer(ctx, v, kk, true)
       elseif how == "backward" then
         if v ~= null then rec.backward = layer(ctx, v, kk, true) end
+      elseif how ~= "ignore" then
+        keras.front_value(rec, k, how, v, kk, problem)
       end
     elseif must then
       local fine = (v == must[1]) or (v == null and must[1] == null) or
@@ -382,7 +453,7 @@ local function layer(ctx, entry, key, nested)
     rec.input = shape(bis, ckey .. ".batch_input_shape")
   elseif arg("input_dim") and not nested then
     local dim = count(arg("input_dim"), ckey .. ".input_dim")
-    if CLASS_KEYS[cls] == RECURRENT_KEYS or cls == "LSTM" or cls == "GRU" then
+    if CLASS_KEYS[cls] == RECURRENT_KEYS or cls == "LSTM" or cls == "GRU" or cls == "Conv1D" then
       local len = arg("input_length") and count(arg("input_length"), ckey .. ".input_length") or "None"
       rec.input = { "None", len, dim }
     else
@@ -421,6 +492,92 @@ local function layer(ctx, entry, key, nested)
   return rec
 end
 keras.layer = layer
+
+
+-- ---------------------------------------------------------------- front-end values
+
+-- An int or a list of one int (Keras 2+ writes kernel_size = [3]).
+local function int1(v, key)
+  if is_list(v) then
+    if #v ~= 1 then bad(key, "expected one number for a 1-D layer, got %d", #v) end
+    v = v[1]
+  end
+  return count(v, key)
+end
+
+-- One value of a front-end layer's config into rec.args (or a problem).
+function keras.front_value(rec, k, how, v, key, problem)
+  if v == null then
+    if k == "strides" then return end -- pooling's strides = None: pool_size
+    bad(key, "expected a value, got None")
+  end
+  if how == "int1" then
+    rec.args[k] = int1(v, key)
+  elseif how == "count" then
+    if k == "length" then k = "size" end -- Keras 1 UpSampling1D
+    rec.args[k] = count(v, key)
+  elseif how == "padding" then
+    want(v, "string", key)
+    local low = v:lower()
+    if low ~= "valid" and low ~= "same" and low ~= "causal" then
+      problem("padding '%s' is not supported", printable(v))
+    elseif low == "causal" and (rec.class ~= "Conv1D" and rec.class ~= "SeparableConv1D" and
+      rec.class ~= "DepthwiseConv1D") then
+      problem("padding 'causal' on %s", rec.class)
+    else
+      rec.args[k] = low
+    end
+  elseif how == "data_format" then
+    want(v, "string", key)
+    if v ~= "channels_last" then
+      problem("data_format '%s': rnnc's sequences are (batch, steps, channels)", printable(v))
+    end
+  elseif how == "pair" then
+    if is_list(v) then
+      if #v ~= 2 then bad(key, "expected two numbers, got %d", #v) end
+      local a, b = v[1], v[2]
+      for i, d in ipairs({ a, b }) do
+        if type(d) ~= "number" or d ~= math.floor(d) or d < 0 or d > 65536 then
+          bad(string.format("%s[%d]", key, i - 1), "expected a whole number from 0 to 65536, got %s", describe_value(d))
+        end
+      end
+      rec.args[k] = { math.tointeger(a), math.tointeger(b) }
+    else
+      if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v > 65536 then
+        bad(key, "expected a whole number from 0 to 65536, got %s", describe_value(v))
+      end
+      rec.args[k] = { math.tointeger(v), math.tointeger(v) }
+    end
+  elseif how == "ints" then
+    want(v, "list", key)
+    if #v < 1 or #v > 8 then bad(key, "expected 1 to 8 numbers, got %d", #v) end
+    local out = {}
+    for i, d in ipairs(v) do
+      if type(d) ~= "number" or d ~= math.floor(d) or d < -1 or d == 0 or d > (1 << 24) then
+        bad(string.format("%s[%d]", key, i - 1), "expected a whole number (or -1), got %s", describe_value(d))
+      end
+      out[i] = math.tointeger(d)
+    end
+    rec.args[k == "dims" and rec.class == "Reshape" and "target_shape" or k] = out
+  elseif how == "axis" then
+    if is_list(v) then
+      if #v ~= 1 then
+        problem("axis = %d axes: rnnc normalises the last axis only", #v)
+        return
+      end
+      v = v[1]
+    end
+    if type(v) ~= "number" or v ~= math.floor(v) or v < -8 or v > 8 then
+      bad(key, "expected an axis, got %s", describe_value(v))
+    end
+    rec.args[k] = math.tointeger(v)
+  elseif how == "number" then
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+      bad(key, "expected a number, got %s", describe_value(v))
+    end
+    rec.args[k] = v
+  end
+end
 
 -- ---------------------------------------------------------------- models
 

@@ -131,6 +131,11 @@ local function convert(ctx, class, arrays, want, where)
   for i, rec in ipairs(arrays) do
     local w = want[i]
     local ok = same_shape(rec.shape, w.shape)
+    -- Keras 1's Convolution1D kernel is (k, 1, in, out): Keras 2 drops the
+    -- middle axis (the same values in the same order)
+    local keras1_conv = not ok and class == "Conv1D" and #rec.shape == 4 and rec.shape[2] == 1 and #w.shape == 3
+      and rec.shape[1] == w.shape[1] and rec.shape[3] == w.shape[2] and rec.shape[4] == w.shape[3]
+    ok = ok or keras1_conv
     -- a GRU bias (2, 3U) stored flat as (6U,), the same values in the same order
     if not ok and class == "GRU" and #w.shape == 2 and #rec.shape == 1 and rec.shape[1] == product(w.shape) then
       ok = true
@@ -146,8 +151,20 @@ local function convert(ctx, class, arrays, want, where)
       error(string.format("%s: dataset '%s' (%s), element %d is not finite (NaN or infinity)", ctx.file,
         printable(rec.path), w.name, rec.bad), 0)
     end
-    out[i] = { name = w.name, shape = w.shape, dtype = rec.dtype, bytes = dump.bytes(rec), path = rec.path,
-      source_name = rec.weight_name }
+    local bytes = dump.bytes(rec)
+    if ctx.backend == "theano" and #w.shape == 3 and w.name:match("kernel$") and not w.name:match("pointwise") then
+      -- Theano convolves with the kernel flipped along its steps; Keras 2's
+      -- loader flips it back (keras 2.2.4 engine/saving.py,
+      -- conv_utils.convert_kernel)
+      local row = #bytes // w.shape[1]
+      local rows = {}
+      for r = w.shape[1], 1, -1 do
+        rows[#rows + 1] = bytes:sub((r - 1) * row + 1, r * row)
+      end
+      bytes = table.concat(rows)
+    end
+    out[i] = { name = w.name, shape = w.shape, dtype = rec.dtype, bytes = bytes, path = rec.path,
+      source_name = rec.weight_name, trainable = w.trainable }
   end
   return out
 end
@@ -218,11 +235,25 @@ function weights.map(ctx, layout, layers, all_classes)
     local rec, layer = pair.record, pair.layer
     local want = {}
     for i, w in ipairs(layer.weights or {}) do
-      want[i] = { name = w.name, shape = w.shape }
+      want[i] = { name = w.name, shape = w.shape, trainable = w.trainable ~= false }
     end
     local where = string.format("layer '%s' (%s)", printable(rec.keras_name), rec.class)
     local parts
-    if layout.kind == "h5" then
+    if #want == 0 then
+      -- a layer without weights (Flatten, pooling, ...): its group, when
+      -- the file has one, must hold none either
+      local extra
+      if layout.kind == "h5" then
+        local names = list_attr(layout.file.attrs[layout.prefix .. rec.keras_name], "weight_names")
+        extra = names and #names > 0 and #names
+      else
+        extra = layout.file.data[group_of[pair.index] .. "/vars/0"] and 1
+      end
+      if extra then
+        error(string.format("%s: %s holds weight arrays; the configuration needs none", ctx.file, where), 0)
+      end
+      parts = {}
+    elseif layout.kind == "h5" then
       local arrays = h5_arrays(ctx, layout, rec.keras_name)
       if rec.class == "Bidirectional" then
         local half = #want // 2
@@ -252,7 +283,7 @@ function weights.map(ctx, layout, layers, all_classes)
         end
       elseif rec.class == "TimeDistributed" then
         parts = convert(ctx, rec.inner.class, vars_arrays(ctx, layout, group .. "/layer"), want, where)
-      elseif rec.class == "Dense" then
+      elseif rec.class == "Dense" or keras.FRONT_KEYS[rec.class] then
         parts = convert(ctx, rec.class, vars_arrays(ctx, layout, group), want, where)
       else
         parts = convert(ctx, rec.class, vars_arrays(ctx, layout, group .. "/cell"), want, where)
@@ -330,7 +361,14 @@ end
 -- are the mapped weights, in rnnc's order.
 function weights.optimizer_state(ctx, file, layout, tensors, o)
   local slots = rnnc_slots(o)
-  local n = #tensors
+  -- Keras keeps optimizer slots for the trainable weights only (not for
+  -- BatchNormalization's moving statistics): positions count those; rnnc's
+  -- slots of the others are zeros
+  local train = {}
+  for i, t in ipairs(tensors) do
+    if t.trainable ~= false then train[#train + 1] = i end
+  end
+  local n = #train
   local per = {} -- per[slot][i] = record
   for _, s in ipairs(slots) do
     per[s] = {}
@@ -417,8 +455,8 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
           for i = 1, n do
             local rec = recs[k + i - 1]
             if rec then
-              check(rec, i, s)
-              per[s][i] = rec
+              check(rec, train[i], s)
+              per[s][train[i]] = rec
             end
           end
         end
@@ -441,8 +479,8 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
         .. "iteration count and learning rate): the optimizer state is left out", #positional, o.class, n, #order)
     end
     for j, slot in ipairs(order) do
-      check(rest[j], slot[2], slot[1])
-      per[slot[1]][slot[2]] = rest[j]
+      check(rest[j], train[slot[2]], slot[1])
+      per[slot[1]][train[slot[2]]] = rest[j]
     end
   end
   if not iterations or iterations ~= iterations or iterations < 0 or iterations ~= math.floor(iterations) then
@@ -450,7 +488,7 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
   end
   local dtype = "f32"
   for _, s in ipairs(slots) do
-    for i = 1, n do
+    for _, i in ipairs(train) do
       local rec = per[s][i]
       if not rec then
         return nil, string.format("the optimizer state lacks %s's %s slot: it is left out", tensors[i].name, s)
@@ -460,8 +498,13 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
   end
   local parts = {}
   for _, s in ipairs(slots) do
-    for i = 1, n do
+    for i = 1, #tensors do
       local rec = per[s][i]
+      if not rec then
+        -- a weight the optimizer does not update: a slot of zeros
+        parts[#parts + 1] = string.rep("\0", product(tensors[i].shape) * (dtype == "f64" and 8 or 4))
+        goto next_tensor
+      end
       local b = dump.bytes(rec)
       if rec.dtype ~= dtype then
         -- widen float32 slots to the float64 of the others
@@ -474,6 +517,7 @@ function weights.optimizer_state(ctx, file, layout, tensors, o)
       end
       -- Keras 1-style per-gate weights have no matching slot layout
       parts[#parts + 1] = b
+      ::next_tensor::
     end
   end
   return { iterations = math.tointeger(iterations), dtype = dtype, bytes = table.concat(parts),

@@ -13,13 +13,6 @@ local E = ir.E
 
 local merge = {}
 
--- Per-sample rows and columns of a Keras shape (batch first): a vector is
--- one row.
-local function rows_cols(shape)
-  if #shape == 2 then return 1, shape[2] end
-  return shape[2], shape[3]
-end
-
 local function shapes_text(shapes)
   local t = {}
   for i, s in ipairs(shapes) do

@@ -33,14 +33,24 @@ function TimeDistributed.build(layer, shape, prefix)
 end
 
 -- Dense applies to the last axis, so the inner layer runs on all rows at once.
+-- Its logits are not the loss's: tf.keras reshapes the inner layer's output
+-- back to a sequence, and the reshaped tensor has lost the logits a softmax
+-- or sigmoid caches (tf.keras 2.15 keras/layers/rnn/time_distributed.py,
+-- keras/backend.py _get_logits), so a crossentropy after
+-- TimeDistributed(Dense(softmax)) reads the probabilities, clipped to
+-- [1e-7, 1 - 1e-7].
 function TimeDistributed.emit(layer, g, x, prefix)
   local inner = layer.args.layer
-  return inner.module.emit(inner, g, x, prefix .. "/" .. inner.name)
+  local r = inner.module.emit(inner, g, x, prefix .. "/" .. inner.name)
+  r.logits, r.logits_activation = nil, nil
+  return r
 end
 
 function TimeDistributed.spec(layer, prefix)
   local inner = layer.args.layer
-  return inner.module.spec(inner, prefix .. "/" .. inner.name)
+  local lines = inner.module.spec(inner, prefix .. "/" .. inner.name)
+  lines[#lines] = lines[#lines] .. " logits=0"
+  return lines
 end
 
 return TimeDistributed

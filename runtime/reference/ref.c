@@ -27,10 +27,36 @@
 #include "rnnc.h"
 #include "rnnc_ref.h"
 
+#define M_PI_REF 3.14159265358979323846
+
 enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
 /* The layers of several inputs (merges, Dot, attention): ref_mix.c computes
  * them, op MIX_* of ref_mix.h */
 enum { LAYER_MIX = 100 };
+/* The front-end layers: convolutions, pooling, shape and normalisation
+ * layers ("front" below; their own block of this file). */
+enum {
+  LAYER_CONV1D = 32,
+  LAYER_SEPARABLE_CONV1D,
+  LAYER_DEPTHWISE_CONV1D,
+  LAYER_MAX_POOLING1D,
+  LAYER_AVERAGE_POOLING1D,
+  LAYER_GLOBAL_MAX_POOLING1D,
+  LAYER_GLOBAL_AVERAGE_POOLING1D,
+  LAYER_ZERO_PADDING1D,
+  LAYER_CROPPING1D,
+  LAYER_UP_SAMPLING1D,
+  LAYER_FLATTEN,
+  LAYER_RESHAPE,
+  LAYER_PERMUTE,
+  LAYER_REPEAT_VECTOR,
+  LAYER_LAYER_NORMALIZATION,
+  LAYER_BATCH_NORMALIZATION
+};
+#define IS_FRONT(kind) ((kind) >= LAYER_CONV1D && (kind) < LAYER_MIX)
+/* issue 13: layers that map every value of their input (their output has the
+ * input's shape) */
+enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRELU };
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -73,6 +99,24 @@ typedef struct {
   size_t record; /* reals per step record in the trace (see the cell's forward) */
   size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
 } rnn;
+
+/* A front-end layer's geometry and weights (sizes per sample). */
+typedef struct {
+  int T, C;   /* input: steps (1 for a vector) and channels */
+  int To, Co; /* output: steps and channels */
+  /* convolutions: kernel k, stride s, dilation d, zero rows before and after
+   * the input; groups, depth multiplier; pooling: k the pool size, s its
+   * stride */
+  int k, s, d, before, after, groups, mult;
+  int act, use_bias;
+  int n;    /* RepeatVector's n, UpSampling1D's size */
+  int swap; /* Permute: steps and channels swapped */
+  int keepdims;
+  int center, scale, rms; /* normalisation */
+  double epsilon, momentum;
+  int n_w;
+  size_t w_off[4], w_size[4]; /* the weights, in Keras's order */
+} front;
 
 typedef struct {
   int kind;
@@ -121,6 +165,16 @@ typedef struct {
   /* each output's shape per sample: rows x cols (a vector: 1 x n) */
   int part_rows[MAX_OUTPUTS], part_cols[MAX_OUTPUTS];
   mixer mx; /* LAYER_MIX */
+  front fe; /* front-end layers */
+  /* Dense: 0 when a loss after it cannot read its logits (TimeDistributed) */
+  int keeps_logits;
+  /* elementwise layers (is_elementwise): Activation's act; ReLU's max_value
+   * (has_max), negative_slope and threshold; LeakyReLU's slope; ELU's alpha;
+   * PReLU's alpha tensor (a_rows x a_cols, repeated along a shared axis) */
+  double max_value, slope, threshold, alpha;
+  int has_max;
+  int a_rows, a_cols;
+  size_t alpha_off;
 } layer;
 
 struct rnnc_ref {
@@ -139,6 +193,7 @@ struct rnnc_ref {
   size_t out_off[MAX_MODEL_IO], out_size[MAX_MODEL_IO];
   int out_rows[MAX_MODEL_IO], out_cols[MAX_MODEL_IO];
   int loss_kind[MAX_MODEL_IO], loss_logits[MAX_MODEL_IO];
+  rnnc_loss_config loss_cfg[MAX_MODEL_IO]; /* each loss's parameters (label_smoothing, delta) */
   double loss_weight[MAX_MODEL_IO];
   size_t target_off[MAX_MODEL_IO], target_part[MAX_MODEL_IO];
   size_t output_size;
@@ -185,14 +240,14 @@ static int parse_activation(const char *s) {
 }
 
 /* " mse sparse_categorical_crossentropy ...", for messages */
-#define LOSS_NAME(id, NAME, name, ...) " " name
+#define LOSS_NAME(id, NAME, token, name, ...) " " name
 static const char LOSS_NAMES[] = "" RNNC_LOSSES(LOSS_NAME);
 #undef LOSS_NAME
 
 /* The output activation Keras computes a loss from the logits of, or -1. */
 static int fused_activation(rnnc_loss_kind loss) {
   switch (loss) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
+#define LOSS(id, NAME, token, name, aliases, labels, fused, logits)                                \
   case RNNC_LOSS_##NAME:                                                                           \
     return parse_activation(fused);
     RNNC_LOSSES(LOSS)
@@ -230,7 +285,7 @@ typedef struct {
 } layer_class;
 
 static const layer_class classes[] = {
-    {"Dense", LAYER_DENSE, 3, 0, {"units", "activation", "use_bias"}},
+    {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
      7,
@@ -265,6 +320,50 @@ static const layer_class classes[] = {
      7,
      0,
      {"num_heads", "key_dim", "value_dim", "output_dim", "use_bias", "causal", "scores"}},
+    {"Conv1D",
+     LAYER_CONV1D,
+     8,
+     0,
+     {"filters", "groups", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+      "use_bias"}},
+    {"SeparableConv1D",
+     LAYER_SEPARABLE_CONV1D,
+     8,
+     0,
+     {"filters", "depth_multiplier", "kernel_size", "strides", "padding", "dilation_rate",
+      "activation", "use_bias"}},
+    {"DepthwiseConv1D",
+     LAYER_DEPTHWISE_CONV1D,
+     7,
+     0,
+     {"depth_multiplier", "kernel_size", "strides", "padding", "dilation_rate", "activation",
+      "use_bias"}},
+    {"MaxPooling1D", LAYER_MAX_POOLING1D, 3, 0, {"pool_size", "strides", "padding"}},
+    {"AveragePooling1D", LAYER_AVERAGE_POOLING1D, 3, 0, {"pool_size", "strides", "padding"}},
+    {"GlobalMaxPooling1D", LAYER_GLOBAL_MAX_POOLING1D, 1, 1, {"keepdims"}},
+    {"GlobalAveragePooling1D", LAYER_GLOBAL_AVERAGE_POOLING1D, 1, 1, {"keepdims"}},
+    {"ZeroPadding1D", LAYER_ZERO_PADDING1D, 2, 0, {"before", "after"}},
+    {"Cropping1D", LAYER_CROPPING1D, 2, 0, {"before", "after"}},
+    {"UpSampling1D", LAYER_UP_SAMPLING1D, 1, 0, {"size"}},
+    {"Flatten", LAYER_FLATTEN, 0, 0, {""}},
+    {"Reshape", LAYER_RESHAPE, 1, 0, {"target"}},
+    {"Permute", LAYER_PERMUTE, 1, 0, {"swap"}},
+    {"RepeatVector", LAYER_REPEAT_VECTOR, 1, 0, {"n"}},
+    {"LayerNormalization",
+     LAYER_LAYER_NORMALIZATION,
+     4,
+     0,
+     {"epsilon", "center", "scale", "rms_scaling"}},
+    {"BatchNormalization",
+     LAYER_BATCH_NORMALIZATION,
+     4,
+     0,
+     {"momentum", "epsilon", "center", "scale"}},
+    {"Activation", LAYER_ACTIVATION, 1, 0, {"activation"}},
+    {"ReLU", LAYER_RELU, 3, 0, {"max_value", "negative_slope", "threshold"}},
+    {"LeakyReLU", LAYER_LEAKY_RELU, 1, 0, {"negative_slope"}},
+    {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
+    {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
 };
 /* The op of each LAYER_MIX class, by name. */
 static int mix_op(const char *class_name) {
@@ -326,9 +425,12 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
       break;
   if (c == N_CLASSES) {
     set_err(err, errlen,
-            "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional Add "
-            "Subtract Multiply Average Maximum Minimum Concatenate Dot Attention AdditiveAttention "
-            "MultiHeadAttention)",
+            "line %d: unknown layer class '%s' (known: Dense SimpleRNN LSTM GRU Bidirectional "
+            "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
+            "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
+            "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
+            "Activation ReLU LeakyReLU ELU PReLU Add Subtract Multiply Average Maximum Minimum "
+            "Concatenate Dot Attention AdditiveAttention MultiHeadAttention)",
             line, tok[0]);
     return -1;
   }
@@ -413,28 +515,130 @@ static int get_optional_bool(const layer_line *ll, const char *key, int *out, ch
   return get_bool(ll, key, out, err, errlen);
 }
 
+/* " linear relu ...", for messages */
+#define ACT_NAME(NAME, name, elementwise) " " name
+static const char ACT_NAMES[] = "" RNNC_ACTIVATIONS(ACT_NAME);
+#undef ACT_NAME
+
 static int get_activation(const layer_line *ll, const char *key, int *out, char *err,
                           size_t errlen) {
   const char *v = key_value(ll, key);
   *out = parse_activation(v);
   if (*out < 0) {
-    set_err(err, errlen,
-            "line %d: layer '%s': unknown %s '%s' (known: linear relu tanh sigmoid softmax "
-            "hard_sigmoid)",
-            ll->line, ll->name, key, v);
+    set_err(err, errlen, "line %d: layer '%s': unknown %s '%s' (known:%s)", ll->line, ll->name, key,
+            v, ACT_NAMES);
     return -1;
   }
   return 0;
+}
+
+static int build_front(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
+                       size_t errlen);
+static void assign_front_offsets(layer *L, size_t *offset);
+
+/* A finite real number. Returns 0 on success. */
+static int parse_real(const char *s, double *out) {
+  char *end = NULL;
+  double v;
+  if (s == NULL || *s == '\0')
+    return -1;
+  v = strtod(s, &end);
+  if (end == NULL || *end != '\0' || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int get_real(const layer_line *ll, const char *key, double *out, char *err, size_t errlen) {
+  const char *v = key_value(ll, key);
+  if (parse_real(v, out) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s", ll->line, ll->name, v, key);
+    return -1;
+  }
+  return 0;
+}
+
+static int is_elementwise(int kind) {
+  return kind >= LAYER_ACTIVATION && kind <= LAYER_PRELU;
+}
+
+/* Fills an elementwise layer (output shape = input shape) from its line. */
+static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const int *in_shape,
+                             char *err, size_t errlen) {
+  const char *v;
+  L->in_features = in_shape[in_rank - 1];
+  L->rows = in_rank == 2 ? in_shape[0] : 1;
+  L->out_rank = in_rank;
+  L->out_shape[0] = in_shape[0];
+  L->out_shape[1] = in_shape[1];
+  L->out_cols = (size_t)L->in_features;
+  L->in_size = L->out_size = (size_t)L->rows * (size_t)L->in_features;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->work_size = 0;
+  L->scratch_size = 1;
+  switch (L->kind) {
+  case LAYER_ACTIVATION:
+    return get_activation(ll, "activation", &L->act, err, errlen);
+  case LAYER_RELU:
+    v = key_value(ll, "max_value");
+    L->has_max = strcmp(v, "none") != 0;
+    if ((L->has_max && get_real(ll, "max_value", &L->max_value, err, errlen) != 0) ||
+        get_real(ll, "negative_slope", &L->slope, err, errlen) != 0 ||
+        get_real(ll, "threshold", &L->threshold, err, errlen) != 0)
+      return -1;
+    return 0;
+  case LAYER_LEAKY_RELU:
+    return get_real(ll, "negative_slope", &L->slope, err, errlen);
+  case LAYER_ELU:
+    return get_real(ll, "alpha", &L->alpha, err, errlen);
+  default: { /* PReLU: alpha_shape=C (a 2-D input) or RxC */
+    const char *shape = key_value(ll, "alpha_shape");
+    char buf[32];
+    const char *x = strchr(shape, 'x');
+    int ok;
+    if (x == NULL) {
+      L->a_rows = 1;
+      ok = parse_int(shape, 1, MAX_DIM, &L->a_cols) == 0 && in_rank == 1 &&
+           L->a_cols == L->in_features;
+    } else {
+      size_t len = (size_t)(x - shape);
+      ok = len < sizeof buf;
+      if (ok) {
+        memcpy(buf, shape, len);
+        buf[len] = '\0';
+        ok = parse_int(buf, 1, MAX_DIM, &L->a_rows) == 0 &&
+             parse_int(x + 1, 1, MAX_DIM, &L->a_cols) == 0 && in_rank == 2 &&
+             (L->a_rows == 1 || L->a_rows == L->rows) &&
+             (L->a_cols == 1 || L->a_cols == L->in_features);
+      }
+    }
+    if (!ok) {
+      set_err(err, errlen, "line %d: layer '%s': alpha_shape '%s' does not fit the input", ll->line,
+              ll->name, shape);
+      return -1;
+    }
+    L->n_params = (size_t)L->a_rows * (size_t)L->a_cols;
+    return 0;
+  }
+  }
 }
 
 /* Fills a Dense layer from its line, given the shape of its input. */
 static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
                        size_t errlen) {
   double in_size, out_size, n_params;
+  int no_logits = 0;
   if (get_units(ll, &L->units, err, errlen) != 0 ||
       get_activation(ll, "activation", &L->act, err, errlen) != 0 ||
       get_bool(ll, "use_bias", &L->use_bias, err, errlen) != 0)
     return -1;
+  if (key_value(ll, "logits") != NULL) {
+    if (get_bool(ll, "logits", &no_logits, err, errlen) != 0)
+      return -1;
+    no_logits = !no_logits;
+  }
+  L->keeps_logits = !no_logits;
   L->in_features = in_shape[in_rank - 1];
   L->rows = in_rank == 2 ? in_shape[0] : 1;
   L->out_rank = in_rank;
@@ -565,6 +769,17 @@ static void finish_recurrent(layer *L) {
 /* Gives the layer's tensors their places in the parameter vector. */
 static void assign_offsets(layer *L, size_t *offset) {
   int d;
+  if (IS_FRONT(L->kind)) {
+    assign_front_offsets(L, offset);
+    return;
+  }
+  if (L->kind == LAYER_PRELU) {
+    L->alpha_off = *offset;
+    *offset += L->n_params;
+    return;
+  }
+  if (is_elementwise(L->kind))
+    return;
   if (L->kind == LAYER_DENSE) {
     L->kernel_off = *offset;
     *offset += (size_t)L->in_features * (size_t)L->units;
@@ -815,6 +1030,8 @@ static int share_offsets(layer *L, const layer *J, int line, char *err, size_t e
     L->dir[d].bias_off = J->dir[d].bias_off;
   }
   memcpy(L->mx.w_off, J->mx.w_off, sizeof L->mx.w_off);
+  memcpy(L->fe.w_off, J->fe.w_off, sizeof L->fe.w_off);
+  L->alpha_off = J->alpha_off;
   return 0;
 }
 
@@ -960,13 +1177,20 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     } else if (L->kind == LAYER_MIX) {
       if (build_mix(L, &ll, m, err, errlen) != 0)
         return -1;
+    } else if (IS_FRONT(L->kind)) {
+      if (build_front(L, &ll, in_rank, in_shape, err, errlen) != 0)
+        return -1;
+    } else if (is_elementwise(L->kind)) {
+      if (build_elementwise(L, &ll, in_rank, in_shape, err, errlen) != 0)
+        return -1;
     } else {
       if (build_rnn(L, &L->dir[0], &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
       L->n_dirs = 1;
     }
   }
-  if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX)
+  if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
+      !is_elementwise(L->kind))
     finish_recurrent(L);
   finish_outputs(L);
   if (L->legacy_state && L->n_dirs == 1) {
@@ -1031,7 +1255,7 @@ static int parse_output(rnnc_ref *m, char **tok, int ntok, int line, char *err, 
 /* A "loss" line: loss <name> [from_logits] [output=K] [weight=W]; without
  * output= it applies to every output (Keras's one loss for all outputs). */
 static int parse_loss(rnnc_ref *m, char **tok, int ntok, int line, int *out_k, int *logits,
-                      double *weight, int *kind, char *err, size_t errlen) {
+                      double *weight, int *kind, rnnc_loss_config *cfg, char *err, size_t errlen) {
   int i;
   *out_k = -1;
   *logits = 0;
@@ -1045,8 +1269,28 @@ static int parse_loss(rnnc_ref *m, char **tok, int ntok, int line, int *out_k, i
     set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
     return -1;
   }
+  *cfg = rnnc_loss_config_default((rnnc_loss_kind)*kind);
   for (i = 2; i < ntok; i++) {
     char *end = NULL;
+    char *eq = strchr(tok[i], '=');
+    double v;
+    if (eq != NULL && strncmp(tok[i], "output=", 7) != 0 && strncmp(tok[i], "weight=", 7) != 0) {
+      /* a parameter of the loss (label_smoothing=S, delta=D) */
+      *eq = '\0';
+      if (parse_real(eq + 1, &v) != 0) {
+        *eq = '=';
+        break;
+      }
+#define PARAM(field, value, doc)                                                                   \
+  if (strcmp(tok[i], #field) == 0) {                                                               \
+    cfg->field = v;                                                                                \
+    continue;                                                                                      \
+  }
+      RNNC_LOSS_PARAMS(PARAM)
+#undef PARAM
+      *eq = '=';
+      break;
+    }
     if (strcmp(tok[i], "from_logits") == 0) {
       *logits = 1;
     } else if (strncmp(tok[i], "output=", 7) == 0) {
@@ -1062,8 +1306,9 @@ static int parse_loss(rnnc_ref *m, char **tok, int ntok, int line, int *out_k, i
   }
   if (i < ntok) {
     set_err(err, errlen,
-            "line %d: 'loss' wants a name, then from_logits, output=K, weight=W (got '%s')", line,
-            tok[i]);
+            "line %d: 'loss' wants a name, then from_logits, output=K, weight=W and parameters "
+            "(label_smoothing=S, delta=D) (got '%s')",
+            line, tok[i]);
     return -1;
   }
   (void)m;
@@ -1078,6 +1323,7 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   int cap = 0, k;
   int l_out[MAX_LOSS_LINES], l_logits[MAX_LOSS_LINES], l_kind[MAX_LOSS_LINES];
   double l_weight[MAX_LOSS_LINES];
+  rnnc_loss_config l_cfg[MAX_LOSS_LINES];
   size_t offset = 0;
   double total;
 
@@ -1164,7 +1410,7 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         return -1;
       }
       if (parse_loss(m, tok, ntok, line, &l_out[n_loss], &l_logits[n_loss], &l_weight[n_loss],
-                     &l_kind[n_loss], err, errlen) != 0)
+                     &l_kind[n_loss], &l_cfg[n_loss], err, errlen) != 0)
         return -1;
       l_line[n_loss++] = line;
     } else {
@@ -1230,6 +1476,7 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         m->loss_kind[o] = l_kind[k];
         m->loss_logits[o] = l_logits[k];
         m->loss_weight[o] = l_weight[k];
+        m->loss_cfg[o] = l_cfg[k];
       }
   }
   /* each loss's targets, one after the other: class labels of the
@@ -1332,46 +1579,133 @@ size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset) {
 
 /* ------------------------------------------------------------------ activations */
 
-/* y = act(z) for one row of n reals (softmax over the row). hard_sigmoid is
- * tf.keras 2.x's: clip(0.2 z + 0.5, 0, 1). */
+/* The elementwise activations, as Keras 3 defines them
+ * (keras/src/activations/activations.py): one value, and its derivative at z
+ * given y = act(z). hard_sigmoid is Keras 3's relu6(z + 3) / 6,
+ * hard_sigmoid_keras2 tf.keras 2.x's clip(0.2 z + 0.5, 0, 1). At a kink the
+ * derivative is the one the generated code's expressions give (relu, relu6:
+ * 0 at 0; leaky_relu and elu: the left one at 0, as TensorFlow's). */
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define SQRT_2_OVER_PI 0.7978845608028654
+
+static double softplus(double z) {
+  return (z > 0.0 ? z : 0.0) + log1p(exp(-fabs(z)));
+}
+
+static double sigmoid(double z) {
+  return 1.0 / (1.0 + exp(-z));
+}
+
+static double act_value(int act, double z) {
+  switch (act) {
+  case ACT_RELU: /* a NaN passes through */
+    return z < 0.0 ? 0.0 : z;
+  case ACT_TANH:
+    return tanh(z);
+  case ACT_SIGMOID:
+    return sigmoid(z);
+  case ACT_HARD_SIGMOID:
+    return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0;
+  case ACT_HARD_SIGMOID_KERAS2:
+    return z <= -2.5 ? 0.0 : z >= 2.5 ? 1.0 : 0.2 * z + 0.5;
+  case ACT_ELU:
+    return z > 0.0 ? z : exp(z) - 1.0;
+  case ACT_SELU:
+    return SELU_SCALE * (z > 0.0 ? z : SELU_ALPHA * (exp(z) - 1.0));
+  case ACT_GELU:
+    return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+  case ACT_GELU_APPROXIMATE:
+    return 0.5 * z * (1.0 + tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z)));
+  case ACT_SWISH:
+  case ACT_SILU:
+    return z * sigmoid(z);
+  case ACT_SOFTPLUS:
+    return softplus(z);
+  case ACT_SOFTSIGN:
+    return z / (1.0 + fabs(z));
+  case ACT_EXPONENTIAL:
+    return exp(z);
+  case ACT_LEAKY_RELU:
+    return z > 0.0 ? z : 0.2 * z;
+  case ACT_RELU6:
+    return z <= 0.0 ? 0.0 : z >= 6.0 ? 6.0 : z;
+  case ACT_MISH:
+    return z * tanh(softplus(z));
+  case ACT_HARD_SILU:
+  case ACT_HARD_SWISH:
+    return z * (z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0);
+  default:
+    return z;
+  }
+}
+
+static double act_derivative(int act, double z, double y) {
+  switch (act) {
+  case ACT_RELU:
+    return z > 0.0 ? 1.0 : 0.0;
+  case ACT_TANH:
+    return 1.0 - y * y;
+  case ACT_SIGMOID:
+    return y * (1.0 - y);
+  case ACT_HARD_SIGMOID: /* slope 1/6 strictly inside (-3, 3) */
+    return z > -3.0 && z < 3.0 ? 1.0 / 6.0 : 0.0;
+  case ACT_HARD_SIGMOID_KERAS2: /* slope 0.2 strictly inside (-2.5, 2.5) */
+    return z > -2.5 && z < 2.5 ? 0.2 : 0.0;
+  case ACT_ELU:
+    return z > 0.0 ? 1.0 : exp(z);
+  case ACT_SELU:
+    return SELU_SCALE * (z > 0.0 ? 1.0 : SELU_ALPHA * exp(z));
+  case ACT_GELU:
+    return 0.5 * (1.0 + erf(z / sqrt(2.0))) + z * exp(-0.5 * z * z) / sqrt(2.0 * M_PI_REF);
+  case ACT_GELU_APPROXIMATE: {
+    double t = tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z));
+    return 0.5 * (1.0 + t) +
+           0.5 * z * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * z * z);
+  }
+  case ACT_SWISH:
+  case ACT_SILU: {
+    double s = sigmoid(z);
+    return s + z * s * (1.0 - s);
+  }
+  case ACT_SOFTPLUS:
+    return sigmoid(z);
+  case ACT_SOFTSIGN:
+    return 1.0 / ((1.0 + fabs(z)) * (1.0 + fabs(z)));
+  case ACT_EXPONENTIAL:
+    return y;
+  case ACT_LEAKY_RELU:
+    return z > 0.0 ? 1.0 : 0.2;
+  case ACT_RELU6:
+    return z > 0.0 && z <= 6.0 ? 1.0 : 0.0;
+  case ACT_MISH: {
+    double t = tanh(softplus(z));
+    return t + z * (1.0 - t * t) * sigmoid(z);
+  }
+  case ACT_HARD_SILU:
+  case ACT_HARD_SWISH:
+    return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (2.0 * z + 3.0) / 6.0;
+  default:
+    return 1.0;
+  }
+}
+
+/* y = act(z) for one row of n reals (softmax and log_softmax over the row). */
 static void activation_forward(int act, const double *z, double *y, int n) {
   int i;
-  if (act == ACT_SOFTMAX) {
+  if (act == ACT_SOFTMAX || act == ACT_LOG_SOFTMAX) {
     double mx = z[0], sum = 0.0;
     for (i = 1; i < n; i++)
       if (z[i] > mx)
         mx = z[i];
-    for (i = 0; i < n; i++) {
-      y[i] = exp(z[i] - mx);
-      sum += y[i];
-    }
     for (i = 0; i < n; i++)
-      y[i] /= sum;
+      sum += exp(z[i] - mx);
+    for (i = 0; i < n; i++)
+      y[i] = act == ACT_SOFTMAX ? exp(z[i] - mx) / sum : (z[i] - mx) - log(sum);
     return;
   }
-  for (i = 0; i < n; i++) {
-    switch (act) {
-    case ACT_RELU:
-      y[i] = z[i] > 0.0 ? z[i] : 0.0;
-      break;
-    case ACT_TANH:
-      y[i] = tanh(z[i]);
-      break;
-    case ACT_SIGMOID:
-      y[i] = 1.0 / (1.0 + exp(-z[i]));
-      break;
-    case ACT_HARD_SIGMOID:
-      y[i] = 0.2 * z[i] + 0.5;
-      if (y[i] < 0.0)
-        y[i] = 0.0;
-      if (y[i] > 1.0)
-        y[i] = 1.0;
-      break;
-    default:
-      y[i] = z[i];
-      break;
-    }
-  }
+  for (i = 0; i < n; i++)
+    y[i] = act_value(act, z[i]);
 }
 
 /* dz = d(loss)/dz from dy = d(loss)/dy for one row of n reals, given z and y = act(z). */
@@ -1387,25 +1721,17 @@ static void activation_backward(int act, const double *z, const double *y, const
       dz[i] = y[i] * (dy[i] - dot);
     return;
   }
-  for (i = 0; i < n; i++) {
-    switch (act) {
-    case ACT_RELU:
-      dz[i] = z[i] > 0.0 ? dy[i] : 0.0;
-      break;
-    case ACT_TANH:
-      dz[i] = dy[i] * (1.0 - y[i] * y[i]);
-      break;
-    case ACT_SIGMOID:
-      dz[i] = dy[i] * y[i] * (1.0 - y[i]);
-      break;
-    case ACT_HARD_SIGMOID: /* slope 0.2 strictly inside (-2.5, 2.5), flat outside */
-      dz[i] = z[i] > -2.5 && z[i] < 2.5 ? 0.2 * dy[i] : 0.0;
-      break;
-    default:
-      dz[i] = dy[i];
-      break;
-    }
+  if (act == ACT_LOG_SOFTMAX) {
+    /* dz_i = dy_i - softmax_i sum_k dy_k */
+    double sum = 0.0;
+    for (i = 0; i < n; i++)
+      sum += dy[i];
+    for (i = 0; i < n; i++)
+      dz[i] = dy[i] - exp(y[i]) * sum;
+    return;
   }
+  for (i = 0; i < n; i++)
+    dz[i] = dy[i] * act_derivative(act, z[i], y[i]);
 }
 
 /* ------------------------------------------------------------------ Dense */
@@ -1457,6 +1783,110 @@ static void dense_backward(const layer *L, const double *params, const double *x
           s += dz[u] * kernel[i * U + u];
         dx[r * in + i] = s;
       }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ elementwise layers */
+
+static double relu_of(double z) { /* a NaN passes through */
+  return z < 0.0 ? 0.0 : z;
+}
+
+/* The function of an elementwise layer at z (Activation's elementwise
+ * activations, ReLU, LeakyReLU, ELU, PReLU with slope a) and, in *d, its
+ * derivative as the generated code's expression gives it: ReLU is Keras's
+ * ReLU.static_call (tf.nn.leaky_relu with a slope alone; else x > threshold,
+ * clipped to [0, max_value], minus slope * relu(threshold - x)), and at a kink
+ * the derivative is that of the expression rnnc differentiates. */
+static double elementwise_value(const layer *L, double z, double a, double *d) {
+  double y, y0, d0;
+  switch (L->kind) {
+  case LAYER_ACTIVATION:
+    y = act_value(L->act, z);
+    *d = act_derivative(L->act, z, y);
+    return y;
+  case LAYER_LEAKY_RELU:
+    *d = z > 0.0 ? 1.0 : L->slope;
+    return z > 0.0 ? z : L->slope * z;
+  case LAYER_ELU:
+    *d = z > 0.0 ? 1.0 : L->alpha * exp(z);
+    return z > 0.0 ? z : L->alpha * (exp(z) - 1.0);
+  case LAYER_PRELU: /* relu(z) - a relu(-z) */
+    *d = (z > 0.0 ? 1.0 : 0.0) + (z < 0.0 ? a : 0.0);
+    return relu_of(z) - a * relu_of(-z);
+  default: /* ReLU */
+    if (L->slope != 0.0 && !L->has_max && L->threshold == 0.0) {
+      *d = z > 0.0 ? 1.0 : L->slope;
+      return z > 0.0 ? z : L->slope * z;
+    }
+    y0 = z > L->threshold ? z : 0.0;
+    d0 = z > L->threshold ? 1.0 : 0.0;
+    y = y0;
+    *d = d0;
+    if (L->has_max) { /* relu(y0) (y0 itself without a threshold) - relu(y0 - max) */
+      double r = L->threshold != 0.0 ? relu_of(y0) : y0;
+      double dr = L->threshold != 0.0 ? (y0 > 0.0 ? d0 : 0.0) : d0;
+      y = r - relu_of(y0 - L->max_value);
+      *d = dr - (y0 - L->max_value > 0.0 ? d0 : 0.0);
+    }
+    if (L->slope != 0.0) {
+      y -= L->slope * relu_of(L->threshold - z);
+      *d += L->threshold - z > 0.0 ? L->slope : 0.0;
+    }
+    return y;
+  }
+}
+
+/* PReLU's slope for element (r, c): its alpha, repeated along shared axes. */
+static double prelu_alpha(const layer *L, const double *params, int r, int c) {
+  if (L->kind != LAYER_PRELU)
+    return 0.0;
+  return params[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+                (size_t)(L->a_cols == 1 ? 0 : c)];
+}
+
+/* One sample: x and y rows x in_features. */
+static void elementwise_forward(const layer *L, const double *params, const double *x, double *y) {
+  int r, c, F = L->in_features;
+  double d;
+  for (r = 0; r < L->rows; r++) {
+    if (L->kind == LAYER_ACTIVATION && (L->act == ACT_SOFTMAX || L->act == ACT_LOG_SOFTMAX)) {
+      activation_forward(L->act, x + r * F, y + r * F, F);
+      continue;
+    }
+    for (c = 0; c < F; c++)
+      y[r * F + c] = elementwise_value(L, x[r * F + c], prelu_alpha(L, params, r, c), &d);
+  }
+}
+
+/* One sample. dy = d(loss)/d(y), or d(loss)/d(x) itself when from_logits (a
+ * softmax or sigmoid Activation whose input the loss used). Adds PReLU's
+ * alpha gradient to grad; dx (may be NULL) is overwritten. */
+static void elementwise_backward(const layer *L, const double *params, const double *x,
+                                 const double *y, const double *dy, int from_logits, double *grad,
+                                 double *dx) {
+  int r, c, F = L->in_features;
+  double d;
+  for (r = 0; r < L->rows; r++) {
+    if (from_logits) {
+      if (dx != NULL)
+        memcpy(dx + r * F, dy + r * F, (size_t)F * sizeof(double));
+      continue;
+    }
+    if (L->kind == LAYER_ACTIVATION && (L->act == ACT_SOFTMAX || L->act == ACT_LOG_SOFTMAX)) {
+      if (dx != NULL)
+        activation_backward(L->act, x + r * F, y + r * F, dy + r * F, dx + r * F, F);
+      continue;
+    }
+    for (c = 0; c < F; c++) {
+      double z = x[r * F + c];
+      elementwise_value(L, z, prelu_alpha(L, params, r, c), &d);
+      if (dx != NULL)
+        dx[r * F + c] = d * dy[r * F + c];
+      if (L->kind == LAYER_PRELU) /* d/d alpha of -alpha relu(-z) */
+        grad[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+             (size_t)(L->a_cols == 1 ? 0 : c)] -= relu_of(-z) * dy[r * F + c];
     }
   }
 }
@@ -1950,6 +2380,807 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
   }
 }
 
+/* ------------------------------------------------------------------ front-end layers
+ *
+ * Convolutions, pooling, shape and normalisation layers on a sample's (T, C)
+ * input (T = 1 for a vector), written as their definitions: every output
+ * element a sum over the input elements it reads, every gradient the
+ * transposed sum. Nothing here is shared with the generator's lowering. */
+
+/* An integer key in lo..hi. */
+static int get_int(const layer_line *ll, const char *key, int lo, int hi, int *out, char *err,
+                   size_t errlen) {
+  const char *v = key_value(ll, key);
+  if (v == NULL || parse_int(v, lo, hi, out) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s (want %d..%d)", ll->line,
+            ll->name, v ? v : "", key, lo, hi);
+    return -1;
+  }
+  return 0;
+}
+
+/* The input rows an output step reads: TensorFlow's SAME rule, causal
+ * padding, or none (valid). Sets F->before, F->after, F->To. */
+static int front_window(front *F, const char *padding, int size) {
+  if (strcmp(padding, "valid") == 0) {
+    if (F->T < size)
+      return -1;
+    F->To = (F->T - size) / F->s + 1;
+    F->before = F->after = 0;
+  } else if (strcmp(padding, "same") == 0) {
+    int total;
+    F->To = (F->T + F->s - 1) / F->s;
+    total = (F->To - 1) * F->s + size - F->T;
+    if (total < 0)
+      total = 0;
+    F->before = total / 2;
+    F->after = total - total / 2;
+  } else if (strcmp(padding, "causal") == 0) {
+    F->To = (F->T + F->s - 1) / F->s;
+    F->before = size - 1;
+    F->after = 0;
+  } else {
+    return -2;
+  }
+  return 0;
+}
+
+static void front_weight(layer *L, size_t size) {
+  L->fe.w_size[L->fe.n_w++] = size;
+}
+
+/* Fills a front-end layer from its line, given its input's shape. */
+static int build_front(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
+                       size_t errlen) {
+  front *F = &L->fe;
+  int kind = L->kind, size, status, filters = 0;
+  const char *padding = NULL;
+  memset(F, 0, sizeof *F);
+  F->T = in_rank == 2 ? in_shape[0] : 1;
+  F->C = in_shape[in_rank - 1];
+  F->To = F->T;
+  F->Co = F->C;
+  L->out_rank = in_rank;
+  if (kind == LAYER_CONV1D || kind == LAYER_SEPARABLE_CONV1D || kind == LAYER_DEPTHWISE_CONV1D ||
+      kind == LAYER_MAX_POOLING1D || kind == LAYER_AVERAGE_POOLING1D ||
+      kind == LAYER_GLOBAL_MAX_POOLING1D || kind == LAYER_GLOBAL_AVERAGE_POOLING1D ||
+      kind == LAYER_ZERO_PADDING1D || kind == LAYER_CROPPING1D || kind == LAYER_UP_SAMPLING1D) {
+    if (in_rank != 2) {
+      set_err(err, errlen, "line %d: layer '%s': %s needs a rank-2 (steps, channels) input",
+              ll->line, ll->name, ll->cls->name);
+      return -1;
+    }
+  }
+  if (kind == LAYER_CONV1D || kind == LAYER_SEPARABLE_CONV1D || kind == LAYER_DEPTHWISE_CONV1D) {
+    F->groups = 1;
+    F->mult = 1;
+    if (get_int(ll, "kernel_size", 1, MAX_DIM, &F->k, err, errlen) != 0 ||
+        get_int(ll, "strides", 1, MAX_DIM, &F->s, err, errlen) != 0 ||
+        get_int(ll, "dilation_rate", 1, MAX_DIM, &F->d, err, errlen) != 0 ||
+        get_activation(ll, "activation", &F->act, err, errlen) != 0 ||
+        get_bool(ll, "use_bias", &F->use_bias, err, errlen) != 0)
+      return -1;
+    if (kind != LAYER_DEPTHWISE_CONV1D &&
+        get_int(ll, "filters", 1, MAX_DIM, &filters, err, errlen) != 0)
+      return -1;
+    if (kind == LAYER_CONV1D && get_int(ll, "groups", 1, MAX_DIM, &F->groups, err, errlen) != 0)
+      return -1;
+    if (kind != LAYER_CONV1D &&
+        get_int(ll, "depth_multiplier", 1, MAX_DIM, &F->mult, err, errlen) != 0)
+      return -1;
+    if (F->C % F->groups != 0 || filters % F->groups != 0) {
+      set_err(err, errlen, "line %d: layer '%s': groups %d must divide %d channels and %d filters",
+              ll->line, ll->name, F->groups, F->C, filters);
+      return -1;
+    }
+    if ((double)F->d * (F->k - 1) + 1 > MAX_DIM) {
+      set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
+      return -1;
+    }
+    size = F->d * (F->k - 1) + 1;
+    padding = key_value(ll, "padding");
+    status = front_window(F, padding, size);
+    if (kind == LAYER_CONV1D) {
+      F->Co = filters;
+      front_weight(L, (size_t)F->k * (size_t)(F->C / F->groups) * (size_t)filters);
+    } else if (kind == LAYER_DEPTHWISE_CONV1D) {
+      F->Co = F->C * F->mult;
+      front_weight(L, (size_t)F->k * (size_t)F->C * (size_t)F->mult);
+    } else {
+      F->Co = filters;
+      front_weight(L, (size_t)F->k * (size_t)F->C * (size_t)F->mult);
+      front_weight(L, (size_t)F->C * (size_t)F->mult * (size_t)filters);
+    }
+    if (F->use_bias)
+      front_weight(L, (size_t)F->Co);
+  } else if (kind == LAYER_MAX_POOLING1D || kind == LAYER_AVERAGE_POOLING1D) {
+    if (get_int(ll, "pool_size", 1, MAX_DIM, &F->k, err, errlen) != 0 ||
+        get_int(ll, "strides", 1, MAX_DIM, &F->s, err, errlen) != 0)
+      return -1;
+    F->d = 1;
+    padding = key_value(ll, "padding");
+    status = strcmp(padding, "causal") == 0 ? -2 : front_window(F, padding, F->k);
+  } else {
+    status = 0;
+    switch (kind) {
+    case LAYER_GLOBAL_MAX_POOLING1D:
+    case LAYER_GLOBAL_AVERAGE_POOLING1D:
+      F->keepdims = 0;
+      if (key_value(ll, "keepdims") != NULL && get_bool(ll, "keepdims", &F->keepdims, err, errlen))
+        return -1;
+      F->To = 1;
+      L->out_rank = F->keepdims ? 2 : 1;
+      break;
+    case LAYER_ZERO_PADDING1D:
+    case LAYER_CROPPING1D: {
+      int a, b;
+      if (get_int(ll, "before", 0, MAX_DIM, &a, err, errlen) != 0 ||
+          get_int(ll, "after", 0, MAX_DIM, &b, err, errlen) != 0)
+        return -1;
+      F->before = a;
+      F->after = b;
+      if (kind == LAYER_ZERO_PADDING1D)
+        F->To = F->T + a + b;
+      else if (a + b >= F->T)
+        status = -1;
+      else
+        F->To = F->T - a - b;
+      break;
+    }
+    case LAYER_UP_SAMPLING1D:
+      if (get_int(ll, "size", 1, MAX_DIM, &F->n, err, errlen) != 0)
+        return -1;
+      F->To = F->T * F->n;
+      break;
+    case LAYER_FLATTEN:
+      F->To = 1;
+      F->Co = F->T * F->C;
+      L->out_rank = 1;
+      break;
+    case LAYER_RESHAPE: {
+      const char *v = key_value(ll, "target");
+      const char *comma = strchr(v, ',');
+      int a = 0, b = 0;
+      char first[16];
+      if (comma != NULL && (size_t)(comma - v) < sizeof first) {
+        memcpy(first, v, (size_t)(comma - v));
+        first[comma - v] = '\0';
+        if (parse_int(first, 1, MAX_DIM, &a) != 0 || parse_int(comma + 1, 1, MAX_DIM, &b) != 0)
+          status = -3;
+        F->To = a;
+        F->Co = b;
+        L->out_rank = 2;
+      } else if (comma == NULL && parse_int(v, 1, MAX_DIM, &b) == 0) {
+        F->To = 1;
+        F->Co = b;
+        L->out_rank = 1;
+      } else {
+        status = -3;
+      }
+      if (status == 0 && (double)F->To * F->Co != (double)F->T * F->C)
+        status = -3;
+      if (status != 0) {
+        set_err(err, errlen, "line %d: layer '%s': bad target '%s' for %d x %d values", ll->line,
+                ll->name, v, F->T, F->C);
+        return -1;
+      }
+      break;
+    }
+    case LAYER_PERMUTE:
+      if (get_bool(ll, "swap", &F->swap, err, errlen) != 0)
+        return -1;
+      if (F->swap) {
+        if (in_rank != 2)
+          status = -1;
+        F->To = F->C;
+        F->Co = F->T;
+      }
+      break;
+    case LAYER_REPEAT_VECTOR:
+      if (in_rank != 1) {
+        set_err(err, errlen, "line %d: layer '%s': RepeatVector needs a rank-1 input", ll->line,
+                ll->name);
+        return -1;
+      }
+      if (get_int(ll, "n", 1, MAX_DIM, &F->n, err, errlen) != 0)
+        return -1;
+      F->To = F->n;
+      L->out_rank = 2;
+      break;
+    case LAYER_LAYER_NORMALIZATION:
+      if (get_real(ll, "epsilon", &F->epsilon, err, errlen) != 0 ||
+          get_bool(ll, "center", &F->center, err, errlen) != 0 ||
+          get_bool(ll, "scale", &F->scale, err, errlen) != 0 ||
+          get_bool(ll, "rms_scaling", &F->rms, err, errlen) != 0)
+        return -1;
+      if (F->scale || F->rms)
+        front_weight(L, (size_t)F->C); /* gamma */
+      if (F->center && !F->rms)
+        front_weight(L, (size_t)F->C); /* beta */
+      break;
+    case LAYER_BATCH_NORMALIZATION:
+      if (get_real(ll, "momentum", &F->momentum, err, errlen) != 0 ||
+          get_real(ll, "epsilon", &F->epsilon, err, errlen) != 0 ||
+          get_bool(ll, "center", &F->center, err, errlen) != 0 ||
+          get_bool(ll, "scale", &F->scale, err, errlen) != 0)
+        return -1;
+      if (F->scale)
+        front_weight(L, (size_t)F->C); /* gamma */
+      if (F->center)
+        front_weight(L, (size_t)F->C); /* beta */
+      front_weight(L, (size_t)F->C);   /* moving_mean */
+      front_weight(L, (size_t)F->C);   /* moving_variance */
+      break;
+    default:
+      break;
+    }
+  }
+  if (status == -2) {
+    set_err(err, errlen, "line %d: layer '%s': unknown padding '%s'", ll->line, ll->name, padding);
+    return -1;
+  }
+  if (status != 0) {
+    set_err(err, errlen, "line %d: layer '%s': the input (%d, %d) is too short for the layer",
+            ll->line, ll->name, F->T, F->C);
+    return -1;
+  }
+  if (L->out_rank == 2) {
+    L->out_shape[0] = F->To;
+    L->out_shape[1] = F->Co;
+  } else {
+    L->out_shape[0] = F->Co;
+  }
+  if ((double)F->To * F->Co > MAX_SIZE || (double)F->T * F->C > MAX_SIZE) {
+    set_err(err, errlen, "line %d: layer '%s': too large", ll->line, ll->name);
+    return -1;
+  }
+  L->in_size = (size_t)F->T * (size_t)F->C;
+  L->out_size = (size_t)F->To * (size_t)F->Co;
+  L->out_cols = (size_t)F->Co;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->out_off[0] = 0;
+  /* work: the pre-activation (convolutions; for SeparableConv1D then the
+   * depthwise output), a normalised input and per-row statistics */
+  L->work_size = 1;
+  if (kind == LAYER_CONV1D || kind == LAYER_DEPTHWISE_CONV1D)
+    L->work_size = L->out_size;
+  else if (kind == LAYER_SEPARABLE_CONV1D)
+    L->work_size = L->out_size + (size_t)F->To * (size_t)F->C * (size_t)F->mult;
+  else if (kind == LAYER_LAYER_NORMALIZATION)
+    L->work_size = L->in_size + 2 * (size_t)F->T;
+  else if (kind == LAYER_BATCH_NORMALIZATION)
+    L->work_size = L->in_size + 2 * (size_t)F->C;
+  L->scratch_size = (size_t)F->Co + (size_t)F->C * (size_t)F->mult + 4 * (size_t)F->C + 1;
+  L->n_params = 0;
+  for (int w = 0; w < F->n_w; w++)
+    L->n_params += F->w_size[w];
+  return 0;
+}
+
+static void assign_front_offsets(layer *L, size_t *offset) {
+  for (int w = 0; w < L->fe.n_w; w++) {
+    L->fe.w_off[w] = *offset;
+    *offset += L->fe.w_size[w];
+  }
+}
+
+/* Whether the layer's output is act(pre-activation) with the pre-activation
+ * first in its work (a crossentropy may start from those logits). */
+static int front_has_logits(const layer *L) {
+  return L->kind == LAYER_CONV1D || L->kind == LAYER_DEPTHWISE_CONV1D ||
+         L->kind == LAYER_SEPARABLE_CONV1D;
+}
+
+/* Input row of output step t and tap i, or -1 when it falls in the padding. */
+static int front_row(const front *F, int t, int i) {
+  int r = t * F->s + i * F->d - F->before;
+  return r >= 0 && r < F->T ? r : -1;
+}
+
+/* A depthwise convolution: out[t][c * m + j] += x[row][c] * w[i][c][j]. */
+static void depthwise_forward(const front *F, const double *w, const double *x, double *out) {
+  int t, i, c, j, m = F->mult;
+  for (t = 0; t < F->To; t++)
+    for (i = 0; i < F->k; i++) {
+      int r = front_row(F, t, i);
+      if (r < 0)
+        continue;
+      for (c = 0; c < F->C; c++)
+        for (j = 0; j < m; j++)
+          out[(size_t)t * F->C * m + c * m + j] +=
+              x[(size_t)r * F->C + c] * w[(i * F->C + c) * m + j];
+    }
+}
+
+static void depthwise_backward(const front *F, const double *w, const double *x, const double *dout,
+                               double *gw, double *dx) {
+  int t, i, c, j, m = F->mult;
+  for (t = 0; t < F->To; t++)
+    for (i = 0; i < F->k; i++) {
+      int r = front_row(F, t, i);
+      if (r < 0)
+        continue;
+      for (c = 0; c < F->C; c++)
+        for (j = 0; j < m; j++) {
+          double d = dout[(size_t)t * F->C * m + c * m + j];
+          gw[(i * F->C + c) * m + j] += x[(size_t)r * F->C + c] * d;
+          if (dx != NULL)
+            dx[(size_t)r * F->C + c] += w[(i * F->C + c) * m + j] * d;
+        }
+    }
+}
+
+/* One sample of a front-end layer (not BatchNormalization in training).
+ * x: T x C; work: see build_front; y: To x Co. */
+static void front_forward(const layer *L, const double *params, const double *x, double *work,
+                          double *y) {
+  const front *F = &L->fe;
+  int t, c, i, f, T = F->T, C = F->C, To = F->To, Co = F->Co;
+  switch (L->kind) {
+  case LAYER_CONV1D: {
+    const double *w = params + F->w_off[0];
+    const double *b = F->use_bias ? params + F->w_off[1] : NULL;
+    int Cg = C / F->groups, Fg = Co / F->groups;
+    for (t = 0; t < To; t++) {
+      for (f = 0; f < Co; f++) {
+        int g = f / Fg;
+        double s = b != NULL ? b[f] : 0.0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          for (c = 0; c < Cg; c++)
+            s += x[(size_t)r * C + g * Cg + c] * w[((size_t)i * Cg + c) * Co + f];
+        }
+        work[(size_t)t * Co + f] = s;
+      }
+      activation_forward(F->act, work + (size_t)t * Co, y + (size_t)t * Co, Co);
+    }
+    break;
+  }
+  case LAYER_DEPTHWISE_CONV1D:
+  case LAYER_SEPARABLE_CONV1D: {
+    int sep = L->kind == LAYER_SEPARABLE_CONV1D, CM = C * F->mult;
+    double *z = work, *dz = sep ? work + L->out_size : work;
+    const double *b = F->use_bias ? params + F->w_off[sep ? 2 : 1] : NULL;
+    memset(dz, 0, (size_t)To * CM * sizeof(double));
+    depthwise_forward(F, params + F->w_off[0], x, dz);
+    if (sep) {
+      const double *pw = params + F->w_off[1];
+      for (t = 0; t < To; t++)
+        for (f = 0; f < Co; f++) {
+          double s = 0.0;
+          for (c = 0; c < CM; c++)
+            s += dz[(size_t)t * CM + c] * pw[(size_t)c * Co + f];
+          z[(size_t)t * Co + f] = s;
+        }
+    }
+    for (t = 0; t < To; t++) {
+      if (b != NULL)
+        for (f = 0; f < Co; f++)
+          z[(size_t)t * Co + f] += b[f];
+      activation_forward(F->act, z + (size_t)t * Co, y + (size_t)t * Co, Co);
+    }
+    break;
+  }
+  case LAYER_MAX_POOLING1D:
+  case LAYER_AVERAGE_POOLING1D:
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        double v = 0.0;
+        int n = 0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          double e;
+          if (r < 0)
+            continue; /* outside the input: not in the window */
+          e = x[(size_t)r * C + c];
+          if (L->kind == LAYER_AVERAGE_POOLING1D)
+            v += e;
+          else if (n == 0 || e > v)
+            v = e;
+          n++;
+        }
+        y[(size_t)t * C + c] = L->kind == LAYER_AVERAGE_POOLING1D ? v / n : v;
+      }
+    break;
+  case LAYER_GLOBAL_MAX_POOLING1D:
+  case LAYER_GLOBAL_AVERAGE_POOLING1D:
+    for (c = 0; c < C; c++) {
+      double v = x[c];
+      for (t = 1; t < T; t++) {
+        double e = x[(size_t)t * C + c];
+        if (L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D)
+          v += e;
+        else if (e > v)
+          v = e;
+      }
+      y[c] = L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D ? v / T : v;
+    }
+    break;
+  case LAYER_ZERO_PADDING1D:
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        int r = t - F->before;
+        y[(size_t)t * C + c] = r >= 0 && r < T ? x[(size_t)r * C + c] : 0.0;
+      }
+    break;
+  case LAYER_CROPPING1D:
+    memcpy(y, x + (size_t)F->before * C, L->out_size * sizeof(double));
+    break;
+  case LAYER_UP_SAMPLING1D:
+    for (t = 0; t < To; t++)
+      memcpy(y + (size_t)t * C, x + (size_t)(t / F->n) * C, (size_t)C * sizeof(double));
+    break;
+  case LAYER_REPEAT_VECTOR:
+    for (t = 0; t < To; t++)
+      memcpy(y + (size_t)t * C, x, (size_t)C * sizeof(double));
+    break;
+  case LAYER_PERMUTE:
+    if (F->swap) {
+      for (t = 0; t < T; t++)
+        for (c = 0; c < C; c++)
+          y[(size_t)c * T + t] = x[(size_t)t * C + c];
+    } else {
+      memcpy(y, x, L->out_size * sizeof(double));
+    }
+    break;
+  case LAYER_FLATTEN:
+  case LAYER_RESHAPE:
+    memcpy(y, x, L->out_size * sizeof(double));
+    break;
+  case LAYER_LAYER_NORMALIZATION: {
+    /* work: the normalised x (T x C), then each row's mean and 1/sqrt(var + eps) */
+    const double *gamma = F->scale || F->rms ? params + F->w_off[0] : NULL;
+    const double *beta = F->center && !F->rms ? params + F->w_off[gamma ? 1 : 0] : NULL;
+    double *xhat = work, *mean = work + L->in_size, *inv = mean + T;
+    for (t = 0; t < T; t++) {
+      const double *xr = x + (size_t)t * C;
+      double m = 0.0, v = 0.0;
+      for (c = 0; c < C; c++)
+        m += xr[c];
+      m /= C;
+      for (c = 0; c < C; c++)
+        v += (xr[c] - m) * (xr[c] - m);
+      v /= C;
+      mean[t] = m;
+      inv[t] = 1.0 / sqrt(v + F->epsilon);
+      for (c = 0; c < C; c++) {
+        /* rms_scaling (Keras 3): x / sqrt(var + eps) * gamma, not centred */
+        xhat[(size_t)t * C + c] = (F->rms ? xr[c] : xr[c] - m) * inv[t];
+        y[(size_t)t * C + c] =
+            xhat[(size_t)t * C + c] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    }
+    break;
+  }
+  case LAYER_BATCH_NORMALIZATION: {
+    /* inference: the moving statistics. work: xhat, then the mean and the
+     * variance used */
+    const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+    const double *beta = F->center ? params + F->w_off[F->scale ? 1 : 0] : NULL;
+    const double *mm = params + F->w_off[F->n_w - 2], *mv = params + F->w_off[F->n_w - 1];
+    double *xhat = work, *mean = work + L->in_size, *var = mean + C;
+    for (c = 0; c < C; c++) {
+      mean[c] = mm[c];
+      var[c] = mv[c];
+    }
+    for (t = 0; t < T; t++)
+      for (c = 0; c < C; c++) {
+        size_t e = (size_t)t * C + c;
+        xhat[e] = (x[e] - mean[c]) / sqrt(var[c] + F->epsilon);
+        y[e] = xhat[e] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+/* BatchNormalization in training: the statistics of the whole batch, every
+ * step of every sample (Keras's moments over all axes but the last; the
+ * biased variance). x: n inputs `in_stride` apart; each sample's work gets
+ * xhat and the batch's mean and variance. */
+static void batchnorm_train_forward(const layer *L, const double *params, const double *const *xs,
+                                    int n, double *work, double *ys) {
+  const front *F = &L->fe;
+  const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+  const double *beta = F->center ? params + F->w_off[F->scale ? 1 : 0] : NULL;
+  int T = F->T, C = F->C, s, t, c;
+  double N = (double)n * T;
+  for (c = 0; c < C; c++) {
+    double m = 0.0, v = 0.0, inv;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++)
+        m += xs[s][(size_t)t * C + c];
+    m /= N;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++) {
+        double u = xs[s][(size_t)t * C + c] - m;
+        v += u * u;
+      }
+    v /= N;
+    inv = 1.0 / sqrt(v + F->epsilon);
+    for (s = 0; s < n; s++) {
+      double *w = work + (size_t)s * L->work_size;
+      w[L->in_size + c] = m;
+      w[L->in_size + C + c] = v;
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        w[e] = (xs[s][e] - m) * inv;
+        ys[(size_t)s * L->out_size + e] = w[e] * (gamma ? gamma[c] : 1.0) + (beta ? beta[c] : 0.0);
+      }
+    }
+  }
+}
+
+/* Its backward through the batch statistics. dys, dxs: n arrays (dxs[s] may
+ * be NULL); adds to grad. */
+static void batchnorm_train_backward(const layer *L, const double *params, const double *work,
+                                     int n, const double *const *dys, double *const *dxs,
+                                     double *grad) {
+  const front *F = &L->fe;
+  const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+  double *ggamma = F->scale ? grad + F->w_off[0] : NULL;
+  double *gbeta = F->center ? grad + F->w_off[F->scale ? 1 : 0] : NULL;
+  int T = F->T, C = F->C, s, t, c;
+  double N = (double)n * T;
+  for (c = 0; c < C; c++) {
+    /* y = xhat g + b, xhat = (x - m) inv: dx = inv (dxhat - mean(dxhat) -
+     * xhat mean(dxhat xhat)) */
+    double var = work[L->in_size + C + c], inv = 1.0 / sqrt(var + F->epsilon);
+    double sum_d = 0.0, sum_dx = 0.0;
+    for (s = 0; s < n; s++)
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        double dy = dys[s][e], xhat = work[(size_t)s * L->work_size + e];
+        double dxhat = dy * (gamma ? gamma[c] : 1.0);
+        if (ggamma)
+          ggamma[c] += dy * xhat;
+        if (gbeta)
+          gbeta[c] += dy;
+        sum_d += dxhat;
+        sum_dx += dxhat * xhat;
+      }
+    for (s = 0; s < n; s++) {
+      if (dxs[s] == NULL)
+        continue;
+      for (t = 0; t < T; t++) {
+        size_t e = (size_t)t * C + c;
+        double xhat = work[(size_t)s * L->work_size + e];
+        double dxhat = dys[s][e] * (gamma ? gamma[c] : 1.0);
+        dxs[s][e] = inv * (dxhat - sum_d / N - xhat * sum_dx / N);
+      }
+    }
+  }
+}
+
+/* One sample's backward: dy = d(loss)/d(y) (of the pre-activation when
+ * from_logits); adds to grad; dx (may be NULL) is overwritten. scratch:
+ * L->scratch_size reals. */
+static void front_backward(const layer *L, const double *params, const double *x,
+                           const double *work, const double *y, const double *dy, int from_logits,
+                           double *grad, double *dx, double *scratch) {
+  const front *F = &L->fe;
+  int t, c, i, f, T = F->T, C = F->C, To = F->To, Co = F->Co;
+  if (dx != NULL)
+    memset(dx, 0, L->in_size * sizeof(double));
+  switch (L->kind) {
+  case LAYER_CONV1D: {
+    const double *w = params + F->w_off[0];
+    double *gw = grad + F->w_off[0], *gb = F->use_bias ? grad + F->w_off[1] : NULL;
+    double *dz = scratch;
+    int Cg = C / F->groups, Fg = Co / F->groups;
+    for (t = 0; t < To; t++) {
+      if (from_logits)
+        memcpy(dz, dy + (size_t)t * Co, (size_t)Co * sizeof(double));
+      else
+        activation_backward(F->act, work + (size_t)t * Co, y + (size_t)t * Co, dy + (size_t)t * Co,
+                            dz, Co);
+      for (f = 0; f < Co; f++) {
+        int g = f / Fg;
+        if (gb != NULL)
+          gb[f] += dz[f];
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          for (c = 0; c < Cg; c++) {
+            size_t wi = ((size_t)i * Cg + c) * Co + f, xi = (size_t)r * C + g * Cg + c;
+            gw[wi] += x[xi] * dz[f];
+            if (dx != NULL)
+              dx[xi] += w[wi] * dz[f];
+          }
+        }
+      }
+    }
+    break;
+  }
+  case LAYER_DEPTHWISE_CONV1D:
+  case LAYER_SEPARABLE_CONV1D: {
+    int sep = L->kind == LAYER_SEPARABLE_CONV1D, CM = C * F->mult;
+    const double *z = work, *dw_out = sep ? work + L->out_size : work;
+    double *gb = F->use_bias ? grad + F->w_off[sep ? 2 : 1] : NULL;
+    double *dz = scratch, *ddw = scratch + Co;
+    double *ddw_all = (double *)calloc((size_t)To * CM, sizeof(double));
+    if (ddw_all == NULL)
+      return;
+    for (t = 0; t < To; t++) {
+      if (from_logits)
+        memcpy(dz, dy + (size_t)t * Co, (size_t)Co * sizeof(double));
+      else
+        activation_backward(F->act, z + (size_t)t * Co, y + (size_t)t * Co, dy + (size_t)t * Co, dz,
+                            Co);
+      if (gb != NULL)
+        for (f = 0; f < Co; f++)
+          gb[f] += dz[f];
+      if (sep) {
+        const double *pw = params + F->w_off[1];
+        double *gpw = grad + F->w_off[1];
+        for (c = 0; c < CM; c++) {
+          double s = 0.0;
+          for (f = 0; f < Co; f++) {
+            gpw[(size_t)c * Co + f] += dw_out[(size_t)t * CM + c] * dz[f];
+            s += pw[(size_t)c * Co + f] * dz[f];
+          }
+          ddw[c] = s;
+        }
+        memcpy(ddw_all + (size_t)t * CM, ddw, (size_t)CM * sizeof(double));
+      } else {
+        memcpy(ddw_all + (size_t)t * CM, dz, (size_t)CM * sizeof(double));
+      }
+    }
+    depthwise_backward(F, params + F->w_off[0], x, ddw_all, grad + F->w_off[0], dx);
+    free(ddw_all);
+    break;
+  }
+  case LAYER_MAX_POOLING1D:
+  case LAYER_AVERAGE_POOLING1D:
+    if (dx == NULL)
+      break;
+    for (t = 0; t < To; t++)
+      for (c = 0; c < C; c++) {
+        int n = 0, best = -1;
+        double v = 0.0;
+        for (i = 0; i < F->k; i++) {
+          int r = front_row(F, t, i);
+          if (r < 0)
+            continue;
+          /* the first maximum of the window takes the gradient */
+          if (n == 0 || x[(size_t)r * C + c] > v) {
+            v = x[(size_t)r * C + c];
+            best = r;
+          }
+          n++;
+        }
+        if (L->kind == LAYER_MAX_POOLING1D) {
+          dx[(size_t)best * C + c] += dy[(size_t)t * C + c];
+        } else {
+          for (i = 0; i < F->k; i++) {
+            int r = front_row(F, t, i);
+            if (r >= 0)
+              dx[(size_t)r * C + c] += dy[(size_t)t * C + c] / n;
+          }
+        }
+      }
+    break;
+  case LAYER_GLOBAL_MAX_POOLING1D:
+  case LAYER_GLOBAL_AVERAGE_POOLING1D:
+    if (dx == NULL)
+      break;
+    for (c = 0; c < C; c++) {
+      if (L->kind == LAYER_GLOBAL_AVERAGE_POOLING1D) {
+        for (t = 0; t < T; t++)
+          dx[(size_t)t * C + c] = dy[c] / T;
+      } else {
+        int best = 0;
+        for (t = 1; t < T; t++)
+          if (x[(size_t)t * C + c] > x[(size_t)best * C + c])
+            best = t;
+        dx[(size_t)best * C + c] = dy[c];
+      }
+    }
+    break;
+  case LAYER_ZERO_PADDING1D:
+    if (dx != NULL)
+      memcpy(dx, dy + (size_t)F->before * C, L->in_size * sizeof(double));
+    break;
+  case LAYER_CROPPING1D:
+    if (dx != NULL)
+      memcpy(dx + (size_t)F->before * C, dy, L->out_size * sizeof(double));
+    break;
+  case LAYER_UP_SAMPLING1D:
+    if (dx != NULL)
+      for (t = 0; t < To; t++)
+        for (c = 0; c < C; c++)
+          dx[(size_t)(t / F->n) * C + c] += dy[(size_t)t * C + c];
+    break;
+  case LAYER_REPEAT_VECTOR:
+    if (dx != NULL)
+      for (t = 0; t < To; t++)
+        for (c = 0; c < C; c++)
+          dx[c] += dy[(size_t)t * C + c];
+    break;
+  case LAYER_PERMUTE:
+    if (dx != NULL) {
+      if (F->swap) {
+        for (t = 0; t < T; t++)
+          for (c = 0; c < C; c++)
+            dx[(size_t)t * C + c] = dy[(size_t)c * T + t];
+      } else {
+        memcpy(dx, dy, L->in_size * sizeof(double));
+      }
+    }
+    break;
+  case LAYER_FLATTEN:
+  case LAYER_RESHAPE:
+    if (dx != NULL)
+      memcpy(dx, dy, L->in_size * sizeof(double));
+    break;
+  case LAYER_LAYER_NORMALIZATION: {
+    /* y = xhat * gamma + beta, xhat = (x - mean) * inv (rms: x * inv),
+     * inv = 1/sqrt(var + eps), var = mean((x - mean)^2) */
+    const double *gamma = F->scale || F->rms ? params + F->w_off[0] : NULL;
+    double *ggamma = gamma ? grad + F->w_off[0] : NULL;
+    double *gbeta = F->center && !F->rms ? grad + F->w_off[gamma ? 1 : 0] : NULL;
+    const double *xhat = work, *mean = work + L->in_size, *inv = mean + T;
+    double *dxhat = scratch;
+    for (t = 0; t < T; t++) {
+      const double *xr = x + (size_t)t * C;
+      double dinv = 0.0, dvar, dmean = 0.0;
+      for (c = 0; c < C; c++) {
+        double d = dy[(size_t)t * C + c];
+        if (ggamma)
+          ggamma[c] += d * xhat[(size_t)t * C + c];
+        if (gbeta)
+          gbeta[c] += d;
+        dxhat[c] = d * (gamma ? gamma[c] : 1.0);
+        /* xhat = u * inv with u = x - mean (or x) */
+        dinv += dxhat[c] * (F->rms ? xr[c] : xr[c] - mean[t]);
+      }
+      /* inv = (var + eps)^-1/2: d var = dinv * -1/2 inv^3 */
+      dvar = dinv * -0.5 * inv[t] * inv[t] * inv[t];
+      if (dx == NULL)
+        continue;
+      for (c = 0; c < C; c++) {
+        /* var = mean((x - m)^2): d x_c += dvar * 2 (x_c - m) / C (its term
+         * through m sums to zero) */
+        double du = F->rms ? 0.0 : dxhat[c] * inv[t];
+        dx[(size_t)t * C + c] =
+            (F->rms ? dxhat[c] * inv[t] : du) + dvar * 2.0 * (xr[c] - mean[t]) / C;
+        dmean -= du;
+      }
+      for (c = 0; c < C; c++)
+        dx[(size_t)t * C + c] += dmean / C;
+    }
+    break;
+  }
+  case LAYER_BATCH_NORMALIZATION: {
+    /* inference: y = (x - moving_mean) / sqrt(moving_variance + eps) * gamma
+     * + beta; the moving statistics are not trained (no gradient) */
+    const double *gamma = F->scale ? params + F->w_off[0] : NULL;
+    double *ggamma = F->scale ? grad + F->w_off[0] : NULL;
+    double *gbeta = F->center ? grad + F->w_off[F->scale ? 1 : 0] : NULL;
+    const double *xhat = work, *var = work + L->in_size + C;
+    for (t = 0; t < T; t++)
+      for (c = 0; c < C; c++) {
+        size_t e = (size_t)t * C + c;
+        if (ggamma)
+          ggamma[c] += dy[e] * xhat[e];
+        if (gbeta)
+          gbeta[c] += dy[e];
+        if (dx != NULL)
+          dx[e] = dy[e] * (gamma ? gamma[c] : 1.0) / sqrt(var[c] + F->epsilon);
+      }
+    break;
+  }
+  default:
+    break;
+  }
+}
+
 /* ------------------------------------------------------------------ whole model */
 
 /* Everything forward computes for a batch of n samples, per node. */
@@ -2023,17 +3254,35 @@ static double *ref_grad(const rnnc_ref *m, double *dxacc, double **d_node, tref 
          m->layers[r.node].out_off[r.index];
 }
 
-static void forward_all(const rnnc_ref *m, const double *params, const double *x, int n,
-                        trace *tr) {
+/* Forward through every node, node by node over the n samples. With
+ * `training`, BatchNormalization normalises with the statistics of the
+ * batch (Keras's training=True); else every node is per sample. Returns 0,
+ * or -1 on allocation failure. */
+static int forward_all(const rnnc_ref *m, const double *params, const double *x, int n, trace *tr,
+                       int training) {
   int l, s, i;
   for (l = 0; l < m->n_layers; l++) {
     const layer *L = &m->layers[l];
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+      const double **xs = (const double **)calloc((size_t)(n > 0 ? n : 1), sizeof(double *));
+      if (xs == NULL)
+        return -1;
+      for (s = 0; s < n; s++)
+        xs[s] = ref_value(m, tr, x, L->in[0], s);
+      batchnorm_train_forward(L, params, xs, n, tr->work[l], tr->y[l]);
+      free((void *)xs);
+      continue;
+    }
     for (s = 0; s < n; s++) {
       const double *in = ref_value(m, tr, x, L->in[0], s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
       double *y = tr->y[l] + (size_t)s * L->out_size;
       if (L->kind == LAYER_DENSE) {
         dense_forward(L, params, in, work, y);
+      } else if (IS_FRONT(L->kind)) {
+        front_forward(L, params, in, work, y);
+      } else if (is_elementwise(L->kind)) {
+        elementwise_forward(L, params, in, y);
       } else if (L->kind == LAYER_MIX) {
         const double *ins[MIX_MAX_INPUTS];
         for (i = 0; i < L->n_in; i++)
@@ -2045,15 +3294,17 @@ static void forward_all(const rnnc_ref *m, const double *params, const double *x
         if (L->initial_state) {
           /* h_0 (then c_0) side by side, as a step record holds them */
           buf = alloc_reals((size_t)L->n_states * U);
-          if (buf != NULL)
-            for (i = 0; i < L->n_states; i++)
-              memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
+          if (buf == NULL)
+            return -1;
+          for (i = 0; i < L->n_states; i++)
+            memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
         }
         recurrent_forward(L, params, in, buf, work, y);
         free(buf);
       }
     }
   }
+  return 0;
 }
 
 /* Adds n reals of b to a. */
@@ -2063,15 +3314,33 @@ static void add_into(double *a, const double *b, size_t n) {
     a[i] += b[i];
 }
 
+/* One sample's backward of a node of one input from dy (of its output, or,
+ * from_logits, of its pre-activation); dx (not NULL) is overwritten. */
+static void node_backward(const layer *L, const double *params, const double *in, double *work,
+                          const double *y, const double *dy, int from_logits, double *grad,
+                          double *dx, double *scratch) {
+  if (L->kind == LAYER_DENSE)
+    dense_backward(L, params, in, work, y, dy, from_logits, grad, dx, scratch);
+  else if (IS_FRONT(L->kind))
+    front_backward(L, params, in, work, y, dy, from_logits, grad, dx, scratch);
+  else
+    elementwise_backward(L, params, in, y, dy, from_logits, grad, dx);
+}
+
 /* Backward through every node, last first. d_node[l] holds d(loss)/d(the
  * outputs of node l) (the seeds, then what later nodes add) and d_logits[l]
- * (may be NULL, or its entries) d(loss)/d(the pre-activation) of a Dense
- * node whose loss is computed from its logits. grad (not NULL) is
- * overwritten; dx may be NULL. Returns 0, or -1 on allocation failure. */
+ * (may be NULL, or its entries) d(loss)/d(the pre-activation) of a node
+ * whose loss is computed from its logits. With `training`,
+ * BatchNormalization's backward goes through the batch statistics. grad (not
+ * NULL) is overwritten; dx may be NULL. Returns 0, or -1 on allocation
+ * failure. */
 static int backward_all(const rnnc_ref *m, const double *params, const double *x, const trace *tr,
-                        int n, double **d_node, double **d_logits, double *grad, double *dx) {
-  size_t max_in = 1, max_scratch = 1, i;
-  double *tmp, *tmp2, *scratch, *dxacc;
+                        int n, double **d_node, double **d_logits, double *grad, double *dx,
+                        int training) {
+  size_t max_in = 1, max_scratch = 1, i, nn = (size_t)(n > 0 ? n : 1);
+  double *tmp, *tmp2, *scratch, *dxacc, *bn_dx = NULL;
+  const double **dys = NULL;
+  double **dxs = NULL;
   int l, s, k, status = 0;
 
   for (l = 0; l < m->n_layers; l++) {
@@ -2080,14 +3349,19 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       max_in = L->in_size;
     if (L->scratch_size > max_scratch)
       max_scratch = L->scratch_size;
-    if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && 2 * (size_t)L->dir[0].units > max_in)
+    if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
+        !is_elementwise(L->kind) && 2 * (size_t)L->dir[0].units > max_in)
       max_in = 2 * (size_t)L->dir[0].units;
   }
   tmp = alloc_reals(max_in);
   tmp2 = alloc_reals(max_in);
   scratch = alloc_reals(max_scratch);
-  dxacc = alloc_reals((size_t)n * m->input_size);
-  if (tmp == NULL || tmp2 == NULL || scratch == NULL || dxacc == NULL) {
+  dxacc = alloc_reals(nn * m->input_size);
+  bn_dx = alloc_reals(nn * max_in);
+  dys = (const double **)calloc(nn, sizeof(double *));
+  dxs = (double **)calloc(nn, sizeof(double *));
+  if (tmp == NULL || tmp2 == NULL || scratch == NULL || dxacc == NULL || bn_dx == NULL ||
+      dys == NULL || dxs == NULL) {
     status = -1;
     goto done;
   }
@@ -2095,19 +3369,29 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
     grad[i] = 0.0;
   for (l = m->n_layers - 1; l >= 0; l--) {
     const layer *L = &m->layers[l];
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+      for (s = 0; s < n; s++) {
+        dys[s] = d_node[l] + (size_t)s * L->out_size;
+        dxs[s] = bn_dx + (size_t)s * L->in_size;
+      }
+      batchnorm_train_backward(L, params, tr->work[l], n, dys, dxs, grad);
+      for (s = 0; s < n; s++)
+        add_into(ref_grad(m, dxacc, d_node, L->in[0], s), dxs[s], L->in_size);
+      continue;
+    }
     for (s = 0; s < n; s++) {
       const double *in = ref_value(m, tr, x, L->in[0], s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
       const double *dy = d_node[l] + (size_t)s * L->out_size;
       double *din = ref_grad(m, dxacc, d_node, L->in[0], s);
-      if (L->kind == LAYER_DENSE) {
+      if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
         const double *y = tr->y[l] + (size_t)s * L->out_size;
-        dense_backward(L, params, in, work, y, dy, 0, grad, tmp, scratch);
+        node_backward(L, params, in, work, y, dy, 0, grad, tmp, scratch);
         add_into(din, tmp, L->in_size);
         if (d_logits != NULL && d_logits[l] != NULL) {
           /* the loss of this output, from its logits */
-          dense_backward(L, params, in, work, y, d_logits[l] + (size_t)s * L->out_size, 1, grad,
-                         tmp, scratch);
+          node_backward(L, params, in, work, y, d_logits[l] + (size_t)s * L->out_size, 1, grad, tmp,
+                        scratch);
           add_into(din, tmp, L->in_size);
         }
       } else if (L->kind == LAYER_MIX) {
@@ -2136,6 +3420,9 @@ done:
   free(tmp2);
   free(scratch);
   free(dxacc);
+  free(bn_dx);
+  free((void *)dys);
+  free(dxs);
   return status;
 }
 
@@ -2154,7 +3441,10 @@ int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, 
     return -1;
   if (trace_alloc(m, n, &tr) != 0)
     return -1;
-  forward_all(m, params, x, n, &tr);
+  if (forward_all(m, params, x, n, &tr, 0) != 0) {
+    trace_free(m, &tr);
+    return -1;
+  }
   gather_outputs(m, &tr, x, n, y);
   trace_free(m, &tr);
   return 0;
@@ -2163,7 +3453,8 @@ int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, 
 /* Backward from dy (every output) or from the losses' seeds: the model
  * outputs' gradients go to the nodes (or inputs) they come from. */
 static int backward_from(rnnc_ref *m, const double *params, const double *x, const trace *tr, int n,
-                         const double *dy, double **d_logits, double *grad, double *dx) {
+                         const double *dy, double **d_logits, double *grad, double *dx,
+                         int training) {
   double **d_node = alloc_list(m, n, 0);
   double *dxacc = NULL;
   int s, k, status;
@@ -2179,7 +3470,7 @@ static int backward_from(rnnc_ref *m, const double *params, const double *x, con
     for (k = 0; k < m->n_outputs; k++)
       add_into(ref_grad(m, dxacc, d_node, m->out[k], s),
                dy + (size_t)s * m->output_size + m->out_off[k], m->out_size[k]);
-  status = backward_all(m, params, x, tr, n, d_node, d_logits, grad, dx);
+  status = backward_all(m, params, x, tr, n, d_node, d_logits, grad, dx, training);
   if (status == 0 && dx != NULL)
     add_into(dx, dxacc, (size_t)n * m->input_size);
   free(dxacc);
@@ -2195,25 +3486,38 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
     return -1;
   if (trace_alloc(m, n, &tr) != 0)
     return -1;
-  forward_all(m, params, x, n, &tr);
-  status = backward_from(m, params, x, &tr, n, dy, NULL, grad, dx);
+  status = forward_all(m, params, x, n, &tr, 0);
+  if (status == 0)
+    status = backward_from(m, params, x, &tr, n, dy, NULL, grad, dx, 0);
   trace_free(m, &tr);
   return status;
 }
 
-/* Whether output k's loss is computed from logits tf.keras keeps: the output
- * is a Dense node's whose activation is the loss's (softmax for the
- * categorical crossentropies, sigmoid for the binary one). */
+/* How output k's loss reads logits tf.keras keeps (a crossentropy after a
+ * softmax or sigmoid: the categorical ones after softmax, the binary one
+ * after sigmoid): 0 none; 1 a Dense node's pre-activation (its work); 2 an
+ * Activation node's input; 3 a convolution's pre-activation (first in its
+ * work). */
 static int fused_output(const rnnc_ref *m, int k) {
   const tref r = m->out[k];
-  return !m->loss_logits[k] && r.node >= 0 && r.index == 0 &&
-         m->layers[r.node].kind == LAYER_DENSE &&
-         m->layers[r.node].act == fused_activation((rnnc_loss_kind)m->loss_kind[k]);
+  const layer *L;
+  int act = fused_activation((rnnc_loss_kind)m->loss_kind[k]);
+  if (m->loss_logits[k] || r.node < 0 || r.index != 0)
+    return 0;
+  L = &m->layers[r.node];
+  if (L->kind == LAYER_DENSE && L->keeps_logits && L->act == act)
+    return 1;
+  if (L->kind == LAYER_ACTIVATION && L->act == act)
+    return 2;
+  if (front_has_logits(L) && L->fe.act == act)
+    return 3;
+  return 0;
 }
 
 /* Every output with a loss: its loss (of its rows and last axis, the target
  * sized for it), times its weight, summed; the other outputs get a zero
- * gradient. With no loss in the spec (or n <= 0, or an allocation failure)
+ * gradient. In training: BatchNormalization normalises with the batch's
+ * statistics. With no loss in the spec (or n <= 0, or an allocation failure)
  * the loss is NaN and grad and dx, when given, are filled with NaN. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred) {
@@ -2224,7 +3528,7 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
   int ok = 0, k;
 
   if (n > 0 && trace_alloc(m, n, &tr) == 0) {
-    forward_all(m, params, x, n, &tr);
+    int forward_failed = forward_all(m, params, x, n, &tr, 1) != 0;
     if (y_pred != NULL)
       gather_outputs(m, &tr, x, n, y_pred);
     dtop = alloc_reals(nn * m->output_size); /* zero: outputs without a loss */
@@ -2233,40 +3537,35 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
     tgt = alloc_reals(nn * m->target_size);
     d_logits = (double **)calloc((size_t)m->n_layers, sizeof(double *));
     grad_buf = grad != NULL ? grad : alloc_reals(m->n_params);
-    if (m->loss != RNNC_LOSS_NONE && dtop != NULL && pred != NULL && dpred != NULL && tgt != NULL &&
-        d_logits != NULL && grad_buf != NULL) {
+    if (!forward_failed && m->loss != RNNC_LOSS_NONE && dtop != NULL && pred != NULL &&
+        dpred != NULL && tgt != NULL && d_logits != NULL && grad_buf != NULL) {
       loss = 0.0;
       ok = 1;
       for (k = 0; k < m->n_outputs && ok; k++) {
         size_t part = m->out_size[k], cols = (size_t)m->out_cols[k];
         size_t rows = nn * (size_t)m->out_rows[k], i;
         int fused = fused_output(m, k), logits = fused || m->loss_logits[k];
-        double l = NAN;
+        int node = m->out[k].node;
+        rnnc_loss_config cfg = m->loss_cfg[k];
+        double l;
         if (m->loss_kind[k] == RNNC_LOSS_NONE)
           continue;
-        /* the output (or the Dense node's pre-activation) and the targets of
-         * every sample, gathered */
+        /* the output (or its logits) and the targets of every sample, gathered */
         for (s = 0; s < nn; s++) {
-          const double *src =
-              fused ? tr.work[m->out[k].node] + s * part : ref_value(m, &tr, x, m->out[k], (int)s);
+          const double *src = fused == 1 || fused == 3
+                                  ? tr.work[node] + s * m->layers[node].work_size
+                              : fused == 2 ? ref_value(m, &tr, x, m->layers[node].in[0], (int)s)
+                                           : ref_value(m, &tr, x, m->out[k], (int)s);
           memcpy(pred + s * part, src, part * sizeof(double));
           memcpy(tgt + s * m->target_part[k], target + s * m->target_size + m->target_off[k],
                  m->target_part[k] * sizeof(double));
         }
-        switch (m->loss_kind[k]) {
-#define LOSS(id, NAME, name, aliases, fn, fn_logits, labels, fused)                                \
-  case RNNC_LOSS_##NAME:                                                                           \
-    l = logits ? fn_logits##_f64(pred, tgt, rows, cols, dpred)                                     \
-               : fn##_f64(pred, tgt, rows, cols, dpred);                                           \
-    break;
-          RNNC_LOSSES(LOSS)
-#undef LOSS
-        }
+        cfg.from_logits = logits;
+        l = rnnc_loss_eval_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, dpred);
         loss += m->loss_weight[k] * l;
         for (i = 0; i < nn * part; i++)
           dpred[i] *= m->loss_weight[k];
         if (fused) {
-          int node = m->out[k].node;
           if (d_logits[node] == NULL)
             d_logits[node] = alloc_reals(nn * m->layers[node].out_size);
           if (d_logits[node] == NULL) {
@@ -2281,7 +3580,7 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
         }
       }
       if (ok && (grad != NULL || dx != NULL))
-        ok = backward_from(m, params, x, &tr, n, dtop, d_logits, grad_buf, dx) == 0;
+        ok = backward_from(m, params, x, &tr, n, dtop, d_logits, grad_buf, dx, 1) == 0;
     }
     if (grad_buf != grad)
       free(grad_buf);
@@ -2304,4 +3603,34 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
     return NAN;
   }
   return loss;
+}
+
+int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n) {
+  trace tr;
+  int l, c;
+  if (n <= 0)
+    return -1;
+  if (trace_alloc(m, n, &tr) != 0)
+    return -1;
+  if (forward_all(m, params, x, n, &tr, 1) != 0) {
+    trace_free(m, &tr);
+    return -1;
+  }
+  for (l = 0; l < m->n_layers; l++) {
+    const layer *L = &m->layers[l];
+    const front *F = &L->fe;
+    double *mm, *mv;
+    const double *w = tr.work[l];
+    if (L->kind != LAYER_BATCH_NORMALIZATION)
+      continue;
+    /* Keras: moving = moving * momentum + batch * (1 - momentum) */
+    mm = params + F->w_off[F->n_w - 2];
+    mv = params + F->w_off[F->n_w - 1];
+    for (c = 0; c < F->C; c++) {
+      mm[c] = mm[c] * F->momentum + w[L->in_size + c] * (1.0 - F->momentum);
+      mv[c] = mv[c] * F->momentum + w[L->in_size + F->C + c] * (1.0 - F->momentum);
+    }
+  }
+  trace_free(m, &tr);
+  return 0;
 }

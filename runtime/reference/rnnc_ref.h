@@ -8,16 +8,20 @@
  *   rnnc-spec 1
  *   input <d1> [<d2>]            per-sample input shape: timesteps features, or features
  *   layer <Class> <name> key=value ...
- *   loss <keras loss name> [from_logits]   optional: mse, mean_squared_error, mae,
- *                                sparse_categorical_crossentropy, categorical_crossentropy,
- *                                binary_crossentropy; from_logits: the output is the logits.
- *                                A crossentropy after a last Dense with softmax
- *                                (categorical) or sigmoid (binary) is computed from that
- *                                layer's logits, as tf.keras does.
+ *   loss <keras loss name> [from_logits] [label_smoothing=S] [delta=D]
+ *                                optional: a loss of the catalog (RNNC_LOSSES) by any of
+ *                                its names; from_logits: the output is the logits; the
+ *                                parameters of rnnc_loss_config (RNNC_LOSS_PARAMS), Keras's
+ *                                defaults when absent. A crossentropy after a last Dense
+ *                                (not logits=0) or Activation with softmax (categorical,
+ *                                sparse) or sigmoid (binary) is computed from that layer's
+ *                                logits, as tf.keras does.
  *
  * Classes and keys (every key of the class present, in any order, booleans as
  * 0/1; keys in [brackets] are optional):
- *   Dense      units activation use_bias               (applies to the last axis)
+ *   Dense      units activation use_bias [logits]      (applies to the last axis)
+ *              logits=0 (TimeDistributed's Dense): a crossentropy after it reads
+ *              its probabilities, not its logits (tf.keras's reshape drops them)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
  *              [initial_state]
  *   LSTM       units activation recurrent_activation use_bias
@@ -31,14 +35,77 @@
  *                layer SimpleRNN simple_rnn units=8 activation=tanh use_bias=1 ...
  *              The wrapped line may not have initial_state=1 (rejected);
  *              initial_state=0 there is accepted and means the default.
+ *   Conv1D     filters groups kernel_size strides padding dilation_rate activation use_bias
+ *   SeparableConv1D  filters depth_multiplier kernel_size strides padding dilation_rate
+ *              activation use_bias
+ *   DepthwiseConv1D  depth_multiplier kernel_size strides padding dilation_rate activation
+ *              use_bias
+ *   MaxPooling1D, AveragePooling1D  pool_size strides padding
+ *   GlobalMaxPooling1D, GlobalAveragePooling1D  [keepdims]
+ *   ZeroPadding1D, Cropping1D  before after
+ *   UpSampling1D  size
+ *   Flatten    (no key)
+ *   Reshape    target=A,B (two dimensions) or target=N (one)
+ *   Permute    swap (1: steps and channels swapped, 0: unchanged)
+ *   RepeatVector  n
+ *   LayerNormalization  epsilon center scale rms_scaling
+ *   BatchNormalization  momentum epsilon center scale
  *   initial_state (absent = 0): 1 makes the layer take its initial states from
  *              the model's input, as Keras's layer(x, initial_state=[...]);
  *              see "Inputs" below.
- * Activations: linear relu tanh sigmoid softmax hard_sigmoid. hard_sigmoid is
- * tf.keras 2.x's clip(0.2 x + 0.5, 0, 1) (not Keras 3's x/6 + 0.5), derivative
- * 0.2 strictly inside (-2.5, 2.5) and 0 elsewhere; softmax is over the last
- * axis (inside a recurrent cell: over each block of U).
+ * Activations: the catalog's (RNNC_ACTIVATIONS in rnnc_catalog.h), Keras 3's
+ * definitions: linear relu tanh sigmoid softmax hard_sigmoid (Keras 3's
+ * relu6(x + 3) / 6, derivative 1/6 strictly inside (-3, 3))
+ * hard_sigmoid_keras2 (tf.keras 2.x's clip(0.2 x + 0.5, 0, 1), derivative 0.2
+ * strictly inside (-2.5, 2.5)) elu selu gelu gelu_approximate (the tanh
+ * form) swish silu softplus softsign exponential leaky_relu (slope 0.2) relu6
+ * mish hard_silu hard_swish log_softmax; softmax and log_softmax are over the
+ * last axis (not inside a recurrent cell).
+ * Elementwise layers (their output has the input's shape, (T, F) or (F)):
+ *   Activation activation
+ *   ReLU       max_value (a number, or none) negative_slope threshold: Keras's
+ *              ReLU.static_call (a slope alone: leaky relu)
+ *   LeakyReLU  negative_slope
+ *   ELU        alpha
+ *   PReLU      alpha_shape=C (a (F) input) or RxC (a (T, F) input; R is T or 1,
+ *              C is F or 1: 1 along a shared axis): one weight "alpha",
+ *              relu(x) - alpha relu(-x)
+ *   A crossentropy after an Activation softmax (categorical, sparse) or
+ *   sigmoid (binary) last layer is computed from that layer's input, as
+ *   tf.keras does (Keras's Softmax layer is written "Activation softmax").
  * <name> is the layer's weight prefix, e.g. "simple_rnn" or "time_distributed/dense".
+ *
+ * The front-end layers read a (T, C) input (T = 1 for a vector):
+ *   Conv1D     y[t, f] = act(sum_i sum_c x[t s + i d - before, g Cg + c] kernel[i, c, f]
+ *              + bias[f]) for f in group g (C / groups = Cg channels, filters / groups
+ *              filters per group); x outside [0, T) is zero; before = d (k - 1) for
+ *              padding=causal, TensorFlow's SAME rule (before = total // 2) for same, 0
+ *              for valid; the output has ceil(T / s) steps (valid: (T - d (k - 1) - 1) / s
+ *              + 1). kernel (k, C / groups, filters), bias (filters).
+ *   DepthwiseConv1D  y[t, c m + j] = act(sum_i x[t s + i d - before, c]
+ *              depthwise_kernel[i, c, j] + bias[c m + j]); depthwise_kernel (k, C, m).
+ *   SeparableConv1D  the depthwise convolution (no bias), then @ pointwise_kernel
+ *              (1, C m, filters), + bias, act. Weights depthwise_kernel,
+ *              pointwise_kernel, bias.
+ *   With softmax or sigmoid a last convolution's pre-activation is the
+ *   crossentropy's logits, as a last Dense's.
+ *   MaxPooling1D, AveragePooling1D: windows of pool_size steps moved by strides;
+ *              padding=same pads by TensorFlow's rule; a window's max (its first
+ *              maximum takes the gradient) or mean over the steps inside [0, T).
+ *   GlobalMaxPooling1D, GlobalAveragePooling1D: over all T steps -> (C), or (1, C)
+ *              with keepdims=1.
+ *   ZeroPadding1D, Cropping1D: `before` and `after` zero steps added, or steps
+ *              dropped. UpSampling1D: every step `size` times. RepeatVector: a (C)
+ *              vector n times -> (n, C). Flatten, Reshape: the same values in the
+ *              same order, (T * C) or the target shape. Permute swap=1: (C, T).
+ *   LayerNormalization: per step over C: (x - mean) / sqrt(var + epsilon) * gamma +
+ *              beta (var biased); rms_scaling=1: x / sqrt(var + epsilon) * gamma.
+ *              Weights gamma (scale or rms_scaling), beta (center, not rms_scaling).
+ *   BatchNormalization: weights gamma (scale), beta (center), moving_mean,
+ *              moving_variance; in training (rnnc_ref_loss_grad) the batch's mean and
+ *              biased variance over every step of every sample, at inference
+ *              (rnnc_ref_forward, rnnc_ref_backward) the moving ones; the moving
+ *              statistics get no gradient (rnnc_ref_update_stats updates them).
  *
  * Recurrent layers read a (T, in) input; U is units; h_0 = c_0 = 0, or with
  * initial_state=1 the caller's (see "Inputs"); x_t is input step T-1-t at
@@ -150,5 +217,13 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
  * (n x output_size, all outputs) may be NULL. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred);
+
+/* BatchNormalization's moving statistics after one training step on the n
+ * samples x (Keras: moving = moving * momentum + batch * (1 - momentum), the
+ * batch statistics from the given params): updates params in place (the
+ * moving_mean and moving_variance tensors only). Returns 0, or -1 for n <= 0
+ * or on allocation failure. A model without BatchNormalization is left as
+ * it is. */
+int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n);
 
 #endif

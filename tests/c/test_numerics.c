@@ -1135,6 +1135,214 @@ static void test_new_losses_f32(void **state) {
   }
 }
 
+/* ---------------------------------------------------------------- issue 13's losses */
+
+/* The loss of `kind` (parameters c) with rnnc_loss_eval_f64, and its
+ * gradient against central differences. */
+static double eval_loss(const rnnc_loss_config *c, const double *p, const double *t, size_t rows,
+                        size_t cols, double *grad) {
+  return rnnc_loss_eval_f64(c, p, t, NULL, rows, cols, (double)rows, grad);
+}
+
+static void check_eval_fd(const rnnc_loss_config *c, const double *p0, const double *t, size_t rows,
+                          size_t cols) {
+  double p[64], grad[64], h = 1e-6;
+  size_t i;
+  memcpy(p, p0, rows * cols * sizeof *p);
+  eval_loss(c, p, t, rows, cols, grad);
+  for (i = 0; i < rows * cols; i++) {
+    double up, down;
+    p[i] = p0[i] + h;
+    up = eval_loss(c, p, t, rows, cols, NULL);
+    p[i] = p0[i] - h;
+    down = eval_loss(c, p, t, rows, cols, NULL);
+    p[i] = p0[i];
+    assert_near(grad[i], (up - down) / (2.0 * h), 1e-7 * fmax(1.0, fabs(grad[i])));
+  }
+}
+
+/* Each loss against its definition in keras/src/losses/losses.py, computed
+ * here row by row, and its gradient against central differences. */
+static void test_issue13_losses(void **state) {
+  const double p[6] = {0.2, 0.7, 0.4, 0.9, 0.15, 0.6}, y[6] = {0.0, 1.0, 0.5, 1.0, 0.3, 0.2};
+  const double pm[6] = {-0.8, 1.7, 0.3, 2.4, -1.2, 0.1}; /* margins for the hinges */
+  const double eps = 1e-7;
+  rnnc_loss_config c;
+  double want, a, b;
+  int r, j;
+  (void)state;
+
+  /* huber, delta 0.3: e = p - y; 0.5 e^2 within delta, else delta |e| - 0.5 delta^2 */
+  c = rnnc_loss_config_default(RNNC_LOSS_HUBER);
+  assert_near(c.delta, 1.0, 0.0);
+  c.delta = 0.3;
+  want = 0.0;
+  for (r = 0; r < 2; r++) {
+    double row = 0.0;
+    for (j = 0; j < 3; j++) {
+      double e = pm[3 * r + j] - y[3 * r + j];
+      row += fabs(e) <= 0.3 ? 0.5 * e * e : 0.3 * fabs(e) - 0.045;
+    }
+    want += row / 3.0;
+  }
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* log_cosh: mean(log(cosh(p - y))) */
+  c = rnnc_loss_config_default(RNNC_LOSS_LOG_COSH);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += log(cosh(pm[j] - y[j])) / 3.0;
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* mape: 100 mean(|y - p| / max(|y|, eps)); y = 0 divides by eps */
+  c = rnnc_loss_config_default(RNNC_LOSS_MAPE);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += 100.0 * fabs(y[j] - p[j]) / fmax(fabs(y[j]), eps) / 3.0;
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-8);
+  check_eval_fd(&c, pm + 1, y + 1, 1, 5);
+
+  /* msle: mean((log(max(p, eps) + 1) - log(max(y, eps) + 1))^2) */
+  c = rnnc_loss_config_default(RNNC_LOSS_MSLE);
+  want = 0.0;
+  for (j = 0; j < 6; j++) {
+    double d = log(fmax(p[j], eps) + 1.0) - log(fmax(y[j], eps) + 1.0);
+    want += d * d / 3.0;
+  }
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* kl_divergence: sum(y log(y / p)) over the row, both clipped to [eps, 1] */
+  c = rnnc_loss_config_default(RNNC_LOSS_KL_DIVERGENCE);
+  want = 0.0;
+  for (j = 0; j < 6; j++) {
+    double yy = fmin(fmax(y[j], eps), 1.0), pp = fmin(fmax(p[j], eps), 1.0);
+    want += yy * log(yy / pp);
+  }
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* poisson: mean(p - y log(p + eps)) */
+  c = rnnc_loss_config_default(RNNC_LOSS_POISSON);
+  want = 0.0;
+  for (j = 0; j < 6; j++)
+    want += (p[j] - y[j] * log(p[j] + eps)) / 3.0;
+  assert_near(eval_loss(&c, p, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, p, y, 2, 3);
+
+  /* hinge and squared_hinge: targets all 0 or 1 in the batch are read as -1
+   * and 1; other targets as they are */
+  {
+    const double t01[6] = {0, 1, 1, 0, 1, 0}, tpm[6] = {-1, 1, 1, -1, 1, 0.5};
+    double hinge01 = 0.0, sq01 = 0.0, hingepm = 0.0;
+    for (j = 0; j < 6; j++) {
+      double m = fmax(1.0 - (2.0 * t01[j] - 1.0) * pm[j], 0.0),
+             m2 = fmax(1.0 - tpm[j] * pm[j], 0.0);
+      hinge01 += m / 3.0;
+      sq01 += m * m / 3.0;
+      hingepm += m2 / 3.0;
+    }
+    c = rnnc_loss_config_default(RNNC_LOSS_HINGE);
+    assert_near(eval_loss(&c, pm, t01, 2, 3, NULL), hinge01 / 2.0, 1e-15);
+    assert_near(eval_loss(&c, pm, tpm, 2, 3, NULL), hingepm / 2.0, 1e-15);
+    check_eval_fd(&c, pm, t01, 2, 3);
+    c = rnnc_loss_config_default(RNNC_LOSS_SQUARED_HINGE);
+    assert_near(eval_loss(&c, pm, t01, 2, 3, NULL), sq01 / 2.0, 1e-15);
+    check_eval_fd(&c, pm, t01, 2, 3);
+  }
+
+  /* categorical_hinge: max(max((1 - y) p) - sum(y p) + 1, 0) per row */
+  {
+    const double oh[6] = {0, 1, 0, 1, 0, 0};
+    c = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_HINGE);
+    want = 0.0;
+    for (r = 0; r < 2; r++) {
+      double pos = 0.0, neg = -INFINITY;
+      for (j = 0; j < 3; j++) {
+        pos += oh[3 * r + j] * pm[3 * r + j];
+        neg = fmax(neg, (1.0 - oh[3 * r + j]) * pm[3 * r + j]);
+      }
+      want += fmax(neg - pos + 1.0, 0.0);
+    }
+    assert_near(eval_loss(&c, pm, oh, 2, 3, NULL), want / 2.0, 1e-15);
+    check_eval_fd(&c, pm, oh, 2, 3);
+  }
+
+  /* cosine_similarity: -cos(y, p) per row */
+  c = rnnc_loss_config_default(RNNC_LOSS_COSINE_SIMILARITY);
+  want = 0.0;
+  for (r = 0; r < 2; r++) {
+    double dot = 0.0, yy = 0.0, pp = 0.0;
+    for (j = 0; j < 3; j++) {
+      dot += y[3 * r + j] * pm[3 * r + j];
+      yy += y[3 * r + j] * y[3 * r + j];
+      pp += pm[3 * r + j] * pm[3 * r + j];
+    }
+    want -= dot / sqrt(yy * pp);
+  }
+  assert_near(eval_loss(&c, pm, y, 2, 3, NULL), want / 2.0, 1e-15);
+  check_eval_fd(&c, pm, y, 2, 3);
+
+  /* label_smoothing 0.2: binary y (1 - s) + s / 2, categorical y (1 - s) + s / classes */
+  c = rnnc_loss_config_default(RNNC_LOSS_BINARY_CROSSENTROPY);
+  c.label_smoothing = 0.2;
+  a = eval_loss(&c, p, y, 2, 3, NULL);
+  {
+    double ys[6];
+    rnnc_loss_config plain = rnnc_loss_config_default(RNNC_LOSS_BINARY_CROSSENTROPY);
+    for (j = 0; j < 6; j++)
+      ys[j] = y[j] * 0.8 + 0.1;
+    b = eval_loss(&plain, p, ys, 2, 3, NULL);
+    assert_near(a, b, 1e-15);
+    c.from_logits = plain.from_logits = 1;
+    assert_near(eval_loss(&c, pm, y, 2, 3, NULL), eval_loss(&plain, pm, ys, 2, 3, NULL), 1e-15);
+    check_eval_fd(&c, pm, y, 2, 3);
+  }
+  c = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_CROSSENTROPY);
+  c.label_smoothing = 0.3;
+  {
+    const double oh[6] = {0, 1, 0, 1, 0, 0};
+    double ys[6];
+    rnnc_loss_config plain = rnnc_loss_config_default(RNNC_LOSS_CATEGORICAL_CROSSENTROPY);
+    for (j = 0; j < 6; j++)
+      ys[j] = oh[j] * 0.7 + 0.1;
+    assert_near(eval_loss(&c, p, oh, 2, 3, NULL), eval_loss(&plain, p, ys, 2, 3, NULL), 1e-15);
+    c.from_logits = plain.from_logits = 1;
+    assert_near(eval_loss(&c, pm, oh, 2, 3, NULL), eval_loss(&plain, pm, ys, 2, 3, NULL), 1e-15);
+    check_eval_fd(&c, pm, oh, 2, 3);
+  }
+}
+
+/* Keras's sum_over_batch_size with sample weights and a mask: sum(w l) over
+ * the rows, divided by the rows (or the unmasked rows' count), 0 for none. */
+static void test_loss_weights(void **state) {
+  const double p[6] = {1, 2, 3, 4, 5, 6}, t[6] = {1.5, 2, 2, 4, 7, 5};
+  const double w[3] = {0.5, 0.0, 2.0};
+  double g[6], l, rows[3];
+  rnnc_loss_config c = rnnc_loss_config_default(RNNC_LOSS_MSE);
+  int r;
+  (void)state;
+  for (r = 0; r < 3; r++)
+    rows[r] = ((p[2 * r] - t[2 * r]) * (p[2 * r] - t[2 * r]) +
+               (p[2 * r + 1] - t[2 * r + 1]) * (p[2 * r + 1] - t[2 * r + 1])) /
+              2.0;
+  l = rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 3.0, g);
+  assert_near(l, (0.5 * rows[0] + 2.0 * rows[2]) / 3.0, 1e-15);
+  /* a weight of 0 gives no gradient, the others w d / (denom cols) * 2 */
+  assert_near(g[2], 0.0, 0.0);
+  assert_near(g[3], 0.0, 0.0);
+  assert_near(g[4], 2.0 * 2.0 * (p[4] - t[4]) / 2.0 / 3.0, 1e-15);
+  /* the mask's denominator: the two rows it keeps */
+  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 2.0, NULL),
+              (0.5 * rows[0] + 2.0 * rows[2]) / 2.0, 1e-15);
+  /* nothing counts: 0, and a zero gradient */
+  assert_near(rnnc_loss_eval_f64(&c, p, t, w, 3, 2, 0.0, g), 0.0, 0.0);
+  for (r = 0; r < 6; r++)
+    assert_near(g[r], 0.0, 0.0);
+}
+
 static void test_categorical_accuracy(void **state) {
   /* hit; tie in pred taken by the first max (hit); miss; soft target whose
    * argmax is the last column (hit) */
@@ -1811,6 +2019,162 @@ static void clip_case(const rnnc_optimizer *base, const double *g0, const double
   }
 }
 
+/* Issue 13's schedules at chosen iterations i (updates done before), the
+ * values Keras 3's keras/src/optimizers/schedules/learning_rate_schedule.py
+ * gives (computed by tests/conformance/keras_torch.py's KerasSchedule). */
+static void test_issue13_schedules(void **state) {
+  rnnc_optimizer o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  static const double pw_i[6] = {0, 2, 3, 5, 6, 100},
+                      pw_lr[6] = {0.1, 0.1, 0.01, 0.01, 0.001, 0.001};
+  int k;
+  (void)state;
+#define LR_AT(i) rnnc_optimizer_learning_rate(&o, (long)(i) + 1)
+  o.schedule = 2; /* PiecewiseConstantDecay([2, 5], [0.1, 0.01, 0.001]) */
+  o.n_boundaries = 2;
+  o.boundaries[0] = 2;
+  o.boundaries[1] = 5;
+  o.values[0] = 0.1;
+  o.values[1] = 0.01;
+  o.values[2] = 0.001;
+  for (k = 0; k < 6; k++)
+    assert_true(LR_AT(pw_i[k]) == pw_lr[k]);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 3; /* InverseTimeDecay(0.1, 4, 0.5) */
+  o.decay_steps = 4;
+  o.decay_rate = 0.5;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(3), 0.072727272727272738, 1e-17);
+  assert_near(LR_AT(8), 0.05, 1e-17);
+  o.staircase = 1;
+  assert_near(LR_AT(3), 0.1, 1e-17);
+  assert_near(LR_AT(5), 0.066666666666666666, 1e-17);
+  o.staircase = 0;
+  o.schedule = 4; /* PolynomialDecay(0.1, 4, 0.01, power=2) */
+  o.end_learning_rate = 0.01;
+  o.power = 2.0;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(2), 0.0325, 1e-17);
+  assert_near(LR_AT(4), 0.01, 1e-17);
+  assert_near(LR_AT(9), 0.01, 1e-17);
+  o.cycle = 1; /* decay_steps the first multiple of 4 at or past i */
+  assert_near(LR_AT(4), 0.01, 1e-17);
+  assert_near(LR_AT(5), 0.022656250000000003, 1e-17);
+  assert_near(LR_AT(9), 0.015625, 1e-17);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 5; /* CosineDecay(0.1, 10, alpha=0.1): no warmup is warmup_target = lr */
+  o.decay_steps = 10;
+  o.alpha = 0.1;
+  o.warmup_target = 0.1;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(5), 0.055, 1e-17);
+  assert_near(LR_AT(10), 0.01, 1e-17);
+  assert_near(LR_AT(20), 0.01, 1e-17);
+  /* CosineDecay(0, 10, warmup_target=0.2, warmup_steps=4) */
+  o.learning_rate = 0.0;
+  o.alpha = 0.0;
+  o.warmup_target = 0.2;
+  o.warmup_steps = 4;
+  assert_near(LR_AT(0), 0.0, 1e-17);
+  assert_near(LR_AT(2), 0.1, 1e-17);
+  assert_near(LR_AT(4), 0.2, 1e-17);
+  assert_near(LR_AT(9), 0.1, 1e-16);
+  assert_near(LR_AT(14), 0.0, 1e-17);
+  assert_near(LR_AT(30), 0.0, 1e-17);
+  o = rnnc_optimizer_default(RNNC_OPT_SGD);
+  o.learning_rate = 0.1;
+  o.schedule = 6; /* CosineDecayRestarts(0.1, 4, t_mul=2, m_mul=0.5, alpha=0.1) */
+  o.decay_steps = 4;
+  o.t_mul = 2.0;
+  o.m_mul = 0.5;
+  o.alpha = 0.1;
+  assert_near(LR_AT(0), 0.1, 1e-17);
+  assert_near(LR_AT(2), 0.055, 1e-17);
+  assert_near(LR_AT(4), 0.055, 1e-17);
+  assert_near(LR_AT(5), 0.053287289481503956, 1e-16);
+  assert_near(LR_AT(12), 0.0325, 1e-16);
+  assert_near(LR_AT(13), 0.032283834404536346, 1e-16);
+  o.t_mul = 1.0; /* periods of equal length */
+  o.m_mul = 1.0;
+  o.alpha = 0.0;
+  assert_near(LR_AT(2), 0.05, 1e-17);
+  assert_near(LR_AT(4), 0.1, 1e-17);
+  assert_near(LR_AT(6), 0.05, 1e-17);
+#undef LR_AT
+  /* the update uses the schedule: SGD, g = 1, w drops by lr_i */
+  {
+    const double one[1] = {1.0};
+    double w[1] = {1.0};
+    int t;
+    for (t = 1; t <= 3; t++)
+      rnnc_optimizer_step_f64(&o, w, one, NULL, 1, t);
+    assert_near(w[0], 1.0 - (0.1 + rnnc_optimizer_learning_rate(&o, 2) + 0.05), 1e-16);
+  }
+}
+
+/* Issue 13's optimizers: Keras's defaults, the state they keep, step 1
+ * written out (w = 1, g = 0.1), and float against double over three steps. */
+static void test_issue13_optimizers(void **state) {
+  static const rnnc_optimizer_kind kinds[5] = {RNNC_OPT_NADAM, RNNC_OPT_ADAMAX, RNNC_OPT_ADADELTA,
+                                               RNNC_OPT_FTRL, RNNC_OPT_LION};
+  /* w[0] after step 1, from the rules of keras/src/optimizers/ */
+  static const double step1[5] = {0.99893721325947793, 0.99900000099999897, 0.99999858592783775,
+                                  0.046235899409829861, 0.999};
+  rnnc_optimizer o;
+  int k, t, i;
+  (void)state;
+  o = rnnc_optimizer_default(RNNC_OPT_NADAM);
+  assert_true(o.learning_rate == 0.001 && o.beta_1 == 0.9 && o.beta_2 == 0.999 &&
+              o.epsilon == 1e-7);
+  o = rnnc_optimizer_default(RNNC_OPT_ADADELTA);
+  assert_true(o.learning_rate == 0.001 && o.rho == 0.95 && o.epsilon == 1e-7);
+  o = rnnc_optimizer_default(RNNC_OPT_FTRL);
+  assert_true(o.learning_rate_power == -0.5 && o.initial_accumulator_value == 0.1 &&
+              o.l1_regularization_strength == 0.0 && o.beta == 0.0);
+  o = rnnc_optimizer_default(RNNC_OPT_LION);
+  assert_true(o.learning_rate == 0.001 && o.beta_1 == 0.9 && o.beta_2 == 0.99);
+  assert_int_equal(rnnc_optimizer_slots(&o, 10), 10);
+  for (k = 0; k < 5; k++) {
+    double w[3], slots[6] = {0};
+    float f[3], fslots[6] = {0}, g32[3];
+    o = rnnc_optimizer_default(kinds[k]);
+    if (kinds[k] != RNNC_OPT_LION)
+      assert_int_equal(rnnc_optimizer_slots(&o, 10), 20);
+    memcpy(w, w0, sizeof w);
+    for (i = 0; i < 3; i++)
+      f[i] = (float)w0[i];
+    for (t = 1; t <= 3; t++) {
+      for (i = 0; i < 3; i++)
+        g32[i] = (float)grads[t - 1][i];
+      rnnc_optimizer_step_f64(&o, w, grads[t - 1], slots, 3, t);
+      rnnc_optimizer_step_f32(&o, f, g32, fslots, 3, t);
+      if (t == 1)
+        assert_near(w[0], step1[k], 1e-15);
+      for (i = 0; i < 3; i++)
+        assert_near(f[i], w[i], 2e-6);
+    }
+  }
+  /* Ftrl with l1: a weight whose |linear| stays within l1 is exactly 0 */
+  {
+    double w[1] = {0.0}, slots[2] = {0};
+    const double g[1] = {0.001};
+    o = rnnc_optimizer_default(RNNC_OPT_FTRL);
+    o.l1_regularization_strength = 0.01;
+    rnnc_optimizer_step_f64(&o, w, g, slots, 1, 1);
+    assert_true(w[0] == 0.0 && slots[1] == 0.001);
+  }
+  /* Lion moves each weight by exactly lr */
+  {
+    double w[3], slots[3] = {0};
+    o = rnnc_optimizer_default(RNNC_OPT_LION);
+    memcpy(w, w0, sizeof w);
+    rnnc_optimizer_step_f64(&o, w, grads[0], slots, 3, 1);
+    for (i = 0; i < 3; i++)
+      assert_near(fabs(w[i] - w0[i]), 0.001, 1e-15);
+  }
+}
+
 static void test_clipping(void **state) {
   /* two weight tensors: elements 0..2 and 3..4 */
   const rnnc_tensor_desc t2[2] = {{.name = "a", .rank = 1, .shape = {3}, .offset = 0, .size = 3},
@@ -1942,6 +2306,8 @@ int main(void) {
       cmocka_unit_test(test_categorical_ce_logits),
       cmocka_unit_test(test_categorical_ce_logits_vs_probs),
       cmocka_unit_test(test_new_losses_f32),
+      cmocka_unit_test(test_issue13_losses),
+      cmocka_unit_test(test_loss_weights),
       cmocka_unit_test(test_categorical_accuracy),
       cmocka_unit_test(test_binary_accuracy),
       cmocka_unit_test(test_optimizer_defaults_all),
@@ -1951,6 +2317,8 @@ int main(void) {
       cmocka_unit_test(test_adamw),
       cmocka_unit_test(test_adagrad),
       cmocka_unit_test(test_lr_schedule),
+      cmocka_unit_test(test_issue13_schedules),
+      cmocka_unit_test(test_issue13_optimizers),
       cmocka_unit_test(test_clipping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

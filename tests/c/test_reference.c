@@ -76,7 +76,7 @@ static double act1(const char *act, double z) {
     return tanh(z);
   if (strcmp(act, "sigmoid") == 0)
     return 1.0 / (1.0 + exp(-z));
-  if (strcmp(act, "hard_sigmoid") == 0) /* tf.keras 2.x */
+  if (strcmp(act, "hard_sigmoid_keras2") == 0) /* tf.keras 2.x */
     return fmin(1.0, fmax(0.0, 0.2 * z + 0.5));
   return z; /* linear */
 }
@@ -135,8 +135,8 @@ static double min_abs(const double *a, size_t n) {
  * ten times that, and 1e-6 relative error on any component larger than 1e-2,
  * while a wrong, missing or misplaced term changes a component at order 1
  * relative. The largest observed ratio error/tolerance is printed. Kinks (relu
- * at 0, hard_sigmoid at +-2.5) are kept out of reach: every relu or
- * hard_sigmoid test checks independently that all pre-activations (and an
+ * at 0, hard_sigmoid_keras2 at +-2.5) are kept out of reach: every relu or
+ * hard_sigmoid_keras2 test checks independently that all pre-activations (and an
  * LSTM's c under a relu activation) are at least 1e-3 away from them, a
  * thousand times more than H times any derivative of a pre-activation here. */
 #define FD_STEP 1e-6
@@ -208,7 +208,7 @@ static void check_gradients(const char *what, const char *spec, double *p, doubl
 static double kink_distance(const char *act, double z) {
   if (strcmp(act, "relu") == 0)
     return fabs(z);
-  if (strcmp(act, "hard_sigmoid") == 0)
+  if (strcmp(act, "hard_sigmoid_keras2") == 0)
     return fmin(fabs(z - 2.5), fabs(z + 2.5));
   return INFINITY;
 }
@@ -261,7 +261,7 @@ static void append(char *buf, size_t len, const char *text) {
  *   c_t = f c_{t-1} + i g, h_t = o act(c_t).
  * Writes h and c (T x U, processing order). Returns the smallest distance of
  * any pre-activation (and c, under act) to a kink of its activation; adds to
- * *saturated (may be NULL) the hard_sigmoid pre-activations outside (-2.5, 2.5). */
+ * *saturated (may be NULL) the hard_sigmoid_keras2 pre-activations outside (-2.5, 2.5). */
 static double naive_lstm(int T, int in, int U, const char *act, const char *rec, int go_backwards,
                          const double *kernel, const double *recurrent, const double *bias,
                          const double *x, double *h, double *c, int *saturated) {
@@ -278,7 +278,8 @@ static double naive_lstm(int T, int in, int U, const char *act, const char *rec,
         for (v = 0; v < U && t > 0; v++)
           pre[g] += h[(t - 1) * U + v] * recurrent[v * 4 * U + g * U + u];
         kink = fmin(kink, kink_distance(g == 2 ? act : rec, pre[g]));
-        if (saturated != NULL && g != 2 && strcmp(rec, "hard_sigmoid") == 0 && fabs(pre[g]) > 2.5)
+        if (saturated != NULL && g != 2 && strcmp(rec, "hard_sigmoid_keras2") == 0 &&
+            fabs(pre[g]) > 2.5)
           (*saturated)++;
       }
       gi = act1(rec, pre[0]);
@@ -319,7 +320,7 @@ static double naive_gru(int T, int in, int U, const char *act, const char *rec, 
         for (v = 0; v < U; v++)
           pre[g] += hp[v] * recurrent[v * 3 * U + g * U + u];
         kink = fmin(kink, kink_distance(rec, pre[g]));
-        if (saturated != NULL && strcmp(rec, "hard_sigmoid") == 0 && fabs(pre[g]) > 2.5)
+        if (saturated != NULL && strcmp(rec, "hard_sigmoid_keras2") == 0 && fabs(pre[g]) > 2.5)
           (*saturated)++;
       }
       z[u] = act1(rec, pre[0]);
@@ -748,14 +749,16 @@ static void test_go_backwards_is_reversed_input(void **state) {
   }
 }
 
-/* ------------------------------------------------------------------ 5. hard_sigmoid, LSTM, GRU */
+/* ------------------------------------------------------------------ 5. hard_sigmoid_keras2, LSTM,
+ * GRU */
 
 static void test_hard_sigmoid(void **state) {
-  /* Dense(1, hard_sigmoid, no bias) with kernel 1: y = clip(0.2 x + 0.5, 0, 1) */
-  const char *unit = "rnnc-spec 1\ninput 1\nlayer Dense d units=1 activation=hard_sigmoid "
+  /* Dense(1, hard_sigmoid_keras2, no bias) with kernel 1: y = clip(0.2 x + 0.5, 0, 1) */
+  const char *unit = "rnnc-spec 1\ninput 1\nlayer Dense d units=1 activation=hard_sigmoid_keras2 "
                      "use_bias=0\n";
-  const char *spec = "rnnc-spec 1\ninput 4\nlayer Dense dense units=3 activation=hard_sigmoid "
-                     "use_bias=1\nloss mse\n";
+  const char *spec =
+      "rnnc-spec 1\ninput 4\nlayer Dense dense units=3 activation=hard_sigmoid_keras2 "
+      "use_bias=1\nloss mse\n";
   enum { NS = 8, IN = 4, U = 3, N = 4, NP = IN * U + U };
   double x[NS] = {-3.0, -2.5, -1.0, 0.0, 0.5, 2.4, 2.5, 3.0};
   double expect[NS] = {0.0, 0.0, 0.3, 0.5, 0.6, 0.98, 1.0, 1.0};
@@ -789,21 +792,175 @@ static void test_hard_sigmoid(void **state) {
         z[s * U + u] = p[IN * U + u];
         for (i = 0; i < IN; i++)
           z[s * U + u] += xs[s * IN + i] * p[i * U + u];
-        near = fmin(near, kink_distance("hard_sigmoid", z[s * U + u]));
+        near = fmin(near, kink_distance("hard_sigmoid_keras2", z[s * U + u]));
         if (fabs(z[s * U + u]) < 2.5)
           inside++;
         else
           outside++;
       }
   } while (near < 1e-3 || inside < 3 || outside < 3);
-  check_gradients("Dense hard_sigmoid", spec, p, xs, t, N);
+  check_gradients("Dense hard_sigmoid_keras2", spec, p, xs, t, N);
+}
+
+/* Keras 3's activations (keras/src/activations/activations.py), written here
+ * from their definitions, against the reference at points on both sides of
+ * each kink, and its derivative against central differences away from kinks. */
+static double keras_activation(const char *a, double z) {
+  const double alpha = 1.6732632423543772848170429916717, scale = 1.0507009873554804934193349852946;
+  double sp = log(1.0 + exp(z)), hs = fmin(fmax(z + 3.0, 0.0), 6.0) / 6.0;
+  if (strcmp(a, "hard_sigmoid") == 0)
+    return hs;
+  if (strcmp(a, "hard_sigmoid_keras2") == 0)
+    return fmin(1.0, fmax(0.0, 0.2 * z + 0.5));
+  if (strcmp(a, "elu") == 0)
+    return z > 0 ? z : exp(z) - 1.0;
+  if (strcmp(a, "selu") == 0)
+    return scale * (z > 0 ? z : alpha * (exp(z) - 1.0));
+  if (strcmp(a, "gelu") == 0)
+    return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+  if (strcmp(a, "gelu_approximate") == 0)
+    return 0.5 * z * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (z + 0.044715 * z * z * z)));
+  if (strcmp(a, "swish") == 0 || strcmp(a, "silu") == 0)
+    return z / (1.0 + exp(-z));
+  if (strcmp(a, "softplus") == 0)
+    return sp;
+  if (strcmp(a, "softsign") == 0)
+    return z / (1.0 + fabs(z));
+  if (strcmp(a, "exponential") == 0)
+    return exp(z);
+  if (strcmp(a, "leaky_relu") == 0)
+    return z > 0 ? z : 0.2 * z;
+  if (strcmp(a, "relu6") == 0)
+    return fmin(fmax(z, 0.0), 6.0);
+  if (strcmp(a, "mish") == 0)
+    return z * tanh(sp);
+  if (strcmp(a, "hard_silu") == 0 || strcmp(a, "hard_swish") == 0)
+    return z * hs;
+  return NAN;
+}
+
+static void test_issue13_activations(void **state) {
+  static const char *const names[] = {"hard_sigmoid", "hard_sigmoid_keras2",
+                                      "elu",          "selu",
+                                      "gelu",         "gelu_approximate",
+                                      "swish",        "silu",
+                                      "softplus",     "softsign",
+                                      "exponential",  "leaky_relu",
+                                      "relu6",        "mish",
+                                      "hard_silu",    "hard_swish"};
+  /* points on both sides of every kink (0, +-2.5, +-3, 6), none on one */
+  enum { NS = 14 };
+  double x[NS] = {-7.1, -3.2, -2.9, -2.6, -2.4, -1.3, -0.01, 0.01, 0.7, 2.4, 2.6, 2.9, 3.1, 6.4};
+  double one = 1.0, y[NS], dy[NS], g1[1], dx[NS];
+  size_t a;
+  int k;
+  (void)state;
+  for (k = 0; k < NS; k++)
+    dy[k] = 1.0;
+  for (a = 0; a < sizeof names / sizeof *names; a++) {
+    char spec[256];
+    rnnc_ref *m;
+    snprintf(spec, sizeof spec,
+             "rnnc-spec 1\ninput 1\nlayer Dense d units=1 activation=%s use_bias=0\n", names[a]);
+    m = must_new(spec);
+    assert_int_equal(rnnc_ref_forward(m, &one, x, NS, y), 0);
+    assert_int_equal(rnnc_ref_backward(m, &one, x, dy, NS, g1, dx), 0);
+    for (k = 0; k < NS; k++) {
+      double want = keras_activation(names[a], x[k]), h = 1e-6, up, down, xp = x[k] + h,
+             xm = x[k] - h;
+      if (fabs(y[k] - want) > 1e-14 * fmax(1.0, fabs(want)))
+        fail_msg("%s(%g) = %.17g, Keras's definition gives %.17g", names[a], x[k], y[k], want);
+      assert_int_equal(rnnc_ref_forward(m, &one, &xp, 1, &up), 0);
+      assert_int_equal(rnnc_ref_forward(m, &one, &xm, 1, &down), 0);
+      if (fabs(dx[k] - (up - down) / (2 * h)) > 1e-6 * fmax(1.0, fabs(dx[k])))
+        fail_msg("%s'(%g) = %.12g, central difference %.12g", names[a], x[k], dx[k],
+                 (up - down) / (2 * h));
+    }
+    rnnc_ref_free(m);
+  }
+}
+
+/* The activation layers: ReLU (max_value, negative_slope, threshold as Keras's
+ * ReLU.static_call), LeakyReLU, ELU and PReLU, against their definitions;
+ * then a stack of them under finite differences (PReLU's alpha included). */
+static void test_issue13_activation_layers(void **state) {
+  enum { NS = 8 };
+  double x[NS] = {-3.0, -1.1, -0.3, 0.2, 0.45, 1.7, 2.5, 7.0}, y[NS];
+  const char *layers[] = {
+      "ReLU r max_value=none negative_slope=0.1 threshold=0",
+      "ReLU r max_value=2 negative_slope=0.1 threshold=0.4",
+      "ReLU r max_value=6 negative_slope=0 threshold=0",
+      "LeakyReLU l negative_slope=0.3",
+      "ELU e alpha=0.7",
+      "Activation a activation=selu",
+  };
+  size_t l;
+  int k;
+  (void)state;
+  for (l = 0; l < sizeof layers / sizeof *layers; l++) {
+    char spec[256];
+    rnnc_ref *m;
+    snprintf(spec, sizeof spec, "rnnc-spec 1\ninput 1\nlayer %s\n", layers[l]);
+    m = must_new(spec);
+    assert_int_equal(rnnc_ref_forward(m, NULL, x, NS, y), 0);
+    for (k = 0; k < NS; k++) {
+      double z = x[k], want;
+      switch (l) {
+      case 0:
+        want = z > 0 ? z : 0.1 * z;
+        break;
+      case 1:
+        want = fmin(fmax(z > 0.4 ? z : 0.0, 0.0), 2.0) - 0.1 * fmax(0.4 - z, 0.0);
+        break;
+      case 2:
+        want = fmin(fmax(z, 0.0), 6.0);
+        break;
+      case 3:
+        want = z > 0 ? z : 0.3 * z;
+        break;
+      case 4:
+        want = z > 0 ? z : 0.7 * (exp(z) - 1.0);
+        break;
+      default:
+        want = keras_activation("selu", z);
+        break;
+      }
+      if (fabs(y[k] - want) > 1e-15)
+        fail_msg("%s at %g: %.17g, Keras gives %.17g", layers[l], z, y[k], want);
+    }
+    rnnc_ref_free(m);
+  }
+  {
+    /* PReLU on (2, 3) with alpha (1, 3) shared over the steps: alpha x for x < 0 */
+    rnnc_ref *m = must_new("rnnc-spec 1\ninput 2 3\nlayer PReLU p alpha_shape=1x3\n");
+    double p[3] = {0.1, -0.2, 0.3}, xs[6] = {-1, 2, -3, 4, -5, 6}, ys[6];
+    double want[6] = {-0.1, 2, -0.9, 4, 1.0, 6};
+    assert_int_equal(rnnc_ref_forward(m, p, xs, 1, ys), 0);
+    for (k = 0; k < 6; k++)
+      assert_double_equal(ys[k], want[k], 1e-15);
+    rnnc_ref_free(m);
+  }
+  {
+    const char *spec =
+        "rnnc-spec 1\ninput 3 2\nlayer Dense d units=4 activation=linear use_bias=1\n"
+        "layer PReLU p alpha_shape=3x1\nlayer ELU e alpha=0.5\n"
+        "layer LeakyReLU l negative_slope=0.2\nlayer Dense o units=2 activation=linear "
+        "use_bias=1\nloss mse\n";
+    enum { N = 3, NP = 2 * 4 + 4 + 3 + 4 * 2 + 2 };
+    double p[NP], xs[N * 6], t[N * 6];
+    lcg g = {77};
+    fill(&g, p, NP, 0.8);
+    fill(&g, xs, N * 6, 1.0);
+    fill(&g, t, N * 6, 1.0);
+    check_gradients("PReLU, ELU, LeakyReLU stack", spec, p, xs, t, N);
+  }
 }
 
 /* LSTM forward against naive_lstm (the equations gate by gate), T = 3, with
  * every output form: the sequence, the last h, and the states [h_T, c_T]. */
 static void test_lstm_forward_equations(void **state) {
   enum { T = 3, IN = 2, U = 2, N = 2, NP = 4 * U * (IN + U + 1) };
-  static const char *const acts[][2] = {{"tanh", "sigmoid"}, {"relu", "hard_sigmoid"}};
+  static const char *const acts[][2] = {{"tanh", "sigmoid"}, {"relu", "hard_sigmoid_keras2"}};
   int gb, a, s, k;
   (void)state;
   for (a = 0; a < 2; a++)
@@ -851,7 +1008,7 @@ static void test_gru_forward_equations(void **state) {
   for (ra = 0; ra <= 1; ra++)
     for (bias = 0; bias <= 1; bias++)
       for (gb = 0; gb <= 1; gb++) {
-        rnn_cfg c = {"GRU", U, "tanh", ra ? "sigmoid" : "hard_sigmoid", bias, ra, 1, 1, gb};
+        rnn_cfg c = {"GRU", U, "tanh", ra ? "sigmoid" : "hard_sigmoid_keras2", bias, ra, 1, 1, gb};
         char spec[512] = "rnnc-spec 1\ninput 4 3\n";
         size_t np = cfg_params(&c, IN);
         rnnc_ref *m;
@@ -875,7 +1032,7 @@ static void test_gru_forward_equations(void **state) {
       }
 }
 
-static int hard_sigmoid_saturated = 0; /* saturated hard_sigmoid gates in the grids */
+static int hard_sigmoid_saturated = 0; /* saturated hard_sigmoid_keras2 gates in the grids */
 
 /* A recurrent layer c on a (4, 3) input, then Dense(2, linear), mse: every
  * gradient against finite differences. Redraws until every kink is at least
@@ -895,7 +1052,7 @@ static void grad_recurrent_then_dense(const rnn_cfg *c, uint64_t seed) {
            "%s activation=%s recurrent_activation=%s use_bias=%d reset_after=%d "
            "return_sequences=%d go_backwards=%d + Dense",
            c->cls, c->act, c->rec, c->bias, c->reset_after, c->rs, c->gb);
-  do { /* weights large enough for some hard_sigmoid gates to saturate */
+  do { /* weights large enough for some hard_sigmoid_keras2 gates to saturate */
     fill(&g, p, np, 1.5);
     fill(&g, x, N * T * IN, 1.0);
     fill(&g, t, n_out, 1.0);
@@ -914,7 +1071,7 @@ static void grad_recurrent_then_dense(const rnn_cfg *c, uint64_t seed) {
 }
 
 static const char *const cell_acts[] = {"tanh", "relu"};
-static const char *const cell_recs[] = {"sigmoid", "hard_sigmoid"};
+static const char *const cell_recs[] = {"sigmoid", "hard_sigmoid_keras2"};
 
 static void test_grad_lstm_grid(void **state) {
   int rs, gb, bias, a, r;
@@ -929,7 +1086,7 @@ static void test_grad_lstm_grid(void **state) {
             grad_recurrent_then_dense(
                 &c, (uint64_t)(10000 + rs * 1000 + gb * 100 + bias * 10 + a * 2 + r));
           }
-  print_message("LSTM grid: %d saturated hard_sigmoid gates\n", hard_sigmoid_saturated);
+  print_message("LSTM grid: %d saturated hard_sigmoid_keras2 gates\n", hard_sigmoid_saturated);
   assert_true(hard_sigmoid_saturated > 0); /* the flat part was exercised too */
 }
 
@@ -947,7 +1104,7 @@ static void test_grad_gru_grid(void **state) {
               grad_recurrent_then_dense(&c, (uint64_t)(20000 + ra * 10000 + rs * 1000 + gb * 100 +
                                                        bias * 10 + a * 2 + r));
             }
-  print_message("GRU grid: %d saturated hard_sigmoid gates\n", hard_sigmoid_saturated);
+  print_message("GRU grid: %d saturated hard_sigmoid_keras2 gates\n", hard_sigmoid_saturated);
   assert_true(hard_sigmoid_saturated > 0);
 }
 
@@ -1345,11 +1502,12 @@ static void test_bidirectional_is_two_layers(void **state) {
 }
 
 static void test_output_parts(void **state) {
-  const char *bi = "rnnc-spec 1\ninput 4 2\n"
-                   "layer Bidirectional bidirectional merge_mode=none\n"
-                   "layer LSTM lstm units=3 activation=tanh recurrent_activation=hard_sigmoid "
-                   "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
-                   "loss mse\n";
+  const char *bi =
+      "rnnc-spec 1\ninput 4 2\n"
+      "layer Bidirectional bidirectional merge_mode=none\n"
+      "layer LSTM lstm units=3 activation=tanh recurrent_activation=hard_sigmoid_keras2 "
+      "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+      "loss mse\n";
   const char *dense = "rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\n";
   static const size_t parts[6] = {12, 12, 3, 3, 3, 3};
   rnnc_ref *m = must_new(bi);
@@ -1882,8 +2040,26 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 2\ninput 3\nlayer Dense d units=1 activation=linear use_bias=1\n",
        "unsupported spec version"},
       {"hello 1\n", "expected the header 'rnnc-spec 1'"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Conv2D conv2d units=2 activation=tanh use_bias=1\n",
+       "unknown layer class 'Conv2D'"},
       {"rnnc-spec 1\ninput 3 4\nlayer Conv1D conv1d units=2 activation=tanh use_bias=1\n",
-       "unknown layer class 'Conv1D'"},
+       "unknown key 'units' for Conv1D"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Conv1D c filters=2 groups=1 kernel_size=3 strides=1 "
+       "padding=full dilation_rate=1 activation=tanh use_bias=1\n",
+       "unknown padding 'full'"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Conv1D c filters=3 groups=2 kernel_size=3 strides=1 "
+       "padding=valid dilation_rate=1 activation=tanh use_bias=1\n",
+       "groups 2 must divide 4 channels and 3 filters"},
+      {"rnnc-spec 1\ninput 2 4\nlayer Conv1D c filters=3 groups=1 kernel_size=3 strides=1 "
+       "padding=valid dilation_rate=1 activation=tanh use_bias=1\n",
+       "the input (2, 4) is too short for the layer"},
+      {"rnnc-spec 1\ninput 4\nlayer MaxPooling1D p pool_size=2 strides=2 padding=valid\n",
+       "MaxPooling1D needs a rank-2 (steps, channels) input"},
+      {"rnnc-spec 1\ninput 6 4\nlayer Reshape r target=5,5\n", "bad target '5,5' for 6 x 4 values"},
+      {"rnnc-spec 1\ninput 6 4\nlayer RepeatVector r n=3\n", "RepeatVector needs a rank-1 input"},
+      {"rnnc-spec 1\ninput 6 4\nlayer BatchNormalization b momentum=x epsilon=0.001 center=1 "
+       "scale=1\n",
+       "bad number 'x' for momentum"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 dropout=0\n",
        "unknown key 'dropout'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1 go_backwards=0\n",
@@ -1908,8 +2084,8 @@ static void test_malformed_specs(void **state) {
        "bad number '0' for an input dimension"},
       {"rnnc-spec 1\ninput 2 3 4\nlayer Dense d units=1 activation=tanh use_bias=1\n",
        "'input' wants 1 or 2 dimensions"},
-      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=gelu use_bias=1\n",
-       "unknown activation 'gelu'"},
+      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=swish2 use_bias=1\n",
+       "unknown activation 'swish2'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=yes\n",
        "bad boolean 'yes' for use_bias"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation tanh use_bias=1\n",
@@ -1958,7 +2134,8 @@ static void test_malformed_specs(void **state) {
        "line 4: loss output=1, the model has 1 output(s)"},
       {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\n"
        "loss mse weight=x\n",
-       "line 4: 'loss' wants a name, then from_logits, output=K, weight=W (got 'weight=x')"},
+       "line 4: 'loss' wants a name, then from_logits, output=K, weight=W and parameters "
+       "(label_smoothing=S, delta=D) (got 'weight=x')"},
       {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\nloss mse\n"
        "layer Dense e units=1 activation=linear use_bias=1\n",
        "line 5: 'layer' after the 'output' or 'loss' lines"},
@@ -1978,9 +2155,9 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
        "use_bias=1 reset_after=1 " RNN_OPTS "\n",
        "unknown key 'reset_after' for LSTM"},
-      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=gelu "
+      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=gelu2 "
        "use_bias=1 " RNN_OPTS "\n",
-       "unknown recurrent_activation 'gelu'"},
+       "unknown recurrent_activation 'gelu2'"},
       {"rnnc-spec 1\ninput 8\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
        "use_bias=1 " RNN_OPTS "\n",
        "LSTM needs a rank-2 (timesteps, features) input, got rank 1"},
@@ -2038,8 +2215,8 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
        "use_bias=1 return_sequences=1 return_state=0 initial_state=1\n",
        "missing key 'go_backwards'"},
-      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss hinge\n",
-       "unknown loss 'hinge'"},
+      {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss hinge_loss\n",
+       "unknown loss 'hinge_loss'"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\nloss mse\n"
        "loss mse\n",
        "duplicate 'loss' line"},
@@ -2074,6 +2251,8 @@ int main(void) {
       cmocka_unit_test(test_grad_tagger_fused),
       cmocka_unit_test(test_grad_tagger_unfused),
       cmocka_unit_test(test_hard_sigmoid),
+      cmocka_unit_test(test_issue13_activations),
+      cmocka_unit_test(test_issue13_activation_layers),
       cmocka_unit_test(test_lstm_forward_equations),
       cmocka_unit_test(test_gru_forward_equations),
       cmocka_unit_test(test_grad_lstm_grid),

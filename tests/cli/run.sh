@@ -311,6 +311,22 @@ expect "optimizer overrides" 0 "Epoch 3/3" -- "$s" fit --weights "$work/sum.w0.s
   --epochs 3 --batch-size 4 --optimizer sgd --learning-rate 0.0001 --momentum 0.9 --nesterov --clipnorm 1 \
   --out "$work/opt.safetensors"
 
+# issue 13: the other optimizers and schedules from the command line; Nadam's
+# state is its slots and the step count, so a resumed run is one run
+expect "Ftrl with CosineDecay's warmup" 0 "Epoch 3/3" -- "$s" fit --weights "$work/sum.w0.safetensors" --x $sx \
+  --y $sy --epochs 3 --batch-size 4 --optimizer ftrl --l1-regularization-strength 0.01 --schedule 5 \
+  --decay-steps 4 --warmup-target 0.01 --warmup-steps 2 --alpha 0.1 --out "$work/opt.safetensors"
+expect "a schedule is a whole number" 2 "--schedule takes a whole number from 0 to 1000, not '2.5'" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --schedule 2.5 --out "$work/opt.safetensors"
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 6 --batch-size 4 --seed 5 --verbose 0 \
+  --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --out "$work/nwhole.safetensors" >/dev/null
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 3 --batch-size 4 --seed 5 --verbose 0 \
+  --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --out "$work/nhalf.safetensors" >/dev/null
+"$s" fit --weights "$work/nhalf.safetensors" --x $sx --y $sy --epochs 6 --initial-epoch 3 --batch-size 4 --seed 5 \
+  --verbose 0 --optimizer nadam --schedule 6 --decay-steps 3 --t-mul 1.5 --m-mul 0.9 --resume \
+  --out "$work/nresumed.safetensors" >/dev/null
+cmp -s "$work/nwhole.safetensors" "$work/nresumed.safetensors" && ok || ko "resumed Nadam training differs from one run"
+
 # A checkpoint every epoch, then --resume from it: the same bytes as one run.
 "$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 20 --batch-size 4 --seed 5 --verbose 0 \
   --out "$work/whole.safetensors" >/dev/null
@@ -491,6 +507,87 @@ done
 expect "EarlyStopping monitors val_acc" 0 "early stopping: .*best val_acc" -- "$t" fit --weights "$work/w.safetensors" \
   --x $x --y $y --val-x $x --val-y $y --epochs 3 --verbose 0 --early-stopping --monitor val_acc --patience 5 \
   --out "$work/acc.safetensors"
+
+# --- the front-end examples, written from Keras code ----------------------
+# The LSTM autoencoder (examples/lstm_autoencoder.lua): Keras's summary (the
+# tutorial prints 40800, 0, 80400, 101), then 300 epochs of its own fit{}
+# defaults rebuild the sequence 0.1 .. 0.9 to 0.02.
+ae=examples/lstm_autoencoder.lua
+expect "autoencoder summary: Keras's counts" 0 "repeat_vector \(RepeatVector.*Total params: 121,301" -- \
+  bash -c "$rnnc summary $ae | tr '\n' ' '"
+$rnnc build $ae -o "$work/ae" >/dev/null 2>&1 || ko "build the LSTM autoencoder"
+"$work/ae/lstm_autoencoder" init --seed 1 --out "$work/ae.w0" >/dev/null
+"$work/ae/lstm_autoencoder" fit --weights "$work/ae.w0" --x examples/data/autoencoder_x.npy \
+  --y examples/data/autoencoder_x.npy --seed 1 --out "$work/ae.w1" >/dev/null
+out=$("$work/ae/lstm_autoencoder" predict --weights "$work/ae.w1" --x examples/data/autoencoder_x.npy \
+  --out "$work/ae.p.npy" | sed -n 's/^sample 0: //p' | tr -d '[]')
+if awk -v v="$out" 'BEGIN { n = split(v, a, " "); if (n != 9) exit 1;
+  for (i = 1; i <= 9; i++) if (a[i] < i / 10 - 0.02 || a[i] > i / 10 + 0.02) exit 1 }'; then ok; else
+  ko "the autoencoder did not rebuild 0.1 .. 0.9: $out"
+fi
+# The CNN-LSTM forecaster (examples/cnn_lstm_forecaster.lua): causal Conv1D ->
+# LSTM -> LSTM -> Dense over windows of 20 readings of a noisy seasonal
+# series (its noise is 0.0125 on this scale): 100 epochs of its own fit{}
+# bring the mean absolute error of the next-reading forecast under 0.025;
+# the streaming API, one reading per call, forecasts what predict does; and
+# the float64 unit, built for any length up to 20 and run at 14, matches the
+# reference runtime.
+fc=examples/cnn_lstm_forecaster.lua
+$rnnc build $fc -o "$work/fc" --timesteps 20 >/dev/null 2>&1 || ko "build the CNN-LSTM forecaster"
+f="$work/fc/cnn_lstm_forecaster"
+grep -q "No streaming API" "$work/fc/cnn_lstm_forecaster.h" && ko "the causal forecaster does not stream" || ok
+"$f" init --seed 1 --out "$work/fc.w0" >/dev/null
+"$f" fit --weights "$work/fc.w0" --x examples/data/forecast_x.npy --y examples/data/forecast_y.npy --seed 1 \
+  --verbose 0 --out "$work/fc.w1" >/dev/null
+mae=$("$f" evaluate --weights "$work/fc.w1" --x examples/data/forecast_x.npy --y examples/data/forecast_y.npy |
+  sed -n 's/^mae //p')
+if awk -v v="$mae" 'BEGIN { exit !(v > 0 && v < 0.025) }'; then ok; else ko "the forecaster's mae is '$mae'"; fi
+"$f" predict --weights "$work/fc.w1" --x examples/data/forecast_x.npy --out "$work/fc.p.npy" >/dev/null
+expect "the forecaster streams" 0 "80 samples x 20 steps of 1 outputs" -- \
+  "$f" stream --weights "$work/fc.w1" --x examples/data/forecast_x.npy --out "$work/fc.s.npy"
+expect "stream_step forecasts what predict does" 0 "^" -- \
+  lua5.4 tests/import/compare.lua npy "$work/fc.s.npy" "$work/fc.p.npy" 1e-6
+$rnnc build $fc -o "$work/fc64" --timesteps 20 --dtype float64 --batch 8 >/dev/null 2>&1 || ko "build fc float64"
+"$work/fc64/cnn_lstm_forecaster" sample --seed 2 --n 5 --steps 14 --x "$work/fc.x14.npy" --y "$work/fc.y14.npy" \
+  >/dev/null
+expect "forecaster (float64, 14 of 20 steps): generated = reference" 0 "^OK: worst relative" -- \
+  "$work/fc64/cnn_lstm_forecaster" diff --weights "$work/fc.w1" --x "$work/fc.x14.npy" --y "$work/fc.y14.npy"
+expect "stream refused with the header's reason" 1 "cannot stream" -- \
+  "$work/ae/lstm_autoencoder" stream --weights "$work/ae.w1" --x examples/data/autoencoder_x.npy --out "$work/x.npy"
+grep -q "No streaming API (lstm_autoencoder_stream_step): layer 'repeat_vector' (RepeatVector) starts a" \
+  "$work/ae/lstm_autoencoder.h" && grep -q "sequence from a vector that depends on the whole input" \
+  "$work/ae/lstm_autoencoder.h" && ok || ko "the autoencoder's header does not say why it cannot stream"
+
+# --- every core: --threads, --micro-batch --------------------------------------
+# float32 weights after 4 epochs in batches of 20 cut into micro-batches of 4
+# (a unit of batch 8) are the same bytes on 1, 2, 3 and 5 threads and without
+# --threads; another micro-batch gives other bytes (the comparison can tell).
+$rnnc build examples/lstm_tagger.lua -o "$work/par" --batch 8 >/dev/null 2>&1 || ko "build lstm_tagger --batch 8"
+lt="$work/par/lstm_tagger"
+"$lt" init --seed 1 --out "$work/par.w0.safetensors" >/dev/null
+"$lt" sample --seed 8 --n 50 --x "$work/par.x.npy" --y "$work/par.y.npy" >/dev/null
+for th in 0 1 2 3 5; do
+  thr=(--threads "$th")
+  [ "$th" = 0 ] && thr=()
+  expect "fit --threads $th" 0 "Epoch 4/4" -- "$lt" fit --weights "$work/par.w0.safetensors" \
+    --x "$work/par.x.npy" --y "$work/par.y.npy" --epochs 4 --batch-size 20 --micro-batch 4 "${thr[@]}" \
+    --seed 2 --log-every 4 --csv "$work/par.t$th.csv" --out "$work/par.t$th.safetensors"
+done
+for th in 1 2 3 5; do
+  cmp -s "$work/par.t0.safetensors" "$work/par.t$th.safetensors" && cmp -s "$work/par.t0.csv" "$work/par.t$th.csv" &&
+    ok || ko "fit --threads $th: weights or logs differ from one thread's"
+done
+"$lt" fit --weights "$work/par.w0.safetensors" --x "$work/par.x.npy" --y "$work/par.y.npy" --epochs 4 \
+  --batch-size 20 --micro-batch 2 --threads 2 --seed 2 --verbose 0 --out "$work/par.m5.safetensors" >/dev/null
+cmp -s "$work/par.t0.safetensors" "$work/par.m5.safetensors" && ko "--micro-batch 2 gave the bytes of 4" || ok
+expect "fit --micro-batch over the unit's batch" 1 "micro_batch 9 is outside 1..8" -- "$lt" fit \
+  --weights "$work/par.w0.safetensors" --x "$work/par.x.npy" --y "$work/par.y.npy" --micro-batch 9 \
+  --out "$work/par.bad.safetensors"
+for th in 1 3; do
+  expect "predict --threads $th" 0 "50 predictions" -- "$lt" predict --weights "$work/par.t0.safetensors" \
+    --x "$work/par.x.npy" --threads $th --out "$work/par.p$th.npy"
+done
+cmp -s "$work/par.p1.npy" "$work/par.p3.npy" && ok || ko "predict --threads 3 differs from one thread"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

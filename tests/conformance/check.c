@@ -527,11 +527,31 @@ static void check_reference(tally *t, const golden *g) {
 
   double losses[TRAJECTORY_STEPS];
   memcpy(params, g->params, m->n_params * sizeof *params);
+  double *stats = malloc(m->n_params * sizeof *stats);
+  if (stats == NULL) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
   for (int step = 1; step <= TRAJECTORY_STEPS; ++step) {
     losses[step - 1] = rnnc_ref_loss_grad(ref, params, g->x, g->target, g->n, grad, NULL, NULL);
+    /* BatchNormalization: the moving statistics of this step's batch, from
+     * the weights before the update (Keras assigns them in the forward) */
+    memcpy(stats, params, m->n_params * sizeof *stats);
+    if (rnnc_ref_update_stats(ref, stats, g->x, g->n) != 0) {
+      fprintf(stderr, "rnnc_ref_update_stats failed\n");
+      exit(2);
+    }
     rnnc_optimizer_apply_f64(&opt, params, grad, slots, m->n_params, step, m->tensors,
                              m->n_tensors);
+    for (int i = 0; i < m->n_tensors; ++i) {
+      const rnnc_tensor_desc *d = &m->tensors[i];
+      size_t len = strlen(d->name);
+      if ((len > 12 && strcmp(d->name + len - 12, "/moving_mean") == 0) ||
+          (len > 16 && strcmp(d->name + len - 16, "/moving_variance") == 0))
+        memcpy(params + d->offset, stats + d->offset, d->size * sizeof *params);
+    }
   }
+  free(stats);
   compare(t, "trajectory: losses", losses, g->history, TRAJECTORY_STEPS);
   for (int i = 0; i < m->n_tensors; ++i) {
     const rnnc_tensor_desc *d = &m->tensors[i];

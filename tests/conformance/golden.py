@@ -37,8 +37,14 @@ import torch
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
-                         Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
+from keras_torch import (GRU, LSTM, ActivationLayer, Bidirectional, Dense, Loss, Model,  # noqa: E402
+                         Optimizer, Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
+from keras_torch import KerasSchedule  # noqa: E402
+from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1D,  # noqa: E402
+                         DepthwiseConv1D, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                         LayerNormalization, MaxPooling1D, Permute, RepeatVector, Reshape,
+                         SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
+                         inference_outputs)
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -65,12 +71,37 @@ L = Loss
 O = Optimizer
 ED = Schedule
 
+
+def Activation(name, **kw):
+    return ActivationLayer("Activation", name, **kw)
+
+
+def ReLU(*max_value, **kw):
+    return ActivationLayer("ReLU", *max_value, **kw)
+
+
+def LeakyReLU(**kw):
+    return ActivationLayer("LeakyReLU", **kw)
+
+
+def ELU(**kw):
+    return ActivationLayer("ELU", **kw)
+
+
+def PReLU(**kw):
+    return ActivationLayer("PReLU", **kw)
+
+
+def Softmax(**kw):
+    return ActivationLayer("Softmax", **kw)
+
+
 CASES = [
     # ---- Dense on (batch, features): every activation, every loss form
     Case("dense_mse_sgd", [Dense(4, activation="relu"), Dense(3, activation="tanh"), Dense(2)], (3,),
          L("mse"), O("SGD", name_only="sgd"), n=4),
     Case("dense_hard_sigmoid_bce", [Dense(4, activation="sigmoid"),
-                                    Dense(3, activation="hard_sigmoid", use_bias=False)], (3,),
+                                    Dense(3, activation="hard_sigmoid_keras2", use_bias=False)], (3,),
          L("binary_crossentropy"), O("SGD", learning_rate=0.1, momentum=0.9), n=4,
          weight_scale={"dense_1/kernel": 8.0}, consistent_saturation=True),
     Case("dense_sigmoid_bce_fused", [Dense(3, activation="tanh", use_bias=False),
@@ -89,7 +120,7 @@ CASES = [
          L("sparse_categorical_crossentropy", as_class=True), O("RMSprop", name_only="rmsprop"), n=4),
     Case("dense_sparse_from_logits", [Dense(3, activation="relu"), Dense(4)], (3,),
          L("sparse_categorical_crossentropy", from_logits=True), None, n=3),
-    Case("dense_mae_clipvalue", [Dense(3, activation="hard_sigmoid"), Dense(2, activation="sigmoid")], (3,),
+    Case("dense_mae_clipvalue", [Dense(3, activation="hard_sigmoid_keras2"), Dense(2, activation="sigmoid")], (3,),
          L("mae", as_class=True), O("Adagrad", learning_rate=0.2, clipvalue=0.01), n=3),
     # ---- SimpleRNN
     Case("simple_rnn_last", [SimpleRNN(3), Dense(2)], (3, 2),
@@ -97,7 +128,7 @@ CASES = [
     Case("simple_rnn_seq_relu_nobias", [SimpleRNN(4, activation="relu", use_bias=False, return_sequences=True),
                                         TimeDistributed(Dense(3, activation="softmax"))], (4, 3),
          L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3),
-    Case("simple_rnn_backwards_hard_sigmoid", [SimpleRNN(3, activation="hard_sigmoid", go_backwards=True,
+    Case("simple_rnn_backwards_hard_sigmoid", [SimpleRNN(3, activation="hard_sigmoid_keras2", go_backwards=True,
                                                          return_sequences=True), Dense(2)], (3, 2),
          L("mae", as_class=True), O("RMSprop", learning_rate=0.01, momentum=0.5), n=2),
     Case("simple_rnn_stack", [SimpleRNN(3, activation="sigmoid", return_sequences=True),
@@ -106,20 +137,20 @@ CASES = [
     # ---- LSTM
     Case("lstm_last", [LSTM(3), Dense(1)], (3, 2),
          L("mse"), O("Adam", learning_rate=0.01, amsgrad=True), n=4),
-    Case("lstm_seq_backwards", [LSTM(3, activation="relu", recurrent_activation="hard_sigmoid",
+    Case("lstm_seq_backwards", [LSTM(3, activation="relu", recurrent_activation="hard_sigmoid_keras2",
                                      return_sequences=True, go_backwards=True),
                                 TimeDistributed(Dense(2))], (3, 3),
          L("mae"), O("RMSprop", learning_rate=0.005, momentum=0.9), n=3),
     Case("lstm_nobias_softmax", [LSTM(2, activation="sigmoid", recurrent_activation="tanh", use_bias=False),
                                  Dense(3, activation="softmax")], (4, 2),
          L("categorical_crossentropy"), O("RMSprop", learning_rate=0.01, centered=True), n=3),
-    Case("lstm_stack_linear", [LSTM(4, activation="hard_sigmoid", recurrent_activation="linear",
+    Case("lstm_stack_linear", [LSTM(4, activation="hard_sigmoid_keras2", recurrent_activation="linear",
                                     return_sequences=True), LSTM(2)], (3, 2),
          L("mse"), O("Adam", learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-5), n=2),
     # ---- GRU, reset_after true (Keras's default) and false
     Case("gru_last", [GRU(3), Dense(2, activation="sigmoid")], (3, 2),
          L("binary_crossentropy"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=4),
-    Case("gru_seq_backwards_nobias", [GRU(3, activation="relu", recurrent_activation="hard_sigmoid",
+    Case("gru_seq_backwards_nobias", [GRU(3, activation="relu", recurrent_activation="hard_sigmoid_keras2",
                                           use_bias=False, return_sequences=True, go_backwards=True),
                                       Dense(3, activation="softmax")], (4, 2),
          L("sparse_categorical_crossentropy"),
@@ -127,7 +158,7 @@ CASES = [
     Case("gru_before_last", [GRU(3, reset_after=False), Dense(2)], (3, 3),
          L("mse"), O("SGD", learning_rate=0.1, clipnorm=0.1), n=3),
     Case("gru_before_seq_backwards_nobias", [GRU(3, reset_after=False, use_bias=False, go_backwards=True,
-                                                 return_sequences=True, activation="hard_sigmoid",
+                                                 return_sequences=True, activation="hard_sigmoid_keras2",
                                                  recurrent_activation="linear"),
                                              TimeDistributed(Dense(2))], (3, 2),
          L("mean_absolute_error"), O("Adam", learning_rate=0.05, global_clipnorm=0.1), n=2),
@@ -169,10 +200,122 @@ CASES = [
          [GRU(3, reset_after=False, return_sequences=True), TimeDistributed(Dense(3, activation="softmax"))],
          (3, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02, amsgrad=True), n=3,
          initial_state_layers=(0,)),
+    # ---- issue 13: Keras 3's activations and the activation layers
+    Case("dense_activations_smooth", [Dense(4, activation="elu"), Dense(4, activation="selu"),
+                                      Dense(4, activation="gelu"), Dense(4, activation="gelu_approximate"),
+                                      Dense(3, activation="softplus")], (3,),
+         L("mse"), O("Adam", learning_rate=0.01), n=4),
+    Case("dense_activations_more", [Dense(4, activation="swish"), Dense(4, activation="softsign"),
+                                    Dense(4, activation="mish"), Dense(4, activation="silu"),
+                                    Dense(4, activation="exponential"), Dense(2, activation="log_softmax")], (3,),
+         L("mae"), O("SGD", learning_rate=0.05, momentum=0.5), n=3),
+    Case("dense_activations_kinked", [Dense(5, activation="leaky_relu"), Dense(5, activation="relu6"),
+                                      Dense(5, activation="hard_silu"), Dense(4, activation="hard_swish"),
+                                      Dense(3, activation="hard_sigmoid")], (3,),
+         L("mse"), O("RMSprop", learning_rate=0.01), n=4, weight_scale={"dense/kernel": 4.0}),
+    Case("lstm_hard_sigmoid_gelu", [LSTM(3, recurrent_activation="hard_sigmoid", activation="gelu",
+                                         return_sequences=True),
+                                    GRU(2, activation="softsign", recurrent_activation="hard_sigmoid")], (3, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("activation_layers", [Dense(4), ReLU(2.0, negative_slope=0.1, threshold=0.3), LeakyReLU(),
+                               ELU(alpha=0.6), PReLU(shared_axes=[1]), Activation("selu"),
+                               TimeDistributed(Dense(2))], (3, 2),
+         L("mse"), O("Adam", learning_rate=0.02), n=3),
+    Case("prelu_per_step_leaky", [SimpleRNN(3, return_sequences=True), PReLU(), LeakyReLU(negative_slope=0.1),
+                                  ReLU(), Dense(2)], (3, 2),
+         L("mae"), O("SGD", learning_rate=0.1), n=3),
+    Case("activation_softmax_fused", [LSTM(3, return_sequences=True), Dense(3), Activation("softmax")], (3, 2),
+         L("categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3),
+    Case("softmax_layer_sparse", [GRU(4), Dense(3), Softmax()], (3, 2),
+         L("sparse_categorical_crossentropy"), O("RMSprop", learning_rate=0.01), n=3),
+    Case("activation_sigmoid_bce", [SimpleRNN(3), Activation("sigmoid")], (3, 2),
+         L("binary_crossentropy"), O("Adam", learning_rate=0.01), n=4),
+    # ---- issue 13: Keras's other losses, label smoothing
+    Case("loss_huber", [LSTM(3), Dense(2)], (3, 2), L("huber", delta=0.4), O("Adam", learning_rate=0.02), n=3),
+    Case("loss_log_cosh_seq", [GRU(3, return_sequences=True), Dense(2)], (3, 2),
+         L("log_cosh"), O("SGD", learning_rate=0.2), n=3),
+    Case("loss_mape", [Dense(3, activation="tanh"), Dense(2)], (3,), L("mape"), O("Adam", learning_rate=0.01), n=4),
+    Case("loss_msle", [SimpleRNN(3), Dense(2, activation="softplus")], (3, 2), L("msle", as_class=True),
+         O("Adam", learning_rate=0.05), n=3),
+    Case("loss_kld", [LSTM(3), Dense(3, activation="softmax")], (3, 2), L("kl_divergence"),
+         O("Adam", learning_rate=0.02), n=3),
+    Case("loss_poisson", [Dense(3, activation="exponential")], (4,), L("poisson", as_class=True),
+         O("SGD", learning_rate=0.05), n=4),
+    Case("loss_hinge", [Dense(3, activation="tanh"), Dense(2)], (3,), L("hinge"), O("SGD", learning_rate=0.1), n=4),
+    Case("loss_squared_hinge_pm1", [GRU(3), Dense(2, activation="tanh")], (3, 2), L("squared_hinge"),
+         O("Adam", learning_rate=0.02), n=3, soft_targets=True),
+    Case("loss_categorical_hinge", [SimpleRNN(4, return_sequences=True), Dense(3)], (3, 2),
+         L("categorical_hinge"), O("RMSprop", learning_rate=0.01), n=3),
+    Case("loss_cosine_similarity", [LSTM(3), Dense(3)], (3, 2), L("cosine_similarity", as_class=True),
+         O("Adam", learning_rate=0.02), n=3),
+    Case("bce_label_smoothing", [Dense(3, activation="tanh"), Dense(2, activation="sigmoid")], (3,),
+         L("binary_crossentropy", label_smoothing=0.2), O("Adam", learning_rate=0.01), n=4),
+    Case("cce_label_smoothing_logits", [GRU(3), Dense(3)], (3, 2),
+         L("categorical_crossentropy", from_logits=True, label_smoothing=0.1), O("Adam", learning_rate=0.01), n=3),
+    Case("cce_label_smoothing_probs", [Dense(3, activation="sigmoid")], (4,),
+         L("categorical_crossentropy", label_smoothing=0.3), O("SGD", learning_rate=0.1), n=3),
+    # ---- issue 13: Keras's other optimizers and learning-rate schedules
+    Case("opt_nadam_piecewise", [SimpleRNN(3), Dense(2)], (3, 2), L("mse"),
+         O("Nadam", learning_rate=KerasSchedule("PiecewiseConstantDecay", boundaries=[4, 11],
+                                                 values=[0.05, 0.02, 0.005])), n=3),
+    Case("opt_adamax_inverse_time", [Dense(3, activation="tanh"), Dense(2)], (3,), L("mae"),
+         O("Adamax", learning_rate=KerasSchedule("InverseTimeDecay", initial_learning_rate=0.05,
+                                                  decay_steps=3, decay_rate=0.5, staircase=True)), n=3),
+    Case("opt_adadelta_polynomial", [GRU(2), Dense(2)], (3, 2), L("mse"),
+         O("Adadelta", learning_rate=KerasSchedule("PolynomialDecay", initial_learning_rate=1.0,
+                                                    decay_steps=6, end_learning_rate=0.1, power=2.0,
+                                                    cycle=True)), n=3),
+    Case("opt_ftrl_cosine_warmup", [Dense(3, activation="relu"), Dense(2)], (3,), L("mse"),
+         O("Ftrl", learning_rate=KerasSchedule("CosineDecay", initial_learning_rate=0.05, decay_steps=10,
+                                                alpha=0.1, warmup_target=0.2, warmup_steps=4),
+           l1_regularization_strength=0.01, l2_regularization_strength=0.02,
+           l2_shrinkage_regularization_strength=0.03, beta=0.5, learning_rate_power=-0.6), n=3),
+    Case("opt_lion_cosine_restarts", [LSTM(2), Dense(2)], (3, 2), L("mse"),
+         O("Lion", learning_rate=KerasSchedule("CosineDecayRestarts", initial_learning_rate=0.01,
+                                                first_decay_steps=3, t_mul=1.5, m_mul=0.8, alpha=0.05)), n=3),
+    Case("opt_adam_cosine", [Dense(2)], (3,), L("mse"),
+         O("Adam", learning_rate=KerasSchedule("CosineDecay", initial_learning_rate=0.05, decay_steps=8)), n=3),
     # ---- a sequence length chosen at run time (--timesteps 5, data of length 3)
     Case("variable_length_gru", [GRU(3, return_sequences=True), TimeDistributed(Dense(2, activation="softmax"))],
          (None, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=3, steps=3,
          generate_options=("--timesteps", "5")),
+    # ---- convolutional front ends, pooling, shape and normalisation layers
+    Case("conv1d_causal_dilated_lstm",
+         [Conv1D(3, 2, padding="causal", dilation_rate=2, activation="relu"), LSTM(3), Dense(1)], (5, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("conv1d_same_groups_strides_flatten",
+         [Conv1D(4, 3, padding="same", strides=2, groups=2, activation="tanh"), Flatten(),
+          Dense(3, activation="softmax")], (5, 4),
+         L("sparse_categorical_crossentropy"), O("RMSprop", learning_rate=0.01), n=3),
+    Case("depthwise_separable_global_average",
+         [DepthwiseConv1D(2, depth_multiplier=2, padding="same", activation="sigmoid"),
+          SeparableConv1D(3, 2, use_bias=False), GlobalAveragePooling1D(), Dense(2)], (5, 2),
+         L("mse"), O("SGD", learning_rate=0.1, momentum=0.9), n=3),
+    Case("conv1d_valid_softmax_fused",
+         [Conv1D(3, 2, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=3),
+    Case("pooling_max_average_global_max",
+         [Conv1D(4, 1, activation="tanh"), MaxPooling1D(2, padding="same"),
+          AveragePooling1D(3, strides=1, padding="same"), GlobalMaxPooling1D(), Dense(2, activation="sigmoid")],
+         (5, 2), L("binary_crossentropy"), O("Adagrad", learning_rate=0.1), n=3),
+    Case("padding_cropping_upsampling_permute_reshape",
+         [ZeroPadding1D((1, 2)), Cropping1D((2, 1)), UpSampling1D(2), Permute((2, 1)), Reshape((3, -1)),
+          GRU(3), Dense(2)], (3, 2),
+         L("mae"), O("Adam", learning_rate=0.01), n=3),
+    Case("lstm_autoencoder_repeat_vector",
+         [LSTM(3), RepeatVector(4), LSTM(2, return_sequences=True), TimeDistributed(Dense(2))], (4, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("layer_normalization_rms",
+         [LayerNormalization(), SimpleRNN(3, return_sequences=True), LayerNormalization(rms_scaling=True, epsilon=0.01),
+          Dense(2)], (3, 3),
+         L("mse"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=3),
+    Case("batch_normalization_conv_lstm",
+         [Conv1D(3, 2, padding="causal", use_bias=False), BatchNormalization(momentum=0.9), LSTM(3),
+          BatchNormalization(center=False, epsilon=0.01), Dense(2, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=4),
+    Case("batch_normalization_dense",
+         [Dense(4, activation="tanh"), BatchNormalization(scale=False), Dense(2)], (3,),
+         L("mse"), O("SGD", learning_rate=0.05), n=4),
 ]
 
 
@@ -209,6 +352,8 @@ def case_data(case):
     for name, shape in model.weight_list:
         scale = case.weight_scale.get(name, 1.0)
         weights[name] = as_float32(rng.uniform(-WEIGHT_RANGE, WEIGHT_RANGE, size=shape) * scale)
+        if name.endswith("/moving_variance"):  # a variance is positive
+            weights[name] = as_float32(np.abs(weights[name]) + 0.5)
     feat = model.input_shape[-1]
     x_shape = (n, case.steps, feat) if len(model.input_shape) == 2 else (n, feat)
     inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
@@ -222,8 +367,21 @@ def case_data(case):
                                 [torch.tensor(x) for x in inputs])
     y0 = outs[0].numpy()
     kind = case.loss.kind
-    if kind in ("mse", "mae"):
+    if kind in ("mse", "mae", "huber", "log_cosh", "cosine_similarity"):
         target = as_float32(rng.uniform(-0.8, 0.8, size=y0.shape))
+    elif kind == "mape":  # away from zero: the loss divides by |y|
+        target = as_float32(rng.uniform(0.3, 1.0, size=y0.shape) * rng.choice([-1.0, 1.0], size=y0.shape))
+    elif kind in ("msle", "poisson"):  # counts, or positive values
+        target = as_float32(rng.integers(0, 4, size=y0.shape) if kind == "poisson" else
+                            rng.uniform(0.0, 2.0, size=y0.shape))
+    elif kind == "kl_divergence":
+        target = as_float32(rng.dirichlet(np.ones(y0.shape[-1]), size=y0.shape[:-1]))
+    elif kind in ("hinge", "squared_hinge"):
+        target = rng.integers(0, 2, size=y0.shape).astype(np.float64)
+        if case.soft_targets:  # -1 and 1, read as they are
+            target = 2.0 * target - 1.0
+    elif kind == "categorical_hinge":
+        target = np.eye(y0.shape[-1])[rng.integers(0, y0.shape[-1], size=y0.shape[:-1])]
     elif kind == "binary_crossentropy":
         target = rng.integers(0, 2, size=y0.shape).astype(np.float64)
         if case.consistent_saturation:
@@ -253,6 +411,8 @@ def trajectory(case, weights, inputs, target):
         value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
         history.append(value)
         opt.apply(trained, g)
+        # BatchNormalization: Keras's moving averages of this step's batch
+        apply_updates(case.model, trained)
     return trained, history
 
 
@@ -286,7 +446,8 @@ def float32_drift(case):
 def make_case(case, out_dir):
     model, n = case.model, case.n
     weights, inputs, target = case_data(case)
-    loss0, grads, input_grads, outputs = loss_and_grads(model, case.loss, weights, inputs, target)
+    loss0, grads, input_grads, _ = loss_and_grads(model, case.loss, weights, inputs, target)
+    outputs = inference_outputs(model, weights, inputs)
     trained, history = trajectory(case, weights, inputs, target)
 
     os.makedirs(out_dir, exist_ok=True)

@@ -24,8 +24,25 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 # ---------------------------------------------------------------- activations
 
 
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow (torch's softplus turns linear past 20)."""
+    return torch.log1p(torch.exp(-z.abs())) + torch.relu(z)
+
+
+def hard_sigmoid(z):
+    """Keras 3: relu6(z + 3) / 6 (keras/src/backend/tensorflow/nn.py)."""
+    return torch.clamp(z + 3.0, 0.0, 6.0) / 6.0
+
+
 def activation(name, z):
-    """tf.keras 2.x activations. hard_sigmoid is 2.x's clip(0.2 z + 0.5, 0, 1)."""
+    """Keras 3's activations (keras/src/activations/activations.py) for every
+    name rnnc has. hard_sigmoid is Keras 3's relu6(z + 3) / 6,
+    hard_sigmoid_keras2 tf.keras 2.x's clip(0.2 z + 0.5, 0, 1); gelu_approximate
+    is gelu(z, approximate=True)."""
     if name == "linear":
         return z
     if name == "relu":
@@ -35,9 +52,37 @@ def activation(name, z):
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "hard_sigmoid":
+        return hard_sigmoid(z)
+    if name == "hard_sigmoid_keras2":
         return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
     if name == "softmax":
         return torch.softmax(z, dim=-1)
+    if name == "log_softmax":
+        return torch.log_softmax(z, dim=-1)
+    if name == "elu":
+        return torch.where(z > 0, z, torch.exp(z) - 1.0)
+    if name == "selu":
+        return SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1.0))
+    if name == "gelu":
+        return 0.5 * z * (1.0 + torch.erf(z / math.sqrt(2.0)))
+    if name == "gelu_approximate":
+        return 0.5 * z * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z ** 3)))
+    if name in ("swish", "silu"):
+        return z * torch.sigmoid(z)
+    if name == "softplus":
+        return softplus(z)
+    if name == "softsign":
+        return z / (1.0 + z.abs())
+    if name == "exponential":
+        return torch.exp(z)
+    if name == "leaky_relu":
+        return torch.where(z > 0, z, 0.2 * z)
+    if name == "relu6":
+        return torch.clamp(z, 0.0, 6.0)
+    if name == "mish":
+        return z * torch.tanh(softplus(z))
+    if name in ("hard_silu", "hard_swish"):
+        return z * hard_sigmoid(z)
     raise ValueError("unknown activation " + name)
 
 
@@ -116,6 +161,73 @@ class Dense:
         if self.use_bias:
             z = z + P[prefix + "/bias"]
         return activation(self.activation, z), z
+
+
+class ActivationLayer:
+    """Keras's activation layers (their output has the input's shape):
+    Activation(name), ReLU(max_value, negative_slope, threshold) as Keras 3's
+    ReLU.static_call, LeakyReLU(negative_slope=0.3), ELU(alpha=1),
+    Softmax() and PReLU(shared_axes) with its alpha weight."""
+
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, cls, *positional, **kwargs):
+        self.cls, self.positional, self.kw = cls, list(positional), dict(kwargs)
+        self.kwargs = dict(kwargs)
+        self.base_name = {"Activation": "activation", "ReLU": "re_lu", "LeakyReLU": "leaky_re_lu",
+                          "ELU": "elu", "Softmax": "softmax", "PReLU": "p_re_lu"}[cls]
+
+    def lua(self):
+        return lua_call(self.cls, self.positional, self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    @property
+    def activation(self):
+        if self.cls == "Activation":
+            return self.positional[0]
+        return "softmax" if self.cls == "Softmax" else None
+
+    def weights(self, prefix, in_features):
+        self.units = in_features
+        if self.cls != "PReLU":
+            return []
+        # the input's shape (rank 3: (T, F)), 1 along each shared axis
+        shape = list(self.input_shape)
+        for ax in self.kw.get("shared_axes", []):
+            shape[ax - 1] = 1
+        return [(prefix + "/alpha", tuple(shape))]
+
+    def call(self, P, prefix, x):
+        """Returns (output, the logits a crossentropy reads: the input of a
+        softmax or sigmoid Activation or Softmax)."""
+        if self.cls == "Activation":
+            y = activation(self.positional[0], x)
+            return y, (x if self.positional[0] in ("softmax", "sigmoid") else None)
+        if self.cls == "Softmax":
+            return torch.softmax(x, dim=-1), x
+        if self.cls == "LeakyReLU":
+            slope = self.kw.get("negative_slope", 0.3)
+            return torch.where(x > 0, x, slope * x), None
+        if self.cls == "ELU":
+            alpha = self.kw.get("alpha", 1.0)
+            return torch.where(x > 0, x, alpha * (torch.exp(x) - 1.0)), None
+        if self.cls == "PReLU":
+            alpha = P[prefix + "/alpha"]
+            return torch.relu(x) - alpha * torch.relu(-x), None
+        # ReLU: keras/src/activations/activations.py ReLU.static_call
+        m = self.positional[0] if self.positional else self.kw.get("max_value")
+        slope, th = self.kw.get("negative_slope", 0.0), self.kw.get("threshold", 0.0)
+        if slope != 0 and m is None and th == 0:
+            return torch.where(x > 0, x, slope * x), None
+        y = x * (x > th).to(x.dtype) if th != 0 else torch.relu(x)
+        if m is not None:
+            y = torch.clamp(y, 0.0, m)
+        if slope != 0:
+            y = y - slope * torch.relu(th - x)
+        return y, None
 
 
 class TimeDistributed:
@@ -342,6 +454,349 @@ class Bidirectional:
         return self.inner.units * (2 if self.merge_mode == "concat" else 1)
 
 
+
+# ---------------------------------------------------------------- front-end layers
+#
+# Convolutions, pooling, shape and normalisation layers, on PyTorch's own
+# ops (F.conv1d, F.max_pool1d, ...) with Keras's weight layouts and padding
+# rules: a convolution kernel is (kernel_size, in / groups, filters);
+# causal padding puts dilation * (kernel_size - 1) zeros in front, same
+# follows TensorFlow's SAME rule (pad_before = total // 2); average pooling
+# with same padding divides by the steps inside the input
+# (keras/src/backend/jax/nn.py average_pool), max pooling ignores the
+# padding. BatchNormalization uses the batch's statistics (biased variance)
+# in training and records the moving averages Keras would assign
+# (keras/src/layers/normalization/batch_normalization.py); LayerNormalization
+# is keras/src/ops/nn.py _layer_normalization (rms_scaling: x / sqrt(var +
+# eps) * gamma with the centred variance).
+
+import torch.nn.functional as F  # noqa: E402
+
+
+def _same_pad(steps, size, stride):
+    out = -(-steps // stride)
+    total = max((out - 1) * stride + size - steps, 0)
+    return total // 2, total - total // 2
+
+
+class Front:
+    """A layer on (n, T, C) or (n, C) tensors with weights of any shape."""
+
+    recurrent = False
+    n_states = 0
+    positional = ()
+
+    def __init__(self, *args, **kwargs):
+        self.args = list(args)
+        self.kwargs = dict(kwargs)
+        self.training = False
+
+    def lua(self):
+        return lua_call(self.cls, self.args, self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def weights_shape(self, prefix, shape):
+        return []
+
+    def arg(self, i, key, default):
+        if i < len(self.args):
+            return self.args[i]
+        return self.kwargs.get(key, default)
+
+
+class _Conv(Front):
+    def setup(self, shape):
+        self.k = self.arg(self.k_index, "kernel_size", None)
+        self.s = self.kwargs.get("strides", 1)
+        self.d = self.kwargs.get("dilation_rate", 1)
+        self.padding = self.kwargs.get("padding", "valid")
+        self.activation = self.kwargs.get("activation", "linear")
+        self.use_bias = self.kwargs.get("use_bias", True)
+        self.mult = self.kwargs.get("depth_multiplier", 1)
+        self.groups = self.kwargs.get("groups", 1)
+        T, C = shape
+        size = self.d * (self.k - 1) + 1
+        if self.padding == "causal":
+            self.pad = (size - 1, 0)
+        elif self.padding == "same":
+            self.pad = _same_pad(T, size, self.s)
+        else:
+            self.pad = (0, 0)
+        self.T_out = (T + sum(self.pad) - size) // self.s + 1
+        self.C = C
+
+    def out_shape(self, shape):
+        self.setup(shape)
+        return (self.T_out, self.out_channels())
+
+    def padded(self, x):
+        """(n, C, T + pad) for torch's convolutions."""
+        return F.pad(x, (0, 0) + self.pad).transpose(1, 2)
+
+    def finish(self, P, prefix, z):
+        if self.use_bias:
+            z = z + P[prefix + "/bias"]
+        return activation(self.activation, z), z
+
+    def depthwise(self, P, prefix, x):
+        w = P[prefix + "/depthwise_kernel"]  # (k, C, m)
+        tw = w.permute(1, 2, 0).reshape(self.C * self.mult, 1, self.k)
+        return F.conv1d(self.padded(x), tw, stride=self.s, dilation=self.d, groups=self.C).transpose(1, 2)
+
+
+class Conv1D(_Conv):
+    cls, base_name, k_index = "Conv1D", "conv1d", 1
+
+    def out_channels(self):
+        return self.args[0]
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/kernel", (self.k, self.C // self.groups, self.args[0]))]
+        return w + ([(prefix + "/bias", (self.args[0],))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        w = P[prefix + "/kernel"].permute(2, 1, 0)  # torch: (out, in / groups, k)
+        z = F.conv1d(self.padded(x), w, stride=self.s, dilation=self.d, groups=self.groups).transpose(1, 2)
+        return self.finish(P, prefix, z)
+
+
+class DepthwiseConv1D(_Conv):
+    cls, base_name, k_index = "DepthwiseConv1D", "depthwise_conv1d", 0
+
+    def out_channels(self):
+        return self.C * self.mult
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/depthwise_kernel", (self.k, self.C, self.mult))]
+        return w + ([(prefix + "/bias", (self.C * self.mult,))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        return self.finish(P, prefix, self.depthwise(P, prefix, x))
+
+
+class SeparableConv1D(_Conv):
+    cls, base_name, k_index = "SeparableConv1D", "separable_conv1d", 1
+
+    def out_channels(self):
+        return self.args[0]
+
+    def weights_shape(self, prefix, shape):
+        self.setup(shape)
+        w = [(prefix + "/depthwise_kernel", (self.k, self.C, self.mult)),
+             (prefix + "/pointwise_kernel", (1, self.C * self.mult, self.args[0]))]
+        return w + ([(prefix + "/bias", (self.args[0],))] if self.use_bias else [])
+
+    def call(self, P, prefix, x):
+        z = self.depthwise(P, prefix, x) @ P[prefix + "/pointwise_kernel"][0]
+        return self.finish(P, prefix, z)
+
+
+class _Pool(Front):
+    def setup(self, shape):
+        self.p = self.arg(0, "pool_size", 2)
+        self.s = self.arg(1, "strides", None) or self.p
+        self.padding = self.arg(2, "padding", "valid")
+        T = shape[0]
+        self.pad = _same_pad(T, self.p, self.s) if self.padding == "same" else (0, 0)
+        self.T_out = (T + sum(self.pad) - self.p) // self.s + 1
+
+    def out_shape(self, shape):
+        self.setup(shape)
+        return (self.T_out, shape[1])
+
+
+class MaxPooling1D(_Pool):
+    cls, base_name = "MaxPooling1D", "max_pooling1d"
+
+    def call(self, P, prefix, x):
+        xp = F.pad(x, (0, 0) + self.pad, value=-math.inf).transpose(1, 2)
+        return F.max_pool1d(xp, self.p, self.s).transpose(1, 2), None
+
+
+class AveragePooling1D(_Pool):
+    cls, base_name = "AveragePooling1D", "average_pooling1d"
+
+    def call(self, P, prefix, x):
+        xp = F.pad(x, (0, 0) + self.pad).transpose(1, 2)
+        ones = F.pad(torch.ones_like(x[:1, :, :1]), (0, 0) + self.pad).transpose(1, 2)
+        sums = F.avg_pool1d(xp, self.p, self.s) * self.p
+        counts = F.avg_pool1d(ones, self.p, self.s) * self.p
+        return (sums / counts).transpose(1, 2), None
+
+
+class _Global(Front):
+    def out_shape(self, shape):
+        return (1, shape[1]) if self.kwargs.get("keepdims") else (shape[1],)
+
+    def call(self, P, prefix, x):
+        y = x.amax(dim=1) if self.cls == "GlobalMaxPooling1D" else x.mean(dim=1)
+        return (y.unsqueeze(1) if self.kwargs.get("keepdims") else y), None
+
+
+class GlobalMaxPooling1D(_Global):
+    cls, base_name = "GlobalMaxPooling1D", "global_max_pooling1d"
+
+
+class GlobalAveragePooling1D(_Global):
+    cls, base_name = "GlobalAveragePooling1D", "global_average_pooling1d"
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+class ZeroPadding1D(Front):
+    cls, base_name = "ZeroPadding1D", "zero_padding1d"
+
+    def out_shape(self, shape):
+        a, b = _pair(self.arg(0, "padding", 1))
+        return (shape[0] + a + b, shape[1])
+
+    def call(self, P, prefix, x):
+        return F.pad(x, (0, 0) + _pair(self.arg(0, "padding", 1))), None
+
+
+class Cropping1D(Front):
+    cls, base_name = "Cropping1D", "cropping1d"
+
+    def out_shape(self, shape):
+        a, b = _pair(self.arg(0, "cropping", (1, 1)))
+        return (shape[0] - a - b, shape[1])
+
+    def call(self, P, prefix, x):
+        a, b = _pair(self.arg(0, "cropping", (1, 1)))
+        return x[:, a:x.shape[1] - b, :], None
+
+
+class UpSampling1D(Front):
+    cls, base_name = "UpSampling1D", "up_sampling1d"
+
+    def out_shape(self, shape):
+        return (shape[0] * self.arg(0, "size", 2), shape[1])
+
+    def call(self, P, prefix, x):
+        return torch.repeat_interleave(x, self.arg(0, "size", 2), dim=1), None
+
+
+class Flatten(Front):
+    cls, base_name = "Flatten", "flatten"
+
+    def out_shape(self, shape):
+        return (int(np.prod(shape)),)
+
+    def call(self, P, prefix, x):
+        return x.reshape(x.shape[0], -1), None
+
+
+class Reshape(Front):
+    cls, base_name = "Reshape", "reshape"
+
+    def out_shape(self, shape):
+        target = list(self.args[0])
+        if -1 in target:
+            known = int(np.prod([d for d in target if d != -1]))
+            target[target.index(-1)] = int(np.prod(shape)) // known
+        self.target = tuple(target)
+        return self.target
+
+    def call(self, P, prefix, x):
+        return x.reshape((x.shape[0],) + self.target), None
+
+
+class Permute(Front):
+    cls, base_name = "Permute", "permute"
+
+    def out_shape(self, shape):
+        return tuple(shape[d - 1] for d in self.args[0])
+
+    def call(self, P, prefix, x):
+        return x.permute(0, *self.args[0]), None
+
+
+class RepeatVector(Front):
+    cls, base_name = "RepeatVector", "repeat_vector"
+
+    def out_shape(self, shape):
+        return (self.args[0], shape[0])
+
+    def call(self, P, prefix, x):
+        return x.unsqueeze(1).expand(x.shape[0], self.args[0], x.shape[1]), None
+
+
+class LayerNormalization(Front):
+    cls, base_name = "LayerNormalization", "layer_normalization"
+
+    def out_shape(self, shape):
+        return shape
+
+    def weights_shape(self, prefix, shape):
+        C, kw = shape[-1], self.kwargs
+        rms = kw.get("rms_scaling", False)
+        w = []
+        if kw.get("scale", True) or rms:
+            w.append((prefix + "/gamma", (C,)))
+        if kw.get("center", True) and not rms:
+            w.append((prefix + "/beta", (C,)))
+        return w
+
+    def call(self, P, prefix, x):
+        kw = self.kwargs
+        mean = x.mean(dim=-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+        inv = torch.rsqrt(var + kw.get("epsilon", 1e-3))
+        y = (x if kw.get("rms_scaling", False) else x - mean) * inv
+        if prefix + "/gamma" in P:
+            y = y * P[prefix + "/gamma"]
+        if prefix + "/beta" in P:
+            y = y + P[prefix + "/beta"]
+        return y, None
+
+
+class BatchNormalization(Front):
+    """training: the batch's mean and biased variance over every axis but
+    the last, and `updates` gets the moving averages Keras assigns; else the
+    moving statistics."""
+
+    cls, base_name = "BatchNormalization", "batch_normalization"
+
+    def out_shape(self, shape):
+        return shape
+
+    def weights_shape(self, prefix, shape):
+        C, kw = shape[-1], self.kwargs
+        w = []
+        if kw.get("scale", True):
+            w.append((prefix + "/gamma", (C,)))
+        if kw.get("center", True):
+            w.append((prefix + "/beta", (C,)))
+        return w + [(prefix + "/moving_mean", (C,)), (prefix + "/moving_variance", (C,))]
+
+    def call(self, P, prefix, x):
+        kw = self.kwargs
+        mm, mv = P[prefix + "/moving_mean"], P[prefix + "/moving_variance"]
+        if self.training:
+            axes = tuple(range(x.dim() - 1))
+            mean = x.mean(dim=axes)
+            var = ((x - mean) ** 2).mean(dim=axes)
+            m = kw.get("momentum", 0.99)
+            self.updates = {prefix + "/moving_mean": (mm * m + mean * (1 - m)).detach(),
+                            prefix + "/moving_variance": (mv * m + var * (1 - m)).detach()}
+        else:
+            mean, var = mm, mv
+        y = (x - mean) * torch.rsqrt(var + kw.get("epsilon", 1e-3))
+        if prefix + "/gamma" in P:
+            y = y * P[prefix + "/gamma"]
+        if prefix + "/beta" in P:
+            y = y + P[prefix + "/beta"]
+        return y, None
+
+
+NON_TRAINABLE = ("/moving_mean", "/moving_variance")
+
 # ---------------------------------------------------------------- models
 
 
@@ -360,10 +815,24 @@ class Model:
         for layer in layers:
             layer.assign_names(namer)
         self.weight_list = []
-        features = self.input_shape[-1]
+        shape = self.input_shape
         for layer in layers:
-            self.weight_list += layer.weights(layer.name, features)
-            features = layer.units
+            if isinstance(layer, Front):
+                self.weight_list += layer.weights_shape(layer.name, shape)
+                shape = layer.out_shape(shape)
+                continue
+            if isinstance(layer, ActivationLayer):  # keeps the shape
+                layer.input_shape = tuple(shape)
+                self.weight_list += layer.weights(layer.name, shape[-1])
+                continue
+            self.weight_list += layer.weights(layer.name, shape[-1])
+            if isinstance(layer, (Dense, TimeDistributed)):
+                shape = tuple(shape[:-1]) + (layer.units,)
+            else:
+                inner = layer.inner if isinstance(layer, Bidirectional) else layer
+                shape = (shape[0], layer.units) if inner.return_sequences else (layer.units,)
+        self.training = False
+        self.updates = {}
 
     def state_inputs(self):
         """(layer index, state count) of each layer taking initial states."""
@@ -375,7 +844,14 @@ class Model:
         h = inputs[0]
         rest = list(inputs[1:])
         outs, logits = None, None
+        self.updates = {}
         for layer in self.layers:
+            if isinstance(layer, Front):
+                layer.training = self.training
+                y, logits = layer.call(P, layer.name, h)
+                self.updates.update(getattr(layer, "updates", {}) if self.training else {})
+                outs, h = [y], y
+                continue
             if layer.recurrent:
                 init = None
                 if getattr(layer, "initial_state", False):
@@ -388,10 +864,14 @@ class Model:
         return outs, logits
 
     def last_activation(self):
+        """The activation whose logits a crossentropy reads: a last Dense's or
+        activation layer's; not TimeDistributed's, whose reshape drops the
+        logits tf.keras caches (keras/layers/rnn/time_distributed.py,
+        keras/backend.py _get_logits)."""
         last = self.layers[-1]
-        if isinstance(last, TimeDistributed):
-            return last.inner.activation
-        if isinstance(last, Dense):
+        if isinstance(last, _Conv):
+            return last.activation
+        if isinstance(last, (Dense, ActivationLayer)):
             return last.activation
         return None
 
@@ -453,22 +933,32 @@ class Loss:
     CLASSES = {"mse": "MeanSquaredError", "mae": "MeanAbsoluteError",
                "binary_crossentropy": "BinaryCrossentropy",
                "categorical_crossentropy": "CategoricalCrossentropy",
-               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy"}
-    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+               "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+               "huber": "Huber", "log_cosh": "LogCosh", "mape": "MeanAbsolutePercentageError",
+               "msle": "MeanSquaredLogarithmicError", "kl_divergence": "KLDivergence", "poisson": "Poisson",
+               "hinge": "Hinge", "squared_hinge": "SquaredHinge", "categorical_hinge": "CategoricalHinge",
+               "cosine_similarity": "CosineSimilarity"}
+    LONG = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
+            "mean_absolute_percentage_error": "mape", "mean_squared_logarithmic_error": "msle",
+            "kld": "kl_divergence", "logcosh": "log_cosh"}
 
-    def __init__(self, name, as_class=False, from_logits=False):
+    def __init__(self, name, as_class=False, from_logits=False, **params):
         self.written = name
         self.kind = self.LONG.get(name, name)
-        self.as_class, self.from_logits = as_class or from_logits, from_logits
+        self.as_class, self.from_logits = as_class or from_logits or bool(params), from_logits
+        self.params = params  # label_smoothing, delta
 
     def lua(self):
         if not self.as_class:
             return lua_value(self.written)
-        return lua_call(self.CLASSES[self.kind], [], {"from_logits": True} if self.from_logits else {})
+        kw = {"from_logits": True} if self.from_logits else {}
+        kw.update(self.params)
+        return lua_call(self.CLASSES[self.kind], [], kw)
 
     def describe(self):
         text = self.CLASSES[self.kind] if self.as_class else self.written
-        return text + (" (from_logits)" if self.from_logits else "")
+        extra = ", ".join("%s=%s" % kv for kv in self.params.items())
+        return text + (" (from_logits)" if self.from_logits else "") + ("(%s)" % extra if extra else "")
 
 
 def loss_value(loss, model, outputs, logits, target):
@@ -485,7 +975,43 @@ def loss_value(loss, model, outputs, logits, target):
                   or (act == "sigmoid" and kind == "binary_crossentropy")))
     z = logits if fused else y
     from_logits = fused or loss.from_logits
-    if kind == "mse":
+    ls = loss.params.get("label_smoothing", 0.0)
+    if ls and kind == "binary_crossentropy":  # keras/src/losses/losses.py binary_crossentropy
+        target = target * (1.0 - ls) + 0.5 * ls
+    elif ls and kind == "categorical_crossentropy":
+        target = target * (1.0 - ls) + ls / target.shape[-1]
+    eps = EPSILON
+    if kind == "huber":
+        delta = loss.params.get("delta", 1.0)
+        e = y - target
+        rows = torch.where(e.abs() <= delta, 0.5 * e * e, delta * e.abs() - 0.5 * delta * delta).mean(dim=-1)
+    elif kind == "log_cosh":
+        x = y - target
+        rows = (x + softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
+    elif kind == "mape":
+        rows = 100.0 * ((target - y) / torch.clamp(target.abs(), min=eps)).abs().mean(dim=-1)
+    elif kind == "msle":
+        d = torch.log(torch.clamp(y, min=eps) + 1.0) - torch.log(torch.clamp(target, min=eps) + 1.0)
+        rows = (d * d).mean(dim=-1)
+    elif kind == "kl_divergence":
+        t, p = torch.clamp(target, eps, 1.0), torch.clamp(y, eps, 1.0)
+        rows = (t * torch.log(t / p)).sum(dim=-1)
+    elif kind == "poisson":
+        rows = (y - target * torch.log(y + eps)).mean(dim=-1)
+    elif kind in ("hinge", "squared_hinge"):
+        if bool(((target == 0) | (target == 1)).all()):  # convert_binary_labels_to_hinge
+            target = 2.0 * target - 1.0
+        m = torch.relu(1.0 - target * y)
+        rows = (m if kind == "hinge" else m * m).mean(dim=-1)
+    elif kind == "categorical_hinge":
+        pos = (target * y).sum(dim=-1)
+        neg = ((1.0 - target) * y).max(dim=-1).values
+        rows = torch.relu(neg - pos + 1.0)
+    elif kind == "cosine_similarity":  # tf.linalg.l2_normalize (tf.keras 2.x)
+        def l2n(v):
+            return v * torch.rsqrt(torch.clamp((v * v).sum(dim=-1, keepdim=True), min=1e-12))
+        rows = -(l2n(target) * l2n(y)).sum(dim=-1)
+    elif kind == "mse":
         rows = ((target - y) ** 2).mean(dim=-1)
     elif kind == "mae":
         rows = (target - y).abs().mean(dim=-1)
@@ -541,6 +1067,86 @@ class Schedule:
             self.initial, self.steps, self.rate, ", staircase=True" if self.staircase else "")
 
 
+class KerasSchedule(Schedule):
+    """Keras 3's other schedules (keras/src/optimizers/schedules/
+    learning_rate_schedule.py), at iterations = updates already done."""
+
+    DEFAULTS = {
+        "PiecewiseConstantDecay": dict(boundaries=None, values=None),
+        "InverseTimeDecay": dict(initial_learning_rate=None, decay_steps=None, decay_rate=None,
+                                 staircase=False),
+        "PolynomialDecay": dict(initial_learning_rate=None, decay_steps=None, end_learning_rate=0.0001,
+                                power=1.0, cycle=False),
+        "CosineDecay": dict(initial_learning_rate=None, decay_steps=None, alpha=0.0, warmup_target=None,
+                            warmup_steps=0),
+        "CosineDecayRestarts": dict(initial_learning_rate=None, first_decay_steps=None, t_mul=2.0,
+                                    m_mul=1.0, alpha=0.0),
+    }
+
+    def __init__(self, cls, **kwargs):
+        self.cls, self.given = cls, kwargs
+        cfg = dict(self.DEFAULTS[cls])
+        for k in kwargs:
+            if k not in cfg:
+                raise ValueError("%s has no argument %s" % (cls, k))
+        cfg.update(kwargs)
+        self.cfg = cfg
+
+    def __call__(self, step):
+        c, step = self.cfg, float(step)
+        if self.cls == "PiecewiseConstantDecay":
+            b, v = c["boundaries"], c["values"]
+            # values[0] while step <= boundaries[0], ..., values[-1] past the last
+            for k, x in enumerate(b):
+                if step <= x:
+                    return v[k]
+            return v[-1]
+        lr = c["initial_learning_rate"]
+        if self.cls == "InverseTimeDecay":
+            p = step / c["decay_steps"]
+            if c["staircase"]:
+                p = math.floor(p)
+            return lr / (1 + c["decay_rate"] * p)
+        if self.cls == "PolynomialDecay":
+            decay_steps = c["decay_steps"]
+            if c["cycle"]:
+                multiplier = 1.0 if step == 0 else math.ceil(step / decay_steps)
+                decay_steps = decay_steps * multiplier
+            else:
+                step = min(step, decay_steps)
+            p = step / decay_steps
+            return (lr - c["end_learning_rate"]) * (1 - p) ** c["power"] + c["end_learning_rate"]
+        if self.cls == "CosineDecay":
+            def decay(s, steps, start):
+                cosine = 0.5 * (1.0 + math.cos(math.pi * s / steps))
+                return start * ((1 - c["alpha"]) * cosine + c["alpha"])
+            if c["warmup_target"] is None:
+                return decay(min(step, c["decay_steps"]), c["decay_steps"], lr)
+            w = c["warmup_steps"]
+            step = min(step, c["decay_steps"] + w)
+            if step < w:
+                return (c["warmup_target"] - lr) * (step / w) + lr
+            return decay(step - w, c["decay_steps"], c["warmup_target"])
+        if self.cls == "CosineDecayRestarts":
+            frac, t_mul = step / c["first_decay_steps"], c["t_mul"]
+            if t_mul == 1.0:
+                i_restart = math.floor(frac)
+                frac -= i_restart
+            else:
+                i_restart = math.floor(math.log(1.0 - frac * (1.0 - t_mul)) / math.log(t_mul))
+                sum_r = (1.0 - t_mul ** i_restart) / (1.0 - t_mul)
+                frac = (frac - sum_r) / t_mul ** i_restart
+            cosine = 0.5 * c["m_mul"] ** i_restart * (1.0 + math.cos(math.pi * frac))
+            return lr * ((1 - c["alpha"]) * cosine + c["alpha"])
+        raise ValueError(self.cls)
+
+    def lua(self):
+        return lua_call(self.cls, [], self.given)
+
+    def describe(self):
+        return "%s(%s)" % (self.cls, ", ".join("%s=%s" % kv for kv in self.given.items()))
+
+
 class Optimizer:
     """Keras's optimizers with their defaults. `name_only` writes the string
     form ("adam") in the description."""
@@ -553,6 +1159,14 @@ class Optimizer:
         "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                       amsgrad=False),
         "Adagrad": dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7),
+        # issue 13, Keras 3's keras/src/optimizers/{nadam,adamax,adadelta,ftrl,lion}.py
+        "Nadam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adamax": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        "Adadelta": dict(learning_rate=0.001, rho=0.95, epsilon=1e-7),
+        "Ftrl": dict(learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                     l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                     l2_shrinkage_regularization_strength=0.0, beta=0.0),
+        "Lion": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.99),
     }
     CLIPS = ("clipnorm", "clipvalue", "global_clipnorm")
 
@@ -607,6 +1221,7 @@ class Optimizer:
     def init_state(self, weights):
         self.iterations = 0
         self.slots = {k: {} for k in weights}
+        self.u_product = 1.0  # Nadam's variable
 
     def slot(self, name, key, like, value=0.0):
         s = self.slots[name]
@@ -620,6 +1235,9 @@ class Optimizer:
         lr = self.learning_rate(self.iterations)
         t = self.iterations + 1
         cfg = self.cfg
+        if self.cls == "Nadam":  # Nadam._backend_update_step, before the updates
+            u_product_t = self.u_product * cfg["beta_1"] * (1.0 - 0.5 * 0.96 ** t)
+            self.u_product = u_product_t
         for name, w in weights.items():
             g = grads[name]
             if self.cls == "SGD":
@@ -671,6 +1289,47 @@ class Optimizer:
                 acc = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
                 acc += g * g
                 w -= lr * g / np.sqrt(acc + cfg["epsilon"])
+            elif self.cls == "Nadam":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, v = self.slot(name, "m", w), self.slot(name, "v", w)
+                u_t = b1 * (1.0 - 0.5 * 0.96 ** t)
+                u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+                u_product_t_1 = u_product_t * u_t_1
+                m += (g - m) * (1 - b1)
+                v += (g * g - v) * (1 - b2)
+                m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
+                v_hat = v / (1 - b2 ** t)
+                w -= m_hat * lr / (np.sqrt(v_hat) + eps)
+            elif self.cls == "Adamax":
+                b1, b2, eps = cfg["beta_1"], cfg["beta_2"], cfg["epsilon"]
+                m, u = self.slot(name, "m", w), self.slot(name, "u", w)
+                m += (g - m) * (1 - b1)
+                np.maximum(b2 * u, np.abs(g), out=u)
+                w -= lr * m / ((1 - b1 ** t) * (u + eps))
+            elif self.cls == "Adadelta":
+                rho, eps = cfg["rho"], cfg["epsilon"]
+                acc_g, acc_d = self.slot(name, "grad", w), self.slot(name, "delta", w)
+                acc_g[...] = rho * acc_g + (1 - rho) * g * g
+                delta = -np.sqrt(acc_d + eps) * g / np.sqrt(acc_g + eps)
+                acc_d[...] = rho * acc_d + (1 - rho) * delta * delta
+                w += lr * delta
+            elif self.cls == "Ftrl":
+                accum = self.slot(name, "accumulator", w, cfg["initial_accumulator_value"])
+                linear = self.slot(name, "linear", w)
+                p = -cfg["learning_rate_power"]
+                l1 = cfg["l1_regularization_strength"]
+                l2 = cfg["l2_regularization_strength"] + cfg["beta"] / (2.0 * lr)
+                g2 = g + 2 * cfg["l2_shrinkage_regularization_strength"] * w
+                new_accum = accum + g * g
+                linear += g2 - (new_accum ** p - accum ** p) / lr * w
+                quadratic = new_accum ** p / lr + 2 * l2
+                w[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+                accum[...] = new_accum
+            elif self.cls == "Lion":
+                b1, b2 = cfg["beta_1"], cfg["beta_2"]
+                m = self.slot(name, "m", w)
+                w -= lr * np.sign(m * b1 + g * (1.0 - b1))
+                m[...] = m * b2 + g * (1.0 - b2)
             else:
                 raise ValueError(self.cls)
         self.iterations += 1
@@ -693,7 +1352,13 @@ def loss_and_grads(model, loss, weights, inputs, target):
     float32 to measure float32's own drift)."""
     P = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
     xs = [torch.tensor(x, requires_grad=True) for x in inputs]
-    outs, logits = model.forward(P, xs)
+    # the training computation (BatchNormalization: the batch's statistics;
+    # model.updates then holds the moving averages Keras would assign)
+    model.training = True
+    try:
+        outs, logits = model.forward(P, xs)
+    finally:
+        model.training = False
     t = torch.tensor(target)
     if t.is_floating_point():
         t = t.to(xs[0].dtype)
@@ -706,3 +1371,17 @@ def loss_and_grads(model, loss, weights, inputs, target):
     input_grads = [np.zeros_like(x) if t.grad is None else t.grad.numpy().copy()
                    for x, t in zip(inputs, xs)]
     return value.item(), grads, input_grads, [o.detach().numpy().copy() for o in outs]
+
+
+def inference_outputs(model, weights, inputs):
+    """The outputs at inference (what predict gives: BatchNormalization with
+    its moving statistics)."""
+    with torch.no_grad():
+        outs, _ = model.forward({k: torch.tensor(v) for k, v in weights.items()}, [torch.tensor(x) for x in inputs])
+    return [o.numpy().copy() for o in outs]
+
+
+def apply_updates(model, trained):
+    """Sets the moving statistics the last training forward computed."""
+    for k, v in model.updates.items():
+        trained[k] = v.numpy().astype(trained[k].dtype)

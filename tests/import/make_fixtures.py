@@ -42,6 +42,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
 from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
                          SimpleRNN, TimeDistributed, loss_and_grads)
+from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Conv1D,  # noqa: E402
+                         Cropping1D, DepthwiseConv1D, Flatten, Front, GlobalAveragePooling1D,
+                         GlobalMaxPooling1D, LayerNormalization, MaxPooling1D, Permute, RepeatVector,
+                         Reshape, SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates)
 import torch  # noqa: E402
 from golden import as_float32, write_safetensors  # noqa: E402
 
@@ -173,15 +177,26 @@ class Fixture:
             else:
                 layer.name = nm
         self.model.weight_list = []
-        feat = input_shape[-1]
+        shape = tuple(input_shape)
         for layer in layers:
-            self.model.weight_list += layer.weights(layer.name, feat)
-            feat = layer.units
+            if isinstance(layer, Front):  # the front-end layers know their shapes
+                self.model.weight_list += layer.weights_shape(layer.name, shape)
+                shape = layer.out_shape(shape)
+                continue
+            self.model.weight_list += layer.weights(layer.name, shape[-1])
+            if isinstance(layer, (Dense, TimeDistributed)):
+                shape = tuple(shape[:-1]) + (layer.units,)
+            else:
+                inner = layer.inner if isinstance(layer, Bidirectional) else layer
+                shape = (shape[0], layer.units) if inner.return_sequences else (layer.units,)
         self.input_shape, self.steps, self.loss, self.optimizer, self.n = input_shape, steps, loss, optimizer, n
         self.opt_config = opt_config
         rng = np.random.default_rng(zlib.crc32(name.encode()))
         self.rng = rng
         self.weights = {k: as_float32(rng.uniform(-0.7, 0.7, size=s)) for k, s in self.model.weight_list}
+        for k in self.weights:  # a variance is positive
+            if k.endswith("/moving_variance"):
+                self.weights[k] = as_float32(np.abs(self.weights[k]) + 0.5)
         self.x = as_float32(rng.uniform(-1, 1, size=(n, steps, input_shape[-1])))
         with torch.no_grad():
             outs, _ = self.model.forward({k: torch.tensor(v) for k, v in self.weights.items()}, [torch.tensor(self.x)])
@@ -207,6 +222,8 @@ class Fixture:
                          + (["average_gradient"] if cfg["centered"] else []))
             for s in kinds:
                 for k, shape in self.model.weight_list:
+                    if k.endswith(NON_TRAINABLE):
+                        continue  # Keras keeps no slots for the moving statistics
                     if s in ("v", "vhat", "velocity"):
                         val = rng.uniform(0.01, 0.2, size=shape)  # second moments are positive
                     elif s == "average_gradient":
@@ -215,7 +232,8 @@ class Fixture:
                         val = rng.uniform(-0.1, 0.1, size=shape)
                     self.slots[(s, k)] = as_float32(val)
             if "vhat" in kinds:
-                for k, _ in self.model.weight_list:  # vhat >= v, as amsgrad keeps it
+                for k in [k for k, _ in self.model.weight_list if not k.endswith(NON_TRAINABLE)]:
+                    # vhat >= v, as amsgrad keeps it
                     self.slots[("vhat", k)] = np.maximum(self.slots[("vhat", k)], self.slots[("v", k)])
         self.slot_kinds = sorted({s for s, _ in self.slots}, key=lambda s: ["m", "v", "vhat", "momentum",
                                                                                "velocity", "average_gradient"].index(s))
@@ -237,6 +255,7 @@ class Fixture:
         for _ in range(RESUME_STEPS):
             _, g, _, _ = loss_and_grads(self.model, self.loss, trained, [self.x], self.y)
             opt.apply(trained, g)
+            apply_updates(self.model, trained)  # BatchNormalization's moving statistics
         return trained
 
     def save_vectors(self):
@@ -258,13 +277,15 @@ def training_config_tf(loss, opt_class, opt_cfg, metrics=None):
 
 # A. standalone Keras 2.2.4: fixed-length string attributes, layer names
 # from _1, weights model_weights/lstm_1/lstm_1/kernel:0, hard_sigmoid
-# recurrent activations, GRU reset_after=False (bias (3U,)), Adam's config
+# recurrent activations (Keras 2's: keras_torch's hard_sigmoid_keras2), GRU
+# reset_after=False (bias (3U,)), Adam's config
 # with `lr`, optimizer weights [iterations] + ms + vs + vhats (unnamed
 # Variables, positional; vhats are (1,) placeholders without amsgrad).
 def fixture_keras2():
     fx = Fixture("keras224_lstm_gru", "keras2",
-                 [LSTM(3, recurrent_activation="hard_sigmoid", return_sequences=True),
-                  GRU(4, reset_after=False, recurrent_activation="hard_sigmoid"), Dense(2, activation="softmax")],
+                 [LSTM(3, recurrent_activation="hard_sigmoid_keras2", return_sequences=True),
+                  GRU(4, reset_after=False, recurrent_activation="hard_sigmoid_keras2"),
+                  Dense(2, activation="softmax")],
                  ["lstm_1", "gru_1", "dense_1"], (5, 2), 5, Loss("categorical_crossentropy"),
                  Optimizer("Adam", learning_rate=f32(0.001), beta_1=f32(0.9), beta_2=f32(0.999), epsilon=1e-07))
     w = "keras2"
@@ -617,7 +638,7 @@ def fixture_json():
 # preprocess_weights_for_loading), weight names lstm_1_W_i and so on.
 def fixture_keras1():
     fx = Fixture("keras122_lstm", "keras1",
-                 [LSTM(3, recurrent_activation="hard_sigmoid"), Dense(1)], ["lstm_1", "dense_1"], (4, 2), 4,
+                 [LSTM(3, recurrent_activation="hard_sigmoid_keras2"), Dense(1)], ["lstm_1", "dense_1"], (4, 2), 4,
                  Loss("mse"), Optimizer("RMSprop", learning_rate=0.001, rho=0.9, epsilon=1e-08, legacy=True), n=3)
     layers = [
         {"class_name": "LSTM", "config": {
@@ -656,6 +677,322 @@ def fixture_keras1():
                            False)
     fx.optimizer = None  # Keras 1 files: no optimizer state is imported
     fx.save_vectors()
+
+
+
+# ---------------------------------------------------------------- front-end layers
+
+
+def conv_config(cls, name, writer, **kw):
+    """Conv1D / SeparableConv1D / DepthwiseConv1D as tf.keras 2.x, Keras 2.2.4
+    (no groups) and Keras 3 write them: lists for kernel_size, strides,
+    dilation_rate."""
+    k3 = writer == "keras3"
+    c = {"name": name, "trainable": True, "dtype": "float32"}
+    if cls != "DepthwiseConv1D":
+        c["filters"] = kw["filters"]
+    c.update({"kernel_size": [kw["kernel_size"]], "strides": [kw.get("strides", 1)],
+              "padding": kw.get("padding", "valid"), "data_format": "channels_last",
+              "dilation_rate": [kw.get("dilation_rate", 1)]})
+    if cls == "Conv1D" and writer != "keras2":
+        c["groups"] = kw.get("groups", 1)
+    if cls != "Conv1D":
+        c["depth_multiplier"] = kw.get("depth_multiplier", 1)
+    c.update({"activation": kw.get("activation", "linear"), "use_bias": kw.get("use_bias", True)})
+    glorot = init("GlorotUniform", k3, seed=None)
+    kinds = {"Conv1D": ["kernel"], "SeparableConv1D": ["depthwise", "pointwise"], "DepthwiseConv1D": ["depthwise"]}
+    for k in kinds[cls]:
+        c[k + "_initializer"] = glorot
+    c["bias_initializer"] = init("Zeros", k3)
+    for k in kinds[cls] + ["bias"]:
+        c[k + "_regularizer"] = None
+        c[k + "_constraint"] = None
+    c["activity_regularizer"] = None
+    return c
+
+
+def norm_config(cls, name, writer, **kw):
+    k3 = writer == "keras3"
+    c = {"name": name, "trainable": True, "dtype": "float32",
+         "axis": kw.get("axis", -1), "epsilon": kw.get("epsilon", 0.001), "center": kw.get("center", True),
+         "scale": kw.get("scale", True)}
+    if cls == "BatchNormalization":
+        c["momentum"] = kw.get("momentum", 0.99)
+        c["moving_mean_initializer"] = init("Zeros", k3)
+        c["moving_variance_initializer"] = init("Ones", k3)
+        if k3:
+            c["synchronized"] = False
+    elif k3:
+        c["rms_scaling"] = kw.get("rms_scaling", False)
+    c["beta_initializer"] = init("Zeros", k3)
+    c["gamma_initializer"] = init("Ones", k3)
+    for k in ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"):
+        c[k] = None
+    return c
+
+
+def simple_config(name, **kw):
+    c = {"name": name, "trainable": True, "dtype": "float32"}
+    c.update(kw)
+    return c
+
+
+# H. Keras 1.2.2: Convolution1D (nb_filter, filter_length, border_mode,
+# subsample_length; the kernel (k, 1, in, out), keras 1.2 convolutional.py),
+# MaxPooling1D (pool_length, stride None: the pool length), Flatten. The
+# file names no backend: Keras 2's loader then takes its kernels as they are.
+# With `theano`, the same model saved by the Theano backend, which stores
+# kernels flipped along their steps (Keras 2's loader flips them back:
+# engine/saving.py preprocess_weights_for_loading, convert_kernel).
+def fixture_keras1_conv(theano=False):
+    name = "keras122_conv_theano" if theano else "keras122_conv"
+    fx = Fixture(name, "keras1",
+                 [Conv1D(3, 2, activation="tanh"), MaxPooling1D(2), Flatten(), Dense(1)],
+                 ["convolution1d_1", "maxpooling1d_1", "flatten_1", "dense_1"], (6, 2), 6, Loss("mse"), None, n=3)
+    layers = [
+        {"class_name": "Convolution1D", "config": {
+            "name": "convolution1d_1", "trainable": True, "batch_input_shape": [None, 6, 2], "input_dtype": "float32",
+            "nb_filter": 3, "filter_length": 2, "init": "glorot_uniform", "activation": "tanh",
+            "border_mode": "valid", "subsample_length": 1, "W_regularizer": None, "b_regularizer": None,
+            "activity_regularizer": None, "W_constraint": None, "b_constraint": None, "bias": True,
+            "input_dim": 2, "input_length": 6}},
+        {"class_name": "MaxPooling1D", "config": {"name": "maxpooling1d_1", "trainable": True, "pool_length": 2,
+                                                  "stride": None, "border_mode": "valid"}},
+        {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True}},
+        {"class_name": "Dense", "config": {
+            "name": "dense_1", "trainable": True, "output_dim": 1, "init": "glorot_uniform", "activation": "linear",
+            "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+            "b_constraint": None, "bias": True, "input_dim": 6}},
+    ]
+    model_config = {"class_name": "Sequential", "config": layers}
+    kernel = fx.w("convolution1d_1/kernel").reshape(2, 1, 2, 3)
+    if theano:
+        kernel = kernel[::-1].copy()
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "1.2.2", False)
+        if theano:
+            put_strings(f, "backend", "theano", False)
+        put_strings(f, "model_config", json.dumps(model_config), False)
+        mw = f.create_group("model_weights")
+        write_layer_groups(mw, [("convolution1d_1", [("convolution1d_1_W", kernel),
+                                                     ("convolution1d_1_b", fx.w("convolution1d_1/bias"))]),
+                                ("maxpooling1d_1", []), ("flatten_1", []),
+                                ("dense_1", [("dense_1_W", fx.w("dense_1/kernel")), ("dense_1_b", fx.w("dense_1/bias"))])],
+                           False)
+    fx.save_vectors()
+
+
+# I. standalone Keras 2.2.4: a causal Conv1D without bias, then
+# BatchNormalization (its moving statistics: non-trainable weights after
+# gamma and beta), a GRU and a softmax Dense; Adam's optimizer weights
+# [iterations] + ms + vs + vhats over the TRAINABLE weights only (Keras 2.2.4
+# optimizers.py: params = model.trainable_weights). The resumed steps move the
+# moving statistics too (Keras assigns them in each training forward).
+def fixture_keras2_conv_bn():
+    fx = Fixture("keras224_conv_bn", "keras2",
+                 [Conv1D(4, 3, padding="causal", use_bias=False), BatchNormalization(momentum=0.9),
+                  GRU(3, reset_after=False, recurrent_activation="hard_sigmoid"), Dense(2, activation="softmax")],
+                 ["conv1d_1", "batch_normalization_1", "gru_1", "dense_1"], (5, 2), 5,
+                 Loss("categorical_crossentropy"),
+                 Optimizer("Adam", learning_rate=f32(0.001), beta_1=f32(0.9), beta_2=f32(0.999), epsilon=1e-07), n=4)
+    w = "keras2"
+    layers = [
+        entry("Conv1D", dict(conv_config("Conv1D", "conv1d_1", w, filters=4, kernel_size=3, padding="causal",
+                                         use_bias=False), batch_input_shape=[None, 5, 2])),
+        entry("BatchNormalization", norm_config("BatchNormalization", "batch_normalization_1", w, momentum=0.9)),
+        entry("GRU", recurrent_config("GRU", "gru_1", 3, w, recurrent_activation="hard_sigmoid", reset_after=False)),
+        entry("Dense", dense_config("dense_1", 2, w, "softmax")),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": layers}}
+    training = training_config_tf("categorical_crossentropy", "Adam",
+                                  {"lr": f32(0.001), "beta_1": f32(0.9), "beta_2": f32(0.999), "decay": 0.0,
+                                   "epsilon": 1e-07, "amsgrad": False}, ["accuracy"])
+    groups = [("conv1d_1", ["kernel"]), ("batch_normalization_1", ["gamma", "beta", "moving_mean", "moving_variance"]),
+              ("gru_1", ["kernel", "recurrent_kernel", "bias"]), ("dense_1", ["kernel", "bias"])]
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.2.4", False)
+        put_strings(f, "backend", "tensorflow", False)
+        put_strings(f, "model_config", json.dumps(model_config), False)
+        put_strings(f, "training_config", json.dumps(training), False)
+        mw = f.create_group("model_weights")
+        write_layer_groups(mw, [(g, [("%s/%s:0" % (g, k), fx.w("%s/%s" % (g, k))) for k in ks]) for g, ks in groups],
+                           False, {"keras_version": "2.2.4", "backend": "tensorflow"})
+        trainable = [k for k, _ in fx.model.weight_list if not k.endswith(NON_TRAINABLE)]
+        ow = [("Adam/iterations:0", np.int64(fx.iterations))]
+        i = 0
+        for kind in ("m", "v"):
+            for k in trainable:
+                ow.append(("training/Adam/Variable%s:0" % ("_%d" % i if i else ""), np.float32(fx.slot(kind, k))))
+                i += 1
+        for k in trainable:
+            ow.append(("training/Adam/Variable_%d:0" % i, np.zeros(1, np.float32)))
+            i += 1
+        write_optimizer_group(f, ow, False)
+    fx.save_vectors()
+
+
+# J. tf.keras 2.14 (no training configuration): DepthwiseConv1D,
+# SeparableConv1D, LayerNormalization, MaxPooling1D with same padding, the
+# two global poolings' (average) shape change, RepeatVector into an LSTM
+# autoencoder's decoder, TimeDistributed(Dense); an InputLayer with None
+# steps would not do for Flatten-free models? It would: this one has 6 steps.
+def fixture_tf214_front():
+    fx = Fixture("tfkeras214_front", "tf-new",
+                 [DepthwiseConv1D(2, depth_multiplier=2, padding="same"),
+                  SeparableConv1D(3, 2, padding="causal", activation="tanh"), LayerNormalization(),
+                  MaxPooling1D(2, padding="same"), GlobalAveragePooling1D(), RepeatVector(3),
+                  LSTM(2, return_sequences=True), TimeDistributed(Dense(1))],
+                 ["depthwise_conv1d", "separable_conv1d", "layer_normalization", "max_pooling1d",
+                  "global_average_pooling1d", "repeat_vector", "lstm", ("dense", "time_distributed")],
+                 (5, 2), 5, None, None, n=3)
+    w = "tf-new"
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, 5, 2], "dtype": "float32", "sparse": False,
+                             "ragged": False, "name": "depthwise_conv1d_input"}),
+        entry("DepthwiseConv1D", conv_config("DepthwiseConv1D", "depthwise_conv1d", w, kernel_size=2,
+                                             depth_multiplier=2, padding="same")),
+        entry("SeparableConv1D", conv_config("SeparableConv1D", "separable_conv1d", w, filters=3, kernel_size=2,
+                                             padding="causal", activation="tanh")),
+        entry("LayerNormalization", norm_config("LayerNormalization", "layer_normalization", w, axis=[2])),
+        entry("MaxPooling1D", simple_config("max_pooling1d", strides=[2], pool_size=[2], padding="same",
+                                            data_format="channels_last")),
+        entry("GlobalAveragePooling1D", simple_config("global_average_pooling1d", data_format="channels_last",
+                                                      keepdims=False)),
+        entry("RepeatVector", simple_config("repeat_vector", n=3)),
+        entry("LSTM", recurrent_config("LSTM", "lstm", 2, w, return_sequences=True)),
+        entry("TimeDistributed", {"name": "time_distributed", "trainable": True, "dtype": "float32",
+                                  "layer": entry("Dense", dense_config("dense", 1, w))}),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    groups = [("depthwise_conv1d", [("depthwise_conv1d/depthwise_kernel:0", "depthwise_conv1d/depthwise_kernel"),
+                                    ("depthwise_conv1d/bias:0", "depthwise_conv1d/bias")]),
+              ("separable_conv1d", [("separable_conv1d/%s:0" % k, "separable_conv1d/%s" % k)
+                                    for k in ("depthwise_kernel", "pointwise_kernel", "bias")]),
+              ("layer_normalization", [("layer_normalization/%s:0" % k, "layer_normalization/%s" % k)
+                                       for k in ("gamma", "beta")]),
+              ("max_pooling1d", []), ("global_average_pooling1d", []), ("repeat_vector", []),
+              ("lstm", [("lstm/lstm_cell/%s:0" % k, "lstm/%s" % k) for k in ("kernel", "recurrent_kernel", "bias")]),
+              ("time_distributed", [("time_distributed/%s:0" % k, "time_distributed/dense/%s" % k)
+                                    for k in ("kernel", "bias")])]
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        write_layer_groups(mw, [(g, [(a, fx.w(b)) for a, b in ws]) for g, ws in groups], True,
+                           {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors()
+
+
+# K. Keras 3 .keras archive: Conv1D with groups and dilation (causal, no
+# bias), BatchNormalization, AveragePooling1D (same: windows over the ends),
+# ZeroPadding1D, Cropping1D, UpSampling1D, LayerNormalization with
+# rms_scaling, GlobalMaxPooling1D with keepdims, Permute, Reshape, Flatten,
+# Dense. Weights at layers/<snake_case class>[_n]/vars/N (conv1d, not
+# conv1_d: keras/src/utils/naming.py); optimizer/vars/N: iteration,
+# learning_rate, then Adam's momentum and velocity interleaved per
+# TRAINABLE variable (the moving statistics have none).
+def fixture_keras3_front():
+    fx = Fixture("keras3_front", "keras3",
+                 [Conv1D(4, 2, dilation_rate=2, groups=2, padding="causal", use_bias=False),
+                  BatchNormalization(), AveragePooling1D(2, padding="same"), ZeroPadding1D((1, 0)),
+                  Cropping1D((0, 1)), UpSampling1D(2), LayerNormalization(rms_scaling=True),
+                  Conv1D(2, 1, activation="tanh"), GlobalMaxPooling1D(keepdims=True), Permute((2, 1)),
+                  Reshape((2, 1)), Flatten(), Dense(2)],
+                 ["conv1d", "batch_normalization", "average_pooling1d", "zero_padding1d", "cropping1d",
+                  "up_sampling1d", "layer_normalization", "conv1d_1", "global_max_pooling1d", "permute", "reshape",
+                  "flatten", "dense"],
+                 (5, 2), 5, Loss("mse"),
+                 Optimizer("Adam", learning_rate=f32(0.002), beta_1=0.9, beta_2=0.999, epsilon=1e-07), n=3)
+    w = "keras3"
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    layers = [
+        entry("InputLayer", {"batch_shape": [None, 5, 2], "dtype": "float32", "sparse": False,
+                             "name": "input_layer"}, w),
+        entry("Conv1D", dict(conv_config("Conv1D", "conv1d", w, filters=4, kernel_size=2, dilation_rate=2, groups=2,
+                                         padding="causal", use_bias=False), dtype=policy), w),
+        entry("BatchNormalization", norm_config("BatchNormalization", "batch_normalization", w), w),
+        entry("AveragePooling1D", simple_config("average_pooling1d", pool_size=[2], padding="same", strides=[2],
+                                                data_format="channels_last"), w),
+        entry("ZeroPadding1D", simple_config("zero_padding1d", padding=[1, 0]), w),
+        entry("Cropping1D", simple_config("cropping1d", cropping=[0, 1]), w),
+        entry("UpSampling1D", simple_config("up_sampling1d", size=2), w),
+        entry("LayerNormalization", norm_config("LayerNormalization", "layer_normalization", w, rms_scaling=True), w),
+        entry("Conv1D", conv_config("Conv1D", "conv1d_1", w, filters=2, kernel_size=1, activation="tanh"), w),
+        entry("GlobalMaxPooling1D", simple_config("global_max_pooling1d", data_format="channels_last",
+                                                  keepdims=True), w),
+        entry("Permute", simple_config("permute", dims=[2, 1]), w),
+        entry("Reshape", simple_config("reshape", target_shape=[2, 1]), w),
+        entry("Flatten", simple_config("flatten", data_format="channels_last"), w),
+        entry("Dense", dense_config("dense", 2, w), w),
+    ]
+    opt = {"name": "adam", "learning_rate": f32(0.002), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers},
+              "registered_name": None, "build_config": {"input_shape": [None, 5, 2]},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "Adam", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "mse", "loss_weights": None, "metrics": None, "weighted_metrics": None,
+                                 "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}}
+    trainable = [k for k, _ in fx.model.weight_list if not k.endswith(NON_TRAINABLE)]
+    groups = {"conv1d": ["kernel"], "batch_normalization": ["gamma", "beta", "moving_mean", "moving_variance"],
+              "layer_normalization": ["gamma"], "conv1d_1": ["kernel", "bias"], "dense": ["kernel", "bias"]}
+
+    def weights(h):
+        for g, ks in groups.items():
+            for i, k in enumerate(ks):
+                h.create_dataset("layers/%s/vars/%d" % (g, i), data=np.float32(fx.w("%s/%s" % (g, k))))
+        for g in ("average_pooling1d", "zero_padding1d", "cropping1d", "up_sampling1d", "global_max_pooling1d",
+                  "permute", "reshape", "flatten"):
+            h.create_group("layers/%s/vars" % g)
+        h.create_group("vars")
+        ov = [np.int64(fx.iterations), np.float32(0.002)]
+        for k in trainable:
+            ov += [np.float32(fx.slot("m", k)), np.float32(fx.slot("v", k))]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.4.1", "date_saved": "2024-08-01@12:00:00"}, weights)
+    fx.save_vectors()
+
+
+# L. The real tf.keras 2.14 file of tests/import/real/ (a causal Conv1D, three
+# LSTMs, three Dense): Keras's prediction for 3 sequences of 12 steps,
+# computed here from the file's own arrays by keras_torch.py, as
+# real/sunspot_conv1d_lstm.{x,pred}.npy and .steps.
+def real_sunspot():
+    real = os.path.join(HERE, "real")
+    path = os.path.join(real, "sunspot_conv1d_lstm.h5")
+    layers = [Conv1D(64, 3, padding="causal", activation="relu"), LSTM(128, return_sequences=True),
+              LSTM(64, return_sequences=True), LSTM(64), Dense(30, activation="relu"), Dense(10, activation="relu"),
+              Dense(1)]
+    model = Model(layers, (12, 1))
+    names = ["conv1d_3", "lstm_9", "lstm_10", "lstm_11", "dense_9", "dense_10", "dense_11"]
+    P = {}
+    with h5py.File(path, "r") as f:
+        for layer, nm in zip(layers, names):
+            layer.name = nm
+            g = f["model_weights"][nm]
+            arrays = [np.asarray(g[n.decode() if isinstance(n, bytes) else n], dtype=np.float64)
+                      for n in g.attrs["weight_names"]]
+            kinds = ["kernel", "bias"] if not isinstance(layer, LSTM) else ["kernel", "recurrent_kernel", "bias"]
+            for k, a in zip(kinds, arrays):
+                P["%s/%s" % (nm, k)] = torch.tensor(a)
+    rng = np.random.default_rng(zlib.crc32(b"sunspot"))
+    x = as_float32(rng.uniform(0, 1, size=(3, 12, 1)))
+    with torch.no_grad():
+        outs, _ = model.forward(P, [torch.tensor(x)])
+    np.save(os.path.join(real, "sunspot_conv1d_lstm.x.npy"), x)
+    np.save(os.path.join(real, "sunspot_conv1d_lstm.pred.npy"), outs[0].numpy())
+    with open(os.path.join(real, "sunspot_conv1d_lstm.steps"), "w") as f:
+        f.write("12\n")
 
 
 # Negative fixtures: files that must be refused with a message.
@@ -703,6 +1040,12 @@ def main():
     fixture_tf215_windows()
     fixture_json()
     fixture_keras1()
+    fixture_keras1_conv()
+    fixture_keras1_conv(theano=True)
+    fixture_keras2_conv_bn()
+    fixture_tf214_front()
+    fixture_keras3_front()
+    real_sunspot()
     fixture_refused()
     print("wrote", OUT)
 

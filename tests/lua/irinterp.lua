@@ -19,6 +19,8 @@ function I.eval(e, args)
     return v
   end
   if k == "const" then return e[2] end
+  -- one sample: the batch statistics of a batch of one
+  if k == "inv_count" then return 1 / (I.length or e[2]) end
   if k == "add" then return I.eval(e[2], args) + I.eval(e[3], args) end
   if k == "sub" then return I.eval(e[2], args) - I.eval(e[3], args) end
   if k == "mul" then return I.eval(e[2], args) * I.eval(e[3], args) end
@@ -124,7 +126,8 @@ function run_op.softmax(mem, op)
       total = total + e[c]
     end
     for c = 0, n - 1 do
-      set(mem, op.out, r, c, e[c] / total, false)
+      local v = op.log and (get(mem, op.a, r, c) - mx - math.log(total)) or e[c] / total
+      set(mem, op.out, r, c, v, false)
     end
   end
 end
@@ -134,10 +137,11 @@ function run_op.softmax_grad(mem, op)
   for r = 0, op.out.dims[1] - 1 do
     local dot = 0
     for c = 0, n - 1 do
-      dot = dot + get(mem, op.dy, r, c) * get(mem, op.y, r, c)
+      dot = dot + get(mem, op.dy, r, c) * (op.log and 1 or get(mem, op.y, r, c))
     end
     for c = 0, n - 1 do
-      set(mem, op.out, r, c, get(mem, op.y, r, c) * (get(mem, op.dy, r, c) - dot), op.acc)
+      local y, dy = get(mem, op.y, r, c), get(mem, op.dy, r, c)
+      set(mem, op.out, r, c, op.log and (dy - math.exp(y) * dot) or y * (dy - dot), op.acc)
     end
   end
 end

@@ -104,7 +104,7 @@ tests["every file starts with the provenance header"] = function()
     " * Command: rnnc generate " .. TAGGER .. " --dtype float64 --batch 4 --unroll 7",
     -- the tagger per sample: 3 x 3 x 3 (input projection) + 2 x 3 x 3 (two
     -- recurrent products) + 3 x 3 x 3 (Dense) multiply-adds forward
-    " * Operations per sample: forward 72 multiply-adds + 36 elementwise, backward 144 + 63",
+    " * Operations per sample: forward 72 multiply-adds + 36 elementwise, backward 144 + 72",
     " */",
   }, "\n") .. "\n"
   for _, f in ipairs(sorted_names(files)) do
@@ -136,6 +136,10 @@ tests["float32 literals carry an f suffix, float64 literals none"] = function()
       local c = gen(TAGGER, { dtype = dtype, unroll = unroll })["tagger.c"]
       local code = c_function(c, "tagger_forward") .. c_function(c, "tagger_backward") ..
         c_function(c, "tagger_backward_loss")
+      -- (the crossentropy after TimeDistributed reads the probabilities, not logits)
+      T.contains(c, "/* time_distributed: sparse_categorical_crossentropy */", "the loss reads the probabilities")
+      T.not_contains(c, "sparse_categorical_crossentropy, from the logits",
+        "a crossentropy after TimeDistributed reads the probabilities")
       local lits = real_literals(code)
       T.truthy(#lits > 0, dtype .. ": the forward and backward code have real literals")
       for _, lit in ipairs(lits) do
@@ -303,6 +307,48 @@ tests["generated C: one kernel call per product, a comment per op, named weights
   T.contains(c, "const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];", "a weight by its field")
   local h = gen(T.path("examples/seeds/seed13.lua"), { unroll = 0, format = true })["seed13.h"]
   T.contains(h, "/* lstm/h: 3 steps x 3, the state h */", "a scratch field says what it holds")
+end
+
+-- A convolution is one product per group over every step of every sample
+-- (im2col), a causal one streams with its receptive field in a ring buffer,
+-- and a BatchNormalization unit waits for every sample before it reads the
+-- batch's statistics.
+tests["generated C: Conv1D's product spans the batch, rings stream, batch statistics wait"] = function()
+  local path = T.tmpfile([[
+local model = Sequential {
+  Conv1D { 8, 3, padding = "causal", dilation_rate = 2, input_shape = { 20, 4 } },
+  Conv1D { 6, 2, groups = 2, padding = "causal" },
+  BatchNormalization {},
+  GRU { 5 },
+}
+model:compile { loss = "mse", optimizer = "adam" }
+return model
+]], ".lua")
+  local name = path:match("([^/]+)%.lua$")
+  local files = gen(path, { unroll = 0, format = true })
+  local c, h = files[name .. ".c"], files[name .. ".h"]
+  local fwd = c_function(c, name .. "_forward")
+  -- 20 steps of every sample in one call: M = n * 20 rows of 3 taps x 4 channels
+  T.contains(fwd, "rnnc_gemm_f32(n * 20, 8, 12, ", "conv1d: one product, all samples and steps")
+  T.eq(count(fwd, "rnnc_gemm_f32(n * 20, 3, 8, "), 2, "conv1d_1: one product per group (2 taps x 4 channels)")
+  -- the stream keeps (3 - 1) * 2 = 4 and (2 - 1) * 1 = 1 steps
+  T.contains(h, "float state_conv1d[16];", "conv1d's ring: 4 steps x 4 channels")
+  T.contains(h, "int pos_conv1d;", "and where its oldest row is")
+  T.contains(h, "float state_conv1d_1[8];", "conv1d_1's ring: 1 step x 8 channels")
+  local step = c_function(c, name .. "_stream_step")
+  T.contains(step, "state_conv1d[(pos_conv1d + 2) % 4 * 4 + c]", "tap 1 reads the step 2 rows after the oldest")
+  T.contains(step, "st->pos_conv1d = pos_conv1d + 1 == 4 ? 0 : pos_conv1d + 1;", "the ring moves on a row")
+  -- training: the batch mean is summed over every sample before anything reads it
+  local train = c_function(c, name .. "_forward_train")
+  local sum = train:find("bs_batch_normalization_batch_mean[c] +=", 1, true)
+  local read = train:find("bs_batch_normalization_batch_mean[c]", sum + 1, true)
+  T.truthy(sum and read, "the training forward sums and reads the batch mean")
+  T.truthy(train:sub(sum, read):find("\n%s*}%s*\n%s*for %(int b = 0; b < n; %+%+b%)"),
+    "a new loop over the samples starts after the sum")
+  T.contains(train, "(1.0f / (float)(n * 20))", "the mean divides by every row of the batch")
+  T.contains(c, name .. "_update_stats(p, s); /* the moving statistics of this batch */", "train_step updates them")
+  T.contains(h, "void " .. name .. "_update_stats(", "and declares it")
+  T.not_contains(h, "No streaming API", "the unit streams")
 end
 
 return tests

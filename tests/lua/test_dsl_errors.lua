@@ -39,8 +39,11 @@ end
 
 tests["unknown layer class: file:line, and what there is"] = function()
   local _, text = load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "unknown name 'Foo' (rnnc's layers are Add, Average, Bidirectional, Concatenate, Dense, Dot, GRU, LSTM, ")
-  T.contains(text, "SimpleRNN, Subtract, TimeDistributed")
+    "unknown name 'Foo' (rnnc's layers are Activation, Add, ")
+  -- every layer, in alphabetical order
+  T.contains(text, "BatchNormalization, Bidirectional, Concatenate, Conv1D, ")
+  T.contains(text, "GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
+  T.contains(text, "SimpleRNN, Softmax, Subtract, TimeDistributed, ")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()
@@ -167,8 +170,9 @@ tests["Sequential errors name the file and the line (a tail call's: the return s
     "Sequential: every element must be a layer")
   load_error("local m = Sequential { Dense { 1, input_shape = { 1 } } }\nm:add(3)\nreturn m\n", 2,
     "Sequential:add expects a layer")
-  load_error('local m = Sequential { Dense { 1, input_shape = { 1 } } }\n\nm:compile { loss = "hinge" }\nreturn m\n',
-    3, "compile: unknown or unsupported loss 'hinge'")
+  load_error('local m = Sequential { Dense { 1, input_shape = { 1 } } }\n\nm:compile { loss = "hinge_loss" }\n'
+    .. "return m\n",
+    3, "compile: unknown or unsupported loss 'hinge_loss'")
   T.eq(T.load_text('return Sequential { name = "m1", Dense { 1, input_shape = { 1 } } }').name, "m1", "name")
 end
 
@@ -442,6 +446,113 @@ tests["a recurrent softmax activation is a model error, not an internal one"] = 
   end)
   T.truthy(util.is_model_error(err), "a ModelError, not an internal error: " .. text)
   T.truthy(text:find(escape(path) .. ":2: layer 'simple_rnn' %(SimpleRNN%): .*softmax"), text)
+end
+
+---------------------------------------------------------------- the front-end layers
+
+-- What the convolution, pooling, shape and normalisation layers refuse, each
+-- naming the file, the line, the layer and what to write instead.
+tests["front-end layers: arguments rnnc refuses, and shapes that do not fit"] = function()
+  local function seq2(layer)
+    return "return Sequential {\n  " .. layer .. ",\n}\n"
+  end
+  local cases = {
+    { 'Conv1D { 4, 3, input_shape = { 8, 2 }, kernel_regularizer = "l2" }', "conv1d", "Conv1D",
+      "kernel_regularizer is not supported (regularizers are not implemented yet): remove it" },
+    { 'Conv1D { 4, 3, input_shape = { 8, 2 }, data_format = "channels_first" }', "conv1d", "Conv1D",
+      "data_format = \"channels_first\" is not supported: rnnc's sequences are (batch, steps, channels)" },
+    { "Conv1D { 4, 3, input_shape = { 8, 2 }, strides = 2, dilation_rate = 2 }", "conv1d", "Conv1D",
+      "strides = 2 with dilation_rate = 2: Keras does not allow both above 1" },
+    { "Conv1D { 3, 3, input_shape = { 8, 2 }, groups = 2 }", "conv1d", "Conv1D",
+      "groups = 2 must divide the input's 2 channels and the 3 filters" },
+    { 'Conv1D { 4, 3, input_shape = { 8, 2 }, padding = "full" }', "conv1d", "Conv1D",
+      "argument 'padding' = \"full\" is not one of valid, same, causal" },
+    { "Conv1D { 4, 5, input_shape = { 3, 2 } }", "conv1d", "Conv1D",
+      "the input's 3 steps are fewer than the dilated kernel's 5 (padding = \"valid\")" },
+    { "Conv1D { 4, { 3, 3 }, input_shape = { 8, 2 } }", "conv1d", "Conv1D",
+      "argument 'kernel_size' must be an integer or a tuple of one integer (1-D layers)" },
+    { "Conv1D { 4, 3, input_shape = { 8 } }", "conv1d", "Conv1D",
+      "expected an input of ndim=3 (batch, steps, channels), found ndim=2: (None, 8)" },
+    { 'MaxPooling1D { 2, padding = "causal", input_shape = { 8, 2 } }', "max_pooling1d", "MaxPooling1D",
+      "argument 'padding' = \"causal\" is not one of valid, same" },
+    { "Flatten { input_shape = { None, 2 } }", "flatten", "Flatten",
+      "Flatten needs every dimension but the batch known, got (None, None, 2)" },
+    { "Reshape { { 3, 3 }, input_shape = { 4, 2 } }", "reshape", "Reshape",
+      "total size of new array must be unchanged: (None, 4, 2) has 8 values per sample, the target 9" },
+    { "Reshape { { 2, 2, 2 }, input_shape = { 4, 2 } }", "reshape", "Reshape",
+      "target_shape = 3 dimensions: rnnc's tensors are (batch, features) or (batch, steps, features)" },
+    { "Permute { { 1, 1 }, input_shape = { 4, 2 } }", "permute", "Permute", "dims must be a permutation of 1..2" },
+    { "RepeatVector { 3, input_shape = { 4, 2 } }", "repeat_vector", "RepeatVector",
+      "expected an input of ndim=2 (batch, features), found ndim=3" },
+    { "Cropping1D { { 2, 2 }, input_shape = { 4, 2 } }", "cropping1d", "Cropping1D",
+      "cropping {2, 2} leaves no step of (None, 4, 2)" },
+    { "LayerNormalization { axis = 1, input_shape = { 4, 2 } }", "layer_normalization", "LayerNormalization",
+      "axis = 1: rnnc normalises over the last axis only (axis = -1 or 2 for (None, 4, 2))" },
+    { "BatchNormalization { renorm = true, input_shape = { 4, 2 } }", "batch_normalization", "BatchNormalization",
+      "renorm = true is not supported (batch renormalization is not implemented)" },
+    { "BatchNormalization { momentum = 2, input_shape = { 4, 2 } }", "batch_normalization", "BatchNormalization",
+      "momentum must be in [0, 1], got 2" },
+    { "BatchNormalization { gamma_constraint = 1, input_shape = { 4, 2 } }", "batch_normalization",
+      "BatchNormalization", "gamma_constraint is not supported (constraints are not implemented yet)" },
+  }
+  for _, c in ipairs(cases) do
+    layer_error(seq2(c[1]), 2, c[2], c[3], c[4])
+  end
+end
+
+-- A unit of variable length (--timesteps) runs at the length of its data:
+-- a layer that changes the number of steps, or reads later ones, is refused
+-- there with what to write instead; a causal convolution is not.
+tests["front-end layers: in a unit of variable length"] = function()
+  local function gen(text, ok)
+    local path = T.tmpfile(text)
+    local run = function()
+      return generate.unit(path, { dtype = "float32", unroll = 0, root = T.root, format = false, timesteps = 6 })
+    end
+    if ok then return run() end
+    local err, msg = T.raises(run)
+    T.truthy(util.is_model_error(err), "a ModelError: " .. msg)
+    return msg
+  end
+  T.contains(gen('return Sequential { Conv1D { 2, 3, padding = "same", input_shape = { None, 2 } } }'),
+    "layer 'conv1d' (Conv1D): padding = \"same\" with kernel_size 3 and strides 1 changes the sequence length or "
+    .. "reads later steps, which a unit of variable length (--timesteps) cannot follow: use padding = \"causal\"")
+  T.contains(gen("return Sequential { MaxPooling1D { 2, input_shape = { None, 2 } }, Dense { 1 } }"),
+    "layer 'max_pooling1d' (MaxPooling1D): MaxPooling1D changes the sequence length, which a unit of variable "
+    .. "length (--timesteps) cannot follow")
+  T.contains(gen("return Sequential { GlobalAveragePooling1D { input_shape = { None, 2 } }, Dense { 1 } }"),
+    "GlobalAveragePooling1D in a unit of variable length (--timesteps) is not implemented")
+  local files = gen([[
+return Sequential {
+  Conv1D { 3, 3, padding = "causal", dilation_rate = 2, input_shape = { None, 2 } },
+  BatchNormalization {},
+  LayerNormalization {},
+  GlobalMaxPooling1D {},
+}
+]], true)
+  T.truthy(next(files), "a causal stack, normalisation and a global max pooling generate")
+end
+
+-- A model that cannot stream says why in its header.
+tests["front-end layers: why a model cannot stream"] = function()
+  local cases = {
+    { 'Conv1D { 2, 3, padding = "same", input_shape = { 6, 2 } }',
+      "layer 'conv1d' (Conv1D) has padding = \"same\": its output at a step reads later steps" },
+    { "Conv1D { 2, 3, input_shape = { 6, 2 } }", "layer 'conv1d' (Conv1D) has padding = \"valid\": its output at a "
+      .. "step starts only once the kernel has its steps (only padding = \"causal\" streams)" },
+    { 'Conv1D { 2, 2, padding = "causal", strides = 2, input_shape = { 6, 2 } }',
+      "layer 'conv1d' (Conv1D) has strides = 2: it gives one step for every 2" },
+    { "MaxPooling1D { 2, input_shape = { 6, 2 } }",
+      "layer 'max_pooling1d' (MaxPooling1D) pools 2 steps into one every 2" },
+    { "Flatten { input_shape = { 6, 2 } }", "layer 'flatten' (Flatten) merges the time axis" },
+    { "UpSampling1D { input_shape = { 6, 2 } }", "layer 'up_sampling1d' (UpSampling1D) makes 2 steps of every step" },
+  }
+  for _, c in ipairs(cases) do
+    local path = T.tmpfile("return Sequential {\n  " .. c[1] .. ",\n  Dense { 1 },\n}\n")
+    local files, name = generate.unit(path, { dtype = "float32", unroll = 0, root = T.root, format = false })
+    local h = files[name .. ".h"]:gsub("\n %* ", " ")
+    T.contains(h, "No streaming API (" .. name .. "_stream_step): " .. c[2])
+  end
 end
 
 return tests

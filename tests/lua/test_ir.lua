@@ -611,7 +611,16 @@ local function lowered(src_or_path)
 end
 
 local function values_for(unit, rnd)
-  return random_values(unit.prog, rnd, { [unit.x.buf.name] = true })
+  local values = random_values(unit.prog, rnd, { [unit.x.buf.name] = true })
+  -- a variance is positive
+  for name, vals in pairs(values) do
+    if name:match("/moving_variance$") then
+      for i = 0, #vals do
+        vals[i] = math.abs(vals[i]) + 0.1
+      end
+    end
+  end
+  return values
 end
 
 local MODELS = {
@@ -661,6 +670,35 @@ return Sequential {
   Dense { 1 },
 }
 ]] },
+  { { "LSTM" }, "lstm, hard_sigmoid_keras2, gelu", [[
+return Sequential {
+  LSTM { 3, input_shape = { 3, 2 }, recurrent_activation = "hard_sigmoid_keras2", activation = "gelu" },
+  Dense { 2, activation = "selu" },
+}
+]] },
+  { { "GRU" }, "gru, smooth activations", [[
+return Sequential {
+  GRU { 3, input_shape = { 3, 2 }, return_sequences = true, activation = "softsign",
+        recurrent_activation = "hard_sigmoid" },
+  Dense { 4, activation = "mish" },
+  Dense { 4, activation = "swish" },
+  Dense { 3, activation = "log_softmax" },
+}
+]] },
+  { { "SimpleRNN" }, "every elementwise activation in a dense stack", [[
+return Sequential {
+  SimpleRNN { 4, input_shape = { 2, 3 }, activation = "elu", return_sequences = true },
+  Dense { 4, activation = "gelu_approximate" },
+  Dense { 4, activation = "softplus" },
+  Dense { 4, activation = "exponential" },
+  Dense { 4, activation = "leaky_relu" },
+  Dense { 4, activation = "relu6" },
+  Dense { 4, activation = "hard_silu" },
+  Dense { 4, activation = "hard_swish" },
+  Dense { 4, activation = "silu" },
+  Dense { 2, activation = "tanh" },
+}
+]] },
   { { "GRU" }, "gru reset_after", [[
 return Sequential {
   GRU { 3, input_shape = { 3, 2 }, return_sequences = true },
@@ -682,6 +720,59 @@ return Sequential {
   { { "Bidirectional", "LSTM" }, "bidirectional lstm, sum", [[
 return Sequential {
   Bidirectional { LSTM { 2 }, merge_mode = "sum", input_shape = { 3, 2 } },
+}
+]] },
+  -- the convolutional front ends, pooling, shape and normalisation layers
+  { { "Conv1D", "MaxPooling1D" }, "conv1d causal dilated relu, same groups, max pooling", [[
+return Sequential {
+  Conv1D { 3, 2, padding = "causal", dilation_rate = 2, activation = "tanh", input_shape = { 6, 2 } },
+  Conv1D { 6, 3, padding = "same", groups = 3, strides = 2, use_bias = false },
+  MaxPooling1D { 2, strides = 1, padding = "same" },
+}
+]] },
+  { { "Conv1D", "Flatten" }, "conv1d valid strided, flatten, softmax", [[
+local model = Sequential {
+  Conv1D { 2, 3, strides = 2, activation = "sigmoid", input_shape = { 7, 2 } },
+  Flatten {},
+  Dense { 3, activation = "softmax" },
+}
+model:compile { loss = "sparse_categorical_crossentropy", optimizer = "adam" }
+return model
+]] },
+  { { "DepthwiseConv1D", "SeparableConv1D", "AveragePooling1D" }, "depthwise, separable, average pooling", [[
+return Sequential {
+  DepthwiseConv1D { 2, depth_multiplier = 2, padding = "same", input_shape = { 5, 2 } },
+  SeparableConv1D { 2, 3, padding = "causal", activation = "tanh" },
+  AveragePooling1D { 3, strides = 2, padding = "same" },
+}
+]] },
+  { { "GlobalMaxPooling1D", "RepeatVector", "LSTM" }, "global max pooling, repeat vector, lstm", [[
+return Sequential {
+  GlobalMaxPooling1D { input_shape = { 4, 3 } },
+  RepeatVector { 3 },
+  LSTM { 2, return_sequences = true },
+}
+]] },
+  { { "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Permute", "Reshape", "GlobalAveragePooling1D" },
+    "padding, cropping, upsampling, permute, reshape, global average", [[
+return Sequential {
+  ZeroPadding1D { { 1, 2 }, input_shape = { 3, 2 } },
+  Cropping1D { { 2, 0 } },
+  UpSampling1D { 2 },
+  Permute { { 2, 1 } },
+  Reshape { { 4, -1 } },
+  GlobalAveragePooling1D {},
+  Dense { 2 },
+}
+]] },
+  { { "LayerNormalization", "BatchNormalization" }, "layer and batch normalisation (inference)", [[
+return Sequential {
+  LayerNormalization { input_shape = { 3, 4 } },
+  LayerNormalization { rms_scaling = true, epsilon = 0.1 },
+  BatchNormalization { epsilon = 0.01 },
+  LayerNormalization { center = false },
+  BatchNormalization { scale = false },
+  Dense { 2 },
 }
 ]] },
 }
@@ -904,5 +995,67 @@ tests["simplify: no dead fill is left in the lowered programs"] = function()
     T.truthy(#unit.backward < #raw, name .. ": the simplified backward is shorter")
   end
 end
+
+---------------------------------------------------------------- BatchNormalization in training
+
+-- The training program of a unit with BatchNormalization: the statistics of
+-- the batch (here one sample: the interpreter runs one, and inv_count is
+-- 1 / rows), its backward against finite differences, and the moving
+-- statistics it leaves for update_stats.
+tests["BatchNormalization: the training forward and its backward"] = function()
+  local unit = lowered([[
+local model = Sequential {
+  Conv1D { 3, 2, padding = "causal", use_bias = false, input_shape = { 4, 2 } },
+  BatchNormalization { momentum = 0.8, epsilon = 0.01 },
+  GRU { 2 },
+  BatchNormalization {},
+}
+model:compile { loss = "mse", optimizer = "sgd" }
+return model
+]])
+  T.truthy(unit.forward_train and unit.backward_train_loss, "a training forward and its backward")
+  T.eq(unit.backward_loss, nil, "training runs the training forward's backward only")
+  T.eq(#unit.stat_updates, 4, "two moving statistics per layer")
+  for _, st in ipairs(unit.stat_updates) do
+    T.truthy(st.buf.kind == "batch" and st.param.trainable == false, st.param.name .. ": non-trainable")
+  end
+  for _, p in ipairs(unit.interface.params) do
+    T.eq(unit.prog.by_name["g:" .. p.name] ~= nil, p.trainable, p.name .. ": a gradient only if trainable")
+  end
+  local values = values_for(unit, T.rng(11))
+  local wrt_list = {}
+  for _, buf in ipairs(unit.prog.buffers) do
+    if buf.kind == "pgrad" then wrt_list[#wrt_list + 1] = { buf = unit.prog.by_name[buf.param.name], grad = buf } end
+  end
+  wrt_list[#wrt_list + 1] = { buf = unit.x.buf, grad = unit.dx.buf }
+  check_gradients({ prog = unit.prog, forward = unit.forward_train, backward = unit.backward_train_loss,
+    seeds = { { view = unit.loss_seeds[1].view, grad = unit.dloss } }, wrt = wrt_list }, values,
+    "batch normalisation (training)")
+  -- the first BatchNormalization normalises the conv's 4 steps by their own
+  -- mean and variance, and leaves moving * 0.8 + batch * 0.2
+  local mem = I.run(I.memory(unit.prog, values), unit.forward_train)
+  local z = I.read(mem, ir.full(unit.prog.by_name["conv1d/z"]))
+  local y = I.read(mem, ir.full(unit.prog.by_name["batch_normalization/y"]))
+  local gamma, beta = values["batch_normalization/gamma"], values["batch_normalization/beta"]
+  local mm, mv = values["batch_normalization/moving_mean"], values["batch_normalization/moving_variance"]
+  local new_mean = I.read(mem, ir.full(unit.prog.by_name["batch_normalization/new_moving_mean"]))
+  local new_var = I.read(mem, ir.full(unit.prog.by_name["batch_normalization/new_moving_variance"]))
+  for c = 0, 2 do
+    local m, v = 0, 0
+    for t = 0, 3 do
+      m = m + z[t * 3 + c + 1] / 4
+    end
+    for t = 0, 3 do
+      v = v + (z[t * 3 + c + 1] - m) ^ 2 / 4
+    end
+    for t = 0, 3 do
+      local want = (z[t * 3 + c + 1] - m) / math.sqrt(v + 0.01) * gamma[c] + beta[c]
+      T.near(y[t * 3 + c + 1], want, 1e-12, "y[" .. t .. ", " .. c .. "]")
+    end
+    T.near(new_mean[c + 1], mm[c] * 0.8 + m * 0.2, 1e-12, "new moving mean " .. c)
+    T.near(new_var[c + 1], mv[c] * 0.8 + v * 0.2, 1e-12, "new moving variance " .. c)
+  end
+end
+
 
 return tests

@@ -338,4 +338,71 @@ tests["weight shapes follow Keras (LSTM 4U, GRU reset_after bias (2, 3U))"] = fu
   })
 end
 
+-- The convolutional front ends, pooling, shape and normalisation layers:
+-- Keras's default names, output shapes and parameter counts (Conv1D
+-- k * in / groups * filters + filters; BatchNormalization's moving mean and
+-- variance counted under "Non-trainable params", as Keras counts them).
+tests["front-end layers: names, shapes, parameter counts, non-trainable params"] = function()
+  local model = T.load_text([[
+return Sequential {
+  Conv1D { 64, 3, padding = "causal", activation = "relu", input_shape = { None, 1 } },
+  Conv1D { 32, 5, strides = 2, groups = 4 },
+  BatchNormalization {},
+  MaxPooling1D {},
+  SeparableConv1D { 8, 3, depth_multiplier = 2, padding = "same" },
+  DepthwiseConv1D { 2, padding = "same" },
+  AveragePooling1D { 2, strides = 1 },
+  LayerNormalization {},
+  LSTM { 16, return_sequences = true },
+  GlobalAveragePooling1D {},
+  RepeatVector { 5 },
+  ZeroPadding1D { 2 },
+  Cropping1D { { 1, 2 } },
+  UpSampling1D {},
+  GlobalMaxPooling1D { keepdims = true },
+  Flatten {},
+  Reshape { { 4, 4 } },
+  Permute { { 2, 1 } },
+  Flatten {},
+  BatchNormalization { center = false },
+}
+]])
+  T.eq(parse_rows(summary.text(model)), {
+    { "conv1d (Conv1D)", "(None, None, 64)", "256" },
+    { "conv1d_1 (Conv1D)", "(None, None, 32)", "2592" },
+    { "batch_normalization (BatchNormalization)", "(None, None, 32)", "128" },
+    { "max_pooling1d (MaxPooling1D)", "(None, None, 32)", "0" },
+    { "separable_conv1d (SeparableConv1D)", "(None, None, 8)", "712" },
+    { "depthwise_conv1d (DepthwiseConv1D)", "(None, None, 8)", "24" },
+    { "average_pooling1d (AveragePooling1D)", "(None, None, 8)", "0" },
+    { "layer_normalization (LayerNormalization)", "(None, None, 8)", "16" },
+    { "lstm (LSTM)", "(None, None, 16)", "1600" },
+    { "global_average_pooling1d (GlobalAveragePooling1D)", "(None, 16)", "0" },
+    { "repeat_vector (RepeatVector)", "(None, 5, 16)", "0" },
+    { "zero_padding1d (ZeroPadding1D)", "(None, 9, 16)", "0" },
+    { "cropping1d (Cropping1D)", "(None, 6, 16)", "0" },
+    { "up_sampling1d (UpSampling1D)", "(None, 12, 16)", "0" },
+    { "global_max_pooling1d (GlobalMaxPooling1D)", "(None, 1, 16)", "0" },
+    { "flatten (Flatten)", "(None, 16)", "0" },
+    { "reshape (Reshape)", "(None, 4, 4)", "0" },
+    { "permute (Permute)", "(None, 4, 4)", "0" },
+    { "flatten_1 (Flatten)", "(None, 16)", "0" },
+    { "batch_normalization_1 (BatchNormalization)", "(None, 16)", "48" },
+  })
+  local text = summary.text(model)
+  -- 256 + 2592 + 128 + 712 + 24 + 16 + 1600 + 48; non-trainable: 2 * 32 + 2 * 16
+  T.contains(text, "Total params: 5,376\nTrainable params: 5,280\nNon-trainable params: 96\n")
+  T.eq(weight_names(model.layers[5]), { "separable_conv1d/depthwise_kernel", "separable_conv1d/pointwise_kernel",
+    "separable_conv1d/bias" })
+  T.eq(weight_names(model.layers[3]), { "batch_normalization/gamma", "batch_normalization/beta",
+    "batch_normalization/moving_mean", "batch_normalization/moving_variance" })
+  local shapes = {}
+  for _, l in ipairs({ model.layers[1], model.layers[2], model.layers[5], model.layers[6] }) do
+    for _, w in ipairs(l.weights) do
+      shapes[#shapes + 1] = table.concat(w.shape, "x")
+    end
+  end
+  T.eq(shapes, { "3x1x64", "64", "5x16x32", "32", "3x32x2", "1x64x8", "8", "2x8x1", "8" }, "Keras's kernel shapes")
+end
+
 return tests

@@ -40,6 +40,96 @@ tests["compile: Keras's optimizer defaults"] = function()
   T.eq(m.compiled.optimizer.learning_rate.decay_rate, 0.5)
 end
 
+tests["compile: issue 13's optimizers and schedules reach the unit's optimizer config"] = function()
+  local training = require("training")
+  local function config(opt)
+    return training.interface(T.load_text(model('loss = "mse", optimizer = ' .. opt)).compiled).optimizer
+  end
+  local o = config("Ftrl { l1_regularization_strength = 0.1, learning_rate_power = -0.7 }")
+  T.eq({ o.kind, o.l1_regularization_strength, o.learning_rate_power, o.initial_accumulator_value, o.slots_per_param },
+    { "ftrl", 0.1, -0.7, 0.1, 2 })
+  T.eq(config('"lion"').beta_2, 0.99)
+  o = config("Nadam { learning_rate = PiecewiseConstantDecay { boundaries = { 3, 8 }, values = { 0.1, 0.05, 0.01 } } }")
+  T.eq({ o.schedule, o.learning_rate, o.boundaries, o.values }, { 2, 0.1, { 3, 8 }, { 0.1, 0.05, 0.01 } })
+  o = config("Adam { learning_rate = CosineDecay { initial_learning_rate = 0.1, decay_steps = 5 } }")
+  T.eq({ o.schedule, o.learning_rate, o.decay_steps, o.warmup_target, o.alpha }, { 5, 0.1, 5, 0.1, 0 },
+    "no warmup: the decay starts from the initial rate")
+  o = config("Adam { learning_rate = CosineDecayRestarts { initial_learning_rate = 0.1, first_decay_steps = 4 } }")
+  T.eq({ o.schedule, o.decay_steps, o.t_mul, o.m_mul }, { 6, 4, 2, 1 })
+  o = config("SGD { learning_rate = PolynomialDecay { initial_learning_rate = 1, decay_steps = 3, cycle = true } }")
+  T.eq({ o.schedule, o.end_learning_rate, o.power, o.cycle }, { 4, 0.0001, 1, true })
+  o = config("SGD { learning_rate = InverseTimeDecay { initial_learning_rate = 1, decay_steps = 3, decay_rate = 2 } }")
+  T.eq({ o.schedule, o.decay_rate, o.staircase }, { 3, 2, false })
+  local generate = require("generate")
+  local path = T.tmpfile(model("loss = \"mse\", optimizer = Nadam { learning_rate = PiecewiseConstantDecay { "
+    .. "boundaries = { 3, 8 }, values = { 0.1, 0.05, 0.01 } } }"))
+  local files, name = generate.unit(path, { dtype = "float32", unroll = 0, root = T.root, format = false })
+  T.contains(files[name .. ".c"], ".schedule = 2, .n_boundaries = 2, .boundaries = {3.0, 8.0}, "
+    .. ".values = {0.1, 0.05, 0.01}}")
+  -- mistakes
+  load_error(model('loss = "mse", optimizer = Adam { learning_rate = PiecewiseConstantDecay { boundaries = { 3 }, '
+    .. "values = { 0.1 } } }"), 2, "PiecewiseConstantDecay: values needs one more entry than boundaries (1), got 1")
+  load_error(model('loss = "mse", optimizer = Adam { learning_rate = PiecewiseConstantDecay { boundaries = { 3, 1 }, '
+    .. "values = { 0.1, 0.2, 0.3 } } }"), 2, "boundaries must be in increasing order")
+  load_error(model('loss = "mse", optimizer = Adam { learning_rate = CosineDecay { initial_learning_rate = 0.1, '
+    .. "decay_steps = 0 } }"), 2, "CosineDecay: decay_steps must be positive")
+  load_error(model('loss = "mse", optimizer = Adam { learning_rate = CosineDecay { initial_learning_rate = 0.1, '
+    .. "decay_steps = 2, warmup = 3 } }"), 2, "CosineDecay: unknown or unsupported argument 'warmup'")
+  load_error(model('loss = "mse", optimizer = Ftrl { learning_rate_power = 0.5 }'), 2,
+    "Ftrl: argument 'learning_rate_power' must be at most 0, got 0.5")
+end
+
+tests["rnnc import: issue 13's losses, optimizers and schedules from a training configuration"] = function()
+  local compile = require("import.compile")
+  local cjson = require("cjson")
+  local function text(tc, major, minor)
+    local c, notes = compile.from({ version = { major = major or 3, minor = minor or 3 } }, cjson.decode(tc), "tc")
+    if not c then return nil, table.concat(notes, "; ") end
+    -- what the importer writes loads as a description
+    T.load_text("local m = Sequential { Dense { 2, input_shape = { 3 } } }\n" .. compile.text(c):gsub("^model", "m")
+      .. "return m\n")
+    return compile.text(c)
+  end
+  -- Keras 3's compile_config
+  local t = text([[{"optimizer": {"module": "keras.optimizers", "class_name": "Nadam", "config": {"name": "nadam",
+    "learning_rate": {"module": "keras.optimizers.schedules", "class_name": "CosineDecay", "config": {
+    "initial_learning_rate": 0.001, "decay_steps": 100, "alpha": 0.0, "name": "CosineDecay", "warmup_target": 0.01,
+    "warmup_steps": 10}}, "weight_decay": null, "clipnorm": null, "global_clipnorm": null, "clipvalue": null,
+    "use_ema": false, "ema_momentum": 0.99, "ema_overwrite_frequency": null, "loss_scale_factor": null,
+    "gradient_accumulation_steps": null, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07}},
+    "loss": {"module": "keras.losses", "class_name": "Huber", "config": {"name": "huber_loss",
+    "reduction": "sum_over_batch_size", "delta": 2.0}}, "metrics": null}]])
+  T.contains(t, "optimizer = Nadam { learning_rate = CosineDecay { initial_learning_rate = 0.001, decay_steps = 100, "
+    .. "alpha = 0, warmup_target = 0.01, warmup_steps = 10 }, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-07 }")
+  T.contains(t, "loss = Huber { delta = 2 }")
+  -- tf.keras 2.x's training_config
+  t = text([[{"loss": {"class_name": "CategoricalCrossentropy", "config": {"reduction": "auto", "name": "cce",
+    "from_logits": true, "label_smoothing": 0.1, "axis": -1}}, "metrics": null, "optimizer_config": {
+    "class_name": "Ftrl", "config": {"name": "Ftrl", "learning_rate": {"class_name": "PiecewiseConstantDecay",
+    "config": {"boundaries": [10, 20], "values": [0.1, 0.01, 0.001], "name": null}}, "decay": 0.0,
+    "learning_rate_power": -0.5, "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.01,
+    "l2_regularization_strength": 0.0, "l2_shrinkage_regularization_strength": 0.0, "beta": 0.0}}}]], 2, 9)
+  T.contains(t, "learning_rate = PiecewiseConstantDecay { boundaries = { 10, 20 }, values = { 0.1, 0.01, 0.001 } }")
+  T.contains(t, "l1_regularization_strength = 0.01")
+  T.contains(t, "loss = CategoricalCrossentropy { from_logits = true, label_smoothing = 0.1 }")
+  t = text([[{"loss": "kld", "optimizer_config": {"class_name": "Lion", "config": {"name": "Lion",
+    "learning_rate": 0.0001, "beta_1": 0.9, "beta_2": 0.99}}}]])
+  T.contains(t, 'loss = "kl_divergence"')
+  T.contains(t, "Lion { learning_rate = 0.0001, beta_1 = 0.9, beta_2 = 0.99 }")
+  t = text([[{"loss": "logcosh", "optimizer_config": {"class_name": "Adadelta", "config": {"name": "Adadelta",
+    "learning_rate": {"class_name": "PolynomialDecay", "config": {"initial_learning_rate": 1.0, "decay_steps": 5,
+    "end_learning_rate": 0.0001, "power": 1.0, "cycle": true, "name": null}}, "rho": 0.95, "epsilon": 1e-07}}}]])
+  T.contains(t, "cycle = true")
+  -- Keras <= 2.3's Nadam is another rule
+  local none, why = text([[{"loss": "mse", "optimizer_config": {"class_name": "Nadam", "config": {"lr": 0.002,
+    "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "schedule_decay": 0.004}}}]], 2, 2)
+  T.eq(none, nil)
+  T.contains(why, "Nadam of Keras <= 2.3 (schedule_decay) is not supported by rnnc")
+  why = select(2, text([[{"loss": "mse", "optimizer_config": {"class_name": "Adam", "config": {"learning_rate": {
+    "class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 5, "cosine": 1}}}}}]]))
+  T.contains(why, "learning-rate schedule CosineDecay: argument 'cosine' is not supported by rnnc")
+end
+
 tests["compile: losses by name and by class"] = function()
   for name, kind in pairs({ mae = "mae", mean_absolute_error = "mae", binary_crossentropy = "binary_crossentropy",
     categorical_crossentropy = "categorical_crossentropy" }) do
@@ -113,8 +203,8 @@ tests["the catalog's C header is the catalog (make catalog)"] = function()
 end
 
 tests["compile and fit: errors name the line and the problem"] = function()
-  load_error(model('loss = "hinge", optimizer = "adam"'), 2, "unknown or unsupported loss 'hinge'")
-  load_error(model('loss = "mse", optimizer = "nadam"'), 2, "unknown optimizer 'nadam'")
+  load_error(model('loss = "hinge_loss", optimizer = "adam"'), 2, "unknown or unsupported loss 'hinge_loss'")
+  load_error(model('loss = "mse", optimizer = "nadamw"'), 2, "unknown optimizer 'nadamw'")
   load_error(model('loss = "mse", optimizer = Adam { learning_rate = -1 }'), 2,
     "argument 'learning_rate' must be a non-negative number")
   load_error(model('loss = "mse", optimizer = Adam { beta_3 = 1 }'), 2, "unknown or unsupported argument 'beta_3'")

@@ -109,8 +109,18 @@ local function features()
   return int(7, 10)
 end
 
-local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
-local RECURRENT_ACTIVATIONS = { "sigmoid", "hard_sigmoid" }
+local ELEMENTWISE = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "hard_sigmoid_keras2", "elu", "selu",
+  "gelu", "gelu_approximate", "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_silu",
+  "hard_swish" }
+-- Dense layers also draw these (exponential could overflow in a recurrence)
+local DENSE_ONLY = { "exponential" }
+local RECURRENT_ACTIVATIONS = { "sigmoid", "hard_sigmoid", "hard_sigmoid_keras2" }
+-- The activation layers of issue 13 (generator/layers/activation.lua).
+local ACTIVATION_LAYERS = { "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU" }
+local IS_ACTIVATION_LAYER = {}
+for _, k in ipairs(ACTIVATION_LAYERS) do
+  IS_ACTIVATION_LAYER[k] = true
+end
 local MERGE_MODES = { "concat", "sum", "mul", "ave" }
 local CELLS = { SimpleRNN = true, LSTM = true, GRU = true }
 local N_STATES = { SimpleRNN = 1, LSTM = 2, GRU = 1 }
@@ -125,6 +135,27 @@ local function draw_cell(L, kind)
   if kind == "LSTM" then L.unit_forget_bias = chance(0.6) end
   if kind == "GRU" then L.reset_after = chance(0.6) end
   L.go_backwards = chance(0.35)
+end
+
+-- The arguments of an activation layer (Activation, ReLU, LeakyReLU, ELU,
+-- PReLU) on an input of per-sample shape `shape`.
+local function draw_activation_layer(L, shape)
+  L.use_bias = false
+  if L.kind == "Activation" then
+    L.activation = pick({ pick(ELEMENTWISE), pick(DENSE_ONLY), "softmax", "log_softmax" })
+  elseif L.kind == "ReLU" then
+    L.max_value = chance(0.5) and pick({ 0.5, 1, 6 }) or nil
+    L.negative_slope = chance(0.5) and pick({ 0.1, 0.3 }) or 0
+    L.threshold = chance(0.4) and pick({ -0.2, 0.25 }) or 0
+  elseif L.kind == "LeakyReLU" then
+    L.negative_slope = chance(0.5) and pick({ 0.05, 0.5 }) or nil
+  elseif L.kind == "ELU" then
+    L.alpha = chance(0.5) and pick({ 0.4, 1.5 }) or nil
+  else -- PReLU: a shared axis now and then
+    if #shape == 2 and chance(0.6) then
+      L.shared_axes = pick({ { 1 }, { 2 }, { 1, 2 } })
+    end
+  end
 end
 
 -- Returns the model record: layers, input shape, loss, notes.
@@ -156,11 +187,14 @@ local function draw_model()
     local kinds
     if #shape == 2 then
       kinds = { "SimpleRNN", "SimpleRNN", "LSTM", "LSTM", "LSTM", "GRU", "GRU", "GRU", "Bidirectional",
-        "Bidirectional", "Bidirectional", "Dense", "TimeDistributed" }
+        "Bidirectional", "Bidirectional", "Dense", "TimeDistributed", "elementwise", "elementwise", "elementwise" }
     else
-      kinds = { "Dense" }
+      kinds = { "Dense", "Dense", "elementwise" }
     end
     L.kind = pick(kinds)
+    if L.kind == "elementwise" then L.kind = pick(ACTIVATION_LAYERS) end
+    -- an activation layer keeps the width: never last where the loss needs a softmax or sigmoid
+    if last and want ~= "mse" and IS_ACTIVATION_LAYER[L.kind] then L.kind = "Dense" end
     if i == 1 and M.state_in and not CELLS[L.kind] then L.kind = pick({ "SimpleRNN", "LSTM", "GRU" }) end
     if last and M.state_out and #shape == 2 and not (CELLS[L.kind] or L.kind == "Bidirectional") then
       L.kind = pick({ "SimpleRNN", "LSTM", "GRU", "Bidirectional" })
@@ -192,13 +226,17 @@ local function draw_model()
       else
         shape = { cols }
       end
-    else
-      L.activation = pick(ELEMENTWISE)
+    elseif L.kind == "Dense" or L.kind == "TimeDistributed" then
+      L.activation = chance(0.1) and pick(DENSE_ONLY) or pick(ELEMENTWISE)
       if #shape == 2 then
         shape = { shape[1], L.units }
       else
         shape = { L.units }
       end
+    else
+      -- an activation layer: the shape stays
+      L.units = shape[#shape]
+      draw_activation_layer(L, shape)
     end
     if last then
       if want == "fused" or want == "mse_softmax" then
@@ -217,6 +255,15 @@ local function draw_model()
       shape[#shape] = cols
     end
     layers[i] = L
+  end
+  -- a model needs a weight: all activation layers become a PReLU at the start
+  local weighted = false
+  for _, L in ipairs(layers) do
+    if not IS_ACTIVATION_LAYER[L.kind] or L.kind == "PReLU" then weighted = true end
+  end
+  if not weighted then
+    layers[1].kind = "PReLU"
+    draw_activation_layer(layers[1], M.input_shape)
   end
   M.layers = layers
   M.want = want
@@ -271,6 +318,32 @@ local function args_text(L, kind, extra, index)
   return kind .. " { " .. table.concat(args, ", ") .. " }"
 end
 
+-- An activation layer's constructor; `extra` the input shape arguments.
+local function activation_layer_text(L, extra, index)
+  local args = {}
+  local function num(k, v)
+    if v ~= nil then args[#args + 1] = string.format("%s = %s", k, tostring(v)) end
+  end
+  if L.kind == "Activation" then
+    args[1] = string.format('"%s"', L.activation)
+  elseif L.kind == "ReLU" then
+    num("max_value", L.max_value)
+    if L.negative_slope ~= 0 or chance(0.3) then num("negative_slope", L.negative_slope) end
+    if L.threshold ~= 0 then num("threshold", L.threshold) end
+  elseif L.kind == "LeakyReLU" then
+    num("negative_slope", L.negative_slope)
+  elseif L.kind == "ELU" then
+    num("alpha", L.alpha)
+  elseif L.shared_axes then
+    args[1] = "shared_axes = " .. list(L.shared_axes)
+  end
+  for _, a in ipairs(extra or {}) do
+    args[#args + 1] = a
+  end
+  if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
+  return L.kind .. " { " .. table.concat(args, ", ") .. " }"
+end
+
 -- One layer constructor call. `first` (Sequential only) adds the input shape
 -- in one of the ways Keras accepts it.
 local function layer_text(L, first, input_shape, batch, index)
@@ -296,7 +369,9 @@ local function layer_text(L, first, input_shape, batch, index)
       end
     end
   end
-  if L.kind == "TimeDistributed" then
+  if IS_ACTIVATION_LAYER[L.kind] then
+    return activation_layer_text(L, shape_args, index)
+  elseif L.kind == "TimeDistributed" then
     local outer = { args_text(L, "Dense", nil, index) }
     if first then outer[2] = "input_shape = " .. list(input_shape) end
     return "TimeDistributed { " .. table.concat(outer, ", ") .. " }"
@@ -334,6 +409,10 @@ end
 
 local function describe(L)
   local kind = L.kind
+  if IS_ACTIVATION_LAYER[kind] then
+    return kind .. "(" .. (L.activation or L.max_value or L.negative_slope or L.alpha or
+      (L.shared_axes and list(L.shared_axes)) or "") .. ")"
+  end
   if kind == "Bidirectional" then kind = "Bidirectional[" .. L.merge_mode .. "] " .. L.cell end
   local s = kind .. "(" .. L.units .. ", " .. L.activation
   if L.recurrent_activation then s = s .. "/" .. L.recurrent_activation end
@@ -480,6 +559,14 @@ local function count_model(M)
       if c == "LSTM" then bump("LSTM unit_forget_bias", L.unit_forget_bias) end
       if c == "GRU" then bump("GRU reset_after", L.reset_after) end
       if L.kind ~= "Bidirectional" then bump(c .. " initial_state", L.initial_state or false) end
+    elseif IS_ACTIVATION_LAYER[L.kind] then
+      if L.kind == "Activation" then bump("Activation activation", L.activation) end
+      if L.kind == "ReLU" then
+        bump("ReLU max_value", L.max_value or "none")
+        bump("ReLU negative_slope", L.negative_slope)
+        bump("ReLU threshold", L.threshold)
+      end
+      if L.kind == "PReLU" then bump("PReLU shared_axes", L.shared_axes and list(L.shared_axes) or "none") end
     else
       bump("Dense activation", L.activation)
       bump("Dense use_bias", L.use_bias)
@@ -511,6 +598,203 @@ local function coverage_text()
   return table.concat(lines, "\n")
 end
 
+---------------------------------------------------------------- front-end models
+
+-- Models with the convolutional front ends, pooling, shape and
+-- normalisation layers: COUNT // 3 more files fNN.lua, drawn from their own
+-- stream (seeded from SEED), so that the rNN models stay what they were.
+-- An input (T, F) goes through 1 to 3 front layers (Conv1D with every
+-- padding, stride, dilation and groups, SeparableConv1D, DepthwiseConv1D,
+-- Max/AveragePooling1D, ZeroPadding1D, Cropping1D, UpSampling1D, Permute,
+-- Reshape, Flatten, the global poolings, RepeatVector after a vector,
+-- Layer/BatchNormalization), then maybe a recurrent layer, then a Dense
+-- (mse, or a softmax with sparse crossentropy). Front layers take smooth
+-- activations only (linear, tanh, sigmoid: the kink probe follows them
+-- through the reference runtime without looking inside). A causal stack
+-- before a recurrent layer streams, and the tests check it step by step.
+local FRONT_ACTIVATIONS = { "linear", "tanh", "sigmoid" }
+
+local function draw_front_model()
+  local M = { front = true, layers = {} }
+  local T, C = int(3, 9), int(1, 4)
+  M.input_shape = { T, C }
+  local seq = true -- the current tensor has a time axis
+  local texts, descr = {}, {}
+  local function add(text, d)
+    texts[#texts + 1] = text
+    descr[#descr + 1] = d
+    bump("front layer", d:match("^%a+%d?D?") or d)
+  end
+  local n_front = int(2, 3)
+  local causal_only = chance(0.25) -- a streaming stack
+  -- BatchNormalization in training takes its batch mean out again: a bias
+  -- (or beta) right before it would get a gradient of exactly zero, which
+  -- no relative tolerance can check. It comes only where no such offset is
+  -- added since the input or the last nonlinearity.
+  local offset_free = true
+  for _ = 1, n_front do
+    if seq then
+      local kinds = causal_only and { "Conv1D", "Conv1D", "Conv1D", "SeparableConv1D", "DepthwiseConv1D",
+        "LayerNormalization", "BatchNormalization" } or { "Conv1D", "Conv1D", "Conv1D", "SeparableConv1D",
+        "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D",
+        "Permute", "Reshape", "Flatten",
+        "GlobalMaxPooling1D", "GlobalAveragePooling1D", "LayerNormalization", "BatchNormalization" }
+      local kind = pick(kinds)
+      if kind == "Conv1D" or kind == "SeparableConv1D" or kind == "DepthwiseConv1D" then
+        local k = int(1, 3)
+        local d = (k > 1 and chance(0.4)) and 2 or 1
+        local s = (d == 1 and not causal_only and chance(0.3)) and 2 or 1
+        local padding = causal_only and "causal" or pick({ "valid", "same", "causal" })
+        if padding == "valid" and T < d * (k - 1) + 1 then padding = "same" end
+        local act = pick(FRONT_ACTIVATIONS)
+        local use_bias = chance(0.7)
+        local args = {}
+        local F
+        if kind == "Conv1D" then
+          local g = 1
+          if C % 2 == 0 and chance(0.3) then g = 2 end
+          F = g * int(1, 3)
+          args[#args + 1] = tostring(F)
+          args[#args + 1] = tostring(k)
+          if g > 1 then args[#args + 1] = "groups = " .. g end
+        elseif kind == "SeparableConv1D" then
+          F = int(1, 4)
+          local m = int(1, 2)
+          args[#args + 1] = tostring(F)
+          args[#args + 1] = tostring(k)
+          if m > 1 then args[#args + 1] = "depth_multiplier = " .. m end
+        else
+          local m = int(1, 2)
+          F = C * m
+          args[#args + 1] = tostring(k)
+          if m > 1 then args[#args + 1] = "depth_multiplier = " .. m end
+        end
+        if padding ~= "valid" or chance(0.5) then args[#args + 1] = string.format('padding = "%s"', padding) end
+        if s > 1 then args[#args + 1] = "strides = " .. s end
+        if d > 1 then args[#args + 1] = "dilation_rate = " .. d end
+        if act ~= "linear" then args[#args + 1] = string.format('activation = "%s"', act) end
+        if not use_bias then args[#args + 1] = "use_bias = false" end
+        offset_free = act ~= "linear" or not use_bias
+        add(kind .. " { " .. table.concat(args, ", "), string.format("%s(%s)", kind, table.concat(args, " ")))
+        if padding == "valid" then T = (T - (d * (k - 1) + 1)) // s + 1 else T = (T + s - 1) // s end
+        C = F
+      elseif kind == "MaxPooling1D" or kind == "AveragePooling1D" then
+        local p = int(1, math.min(3, T))
+        local st = chance(0.5) and nil or int(1, 2)
+        local padding = chance(0.5) and "same" or "valid"
+        local args = { tostring(p) }
+        if st then args[#args + 1] = "strides = " .. st end
+        if padding == "same" then args[#args + 1] = 'padding = "same"' end
+        add(kind .. " { " .. table.concat(args, ", "), kind .. "(" .. table.concat(args, " ") .. ")")
+        st = st or p
+        if padding == "valid" then T = (T - p) // st + 1 else T = (T + st - 1) // st end
+      elseif kind == "ZeroPadding1D" then
+        local a, b = int(0, 2), int(0, 2)
+        add(string.format("ZeroPadding1D { { %d, %d }", a, b), "ZeroPadding1D")
+        T = T + a + b
+      elseif kind == "Cropping1D" and T > 2 then
+        local a = int(0, 1)
+        local b = int(0, T - a - 2)
+        b = math.min(b, 2)
+        add(string.format("Cropping1D { { %d, %d }", a, b), "Cropping1D")
+        T = T - a - b
+      elseif kind == "UpSampling1D" and T <= 6 then
+        add("UpSampling1D { 2", "UpSampling1D")
+        T = T * 2
+      elseif kind == "Permute" then
+        add("Permute { { 2, 1 }", "Permute")
+        T, C = C, T
+      elseif kind == "Reshape" and (T * C) % 2 == 0 then
+        local rows = 2
+        add(string.format("Reshape { { %d, -1 }", rows), "Reshape")
+        T, C = rows, T * C // rows
+      elseif kind == "Flatten" then
+        add("Flatten {", "Flatten")
+        seq, C = false, T * C
+      elseif kind == "GlobalMaxPooling1D" or kind == "GlobalAveragePooling1D" then
+        add(kind .. " {", kind)
+        seq = false
+      elseif kind == "LayerNormalization" or not offset_free then
+        local args = {}
+        local rms, center = chance(0.3), chance(0.7)
+        if rms then args[#args + 1] = "rms_scaling = true" end
+        if not center then args[#args + 1] = "center = false" end
+        if chance(0.3) then args[#args + 1] = "epsilon = 0.01" end
+        add("LayerNormalization { " .. table.concat(args, ", "), "LayerNormalization")
+        offset_free = rms or not center
+      else -- BatchNormalization (and the kinds above that did not fit)
+        local args = {}
+        local center = chance(0.8)
+        if chance(0.3) then args[#args + 1] = "momentum = 0.9" end
+        if chance(0.3) then args[#args + 1] = "scale = false" end
+        if not center then args[#args + 1] = "center = false" end
+        add("BatchNormalization { " .. table.concat(args, ", "), "BatchNormalization")
+        offset_free = not center
+      end
+    else
+      local kind = pick({ "RepeatVector", "LayerNormalization", "BatchNormalization" })
+      if kind == "RepeatVector" then
+        T = int(2, 4)
+        add("RepeatVector { " .. T, "RepeatVector")
+        seq = true
+      elseif kind == "BatchNormalization" and offset_free then
+        add("BatchNormalization { ", kind)
+        offset_free = false
+      else
+        add("LayerNormalization { ", "LayerNormalization")
+        offset_free = false
+      end
+    end
+  end
+  -- the first layer takes the input shape
+  texts[1] = texts[1] .. (texts[1]:match("{ $") and "" or texts[1]:match("{$") and " " or ", ")
+    .. string.format("input_shape = { %d, %d } }", M.input_shape[1], M.input_shape[2])
+  for i = 2, #texts do
+    texts[i] = texts[i] .. " }"
+  end
+  -- maybe a recurrent layer, then the output layer
+  if seq and chance(0.6) then
+    local cell = pick({ "SimpleRNN", "LSTM", "GRU" })
+    local u = int(1, 4)
+    local rs = chance(0.5)
+    texts[#texts + 1] = string.format("%s { %d%s }", cell, u, rs and ", return_sequences = true" or "")
+    descr[#descr + 1] = cell .. (rs and "(seq)" or "")
+    bump("front model recurrent", cell)
+  end
+  local softmax = chance(0.35)
+  local out_units = softmax and int(2, 4) or int(1, 3)
+  texts[#texts + 1] = string.format("Dense { %d%s }", out_units, softmax and ', activation = "softmax"' or "")
+  descr[#descr + 1] = softmax and "Dense(softmax)" or "Dense"
+  M.loss = softmax and "sparse_categorical_crossentropy" or "mse"
+  M.texts, M.descr = texts, descr
+  bump("front model loss", M.loss)
+  return M
+end
+
+local function front_text(name, M, batch)
+  local out = {
+    string.format("-- rnnc random test model %s (tests/random/make_models.lua, front-end models, seed %d)", name, seed),
+    string.format("-- rnnc-random: batch=%d loss=%s unit_forget_bias=%s", batch, M.loss,
+      (function()
+        local u = {}
+        for _, t in ipairs(M.texts) do
+          if t:match("^LSTM") then u[#u + 1] = "1" end
+        end
+        return table.concat(u, ",")
+      end)()),
+    "-- Sequential: input { " .. M.input_shape[1] .. ", " .. M.input_shape[2] .. " } -> " ..
+      table.concat(M.descr, " -> "),
+    "local model = Sequential {",
+  }
+  for _, t in ipairs(M.texts) do
+    out[#out + 1] = "  " .. t .. ","
+  end
+  out[#out + 1] = "}"
+  out[#out + 1] = string.format('model:compile { optimizer = "adam", loss = "%s" }', M.loss)
+  out[#out + 1] = "return model"
+  return table.concat(out, "\n") .. "\n"
+end
+
 ---------------------------------------------------------------- main
 
 os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'")
@@ -525,6 +809,18 @@ for k = 0, count - 1 do
   f:close()
   index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
   count_model(M)
+end
+-- the front-end models, from their own stream
+state = seed ~ 0x46524F4E54 -- "FRONT"
+for k = 0, count // 3 - 1 do
+  local name = string.format("f%02d", k)
+  local batch = int(1, 4)
+  local M = draw_front_model()
+  local path = outdir .. "/" .. name .. ".lua"
+  local f = assert(io.open(path, "wb"))
+  f:write(front_text(name, M, batch))
+  f:close()
+  index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
 end
 local f = assert(io.open(outdir .. "/models.txt", "wb"))
 f:write(table.concat(index, "\n") .. "\n")

@@ -152,8 +152,35 @@ static void note_worst(worst_t *w, double err, const char *fmt, ...) {
 #define MAX_LINE 512
 #define MAX_OUTS 8
 
-enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU };
-enum { A_LINEAR, A_RELU, A_TANH, A_SIGMOID, A_SOFTMAX, A_HARD_SIGMOID };
+enum { K_DENSE, K_SIMPLE_RNN, K_LSTM, K_GRU, K_FRONT, K_ELEM };
+/* the activations, in the order of act_names */
+enum {
+  A_LINEAR,
+  A_RELU,
+  A_TANH,
+  A_SIGMOID,
+  A_SOFTMAX,
+  A_HARD_SIGMOID,
+  A_HARD_SIGMOID_KERAS2,
+  A_ELU,
+  A_SELU,
+  A_GELU,
+  A_GELU_APPROXIMATE,
+  A_SWISH,
+  A_SILU,
+  A_SOFTPLUS,
+  A_SOFTSIGN,
+  A_EXPONENTIAL,
+  A_LEAKY_RELU,
+  A_RELU6,
+  A_MISH,
+  A_HARD_SILU,
+  A_HARD_SWISH,
+  A_LOG_SOFTMAX,
+  N_ACTS
+};
+/* the elementwise layers (K_ELEM) */
+enum { E_ACTIVATION, E_RELU, E_LEAKY_RELU, E_ELU, E_PRELU };
 enum { M_CONCAT, M_SUM, M_MUL, M_AVE, M_NONE };
 
 /* Where one direction's tensors start in the parameter vector. */
@@ -182,6 +209,21 @@ typedef struct {
   sdir dir[2];               /* forward copy, then backward copy */
   size_t init_off;           /* offset of its initial states in a sample's x */
   size_t end_off;
+  /* K_FRONT (convolutions, pooling, shape and normalisation layers): the
+   * class, its keys, and its tensors (name suffix, shape, initializer) */
+  char cls[64];
+  int fk, fs, fd, fgroups, ffilters, fmult, fbefore, fafter, fsize, fswap, fkeep, fcenter, fscale;
+  int frms, ftarget[2], ftarget_rank;
+  char fpadding[16];
+  int n_ft, ft_rank[4], ft_shape[4][3], ft_init[4];
+  char ft_name[4][32];
+  size_t ft_off[4];
+  /* K_ELEM: which layer, its parameters (ReLU: max_value when has_max,
+   * negative_slope, threshold; LeakyReLU: slope; ELU: alpha), PReLU's alpha
+   * (a_rows x a_cols at alpha_off, repeated along a shared axis) */
+  int elem, has_max, a_rows, a_cols;
+  double max_value, slope, threshold, alpha;
+  size_t alpha_off;
 } slayer;
 
 typedef struct {
@@ -234,9 +276,110 @@ static int key_word(const char *line, const char *key, const char *const *names,
   return -1;
 }
 
-static const char *const act_names[] = {"linear",  "relu",    "tanh",
-                                        "sigmoid", "softmax", "hard_sigmoid"};
+static const char *const act_names[N_ACTS] = {"linear",
+                                              "relu",
+                                              "tanh",
+                                              "sigmoid",
+                                              "softmax",
+                                              "hard_sigmoid",
+                                              "hard_sigmoid_keras2",
+                                              "elu",
+                                              "selu",
+                                              "gelu",
+                                              "gelu_approximate",
+                                              "swish",
+                                              "silu",
+                                              "softplus",
+                                              "softsign",
+                                              "exponential",
+                                              "leaky_relu",
+                                              "relu6",
+                                              "mish",
+                                              "hard_silu",
+                                              "hard_swish",
+                                              "log_softmax"};
+
+/* A real after " key=", or NAN when absent. */
+static double key_real(const char *line, const char *key) {
+  const char *v = key_value(line, key);
+  return v ? strtod(v, NULL) : NAN;
+}
 static const char *const merge_names[] = {"concat", "sum", "mul", "ave", "none"};
+
+static const char *const front_classes[] = {"Conv1D",
+                                            "SeparableConv1D",
+                                            "DepthwiseConv1D",
+                                            "MaxPooling1D",
+                                            "AveragePooling1D",
+                                            "GlobalMaxPooling1D",
+                                            "GlobalAveragePooling1D",
+                                            "ZeroPadding1D",
+                                            "Cropping1D",
+                                            "UpSampling1D",
+                                            "Flatten",
+                                            "Reshape",
+                                            "Permute",
+                                            "RepeatVector",
+                                            "LayerNormalization",
+                                            "BatchNormalization"};
+
+static int is_front_class(const char *cls) {
+  size_t i;
+  for (i = 0; i < sizeof front_classes / sizeof front_classes[0]; i++)
+    if (strcmp(cls, front_classes[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* A front-end layer's line (format in rnnc_ref.h): its keys into L. The
+ * shapes and tensors follow in finish_front, from Keras's definitions. */
+static int parse_front_line(const char *line, const char *cls, slayer *L, char *err,
+                            size_t errlen) {
+  const char *v;
+  L->kind = K_FRONT;
+  snprintf(L->cls, sizeof L->cls, "%s", cls);
+  L->act = A_LINEAR;
+  L->fgroups = L->fmult = 1;
+  L->fd = 1;
+  if (key_int(line, "kernel_size", &L->fk) == 0) {
+    if (key_int(line, "strides", &L->fs) || key_int(line, "dilation_rate", &L->fd) ||
+        key_int(line, "use_bias", &L->use_bias) ||
+        (L->act = key_word(line, "activation", act_names, N_ACTS)) < 0 ||
+        sscanf(key_value(line, "padding") ? key_value(line, "padding") : "", "%15s", L->fpadding) !=
+            1) {
+      snprintf(err, errlen, "bad convolution line '%.120s'", line);
+      return -1;
+    }
+    key_int(line, "filters", &L->ffilters);
+    key_int(line, "groups", &L->fgroups);
+    key_int(line, "depth_multiplier", &L->fmult);
+  } else if (key_int(line, "pool_size", &L->fk) == 0) {
+    if (key_int(line, "strides", &L->fs) ||
+        sscanf(key_value(line, "padding") ? key_value(line, "padding") : "", "%15s", L->fpadding) !=
+            1) {
+      snprintf(err, errlen, "bad pooling line '%.120s'", line);
+      return -1;
+    }
+  }
+  key_int(line, "before", &L->fbefore);
+  key_int(line, "after", &L->fafter);
+  key_int(line, "size", &L->fsize);
+  key_int(line, "n", &L->fsize);
+  key_int(line, "swap", &L->fswap);
+  key_int(line, "keepdims", &L->fkeep);
+  key_int(line, "center", &L->fcenter);
+  key_int(line, "scale", &L->fscale);
+  key_int(line, "rms_scaling", &L->frms);
+  v = key_value(line, "target");
+  if (v) {
+    L->ftarget_rank = sscanf(v, "%d,%d", &L->ftarget[0], &L->ftarget[1]);
+    if (L->ftarget_rank < 1) {
+      snprintf(err, errlen, "bad Reshape target in '%.120s'", line);
+      return -1;
+    }
+  }
+  return 0;
+}
 
 /* A layer's class line (Dense, SimpleRNN, LSTM, GRU) into L. */
 static int parse_class_line(const char *line, slayer *L, char *name, size_t namelen, char *err,
@@ -255,11 +398,40 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     L->kind = K_LSTM;
   else if (strcmp(cls, "GRU") == 0)
     L->kind = K_GRU;
-  else {
+  else if (is_front_class(cls))
+    return parse_front_line(line, cls, L, err, errlen);
+  else if (strcmp(cls, "Activation") == 0 || strcmp(cls, "ReLU") == 0 ||
+           strcmp(cls, "LeakyReLU") == 0 || strcmp(cls, "ELU") == 0 || strcmp(cls, "PReLU") == 0) {
+    const char *shape = key_value(line, "alpha_shape");
+    L->kind = K_ELEM;
+    L->elem = cls[0] == 'A'   ? E_ACTIVATION
+              : cls[0] == 'R' ? E_RELU
+              : cls[0] == 'L' ? E_LEAKY_RELU
+              : cls[0] == 'E' ? E_ELU
+                              : E_PRELU;
+    L->act = L->elem == E_ACTIVATION ? key_word(line, "activation", act_names, N_ACTS) : A_LINEAR;
+    L->has_max = key_value(line, "max_value") && strncmp(key_value(line, "max_value"), "none", 4);
+    L->max_value = key_real(line, "max_value");
+    L->slope = key_real(line, "negative_slope");
+    L->threshold = key_real(line, "threshold");
+    L->alpha = key_real(line, "alpha");
+    L->a_rows = L->a_cols = 0;
+    if (shape && sscanf(shape, "%dx%d", &L->a_rows, &L->a_cols) != 2) {
+      L->a_rows = 1;
+      L->a_cols = atoi(shape);
+    }
+    L->use_bias = 0;
+    L->rec_act = A_LINEAR;
+    if (L->act < 0) {
+      snprintf(err, errlen, "bad activation in '%.120s'", line);
+      return -1;
+    }
+    return 0;
+  } else {
     snprintf(err, errlen, "unknown layer class '%s'", cls);
     return -1;
   }
-  L->act = key_word(line, "activation", act_names, 6);
+  L->act = key_word(line, "activation", act_names, N_ACTS);
   if (key_int(line, "units", &L->units) || key_int(line, "use_bias", &L->use_bias) || L->act < 0) {
     snprintf(err, errlen, "layer line without units/use_bias/activation: '%.120s'", line);
     return -1;
@@ -279,7 +451,7 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
   if (key_int(line, "initial_state", &L->initial_state))
     L->initial_state = 0;
   if (L->kind != K_SIMPLE_RNN &&
-      (L->rec_act = key_word(line, "recurrent_activation", act_names, 6)) < 0) {
+      (L->rec_act = key_word(line, "recurrent_activation", act_names, N_ACTS)) < 0) {
     snprintf(err, errlen, "line without recurrent_activation: '%.120s'", line);
     return -1;
   }
@@ -290,6 +462,91 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
   return 0;
 }
 
+static void front_tensor(slayer *L, const char *name, int rank, int a, int b, int c, int init) {
+  int t = L->n_ft++;
+  snprintf(L->ft_name[t], sizeof L->ft_name[t], "%s", name);
+  L->ft_rank[t] = rank;
+  L->ft_shape[t][0] = a;
+  L->ft_shape[t][1] = b;
+  L->ft_shape[t][2] = c;
+  L->ft_init[t] = init;
+}
+
+/* Output steps of a window of `size` (dilated) steps moved by s. */
+static int front_steps(int T, int size, int s, const char *padding) {
+  if (strcmp(padding, "valid") == 0)
+    return (T - size) / s + 1;
+  return (T + s - 1) / s;
+}
+
+/* A front-end layer's output shape and tensors (Keras's weight names, shapes
+ * and default initializers), from its keys. */
+static void finish_front(slayer *L, int *cur_rank) {
+  int T = L->rows, C = L->in_features, To = T, Co = C, rank = *cur_rank;
+  const char *c = L->cls;
+  L->n_ft = 0;
+  if (strcmp(c, "Conv1D") == 0 || strcmp(c, "SeparableConv1D") == 0 ||
+      strcmp(c, "DepthwiseConv1D") == 0) {
+    To = front_steps(T, L->fd * (L->fk - 1) + 1, L->fs, L->fpadding);
+    if (strcmp(c, "Conv1D") == 0) {
+      Co = L->ffilters;
+      front_tensor(L, "kernel", 3, L->fk, C / L->fgroups, Co, RNNC_INIT_GLOROT_UNIFORM);
+    } else if (strcmp(c, "DepthwiseConv1D") == 0) {
+      Co = C * L->fmult;
+      front_tensor(L, "depthwise_kernel", 3, L->fk, C, L->fmult, RNNC_INIT_GLOROT_UNIFORM);
+    } else {
+      Co = L->ffilters;
+      front_tensor(L, "depthwise_kernel", 3, L->fk, C, L->fmult, RNNC_INIT_GLOROT_UNIFORM);
+      front_tensor(L, "pointwise_kernel", 3, 1, C * L->fmult, Co, RNNC_INIT_GLOROT_UNIFORM);
+    }
+    if (L->use_bias)
+      front_tensor(L, "bias", 1, Co, 0, 0, RNNC_INIT_ZEROS);
+  } else if (strcmp(c, "MaxPooling1D") == 0 || strcmp(c, "AveragePooling1D") == 0) {
+    To = front_steps(T, L->fk, L->fs, L->fpadding);
+  } else if (strcmp(c, "GlobalMaxPooling1D") == 0 || strcmp(c, "GlobalAveragePooling1D") == 0) {
+    To = 1;
+    rank = L->fkeep ? 2 : 1;
+  } else if (strcmp(c, "ZeroPadding1D") == 0) {
+    To = T + L->fbefore + L->fafter;
+  } else if (strcmp(c, "Cropping1D") == 0) {
+    To = T - L->fbefore - L->fafter;
+  } else if (strcmp(c, "UpSampling1D") == 0) {
+    To = T * L->fsize;
+  } else if (strcmp(c, "Flatten") == 0) {
+    To = 1;
+    Co = T * C;
+    rank = 1;
+  } else if (strcmp(c, "Reshape") == 0) {
+    rank = L->ftarget_rank;
+    To = rank == 2 ? L->ftarget[0] : 1;
+    Co = L->ftarget[rank - 1];
+  } else if (strcmp(c, "Permute") == 0 && L->fswap) {
+    To = C;
+    Co = T;
+  } else if (strcmp(c, "RepeatVector") == 0) {
+    To = L->fsize;
+    rank = 2;
+  } else if (strcmp(c, "LayerNormalization") == 0) {
+    if (L->fscale || L->frms)
+      front_tensor(L, "gamma", 1, C, 0, 0, RNNC_INIT_ONES);
+    if (L->fcenter && !L->frms)
+      front_tensor(L, "beta", 1, C, 0, 0, RNNC_INIT_ZEROS);
+  } else if (strcmp(c, "BatchNormalization") == 0) {
+    if (L->fscale)
+      front_tensor(L, "gamma", 1, C, 0, 0, RNNC_INIT_ONES);
+    if (L->fcenter)
+      front_tensor(L, "beta", 1, C, 0, 0, RNNC_INIT_ZEROS);
+    front_tensor(L, "moving_mean", 1, C, 0, 0, RNNC_INIT_ZEROS);
+    front_tensor(L, "moving_variance", 1, C, 0, 0, RNNC_INIT_ONES);
+  }
+  L->out_cols = Co;
+  L->n_outputs = 1;
+  L->out_rank[0] = rank;
+  L->out_shape[0][0] = rank == 2 ? To : Co;
+  L->out_shape[0][1] = Co;
+  *cur_rank = rank;
+}
+
 /* Shapes, outputs and parameter offsets of layer L on a (rank, cur) input. */
 static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t *offset) {
   int d, k = 0, U = L->units;
@@ -297,7 +554,31 @@ static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t 
   L->in_features = cur[*cur_rank - 1];
   L->rows = *cur_rank == 2 ? cur[0] : 1;
   L->in_size = (size_t)L->rows * (size_t)L->in_features;
-  if (L->kind == K_DENSE) {
+  if (L->kind == K_FRONT) {
+    int t;
+    finish_front(L, cur_rank);
+    for (t = 0; t < L->n_ft; t++) {
+      size_t size = (size_t)L->ft_shape[t][0];
+      if (L->ft_rank[t] > 1)
+        size *= (size_t)L->ft_shape[t][1];
+      if (L->ft_rank[t] > 2)
+        size *= (size_t)L->ft_shape[t][2];
+      L->ft_off[t] = *offset;
+      *offset += size;
+    }
+  } else if (L->kind == K_ELEM) {
+    U = L->units = L->in_features;
+    L->n_dirs = 0;
+    if (L->elem == E_PRELU) {
+      L->alpha_off = *offset;
+      *offset += (size_t)L->a_rows * (size_t)L->a_cols;
+    }
+    L->out_cols = U;
+    L->n_outputs = 1;
+    L->out_rank[0] = *cur_rank;
+    L->out_shape[0][0] = *cur_rank == 2 ? L->rows : U;
+    L->out_shape[0][1] = U;
+  } else if (L->kind == K_DENSE) {
     L->n_dirs = 0;
     L->dir[0].kernel_off = *offset;
     *offset += (size_t)L->in_features * (size_t)U;
@@ -866,12 +1147,72 @@ static void check_descriptor(ctx *c) {
   if (m->init == NULL || m->forward == NULL || m->backward == NULL || m->loss_grad == NULL ||
       m->train_step == NULL || m->summary == NULL)
     report(c, "a descriptor function or text is NULL");
+  {
+    int bn = 0;
+    for (l = 0; l < s->n_layers; l++)
+      bn |= s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0;
+    if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != bn)
+      report(c, "update_stats %s and eval_loss %s, yet the model %s BatchNormalization",
+             m->update_stats ? "set" : "NULL", m->eval_loss ? "set" : "NULL",
+             bn ? "has" : "has no");
+  }
 
   /* Tensors: the reference runtime's layout, in Keras's names, order, shapes
    * and initializers. */
   for (l = 0; l < s->n_layers; l++) {
     const slayer *L = &s->layers[l];
     int d, k, n_dirs = L->kind == K_DENSE ? 1 : L->n_dirs, ufb_want = -1;
+    if (L->kind == K_FRONT) {
+      for (k = 0; k < L->n_ft; k++) {
+        char name[300];
+        const rnnc_tensor_desc *td;
+        int j, same;
+        snprintf(name, sizeof name, "%s/%s", L->name, L->ft_name[k]);
+        if (t >= m->n_tensors) {
+          report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
+          return;
+        }
+        td = &m->tensors[t++];
+        same = strcmp(td->name, name) == 0 && td->rank == L->ft_rank[k] &&
+               td->offset == L->ft_off[k] && td->offset == off;
+        for (j = 0; j < L->ft_rank[k]; j++)
+          same = same && td->shape[j] == L->ft_shape[k][j];
+        if (!same)
+          report(c,
+                 "tensor %d is %s rank %d offset %zu; expected %s rank %d (%d, %d, %d) offset %zu",
+                 t - 1, td->name, td->rank, td->offset, name, L->ft_rank[k], L->ft_shape[k][0],
+                 L->ft_shape[k][1], L->ft_shape[k][2], L->ft_off[k]);
+        if ((int)td->init != L->ft_init[k])
+          report(c, "tensor %s has initializer %d, expected %d", name, (int)td->init,
+                 L->ft_init[k]);
+        off = td->offset + td->size;
+      }
+      continue;
+    }
+    if (L->kind == K_ELEM) {
+      /* PReLU's alpha: the input's shape, 1 along shared axes; zeros */
+      char name[300];
+      const rnnc_tensor_desc *td;
+      int rank = L->in_rank, s0 = rank == 2 ? L->a_rows : L->a_cols, s1 = L->a_cols;
+      if (L->elem != E_PRELU)
+        continue;
+      snprintf(name, sizeof name, "%s/alpha", L->name);
+      if (t >= m->n_tensors) {
+        report(c, "tensor %s missing (%d tensors)", name, m->n_tensors);
+        return;
+      }
+      td = &m->tensors[t++];
+      if (strcmp(td->name, name) != 0 || td->rank != rank || td->shape[0] != s0 ||
+          (rank == 2 && td->shape[1] != s1) || td->offset != L->alpha_off || td->offset != off ||
+          td->size != (size_t)L->a_rows * (size_t)L->a_cols || td->init != RNNC_INIT_ZEROS)
+        report(c,
+               "tensor %d is %s rank %d shape (%d, %d) offset %zu; expected %s rank %d (%d, %d) "
+               "offset %zu, zeros",
+               t - 1, td->name, td->rank, td->shape[0], td->rank > 1 ? td->shape[1] : 0, td->offset,
+               name, rank, s0, s1, L->alpha_off);
+      off = td->offset + td->size;
+      continue;
+    }
     if (L->kind == K_LSTM) {
       if (n_ufb >= 0 && lstm >= n_ufb)
         report(c,
@@ -954,7 +1295,13 @@ static void check_init(ctx *c, void *p, uint64_t seed) {
   for (t = 0; t < m->n_tensors; t++) {
     const rnnc_tensor_desc *d = &m->tensors[t];
     size_t i;
-    if (d->init == RNNC_INIT_ZEROS || d->init == RNNC_INIT_UNIT_FORGET_BIAS) {
+    if (d->init == RNNC_INIT_ONES) {
+      for (i = 0; i < d->size; i++)
+        if (mget(c, p, d->offset + i) != 1.0) {
+          report(c, "init: %s (ones) element %zu is %g", d->name, i, mget(c, p, d->offset + i));
+          break;
+        }
+    } else if (d->init == RNNC_INIT_ZEROS || d->init == RNNC_INIT_UNIT_FORGET_BIAS) {
       size_t q4 = d->size / 4;
       for (i = 0; i < d->size; i++) {
         double want = d->init == RNNC_INIT_UNIT_FORGET_BIAS && i >= q4 && i < 2 * q4 ? 1.0 : 0.0;
@@ -1015,7 +1362,12 @@ typedef struct {
   double probe_err;        /* worst relative difference of the probe to the reference */
 } kinks;
 
+static double hs3(double z) { /* Keras 3's hard_sigmoid */
+  return z <= -3.0 ? 0.0 : z >= 3.0 ? 1.0 : (z + 3.0) / 6.0;
+}
+
 static double act_value(int act, double z) {
+  const double sa = 1.6732632423543772848170429916717, ss = 1.0507009873554804934193349852946;
   switch (act) {
   case A_RELU:
     return z > 0.0 ? z : 0.0;
@@ -1024,30 +1376,105 @@ static double act_value(int act, double z) {
   case A_SIGMOID:
     return 1.0 / (1.0 + exp(-z));
   case A_HARD_SIGMOID:
+    return hs3(z);
+  case A_HARD_SIGMOID_KERAS2:
     return z <= -2.5 ? 0.0 : z >= 2.5 ? 1.0 : 0.2 * z + 0.5;
+  case A_ELU:
+    return z > 0.0 ? z : exp(z) - 1.0;
+  case A_SELU:
+    return ss * (z > 0.0 ? z : sa * (exp(z) - 1.0));
+  case A_GELU:
+    return 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+  case A_GELU_APPROXIMATE:
+    return 0.5 * z * (1.0 + tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
+  case A_SWISH:
+  case A_SILU:
+    return z / (1.0 + exp(-z));
+  case A_SOFTPLUS:
+    return log1p(exp(-fabs(z))) + (z > 0.0 ? z : 0.0);
+  case A_SOFTSIGN:
+    return z / (1.0 + fabs(z));
+  case A_EXPONENTIAL:
+    return exp(z);
+  case A_LEAKY_RELU:
+    return z > 0.0 ? z : 0.2 * z;
+  case A_RELU6:
+    return z <= 0.0 ? 0.0 : z >= 6.0 ? 6.0 : z;
+  case A_MISH:
+    return z * tanh(log1p(exp(-fabs(z))) + (z > 0.0 ? z : 0.0));
+  case A_HARD_SILU:
+  case A_HARD_SWISH:
+    return z * hs3(z);
   default:
     return z;
   }
 }
 
+/* Notes how far z is from the nearest of n kinks. */
+static void near_kink(kinks *k, double z, const double *at, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    k->margin = fmin(k->margin, fabs(z - at[i]));
+}
+
 /* Notes z, the input of activation act, and returns act(z). */
 static double kinked(kinks *k, int act, double z) {
-  if (act == A_RELU && z != 0.0) {
+  static const double zero[1] = {0.0}, hs2[2] = {-2.5, 2.5}, hs[2] = {-3.0, 3.0},
+                      r6[2] = {0.0, 6.0};
+  if ((act == A_RELU || act == A_LEAKY_RELU || act == A_SELU || act == A_RELU6) && z != 0.0) {
     /* exact zeros come from all-zero inputs without bias (or an LSTM's
      * c = f * 0 + i * relu(z <= 0)) and stay zero under any perturbation */
-    k->margin = fmin(k->margin, fabs(z));
+    near_kink(k, z, act == A_RELU6 ? r6 : zero, act == A_RELU6 ? 2 : 1);
     if (z > 0)
       k->relu_pos++;
     else
       k->relu_neg++;
-  } else if (act == A_HARD_SIGMOID) {
-    k->margin = fmin(k->margin, fabs(fabs(z) - 2.5));
+  } else if (act == A_HARD_SIGMOID_KERAS2) {
+    near_kink(k, z, hs2, 2);
     if (fabs(z) < 2.5)
+      k->hs_slope++;
+    else
+      k->hs_flat++;
+  } else if (act == A_HARD_SIGMOID || act == A_HARD_SILU || act == A_HARD_SWISH) {
+    near_kink(k, z, hs, 2);
+    if (fabs(z) < 3.0)
       k->hs_slope++;
     else
       k->hs_flat++;
   }
   return act_value(act, z);
+}
+
+/* An elementwise layer's value at z (PReLU with slope a), noting its kinks. */
+static double elem_kinked(kinks *k, const slayer *L, double z, double a) {
+  double y;
+  if (L->elem == E_ACTIVATION)
+    return kinked(k, L->act, z);
+  if (z != 0.0) {
+    k->margin = fmin(k->margin, fabs(z));
+    if (L->elem == E_RELU) {
+      k->margin = fmin(k->margin, fabs(z - L->threshold));
+      if (L->has_max)
+        k->margin = fmin(k->margin, fabs(z - L->max_value));
+    }
+  }
+  switch (L->elem) {
+  case E_LEAKY_RELU:
+    return z > 0.0 ? z : L->slope * z;
+  case E_ELU:
+    return z > 0.0 ? z : L->alpha * (exp(z) - 1.0);
+  case E_PRELU:
+    return (z > 0.0 ? z : 0.0) - a * (z < 0.0 ? -z : 0.0);
+  default: /* ReLU, as Keras's ReLU.static_call */
+    if (L->slope != 0.0 && !L->has_max && L->threshold == 0.0)
+      return z > 0.0 ? z : L->slope * z;
+    y = z > L->threshold ? z : 0.0;
+    if (L->has_max)
+      y = fmin(fmax(y, 0.0), L->max_value);
+    if (L->slope != 0.0)
+      y -= L->slope * fmax(L->threshold - z, 0.0);
+    return y;
+  }
 }
 
 /* xW: y[0..m) += a[0..n) @ W[:, col0 .. col0 + m) of a row-major (n, stride) W. */
@@ -1125,6 +1552,29 @@ static void probe_cell(const slayer *L, const sdir *D, int go_backwards, const d
 static void probe_layer(const slayer *L, const double *p, const double *xin, const double *init,
                         double *y, kinks *k) {
   int U = L->units, T = L->rows, r, u, t, d;
+  if (L->kind == K_ELEM) {
+    for (r = 0; r < L->rows; r++) {
+      const double *xr = xin + (size_t)r * U;
+      double *yr = y + (size_t)r * U, mx = -INFINITY, sum = 0.0;
+      if (L->elem == E_ACTIVATION && (L->act == A_SOFTMAX || L->act == A_LOG_SOFTMAX)) {
+        for (u = 0; u < U; u++)
+          mx = fmax(mx, xr[u]);
+        for (u = 0; u < U; u++)
+          sum += exp(xr[u] - mx);
+        for (u = 0; u < U; u++)
+          yr[u] = L->act == A_SOFTMAX ? exp(xr[u] - mx) / sum : (xr[u] - mx) - log(sum);
+        continue;
+      }
+      for (u = 0; u < U; u++) {
+        double a = 0.0;
+        if (L->elem == E_PRELU)
+          a = p[L->alpha_off + (size_t)(L->a_rows == 1 ? 0 : r) * (size_t)L->a_cols +
+                (size_t)(L->a_cols == 1 ? 0 : u)];
+        yr[u] = elem_kinked(k, L, xr[u], a);
+      }
+    }
+    return;
+  }
   if (L->kind == K_DENSE) {
     const double *K = p + L->dir[0].kernel_off, *b = L->use_bias ? p + L->dir[0].bias_off : NULL;
     for (r = 0; r < L->rows; r++) {
@@ -1132,7 +1582,7 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
       for (u = 0; u < U; u++)
         yr[u] = b ? b[u] : 0.0;
       vec_mat(xin + (size_t)r * L->in_features, L->in_features, K, U, 0, U, yr);
-      if (L->act != A_SOFTMAX) {
+      if (L->act != A_SOFTMAX && L->act != A_LOG_SOFTMAX) {
         for (u = 0; u < U; u++)
           yr[u] = kinked(k, L->act, yr[u]);
         continue;
@@ -1140,9 +1590,9 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
       for (u = 0; u < U; u++)
         mx = fmax(mx, yr[u]);
       for (u = 0; u < U; u++)
-        sum += (yr[u] = exp(yr[u] - mx));
+        sum += exp(yr[u] - mx);
       for (u = 0; u < U; u++)
-        yr[u] /= sum;
+        yr[u] = L->act == A_SOFTMAX ? exp(yr[u] - mx) / sum : (yr[u] - mx) - log(sum);
     }
     return;
   }
@@ -1178,9 +1628,18 @@ static void probe_layer(const slayer *L, const double *p, const double *xin, con
   }
 }
 
+static int kinked_act(int act) {
+  return act == A_RELU || act == A_HARD_SIGMOID || act == A_HARD_SIGMOID_KERAS2 ||
+         act == A_LEAKY_RELU || act == A_SELU || act == A_RELU6 || act == A_HARD_SILU ||
+         act == A_HARD_SWISH;
+}
+
 static int has_kink(const slayer *L) {
-  return L->act == A_RELU || L->act == A_HARD_SIGMOID ||
-         (L->kind != K_DENSE && (L->rec_act == A_RELU || L->rec_act == A_HARD_SIGMOID));
+  if (L->kind == K_FRONT) /* the random models give these smooth activations only */
+    return 0;
+  if (L->kind == K_ELEM)
+    return L->elem != E_ACTIVATION || kinked_act(L->act);
+  return kinked_act(L->act) || (L->kind != K_DENSE && kinked_act(L->rec_act));
 }
 
 /* Runs the probe over the first n samples (x: all inputs, p: parameters). */
@@ -1217,7 +1676,10 @@ static kinks probe_kinks(ctx *c, const double *p, const double *x, int n) {
     out = reals((size_t)n * o0);
     for (smp = 0; smp < n; smp++) {
       const double *init = L->initial_state ? x + (size_t)smp * s->input_size + L->init_off : NULL;
-      probe_layer(L, p, in + (size_t)smp * in_cols, init, out + (size_t)smp * o0, &k);
+      if (L->kind == K_FRONT) /* no kink inside: the reference's output goes on */
+        memcpy(out + (size_t)smp * o0, yr + (size_t)smp * rout, o0 * sizeof(double));
+      else
+        probe_layer(L, p, in + (size_t)smp * in_cols, init, out + (size_t)smp * o0, &k);
       for (i = 0; i < o0; i++) {
         md = dmax(md, fabs(out[(size_t)smp * o0 + i] - yr[(size_t)smp * rout + i]));
         mr = dmax(mr, fabs(yr[(size_t)smp * rout + i]));
@@ -1287,7 +1749,9 @@ static void spread_hard_sigmoid_biases(const ctx *c, double *p, rnnc_rng *rng) {
     const slayer *L = &c->spec.layers[l];
     size_t size =
         (size_t)L->gates * (size_t)L->units * (L->kind == K_GRU && L->reset_after ? 2 : 1);
-    if (!L->use_bias || !(L->act == A_HARD_SIGMOID || L->rec_act == A_HARD_SIGMOID))
+    if (!L->use_bias || L->kind == K_ELEM ||
+        !(L->act == A_HARD_SIGMOID || L->rec_act == A_HARD_SIGMOID ||
+          L->act == A_HARD_SIGMOID_KERAS2 || L->rec_act == A_HARD_SIGMOID_KERAS2))
       continue;
     for (d = 0; d < (L->kind == K_DENSE ? 1 : L->n_dirs); d++) {
       size_t i;
@@ -1376,6 +1840,7 @@ static void check_stream(ctx *c, bufs *b, int n) {
   const rnnc_model *m = c->m;
   size_t steps = (size_t)m->max_steps, cols_in, out_off = 0, t, k;
   void *st, *yt;
+  char *xstep;
   double *got, *want;
   int s, o;
   if (!m->stream_step) {
@@ -1383,12 +1848,22 @@ static void check_stream(ctx *c, bufs *b, int n) {
       report(c, "no stream_step, yet stream sizes or stream_reset are set");
     return;
   }
-  cols_in = m->inputs[0].size / steps;
-  if (m->n_inputs != 1 || m->inputs[0].size % steps != 0 || m->stream_input_size != cols_in) {
-    report(c, "stream_input_size %zu does not match one timestep of the input",
-           m->stream_input_size);
+  /* one timestep of every input, side by side (every input is a sequence) */
+  cols_in = 0;
+  for (o = 0; o < m->n_inputs; o++) {
+    if (m->inputs[o].size % steps != 0) {
+      report(c, "input %d of %zu reals is not a sequence of %zu steps, yet the unit streams", o,
+             m->inputs[o].size, steps);
+      return;
+    }
+    cols_in += m->inputs[o].size / steps;
+  }
+  if (m->stream_input_size != cols_in) {
+    report(c, "stream_input_size %zu does not match one timestep of the inputs (%zu)",
+           m->stream_input_size, cols_in);
     return;
   }
+  xstep = xmalloc(cols_in * c->dsize + 1);
   st = xmalloc(m->stream_bytes);
   yt = mreals(c, m->stream_output_size + 1);
   got = reals(m->stream_output_size);
@@ -1397,8 +1872,16 @@ static void check_stream(ctx *c, bufs *b, int n) {
     poison(st, m->stream_bytes);
     m->stream_reset(st);
     for (t = 0; t < steps; t++) {
-      const char *xt = (const char *)b->x + ((size_t)s * m->input_size + t * cols_in) * c->dsize;
-      size_t used = 0;
+      const char *xt = xstep;
+      size_t used = 0, at_in = 0;
+      for (o = 0; o < m->n_inputs; o++) {
+        size_t cols_k = m->inputs[o].size / steps;
+        memcpy(xstep + at_in * c->dsize,
+               (const char *)b->x +
+                   ((size_t)s * m->input_size + m->inputs[o].offset + t * cols_k) * c->dsize,
+               cols_k * c->dsize);
+        at_in += cols_k;
+      }
       int compare = 0;
       fill_value(c, yt, 0, m->stream_output_size + 1, CANARY);
       m->stream_step(b->p, st, xt, yt);
@@ -1439,6 +1922,7 @@ static void check_stream(ctx *c, bufs *b, int n) {
       }
     }
   }
+  free(xstep);
   free(st);
   free(yt);
   free(got);
@@ -1665,6 +2149,14 @@ static void optimizer_step(ctx *c, void *w, const void *g, void *slots, long ste
                             c->m->n_params, step);
 }
 
+static int has_front(const sspec *s) {
+  int l;
+  for (l = 0; l < s->n_layers; l++)
+    if (s->layers[l].kind == K_FRONT)
+      return 1;
+  return 0;
+}
+
 /* Expects train_step to return NaN and leave params and state alone. */
 static void expect_refused(ctx *c, bufs *b, void *pw, const void *x, const void *target, int n,
                            const char *what) {
@@ -1700,8 +2192,10 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   for (step = 1; step <= 2; step++) {
     double expect, got;
     poison(b->scratch, m->scratch_bytes);
-    expect = m->loss_grad(pe, b->scratch, b->x, b->target, g, NULL, NULL, n);
+    expect = m->loss_grad(pe, b->scratch, b->x, b->target, g, NULL, b->y, n);
     optimizer_step(c, pe, g, slots, step);
+    if (m->update_stats != NULL) /* BatchNormalization: the moving statistics of the batch */
+      m->update_stats(pe, b->scratch);
     poison(b->scratch, m->scratch_bytes);
     fill_value(c, b->ypred, 0, (size_t)(m->batch + 1) * m->output_size, CANARY);
     got = m->train_step(pw, b->opt, b->scratch, b->x, b->target, b->ypred, n);
@@ -1712,8 +2206,11 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
              step, n);
     check_untouched(c, "train_step y_pred", b->ypred, out, (size_t)(m->batch + 1) * m->output_size);
     if (step == 1) {
-      /* y_pred is the forward output at the parameters before the step */
-      m->forward(b->p, b->scratch, b->x, b->y, n);
+      /* y_pred is the forward output at the parameters before the step
+       * (the training forward's, which loss_grad gave above, for a unit
+       * with BatchNormalization) */
+      if (m->update_stats == NULL)
+        m->forward(b->p, b->scratch, b->x, b->y, n);
       if (memcmp(b->y, b->ypred, out * c->dsize) != 0)
         report(c, "train_step y_pred differs from forward (n=%d)", n);
       /* (a one-unit softmax has an all-zero gradient: nothing moves) */
@@ -1726,9 +2223,18 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     }
   }
 
-  /* NaN in x: refused. */
+  /* NaN in x: refused. (A model that crops or skips steps ignores some of
+   * a sample's input: a model without front-end layers gets one NaN, the
+   * others a sample of NaN.) */
   memcpy(xbad, b->x, (size_t)m->batch * m->input_size * c->dsize);
-  mset(c, xbad, (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size), NAN);
+  i = (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size);
+  if (has_front(&c->spec)) {
+    size_t first = i - i % m->input_size, j;
+    for (j = 0; j < m->input_size; j++)
+      mset(c, xbad, first + j, NAN);
+  } else {
+    mset(c, xbad, i, NAN);
+  }
   expect_refused(c, b, pw, xbad, b->target, n, "a NaN in x");
   /* A NaN target (mse) or a label out of range (of the first loss's
    * targets): refused. */
@@ -1756,6 +2262,47 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   free(g);
   free(xbad);
   free(tbad);
+}
+
+/* A unit with BatchNormalization: update_stats after loss_grad gives the
+ * reference's moving statistics (rnnc_ref_update_stats), and eval_loss is
+ * the compiled loss of the reference's inference forward. */
+static void check_stats(ctx *c, bufs *b, int n) {
+  const rnnc_model *m = c->m;
+  size_t P = m->n_params, i, out = (size_t)n * m->output_size;
+  void *pu = xmalloc(m->params_bytes);
+  double *pr = reals(P), *want = reals(P), *got = reals(P), *ry = reals(out), worst = 0, scale = 0;
+  double loss, rloss, e;
+  if (m->update_stats == NULL) {
+    free(pu), free(pr), free(want), free(got), free(ry);
+    return;
+  }
+  memcpy(pu, b->p, m->params_bytes);
+  poison(b->scratch, m->scratch_bytes);
+  m->loss_grad(pu, b->scratch, b->x, b->target, b->grad, NULL, NULL, n);
+  m->update_stats(pu, b->scratch);
+  memcpy(pr, b->pd, P * sizeof(double));
+  assert_int_equal(rnnc_ref_update_stats(c->ref, pr, b->xd, n), 0);
+  to_double(c, pu, got, P);
+  for (i = 0; i < P; i++) {
+    worst = dmax(worst, fabs(got[i] - pr[i]));
+    scale = dmax(scale, fabs(pr[i]));
+  }
+  e = worst / dmax(scale, 1e-30);
+  if (!(e <= (c->f64 ? TOL_F64 : TOL_F32)))
+    report(c, "update_stats: moving statistics %.3g (relative) from the reference's (n=%d)", e, n);
+  /* eval_loss: the loss at inference */
+  poison(b->scratch, m->scratch_bytes);
+  loss = m->eval_loss(b->p, b->scratch, b->x, b->target, NULL, n);
+  assert_int_equal(rnnc_ref_forward(c->ref, b->pd, b->xd, n, ry), 0);
+  if (m->loss == RNNC_LOSS_MSE)
+    rloss = rnnc_loss_mse_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  else
+    rloss = rnnc_loss_sparse_cce_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
+  if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
+    report(c, "eval_loss %.17g, the reference's inference loss %.17g (n=%d)", loss, rloss, n);
+  free(pu), free(pr), free(want), free(got), free(ry);
 }
 
 static uint64_t hash_str(const char *s) { /* FNV-1a */
@@ -1853,6 +2400,7 @@ static void test_model(void **state) {
     }
   }
   check_train_step(&c, &b, ns[0], &rng);
+  check_stats(&c, &b, ns[0]);
 
   print_message("      %s: %zu params, batch %d, n = %d%s%s: relative errors forward %.1e loss "
                 "%.1e grad %.1e dx %.1e backward %.1e stream %s%.1e%s",

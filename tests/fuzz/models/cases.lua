@@ -43,7 +43,11 @@ cases.any_value = any_value
 ---------------------------------------------------------------- mutations of the examples
 
 local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidirectional", "Input", "Model",
-  "Sequential" }
+  "Sequential", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
+  -- the convolutional front ends, pooling, shape and normalisation layers
+  "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
+  "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Flatten", "Reshape", "Permute",
+  "RepeatVector", "LayerNormalization", "BatchNormalization" }
 
 local EXTRA_ARGS = {
   "return_state = true", "return_sequences = true", "return_sequences = false", "go_backwards = true",
@@ -54,6 +58,13 @@ local EXTRA_ARGS = {
   "trainable = false", "input_shape = { 3, 2 }", "input_shape = { None, 2 }", "batch_input_shape = { 2, 3, 2 }",
   "input_shape = { 2 }", 'kernel_initializer = "he_normal"', 'bias_initializer = "ones"',
   'recurrent_initializer = "identity"', "units = 2", "from_logits = true", "layer = Dense { 2 }",
+  -- the front-end layers' arguments
+  'padding = "causal"', 'padding = "same"', "strides = 2", "dilation_rate = 3", "groups = 2", "kernel_size = { 3 }",
+  "pool_size = 4", "depth_multiplier = 2", 'data_format = "channels_first"', "keepdims = true", "epsilon = 0",
+  "momentum = 1.5", "rms_scaling = true", "center = false", 'kernel_regularizer = "l2"', "target_shape = { -1, 2 }",
+  "dims = { 2, 1 }", "cropping = { 3, 3 }", "size = 3",
+  'activation = "gelu"', 'activation = "log_softmax"', 'recurrent_activation = "hard_sigmoid_keras2"',
+  "max_value = 6", "negative_slope = 0.2", "threshold = 0.5", "alpha = 0.3", "shared_axes = { 1 }", "axis = 1",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
@@ -238,14 +249,23 @@ end
 
 ---------------------------------------------------------------- random stacks
 
-local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid" }
+local ACTIVATIONS = { "tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "hard_sigmoid_keras2", "elu", "selu",
+  "gelu", "gelu_approximate", "swish", "silu", "softplus", "softsign", "leaky_relu", "relu6", "mish", "hard_silu" }
 local INITIALIZERS = { "zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
   "lecun_uniform", "lecun_normal", "orthogonal", "random_normal", "random_uniform" }
 local OPTIMIZERS = { '"adam"', '"sgd"', '"rmsprop"', '"adamw"', '"adagrad"', "Adam { learning_rate = 0.01 }",
   "SGD { learning_rate = 0.1, momentum = 0.9, nesterov = true }", "RMSprop { centered = true }",
   "AdamW { weight_decay = 0.01, amsgrad = true }", "Adagrad { initial_accumulator_value = 0.2 }",
   "Adam { learning_rate = ExponentialDecay { initial_learning_rate = 0.01, decay_steps = 5, decay_rate = 0.9 } }",
-  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }" }
+  "SGD { clipnorm = 1.0 }", "Adam { clipvalue = 0.5 }", "Adam { global_clipnorm = 2 }",
+  -- issue 13
+  '"nadam"', '"adamax"', '"adadelta"', '"ftrl"', '"lion"', "Ftrl { l1_regularization_strength = 0.01, beta = 0.5 }",
+  "Nadam { learning_rate = PiecewiseConstantDecay { boundaries = { 2, 4 }, values = { 0.1, 0.01, 0.001 } } }",
+  "Adamax { learning_rate = InverseTimeDecay { initial_learning_rate = 0.01, decay_steps = 2, decay_rate = 0.5 } }",
+  "Lion { learning_rate = CosineDecay { initial_learning_rate = 0.001, decay_steps = 5, warmup_target = 0.01, "
+    .. "warmup_steps = 2 } }",
+  "Adadelta { learning_rate = PolynomialDecay { initial_learning_rate = 1, decay_steps = 3, cycle = true } }",
+  "SGD { learning_rate = CosineDecayRestarts { initial_learning_rate = 0.01, first_decay_steps = 2 } }" }
 
 -- Mostly small units; now and then one that is large or absurd.
 local function units(R)
@@ -262,10 +282,87 @@ end
 -- One layer's arguments as text, and its class. `seq`: the input is a
 -- sequence (rank 3). `last`: the last layer. Returns text, class, whether it
 -- returns a sequence, its number of outputs.
+-- A front-end layer (convolution, pooling, shape, normalisation) on a
+-- sequence (seq) or a vector: class, arguments, whether it returns a
+-- sequence. Sizes are small, now and then absurd.
+local function front_layer_text(R, seq)
+  local function small()
+    return R.float() < 0.92 and R.int(1, 4) or R.pick({ 0, -2, 65537, 2.5, 1000 })
+  end
+  if not seq then
+    local class = R.pick({ "RepeatVector", "LayerNormalization", "BatchNormalization", "Reshape" })
+    if class == "RepeatVector" then return class, { tostring(small()) }, true end
+    if class == "Reshape" then return class, { "{ 1, -1 }" }, true end
+    return class, {}, false
+  end
+  local class = R.pick({ "Conv1D", "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D",
+    "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D",
+    "UpSampling1D", "Flatten", "Permute", "LayerNormalization", "BatchNormalization" })
+  local parts, returns_seq = {}, true
+  local function opt(p, text)
+    if R.float() < p then parts[#parts + 1] = text end
+  end
+  if class == "Conv1D" or class == "SeparableConv1D" then
+    parts = { tostring(small()), tostring(small()) }
+  elseif class == "DepthwiseConv1D" then
+    parts = { tostring(small()) }
+  elseif class == "MaxPooling1D" or class == "AveragePooling1D" then
+    parts = { tostring(small()) }
+    opt(0.3, "strides = " .. small())
+  elseif class == "ZeroPadding1D" or class == "Cropping1D" then
+    parts = { string.format("{ %d, %d }", R.int(0, 2), R.int(0, 2)) }
+  elseif class == "Permute" then
+    parts = { "{ 2, 1 }" }
+  elseif class == "Flatten" or class:match("^Global") then
+    returns_seq = false
+  end
+  if class:match("Conv1D$") then
+    opt(0.5, "padding = " .. quoted(R.pick({ "valid", "same", "causal" })))
+    opt(0.2, "dilation_rate = " .. small())
+    opt(0.2, "strides = " .. small())
+    opt(0.3, "activation = " .. quoted(R.pick(ACTIVATIONS)))
+    opt(0.15, "use_bias = false")
+  elseif class:match("Pooling1D$") and not class:match("^Global") then
+    opt(0.4, 'padding = "same"')
+  elseif class:match("Normalization$") then
+    opt(0.2, "center = false")
+    opt(0.2, "scale = false")
+    if class == "LayerNormalization" then opt(0.2, "rms_scaling = true") end
+    if class == "BatchNormalization" then opt(0.2, "momentum = 0.9") end
+  end
+  return class, parts, returns_seq
+end
+
 local function layer_text(R, seq, last, functional, first_args)
-  local kinds = seq and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed" }
-    or { "Dense", "Dense", "SimpleRNN" }
+  local kinds = seq
+      and { "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "TimeDistributed", "front", "activation" }
+    or { "Dense", "Dense", "SimpleRNN", "front", "activation" }
   local class = R.pick(kinds)
+  if class == "activation" then
+    -- an activation layer (issue 13): its arguments, the shape unchanged
+    class = R.pick({ "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax" })
+    local parts = ({
+      Activation = { quoted(R.pick(ACTIVATIONS)) },
+      ReLU = { "max_value = " .. R.pick({ "6", "1", "0.5" }), "negative_slope = " .. R.pick({ "0", "0.1" }) },
+      LeakyReLU = { "negative_slope = " .. R.pick({ "0.3", "0.01" }) },
+      ELU = { "alpha = " .. R.pick({ "1.0", "0.5" }) },
+      PReLU = R.float() < 0.5 and { "shared_axes = { 1 }" } or {},
+      Softmax = {},
+    })[class]
+    for _, a in ipairs(first_args or {}) do
+      parts[#parts + 1] = a
+    end
+    return class, parts, seq, 1
+  end
+  if class == "front" and not last then
+    local fclass, fparts, fseq = front_layer_text(R, seq)
+    for _, a in ipairs(first_args or {}) do
+      fparts[#fparts + 1] = a
+    end
+    return fclass, fparts, fseq, 1
+  elseif class == "front" then
+    class = "Dense"
+  end
   local parts = { tostring(units(R)) }
   local returns_seq, outputs = seq, 1
   local function opt(p, text)
@@ -338,8 +435,12 @@ function cases.stack(R)
     seq, outputs = returns_seq, outs
   end
   local fault
-  if R.float() < 0.3 then
-    local l = R.pick(layers)
+  local with_args = {}
+  for _, l in ipairs(layers) do
+    if #l.parts > 0 then with_args[#with_args + 1] = l end
+  end
+  if R.float() < 0.3 and #with_args > 0 then
+    local l = R.pick(with_args)
     local idx = R.int(1, #l.parts)
     local v = any_value(R)
     local key = l.parts[idx]:match("^([%a_]+) =")

@@ -23,7 +23,7 @@ local simplify = {}
 local E = ir.E
 
 -- Which buffers' contents survive the program: written for someone else.
-local SINK = { output = true, pgrad = true, act = true, state = true }
+local SINK = { output = true, pgrad = true, act = true, state = true, batch = true }
 
 local function zero_state(prog)
   local state = {}
@@ -76,7 +76,8 @@ local function decide(state, op)
   local assign = false
   if verdict == "zero" then
     verdict = op.acc and "drop" or "fill"
-  elseif op.op ~= "fill" and op.acc and all_zero(state, op.out) and elements.distinct(op.out) then
+  elseif op.op ~= "fill" and op.acc and all_zero(state, op.out) and elements.distinct(op.out)
+    and op.out.buf.kind ~= "batch" then
     assign = true
   end
   if verdict == "fill" or op.op == "fill" then

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Data-parallel training on MPI (make test-mpi): the driver built with
+# `rnnc build --mpi`, run by `mpirun -np N --oversubscribe`, against the
+# ordinary driver in one process. The weights, the optimizer state, the
+# CSV log and the checkpoint must be the same bytes; a bad sample in one
+# rank's share is reported once and nothing is written. Prints
+# "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+work="$BUILD/mpi"
+rm -rf "$work" && mkdir -p "$work"
+rnnc="lua5.4 bin/rnnc"
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
+mpirun=(mpirun --oversubscribe)
+[ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
+
+# float32 LSTM tagger, a unit of batch 8; 60 samples in batches of 20 cut
+# into micro-batches of 4 (5 per step: ranks own 2 and 3, or 1, 2, 2, ...)
+$rnnc build examples/lstm_tagger.lua -o "$work/one" --batch 8 >/dev/null 2>&1 || ko "build"
+$rnnc build examples/lstm_tagger.lua -o "$work/mpi" --batch 8 --mpi >/dev/null 2>&1 || ko "build --mpi"
+one="$work/one/lstm_tagger"
+mpi="$work/mpi/lstm_tagger"
+"$one" init --seed 1 --out "$work/w0.safetensors" >/dev/null
+"$one" sample --seed 8 --n 60 --x "$work/x.npy" --y "$work/y.npy" >/dev/null
+fit=(fit --weights "$work/w0.safetensors" --x "$work/x.npy" --y "$work/y.npy" --epochs 3 --batch-size 20
+  --micro-batch 4 --seed 2 --verbose 0)
+
+# run NAME "OPTIONS" LAUNCHER...: fit with a validation split, a CSV log and a
+# checkpoint into $work/NAME.*
+run() {
+  local name=$1 extra
+  read -r -a extra <<<"$2"
+  shift 2
+  "$@" "${fit[@]}" "${extra[@]}" --validation-split 0.25 --csv "$work/$name.csv" --checkpoint "$work/$name.ck" \
+    --out "$work/$name.safetensors" >"$work/$name.log" 2>&1 || ko "$name: $(tail -3 "$work/$name.log")"
+}
+run one "" "$one"
+for np in 2 3; do
+  run "np$np" "" "${mpirun[@]}" -np $np "$mpi"
+  for f in safetensors csv ck; do
+    cmp -s "$work/one.$f" "$work/np$np.$f" && ok || ko "mpirun -np $np: the .$f file differs from one process's"
+  done
+done
+# threads inside each process, and more processes than a step has micro-batches
+run np7t2 "--threads 2" "${mpirun[@]}" -np 7 "$mpi"
+cmp -s "$work/one.safetensors" "$work/np7t2.safetensors" && ok || ko "mpirun -np 7 --threads 2 differs"
+# only rank 0 prints: one progress line per epoch
+run np2v "--verbose 2" "${mpirun[@]}" -np 2 "$mpi"
+[ "$(grep -c '^Epoch 3/3' "$work/np2v.log")" = 1 ] && ok || ko "rank 0 alone should print: $(cat "$work/np2v.log")"
+
+# a NaN in the last sample (rank 1's share): one message, status 1, no --out
+"$one" sample --seed 8 --n 60 --x "$work/bad.npy" >/dev/null
+lua5.4 - "$work/bad.npy" <<'LUA'
+local path = arg[1]
+local f = assert(io.open(path, "rb"))
+local s = f:read("a")
+f:close()
+-- the last value of the file (float64 little-endian) becomes a NaN
+s = s:sub(1, #s - 8) .. string.pack("<d", 0 / 0)
+f = assert(io.open(path, "wb"))
+f:write(s)
+f:close()
+LUA
+out=$("${mpirun[@]}" -np 2 "$mpi" fit --weights "$work/w0.safetensors" --x "$work/bad.npy" --y "$work/y.npy" \
+  --out "$work/bad.safetensors" 2>&1)
+status=$?
+if [ $status -ne 0 ] && [ "$(grep -c 'bad.npy: sample 59, position (2, 3): nan is not finite' <<<"$out")" = 1 ] &&
+  [ ! -e "$work/bad.safetensors" ]; then ok
+else ko "a NaN in rank 1's share: status $status, output: $out"; fi
+
+echo "mpi: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
