@@ -94,7 +94,7 @@ local function emit_nodes(graph, g, value, initial_for)
     end
     g:set_layer(prefixes[node])
     local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
-      initial_for(node, states), node)
+      initial_for(node, states))
     g:set_layer(nil)
     for i, v in ipairs(result.outputs) do
       value[node.outputs[i]] = v
