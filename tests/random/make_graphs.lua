@@ -232,6 +232,9 @@ local function draw_graph(name, batch)
         if b.cols ~= a.cols then b = dense(b, a.cols, pick(ACTS)) end
         operands[#operands + 1] = b
       end
+      -- a - a is exactly zero: its gradients are rounding noise that no
+      -- relative tolerance compares
+      if op == "Subtract" and operands[2] == a then op = "Add" end
       local vars = {}
       for i, o in ipairs(operands) do
         vars[i] = use(o)
