@@ -319,17 +319,31 @@ CONFORMANCE_PYTHON ?= /usr/bin/python3
 test-conformance: runtime
 	@echo "== conformance: generated code (float64, float32) and the reference runtime against PyTorch"
 	@BUILD="$(BUILD)" CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" \
-	  bash tests/conformance/run.sh $(BUILD)/conformance
+	  bash tests/conformance/run.sh $(BUILD)/conformance $(CONFORMANCE_CASES)
 
 conformance-vectors:
 	$(CONFORMANCE_PYTHON) tests/conformance/selftest.py
 	$(CONFORMANCE_PYTHON) tests/conformance/golden.py
 
 # The C suites again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Under the sanitizers the conformance suite runs one case per code path
+# (every layer, the fused and unfused losses, sequences, states, variable
+# length, training-mode layers); all cases run unsanitized in test-conformance.
+# Compiling the units at -O0 with ASan is what takes the time.
+SANITIZE_CONFORMANCE := dense_mse_sgd dense_softmax_cce_fused dense_sparse_from_logits \
+  simple_rnn_seq_relu_nobias lstm_seq_backwards gru_before_seq_backwards_nobias lstm_gru_stack_schedule \
+  bidir_lstm_concat_seq bidir_lstm_none_state lstm_initial_state gru_initial_state_return_state \
+  variable_length_gru dense_activations_more activation_layers activation_softmax_fused \
+  loss_categorical_hinge opt_ftrl_cosine_warmup conv1d_causal_dilated_lstm \
+  conv1d_same_groups_strides_flatten depthwise_separable_global_average pooling_max_average_global_max \
+  padding_cropping_upsampling_permute_reshape lstm_autoencoder_repeat_vector layer_normalization_rms \
+  batch_normalization_conv_lstm
+
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=40 \
-	  LDFLAGS="-fsanitize=address,undefined" test-c test-random test-cli test-conformance
+	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=30 \
+	  LDFLAGS="-fsanitize=address,undefined" CONFORMANCE_CASES="$(SANITIZE_CONFORMANCE)" \
+	  test-c test-random test-cli test-conformance
 
 # libFuzzer targets over the file loaders (tests/fuzz/). In make test each
 # runs FUZZ_RUNS inputs from seed FUZZ_SEED over the committed seed corpus,

@@ -221,6 +221,9 @@ local function constructor(module, state)
       local v = given[k]
       local s = spec[k] or common.BASE_ARGS[k]
       if not s then
+        local kind = type(k) == "string" and (k:match("_regularizer$") and "regularizers"
+          or k:match("_constraint$") and "constraints")
+        if kind then util.fail(at, "%s is not supported (%s are not implemented yet): remove it", k, kind) end
         util.fail(at, "unknown argument '%s' for %s", k, module.class)
       end
       if k ~= "name" then

@@ -171,13 +171,23 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
   bad |= report("output", out_cd, ref_out, n * out_c, tol, &worst, 0);
   if (have_y || m->loss == RNNC_LOSS_NONE) {
     double loss, rloss;
+    /* A unit that normalises with the batch's statistics (BatchNormalization)
+     * trains on one call of at most its batch: the loss and gradients of more
+     * samples, in chunks, are not those of one batch of all of them. */
+    size_t ng = n;
+    if (m->update_stats != NULL && n > (size_t)m->batch) {
+      ng = (size_t)m->batch;
+      printf("loss and gradients of the first %zu samples: %s normalises with the statistics of "
+             "one call of its batch (BatchNormalization)\n",
+             ng, m->name);
+    }
     if (m->loss == RNNC_LOSS_NONE) {
       printf("no loss compiled: gradients of sum(dy * y) / n for a fixed dy\n");
-      loss = driver_probe_grad_all(m, p, scratch, xm, n, g, dx);
-      rloss = ref_probe_grad(ref, pd, xc, n, out_c, rg, rdx);
+      loss = driver_probe_grad_all(m, p, scratch, xm, ng, g, dx);
+      rloss = ref_probe_grad(ref, pd, xc, ng, out_c, rg, rdx);
     } else {
-      loss = driver_loss_grad_all(m, p, scratch, xm, ym, n, g, dx);
-      rloss = rnnc_ref_loss_grad(ref, pd, xc, yc, (int)n, rg, rdx, NULL);
+      loss = driver_loss_grad_all(m, p, scratch, xm, ym, ng, g, dx);
+      rloss = rnnc_ref_loss_grad(ref, pd, xc, yc, (int)ng, rg, rdx, NULL);
     }
     bad |= report("loss", &loss, &rloss, 1, tol_grad, &worst_grad, 0);
     /* A gradient tensor is compared relative to the larger of its own
@@ -187,7 +197,7 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
     double floor = 0;
     for (size_t i = 0; i < m->n_params; ++i)
       floor = fmax(floor, fabs(rg[i]));
-    for (size_t i = 0; i < n * in_c; ++i)
+    for (size_t i = 0; i < ng * in_c; ++i)
       floor = fmax(floor, fabs(rdx[i]));
     floor *= 1e-4;
     for (int i = 0; i < m->n_tensors; ++i) {
@@ -196,8 +206,8 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
       snprintf(name, sizeof name, "d %s", t->name);
       bad |= report(name, g + t->offset, rg + t->offset, t->size, tol_grad, &worst_grad, floor);
     }
-    driver_repack(m, m->inputs, m->n_inputs, m->input_size, n, dx, dxc, 1);
-    bad |= report("d input", dxc, rdx, n * in_c, tol_grad, &worst_grad, floor);
+    driver_repack(m, m->inputs, m->n_inputs, m->input_size, ng, dx, dxc, 1);
+    bad |= report("d input", dxc, rdx, ng * in_c, tol_grad, &worst_grad, floor);
   }
   if (tol_grad == tol)
     printf("%s: worst relative difference %.3e (tolerance %.1e)\n", bad ? "FAIL" : "OK",

@@ -467,6 +467,10 @@ tests["front-end layers: arguments rnnc refuses, and shapes that do not fit"] = 
   local cases = {
     { 'Conv1D { 4, 3, input_shape = { 8, 2 }, kernel_regularizer = "l2" }', "conv1d", "Conv1D",
       "kernel_regularizer is not supported (regularizers are not implemented yet): remove it" },
+    { 'LSTM { 4, input_shape = { 8, 2 }, recurrent_constraint = "max_norm" }', "lstm", "LSTM",
+      "recurrent_constraint is not supported (constraints are not implemented yet): remove it" },
+    { 'Dense { 4, input_shape = { 8, 2 }, bias_regularizer = "l1" }', "dense", "Dense",
+      "bias_regularizer is not supported (regularizers are not implemented yet): remove it" },
     { 'Conv1D { 4, 3, input_shape = { 8, 2 }, data_format = "channels_first" }', "conv1d", "Conv1D",
       "data_format = \"channels_first\" is not supported: rnnc's sequences are (batch, steps, channels)" },
     { "Conv1D { 4, 3, input_shape = { 8, 2 }, strides = 2, dilation_rate = 2 }", "conv1d", "Conv1D",
