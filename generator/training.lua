@@ -362,8 +362,11 @@ end
 -- `names` (Keras's output names): a list per output of {kind, from_logits,
 -- weight, metrics} (kind nil: the output has no loss). As tf.keras does
 -- (compile_utils.py, _maybe_broadcast_to_outputs and map_to_output_names):
--- one loss or one list of metrics applies to every output; a dict names
--- outputs, and an output it leaves out has none.
+-- a list has one entry per output; a dict names outputs, and an output it
+-- leaves out has none. One loss (not a list or a dict) is the first
+-- output's only: rnnc's rule for several outputs, which tf.keras would
+-- broadcast to every output. One list of metrics applies to every output
+-- that has a loss.
 local function per_output(compiled, names)
   local at = compiled.at
   local index = {}
@@ -398,9 +401,10 @@ local function per_output(compiled, names)
       losses[i] = l[i] or nil
     end
   else
-    for i = 1, #names do
-      losses[i] = { loss = compiled.loss, from_logits = compiled.from_logits, params = compiled.loss_params }
-    end
+    -- one loss (not a list or a dict): the first output's, rnnc's rule for
+    -- models with several outputs (Keras would apply it to every output,
+    -- each with its own targets: give a list or a dict for that)
+    losses[1] = { loss = compiled.loss, from_logits = compiled.from_logits, params = compiled.loss_params }
   end
   local weights = compiled.loss_weights and by_output(compiled.loss_weights, compiled.weights_are_list,
     "loss_weights") or {}
