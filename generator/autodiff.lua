@@ -31,9 +31,12 @@ local function active_set(ops, wrt)
   return active
 end
 
--- Buffers that influence the seed.
-local function relevant_set(ops, seed_buf)
-  local relevant = { [seed_buf] = true }
+-- Buffers that influence the seeds.
+local function relevant_set(ops, seed_bufs)
+  local relevant = {}
+  for _, b in ipairs(seed_bufs) do
+    relevant[b] = true
+  end
   local flat = ir.flatten(ops)
   local changed = true
   while changed do
@@ -53,18 +56,52 @@ local function relevant_set(ops, seed_buf)
   return relevant
 end
 
+-- Whether the gradient of seed `s` can be its given buffer itself: the seed
+-- is a whole buffer, its gradient a whole input buffer of the same shape,
+-- and no relevant op reads the seed (no adjoint adds to its gradient).
+local function aliasable(s, fwd_ops, relevant)
+  local v, g = s.view, s.grad
+  if v.off ~= 0 or ir.count(v) ~= v.buf.size or g.off ~= 0 or ir.count(g) ~= g.buf.size
+    or v.buf.rows ~= g.buf.rows or v.buf.cols ~= g.buf.cols or v.toff ~= 0 or v.loff ~= 0 then
+    return false
+  end
+  for _, op in ipairs(ir.flatten(fwd_ops)) do
+    if relevant[op.out.buf] then
+      for _, r in ipairs(ir.op_reads(op)) do
+        if r.buf == v.buf then return false end
+      end
+    end
+  end
+  return true
+end
+
 -- Builds the backward ops of `fwd_ops` (a list, in forward order).
 --   prog      the program the buffers live in (gradient buffers are added to it)
---   seed      the forward view whose gradient is given
---   seed_grad the view (kind input) holding that gradient
+--   seeds     the forward views whose gradients are given: a list of
+--             {view, grad}, grad a view (of a buffer of kind input) holding
+--             that gradient, of the view's shape
 --   wrt       list of buffers to differentiate with respect to
 --   grad_of   table buffer -> gradient buffer for wrt buffers whose gradient
 --             buffer already exists (pgrad / output); others get a tmp buffer
--- Returns the backward op list, starting with fills of the tmp gradients.
-function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
+-- Returns the backward op list, starting with fills of the tmp gradients and
+-- the seeds' gradients (a seed that is a whole buffer nothing else reads
+-- takes its given buffer as its gradient, without a copy).
+function autodiff.backward(prog, fwd_ops, seeds, wrt, grad_of)
   local active = active_set(fwd_ops, wrt)
-  local relevant = relevant_set(fwd_ops, seed.buf)
-  local grads = { [seed.buf] = seed_grad.buf }
+  local seed_bufs = {}
+  for _, s in ipairs(seeds) do
+    seed_bufs[#seed_bufs + 1] = s.view.buf
+  end
+  local relevant = relevant_set(fwd_ops, seed_bufs)
+  local grads = {}
+  local copied = {}
+  for _, s in ipairs(seeds) do
+    if aliasable(s, fwd_ops, relevant) then
+      grads[s.view.buf] = s.grad.buf
+    else
+      copied[#copied + 1] = s
+    end
+  end
   for b, g in pairs(grad_of) do
     grads[b] = g
   end
@@ -106,13 +143,18 @@ function autodiff.backward(prog, fwd_ops, seed, seed_grad, wrt, grad_of)
     return ir.on(grad_buffer(v.buf), v)
   end
 
-  -- Every wanted buffer's gradient starts at zero (fills come first).
+  -- Every wanted buffer's gradient starts at zero (fills come first), then
+  -- takes the seeds' gradients.
   for _, op in ipairs(ir.flatten(fwd_ops)) do
     for _, v in ipairs(ir.op_reads(op)) do
       if wanted(v) then grad_buffer(v.buf) end
     end
   end
-  if grads[seed.buf] ~= seed_grad.buf then error("seed gradient clash") end
+  for _, s in ipairs(copied) do
+    local g = grad_buffer(s.view.buf)
+    emit({ op = "map", out = ir.on(g, s.view), expr = E.arg(1), args = { s.grad }, acc = true,
+      note = { text = "the gradient of the loss" } })
+  end
 
   local adjoint
   -- The adjoint of a loop is a loop running the other way over the adjoints
@@ -188,9 +230,11 @@ end
 
 -- The pass: the backward programs of a unit (lower.lua) whose forward
 -- program is simplified. Adds the gradient buffers (pgrad "g:<weight>" in
--- the parameters' order, dx, the seed dy, and dlogits when the loss starts
--- from the logits) and returns a new unit with `backward` (from d(loss)/dy)
--- and `backward_logits`.
+-- the parameters' order, dx, the seed dy, and dloss for the losses) and
+-- returns a new unit with `backward` (from d(loss)/dy, every output) and,
+-- for a compiled model, `backward_loss`: from dloss, laid out as y, whose
+-- part for each output with a loss holds d(loss)/d(output), or
+-- d(loss)/d(logits) for a loss Keras computes from them (lower.lua's seeds).
 function autodiff.pass(u)
   local prog = ir.extend(u.prog)
   local wrt, grad_of = { u.x.buf }, {}
@@ -210,20 +254,21 @@ function autodiff.pass(u)
     r[k] = v
   end
   r.prog, r.dx, r.dy = prog, dx, dy
-  r.backward = autodiff.backward(prog, u.forward, u.y, dy, wrt, grad_of)
-  if u.logits then
-    -- everything after the logits (the softmax, the output copy) is not
+  r.backward = autodiff.backward(prog, u.forward, { { view = u.y, grad = dy } }, wrt, grad_of)
+  if u.loss_seeds and #u.loss_seeds > 0 then
+    -- everything after a loss's logits (the softmax, the output copy) is not
     -- relevant to them, so autodiff leaves it out
-    r.dlogits = ir.buffer(prog, "dlogits", "input", u.logits.dims[1], u.logits.dims[2])
-  end
-  -- loss_grad's backward: of the forward, or, in a unit whose training
-  -- computes differently (BatchNormalization), of the training forward
-  local loss_forward = u.forward_train or u.forward
-  local loss_backward = u.forward_train and "backward_train" or "backward"
-  if u.logits then
-    r[loss_backward .. "_logits"] = autodiff.backward(prog, loss_forward, u.logits, r.dlogits, wrt, grad_of)
-  elseif u.forward_train then
-    r.backward_train = autodiff.backward(prog, u.forward_train, u.y, dy, wrt, grad_of)
+    r.dloss = ir.buffer(prog, "dloss", "input", u.y.dims[1], u.y.dims[2])
+    local seeds = {}
+    for i, s in ipairs(u.loss_seeds) do
+      local d = u.interface.outputs[s.output]
+      local grad = #u.interface.outputs == 1 and r.dloss or ir.view(r.dloss.buf, d.offset, d.rows, d.cols, d.cols, 1)
+      seeds[i] = { view = s.view, grad = grad }
+    end
+    -- loss_grad's backward: of the forward, or, in a unit whose training
+    -- computes differently (BatchNormalization), of the training forward
+    local loss_backward = u.forward_train and "backward_train_loss" or "backward_loss"
+    r[loss_backward] = autodiff.backward(prog, u.forward_train or u.forward, seeds, wrt, grad_of)
   end
   return r
 end

@@ -56,10 +56,10 @@ end
 
 -- What the description holds: a handle; calling it applies the layer to a
 -- tensor (the functional API).
-local LayerHandle = util.handle_type("Layer", nil, function(layer, x, extra)
+local LayerHandle = util.handle_type("Layer", nil, function(layer, ...)
   local at = caller_in(layer.at.file) or util.copy(layer.at)
   at.name, at.class = layer.name, layer.module.class -- errors of the call name the layer
-  return functional.call(layer, x, at, extra)
+  return functional.call(layer, at, ...)
 end)
 
 -- Where a constructor was called from: the innermost line of the model file
@@ -227,9 +227,8 @@ local function constructor(module, state)
         util.fail(at, "unknown argument '%s' for %s", k, module.class)
       end
       if k ~= "name" then
-        -- a layer file may check an argument of its own kind itself
         if s.check then
-          v = s.check(at, k, v)
+          v = s.check(at, k, v) -- a module's own kind of argument (Dot's axes)
         else
           v = check_value(at, k, s[1], v)
         end
@@ -284,6 +283,7 @@ end
 local Model = {}
 Model.__index = Model
 Model.__name = "Sequential"
+local build_functional -- below: a functional model's parameter counts
 
 function Model:add(layer)
   if not is_layer(layer) then util.fail(caller_in(self.at.file) or self.at, "Sequential:add expects a layer") end
@@ -307,8 +307,23 @@ function Model:summary()
   io.write(require("summary").text(dsl.build(self)))
 end
 
+-- model(x): a Model called as a layer of another model (functional.lua).
 local ModelHandle = util.handle_type("Model", { add = Model.add, compile = Model.compile, fit = Model.fit,
-  summary = Model.summary })
+  summary = Model.summary }, function(model, ...)
+  local at = caller_in(model.at.file) or util.copy(model.at)
+  at.name, at.class = model.name, model.kind
+  if model.kind ~= "Functional" then
+    -- a Sequential called as a layer: its graph, built now
+    dsl.build(model)
+    for k, v in pairs(functional.sequential_graph(model)) do
+      model[k] = v
+    end
+    model.input_tensors[1].node.layer.name = model.name .. "_input"
+  end
+  model.is_model = true
+  model.module = model.module or { class = model.kind }
+  return functional.call_model(model, at, ...)
+end)
 
 -- What a description may name: rnnc's constructors and the sandbox's
 -- functions. An unknown name is an error at its line that says what to
@@ -322,10 +337,9 @@ local NOT_IMPLEMENTED = {
   Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
-  Attention = "rnnc has no attention layers",
-  MultiHeadAttention = "rnnc has no attention layers",
-  Concatenate = "rnnc's functional models are linear chains",
-  Add = "rnnc's functional models are linear chains",
+  Attention = "rnnc has no attention layers yet (issue 15)",
+  AdditiveAttention = "rnnc has no attention layers yet (issue 15)",
+  MultiHeadAttention = "rnnc has no attention layers yet (issue 15)",
   Lambda = "rnnc compiles only its own layers",
 }
 local PYTHON = {
@@ -446,6 +460,32 @@ local function environment(state)
   for class, module in pairs(dsl.layer_modules) do
     env[class] = constructor(module, state)
   end
+  -- Keras's functional spellings of the merge layers: concatenate({ a, b })
+  -- or concatenate { { a, b }, axis = 1 } makes the layer and calls it
+  for class, module in pairs(dsl.layer_modules) do
+    if module.functional_name then
+      local make = env[class]
+      env[module.functional_name] = function(t)
+        local at = where(state)
+        at.class = class
+        if type(t) ~= "table" or is_layer(t) then
+          util.fail(at, "%s takes a list of tensors: %s({ a, b }) or %s { { a, b }, ... }", module.functional_name,
+            module.functional_name, module.functional_name)
+        end
+        local inputs, args = t, {}
+        if not functional.tensor_of(t[1]) then
+          inputs = t[1]
+          for k, v in pairs(t) do
+            if k ~= 1 then args[math.type(k) == "integer" and k - 1 or k] = v end
+          end
+        end
+        for k, v in pairs(module.functional_defaults or {}) do
+          if args[k] == nil then args[k] = v end
+        end
+        return make(args)(inputs)
+      end
+    end
+  end
   env.Sequential = function(t)
     local at = where(state)
     local m = setmetatable({ kind = "Sequential", layers = {}, at = at, name = "sequential" }, Model)
@@ -471,6 +511,14 @@ local function environment(state)
     local m = setmetatable(functional.model_fields(t, at), Model)
     m.at = at
     functional.check_name(at, m.name)
+    if t.name == nil then
+      -- tf.keras 2.x names models model, model_1, ...
+      local count = state.counters.model or 0
+      m.name = count == 0 and "model" or ("model_" .. count)
+      state.counters.model = count + 1
+    end
+    m.is_model, m.module = true, { class = "Functional" }
+    build_functional(m)
     return util.handle(m, ModelHandle)
   end
   for k, v in pairs(training.constructors(function()
@@ -488,7 +536,7 @@ end
 -- Infers every layer's output shapes and weights. Fills layer.output_shapes,
 -- layer.weights, layer.params; model.params, model.input_shape.
 -- A functional model's layers were built when they were called.
-local function build_functional(model)
+function build_functional(model)
   local total = 0
   for _, layer in ipairs(model.layers) do
     local params = 0
@@ -500,8 +548,7 @@ local function build_functional(model)
     if total > MAX_PARAMS then util.fail(layer.at, "the model has more than %d parameters", MAX_PARAMS) end
   end
   model.params = total
-  local last = model.layers[#model.layers]
-  model.output_shape = last.output_shapes[model.output_picks[1]]
+  model.output_shape = model.outputs[1].shape
   return model
 end
 

@@ -42,10 +42,6 @@ generate.HARD_C_BYTES = 8 << 20
 generate.MAX_INSTRUCTIONS = 8e9
 generate.MAX_MEMORY_KIB = 1536 << 10
 
--- The reference spec and the summary are C string literals in the unit:
--- C99 compilers need support only 4095 characters (gcc -pedantic refuses
--- more), which bounds the number of layers (about 30).
-generate.MAX_C_STRING = 4095
 
 -- Per-sample scratch (activations and their gradients) the generated unit
 -- may keep for a whole batch. It also keeps every index the generated C
@@ -171,8 +167,8 @@ end
 -- The estimated size of a unit's C file with unroll threshold `unroll`.
 function generate.size_estimate(unit, unroll)
   local bytes = BASE_BYTES
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits, unit.forward_train, unit.backward_train,
-    unit.backward_train_logits }) do
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss, unit.forward_train,
+    unit.backward_train_loss }) do
     bytes = bytes + ops_bytes(list or {}, unroll)
   end
   if unit.stream then bytes = bytes + ops_bytes(unit.stream.forward, unroll) end
@@ -194,10 +190,9 @@ local function op_sizes(unit)
   end
   walk(unit.forward)
   walk(unit.backward)
-  walk(unit.backward_logits)
+  walk(unit.backward_loss)
   walk(unit.forward_train)
-  walk(unit.backward_train)
-  walk(unit.backward_train_logits)
+  walk(unit.backward_train_loss)
   if unit.stream then walk(unit.stream.forward) end
   table.sort(sizes)
   return sizes
@@ -288,7 +283,7 @@ function generate.operation_count(unit)
   local irtext = require("irtext")
   local T = unit.interface.max_steps
   local fm, fe = irtext.count(unit.forward, T)
-  local bm, be = irtext.count(unit.backward_logits or unit.backward, T)
+  local bm, be = irtext.count(unit.backward_train_loss or unit.backward_loss or unit.backward, T)
   return string.format("forward %s multiply-adds + %s elementwise, backward %s + %s", util.commas(fm),
     util.commas(fe), util.commas(bm), util.commas(be))
 end
@@ -316,16 +311,13 @@ function generate.unit(model_path, opts)
 
   local name = opts.name or model_path:match("([^/]+)%.lua$") or "model"
   name = cwriter.ident(name)
-  local spec_text = spec.text(model, unit.interface.x_shape)
+  local shapes = {}
+  for i, d in ipairs(unit.interface.inputs) do
+    shapes[i] = d.shape
+  end
+  local spec_text = spec.text(model, shapes, unit.interface.training.losses)
   if not spec_text then error("internal: a layer has no reference spec", 0) end
   local summary_text = summary.text(model)
-  for _, string_of in ipairs({ { "summary", summary_text }, { "reference spec", spec_text } }) do
-    local what, text = string_of[1], string_of[2]
-    if #text >= generate.MAX_C_STRING then
-      util.fail(at, "the model has too many layers (%d): its %s would be a C string of %d characters, over the "
-        .. "%d that C99 compilers must support", #model.layers, what, #text, generate.MAX_C_STRING)
-    end
-  end
   local files
   -- The estimate is an estimate: a unit over HARD_C_BYTES after all is
   -- written again with a threshold fitted to the measured size.

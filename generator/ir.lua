@@ -9,7 +9,7 @@
 -- Buffer kinds:
 --   param    a weight tensor (read only)
 --   pgrad    the gradient of a weight (accumulated over samples)
---   input    a per-sample array the caller passes in (x, dy, dlogits)
+--   input    a per-sample array the caller passes in (x, dy, dloss)
 --   output   a per-sample array the caller receives (y, dx)
 --   act      a forward activation, kept in scratch for every sample
 --   tmp      a per-sample temporary of the backward pass (activation gradients)

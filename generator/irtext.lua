@@ -44,8 +44,9 @@ function irtext.view(v, layer)
   local name = buffer_name(buf, layer)
   local r, exact = region.of_view(v)
   if not exact then return name .. "{view}" end
-  -- transposed: the view's rows walk along the buffer's columns
-  local transposed = buf.rows > 1 and buf.cols > 1 and v.dims[1] > 1 and v.strides[1] == 1
+  -- transposed: the view's rows walk along the buffer's columns (a column
+  -- broadcast, stride 0, is not a transpose)
+  local transposed = buf.rows > 1 and buf.cols > 1 and v.dims[1] > 1 and v.strides[1] == 1 and v.strides[2] ~= 0
   local all_rows = region.equal(r.r0, region.affine(0)) and region.equal(r.r1, region.affine(buf.rows - 1))
   local all_cols = region.equal(r.c0, region.affine(0)) and region.equal(r.c1, region.affine(buf.cols - 1))
   local idx
@@ -209,11 +210,10 @@ function irtext.unit(u, pass)
   local T = iface.max_steps
   program_lines(out, "forward", u.forward, T)
   if u.backward then program_lines(out, "backward (from dy)", u.backward, T) end
-  if u.backward_logits then program_lines(out, "backward (from dlogits)", u.backward_logits, T) end
+  if u.backward_loss then program_lines(out, "backward (from the losses, dloss)", u.backward_loss, T) end
   if u.forward_train then program_lines(out, "forward_train (training: batch statistics)", u.forward_train, T) end
-  if u.backward_train then program_lines(out, "backward_train (from dy)", u.backward_train, T) end
-  if u.backward_train_logits then
-    program_lines(out, "backward_train (from dlogits)", u.backward_train_logits, T)
+  if u.backward_train_loss then
+    program_lines(out, "backward_train (from the losses, dloss)", u.backward_train_loss, T)
   end
   if u.stream then program_lines(out, "stream_step (one timestep)", u.stream.forward, 1) end
   return table.concat(out, "\n") .. "\n"

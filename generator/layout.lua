@@ -219,7 +219,7 @@ function layout.pass(u)
   r.prog = ir.extend(u.prog)
   r.forward = layout.coalesce(u.forward)
   if u.forward_train then r.forward_train = layout.coalesce(u.forward_train) end
-  for _, name in ipairs({ "backward", "backward_logits", "backward_train", "backward_train_logits" }) do
+  for _, name in ipairs({ "backward", "backward_loss", "backward_train_loss" }) do
     if u[name] then
       r[name] = layout.coalesce(layout.transpose_weights(r.prog, layout.hoist_weight_gradients(u[name]),
         layout.TRANSPOSE_MIN_MADDS))

@@ -19,6 +19,7 @@ local ir = require("ir")
 local util = require("util")
 local Builder = require("builder")
 local training = require("training")
+local functional = require("functional")
 
 local lower = {}
 
@@ -31,138 +32,223 @@ local function sample_shape(shape)
   return s
 end
 
--- Emits every layer of the model onto `cur`; initial_for(layer) gives the
--- views a recurrent layer starts from (nil: zeros). Returns the last layer's
--- outputs, its logits when its activation can be fused with the loss, and
--- each recurrent layer's final states.
-local function emit_layers(model, g, cur, initial_for)
-  local result, final_states = nil, {}
-  for _, layer in ipairs(model.layers) do
+lower.graph = functional.graph
+
+-- A buffer prefix for each call of a layer: its name for the first call, a
+-- name no layer has for the later calls of a shared layer.
+local function call_prefixes(graph)
+  local taken = {}
+  for _, node in ipairs(graph.nodes) do
+    taken[node.layer.name] = true
+  end
+  for _, l in ipairs(graph.inputs) do
+    taken[l.name] = true
+  end
+  local count, prefix = {}, {}
+  for _, node in ipairs(graph.nodes) do
+    local k = (count[node.layer] or 0) + 1
+    count[node.layer] = k
+    local p = node.layer.name
+    if k > 1 then
+      p = p .. "_call" .. k
+      while taken[p] do
+        p = p .. "_"
+      end
+      taken[p] = true
+    end
+    prefix[node] = p
+  end
+  return prefix
+end
+lower.call_prefixes = call_prefixes
+
+-- Emits every node of the graph onto g. `value` maps the input tensors to
+-- their views; initial_for(node, views) gives the views a recurrent call
+-- starts from (nil: zeros), from the views of its initial_state tensors.
+-- Returns the views of the output tensors, each output's logits (when its
+-- activation can be fused with a loss) and each recurrent call's final states.
+local function emit_nodes(graph, g, value, initial_for)
+  local prefixes = call_prefixes(graph)
+  local logits, final_states = {}, {}
+  local function view_of(t)
+    local v = value[functional.resolve(t)]
+    if not v then error("internal: a tensor is read before it is computed") end
+    return v
+  end
+  for _, node in ipairs(graph.nodes) do
+    local layer = node.layer
     if not layer.module.emit then
       util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
         layer.module.class)
     end
-    g:set_layer(layer.name)
-    result = layer.module.emit(layer, g, cur, layer.name, initial_for(layer))
+    local ins = {}
+    for i, t in ipairs(node.inputs) do
+      ins[i] = view_of(t)
+    end
+    local states
+    if node.states then
+      states = {}
+      for i, t in ipairs(node.states) do
+        states[i] = view_of(t)
+      end
+    end
+    g:set_layer(prefixes[node])
+    local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
+      initial_for(node, states))
     g:set_layer(nil)
-    if result.final_states then final_states[layer] = result.final_states end
-    cur = result.outputs[1]
+    for i, v in ipairs(result.outputs) do
+      value[node.outputs[i]] = v
+    end
+    if result.logits then
+      logits[node.outputs[1]] = { view = result.logits, activation = result.logits_activation }
+    end
+    if result.final_states then final_states[node] = result.final_states end
   end
-  return result.outputs, result.logits and { view = result.logits, activation = result.logits_activation },
-    final_states
+  local outputs, out_logits = {}, {}
+  for k, t in ipairs(graph.outputs) do
+    outputs[k] = view_of(t)
+    out_logits[k] = logits[functional.resolve(t)]
+  end
+  return outputs, out_logits, final_states
 end
 
--- The parameters in one flat vector: layers in order, weights in Keras's
--- order. Returns the list of {name, shape, offset, size, init} and the count.
+-- The parameters in one flat vector: layers in the order they are first
+-- called, weights in Keras's order. Returns the list of {name, shape, offset, size, init} and the count.
 local function param_layout(model)
   local params, n = {}, 0
-  for _, layer in ipairs(model.layers) do
-    for _, w in ipairs(layer.weights or {}) do
+  local seen = {}
+  for _, node in ipairs(lower.graph(model).nodes) do
+    local layer = node.layer
+    for _, w in ipairs(not seen[layer] and layer.weights or {}) do
       local size = util.product(w.shape)
       params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init,
         trainable = w.trainable ~= false }
       n = n + size
     end
+    seen[layer] = true
   end
   return params, n
+end
+
+-- The batch size and every input's per-sample shape. A time dimension of
+-- None becomes --timesteps T (any length up to T at run time, the same L for
+-- every such input).
+local function input_shapes(graph, opts)
+  local batch, at_batch = nil, nil
+  local shapes, variable = {}, false
+  local fixed_seq, none_seq
+  for i, input in ipairs(graph.inputs) do
+    local shape = input.output_shapes[1]
+    local at = input.at or graph.nodes[1].layer.at
+    if shape[1] ~= util.None then
+      if batch and batch ~= shape[1] then
+        util.fail(at, "the inputs give two batch sizes, %d and %d", batch, shape[1])
+      end
+      batch, at_batch = shape[1], at
+    end
+    local s = sample_shape(shape)
+    if #s > 2 then util.fail(at, "inputs of rank > 2 per sample are not supported") end
+    for d, v in ipairs(s) do
+      if v == util.None then
+        if d == 1 and #s == 2 and opts.timesteps then
+          s[d] = opts.timesteps
+          variable = true
+          none_seq = none_seq or input.name
+        else
+          util.fail(at, "the input shape %s%s has an unknown dimension; pass --timesteps T to generate "
+            .. "code for sequences of length T", util.shape_str(shape),
+            #graph.inputs > 1 and (" of input '" .. input.name .. "'") or "")
+        end
+      elseif d == 1 and #s == 2 then
+        fixed_seq = fixed_seq or input.name
+      end
+    end
+    shapes[i] = s
+  end
+  if variable and fixed_seq then
+    util.fail(graph.inputs[1].at or graph.nodes[1].layer.at, "input '%s' has None timesteps and input '%s' a "
+      .. "fixed number: a unit runs one length at a time; give both inputs the same kind of time dimension",
+      none_seq, fixed_seq)
+  end
+  if opts.batch and batch and opts.batch ~= batch then
+    util.fail(at_batch, "--batch %d contradicts batch_input_shape's batch size %d", opts.batch, batch)
+  end
+  return batch or opts.batch or 32, shapes, variable
 end
 
 -- Resolves the batch size and the sequence length, lays out the parameters
 -- and emits the forward program. opts: batch, timesteps.
 function lower.build(model, opts)
-  local in_shape = util.copy(model.input_shape)
-  local first = model.layers[1]
-  local batch = in_shape[1]
-  if batch == util.None then batch = opts.batch or 32 end
-  if opts.batch and in_shape[1] ~= util.None and opts.batch ~= in_shape[1] then
-    util.fail(first.at, "--batch %d contradicts batch_input_shape's batch size %d", opts.batch, in_shape[1])
-  end
-  local x_shape = sample_shape(in_shape)
-  local variable = false
-  for i, d in ipairs(x_shape) do
-    if d == util.None then
-      if i == 1 and #x_shape == 2 and opts.timesteps then
-        -- generated for any length up to T, given at run time
-        x_shape[i] = opts.timesteps
-        variable = true
-      else
-        util.fail(first.at, "the input shape %s has an unknown dimension; pass --timesteps T to generate "
-          .. "code for sequences of length T", util.shape_str(in_shape))
-      end
-    end
-  end
-  if #x_shape > 2 then util.fail(first.at, "inputs of rank > 2 per sample are not supported") end
+  local graph = lower.graph(model)
+  local batch, shapes, variable = input_shapes(graph, opts)
   local params, n_params = param_layout(model)
   if n_params == 0 then
-    util.fail(first.at, "the model has no weights: rnnc generates code for models with at least one (add a "
+    util.fail(graph.nodes[1] and graph.nodes[1].layer.at or model.at, "the model has no weights: rnnc "
+      .. "generates code for models with at least one (add a "
       .. "layer that has weights: Dense, a recurrent layer, a convolution, a normalisation or PReLU)")
   end
 
   local prog = ir.new_program()
   prog.variable = variable
-  prog.max_steps = #x_shape == 2 and x_shape[1] or 1
+  -- the length of the sequences (the first sequence input's)
+  prog.max_steps = 1
+  for _, s in ipairs(shapes) do
+    if #s == 2 then
+      prog.max_steps = s[1]
+      break
+    end
+  end
   local g = Builder.new(prog, params)
-  local rows = #x_shape == 2 and x_shape[1] or 1
-  local cols = x_shape[#x_shape]
-  -- The inputs, kept in scratch (the backward pass reads them): the main
-  -- input, then the initial states of each layer that takes them, one after
-  -- the other; their gradients come out the same way in dx.
-  local inputs = { { shape = util.copy(x_shape), offset = 0, size = rows * cols } }
-  local total = rows * cols
-  local state_layer = {}
-  for _, st in ipairs(model.state_inputs or {}) do
-    local units = st.output_shapes[1][2]
-    inputs[#inputs + 1] = { shape = { units }, offset = total, size = units }
-    state_layer[#inputs] = st
-    total = total + units
+  -- The inputs, kept in scratch (the backward pass reads them), one after
+  -- the other in the model's order; their gradients come out the same way in
+  -- dx.
+  local inputs, total = {}, 0
+  for i, s in ipairs(shapes) do
+    local rows, cols = #s == 2 and s[1] or 1, s[#s]
+    inputs[i] = { name = graph.inputs[i].name, shape = util.copy(s), offset = total, size = rows * cols,
+      rows = rows, cols = cols }
+    total = total + rows * cols
   end
   local x
+  local value = {}
   if #inputs == 1 then
-    x = ir.buffer(prog, "x", "act", rows, cols, { model_input = true, meaning = "the input" })
+    x = ir.buffer(prog, "x", "act", inputs[1].rows, inputs[1].cols, { model_input = true, meaning = "the input" })
+    value[graph.input_tensors[1]] = x
   else
     x = ir.buffer(prog, "x", "act", 1, total, { model_input = true, meaning = "the inputs, one after the other" })
-  end
-  local state_view = {}
-  for k, d in ipairs(inputs) do
-    if state_layer[k] then state_view[state_layer[k]] = ir.view(x.buf, d.offset, 1, d.size, d.size, 1) end
-  end
-  local cur = #inputs == 1 and x or ir.view(x.buf, 0, rows, cols, cols, 1)
-  local outputs, logits = emit_layers(model, g, cur, function(layer)
-    if not layer.initial_inputs then return nil end
-    local initial = {}
-    for k, st in ipairs(layer.initial_inputs) do
-      initial[k] = state_view[st]
+    for i, d in ipairs(inputs) do
+      value[graph.input_tensors[i]] = ir.view(x.buf, d.offset, d.rows, d.cols, d.cols, 1)
     end
-    return initial
+  end
+  local outputs, logits = emit_nodes(graph, g, value, function(_, states)
+    return states
   end)
   -- The model's outputs, one after the other in y (Keras order).
-  local picks = model.output_picks or { 1 }
-  local views, out_total = {}, 0
-  for k, idx in ipairs(picks) do
-    views[k] = outputs[idx]
-    out_total = out_total + ir.count(outputs[idx])
+  local out_total = 0
+  for _, v in ipairs(outputs) do
+    out_total = out_total + ir.count(v)
   end
   g:set_layer("output")
   local y
-  if #views == 1 then
-    y = ir.buffer(prog, "y", "output", views[1].dims[1], views[1].dims[2])
+  if #outputs == 1 then
+    y = ir.buffer(prog, "y", "output", outputs[1].dims[1], outputs[1].dims[2])
   else
     y = ir.buffer(prog, "y", "output", 1, out_total)
   end
   local out_descs, out_offset = {}, 0
-  local last_shapes = model.layers[#model.layers].output_shapes
-  for k, v in ipairs(views) do
+  for k, v in ipairs(outputs) do
     local vrows, vcols = v.dims[1], v.dims[2]
-    local part = #views == 1 and y or ir.view(y.buf, out_offset, vrows, vcols, vcols, 1)
+    local part = #outputs == 1 and y or ir.view(y.buf, out_offset, vrows, vcols, vcols, 1)
     g:per_row(vrows, function(sel)
-      g:map(sel(part), ir.E.arg(1), { sel(v) }, false, #views == 1 and "the model's output" or
-        string.format("the model's output %d", k))
+      g:map(sel(part), ir.E.arg(1), { sel(v) }, false, #outputs == 1 and "the model's output" or
+        string.format("the model's output %d, %s", k, graph.output_names[k]))
     end)
-    local shape = sample_shape(last_shapes[picks[k]])
+    local shape = sample_shape(graph.outputs[k].shape)
     for i, d in ipairs(shape) do
-      if d == util.None then shape[i] = x_shape[1] end
+      if d == util.None then shape[i] = prog.max_steps end
     end
-    out_descs[k] = { shape = shape, offset = out_offset, size = vrows * vcols, rows = vrows, cols = vcols }
+    out_descs[k] = { name = graph.output_names[k], shape = shape, offset = out_offset, size = vrows * vcols,
+      rows = vrows, cols = vcols }
     out_offset = out_offset + vrows * vcols
   end
   g:set_layer(nil)
@@ -181,18 +267,39 @@ function lower.build(model, opts)
     end
   end
 
-  local config = training.interface(model.compiled, model.fit_defaults)
-  -- Keras computes the crossentropy of a softmax or sigmoid output from its
-  -- logits (unclipped): the backward pass then starts from the logits.
-  local loss = config.loss
-  if logits and #views > 1 then logits = nil end
-  local fused = loss and not loss.from_logits and logits and (
-    (logits.activation == "softmax" and
-      (loss.kind == "sparse_categorical_crossentropy" or loss.kind == "categorical_crossentropy"))
-    or (logits.activation == "sigmoid" and loss.kind == "binary_crossentropy"))
-  if loss then loss.fused = fused and true or false end
+  local config = training.interface(model.compiled, model.fit_defaults, graph.output_names)
+  -- Each loss starts the backward pass from its output, or, as Keras
+  -- computes the crossentropy of a softmax or sigmoid output from its logits
+  -- (unclipped), from the logits.
+  local seeds = {}
+  for k, part in ipairs(config.losses or {}) do
+    if part.kind then
+      local lg = logits[k]
+      local fused = not part.from_logits and lg ~= nil and (
+        (lg.activation == "softmax" and
+          (part.kind == "sparse_categorical_crossentropy" or part.kind == "categorical_crossentropy"))
+        or (lg.activation == "sigmoid" and part.kind == "binary_crossentropy"))
+      part.fused = fused
+      seeds[#seeds + 1] = { output = k, view = fused and lg.view or outputs[k] }
+    end
+  end
+  -- Each loss's targets, one after the other per sample: class labels of
+  -- the output's rows for sparse crossentropy, else the output's shape. A
+  -- sequence output of a unit of variable length has L of its rows.
+  local target_total = 0
+  for k, part in ipairs(config.losses or {}) do
+    local d = out_descs[k]
+    part.rows, part.cols, part.output_offset = d.rows, d.cols, d.offset
+    part.sequence = variable and #d.shape == 2 and d.rows == prog.max_steps
+    if part.kind then
+      part.target_offset = target_total
+      part.target_size = part.kind == "sparse_categorical_crossentropy" and d.rows or d.size
+      target_total = target_total + part.target_size
+    end
+  end
+  config.target_size = target_total
 
-  local stream, no_stream = lower.stream(model, x_shape, params)
+  local stream, no_stream = lower.stream(model, shapes, params)
   return {
     prog = prog,
     forward = forward,
@@ -203,12 +310,12 @@ function lower.build(model, opts)
     stat_updates = g.stat_updates,
     x = x,
     y = y,
-    logits = fused and logits.view or nil,
+    loss_seeds = seeds,
     stream = stream,
     no_stream = no_stream,
     interface = {
       batch = batch,
-      x_shape = x_shape,
+      x_shape = shapes[1],
       y_shape = out_descs[1].shape,
       variable = variable,
       max_steps = prog.max_steps,
@@ -222,42 +329,59 @@ function lower.build(model, opts)
 end
 
 -- Streaming inference: the forward program of ONE timestep of one sample.
--- Every recurrent layer starts from the states the caller keeps (a "state"
--- buffer) and leaves its new states there, so that calls chained over the
--- steps of a sequence give, at each step, the model's output for the
--- sequence ending there. Returns nil and the reason for a model that cannot
--- run that way (it needs later steps, or has no time axis).
-function lower.stream(model, x_shape, params)
-  if #x_shape ~= 2 then return nil, "the input has no time axis" end
-  if model.state_inputs and #model.state_inputs > 0 then
-    return nil, "the model takes its initial states as inputs"
+-- Every recurrent call starts from the states the caller keeps (a "state"
+-- buffer per call) and leaves its new states there, so that calls chained
+-- over the steps of a sequence give, at each step, the model's output for
+-- the sequence ending there. Every input is a sequence; the step's input is
+-- one row of each, one after the other. Returns nil and the reason for a
+-- model that cannot run that way (it needs later steps, an input without a
+-- time axis, or initial states from elsewhere).
+function lower.stream(model, shapes, params)
+  local graph = lower.graph(model)
+  for i, s in ipairs(shapes) do
+    if #s ~= 2 then
+      return nil, #shapes == 1 and "the input has no time axis" or
+        string.format("the input '%s' has no time axis", graph.inputs[i].name)
+    end
   end
-  for _, layer in ipairs(model.layers) do
-    local why = layer.module.stream_refusal and layer.module.stream_refusal(layer)
+  for _, node in ipairs(graph.nodes) do
+    if node.states then return nil, "the model takes its initial states as inputs" end
+    local why = node.layer.module.stream_refusal and node.layer.module.stream_refusal(node.layer, node)
     if why then return nil, why end
   end
   local prog = ir.new_program()
   prog.max_steps = 1
   local g = Builder.new(prog, params)
   g.streaming = true
-  local x = ir.buffer(prog, "x", "input", 1, x_shape[2])
+  local in_size = 0
+  for _, s in ipairs(shapes) do
+    in_size = in_size + s[2]
+  end
+  local x = ir.buffer(prog, "x", "input", 1, in_size)
+  local value, off = {}, 0
+  for i, s in ipairs(shapes) do
+    value[graph.input_tensors[i]] = #shapes == 1 and x or ir.view(x.buf, off, 1, s[2], s[2], 1)
+    off = off + s[2]
+  end
+  local prefixes = call_prefixes(graph)
   local states = {}
-  local outputs, _, final_states = emit_layers(model, g, x, function(layer)
+  local outputs, _, final_states = emit_nodes(graph, g, value, function(node)
+    local layer = node.layer
     if layer.module.stream_state then
       -- a layer that keeps and updates its own state (a convolution's
       -- receptive field, a global pooling's running reduction)
       local d = layer.module.stream_state(layer)
       if not d then return nil end
-      local buf = ir.buffer(prog, "state:" .. layer.name, "state", d.rows, d.cols, { ring = d.ring,
+      local buf = ir.buffer(prog, "state:" .. prefixes[node], "state", d.rows, d.cols, { ring = d.ring,
         meaning = d.meaning }).buf
       return { ir.full(buf) }
     end
     if not layer.module.recurrent then return nil end
     local n, units = layer.module.n_states or 1, layer.args.units
-    local buf = ir.buffer(prog, "state:" .. layer.name, "state", 1, n * units,
-      { meaning = string.format("%s's states (%s), kept between calls", layer.name,
-        n == 2 and "h, c" or "h") }).buf
-    states[#states + 1] = { layer = layer, buf = buf, n = n, units = units }
+    local name = prefixes[node]
+    local buf = ir.buffer(prog, "state:" .. name, "state", 1, n * units,
+      { meaning = string.format("%s's states (%s), kept between calls", name, n == 2 and "h, c" or "h") }).buf
+    states[#states + 1] = { node = node, name = name, buf = buf, n = n, units = units }
     -- the layer writes its new states over the old ones (in_place)
     local views = { in_place = true }
     for k = 1, n do
@@ -268,8 +392,8 @@ function lower.stream(model, x_shape, params)
   -- A layer that did not write its new states in place: they replace the
   -- old ones once everything has read them.
   for _, st in ipairs(states) do
-    local final = final_states[st.layer]
-    g:set_layer(st.layer.name)
+    local final = final_states[st.node]
+    g:set_layer(st.name)
     for j = 1, st.n do
       local keep = ir.view(st.buf, (j - 1) * st.units, 1, st.units, st.units, 1)
       if final[j].buf ~= keep.buf or final[j].off ~= keep.off then
@@ -278,20 +402,18 @@ function lower.stream(model, x_shape, params)
     end
   end
   g:set_layer("output")
-  local picks = model.output_picks or { 1 }
   local total = 0
-  for _, idx in ipairs(picks) do
-    total = total + ir.count(outputs[idx])
+  for _, v in ipairs(outputs) do
+    total = total + ir.count(v)
   end
   local y = ir.buffer(prog, "y", "output", 1, total)
-  local off = 0
-  for _, idx in ipairs(picks) do
-    local v = outputs[idx]
+  off = 0
+  for _, v in ipairs(outputs) do
     if v.dims[1] ~= 1 then error("internal: a streaming output has more than one row") end
     g:map(ir.view(y.buf, off, 1, v.dims[2], v.dims[2], 1), ir.E.arg(1), { v }, false, "the model's output")
     off = off + v.dims[2]
   end
-  return { prog = prog, forward = prog.ops, x = x, y = y, states = states, input_size = x_shape[2],
+  return { prog = prog, forward = prog.ops, x = x, y = y, states = states, input_size = in_size,
     output_size = total }
 end
 

@@ -350,10 +350,9 @@ function simplify.run(prog, ops)
   return ops
 end
 
--- The pass: a new unit whose programs (forward, backward, backward_logits,
+-- The pass: a new unit whose programs (forward, backward, backward_loss,
 -- the streaming step's forward) are simplified, each once.
-local PROGRAMS = { "forward", "backward", "backward_logits", "forward_train", "backward_train",
-  "backward_train_logits" }
+local PROGRAMS = { "forward", "backward", "backward_loss", "forward_train", "backward_train_loss" }
 function simplify.pass(u)
   local r = {}
   for k, v in pairs(u) do

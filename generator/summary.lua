@@ -78,39 +78,75 @@ function summary.shapes_str(shapes)
   return "[" .. table.concat(parts, ", ") .. "]"
 end
 
--- A functional model whose layers take more than one input (initial
--- states) is not "sequential-like" for Keras: it prints a fourth column,
--- "Connected to", in lines of 98.
+-- The output shape column of a layer: its shape, or "multiple" when its
+-- calls give different shapes (tf.keras: layer.output_shape raises, and
+-- print_summary prints "multiple"). An input layer's is a list.
+local function shape_column(layer)
+  if layer.is_input then return "[" .. util.shape_str(layer.output_shapes[1]) .. "]" end
+  local text = summary.shapes_str(layer.output_shapes)
+  for _, node in ipairs(layer.nodes or {}) do
+    if summary.shapes_str(node.output_shapes) ~= text then return "multiple" end
+  end
+  return text
+end
+
+-- The tensors a node reads, in Keras's order (call arguments, then
+-- initial_state).
+local function node_inputs(node)
+  local list = {}
+  for _, t in ipairs(node.inputs) do
+    list[#list + 1] = t
+  end
+  for _, t in ipairs(node.states or {}) do
+    list[#list + 1] = t
+  end
+  return list
+end
+
+-- tf.keras prints a functional model as a Sequential's table when it is
+-- "sequential-like" (layer_utils.print_summary): one node at every depth,
+-- each reading one tensor, and no layer called twice. Otherwise it adds the
+-- column "Connected to", in lines of 98.
+local function sequential_like(model)
+  local by_depth = {}
+  for node, depth in pairs(model.node_depth) do
+    by_depth[depth] = (by_depth[depth] or 0) + 1
+    if by_depth[depth] > 1 or #node_inputs(node) > 1 then return false end
+  end
+  local calls = {}
+  for _, node in ipairs(model.top_nodes) do
+    calls[node.layer] = (calls[node.layer] or 0) + 1
+    if calls[node.layer] > 1 then return false end
+  end
+  return true
+end
+
+-- The nodes of `layer` in this model (a shared layer has several).
+local function model_nodes(model, layer)
+  local nodes = {}
+  for _, node in ipairs(model.top_nodes) do
+    if node.layer == layer then nodes[#nodes + 1] = node end
+  end
+  return nodes
+end
+
 local function graph_text(model)
   local line = 98
   local positions = { math.floor(line * 0.33), math.floor(line * 0.55), math.floor(line * 0.67), line }
   local out = { 'Model: "' .. model.name .. '"', string.rep("_", line) }
   print_row(out, { "Layer (type)", "Output Shape", "Param #", "Connected to" }, positions)
   out[#out + 1] = string.rep("=", line)
-  local function row(name, class, shapes, params, sources)
+  for _, layer in ipairs(model.summary_layers) do
     local conn = {}
-    for i, src in ipairs(sources) do
-      conn[i] = "'" .. src .. "[0][0]'"
+    for _, node in ipairs(model_nodes(model, layer)) do
+      for _, t in ipairs(node_inputs(node)) do
+        conn[#conn + 1] = string.format("'%s[%d][%d]'", t.node.layer.name, t.node.index, t.index - 1)
+      end
     end
-    local fields = { name .. " (" .. class .. ")", shapes, params, "[" .. table.concat(conn, ", ") .. "]" }
+    local fields = { layer.name .. " (" .. layer.module.class .. ")", shape_column(layer), layer.params or 0,
+      "[" .. table.concat(conn, ", ") .. "]" }
     print_row(out, fields, positions)
     out[#out + 1] = string.rep(" ", line)
-  end
-  local inputs = { model.input_layer }
-  for _, st in ipairs(model.state_inputs) do
-    inputs[#inputs + 1] = st
-  end
-  for _, l in ipairs(inputs) do
-    row(l.name, "InputLayer", "[" .. util.shape_str(l.output_shapes[1]) .. "]", 0, {})
-  end
-  local prev = model.input_layer
-  for _, layer in ipairs(model.layers) do
-    local sources = { prev.name }
-    for _, st in ipairs(layer.initial_inputs or {}) do
-      sources[#sources + 1] = st.name
-    end
-    row(layer.name, layer.module.class, summary.shapes_str(layer.output_shapes), layer.params, sources)
-    prev = layer
   end
   out[#out + 1] = string.rep("=", line)
   totals(out, model)
@@ -120,25 +156,16 @@ end
 
 -- Returns the summary as one string (lines joined by "\n", final newline).
 function summary.text(model)
-  if model.state_inputs and #model.state_inputs > 0 then return graph_text(model) end
+  if model.kind == "Functional" and not sequential_like(model) then return graph_text(model) end
   local out = {}
   out[#out + 1] = 'Model: "' .. model.name .. '"'
   out[#out + 1] = string.rep("_", LINE)
   print_row(out, { "Layer (type)", "Output Shape", "Param #" })
   out[#out + 1] = string.rep("=", LINE)
-  local rows = {}
-  if model.input_layer then
-    -- tf.keras 2.x lists a functional model's InputLayer, its shape as a list
-    local l = model.input_layer
-    print_row(out, { l.name .. " (InputLayer)", "[" .. util.shape_str(l.output_shapes[1]) .. "]", 0 })
-    out[#out + 1] = string.rep(" ", LINE)
-  end
-  for _, layer in ipairs(rows) do
-    out[#out + 1] = layer
-  end
-  for _, layer in ipairs(model.layers) do
+  -- tf.keras 2.x lists a functional model's InputLayer, its shape as a list
+  for _, layer in ipairs(model.summary_layers or model.layers) do
     local class = layer.module.class
-    print_row(out, { layer.name .. " (" .. class .. ")", summary.shapes_str(layer.output_shapes), layer.params })
+    print_row(out, { layer.name .. " (" .. class .. ")", shape_column(layer), layer.params or 0 })
     out[#out + 1] = string.rep(" ", LINE)
   end
   out[#out + 1] = string.rep("=", LINE)

@@ -247,22 +247,83 @@ local function optimizer_from_name(at, name)
   return c
 end
 
--- model:compile { optimizer = ..., loss = ..., metrics = {...} }
+-- One loss of compile{}: a name or a loss object. Returns {loss, from_logits}.
+local function one_loss(at, v, where)
+  local obj = config_of(v, "loss")
+  if obj then return { loss = obj.loss, from_logits = obj.from_logits or false, params = obj.params } end
+  if type(v) == "string" and catalog.loss_by_name[v] then
+    return { loss = catalog.loss_by_name[v].name, from_logits = false }
+  end
+  util.fail(at, "compile: unknown or unsupported loss '%s'%s (rnnc knows %s, Keras's other names of them "
+    .. "and their classes)", tostring(v), where or "", catalog.names(catalog.losses))
+end
+
+-- A list of metric names, each once (Keras's names as given).
+local function metric_list(at, v, where)
+  if type(v) == "string" then v = { v } end
+  if type(v) ~= "table" then
+    util.fail(at, "compile: metrics%s must be a list such as {\"accuracy\"}", where or "")
+  end
+  local list, seen = {}, {}
+  for _, m in ipairs(v) do
+    local entry = catalog.metric_by_name[m]
+    if not entry then
+      util.fail(at, "compile: unknown or unsupported metric '%s'%s (rnnc knows %s)", tostring(m), where or "",
+        catalog.names(catalog.metrics))
+    end
+    if not seen[entry.name] then list[#list + 1] = entry.name end
+    seen[entry.name] = true
+  end
+  return list
+end
+
+-- Whether a table is a list (keys 1..n) rather than a dict of output names.
+local function is_list(t)
+  local n = 0
+  for _ in pairs(t) do
+    n = n + 1
+  end
+  return n == #t
+end
+
+-- model:compile { optimizer = ..., loss = ..., metrics = {...}, loss_weights = ... }
+-- With several outputs, loss and metrics may be one (every output), a list
+-- (one per output, None for none) or a dict of output names, as in Keras;
+-- loss_weights a list or a dict. They are matched to the model's outputs
+-- when the unit is generated (training.interface).
 function training.compile(t, at)
   if type(t) ~= "table" then util.fail(at, "compile expects a table of arguments") end
-  local c = { metrics = {} }
+  local c = { metrics = {}, at = at }
   for _, k in ipairs(util.sorted_keys(t)) do
     local v = t[k]
     if k == "loss" then
-      local obj = config_of(v, "loss")
-      if obj then
-        c.loss, c.from_logits, c.loss_params = obj.loss, obj.from_logits or false, obj.params
-      elseif type(v) == "string" and catalog.loss_by_name[v] then
-        c.loss, c.from_logits = catalog.loss_by_name[v].name, false
+      if type(v) == "table" and getmetatable(v) == nil then
+        -- a list or a dict of losses, per output
+        c.losses = {}
+        for _, key in ipairs(util.sorted_keys(v)) do
+          if math.type(key) ~= "integer" and type(key) ~= "string" then
+            util.fail(at, "compile: loss must be a loss, a list of them or a dict { output_name = loss }")
+          end
+          local where = string.format(" for output %s", tostring(key))
+          c.losses[key] = v[key] ~= util.None and one_loss(at, v[key], where) or false
+        end
+        c.losses_are_list = is_list(v)
+        if c.losses_are_list then
+          for i = 1, #v do
+            if c.losses[i] == nil then c.losses[i] = false end
+          end
+        end
       else
-        util.fail(at, "compile: unknown or unsupported loss '%s' (rnnc knows %s, Keras's other names of them "
-          .. "and their classes)", tostring(v), catalog.names(catalog.losses))
+        local l = one_loss(at, v)
+        c.loss, c.from_logits, c.loss_params = l.loss, l.from_logits, l.params
       end
+    elseif k == "loss_weights" then
+      if type(v) ~= "table" then util.fail(at, "compile: loss_weights must be a list or a dict of numbers") end
+      c.loss_weights = {}
+      for _, key in ipairs(util.sorted_keys(v)) do
+        c.loss_weights[key] = check_number(at, "compile", "loss_weights", v[key], false)
+      end
+      c.weights_are_list = is_list(v)
     elseif k == "optimizer" then
       if type(v) == "string" then
         c.optimizer = optimizer_from_name(at, v)
@@ -277,24 +338,97 @@ function training.compile(t, at)
       end
     elseif k == "metrics" then
       if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
-      local seen = {}
-      for _, m in ipairs(v) do
-        local entry = catalog.metric_by_name[m]
-        if not entry then
-          util.fail(at, "compile: unknown or unsupported metric '%s' (rnnc knows %s)", tostring(m),
-            catalog.names(catalog.metrics))
+      if is_list(v) and (#v == 0 or type(v[1]) == "string") then
+        c.metrics = metric_list(at, v)
+      else
+        -- per output: a list of lists, or a dict { output_name = {...} }
+        c.metrics_per_output = {}
+        for _, key in ipairs(util.sorted_keys(v)) do
+          c.metrics_per_output[key] = metric_list(at, v[key], string.format(" for output %s", tostring(key)))
         end
-        if not seen[entry.name] then c.metrics[#c.metrics + 1] = entry.name end
-        seen[entry.name] = true
+        c.metrics_are_list = is_list(v)
       end
     else
       util.fail(at, "compile: unknown argument '%s'", tostring(k))
     end
   end
-  if not c.loss then util.fail(at, "compile: a loss is required") end
+  if not c.loss and not c.losses then util.fail(at, "compile: a loss is required") end
   -- Keras's default optimizer (RMSprop)
   c.optimizer = c.optimizer or optimizer_from_name(at, catalog.default_optimizer)
   return c
+end
+
+-- compile{}'s losses, weights and metrics matched to the outputs, named
+-- `names` (Keras's output names): a list per output of {kind, from_logits,
+-- weight, metrics} (kind nil: the output has no loss). As tf.keras does
+-- (compile_utils.py, _maybe_broadcast_to_outputs and map_to_output_names):
+-- a list has one entry per output; a dict names outputs, and an output it
+-- leaves out has none. One loss (not a list or a dict) is the first
+-- output's only: rnnc's rule for several outputs, which tf.keras would
+-- broadcast to every output. One list of metrics applies to every output
+-- that has a loss.
+local function per_output(compiled, names)
+  local at = compiled.at
+  local index = {}
+  for i, n in ipairs(names) do
+    index[n] = i
+  end
+  local function by_output(spec, are_list, what)
+    local out = {}
+    if are_list then
+      if #spec ~= #names then
+        util.fail(at, "compile: %s has %d entries, the model has %d outputs (%s)", what, #spec, #names,
+          table.concat(names, ", "))
+      end
+      for i = 1, #names do
+        out[i] = spec[i]
+      end
+    else
+      for _, key in ipairs(util.sorted_keys(spec)) do
+        if not index[key] then
+          util.fail(at, "compile: %s names '%s', which is not an output of the model (its outputs: %s)", what,
+            tostring(key), table.concat(names, ", "))
+        end
+        out[index[key]] = spec[key]
+      end
+    end
+    return out
+  end
+  local losses = {}
+  if compiled.losses then
+    local l = by_output(compiled.losses, compiled.losses_are_list, "loss")
+    for i = 1, #names do
+      losses[i] = l[i] or nil
+    end
+  else
+    -- one loss (not a list or a dict): the first output's, rnnc's rule for
+    -- models with several outputs (Keras would apply it to every output,
+    -- each with its own targets: give a list or a dict for that)
+    losses[1] = { loss = compiled.loss, from_logits = compiled.from_logits, params = compiled.loss_params }
+  end
+  local weights = compiled.loss_weights and by_output(compiled.loss_weights, compiled.weights_are_list,
+    "loss_weights") or {}
+  local metrics
+  if compiled.metrics_per_output then
+    metrics = by_output(compiled.metrics_per_output, compiled.metrics_are_list, "metrics")
+  end
+  local parts, any = {}, false
+  for i = 1, #names do
+    local l = losses[i]
+    parts[i] = { name = names[i], weight = weights[i] or 1 }
+    if l then
+      parts[i].kind, parts[i].from_logits, parts[i].params = l.loss, l.from_logits or false, l.params
+      any = true
+    end
+    -- one list of metrics: for every output that has a loss (and targets)
+    parts[i].metrics = util.copy(metrics and metrics[i] or (l and compiled.metrics) or {})
+    if not l and #parts[i].metrics > 0 then
+      util.fail(at, "compile: output '%s' has metrics but no loss: rnnc computes metrics on the outputs that "
+        .. "have a loss (their targets)", names[i])
+    end
+  end
+  if not any then util.fail(at, "compile: no output of the model has a loss") end
+  return parts
 end
 
 -- The optimizer of a model without compile{}: Keras's default, as compile{}
@@ -364,10 +498,12 @@ function training.fit(t, at)
 end
 
 -- The training configuration a unit is generated with, as plain data for
--- the C writer: the loss (kind, from_logits; nil without compile{}), the
--- optimizer with every hyperparameter and the state it keeps per parameter,
--- the metrics and fit{}'s defaults as the driver's options.
-function training.interface(compiled, fit_defaults)
+-- the C writer: the losses per output (training.per_output; nil without
+-- compile{}), `loss` the first output's that has one (the descriptor's loss
+-- kind), the optimizer with every hyperparameter and the state it keeps per
+-- parameter, the metrics (per output) and fit{}'s defaults as the driver's
+-- options. `names`: the model's output names.
+function training.interface(compiled, fit_defaults, names)
   local optimizer = compiled and compiled.optimizer or training.default_optimizer()
   local o = util.copy(optimizer)
   o.class = OPTIMIZERS[o.kind].class
@@ -383,20 +519,28 @@ function training.interface(compiled, fit_defaults)
   end
   o.config_kind = nil
   o.slots_per_param = catalog.optimizer_slots(o)
-  local loss = nil
-  if compiled and compiled.loss then
-    -- every parameter of rnnc_loss_config, Keras's default where the loss has none
-    loss = { kind = compiled.loss, from_logits = compiled.from_logits or false, params = {} }
-    for _, p in ipairs(catalog.loss_params) do
-      local given = compiled.loss_params and compiled.loss_params[p.name]
-      local own = catalog.loss[compiled.loss].params
-      loss.params[p.name] = given or (own and own[p.name]) or p.default
+  local losses = compiled and per_output(compiled, names or { "output" }) or nil
+  local first
+  for _, l in ipairs(losses or {}) do
+    if l.kind then
+      first = first or l
+      -- every parameter of rnnc_loss_config, Keras's default where the loss has none
+      local own = catalog.loss[l.kind].params
+      local given = l.params or {}
+      l.params = {}
+      for _, p in ipairs(catalog.loss_params) do
+        local v = given[p.name]
+        if v == nil and own then v = own[p.name] end
+        if v == nil then v = p.default end
+        l.params[p.name] = v
+      end
     end
   end
   return {
-    loss = loss,
+    losses = losses,
+    loss = first,
     optimizer = o,
-    metrics = util.copy(compiled and compiled.metrics or {}),
+    metrics = util.copy(first and first.metrics or {}),
     fit_defaults = fit_defaults or "",
   }
 end

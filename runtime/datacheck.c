@@ -77,31 +77,42 @@ int fit_check_data(const ctx_t *c, const void *x, const void *y, size_t n, const
       }
     }
   }
-  /* targets: per sample acc_rows rows of target_size / output_rows values */
-  const rnnc_output_desc *o = &m->outputs[0];
-  int sparse = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
-  int dims[RNNC_MAX_RANK], rank = m->n_outputs > 0 ? o->rank : m->output_rank;
-  memcpy(dims, m->n_outputs > 0 ? o->shape : m->output_shape, sizeof dims);
-  if (is_sequence(m, rank, dims))
-    dims[0] = c->steps;
-  if (sparse && rank > 0)
-    rank--; /* a label per row: the class axis is not in the target */
-  size_t per_row = m->output_rows > 0 ? m->target_size / m->output_rows : m->target_size;
-  size_t count = c->acc_rows * per_row;
-  for (size_t s = 0; s < n; ++s) {
-    const char *ys = (const char *)y + s * m->target_size * c->rs;
-    for (size_t i = 0; i < count; ++i) {
-      double v = real_at(c, ys, i);
-      if (!isfinite(v) || (sparse && (v != floor(v) || v < 0 || v >= (double)m->output_cols))) {
-        position_text(pos, sizeof pos, i, dims, rank);
-        if (!isfinite(v))
-          snprintf(err, errlen, "%s: sample %zu, position%s: %g is not finite", yname, s, pos, v);
-        else
-          snprintf(err, errlen,
-                   "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
-                   "categorical crossentropy takes class indices)",
-                   yname, s, pos, v, m->output_cols);
-        return -1;
+  /* the targets of each output with a loss: its rows (at the data's length
+   * for a sequence) of one label (sparse) or of the output's columns */
+  for (int k = 0; k < m->n_outputs; ++k) {
+    const rnnc_loss_part *lp = &m->losses[k];
+    const rnnc_output_desc *o = &m->outputs[k];
+    int sparse = lp->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+    int dims[RNNC_MAX_RANK], rank = o->rank;
+    char yk[RNNC_SERIES_NAME + 32];
+    if (lp->kind == RNNC_LOSS_NONE)
+      continue;
+    memcpy(dims, o->shape, sizeof dims);
+    if (is_sequence(m, rank, dims))
+      dims[0] = c->steps;
+    if (sparse && rank > 0)
+      rank--; /* a label per row: the class axis is not in the target */
+    size_t per_row = lp->target_size / (lp->rows > 0 ? lp->rows : 1);
+    size_t count = (is_sequence(m, o->rank, o->shape) ? (size_t)c->steps : lp->rows) * per_row;
+    if (m->n_outputs > 1)
+      snprintf(yk, sizeof yk, "%s (output '%s')", yname, o->name);
+    else
+      snprintf(yk, sizeof yk, "%s", yname);
+    for (size_t s = 0; s < n; ++s) {
+      const char *ys = (const char *)y + (s * m->target_size + lp->target_offset) * c->rs;
+      for (size_t i = 0; i < count; ++i) {
+        double v = real_at(c, ys, i);
+        if (!isfinite(v) || (sparse && (v != floor(v) || v < 0 || v >= (double)lp->cols))) {
+          position_text(pos, sizeof pos, i, dims, rank);
+          if (!isfinite(v))
+            snprintf(err, errlen, "%s: sample %zu, position%s: %g is not finite", yk, s, pos, v);
+          else
+            snprintf(err, errlen,
+                     "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
+                     "categorical crossentropy takes class indices)",
+                     yk, s, pos, v, lp->cols);
+          return -1;
+        }
       }
     }
   }

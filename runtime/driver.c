@@ -103,14 +103,14 @@ static void print_predictions(const rnnc_model *m, const void *y, size_t n) {
 
 static int cmd_predict(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      !driver_need("--out", a->out))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) || !driver_need("--out", a->out))
     return 2;
   rnnc_array x;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
@@ -139,8 +139,8 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
  * stream_output_size). */
 static int cmd_stream(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      !driver_need("--out", a->out))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) || !driver_need("--out", a->out))
     return 2;
   if (m->stream_step == NULL)
     return driver_fail("this model cannot stream (its header says why): it has no stream_step");
@@ -148,7 +148,7 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
@@ -198,18 +198,19 @@ static void print_tensor(const char *name, const double *v, size_t count) {
 
 static int cmd_grad(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      !driver_need("--y", a->y) || !driver_need("--out", a->out))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) ||
+      !driver_need("--y", driver_have_y(a, 0) ? "" : NULL) || !driver_need("--out", a->out))
     return 2;
   rnnc_array x, y;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
-  if (driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+  if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
@@ -279,10 +280,12 @@ done:
 
 static int cmd_fit(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      !driver_need("--y", a->y) || !driver_need("--out", a->out))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) ||
+      !driver_need("--y", driver_have_y(a, 0) ? "" : NULL) || !driver_need("--out", a->out))
     return 2;
-  if ((a->val_x != NULL) != (a->val_y != NULL))
+  int have_val = driver_have_x(a, 1);
+  if (have_val != driver_have_y(a, 1))
     return driver_fail("validation data needs both --val-x and --val-y");
   rnnc_array x, y, vx, vy;
   memset(&x, 0, sizeof x);
@@ -305,11 +308,11 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
       return 1;
     }
   } else {
-    if (driver_load_x(m, a, &x, err) != 0) {
+    if (driver_load_x(m, a, 0, &x, err) != 0) {
       free(p);
       return driver_fail(err);
     }
-    if (driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+    if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
       free(p);
       rnnc_array_free(&x);
       return driver_fail(err);
@@ -321,19 +324,16 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   rnnc_history h;
   memset(&state, 0, sizeof state);
   memset(&h, 0, sizeof h);
-  if (a->val_x && !grouped) {
-    args_t va = *a;
-    va.x = a->val_x;
-    memcpy(va.xk, a->val_xk, sizeof va.xk);
-    if (driver_load_x(m, &va, &vx, err) != 0 ||
-        driver_load_y(m, a->val_y, a->val_x, vx.shape[0], &vy, err) != 0) {
+  if (have_val && !grouped) {
+    if (driver_load_x(m, a, 1, &vx, err) != 0 ||
+        driver_load_y(m, a, 1, vx.shape[0], &vy, err) != 0) {
       rc = driver_fail(err);
       goto done;
     }
     if (driver_steps_now(m) != steps) {
       snprintf(err, sizeof err,
-               "%s: the validation sequences have length %d, the training sequences %d", a->val_x,
-               driver_steps_now(m), steps);
+               "%s: the validation sequences have length %d, the training sequences %d",
+               driver_x_name(a, 1), driver_steps_now(m), steps);
       rc = driver_fail(err);
       goto done;
     }
@@ -345,7 +345,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     ym = driver_to_model(m, y.data, y.count);
     n_val = vx.shape[0];
   }
-  if ((!grouped && (!xm || !ym)) || (a->val_x && (!vxm || !vym))) {
+  if ((!grouped && (!xm || !ym)) || (have_val && !grouped && (!vxm || !vym))) {
     rc = driver_fail("out of memory");
     goto done;
   }
@@ -455,18 +455,19 @@ done:
 /* Keras's evaluate(): the loss and metrics over the data. */
 static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      !driver_need("--y", a->y))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) ||
+      !driver_need("--y", driver_have_y(a, 0) ? "" : NULL))
     return 2;
   rnnc_array x, y;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
-  if (driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+  if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
@@ -523,10 +524,15 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
   }
   for (size_t i = 0; i < n * m->input_size; ++i)
     x[i] = 2 * rnnc_rng_uniform(&rng) - 1;
-  for (size_t i = 0; i < n * m->target_size; ++i)
-    y[i] = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
-               ? (double)rnnc_rng_below(&rng, m->output_cols)
-               : rnnc_rng_normal(&rng);
+  for (size_t s = 0; s < n; ++s)
+    for (int k = 0; k < m->n_outputs; ++k) {
+      const rnnc_loss_part *lp = &m->losses[k];
+      for (size_t i = 0; i < lp->target_size; ++i)
+        y[s * m->target_size + lp->target_offset + i] =
+            lp->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+                ? (double)rnnc_rng_below(&rng, lp->cols)
+                : rnnc_rng_normal(&rng);
+    }
   for (int k = 0; k < m->n_inputs; ++k) {
     const rnnc_part_desc *d = &m->inputs[k];
     size_t shape[RNNC_MAX_RANK + 1];
@@ -553,16 +559,33 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
     }
     printf("wrote %s\n", name);
   }
-  if (a->y) {
-    size_t per = m->target_size;
-    if (driver_is_seq(m, &m->outputs[0]))
-      per = m->target_size / (size_t)m->max_steps * (size_t)driver_steps_now(m);
+  /* the targets of each output with a loss: the first to --y, output k's
+   * to <y without .npy>_k.npy (the files --yK reads) */
+  for (int k = 0, first = 1; a->y && k < m->n_outputs; ++k) {
+    const rnnc_loss_part *lp = &m->losses[k];
+    char name[1024];
+    if (lp->kind == RNNC_LOSS_NONE)
+      continue;
+    size_t per = lp->target_size;
+    if (driver_is_seq(m, &m->outputs[k]))
+      per = lp->target_size / (size_t)m->max_steps * (size_t)driver_steps_now(m);
+    double *part = malloc(n * per * sizeof *part + 1);
+    if (!part) {
+      rc = driver_fail("out of memory");
+      goto done;
+    }
+    for (size_t s = 0; s < n; ++s)
+      memcpy(part + s * per, y + s * m->target_size + lp->target_offset, per * sizeof *part);
     size_t yshape[2] = {n, per};
-    if (rnnc_npy_save(a->y, RNNC_F64, 2, yshape, y, err, sizeof err) != 0) {
+    numbered_path(name, sizeof name, a->y, first ? 0 : k);
+    first = 0;
+    int src = rnnc_npy_save(name, RNNC_F64, 2, yshape, part, err, sizeof err);
+    free(part);
+    if (src != 0) {
       rc = driver_fail(err);
       goto done;
     }
-    printf("wrote %s\n", a->y);
+    printf("wrote %s\n", name);
   }
 done:
   free(x);

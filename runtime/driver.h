@@ -25,6 +25,13 @@ typedef struct {
   const char *xk[RNNC_MAX_INPUTS]; /* --x1 ... : inputs after the main one */
   const char *val_x, *val_y;
   const char *val_xk[RNNC_MAX_INPUTS];
+  const char *yk[RNNC_MAX_OUTPUTS]; /* --y0 ... : the targets of output k (--y: the first with a
+                                       loss) */
+  const char *val_yk[RNNC_MAX_OUTPUTS];
+  /* NAME=FILE given to --x, --y, --val-x, --val-y (in that order): an input
+   * or output by its name */
+  const char *named[4][RNNC_MAX_INPUTS + RNNC_MAX_OUTPUTS];
+  int n_named[4];
   int epochs, batch_size, verbose, log_every, shuffle, n, steps;
   int sample, have_sample; /* gradcheck: entries checked per tensor (0: all) */
   int have_batch_size;
@@ -79,9 +86,19 @@ size_t driver_part_now(const rnnc_model *m, const rnnc_part_desc *d);
 void driver_repack(const rnnc_model *m, const rnnc_part_desc *parts, int count, size_t full,
                    size_t n, const double *src, double *dst, int to_compact);
 void *driver_new_scratch(const rnnc_model *m);
-int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err);
-int driver_load_y(const rnnc_model *m, const char *path, const char *x_path, size_t n,
-                  rnnc_array *y, char *err);
+/* The inputs (val: the validation inputs) side by side per sample:
+ * --x (or --val-x), --x1 ..., NAME=FILE. */
+int driver_load_x(const rnnc_model *m, const args_t *a, int val, rnnc_array *x, char *err);
+/* The targets of every output with a loss, one after the other per sample
+ * (n samples): --y (the first output with a loss), --yK (output K),
+ * NAME=FILE. */
+int driver_load_y(const rnnc_model *m, const args_t *a, int val, size_t n, rnnc_array *y,
+                  char *err);
+/* Whether any input (target) file is given (val: validation data). */
+int driver_have_x(const args_t *a, int val);
+int driver_have_y(const args_t *a, int val);
+/* The file of the first input given, for messages. */
+const char *driver_x_name(const args_t *a, int val);
 void *driver_load_weights(const rnnc_model *m, const char *path, char *err);
 void driver_predict_all(const rnnc_model *m, const void *p, void *scratch, const void *x, void *y,
                         size_t n);

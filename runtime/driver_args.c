@@ -156,7 +156,9 @@ int driver_usage(const rnnc_model *m) {
           snprintf(text, sizeof text, "[--%s]", o->name);
         item(&col, text);
         if (strcmp(o->name, "x") == 0)
-          item(&col, "[--x1 X1.npy ...]");
+          item(&col, "[--x1 X1.npy ...] [--x NAME=X.npy ...]");
+        if (strcmp(o->name, "y") == 0)
+          item(&col, "[--y1 Y1.npy ...] [--y NAME=Y.npy ...]");
         if (strcmp(o->name, "val-x") == 0)
           item(&col, "[--val-x1 X1.npy ...]");
       }
@@ -240,13 +242,35 @@ static int parse_real(const char *where, const char *key, const char *v, double 
   return 0;
 }
 
-/* --x1 ... --x7 and --val-x1 ...: the slot for input k, or NULL. */
+/* --x1 ... --x7 and --val-x1 ...: the slot for input k; --y0 ... --y7 and
+ * --val-y0 ...: for the targets of output k; or NULL. */
 static const char **numbered(args_t *a, const char *key) {
   if (key[0] == 'x' && key[1] >= '1' && key[1] < '0' + RNNC_MAX_INPUTS && !key[2])
     return &a->xk[key[1] - '0'];
   if (strncmp(key, "val-x", 5) == 0 && key[5] >= '1' && key[5] < '0' + RNNC_MAX_INPUTS && !key[6])
     return &a->val_xk[key[5] - '0'];
+  if (key[0] == 'y' && key[1] >= '0' && key[1] < '0' + RNNC_MAX_OUTPUTS && !key[2])
+    return &a->yk[key[1] - '0'];
+  if (strncmp(key, "val-y", 5) == 0 && key[5] >= '0' && key[5] < '0' + RNNC_MAX_OUTPUTS && !key[6])
+    return &a->val_yk[key[5] - '0'];
   return NULL;
+}
+
+/* --x NAME=FILE (and --y, --val-x, --val-y): a NAME of letters, digits and
+ * underscores, then '='. Returns the list (0..3) or -1. */
+static int named_list(const char *key, const char *v) {
+  static const char *const keys[4] = {"x", "y", "val-x", "val-y"};
+  const char *eq = v ? strchr(v, '=') : NULL;
+  if (eq == NULL || eq == v || (v[0] >= '0' && v[0] <= '9'))
+    return -1;
+  for (const char *c = v; c < eq; ++c)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+          *c == '_'))
+      return -1;
+  for (int i = 0; i < 4; ++i)
+    if (strcmp(key, keys[i]) == 0)
+      return i;
+  return -1;
 }
 
 /* One option: key without dashes ('_' read as '-'), value (flags: "1"/"0",
@@ -287,6 +311,15 @@ static int set_option(args_t *a, const char *key_in, const char *v, const char *
   }
   if (slot) {
     *slot = v;
+    return 0;
+  }
+  int list = named_list(key, v);
+  if (list >= 0) {
+    if (a->n_named[list] == RNNC_MAX_INPUTS + RNNC_MAX_OUTPUTS) {
+      fprintf(stderr, "error: %stoo many --%s NAME=FILE\n", where, key);
+      return -1;
+    }
+    a->named[list][a->n_named[list]++] = v;
     return 0;
   }
   if (!o) { /* an optimizer's number */

@@ -72,7 +72,7 @@ static int report(const char *name, const double *got, const double *want, size_
 
 int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x))
+  if (!driver_need("--weights", a->weights) || !driver_need("--x", driver_have_x(a, 0) ? "" : NULL))
     return 2;
   /* The default tolerances (README, "diff's tolerances"), from measured errors
    * of correct units (the seed models, the taggers, LSTM and GRU stacks over
@@ -85,15 +85,15 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
   double tol = a->have_tol ? a->tol : (m->dtype == RNNC_F64 ? 1e-12 : 1e-5);
   double tol_grad = a->have_tol ? a->tol : (m->dtype == RNNC_F64 ? 1e-10 : 1e-2);
   rnnc_array x, y;
-  int have_y = a->y != NULL;
+  int have_y = driver_have_y(a, 0);
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
-  if (have_y && driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+  if (have_y && driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
@@ -245,8 +245,9 @@ done:
 int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
   int with_y = m->loss != RNNC_LOSS_NONE; /* else: the sum(dy * y) objective */
-  if (!driver_need("--weights", a->weights) || !driver_need("--x", a->x) ||
-      (with_y && !driver_need("--y", a->y)))
+  if (!driver_need("--weights", a->weights) ||
+      !driver_need("--x", driver_have_x(a, 0) ? "" : NULL) ||
+      (with_y && !driver_need("--y", driver_have_y(a, 0) ? "" : NULL)))
     return 2;
   if (m->dtype != RNNC_F64)
     return driver_fail("gradcheck needs a float64 model (generate with --dtype float64)");
@@ -255,12 +256,12 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
-  if (driver_load_x(m, a, &x, err) != 0) {
+  if (driver_load_x(m, a, 0, &x, err) != 0) {
     free(p);
     return driver_fail(err);
   }
   memset(&y, 0, sizeof y);
-  if (with_y && driver_load_y(m, a->y, a->x, x.shape[0], &y, err) != 0) {
+  if (with_y && driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
     free(p);
     rnnc_array_free(&x);
     return driver_fail(err);

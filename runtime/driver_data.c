@@ -200,10 +200,132 @@ static int load_part(const rnnc_model *m, int k, const char *path, const char *f
   return 0;
 }
 
-/* Loads the model's inputs: --x for the main input, --x1, --x2, ... for the
- * initial states; x receives them side by side per sample (n x input_size). */
-int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err) {
-  if (load_part(m, 0, a->x, a->x, 0, x, err) != 0)
+/* ---------------------------------------------------------------- which file is which */
+
+/* NAME=FILE of list `list` (0 --x, 1 --y, 2 --val-x, 3 --val-y) into
+ * files[] by the parts' names. -1 with a message for a name the model does
+ * not have, or a part given twice. */
+static int named_files(const args_t *a, int list, const rnnc_part_desc *parts, int count,
+                       const char *what, const char **files, char *err) {
+  static const char *const keys[4] = {"x", "y", "val-x", "val-y"};
+  for (int i = 0; i < a->n_named[list]; ++i) {
+    const char *v = a->named[list][i], *eq = strchr(v, '=');
+    size_t len = (size_t)(eq - v);
+    int found = -1;
+    for (int k = 0; k < count; ++k)
+      if (parts[k].name && strlen(parts[k].name) == len && strncmp(parts[k].name, v, len) == 0)
+        found = k;
+    if (found < 0) {
+      size_t used =
+          (size_t)snprintf(err, ERRLEN, "--%s %s: the model has no %s '%.*s' (its %ss:", keys[list],
+                           v, what, (int)len, v, what);
+      for (int k = 0; k < count && used < ERRLEN; ++k)
+        used += (size_t)snprintf(err + used, ERRLEN - used, "%s %s", k ? "," : "",
+                                 parts[k].name ? parts[k].name : "?");
+      if (used < ERRLEN)
+        snprintf(err + used, ERRLEN - used, ")");
+      return -1;
+    }
+    if (files[found]) {
+      snprintf(err, ERRLEN, "--%s %s: the %s '%s' is given twice (also %s)", keys[list], v, what,
+               parts[found].name, files[found]);
+      return -1;
+    }
+    files[found] = eq + 1;
+  }
+  return 0;
+}
+
+/* The file of every input: --x (or --val-x) for input 0, --xK for input K,
+ * NAME=FILE by name. */
+static int x_files(const rnnc_model *m, const args_t *a, int val, const char **files, char *err) {
+  for (int k = 0; k < m->n_inputs; ++k)
+    files[k] = k == 0 ? (val ? a->val_x : a->x) : (val ? a->val_xk[k] : a->xk[k]);
+  return named_files(a, val ? 2 : 0, m->inputs, m->n_inputs, "input", files, err);
+}
+
+/* The first output with a loss (the one --y names), or -1. */
+static int first_loss(const rnnc_model *m) {
+  for (int k = 0; k < m->n_outputs; ++k)
+    if (m->losses[k].kind != RNNC_LOSS_NONE)
+      return k;
+  return -1;
+}
+
+/* The targets' file of every output: --y (--val-y) for the first with a
+ * loss, --yK for output K, NAME=FILE by name. */
+static int y_files(const rnnc_model *m, const args_t *a, int val, const char **files, char *err) {
+  int first = first_loss(m);
+  for (int k = 0; k < m->n_outputs; ++k)
+    files[k] = val ? a->val_yk[k] : a->yk[k];
+  const char *y = val ? a->val_y : a->y;
+  if (y && first >= 0) {
+    if (files[first]) {
+      snprintf(err, ERRLEN, "--%sy and --%sy%d both give the targets of output %d",
+               val ? "val-" : "", val ? "val-" : "", first, first);
+      return -1;
+    }
+    files[first] = y;
+  }
+  return named_files(a, val ? 3 : 1, m->outputs, m->n_outputs, "output", files, err);
+}
+
+int driver_have_x(const args_t *a, int val) {
+  if ((val ? a->val_x : a->x) || a->n_named[val ? 2 : 0] > 0)
+    return 1;
+  for (int k = 0; k < RNNC_MAX_INPUTS; ++k)
+    if (val ? a->val_xk[k] : a->xk[k])
+      return 1;
+  return 0;
+}
+
+int driver_have_y(const args_t *a, int val) {
+  if ((val ? a->val_y : a->y) || a->n_named[val ? 3 : 1] > 0)
+    return 1;
+  for (int k = 0; k < RNNC_MAX_OUTPUTS; ++k)
+    if (val ? a->val_yk[k] : a->yk[k])
+      return 1;
+  return 0;
+}
+
+const char *driver_x_name(const args_t *a, int val) {
+  const char *x = val ? a->val_x : a->x;
+  if (x)
+    return x;
+  for (int k = 0; k < RNNC_MAX_INPUTS; ++k)
+    if (val ? a->val_xk[k] : a->xk[k])
+      return val ? a->val_xk[k] : a->xk[k];
+  if (a->n_named[val ? 2 : 0] > 0)
+    return strchr(a->named[val ? 2 : 0][0], '=') + 1;
+  return "x";
+}
+
+/* ---------------------------------------------------------------- inputs and targets */
+
+/* Loads the model's inputs (files by x_files), side by side per sample
+ * (n x input_size). */
+int driver_load_x(const rnnc_model *m, const args_t *a, int val, rnnc_array *x, char *err) {
+  const char *files[RNNC_MAX_INPUTS];
+  if (x_files(m, a, val, files, err) != 0)
+    return -1;
+  for (int k = 0; k < m->n_inputs; ++k)
+    if (!files[k]) {
+      if (m->n_inputs == 1)
+        snprintf(err, ERRLEN, "give the input with --%sx FILE.npy", val ? "val-" : "");
+      else if (k == 0)
+        snprintf(err, ERRLEN,
+                 "the model has %d inputs: give input 0 ('%s') with --%sx FILE.npy or --%sx "
+                 "%s=FILE.npy",
+                 m->n_inputs, m->inputs[0].name, val ? "val-" : "", val ? "val-" : "",
+                 m->inputs[0].name);
+      else
+        snprintf(err, ERRLEN,
+                 "the model has %d inputs: give input %d with --%sx%d FILE.npy (or --%sx "
+                 "%s=FILE.npy)",
+                 m->n_inputs, k, val ? "val-" : "", k, val ? "val-" : "", m->inputs[k].name);
+      return -1;
+    }
+  if (load_part(m, 0, files[0], files[0], 0, x, err) != 0)
     return -1;
   size_t n = x->shape[0];
   if (m->n_inputs <= 1 && !m->variable_steps)
@@ -225,21 +347,11 @@ int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
   for (int k = 0; k < m->n_inputs; ++k) {
     size_t len = driver_part_now(m, &m->inputs[k]);
     rnnc_array part;
-    if (k > 0) {
-      if (!a->xk[k]) {
-        snprintf(err, ERRLEN, "the model has %d inputs: give input %d with --x%d FILE.npy",
-                 m->n_inputs, k, k);
-        free(packed);
-        free(all);
-        rnnc_array_free(x);
-        return -1;
-      }
-      if (load_part(m, k, a->xk[k], a->x, n, &part, err) != 0) {
-        free(packed);
-        free(all);
-        rnnc_array_free(x);
-        return -1;
-      }
+    if (k > 0 && load_part(m, k, files[k], files[0], n, &part, err) != 0) {
+      free(packed);
+      free(all);
+      rnnc_array_free(x);
+      return -1;
     }
     const double *src = k == 0 ? x->data : part.data;
     for (size_t s = 0; s < n; ++s)
@@ -256,99 +368,133 @@ int driver_load_x(const rnnc_model *m, const args_t *a, rnnc_array *x, char *err
   return 0;
 }
 
-/* Output 0's per-sample target shape at the data's length: the output's
+/* Output k's per-sample target shape at the data's length: the output's
  * shape, without the class axis for sparse labels. Returns the rank. */
-static int target_dims(const rnnc_model *m, size_t *dims) {
-  const rnnc_output_desc *o = &m->outputs[0];
+static int target_dims(const rnnc_model *m, int k, size_t *dims) {
+  const rnnc_output_desc *o = &m->outputs[k];
   int rank = o->rank;
   for (int i = 0; i < rank; ++i)
     dims[i] = (size_t)o->shape[i];
   if (driver_is_seq(m, o))
     dims[0] = (size_t)driver_steps_now(m);
-  if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && rank > 0)
+  if (m->losses[k].kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && rank > 0)
     rank--;
   return rank;
 }
 
-/* Loads the training target for n samples (those of x_path). Per sample
- * the file holds the target shape of output 0, or, as Keras accepts, sparse
- * labels with a trailing axis of 1, or the same values flattened (n, values)
- * ((n,) for one value). Values finite; sparse labels integers in [0, classes). */
-int driver_load_y(const rnnc_model *m, const char *path, const char *x_path, size_t n,
-                  rnnc_array *y, char *err) {
-  if (load_npy(path, y, err) != 0)
+/* Loads the targets of output k for n samples (those of x_path) into
+ * `dst` (n x target_size, at the output's offset). Per sample the file
+ * holds the target shape of the output, or, as Keras accepts, sparse labels
+ * with a trailing axis of 1, or the same values flattened (n, values) ((n,)
+ * for one value). Values finite; sparse labels integers in [0, classes). */
+static int load_target(const rnnc_model *m, int k, const char *path, const char *x_path, size_t n,
+                       double *dst, char *err) {
+  const rnnc_loss_part *lp = &m->losses[k];
+  rnnc_array y;
+  if (load_npy(path, &y, err) != 0)
     return -1;
   /* targets of a sequence of the data's length: per sample that many rows */
-  int seq = driver_is_seq(m, &m->outputs[0]);
-  int sparse = m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+  int seq = driver_is_seq(m, &m->outputs[k]);
+  int sparse = lp->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
   size_t per =
-      seq ? m->target_size / (size_t)m->max_steps * (size_t)driver_steps_now(m) : m->target_size;
+      seq ? lp->target_size / (size_t)m->max_steps * (size_t)driver_steps_now(m) : lp->target_size;
   size_t dims[RNNC_MAX_RANK + 1];
-  int rank = target_dims(m, dims);
-  if (y->rank >= 1 && y->shape[0] != n) {
+  int rank = target_dims(m, k, dims), rc = -1;
+  char which[RNNC_SERIES_NAME + 16] = "output 0";
+  snprintf(which, sizeof which, "output %d ('%s')", k, m->outputs[k].name);
+  if (y.rank >= 1 && y.shape[0] != n) {
     snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: x and y need one row per sample", path,
-             y->shape[0], x_path, n);
-    rnnc_array_free(y);
-    return -1;
+             y.shape[0], x_path, n);
+    goto done;
   }
-  int ok = y->rank >= 1 && y->count == n * per;
+  int ok = y.rank >= 1 && y.count == n * per;
   if (ok) {
-    int exact = y->rank == rank + 1, ones = sparse && y->rank == rank + 2;
+    int exact = y.rank == rank + 1, ones = sparse && y.rank == rank + 2;
     for (int i = 0; i < rank; ++i) {
-      exact = exact && y->shape[i + 1] == dims[i];
-      ones = ones && y->shape[i + 1] == dims[i];
+      exact = exact && y.shape[i + 1] == dims[i];
+      ones = ones && y.shape[i + 1] == dims[i];
     }
-    ones = ones && y->shape[rank + 1] == 1;
-    ok = exact || ones || y->rank == 2 || (y->rank == 1 && per == 1);
+    ones = ones && y.shape[rank + 1] == 1;
+    ok = exact || ones || y.rank == 2 || (y.rank == 1 && per == 1);
   }
   if (!ok) {
     char got[128], want[128], flat[80] = "";
     size_t full[RNNC_MAX_RANK + 2];
     full[0] = n;
     memcpy(full + 1, dims, (size_t)rank * sizeof *dims);
-    shape_text(got, sizeof got, y->shape, y->rank);
+    shape_text(got, sizeof got, y.shape, y.rank);
     shape_text(want, sizeof want, full, rank + 1);
     if (rank >= 2) /* else the flattened form is the shape itself */
       snprintf(flat, sizeof flat, ", or (%zu, %zu) flattened", n, per);
-    snprintf(err, ERRLEN,
-             "%s: the array has shape %s; the targets of output 0 (%s) have shape %s%s%s", path,
-             got, sparse ? "sparse class labels" : "one value per output value", want,
+    snprintf(err, ERRLEN, "%s: the array has shape %s; the targets of %s (%s) have shape %s%s%s",
+             path, got, m->n_outputs > 1 ? which : "output 0",
+             sparse ? "sparse class labels" : "one value per output value", want,
              sparse ? " (a trailing axis of 1 allowed)" : "", flat);
-    rnnc_array_free(y);
-    return -1;
+    goto done;
   }
-  if (check_finite(path, y, err) != 0) {
-    rnnc_array_free(y);
-    return -1;
-  }
-  size_t classes = m->output_cols;
-  for (size_t i = 0; sparse && i < y->count; ++i) {
-    double v = y->data[i];
-    if (v != floor(v) || v < 0 || v >= (double)classes) {
+  if (check_finite(path, &y, err) != 0)
+    goto done;
+  for (size_t i = 0; sparse && i < y.count; ++i) {
+    double v = y.data[i];
+    if (v != floor(v) || v < 0 || v >= (double)lp->cols) {
       char pos[128];
       /* the position in the target's own shape, whatever the file's layout */
       position_text(pos, sizeof pos, i % per, dims, rank);
       snprintf(err, ERRLEN,
                "%s: sample %zu, position%s: label %g is not a class in [0, %zu) (sparse "
                "categorical crossentropy takes class indices)",
-               path, i / per + (driver_rows_on ? driver_rows_first : 0), pos, v, classes);
-      rnnc_array_free(y);
+               path, i / per + (driver_rows_on ? driver_rows_first : 0), pos, v, lp->cols);
+      goto done;
+    }
+  }
+  /* rows past the length are ignored: they stay zero */
+  for (size_t s = 0; s < n; ++s)
+    memcpy(dst + s * m->target_size + lp->target_offset, y.data + s * per, per * sizeof *dst);
+  rc = 0;
+done:
+  rnnc_array_free(&y);
+  return rc;
+}
+
+int driver_load_y(const rnnc_model *m, const args_t *a, int val, size_t n, rnnc_array *y,
+                  char *err) {
+  const char *files[RNNC_MAX_OUTPUTS];
+  const char *xname = driver_x_name(a, val);
+  memset(y, 0, sizeof *y);
+  if (y_files(m, a, val, files, err) != 0)
+    return -1;
+  for (int k = 0; k < m->n_outputs; ++k) {
+    if (files[k] && m->losses[k].kind == RNNC_LOSS_NONE) {
+      snprintf(err, ERRLEN, "%s: output %d ('%s') has no loss, and takes no targets", files[k], k,
+               m->outputs[k].name);
+      return -1;
+    }
+    if (!files[k] && m->losses[k].kind != RNNC_LOSS_NONE) {
+      if (k == first_loss(m))
+        snprintf(err, ERRLEN, "give the targets with --%sy FILE.npy", val ? "val-" : "");
+      else
+        snprintf(err, ERRLEN,
+                 "output %d ('%s') has a loss: give its targets with --%sy%d FILE.npy (or --%sy "
+                 "%s=FILE.npy)",
+                 k, m->outputs[k].name, val ? "val-" : "", k, val ? "val-" : "",
+                 m->outputs[k].name);
       return -1;
     }
   }
-  if (per != m->target_size) { /* rows past the length are ignored: pad with zeros */
-    double *full = calloc(n * m->target_size + 1, sizeof *full);
-    if (!full) {
-      snprintf(err, ERRLEN, "out of memory");
+  y->data = calloc(n * m->target_size + 1, sizeof *y->data);
+  if (!y->data) {
+    snprintf(err, ERRLEN, "out of memory");
+    return -1;
+  }
+  y->rank = 2;
+  y->shape[0] = n;
+  y->shape[1] = m->target_size;
+  y->count = n * m->target_size;
+  for (int k = 0; k < m->n_outputs; ++k)
+    if (files[k] && load_target(m, k, files[k], xname, n, y->data, err) != 0) {
       rnnc_array_free(y);
       return -1;
     }
-    for (size_t s = 0; s < n; ++s)
-      memcpy(full + s * m->target_size, y->data + s * per, per * sizeof *full);
-    free(y->data);
-    y->data = full;
-    y->count = n * m->target_size;
-  }
   return 0;
 }
 

@@ -71,8 +71,8 @@ static int load_rows(const rnnc_model *m, const args_t *a, size_t first, size_t 
   driver_rows_on = 1;
   driver_rows_first = first;
   driver_rows_count = last - first;
-  if (driver_load_x(m, a, &xa, err) == 0) {
-    if (driver_load_y(m, a->y, a->x, xa.shape[0], &ya, err) == 0) {
+  if (driver_load_x(m, a, 0, &xa, err) == 0) {
+    if (driver_load_y(m, a, 0, xa.shape[0], &ya, err) == 0) {
       rc = 0;
       if (x && y) {
         *x = driver_to_model(m, xa.data, xa.count);
@@ -128,6 +128,16 @@ driver_shard *driver_shard_open(const rnnc_model *m, const args_t *a, size_t *n_
     ok = 0;
   } else
     s->m = m;
+  int with_loss = 0;
+  for (int k = 0; k < m->n_outputs; ++k)
+    with_loss += m->losses[k].kind != RNNC_LOSS_NONE;
+  if (ok && (with_loss > 1 || a->n_named[0] > 0 || a->n_named[1] > 0)) {
+    snprintf(err, sizeof err,
+             "a process of an MPI run reads positional files only (--x, --xK and one --y): %s",
+             with_loss > 1 ? "a model with losses on several outputs trains in one process"
+                           : "give the files without NAME=");
+    ok = 0;
+  }
   /* the headers: every file's rows, and the data's sequence length */
   for (int k = 0; ok && k <= m->n_inputs; ++k) {
     const char *path = k == m->n_inputs ? a->y : k == 0 ? a->x : a->xk[k];
@@ -193,14 +203,11 @@ driver_shard *driver_shard_open(const rnnc_model *m, const args_t *a, size_t *n_
   /* validation data, whole on every rank */
   if (a->val_x) {
     rnnc_array vx, vy;
-    args_t va = *a;
     memset(&vy, 0, sizeof vy);
     int steps = driver_steps_now(m);
-    va.x = a->val_x;
-    memcpy(va.xk, a->val_xk, sizeof va.xk);
-    ok = driver_load_x(m, &va, &vx, err) == 0;
+    ok = driver_load_x(m, a, 1, &vx, err) == 0;
     if (ok) {
-      ok = driver_load_y(m, a->val_y, a->val_x, vx.shape[0], &vy, err) == 0;
+      ok = driver_load_y(m, a, 1, vx.shape[0], &vy, err) == 0;
       if (ok && driver_steps_now(m) != steps) {
         snprintf(err, sizeof err,
                  "%s: the validation sequences have length %d, the training sequences %d", a->val_x,

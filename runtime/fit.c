@@ -36,6 +36,33 @@ rnnc_fit_options rnnc_fit_defaults(void) {
   return o;
 }
 
+/* A model with losses on several outputs logs each output's loss after the
+ * total, before the metrics (tf.keras: "loss", "dense_loss", "dense_1_loss",
+ * then the metrics): series that read the unit's losses of each batch. */
+static int fit_output_losses(const rnnc_model *m, ctx_t *c, char *err, size_t errlen) {
+  metric_t parts[RNNC_MAX_OUTPUTS];
+  int n = 0;
+  for (int k = 0; k < m->n_outputs; ++k)
+    if (m->losses[k].kind != RNNC_LOSS_NONE) {
+      parts[n].kind = MET_MSE; /* unused: the value is the unit's */
+      parts[n].part = k;
+      parts[n].loss_value = &c->part_loss[k];
+      snprintf(parts[n].name, sizeof parts[n].name, "%.*s_loss", RNNC_SERIES_NAME - 6,
+               m->outputs[k].name);
+      n++;
+    }
+  if (n < 2)
+    return 0;
+  if (n + c->n_metrics > RNNC_MAX_METRICS) {
+    snprintf(err, errlen, "at most %d metrics and outputs' losses", RNNC_MAX_METRICS);
+    return -1;
+  }
+  memmove(c->metrics + n, c->metrics, (size_t)c->n_metrics * sizeof *c->metrics);
+  memcpy(c->metrics, parts, (size_t)n * sizeof *parts);
+  c->n_metrics += n;
+  return 0;
+}
+
 static void ctx_free(ctx_t *c) {
   fit_par_free(c->par);
   free(c->grad);
@@ -66,6 +93,8 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
     return -1;
   }
   if (fit_parse_metrics(m, o->metrics, c->metrics, &c->n_metrics, err, errlen) != 0)
+    return -1;
+  if (fit_output_losses(m, c, err, errlen) != 0)
     return -1;
   if (m->update_stats != NULL && !c->evaluating) {
     /* BatchNormalization's statistics are those of one call: a batch must be
@@ -116,7 +145,7 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
  * process computes which does not change a bit (parallel.c). */
 static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y, int count,
                               int need_grad) {
-  return fit_par_loss_grad(c->par, params, x, y, count, c->grad, c->bpred, need_grad);
+  return fit_par_loss_grad(c->par, params, x, y, count, c->grad, c->bpred, need_grad, c->part_loss);
 }
 
 /* Loss and metrics over n contiguous samples in batches of bs: values[0] the

@@ -22,6 +22,10 @@ typedef enum {
 typedef struct {
   metric_kind kind;
   char name[RNNC_SERIES_NAME];
+  int part; /* the output it reads (the model's outputs[] and losses[]) */
+  /* an output's own loss (a model with several): the value the unit's last
+   * loss_grad gave, not computed from the predictions */
+  const double *loss_value;
 } metric_t;
 
 /* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
@@ -45,9 +49,10 @@ typedef struct {
   fit_par *par; /* the scratches, threads and group that compute each batch */
   metric_t metrics[RNNC_MAX_METRICS];
   int n_metrics;
-  size_t acc_rows; /* rows of output 0 per sample at the data's length */
-  int steps;       /* the data's sequence length */
-  int evaluating;  /* evaluate: no training step (eval_loss, any batch size) */
+  size_t acc_rows;                    /* rows of output 0 per sample at the data's length */
+  int steps;                          /* the data's sequence length */
+  int evaluating;                     /* evaluate: no training step (eval_loss, any batch size) */
+  double part_loss[RNNC_MAX_OUTPUTS]; /* each output's loss in the last batch */
 } ctx_t;
 
 /* ---------------------------------------------------------------- micro-batches (parallel.c) */
@@ -64,9 +69,10 @@ int fit_par_fetch(fit_par *p, const void *x, const void *y, const size_t *sample
 /* The loss of `count` samples (x, y contiguous), their gradient into grad
  * (when need_grad) and predictions into bpred, the same on every rank: the
  * micro-batches' terms summed in their order (parallel.c says how). A group
- * whose communication fails is ended (group->abort). */
+ * whose communication fails is ended (group->abort). part_loss (may be NULL):
+ * each output's loss, summed the same way (a unit with losses per output). */
 double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y, int count,
-                         void *grad, void *bpred, int need_grad);
+                         void *grad, void *bpred, int need_grad, double *part_loss);
 int fit_par_rank(const fit_par *p);
 /* Thread t's scratch: after a batch of one micro-batch, thread 0's holds its
  * forward (BatchNormalization's batch statistics). */

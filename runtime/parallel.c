@@ -240,7 +240,8 @@ struct fit_par {
   void **scratch; /* one per thread */
   void **gbuf;    /* gradients: one per thread (rank owning micro-batch 0), else one per own */
   int n_gbuf;
-  double *losses;         /* per micro-batch of the step */
+  double *losses; /* per micro-batch of the step: the loss, then each output's (stride reals) */
+  int stride;     /* 1, or 1 + n_outputs for a unit that reports each output's loss */
   size_t *bytes, *displs; /* per rank, for allgatherv */
   /* the step in progress, read by the threads */
   const void *params, *x, *y;
@@ -306,17 +307,19 @@ static void compute_task(void *user, int t, int threads) {
   if (i >= p->end)
     return;
   size_t first = (size_t)i * (size_t)p->micro;
-  if (!p->need_grad && m->eval_loss != NULL) { /* e.g. BatchNormalization's moving statistics */
-    p->losses[i] =
+  double *l = p->losses + (size_t)i * (size_t)p->stride;
+  if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
+    l[0] =
         m->eval_loss(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
                      (const char *)p->y + first * m->target_size * p->rs,
                      (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
-    return;
-  }
-  p->losses[i] =
-      m->loss_grad(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
-                   (const char *)p->y + first * m->target_size * p->rs, gbuf_of(p, i), NULL,
-                   (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+  else
+    l[0] =
+        m->loss_grad(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
+                     (const char *)p->y + first * m->target_size * p->rs, gbuf_of(p, i), NULL,
+                     (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+  if (p->stride > 1) /* each output's loss, where the unit leaves it */
+    memcpy(l + 1, (const char *)p->scratch[t] + m->losses_offset, (size_t)m->n_outputs * sizeof *l);
 }
 
 /* the round's terms into the gradient, each thread a slice of the parameters */
@@ -380,7 +383,11 @@ fit_par *fit_par_new(const rnnc_model *m, const rnnc_fit_options *o, int steps, 
     p->n_gbuf = 0;
   p->scratch = calloc((size_t)p->threads, sizeof *p->scratch);
   p->gbuf = calloc((size_t)p->n_gbuf + 1, sizeof *p->gbuf);
-  p->losses = calloc((size_t)most + 1, sizeof *p->losses);
+  p->stride = 1;
+  for (int k = 0; m->losses && k < m->n_outputs; ++k)
+    if (m->losses[k].kind != RNNC_LOSS_NONE)
+      p->stride = 1 + m->n_outputs;
+  p->losses = calloc((size_t)most * (size_t)p->stride + 1, sizeof *p->losses);
   p->bytes = calloc((size_t)p->size, sizeof *p->bytes);
   p->displs = calloc((size_t)p->size, sizeof *p->displs);
   p->pool = rnnc_pool_new(p->threads);
@@ -515,7 +522,7 @@ static int chain(fit_par *p) {
 }
 
 double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y, int count,
-                         void *grad, void *bpred, int need_grad) {
+                         void *grad, void *bpred, int need_grad, double *part_loss) {
   const rnnc_model *m = p->m;
   int lo, hi;
   p->params = params;
@@ -540,8 +547,8 @@ double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const vo
     for (int r = 0; rc == 0 && r < p->size; ++r) {
       int a, b;
       owned(p->n_micro, r, p->size, &a, &b);
-      p->displs[r] = (size_t)a * sizeof *p->losses;
-      p->bytes[r] = (size_t)(b - a) * sizeof *p->losses;
+      p->displs[r] = (size_t)a * (size_t)p->stride * sizeof *p->losses;
+      p->bytes[r] = (size_t)(b - a) * (size_t)p->stride * sizeof *p->losses;
     }
     if (rc == 0)
       rc = p->group->allgatherv(p->group->user, p->losses, p->bytes, p->displs);
@@ -553,11 +560,22 @@ double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const vo
       return NAN;
     }
   }
+  size_t S = (size_t)p->stride;
+  if (part_loss && S > 1)
+    for (int k = 0; k < m->n_outputs; ++k) {
+      part_loss[k] = p->losses[1 + k];
+      if (p->n_micro > 1) {
+        part_loss[k] = 0;
+        for (int i = 0; i < p->n_micro; ++i)
+          part_loss[k] += p->losses[(size_t)i * S + 1 + (size_t)k] *
+                          ((double)micro_samples(p, i) / (double)count);
+      }
+    }
   if (p->n_micro == 1)
     return p->losses[0];
   double loss = 0;
   for (int i = 0; i < p->n_micro; ++i)
-    loss += p->losses[i] * ((double)micro_samples(p, i) / (double)count);
+    loss += p->losses[(size_t)i * S] * ((double)micro_samples(p, i) / (double)count);
   return loss;
 }
 

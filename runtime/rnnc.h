@@ -276,17 +276,30 @@ typedef struct rnnc_tensor_desc_s {
 
 #define RNNC_MAX_OUTPUTS 8
 
-/* One input or output of a model. A model's inputs (the main input, then
- * the initial states of the layers that take them) and its outputs (the loss
- * applies to output 0) are stored per sample one after the other. */
+/* One input or output of a model. A model's inputs and its outputs are
+ * stored per sample one after the other, in the model's order (Keras's
+ * Model(inputs=[...], outputs=[...])). */
 typedef struct {
   int rank;
   int shape[RNNC_MAX_RANK]; /* per sample */
   size_t offset;            /* reals into the sample's inputs or outputs */
   size_t size;              /* reals */
+  const char *name; /* the Input's name; an output's Keras name (its layer's, made unique) */
 } rnnc_output_desc;
 typedef rnnc_output_desc rnnc_part_desc;
 #define RNNC_MAX_INPUTS 8
+
+/* The loss of one output (compile{}): a single loss applies to every
+ * output, a list or dict of them per output, as in Keras. The loss trained
+ * is the sum of weight * the output's loss; the targets of the outputs with
+ * a loss are stored per sample one after the other. */
+typedef struct {
+  rnnc_loss_kind kind;               /* RNNC_LOSS_NONE: the output has no loss (and no targets) */
+  int from_logits;                   /* the output is the logits (from_logits=True) */
+  double weight;                     /* compile{loss_weights = ...}; 1 by default */
+  size_t target_offset, target_size; /* reals into a sample's targets */
+  size_t rows, cols; /* rows the loss averages over (per sample) and the last axis */
+} rnnc_loss_part;
 
 /* Everything the runtime needs to drive a generated unit generically. All
  * pointers to reals are float * or double * according to `dtype`. Arrays of a
@@ -355,6 +368,12 @@ typedef struct rnnc_model {
   size_t stream_output_size; /* reals of one step's output (all outputs, one row each) */
   void (*stream_reset)(void *stream);
   void (*stream_step)(const void *params, void *stream, const void *x_t, void *y_t);
+  /* The loss of every output (n_outputs entries; all RNNC_LOSS_NONE for a
+   * model without compile{}), and where loss_grad leaves each output's loss
+   * of its last call: n_outputs doubles at this byte offset in the scratch
+   * (NaN for an output without a loss). */
+  const rnnc_loss_part *losses;
+  size_t losses_offset;
   /* A unit whose layers compute differently in training and at inference
    * (BatchNormalization: the batch's statistics, or the moving ones):
    * loss_grad and train_step run the training computation, forward the
@@ -449,12 +468,15 @@ int rnnc_npy_save(const char *path, rnnc_dtype dtype, int rank, const size_t *sh
  * Training uses model->loss_grad and rnnc_optimizer_apply_<dtype>; the
  * optimizer state (step counter and slots) belongs to fit, not to the unit. */
 
-#define RNNC_MAX_SERIES 16  /* loss, metrics, val_loss, val_metrics */
-#define RNNC_MAX_METRICS 7  /* metrics besides the loss */
+#define RNNC_MAX_SERIES 32  /* loss, the outputs' losses, metrics, and their val_ */
+#define RNNC_MAX_METRICS 15 /* series besides the loss: the outputs' losses and the metrics */
 #define RNNC_SERIES_NAME 48 /* longest series name + 1 */
 
 /* Keras's `logs` of one epoch (or of evaluate): "loss", the metrics, then
- * "val_loss" and the validation metrics, in that order. */
+ * "val_loss" and the validation metrics, in that order. A model with losses
+ * on several outputs also logs each output's loss (unweighted) after "loss",
+ * and its metrics per output, with tf.keras's names: "dense_loss",
+ * "dense_1_loss", "dense_accuracy", "val_dense_1_loss", ... */
 typedef struct {
   int count;
   char names[RNNC_MAX_SERIES][RNNC_SERIES_NAME];
@@ -606,7 +628,9 @@ typedef struct {
   const char *metrics;      /* NULL: the model's compile metrics; else a list such as
                                "accuracy,mae" ("" = none): accuracy/acc (the variant from the
                                loss), sparse_categorical_accuracy, categorical_accuracy,
-                               binary_accuracy, mae/mean_absolute_error, mse/mean_squared_error */
+                               binary_accuracy, mae/mean_absolute_error, mse/mean_squared_error;
+                               with losses on several outputs each applies to every such output,
+                               or "OUTPUT:metric" to one (the output's name) */
   rnnc_early_stopping early_stopping;
   rnnc_checkpoint checkpoint;
   const char *csv_path;  /* CSVLogger: header epoch + sorted keys, a row per epoch (0-based) */

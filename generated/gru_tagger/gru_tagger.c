@@ -17,6 +17,7 @@
 #include "gru_tagger.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -34,6 +35,10 @@ static const rnnc_tensor_desc gru_tagger_tensors[5] = {
     {"gru/bias", 1, {9, 0, 0, 0}, 63, 9, RNNC_INIT_ZEROS},
     {"dense/kernel", 2, {3, 3, 0, 0}, 72, 9, RNNC_INIT_GLOROT_UNIFORM},
     {"dense/bias", 1, {3, 0, 0, 0}, 81, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part gru_tagger_losses[1] = {
+    {RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0, 1.0, 0, 3, 3, 3}, /* dense */
 };
 
 static const char gru_tagger_spec[] =
@@ -401,10 +406,12 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
   rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
 }
 
-/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
-static void gru_tagger_backward_logits(const gru_tagger_params *p, gru_tagger_scratch *s,
-                                       const float *dlogits, gru_tagger_params *grad, float *dx,
-                                       int n) {
+/* Backward from the losses: dloss holds, in each loss's output's place,
+ * d(loss)/d(output), or d(loss)/d(logits) for a crossentropy Keras computes
+ * from the logits of a softmax or sigmoid output. */
+static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scratch *s,
+                                     const float *dloss, gru_tagger_params *grad, float *dx,
+                                     int n) {
   memset(grad, 0, sizeof *grad);
   const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
   const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
@@ -426,7 +433,7 @@ static void gru_tagger_backward_logits(const gru_tagger_params *p, gru_tagger_sc
   float *const d_gru_h = &s->d_gru_h[0][0];
   float *const d_gru_rh = &s->d_gru_rh[0][0];
   float *const d_dense_z = &s->d_dense_z[0][0];
-  const float *const dlogits_b = dlogits;
+  const float *const dloss_b = dloss;
   float *const wt_dense_kernel = s->wt_dense_kernel;
   float *const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
   float *const wt_gru_kernel = s->wt_gru_kernel;
@@ -456,16 +463,16 @@ static void gru_tagger_backward_logits(const gru_tagger_params *p, gru_tagger_sc
         d_gru_z[b * 27 + r * 9 + c] = 0.0f;
       }
     }
-    /* dense, backward: dz = dlogits (the logits) */
+    /* dense, backward: dz = dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_z[b * 9 + r * 3 + c] = dlogits_b[b * 9 + r * 3 + c];
+        d_dense_z[b * 9 + r * 3 + c] = dloss_b[b * 9 + r * 3 + c];
       }
     }
-    /* dense, backward: dbias += dlogits (the logits) */
+    /* dense, backward: dbias += dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_dense_bias[c] += dlogits_b[b * 9 + r * 3 + c];
+        g_dense_bias[c] += dloss_b[b * 9 + r * 3 + c];
       }
     }
   }
@@ -605,16 +612,21 @@ static void gru_tagger_backward_logits(const gru_tagger_params *p, gru_tagger_sc
 double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x,
                             const float *target, gru_tagger_params *grad, float *dx, float *y_pred,
                             int n) {
-  static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                               .from_logits = 1,
-                                               .label_smoothing = 0.0,
-                                               .delta = 1.0};
   gru_tagger_forward(p, s, x, s->y, n);
-  double loss = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
-                                   (size_t)n * 3, 3, (double)n * 3, s->dloss);
-  if (isnan(loss))
-    return loss;
-  gru_tagger_backward_logits(p, s, s->dloss, grad, dx, n);
+  double loss = 0;
+  { /* dense: sparse_categorical_crossentropy, from the logits */
+    static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                 .from_logits = 1,
+                                                 .label_smoothing = 0.0,
+                                                 .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
+                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
+    if (isnan(l))
+      return l;
+    s->losses[0] = l;
+    loss += l;
+  }
+  gru_tagger_backward_loss(p, s, s->dloss, grad, dx, n);
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
@@ -763,9 +775,9 @@ const rnnc_model gru_tagger_model = {
     3,
     3,
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "dense"}},
     1,
-    {{2, {3, 4, 0, 0}, 0, 12}},
+    {{2, {3, 4, 0, 0}, 0, 12, "gru_input"}},
     0,
     3,
     84,
@@ -795,6 +807,8 @@ const rnnc_model gru_tagger_model = {
     3,
     gru_tagger_stream_reset_any,
     gru_tagger_stream_step_any,
+    gru_tagger_losses,
+    offsetof(gru_tagger_scratch, losses),
     NULL,
     NULL,
 };

@@ -79,6 +79,8 @@ typedef struct {
   float wt_gru_recurrent_kernel[27];
   /* gru/kernel transposed (9 x 4), made by backward */
   float wt_gru_kernel[36];
+  /* each output's loss in the last loss_grad (NaN: no loss) */
+  double losses[1];
   float y[32 * 9];
   float dloss[32 * 9];
   float dx_sink[32 * 12];

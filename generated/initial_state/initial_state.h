@@ -2,7 +2,7 @@
  * Model: examples/functional/initial_state.lua (192 parameters)
  * Command: rnnc generate examples/functional/initial_state.lua --dtype float32 --batch 32
  *   --unroll 0
- * Operations per sample: forward 680 multiply-adds + 136 elementwise, backward 1,360 + 494
+ * Operations per sample: forward 680 multiply-adds + 136 elementwise, backward 1,360 + 486
  */
 #ifndef INITIAL_STATE_H
 #define INITIAL_STATE_H
@@ -21,6 +21,13 @@ extern "C" {
 #define INITIAL_STATE_OUTPUT_SIZE 8
 #define INITIAL_STATE_TARGET_SIZE 8
 #define INITIAL_STATE_N_PARAMS 192
+/* The inputs per sample, one after the other in x: */
+#define INITIAL_STATE_IN_INPUT_1_OFFSET 0 /* input_1: 4 x 3 */
+#define INITIAL_STATE_IN_INPUT_1_SIZE 12
+#define INITIAL_STATE_IN_INPUT_2_OFFSET 12 /* input_2: 5 */
+#define INITIAL_STATE_IN_INPUT_2_SIZE 5
+#define INITIAL_STATE_IN_INPUT_3_OFFSET 17 /* input_3: 5 */
+#define INITIAL_STATE_IN_INPUT_3_SIZE 5
 
 /* Every weight at its Keras shape; `flat` views the same storage as one
  * vector in the layout of the weight file and the optimizer. */
@@ -72,6 +79,8 @@ typedef struct {
   float wt_lstm_recurrent_kernel[100];
   /* lstm/kernel transposed (20 x 3), made by backward */
   float wt_lstm_kernel[60];
+  /* each output's loss in the last loss_grad (NaN: no loss) */
+  double losses[1];
   float y[32 * 8];
   float dloss[32 * 8];
   float dx_sink[32 * 22];
@@ -115,7 +124,7 @@ double initial_state_train_step(initial_state_params *p, initial_state_optimizer
                                 initial_state_scratch *s, const float *x, const float *target,
                                 float *y_pred, int n);
 
-/* No streaming API (initial_state_stream_step): the model takes its initial states as inputs. */
+/* No streaming API (initial_state_stream_step): the input 'input_2' has no time axis. */
 
 extern const rnnc_model initial_state_model;
 

@@ -17,6 +17,7 @@
 #include "lstm_tagger.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -35,6 +36,10 @@ static const rnnc_tensor_desc lstm_tagger_tensors[5] = {
     {"lstm/bias", 1, {12, 0, 0, 0}, 84, 12, RNNC_INIT_UNIT_FORGET_BIAS},
     {"dense/kernel", 2, {3, 3, 0, 0}, 96, 9, RNNC_INIT_GLOROT_UNIFORM},
     {"dense/bias", 1, {3, 0, 0, 0}, 105, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part lstm_tagger_losses[1] = {
+    {RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 0, 1.0, 0, 3, 3, 3}, /* dense */
 };
 
 static const char lstm_tagger_spec[] =
@@ -450,10 +455,12 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
   rnnc_gemm_f32(4, 12, n * 3, a_x, 1, 4, d_lstm_z, 12, g_lstm_kernel, 12, 1, 0);
 }
 
-/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
-static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger_scratch *s,
-                                        const float *dlogits, lstm_tagger_params *grad, float *dx,
-                                        int n) {
+/* Backward from the losses: dloss holds, in each loss's output's place,
+ * d(loss)/d(output), or d(loss)/d(logits) for a crossentropy Keras computes
+ * from the logits of a softmax or sigmoid output. */
+static void lstm_tagger_backward_loss(const lstm_tagger_params *p, lstm_tagger_scratch *s,
+                                      const float *dloss, lstm_tagger_params *grad, float *dx,
+                                      int n) {
   memset(grad, 0, sizeof *grad);
   const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
   const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
@@ -473,7 +480,7 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
   float *const d_lstm_c = &s->d_lstm_c[0][0];
   float *const d_lstm_h = &s->d_lstm_h[0][0];
   float *const d_dense_z = &s->d_dense_z[0][0];
-  const float *const dlogits_b = dlogits;
+  const float *const dloss_b = dloss;
   float *const wt_dense_kernel = s->wt_dense_kernel;
   float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
   float *const wt_lstm_kernel = s->wt_lstm_kernel;
@@ -509,16 +516,16 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
         d_lstm_c[b * 9 + r * 3 + c] = 0.0f;
       }
     }
-    /* dense, backward: dz = dlogits (the logits) */
+    /* dense, backward: dz = dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_z[b * 9 + r * 3 + c] = dlogits_b[b * 9 + r * 3 + c];
+        d_dense_z[b * 9 + r * 3 + c] = dloss_b[b * 9 + r * 3 + c];
       }
     }
-    /* dense, backward: dbias += dlogits (the logits) */
+    /* dense, backward: dbias += dloss (the logits) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_dense_bias[c] += dlogits_b[b * 9 + r * 3 + c];
+        g_dense_bias[c] += dloss_b[b * 9 + r * 3 + c];
       }
     }
   }
@@ -701,16 +708,21 @@ static void lstm_tagger_backward_logits(const lstm_tagger_params *p, lstm_tagger
 double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
                              const float *target, lstm_tagger_params *grad, float *dx,
                              float *y_pred, int n) {
-  static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                               .from_logits = 1,
-                                               .label_smoothing = 0.0,
-                                               .delta = 1.0};
   lstm_tagger_forward(p, s, x, s->y, n);
-  double loss = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
-                                   (size_t)n * 3, 3, (double)n * 3, s->dloss);
-  if (isnan(loss))
-    return loss;
-  lstm_tagger_backward_logits(p, s, s->dloss, grad, dx, n);
+  double loss = 0;
+  { /* dense: sparse_categorical_crossentropy, from the logits */
+    static const rnnc_loss_config loss_config = {.kind = RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                 .from_logits = 1,
+                                                 .label_smoothing = 0.0,
+                                                 .delta = 1.0};
+    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
+                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
+    if (isnan(l))
+      return l;
+    s->losses[0] = l;
+    loss += l;
+  }
+  lstm_tagger_backward_loss(p, s, s->dloss, grad, dx, n);
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
@@ -861,9 +873,9 @@ const rnnc_model lstm_tagger_model = {
     3,
     3,
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "dense"}},
     1,
-    {{2, {3, 4, 0, 0}, 0, 12}},
+    {{2, {3, 4, 0, 0}, 0, 12, "lstm_input"}},
     0,
     3,
     108,
@@ -893,6 +905,8 @@ const rnnc_model lstm_tagger_model = {
     3,
     lstm_tagger_stream_reset_any,
     lstm_tagger_stream_step_any,
+    lstm_tagger_losses,
+    offsetof(lstm_tagger_scratch, losses),
     NULL,
     NULL,
 };

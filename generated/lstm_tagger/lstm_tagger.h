@@ -75,6 +75,8 @@ typedef struct {
   float wt_lstm_recurrent_kernel[36];
   /* lstm/kernel transposed (12 x 4), made by backward */
   float wt_lstm_kernel[48];
+  /* each output's loss in the last loss_grad (NaN: no loss) */
+  double losses[1];
   float y[32 * 9];
   float dloss[32 * 9];
   float dx_sink[32 * 12];

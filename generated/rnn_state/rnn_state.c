@@ -17,6 +17,7 @@
 #include "rnn_state.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -28,6 +29,11 @@ static const rnnc_tensor_desc rnn_state_tensors[3] = {
     {"simple_rnn/kernel", 2, {2, 3, 0, 0}, 0, 6, RNNC_INIT_GLOROT_UNIFORM},
     {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 6, 9, RNNC_INIT_ORTHOGONAL},
     {"simple_rnn/bias", 1, {3, 0, 0, 0}, 15, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part rnn_state_losses[2] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 3}, /* simple_rnn: no loss */
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 3}, /* simple_rnn_1: no loss */
 };
 
 static const char rnn_state_spec[] =
@@ -86,11 +92,11 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
     for (int c = 0; c < 3; ++c) {
       a_simple_rnn_h[b * 3 + c] = rnnc_tanhf(a_simple_rnn_z[b * 3 + c] + w_simple_rnn_bias[c]);
     }
-    /* output: y[0:3] = simple_rnn/h (the model's output 1) */
+    /* output: y[0:3] = simple_rnn/h (the model's output 1, simple_rnn) */
     for (int c = 0; c < 3; ++c) {
       y_b[b * 6 + c] = a_simple_rnn_h[b * 3 + c];
     }
-    /* output: y[3:6] = simple_rnn/h (the model's output 2) */
+    /* output: y[3:6] = simple_rnn/h (the model's output 2, simple_rnn_1) */
     for (int c = 0; c < 3; ++c) {
       y_b[b * 6 + c + 3] = a_simple_rnn_h[b * 3 + c];
     }
@@ -118,11 +124,11 @@ void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const f
     }
   }
   for (int b = 0; b < n; ++b) {
-    /* output, backward: simple_rnn/dh = dy[3:6] (the model's output 2) */
+    /* output, backward: simple_rnn/dh = dy[3:6] (the model's output 2, simple_rnn_1) */
     for (int c = 0; c < 3; ++c) {
       d_simple_rnn_h[b * 3 + c] = dy_b[b * 6 + c + 3];
     }
-    /* output, backward: simple_rnn/dh += dy[0:3] (the model's output 1) */
+    /* output, backward: simple_rnn/dh += dy[0:3] (the model's output 1, simple_rnn) */
     for (int c = 0; c < 3; ++c) {
       d_simple_rnn_h[b * 3 + c] += dy_b[b * 6 + c];
     }
@@ -257,13 +263,13 @@ const rnnc_model rnn_state_model = {
     {1, 3, 0, 0},
     2,
     6,
-    3,
+    0,
     1,
     3,
     2,
-    {{2, {1, 3, 0, 0}, 0, 3}, {1, {3, 0, 0, 0}, 3, 3}},
+    {{2, {1, 3, 0, 0}, 0, 3, "simple_rnn"}, {1, {3, 0, 0, 0}, 3, 3, "simple_rnn_1"}},
     1,
-    {{2, {1, 2, 0, 0}, 0, 2}},
+    {{2, {1, 2, 0, 0}, 0, 2, "input_1"}},
     0,
     1,
     18,
@@ -289,6 +295,8 @@ const rnnc_model rnn_state_model = {
     6,
     rnn_state_stream_reset_any,
     rnn_state_stream_step_any,
+    rnn_state_losses,
+    0,
     NULL,
     NULL,
 };

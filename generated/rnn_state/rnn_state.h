@@ -18,8 +18,13 @@ extern "C" {
 #define RNN_STATE_BATCH 32
 #define RNN_STATE_INPUT_SIZE 2
 #define RNN_STATE_OUTPUT_SIZE 6
-#define RNN_STATE_TARGET_SIZE 3
+#define RNN_STATE_TARGET_SIZE 0
 #define RNN_STATE_N_PARAMS 18
+/* The outputs per sample, one after the other in y: */
+#define RNN_STATE_OUT_SIMPLE_RNN_OFFSET 0 /* simple_rnn: 1 x 3 */
+#define RNN_STATE_OUT_SIMPLE_RNN_SIZE 3
+#define RNN_STATE_OUT_SIMPLE_RNN_1_OFFSET 3 /* simple_rnn_1: 3 */
+#define RNN_STATE_OUT_SIMPLE_RNN_1_SIZE 3
 
 /* Every weight at its Keras shape; `flat` views the same storage as one
  * vector in the layout of the weight file and the optimizer. */
@@ -49,8 +54,6 @@ typedef struct {
   float d_simple_rnn_h[32][3];
   /* simple_rnn/kernel transposed (3 x 2), made by backward */
   float wt_simple_rnn_kernel[6];
-  float y0[96];
-  float dloss0[96];
   float y[32 * 6];
   float dloss[32 * 6];
   float dx_sink[32 * 2];

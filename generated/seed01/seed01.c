@@ -17,6 +17,7 @@
 #include "seed01.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -28,6 +29,10 @@ static const rnnc_tensor_desc seed01_tensors[3] = {
     {"simple_rnn/kernel", 2, {10, 3, 0, 0}, 0, 30, RNNC_INIT_GLOROT_UNIFORM},
     {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 30, 9, RNNC_INIT_ORTHOGONAL},
     {"simple_rnn/bias", 1, {3, 0, 0, 0}, 39, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed01_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 3}, /* simple_rnn: no loss */
 };
 
 static const char seed01_spec[] = "rnnc-spec 1\n"
@@ -287,13 +292,13 @@ const rnnc_model seed01_model = {
     {3, 0, 0, 0},
     20,
     3,
-    3,
+    0,
     1,
     3,
     1,
-    {{1, {3, 0, 0, 0}, 0, 3}},
+    {{1, {3, 0, 0, 0}, 0, 3, "simple_rnn"}},
     1,
-    {{2, {2, 10, 0, 0}, 0, 20}},
+    {{2, {2, 10, 0, 0}, 0, 20, "simple_rnn_input"}},
     0,
     2,
     42,
@@ -319,6 +324,8 @@ const rnnc_model seed01_model = {
     3,
     seed01_stream_reset_any,
     seed01_stream_step_any,
+    seed01_losses,
+    0,
     NULL,
     NULL,
 };

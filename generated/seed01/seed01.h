@@ -18,7 +18,7 @@ extern "C" {
 #define SEED01_BATCH 32
 #define SEED01_INPUT_SIZE 20
 #define SEED01_OUTPUT_SIZE 3
-#define SEED01_TARGET_SIZE 3
+#define SEED01_TARGET_SIZE 0
 #define SEED01_N_PARAMS 42
 
 /* Every weight at its Keras shape; `flat` views the same storage as one

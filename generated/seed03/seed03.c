@@ -17,6 +17,7 @@
 #include "seed03.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -28,6 +29,10 @@ static const rnnc_tensor_desc seed03_tensors[3] = {
     {"simple_rnn/kernel", 2, {10, 3, 0, 0}, 0, 30, RNNC_INIT_GLOROT_UNIFORM},
     {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 30, 9, RNNC_INIT_ORTHOGONAL},
     {"simple_rnn/bias", 1, {3, 0, 0, 0}, 39, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed03_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 2, 3}, /* simple_rnn: no loss */
 };
 
 static const char seed03_spec[] = "rnnc-spec 1\n"
@@ -291,13 +296,13 @@ const rnnc_model seed03_model = {
     {2, 3, 0, 0},
     20,
     6,
-    6,
+    0,
     2,
     3,
     1,
-    {{2, {2, 3, 0, 0}, 0, 6}},
+    {{2, {2, 3, 0, 0}, 0, 6, "simple_rnn"}},
     1,
-    {{2, {2, 10, 0, 0}, 0, 20}},
+    {{2, {2, 10, 0, 0}, 0, 20, "simple_rnn_input"}},
     0,
     2,
     42,
@@ -323,6 +328,8 @@ const rnnc_model seed03_model = {
     3,
     seed03_stream_reset_any,
     seed03_stream_step_any,
+    seed03_losses,
+    0,
     NULL,
     NULL,
 };

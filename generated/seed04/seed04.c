@@ -17,6 +17,7 @@
 #include "seed04.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -31,6 +32,10 @@ static const rnnc_tensor_desc seed04_tensors[6] = {
     {"simple_rnn_1/kernel", 2, {8, 8, 0, 0}, 112, 64, RNNC_INIT_GLOROT_UNIFORM},
     {"simple_rnn_1/recurrent_kernel", 2, {8, 8, 0, 0}, 176, 64, RNNC_INIT_ORTHOGONAL},
     {"simple_rnn_1/bias", 1, {8, 0, 0, 0}, 240, 8, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed04_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 10, 8}, /* simple_rnn_1: no loss */
 };
 
 static const char seed04_spec[] = "rnnc-spec 1\n"
@@ -409,13 +414,13 @@ const rnnc_model seed04_model = {
     {10, 8, 0, 0},
     50,
     80,
-    80,
+    0,
     10,
     8,
     1,
-    {{2, {10, 8, 0, 0}, 0, 80}},
+    {{2, {10, 8, 0, 0}, 0, 80, "simple_rnn_1"}},
     1,
-    {{2, {10, 5, 0, 0}, 0, 50}},
+    {{2, {10, 5, 0, 0}, 0, 50, "simple_rnn_input"}},
     0,
     10,
     248,
@@ -441,6 +446,8 @@ const rnnc_model seed04_model = {
     8,
     seed04_stream_reset_any,
     seed04_stream_step_any,
+    seed04_losses,
+    0,
     NULL,
     NULL,
 };

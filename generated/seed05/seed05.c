@@ -17,6 +17,7 @@
 #include "seed05.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -46,6 +47,10 @@ static const rnnc_tensor_desc seed05_tensors[6] = {
      64,
      RNNC_INIT_ORTHOGONAL},
     {"bidirectional/backward_simple_rnn/bias", 1, {8, 0, 0, 0}, 216, 8, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed05_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 10, 16}, /* bidirectional: no loss */
 };
 
 static const char seed05_spec[] = "rnnc-spec 1\n"
@@ -483,13 +488,13 @@ const rnnc_model seed05_model = {
     {10, 16, 0, 0},
     50,
     160,
-    160,
+    0,
     10,
     16,
     1,
-    {{2, {10, 16, 0, 0}, 0, 160}},
+    {{2, {10, 16, 0, 0}, 0, 160, "bidirectional"}},
     1,
-    {{2, {10, 5, 0, 0}, 0, 50}},
+    {{2, {10, 5, 0, 0}, 0, 50, "bidirectional_input"}},
     0,
     10,
     224,
@@ -515,6 +520,8 @@ const rnnc_model seed05_model = {
     0,
     NULL,
     NULL,
+    seed05_losses,
+    0,
     NULL,
     NULL,
 };

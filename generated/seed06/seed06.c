@@ -17,6 +17,7 @@
 #include "seed06.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -124,6 +125,10 @@ static const rnnc_tensor_desc seed06_tensors[24] = {
      64,
      RNNC_INIT_ORTHOGONAL},
     {"bidirectional_3/backward_simple_rnn_3/bias", 1, {8, 0, 0, 0}, 1416, 8, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed06_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 10, 16}, /* bidirectional_3: no loss */
 };
 
 static const char seed06_spec[] = "rnnc-spec 1\n"
@@ -1494,13 +1499,13 @@ const rnnc_model seed06_model = {
     {10, 16, 0, 0},
     50,
     160,
-    160,
+    0,
     10,
     16,
     1,
-    {{2, {10, 16, 0, 0}, 0, 160}},
+    {{2, {10, 16, 0, 0}, 0, 160, "bidirectional_3"}},
     1,
-    {{2, {10, 5, 0, 0}, 0, 50}},
+    {{2, {10, 5, 0, 0}, 0, 50, "bidirectional_input"}},
     0,
     10,
     1424,
@@ -1526,6 +1531,8 @@ const rnnc_model seed06_model = {
     0,
     NULL,
     NULL,
+    seed06_losses,
+    0,
     NULL,
     NULL,
 };

@@ -17,6 +17,7 @@
 #include "seed07.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -32,6 +33,10 @@ static const rnnc_tensor_desc seed07_tensors[3] = {
     {"gru/kernel", 2, {5, 24, 0, 0}, 0, 120, RNNC_INIT_GLOROT_UNIFORM},
     {"gru/recurrent_kernel", 2, {8, 24, 0, 0}, 120, 192, RNNC_INIT_ORTHOGONAL},
     {"gru/bias", 2, {2, 24, 0, 0}, 312, 48, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed07_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 8}, /* gru: no loss */
 };
 
 static const char seed07_spec[] =
@@ -507,13 +512,13 @@ const rnnc_model seed07_model = {
     {8, 0, 0, 0},
     50,
     8,
-    8,
+    0,
     1,
     8,
     1,
-    {{1, {8, 0, 0, 0}, 0, 8}},
+    {{1, {8, 0, 0, 0}, 0, 8, "gru"}},
     1,
-    {{2, {10, 5, 0, 0}, 0, 50}},
+    {{2, {10, 5, 0, 0}, 0, 50, "gru_input"}},
     0,
     10,
     360,
@@ -539,6 +544,8 @@ const rnnc_model seed07_model = {
     8,
     seed07_stream_reset_any,
     seed07_stream_step_any,
+    seed07_losses,
+    0,
     NULL,
     NULL,
 };

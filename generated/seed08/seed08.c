@@ -17,6 +17,7 @@
 #include "seed08.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -32,6 +33,10 @@ static const rnnc_tensor_desc seed08_tensors[3] = {
     {"lstm/kernel", 2, {5, 28, 0, 0}, 0, 140, RNNC_INIT_GLOROT_UNIFORM},
     {"lstm/recurrent_kernel", 2, {7, 28, 0, 0}, 140, 196, RNNC_INIT_ORTHOGONAL},
     {"lstm/bias", 1, {28, 0, 0, 0}, 336, 28, RNNC_INIT_UNIT_FORGET_BIAS},
+};
+
+static const rnnc_loss_part seed08_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 7}, /* lstm: no loss */
 };
 
 static const char seed08_spec[] =
@@ -500,13 +505,13 @@ const rnnc_model seed08_model = {
     {7, 0, 0, 0},
     500,
     7,
-    7,
+    0,
     1,
     7,
     1,
-    {{1, {7, 0, 0, 0}, 0, 7}},
+    {{1, {7, 0, 0, 0}, 0, 7, "lstm"}},
     1,
-    {{2, {100, 5, 0, 0}, 0, 500}},
+    {{2, {100, 5, 0, 0}, 0, 500, "lstm_input"}},
     0,
     100,
     364,
@@ -532,6 +537,8 @@ const rnnc_model seed08_model = {
     7,
     seed08_stream_reset_any,
     seed08_stream_step_any,
+    seed08_losses,
+    0,
     NULL,
     NULL,
 };

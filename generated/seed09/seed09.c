@@ -17,6 +17,7 @@
 #include "seed09.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -34,6 +35,10 @@ static const rnnc_tensor_desc seed09_tensors[5] = {
     {"lstm/bias", 1, {20, 0, 0, 0}, 300, 20, RNNC_INIT_UNIT_FORGET_BIAS},
     {"dense/kernel", 2, {5, 1, 0, 0}, 320, 5, RNNC_INIT_GLOROT_UNIFORM},
     {"dense/bias", 1, {1, 0, 0, 0}, 325, 1, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed09_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 1}, /* dense: no loss */
 };
 
 static const char seed09_spec[] =
@@ -520,13 +525,13 @@ const rnnc_model seed09_model = {
     {1, 0, 0, 0},
     20,
     1,
+    0,
     1,
     1,
     1,
+    {{1, {1, 0, 0, 0}, 0, 1, "dense"}},
     1,
-    {{1, {1, 0, 0, 0}, 0, 1}},
-    1,
-    {{2, {2, 10, 0, 0}, 0, 20}},
+    {{2, {2, 10, 0, 0}, 0, 20, "lstm_input"}},
     0,
     2,
     326,
@@ -552,6 +557,8 @@ const rnnc_model seed09_model = {
     1,
     seed09_stream_reset_any,
     seed09_stream_step_any,
+    seed09_losses,
+    0,
     NULL,
     NULL,
 };

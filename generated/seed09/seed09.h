@@ -18,7 +18,7 @@ extern "C" {
 #define SEED09_BATCH 32
 #define SEED09_INPUT_SIZE 20
 #define SEED09_OUTPUT_SIZE 1
-#define SEED09_TARGET_SIZE 1
+#define SEED09_TARGET_SIZE 0
 #define SEED09_N_PARAMS 326
 
 /* Every weight at its Keras shape; `flat` views the same storage as one

@@ -17,6 +17,7 @@
 #include "seed10.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -37,6 +38,10 @@ static const rnnc_tensor_desc seed10_tensors[8] = {
     {"lstm_1/bias", 1, {28, 0, 0, 0}, 656, 28, RNNC_INIT_UNIT_FORGET_BIAS},
     {"dense/kernel", 2, {7, 1, 0, 0}, 684, 7, RNNC_INIT_GLOROT_UNIFORM},
     {"dense/bias", 1, {1, 0, 0, 0}, 691, 1, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed10_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 1}, /* dense: no loss */
 };
 
 static const char seed10_spec[] =
@@ -832,13 +837,13 @@ const rnnc_model seed10_model = {
     {1, 0, 0, 0},
     20,
     1,
+    0,
     1,
     1,
     1,
+    {{1, {1, 0, 0, 0}, 0, 1, "dense"}},
     1,
-    {{1, {1, 0, 0, 0}, 0, 1}},
-    1,
-    {{2, {2, 10, 0, 0}, 0, 20}},
+    {{2, {2, 10, 0, 0}, 0, 20, "lstm_input"}},
     0,
     2,
     692,
@@ -864,6 +869,8 @@ const rnnc_model seed10_model = {
     1,
     seed10_stream_reset_any,
     seed10_stream_step_any,
+    seed10_losses,
+    0,
     NULL,
     NULL,
 };

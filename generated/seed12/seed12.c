@@ -17,6 +17,7 @@
 #include "seed12.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -30,6 +31,10 @@ static const rnnc_tensor_desc seed12_tensors[5] = {
     {"simple_rnn/bias", 1, {3, 0, 0, 0}, 18, 3, RNNC_INIT_ZEROS},
     {"time_distributed/dense/kernel", 2, {3, 3, 0, 0}, 21, 9, RNNC_INIT_GLOROT_UNIFORM},
     {"time_distributed/dense/bias", 1, {3, 0, 0, 0}, 30, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed12_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 3, 3}, /* time_distributed: no loss */
 };
 
 static const char seed12_spec[] =
@@ -402,13 +407,13 @@ const rnnc_model seed12_model = {
     {3, 3, 0, 0},
     9,
     9,
-    9,
+    0,
     3,
     3,
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "time_distributed"}},
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "simple_rnn_input"}},
     0,
     3,
     33,
@@ -434,6 +439,8 @@ const rnnc_model seed12_model = {
     3,
     seed12_stream_reset_any,
     seed12_stream_step_any,
+    seed12_losses,
+    0,
     NULL,
     NULL,
 };

@@ -17,6 +17,7 @@
 #include "seed13.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -34,6 +35,10 @@ static const rnnc_tensor_desc seed13_tensors[5] = {
     {"lstm/bias", 1, {12, 0, 0, 0}, 84, 12, RNNC_INIT_UNIT_FORGET_BIAS},
     {"dense/kernel", 2, {3, 3, 0, 0}, 96, 9, RNNC_INIT_GLOROT_UNIFORM},
     {"dense/bias", 1, {3, 0, 0, 0}, 105, 3, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed13_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 3, 3}, /* dense: no loss */
 };
 
 static const char seed13_spec[] =
@@ -594,13 +599,13 @@ const rnnc_model seed13_model = {
     {3, 3, 0, 0},
     12,
     9,
-    9,
+    0,
     3,
     3,
     1,
-    {{2, {3, 3, 0, 0}, 0, 9}},
+    {{2, {3, 3, 0, 0}, 0, 9, "dense"}},
     1,
-    {{2, {3, 4, 0, 0}, 0, 12}},
+    {{2, {3, 4, 0, 0}, 0, 12, "lstm_input"}},
     0,
     3,
     108,
@@ -626,6 +631,8 @@ const rnnc_model seed13_model = {
     3,
     seed13_stream_reset_any,
     seed13_stream_step_any,
+    seed13_losses,
+    0,
     NULL,
     NULL,
 };

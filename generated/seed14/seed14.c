@@ -17,6 +17,7 @@
 #include "seed14.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "rnnc_kernels.h"
@@ -42,6 +43,10 @@ static const rnnc_tensor_desc seed14_tensors[7] = {
     {"dense/bias", 1, {5, 0, 0, 0}, 1860, 5, RNNC_INIT_ZEROS},
     {"dense_1/kernel", 2, {5, 1, 0, 0}, 1865, 5, RNNC_INIT_GLOROT_UNIFORM},
     {"dense_1/bias", 1, {1, 0, 0, 0}, 1870, 1, RNNC_INIT_ZEROS},
+};
+
+static const rnnc_loss_part seed14_losses[1] = {
+    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, 1, 1}, /* dense_1: no loss */
 };
 
 static const char seed14_spec[] =
@@ -577,13 +582,13 @@ const rnnc_model seed14_model = {
     {1, 0, 0, 0},
     3,
     1,
+    0,
     1,
     1,
     1,
+    {{1, {1, 0, 0, 0}, 0, 1, "dense_1"}},
     1,
-    {{1, {1, 0, 0, 0}, 0, 1}},
-    1,
-    {{2, {3, 1, 0, 0}, 0, 3}},
+    {{2, {3, 1, 0, 0}, 0, 3, "lstm_input"}},
     0,
     3,
     1871,
@@ -609,6 +614,8 @@ const rnnc_model seed14_model = {
     1,
     seed14_stream_reset_any,
     seed14_stream_step_any,
+    seed14_losses,
+    0,
     NULL,
     NULL,
 };

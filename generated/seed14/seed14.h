@@ -18,7 +18,7 @@ extern "C" {
 #define SEED14_BATCH 32
 #define SEED14_INPUT_SIZE 3
 #define SEED14_OUTPUT_SIZE 1
-#define SEED14_TARGET_SIZE 1
+#define SEED14_TARGET_SIZE 0
 #define SEED14_N_PARAMS 1871
 
 /* Every weight at its Keras shape; `flat` views the same storage as one

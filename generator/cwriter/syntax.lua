@@ -44,6 +44,28 @@ function syntax.c_string(text)
   return table.concat(out, "\n")
 end
 
+-- A text as the initializer of a char array: a string literal, or, over
+-- the 4095 characters C99 compilers must support in one literal (a large
+-- graph's summary), a list of character constants.
+syntax.MAX_C_STRING = 4095
+function syntax.c_text(text)
+  if #text < syntax.MAX_C_STRING then return syntax.c_string(text) end
+  local out, line = { "{ /* over the 4095 characters of a C99 string literal: its characters */" }, {}
+  local ESC = { ["'"] = "'\\''", ["\\"] = "'\\\\'", ["\n"] = "'\\n'" }
+  for i = 1, #text do
+    local ch = text:sub(i, i)
+    local b = ch:byte()
+    line[#line + 1] = ESC[ch] or ((b >= 32 and b < 127) and ("'" .. ch .. "'") or tostring(b))
+    if #line == 16 or ch == "\n" then
+      out[#out + 1] = table.concat(line, ", ") .. ","
+      line = {}
+    end
+  end
+  line[#line + 1] = "0}"
+  out[#out + 1] = table.concat(line, ", ")
+  return table.concat(out, "\n")
+end
+
 ---------------------------------------------------------------- index expressions
 
 -- An affine index: constant + sum of var * coefficient; inside a time loop

@@ -304,13 +304,6 @@ local function loss_config_text(l, from_logits)
   return "{" .. table.concat(fields, ", ") .. "}"
 end
 
--- Reals per sample of the training target: labels of output 0's rows for
--- sparse crossentropy, else output 0 itself.
-local function target_size_of(iface, loss)
-  if loss == "sparse_categorical_crossentropy" then return iface.outputs[1].rows end
-  return iface.outputs[1].size
-end
-
 local scratch_meaning
 local dims_list = syntax.dims_list
 
@@ -372,10 +365,8 @@ function cwriter.unit(unit, opts)
   local names = buffer_names(unit.prog)
   local prog = unit.prog
   local in_size, out_size = unit.x.buf.size, unit.y.buf.size
-  -- the loss applies to output 0
+  -- output 0's rows and columns (the descriptor's output_rows, output_cols)
   local rows, cols = iface.outputs[1].rows, iface.outputs[1].cols
-  local out0_size = iface.outputs[1].size
-  local several = #iface.outputs > 1
   local config = iface.training
   local loss = config.loss and config.loss.kind
 
@@ -389,8 +380,8 @@ function cwriter.unit(unit, opts)
     param_fields[#param_fields + 1] = string.format("    %s %s%s;", real, syntax.ident(wt.name), table.concat(dims))
   end
   local all_ops = {}
-  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_logits or {}, unit.forward_train or {},
-    unit.backward_train or {}, unit.backward_train_logits or {} }) do
+  for _, list in ipairs({ unit.forward, unit.backward, unit.backward_loss or {}, unit.forward_train or {},
+    unit.backward_train_loss or {} }) do
     for _, op in ipairs(list) do
       all_ops[#all_ops + 1] = op
     end
@@ -415,14 +406,30 @@ function cwriter.unit(unit, opts)
   end
 
   local helpers = {}
-  if several or (iface.variable and rows > 1) then
-    -- output 0 gathered contiguous for the loss, and its gradient
-    scratch_fields[#scratch_fields + 1] = string.format("  %s y0[%d];", real, iface.batch * out0_size)
-    scratch_fields[#scratch_fields + 1] = string.format("  %s dloss0[%d];", real, iface.batch * out0_size)
+  local losses = config.losses or {}
+  -- The losses read their outputs (or logits) and targets in place when
+  -- they lie contiguous for the whole batch: one loss on the only output, of
+  -- the unit's length. Otherwise each is gathered into y0 and t0, and its
+  -- gradient scattered back from dloss0.
+  local gathered = #iface.outputs > 1
+  local max_part, max_target = 0, 0
+  for _, part in ipairs(losses) do
+    if part.kind then
+      gathered = gathered or part.sequence
+      max_part = math.max(max_part, part.rows * part.cols)
+      max_target = math.max(max_target, part.target_size)
+    end
   end
-  if iface.variable and rows > 1 then
-    scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d];", real,
-      iface.batch * target_size_of(iface, loss))
+  if loss and gathered then
+    scratch_fields[#scratch_fields + 1] = string.format("  /* one output (or its logits), gathered for its loss, "
+      .. "and the loss's gradient */\n  %s y0[%d];\n  %s dloss0[%d];", real, iface.batch * max_part, real,
+      iface.batch * max_part)
+    scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d]; /* its targets */", real,
+      iface.batch * max_target)
+  end
+  if loss then
+    scratch_fields[#scratch_fields + 1] = string.format("  /* each output's loss in the last loss_grad (NaN: no "
+      .. "loss) */\n  double losses[%d];", #iface.outputs)
   end
   local fwd = batch_body(unit, names, unit.forward, opts, {
     y = "y",
@@ -434,79 +441,100 @@ function cwriter.unit(unit, opts)
     dy = "dy",
     dx = dx_ptr,
   }, nil, helpers)
-  local bwd_logits = ""
+  local bwd_loss = ""
   local loss_grad
-  local fused = (unit.backward_logits or unit.backward_train_logits) ~= nil
-  if unit.backward_logits then
-    local body = zero_grad .. batch_body(unit, names, unit.backward_logits, opts, {
-      dlogits = "dlogits",
+  if unit.backward_loss then
+    local body = zero_grad .. batch_body(unit, names, unit.backward_loss, opts, {
+      dloss = "dloss",
       dx = dx_ptr,
     }, nil, helpers)
-    bwd_logits = string.format([[
+    bwd_loss = string.format([[
 
-/* Backward from d(loss)/d(logits): Keras's softmax + crossentropy fusion. */
-static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlogits, %s_params *grad, %s *dx, int n) {
+/* Backward from the losses: dloss holds, in each loss's output's place,
+ * d(loss)/d(output), or d(loss)/d(logits) for a crossentropy Keras computes
+ * from the logits of a softmax or sigmoid output. */
+static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss, %s_params *grad, %s *dx, int n) {
 %s
 }
 ]], name, name, name, real, name, real, body)
   end
-  -- The body of loss_grad (forward, the compiled loss, backward) or, with
-  -- `backward` nil, of eval_loss (forward and the loss only).
+  -- The body of loss_grad (forward, the compiled losses, backward) or, with
+  -- `backward` nil, of eval_loss (forward and the losses only).
   local function loss_body(forward, backward)
     local lines = { string.format("%s(p, s, x, s->y, n);", forward) }
-    -- The loss reads rows x cols of output 0 (or of the logits) per sample.
-    -- It reads them in place when they lie contiguous for the whole batch;
-    -- else (several outputs, or sequences shorter than the maximum) they are
-    -- gathered into y0 with their targets, and the gradient scattered back.
-    local seq = iface.variable and rows > 1
-    local packed = several or seq
-    local sparse = loss == "sparse_categorical_crossentropy"
-    local tcols = sparse and 1 or cols
-    local src, src_stride = "s->y", out_size
-    if fused then
-      local lbuf = unit.logits.buf
-      if unit.logits.off ~= 0 or ir.count(unit.logits) ~= lbuf.size then error("logits must be a whole buffer") end
-      src, src_stride = "&s->" .. names[lbuf] .. "[0][0]", lbuf.size
+    local seq = false
+    for _, part in ipairs(losses) do
+      seq = seq or (part.kind and part.sequence)
     end
-    local rows_here = tostring(rows)
     if seq then
       lines[#lines + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps)
-      rows_here = "L"
     end
-    local pred, dpred, tgt = src, "s->dloss", "target"
-    if packed then
-      pred, dpred = "s->y0", "s->dloss0"
-      local per = string.format("(size_t)%s * %d", rows_here, cols)
-      local tper = string.format("(size_t)%s * %d", rows_here, tcols)
-      lines[#lines + 1] = "for (int b = 0; b < n; ++b) {"
-      lines[#lines + 1] = string.format("memcpy(s->y0 + (size_t)b * %s, %s + (size_t)b * %d, sizeof(%s) * %s);",
-        per, src, src_stride, real, per)
-      if seq then
-        tgt = "s->t0"
-        lines[#lines + 1] = string.format("memcpy(s->t0 + (size_t)b * %s, target + (size_t)b * %d, sizeof(%s) * %s);",
-          tper, target_size_of(iface, loss), real, tper)
+    lines[#lines + 1] = "double loss = 0;"
+    if gathered and backward then
+      -- no gradient reaches the outputs without a loss, or the rows past L
+      lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, out_size)
+    end
+    for k, part in ipairs(losses) do
+      if not part.kind then
+        lines[#lines + 1] = string.format("s->losses[%d] = NAN; /* %s: no loss */", k - 1, part.name)
+      else
+        local fused = part.fused
+        -- the runtime's loss function: from the logits Keras keeps of a
+        -- softmax or sigmoid output (fused), or of a loss with from_logits
+        local from_logits = fused or part.from_logits
+        local src, src_stride, src_off = "s->y", out_size, part.output_offset
+        if fused then
+          local seed
+          for _, sd in ipairs(unit.loss_seeds) do
+            if sd.output == k then seed = sd.view end
+          end
+          local lbuf = seed.buf
+          if seed.off ~= 0 or ir.count(seed) ~= lbuf.size then error("logits must be a whole buffer") end
+          src, src_stride, src_off = "&s->" .. names[lbuf] .. "[0][0]", lbuf.size, 0
+        end
+        local sparse = part.kind == "sparse_categorical_crossentropy"
+        local rows_here = part.sequence and "L" or tostring(part.rows)
+        local per = string.format("(size_t)%s * %d", rows_here, part.cols)
+        local tper = string.format("(size_t)%s * %d", rows_here, sparse and 1 or part.cols)
+        lines[#lines + 1] = string.format("{ /* %s: %s%s%s */", part.name, part.kind,
+          fused and ", from the logits" or (part.from_logits and ", from_logits" or ""),
+          part.weight ~= 1 and string.format(", weight %.17g", part.weight) or "")
+        lines[#lines + 1] = string.format("static const rnnc_loss_config loss_config = %s;",
+          loss_config_text(part, from_logits))
+        local pred, dpred, tgt = src, "s->dloss", "target"
+        if gathered then
+          pred, dpred, tgt = "s->y0", "s->dloss0", "s->t0"
+          lines[#lines + 1] = "for (int b = 0; b < n; ++b) {"
+          lines[#lines + 1] = string.format("memcpy(s->y0 + (size_t)b * %s, %s + (size_t)b * %d + %d, "
+            .. "sizeof(%s) * %s);", per, src, src_stride, src_off, real, per)
+          lines[#lines + 1] = string.format("memcpy(s->t0 + (size_t)b * %s, target + (size_t)b * %d + %d, "
+            .. "sizeof(%s) * %s);", tper, config.target_size, part.target_offset, real, tper)
+          lines[#lines + 1] = "}"
+        end
+        if not backward then dpred = "NULL" end
+        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
+          .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, part.cols, rows_here, dpred)
+        lines[#lines + 1] = "if (isnan(l)) return l;"
+        lines[#lines + 1] = string.format("s->losses[%d] = l;", k - 1)
+        local w = part.weight
+        lines[#lines + 1] = w == 1 and "loss += l;"
+          or string.format("loss += %s * l;", syntax.real_literal(w, "float64"))
+        if backward and (gathered or w ~= 1) then
+          -- the gradient, weighted, in the output's place
+          local scale = w == 1 and "" or (" * " .. syntax.real_literal(w, opts.dtype))
+          if gathered then
+            lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) for (size_t i = 0; i < %s; ++i) "
+              .. "s->dloss[(size_t)b * %d + %d + i] = s->dloss0[(size_t)b * %s + i]%s;", per, out_size,
+              part.output_offset, per, scale)
+          else
+            lines[#lines + 1] = string.format("for (size_t i = 0; i < (size_t)n * %s; ++i) s->dloss[i] *= %s;", per,
+              syntax.real_literal(w, opts.dtype))
+          end
+        end
+        lines[#lines + 1] = "}"
       end
-      lines[#lines + 1] = "}"
     end
-    if not backward then dpred = "NULL" end
-    -- the runtime's loss function: from the logits Keras keeps of a softmax or
-    -- sigmoid output (fused), or of a model built with from_logits=True
-    local from_logits = fused or config.loss.from_logits
-    table.insert(lines, 1, string.format("static const rnnc_loss_config loss_config = %s;",
-      loss_config_text(config.loss, from_logits)))
-    lines[#lines + 1] = string.format("double loss = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
-      .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, cols, rows_here, dpred)
-    if backward then
-      lines[#lines + 1] = "if (isnan(loss)) return loss;"
-      if packed then
-        -- no gradient reaches the other outputs, or the rows past L
-        local per = string.format("(size_t)%s * %d", rows_here, cols)
-        lines[#lines + 1] = string.format("memset(s->dloss, 0, sizeof(%s) * (size_t)n * %d);", real, src_stride)
-        lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) memcpy(s->dloss + (size_t)b * %d, "
-          .. "s->dloss0 + (size_t)b * %s, sizeof(%s) * %s);", src_stride, per, real, per)
-      end
-      lines[#lines + 1] = string.format("%s%s(p, s, s->dloss, grad, dx, n);", backward, fused and "_logits" or "")
-    end
+    if backward then lines[#lines + 1] = string.format("%s(p, s, s->dloss, grad, dx, n);", backward) end
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
       out_size)
     lines[#lines + 1] = "return loss;"
@@ -520,7 +548,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     }, "\n")
   else
     loss_grad = loss_body(name .. (train and "_forward_train" or "_forward"),
-      name .. (train and "_backward_train" or "_backward"))
+      name .. (train and "_backward_train_loss" or "_backward_loss"))
   end
   -- A unit whose layers compute differently in training (BatchNormalization)
   local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""
@@ -534,17 +562,11 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
     fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics. */\n"
       .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
       name, name, name, real, real, ftrain)
-    if unit.backward_train then
-      fn("\n/* Backward of forward_train (loss_grad's). */\n"
-        .. "static void %s_backward_train(const %s_params *p, %s_scratch *s, const %s *dy, %s_params *grad, %s *dx, "
-        .. "int n) {\n%s\n}\n", name, name, name, real, name, real,
-        zero_grad .. batch_body(unit, names, unit.backward_train, opts, { dy = "dy", dx = dx_ptr }, nil, helpers))
-    end
-    if unit.backward_train_logits then
-      fn("\n/* Backward of forward_train from d(loss)/d(logits) (loss_grad's). */\n"
-        .. "static void %s_backward_train_logits(const %s_params *p, %s_scratch *s, const %s *dlogits, "
+    if unit.backward_train_loss then
+      fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
+        .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
         .. "%s_params *grad, %s *dx, int n) {\n%s\n}\n", name, name, name, real, name, real,
-        zero_grad .. batch_body(unit, names, unit.backward_train_logits, opts, { dlogits = "dlogits", dx = dx_ptr },
+        zero_grad .. batch_body(unit, names, unit.backward_train_loss, opts, { dloss = "dloss", dx = dx_ptr },
           nil, helpers))
     end
     local eval = loss and loss_body(name .. "_forward", nil) or table.concat({
@@ -590,9 +612,24 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(config.optimizer), config.optimizer.class,
     config.optimizer.slots_per_param
-  local target_size = target_size_of(iface, loss)
+  local target_size = config.target_size or 0
   local out_shape = iface.y_shape
+  -- Where each input and output lies in a sample's x and y.
+  local io = {}
+  for _, set in ipairs({ { "IN", "x", iface.inputs }, { "OUT", "y", iface.outputs } }) do
+    if #set[3] > 1 then
+      io[#io + 1] = string.format("/* The %s per sample, one after the other in %s: */",
+        set[1] == "IN" and "inputs" or "outputs", set[2])
+      for _, d in ipairs(set[3]) do
+        local macro = string.format("%s_%s_%s", name:upper(), set[1], syntax.ident(d.name):upper())
+        io[#io + 1] = string.format("#define %s_OFFSET %d /* %s: %s */", macro, d.offset, d.name,
+          table.concat(d.shape, " x "))
+        io[#io + 1] = string.format("#define %s_SIZE %d", macro, d.size)
+      end
+    end
+  end
   local vars = {
+    IO_MACROS = table.concat(io, "\n"),
     PROVENANCE = opts.provenance,
     NAME = name,
     UPPER = name:upper(),
@@ -616,6 +653,7 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
+  vars.IO_MACROS = nil
   vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
   vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
   vars.STATS_DECL = nil
@@ -629,12 +667,12 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   vars.HELPERS = helper_functions(helpers, opts.dtype)
   vars.N_TENSORS = #iface.params
   vars.TENSORS = table.concat(tensors, "\n")
-  vars.SPEC = syntax.c_string(opts.spec)
-  vars.SUMMARY = syntax.c_string(opts.summary)
+  vars.SPEC = syntax.c_text(opts.spec)
+  vars.SUMMARY = syntax.c_text(opts.summary)
   vars.SUFFIX = info.suffix
   vars.FORWARD = fwd
   vars.BACKWARD = bwd
-  vars.BACKWARD_LOGITS = bwd_logits
+  vars.BACKWARD_LOGITS = bwd_loss
   vars.LOSS_GRAD = loss_grad
   vars.OPTIMIZER_CONFIG = opt_config
   vars.DTYPE_ENUM = info.enum
@@ -645,26 +683,48 @@ static void %s_backward_logits(const %s_params *p, %s_scratch *s, const %s *dlog
   vars.OUTPUT_ROWS = rows
   vars.OUTPUT_COLS = cols
   vars.N_OUTPUTS = #iface.outputs
+  local function part_desc(d)
+    return string.format('{%d, {%s}, %d, %d, "%s"}', #d.shape, dims_list(d.shape), d.offset, d.size, d.name)
+  end
   local outs = {}
   for _, o in ipairs(iface.outputs) do
-    outs[#outs + 1] = string.format("{%d, {%s}, %d, %d}", #o.shape, dims_list(o.shape), o.offset, o.size)
+    outs[#outs + 1] = part_desc(o)
   end
   vars.OUTPUTS = table.concat(outs, ", ")
   vars.N_INPUTS = #iface.inputs
   local ins = {}
   for _, d in ipairs(iface.inputs) do
-    ins[#ins + 1] = string.format("{%d, {%s}, %d, %d}", #d.shape, dims_list(d.shape), d.offset, d.size)
+    ins[#ins + 1] = part_desc(d)
   end
   vars.INPUTS = table.concat(ins, ", ")
   vars.LOSS_ENUM = loss and catalog.loss_enum(loss) or "RNNC_LOSS_NONE"
-  -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s defaults
+  local parts = {}
+  for k, o in ipairs(iface.outputs) do
+    local part = (config.losses or {})[k]
+    if part and part.kind then
+      parts[k] = string.format("    {%s, %d, %s, %d, %d, %d, %d}, /* %s */", catalog.loss_enum(part.kind),
+        part.from_logits and 1 or 0, syntax.real_literal(part.weight, "float64"), part.target_offset,
+        part.target_size, part.rows, part.cols, o.name)
+    else
+      parts[k] = string.format("    {RNNC_LOSS_NONE, 0, 0.0, 0, 0, %d, %d}, /* %s: no loss */", o.rows, o.cols, o.name)
+    end
+  end
+  vars.LOSS_PARTS = table.concat(parts, "\n")
+  vars.LOSSES_OFFSET = loss and string.format("offsetof(%s_scratch, losses)", name) or "0"
+  -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s
+  -- defaults: with several outputs as output:metric, Keras's per output
   local defaults = {}
-  local compile_metrics = config.metrics
+  local compile_metrics = {}
+  for _, part in ipairs(config.losses or {}) do
+    for _, m in ipairs(part.metrics) do
+      compile_metrics[#compile_metrics + 1] = #iface.outputs > 1 and (part.name .. ":" .. m) or m
+    end
+  end
   if #compile_metrics > 0 then defaults[1] = "metrics=" .. table.concat(compile_metrics, ",") end
   local fit = config.fit_defaults
   if fit ~= "" then defaults[#defaults + 1] = fit end
   vars.FIT_DEFAULTS = syntax.c_string(table.concat(defaults, " "))
-  local metrics = config.metrics
+  local metrics = config.loss and config.loss.metrics or {}
   local has_accuracy = false
   for _, m in ipairs(metrics) do
     if m == "accuracy" then has_accuracy = true end

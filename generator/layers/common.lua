@@ -192,7 +192,9 @@ function common.stream_refusal(layer)
 end
 
 -- The spec line of a recurrent layer for the reference runtime.
-function common.recurrent_spec(class, layer, prefix, extra)
+-- call: with call.initial_state, the layer takes its initial states from the
+-- model's next inputs (the spec's initial_state=1, spec.lua).
+function common.recurrent_spec(class, layer, prefix, extra, call)
   local a = layer.args
   local function b(v)
     return v and 1 or 0
@@ -203,7 +205,7 @@ function common.recurrent_spec(class, layer, prefix, extra)
   for _, k in ipairs(extra or {}) do
     line = line .. " " .. k .. "=" .. b(a[k])
   end
-  if layer.initial_inputs then line = line .. " initial_state=1" end
+  if call and call.initial_state then line = line .. " initial_state=1" end
   return line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
     b(a.return_state), b(a.go_backwards))
 end

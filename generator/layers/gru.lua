@@ -21,6 +21,7 @@ local GRU = {
   recurrent = true,
   n_states = 1,
   stream_refusal = common.stream_refusal,
+  call_options = { initial_state = "tensors" },
 }
 
 function GRU.build(layer, shape, prefix)
@@ -115,8 +116,8 @@ function GRU.emit(layer, g, x, prefix, initial)
     proj_meaning = a.reset_after and "x @ kernel" or "x @ kernel + the recurrent products" }, initial)
 end
 
-function GRU.spec(layer, prefix)
-  return { common.recurrent_spec("GRU", layer, prefix, { "reset_after" }) }
+function GRU.spec(layer, prefix, call)
+  return { common.recurrent_spec("GRU", layer, prefix, { "reset_after" }, call) }
 end
 
 return GRU

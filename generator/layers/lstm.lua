@@ -18,6 +18,7 @@ local LSTM = {
   recurrent = true,
   n_states = 2,
   stream_refusal = common.stream_refusal,
+  call_options = { initial_state = "tensors" },
 }
 
 function LSTM.build(layer, shape, prefix)
@@ -69,8 +70,8 @@ function LSTM.emit(layer, g, x, prefix, initial)
   }, initial)
 end
 
-function LSTM.spec(layer, prefix)
-  return { common.recurrent_spec("LSTM", layer, prefix) }
+function LSTM.spec(layer, prefix, call)
+  return { common.recurrent_spec("LSTM", layer, prefix, nil, call) }
 end
 
 return LSTM

@@ -12,6 +12,7 @@ local SimpleRNN = {
   recurrent = true,
   n_states = 1,
   stream_refusal = common.stream_refusal,
+  call_options = { initial_state = "tensors" },
 }
 
 function SimpleRNN.build(layer, shape, prefix)
@@ -47,8 +48,8 @@ function SimpleRNN.emit(layer, g, x, prefix, initial)
   }, initial)
 end
 
-function SimpleRNN.spec(layer, prefix)
-  return { common.recurrent_spec("SimpleRNN", layer, prefix) }
+function SimpleRNN.spec(layer, prefix, call)
+  return { common.recurrent_spec("SimpleRNN", layer, prefix, nil, call) }
 end
 
 return SimpleRNN

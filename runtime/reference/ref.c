@@ -23,12 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref_mix.h"
 #include "rnnc.h"
 #include "rnnc_ref.h"
 
 #define M_PI_REF 3.14159265358979323846
 
 enum { LAYER_DENSE = 1, LAYER_SIMPLE_RNN, LAYER_LSTM, LAYER_GRU, LAYER_BIDIRECTIONAL };
+/* The layers of several inputs (merges, Dot, attention): ref_mix.c computes
+ * them, op MIX_* of ref_mix.h */
+enum { LAYER_MIX = 100 };
 /* The front-end layers: convolutions, pooling, shape and normalisation
  * layers ("front" below; their own block of this file). */
 enum {
@@ -49,7 +53,7 @@ enum {
   LAYER_LAYER_NORMALIZATION,
   LAYER_BATCH_NORMALIZATION
 };
-#define IS_FRONT(kind) ((kind) >= LAYER_CONV1D)
+#define IS_FRONT(kind) ((kind) >= LAYER_CONV1D && (kind) < LAYER_MIX)
 /* issue 13: layers that map every value of their input (their output has the
  * input's shape) */
 enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRELU };
@@ -69,6 +73,16 @@ enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE, MERGE_NONE };
 /* Most outputs a layer has: Bidirectional(LSTM, merge_mode=none,
  * return_state=1) gives 2 outputs and 2 x 2 states. */
 #define MAX_OUTPUTS 6
+
+/* Most inputs and outputs a model has. */
+#define MAX_MODEL_IO 16
+
+/* A tensor of the graph: model input `index` (node < 0), or output `index`
+ * of node `node`. */
+typedef struct {
+  int node;
+  int index;
+} tref;
 
 /* One direction of a recurrent layer: a SimpleRNN, LSTM or GRU cell run over a
  * (T, in) sequence, with its own weights. */
@@ -121,12 +135,12 @@ typedef struct {
   rnn dir[2];
   int merge_mode; /* Bidirectional only */
   int return_sequences;
-  /* initial_state=1 (one direction only): the initial states, h_0 then c_0
-   * for an LSTM (n_states of U reals each), are read from the model's
-   * per-sample input at init_off; otherwise they are zero */
+  /* with state= (one direction only), the initial states come from the
+   * tensors state[] names: h_0, then c_0 for an LSTM (n_states of U reals
+   * each); otherwise they are zero */
   int initial_state;
   int n_states;
-  size_t init_off;
+  int legacy_state; /* initial_state=1: the states are further model inputs (below) */
   int return_state;
   /* the first output's shape (the next layer's input) and last axis */
   int out_rank;
@@ -141,6 +155,16 @@ typedef struct {
   size_t work_size;             /* trace reals per sample: Dense z; recurrent step records */
   size_t scratch_size;          /* reals of scratch backward needs */
   size_t n_params;
+  /* the graph: the tensors the node reads (in=, default the previous
+   * node's first output), its initial states (state=: h_0, then c_0 for an
+   * LSTM), and the node whose weights it shares (share=, -1: its own) */
+  int n_in;
+  tref in[MIX_MAX_INPUTS];
+  tref state[2];
+  int share;
+  /* each output's shape per sample: rows x cols (a vector: 1 x n) */
+  int part_rows[MAX_OUTPUTS], part_cols[MAX_OUTPUTS];
+  mixer mx; /* LAYER_MIX */
   front fe; /* front-end layers */
   /* Dense: 0 when a loss after it cannot read its logits (TimeDistributed) */
   int keeps_logits;
@@ -154,17 +178,24 @@ typedef struct {
 } layer;
 
 struct rnnc_ref {
-  int n_layers;
+  int n_layers; /* the nodes, one per call of a layer */
   layer *layers;
-  int loss;                     /* rnnc_loss_kind */
-  int from_logits;              /* the model's output is the loss's logits (from_logits=True) */
-  rnnc_loss_config loss_config; /* its parameters (label_smoothing, delta) */
-  int in_rank;
-  int in_shape[2];
+  int loss; /* rnnc_loss_kind of the first output that has one; RNNC_LOSS_NONE: none */
   size_t n_params;
-  size_t main_input_size; /* reals per sample of the main input (the 'input' line) */
-  size_t input_size;      /* reals per sample of all inputs: main, then initial states */
-  size_t n_inputs;        /* the main input and every initial state */
+  /* the model's inputs (the 'input' lines), one after the other per sample */
+  int n_inputs;
+  int in_rank[MAX_MODEL_IO], in_rows[MAX_MODEL_IO], in_cols[MAX_MODEL_IO];
+  size_t in_off[MAX_MODEL_IO], in_size[MAX_MODEL_IO];
+  size_t input_size;
+  /* the model's outputs, one after the other per sample, and their losses */
+  int n_outputs;
+  tref out[MAX_MODEL_IO];
+  size_t out_off[MAX_MODEL_IO], out_size[MAX_MODEL_IO];
+  int out_rows[MAX_MODEL_IO], out_cols[MAX_MODEL_IO];
+  int loss_kind[MAX_MODEL_IO], loss_logits[MAX_MODEL_IO];
+  rnnc_loss_config loss_cfg[MAX_MODEL_IO]; /* each loss's parameters (label_smoothing, delta) */
+  double loss_weight[MAX_MODEL_IO];
+  size_t target_off[MAX_MODEL_IO], target_part[MAX_MODEL_IO];
   size_t output_size;
   size_t target_size;
 };
@@ -274,6 +305,21 @@ static const layer_class classes[] = {
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
       "return_state", "go_backwards", "initial_state"}},
     {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
+    {"Add", LAYER_MIX, 0, 0, {""}},
+    {"Subtract", LAYER_MIX, 0, 0, {""}},
+    {"Multiply", LAYER_MIX, 0, 0, {""}},
+    {"Average", LAYER_MIX, 0, 0, {""}},
+    {"Maximum", LAYER_MIX, 0, 0, {""}},
+    {"Minimum", LAYER_MIX, 0, 0, {""}},
+    {"Concatenate", LAYER_MIX, 1, 0, {"axis"}},
+    {"Dot", LAYER_MIX, 2, 0, {"axes", "normalize"}},
+    {"Attention", LAYER_MIX, 4, 0, {"use_scale", "score_mode", "causal", "scores"}},
+    {"AdditiveAttention", LAYER_MIX, 3, 0, {"use_scale", "causal", "scores"}},
+    {"MultiHeadAttention",
+     LAYER_MIX,
+     7,
+     0,
+     {"num_heads", "key_dim", "value_dim", "output_dim", "use_bias", "causal", "scores"}},
     {"Conv1D",
      LAYER_CONV1D,
      8,
@@ -319,6 +365,28 @@ static const layer_class classes[] = {
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
 };
+/* The op of each LAYER_MIX class, by name. */
+static int mix_op(const char *class_name) {
+  static const char *const names[] = {
+      "Add",         "Subtract", "Multiply",  "Average",           "Maximum",           "Minimum",
+      "Concatenate", "Dot",      "Attention", "AdditiveAttention", "MultiHeadAttention"};
+  static const int ops[] = {MIX_ADD,
+                            MIX_SUBTRACT,
+                            MIX_MULTIPLY,
+                            MIX_AVERAGE,
+                            MIX_MAXIMUM,
+                            MIX_MINIMUM,
+                            MIX_CONCATENATE,
+                            MIX_DOT,
+                            MIX_ATTENTION,
+                            MIX_ADDITIVE_ATTENTION,
+                            MIX_MULTI_HEAD_ATTENTION};
+  size_t i;
+  for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (strcmp(class_name, names[i]) == 0)
+      return ops[i];
+  return 0;
+}
 #define N_CLASSES (int)(sizeof classes / sizeof classes[0])
 
 /* The fields of one "layer" line. */
@@ -327,6 +395,7 @@ typedef struct {
   const char *name;
   const char *value[MAX_KEYS]; /* in cls->keys order */
   int line;
+  const char *in, *state, *share; /* the graph keys any class takes (NULL: absent) */
 } layer_line;
 
 /* The value of key k of a parsed line (k is one of the class's keys); NULL
@@ -360,7 +429,8 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
             "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
             "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
-            "Activation ReLU LeakyReLU ELU PReLU)",
+            "Activation ReLU LeakyReLU ELU PReLU Add Subtract Multiply Average Maximum Minimum "
+            "Concatenate Dot Attention AdditiveAttention MultiHeadAttention)",
             line, tok[0]);
     return -1;
   }
@@ -378,6 +448,15 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
       return -1;
     }
     *eq = '\0';
+    if (strcmp(tok[i], "in") == 0 || strcmp(tok[i], "state") == 0 || strcmp(tok[i], "share") == 0) {
+      const char **slot = tok[i][0] == 'i' ? &ll->in : tok[i][1] == 't' ? &ll->state : &ll->share;
+      if (*slot != NULL) {
+        set_err(err, errlen, "line %d: layer '%s': duplicate key '%s'", line, ll->name, tok[i]);
+        return -1;
+      }
+      *slot = eq + 1;
+      continue;
+    }
     for (k = 0; k < ll->cls->n_keys; k++)
       if (strcmp(tok[i], ll->cls->keys[k]) == 0)
         break;
@@ -595,7 +674,7 @@ static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const 
       get_bool(ll, "return_sequences", &L->return_sequences, err, errlen) != 0 ||
       get_bool(ll, "return_state", &L->return_state, err, errlen) != 0 ||
       get_bool(ll, "go_backwards", &R->go_backwards, err, errlen) != 0 ||
-      get_optional_bool(ll, "initial_state", &L->initial_state, err, errlen) != 0)
+      get_optional_bool(ll, "initial_state", &L->legacy_state, err, errlen) != 0)
     return -1;
   L->n_states = R->cell == LAYER_LSTM ? 2 : 1;
   R->rec_act = ACT_LINEAR; /* unused by SimpleRNN */
@@ -743,12 +822,283 @@ static int tokenize(char *s, char **tok) {
   }
 }
 
-/* Parses one "layer" line into m. A Bidirectional line opens a layer that the
- * next line (its wrapped layer) completes: *pending is then 1. */
+/* A tensor reference of the spec: "x<i>" (model input i) or "n<j>.<k>"
+ * (output k of node j), naming something already defined. */
+static int parse_ref(const rnnc_ref *m, const char *text, tref *r) {
+  char buf[32];
+  const char *dot;
+  int a, b;
+  if (strlen(text) >= sizeof buf)
+    return -1;
+  if (text[0] == 'x') {
+    if (parse_int(text + 1, 0, MAX_MODEL_IO - 1, &a) != 0 || a >= m->n_inputs)
+      return -1;
+    r->node = -1;
+    r->index = a;
+    return 0;
+  }
+  dot = strchr(text, '.');
+  if (text[0] != 'n' || dot == NULL)
+    return -1;
+  memcpy(buf, text + 1, (size_t)(dot - text - 1));
+  buf[dot - text - 1] = '\0';
+  if (parse_int(buf, 0, MAX_DIM, &a) != 0 || parse_int(dot + 1, 0, MAX_OUTPUTS - 1, &b) != 0 ||
+      a >= m->n_layers || b >= m->layers[a].n_outputs)
+    return -1;
+  r->node = a;
+  r->index = b;
+  return 0;
+}
+
+/* A comma-separated list of references; count in *n. */
+static int parse_refs(const rnnc_ref *m, const char *text, tref *out, int max, int *n, int line,
+                      const char *name, char *err, size_t errlen) {
+  char item[32];
+  const char *p = text;
+  *n = 0;
+  while (*p) {
+    size_t len = strcspn(p, ",");
+    if (len == 0 || len >= sizeof item || *n == max) {
+      set_err(err, errlen, "line %d: layer '%s': bad list of tensors '%s'", line, name, text);
+      return -1;
+    }
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (parse_ref(m, item, &out[*n]) != 0) {
+      set_err(err, errlen,
+              "line %d: layer '%s': '%s' names no tensor defined before (x<input> or "
+              "n<node>.<output>)",
+              line, name, item);
+      return -1;
+    }
+    ++*n;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  if (*n == 0) {
+    set_err(err, errlen, "line %d: layer '%s': an empty list of tensors", line, name);
+    return -1;
+  }
+  return 0;
+}
+
+/* The per-sample shape of a tensor: rank, rows, cols (rank 1: rows 1). */
+static void ref_shape(const rnnc_ref *m, tref r, int *rank, int *rows, int *cols) {
+  if (r.node < 0) {
+    *rank = m->in_rank[r.index];
+    *rows = m->in_rows[r.index];
+    *cols = m->in_cols[r.index];
+    return;
+  }
+  *rows = m->layers[r.node].part_rows[r.index];
+  *cols = m->layers[r.node].part_cols[r.index];
+  *rank = r.index == 0 ? m->layers[r.node].out_rank : (*rows > 1 ? 2 : 1);
+}
+
+/* Each output's shape and offset, from the sizes the builders set. */
+static void finish_outputs(layer *L) {
+  int k;
+  size_t off = 0;
+  for (k = 0; k < L->n_outputs; k++) {
+    if (k == 0) {
+      L->part_rows[0] = L->out_rank == 2 ? L->out_shape[0] : 1;
+      L->part_cols[0] = L->out_rank == 2 ? L->out_shape[1] : L->out_shape[0];
+    } else if (L->kind != LAYER_MIX) {
+      /* Bidirectional merge_mode=none's second output is the first's shape;
+       * states are vectors */
+      int second = k == 1 && L->kind == LAYER_BIDIRECTIONAL && L->merge_mode == MERGE_NONE;
+      L->part_rows[k] = second ? L->part_rows[0] : 1;
+      L->part_cols[k] = second ? L->part_cols[0] : (int)L->out_part[k];
+    }
+    L->out_off[k] = off;
+    off += L->out_part[k];
+  }
+  L->out_size = off;
+}
+
+/* A node of several inputs: ref_mix.c's layer, from its line. */
+static int build_mix(layer *L, const layer_line *ll, const rnnc_ref *m, char *err, size_t errlen) {
+  mixer *X = &L->mx;
+  int i, rank = 0, n_out = 1, ranks[MIX_MAX_INPUTS];
+  char msg[160];
+  memset(X, 0, sizeof *X);
+  X->op = mix_op(ll->cls->name);
+  X->n_in = L->n_in;
+  for (i = 0; i < L->n_in; i++)
+    ref_shape(m, L->in[i], &ranks[i], &X->rows[i], &X->cols[i]);
+  rank = ranks[0];
+  L->out_rank = rank; /* the first input's, unless set below */
+  if (X->op == MIX_CONCATENATE) {
+    const char *axis = key_value(ll, "axis");
+    if (strcmp(axis, "rows") != 0 && strcmp(axis, "cols") != 0) {
+      set_err(err, errlen, "line %d: layer '%s': axis must be rows or cols, got '%s'", ll->line,
+              ll->name, axis);
+      return -1;
+    }
+    X->concat_rows = axis[0] == 'r';
+  } else if (X->op == MIX_DOT) {
+    const char *axes = key_value(ll, "axes");
+    if (strlen(axes) != 9 || axes[4] != ',' ||
+        (strncmp(axes, "rows", 4) != 0 && strncmp(axes, "cols", 4) != 0) ||
+        (strcmp(axes + 5, "rows") != 0 && strcmp(axes + 5, "cols") != 0)) {
+      set_err(err, errlen, "line %d: layer '%s': axes must be two of rows, cols (as 'cols,rows')",
+              ll->line, ll->name);
+      return -1;
+    }
+    X->dot_rows[0] = axes[0] == 'r';
+    X->dot_rows[1] = axes[5] == 'r';
+    if (get_bool(ll, "normalize", &X->normalize, err, errlen) != 0)
+      return -1;
+  } else if (X->op == MIX_ATTENTION || X->op == MIX_ADDITIVE_ATTENTION ||
+             X->op == MIX_MULTI_HEAD_ATTENTION) {
+    X->has_key = L->n_in == 3;
+    if (get_bool(ll, "causal", &X->causal, err, errlen) != 0 ||
+        get_bool(ll, "scores", &X->scores_out, err, errlen) != 0)
+      return -1;
+    if (X->op == MIX_ATTENTION) {
+      const char *mode = key_value(ll, "score_mode");
+      if (get_bool(ll, "use_scale", &X->use_scale, err, errlen) != 0)
+        return -1;
+      if (strcmp(mode, "dot") != 0 && strcmp(mode, "concat") != 0) {
+        set_err(err, errlen, "line %d: layer '%s': score_mode must be dot or concat, got '%s'",
+                ll->line, ll->name, mode);
+        return -1;
+      }
+      X->score_concat = mode[0] == 'c';
+    } else if (X->op == MIX_ADDITIVE_ATTENTION) {
+      if (get_bool(ll, "use_scale", &X->use_scale, err, errlen) != 0)
+        return -1;
+    } else {
+      const char *keys[] = {"num_heads", "key_dim", "value_dim", "output_dim"};
+      int *dst[] = {&X->heads, &X->key_dim, &X->value_dim, &X->out_cols};
+      for (i = 0; i < 4; i++)
+        if (parse_int(key_value(ll, keys[i]), 1, MAX_DIM, dst[i]) != 0) {
+          set_err(err, errlen, "line %d: layer '%s': bad number '%s' for %s", ll->line, ll->name,
+                  key_value(ll, keys[i]), keys[i]);
+          return -1;
+        }
+      if (get_bool(ll, "use_bias", &X->use_bias, err, errlen) != 0)
+        return -1;
+    }
+  }
+  if (mix_build(X, &n_out, msg, sizeof msg) != 0) {
+    set_err(err, errlen, "line %d: layer '%s': %s", ll->line, ll->name, msg);
+    return -1;
+  }
+  if (X->op == MIX_DOT) {
+    /* each input keeps its axes but the reduced one: two matrices give a
+     * matrix, a matrix and a vector a vector, two vectors (1,) */
+    L->out_rank = ranks[0] == 2 && ranks[1] == 2 ? 2 : 1;
+  }
+  L->out_shape[0] = L->out_rank == 2 ? X->out_rows : X->out_rows * X->out_cols;
+  L->out_shape[1] = X->out_cols;
+  L->out_cols = (size_t)X->out_cols;
+  L->n_outputs = n_out;
+  L->out_part[0] = (size_t)X->out_rows * (size_t)X->out_cols;
+  if (n_out == 2) {
+    /* the attention scores: Tq x Tv (MultiHeadAttention: heads x Tq x Tv) */
+    int heads = X->op == MIX_MULTI_HEAD_ATTENTION ? X->heads : 1;
+    L->part_rows[1] = heads * X->rows[0];
+    L->part_cols[1] = X->rows[1];
+    L->out_part[1] = (size_t)heads * (size_t)X->rows[0] * (size_t)X->rows[1];
+  }
+  L->work_size = X->work_size;
+  L->scratch_size = X->scratch_size;
+  L->n_params = X->n_params;
+  return 0;
+}
+
+/* A later call of a shared layer takes the weights of node `share`: the
+ * same class and the same parameter count, at the same offsets. */
+static int share_offsets(layer *L, const layer *J, int line, char *err, size_t errlen) {
+  int d;
+  if (J->kind != L->kind || J->n_params != L->n_params || J->n_dirs != L->n_dirs ||
+      (L->kind == LAYER_MIX && J->mx.op != L->mx.op)) {
+    set_err(
+        err, errlen,
+        "line %d: layer '%s' shares the weights of node '%s' (line %d), which has another class "
+        "or other weight shapes",
+        line, L->name, J->name, J->line);
+    return -1;
+  }
+  L->kernel_off = J->kernel_off;
+  L->bias_off = J->bias_off;
+  for (d = 0; d < L->n_dirs; d++) {
+    L->dir[d].kernel_off = J->dir[d].kernel_off;
+    L->dir[d].recurrent_off = J->dir[d].recurrent_off;
+    L->dir[d].bias_off = J->dir[d].bias_off;
+  }
+  memcpy(L->mx.w_off, J->mx.w_off, sizeof L->mx.w_off);
+  memcpy(L->fe.w_off, J->fe.w_off, sizeof L->fe.w_off);
+  L->alpha_off = J->alpha_off;
+  return 0;
+}
+
+/* The graph keys of a node's line: the tensors it reads (default: the
+ * previous node's first output, or input 0), its initial states. */
+static int parse_wiring(rnnc_ref *m, layer *L, const layer_line *ll, char *err, size_t errlen) {
+  L->share = -1;
+  if (ll->in != NULL) {
+    if (parse_refs(m, ll->in, L->in, MIX_MAX_INPUTS, &L->n_in, ll->line, ll->name, err, errlen) !=
+        0)
+      return -1;
+  } else {
+    L->n_in = 1;
+    L->in[0].node = m->n_layers - 1; /* input 0 (node -1) for the first node */
+    L->in[0].index = 0;
+  }
+  if (ll->state != NULL) {
+    int n;
+    if (parse_refs(m, ll->state, L->state, 2, &n, ll->line, ll->name, err, errlen) != 0)
+      return -1;
+    L->initial_state = n;
+  }
+  if (ll->share != NULL &&
+      (parse_int(ll->share, 0, MAX_DIM, &L->share) != 0 || L->share >= m->n_layers)) {
+    set_err(err, errlen, "line %d: layer '%s': share=%s names no node before it", ll->line,
+            ll->name, ll->share);
+    return -1;
+  }
+  if (L->kind != LAYER_MIX && L->n_in != 1) {
+    set_err(err, errlen, "line %d: layer '%s': %s reads one tensor, in= names %d", ll->line,
+            ll->name, ll->cls->name, L->n_in);
+    return -1;
+  }
+  return 0;
+}
+
+/* The initial states a recurrent node names: as many as it has, vectors of
+ * its units. */
+static int check_states(const rnnc_ref *m, const layer *L, int line, char *err, size_t errlen) {
+  int k, rank, rows, cols;
+  if (!L->initial_state)
+    return 0;
+  if (L->n_dirs != 1 || L->initial_state != L->n_states) {
+    set_err(err, errlen, "line %d: layer '%s': state= names %d tensor(s), the layer takes %d%s",
+            line, L->name, L->initial_state, L->n_dirs == 1 ? L->n_states : 0,
+            L->n_dirs == 1 ? "" : " (initial states are not supported inside Bidirectional)");
+    return -1;
+  }
+  for (k = 0; k < L->n_states; k++) {
+    ref_shape(m, L->state[k], &rank, &rows, &cols);
+    if (rows != 1 || cols != L->dir[0].units) {
+      set_err(err, errlen, "line %d: layer '%s': initial state %d is %d x %d, the layer needs %d",
+              line, L->name, k, rows, cols, L->dir[0].units);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Parses one "layer" line into m: a node of the graph. A Bidirectional line
+ * opens a node that the next line (its wrapped layer) completes: *pending is
+ * then 1. */
 static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok, int line,
-                       int *cur_rank, int *cur_shape, size_t *offset, char *err, size_t errlen) {
+                       size_t *offset, char *err, size_t errlen) {
   layer_line ll;
   layer *L;
+  int in_rank, in_shape[2], rows, cols;
   if (parse_layer_line(&ll, tok, ntok, line, err, errlen) != 0)
     return -1;
   if (*pending) {
@@ -761,9 +1111,18 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
               line, L->name, ll.cls->name);
       return -1;
     }
-    if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
+    if (ll.in != NULL || ll.state != NULL || ll.share != NULL) {
+      set_err(err, errlen,
+              "line %d: layer '%s': the graph keys (in, state, share) go on the Bidirectional line",
+              line, ll.name);
       return -1;
-    if (L->initial_state) {
+    }
+    ref_shape(m, L->in[0], &in_rank, &rows, &cols);
+    in_shape[0] = in_rank == 2 ? rows : cols;
+    in_shape[1] = cols;
+    if (build_rnn(L, &L->dir[0], &ll, in_rank, in_shape, err, errlen) != 0)
+      return -1;
+    if (L->legacy_state) {
       set_err(err, errlen,
               "line %d: layer '%s': initial_state=1 is not supported inside Bidirectional '%s' "
               "(line %d)",
@@ -775,14 +1134,6 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     L->n_dirs = 2;
     *pending = 0;
   } else {
-    if (m->n_layers > 0 && m->layers[m->n_layers - 1].n_outputs > 1) {
-      const layer *prev = &m->layers[m->n_layers - 1];
-      set_err(err, errlen,
-              "line %d: layer '%s' follows layer '%s' (line %d), which has %d outputs "
-              "(return_state=1 or merge_mode=none): such a layer must be the last",
-              line, ll.name, prev->name, prev->line, prev->n_outputs);
-      return -1;
-    }
     if (m->n_layers == *cap) {
       layer *grown;
       *cap = *cap == 0 ? 4 : 2 * *cap;
@@ -798,6 +1149,8 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     L->kind = ll.cls->kind;
     L->line = line;
     snprintf(L->name, sizeof L->name, "%s", ll.name);
+    if (parse_wiring(m, L, &ll, err, errlen) != 0)
+      return -1;
     if (L->kind == LAYER_BIDIRECTIONAL) {
       L->merge_mode = parse_merge_mode(key_value(&ll, "merge_mode"));
       if (L->merge_mode < 0) {
@@ -806,47 +1159,173 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
                 line, ll.name, key_value(&ll, "merge_mode"));
         return -1;
       }
+      if (L->initial_state) {
+        set_err(err, errlen,
+                "line %d: layer '%s': initial states are not supported inside Bidirectional", line,
+                ll.name);
+        return -1;
+      }
       *pending = 1;
       return 0;
     }
+    ref_shape(m, L->in[0], &in_rank, &rows, &cols);
+    in_shape[0] = in_rank == 2 ? rows : cols;
+    in_shape[1] = cols;
     if (L->kind == LAYER_DENSE) {
-      if (build_dense(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+      if (build_dense(L, &ll, in_rank, in_shape, err, errlen) != 0)
+        return -1;
+    } else if (L->kind == LAYER_MIX) {
+      if (build_mix(L, &ll, m, err, errlen) != 0)
         return -1;
     } else if (IS_FRONT(L->kind)) {
-      if (build_front(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+      if (build_front(L, &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
     } else if (is_elementwise(L->kind)) {
-      if (build_elementwise(L, &ll, *cur_rank, cur_shape, err, errlen) != 0)
+      if (build_elementwise(L, &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
     } else {
-      if (build_rnn(L, &L->dir[0], &ll, *cur_rank, cur_shape, err, errlen) != 0)
+      if (build_rnn(L, &L->dir[0], &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
       L->n_dirs = 1;
     }
   }
-  if (L->kind != LAYER_DENSE && !IS_FRONT(L->kind) && !is_elementwise(L->kind))
+  if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
+      !is_elementwise(L->kind))
     finish_recurrent(L);
-  assign_offsets(L, offset);
+  finish_outputs(L);
+  if (L->legacy_state && L->n_dirs == 1) {
+    /* initial_state=1, the form before state=: the layer's states are the
+     * model's next inputs, in spec order (h_0, then c_0 for an LSTM) */
+    int k;
+    if (L->initial_state) {
+      set_err(err, errlen, "line %d: layer '%s': give state= or initial_state=1, not both", line,
+              L->name);
+      return -1;
+    }
+    for (k = 0; k < L->n_states; k++) {
+      int n = m->n_inputs;
+      if (n == MAX_MODEL_IO) {
+        set_err(err, errlen, "line %d: layer '%s': too many inputs", line, L->name);
+        return -1;
+      }
+      m->in_rank[n] = 1;
+      m->in_rows[n] = 1;
+      m->in_cols[n] = L->dir[0].units;
+      m->in_size[n] = (size_t)L->dir[0].units;
+      m->in_off[n] = m->input_size;
+      m->input_size += m->in_size[n];
+      m->n_inputs++;
+      L->state[k].node = -1;
+      L->state[k].index = n;
+    }
+    L->initial_state = L->n_states;
+  }
+  if (check_states(m, L, line, err, errlen) != 0)
+    return -1;
+  if (L->share >= 0) {
+    if (share_offsets(L, &m->layers[L->share], line, err, errlen) != 0)
+      return -1;
+  } else if (L->kind == LAYER_MIX) {
+    mix_assign_offsets(&L->mx, offset);
+  } else {
+    assign_offsets(L, offset);
+  }
   if ((double)*offset > MAX_SIZE) {
     set_err(err, errlen, "line %d: too many parameters", line);
     return -1;
   }
-  *cur_rank = L->out_rank;
-  cur_shape[0] = L->out_shape[0];
-  cur_shape[1] = L->out_shape[1];
   m->n_layers++;
   return 0;
 }
 
+/* An "output" line: one more model output. */
+static int parse_output(rnnc_ref *m, char **tok, int ntok, int line, char *err, size_t errlen) {
+  if (ntok != 2 || m->n_outputs == MAX_MODEL_IO ||
+      parse_ref(m, tok[1], &m->out[m->n_outputs]) != 0) {
+    set_err(err, errlen,
+            "line %d: 'output' wants one tensor defined before (x<input> or n<node>.<output>), at "
+            "most %d outputs",
+            line, MAX_MODEL_IO);
+    return -1;
+  }
+  m->n_outputs++;
+  return 0;
+}
+
+/* A "loss" line: loss <name> [from_logits] [output=K] [weight=W]; without
+ * output= it applies to every output (Keras's one loss for all outputs). */
+static int parse_loss(rnnc_ref *m, char **tok, int ntok, int line, int *out_k, int *logits,
+                      double *weight, int *kind, rnnc_loss_config *cfg, char *err, size_t errlen) {
+  int i;
+  *out_k = -1;
+  *logits = 0;
+  *weight = 1.0;
+  if (ntok < 2) {
+    set_err(err, errlen, "line %d: 'loss' wants a name", line);
+    return -1;
+  }
+  *kind = rnnc_loss_named(tok[1]);
+  if (*kind == RNNC_LOSS_NONE) {
+    set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
+    return -1;
+  }
+  *cfg = rnnc_loss_config_default((rnnc_loss_kind)*kind);
+  for (i = 2; i < ntok; i++) {
+    char *end = NULL;
+    char *eq = strchr(tok[i], '=');
+    double v;
+    if (eq != NULL && strncmp(tok[i], "output=", 7) != 0 && strncmp(tok[i], "weight=", 7) != 0) {
+      /* a parameter of the loss (label_smoothing=S, delta=D) */
+      *eq = '\0';
+      if (parse_real(eq + 1, &v) != 0) {
+        *eq = '=';
+        break;
+      }
+#define PARAM(field, value, doc)                                                                   \
+  if (strcmp(tok[i], #field) == 0) {                                                               \
+    cfg->field = v;                                                                                \
+    continue;                                                                                      \
+  }
+      RNNC_LOSS_PARAMS(PARAM)
+#undef PARAM
+      *eq = '=';
+      break;
+    }
+    if (strcmp(tok[i], "from_logits") == 0) {
+      *logits = 1;
+    } else if (strncmp(tok[i], "output=", 7) == 0) {
+      if (parse_int(tok[i] + 7, 0, MAX_MODEL_IO - 1, out_k) != 0)
+        break;
+    } else if (strncmp(tok[i], "weight=", 7) == 0) {
+      *weight = strtod(tok[i] + 7, &end);
+      if (end == tok[i] + 7 || *end != '\0' || !isfinite(*weight))
+        break;
+    } else {
+      break;
+    }
+  }
+  if (i < ntok) {
+    set_err(err, errlen,
+            "line %d: 'loss' wants a name, then from_logits, output=K, weight=W and parameters "
+            "(label_smoothing=S, delta=D) (got '%s')",
+            line, tok[i]);
+    return -1;
+  }
+  (void)m;
+  return 0;
+}
+
+#define MAX_LOSS_LINES MAX_MODEL_IO
+
 static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   char *line_start = text;
-  int line = 0, have_header = 0, have_input = 0, have_loss = 0, cur_rank = 0, pending = 0;
-  int cur_shape[2] = {0, 0};
-  int cap = 0;
+  int line = 0, have_header = 0, pending = 0, n_loss = 0, l_line[MAX_LOSS_LINES];
+  int cap = 0, k;
+  int l_out[MAX_LOSS_LINES], l_logits[MAX_LOSS_LINES], l_kind[MAX_LOSS_LINES];
+  double l_weight[MAX_LOSS_LINES];
+  rnnc_loss_config l_cfg[MAX_LOSS_LINES];
   size_t offset = 0;
-  const layer *last;
   double total;
-  int l;
 
   while (line_start != NULL) {
     char *tok[MAX_TOKENS];
@@ -883,9 +1362,10 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
       }
       have_header = 1;
     } else if (strcmp(tok[0], "input") == 0) {
-      int i;
-      if (have_input) {
-        set_err(err, errlen, "line %d: duplicate 'input' line", line);
+      int i, d[2], n = m->n_inputs;
+      if (m->n_layers > 0 || n == MAX_MODEL_IO) {
+        set_err(err, errlen, "line %d: 'input' lines come before the layers, at most %d", line,
+                MAX_MODEL_IO);
         return -1;
       }
       if (ntok != 2 && ntok != 3) {
@@ -893,74 +1373,49 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
         return -1;
       }
       for (i = 1; i < ntok; i++) {
-        if (parse_int(tok[i], 1, MAX_DIM, &m->in_shape[i - 1]) != 0) {
+        if (parse_int(tok[i], 1, MAX_DIM, &d[i - 1]) != 0) {
           set_err(err, errlen, "line %d: bad number '%s' for an input dimension (want 1..%d)", line,
                   tok[i], MAX_DIM);
           return -1;
         }
       }
-      m->in_rank = ntok - 1;
-      m->main_input_size = m->in_rank == 2 ? (size_t)m->in_shape[0] * (size_t)m->in_shape[1]
-                                           : (size_t)m->in_shape[0];
-      cur_rank = m->in_rank;
-      cur_shape[0] = m->in_shape[0];
-      cur_shape[1] = m->in_shape[1];
-      have_input = 1;
+      m->in_rank[n] = ntok - 1;
+      m->in_rows[n] = ntok == 3 ? d[0] : 1;
+      m->in_cols[n] = d[ntok - 2];
+      m->in_size[n] = (size_t)m->in_rows[n] * (size_t)m->in_cols[n];
+      m->in_off[n] = m->input_size;
+      m->input_size += m->in_size[n];
+      m->n_inputs++;
     } else if (strcmp(tok[0], "layer") == 0) {
-      if (!have_input) {
+      if (m->n_inputs == 0) {
         set_err(err, errlen, "line %d: 'layer' before the 'input' line", line);
         return -1;
       }
-      if (parse_layer(m, &cap, &pending, tok + 1, ntok - 1, line, &cur_rank, cur_shape, &offset,
-                      err, errlen) != 0)
+      if (n_loss > 0 || m->n_outputs > 0) {
+        set_err(err, errlen, "line %d: 'layer' after the 'output' or 'loss' lines", line);
+        return -1;
+      }
+      if (parse_layer(m, &cap, &pending, tok + 1, ntok - 1, line, &offset, err, errlen) != 0)
+        return -1;
+    } else if (strcmp(tok[0], "output") == 0) {
+      if (n_loss > 0) {
+        set_err(err, errlen, "line %d: 'output' after the 'loss' lines", line);
+        return -1;
+      }
+      if (parse_output(m, tok, ntok, line, err, errlen) != 0)
         return -1;
     } else if (strcmp(tok[0], "loss") == 0) {
-      if (have_loss) {
-        set_err(err, errlen, "line %d: duplicate 'loss' line", line);
+      if (n_loss == MAX_LOSS_LINES) {
+        set_err(err, errlen, "line %d: too many 'loss' lines", line);
         return -1;
       }
-      if (ntok < 2) {
-        set_err(err, errlen,
-                "line %d: 'loss' wants one name, optionally followed by from_logits and "
-                "parameters (label_smoothing=S, delta=D)",
-                line);
+      if (parse_loss(m, tok, ntok, line, &l_out[n_loss], &l_logits[n_loss], &l_weight[n_loss],
+                     &l_kind[n_loss], &l_cfg[n_loss], err, errlen) != 0)
         return -1;
-      }
-      m->loss = rnnc_loss_named(tok[1]);
-      if (m->loss == RNNC_LOSS_NONE) {
-        set_err(err, errlen, "line %d: unknown loss '%s' (known:%s)", line, tok[1], LOSS_NAMES);
-        return -1;
-      }
-      m->loss_config = rnnc_loss_config_default((rnnc_loss_kind)m->loss);
-      m->from_logits = 0;
-      for (int i = 2; i < ntok; i++) {
-        char *eq = strchr(tok[i], '=');
-        double v;
-        if (strcmp(tok[i], "from_logits") == 0) {
-          m->from_logits = 1;
-          continue;
-        }
-        if (eq != NULL)
-          *eq = '\0';
-        if (eq == NULL || parse_real(eq + 1, &v) != 0) {
-          set_err(err, errlen,
-                  "line %d: 'loss': expected from_logits or a parameter=number, got '%s'", line,
-                  tok[i]);
-          return -1;
-        }
-#define PARAM(field, value, doc)                                                                   \
-  if (strcmp(tok[i], #field) == 0) {                                                               \
-    m->loss_config.field = v;                                                                      \
-    continue;                                                                                      \
-  }
-        RNNC_LOSS_PARAMS(PARAM)
-#undef PARAM
-        set_err(err, errlen, "line %d: 'loss': unknown parameter '%s'", line, tok[i]);
-        return -1;
-      }
-      have_loss = 1;
+      l_line[n_loss++] = line;
     } else {
-      set_err(err, errlen, "line %d: unknown item '%s' (known: input layer loss)", line, tok[0]);
+      set_err(err, errlen, "line %d: unknown item '%s' (known: input layer output loss)", line,
+              tok[0]);
       return -1;
     }
   }
@@ -977,7 +1432,7 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
             B->name, B->line);
     return -1;
   }
-  if (!have_input) {
+  if (m->n_inputs == 0) {
     set_err(err, errlen, "no 'input' line");
     return -1;
   }
@@ -985,31 +1440,59 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     set_err(err, errlen, "no 'layer' line");
     return -1;
   }
-  /* the inputs: the main input, then each initial_state=1 layer's states */
-  total = (double)m->main_input_size;
-  m->input_size = m->main_input_size;
-  m->n_inputs = 1;
-  for (l = 0; l < m->n_layers; l++) {
-    layer *L = &m->layers[l];
-    if (!L->initial_state)
-      continue;
-    L->init_off = m->input_size;
-    total += (double)L->n_states * L->dir[0].units;
-    if (total > MAX_SIZE) {
-      set_err(err, errlen, "line %d: layer '%s': too many inputs", L->line, L->name);
+  m->n_params = offset;
+  /* the outputs: the 'output' lines, else every output of the last node */
+  if (m->n_outputs == 0) {
+    const layer *last = &m->layers[m->n_layers - 1];
+    for (k = 0; k < last->n_outputs; k++) {
+      m->out[k].node = m->n_layers - 1;
+      m->out[k].index = k;
+    }
+    m->n_outputs = last->n_outputs;
+  }
+  total = 0;
+  for (k = 0; k < m->n_outputs; k++) {
+    int rank;
+    ref_shape(m, m->out[k], &rank, &m->out_rows[k], &m->out_cols[k]);
+    m->out_size[k] = (size_t)m->out_rows[k] * (size_t)m->out_cols[k];
+    m->out_off[k] = (size_t)total;
+    total += (double)m->out_size[k];
+    m->loss_kind[k] = RNNC_LOSS_NONE;
+  }
+  m->output_size = (size_t)total;
+  for (k = 0; k < n_loss; k++) {
+    int o;
+    if (l_out[k] >= m->n_outputs) {
+      set_err(err, errlen, "line %d: loss output=%d, the model has %d output(s)", l_line[k],
+              l_out[k], m->n_outputs);
       return -1;
     }
-    m->input_size += (size_t)L->n_states * (size_t)L->dir[0].units;
-    m->n_inputs += (size_t)L->n_states;
+    for (o = 0; o < m->n_outputs; o++)
+      if (l_out[k] < 0 || l_out[k] == o) {
+        if (m->loss_kind[o] != RNNC_LOSS_NONE) {
+          set_err(err, errlen, "line %d: duplicate 'loss' line for output %d", l_line[k], o);
+          return -1;
+        }
+        m->loss_kind[o] = l_kind[k];
+        m->loss_logits[o] = l_logits[k];
+        m->loss_weight[o] = l_weight[k];
+        m->loss_cfg[o] = l_cfg[k];
+      }
   }
-  last = &m->layers[m->n_layers - 1];
-  m->n_params = offset;
-  m->output_size = last->out_size;
-  /* the loss applies to the first output only */
-  if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
-    m->target_size = last->out_part[0] / last->out_cols;
-  else
-    m->target_size = last->out_part[0];
+  /* each loss's targets, one after the other: class labels of the
+   * output's rows for the sparse crossentropy, else the output's shape */
+  m->loss = RNNC_LOSS_NONE;
+  for (k = 0; k < m->n_outputs; k++) {
+    if (m->loss_kind[k] == RNNC_LOSS_NONE)
+      continue;
+    if (m->loss == RNNC_LOSS_NONE)
+      m->loss = m->loss_kind[k];
+    m->target_off[k] = m->target_size;
+    m->target_part[k] = m->loss_kind[k] == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+                            ? (size_t)m->out_rows[k]
+                            : m->out_size[k];
+    m->target_size += m->target_part[k];
+  }
   return 0;
 }
 
@@ -1057,32 +1540,18 @@ size_t rnnc_ref_input_size(const rnnc_ref *m) {
 }
 
 size_t rnnc_ref_input_count(const rnnc_ref *m) {
-  return m->n_inputs;
+  return (size_t)m->n_inputs;
 }
 
 size_t rnnc_ref_input_part(const rnnc_ref *m, size_t i, size_t *offset) {
-  size_t k = 1;
-  int l, j;
-  if (i == 0) {
+  if (i >= (size_t)m->n_inputs) {
     if (offset != NULL)
-      *offset = 0;
-    return m->main_input_size;
-  }
-  for (l = 0; l < m->n_layers; l++) {
-    const layer *L = &m->layers[l];
-    if (!L->initial_state)
-      continue;
-    for (j = 0; j < L->n_states; j++, k++) {
-      if (k == i) {
-        if (offset != NULL)
-          *offset = L->init_off + (size_t)j * (size_t)L->dir[0].units;
-        return (size_t)L->dir[0].units;
-      }
-    }
+      *offset = m->input_size;
+    return 0;
   }
   if (offset != NULL)
-    *offset = m->input_size;
-  return 0;
+    *offset = m->in_off[i];
+  return m->in_size[i];
 }
 
 size_t rnnc_ref_output_size(const rnnc_ref *m) {
@@ -1094,19 +1563,18 @@ size_t rnnc_ref_target_size(const rnnc_ref *m) {
 }
 
 size_t rnnc_ref_output_count(const rnnc_ref *m) {
-  return (size_t)m->layers[m->n_layers - 1].n_outputs;
+  return (size_t)m->n_outputs;
 }
 
 size_t rnnc_ref_output_part(const rnnc_ref *m, size_t i, size_t *offset) {
-  const layer *last = &m->layers[m->n_layers - 1];
-  if (i >= (size_t)last->n_outputs) {
+  if (i >= (size_t)m->n_outputs) {
     if (offset != NULL)
       *offset = m->output_size;
     return 0;
   }
   if (offset != NULL)
-    *offset = last->out_off[i];
-  return last->out_part[i];
+    *offset = m->out_off[i];
+  return m->out_size[i];
 }
 
 /* ------------------------------------------------------------------ activations */
@@ -2715,9 +3183,9 @@ static void front_backward(const layer *L, const double *params, const double *x
 
 /* ------------------------------------------------------------------ whole model */
 
-/* Everything forward computes for a batch of n samples, per layer. */
+/* Everything forward computes for a batch of n samples, per node. */
 typedef struct {
-  double **work; /* n x work_size: Dense pre-activations, recurrent step records */
+  double **work; /* n x work_size: Dense pre-activations, recurrent step records, ... */
   double **y;    /* n x out_size outputs */
 } trace;
 
@@ -2725,57 +3193,74 @@ static double *alloc_reals(size_t count) {
   return (double *)calloc(count > 0 ? count : 1, sizeof(double));
 }
 
-static void trace_free(const rnnc_ref *m, trace *tr) {
+/* Frees the per-node arrays of a list (NULL entries allowed). */
+static void free_list(const rnnc_ref *m, double **list) {
   int l;
+  if (list == NULL)
+    return;
+  for (l = 0; l < m->n_layers; l++)
+    free(list[l]);
+  free(list);
+}
+
+/* A zeroed array per node, of n x (work_size or out_size) reals. */
+static double **alloc_list(const rnnc_ref *m, int n, int work) {
+  double **list = (double **)calloc((size_t)m->n_layers, sizeof(double *));
+  int l;
+  if (list == NULL)
+    return NULL;
   for (l = 0; l < m->n_layers; l++) {
-    if (tr->work != NULL)
-      free(tr->work[l]);
-    if (tr->y != NULL)
-      free(tr->y[l]);
+    list[l] = alloc_reals((size_t)n * (work ? m->layers[l].work_size : m->layers[l].out_size));
+    if (list[l] == NULL) {
+      free_list(m, list);
+      return NULL;
+    }
   }
-  free(tr->work);
-  free(tr->y);
+  return list;
+}
+
+static void trace_free(const rnnc_ref *m, trace *tr) {
+  free_list(m, tr->work);
+  free_list(m, tr->y);
   tr->work = tr->y = NULL;
 }
 
 /* Allocates a zeroed trace (the recurrent initial-state records rely on it). */
 static int trace_alloc(const rnnc_ref *m, int n, trace *tr) {
-  int l;
-  size_t nn = (size_t)n;
-  tr->work = (double **)calloc((size_t)m->n_layers, sizeof(double *));
-  tr->y = (double **)calloc((size_t)m->n_layers, sizeof(double *));
+  tr->work = alloc_list(m, n, 1);
+  tr->y = alloc_list(m, n, 0);
   if (tr->work == NULL || tr->y == NULL) {
     trace_free(m, tr);
     return -1;
   }
-  for (l = 0; l < m->n_layers; l++) {
-    const layer *L = &m->layers[l];
-    tr->work[l] = alloc_reals(nn * L->work_size);
-    tr->y[l] = alloc_reals(nn * L->out_size);
-    if (tr->work[l] == NULL || tr->y[l] == NULL) {
-      trace_free(m, tr);
-      return -1;
-    }
-  }
   return 0;
 }
 
-/* Input of layer l for sample s (every layer but the last has one output);
- * layer 0 reads the main input, at the start of the sample's x. */
-static const double *layer_input(const rnnc_ref *m, const trace *tr, const double *x, int l,
-                                 int s) {
-  if (l == 0)
-    return x + (size_t)s * m->input_size;
-  return tr->y[l - 1] + (size_t)s * m->layers[l - 1].out_size;
+/* The value of a tensor for sample s: a model input in x, or a node's
+ * output in the trace. */
+static const double *ref_value(const rnnc_ref *m, const trace *tr, const double *x, tref r, int s) {
+  if (r.node < 0)
+    return x + (size_t)s * m->input_size + m->in_off[r.index];
+  return tr->y[r.node] + (size_t)s * m->layers[r.node].out_size +
+         m->layers[r.node].out_off[r.index];
 }
 
-/* Forward through every layer, layer by layer over the n samples. With
+/* The gradient accumulator of a tensor for sample s: in dxacc (the model's
+ * inputs) or in d_node. */
+static double *ref_grad(const rnnc_ref *m, double *dxacc, double **d_node, tref r, int s) {
+  if (r.node < 0)
+    return dxacc + (size_t)s * m->input_size + m->in_off[r.index];
+  return d_node[r.node] + (size_t)s * m->layers[r.node].out_size +
+         m->layers[r.node].out_off[r.index];
+}
+
+/* Forward through every node, node by node over the n samples. With
  * `training`, BatchNormalization normalises with the statistics of the
- * batch (Keras's training=True); else every layer is per sample. Returns 0,
+ * batch (Keras's training=True); else every node is per sample. Returns 0,
  * or -1 on allocation failure. */
 static int forward_all(const rnnc_ref *m, const double *params, const double *x, int n, trace *tr,
                        int training) {
-  int l, s;
+  int l, s, i;
   for (l = 0; l < m->n_layers; l++) {
     const layer *L = &m->layers[l];
     if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
@@ -2783,104 +3268,171 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
       if (xs == NULL)
         return -1;
       for (s = 0; s < n; s++)
-        xs[s] = layer_input(m, tr, x, l, s);
+        xs[s] = ref_value(m, tr, x, L->in[0], s);
       batchnorm_train_forward(L, params, xs, n, tr->work[l], tr->y[l]);
       free((void *)xs);
       continue;
     }
     for (s = 0; s < n; s++) {
-      const double *in = layer_input(m, tr, x, l, s);
+      const double *in = ref_value(m, tr, x, L->in[0], s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
       double *y = tr->y[l] + (size_t)s * L->out_size;
-      const double *init = L->initial_state ? x + (size_t)s * m->input_size + L->init_off : NULL;
-      if (L->kind == LAYER_DENSE)
+      if (L->kind == LAYER_DENSE) {
         dense_forward(L, params, in, work, y);
-      else if (IS_FRONT(L->kind))
+      } else if (IS_FRONT(L->kind)) {
         front_forward(L, params, in, work, y);
-      else if (is_elementwise(L->kind))
+      } else if (is_elementwise(L->kind)) {
         elementwise_forward(L, params, in, y);
-      else
-        recurrent_forward(L, params, in, init, work, y);
+      } else if (L->kind == LAYER_MIX) {
+        const double *ins[MIX_MAX_INPUTS];
+        for (i = 0; i < L->n_in; i++)
+          ins[i] = ref_value(m, tr, x, L->in[i], s);
+        mix_forward(&L->mx, params, ins, work, y);
+      } else {
+        double *buf = NULL;
+        size_t U = (size_t)L->dir[0].units;
+        if (L->initial_state) {
+          /* h_0 (then c_0) side by side, as a step record holds them */
+          buf = alloc_reals((size_t)L->n_states * U);
+          if (buf == NULL)
+            return -1;
+          for (i = 0; i < L->n_states; i++)
+            memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
+        }
+        recurrent_forward(L, params, in, buf, work, y);
+        free(buf);
+      }
     }
   }
   return 0;
 }
 
-/* Backward through all layers from dtop: d(loss)/d(output of the last layer),
- * or d(loss)/d(its pre-activation) when from_logits; layer by layer over the
- * n samples (BatchNormalization in training couples them). grad (not NULL)
- * is overwritten; dx may be NULL. Returns 0, or -1 on allocation failure. */
+/* Adds n reals of b to a. */
+static void add_into(double *a, const double *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    a[i] += b[i];
+}
+
+/* One sample's backward of a node of one input from dy (of its output, or,
+ * from_logits, of its pre-activation); dx (not NULL) is overwritten. */
+static void node_backward(const layer *L, const double *params, const double *in, double *work,
+                          const double *y, const double *dy, int from_logits, double *grad,
+                          double *dx, double *scratch) {
+  if (L->kind == LAYER_DENSE)
+    dense_backward(L, params, in, work, y, dy, from_logits, grad, dx, scratch);
+  else if (IS_FRONT(L->kind))
+    front_backward(L, params, in, work, y, dy, from_logits, grad, dx, scratch);
+  else
+    elementwise_backward(L, params, in, y, dy, from_logits, grad, dx);
+}
+
+/* Backward through every node, last first. d_node[l] holds d(loss)/d(the
+ * outputs of node l) (the seeds, then what later nodes add) and d_logits[l]
+ * (may be NULL, or its entries) d(loss)/d(the pre-activation) of a node
+ * whose loss is computed from its logits. With `training`,
+ * BatchNormalization's backward goes through the batch statistics. grad (not
+ * NULL) is overwritten; dx may be NULL. Returns 0, or -1 on allocation
+ * failure. */
 static int backward_all(const rnnc_ref *m, const double *params, const double *x, const trace *tr,
-                        int n, const double *dtop, int from_logits, double *grad, double *dx,
+                        int n, double **d_node, double **d_logits, double *grad, double *dx,
                         int training) {
-  size_t max_size = m->input_size, max_scratch = 1, i, nn = (size_t)(n > 0 ? n : 1);
-  double *d_out, *d_in, *scratch;
+  size_t max_in = 1, max_scratch = 1, i, nn = (size_t)(n > 0 ? n : 1);
+  double *tmp, *tmp2, *scratch, *dxacc, *bn_dx = NULL;
   const double **dys = NULL;
   double **dxs = NULL;
-  int l, s, status = 0;
+  int l, s, k, status = 0;
 
   for (l = 0; l < m->n_layers; l++) {
-    if (m->layers[l].out_size > max_size)
-      max_size = m->layers[l].out_size;
-    if (m->layers[l].scratch_size > max_scratch)
-      max_scratch = m->layers[l].scratch_size;
+    const layer *L = &m->layers[l];
+    if (L->in_size > max_in)
+      max_in = L->in_size;
+    if (L->scratch_size > max_scratch)
+      max_scratch = L->scratch_size;
+    if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
+        !is_elementwise(L->kind) && 2 * (size_t)L->dir[0].units > max_in)
+      max_in = 2 * (size_t)L->dir[0].units;
   }
-  d_out = alloc_reals(nn * max_size);
-  d_in = alloc_reals(nn * max_size);
+  tmp = alloc_reals(max_in);
+  tmp2 = alloc_reals(max_in);
   scratch = alloc_reals(max_scratch);
+  dxacc = alloc_reals(nn * m->input_size);
+  bn_dx = alloc_reals(nn * max_in);
   dys = (const double **)calloc(nn, sizeof(double *));
   dxs = (double **)calloc(nn, sizeof(double *));
-  if (d_out == NULL || d_in == NULL || scratch == NULL || dys == NULL || dxs == NULL) {
+  if (tmp == NULL || tmp2 == NULL || scratch == NULL || dxacc == NULL || bn_dx == NULL ||
+      dys == NULL || dxs == NULL) {
     status = -1;
     goto done;
   }
-
   for (i = 0; i < m->n_params; i++)
     grad[i] = 0.0;
-  /* d_out holds d(loss)/d(output of layer l), sample after sample */
-  memcpy(d_out, dtop, (size_t)n * m->layers[m->n_layers - 1].out_size * sizeof(double));
   for (l = m->n_layers - 1; l >= 0; l--) {
     const layer *L = &m->layers[l];
-    double *swap;
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+      for (s = 0; s < n; s++) {
+        dys[s] = d_node[l] + (size_t)s * L->out_size;
+        dxs[s] = bn_dx + (size_t)s * L->in_size;
+      }
+      batchnorm_train_backward(L, params, tr->work[l], n, dys, dxs, grad);
+      for (s = 0; s < n; s++)
+        add_into(ref_grad(m, dxacc, d_node, L->in[0], s), dxs[s], L->in_size);
+      continue;
+    }
     for (s = 0; s < n; s++) {
-      const double *in = layer_input(m, tr, x, l, s);
+      const double *in = ref_value(m, tr, x, L->in[0], s);
       double *work = tr->work[l] + (size_t)s * L->work_size;
-      const double *dy = d_out + (size_t)s * L->out_size;
-      double *this_dx = d_in + (size_t)s * L->in_size, *dinit = NULL;
-      if (l == 0)
-        this_dx = dx != NULL ? dx + (size_t)s * m->input_size : NULL;
-      if (L->initial_state && dx != NULL)
-        dinit = dx + (size_t)s * m->input_size + L->init_off;
-      if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
-        dys[s] = dy;
-        dxs[s] = this_dx;
-      } else if (L->kind == LAYER_DENSE) {
-        dense_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, dy,
-                       from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
-      } else if (IS_FRONT(L->kind)) {
-        front_backward(L, params, in, work, tr->y[l] + (size_t)s * L->out_size, dy,
-                       from_logits && l == m->n_layers - 1, grad, this_dx, scratch);
-      } else if (is_elementwise(L->kind)) {
-        elementwise_backward(L, params, in, tr->y[l] + (size_t)s * L->out_size, dy,
-                             from_logits && l == m->n_layers - 1, grad, this_dx);
+      const double *dy = d_node[l] + (size_t)s * L->out_size;
+      double *din = ref_grad(m, dxacc, d_node, L->in[0], s);
+      if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
+        const double *y = tr->y[l] + (size_t)s * L->out_size;
+        node_backward(L, params, in, work, y, dy, 0, grad, tmp, scratch);
+        add_into(din, tmp, L->in_size);
+        if (d_logits != NULL && d_logits[l] != NULL) {
+          /* the loss of this output, from its logits */
+          node_backward(L, params, in, work, y, d_logits[l] + (size_t)s * L->out_size, 1, grad, tmp,
+                        scratch);
+          add_into(din, tmp, L->in_size);
+        }
+      } else if (L->kind == LAYER_MIX) {
+        const double *ins[MIX_MAX_INPUTS];
+        double *dins[MIX_MAX_INPUTS];
+        for (k = 0; k < L->n_in; k++) {
+          ins[k] = ref_value(m, tr, x, L->in[k], s);
+          dins[k] = ref_grad(m, dxacc, d_node, L->in[k], s);
+        }
+        mix_backward(&L->mx, params, ins, work, dy, grad, dins, scratch);
       } else {
-        recurrent_backward(L, params, in, work, dy, grad, this_dx, dinit, scratch);
+        size_t U = (size_t)L->dir[0].units;
+        recurrent_backward(L, params, in, work, dy, grad, tmp, L->initial_state ? tmp2 : NULL,
+                           scratch);
+        add_into(din, tmp, L->in_size);
+        for (k = 0; k < L->initial_state; k++)
+          add_into(ref_grad(m, dxacc, d_node, L->state[k], s), tmp2 + (size_t)k * U, U);
       }
     }
-    if (L->kind == LAYER_BATCH_NORMALIZATION && training)
-      batchnorm_train_backward(L, params, tr->work[l], n, dys, dxs, grad);
-    swap = d_out;
-    d_out = d_in;
-    d_in = swap;
   }
+  if (dx != NULL)
+    memcpy(dx, dxacc, (size_t)n * m->input_size * sizeof(double));
 
 done:
-  free(d_out);
-  free(d_in);
+  free(tmp);
+  free(tmp2);
   free(scratch);
+  free(dxacc);
+  free(bn_dx);
   free((void *)dys);
   free(dxs);
   return status;
+}
+
+/* The model's outputs of every sample, one after the other. */
+static void gather_outputs(const rnnc_ref *m, const trace *tr, const double *x, int n, double *y) {
+  int s, k;
+  for (s = 0; s < n; s++)
+    for (k = 0; k < m->n_outputs; k++)
+      memcpy(y + (size_t)s * m->output_size + m->out_off[k], ref_value(m, tr, x, m->out[k], s),
+             m->out_size[k] * sizeof(double));
 }
 
 int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, double *y) {
@@ -2893,10 +3445,37 @@ int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, 
     trace_free(m, &tr);
     return -1;
   }
-  if (n > 0)
-    memcpy(y, tr.y[m->n_layers - 1], (size_t)n * m->output_size * sizeof(double));
+  gather_outputs(m, &tr, x, n, y);
   trace_free(m, &tr);
   return 0;
+}
+
+/* Backward from dy (every output) or from the losses' seeds: the model
+ * outputs' gradients go to the nodes (or inputs) they come from. */
+static int backward_from(rnnc_ref *m, const double *params, const double *x, const trace *tr, int n,
+                         const double *dy, double **d_logits, double *grad, double *dx,
+                         int training) {
+  double **d_node = alloc_list(m, n, 0);
+  double *dxacc = NULL;
+  int s, k, status;
+  if (d_node == NULL)
+    return -1;
+  /* an output that is a model input passes its gradient straight to dx */
+  dxacc = alloc_reals((size_t)n * m->input_size);
+  if (dxacc == NULL) {
+    free_list(m, d_node);
+    return -1;
+  }
+  for (s = 0; s < n; s++)
+    for (k = 0; k < m->n_outputs; k++)
+      add_into(ref_grad(m, dxacc, d_node, m->out[k], s),
+               dy + (size_t)s * m->output_size + m->out_off[k], m->out_size[k]);
+  status = backward_all(m, params, x, tr, n, d_node, d_logits, grad, dx, training);
+  if (status == 0 && dx != NULL)
+    add_into(dx, dxacc, (size_t)n * m->input_size);
+  free(dxacc);
+  free_list(m, d_node);
+  return status;
 }
 
 int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const double *dy, int n,
@@ -2909,81 +3488,108 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
     return -1;
   status = forward_all(m, params, x, n, &tr, 0);
   if (status == 0)
-    status = backward_all(m, params, x, &tr, n, dy, 0, grad, dx, 0);
+    status = backward_from(m, params, x, &tr, n, dy, NULL, grad, dx, 0);
   trace_free(m, &tr);
   return status;
 }
 
-/* The loss applies to the first output of the last layer (rows x cols per
- * sample, cols its last axis); the other outputs get a zero gradient. With no
- * loss in the spec (or n <= 0, or an allocation failure) the loss is NaN and
- * grad and dx, when given, are filled with NaN. */
+/* How output k's loss reads logits tf.keras keeps (a crossentropy after a
+ * softmax or sigmoid: the categorical ones after softmax, the binary one
+ * after sigmoid): 0 none; 1 a Dense node's pre-activation (its work); 2 an
+ * Activation node's input; 3 a convolution's pre-activation (first in its
+ * work). */
+static int fused_output(const rnnc_ref *m, int k) {
+  const tref r = m->out[k];
+  const layer *L;
+  int act = fused_activation((rnnc_loss_kind)m->loss_kind[k]);
+  if (m->loss_logits[k] || r.node < 0 || r.index != 0)
+    return 0;
+  L = &m->layers[r.node];
+  if (L->kind == LAYER_DENSE && L->keeps_logits && L->act == act)
+    return 1;
+  if (L->kind == LAYER_ACTIVATION && L->act == act)
+    return 2;
+  if (front_has_logits(L) && L->fe.act == act)
+    return 3;
+  return 0;
+}
+
+/* Every output with a loss: its loss (of its rows and last axis, the target
+ * sized for it), times its weight, summed; the other outputs get a zero
+ * gradient. In training: BatchNormalization normalises with the batch's
+ * statistics. With no loss in the spec (or n <= 0, or an allocation failure)
+ * the loss is NaN and grad and dx, when given, are filled with NaN. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred) {
-  const layer *last = &m->layers[m->n_layers - 1];
-  size_t first = last->out_part[0], cols = last->out_cols;
-  size_t nn = (size_t)(n > 0 ? n : 0), rows = nn * (first / cols), s;
-  /* tf.keras computes a crossentropy after a softmax (categorical) or sigmoid
-   * (binary) Dense output from that layer's logits */
-  int fused =
-      !m->from_logits &&
-      ((last->kind == LAYER_DENSE && last->keeps_logits &&
-        last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
-       (last->kind == LAYER_ACTIVATION && last->act == fused_activation((rnnc_loss_kind)m->loss)) ||
-       (front_has_logits(last) && last->fe.act == fused_activation((rnnc_loss_kind)m->loss)));
-  double *dtop = NULL, *y_first = NULL, *d_first = NULL, *grad_buf = NULL, *act_in = NULL;
-  double loss = NAN;
+  size_t nn = (size_t)(n > 0 ? n : 0), s;
+  double *dtop = NULL, *pred = NULL, *dpred = NULL, *tgt = NULL, *grad_buf = NULL, loss = NAN;
+  double **d_logits = NULL;
   trace tr;
-  int ok = 0;
+  int ok = 0, k;
 
   if (n > 0 && trace_alloc(m, n, &tr) == 0) {
-    /* training: BatchNormalization uses the batch's statistics */
     int forward_failed = forward_all(m, params, x, n, &tr, 1) != 0;
     if (y_pred != NULL)
-      memcpy(y_pred, tr.y[m->n_layers - 1], nn * m->output_size * sizeof(double));
-    dtop = alloc_reals(nn * m->output_size); /* zero: outputs after the first */
-    y_first = alloc_reals(nn * first);
-    d_first = alloc_reals(nn * first);
+      gather_outputs(m, &tr, x, n, y_pred);
+    dtop = alloc_reals(nn * m->output_size); /* zero: outputs without a loss */
+    pred = alloc_reals(nn * m->output_size);
+    dpred = alloc_reals(nn * m->output_size);
+    tgt = alloc_reals(nn * m->target_size);
+    d_logits = (double **)calloc((size_t)m->n_layers, sizeof(double *));
     grad_buf = grad != NULL ? grad : alloc_reals(m->n_params);
-    if (!forward_failed && m->loss != RNNC_LOSS_NONE && dtop != NULL && y_first != NULL &&
-        d_first != NULL && grad_buf != NULL) {
-      /* the first output of every sample, gathered (the first output starts each sample) */
-      for (s = 0; s < nn; s++)
-        memcpy(y_first + s * first, tr.y[m->n_layers - 1] + s * m->output_size,
-               first * sizeof(double));
-      /* fused: a Dense last layer, one output, z is its pre-activation; an
-       * Activation last layer: its input; from_logits: the output itself is
-       * the logits */
-      const double *in = fused ? tr.work[m->n_layers - 1] : y_first;
-      if (fused && last->kind == LAYER_ACTIVATION) {
-        act_in = alloc_reals(nn * first);
-        if (act_in == NULL)
-          goto out;
-        for (s = 0; s < nn; s++)
-          memcpy(act_in + s * first, layer_input(m, &tr, x, m->n_layers - 1, (int)s),
-                 first * sizeof(double));
-        in = act_in;
-      }
-      int logits = fused || m->from_logits;
-      {
-        rnnc_loss_config cfg = m->loss_config;
+    if (!forward_failed && m->loss != RNNC_LOSS_NONE && dtop != NULL && pred != NULL &&
+        dpred != NULL && tgt != NULL && d_logits != NULL && grad_buf != NULL) {
+      loss = 0.0;
+      ok = 1;
+      for (k = 0; k < m->n_outputs && ok; k++) {
+        size_t part = m->out_size[k], cols = (size_t)m->out_cols[k];
+        size_t rows = nn * (size_t)m->out_rows[k], i;
+        int fused = fused_output(m, k), logits = fused || m->loss_logits[k];
+        int node = m->out[k].node;
+        rnnc_loss_config cfg = m->loss_cfg[k];
+        double l;
+        if (m->loss_kind[k] == RNNC_LOSS_NONE)
+          continue;
+        /* the output (or its logits) and the targets of every sample, gathered */
+        for (s = 0; s < nn; s++) {
+          const double *src = fused == 1 || fused == 3
+                                  ? tr.work[node] + s * m->layers[node].work_size
+                              : fused == 2 ? ref_value(m, &tr, x, m->layers[node].in[0], (int)s)
+                                           : ref_value(m, &tr, x, m->out[k], (int)s);
+          memcpy(pred + s * part, src, part * sizeof(double));
+          memcpy(tgt + s * m->target_part[k], target + s * m->target_size + m->target_off[k],
+                 m->target_part[k] * sizeof(double));
+        }
         cfg.from_logits = logits;
-        loss = rnnc_loss_eval_f64(&cfg, in, target, NULL, rows, cols, (double)rows, d_first);
+        l = rnnc_loss_eval_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, dpred);
+        loss += m->loss_weight[k] * l;
+        for (i = 0; i < nn * part; i++)
+          dpred[i] *= m->loss_weight[k];
+        if (fused) {
+          if (d_logits[node] == NULL)
+            d_logits[node] = alloc_reals(nn * m->layers[node].out_size);
+          if (d_logits[node] == NULL) {
+            ok = 0;
+            break;
+          }
+          add_into(d_logits[node], dpred, nn * part);
+        } else {
+          for (s = 0; s < nn; s++)
+            memcpy(dtop + s * m->output_size + m->out_off[k], dpred + s * part,
+                   part * sizeof(double));
+        }
       }
-      for (s = 0; s < nn; s++)
-        memcpy(dtop + s * m->output_size, d_first + s * first, first * sizeof(double));
-      if (grad != NULL || dx != NULL)
-        ok = backward_all(m, params, x, &tr, n, dtop, fused, grad_buf, dx, 1) == 0;
-      else
-        ok = 1;
+      if (ok && (grad != NULL || dx != NULL))
+        ok = backward_from(m, params, x, &tr, n, dtop, d_logits, grad_buf, dx, 1) == 0;
     }
-  out:
     if (grad_buf != grad)
       free(grad_buf);
-    free(act_in);
+    if (d_logits != NULL)
+      free_list(m, d_logits);
     free(dtop);
-    free(y_first);
-    free(d_first);
+    free(pred);
+    free(dpred);
+    free(tgt);
     trace_free(m, &tr);
   }
   if (!ok) {

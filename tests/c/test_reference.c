@@ -1201,9 +1201,26 @@ static void test_grad_multiple_outputs(void **state) {
       }
 }
 
-/* The loss reads the first output only: with return_state=1 the loss and its
- * gradient are those of the sequence output alone. */
-static void test_loss_first_output(void **state) {
+/* mse over one output of a batch: sum of squares over (n rows x cols). */
+static double mse_part(const double *y, size_t ystride, size_t yoff, const double *t,
+                       size_t tstride, size_t toff, size_t size, int n, double *dy, double scale) {
+  double sum = 0.0;
+  int s;
+  size_t k;
+  for (s = 0; s < n; s++)
+    for (k = 0; k < size; k++) {
+      double d = y[s * ystride + yoff + k] - t[s * tstride + toff + k];
+      sum += d * d / ((double)n * (double)size);
+      dy[s * ystride + yoff + k] = scale * 2.0 * d / ((double)n * (double)size);
+    }
+  return sum;
+}
+
+/* Losses per output (Keras): one loss applies to every output, 'loss ...
+ * output=K weight=W' lines to one each, the loss trained their weighted
+ * sum; outputs without a loss get no gradient from it, and the targets are
+ * those of the outputs with a loss, one after the other. */
+static void test_loss_per_output(void **state) {
   enum {
     T = 4,
     IN = 3,
@@ -1213,43 +1230,59 @@ static void test_loss_first_output(void **state) {
     FIRST = T * U,
     ALL = FIRST + 2 * U
   };
-  const char *spec = "rnnc-spec 1\ninput 4 3\n"
-                     "layer LSTM lstm units=2 activation=tanh recurrent_activation=sigmoid "
-                     "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
-                     "loss mse\n";
+  const char *every = "rnnc-spec 1\ninput 4 3\n"
+                      "layer LSTM lstm units=2 activation=tanh recurrent_activation=sigmoid "
+                      "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+                      "loss mse\n";
+  const char *two = "rnnc-spec 1\ninput 4 3\n"
+                    "layer LSTM lstm units=2 activation=tanh recurrent_activation=sigmoid "
+                    "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
+                    "loss mse output=0 weight=2\nloss mse output=2 weight=0.5\n";
   const char *bidi = "rnnc-spec 1\ninput 4 3\n"
                      "layer Bidirectional bidirectional merge_mode=none\n"
                      "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid "
                      "use_bias=1 reset_after=1 return_sequences=1 return_state=1 "
                      "go_backwards=0\n"
-                     "loss sparse_categorical_crossentropy\n";
-  rnnc_ref *m = must_new(spec);
-  double p[NP], x[N * T * IN], t[N * FIRST], y[N * ALL], dy[N * ALL], g1[NP], g2[NP];
-  double dx1[N * T * IN], dx2[N * T * IN], loss, mse = 0.0;
+                     "loss sparse_categorical_crossentropy output=1\n";
+  rnnc_ref *m = must_new(every);
+  double p[NP], x[N * T * IN], t[N * ALL], y[N * ALL], dy[N * ALL], g1[NP], g2[NP];
+  double dx1[N * T * IN], dx2[N * T * IN], loss, expect;
   lcg g = {555};
-  int s, k;
+  int k, round;
   (void)state;
-  assert_int_equal(rnnc_ref_output_size(m), ALL);
-  assert_int_equal(rnnc_ref_target_size(m), FIRST);
   fill(&g, p, NP, 0.8);
   fill(&g, x, N * T * IN, 1.0);
-  fill(&g, t, N * FIRST, 1.0);
-  check_gradients("LSTM return_state=1, mse on the first output", spec, p, x, t, N);
-  loss = rnnc_ref_loss_grad(m, p, x, t, N, g1, dx1, y);
-  for (s = 0; s < N; s++)
-    for (k = 0; k < ALL; k++) {
-      double d = k < FIRST ? y[s * ALL + k] - t[s * FIRST + k] : 0.0;
-      mse += d * d / (N * FIRST);
-      dy[s * ALL + k] = 2.0 * d / (N * FIRST); /* zero on the states */
+  fill(&g, t, N * ALL, 1.0);
+  for (round = 0; round < 2; round++) {
+    const char *spec = round == 0 ? every : two;
+    size_t tsize = round == 0 ? ALL : FIRST + U;
+    if (round == 1) {
+      rnnc_ref_free(m);
+      m = must_new(spec);
     }
-  assert_double_equal(loss, mse, 1e-14);
-  assert_int_equal(rnnc_ref_backward(m, p, x, dy, N, g2, dx2), 0);
-  for (k = 0; k < NP; k++)
-    assert_double_equal(g1[k], g2[k], 1e-14 * fmax(1.0, fabs(g1[k])));
-  for (k = 0; k < N * T * IN; k++)
-    assert_double_equal(dx1[k], dx2[k], 1e-14 * fmax(1.0, fabs(dx1[k])));
+    assert_int_equal(rnnc_ref_output_size(m), ALL);
+    assert_int_equal(rnnc_ref_target_size(m), tsize);
+    check_gradients(round == 0 ? "LSTM return_state=1, mse on every output"
+                               : "LSTM return_state=1, weighted mse on outputs 0 and 2",
+                    spec, p, x, t, N);
+    loss = rnnc_ref_loss_grad(m, p, x, t, N, g1, dx1, y);
+    memset(dy, 0, sizeof dy);
+    if (round == 0)
+      expect = mse_part(y, ALL, 0, t, ALL, 0, FIRST, N, dy, 1.0) +
+               mse_part(y, ALL, FIRST, t, ALL, FIRST, U, N, dy, 1.0) +
+               mse_part(y, ALL, FIRST + U, t, ALL, FIRST + U, U, N, dy, 1.0);
+    else /* output 1 (h) has no loss: zero gradient */
+      expect = 2.0 * mse_part(y, ALL, 0, t, FIRST + U, 0, FIRST, N, dy, 2.0) +
+               0.5 * mse_part(y, ALL, FIRST + U, t, FIRST + U, FIRST, U, N, dy, 0.5);
+    assert_double_equal(loss, expect, 1e-14);
+    assert_int_equal(rnnc_ref_backward(m, p, x, dy, N, g2, dx2), 0);
+    for (k = 0; k < NP; k++)
+      assert_double_equal(g1[k], g2[k], 1e-14 * fmax(1.0, fabs(g1[k])));
+    for (k = 0; k < N * T * IN; k++)
+      assert_double_equal(dx1[k], dx2[k], 1e-14 * fmax(1.0, fabs(dx1[k])));
+  }
   rnnc_ref_free(m);
-  /* sparse targets: one label per timestep of the first output */
+  /* sparse targets: one label per timestep of the loss's output */
   m = must_new(bidi);
   assert_int_equal(rnnc_ref_output_count(m), 4);
   assert_int_equal(rnnc_ref_target_size(m), T);
@@ -1488,7 +1521,8 @@ static void test_output_parts(void **state) {
     expect_off += parts[i];
   }
   assert_int_equal(rnnc_ref_output_size(m), 36);
-  assert_int_equal(rnnc_ref_target_size(m), 12);
+  /* one loss applies to every output (Keras): the targets of all six */
+  assert_int_equal(rnnc_ref_target_size(m), 36);
   assert_int_equal(rnnc_ref_output_part(m, 6, &off), 0);
   assert_int_equal(off, 36);
   assert_int_equal(rnnc_ref_output_part(m, 1, NULL), 12);
@@ -2064,20 +2098,49 @@ static void test_malformed_specs(void **state) {
        "return_sequences=0 return_state=0 go_backwards=0\n"
        "layer SimpleRNN r2 units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
        "line 4: layer 'r2': SimpleRNN needs a rank-2"},
+      /* the graph: tensors named before their nodes, wrong counts, shapes */
       {"rnnc-spec 1\ninput 3 4\nlayer SimpleRNN r units=2 activation=tanh use_bias=1 "
        "return_sequences=1 return_state=1 go_backwards=0\n"
-       "layer Dense d units=1 activation=linear use_bias=1\n",
-       "line 4: layer 'd' follows layer 'r' (line 3), which has 2 outputs (return_state=1 or "
-       "merge_mode=none): such a layer must be the last"},
-      {"rnnc-spec 1\ninput 3 4\nlayer Bidirectional b merge_mode=none\n"
-       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n"
-       "layer Dense d units=1 activation=linear use_bias=1\n",
-       "line 5: layer 'd' follows layer 'b' (line 3), which has 2 outputs"},
-      {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
-       "use_bias=1 return_sequences=1 return_state=1 go_backwards=0\n"
-       "layer Bidirectional b merge_mode=concat\n"
-       "layer SimpleRNN r units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
-       "line 4: layer 'b' follows layer 'l' (line 3), which has 3 outputs"},
+       "layer Dense d units=1 activation=linear use_bias=1 in=n0.2\n",
+       "line 4: layer 'd': 'n0.2' names no tensor defined before"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1 in=n0.0\n",
+       "line 3: layer 'd': 'n0.0' names no tensor defined before"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1 in=x1\n",
+       "line 3: layer 'd': 'x1' names no tensor defined before"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1 in=x0,x0\n",
+       "line 3: layer 'd': Dense reads one tensor, in= names 2"},
+      {"rnnc-spec 1\ninput 3 4\ninput 3 4\nlayer Add a in=x0\n",
+       "line 4: layer 'a': a merge takes at least 2 inputs"},
+      {"rnnc-spec 1\ninput 3 4\ninput 3 5\nlayer Add a in=x0,x1\n",
+       "line 4: layer 'a': the inputs of an elementwise merge must have one shape"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=2 activation=linear use_bias=1\n"
+       "layer Dense e units=2 activation=linear use_bias=1 share=0\n",
+       "line 4: layer 'e' shares the weights of node 'd' (line 3), which has another class or "
+       "other "
+       "weight shapes"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=2 activation=linear use_bias=1 in=x0 "
+       "share=0\n",
+       "line 3: layer 'd': share=0 names no node before it"},
+      {"rnnc-spec 1\ninput 3 4\ninput 3\nlayer LSTM l units=2 activation=tanh "
+       "recurrent_activation=sigmoid use_bias=1 " RNN_OPTS " state=x1\n",
+       "line 4: layer 'l': state= names 1 tensor(s), the layer takes 2"},
+      {"rnnc-spec 1\ninput 3 4\ninput 3\nlayer SimpleRNN r units=2 activation=tanh "
+       "use_bias=1 " RNN_OPTS " state=x1\n",
+       "line 4: layer 'r': initial state 0 is 1 x 3, the layer needs 2"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\noutput n1.0\n",
+       "line 4: 'output' wants one tensor defined before"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\n"
+       "loss mse output=1\n",
+       "line 4: loss output=1, the model has 1 output(s)"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\n"
+       "loss mse weight=x\n",
+       "line 4: 'loss' wants a name, then from_logits, output=K, weight=W and parameters "
+       "(label_smoothing=S, delta=D) (got 'weight=x')"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\nloss mse\n"
+       "layer Dense e units=1 activation=linear use_bias=1\n",
+       "line 5: 'layer' after the 'output' or 'loss' lines"},
+      {"rnnc-spec 1\ninput 3 4\nlayer Dense d units=1 activation=linear use_bias=1\ninput 2\n",
+       "line 4: 'input' lines come before the layers"},
       {"rnnc-spec 1\ninput 3 4\nlayer LSTM l units=2 activation=tanh use_bias=1 " RNN_OPTS "\n",
        "line 3: layer 'l': missing key 'recurrent_activation'"},
       {"rnnc-spec 1\ninput 3 4\nlayer GRU g units=2 activation=tanh recurrent_activation=sigmoid "
@@ -2160,7 +2223,6 @@ static void test_malformed_specs(void **state) {
       {"rnnc-spec 1\ninput 3\n", "no 'layer' line"},
       {"rnnc-spec 1\nlayer Dense d units=2 activation=tanh use_bias=1\n",
        "'layer' before the 'input' line"},
-      {"rnnc-spec 1\ninput 3\ninput 3\n", "duplicate 'input' line"},
       {"rnnc-spec 1\ninput 3\nlayer Dense d units=2 activation=tanh use_bias=1\noptimizer adam\n",
        "unknown item 'optimizer'"},
   };
@@ -2197,7 +2259,7 @@ int main(void) {
       cmocka_unit_test(test_grad_gru_grid),
       cmocka_unit_test(test_grad_bidirectional),
       cmocka_unit_test(test_grad_multiple_outputs),
-      cmocka_unit_test(test_loss_first_output),
+      cmocka_unit_test(test_loss_per_output),
       cmocka_unit_test(test_grad_stacks),
       cmocka_unit_test(test_grad_initial_state_grid),
       cmocka_unit_test(test_grad_initial_state_stacks),

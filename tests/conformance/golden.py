@@ -37,6 +37,7 @@ import torch
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from keras_torch import GraphModel, Merge  # noqa: E402
 from keras_torch import (GRU, LSTM, ActivationLayer, Bidirectional, Dense, Loss, Model,  # noqa: E402
                          Optimizer, Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
 from keras_torch import KerasSchedule  # noqa: E402
@@ -65,6 +66,56 @@ class Case:
         self.weight_scale = weight_scale or {}
         self.soft_targets = soft_targets
         self.consistent_saturation = consistent_saturation
+
+
+class GraphCase(Case):
+    """A functional graph (issue 15): inputs of the given shapes, nodes
+    (outputs, layer, inputs) as GraphModel takes them, one output."""
+
+    def __init__(self, name, input_shapes, nodes, output, loss, optimizer, n=3):
+        self.name = name
+        self.model = GraphModel(input_shapes, nodes, output)
+        self.loss, self.optimizer, self.n = loss, optimizer, n
+        self.steps = input_shapes[0][0] if len(input_shapes[0]) == 2 else 0
+        self.generate_options = []
+        self.weight_scale = {}
+        self.soft_targets = False
+        self.consistent_saturation = False
+
+
+def graph_cases():
+    """The merge layers, fan-out, shared layers and several inputs."""
+    d1, lstm, shared = Dense(3, activation="tanh"), LSTM(3, return_sequences=True), Dense(3, activation="tanh")
+    gru, v1, v2 = GRU(3), Dense(3, activation="sigmoid"), Dense(3)
+    rnn, srnn = SimpleRNN(2, return_state=True), SimpleRNN(2)
+    return [
+        GraphCase("merge_add_subtract_multiply", [(3, 2), (3, 2)], [
+            (["a"], d1, ["in0"]), (["b"], lstm, ["in1"]),
+            (["s"], Merge("Add"), ["a", "b"]), (["d"], Merge("Subtract"), ["a", "b"]),
+            (["m"], Merge("Multiply"), ["s", "d", "a"]), (["y"], Dense(2), ["m"])],
+            "y", L("mse"), O("Adam", learning_rate=0.01), n=3),
+        GraphCase("merge_average_maximum_minimum_concatenate", [(4, 2), (3,)], [
+            (["r"], gru, ["in0"]), (["v"], v1, ["in1"]), (["w"], v2, ["in1"]),
+            (["mx"], Merge("Maximum"), ["r", "v"]), (["mn"], Merge("Minimum"), ["r", "v", "w"]),
+            (["av"], Merge("Average"), ["mx", "mn"]), (["c"], Merge("Concatenate"), ["av", "r", "in1"]),
+            (["y"], Dense(3, activation="softmax"), ["c"])],
+            "y", L("sparse_categorical_crossentropy"), O("SGD", learning_rate=0.1), n=4),
+        GraphCase("shared_dense_concatenate_time_states", [(3, 2), (2, 2)], [
+            (["a"], shared, ["in0"]), (["b"], shared, ["in1"]),
+            (["c"], Merge("Concatenate", axis=1), ["a", "b"]),
+            (["h", "s"], rnn, ["c"]), (["g"], srnn, ["a", "s"]),
+            (["e"], Merge("Add"), ["h", "g", "s"]), (["y"], Dense(2), ["e"])],
+            "y", L("mae"), O("RMSprop", learning_rate=0.01), n=3),
+        GraphCase("dot_axes_normalize", [(3, 2), (4, 2), (3,)], [
+            (["q"], Dense(3, activation="tanh"), ["in0"]), (["k"], Dense(3), ["in1"]),
+            (["s"], Merge("Dot", axes=2), ["q", "k"]),
+            (["t"], Merge("Dot", axes=1, normalize=True), ["s", "q"]),
+            (["u"], Dense(3, activation="tanh"), ["in2"]), (["w"], Dense(3), ["in2"]),
+            (["v"], Merge("Dot", axes=(1, 1), normalize=True), ["u", "w"]),
+            (["f"], Merge("Concatenate"), ["t", "t"]), (["r"], GRU(2), ["f"]),
+            (["c"], Merge("Concatenate"), ["r", "v"]), (["y"], Dense(2), ["c"])],
+            "y", L("mse"), O("Adam", learning_rate=0.01), n=3),
+    ]
 
 
 L = Loss
@@ -317,6 +368,7 @@ CASES = [
          [Dense(4, activation="tanh"), BatchNormalization(scale=False), Dense(2)], (3,),
          L("mse"), O("SGD", learning_rate=0.05), n=4),
 ]
+CASES += graph_cases()
 
 
 # ---------------------------------------------------------------- files
@@ -357,6 +409,8 @@ def case_data(case):
     feat = model.input_shape[-1]
     x_shape = (n, case.steps, feat) if len(model.input_shape) == 2 else (n, feat)
     inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
+    for shape in getattr(model, "input_shapes", [])[1:]:  # a graph's other inputs
+        inputs.append(as_float32(rng.uniform(-1, 1, size=(n,) + tuple(shape))))
     for i, count in model.state_inputs():
         for _ in range(count):
             inputs.append(as_float32(rng.uniform(-0.8, 0.8, size=(n, model.layers[i].units))))

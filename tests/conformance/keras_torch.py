@@ -923,6 +923,172 @@ class Model:
         return 1
 
 
+class Merge:
+    """Keras's merge layers (keras/src/layers/merging/): Add, Subtract,
+    Multiply, Average, Maximum, Minimum (elementwise over inputs of one shape,
+    reduced left to right as Keras's _merge_function does) and Concatenate
+    (along `axis`, -1 by default)."""
+    recurrent = False
+    n_states = 0
+
+    def __init__(self, cls, axis=None, axes=None, normalize=False):
+        self.cls, self.axis, self.axes, self.normalize = cls, axis, axes, normalize
+        self.base_name = "".join("_" + c.lower() if c.isupper() else c for c in cls).lstrip("_")
+
+    def lua(self):
+        if self.cls == "Dot":
+            axes = self.axes if isinstance(self.axes, int) else "{ %d, %d }" % tuple(self.axes)
+            return "Dot { axes = %s%s }" % (axes, ", normalize = true" if self.normalize else "")
+        if self.axis is None:
+            return "%s {}" % self.cls
+        return "%s { axis = %d }" % (self.cls, self.axis)
+
+    def dot(self, a, b):
+        """keras/src/layers/merging/dot.py: l2_normalize along the axes when
+        normalize, then batch_dot: a's other axes, then b's."""
+        axes = (self.axes, self.axes) if isinstance(self.axes, int) else tuple(self.axes)
+        axes = [ax % x.dim() for ax, x in zip(axes, (a, b))]
+        if self.normalize:  # tf.math.l2_normalize: x / sqrt(max(sum x^2, 1e-12))
+            a = a / torch.sqrt(torch.clamp((a * a).sum(dim=axes[0], keepdim=True), min=1e-12))
+            b = b / torch.sqrt(torch.clamp((b * b).sum(dim=axes[1], keepdim=True), min=1e-12))
+        am, bm = torch.movedim(a, axes[0], -1), torch.movedim(b, axes[1], 1)
+        n, k = a.shape[0], am.shape[-1]
+        out = am.reshape(n, -1, k) @ bm.reshape(n, k, -1)
+        rest = tuple(am.shape[1:-1]) + tuple(bm.shape[2:])
+        return out.reshape((n,) + rest) if rest else out.reshape(n, 1)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def merge(self, xs):
+        if self.cls == "Dot":
+            return self.dot(xs[0], xs[1])
+        if self.cls == "Concatenate":
+            # axis counts the batch axis, as Keras's does
+            return torch.cat(xs, dim=self.axis if self.axis is not None else -1)
+        out = xs[0]
+        for x in xs[1:]:
+            if self.cls == "Add" or self.cls == "Average":
+                out = out + x
+            elif self.cls == "Subtract":
+                out = out - x
+            elif self.cls == "Multiply":
+                out = out * x
+            elif self.cls == "Maximum":
+                out = torch.maximum(out, x)
+            elif self.cls == "Minimum":
+                out = torch.minimum(out, x)
+        if self.cls == "Average":
+            out = out / len(xs)
+        return out
+
+
+class GraphModel:
+    """A functional graph: inputs of the given per-sample shapes (named
+    in0, in1, ...), nodes (out_vars, layer, in_vars) in call order (a layer in
+    several nodes is shared: one set of weights), one output variable. Its
+    interface is Model's (forward, weight_list, lua, ...)."""
+
+    def __init__(self, input_shapes, nodes, output):
+        self.input_shapes = [tuple(s) for s in input_shapes]
+        self.input_shape = self.input_shapes[0]
+        self.nodes, self.output = nodes, output
+        self.functional = True
+        namer = Namer()
+        self.layers = []
+        for _, layer, _ in nodes:
+            if layer not in self.layers:
+                self.layers.append(layer)
+                layer.assign_names(namer)
+        shapes = {"in%d" % i: s for i, s in enumerate(self.input_shapes)}
+        self.weight_list = []
+        seen = set()
+        for outs, layer, ins in nodes:
+            shape = shapes[ins[0]]
+            if isinstance(layer, Merge):
+                if layer.cls == "Dot":
+                    a, b = shapes[ins[0]], shapes[ins[1]]
+                    axes = (layer.axes, layer.axes) if isinstance(layer.axes, int) else tuple(layer.axes)
+                    axes = [(ax % (len(sh) + 1)) - 1 for ax, sh in zip(axes, (a, b))]
+                    rest = tuple(d for i, d in enumerate(a) if i != axes[0]) + \
+                        tuple(d for i, d in enumerate(b) if i != axes[1])
+                    shape = rest or (1,)
+                elif layer.cls == "Concatenate":
+                    axis = layer.axis if layer.axis is not None else -1
+                    axis = axis - 1 if axis > 0 else len(shape) + axis
+                    shape = list(shape)
+                    shape[axis] = sum(shapes[v][axis] for v in ins)
+                    shape = tuple(shape)
+                out_shapes = [shape]
+            elif isinstance(layer, Dense):
+                out_shapes = [tuple(shape[:-1]) + (layer.units,)]
+            else:
+                main = (shape[0], layer.units) if layer.return_sequences else (layer.units,)
+                out_shapes = [main] + ([(layer.units,)] * layer.n_states if layer.return_state else [])
+            if not isinstance(layer, Merge) and id(layer) not in seen:
+                self.weight_list += layer.weights(layer.name, shape[-1])
+                seen.add(id(layer))
+            for v, sh in zip(outs, out_shapes):
+                shapes[v] = sh
+        self.training = False
+        self.updates = {}
+
+    def state_inputs(self):
+        return []
+
+    def forward(self, P, inputs):
+        values = {"in%d" % i: x for i, x in enumerate(inputs)}
+        logits = {}
+        for outs, layer, ins in self.nodes:
+            xs = [values[v] for v in ins]
+            if isinstance(layer, Merge):
+                ys = [layer.merge(xs)]
+            elif layer.recurrent:
+                ys = layer.call_all(P, layer.name, xs[0], xs[1:] or None)
+            else:
+                y, z = layer.call(P, layer.name, xs[0])
+                ys = [y]
+                logits[outs[0]] = z
+            for v, y in zip(outs, ys):
+                values[v] = y
+        return [values[self.output]], logits.get(self.output)
+
+    def last_activation(self):
+        for outs, layer, _ in self.nodes:
+            if outs[0] == self.output and isinstance(layer, Dense):
+                return layer.activation
+        return None
+
+    def lua(self, compile_line):
+        lines = []
+        for i, s in enumerate(self.input_shapes):
+            lines.append("local in%d = Input { shape = %s }" % (i, lua_value(s)))
+        made = {}
+        for k, (outs, layer, ins) in enumerate(self.nodes):
+            if id(layer) in made:
+                callee = made[id(layer)]
+            else:
+                callee = layer.lua()
+                if sum(1 for _, l, _ in self.nodes if l is layer) > 1:
+                    lines.append("local layer%d = %s" % (k, callee))
+                    callee = made[id(layer)] = "layer%d" % k
+            if isinstance(layer, Merge):
+                args = "({ %s })" % ", ".join(ins)
+            elif len(ins) > 1:
+                args = "(%s, { initial_state = { %s } })" % (ins[0], ", ".join(ins[1:]))
+            else:
+                args = "(%s)" % ins[0]
+            lines.append("local %s = %s%s" % (", ".join(outs), callee, args))
+        lines.append("local model = Model { inputs = { %s }, outputs = { %s } }"
+                     % (", ".join("in%d" % i for i in range(len(self.input_shapes))), self.output))
+        lines.append(compile_line)
+        lines.append("return model")
+        return "\n".join(lines) + "\n"
+
+    def output_count(self):
+        return 1
+
+
 # ---------------------------------------------------------------- losses
 
 

@@ -39,11 +39,11 @@ end
 
 tests["unknown layer class: file:line, and what there is"] = function()
   local _, text = load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "unknown name 'Foo' (rnnc's layers are Activation, ")
+    "unknown name 'Foo' (rnnc's layers are Activation, Add, ")
   -- every layer, in alphabetical order
-  T.contains(text, "BatchNormalization, Bidirectional, Conv1D, ")
+  T.contains(text, "BatchNormalization, Bidirectional, Concatenate, Conv1D, ")
   T.contains(text, "GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
-  T.contains(text, "SimpleRNN, Softmax, TimeDistributed, ")
+  T.contains(text, "SimpleRNN, Softmax, Subtract, TimeDistributed, ")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()
@@ -53,6 +53,14 @@ tests["a Keras layer rnnc lacks says what to write instead"] = function()
   T.not_contains(text, "nil value", "no raw Lua error")
   T.not_contains(text, "generator/", "no internal path")
   load_error("return Sequential {\n  Embedding { 10, 3 },\n}\n", 2, "Keras's Embedding layer is not implemented")
+end
+
+tests["attention layers are refused, naming the layer"] = function()
+  for _, class in ipairs({ "Attention", "AdditiveAttention", "MultiHeadAttention" }) do
+    load_error("local q = Input { shape = { 3, 2 } }\nlocal y = " .. class .. " {} ({ q, q })\n"
+      .. "return Model { inputs = q, outputs = y }\n", 2,
+      "Keras's " .. class .. " layer is not implemented in rnnc: rnnc has no attention layers yet (issue 15)")
+  end
 end
 
 tests["a misspelt class: did you mean"] = function()

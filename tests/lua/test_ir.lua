@@ -267,13 +267,16 @@ local function copy_values(values)
   return r
 end
 
--- L = sum(seed .* seed_grad) after running `forward` on `values`.
+-- L = the sum over the seeds of sum(seed .* seed_grad) after running
+-- `forward` on `values`.
 local function objective(c, values)
   local mem = I.run(I.memory(c.prog, values), c.forward)
-  local s, g = I.read(mem, c.seed), values[c.seed_grad.buf.name]
   local total = 0
-  for i, v in ipairs(s) do
-    total = total + v * g[i - 1]
+  for _, seed in ipairs(c.seeds) do
+    local s, g = I.read(mem, seed.view), I.read(mem, seed.grad)
+    for i, v in ipairs(s) do
+      total = total + v * g[i]
+    end
   end
   return total
 end
@@ -290,8 +293,8 @@ local function analytic(c, values)
 end
 
 -- Compares `backward` with central differences of the forward program for
--- every element of every wrt buffer. c: prog, forward, backward, seed,
--- seed_grad, wrt = { {buf=, grad=} }. Returns the analytic gradients.
+-- every element of every wrt buffer. c: prog, forward, backward, seeds =
+-- { {view=, grad=} }, wrt = { {buf=, grad=} }. Returns the analytic gradients.
 local function check_gradients(c, values, what, tol)
   tol = tol or 1e-6
   local grads = analytic(c, values)
@@ -348,14 +351,15 @@ local function hand_program(build)
     list[#list + 1] = { buf = buf, grad = g }
   end
   local dy = ir.buffer(prog, "dy", "input", y.dims[1], y.dims[2])
-  local raw = autodiff.backward(prog, ops, y, dy, wrt, grad_of)
-  local c = { prog = prog, forward = ops, backward = raw, seed = y, seed_grad = dy, wrt = list, x = x }
+  local seeds = { { view = y, grad = dy } }
+  local raw = autodiff.backward(prog, ops, seeds, wrt, grad_of)
+  local c = { prog = prog, forward = ops, backward = raw, seeds = seeds, seed = y, wrt = list, x = x }
   c.simplified = {
     prog = prog,
     forward = simplify.run(prog, ops),
     backward = simplify.run(prog, raw),
+    seeds = seeds,
     seed = y,
-    seed_grad = dy,
     wrt = list,
   }
   return c
@@ -576,17 +580,23 @@ local function unit_cases(unit)
       wrt_list[#wrt_list + 1] = { buf = p, grad = buf }
     end
   end
+  local y_seeds = { { view = unit.y, grad = unit.dy } }
   local cases = {
-    backward = { prog = prog, forward = unit.forward, backward = unit.backward, seed = unit.y,
-      seed_grad = unit.dy, wrt = wrt_list },
+    backward = { prog = prog, forward = unit.forward, backward = unit.backward, seeds = y_seeds, wrt = wrt_list },
   }
-  if unit.backward_logits then
-    cases.backward_logits = { prog = prog, forward = unit.forward, backward = unit.backward_logits,
-      seed = unit.logits, seed_grad = unit.dlogits, wrt = wrt_list }
+  if unit.backward_loss then
+    local seeds = {}
+    for i, s in ipairs(unit.loss_seeds) do
+      local d = unit.interface.outputs[s.output]
+      seeds[i] = { view = s.view, grad = #unit.interface.outputs == 1 and unit.dloss
+        or ir.view(unit.dloss.buf, d.offset, d.rows, d.cols, d.cols, 1) }
+    end
+    cases.backward_loss = { prog = prog, forward = unit.forward, backward = unit.backward_loss, seeds = seeds,
+      wrt = wrt_list, fused = unit.interface.training.loss.fused }
   end
   -- the same, without any simplification
-  cases.raw = { prog = prog, forward = unit.raw_forward, backward = autodiff.backward(prog, unit.raw_forward, unit.y,
-    unit.dy, wrt, grad_of), seed = unit.y, seed_grad = unit.dy, wrt = wrt_list }
+  cases.raw = { prog = prog, forward = unit.raw_forward, backward = autodiff.backward(prog, unit.raw_forward, y_seeds,
+    wrt, grad_of), seeds = y_seeds, wrt = wrt_list }
   return cases
 end
 
@@ -804,7 +814,7 @@ tests["lowered models compute Keras's forward pass"] = function()
   end
 end
 
-tests["lowered models: backward and backward_logits match finite differences"] = function()
+tests["lowered models: backward and backward_loss match finite differences"] = function()
   local models = all_models()
   local names = {}
   for name in pairs(models) do
@@ -823,9 +833,9 @@ tests["lowered models: backward and backward_logits match finite differences"] =
         T.near(v, graw[buf][i], 1e-12, name .. ": simplified vs unsimplified d/d" .. buf)
       end
     end
-    if cases.backward_logits then
-      seen_logits = seen_logits + 1
-      check_gradients(cases.backward_logits, values, name .. " backward_logits")
+    if cases.backward_loss then
+      if cases.backward_loss.fused then seen_logits = seen_logits + 1 end
+      check_gradients(cases.backward_loss, values, name .. " backward_loss")
     end
   end
   T.truthy(seen_logits >= 2, "models with a fused softmax + crossentropy")
@@ -979,8 +989,8 @@ tests["simplify: no dead fill is left in the lowered programs"] = function()
     local raw = unit_cases(unit).raw.backward
     T.truthy(I.count_ops(raw, "fill") > I.count_ops(unit.backward, "fill"), name .. ": fewer fills after simplify")
     T.eq(dead_fills(unit.prog, unit.backward), {}, name .. ": dead fills in backward")
-    if unit.backward_logits then
-      T.eq(dead_fills(unit.prog, unit.backward_logits), {}, name .. ": dead fills in backward_logits")
+    if unit.backward_loss then
+      T.eq(dead_fills(unit.prog, unit.backward_loss), {}, name .. ": dead fills in backward_loss")
     end
     T.truthy(#unit.backward < #raw, name .. ": the simplified backward is shorter")
   end
@@ -994,14 +1004,17 @@ end
 -- statistics it leaves for update_stats.
 tests["BatchNormalization: the training forward and its backward"] = function()
   local unit = lowered([[
-return Sequential {
+local model = Sequential {
   Conv1D { 3, 2, padding = "causal", use_bias = false, input_shape = { 4, 2 } },
   BatchNormalization { momentum = 0.8, epsilon = 0.01 },
   GRU { 2 },
   BatchNormalization {},
 }
+model:compile { loss = "mse", optimizer = "sgd" }
+return model
 ]])
-  T.truthy(unit.forward_train and unit.backward_train, "a training forward and its backward")
+  T.truthy(unit.forward_train and unit.backward_train_loss, "a training forward and its backward")
+  T.eq(unit.backward_loss, nil, "training runs the training forward's backward only")
   T.eq(#unit.stat_updates, 4, "two moving statistics per layer")
   for _, st in ipairs(unit.stat_updates) do
     T.truthy(st.buf.kind == "batch" and st.param.trainable == false, st.param.name .. ": non-trainable")
@@ -1015,8 +1028,9 @@ return Sequential {
     if buf.kind == "pgrad" then wrt_list[#wrt_list + 1] = { buf = unit.prog.by_name[buf.param.name], grad = buf } end
   end
   wrt_list[#wrt_list + 1] = { buf = unit.x.buf, grad = unit.dx.buf }
-  check_gradients({ prog = unit.prog, forward = unit.forward_train, backward = unit.backward_train, seed = unit.y,
-    seed_grad = unit.dy, wrt = wrt_list }, values, "batch normalisation (training)")
+  check_gradients({ prog = unit.prog, forward = unit.forward_train, backward = unit.backward_train_loss,
+    seeds = { { view = unit.loss_seeds[1].view, grad = unit.dloss } }, wrt = wrt_list }, values,
+    "batch normalisation (training)")
   -- the first BatchNormalization normalises the conv's 4 steps by their own
   -- mean and variance, and leaves moving * 0.8 + batch * 0.2
   local mem = I.run(I.memory(unit.prog, values), unit.forward_train)

@@ -75,8 +75,10 @@ tests["the C writer reads the unit record, not the model"] = function()
   T.eq(unit.model, nil, "the unit holds no model")
   -- the training configuration is plain data
   local config = unit.interface.training
-  T.eq(config.loss, { kind = "sparse_categorical_crossentropy", from_logits = false, fused = true,
-    params = { label_smoothing = 0, delta = 1.0 } }, "loss")
+  T.eq(config.loss, { kind = "sparse_categorical_crossentropy", from_logits = false, fused = true, name = "dense",
+    weight = 1, metrics = { "accuracy" }, rows = 3, cols = 3, output_offset = 0, sequence = false, target_offset = 0,
+    target_size = 3, params = { label_smoothing = 0, delta = 1.0 } }, "loss")
+  T.eq(config.losses, { config.loss }, "one output, one loss")
   T.eq(config.optimizer.kind, "adam", "optimizer")
   T.truthy(config.optimizer.slots_per_param == 2, "Adam keeps two values per parameter")
   -- the model's weight records are untouched by lowering

@@ -235,4 +235,42 @@ return Sequential {
   T.eq(m.layers[2].weights[1].init, "random_normal")
 end
 
+-- Losses per output (issue 15): a list, a dict by output name, loss_weights;
+-- one loss that is not a list or a dict is the first output's only.
+tests["compile: losses per output, their weights and targets"] = function()
+  local training = require("training")
+  local graph = [[
+local x = Input { shape = { 3, 2 } }
+local seq, h = SimpleRNN { 3, return_sequences = true, return_state = true }(x)
+local a = Dense { 2, activation = "softmax", name = "a" }(seq)
+local b = Dense { 1, name = "b" }(h)
+local m = Model { inputs = x, outputs = { a, b, h } }
+m:compile { %s }
+return m
+]]
+  local names = { "a", "b", "simple_rnn" }
+  local function parts(compile)
+    return training.interface(T.load_text(string.format(graph, compile)).compiled, nil, names).losses
+  end
+  local l = parts('loss = "mse"')
+  T.eq(l[1].kind, "mse", "one loss: the first output's")
+  T.eq(l[2].kind, nil, "one loss: not the second output's")
+  T.eq(l[3].kind, nil, "one loss: not the third output's")
+  l = parts('loss = { a = "sparse_categorical_crossentropy", b = "mae" }, loss_weights = { a = 2, b = 0.5 }')
+  T.eq({ l[1].kind, l[1].weight, l[2].kind, l[2].weight, l[3].kind },
+    { "sparse_categorical_crossentropy", 2, "mae", 0.5, nil }, "a dict by output name")
+  l = parts('loss = { "mse", None, Huber { delta = 2 } }, loss_weights = { 1, 1, 3 }')
+  T.eq({ l[1].kind, l[2].kind, l[3].kind, l[3].weight, l[3].params.delta }, { "mse", nil, "huber", 3, 2 },
+    "a list, None for no loss, a loss object's parameters")
+  l = parts('loss = { a = "mse", b = "mse" }, metrics = { a = { "accuracy" } }')
+  T.eq(l[1].metrics, { "accuracy" }, "metrics by output name")
+  T.eq(l[2].metrics, {}, "no metrics for b")
+  T.raises(function()
+    parts('loss = { c = "mse" }')
+  end, "names 'c', which is not an output of the model")
+  T.raises(function()
+    parts('loss = { "mse", "mse" }')
+  end, "loss has 2 entries, the model has 3 outputs")
+end
+
 return tests

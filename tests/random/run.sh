@@ -7,7 +7,9 @@
 # 2. writes COUNT (default 90) random model files OUTDIR/rNN.lua
 #    (make_models.lua, SEED: Sequential and functional chains of SimpleRNN,
 #    LSTM, GRU, Bidirectional, Dense, TimeDistributed) and prints the options
-#    drawn (kept in OUTDIR/coverage.txt);
+#    drawn (kept in OUTDIR/coverage.txt), and COUNT / 3 random functional
+#    graphs OUTDIR/gNN.lua (make_graphs.lua: merges, fan-out, shared layers,
+#    several inputs, outputs and losses);
 # 3. generates every model twice, OUTDIR/gen/rNN_f64.{h,c} and rNN_f32.{h,c},
 #    with the batch size the model file records;
 # 4. writes OUTDIR/gen/models.{h,c}, the table of the units' descriptors;
@@ -73,6 +75,10 @@ rm -rf "$GEN" "$OBJ"
 mkdir -p "$GEN" "$OBJ"
 # shellcheck disable=SC2086  # SEED and COUNT are optional words
 "$LUA" "$HERE/make_models.lua" "$OUT" $SEED $COUNT
+# functional graphs (merges, fan-out, shared layers, several outputs and
+# losses): a third as many, appended to models.txt
+GRAPHS=${GRAPHS:-$(((${COUNT:-90} + 2) / 3))}
+"$LUA" "$HERE/make_graphs.lua" "$OUT" "${SEED:-20240611}" "$GRAPHS"
 mapfile -t MODELS < <(awk 'NF { print $1 }' "$OUT/models.txt")
 
 phase "generate ${#MODELS[@]} models x {float64, float32} (formatted: $FORMAT)"

@@ -233,6 +233,12 @@ typedef struct {
   slayer layers[MAX_LAYERS];
   size_t main_size, input_size; /* reals per sample: the main input, all inputs */
   char loss[64];                /* "" when none */
+  /* a graph (make_graphs.lua: in=, state=, share=, output lines, merges,
+   * attention): only the descriptor's generic checks against the reference
+   * runtime, no probe (graph models use no kinked activation) */
+  int graph;
+  int n_loss;                         /* loss lines */
+  int loss_kind[16], loss_output[16]; /* each: rnnc_loss_kind, output (-1: every output) */
 } sspec;
 
 /* Points at the value of " key=" in a layer line, or NULL. */
@@ -623,12 +629,39 @@ static void finish_layer(sspec *s, slayer *L, int *cur_rank, int cur[2], size_t 
   cur[1] = L->out_shape[0][1];
 }
 
+/* The spec's loss lines: each loss and the output it applies to. */
+static int parse_losses(const char *spec, sspec *s, char *err, size_t errlen) {
+  const char *p = spec;
+  while ((p = strstr(p, "\nloss ")) != NULL) {
+    char name[64];
+    const char *eol = strchr(p + 1, '\n'), *out = strstr(p + 1, " output=");
+    if (s->n_loss == 16 || sscanf(p + 6, "%63s", name) != 1) {
+      snprintf(err, errlen, "bad loss lines");
+      return -1;
+    }
+    if (s->n_loss == 0)
+      snprintf(s->loss, sizeof s->loss, "%s", name);
+    s->loss_kind[s->n_loss] = rnnc_loss_named(name);
+    s->loss_output[s->n_loss] = out != NULL && (eol == NULL || out < eol) ? atoi(out + 8) : -1;
+    s->n_loss++;
+    p += 6;
+  }
+  return 0;
+}
+
 /* Parses the spec (format in rnnc_ref.h); returns 0 or -1 with a message. */
 static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
   const char *p = spec;
   int cur_rank = 0, cur[2] = {0, 0}, pending = 0;
   size_t offset = 0;
   memset(s, 0, sizeof *s);
+  if (parse_losses(spec, s, err, errlen) != 0)
+    return -1;
+  if (strstr(spec, " in=") || strstr(spec, " state=") || strstr(spec, " share=") ||
+      strstr(spec, "\noutput ")) {
+    s->graph = 1;
+    return 0;
+  }
   while (*p) {
     char line[MAX_LINE];
     const char *nl = strchr(p, '\n');
@@ -687,8 +720,6 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
       if (parse_class_line(line, L, L->name, sizeof L->name, err, errlen))
         return -1;
       finish_layer(s, L, &cur_rank, cur, &offset);
-    } else if (strncmp(line, "loss ", 5) == 0) {
-      snprintf(s->loss, sizeof s->loss, "%.60s", line + 5);
     }
   }
   if (s->n_layers == 0 || pending) {
@@ -935,6 +966,90 @@ static int read_unit_forget_bias(const char *file, int *ufb, int max) {
   return n;
 }
 
+/* The losses of the descriptor against the spec's loss lines, and the
+ * targets' layout against the reference runtime's. */
+static void check_losses(ctx *c) {
+  const rnnc_model *m = c->m;
+  const sspec *s = &c->spec;
+  size_t t_off = 0;
+  int k, l, first = RNNC_LOSS_NONE;
+  for (k = 0; k < m->n_outputs; k++) {
+    const rnnc_loss_part *lp = &m->losses[k];
+    const rnnc_output_desc *o = &m->outputs[k];
+    int want = RNNC_LOSS_NONE;
+    size_t rows, cols;
+    for (l = 0; l < s->n_loss; l++)
+      if (s->loss_output[l] < 0 || s->loss_output[l] == k)
+        want = s->loss_kind[l];
+    if ((int)lp->kind != want)
+      report(c, "output %d (%s): descriptor loss %d, the spec %d", k, o->name, (int)lp->kind, want);
+    cols = o->rank == 2 ? (size_t)o->shape[1] : o->size;
+    rows = o->size / cols;
+    if (lp->rows != rows || lp->cols != cols)
+      report(c, "output %d: loss rows x cols %zu x %zu, the output is %zu x %zu", k, lp->rows,
+             lp->cols, rows, cols);
+    if (want == RNNC_LOSS_NONE)
+      continue;
+    if (first == RNNC_LOSS_NONE)
+      first = want;
+    if (lp->target_offset != t_off ||
+        lp->target_size != (want == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? rows : o->size))
+      report(c, "output %d: targets at %zu, %zu reals; expected %zu, %zu", k, lp->target_offset,
+             lp->target_size, t_off,
+             want == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? rows : o->size);
+    t_off += lp->target_size;
+  }
+  if ((int)m->loss != first)
+    report(c, "descriptor loss %d, the spec's first %d", (int)m->loss, first);
+  if (m->target_size != t_off || m->target_size != rnnc_ref_target_size(c->ref))
+    report(c, "target_size %zu; the losses' %zu, the reference %zu", m->target_size, t_off,
+           rnnc_ref_target_size(c->ref));
+  if (first != RNNC_LOSS_MSE && first != RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
+    report(c, "spec loss '%s' is not one the random models use", s->loss);
+  if (m->losses_offset == 0 || m->losses_offset + m->n_outputs * sizeof(double) > m->scratch_bytes)
+    report(c, "losses_offset %zu in a scratch of %zu bytes", m->losses_offset, m->scratch_bytes);
+}
+
+/* A graph's descriptor: every input and output, the sizes and the weights'
+ * layout against the reference runtime. */
+static void check_graph_descriptor(ctx *c) {
+  const rnnc_model *m = c->m;
+  size_t off = 0, ref_off;
+  int i;
+  if ((size_t)m->n_inputs != rnnc_ref_input_count(c->ref) ||
+      (size_t)m->n_outputs != rnnc_ref_output_count(c->ref) ||
+      m->input_size != rnnc_ref_input_size(c->ref) ||
+      m->output_size != rnnc_ref_output_size(c->ref) || m->n_params != rnnc_ref_n_params(c->ref)) {
+    report(c,
+           "%d inputs (%zu reals), %d outputs (%zu), %zu params; the reference %zu (%zu), %zu "
+           "(%zu), %zu",
+           m->n_inputs, m->input_size, m->n_outputs, m->output_size, m->n_params,
+           rnnc_ref_input_count(c->ref), rnnc_ref_input_size(c->ref), rnnc_ref_output_count(c->ref),
+           rnnc_ref_output_size(c->ref), rnnc_ref_n_params(c->ref));
+    return;
+  }
+  for (i = 0; i < m->n_inputs; i++) {
+    size_t size = rnnc_ref_input_part(c->ref, (size_t)i, &ref_off);
+    if (m->inputs[i].size != size || m->inputs[i].offset != ref_off || m->inputs[i].name == NULL)
+      report(c, "input %d: %zu reals at %zu; the reference %zu at %zu", i, m->inputs[i].size,
+             m->inputs[i].offset, size, ref_off);
+  }
+  for (i = 0; i < m->n_outputs; i++) {
+    size_t size = rnnc_ref_output_part(c->ref, (size_t)i, &ref_off);
+    if (m->outputs[i].size != size || m->outputs[i].offset != ref_off || m->outputs[i].name == NULL)
+      report(c, "output %d: %zu reals at %zu; the reference %zu at %zu", i, m->outputs[i].size,
+             m->outputs[i].offset, size, ref_off);
+  }
+  for (i = 0; i < m->n_tensors; i++) {
+    if (m->tensors[i].offset != off)
+      report(c, "tensor %s at %zu, expected %zu", m->tensors[i].name, m->tensors[i].offset, off);
+    off = m->tensors[i].offset + m->tensors[i].size;
+  }
+  if (off != m->n_params)
+    report(c, "the tensors cover %zu of %zu params", off, m->n_params);
+  check_losses(c);
+}
+
 static void check_descriptor(ctx *c) {
   const rnnc_model *m = c->m;
   const sspec *s = &c->spec;
@@ -947,6 +1062,10 @@ static void check_descriptor(ctx *c) {
     report(c, "dtype %d does not match the unit's name", (int)m->dtype);
   if (m->batch < 1)
     report(c, "batch %d", m->batch);
+  if (s->graph) {
+    check_graph_descriptor(c);
+    return;
+  }
 
   /* Inputs: the main input, then the initial states in layer order. */
   if (m->input_rank != s->in_rank)
@@ -1017,23 +1136,12 @@ static void check_descriptor(ctx *c) {
       m->output_rows * (size_t)last->out_cols != last->out_size[0])
     report(c, "output_rows %zu x output_cols %zu; output 0 of the spec has %zu reals, %d columns",
            m->output_rows, m->output_cols, last->out_size[0], last->out_cols);
-  if (m->target_size != rnnc_ref_target_size(c->ref))
-    report(c, "target_size %zu, reference %zu", m->target_size, rnnc_ref_target_size(c->ref));
+  check_losses(c);
   if (m->n_params != rnnc_ref_n_params(c->ref) || m->n_params != last->end_off)
     report(c, "n_params %zu; the reference %zu, the spec %zu", m->n_params,
            rnnc_ref_n_params(c->ref), last->end_off);
   if (m->params_bytes != m->n_params * c->dsize)
     report(c, "params_bytes %zu for %zu params", m->params_bytes, m->n_params);
-  if (strcmp(s->loss, "mse") == 0) {
-    if (m->loss != RNNC_LOSS_MSE || m->target_size != last->out_size[0])
-      report(c, "spec loss mse, descriptor loss %d, target_size %zu", (int)m->loss, m->target_size);
-  } else if (strcmp(s->loss, "sparse_categorical_crossentropy") == 0) {
-    if (m->loss != RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || m->target_size != m->output_rows)
-      report(c, "spec loss sparse_categorical_crossentropy, descriptor loss %d, target_size %zu",
-             (int)m->loss, m->target_size);
-  } else {
-    report(c, "spec loss '%s' is not one the random models use", s->loss);
-  }
   if (m->optimizer.kind != RNNC_OPT_ADAM)
     report(c, "optimizer kind %d, the model file asks for Adam", (int)m->optimizer.kind);
   if (m->init == NULL || m->forward == NULL || m->backward == NULL || m->loss_grad == NULL ||
@@ -1612,18 +1720,24 @@ typedef struct {
   double *pp, *xp, *dyp; /* perturbed weights, inputs and dy */
 } bufs;
 
+/* Targets for every output with a loss: class labels of its rows for the
+ * sparse crossentropy, values in [-1, 1] else. */
 static void draw_targets(ctx *c, rnnc_rng *rng, bufs *b) {
   const rnnc_model *m = c->m;
-  size_t i, n = (size_t)m->batch * m->target_size;
-  if (m->loss == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {
-    size_t cols = m->output_cols; /* of output 0, which the loss reads */
-    for (i = 0; i < n; i++) {
-      mset(c, b->target, i, (double)rnnc_rng_below(rng, cols));
-      b->td[i] = mget(c, b->target, i);
+  size_t i, s;
+  int k;
+  for (s = 0; s < (size_t)m->batch; s++)
+    for (k = 0; k < m->n_outputs; k++) {
+      const rnnc_loss_part *lp = &m->losses[k];
+      for (i = 0; i < lp->target_size; i++) {
+        size_t at = s * m->target_size + lp->target_offset + i;
+        double v = lp->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+                       ? (double)rnnc_rng_below(rng, lp->cols)
+                       : 2.0 * rnnc_rng_uniform(rng) - 1.0;
+        mset(c, b->target, at, v);
+        b->td[at] = mget(c, b->target, at);
+      }
     }
-  } else {
-    draw_uniform(c, rng, b->target, b->td, n, -1.0, 1.0);
-  }
 }
 
 /* The biases of every layer with a hard_sigmoid get HS_BIAS_SPREAD on top
@@ -1726,6 +1840,7 @@ static void check_stream(ctx *c, bufs *b, int n) {
   const rnnc_model *m = c->m;
   size_t steps = (size_t)m->max_steps, cols_in, out_off = 0, t, k;
   void *st, *yt;
+  char *xstep;
   double *got, *want;
   int s, o;
   if (!m->stream_step) {
@@ -1733,12 +1848,22 @@ static void check_stream(ctx *c, bufs *b, int n) {
       report(c, "no stream_step, yet stream sizes or stream_reset are set");
     return;
   }
-  cols_in = m->inputs[0].size / steps;
-  if (m->n_inputs != 1 || m->inputs[0].size % steps != 0 || m->stream_input_size != cols_in) {
-    report(c, "stream_input_size %zu does not match one timestep of the input",
-           m->stream_input_size);
+  /* one timestep of every input, side by side (every input is a sequence) */
+  cols_in = 0;
+  for (o = 0; o < m->n_inputs; o++) {
+    if (m->inputs[o].size % steps != 0) {
+      report(c, "input %d of %zu reals is not a sequence of %zu steps, yet the unit streams", o,
+             m->inputs[o].size, steps);
+      return;
+    }
+    cols_in += m->inputs[o].size / steps;
+  }
+  if (m->stream_input_size != cols_in) {
+    report(c, "stream_input_size %zu does not match one timestep of the inputs (%zu)",
+           m->stream_input_size, cols_in);
     return;
   }
+  xstep = xmalloc(cols_in * c->dsize + 1);
   st = xmalloc(m->stream_bytes);
   yt = mreals(c, m->stream_output_size + 1);
   got = reals(m->stream_output_size);
@@ -1747,8 +1872,16 @@ static void check_stream(ctx *c, bufs *b, int n) {
     poison(st, m->stream_bytes);
     m->stream_reset(st);
     for (t = 0; t < steps; t++) {
-      const char *xt = (const char *)b->x + ((size_t)s * m->input_size + t * cols_in) * c->dsize;
-      size_t used = 0;
+      const char *xt = xstep;
+      size_t used = 0, at_in = 0;
+      for (o = 0; o < m->n_inputs; o++) {
+        size_t cols_k = m->inputs[o].size / steps;
+        memcpy(xstep + at_in * c->dsize,
+               (const char *)b->x +
+                   ((size_t)s * m->input_size + m->inputs[o].offset + t * cols_k) * c->dsize,
+               cols_k * c->dsize);
+        at_in += cols_k;
+      }
       int compare = 0;
       fill_value(c, yt, 0, m->stream_output_size + 1, CANARY);
       m->stream_step(b->p, st, xt, yt);
@@ -1789,6 +1922,7 @@ static void check_stream(ctx *c, bufs *b, int n) {
       }
     }
   }
+  free(xstep);
   free(st);
   free(yt);
   free(got);
@@ -2102,17 +2236,25 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     mset(c, xbad, i, NAN);
   }
   expect_refused(c, b, pw, xbad, b->target, n, "a NaN in x");
-  /* A NaN target (mse) or a label out of range: refused. */
+  /* A NaN target (mse) or a label out of range (of the first loss's
+   * targets): refused. */
   memcpy(tbad, b->target, (size_t)m->batch * m->target_size * c->dsize);
-  i = (size_t)rnnc_rng_below(rng, (uint64_t)n * m->target_size);
-  if (m->loss == RNNC_LOSS_MSE) {
-    mset(c, tbad, i, NAN);
-    expect_refused(c, b, pw, b->x, tbad, n, "a NaN target");
-  } else {
-    mset(c, tbad, i, (double)m->output_cols);
-    expect_refused(c, b, pw, b->x, tbad, n, "a label equal to the class count");
-    mset(c, tbad, i, -1.0);
-    expect_refused(c, b, pw, b->x, tbad, n, "the label -1");
+  {
+    const rnnc_loss_part *lp = &m->losses[0];
+    int k;
+    for (k = 0; k < m->n_outputs && lp->kind == RNNC_LOSS_NONE; k++)
+      lp = &m->losses[k];
+    i = (size_t)rnnc_rng_below(rng, (uint64_t)n) * m->target_size + lp->target_offset +
+        (size_t)rnnc_rng_below(rng, lp->target_size);
+    if (lp->kind == RNNC_LOSS_MSE) {
+      mset(c, tbad, i, NAN);
+      expect_refused(c, b, pw, b->x, tbad, n, "a NaN target");
+    } else {
+      mset(c, tbad, i, (double)lp->cols);
+      expect_refused(c, b, pw, b->x, tbad, n, "a label equal to the class count");
+      mset(c, tbad, i, -1.0);
+      expect_refused(c, b, pw, b->x, tbad, n, "the label -1");
+    }
   }
   free(pw);
   free(pe);

@@ -820,6 +820,8 @@ static int toy_set_steps(void *scratch, int steps) {
 }
 static const rnnc_tensor_desc toy_tensors[] = {{"w", 1, {1, 0, 0, 0}, 0, 1, RNNC_INIT_ZEROS}};
 
+static rnnc_loss_part toy_losses[1];
+
 static rnnc_model toy(int cols) {
   rnnc_model m;
   memset(&m, 0, sizeof m);
@@ -846,6 +848,13 @@ static rnnc_model toy(int cols) {
   m.n_tensors = 1;
   m.tensors = toy_tensors;
   m.loss = RNNC_LOSS_MSE;
+  memset(toy_losses, 0, sizeof toy_losses);
+  toy_losses[0].kind = RNNC_LOSS_MSE;
+  toy_losses[0].weight = 1.0;
+  toy_losses[0].target_size = (size_t)(ROWS * cols);
+  toy_losses[0].rows = ROWS;
+  toy_losses[0].cols = (size_t)cols;
+  m.losses = toy_losses;
   m.optimizer = rnnc_optimizer_default(RNNC_OPT_SGD);
   m.params_bytes = m.scratch_bytes = m.opt_state_bytes = sizeof(double);
   m.loss_grad = toy_loss_grad;
