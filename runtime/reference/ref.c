@@ -920,7 +920,7 @@ static void finish_outputs(layer *L) {
 /* A node of several inputs: ref_mix.c's layer, from its line. */
 static int build_mix(layer *L, const layer_line *ll, const rnnc_ref *m, char *err, size_t errlen) {
   mixer *X = &L->mx;
-  int i, rank = 0, n_out = 1, ranks[MIX_MAX_INPUTS];
+  int i, rank = 0, n_out = 1, ranks[MIX_MAX_INPUTS] = {0};
   char msg[160];
   memset(X, 0, sizeof *X);
   X->op = mix_op(ll->cls->name);
