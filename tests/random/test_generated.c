@@ -1053,7 +1053,7 @@ static void check_graph_descriptor(ctx *c) {
 static void check_descriptor(ctx *c) {
   const rnnc_model *m = c->m;
   const sspec *s = &c->spec;
-  const slayer *last = &s->layers[s->n_layers - 1];
+  const slayer *last = s->layers + (s->n_layers > 0 ? s->n_layers - 1 : 0); /* none in a graph */
   size_t prod = 1, off = 0, total = 0, ref_size, ref_off;
   int i, t = 0, l, n_in = 1, lstm = 0, ufb[MAX_LAYERS];
   int n_ufb = read_unit_forget_bias(c->file, ufb, MAX_LAYERS);
