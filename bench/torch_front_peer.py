@@ -22,8 +22,8 @@ import sys
 import torch
 from torch import nn
 
-from torch_peer import (clock_ns, load_dense, load_recurrent, read_safetensors, set_param,
-                        weights_of, write_f64)
+from torch_peer import (Timed, clock_ns, load_dense, load_recurrent, read_safetensors,
+                        set_param, weights_of, write_f64)
 
 
 def conv_from_keras(kernel, bias, dilation=1):
@@ -34,7 +34,7 @@ def conv_from_keras(kernel, bias, dilation=1):
     return conv
 
 
-class ConvLSTMTrain:
+class ConvLSTMTrain(Timed):
     def __init__(self, tensors):
         w = weights_of(tensors)
         self.x = tensors["bench/x"]
@@ -57,36 +57,6 @@ class ConvLSTMTrain:
         return [self.conv.weight.grad.permute(2, 1, 0), self.conv.bias.grad,
                 self.rnn.weight_ih_l0.grad.T, self.rnn.weight_hh_l0.grad.T,
                 self.rnn.bias_ih_l0.grad, self.dense.weight.grad.T, self.dense.bias.grad]
-
-    def verify(self, out):
-        self.optimizer.zero_grad()
-        loss = self.loss(self.forward(self.x))
-        loss.backward()
-        grads = torch.cat([g.reshape(-1) for g in self.keras_grads()])
-        write_f64(out, [float(loss)] + grads.double().tolist())
-
-    def fwdbwd(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            self.optimizer.zero_grad()
-            self.loss(self.forward(self.x)).backward()
-        return clock_ns() - start
-
-    def fwd(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            loss = self.loss(self.forward(self.x))
-        elapsed = clock_ns() - start
-        del loss
-        return elapsed
-
-    def step(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            self.optimizer.zero_grad()
-            self.loss(self.forward(self.x)).backward()
-            self.optimizer.step()
-        return clock_ns() - start
 
 
 class ConvGRUStream:

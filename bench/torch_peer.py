@@ -135,6 +135,42 @@ class Stream:
         self.state, self.position = None, 0
 
 
+class Timed:
+    """What every training case times: self.forward, self.loss, self.x,
+    self.optimizer and self.keras_grads() (the gradients in Keras's layouts)
+    come from the case."""
+
+    def verify(self, out):
+        self.optimizer.zero_grad()
+        loss = self.loss(self.forward(self.x))
+        loss.backward()
+        grads = torch.cat([g.reshape(-1) for g in self.keras_grads()])
+        write_f64(out, [float(loss)] + grads.double().tolist())
+
+    def fwdbwd(self, reps):
+        start = clock_ns()
+        for _ in range(reps):
+            self.optimizer.zero_grad()
+            self.loss(self.forward(self.x)).backward()
+        return clock_ns() - start
+
+    def fwd(self, reps):
+        start = clock_ns()
+        for _ in range(reps):
+            loss = self.loss(self.forward(self.x))
+        elapsed = clock_ns() - start
+        del loss
+        return elapsed
+
+    def step(self, reps):
+        start = clock_ns()
+        for _ in range(reps):
+            self.optimizer.zero_grad()
+            self.loss(self.forward(self.x)).backward()
+            self.optimizer.step()
+        return clock_ns() - start
+
+
 class ReluLSTM(nn.Module):
     """Keras's LSTM(activation="relu"): nn.LSTM has tanh built in, so this is
     the cell written out with the Keras-layout tensors, batch first."""
@@ -159,7 +195,7 @@ class ReluLSTM(nn.Module):
         return h
 
 
-class Train:
+class Train(Timed):
     """The training models: forward, the Keras loss, backward, Adam."""
 
     def __init__(self, name, tensors):
@@ -212,36 +248,6 @@ class Train:
         params = [p for m in self.modules for p in m.parameters()]
         # Keras's Adam defaults (epsilon 1e-7)
         self.optimizer = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
-
-    def verify(self, out):
-        self.optimizer.zero_grad()
-        loss = self.loss(self.forward(self.x))
-        loss.backward()
-        grads = torch.cat([g.reshape(-1) for g in self.keras_grads()])
-        write_f64(out, [float(loss)] + grads.double().tolist())
-
-    def fwdbwd(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            self.optimizer.zero_grad()
-            self.loss(self.forward(self.x)).backward()
-        return clock_ns() - start
-
-    def fwd(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            loss = self.loss(self.forward(self.x))
-        elapsed = clock_ns() - start
-        del loss
-        return elapsed
-
-    def step(self, reps):
-        start = clock_ns()
-        for _ in range(reps):
-            self.optimizer.zero_grad()
-            self.loss(self.forward(self.x)).backward()
-            self.optimizer.step()
-        return clock_ns() - start
 
 
 def main(argv):
