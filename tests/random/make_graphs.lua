@@ -38,26 +38,10 @@ if not seed or not count or count < 1 or count > 1000 then
   os.exit(2)
 end
 
-local state = seed ~ 0x4752415048 -- "GRAPH"
-local function next64()
-  state = state + 0x9E3779B97F4A7C15
-  local z = state
-  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-  return z ~ (z >> 31)
-end
-
-local function int(lo, hi)
-  return lo + (next64() >> 1) % (hi - lo + 1)
-end
-
-local function chance(p)
-  return (next64() >> 11) * (1.0 / 9007199254740992.0) < p
-end
-
-local function pick(list)
-  return list[int(1, #list)]
-end
+-- splitmix64, as make_models.lua, on its own stream
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local rng = require("splitmix").new(seed ~ 0x4752415048) -- "GRAPH"
+local int, chance, pick = rng.int, rng.chance, rng.pick
 
 local ACTS = { "linear", "tanh", "sigmoid" }
 local MERGES = { "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum" }

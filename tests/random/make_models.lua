@@ -62,31 +62,10 @@ end
 
 ---------------------------------------------------------------- PRNG
 
--- splitmix64 (Steele, Lea, Flood 2014). Lua 5.4 integers are 64-bit two's
--- complement with wrapping + and *, and >> is a logical shift, so this is
--- bit-exact everywhere.
-local state = seed
-local function next64()
-  state = state + 0x9E3779B97F4A7C15
-  local z = state
-  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-  return z ~ (z >> 31)
-end
-
--- Uniform integer in [lo, hi] (the modulo bias of a 63-bit draw is negligible).
-local function int(lo, hi)
-  return lo + (next64() >> 1) % (hi - lo + 1)
-end
-
--- True with probability p.
-local function chance(p)
-  return (next64() >> 11) * (1.0 / 9007199254740992.0) < p
-end
-
-local function pick(list)
-  return list[int(1, #list)]
-end
+-- splitmix64 (Steele, Lea, Flood 2014), shared with make_graphs.lua.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local rng = require("splitmix").new(seed)
+local next64, int, chance, pick = rng.next64, rng.int, rng.chance, rng.pick
 
 ---------------------------------------------------------------- sizes
 
@@ -811,7 +790,7 @@ for k = 0, count - 1 do
   count_model(M)
 end
 -- the front-end models, from their own stream
-state = seed ~ 0x46524F4E54 -- "FRONT"
+rng.reseed(seed ~ 0x46524F4E54) -- "FRONT"
 for k = 0, count // 3 - 1 do
   local name = string.format("f%02d", k)
   local batch = int(1, 4)
