@@ -12,6 +12,23 @@ local util = require("util")
 
 local functional = {}
 
+-- A node's input tensors and initial-state tensors (nil when it has none),
+-- each through f.
+function functional.node_tensors(node, f)
+  local ins = {}
+  for i, t in ipairs(node.inputs) do
+    ins[i] = f(t)
+  end
+  local states
+  if node.states then
+    states = {}
+    for i, t in ipairs(node.states) do
+      states[i] = f(t)
+    end
+  end
+  return ins, states
+end
+
 -- Names of layers, inputs and models: they become C identifiers, weight
 -- names and text in the generated C, so they are plain and short.
 function functional.check_name(at, n)
@@ -548,17 +565,7 @@ function functional.call_model(model, at, ...)
   end
   local replay = {}
   for _, inner in ipairs(model.nodes) do
-    local ins = {}
-    for i, x in ipairs(inner.inputs) do
-      ins[i] = mapped(x)
-    end
-    local states
-    if inner.states then
-      states = {}
-      for i, x in ipairs(inner.states) do
-        states[i] = mapped(x)
-      end
-    end
+    local ins, states = functional.node_tensors(inner, mapped)
     local outs = build_call(inner.layer, ins, inner.opts, at)
     local node = new_node(inner.layer, ins, states, inner.opts, outs, at, -1)
     node.replayed = true

@@ -81,17 +81,7 @@ local function emit_nodes(graph, g, value, initial_for)
       util.fail(layer.at, "code generation for %s is not implemented yet (rnnc summary works for it)",
         layer.module.class)
     end
-    local ins = {}
-    for i, t in ipairs(node.inputs) do
-      ins[i] = view_of(t)
-    end
-    local states
-    if node.states then
-      states = {}
-      for i, t in ipairs(node.states) do
-        states[i] = view_of(t)
-      end
-    end
+    local ins, states = functional.node_tensors(node, view_of)
     g:set_layer(prefixes[node])
     local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
       initial_for(node, states))
