@@ -365,26 +365,15 @@ static const layer_class classes[] = {
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
 };
-/* The op of each LAYER_MIX class, by name. */
+/* The op of each LAYER_MIX class, by name: names[i] is op i + 1 (ref_mix.h). */
 static int mix_op(const char *class_name) {
   static const char *const names[] = {
       "Add",         "Subtract", "Multiply",  "Average",           "Maximum",           "Minimum",
       "Concatenate", "Dot",      "Attention", "AdditiveAttention", "MultiHeadAttention"};
-  static const int ops[] = {MIX_ADD,
-                            MIX_SUBTRACT,
-                            MIX_MULTIPLY,
-                            MIX_AVERAGE,
-                            MIX_MAXIMUM,
-                            MIX_MINIMUM,
-                            MIX_CONCATENATE,
-                            MIX_DOT,
-                            MIX_ATTENTION,
-                            MIX_ADDITIVE_ATTENTION,
-                            MIX_MULTI_HEAD_ATTENTION};
   size_t i;
-  for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+  for (i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(class_name, names[i]) == 0)
-      return ops[i];
+      return MIX_ADD + (int)i;
   return 0;
 }
 #define N_CLASSES (int)(sizeof classes / sizeof classes[0])
