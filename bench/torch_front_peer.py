@@ -22,6 +22,7 @@ import sys
 import torch
 from torch import nn
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the benchmark's sources
 from torch_peer import (Timed, clock_ns, load_dense, load_recurrent, read_safetensors,
                         set_param, weights_of, write_f64)
 
