@@ -39,7 +39,14 @@
 typedef float rnnc_vf __attribute__((vector_size(RNNC_VBYTES), aligned(4)));
 typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 
+/* Inlined where the compiler optimises, to see the constant arguments; at -O0
+ * (debug and sanitizer builds) one copy per file: forcing it there bought
+ * nothing but a compile 10 times longer. */
+#if defined(__OPTIMIZE__)
 #define RNNC_INLINE static inline __attribute__((always_inline))
+#else
+#define RNNC_INLINE static inline
+#endif
 /* NV vectors of columns from vector c0 on, for mr rows; NV a constant, so the
  * accumulators live in registers. */
 #define RNNC_CHUNK(T, V, NV)                                                                       \
