@@ -181,6 +181,18 @@ tests["compile: Keras's other names users type"] = function()
   T.eq(m.compiled.metrics, { "precision", "recall", "auc", "root_mean_squared_error", "mape",
     "top_k_categorical_accuracy" })
   load_error(model('loss = "mse", metrics = { "f1_score" }'), 2, "unknown or unsupported metric 'f1_score'")
+  -- a metric reads its output's targets: dense or class labels as its loss
+  local function refused(compile, rest)
+    local _, text = T.raises(function()
+      return require("training").interface(T.load_text(model(compile)).compiled, nil, { "dense" })
+    end)
+    T.truthy(text:find(rest, 1, true), "error says " .. rest .. ": " .. text)
+  end
+  refused('loss = "sparse_categorical_crossentropy", metrics = { "precision" }',
+    "compile: metric 'precision' needs dense targets; the loss 'sparse_categorical_crossentropy' takes class labels")
+  refused('loss = "categorical_crossentropy", metrics = { "sparse_top_k_categorical_accuracy" }',
+    "compile: metric 'sparse_top_k_categorical_accuracy' needs sparse (class label) targets")
+  refused('loss = "mse", metrics = { "sparse_categorical_accuracy" }', "needs sparse (class label) targets")
   -- lr, the old spelling of learning_rate
   m = T.load_text(model('loss = "mse", optimizer = Adam { lr = 0.05 }'))
   T.eq(m.compiled.optimizer.learning_rate, 0.05)
