@@ -3,7 +3,9 @@
  * is derived by hand in a comment from Keras's formulas (keras/src/metrics:
  * reduction_metrics.py Mean, regression_metrics.py RootMeanSquaredError,
  * accuracy_metrics.py top-k, confusion_metrics.py Precision/Recall/AUC with
- * metrics_utils.py update_confusion_matrix_variables). Each batch split is
+ * metrics_utils.py update_confusion_matrix_variables), and recomputed
+ * apart by tests/c/metrics_reference.py (those formulas transcribed op by op
+ * into NumPy, float32 where Keras's variables are). Each batch split is
  * chosen so that a mean of per-batch values (weighted by the batch size)
  * gives another number than Keras's epoch value. */
 #include <stdarg.h>
@@ -246,6 +248,11 @@ static void test_auc(void **state) {
   /* .503 is in bucket 100: ordered, 1 */
   const double pu[] = {.503, .501};
   assert_near(epoch_f64(&m, "auc", pu, yt, one), 1.0, 1e-12);
+  /* a prediction on a threshold is not above it (ceil - 1, not floor):
+   * 1.0 is in bucket ceil(199) - 1 = 198, as .999 (ceil(198.8) - 1), so
+   * the two are tied: 1/2 (floor would put 1.0 alone in bucket 199: 1) */
+  const double pe[] = {1.0, .999};
+  assert_near(epoch_f64(&m, "auc", pe, yt, one), 0.5, 1e-12);
   /* predictions outside [0, 1] are clipped: 1.3 -> 1, -0.2 -> 0; ordered */
   const double pc[] = {1.3, -0.2};
   assert_near(epoch_f64(&m, "auc", pc, yt, one), 1.0, 1e-12);
