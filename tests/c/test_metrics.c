@@ -304,6 +304,62 @@ static void test_metric_targets(void **state) {
   assert_non_null(strstr(err, "unknown metric 'f1_score'"));
 }
 
+static void test_several_outputs(void **state) {
+  (void)state;
+  /* output a (binary, 1 column) then b (regression, 1 column); a sample's
+   * outputs and targets are a's then b's. OUTPUT:metric names one output,
+   * a metric alone every output with a loss; logs name them
+   * "<output>_<metric>", each with its own state. */
+  static rnnc_loss_part parts[2];
+  rnnc_model m;
+  memset(&m, 0, sizeof m);
+  memset(parts, 0, sizeof parts);
+  m.dtype = RNNC_F64;
+  m.n_outputs = 2;
+  m.output_size = m.target_size = 2;
+  m.max_steps = 1;
+  m.fit_defaults = "";
+  const char *names[] = {"a", "b"};
+  for (int k = 0; k < 2; ++k) {
+    m.outputs[k].rank = 1;
+    m.outputs[k].offset = (size_t)k;
+    m.outputs[k].size = 1;
+    m.outputs[k].name = names[k];
+    parts[k].kind = k == 0 ? RNNC_LOSS_BINARY_CROSSENTROPY : RNNC_LOSS_MSE;
+    parts[k].weight = 1;
+    parts[k].target_offset = (size_t)k;
+    parts[k].target_size = 1;
+    parts[k].rows = parts[k].cols = 1;
+  }
+  m.losses = parts;
+  metric_t mt[RNNC_MAX_METRICS];
+  static metric_acc acc[RNNC_MAX_METRICS];
+  int n = 0;
+  char err[256];
+  assert_int_equal(fit_parse_metrics(&m, "a:precision,b:root_mean_squared_error,recall", mt, &n,
+                                     err, sizeof err),
+                   0);
+  assert_int_equal(n, 4);
+  assert_string_equal(mt[0].name, "a_precision");
+  assert_string_equal(mt[1].name, "b_root_mean_squared_error");
+  assert_string_equal(mt[2].name, "a_recall");
+  assert_string_equal(mt[3].name, "b_recall");
+  /* (a, b) predictions and targets of 3 samples, batches of 2 and 1:
+   * a: (.9, 1) TP, (.7, 0) FP, (.2, 1) FN -> precision 1/2, recall 1/2
+   * b: errors 1, 2, 2 -> rmse sqrt(9 / 3); b's recall: targets 0, 1, 2
+   * (2 positive), predictions 1, 3, 0 (> .5: 1 and 3) -> TP 1 (the 3 on 1),
+   * FN 1 (the 0 on 2): 1/2 */
+  const double p[] = {.9, 1, .7, 3, .2, 0};
+  const double y[] = {1, 0, 0, 1, 1, 2};
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y, 2, 1, acc);
+  fit_batch_metrics(&m, mt, n, p + 4, y + 4, 1, 1, acc);
+  assert_near(fit_metric_result(&mt[0], &acc[0], 3), 0.5, 0.0);
+  assert_near(fit_metric_result(&mt[1], &acc[1], 3), sqrt(3.0), 1e-15);
+  assert_near(fit_metric_result(&mt[2], &acc[2], 3), 0.5, 0.0);
+  assert_near(fit_metric_result(&mt[3], &acc[3], 3), 0.5, 0.0);
+}
+
 static void test_early_stopping_direction(void **state) {
   (void)state;
   /* mode auto: Keras 3's _direction "up" for accuracies, precision,
@@ -326,6 +382,7 @@ int main(void) {
       cmocka_unit_test(test_auc),
       cmocka_unit_test(test_mean_metrics_partial_batch),
       cmocka_unit_test(test_metric_targets),
+      cmocka_unit_test(test_several_outputs),
       cmocka_unit_test(test_early_stopping_direction),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
