@@ -151,6 +151,15 @@ catalog.metrics = {
   { name = "binary_accuracy" },
   { name = "mae", aliases = { "mean_absolute_error", "MAE" } },
   { name = "mse", aliases = { "mean_squared_error", "MSE" } },
+  -- issue 13: Keras 3's keras/src/metrics (metrics.get: the class name, its
+  -- snake_case and the short aliases of metrics/__init__.py)
+  { name = "root_mean_squared_error", aliases = { "RootMeanSquaredError" } },
+  { name = "mape", aliases = { "mean_absolute_percentage_error", "MAPE", "MeanAbsolutePercentageError" } },
+  { name = "top_k_categorical_accuracy", aliases = { "TopKCategoricalAccuracy" } },
+  { name = "sparse_top_k_categorical_accuracy", aliases = { "SparseTopKCategoricalAccuracy" }, labels = true },
+  { name = "precision", aliases = { "Precision" } },
+  { name = "recall", aliases = { "Recall" } },
+  { name = "auc", aliases = { "AUC" } },
 }
 
 -- Activations: Keras 3's names (keras/src/activations/__init__.py) for

@@ -426,6 +426,17 @@ local function per_output(compiled, names)
       util.fail(at, "compile: output '%s' has metrics but no loss: rnnc computes metrics on the outputs that "
         .. "have a loss (their targets)", names[i])
     end
+    -- a metric reads the loss's targets: class labels (sparse) or dense
+    local loss_entry = l and catalog.loss_by_name[l.loss]
+    for _, m in ipairs(parts[i].metrics) do
+      local e = catalog.metric_by_name[m]
+      if loss_entry and e and e.name ~= "accuracy" and (e.labels or false) ~= (loss_entry.labels or false) then
+        util.fail(at, "compile: metric '%s'%s needs %s targets; the loss '%s' takes %s", m,
+          #names > 1 and string.format(" of output '%s'", names[i]) or "",
+          e.labels and "sparse (class label)" or "dense", l.loss,
+          loss_entry.labels and "class labels" or "dense targets")
+      end
+    end
   end
   if not any then util.fail(at, "compile: no output of the model has a loss") end
   return parts

@@ -14,12 +14,23 @@ int rnnc_logs_find(const rnnc_logs *logs, const char *name) {
   return -1;
 }
 
+/* Whether `name` ends with `suffix` after "_" or at its start. */
+static int ends_with_word(const char *name, const char *suffix) {
+  size_t n = strlen(name), k = strlen(suffix);
+  return n >= k && strcmp(name + n - k, suffix) == 0 && (n == k || name[n - k - 1] == '_');
+}
+
+/* mode "auto": an accuracy is better greater ("acc" in the name, tf.keras
+ * 2.x's rule); so are precision, recall and auc, whose Keras 3 metrics have
+ * _direction "up" (keras/src/callbacks/early_stopping.py _set_monitor_op
+ * reads it; tf.keras 2.x would minimise them) */
 int fit_greater_is_better(const char *monitor, rnnc_monitor_mode mode) {
   if (mode == RNNC_MODE_MAX)
     return 1;
   if (mode == RNNC_MODE_MIN)
     return 0;
-  return strstr(monitor, "acc") != NULL;
+  return strstr(monitor, "acc") != NULL || ends_with_word(monitor, "precision") ||
+         ends_with_word(monitor, "recall") || ends_with_word(monitor, "auc");
 }
 
 /* Python's repr() of a float: the shortest form that reads back the same

@@ -69,6 +69,7 @@ static void ctx_free(ctx_t *c) {
   free(c->bpred);
   free(c->bx);
   free(c->by);
+  free(c->acc);
 }
 
 static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, int evaluating,
@@ -120,7 +121,8 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
   c->bx = malloc((size_t)bs * m->input_size * c->rs + 1);
   c->by = malloc((size_t)bs * m->target_size * c->rs + 1);
-  if (!c->grad || !c->bpred || !c->bx || !c->by) {
+  c->acc = calloc(2 * RNNC_MAX_METRICS, sizeof *c->acc);
+  if (!c->grad || !c->bpred || !c->bx || !c->by || !c->acc) {
     ctx_free(c);
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -153,7 +155,9 @@ static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const
 static void evaluate_into(ctx_t *c, const void *params, const void *x, const void *y, size_t n,
                           int bs, double *values, int verbose) {
   const rnnc_model *m = c->m;
-  double loss_sum = 0, sums[RNNC_MAX_METRICS] = {0};
+  double loss_sum = 0;
+  metric_acc *acc = c->acc + RNNC_MAX_METRICS;
+  memset(acc, 0, RNNC_MAX_METRICS * sizeof *acc);
   int steps = (int)((n + (size_t)bs - 1) / (size_t)bs);
   double start = fit_now();
   for (int step = 0; step < steps; ++step) {
@@ -164,14 +168,14 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
     double loss = batch_loss_grad(c, params, bx, by, count, 0);
     loss_sum += loss * count;
     if (isfinite(loss))
-      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, count, c->acc_rows, sums);
+      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, count, c->acc_rows, acc);
     else
       for (int k = 0; k < c->n_metrics; ++k)
-        sums[k] = NAN;
+        acc[k].invalid = 1;
   }
   values[0] = loss_sum / (double)n;
   for (int k = 0; k < c->n_metrics; ++k)
-    values[1 + k] = sums[k] / (double)n;
+    values[1 + k] = fit_metric_result(&c->metrics[k], &acc[k], n);
   if (verbose) {
     double seconds = fit_now() - start;
     char t[64];
@@ -449,7 +453,9 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
       printf("Epoch %d/%d\n", e, o->epochs);
       fflush(stdout);
     }
-    double loss_sum = 0, sums[RNNC_MAX_METRICS] = {0};
+    double loss_sum = 0;
+    metric_acc *acc = c.acc; /* Keras resets the metrics at each epoch */
+    memset(acc, 0, RNNC_MAX_METRICS * sizeof *acc);
     size_t seen = 0;
     for (int step = 0; step < steps; ++step) {
       size_t first = (size_t)step * (size_t)bs;
@@ -502,7 +508,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
         goto done;
       }
       loss_sum += loss * count;
-      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, count, c.acc_rows, sums);
+      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, count, c.acc_rows, acc);
       seen += (size_t)count;
       if (pr.live && step + 1 < steps) {
         rnnc_logs running;
@@ -510,14 +516,14 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
         memcpy(running.names, logs.names, sizeof running.names);
         running.values[0] = loss_sum / (double)seen;
         for (int k = 0; k < c.n_metrics; ++k)
-          running.values[1 + k] = sums[k] / (double)seen;
+          running.values[1 + k] = fit_metric_result(&c.metrics[k], &acc[k], seen);
         fit_progress_update(&pr, step + 1, &running);
       }
     }
     /* the epoch's logs */
     logs.values[0] = loss_sum / (double)n_train;
     for (int k = 0; k < c.n_metrics; ++k)
-      logs.values[1 + k] = sums[k] / (double)n_train;
+      logs.values[1 + k] = fit_metric_result(&c.metrics[k], &acc[k], n_train);
     if (n_val > 0)
       evaluate_into(&c, params, vx, vy, n_val, bs, logs.values + 1 + c.n_metrics, 0);
     if (o->on_epoch_end && o->on_epoch_end(o->hook_user, epoch, &logs, params) != 0)

@@ -28,13 +28,37 @@ typedef struct {
   const double *loss_value;
 } metric_t;
 
+/* Keras AUC's num_thresholds (keras/src/metrics/confusion_metrics.py AUC). */
+#define MET_AUC_THRESHOLDS 200
+
+/* A metric's state over an epoch, as Keras's stateful metrics keep it
+ * (reset at the start of each epoch and of each evaluation):
+ * - the Mean metrics (accuracies, mae, mse, mape, top-k, an output's loss)
+ *   and root_mean_squared_error: the sum of the per-sample values, the
+ *   result is sum / samples (Keras's Mean: total / count, count the number
+ *   of samples, so the last partial batch weighs its size);
+ * - precision and recall: the true and false positives and false negatives
+ *   at the threshold 0.5, summed over every element of every batch;
+ * - auc: the positive and negative labels per bucket of the prediction
+ *   (Keras's _update_confusion_matrix_variables_optimized). */
+typedef struct {
+  double sum;
+  double tp, fp, fn;
+  double pos[MET_AUC_THRESHOLDS], neg[MET_AUC_THRESHOLDS];
+  int invalid; /* a batch whose loss was not finite: the result is NaN */
+} metric_acc;
+
 /* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
  * model's compile{metrics}. 0, or -1 with a message. */
 int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int *count, char *err,
                       size_t errlen);
-/* Adds count x (the batch's mean of each metric) to sums. */
+/* Adds a batch of `count` samples to the metrics' states acc[0..n_metrics).
+ * `rows`: rows of a sequence output at the data's length. */
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, int count, size_t rows, double *sums);
+                       const void *y_pred, const void *y, int count, size_t rows, metric_acc *acc);
+/* The value of metric `mt` from its state after `samples` samples: what
+ * Keras's result() gives (the progress bar, the logs, the history). */
+double fit_metric_result(const metric_t *mt, const metric_acc *acc, size_t samples);
 
 /* ---------------------------------------------------------------- the fit's context (fit.c) */
 /* ---------------------------------------------------------------- fit context */
@@ -53,6 +77,9 @@ typedef struct {
   int steps;                          /* the data's sequence length */
   int evaluating;                     /* evaluate: no training step (eval_loss, any batch size) */
   double part_loss[RNNC_MAX_OUTPUTS]; /* each output's loss in the last batch */
+  /* the metrics' states: [0, RNNC_MAX_METRICS) the training epoch's,
+   * [RNNC_MAX_METRICS, 2 RNNC_MAX_METRICS) an evaluation's */
+  metric_acc *acc;
 } ctx_t;
 
 /* ---------------------------------------------------------------- micro-batches (parallel.c) */

@@ -10,8 +10,9 @@
 static const struct {
   metric_kind kind;
   const char *name, *aliases;
+  int labels; /* takes class labels (sparse targets) */
 } METRICS[] = {
-#define METRIC(NAME, name, aliases, labels) {MET_##NAME, name, aliases},
+#define METRIC(NAME, name, aliases, labels) {MET_##NAME, name, aliases, labels},
     RNNC_METRICS(METRIC)
 #undef METRIC
 };
@@ -60,9 +61,13 @@ static int add_metric(const rnnc_model *m, const char *name, int part, int sever
   int sparse = m->losses[part].kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
   if (kind == MET_ACCURACY)
     kind = accuracy_for(m, part);
-  if ((kind == MET_SPARSE_ACC) != sparse) {
+  int labels = 0;
+  for (size_t k = 0; k < sizeof METRICS / sizeof *METRICS; ++k)
+    if (METRICS[k].kind == kind)
+      labels = METRICS[k].labels;
+  if (labels != sparse) {
     snprintf(err, errlen, "metric '%s' needs %s targets; the loss of %s takes %s", name,
-             kind == MET_SPARSE_ACC ? "sparse (class label)" : "dense",
+             labels ? "sparse (class label)" : "dense",
              several ? m->outputs[part].name : "the model",
              sparse ? "class labels" : "dense targets");
     return -1;
@@ -160,12 +165,101 @@ int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int 
   return 0;
 }
 
+/* Keras's k of top_k_categorical_accuracy and
+ * sparse_top_k_categorical_accuracy (their functions' and classes' default). */
+#define MET_TOP_K 5
+
+/* Whether class `label` of a row of `cols` predictions is in the top k:
+ * Keras's ops.in_top_k (keras/src/backend/jax/math.py in_top_k, as
+ * tf.math.in_top_k): fewer than k classes score strictly higher, so a tie
+ * at the k-th place counts every tied class in, and k >= cols is always in;
+ * a NaN prediction of the label ranks below every other (NaN -> -inf). */
+#define IN_TOP_K(T)                                                                                \
+  static int in_top_k_##T(const T *p, size_t cols, size_t label, size_t k) {                       \
+    double v = (double)p[label];                                                                   \
+    size_t higher = 0;                                                                             \
+    if (isnan(v))                                                                                  \
+      v = -INFINITY;                                                                               \
+    for (size_t c = 0; c < cols; ++c)                                                              \
+      higher += (double)p[c] > v;                                                                  \
+    return higher < k;                                                                             \
+  }
+IN_TOP_K(float)
+IN_TOP_K(double)
+
+/* Keras's top_k_categorical_accuracy (k = 5; the label the target's argmax,
+ * its first maximum) and sparse_top_k_categorical_accuracy (the label the
+ * target; one outside [0, cols) never matches) of `rows` rows: the mean of
+ * the rows' matches (keras/src/metrics/accuracy_metrics.py). */
+#define TOP_K(T)                                                                                   \
+  static double top_k_##T(const T *p, const T *t, size_t rows, size_t cols, int sparse) {          \
+    size_t hits = 0;                                                                               \
+    if (rows == 0 || cols == 0)                                                                    \
+      return NAN;                                                                                  \
+    for (size_t r = 0; r < rows; ++r) {                                                            \
+      const T *pr = p + r * cols;                                                                  \
+      size_t label = 0;                                                                            \
+      if (sparse) {                                                                                \
+        double l = (double)t[r];                                                                   \
+        if (!(l >= 0 && l < (double)cols && l == floor(l)))                                        \
+          continue;                                                                                \
+        label = (size_t)l;                                                                         \
+      } else                                                                                       \
+        for (size_t c = 1; c < cols; ++c)                                                          \
+          if (t[r * cols + c] > t[r * cols + label])                                               \
+            label = c;                                                                             \
+      hits += (size_t)in_top_k_##T(pr, cols, label, MET_TOP_K);                                    \
+    }                                                                                              \
+    return (double)hits / (double)rows;                                                            \
+  }
+TOP_K(float)
+TOP_K(double)
+
+/* Keras's confusion counts of n elements (keras/src/metrics/metrics_utils.py
+ * update_confusion_matrix_variables), on float32 as Keras's variables
+ * (variable_dtype): a label is positive when it is not 0 (cast to bool);
+ * precision and recall predict positive when y_pred > 0.5; AUC's
+ * thresholds are evenly spaced with an epsilon at both ends, so it takes
+ * the optimized path: y_pred clipped to [0, 1], bucket ceil(y_pred (T - 1))
+ * - 1, raised to 0 (thresholds_with_epsilon), and the counts at threshold i
+ * are those of the buckets >= i (at result()). */
+#define CONFUSION(T)                                                                               \
+  static void confusion_##T(metric_kind kind, const T *p, const T *t, size_t n, metric_acc *a) {   \
+    for (size_t k = 0; k < n; ++k) {                                                               \
+      float pk = (float)p[k];                                                                      \
+      int label = (float)t[k] != 0.0f;                                                             \
+      if (kind == MET_AUC) {                                                                       \
+        float c = pk < 0.0f ? 0.0f : pk > 1.0f ? 1.0f : pk;                                        \
+        float b = ceilf(c * (float)(MET_AUC_THRESHOLDS - 1)) - 1.0f;                               \
+        int bucket = b > 0.0f ? (int)b : 0;                                                        \
+        if (label)                                                                                 \
+          a->pos[bucket] += 1.0;                                                                   \
+        else                                                                                       \
+          a->neg[bucket] += 1.0;                                                                   \
+      } else {                                                                                     \
+        int positive = pk > 0.5f;                                                                  \
+        a->tp += label && positive;                                                                \
+        a->fp += !label && positive;                                                               \
+        a->fn += label && !positive;                                                               \
+      }                                                                                            \
+    }                                                                                              \
+  }
+CONFUSION(float)
+CONFUSION(double)
+
+static int is_confusion(metric_kind kind) {
+  return kind == MET_PRECISION || kind == MET_RECALL || kind == MET_AUC;
+}
+
 /* The value of a metric on one sample: output `part` at its offset in
  * y_pred (output_size reals per sample), its targets at their offset in
  * the sample's targets (target_size reals), `rows` rows. */
 static double metric_one(const rnnc_model *m, metric_kind kind, int part, const void *pred,
                          const void *tgt, size_t rows) {
   size_t cols = m->losses[part].cols;
+  /* Keras's mean_absolute_percentage_error (keras/src/losses/losses.py):
+   * 100 mean(|y - p| / max(|y|, epsilon)), epsilon 1e-7 */
+  rnnc_loss_config mape = rnnc_loss_config_default(RNNC_LOSS_MAPE);
   if (m->dtype == RNNC_F32) {
     const float *p = (const float *)pred, *t = (const float *)tgt;
     switch (kind) {
@@ -178,8 +272,18 @@ static double metric_one(const rnnc_model *m, metric_kind kind, int part, const 
     case MET_MAE:
       return rnnc_loss_mae_f32(p, t, rows, cols, NULL);
     case MET_MSE:
+    case MET_ROOT_MEAN_SQUARED_ERROR: /* sqrt at the result */
       return rnnc_loss_mse_f32(p, t, rows, cols, NULL);
-    case MET_ACCURACY: /* resolved by fit_parse_metrics */
+    case MET_MAPE:
+      return rnnc_loss_eval_f32(&mape, p, t, NULL, rows, cols, (double)rows, NULL);
+    case MET_TOP_K_CATEGORICAL_ACCURACY:
+      return top_k_float(p, t, rows, cols, 0);
+    case MET_SPARSE_TOP_K_CATEGORICAL_ACCURACY:
+      return top_k_float(p, t, rows, cols, 1);
+    case MET_ACCURACY:  /* resolved by fit_parse_metrics */
+    case MET_PRECISION: /* confusion counts, not a mean */
+    case MET_RECALL:
+    case MET_AUC:
       break;
     }
   } else {
@@ -194,18 +298,26 @@ static double metric_one(const rnnc_model *m, metric_kind kind, int part, const 
     case MET_MAE:
       return rnnc_loss_mae_f64(p, t, rows, cols, NULL);
     case MET_MSE:
+    case MET_ROOT_MEAN_SQUARED_ERROR:
       return rnnc_loss_mse_f64(p, t, rows, cols, NULL);
+    case MET_MAPE:
+      return rnnc_loss_eval_f64(&mape, p, t, NULL, rows, cols, (double)rows, NULL);
+    case MET_TOP_K_CATEGORICAL_ACCURACY:
+      return top_k_double(p, t, rows, cols, 0);
+    case MET_SPARSE_TOP_K_CATEGORICAL_ACCURACY:
+      return top_k_double(p, t, rows, cols, 1);
     case MET_ACCURACY:
+    case MET_PRECISION:
+    case MET_RECALL:
+    case MET_AUC:
       break;
     }
   }
   return NAN;
 }
 
-/* Adds count x (the batch's mean of each metric) to sums. `rows`: rows of
- * a sequence output at the data's length. */
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, int count, size_t rows, double *sums) {
+                       const void *y_pred, const void *y, int count, size_t rows, metric_acc *acc) {
   size_t rs = rnnc_dtype_size(m->dtype);
   for (int k = 0; k < n_metrics; ++k) {
     const metric_t *mt = &metrics[k];
@@ -216,14 +328,71 @@ void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metri
             ? rows
             : lp->rows;
     if (mt->loss_value != NULL) {
-      sums[k] += (double)count * *mt->loss_value;
+      acc[k].sum += (double)count * *mt->loss_value;
       continue;
     }
     for (int i = 0; i < count; ++i) {
       const char *p =
           (const char *)y_pred + ((size_t)i * m->output_size + m->outputs[mt->part].offset) * rs;
       const char *t = (const char *)y + ((size_t)i * m->target_size + lp->target_offset) * rs;
-      sums[k] += metric_one(m, mt->kind, mt->part, p, t, part_rows);
+      if (is_confusion(mt->kind)) {
+        /* every element of the output (timesteps and columns: Keras
+         * flattens y_true and y_pred) */
+        size_t n = part_rows * lp->cols;
+        if (m->dtype == RNNC_F32)
+          confusion_float(mt->kind, (const float *)p, (const float *)t, n, &acc[k]);
+        else
+          confusion_double(mt->kind, (const double *)p, (const double *)t, n, &acc[k]);
+      } else
+        acc[k].sum += metric_one(m, mt->kind, mt->part, p, t, part_rows);
     }
+  }
+}
+
+/* Keras's divide_no_nan: 0 where the denominator is 0. */
+static double no_nan(double a, double b) {
+  return b == 0.0 ? 0.0 : a / b;
+}
+
+/* Keras's AUC.result() with its defaults (curve ROC, summation_method
+ * interpolation, keras/src/metrics/confusion_metrics.py): at each threshold
+ * i the recall tp / (tp + fn) and the false positive rate fp / (fp + tn),
+ * tp and fp the labels of the buckets >= i; the area is the sum over
+ * i < T - 1 of (fpr[i] - fpr[i + 1]) (recall[i] + recall[i + 1]) / 2. */
+static double auc_result(const metric_acc *a) {
+  double tp[MET_AUC_THRESHOLDS], fp[MET_AUC_THRESHOLDS], pos = 0, neg = 0, area = 0;
+  for (int i = MET_AUC_THRESHOLDS - 1; i >= 0; --i) {
+    pos += a->pos[i];
+    neg += a->neg[i];
+    tp[i] = pos;
+    fp[i] = neg;
+  }
+  /* tp + fn = every positive label, fp + tn = every negative one */
+  for (int i = 0; i + 1 < MET_AUC_THRESHOLDS; ++i) {
+    double x0 = no_nan(fp[i], neg), x1 = no_nan(fp[i + 1], neg);
+    double y0 = no_nan(tp[i], pos), y1 = no_nan(tp[i + 1], pos);
+    area += (x0 - x1) * ((y0 + y1) / 2.0);
+  }
+  return area;
+}
+
+double fit_metric_result(const metric_t *mt, const metric_acc *acc, size_t samples) {
+  if (acc->invalid)
+    return NAN;
+  switch (mt->loss_value != NULL ? MET_MSE : mt->kind) {
+  case MET_PRECISION: /* Keras's Precision.result(): tp / (tp + fp) */
+    return no_nan(acc->tp, acc->tp + acc->fp);
+  case MET_RECALL: /* Recall.result(): tp / (tp + fn) */
+    return no_nan(acc->tp, acc->tp + acc->fn);
+  case MET_AUC:
+    return auc_result(acc);
+  case MET_ROOT_MEAN_SQUARED_ERROR:
+    /* keras/src/metrics/regression_metrics.py RootMeanSquaredError: a Mean
+     * of the squared errors (each sample's mean over its elements), the
+     * result sqrt(total / count): the root of the epoch's mean, not a mean
+     * of the batches' roots */
+    return sqrt(acc->sum / (double)samples);
+  default:
+    return acc->sum / (double)samples;
   }
 }

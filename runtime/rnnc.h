@@ -628,7 +628,11 @@ typedef struct {
   const char *metrics;      /* NULL: the model's compile metrics; else a list such as
                                "accuracy,mae" ("" = none): accuracy/acc (the variant from the
                                loss), sparse_categorical_accuracy, categorical_accuracy,
-                               binary_accuracy, mae/mean_absolute_error, mse/mean_squared_error;
+                               binary_accuracy, mae/mean_absolute_error, mse/mean_squared_error,
+                               root_mean_squared_error, mape/mean_absolute_percentage_error,
+                               top_k_categorical_accuracy, sparse_top_k_categorical_accuracy
+                               (k = 5), precision, recall, auc (Keras's defaults; the catalog's
+                               aliases too);
                                with losses on several outputs each applies to every such output,
                                or "OUTPUT:metric" to one (the output's name) */
   rnnc_early_stopping early_stopping;

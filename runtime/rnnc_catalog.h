@@ -166,7 +166,15 @@
   X(CATEGORICAL_ACCURACY, "categorical_accuracy", "", 0)                                           \
   X(BINARY_ACCURACY, "binary_accuracy", "", 0)                                                     \
   X(MAE, "mae", "mean_absolute_error MAE", 0)                                                      \
-  X(MSE, "mse", "mean_squared_error MSE", 0)
+  X(MSE, "mse", "mean_squared_error MSE", 0)                                                       \
+  X(ROOT_MEAN_SQUARED_ERROR, "root_mean_squared_error", "RootMeanSquaredError", 0)                 \
+  X(MAPE, "mape", "mean_absolute_percentage_error MAPE MeanAbsolutePercentageError", 0)            \
+  X(TOP_K_CATEGORICAL_ACCURACY, "top_k_categorical_accuracy", "TopKCategoricalAccuracy", 0)        \
+  X(SPARSE_TOP_K_CATEGORICAL_ACCURACY, "sparse_top_k_categorical_accuracy",                        \
+    "SparseTopKCategoricalAccuracy", 1)                                                            \
+  X(PRECISION, "precision", "Precision", 0)                                                        \
+  X(RECALL, "recall", "Recall", 0)                                                                 \
+  X(AUC, "auc", "AUC", 0)
 
 /* Activations: X(NAME, "name", elementwise); softmax acts on a row. */
 #define RNNC_ACTIVATIONS(X)                                                                        \

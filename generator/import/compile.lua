@@ -24,6 +24,67 @@ local METRICS = {
   sparse_categorical_accuracy = "accuracy", mae = "mae", mean_absolute_error = "mae", mse = "mse",
   mean_squared_error = "mse",
 }
+-- issue 13's metrics: every name and alias of the catalog (Keras's), and the
+-- arguments their classes' configs may hold, at Keras's defaults only (what
+-- rnnc computes); any other value leaves the metric out with a note.
+local AUC_THRESHOLDS = {}
+for i = 1, 198 do
+  AUC_THRESHOLDS[i] = i / 199
+end
+local METRIC_ARGS = {
+  precision = { thresholds = { null, 0.5 }, top_k = { null }, class_id = { null } },
+  recall = { thresholds = { null, 0.5 }, top_k = { null }, class_id = { null } },
+  -- AUC's get_config writes its inner thresholds (198 evenly spaced)
+  auc = { num_thresholds = { 200 }, curve = { "ROC" }, summation_method = { "interpolation" },
+    multi_label = { false }, num_labels = { null }, label_weights = { null }, from_logits = { false },
+    thresholds = { null, AUC_THRESHOLDS } },
+  top_k_categorical_accuracy = { k = { 5 } },
+  sparse_top_k_categorical_accuracy = { k = { 5 }, from_sorted_ids = { false } },
+  root_mean_squared_error = {},
+  mape = {},
+}
+for name in pairs(METRIC_ARGS) do
+  local entry = require("catalog").metric[name]
+  METRICS[name] = name
+  for _, a in ipairs(entry.aliases or {}) do
+    METRICS[a] = name
+  end
+end
+
+-- Whether Keras value v is `default` (numbers within float32's rounding).
+local function same_value(v, default)
+  if type(default) == "table" then
+    if type(v) ~= "table" or #v ~= #default then return false end
+    for i = 1, #default do
+      if not same_value(v[i], default[i]) then return false end
+    end
+    return true
+  end
+  if type(v) == "number" and type(default) == "number" then
+    return math.abs(v - default) <= 1e-6 * math.max(1, math.abs(default))
+  end
+  if type(v) == "table" and #v == 1 then return same_value(v[1], default) end -- thresholds [0.5]
+  return v == default
+end
+
+-- nil when a metric class's config holds Keras's defaults, else what differs.
+local function metric_args_differ(name, cfg)
+  local args = METRIC_ARGS[name]
+  if not args or type(cfg) ~= "table" then return nil end
+  for k, v in pairs(cfg) do
+    if k ~= "name" and k ~= "dtype" then
+      local ok = false
+      for _, default in ipairs(args[k] or {}) do
+        if same_value(v, default) then ok = true end
+      end
+      if not ok then
+        return string.format("%s=%s (rnnc computes %s with Keras's defaults only)", k,
+          type(v) == "table" and "[...]" or describe_value(v), name)
+      end
+    end
+  end
+  return nil
+end
 
 -- Keras optimizer class -> rnnc kind, the hyperparameters rnnc takes (Keras 2
 -- names; `lr` is Keras <= 2.2's learning_rate) and those that must be off.
@@ -139,6 +200,11 @@ local function metrics_of(v, key, notes)
         name = type(cfg.fn) == "string" and cfg.fn or cfg.name
       else
         name = keras.snake(cls)
+        local differ = METRICS[name] and metric_args_differ(METRICS[name], cfg)
+        if differ then
+          notes[#notes + 1] = string.format("metric %s with %s: left out of compile{}", cls, differ)
+          return
+        end
       end
     end
     if type(name) ~= "string" or not METRICS[name] then

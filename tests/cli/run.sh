@@ -286,6 +286,50 @@ else ko "--csv header or first row: $(head -2 "$work/es.csv")"; fi
 expect "evaluate prints the loss" 0 "^loss [0-9]+\.[0-9]+" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy
 expect "evaluate with metrics" 0 "^mae [0-9]" -- "$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy \
   --batch-size 4 --metrics mae,mse
+# issue 13: root_mean_squared_error is the root of the epoch's mean squared
+# error (Keras's RootMeanSquaredError), not a mean of the batches' roots: with
+# 13 samples in batches of 4 (the last of 1), rmse^2 = mse; mape is printed
+ev=$("$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 4 --verbose 0 \
+  --metrics mse,root_mean_squared_error,mape)
+mse=$(sed -n 's/^mse //p' <<<"$ev")
+rmse=$(sed -n 's/^root_mean_squared_error //p' <<<"$ev")
+if [ -n "$rmse" ] && grep -qE '^mape [0-9]' <<<"$ev" &&
+  awk -v a="$rmse" -v b="$mse" 'BEGIN { d = a * a - b; if (d < 0) d = -d; exit !(d <= 1e-12 * b) }'; then
+  ok
+else ko "evaluate: rmse '$rmse' is not the root of mse '$mse' (or no mape): $ev"; fi
+# precision, recall and auc: in the progress bar and the CSV (the model's
+# compile metrics), and the same at any batch size (confusion counts over
+# the epoch, not a mean of the batches' values)
+$rnnc build tests/cli/fixtures/binary_metrics.lua -o "$work/binm" --dtype float64 >/dev/null 2>&1 || ko "build binary_metrics"
+bm="$work/binm/binary_metrics"
+bx=tests/cli/fixtures/binary_x.npy
+by=tests/cli/fixtures/binary_y.npy
+"$bm" init --seed 1 --out "$work/binm.w" >/dev/null
+expect "fit prints precision, recall and auc" 0 "loss: [0-9.]+ - precision: [0-9.]+ - recall: [0-9.]+ - auc: [0-9.]+" \
+  -- "$bm" fit --weights "$work/binm.w" --x $bx --y $by --epochs 2 --batch-size 3 --csv "$work/binm.csv" \
+  --out "$work/binm.w2"
+if [ "$(head -1 "$work/binm.csv" | tr -d '\r')" = "epoch,auc,loss,precision,recall" ] &&
+  [ "$(wc -l <"$work/binm.csv")" -ge 2 ]; then
+  ok
+else ko "--csv with precision, recall, auc: $(head -2 "$work/binm.csv")"; fi
+e1=$("$bm" evaluate --weights "$work/binm.w" --x $bx --y $by --batch-size 1 --verbose 0)
+e3=$("$bm" evaluate --weights "$work/binm.w" --x $bx --y $by --batch-size 3 --verbose 0)
+e64=$("$bm" evaluate --weights "$work/binm.w" --x $bx --y $by --batch-size 64 --verbose 0)
+# these weights (init --seed 1) predict 0.2138 0.5481 0.4749 0.4451 0.8365
+# 0.5317 0.6881 0.6447 0.7198 0.783 for the labels 1 1 0 1 0 1 0 0 0 0: 7
+# predicted positive of which 2 true, 2 of the 4 positives found: precision
+# 2/7, recall 1/2; every prediction in its own bucket of 200, so Keras's AUC
+# is the exact one, 1 of the 24 positive-negative pairs ordered: 1/12
+# (computed apart with numpy from the driver's predict)
+if [ "$e1" = "$e3" ] && [ "$e3" = "$e64" ] && grep -q '^precision 0.2857142857142857' <<<"$e3" &&
+  grep -q '^recall 0.5$' <<<"$e3" && grep -qE '^auc 0.0833333' <<<"$e3"; then
+  ok
+else ko "precision/recall/auc depend on the batch size or differ: [$e1] [$e3] [$e64]"; fi
+expect "precision needs dense targets" 1 "metric 'precision' needs dense targets" -- "$t" evaluate \
+  --weights "$work/w.safetensors" --x $x --y $y --metrics precision
+expect "top k with k >= classes" 0 "sparse_top_k_categorical_accuracy: 1.0000" -- "$t" fit \
+  --weights "$work/w.safetensors" --x $x --y $y --epochs 1 --metrics sparse_top_k_categorical_accuracy \
+  --out "$work/topk.safetensors"
 # a batch larger than the unit's (32) is evaluated in chunks: the same loss as small batches
 l64=$("$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 64 --verbose 0 | sed -n 's/^loss //p')
 l4=$("$s" evaluate --weights "$work/es.safetensors" --x $sx --y $sy --batch-size 4 --verbose 0 | sed -n 's/^loss //p')

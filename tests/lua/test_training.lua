@@ -120,6 +120,31 @@ tests["rnnc import: issue 13's losses, optimizers and schedules from a training 
     "learning_rate": {"class_name": "PolynomialDecay", "config": {"initial_learning_rate": 1.0, "decay_steps": 5,
     "end_learning_rate": 0.0001, "power": 1.0, "cycle": true, "name": null}}, "rho": 0.95, "epsilon": 1e-07}}}]])
   T.contains(t, "cycle = true")
+  -- issue 13's metrics from a compile_config: names and classes at Keras's
+  -- defaults (AUC's config lists its 198 inner thresholds); other arguments
+  -- leave the metric out with a note
+  local inner = {}
+  for i = 1, 198 do
+    inner[i] = string.format("%.9g", i / 199)
+  end
+  local c, notes = compile.from({ version = { major = 3, minor = 3 } }, cjson.decode([[{"loss": "binary_crossentropy",
+    "optimizer": "adam", "metrics": ["precision", "mape", "root_mean_squared_error",
+    {"module": "keras.metrics", "class_name": "AUC", "config": {"name": "auc", "dtype": "float32",
+    "num_thresholds": 200, "curve": "ROC", "summation_method": "interpolation", "multi_label": false,
+    "num_labels": null, "label_weights": null, "thresholds": []] .. table.concat(inner, ", ") .. [[],
+    "from_logits": false}},
+    {"module": "keras.metrics", "class_name": "Recall", "config": {"name": "recall", "thresholds": null,
+    "top_k": null, "class_id": null}},
+    {"module": "keras.metrics", "class_name": "Precision", "config": {"name": "p7", "thresholds": 0.7,
+    "top_k": null, "class_id": null}},
+    {"module": "keras.metrics", "class_name": "TopKCategoricalAccuracy", "config": {"name": "top3", "k": 3}},
+    {"module": "keras.metrics", "class_name": "AUC", "config": {"name": "pr", "num_thresholds": 200,
+    "curve": "PR", "summation_method": "interpolation"}}]}]]), "tc")
+  T.eq(c.metrics, { "precision", "mape", "root_mean_squared_error", "auc", "recall" })
+  notes = table.concat(notes, "; ")
+  T.contains(notes, "metric Precision with thresholds=0.7")
+  T.contains(notes, "metric TopKCategoricalAccuracy with k=3")
+  T.contains(notes, "metric AUC with curve=")
   -- Keras <= 2.3's Nadam is another rule
   local none, why = text([[{"loss": "mse", "optimizer_config": {"class_name": "Nadam", "config": {"lr": 0.002,
     "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "schedule_decay": 0.004}}}]], 2, 2)
@@ -150,6 +175,24 @@ tests["compile: Keras's other names users type"] = function()
   -- metrics: acc for accuracy, the long names, the explicit accuracies
   local m = T.load_text(model('loss = "mse", metrics = { "acc", "mean_absolute_error", "MSE", "binary_accuracy" }'))
   T.eq(m.compiled.metrics, { "accuracy", "mae", "mse", "binary_accuracy" })
+  -- issue 13's metrics, by Keras's names, aliases and class names
+  m = T.load_text(model('loss = "binary_crossentropy", metrics = { "precision", "Recall", "AUC", '
+    .. '"root_mean_squared_error", "mean_absolute_percentage_error", "TopKCategoricalAccuracy" }'))
+  T.eq(m.compiled.metrics, { "precision", "recall", "auc", "root_mean_squared_error", "mape",
+    "top_k_categorical_accuracy" })
+  load_error(model('loss = "mse", metrics = { "f1_score" }'), 2, "unknown or unsupported metric 'f1_score'")
+  -- a metric reads its output's targets: dense or class labels as its loss
+  local function refused(compile, rest)
+    local _, text = T.raises(function()
+      return require("training").interface(T.load_text(model(compile)).compiled, nil, { "dense" })
+    end)
+    T.truthy(text:find(rest, 1, true), "error says " .. rest .. ": " .. text)
+  end
+  refused('loss = "sparse_categorical_crossentropy", metrics = { "precision" }',
+    "compile: metric 'precision' needs dense targets; the loss 'sparse_categorical_crossentropy' takes class labels")
+  refused('loss = "categorical_crossentropy", metrics = { "sparse_top_k_categorical_accuracy" }',
+    "compile: metric 'sparse_top_k_categorical_accuracy' needs sparse (class label) targets")
+  refused('loss = "mse", metrics = { "sparse_categorical_accuracy" }', "needs sparse (class label) targets")
   -- lr, the old spelling of learning_rate
   m = T.load_text(model('loss = "mse", optimizer = Adam { lr = 0.05 }'))
   T.eq(m.compiled.optimizer.learning_rate, 0.05)
