@@ -1156,6 +1156,38 @@ static void test_reduce_lr_refusals(void **state) {
   rnnc_optimizer_state_free(&st);
 }
 
+/* ReduceLROnPlateau{...} of a description reaches the options as the
+ * generator writes it into the fit defaults. */
+static void test_reduce_lr_fit_defaults(void **state) {
+  (void)state;
+  rnnc_model m = fit_model;
+  rnnc_fit_options o;
+  char text[RNNC_FIT_DEFAULTS_TEXT], err[512];
+  m.fit_defaults = "reduce-lr-on-plateau=1 reduce-lr-monitor=val_accuracy reduce-lr-factor=0.5 "
+                   "reduce-lr-patience=3 reduce-lr-mode=max reduce-lr-min-delta=0.01 "
+                   "reduce-lr-cooldown=2 reduce-lr-min-lr=1e-05 reduce-lr-verbose=1";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), 0);
+  assert_int_equal(o.reduce_lr.enabled, 1);
+  assert_string_equal(o.reduce_lr.monitor, "val_accuracy");
+  assert_true(o.reduce_lr.factor == 0.5);
+  assert_int_equal(o.reduce_lr.patience, 3);
+  assert_int_equal(o.reduce_lr.mode, RNNC_MODE_MAX);
+  assert_true(o.reduce_lr.min_delta == 0.01);
+  assert_int_equal(o.reduce_lr.cooldown, 2);
+  assert_true(o.reduce_lr.min_lr == 1e-05);
+  assert_int_equal(o.reduce_lr.verbose, 1);
+  /* Keras's defaults when off */
+  m.fit_defaults = "";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), 0);
+  assert_int_equal(o.reduce_lr.enabled, 0);
+  assert_true(o.reduce_lr.factor == 0.1);
+  assert_int_equal(o.reduce_lr.patience, 10);
+  assert_true(o.reduce_lr.min_delta == 1e-4);
+  m.fit_defaults = "reduce-lr-patience=x";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), -1);
+  assert_non_null(strstr(err, "reduce-lr-patience"));
+}
+
 /* The reduced rate is saved with the optimizer state and a resumed run
  * continues with it: 6 epochs in one run are bitwise 3 + checkpoint + 3.
  * The script cuts the rate at e1 (patience 1) and improves after, so the
@@ -1263,6 +1295,7 @@ int main(void) {
       cmocka_unit_test(test_reduce_lr_float32_message),
       cmocka_unit_test(test_reduce_lr_refusals),
       cmocka_unit_test(test_reduce_lr_resume),
+      cmocka_unit_test(test_reduce_lr_fit_defaults),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
