@@ -306,9 +306,11 @@ tests["fit: ReduceLROnPlateau's defaults, arguments and refusals"] = function()
     local _, text = T.raises(function()
       return training.interface(m.compiled, m.fit_defaults, { "dense" })
     end)
-    T.contains(text, "ReduceLROnPlateau cannot set the learning rate of an optimizer with a learning-rate schedule")
+    T.contains(text, "ReduceLROnPlateau cannot set the learning rate of an optimizer with a learning-rate "
+      .. "schedule")
   end
-  m = T.load_text(model('loss = "mse", optimizer = SGD { learning_rate = 0.1 }', 'callbacks = { ReduceLROnPlateau {} }'))
+  m = T.load_text(model('loss = "mse", optimizer = SGD { learning_rate = 0.1 }',
+    'callbacks = { ReduceLROnPlateau {} }'))
   T.eq(training.interface(m.compiled, m.fit_defaults, { "dense" }).optimizer.learning_rate, 0.1)
 end
 
