@@ -227,6 +227,43 @@ function training.constructors(where)
     c.config_kind = "checkpoint"
     return util.handle(c, Config)
   end
+  -- keras/src/callbacks/reduce_lr_on_plateau.py (Keras 3): its arguments and
+  -- defaults; factor >= 1 raises ValueError there. An unknown mode, which
+  -- Keras warns about and treats as "auto", is refused as EarlyStopping's is.
+  env.ReduceLROnPlateau = function(t)
+    local at = where()
+    local function whole(k, v)
+      if math.type(v) ~= "integer" or v < 0 then
+        util.fail(at, "ReduceLROnPlateau: %s must be a non-negative integer", k)
+      end
+      return v
+    end
+    local function real(k, v)
+      return check_number(at, "ReduceLROnPlateau", k, v, false)
+    end
+    local c = keywords(at, "ReduceLROnPlateau", t, { monitor = "val_loss", factor = 0.1, patience = 10,
+      verbose = 0, mode = "auto", min_delta = 1e-4, cooldown = 0, min_lr = 0 },
+      { factor = real, min_delta = real, patience = whole, cooldown = whole, verbose = whole })
+    if c.factor >= 1 then
+      util.fail(at, "ReduceLROnPlateau does not support a factor >= 1.0 (factor=%s)", tostring(c.factor))
+    end
+    if c.mode ~= "auto" and c.mode ~= "min" and c.mode ~= "max" then
+      util.fail(at, "ReduceLROnPlateau: mode must be \"auto\", \"min\" or \"max\"")
+    end
+    c.config_kind = "reduce_lr"
+    return util.handle(c, Config)
+  end
+  -- keras/src/callbacks/terminate_on_nan.py stops training after the batch
+  -- whose loss is NaN or Inf, once Keras has applied that batch's update, and
+  -- still ends the epoch (validation, the other callbacks, a History row).
+  -- rnnc always stops at such a batch, but keeps the weights before it and
+  -- ends fit with an error: not the same, so the name is refused.
+  env.TerminateOnNaN = function()
+    util.fail(where(), "TerminateOnNaN: not accepted, as rnnc cannot do what Keras does: rnnc always "
+      .. "stops at a batch whose loss or gradient is not finite, keeping the weights of the last good step "
+      .. "and ending fit with an error, where Keras applies that batch's update and ends the epoch; leave "
+      .. "it out of callbacks (rnnc's own stop needs no callback)")
+  end
   env.CSVLogger = function(t)
     local at = where()
     local c = keywords(at, "CSVLogger", t, { filename = "" })
@@ -474,7 +511,18 @@ function training.fit(t, at)
       if type(v) ~= "table" then util.fail(at, "fit: callbacks must be a list") end
       for i, cb in ipairs(v) do
         local es, ck, csv = config_of(cb, "early_stopping"), config_of(cb, "checkpoint"), config_of(cb, "csv")
-        if es then
+        local rlr = config_of(cb, "reduce_lr")
+        if rlr then
+          put("reduce-lr-on-plateau", 1)
+          put("reduce-lr-monitor", rlr.monitor)
+          put("reduce-lr-factor", rlr.factor)
+          put("reduce-lr-patience", rlr.patience)
+          put("reduce-lr-mode", rlr.mode)
+          put("reduce-lr-min-delta", rlr.min_delta)
+          put("reduce-lr-cooldown", rlr.cooldown)
+          put("reduce-lr-min-lr", rlr.min_lr)
+          put("reduce-lr-verbose", rlr.verbose)
+        elseif es then
           put("early-stopping", 1)
           put("monitor", es.monitor)
           put("min-delta", es.min_delta)
@@ -488,7 +536,8 @@ function training.fit(t, at)
         elseif csv then
           put("csv", csv.filename)
         else
-          util.fail(at, "fit: callback %d is not EarlyStopping{...}, ModelCheckpoint{...} or CSVLogger{...}", i)
+          util.fail(at, "fit: callback %d is not EarlyStopping{...}, ModelCheckpoint{...}, CSVLogger{...} or "
+            .. "ReduceLROnPlateau{...}", i)
         end
       end
     else
@@ -516,6 +565,14 @@ end
 -- options. `names`: the model's output names.
 function training.interface(compiled, fit_defaults, names)
   local optimizer = compiled and compiled.optimizer or training.default_optimizer()
+  -- Keras's optimizer refuses to have its rate set when it was given a
+  -- schedule (base_optimizer.py, the learning_rate setter raises TypeError):
+  -- ReduceLROnPlateau with one is refused here rather than at its first cut
+  if type(optimizer.learning_rate) == "table" and (fit_defaults or ""):find("reduce-lr-on-plateau=1", 1, true) then
+    util.fail(compiled and compiled.at, "fit: ReduceLROnPlateau cannot set the learning rate of an optimizer "
+      .. "with a learning-rate schedule (Keras raises: \"its learning rate is not settable\"); give the "
+      .. "optimizer a constant learning_rate")
+  end
   local o = util.copy(optimizer)
   o.class = OPTIMIZERS[o.kind].class
   if type(o.learning_rate) == "table" and o.learning_rate.schedule then -- issue 13's schedules

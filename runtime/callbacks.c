@@ -1,5 +1,5 @@
 /* Keras's callbacks of a fit: the logs, the History, CSVLogger,
- * ModelCheckpoint's file names and EarlyStopping. */
+ * ModelCheckpoint's file names, EarlyStopping and ReduceLROnPlateau. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +238,68 @@ int fit_es_epoch_end(early_t *es, int epoch, const rnnc_logs *logs, const void *
     return 1;
   }
   return 0;
+}
+
+/* ---------------------------------------------------------------- ReduceLROnPlateau */
+/* keras/src/callbacks/reduce_lr_on_plateau.py (Keras 3). */
+
+int fit_rlr_greater_is_better(const char *monitor, rnnc_monitor_mode mode) {
+  /* _reset: min when mode == "min" or (mode == "auto" and "acc" not in monitor) */
+  if (mode == RNNC_MODE_MIN)
+    return 0;
+  return mode == RNNC_MODE_MAX || strstr(monitor, "acc") != NULL;
+}
+
+/* The value the optimizer's learning_rate variable holds: float32 in a
+ * float32 unit (Keras's variable of floatx), as float(convert_to_numpy(...))
+ * reads it. */
+static double lr_variable(const plateau_t *r, double lr) {
+  return r->f32 ? (double)(float)lr : lr;
+}
+
+int fit_rlr_epoch_end(plateau_t *r, rnnc_logs *logs, double *lr) {
+  if (!r->on)
+    return 0;
+  /* logs["learning_rate"] = float(self.model.optimizer.learning_rate) */
+  const double old_lr = lr_variable(r, *lr);
+  logs->values[r->lr_index] = old_lr;
+  const double current = logs->values[r->index];
+  if (r->cooldown_counter > 0) { /* in_cooldown() */
+    r->cooldown_counter -= 1;
+    r->wait = 0;
+  }
+  /* monitor_op: np.less(a, b - min_delta) or np.greater(a, b + min_delta);
+   * false for a NaN */
+  int better = r->greater ? current > r->best + r->min_delta : current < r->best - r->min_delta;
+  if (better) {
+    r->best = current;
+    r->wait = 0;
+    return 0;
+  }
+  if (r->cooldown_counter > 0)
+    return 0;
+  r->wait += 1;
+  if (r->wait < r->patience)
+    return 0;
+  /* old_lr > np.float32(min_lr): NumPy 2 compares a Python float with a
+   * float32 scalar in float32 (NEP 50); old_lr is float32 already in a
+   * float32 unit, so the rate stops at min_lr and is not "reduced" again */
+  if (!((float)old_lr > (float)r->min_lr))
+    return 0;
+  double new_lr = old_lr * r->factor;
+  if (r->min_lr > new_lr) /* max(new_lr, min_lr), as Python's max */
+    new_lr = r->min_lr;
+  r->new_lr = new_lr;
+  *lr = lr_variable(r, new_lr); /* optimizer.learning_rate = new_lr */
+  r->cooldown_counter = r->cooldown;
+  r->wait = 0;
+  return 1;
+}
+
+void fit_rlr_message(const plateau_t *r, int epoch) {
+  char buf[64];
+  repr_double(buf, sizeof buf, r->new_lr);
+  printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n", epoch + 1, buf);
 }
 
 int fit_series_index(const rnnc_logs *names, const char *monitor, const char *who, char *err,

@@ -10,6 +10,7 @@
 int rnnc_optimizer_state_init(rnnc_optimizer_state *s, const rnnc_model *m,
                               const rnnc_optimizer *opt) {
   s->iterations = 0;
+  s->learning_rate = 0;
   s->n_slots = rnnc_optimizer_slots(opt, m->n_params);
   s->slots = calloc(s->n_slots + 1, rnnc_dtype_size(m->dtype));
   return s->slots ? 0 : -1;
@@ -22,10 +23,15 @@ void rnnc_optimizer_state_free(rnnc_optimizer_state *s) {
   s->slots = NULL;
   s->n_slots = 0;
   s->iterations = 0;
+  s->learning_rate = 0;
 }
 
 static const char *const ITERATIONS = "optimizer/iterations";
 static const char *const SLOTS = "optimizer/slots";
+/* ReduceLROnPlateau's rate: Keras's optimizer saves its learning_rate
+ * variable with its other variables (keras/src/optimizers/base_optimizer.py
+ * save_own_variables), so a resumed run continues with the reduced rate */
+static const char *const LEARNING_RATE = "optimizer/learning_rate";
 
 int rnnc_checkpoint_save(const char *path, const rnnc_model *m, const void *params,
                          const rnnc_optimizer_state *state, char *err, size_t errlen) {
@@ -36,9 +42,10 @@ int rnnc_checkpoint_save(const char *path, const rnnc_model *m, const void *para
     snprintf(err, errlen, "%s: the optimizer state is too large", path);
     return -1;
   }
-  rnnc_tensor_ref *refs = malloc(((size_t)m->n_tensors + 2) * sizeof *refs);
-  double it64 = (double)state->iterations;
-  float it32 = (float)state->iterations;
+  rnnc_tensor_ref *refs = malloc(((size_t)m->n_tensors + 3) * sizeof *refs);
+  double it64 = (double)state->iterations, lr64 = state->learning_rate;
+  float it32 = (float)state->iterations, lr32 = (float)state->learning_rate;
+  int n_refs = m->n_tensors + 2;
   if (!refs) {
     snprintf(err, errlen, "%s: out of memory", path);
     return -1;
@@ -60,7 +67,15 @@ int rnnc_checkpoint_save(const char *path, const rnnc_model *m, const void *para
   sl->rank = 1;
   sl->shape[0] = (int)state->n_slots;
   sl->data = state->n_slots ? state->slots : NULL;
-  int rc = rnnc_safetensors_write(path, m->dtype, refs, m->n_tensors + 2, err, errlen);
+  if (state->learning_rate > 0) {
+    rnnc_tensor_ref *lr = &refs[n_refs++];
+    memset(lr, 0, sizeof *lr);
+    lr->name = LEARNING_RATE;
+    lr->rank = 1;
+    lr->shape[0] = 1;
+    lr->data = m->dtype == RNNC_F32 ? (const void *)&lr32 : (const void *)&lr64;
+  }
+  int rc = rnnc_safetensors_write(path, m->dtype, refs, n_refs, err, errlen);
   free(refs);
   return rc;
 }
@@ -95,5 +110,27 @@ int rnnc_checkpoint_load_state(const char *path, const rnnc_model *m, rnnc_optim
     return -1;
   }
   state->iterations = (long)it;
+  /* the learning rate ReduceLROnPlateau set, when the file has one */
+  double lr64 = 0;
+  float lr32 = 0;
+  rnnc_tensor_dest l;
+  memset(&l, 0, sizeof l);
+  l.name = LEARNING_RATE;
+  l.rank = 1;
+  l.shape[0] = 1;
+  l.data = m->dtype == RNNC_F32 ? (void *)&lr32 : (void *)&lr64;
+  state->learning_rate = 0;
+  if (rnnc_safetensors_read(path, m->dtype, &l, 1, err, errlen) != 0) {
+    if (!strstr(err, "is not in the file"))
+      return -1;
+    err[0] = '\0';
+    return 1;
+  }
+  double lr = m->dtype == RNNC_F32 ? (double)lr32 : lr64;
+  if (!(lr > 0 && isfinite(lr))) {
+    snprintf(err, errlen, "%s: %s is %g, not a learning rate", path, LEARNING_RATE, lr);
+    return -1;
+  }
+  state->learning_rate = lr;
   return 1;
 }

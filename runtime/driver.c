@@ -385,6 +385,15 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.csv_path = a->csv;
   o.csv_append = a->csv_append;
   o.plot_path = a->plot;
+  o.reduce_lr.enabled = a->reduce_lr;
+  o.reduce_lr.monitor = a->reduce_lr_monitor;
+  o.reduce_lr.factor = a->reduce_lr_factor;
+  o.reduce_lr.patience = a->reduce_lr_patience;
+  o.reduce_lr.mode = a->reduce_lr_mode;
+  o.reduce_lr.min_delta = a->reduce_lr_min_delta;
+  o.reduce_lr.cooldown = a->reduce_lr_cooldown;
+  o.reduce_lr.min_lr = a->reduce_lr_min_lr;
+  o.reduce_lr.verbose = a->reduce_lr_verbose;
   o.threads = a->threads;
   o.micro_batch = a->micro_batch;
   o.group = a->group;
@@ -400,6 +409,10 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     }
     if (r == 0)
       printf("%s holds no optimizer state: the optimizer starts afresh\n", a->weights);
+    else if (state.learning_rate > 0) /* Keras's optimizer.learning_rate, restored */
+      printf("resuming from %s: %ld optimizer updates done, learning rate %.9g (set by "
+             "ReduceLROnPlateau)\n",
+             a->weights, state.iterations, state.learning_rate);
     else
       printf("resuming from %s: %ld optimizer updates done\n", a->weights, state.iterations);
   }
@@ -416,6 +429,8 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
       printf("; best %s %.6g at epoch %d", mon, h.best_value, h.best_epoch);
     printf("%s\n", h.restored ? "; its weights restored" : "");
   }
+  if (a->reduce_lr && state.learning_rate > 0)
+    printf("ReduceLROnPlateau: learning rate %.9g at the end\n", state.learning_rate);
   if (a->csv && h.n_epochs)
     printf("wrote %s\n", a->csv);
   if (a->plot && h.n_series)

@@ -51,6 +51,11 @@ typedef struct {
   rnnc_monitor_mode checkpoint_mode;
   const char *csv, *plot;
   int csv_append, resume;
+  /* ReduceLROnPlateau */
+  int reduce_lr, reduce_lr_patience, reduce_lr_cooldown, reduce_lr_verbose;
+  const char *reduce_lr_monitor;
+  double reduce_lr_factor, reduce_lr_min_delta, reduce_lr_min_lr;
+  rnnc_monitor_mode reduce_lr_mode;
   rnnc_optimizer_kind opt_kind; /* 0: the model's */
   double ov[N_OPT_FIELDS];
   int ov_set[N_OPT_FIELDS];

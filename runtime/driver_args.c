@@ -76,6 +76,15 @@ static const option_t OPTIONS[] = {
     {"checkpoint-monitor", K_TEXT, F(checkpoint_monitor), 0, 0, NONE, "NAME", "fit", ""},
     {"checkpoint-mode", K_MODE, F(checkpoint_mode), 0, 0, F(have_checkpoint_mode), "auto|min|max",
      "fit", ""},
+    {"reduce-lr-on-plateau", K_FLAG, F(reduce_lr), 0, 0, NONE, "", "fit", ""},
+    {"reduce-lr-monitor", K_TEXT, F(reduce_lr_monitor), 0, 0, NONE, "NAME", "fit", ""},
+    {"reduce-lr-factor", K_REAL, F(reduce_lr_factor), 0, 0, NONE, "F", "fit", ""},
+    {"reduce-lr-patience", K_INT, F(reduce_lr_patience), 0, BIG, NONE, "N", "fit", ""},
+    {"reduce-lr-mode", K_MODE, F(reduce_lr_mode), 0, 0, NONE, "auto|min|max", "fit", ""},
+    {"reduce-lr-min-delta", K_REAL, F(reduce_lr_min_delta), 0, 0, NONE, "D", "fit", ""},
+    {"reduce-lr-cooldown", K_INT, F(reduce_lr_cooldown), 0, BIG, NONE, "N", "fit", ""},
+    {"reduce-lr-min-lr", K_REAL, F(reduce_lr_min_lr), 0, 0, NONE, "LR", "fit", ""},
+    {"reduce-lr-verbose", K_INT, F(reduce_lr_verbose), 0, 1, NONE, "0|1", "fit", ""},
     {"csv", K_PATH, F(csv), 0, 0, NONE, "PATH", "fit", ""},
     {"csv-append", K_FLAG, F(csv_append), 0, 0, NONE, "", "fit", ""},
     {"plot", K_PATH, F(plot), 0, 0, NONE, "PATH.svg", "fit", ""},
@@ -409,6 +418,11 @@ static void args_init(args_t *a) {
   a->log_every = 1;
   a->shuffle = 1;
   a->mode = RNNC_MODE_AUTO;
+  /* ReduceLROnPlateau's Keras defaults */
+  a->reduce_lr_factor = 0.1;
+  a->reduce_lr_patience = 10;
+  a->reduce_lr_min_delta = 1e-4;
+  a->reduce_lr_mode = RNNC_MODE_AUTO;
 }
 
 /* The model's fit defaults: "key=value" tokens separated by spaces, split in

@@ -33,6 +33,11 @@ rnnc_fit_options rnnc_fit_defaults(void) {
   o.csv_path = o.plot_path = NULL;
   o.on_epoch_end = NULL;
   o.hook_user = NULL;
+  /* ReduceLROnPlateau's defaults (off) */
+  o.reduce_lr.monitor = NULL;
+  o.reduce_lr.factor = 0.1;
+  o.reduce_lr.patience = 10;
+  o.reduce_lr.min_delta = 1e-4;
   return o;
 }
 
@@ -247,6 +252,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
   size_t *order = NULL;
   void *backup_p = NULL, *backup_s = NULL;
   early_t es;
+  plateau_t rlr;
   checkpoint_t ck;
   csv_t csv;
   if (o == NULL) { /* the model's own defaults */
@@ -263,12 +269,14 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     quiet = *o;
     quiet.verbose = 0;
     quiet.early_stopping.verbose = 0;
+    quiet.reduce_lr.verbose = 0;
     quiet.checkpoint.path = NULL;
     quiet.csv_path = NULL;
     quiet.plot_path = NULL;
     o = &quiet;
   }
   memset(&es, 0, sizeof es);
+  memset(&rlr, 0, sizeof rlr);
   memset(&ck, 0, sizeof ck);
   memset(&csv, 0, sizeof csv);
   memset(&local_state, 0, sizeof local_state);
@@ -311,6 +319,20 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
              state->n_slots, (int)opt.kind, n_slots, m->n_params);
     rc = -1;
     goto done;
+  }
+  /* a learning rate that ReduceLROnPlateau set (a resumed run): Keras's
+   * optimizer.learning_rate variable, restored with the optimizer state */
+  const int has_schedule = opt.schedule != 0 || opt.decay_steps > 0;
+  if (state->learning_rate > 0) {
+    if (has_schedule) {
+      snprintf(err, errlen,
+               "the optimizer state holds a learning rate (%g, set by ReduceLROnPlateau) and the "
+               "optimizer has a learning-rate schedule, which would ignore it",
+               state->learning_rate);
+      rc = -1;
+      goto done;
+    }
+    opt.learning_rate = state->learning_rate;
   }
 
   /* training and validation data: Keras takes the last samples, before shuffling */
@@ -364,6 +386,48 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
                name);
     }
     logs.count *= 2;
+  }
+  /* ReduceLROnPlateau logs the learning rate (Keras 3: "learning_rate"),
+   * after every other series */
+  const rnnc_reduce_lr *ro = &o->reduce_lr;
+  if (ro->enabled) {
+    const char *mon = ro->monitor && *ro->monitor ? ro->monitor : "val_loss";
+    if (!(ro->factor < 1.0)) { /* ReduceLROnPlateau.__init__ raises ValueError */
+      snprintf(err, errlen, "ReduceLROnPlateau does not support a factor >= 1.0 (factor %g)",
+               ro->factor);
+      rc = -1;
+      goto done;
+    }
+    if (has_schedule) { /* the optimizer's learning_rate setter raises TypeError */
+      snprintf(err, errlen,
+               "ReduceLROnPlateau cannot set the learning rate of an optimizer with a "
+               "learning-rate schedule (Keras raises: \"its learning rate is not settable\"); "
+               "give the optimizer a constant learning_rate");
+      rc = -1;
+      goto done;
+    }
+    if (logs.count >= RNNC_MAX_SERIES) {
+      snprintf(err, errlen, "at most %d series in the logs", RNNC_MAX_SERIES);
+      rc = -1;
+      goto done;
+    }
+    rlr.on = 1;
+    if ((rlr.index = fit_series_index(&logs, mon, "ReduceLROnPlateau", err, errlen)) < 0) {
+      rc = -1;
+      goto done;
+    }
+    rlr.lr_index = logs.count++;
+    snprintf(logs.names[rlr.lr_index], RNNC_SERIES_NAME, "learning_rate");
+    rlr.greater = fit_rlr_greater_is_better(mon, ro->mode);
+    rlr.factor = ro->factor;
+    rlr.patience = ro->patience;
+    rlr.cooldown = ro->cooldown;
+    rlr.min_delta = ro->min_delta;
+    rlr.min_lr = ro->min_lr;
+    rlr.verbose = ro->verbose;
+    rlr.f32 = m->dtype == RNNC_F32;
+    rlr.best = rlr.greater ? -INFINITY : INFINITY;
+    state->learning_rate = rlr.f32 ? (double)(float)opt.learning_rate : opt.learning_rate;
   }
   h->n_series = logs.count;
   memcpy(h->names, logs.names, sizeof h->names);
@@ -526,8 +590,16 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
       logs.values[1 + k] = fit_metric_result(&c.metrics[k], &acc[k], n_train);
     if (n_val > 0)
       evaluate_into(&c, params, vx, vy, n_val, bs, logs.values + 1 + c.n_metrics, 0);
+    if (rlr.on) /* the rate this epoch trained with, for the hook too */
+      logs.values[rlr.lr_index] = rlr.f32 ? (double)(float)opt.learning_rate : opt.learning_rate;
     if (o->on_epoch_end && o->on_epoch_end(o->hook_user, epoch, &logs, params) != 0)
       stop = 1;
+    /* ReduceLROnPlateau before the History (appended last by Keras's
+     * CallbackList), ModelCheckpoint and CSVLogger: as Keras with it listed
+     * before them */
+    int reduced = fit_rlr_epoch_end(&rlr, &logs, &opt.learning_rate);
+    if (reduced)
+      state->learning_rate = opt.learning_rate;
     if (fit_history_add(h, epoch, &logs) != 0) {
       snprintf(err, errlen, "out of memory");
       rc = -1;
@@ -538,8 +610,13 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     if (o->verbose && (shown || stop || epoch + 1 == o->epochs)) {
       if (!shown)
         printf("Epoch %d/%d\n", e, o->epochs);
-      fit_progress_final(&pr, &logs);
+      /* Keras's progress bar is the first callback: no learning_rate yet */
+      rnnc_logs shown_logs = logs;
+      shown_logs.count -= rlr.on;
+      fit_progress_final(&pr, &shown_logs);
     }
+    if (reduced && rlr.verbose)
+      fit_rlr_message(&rlr, epoch);
     /* ModelCheckpoint */
     if (ck.path) {
       char path[4096];

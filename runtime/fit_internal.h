@@ -152,6 +152,22 @@ typedef struct {
   int index, greater, save_best_only, have_best, verbose;
   double best;
 } checkpoint_t;
+/* ReduceLROnPlateau (rnnc_reduce_lr): its settings and state. */
+typedef struct {
+  int on, index, lr_index, greater, patience, cooldown, verbose, f32;
+  double factor, min_delta, min_lr, best;
+  int wait, cooldown_counter;
+  double new_lr; /* the rate of the last reduction, for the message */
+} plateau_t;
+/* ReduceLROnPlateau.on_epoch_end: logs "learning_rate" (the rate *lr the
+ * epoch trained with), then may reduce *lr. 1 when it did (the message is
+ * the caller's: fit_rlr_message, after the epoch's progress line). */
+int fit_rlr_epoch_end(plateau_t *r, rnnc_logs *logs, double *lr);
+void fit_rlr_message(const plateau_t *r, int epoch);
+/* ReduceLROnPlateau's mode "auto": greater is better when the name contains
+ * "acc" (reduce_lr_on_plateau.py _reset). */
+int fit_rlr_greater_is_better(const char *monitor, rnnc_monitor_mode mode);
+
 /* The index of the monitored series, or -1 with a message naming what there is. */
 int fit_series_index(const rnnc_logs *names, const char *monitor, const char *who, char *err,
                      size_t errlen);

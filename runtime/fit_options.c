@@ -92,6 +92,25 @@ static int set(rnnc_fit_options *o, const char *key, const char *v, char *err, s
     o->checkpoint.save_best_only = flag(v);
   else if (strcmp(key, "csv") == 0)
     o->csv_path = v;
+  /* ReduceLROnPlateau{...} */
+  else if (strcmp(key, "reduce-lr-on-plateau") == 0)
+    o->reduce_lr.enabled = flag(v);
+  else if (strcmp(key, "reduce-lr-monitor") == 0)
+    o->reduce_lr.monitor = v;
+  else if (strcmp(key, "reduce-lr-factor") == 0)
+    return real(key, v, &o->reduce_lr.factor, err, errlen);
+  else if (strcmp(key, "reduce-lr-patience") == 0)
+    return whole(key, v, &o->reduce_lr.patience, err, errlen);
+  else if (strcmp(key, "reduce-lr-mode") == 0)
+    return mode(key, v, &o->reduce_lr.mode, err, errlen);
+  else if (strcmp(key, "reduce-lr-min-delta") == 0)
+    return real(key, v, &o->reduce_lr.min_delta, err, errlen);
+  else if (strcmp(key, "reduce-lr-cooldown") == 0)
+    return whole(key, v, &o->reduce_lr.cooldown, err, errlen);
+  else if (strcmp(key, "reduce-lr-min-lr") == 0)
+    return real(key, v, &o->reduce_lr.min_lr, err, errlen);
+  else if (strcmp(key, "reduce-lr-verbose") == 0)
+    return whole(key, v, &o->reduce_lr.verbose, err, errlen);
   else {
     snprintf(err, errlen, "the model's fit defaults: unknown option '%s'", key);
     return -1;

@@ -509,6 +509,34 @@ typedef struct {
   int verbose; /* 1: print "Epoch N: early stopping" and the restore message */
 } rnnc_early_stopping;
 
+/* keras.callbacks.ReduceLROnPlateau (Keras 3,
+ * keras/src/callbacks/reduce_lr_on_plateau.py). After each epoch: the logs
+ * get "learning_rate", the rate the epoch trained with (the last series;
+ * the history and the CSV log show it, the progress line does not, as
+ * Keras's progress bar comes first and its History last). Then, when
+ * cooldown is running, it counts down and wait = 0; a value better than best
+ * by more than min_delta (min: v < best - min_delta, max: v > best +
+ * min_delta, min_delta as given) becomes the best and wait = 0; otherwise,
+ * out of cooldown, wait += 1 and at wait >= patience, when the rate is above
+ * min_lr (compared in float32, as Keras's np.float32(min_lr)), the rate
+ * becomes max(rate * factor, min_lr), cooldown starts and wait = 0. mode
+ * AUTO maximises a monitor whose name contains "acc" (Keras 3's rule here:
+ * not EarlyStopping's, precision, recall and auc are minimised). The rate is
+ * the optimizer's learning_rate variable, of the model's dtype (float32
+ * units round it, as Keras's float32 variable). factor >= 1 and an optimizer
+ * with a learning-rate schedule are refused (Keras raises). */
+typedef struct {
+  int enabled;
+  const char *monitor; /* NULL: "val_loss" */
+  double factor;       /* Keras 0.1 (rnnc_fit_defaults) */
+  int patience;        /* Keras 10 */
+  rnnc_monitor_mode mode;
+  double min_delta; /* Keras 1e-4 */
+  int cooldown;
+  double min_lr;
+  int verbose; /* 1: "Epoch N: ReduceLROnPlateau reducing learning rate to X." */
+} rnnc_reduce_lr;
+
 /* keras.callbacks.ModelCheckpoint(save_weights_only=True) that also saves the
  * optimizer state (see rnnc_checkpoint_save). The path may hold "{epoch}",
  * "{epoch:03d}", "{val_loss:.4f}", ... (epoch counted from 1). With
@@ -529,6 +557,10 @@ typedef struct {
   long iterations;
   size_t n_slots;
   void *slots;
+  /* the learning rate ReduceLROnPlateau set (Keras's optimizer.learning_rate
+   * variable); 0: the optimizer's own. rnnc_fit_history trains with it,
+   * checkpoints save it as "optimizer/learning_rate" when it is set. */
+  double learning_rate;
 } rnnc_optimizer_state;
 /* Zeroed state for `opt` on the model's parameters. 0, or -1 (out of memory). */
 int rnnc_optimizer_state_init(rnnc_optimizer_state *state, const rnnc_model *model,
@@ -536,13 +568,16 @@ int rnnc_optimizer_state_init(rnnc_optimizer_state *state, const rnnc_model *mod
 void rnnc_optimizer_state_free(rnnc_optimizer_state *state);
 
 /* The weights, plus (state not NULL) the tensors "optimizer/iterations"
- * (shape [1]) and "optimizer/slots" (shape [n_slots]) in one safetensors file,
+ * (shape [1]) and "optimizer/slots" (shape [n_slots]), and
+ * "optimizer/learning_rate" (shape [1]) when state->learning_rate is set,
+ * in one safetensors file,
  * written atomically. rnnc_weights_load reads such files (it ignores the
  * extra tensors). */
 int rnnc_checkpoint_save(const char *path, const rnnc_model *model, const void *params,
                          const rnnc_optimizer_state *state, char *err, size_t errlen);
 /* Reads the optimizer state saved by rnnc_checkpoint_save into `state`
- * (initialised for the optimizer in use: its n_slots must match). Returns 1
+ * (initialised for the optimizer in use: its n_slots must match; its
+ * learning_rate 0 when the file has none). Returns 1
  * when read, 0 when the file holds no optimizer state, -1 on error. */
 int rnnc_checkpoint_load_state(const char *path, const rnnc_model *model,
                                rnnc_optimizer_state *state, char *err, size_t errlen);
@@ -650,6 +685,7 @@ typedef struct {
                       batch_size and micro_batch, never on threads or the group's size */
   const rnnc_fit_group *group; /* processes sharing every step (MPI: rnnc_mpi.h); NULL: one */
   rnnc_fit_reader reader;      /* read NULL: x and y are in memory */
+  rnnc_reduce_lr reduce_lr;    /* ReduceLROnPlateau (enabled 0: off) */
 } rnnc_fit_options;
 
 /* Keras's defaults (fit's arguments without any given). */

@@ -387,6 +387,61 @@ expect "resume from a file without optimizer state" 0 "holds no optimizer state"
   --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 1 --batch-size 4 --resume --out "$work/r0.safetensors"
 expect "resume with another optimizer" 1 "another optimizer" -- "$s" fit --weights "$work/ck10.safetensors" --x $sx --y $sy \
   --epochs 1 --batch-size 4 --resume --optimizer sgd --momentum 0.5 --out "$work/r0.safetensors"
+# ReduceLROnPlateau (Keras 3's rules): min_delta 1e9 makes every epoch after
+# the first a plateau, patience 1 cuts at each; the float32 unit holds its
+# rate in float32, as Keras's variable (0.001f * 0.5 printed as Python does)
+rlr=(--reduce-lr-on-plateau --reduce-lr-monitor loss --reduce-lr-patience 1 --reduce-lr-min-delta 1e9
+  --reduce-lr-factor 0.5)
+expect "ReduceLROnPlateau prints Keras's message" 0 \
+  "^Epoch 2: ReduceLROnPlateau reducing learning rate to 0\.0005000000237487257\.$" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 3 --verbose 2 "${rlr[@]}" --reduce-lr-verbose 1 \
+  --csv "$work/rlr.csv" --out "$work/rlr.safetensors"
+if [ "$(head -1 "$work/rlr.csv" | tr -d '\r')" = "epoch,learning_rate,loss" ] &&
+  [ "$(cut -d, -f2 "$work/rlr.csv" | tr -d '\r' | tail -n +2 | tr '\n' ' ')" = \
+    "0.0010000000474974513 0.0010000000474974513 0.0005000000237487257 " ]; then
+  ok
+else ko "the CSV log's learning_rate column: $(cat "$work/rlr.csv")"; fi
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 3 --verbose 2 "${rlr[@]}" \
+  --out "$work/rlr.safetensors" | grep -q "ReduceLROnPlateau reducing" && ko "--reduce-lr-verbose 0 printed" || ok
+expect "ReduceLROnPlateau refuses a factor >= 1" 1 "does not support a factor >= 1.0" -- "$s" fit \
+  --weights "$work/sum.w0.safetensors" --x $sx --y $sy "${rlr[@]}" --reduce-lr-factor 1 --out "$work/r0.safetensors"
+expect "ReduceLROnPlateau refuses a schedule" 1 "cannot set the learning rate of an optimizer with a learning-rate" \
+  -- "$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy "${rlr[@]}" --schedule 3 --decay-steps 10 \
+  --decay-rate 0.5 --out "$work/r0.safetensors"
+# the reduced rate is in the checkpoint and --resume continues with it: cut
+# once to min_lr at epoch 2, then none; 6 epochs = 3 + resume 3, bytewise
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 6 --batch-size 4 --seed 5 --verbose 0 \
+  "${rlr[@]}" --reduce-lr-min-lr 0.0005 --out "$work/rlr_whole.safetensors" >/dev/null
+"$s" fit --weights "$work/sum.w0.safetensors" --x $sx --y $sy --epochs 3 --batch-size 4 --seed 5 --verbose 0 \
+  "${rlr[@]}" --reduce-lr-min-lr 0.0005 --checkpoint "$work/rlr_ck.safetensors" --out "$work/rlr_half.safetensors" \
+  >/dev/null
+expect "resume restores ReduceLROnPlateau's rate" 0 \
+  "resuming from .*rlr_ck.safetensors: 12 optimizer updates done, learning rate 0.000500000024" -- "$s" fit \
+  --weights "$work/rlr_ck.safetensors" --x $sx --y $sy --epochs 6 --initial-epoch 3 --batch-size 4 --seed 5 \
+  --verbose 0 "${rlr[@]}" --reduce-lr-min-lr 0.0005 --resume --out "$work/rlr_resumed.safetensors"
+cmp -s "$work/rlr_whole.safetensors" "$work/rlr_resumed.safetensors" && ok ||
+  ko "a resumed ReduceLROnPlateau run differs from one run"
+# ... and without --resume (Adam's 0.001 again) it differs
+"$s" fit --weights "$work/rlr_ck.safetensors" --x $sx --y $sy --epochs 6 --initial-epoch 3 --batch-size 4 --seed 5 \
+  --verbose 0 "${rlr[@]}" --reduce-lr-min-lr 0.0005 --out "$work/rlr_fresh.safetensors" >/dev/null
+cmp -s "$work/rlr_whole.safetensors" "$work/rlr_fresh.safetensors" && ko "the rate made no difference" || ok
+# in a description: fit{callbacks = {ReduceLROnPlateau{...}}}; TerminateOnNaN refused
+cat >"$work/rlrdesc.lua" <<'LUA'
+local model = Sequential { SimpleRNN { 3, input_shape = { 3, 1 } }, Dense { 1 } }
+model:compile { optimizer = Adam { learning_rate = 0.01 }, loss = "mse" }
+model:fit { epochs = 2, verbose = 0, callbacks = { ReduceLROnPlateau { monitor = "loss", patience = 1,
+  min_delta = 1e9, factor = 0.25, verbose = 1 } } }
+return model
+LUA
+if $rnnc build "$work/rlrdesc.lua" -o "$work/rlrdesc" >/dev/null 2>&1; then
+  "$work/rlrdesc/rlrdesc" init --seed 1 --out "$work/rlrd0.safetensors" >/dev/null
+  expect "ReduceLROnPlateau from the description" 0 \
+    "^Epoch 2: ReduceLROnPlateau reducing learning rate to 0\.0024999999441206455\.$" -- "$work/rlrdesc/rlrdesc" fit \
+    --weights "$work/rlrd0.safetensors" --x $sx --y $sy --out "$work/rlrd1.safetensors"
+else ko "build $work/rlrdesc.lua (ReduceLROnPlateau)"; fi
+sed 's/ReduceLROnPlateau {.*/TerminateOnNaN {} } }/; /min_delta = 1e9/d' "$work/rlrdesc.lua" >"$work/tonan.lua"
+expect "TerminateOnNaN is refused with the reason" 1 "TerminateOnNaN: not accepted.*keeping the weights of the last good step" \
+  -- $rnnc build "$work/tonan.lua" -o "$work/tonan"
 # divergence keeps the last good checkpoint
 expect "divergence with a checkpoint" 3 "the loss or a gradient is not finite" -- "$d" fit --weights "$work/d0.safetensors" \
   --x $x --y $y --epochs 50 --batch-size 2 --checkpoint "$work/dck.safetensors" --out "$work/d2.safetensors"

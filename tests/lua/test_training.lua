@@ -265,6 +265,55 @@ tests["fit: the driver's defaults"] = function()
     .. "csv=log.csv epochs=1000")
 end
 
+-- keras/src/callbacks/reduce_lr_on_plateau.py: Keras 3's arguments and
+-- defaults; factor >= 1 raises there.
+tests["fit: ReduceLROnPlateau's defaults, arguments and refusals"] = function()
+  local m = T.load_text(model('loss = "mse", optimizer = "adam"', 'callbacks = { ReduceLROnPlateau {} }'))
+  T.eq(m.fit_defaults, "reduce-lr-on-plateau=1 reduce-lr-monitor=val_loss reduce-lr-factor=0.1 "
+    .. "reduce-lr-patience=10 reduce-lr-mode=auto reduce-lr-min-delta=0.0001 reduce-lr-cooldown=0 "
+    .. "reduce-lr-min-lr=0 reduce-lr-verbose=0")
+  m = T.load_text(model('loss = "mse", optimizer = "adam"', 'callbacks = { ReduceLROnPlateau { monitor = '
+    .. '"val_accuracy", factor = 0.5, patience = 3, verbose = 1, mode = "max", min_delta = 0.01, cooldown = 2, '
+    .. 'min_lr = 1e-05 } }'))
+  T.eq(m.fit_defaults, "reduce-lr-on-plateau=1 reduce-lr-monitor=val_accuracy reduce-lr-factor=0.5 "
+    .. "reduce-lr-patience=3 reduce-lr-mode=max reduce-lr-min-delta=0.01 reduce-lr-cooldown=2 "
+    .. "reduce-lr-min-lr=1e-05 reduce-lr-verbose=1")
+  local fit = 'callbacks = { ReduceLROnPlateau { %s } }'
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format("factor = 1")), 3,
+    "ReduceLROnPlateau does not support a factor >= 1.0 (factor=1)")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format("factor = 2.5")), 3,
+    "does not support a factor >= 1.0")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format("epsilon = 1e-4")), 3,
+    "ReduceLROnPlateau: unknown or unsupported argument 'epsilon'")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format("patience = 2.5")), 3,
+    "ReduceLROnPlateau: patience must be a non-negative integer")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format("cooldown = -1")), 3,
+    "ReduceLROnPlateau: cooldown must be a non-negative integer")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format('mode = "up"')), 3,
+    "ReduceLROnPlateau: mode must be")
+  load_error(model('loss = "mse", optimizer = "adam"', fit:format('min_lr = -1')), 3,
+    "argument 'min_lr' must be a non-negative number")
+  -- TerminateOnNaN: Keras applies the bad batch's update and ends the epoch;
+  -- rnnc keeps the last good weights and ends fit with an error
+  load_error(model('loss = "mse", optimizer = "adam"', 'callbacks = { TerminateOnNaN {} }'), 3,
+    "TerminateOnNaN: not accepted")
+  -- an optimizer with a schedule: Keras's learning_rate setter raises
+  local training = require("training")
+  for _, lr in ipairs({ "ExponentialDecay { initial_learning_rate = 0.1, decay_steps = 10, decay_rate = 0.5 }",
+    "CosineDecay { initial_learning_rate = 0.1, decay_steps = 10 }" }) do
+    m = T.load_text(model('loss = "mse", optimizer = SGD { learning_rate = ' .. lr .. ' }',
+      'callbacks = { ReduceLROnPlateau {} }'))
+    local _, text = T.raises(function()
+      return training.interface(m.compiled, m.fit_defaults, { "dense" })
+    end)
+    T.contains(text, "ReduceLROnPlateau cannot set the learning rate of an optimizer with a learning-rate "
+      .. "schedule")
+  end
+  m = T.load_text(model('loss = "mse", optimizer = SGD { learning_rate = 0.1 }',
+    'callbacks = { ReduceLROnPlateau {} }'))
+  T.eq(training.interface(m.compiled, m.fit_defaults, { "dense" }).optimizer.learning_rate, 0.1)
+end
+
 tests["initializers: per weight, Keras's names"] = function()
   local m = T.load_text([[
 return Sequential {

@@ -3,7 +3,10 @@
  * small hand-written descriptor for the metrics the unit does not compile:
  * batches and the epoch loss, shuffling, validation data, EarlyStopping,
  * ModelCheckpoint (atomic, with the optimizer state, resumable bitwise),
- * divergence, CSVLogger, the SVG plot and evaluate. */
+ * divergence, CSVLogger, the SVG plot, evaluate and ReduceLROnPlateau (its
+ * learning-rate trace against Keras 3's rules, hand-derived from
+ * keras/src/callbacks/reduce_lr_on_plateau.py, and a resume that continues
+ * with the reduced rate). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "fit.h"
+#include "fit_internal.h"
 
 enum { N = 21, BS = 8, P = FIT_N_PARAMS, IN = FIT_INPUT_SIZE };
 
@@ -946,6 +950,313 @@ static void test_update_overflow(void **state) {
   rnnc_history_free(&h);
 }
 
+/* ---------------------------------------------------------------- ReduceLROnPlateau */
+
+/* A scripted monitor under ReduceLROnPlateau: the history's learning_rate
+ * series (the rate each epoch trained with) into lr[0..count). */
+static void run_plateau(const char *monitor, const double *values, int count,
+                        const rnnc_reduce_lr *r, double *lr, double *final_lr) {
+  static fit_params p;
+  static script_t s;
+  char err[512];
+  rnnc_history h = {0};
+  rnnc_optimizer_state st = {0};
+  memset(&s, 0, sizeof s);
+  s.name = monitor;
+  s.values = values;
+  s.count = count;
+  init_params(&p);
+  rnnc_fit_options o = quiet(count);
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.reduce_lr = *r;
+  o.reduce_lr.enabled = 1;
+  o.reduce_lr.monitor = monitor;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, &st, &h, err, sizeof err), 0);
+  assert_int_equal(h.n_epochs, count);
+  assert_string_equal(h.names[h.n_series - 1], "learning_rate");
+  for (int e = 0; e < count; ++e)
+    lr[e] = rnnc_history_value(&h, "learning_rate", e);
+  *final_lr = st.learning_rate;
+  rnnc_optimizer_state_free(&st);
+  rnnc_history_free(&h);
+}
+
+static void assert_lr_trace(const double *got, const double *want, int count) {
+  for (int e = 0; e < count; ++e) {
+    if (fabs(got[e] - want[e]) > 1e-12 * want[e])
+      fail_msg("epoch %d: learning rate %.17g, Keras's %.17g", e, got[e], want[e]);
+  }
+}
+
+static void test_reduce_lr_trace(void **state) {
+  (void)state;
+  double lr[16], last;
+  /* Hand-derived from on_epoch_end (Adam's rate 0.001): min mode, min_delta
+   * 0.01 (improvement: v < best - 0.01), patience 2, cooldown 1, min_lr
+   * 0.0002, factor 0.5.
+   *  e0 1.0   best 1.0
+   *  e1 0.995 not 0.01 better: wait 1
+   *  e2 0.98  best 0.98, wait 0
+   *  e3 0.975 wait 1;  e4 0.975 wait 2: 0.001 -> 0.0005, cooldown 1, wait 0
+   *  e5 0.975 cooldown 1 -> 0, wait 0; out of cooldown now: wait 1
+   *  e6 0.975 wait 2: 0.0005 -> 0.00025, cooldown 1
+   *  e7 0.5   cooldown -> 0; best 0.5
+   *  e8 0.5   wait 1;  e9 0.5 wait 2: max(0.000125, min_lr) = 0.0002
+   *  e10 0.5  cooldown -> 0, wait 1;  e11 wait 2, e12 wait 3: the rate is
+   *           min_lr (not above np.float32(min_lr)): no more reductions */
+  const double a[] = {1.0, 0.995, 0.98, 0.975, 0.975, 0.975, 0.975, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+  const double a_lr[] = {0.001,   0.001,   0.001,   0.001,  0.001,  0.0005, 0.0005,
+                         0.00025, 0.00025, 0.00025, 0.0002, 0.0002, 0.0002};
+  rnnc_reduce_lr r = rnnc_fit_defaults().reduce_lr;
+  r.factor = 0.5;
+  r.patience = 2;
+  r.cooldown = 1;
+  r.min_delta = 0.01;
+  r.min_lr = 0.0002;
+  run_plateau("loss", a, 13, &r, lr, &last);
+  assert_lr_trace(lr, a_lr, 13);
+  assert_true(last == 0.0002); /* the state the checkpoint saves */
+  /* cooldown 0: the same values reduce at e4, e6, e9 (wait counts on) */
+  const double a0_lr[] = {0.001,   0.001,   0.001,   0.001,  0.001,  0.0005, 0.0005,
+                          0.00025, 0.00025, 0.00025, 0.0002, 0.0002, 0.0002};
+  r.cooldown = 0;
+  run_plateau("loss", a, 13, &r, lr, &last);
+  assert_lr_trace(lr, a0_lr, 13);
+  /* cooldown 2 after the e4 cut: e5, e6 in cooldown, e7 improves, e8 wait 1,
+   * e9 wait 2: 0.0005 -> 0.00025 */
+  const double a2_lr[] = {0.001,  0.001,  0.001,  0.001,   0.001,   0.0005, 0.0005,
+                          0.0005, 0.0005, 0.0005, 0.00025, 0.00025, 0.00025};
+  /* e5 cooldown 2 -> 1, e6 1 -> 0 then wait 1, e7 best 0.5, e8 wait 1, e9
+   * wait 2: cut, cooldown 2; e10, e11 likewise, e12 wait 2: cut to min_lr */
+  r.cooldown = 2;
+  run_plateau("loss", a, 13, &r, lr, &last);
+  assert_lr_trace(lr, a2_lr, 13);
+  assert_true(last == 0.0002); /* e12: wait 2 again, cut to max(0.000125, min_lr) */
+
+  /* an accuracy: "auto" maximises it (improvement v > best + 0.05);
+   * factor 0.1, patience 1, min_lr 0
+   *  e0 .5 best;  e1 .6 best;  e2 .62 wait 1: 1e-3 -> 1e-4
+   *  e3 .7 best;  e4 .7 wait 1: -> 1e-5;  e5 .7: -> 1e-6 */
+  const double b[] = {0.5, 0.6, 0.62, 0.7, 0.7, 0.7};
+  const double b_lr[] = {1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5};
+  r = rnnc_fit_defaults().reduce_lr;
+  r.patience = 1;
+  r.min_delta = 0.05;
+  run_plateau("accuracy", b, 6, &r, lr, &last);
+  assert_lr_trace(lr, b_lr, 6);
+  assert_true(fabs(last - 1e-6) < 1e-18);
+  r.mode = RNNC_MODE_MAX;
+  run_plateau("accuracy", b, 6, &r, lr, &last);
+  assert_lr_trace(lr, b_lr, 6);
+  /* mode min on the same values: e1 .6 is no improvement on .5: cut at e1,
+   * e2 and every epoch after */
+  const double bmin_lr[] = {1e-3, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7};
+  r.mode = RNNC_MODE_MIN;
+  run_plateau("accuracy", b, 6, &r, lr, &last);
+  assert_lr_trace(lr, bmin_lr, 6);
+  /* Keras 3's ReduceLROnPlateau decides "auto" by "acc" in the name alone
+   * (EarlyStopping reads the metric's direction): precision is minimised */
+  assert_int_equal(fit_rlr_greater_is_better("val_precision", RNNC_MODE_AUTO), 0);
+  assert_int_equal(fit_rlr_greater_is_better("val_acc", RNNC_MODE_AUTO), 1);
+  assert_int_equal(fit_rlr_greater_is_better("val_loss", RNNC_MODE_MAX), 1);
+  /* a NaN is never an improvement: patience 1 cuts at e1 */
+  const double c[] = {1, NAN, NAN};
+  const double c_lr[] = {1e-3, 1e-3, 1e-4};
+  r = rnnc_fit_defaults().reduce_lr;
+  r.patience = 1;
+  run_plateau("loss", c, 3, &r, lr, &last);
+  assert_lr_trace(lr, c_lr, 3);
+}
+
+/* The rate a float32 unit holds is its float32 variable's, and the message
+ * prints Python's repr of old_lr * factor (the float32 rate widened). */
+static void test_reduce_lr_float32_message(void **state) {
+  (void)state;
+  plateau_t r;
+  memset(&r, 0, sizeof r);
+  r.on = 1;
+  r.index = 0;
+  r.lr_index = 1;
+  r.patience = 0;
+  r.factor = 0.5;
+  r.f32 = 1;
+  r.best = INFINITY;
+  rnnc_logs logs;
+  memset(&logs, 0, sizeof logs);
+  logs.count = 2;
+  logs.values[0] = 1.0;
+  double lr = 0.01;
+  /* patience 0: the first epoch improves (best inf), no cut */
+  assert_int_equal(fit_rlr_epoch_end(&r, &logs, &lr), 0);
+  assert_true(logs.values[1] == (double)0.01f);
+  assert_int_equal(fit_rlr_epoch_end(&r, &logs, &lr), 1);
+  assert_true(r.new_lr == (double)0.01f * 0.5);
+  assert_true(lr == (double)(float)((double)0.01f * 0.5));
+  /* the message, as print_msg writes it */
+  char path[512];
+  snprintf(path, sizeof path, "%s", path_of("rlr_message.txt"));
+  fflush(stdout);
+  int saved = dup(1);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  dup2(fileno(f), 1);
+  fit_rlr_message(&r, 6);
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  fclose(f);
+  char *text = slurp(path, NULL);
+  assert_string_equal(text, "\nEpoch 7: ReduceLROnPlateau reducing learning rate to "
+                            "0.004999999888241291.\n");
+  free(text);
+  /* a rate at min_lr (compared in float32) is not cut again */
+  r.min_lr = 0.1;
+  lr = 0.1;
+  r.wait = 0;
+  assert_int_equal(fit_rlr_epoch_end(&r, &logs, &lr), 0);
+  assert_true(lr == 0.1);
+}
+
+/* Refused as Keras raises: factor >= 1 (ValueError), an optimizer with a
+ * schedule (its learning_rate is not settable), a monitor not logged. */
+static void test_reduce_lr_refusals(void **state) {
+  (void)state;
+  static fit_params p;
+  char err[512];
+  init_params(&p);
+  rnnc_fit_options o = quiet(2);
+  o.reduce_lr.enabled = 1;
+  o.reduce_lr.monitor = "loss";
+  o.reduce_lr.factor = 1.0;
+  assert_int_equal(rnnc_fit(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "does not support a factor >= 1.0"));
+  o.reduce_lr.factor = 0.5;
+  o.optimizer = fit_model.optimizer;
+  o.optimizer.schedule = 3; /* InverseTimeDecay */
+  o.optimizer.decay_steps = 10;
+  o.optimizer.decay_rate = 0.5;
+  assert_int_equal(rnnc_fit(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "learning-rate schedule"));
+  o.optimizer.kind = 0;
+  o.reduce_lr.monitor = "val_loss";
+  assert_int_equal(rnnc_fit(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "ReduceLROnPlateau monitors 'val_loss'"));
+  /* a resumed rate with a schedule: refused, not silently ignored */
+  rnnc_optimizer_state st = {0};
+  assert_int_equal(rnnc_optimizer_state_init(&st, &fit_model, &fit_model.optimizer), 0);
+  st.learning_rate = 1e-4;
+  o = quiet(1);
+  o.optimizer = fit_model.optimizer;
+  o.optimizer.schedule = 3;
+  o.optimizer.decay_steps = 10;
+  o.optimizer.decay_rate = 0.5;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, &st, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "holds a learning rate"));
+  rnnc_optimizer_state_free(&st);
+}
+
+/* ReduceLROnPlateau{...} of a description reaches the options as the
+ * generator writes it into the fit defaults. */
+static void test_reduce_lr_fit_defaults(void **state) {
+  (void)state;
+  rnnc_model m = fit_model;
+  rnnc_fit_options o;
+  char text[RNNC_FIT_DEFAULTS_TEXT], err[512];
+  m.fit_defaults = "reduce-lr-on-plateau=1 reduce-lr-monitor=val_accuracy reduce-lr-factor=0.5 "
+                   "reduce-lr-patience=3 reduce-lr-mode=max reduce-lr-min-delta=0.01 "
+                   "reduce-lr-cooldown=2 reduce-lr-min-lr=1e-05 reduce-lr-verbose=1";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), 0);
+  assert_int_equal(o.reduce_lr.enabled, 1);
+  assert_string_equal(o.reduce_lr.monitor, "val_accuracy");
+  assert_true(o.reduce_lr.factor == 0.5);
+  assert_int_equal(o.reduce_lr.patience, 3);
+  assert_int_equal(o.reduce_lr.mode, RNNC_MODE_MAX);
+  assert_true(o.reduce_lr.min_delta == 0.01);
+  assert_int_equal(o.reduce_lr.cooldown, 2);
+  assert_true(o.reduce_lr.min_lr == 1e-05);
+  assert_int_equal(o.reduce_lr.verbose, 1);
+  /* Keras's defaults when off */
+  m.fit_defaults = "";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), 0);
+  assert_int_equal(o.reduce_lr.enabled, 0);
+  assert_true(o.reduce_lr.factor == 0.1);
+  assert_int_equal(o.reduce_lr.patience, 10);
+  assert_true(o.reduce_lr.min_delta == 1e-4);
+  m.fit_defaults = "reduce-lr-patience=x";
+  assert_int_equal(rnnc_fit_model_defaults(&m, &o, text, sizeof text, err, sizeof err), -1);
+  assert_non_null(strstr(err, "reduce-lr-patience"));
+}
+
+/* The reduced rate is saved with the optimizer state and a resumed run
+ * continues with it: 6 epochs in one run are bitwise 3 + checkpoint + 3.
+ * The script cuts the rate at e1 (patience 1) and improves after, so the
+ * resumed run (whose callback starts afresh, as Keras's on_train_begin
+ * resets it) makes no cut of its own. */
+static void test_reduce_lr_resume(void **state) {
+  (void)state;
+  static fit_params whole, part, loaded;
+  static script_t s;
+  const double v[] = {1.0, 1.0, 0.9, 0.8, 0.7, 0.6};
+  char err[512];
+  rnnc_history hw = {0}, h2 = {0};
+  init_params(&whole);
+  part = whole;
+  rnnc_fit_options o = quiet(6);
+  memset(&s, 0, sizeof s);
+  s.name = "loss";
+  s.values = v;
+  s.count = 6;
+  o.on_epoch_end = scripted;
+  o.hook_user = &s;
+  o.reduce_lr.enabled = 1;
+  o.reduce_lr.monitor = "loss";
+  o.reduce_lr.patience = 1;
+  assert_int_equal(rnnc_fit_history(&fit_model, &whole, X, Y, N, &o, NULL, &hw, err, sizeof err),
+                   0);
+  assert_true(fabs(rnnc_history_value(&hw, "learning_rate", 5) - 1e-4) < 1e-18);
+  o.epochs = 3;
+  o.checkpoint.path = path_of("rlr.safetensors");
+  assert_int_equal(rnnc_fit_history(&fit_model, &part, X, Y, N, &o, NULL, NULL, err, sizeof err),
+                   0);
+  rnnc_optimizer_state st = {0};
+  assert_int_equal(
+      rnnc_weights_load(path_of("rlr.safetensors"), &fit_model, &loaded, err, sizeof err), 0);
+  assert_int_equal(rnnc_optimizer_state_init(&st, &fit_model, &fit_model.optimizer), 0);
+  assert_int_equal(
+      rnnc_checkpoint_load_state(path_of("rlr.safetensors"), &fit_model, &st, err, sizeof err), 1);
+  assert_true(fabs(st.learning_rate - 1e-4) < 1e-18);
+  o.checkpoint.path = NULL;
+  o.epochs = 6;
+  o.initial_epoch = 3;
+  rnnc_optimizer_state copy = st;
+  copy.slots = malloc(st.n_slots * sizeof(double) + 1);
+  memcpy(copy.slots, st.slots, st.n_slots * sizeof(double));
+  assert_int_equal(rnnc_fit_history(&fit_model, &loaded, X, Y, N, &o, &st, &h2, err, sizeof err),
+                   0);
+  assert_memory_equal(&whole, &loaded, sizeof whole);
+  assert_true(rnnc_history_value(&h2, "learning_rate", 0) == st.learning_rate);
+  /* the same resume without the saved rate (Adam's 0.001 again) differs */
+  rnnc_weights_load(path_of("rlr.safetensors"), &fit_model, &loaded, err, sizeof err);
+  copy.learning_rate = 0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &loaded, X, Y, N, &o, &copy, NULL, err, sizeof err),
+                   0);
+  assert_true(memcmp(&whole, &loaded, sizeof whole) != 0);
+  /* a checkpoint without ReduceLROnPlateau holds no rate */
+  o = quiet(1);
+  o.checkpoint.path = path_of("plain.safetensors");
+  assert_int_equal(rnnc_fit_history(&fit_model, &part, X, Y, N, &o, NULL, NULL, err, sizeof err),
+                   0);
+  assert_int_equal(
+      rnnc_checkpoint_load_state(path_of("plain.safetensors"), &fit_model, &st, err, sizeof err),
+      1);
+  assert_true(st.learning_rate == 0);
+  rnnc_optimizer_state_free(&copy);
+  rnnc_optimizer_state_free(&st);
+  rnnc_history_free(&hw);
+  rnnc_history_free(&h2);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/rnnc_test_fit.XXXXXX");
@@ -980,6 +1291,11 @@ int main(void) {
       cmocka_unit_test(test_evaluate),
       cmocka_unit_test(test_dense_metrics),
       cmocka_unit_test(test_update_overflow),
+      cmocka_unit_test(test_reduce_lr_trace),
+      cmocka_unit_test(test_reduce_lr_float32_message),
+      cmocka_unit_test(test_reduce_lr_refusals),
+      cmocka_unit_test(test_reduce_lr_resume),
+      cmocka_unit_test(test_reduce_lr_fit_defaults),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
