@@ -77,6 +77,16 @@ return Model { inputs = x, outputs = y }
   T.raises(function()
     T.load_text([[return Sequential { Dense { 1, input_shape = { 2 }, trainable = 0 } }]])
   end, "trainable")
+  -- Keras's spelling after construction, model.trainable = False: refused,
+  -- saying where the flag goes
+  local _, text = T.raises(function()
+    T.load_text([[
+local model = Sequential { Dense { 1, input_shape = { 2 } } }
+model.trainable = false
+return model
+]])
+  end)
+  T.contains(text, ":2: Model objects cannot be modified: give trainable = false to the constructor")
 end
 
 local function unit_of(src)
