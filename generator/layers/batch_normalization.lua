@@ -124,9 +124,10 @@ function BatchNormalization.emit(layer, g, x, prefix)
   -- statistics in training too and never updates them: Keras 3 call()
   -- takes the batch's statistics only `if training and self.trainable`
   -- (keras/src/layers/normalization/batch_normalization.py), as tf.keras
-  -- 2.x does since TF 2.0 (its layer doc: "setting trainable = False on
-  -- the layer means that the layer will be subsequently run in inference
-  -- mode"). So the inference ops are those of both forwards.
+  -- 2.x does since TF 2.0 (the docstring in
+  -- tensorflow/python/keras/layers/normalization_v2.py: "setting trainable
+  -- = False on the layer means that the layer will be subsequently run in
+  -- inference mode"). So the inference ops are those of both forwards.
   local function infer()
     -- the moving statistics: one scale per feature
     local scale = g:act(prefix .. "/scale", 1, C, "gamma / sqrt(moving_variance + epsilon)")

@@ -112,10 +112,11 @@ end
 -- gradient for them, no optimizer update, "Non-trainable params" in the
 -- summary; gradients still flow through the layer to earlier ones. A
 -- wrapper freezes the layers it wraps, and a wrapped layer built frozen
--- stays frozen inside a trainable wrapper (Keras 3 Bidirectional copies the
--- wrapped layer from its config, trainable included; a layer's
--- trainable_weights are empty when it or a layer containing it is frozen:
--- keras/src/layers/layer.py trainable_weights). `model_frozen`: the model
+-- stays frozen inside a trainable wrapper (Keras 3 Bidirectional.__init__
+-- makes both copies from the wrapped layer's serialized config, trainable
+-- included: keras/src/layers/rnn/bidirectional.py; a layer's
+-- trainable_weights are [] when it is frozen, so a frozen wrapper's are:
+-- keras/src/layers/layer.py Layer.trainable_weights). `model_frozen`: the model
 -- says trainable = false (Sequential { ..., trainable = false }).
 function common.frozen(layer, model_frozen)
   if model_frozen or layer.args.trainable == false then return true end

@@ -712,6 +712,7 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
       memcpy(L->line, line, len + 1);
       if (strncmp(line, "layer Bidirectional ", 20) == 0) {
         L->bidir = 1;
+        L->frozen = key_value(line, "trainable") != NULL && key_value(line, "trainable")[0] == '0';
         L->merge = key_word(line, "merge_mode", merge_names, 5);
         if (sscanf(line, "layer Bidirectional %127s", L->name) != 1 || L->merge < 0) {
           snprintf(err, errlen, "bad Bidirectional line '%.120s'", line);
@@ -1145,6 +1146,24 @@ static void check_descriptor(ctx *c) {
            rnnc_ref_n_params(c->ref), last->end_off);
   if (m->params_bytes != m->n_params * c->dsize)
     report(c, "params_bytes %zu for %zu params", m->params_bytes, m->n_params);
+  {
+    /* frozen: the tensors of a layer the spec says trainable=0, and
+     * BatchNormalization's moving statistics; no other */
+    int ft;
+    for (ft = 0; ft < m->n_tensors; ft++) {
+      const rnnc_tensor_desc *d = &m->tensors[ft];
+      const char *leaf = strrchr(d->name, '/');
+      int want = 0;
+      size_t start = 0;
+      leaf = leaf ? leaf + 1 : d->name;
+      want = strcmp(leaf, "moving_mean") == 0 || strcmp(leaf, "moving_variance") == 0;
+      for (l = 0; l < s->n_layers; start = s->layers[l].end_off, l++)
+        if (d->offset >= start && d->offset < s->layers[l].end_off && s->layers[l].frozen)
+          want = 1;
+      if (d->frozen != want)
+        report(c, "tensor %s: frozen %d, the spec says %d", d->name, d->frozen, want);
+    }
+  }
   if (m->optimizer.kind != RNNC_OPT_ADAM)
     report(c, "optimizer kind %d, the model file asks for Adam", (int)m->optimizer.kind);
   if (m->init == NULL || m->forward == NULL || m->backward == NULL || m->loss_grad == NULL ||
