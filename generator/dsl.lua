@@ -490,11 +490,14 @@ local function environment(state)
     local at = where(state)
     local m = setmetatable({ kind = "Sequential", layers = {}, at = at, name = "sequential" }, Model)
     for _, k in ipairs(util.sorted_keys(t or {})) do
-      if math.type(k) ~= "integer" and k ~= "name" then
+      if math.type(k) ~= "integer" and k ~= "name" and k ~= "trainable" then
         util.fail(at, "Sequential: unknown argument '%s'", tostring(k))
       end
     end
     if t and t.name ~= nil then m.name = functional.check_name(at, t.name) end
+    -- Keras 3's Sequential(layers, trainable=True, name=None); false freezes
+    -- every layer, as model.trainable = False does in Keras
+    if t and t.trainable ~= nil then m.frozen = not check_value(at, "trainable", "boolean", t.trainable) end
     for _, l in ipairs(t or {}) do
       if not is_layer(l) then util.fail(at, "Sequential: every element must be a layer") end
       m.layers[#m.layers + 1] = layer_of(l)
@@ -510,6 +513,8 @@ local function environment(state)
     local at = where(state)
     local m = setmetatable(functional.model_fields(t, at), Model)
     m.at = at
+    -- Model(inputs, outputs, trainable=False): every layer frozen
+    if t.trainable ~= nil then m.frozen = not check_value(at, "trainable", "boolean", t.trainable) end
     functional.check_name(at, m.name)
     if t.name == nil then
       -- tf.keras 2.x names models model, model_1, ...
@@ -539,6 +544,7 @@ end
 function build_functional(model)
   local total = 0
   for _, layer in ipairs(model.layers) do
+    common.apply_trainable(layer, model.frozen)
     local params = 0
     for _, w in ipairs(layer.weights or {}) do
       params = params + util.product(w.shape)
@@ -585,6 +591,7 @@ function dsl.build(model)
     end
     layer.input_shape = shape
     local outs = layer.module.build(layer, shape, layer.name)
+    common.apply_trainable(layer, model.frozen)
     layer.output_shapes = outs
     local params = 0
     for _, w in ipairs(layer.weights or {}) do

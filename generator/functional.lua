@@ -9,6 +9,7 @@
 -- nodes), a tensor read by several layers fans out, and a Model called on
 -- tensors is a layer whose call replays its own graph on them.
 local util = require("util")
+local common = require("layers.common")
 
 local functional = {}
 
@@ -214,6 +215,7 @@ local function build_call(layer, tensors, opts, at)
   local before = layer.nodes and layer.nodes[1] and weight_shapes(layer)
   local shapes = build_shapes(layer.module, tensors)
   local outs = layer.module.build(layer, shapes, layer.name, opts)
+  common.apply_trainable(layer)
   if before and weight_shapes(layer) ~= before then
     local first = layer.nodes[1].inputs[1].shape
     util.fail(at, "layer '%s' is shared: it was built for input %s and cannot take %s (its weights would "
@@ -458,7 +460,7 @@ end
 function functional.model_fields(t, at)
   if type(t) ~= "table" then util.fail(at, "Model expects a table { inputs = ..., outputs = ... }") end
   for _, k in ipairs(util.sorted_keys(t)) do
-    if k ~= "inputs" and k ~= "outputs" and k ~= "name" then
+    if k ~= "inputs" and k ~= "outputs" and k ~= "name" and k ~= "trainable" then
       util.fail(at, "Model: unknown argument '%s'", tostring(k))
     end
   end

@@ -80,6 +80,9 @@ function spec.text(model, shapes, losses)
       end
       keys[#keys + 1] = "state=" .. table.concat(st, ",")
     end
+    -- a frozen layer (every weight of it non-trainable, BatchNormalization
+    -- in inference mode in training too)
+    if layer.frozen then keys[#keys + 1] = "trainable=0" end
     if first_node[layer] then
       keys[#keys + 1] = "share=" .. first_node[layer]
     else

@@ -107,7 +107,13 @@ function util.handle_type(name, methods, call)
   local mt = {
     __name = name,
     __metatable = name,
-    __newindex = function()
+    __newindex = function(_, k)
+      if k == "trainable" then
+        -- Keras's layer.trainable = False / model.trainable = False
+        error(string.format("%s objects cannot be modified: give trainable = false to the constructor instead "
+          .. "(Dense { 4, trainable = false }, Sequential { ..., trainable = false }, Model { ..., trainable = "
+          .. "false })", name), 2)
+      end
       error(name .. " objects cannot be modified", 2)
     end,
     __index = function(_, k)

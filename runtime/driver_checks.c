@@ -281,8 +281,15 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
    * is sampled, the input as one more). */
   const int per = a->have_sample ? a->sample : 64;
   size_t total = 0, checked = 0, done_entries = 0;
+  /* A frozen tensor (a layer with trainable=false, BatchNormalization's
+   * moving statistics) has no gradient by definition: not checked. */
+  size_t frozen = 0;
   for (int t = 0; t <= m->n_tensors; ++t) {
     size_t size = t < m->n_tensors ? m->tensors[t].size : x.count;
+    if (t < m->n_tensors && m->tensors[t].frozen) {
+      frozen += size;
+      continue;
+    }
     total += size;
     checked += per > 0 && size > (size_t)per ? (size_t)per : size;
   }
@@ -293,12 +300,17 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   double one = (double)(clock() - started) / CLOCKS_PER_SEC; /* one loss and gradient */
   fprintf(stderr, "gradcheck: %zu of %zu entries (%s per tensor), 2 losses each: about %.0f s\n",
           checked, total, per > 0 ? "at most --sample" : "all", 2.0 * (double)checked * one);
+  if (frozen > 0)
+    fprintf(stderr, "gradcheck: %zu weights of non-trainable tensors (no gradient) not checked\n",
+            frozen);
   const double h = 1e-6;
   double worst = 0, last_report = 0;
   /* |analytic - numeric| relative to max(|analytic|, |numeric|, 1e-3): the
    * floor keeps rounding noise on near-zero gradients from dominating. */
   for (int t = 0; t <= m->n_tensors; ++t) {
     int is_input = t == m->n_tensors;
+    if (!is_input && m->tensors[t].frozen)
+      continue;
     size_t offset = is_input ? 0 : m->tensors[t].offset;
     size_t size = is_input ? x.count : m->tensors[t].size;
     size_t count = per > 0 && size > (size_t)per ? (size_t)per : size;

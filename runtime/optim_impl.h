@@ -345,7 +345,22 @@ void RNNC_FN(rnnc_optimizer_apply)(const rnnc_optimizer *opt, RNNC_REAL *w, RNNC
         g[i] = (RNNC_REAL)((double)g[i] * scale);
     }
   }
-  RNNC_FN(rnnc_optimizer_step)(opt, w, g, slots, n, step);
+  {
+    /* the update of every element outside the frozen tensors: [cursor, the
+     * next frozen tensor's offset), then past it */
+    const double lr = rnnc_optimizer_learning_rate(opt, step);
+    size_t cursor = 0;
+    for (k = 0; tensors != NULL && k < n_tensors; k++) {
+      const struct rnnc_tensor_desc_s *t = &tensors[k];
+      if (!t->frozen || t->offset < cursor || t->offset > n || t->size > n - t->offset)
+        continue;
+      if (t->offset > cursor)
+        RNNC_FN(step_range)(opt, lr, w, g, slots, n, cursor, t->offset, step);
+      cursor = t->offset + t->size;
+    }
+    if (cursor < n)
+      RNNC_FN(step_range)(opt, lr, w, g, slots, n, cursor, n, step);
+  }
 }
 
 #undef RNNC_FN

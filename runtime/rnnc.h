@@ -250,7 +250,10 @@ void rnnc_optimizer_step_f64(const rnnc_optimizer *opt, double *w, const double 
 double rnnc_optimizer_learning_rate(const rnnc_optimizer *opt, long step);
 /* Clipping as Keras applies it before an update (clipvalue, then clipnorm per
  * weight tensor, then global_clipnorm), in place on g; tensors as in the
- * model descriptor. Then rnnc_optimizer_step. `g` is modified. */
+ * model descriptor. Then rnnc_optimizer_step, on every element but those of
+ * the tensors marked frozen (Keras's optimizer sees model.trainable_variables
+ * only), which keep their values and slots bit for bit; tensors in the order
+ * of their offsets, as a unit lists them. `g` is modified. */
 struct rnnc_tensor_desc_s;
 void rnnc_optimizer_apply_f32(const rnnc_optimizer *opt, float *w, float *g, float *slots, size_t n,
                               long step, const struct rnnc_tensor_desc_s *tensors, int n_tensors);
@@ -272,6 +275,11 @@ typedef struct rnnc_tensor_desc_s {
   size_t offset; /* element offset in the flat parameter vector */
   size_t size;   /* element count */
   rnnc_init_kind init;
+  /* 1: not trained (a frozen layer's weights, BatchNormalization's moving
+   * statistics; Keras's non_trainable_weights): rnnc_optimizer_apply leaves
+   * the tensor and its optimizer slots alone, weight decay included. 0 (a
+   * zero-initialised descriptor): trained. */
+  int frozen;
 } rnnc_tensor_desc;
 
 #define RNNC_MAX_OUTPUTS 8

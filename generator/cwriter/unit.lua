@@ -607,8 +607,8 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
 
   local tensors = {}
   for _, wt in ipairs(iface.params) do
-    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s},', wt.name, #wt.shape,
-      dims_list(wt.shape), wt.offset, wt.size, catalog.init_enum(wt.init))
+    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s, %d},', wt.name, #wt.shape,
+      dims_list(wt.shape), wt.offset, wt.size, catalog.init_enum(wt.init), wt.trainable == false and 1 or 0)
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(config.optimizer), config.optimizer.class,
     config.optimizer.slots_per_param

@@ -225,7 +225,7 @@ keras.shape = shape
 
 -- Config keys that change nothing rnnc computes, per class: ignored.
 local HARMLESS = {
-  name = true, trainable = true, dtype = true, batch_input_shape = true, batch_shape = true,
+  name = true, dtype = true, batch_input_shape = true, batch_shape = true,
   input_dim = true, input_length = true, implementation = true, consume_less = true, seed = true,
   zero_output_for_mask = true, build_config = true, input_shape = true, batch_size = true, input_dtype = true,
 }
@@ -248,7 +248,6 @@ local MUST = {
   recurrent_dropout = { 0, "recurrent_dropout is not implemented" },
   stateful = { false, "stateful layers are not implemented" },
   time_major = { false, "time_major inputs are not implemented" },
-  trainable = { true, "frozen layers (trainable=false) are not implemented" },
   kernel_regularizer = { null, "regularizers are not implemented" },
   recurrent_regularizer = { null, "regularizers are not implemented" },
   bias_regularizer = { null, "regularizers are not implemented" },
@@ -340,7 +339,7 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "pool_size",
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
-  "moving_mean_initializer", "moving_variance_initializer" }
+  "moving_mean_initializer", "moving_variance_initializer", "trainable" }
 keras.ARG_ORDER = RNNC_ORDER
 
 -- Translates one layer config. Returns a record:
@@ -439,6 +438,10 @@ local function layer(ctx, entry, key, nested)
       elseif how ~= "ignore" then
         keras.front_value(rec, k, how, v, kk, problem)
       end
+    elseif k == "trainable" then
+      -- a frozen layer (Keras's Layer.trainable, in every writer's layer
+      -- config); a wrapper's freezes the layers it wraps, as in Keras
+      if v ~= null and not want(v, "boolean", kk) then rec.args.trainable = false end
     elseif must then
       local fine = (v == must[1]) or (v == null and must[1] == null) or
         (type(must[1]) == "number" and v == null)

@@ -120,7 +120,15 @@ function BatchNormalization.emit(layer, g, x, prefix)
     g:map(out, expr, args, false, what)
   end
 
-  g:in_mode("infer", function()
+  -- Frozen (trainable = false), the layer normalises with its moving
+  -- statistics in training too and never updates them: Keras 3 call()
+  -- takes the batch's statistics only `if training and self.trainable`
+  -- (keras/src/layers/normalization/batch_normalization.py), as tf.keras
+  -- 2.x does since TF 2.0 (the docstring in
+  -- tensorflow/python/keras/layers/normalization_v2.py: "setting trainable
+  -- = False on the layer means that the layer will be subsequently run in
+  -- inference mode"). So the inference ops are those of both forwards.
+  local function infer()
     -- the moving statistics: one scale per feature
     local scale = g:act(prefix .. "/scale", 1, C, "gamma / sqrt(moving_variance + epsilon)")
     local xc = g:act(prefix .. "/centred", rows, C, "per step, x - moving_mean")
@@ -131,7 +139,12 @@ function BatchNormalization.emit(layer, g, x, prefix)
         "x - moving_mean")
       output(sel, xc, scale)
     end)
-  end)
+  end
+  if layer.frozen then
+    infer()
+    return { outputs = { y } }
+  end
+  g:in_mode("infer", infer)
   if g.streaming then return { outputs = { y } } end
 
   g:in_mode("train", function()

@@ -22,7 +22,7 @@ common.BASE_ARGS = {
   batch_input_shape = { "shape" },
   batch_size = { "posint" },
   input_dim = { "posint" },
-  trainable = { "boolean", true, only = true, why = "frozen layers are not implemented" },
+  trainable = { "boolean", true },
   dtype = { "string" },
 }
 
@@ -106,6 +106,35 @@ function common.lstm_bias_initializer(layer)
       .. "unit_forget_bias=false)", a.bias_initializer)
   end
   return "unit_forget_bias"
+end
+
+-- trainable = false freezes a layer's weights (Keras's Layer.trainable): no
+-- gradient for them, no optimizer update, "Non-trainable params" in the
+-- summary; gradients still flow through the layer to earlier ones. A
+-- wrapper freezes the layers it wraps, and a wrapped layer built frozen
+-- stays frozen inside a trainable wrapper (Keras 3 Bidirectional.__init__
+-- makes both copies from the wrapped layer's serialized config, trainable
+-- included: keras/src/layers/rnn/bidirectional.py; a layer's
+-- trainable_weights are [] when it is frozen, so a frozen wrapper's are:
+-- keras/src/layers/layer.py Layer.trainable_weights). `model_frozen`: the model
+-- says trainable = false (Sequential { ..., trainable = false }).
+function common.frozen(layer, model_frozen)
+  if model_frozen or layer.args.trainable == false then return true end
+  local inner = layer.module.wrapper and layer.args.layer
+  return inner ~= nil and inner.args.trainable == false
+end
+
+-- After a layer's build: marks its weights non-trainable when it is frozen.
+function common.apply_trainable(layer, model_frozen)
+  if not common.frozen(layer, model_frozen) then return end
+  -- Keras's model.trainable = False sets every layer's trainable: a layer
+  -- of a frozen model stays frozen when the model is called in another
+  -- (which builds its layers again)
+  layer.args.trainable = false
+  layer.frozen = true
+  for _, w in ipairs(layer.weights or {}) do
+    w.trainable = false
+  end
 end
 
 -- A weight record: Keras name, shape, initializer.

@@ -162,6 +162,12 @@ typedef struct {
   tref in[MIX_MAX_INPUTS];
   tref state[2];
   int share;
+  /* trainable=0 (a frozen layer, Keras's Layer.trainable = False): no
+   * gradient for its weights [p_off, p_end), and BatchNormalization
+   * normalises with its moving statistics in training too and never updates
+   * them (Keras 3 batch_normalization.py: `if training and self.trainable`) */
+  int frozen;
+  size_t p_off, p_end;
   /* each output's shape per sample: rows x cols (a vector: 1 x n) */
   int part_rows[MAX_OUTPUTS], part_cols[MAX_OUTPUTS];
   mixer mx; /* LAYER_MIX */
@@ -385,6 +391,7 @@ typedef struct {
   const char *value[MAX_KEYS]; /* in cls->keys order */
   int line;
   const char *in, *state, *share; /* the graph keys any class takes (NULL: absent) */
+  const char *trainable;          /* trainable=0|1, any class (NULL: absent, 1) */
 } layer_line;
 
 /* The value of key k of a parsed line (k is one of the class's keys); NULL
@@ -437,8 +444,12 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
       return -1;
     }
     *eq = '\0';
-    if (strcmp(tok[i], "in") == 0 || strcmp(tok[i], "state") == 0 || strcmp(tok[i], "share") == 0) {
-      const char **slot = tok[i][0] == 'i' ? &ll->in : tok[i][1] == 't' ? &ll->state : &ll->share;
+    if (strcmp(tok[i], "in") == 0 || strcmp(tok[i], "state") == 0 || strcmp(tok[i], "share") == 0 ||
+        strcmp(tok[i], "trainable") == 0) {
+      const char **slot = tok[i][0] == 'i'   ? &ll->in
+                          : tok[i][0] == 't' ? &ll->trainable
+                          : tok[i][1] == 't' ? &ll->state
+                                             : &ll->share;
       if (*slot != NULL) {
         set_err(err, errlen, "line %d: layer '%s': duplicate key '%s'", line, ll->name, tok[i]);
         return -1;
@@ -1090,6 +1101,11 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
   int in_rank, in_shape[2], rows, cols;
   if (parse_layer_line(&ll, tok, ntok, line, err, errlen) != 0)
     return -1;
+  if (ll.trainable != NULL && strcmp(ll.trainable, "0") != 0 && strcmp(ll.trainable, "1") != 0) {
+    set_err(err, errlen, "line %d: layer '%s': trainable=%s is not 0 or 1", line, ll.name,
+            ll.trainable);
+    return -1;
+  }
   if (*pending) {
     /* the layer a Bidirectional wraps: its forward copy and a backward copy */
     L = &m->layers[m->n_layers];
@@ -1121,6 +1137,9 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     L->dir[1] = L->dir[0];
     L->dir[1].go_backwards = !L->dir[0].go_backwards;
     L->n_dirs = 2;
+    /* a frozen wrapped layer freezes both directions */
+    if (ll.trainable != NULL && ll.trainable[0] == '0')
+      L->frozen = 1;
     *pending = 0;
   } else {
     if (m->n_layers == *cap) {
@@ -1138,6 +1157,7 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     L->kind = ll.cls->kind;
     L->line = line;
     snprintf(L->name, sizeof L->name, "%s", ll.name);
+    L->frozen = ll.trainable != NULL && ll.trainable[0] == '0';
     if (parse_wiring(m, L, &ll, err, errlen) != 0)
       return -1;
     if (L->kind == LAYER_BIDIRECTIONAL) {
@@ -1211,14 +1231,21 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
   }
   if (check_states(m, L, line, err, errlen) != 0)
     return -1;
+  L->p_off = *offset;
   if (L->share >= 0) {
     if (share_offsets(L, &m->layers[L->share], line, err, errlen) != 0)
       return -1;
+    if (L->frozen != m->layers[L->share].frozen) {
+      set_err(err, errlen, "line %d: layer '%s': trainable= differs from the call it shares", line,
+              L->name);
+      return -1;
+    }
   } else if (L->kind == LAYER_MIX) {
     mix_assign_offsets(&L->mx, offset);
   } else {
     assign_offsets(L, offset);
   }
+  L->p_end = *offset;
   if ((double)*offset > MAX_SIZE) {
     set_err(err, errlen, "line %d: too many parameters", line);
     return -1;
@@ -3252,7 +3279,7 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
   int l, s, i;
   for (l = 0; l < m->n_layers; l++) {
     const layer *L = &m->layers[l];
-    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training && !L->frozen) {
       const double **xs = (const double **)calloc((size_t)(n > 0 ? n : 1), sizeof(double *));
       if (xs == NULL)
         return -1;
@@ -3358,7 +3385,7 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
     grad[i] = 0.0;
   for (l = m->n_layers - 1; l >= 0; l--) {
     const layer *L = &m->layers[l];
-    if (L->kind == LAYER_BATCH_NORMALIZATION && training) {
+    if (L->kind == LAYER_BATCH_NORMALIZATION && training && !L->frozen) {
       for (s = 0; s < n; s++) {
         dys[s] = d_node[l] + (size_t)s * L->out_size;
         dxs[s] = bn_dx + (size_t)s * L->in_size;
@@ -3460,6 +3487,11 @@ static int backward_from(rnnc_ref *m, const double *params, const double *x, con
       add_into(ref_grad(m, dxacc, d_node, m->out[k], s),
                dy + (size_t)s * m->output_size + m->out_off[k], m->out_size[k]);
   status = backward_all(m, params, x, tr, n, d_node, d_logits, grad, dx, training);
+  if (status == 0 && grad != NULL) /* frozen layers: no gradient for their weights */
+    for (k = 0; k < m->n_layers; k++)
+      if (m->layers[k].frozen)
+        memset(grad + m->layers[k].p_off, 0,
+               (m->layers[k].p_end - m->layers[k].p_off) * sizeof(double));
   if (status == 0 && dx != NULL)
     add_into(dx, dxacc, (size_t)n * m->input_size);
   free(dxacc);
@@ -3610,7 +3642,7 @@ int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n) {
     const front *F = &L->fe;
     double *mm, *mv;
     const double *w = tr.work[l];
-    if (L->kind != LAYER_BATCH_NORMALIZATION)
+    if (L->kind != LAYER_BATCH_NORMALIZATION || L->frozen)
       continue;
     /* Keras: moving = moving * momentum + batch * (1 - momentum) */
     mm = params + F->w_off[F->n_w - 2];

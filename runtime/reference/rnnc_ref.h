@@ -17,6 +17,12 @@
  *                                sparse) or sigmoid (binary) is computed from that layer's
  *                                logits, as tf.keras does.
  *
+ * Any layer line may say trainable=0 (a frozen layer, Keras's trainable =
+ * False): its weights get a zero gradient from rnnc_ref_backward and
+ * rnnc_ref_loss_grad, and a frozen BatchNormalization normalises with its
+ * moving statistics in training too, which rnnc_ref_update_stats leaves
+ * alone. On the wrapped line of a Bidirectional it freezes both directions.
+ *
  * Classes and keys (every key of the class present, in any order, booleans as
  * 0/1; keys in [brackets] are optional):
  *   Dense      units activation use_bias [logits]      (applies to the last axis)

@@ -2175,6 +2175,59 @@ static void test_issue13_optimizers(void **state) {
   }
 }
 
+/* A tensor marked frozen (a layer with trainable = false, BatchNormalization's
+ * moving statistics): rnnc_optimizer_apply leaves its weights and its slots
+ * bit for bit alone, whatever its gradient, with every optimizer (AdamW's
+ * weight decay and Ftrl's update move a weight of zero gradient); the other
+ * elements get exactly the update of rnnc_optimizer_step on the whole
+ * vector. */
+static void test_frozen_tensors(void **state) {
+  const rnnc_tensor_desc t3[3] = {
+      {.name = "a", .rank = 1, .shape = {2}, .offset = 0, .size = 2},
+      {.name = "frozen", .rank = 1, .shape = {2}, .offset = 2, .size = 2, .frozen = 1},
+      {.name = "c", .rank = 1, .shape = {1}, .offset = 4, .size = 1}};
+  static const rnnc_optimizer_kind kinds[] = {
+#define KIND(id, NAME, name, cls) RNNC_OPT_##NAME,
+      RNNC_OPTIMIZERS(KIND)
+#undef KIND
+  };
+  const double w0[5] = {0.5, -0.25, 0.75, -1.5, 0.125};
+  const double g[3][5] = {
+      {0.1, -0.2, 0.3, -0.4, 0.5}, {-0.3, 0.2, 0.0, 0.0, -0.1}, {0.05, 0.4, -0.7, 0.2, 0.3}};
+  size_t k;
+  (void)state;
+  for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    rnnc_optimizer o = rnnc_optimizer_default(kinds[k]);
+    double w[5], wf[5], gg[5], s[64] = {0}, sf[64] = {0};
+    size_t n_slots = rnnc_optimizer_slots(&o, 5), i, j;
+    long t;
+    if (kinds[k] == RNNC_OPT_SGD)
+      o.momentum = 0.9; /* a slot to keep */
+    assert_true(n_slots <= 64);
+    memcpy(w, w0, sizeof w);
+    memcpy(wf, w0, sizeof wf);
+    for (t = 1; t <= 3; t++) {
+      memcpy(gg, g[t - 1], sizeof gg);
+      rnnc_optimizer_apply_f64(&o, wf, gg, sf, 5, t, t3, 3);
+      rnnc_optimizer_step_f64(&o, w, g[t - 1], s, 5, t);
+    }
+    for (i = 0; i < 5; i++) {
+      int frozen = i == 2 || i == 3;
+      if (frozen) {
+        assert_memory_equal(&wf[i], &w0[i], sizeof(double));
+        for (j = 0; j < n_slots / 5; j++)
+          assert_true(sf[j * 5 + i] == 0.0);
+        /* the whole-vector step does move these: the test can fail */
+        assert_true(w[i] != w0[i]);
+      } else {
+        assert_memory_equal(&wf[i], &w[i], sizeof(double));
+        for (j = 0; j < n_slots / 5; j++)
+          assert_memory_equal(&sf[j * 5 + i], &s[j * 5 + i], sizeof(double));
+      }
+    }
+  }
+}
+
 static void test_clipping(void **state) {
   /* two weight tensors: elements 0..2 and 3..4 */
   const rnnc_tensor_desc t2[2] = {{.name = "a", .rank = 1, .shape = {3}, .offset = 0, .size = 3},
@@ -2320,6 +2373,7 @@ int main(void) {
       cmocka_unit_test(test_issue13_schedules),
       cmocka_unit_test(test_issue13_optimizers),
       cmocka_unit_test(test_clipping),
+      cmocka_unit_test(test_frozen_tensors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

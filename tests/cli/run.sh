@@ -90,6 +90,51 @@ expect "x of the wrong shape" 1 "sum_x.npy: the array has shape \(13, 3, 1\), th
 expect "labels of the wrong shape" 1 "sum_y.npy" -- "$t" fit --weights "$work/w.safetensors" --x $x --y examples/data/sum_y.npy --out "$work/w2.safetensors"
 expect "missing option" 2 "needs --x" -- "$t" predict --weights "$work/w.safetensors" --out "$work/p.npy"
 
+# trainable = false: fit leaves the frozen weights bit for bit as they were
+# (AdamW's weight decay and Ftrl included) while the others move; the
+# trainable BatchNormalization's moving statistics move, the frozen one's
+# do not; the summary counts them as non-trainable; diff and gradcheck agree.
+# tensors A B: "name same|moved" per tensor of two safetensors files.
+tensors() {
+  lua5.4 - "$@" <<'LUA'
+local function load(path)
+  local s = assert(io.open(path, "rb")):read("a")
+  local n = string.unpack("<I8", s)
+  local header, data, out = s:sub(9, 8 + n), 9 + n, {}
+  for name, a, b in header:gmatch('"([^"]+)":%s*{[^}]-"data_offsets":%s*%[%s*(%d+),%s*(%d+)%s*%]') do
+    out[name] = s:sub(data + tonumber(a), data + tonumber(b) - 1)
+  end
+  return out
+end
+local a, b = load(arg[1]), load(arg[2])
+local names = {}
+for k in pairs(a) do names[#names + 1] = k end
+table.sort(names)
+for _, k in ipairs(names) do print(k .. " " .. (a[k] == b[k] and "same" or "moved")) end
+LUA
+}
+if $rnnc build tests/cli/fixtures/frozen.lua -o "$work/frozen" >/dev/null 2>&1; then
+  f="$work/frozen/frozen"
+  expect "summary: frozen weights are non-trainable" 0 \
+    "Total params: 175"$'\n'"Trainable params: 59"$'\n'"Non-trainable params: 116" -- "$f" summary
+  "$f" init --seed 3 --out "$work/frozen-w.safetensors" >/dev/null
+  "$f" sample --x "$work/frozen-x.npy" --y "$work/frozen-y.npy" --n 24 --seed 5 >/dev/null
+  expect "frozen: diff against the reference" 0 "^OK: worst relative" -- \
+    "$f" diff --weights "$work/frozen-w.safetensors" --x "$work/frozen-x.npy" --y "$work/frozen-y.npy"
+  for opt in adam adamw ftrl "sgd --momentum 0.9"; do
+    # shellcheck disable=SC2086
+    "$f" fit --weights "$work/frozen-w.safetensors" --x "$work/frozen-x.npy" --y "$work/frozen-y.npy" \
+      --epochs 3 --batch-size 8 --verbose 0 --optimizer $opt --out "$work/frozen-fit.safetensors" >/dev/null 2>&1 ||
+      ko "frozen: fit with $opt failed"
+    moved=$(tensors "$work/frozen-w.safetensors" "$work/frozen-fit.safetensors" | sed -n 's/ moved$//p' | tr '\n' ' ')
+    want="batch_normalization_1/beta batch_normalization_1/gamma batch_normalization_1/moving_mean "
+    want+="batch_normalization_1/moving_variance dense/bias dense/kernel gru/bias gru/kernel gru/recurrent_kernel "
+    [ "$moved" = "$want" ] && ok || ko "frozen: fit with $opt moved [$moved], expected [$want]"
+  done
+else
+  ko "build tests/cli/fixtures/frozen.lua"
+fi
+
 # Run-time data checks: each bad file is refused by name with the sample and
 # position, before any work. npy FILE SHAPE VALUES... writes a float64 .npy
 # (SHAPE as Python prints it; values may be nan, inf, -inf).

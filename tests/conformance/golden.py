@@ -45,7 +45,7 @@ from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1
                          DepthwiseConv1D, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
                          LayerNormalization, MaxPooling1D, Permute, RepeatVector, Reshape,
                          SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
-                         inference_outputs)
+                         inference_outputs, non_trainable_weights)
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -367,6 +367,18 @@ CASES = [
     Case("batch_normalization_dense",
          [Dense(4, activation="tanh"), BatchNormalization(scale=False), Dense(2)], (3,),
          L("mse"), O("SGD", learning_rate=0.05), n=4),
+    # ---- trainable=False: no gradient, no update, the gradient flows through
+    # to the trainable layer before; a frozen BatchNormalization in inference
+    # mode in training
+    Case("frozen_dense_lstm",
+         [TimeDistributed(Dense(3, activation="tanh")), LSTM(3, return_sequences=True, trainable=False),
+          BatchNormalization(momentum=0.9, trainable=False), Dense(2)], (4, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=3),
+    Case("frozen_wrappers_adamw",
+         [Bidirectional(GRU(2, return_sequences=True), trainable=False), BatchNormalization(momentum=0.9),
+          TimeDistributed(Dense(3, activation="tanh", trainable=False)),
+          Bidirectional(SimpleRNN(2, trainable=False), merge_mode="sum"), Dense(3, activation="softmax")], (4, 2),
+         L("sparse_categorical_crossentropy"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=4),
 ]
 CASES += graph_cases()
 
@@ -464,7 +476,7 @@ def trajectory(case, weights, inputs, target):
     for _ in range(STEPS):
         value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
         history.append(value)
-        opt.apply(trained, g)
+        opt.apply(trained, g, skip=non_trainable_weights(case.model))
         # BatchNormalization: Keras's moving averages of this step's batch
         apply_updates(case.model, trained)
     return trained, history

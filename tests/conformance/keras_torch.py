@@ -797,6 +797,39 @@ class BatchNormalization(Front):
 
 NON_TRAINABLE = ("/moving_mean", "/moving_variance")
 
+
+# trainable=False (a keyword of any layer, written into the description as
+# trainable = false): Keras's Layer.trainable. The layer's weights are not
+# trained (PyTorch: requires_grad=False, a zero gradient; the optimizer
+# skips them, as Keras's optimizer sees model.trainable_variables only); a
+# wrapper's flag freezes the layer it wraps, and a wrapped layer's its
+# copies; a frozen BatchNormalization normalises with its moving statistics
+# in training too and records no update (keras/src/layers/normalization/
+# batch_normalization.py: `if training and self.trainable`).
+def is_frozen(layer):
+    kw = getattr(layer, "kwargs", {})
+    inner = getattr(layer, "inner", None)
+    return kw.get("trainable") is False or (inner is not None and inner.kwargs.get("trainable") is False)
+
+
+def frozen_weights(model):
+    """The names of the weights of the model's frozen layers."""
+    out = set()
+    for layer in model.layers:
+        if is_frozen(layer):
+            prefix = set()
+            for name, _ in model.weight_list:
+                if name == layer.name or name.startswith(layer.name + "/"):
+                    prefix.add(name)
+            out |= prefix
+    return out
+
+
+def non_trainable_weights(model):
+    """Every weight training does not update with the optimizer: the frozen
+    layers' and BatchNormalization's moving statistics."""
+    return frozen_weights(model) | {k for k, _ in model.weight_list if k.endswith(NON_TRAINABLE)}
+
 # ---------------------------------------------------------------- models
 
 
@@ -847,7 +880,7 @@ class Model:
         self.updates = {}
         for layer in self.layers:
             if isinstance(layer, Front):
-                layer.training = self.training
+                layer.training = self.training and not is_frozen(layer)
                 y, logits = layer.call(P, layer.name, h)
                 self.updates.update(getattr(layer, "updates", {}) if self.training else {})
                 outs, h = [y], y
@@ -1395,9 +1428,12 @@ class Optimizer:
             s[key] = np.full_like(like, value)
         return s[key]
 
-    def apply(self, weights, grads):
-        """One update of every weight (numpy float64 arrays, in place)."""
-        grads = self.clip(grads)
+    def apply(self, weights, grads, skip=()):
+        """One update of every weight (numpy float64 arrays, in place) but
+        those named in `skip` (the non-trainable ones, which Keras's
+        optimizer never sees)."""
+        grads = self.clip({k: g for k, g in grads.items() if k not in skip})
+        weights = {k: w for k, w in weights.items() if k not in skip}
         lr = self.learning_rate(self.iterations)
         t = self.iterations + 1
         cfg = self.cfg
@@ -1516,7 +1552,8 @@ def loss_and_grads(model, loss, weights, inputs, target):
     """The loss, d loss / d every weight and d loss / d every input, and the
     outputs, at numpy weights and inputs (computed in their dtype: float64, or
     float32 to measure float32's own drift)."""
-    P = {k: torch.tensor(v, requires_grad=True) for k, v in weights.items()}
+    frozen = frozen_weights(model)
+    P = {k: torch.tensor(v, requires_grad=k not in frozen) for k, v in weights.items()}
     xs = [torch.tensor(x, requires_grad=True) for x in inputs]
     # the training computation (BatchNormalization: the batch's statistics;
     # model.updates then holds the moving averages Keras would assign)

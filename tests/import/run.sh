@@ -169,6 +169,29 @@ fx_saved=$fx
 fx=$work/k3json
 run_fixture keras3_bidir_gru "$fx/keras3_bidir_gru.json" --weights "$fx_saved/keras3_bidir_gru.weights.h5"
 fx=$fx_saved
+# the same with the Bidirectional frozen ("trainable": false in its config,
+# as Keras writes it after layer.trainable = False): imported as
+# trainable = false, its 126 weights non-trainable, the same predictions
+mkdir -p "$work/k3frozen"
+lua5.4 - "$fx/keras3_bidir_gru.config.json" "$work/k3frozen/k3_frozen.json" <<'LUA'
+local s = io.open(arg[1], "rb"):read("a")
+local n
+s, n = s:gsub([["class_name": "Bidirectional", "config": {"name": "bidirectional", "trainable": true]],
+  [["class_name": "Bidirectional", "config": {"name": "bidirectional", "trainable": false]])
+assert(n == 1, "the fixture has no trainable Bidirectional")
+local f = io.open(arg[2], "wb")
+f:write(s)
+f:close()
+LUA
+for e in x.npy pred.npy steps; do cp "$fx/keras3_bidir_gru.$e" "$work/k3frozen/k3_frozen.$e"; done
+fx_saved=$fx
+fx=$work/k3frozen
+run_fixture k3_frozen "$fx/k3_frozen.json" --weights "$fx_saved/keras3_bidir_gru.weights.h5"
+fx=$fx_saved
+grep -q 'merge_mode = "sum", trainable = false }' "$work/k3_frozen/k3_frozen.lua" && ok ||
+  ko "a frozen layer is not written as trainable = false: $(grep Bidirectional "$work/k3_frozen/k3_frozen.lua")"
+$rnnc summary "$work/k3_frozen/k3_frozen.lua" | grep -q '^Non-trainable params: 126$' && ok ||
+  ko "the frozen Bidirectional's weights are not counted as non-trainable"
 
 # what the descriptions say
 d="$work/keras224_lstm_gru/keras224_lstm_gru.lua"

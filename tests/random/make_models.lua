@@ -66,6 +66,17 @@ end
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 local rng = require("splitmix").new(seed)
 local next64, int, chance, pick = rng.next64, rng.int, rng.chance, rng.pick
+-- Which layers are frozen (trainable = false) comes from a stream of its
+-- own, so that every other draw, and so each model of a seed, stays what it
+-- was before layers could be frozen; a frozen layer only adds
+-- "trainable = false" to its constructor.
+local frz = require("splitmix").new(seed ~ 0x465245455A45) -- "FREEZE"
+
+-- `text` ("Kind { ... }") with trainable = false added.
+local function frozen_text(text)
+  local head = assert(text:match("^(.-)%s*}$"), text)
+  return head .. (head:match("{$") and " " or ", ") .. "trainable = false }"
+end
 
 ---------------------------------------------------------------- sizes
 
@@ -244,6 +255,19 @@ local function draw_model()
     layers[1].kind = "PReLU"
     draw_activation_layer(layers[1], M.input_shape)
   end
+  -- frozen layers: a layer with weights, sometimes; a wrapper either
+  -- itself or the layer it wraps; one layer with weights stays trainable
+  local last_weighted
+  for _, L in ipairs(layers) do
+    if not IS_ACTIVATION_LAYER[L.kind] or L.kind == "PReLU" then
+      last_weighted = L
+      if frz.chance(0.2) then
+        L.frozen = (L.kind == "Bidirectional" or L.kind == "TimeDistributed") and frz.chance(0.5) and "inner"
+          or "outer"
+      end
+    end
+  end
+  last_weighted.frozen = nil
   M.layers = layers
   M.want = want
   M.loss = (want == "fused" or want == "unfused") and "sparse_categorical_crossentropy" or "mse"
@@ -348,14 +372,17 @@ local function layer_text(L, first, input_shape, batch, index)
       end
     end
   end
+  local function frozen_if(text, how)
+    return L.frozen == how and frozen_text(text) or text
+  end
   if IS_ACTIVATION_LAYER[L.kind] then
-    return activation_layer_text(L, shape_args, index)
+    return frozen_if(activation_layer_text(L, shape_args, index), "outer")
   elseif L.kind == "TimeDistributed" then
-    local outer = { args_text(L, "Dense", nil, index) }
+    local outer = { frozen_if(args_text(L, "Dense", nil, index), "inner") }
     if first then outer[2] = "input_shape = " .. list(input_shape) end
-    return "TimeDistributed { " .. table.concat(outer, ", ") .. " }"
+    return frozen_if("TimeDistributed { " .. table.concat(outer, ", ") .. " }", "outer")
   elseif L.kind == "Bidirectional" then
-    local outer = { args_text(L, L.cell, nil, index + 10) }
+    local outer = { frozen_if(args_text(L, L.cell, nil, index + 10), "inner") }
     if L.merge_mode == "none" then
       outer[#outer + 1] = "merge_mode = None"
     elseif L.merge_mode ~= "concat" or chance(0.5) then
@@ -365,9 +392,9 @@ local function layer_text(L, first, input_shape, batch, index)
       outer[#outer + 1] = a
     end
     if chance(0.15) then outer[#outer + 1] = string.format('name = "layer%d"', index) end
-    return "Bidirectional { " .. table.concat(outer, ", ") .. " }"
+    return frozen_if("Bidirectional { " .. table.concat(outer, ", ") .. " }", "outer")
   end
-  return args_text(L, L.kind, shape_args, index)
+  return frozen_if(args_text(L, L.kind, shape_args, index), "outer")
 end
 
 -- Outputs of a layer, in Keras order: names of the Lua locals.
@@ -524,6 +551,9 @@ local function count_model(M)
     bump("functional: initial_state inputs", M.state_in)
   end
   bump("loss", M.want)
+  for _, L in ipairs(M.layers) do
+    bump("frozen layer", L.frozen or "no")
+  end
   for _, L in ipairs(M.layers) do
     bump("layer", L.kind == "Bidirectional" and "Bidirectional(" .. L.cell .. ")" or L.kind)
     if L.cell then
@@ -739,6 +769,15 @@ local function draw_front_model()
     texts[#texts + 1] = string.format("%s { %d%s }", cell, u, rs and ", return_sequences = true" or "")
     descr[#descr + 1] = cell .. (rs and "(seq)" or "")
     bump("front model recurrent", cell)
+  end
+  -- frozen layers (their own stream): any with weights but the last Dense
+  for i, t in ipairs(texts) do
+    local kind = t:match("^%a+%d?D?")
+    if (kind:match("Conv1D$") or kind:match("Normalization$") or kind == "SimpleRNN" or kind == "LSTM"
+        or kind == "GRU") and frz.chance(0.25) then
+      texts[i] = frozen_text(t)
+      descr[i] = descr[i] .. "(frozen)"
+    end
   end
   local softmax = chance(0.35)
   local out_units = softmax and int(2, 4) or int(1, 3)

@@ -224,6 +224,7 @@ typedef struct {
   int elem, has_max, a_rows, a_cols;
   double max_value, slope, threshold, alpha;
   size_t alpha_off;
+  int frozen; /* trainable=0: no gradient; a BatchNormalization in inference mode */
 } slayer;
 
 typedef struct {
@@ -390,6 +391,8 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     return -1;
   }
   snprintf(name, namelen, "%s", nm);
+  if (key_value(line, "trainable") != NULL && key_value(line, "trainable")[0] == '0')
+    L->frozen = 1;
   if (strcmp(cls, "Dense") == 0)
     L->kind = K_DENSE;
   else if (strcmp(cls, "SimpleRNN") == 0)
@@ -709,6 +712,7 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
       memcpy(L->line, line, len + 1);
       if (strncmp(line, "layer Bidirectional ", 20) == 0) {
         L->bidir = 1;
+        L->frozen = key_value(line, "trainable") != NULL && key_value(line, "trainable")[0] == '0';
         L->merge = key_word(line, "merge_mode", merge_names, 5);
         if (sscanf(line, "layer Bidirectional %127s", L->name) != 1 || L->merge < 0) {
           snprintf(err, errlen, "bad Bidirectional line '%.120s'", line);
@@ -1142,6 +1146,24 @@ static void check_descriptor(ctx *c) {
            rnnc_ref_n_params(c->ref), last->end_off);
   if (m->params_bytes != m->n_params * c->dsize)
     report(c, "params_bytes %zu for %zu params", m->params_bytes, m->n_params);
+  {
+    /* frozen: the tensors of a layer the spec says trainable=0, and
+     * BatchNormalization's moving statistics; no other */
+    int ft;
+    for (ft = 0; ft < m->n_tensors; ft++) {
+      const rnnc_tensor_desc *d = &m->tensors[ft];
+      const char *leaf = strrchr(d->name, '/');
+      int want = 0;
+      size_t start = 0;
+      leaf = leaf ? leaf + 1 : d->name;
+      want = strcmp(leaf, "moving_mean") == 0 || strcmp(leaf, "moving_variance") == 0;
+      for (l = 0; l < s->n_layers; start = s->layers[l].end_off, l++)
+        if (d->offset >= start && d->offset < s->layers[l].end_off && s->layers[l].frozen)
+          want = 1;
+      if (d->frozen != want)
+        report(c, "tensor %s: frozen %d, the spec says %d", d->name, d->frozen, want);
+    }
+  }
   if (m->optimizer.kind != RNNC_OPT_ADAM)
     report(c, "optimizer kind %d, the model file asks for Adam", (int)m->optimizer.kind);
   if (m->init == NULL || m->forward == NULL || m->backward == NULL || m->loss_grad == NULL ||
@@ -1150,9 +1172,10 @@ static void check_descriptor(ctx *c) {
   {
     int bn = 0;
     for (l = 0; l < s->n_layers; l++)
-      bn |= s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0;
+      bn |= s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0 &&
+            !s->layers[l].frozen; /* a frozen one computes what inference does */
     if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != bn)
-      report(c, "update_stats %s and eval_loss %s, yet the model %s BatchNormalization",
+      report(c, "update_stats %s and eval_loss %s, yet the model %s trainable BatchNormalization",
              m->update_stats ? "set" : "NULL", m->eval_loss ? "set" : "NULL",
              bn ? "has" : "has no");
   }
@@ -1967,6 +1990,16 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   to_double(c, b->grad, b->gd, m->n_params);
   c->w_grad =
       dmax(c->w_grad, check_grad_tensors(c, "loss_grad", n, b->gd, (const double *const *)b->rg));
+  /* a frozen tensor's gradient: zero in both runtimes, exactly */
+  for (k = 0; k < m->n_tensors; k++) {
+    const rnnc_tensor_desc *d = &m->tensors[k];
+    for (i = 0; d->frozen && i < d->size; i++)
+      if (b->gd[d->offset + i] != 0.0 || b->rg[0][d->offset + i] != 0.0) {
+        report(c, "loss_grad: the frozen tensor %s has a gradient (%g, reference %g)", d->name,
+               b->gd[d->offset + i], b->rg[0][d->offset + i]);
+        break;
+      }
+  }
   to_double(c, b->dx, b->dxd, in);
   c->w_dx = dmax(c->w_dx,
                  check_close(c, "loss_grad dx", n, b->dxd, (const double *const *)b->rdx, 0, in));
@@ -2070,11 +2103,20 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
 
   l0 = objective(c, b, dy, n, g, dx);
   for (t = 0; t <= m->n_tensors; t++) {
-    /* the parameter tensors, then (t == n_tensors) the input */
+    /* the parameter tensors, then (t == n_tensors) the input; a frozen
+     * tensor has no gradient by definition (compare_reference checks that
+     * it is zero in both runtimes): not differenced */
     int is_x = t == m->n_tensors;
-    double *v = is_x ? x : p + m->tensors[t].offset;
-    const double *gv = is_x ? dx : g + m->tensors[t].offset;
-    size_t count = is_x ? in : m->tensors[t].size;
+    double *v;
+    const double *gv;
+    size_t count;
+    if (!is_x && m->tensors[t].frozen) {
+      total -= m->tensors[t].size;
+      continue;
+    }
+    v = is_x ? x : p + m->tensors[t].offset;
+    gv = is_x ? dx : g + m->tensors[t].offset;
+    count = is_x ? in : m->tensors[t].size;
     for (i = 0; i < count; i++, k++) {
       static const double at[4] = {1.0, -1.0, 2.0, -2.0};
       double save = v[i], l[4];
@@ -2096,9 +2138,13 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   k = 0;
   for (t = 0; t <= m->n_tensors; t++) {
     int is_x = t == m->n_tensors;
-    const char *tname = is_x ? "x" : m->tensors[t].name;
-    size_t count = is_x ? in : m->tensors[t].size;
+    const char *tname;
+    size_t count;
     double tsum4 = 0.0, noise;
+    if (!is_x && m->tensors[t].frozen)
+      continue;
+    tname = is_x ? "x" : m->tensors[t].name;
+    count = is_x ? in : m->tensors[t].size;
     for (i = 0; i < count; i++)
       tsum4 += d4[k + i] * d4[k + i];
     noise = FD_NOISE_SIGMAS *
@@ -2140,13 +2186,31 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   free(d4);
 }
 
-static void optimizer_step(ctx *c, void *w, const void *g, void *slots, long step) {
+/* The update train_step makes: rnnc_optimizer_apply with the unit's tensors
+ * (clipping, and no update of the frozen ones). */
+static void optimizer_step(ctx *c, void *w, void *g, void *slots, long step) {
   if (c->f64)
-    rnnc_optimizer_step_f64(&c->m->optimizer, (double *)w, (const double *)g, (double *)slots,
-                            c->m->n_params, step);
+    rnnc_optimizer_apply_f64(&c->m->optimizer, (double *)w, (double *)g, (double *)slots,
+                             c->m->n_params, step, c->m->tensors, c->m->n_tensors);
   else
-    rnnc_optimizer_step_f32(&c->m->optimizer, (float *)w, (const float *)g, (float *)slots,
-                            c->m->n_params, step);
+    rnnc_optimizer_apply_f32(&c->m->optimizer, (float *)w, (float *)g, (float *)slots,
+                             c->m->n_params, step, c->m->tensors, c->m->n_tensors);
+}
+
+/* A frozen layer's weights (not BatchNormalization's moving statistics,
+ * which a training step sets) are bit for bit those before the steps. */
+static void check_frozen_kept(ctx *c, const void *before, const void *after, const char *what) {
+  int t;
+  for (t = 0; t < c->m->n_tensors; t++) {
+    const rnnc_tensor_desc *d = &c->m->tensors[t];
+    const char *leaf = strrchr(d->name, '/');
+    leaf = leaf ? leaf + 1 : d->name;
+    if (!d->frozen || strcmp(leaf, "moving_mean") == 0 || strcmp(leaf, "moving_variance") == 0)
+      continue;
+    if (memcmp((const char *)before + d->offset * c->dsize,
+               (const char *)after + d->offset * c->dsize, d->size * c->dsize) != 0)
+      report(c, "%s changed the frozen tensor %s", what, d->name);
+  }
 }
 
 static int has_front(const sspec *s) {
@@ -2222,6 +2286,7 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
         report(c, "train_step did not change any parameter (n=%d)", n);
     }
   }
+  check_frozen_kept(c, b->p, pw, "train_step");
 
   /* NaN in x: refused. (A model that crops or skips steps ignores some of
    * a sample's input: a model without front-end layers gets one NaN, the
