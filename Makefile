@@ -131,7 +131,7 @@ $(BUILD)/librnnc_ref.a: $(REF_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/c/%.c $(RUNTIME_LIBS)
+$(BUILD)/tests/%: tests/c/%.c $(wildcard tests/c/*.h) $(RUNTIME_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference $< $(RUNTIME_LIBS) $(LDFLAGS) -lcmocka -lm -o $@
 
