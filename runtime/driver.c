@@ -349,12 +349,12 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     rc = driver_fail("out of memory");
     goto done;
   }
-  if (grouped && (a->sample_weight || a->class_weight)) {
+  if (grouped && (a->sample_weight || (a->class_weight && *a->class_weight))) {
     rc = driver_fail("--sample-weight and --class-weight are not supported in a run of several "
                      "processes (MPI) yet: train on one process (--threads for more cores)");
     goto done;
   }
-  if (!grouped && driver_sample_weights(m, a, driver_x_name(a, 0), n, ym, &swm, err) != 0) {
+  if (!grouped && driver_sample_weights(m, a, driver_x_name(a, 0), n, &swm, err) != 0) {
     rc = driver_fail(err);
     goto done;
   }
@@ -407,6 +407,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.micro_batch = a->micro_batch;
   o.group = a->group;
   o.sample_weight = swm;
+  o.class_weight = a->class_weight;
   if (rnnc_optimizer_state_init(&state, m, &o.optimizer) != 0) {
     rc = driver_fail("out of memory");
     goto done;
@@ -507,8 +508,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
   only_sw.class_weight = NULL;
   if (!xm || !ym) {
     rc = driver_fail("out of memory");
-  } else if (driver_sample_weights(m, &only_sw, driver_x_name(a, 0), x.shape[0], ym, &swm, err) !=
-             0) {
+  } else if (driver_sample_weights(m, &only_sw, driver_x_name(a, 0), x.shape[0], &swm, err) != 0) {
     rc = driver_fail(err);
   } else {
     rnnc_fit_options o = rnnc_fit_defaults();

@@ -80,11 +80,11 @@ int driver_need(const char *what, const char *value);
 rnnc_optimizer driver_fit_optimizer(const rnnc_model *m, const args_t *a);
 /* --sample-weight FILE: one finite weight >= 0 per sample of x_path's n,
  * shape (n,) or (n, 1), into *sw (n reals of the model's dtype, to free);
- * or, with --class-weight, the weights of the classes of the targets y
- * (model layout, n samples). *sw NULL when neither is given. 0, or -1 with
- * a message naming the file and sample. */
+ * *sw NULL without it. Refused with --class-weight (fit applies that one,
+ * rnnc_fit_options.class_weight), as Keras refuses both. 0, or -1 with a
+ * message naming the file and sample. */
 int driver_sample_weights(const rnnc_model *m, const args_t *a, const char *x_path, size_t n,
-                          const void *y, void **sw, char *err);
+                          void **sw, char *err);
 /* Prints "error: MSG" and returns 1. */
 int driver_fail(const char *msg);
 

@@ -636,94 +636,15 @@ done:
 
 /* ---------------------------------------------------------------- sample and class weights */
 
-/* --class-weight "C=W,C=W,...": classes whole numbers >= 0, weights finite
- * and >= 0; a class given twice is refused. */
-static int parse_class_weight(const char *text, double **cw, int **has, int *n_classes, char *err) {
-  int most = -1;
-  *cw = NULL;
-  *has = NULL;
-  for (int pass = 0; pass < 2; ++pass) {
-    const char *s = text;
-    while (*s) {
-      char *end;
-      double c = strtod(s, &end);
-      if (end == s || *end != '=' || !(c >= 0 && c == floor(c) && c < 1e6)) {
-        snprintf(err, ERRLEN,
-                 "--class-weight '%s': expected CLASS=WEIGHT,... with whole classes >= 0 "
-                 "(e.g. 0=1,1=5)",
-                 text);
-        return -1;
-      }
-      s = end + 1;
-      double w = strtod(s, &end);
-      if (end == s || (*end != ',' && *end != '\0')) {
-        snprintf(err, ERRLEN, "--class-weight '%s': the weight of class %d is not a number", text,
-                 (int)c);
-        return -1;
-      }
-      if (!(w >= 0 && isfinite(w))) {
-        snprintf(err, ERRLEN,
-                 "--class-weight: the weight of class %d is %g: class weights must be finite "
-                 "and >= 0",
-                 (int)c, w);
-        return -1;
-      }
-      if (pass == 0 && (int)c > most)
-        most = (int)c;
-      if (pass == 1) {
-        if ((*has)[(int)c]) {
-          snprintf(err, ERRLEN, "--class-weight: class %d is given twice", (int)c);
-          return -1;
-        }
-        (*has)[(int)c] = 1;
-        (*cw)[(int)c] = w;
-      }
-      s = *end == ',' ? end + 1 : end;
-    }
-    if (pass == 0) {
-      if (most < 0) {
-        snprintf(err, ERRLEN, "--class-weight: no class given (e.g. 0=1,1=5)");
-        return -1;
-      }
-      *n_classes = most + 1;
-      *cw = calloc((size_t)most + 1, sizeof **cw);
-      *has = calloc((size_t)most + 1, sizeof **has);
-      if (!*cw || !*has) {
-        snprintf(err, ERRLEN, "out of memory");
-        return -1;
-      }
-    }
-  }
-  return 0;
-}
-
 int driver_sample_weights(const rnnc_model *m, const args_t *a, const char *x_path, size_t n,
-                          const void *y, void **sw, char *err) {
+                          void **sw, char *err) {
   *sw = NULL;
-  if (a->sample_weight && a->class_weight) {
+  if (a->sample_weight && a->class_weight && *a->class_weight) {
     /* keras/src/trainers/data_adapters/array_data_adapter.py refuses both */
     snprintf(err, ERRLEN,
              "--sample-weight and --class-weight cannot be used together (Keras refuses "
              "class_weight with sample_weight)");
     return -1;
-  }
-  if (a->class_weight) {
-    double *cw;
-    int *has, nc = 0;
-    int rc = parse_class_weight(a->class_weight, &cw, &has, &nc, err);
-    if (rc == 0 && !(*sw = malloc(n * rnnc_dtype_size(m->dtype) + 1))) {
-      snprintf(err, ERRLEN, "out of memory");
-      rc = -1;
-    }
-    if (rc == 0 && rnnc_class_weights(m, y, n, cw, has, nc, *sw, err, ERRLEN) != 0)
-      rc = -1;
-    free(cw);
-    free(has);
-    if (rc != 0) {
-      free(*sw);
-      *sw = NULL;
-    }
-    return rc;
   }
   if (!a->sample_weight)
     return 0;

@@ -282,6 +282,70 @@ int rnnc_evaluate(const rnnc_model *m, const void *params, const void *x, const 
   return 0;
 }
 
+/* ---------------------------------------------------------------- class_weight */
+
+/* class_weight as text, "C=W,C=W,...": classes whole numbers >= 0, weights finite
+ * and >= 0; a class given twice is refused. */
+static int parse_class_weight(const char *text, double **cw, int **has, int *n_classes, char *err,
+                              size_t errlen) {
+  int most = -1;
+  *cw = NULL;
+  *has = NULL;
+  for (int pass = 0; pass < 2; ++pass) {
+    const char *s = text;
+    while (*s) {
+      char *end;
+      double c = strtod(s, &end);
+      if (end == s || *end != '=' || !(c >= 0 && c == floor(c) && c < 1e6)) {
+        snprintf(err, errlen,
+                 "class_weight '%s': expected CLASS=WEIGHT,... with whole classes >= 0 "
+                 "(e.g. 0=1,1=5)",
+                 text);
+        return -1;
+      }
+      s = end + 1;
+      double w = strtod(s, &end);
+      if (end == s || (*end != ',' && *end != '\0')) {
+        snprintf(err, errlen, "class_weight '%s': the weight of class %d is not a number", text,
+                 (int)c);
+        return -1;
+      }
+      if (!(w >= 0 && isfinite(w))) {
+        snprintf(err, errlen,
+                 "class_weight: the weight of class %d is %g: class weights must be finite "
+                 "and >= 0",
+                 (int)c, w);
+        return -1;
+      }
+      if (pass == 0 && (int)c > most)
+        most = (int)c;
+      if (pass == 1) {
+        if ((*has)[(int)c]) {
+          snprintf(err, errlen, "class_weight: class %d is given twice", (int)c);
+          return -1;
+        }
+        (*has)[(int)c] = 1;
+        (*cw)[(int)c] = w;
+      }
+      s = *end == ',' ? end + 1 : end;
+    }
+    if (pass == 0) {
+      if (most < 0) {
+        snprintf(err, errlen, "class_weight: no class given (e.g. 0=1,1=5)");
+        return -1;
+      }
+      *n_classes = most + 1;
+      *cw = calloc((size_t)most + 1, sizeof **cw);
+      *has = calloc((size_t)most + 1, sizeof **has);
+      if (!*cw || !*has) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 /* ---------------------------------------------------------------- fit */
 
 int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const void *y, size_t n,
@@ -317,6 +381,40 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     quiet.csv_path = NULL;
     quiet.plot_path = NULL;
     o = &quiet;
+  }
+  /* class_weight: per-sample weights of the training data only (Keras 3's
+   * fit passes class_weight to the training iterator, not to the
+   * validation's evaluate: keras/src/trainers/trainer.py fit) */
+  rnnc_fit_options weighted;
+  void *class_sw = NULL;
+  if (o->class_weight && *o->class_weight) {
+    double *cw = NULL;
+    int *has = NULL, nc = 0, crc = 0;
+    if (o->sample_weight) {
+      /* keras/src/trainers/data_adapters/array_data_adapter.py */
+      snprintf(err, errlen,
+               "class_weight and sample_weight cannot be used together (Keras refuses "
+               "class_weight with sample_weight)");
+      crc = -1;
+    } else if (o->reader.read) {
+      snprintf(err, errlen, "class_weight is not supported with a reader of the training data");
+      crc = -1;
+    } else if (parse_class_weight(o->class_weight, &cw, &has, &nc, err, errlen) != 0)
+      crc = -1;
+    else if (!(class_sw = malloc(n * rnnc_dtype_size(m->dtype) + 1))) {
+      snprintf(err, errlen, "out of memory");
+      crc = -1;
+    } else if (rnnc_class_weights(m, y, n, cw, has, nc, class_sw, err, errlen) != 0)
+      crc = -1;
+    free(cw);
+    free(has);
+    if (crc != 0) {
+      free(class_sw);
+      return -1;
+    }
+    weighted = *o;
+    weighted.sample_weight = class_sw;
+    o = &weighted;
   }
   memset(&es, 0, sizeof es);
   memset(&rlr, 0, sizeof rlr);
@@ -403,7 +501,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     /* Keras's validation_split takes the last samples' weights too
      * (keras/src/trainers/data_adapters/data_adapter_utils.py
      * train_validation_split splits every array) */
-    if (o->sample_weight)
+    if (o->sample_weight && !class_sw) /* class weights are the training data's only */
       vsw = (const char *)o->sample_weight + n_train * rs;
   }
   if (o->reader.read && o->validation_split > 0 && !(o->val_x && o->val_y && o->val_n > 0)) {
@@ -761,6 +859,7 @@ done:
   free(order);
   free(backup_p);
   free(backup_s);
+  free(class_sw);
   ctx_free(&c);
   return rc;
 }

@@ -723,6 +723,13 @@ typedef struct {
    * BatchNormalization (eval_loss has no weights). */
   const void *sample_weight;
   const void *val_sample_weight; /* val_n reals for val_x, val_y; NULL: all 1 */
+  /* Keras's fit(class_weight=...) as text, "CLASS=WEIGHT,..." (e.g.
+   * "0=1,1=5": classes whole numbers >= 0, weights finite and >= 0):
+   * rnnc_fit_history turns it into sample weights of the training data
+   * (rnnc_class_weights; the validation data stays unweighted, as in Keras).
+   * Refused with sample_weight (as Keras refuses both) and with a reader.
+   * rnnc_evaluate ignores it (Keras's evaluate has no class_weight). */
+  const char *class_weight;
 } rnnc_fit_options;
 
 /* Keras's class_weight turned into per-sample weights

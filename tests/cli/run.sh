@@ -739,5 +739,20 @@ expect "a class given twice" 1 "class 1 is given twice" -- "${cwfit[@]}" --class
 expect "class_weight with per-timestep targets" 1 "class_weight is not supported for targets of one row per timestep" \
   -- "$t" fit --weights "$work/w.safetensors" --x $x --y $y --epochs 1 --class-weight 0=1 --out "$work/cw.bad.safetensors"
 
+# fit{class_weight = {[0] = 2, [2] = 5}} in the description is the driver's default
+$rnnc build tests/cli/fixtures/class_weight.lua -o "$work/cwd" --dtype float64 --batch 8 >/dev/null 2>&1 ||
+  ko "build class_weight.lua"
+cd_="$work/cwd/class_weight"
+cwdfit=("$cd_" fit --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --epochs 3
+  --batch-size 4 --seed 4 --verbose 0)
+"${cwdfit[@]}" --out "$work/cwd.default.safetensors" >/dev/null
+"${cwdfit[@]}" --class-weight "" --sample-weight "$work/cw.sw.npy" --out "$work/cwd.sample.safetensors" >/dev/null
+"${cwdfit[@]}" --class-weight "" --out "$work/cwd.none.safetensors" >/dev/null
+cmp -s "$work/cwd.default.safetensors" "$work/cwd.sample.safetensors" && ok ||
+  ko "fit{class_weight} as the default differs from the same weights per sample"
+cmp -s "$work/cwd.default.safetensors" "$work/cwd.none.safetensors" && ko "--class-weight \"\" did not turn it off" || ok
+expect "the description's class_weight and --sample-weight" 1 "cannot be used together" -- "${cwdfit[@]}" \
+  --sample-weight "$work/cw.sw.npy" --out "$work/cw.bad.safetensors"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

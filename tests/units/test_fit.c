@@ -1505,6 +1505,51 @@ static void test_class_weight(void **state) {
   assert_non_null(strstr(err, "single output"));
 }
 
+/* fit's class_weight option: the same bytes as its per-sample weights; the
+ * validation data stays unweighted (Keras 3 passes class_weight to the
+ * training iterator only); refused with sample_weight. */
+static void test_class_weight_option(void **state) {
+  (void)state;
+  static fit_params a, b, v;
+  static double sw[N];
+  char err[512];
+  rnnc_history ha = {0}, hb = {0};
+  for (int i = 0; i < N; ++i)
+    sw[i] = Y[i] == 0 ? 2.0 : Y[i] == 2 ? 5.0 : 1.0;
+  init_params(&a);
+  b = a;
+  rnnc_fit_options o = quiet(2);
+  o.validation_split = 0.25;
+  o.class_weight = "0=2,2=5";
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  o.class_weight = NULL;
+  o.sample_weight = sw;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_true(rnnc_history_value(&ha, "loss", 1) == rnnc_history_value(&hb, "loss", 1));
+  /* the validation loss: unweighted with class_weight, weighted with sample_weight */
+  init_params(&v);
+  o.sample_weight = NULL;
+  o.epochs = 1;
+  o.class_weight = "0=2,2=5";
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  rnnc_fit_options e = quiet(1);
+  rnnc_logs logs;
+  assert_int_equal(
+      rnnc_evaluate(&fit_model, &v, X + 15 * IN, Y + 15, 6, &e, &logs, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&ha, "val_loss", 0) == logs.values[0]);
+  /* refusals */
+  o.sample_weight = sw;
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "cannot be used together"));
+  o.sample_weight = NULL;
+  o.class_weight = "0=2,x";
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "expected CLASS=WEIGHT"));
+  rnnc_history_free(&ha);
+  rnnc_history_free(&hb);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/rnnc_test_fit.XXXXXX");
@@ -1550,6 +1595,7 @@ int main(void) {
       cmocka_unit_test(test_sample_weight_refusals),
       cmocka_unit_test(test_class_weight),
       cmocka_unit_test(test_sample_weight_reference),
+      cmocka_unit_test(test_class_weight_option),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
