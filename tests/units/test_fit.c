@@ -1438,6 +1438,24 @@ static void test_sample_weight_metrics(void **state) {
       rnnc_evaluate(&fit_model, &q, X + 15 * IN, Y + 15, 6, &e, &logs, err, sizeof err), 0);
   assert_true(rnnc_history_value(&h, "val_loss", 0) == logs.values[0]);
   assert_true(rnnc_history_value(&h, "val_accuracy", 0) == logs.values[1]);
+  /* the same as explicit validation data with val_sample_weight */
+  static fit_params r;
+  init_params(&r);
+  rnnc_fit_options x = f;
+  x.validation_split = 0;
+  x.val_x = X + 15 * IN;
+  x.val_y = Y + 15;
+  x.val_n = 6;
+  x.val_sample_weight = W + 15;
+  rnnc_history hx = {0};
+  assert_int_equal(rnnc_fit_history(&fit_model, &r, X, Y, 15, &x, NULL, &hx, err, sizeof err), 0);
+  assert_memory_equal(&q, &r, sizeof q);
+  assert_true(rnnc_history_value(&hx, "val_loss", 0) == logs.values[0]);
+  x.val_sample_weight = NULL; /* unweighted validation: another value */
+  init_params(&r);
+  assert_int_equal(rnnc_fit_history(&fit_model, &r, X, Y, 15, &x, NULL, &hx, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&hx, "val_loss", 0) != logs.values[0]);
+  rnnc_history_free(&hx);
   rnnc_history_free(&h);
 }
 
