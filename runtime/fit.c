@@ -142,6 +142,13 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
       snprintf(err, errlen, "sample weights are not supported with a reader of the training data");
       return -1;
     }
+    if (o->group != NULL && o->group->size > 1) {
+      snprintf(err, errlen,
+               "sample weights are not supported across %d processes yet: train on one process "
+               "(threads give the same result)",
+               o->group->size);
+      return -1;
+    }
     if (!(c->bsw = malloc((size_t)bs * c->rs + 1))) {
       snprintf(err, errlen, "out of memory");
       return -1;

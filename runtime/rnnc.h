@@ -719,8 +719,9 @@ typedef struct {
    * (keras/src/metrics/reduction_metrics.py). The weights follow their
    * samples through shuffling; validation_split takes the last samples'
    * weights too. class_weight is turned into these (rnnc_class_weights).
-   * Refused with a reader, and for a unit without loss_grad_weighted or with
-   * BatchNormalization (eval_loss has no weights). */
+   * Refused with a reader, with a group of several processes, and for a
+   * unit without loss_grad_weighted or with BatchNormalization (eval_loss
+   * has no weights). */
   const void *sample_weight;
   const void *val_sample_weight; /* val_n reals for val_x, val_y; NULL: all 1 */
   /* Keras's fit(class_weight=...) as text, "CLASS=WEIGHT,..." (e.g.

@@ -1483,6 +1483,13 @@ static void test_sample_weight_refusals(void **state) {
   w[7] = 1;
   assert_int_equal(rnnc_fit_history(&old, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
   assert_non_null(strstr(err, "regenerate"));
+  /* several processes: refused before any communication */
+  rnnc_fit_group g;
+  memset(&g, 0, sizeof g);
+  g.size = 2;
+  o.group = &g;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "not supported across 2 processes"));
 }
 
 /* class_weight (keras/src/trainers/data_adapters/data_adapter_utils.py
