@@ -504,6 +504,31 @@ function training.fit(t, at)
       check_number(at, "fit", k, v, true)
       if v >= 1 then util.fail(at, "fit: validation_split must be below 1") end
       put("validation-split", v)
+    elseif k == "class_weight" then
+      -- Keras's fit(class_weight={0: 1.0, 1: 5.0}): {[0] = 1, [1] = 5}, the
+      -- runtime turns it into per-sample weights from the targets
+      -- (rnnc_class_weights, after class_weight_to_sample_weights in
+      -- keras/src/trainers/data_adapters/data_adapter_utils.py)
+      if type(v) ~= "table" then
+        util.fail(at, "fit: class_weight must be a table of class = weight, e.g. {[0] = 1, [1] = 5}")
+      end
+      local classes = {}
+      for c, w in pairs(v) do
+        if math.type(c) ~= "integer" or c < 0 or c >= 1000000 then
+          util.fail(at, "fit: class_weight: the classes are whole numbers from 0, not %s", tostring(c))
+        end
+        if type(w) ~= "number" or w ~= w or w < 0 or w == math.huge then
+          util.fail(at, "fit: class_weight: the weight of class %d must be a finite number >= 0", c)
+        end
+        classes[#classes + 1] = c
+      end
+      if #classes == 0 then util.fail(at, "fit: class_weight is empty") end
+      table.sort(classes)
+      local words = {}
+      for _, c in ipairs(classes) do
+        words[#words + 1] = string.format("%d=%.17g", c, v[c])
+      end
+      put("class-weight", table.concat(words, ","))
     elseif k == "shuffle" then
       if type(v) ~= "boolean" then util.fail(at, "fit: shuffle must be true or false") end
       if not v then put("no-shuffle", 1) end

@@ -297,7 +297,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   driver_shard *shard = NULL;
   rnnc_fit_reader reader = {NULL, NULL};
   size_t n = 0, n_val = 0;
-  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL;
+  void *xm = NULL, *ym = NULL, *vxm = NULL, *vym = NULL, *swm = NULL;
   void *p = driver_load_weights(m, a->weights, err);
   if (!p)
     return driver_fail(err);
@@ -349,6 +349,15 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
     rc = driver_fail("out of memory");
     goto done;
   }
+  if (grouped && (a->sample_weight || (a->class_weight && *a->class_weight))) {
+    rc = driver_fail("--sample-weight and --class-weight are not supported in a run of several "
+                     "processes (MPI) yet: train on one process (--threads for more cores)");
+    goto done;
+  }
+  if (!grouped && driver_sample_weights(m, a, driver_x_name(a, 0), n, &swm, err) != 0) {
+    rc = driver_fail(err);
+    goto done;
+  }
   rnnc_fit_options o = rnnc_fit_defaults();
   o.epochs = a->epochs;
   o.batch_size = a->batch_size;
@@ -397,6 +406,8 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.threads = a->threads;
   o.micro_batch = a->micro_batch;
   o.group = a->group;
+  o.sample_weight = swm;
+  o.class_weight = a->class_weight;
   if (rnnc_optimizer_state_init(&state, m, &o.optimizer) != 0) {
     rc = driver_fail("out of memory");
     goto done;
@@ -460,6 +471,7 @@ done:
   free(ym);
   free(vxm);
   free(vym);
+  free(swm);
   rnnc_array_free(&x);
   rnnc_array_free(&y);
   rnnc_array_free(&vx);
@@ -488,9 +500,16 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     return driver_fail(err);
   }
   void *xm = driver_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
+  void *swm = NULL;
   int rc = 0;
+  /* Keras's evaluate takes sample_weight, not class_weight (a fit argument,
+   * e.g. from the description's fit{class_weight}) */
+  args_t only_sw = *a;
+  only_sw.class_weight = NULL;
   if (!xm || !ym) {
     rc = driver_fail("out of memory");
+  } else if (driver_sample_weights(m, &only_sw, driver_x_name(a, 0), x.shape[0], &swm, err) != 0) {
+    rc = driver_fail(err);
   } else {
     rnnc_fit_options o = rnnc_fit_defaults();
     /* Keras's default batch of 32, at most what the unit takes */
@@ -500,6 +519,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     o.metrics = a->metrics;
     o.threads = a->threads;
     o.micro_batch = a->micro_batch;
+    o.sample_weight = swm;
     rnnc_logs logs;
     if (rnnc_evaluate(m, p, xm, ym, x.shape[0], &o, &logs, err, sizeof err) != 0)
       rc = driver_fail(err);
@@ -510,6 +530,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
   free(p);
   free(xm);
   free(ym);
+  free(swm);
   rnnc_array_free(&x);
   rnnc_array_free(&y);
   return rc;

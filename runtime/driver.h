@@ -62,6 +62,8 @@ typedef struct {
   char defaults_buf[4096]; /* the model's fit defaults, split into tokens */
   /* data parallelism (runtime/parallel.c) */
   int threads, micro_batch;
+  /* Keras's fit(sample_weight=...) from a .npy, and class_weight ("0=1,1=5") */
+  const char *sample_weight, *class_weight;
   const rnnc_fit_group *group; /* rnnc_main_group's: the processes of an MPI run, or NULL */
 } args_t;
 
@@ -76,6 +78,13 @@ int driver_need(const char *what, const char *value);
 /* The optimizer of a fit: --optimizer (Keras's defaults for that kind) or
  * the model's compiled one, then the field overrides. */
 rnnc_optimizer driver_fit_optimizer(const rnnc_model *m, const args_t *a);
+/* --sample-weight FILE: one finite weight >= 0 per sample of x_path's n,
+ * shape (n,) or (n, 1), into *sw (n reals of the model's dtype, to free);
+ * *sw NULL without it. Refused with --class-weight (fit applies that one,
+ * rnnc_fit_options.class_weight), as Keras refuses both. 0, or -1 with a
+ * message naming the file and sample. */
+int driver_sample_weights(const rnnc_model *m, const args_t *a, const char *x_path, size_t n,
+                          void **sw, char *err);
 /* Prints "error: MSG" and returns 1. */
 int driver_fail(const char *msg);
 

@@ -92,6 +92,8 @@ static const option_t OPTIONS[] = {
     {"optimizer", K_OPTIMIZER, F(opt_kind), 0, 0, NONE, "NAME", "fit", ""},
     {"threads", K_INT, F(threads), 1, 4096, NONE, "N", "fit evaluate predict", ""},
     {"micro-batch", K_INT, F(micro_batch), 1, BIG, NONE, "M", "fit evaluate", ""},
+    {"sample-weight", K_PATH, F(sample_weight), 0, 0, NONE, "W.npy", "fit evaluate", ""},
+    {"class-weight", K_TEXT, F(class_weight), 0, 0, NONE, "C=W,...", "fit", ""},
     {"tol", K_REAL, F(tol), 0, 0, F(have_tol), "T", "diff gradcheck", ""},
     {"sample", K_INT, F(sample), 0, BIG, F(have_sample), "N", "gradcheck", ""},
 };

@@ -633,3 +633,52 @@ done:
   free(dy);
   return value;
 }
+
+/* ---------------------------------------------------------------- sample and class weights */
+
+int driver_sample_weights(const rnnc_model *m, const args_t *a, const char *x_path, size_t n,
+                          void **sw, char *err) {
+  *sw = NULL;
+  if (a->sample_weight && a->class_weight && *a->class_weight) {
+    /* keras/src/trainers/data_adapters/array_data_adapter.py refuses both */
+    snprintf(err, ERRLEN,
+             "--sample-weight and --class-weight cannot be used together (Keras refuses "
+             "class_weight with sample_weight)");
+    return -1;
+  }
+  if (!a->sample_weight)
+    return 0;
+  rnnc_array w;
+  if (load_npy(a->sample_weight, &w, err) != 0)
+    return -1;
+  int rc = -1;
+  char shape[96];
+  shape_text(shape, sizeof shape, w.shape, w.rank);
+  if (w.rank >= 1 && w.shape[0] != n)
+    snprintf(err, ERRLEN, "%s has %zu samples, %s has %zu: one weight per sample", a->sample_weight,
+             w.shape[0], x_path, n);
+  else if (w.rank == 2 && w.shape[1] > 1)
+    snprintf(err, ERRLEN,
+             "%s has shape %s: per-timestep sample weights (samples, timesteps) are not "
+             "supported; give one weight per sample, shape (%zu,)",
+             a->sample_weight, shape, n);
+  else if (!(w.rank == 1 || (w.rank == 2 && w.shape[1] == 1)))
+    snprintf(err, ERRLEN, "%s has shape %s: sample weights have shape (%zu,)", a->sample_weight,
+             shape, n);
+  else {
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; ++i)
+      if (!(w.data[i] >= 0 && isfinite(w.data[i]))) {
+        snprintf(err, ERRLEN,
+                 "%s: sample %zu has weight %g: sample weights must be finite and >= 0",
+                 a->sample_weight, i, isnan(w.data[i]) ? fabs(w.data[i]) : w.data[i]);
+        rc = -1;
+      }
+    if (rc == 0 && !(*sw = driver_to_model(m, w.data, n))) {
+      snprintf(err, ERRLEN, "out of memory");
+      rc = -1;
+    }
+  }
+  rnnc_array_free(&w);
+  return rc;
+}

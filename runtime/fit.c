@@ -70,6 +70,7 @@ static int fit_output_losses(const rnnc_model *m, ctx_t *c, char *err, size_t er
 
 static void ctx_free(ctx_t *c) {
   fit_par_free(c->par);
+  free(c->bsw);
   free(c->grad);
   free(c->bpred);
   free(c->bx);
@@ -122,6 +123,37 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
       return -1;
     }
   }
+  if (o->sample_weight != NULL || o->val_sample_weight != NULL) {
+    if (m->loss_grad_weighted == NULL) {
+      snprintf(err, errlen,
+               "%s's unit has no loss_grad_weighted (generated before sample weights): "
+               "regenerate it to train with sample weights",
+               m->name);
+      return -1;
+    }
+    if (m->eval_loss != NULL) {
+      snprintf(err, errlen,
+               "sample weights are not supported for %s, whose layers compute differently in "
+               "training (BatchNormalization): its evaluation loss has no weights",
+               m->name);
+      return -1;
+    }
+    if (o->reader.read != NULL) {
+      snprintf(err, errlen, "sample weights are not supported with a reader of the training data");
+      return -1;
+    }
+    if (o->group != NULL && o->group->size > 1) {
+      snprintf(err, errlen,
+               "sample weights are not supported across %d processes yet: train on one process "
+               "(threads give the same result)",
+               o->group->size);
+      return -1;
+    }
+    if (!(c->bsw = malloc((size_t)bs * c->rs + 1))) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+  }
   c->grad = malloc(m->params_bytes + 1);
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
   c->bx = malloc((size_t)bs * m->input_size * c->rs + 1);
@@ -150,15 +182,31 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
  * user's, not the unit's) whose gradients are summed in order, each weighted
  * by its share of the samples: the mean over the whole batch. Which thread or
  * process computes which does not change a bit (parallel.c). */
-static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y, int count,
-                              int need_grad) {
-  return fit_par_loss_grad(c->par, params, x, y, count, c->grad, c->bpred, need_grad, c->part_loss);
+static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const void *y,
+                              const void *sw, int count, int need_grad) {
+  return fit_par_loss_grad(c->par, params, x, y, sw, count, c->grad, c->bpred, need_grad,
+                           c->part_loss);
+}
+
+/* Sample weights finite and >= 0 (Keras multiplies the loss by them; a
+ * negative weight would ascend): 0, or -1 naming the array and the sample. */
+static int check_weights(const ctx_t *c, const void *sw, size_t n, const char *name, char *err,
+                         size_t errlen) {
+  for (size_t i = 0; sw != NULL && i < n; ++i) {
+    double w = c->m->dtype == RNNC_F32 ? (double)((const float *)sw)[i] : ((const double *)sw)[i];
+    if (!(w >= 0.0 && isfinite(w))) {
+      snprintf(err, errlen, "%s: sample %zu has weight %g: sample weights must be finite and >= 0",
+               name, i, w);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* Loss and metrics over n contiguous samples in batches of bs: values[0] the
  * loss, values[1..] the metrics (size-weighted means of the batch values). */
-static void evaluate_into(ctx_t *c, const void *params, const void *x, const void *y, size_t n,
-                          int bs, double *values, int verbose) {
+static void evaluate_into(ctx_t *c, const void *params, const void *x, const void *y,
+                          const void *sw, size_t n, int bs, double *values, int verbose) {
   const rnnc_model *m = c->m;
   double loss_sum = 0;
   metric_acc *acc = c->acc + RNNC_MAX_METRICS;
@@ -170,10 +218,11 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
     int count = (int)(n - first < (size_t)bs ? n - first : (size_t)bs);
     const char *bx = (const char *)x + first * m->input_size * c->rs;
     const char *by = (const char *)y + first * m->target_size * c->rs;
-    double loss = batch_loss_grad(c, params, bx, by, count, 0);
+    const char *bw = sw ? (const char *)sw + first * c->rs : NULL;
+    double loss = batch_loss_grad(c, params, bx, by, bw, count, 0);
     loss_sum += loss * count;
     if (isfinite(loss))
-      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, count, c->acc_rows, acc);
+      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, bw, count, c->acc_rows, acc);
     else
       for (int k = 0; k < c->n_metrics; ++k)
         acc[k].invalid = 1;
@@ -221,12 +270,13 @@ int rnnc_evaluate(const rnnc_model *m, const void *params, const void *x, const 
   }
   if (ctx_init(&c, m, o, 1, err, errlen) != 0)
     return -1;
-  if (fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0) {
+  if (fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0 ||
+      check_weights(&c, o->sample_weight, n, "sample_weight", err, errlen) != 0) {
     ctx_free(&c);
     return -1;
   }
   double values[1 + RNNC_MAX_METRICS];
-  evaluate_into(&c, params, x, y, n, o->batch_size, values, o->verbose);
+  evaluate_into(&c, params, x, y, o->sample_weight, n, o->batch_size, values, o->verbose);
   memset(logs, 0, sizeof *logs);
   logs->count = 1 + c.n_metrics;
   snprintf(logs->names[0], RNNC_SERIES_NAME, "loss");
@@ -236,6 +286,70 @@ int rnnc_evaluate(const rnnc_model *m, const void *params, const void *x, const 
     logs->values[1 + k] = values[1 + k];
   }
   ctx_free(&c);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- class_weight */
+
+/* class_weight as text, "C=W,C=W,...": classes whole numbers >= 0, weights finite
+ * and >= 0; a class given twice is refused. */
+static int parse_class_weight(const char *text, double **cw, int **has, int *n_classes, char *err,
+                              size_t errlen) {
+  int most = -1;
+  *cw = NULL;
+  *has = NULL;
+  for (int pass = 0; pass < 2; ++pass) {
+    const char *s = text;
+    while (*s) {
+      char *end;
+      double c = strtod(s, &end);
+      if (end == s || *end != '=' || !(c >= 0 && c == floor(c) && c < 1e6)) {
+        snprintf(err, errlen,
+                 "class_weight '%s': expected CLASS=WEIGHT,... with whole classes >= 0 "
+                 "(e.g. 0=1,1=5)",
+                 text);
+        return -1;
+      }
+      s = end + 1;
+      double w = strtod(s, &end);
+      if (end == s || (*end != ',' && *end != '\0')) {
+        snprintf(err, errlen, "class_weight '%s': the weight of class %d is not a number", text,
+                 (int)c);
+        return -1;
+      }
+      if (!(w >= 0 && isfinite(w))) {
+        snprintf(err, errlen,
+                 "class_weight: the weight of class %d is %g: class weights must be finite "
+                 "and >= 0",
+                 (int)c, w);
+        return -1;
+      }
+      if (pass == 0 && (int)c > most)
+        most = (int)c;
+      if (pass == 1) {
+        if ((*has)[(int)c]) {
+          snprintf(err, errlen, "class_weight: class %d is given twice", (int)c);
+          return -1;
+        }
+        (*has)[(int)c] = 1;
+        (*cw)[(int)c] = w;
+      }
+      s = *end == ',' ? end + 1 : end;
+    }
+    if (pass == 0) {
+      if (most < 0) {
+        snprintf(err, errlen, "class_weight: no class given (e.g. 0=1,1=5)");
+        return -1;
+      }
+      *n_classes = most + 1;
+      *cw = calloc((size_t)most + 1, sizeof **cw);
+      *has = calloc((size_t)most + 1, sizeof **has);
+      if (!*cw || !*has) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+    }
+  }
   return 0;
 }
 
@@ -274,6 +388,40 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     quiet.csv_path = NULL;
     quiet.plot_path = NULL;
     o = &quiet;
+  }
+  /* class_weight: per-sample weights of the training data only (Keras 3's
+   * fit passes class_weight to the training iterator, not to the
+   * validation's evaluate: keras/src/trainers/trainer.py fit) */
+  rnnc_fit_options weighted;
+  void *class_sw = NULL;
+  if (o->class_weight && *o->class_weight) {
+    double *cw = NULL;
+    int *has = NULL, nc = 0, crc = 0;
+    if (o->sample_weight) {
+      /* keras/src/trainers/data_adapters/array_data_adapter.py */
+      snprintf(err, errlen,
+               "class_weight and sample_weight cannot be used together (Keras refuses "
+               "class_weight with sample_weight)");
+      crc = -1;
+    } else if (o->reader.read) {
+      snprintf(err, errlen, "class_weight is not supported with a reader of the training data");
+      crc = -1;
+    } else if (parse_class_weight(o->class_weight, &cw, &has, &nc, err, errlen) != 0)
+      crc = -1;
+    else if (!(class_sw = malloc(n * rnnc_dtype_size(m->dtype) + 1))) {
+      snprintf(err, errlen, "out of memory");
+      crc = -1;
+    } else if (rnnc_class_weights(m, y, n, cw, has, nc, class_sw, err, errlen) != 0)
+      crc = -1;
+    free(cw);
+    free(has);
+    if (crc != 0) {
+      free(class_sw);
+      return -1;
+    }
+    weighted = *o;
+    weighted.sample_weight = class_sw;
+    o = &weighted;
   }
   memset(&es, 0, sizeof es);
   memset(&rlr, 0, sizeof rlr);
@@ -337,10 +485,11 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
 
   /* training and validation data: Keras takes the last samples, before shuffling */
   size_t n_train = n, n_val = 0;
-  const void *vx = NULL, *vy = NULL;
+  const void *vx = NULL, *vy = NULL, *vsw = NULL;
   if (o->val_x && o->val_y && o->val_n > 0) {
     vx = o->val_x;
     vy = o->val_y;
+    vsw = o->val_sample_weight;
     n_val = o->val_n;
   } else if (o->validation_split > 0) {
     size_t split_at = (size_t)floor((double)n * (1.0 - o->validation_split));
@@ -356,6 +505,11 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     n_val = n - split_at;
     vx = (const char *)x + n_train * m->input_size * rs;
     vy = (const char *)y + n_train * m->target_size * rs;
+    /* Keras's validation_split takes the last samples' weights too
+     * (keras/src/trainers/data_adapters/data_adapter_utils.py
+     * train_validation_split splits every array) */
+    if (o->sample_weight && !class_sw) /* class weights are the training data's only */
+      vsw = (const char *)o->sample_weight + n_train * rs;
   }
   if (o->reader.read && o->validation_split > 0 && !(o->val_x && o->val_y && o->val_n > 0)) {
     snprintf(err, errlen,
@@ -366,7 +520,10 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
   }
   if ((!o->reader.read && fit_check_data(&c, x, y, n, "x", "y", err, errlen) != 0) ||
       (o->val_x && o->val_y && o->val_n > 0 &&
-       fit_check_data(&c, vx, vy, n_val, "val_x", "val_y", err, errlen) != 0)) {
+       fit_check_data(&c, vx, vy, n_val, "val_x", "val_y", err, errlen) != 0) ||
+      check_weights(&c, o->sample_weight, n, "sample_weight", err, errlen) != 0 ||
+      (o->val_x && o->val_y && o->val_n > 0 &&
+       check_weights(&c, o->val_sample_weight, n_val, "val_sample_weight", err, errlen) != 0)) {
     rc = -1;
     goto done;
   }
@@ -528,7 +685,12 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
         rc = -1;
         goto done;
       }
-      double loss = batch_loss_grad(&c, params, c.bx, c.by, count, 1);
+      if (o->sample_weight) /* the weights follow their samples */
+        for (int k = 0; k < count; ++k)
+          memcpy((char *)c.bsw + (size_t)k * rs,
+                 (const char *)o->sample_weight + order[first + k] * rs, rs);
+      const void *bw = o->sample_weight ? c.bsw : NULL;
+      double loss = batch_loss_grad(&c, params, c.bx, c.by, bw, count, 1);
       if (!isfinite(loss) || !all_finite(m->dtype, c.grad, m->n_params)) {
         if (pr.live)
           printf("\n");
@@ -572,7 +734,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
         goto done;
       }
       loss_sum += loss * count;
-      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, count, c.acc_rows, acc);
+      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, bw, count, c.acc_rows, acc);
       seen += (size_t)count;
       if (pr.live && step + 1 < steps) {
         rnnc_logs running;
@@ -589,7 +751,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     for (int k = 0; k < c.n_metrics; ++k)
       logs.values[1 + k] = fit_metric_result(&c.metrics[k], &acc[k], n_train);
     if (n_val > 0)
-      evaluate_into(&c, params, vx, vy, n_val, bs, logs.values + 1 + c.n_metrics, 0);
+      evaluate_into(&c, params, vx, vy, vsw, n_val, bs, logs.values + 1 + c.n_metrics, 0);
     if (rlr.on) /* the rate this epoch trained with, for the hook too */
       logs.values[rlr.lr_index] = rlr.f32 ? (double)(float)opt.learning_rate : opt.learning_rate;
     if (o->on_epoch_end && o->on_epoch_end(o->hook_user, epoch, &logs, params) != 0)
@@ -704,6 +866,7 @@ done:
   free(order);
   free(backup_p);
   free(backup_s);
+  free(class_sw);
   ctx_free(&c);
   return rc;
 }
@@ -721,4 +884,61 @@ int rnnc_fit(const rnnc_model *m, void *params, const void *x, const void *y, si
     *final_accuracy = rnnc_history_value(&h, "accuracy", last);
   rnnc_history_free(&h);
   return rc;
+}
+
+/* ---------------------------------------------------------------- class_weight */
+
+int rnnc_class_weights(const rnnc_model *m, const void *y, size_t n, const double *class_weight,
+                       const int *has, int n_classes, void *sw, char *err, size_t errlen) {
+  int part = -1, parts = 0;
+  for (int k = 0; m->losses && k < m->n_outputs; ++k)
+    if (m->losses[k].kind != RNNC_LOSS_NONE) {
+      part = k;
+      parts++;
+    }
+  if (parts != 1) {
+    /* keras/src/trainers/data_adapters: "class_weight is only supported for
+     * Models with a single output" */
+    snprintf(err, errlen,
+             "class_weight is only supported for models with a single output (%s has losses on "
+             "%d outputs): give sample weights instead",
+             m->name, parts);
+    return -1;
+  }
+  const rnnc_loss_part *lp = &m->losses[part];
+  if (lp->rows != 1) {
+    /* tf.keras 2.x's data_adapter._class_weights_map_fn: "`class_weight` not
+     * supported for 3+ dimensional targets" (one target per timestep) */
+    snprintf(err, errlen,
+             "class_weight is not supported for targets of one row per timestep (%zu rows per "
+             "sample), as Keras refuses 3+ dimensional targets: give sample weights instead",
+             lp->rows);
+    return -1;
+  }
+  int sparse = lp->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
+  size_t cols = sparse ? 1 : lp->cols;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t at = i * m->target_size + lp->target_offset;
+    double best = 0;
+    size_t arg = 0;
+    for (size_t c = 0; c < cols; ++c) {
+      double v =
+          m->dtype == RNNC_F32 ? (double)((const float *)y)[at + c] : ((const double *)y)[at + c];
+      if (c == 0 || v > best) { /* np.argmax: the first of equal maxima */
+        best = v;
+        arg = c;
+      }
+    }
+    /* class_weight_to_sample_weights: the argmax of a target of several
+     * values, else the value rounded (np.round: half to even) */
+    double cls = cols > 1 ? (double)arg : nearbyint(best);
+    double w = 1.0; /* class_weight.get(class, 1.0) */
+    if (cls >= 0 && cls < (double)n_classes && has[(int)cls])
+      w = class_weight[(int)cls];
+    if (m->dtype == RNNC_F32)
+      ((float *)sw)[i] = (float)w;
+    else
+      ((double *)sw)[i] = w;
+  }
+  return 0;
 }

@@ -46,6 +46,10 @@ typedef struct {
   double tp, fp, fn;
   double pos[MET_AUC_THRESHOLDS], neg[MET_AUC_THRESHOLDS];
   int invalid; /* a batch whose loss was not finite: the result is NaN */
+  /* with sample weights (fit's sample_weight): sum holds sum(w v), wsum
+   * sum(w), the result sum / wsum; the confusion counts are sums of w */
+  double wsum;
+  int weighted;
 } metric_acc;
 
 /* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
@@ -53,9 +57,11 @@ typedef struct {
 int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int *count, char *err,
                       size_t errlen);
 /* Adds a batch of `count` samples to the metrics' states acc[0..n_metrics).
- * `rows`: rows of a sequence output at the data's length. */
+ * `rows`: rows of a sequence output at the data's length. sw: the samples'
+ * weights (count reals of the model's dtype), or NULL. */
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, int count, size_t rows, metric_acc *acc);
+                       const void *y_pred, const void *y, const void *sw, int count, size_t rows,
+                       metric_acc *acc);
 /* The value of metric `mt` from its state after `samples` samples: what
  * Keras's result() gives (the progress bar, the logs, the history). */
 double fit_metric_result(const metric_t *mt, const metric_acc *acc, size_t samples);
@@ -70,6 +76,7 @@ typedef struct {
   const rnnc_model *m;
   size_t rs;
   void *grad, *bpred, *bx, *by;
+  void *bsw;    /* the batch's sample weights (fit's sample_weight), else NULL */
   fit_par *par; /* the scratches, threads and group that compute each batch */
   metric_t metrics[RNNC_MAX_METRICS];
   int n_metrics;
@@ -98,8 +105,9 @@ int fit_par_fetch(fit_par *p, const void *x, const void *y, const size_t *sample
  * micro-batches' terms summed in their order (parallel.c says how). A group
  * whose communication fails is ended (group->abort). part_loss (may be NULL):
  * each output's loss, summed the same way (a unit with losses per output). */
-double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y, int count,
-                         void *grad, void *bpred, int need_grad, double *part_loss);
+double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y,
+                         const void *sw, int count, void *grad, void *bpred, int need_grad,
+                         double *part_loss);
 int fit_par_rank(const fit_par *p);
 /* Thread t's scratch: after a batch of one micro-batch, thread 0's holds its
  * forward (BatchNormalization's batch statistics). */

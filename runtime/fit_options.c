@@ -93,6 +93,8 @@ static int set(rnnc_fit_options *o, const char *key, const char *v, char *err, s
   else if (strcmp(key, "csv") == 0)
     o->csv_path = v;
   /* ReduceLROnPlateau{...} */
+  else if (strcmp(key, "class-weight") == 0)
+    o->class_weight = v;
   else if (strcmp(key, "reduce-lr-on-plateau") == 0)
     o->reduce_lr.enabled = flag(v);
   else if (strcmp(key, "reduce-lr-monitor") == 0)

@@ -445,9 +445,10 @@ static RNNC_FN(row_fn) RNNC_FN(row_of)(const rnnc_loss_config *c) {
   }
 }
 
-double RNNC_FN(rnnc_loss_eval)(const rnnc_loss_config *cfg, const RNNC_REAL *pred,
-                               const RNNC_REAL *target, const RNNC_REAL *weights, size_t rows,
-                               size_t cols, double denom, RNNC_REAL *grad) {
+double RNNC_FN(rnnc_loss_eval_sw)(const rnnc_loss_config *cfg, const RNNC_REAL *pred,
+                                  const RNNC_REAL *target, const RNNC_REAL *weights, size_t rows,
+                                  size_t cols, double denom, const RNNC_REAL *sample_weight,
+                                  size_t rows_per_sample, RNNC_REAL *grad) {
   RNNC_FN(loss_ctx) x;
   RNNC_FN(row_fn) row = cfg != NULL ? RNNC_FN(row_of)(cfg) : NULL;
   int sparse = cfg != NULL && cfg->kind == RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY;
@@ -485,6 +486,8 @@ double RNNC_FN(rnnc_loss_eval)(const rnnc_loss_config *cfg, const RNNC_REAL *pre
   }
   for (r = 0; r < rows; r++) {
     double w = weights != NULL ? (double)weights[r] : 1.0;
+    if (sample_weight != NULL)
+      w *= (double)sample_weight[rows_per_sample > 0 ? r / rows_per_sample : r];
     double l = row(&x, pred + r * cols, target + r * tstride, cols, g);
     /* a row of weight 0 adds nothing, not even a NaN of its own */
     if (w != 0.0)
@@ -497,6 +500,12 @@ double RNNC_FN(rnnc_loss_eval)(const rnnc_loss_config *cfg, const RNNC_REAL *pre
     free(g);
   /* Keras 3 divides with divide_no_nan: no row counting gives 0 */
   return denom > 0.0 ? total / denom : 0.0;
+}
+
+double RNNC_FN(rnnc_loss_eval)(const rnnc_loss_config *cfg, const RNNC_REAL *pred,
+                               const RNNC_REAL *target, const RNNC_REAL *weights, size_t rows,
+                               size_t cols, double denom, RNNC_REAL *grad) {
+  return RNNC_FN(rnnc_loss_eval_sw)(cfg, pred, target, weights, rows, cols, denom, NULL, 1, grad);
 }
 
 /* ---------------------------------------------------------------- the named losses */

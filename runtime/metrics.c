@@ -224,7 +224,8 @@ TOP_K(double)
  * - 1, raised to 0 (thresholds_with_epsilon), and the counts at threshold i
  * are those of the buckets >= i (at result()). */
 #define CONFUSION(T)                                                                               \
-  static void confusion_##T(metric_kind kind, const T *p, const T *t, size_t n, metric_acc *a) {   \
+  static void confusion_##T(metric_kind kind, const T *p, const T *t, size_t n, double w,          \
+                            metric_acc *a) {                                                       \
     for (size_t k = 0; k < n; ++k) {                                                               \
       float pk = (float)p[k];                                                                      \
       int label = (float)t[k] != 0.0f;                                                             \
@@ -233,14 +234,14 @@ TOP_K(double)
         float b = ceilf(c * (float)(MET_AUC_THRESHOLDS - 1)) - 1.0f;                               \
         int bucket = b > 0.0f ? (int)b : 0;                                                        \
         if (label)                                                                                 \
-          a->pos[bucket] += 1.0;                                                                   \
+          a->pos[bucket] += w;                                                                     \
         else                                                                                       \
-          a->neg[bucket] += 1.0;                                                                   \
+          a->neg[bucket] += w;                                                                     \
       } else {                                                                                     \
         int positive = pk > 0.5f;                                                                  \
-        a->tp += label && positive;                                                                \
-        a->fp += !label && positive;                                                               \
-        a->fn += label && !positive;                                                               \
+        a->tp += (label && positive) ? w : 0.0;                                                    \
+        a->fp += (!label && positive) ? w : 0.0;                                                   \
+        a->fn += (label && !positive) ? w : 0.0;                                                   \
       }                                                                                            \
     }                                                                                              \
   }
@@ -316,8 +317,16 @@ static double metric_one(const rnnc_model *m, metric_kind kind, int part, const 
   return NAN;
 }
 
+/* sample i's weight: 1 without weights */
+static double weight_of(const rnnc_model *m, const void *sw, int i) {
+  if (sw == NULL)
+    return 1.0;
+  return m->dtype == RNNC_F32 ? (double)((const float *)sw)[i] : ((const double *)sw)[i];
+}
+
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, int count, size_t rows, metric_acc *acc) {
+                       const void *y_pred, const void *y, const void *sw, int count, size_t rows,
+                       metric_acc *acc) {
   size_t rs = rnnc_dtype_size(m->dtype);
   for (int k = 0; k < n_metrics; ++k) {
     const metric_t *mt = &metrics[k];
@@ -328,23 +337,36 @@ void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metri
             ? rows
             : lp->rows;
     if (mt->loss_value != NULL) {
+      /* an output's loss is weighted by the batch's size, as Keras's loss
+       * trackers are, sample weights or not */
       acc[k].sum += (double)count * *mt->loss_value;
+      acc[k].wsum += (double)count;
       continue;
     }
+    if (sw != NULL)
+      acc[k].weighted = 1;
     for (int i = 0; i < count; ++i) {
       const char *p =
           (const char *)y_pred + ((size_t)i * m->output_size + m->outputs[mt->part].offset) * rs;
       const char *t = (const char *)y + ((size_t)i * m->target_size + lp->target_offset) * rs;
+      double w = weight_of(m, sw, i);
       if (is_confusion(mt->kind)) {
         /* every element of the output (timesteps and columns: Keras
          * flattens y_true and y_pred) */
         size_t n = part_rows * lp->cols;
         if (m->dtype == RNNC_F32)
-          confusion_float(mt->kind, (const float *)p, (const float *)t, n, &acc[k]);
+          confusion_float(mt->kind, (const float *)p, (const float *)t, n, w, &acc[k]);
         else
-          confusion_double(mt->kind, (const double *)p, (const double *)t, n, &acc[k]);
-      } else
-        acc[k].sum += metric_one(m, mt->kind, mt->part, p, t, part_rows);
+          confusion_double(mt->kind, (const double *)p, (const double *)t, n, w, &acc[k]);
+      } else {
+        /* Keras's Mean with sample_weight (keras/src/metrics/reduction_metrics.py
+         * reduce_to_samplewise_values, Mean.update_state): total += w v,
+         * count += w; a weight of 0 drops the sample, even a NaN value */
+        double v = metric_one(m, mt->kind, mt->part, p, t, part_rows);
+        if (w != 0.0)
+          acc[k].sum += w * v;
+        acc[k].wsum += w;
+      }
     }
   }
 }
@@ -391,8 +413,10 @@ double fit_metric_result(const metric_t *mt, const metric_acc *acc, size_t sampl
      * of the squared errors (each sample's mean over its elements), the
      * result sqrt(total / count): the root of the epoch's mean, not a mean
      * of the batches' roots */
-    return sqrt(acc->sum / (double)samples);
+    return acc->weighted ? sqrt(no_nan(acc->sum, acc->wsum)) : sqrt(acc->sum / (double)samples);
   default:
-    return acc->sum / (double)samples;
+    /* with sample weights Keras's Mean divides by the sum of the weights
+     * (divide_no_nan) */
+    return acc->weighted ? no_nan(acc->sum, acc->wsum) : acc->sum / (double)samples;
   }
 }

@@ -245,6 +245,7 @@ struct fit_par {
   size_t *bytes, *displs; /* per rank, for allgatherv */
   /* the step in progress, read by the threads */
   const void *params, *x, *y;
+  const void *sw; /* the samples' weights, or NULL */
   void *grad, *bpred;
   int count, n_micro, base, end, lo; /* round [base, end); own micro-batches from lo */
   int folding;                       /* this rank folds as the rounds go */
@@ -313,6 +314,12 @@ static void compute_task(void *user, int t, int threads) {
         m->eval_loss(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
                      (const char *)p->y + first * m->target_size * p->rs,
                      (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+  else if (p->sw != NULL) /* fit's sample weights (the unit has loss_grad_weighted: fit.c) */
+    l[0] = m->loss_grad_weighted(
+        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
+        (const char *)p->y + first * m->target_size * p->rs, (const char *)p->sw + first * p->rs,
+        gbuf_of(p, i), NULL, (char *)p->bpred + first * m->output_size * p->rs,
+        micro_samples(p, i));
   else
     l[0] =
         m->loss_grad(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
@@ -521,11 +528,13 @@ static int chain(fit_par *p) {
   return g->bcast(g->user, p->grad, m->params_bytes, last);
 }
 
-double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y, int count,
-                         void *grad, void *bpred, int need_grad, double *part_loss) {
+double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const void *y,
+                         const void *sw, int count, void *grad, void *bpred, int need_grad,
+                         double *part_loss) {
   const rnnc_model *m = p->m;
   int lo, hi;
   p->params = params;
+  p->sw = sw;
   p->x = x;
   p->y = y;
   p->grad = grad;

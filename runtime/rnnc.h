@@ -99,6 +99,22 @@ double rnnc_loss_eval_f64(const rnnc_loss_config *cfg, const double *pred, const
                           const double *weights, size_t rows, size_t cols, double denom,
                           double *grad);
 
+/* rnnc_loss_eval with per-sample weights too (Keras's fit(sample_weight=...),
+ * or class_weight turned into them): row r's weight is weights[r] (1 when
+ * weights is NULL) times sample_weight[r / rows_per_sample] (1 when
+ * sample_weight is NULL), rows_per_sample the rows of one sample (its
+ * timesteps for a sequence output: a sample's weight covers them all).
+ * denom is unchanged: Keras 3's sum_over_batch_size divides the weighted sum
+ * by the number of rows, not by the sum of the weights
+ * (keras/src/losses/loss.py reduce_weighted_values, reduce_values). With
+ * sample_weight NULL it is rnnc_loss_eval, bit for bit. */
+double rnnc_loss_eval_sw_f32(const rnnc_loss_config *cfg, const float *pred, const float *target,
+                             const float *weights, size_t rows, size_t cols, double denom,
+                             const float *sample_weight, size_t rows_per_sample, float *grad);
+double rnnc_loss_eval_sw_f64(const rnnc_loss_config *cfg, const double *pred, const double *target,
+                             const double *weights, size_t rows, size_t cols, double denom,
+                             const double *sample_weight, size_t rows_per_sample, double *grad);
+
 /* All losses follow Keras's sum_over_batch_size reduction: the per-element loss
  * is averaged over the last axis (cols), giving one value per row (a row is one
  * sample, or one sample-timestep of a sequence output); the returned loss is the
@@ -394,6 +410,15 @@ typedef struct rnnc_model {
   double (*eval_loss)(const void *params, void *scratch, const void *x, const void *target,
                       void *y_pred, int n);
   void (*update_stats)(void *params, const void *scratch);
+  /* loss_grad with per-sample weights: sample_weight holds n reals (NULL:
+   * all 1, loss_grad itself), each sample's weight multiplying its rows'
+   * loss and gradient in every output's loss (rnnc_loss_eval_sw; the
+   * denominator stays the row count, as Keras's sum_over_batch_size). The
+   * training computation, as loss_grad. NULL in units generated before it
+   * (fit then refuses sample weights) and with -DRNNC_INFERENCE_ONLY. */
+  double (*loss_grad_weighted)(const void *params, void *scratch, const void *x, const void *target,
+                               const void *sample_weight, void *grad, void *dx, void *y_pred,
+                               int n);
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */
@@ -694,7 +719,40 @@ typedef struct {
   const rnnc_fit_group *group; /* processes sharing every step (MPI: rnnc_mpi.h); NULL: one */
   rnnc_fit_reader reader;      /* read NULL: x and y are in memory */
   rnnc_reduce_lr reduce_lr;    /* ReduceLROnPlateau (enabled 0: off) */
+  /* Keras's fit(sample_weight=...) (and evaluate's): one weight per sample,
+   * n reals of the model's dtype, finite and >= 0; NULL: all 1. Each
+   * sample's loss and gradient are multiplied by its weight, the loss still
+   * divided by the number of rows (sum_over_batch_size); the Mean metrics
+   * become sum(w v) / sum(w) and the confusion counts sums of w, as Keras's
+   * (keras/src/metrics/reduction_metrics.py). The weights follow their
+   * samples through shuffling; validation_split takes the last samples'
+   * weights too. class_weight is turned into these (rnnc_class_weights).
+   * Refused with a reader, with a group of several processes, and for a
+   * unit without loss_grad_weighted or with BatchNormalization (eval_loss
+   * has no weights). */
+  const void *sample_weight;
+  const void *val_sample_weight; /* val_n reals for val_x, val_y; NULL: all 1 */
+  /* Keras's fit(class_weight=...) as text, "CLASS=WEIGHT,..." (e.g.
+   * "0=1,1=5": classes whole numbers >= 0, weights finite and >= 0):
+   * rnnc_fit_history turns it into sample weights of the training data
+   * (rnnc_class_weights; the validation data stays unweighted, as in Keras).
+   * Refused with sample_weight (as Keras refuses both) and with a reader.
+   * rnnc_evaluate ignores it (Keras's evaluate has no class_weight). */
+  const char *class_weight;
 } rnnc_fit_options;
+
+/* Keras's class_weight turned into per-sample weights
+ * (keras/src/trainers/data_adapters/data_adapter_utils.py
+ * class_weight_to_sample_weights): each sample's class is its sparse label
+ * (a target of one value per sample) or the argmax of its one-hot target,
+ * and its weight class_weight[class], 1 for a class not in the table
+ * (n_classes entries; has[c] 0: class c not given). Refused (-1 and a
+ * message) as Keras refuses it: a model with losses on several outputs
+ * ("class_weight is only supported for Models with a single output"),
+ * targets of more than one row per sample (per-timestep targets: Keras's
+ * "3+ dimensional targets"). sw receives n reals of the model's dtype. */
+int rnnc_class_weights(const rnnc_model *model, const void *y, size_t n, const double *class_weight,
+                       const int *has, int n_classes, void *sw, char *err, size_t errlen);
 
 /* Keras's defaults (fit's arguments without any given). */
 rnnc_fit_options rnnc_fit_defaults(void);

@@ -609,9 +609,10 @@ static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scra
   rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
 }
 
-double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x,
-                            const float *target, gru_tagger_params *grad, float *dx, float *y_pred,
-                            int n) {
+double gru_tagger_loss_grad_weighted(const gru_tagger_params *p, gru_tagger_scratch *s,
+                                     const float *x, const float *target,
+                                     const float *sample_weight, gru_tagger_params *grad, float *dx,
+                                     float *y_pred, int n) {
   gru_tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: sparse_categorical_crossentropy, from the logits */
@@ -619,8 +620,9 @@ double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, c
                                                  .from_logits = 1,
                                                  .label_smoothing = 0.0,
                                                  .delta = 1.0};
-    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
-                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
+    double l =
+        rnnc_loss_eval_sw_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL, (size_t)n * 3,
+                              3, (double)n * 3, sample_weight, (size_t)3, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -630,6 +632,12 @@ double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, c
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
+}
+
+double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x,
+                            const float *target, gru_tagger_params *grad, float *dx, float *y_pred,
+                            int n) {
+  return gru_tagger_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer gru_tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -750,6 +758,14 @@ static double gru_tagger_loss_grad_any(const void *p, void *s, const void *x, co
                               (const float *)x, (const float *)target, (gru_tagger_params *)grad,
                               (float *)dx, (float *)y_pred, n);
 }
+static double gru_tagger_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                                const void *target, const void *sample_weight,
+                                                void *grad, void *dx, void *y_pred, int n) {
+  return gru_tagger_loss_grad_weighted((const gru_tagger_params *)p, (gru_tagger_scratch *)s,
+                                       (const float *)x, (const float *)target,
+                                       (const float *)sample_weight, (gru_tagger_params *)grad,
+                                       (float *)dx, (float *)y_pred, n);
+}
 static double gru_tagger_train_step_any(void *p, void *opt, void *s, const void *x,
                                         const void *target, void *y_pred, int n) {
   return gru_tagger_train_step((gru_tagger_params *)p, (gru_tagger_optimizer *)opt,
@@ -811,4 +827,5 @@ const rnnc_model gru_tagger_model = {
     offsetof(gru_tagger_scratch, losses),
     NULL,
     NULL,
+    gru_tagger_TRAINING_(gru_tagger_loss_grad_weighted_any),
 };

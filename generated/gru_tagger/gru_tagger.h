@@ -118,6 +118,14 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
 double gru_tagger_loss_grad(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x,
                             const float *target, gru_tagger_params *grad, float *dx, float *y_pred,
                             int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double gru_tagger_loss_grad_weighted(const gru_tagger_params *p, gru_tagger_scratch *s,
+                                     const float *x, const float *target,
+                                     const float *sample_weight, gru_tagger_params *grad, float *dx,
+                                     float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double gru_tagger_train_step(gru_tagger_params *p, gru_tagger_optimizer *opt, gru_tagger_scratch *s,

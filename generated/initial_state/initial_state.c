@@ -768,16 +768,17 @@ static void initial_state_backward_loss(const initial_state_params *p, initial_s
   rnnc_gemm_sum_f32(3, 20, 4, n, a_x, 1, 3, 22, d_lstm_z, 20, 80, g_lstm_kernel, 20, 1, 51, 0);
 }
 
-double initial_state_loss_grad(const initial_state_params *p, initial_state_scratch *s,
-                               const float *x, const float *target, initial_state_params *grad,
-                               float *dx, float *y_pred, int n) {
+double initial_state_loss_grad_weighted(const initial_state_params *p, initial_state_scratch *s,
+                                        const float *x, const float *target,
+                                        const float *sample_weight, initial_state_params *grad,
+                                        float *dx, float *y_pred, int n) {
   initial_state_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: mse */
     static const rnnc_loss_config loss_config = {
         .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
-    double l = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 4, 2, (double)n * 4,
-                                  s->dloss);
+    double l = rnnc_loss_eval_sw_f32(&loss_config, s->y, target, NULL, (size_t)n * 4, 2,
+                                     (double)n * 4, sample_weight, (size_t)4, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -787,6 +788,12 @@ double initial_state_loss_grad(const initial_state_params *p, initial_state_scra
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 8);
   return loss;
+}
+
+double initial_state_loss_grad(const initial_state_params *p, initial_state_scratch *s,
+                               const float *x, const float *target, initial_state_params *grad,
+                               float *dx, float *y_pred, int n) {
+  return initial_state_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer initial_state_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -830,6 +837,14 @@ static double initial_state_loss_grad_any(const void *p, void *s, const void *x,
   return initial_state_loss_grad((const initial_state_params *)p, (initial_state_scratch *)s,
                                  (const float *)x, (const float *)target,
                                  (initial_state_params *)grad, (float *)dx, (float *)y_pred, n);
+}
+static double initial_state_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                                   const void *target, const void *sample_weight,
+                                                   void *grad, void *dx, void *y_pred, int n) {
+  return initial_state_loss_grad_weighted(
+      (const initial_state_params *)p, (initial_state_scratch *)s, (const float *)x,
+      (const float *)target, (const float *)sample_weight, (initial_state_params *)grad,
+      (float *)dx, (float *)y_pred, n);
 }
 static double initial_state_train_step_any(void *p, void *opt, void *s, const void *x,
                                            const void *target, void *y_pred, int n) {
@@ -894,4 +909,5 @@ const rnnc_model initial_state_model = {
     offsetof(initial_state_scratch, losses),
     NULL,
     NULL,
+    initial_state_TRAINING_(initial_state_loss_grad_weighted_any),
 };

@@ -118,6 +118,14 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
 double initial_state_loss_grad(const initial_state_params *p, initial_state_scratch *s,
                                const float *x, const float *target, initial_state_params *grad,
                                float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double initial_state_loss_grad_weighted(const initial_state_params *p, initial_state_scratch *s,
+                                        const float *x, const float *target,
+                                        const float *sample_weight, initial_state_params *grad,
+                                        float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double initial_state_train_step(initial_state_params *p, initial_state_optimizer *opt,

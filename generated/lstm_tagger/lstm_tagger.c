@@ -705,9 +705,10 @@ static void lstm_tagger_backward_loss(const lstm_tagger_params *p, lstm_tagger_s
   rnnc_gemm_f32(4, 12, n * 3, a_x, 1, 4, d_lstm_z, 12, g_lstm_kernel, 12, 1, 0);
 }
 
-double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
-                             const float *target, lstm_tagger_params *grad, float *dx,
-                             float *y_pred, int n) {
+double lstm_tagger_loss_grad_weighted(const lstm_tagger_params *p, lstm_tagger_scratch *s,
+                                      const float *x, const float *target,
+                                      const float *sample_weight, lstm_tagger_params *grad,
+                                      float *dx, float *y_pred, int n) {
   lstm_tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense: sparse_categorical_crossentropy, from the logits */
@@ -715,8 +716,9 @@ double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s
                                                  .from_logits = 1,
                                                  .label_smoothing = 0.0,
                                                  .delta = 1.0};
-    double l = rnnc_loss_eval_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL,
-                                  (size_t)n * 3, 3, (double)n * 3, s->dloss);
+    double l =
+        rnnc_loss_eval_sw_f32(&loss_config, &s->a_dense_logits[0][0], target, NULL, (size_t)n * 3,
+                              3, (double)n * 3, sample_weight, (size_t)3, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -726,6 +728,12 @@ double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
+}
+
+double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
+                             const float *target, lstm_tagger_params *grad, float *dx,
+                             float *y_pred, int n) {
+  return lstm_tagger_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer lstm_tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -848,6 +856,14 @@ static double lstm_tagger_loss_grad_any(const void *p, void *s, const void *x, c
                                (const float *)x, (const float *)target, (lstm_tagger_params *)grad,
                                (float *)dx, (float *)y_pred, n);
 }
+static double lstm_tagger_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                                 const void *target, const void *sample_weight,
+                                                 void *grad, void *dx, void *y_pred, int n) {
+  return lstm_tagger_loss_grad_weighted((const lstm_tagger_params *)p, (lstm_tagger_scratch *)s,
+                                        (const float *)x, (const float *)target,
+                                        (const float *)sample_weight, (lstm_tagger_params *)grad,
+                                        (float *)dx, (float *)y_pred, n);
+}
 static double lstm_tagger_train_step_any(void *p, void *opt, void *s, const void *x,
                                          const void *target, void *y_pred, int n) {
   return lstm_tagger_train_step((lstm_tagger_params *)p, (lstm_tagger_optimizer *)opt,
@@ -909,4 +925,5 @@ const rnnc_model lstm_tagger_model = {
     offsetof(lstm_tagger_scratch, losses),
     NULL,
     NULL,
+    lstm_tagger_TRAINING_(lstm_tagger_loss_grad_weighted_any),
 };

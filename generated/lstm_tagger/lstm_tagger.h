@@ -114,6 +114,14 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
 double lstm_tagger_loss_grad(const lstm_tagger_params *p, lstm_tagger_scratch *s, const float *x,
                              const float *target, lstm_tagger_params *grad, float *dx,
                              float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double lstm_tagger_loss_grad_weighted(const lstm_tagger_params *p, lstm_tagger_scratch *s,
+                                      const float *x, const float *target,
+                                      const float *sample_weight, lstm_tagger_params *grad,
+                                      float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double lstm_tagger_train_step(lstm_tagger_params *p, lstm_tagger_optimizer *opt,

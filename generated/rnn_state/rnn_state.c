@@ -151,18 +151,25 @@ void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const f
   rnnc_gemm_f32(2, 3, n, a_x, 1, 2, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
-                           const float *target, rnn_state_params *grad, float *dx, float *y_pred,
-                           int n) {
+double rnn_state_loss_grad_weighted(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
+                                    const float *target, const float *sample_weight,
+                                    rnn_state_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
+                           const float *target, rnn_state_params *grad, float *dx, float *y_pred,
+                           int n) {
+  return rnn_state_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer rnn_state_optimizer_config = {
@@ -242,6 +249,13 @@ static double rnn_state_loss_grad_any(const void *p, void *s, const void *x, con
                              (const float *)target, (rnn_state_params *)grad, (float *)dx,
                              (float *)y_pred, n);
 }
+static double rnn_state_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                               const void *target, const void *sample_weight,
+                                               void *grad, void *dx, void *y_pred, int n) {
+  return rnn_state_loss_grad_weighted(
+      (const rnn_state_params *)p, (rnn_state_scratch *)s, (const float *)x, (const float *)target,
+      (const float *)sample_weight, (rnn_state_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double rnn_state_train_step_any(void *p, void *opt, void *s, const void *x,
                                        const void *target, void *y_pred, int n) {
   return rnn_state_train_step((rnn_state_params *)p, (rnn_state_optimizer *)opt,
@@ -299,4 +313,5 @@ const rnnc_model rnn_state_model = {
     0,
     NULL,
     NULL,
+    rnn_state_TRAINING_(rnn_state_loss_grad_weighted_any),
 };

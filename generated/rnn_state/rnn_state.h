@@ -91,6 +91,13 @@ void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const f
 double rnn_state_loss_grad(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
                            const float *target, rnn_state_params *grad, float *dx, float *y_pred,
                            int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double rnn_state_loss_grad_weighted(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
+                                    const float *target, const float *sample_weight,
+                                    rnn_state_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double rnn_state_train_step(rnn_state_params *p, rnn_state_optimizer *opt, rnn_state_scratch *s,

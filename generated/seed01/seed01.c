@@ -188,17 +188,24 @@ void seed01_backward(const seed01_params *p, seed01_scratch *s, const float *dy,
   rnnc_gemm_f32(10, 3, n * 2, a_x, 1, 10, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double seed01_loss_grad(const seed01_params *p, seed01_scratch *s, const float *x,
-                        const float *target, seed01_params *grad, float *dx, float *y_pred, int n) {
+double seed01_loss_grad_weighted(const seed01_params *p, seed01_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed01_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed01_loss_grad(const seed01_params *p, seed01_scratch *s, const float *x,
+                        const float *target, seed01_params *grad, float *dx, float *y_pred, int n) {
+  return seed01_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed01_optimizer_config = {
@@ -272,6 +279,13 @@ static double seed01_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed01_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed01_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed01_loss_grad_weighted((const seed01_params *)p, (seed01_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed01_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed01_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed01_train_step((seed01_params *)p, (seed01_optimizer *)opt, (seed01_scratch *)s,
@@ -328,4 +342,5 @@ const rnnc_model seed01_model = {
     0,
     NULL,
     NULL,
+    seed01_TRAINING_(seed01_loss_grad_weighted_any),
 };

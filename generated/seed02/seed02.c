@@ -188,17 +188,24 @@ void seed02_backward(const seed02_params *p, seed02_scratch *s, const float *dy,
   rnnc_gemm_f32(10, 3, n * 2, a_x, 1, 10, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *x,
-                        const float *target, seed02_params *grad, float *dx, float *y_pred, int n) {
+double seed02_loss_grad_weighted(const seed02_params *p, seed02_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed02_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed02_loss_grad(const seed02_params *p, seed02_scratch *s, const float *x,
+                        const float *target, seed02_params *grad, float *dx, float *y_pred, int n) {
+  return seed02_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed02_optimizer_config = {
@@ -272,6 +279,13 @@ static double seed02_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed02_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed02_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed02_loss_grad_weighted((const seed02_params *)p, (seed02_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed02_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed02_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed02_train_step((seed02_params *)p, (seed02_optimizer *)opt, (seed02_scratch *)s,
@@ -328,4 +342,5 @@ const rnnc_model seed02_model = {
     0,
     NULL,
     NULL,
+    seed02_TRAINING_(seed02_loss_grad_weighted_any),
 };

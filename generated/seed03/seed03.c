@@ -192,17 +192,24 @@ void seed03_backward(const seed03_params *p, seed03_scratch *s, const float *dy,
   rnnc_gemm_f32(10, 3, n * 2, a_x, 1, 10, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double seed03_loss_grad(const seed03_params *p, seed03_scratch *s, const float *x,
-                        const float *target, seed03_params *grad, float *dx, float *y_pred, int n) {
+double seed03_loss_grad_weighted(const seed03_params *p, seed03_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed03_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed03_loss_grad(const seed03_params *p, seed03_scratch *s, const float *x,
+                        const float *target, seed03_params *grad, float *dx, float *y_pred, int n) {
+  return seed03_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed03_optimizer_config = {
@@ -276,6 +283,13 @@ static double seed03_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed03_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed03_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed03_loss_grad_weighted((const seed03_params *)p, (seed03_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed03_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed03_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed03_train_step((seed03_params *)p, (seed03_optimizer *)opt, (seed03_scratch *)s,
@@ -332,4 +346,5 @@ const rnnc_model seed03_model = {
     0,
     NULL,
     NULL,
+    seed03_TRAINING_(seed03_loss_grad_weighted_any),
 };

@@ -294,17 +294,24 @@ void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
   rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_simple_rnn_z, 8, g_simple_rnn_kernel, 8, 1, 0);
 }
 
-double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *x,
-                        const float *target, seed04_params *grad, float *dx, float *y_pred, int n) {
+double seed04_loss_grad_weighted(const seed04_params *p, seed04_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed04_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed04_loss_grad(const seed04_params *p, seed04_scratch *s, const float *x,
+                        const float *target, seed04_params *grad, float *dx, float *y_pred, int n) {
+  return seed04_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed04_optimizer_config = {
@@ -394,6 +401,13 @@ static double seed04_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed04_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed04_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed04_loss_grad_weighted((const seed04_params *)p, (seed04_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed04_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed04_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed04_train_step((seed04_params *)p, (seed04_optimizer *)opt, (seed04_scratch *)s,
@@ -450,4 +464,5 @@ const rnnc_model seed04_model = {
     0,
     NULL,
     NULL,
+    seed04_TRAINING_(seed04_loss_grad_weighted_any),
 };

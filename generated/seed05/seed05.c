@@ -427,17 +427,24 @@ void seed05_backward(const seed05_params *p, seed05_scratch *s, const float *dy,
                 g_bidirectional_forward_simple_rnn_kernel, 8, 1, 0);
 }
 
-double seed05_loss_grad(const seed05_params *p, seed05_scratch *s, const float *x,
-                        const float *target, seed05_params *grad, float *dx, float *y_pred, int n) {
+double seed05_loss_grad_weighted(const seed05_params *p, seed05_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed05_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed05_loss_grad(const seed05_params *p, seed05_scratch *s, const float *x,
+                        const float *target, seed05_params *grad, float *dx, float *y_pred, int n) {
+  return seed05_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed05_optimizer_config = {
@@ -476,6 +483,13 @@ static double seed05_loss_grad_any(const void *p, void *s, const void *x, const 
   return seed05_loss_grad((const seed05_params *)p, (seed05_scratch *)s, (const float *)x,
                           (const float *)target, (seed05_params *)grad, (float *)dx,
                           (float *)y_pred, n);
+}
+static double seed05_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed05_loss_grad_weighted((const seed05_params *)p, (seed05_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed05_params *)grad, (float *)dx, (float *)y_pred, n);
 }
 static double seed05_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
@@ -533,4 +547,5 @@ const rnnc_model seed05_model = {
     0,
     NULL,
     NULL,
+    seed05_TRAINING_(seed05_loss_grad_weighted_any),
 };

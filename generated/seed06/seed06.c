@@ -1450,17 +1450,24 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
                 g_bidirectional_forward_simple_rnn_kernel, 8, 1, 0);
 }
 
-double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *x,
-                        const float *target, seed06_params *grad, float *dx, float *y_pred, int n) {
+double seed06_loss_grad_weighted(const seed06_params *p, seed06_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed06_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *x,
+                        const float *target, seed06_params *grad, float *dx, float *y_pred, int n) {
+  return seed06_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed06_optimizer_config = {
@@ -1499,6 +1506,13 @@ static double seed06_loss_grad_any(const void *p, void *s, const void *x, const 
   return seed06_loss_grad((const seed06_params *)p, (seed06_scratch *)s, (const float *)x,
                           (const float *)target, (seed06_params *)grad, (float *)dx,
                           (float *)y_pred, n);
+}
+static double seed06_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed06_loss_grad_weighted((const seed06_params *)p, (seed06_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed06_params *)grad, (float *)dx, (float *)y_pred, n);
 }
 static double seed06_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
@@ -1556,4 +1570,5 @@ const rnnc_model seed06_model = {
     0,
     NULL,
     NULL,
+    seed06_TRAINING_(seed06_loss_grad_weighted_any),
 };

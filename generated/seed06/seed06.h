@@ -225,6 +225,13 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
 /* forward, the compiled loss (none), backward. Returns the loss. */
 double seed06_loss_grad(const seed06_params *p, seed06_scratch *s, const float *x,
                         const float *target, seed06_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double seed06_loss_grad_weighted(const seed06_params *p, seed06_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed06_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double seed06_train_step(seed06_params *p, seed06_optimizer *opt, seed06_scratch *s, const float *x,

@@ -394,17 +394,24 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
   rnnc_gemm_f32(5, 24, n * 10, a_x, 1, 5, d_gru_z, 24, g_gru_kernel, 24, 1, 0);
 }
 
-double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *x,
-                        const float *target, seed07_params *grad, float *dx, float *y_pred, int n) {
+double seed07_loss_grad_weighted(const seed07_params *p, seed07_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed07_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *x,
+                        const float *target, seed07_params *grad, float *dx, float *y_pred, int n) {
+  return seed07_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed07_optimizer_config = {
@@ -492,6 +499,13 @@ static double seed07_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed07_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed07_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed07_loss_grad_weighted((const seed07_params *)p, (seed07_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed07_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed07_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed07_train_step((seed07_params *)p, (seed07_optimizer *)opt, (seed07_scratch *)s,
@@ -548,4 +562,5 @@ const rnnc_model seed07_model = {
     0,
     NULL,
     NULL,
+    seed07_TRAINING_(seed07_loss_grad_weighted_any),
 };

@@ -97,6 +97,13 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
 /* forward, the compiled loss (none), backward. Returns the loss. */
 double seed07_loss_grad(const seed07_params *p, seed07_scratch *s, const float *x,
                         const float *target, seed07_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double seed07_loss_grad_weighted(const seed07_params *p, seed07_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed07_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double seed07_train_step(seed07_params *p, seed07_optimizer *opt, seed07_scratch *s, const float *x,

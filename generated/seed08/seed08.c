@@ -383,17 +383,24 @@ void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
   rnnc_gemm_f32(5, 28, n * 100, a_x, 1, 5, d_lstm_z, 28, g_lstm_kernel, 28, 1, 1);
 }
 
-double seed08_loss_grad(const seed08_params *p, seed08_scratch *s, const float *x,
-                        const float *target, seed08_params *grad, float *dx, float *y_pred, int n) {
+double seed08_loss_grad_weighted(const seed08_params *p, seed08_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed08_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed08_loss_grad(const seed08_params *p, seed08_scratch *s, const float *x,
+                        const float *target, seed08_params *grad, float *dx, float *y_pred, int n) {
+  return seed08_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed08_optimizer_config = {
@@ -485,6 +492,13 @@ static double seed08_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed08_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed08_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed08_loss_grad_weighted((const seed08_params *)p, (seed08_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed08_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed08_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed08_train_step((seed08_params *)p, (seed08_optimizer *)opt, (seed08_scratch *)s,
@@ -541,4 +555,5 @@ const rnnc_model seed08_model = {
     0,
     NULL,
     NULL,
+    seed08_TRAINING_(seed08_loss_grad_weighted_any),
 };

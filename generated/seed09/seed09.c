@@ -397,17 +397,24 @@ void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
   rnnc_gemm_f32(10, 20, n * 2, a_x, 1, 10, d_lstm_z, 20, g_lstm_kernel, 20, 1, 0);
 }
 
-double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *x,
-                        const float *target, seed09_params *grad, float *dx, float *y_pred, int n) {
+double seed09_loss_grad_weighted(const seed09_params *p, seed09_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed09_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed09_loss_grad(const seed09_params *p, seed09_scratch *s, const float *x,
+                        const float *target, seed09_params *grad, float *dx, float *y_pred, int n) {
+  return seed09_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed09_optimizer_config = {
@@ -505,6 +512,13 @@ static double seed09_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed09_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed09_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed09_loss_grad_weighted((const seed09_params *)p, (seed09_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed09_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed09_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed09_train_step((seed09_params *)p, (seed09_optimizer *)opt, (seed09_scratch *)s,
@@ -561,4 +575,5 @@ const rnnc_model seed09_model = {
     0,
     NULL,
     NULL,
+    seed09_TRAINING_(seed09_loss_grad_weighted_any),
 };

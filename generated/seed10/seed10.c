@@ -676,17 +676,24 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
   rnnc_gemm_f32(10, 20, n * 2, a_x, 1, 10, d_lstm_z, 20, g_lstm_kernel, 20, 1, 0);
 }
 
-double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *x,
-                        const float *target, seed10_params *grad, float *dx, float *y_pred, int n) {
+double seed10_loss_grad_weighted(const seed10_params *p, seed10_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed10_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *x,
+                        const float *target, seed10_params *grad, float *dx, float *y_pred, int n) {
+  return seed10_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed10_optimizer_config = {
@@ -817,6 +824,13 @@ static double seed10_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed10_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed10_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed10_loss_grad_weighted((const seed10_params *)p, (seed10_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed10_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed10_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed10_train_step((seed10_params *)p, (seed10_optimizer *)opt, (seed10_scratch *)s,
@@ -873,4 +887,5 @@ const rnnc_model seed10_model = {
     0,
     NULL,
     NULL,
+    seed10_TRAINING_(seed10_loss_grad_weighted_any),
 };

@@ -128,6 +128,13 @@ void seed10_backward(const seed10_params *p, seed10_scratch *s, const float *dy,
 /* forward, the compiled loss (none), backward. Returns the loss. */
 double seed10_loss_grad(const seed10_params *p, seed10_scratch *s, const float *x,
                         const float *target, seed10_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double seed10_loss_grad_weighted(const seed10_params *p, seed10_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed10_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double seed10_train_step(seed10_params *p, seed10_optimizer *opt, seed10_scratch *s, const float *x,

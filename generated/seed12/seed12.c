@@ -276,17 +276,24 @@ void seed12_backward(const seed12_params *p, seed12_scratch *s, const float *dy,
   rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *x,
-                        const float *target, seed12_params *grad, float *dx, float *y_pred, int n) {
+double seed12_loss_grad_weighted(const seed12_params *p, seed12_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed12_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *x,
+                        const float *target, seed12_params *grad, float *dx, float *y_pred, int n) {
+  return seed12_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed12_optimizer_config = {
@@ -387,6 +394,13 @@ static double seed12_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed12_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed12_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed12_loss_grad_weighted((const seed12_params *)p, (seed12_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed12_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed12_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed12_train_step((seed12_params *)p, (seed12_optimizer *)opt, (seed12_scratch *)s,
@@ -443,4 +457,5 @@ const rnnc_model seed12_model = {
     0,
     NULL,
     NULL,
+    seed12_TRAINING_(seed12_loss_grad_weighted_any),
 };

@@ -101,6 +101,13 @@ void seed12_backward(const seed12_params *p, seed12_scratch *s, const float *dy,
 /* forward, the compiled loss (none), backward. Returns the loss. */
 double seed12_loss_grad(const seed12_params *p, seed12_scratch *s, const float *x,
                         const float *target, seed12_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double seed12_loss_grad_weighted(const seed12_params *p, seed12_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed12_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double seed12_train_step(seed12_params *p, seed12_optimizer *opt, seed12_scratch *s, const float *x,

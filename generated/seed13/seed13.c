@@ -452,17 +452,24 @@ void seed13_backward(const seed13_params *p, seed13_scratch *s, const float *dy,
   rnnc_gemm_f32(4, 12, n * 3, a_x, 1, 4, d_lstm_z, 12, g_lstm_kernel, 12, 1, 0);
 }
 
-double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *x,
-                        const float *target, seed13_params *grad, float *dx, float *y_pred, int n) {
+double seed13_loss_grad_weighted(const seed13_params *p, seed13_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed13_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed13_loss_grad(const seed13_params *p, seed13_scratch *s, const float *x,
+                        const float *target, seed13_params *grad, float *dx, float *y_pred, int n) {
+  return seed13_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed13_optimizer_config = {
@@ -579,6 +586,13 @@ static double seed13_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed13_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed13_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed13_loss_grad_weighted((const seed13_params *)p, (seed13_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed13_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed13_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed13_train_step((seed13_params *)p, (seed13_optimizer *)opt, (seed13_scratch *)s,
@@ -635,4 +649,5 @@ const rnnc_model seed13_model = {
     0,
     NULL,
     NULL,
+    seed13_TRAINING_(seed13_loss_grad_weighted_any),
 };

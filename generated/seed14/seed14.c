@@ -444,17 +444,24 @@ void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
   rnnc_gemm_f32(1, 80, n * 3, a_x, 1, 1, d_lstm_z, 80, g_lstm_kernel, 80, 1, 0);
 }
 
-double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *x,
-                        const float *target, seed14_params *grad, float *dx, float *y_pred, int n) {
+double seed14_loss_grad_weighted(const seed14_params *p, seed14_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed14_params *grad, float *dx, float *y_pred, int n) {
   (void)p;
   (void)s;
   (void)x;
   (void)target;
+  (void)sample_weight;
   (void)grad;
   (void)dx;
   (void)y_pred;
   (void)n;
   return NAN; /* the model was not compiled with a loss */
+}
+
+double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *x,
+                        const float *target, seed14_params *grad, float *dx, float *y_pred, int n) {
+  return seed14_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer seed14_optimizer_config = {
@@ -562,6 +569,13 @@ static double seed14_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (seed14_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double seed14_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return seed14_loss_grad_weighted((const seed14_params *)p, (seed14_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (seed14_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double seed14_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return seed14_train_step((seed14_params *)p, (seed14_optimizer *)opt, (seed14_scratch *)s,
@@ -618,4 +632,5 @@ const rnnc_model seed14_model = {
     0,
     NULL,
     NULL,
+    seed14_TRAINING_(seed14_loss_grad_weighted_any),
 };

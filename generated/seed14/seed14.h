@@ -115,6 +115,13 @@ void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
 /* forward, the compiled loss (none), backward. Returns the loss. */
 double seed14_loss_grad(const seed14_params *p, seed14_scratch *s, const float *x,
                         const float *target, seed14_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double seed14_loss_grad_weighted(const seed14_params *p, seed14_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 seed14_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double seed14_train_step(seed14_params *p, seed14_optimizer *opt, seed14_scratch *s, const float *x,

@@ -703,16 +703,17 @@ static void sum_regression_backward_loss(const sum_regression_params *p, sum_reg
   rnnc_gemm_f32(1, 80, n * 3, a_x, 1, 1, d_lstm_z, 80, g_lstm_kernel, 80, 1, 0);
 }
 
-double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_scratch *s,
-                                const float *x, const float *target, sum_regression_params *grad,
-                                float *dx, float *y_pred, int n) {
+double sum_regression_loss_grad_weighted(const sum_regression_params *p, sum_regression_scratch *s,
+                                         const float *x, const float *target,
+                                         const float *sample_weight, sum_regression_params *grad,
+                                         float *dx, float *y_pred, int n) {
   sum_regression_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* dense_1: mse */
     static const rnnc_loss_config loss_config = {
         .kind = RNNC_LOSS_MSE, .from_logits = 0, .label_smoothing = 0.0, .delta = 1.0};
-    double l = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 1, 1, (double)n * 1,
-                                  s->dloss);
+    double l = rnnc_loss_eval_sw_f32(&loss_config, s->y, target, NULL, (size_t)n * 1, 1,
+                                     (double)n * 1, sample_weight, (size_t)1, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -722,6 +723,12 @@ double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_s
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 1);
   return loss;
+}
+
+double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_scratch *s,
+                                const float *x, const float *target, sum_regression_params *grad,
+                                float *dx, float *y_pred, int n) {
+  return sum_regression_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer sum_regression_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -836,6 +843,14 @@ static double sum_regression_loss_grad_any(const void *p, void *s, const void *x
                                   (const float *)x, (const float *)target,
                                   (sum_regression_params *)grad, (float *)dx, (float *)y_pred, n);
 }
+static double sum_regression_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                                    const void *target, const void *sample_weight,
+                                                    void *grad, void *dx, void *y_pred, int n) {
+  return sum_regression_loss_grad_weighted(
+      (const sum_regression_params *)p, (sum_regression_scratch *)s, (const float *)x,
+      (const float *)target, (const float *)sample_weight, (sum_regression_params *)grad,
+      (float *)dx, (float *)y_pred, n);
+}
 static double sum_regression_train_step_any(void *p, void *opt, void *s, const void *x,
                                             const void *target, void *y_pred, int n) {
   return sum_regression_train_step((sum_regression_params *)p, (sum_regression_optimizer *)opt,
@@ -897,4 +912,5 @@ const rnnc_model sum_regression_model = {
     offsetof(sum_regression_scratch, losses),
     NULL,
     NULL,
+    sum_regression_TRAINING_(sum_regression_loss_grad_weighted_any),
 };

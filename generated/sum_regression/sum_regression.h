@@ -120,6 +120,14 @@ void sum_regression_backward(const sum_regression_params *p, sum_regression_scra
 double sum_regression_loss_grad(const sum_regression_params *p, sum_regression_scratch *s,
                                 const float *x, const float *target, sum_regression_params *grad,
                                 float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double sum_regression_loss_grad_weighted(const sum_regression_params *p, sum_regression_scratch *s,
+                                         const float *x, const float *target,
+                                         const float *sample_weight, sum_regression_params *grad,
+                                         float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double sum_regression_train_step(sum_regression_params *p, sum_regression_optimizer *opt,

@@ -397,8 +397,9 @@ static void tagger_backward_loss(const tagger_params *p, tagger_scratch *s, cons
   rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
-double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *x,
-                        const float *target, tagger_params *grad, float *dx, float *y_pred, int n) {
+double tagger_loss_grad_weighted(const tagger_params *p, tagger_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 tagger_params *grad, float *dx, float *y_pred, int n) {
   tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* time_distributed: sparse_categorical_crossentropy */
@@ -406,8 +407,8 @@ double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *
                                                  .from_logits = 0,
                                                  .label_smoothing = 0.0,
                                                  .delta = 1.0};
-    double l = rnnc_loss_eval_f32(&loss_config, s->y, target, NULL, (size_t)n * 3, 3, (double)n * 3,
-                                  s->dloss);
+    double l = rnnc_loss_eval_sw_f32(&loss_config, s->y, target, NULL, (size_t)n * 3, 3,
+                                     (double)n * 3, sample_weight, (size_t)3, s->dloss);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -417,6 +418,11 @@ double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *
   if (y_pred)
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 9);
   return loss;
+}
+
+double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *x,
+                        const float *target, tagger_params *grad, float *dx, float *y_pred, int n) {
+  return tagger_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
 }
 
 static const rnnc_optimizer tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -520,6 +526,13 @@ static double tagger_loss_grad_any(const void *p, void *s, const void *x, const 
                           (const float *)target, (tagger_params *)grad, (float *)dx,
                           (float *)y_pred, n);
 }
+static double tagger_loss_grad_weighted_any(const void *p, void *s, const void *x,
+                                            const void *target, const void *sample_weight,
+                                            void *grad, void *dx, void *y_pred, int n) {
+  return tagger_loss_grad_weighted((const tagger_params *)p, (tagger_scratch *)s, (const float *)x,
+                                   (const float *)target, (const float *)sample_weight,
+                                   (tagger_params *)grad, (float *)dx, (float *)y_pred, n);
+}
 static double tagger_train_step_any(void *p, void *opt, void *s, const void *x, const void *target,
                                     void *y_pred, int n) {
   return tagger_train_step((tagger_params *)p, (tagger_optimizer *)opt, (tagger_scratch *)s,
@@ -580,4 +593,5 @@ const rnnc_model tagger_model = {
     offsetof(tagger_scratch, losses),
     NULL,
     NULL,
+    tagger_TRAINING_(tagger_loss_grad_weighted_any),
 };

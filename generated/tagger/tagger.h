@@ -103,6 +103,13 @@ void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
 /* forward, the compiled loss (sparse_categorical_crossentropy), backward. Returns the loss. */
 double tagger_loss_grad(const tagger_params *p, tagger_scratch *s, const float *x,
                         const float *target, tagger_params *grad, float *dx, float *y_pred, int n);
+/* loss_grad with per-sample weights (Keras's fit(sample_weight=...)):
+ * sample_weight holds n reals, each multiplying its sample's loss and
+ * gradient; the loss stays divided by the row count (Keras's
+ * sum_over_batch_size). NULL: loss_grad. */
+double tagger_loss_grad_weighted(const tagger_params *p, tagger_scratch *s, const float *x,
+                                 const float *target, const float *sample_weight,
+                                 tagger_params *grad, float *dx, float *y_pred, int n);
 /* loss_grad, then one optimizer update. A non-finite loss or gradient returns
  * NaN and leaves p and opt untouched. */
 double tagger_train_step(tagger_params *p, tagger_optimizer *opt, tagger_scratch *s, const float *x,

@@ -460,7 +460,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   end
   -- The body of loss_grad (forward, the compiled losses, backward) or, with
   -- `backward` nil, of eval_loss (forward and the losses only).
-  local function loss_body(forward, backward)
+  local function loss_body(forward, backward, sample_weight)
     local lines = { string.format("%s(p, s, x, s->y, n);", forward) }
     local seq = false
     for _, part in ipairs(losses) do
@@ -512,8 +512,9 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
           lines[#lines + 1] = "}"
         end
         if not backward then dpred = "NULL" end
-        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_%s(&loss_config, %s, %s, NULL, (size_t)n * %s, "
-          .. "%d, (double)n * %s, %s);", info.suffix, pred, tgt, rows_here, part.cols, rows_here, dpred)
+        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_sw_%s(&loss_config, %s, %s, NULL, "
+          .. "(size_t)n * %s, %d, (double)n * %s, %s, (size_t)%s, %s);", info.suffix, pred, tgt, rows_here,
+          part.cols, rows_here, sample_weight or "NULL", rows_here, dpred)
         lines[#lines + 1] = "if (isnan(l)) return l;"
         lines[#lines + 1] = string.format("s->losses[%d] = l;", k - 1)
         local w = part.weight
@@ -543,12 +544,12 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   local train = unit.forward_train ~= nil
   if not loss then
     loss_grad = table.concat({
-      "(void)p; (void)s; (void)x; (void)target; (void)grad; (void)dx; (void)y_pred; (void)n;",
+      "(void)p; (void)s; (void)x; (void)target; (void)sample_weight; (void)grad; (void)dx; (void)y_pred; (void)n;",
       "return NAN; /* the model was not compiled with a loss */",
     }, "\n")
   else
     loss_grad = loss_body(name .. (train and "_forward_train" or "_forward"),
-      name .. (train and "_backward_train_loss" or "_backward_loss"))
+      name .. (train and "_backward_train_loss" or "_backward_loss"), "sample_weight")
   end
   -- A unit whose layers compute differently in training (BatchNormalization)
   local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""

@@ -3542,6 +3542,12 @@ static int fused_output(const rnnc_ref *m, int k) {
  * the loss is NaN and grad and dx, when given, are filled with NaN. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred) {
+  return rnnc_ref_loss_grad_weighted(m, params, x, target, NULL, n, grad, dx, y_pred);
+}
+
+double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const double *x,
+                                   const double *target, const double *sample_weight, int n,
+                                   double *grad, double *dx, double *y_pred) {
   size_t nn = (size_t)(n > 0 ? n : 0), s;
   double *dtop = NULL, *pred = NULL, *dpred = NULL, *tgt = NULL, *grad_buf = NULL, loss = NAN;
   double **d_logits = NULL;
@@ -3582,7 +3588,8 @@ double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, co
                  m->target_part[k] * sizeof(double));
         }
         cfg.from_logits = logits;
-        l = rnnc_loss_eval_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, dpred);
+        l = rnnc_loss_eval_sw_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, sample_weight,
+                                  (size_t)m->out_rows[k], dpred);
         loss += m->loss_weight[k] * l;
         for (i = 0; i < nn * part; i++)
           dpred[i] *= m->loss_weight[k];

@@ -223,6 +223,12 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
  * (n x output_size, all outputs) may be NULL. */
 double rnnc_ref_loss_grad(rnnc_ref *m, const double *params, const double *x, const double *target,
                           int n, double *grad, double *dx, double *y_pred);
+/* The same with per-sample weights (sample_weight: n reals, NULL: all 1),
+ * as the generated loss_grad_weighted: each sample's weight multiplies its
+ * rows' loss and gradient in every output's loss (rnnc_loss_eval_sw). */
+double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const double *x,
+                                   const double *target, const double *sample_weight, int n,
+                                   double *grad, double *dx, double *y_pred);
 
 /* BatchNormalization's moving statistics after one training step on the n
  * samples x (Keras: moving = moving * momentum + batch * (1 - momentum), the

@@ -65,8 +65,8 @@ static double epoch_f64(const rnnc_model *m, const char *spec, const double *p, 
   memset(acc, 0, sizeof acc);
   size_t seen = 0;
   for (int b = 0; sizes[b] > 0; ++b) {
-    fit_batch_metrics(m, mt, n, p + seen * m->output_size, y + seen * m->target_size, sizes[b],
-                      m->output_rows, acc);
+    fit_batch_metrics(m, mt, n, p + seen * m->output_size, y + seen * m->target_size, NULL,
+                      sizes[b], m->output_rows, acc);
     seen += (size_t)sizes[b];
   }
   return fit_metric_result(&mt[0], &acc[0], seen);
@@ -90,7 +90,7 @@ static double epoch_f32(const rnnc_model *m, const char *spec, const double *p, 
   memset(acc, 0, sizeof acc);
   size_t seen = 0;
   for (int b = 0; sizes[b] > 0; ++b) {
-    fit_batch_metrics(m, mt, count, pf + seen * m->output_size, yf + seen * m->target_size,
+    fit_batch_metrics(m, mt, count, pf + seen * m->output_size, yf + seen * m->target_size, NULL,
                       sizes[b], m->output_rows, acc);
     seen += (size_t)sizes[b];
   }
@@ -343,8 +343,8 @@ static void test_several_outputs(void **state) {
   const double p[] = {.9, 1, .7, 3, .2, 0};
   const double y[] = {1, 0, 0, 1, 1, 2};
   memset(acc, 0, sizeof acc);
-  fit_batch_metrics(&m, mt, n, p, y, 2, 1, acc);
-  fit_batch_metrics(&m, mt, n, p + 4, y + 4, 1, 1, acc);
+  fit_batch_metrics(&m, mt, n, p, y, NULL, 2, 1, acc);
+  fit_batch_metrics(&m, mt, n, p + 4, y + 4, NULL, 1, 1, acc);
   assert_near(fit_metric_result(&mt[0], &acc[0], 3), 0.5, 0.0);
   assert_near(fit_metric_result(&mt[1], &acc[1], 3), sqrt(3.0), 1e-15);
   assert_near(fit_metric_result(&mt[2], &acc[2], 3), 0.5, 0.0);

@@ -733,5 +733,71 @@ for th in 1 3; do
 done
 cmp -s "$work/par.p1.npy" "$work/par.p3.npy" && ok || ko "predict --threads 3 differs from one thread"
 
+
+# issue 13: fit(sample_weight=...) and class_weight (Keras's
+# class_weight_to_sample_weights): a classifier of sparse labels
+$rnnc build tests/units/fit.lua -o "$work/cw" --dtype float64 --batch 8 >/dev/null 2>&1 || ko "build fit.lua"
+c="$work/cw/fit"
+"$c" init --seed 3 --out "$work/cw.w0.safetensors" >/dev/null
+npy "$work/cw.x.npy" "(6, 3, 2)" .1 .2 .3 -.4 .5 .6 -.7 .8 .9 .1 -.2 .3 .4 .5 -.6 .7 .8 .9 \
+  -.1 .2 .3 .4 .5 .6 .7 -.8 .9 .1 .2 .3 -.4 .5 .6 .7 .8 -.9
+npy "$work/cw.y.npy" "(6,)" 0 1 2 0 2 1
+npy "$work/cw.sw.npy" "(6,)" 2 1 5 2 5 1   # the class weights 0=2,1=1,2=5 per sample
+cwfit=("$c" fit --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --epochs 3
+  --batch-size 4 --seed 4 --verbose 0)
+"${cwfit[@]}" --class-weight 0=2,2=5 --out "$work/cw.class.safetensors" >/dev/null
+"${cwfit[@]}" --sample-weight "$work/cw.sw.npy" --out "$work/cw.sample.safetensors" >/dev/null
+"${cwfit[@]}" --out "$work/cw.none.safetensors" >/dev/null
+cmp -s "$work/cw.class.safetensors" "$work/cw.sample.safetensors" && ok ||
+  ko "--class-weight 0=2,2=5 differs from the same weights per sample"
+cmp -s "$work/cw.class.safetensors" "$work/cw.none.safetensors" && ko "--class-weight changed nothing" || ok
+"${cwfit[@]}" --sample-weight "$work/cw.sw.npy" --threads 3 --micro-batch 1 --out "$work/cw.t3.safetensors" >/dev/null
+"${cwfit[@]}" --sample-weight "$work/cw.sw.npy" --threads 1 --micro-batch 1 --out "$work/cw.t1.safetensors" >/dev/null
+cmp -s "$work/cw.t1.safetensors" "$work/cw.t3.safetensors" && ok || ko "--sample-weight: --threads 3 differs from 1"
+lw=$("$c" evaluate --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --verbose 0 \
+  --sample-weight "$work/cw.sw.npy" | sed -n 's/^loss //p')
+lu=$("$c" evaluate --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --verbose 0 |
+  sed -n 's/^loss //p')
+[ -n "$lw" ] && [ -n "$lu" ] && [ "$lw" != "$lu" ] && ok || ko "evaluate --sample-weight: loss '$lw', unweighted '$lu'"
+npy "$work/cw.sw5.npy" "(5,)" 1 1 1 1 1
+expect "sample weights of the wrong count" 1 "cw.sw5.npy has 5 samples, .*cw.x.npy has 6" -- "${cwfit[@]}" \
+  --sample-weight "$work/cw.sw5.npy" --out "$work/cw.bad.safetensors"
+npy "$work/cw.swt.npy" "(6, 3)" 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
+expect "per-timestep sample weights refused" 1 "per-timestep sample weights .* are not supported" -- "${cwfit[@]}" \
+  --sample-weight "$work/cw.swt.npy" --out "$work/cw.bad.safetensors"
+npy "$work/cw.swn.npy" "(6,)" 1 1 1 nan 1 1
+expect "a NaN sample weight" 1 "cw.swn.npy: sample 3 has weight nan" -- "${cwfit[@]}" \
+  --sample-weight "$work/cw.swn.npy" --out "$work/cw.bad.safetensors"
+npy "$work/cw.swneg.npy" "(6,)" 1 1 -2 1 1 1
+expect "a negative sample weight" 1 "cw.swneg.npy: sample 2 has weight -2: .*finite and >= 0" -- "${cwfit[@]}" \
+  --sample-weight "$work/cw.swneg.npy" --out "$work/cw.bad.safetensors"
+expect "a negative sample weight in evaluate" 1 "sample 2 has weight -2" -- "$c" evaluate \
+  --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --sample-weight "$work/cw.swneg.npy"
+expect "class and sample weights together" 1 "cannot be used together" -- "${cwfit[@]}" --class-weight 0=2 \
+  --sample-weight "$work/cw.sw.npy" --out "$work/cw.bad.safetensors"
+expect "a bad --class-weight" 1 "expected CLASS=WEIGHT" -- "${cwfit[@]}" --class-weight 0:2 \
+  --out "$work/cw.bad.safetensors"
+expect "a negative class weight" 1 "the weight of class 1 is -1" -- "${cwfit[@]}" --class-weight 0=1,1=-1 \
+  --out "$work/cw.bad.safetensors"
+expect "a class given twice" 1 "class 1 is given twice" -- "${cwfit[@]}" --class-weight 1=1,1=2 \
+  --out "$work/cw.bad.safetensors"
+expect "class_weight with per-timestep targets" 1 "class_weight is not supported for targets of one row per timestep" \
+  -- "$t" fit --weights "$work/w.safetensors" --x $x --y $y --epochs 1 --class-weight 0=1 --out "$work/cw.bad.safetensors"
+
+# fit{class_weight = {[0] = 2, [2] = 5}} in the description is the driver's default
+$rnnc build tests/cli/fixtures/class_weight.lua -o "$work/cwd" --dtype float64 --batch 8 >/dev/null 2>&1 ||
+  ko "build class_weight.lua"
+cd_="$work/cwd/class_weight"
+cwdfit=("$cd_" fit --weights "$work/cw.w0.safetensors" --x "$work/cw.x.npy" --y "$work/cw.y.npy" --epochs 3
+  --batch-size 4 --seed 4 --verbose 0)
+"${cwdfit[@]}" --out "$work/cwd.default.safetensors" >/dev/null
+"${cwdfit[@]}" --class-weight "" --sample-weight "$work/cw.sw.npy" --out "$work/cwd.sample.safetensors" >/dev/null
+"${cwdfit[@]}" --class-weight "" --out "$work/cwd.none.safetensors" >/dev/null
+cmp -s "$work/cwd.default.safetensors" "$work/cwd.sample.safetensors" && ok ||
+  ko "fit{class_weight} as the default differs from the same weights per sample"
+cmp -s "$work/cwd.default.safetensors" "$work/cwd.none.safetensors" && ko "--class-weight \"\" did not turn it off" || ok
+expect "the description's class_weight and --sample-weight" 1 "cannot be used together" -- "${cwdfit[@]}" \
+  --sample-weight "$work/cw.sw.npy" --out "$work/cw.bad.safetensors"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

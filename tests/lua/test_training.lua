@@ -267,6 +267,23 @@ end
 
 -- keras/src/callbacks/reduce_lr_on_plateau.py: Keras 3's arguments and
 -- defaults; factor >= 1 raises there.
+tests["fit: class_weight becomes the driver's --class-weight, checked"] = function()
+  local m = T.load_text(model('loss = "mse", optimizer = "adam"', "class_weight = { [1] = 5, [0] = 1.5, [3] = 0 }"))
+  T.eq(m.fit_defaults, "class-weight=0=1.5,1=5,3=0", "sorted by class, every weight exact")
+  m = T.load_text(model('loss = "mse", optimizer = "adam"', "class_weight = { [0] = 0.1 }"))
+  T.eq(m.fit_defaults, "class-weight=0=0.10000000000000001", "the weight's double, not 14 digits")
+  local function refused(arg, rest)
+    load_error(model('loss = "mse", optimizer = "adam"', arg), 3, rest)
+  end
+  refused("class_weight = 5", "fit: class_weight must be a table of class = weight")
+  refused("class_weight = { [-1] = 1 }", "class_weight: the classes are whole numbers from 0, not -1")
+  refused("class_weight = { [0.5] = 1 }", "the classes are whole numbers from 0, not 0.5")
+  refused('class_weight = { a = 1 }', "the classes are whole numbers from 0, not a")
+  refused("class_weight = { [0] = -1 }", "the weight of class 0 must be a finite number >= 0")
+  refused("class_weight = { [2] = 0/0 }", "the weight of class 2 must be a finite number >= 0")
+  refused("class_weight = {}", "fit: class_weight is empty")
+end
+
 tests["fit: ReduceLROnPlateau's defaults, arguments and refusals"] = function()
   local m = T.load_text(model('loss = "mse", optimizer = "adam"', 'callbacks = { ReduceLROnPlateau {} }'))
   T.eq(m.fit_defaults, "reduce-lr-on-plateau=1 reduce-lr-monitor=val_loss reduce-lr-factor=0.1 "

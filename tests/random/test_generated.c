@@ -2011,6 +2011,28 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   if (memcmp(&loss, &loss2, sizeof loss) != 0 ||
       memcmp(b->grad, b->grad2, m->n_params * c->dsize) != 0)
     report(c, "loss_grad with dx = y_pred = NULL differs from loss_grad with them (n=%d)", n);
+
+  /* Sample weights in [0, 2) (fit's sample_weight): loss_grad_weighted
+   * against the reference runtime's, on float64 units (every output, every
+   * timestep of a sequence output, weighted per sample). */
+  if (m->loss_grad_weighted != NULL && m->dtype == RNNC_F64) {
+    double wl, rl, worst = 0, top = 0;
+    draw_uniform(c, rng, b->dy, b->dyd, (size_t)n, 0.0, 2.0);
+    fill_value(c, b->grad2, 0, m->n_params, NAN);
+    poison(b->scratch, m->scratch_bytes);
+    wl = m->loss_grad_weighted(b->p, b->scratch, b->x, b->target, b->dy, b->grad2, NULL, NULL, n);
+    rl = rnnc_ref_loss_grad_weighted(c->ref, b->pd, b->xd, b->td, b->dyd, n, b->rg[0], NULL, NULL);
+    to_double(c, b->grad2, b->gd, m->n_params);
+    for (i = 0; i < m->n_params; i++) {
+      worst = dmax(worst, fabs(b->gd[i] - b->rg[0][i]));
+      top = dmax(top, fabs(b->rg[0][i]));
+    }
+    if (!(fabs(wl - rl) <= 1e-9 * dmax(fabs(rl), 1e-300)) || !(worst <= 1e-8 * dmax(top, 1e-300)))
+      report(c,
+             "loss_grad_weighted: loss %.17g, reference %.17g; worst gradient difference %g of %g "
+             "(n=%d)",
+             wl, rl, worst, top, n);
+  }
   return loss;
 }
 

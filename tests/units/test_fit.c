@@ -23,6 +23,7 @@
 
 #include "fit.h"
 #include "fit_internal.h"
+#include "rnnc_ref.h"
 
 enum { N = 21, BS = 8, P = FIT_N_PARAMS, IN = FIT_INPUT_SIZE };
 
@@ -1257,6 +1258,323 @@ static void test_reduce_lr_resume(void **state) {
   rnnc_history_free(&h2);
 }
 
+/* ---------------------------------------------------------------- sample and class weights */
+
+static double max_rel(const double *a, const double *b, size_t n) {
+  double worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = fabs(a[i] - b[i]) / (fabs(b[i]) > 1e-300 ? fabs(b[i]) : 1.0);
+    if (d > worst)
+      worst = d;
+  }
+  return worst;
+}
+
+/* Keras's sum_over_batch_size with sample weights (keras/src/losses/loss.py
+ * reduce_weighted_values: sum(w l) / rows): samples a, b, c with weights
+ * 2, 1, 1 give 3/4 of the unweighted loss and gradient of a, a, b, c; a
+ * weight 0 drops its sample from the sum (not from the count); weights of
+ * 1 are loss_grad bit for bit. */
+static void test_sample_weight_duplicates(void **state) {
+  (void)state;
+  static fit_params p, g1, g2, g3;
+  static fit_scratch s;
+  double xd[4 * IN], yd[4], ypred[4 * 3];
+  const double w[3] = {2, 1, 1}, ones[3] = {1, 1, 1}, w0[3] = {0, 1, 1};
+  init_params(&p);
+  assert_int_equal(fit_model.set_steps(&s, 3), 0);
+  memcpy(xd, X, IN * sizeof *X);
+  memcpy(xd + IN, X, 3 * IN * sizeof *X);
+  yd[0] = Y[0];
+  memcpy(yd + 1, Y, 3 * sizeof *Y);
+  double lw = fit_model.loss_grad_weighted(&p, &s, X, Y, w, &g1, NULL, ypred, 3);
+  double ld = fit_model.loss_grad(&p, &s, xd, yd, &g2, NULL, ypred, 4);
+  assert_true(fabs(lw * 3.0 / 4.0 - ld) <= 1e-15 * fabs(ld));
+  for (int i = 0; i < P; ++i)
+    g1.flat[i] *= 3.0 / 4.0;
+  assert_true(max_rel(g1.flat, g2.flat, P) < 1e-12);
+  /* all 1: loss_grad itself */
+  lw = fit_model.loss_grad_weighted(&p, &s, X, Y, ones, &g1, NULL, ypred, 3);
+  ld = fit_model.loss_grad(&p, &s, X, Y, &g2, NULL, ypred, 3);
+  assert_true(lw == ld);
+  assert_memory_equal(&g1, &g2, sizeof g1);
+  /* weight 0: samples b, c summed, divided by 3 */
+  lw = fit_model.loss_grad_weighted(&p, &s, X, Y, w0, &g1, NULL, ypred, 3);
+  ld = fit_model.loss_grad(&p, &s, X + IN, Y + 1, &g3, NULL, ypred, 2);
+  assert_true(fabs(lw - ld * 2.0 / 3.0) <= 1e-15 * fabs(ld));
+  for (int i = 0; i < P; ++i)
+    g3.flat[i] *= 2.0 / 3.0;
+  assert_true(max_rel(g1.flat, g3.flat, P) < 1e-12);
+}
+
+/* The reference runtime's weighted loss and gradient agree with the unit's. */
+static void test_sample_weight_reference(void **state) {
+  (void)state;
+  static fit_params p, g;
+  static fit_scratch s;
+  static double rg[P];
+  double ypred[BS * 3];
+  char err[512];
+  const double w[5] = {0.5, 0, 2, 1, 3};
+  init_params(&p);
+  rnnc_ref *ref = rnnc_ref_new(fit_model.spec, err, sizeof err);
+  assert_non_null(ref);
+  assert_int_equal(fit_model.set_steps(&s, 3), 0);
+  double l = fit_model.loss_grad_weighted(&p, &s, X, Y, w, &g, NULL, ypred, 5);
+  double lr = rnnc_ref_loss_grad_weighted(ref, p.flat, X, Y, w, 5, rg, NULL, NULL);
+  assert_true(fabs(l - lr) <= 1e-13 * fabs(l));
+  assert_true(max_rel(g.flat, rg, P) < 1e-10);
+  /* and differ from the unweighted */
+  double lu = rnnc_ref_loss_grad(ref, p.flat, X, Y, 5, rg, NULL, NULL);
+  assert_true(fabs(l - lu) > 1e-6);
+  rnnc_ref_free(ref);
+}
+
+static double W[N];
+
+static void make_weights(void) {
+  for (int i = 0; i < N; ++i)
+    W[i] = (double)(i % 4) * 0.5; /* 0, .5, 1, 1.5, ... */
+}
+
+/* fit with sample weights: the same bytes on 1 or 3 threads (micro-batches
+ * of 2), weights of 1 train as no weights, and the weights follow their
+ * samples through shuffling (permuting samples and weights together keeps
+ * the first epoch's loss, unshuffled). */
+static void test_sample_weight_fit(void **state) {
+  (void)state;
+  static fit_params a, b, c, d;
+  char err[512];
+  rnnc_history ha = {0}, hb = {0};
+  make_weights();
+  init_params(&a);
+  b = c = d = a;
+  rnnc_fit_options o = quiet(3);
+  o.sample_weight = W;
+  o.micro_batch = 2;
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  o.threads = 3;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_memory_equal(ha.values, hb.values, sizeof(double) * 3 * (size_t)ha.n_series);
+  /* weights change training */
+  o.sample_weight = NULL;
+  assert_int_equal(rnnc_fit_history(&fit_model, &c, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_true(memcmp(&a, &c, sizeof a) != 0);
+  /* all 1: no weights, bit for bit */
+  static double ones[N];
+  for (int i = 0; i < N; ++i)
+    ones[i] = 1;
+  o.sample_weight = ones;
+  assert_int_equal(rnnc_fit_history(&fit_model, &d, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  assert_memory_equal(&c, &d, sizeof c);
+  assert_memory_equal(ha.values, hb.values, sizeof(double) * 3 * (size_t)ha.n_series);
+  /* one batch of all 21 samples: shuffled or not, the same (sample,
+   * weight) pairs give the same first loss, up to the order of the sums */
+  rnnc_fit_options one = quiet(1);
+  one.batch_size = N;
+  one.sample_weight = W;
+  init_params(&a);
+  b = a;
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &one, NULL, &ha, err, sizeof err), 0);
+  one.shuffle = 0;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &one, NULL, &hb, err, sizeof err), 0);
+  double la = rnnc_history_value(&ha, "loss", 0), lb = rnnc_history_value(&hb, "loss", 0);
+  assert_true(fabs(la - lb) <= 1e-13 * lb);
+  rnnc_history_free(&ha);
+  rnnc_history_free(&hb);
+}
+
+/* evaluate with sample weights: the loss the batch-size-weighted mean of
+ * sum(w l) / count (Keras 3's loss tracker takes the batch size as weight),
+ * accuracy Keras's Mean with sample_weight: sum(w v) / sum(w)
+ * (keras/src/metrics/reduction_metrics.py). validation_split takes the last
+ * samples' weights: val_loss and val_accuracy are evaluate's on them. */
+static void test_sample_weight_metrics(void **state) {
+  (void)state;
+  static fit_params p, g;
+  static fit_scratch s;
+  double ypred[BS * 3];
+  char err[512];
+  make_weights();
+  init_params(&p);
+  rnnc_fit_options o = quiet(1);
+  o.batch_size = 5;
+  o.sample_weight = W;
+  rnnc_logs logs;
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
+  double sum = 0, acc = 0, wsum = 0;
+  fit_model.set_steps(&s, 3);
+  for (int first = 0; first < N; first += 5) {
+    int count = N - first < 5 ? N - first : 5;
+    double l = fit_model.loss_grad(&p, &s, X + first * IN, Y + first, &g, NULL, ypred, count);
+    (void)l;
+    double lw = 0;
+    for (int i = 0; i < count; ++i) {
+      double li = fit_model.loss_grad(&p, &s, X + (first + i) * IN, Y + first + i, &g, NULL,
+                                      ypred + i * 3, 1);
+      lw += W[first + i] * li;
+      acc += W[first + i] * rnnc_sparse_accuracy_f64(ypred + i * 3, Y + first + i, 1, 3);
+      wsum += W[first + i];
+    }
+    sum += lw / count * count;
+  }
+  assert_true(fabs(logs.values[0] - sum / N) < 1e-14);
+  assert_true(fabs(logs.values[1] - acc / wsum) < 1e-15);
+  assert_true(fabs(logs.values[1] - acc / N) > 1e-3); /* not the unweighted count */
+  /* validation_split 0.25: the last 6 samples with their weights */
+  static fit_params q;
+  init_params(&q);
+  rnnc_fit_options f = quiet(1);
+  f.sample_weight = W;
+  f.validation_split = 0.25;
+  f.batch_size = 5;
+  rnnc_history h = {0};
+  assert_int_equal(rnnc_fit_history(&fit_model, &q, X, Y, N, &f, NULL, &h, err, sizeof err), 0);
+  rnnc_fit_options e = quiet(1);
+  e.batch_size = 5;
+  e.sample_weight = W + 15;
+  assert_int_equal(
+      rnnc_evaluate(&fit_model, &q, X + 15 * IN, Y + 15, 6, &e, &logs, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&h, "val_loss", 0) == logs.values[0]);
+  assert_true(rnnc_history_value(&h, "val_accuracy", 0) == logs.values[1]);
+  /* the same as explicit validation data with val_sample_weight */
+  static fit_params r;
+  init_params(&r);
+  rnnc_fit_options x = f;
+  x.validation_split = 0;
+  x.val_x = X + 15 * IN;
+  x.val_y = Y + 15;
+  x.val_n = 6;
+  x.val_sample_weight = W + 15;
+  rnnc_history hx = {0};
+  assert_int_equal(rnnc_fit_history(&fit_model, &r, X, Y, 15, &x, NULL, &hx, err, sizeof err), 0);
+  assert_memory_equal(&q, &r, sizeof q);
+  assert_true(rnnc_history_value(&hx, "val_loss", 0) == logs.values[0]);
+  x.val_sample_weight = NULL; /* unweighted validation: another value */
+  init_params(&r);
+  assert_int_equal(rnnc_fit_history(&fit_model, &r, X, Y, 15, &x, NULL, &hx, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&hx, "val_loss", 0) != logs.values[0]);
+  rnnc_history_free(&hx);
+  rnnc_history_free(&h);
+}
+
+/* Weights must be finite and >= 0: the message names the array and sample. */
+static void test_sample_weight_refusals(void **state) {
+  (void)state;
+  static fit_params p;
+  static double w[N];
+  char err[512];
+  init_params(&p);
+  for (int i = 0; i < N; ++i)
+    w[i] = 1;
+  w[7] = -1;
+  rnnc_fit_options o = quiet(1);
+  o.sample_weight = w;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "sample_weight: sample 7 has weight -1"));
+  w[7] = NAN;
+  rnnc_logs logs;
+  assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), -1);
+  assert_non_null(strstr(err, "sample 7"));
+  /* a unit generated before loss_grad_weighted */
+  rnnc_model old = fit_model;
+  old.loss_grad_weighted = NULL;
+  w[7] = 1;
+  assert_int_equal(rnnc_fit_history(&old, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "regenerate"));
+  /* several processes: refused before any communication */
+  rnnc_fit_group g;
+  memset(&g, 0, sizeof g);
+  g.size = 2;
+  o.group = &g;
+  assert_int_equal(rnnc_fit_history(&fit_model, &p, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "not supported across 2 processes"));
+}
+
+/* class_weight (keras/src/trainers/data_adapters/data_adapter_utils.py
+ * class_weight_to_sample_weights): each sample's label's weight, 1 for a
+ * class not given; training with it is training with those sample weights.
+ * Refused for a model with losses on several outputs or per-timestep
+ * targets. */
+static void test_class_weight(void **state) {
+  (void)state;
+  const double cw[3] = {1, 0, 5};
+  const int has[3] = {0, 1, 1}; /* class 0 not given: 1 */
+  static double sw[N];
+  char err[512];
+  assert_int_equal(rnnc_class_weights(&fit_model, Y, N, cw, has, 3, sw, err, sizeof err), 0);
+  for (int i = 0; i < N; ++i)
+    assert_true(sw[i] == (Y[i] == 0 ? 1.0 : Y[i] == 1 ? 0.0 : 5.0));
+  /* one-hot targets: the argmax */
+  static rnnc_loss_part parts[2];
+  rnnc_model m = fit_model;
+  parts[0] = fit_model.losses[0];
+  parts[0].kind = RNNC_LOSS_CATEGORICAL_CROSSENTROPY;
+  parts[0].target_size = 3;
+  m.losses = parts;
+  m.target_size = 3;
+  const double onehot[6] = {0, 0, 1, 0, 1, 0};
+  double two[2];
+  assert_int_equal(rnnc_class_weights(&m, onehot, 2, cw, has, 3, two, err, sizeof err), 0);
+  assert_true(two[0] == 5.0 && two[1] == 0.0);
+  /* per-timestep targets */
+  parts[0].rows = 3;
+  assert_int_equal(rnnc_class_weights(&m, onehot, 2, cw, has, 3, two, err, sizeof err), -1);
+  assert_non_null(strstr(err, "timestep"));
+  /* two outputs with losses */
+  parts[0].rows = 1;
+  parts[1] = parts[0];
+  m.n_outputs = 2;
+  assert_int_equal(rnnc_class_weights(&m, onehot, 2, cw, has, 3, two, err, sizeof err), -1);
+  assert_non_null(strstr(err, "single output"));
+}
+
+/* fit's class_weight option: the same bytes as its per-sample weights; the
+ * validation data stays unweighted (Keras 3 passes class_weight to the
+ * training iterator only); refused with sample_weight. */
+static void test_class_weight_option(void **state) {
+  (void)state;
+  static fit_params a, b, v;
+  static double sw[N];
+  char err[512];
+  rnnc_history ha = {0}, hb = {0};
+  for (int i = 0; i < N; ++i)
+    sw[i] = Y[i] == 0 ? 2.0 : Y[i] == 2 ? 5.0 : 1.0;
+  init_params(&a);
+  b = a;
+  rnnc_fit_options o = quiet(2);
+  o.validation_split = 0.25;
+  o.class_weight = "0=2,2=5";
+  assert_int_equal(rnnc_fit_history(&fit_model, &a, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  o.class_weight = NULL;
+  o.sample_weight = sw;
+  assert_int_equal(rnnc_fit_history(&fit_model, &b, X, Y, N, &o, NULL, &hb, err, sizeof err), 0);
+  assert_memory_equal(&a, &b, sizeof a);
+  assert_true(rnnc_history_value(&ha, "loss", 1) == rnnc_history_value(&hb, "loss", 1));
+  /* the validation loss: unweighted with class_weight, weighted with sample_weight */
+  init_params(&v);
+  o.sample_weight = NULL;
+  o.epochs = 1;
+  o.class_weight = "0=2,2=5";
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, &ha, err, sizeof err), 0);
+  rnnc_fit_options e = quiet(1);
+  rnnc_logs logs;
+  assert_int_equal(
+      rnnc_evaluate(&fit_model, &v, X + 15 * IN, Y + 15, 6, &e, &logs, err, sizeof err), 0);
+  assert_true(rnnc_history_value(&ha, "val_loss", 0) == logs.values[0]);
+  /* refusals */
+  o.sample_weight = sw;
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "cannot be used together"));
+  o.sample_weight = NULL;
+  o.class_weight = "0=2,x";
+  assert_int_equal(rnnc_fit_history(&fit_model, &v, X, Y, N, &o, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "expected CLASS=WEIGHT"));
+  rnnc_history_free(&ha);
+  rnnc_history_free(&hb);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(dir, sizeof dir, "/tmp/rnnc_test_fit.XXXXXX");
@@ -1296,6 +1614,13 @@ int main(void) {
       cmocka_unit_test(test_reduce_lr_refusals),
       cmocka_unit_test(test_reduce_lr_resume),
       cmocka_unit_test(test_reduce_lr_fit_defaults),
+      cmocka_unit_test(test_sample_weight_duplicates),
+      cmocka_unit_test(test_sample_weight_fit),
+      cmocka_unit_test(test_sample_weight_metrics),
+      cmocka_unit_test(test_sample_weight_refusals),
+      cmocka_unit_test(test_class_weight),
+      cmocka_unit_test(test_sample_weight_reference),
+      cmocka_unit_test(test_class_weight_option),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
