@@ -26,12 +26,30 @@
 typedef char seed04_params_are_flat[sizeof(seed04_params) == 248 * sizeof(float) ? 1 : -1];
 
 static const rnnc_tensor_desc seed04_tensors[6] = {
-    {"simple_rnn/kernel", 2, {5, 8, 0, 0}, 0, 40, RNNC_INIT_GLOROT_UNIFORM},
-    {"simple_rnn/recurrent_kernel", 2, {8, 8, 0, 0}, 40, 64, RNNC_INIT_ORTHOGONAL},
-    {"simple_rnn/bias", 1, {8, 0, 0, 0}, 104, 8, RNNC_INIT_ZEROS},
-    {"simple_rnn_1/kernel", 2, {8, 8, 0, 0}, 112, 64, RNNC_INIT_GLOROT_UNIFORM},
-    {"simple_rnn_1/recurrent_kernel", 2, {8, 8, 0, 0}, 176, 64, RNNC_INIT_ORTHOGONAL},
-    {"simple_rnn_1/bias", 1, {8, 0, 0, 0}, 240, 8, RNNC_INIT_ZEROS},
+    {"simple_rnn/kernel", 2, {5, 8, 0, 0}, 0, 40, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/recurrent_kernel",
+     2,
+     {8, 8, 0, 0},
+     40,
+     64,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/bias", 1, {8, 0, 0, 0}, 104, 8, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn_1/kernel",
+     2,
+     {8, 8, 0, 0},
+     112,
+     64,
+     RNNC_INIT_GLOROT_UNIFORM,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn_1/recurrent_kernel",
+     2,
+     {8, 8, 0, 0},
+     176,
+     64,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn_1/bias", 1, {8, 0, 0, 0}, 240, 8, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed04_losses[1] = {

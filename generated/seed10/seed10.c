@@ -30,14 +30,26 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc seed10_tensors[8] = {
-    {"lstm/kernel", 2, {10, 20, 0, 0}, 0, 200, RNNC_INIT_GLOROT_UNIFORM},
-    {"lstm/recurrent_kernel", 2, {5, 20, 0, 0}, 200, 100, RNNC_INIT_ORTHOGONAL},
-    {"lstm/bias", 1, {20, 0, 0, 0}, 300, 20, RNNC_INIT_UNIT_FORGET_BIAS},
-    {"lstm_1/kernel", 2, {5, 28, 0, 0}, 320, 140, RNNC_INIT_GLOROT_UNIFORM},
-    {"lstm_1/recurrent_kernel", 2, {7, 28, 0, 0}, 460, 196, RNNC_INIT_ORTHOGONAL},
-    {"lstm_1/bias", 1, {28, 0, 0, 0}, 656, 28, RNNC_INIT_UNIT_FORGET_BIAS},
-    {"dense/kernel", 2, {7, 1, 0, 0}, 684, 7, RNNC_INIT_GLOROT_UNIFORM},
-    {"dense/bias", 1, {1, 0, 0, 0}, 691, 1, RNNC_INIT_ZEROS},
+    {"lstm/kernel", 2, {10, 20, 0, 0}, 0, 200, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {5, 20, 0, 0},
+     200,
+     100,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {20, 0, 0, 0}, 300, 20, RNNC_INIT_UNIT_FORGET_BIAS, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm_1/kernel", 2, {5, 28, 0, 0}, 320, 140, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm_1/recurrent_kernel",
+     2,
+     {7, 28, 0, 0},
+     460,
+     196,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm_1/bias", 1, {28, 0, 0, 0}, 656, 28, RNNC_INIT_UNIT_FORGET_BIAS, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {7, 1, 0, 0}, 684, 7, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {1, 0, 0, 0}, 691, 1, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed10_losses[1] = {

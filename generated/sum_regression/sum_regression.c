@@ -37,13 +37,19 @@ static inline float rnnc_step(float v) {
 }
 
 static const rnnc_tensor_desc sum_regression_tensors[7] = {
-    {"lstm/kernel", 2, {1, 80, 0, 0}, 0, 80, RNNC_INIT_GLOROT_UNIFORM},
-    {"lstm/recurrent_kernel", 2, {20, 80, 0, 0}, 80, 1600, RNNC_INIT_ORTHOGONAL},
-    {"lstm/bias", 1, {80, 0, 0, 0}, 1680, 80, RNNC_INIT_UNIT_FORGET_BIAS},
-    {"dense/kernel", 2, {20, 5, 0, 0}, 1760, 100, RNNC_INIT_GLOROT_UNIFORM},
-    {"dense/bias", 1, {5, 0, 0, 0}, 1860, 5, RNNC_INIT_ZEROS},
-    {"dense_1/kernel", 2, {5, 1, 0, 0}, 1865, 5, RNNC_INIT_GLOROT_UNIFORM},
-    {"dense_1/bias", 1, {1, 0, 0, 0}, 1870, 1, RNNC_INIT_ZEROS},
+    {"lstm/kernel", 2, {1, 80, 0, 0}, 0, 80, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {20, 80, 0, 0},
+     80,
+     1600,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {80, 0, 0, 0}, 1680, 80, RNNC_INIT_UNIT_FORGET_BIAS, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {20, 5, 0, 0}, 1760, 100, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {5, 0, 0, 0}, 1860, 5, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense_1/kernel", 2, {5, 1, 0, 0}, 1865, 5, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense_1/bias", 1, {1, 0, 0, 0}, 1870, 1, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part sum_regression_losses[1] = {

@@ -26,11 +26,23 @@
 typedef char tagger_params_are_flat[sizeof(tagger_params) == 33 * sizeof(float) ? 1 : -1];
 
 static const rnnc_tensor_desc tagger_tensors[5] = {
-    {"simple_rnn/kernel", 2, {3, 3, 0, 0}, 0, 9, RNNC_INIT_GLOROT_UNIFORM},
-    {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 9, 9, RNNC_INIT_ORTHOGONAL},
-    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 18, 3, RNNC_INIT_ZEROS},
-    {"time_distributed/dense/kernel", 2, {3, 3, 0, 0}, 21, 9, RNNC_INIT_GLOROT_UNIFORM},
-    {"time_distributed/dense/bias", 1, {3, 0, 0, 0}, 30, 3, RNNC_INIT_ZEROS},
+    {"simple_rnn/kernel", 2, {3, 3, 0, 0}, 0, 9, RNNC_INIT_GLOROT_UNIFORM, {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/recurrent_kernel",
+     2,
+     {3, 3, 0, 0},
+     9,
+     9,
+     RNNC_INIT_ORTHOGONAL,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 18, 3, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
+    {"time_distributed/dense/kernel",
+     2,
+     {3, 3, 0, 0},
+     21,
+     9,
+     RNNC_INIT_GLOROT_UNIFORM,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"time_distributed/dense/bias", 1, {3, 0, 0, 0}, 30, 3, RNNC_INIT_ZEROS, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part tagger_losses[1] = {
