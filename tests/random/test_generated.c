@@ -2140,13 +2140,18 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   free(d4);
 }
 
+/* One update of the model's optimizer, then the weights' constraints (what
+ * rnnc_optimizer_apply does without clipping). */
 static void optimizer_step(ctx *c, void *w, const void *g, void *slots, long step) {
-  if (c->f64)
+  if (c->f64) {
     rnnc_optimizer_step_f64(&c->m->optimizer, (double *)w, (const double *)g, (double *)slots,
                             c->m->n_params, step);
-  else
+    rnnc_constrain_f64(c->m->tensors, c->m->n_tensors, (double *)w, c->m->n_params);
+  } else {
     rnnc_optimizer_step_f32(&c->m->optimizer, (float *)w, (const float *)g, (float *)slots,
                             c->m->n_params, step);
+    rnnc_constrain_f32(c->m->tensors, c->m->n_tensors, (float *)w, c->m->n_params);
+  }
 }
 
 static int has_front(const sspec *s) {
@@ -2202,7 +2207,9 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     if (memcmp(&got, &expect, sizeof got) != 0)
       report(c, "train_step %ld returned %.17g, loss_grad says %.17g (n=%d)", step, got, expect, n);
     if (memcmp(pw, pe, m->params_bytes) != 0)
-      report(c, "train_step %ld: parameters differ from loss_grad + rnnc_optimizer_step (n=%d)",
+      report(c,
+             "train_step %ld: parameters differ from loss_grad + rnnc_optimizer_step + "
+             "rnnc_constrain (n=%d)",
              step, n);
     check_untouched(c, "train_step y_pred", b->ypred, out, (size_t)(m->batch + 1) * m->output_size);
     if (step == 1) {
