@@ -5,6 +5,7 @@ local common = require("layers.common")
 local functional = require("functional")
 local training = require("training")
 local catalog = require("catalog")
+local rules = require("layers.rules")
 
 local dsl = {}
 
@@ -221,9 +222,11 @@ local function constructor(module, state)
       local v = given[k]
       local s = spec[k] or common.BASE_ARGS[k]
       if not s then
-        local kind = type(k) == "string" and (k:match("_regularizer$") and "regularizers"
-          or k:match("_constraint$") and "constraints")
-        if kind then util.fail(at, "%s is not supported (%s are not implemented yet): remove it", k, kind) end
+        local kind = type(k) == "string" and (k:match("_regularizer$") and "regularizer"
+          or k:match("_constraint$") and "constraint")
+        if kind then
+          util.fail(at, "%s is not an argument of %s: it has no such weight to put a %s on", k, module.class, kind)
+        end
         util.fail(at, "unknown argument '%s' for %s", k, module.class)
       end
       if k ~= "name" then
@@ -527,6 +530,11 @@ local function environment(state)
     return util.handle(m, ModelHandle)
   end
   for k, v in pairs(training.constructors(function()
+    return where(state)
+  end)) do
+    env[k] = v
+  end
+  for k, v in pairs(rules.constructors(function()
     return where(state)
   end)) do
     env[k] = v

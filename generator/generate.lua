@@ -315,7 +315,7 @@ function generate.unit(model_path, opts)
   for i, d in ipairs(unit.interface.inputs) do
     shapes[i] = d.shape
   end
-  local spec_text = spec.text(model, shapes, unit.interface.training.losses)
+  local spec_text = spec.text(model, shapes, unit.interface.training.losses, unit.interface.params)
   if not spec_text then error("internal: a layer has no reference spec", 0) end
   local summary_text = summary.text(model)
   local files

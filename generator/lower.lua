@@ -112,7 +112,7 @@ local function param_layout(model)
     for _, w in ipairs(not seen[layer] and layer.weights or {}) do
       local size = util.product(w.shape)
       params[#params + 1] = { name = w.name, shape = util.copy(w.shape), offset = n, size = size, init = w.init,
-        trainable = w.trainable ~= false }
+        trainable = w.trainable ~= false, rule = w.rule }
       n = n + size
     end
     seen[layer] = true

@@ -45,7 +45,8 @@ local function legacy_states(graph)
   return first - 1
 end
 
-function spec.text(model, shapes, losses)
+-- params: the unit's flat parameters (name, offset, size, rule), or nil.
+function spec.text(model, shapes, losses, params)
   local graph = functional.graph(model)
   local lines = { "rnnc-spec 1" }
   local ref = {}
@@ -127,6 +128,15 @@ function spec.text(model, shapes, losses)
         if v ~= nil and v ~= own[n] then line = line .. string.format(" %s=%.17g", n, v) end
       end
       lines[#lines + 1] = line
+    end
+  end
+  -- the trained weights' regularizers (layers/rules.lua), by the tensor's
+  -- place in the flat parameters (a frozen weight has no penalty in Keras)
+  for _, p in ipairs(params or {}) do
+    local r = p.rule
+    if r and p.trainable ~= false and (r.l1 ~= 0 or r.l2 ~= 0) then
+      lines[#lines + 1] = string.format("regularize %s offset=%d size=%d l1=%.17g l2=%.17g", p.name, p.offset, p.size,
+        r.l1, r.l2)
     end
   end
   return table.concat(lines, "\n") .. "\n"

@@ -361,6 +361,119 @@ void RNNC_FN(rnnc_optimizer_apply)(const rnnc_optimizer *opt, RNNC_REAL *w, RNNC
     if (cursor < n)
       RNNC_FN(step_range)(opt, lr, w, g, slots, n, cursor, n, step);
   }
+  RNNC_FN(rnnc_constrain)(tensors, n_tensors, w, n);
+}
+
+/* A tensor of the descriptor lies inside the n reals. */
+static int RNNC_FN(inside)(const struct rnnc_tensor_desc_s *t, size_t n) {
+  return t->offset <= n && t->size <= n - t->offset;
+}
+
+/* Keras's L1, L2, L1L2 (keras/src/regularizers/regularizers.py, __call__):
+ * l1 * sum(abs(x)) + l2 * sum(square(x)), no 1/2; the gradient is what
+ * autodiff gives in TensorFlow and JAX, sign(0) = 0. */
+double RNNC_FN(rnnc_regularize)(const struct rnnc_tensor_desc_s *tensors, int n_tensors,
+                                const RNNC_REAL *w, RNNC_REAL *g, size_t n) {
+  double penalty = 0.0;
+  int k;
+  for (k = 0; tensors != NULL && k < n_tensors; k++) {
+    const struct rnnc_tensor_desc_s *t = &tensors[k];
+    const double l1 = t->rule.l1, l2 = t->rule.l2;
+    double a = 0.0, q = 0.0;
+    size_t i;
+    if (t->frozen || (l1 == 0.0 && l2 == 0.0) || !RNNC_FN(inside)(t, n))
+      continue;
+    for (i = t->offset; i < t->offset + t->size; i++) {
+      const double x = (double)w[i];
+      a += fabs(x);
+      q += x * x;
+      if (g != NULL)
+        g[i] = (RNNC_REAL)((double)g[i] + l1 * (double)((x > 0.0) - (x < 0.0)) + 2.0 * l2 * x);
+    }
+    penalty += l1 * a + l2 * q;
+  }
+  return penalty;
+}
+
+/* The offset of the multi-index `code` (mixed radix over the dimensions
+ * selected by `mask`, the last fastest) in a row-major tensor. */
+static size_t RNNC_FN(offset_of)(const struct rnnc_tensor_desc_s *t, unsigned mask, size_t code) {
+  size_t off = 0, stride = 1;
+  int d;
+  for (d = t->rank - 1; d >= 0; d--) {
+    const size_t dim = (size_t)t->shape[d];
+    if (mask & (1u << d)) {
+      off += (code % dim) * stride;
+      code /= dim;
+    }
+    stride *= dim;
+  }
+  return off;
+}
+
+/* Keras's MaxNorm, NonNeg, UnitNorm, MinMaxNorm
+ * (keras/src/constraints/constraints.py, __call__): norms =
+ * sqrt(sum(square(w), axis, keepdims)), then w * desired / (epsilon + norms)
+ * (UnitNorm: w / (epsilon + norms)), epsilon = backend.epsilon() = 1e-7. Each
+ * norm's sum in double, in row-major order of the reduced dimensions. */
+void RNNC_FN(rnnc_constrain)(const struct rnnc_tensor_desc_s *tensors, int n_tensors, RNNC_REAL *w,
+                             size_t n) {
+  int k, d;
+  for (k = 0; tensors != NULL && k < n_tensors; k++) {
+    const struct rnnc_tensor_desc_s *t = &tensors[k];
+    const rnnc_weight_rule *r = &t->rule;
+    unsigned all = 0, red, kept;
+    size_t groups = 1, per = 1, gi, j;
+    RNNC_REAL *v;
+    if (t->frozen || r->constraint == RNNC_CONSTRAINT_NONE || !RNNC_FN(inside)(t, n))
+      continue;
+    v = w + t->offset;
+    if (r->constraint == RNNC_CONSTRAINT_NON_NEG) {
+      for (j = 0; j < t->size; j++)
+        if (v[j] < 0)
+          v[j] = 0;
+      continue;
+    }
+    for (d = 0; d < t->rank && d < RNNC_MAX_RANK; d++)
+      all |= 1u << d;
+    red = r->axes & all;
+    kept = all & ~red;
+    for (d = 0; d < t->rank && d < RNNC_MAX_RANK; d++) {
+      if (red & (1u << d))
+        per *= (size_t)t->shape[d];
+      else
+        groups *= (size_t)t->shape[d];
+    }
+    for (gi = 0; gi < groups; gi++) {
+      const size_t base = RNNC_FN(offset_of)(t, kept, gi);
+      double sq = 0.0, norm, desired, scale;
+      for (j = 0; j < per; j++) {
+        const double x = (double)v[base + RNNC_FN(offset_of)(t, red, j)];
+        sq += x * x;
+      }
+      norm = sqrt(sq);
+      switch (r->constraint) {
+      case RNNC_CONSTRAINT_MAX_NORM:
+        desired = norm < 0.0 ? 0.0 : norm > r->max_value ? r->max_value : norm;
+        scale = desired / (RNNC_CONSTRAINT_EPSILON + norm);
+        break;
+      case RNNC_CONSTRAINT_UNIT_NORM:
+        scale = 1.0 / (RNNC_CONSTRAINT_EPSILON + norm);
+        break;
+      case RNNC_CONSTRAINT_MIN_MAX_NORM:
+        desired = norm < r->min_value ? r->min_value : norm > r->max_value ? r->max_value : norm;
+        desired = r->rate * desired + (1.0 - r->rate) * norm;
+        scale = desired / (RNNC_CONSTRAINT_EPSILON + norm);
+        break;
+      default:
+        scale = 1.0;
+      }
+      for (j = 0; j < per; j++) {
+        const size_t at = base + RNNC_FN(offset_of)(t, red, j);
+        v[at] = (RNNC_REAL)((double)v[at] * scale);
+      }
+    }
+  }
 }
 
 #undef RNNC_FN

@@ -269,7 +269,9 @@ double rnnc_optimizer_learning_rate(const rnnc_optimizer *opt, long step);
  * model descriptor. Then rnnc_optimizer_step, on every element but those of
  * the tensors marked frozen (Keras's optimizer sees model.trainable_variables
  * only), which keep their values and slots bit for bit; tensors in the order
- * of their offsets, as a unit lists them. `g` is modified. */
+ * of their offsets, as a unit lists them. Then the trained tensors'
+ * constraints (rnnc_constrain), as Keras 3's BaseOptimizer.apply applies each
+ * variable's constraint after the update. `g` is modified. */
 struct rnnc_tensor_desc_s;
 void rnnc_optimizer_apply_f32(const rnnc_optimizer *opt, float *w, float *g, float *slots, size_t n,
                               long step, const struct rnnc_tensor_desc_s *tensors, int n_tensors);
@@ -284,6 +286,50 @@ int rnnc_all_finite_f64(const double *v, size_t n);
 /* ---------------------------------------------------------------- model descriptor */
 #define RNNC_MAX_RANK 4
 
+/* Keras's constraints (keras/src/constraints/constraints.py), applied to a
+ * weight after each optimizer update: */
+typedef enum {
+  RNNC_CONSTRAINT_NONE = 0,
+  RNNC_CONSTRAINT_MAX_NORM = 1,     /* w * clip(norm, 0, max_value) / (eps + norm) */
+  RNNC_CONSTRAINT_NON_NEG = 2,      /* max(w, 0) */
+  RNNC_CONSTRAINT_UNIT_NORM = 3,    /* w / (eps + norm) */
+  RNNC_CONSTRAINT_MIN_MAX_NORM = 4, /* w * (rate clip(norm, min_value, max_value) + (1 - rate)
+                                     * norm) / (eps + norm) */
+} rnnc_constraint_kind;
+
+/* A weight's regularizer and constraint (Keras's kernel_regularizer,
+ * kernel_constraint, ...). The regularizer adds l1 sum |w| + l2 sum w^2 to the
+ * loss (Keras's L1, L2, L1L2) and l1 sign(w) + 2 l2 w to the gradient. The
+ * norms of a constraint are sqrt of the sum of w^2 over the dimensions whose
+ * bit is set in `axes` (bit d: dimension d of the tensor's shape, Keras's
+ * `axis`), one per index of the other dimensions; eps is Keras's
+ * backend.epsilon(), 1e-7. */
+typedef struct {
+  double l1, l2;
+  int constraint; /* rnnc_constraint_kind */
+  unsigned axes;
+  double min_value, max_value, rate;
+} rnnc_weight_rule;
+
+#define RNNC_CONSTRAINT_EPSILON 1e-7
+
+/* The weight regularizers' penalty of the tensors (each tensor's l1 and l2
+ * of its rule; reaching past n: skipped), summed in double; when g is not
+ * NULL their gradient is added into it (sign(0) = 0). loss_grad and
+ * eval_loss of a unit with regularizers add it to their loss, as Keras's
+ * Trainer.compute_loss adds the model's losses in training and evaluation. */
+struct rnnc_tensor_desc_s;
+double rnnc_regularize_f32(const struct rnnc_tensor_desc_s *tensors, int n_tensors, const float *w,
+                           float *g, size_t n);
+double rnnc_regularize_f64(const struct rnnc_tensor_desc_s *tensors, int n_tensors, const double *w,
+                           double *g, size_t n);
+/* The tensors' constraints applied to w in place (rnnc_optimizer_apply calls
+ * it after the update). */
+void rnnc_constrain_f32(const struct rnnc_tensor_desc_s *tensors, int n_tensors, float *w,
+                        size_t n);
+void rnnc_constrain_f64(const struct rnnc_tensor_desc_s *tensors, int n_tensors, double *w,
+                        size_t n);
+
 typedef struct rnnc_tensor_desc_s {
   const char *name; /* Keras weight name, e.g. "simple_rnn/kernel" */
   int rank;
@@ -296,6 +342,9 @@ typedef struct rnnc_tensor_desc_s {
    * the tensor and its optimizer slots alone, weight decay included. 0 (a
    * zero-initialised descriptor): trained. */
   int frozen;
+  /* its regularizer and constraint; all zero: none. A frozen tensor's are
+   * not applied (Keras regularizes and constrains trainable_weights only). */
+  rnnc_weight_rule rule;
 } rnnc_tensor_desc;
 
 #define RNNC_MAX_OUTPUTS 8

@@ -30,11 +30,18 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc gru_tagger_tensors[5] = {
-    {"gru/kernel", 2, {4, 9, 0, 0}, 0, 36, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"gru/recurrent_kernel", 2, {3, 9, 0, 0}, 36, 27, RNNC_INIT_ORTHOGONAL, 0},
-    {"gru/bias", 1, {9, 0, 0, 0}, 63, 9, RNNC_INIT_ZEROS, 0},
-    {"dense/kernel", 2, {3, 3, 0, 0}, 72, 9, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"dense/bias", 1, {3, 0, 0, 0}, 81, 3, RNNC_INIT_ZEROS, 0},
+    {"gru/kernel", 2, {4, 9, 0, 0}, 0, 36, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"gru/recurrent_kernel",
+     2,
+     {3, 9, 0, 0},
+     36,
+     27,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"gru/bias", 1, {9, 0, 0, 0}, 63, 9, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {3, 3, 0, 0}, 72, 9, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {3, 0, 0, 0}, 81, 3, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part gru_tagger_losses[1] = {

@@ -32,11 +32,18 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc initial_state_tensors[5] = {
-    {"lstm/kernel", 2, {3, 20, 0, 0}, 0, 60, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"lstm/recurrent_kernel", 2, {5, 20, 0, 0}, 60, 100, RNNC_INIT_ORTHOGONAL, 0},
-    {"lstm/bias", 1, {20, 0, 0, 0}, 160, 20, RNNC_INIT_UNIT_FORGET_BIAS, 0},
-    {"dense/kernel", 2, {5, 2, 0, 0}, 180, 10, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"dense/bias", 1, {2, 0, 0, 0}, 190, 2, RNNC_INIT_ZEROS, 0},
+    {"lstm/kernel", 2, {3, 20, 0, 0}, 0, 60, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {5, 20, 0, 0},
+     60,
+     100,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {20, 0, 0, 0}, 160, 20, RNNC_INIT_UNIT_FORGET_BIAS, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {5, 2, 0, 0}, 180, 10, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {2, 0, 0, 0}, 190, 2, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part initial_state_losses[1] = {

@@ -26,9 +26,23 @@
 typedef char rnn_state_params_are_flat[sizeof(rnn_state_params) == 18 * sizeof(float) ? 1 : -1];
 
 static const rnnc_tensor_desc rnn_state_tensors[3] = {
-    {"simple_rnn/kernel", 2, {2, 3, 0, 0}, 0, 6, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 6, 9, RNNC_INIT_ORTHOGONAL, 0},
-    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 15, 3, RNNC_INIT_ZEROS, 0},
+    {"simple_rnn/kernel",
+     2,
+     {2, 3, 0, 0},
+     0,
+     6,
+     RNNC_INIT_GLOROT_UNIFORM,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/recurrent_kernel",
+     2,
+     {3, 3, 0, 0},
+     6,
+     9,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 15, 3, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part rnn_state_losses[2] = {

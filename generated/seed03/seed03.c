@@ -26,9 +26,23 @@
 typedef char seed03_params_are_flat[sizeof(seed03_params) == 42 * sizeof(float) ? 1 : -1];
 
 static const rnnc_tensor_desc seed03_tensors[3] = {
-    {"simple_rnn/kernel", 2, {10, 3, 0, 0}, 0, 30, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 30, 9, RNNC_INIT_ORTHOGONAL, 0},
-    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 39, 3, RNNC_INIT_ZEROS, 0},
+    {"simple_rnn/kernel",
+     2,
+     {10, 3, 0, 0},
+     0,
+     30,
+     RNNC_INIT_GLOROT_UNIFORM,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/recurrent_kernel",
+     2,
+     {3, 3, 0, 0},
+     30,
+     9,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 39, 3, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed03_losses[1] = {

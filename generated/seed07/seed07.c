@@ -30,9 +30,16 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc seed07_tensors[3] = {
-    {"gru/kernel", 2, {5, 24, 0, 0}, 0, 120, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"gru/recurrent_kernel", 2, {8, 24, 0, 0}, 120, 192, RNNC_INIT_ORTHOGONAL, 0},
-    {"gru/bias", 2, {2, 24, 0, 0}, 312, 48, RNNC_INIT_ZEROS, 0},
+    {"gru/kernel", 2, {5, 24, 0, 0}, 0, 120, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"gru/recurrent_kernel",
+     2,
+     {8, 24, 0, 0},
+     120,
+     192,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"gru/bias", 2, {2, 24, 0, 0}, 312, 48, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed07_losses[1] = {

@@ -30,9 +30,16 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc seed08_tensors[3] = {
-    {"lstm/kernel", 2, {5, 28, 0, 0}, 0, 140, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"lstm/recurrent_kernel", 2, {7, 28, 0, 0}, 140, 196, RNNC_INIT_ORTHOGONAL, 0},
-    {"lstm/bias", 1, {28, 0, 0, 0}, 336, 28, RNNC_INIT_UNIT_FORGET_BIAS, 0},
+    {"lstm/kernel", 2, {5, 28, 0, 0}, 0, 140, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {7, 28, 0, 0},
+     140,
+     196,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {28, 0, 0, 0}, 336, 28, RNNC_INIT_UNIT_FORGET_BIAS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed08_losses[1] = {

@@ -30,11 +30,18 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc seed09_tensors[5] = {
-    {"lstm/kernel", 2, {10, 20, 0, 0}, 0, 200, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"lstm/recurrent_kernel", 2, {5, 20, 0, 0}, 200, 100, RNNC_INIT_ORTHOGONAL, 0},
-    {"lstm/bias", 1, {20, 0, 0, 0}, 300, 20, RNNC_INIT_UNIT_FORGET_BIAS, 0},
-    {"dense/kernel", 2, {5, 1, 0, 0}, 320, 5, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"dense/bias", 1, {1, 0, 0, 0}, 325, 1, RNNC_INIT_ZEROS, 0},
+    {"lstm/kernel", 2, {10, 20, 0, 0}, 0, 200, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {5, 20, 0, 0},
+     200,
+     100,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {20, 0, 0, 0}, 300, 20, RNNC_INIT_UNIT_FORGET_BIAS, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {5, 1, 0, 0}, 320, 5, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {1, 0, 0, 0}, 325, 1, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed09_losses[1] = {

@@ -30,11 +30,18 @@ static inline float rnnc_sigmoid(float v) {
 }
 
 static const rnnc_tensor_desc seed13_tensors[5] = {
-    {"lstm/kernel", 2, {4, 12, 0, 0}, 0, 48, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"lstm/recurrent_kernel", 2, {3, 12, 0, 0}, 48, 36, RNNC_INIT_ORTHOGONAL, 0},
-    {"lstm/bias", 1, {12, 0, 0, 0}, 84, 12, RNNC_INIT_UNIT_FORGET_BIAS, 0},
-    {"dense/kernel", 2, {3, 3, 0, 0}, 96, 9, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"dense/bias", 1, {3, 0, 0, 0}, 105, 3, RNNC_INIT_ZEROS, 0},
+    {"lstm/kernel", 2, {4, 12, 0, 0}, 0, 48, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/recurrent_kernel",
+     2,
+     {3, 12, 0, 0},
+     48,
+     36,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"lstm/bias", 1, {12, 0, 0, 0}, 84, 12, RNNC_INIT_UNIT_FORGET_BIAS, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/kernel", 2, {3, 3, 0, 0}, 96, 9, RNNC_INIT_GLOROT_UNIFORM, 0, {0, 0, 0, 0, 0, 0, 0}},
+    {"dense/bias", 1, {3, 0, 0, 0}, 105, 3, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}},
 };
 
 static const rnnc_loss_part seed13_losses[1] = {

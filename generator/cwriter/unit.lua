@@ -460,6 +460,13 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   end
   -- The body of loss_grad (forward, the compiled losses, backward) or, with
   -- `backward` nil, of eval_loss (forward and the losses only).
+  -- the penalty of the trained weights' regularizers (a frozen weight's is
+  -- not applied: Keras's Layer._get_regularization_losses reads
+  -- trainable_weights only)
+  local regularized = false
+  for _, wt in ipairs(iface.params) do
+    if wt.rule and wt.trainable ~= false and (wt.rule.l1 ~= 0 or wt.rule.l2 ~= 0) then regularized = true end
+  end
   local function loss_body(forward, backward, sample_weight)
     local lines = { string.format("%s(p, s, x, s->y, n);", forward) }
     local seq = false
@@ -536,6 +543,12 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       end
     end
     if backward then lines[#lines + 1] = string.format("%s(p, s, s->dloss, grad, dx, n);", backward) end
+    if regularized then
+      -- the weight regularizers' penalty and its gradient (layers/rules.lua:
+      -- Keras's compute_loss adds them in training and evaluation alike)
+      lines[#lines + 1] = string.format("loss += rnnc_regularize_%s(%s_tensors, %d, p->flat, %s, %d);", info.suffix,
+        name, #iface.params, backward and "grad ? grad->flat : NULL" or "NULL", iface.n_params)
+    end
     lines[#lines + 1] = string.format("if (y_pred) memcpy(y_pred, s->y, sizeof(%s) * (size_t)n * %d);", real,
       out_size)
     lines[#lines + 1] = "return loss;"
@@ -608,8 +621,11 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
 
   local tensors = {}
   for _, wt in ipairs(iface.params) do
-    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s, %d},', wt.name, #wt.shape,
-      dims_list(wt.shape), wt.offset, wt.size, catalog.init_enum(wt.init), wt.trainable == false and 1 or 0)
+    local r = wt.rule
+    local rule = r and string.format("{%.17g, %.17g, %s, %du, %.17g, %.17g, %.17g}", r.l1, r.l2, r.constraint, r.axes,
+      r.min_value, r.max_value, r.rate) or "{0, 0, 0, 0, 0, 0, 0}"
+    tensors[#tensors + 1] = string.format('    {"%s", %d, {%s}, %d, %d, %s, %d, %s},', wt.name, #wt.shape,
+      dims_list(wt.shape), wt.offset, wt.size, catalog.init_enum(wt.init), wt.trainable == false and 1 or 0, rule)
   end
   local opt_config, opt_name, slots_per_param = optimizer_config(config.optimizer), config.optimizer.class,
     config.optimizer.slots_per_param

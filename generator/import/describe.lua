@@ -53,6 +53,7 @@ local function rnnc_name(used, name)
 end
 
 local function value_text(v)
+  if type(v) == "table" and v.raw then return v.raw end -- a DSL expression (keras.rule)
   if type(v) == "table" then
     local parts = {}
     for i, x in ipairs(v) do

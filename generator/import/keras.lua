@@ -3,6 +3,7 @@
 -- before use; what rnnc does not implement is collected, never dropped: the
 -- caller refuses the model with the whole list.
 local cjson = require("cjson")
+local util = require("util")
 
 local keras = {}
 
@@ -248,29 +249,77 @@ local MUST = {
   recurrent_dropout = { 0, "recurrent_dropout is not implemented" },
   stateful = { false, "stateful layers are not implemented" },
   time_major = { false, "time_major inputs are not implemented" },
-  kernel_regularizer = { null, "regularizers are not implemented" },
-  recurrent_regularizer = { null, "regularizers are not implemented" },
-  bias_regularizer = { null, "regularizers are not implemented" },
-  activity_regularizer = { null, "regularizers are not implemented" },
-  kernel_constraint = { null, "constraints are not implemented" },
-  recurrent_constraint = { null, "constraints are not implemented" },
-  bias_constraint = { null, "constraints are not implemented" },
+  activity_regularizer = { null, "activity regularizers (a penalty on the layer's output) are not implemented" },
   lora_rank = { null, "LoRA is not implemented" },
   quantization_config = { null, "quantized layers are not implemented" },
   -- the front-end layers' weights
-  depthwise_regularizer = { null, "regularizers are not implemented" },
-  pointwise_regularizer = { null, "regularizers are not implemented" },
-  beta_regularizer = { null, "regularizers are not implemented" },
-  gamma_regularizer = { null, "regularizers are not implemented" },
-  depthwise_constraint = { null, "constraints are not implemented" },
-  pointwise_constraint = { null, "constraints are not implemented" },
-  beta_constraint = { null, "constraints are not implemented" },
-  gamma_constraint = { null, "constraints are not implemented" },
   renorm = { false, "batch renormalization is not implemented" },
   virtual_batch_size = { null, "ghost batches are not implemented" },
   adjustment = { null, "adjustments are not implemented" },
   mode = { 0, "BatchNormalization modes other than 0 (Keras 1) are not implemented" },
 }
+
+-- Weight regularizers and constraints (generator/layers/rules.lua): the
+-- serialized forms of tf.keras 2.x and Keras 1/2 ({"class_name": "L2",
+-- "config": {"l2": 0.01}}), of Keras 3 (the same with "module":
+-- "keras.regularizers" or "keras.constraints"), or Keras's strings -> the
+-- DSL's expression, or nil and why.
+local RULE_CLASSES = {
+  regularizer = { L1 = { "l1" }, L2 = { "l2" }, L1L2 = { "l1", "l2" } },
+  constraint = { MaxNorm = { "max_value", "axis" }, NonNeg = {}, UnitNorm = { "axis" },
+    MinMaxNorm = { "min_value", "max_value", "rate", "axis" } },
+}
+local RULE_STRINGS = {
+  regularizer = { l1 = true, l2 = true, l1_l2 = true, l1l2 = true, L1 = true, L2 = true, L1L2 = true },
+  constraint = { max_norm = true, non_neg = true, unit_norm = true, min_max_norm = true, MaxNorm = true,
+    NonNeg = true, UnitNorm = true, MinMaxNorm = true },
+}
+local function rule_value(v, kind, key)
+  if type(v) == "string" then
+    if RULE_STRINGS[kind][v] then return { raw = string.format("%q", v) } end
+    return nil, string.format("'%s' is not a %s rnnc knows", printable(v), kind)
+  end
+  local cls, cfg = object(v, key)
+  local module = v.module
+  if module ~= nil and module ~= null and module ~= "keras.regularizers" and module ~= "keras.constraints" then
+    return nil, string.format("%s from module '%s' is not one of Keras's", printable(cls), printable(module))
+  end
+  local args = RULE_CLASSES[kind][cls]
+  if not args then
+    return nil, string.format("%s is not a %s rnnc implements", printable(cls), kind)
+  end
+  local known, parts = {}, {}
+  for _, a in ipairs(args) do
+    known[a] = true
+  end
+  if cfg ~= nil and cfg ~= null then
+    want(cfg, "table", key .. ".config")
+    for _, k in ipairs(util.sorted_keys(cfg)) do
+      local x = cfg[k]
+      if k == "name" then -- Keras 3's serialization may carry it; it computes nothing
+        x = nil
+      elseif not known[k] then
+        return nil, string.format("%s has an argument '%s' rnnc does not know", printable(cls), printable(k))
+      end
+      if x ~= nil and x ~= null then
+        if k == "axis" and type(x) == "table" then
+          local axes = {}
+          for i, d in ipairs(x) do
+            axes[i] = string.format("%d", math.tointeger(want(d, "number", key .. ".config.axis")) or 0)
+          end
+          parts[#parts + 1] = "axis = { " .. table.concat(axes, ", ") .. " }"
+        else
+          want(x, "number", key .. ".config." .. k)
+          if x ~= x or x == math.huge or x == -math.huge then
+            return nil, string.format("%s: %s is not a finite number", printable(cls), printable(k))
+          end
+          parts[#parts + 1] = string.format("%s = %.17g", k, x)
+        end
+      end
+    end
+  end
+  return { raw = #parts == 0 and cls .. " {}" or string.format("%s { %s }", cls, table.concat(parts, ", ")) }
+end
 
 -- What each class takes beyond HARMLESS and MUST; the value says how.
 local RECURRENT_KEYS = { units = "units", activation = "activation", use_bias = "boolean",
@@ -340,6 +389,10 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
   "moving_mean_initializer", "moving_variance_initializer", "trainable" }
+for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha" }) do
+  RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
+  RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_constraint"
+end
 keras.ARG_ORDER = RNNC_ORDER
 
 -- Translates one layer config. Returns a record:
@@ -397,7 +450,18 @@ local function layer(ctx, entry, key, nested)
     local v, kk = c[k], ckey .. "." .. k
     local how = keys[k]
     local must = MUST[k]
-    if how then
+    local rule_kind = type(k) == "string" and (k:match("^%a+_(regularizer)$") or k:match("^%a+_(constraint)$"))
+    if k == "activity_regularizer" then rule_kind = nil end
+    if rule_kind and v ~= null then
+      local r, why = rule_value(v, rule_kind, kk)
+      if r then
+        rec.args[k] = r
+      else
+        problem("%s: %s", k, why)
+      end
+    elseif rule_kind then -- None: Keras's default
+      rec.args[k] = nil
+    elseif how then
       if how == "units" then
         rec.args.units = count(v, kk)
       elseif how == "boolean" then

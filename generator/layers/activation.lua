@@ -211,10 +211,10 @@ local PReLU = {
   class = "PReLU",
   default_name = "p_re_lu",
   positional = {},
-  args = {
+  args = require("layers.rules").extras({
     alpha_initializer = { "initializer", "zeros" },
     shared_axes = { "axes", optional = true },
-  },
+  }, { "alpha" }),
   passes_mask = true,
 }
 

@@ -2,6 +2,7 @@
 local util = require("util")
 local ir = require("ir")
 local catalog = require("catalog")
+local rules = require("layers.rules")
 
 local common = {}
 
@@ -48,17 +49,17 @@ function common.recurrent_args(extra)
   for k, v in pairs(extra or {}) do
     args[k] = v
   end
-  return args
+  return rules.extras(args, { "kernel", "recurrent", "bias" })
 end
 
 function common.dense_args()
-  return {
+  return rules.extras({
     units = { "posint" },
     activation = { "activation", "linear" },
     use_bias = { "boolean", true },
     kernel_initializer = { "initializer", "glorot_uniform" },
     bias_initializer = { "initializer", "zeros" },
-  }
+  }, { "kernel", "bias" })
 end
 
 -- Recurrent layers take (batch, timesteps, features).
@@ -138,8 +139,11 @@ function common.apply_trainable(layer, model_frozen)
 end
 
 -- A weight record: Keras name, shape, initializer.
+-- A weight of `layer`, with the rule of its regularizer and constraint
+-- arguments (layers/rules.lua), if any.
 function common.weight(layer, prefix, name, shape, init)
-  return { name = prefix .. "/" .. name, shape = shape, init = init, layer = layer }
+  return { name = prefix .. "/" .. name, shape = shape, init = init, layer = layer,
+    rule = rules.of(layer, name, shape) }
 end
 
 -- The time loop every recurrent layer shares. The input projection of all

@@ -84,14 +84,10 @@ function seq.only_none(why)
   end }
 end
 
--- The arguments every layer with weights refuses until rnnc has them.
+-- The regularizer and constraint arguments of a layer's weights (their
+-- argument prefixes, e.g. { "kernel", "bias" }): layers/rules.lua.
 function seq.refused_extras(args, weights)
-  for _, w in ipairs(weights) do
-    args[w .. "_regularizer"] = seq.only_none("regularizers are not implemented yet")
-    args[w .. "_constraint"] = seq.only_none("constraints are not implemented yet")
-  end
-  args.activity_regularizer = seq.only_none("regularizers are not implemented yet")
-  return args
+  return require("layers.rules").extras(args, weights)
 end
 
 ---------------------------------------------------------------- shapes

@@ -204,6 +204,11 @@ struct rnnc_ref {
   size_t target_off[MAX_MODEL_IO], target_part[MAX_MODEL_IO];
   size_t output_size;
   size_t target_size;
+  /* the weight regularizers ('regularize' lines): l1 sum |w| + l2 sum w^2 of
+   * params[reg_off, reg_off + reg_size) added to the loss */
+  int n_reg;
+  size_t *reg_off, *reg_size;
+  double *reg_l1, *reg_l2;
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -1333,6 +1338,51 @@ static int parse_loss(rnnc_ref *m, char **tok, int ntok, int line, int *out_k, i
 
 #define MAX_LOSS_LINES MAX_MODEL_IO
 
+/* A "regularize" line: regularize <tensor name> offset=O size=S l1=A l2=B
+ * (a weight regularizer of the tensor at params[O, O + S); checked against
+ * the parameter count once the layers are read). */
+static int parse_regularize(rnnc_ref *m, char **tok, int ntok, int line, char *err, size_t errlen) {
+  double v[4];
+  const char *keys[4] = {"offset=", "size=", "l1=", "l2="};
+  int i, n = m->n_reg;
+  void *a, *b, *c, *d;
+  if (ntok != 6) {
+    set_err(err, errlen, "line %d: 'regularize' wants a name, offset= size= l1= l2=", line);
+    return -1;
+  }
+  for (i = 0; i < 4; i++) {
+    size_t len = strlen(keys[i]);
+    if (strncmp(tok[2 + i], keys[i], len) != 0 || parse_real(tok[2 + i] + len, &v[i]) != 0 ||
+        v[i] < 0 || (i < 2 && (v[i] != floor(v[i]) || v[i] > 1e15))) {
+      set_err(err, errlen, "line %d: regularize %s: bad '%s' (want %s<number >= 0>)", line, tok[1],
+              tok[2 + i], keys[i]);
+      return -1;
+    }
+  }
+  a = realloc(m->reg_off, (size_t)(n + 1) * sizeof *m->reg_off);
+  if (a != NULL)
+    m->reg_off = (size_t *)a;
+  b = realloc(m->reg_size, (size_t)(n + 1) * sizeof *m->reg_size);
+  if (b != NULL)
+    m->reg_size = (size_t *)b;
+  c = realloc(m->reg_l1, (size_t)(n + 1) * sizeof *m->reg_l1);
+  if (c != NULL)
+    m->reg_l1 = (double *)c;
+  d = realloc(m->reg_l2, (size_t)(n + 1) * sizeof *m->reg_l2);
+  if (d != NULL)
+    m->reg_l2 = (double *)d;
+  if (a == NULL || b == NULL || c == NULL || d == NULL) {
+    set_err(err, errlen, "line %d: out of memory", line);
+    return -1;
+  }
+  m->reg_off[n] = (size_t)v[0];
+  m->reg_size[n] = (size_t)v[1];
+  m->reg_l1[n] = v[2];
+  m->reg_l2[n] = v[3];
+  m->n_reg = n + 1;
+  return 0;
+}
+
 static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   char *line_start = text;
   int line = 0, have_header = 0, pending = 0, n_loss = 0, l_line[MAX_LOSS_LINES];
@@ -1429,9 +1479,12 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
                      &l_kind[n_loss], &l_cfg[n_loss], err, errlen) != 0)
         return -1;
       l_line[n_loss++] = line;
+    } else if (strcmp(tok[0], "regularize") == 0) {
+      if (parse_regularize(m, tok, ntok, line, err, errlen) != 0)
+        return -1;
     } else {
-      set_err(err, errlen, "line %d: unknown item '%s' (known: input layer output loss)", line,
-              tok[0]);
+      set_err(err, errlen, "line %d: unknown item '%s' (known: input layer output loss regularize)",
+              line, tok[0]);
       return -1;
     }
   }
@@ -1457,6 +1510,12 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     return -1;
   }
   m->n_params = offset;
+  for (k = 0; k < m->n_reg; k++)
+    if (m->reg_off[k] > offset || m->reg_size[k] > offset - m->reg_off[k]) {
+      set_err(err, errlen, "regularize: offset %zu size %zu reach past the %zu parameters",
+              m->reg_off[k], m->reg_size[k], offset);
+      return -1;
+    }
   /* the outputs: the 'output' lines, else every output of the last node */
   if (m->n_outputs == 0) {
     const layer *last = &m->layers[m->n_layers - 1];
@@ -1544,6 +1603,10 @@ void rnnc_ref_free(rnnc_ref *m) {
   if (m == NULL)
     return;
   free(m->layers);
+  free(m->reg_off);
+  free(m->reg_size);
+  free(m->reg_l1);
+  free(m->reg_l2);
   free(m);
 }
 
@@ -3609,6 +3672,17 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
       }
       if (ok && (grad != NULL || dx != NULL))
         ok = backward_from(m, params, x, &tr, n, dtop, d_logits, grad_buf, dx, 1) == 0;
+      /* the weight regularizers: Keras's L1L2, l1 * sum(abs(w)) + l2 *
+       * sum(square(w)), added to the loss; d/dw = l1 sign(w) + 2 l2 w */
+      for (k = 0; ok && k < m->n_reg; k++) {
+        size_t i;
+        for (i = m->reg_off[k]; i < m->reg_off[k] + m->reg_size[k]; i++) {
+          double w = params[i];
+          loss += m->reg_l1[k] * fabs(w) + m->reg_l2[k] * w * w;
+          if (grad != NULL)
+            grad[i] += m->reg_l1[k] * (w > 0 ? 1.0 : w < 0 ? -1.0 : 0.0) + 2.0 * m->reg_l2[k] * w;
+        }
+      }
     }
     if (grad_buf != grad)
       free(grad_buf);

@@ -16,6 +16,11 @@
  *                                (not logits=0) or Activation with softmax (categorical,
  *                                sparse) or sigmoid (binary) is computed from that layer's
  *                                logits, as tf.keras does.
+ *   regularize <tensor> offset=O size=S l1=A l2=B
+ *                                optional, after the layers: a weight regularizer
+ *                                (Keras's L1L2) on params[O, O + S): rnnc_ref_loss_grad
+ *                                adds A sum |w| + B sum w^2 to the loss and
+ *                                A sign(w) + 2 B w to the gradient.
  *
  * Any layer line may say trainable=0 (a frozen layer, Keras's trainable =
  * False): its weights get a zero gradient from rnnc_ref_backward and

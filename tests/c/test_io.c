@@ -354,9 +354,23 @@ static void test_st_names_and_extras(void **state) {
 }
 
 static const rnnc_tensor_desc model_tensors[3] = {
-    {"simple_rnn/kernel", 2, {2, 3, 0, 0}, 0, 6, RNNC_INIT_GLOROT_UNIFORM, 0},
-    {"simple_rnn/recurrent_kernel", 2, {3, 3, 0, 0}, 6, 9, RNNC_INIT_ORTHOGONAL, 0},
-    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 15, 3, RNNC_INIT_ZEROS, 0}};
+    {"simple_rnn/kernel",
+     2,
+     {2, 3, 0, 0},
+     0,
+     6,
+     RNNC_INIT_GLOROT_UNIFORM,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/recurrent_kernel",
+     2,
+     {3, 3, 0, 0},
+     6,
+     9,
+     RNNC_INIT_ORTHOGONAL,
+     0,
+     {0, 0, 0, 0, 0, 0, 0}},
+    {"simple_rnn/bias", 1, {3, 0, 0, 0}, 15, 3, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}}};
 
 static rnnc_model small_model(rnnc_dtype dtype) {
   rnnc_model m;

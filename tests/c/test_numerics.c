@@ -2219,6 +2219,137 @@ static void test_frozen_tensors(void **state) {
   }
 }
 
+/* Keras's weight regularizers (keras/src/regularizers/regularizers.py):
+ * l1 sum |w| + l2 sum w^2 (no 1/2), gradient l1 sign(w) + 2 l2 w with
+ * sign(0) = 0; a tensor without a rule adds nothing. */
+static void test_regularizers(void **state) {
+  rnnc_tensor_desc t[3] = {{.name = "k", .rank = 2, .shape = {2, 2}, .offset = 0, .size = 4},
+                           {.name = "b", .rank = 1, .shape = {2}, .offset = 4, .size = 2},
+                           {.name = "r", .rank = 1, .shape = {1}, .offset = 6, .size = 1}};
+  const double w[7] = {1.0, -2.0, 0.0, 0.5, 3.0, -1.0, 10.0};
+  double g[7] = {0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
+  float wf[7], gf[7];
+  int i;
+  (void)state;
+  t[0].rule.l1 = 0.01; /* L1L2(l1=0.01, l2=0.02) on k */
+  t[0].rule.l2 = 0.02;
+  t[1].rule.l2 = 0.5; /* L2(0.5) on b; r has none */
+  /* k: 0.01 * 3.5 + 0.02 * 5.25 = 0.14; b: 0.5 * 10 = 5 */
+  assert_near(rnnc_regularize_f64(t, 3, w, NULL, 7), 5.14, 1e-15);
+  assert_near(rnnc_regularize_f64(t, 3, w, g, 7), 5.14, 1e-15);
+  {
+    const double want[7] = {0.1 + 0.01 + 0.04, 0.1 - 0.01 - 0.08, 0.1, 0.1 + 0.01 + 0.02,
+                            0.1 + 3.0,         0.1 - 1.0,         0.1};
+    for (i = 0; i < 7; i++)
+      assert_near(g[i], want[i], 1e-15);
+  }
+  /* a tensor reaching past n is skipped */
+  assert_near(rnnc_regularize_f64(t, 3, w, NULL, 5), 0.14, 1e-15);
+  for (i = 0; i < 7; i++) {
+    wf[i] = (float)w[i];
+    gf[i] = 0.0f;
+  }
+  assert_near(rnnc_regularize_f32(t, 3, wf, gf, 7), 5.14, 1e-6);
+  assert_near(gf[1], -0.09, 1e-7);
+  /* a frozen tensor's rule is not applied (Keras regularizes the
+   * trainable_weights only): b frozen leaves k's 0.14 and b's gradient */
+  t[1].frozen = 1;
+  for (i = 0; i < 7; i++)
+    g[i] = 0.1;
+  assert_near(rnnc_regularize_f64(t, 3, w, g, 7), 0.14, 1e-15);
+  assert_true(g[4] == 0.1 && g[5] == 0.1);
+}
+
+/* Keras's constraints (keras/src/constraints/constraints.py) with
+ * epsilon 1e-7, the norms over `axis` of a (2, 3) kernel. */
+static void test_constraints(void **state) {
+  rnnc_tensor_desc t = {.name = "k", .rank = 2, .shape = {2, 3}, .offset = 0, .size = 6};
+  const double w0[6] = {3.0, 0.0, -0.6, 4.0, 0.0, 0.8};
+  double w[6];
+  const double e = 1e-7;
+  int i;
+  (void)state;
+  /* MaxNorm(max_value=2, axis=0): columns (3, 4) norm 5 -> 2 / (5 + e), (0, 0)
+   * stays 0, (-0.6, 0.8) norm 1 -> 1 / (1 + e) */
+  t.rule.constraint = RNNC_CONSTRAINT_MAX_NORM;
+  t.rule.axes = 1u;
+  t.rule.max_value = 2.0;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  {
+    const double want[6] = {3 * 2 / (5 + e), 0, -0.6 / (1 + e), 4 * 2 / (5 + e), 0, 0.8 / (1 + e)};
+    for (i = 0; i < 6; i++)
+      assert_near(w[i], want[i], 1e-15);
+  }
+  /* axis=1: rows (3, 0, -0.6) norm sqrt(9.36), (4, 0, 0.8) norm sqrt(16.64) */
+  t.rule.axes = 2u;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  {
+    const double n0 = sqrt(9.36), n1 = sqrt(16.64);
+    const double want[6] = {3 * 2 / (n0 + e), 0, -0.6 * 2 / (n0 + e),
+                            4 * 2 / (n1 + e), 0, 0.8 * 2 / (n1 + e)};
+    for (i = 0; i < 6; i++)
+      assert_near(w[i], want[i], 1e-15);
+  }
+  /* both axes: one norm, sqrt(26) */
+  t.rule.axes = 3u;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  for (i = 0; i < 6; i++)
+    assert_near(w[i], w0[i] * 2 / (sqrt(26.0) + e), 1e-15);
+  /* UnitNorm(axis=0) */
+  t.rule.constraint = RNNC_CONSTRAINT_UNIT_NORM;
+  t.rule.axes = 1u;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  {
+    const double want[6] = {3 / (5 + e), 0, -0.6 / (1 + e), 4 / (5 + e), 0, 0.8 / (1 + e)};
+    for (i = 0; i < 6; i++)
+      assert_near(w[i], want[i], 1e-15);
+  }
+  /* MinMaxNorm(min_value=1.5, max_value=4, rate=0.5, axis=0): norm 5 ->
+   * 0.5 * 4 + 0.5 * 5 = 4.5; norm 1 -> 0.5 * 1.5 + 0.5 * 1 = 1.25; norm 0 ->
+   * 0.75 / e, times 0 */
+  t.rule.constraint = RNNC_CONSTRAINT_MIN_MAX_NORM;
+  t.rule.min_value = 1.5;
+  t.rule.max_value = 4.0;
+  t.rule.rate = 0.5;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  {
+    const double want[6] = {3 * 4.5 / (5 + e), 0, -0.6 * 1.25 / (1 + e),
+                            4 * 4.5 / (5 + e), 0, 0.8 * 1.25 / (1 + e)};
+    for (i = 0; i < 6; i++)
+      assert_near(w[i], want[i], 1e-15);
+  }
+  /* NonNeg: max(w, 0) */
+  t.rule.constraint = RNNC_CONSTRAINT_NON_NEG;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  for (i = 0; i < 6; i++)
+    assert_true(w[i] == (w0[i] < 0 ? 0.0 : w0[i]));
+  /* nor a frozen tensor's constraint */
+  t.frozen = 1;
+  memcpy(w, w0, sizeof w);
+  rnnc_constrain_f64(&t, 1, w, 6);
+  assert_memory_equal(w, w0, sizeof w);
+  t.frozen = 0;
+  /* applied by rnnc_optimizer_apply after the update: SGD lr 1, g = -w0
+   * doubles w, then NonNeg */
+  {
+    rnnc_optimizer o = rnnc_optimizer_default(RNNC_OPT_SGD);
+    double g[6];
+    o.learning_rate = 1.0;
+    for (i = 0; i < 6; i++)
+      g[i] = -w0[i];
+    memcpy(w, w0, sizeof w);
+    rnnc_optimizer_apply_f64(&o, w, g, NULL, 6, 1, &t, 1);
+    for (i = 0; i < 6; i++)
+      assert_true(w[i] == (w0[i] < 0 ? 0.0 : 2 * w0[i]));
+  }
+}
+
 static void test_clipping(void **state) {
   /* two weight tensors: elements 0..2 and 3..4 */
   const rnnc_tensor_desc t2[2] = {{.name = "a", .rank = 1, .shape = {3}, .offset = 0, .size = 3},
@@ -2365,6 +2496,8 @@ int main(void) {
       cmocka_unit_test(test_issue13_optimizers),
       cmocka_unit_test(test_clipping),
       cmocka_unit_test(test_frozen_tensors),
+      cmocka_unit_test(test_regularizers),
+      cmocka_unit_test(test_constraints),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

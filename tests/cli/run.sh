@@ -803,6 +803,45 @@ cmp -s "$work/cwd.default.safetensors" "$work/cwd.sample.safetensors" && ok ||
 cmp -s "$work/cwd.default.safetensors" "$work/cwd.none.safetensors" && ko "--class-weight \"\" did not turn it off" || ok
 expect "the description's class_weight and --sample-weight" 1 "cannot be used together" -- "${cwdfit[@]}" \
   --sample-weight "$work/cw.sw.npy" --out "$work/cw.bad.safetensors"
+# --- weight regularizers and constraints through the driver --------------------
+# The same tagger with an L2 penalty: evaluate's loss at the same weights is
+# the plain one plus 0.05 sum(kernel^2) (summed by Lua from the weights
+# file, to 1e-12); fit with constraints is the same bytes on 1 and 3
+# threads, and its bias stays non-negative.
+sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true }/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true, kernel_regularizer = L2 { 0.05 }, kernel_constraint = MaxNorm { 0.4 }, bias_constraint = "non_neg" }/' \
+  examples/lstm_tagger.lua >"$work/reg_tagger.lua"
+grep -q "kernel_regularizer" "$work/reg_tagger.lua" || ko "the regularized tagger was not written"
+$rnnc build "$work/reg_tagger.lua" -o "$work/reg" --dtype float64 --batch 8 >/dev/null 2>&1 || ko "build reg_tagger"
+$rnnc build examples/lstm_tagger.lua -o "$work/plain64" --dtype float64 --batch 8 >/dev/null 2>&1 ||
+  ko "build lstm_tagger float64"
+"$work/plain64/lstm_tagger" init --seed 1 --out "$work/reg.w0.safetensors" >/dev/null
+# tensor.lua FILE NAME: the F64 tensor's values, one a line
+cat >"$work/tensor.lua" <<'LUA'
+local f = assert(io.open(arg[1], "rb"))
+local b = f:read("a")
+f:close()
+local n = string.unpack("<I8", b)
+local s, e = b:sub(9, 8 + n):match('"' .. arg[2] .. '":{[^}]*"data_offsets":%[(%d+),(%d+)%]')
+for i = tonumber(s), tonumber(e) - 8, 8 do
+  print(string.format("%.17g", string.unpack("<d", b, 9 + n + i)))
+end
+LUA
+reg_loss=$("$work/reg/reg_tagger" evaluate --weights "$work/reg.w0.safetensors" --x "$work/par.x.npy" \
+  --y "$work/par.y.npy" --verbose 0 | awk '/^loss/ {print $2}')
+plain_loss=$("$work/plain64/lstm_tagger" evaluate --weights "$work/reg.w0.safetensors" --x "$work/par.x.npy" \
+  --y "$work/par.y.npy" --verbose 0 | awk '/^loss/ {print $2}')
+lua5.4 "$work/tensor.lua" "$work/reg.w0.safetensors" lstm/kernel | awk -v r="$reg_loss" -v p="$plain_loss" \
+  '{ s += $1 * $1; n++ } END { d = r - (p + 0.05 * s); if (d < 0) d = -d; exit !(n == 48 && d <= 1e-12 * r) }' &&
+  ok || ko "evaluate with kernel_regularizer: $reg_loss is not $plain_loss + 0.05 sum(kernel^2)"
+for th in 1 3; do
+  "$work/reg/reg_tagger" fit --weights "$work/reg.w0.safetensors" --x "$work/par.x.npy" --y "$work/par.y.npy" \
+    --epochs 3 --batch-size 20 --micro-batch 4 --threads $th --seed 2 --verbose 0 --csv "$work/reg.t$th.csv" \
+    --out "$work/reg.t$th.safetensors" >/dev/null || ko "fit reg_tagger --threads $th"
+done
+cmp -s "$work/reg.t1.safetensors" "$work/reg.t3.safetensors" && cmp -s "$work/reg.t1.csv" "$work/reg.t3.csv" &&
+  ok || ko "fit with regularizers and constraints: --threads 3 differs from one thread"
+lua5.4 "$work/tensor.lua" "$work/reg.t1.safetensors" lstm/bias | awk '$1 < 0 { bad = 1 } { n++ } END { exit !(n == 12 && !bad) }' &&
+  ok || ko "bias_constraint = \"non_neg\" left a negative bias"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -46,6 +46,7 @@ from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1
                          LayerNormalization, MaxPooling1D, Permute, RepeatVector, Reshape,
                          SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
                          inference_outputs, non_trainable_weights)
+from keras_torch import Constraint, Regularizer, apply_constraints  # noqa: E402
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -379,6 +380,16 @@ CASES = [
           TimeDistributed(Dense(3, activation="tanh", trainable=False)),
           Bidirectional(SimpleRNN(2, trainable=False), merge_mode="sum"), Dense(3, activation="softmax")], (4, 2),
          L("sparse_categorical_crossentropy"), O("AdamW", learning_rate=0.01, weight_decay=0.1), n=4),
+    # weight regularizers in the loss and its gradient, constraints after
+    # every update (keras_torch.py: Regularizer, Constraint)
+    Case("regularizers_constraints_lstm",
+         [LSTM(3, kernel_regularizer=Regularizer("L1L2", l1=0.01, l2=0.02),
+               recurrent_regularizer=Regularizer("L2", l2=0.05),
+               kernel_constraint=Constraint("MaxNorm", max_value=0.5), bias_constraint=Constraint("NonNeg")),
+          Dense(2, kernel_regularizer=Regularizer("L1", l1=0.03), bias_regularizer=Regularizer("L2", l2=0.1),
+                kernel_constraint=Constraint("MinMaxNorm", min_value=0.2, max_value=0.6, rate=0.7, axis=[0, 1]),
+                bias_constraint=Constraint("UnitNorm", axis=0))],
+         (3, 2), L("mse"), O("Adam", learning_rate=0.02), n=3),
 ]
 CASES += graph_cases()
 
@@ -477,6 +488,7 @@ def trajectory(case, weights, inputs, target):
         value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
         history.append(value)
         opt.apply(trained, g, skip=non_trainable_weights(case.model))
+        apply_constraints(case.model, trained)
         # BatchNormalization: Keras's moving averages of this step's batch
         apply_updates(case.model, trained)
     return trained, history

@@ -1548,6 +1548,73 @@ def compile_line(loss, optimizer):
 # ---------------------------------------------------------------- evaluation
 
 
+# ---------------------------------------------------------------- weight regularizers and constraints
+# Keras's keras/src/regularizers/regularizers.py (L1, L2, L1L2: l1 *
+# sum(abs(w)) + l2 * sum(square(w)), summed into the loss by
+# Trainer.compute_loss) and keras/src/constraints/constraints.py (applied
+# to the weights after each optimizer update), given to a layer as its
+# `<weight>_regularizer` and `<weight>_constraint` arguments.
+
+RULE_WEIGHT = {"kernel": "kernel", "recurrent": "recurrent_kernel", "bias": "bias",
+               "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel", "gamma": "gamma",
+               "beta": "beta", "alpha": "alpha"}
+
+
+class Regularizer:
+    def __init__(self, cls, l1=0.0, l2=0.0):
+        self.cls, self.l1, self.l2 = cls, l1, l2
+
+    def lua(self):
+        args = {"L1": ["l1"], "L2": ["l2"], "L1L2": ["l1", "l2"]}[self.cls]
+        return "%s { %s }" % (self.cls, ", ".join("%s = %r" % (a, getattr(self, a)) for a in args))
+
+    def penalty(self, w):
+        return self.l1 * torch.sum(torch.abs(w)) + self.l2 * torch.sum(torch.square(w))
+
+
+class Constraint:
+    def __init__(self, cls, **config):
+        self.cls, self.config = cls, config
+
+    def lua(self):
+        return "%s { %s }" % (self.cls, ", ".join("%s = %s" % (k, lua_value(v)) for k, v in self.config.items()))
+
+    def __call__(self, w):
+        c = self.config
+        if self.cls == "NonNeg":
+            return np.maximum(w, 0.0)
+        axis = c.get("axis", 0)
+        axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+        norms = np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
+        if self.cls == "MaxNorm":
+            return w * (np.clip(norms, 0, c.get("max_value", 2.0)) / (EPSILON + norms))
+        if self.cls == "UnitNorm":
+            return w / (EPSILON + norms)
+        if self.cls == "MinMaxNorm":
+            rate = c.get("rate", 1.0)
+            desired = rate * np.clip(norms, c.get("min_value", 0.0), c.get("max_value", 1.0)) + (1 - rate) * norms
+            return w * (desired / (EPSILON + norms))
+        raise ValueError(self.cls)
+
+
+def weight_rules(model, kind):
+    """(weight name, rule) of every `<weight>_<kind>` argument of the model's layers."""
+    out = []
+    for layer in model.layers:
+        for k, v in getattr(layer, "kwargs", {}).items():
+            if k.endswith("_" + kind) and k != "activity_regularizer":
+                name = layer.name + "/" + RULE_WEIGHT[k[: -len(kind) - 1]]
+                assert name in dict(model.weight_list), name
+                out.append((name, v))
+    return out
+
+
+def apply_constraints(model, trained):
+    """Keras 3's BaseOptimizer.apply: each variable's constraint after the update."""
+    for name, c in weight_rules(model, "constraint"):
+        trained[name] = c(trained[name])
+
+
 def loss_and_grads(model, loss, weights, inputs, target):
     """The loss, d loss / d every weight and d loss / d every input, and the
     outputs, at numpy weights and inputs (computed in their dtype: float64, or
@@ -1566,6 +1633,8 @@ def loss_and_grads(model, loss, weights, inputs, target):
     if t.is_floating_point():
         t = t.to(xs[0].dtype)
     value = loss_value(loss, model, outs, logits, t)
+    for name, r in weight_rules(model, "regularizer"):
+        value = value + r.penalty(P[name])
     value.backward()
     # a weight or input the loss does not reach (an output outside the loss)
     # has no .grad: its gradient is zero

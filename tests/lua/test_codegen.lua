@@ -351,4 +351,36 @@ return model
   T.not_contains(h, "No streaming API", "the unit streams")
 end
 
+tests["regularizers and constraints: the descriptor's rules, the spec, the penalty in the loss"] = function()
+  local path = T.tmpfile([[
+local model = Sequential {
+  LSTM { 4, input_shape = { 5, 3 }, kernel_regularizer = L1L2 { l1 = 0.01, l2 = 0.02 },
+    recurrent_regularizer = "l2", kernel_constraint = MaxNorm { max_value = 0.5 }, bias_constraint = "non_neg" },
+  Dense { 2, bias_regularizer = "l1_l2", kernel_constraint = MinMaxNorm { 0.5, 2, rate = 0.5, axis = { 0, -1 } } },
+  Dense { 1, kernel_regularizer = L1 { 0.03 }, kernel_constraint = "unit_norm", bias_regularizer = "l1l2" },
+}
+model:compile { optimizer = "sgd", loss = "mse" }
+return model
+]])
+  local c = gen(path, { dtype = "float64" })
+  local name = path:match("([^/]+)%.lua$")
+  local text = c[name .. ".c"]
+  -- Keras's defaults: "l2" = L2(0.01), "l1_l2" = L1L2(0.01, 0.01) (tf.keras), "l1l2" = L1L2() (Keras 3: zeros)
+  T.contains(text, "{0.01, 0.02, RNNC_CONSTRAINT_MAX_NORM, 1u, 0, 0.5, 0}")
+  T.contains(text, "{0, 0.01, RNNC_CONSTRAINT_NONE, 0u, 0, 0, 0}")
+  T.contains(text, "{0, 0, RNNC_CONSTRAINT_NON_NEG, 0u, 0, 0, 0}")
+  T.contains(text, "{0, 0, RNNC_CONSTRAINT_MIN_MAX_NORM, 3u, 0.5, 2, 0.5}")
+  T.contains(text, "{0.01, 0.01, RNNC_CONSTRAINT_NONE, 0u, 0, 0, 0}")
+  T.contains(text, "{0.029999999999999999, 0, RNNC_CONSTRAINT_UNIT_NORM, 1u, 0, 0, 0}")
+  T.contains(text, "{0, 0, RNNC_CONSTRAINT_NONE, 0u, 0, 0, 0}")
+  T.contains(text, "loss += rnnc_regularize_f64(")
+  T.contains(text, "regularize lstm/kernel offset=0 size=48 l1=0.01 l2=0.02")
+  T.contains(text, "regularize lstm/recurrent_kernel offset=48 size=64 l1=0 l2=0.01")
+  T.contains(text, "regularize dense/bias offset=136 size=2 l1=0.01 l2=0.01")
+  T.not_contains(text, "regularize dense_1/bias")
+  -- without a regularizer no penalty is called
+  local plain = gen(T.path("examples/tagger.lua"), {})
+  T.not_contains(plain["tagger.c"], "rnnc_regularize")
+end
+
 return tests

@@ -465,12 +465,20 @@ tests["front-end layers: arguments rnnc refuses, and shapes that do not fit"] = 
     return "return Sequential {\n  " .. layer .. ",\n}\n"
   end
   local cases = {
-    { 'Conv1D { 4, 3, input_shape = { 8, 2 }, kernel_regularizer = "l2" }', "conv1d", "Conv1D",
-      "kernel_regularizer is not supported (regularizers are not implemented yet): remove it" },
-    { 'LSTM { 4, input_shape = { 8, 2 }, recurrent_constraint = "max_norm" }', "lstm", "LSTM",
-      "recurrent_constraint is not supported (constraints are not implemented yet): remove it" },
-    { 'Dense { 4, input_shape = { 8, 2 }, bias_regularizer = "l1" }', "dense", "Dense",
-      "bias_regularizer is not supported (regularizers are not implemented yet): remove it" },
+    { 'Conv1D { 4, 3, input_shape = { 8, 2 }, kernel_regularizer = "l3" }', "conv1d", "Conv1D",
+      'kernel_regularizer = "l3" is not a regularizer rnnc knows' },
+    { 'LSTM { 4, input_shape = { 8, 2 }, recurrent_constraint = "l2" }', "lstm", "LSTM",
+      'recurrent_constraint = "l2" is not a constraint rnnc knows' },
+    { 'Dense { 4, input_shape = { 8, 2 }, bias_regularizer = MaxNorm {} }', "dense", "Dense",
+      "bias_regularizer = MaxNorm: a constraint, not a regularizer" },
+    { 'Dense { 4, input_shape = { 8, 2 }, activity_regularizer = "l2" }', "dense", "Dense",
+      "activity_regularizer is not supported (a penalty on the layer's output is not implemented" },
+    { 'Flatten { input_shape = { 8, 2 }, kernel_regularizer = "l2" }', "flatten", "Flatten",
+      "kernel_regularizer is not an argument of Flatten: it has no such weight to put a regularizer on" },
+    { 'Dense { 4, input_shape = { 8, 2 }, kernel_constraint = MaxNorm { axis = 2 } }', "dense", "Dense",
+      "kernel_constraint: axis 2 is not an axis of kernel, shaped (2, 4) (0 to 1)" },
+    { 'Dense { 4, input_shape = { 8, 2 }, kernel_regularizer = 0.01 }', "dense", "Dense",
+      "kernel_regularizer must be a regularizer (a string such as \"l2\" or L2 { l2 = 0.01 }), got 0.01" },
     { 'Conv1D { 4, 3, input_shape = { 8, 2 }, data_format = "channels_first" }', "conv1d", "Conv1D",
       "data_format = \"channels_first\" is not supported: rnnc's sequences are (batch, steps, channels)" },
     { "Conv1D { 4, 3, input_shape = { 8, 2 }, strides = 2, dilation_rate = 2 }", "conv1d", "Conv1D",
@@ -505,7 +513,7 @@ tests["front-end layers: arguments rnnc refuses, and shapes that do not fit"] = 
     { "BatchNormalization { momentum = 2, input_shape = { 4, 2 } }", "batch_normalization", "BatchNormalization",
       "momentum must be in [0, 1], got 2" },
     { "BatchNormalization { gamma_constraint = 1, input_shape = { 4, 2 } }", "batch_normalization",
-      "BatchNormalization", "gamma_constraint is not supported (constraints are not implemented yet)" },
+      "BatchNormalization", "gamma_constraint must be a constraint" },
   }
   for _, c in ipairs(cases) do
     layer_error(seq2(c[1]), 2, c[2], c[3], c[4])
@@ -565,6 +573,17 @@ tests["front-end layers: why a model cannot stream"] = function()
     local h = files[name .. ".h"]:gsub("\n %* ", " ")
     T.contains(h, "No streaming API (" .. name .. "_stream_step): " .. c[2])
   end
+end
+
+tests["regularizer and constraint constructors: Keras's arguments only, in range"] = function()
+  local function one(expr)
+    return "local r = " .. expr .. "\nreturn Sequential { Dense { 2, input_shape = { 3 }, kernel_regularizer = r } }\n"
+  end
+  load_error(one("L2 { l2 = -1 }"), 1, "L2: l2 must be a non-negative number, got -1")
+  load_error(one("L1 { l2 = 0.1 }"), 1, "L1: unknown argument 'l2'")
+  load_error(one("MinMaxNorm { min_value = 2, max_value = 1 }"), 1,
+    "MinMaxNorm: min_value 2 is larger than max_value 1")
+  load_error(one("MaxNorm { axis = 7 }"), 1, "MaxNorm: axis 7 is not an axis of a weight")
 end
 
 return tests

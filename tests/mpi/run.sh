@@ -72,5 +72,18 @@ if [ $status -ne 0 ] && [ "$(grep -c 'bad.npy: sample 59, position (2, 3): nan i
   [ ! -e "$work/bad.safetensors" ]; then ok
 else ko "a NaN in rank 1's share: status $status, output: $out"; fi
 
+# weight regularizers and constraints: the penalty in every micro-batch's
+# loss_grad, the constraints after the update on every rank
+sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true }/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true, kernel_regularizer = L1L2 { l1 = 0.01, l2 = 0.02 }, recurrent_constraint = MaxNorm { 0.5 }, bias_constraint = "non_neg" }/' \
+  examples/lstm_tagger.lua >"$work/reg_tagger.lua"
+$rnnc build "$work/reg_tagger.lua" -o "$work/reg1" --batch 8 >/dev/null 2>&1 || ko "build reg_tagger"
+$rnnc build "$work/reg_tagger.lua" -o "$work/regm" --batch 8 --mpi >/dev/null 2>&1 || ko "build reg_tagger --mpi"
+run reg1 "" "$work/reg1/reg_tagger"
+run regnp3 "" "${mpirun[@]}" -np 3 "$work/regm/reg_tagger"
+for f in safetensors csv ck; do
+  cmp -s "$work/reg1.$f" "$work/regnp3.$f" && ok || ko "regularizers, constraints: mpirun -np 3's .$f differs"
+done
+cmp -s "$work/one.safetensors" "$work/reg1.safetensors" && ko "the regularized tagger trained to the plain one's bytes" || ok
+
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

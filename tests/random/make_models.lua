@@ -292,6 +292,35 @@ end
 -- are added first (the input shape of a Sequential's first layer); arguments
 -- equal to their default are sometimes left out so that the defaults are
 -- exercised too.
+-- Weight regularizers and constraints, from a stream of their own (so the
+-- models the other draws make stay what they were): a layer with weights
+-- sometimes gets some, in every spelling; rules_seen counts them for the
+-- coverage summary.
+local rules_rng = require("splitmix").new(seed ~ 0x52554C4553)
+local rules_seen = {}
+local REGULARIZERS = { '"l1"', '"l2"', '"l1_l2"', "L1 { 0.02 }", "L2 { l2 = 0.05 }", "L1L2 { l1 = 0.01, l2 = 0.03 }" }
+local CONSTRAINTS = { '"non_neg"', "MaxNorm { max_value = 0.5 }", '"unit_norm"', "MinMaxNorm { 0.1, 0.8, rate = 0.5 }" }
+local KERNEL_CONSTRAINTS = { "MaxNorm { 1, axis = { 0, 1 } }", "UnitNorm { axis = 1 }", "NonNeg {}" }
+local function rules_args(kind, use_bias, args)
+  if not rules_rng.chance(0.3) then return end
+  local weights = { "kernel" }
+  if CELLS[kind] then weights[#weights + 1] = "recurrent" end
+  if use_bias then weights[#weights + 1] = "bias" end
+  for _, w in ipairs(weights) do
+    if rules_rng.chance(0.5) then
+      local r = rules_rng.pick(REGULARIZERS)
+      args[#args + 1] = w .. "_regularizer = " .. r
+      rules_seen["regularizer " .. r] = (rules_seen["regularizer " .. r] or 0) + 1
+    end
+    if rules_rng.chance(0.3) then
+      local c = w ~= "bias" and rules_rng.chance(0.4) and rules_rng.pick(KERNEL_CONSTRAINTS)
+        or rules_rng.pick(CONSTRAINTS)
+      args[#args + 1] = w .. "_constraint = " .. c
+      rules_seen["constraint " .. c] = (rules_seen["constraint " .. c] or 0) + 1
+    end
+  end
+end
+
 local function args_text(L, kind, extra, index)
   local args = { tostring(L.units) }
   for _, a in ipairs(extra or {}) do
@@ -318,6 +347,7 @@ local function args_text(L, kind, extra, index)
   if kind == "LSTM" then opt("unit_forget_bias", L.unit_forget_bias, true) end
   if kind == "GRU" then opt("reset_after", L.reset_after, true) end
   if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
+  rules_args(kind, L.use_bias, args)
   return kind .. " { " .. table.concat(args, ", ") .. " }"
 end
 
@@ -603,6 +633,13 @@ local function coverage_text()
     end
     lines[#lines + 1] = string.format("  %-40s %s", group .. ":", table.concat(parts, ", "))
   end
+  local rules = {}
+  for k, n in pairs(rules_seen) do
+    rules[#rules + 1] = k .. " " .. n
+  end
+  table.sort(rules)
+  lines[#lines + 1] = string.format("  %-40s %s", "weight regularizers, constraints:",
+    #rules > 0 and table.concat(rules, ", ") or "none")
   table.sort(lines)
   return table.concat(lines, "\n")
 end

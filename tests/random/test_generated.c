@@ -2209,7 +2209,7 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
 }
 
 /* The update train_step makes: rnnc_optimizer_apply with the unit's tensors
- * (clipping, and no update of the frozen ones). */
+ * (clipping, no update of the frozen ones, then the weights' constraints). */
 static void optimizer_step(ctx *c, void *w, void *g, void *slots, long step) {
   if (c->f64)
     rnnc_optimizer_apply_f64(&c->m->optimizer, (double *)w, (double *)g, (double *)slots,
@@ -2288,7 +2288,9 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     if (memcmp(&got, &expect, sizeof got) != 0)
       report(c, "train_step %ld returned %.17g, loss_grad says %.17g (n=%d)", step, got, expect, n);
     if (memcmp(pw, pe, m->params_bytes) != 0)
-      report(c, "train_step %ld: parameters differ from loss_grad + rnnc_optimizer_step (n=%d)",
+      report(c,
+             "train_step %ld: parameters differ from loss_grad + rnnc_optimizer_step + "
+             "rnnc_constrain (n=%d)",
              step, n);
     check_untouched(c, "train_step y_pred", b->ypred, out, (size_t)(m->batch + 1) * m->output_size);
     if (step == 1) {

@@ -823,7 +823,8 @@ static int toy_set_steps(void *scratch, int steps) {
   (void)scratch;
   return steps == 1 ? 0 : -1;
 }
-static const rnnc_tensor_desc toy_tensors[] = {{"w", 1, {1, 0, 0, 0}, 0, 1, RNNC_INIT_ZEROS, 0}};
+static const rnnc_tensor_desc toy_tensors[] = {
+    {"w", 1, {1, 0, 0, 0}, 0, 1, RNNC_INIT_ZEROS, 0, {0, 0, 0, 0, 0, 0, 0}}};
 
 static rnnc_loss_part toy_losses[1];
 

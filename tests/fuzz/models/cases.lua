@@ -65,6 +65,10 @@ local EXTRA_ARGS = {
   "dims = { 2, 1 }", "cropping = { 3, 3 }", "size = 3",
   'activation = "gelu"', 'activation = "log_softmax"', 'recurrent_activation = "hard_sigmoid_keras2"',
   "max_value = 6", "negative_slope = 0.2", "threshold = 0.5", "alpha = 0.3", "shared_axes = { 1 }", "axis = 1",
+  -- weight regularizers and constraints
+  "recurrent_regularizer = L1L2 { l1 = 0.01, l2 = -1 }", 'bias_constraint = "max_norm"',
+  "kernel_constraint = MaxNorm { axis = { 0, 5 } }", "kernel_constraint = MinMaxNorm { 2, 1 }",
+  "gamma_regularizer = L2 { 1e308 }", 'activity_regularizer = "l1"', "alpha_constraint = NonNeg {}",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
