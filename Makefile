@@ -245,9 +245,9 @@ $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(RUNTIME_LIBS) $(
 	$(CC) $(CFLAGS) $(WARN) -Iruntime -Iruntime/reference -I$(BUILD)/units/$* $< $(BUILD)/units/$*/$*.c $(RUNTIME_LIBS) $(LDFLAGS) -lcmocka -lm -o $@
 
 # models per random run (and a third as many graphs; the sanitizer pass takes
-# fewer). Compiling them is most of make test's time: 60 keep it under 15
+# fewer). Compiling them is most of make test's time: 45 keep it under 15
 # minutes on two cores; exploration draws more with other seeds.
-RANDOM_COUNT ?= 60
+RANDOM_COUNT ?= 45
 # The random and conformance units compile without -g (a third of their
 # compile time; rebuild a failing one by hand to debug it), except under a
 # sanitizer, whose reports need the lines.
