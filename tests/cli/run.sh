@@ -803,6 +803,8 @@ cmp -s "$work/cwd.default.safetensors" "$work/cwd.sample.safetensors" && ok ||
 cmp -s "$work/cwd.default.safetensors" "$work/cwd.none.safetensors" && ko "--class-weight \"\" did not turn it off" || ok
 expect "the description's class_weight and --sample-weight" 1 "cannot be used together" -- "${cwdfit[@]}" \
   --sample-weight "$work/cw.sw.npy" --out "$work/cw.bad.safetensors"
+# every refusal above names --out cw.bad.safetensors: a failed fit writes nothing
+[ ! -e "$work/cw.bad.safetensors" ] && ok || ko "a refused --sample-weight/--class-weight fit wrote its --out file"
 # --- weight regularizers and constraints through the driver --------------------
 # The same tagger with an L2 penalty: evaluate's loss at the same weights is
 # the plain one plus 0.05 sum(kernel^2) (summed by Lua from the weights
