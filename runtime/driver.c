@@ -162,16 +162,32 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
   if (!xm || !y || !st) {
     rc = driver_fail("out of memory");
   } else {
-    for (size_t s = 0; s < n; ++s) {
+    /* step t's input: row t of every input, one after the other (x is in
+     * the full layout: per sample input_size values, input k's sequence at
+     * its offset, laid out for the maximum length) */
+    size_t xb = rnnc_x_bytes(m);
+    char *xt = malloc(in * xb + 1);
+    for (size_t s = 0; xt && s < n; ++s) {
       m->stream_reset(st);
-      for (size_t t = 0; t < steps; ++t)
-        m->stream_step(p, st, (const char *)xm + ((s * steps + t) * in) * rnnc_x_bytes(m),
-                       y + ((s * steps + t) * out) * rs);
+      for (size_t t = 0; t < steps; ++t) {
+        size_t at = 0;
+        for (int k = 0; k < (m->n_inputs > 0 ? m->n_inputs : 1); ++k) {
+          size_t off = m->n_inputs > 0 ? m->inputs[k].offset : 0;
+          size_t cols = m->n_inputs > 0 ? m->inputs[k].size / (size_t)m->max_steps : in;
+          memcpy(xt + at * xb, (const char *)xm + (s * m->input_size + off + t * cols) * xb,
+                 cols * xb);
+          at += cols;
+        }
+        m->stream_step(p, st, xt, y + ((s * steps + t) * out) * rs);
+      }
     }
+    if (!xt)
+      rc = driver_fail("out of memory");
+    free(xt);
     size_t shape[3] = {n, steps, out};
-    if (rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
+    if (rc == 0 && rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
       rc = driver_fail(err);
-    else
+    else if (rc == 0)
       printf("wrote %s: %zu samples x %zu steps of %zu outputs, one stream_step each\n", a->out, n,
              steps, out);
   }

@@ -22,7 +22,8 @@ static rnnc_ref *new_reference(const rnnc_model *m, char *err) {
     snprintf(err, ERRLEN, "the model's spec has no input line");
     return NULL;
   }
-  const char *rest = strchr(line + 7, ' '); /* after the length */
+  /* after the length: ` F` (features), or the line's end (tokens: `input T`) */
+  const char *rest = strpbrk(line + 7, " \n");
   size_t head = (size_t)(line - m->spec) + 7;
   memcpy(spec, m->spec, head);
   snprintf(spec + head, len + 32 - head, "%d%s", driver_steps_now(m), rest ? rest : "\n");
