@@ -222,7 +222,9 @@ static int load_part(const rnnc_model *m, int k, const char *path, const char *f
     for (size_t i = 0; i < x->count; ++i) {
       double v = x->data[i];
       if (v != floor(v) || v < 0 || v >= (double)m->input_vocab) {
-        size_t s = per ? i / per : 0, t = per ? i % per : 0;
+        /* (the file's sample number, in an MPI rank's share too) */
+        size_t s = (per ? i / per : 0) + (driver_rows_on ? driver_rows_first : 0),
+               t = per ? i % per : 0;
         if (v != floor(v))
           snprintf(err, ERRLEN,
                    "%s: sample %zu, position (%zu): %.17g is not a whole number (the model's input "
