@@ -1109,6 +1109,12 @@ def fixture_keras3_embedding():
 
     zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
               {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    # the same model as Keras 3's model.to_json() and save_weights("w.weights.h5")
+    arch = {k: v for k, v in config.items() if k != "compile_config"}
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump(arch, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
     fx.save_vectors()
 
 

@@ -158,6 +158,13 @@ grep -q 'Embedding { 8, 3, name = "embedding", input_shape = { 5 }, input_length
   grep -q 'Embedding { 6, 2, name = "embedding", input_shape = { None } }' \
     "$work/keras3_embedding/keras3_embedding.lua" && ok ||
   ko "Embedding is not written as Keras code: $(grep -h Embedding "$work"/*embedding/*embedding.lua)"
+# Keras 3's to_json() + save_weights(.weights.h5) of the Embedding model
+mkdir -p "$work/k3embjson" && cp "$fx/keras3_embedding.config.json" "$work/k3embjson/keras3_embedding.json"
+for e in x.npy pred.npy steps; do cp "$fx/keras3_embedding.$e" "$work/k3embjson/keras3_embedding.$e"; done
+fx_saved=$fx
+fx=$work/k3embjson
+run_fixture keras3_embedding "$fx/keras3_embedding.json" --weights "$fx_saved/keras3_embedding.weights.h5"
+fx=$fx_saved
 # the real tf.keras 2.14 Conv1D -> LSTM file: None steps, built for 12
 fx_saved=$fx
 fx=$real
