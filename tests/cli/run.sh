@@ -9,6 +9,10 @@ rm -rf "$work" && mkdir -p "$work"
 rnnc="lua5.4 bin/rnnc"
 passed=0
 failed=0
+# make test-sanitize runs this suite again with CFLAGS asking for ASan and
+# UBSan at -O0: the drivers check memory there, and run far slower.
+sanitized=0
+case "${CFLAGS:-}" in *-fsanitize*) sanitized=1 ;; esac
 ok() { passed=$((passed + 1)); }
 ko() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # expect NAME STATUS PATTERN -- command...: exit status and a pattern in stdout+stderr
@@ -50,7 +54,7 @@ expect "bad dtype" 2 "float32 or float64" -- $rnnc generate examples/tagger.lua 
 # warning-free as C99. These compiles take no CFLAGS, so the sanitizer pass
 # (make test-sanitize) would repeat them byte for byte: it skips them.
 unroll_models="examples/seeds/seed0[1-9].lua examples/seeds/seed1[02-4].lua examples/functional/*.lua"
-case "${CFLAGS:-}" in *-fsanitize*) unroll_models="" ;; esac
+[ $sanitized = 1 ] && unroll_models=""
 for m in $unroll_models; do
   name=$(basename "$m" .lua)
   unrolls="0 100000"
@@ -689,11 +693,17 @@ $rnnc build $fc -o "$work/fc" --timesteps 20 >/dev/null 2>&1 || ko "build the CN
 f="$work/fc/cnn_lstm_forecaster"
 grep -q "No streaming API" "$work/fc/cnn_lstm_forecaster.h" && ko "the causal forecaster does not stream" || ok
 "$f" init --seed 1 --out "$work/fc.w0" >/dev/null
+# (under the sanitizers 3 epochs: the description's 100 at -O0 with ASan took
+# 4 minutes, and the memory checks need no converged model)
+fc_epochs=()
+[ $sanitized = 1 ] && fc_epochs=(--epochs 3)
 "$f" fit --weights "$work/fc.w0" --x examples/data/forecast_x.npy --y examples/data/forecast_y.npy --seed 1 \
-  --verbose 0 --out "$work/fc.w1" >/dev/null
+  "${fc_epochs[@]}" --verbose 0 --out "$work/fc.w1" >/dev/null
 mae=$("$f" evaluate --weights "$work/fc.w1" --x examples/data/forecast_x.npy --y examples/data/forecast_y.npy |
   sed -n 's/^mae //p')
-if awk -v v="$mae" 'BEGIN { exit !(v > 0 && v < 0.025) }'; then ok; else ko "the forecaster's mae is '$mae'"; fi
+if [ $sanitized = 1 ]; then
+  awk -v v="$mae" 'BEGIN { exit !(v > 0) }' && ok || ko "the forecaster's mae is '$mae'"
+elif awk -v v="$mae" 'BEGIN { exit !(v > 0 && v < 0.025) }'; then ok; else ko "the forecaster's mae is '$mae'"; fi
 "$f" predict --weights "$work/fc.w1" --x examples/data/forecast_x.npy --out "$work/fc.p.npy" >/dev/null
 expect "the forecaster streams" 0 "80 samples x 20 steps of 1 outputs" -- \
   "$f" stream --weights "$work/fc.w1" --x examples/data/forecast_x.npy --out "$work/fc.s.npy"
