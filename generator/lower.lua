@@ -320,6 +320,14 @@ function lower.build(model, opts)
     part.sequence = variable and #d.shape == 2 and d.rows == prog.max_steps
     -- a masked output's loss weighs its rows by the mask (cwriter/unit.lua)
     part.masked = out_masks[k] ~= nil and part.kind ~= nil or nil
+    if part.masked and #(part.metrics or {}) > 0 then
+      -- Keras 3 masks a metric only with sample weights
+      -- (keras/src/metrics/reduction_metrics.py MeanMetricWrapper.update_state),
+      -- tf.keras 2.x always (compile_utils.MetricsContainer, apply_mask)
+      util.fail(model.compiled and model.compiled.at or model.at, "compile: metrics of a masked output (after "
+        .. "Masking) are not implemented in rnnc yet (Keras 3 masks them only with sample weights, tf.keras 2.x "
+        .. "always): remove metrics = {...}; the loss is masked as Keras's")
+    end
     if part.kind then
       part.target_offset = target_total
       part.target_size = part.kind == "sparse_categorical_crossentropy" and d.rows or d.size

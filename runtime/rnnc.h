@@ -468,6 +468,11 @@ typedef struct rnnc_model {
   double (*loss_grad_weighted)(const void *params, void *scratch, const void *x, const void *target,
                                const void *sample_weight, void *grad, void *dx, void *y_pred,
                                int n);
+  /* 1: a loss weighs its output's rows by a mask (Masking) and divides by the
+   * unmasked rows of the call (Keras 3's apply_mask): a batch is then one
+   * call, on one process (fit and evaluate refuse a batch_size above `batch`
+   * or the micro-batch, and several processes). */
+  int masked_loss;
 } rnnc_model;
 
 /* ---------------------------------------------------------------- files */
