@@ -180,6 +180,12 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
       printf("loss and gradients of the first %zu samples: %s normalises with the statistics of "
              "one call of its batch (BatchNormalization)\n",
              ng, m->name);
+    } else if (m->masked_loss && n > (size_t)m->batch) {
+      /* Keras's masked loss divides by the unmasked steps of the batch */
+      ng = (size_t)m->batch;
+      printf("loss and gradients of the first %zu samples: %s's masked loss is divided by the "
+             "unmasked steps of one call of its batch (Masking)\n",
+             ng, m->name);
     }
     if (m->loss == RNNC_LOSS_NONE) {
       printf("no loss compiled: gradients of sum(dy * y) / n for a fixed dy\n");
@@ -379,8 +385,10 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
     }
   }
   if (on_mask > 0)
-    fprintf(stderr, "gradcheck: %zu input entries at a Masking layer's mask_value (where the mask is "
-            "a step) not checked\n", on_mask);
+    fprintf(stderr,
+            "gradcheck: %zu input entries at a Masking layer's mask_value (where the mask is "
+            "a step) not checked\n",
+            on_mask);
   printf("%s: %zu weights and %zu inputs, worst relative error %.3e (tolerance %.1e; %zu entries "
          "checked%s)\n",
          worst <= tol ? "OK" : "FAIL", m->n_params, x.count, worst, tol, checked,

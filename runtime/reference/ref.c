@@ -2107,8 +2107,6 @@ static int masked_step(const rnn *R, const double *mask, int t) {
   return mask != NULL && mask[source_step(R, t)] == 0.0;
 }
 
-
-
 /* Step record r (0: initial state, t + 1: after processing step t). */
 static double *step_record(const rnn *R, double *work, int r) {
   return work + (size_t)r * R->record;
@@ -2223,10 +2221,9 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, co
 /* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
  * (the c state output); dc0 (may be NULL) is overwritten with d(loss)/dc_0.
  * scratch: 13 U reals. */
-static void lstm_backward(const rnn *R, const double *params, const double *x,
-                          const double *mask, double *work, const double *dh_out,
-                          const double *dc_last, double *grad, double *dx, double *dh0,
-                          double *dc0, double *scratch) {
+static void lstm_backward(const rnn *R, const double *params, const double *x, const double *mask,
+                          double *work, const double *dh_out, const double *dc_last, double *grad,
+                          double *dx, double *dh0, double *dc0, double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2444,8 +2441,8 @@ static const double *output_h(const layer *L, double *work, const double *mask, 
   return step_record(&L->dir[d], dir_work(L, work, d), p + 1);
 }
 
-/* One sample. x: T x in; mask: the input's mask (T reals) or NULL; init: with initial_state=1, the sample's initial
- * states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
+/* One sample. x: T x in; mask: the input's mask (T reals) or NULL; init: with initial_state=1, the
+ * sample's initial states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
  * layer's outputs. */
 static void recurrent_forward(const layer *L, const double *params, const double *x,
                               const double *mask, const double *init, double *work, double *y) {
