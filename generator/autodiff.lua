@@ -219,6 +219,13 @@ function autodiff.backward(prog, fwd_ops, seeds, wrt, grad_of)
         if wanted(op.a) then
           emit({ op = "softmax_grad", out = grad_view(op.a), dy = dout, y = op.out, acc = true, log = op.log })
         end
+      elseif op.op == "gather" then
+        -- out[i] = a[idx[i]]: the table's gradient takes each row of dout
+        -- at its index (a scatter-add, no one-hot); the indices, integers,
+        -- have no gradient
+        if wanted(op.a) then
+          emit({ op = "scatter", out = grad_view(op.a), dy = dout, idx = op.idx, acc = true })
+        end
       elseif op.op ~= "fill" then -- a constant fill has no adjoint
         error("no adjoint for op " .. op.op)
       end
@@ -240,7 +247,8 @@ end
 -- d(loss)/d(logits) for a loss Keras computes from them (lower.lua's seeds).
 function autodiff.pass(u)
   local prog = ir.extend(u.prog)
-  local wrt, grad_of = { u.x.buf }, {}
+  -- integer inputs (Embedding's tokens) have no gradient: dx is not written
+  local wrt, grad_of = { not u.x.buf.int and u.x.buf or nil }, {}
   for _, p in ipairs(u.interface.params) do
     -- no gradient for the weights training does not change (moving statistics)
     local pbuf = p.trainable ~= false and prog.by_name[p.name]

@@ -31,7 +31,7 @@ local function check_bounds(v, d)
 end
 
 local function op_views(op)
-  local views = { op.out, op.a, op.b }
+  local views = { op.out, op.a, op.b, op.idx, op.dy }
   for _, a in ipairs(op.args or {}) do
     views[#views + 1] = a
   end
@@ -186,6 +186,16 @@ end
 -- out = value everywhere (zero padding, a sum's start).
 function Builder:fill(out, value, note)
   self:append({ op = "fill", out = out, value = value, note = self:note(note) })
+end
+
+-- Row i of out = row idx[i] of the table (Embedding's lookup). idx is a
+-- column view of an integer buffer (the model's tokens) with out's rows;
+-- the table's rows are the valid indices.
+function Builder:gather(out, table_view, idx, note)
+  check_dims("gather table", table_view, table_view.dims[1], out.dims[2])
+  check_dims("gather idx", idx, out.dims[1], 1)
+  if not idx.buf.int then error("internal: gather's indices must be an integer buffer") end
+  self:append({ op = "gather", out = out, a = table_view, idx = idx, acc = false, note = self:note(note) })
 end
 
 -- Row-wise softmax over the last dim; `log` makes it log_softmax.

@@ -274,6 +274,8 @@ local function declared_input(layer)
     end
     return s
   end
+  -- Embedding: input_dim is its vocabulary, input_length the timesteps
+  if layer.module.declared_input then return layer.module.declared_input(layer) end
   if a.input_dim then
     if layer.module.recurrent or layer.module.sequence_input then
       return { a.batch_size or util.None, a.input_length or util.None, a.input_dim }
@@ -336,7 +338,6 @@ local NOT_IMPLEMENTED = {
     .. "too)",
   SpatialDropout1D = "remove the layer: rnnc trains without dropout",
   GaussianNoise = "remove the layer: rnnc has no noise layers",
-  Embedding = "feed one-hot or dense feature vectors as the input instead",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Attention = "rnnc has no attention layers yet (issue 15)",
@@ -589,6 +590,10 @@ function dsl.build(model)
   model.input_shape = shape
   local total = 0
   for i, layer in ipairs(model.layers) do
+    if i > 1 and layer.module.integer_input then
+      util.fail(layer.at, "%s must be the first layer: it reads the model's integer tokens (an %s after "
+        .. "another layer is not supported)", layer.module.class, layer.module.class)
+    end
     if i > 1 and declared_input(layer) then
       local d = declared_input(layer)
       if util.shape_str(d) ~= util.shape_str(shape) and #d == #shape then

@@ -36,6 +36,14 @@
 --   {op="softmax_grad", out=V, dy=V, y=V, acc=bool, log=bool} out (+)= y * (dy - sum(dy * y)), or
 --                                                             with log dy - exp(y) * sum(dy)
 --   {op="fill", out=V, value=0}
+--   {op="gather", out=V(r,n), a=V(k,n), idx=V(r,1)}           row i of out = row idx[i] of a
+--                                                             (Embedding; idx views an integer
+--                                                             buffer, buf.int = k, the rows of a;
+--                                                             an index outside [0, k) gives a
+--                                                             row of NaN, never a read outside a)
+--   {op="scatter", out=V(k,n), dy=V(r,n), idx=V(r,1), acc=true}  row idx[i] of out += row i of dy
+--                                                             (the gather's adjoint: an index
+--                                                             outside [0, k) adds nothing)
 --   {op="loop", first=a, last=b, reverse=bool, body={ops}}   for t in [a, b] (descending
 --                                                             when reverse): the time loop
 --
@@ -149,7 +157,7 @@ function ir.at(v, t, L)
   return ir.view(v.buf, v.off + t * v.toff + L * v.loff, v.dims[1], v.dims[2], v.strides[1], v.strides[2])
 end
 
-local VIEW_FIELDS = { "out", "a", "b", "dy", "y" }
+local VIEW_FIELDS = { "out", "a", "b", "dy", "y", "idx" }
 
 -- An op as it runs in iteration t of its loop (0 outside loops) for run-time
 -- length L (views made concrete).
@@ -617,6 +625,8 @@ function ir.op_reads(op)
   if op.op == "map" then return op.args end
   if op.op == "softmax" then return { op.a } end
   if op.op == "softmax_grad" then return { op.dy, op.y } end
+  if op.op == "gather" then return { op.a, op.idx } end
+  if op.op == "scatter" then return { op.dy, op.idx } end
   return {}
 end
 
@@ -644,6 +654,7 @@ function ir.op_size(op)
     return body * (op.last - op.first + 1)
   end
   if op.op == "matmul" then return op.out.dims[1] * op.out.dims[2] * op.a.dims[2] end
+  if op.op == "scatter" then return ir.count(op.dy) end
   return ir.count(op.out)
 end
 

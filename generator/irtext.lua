@@ -123,6 +123,10 @@ function irtext.op(op, layer)
     return v(op.out) .. set .. v(op.y) .. " * (" .. v(op.dy) .. " - sum(" .. v(op.dy) .. " * " .. v(op.y) .. "))"
   elseif op.op == "fill" then
     return v(op.out) .. " = " .. tostring(op.value)
+  elseif op.op == "gather" then
+    return v(op.out) .. " = " .. v(op.a) .. "[" .. v(op.idx) .. "]"
+  elseif op.op == "scatter" then
+    return v(op.out) .. "[" .. v(op.idx) .. "] += " .. v(op.dy)
   end
   error("internal: no text for op " .. tostring(op.op))
 end

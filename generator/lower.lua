@@ -157,10 +157,53 @@ local function param_layout(model)
   return params, n
 end
 
+-- The model's inputs that hold integer tokens: {[input index] = the rows
+-- of the smallest table that reads it}. Only an Embedding reads tokens
+-- (its module's integer_input), and it reads a model input; a model with
+-- tokens takes no other input (the C API's x is all int32_t).
+local function integer_inputs(graph)
+  local vocab = {}
+  local function input_index(t)
+    t = functional.resolve(t)
+    for i, it in ipairs(graph.input_tensors) do
+      if functional.resolve(it) == t then return i end
+    end
+    return nil
+  end
+  for _, node in ipairs(graph.nodes) do
+    local layer = node.layer
+    if layer.module.integer_input then
+      local i = input_index(node.inputs[1])
+      if not i then
+        util.fail(layer.at, "%s must read the model's input (its integer tokens): an %s after another layer "
+          .. "is not supported", layer.module.class, layer.module.class)
+      end
+      vocab[i] = math.min(vocab[i] or math.huge, layer.args.input_dim)
+    end
+  end
+  for _, node in ipairs(graph.nodes) do
+    if not node.layer.module.integer_input then
+      for _, t in ipairs(node.inputs) do
+        local i = input_index(t)
+        if i and vocab[i] then
+          util.fail(node.layer.at, "input '%s' holds integer tokens (it feeds an Embedding), which only an "
+            .. "Embedding can read", graph.inputs[i].name)
+        end
+      end
+    end
+  end
+  if next(vocab) and #graph.inputs > 1 then
+    util.fail(graph.inputs[1].at or graph.nodes[1].layer.at, "a model whose input is integer tokens (an "
+      .. "Embedding's) takes no other input: several inputs with an Embedding are not supported yet")
+  end
+  return vocab
+end
+lower.integer_inputs = integer_inputs
+
 -- The batch size and every input's per-sample shape. A time dimension of
 -- None becomes --timesteps T (any length up to T at run time, the same L for
 -- every such input).
-local function input_shapes(graph, opts)
+local function input_shapes(graph, opts, vocab)
   local batch, at_batch = nil, nil
   local shapes, variable = {}, false
   local fixed_seq, none_seq
@@ -175,9 +218,11 @@ local function input_shapes(graph, opts)
     end
     local s = sample_shape(shape)
     if #s > 2 then util.fail(at, "inputs of rank > 2 per sample are not supported") end
+    -- tokens (timesteps,): their first dimension is time
+    local seq_rank = vocab[i] and 1 or 2
     for d, v in ipairs(s) do
       if v == util.None then
-        if d == 1 and #s == 2 and opts.timesteps then
+        if d == 1 and #s == seq_rank and opts.timesteps then
           s[d] = opts.timesteps
           variable = true
           none_seq = none_seq or input.name
@@ -186,7 +231,7 @@ local function input_shapes(graph, opts)
             .. "code for sequences of length T", util.shape_str(shape),
             #graph.inputs > 1 and (" of input '" .. input.name .. "'") or "")
         end
-      elseif d == 1 and #s == 2 then
+      elseif d == 1 and #s == seq_rank then
         fixed_seq = fixed_seq or input.name
       end
     end
@@ -207,7 +252,8 @@ end
 -- and emits the forward program. opts: batch, timesteps.
 function lower.build(model, opts)
   local graph = lower.graph(model)
-  local batch, shapes, variable = input_shapes(graph, opts)
+  local vocab = integer_inputs(graph)
+  local batch, shapes, variable = input_shapes(graph, opts, vocab)
   local params, n_params = param_layout(model)
   if n_params == 0 then
     util.fail(graph.nodes[1] and graph.nodes[1].layer.at or model.at, "the model has no weights: rnnc "
@@ -219,8 +265,8 @@ function lower.build(model, opts)
   prog.variable = variable
   -- the length of the sequences (the first sequence input's)
   prog.max_steps = 1
-  for _, s in ipairs(shapes) do
-    if #s == 2 then
+  for i, s in ipairs(shapes) do
+    if #s == 2 or vocab[i] then
       prog.max_steps = s[1]
       break
     end
@@ -232,14 +278,17 @@ function lower.build(model, opts)
   local inputs, total = {}, 0
   for i, s in ipairs(shapes) do
     local rows, cols = #s == 2 and s[1] or 1, s[#s]
+    -- tokens: one per row
+    if vocab[i] then rows, cols = s[1], 1 end
     inputs[i] = { name = graph.inputs[i].name, shape = util.copy(s), offset = total, size = rows * cols,
-      rows = rows, cols = cols }
+      rows = rows, cols = cols, vocab = vocab[i] }
     total = total + rows * cols
   end
   local x
   local value = {}
   if #inputs == 1 then
-    x = ir.buffer(prog, "x", "act", inputs[1].rows, inputs[1].cols, { model_input = true, meaning = "the input" })
+    x = ir.buffer(prog, "x", "act", inputs[1].rows, inputs[1].cols, { model_input = true,
+      meaning = vocab[1] and "the input tokens" or "the input", int = vocab[1] })
     value[graph.input_tensors[1]] = x
   else
     x = ir.buffer(prog, "x", "act", 1, total, { model_input = true, meaning = "the inputs, one after the other" })
@@ -336,7 +385,7 @@ function lower.build(model, opts)
   end
   config.target_size = target_total
 
-  local stream, no_stream = lower.stream(model, shapes, params)
+  local stream, no_stream = lower.stream(model, shapes, params, vocab)
   return {
     prog = prog,
     forward = forward,
@@ -375,10 +424,11 @@ end
 -- one row of each, one after the other. Returns nil and the reason for a
 -- model that cannot run that way (it needs later steps, an input without a
 -- time axis, or initial states from elsewhere).
-function lower.stream(model, shapes, params)
+function lower.stream(model, shapes, params, vocab)
   local graph = lower.graph(model)
+  vocab = vocab or {}
   for i, s in ipairs(shapes) do
-    if #s ~= 2 then
+    if #s ~= 2 and not vocab[i] then
       return nil, #shapes == 1 and "the input has no time axis" or
         string.format("the input '%s' has no time axis", graph.inputs[i].name)
     end
@@ -393,14 +443,15 @@ function lower.stream(model, shapes, params)
   local g = Builder.new(prog, params)
   g.streaming = true
   local in_size = 0
-  for _, s in ipairs(shapes) do
-    in_size = in_size + s[2]
+  for i, s in ipairs(shapes) do
+    in_size = in_size + (vocab[i] and 1 or s[2])
   end
-  local x = ir.buffer(prog, "x", "input", 1, in_size)
+  -- (tokens: one per step, as a 1 x 1 column the Embedding reads)
+  local x = ir.buffer(prog, "x", "input", 1, in_size, { int = vocab[1] })
   local value, off = {}, 0
   for i, s in ipairs(shapes) do
     value[graph.input_tensors[i]] = #shapes == 1 and x or ir.view(x.buf, off, 1, s[2], s[2], 1)
-    off = off + s[2]
+    off = off + (vocab[i] and 1 or s[2])
   end
   local prefixes = call_prefixes(graph)
   local states = {}

@@ -128,13 +128,13 @@ local function decide(h, op, d)
     end
     local expr = ir.substitute(op.expr, subst)
     if expr[1] == "const" and expr[2] == 0 then verdict = "zero" end
-  elseif op.op == "softmax_grad" then
+  elseif op.op == "softmax_grad" or op.op == "scatter" then
     if all_zero(h, op.dy, d) then verdict = "zero" end
   end
   local assign = false
   if verdict == "zero" then
     verdict = op.acc and "drop" or "fill"
-  elseif op.op ~= "fill" and op.acc and region.distinct(op.out) and all_zero(h, op.out, d)
+  elseif op.op ~= "fill" and op.op ~= "scatter" and op.acc and region.distinct(op.out) and all_zero(h, op.out, d)
     and op.out.buf.kind ~= "batch" then
     -- (an accumulation into a batch statistic sums over the samples: it
     -- stays one, however zero the statistic is before the first sample)
@@ -261,14 +261,15 @@ local function fill_used(prog, ops, k)
     local op = ops[j]
     if op.op ~= "loop" then
       if op_reads_it(op, written, top) then return true end
-      add_write(written, op.out)
+      -- (a scatter writes the rows its indices name, not its whole view)
+      if op.op ~= "scatter" then add_write(written, op.out) end
     else
       local d = loop_domains(prog, op)
       -- the writes of one iteration, merged (a row's gate blocks make the
       -- row), then swept over the iterations before t and over the loop
       local own = {}
       for _, b in ipairs(op.body) do
-        add_write(own, b.out)
+        if b.op ~= "scatter" then add_write(own, b.out) end
       end
       -- each write alone too: a merged rectangle may move less than its
       -- extent per step, and its sweep is then exact only when the loop runs
@@ -294,7 +295,7 @@ local function fill_used(prog, ops, k)
         end
         for _, b in ipairs(op.body) do
           if op_reads_it(b, here, dom) then return true end
-          add_write(here, b.out)
+          if b.op ~= "scatter" then add_write(here, b.out) end
         end
       end
       written = swept(d.range[1], d.range[2], d.nonempty)

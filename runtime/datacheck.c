@@ -49,7 +49,7 @@ int fit_check_data(const ctx_t *c, const void *x, const void *y, size_t n, const
     return -1;
   }
   for (size_t s = 0; s < n; ++s) {
-    const char *xs = (const char *)x + s * m->input_size * c->rs;
+    const char *xs = (const char *)x + s * m->input_size * rnnc_x_bytes(m);
     for (int k = 0; k < (m->n_inputs > 0 ? m->n_inputs : 1); ++k) {
       const rnnc_part_desc *d = m->n_inputs > 0 ? &m->inputs[k] : NULL;
       int dims[RNNC_MAX_RANK], rank = d ? d->rank : 1;
@@ -59,11 +59,28 @@ int fit_check_data(const ctx_t *c, const void *x, const void *y, size_t n, const
         if (is_sequence(m, d->rank, d->shape)) {
           dims[0] = c->steps;
           count = (size_t)c->steps * (size_t)d->shape[1];
+        } else if (m->input_vocab > 0 && m->variable_steps && d->rank == 1 &&
+                   d->shape[0] == m->max_steps) {
+          dims[0] = c->steps; /* tokens: one per step */
+          count = (size_t)c->steps;
         }
       } else {
         dims[0] = (int)m->input_size;
       }
       for (size_t i = 0; i < count; ++i) {
+        if (m->input_vocab > 0) {
+          /* tokens: each a row of the Embedding's table */
+          int32_t tok = ((const int32_t *)(const void *)xs)[offset + i];
+          if (tok < 0 || tok >= m->input_vocab) {
+            position_text(pos, sizeof pos, i, dims, rank);
+            snprintf(err, errlen,
+                     "%s: sample %zu, position%s: token %ld is not in [0, %d) (the Embedding's "
+                     "input_dim)",
+                     xname, s, pos, (long)tok, m->input_vocab);
+            return -1;
+          }
+          continue;
+        }
         double v = real_at(c, xs, offset + i);
         if (!isfinite(v)) {
           position_text(pos, sizeof pos, i, dims, rank);

@@ -115,7 +115,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
     return driver_fail(err);
   }
   size_t n = x.shape[0];
-  void *xm = driver_to_model(m, x.data, x.count);
+  void *xm = driver_x_to_model(m, x.data, x.count);
   void *y = malloc(n * m->output_size * rnnc_dtype_size(m->dtype));
   int rc = 0;
   if (!xm || !y) {
@@ -155,23 +155,39 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
   size_t rs = rnnc_dtype_size(m->dtype), n = x.shape[0];
   size_t steps = x.rank >= 2 ? x.shape[1] : 1, in = m->stream_input_size,
          out = m->stream_output_size;
-  void *xm = driver_to_model(m, x.data, x.count);
+  void *xm = driver_x_to_model(m, x.data, x.count);
   char *y = malloc(n * steps * out * rs + 1);
   void *st = malloc(m->stream_bytes + 1);
   int rc = 0;
   if (!xm || !y || !st) {
     rc = driver_fail("out of memory");
   } else {
-    for (size_t s = 0; s < n; ++s) {
+    /* step t's input: row t of every input, one after the other (x is in
+     * the full layout: per sample input_size values, input k's sequence at
+     * its offset, laid out for the maximum length) */
+    size_t xb = rnnc_x_bytes(m);
+    char *xt = malloc(in * xb + 1);
+    for (size_t s = 0; xt && s < n; ++s) {
       m->stream_reset(st);
-      for (size_t t = 0; t < steps; ++t)
-        m->stream_step(p, st, (const char *)xm + ((s * steps + t) * in) * rs,
-                       y + ((s * steps + t) * out) * rs);
+      for (size_t t = 0; t < steps; ++t) {
+        size_t at = 0;
+        for (int k = 0; k < (m->n_inputs > 0 ? m->n_inputs : 1); ++k) {
+          size_t off = m->n_inputs > 0 ? m->inputs[k].offset : 0;
+          size_t cols = m->n_inputs > 0 ? m->inputs[k].size / (size_t)m->max_steps : in;
+          memcpy(xt + at * xb, (const char *)xm + (s * m->input_size + off + t * cols) * xb,
+                 cols * xb);
+          at += cols;
+        }
+        m->stream_step(p, st, xt, y + ((s * steps + t) * out) * rs);
+      }
     }
+    if (!xt)
+      rc = driver_fail("out of memory");
+    free(xt);
     size_t shape[3] = {n, steps, out};
-    if (rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
+    if (rc == 0 && rnnc_npy_save(a->out, m->dtype, 3, shape, y, err, sizeof err) != 0)
       rc = driver_fail(err);
-    else
+    else if (rc == 0)
       printf("wrote %s: %zu samples x %zu steps of %zu outputs, one stream_step each\n", a->out, n,
              steps, out);
   }
@@ -216,7 +232,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
     return driver_fail(err);
   }
   size_t n = x.shape[0];
-  void *xm = driver_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
+  void *xm = driver_x_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
   void *scratch = driver_new_scratch(m);
   double *grad = malloc(m->n_params * sizeof *grad), *dx = malloc(x.count * sizeof *dx);
   int rc = 0;
@@ -245,7 +261,9 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
     goto done;
   }
   size_t at = 0;
-  for (int k = 0; k < m->n_inputs && k < RNNC_MAX_INPUTS; ++k) {
+  /* (tokens, an Embedding's input, have no gradient: none written) */
+  int n_in = m->input_vocab > 0 ? 0 : m->n_inputs;
+  for (int k = 0; k < n_in && k < RNNC_MAX_INPUTS; ++k) {
     const rnnc_part_desc *d = &m->inputs[k];
     for (size_t s = 0; s < n; ++s)
       memcpy(parts + at + s * d->size, dx + s * m->input_size + d->offset, d->size * sizeof *dx);
@@ -260,7 +278,7 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
     r->data = parts + at;
     at += n * d->size;
   }
-  int wrc = rnnc_safetensors_write(a->out, RNNC_F64, refs, count + m->n_inputs, err, sizeof err);
+  int wrc = rnnc_safetensors_write(a->out, RNNC_F64, refs, count + n_in, err, sizeof err);
   free(parts);
   if (wrc != 0)
     rc = driver_fail(err);
@@ -337,11 +355,11 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
       rc = driver_fail(err);
       goto done;
     }
-    vxm = driver_to_model(m, vx.data, vx.count);
+    vxm = driver_x_to_model(m, vx.data, vx.count);
     vym = driver_to_model(m, vy.data, vy.count);
   }
   if (!grouped) {
-    xm = driver_to_model(m, x.data, x.count);
+    xm = driver_x_to_model(m, x.data, x.count);
     ym = driver_to_model(m, y.data, y.count);
     n_val = vx.shape[0];
   }
@@ -499,7 +517,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     rnnc_array_free(&x);
     return driver_fail(err);
   }
-  void *xm = driver_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
+  void *xm = driver_x_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
   void *swm = NULL;
   int rc = 0;
   /* Keras's evaluate takes sample_weight, not class_weight (a fit argument,
@@ -559,7 +577,8 @@ static int cmd_sample(const rnnc_model *m, const args_t *a) {
     goto done;
   }
   for (size_t i = 0; i < n * m->input_size; ++i)
-    x[i] = 2 * rnnc_rng_uniform(&rng) - 1;
+    x[i] = m->input_vocab > 0 ? (double)rnnc_rng_below(&rng, (size_t)m->input_vocab) /* tokens */
+                              : 2 * rnnc_rng_uniform(&rng) - 1;
   for (size_t s = 0; s < n; ++s)
     for (int k = 0; k < m->n_outputs; ++k) {
       const rnnc_loss_part *lp = &m->losses[k];

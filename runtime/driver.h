@@ -90,6 +90,8 @@ int driver_fail(const char *msg);
 
 /* ---------------------------------------------------------------- driver_data.c */
 void *driver_to_model(const rnnc_model *m, const double *src, size_t count);
+/* driver_to_model for x: int32_t tokens for a unit whose input is tokens. */
+void *driver_x_to_model(const rnnc_model *m, const double *src, size_t count);
 double driver_get(const rnnc_model *m, const void *v, size_t i);
 void driver_set(const rnnc_model *m, void *v, size_t i, double value);
 /* The sequence length of the data at hand (0 until a file sets it). */

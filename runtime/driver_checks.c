@@ -22,7 +22,8 @@ static rnnc_ref *new_reference(const rnnc_model *m, char *err) {
     snprintf(err, ERRLEN, "the model's spec has no input line");
     return NULL;
   }
-  const char *rest = strchr(line + 7, ' '); /* after the length */
+  /* after the length: ` F` (features), or the line's end (tokens: `input T`) */
+  const char *rest = strpbrk(line + 7, " \n");
   size_t head = (size_t)(line - m->spec) + 7;
   memcpy(spec, m->spec, head);
   snprintf(spec + head, len + 32 - head, "%d%s", driver_steps_now(m), rest ? rest : "\n");
@@ -134,7 +135,7 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
       memcpy(yc + i * per, y.data + i * m->target_size, per * sizeof *yc);
   }
   double *pd = malloc(m->n_params * sizeof *pd);
-  void *xm = driver_to_model(m, x.data, x.count);
+  void *xm = driver_x_to_model(m, x.data, x.count);
   void *ym = have_y ? driver_to_model(m, y.data, y.count) : NULL;
   void *out = malloc(n * m->output_size * rnnc_dtype_size(m->dtype) + 1);
   double *out_d = malloc(n * m->output_size * sizeof *out_d + 1);
@@ -212,8 +213,11 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
       snprintf(name, sizeof name, "d %s", t->name);
       bad |= report(name, g + t->offset, rg + t->offset, t->size, tol_grad, &worst_grad, floor);
     }
-    driver_repack(m, m->inputs, m->n_inputs, m->input_size, ng, dx, dxc, 1);
-    bad |= report("d input", dxc, rdx, ng * in_c, tol_grad, &worst_grad, floor);
+    /* (tokens, an Embedding's input, have no gradient) */
+    if (m->input_vocab <= 0) {
+      driver_repack(m, m->inputs, m->n_inputs, m->input_size, ng, dx, dxc, 1);
+      bad |= report("d input", dxc, rdx, ng * in_c, tol_grad, &worst_grad, floor);
+    }
   }
   if (tol_grad == tol)
     printf("%s: worst relative difference %.3e (tolerance %.1e)\n", bad ? "FAIL" : "OK",
@@ -288,7 +292,10 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
     return driver_fail(err);
   }
   size_t n = x.shape[0];
-  double *xm = driver_to_model(m, x.data, x.count), *ym = driver_to_model(m, y.data, y.count);
+  /* (tokens, an Embedding's input, have no gradient: not checked) */
+  const int tokens = m->input_vocab > 0;
+  void *xm = driver_x_to_model(m, x.data, x.count);
+  double *ym = driver_to_model(m, y.data, y.count);
   void *scratch = driver_new_scratch(m);
   double *g = malloc(m->n_params * sizeof *g), *dx = malloc(x.count * sizeof *dx);
   double *g2 = malloc(m->n_params * sizeof *g2), *dx2 = malloc(x.count * sizeof *dx2);
@@ -305,7 +312,7 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   /* A frozen tensor (a layer with trainable=false, BatchNormalization's
    * moving statistics) has no gradient by definition: not checked. */
   size_t frozen = 0;
-  for (int t = 0; t <= m->n_tensors; ++t) {
+  for (int t = 0; t <= m->n_tensors - tokens; ++t) {
     size_t size = t < m->n_tensors ? m->tensors[t].size : x.count;
     if (t < m->n_tensors && m->tensors[t].frozen) {
       frozen += size;
@@ -333,7 +340,7 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   size_t on_mask = 0;
   /* |analytic - numeric| relative to max(|analytic|, |numeric|, 1e-3): the
    * floor keeps rounding noise on near-zero gradients from dominating. */
-  for (int t = 0; t <= m->n_tensors; ++t) {
+  for (int t = 0; t <= m->n_tensors - tokens; ++t) {
     int is_input = t == m->n_tensors;
     if (!is_input && m->tensors[t].frozen)
       continue;
@@ -344,7 +351,7 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
     for (size_t k = 0; k < count; ++k) {
       size_t i =
           offset + (count < size ? (size_t)(((double)k + u) * (double)size / (double)count) : k);
-      double *value = is_input ? &xm[i] : NULL;
+      double *value = is_input ? &((double *)xm)[i] : NULL;
       double keep = is_input ? *value : driver_get(m, p, i), analytic = is_input ? dx[i] : g[i];
       int skip = 0;
       for (int v = 0; is_input && v < n_mask_values; ++v)
@@ -384,6 +391,8 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
       }
     }
   }
+  if (tokens)
+    printf("(the input is integer tokens: no input gradient)\n");
   if (on_mask > 0)
     fprintf(stderr,
             "gradcheck: %zu input entries at a Masking layer's mask_value (where the mask is "

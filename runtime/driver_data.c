@@ -22,6 +22,20 @@ void *driver_to_model(const rnnc_model *m, const double *src, size_t count) {
   return dst;
 }
 
+/* x in the unit's layout: int32_t tokens for a model whose input is tokens
+ * (input_vocab > 0; load_part has checked they are whole numbers in range),
+ * else reals of the unit's dtype. */
+void *driver_x_to_model(const rnnc_model *m, const double *src, size_t count) {
+  if (m->input_vocab <= 0)
+    return driver_to_model(m, src, count);
+  int32_t *dst = malloc(count * sizeof *dst + 1);
+  if (!dst)
+    return NULL;
+  for (size_t i = 0; i < count; ++i)
+    dst[i] = src[i] >= 0 && src[i] < (double)m->input_vocab ? (int32_t)src[i] : -1;
+  return dst;
+}
+
 double driver_get(const rnnc_model *m, const void *v, size_t i) {
   return m->dtype == RNNC_F32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
 }
@@ -46,12 +60,16 @@ int driver_steps_now(const rnnc_model *m) {
 
 /* A part that is a sequence over the run-time length. */
 int driver_is_seq(const rnnc_model *m, const rnnc_part_desc *d) {
-  return m->variable_steps && d->rank == 2 && d->shape[0] == m->max_steps;
+  /* (tokens, the only input of a model that takes them: one per step) */
+  int tokens = m->input_vocab > 0 && d == &m->inputs[0] && d->rank == 1;
+  return m->variable_steps && (d->rank == 2 || tokens) && d->shape[0] == m->max_steps;
 }
 
 /* Reals per sample of a part at the current length. */
 size_t driver_part_now(const rnnc_model *m, const rnnc_part_desc *d) {
-  return driver_is_seq(m, d) ? (size_t)driver_steps_now(m) * (size_t)d->shape[1] : d->size;
+  return driver_is_seq(m, d)
+             ? (size_t)driver_steps_now(m) * (size_t)(d->rank == 2 ? d->shape[1] : 1)
+             : d->size;
 }
 
 /* Copies n samples of parts between the layout of the maximum length
@@ -196,6 +214,31 @@ static int load_part(const rnnc_model *m, int k, const char *path, const char *f
   if (check_finite(path, x, err) != 0) {
     rnnc_array_free(x);
     return -1;
+  }
+  if (m->input_vocab > 0) {
+    /* tokens (an Embedding's input): int32/int64 arrays, or floats holding
+     * whole numbers, each a row of the table, checked here, before any work */
+    size_t per = x->shape[0] > 0 ? x->count / x->shape[0] : 0;
+    for (size_t i = 0; i < x->count; ++i) {
+      double v = x->data[i];
+      if (v != floor(v) || v < 0 || v >= (double)m->input_vocab) {
+        /* (the file's sample number, in an MPI rank's share too) */
+        size_t s = (per ? i / per : 0) + (driver_rows_on ? driver_rows_first : 0),
+               t = per ? i % per : 0;
+        if (v != floor(v))
+          snprintf(err, ERRLEN,
+                   "%s: sample %zu, position (%zu): %.17g is not a whole number (the model's input "
+                   "is integer tokens)",
+                   path, s, t, v);
+        else
+          snprintf(err, ERRLEN,
+                   "%s: sample %zu, position (%zu): token %.17g is not in [0, %d) (the "
+                   "Embedding's input_dim)",
+                   path, s, t, v, m->input_vocab);
+        rnnc_array_free(x);
+        return -1;
+      }
+    }
   }
   return 0;
 }
@@ -537,7 +580,7 @@ void driver_predict_all(const rnnc_model *m, const void *p, void *scratch, const
   size_t rs = rnnc_dtype_size(m->dtype);
   for (size_t first = 0; first < n; first += (size_t)m->batch) {
     int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
-    m->forward(p, scratch, (const char *)x + first * m->input_size * rs,
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rnnc_x_bytes(m),
                (char *)y + first * m->output_size * rs, count);
   }
 }
@@ -554,7 +597,8 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
                             const void *y, size_t n, double *grad, double *dx) {
   size_t rs = rnnc_dtype_size(m->dtype);
   void *g = malloc(m->params_bytes);
-  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  /* zeroed: a unit whose input is tokens writes no input gradient */
+  void *chunk_dx = calloc((size_t)m->batch * m->input_size, rs);
   double loss = 0;
   if (m->loss == RNNC_LOSS_NONE) {
     free(g);
@@ -571,7 +615,7 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
     int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
     double w = (double)count / (double)n;
     double l =
-        m->loss_grad(p, scratch, (const char *)x + first * m->input_size * rs,
+        m->loss_grad(p, scratch, (const char *)x + first * m->input_size * rnnc_x_bytes(m),
                      (const char *)y + first * m->target_size * rs, g, chunk_dx, NULL, count);
     loss += l * w;
     for (size_t i = 0; i < m->n_params; ++i)
@@ -588,7 +632,8 @@ double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, 
                              size_t n, double *grad, double *dx) {
   size_t rs = rnnc_dtype_size(m->dtype);
   void *g = malloc(m->params_bytes);
-  void *chunk_dx = malloc((size_t)m->batch * m->input_size * rs);
+  /* zeroed: a unit whose input is tokens writes no input gradient */
+  void *chunk_dx = calloc((size_t)m->batch * m->input_size, rs);
   void *y = calloc((size_t)m->batch * m->output_size, rs);
   void *dy = malloc((size_t)m->batch * m->output_size * rs);
   size_t compact = 0; /* reals of the outputs per sample at the current length */
@@ -603,7 +648,7 @@ double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, 
   for (size_t first = 0; first < n; first += (size_t)m->batch) {
     int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
     size_t outs = (size_t)count * m->output_size;
-    m->forward(p, scratch, (const char *)x + first * m->input_size * rs, y, count);
+    m->forward(p, scratch, (const char *)x + first * m->input_size * rnnc_x_bytes(m), y, count);
     (void)outs;
     for (int b = 0; b < count; ++b) {
       size_t at = 0;

@@ -75,7 +75,7 @@ static int load_rows(const rnnc_model *m, const args_t *a, size_t first, size_t 
     if (driver_load_y(m, a, 0, xa.shape[0], &ya, err) == 0) {
       rc = 0;
       if (x && y) {
-        *x = driver_to_model(m, xa.data, xa.count);
+        *x = driver_x_to_model(m, xa.data, xa.count);
         *y = driver_to_model(m, ya.data, ya.count);
         if (!*x || !*y) {
           snprintf(err, ERRLEN, "out of memory");
@@ -102,7 +102,10 @@ static int shard_read(void *user, const size_t *samples, int count, void *x, voi
       memcpy(s->row + m->inputs[k].offset, s->tmp, s->len[k] * sizeof *s->tmp);
     }
     for (size_t j = 0; j < m->input_size; ++j)
-      driver_set(m, x, (size_t)i * m->input_size + j, s->row[j]);
+      if (m->input_vocab > 0) /* tokens, checked when the rows were loaded */
+        ((int32_t *)x)[(size_t)i * m->input_size + j] = (int32_t)s->row[j];
+      else
+        driver_set(m, x, (size_t)i * m->input_size + j, s->row[j]);
     memset(s->row, 0, m->target_size * sizeof *s->row);
     if (rnnc_npy_rows_read(s->y, samples[i], 1, s->row, err, errlen) != 0)
       return -1;
@@ -216,7 +219,7 @@ driver_shard *driver_shard_open(const rnnc_model *m, const args_t *a, size_t *n_
       }
       if (ok) {
         *n_val = vx.shape[0];
-        *val_x = driver_to_model(m, vx.data, vx.count);
+        *val_x = driver_x_to_model(m, vx.data, vx.count);
         *val_y = driver_to_model(m, vy.data, vy.count);
         ok = *val_x && *val_y;
       }

@@ -185,7 +185,7 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
   }
   c->grad = malloc(m->params_bytes + 1);
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
-  c->bx = malloc((size_t)bs * m->input_size * c->rs + 1);
+  c->bx = malloc((size_t)bs * m->input_size * rnnc_x_bytes(m) + 1);
   c->by = malloc((size_t)bs * m->target_size * c->rs + 1);
   c->acc = calloc(2 * RNNC_MAX_METRICS, sizeof *c->acc);
   if (!c->grad || !c->bpred || !c->bx || !c->by || !c->acc) {
@@ -245,7 +245,7 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
   for (int step = 0; step < steps; ++step) {
     size_t first = (size_t)step * (size_t)bs;
     int count = (int)(n - first < (size_t)bs ? n - first : (size_t)bs);
-    const char *bx = (const char *)x + first * m->input_size * c->rs;
+    const char *bx = (const char *)x + first * m->input_size * rnnc_x_bytes(m);
     const char *by = (const char *)y + first * m->target_size * c->rs;
     const char *bw = sw ? (const char *)sw + first * c->rs : NULL;
     double loss = batch_loss_grad(c, params, bx, by, bw, count, 0);
@@ -532,7 +532,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     }
     n_train = split_at;
     n_val = n - split_at;
-    vx = (const char *)x + n_train * m->input_size * rs;
+    vx = (const char *)x + n_train * m->input_size * rnnc_x_bytes(m);
     vy = (const char *)y + n_train * m->target_size * rs;
     /* Keras's validation_split takes the last samples' weights too
      * (keras/src/trainers/data_adapters/data_adapter_utils.py

@@ -255,66 +255,52 @@ static int is_confusion(metric_kind kind) {
 /* The value of a metric on one sample: output `part` at its offset in
  * y_pred (output_size reals per sample), its targets at their offset in
  * the sample's targets (target_size reals), `rows` rows. */
+/* Keras's mean_absolute_percentage_error (keras/src/losses/losses.py):
+ * 100 mean(|y - p| / max(|y|, epsilon)), epsilon 1e-7. A metric that is a
+ * mean over samples, on one sample of `rows` rows and `cols` columns, in
+ * either dtype (SFX names the runtime's functions of T). */
+#define METRIC_ONE(T, SFX)                                                                         \
+  static double metric_one_##T(metric_kind kind, const T *p, const T *t, size_t rows,              \
+                               size_t cols) {                                                      \
+    rnnc_loss_config mape = rnnc_loss_config_default(RNNC_LOSS_MAPE);                              \
+    switch (kind) {                                                                                \
+    case MET_SPARSE_ACC:                                                                           \
+      return rnnc_sparse_accuracy_##SFX(p, t, rows, cols);                                         \
+    case MET_CATEGORICAL_ACC:                                                                      \
+      return rnnc_categorical_accuracy_##SFX(p, t, rows, cols);                                    \
+    case MET_BINARY_ACC:                                                                           \
+      return rnnc_binary_accuracy_##SFX(p, t, rows, cols);                                         \
+    case MET_MAE:                                                                                  \
+      return rnnc_loss_mae_##SFX(p, t, rows, cols, NULL);                                          \
+    case MET_MSE:                                                                                  \
+    case MET_ROOT_MEAN_SQUARED_ERROR: /* sqrt at the result */                                     \
+      return rnnc_loss_mse_##SFX(p, t, rows, cols, NULL);                                          \
+    case MET_MAPE:                                                                                 \
+      return rnnc_loss_eval_##SFX(&mape, p, t, NULL, rows, cols, (double)rows, NULL);              \
+    case MET_TOP_K_CATEGORICAL_ACCURACY:                                                           \
+      return top_k_##T(p, t, rows, cols, 0);                                                       \
+    case MET_SPARSE_TOP_K_CATEGORICAL_ACCURACY:                                                    \
+      return top_k_##T(p, t, rows, cols, 1);                                                       \
+    case MET_ACCURACY:  /* resolved by fit_parse_metrics */                                        \
+    case MET_PRECISION: /* confusion counts, not a mean */                                         \
+    case MET_RECALL:                                                                               \
+    case MET_AUC:                                                                                  \
+      break;                                                                                       \
+    }                                                                                              \
+    return NAN;                                                                                    \
+  }
+METRIC_ONE(float, f32)
+METRIC_ONE(double, f64)
+
+/* The value of a metric on one sample: output `part` at its offset in
+ * y_pred (output_size reals per sample), its targets at their offset in
+ * the sample's targets (target_size reals), `rows` rows. */
 static double metric_one(const rnnc_model *m, metric_kind kind, int part, const void *pred,
                          const void *tgt, size_t rows) {
   size_t cols = m->losses[part].cols;
-  /* Keras's mean_absolute_percentage_error (keras/src/losses/losses.py):
-   * 100 mean(|y - p| / max(|y|, epsilon)), epsilon 1e-7 */
-  rnnc_loss_config mape = rnnc_loss_config_default(RNNC_LOSS_MAPE);
-  if (m->dtype == RNNC_F32) {
-    const float *p = (const float *)pred, *t = (const float *)tgt;
-    switch (kind) {
-    case MET_SPARSE_ACC:
-      return rnnc_sparse_accuracy_f32(p, t, rows, cols);
-    case MET_CATEGORICAL_ACC:
-      return rnnc_categorical_accuracy_f32(p, t, rows, cols);
-    case MET_BINARY_ACC:
-      return rnnc_binary_accuracy_f32(p, t, rows, cols);
-    case MET_MAE:
-      return rnnc_loss_mae_f32(p, t, rows, cols, NULL);
-    case MET_MSE:
-    case MET_ROOT_MEAN_SQUARED_ERROR: /* sqrt at the result */
-      return rnnc_loss_mse_f32(p, t, rows, cols, NULL);
-    case MET_MAPE:
-      return rnnc_loss_eval_f32(&mape, p, t, NULL, rows, cols, (double)rows, NULL);
-    case MET_TOP_K_CATEGORICAL_ACCURACY:
-      return top_k_float(p, t, rows, cols, 0);
-    case MET_SPARSE_TOP_K_CATEGORICAL_ACCURACY:
-      return top_k_float(p, t, rows, cols, 1);
-    case MET_ACCURACY:  /* resolved by fit_parse_metrics */
-    case MET_PRECISION: /* confusion counts, not a mean */
-    case MET_RECALL:
-    case MET_AUC:
-      break;
-    }
-  } else {
-    const double *p = (const double *)pred, *t = (const double *)tgt;
-    switch (kind) {
-    case MET_SPARSE_ACC:
-      return rnnc_sparse_accuracy_f64(p, t, rows, cols);
-    case MET_CATEGORICAL_ACC:
-      return rnnc_categorical_accuracy_f64(p, t, rows, cols);
-    case MET_BINARY_ACC:
-      return rnnc_binary_accuracy_f64(p, t, rows, cols);
-    case MET_MAE:
-      return rnnc_loss_mae_f64(p, t, rows, cols, NULL);
-    case MET_MSE:
-    case MET_ROOT_MEAN_SQUARED_ERROR:
-      return rnnc_loss_mse_f64(p, t, rows, cols, NULL);
-    case MET_MAPE:
-      return rnnc_loss_eval_f64(&mape, p, t, NULL, rows, cols, (double)rows, NULL);
-    case MET_TOP_K_CATEGORICAL_ACCURACY:
-      return top_k_double(p, t, rows, cols, 0);
-    case MET_SPARSE_TOP_K_CATEGORICAL_ACCURACY:
-      return top_k_double(p, t, rows, cols, 1);
-    case MET_ACCURACY:
-    case MET_PRECISION:
-    case MET_RECALL:
-    case MET_AUC:
-      break;
-    }
-  }
-  return NAN;
+  if (m->dtype == RNNC_F32)
+    return metric_one_float(kind, (const float *)pred, (const float *)tgt, rows, cols);
+  return metric_one_double(kind, (const double *)pred, (const double *)tgt, rows, cols);
 }
 
 /* sample i's weight: 1 without weights */

@@ -167,7 +167,8 @@ static void predict_task(void *user, int t, int threads) {
   /* call c covers samples [c B, c B + B): the calls of one thread */
   for (size_t first = (size_t)t * b; first < j->n; first += (size_t)threads * b) {
     int count = (int)(j->n - first < b ? j->n - first : b);
-    m->forward(j->params, j->scratch[t], (const char *)j->x + first * m->input_size * rs,
+    m->forward(j->params, j->scratch[t],
+               (const char *)j->x + first * m->input_size * rnnc_x_bytes(m),
                (char *)j->y + first * m->output_size * rs, count);
   }
 }
@@ -217,7 +218,7 @@ static void stream_task(void *user, int t, int threads) {
   size_t last = j->count * (size_t)(t + 1) / (size_t)threads;
   for (size_t s = first; s < last; ++s)
     m->stream_step(j->params, (char *)j->streams + s * m->stream_bytes,
-                   (const char *)j->x + s * m->stream_input_size * rs,
+                   (const char *)j->x + s * m->stream_input_size * rnnc_x_bytes(m),
                    (char *)j->y + s * m->stream_output_size * rs);
 }
 
@@ -310,21 +311,21 @@ static void compute_task(void *user, int t, int threads) {
   size_t first = (size_t)i * (size_t)p->micro;
   double *l = p->losses + (size_t)i * (size_t)p->stride;
   if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
-    l[0] =
-        m->eval_loss(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
-                     (const char *)p->y + first * m->target_size * p->rs,
-                     (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+    l[0] = m->eval_loss(p->params, p->scratch[t],
+                        (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
+                        (const char *)p->y + first * m->target_size * p->rs,
+                        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
   else if (p->sw != NULL) /* fit's sample weights (the unit has loss_grad_weighted: fit.c) */
     l[0] = m->loss_grad_weighted(
-        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
+        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
         (const char *)p->y + first * m->target_size * p->rs, (const char *)p->sw + first * p->rs,
         gbuf_of(p, i), NULL, (char *)p->bpred + first * m->output_size * p->rs,
         micro_samples(p, i));
   else
-    l[0] =
-        m->loss_grad(p->params, p->scratch[t], (const char *)p->x + first * m->input_size * p->rs,
-                     (const char *)p->y + first * m->target_size * p->rs, gbuf_of(p, i), NULL,
-                     (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+    l[0] = m->loss_grad(p->params, p->scratch[t],
+                        (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
+                        (const char *)p->y + first * m->target_size * p->rs, gbuf_of(p, i), NULL,
+                        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
   if (p->stride > 1) /* each output's loss, where the unit leaves it */
     memcpy(l + 1, (const char *)p->scratch[t] + m->losses_offset, (size_t)m->n_outputs * sizeof *l);
 }
@@ -442,7 +443,7 @@ static int gather_rows(fit_par *p, void *buf, int count, size_t row) {
 int fit_par_fetch(fit_par *p, const void *x, const void *y, const size_t *samples, int count,
                   void *bx, void *by, char *err, size_t errlen) {
   const rnnc_model *m = p->m;
-  size_t xr = m->input_size * p->rs, yr = m->target_size * p->rs;
+  size_t xr = m->input_size * rnnc_x_bytes(m), yr = m->target_size * p->rs;
   int first, last;
   own_samples(p, count, &first, &last);
   if (p->reader.read) {

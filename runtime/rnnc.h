@@ -468,12 +468,25 @@ typedef struct rnnc_model {
   double (*loss_grad_weighted)(const void *params, void *scratch, const void *x, const void *target,
                                const void *sample_weight, void *grad, void *dx, void *y_pred,
                                int n);
+  /* 0: x holds reals of `dtype`. V > 0: the model starts with an Embedding
+   * of V rows and x holds int32_t tokens, input_size per sample (stream_step:
+   * one per step), each in [0, V); a token outside it gives NaN outputs (and
+   * a NaN loss, which train_step refuses), never a read outside the table.
+   * Such a unit has no input gradient: backward and loss_grad leave dx
+   * unwritten. rnnc_x_bytes gives the bytes of one input value. */
+  int input_vocab;
   /* 1: a loss weighs its output's rows by a mask (Masking) and divides by the
    * unmasked rows of the call (Keras 3's apply_mask): a batch is then one
    * call, on one process (fit and evaluate refuse a batch_size above `batch`
    * or the micro-batch, and several processes). */
   int masked_loss;
 } rnnc_model;
+
+/* The bytes of one value of x: sizeof(int32_t) for a unit whose input is
+ * tokens (input_vocab > 0), else the unit's real. */
+static inline size_t rnnc_x_bytes(const rnnc_model *m) {
+  return m->input_vocab > 0 ? 4 : (m->dtype == RNNC_F64 ? sizeof(double) : sizeof(float));
+}
 
 /* ---------------------------------------------------------------- files */
 /* Error strings: every function below that can fail returns 0 on success and -1

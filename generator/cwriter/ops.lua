@@ -318,6 +318,39 @@ function Writer:softmax_grad_loops(op)
   end)
 end
 
+-- Embedding's lookup: row r of out is row tok = idx[r] of the table. A
+-- token outside [0, rows of the table) is never read through: its row is
+-- NaN, so the output, the loss and train_step say so (train_step returns NaN
+-- and leaves the weights as they were). The driver refuses such tokens
+-- before any call.
+function Writer:gather_loops(op)
+  local k, n = op.a.dims[1], op.out.dims[2]
+  self:loops2(op.out.dims[1], 1, function(r)
+    self:emit("const int32_t tok = " .. self:at(op.idx, r, 0) .. ";")
+    self:emit("if (tok >= 0 && tok < " .. k .. ") {")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " = " ..
+      self:at(op.a, "tok", "c") .. ";")
+    self:emit("} else {")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, r, "c") .. " = (" .. self.real ..
+      ")NAN;")
+    self:emit("}")
+  end)
+end
+Writer.gather_unrolled = Writer.gather_loops
+
+-- Its adjoint: row r of dy is added to row idx[r] of the table's gradient
+-- (a scatter-add; a token outside the table adds nothing).
+function Writer:scatter_loops(op)
+  local k, n = op.out.dims[1], op.dy.dims[2]
+  self:loops2(op.dy.dims[1], 1, function(r)
+    self:emit("const int32_t tok = " .. self:at(op.idx, r, 0) .. ";")
+    self:emit("if (tok >= 0 && tok < " .. k .. ")")
+    self:emit("for (int c = 0; c < " .. n .. "; ++c) " .. self:at(op.out, "tok", "c") .. " += " ..
+      self:at(op.dy, r, "c") .. ";")
+  end)
+end
+Writer.scatter_unrolled = Writer.scatter_loops
+
 -- A time loop: unrolled (its body once per t, indices constant) when the
 -- whole loop is small, else a C loop whose body indexes with t.
 function Writer:loop_unrolled(op, unroll)

@@ -112,7 +112,8 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
     if used[buf] then
       local n = names[buf]
       if buf.kind == "act" or buf.kind == "tmp" then
-        decl("%s *const %s = &s->%s[0][0];", real, n, n)
+        -- (the model's integer tokens: int32_t)
+        decl("%s *const %s = &s->%s[0][0];", buf.int and "int32_t" or real, n, n)
         w.sample_stride[buf] = buf.size
         s_used = true
       elseif buf.kind == "input" or buf.kind == "output" then
@@ -132,7 +133,8 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
   end
   if caller.copy_input then
     local n = names[unit.x.buf]
-    w:emit(string.format("memcpy(%s, x, sizeof(%s) * (size_t)n * %d);", n, real, unit.x.buf.size))
+    w:emit(string.format("memcpy(%s, x, sizeof(%s) * (size_t)n * %d);", n, unit.x.buf.int and "int32_t" or real,
+      unit.x.buf.size))
   end
   w:ops(list, opts.unroll)
   local prologue = {}
@@ -143,6 +145,7 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
     s_used = true
   end
   if not s_used then prologue[#prologue + 1] = "(void)s; /* nothing is kept for backward */" end
+  if caller.dx and unit.x.buf.int then prologue[#prologue + 1] = "(void)dx; /* tokens have no gradient */" end
   for _, d in ipairs(decls) do
     prologue[#prologue + 1] = d
   end
@@ -197,7 +200,8 @@ local function stream_code(unit, opts, helpers)
     end
   end
   if not reads_weights then w:emit("(void)p; /* the model has no weight */") end
-  w:emit(string.format("const %s *const %s = x_t;", real, names[stream.x.buf]))
+  local xtype = stream.x.buf.int and "int32_t" or real
+  w:emit(string.format("const %s *const %s = x_t;", xtype, names[stream.x.buf]))
   w:emit(string.format("%s *const %s = y_t;", real, names[stream.y.buf]))
   w:ops(stream.forward, opts.unroll)
   for _, line in ipairs(rings) do
@@ -222,9 +226,10 @@ local function stream_code(unit, opts, helpers)
     string.format("} %s_stream;", name),
     "/* Zero state: the next step starts a new sequence. */",
     string.format("void %s_stream_reset(%s_stream *st);", name, name),
-    string.format("/* x_t: %s_STREAM_INPUT_SIZE reals, y_t: %s_STREAM_OUTPUT_SIZE. */", upper, upper),
+    string.format("/* x_t: %s_STREAM_INPUT_SIZE %s, y_t: %s_STREAM_OUTPUT_SIZE. */", upper,
+      stream.x.buf.int and string.format("int32_t token (in [0, %d)) per step", stream.x.buf.int) or "reals", upper),
     string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t);", name, name,
-      name, real, real),
+      name, xtype, real),
     "",
   }, "\n"):gsub("NAME_", name .. "_")
   local def = table.concat({
@@ -233,7 +238,7 @@ local function stream_code(unit, opts, helpers)
     "}",
     "",
     string.format("void %s_stream_step(const %s_params *p, %s_stream *st, const %s *x_t, %s *y_t) {", name, name,
-      name, real, real),
+      name, xtype, real),
     table.concat(w.lines, "\n"),
     "}",
     "",
@@ -242,7 +247,7 @@ local function stream_code(unit, opts, helpers)
     "}",
     string.format("static void %s_stream_step_any(const void *p, void *st, const void *x_t, void *y_t) {", name),
     string.format("  %s_stream_step((const %s_params *)p, (%s_stream *)st, (const %s *)x_t, (%s *)y_t);", name, name,
-      name, real, real),
+      name, xtype, real),
     "}",
   }, "\n")
   local desc = string.format("sizeof(%s_stream), %d, %d, %s_stream_reset_any, %s_stream_step_any", name,
@@ -365,6 +370,9 @@ function cwriter.unit(unit, opts)
   local names = buffer_names(unit.prog)
   local prog = unit.prog
   local in_size, out_size = unit.x.buf.size, unit.y.buf.size
+  -- the input's C type: int32_t tokens for a model that starts with an
+  -- Embedding (x.buf.int, the table's rows), else the unit's reals
+  local xtype = unit.x.buf.int and "int32_t" or real
   -- output 0's rows and columns (the descriptor's output_rows, output_cols)
   local rows, cols = iface.outputs[1].rows, iface.outputs[1].cols
   local config = iface.training
@@ -394,7 +402,7 @@ function cwriter.unit(unit, opts)
     -- through each step together
     if used[buf] and (buf.kind == "act" or buf.kind == "tmp") then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s */\n  %s %s[%d][%d];", scratch_meaning(buf, iface),
-        real, names[buf], iface.batch, buf.size)
+        buf.int and "int32_t" or real, names[buf], iface.batch, buf.size)
     elseif used[buf] and buf.kind == "batch" then
       scratch_fields[#scratch_fields + 1] = string.format("  /* %s: 1 x %d, %s (the whole batch's) */\n"
         .. "  %s %s[%d];", buf.name:gsub("^d:", "d(loss)/d "), buf.cols, (buf.meaning or "its gradient"), real,
@@ -598,7 +606,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       { [unit.x.buf] = true }, helpers)
     fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics. */\n"
       .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
-      name, name, name, real, real, ftrain)
+      name, name, name, xtype, real, ftrain)
     if unit.backward_train_loss then
       fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
         .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
@@ -610,7 +618,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       "(void)p; (void)s; (void)x; (void)target; (void)y_pred; (void)n;",
       "return NAN; /* the model was not compiled with a loss */" }, "\n")
     fn("\ndouble %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, %s *y_pred, "
-      .. "int n) {\n%s\n}\n", name, name, name, real, real, real, eval)
+      .. "int n) {\n%s\n}\n", name, name, name, xtype, real, real, eval)
     local copies = {}
     for _, st in ipairs(unit.stat_updates or {}) do
       copies[#copies + 1] = string.format("memcpy(%s, s->%s, sizeof(%s) * %d); /* %s */",
@@ -620,7 +628,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       table.concat(copies, "\n"))
     fn("static double %s_eval_loss_any(const void *p, void *s, const void *x, const void *target, void *y_pred, "
       .. "int n) {\n  return %s_eval_loss((const %s_params *)p, (%s_scratch *)s, (const %s *)x, (const %s *)target, "
-      .. "(%s *)y_pred, n);\n}\n", name, name, name, name, real, real, real)
+      .. "(%s *)y_pred, n);\n}\n", name, name, name, name, xtype, real, real)
     fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
       .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
     training_fns = table.concat(parts)
@@ -635,7 +643,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       " * update_stats: the moving statistics the last loss_grad on this scratch",
       " * computed, into p (train_step calls it after the optimizer's update). */",
       string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target,", name,
-        name, name, real, real),
+        name, name, xtype, real),
       string.format("                  %s *y_pred, int n);", real),
       string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name),
       "",
@@ -675,6 +683,8 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     UPPER = name:upper(),
     GUARD = name:upper() .. "_H",
     REAL = real,
+    XTYPE = xtype,
+    X_DOC = unit.x.buf.int and string.format("int32_t tokens, each in [0, %d)", unit.x.buf.int) or "reals",
     BATCH = iface.batch,
     INPUT_SIZE = in_size,
     OUTPUT_SIZE = out_size,
@@ -693,7 +703,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   local h = template.render(template.load(opts.templates, "unit.h.in"), vars, "unit.h.in")
   vars.GUARD, vars.UPPER, vars.PARAM_FIELDS, vars.SCRATCH_FIELDS, vars.OPTIMIZER, vars.OPT_SLOTS, vars.LOSS =
     nil, nil, nil, nil, nil, nil, nil
-  vars.IO_MACROS = nil
+  vars.IO_MACROS, vars.X_DOC = nil, nil
   vars.MAX_STEPS_DOC, vars.STREAM_DECL = nil, nil
   vars.STREAM_DEF, vars.STREAM_DESC = stream_def, stream_desc
   vars.STATS_DECL = nil
@@ -710,6 +720,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   vars.SPEC = syntax.c_text(opts.spec)
   vars.SUMMARY = syntax.c_text(opts.summary)
   vars.SUFFIX = info.suffix
+  vars.INPUT_VOCAB = unit.x.buf.int or 0
   vars.FORWARD = fwd
   vars.BACKWARD = bwd
   vars.BACKWARD_LOGITS = bwd_loss

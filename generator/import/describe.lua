@@ -27,7 +27,8 @@ local DEFAULTS = {
 local ALWAYS = { recurrent_activation = true, reset_after = true }
 local FRONT_POSITIONAL = { Conv1D = { "filters", "kernel_size" }, SeparableConv1D = { "filters", "kernel_size" },
   DepthwiseConv1D = { "kernel_size" }, MaxPooling1D = { "pool_size" }, AveragePooling1D = { "pool_size" },
-  RepeatVector = { "n" }, Reshape = { "target_shape" }, Permute = { "dims" } }
+  RepeatVector = { "n" }, Reshape = { "target_shape" }, Permute = { "dims" },
+  Embedding = { "input_dim", "output_dim" } }
 -- The front-end layers' defaults (rnnc's, which are Keras's).
 local FRONT_DEFAULTS = {
   activation = "linear", use_bias = true, strides = 1, padding = "valid", dilation_rate = 1, groups = 1,
@@ -35,6 +36,7 @@ local FRONT_DEFAULTS = {
   pointwise_initializer = "glorot_uniform", bias_initializer = "zeros", keepdims = false, axis = -1, epsilon = 1e-3,
   momentum = 0.99, center = true, scale = true, rms_scaling = false, beta_initializer = "zeros",
   gamma_initializer = "ones", moving_mean_initializer = "zeros", moving_variance_initializer = "ones", size = 2,
+  embeddings_initializer = "random_uniform",
   mask_value = 0,
 }
 

@@ -362,6 +362,10 @@ local FRONT_KEYS = {
   Reshape = { target_shape = "ints", dims = "ints" },
   Permute = { dims = "ints" },
   RepeatVector = { n = "count" },
+  -- integer tokens in (Keras 3 keras/src/layers/core/embedding.py, tf.keras
+  -- 2.x keras/layers/core/embedding.py, Keras 1 keras/layers/embeddings.py)
+  Embedding = { input_dim = "count", output_dim = "count", input_length = "count",
+    embeddings_initializer = "initializer", mask_zero = "mask_zero", lora_alpha = "ignore", sparse = "dense_only" },
   -- Keras 3 keras/src/layers/core/masking.py
   Masking = { mask_value = "number" },
   LayerNormalization = { axis = "axis", epsilon = "number", center = "boolean", scale = "boolean",
@@ -377,6 +381,8 @@ end
 keras.FRONT_KEYS = FRONT_KEYS
 -- Keras 1 class names.
 local FRONT_ALIASES = { Convolution1D = "Conv1D" }
+local EMBEDDING_KERAS1 = { init = "embeddings_initializer", W_regularizer = "embeddings_regularizer",
+  W_constraint = "embeddings_constraint" }
 -- Layers that change nothing at inference (they act in training only).
 local IDENTITY_AT_INFERENCE = { Dropout = true, SpatialDropout1D = true, SpatialDropout2D = true,
   GaussianNoise = true, GaussianDropout = true, AlphaDropout = true, ActivityRegularization = true }
@@ -392,8 +398,10 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "pool_size",
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
-  "moving_mean_initializer", "moving_variance_initializer", "trainable" }
-for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha" }) do
+  "moving_mean_initializer", "moving_variance_initializer", "input_dim", "output_dim", "input_length",
+  "embeddings_initializer", "trainable" }
+for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha",
+  "embeddings" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_constraint"
 end
@@ -443,7 +451,13 @@ local function layer(ctx, entry, key, nested)
   local c = {}
   for k, v in pairs(cfg) do
     if type(k) ~= "string" then bad(ckey, "keys must be strings") end
-    c[KERAS1[k] or k] = v
+    if cls == "Embedding" then
+      -- Keras 1's Embedding(input_dim, output_dim, init, W_regularizer,
+      -- W_constraint): its output_dim is not a Dense's units
+      c[EMBEDDING_KERAS1[k] or k] = v
+    else
+      c[KERAS1[k] or k] = v
+    end
   end
   local function arg(k)
     local v = c[k]
@@ -503,6 +517,12 @@ local function layer(ctx, entry, key, nested)
         rec.inner = layer(ctx, v, kk, true)
       elseif how == "backward" then
         if v ~= null then rec.backward = layer(ctx, v, kk, true) end
+      elseif how == "mask_zero" then
+        if v ~= null and want(v, "boolean", kk) then problem("mask_zero = true: mask_zero needs masking, not "
+          .. "implemented yet") end
+      elseif how == "dense_only" then
+        if v ~= null and want(v, "boolean", kk) then problem("sparse = true: sparse gradients are not implemented "
+          .. "(rnnc's table gradient is dense)") end
       elseif how ~= "ignore" then
         keras.front_value(rec, k, how, v, kk, problem)
       end
@@ -522,7 +542,7 @@ local function layer(ctx, entry, key, nested)
   local bis = arg("batch_input_shape") or arg("batch_shape")
   if bis then
     rec.input = shape(bis, ckey .. ".batch_input_shape")
-  elseif arg("input_dim") and not nested then
+  elseif arg("input_dim") and not nested and cls ~= "Embedding" then -- (Embedding's is its vocabulary)
     local dim = count(arg("input_dim"), ckey .. ".input_dim")
     if CLASS_KEYS[cls] == RECURRENT_KEYS or cls == "LSTM" or cls == "GRU" or cls == "Conv1D" then
       local len = arg("input_length") and count(arg("input_length"), ckey .. ".input_length") or "None"

@@ -20,6 +20,7 @@ AveragePooling1D.build = pool.geometry
 function AveragePooling1D.emit(layer, g, x, prefix)
   local geo = layer.geom
   local taps = pool.taps(layer, g, x, prefix, 0)
+  if geo.p == 1 and geo.s == 1 then return { outputs = { x } } end -- the mean of one step
   local rows, cols, p, s = geo.steps_out, geo.channels, geo.p, geo.s
   local steps = x.dims[1]
   local y = g:act(prefix .. "/y", rows, cols, "per step, the window's mean")

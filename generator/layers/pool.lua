@@ -56,6 +56,9 @@ end
 -- the input padded with `pad_value`.
 function pool.taps(layer, g, x, prefix, pad_value)
   local geo = layer.geom
+  -- windows of one step moved by one: the input itself (also in the stream
+  -- program, whose input is one step, not the steps_out rows of a sequence)
+  if geo.p == 1 and geo.s == 1 then return { x } end
   seq.fixed_length(layer, g, "changes the sequence length")
   local p = x
   if geo.before + geo.after > 0 then

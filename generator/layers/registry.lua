@@ -26,6 +26,8 @@ local list = {
   (require("layers.repeat_vector")),
   (require("layers.layer_normalization")),
   (require("layers.batch_normalization")),
+  -- issue 13: integer tokens in
+  (require("layers.embedding")),
   -- issue 13: the activation layers
   (require("layers.activation").Activation),
   (require("layers.activation").ReLU),

@@ -33,6 +33,7 @@ rules.ARG_OF = {
   gamma = "gamma",
   beta = "beta",
   alpha = "alpha",
+  embeddings = "embeddings",
 }
 
 local Rule = util.handle_type("Rule")

@@ -51,7 +51,8 @@ enum {
   LAYER_PERMUTE,
   LAYER_REPEAT_VECTOR,
   LAYER_LAYER_NORMALIZATION,
-  LAYER_BATCH_NORMALIZATION
+  LAYER_BATCH_NORMALIZATION,
+  LAYER_EMBEDDING /* integer tokens (steps,) -> (steps, output_dim): rows of its table */
 };
 #define IS_FRONT(kind) ((kind) >= LAYER_CONV1D && (kind) < LAYER_MIX)
 /* issue 13: layers that map every value of their input (their output has the
@@ -391,6 +392,7 @@ static const layer_class classes[] = {
     {"LeakyReLU", LAYER_LEAKY_RELU, 1, 0, {"negative_slope"}},
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
+    {"Embedding", LAYER_EMBEDDING, 2, 0, {"input_dim", "output_dim"}},
 };
 /* The op of each LAYER_MIX class, by name: names[i] is op i + 1 (ref_mix.h). */
 static int mix_op(const char *class_name) {
@@ -446,7 +448,8 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
             "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
             "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
-            "Activation ReLU LeakyReLU ELU PReLU Add Subtract Multiply Average Maximum Minimum "
+            "Activation ReLU LeakyReLU ELU PReLU Embedding Add Subtract Multiply Average Maximum "
+            "Minimum "
             "Concatenate Dot Attention AdditiveAttention MultiHeadAttention Masking)",
             line, tok[0]);
     return -1;
@@ -2808,6 +2811,22 @@ static int build_front(layer *L, const layer_line *ll, int in_rank, const int *i
       F->To = F->n;
       L->out_rank = 2;
       break;
+    case LAYER_EMBEDDING:
+      /* the model's tokens, one per step: (T,) in, (T, output_dim) out;
+       * n: the table's rows (input_dim) */
+      if (in_rank != 1) {
+        set_err(err, errlen, "line %d: layer '%s': Embedding needs rank-1 tokens (steps,)",
+                ll->line, ll->name);
+        return -1;
+      }
+      if (get_int(ll, "input_dim", 1, MAX_DIM, &F->n, err, errlen) != 0 ||
+          get_int(ll, "output_dim", 1, MAX_DIM, &F->Co, err, errlen) != 0)
+        return -1;
+      F->T = F->To = in_shape[0];
+      F->C = 1;
+      L->out_rank = 2;
+      front_weight(L, (size_t)F->n * (size_t)F->Co); /* embeddings (input_dim, output_dim) */
+      break;
     case LAYER_LAYER_NORMALIZATION:
       if (get_real(ll, "epsilon", &F->epsilon, err, errlen) != 0 ||
           get_bool(ll, "center", &F->center, err, errlen) != 0 ||
@@ -3038,6 +3057,21 @@ static void front_forward(const layer *L, const double *params, const double *x,
     for (t = 0; t < To; t++)
       memcpy(y + (size_t)t * C, x, (size_t)C * sizeof(double));
     break;
+  case LAYER_EMBEDDING: {
+    /* y[t] = embeddings[x[t]] (Keras 3 Embedding.call: ops.take(embeddings,
+     * inputs, axis=0)); a token that is not a whole number in [0, input_dim)
+     * gives a row of NaN, as the generated code does */
+    const double *w = params + F->w_off[0];
+    for (t = 0; t < T; t++) {
+      double v = x[t];
+      if (v >= 0 && v < F->n && v == floor(v))
+        memcpy(y + (size_t)t * Co, w + (size_t)v * Co, (size_t)Co * sizeof(double));
+      else
+        for (c = 0; c < Co; c++)
+          y[(size_t)t * Co + c] = NAN;
+    }
+    break;
+  }
   case LAYER_PERMUTE:
     if (F->swap) {
       for (t = 0; t < T; t++)
@@ -3324,6 +3358,18 @@ static void front_backward(const layer *L, const double *params, const double *x
         for (c = 0; c < C; c++)
           dx[c] += dy[(size_t)t * C + c];
     break;
+  case LAYER_EMBEDDING: {
+    /* the table's gradient: row x[t] += dy[t] (a scatter-add); the tokens
+     * have none (dx stays zero) */
+    double *gw = grad + F->w_off[0];
+    for (t = 0; t < T; t++) {
+      double v = x[t];
+      if (v >= 0 && v < F->n && v == floor(v))
+        for (c = 0; c < Co; c++)
+          gw[(size_t)v * Co + c] += dy[(size_t)t * Co + c];
+    }
+    break;
+  }
   case LAYER_PERMUTE:
     if (dx != NULL) {
       if (F->swap) {

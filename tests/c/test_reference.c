@@ -1069,6 +1069,62 @@ static void test_issue13_activation_layers(void **state) {
   }
 }
 
+/* Embedding (issue 13): row x[t] of the table (input_dim, output_dim);
+ * a token that is not a whole number in [0, input_dim) gives a row of NaN;
+ * backward adds each step's gradient into its token's row (a token twice,
+ * twice; a row no token names, zero) and gives the tokens none. */
+static void test_embedding(void **state) {
+  double table[6] = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6}; /* 3 rows of 2 */
+  double x[8] = {2, 0, 2, 1, 3, 1.5, -1, 0}, y[16];
+  int k, c;
+  rnnc_ref *m = must_new("rnnc-spec 1\ninput 4\nlayer Embedding e input_dim=3 output_dim=2\n");
+  (void)state;
+  assert_int_equal((int)rnnc_ref_n_params(m), 6);
+  assert_int_equal((int)rnnc_ref_input_size(m), 4);
+  assert_int_equal((int)rnnc_ref_output_size(m), 8);
+  assert_int_equal(rnnc_ref_forward(m, table, x, 2, y), 0);
+  for (k = 0; k < 4; k++)
+    for (c = 0; c < 2; c++)
+      assert_double_equal(y[k * 2 + c], table[(int)x[k] * 2 + c], 0.0);
+  for (k = 4; k < 7; k++) /* 3, 1.5, -1: not a row */
+    assert_true(isnan(y[k * 2]) && isnan(y[k * 2 + 1]));
+  assert_double_equal(y[14], table[0], 0.0);
+  rnnc_ref_free(m);
+  {
+    /* Embedding -> Dense, mse: the table's gradient against central
+     * differences; the tokens get a zero gradient */
+    const char *spec = "rnnc-spec 1\ninput 5\nlayer Embedding e input_dim=4 output_dim=3\n"
+                       "layer Dense d units=2 activation=tanh use_bias=1\nloss mse\n";
+    enum { N = 2, NP = 4 * 3 + 3 * 2 + 2 };
+    double p[NP], xs[N * 5] = {1, 3, 1, 0, 3, 3, 3, 1, 0, 1}, t[N * 10], g[NP], dx[N * 5];
+    lcg gen = {91};
+    size_t j;
+    rnnc_ref *r = must_new(spec);
+    fill(&gen, p, NP, 0.8);
+    fill(&gen, t, N * 10, 1.0);
+    assert_true(isfinite(rnnc_ref_loss_grad(r, p, xs, t, N, g, dx, NULL)));
+    for (j = 0; j < NP; j++) {
+      double fd = central_difference(r, p, xs, t, N, &p[j]);
+      if (!fd_close(g[j], fd))
+        fail_msg("Embedding -> Dense: param %zu: analytic %.12g, finite difference %.12g", j, g[j],
+                 fd);
+    }
+    for (c = 0; c < 3; c++) /* token 2 appears nowhere: its row's gradient is zero */
+      assert_double_equal(g[2 * 3 + c], 0.0, 0.0);
+    for (j = 0; j < N * 5; j++)
+      assert_double_equal(dx[j], 0.0, 0.0);
+    assert_true(fabs(g[1 * 3]) > 1e-3); /* token 1, four times */
+    rnnc_ref_free(r);
+  }
+  {
+    /* the spec's errors: tokens must be rank 1 */
+    char err[256];
+    assert_null(rnnc_ref_new("rnnc-spec 1\ninput 4 2\nlayer Embedding e input_dim=3 output_dim=2\n",
+                             err, sizeof err));
+    assert_non_null(strstr(err, "Embedding needs rank-1 tokens"));
+  }
+}
+
 /* LSTM forward against naive_lstm (the equations gate by gate), T = 3, with
  * every output form: the sequence, the last h, and the states [h_T, c_T]. */
 static void test_lstm_forward_equations(void **state) {
@@ -2366,6 +2422,7 @@ int main(void) {
       cmocka_unit_test(test_hard_sigmoid),
       cmocka_unit_test(test_issue13_activations),
       cmocka_unit_test(test_issue13_activation_layers),
+      cmocka_unit_test(test_embedding),
       cmocka_unit_test(test_lstm_forward_equations),
       cmocka_unit_test(test_gru_forward_equations),
       cmocka_unit_test(test_grad_lstm_grid),

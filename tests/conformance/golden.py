@@ -43,7 +43,7 @@ from keras_torch import (GRU, LSTM, ActivationLayer, Bidirectional, Dense, Loss,
                          Optimizer, Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
 from keras_torch import KerasSchedule  # noqa: E402
 from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1D,  # noqa: E402
-                         DepthwiseConv1D, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                         DepthwiseConv1D, Embedding, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
                          LayerNormalization, MaxPooling1D, Permute, RepeatVector, Reshape,
                          SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
                          inference_outputs, non_trainable_weights)
@@ -395,6 +395,18 @@ CASES = [
                 kernel_constraint=Constraint("MinMaxNorm", min_value=0.2, max_value=0.6, rate=0.7, axis=[0, 1]),
                 bias_constraint=Constraint("UnitNorm", axis=0))],
          (3, 2), L("mse"), O("Adam", learning_rate=0.02), n=3),
+    # ---- issue 13: integer tokens in (Embedding: a gather forward, a
+    # scatter-add into the table's gradient; token rows repeat within and
+    # across samples)
+    Case("embedding_lstm_sparse", [Embedding(7, 3), LSTM(4, return_sequences=True), Dense(3, activation="softmax")],
+         (5,), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=4, steps=5),
+    Case("embedding_gru_seq_fit",
+         [Embedding(5, 2, embeddings_regularizer=Regularizer("L2", l2=0.05),
+                    embeddings_constraint=Constraint("MaxNorm", max_value=0.8, axis=1)),
+          GRU(3, return_sequences=True), TimeDistributed(Dense(2))],
+         (4,), L("mse"), O("SGD", learning_rate=0.1, momentum=0.5), n=3, steps=4),
+    Case("embedding_functional_simple_rnn", [Embedding(9, 4), SimpleRNN(3), Dense(2, activation="tanh")], (3,),
+         L("mae"), O("RMSprop", learning_rate=0.01), n=5, steps=3, functional=True),
 ]
 CASES += [
     # ---- Masking and Keras's masks (keras/src/layers/core/masking.py, the
@@ -462,7 +474,11 @@ def case_data(case):
             weights[name] = as_float32(np.abs(weights[name]) + 0.5)
     feat = model.input_shape[-1]
     x_shape = (n, case.steps, feat) if len(model.input_shape) == 2 else (n, feat)
-    inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
+    first = getattr(model, "layers", [None])[0]
+    if getattr(first, "tokens", False):  # an Embedding's integer tokens (n, T), every row of its table used
+        inputs = [rng.integers(0, first.vocab(), size=(n, model.input_shape[0])).astype(np.float64)]
+    else:
+        inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
     for sample, step in case.masked_steps:
         mask_value = next(layer.mask_value for layer in model.layers if isinstance(layer, Masking))
         inputs[0][sample, step, :] = mask_value
@@ -568,13 +584,15 @@ def make_case(case, out_dir):
         f.write(model.lua(compile_line(case.loss, case.optimizer)))
     names = [name for name, _ in model.weight_list]
     write_safetensors(os.path.join(out_dir, "weights.safetensors"), [(k, weights[k]) for k in names])
-    for i, x in enumerate(inputs):
-        np.save(os.path.join(out_dir, "x.npy" if i == 0 else "x_%d.npy" % i), x)
+    tokens = getattr(getattr(model, "layers", [None])[0], "tokens", False)
+    for i, x in enumerate(inputs):  # (tokens as int32, as a user's data would be)
+        np.save(os.path.join(out_dir, "x.npy" if i == 0 else "x_%d.npy" % i), x.astype(np.int32) if tokens else x)
     np.save(os.path.join(out_dir, "y.npy"), target)
     for i, o in enumerate(outputs):
         np.save(os.path.join(out_dir, "out.npy" if i == 0 else "out_%d.npy" % i), o)
     grad_tensors = [("loss", np.array([loss0]))] + [(k, grads[k]) for k in names]
-    grad_tensors += [("input" if i == 0 else "input_%d" % i, g) for i, g in enumerate(input_grads)]
+    if not tokens:  # integer tokens have no gradient
+        grad_tensors += [("input" if i == 0 else "input_%d" % i, g) for i, g in enumerate(input_grads)]
     write_safetensors(os.path.join(out_dir, "grad.safetensors"), grad_tensors)
     write_safetensors(os.path.join(out_dir, "trained.safetensors"),
                       [(k, trained[k]) for k in names] + [("loss_history", np.array(history))])

@@ -775,6 +775,28 @@ class RepeatVector(Front):
         return x.unsqueeze(1).expand(x.shape[0], self.args[0], x.shape[1]), None
 
 
+class Embedding(Front):
+    """Integer tokens (n, T) -> (n, T, output_dim): Keras 3
+    keras/src/layers/core/embedding.py Embedding.call, ops.take(embeddings,
+    inputs, axis=0); the tokens arrive as whole float64 numbers and have no
+    gradient (torch's indexing adds each step's gradient into its row)."""
+
+    cls, base_name = "Embedding", "embedding"
+    tokens = True
+
+    def vocab(self):
+        return self.arg(0, "input_dim", None)
+
+    def weights_shape(self, prefix, shape):
+        return [(prefix + "/embeddings", (self.vocab(), self.arg(1, "output_dim", None)))]
+
+    def out_shape(self, shape):
+        return tuple(shape) + (self.arg(1, "output_dim", None),)
+
+    def call(self, P, prefix, x):
+        return P[prefix + "/embeddings"][x.detach().long()], None
+
+
 class LayerNormalization(Front):
     cls, base_name = "LayerNormalization", "layer_normalization"
 
@@ -1631,7 +1653,7 @@ def compile_line(loss, optimizer):
 
 RULE_WEIGHT = {"kernel": "kernel", "recurrent": "recurrent_kernel", "bias": "bias",
                "depthwise": "depthwise_kernel", "pointwise": "pointwise_kernel", "gamma": "gamma",
-               "beta": "beta", "alpha": "alpha"}
+               "beta": "beta", "alpha": "alpha", "embeddings": "embeddings"}
 
 
 class Regularizer:

@@ -100,6 +100,12 @@ def main():
     write(NPY_DIR, "v3_i8_2x2x1.npy", npy(np.arange(4, dtype="<i8").reshape(2, 2, 1), (3, 0)))
     write(NPY_DIR, "v1_be_f8_3.npy", npy(np.array([1.5, -2.0, 3.25], dtype=">f8"), (1, 0)))
     write(NPY_DIR, "v1_be_i4_2.npy", npy(np.array([-7, 9], dtype=">i4"), (1, 0)))
+    # integer tokens (an Embedding's input, issue 13): int32 (n, T), and int64
+    # extremes, which the driver refuses as tokens after the loader reads them
+    write(NPY_DIR, "v1_i4_tokens_3x4.npy", npy(np.array([[1, 5, 0, 2], [3, 3, 4, 0], [9, 0, 1, 1]], dtype="<i4"),
+                                                (1, 0)))
+    write(NPY_DIR, "v1_i8_tokens_extremes_2x2.npy",
+          npy(np.array([[2**63 - 1, -2**63], [2**31, -1]], dtype="<i8"), (1, 0)))
     write(NPY_DIR, "v1_u1_5.npy", npy(np.arange(5, dtype="|u1"), (1, 0)))
     write(NPY_DIR, "v1_b1_3.npy", npy(np.array([True, False, True]), (1, 0)))
     write(NPY_DIR, "v1_i2_scalar.npy", npy(np.array(-3, dtype="<i2"), (1, 0)))

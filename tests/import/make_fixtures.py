@@ -46,6 +46,7 @@ from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Co
                          Cropping1D, DepthwiseConv1D, Flatten, Front, GlobalAveragePooling1D,
                          GlobalMaxPooling1D, LayerNormalization, MaxPooling1D, Permute, RepeatVector,
                          Reshape, SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates)
+from keras_torch import Embedding  # noqa: E402
 from keras_torch import Masking  # noqa: E402
 import torch  # noqa: E402
 from golden import as_float32, write_safetensors  # noqa: E402
@@ -201,7 +202,11 @@ class Fixture:
         for k in self.weights:  # a variance is positive
             if k.endswith("/moving_variance"):
                 self.weights[k] = as_float32(np.abs(self.weights[k]) + 0.5)
-        self.x = as_float32(rng.uniform(-1, 1, size=(n, steps, input_shape[-1])))
+        self.tokens = getattr(layers[0], "tokens", False)
+        if self.tokens:  # an Embedding's integer tokens (n, steps)
+            self.x = rng.integers(0, layers[0].vocab(), size=(n, steps)).astype(np.float64)
+        else:
+            self.x = as_float32(rng.uniform(-1, 1, size=(n, steps, input_shape[-1])))
         for sample, step in masked_steps:  # rows at a Masking layer's mask_value
             self.x[sample, step, :] = layers[0].mask_value
         with torch.no_grad():
@@ -265,7 +270,8 @@ class Fixture:
         return trained
 
     def save_vectors(self):
-        np.save(os.path.join(OUT, self.name + ".x.npy"), self.x)
+        # tokens as int64, as numpy gives them by default
+        np.save(os.path.join(OUT, self.name + ".x.npy"), self.x.astype(np.int64) if self.tokens else self.x)
         np.save(os.path.join(OUT, self.name + ".y.npy"), self.y)
         np.save(os.path.join(OUT, self.name + ".pred.npy"), self.pred)
         with open(os.path.join(OUT, self.name + ".steps"), "w") as f:
@@ -1065,6 +1071,122 @@ def real_sunspot():
 
 
 # Negative fixtures: files that must be refused with a message.
+# L. Embedding (issue 13), tf.keras 2.9 whole-model .h5: the Sequential's
+# InputLayer (batch_input_shape [None, 5]), Embedding with input_length,
+# weight embedding/embeddings:0 (input_dim, output_dim), RandomUniform as
+# tf.keras serializes "uniform"; the legacy RMSprop's slots.
+def embedding_config(name, input_dim, output_dim, writer, **extra):
+    k3 = writer == "keras3"
+    c = {"name": name, "trainable": True, "dtype": "float32", "input_dim": input_dim, "output_dim": output_dim,
+         "embeddings_initializer": init("RandomUniform", k3, minval=-0.05, maxval=0.05, seed=None),
+         "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
+         "mask_zero": False}
+    c.update(extra)
+    return c
+
+
+def fixture_tf29_embedding():
+    fx = Fixture("tfkeras29_embedding", "tf", [Embedding(8, 3), LSTM(4), Dense(2)],
+                 ["embedding", "lstm", "dense"], (5,), 5, Loss("mse"),
+                 Optimizer("RMSprop", learning_rate=f32(0.01), rho=f32(0.9), momentum=f32(0.5), epsilon=1e-07,
+                           legacy=True), n=4)
+    w = "tf"
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, 5], "dtype": "float32", "sparse": False,
+                             "ragged": False, "name": "embedding_input"}),
+        entry("Embedding", embedding_config("embedding", 8, 3, w, batch_input_shape=[None, 5], input_length=5)),
+        entry("LSTM", recurrent_config("LSTM", "lstm", 4, w)),
+        entry("Dense", dense_config("dense", 2, w)),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    training = training_config_tf("mse", "RMSprop", {"name": "RMSprop", "learning_rate": f32(0.01), "decay": 0.0,
+                                                     "rho": f32(0.9), "momentum": f32(0.5), "epsilon": 1e-07,
+                                                     "centered": False})
+    file_names = [("embedding/embeddings:0", "embedding/embeddings")]
+    file_names += [("lstm/lstm_cell/%s:0" % k, "lstm/%s" % k) for k in ("kernel", "recurrent_kernel", "bias")]
+    file_names += [("dense/%s:0" % k, "dense/%s" % k) for k in ("kernel", "bias")]
+    with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+        put_strings(f, "keras_version", "2.9.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        put_strings(f, "training_config", json.dumps(training), True)
+        mw = f.create_group("model_weights")
+        groups = [(g, [(a, fx.w(b)) for a, b in file_names if a.startswith(g + "/")])
+                  for g in ("embedding", "lstm", "dense")]
+        write_layer_groups(mw, groups, True, {"keras_version": "2.9.0", "backend": "tensorflow"})
+        ow = [("RMSprop/iter:0", np.int64(fx.iterations)), ("RMSprop/decay:0", np.float32(0)),
+              ("RMSprop/learning_rate:0", np.float32(0.01)), ("RMSprop/momentum:0", np.float32(0.5)),
+              ("RMSprop/rho:0", np.float32(0.9))]
+        for a, b in file_names:
+            ow.append(("RMSprop/%s/rms:0" % a[:-2], np.float32(fx.slot("velocity", b))))
+        for a, b in file_names:
+            ow.append(("RMSprop/%s/momentum:0" % a[:-2], np.float32(fx.slot("momentum", b))))
+        write_optimizer_group(f, ow, True)
+    fx.save_vectors()
+
+
+# M. Embedding, Keras 3 .keras: an InputLayer of int32 tokens of any length
+# (batch_shape [None, None]), Embedding without input_length (Keras 3 pops
+# it), weights at layers/embedding/vars/0; Adam's optimizer/vars: iteration,
+# learning_rate, then momentum and velocity interleaved per variable.
+def fixture_keras3_embedding():
+    fx = Fixture("keras3_embedding", "keras3", [Embedding(6, 2), GRU(3, return_sequences=True), Dense(2)],
+                 ["embedding", "gru", "dense"], (None,), 4, Loss("mse"),
+                 Optimizer("Adam", learning_rate=f32(0.01), beta_1=0.9, beta_2=0.999, epsilon=1e-07,
+                           amsgrad=False), n=3)
+    w = "keras3"
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    emb = embedding_config("embedding", 6, 2, w)
+    emb["dtype"] = policy
+    gru = recurrent_config("GRU", "gru", 3, w, return_sequences=True)
+    gru["dtype"] = policy
+    dense = dense_config("dense", 2, w)
+    dense["dtype"] = policy
+    layers = [
+        entry("InputLayer", {"batch_shape": [None, None], "dtype": "int32", "sparse": False, "name": "input_layer"},
+              w),
+        entry("Embedding", emb, w, build_config={"input_shape": [None, None]}),
+        entry("GRU", gru, w, build_config={"input_shape": [None, None, 2]}),
+        entry("Dense", dense, w, build_config={"input_shape": [None, None, 3]}),
+    ]
+    opt = {"name": "adam", "learning_rate": f32(0.01), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers},
+              "registered_name": None, "build_config": {"input_shape": [None, None]},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "Adam", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "mean_squared_error", "loss_weights": None, "metrics": None,
+                                 "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+                                 "jit_compile": False}}
+    names = [k for k, _ in fx.model.weight_list]
+
+    def weights(h):
+        h.create_dataset("layers/embedding/vars/0", data=np.float32(fx.w("embedding/embeddings")))
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers/gru/cell/vars/%d" % i, data=np.float32(fx.w("gru/%s" % k)))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+        h.create_group("vars")
+        ov = [np.int64(fx.iterations), np.float32(0.01)]
+        for k in names:
+            ov += [np.float32(fx.slot("m", k)), np.float32(fx.slot("v", k))]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    # the same model as Keras 3's model.to_json() and save_weights("w.weights.h5")
+    arch = {k: v for k, v in config.items() if k != "compile_config"}
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump(arch, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+    fx.save_vectors()
+
+
 def fixture_refused():
     # Keras 3's hard_sigmoid (relu6(x + 3) / 6) is not rnnc's (tf.keras 2.x's)
     cfg = recurrent_config("LSTM", "lstm", 2, "keras3", recurrent_activation="hard_sigmoid")
@@ -1084,6 +1206,16 @@ def fixture_refused():
         h.create_group("layers/lstm/cell/vars")
 
     zip_keras(os.path.join(OUT, "refused_keras3.keras"), config, {"keras_version": "3.3.3"}, weights)
+    # Embedding with mask_zero (masking) and sparse gradients: refused by name
+    emb = embedding_config("embedding", 10, 3, "keras3", mask_zero=True, sparse=True)
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "layers": [
+                  entry("InputLayer", {"batch_shape": [None, 4], "dtype": "int32", "sparse": False,
+                                       "name": "input_layer"}, "keras3"),
+                  entry("Embedding", emb, "keras3"),
+                  entry("LSTM", recurrent_config("LSTM", "lstm", 2, "keras3"), "keras3")]},
+              "registered_name": None}
+    zip_keras(os.path.join(OUT, "refused_embedding.keras"), config, {"keras_version": "3.3.3"}, weights)
     # a weight whose shape does not fit the configuration
     src = os.path.join(OUT, "keras224_lstm_gru.h5")
     dst = os.path.join(OUT, "bad_shape.h5")
@@ -1115,6 +1247,8 @@ def main():
     fixture_tf214_front()
     fixture_keras3_front()
     fixture_keras3_masking()
+    fixture_tf29_embedding()
+    fixture_keras3_embedding()
     real_sunspot()
     fixture_refused()
     print("wrote", OUT)

@@ -5,9 +5,10 @@
 #   (licences beside them). The tf.keras 2.14 Conv1D -> LSTM forecaster is
 #   imported, built for 12 steps and must predict what Keras's equations
 #   (keras_torch.py, from the file's own arrays) predict:
-#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The other two use layers
-#   rnnc does not support yet (Dropout, Embedding): each must be refused with
-#   the complete list.
+#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The other two use what
+#   rnnc does not support yet (Dropout, recurrent dropout): each must be
+#   refused with the complete list (embedding_simple_rnn.keras's Embedding
+#   is accepted: only its SimpleRNN's dropout is listed).
 # - tests/import/fixtures/: SYNTHETIC files, one per writer and layout
 #   (tests/import/make_fixtures.py wrote them with h5py following
 #   ../shared/keras-formats.md; its comments say which writer each stands
@@ -83,7 +84,6 @@ expect_list lstm_dropout.keras \
   "  layer 'dropout' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it" \
   "  layer 'dropout_1' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it"
 expect_list embedding_simple_rnn.keras \
-  "  layer 'embedding_17' (Embedding): this layer class is not supported by rnnc yet" \
   "  layer 'simple_rnn_18' (SimpleRNN): dropout = 0.2: dropout is not implemented (rnnc refuses arguments that act only in training until it implements them)" \
   "  layer 'simple_rnn_18' (SimpleRNN): recurrent_dropout = 0.2: recurrent_dropout is not implemented"
 expect "--check on a real file" 0 "verdict: supported \(183775 parameters\)" -- \
@@ -154,6 +154,22 @@ run_fixture keras3_front "$fx/keras3_front.keras"
 run_fixture keras3_masking "$fx/keras3_masking.keras"
 grep -q 'Masking { name = "masking", input_shape = { 5, 2 } }' "$work/keras3_masking/keras3_masking.lua" &&
   ok || ko "Masking is not written as Keras code: $(grep Masking "$work/keras3_masking/keras3_masking.lua")"
+# integer tokens in (Embedding): tf.keras 2.9 .h5 with input_length, Keras 3
+# .keras of any length (built for NAME.steps); x.npy holds int64 tokens
+run_fixture tfkeras29_embedding "$fx/tfkeras29_embedding.h5"
+run_fixture keras3_embedding "$fx/keras3_embedding.keras"
+grep -q 'Embedding { 8, 3, name = "embedding", input_shape = { 5 }, input_length = 5 }' \
+  "$work/tfkeras29_embedding/tfkeras29_embedding.lua" &&
+  grep -q 'Embedding { 6, 2, name = "embedding", input_shape = { None } }' \
+    "$work/keras3_embedding/keras3_embedding.lua" && ok ||
+  ko "Embedding is not written as Keras code: $(grep -h Embedding "$work"/*embedding/*embedding.lua)"
+# Keras 3's to_json() + save_weights(.weights.h5) of the Embedding model
+mkdir -p "$work/k3embjson" && cp "$fx/keras3_embedding.config.json" "$work/k3embjson/keras3_embedding.json"
+for e in x.npy pred.npy steps; do cp "$fx/keras3_embedding.$e" "$work/k3embjson/keras3_embedding.$e"; done
+fx_saved=$fx
+fx=$work/k3embjson
+run_fixture keras3_embedding "$fx/keras3_embedding.json" --weights "$fx_saved/keras3_embedding.weights.h5"
+fx=$fx_saved
 # the real tf.keras 2.14 Conv1D -> LSTM file: None steps, built for 12
 fx_saved=$fx
 fx=$real
@@ -222,6 +238,13 @@ if $rnnc import "$k3" -o "$work/k3" 2>&1 | grep -q "regularizer"; then
 else
   ok
 fi
+# Embedding's mask_zero (masking) and sparse gradients: refused by name
+refused "Embedding mask_zero and sparse" "rnnc does not support 2 thing" -- $rnnc import "$fx/refused_embedding.keras"
+expect "Embedding mask_zero is named" 1 \
+  "layer 'embedding' \(Embedding\): mask_zero = true: mask_zero needs masking, not implemented yet" -- \
+  $rnnc import --check "$fx/refused_embedding.keras"
+expect "Embedding sparse is named" 1 "layer 'embedding' \(Embedding\): sparse = true: sparse gradients" -- \
+  $rnnc import --check "$fx/refused_embedding.keras"
 refused "a weight of the wrong shape" "bad_shape.h5: dataset 'model_weights/gru_1/gru_1/kernel:0' \(layer 'gru_1' \(GRU\)\) has shape \(3, 11\); the configuration needs \(3, 12\)" \
   -- $rnnc import "$fx/bad_shape.h5"
 refused "a NaN weight" "nan_weight.h5: dataset 'model_weights/dense_1/dense_1/bias:0' \(dense_1/bias\), element 1 is not finite" \

@@ -154,6 +154,37 @@ function run_op.fill(mem, op)
   end
 end
 
+-- Embedding's lookup: row r of out = row idx[r] of the table; a token
+-- outside the table gives a row of NaN (the generated code's contract).
+local function token(mem, op, r)
+  local v = get(mem, op.idx, r, 0)
+  local k = op.a and op.a.dims[1] or op.out.dims[1]
+  if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) end
+  if math.type(v) ~= "integer" or v < 0 or v >= k then return nil end
+  return v
+end
+
+function run_op.gather(mem, op)
+  for r = 0, op.out.dims[1] - 1 do
+    local tok = token(mem, op, r)
+    for c = 0, op.out.dims[2] - 1 do
+      set(mem, op.out, r, c, tok and get(mem, op.a, tok, c) or NAN, false)
+    end
+  end
+end
+
+-- Its adjoint: row r of dy added to row idx[r] of out.
+function run_op.scatter(mem, op)
+  for r = 0, op.dy.dims[1] - 1 do
+    local tok = token(mem, op, r)
+    if tok then
+      for c = 0, op.dy.dims[2] - 1 do
+        set(mem, op.out, tok, c, get(mem, op.dy, r, c), op.acc)
+      end
+    end
+  end
+end
+
 -- A time loop runs its body once per value of t, views made concrete.
 function run_op.loop(mem, op)
   for _, t in ipairs(ir.iterations(op)) do

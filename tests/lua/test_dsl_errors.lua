@@ -52,7 +52,7 @@ tests["a Keras layer rnnc lacks says what to write instead"] = function()
     "Keras's Dropout layer is not implemented in rnnc: remove the layer")
   T.not_contains(text, "nil value", "no raw Lua error")
   T.not_contains(text, "generator/", "no internal path")
-  load_error("return Sequential {\n  Embedding { 10, 3 },\n}\n", 2, "Keras's Embedding layer is not implemented")
+  load_error("return Sequential {\n  GaussianNoise { 0.1 },\n}\n", 2, "Keras's GaussianNoise layer is not implemented")
 end
 
 tests["attention layers are refused, naming the layer"] = function()

@@ -85,5 +85,45 @@ for f in safetensors csv ck; do
 done
 cmp -s "$work/one.safetensors" "$work/reg1.safetensors" && ko "the regularized tagger trained to the plain one's bytes" || ok
 
+# integer tokens (Embedding): each rank reads its share of an int32 .npy;
+# the same bytes as one process; a token out of range in rank 1's share is
+# reported once, by file, sample and position, and nothing is written
+$rnnc build tests/cli/fixtures/embedding.lua -o "$work/emb1" --batch 4 >/dev/null 2>&1 || ko "build embedding"
+$rnnc build tests/cli/fixtures/embedding.lua -o "$work/embm" --batch 4 --mpi >/dev/null 2>&1 || ko "build embedding --mpi"
+"$work/emb1/embedding" init --seed 3 --out "$work/ew0.safetensors" >/dev/null
+"$work/emb1/embedding" sample --seed 4 --n 30 --x "$work/ex.npy" --y "$work/ey.npy" >/dev/null
+lua5.4 - "$work/ex.npy" "$work/ex32.npy" "$work/exbad.npy" <<'LUA'
+-- the sampled float64 tokens (30, 4) as int32, and a copy whose last token is 6
+local f = assert(io.open(arg[1], "rb"))
+local s = f:read("a")
+f:close()
+local hlen = string.unpack("<I2", s, 9)
+local header = s:sub(11, 10 + hlen):gsub("<f8", "<i4")
+header = header:gsub("%s*\n$", "")
+header = header .. string.rep(" ", (64 - (10 + #header + 1) % 64) % 64) .. "\n"
+local out = {}
+for i = 11 + hlen, #s, 8 do
+  out[#out + 1] = string.pack("<i4", math.tointeger(string.unpack("<d", s, i)))
+end
+local body = table.concat(out)
+for k, data in ipairs({ body, body:sub(1, #body - 4) .. string.pack("<i4", 6) }) do
+  f = assert(io.open(arg[k + 1], "wb"))
+  f:write("\x93NUMPY\1\0" .. string.pack("<I2", #header) .. header .. data)
+  f:close()
+end
+LUA
+efit=(fit --weights "$work/ew0.safetensors" --y "$work/ey.npy" --epochs 3 --batch-size 10 --micro-batch 2
+  --seed 2 --verbose 0)
+"$work/emb1/embedding" "${efit[@]}" --x "$work/ex32.npy" --out "$work/e1.safetensors" >/dev/null 2>&1 ||
+  ko "embedding: fit in one process"
+"${mpirun[@]}" -np 3 "$work/embm/embedding" "${efit[@]}" --x "$work/ex32.npy" --out "$work/e3.safetensors" \
+  >/dev/null 2>&1 || ko "embedding: mpirun -np 3 fit"
+cmp -s "$work/e1.safetensors" "$work/e3.safetensors" && ok || ko "embedding: mpirun -np 3 differs from one process"
+out=$("${mpirun[@]}" -np 2 "$work/embm/embedding" "${efit[@]}" --x "$work/exbad.npy" --out "$work/ebad.safetensors" 2>&1)
+status=$?
+if [ $status -ne 0 ] && [ "$(grep -c 'exbad.npy: sample 29, position (3): token 6 is not in \[0, 6)' <<<"$out")" = 1 ] &&
+  [ ! -e "$work/ebad.safetensors" ]; then ok
+else ko "embedding: a token out of range in rank 1's share: status $status, output: $out"; fi
+
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

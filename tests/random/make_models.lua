@@ -38,6 +38,11 @@
 -- a sigmoid recurrent layer whose first output stays inside (0, 1).
 -- Optimizer: Adam (by name or Adam{...} with a learning rate).
 --
+-- Then COUNT / 3 front-end models fNN (convolutions, pooling, normalisation)
+-- and COUNT / 6 (at least 1) Embedding models eNN (integer tokens in: an
+-- Embedding, one or two recurrent layers, a Dense), each from a stream of
+-- its own so that the rNN models of a seed stay the same.
+--
 -- Sizes stay small (units <= 12, timesteps mostly <= 10) so that about 90
 -- models x {float64, float32} generate, compile and pass the finite
 -- differences in under a minute on two cores.
@@ -917,6 +922,105 @@ local function front_text(name, M, batch)
   return table.concat(out, "\n") .. "\n"
 end
 
+---------------------------------------------------------------- Embedding models
+
+-- Integer tokens in (issue 13): Embedding(V, D) first (input_length, or
+-- input_shape, or an Input in a functional model), sometimes with an L2
+-- regularizer or a MaxNorm constraint on the table, or frozen; then a
+-- recurrent layer (maybe Bidirectional) and maybe a second one, then a Dense
+-- (mse, or softmax with sparse crossentropy). V is small against the tokens
+-- drawn, so rows repeat within a sample and across the batch (the
+-- scatter-add's sums) and some rows are never used (zero gradient).
+local function draw_embedding_model()
+  local M = { layers = {} }
+  local T, V, D = int(2, 7), int(2, 9), int(1, 4)
+  M.T, M.V, M.D = T, V, D
+  M.functional = chance(0.4)
+  local emb = { string.format("%d, %d", V, D) }
+  local descr = { string.format("Embedding(%d, %d)", V, D) }
+  if not M.functional then
+    emb[#emb + 1] = chance(0.5) and ("input_length = " .. T) or ("input_shape = { " .. T .. " }")
+  end
+  if chance(0.25) then
+    emb[#emb + 1] = "embeddings_regularizer = L2 { 0.05 }"
+    descr[1] = descr[1] .. "+L2"
+  elseif chance(0.2) then
+    emb[#emb + 1] = "embeddings_constraint = MaxNorm { max_value = 0.5, axis = 1 }"
+    descr[1] = descr[1] .. "+MaxNorm"
+  end
+  local texts = { "Embedding { " .. table.concat(emb, ", ") .. " }" }
+  if frz.chance(0.15) then
+    texts[1] = frozen_text(texts[1])
+    descr[1] = descr[1] .. "(frozen)"
+  end
+  bump("embedding model", M.functional and "functional" or "Sequential")
+  local n_rec = int(1, 2)
+  local seq = true
+  for r = 1, n_rec do
+    local cell = pick({ "SimpleRNN", "LSTM", "GRU" })
+    local u = int(1, 4)
+    local rs = r < n_rec or chance(0.5)
+    local args = { tostring(u) }
+    if rs then args[#args + 1] = "return_sequences = true" end
+    if chance(0.3) then args[#args + 1] = "go_backwards = true" end
+    local t = string.format("%s { %s }", cell, table.concat(args, ", "))
+    local d = cell .. (rs and "(seq)" or "")
+    if chance(0.2) then
+      t = "Bidirectional { " .. t .. " }"
+      d = "Bidirectional(" .. d .. ")"
+    end
+    texts[#texts + 1] = t
+    descr[#descr + 1] = d
+    bump("embedding model recurrent", cell)
+    seq = rs
+  end
+  local softmax = chance(0.4)
+  local out_units = softmax and int(2, 4) or int(1, 3)
+  texts[#texts + 1] = string.format("Dense { %d%s }", out_units, softmax and ', activation = "softmax"' or "")
+  descr[#descr + 1] = (softmax and "Dense(softmax)" or "Dense") .. (seq and "(per step)" or "")
+  M.loss = softmax and "sparse_categorical_crossentropy" or "mse"
+  M.texts, M.descr = texts, descr
+  bump("embedding model loss", M.loss)
+  return M
+end
+
+local function embedding_text(name, M, batch)
+  local out = {
+    string.format("-- rnnc random test model %s (tests/random/make_models.lua, Embedding models, seed %d)", name,
+      seed),
+    string.format("-- rnnc-random: batch=%d loss=%s unit_forget_bias=%s", batch, M.loss,
+      (function()
+        local u = {}
+        for _, t in ipairs(M.texts) do
+          for _ in t:gmatch("LSTM") do
+            u[#u + 1] = "1"
+          end
+        end
+        return table.concat(u, ",")
+      end)()),
+    string.format("-- %s: tokens { %d } in [0, %d) -> %s", M.functional and "functional" or "Sequential", M.T, M.V,
+      table.concat(M.descr, " -> ")),
+  }
+  if M.functional then
+    out[#out + 1] = string.format("local x = Input { shape = { %d } }", M.T)
+    local cur = "x"
+    for i, t in ipairs(M.texts) do
+      out[#out + 1] = string.format("local h%d = %s(%s)", i, t, cur)
+      cur = "h" .. i
+    end
+    out[#out + 1] = string.format("local model = Model { inputs = x, outputs = %s }", cur)
+  else
+    out[#out + 1] = "local model = Sequential {"
+    for _, t in ipairs(M.texts) do
+      out[#out + 1] = "  " .. t .. ","
+    end
+    out[#out + 1] = "}"
+  end
+  out[#out + 1] = string.format('model:compile { optimizer = "adam", loss = "%s" }', M.loss)
+  out[#out + 1] = "return model"
+  return table.concat(out, "\n") .. "\n"
+end
+
 ---------------------------------------------------------------- main
 
 os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'")
@@ -953,6 +1057,18 @@ for k = 0, count // 4 - 1 do
   local path = outdir .. "/" .. name .. ".lua"
   local f = assert(io.open(path, "wb"))
   f:write(front_text(name, M, batch))
+  f:close()
+  index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
+end
+-- the Embedding models, from their own stream
+rng.reseed(seed ~ 0x454D424544) -- "EMBED"
+for k = 0, math.max(1, count // 6) - 1 do
+  local name = string.format("e%02d", k)
+  local batch = int(1, 4)
+  local M = draw_embedding_model()
+  local path = outdir .. "/" .. name .. ".lua"
+  local f = assert(io.open(path, "wb"))
+  f:write(embedding_text(name, M, batch))
   f:close()
   index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
 end

@@ -6,7 +6,8 @@
 # 1. builds the runtime (make runtime -> build/librnnc.a);
 # 2. writes COUNT (default 90) random model files OUTDIR/rNN.lua
 #    (make_models.lua, SEED: Sequential and functional chains of SimpleRNN,
-#    LSTM, GRU, Bidirectional, Dense, TimeDistributed) and prints the options
+#    LSTM, GRU, Bidirectional, Dense, TimeDistributed; front-end models fNN;
+#    Embedding models eNN, whose tokens the test draws as int32) and prints the options
 #    drawn (kept in OUTDIR/coverage.txt), and COUNT / 3 random functional
 #    graphs OUTDIR/gNN.lua (make_graphs.lua: merges, fan-out, shared layers,
 #    several inputs, outputs and losses);

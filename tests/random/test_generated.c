@@ -324,6 +324,7 @@ static const char *const front_classes[] = {"Conv1D",
                                             "RepeatVector",
                                             "LayerNormalization",
                                             "BatchNormalization",
+                                            "Embedding",
                                             "Masking"};
 
 static int is_front_class(const char *cls) {
@@ -373,6 +374,8 @@ static int parse_front_line(const char *line, const char *cls, slayer *L, char *
   key_int(line, "center", &L->fcenter);
   key_int(line, "scale", &L->fscale);
   key_int(line, "rms_scaling", &L->frms);
+  key_int(line, "input_dim", &L->fsize);     /* Embedding: the table's rows */
+  key_int(line, "output_dim", &L->ffilters); /* and its columns */
   v = key_value(line, "target");
   if (v) {
     L->ftarget_rank = sscanf(v, "%d,%d", &L->ftarget[0], &L->ftarget[1]);
@@ -531,6 +534,12 @@ static void finish_front(slayer *L, int *cur_rank) {
   } else if (strcmp(c, "RepeatVector") == 0) {
     To = L->fsize;
     rank = 2;
+  } else if (strcmp(c, "Embedding") == 0) {
+    /* integer tokens (T,) -> (T, output_dim), the table (input_dim, output_dim) */
+    To = C;
+    Co = L->ffilters;
+    rank = 2;
+    front_tensor(L, "embeddings", 2, L->fsize, Co, 0, RNNC_INIT_RANDOM_UNIFORM);
   } else if (strcmp(c, "LayerNormalization") == 0) {
     if (L->fscale || L->frms)
       front_tensor(L, "gamma", 1, C, 0, 0, RNNC_INIT_ONES);
@@ -1826,7 +1835,14 @@ static void draw_data(ctx *c, bufs *b, const void *p0, uint64_t seed) {
       mset(c, b->p, i, b->pd[i]);
       b->pd[i] = mget(c, b->p, i);
     }
-    draw_uniform(c, &rng, b->x, b->xd, (size_t)m->batch * m->input_size, -1.0, 1.0);
+    if (m->input_vocab > 0) /* an Embedding's tokens: int32, every row of the table */
+      for (i = 0; i < (size_t)m->batch * m->input_size; i++) {
+        int32_t tok = (int32_t)rnnc_rng_below(&rng, (uint64_t)m->input_vocab);
+        ((int32_t *)b->x)[i] = tok;
+        b->xd[i] = (double)tok;
+      }
+    else
+      draw_uniform(c, &rng, b->x, b->xd, (size_t)m->batch * m->input_size, -1.0, 1.0);
     if (c->spec.masking) /* steps at Masking's mask_value 0: padding, holes, whole samples */
       mask_rows(c, &rng, b);
     draw_targets(c, &rng, b);
@@ -1856,8 +1872,9 @@ static void draw_perturbed(const ctx *c, bufs *b, rnnc_rng *rng, size_t nx, size
   size_t i;
   for (i = 0; i < c->m->n_params; i++)
     b->pp[i] = b->pd[i] * (1.0 + u * (2.0 * rnnc_rng_uniform(rng) - 1.0));
-  for (i = 0; i < nx; i++)
-    b->xp[i] = b->xd[i] * (1.0 + u * (2.0 * rnnc_rng_uniform(rng) - 1.0));
+  for (i = 0; i < nx; i++) /* (tokens are exact) */
+    b->xp[i] = c->m->input_vocab > 0 ? b->xd[i]
+                                     : b->xd[i] * (1.0 + u * (2.0 * rnnc_rng_uniform(rng) - 1.0));
   for (i = 0; i < ndy; i++)
     b->dyp[i] = b->dyd[i] * (1.0 + u * (2.0 * rnnc_rng_uniform(rng) - 1.0));
 }
@@ -1912,7 +1929,7 @@ static void check_stream(ctx *c, bufs *b, int n) {
            m->stream_input_size, cols_in);
     return;
   }
-  xstep = xmalloc(cols_in * c->dsize + 1);
+  xstep = xmalloc(cols_in * rnnc_x_bytes(m) + 1);
   st = xmalloc(m->stream_bytes);
   yt = mreals(c, m->stream_output_size + 1);
   got = reals(m->stream_output_size);
@@ -1925,10 +1942,10 @@ static void check_stream(ctx *c, bufs *b, int n) {
       size_t used = 0, at_in = 0;
       for (o = 0; o < m->n_inputs; o++) {
         size_t cols_k = m->inputs[o].size / steps;
-        memcpy(xstep + at_in * c->dsize,
+        memcpy(xstep + at_in * rnnc_x_bytes(m),
                (const char *)b->x +
-                   ((size_t)s * m->input_size + m->inputs[o].offset + t * cols_k) * c->dsize,
-               cols_k * c->dsize);
+                   ((size_t)s * m->input_size + m->inputs[o].offset + t * cols_k) * rnnc_x_bytes(m),
+               cols_k * rnnc_x_bytes(m));
         at_in += cols_k;
       }
       int compare = 0;
@@ -1990,11 +2007,12 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   fill_value(c, b->grad, 0, m->n_params, NAN);
   fill_value(c, b->dx, 0, in_all, CANARY);
   fill_value(c, b->ypred, 0, out_all, CANARY);
-  for (i = 0; i < in; i++)
+  for (i = 0; m->input_vocab <= 0 && i < in; i++)
     mset(c, b->dx, i, NAN);
   poison(b->scratch, m->scratch_bytes);
   loss = m->loss_grad(b->p, b->scratch, b->x, b->target, b->grad, b->dx, b->ypred, n);
-  check_untouched(c, "loss_grad dx", b->dx, in, in_all);
+  /* tokens have no gradient: dx is not written at all */
+  check_untouched(c, "loss_grad dx", b->dx, m->input_vocab > 0 ? 0 : in, in_all);
   check_untouched(c, "loss_grad y_pred", b->ypred, out, out_all);
 
   for (k = 0; k < N_REF; k++) {
@@ -2027,8 +2045,9 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       }
   }
   to_double(c, b->dx, b->dxd, in);
-  c->w_dx = dmax(c->w_dx,
-                 check_close(c, "loss_grad dx", n, b->dxd, (const double *const *)b->rdx, 0, in));
+  if (m->input_vocab <= 0)
+    c->w_dx = dmax(c->w_dx,
+                   check_close(c, "loss_grad dx", n, b->dxd, (const double *const *)b->rdx, 0, in));
 
   /* Without dx and y_pred: the same loss and gradient, bit for bit. */
   fill_value(c, b->grad2, 0, m->n_params, NAN);
@@ -2072,9 +2091,10 @@ static void check_backward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   m->forward(b->p, b->scratch, b->x, b->y, n);
   fill_value(c, b->grad, 0, m->n_params, NAN);
   fill_value(c, b->dx, 0, in_all, CANARY);
-  fill_value(c, b->dx, 0, in, NAN);
+  if (m->input_vocab <= 0)
+    fill_value(c, b->dx, 0, in, NAN);
   m->backward(b->p, b->scratch, b->dy, b->grad, b->dx, n);
-  check_untouched(c, "backward dx", b->dx, in, in_all);
+  check_untouched(c, "backward dx", b->dx, m->input_vocab > 0 ? 0 : in, in_all);
   for (k = 0; k < N_REF; k++) {
     if (k > 0)
       draw_perturbed(c, b, rng, in, out);
@@ -2086,8 +2106,9 @@ static void check_backward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   c->w_bwd =
       dmax(c->w_bwd, check_grad_tensors(c, "backward(dy)", n, b->gd, (const double *const *)b->rg));
   to_double(c, b->dx, b->dxd, in);
-  c->w_bwd = dmax(
-      c->w_bwd, check_close(c, "backward(dy) dx", n, b->dxd, (const double *const *)b->rdx, 0, in));
+  if (m->input_vocab <= 0)
+    c->w_bwd = dmax(c->w_bwd, check_close(c, "backward(dy) dx", n, b->dxd,
+                                          (const double *const *)b->rdx, 0, in));
 }
 
 /* "x[i]" named by the model input it belongs to. */
@@ -2142,7 +2163,9 @@ static double objective(ctx *c, bufs *b, const double *dy, int n, double *g, dou
 static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   const rnnc_model *m = c->m;
   double *p = (double *)b->p, *x = (double *)b->x;
-  size_t in = (size_t)n * m->input_size, total = m->n_params + in, i, k = 0;
+  /* (tokens, an Embedding's input, have no gradient: not differenced) */
+  const int tokens = m->input_vocab > 0;
+  size_t in = (size_t)n * m->input_size, total = m->n_params + (tokens ? 0 : in), i, k = 0;
   double *g = reals(m->n_params), *dx = reals(in);
   double *fd = reals(total), *gk = reals(total), *d4 = reals(total);
   double l0, sum4 = 0.0, unit_noise, *w_fd = dy ? &c->w_fd_dy : &c->w_fd;
@@ -2150,7 +2173,7 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
   int t, reported = 0;
 
   l0 = objective(c, b, dy, n, g, dx);
-  for (t = 0; t <= m->n_tensors; t++) {
+  for (t = 0; t <= m->n_tensors - tokens; t++) {
     /* the parameter tensors, then (t == n_tensors) the input; a frozen
      * tensor has no gradient by definition (compare_reference checks that
      * it is zero in both runtimes): not differenced */
@@ -2192,7 +2215,7 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
       dmax(sqrt(sum4 / (70.0 * (double)total)), DBL_EPSILON * fabs(l0)) / (FD_H * sqrt(2.0));
 
   k = 0;
-  for (t = 0; t <= m->n_tensors; t++) {
+  for (t = 0; t <= m->n_tensors - tokens; t++) {
     int is_x = t == m->n_tensors;
     const char *tname;
     size_t count;
@@ -2351,7 +2374,26 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
    * others a sample of NaN.) */
   memcpy(xbad, b->x, (size_t)m->batch * m->input_size * c->dsize);
   i = (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size);
-  if (has_front(&c->spec)) {
+  if (m->input_vocab > 0) {
+    /* tokens: one outside the table, then a negative one */
+    ((int32_t *)xbad)[i] = m->input_vocab;
+    expect_refused(c, b, pw, xbad, b->target, n, "a token equal to input_dim");
+    ((int32_t *)xbad)[i] = -1;
+    expect_refused(c, b, pw, xbad, b->target, n, "the token -1");
+    memcpy(xbad, b->x, (size_t)m->batch * m->input_size * c->dsize);
+    /* and the generated code alone: NaN outputs, no read outside the table
+     * (ASan would see it), train_step's NaN */
+    ((int32_t *)xbad)[i] = m->input_vocab + 1000000;
+    fill_value(c, b->y, 0, (size_t)n * m->output_size, 0.0);
+    m->forward(b->p, b->scratch, xbad, b->y, n);
+    {
+      size_t j, nan_seen = 0;
+      for (j = 0; j < (size_t)n * m->output_size; j++)
+        nan_seen += mget(c, b->y, j) != mget(c, b->y, j);
+      if (nan_seen == 0)
+        report(c, "forward with a token outside the table gave no NaN output");
+    }
+  } else if (has_front(&c->spec)) {
     size_t first = i - i % m->input_size, j;
     for (j = 0; j < m->input_size; j++)
       mset(c, xbad, first + j, NAN);

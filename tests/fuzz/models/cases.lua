@@ -47,7 +47,7 @@ local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidir
   -- the convolutional front ends, pooling, shape and normalisation layers
   "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
   "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Flatten", "Reshape", "Permute",
-  "RepeatVector", "LayerNormalization", "BatchNormalization",
+  "RepeatVector", "LayerNormalization", "BatchNormalization", "Embedding",
   -- masks (issue 13)
   "Masking" }
 
@@ -72,6 +72,9 @@ local EXTRA_ARGS = {
   "recurrent_regularizer = L1L2 { l1 = 0.01, l2 = -1 }", 'bias_constraint = "max_norm"',
   "kernel_constraint = MaxNorm { axis = { 0, 5 } }", "kernel_constraint = MinMaxNorm { 2, 1 }",
   "gamma_regularizer = L2 { 1e308 }", 'activity_regularizer = "l1"', "alpha_constraint = NonNeg {}",
+  -- Embedding's (issue 13)
+  "mask_zero = true", "output_dim = 0", 'embeddings_initializer = "uniform"', "embeddings_regularizer = L2 { 0.1 }",
+  'embeddings_constraint = "unit_norm"', "input_length = 0",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
@@ -426,6 +429,8 @@ end
 -- A random chain of layers, Sequential or functional, with a compile{}, and
 -- now and then one argument of one layer replaced by a hostile value.
 function cases.stack(R)
+  -- now and then integer tokens in: an Embedding first (issue 13)
+  local tokens = R.float() < 0.15
   local functional = R.float() < 0.4
   local variable = R.float() < 0.15
   local steps = R.float() < 0.95 and R.int(1, 6) or R.pick({ 0, 65536, 1000, 2.5 })
@@ -437,7 +442,19 @@ function cases.stack(R)
   local layers = {}
   local seq = not vector_input
   local outputs = 1
-  for i = 1, n do
+  local first = 1
+  if tokens then
+    seq = true
+    shape = string.format("{ %s }", variable and "None" or steps)
+    local parts = { tostring(R.int(1, 12)), tostring(features) }
+    if not functional then
+      parts[3] = (R.float() < 0.5 and not variable) and ("input_length = " .. steps) or ("input_shape = " .. shape)
+    end
+    if R.float() < 0.2 then parts[#parts + 1] = "embeddings_regularizer = \"l2\"" end
+    layers[1] = { class = "Embedding", parts = parts }
+    n, first = n + 1, 2
+  end
+  for i = first, n do
     local first_args = (not functional and i == 1) and { "input_shape = " .. shape } or nil
     local class, parts, returns_seq, outs = layer_text(R, seq, i == n, functional, first_args)
     layers[i] = { class = class, parts = parts }
@@ -529,7 +546,7 @@ function cases.stack(R)
   return {
     kind = "stack",
     text = table.concat(out, "\n") .. "\n",
-    what = (functional and "functional" or "Sequential") .. " stack of " .. n
+    what = (functional and "functional" or "Sequential") .. (tokens and " token" or "") .. " stack of " .. n
       .. (fault and (", fault " .. fault) or ""),
     args = args,
     needs_layer = fault ~= nil,
