@@ -10,6 +10,9 @@ local E = ir.E
 
 -- Buffers whose values depend on something we differentiate with respect to
 -- (to a fixed point: a loop carries values from one iteration to the next).
+-- A buffer marked no_gradient (a mask, layers/common.lua mask_from) is data
+-- computed from the input, never active: nothing is differentiated through
+-- it, as Keras's boolean masks carry no gradient.
 local function active_set(ops, wrt)
   local active = {}
   for _, b in ipairs(wrt) do
@@ -21,7 +24,7 @@ local function active_set(ops, wrt)
     changed = false
     for _, op in ipairs(flat) do
       for _, v in ipairs(ir.op_reads(op)) do
-        if active[v.buf] and not active[op.out.buf] then
+        if active[v.buf] and not active[op.out.buf] and not op.out.buf.no_gradient then
           active[op.out.buf] = true
           changed = true
         end

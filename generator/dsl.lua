@@ -338,7 +338,6 @@ local NOT_IMPLEMENTED = {
     .. "too)",
   SpatialDropout1D = "remove the layer: rnnc trains without dropout",
   GaussianNoise = "remove the layer: rnnc has no noise layers",
-  Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Attention = "rnnc has no attention layers yet (issue 15)",

@@ -67,9 +67,25 @@ lower.call_prefixes = call_prefixes
 -- starts from (nil: zeros), from the views of its initial_state tensors.
 -- Returns the views of the output tensors, each output's logits (when its
 -- activation can be fused with a loss) and each recurrent call's final states.
+-- Keras's masks along the graph (keras/src/layers/layer.py Layer.__call__):
+-- a layer whose emit returns `masks` made or consumed them (Masking, the
+-- recurrent layers, Bidirectional: `recurrent` or `takes_mask`, they read
+-- the input mask, emit's sixth argument); a layer with `passes_mask` (Keras's supports_masking with the
+-- default compute_mask) gives its output its input's mask. Any other layer
+-- that receives a mask is refused: Keras 3 drops the mask of a layer that
+-- does not support masking, with a warning, and uses it in others
+-- (pooling, merges, BatchNormalization's moments), which rnnc does not
+-- implement yet.
+local function mask_refusal(layer)
+  util.fail(layer.at, "%s after a mask (Masking) is not implemented in rnnc: Keras %s; put the layer before "
+    .. "the Masking layer or after a recurrent layer without return_sequences", layer.module.class,
+    layer.module.mask_note or "either uses the mask in this layer or drops it with a warning")
+end
+
 local function emit_nodes(graph, g, value, initial_for)
   local prefixes = call_prefixes(graph)
   local logits, final_states = {}, {}
+  local masks = {}
   local function view_of(t)
     local v = value[functional.resolve(t)]
     if not v then error("internal: a tensor is read before it is computed") end
@@ -82,24 +98,45 @@ local function emit_nodes(graph, g, value, initial_for)
         layer.module.class)
     end
     local ins, states = functional.node_tensors(node, view_of)
+    local in_mask
+    for i, t in ipairs(node.inputs) do
+      local m = masks[functional.resolve(t)]
+      if m then
+        if i > 1 or layer.module.several_inputs then mask_refusal(layer) end
+        in_mask = m
+      end
+    end
+    for _, t in ipairs(node.states or {}) do
+      if masks[functional.resolve(t)] then mask_refusal(layer) end
+    end
+    local m = layer.module
+    if in_mask and not (m.passes_mask or m.takes_mask or m.recurrent) then mask_refusal(layer) end
     g:set_layer(prefixes[node])
     local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
-      initial_for(node, states))
+      initial_for(node, states), in_mask)
     g:set_layer(nil)
     for i, v in ipairs(result.outputs) do
       value[node.outputs[i]] = v
+    end
+    if result.masks then
+      for i, mk in pairs(result.masks) do
+        masks[node.outputs[i]] = mk
+      end
+    elseif m.passes_mask and in_mask then
+      masks[node.outputs[1]] = in_mask
     end
     if result.logits then
       logits[node.outputs[1]] = { view = result.logits, activation = result.logits_activation }
     end
     if result.final_states then final_states[node] = result.final_states end
   end
-  local outputs, out_logits = {}, {}
+  local outputs, out_logits, out_masks = {}, {}, {}
   for k, t in ipairs(graph.outputs) do
     outputs[k] = view_of(t)
     out_logits[k] = logits[functional.resolve(t)]
+    out_masks[k] = masks[functional.resolve(t)]
   end
-  return outputs, out_logits, final_states
+  return outputs, out_logits, final_states, out_masks
 end
 
 -- The parameters in one flat vector: layers in the order they are first
@@ -259,7 +296,7 @@ function lower.build(model, opts)
       value[graph.input_tensors[i]] = ir.view(x.buf, d.offset, d.rows, d.cols, d.cols, 1)
     end
   end
-  local outputs, logits = emit_nodes(graph, g, value, function(_, states)
+  local outputs, logits, _, out_masks = emit_nodes(graph, g, value, function(_, states)
     return states
   end)
   -- The model's outputs, one after the other in y (Keras order).
@@ -330,6 +367,16 @@ function lower.build(model, opts)
     local d = out_descs[k]
     part.rows, part.cols, part.output_offset = d.rows, d.cols, d.offset
     part.sequence = variable and #d.shape == 2 and d.rows == prog.max_steps
+    -- a masked output's loss weighs its rows by the mask (cwriter/unit.lua)
+    part.masked = out_masks[k] ~= nil and part.kind ~= nil or nil
+    if part.masked and #(part.metrics or {}) > 0 then
+      -- Keras 3 masks a metric only with sample weights
+      -- (keras/src/metrics/reduction_metrics.py MeanMetricWrapper.update_state),
+      -- tf.keras 2.x always (compile_utils.MetricsContainer, apply_mask)
+      util.fail(model.compiled and model.compiled.at or model.at, "compile: metrics of a masked output (after "
+        .. "Masking) are not implemented in rnnc yet (Keras 3 masks them only with sample weights, tf.keras 2.x "
+        .. "always): remove metrics = {...}; the loss is masked as Keras's")
+    end
     if part.kind then
       part.target_offset = target_total
       part.target_size = part.kind == "sparse_categorical_crossentropy" and d.rows or d.size
@@ -350,6 +397,8 @@ function lower.build(model, opts)
     x = x,
     y = y,
     loss_seeds = seeds,
+    -- each output's mask (a rows x 1 view of 0/1), or nil
+    output_masks = out_masks,
     stream = stream,
     no_stream = no_stream,
     interface = {

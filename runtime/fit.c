@@ -101,8 +101,37 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
   }
   if (fit_parse_metrics(m, o->metrics, c->metrics, &c->n_metrics, err, errlen) != 0)
     return -1;
+  if (m->masked_loss && c->n_metrics > 0) {
+    /* Keras 3 masks a metric only with sample weights, tf.keras 2.x always */
+    snprintf(err, errlen,
+             "metrics of %s's masked output (Masking) are not implemented yet: leave --metrics out "
+             "(the loss is masked as Keras's)",
+             m->name);
+    return -1;
+  }
   if (fit_output_losses(m, c, err, errlen) != 0)
     return -1;
+  if (m->masked_loss) {
+    /* Keras 3 divides a masked loss by the unmasked rows of the whole batch
+     * (keras/src/losses/loss.py apply_mask): a sum of micro-batches weighted
+     * by their samples is not that */
+    int micro = o->micro_batch > 0 ? o->micro_batch : m->batch;
+    if (bs > micro) {
+      snprintf(err, errlen,
+               "batch size %d is larger than the unit's batch %d (or the micro-batch), and %s's "
+               "loss is masked (Masking): it is divided by the unmasked steps of the whole batch; "
+               "generate the unit with --batch %d",
+               bs, micro, m->name, bs);
+      return -1;
+    }
+    if (o->group != NULL && o->group->size > 1) {
+      snprintf(err, errlen,
+               "%s's loss is masked (Masking) and divided by the unmasked steps of the whole "
+               "batch, which one process of %d does not see: train it on one process",
+               m->name, o->group->size);
+      return -1;
+    }
+  }
   if (m->update_stats != NULL && !c->evaluating) {
     /* BatchNormalization's statistics are those of one call: a batch must be
      * one micro-batch, on one process */

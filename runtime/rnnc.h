@@ -475,6 +475,11 @@ typedef struct rnnc_model {
    * Such a unit has no input gradient: backward and loss_grad leave dx
    * unwritten. rnnc_x_bytes gives the bytes of one input value. */
   int input_vocab;
+  /* 1: a loss weighs its output's rows by a mask (Masking) and divides by the
+   * unmasked rows of the call (Keras 3's apply_mask): a batch is then one
+   * call, on one process (fit and evaluate refuse a batch_size above `batch`
+   * or the micro-batch, and several processes). */
+  int masked_loss;
 } rnnc_model;
 
 /* The bytes of one value of x: sizeof(int32_t) for a unit whose input is

@@ -836,4 +836,5 @@ const rnnc_model gru_tagger_model = {
     NULL,
     gru_tagger_TRAINING_(gru_tagger_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -918,4 +918,5 @@ const rnnc_model initial_state_model = {
     NULL,
     initial_state_TRAINING_(initial_state_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -358,4 +358,5 @@ const rnnc_model seed01_model = {
     NULL,
     seed01_TRAINING_(seed01_loss_grad_weighted_any),
     0,
+    0,
 };

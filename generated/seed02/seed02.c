@@ -358,4 +358,5 @@ const rnnc_model seed02_model = {
     NULL,
     seed02_TRAINING_(seed02_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -494,4 +494,5 @@ const rnnc_model seed04_model = {
     NULL,
     seed04_TRAINING_(seed04_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -567,4 +567,5 @@ const rnnc_model seed05_model = {
     NULL,
     seed05_TRAINING_(seed05_loss_grad_weighted_any),
     0,
+    0,
 };

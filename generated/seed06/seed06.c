@@ -1644,4 +1644,5 @@ const rnnc_model seed06_model = {
     NULL,
     seed06_TRAINING_(seed06_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -564,4 +564,5 @@ const rnnc_model seed08_model = {
     NULL,
     seed08_TRAINING_(seed08_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -584,4 +584,5 @@ const rnnc_model seed09_model = {
     NULL,
     seed09_TRAINING_(seed09_loss_grad_weighted_any),
     0,
+    0,
 };

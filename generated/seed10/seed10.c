@@ -917,4 +917,5 @@ const rnnc_model seed10_model = {
     NULL,
     seed10_TRAINING_(seed10_loss_grad_weighted_any),
     0,
+    0,
 };

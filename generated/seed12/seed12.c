@@ -487,4 +487,5 @@ const rnnc_model seed12_model = {
     NULL,
     seed12_TRAINING_(seed12_loss_grad_weighted_any),
     0,
+    0,
 };

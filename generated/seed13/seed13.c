@@ -658,4 +658,5 @@ const rnnc_model seed13_model = {
     NULL,
     seed13_TRAINING_(seed13_loss_grad_weighted_any),
     0,
+    0,
 };

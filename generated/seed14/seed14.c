@@ -655,4 +655,5 @@ const rnnc_model seed14_model = {
     NULL,
     seed14_TRAINING_(seed14_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -623,4 +623,5 @@ const rnnc_model tagger_model = {
     NULL,
     tagger_TRAINING_(tagger_loss_grad_weighted_any),
     0,
+    0,
 };

@@ -435,6 +435,14 @@ function cwriter.unit(unit, opts)
     scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d]; /* its targets */", real,
       iface.batch * max_target)
   end
+  local masked_rows = 0
+  for _, part in ipairs(losses) do
+    if part.kind and part.masked then masked_rows = math.max(masked_rows, part.rows) end
+  end
+  if loss and masked_rows > 0 then
+    scratch_fields[#scratch_fields + 1] = string.format("  /* a masked output's mask, gathered: its rows' weights "
+      .. "in the loss */\n  %s mask0[%d];", real, iface.batch * masked_rows)
+  end
   if loss then
     scratch_fields[#scratch_fields + 1] = string.format("  /* each output's loss in the last loss_grad (NaN: no "
       .. "loss) */\n  double losses[%d];", #iface.outputs)
@@ -527,9 +535,24 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
           lines[#lines + 1] = "}"
         end
         if not backward then dpred = "NULL" end
-        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_sw_%s(&loss_config, %s, %s, NULL, "
-          .. "(size_t)n * %s, %d, (double)n * %s, %s, (size_t)%s, %s);", info.suffix, pred, tgt, rows_here,
-          part.cols, rows_here, sample_weight or "NULL", rows_here, dpred)
+        local row_weights, denom = "NULL", string.format("(double)n * %s", rows_here)
+        if part.masked then
+          -- Keras 3's apply_mask (keras/src/losses/loss.py): the mask becomes
+          -- the rows' weights, scaled by total / (valid + epsilon), and
+          -- sum_over_batch_size divides by the total: the weighted sum over
+          -- valid + 1e-7 (backend.epsilon()), valid the unmasked rows of the
+          -- batch. Sample weights multiply the mask.
+          local mv = unit.output_masks[k]
+          if mv.dims[2] ~= 1 then error("internal: a mask is one column") end
+          lines[#lines + 1] = "double valid = 0;"
+          lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) for (int i = 0; i < %s; ++i) { "
+            .. "s->mask0[b * %s + i] = s->%s[b][%d + i * %d]; valid += (double)s->mask0[b * %s + i]; }",
+            rows_here, rows_here, names[mv.buf], mv.off, mv.strides[1], rows_here)
+          row_weights, denom = "s->mask0", "valid + 1e-7"
+        end
+        lines[#lines + 1] = string.format("double l = rnnc_loss_eval_sw_%s(&loss_config, %s, %s, %s, "
+          .. "(size_t)n * %s, %d, %s, %s, (size_t)%s, %s);", info.suffix, pred, tgt, row_weights, rows_here,
+          part.cols, denom, sample_weight or "NULL", rows_here, dpred)
         lines[#lines + 1] = "if (isnan(l)) return l;"
         lines[#lines + 1] = string.format("s->losses[%d] = l;", k - 1)
         local w = part.weight
@@ -739,6 +762,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   end
   vars.LOSS_PARTS = table.concat(parts, "\n")
   vars.LOSSES_OFFSET = loss and string.format("offsetof(%s_scratch, losses)", name) or "0"
+  vars.MASKED_LOSS = masked_rows > 0 and "1" or "0"
   -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s
   -- defaults: with several outputs as output:metric, Keras's per output
   local defaults = {}

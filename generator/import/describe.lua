@@ -21,7 +21,7 @@ end
 -- those always written because Keras versions disagree on their default.
 local DEFAULTS = {
   activation = "tanh", use_bias = true, return_sequences = false, return_state = false, go_backwards = false,
-  unroll = false, unit_forget_bias = true, kernel_initializer = "glorot_uniform",
+  unroll = false, zero_output_for_mask = false, unit_forget_bias = true, kernel_initializer = "glorot_uniform",
   recurrent_initializer = "orthogonal", bias_initializer = "zeros", merge_mode = "concat",
 }
 local ALWAYS = { recurrent_activation = true, reset_after = true }
@@ -37,6 +37,7 @@ local FRONT_DEFAULTS = {
   momentum = 0.99, center = true, scale = true, rms_scaling = false, beta_initializer = "zeros",
   gamma_initializer = "ones", moving_mean_initializer = "zeros", moving_variance_initializer = "ones", size = 2,
   embeddings_initializer = "random_uniform",
+  mask_value = 0,
 }
 
 -- Names rnnc accepts: C identifiers of at most 64 characters, unique.

@@ -228,7 +228,7 @@ keras.shape = shape
 local HARMLESS = {
   name = true, dtype = true, batch_input_shape = true, batch_shape = true,
   input_dim = true, input_length = true, implementation = true, consume_less = true, seed = true,
-  zero_output_for_mask = true, build_config = true, input_shape = true, batch_size = true, input_dtype = true,
+  build_config = true, input_shape = true, batch_size = true, input_dtype = true,
 }
 
 -- Keras 1 argument names -> Keras 2 names.
@@ -324,7 +324,8 @@ end
 -- What each class takes beyond HARMLESS and MUST; the value says how.
 local RECURRENT_KEYS = { units = "units", activation = "activation", use_bias = "boolean",
   return_sequences = "boolean", return_state = "boolean", go_backwards = "boolean", unroll = "boolean",
-  kernel_initializer = "initializer", recurrent_initializer = "initializer", bias_initializer = "initializer" }
+  zero_output_for_mask = "boolean", kernel_initializer = "initializer", recurrent_initializer = "initializer",
+  bias_initializer = "initializer" }
 local CLASS_KEYS = {
   Dense = { units = "units", activation = "activation", use_bias = "boolean", kernel_initializer = "initializer",
     bias_initializer = "initializer", lora_alpha = "ignore" },
@@ -365,6 +366,8 @@ local FRONT_KEYS = {
   -- 2.x keras/layers/core/embedding.py, Keras 1 keras/layers/embeddings.py)
   Embedding = { input_dim = "count", output_dim = "count", input_length = "count",
     embeddings_initializer = "initializer", mask_zero = "mask_zero", lora_alpha = "ignore", sparse = "dense_only" },
+  -- Keras 3 keras/src/layers/core/masking.py
+  Masking = { mask_value = "number" },
   LayerNormalization = { axis = "axis", epsilon = "number", center = "boolean", scale = "boolean",
     rms_scaling = "boolean", beta_initializer = "initializer", gamma_initializer = "initializer" },
   BatchNormalization = { axis = "axis", epsilon = "number", momentum = "number", center = "boolean",
@@ -388,6 +391,7 @@ local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 
 local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape", "activation",
   "recurrent_activation", "use_bias", "return_sequences", "return_state", "go_backwards", "unroll",
+  "zero_output_for_mask", "mask_value",
   "reset_after", "unit_forget_bias", "merge_mode", "kernel_initializer", "recurrent_initializer",
   "bias_initializer",
   -- the front-end layers

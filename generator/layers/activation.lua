@@ -176,6 +176,7 @@ local Softmax = {
   default_name = "softmax",
   positional = { "axis" },
   args = { axis = { "integer", -1 } },
+  takes_mask = true, -- its emit reads the mask (and refuses it)
 }
 
 function Softmax.build(layer, shape)

@@ -17,6 +17,7 @@ local Bidirectional = {
     merge_mode = { "merge_mode", "concat" },
   },
   wrapper = true,
+  takes_mask = true,
 }
 
 function Bidirectional.stream_refusal(layer)
@@ -28,6 +29,10 @@ local function direction(inner, prefix, shape, flip)
   local copy = util.copy(inner)
   copy.args = util.copy(inner.args)
   if flip then copy.args.go_backwards = not copy.args.go_backwards end
+  -- Keras 3 Bidirectional.__init__ (keras/src/layers/rnn/bidirectional.py,
+  -- force_zero_output_for_mask): a masked step's output is zeros in both
+  -- directions when they return sequences
+  copy.args.zero_output_for_mask = copy.args.return_sequences
   local outs = inner.module.build(copy, shape, prefix)
   return copy, outs
 end
@@ -73,11 +78,13 @@ local MERGE = {
   ave = E.mul(E.const(0.5), E.add(E.arg(1), E.arg(2))),
 }
 
-function Bidirectional.emit(layer, g, x, prefix)
+-- With a mask both directions read it (the backward one reversed) and the
+-- merged output keeps it with return_sequences (Bidirectional.compute_mask).
+function Bidirectional.emit(layer, g, x, prefix, _, mask)
   local inner = layer.args.layer
   local fwd, bwd = layer.forward_layer, layer.backward_layer
-  local f_out = inner.module.emit(fwd, g, x, prefix .. "/forward_" .. inner.name).outputs
-  local b_out = inner.module.emit(bwd, g, x, prefix .. "/backward_" .. inner.name).outputs
+  local f_out = inner.module.emit(fwd, g, x, prefix .. "/forward_" .. inner.name, nil, mask).outputs
+  local b_out = inner.module.emit(bwd, g, x, prefix .. "/backward_" .. inner.name, nil, mask).outputs
   local f, b = f_out[1], b_out[1]
   local rows, units = f.dims[1], f.dims[2]
   local sequences = inner.args.return_sequences
@@ -120,7 +127,12 @@ function Bidirectional.emit(layer, g, x, prefix)
   for i = 2, #b_out do
     outputs[#outputs + 1] = b_out[i]
   end
-  return { outputs = outputs }
+  local masks = {}
+  if mask and sequences then
+    masks[1] = mask
+    if mode == "none" then masks[2] = mask end
+  end
+  return { outputs = outputs, masks = masks }
 end
 
 function Bidirectional.spec(layer, prefix)

@@ -4,6 +4,8 @@ local ir = require("ir")
 local catalog = require("catalog")
 local rules = require("layers.rules")
 
+local E = ir.E
+
 local common = {}
 
 
@@ -45,6 +47,10 @@ function common.recurrent_args(extra)
     dropout = { "number", 0, only = 0, why = "dropout is not implemented" },
     recurrent_dropout = { "number", 0, only = 0, why = "dropout is not implemented" },
     input_length = { "posint", optional = true },
+    -- with a mask: a masked step's output is zeros instead of the kept
+    -- state (Keras 3 RNN.__init__'s zero_output_for_mask; Bidirectional
+    -- sets it to return_sequences on both its layers)
+    zero_output_for_mask = { "boolean", false },
   }
   for k, v in pairs(extra or {}) do
     args[k] = v
@@ -146,6 +152,28 @@ function common.weight(layer, prefix, name, shape, init)
     rule = rules.of(layer, name, shape) }
 end
 
+-- A mask from the input (Masking, Embedding's mask_zero): per row of x,
+-- 1 when `cond` (an expression of one element, arg 1, that is 1 or 0) holds
+-- for any element of the row, else 0. The count of such elements is summed
+-- into a (rows x 1) buffer by a map over the columns read as one (stride 0),
+-- then stepped to 0/1. Both are data, not functions of the weights: they are
+-- marked no_gradient (autodiff.lua differentiates nothing through them, as
+-- Keras's mask is boolean). Returns the (rows x 1) mask view.
+function common.mask_from(g, prefix, x, cond, meaning)
+  local rows, cols = x.dims[1], x.dims[2]
+  local count = g:act(prefix .. "/mask_count", rows, 1, "per step, how many features say the step is kept")
+  local m = g:act(prefix .. "/mask", rows, 1, "per step, the mask: 1 kept, 0 masked (" .. meaning .. ")")
+  count.buf.no_gradient, m.buf.no_gradient = true, true
+  g:per_row(rows, function(sel)
+    local c = sel(count)
+    g:fill(c, 0, "the count starts at zero")
+    g:map(ir.view(c.buf, c.off, c.dims[1], cols, c.strides[1], 0, c.toff, c.loff), cond, { sel(x) }, true,
+      "count the features that keep the step")
+    g:map(sel(m), ir.E.fn("step", ir.E.arg(1)), { c }, false, "the mask: " .. meaning)
+  end)
+  return m
+end
+
 -- The time loop every recurrent layer shares. The input projection of all
 -- timesteps is one matrix product x @ kernel (proj_cols wide); then, step by
 -- step in processing order (reversed for go_backwards), `step` writes the new
@@ -160,9 +188,20 @@ end
 --   cell.step(g, s, zt, prev, rows)  zt: 1 x proj_cols row of the projection
 --                  for this step; prev/rows: 1 x units views of the previous
 --                  and the new states
+-- With `mask` (a steps x 1 view of 0/1, lower.lua), Keras's masked
+-- recurrence (keras/src/backend/jax/rnn.py and tensorflow/rnn.py `rnn()`
+-- with a mask, read as Keras 3's layers call it): `step` writes the new
+-- states into candidate rows, then a masked step keeps the previous states,
+-- s_t = m_t s_new + (1 - m_t) s_{t-1}; the step's output is its h state
+-- (the kept one at a masked step), or, with zero_output_for_mask, m_t h_new.
+-- go_backwards reads the mask in its order too (step s reads row T-1-s).
+-- The last output is the output of the last step processed. The output
+-- sequence keeps the mask (RNN.compute_mask: the mask with return_sequences,
+-- none without; none on the states).
 -- Returns {outputs = the sequence or the last output, then the final states
--- when return_state is set; final_states = the rows of the last step}.
-function common.unroll(layer, g, x, prefix, cell, initial)
+-- when return_state is set; final_states = the rows of the last step;
+-- masks = the outputs' masks}.
+function common.unroll(layer, g, x, prefix, cell, initial, mask)
   local a = layer.args
   local steps, units = x.dims[1], a.units
   local variable = g.prog.variable and steps > 1
@@ -192,28 +231,57 @@ function common.unroll(layer, g, x, prefix, cell, initial)
     end
     return variable and ir.step(-1, -1, 1) or ir.step(steps - 1, -1)
   end
-  local function state_rows(s)
+  local function state_rows(s, bufs)
     local rows = {}
     for k = 1, #cell.states do
-      rows[k] = ir.row(seq[k], s)
+      rows[k] = ir.row((bufs or seq)[k], s)
     end
     return rows
   end
+  local new, out = {}, nil
+  if mask then
+    for k, name in ipairs(cell.states) do
+      new[k] = g:act(prefix .. "/" .. name .. "_new", steps, units, "per step, the state " .. name
+        .. " the cell computes, before the mask")
+    end
+    if a.zero_output_for_mask then
+      out = g:act(prefix .. "/output", steps, units, "per step, the output: h, zeros at a masked step")
+    end
+  end
+  local function step(s, zt, prev_rows, rows)
+    if not mask then
+      cell.step(g, s, zt, prev_rows, rows)
+      return
+    end
+    local cand = state_rows(s, new)
+    cell.step(g, s, zt, prev_rows, cand)
+    local m = ir.row(mask, input_row(s))
+    m = ir.view(m.buf, m.off, 1, units, m.strides[1], 0, m.toff, m.loff)
+    for k, name in ipairs(cell.states) do
+      g:map(rows[k], E.add(E.mul(E.arg(1), E.arg(2)), E.mul(E.sub(E.ONE, E.arg(1)), E.arg(3))),
+        { m, cand[k], prev_rows[k] }, false, "the mask: a masked step keeps " .. name .. "[t-1]")
+    end
+    if out then
+      g:map(ir.row(out, s), E.mul(E.arg(1), E.arg(2)), { m, cand[1] }, false,
+        "the output, zeros at a masked step (zero_output_for_mask)")
+    end
+  end
   -- Step 0 on its own (its zero states simplify away), then one loop body for
   -- steps 1 .. T-1 that reads the previous step's row.
-  cell.step(g, 0, ir.row(z, input_row(0)), prev, state_rows(0))
+  step(0, ir.row(z, input_row(0)), prev, state_rows(0))
   g:loop(1, last_step, function(t)
-    cell.step(g, t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
+    step(t, ir.row(z, input_row(t)), state_rows(ir.step(-1, 1)), state_rows(t))
   end)
-  local last = state_rows(variable and ir.step(-1, 0, 1) or steps - 1)
-  local outputs = { a.return_sequences and seq[1] or last[1] }
+  local last_index = variable and ir.step(-1, 0, 1) or steps - 1
+  local last = state_rows(last_index)
+  local outputs = { a.return_sequences and (out or seq[1]) or (out and ir.row(out, last_index) or last[1]) }
   if a.return_state then
     for k = 1, #cell.states do
       outputs[#outputs + 1] = last[k]
     end
   end
   -- the final states: streaming inference keeps them for the next call
-  return { outputs = outputs, final_states = last }
+  return { outputs = outputs, final_states = last, masks = { mask and a.return_sequences and mask or nil } }
 end
 
 -- Why a recurrent layer cannot run one step at a time (nil: it can).
@@ -239,8 +307,10 @@ function common.recurrent_spec(class, layer, prefix, extra, call)
     line = line .. " " .. k .. "=" .. b(a[k])
   end
   if call and call.initial_state then line = line .. " initial_state=1" end
-  return line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
+  line = line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
     b(a.return_state), b(a.go_backwards))
+  if a.zero_output_for_mask then line = line .. " zero_output_for_mask=1" end
+  return line
 end
 
 return common

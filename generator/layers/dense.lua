@@ -5,6 +5,7 @@ local util = require("util")
 
 local Dense = {
   class = "Dense",
+  passes_mask = true, -- Keras 3 Dense: supports_masking = True (keras/src/layers/core/dense.py)
   default_name = "dense",
   positional = { "units" },
   args = common.dense_args(),

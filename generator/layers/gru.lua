@@ -50,7 +50,7 @@ local function gate(g, out, fn, terms, note)
 end
 local GATE = { [0] = "update gate z", [1] = "reset gate r" }
 
-function GRU.emit(layer, g, x, prefix, initial)
+function GRU.emit(layer, g, x, prefix, initial, mask)
   local a = layer.args
   local units, steps = a.units, x.dims[1]
   local recurrent = g:param(layer.weights[2])
@@ -113,7 +113,7 @@ function GRU.emit(layer, g, x, prefix, initial)
     end
   end
   return common.unroll(layer, g, x, prefix, { states = { "h" }, proj_cols = 3 * units, step = step,
-    proj_meaning = a.reset_after and "x @ kernel" or "x @ kernel + the recurrent products" }, initial)
+    proj_meaning = a.reset_after and "x @ kernel" or "x @ kernel + the recurrent products" }, initial, mask)
 end
 
 function GRU.spec(layer, prefix, call)

@@ -37,6 +37,7 @@ local ARGS = seq.refused_extras({
 
 local LayerNormalization = {
   class = "LayerNormalization",
+  passes_mask = true, -- Keras 3 LayerNormalization: supports_masking = True, its call ignores the mask
   default_name = "layer_normalization",
   positional = { "axis" },
   args = ARGS,

@@ -35,7 +35,7 @@ function LSTM.build(layer, shape, prefix)
   return common.recurrent_outputs(layer, shape, 2)
 end
 
-function LSTM.emit(layer, g, x, prefix, initial)
+function LSTM.emit(layer, g, x, prefix, initial, mask)
   local a = layer.args
   local units = a.units
   local recurrent = g:param(layer.weights[2])
@@ -67,7 +67,7 @@ function LSTM.emit(layer, g, x, prefix, initial)
       g:map(rows[1], E.mul(E.arg(1), ir.activation(a.activation, E.arg(2))), { o, rows[2] }, false,
         "the hidden state h = o * " .. a.activation .. "(c)")
     end,
-  }, initial)
+  }, initial, mask)
 end
 
 function LSTM.spec(layer, prefix, call)

@@ -8,6 +8,7 @@ local list = {
   (require("layers.gru")),
   (require("layers.time_distributed")),
   (require("layers.bidirectional")),
+  (require("layers.masking")),
   -- convolutional front ends, pooling, shape and normalisation layers
   (require("layers.conv1d")),
   (require("layers.separable_conv1d")),

@@ -29,7 +29,7 @@ function SimpleRNN.build(layer, shape, prefix)
 end
 
 -- x: timesteps x features. Returns {output, [state]}.
-function SimpleRNN.emit(layer, g, x, prefix, initial)
+function SimpleRNN.emit(layer, g, x, prefix, initial, mask)
   local a = layer.args
   local recurrent = g:param(layer.weights[2])
   local bias = a.use_bias and g:param(layer.weights[3]) or nil
@@ -45,7 +45,7 @@ function SimpleRNN.emit(layer, g, x, prefix, initial)
       end
       g:map(rows[1], ir.activation(a.activation, pre), args, false, "the new state")
     end,
-  }, initial)
+  }, initial, mask)
 end
 
 function SimpleRNN.spec(layer, prefix, call)

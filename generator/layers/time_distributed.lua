@@ -4,6 +4,7 @@ local util = require("util")
 
 local TimeDistributed = {
   class = "TimeDistributed",
+  passes_mask = true, -- Keras 3 TimeDistributed: supports_masking = True (keras/src/layers/rnn/time_distributed.py)
   default_name = "time_distributed",
   positional = { "layer" },
   args = { layer = { "layer" } },

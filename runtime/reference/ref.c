@@ -58,6 +58,12 @@ enum {
 /* issue 13: layers that map every value of their input (their output has the
  * input's shape) */
 enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRELU };
+/* Masking (Keras 3 keras/src/layers/core/masking.py): the mask of a step is
+ * any(x[t, :] != mask_value), the output x with the masked steps zeroed. The
+ * mask travels with the tensors (propagate_masks below) to the recurrent
+ * layers, which keep their states at a masked step, and to the loss, which
+ * weighs the rows by it. */
+enum { LAYER_MASKING = 24 };
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -182,6 +188,15 @@ typedef struct {
   int has_max;
   int a_rows, a_cols;
   size_t alpha_off;
+  /* Masking: mask_value; its work holds the mask of every step (1 or 0) */
+  double mask_value;
+  /* masks: the Masking node whose mask each output carries (-1: none), and
+   * the one the node's input carries (its recurrent steps read it) */
+  int out_mask[MAX_OUTPUTS];
+  int in_mask;
+  /* zero_output_for_mask=1 (a masked step's output is zeros; Bidirectional
+   * with return_sequences sets it on both directions, as Keras 3 does) */
+  int zero_output;
 } layer;
 
 struct rnnc_ref {
@@ -300,22 +315,23 @@ static const layer_class classes[] = {
     {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
-     7,
-     1,
+     8,
+     2,
      {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards",
-      "initial_state"}},
+      "initial_state", "zero_output_for_mask"}},
     {"LSTM",
      LAYER_LSTM,
-     8,
-     1,
+     9,
+     2,
      {"units", "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
-      "go_backwards", "initial_state"}},
+      "go_backwards", "initial_state", "zero_output_for_mask"}},
     {"GRU",
      LAYER_GRU,
-     9,
-     1,
+     10,
+     2,
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
-      "return_state", "go_backwards", "initial_state"}},
+      "return_state", "go_backwards", "initial_state", "zero_output_for_mask"}},
+    {"Masking", LAYER_MASKING, 1, 0, {"mask_value"}},
     {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
     {"Add", LAYER_MIX, 0, 0, {""}},
     {"Subtract", LAYER_MIX, 0, 0, {""}},
@@ -434,7 +450,7 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
             "Activation ReLU LeakyReLU ELU PReLU Embedding Add Subtract Multiply Average Maximum "
             "Minimum "
-            "Concatenate Dot Attention AdditiveAttention MultiHeadAttention)",
+            "Concatenate Dot Attention AdditiveAttention MultiHeadAttention Masking)",
             line, tok[0]);
     return -1;
   }
@@ -632,6 +648,31 @@ static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const 
   }
 }
 
+/* Fills a Masking layer: a (T, F) input, the same shape out; its work is
+ * the mask of the T steps. */
+static int build_masking(layer *L, const layer_line *ll, int in_rank, const int *in_shape,
+                         char *err, size_t errlen) {
+  if (in_rank != 2) {
+    set_err(err, errlen, "line %d: layer '%s': Masking needs a (timesteps, features) input",
+            ll->line, ll->name);
+    return -1;
+  }
+  if (get_real(ll, "mask_value", &L->mask_value, err, errlen) != 0)
+    return -1;
+  L->rows = in_shape[0];
+  L->in_features = in_shape[1];
+  L->out_rank = 2;
+  L->out_shape[0] = in_shape[0];
+  L->out_shape[1] = in_shape[1];
+  L->out_cols = (size_t)in_shape[1];
+  L->in_size = L->out_size = (size_t)L->rows * (size_t)L->in_features;
+  L->n_outputs = 1;
+  L->out_part[0] = L->out_size;
+  L->work_size = (size_t)L->rows;
+  L->scratch_size = 1;
+  return 0;
+}
+
 /* Fills a Dense layer from its line, given the shape of its input. */
 static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *in_shape, char *err,
                        size_t errlen) {
@@ -682,7 +723,8 @@ static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const 
       get_bool(ll, "return_sequences", &L->return_sequences, err, errlen) != 0 ||
       get_bool(ll, "return_state", &L->return_state, err, errlen) != 0 ||
       get_bool(ll, "go_backwards", &R->go_backwards, err, errlen) != 0 ||
-      get_optional_bool(ll, "initial_state", &L->legacy_state, err, errlen) != 0)
+      get_optional_bool(ll, "initial_state", &L->legacy_state, err, errlen) != 0 ||
+      get_optional_bool(ll, "zero_output_for_mask", &L->zero_output, err, errlen) != 0)
     return -1;
   L->n_states = R->cell == LAYER_LSTM ? 2 : 1;
   R->rec_act = ACT_LINEAR; /* unused by SimpleRNN */
@@ -786,7 +828,7 @@ static void assign_offsets(layer *L, size_t *offset) {
     *offset += L->n_params;
     return;
   }
-  if (is_elementwise(L->kind))
+  if (is_elementwise(L->kind) || L->kind == LAYER_MASKING)
     return;
   if (L->kind == LAYER_DENSE) {
     L->kernel_off = *offset;
@@ -1145,6 +1187,8 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     L->dir[1] = L->dir[0];
     L->dir[1].go_backwards = !L->dir[0].go_backwards;
     L->n_dirs = 2;
+    /* Keras 3 Bidirectional.__init__ force_zero_output_for_mask */
+    L->zero_output = L->return_sequences;
     /* a frozen wrapped layer freezes both directions */
     if (ll.trainable != NULL && ll.trainable[0] == '0')
       L->frozen = 1;
@@ -1200,6 +1244,9 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     } else if (is_elementwise(L->kind)) {
       if (build_elementwise(L, &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
+    } else if (L->kind == LAYER_MASKING) {
+      if (build_masking(L, &ll, in_rank, in_shape, err, errlen) != 0)
+        return -1;
     } else {
       if (build_rnn(L, &L->dir[0], &ll, in_rank, in_shape, err, errlen) != 0)
         return -1;
@@ -1207,7 +1254,7 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     }
   }
   if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
-      !is_elementwise(L->kind))
+      !is_elementwise(L->kind) && L->kind != LAYER_MASKING)
     finish_recurrent(L);
   finish_outputs(L);
   if (L->legacy_state && L->n_dirs == 1) {
@@ -1386,6 +1433,37 @@ static int parse_regularize(rnnc_ref *m, char **tok, int ntok, int line, char *e
   return 0;
 }
 
+/* Keras's masks along the graph (keras/src/layers/layer.py: a layer that
+ * supports masking gives its output its input's mask unless it computes
+ * its own): Masking makes one; Dense, the elementwise layers and
+ * LayerNormalization pass it on (supports_masking); a recurrent layer
+ * (and Bidirectional) reads it and passes it on with return_sequences
+ * (RNN.compute_mask, Bidirectional.compute_mask); every other layer drops
+ * it (the generator refuses those after a mask). */
+static void propagate_masks(rnnc_ref *m) {
+  int l, k;
+  for (l = 0; l < m->n_layers; l++) {
+    layer *L = &m->layers[l];
+    tref r = L->in[0];
+    L->in_mask = L->kind != LAYER_MIX && r.node >= 0 ? m->layers[r.node].out_mask[r.index] : -1;
+    for (k = 0; k < MAX_OUTPUTS; k++)
+      L->out_mask[k] = -1;
+    if (L->kind == LAYER_MASKING)
+      L->out_mask[0] = l;
+    else if (L->kind == LAYER_DENSE || is_elementwise(L->kind) ||
+             L->kind == LAYER_LAYER_NORMALIZATION)
+      L->out_mask[0] = L->in_mask;
+    else if (L->kind == LAYER_SIMPLE_RNN || L->kind == LAYER_LSTM || L->kind == LAYER_GRU ||
+             L->kind == LAYER_BIDIRECTIONAL) {
+      if (L->return_sequences) {
+        L->out_mask[0] = L->in_mask;
+        if (L->n_dirs == 2 && L->merge_mode == MERGE_NONE)
+          L->out_mask[1] = L->in_mask;
+      }
+    }
+  }
+}
+
 static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
   char *line_start = text;
   int line = 0, have_header = 0, pending = 0, n_loss = 0, l_line[MAX_LOSS_LINES];
@@ -1512,6 +1590,7 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     set_err(err, errlen, "no 'layer' line");
     return -1;
   }
+  propagate_masks(m);
   m->n_params = offset;
   for (k = 0; k < m->n_reg; k++)
     if (m->reg_off[k] > offset || m->reg_size[k] > offset - m->reg_off[k]) {
@@ -2021,14 +2100,29 @@ static int source_step(const rnn *R, int t) {
   return R->go_backwards ? R->T - 1 - t : t;
 }
 
+/* Whether processing step t is masked (mask: the input's mask, T reals, or
+ * NULL). A masked step keeps its states: record t + 1 is a copy of record t
+ * (its first `keep` reals, the states), and the backward passes the
+ * gradient of the states straight to the step before. Keras: the masked
+ * rnn() of keras/src/backend/jax/rnn.py (and tensorflow/rnn.py), states =
+ * where(mask, new, old). */
+static int masked_step(const rnn *R, const double *mask, int t) {
+  return mask != NULL && mask[source_step(R, t)] == 0.0;
+}
+
 /* Step record r (0: initial state, t + 1: after processing step t). */
 static double *step_record(const rnn *R, double *work, int r) {
   return work + (size_t)r * R->record;
 }
 
+static void keep_states(const rnn *R, double *work, int t, size_t keep) {
+  memcpy(step_record(R, work, t + 1), step_record(R, work, t), keep * sizeof(double));
+}
+
 /* ---- SimpleRNN: record = h[U] z[U]; h_t = act(x_t @ K + h_{t-1} @ R + b). */
 
-static void simple_rnn_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void simple_rnn_forward(const rnn *R, const double *params, const double *x,
+                               const double *mask, double *work) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
@@ -2037,6 +2131,10 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t);
     double *h = step_record(R, work, t + 1), *z = h + U;
+    if (masked_step(R, mask, t)) {
+      keep_states(R, work, t, (size_t)U);
+      continue;
+    }
     for (u = 0; u < U; u++)
       z[u] = bias != NULL ? bias[u] : 0.0;
     add_vec_mat(xt, in, kernel, U, U, z);
@@ -2049,9 +2147,9 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
  * step from outside the cell (the layer's outputs). Adds to grad and, when not
  * NULL, to dx; dh0 (may be NULL) is overwritten with d(loss)/dh_0. scratch:
  * 3 U reals. */
-static void simple_rnn_backward(const rnn *R, const double *params, const double *x, double *work,
-                                const double *dh_out, double *grad, double *dx, double *dh0,
-                                double *scratch) {
+static void simple_rnn_backward(const rnn *R, const double *params, const double *x,
+                                const double *mask, double *work, const double *dh_out,
+                                double *grad, double *dx, double *dh0, double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2068,6 +2166,10 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
     const double *h = step_record(R, work, t + 1), *z = h + U;
     for (u = 0; u < U; u++)
       dh[u] = dh_next[u] + dh_out[t * U + u];
+    if (masked_step(R, mask, t)) { /* h[t] = h[t-1] */
+      memcpy(dh_next, dh, (size_t)U * sizeof(double));
+      continue;
+    }
     activation_backward(R->act, z, h, dh, dz, U);
     add_outer(x + src * in, in, dz, U, g_kernel, U);
     add_outer(h_prev, U, dz, U, g_recurrent, U);
@@ -2087,7 +2189,8 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
  * pre = x_t @ K + h_{t-1} @ R + b; gate = (rec(pre_i), rec(pre_f), act(pre_c),
  * rec(pre_o)) = (i, f, g, o); c_t = f c_{t-1} + i g; tc = act(c_t); h_t = o tc. */
 
-static void lstm_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void lstm_forward(const rnn *R, const double *params, const double *x, const double *mask,
+                         double *work) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
@@ -2098,6 +2201,10 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
     double *h = step_record(R, work, t + 1), *c = h + U, *tc = h + 2 * U, *pre = h + 3 * U;
     double *gate = h + 7 * U;
     const double *i_ = gate, *f_ = gate + U, *g_ = gate + 2 * U, *o_ = gate + 3 * U;
+    if (masked_step(R, mask, t)) { /* h and c kept */
+      keep_states(R, work, t, 2 * (size_t)U);
+      continue;
+    }
     for (k = 0; k < 4 * U; k++)
       pre[k] = bias != NULL ? bias[k] : 0.0;
     add_vec_mat(xt, in, kernel, 4 * U, 4 * U, pre);
@@ -2117,9 +2224,9 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
 /* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
  * (the c state output); dc0 (may be NULL) is overwritten with d(loss)/dc_0.
  * scratch: 13 U reals. */
-static void lstm_backward(const rnn *R, const double *params, const double *x, double *work,
-                          const double *dh_out, const double *dc_last, double *grad, double *dx,
-                          double *dh0, double *dc0, double *scratch) {
+static void lstm_backward(const rnn *R, const double *params, const double *x, const double *mask,
+                          double *work, const double *dh_out, const double *dc_last, double *grad,
+                          double *dx, double *dh0, double *dc0, double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2139,6 +2246,11 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
     const double *h = step_record(R, work, t + 1), *c = h + U, *tc = h + 2 * U, *pre = h + 3 * U;
     const double *gate = h + 7 * U;
     const double *i_ = gate, *f_ = gate + U, *g_ = gate + 2 * U, *o_ = gate + 3 * U;
+    if (masked_step(R, mask, t)) { /* h[t] = h[t-1], c[t] = c[t-1]: dc_next passes as it is */
+      for (u = 0; u < U; u++)
+        dh_next[u] += dh_out[t * U + u];
+      continue;
+    }
     for (u = 0; u < U; u++) {
       dh[u] = dh_next[u] + dh_out[t * U + u];
       dgate[3 * U + u] = dh[u] * tc[u]; /* do */
@@ -2180,7 +2292,8 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
  * pre_z = xp_z + hp_z, pre_r = xp_r + hp_r; gate = (z, r, cand) =
  * (rec(pre_z), rec(pre_r), act(pre_h)); h_t = z h_{t-1} + (1 - z) cand. */
 
-static void gru_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void gru_forward(const rnn *R, const double *params, const double *x, const double *mask,
+                        double *work) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
@@ -2193,6 +2306,10 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
     double *h = step_record(R, work, t + 1), *xp = h + U, *hp = h + 4 * U, *pre = h + 7 * U;
     double *gate = h + 10 * U, *rh = h + 13 * U;
     const double *z_ = gate, *r_ = gate + U, *cand = gate + 2 * U;
+    if (masked_step(R, mask, t)) {
+      keep_states(R, work, t, (size_t)U);
+      continue;
+    }
     for (k = 0; k < 3 * U; k++) {
       xp[k] = b_in != NULL ? b_in[k] : 0.0;
       hp[k] = b_rec != NULL ? b_rec[k] : 0.0;
@@ -2223,8 +2340,8 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
 }
 
 /* As simple_rnn_backward. scratch: 12 U reals. */
-static void gru_backward(const rnn *R, const double *params, const double *x, double *work,
-                         const double *dh_out, double *grad, double *dx, double *dh0,
+static void gru_backward(const rnn *R, const double *params, const double *x, const double *mask,
+                         double *work, const double *dh_out, double *grad, double *dx, double *dh0,
                          double *scratch) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
@@ -2244,6 +2361,11 @@ static void gru_backward(const rnn *R, const double *params, const double *x, do
     const double *h = step_record(R, work, t + 1), *hp = h + 4 * U, *pre = h + 7 * U;
     const double *gate = h + 10 * U, *rh = h + 13 * U;
     const double *z_ = gate, *r_ = gate + U, *cand = gate + 2 * U;
+    if (masked_step(R, mask, t)) {
+      for (u = 0; u < U; u++)
+        dh_next[u] += dh_out[t * U + u];
+      continue;
+    }
     for (u = 0; u < U; u++) {
       dh[u] = dh_next[u] + dh_out[t * U + u];
       dgate[u] = dh[u] * (h_prev[u] - cand[u]); /* dz */
@@ -2312,11 +2434,21 @@ static int output_step(const layer *L, int d, int t) {
   return d == 1 ? T - 1 - t : t;
 }
 
-/* One sample. x: T x in; init: with initial_state=1, the sample's initial
- * states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
+/* The output h of direction d at output step t: its step's h, or NULL for
+ * zeros at a masked step with zero_output_for_mask (Keras: where(mask, h,
+ * zeros)). */
+static const double *output_h(const layer *L, double *work, const double *mask, int d, int t) {
+  int p = output_step(L, d, t);
+  if (L->zero_output && masked_step(&L->dir[d], mask, p))
+    return NULL;
+  return step_record(&L->dir[d], dir_work(L, work, d), p + 1);
+}
+
+/* One sample. x: T x in; mask: the input's mask (T reals) or NULL; init: with initial_state=1, the
+ * sample's initial states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
  * layer's outputs. */
 static void recurrent_forward(const layer *L, const double *params, const double *x,
-                              const double *init, double *work, double *y) {
+                              const double *mask, const double *init, double *work, double *y) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   if (init != NULL) /* one direction: record 0 gets h_0 (then c_0, as in a record) */
@@ -2325,43 +2457,47 @@ static void recurrent_forward(const layer *L, const double *params, const double
   for (d = 0; d < L->n_dirs; d++) {
     const rnn *R = &L->dir[d];
     if (R->cell == LAYER_SIMPLE_RNN)
-      simple_rnn_forward(R, params, x, dir_work(L, work, d));
+      simple_rnn_forward(R, params, x, mask, dir_work(L, work, d));
     else if (R->cell == LAYER_LSTM)
-      lstm_forward(R, params, x, dir_work(L, work, d));
+      lstm_forward(R, params, x, mask, dir_work(L, work, d));
     else
-      gru_forward(R, params, x, dir_work(L, work, d));
+      gru_forward(R, params, x, mask, dir_work(L, work, d));
   }
+#define AV(u) (a != NULL ? a[u] : 0.0)
+#define BV(u) (b != NULL ? b[u] : 0.0)
   for (t = 0; t < steps; t++) {
-    const double *a = step_record(&L->dir[0], dir_work(L, work, 0), output_step(L, 0, t) + 1);
+    const double *a = output_h(L, work, mask, 0, t);
     const double *b;
     if (L->n_dirs == 1) {
       for (u = 0; u < U; u++)
-        y[t * U + u] = a[u];
+        y[t * U + u] = AV(u);
       continue;
     }
-    b = step_record(&L->dir[1], dir_work(L, work, 1), output_step(L, 1, t) + 1);
+    b = output_h(L, work, mask, 1, t);
     for (u = 0; u < U; u++) {
       switch (L->merge_mode) {
       case MERGE_CONCAT:
-        y[t * 2 * U + u] = a[u];
-        y[t * 2 * U + U + u] = b[u];
+        y[t * 2 * U + u] = AV(u);
+        y[t * 2 * U + U + u] = BV(u);
         break;
       case MERGE_SUM:
-        y[t * U + u] = a[u] + b[u];
+        y[t * U + u] = AV(u) + BV(u);
         break;
       case MERGE_MUL:
-        y[t * U + u] = a[u] * b[u];
+        y[t * U + u] = AV(u) * BV(u);
         break;
       case MERGE_AVE:
-        y[t * U + u] = (a[u] + b[u]) / 2.0;
+        y[t * U + u] = (AV(u) + BV(u)) / 2.0;
         break;
       default: /* none: two outputs */
-        y[L->out_off[0] + t * U + u] = a[u];
-        y[L->out_off[1] + t * U + u] = b[u];
+        y[L->out_off[0] + t * U + u] = AV(u);
+        y[L->out_off[1] + t * U + u] = BV(u);
         break;
       }
     }
   }
+#undef AV
+#undef BV
   if (L->return_state) { /* [h_T (, c_T)] of each direction, forward first */
     k = L->n_dirs == 2 && L->merge_mode == MERGE_NONE ? 2 : 1;
     for (d = 0; d < L->n_dirs; d++) {
@@ -2377,9 +2513,9 @@ static void recurrent_forward(const layer *L, const double *params, const double
  * NULL) is overwritten; so is dinit (NULL, or with initial_state=1 the
  * sample's d(loss)/d(initial states): dh_0, then dc_0 for an LSTM). scratch:
  * L->scratch_size reals. */
-static void recurrent_backward(const layer *L, const double *params, const double *x, double *work,
-                               const double *dy, double *grad, double *dx, double *dinit,
-                               double *scratch) {
+static void recurrent_backward(const layer *L, const double *params, const double *x,
+                               const double *mask, double *work, const double *dy, double *grad,
+                               double *dx, double *dinit, double *scratch) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   /* per direction d: dh_out[d] (T x U, processing order) and dc_last[d] (U) */
@@ -2403,8 +2539,8 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
       continue;
     }
     db = dh_out[1] + output_step(L, 1, t) * U;
-    a = step_record(&L->dir[0], dir_work(L, work, 0), output_step(L, 0, t) + 1);
-    b = step_record(&L->dir[1], dir_work(L, work, 1), output_step(L, 1, t) + 1);
+    a = output_h(L, work, mask, 0, t);
+    b = output_h(L, work, mask, 1, t);
     for (u = 0; u < U; u++) {
       switch (L->merge_mode) {
       case MERGE_CONCAT:
@@ -2415,9 +2551,9 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
         da[u] += dy[t * U + u];
         db[u] += dy[t * U + u];
         break;
-      case MERGE_MUL:
-        da[u] += dy[t * U + u] * b[u];
-        db[u] += dy[t * U + u] * a[u];
+      case MERGE_MUL: /* a zeroed output (NULL) is 0 */
+        da[u] += dy[t * U + u] * (b != NULL ? b[u] : 0.0);
+        db[u] += dy[t * U + u] * (a != NULL ? a[u] : 0.0);
         break;
       case MERGE_AVE:
         da[u] += dy[t * U + u] / 2.0;
@@ -2430,6 +2566,11 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
       }
     }
   }
+  /* zero_output_for_mask: a masked step's output is a constant 0 */
+  for (d = 0; d < L->n_dirs && L->zero_output; d++)
+    for (t = 0; t < steps; t++)
+      if (output_h(L, work, mask, d, t) == NULL)
+        memset(dh_out[d] + output_step(L, d, t) * U, 0, (size_t)U * sizeof(double));
   if (L->return_state) { /* h_T is the last step's h; c_T the last c */
     k = L->n_dirs == 2 && L->merge_mode == MERGE_NONE ? 2 : 1;
     for (d = 0; d < L->n_dirs; d++) {
@@ -2452,13 +2593,14 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
     /* initial_state=1 layers have one direction */
     double *dh0 = d == 0 ? dinit : NULL, *dc0 = dh0 != NULL ? dh0 + U : NULL;
     if (R->cell == LAYER_SIMPLE_RNN)
-      simple_rnn_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
+      simple_rnn_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
                           step_scratch);
     else if (R->cell == LAYER_LSTM)
-      lstm_backward(R, params, x, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx, dh0, dc0,
-                    step_scratch);
+      lstm_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx, dh0,
+                    dc0, step_scratch);
     else
-      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0, step_scratch);
+      gru_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
+                   step_scratch);
   }
 }
 
@@ -3379,6 +3521,26 @@ static double *ref_grad(const rnnc_ref *m, double *dxacc, double **d_node, tref 
          m->layers[r.node].out_off[r.index];
 }
 
+/* The mask node L's input carries for sample s (T reals), or NULL. */
+static const double *node_mask(const rnnc_ref *m, const trace *tr, const layer *L, int s) {
+  if (L->in_mask < 0)
+    return NULL;
+  return tr->work[L->in_mask] + (size_t)s * m->layers[L->in_mask].work_size;
+}
+
+/* Masking, one sample: mask[t] = any(x[t, :] != mask_value), y = x * mask. */
+static void masking_forward(const layer *L, const double *x, double *mask, double *y) {
+  int t, c, F = L->in_features;
+  for (t = 0; t < L->rows; t++) {
+    mask[t] = 0.0;
+    for (c = 0; c < F; c++)
+      if (x[t * F + c] != L->mask_value)
+        mask[t] = 1.0;
+    for (c = 0; c < F; c++)
+      y[t * F + c] = x[t * F + c] * mask[t];
+  }
+}
+
 /* Forward through every node, node by node over the n samples. With
  * `training`, BatchNormalization normalises with the statistics of the
  * batch (Keras's training=True); else every node is per sample. Returns 0,
@@ -3408,6 +3570,8 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
         front_forward(L, params, in, work, y);
       } else if (is_elementwise(L->kind)) {
         elementwise_forward(L, params, in, y);
+      } else if (L->kind == LAYER_MASKING) {
+        masking_forward(L, in, work, y);
       } else if (L->kind == LAYER_MIX) {
         const double *ins[MIX_MAX_INPUTS];
         for (i = 0; i < L->n_in; i++)
@@ -3424,7 +3588,7 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
           for (i = 0; i < L->n_states; i++)
             memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
         }
-        recurrent_forward(L, params, in, buf, work, y);
+        recurrent_forward(L, params, in, node_mask(m, tr, L, s), buf, work, y);
         free(buf);
       }
     }
@@ -3475,7 +3639,8 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
     if (L->scratch_size > max_scratch)
       max_scratch = L->scratch_size;
     if (L->kind != LAYER_DENSE && L->kind != LAYER_MIX && !IS_FRONT(L->kind) &&
-        !is_elementwise(L->kind) && 2 * (size_t)L->dir[0].units > max_in)
+        !is_elementwise(L->kind) && L->kind != LAYER_MASKING &&
+        2 * (size_t)L->dir[0].units > max_in)
       max_in = 2 * (size_t)L->dir[0].units;
   }
   tmp = alloc_reals(max_in);
@@ -3519,6 +3684,9 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
                         scratch);
           add_into(din, tmp, L->in_size);
         }
+      } else if (L->kind == LAYER_MASKING) { /* dx = dy * mask; no gradient through the mask */
+        for (i = 0; i < L->in_size; i++)
+          din[i] += dy[i] * work[i / (size_t)L->in_features];
       } else if (L->kind == LAYER_MIX) {
         const double *ins[MIX_MAX_INPUTS];
         double *dins[MIX_MAX_INPUTS];
@@ -3529,8 +3697,8 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
         mix_backward(&L->mx, params, ins, work, dy, grad, dins, scratch);
       } else {
         size_t U = (size_t)L->dir[0].units;
-        recurrent_backward(L, params, in, work, dy, grad, tmp, L->initial_state ? tmp2 : NULL,
-                           scratch);
+        recurrent_backward(L, params, in, node_mask(m, tr, L, s), work, dy, grad, tmp,
+                           L->initial_state ? tmp2 : NULL, scratch);
         add_into(din, tmp, L->in_size);
         for (k = 0; k < L->initial_state; k++)
           add_into(ref_grad(m, dxacc, d_node, L->state[k], s), tmp2 + (size_t)k * U, U);
@@ -3659,6 +3827,7 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
                                    double *grad, double *dx, double *y_pred) {
   size_t nn = (size_t)(n > 0 ? n : 0), s;
   double *dtop = NULL, *pred = NULL, *dpred = NULL, *tgt = NULL, *grad_buf = NULL, loss = NAN;
+  double *wrow = NULL; /* a masked output's row weights */
   double **d_logits = NULL;
   trace tr;
   int ok = 0, k;
@@ -3671,17 +3840,18 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
     pred = alloc_reals(nn * m->output_size);
     dpred = alloc_reals(nn * m->output_size);
     tgt = alloc_reals(nn * m->target_size);
+    wrow = alloc_reals(nn * m->output_size);
     d_logits = (double **)calloc((size_t)m->n_layers, sizeof(double *));
     grad_buf = grad != NULL ? grad : alloc_reals(m->n_params);
     if (!forward_failed && m->loss != RNNC_LOSS_NONE && dtop != NULL && pred != NULL &&
-        dpred != NULL && tgt != NULL && d_logits != NULL && grad_buf != NULL) {
+        dpred != NULL && tgt != NULL && wrow != NULL && d_logits != NULL && grad_buf != NULL) {
       loss = 0.0;
       ok = 1;
       for (k = 0; k < m->n_outputs && ok; k++) {
         size_t part = m->out_size[k], cols = (size_t)m->out_cols[k];
         size_t rows = nn * (size_t)m->out_rows[k], i;
         int fused = fused_output(m, k), logits = fused || m->loss_logits[k];
-        int node = m->out[k].node;
+        int node = m->out[k].node, mask_node;
         rnnc_loss_config cfg = m->loss_cfg[k];
         double l;
         if (m->loss_kind[k] == RNNC_LOSS_NONE)
@@ -3697,8 +3867,25 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
                  m->target_part[k] * sizeof(double));
         }
         cfg.from_logits = logits;
-        l = rnnc_loss_eval_sw_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, sample_weight,
-                                  (size_t)m->out_rows[k], dpred);
+        mask_node = node >= 0 ? m->layers[node].out_mask[m->out[k].index] : -1;
+        if (mask_node >= 0) {
+          /* Keras 3's apply_mask (keras/src/losses/loss.py): the rows
+           * weighted by the mask, the sum divided by the unmasked rows of the
+           * batch + backend.epsilon() (1e-7) */
+          const layer *J = &m->layers[mask_node];
+          double valid = 0.0;
+          size_t R = (size_t)m->out_rows[k];
+          for (s = 0; s < nn; s++)
+            for (i = 0; i < R; i++) {
+              wrow[s * R + i] = tr.work[mask_node][s * J->work_size + i];
+              valid += wrow[s * R + i];
+            }
+          l = rnnc_loss_eval_sw_f64(&cfg, pred, tgt, wrow, rows, cols, valid + 1e-7, sample_weight,
+                                    R, dpred);
+        } else {
+          l = rnnc_loss_eval_sw_f64(&cfg, pred, tgt, NULL, rows, cols, (double)rows, sample_weight,
+                                    (size_t)m->out_rows[k], dpred);
+        }
         loss += m->loss_weight[k] * l;
         for (i = 0; i < nn * part; i++)
           dpred[i] *= m->loss_weight[k];
@@ -3738,6 +3925,7 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
     free(pred);
     free(dpred);
     free(tgt);
+    free(wrow);
     trace_free(m, &tr);
   }
   if (!ok) {

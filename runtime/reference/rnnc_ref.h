@@ -34,11 +34,27 @@
  *              logits=0 (TimeDistributed's Dense): a crossentropy after it reads
  *              its probabilities, not its logits (tf.keras's reshape drops them)
  *   SimpleRNN  units activation use_bias return_sequences return_state go_backwards
- *              [initial_state]
+ *              [initial_state] [zero_output_for_mask]
  *   LSTM       units activation recurrent_activation use_bias
  *              return_sequences return_state go_backwards [initial_state]
+ *              [zero_output_for_mask]
  *   GRU        units activation recurrent_activation use_bias reset_after
  *              return_sequences return_state go_backwards [initial_state]
+ *              [zero_output_for_mask]
+ *   Masking    mask_value: a (T, F) input, the same shape out; the mask of
+ *              step t is any(x[t, :] != mask_value), the output x * mask
+ *              (Keras 3 keras/src/layers/core/masking.py). The mask goes
+ *              with the tensors: Dense, the elementwise layers and
+ *              LayerNormalization pass it on, a recurrent layer (and
+ *              Bidirectional) reads it and passes it on with
+ *              return_sequences, any other layer drops it. A recurrent
+ *              layer keeps its states at a masked step and outputs the
+ *              kept h there, or zeros with zero_output_for_mask=1 (which
+ *              Bidirectional sets to return_sequences on both directions,
+ *              as Keras 3 does, whatever its wrapped line says). The loss
+ *              of a masked output is sum(rows * mask) / (sum(mask) + 1e-7)
+ *              over the call's samples (Keras 3 keras/src/losses/loss.py
+ *              apply_mask). No gradient flows through the mask.
  *   Bidirectional  merge_mode (concat sum mul ave none), and the next line is
  *              the "layer" line of the wrapped SimpleRNN, LSTM or GRU, named by
  *              its own name:

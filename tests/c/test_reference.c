@@ -749,6 +749,119 @@ static void test_go_backwards_is_reversed_input(void **state) {
   }
 }
 
+/* ------------------------------------------------------------------ Masking (issue 13) */
+
+/* A padded sample behind Masking gives, bit for bit, what the sample alone
+ * gives without padding: the masked steps keep the LSTM's states (padding
+ * after the sample, or before it: the states stay zero) and pass no
+ * gradient; the masked rows of x get a zero gradient. */
+static void test_masking_padded_equals_unpadded(void **state) {
+  enum { T = 5, L = 3, IN = 2, U = 3, NP = IN * 4 * U + U * 4 * U + 4 * U + U * 2 + 2 };
+  const char *padded_spec = "rnnc-spec 1\ninput 5 2\nlayer Masking masking mask_value=0\n"
+                            "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid "
+                            "use_bias=1 return_sequences=0 return_state=0 go_backwards=0\n"
+                            "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n";
+  const char *plain_spec = "rnnc-spec 1\ninput 3 2\n"
+                           "layer LSTM lstm units=3 activation=tanh recurrent_activation=sigmoid "
+                           "use_bias=1 return_sequences=0 return_state=0 go_backwards=0\n"
+                           "layer Dense dense units=2 activation=linear use_bias=1\nloss mse\n";
+  rnnc_ref *padded = must_new(padded_spec), *plain = must_new(plain_spec);
+  double p[NP], x[L * IN], xp[T * IN], t[2], ya[2], yb[2], ga[NP], gb[NP], dxa[L * IN], dxp[T * IN];
+  lcg g = {77};
+  int pre, k;
+  (void)state;
+  assert_int_equal((int)rnnc_ref_n_params(padded), NP);
+  fill(&g, p, NP, 0.7);
+  fill(&g, x, L * IN, 1.0);
+  fill(&g, t, 2, 1.0);
+  for (pre = 0; pre <= 1; pre++) {
+    int off = pre ? T - L : 0;
+    double la, lb;
+    memset(xp, 0, sizeof xp);
+    memcpy(xp + off * IN, x, sizeof x);
+    assert_int_equal(rnnc_ref_forward(padded, p, xp, 1, ya), 0);
+    assert_int_equal(rnnc_ref_forward(plain, p, x, 1, yb), 0);
+    for (k = 0; k < 2; k++)
+      assert_true(ya[k] == yb[k]);
+    la = rnnc_ref_loss_grad(padded, p, xp, t, 1, ga, dxp, NULL);
+    lb = rnnc_ref_loss_grad(plain, p, x, t, 1, gb, dxa, NULL);
+    assert_true(la == lb); /* the output has no time axis: no mask on the loss */
+    for (k = 0; k < NP; k++)
+      assert_true(ga[k] == gb[k]);
+    for (k = 0; k < T * IN; k++) {
+      int row = k / IN;
+      if (row < off || row >= off + L)
+        assert_true(dxp[k] == 0.0);
+      else
+        assert_true(dxp[k] == dxa[k - off * IN]);
+    }
+  }
+  rnnc_ref_free(padded);
+  rnnc_ref_free(plain);
+}
+
+/* zero_output_for_mask: the masked steps' outputs are zeros (the Dense after
+ * them gives its bias); the masked loss is sum(rows * mask) / (valid + 1e-7)
+ * (Keras 3 keras/src/losses/loss.py apply_mask); a mask_value other than 0. */
+static void test_masking_zero_output_and_loss(void **state) {
+  enum { T = 4, IN = 2, U = 2, N = 2, NP = IN * 3 * U + U * 3 * U + 2 * 3 * U + U * 3 + 3 };
+  const char *spec =
+      "rnnc-spec 1\ninput 4 2\nlayer Masking masking mask_value=0.5\n"
+      "layer GRU gru units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 "
+      "reset_after=1 return_sequences=1 return_state=0 go_backwards=1 "
+      "zero_output_for_mask=1\n"
+      "layer Dense dense units=3 activation=linear use_bias=1\nloss mse\n";
+  rnnc_ref *m = must_new(spec);
+  double p[NP], x[N * T * IN], y[N * T * 3], t[N * T * 3], loss, want = 0.0, valid = 0.0;
+  /* masked: sample 0 step 1, sample 1 steps 0 and 3 */
+  const int masked[N][T] = {{0, 1, 0, 0}, {1, 0, 0, 1}};
+  const double *bias;
+  lcg g = {5};
+  int s, r, c;
+  (void)state;
+  assert_int_equal((int)rnnc_ref_n_params(m), NP);
+  fill(&g, p, NP, 0.7);
+  fill(&g, x, N * T * IN, 1.0);
+  fill(&g, t, N * T * 3, 1.0);
+  for (s = 0; s < N; s++)
+    for (r = 0; r < T; r++)
+      if (masked[s][r])
+        for (c = 0; c < IN; c++)
+          x[(s * T + r) * IN + c] = 0.5;
+  x[(0 * T + 2) * IN] = 0.5; /* one feature at the mask value does not mask */
+  bias = p + NP - 3;
+  assert_int_equal(rnnc_ref_forward(m, p, x, N, y), 0);
+  /* go_backwards: output row t is processing step t, which reads input step
+   * T-1-t; a masked one gives zeros, and the Dense its bias */
+  for (s = 0; s < N; s++)
+    for (r = 0; r < T; r++) {
+      int hidden = masked[s][T - 1 - r];
+      for (c = 0; c < 3; c++)
+        if (hidden)
+          assert_true(y[(s * T + r) * 3 + c] == bias[c]);
+        else
+          assert_true(y[(s * T + r) * 3 + c] != bias[c]);
+    }
+  /* the loss: the mask of the output's rows is the input's, unreversed
+   * (Keras's RNN.compute_mask passes the input mask as it is) */
+  for (s = 0; s < N; s++)
+    for (r = 0; r < T; r++) {
+      double row = 0.0;
+      for (c = 0; c < 3; c++) {
+        double e = y[(s * T + r) * 3 + c] - t[(s * T + r) * 3 + c];
+        row += e * e / 3.0;
+      }
+      if (!masked[s][r]) {
+        want += row;
+        valid += 1.0;
+      }
+    }
+  want /= valid + 1e-7;
+  loss = rnnc_ref_loss_grad(m, p, x, t, N, NULL, NULL, NULL);
+  assert_double_equal(loss, want, 1e-15 * want);
+  rnnc_ref_free(m);
+}
+
 /* ------------------------------------------------------------------ 5. hard_sigmoid_keras2, LSTM,
  * GRU */
 
@@ -2324,6 +2437,8 @@ int main(void) {
       cmocka_unit_test(test_backward_matches_loss_grad),
       cmocka_unit_test(test_loss_absent_is_nan),
       cmocka_unit_test(test_go_backwards_is_reversed_input),
+      cmocka_unit_test(test_masking_padded_equals_unpadded),
+      cmocka_unit_test(test_masking_zero_output_and_loss),
       cmocka_unit_test(test_return_state_is_last_step),
       cmocka_unit_test(test_bidirectional_is_two_layers),
       cmocka_unit_test(test_output_parts),

@@ -858,6 +858,30 @@ cmp -s "$work/reg.t1.safetensors" "$work/reg.t3.safetensors" && cmp -s "$work/re
 lua5.4 "$work/tensor.lua" "$work/reg.t1.safetensors" lstm/bias | awk '$1 < 0 { bad = 1 } { n++ } END { exit !(n == 12 && !bad) }' &&
   ok || ko "bias_constraint = \"non_neg\" left a negative bias"
 
+# --- Masking (issue 13): padded sentences behind Masking train as the same
+# sentences one at a time, unpadded (tests/cli/masking_padded.lua); what a
+# masked loss refuses
+if $rnnc build tests/cli/fixtures/masked_tagger.lua -o "$work/masked" --dtype float64 --timesteps 5 --batch 1 \
+  >/dev/null 2>&1; then
+  mkdir -p "$work/masked-run"
+  mt="$work/masked/masked_tagger"
+  expect "a padded batch behind Masking trains as the sentences one at a time" 0 "^ok: " \
+    -- lua5.4 tests/cli/masking_padded.lua "$mt" "$work/masked-run"
+  expect "a masked loss over a batch split in calls is refused" 1 "loss is masked \(Masking\)" \
+    -- "$mt" fit --weights "$work/masked-run/w0.safetensors" --x "$work/masked-run/x.npy" \
+    --y "$work/masked-run/y.npy" --batch-size 2 --epochs 1 --out "$work/masked-run/no.safetensors"
+  expect "metrics of a masked output are refused" 1 "metrics of masked_tagger's masked output" \
+    -- "$mt" evaluate --weights "$work/masked-run/w0.safetensors" --x "$work/masked-run/x.npy" \
+    --y "$work/masked-run/y.npy" --batch-size 1 --metrics accuracy
+  expect "gradcheck skips the inputs at the mask value" 0 "OK: .*entries checked" \
+    -- "$mt" gradcheck --weights "$work/masked-run/padded.safetensors" --x "$work/masked-run/x.npy" \
+    --y "$work/masked-run/y.npy" --sample 0
+  expect "diff of a masked model" 0 "^OK" -- "$mt" diff --weights "$work/masked-run/padded.safetensors" \
+    --x "$work/masked-run/x.npy" --y "$work/masked-run/y.npy"
+else
+  ko "build tests/cli/fixtures/masked_tagger.lua"
+fi
+
 # Integer tokens (Embedding): .npy int32, int64 and whole floats accepted,
 # a token out of range or not whole refused by file, sample and position
 # before anything is written; no input gradient; the same bytes for any

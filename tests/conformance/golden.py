@@ -38,6 +38,7 @@ import torch
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_torch import GraphModel, Merge  # noqa: E402
+from keras_torch import Masking  # noqa: E402
 from keras_torch import (GRU, LSTM, ActivationLayer, Bidirectional, Dense, Loss, Model,  # noqa: E402
                          Optimizer, Schedule, SimpleRNN, TimeDistributed, compile_line, loss_and_grads)
 from keras_torch import KerasSchedule  # noqa: E402
@@ -55,8 +56,11 @@ WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
 class Case:
     def __init__(self, name, layers, input_shape, loss, optimizer, n=3, steps=None, functional=False,
                  initial_state_layers=(), generate_options=(), weight_scale=None,
-                 soft_targets=False, consistent_saturation=False):
+                 soft_targets=False, consistent_saturation=False, masked_steps=()):
         self.name = name
+        # (sample, step) pairs whose input row is set to the Masking layer's
+        # mask_value: padding and holes the mask removes
+        self.masked_steps = list(masked_steps)
         self.model = Model(layers, input_shape, functional=functional,
                            initial_state_layers=initial_state_layers)
         self.loss, self.optimizer, self.n = loss, optimizer, n
@@ -82,6 +86,7 @@ class GraphCase(Case):
         self.weight_scale = {}
         self.soft_targets = False
         self.consistent_saturation = False
+        self.masked_steps = []
 
 
 def graph_cases():
@@ -403,6 +408,32 @@ CASES = [
     Case("embedding_functional_simple_rnn", [Embedding(9, 4), SimpleRNN(3), Dense(2, activation="tanh")], (3,),
          L("mae"), O("RMSprop", learning_rate=0.01), n=5, steps=3, functional=True),
 ]
+CASES += [
+    # ---- Masking and Keras's masks (keras/src/layers/core/masking.py, the
+    # masked rnn() of keras/src/backend/*/rnn.py, loss.py apply_mask): right
+    # padding, holes, a sample masked throughout; states kept at a masked
+    # step, zeros out of Bidirectional (return_sequences) and
+    # zero_output_for_mask, go_backwards reading the mask reversed, the loss
+    # over the unmasked steps
+    Case("masking_lstm_seq", [Masking(), LSTM(3, return_sequences=True), TimeDistributed(Dense(3, activation="softmax"))],
+         (5, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=3,
+         masked_steps=[(0, 3), (0, 4), (1, 0), (1, 2)]),
+    Case("masking_gru_last", [Masking(mask_value=0.5), GRU(3), Dense(2)], (4, 2), L("mse"),
+         O("Adam", learning_rate=0.02), n=4,
+         masked_steps=[(0, 2), (0, 3), (1, 3), (2, 0), (3, 0), (3, 1), (3, 2), (3, 3)]),
+    Case("masking_bidirectional_lstm", [Masking(), Bidirectional(LSTM(2, return_sequences=True)), Dense(2)], (4, 2),
+         L("mse"), O("RMSprop", learning_rate=0.01), n=3, masked_steps=[(0, 3), (1, 0), (1, 1), (2, 2)]),
+    Case("masking_simple_rnn_backwards",
+         [Masking(), SimpleRNN(3, go_backwards=True, return_sequences=True), Dense(2, activation="tanh")], (4, 2),
+         L("mae"), O("SGD", learning_rate=0.1, momentum=0.5), n=3, masked_steps=[(0, 0), (0, 3), (2, 1)]),
+    Case("masking_zero_output_stack",
+         [Masking(mask_value=-1.0), LSTM(3, return_sequences=True, zero_output_for_mask=True),
+          GRU(2, go_backwards=True, reset_after=False), Dense(2)], (4, 2),
+         L("mse"), O("Adam", learning_rate=0.02), n=3, masked_steps=[(0, 3), (1, 1), (2, 0), (2, 3)]),
+    Case("masking_bidirectional_gru_sum_last",
+         [Masking(), Bidirectional(GRU(2), merge_mode="sum"), Dense(2, activation="sigmoid")], (4, 3),
+         L("binary_crossentropy"), O("Adam", learning_rate=0.02), n=3, masked_steps=[(0, 2), (0, 3), (1, 0)]),
+]
 CASES += graph_cases()
 
 
@@ -448,6 +479,9 @@ def case_data(case):
         inputs = [rng.integers(0, first.vocab(), size=(n, model.input_shape[0])).astype(np.float64)]
     else:
         inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
+    for sample, step in case.masked_steps:
+        mask_value = next(layer.mask_value for layer in model.layers if isinstance(layer, Masking))
+        inputs[0][sample, step, :] = mask_value
     for shape in getattr(model, "input_shapes", [])[1:]:  # a graph's other inputs
         inputs.append(as_float32(rng.uniform(-1, 1, size=(n,) + tuple(shape))))
     for i, count in model.state_inputs():

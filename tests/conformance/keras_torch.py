@@ -259,6 +259,38 @@ class TimeDistributed:
         return self.inner.units
 
 
+class Masking:
+    """Keras 3 keras/src/layers/core/masking.py: the mask of a step is
+    any(x[t, :] != mask_value) (compute_mask), the output x * mask (call).
+    The mask goes on with the tensors (Model.forward) to the recurrent
+    layers and the loss."""
+
+    base_name = "masking"
+    n_states = 0
+    recurrent = False
+
+    def __init__(self, mask_value=0.0, **extra):
+        self.mask_value = mask_value
+        self.kwargs = {"mask_value": mask_value} if mask_value != 0.0 else {}
+        self.kwargs.update(extra)
+
+    def lua(self):
+        return lua_call("Masking", [], self.kwargs)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def weights(self, prefix, in_features):
+        self.units = in_features
+        return []
+
+    def mask_of(self, x):
+        return (x != self.mask_value).any(dim=-1)
+
+    def call(self, P, prefix, x):
+        return x * self.mask_of(x).unsqueeze(-1).to(x.dtype), None
+
+
 class Recurrent:
     """SimpleRNN, LSTM and GRU: Keras's RNN loop over a cell."""
 
@@ -282,6 +314,7 @@ class Recurrent:
                 if k == "recurrent_activation" and self.cls == "SimpleRNN":
                     raise ValueError("SimpleRNN has no recurrent_activation")
                 self.kwargs[k] = v
+        self.zero_output_for_mask = bool(extra.get("zero_output_for_mask", False))
         self.kwargs.update(extra)
         self.initial_state = False  # set by the functional model for layer(x, initial_state)
 
@@ -291,23 +324,35 @@ class Recurrent:
     def assign_names(self, namer):
         self.name = namer.name(self.base_name)
 
-    def run(self, P, prefix, x, init, go_backwards):
+    def run(self, P, prefix, x, init, go_backwards, mask=None, zero_output=None):
         """Keras's RNN: returns [output, *final states]. x (n, T, in); init the
         initial states or None (zeros); the output is every step's h in
         processing order (reversed input order with go_backwards, not reversed
-        back) with return_sequences, else the last h."""
+        back) with return_sequences, else the last h. With a mask (n, T) of
+        booleans, keras/src/backend/jax/rnn.py's masked scan: a masked step
+        keeps the states (where(mask, new, old)); its output is the previous
+        state h, or zeros with zero_output_for_mask."""
         n, steps, _ = x.shape
         states = list(init) if init else [torch.zeros(n, self.units, dtype=x.dtype) for _ in range(self.n_states)]
         order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+        if zero_output is None:
+            zero_output = self.zero_output_for_mask
         outs = []
         for t in order:
-            h, states = self.cell(P, prefix, x[:, t, :], states)
+            h, new = self.cell(P, prefix, x[:, t, :], states)
+            if mask is not None:
+                keep = mask[:, t:t + 1]
+                out = torch.where(keep, h, torch.zeros_like(h) if zero_output else states[0])
+                states = [torch.where(keep, a, b) for a, b in zip(new, states)]
+                h = out
+            else:
+                states = new
             outs.append(h)
         output = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
         return [output] + (states if self.return_state else [])
 
-    def call_all(self, P, prefix, x, init):
-        return self.run(P, prefix, x, init, self.go_backwards)
+    def call_all(self, P, prefix, x, init, mask=None):
+        return self.run(P, prefix, x, init, self.go_backwards, mask)
 
 
 class SimpleRNN(Recurrent):
@@ -426,11 +471,14 @@ class Bidirectional:
         fwd, bwd = self.directions(prefix)
         return self.inner.weights(fwd, in_features) + self.inner.weights(bwd, in_features)
 
-    def call_all(self, P, prefix, x, init):
+    def call_all(self, P, prefix, x, init, mask=None):
         assert init is None
         fwd, bwd = self.directions(prefix)
-        f = self.inner.run(P, fwd, x, None, self.inner.go_backwards)
-        b = self.inner.run(P, bwd, x, None, not self.inner.go_backwards)
+        # Keras 3 Bidirectional.__init__: zero_output_for_mask = return_sequences
+        # on both layers (force_zero_output_for_mask)
+        zero = self.inner.return_sequences
+        f = self.inner.run(P, fwd, x, None, self.inner.go_backwards, mask, zero)
+        b = self.inner.run(P, bwd, x, None, not self.inner.go_backwards, mask, zero)
         fo, bo = f[0], b[0]
         if self.inner.return_sequences:
             bo = torch.flip(bo, dims=[1])
@@ -876,6 +924,9 @@ class Model:
                 self.weight_list += layer.weights_shape(layer.name, shape)
                 shape = layer.out_shape(shape)
                 continue
+            if isinstance(layer, Masking):  # keeps the shape
+                self.weight_list += layer.weights(layer.name, shape[-1])
+                continue
             if isinstance(layer, ActivationLayer):  # keeps the shape
                 layer.input_shape = tuple(shape)
                 self.weight_list += layer.weights(layer.name, shape[-1])
@@ -900,22 +951,38 @@ class Model:
         rest = list(inputs[1:])
         outs, logits = None, None
         self.updates = {}
+        # Keras's mask along the chain: Masking makes it, Dense,
+        # TimeDistributed, the activation layers and LayerNormalization pass
+        # it (supports_masking), a recurrent layer reads it and keeps it with
+        # return_sequences (RNN.compute_mask); self.mask: the output's
+        mask = None
         for layer in self.layers:
             if isinstance(layer, Front):
                 layer.training = self.training and not is_frozen(layer)
                 y, logits = layer.call(P, layer.name, h)
                 self.updates.update(getattr(layer, "updates", {}) if self.training else {})
                 outs, h = [y], y
+                if not isinstance(layer, LayerNormalization):
+                    mask = None
                 continue
+            if isinstance(layer, Masking):
+                mask = layer.mask_of(h)
             if layer.recurrent:
                 init = None
                 if getattr(layer, "initial_state", False):
                     init, rest = rest[:layer.n_states], rest[layer.n_states:]
-                outs, logits = layer.call_all(P, layer.name, h, init), None
+                if mask is not None:
+                    outs, logits = layer.call_all(P, layer.name, h, init, mask), None
+                else:
+                    outs, logits = layer.call_all(P, layer.name, h, init), None
+                inner = layer.inner if isinstance(layer, Bidirectional) else layer
+                if not inner.return_sequences:
+                    mask = None
             else:
                 y, logits = layer.call(P, layer.name, h)
                 outs = [y]
             h = outs[0]
+        self.mask = mask
         return outs, logits
 
     def last_activation(self):
@@ -1257,6 +1324,13 @@ def loss_value(loss, model, outputs, logits, target):
         rows = -logp.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
     else:
         raise ValueError(kind)
+    mask = getattr(model, "mask", None)
+    if mask is not None:
+        # Keras 3 keras/src/losses/loss.py apply_mask: the mask scaled by
+        # total / (valid + epsilon) as the rows' weights, then the mean over
+        # all rows: sum(rows * mask) / (valid + 1e-7)
+        m = mask.to(rows.dtype)
+        return (rows * m).sum() / (m.sum() + 1e-7)
     return rows.mean()
 
 

@@ -47,6 +47,7 @@ from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Co
                          GlobalMaxPooling1D, LayerNormalization, MaxPooling1D, Permute, RepeatVector,
                          Reshape, SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates)
 from keras_torch import Embedding  # noqa: E402
+from keras_torch import Masking  # noqa: E402
 import torch  # noqa: E402
 from golden import as_float32, write_safetensors  # noqa: E402
 
@@ -168,7 +169,8 @@ def write_optimizer_group(f, names_values, vlen):
 
 
 class Fixture:
-    def __init__(self, name, writer, layers, names, input_shape, steps, loss, optimizer, n=4, opt_config=None):
+    def __init__(self, name, writer, layers, names, input_shape, steps, loss, optimizer, n=4, opt_config=None,
+                 masked_steps=()):
         self.name, self.writer = name, writer
         self.model = Model(layers, input_shape)
         # the names the Keras file gives its layers (rnnc keeps them)
@@ -185,6 +187,8 @@ class Fixture:
                 shape = layer.out_shape(shape)
                 continue
             self.model.weight_list += layer.weights(layer.name, shape[-1])
+            if isinstance(layer, Masking):
+                continue
             if isinstance(layer, (Dense, TimeDistributed)):
                 shape = tuple(shape[:-1]) + (layer.units,)
             else:
@@ -203,6 +207,8 @@ class Fixture:
             self.x = rng.integers(0, layers[0].vocab(), size=(n, steps)).astype(np.float64)
         else:
             self.x = as_float32(rng.uniform(-1, 1, size=(n, steps, input_shape[-1])))
+        for sample, step in masked_steps:  # rows at a Masking layer's mask_value
+            self.x[sample, step, :] = layers[0].mask_value
         with torch.no_grad():
             outs, _ = self.model.forward({k: torch.tensor(v) for k, v in self.weights.items()}, [torch.tensor(self.x)])
         self.pred = outs[0].numpy()
@@ -567,6 +573,69 @@ def fixture_keras3_zip():
         json.dump(arch, f)
     with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
         weights(h)
+    fx.save_vectors()
+
+
+# E2. Keras 3 .keras archive with Masking (keras/src/layers/core/masking.py,
+# no weights) in front of a Bidirectional LSTM whose saved layers say
+# zero_output_for_mask = true, as Keras 3's Bidirectional sets it with
+# return_sequences; the data has padded and masked steps, and the resumed
+# steps train on the masked loss (loss.py apply_mask).
+def fixture_keras3_masking():
+    fx = Fixture("keras3_masking", "keras3",
+                 [Masking(), Bidirectional(LSTM(2, return_sequences=True)), TimeDistributed(Dense(2))],
+                 ["masking", ("lstm", "bidirectional"), ("dense", "time_distributed")], (5, 2), 5, Loss("mse"),
+                 Optimizer("RMSprop", learning_rate=f32(0.005), rho=0.9, momentum=0.3, epsilon=1e-07,
+                           centered=True), n=3, masked_steps=[(0, 3), (0, 4), (1, 0), (2, 2)])
+    w = "keras3"
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    lstm = recurrent_config("LSTM", "lstm", 2, w, return_sequences=True)
+    lstm["dtype"], lstm["zero_output_for_mask"] = policy, True
+    blstm = dict(lstm, name="backward_lstm", go_backwards=True)
+    layers = [
+        entry("InputLayer", {"batch_shape": [None, 5, 2], "dtype": "float32", "sparse": False,
+                             "name": "input_layer"}, w),
+        entry("Masking", {"name": "masking", "trainable": True, "dtype": policy, "mask_value": 0.0}, w,
+              build_config={"input_shape": [None, 5, 2]}),
+        entry("Bidirectional", {"name": "bidirectional", "trainable": True, "dtype": policy, "merge_mode": "concat",
+                                "layer": entry("LSTM", lstm, w), "backward_layer": entry("LSTM", blstm, w)}, w,
+              build_config={"input_shape": [None, 5, 2]}),
+        entry("TimeDistributed", {"name": "time_distributed", "trainable": True, "dtype": policy,
+                                  "layer": entry("Dense", dense_config("dense", 2, w), w)}, w),
+    ]
+    opt = {"name": "rmsprop", "learning_rate": f32(0.005), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "rho": 0.9, "momentum": 0.3, "epsilon": 1e-07, "centered": True}
+    config = {"module": "keras", "class_name": "Sequential",
+              "config": {"name": "sequential", "trainable": True, "dtype": policy, "layers": layers},
+              "registered_name": None, "build_config": {"input_shape": [None, 5, 2]},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "mean_squared_error", "loss_weights": None, "metrics": None,
+                                 "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+                                 "jit_compile": False}}
+    names = [k for k, _ in fx.model.weight_list]
+
+    def weights(h):
+        h.create_group("layers/masking/vars")
+        for d in ("forward", "backward"):
+            for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+                h.create_dataset("layers/bidirectional/%s_layer/cell/vars/%d" % (d, i),
+                                 data=np.float32(fx.w("bidirectional/%s_lstm/%s" % (d, k))))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/time_distributed/layer/vars/%d" % i,
+                             data=np.float32(fx.w("time_distributed/dense/%s" % k)))
+        h.create_group("layers/bidirectional/vars")
+        h.create_group("vars")
+        ov = [np.int64(fx.iterations), np.float32(0.005)]
+        for kind in ("velocity", "momentum", "average_gradient"):
+            ov += [np.float32(fx.slot(kind, k)) for k in names]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
     fx.save_vectors()
 
 
@@ -1177,6 +1246,7 @@ def main():
     fixture_keras2_conv_bn()
     fixture_tf214_front()
     fixture_keras3_front()
+    fixture_keras3_masking()
     fixture_tf29_embedding()
     fixture_keras3_embedding()
     real_sunspot()

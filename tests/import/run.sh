@@ -149,6 +149,11 @@ run_fixture keras122_conv_theano "$fx/keras122_conv_theano.h5"
 run_fixture keras224_conv_bn "$fx/keras224_conv_bn.h5"
 run_fixture tfkeras214_front "$fx/tfkeras214_front.h5"
 run_fixture keras3_front "$fx/keras3_front.keras"
+# Masking before a Bidirectional LSTM (zero_output_for_mask in its layers),
+# padded and masked steps in the data, the masked loss in the resumed steps
+run_fixture keras3_masking "$fx/keras3_masking.keras"
+grep -q 'Masking { name = "masking", input_shape = { 5, 2 } }' "$work/keras3_masking/keras3_masking.lua" &&
+  ok || ko "Masking is not written as Keras code: $(grep Masking "$work/keras3_masking/keras3_masking.lua")"
 # integer tokens in (Embedding): tf.keras 2.9 .h5 with input_length, Keras 3
 # .keras of any length (built for NAME.steps); x.npy holds int64 tokens
 run_fixture tfkeras29_embedding "$fx/tfkeras29_embedding.h5"

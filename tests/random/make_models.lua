@@ -831,14 +831,81 @@ local function draw_front_model()
   return M
 end
 
+-- Models behind Masking (issue 13): COUNT // 4 more files mNN.lua from
+-- their own stream. An input (T, F), Masking (mask_value 0: the test
+-- program sets whole rows of x to 0, padding, holes and sometimes a whole
+-- sample, and leaves those entries out of the finite differences), then 1 to
+-- 3 layers that pass the mask on or read it (Dense, TimeDistributed, an
+-- Activation, LayerNormalization, SimpleRNN, LSTM, GRU, Bidirectional with
+-- go_backwards, zero_output_for_mask, return_sequences drawn), then a Dense.
+-- Smooth activations only, as the front-end models (the kink probe would
+-- not follow the mask).
+local function draw_masked_model()
+  local M = { front = true, layers = {} }
+  local T, C = int(2, 7), int(1, 4)
+  M.input_shape = { T, C }
+  local texts, descr = { "Masking {" }, { "Masking" }
+  local seq = true
+  for _ = 1, int(1, 3) do
+    if not seq then break end
+    local kind = pick({ "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Bidirectional", "LSTM", "Dense",
+      "TimeDistributed", "Activation", "LayerNormalization" })
+    bump("masked model layer", kind)
+    if kind == "Dense" or kind == "TimeDistributed" then
+      local u, act = int(1, 4), pick(FRONT_ACTIVATIONS)
+      local d = string.format("Dense { %d%s }", u, act ~= "linear" and string.format(', activation = "%s"', act) or "")
+      texts[#texts + 1] = kind == "Dense" and d or ("TimeDistributed { " .. d .. " }")
+      descr[#descr + 1] = kind
+    elseif kind == "Activation" then
+      texts[#texts + 1] = string.format('Activation { "%s" }', pick({ "tanh", "sigmoid" }))
+      descr[#descr + 1] = kind
+    elseif kind == "LayerNormalization" then
+      texts[#texts + 1] = "LayerNormalization {}"
+      descr[#descr + 1] = kind
+    else
+      local cell = kind == "Bidirectional" and pick({ "SimpleRNN", "LSTM", "GRU" }) or kind
+      local args = { tostring(int(1, 4)) }
+      local rs = chance(0.6)
+      if rs then args[#args + 1] = "return_sequences = true" end
+      if chance(0.3) then args[#args + 1] = "go_backwards = true" end
+      if kind ~= "Bidirectional" and chance(0.3) then
+        args[#args + 1] = "zero_output_for_mask = true"
+        bump("masked model", "zero_output_for_mask")
+      end
+      if cell == "GRU" and chance(0.3) then args[#args + 1] = "reset_after = false" end
+      local inner = string.format("%s { %s }", cell, table.concat(args, ", "))
+      if kind == "Bidirectional" then
+        local mode = pick({ "concat", "sum", "mul", "ave" })
+        texts[#texts + 1] = string.format('Bidirectional { %s, merge_mode = "%s" }', inner, mode)
+        descr[#descr + 1] = string.format("Bidirectional(%s, %s)", cell, mode)
+      else
+        texts[#texts + 1] = inner
+        descr[#descr + 1] = cell
+      end
+      descr[#descr] = descr[#descr] .. (rs and "(seq)" or "")
+      seq = rs
+    end
+  end
+  texts[1] = texts[1] .. string.format(" input_shape = { %d, %d } }", T, C)
+  local softmax = chance(0.35)
+  texts[#texts + 1] = string.format("Dense { %d%s }", softmax and int(2, 4) or int(1, 3),
+    softmax and ', activation = "softmax"' or "")
+  descr[#descr + 1] = softmax and "Dense(softmax)" or "Dense"
+  M.loss = softmax and "sparse_categorical_crossentropy" or "mse"
+  M.texts, M.descr = texts, descr
+  bump("masked model loss", M.loss)
+  return M
+end
+
 local function front_text(name, M, batch)
   local out = {
-    string.format("-- rnnc random test model %s (tests/random/make_models.lua, front-end models, seed %d)", name, seed),
+    string.format("-- rnnc random test model %s (tests/random/make_models.lua, %s models, seed %d)", name,
+      M.texts[1]:match("^Masking") and "masked" or "front-end", seed),
     string.format("-- rnnc-random: batch=%d loss=%s unit_forget_bias=%s", batch, M.loss,
       (function()
         local u = {}
         for _, t in ipairs(M.texts) do
-          if t:match("^LSTM") then u[#u + 1] = "1" end
+          if t:match("^LSTM") or t:match("^Bidirectional { LSTM") then u[#u + 1] = "1" end
         end
         return table.concat(u, ",")
       end)()),
@@ -975,6 +1042,18 @@ for k = 0, count // 3 - 1 do
   local name = string.format("f%02d", k)
   local batch = int(1, 4)
   local M = draw_front_model()
+  local path = outdir .. "/" .. name .. ".lua"
+  local f = assert(io.open(path, "wb"))
+  f:write(front_text(name, M, batch))
+  f:close()
+  index[#index + 1] = string.format("%s %d %s", name, batch, M.loss)
+end
+-- the models behind Masking, from their own stream
+rng.reseed(seed ~ 0x4D41534B) -- "MASK"
+for k = 0, count // 4 - 1 do
+  local name = string.format("m%02d", k)
+  local batch = int(1, 4)
+  local M = draw_masked_model()
   local path = outdir .. "/" .. name .. ".lua"
   local f = assert(io.open(path, "wb"))
   f:write(front_text(name, M, batch))

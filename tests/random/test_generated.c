@@ -238,7 +238,8 @@ typedef struct {
    * attention): only the descriptor's generic checks against the reference
    * runtime, no probe (graph models use no kinked activation) */
   int graph;
-  int n_loss;                         /* loss lines */
+  int masking; /* a Masking layer (mask_value 0): draw_data zeroes rows of x */
+  int n_loss;  /* loss lines */
   int loss_kind[16], loss_output[16]; /* each: rnnc_loss_kind, output (-1: every output) */
 } sspec;
 
@@ -323,7 +324,8 @@ static const char *const front_classes[] = {"Conv1D",
                                             "RepeatVector",
                                             "LayerNormalization",
                                             "BatchNormalization",
-                                            "Embedding"};
+                                            "Embedding",
+                                            "Masking"};
 
 static int is_front_class(const char *cls) {
   size_t i;
@@ -669,6 +671,7 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   if (parse_losses(spec, s, err, errlen) != 0)
     return -1;
+  s->masking = strstr(spec, "\nlayer Masking ") != NULL;
   if (strstr(spec, " in=") || strstr(spec, " state=") || strstr(spec, " share=") ||
       strstr(spec, "\noutput ")) {
     s->graph = 1;
@@ -1793,6 +1796,27 @@ static void spread_hard_sigmoid_biases(const ctx *c, double *p, rnnc_rng *rng) {
   }
 }
 
+/* A model behind Masking (make_models.lua's mNN): rows of every sample's
+ * (T, F) input set to 0, the mask value, each with probability 0.3, all of
+ * a sample's with probability 0.15. The perturbations multiply x, so the
+ * rows stay at the mask value. */
+static void mask_rows(const ctx *c, rnnc_rng *rng, bufs *b) {
+  const rnnc_model *m = c->m;
+  int T = c->spec.in_shape[0], F = c->spec.in_shape[1], smp, t, f;
+  for (smp = 0; smp < m->batch; smp++) {
+    int all = rnnc_rng_uniform(rng) < 0.15;
+    for (t = 0; t < T; t++) {
+      if (!all && rnnc_rng_uniform(rng) >= 0.3)
+        continue;
+      for (f = 0; f < F; f++) {
+        size_t i = (size_t)smp * m->input_size + (size_t)t * (size_t)F + (size_t)f;
+        mset(c, b->x, i, 0.0);
+        b->xd[i] = 0.0;
+      }
+    }
+  }
+}
+
 /* Parameters p0 plus a perturbation, inputs and targets; redrawn until no
  * relu or hard_sigmoid pre-activation is within KINK_MARGIN of a kink. */
 static void draw_data(ctx *c, bufs *b, const void *p0, uint64_t seed) {
@@ -1819,6 +1843,8 @@ static void draw_data(ctx *c, bufs *b, const void *p0, uint64_t seed) {
       }
     else
       draw_uniform(c, &rng, b->x, b->xd, (size_t)m->batch * m->input_size, -1.0, 1.0);
+    if (c->spec.masking) /* steps at Masking's mask_value 0: padding, holes, whole samples */
+      mask_rows(c, &rng, b);
     draw_targets(c, &rng, b);
     k = probe_kinks(c, b->pd, b->xd, m->batch);
     if (k.margin >= KINK_MARGIN)
@@ -2166,6 +2192,14 @@ static void check_finite_differences(ctx *c, bufs *b, int n, const double *dy) {
       static const double at[4] = {1.0, -1.0, 2.0, -2.0};
       double save = v[i], l[4];
       int j;
+      if (is_x && c->spec.masking && save == 0.0) {
+        /* at Masking's mask value the mask is a step: no derivative to
+         * difference; the analytic one must be 0 (x * mask) */
+        fd[k] = 0.0;
+        gk[k] = gv[i];
+        d4[k] = 0.0;
+        continue;
+      }
       for (j = 0; j < 4; j++) {
         v[i] = save + at[j] * FD_H;
         l[j] = objective(c, b, dy, n, NULL, NULL);
@@ -2377,7 +2411,26 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       lp = &m->losses[k];
     i = (size_t)rnnc_rng_below(rng, (uint64_t)n) * m->target_size + lp->target_offset +
         (size_t)rnnc_rng_below(rng, lp->target_size);
-    if (lp->kind == RNNC_LOSS_MSE) {
+    if (c->spec.masking && lp->kind == RNNC_LOSS_MSE && lp->rows == (size_t)c->spec.in_shape[0] &&
+        lp->rows > 1) {
+      /* a masked loss weighs a masked step 0, and a row of weight 0 adds
+       * nothing, not even a NaN (rnnc_loss_eval_sw): the NaN goes to a step
+       * the mask keeps, if there is one */
+      int T = c->spec.in_shape[0], F = c->spec.in_shape[1], smp, t, f, kept = 0;
+      for (smp = 0; smp < n && !kept; smp++)
+        for (t = 0; t < T && !kept; t++)
+          for (f = 0; f < F; f++)
+            if (b->xd[(size_t)smp * m->input_size + (size_t)t * (size_t)F + (size_t)f] != 0.0) {
+              i = (size_t)smp * m->target_size + lp->target_offset + (size_t)t * lp->cols;
+              kept = 1;
+              break;
+            }
+      if (!kept)
+        i = (size_t)-1; /* every step masked: the loss is 0, whatever the targets */
+    }
+    if (i == (size_t)-1) {
+      /* nothing to check */
+    } else if (lp->kind == RNNC_LOSS_MSE) {
       mset(c, tbad, i, NAN);
       expect_refused(c, b, pw, b->x, tbad, n, "a NaN target");
     } else {

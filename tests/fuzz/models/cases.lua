@@ -47,7 +47,9 @@ local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidir
   -- the convolutional front ends, pooling, shape and normalisation layers
   "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
   "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Flatten", "Reshape", "Permute",
-  "RepeatVector", "LayerNormalization", "BatchNormalization", "Embedding" }
+  "RepeatVector", "LayerNormalization", "BatchNormalization", "Embedding",
+  -- masks (issue 13)
+  "Masking" }
 
 local EXTRA_ARGS = {
   "return_state = true", "return_sequences = true", "return_sequences = false", "go_backwards = true",
@@ -65,6 +67,7 @@ local EXTRA_ARGS = {
   "dims = { 2, 1 }", "cropping = { 3, 3 }", "size = 3",
   'activation = "gelu"', 'activation = "log_softmax"', 'recurrent_activation = "hard_sigmoid_keras2"',
   "max_value = 6", "negative_slope = 0.2", "threshold = 0.5", "alpha = 0.3", "shared_axes = { 1 }", "axis = 1",
+  "mask_value = 0.5", "mask_value = -1", "zero_output_for_mask = true",
   -- weight regularizers and constraints
   "recurrent_regularizer = L1L2 { l1 = 0.01, l2 = -1 }", 'bias_constraint = "max_norm"',
   "kernel_constraint = MaxNorm { axis = { 0, 5 } }", "kernel_constraint = MinMaxNorm { 2, 1 }",
@@ -304,7 +307,7 @@ local function front_layer_text(R, seq)
   end
   local class = R.pick({ "Conv1D", "Conv1D", "SeparableConv1D", "DepthwiseConv1D", "MaxPooling1D",
     "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D",
-    "UpSampling1D", "Flatten", "Permute", "LayerNormalization", "BatchNormalization" })
+    "UpSampling1D", "Flatten", "Permute", "LayerNormalization", "BatchNormalization", "Masking", "Masking" })
   local parts, returns_seq = {}, true
   local function opt(p, text)
     if R.float() < p then parts[#parts + 1] = text end
@@ -320,6 +323,8 @@ local function front_layer_text(R, seq)
     parts = { string.format("{ %d, %d }", R.int(0, 2), R.int(0, 2)) }
   elseif class == "Permute" then
     parts = { "{ 2, 1 }" }
+  elseif class == "Masking" then
+    opt(0.5, "mask_value = " .. R.pick({ "0", "0.5", "-1" }))
   elseif class == "Flatten" or class:match("^Global") then
     returns_seq = false
   end
