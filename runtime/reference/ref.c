@@ -616,15 +616,16 @@ static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const 
     return get_real(ll, "negative_slope", &L->slope, err, errlen);
   case LAYER_ELU:
     return get_real(ll, "alpha", &L->alpha, err, errlen);
-  default: { /* PReLU: alpha_shape=C (a 2-D input) or RxC */
+  default: { /* PReLU: alpha_shape=C or 1 (a vector input) or RxC */
     const char *shape = key_value(ll, "alpha_shape");
     char buf[32];
     const char *x = strchr(shape, 'x');
     int ok;
     if (x == NULL) {
       L->a_rows = 1;
+      /* a vector input: a slope per feature, or one for all (shared_axes={1}) */
       ok = parse_int(shape, 1, MAX_DIM, &L->a_cols) == 0 && in_rank == 1 &&
-           L->a_cols == L->in_features;
+           (L->a_cols == 1 || L->a_cols == L->in_features);
     } else {
       size_t len = (size_t)(x - shape);
       ok = len < sizeof buf;
