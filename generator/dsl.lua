@@ -501,9 +501,19 @@ local function environment(state)
     -- Keras 3's Sequential(layers, trainable=True, name=None); false freezes
     -- every layer, as model.trainable = False does in Keras
     if t and t.trainable ~= nil then m.frozen = not check_value(at, "trainable", "boolean", t.trainable) end
-    for _, l in ipairs(t or {}) do
-      if not is_layer(l) then util.fail(at, "Sequential: every element must be a layer") end
-      m.layers[#m.layers + 1] = layer_of(l)
+    for i, l in ipairs(t or {}) do
+      local input = functional.input_layer_of(l)
+      if input and i == 1 then
+        -- Sequential { Input { shape = ... }, ... }: Keras 3's way to give
+        -- the input's shape (and dtype: int32 tokens for an Embedding)
+        m.input_layer = input
+      elseif input then
+        util.fail(at, "Sequential: an Input may only come first (it declares the model's input)")
+      elseif not is_layer(l) then
+        util.fail(at, "Sequential: every element must be a layer (or an Input first)")
+      else
+        m.layers[#m.layers + 1] = layer_of(l)
+      end
     end
     return util.handle(m, ModelHandle)
   end
@@ -582,7 +592,7 @@ function dsl.build(model)
   end
   if model.kind == "Functional" then return build_functional(model) end
   if #model.layers == 0 then util.fail(model.at, "the model has no layers") end
-  local shape = declared_input(model.layers[1])
+  local shape = model.input_layer and util.copy(model.input_layer.output_shapes[1]) or declared_input(model.layers[1])
   if not shape then
     util.fail(model.layers[1].at,
       "the first layer needs an input shape (input_shape=, batch_input_shape= or input_dim=)")

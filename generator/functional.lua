@@ -105,9 +105,16 @@ function functional.input_constructor(state, check_shape, at_of)
     end
     at.name = name
     for _, k in ipairs(util.sorted_keys(t)) do
-      if k ~= "shape" and k ~= "batch_size" and k ~= "name" and k ~= "batch_shape" then
+      if k ~= "shape" and k ~= "batch_size" and k ~= "name" and k ~= "batch_shape" and k ~= "dtype" then
         util.fail(at, "Input: unknown argument '%s'", tostring(k))
       end
+    end
+    -- Keras's dtype: the floats compute in the unit's dtype (--dtype); the
+    -- integers are tokens, which only an Embedding reads (lower.lua)
+    local INPUT_DTYPES = { float32 = "float", float64 = "float", int32 = "int", int64 = "int" }
+    if t.dtype ~= nil and not INPUT_DTYPES[t.dtype] then
+      util.fail(at, "Input: dtype %s is not supported (write \"float32\", \"float64\", or \"int32\" or \"int64\" "
+        .. "for an Embedding's tokens)", tostring(t.dtype))
     end
     local shape
     if t.batch_shape then
@@ -121,12 +128,21 @@ function functional.input_constructor(state, check_shape, at_of)
     else
       util.fail(at, "Input needs shape = {...}")
     end
-    local layer = { name = name, at = at, is_input = true, output_shapes = { shape }, params = 0, nodes = {} }
+    local layer = { name = name, at = at, is_input = true, output_shapes = { shape }, params = 0, nodes = {},
+      integer = t.dtype ~= nil and INPUT_DTYPES[t.dtype] == "int" }
     layer.module = { class = "InputLayer" }
     local node = new_node(layer, {}, nil, nil, { shape }, at, 0)
     layer.nodes[1] = node
     return util.handle(node.outputs[1], TensorHandle)
   end
+end
+
+-- The InputLayer of `v` when v is what Input {} returned (Keras 3 puts
+-- keras.Input(...) first in a Sequential's list), else nil.
+function functional.input_layer_of(v)
+  local t = getmetatable(v) == "Tensor" and util.unwrap(v)
+  if t and t.node and t.node.layer.is_input then return t.node.layer end
+  return nil
 end
 
 ---------------------------------------------------------------- a call's arguments
@@ -600,8 +616,10 @@ end
 -- <first layer>_input), each layer called on the output of the one before.
 function functional.sequential_graph(model)
   local first = model.layers[1]
-  local input = { name = first.name .. "_input", is_input = true, output_shapes = { model.input_shape },
-    module = { class = "InputLayer" }, nodes = {} }
+  local declared = model.input_layer
+  local input = { name = declared and declared.name or (first.name .. "_input"), is_input = true,
+    output_shapes = { model.input_shape }, module = { class = "InputLayer" }, nodes = {},
+    integer = declared and declared.integer, at = declared and declared.at }
   local input_node = new_node(input, {}, nil, nil, { model.input_shape }, first.at, 0)
   input.nodes[1] = input_node
   local x = input_node.outputs[1]

@@ -77,8 +77,8 @@ lower.call_prefixes = call_prefixes
 -- (pooling, merges, BatchNormalization's moments), which rnnc does not
 -- implement yet.
 local function mask_refusal(layer)
-  util.fail(layer.at, "%s after a mask (Masking) is not implemented in rnnc: Keras %s; put the layer before "
-    .. "the Masking layer or after a recurrent layer without return_sequences", layer.module.class,
+  util.fail(layer.at, "%s after a mask (Masking, Embedding's mask_zero) is not implemented in rnnc: Keras %s; "
+    .. "put the layer before the mask or after a recurrent layer without return_sequences", layer.module.class,
     layer.module.mask_note or "either uses the mask in this layer or drops it with a warning")
 end
 
@@ -190,6 +190,12 @@ local function integer_inputs(graph)
             .. "Embedding can read", graph.inputs[i].name)
         end
       end
+    end
+  end
+  for i, input in ipairs(graph.inputs) do
+    if input.integer and not vocab[i] then
+      util.fail(input.at, "input '%s' is declared integer (dtype int32/int64) but feeds no Embedding: rnnc reads "
+        .. "integer tokens only through an Embedding (write dtype = \"float32\")", input.name)
     end
   end
   if next(vocab) and #graph.inputs > 1 then

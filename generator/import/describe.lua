@@ -36,7 +36,7 @@ local FRONT_DEFAULTS = {
   pointwise_initializer = "glorot_uniform", bias_initializer = "zeros", keepdims = false, axis = -1, epsilon = 1e-3,
   momentum = 0.99, center = true, scale = true, rms_scaling = false, beta_initializer = "zeros",
   gamma_initializer = "ones", moving_mean_initializer = "zeros", moving_variance_initializer = "ones", size = 2,
-  embeddings_initializer = "random_uniform",
+  embeddings_initializer = "random_uniform", mask_zero = false,
   mask_value = 0,
 }
 

@@ -399,7 +399,7 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
   "moving_mean_initializer", "moving_variance_initializer", "input_dim", "output_dim", "input_length",
-  "embeddings_initializer", "trainable" }
+  "embeddings_initializer", "mask_zero", "trainable" }
 for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha",
   "embeddings" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
@@ -518,8 +518,7 @@ local function layer(ctx, entry, key, nested)
       elseif how == "backward" then
         if v ~= null then rec.backward = layer(ctx, v, kk, true) end
       elseif how == "mask_zero" then
-        if v ~= null and want(v, "boolean", kk) then problem("mask_zero = true: mask_zero needs masking, not "
-          .. "implemented yet") end
+        if v ~= null and want(v, "boolean", kk) then rec.args.mask_zero = true end
       elseif how == "dense_only" then
         if v ~= null and want(v, "boolean", kk) then problem("sparse = true: sparse gradients are not implemented "
           .. "(rnnc's table gradient is dense)") end

@@ -13,6 +13,7 @@
 -- no gradient. The layer must read the model's input, which then holds
 -- int32 tokens (lower.lua; the C API takes const int32_t *x).
 local util = require("util")
+local ir = require("ir")
 local common = require("layers.common")
 local rules = require("layers.rules")
 
@@ -38,7 +39,7 @@ local Embedding = {
     input_dim = { "posint" },
     output_dim = { "posint" },
     embeddings_initializer = { "any", "random_uniform", check = initializer_check },
-    mask_zero = { "boolean", false, only = false, why = "mask_zero needs masking, not implemented yet" },
+    mask_zero = { "boolean", false },
     input_length = { "posint", optional = true },
   }, { "embeddings" }),
 }
@@ -70,7 +71,10 @@ end
 
 -- x: the model's tokens, a column view (timesteps x 1) of the integer input.
 -- Per row, so that a unit of variable length looks up only the L rows
--- present (a mask x != 0 for mask_zero would go here, next to the gather).
+-- present. With mask_zero the layer makes a mask, 1 where the token is not 0
+-- (Keras 3 Embedding.compute_mask: ops.not_equal(inputs, 0); the row of
+-- token 0 is still looked up, as Keras's ops.take does): the layers after
+-- it carry it on (layers/masking.lua).
 function Embedding.emit(layer, g, x, prefix)
   if not x.buf.int then
     util.fail(layer.at, "Embedding must read the model's input (its integer tokens): an Embedding after "
@@ -82,12 +86,15 @@ function Embedding.emit(layer, g, x, prefix)
   g:per_row(steps, function(sel)
     g:gather(sel(y), table_view, sel(x), "the rows of the tokens")
   end)
-  return { outputs = { y } }
+  if not layer.args.mask_zero then return { outputs = { y } } end
+  -- tokens are >= 0 (the driver refuses others; a bad one gives NaN rows)
+  local m = common.mask_from(g, prefix, x, ir.E.fn("step", ir.E.arg(1)), "x != 0")
+  return { outputs = { y }, masks = { m } }
 end
 
 function Embedding.spec(layer, prefix)
-  return { string.format("layer Embedding %s input_dim=%d output_dim=%d", prefix, layer.args.input_dim,
-    layer.args.output_dim) }
+  return { string.format("layer Embedding %s input_dim=%d output_dim=%d%s", prefix, layer.args.input_dim,
+    layer.args.output_dim, layer.args.mask_zero and " mask_zero=1" or "") }
 end
 
 return Embedding

@@ -119,6 +119,7 @@ typedef struct {
   int n;    /* RepeatVector's n, UpSampling1D's size */
   int swap; /* Permute: steps and channels swapped */
   int keepdims;
+  int mask_zero;          /* Embedding: a mask of the tokens != 0 */
   int center, scale, rms; /* normalisation */
   double epsilon, momentum;
   int n_w;
@@ -392,7 +393,7 @@ static const layer_class classes[] = {
     {"LeakyReLU", LAYER_LEAKY_RELU, 1, 0, {"negative_slope"}},
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
-    {"Embedding", LAYER_EMBEDDING, 2, 0, {"input_dim", "output_dim"}},
+    {"Embedding", LAYER_EMBEDDING, 3, 1, {"input_dim", "output_dim", "mask_zero"}},
 };
 /* The op of each LAYER_MIX class, by name: names[i] is op i + 1 (ref_mix.h). */
 static int mix_op(const char *class_name) {
@@ -1449,7 +1450,7 @@ static void propagate_masks(rnnc_ref *m) {
     L->in_mask = L->kind != LAYER_MIX && r.node >= 0 ? m->layers[r.node].out_mask[r.index] : -1;
     for (k = 0; k < MAX_OUTPUTS; k++)
       L->out_mask[k] = -1;
-    if (L->kind == LAYER_MASKING)
+    if (L->kind == LAYER_MASKING || (L->kind == LAYER_EMBEDDING && L->fe.mask_zero))
       L->out_mask[0] = l;
     else if (L->kind == LAYER_DENSE || is_elementwise(L->kind) ||
              L->kind == LAYER_LAYER_NORMALIZATION)
@@ -2821,7 +2822,8 @@ static int build_front(layer *L, const layer_line *ll, int in_rank, const int *i
         return -1;
       }
       if (get_int(ll, "input_dim", 1, MAX_DIM, &F->n, err, errlen) != 0 ||
-          get_int(ll, "output_dim", 1, MAX_DIM, &F->Co, err, errlen) != 0)
+          get_int(ll, "output_dim", 1, MAX_DIM, &F->Co, err, errlen) != 0 ||
+          get_optional_bool(ll, "mask_zero", &F->mask_zero, err, errlen) != 0)
         return -1;
       F->T = F->To = in_shape[0];
       F->C = 1;
@@ -2892,6 +2894,8 @@ static int build_front(layer *L, const layer_line *ll, int in_rank, const int *i
     L->work_size = L->in_size + 2 * (size_t)F->T;
   else if (kind == LAYER_BATCH_NORMALIZATION)
     L->work_size = L->in_size + 2 * (size_t)F->C;
+  else if (kind == LAYER_EMBEDDING && F->mask_zero)
+    L->work_size = (size_t)F->T; /* the mask of every step */
   L->scratch_size = (size_t)F->Co + (size_t)F->C * (size_t)F->mult + 4 * (size_t)F->C + 1;
   L->n_params = 0;
   for (int w = 0; w < F->n_w; w++)
@@ -3065,6 +3069,8 @@ static void front_forward(const layer *L, const double *params, const double *x,
     const double *w = params + F->w_off[0];
     for (t = 0; t < T; t++) {
       double v = x[t];
+      if (F->mask_zero) /* Keras 3 Embedding.compute_mask: tokens != 0 */
+        work[t] = v != 0.0;
       if (v >= 0 && v < F->n && v == floor(v))
         memcpy(y + (size_t)t * Co, w + (size_t)v * Co, (size_t)Co * sizeof(double));
       else

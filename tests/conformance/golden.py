@@ -430,6 +430,15 @@ CASES += [
          [Masking(mask_value=-1.0), LSTM(3, return_sequences=True, zero_output_for_mask=True),
           GRU(2, go_backwards=True, reset_after=False), Dense(2)], (4, 2),
          L("mse"), O("Adam", learning_rate=0.02), n=3, masked_steps=[(0, 3), (1, 1), (2, 0), (2, 3)]),
+    # Embedding(mask_zero=True) makes the mask (Keras 3 Embedding.compute_mask):
+    # padding after, before and a hole (the other tokens, drawn from
+    # [0, input_dim), may hold more zeros: masked as well)
+    Case("embedding_mask_zero_bidirectional_lstm",
+         [Embedding(6, 3, mask_zero=True), Bidirectional(LSTM(2, return_sequences=True)),
+          TimeDistributed(Dense(3, activation="softmax"))], (5,), L("sparse_categorical_crossentropy"),
+         O("Adam", learning_rate=0.02), n=3, steps=5, masked_steps=[(0, 3), (0, 4), (1, 0), (2, 2)]),
+    Case("embedding_mask_zero_gru_last", [Embedding(5, 2, mask_zero=True), GRU(3), Dense(2)], (4,), L("mse"),
+         O("SGD", learning_rate=0.1), n=3, steps=4, masked_steps=[(0, 3), (1, 0), (1, 1), (2, 2)]),
     Case("masking_bidirectional_gru_sum_last",
          [Masking(), Bidirectional(GRU(2), merge_mode="sum"), Dense(2, activation="sigmoid")], (4, 3),
          L("binary_crossentropy"), O("Adam", learning_rate=0.02), n=3, masked_steps=[(0, 2), (0, 3), (1, 0)]),
@@ -480,6 +489,9 @@ def case_data(case):
     else:
         inputs = [as_float32(rng.uniform(-1, 1, size=x_shape))]
     for sample, step in case.masked_steps:
+        if getattr(first, "tokens", False):  # Embedding(mask_zero=True): the padding token
+            inputs[0][sample, step] = 0
+            continue
         mask_value = next(layer.mask_value for layer in model.layers if isinstance(layer, Masking))
         inputs[0][sample, step, :] = mask_value
     for shape in getattr(model, "input_shapes", [])[1:]:  # a graph's other inputs

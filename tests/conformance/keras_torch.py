@@ -961,9 +961,11 @@ class Model:
                 layer.training = self.training and not is_frozen(layer)
                 y, logits = layer.call(P, layer.name, h)
                 self.updates.update(getattr(layer, "updates", {}) if self.training else {})
-                outs, h = [y], y
-                if not isinstance(layer, LayerNormalization):
+                if isinstance(layer, Embedding) and layer.kwargs.get("mask_zero", False):
+                    mask = h != 0  # Keras 3 Embedding.compute_mask: ops.not_equal(inputs, 0)
+                elif not isinstance(layer, LayerNormalization):
                     mask = None
+                outs, h = [y], y
                 continue
             if isinstance(layer, Masking):
                 mask = layer.mask_of(h)

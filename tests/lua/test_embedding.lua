@@ -57,6 +57,31 @@ return Sequential {
   T.eq(rows_of(summary.text(model))[1], { "embedding (Embedding)", "(None, 4, 2)", 14 })
 end
 
+tests["Sequential { Input { shape, dtype = 'int32' }, Embedding, ... }: Keras 3's first Input"] = function()
+  local model = load([[
+return Sequential {
+  Input { shape = { 6 }, dtype = "int32", name = "tokens" },
+  Embedding { 9, 2 },
+  LSTM { 3 },
+}
+]])
+  T.eq(rows_of(summary.text(model))[1], { "embedding (Embedding)", "(None, 6, 2)", 18 })
+  local u = pipeline.stages(load([[
+return Sequential { Input { shape = { 6 }, dtype = "int64" }, Embedding { 9, 2 }, LSTM { 3 } }
+]]), {}).layout
+  T.eq(u.x.buf.int, 9, "the Input's tokens feed the Embedding")
+  T.eq({ u.x.buf.rows, u.x.buf.cols }, { 6, 1 })
+  -- a float Input works for any first layer, as input_shape does
+  model = load("return Sequential { Input { shape = { 4, 2 }, dtype = \"float32\" }, GRU { 3 } }\n")
+  T.eq(rows_of(summary.text(model))[1], { "gru (GRU)", "(None, 3)", 63 })
+  load_error("return Sequential {\n  Input { shape = { 4 }, dtype = \"int8\" },\n  Embedding { 9, 2 },\n}\n", 2,
+    "Input: dtype int8 is not supported")
+  load_error("return Sequential {\n  Input { shape = { 4 }, dtype = \"int32\" },\n  Dense { 2 },\n}\n", 2,
+    "input 'input_1' is declared integer (dtype int32/int64) but feeds no Embedding")
+  load_error("local x = Input { shape = { 4 } }\nreturn Sequential {\n  Dense { 2 },\n  x,\n}\n", 2,
+    "Sequential: an Input may only come first")
+end
+
 tests["the weight: <layer>/embeddings, (input_dim, output_dim), uniform by default"] = function()
   local model = load("return Sequential { Embedding { 11, 5, input_length = 3 }, Dense { 2 } }\n")
   local w = model.layers[1].weights
@@ -73,9 +98,9 @@ tests["the weight: <layer>/embeddings, (input_dim, output_dim), uniform by defau
   T.eq(w.rule.constraint, "RNNC_CONSTRAINT_NON_NEG")
 end
 
-tests["errors: mask_zero, not first, wrong rank, tokens read by another layer"] = function()
-  load_error("return Sequential {\n  Embedding { 10, 3, mask_zero = true },\n  LSTM { 2 },\n}\n", 2,
-    "mask_zero = true is not supported (mask_zero needs masking, not implemented yet)")
+tests["errors: mask after mask_zero, not first, wrong rank, tokens read by another layer"] = function()
+  load_error("return Sequential {\n  Embedding { 10, 3, mask_zero = true, input_length = 4 },\n"
+    .. "  Conv1D { 2, 2 },\n}\n", 3, "Conv1D after a mask (Masking, Embedding's mask_zero) is not implemented")
   load_error("return Sequential {\n  Dense { 3, input_shape = { 4, 2 } },\n  Embedding { 10, 3 },\n}\n", 3,
     "Embedding must be the first layer")
   load_error("return Sequential {\n  Embedding { 10, 3, input_shape = { 4, 2 } },\n  LSTM { 2 },\n}\n", 2,
@@ -186,6 +211,30 @@ tests["forward: the tokens' rows, then the Dense (by hand)"] = function()
   y = I.read(I.run(I.memory(u.prog, values), u.forward), u.y)
   T.truthy(y[3] ~= y[3] and y[4] ~= y[4], "token 5 of 5 rows: NaN")
   T.truthy(y[1] == y[1], "the other steps are computed")
+end
+
+tests["mask_zero: a mask of the tokens != 0, kept states at 0, the spec says it"] = function()
+  local u = unit_of([[
+local model = Sequential {
+  Embedding { 5, 3, mask_zero = true, input_length = 4 },
+  SimpleRNN { 2, return_sequences = true },
+}
+model:compile { loss = "mse", optimizer = "sgd" }
+return model
+]])
+  local tokens = { 3, 0, 2, 0 }
+  local mem = I.run(I.memory(u.prog, values_for(u, T.rng(3), tokens)), u.forward)
+  local by = u.prog.by_name
+  local mask = I.read(mem, ir.view(by["embedding/mask"], 0, 4, 1, 1, 1))
+  T.eq(mask, { 1, 0, 1, 0 }, "Keras 3 Embedding.compute_mask: tokens != 0")
+  local y = I.read(mem, u.y)
+  T.eq({ y[3], y[4] }, { y[1], y[2] }, "a masked step keeps the state and outputs it")
+  T.truthy(y[5] ~= y[3], "an unmasked step moves it")
+  T.eq(by["d:embedding/mask"], nil, "no gradient buffer of the mask")
+  local text = require("spec").text(T.load_text([[
+return Sequential { Embedding { 5, 3, mask_zero = true, input_length = 4 }, LSTM { 2 } }
+]]), { { 4 } })
+  T.contains(text, "layer Embedding embedding input_dim=5 output_dim=3 mask_zero=1\n")
 end
 
 tests["backward: the table's gradient matches central differences, rows of absent tokens zero"] = function()

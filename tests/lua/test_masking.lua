@@ -66,7 +66,7 @@ tests["a layer after a mask that rnnc does not pass it through is refused"] = fu
     "MaxPooling1D {}" }) do
     local class = layer:match("^(%w+)")
     refused(head .. "  " .. layer .. ",\n  Dense { 1 },\n}\nreturn model\n", 3,
-      class .. " after a mask (Masking) is not implemented in rnnc")
+      class .. " after a mask (Masking, Embedding's mask_zero) is not implemented in rnnc")
   end
   -- Keras's Softmax layer adds the mask to the scores: its own message
   refused(head .. "  Dense { 3 },\n  Softmax {},\n}\nreturn model\n", 4, "Keras's Softmax layer adds its input mask")
@@ -76,7 +76,7 @@ local x = Input { shape = { 4, 2 } }
 local m = Masking {} (x)
 local y = Add {} ({ m, Dense { 2 } (x) })
 return Model { inputs = x, outputs = y }
-]], 3, "Add after a mask (Masking) is not implemented in rnnc")
+]], 3, "Add after a mask (Masking, Embedding's mask_zero) is not implemented in rnnc")
   -- metrics of a masked output
   refused(head .. "  LSTM { 2, return_sequences = true },\n}\n"
     .. 'model:compile { loss = "mse", metrics = { "mae" } }\nreturn model\n', 5,

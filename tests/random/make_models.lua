@@ -926,7 +926,7 @@ end
 
 -- Integer tokens in (issue 13): Embedding(V, D) first (input_length, or
 -- input_shape, or an Input in a functional model), sometimes with an L2
--- regularizer or a MaxNorm constraint on the table, or frozen; then a
+-- regularizer or a MaxNorm constraint on the table, mask_zero, or frozen; then a
 -- recurrent layer (maybe Bidirectional) and maybe a second one, then a Dense
 -- (mse, or softmax with sparse crossentropy). V is small against the tokens
 -- drawn, so rows repeat within a sample and across the batch (the
@@ -947,6 +947,12 @@ local function draw_embedding_model()
   elseif chance(0.2) then
     emb[#emb + 1] = "embeddings_constraint = MaxNorm { max_value = 0.5, axis = 1 }"
     descr[1] = descr[1] .. "+MaxNorm"
+  end
+  -- mask_zero: the tokens drawn include 0 (masked steps, now and then a
+  -- whole sample), which the recurrent layers skip and the loss leaves out
+  if chance(0.35) then
+    emb[#emb + 1] = "mask_zero = true"
+    descr[1] = descr[1] .. "+mask_zero"
   end
   local texts = { "Embedding { " .. table.concat(emb, ", ") .. " }" }
   if frz.chance(0.15) then

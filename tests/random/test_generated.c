@@ -238,8 +238,9 @@ typedef struct {
    * attention): only the descriptor's generic checks against the reference
    * runtime, no probe (graph models use no kinked activation) */
   int graph;
-  int masking; /* a Masking layer (mask_value 0): draw_data zeroes rows of x */
-  int n_loss;  /* loss lines */
+  int masking;   /* a Masking layer (mask_value 0): draw_data zeroes rows of x */
+  int mask_zero; /* an Embedding with mask_zero: token 0 masks its step */
+  int n_loss;    /* loss lines */
   int loss_kind[16], loss_output[16]; /* each: rnnc_loss_kind, output (-1: every output) */
 } sspec;
 
@@ -672,6 +673,7 @@ static int parse_spec(const char *spec, sspec *s, char *err, size_t errlen) {
   if (parse_losses(spec, s, err, errlen) != 0)
     return -1;
   s->masking = strstr(spec, "\nlayer Masking ") != NULL;
+  s->mask_zero = strstr(spec, " mask_zero=1") != NULL;
   if (strstr(spec, " in=") || strstr(spec, " state=") || strstr(spec, " share=") ||
       strstr(spec, "\noutput ")) {
     s->graph = 1;
@@ -2411,12 +2413,14 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       lp = &m->losses[k];
     i = (size_t)rnnc_rng_below(rng, (uint64_t)n) * m->target_size + lp->target_offset +
         (size_t)rnnc_rng_below(rng, lp->target_size);
-    if (c->spec.masking && lp->kind == RNNC_LOSS_MSE && lp->rows == (size_t)c->spec.in_shape[0] &&
-        lp->rows > 1) {
+    if ((c->spec.masking || c->spec.mask_zero) && lp->kind == RNNC_LOSS_MSE &&
+        lp->rows == (size_t)c->spec.in_shape[0] && lp->rows > 1) {
       /* a masked loss weighs a masked step 0, and a row of weight 0 adds
        * nothing, not even a NaN (rnnc_loss_eval_sw): the NaN goes to a step
-       * the mask keeps, if there is one */
-      int T = c->spec.in_shape[0], F = c->spec.in_shape[1], smp, t, f, kept = 0;
+       * the mask keeps, if there is one (a feature not at the mask value, or
+       * a token that is not 0) */
+      int T = c->spec.in_shape[0], F = c->spec.mask_zero ? 1 : c->spec.in_shape[1], smp, t, f,
+          kept = 0;
       for (smp = 0; smp < n && !kept; smp++)
         for (t = 0; t < T && !kept; t++)
           for (f = 0; f < F; f++)

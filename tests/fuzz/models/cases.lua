@@ -451,6 +451,7 @@ function cases.stack(R)
       parts[3] = (R.float() < 0.5 and not variable) and ("input_length = " .. steps) or ("input_shape = " .. shape)
     end
     if R.float() < 0.2 then parts[#parts + 1] = "embeddings_regularizer = \"l2\"" end
+    if R.float() < 0.25 then parts[#parts + 1] = "mask_zero = true" end
     layers[1] = { class = "Embedding", parts = parts }
     n, first = n + 1, 2
   end

@@ -1,0 +1,8 @@
+-- conformance case embedding_mask_zero_bidirectional_lstm (written by tests/conformance/golden.py)
+local model = Sequential {
+  Embedding { 6, 3, input_shape = { 5 }, mask_zero = true },
+  Bidirectional { LSTM { 2, return_sequences = true } },
+  TimeDistributed { Dense { 3, activation = "softmax" } },
+}
+model:compile { optimizer = Adam { learning_rate = 0.02 }, loss = "sparse_categorical_crossentropy" }
+return model
