@@ -332,10 +332,6 @@ end)
 -- functions. An unknown name is an error at its line that says what to
 -- write instead, not a nil that fails later.
 local NOT_IMPLEMENTED = {
-  Dropout = "remove the layer: rnnc trains without dropout (recurrent layers' dropout arguments are refused "
-    .. "too)",
-  SpatialDropout1D = "remove the layer: rnnc trains without dropout",
-  GaussianNoise = "remove the layer: rnnc has no noise layers",
   Embedding = "feed one-hot or dense feature vectors as the input instead",
   Masking = "use a unit of variable length (rnnc generate --timesteps T) instead of padding and masking",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
@@ -344,6 +340,8 @@ local NOT_IMPLEMENTED = {
   AdditiveAttention = "rnnc has no attention layers yet (issue 15)",
   MultiHeadAttention = "rnnc has no attention layers yet (issue 15)",
   Lambda = "rnnc compiles only its own layers",
+  AlphaDropout = "rnnc has Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout, not AlphaDropout "
+    .. "(its SELU-preserving noise): remove the layer or use one of those",
 }
 local PYTHON = {
   True = "write true (Lua's boolean)",

@@ -835,4 +835,5 @@ const rnnc_model gru_tagger_model = {
     NULL,
     NULL,
     gru_tagger_TRAINING_(gru_tagger_loss_grad_weighted_any),
+    NULL,
 };

@@ -917,4 +917,5 @@ const rnnc_model initial_state_model = {
     NULL,
     NULL,
     initial_state_TRAINING_(initial_state_loss_grad_weighted_any),
+    NULL,
 };

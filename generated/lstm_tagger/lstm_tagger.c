@@ -933,4 +933,5 @@ const rnnc_model lstm_tagger_model = {
     NULL,
     NULL,
     lstm_tagger_TRAINING_(lstm_tagger_loss_grad_weighted_any),
+    NULL,
 };

@@ -328,4 +328,5 @@ const rnnc_model rnn_state_model = {
     NULL,
     NULL,
     rnn_state_TRAINING_(rnn_state_loss_grad_weighted_any),
+    NULL,
 };

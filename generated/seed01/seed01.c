@@ -357,4 +357,5 @@ const rnnc_model seed01_model = {
     NULL,
     NULL,
     seed01_TRAINING_(seed01_loss_grad_weighted_any),
+    NULL,
 };

@@ -357,4 +357,5 @@ const rnnc_model seed02_model = {
     NULL,
     NULL,
     seed02_TRAINING_(seed02_loss_grad_weighted_any),
+    NULL,
 };

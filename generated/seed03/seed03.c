@@ -361,4 +361,5 @@ const rnnc_model seed03_model = {
     NULL,
     NULL,
     seed03_TRAINING_(seed03_loss_grad_weighted_any),
+    NULL,
 };

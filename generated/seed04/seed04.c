@@ -493,4 +493,5 @@ const rnnc_model seed04_model = {
     NULL,
     NULL,
     seed04_TRAINING_(seed04_loss_grad_weighted_any),
+    NULL,
 };

@@ -566,4 +566,5 @@ const rnnc_model seed05_model = {
     NULL,
     NULL,
     seed05_TRAINING_(seed05_loss_grad_weighted_any),
+    NULL,
 };

@@ -1643,4 +1643,5 @@ const rnnc_model seed06_model = {
     NULL,
     NULL,
     seed06_TRAINING_(seed06_loss_grad_weighted_any),
+    NULL,
 };

@@ -570,4 +570,5 @@ const rnnc_model seed07_model = {
     NULL,
     NULL,
     seed07_TRAINING_(seed07_loss_grad_weighted_any),
+    NULL,
 };

@@ -563,4 +563,5 @@ const rnnc_model seed08_model = {
     NULL,
     NULL,
     seed08_TRAINING_(seed08_loss_grad_weighted_any),
+    NULL,
 };

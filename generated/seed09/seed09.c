@@ -583,4 +583,5 @@ const rnnc_model seed09_model = {
     NULL,
     NULL,
     seed09_TRAINING_(seed09_loss_grad_weighted_any),
+    NULL,
 };

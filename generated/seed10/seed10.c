@@ -916,4 +916,5 @@ const rnnc_model seed10_model = {
     NULL,
     NULL,
     seed10_TRAINING_(seed10_loss_grad_weighted_any),
+    NULL,
 };

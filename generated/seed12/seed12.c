@@ -486,4 +486,5 @@ const rnnc_model seed12_model = {
     NULL,
     NULL,
     seed12_TRAINING_(seed12_loss_grad_weighted_any),
+    NULL,
 };

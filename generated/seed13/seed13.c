@@ -657,4 +657,5 @@ const rnnc_model seed13_model = {
     NULL,
     NULL,
     seed13_TRAINING_(seed13_loss_grad_weighted_any),
+    NULL,
 };

@@ -654,4 +654,5 @@ const rnnc_model seed14_model = {
     NULL,
     NULL,
     seed14_TRAINING_(seed14_loss_grad_weighted_any),
+    NULL,
 };

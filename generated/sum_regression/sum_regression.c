@@ -934,4 +934,5 @@ const rnnc_model sum_regression_model = {
     NULL,
     NULL,
     sum_regression_TRAINING_(sum_regression_loss_grad_weighted_any),
+    NULL,
 };

@@ -622,4 +622,5 @@ const rnnc_model tagger_model = {
     NULL,
     NULL,
     tagger_TRAINING_(tagger_loss_grad_weighted_any),
+    NULL,
 };

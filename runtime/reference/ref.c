@@ -57,6 +57,10 @@ enum {
 /* issue 13: layers that map every value of their input (their output has the
  * input's shape) */
 enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRELU };
+/* the noise layers: the identity at inference; in training (loss_grad) a
+ * mask of rnnc_noise_value (rnnc.h) multiplies (Dropout, GaussianDropout) or
+ * is added to (GaussianNoise) the input */
+enum { LAYER_DROPOUT = 21, LAYER_GAUSSIAN_NOISE, LAYER_GAUSSIAN_DROPOUT };
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -181,6 +185,14 @@ typedef struct {
   int has_max;
   int a_rows, a_cols;
   size_t alpha_off;
+  /* noise layers (is_noise): kind (rnnc_noise_kind), rate or stddev, the
+   * salt, the layer's seed (has_seed; else the call's), and along which axes
+   * the mask varies (per_sample, per_step, per_feature; 0: one value
+   * broadcast along it, Keras's noise_shape entry 1): the mask per sample
+   * is mask_rows x mask_cols, kept in the trace (work) */
+  int noise_kind, has_seed, per_sample, per_step, per_feature, mask_rows, mask_cols;
+  double noise_p;
+  uint64_t salt, seed;
 } layer;
 
 struct rnnc_ref {
@@ -209,6 +221,9 @@ struct rnnc_ref {
   int n_reg;
   size_t *reg_off, *reg_size;
   double *reg_l1, *reg_l2;
+  /* the noise layers' key in training (rnnc_ref_set_noise; 0 0 0 at first) */
+  uint64_t noise_seed;
+  long noise_step, noise_first;
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -375,6 +390,13 @@ static const layer_class classes[] = {
     {"LeakyReLU", LAYER_LEAKY_RELU, 1, 0, {"negative_slope"}},
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
+    {"Dropout",
+     LAYER_DROPOUT,
+     6,
+     0,
+     {"rate", "salt", "seed", "per_sample", "per_step", "per_feature"}},
+    {"GaussianNoise", LAYER_GAUSSIAN_NOISE, 3, 0, {"stddev", "salt", "seed"}},
+    {"GaussianDropout", LAYER_GAUSSIAN_DROPOUT, 3, 0, {"rate", "salt", "seed"}},
 };
 /* The op of each LAYER_MIX class, by name: names[i] is op i + 1 (ref_mix.h). */
 static int mix_op(const char *class_name) {
@@ -430,7 +452,8 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
             "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
             "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
-            "Activation ReLU LeakyReLU ELU PReLU Add Subtract Multiply Average Maximum Minimum "
+            "Activation ReLU LeakyReLU ELU PReLU Dropout GaussianNoise GaussianDropout Add "
+            "Subtract Multiply Average Maximum Minimum "
             "Concatenate Dot Attention AdditiveAttention MultiHeadAttention)",
             line, tok[0]);
     return -1;
@@ -564,7 +587,52 @@ static int get_real(const layer_line *ll, const char *key, double *out, char *er
 }
 
 static int is_elementwise(int kind) {
-  return kind >= LAYER_ACTIVATION && kind <= LAYER_PRELU;
+  return kind >= LAYER_ACTIVATION && kind <= LAYER_GAUSSIAN_DROPOUT;
+}
+
+static int is_noise(int kind) {
+  return kind >= LAYER_DROPOUT && kind <= LAYER_GAUSSIAN_DROPOUT;
+}
+
+/* A noise layer's keys: its rate (or stddev), salt, seed (none or an
+ * unsigned integer) and Dropout's axes. */
+static int build_noise(layer *L, const layer_line *ll, char *err, size_t errlen) {
+  const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
+  char *end;
+  L->noise_kind = L->kind == LAYER_DROPOUT          ? RNNC_NOISE_DROPOUT
+                  : L->kind == LAYER_GAUSSIAN_NOISE ? RNNC_NOISE_GAUSSIAN
+                                                    : RNNC_NOISE_GAUSSIAN_DROPOUT;
+  if (get_real(ll, L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", &L->noise_p, err, errlen) !=
+      0)
+    return -1;
+  if (L->kind == LAYER_GAUSSIAN_NOISE ? !(L->noise_p >= 0.0 && L->noise_p < 1e300)
+                                      : !(L->noise_p >= 0.0 && L->noise_p < 1.0)) {
+    set_err(err, errlen, "line %d: layer '%s': %s %g out of range", ll->line, ll->name,
+            L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", L->noise_p);
+    return -1;
+  }
+  L->salt = strtoull(salt, &end, 10);
+  if (*salt == '\0' || *salt == '-' || *end != '\0') {
+    set_err(err, errlen, "line %d: layer '%s': bad salt '%s'", ll->line, ll->name, salt);
+    return -1;
+  }
+  L->has_seed = strcmp(seed, "none") != 0;
+  if (L->has_seed) {
+    L->seed = strtoull(seed, &end, 10);
+    if (*seed == '\0' || *seed == '-' || *end != '\0') {
+      set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
+      return -1;
+    }
+  }
+  L->per_sample = L->per_step = L->per_feature = 1;
+  if (L->kind == LAYER_DROPOUT && (get_bool(ll, "per_sample", &L->per_sample, err, errlen) != 0 ||
+                                   get_bool(ll, "per_step", &L->per_step, err, errlen) != 0 ||
+                                   get_bool(ll, "per_feature", &L->per_feature, err, errlen) != 0))
+    return -1;
+  L->mask_rows = L->per_step ? L->rows : 1;
+  L->mask_cols = L->per_feature ? L->in_features : 1;
+  L->work_size = (size_t)L->mask_rows * (size_t)L->mask_cols;
+  return 0;
 }
 
 /* Fills an elementwise layer (output shape = input shape) from its line. */
@@ -597,6 +665,10 @@ static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const 
     return get_real(ll, "negative_slope", &L->slope, err, errlen);
   case LAYER_ELU:
     return get_real(ll, "alpha", &L->alpha, err, errlen);
+  case LAYER_DROPOUT:
+  case LAYER_GAUSSIAN_NOISE:
+  case LAYER_GAUSSIAN_DROPOUT:
+    return build_noise(L, ll, err, errlen);
   default: { /* PReLU: alpha_shape=C (a 2-D input) or RxC */
     const char *shape = key_value(ll, "alpha_shape");
     char buf[32];
@@ -3333,6 +3405,43 @@ static double *ref_grad(const rnnc_ref *m, double *dxacc, double **d_node, tref 
          m->layers[r.node].out_off[r.index];
 }
 
+/* A noise layer's sample s: the identity unless training; in training its
+ * mask (kept in work) from the call's key, the sample's index in the step's
+ * batch (the call's first plus s; 0 for a mask shared by the samples) and
+ * the element's index in the mask, as the generated code draws it. */
+static void noise_forward(const rnnc_ref *m, const layer *L, const double *x, double *work,
+                          double *y, int s, int training) {
+  int r, c, F = L->in_features;
+  size_t i;
+  if (!training) {
+    memcpy(y, x, L->in_size * sizeof(double));
+    return;
+  }
+  for (i = 0; i < L->work_size; i++)
+    work[i] = rnnc_noise_value(L->noise_kind, L->noise_p, L->has_seed ? L->seed : m->noise_seed,
+                               L->salt, (uint64_t)m->noise_step,
+                               L->per_sample ? (uint64_t)(m->noise_first + s) : 0, (uint64_t)i);
+  for (r = 0; r < L->rows; r++)
+    for (c = 0; c < F; c++) {
+      double v = work[(L->per_step ? r : 0) * L->mask_cols + (L->per_feature ? c : 0)];
+      y[r * F + c] = L->noise_kind == RNNC_NOISE_GAUSSIAN ? x[r * F + c] + v : x[r * F + c] * v;
+    }
+}
+
+/* Its backward: dx = dy times the mask (dy itself for the additive noise, or
+ * at inference). dx is overwritten. */
+static void noise_backward(const layer *L, const double *work, const double *dy, double *dx,
+                           int training) {
+  int r, c, F = L->in_features;
+  for (r = 0; r < L->rows; r++)
+    for (c = 0; c < F; c++)
+      dx[r * F + c] =
+          !training || L->noise_kind == RNNC_NOISE_GAUSSIAN
+              ? dy[r * F + c]
+              : dy[r * F + c] *
+                    work[(L->per_step ? r : 0) * L->mask_cols + (L->per_feature ? c : 0)];
+}
+
 /* Forward through every node, node by node over the n samples. With
  * `training`, BatchNormalization normalises with the statistics of the
  * batch (Keras's training=True); else every node is per sample. Returns 0,
@@ -3360,6 +3469,8 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
         dense_forward(L, params, in, work, y);
       } else if (IS_FRONT(L->kind)) {
         front_forward(L, params, in, work, y);
+      } else if (is_noise(L->kind)) {
+        noise_forward(m, L, in, work, y, s, training);
       } else if (is_elementwise(L->kind)) {
         elementwise_forward(L, params, in, y);
       } else if (L->kind == LAYER_MIX) {
@@ -3463,7 +3574,10 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       double *work = tr->work[l] + (size_t)s * L->work_size;
       const double *dy = d_node[l] + (size_t)s * L->out_size;
       double *din = ref_grad(m, dxacc, d_node, L->in[0], s);
-      if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
+      if (is_noise(L->kind)) {
+        noise_backward(L, work, dy, tmp, training);
+        add_into(din, tmp, L->in_size);
+      } else if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
         const double *y = tr->y[l] + (size_t)s * L->out_size;
         node_backward(L, params, in, work, y, dy, 0, grad, tmp, scratch);
         add_into(din, tmp, L->in_size);
@@ -3705,6 +3819,12 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
     return NAN;
   }
   return loss;
+}
+
+void rnnc_ref_set_noise(rnnc_ref *m, uint64_t seed, long step, long first_sample) {
+  m->noise_seed = seed;
+  m->noise_step = step;
+  m->noise_first = first_sample;
 }
 
 int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n) {

@@ -42,14 +42,15 @@ tests["unknown layer class: file:line, and what there is"] = function()
     "unknown name 'Foo' (rnnc's layers are Activation, Add, ")
   -- every layer, in alphabetical order
   T.contains(text, "BatchNormalization, Bidirectional, Concatenate, Conv1D, ")
-  T.contains(text, "GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
-  T.contains(text, "SimpleRNN, Softmax, Subtract, TimeDistributed, ")
+  T.contains(text, "GRU, GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
+  T.contains(text, "DepthwiseConv1D, Dot, Dropout, ELU, ")
+  T.contains(text, "SimpleRNN, Softmax, SpatialDropout1D, Subtract, TimeDistributed, ")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()
   local _, text = load_error("local model = Sequential {\n  LSTM { 3, input_shape = { 2, 3 } },\n"
-    .. "  Dropout { 0.2 },\n  Dense { 1 },\n}\nreturn model\n", 3,
-    "Keras's Dropout layer is not implemented in rnnc: remove the layer")
+    .. "  AlphaDropout { 0.2 },\n  Dense { 1 },\n}\nreturn model\n", 3,
+    "Keras's AlphaDropout layer is not implemented in rnnc: rnnc has Dropout, SpatialDropout1D")
   T.not_contains(text, "nil value", "no raw Lua error")
   T.not_contains(text, "generator/", "no internal path")
   load_error("return Sequential {\n  Embedding { 10, 3 },\n}\n", 2, "Keras's Embedding layer is not implemented")
