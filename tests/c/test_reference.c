@@ -2241,6 +2241,124 @@ static void test_malformed_specs(void **state) {
   assert_null(rnnc_ref_new(NULL, NULL, 0));
 }
 
+/* The counter-based noise (rnnc_noise_value, runtime/rng.c): pinned values
+ * (tests/conformance/keras_torch.py reimplements it and must draw the same),
+ * and a pure function of its key. */
+static void test_noise_generator(void **state) {
+  (void)state;
+  assert_true(rnnc_noise_bits(0, 0, 0, 0, 0) == UINT64_C(8760411249752654535));
+  assert_true(rnnc_noise_bits(42, 7, 3, 5, 11) == UINT64_C(12609792283219745985));
+  assert_double_equal(rnnc_noise_value(RNNC_NOISE_GAUSSIAN, 1.0, 42, 7, 3, 5, 11),
+                      0.84605282406734417, 0);
+  assert_double_equal(rnnc_noise_value(RNNC_NOISE_GAUSSIAN_DROPOUT, 0.5, 42, 7, 3, 5, 12),
+                      -0.23271633668682568, 0);
+  /* every coordinate of the key matters */
+  {
+    uint64_t base = rnnc_noise_bits(1, 2, 3, 4, 5);
+    assert_true(rnnc_noise_bits(9, 2, 3, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 9, 3, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 9, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 9, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 4, 9) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 4, 5) == base);
+  }
+}
+
+/* The noise layers in the reference runtime: the identity at inference; in
+ * training (loss_grad) Dropout drops a fraction `rate` and scales the rest
+ * by 1 / (1 - rate), SpatialDropout1D (per_step=0) one value per sample and
+ * feature for every step, GaussianNoise adds N(0, stddev^2), GaussianDropout
+ * multiplies by N(1, rate / (1 - rate)); a sample's mask is the same in a
+ * call of the whole batch and in a call starting at its index; the
+ * gradients are those of the fixed masks. */
+static void test_noise_layers(void **state) {
+  enum { N = 20, T = 50, F = 40, S = T * F };
+  static double x[N * S], y[N * S], y2[N * S], t[N * S];
+  const char *specs[] = {
+      "rnnc-spec 1\ninput 50 40\nlayer Dropout d rate=0.3 salt=5 seed=none per_sample=1 "
+      "per_step=1 per_feature=1\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer Dropout d rate=0.4 salt=5 seed=none per_sample=1 "
+      "per_step=0 per_feature=1\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer GaussianNoise g stddev=0.5 salt=6 seed=3\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer GaussianDropout g rate=0.2 salt=6 seed=none\nloss mse\n",
+  };
+  size_t l, i;
+  (void)state;
+  for (i = 0; i < N * S; i++) {
+    x[i] = 1.0;
+    t[i] = 0.0;
+  }
+  for (l = 0; l < sizeof specs / sizeof *specs; l++) {
+    rnnc_ref *m = must_new(specs[l]);
+    double sum = 0, sum2 = 0, zeros = 0, n = N * S;
+    /* inference: the identity */
+    assert_int_equal(rnnc_ref_forward(m, NULL, x, N, y), 0);
+    for (i = 0; i < N * S; i++)
+      assert_true(y[i] == 1.0);
+    /* training */
+    rnnc_ref_set_noise(m, 11, 4, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y)));
+    for (i = 0; i < N * S; i++) {
+      sum += y[i];
+      sum2 += y[i] * y[i];
+      zeros += y[i] == 0.0;
+    }
+    {
+      double mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
+      if (l == 0) { /* 40,000 draws: 0.3 within 5 standard errors (0.0023) */
+        assert_true(fabs(zeros / n - 0.3) < 0.012);
+        for (i = 0; i < N * S; i++)
+          assert_true(y[i] == 0.0 || y[i] == 1.0 / (1.0 - 0.3));
+        assert_true(fabs(mean - 1.0) < 0.03);
+      } else if (l == 1) { /* N * F = 800 draws, each repeated over the steps */
+        int s, r, c;
+        assert_true(fabs(zeros / n - 0.4) < 0.09);
+        for (s = 0; s < N; s++)
+          for (r = 1; r < T; r++)
+            for (c = 0; c < F; c++)
+              assert_true(y[s * S + r * F + c] == y[s * S + c]);
+      } else if (l == 2) {
+        assert_true(fabs(mean - 1.0) < 0.02 && fabs(sd - 0.5) < 0.02);
+      } else {
+        assert_true(fabs(mean - 1.0) < 0.02 && fabs(sd - 0.5) < 0.02); /* sqrt(0.2 / 0.8) */
+      }
+    }
+    /* the same key: the same masks; samples 3.. of the batch from a call
+     * that starts at sample 3 */
+    rnnc_ref_set_noise(m, 11, 4, 3);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x + 3 * S, t, N - 3, NULL, NULL, y2)));
+    for (i = 0; i < (N - 3) * S; i++)
+      assert_true(y2[i] == y[3 * S + i]);
+    /* the next step draws other masks (a layer's own seed does not freeze
+     * them: the step is in the key) */
+    rnnc_ref_set_noise(m, 11, 5, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y2)));
+    assert_true(memcmp(y, y2, sizeof(double) * N * S) != 0);
+    /* another fit seed: other masks, unless the layer has its own */
+    rnnc_ref_set_noise(m, 12, 4, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y2)));
+    assert_true((memcmp(y, y2, sizeof(double) * N * S) == 0) == (l == 2));
+    rnnc_ref_free(m);
+  }
+  {
+    /* gradients through fixed masks, against central differences */
+    const char *spec =
+        "rnnc-spec 1\ninput 3 2\nlayer Dense d units=4 activation=tanh use_bias=1\n"
+        "layer Dropout a rate=0.5 salt=1 seed=none per_sample=1 per_step=1 per_feature=1\n"
+        "layer GaussianNoise b stddev=0.3 salt=2 seed=none\n"
+        "layer Dropout c rate=0.25 salt=3 seed=9 per_sample=1 per_step=0 per_feature=1\n"
+        "layer GaussianDropout e rate=0.3 salt=4 seed=none\n"
+        "layer Dense o units=2 activation=linear use_bias=1\nloss mse\n";
+    enum { NB = 3, NP = 2 * 4 + 4 + 4 * 2 + 2 };
+    double p[NP], xs[NB * 6], ts[NB * 6];
+    lcg g = {78};
+    fill(&g, p, NP, 0.8);
+    fill(&g, xs, NB * 6, 1.0);
+    fill(&g, ts, NB * 6, 1.0);
+    check_gradients("Dense, noise layers, Dense", spec, p, xs, ts, NB);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_numpy_tutorial_forward),
@@ -2275,6 +2393,8 @@ int main(void) {
       cmocka_unit_test(test_initial_state_zero_is_default),
       cmocka_unit_test(test_initial_state_continues),
       cmocka_unit_test(test_malformed_specs),
+      cmocka_unit_test(test_noise_generator),
+      cmocka_unit_test(test_noise_layers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
