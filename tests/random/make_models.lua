@@ -71,6 +71,9 @@ local next64, int, chance, pick = rng.next64, rng.int, rng.chance, rng.pick
 -- was before layers could be frozen; a frozen layer only adds
 -- "trainable = false" to its constructor.
 local frz = require("splitmix").new(seed ~ 0x465245455A45) -- "FREEZE"
+-- The noise layers (Dropout, SpatialDropout1D, GaussianNoise,
+-- GaussianDropout) of the front-end models: a stream of their own too.
+local noise = require("splitmix").new(seed ~ 0x4E4F495345) -- "NOISE"
 
 -- `text` ("Kind { ... }") with trainable = false added.
 local function frozen_text(text)
@@ -815,6 +818,31 @@ local function draw_front_model()
       texts[i] = frozen_text(t)
       descr[i] = descr[i] .. "(frozen)"
     end
+  end
+  -- noise layers (their own stream, so the other draws stay what they
+  -- were): trained with their masks, the identity at inference
+  if noise.chance(0.6) then
+    local first_seq = not (descr[1]:match("^Flatten") or descr[1]:match("^Global"))
+    local kind = noise.pick({ "Dropout", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout" })
+    local rate = noise.pick({ 0.1, 0.25, 0.5 })
+    local text
+    if kind == "SpatialDropout1D" and not first_seq then kind = "Dropout" end
+    if kind == "Dropout" and first_seq and noise.chance(0.3) then
+      text = string.format("Dropout { %g, noise_shape = { None, 1, None } }", rate)
+    elseif kind == "GaussianNoise" then
+      text = string.format("GaussianNoise { %g }", rate)
+    else
+      text = string.format("%s { %g%s }", kind, rate, noise.chance(0.3) and ", seed = 17" or "")
+    end
+    table.insert(texts, 2, text)
+    table.insert(descr, 2, kind)
+    bump("front model noise layer", kind)
+  end
+  if noise.chance(0.3) then -- and one before the output layer
+    local kind = noise.pick({ "Dropout", "GaussianNoise", "GaussianDropout" })
+    texts[#texts + 1] = string.format("%s { %g }", kind, noise.pick({ 0, 0.2, 0.5 }))
+    descr[#descr + 1] = kind
+    bump("front model noise layer", kind)
   end
   local softmax = chance(0.35)
   local out_units = softmax and int(2, 4) or int(1, 3)
