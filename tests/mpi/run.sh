@@ -85,5 +85,21 @@ for f in safetensors csv ck; do
 done
 cmp -s "$work/one.safetensors" "$work/reg1.safetensors" && ko "the regularized tagger trained to the plain one's bytes" || ok
 
+# the noise layers: each rank draws its micro-batches' masks from the
+# counter-based generator (keyed by the sample's index in the global batch),
+# so -np 3 trains with one process's masks, bit for bit
+sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true },/SpatialDropout1D { 0.25, input_shape = { 3, 4 } }, LSTM { 3, return_sequences = true }, Dropout { 0.5 }, GaussianNoise { 0.2 },/' \
+  examples/lstm_tagger.lua >"$work/drop_tagger.lua"
+$rnnc build "$work/drop_tagger.lua" -o "$work/drop1" --batch 8 >/dev/null 2>&1 || ko "build drop_tagger"
+$rnnc build "$work/drop_tagger.lua" -o "$work/dropm" --batch 8 --mpi >/dev/null 2>&1 || ko "build drop_tagger --mpi"
+run drop1 "" "$work/drop1/drop_tagger"
+run dropnp3 "" "${mpirun[@]}" -np 3 "$work/dropm/drop_tagger"
+run dropnp2t2 "--threads 2" "${mpirun[@]}" -np 2 "$work/dropm/drop_tagger"
+for f in safetensors csv ck; do
+  cmp -s "$work/drop1.$f" "$work/dropnp3.$f" && ok || ko "noise layers: mpirun -np 3's .$f differs"
+done
+cmp -s "$work/drop1.safetensors" "$work/dropnp2t2.safetensors" && ok || ko "noise layers: mpirun -np 2 --threads 2 differs"
+cmp -s "$work/one.safetensors" "$work/drop1.safetensors" && ko "the tagger with noise layers trained to the plain one's bytes" || ok
+
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
