@@ -367,6 +367,12 @@ local FRONT_KEYS = {
     scale = "boolean", beta_initializer = "initializer", gamma_initializer = "initializer",
     moving_mean_initializer = "initializer", moving_variance_initializer = "initializer", fused = "ignore",
     renorm_clipping = "ignore", renorm_momentum = "ignore", synchronized = "ignore" },
+  -- the noise layers (keras/src/layers/regularization/*.py): their seed is
+  -- kept (rnnc's generator draws other values from it than Keras's)
+  Dropout = { rate = "number", noise_shape = "noise_shape", seed = "seed" },
+  SpatialDropout1D = { rate = "number", seed = "seed", data_format = "data_format", noise_shape = "ignore" },
+  GaussianNoise = { stddev = "number", seed = "seed" },
+  GaussianDropout = { rate = "number", seed = "seed" },
 }
 for cls, keys in pairs(FRONT_KEYS) do
   CLASS_KEYS[cls] = keys
@@ -375,8 +381,9 @@ keras.FRONT_KEYS = FRONT_KEYS
 -- Keras 1 class names.
 local FRONT_ALIASES = { Convolution1D = "Conv1D" }
 -- Layers that change nothing at inference (they act in training only).
-local IDENTITY_AT_INFERENCE = { Dropout = true, SpatialDropout1D = true, SpatialDropout2D = true,
-  GaussianNoise = true, GaussianDropout = true, AlphaDropout = true, ActivityRegularization = true }
+-- Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout are imported
+-- (generator/layers/noise.lua: trained with their masks); these are not.
+local IDENTITY_AT_INFERENCE = { SpatialDropout2D = true, AlphaDropout = true, ActivityRegularization = true }
 -- Keras 1 and tf.keras 1 class names.
 local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 
@@ -388,7 +395,7 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "pool_size",
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
-  "moving_mean_initializer", "moving_variance_initializer", "trainable" }
+  "moving_mean_initializer", "moving_variance_initializer", "rate", "stddev", "noise_shape", "seed", "trainable" }
 for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_constraint"
@@ -426,7 +433,7 @@ local function layer(ctx, entry, key, nested)
     return rec
   end
   if IDENTITY_AT_INFERENCE[cls] then
-    problem("%s is the identity at inference but is refused, not dropped, until rnnc implements it", cls)
+    problem("%s is the identity at inference but is refused, not dropped: rnnc does not implement it", cls)
     return rec
   end
   if not keys or CLASS_ALIASES[cls] == false then
@@ -576,6 +583,7 @@ end
 function keras.front_value(rec, k, how, v, key, problem)
   if v == null then
     if k == "strides" then return end -- pooling's strides = None: pool_size
+    if how == "seed" or how == "noise_shape" then return end -- None: the default
     bad(key, "expected a value, got None")
   end
   if how == "int1" then
@@ -643,6 +651,26 @@ function keras.front_value(rec, k, how, v, key, problem)
       bad(key, "expected a number, got %s", describe_value(v))
     end
     rec.args[k] = v
+  elseif how == "seed" then
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v >= 2 ^ 63 then
+      problem("seed = %s: rnnc takes None or a non-negative integer", describe_value(v))
+    else
+      rec.args[k] = math.tointeger(v)
+    end
+  elseif how == "noise_shape" then
+    want(v, "list", key)
+    local out = {}
+    for i, d in ipairs(v) do
+      if d == null then
+        out[i] = "None"
+      elseif type(d) == "number" and d == math.floor(d) and d >= 1 and d <= (1 << 24) then
+        out[i] = math.tointeger(d)
+      else
+        bad(string.format("%s[%d]", key, i - 1), "expected None or a positive whole number, got %s",
+          describe_value(d))
+      end
+    end
+    rec.args[k] = out
   end
 end
 

@@ -5,9 +5,11 @@
 #   (licences beside them). The tf.keras 2.14 Conv1D -> LSTM forecaster is
 #   imported, built for 12 steps and must predict what Keras's equations
 #   (keras_torch.py, from the file's own arrays) predict:
-#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The other two use layers
-#   rnnc does not support yet (Dropout, Embedding): each must be refused with
-#   the complete list.
+#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The Keras 3 LSTM -> Dropout
+#   file is imported with its Dropout layers: built, it predicts what the
+#   same model without them predicts from the file's weights, and its
+#   training computation agrees with the reference runtime. The Embedding
+#   file must be refused with the complete list.
 # - tests/import/fixtures/: SYNTHETIC files, one per writer and layout
 #   (tests/import/make_fixtures.py wrote them with h5py following
 #   ../shared/keras-formats.md; its comments say which writer each stands
@@ -79,9 +81,32 @@ expect_list() { # FILE then the exact lines of the list
   fi
   grep -q "cannot import: rnnc does not support $# thing" <<<"$out" && ok || ko "$file: no count in: $out"
 }
-expect_list lstm_dropout.keras \
-  "  layer 'dropout' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it" \
-  "  layer 'dropout_1' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it"
+# the Keras 3 LSTM -> Dropout -> LSTM -> Dropout file: imported, Dropout kept
+if $rnnc import "$real/lstm_dropout.keras" -o "$work/lstm_dropout" >"$work/lstm_dropout.log" 2>&1; then
+  ok
+  d="$work/lstm_dropout/lstm_dropout.lua"
+  grep -q 'Dropout { 0.2, name = "dropout" }' "$d" && grep -q 'Dropout { 0.2, name = "dropout_1" }' "$d" && ok ||
+    ko "lstm_dropout.keras: the Dropout layers are not written: $(cat "$d")"
+  grep -v '^  Dropout {' "$d" >"$work/lstm_dropout/no_dropout.lua"
+  if CFLAGS="-O1" $rnnc build "$d" -o "$work/lstm_dropout/bin" --dtype float64 --batch 4 >/dev/null 2>&1 &&
+    CFLAGS="-O1" $rnnc build "$work/lstm_dropout/no_dropout.lua" -o "$work/lstm_dropout/bin0" --dtype float64 \
+      --batch 4 >/dev/null 2>&1; then
+    b="$work/lstm_dropout/bin/lstm_dropout"
+    w="$work/lstm_dropout/lstm_dropout.safetensors"
+    "$b" sample --x "$work/lstm_dropout/x.npy" --y "$work/lstm_dropout/y.npy" --n 6 --seed 3 >/dev/null
+    "$b" predict --weights "$w" --x "$work/lstm_dropout/x.npy" --out "$work/lstm_dropout/p.npy" >/dev/null
+    "$work/lstm_dropout/bin0/no_dropout" predict --weights "$w" --x "$work/lstm_dropout/x.npy" \
+      --out "$work/lstm_dropout/p0.npy" >/dev/null
+    cmp -s "$work/lstm_dropout/p.npy" "$work/lstm_dropout/p0.npy" && ok ||
+      ko "lstm_dropout.keras: predict with Dropout differs from the model without it"
+    expect "lstm_dropout.keras: training with masks against the reference" 0 "^OK" -- \
+      "$b" diff --weights "$w" --x "$work/lstm_dropout/x.npy" --y "$work/lstm_dropout/y.npy"
+  else
+    ko "lstm_dropout.keras: build failed"
+  fi
+else
+  ko "lstm_dropout.keras: import failed: $(tail -3 "$work/lstm_dropout.log")"
+fi
 expect_list embedding_simple_rnn.keras \
   "  layer 'embedding_17' (Embedding): this layer class is not supported by rnnc yet" \
   "  layer 'simple_rnn_18' (SimpleRNN): dropout = 0.2: dropout is not implemented (rnnc refuses arguments that act only in training until it implements them)" \
@@ -90,7 +115,7 @@ expect "--check on a real file" 0 "verdict: supported \(183775 parameters\)" -- 
   $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
 expect "--check names the writer" 0 "HDF5 whole model written by tf.keras 2.14.0" -- \
   $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
-expect "--check names the Keras 3 writer" 1 "\.keras archive written by Keras 3.3.3" -- \
+expect "--check names the Keras 3 writer" 0 "\.keras archive written by Keras 3.3.3" -- \
   $rnnc import --check "$real/lstm_dropout.keras"
 
 # --- synthetic files of every writer: import, build, predict, resume ---------
