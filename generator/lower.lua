@@ -245,16 +245,35 @@ function lower.build(model, opts)
 
   -- The forward programs: ops of one mode only go to one of them (a layer
   -- that computes differently in training: BatchNormalization).
+  -- (A time loop's body may hold ops of one mode: a recurrent layer's
+  -- dropout; the loop is then copied with the body of each program.)
   local forward, forward_train = prog.ops, nil
-  for _, op in ipairs(prog.ops) do
-    if op.mode then forward_train = {} end
-  end
-  if forward_train then
-    forward = {}
-    for _, op in ipairs(prog.ops) do
-      if op.mode ~= "train" then forward[#forward + 1] = op end
-      if op.mode ~= "infer" then forward_train[#forward_train + 1] = op end
+  local function has_mode(list)
+    for _, op in ipairs(list) do
+      if op.mode or (op.op == "loop" and has_mode(op.body)) then return true end
     end
+    return false
+  end
+  local function without(list, mode)
+    local out = {}
+    for _, op in ipairs(list) do
+      if op.mode ~= mode then
+        if op.op == "loop" and has_mode(op.body) then
+          local copy = {}
+          for k, v in pairs(op) do
+            copy[k] = v
+          end
+          copy.body = without(op.body, mode)
+          op = copy
+        end
+        out[#out + 1] = op
+      end
+    end
+    return out
+  end
+  if has_mode(prog.ops) then
+    forward = without(prog.ops, "train")
+    forward_train = without(prog.ops, "infer")
   end
 
   local config = training.interface(model.compiled, model.fit_defaults, graph.output_names)

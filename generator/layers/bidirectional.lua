@@ -126,6 +126,8 @@ end
 function Bidirectional.spec(layer, prefix)
   local inner = layer.args.layer
   local lines = { string.format("layer Bidirectional %s merge_mode=%s", prefix, layer.args.merge_mode) }
+  -- the copies' dropout masks are their own (common.recurrent_spec)
+  inner.spec_salt_prefixes = { prefix .. "/forward_" .. inner.name, prefix .. "/backward_" .. inner.name }
   for _, l in ipairs(inner.module.spec(inner, inner.name)) do
     lines[#lines + 1] = l
   end

@@ -50,6 +50,7 @@ local function seed_arg(at, argname, v)
   end
   return v
 end
+layers.seed_arg = seed_arg
 
 -- Dropout's noise_shape: None, or one entry per axis of the input, each None
 -- or a positive integer (keras/src/layers/regularization/dropout.py

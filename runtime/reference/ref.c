@@ -102,6 +102,16 @@ typedef struct {
   int T, in;     /* timesteps, input features */
   size_t record; /* reals per step record in the trace (see the cell's forward) */
   size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
+  /* dropout (training only): in_masks masks of `in` values for the input
+   * (0: none, 1: one for every gate, gates: one per gate) and rec_masks of
+   * U for h[t-1] in the recurrent products, rnnc_noise_value dropout masks
+   * of rate dropout / recurrent_dropout under the salts salt_in, salt_rec
+   * (the seed the layer's when has_seed, else the call's); mask k's values
+   * at indices k * width + i. They follow the step records in the trace. */
+  int in_masks, rec_masks, has_seed;
+  double dropout, recurrent_dropout;
+  uint64_t seed, salt_in, salt_rec;
+  size_t mask_size; /* in_masks * in + rec_masks * U */
 } rnn;
 
 /* A front-end layer's geometry and weights (sizes per sample). */
@@ -297,8 +307,8 @@ static int parse_merge_mode(const char *s) {
   return -1;
 }
 
-#define MAX_TOKENS 16
-#define MAX_KEYS 10
+#define MAX_TOKENS 20
+#define MAX_KEYS 14
 
 /* The layer classes and their keys, in the order of the spec format; the last
  * n_optional keys may be absent (key_value then gives NULL). */
@@ -314,22 +324,24 @@ static const layer_class classes[] = {
     {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
-     7,
-     1,
+     12,
+     6,
      {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards",
-      "initial_state"}},
+      "initial_state", "dropout", "recurrent_dropout", "per_gate", "seed", "salts"}},
     {"LSTM",
      LAYER_LSTM,
-     8,
-     1,
+     13,
+     6,
      {"units", "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
-      "go_backwards", "initial_state"}},
+      "go_backwards", "initial_state", "dropout", "recurrent_dropout", "per_gate", "seed",
+      "salts"}},
     {"GRU",
      LAYER_GRU,
-     9,
-     1,
+     14,
+     6,
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
-      "return_state", "go_backwards", "initial_state"}},
+      "return_state", "go_backwards", "initial_state", "dropout", "recurrent_dropout", "per_gate",
+      "seed", "salts"}},
     {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
     {"Add", LAYER_MIX, 0, 0, {""}},
     {"Subtract", LAYER_MIX, 0, 0, {""}},
@@ -741,6 +753,75 @@ static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *i
 
 /* Fills direction R and the layer's recurrent options from a SimpleRNN, LSTM
  * or GRU line, given the shape of its input. */
+/* An unsigned integer, all of s. */
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (s == NULL || *s < '0' || *s > '9')
+    return -1;
+  *out = strtoull(s, &end, 10);
+  return *end == '\0' ? 0 : -1;
+}
+
+/* A recurrent line's dropout keys (absent: none): dropout, recurrent_dropout
+ * (rates in [0, 1)), per_gate (1: a mask per gate), seed (none or an
+ * integer) and salts (input, recurrent; then the backward copy's two for a
+ * Bidirectional's line). Direction d takes salts 2d and 2d + 1. */
+static int parse_rnn_dropout(rnn *R, const layer_line *ll, int d, char *err, size_t errlen) {
+  const char *salts = key_value(ll, "salts"), *seed = key_value(ll, "seed");
+  int per_gate = 0, k;
+  R->dropout = R->recurrent_dropout = 0.0;
+  R->in_masks = R->rec_masks = R->has_seed = 0;
+  if ((key_value(ll, "dropout") != NULL &&
+       get_real(ll, "dropout", &R->dropout, err, errlen) != 0) ||
+      (key_value(ll, "recurrent_dropout") != NULL &&
+       get_real(ll, "recurrent_dropout", &R->recurrent_dropout, err, errlen) != 0) ||
+      get_optional_bool(ll, "per_gate", &per_gate, err, errlen) != 0)
+    return -1;
+  if (!(R->dropout >= 0.0 && R->dropout < 1.0) ||
+      !(R->recurrent_dropout >= 0.0 && R->recurrent_dropout < 1.0)) {
+    set_err(err, errlen, "line %d: layer '%s': a dropout rate outside [0, 1)", ll->line, ll->name);
+    return -1;
+  }
+  if (R->dropout > 0.0)
+    R->in_masks = per_gate ? R->gates : 1;
+  if (R->recurrent_dropout > 0.0)
+    R->rec_masks = per_gate ? R->gates : 1;
+  if (R->in_masks + R->rec_masks > 0) {
+    const char *p = salts;
+    uint64_t v[4];
+    char buf[32];
+    for (k = 0; k < 4 && p != NULL; k++) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      if (len >= sizeof buf)
+        break;
+      memcpy(buf, p, len);
+      buf[len] = '\0';
+      if (parse_u64(buf, &v[k]) != 0)
+        break;
+      p = comma ? comma + 1 : NULL;
+    }
+    if (salts == NULL || p != NULL || k < 2 * d + 2) {
+      set_err(err, errlen,
+              "line %d: layer '%s': dropout needs salts=IN,REC (a Bidirectional's "
+              "line: four)",
+              ll->line, ll->name);
+      return -1;
+    }
+    R->salt_in = v[2 * d];
+    R->salt_rec = v[2 * d + 1];
+    if (seed != NULL && strcmp(seed, "none") != 0) {
+      if (parse_u64(seed, &R->seed) != 0) {
+        set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
+        return -1;
+      }
+      R->has_seed = 1;
+    }
+  }
+  R->mask_size = (size_t)R->in_masks * (size_t)R->in + (size_t)R->rec_masks * (size_t)R->units;
+  return 0;
+}
+
 static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const int *in_shape,
                      char *err, size_t errlen) {
   double n_params, work, out;
@@ -779,6 +860,8 @@ static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const 
     R->gates = 3;
     R->record = 14 * (size_t)R->units;
   }
+  if (parse_rnn_dropout(R, ll, 0, err, errlen) != 0)
+    return -1;
   n_params = (double)R->gates * R->units * ((double)R->in + R->units) +
              (R->use_bias ? (R->reset_after ? 2.0 : 1.0) * R->gates * R->units : 0.0);
   work = 2.0 * ((double)R->T + 1) * 14.0 * R->units;
@@ -835,7 +918,7 @@ static void finish_recurrent(layer *L) {
   }
   /* record 0 of each direction is the initial state (zero, or copied from the
    * input with initial_state=1), records 1..T its steps */
-  L->work_size = (size_t)L->n_dirs * (T + 1) * L->dir[0].record;
+  L->work_size = (size_t)L->n_dirs * ((T + 1) * L->dir[0].record + L->dir[0].mask_size);
   /* per direction: d(loss)/dh of every step and d(loss)/dc_T; then 16 U for one step */
   L->scratch_size = (size_t)L->n_dirs * (T * U + U) + 16 * U;
   L->n_params = 0;
@@ -1213,6 +1296,8 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     }
     L->dir[1] = L->dir[0];
     L->dir[1].go_backwards = !L->dir[0].go_backwards;
+    if (parse_rnn_dropout(&L->dir[1], &ll, 1, err, errlen) != 0)
+      return -1;
     L->n_dirs = 2;
     /* a frozen wrapped layer freezes both directions */
     if (ll.trainable != NULL && ll.trainable[0] == '0')
@@ -2085,6 +2170,69 @@ static void add_to(double *a, const double *b, int n) {
     a[i] += b[i];
 }
 
+/* The dropout of the recurrent layers: `masks` holds nm rows of n values
+ * (NULL: none; 1: one for every gate block; else one per block). The gate
+ * blocks g0 .. g0 + nb - 1 of W (columns g U .. g U + U - 1, row stride
+ * `stride`) multiply a masked by its block's mask: */
+
+/* a times mask row k (masks NULL: a itself), into buf. */
+static const double *masked(const double *a, const double *masks, int nm, int k, int n,
+                            double *buf) {
+  int i;
+  if (masks == NULL)
+    return a;
+  for (i = 0; i < n; i++)
+    buf[i] = a[i] * masks[(nm > 1 ? k : 0) * n + i];
+  return buf;
+}
+
+/* y[j U + u] += (a * mask of block g0 + j) @ W[:, (g0 + j) U + u], j < nb. */
+static void add_gates(const double *a, int n, const double *masks, int nm, const double *W,
+                      int stride, int U, int g0, int nb, double *y, double *buf) {
+  int j;
+  if (masks == NULL) {
+    add_vec_mat(a, n, W + g0 * U, stride, nb * U, y);
+    return;
+  }
+  for (j = 0; j < nb; j++)
+    add_vec_mat(masked(a, masks, nm, g0 + j, n, buf), n, W + (g0 + j) * U, stride, U, y + j * U);
+}
+
+/* Its weight gradient: G[:, (g0 + j) U + u] += (a * mask) d[j U + u]. */
+static void add_outer_gates(const double *a, int n, const double *masks, int nm, const double *d,
+                            int U, int g0, int nb, double *G, int stride, double *buf) {
+  int j;
+  if (masks == NULL) {
+    add_outer(a, n, d, nb * U, G + g0 * U, stride);
+    return;
+  }
+  for (j = 0; j < nb; j++)
+    add_outer(masked(a, masks, nm, g0 + j, n, buf), n, d + j * U, U, G + (g0 + j) * U, stride);
+}
+
+/* And a's: out[i] += sum_j mask_j[i] sum_u W[i, (g0 + j) U + u] d[j U + u]. */
+static void add_mat_vec_gates(const double *W, int n, int stride, const double *d, int U, int g0,
+                              int nb, const double *masks, int nm, double *out, double *buf) {
+  int i, j;
+  if (masks == NULL) {
+    add_mat_vec(W + g0 * U, n, stride, d, nb * U, out);
+    return;
+  }
+  for (j = 0; j < nb; j++) {
+    for (i = 0; i < n; i++)
+      buf[i] = 0.0;
+    add_mat_vec(W + (g0 + j) * U, n, stride, d + j * U, U, buf);
+    for (i = 0; i < n; i++)
+      out[i] += buf[i] * masks[(nm > 1 ? g0 + j : 0) * n + i];
+  }
+}
+
+/* A buffer of n reals for masked vectors when there are masks (else NULL). */
+static double *mask_buffer(const double *mi, const double *mr, int n) {
+  return mi != NULL || mr != NULL ? (double *)calloc((size_t)(n > 0 ? n : 1), sizeof(double))
+                                  : NULL;
+}
+
 /* Input timestep read at processing step t. */
 static int source_step(const rnn *R, int t) {
   return R->go_backwards ? R->T - 1 - t : t;
@@ -2097,21 +2245,24 @@ static double *step_record(const rnn *R, double *work, int r) {
 
 /* ---- SimpleRNN: record = h[U] z[U]; h_t = act(x_t @ K + h_{t-1} @ R + b). */
 
-static void simple_rnn_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void simple_rnn_forward(const rnn *R, const double *params, const double *x, double *work,
+                               const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t);
     double *h = step_record(R, work, t + 1), *z = h + U;
     for (u = 0; u < U; u++)
       z[u] = bias != NULL ? bias[u] : 0.0;
-    add_vec_mat(xt, in, kernel, U, U, z);
-    add_vec_mat(h_prev, U, recurrent, U, U, z);
+    add_gates(xt, in, mi, R->in_masks, kernel, U, U, 0, 1, z, buf);
+    add_gates(h_prev, U, mr, R->rec_masks, recurrent, U, U, 0, 1, z, buf);
     activation_forward(R->act, z, h, U);
   }
+  free(buf);
 }
 
 /* Backpropagation through time. dh_out: T x U, d(loss)/dh of every processing
@@ -2120,7 +2271,7 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
  * 3 U reals. */
 static void simple_rnn_backward(const rnn *R, const double *params, const double *x, double *work,
                                 const double *dh_out, double *grad, double *dx, double *dh0,
-                                double *scratch) {
+                                double *scratch, const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2128,6 +2279,7 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
   double *g_bias = R->use_bias ? grad + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dz = scratch + 2 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++)
     dh_next[u] = 0.0; /* d(loss)/dh[t] through step t+1; nothing after the last step */
@@ -2138,29 +2290,32 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
     for (u = 0; u < U; u++)
       dh[u] = dh_next[u] + dh_out[t * U + u];
     activation_backward(R->act, z, h, dh, dz, U);
-    add_outer(x + src * in, in, dz, U, g_kernel, U);
-    add_outer(h_prev, U, dz, U, g_recurrent, U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dz, U, 0, 1, g_kernel, U, buf);
+    add_outer_gates(h_prev, U, mr, R->rec_masks, dz, U, 0, 1, g_recurrent, U, buf);
     if (g_bias != NULL)
       add_to(g_bias, dz, U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, U, dz, U, dx + src * in);
+      add_mat_vec_gates(kernel, in, U, dz, U, 0, 1, mi, R->in_masks, dx + src * in, buf);
     for (u = 0; u < U; u++)
       dh_next[u] = 0.0;
-    add_mat_vec(recurrent, U, U, dz, U, dh_next);
+    add_mat_vec_gates(recurrent, U, U, dz, U, 0, 1, mr, R->rec_masks, dh_next, buf);
   }
   if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
+  free(buf);
 }
 
 /* ---- LSTM: record = h[U] c[U] tc[U] pre[4U] gate[4U], blocks i f c o.
  * pre = x_t @ K + h_{t-1} @ R + b; gate = (rec(pre_i), rec(pre_f), act(pre_c),
  * rec(pre_o)) = (i, f, g, o); c_t = f c_{t-1} + i g; tc = act(c_t); h_t = o tc. */
 
-static void lstm_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void lstm_forward(const rnn *R, const double *params, const double *x, double *work,
+                         const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u, k;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t), *c_prev = h_prev + U;
@@ -2169,8 +2324,8 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
     const double *i_ = gate, *f_ = gate + U, *g_ = gate + 2 * U, *o_ = gate + 3 * U;
     for (k = 0; k < 4 * U; k++)
       pre[k] = bias != NULL ? bias[k] : 0.0;
-    add_vec_mat(xt, in, kernel, 4 * U, 4 * U, pre);
-    add_vec_mat(h_prev, U, recurrent, 4 * U, 4 * U, pre);
+    add_gates(xt, in, mi, R->in_masks, kernel, 4 * U, U, 0, 4, pre, buf);
+    add_gates(h_prev, U, mr, R->rec_masks, recurrent, 4 * U, U, 0, 4, pre, buf);
     activation_forward(R->rec_act, pre, gate, U);                 /* i */
     activation_forward(R->rec_act, pre + U, gate + U, U);         /* f */
     activation_forward(R->act, pre + 2 * U, gate + 2 * U, U);     /* g */
@@ -2181,6 +2336,7 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
     for (u = 0; u < U; u++)
       h[u] = o_[u] * tc[u];
   }
+  free(buf);
 }
 
 /* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
@@ -2188,7 +2344,8 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, do
  * scratch: 13 U reals. */
 static void lstm_backward(const rnn *R, const double *params, const double *x, double *work,
                           const double *dh_out, const double *dc_last, double *grad, double *dx,
-                          double *dh0, double *dc0, double *scratch) {
+                          double *dh0, double *dc0, double *scratch, const double *mi,
+                          const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2197,6 +2354,7 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dc = scratch + 2 * U, *dc_next = scratch + 3 * U;
   double *dtc = scratch + 4 * U, *dgate = scratch + 5 * U, *dpre = scratch + 9 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++) {
     dh_next[u] = 0.0;                                /* through step t+1 */
@@ -2225,16 +2383,17 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
     activation_backward(R->rec_act, pre + U, gate + U, dgate + U, dpre + U, U);
     activation_backward(R->act, pre + 2 * U, gate + 2 * U, dgate + 2 * U, dpre + 2 * U, U);
     activation_backward(R->rec_act, pre + 3 * U, gate + 3 * U, dgate + 3 * U, dpre + 3 * U, U);
-    add_outer(x + src * in, in, dpre, 4 * U, g_kernel, 4 * U);
-    add_outer(h_prev, U, dpre, 4 * U, g_recurrent, 4 * U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dpre, U, 0, 4, g_kernel, 4 * U, buf);
+    add_outer_gates(h_prev, U, mr, R->rec_masks, dpre, U, 0, 4, g_recurrent, 4 * U, buf);
     if (g_bias != NULL)
       add_to(g_bias, dpre, 4 * U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, 4 * U, dpre, 4 * U, dx + src * in);
+      add_mat_vec_gates(kernel, in, 4 * U, dpre, U, 0, 4, mi, R->in_masks, dx + src * in, buf);
     for (u = 0; u < U; u++)
       dh_next[u] = 0.0;
-    add_mat_vec(recurrent, U, 4 * U, dpre, 4 * U, dh_next);
+    add_mat_vec_gates(recurrent, U, 4 * U, dpre, U, 0, 4, mr, R->rec_masks, dh_next, buf);
   }
+  free(buf);
   if (dh0 != NULL) /* dh_next and dc_next are now d(loss)/d(record 0) */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
   if (dc0 != NULL)
@@ -2249,13 +2408,15 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, d
  * pre_z = xp_z + hp_z, pre_r = xp_r + hp_r; gate = (z, r, cand) =
  * (rec(pre_z), rec(pre_r), act(pre_h)); h_t = z h_{t-1} + (1 - z) cand. */
 
-static void gru_forward(const rnn *R, const double *params, const double *x, double *work) {
+static void gru_forward(const rnn *R, const double *params, const double *x, double *work,
+                        const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   const double *b_in = bias;
   const double *b_rec = bias != NULL && R->reset_after ? bias + 3 * R->units : NULL;
   int T = R->T, in = R->in, U = R->units, t, u, k;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t);
@@ -2266,11 +2427,11 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
       xp[k] = b_in != NULL ? b_in[k] : 0.0;
       hp[k] = b_rec != NULL ? b_rec[k] : 0.0;
     }
-    add_vec_mat(xt, in, kernel, 3 * U, 3 * U, xp);
+    add_gates(xt, in, mi, R->in_masks, kernel, 3 * U, U, 0, 3, xp, buf);
     if (R->reset_after)
-      add_vec_mat(h_prev, U, recurrent, 3 * U, 3 * U, hp);
-    else
-      add_vec_mat(h_prev, U, recurrent, 3 * U, 2 * U, hp); /* z and r blocks only */
+      add_gates(h_prev, U, mr, R->rec_masks, recurrent, 3 * U, U, 0, 3, hp, buf);
+    else /* z and r blocks only */
+      add_gates(h_prev, U, mr, R->rec_masks, recurrent, 3 * U, U, 0, 2, hp, buf);
     for (k = 0; k < 2 * U; k++)
       pre[k] = xp[k] + hp[k];
     activation_forward(R->rec_act, pre, gate, U);         /* z */
@@ -2279,8 +2440,10 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
       for (u = 0; u < U; u++)
         pre[2 * U + u] = xp[2 * U + u] + r_[u] * hp[2 * U + u];
     } else {
+      /* Keras 3 implementation 1: r (h_{t-1} times the candidate block's mask) */
+      const double *hm = masked(h_prev, mr, R->rec_masks, 2, U, buf);
       for (u = 0; u < U; u++)
-        rh[u] = r_[u] * h_prev[u];
+        rh[u] = r_[u] * hm[u];
       add_vec_mat(rh, U, recurrent + 2 * U, 3 * U, U, hp + 2 * U);
       for (u = 0; u < U; u++)
         pre[2 * U + u] = xp[2 * U + u] + hp[2 * U + u];
@@ -2289,12 +2452,13 @@ static void gru_forward(const rnn *R, const double *params, const double *x, dou
     for (u = 0; u < U; u++)
       h[u] = z_[u] * h_prev[u] + (1.0 - z_[u]) * cand[u];
   }
+  free(buf);
 }
 
 /* As simple_rnn_backward. scratch: 12 U reals. */
 static void gru_backward(const rnn *R, const double *params, const double *x, double *work,
                          const double *dh_out, double *grad, double *dx, double *dh0,
-                         double *scratch) {
+                         double *scratch, const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2304,6 +2468,7 @@ static void gru_backward(const rnn *R, const double *params, const double *x, do
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dgate = scratch + 2 * U, *dpre = scratch + 5 * U;
   double *dhp = scratch + 8 * U, *drh = scratch + 11 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++)
     dh_next[u] = 0.0;
@@ -2326,18 +2491,19 @@ static void gru_backward(const rnn *R, const double *params, const double *x, do
       for (u = 0; u < U; u++)
         drh[u] = 0.0;
       add_mat_vec(recurrent + 2 * U, U, 3 * U, dpre + 2 * U, U, drh);
-      for (u = 0; u < U; u++)
-        dgate[U + u] = drh[u] * h_prev[u]; /* dr */
+      for (u = 0; u < U; u++) /* dr: rh = r (h_{t-1} times its mask) */
+        dgate[U + u] =
+            drh[u] * h_prev[u] * (mr != NULL ? mr[(R->rec_masks > 1 ? 2 : 0) * U + u] : 1.0);
     }
     activation_backward(R->rec_act, pre, z_, dgate, dpre, U);
     activation_backward(R->rec_act, pre + U, r_, dgate + U, dpre + U, U);
 
     /* xp = x_t @ K + b_in: d xp = dpre in all three blocks */
-    add_outer(x + src * in, in, dpre, 3 * U, g_kernel, 3 * U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dpre, U, 0, 3, g_kernel, 3 * U, buf);
     if (g_b_in != NULL)
       add_to(g_b_in, dpre, 3 * U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, 3 * U, dpre, 3 * U, dx + src * in);
+      add_mat_vec_gates(kernel, in, 3 * U, dpre, U, 0, 3, mi, R->in_masks, dx + src * in, buf);
 
     /* hp, and h_{t-1} through h_t = z h_{t-1} + ... directly */
     for (u = 0; u < 2 * U; u++)
@@ -2347,27 +2513,44 @@ static void gru_backward(const rnn *R, const double *params, const double *x, do
       dh_next[u] = dh[u] * z_[u];
     }
     if (R->reset_after) { /* hp = h_{t-1} @ R + b_rec */
-      add_outer(h_prev, U, dhp, 3 * U, g_recurrent, 3 * U);
+      add_outer_gates(h_prev, U, mr, R->rec_masks, dhp, U, 0, 3, g_recurrent, 3 * U, buf);
       if (g_b_rec != NULL)
         add_to(g_b_rec, dhp, 3 * U);
-      add_mat_vec(recurrent, U, 3 * U, dhp, 3 * U, dh_next);
+      add_mat_vec_gates(recurrent, U, 3 * U, dhp, U, 0, 3, mr, R->rec_masks, dh_next, buf);
     } else { /* hp_zr = h_{t-1} @ R_zr, hp_h = (r h_{t-1}) @ R_h */
-      add_outer(h_prev, U, dhp, 2 * U, g_recurrent, 3 * U);
+      add_outer_gates(h_prev, U, mr, R->rec_masks, dhp, U, 0, 2, g_recurrent, 3 * U, buf);
       add_outer(rh, U, dhp + 2 * U, U, g_recurrent + 2 * U, 3 * U);
-      add_mat_vec(recurrent, U, 3 * U, dhp, 2 * U, dh_next);
+      add_mat_vec_gates(recurrent, U, 3 * U, dhp, U, 0, 2, mr, R->rec_masks, dh_next, buf);
       for (u = 0; u < U; u++)
-        dh_next[u] += drh[u] * r_[u];
+        dh_next[u] += drh[u] * r_[u] * (mr != NULL ? mr[(R->rec_masks > 1 ? 2 : 0) * U + u] : 1.0);
     }
   }
   if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
+  free(buf);
 }
 
 /* ------------------------------------------------------------------ recurrent layers */
 
 /* Step records of direction d of a recurrent layer, for one sample. */
 static double *dir_work(const layer *L, double *work, int d) {
-  return work + (size_t)d * ((size_t)L->dir[0].T + 1) * L->dir[0].record;
+  return work + (size_t)d * (((size_t)L->dir[0].T + 1) * L->dir[0].record + L->dir[0].mask_size);
+}
+
+/* Direction d's dropout masks (after its step records): the input's, then
+ * the recurrent state's; NULL when it has none or not training. */
+static double *input_masks(const layer *L, double *work, int d, int training) {
+  const rnn *R = &L->dir[d];
+  if (!training || R->in_masks == 0)
+    return NULL;
+  return dir_work(L, work, d) + ((size_t)R->T + 1) * R->record;
+}
+
+static double *recurrent_masks(const layer *L, double *work, int d, int training) {
+  const rnn *R = &L->dir[d];
+  if (!training || R->rec_masks == 0)
+    return NULL;
+  return dir_work(L, work, d) + ((size_t)R->T + 1) * R->record + (size_t)R->in_masks * R->in;
 }
 
 /* The processing step of direction d whose h is step t of the layer's output:
@@ -2384,8 +2567,9 @@ static int output_step(const layer *L, int d, int t) {
 /* One sample. x: T x in; init: with initial_state=1, the sample's initial
  * states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
  * layer's outputs. */
-static void recurrent_forward(const layer *L, const double *params, const double *x,
-                              const double *init, double *work, double *y) {
+static void recurrent_forward(const rnnc_ref *m, const layer *L, const double *params,
+                              const double *x, const double *init, double *work, double *y, int s,
+                              int training) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   if (init != NULL) /* one direction: record 0 gets h_0 (then c_0, as in a record) */
@@ -2393,12 +2577,23 @@ static void recurrent_forward(const layer *L, const double *params, const double
            (size_t)L->n_states * (size_t)U * sizeof(double));
   for (d = 0; d < L->n_dirs; d++) {
     const rnn *R = &L->dir[d];
+    double *mi = input_masks(L, work, d, training), *mr = recurrent_masks(L, work, d, training);
+    uint64_t seed = R->has_seed ? R->seed : m->noise_seed;
+    uint64_t sample = (uint64_t)(m->noise_first + s);
+    size_t i;
+    /* the masks of this call (Keras's DropoutRNNCell: drawn once, every step) */
+    for (i = 0; mi != NULL && i < (size_t)R->in_masks * R->in; i++)
+      mi[i] = rnnc_noise_value(RNNC_NOISE_DROPOUT, R->dropout, seed, R->salt_in,
+                               (uint64_t)m->noise_step, sample, (uint64_t)i);
+    for (i = 0; mr != NULL && i < (size_t)R->rec_masks * R->units; i++)
+      mr[i] = rnnc_noise_value(RNNC_NOISE_DROPOUT, R->recurrent_dropout, seed, R->salt_rec,
+                               (uint64_t)m->noise_step, sample, (uint64_t)i);
     if (R->cell == LAYER_SIMPLE_RNN)
-      simple_rnn_forward(R, params, x, dir_work(L, work, d));
+      simple_rnn_forward(R, params, x, dir_work(L, work, d), mi, mr);
     else if (R->cell == LAYER_LSTM)
-      lstm_forward(R, params, x, dir_work(L, work, d));
+      lstm_forward(R, params, x, dir_work(L, work, d), mi, mr);
     else
-      gru_forward(R, params, x, dir_work(L, work, d));
+      gru_forward(R, params, x, dir_work(L, work, d), mi, mr);
   }
   for (t = 0; t < steps; t++) {
     const double *a = step_record(&L->dir[0], dir_work(L, work, 0), output_step(L, 0, t) + 1);
@@ -2448,7 +2643,7 @@ static void recurrent_forward(const layer *L, const double *params, const double
  * L->scratch_size reals. */
 static void recurrent_backward(const layer *L, const double *params, const double *x, double *work,
                                const double *dy, double *grad, double *dx, double *dinit,
-                               double *scratch) {
+                               double *scratch, int training) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   /* per direction d: dh_out[d] (T x U, processing order) and dc_last[d] (U) */
@@ -2520,14 +2715,17 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
     const rnn *R = &L->dir[d];
     /* initial_state=1 layers have one direction */
     double *dh0 = d == 0 ? dinit : NULL, *dc0 = dh0 != NULL ? dh0 + U : NULL;
+    const double *mi = input_masks(L, work, d, training),
+                 *mr = recurrent_masks(L, work, d, training);
     if (R->cell == LAYER_SIMPLE_RNN)
       simple_rnn_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
-                          step_scratch);
+                          step_scratch, mi, mr);
     else if (R->cell == LAYER_LSTM)
       lstm_backward(R, params, x, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx, dh0, dc0,
-                    step_scratch);
+                    step_scratch, mi, mr);
     else
-      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0, step_scratch);
+      gru_backward(R, params, x, dir_work(L, work, d), dh_out[d], grad, dx, dh0, step_scratch, mi,
+                   mr);
   }
 }
 
@@ -3489,7 +3687,7 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
           for (i = 0; i < L->n_states; i++)
             memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
         }
-        recurrent_forward(L, params, in, buf, work, y);
+        recurrent_forward(m, L, params, in, buf, work, y, s, training);
         free(buf);
       }
     }
@@ -3598,7 +3796,7 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       } else {
         size_t U = (size_t)L->dir[0].units;
         recurrent_backward(L, params, in, work, dy, grad, tmp, L->initial_state ? tmp2 : NULL,
-                           scratch);
+                           scratch, training);
         add_into(din, tmp, L->in_size);
         for (k = 0; k < L->initial_state; k++)
           add_into(ref_grad(m, dxacc, d_node, L->state[k], s), tmp2 + (size_t)k * U, U);

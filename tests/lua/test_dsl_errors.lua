@@ -143,10 +143,16 @@ tests["unknown activation"] = function()
 end
 
 tests["unsupported options are refused, not ignored"] = function()
-  layer_error(rnn("2, input_shape = { 2, 3 }, dropout = 0.2"), 2, "simple_rnn", "SimpleRNN",
-    "dropout = 0.2 is not supported")
-  layer_error(rnn("2, input_shape = { 2, 3 }, recurrent_dropout = 0.5"), 2, "simple_rnn", "SimpleRNN",
-    "recurrent_dropout = 0.5 is not supported")
+  -- dropout rates: Keras's [0, 1) (issue 13: trained with masks)
+  layer_error(rnn("2, input_shape = { 2, 3 }, dropout = 1"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'dropout' must be a number in [0, 1)")
+  layer_error(rnn("2, input_shape = { 2, 3 }, recurrent_dropout = -0.5"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'recurrent_dropout' must be a number in [0, 1)")
+  layer_error(rnn("2, input_shape = { 2, 3 }, seed = -1"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'seed' must be None or a non-negative integer")
+  layer_error(rnn("2, input_shape = { 2, 3 }, implementation = 3"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'implementation' must be 1 or 2")
+  T.load_text(rnn("2, input_shape = { 2, 3 }, dropout = 0.2, recurrent_dropout = 0.5, seed = 3"))
   layer_error(rnn("2, input_shape = { 2, 3 }, stateful = true"), 2, "simple_rnn", "SimpleRNN",
     "stateful = true is not supported")
   -- the defaults, written out, are accepted
