@@ -2359,6 +2359,98 @@ static void test_noise_layers(void **state) {
   }
 }
 
+/* The recurrent layers' dropout (Keras 3's DropoutRNNCell): one mask per
+ * call, the same at every step, on the input (dropout) and on h[t-1] in the
+ * recurrent product (recurrent_dropout); the identity at inference;
+ * gradients through the fixed masks, a mask per gate included. */
+static void test_recurrent_dropout(void **state) {
+  enum { N = 400, T = 6 };
+  static double x[N * T], y[N * T], t0[N * T];
+  double p[2];
+  int s, t, zeros = 0;
+  (void)state;
+  for (s = 0; s < N * T; s++) {
+    x[s] = 1.0;
+    t0[s] = 0.0;
+  }
+  {
+    /* h_t = m x_t + 0.5 h_{t-1}, x = 1: h_t = m (2 - 0.5^t), m in {0, 2} */
+    rnnc_ref *m =
+        must_new("rnnc-spec 1\ninput 6 1\nlayer SimpleRNN r units=1 activation=linear "
+                 "use_bias=0 return_sequences=1 return_state=0 go_backwards=0 dropout=0.5 "
+                 "recurrent_dropout=0 per_gate=0 seed=none salts=1,2\nloss mse\n");
+    p[0] = 1.0;
+    p[1] = 0.5;
+    rnnc_ref_set_noise(m, 3, 7, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, p, x, t0, N, NULL, NULL, y)));
+    for (s = 0; s < N; s++) {
+      double mk = y[s * T];
+      assert_true(mk == 0.0 || mk == 2.0);
+      zeros += mk == 0.0;
+      for (t = 1; t < T; t++)
+        assert_double_equal(y[s * T + t], mk * (2.0 - ldexp(1.0, -t)), 1e-15);
+    }
+    assert_true(zeros > N / 2 - 50 && zeros < N / 2 + 50);
+    /* inference: no mask */
+    assert_int_equal(rnnc_ref_forward(m, p, x, N, y), 0);
+    for (t = 0; t < T; t++)
+      assert_double_equal(y[t], 2.0 - ldexp(1.0, -t), 1e-15);
+    rnnc_ref_free(m);
+  }
+  {
+    /* h_t = 1 + m_r h_{t-1}: m_r = 0 gives 1, 1, ...; m_r = 2 gives 1, 3, 7, ... */
+    rnnc_ref *m = must_new("rnnc-spec 1\ninput 6 1\nlayer SimpleRNN r units=1 activation=linear "
+                           "use_bias=0 return_sequences=1 return_state=0 go_backwards=0 dropout=0 "
+                           "recurrent_dropout=0.5 per_gate=0 seed=9 salts=1,2\nloss mse\n");
+    p[0] = 1.0;
+    p[1] = 1.0;
+    zeros = 0;
+    assert_true(isfinite(rnnc_ref_loss_grad(m, p, x, t0, N, NULL, NULL, y)));
+    for (s = 0; s < N; s++) {
+      int dropped = y[s * T + 1] == 1.0;
+      zeros += dropped;
+      for (t = 0; t < T; t++)
+        assert_double_equal(y[s * T + t], dropped ? 1.0 : ldexp(1.0, t + 1) - 1.0, 1e-12);
+    }
+    assert_true(zeros > N / 2 - 50 && zeros < N / 2 + 50);
+    rnnc_ref_free(m);
+  }
+  {
+    /* gradients through fixed masks: a mask per gate (LSTM, GRU both
+     * forms), one for all gates, Bidirectional copies */
+    const char *specs[] = {
+        "rnnc-spec 1\ninput 3 2\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+        "use_bias=1 return_sequences=1 return_state=0 go_backwards=0 dropout=0.3 "
+        "recurrent_dropout=0.4 per_gate=1 seed=none salts=5,6\n"
+        "layer GRU g units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 reset_after=0 "
+        "return_sequences=1 return_state=0 go_backwards=1 dropout=0.2 recurrent_dropout=0.5 "
+        "per_gate=1 seed=4 salts=7,8\n"
+        "layer GRU h units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 reset_after=1 "
+        "return_sequences=0 return_state=0 go_backwards=0 dropout=0.3 recurrent_dropout=0 "
+        "per_gate=0 seed=none salts=9,10\nloss mse\n",
+        "rnnc-spec 1\ninput 3 2\nlayer Bidirectional b merge_mode=concat\n"
+        "layer SimpleRNN r units=2 activation=tanh use_bias=1 return_sequences=1 return_state=0 "
+        "go_backwards=0 dropout=0.25 recurrent_dropout=0.5 per_gate=0 seed=none salts=1,2,3,4\n"
+        "layer Dense d units=1 activation=linear use_bias=1\nloss mse\n",
+    };
+    enum { NB = 3 };
+    double ps[200], xs[NB * 6], ts[NB * 6];
+    size_t k;
+    for (k = 0; k < sizeof specs / sizeof *specs; k++) {
+      rnnc_ref *m = must_new(specs[k]);
+      size_t np = rnnc_ref_n_params(m);
+      lcg g = {90 + k};
+      assert_true(np <= 200);
+      fill(&g, ps, np, 0.8);
+      fill(&g, xs, NB * 6, 1.0);
+      fill(&g, ts, NB * 6, 1.0);
+      rnnc_ref_free(m);
+      check_gradients(k == 0 ? "LSTM, GRU with dropout" : "Bidirectional SimpleRNN with dropout",
+                      specs[k], ps, xs, ts, NB);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_numpy_tutorial_forward),
@@ -2395,6 +2487,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_specs),
       cmocka_unit_test(test_noise_generator),
       cmocka_unit_test(test_noise_layers),
+      cmocka_unit_test(test_recurrent_dropout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
