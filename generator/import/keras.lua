@@ -244,9 +244,6 @@ local KERAS1 = {
 
 -- Arguments refused unless they have the given value (or None).
 local MUST = {
-  dropout = { 0, "dropout is not implemented (rnnc refuses arguments that act only in training until it "
-    .. "implements them)" },
-  recurrent_dropout = { 0, "recurrent_dropout is not implemented" },
   stateful = { false, "stateful layers are not implemented" },
   time_major = { false, "time_major inputs are not implemented" },
   activity_regularizer = { null, "activity regularizers (a penalty on the layer's output) are not implemented" },
@@ -324,7 +321,9 @@ end
 -- What each class takes beyond HARMLESS and MUST; the value says how.
 local RECURRENT_KEYS = { units = "units", activation = "activation", use_bias = "boolean",
   return_sequences = "boolean", return_state = "boolean", go_backwards = "boolean", unroll = "boolean",
-  kernel_initializer = "initializer", recurrent_initializer = "initializer", bias_initializer = "initializer" }
+  kernel_initializer = "initializer", recurrent_initializer = "initializer", bias_initializer = "initializer",
+  -- issue 13: trained with masks (generator/layers/common.lua)
+  dropout = "rate", recurrent_dropout = "rate", seed = "seed", implementation = "implementation" }
 local CLASS_KEYS = {
   Dense = { units = "units", activation = "activation", use_bias = "boolean", kernel_initializer = "initializer",
     bias_initializer = "initializer", lora_alpha = "ignore" },
@@ -395,7 +394,8 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "pool_size",
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
-  "moving_mean_initializer", "moving_variance_initializer", "rate", "stddev", "noise_shape", "seed", "trainable" }
+  "moving_mean_initializer", "moving_variance_initializer", "rate", "stddev", "noise_shape", "seed", "dropout",
+  "recurrent_dropout", "implementation", "trainable" }
 for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_constraint"
@@ -501,6 +501,26 @@ local function layer(ctx, entry, key, nested)
           else
             rec.args.merge_mode = v
           end
+        end
+      elseif how == "rate" then
+        if v ~= null then
+          if type(v) ~= "number" or not (v >= 0 and v < 1) then
+            problem("%s = %s: rnnc takes a rate in [0, 1)", k, describe_value(v))
+          elseif v > 0 then
+            rec.args[k] = v
+          end
+        end
+      elseif how == "seed" or how == "implementation" then
+        -- the seed of the dropout masks; implementation 1 draws a mask per
+        -- gate (Keras 1 and 2's 0 and 2, and Keras 3's 2: one for all)
+        if v ~= null and how == "seed" then
+          if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v >= 2 ^ 63 then
+            problem("seed = %s: rnnc takes None or a non-negative integer", describe_value(v))
+          else
+            rec.args.seed = math.tointeger(v)
+          end
+        elseif v ~= null and v == 1 then
+          rec.args.implementation = 1
         end
       elseif how == "layer" then
         rec.inner = layer(ctx, v, kk, true)

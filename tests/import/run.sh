@@ -107,10 +107,9 @@ if $rnnc import "$real/lstm_dropout.keras" -o "$work/lstm_dropout" >"$work/lstm_
 else
   ko "lstm_dropout.keras: import failed: $(tail -3 "$work/lstm_dropout.log")"
 fi
+# (its SimpleRNN's dropout and recurrent_dropout are imported since issue 13)
 expect_list embedding_simple_rnn.keras \
-  "  layer 'embedding_17' (Embedding): this layer class is not supported by rnnc yet" \
-  "  layer 'simple_rnn_18' (SimpleRNN): dropout = 0.2: dropout is not implemented (rnnc refuses arguments that act only in training until it implements them)" \
-  "  layer 'simple_rnn_18' (SimpleRNN): recurrent_dropout = 0.2: recurrent_dropout is not implemented"
+  "  layer 'embedding_17' (Embedding): this layer class is not supported by rnnc yet"
 expect "--check on a real file" 0 "verdict: supported \(183775 parameters\)" -- \
   $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
 expect "--check names the writer" 0 "HDF5 whole model written by tf.keras 2.14.0" -- \
@@ -279,6 +278,23 @@ if $rnnc import "$work/rules.json" --weights "$fx/tfkeras212_json.weights.h5" -o
   ok
 else
   ko "regularizers and constraints: not imported as L1L2, L2, NonNeg, MaxNorm"
+fi
+# dropout and recurrent_dropout (issue 13): imported; the identity at
+# inference, so the file's arrays predict what they predict without them
+sed 's/"dropout": 0.0, "recurrent_dropout": 0.0/"dropout": 0.3, "recurrent_dropout": 0.2/' \
+  "$fx/tfkeras212_json.json" >"$work/gru_dropout.json"
+if $rnnc import "$work/gru_dropout.json" --weights "$fx/tfkeras212_json.weights.h5" -o "$work/gru_dropout" \
+  >/dev/null 2>&1 && grep -q 'dropout = 0.3, recurrent_dropout = 0.2' "$work/gru_dropout/gru_dropout.lua"; then
+  ok
+  if CFLAGS="-O1" $rnnc build "$work/gru_dropout/gru_dropout.lua" -o "$work/gru_dropout/bin" --dtype float64 \
+    --timesteps "$(cat "$fx/tfkeras212_json.steps")" >/dev/null 2>&1 &&
+    "$work/gru_dropout/bin/gru_dropout" predict --weights "$work/gru_dropout/gru_dropout.safetensors" \
+      --x "$fx/tfkeras212_json.x.npy" --out "$work/gru_dropout/pred.npy" >/dev/null 2>&1 &&
+    $compare npy "$work/gru_dropout/pred.npy" "$fx/tfkeras212_json.pred.npy" 1e-10 >/dev/null; then ok; else
+    ko "a GRU with dropout: predictions differ from the file's without dropout"
+  fi
+else
+  ko "a GRU with dropout and recurrent_dropout: not imported as such"
 fi
 sed 's/"kernel_regularizer": null, "recurrent_regularizer": null/"kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {"factor": 0.01, "mode": "rows"}}, "recurrent_regularizer": null/' \
   "$fx/tfkeras212_json.json" >"$work/orthogonal.json"

@@ -271,6 +271,14 @@ local function draw_model()
     end
   end
   last_weighted.frozen = nil
+  -- the recurrent layers' dropout, from the noise stream
+  for _, L in ipairs(layers) do
+    if L.cell and noise.chance(0.3) then
+      L.dropout = noise.pick({ 0, 0.2, 0.5 })
+      L.recurrent_dropout = noise.pick({ 0, 0.25, 0.5 })
+      if noise.chance(0.3) then L.implementation = 1 end
+    end
+  end
   M.layers = layers
   M.want = want
   M.loss = (want == "fused" or want == "unfused") and "sparse_categorical_crossentropy" or "mse"
@@ -346,6 +354,10 @@ local function args_text(L, kind, extra, index)
     opt("return_sequences", L.return_sequences, false)
     if L.return_state then args[#args + 1] = "return_state = true" end
     opt("go_backwards", L.go_backwards, false)
+    -- the dropout (drawn from the noise stream: no draw of the main one)
+    if L.dropout then args[#args + 1] = string.format("dropout = %g", L.dropout) end
+    if L.recurrent_dropout then args[#args + 1] = string.format("recurrent_dropout = %g", L.recurrent_dropout) end
+    if L.implementation then args[#args + 1] = "implementation = " .. L.implementation end
   end
   if kind == "LSTM" then opt("unit_forget_bias", L.unit_forget_bias, true) end
   if kind == "GRU" then opt("reset_after", L.reset_after, true) end
@@ -463,6 +475,7 @@ local function describe(L)
     if L.initial_state then s = s .. ", states in" end
     if L.cell == "LSTM" and not L.unit_forget_bias then s = s .. ", no unit_forget_bias" end
     if L.cell == "GRU" then s = s .. (L.reset_after and ", reset_after" or ", reset_before") end
+    if L.dropout then s = s .. string.format(", dropout %g/%g", L.dropout, L.recurrent_dropout) end
   end
   return s .. ")"
 end
@@ -601,6 +614,7 @@ local function count_model(M)
       if c == "LSTM" then bump("LSTM unit_forget_bias", L.unit_forget_bias) end
       if c == "GRU" then bump("GRU reset_after", L.reset_after) end
       if L.kind ~= "Bidirectional" then bump(c .. " initial_state", L.initial_state or false) end
+      bump(c .. " dropout/recurrent_dropout", L.dropout and (L.dropout .. "/" .. L.recurrent_dropout) or "none")
     elseif IS_ACTIVATION_LAYER[L.kind] then
       if L.kind == "Activation" then bump("Activation activation", L.activation) end
       if L.kind == "ReLU" then

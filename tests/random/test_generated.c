@@ -224,7 +224,8 @@ typedef struct {
   int elem, has_max, a_rows, a_cols;
   double max_value, slope, threshold, alpha;
   size_t alpha_off;
-  int frozen; /* trainable=0: no gradient; a BatchNormalization in inference mode */
+  int frozen;  /* trainable=0: no gradient; a BatchNormalization in inference mode */
+  int dropout; /* a recurrent layer with dropout or recurrent_dropout: masks in training */
 } slayer;
 
 typedef struct {
@@ -450,6 +451,7 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     return -1;
   }
   L->gates = L->kind == K_LSTM ? 4 : L->kind == K_GRU ? 3 : 1;
+  L->dropout = key_real(line, "dropout") > 0 || key_real(line, "recurrent_dropout") > 0;
   L->n_states = L->kind == K_LSTM ? 2 : 1;
   L->rec_act = A_LINEAR;
   if (L->kind == K_DENSE)
@@ -1198,6 +1200,7 @@ static void check_descriptor(ctx *c) {
             !s->layers[l].frozen; /* a frozen one computes what inference does */
       noise |= s->layers[l].kind == K_ELEM && s->layers[l].elem == E_NOISE &&
                s->layers[l].alpha > 0; /* rate 0: the identity in training too */
+      noise |= s->layers[l].dropout;
     }
     if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != (bn || noise))
       report(c, "update_stats %s and eval_loss %s, yet the model %s trainable BatchNormalization",
