@@ -85,10 +85,10 @@ for f in safetensors csv ck; do
 done
 cmp -s "$work/one.safetensors" "$work/reg1.safetensors" && ko "the regularized tagger trained to the plain one's bytes" || ok
 
-# the noise layers: each rank draws its micro-batches' masks from the
-# counter-based generator (keyed by the sample's index in the global batch),
-# so -np 3 trains with one process's masks, bit for bit
-sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true },/SpatialDropout1D { 0.25, input_shape = { 3, 4 } }, LSTM { 3, return_sequences = true }, Dropout { 0.5 }, GaussianNoise { 0.2 },/' \
+# the noise layers and the LSTM's dropout: each rank draws the masks of its
+# micro-batches from the counter-based generator (keyed by the sample's index
+# in the global batch), so -np 3 trains with one process's masks, bit for bit
+sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true },/SpatialDropout1D { 0.25, input_shape = { 3, 4 } }, LSTM { 3, return_sequences = true, dropout = 0.1, recurrent_dropout = 0.2 }, Dropout { 0.5 }, GaussianNoise { 0.2 },/' \
   examples/lstm_tagger.lua >"$work/drop_tagger.lua"
 $rnnc build "$work/drop_tagger.lua" -o "$work/drop1" --batch 8 >/dev/null 2>&1 || ko "build drop_tagger"
 $rnnc build "$work/drop_tagger.lua" -o "$work/dropm" --batch 8 --mpi >/dev/null 2>&1 || ko "build drop_tagger --mpi"
