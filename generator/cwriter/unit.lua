@@ -586,12 +586,14 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     local function fn(text, ...)
       parts[#parts + 1] = string.format(text, ...)
     end
-    local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
-      { [unit.x.buf] = true }, helpers)
-    fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics, the noise "
-      .. "layers' masks. */\n"
-      .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
-      name, name, name, real, real, ftrain)
+    if loss then -- (loss_grad is its only caller)
+      local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
+        { [unit.x.buf] = true }, helpers)
+      fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics, the noise "
+        .. "layers' masks. */\n"
+        .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
+        name, name, name, real, real, ftrain)
+    end
     if unit.backward_train_loss then
       fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
         .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
