@@ -372,11 +372,12 @@ class Recurrent:
         count = gates if gates > 1 and (self.recurrent_dropout > 0 or self.implementation == 1) else 1
         self.dp = self.rdp = None
         if self.training and self.dropout > 0:
-            m = noise_masks(1, self.dropout, prefix + "/dropout", self.seed, n, count * x.shape[2])
+            m = noise_masks(1, self.dropout, prefix + "/dropout", self.seed, n, count * x.shape[2]).to(x.dtype)
             self.dp = [m[:, k * x.shape[2]:(k + 1) * x.shape[2]] for k in range(count)]
         if self.training and self.recurrent_dropout > 0:
             u = self.units
-            m = noise_masks(1, self.recurrent_dropout, prefix + "/recurrent_dropout", self.seed, n, count * u)
+            m = noise_masks(1, self.recurrent_dropout, prefix + "/recurrent_dropout", self.seed, n,
+                            count * u).to(x.dtype)
             self.rdp = [m[:, k * u:(k + 1) * u] for k in range(count)]
         order = range(steps - 1, -1, -1) if go_backwards else range(steps)
         outs = []
@@ -938,7 +939,7 @@ class _Noise(Front):
         n = x.shape[0]
         size = int(np.prod(shape[1:]))
         m = noise_masks(self.kind, p, prefix, self.kwargs.get("seed"), n if per_sample else 1, size, per_sample)
-        m = m.reshape((m.shape[0],) + tuple(shape[1:]))
+        m = m.reshape((m.shape[0],) + tuple(shape[1:])).to(x.dtype)
         return (x + m if self.kind == 2 else x * m), None
 
 
