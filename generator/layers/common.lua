@@ -328,12 +328,16 @@ function common.dropped_projection(layer, g, x, z, kernel, prefix, drop)
   local units = layer.args.units
   local mask = common.dropout_mask(layer, g, prefix .. "/dropout", drop.in_masks, width, layer.args.dropout,
     "the input's dropout masks")
-  local xd = g:act(prefix .. "/x_dropped", steps, drop.in_masks * width,
-    "per step, the input times its dropout mask (one per gate with implementation 1)")
+  -- one buffer per mask (gate k's: x_dropped_k), each a whole buffer
+  local xd = {}
+  for k = 0, drop.in_masks - 1 do
+    xd[k] = g:act(prefix .. "/x_dropped" .. (k > 0 and ("_" .. k) or ""), steps, width,
+      "per step, the input times its dropout mask" .. (drop.in_masks > 1 and (" of gate " .. k) or ""))
+  end
   g:per_row(steps, function(sel)
     local n = sel(x).dims[1]
     for k = 0, drop.in_masks - 1 do
-      local xk = ir.cols(sel(xd), k * width, width)
+      local xk = sel(xd[k])
       g:map(xk, E.mul(E.arg(1), E.arg(2)), { sel(x), ir.broadcast_rows(ir.row(mask, k), n) }, false,
         "x times its dropout mask")
       if drop.in_masks == 1 then
