@@ -630,6 +630,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         .. "  %s_set_noise((%s_scratch *)s, seed, step, first_sample);\n}\n", name, name, name)
       noise_desc = string.format("%s_TRAINING_(%s_set_noise_any)", name, name)
       noise_step = "\n  s->noise_step = opt->step; /* this update's masks: keyed by the updates before it */"
+        .. "\n  s->noise_first = 0;"
       noise_decl = table.concat({
         "/* The key of the masks of its noise layers (Dropout, GaussianNoise, ...) in the",
         " * next loss_grad on this scratch: the seed (a layer's own seed wins), the",
