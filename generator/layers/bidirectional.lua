@@ -123,11 +123,12 @@ function Bidirectional.emit(layer, g, x, prefix)
   return { outputs = outputs }
 end
 
-function Bidirectional.spec(layer, prefix)
+function Bidirectional.spec(layer, prefix, call)
   local inner = layer.args.layer
   local lines = { string.format("layer Bidirectional %s merge_mode=%s", prefix, layer.args.merge_mode) }
   -- the copies' dropout masks are their own (common.recurrent_spec)
-  inner.spec_salt_prefixes = { prefix .. "/forward_" .. inner.name, prefix .. "/backward_" .. inner.name }
+  local p = call and call.prefix or prefix
+  inner.spec_salt_prefixes = { p .. "/forward_" .. inner.name, p .. "/backward_" .. inner.name }
   for _, l in ipairs(inner.module.spec(inner, inner.name)) do
     lines[#lines + 1] = l
   end

@@ -396,7 +396,7 @@ function common.recurrent_spec(class, layer, prefix, extra, call)
     local gates = ({ SimpleRNN = 1, LSTM = 4, GRU = 3 })[class]
     local per_gate = gates > 1 and (a.recurrent_dropout > 0 or a.implementation == 1)
     local salts = {}
-    for _, p in ipairs(layer.spec_salt_prefixes or { prefix }) do
+    for _, p in ipairs(layer.spec_salt_prefixes or { call and call.prefix or prefix }) do
       salts[#salts + 1] = tostring(noise.salt_of(p .. "/dropout"))
       salts[#salts + 1] = tostring(noise.salt_of(p .. "/recurrent_dropout"))
     end

@@ -181,10 +181,16 @@ function Dropout.emit(layer, g, x, prefix)
   return emit_noise(layer, g, x, prefix, 1, layer.args.rate, layer.per)
 end
 
-function Dropout.spec(layer, prefix)
+-- The salt of a call: a shared layer's later calls draw masks of their own
+-- (Keras's seed generator advances at every call), under the call's name.
+local function call_salt(prefix, call)
+  return salt_of(call and call.prefix or prefix)
+end
+
+function Dropout.spec(layer, prefix, call)
   local per = layer.per
   return { string.format("layer Dropout %s rate=%s salt=%d seed=%s per_sample=%d per_step=%d per_feature=%d",
-    prefix, num(layer.args.rate), salt_of(prefix), seed_text(layer), per[1] and 1 or 0, per[2] and 1 or 0,
+    prefix, num(layer.args.rate), call_salt(prefix, call), seed_text(layer), per[1] and 1 or 0, per[2] and 1 or 0,
     per[3] and 1 or 0) }
 end
 layers.Dropout = Dropout
@@ -215,9 +221,9 @@ function SpatialDropout1D.emit(layer, g, x, prefix)
   return emit_noise(layer, g, x, prefix, 1, layer.args.rate, layer.per)
 end
 
-function SpatialDropout1D.spec(layer, prefix)
+function SpatialDropout1D.spec(layer, prefix, call)
   return { string.format("layer Dropout %s rate=%s salt=%d seed=%s per_sample=1 per_step=0 per_feature=1", prefix,
-    num(layer.args.rate), salt_of(prefix), seed_text(layer)) }
+    num(layer.args.rate), call_salt(prefix, call), seed_text(layer)) }
 end
 layers.SpatialDropout1D = SpatialDropout1D
 
@@ -242,9 +248,9 @@ function GaussianNoise.emit(layer, g, x, prefix)
   return emit_noise(layer, g, x, prefix, 2, layer.args.stddev, { true, true, true })
 end
 
-function GaussianNoise.spec(layer, prefix)
+function GaussianNoise.spec(layer, prefix, call)
   return { string.format("layer GaussianNoise %s stddev=%s salt=%d seed=%s", prefix, num(layer.args.stddev),
-    salt_of(prefix), seed_text(layer)) }
+    call_salt(prefix, call), seed_text(layer)) }
 end
 layers.GaussianNoise = GaussianNoise
 
@@ -269,9 +275,9 @@ function GaussianDropout.emit(layer, g, x, prefix)
   return emit_noise(layer, g, x, prefix, 3, layer.args.rate, { true, true, true })
 end
 
-function GaussianDropout.spec(layer, prefix)
+function GaussianDropout.spec(layer, prefix, call)
   return { string.format("layer GaussianDropout %s rate=%s salt=%d seed=%s", prefix, num(layer.args.rate),
-    salt_of(prefix), seed_text(layer)) }
+    call_salt(prefix, call), seed_text(layer)) }
 end
 layers.GaussianDropout = GaussianDropout
 

@@ -121,6 +121,23 @@ tests["the spec: rates, axes, salts (a Bidirectional copy's its own), seeds"] = 
   end
 end
 
+tests["a shared layer's calls draw masks of their own, in the C and in the spec"] = function()
+  local files = generate.unit(T.tmpfile([[
+local x = Input { shape = { 3, 2 } }
+local d = Dropout { 0.5 }
+local y = Dense { 1 }(d(d(x)))
+local model = Model { inputs = x, outputs = y }
+model:compile { loss = "mse", optimizer = "sgd" }
+return model
+]]), { dtype = "float64", unroll = 0, root = T.root, format = false, name = "unit" })
+  local c = files["unit.c"]
+  local first, second = noise.salt_of("dropout"), noise.salt_of("dropout_call2")
+  T.contains(c, "UINT64_C(" .. first .. ")", "the first call's salt in the C")
+  T.contains(c, "UINT64_C(" .. second .. ")", "the second call's in the C")
+  T.contains(c, "layer Dropout dropout rate=0.5 salt=" .. first, "the first call's in the spec")
+  T.contains(c, "layer Dropout dropout rate=0.5 salt=" .. second, "the second call's in the spec")
+end
+
 tests["the summary counts no parameters for them"] = function()
   local text = summary.text(T.load_text(MODEL))
   T.contains(text, " spatial_dropout1d (SpatialD  (None, 4, 3)             0")
