@@ -2431,6 +2431,9 @@ eval:
     rloss = rnnc_loss_mse_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
   else
     rloss = rnnc_loss_sparse_cce_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  /* and the weight regularizers' penalty (Keras's compute_loss adds it in
+   * evaluation too) */
+  rloss += rnnc_regularize_f64(m->tensors, m->n_tensors, b->pd, NULL, m->n_params);
   e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
   if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
     report(c, "eval_loss %.17g, the reference's inference loss %.17g (n=%d)", loss, rloss, n);
