@@ -334,16 +334,14 @@ end)
 -- functions. An unknown name is an error at its line that says what to
 -- write instead, not a nil that fails later.
 local NOT_IMPLEMENTED = {
-  Dropout = "remove the layer: rnnc trains without dropout (recurrent layers' dropout arguments are refused "
-    .. "too)",
-  SpatialDropout1D = "remove the layer: rnnc trains without dropout",
-  GaussianNoise = "remove the layer: rnnc has no noise layers",
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   Attention = "rnnc has no attention layers yet (issue 15)",
   AdditiveAttention = "rnnc has no attention layers yet (issue 15)",
   MultiHeadAttention = "rnnc has no attention layers yet (issue 15)",
   Lambda = "rnnc compiles only its own layers",
+  AlphaDropout = "rnnc has Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout, not AlphaDropout "
+    .. "(its SELU-preserving noise): remove the layer or use one of those",
 }
 local PYTHON = {
   True = "write true (Lua's boolean)",

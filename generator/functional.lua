@@ -641,4 +641,31 @@ function functional.graph(model)
   return functional.sequential_graph(model)
 end
 
+-- A buffer prefix for each call of a layer: its name for the first call, a
+-- name no layer has for the later calls of a shared layer.
+function functional.call_prefixes(graph)
+  local taken = {}
+  for _, node in ipairs(graph.nodes) do
+    taken[node.layer.name] = true
+  end
+  for _, l in ipairs(graph.inputs) do
+    taken[l.name] = true
+  end
+  local count, prefix = {}, {}
+  for _, node in ipairs(graph.nodes) do
+    local k = (count[node.layer] or 0) + 1
+    count[node.layer] = k
+    local p = node.layer.name
+    if k > 1 then
+      p = p .. "_call" .. k
+      while taken[p] do
+        p = p .. "_"
+      end
+      taken[p] = true
+    end
+    prefix[node] = p
+  end
+  return prefix
+end
+
 return functional

@@ -59,6 +59,13 @@
 -- The leaf {"inv_count", rows, per_length} is 1 / (n * rows), n the samples
 -- of the call (rows: the run-time length L when per_length): a batch
 -- statistic's 1 / (number of rows it spans).
+-- The leaf {"noise", kind, p, salt, seed, per_sample} is a value of a noise
+-- layer's mask (runtime rnnc_noise_value: kind 1 dropout, 2 gaussian, 3
+-- gaussian dropout, of rate or stddev p): keyed by the call's noise key (the
+-- scratch's seed, or the layer's `seed` when not nil; the step; the sample's
+-- index in the step's batch, 0 when not per_sample), the layer's salt and
+-- the element's index in the op's output buffer (per sample). It is only the
+-- whole expression of a map (no args), in forward_train: no derivative.
 local ir = {}
 
 ---------------------------------------------------------------- buffers and views
@@ -215,6 +222,14 @@ E.ONE = E.const(1)
 function E.inv_count(rows, per_length)
   return { "inv_count", rows, per_length or false }
 end
+
+function E.noise(kind, p, salt, seed, per_sample)
+  return { "noise", kind, p, salt, seed or false, per_sample }
+end
+
+-- Leaves other than args: no operands, no derivative.
+local LEAF = { const = true, inv_count = true, noise = true }
+ir.LEAF = LEAF
 
 local function is_const(e, c)
   return e[1] == "const" and (c == nil or e[2] == c)
@@ -483,7 +498,7 @@ end
 function ir.substitute(e, map)
   local k = e[1]
   if k == "arg" then return map[e[2]] or e end
-  if k == "const" or k == "inv_count" then return e end
+  if LEAF[k] then return e end
   if k == "add" then return E.add(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "sub" then return E.sub(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
   if k == "mul" then return E.mul(ir.substitute(e[2], map), ir.substitute(e[3], map)) end
@@ -562,7 +577,7 @@ end
 function ir.derivative(e, i)
   local k = e[1]
   if k == "arg" then return e[2] == i and E.ONE or E.ZERO end
-  if k == "const" or k == "inv_count" then return E.ZERO end
+  if LEAF[k] then return E.ZERO end
   if k == "add" then return E.add(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "sub" then return E.sub(ir.derivative(e[2], i), ir.derivative(e[3], i)) end
   if k == "neg" then return E.neg(ir.derivative(e[2], i)) end
@@ -590,7 +605,7 @@ end
 
 function ir.uses_arg(e, i)
   if e[1] == "arg" then return e[2] == i end
-  if e[1] == "const" or e[1] == "inv_count" then return false end
+  if LEAF[e[1]] then return false end
   for j = 2, #e do
     if ir.uses_arg(e[j], i) then return true end
   end

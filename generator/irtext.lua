@@ -81,6 +81,9 @@ function irtext.expr(e, arg)
       text, p = go(x[2], 2) .. " * " .. go(x[3], 2.5), 2
     elseif k == "neg" then
       text, p = "-" .. go(x[2], 3), 3
+    elseif k == "noise" then
+      return string.format("noise%d(%.9g, salt %s%s%s)", x[2], x[3], tostring(x[4]),
+        x[5] and (", seed " .. tostring(x[5])) or "", x[6] and "" or ", shared by the samples")
     elseif k == "inv_count" then
       return string.format("1/(n*%s)", x[3] and "L" or tostring(x[2]))
     elseif k == "max" then

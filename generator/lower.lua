@@ -34,32 +34,8 @@ end
 
 lower.graph = functional.graph
 
--- A buffer prefix for each call of a layer: its name for the first call, a
--- name no layer has for the later calls of a shared layer.
-local function call_prefixes(graph)
-  local taken = {}
-  for _, node in ipairs(graph.nodes) do
-    taken[node.layer.name] = true
-  end
-  for _, l in ipairs(graph.inputs) do
-    taken[l.name] = true
-  end
-  local count, prefix = {}, {}
-  for _, node in ipairs(graph.nodes) do
-    local k = (count[node.layer] or 0) + 1
-    count[node.layer] = k
-    local p = node.layer.name
-    if k > 1 then
-      p = p .. "_call" .. k
-      while taken[p] do
-        p = p .. "_"
-      end
-      taken[p] = true
-    end
-    prefix[node] = p
-  end
-  return prefix
-end
+-- A buffer prefix for each call of a layer (functional.call_prefixes).
+local call_prefixes = functional.call_prefixes
 lower.call_prefixes = call_prefixes
 
 -- Emits every node of the graph onto g. `value` maps the input tensors to
@@ -337,16 +313,35 @@ function lower.build(model, opts)
 
   -- The forward programs: ops of one mode only go to one of them (a layer
   -- that computes differently in training: BatchNormalization).
+  -- (A time loop's body may hold ops of one mode: a recurrent layer's
+  -- dropout; the loop is then copied with the body of each program.)
   local forward, forward_train = prog.ops, nil
-  for _, op in ipairs(prog.ops) do
-    if op.mode then forward_train = {} end
-  end
-  if forward_train then
-    forward = {}
-    for _, op in ipairs(prog.ops) do
-      if op.mode ~= "train" then forward[#forward + 1] = op end
-      if op.mode ~= "infer" then forward_train[#forward_train + 1] = op end
+  local function has_mode(list)
+    for _, op in ipairs(list) do
+      if op.mode or (op.op == "loop" and has_mode(op.body)) then return true end
     end
+    return false
+  end
+  local function without(list, mode)
+    local out = {}
+    for _, op in ipairs(list) do
+      if op.mode ~= mode then
+        if op.op == "loop" and has_mode(op.body) then
+          local copy = {}
+          for k, v in pairs(op) do
+            copy[k] = v
+          end
+          copy.body = without(op.body, mode)
+          op = copy
+        end
+        out[#out + 1] = op
+      end
+    end
+    return out
+  end
+  if has_mode(prog.ops) then
+    forward = without(prog.ops, "train")
+    forward_train = without(prog.ops, "infer")
   end
 
   local config = training.interface(model.compiled, model.fit_defaults, graph.output_names)

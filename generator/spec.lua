@@ -62,11 +62,14 @@ function spec.text(model, shapes, losses, params)
   end
   local first_node = {}
   local previous = "x0"
+  -- each call's name (a shared layer's later calls: name_call2, ...): the
+  -- noise layers' salts, as the generated code's (functional.call_prefixes)
+  local prefixes = functional.call_prefixes(graph)
   for j, node in ipairs(graph.nodes) do
     local layer = node.layer
     if not layer.module.spec then return nil end
     local legacy = node.states and listed < #shapes
-    local layer_lines = layer.module.spec(layer, layer.name, { initial_state = legacy })
+    local layer_lines = layer.module.spec(layer, layer.name, { initial_state = legacy, prefix = prefixes[node] })
     local keys = {}
     local ins = {}
     for i, t in ipairs(node.inputs) do

@@ -614,6 +614,8 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
   for (size_t first = 0; first < n; first += (size_t)m->batch) {
     int count = (int)(n - first < (size_t)m->batch ? n - first : (size_t)m->batch);
     double w = (double)count / (double)n;
+    if (m->set_noise != NULL) /* the masks of seed 0, step 0, as rnnc_ref_set_noise's default */
+      m->set_noise(scratch, 0, 0, (long)first);
     double l =
         m->loss_grad(p, scratch, (const char *)x + first * m->input_size * rnnc_x_bytes(m),
                      (const char *)y + first * m->target_size * rs, g, chunk_dx, NULL, count);

@@ -163,7 +163,8 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
     if (m->eval_loss != NULL) {
       snprintf(err, errlen,
                "sample weights are not supported for %s, whose layers compute differently in "
-               "training (BatchNormalization): its evaluation loss has no weights",
+               "training (BatchNormalization, the noise layers): its evaluation loss has no "
+               "weights",
                m->name);
       return -1;
     }
@@ -719,6 +720,9 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
           memcpy((char *)c.bsw + (size_t)k * rs,
                  (const char *)o->sample_weight + order[first + k] * rs, rs);
       const void *bw = o->sample_weight ? c.bsw : NULL;
+      /* the noise layers' masks of this step: keyed by the optimizer's
+       * iterations, which a resumed fit restores */
+      fit_par_set_noise(c.par, o->seed, state->iterations);
       double loss = batch_loss_grad(&c, params, c.bx, c.by, bw, count, 1);
       if (!isfinite(loss) || !all_finite(m->dtype, c.grad, m->n_params)) {
         if (pr.live)

@@ -109,6 +109,10 @@ double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const vo
                          const void *sw, int count, void *grad, void *bpred, int need_grad,
                          double *part_loss);
 int fit_par_rank(const fit_par *p);
+/* The key of the noise layers' masks in the next training batches: the
+ * seed and the optimizer step; each micro-batch adds its offset in the
+ * batch (rnnc_model.set_noise), so the masks do not depend on the cut. */
+void fit_par_set_noise(fit_par *p, uint64_t seed, long step);
 /* Thread t's scratch: after a batch of one micro-batch, thread 0's holds its
  * forward (BatchNormalization's batch statistics). */
 void *fit_par_scratch(const fit_par *p, int t);

@@ -251,6 +251,9 @@ struct fit_par {
   int count, n_micro, base, end, lo; /* round [base, end); own micro-batches from lo */
   int folding;                       /* this rank folds as the rounds go */
   int need_grad; /* 0: the loss at inference (eval_loss when the unit has one) */
+  /* the noise layers' key of this step (fit_par_set_noise) */
+  uint64_t noise_seed;
+  long noise_step;
 };
 
 /* micro-batches of a batch of `count` samples */
@@ -310,6 +313,8 @@ static void compute_task(void *user, int t, int threads) {
     return;
   size_t first = (size_t)i * (size_t)p->micro;
   double *l = p->losses + (size_t)i * (size_t)p->stride;
+  if (p->need_grad && m->set_noise != NULL) /* the masks of these samples of the step */
+    m->set_noise(p->scratch[t], p->noise_seed, p->noise_step, (long)first);
   if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
     l[0] = m->eval_loss(p->params, p->scratch[t],
                         (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
@@ -587,6 +592,11 @@ double fit_par_loss_grad(fit_par *p, const void *params, const void *x, const vo
   for (int i = 0; i < p->n_micro; ++i)
     loss += p->losses[(size_t)i * S] * ((double)micro_samples(p, i) / (double)count);
   return loss;
+}
+
+void fit_par_set_noise(fit_par *p, uint64_t seed, long step) {
+  p->noise_seed = seed;
+  p->noise_step = step;
 }
 
 void *fit_par_scratch(const fit_par *p, int t) {

@@ -63,3 +63,54 @@ uint64_t rnnc_rng_below(rnnc_rng *rng, uint64_t bound) {
   } while (r < threshold);
   return r % bound;
 }
+
+/* ---------------------------------------------------------------- counter-based noise
+ *
+ * A value of a Dropout, GaussianNoise or GaussianDropout mask is a pure
+ * function of its coordinates, so the mask of a sample never depends on how a
+ * batch is cut into micro-batches, threads or processes, nor on how many
+ * values were drawn before it. Each coordinate is absorbed through
+ * splitmix64's finaliser:
+ *   h = mix(seed + G); h = absorb(h, salt); h = absorb(h, step);
+ *   h = absorb(h, sample); bits = absorb(h, index)
+ * with absorb(h, v) = mix(h ^ mix(v + G)), G = 0x9e3779b97f4a7c15. */
+#define NOISE_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+static uint64_t noise_mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static uint64_t noise_absorb(uint64_t h, uint64_t v) {
+  return noise_mix(h ^ noise_mix(v + NOISE_GOLDEN));
+}
+
+uint64_t rnnc_noise_bits(uint64_t seed, uint64_t salt, uint64_t step, uint64_t sample,
+                         uint64_t index) {
+  uint64_t h = noise_mix(seed + NOISE_GOLDEN);
+  h = noise_absorb(h, salt);
+  h = noise_absorb(h, step);
+  h = noise_absorb(h, sample);
+  return noise_absorb(h, index);
+}
+
+double rnnc_noise_value(int kind, double p, uint64_t seed, uint64_t salt, uint64_t step,
+                        uint64_t sample, uint64_t index) {
+  const double two_pi = 6.283185307179586476925286766559;
+  const double inv53 = 1.0 / 9007199254740992.0;
+  uint64_t bits = rnnc_noise_bits(seed, salt, step, sample, index);
+  double u1 = (double)(bits >> 11) * inv53, u2, normal;
+  if (kind == RNNC_NOISE_DROPOUT) { /* keep with probability 1 - p, scaled by 1 / (1 - p) */
+    double keep = 1.0 - p;
+    return u1 < keep ? 1.0 / keep : 0.0;
+  }
+  /* Box-Muller from two uniforms of the element: 1 - u1 in (0, 1] */
+  u2 = (double)(noise_mix(bits + NOISE_GOLDEN) >> 11) * inv53;
+  normal = sqrt(-2.0 * log(1.0 - u1)) * cos(two_pi * u2);
+  if (kind == RNNC_NOISE_GAUSSIAN)
+    return p * normal;
+  if (kind == RNNC_NOISE_GAUSSIAN_DROPOUT)
+    return 1.0 + sqrt(p / (1.0 - p)) * normal;
+  return NAN;
+}

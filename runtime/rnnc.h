@@ -32,6 +32,31 @@ double rnnc_rng_normal(rnnc_rng *rng);  /* standard normal (Box-Muller) */
 /* uniform integer in [0, bound) without modulo bias; bound > 0 */
 uint64_t rnnc_rng_below(rnnc_rng *rng, uint64_t bound);
 
+/* Counter-based noise (Dropout, SpatialDropout1D, GaussianNoise,
+ * GaussianDropout and the recurrent layers' dropout): 64 random bits that
+ * are a pure function of (seed, salt, step, sample, index) -- the seed (the
+ * layer's, else fit's), the salt (the layer's, rnnc_noise_salt of its name),
+ * the optimizer step (iterations before this update), the sample's index in
+ * the global batch and the element's index in the sample's mask -- so a mask
+ * is the same however the batch is cut (micro-batches, threads, MPI ranks)
+ * and a resumed fit continues the same stream. rnnc_noise_value turns them
+ * into a value of a mask:
+ *   RNNC_NOISE_DROPOUT           1 / (1 - p) with probability 1 - p, else 0
+ *                                (u < 1 - p keeps, u the top 53 bits / 2^53)
+ *   RNNC_NOISE_GAUSSIAN          p * N(0, 1) (GaussianNoise's stddev p, added)
+ *   RNNC_NOISE_GAUSSIAN_DROPOUT  1 + sqrt(p / (1 - p)) * N(0, 1) (multiplied)
+ * N(0, 1) by Box-Muller: sqrt(-2 log(1 - u1)) cos(2 pi u2), u1 from the
+ * bits, u2 from mix(bits + G) (rng.c says the mixing). */
+typedef enum {
+  RNNC_NOISE_DROPOUT = 1,
+  RNNC_NOISE_GAUSSIAN = 2,
+  RNNC_NOISE_GAUSSIAN_DROPOUT = 3
+} rnnc_noise_kind;
+uint64_t rnnc_noise_bits(uint64_t seed, uint64_t salt, uint64_t step, uint64_t sample,
+                         uint64_t index);
+double rnnc_noise_value(int kind, double p, uint64_t seed, uint64_t salt, uint64_t step,
+                        uint64_t sample, uint64_t index);
+
 /* ---------------------------------------------------------------- initializers */
 /* Keras's initializers: RNNC_INIT_ZEROS, RNNC_INIT_ONES, RNNC_INIT_GLOROT_UNIFORM,
  * RNNC_INIT_ORTHOGONAL, RNNC_INIT_UNIT_FORGET_BIAS, RNNC_INIT_GLOROT_NORMAL,
@@ -480,6 +505,15 @@ typedef struct rnnc_model {
    * call, on one process (fit and evaluate refuse a batch_size above `batch`
    * or the micro-batch, and several processes). */
   int masked_loss;
+  /* A unit with noise layers (Dropout, GaussianNoise, ..., the recurrent
+   * layers' dropout): the key of the masks its next loss_grad draws on this
+   * scratch -- the seed (a layer's own seed wins), the optimizer step (the
+   * updates before this one) and the index in the step's whole batch of the
+   * call's first sample (a micro-batch's offset). loss_grad and train_step
+   * train with the masks; forward, eval_loss and the stream are the
+   * identity of those layers (Keras's training=False). NULL for a unit
+   * without noise (and in units generated before it). */
+  void (*set_noise)(void *scratch, uint64_t seed, long step, long first_sample);
 } rnnc_model;
 
 /* The bytes of one value of x: sizeof(int32_t) for a unit whose input is

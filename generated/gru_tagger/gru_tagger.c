@@ -837,4 +837,5 @@ const rnnc_model gru_tagger_model = {
     gru_tagger_TRAINING_(gru_tagger_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

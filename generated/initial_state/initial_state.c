@@ -919,4 +919,5 @@ const rnnc_model initial_state_model = {
     initial_state_TRAINING_(initial_state_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

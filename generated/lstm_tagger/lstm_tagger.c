@@ -935,4 +935,5 @@ const rnnc_model lstm_tagger_model = {
     lstm_tagger_TRAINING_(lstm_tagger_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

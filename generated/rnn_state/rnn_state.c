@@ -330,4 +330,5 @@ const rnnc_model rnn_state_model = {
     rnn_state_TRAINING_(rnn_state_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -359,4 +359,5 @@ const rnnc_model seed01_model = {
     seed01_TRAINING_(seed01_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

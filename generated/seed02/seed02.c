@@ -359,4 +359,5 @@ const rnnc_model seed02_model = {
     seed02_TRAINING_(seed02_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -363,4 +363,5 @@ const rnnc_model seed03_model = {
     seed03_TRAINING_(seed03_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -495,4 +495,5 @@ const rnnc_model seed04_model = {
     seed04_TRAINING_(seed04_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -568,4 +568,5 @@ const rnnc_model seed05_model = {
     seed05_TRAINING_(seed05_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

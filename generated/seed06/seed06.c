@@ -1645,4 +1645,5 @@ const rnnc_model seed06_model = {
     seed06_TRAINING_(seed06_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -572,4 +572,5 @@ const rnnc_model seed07_model = {
     seed07_TRAINING_(seed07_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -565,4 +565,5 @@ const rnnc_model seed08_model = {
     seed08_TRAINING_(seed08_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -585,4 +585,5 @@ const rnnc_model seed09_model = {
     seed09_TRAINING_(seed09_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

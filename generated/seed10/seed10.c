@@ -918,4 +918,5 @@ const rnnc_model seed10_model = {
     seed10_TRAINING_(seed10_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

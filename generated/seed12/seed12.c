@@ -488,4 +488,5 @@ const rnnc_model seed12_model = {
     seed12_TRAINING_(seed12_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

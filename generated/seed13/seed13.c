@@ -659,4 +659,5 @@ const rnnc_model seed13_model = {
     seed13_TRAINING_(seed13_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -656,4 +656,5 @@ const rnnc_model seed14_model = {
     seed14_TRAINING_(seed14_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

@@ -936,4 +936,5 @@ const rnnc_model sum_regression_model = {
     sum_regression_TRAINING_(sum_regression_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

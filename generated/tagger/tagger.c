@@ -624,4 +624,5 @@ const rnnc_model tagger_model = {
     tagger_TRAINING_(tagger_loss_grad_weighted_any),
     0,
     0,
+    NULL,
 };

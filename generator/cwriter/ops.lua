@@ -103,6 +103,17 @@ function Writer:expr(e, arg)
   local k = e[1]
   if k == "arg" then return arg(e[2]) end
   if k == "const" then return self:lit(e[2]) end
+  if k == "noise" then
+    -- a noise layer's mask value (ir.lua): the runtime's counter-based
+    -- rnnc_noise_value of the scratch's key, this sample's index in the
+    -- step's batch and the element's index in the (per-sample) buffer
+    if not self.bvar or not self.elem then error("internal: a noise value outside a batched map") end
+    local seed = e[5] and string.format("UINT64_C(%d)", e[5]) or "s->noise_seed"
+    local sample = e[6] and ("(uint64_t)(s->noise_first + " .. self.bvar .. ")") or "0"
+    return string.format("(%s)rnnc_noise_value(%d, %s, %s, UINT64_C(%s), (uint64_t)s->noise_step, %s, "
+      .. "(uint64_t)(%s))", self.real, e[2], syntax.real_literal(e[3], "float64"), seed,
+      string.format("%d", e[4]), sample, self.elem)
+  end
   if k == "inv_count" then
     -- n: the samples of the call, in the batched functions
     return "(" .. self:lit(1) .. " / (" .. self.real .. ")(n * " .. (e[3] and "L" or tostring(e[2])) .. "))"
@@ -158,6 +169,7 @@ end
 function Writer:map_unrolled(op)
   for r = 0, op.out.dims[1] - 1 do
     for c = 0, op.out.dims[2] - 1 do
+      self.elem = index(op.out, r, c)
       local e = self:expr(op.expr, function(i)
         return self:at(op.args[i], r, c)
       end)
@@ -261,6 +273,7 @@ end
 
 function Writer:map_loops(op)
   self:loops2(op.out.dims[1], op.out.dims[2], function(r, c)
+    self.elem = index(op.out, r, c)
     local e = self:expr(op.expr, function(i)
       return self:at(op.args[i], r, c)
     end)

@@ -413,6 +413,20 @@ function cwriter.unit(unit, opts)
     end
   end
 
+  -- noise layers (Dropout, GaussianNoise, ...): the key of their masks
+  local has_noise = false
+  local function find_noise(list)
+    for _, op in ipairs(list or {}) do
+      if op.op == "loop" then find_noise(op.body)
+      elseif op.op == "map" and op.expr[1] == "noise" then has_noise = true end
+    end
+  end
+  find_noise(unit.forward_train)
+  if has_noise then
+    scratch_fields[#scratch_fields + 1] = "  /* the key of the noise layers' masks in loss_grad (set_noise) */\n"
+      .. "  uint64_t noise_seed;\n  long noise_step;\n  long noise_first;"
+  end
+
   local helpers = {}
   local losses = config.losses or {}
   -- The losses read their outputs (or logits) and targets in place when
@@ -597,16 +611,20 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   end
   -- A unit whose layers compute differently in training (BatchNormalization)
   local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""
+  local noise_desc, noise_decl, noise_step = "NULL", "", ""
   if train then
     local parts = {}
     local function fn(text, ...)
       parts[#parts + 1] = string.format(text, ...)
     end
-    local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
-      { [unit.x.buf] = true }, helpers)
-    fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics. */\n"
-      .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
-      name, name, name, xtype, real, ftrain)
+    if loss then -- (loss_grad is its only caller)
+      local ftrain = batch_body(unit, names, unit.forward_train, opts, { y = "y", copy_input = true },
+        { [unit.x.buf] = true }, helpers)
+      fn("\n/* The forward pass of training: BatchNormalization with the batch's statistics, the noise "
+        .. "layers' masks. */\n"
+        .. "static void %s_forward_train(const %s_params *p, %s_scratch *s, const %s *x, %s *y, int n) {\n%s\n}\n",
+        name, name, name, xtype, real, ftrain)
+    end
     if unit.backward_train_loss then
       fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
         .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
@@ -620,34 +638,68 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     fn("\ndouble %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, %s *y_pred, "
       .. "int n) {\n%s\n}\n", name, name, name, xtype, real, real, eval)
     local copies = {}
+    local stats = unit.stat_updates and #unit.stat_updates > 0
     for _, st in ipairs(unit.stat_updates or {}) do
       copies[#copies + 1] = string.format("memcpy(%s, s->%s, sizeof(%s) * %d); /* %s */",
         weight_field("p", st.param), names[st.buf], real, st.param.size, st.param.name)
     end
-    fn("\nvoid %s_update_stats(%s_params *p, const %s_scratch *s) {\n%s\n}\n", name, name, name,
-      table.concat(copies, "\n"))
+    if stats then
+      fn("\nvoid %s_update_stats(%s_params *p, const %s_scratch *s) {\n%s\n}\n", name, name, name,
+        table.concat(copies, "\n"))
+    end
     fn("static double %s_eval_loss_any(const void *p, void *s, const void *x, const void *target, void *y_pred, "
       .. "int n) {\n  return %s_eval_loss((const %s_params *)p, (%s_scratch *)s, (const %s *)x, (const %s *)target, "
       .. "(%s *)y_pred, n);\n}\n", name, name, name, name, xtype, real, real)
-    fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
-      .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
+    if stats then
+      fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
+        .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
+    end
+    if has_noise then
+      fn("\nvoid %s_set_noise(%s_scratch *s, uint64_t seed, long step, long first_sample) {\n"
+        .. "  s->noise_seed = seed;\n  s->noise_step = step;\n  s->noise_first = first_sample;\n}\n", name, name)
+      fn("static void %s_set_noise_any(void *s, uint64_t seed, long step, long first_sample) {\n"
+        .. "  %s_set_noise((%s_scratch *)s, seed, step, first_sample);\n}\n", name, name, name)
+      noise_desc = string.format("%s_TRAINING_(%s_set_noise_any)", name, name)
+      noise_step = "\n  s->noise_step = opt->step; /* this update's masks: keyed by the updates before it */"
+        .. "\n  s->noise_first = 0;"
+      noise_decl = table.concat({
+        "/* The key of the masks of its noise layers (Dropout, GaussianNoise, ...) in the",
+        " * next loss_grad on this scratch: the seed (a layer's own seed wins), the",
+        " * optimizer step (the updates before this one; train_step sets it from",
+        " * opt->step) and the index of the call's first sample in the step's whole",
+        " * batch (a micro-batch's offset). A zeroed scratch: seed 0, step 0, first 0.",
+        " * forward, eval_loss and the stream are the identity of those layers. */",
+        string.format("void %s_set_noise(%s_scratch *s, uint64_t seed, long step, long first_sample);", name, name),
+        "",
+      }, "\n")
+    end
     training_fns = table.concat(parts)
-    stats_desc = string.format("%s_TRAINING_(%s_eval_loss_any), %s_TRAINING_(%s_update_stats_any)", name, name, name,
-      name)
-    update_call = string.format("\n  %s_update_stats(p, s); /* the moving statistics of this batch */", name)
-    stats_decl = table.concat({
+    stats_desc = string.format("%s_TRAINING_(%s_eval_loss_any), %s", name, name,
+      stats and string.format("%s_TRAINING_(%s_update_stats_any)", name, name) or "NULL")
+    if stats then
+      update_call = string.format("\n  %s_update_stats(p, s); /* the moving statistics of this batch */", name)
+    end
+    local decl = {
       "/* Its layers compute differently in training (BatchNormalization: the batch's",
-      " * statistics) and at inference (the moving statistics): loss_grad and",
-      " * train_step run the training computation, forward the inference one.",
+      " * statistics; the noise layers: their masks) and at inference (the moving",
+      " * statistics; the identity): loss_grad and train_step run the training",
+      " * computation, forward the inference one.",
       " * eval_loss: forward and the compiled loss, no gradient (Keras's evaluate).",
-      " * update_stats: the moving statistics the last loss_grad on this scratch",
-      " * computed, into p (train_step calls it after the optimizer's update). */",
-      string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target,", name,
-        name, name, xtype, real),
-      string.format("                  %s *y_pred, int n);", real),
-      string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name),
-      "",
-    }, "\n")
+    }
+    if stats then
+      decl[#decl + 1] = " * update_stats: the moving statistics the last loss_grad on this scratch"
+      decl[#decl + 1] = " * computed, into p (train_step calls it after the optimizer's update). */"
+    else
+      decl[#decl + 1] = " */"
+    end
+    decl[#decl + 1] = string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, "
+      .. "const %s *target,", name, name, name, xtype, real)
+    decl[#decl + 1] = string.format("                  %s *y_pred, int n);", real)
+    if stats then
+      decl[#decl + 1] = string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name)
+    end
+    decl[#decl + 1] = ""
+    stats_decl = table.concat(decl, "\n") .. noise_decl
   end
 
   local tensors = {}
@@ -710,6 +762,8 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   vars.TRAINING_FUNCTIONS = training_fns
   vars.STATS_DESC = stats_desc
   vars.UPDATE_STATS = update_call
+  vars.NOISE_STEP = noise_step
+  vars.NOISE_DESC = noise_desc
   vars.MAX_STEPS = iface.max_steps
   vars.STEPS_OUT_OF_RANGE = iface.variable and string.format("steps < 1 || steps > %d", iface.max_steps)
     or string.format("steps != %d", iface.max_steps)

@@ -27,7 +27,8 @@ local DEFAULTS = {
 local ALWAYS = { recurrent_activation = true, reset_after = true }
 local FRONT_POSITIONAL = { Conv1D = { "filters", "kernel_size" }, SeparableConv1D = { "filters", "kernel_size" },
   DepthwiseConv1D = { "kernel_size" }, MaxPooling1D = { "pool_size" }, AveragePooling1D = { "pool_size" },
-  RepeatVector = { "n" }, Reshape = { "target_shape" }, Permute = { "dims" },
+  RepeatVector = { "n" }, Reshape = { "target_shape" }, Permute = { "dims" }, Dropout = { "rate" },
+  SpatialDropout1D = { "rate" }, GaussianNoise = { "stddev" }, GaussianDropout = { "rate" },
   Embedding = { "input_dim", "output_dim" } }
 -- The front-end layers' defaults (rnnc's, which are Keras's).
 local FRONT_DEFAULTS = {

@@ -244,9 +244,6 @@ local KERAS1 = {
 
 -- Arguments refused unless they have the given value (or None).
 local MUST = {
-  dropout = { 0, "dropout is not implemented (rnnc refuses arguments that act only in training until it "
-    .. "implements them)" },
-  recurrent_dropout = { 0, "recurrent_dropout is not implemented" },
   stateful = { false, "stateful layers are not implemented" },
   time_major = { false, "time_major inputs are not implemented" },
   activity_regularizer = { null, "activity regularizers (a penalty on the layer's output) are not implemented" },
@@ -325,7 +322,9 @@ end
 local RECURRENT_KEYS = { units = "units", activation = "activation", use_bias = "boolean",
   return_sequences = "boolean", return_state = "boolean", go_backwards = "boolean", unroll = "boolean",
   zero_output_for_mask = "boolean", kernel_initializer = "initializer", recurrent_initializer = "initializer",
-  bias_initializer = "initializer" }
+  bias_initializer = "initializer",
+  -- issue 13: trained with masks (generator/layers/common.lua)
+  dropout = "rate", recurrent_dropout = "rate", seed = "seed", implementation = "implementation" }
 local CLASS_KEYS = {
   Dense = { units = "units", activation = "activation", use_bias = "boolean", kernel_initializer = "initializer",
     bias_initializer = "initializer", lora_alpha = "ignore" },
@@ -374,6 +373,12 @@ local FRONT_KEYS = {
     scale = "boolean", beta_initializer = "initializer", gamma_initializer = "initializer",
     moving_mean_initializer = "initializer", moving_variance_initializer = "initializer", fused = "ignore",
     renorm_clipping = "ignore", renorm_momentum = "ignore", synchronized = "ignore" },
+  -- the noise layers (keras/src/layers/regularization/*.py): their seed is
+  -- kept (rnnc's generator draws other values from it than Keras's)
+  Dropout = { rate = "number", noise_shape = "noise_shape", seed = "seed" },
+  SpatialDropout1D = { rate = "number", seed = "seed", data_format = "data_format", noise_shape = "ignore" },
+  GaussianNoise = { stddev = "number", seed = "seed" },
+  GaussianDropout = { rate = "number", seed = "seed" },
 }
 for cls, keys in pairs(FRONT_KEYS) do
   CLASS_KEYS[cls] = keys
@@ -384,8 +389,9 @@ local FRONT_ALIASES = { Convolution1D = "Conv1D" }
 local EMBEDDING_KERAS1 = { init = "embeddings_initializer", W_regularizer = "embeddings_regularizer",
   W_constraint = "embeddings_constraint" }
 -- Layers that change nothing at inference (they act in training only).
-local IDENTITY_AT_INFERENCE = { Dropout = true, SpatialDropout1D = true, SpatialDropout2D = true,
-  GaussianNoise = true, GaussianDropout = true, AlphaDropout = true, ActivityRegularization = true }
+-- Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout are imported
+-- (generator/layers/noise.lua: trained with their masks); these are not.
+local IDENTITY_AT_INFERENCE = { SpatialDropout2D = true, AlphaDropout = true, ActivityRegularization = true }
 -- Keras 1 and tf.keras 1 class names.
 local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 
@@ -399,7 +405,8 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "cropping", "size", "target_shape", "dims", "n", "axis", "momentum", "epsilon", "center", "scale", "rms_scaling",
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
   "moving_mean_initializer", "moving_variance_initializer", "input_dim", "output_dim", "input_length",
-  "embeddings_initializer", "mask_zero", "trainable" }
+  "embeddings_initializer", "mask_zero", "rate", "stddev", "noise_shape", "seed", "dropout",
+  "recurrent_dropout", "implementation", "trainable" }
 for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha",
   "embeddings" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
@@ -438,7 +445,7 @@ local function layer(ctx, entry, key, nested)
     return rec
   end
   if IDENTITY_AT_INFERENCE[cls] then
-    problem("%s is the identity at inference but is refused, not dropped, until rnnc implements it", cls)
+    problem("%s is the identity at inference but is refused, not dropped: rnnc does not implement it", cls)
     return rec
   end
   if not keys or CLASS_ALIASES[cls] == false then
@@ -512,6 +519,26 @@ local function layer(ctx, entry, key, nested)
           else
             rec.args.merge_mode = v
           end
+        end
+      elseif how == "rate" then
+        if v ~= null then
+          if type(v) ~= "number" or not (v >= 0 and v < 1) then
+            problem("%s = %s: rnnc takes a rate in [0, 1)", k, describe_value(v))
+          elseif v > 0 then
+            rec.args[k] = v
+          end
+        end
+      elseif how == "seed" or how == "implementation" then
+        -- the seed of the dropout masks; implementation 1 draws a mask per
+        -- gate (Keras 1 and 2's 0 and 2, and Keras 3's 2: one for all)
+        if v ~= null and how == "seed" then
+          if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v >= 2 ^ 63 then
+            problem("seed = %s: rnnc takes None or a non-negative integer", describe_value(v))
+          else
+            rec.args.seed = math.tointeger(v)
+          end
+        elseif v ~= null and v == 1 then
+          rec.args.implementation = 1
         end
       elseif how == "layer" then
         rec.inner = layer(ctx, v, kk, true)
@@ -599,6 +626,7 @@ end
 function keras.front_value(rec, k, how, v, key, problem)
   if v == null then
     if k == "strides" then return end -- pooling's strides = None: pool_size
+    if how == "seed" or how == "noise_shape" then return end -- None: the default
     bad(key, "expected a value, got None")
   end
   if how == "int1" then
@@ -666,6 +694,26 @@ function keras.front_value(rec, k, how, v, key, problem)
       bad(key, "expected a number, got %s", describe_value(v))
     end
     rec.args[k] = v
+  elseif how == "seed" then
+    if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v >= 2 ^ 63 then
+      problem("seed = %s: rnnc takes None or a non-negative integer", describe_value(v))
+    else
+      rec.args[k] = math.tointeger(v)
+    end
+  elseif how == "noise_shape" then
+    want(v, "list", key)
+    local out = {}
+    for i, d in ipairs(v) do
+      if d == null then
+        out[i] = "None"
+      elseif type(d) == "number" and d == math.floor(d) and d >= 1 and d <= (1 << 24) then
+        out[i] = math.tointeger(d)
+      else
+        bad(string.format("%s[%d]", key, i - 1), "expected None or a positive whole number, got %s",
+          describe_value(d))
+      end
+    end
+    rec.args[k] = out
   end
 end
 

@@ -135,9 +135,12 @@ function Bidirectional.emit(layer, g, x, prefix, _, mask)
   return { outputs = outputs, masks = masks }
 end
 
-function Bidirectional.spec(layer, prefix)
+function Bidirectional.spec(layer, prefix, call)
   local inner = layer.args.layer
   local lines = { string.format("layer Bidirectional %s merge_mode=%s", prefix, layer.args.merge_mode) }
+  -- the copies' dropout masks are their own (common.recurrent_spec)
+  local p = call and call.prefix or prefix
+  inner.spec_salt_prefixes = { p .. "/forward_" .. inner.name, p .. "/backward_" .. inner.name }
   for _, l in ipairs(inner.module.spec(inner, inner.name)) do
     lines[#lines + 1] = l
   end

@@ -44,8 +44,18 @@ function common.recurrent_args(extra)
     stateful = { "boolean", false, only = false, why = "stateful layers are not implemented" },
     unroll = { "boolean", false }, -- a TensorFlow graph hint; rnnc decides unrolling itself
     time_major = { "boolean", false, only = false, why = "rnnc takes (batch, timesteps, features)" },
-    dropout = { "number", 0, only = 0, why = "dropout is not implemented" },
-    recurrent_dropout = { "number", 0, only = 0, why = "dropout is not implemented" },
+    -- issue 13: trained with masks drawn once per call (common.unroll)
+    dropout = { "rate", 0 },
+    recurrent_dropout = { "rate", 0 },
+    seed = { "any", util.None, check = function(at, argname, v)
+      return require("layers.noise").seed_arg(at, argname, v)
+    end },
+    -- Keras 3's LSTMCell/GRUCell: 1 draws one dropout mask per gate (forced
+    -- by recurrent_dropout > 0), 2 one mask for all gates
+    implementation = { "any", 2, check = function(at, argname, v)
+      if v ~= 1 and v ~= 2 then util.fail(at, "argument '%s' must be 1 or 2, got %s", argname, tostring(v)) end
+      return math.tointeger(v)
+    end },
     input_length = { "posint", optional = true },
     -- with a mask: a masked step's output is zeros instead of the kept
     -- state (Keras 3 RNN.__init__'s zero_output_for_mask; Bidirectional
@@ -207,9 +217,62 @@ function common.unroll(layer, g, x, prefix, cell, initial, mask)
   local variable = g.prog.variable and steps > 1
   local z = g:act(prefix .. "/z", steps, cell.proj_cols, "per step, " .. (cell.proj_meaning or "x @ kernel"))
   local kernel = g:param(layer.weights[1])
-  g:per_row(steps, function(sel)
-    g:matmul(sel(z), sel(x), kernel, false, "the input projection of every step")
-  end)
+  local drop = common.dropout_plan(layer, cell.proj_cols // units, g.streaming)
+  local function project()
+    g:per_row(steps, function(sel)
+      g:matmul(sel(z), sel(x), kernel, false, "the input projection of every step")
+    end)
+  end
+  if drop.input then
+    g:in_mode("infer", project)
+    g:in_mode("train", function()
+      common.dropped_projection(layer, g, x, z, kernel, prefix, drop)
+    end)
+  else
+    project()
+  end
+  -- the recurrent state's masks, and cell.step's view of h[t-1] for gate k
+  local rec_mask, h_dropped
+  if drop.recurrent then
+    g:in_mode("train", function()
+      rec_mask = common.dropout_mask(layer, g, prefix .. "/recurrent_dropout", drop.rec_masks, units,
+        a.recurrent_dropout, "the recurrent state's dropout masks")
+    end)
+    h_dropped = g:act(prefix .. "/h_dropped", steps, drop.rec_masks * units,
+      "per step, h[t-1] times the recurrent dropout mask of each gate")
+  end
+  local function run_step(s, zt, prev, rows)
+    local plain = {
+      h = function()
+        return prev[1]
+      end,
+      per_gate = false,
+    }
+    if not drop.recurrent then
+      cell.step(g, s, zt, prev, rows, plain)
+      return
+    end
+    g:in_mode("infer", function()
+      cell.step(g, s, zt, prev, rows, plain)
+    end)
+    g:in_mode("train", function()
+      local done = {}
+      local masked = {
+        h = function(k)
+          local m = drop.rec_masks == 1 and 0 or k
+          local v = ir.cols(ir.row(h_dropped, s), m * units, units)
+          if not done[m] then
+            done[m] = true
+            g:map(v, E.mul(E.arg(1), E.arg(2)), { prev[1], ir.row(rec_mask, m) }, false,
+              "h[t-1] times its recurrent dropout mask")
+          end
+          return v
+        end,
+        per_gate = drop.rec_masks > 1,
+      }
+      cell.step(g, s, zt, prev, rows, masked)
+    end)
+  end
   local seq, prev = {}, {}
   for k, name in ipairs(cell.states) do
     if initial and initial.in_place and steps == 1 then
@@ -250,11 +313,11 @@ function common.unroll(layer, g, x, prefix, cell, initial, mask)
   end
   local function step(s, zt, prev_rows, rows)
     if not mask then
-      cell.step(g, s, zt, prev_rows, rows)
+      run_step(s, zt, prev_rows, rows)
       return
     end
     local cand = state_rows(s, new)
-    cell.step(g, s, zt, prev_rows, cand)
+    run_step(s, zt, prev_rows, cand)
     local m = ir.row(mask, input_row(s))
     m = ir.view(m.buf, m.off, 1, units, m.strides[1], 0, m.toff, m.loff)
     for k, name in ipairs(cell.states) do
@@ -284,6 +347,89 @@ function common.unroll(layer, g, x, prefix, cell, initial, mask)
   return { outputs = outputs, final_states = last, masks = { mask and a.return_sequences and mask or nil } }
 end
 
+-- The recurrent layers' dropout (Keras 3, keras/src/layers/rnn/
+-- dropout_rnn_cell.py, simple_rnn.py, lstm.py, gru.py): in training, masks of
+-- 0 or 1 / (1 - rate) drawn once per call (DropoutRNNCell caches them for
+-- every step of the batch) multiply the input of every step (`dropout`,
+-- masks of the input's width) and h[t-1] where it enters the recurrent
+-- products (`recurrent_dropout`, masks of `units`); the identity at
+-- inference. LSTMCell and GRUCell switch to implementation 1 when
+-- recurrent_dropout > 0 (their __init__: `if self.recurrent_dropout != 0.0:
+-- self.implementation = 1`), which draws one mask per gate
+-- (dropout_mask_count 4 or 3) for the input and for the state; with
+-- implementation 2 (the default, recurrent_dropout = 0) one input mask
+-- serves every gate. SimpleRNN has one of each. The masks come from rnnc's
+-- counter-based generator (rnnc_noise_value) under the salts of
+-- "<layer>/dropout" and "<layer>/recurrent_dropout", mask k's values at
+-- indices k * width + i; a Bidirectional's copies are layers of their own.
+-- Returns {input = bool, recurrent = bool, in_masks, rec_masks}.
+function common.dropout_plan(layer, gates, streaming)
+  local a = layer.args
+  local plan = { input = false, recurrent = false, in_masks = 0, rec_masks = 0 }
+  if streaming then return plan end -- the stream is inference: the identity
+  local per_gate = gates > 1 and (a.recurrent_dropout > 0 or a.implementation == 1)
+  if a.dropout > 0 then
+    plan.input, plan.in_masks = true, per_gate and gates or 1
+  end
+  if a.recurrent_dropout > 0 then
+    plan.recurrent, plan.rec_masks = true, per_gate and gates or 1
+  end
+  return plan
+end
+
+-- count masks of `width` values (rows of a per-sample buffer), drawn once
+-- per call under the salt of `name`; returns the view.
+function common.dropout_mask(layer, g, name, count, width, rate, meaning)
+  local noise = require("layers.noise")
+  local seed = layer.args.seed ~= util.None and layer.args.seed or nil
+  local mask = g:act(name .. "_mask", count, width, meaning)
+  g:map(mask, E.noise(1, rate, noise.salt_of(name), seed, true), {}, false, meaning .. ", drawn once per call")
+  return mask
+end
+
+-- z = (x * mask) @ kernel in training: one masked input for every gate, or
+-- one per gate (its block of z's columns and of the kernel's).
+function common.dropped_projection(layer, g, x, z, kernel, prefix, drop)
+  local steps, width = x.dims[1], x.dims[2]
+  local units = layer.args.units
+  local mask = common.dropout_mask(layer, g, prefix .. "/dropout", drop.in_masks, width, layer.args.dropout,
+    "the input's dropout masks")
+  -- one buffer per mask (gate k's: x_dropped_k), each a whole buffer
+  local xd = {}
+  for k = 0, drop.in_masks - 1 do
+    xd[k] = g:act(prefix .. "/x_dropped" .. (k > 0 and ("_" .. k) or ""), steps, width,
+      "per step, the input times its dropout mask" .. (drop.in_masks > 1 and (" of gate " .. k) or ""))
+  end
+  g:per_row(steps, function(sel)
+    local n = sel(x).dims[1]
+    for k = 0, drop.in_masks - 1 do
+      local xk = sel(xd[k])
+      g:map(xk, E.mul(E.arg(1), E.arg(2)), { sel(x), ir.broadcast_rows(ir.row(mask, k), n) }, false,
+        "x times its dropout mask")
+      if drop.in_masks == 1 then
+        g:matmul(sel(z), xk, kernel, false, "the input projection of every step, x dropped out")
+      else
+        g:matmul(ir.cols(sel(z), k * units, units), xk, ir.cols(kernel, k * units, units), false,
+          "a gate's input projection, x dropped out")
+      end
+    end
+  end)
+end
+
+-- The recurrent product out (+)= h[t-1] @ R over the gate blocks
+-- first_gate.. (out and R: views of those blocks' columns), with the step's
+-- view of h[t-1] (hv: common.unroll's): one product, or, with a mask per
+-- gate, one per block.
+function common.recurrent_product(g, units, out, hv, R, first_gate, acc, note)
+  if not hv.per_gate then
+    g:matmul(out, hv.h(first_gate), R, acc, note)
+    return
+  end
+  for j = 0, out.dims[2] // units - 1 do
+    g:matmul(ir.cols(out, j * units, units), hv.h(first_gate + j), ir.cols(R, j * units, units), acc, note)
+  end
+end
+
 -- Why a recurrent layer cannot run one step at a time (nil: it can).
 function common.stream_refusal(layer)
   if layer.args.go_backwards then
@@ -310,6 +456,20 @@ function common.recurrent_spec(class, layer, prefix, extra, call)
   line = line .. string.format(" return_sequences=%d return_state=%d go_backwards=%d", b(a.return_sequences),
     b(a.return_state), b(a.go_backwards))
   if a.zero_output_for_mask then line = line .. " zero_output_for_mask=1" end
+  if a.dropout > 0 or a.recurrent_dropout > 0 then
+    -- the dropout (common.dropout_plan): rates, a mask per gate or one, the
+    -- seed, and each direction's salts (a Bidirectional's copies: its own)
+    local noise = require("layers.noise")
+    local gates = ({ SimpleRNN = 1, LSTM = 4, GRU = 3 })[class]
+    local per_gate = gates > 1 and (a.recurrent_dropout > 0 or a.implementation == 1)
+    local salts = {}
+    for _, p in ipairs(layer.spec_salt_prefixes or { call and call.prefix or prefix }) do
+      salts[#salts + 1] = tostring(noise.salt_of(p .. "/dropout"))
+      salts[#salts + 1] = tostring(noise.salt_of(p .. "/recurrent_dropout"))
+    end
+    line = line .. string.format(" dropout=%.17g recurrent_dropout=%.17g per_gate=%d seed=%s salts=%s", a.dropout,
+      a.recurrent_dropout, b(per_gate), a.seed == util.None and "none" or tostring(a.seed), table.concat(salts, ","))
+  end
   return line
 end
 

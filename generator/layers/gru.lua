@@ -65,9 +65,9 @@ function GRU.emit(layer, g, x, prefix, initial, mask)
     local in_bias = bias and ir.row(bias, 0)
     local rec_bias = bias and ir.row(bias, 1)
     local rec = g:act(prefix .. "/rec", steps, 3 * units, "per step, h[t-1] @ recurrent_kernel")
-    step = function(_, s, zt, prev, rows)
+    step = function(_, s, zt, prev, rows, hv)
       local rt = ir.row(rec, s)
-      g:matmul(rt, prev[1], recurrent, false, "the recurrent product")
+      common.recurrent_product(g, units, rt, hv, recurrent, 0, false, "the recurrent product")
       local zrt = ir.row(zr, s)
       for k = 0, 1 do
         local terms = { col(zt, k), col(rt, k) }
@@ -92,9 +92,9 @@ function GRU.emit(layer, g, x, prefix, initial, mask)
     end
   else
     local rh = g:act(prefix .. "/rh", steps, units, "per step, r * h[t-1]")
-    step = function(_, s, zt, prev, rows)
+    step = function(_, s, zt, prev, rows, hv)
       -- the z and r columns take h_{t-1} @ recurrent_kernel[:, :2U]
-      g:matmul(ir.cols(zt, 0, 2 * units), prev[1], ir.cols(recurrent, 0, 2 * units), true,
+      common.recurrent_product(g, units, ir.cols(zt, 0, 2 * units), hv, ir.cols(recurrent, 0, 2 * units), 0, true,
         "the recurrent product of z and r")
       local zrt = ir.row(zr, s)
       for k = 0, 1 do
@@ -103,7 +103,8 @@ function GRU.emit(layer, g, x, prefix, initial, mask)
         gate(g, col(zrt, k), a.recurrent_activation, terms, GATE[k])
       end
       local rht = ir.row(rh, s)
-      g:map(rht, E.mul(E.arg(1), E.arg(2)), { col(zrt, 1), prev[1] }, false, "the reset state r * h[t-1]")
+      -- (Keras 3 implementation 1: r * (h[t-1] * the candidate's mask))
+      g:map(rht, E.mul(E.arg(1), E.arg(2)), { col(zrt, 1), hv.h(2) }, false, "the reset state r * h[t-1]")
       g:matmul(col(zt, 2), rht, col(recurrent, 2), true, "the candidate's recurrent product")
       local terms = { col(zt, 2) }
       if bias then terms[2] = col(bias, 2) end

@@ -48,8 +48,8 @@ function LSTM.emit(layer, g, x, prefix, initial, mask)
     states = { "h", "c" },
     proj_cols = 4 * units,
     proj_meaning = "the gates' pre-activations x @ kernel + h[t-1] @ recurrent_kernel",
-    step = function(_, s, zt, prev, rows)
-      g:matmul(zt, prev[1], recurrent, true, "the recurrent product")
+    step = function(_, s, zt, prev, rows, hv)
+      common.recurrent_product(g, units, zt, hv, recurrent, 0, true, "the recurrent product")
       local gt = ir.row(gates, s)
       for k = 1, 4 do
         local args, pre = { ir.cols(zt, (k - 1) * units, units) }, E.arg(1)

@@ -35,6 +35,11 @@ local list = {
   (require("layers.activation").ELU),
   (require("layers.activation").Softmax),
   (require("layers.activation").PReLU),
+  -- issue 13: the noise layers (the identity at inference)
+  (require("layers.noise").Dropout),
+  (require("layers.noise").SpatialDropout1D),
+  (require("layers.noise").GaussianNoise),
+  (require("layers.noise").GaussianDropout),
 }
 -- several modules per file: the merge layers
 for _, m in ipairs(require("layers.merge").modules) do

@@ -37,8 +37,8 @@ function SimpleRNN.emit(layer, g, x, prefix, initial, mask)
     states = { "h" },
     proj_cols = a.units,
     proj_meaning = "x @ kernel + h[t-1] @ recurrent_kernel",
-    step = function(_, _, zt, prev, rows)
-      g:matmul(zt, prev[1], recurrent, true, "the recurrent product")
+    step = function(_, _, zt, _, rows, hv)
+      common.recurrent_product(g, a.units, zt, hv, recurrent, 0, true, "the recurrent product")
       local args, pre = { zt }, E.arg(1)
       if bias then
         args[2], pre = bias, E.add(E.arg(1), E.arg(2))

@@ -64,6 +64,10 @@ enum { LAYER_ACTIVATION = 16, LAYER_RELU, LAYER_LEAKY_RELU, LAYER_ELU, LAYER_PRE
  * layers, which keep their states at a masked step, and to the loss, which
  * weighs the rows by it. */
 enum { LAYER_MASKING = 24 };
+/* the noise layers: the identity at inference; in training (loss_grad) a
+ * mask of rnnc_noise_value (rnnc.h) multiplies (Dropout, GaussianDropout) or
+ * is added to (GaussianNoise) the input */
+enum { LAYER_DROPOUT = 21, LAYER_GAUSSIAN_NOISE, LAYER_GAUSSIAN_DROPOUT };
 /* ACT_LINEAR, ACT_RELU, ... : the catalog's activations (rnnc_catalog.h) */
 enum {
 #define ACT(NAME, name, elementwise) ACT_##NAME,
@@ -105,6 +109,16 @@ typedef struct {
   int T, in;     /* timesteps, input features */
   size_t record; /* reals per step record in the trace (see the cell's forward) */
   size_t kernel_off, recurrent_off, bias_off; /* offsets in the parameter vector */
+  /* dropout (training only): in_masks masks of `in` values for the input
+   * (0: none, 1: one for every gate, gates: one per gate) and rec_masks of
+   * U for h[t-1] in the recurrent products, rnnc_noise_value dropout masks
+   * of rate dropout / recurrent_dropout under the salts salt_in, salt_rec
+   * (the seed the layer's when has_seed, else the call's); mask k's values
+   * at indices k * width + i. They follow the step records in the trace. */
+  int in_masks, rec_masks, has_seed;
+  double dropout, recurrent_dropout;
+  uint64_t seed, salt_in, salt_rec;
+  size_t mask_size; /* in_masks * in + rec_masks * U */
 } rnn;
 
 /* A front-end layer's geometry and weights (sizes per sample). */
@@ -198,6 +212,14 @@ typedef struct {
   /* zero_output_for_mask=1 (a masked step's output is zeros; Bidirectional
    * with return_sequences sets it on both directions, as Keras 3 does) */
   int zero_output;
+  /* noise layers (is_noise): kind (rnnc_noise_kind), rate or stddev, the
+   * salt, the layer's seed (has_seed; else the call's), and along which axes
+   * the mask varies (per_sample, per_step, per_feature; 0: one value
+   * broadcast along it, Keras's noise_shape entry 1): the mask per sample
+   * is mask_rows x mask_cols, kept in the trace (work) */
+  int noise_kind, has_seed, per_sample, per_step, per_feature, mask_rows, mask_cols;
+  double noise_p;
+  uint64_t salt, seed;
 } layer;
 
 struct rnnc_ref {
@@ -226,6 +248,9 @@ struct rnnc_ref {
   int n_reg;
   size_t *reg_off, *reg_size;
   double *reg_l1, *reg_l2;
+  /* the noise layers' key in training (rnnc_ref_set_noise; 0 0 0 at first) */
+  uint64_t noise_seed;
+  long noise_step, noise_first;
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -299,8 +324,8 @@ static int parse_merge_mode(const char *s) {
   return -1;
 }
 
-#define MAX_TOKENS 16
-#define MAX_KEYS 10
+#define MAX_TOKENS 20
+#define MAX_KEYS 16
 
 /* The layer classes and their keys, in the order of the spec format; the last
  * n_optional keys may be absent (key_value then gives NULL). */
@@ -316,22 +341,25 @@ static const layer_class classes[] = {
     {"Dense", LAYER_DENSE, 4, 1, {"units", "activation", "use_bias", "logits"}},
     {"SimpleRNN",
      LAYER_SIMPLE_RNN,
-     8,
-     2,
+     13,
+     7,
      {"units", "activation", "use_bias", "return_sequences", "return_state", "go_backwards",
-      "initial_state", "zero_output_for_mask"}},
+      "initial_state", "zero_output_for_mask", "dropout", "recurrent_dropout", "per_gate", "seed",
+      "salts"}},
     {"LSTM",
      LAYER_LSTM,
-     9,
-     2,
+     14,
+     7,
      {"units", "activation", "recurrent_activation", "use_bias", "return_sequences", "return_state",
-      "go_backwards", "initial_state", "zero_output_for_mask"}},
+      "go_backwards", "initial_state", "zero_output_for_mask", "dropout", "recurrent_dropout",
+      "per_gate", "seed", "salts"}},
     {"GRU",
      LAYER_GRU,
-     10,
-     2,
+     15,
+     7,
      {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "return_sequences",
-      "return_state", "go_backwards", "initial_state", "zero_output_for_mask"}},
+      "return_state", "go_backwards", "initial_state", "zero_output_for_mask", "dropout",
+      "recurrent_dropout", "per_gate", "seed", "salts"}},
     {"Masking", LAYER_MASKING, 1, 0, {"mask_value"}},
     {"Bidirectional", LAYER_BIDIRECTIONAL, 1, 0, {"merge_mode"}},
     {"Add", LAYER_MIX, 0, 0, {""}},
@@ -394,6 +422,13 @@ static const layer_class classes[] = {
     {"ELU", LAYER_ELU, 1, 0, {"alpha"}},
     {"PReLU", LAYER_PRELU, 1, 0, {"alpha_shape"}},
     {"Embedding", LAYER_EMBEDDING, 3, 1, {"input_dim", "output_dim", "mask_zero"}},
+    {"Dropout",
+     LAYER_DROPOUT,
+     6,
+     0,
+     {"rate", "salt", "seed", "per_sample", "per_step", "per_feature"}},
+    {"GaussianNoise", LAYER_GAUSSIAN_NOISE, 3, 0, {"stddev", "salt", "seed"}},
+    {"GaussianDropout", LAYER_GAUSSIAN_DROPOUT, 3, 0, {"rate", "salt", "seed"}},
 };
 /* The op of each LAYER_MIX class, by name: names[i] is op i + 1 (ref_mix.h). */
 static int mix_op(const char *class_name) {
@@ -449,8 +484,8 @@ static int parse_layer_line(layer_line *ll, char **tok, int ntok, int line, char
             "Conv1D SeparableConv1D DepthwiseConv1D MaxPooling1D AveragePooling1D "
             "GlobalMaxPooling1D GlobalAveragePooling1D ZeroPadding1D Cropping1D UpSampling1D "
             "Flatten Reshape Permute RepeatVector LayerNormalization BatchNormalization "
-            "Activation ReLU LeakyReLU ELU PReLU Embedding Add Subtract Multiply Average Maximum "
-            "Minimum "
+            "Activation ReLU LeakyReLU ELU PReLU Embedding Dropout GaussianNoise GaussianDropout "
+            "Add Subtract Multiply Average Maximum Minimum "
             "Concatenate Dot Attention AdditiveAttention MultiHeadAttention Masking)",
             line, tok[0]);
     return -1;
@@ -584,7 +619,52 @@ static int get_real(const layer_line *ll, const char *key, double *out, char *er
 }
 
 static int is_elementwise(int kind) {
-  return kind >= LAYER_ACTIVATION && kind <= LAYER_PRELU;
+  return kind >= LAYER_ACTIVATION && kind <= LAYER_GAUSSIAN_DROPOUT;
+}
+
+static int is_noise(int kind) {
+  return kind >= LAYER_DROPOUT && kind <= LAYER_GAUSSIAN_DROPOUT;
+}
+
+/* A noise layer's keys: its rate (or stddev), salt, seed (none or an
+ * unsigned integer) and Dropout's axes. */
+static int build_noise(layer *L, const layer_line *ll, char *err, size_t errlen) {
+  const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
+  char *end;
+  L->noise_kind = L->kind == LAYER_DROPOUT          ? RNNC_NOISE_DROPOUT
+                  : L->kind == LAYER_GAUSSIAN_NOISE ? RNNC_NOISE_GAUSSIAN
+                                                    : RNNC_NOISE_GAUSSIAN_DROPOUT;
+  if (get_real(ll, L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", &L->noise_p, err, errlen) !=
+      0)
+    return -1;
+  if (L->kind == LAYER_GAUSSIAN_NOISE ? !(L->noise_p >= 0.0 && L->noise_p < 1e300)
+                                      : !(L->noise_p >= 0.0 && L->noise_p < 1.0)) {
+    set_err(err, errlen, "line %d: layer '%s': %s %g out of range", ll->line, ll->name,
+            L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", L->noise_p);
+    return -1;
+  }
+  L->salt = strtoull(salt, &end, 10);
+  if (*salt == '\0' || *salt == '-' || *end != '\0') {
+    set_err(err, errlen, "line %d: layer '%s': bad salt '%s'", ll->line, ll->name, salt);
+    return -1;
+  }
+  L->has_seed = strcmp(seed, "none") != 0;
+  if (L->has_seed) {
+    L->seed = strtoull(seed, &end, 10);
+    if (*seed == '\0' || *seed == '-' || *end != '\0') {
+      set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
+      return -1;
+    }
+  }
+  L->per_sample = L->per_step = L->per_feature = 1;
+  if (L->kind == LAYER_DROPOUT && (get_bool(ll, "per_sample", &L->per_sample, err, errlen) != 0 ||
+                                   get_bool(ll, "per_step", &L->per_step, err, errlen) != 0 ||
+                                   get_bool(ll, "per_feature", &L->per_feature, err, errlen) != 0))
+    return -1;
+  L->mask_rows = L->per_step ? L->rows : 1;
+  L->mask_cols = L->per_feature ? L->in_features : 1;
+  L->work_size = (size_t)L->mask_rows * (size_t)L->mask_cols;
+  return 0;
 }
 
 /* Fills an elementwise layer (output shape = input shape) from its line. */
@@ -617,6 +697,10 @@ static int build_elementwise(layer *L, const layer_line *ll, int in_rank, const 
     return get_real(ll, "negative_slope", &L->slope, err, errlen);
   case LAYER_ELU:
     return get_real(ll, "alpha", &L->alpha, err, errlen);
+  case LAYER_DROPOUT:
+  case LAYER_GAUSSIAN_NOISE:
+  case LAYER_GAUSSIAN_DROPOUT:
+    return build_noise(L, ll, err, errlen);
   default: { /* PReLU: alpha_shape=C or 1 (a vector input) or RxC */
     const char *shape = key_value(ll, "alpha_shape");
     char buf[32];
@@ -715,6 +799,75 @@ static int build_dense(layer *L, const layer_line *ll, int in_rank, const int *i
 
 /* Fills direction R and the layer's recurrent options from a SimpleRNN, LSTM
  * or GRU line, given the shape of its input. */
+/* An unsigned integer, all of s. */
+static int parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  if (s == NULL || *s < '0' || *s > '9')
+    return -1;
+  *out = strtoull(s, &end, 10);
+  return *end == '\0' ? 0 : -1;
+}
+
+/* A recurrent line's dropout keys (absent: none): dropout, recurrent_dropout
+ * (rates in [0, 1)), per_gate (1: a mask per gate), seed (none or an
+ * integer) and salts (input, recurrent; then the backward copy's two for a
+ * Bidirectional's line). Direction d takes salts 2d and 2d + 1. */
+static int parse_rnn_dropout(rnn *R, const layer_line *ll, int d, char *err, size_t errlen) {
+  const char *salts = key_value(ll, "salts"), *seed = key_value(ll, "seed");
+  int per_gate = 0, k;
+  R->dropout = R->recurrent_dropout = 0.0;
+  R->in_masks = R->rec_masks = R->has_seed = 0;
+  if ((key_value(ll, "dropout") != NULL &&
+       get_real(ll, "dropout", &R->dropout, err, errlen) != 0) ||
+      (key_value(ll, "recurrent_dropout") != NULL &&
+       get_real(ll, "recurrent_dropout", &R->recurrent_dropout, err, errlen) != 0) ||
+      get_optional_bool(ll, "per_gate", &per_gate, err, errlen) != 0)
+    return -1;
+  if (!(R->dropout >= 0.0 && R->dropout < 1.0) ||
+      !(R->recurrent_dropout >= 0.0 && R->recurrent_dropout < 1.0)) {
+    set_err(err, errlen, "line %d: layer '%s': a dropout rate outside [0, 1)", ll->line, ll->name);
+    return -1;
+  }
+  if (R->dropout > 0.0)
+    R->in_masks = per_gate ? R->gates : 1;
+  if (R->recurrent_dropout > 0.0)
+    R->rec_masks = per_gate ? R->gates : 1;
+  if (R->in_masks + R->rec_masks > 0) {
+    const char *p = salts;
+    uint64_t v[4];
+    char buf[32];
+    for (k = 0; k < 4 && p != NULL; k++) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      if (len >= sizeof buf)
+        break;
+      memcpy(buf, p, len);
+      buf[len] = '\0';
+      if (parse_u64(buf, &v[k]) != 0)
+        break;
+      p = comma ? comma + 1 : NULL;
+    }
+    if (salts == NULL || p != NULL || k < 2 * d + 2) {
+      set_err(err, errlen,
+              "line %d: layer '%s': dropout needs salts=IN,REC (a Bidirectional's "
+              "line: four)",
+              ll->line, ll->name);
+      return -1;
+    }
+    R->salt_in = v[2 * d];
+    R->salt_rec = v[2 * d + 1];
+    if (seed != NULL && strcmp(seed, "none") != 0) {
+      if (parse_u64(seed, &R->seed) != 0) {
+        set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
+        return -1;
+      }
+      R->has_seed = 1;
+    }
+  }
+  R->mask_size = (size_t)R->in_masks * (size_t)R->in + (size_t)R->rec_masks * (size_t)R->units;
+  return 0;
+}
+
 static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const int *in_shape,
                      char *err, size_t errlen) {
   double n_params, work, out;
@@ -754,6 +907,8 @@ static int build_rnn(layer *L, rnn *R, const layer_line *ll, int in_rank, const 
     R->gates = 3;
     R->record = 14 * (size_t)R->units;
   }
+  if (parse_rnn_dropout(R, ll, 0, err, errlen) != 0)
+    return -1;
   n_params = (double)R->gates * R->units * ((double)R->in + R->units) +
              (R->use_bias ? (R->reset_after ? 2.0 : 1.0) * R->gates * R->units : 0.0);
   work = 2.0 * ((double)R->T + 1) * 14.0 * R->units;
@@ -810,7 +965,7 @@ static void finish_recurrent(layer *L) {
   }
   /* record 0 of each direction is the initial state (zero, or copied from the
    * input with initial_state=1), records 1..T its steps */
-  L->work_size = (size_t)L->n_dirs * (T + 1) * L->dir[0].record;
+  L->work_size = (size_t)L->n_dirs * ((T + 1) * L->dir[0].record + L->dir[0].mask_size);
   /* per direction: d(loss)/dh of every step and d(loss)/dc_T; then 16 U for one step */
   L->scratch_size = (size_t)L->n_dirs * (T * U + U) + 16 * U;
   L->n_params = 0;
@@ -1188,6 +1343,8 @@ static int parse_layer(rnnc_ref *m, int *cap, int *pending, char **tok, int ntok
     }
     L->dir[1] = L->dir[0];
     L->dir[1].go_backwards = !L->dir[0].go_backwards;
+    if (parse_rnn_dropout(&L->dir[1], &ll, 1, err, errlen) != 0)
+      return -1;
     L->n_dirs = 2;
     /* Keras 3 Bidirectional.__init__ force_zero_output_for_mask */
     L->zero_output = L->return_sequences;
@@ -1452,7 +1609,7 @@ static void propagate_masks(rnnc_ref *m) {
       L->out_mask[k] = -1;
     if (L->kind == LAYER_MASKING || (L->kind == LAYER_EMBEDDING && L->fe.mask_zero))
       L->out_mask[0] = l;
-    else if (L->kind == LAYER_DENSE || is_elementwise(L->kind) ||
+    else if (L->kind == LAYER_DENSE || is_elementwise(L->kind) || is_noise(L->kind) ||
              L->kind == LAYER_LAYER_NORMALIZATION)
       L->out_mask[0] = L->in_mask;
     else if (L->kind == LAYER_SIMPLE_RNN || L->kind == LAYER_LSTM || L->kind == LAYER_GRU ||
@@ -2097,6 +2254,69 @@ static void add_to(double *a, const double *b, int n) {
     a[i] += b[i];
 }
 
+/* The dropout of the recurrent layers: `masks` holds nm rows of n values
+ * (NULL: none; 1: one for every gate block; else one per block). The gate
+ * blocks g0 .. g0 + nb - 1 of W (columns g U .. g U + U - 1, row stride
+ * `stride`) multiply a masked by its block's mask: */
+
+/* a times mask row k (masks NULL: a itself), into buf. */
+static const double *masked(const double *a, const double *masks, int nm, int k, int n,
+                            double *buf) {
+  int i;
+  if (masks == NULL)
+    return a;
+  for (i = 0; i < n; i++)
+    buf[i] = a[i] * masks[(nm > 1 ? k : 0) * n + i];
+  return buf;
+}
+
+/* y[j U + u] += (a * mask of block g0 + j) @ W[:, (g0 + j) U + u], j < nb. */
+static void add_gates(const double *a, int n, const double *masks, int nm, const double *W,
+                      int stride, int U, int g0, int nb, double *y, double *buf) {
+  int j;
+  if (masks == NULL) {
+    add_vec_mat(a, n, W + g0 * U, stride, nb * U, y);
+    return;
+  }
+  for (j = 0; j < nb; j++)
+    add_vec_mat(masked(a, masks, nm, g0 + j, n, buf), n, W + (g0 + j) * U, stride, U, y + j * U);
+}
+
+/* Its weight gradient: G[:, (g0 + j) U + u] += (a * mask) d[j U + u]. */
+static void add_outer_gates(const double *a, int n, const double *masks, int nm, const double *d,
+                            int U, int g0, int nb, double *G, int stride, double *buf) {
+  int j;
+  if (masks == NULL) {
+    add_outer(a, n, d, nb * U, G + g0 * U, stride);
+    return;
+  }
+  for (j = 0; j < nb; j++)
+    add_outer(masked(a, masks, nm, g0 + j, n, buf), n, d + j * U, U, G + (g0 + j) * U, stride);
+}
+
+/* And a's: out[i] += sum_j mask_j[i] sum_u W[i, (g0 + j) U + u] d[j U + u]. */
+static void add_mat_vec_gates(const double *W, int n, int stride, const double *d, int U, int g0,
+                              int nb, const double *masks, int nm, double *out, double *buf) {
+  int i, j;
+  if (masks == NULL) {
+    add_mat_vec(W + g0 * U, n, stride, d, nb * U, out);
+    return;
+  }
+  for (j = 0; j < nb; j++) {
+    for (i = 0; i < n; i++)
+      buf[i] = 0.0;
+    add_mat_vec(W + (g0 + j) * U, n, stride, d + j * U, U, buf);
+    for (i = 0; i < n; i++)
+      out[i] += buf[i] * masks[(nm > 1 ? g0 + j : 0) * n + i];
+  }
+}
+
+/* A buffer of n reals for masked vectors when there are masks (else NULL). */
+static double *mask_buffer(const double *mi, const double *mr, int n) {
+  return mi != NULL || mr != NULL ? (double *)calloc((size_t)(n > 0 ? n : 1), sizeof(double))
+                                  : NULL;
+}
+
 /* Input timestep read at processing step t. */
 static int source_step(const rnn *R, int t) {
   return R->go_backwards ? R->T - 1 - t : t;
@@ -2124,11 +2344,13 @@ static void keep_states(const rnn *R, double *work, int t, size_t keep) {
 /* ---- SimpleRNN: record = h[U] z[U]; h_t = act(x_t @ K + h_{t-1} @ R + b). */
 
 static void simple_rnn_forward(const rnn *R, const double *params, const double *x,
-                               const double *mask, double *work) {
+                               const double *mask, double *work, const double *mi,
+                               const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t);
@@ -2139,10 +2361,11 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
     }
     for (u = 0; u < U; u++)
       z[u] = bias != NULL ? bias[u] : 0.0;
-    add_vec_mat(xt, in, kernel, U, U, z);
-    add_vec_mat(h_prev, U, recurrent, U, U, z);
+    add_gates(xt, in, mi, R->in_masks, kernel, U, U, 0, 1, z, buf);
+    add_gates(h_prev, U, mr, R->rec_masks, recurrent, U, U, 0, 1, z, buf);
     activation_forward(R->act, z, h, U);
   }
+  free(buf);
 }
 
 /* Backpropagation through time. dh_out: T x U, d(loss)/dh of every processing
@@ -2151,7 +2374,8 @@ static void simple_rnn_forward(const rnn *R, const double *params, const double 
  * 3 U reals. */
 static void simple_rnn_backward(const rnn *R, const double *params, const double *x,
                                 const double *mask, double *work, const double *dh_out,
-                                double *grad, double *dx, double *dh0, double *scratch) {
+                                double *grad, double *dx, double *dh0, double *scratch,
+                                const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2159,6 +2383,7 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
   double *g_bias = R->use_bias ? grad + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dz = scratch + 2 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++)
     dh_next[u] = 0.0; /* d(loss)/dh[t] through step t+1; nothing after the last step */
@@ -2173,18 +2398,19 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
       continue;
     }
     activation_backward(R->act, z, h, dh, dz, U);
-    add_outer(x + src * in, in, dz, U, g_kernel, U);
-    add_outer(h_prev, U, dz, U, g_recurrent, U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dz, U, 0, 1, g_kernel, U, buf);
+    add_outer_gates(h_prev, U, mr, R->rec_masks, dz, U, 0, 1, g_recurrent, U, buf);
     if (g_bias != NULL)
       add_to(g_bias, dz, U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, U, dz, U, dx + src * in);
+      add_mat_vec_gates(kernel, in, U, dz, U, 0, 1, mi, R->in_masks, dx + src * in, buf);
     for (u = 0; u < U; u++)
       dh_next[u] = 0.0;
-    add_mat_vec(recurrent, U, U, dz, U, dh_next);
+    add_mat_vec_gates(recurrent, U, U, dz, U, 0, 1, mr, R->rec_masks, dh_next, buf);
   }
   if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
+  free(buf);
 }
 
 /* ---- LSTM: record = h[U] c[U] tc[U] pre[4U] gate[4U], blocks i f c o.
@@ -2192,11 +2418,12 @@ static void simple_rnn_backward(const rnn *R, const double *params, const double
  * rec(pre_o)) = (i, f, g, o); c_t = f c_{t-1} + i g; tc = act(c_t); h_t = o tc. */
 
 static void lstm_forward(const rnn *R, const double *params, const double *x, const double *mask,
-                         double *work) {
+                         double *work, const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   int T = R->T, in = R->in, U = R->units, t, u, k;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t), *c_prev = h_prev + U;
@@ -2209,8 +2436,8 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, co
     }
     for (k = 0; k < 4 * U; k++)
       pre[k] = bias != NULL ? bias[k] : 0.0;
-    add_vec_mat(xt, in, kernel, 4 * U, 4 * U, pre);
-    add_vec_mat(h_prev, U, recurrent, 4 * U, 4 * U, pre);
+    add_gates(xt, in, mi, R->in_masks, kernel, 4 * U, U, 0, 4, pre, buf);
+    add_gates(h_prev, U, mr, R->rec_masks, recurrent, 4 * U, U, 0, 4, pre, buf);
     activation_forward(R->rec_act, pre, gate, U);                 /* i */
     activation_forward(R->rec_act, pre + U, gate + U, U);         /* f */
     activation_forward(R->act, pre + 2 * U, gate + 2 * U, U);     /* g */
@@ -2221,6 +2448,7 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, co
     for (u = 0; u < U; u++)
       h[u] = o_[u] * tc[u];
   }
+  free(buf);
 }
 
 /* As simple_rnn_backward; dc_last (may be NULL): d(loss)/dc_T from outside
@@ -2228,7 +2456,8 @@ static void lstm_forward(const rnn *R, const double *params, const double *x, co
  * scratch: 13 U reals. */
 static void lstm_backward(const rnn *R, const double *params, const double *x, const double *mask,
                           double *work, const double *dh_out, const double *dc_last, double *grad,
-                          double *dx, double *dh0, double *dc0, double *scratch) {
+                          double *dx, double *dh0, double *dc0, double *scratch, const double *mi,
+                          const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2237,6 +2466,7 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, c
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dc = scratch + 2 * U, *dc_next = scratch + 3 * U;
   double *dtc = scratch + 4 * U, *dgate = scratch + 5 * U, *dpre = scratch + 9 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++) {
     dh_next[u] = 0.0;                                /* through step t+1 */
@@ -2270,16 +2500,17 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, c
     activation_backward(R->rec_act, pre + U, gate + U, dgate + U, dpre + U, U);
     activation_backward(R->act, pre + 2 * U, gate + 2 * U, dgate + 2 * U, dpre + 2 * U, U);
     activation_backward(R->rec_act, pre + 3 * U, gate + 3 * U, dgate + 3 * U, dpre + 3 * U, U);
-    add_outer(x + src * in, in, dpre, 4 * U, g_kernel, 4 * U);
-    add_outer(h_prev, U, dpre, 4 * U, g_recurrent, 4 * U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dpre, U, 0, 4, g_kernel, 4 * U, buf);
+    add_outer_gates(h_prev, U, mr, R->rec_masks, dpre, U, 0, 4, g_recurrent, 4 * U, buf);
     if (g_bias != NULL)
       add_to(g_bias, dpre, 4 * U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, 4 * U, dpre, 4 * U, dx + src * in);
+      add_mat_vec_gates(kernel, in, 4 * U, dpre, U, 0, 4, mi, R->in_masks, dx + src * in, buf);
     for (u = 0; u < U; u++)
       dh_next[u] = 0.0;
-    add_mat_vec(recurrent, U, 4 * U, dpre, 4 * U, dh_next);
+    add_mat_vec_gates(recurrent, U, 4 * U, dpre, U, 0, 4, mr, R->rec_masks, dh_next, buf);
   }
+  free(buf);
   if (dh0 != NULL) /* dh_next and dc_next are now d(loss)/d(record 0) */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
   if (dc0 != NULL)
@@ -2295,13 +2526,14 @@ static void lstm_backward(const rnn *R, const double *params, const double *x, c
  * (rec(pre_z), rec(pre_r), act(pre_h)); h_t = z h_{t-1} + (1 - z) cand. */
 
 static void gru_forward(const rnn *R, const double *params, const double *x, const double *mask,
-                        double *work) {
+                        double *work, const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   const double *bias = R->use_bias ? params + R->bias_off : NULL;
   const double *b_in = bias;
   const double *b_rec = bias != NULL && R->reset_after ? bias + 3 * R->units : NULL;
   int T = R->T, in = R->in, U = R->units, t, u, k;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
   for (t = 0; t < T; t++) {
     const double *xt = x + source_step(R, t) * in;
     const double *h_prev = step_record(R, work, t);
@@ -2316,11 +2548,11 @@ static void gru_forward(const rnn *R, const double *params, const double *x, con
       xp[k] = b_in != NULL ? b_in[k] : 0.0;
       hp[k] = b_rec != NULL ? b_rec[k] : 0.0;
     }
-    add_vec_mat(xt, in, kernel, 3 * U, 3 * U, xp);
+    add_gates(xt, in, mi, R->in_masks, kernel, 3 * U, U, 0, 3, xp, buf);
     if (R->reset_after)
-      add_vec_mat(h_prev, U, recurrent, 3 * U, 3 * U, hp);
-    else
-      add_vec_mat(h_prev, U, recurrent, 3 * U, 2 * U, hp); /* z and r blocks only */
+      add_gates(h_prev, U, mr, R->rec_masks, recurrent, 3 * U, U, 0, 3, hp, buf);
+    else /* z and r blocks only */
+      add_gates(h_prev, U, mr, R->rec_masks, recurrent, 3 * U, U, 0, 2, hp, buf);
     for (k = 0; k < 2 * U; k++)
       pre[k] = xp[k] + hp[k];
     activation_forward(R->rec_act, pre, gate, U);         /* z */
@@ -2329,8 +2561,10 @@ static void gru_forward(const rnn *R, const double *params, const double *x, con
       for (u = 0; u < U; u++)
         pre[2 * U + u] = xp[2 * U + u] + r_[u] * hp[2 * U + u];
     } else {
+      /* Keras 3 implementation 1: r (h_{t-1} times the candidate block's mask) */
+      const double *hm = masked(h_prev, mr, R->rec_masks, 2, U, buf);
       for (u = 0; u < U; u++)
-        rh[u] = r_[u] * h_prev[u];
+        rh[u] = r_[u] * hm[u];
       add_vec_mat(rh, U, recurrent + 2 * U, 3 * U, U, hp + 2 * U);
       for (u = 0; u < U; u++)
         pre[2 * U + u] = xp[2 * U + u] + hp[2 * U + u];
@@ -2339,12 +2573,13 @@ static void gru_forward(const rnn *R, const double *params, const double *x, con
     for (u = 0; u < U; u++)
       h[u] = z_[u] * h_prev[u] + (1.0 - z_[u]) * cand[u];
   }
+  free(buf);
 }
 
 /* As simple_rnn_backward. scratch: 12 U reals. */
 static void gru_backward(const rnn *R, const double *params, const double *x, const double *mask,
                          double *work, const double *dh_out, double *grad, double *dx, double *dh0,
-                         double *scratch) {
+                         double *scratch, const double *mi, const double *mr) {
   const double *kernel = params + R->kernel_off;
   const double *recurrent = params + R->recurrent_off;
   double *g_kernel = grad + R->kernel_off;
@@ -2354,6 +2589,7 @@ static void gru_backward(const rnn *R, const double *params, const double *x, co
   int T = R->T, in = R->in, U = R->units, t, u;
   double *dh = scratch, *dh_next = scratch + U, *dgate = scratch + 2 * U, *dpre = scratch + 5 * U;
   double *dhp = scratch + 8 * U, *drh = scratch + 11 * U;
+  double *buf = mask_buffer(mi, mr, in > U ? in : U);
 
   for (u = 0; u < U; u++)
     dh_next[u] = 0.0;
@@ -2381,18 +2617,19 @@ static void gru_backward(const rnn *R, const double *params, const double *x, co
       for (u = 0; u < U; u++)
         drh[u] = 0.0;
       add_mat_vec(recurrent + 2 * U, U, 3 * U, dpre + 2 * U, U, drh);
-      for (u = 0; u < U; u++)
-        dgate[U + u] = drh[u] * h_prev[u]; /* dr */
+      for (u = 0; u < U; u++) /* dr: rh = r (h_{t-1} times its mask) */
+        dgate[U + u] =
+            drh[u] * h_prev[u] * (mr != NULL ? mr[(R->rec_masks > 1 ? 2 : 0) * U + u] : 1.0);
     }
     activation_backward(R->rec_act, pre, z_, dgate, dpre, U);
     activation_backward(R->rec_act, pre + U, r_, dgate + U, dpre + U, U);
 
     /* xp = x_t @ K + b_in: d xp = dpre in all three blocks */
-    add_outer(x + src * in, in, dpre, 3 * U, g_kernel, 3 * U);
+    add_outer_gates(x + src * in, in, mi, R->in_masks, dpre, U, 0, 3, g_kernel, 3 * U, buf);
     if (g_b_in != NULL)
       add_to(g_b_in, dpre, 3 * U);
     if (dx != NULL)
-      add_mat_vec(kernel, in, 3 * U, dpre, 3 * U, dx + src * in);
+      add_mat_vec_gates(kernel, in, 3 * U, dpre, U, 0, 3, mi, R->in_masks, dx + src * in, buf);
 
     /* hp, and h_{t-1} through h_t = z h_{t-1} + ... directly */
     for (u = 0; u < 2 * U; u++)
@@ -2402,27 +2639,44 @@ static void gru_backward(const rnn *R, const double *params, const double *x, co
       dh_next[u] = dh[u] * z_[u];
     }
     if (R->reset_after) { /* hp = h_{t-1} @ R + b_rec */
-      add_outer(h_prev, U, dhp, 3 * U, g_recurrent, 3 * U);
+      add_outer_gates(h_prev, U, mr, R->rec_masks, dhp, U, 0, 3, g_recurrent, 3 * U, buf);
       if (g_b_rec != NULL)
         add_to(g_b_rec, dhp, 3 * U);
-      add_mat_vec(recurrent, U, 3 * U, dhp, 3 * U, dh_next);
+      add_mat_vec_gates(recurrent, U, 3 * U, dhp, U, 0, 3, mr, R->rec_masks, dh_next, buf);
     } else { /* hp_zr = h_{t-1} @ R_zr, hp_h = (r h_{t-1}) @ R_h */
-      add_outer(h_prev, U, dhp, 2 * U, g_recurrent, 3 * U);
+      add_outer_gates(h_prev, U, mr, R->rec_masks, dhp, U, 0, 2, g_recurrent, 3 * U, buf);
       add_outer(rh, U, dhp + 2 * U, U, g_recurrent + 2 * U, 3 * U);
-      add_mat_vec(recurrent, U, 3 * U, dhp, 2 * U, dh_next);
+      add_mat_vec_gates(recurrent, U, 3 * U, dhp, U, 0, 2, mr, R->rec_masks, dh_next, buf);
       for (u = 0; u < U; u++)
-        dh_next[u] += drh[u] * r_[u];
+        dh_next[u] += drh[u] * r_[u] * (mr != NULL ? mr[(R->rec_masks > 1 ? 2 : 0) * U + u] : 1.0);
     }
   }
   if (dh0 != NULL) /* dh_next is now d(loss)/dh of record 0 */
     memcpy(dh0, dh_next, (size_t)U * sizeof(double));
+  free(buf);
 }
 
 /* ------------------------------------------------------------------ recurrent layers */
 
 /* Step records of direction d of a recurrent layer, for one sample. */
 static double *dir_work(const layer *L, double *work, int d) {
-  return work + (size_t)d * ((size_t)L->dir[0].T + 1) * L->dir[0].record;
+  return work + (size_t)d * (((size_t)L->dir[0].T + 1) * L->dir[0].record + L->dir[0].mask_size);
+}
+
+/* Direction d's dropout masks (after its step records): the input's, then
+ * the recurrent state's; NULL when it has none or not training. */
+static double *input_masks(const layer *L, double *work, int d, int training) {
+  const rnn *R = &L->dir[d];
+  if (!training || R->in_masks == 0)
+    return NULL;
+  return dir_work(L, work, d) + ((size_t)R->T + 1) * R->record;
+}
+
+static double *recurrent_masks(const layer *L, double *work, int d, int training) {
+  const rnn *R = &L->dir[d];
+  if (!training || R->rec_masks == 0)
+    return NULL;
+  return dir_work(L, work, d) + ((size_t)R->T + 1) * R->record + (size_t)R->in_masks * R->in;
 }
 
 /* The processing step of direction d whose h is step t of the layer's output:
@@ -2449,8 +2703,9 @@ static const double *output_h(const layer *L, double *work, const double *mask, 
 /* One sample. x: T x in; mask: the input's mask (T reals) or NULL; init: with initial_state=1, the
  * sample's initial states (h_0, then c_0 for an LSTM), else NULL; work: the trace; y: all the
  * layer's outputs. */
-static void recurrent_forward(const layer *L, const double *params, const double *x,
-                              const double *mask, const double *init, double *work, double *y) {
+static void recurrent_forward(const rnnc_ref *m, const layer *L, const double *params,
+                              const double *x, const double *mask, const double *init, double *work,
+                              double *y, int s, int training) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   if (init != NULL) /* one direction: record 0 gets h_0 (then c_0, as in a record) */
@@ -2458,12 +2713,23 @@ static void recurrent_forward(const layer *L, const double *params, const double
            (size_t)L->n_states * (size_t)U * sizeof(double));
   for (d = 0; d < L->n_dirs; d++) {
     const rnn *R = &L->dir[d];
+    double *mi = input_masks(L, work, d, training), *mr = recurrent_masks(L, work, d, training);
+    uint64_t seed = R->has_seed ? R->seed : m->noise_seed;
+    uint64_t sample = (uint64_t)(m->noise_first + s);
+    size_t i;
+    /* the masks of this call (Keras's DropoutRNNCell: drawn once, every step) */
+    for (i = 0; mi != NULL && i < (size_t)R->in_masks * R->in; i++)
+      mi[i] = rnnc_noise_value(RNNC_NOISE_DROPOUT, R->dropout, seed, R->salt_in,
+                               (uint64_t)m->noise_step, sample, (uint64_t)i);
+    for (i = 0; mr != NULL && i < (size_t)R->rec_masks * R->units; i++)
+      mr[i] = rnnc_noise_value(RNNC_NOISE_DROPOUT, R->recurrent_dropout, seed, R->salt_rec,
+                               (uint64_t)m->noise_step, sample, (uint64_t)i);
     if (R->cell == LAYER_SIMPLE_RNN)
-      simple_rnn_forward(R, params, x, mask, dir_work(L, work, d));
+      simple_rnn_forward(R, params, x, mask, dir_work(L, work, d), mi, mr);
     else if (R->cell == LAYER_LSTM)
-      lstm_forward(R, params, x, mask, dir_work(L, work, d));
+      lstm_forward(R, params, x, mask, dir_work(L, work, d), mi, mr);
     else
-      gru_forward(R, params, x, mask, dir_work(L, work, d));
+      gru_forward(R, params, x, mask, dir_work(L, work, d), mi, mr);
   }
 #define AV(u) (a != NULL ? a[u] : 0.0)
 #define BV(u) (b != NULL ? b[u] : 0.0)
@@ -2517,7 +2783,7 @@ static void recurrent_forward(const layer *L, const double *params, const double
  * L->scratch_size reals. */
 static void recurrent_backward(const layer *L, const double *params, const double *x,
                                const double *mask, double *work, const double *dy, double *grad,
-                               double *dx, double *dinit, double *scratch) {
+                               double *dx, double *dinit, double *scratch, int training) {
   int U = L->dir[0].units, T = L->dir[0].T, steps = L->return_sequences ? T : 1;
   int d, t, u, k;
   /* per direction d: dh_out[d] (T x U, processing order) and dc_last[d] (U) */
@@ -2594,15 +2860,17 @@ static void recurrent_backward(const layer *L, const double *params, const doubl
     const rnn *R = &L->dir[d];
     /* initial_state=1 layers have one direction */
     double *dh0 = d == 0 ? dinit : NULL, *dc0 = dh0 != NULL ? dh0 + U : NULL;
+    const double *mi = input_masks(L, work, d, training),
+                 *mr = recurrent_masks(L, work, d, training);
     if (R->cell == LAYER_SIMPLE_RNN)
       simple_rnn_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
-                          step_scratch);
+                          step_scratch, mi, mr);
     else if (R->cell == LAYER_LSTM)
       lstm_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], dc_last[d], grad, dx, dh0,
-                    dc0, step_scratch);
+                    dc0, step_scratch, mi, mr);
     else
-      gru_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], grad, dx, dh0,
-                   step_scratch);
+      gru_backward(R, params, x, mask, dir_work(L, work, d), dh_out[d], grad, dx, dh0, step_scratch,
+                   mi, mr);
   }
 }
 
@@ -3548,6 +3816,43 @@ static void masking_forward(const layer *L, const double *x, double *mask, doubl
   }
 }
 
+/* A noise layer's sample s: the identity unless training; in training its
+ * mask (kept in work) from the call's key, the sample's index in the step's
+ * batch (the call's first plus s; 0 for a mask shared by the samples) and
+ * the element's index in the mask, as the generated code draws it. */
+static void noise_forward(const rnnc_ref *m, const layer *L, const double *x, double *work,
+                          double *y, int s, int training) {
+  int r, c, F = L->in_features;
+  size_t i;
+  if (!training) {
+    memcpy(y, x, L->in_size * sizeof(double));
+    return;
+  }
+  for (i = 0; i < L->work_size; i++)
+    work[i] = rnnc_noise_value(L->noise_kind, L->noise_p, L->has_seed ? L->seed : m->noise_seed,
+                               L->salt, (uint64_t)m->noise_step,
+                               L->per_sample ? (uint64_t)(m->noise_first + s) : 0, (uint64_t)i);
+  for (r = 0; r < L->rows; r++)
+    for (c = 0; c < F; c++) {
+      double v = work[(L->per_step ? r : 0) * L->mask_cols + (L->per_feature ? c : 0)];
+      y[r * F + c] = L->noise_kind == RNNC_NOISE_GAUSSIAN ? x[r * F + c] + v : x[r * F + c] * v;
+    }
+}
+
+/* Its backward: dx = dy times the mask (dy itself for the additive noise, or
+ * at inference). dx is overwritten. */
+static void noise_backward(const layer *L, const double *work, const double *dy, double *dx,
+                           int training) {
+  int r, c, F = L->in_features;
+  for (r = 0; r < L->rows; r++)
+    for (c = 0; c < F; c++)
+      dx[r * F + c] =
+          !training || L->noise_kind == RNNC_NOISE_GAUSSIAN
+              ? dy[r * F + c]
+              : dy[r * F + c] *
+                    work[(L->per_step ? r : 0) * L->mask_cols + (L->per_feature ? c : 0)];
+}
+
 /* Forward through every node, node by node over the n samples. With
  * `training`, BatchNormalization normalises with the statistics of the
  * batch (Keras's training=True); else every node is per sample. Returns 0,
@@ -3575,6 +3880,8 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
         dense_forward(L, params, in, work, y);
       } else if (IS_FRONT(L->kind)) {
         front_forward(L, params, in, work, y);
+      } else if (is_noise(L->kind)) {
+        noise_forward(m, L, in, work, y, s, training);
       } else if (is_elementwise(L->kind)) {
         elementwise_forward(L, params, in, y);
       } else if (L->kind == LAYER_MASKING) {
@@ -3595,7 +3902,7 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
           for (i = 0; i < L->n_states; i++)
             memcpy(buf + (size_t)i * U, ref_value(m, tr, x, L->state[i], s), U * sizeof(double));
         }
-        recurrent_forward(L, params, in, node_mask(m, tr, L, s), buf, work, y);
+        recurrent_forward(m, L, params, in, node_mask(m, tr, L, s), buf, work, y, s, training);
         free(buf);
       }
     }
@@ -3681,7 +3988,10 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       double *work = tr->work[l] + (size_t)s * L->work_size;
       const double *dy = d_node[l] + (size_t)s * L->out_size;
       double *din = ref_grad(m, dxacc, d_node, L->in[0], s);
-      if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
+      if (is_noise(L->kind)) {
+        noise_backward(L, work, dy, tmp, training);
+        add_into(din, tmp, L->in_size);
+      } else if (L->kind == LAYER_DENSE || IS_FRONT(L->kind) || is_elementwise(L->kind)) {
         const double *y = tr->y[l] + (size_t)s * L->out_size;
         node_backward(L, params, in, work, y, dy, 0, grad, tmp, scratch);
         add_into(din, tmp, L->in_size);
@@ -3705,7 +4015,7 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
       } else {
         size_t U = (size_t)L->dir[0].units;
         recurrent_backward(L, params, in, node_mask(m, tr, L, s), work, dy, grad, tmp,
-                           L->initial_state ? tmp2 : NULL, scratch);
+                           L->initial_state ? tmp2 : NULL, scratch, training);
         add_into(din, tmp, L->in_size);
         for (k = 0; k < L->initial_state; k++)
           add_into(ref_grad(m, dxacc, d_node, L->state[k], s), tmp2 + (size_t)k * U, U);
@@ -3946,6 +4256,12 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
     return NAN;
   }
   return loss;
+}
+
+void rnnc_ref_set_noise(rnnc_ref *m, uint64_t seed, long step, long first_sample) {
+  m->noise_seed = seed;
+  m->noise_step = step;
+  m->noise_first = first_sample;
 }
 
 int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n) {

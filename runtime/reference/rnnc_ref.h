@@ -97,6 +97,17 @@
  *   PReLU      alpha_shape=C (a (F) input) or RxC (a (T, F) input; R is T or 1,
  *              C is F or 1: 1 along a shared axis): one weight "alpha",
  *              relu(x) - alpha relu(-x)
+ *   Dropout    rate salt seed (none or an integer) per_sample per_step per_feature:
+ *              in training (rnnc_ref_loss_grad) y = x * mask, the mask's values
+ *              rnnc_noise_value(RNNC_NOISE_DROPOUT, rate, seed (the layer's, else
+ *              rnnc_ref_set_noise's), salt, step, sample, index), index r * C + c
+ *              over the mask (R x C: R = T when per_step else 1, C = F when
+ *              per_feature else 1; broadcast along the other axes), sample the
+ *              call's first plus s (0 when per_sample=0: one mask for the batch);
+ *              at inference (rnnc_ref_forward, rnnc_ref_backward) y = x.
+ *              SpatialDropout1D is a Dropout with per_step=0.
+ *   GaussianNoise  stddev salt seed: y = x + mask (RNNC_NOISE_GAUSSIAN) in training.
+ *   GaussianDropout  rate salt seed: y = x * mask (RNNC_NOISE_GAUSSIAN_DROPOUT).
  *   A crossentropy after an Activation softmax (categorical, sparse) or
  *   sigmoid (binary) last layer is computed from that layer's input, as
  *   tf.keras does (Keras's Softmax layer is written "Activation softmax").
@@ -196,6 +207,7 @@
 #define RNNC_REF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct rnnc_ref rnnc_ref;
 
@@ -258,5 +270,10 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
  * or on allocation failure. A model without BatchNormalization is left as
  * it is. */
 int rnnc_ref_update_stats(rnnc_ref *m, double *params, const double *x, int n);
+
+/* The key of the noise layers' masks in the next rnnc_ref_loss_grad calls
+ * (rnnc_model.set_noise's): seed, optimizer step and the index of the call's
+ * first sample in the step's batch; 0, 0, 0 after rnnc_ref_new. */
+void rnnc_ref_set_noise(rnnc_ref *m, uint64_t seed, long step, long first_sample);
 
 #endif

@@ -2410,6 +2410,216 @@ static void test_malformed_specs(void **state) {
   assert_null(rnnc_ref_new(NULL, NULL, 0));
 }
 
+/* The counter-based noise (rnnc_noise_value, runtime/rng.c): pinned values
+ * (tests/conformance/keras_torch.py reimplements it and must draw the same),
+ * and a pure function of its key. */
+static void test_noise_generator(void **state) {
+  (void)state;
+  assert_true(rnnc_noise_bits(0, 0, 0, 0, 0) == UINT64_C(8760411249752654535));
+  assert_true(rnnc_noise_bits(42, 7, 3, 5, 11) == UINT64_C(12609792283219745985));
+  assert_double_equal(rnnc_noise_value(RNNC_NOISE_GAUSSIAN, 1.0, 42, 7, 3, 5, 11),
+                      0.84605282406734417, 0);
+  assert_double_equal(rnnc_noise_value(RNNC_NOISE_GAUSSIAN_DROPOUT, 0.5, 42, 7, 3, 5, 12),
+                      -0.23271633668682568, 0);
+  /* every coordinate of the key matters */
+  {
+    uint64_t base = rnnc_noise_bits(1, 2, 3, 4, 5);
+    assert_true(rnnc_noise_bits(9, 2, 3, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 9, 3, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 9, 4, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 9, 5) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 4, 9) != base);
+    assert_true(rnnc_noise_bits(1, 2, 3, 4, 5) == base);
+  }
+}
+
+/* The noise layers in the reference runtime: the identity at inference; in
+ * training (loss_grad) Dropout drops a fraction `rate` and scales the rest
+ * by 1 / (1 - rate), SpatialDropout1D (per_step=0) one value per sample and
+ * feature for every step, GaussianNoise adds N(0, stddev^2), GaussianDropout
+ * multiplies by N(1, rate / (1 - rate)); a sample's mask is the same in a
+ * call of the whole batch and in a call starting at its index; the
+ * gradients are those of the fixed masks. */
+static void test_noise_layers(void **state) {
+  enum { N = 20, T = 50, F = 40, S = T * F };
+  static double x[N * S], y[N * S], y2[N * S], t[N * S];
+  const char *specs[] = {
+      "rnnc-spec 1\ninput 50 40\nlayer Dropout d rate=0.3 salt=5 seed=none per_sample=1 "
+      "per_step=1 per_feature=1\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer Dropout d rate=0.4 salt=5 seed=none per_sample=1 "
+      "per_step=0 per_feature=1\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer GaussianNoise g stddev=0.5 salt=6 seed=3\nloss mse\n",
+      "rnnc-spec 1\ninput 50 40\nlayer GaussianDropout g rate=0.2 salt=6 seed=none\nloss mse\n",
+  };
+  size_t l, i;
+  (void)state;
+  for (i = 0; i < N * S; i++) {
+    x[i] = 1.0;
+    t[i] = 0.0;
+  }
+  for (l = 0; l < sizeof specs / sizeof *specs; l++) {
+    rnnc_ref *m = must_new(specs[l]);
+    double sum = 0, sum2 = 0, zeros = 0, n = N * S;
+    /* inference: the identity */
+    assert_int_equal(rnnc_ref_forward(m, NULL, x, N, y), 0);
+    for (i = 0; i < N * S; i++)
+      assert_true(y[i] == 1.0);
+    /* training */
+    rnnc_ref_set_noise(m, 11, 4, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y)));
+    for (i = 0; i < N * S; i++) {
+      sum += y[i];
+      sum2 += y[i] * y[i];
+      zeros += y[i] == 0.0;
+    }
+    {
+      double mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
+      if (l == 0) { /* 40,000 draws: 0.3 within 5 standard errors (0.0023) */
+        assert_true(fabs(zeros / n - 0.3) < 0.012);
+        for (i = 0; i < N * S; i++)
+          assert_true(y[i] == 0.0 || y[i] == 1.0 / (1.0 - 0.3));
+        assert_true(fabs(mean - 1.0) < 0.03);
+      } else if (l == 1) { /* N * F = 800 draws, each repeated over the steps */
+        int s, r, c;
+        assert_true(fabs(zeros / n - 0.4) < 0.09);
+        for (s = 0; s < N; s++)
+          for (r = 1; r < T; r++)
+            for (c = 0; c < F; c++)
+              assert_true(y[s * S + r * F + c] == y[s * S + c]);
+      } else if (l == 2) {
+        assert_true(fabs(mean - 1.0) < 0.02 && fabs(sd - 0.5) < 0.02);
+      } else {
+        assert_true(fabs(mean - 1.0) < 0.02 && fabs(sd - 0.5) < 0.02); /* sqrt(0.2 / 0.8) */
+      }
+    }
+    /* the same key: the same masks; samples 3.. of the batch from a call
+     * that starts at sample 3 */
+    rnnc_ref_set_noise(m, 11, 4, 3);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x + 3 * S, t, N - 3, NULL, NULL, y2)));
+    for (i = 0; i < (N - 3) * S; i++)
+      assert_true(y2[i] == y[3 * S + i]);
+    /* the next step draws other masks (a layer's own seed does not freeze
+     * them: the step is in the key) */
+    rnnc_ref_set_noise(m, 11, 5, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y2)));
+    assert_true(memcmp(y, y2, sizeof(double) * N * S) != 0);
+    /* another fit seed: other masks, unless the layer has its own */
+    rnnc_ref_set_noise(m, 12, 4, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, NULL, x, t, N, NULL, NULL, y2)));
+    assert_true((memcmp(y, y2, sizeof(double) * N * S) == 0) == (l == 2));
+    rnnc_ref_free(m);
+  }
+  {
+    /* gradients through fixed masks, against central differences */
+    const char *spec =
+        "rnnc-spec 1\ninput 3 2\nlayer Dense d units=4 activation=tanh use_bias=1\n"
+        "layer Dropout a rate=0.5 salt=1 seed=none per_sample=1 per_step=1 per_feature=1\n"
+        "layer GaussianNoise b stddev=0.3 salt=2 seed=none\n"
+        "layer Dropout c rate=0.25 salt=3 seed=9 per_sample=1 per_step=0 per_feature=1\n"
+        "layer GaussianDropout e rate=0.3 salt=4 seed=none\n"
+        "layer Dense o units=2 activation=linear use_bias=1\nloss mse\n";
+    enum { NB = 3, NP = 2 * 4 + 4 + 4 * 2 + 2 };
+    double p[NP], xs[NB * 6], ts[NB * 6];
+    lcg g = {78};
+    fill(&g, p, NP, 0.8);
+    fill(&g, xs, NB * 6, 1.0);
+    fill(&g, ts, NB * 6, 1.0);
+    check_gradients("Dense, noise layers, Dense", spec, p, xs, ts, NB);
+  }
+}
+
+/* The recurrent layers' dropout (Keras 3's DropoutRNNCell): one mask per
+ * call, the same at every step, on the input (dropout) and on h[t-1] in the
+ * recurrent product (recurrent_dropout); the identity at inference;
+ * gradients through the fixed masks, a mask per gate included. */
+static void test_recurrent_dropout(void **state) {
+  enum { N = 400, T = 6 };
+  static double x[N * T], y[N * T], t0[N * T];
+  double p[2];
+  int s, t, zeros = 0;
+  (void)state;
+  for (s = 0; s < N * T; s++) {
+    x[s] = 1.0;
+    t0[s] = 0.0;
+  }
+  {
+    /* h_t = m x_t + 0.5 h_{t-1}, x = 1: h_t = m (2 - 0.5^t), m in {0, 2} */
+    rnnc_ref *m =
+        must_new("rnnc-spec 1\ninput 6 1\nlayer SimpleRNN r units=1 activation=linear "
+                 "use_bias=0 return_sequences=1 return_state=0 go_backwards=0 dropout=0.5 "
+                 "recurrent_dropout=0 per_gate=0 seed=none salts=1,2\nloss mse\n");
+    p[0] = 1.0;
+    p[1] = 0.5;
+    rnnc_ref_set_noise(m, 3, 7, 0);
+    assert_true(isfinite(rnnc_ref_loss_grad(m, p, x, t0, N, NULL, NULL, y)));
+    for (s = 0; s < N; s++) {
+      double mk = y[s * T];
+      assert_true(mk == 0.0 || mk == 2.0);
+      zeros += mk == 0.0;
+      for (t = 1; t < T; t++)
+        assert_double_equal(y[s * T + t], mk * (2.0 - ldexp(1.0, -t)), 1e-15);
+    }
+    assert_true(zeros > N / 2 - 50 && zeros < N / 2 + 50);
+    /* inference: no mask */
+    assert_int_equal(rnnc_ref_forward(m, p, x, N, y), 0);
+    for (t = 0; t < T; t++)
+      assert_double_equal(y[t], 2.0 - ldexp(1.0, -t), 1e-15);
+    rnnc_ref_free(m);
+  }
+  {
+    /* h_t = 1 + m_r h_{t-1}: m_r = 0 gives 1, 1, ...; m_r = 2 gives 1, 3, 7, ... */
+    rnnc_ref *m = must_new("rnnc-spec 1\ninput 6 1\nlayer SimpleRNN r units=1 activation=linear "
+                           "use_bias=0 return_sequences=1 return_state=0 go_backwards=0 dropout=0 "
+                           "recurrent_dropout=0.5 per_gate=0 seed=9 salts=1,2\nloss mse\n");
+    p[0] = 1.0;
+    p[1] = 1.0;
+    zeros = 0;
+    assert_true(isfinite(rnnc_ref_loss_grad(m, p, x, t0, N, NULL, NULL, y)));
+    for (s = 0; s < N; s++) {
+      int dropped = y[s * T + 1] == 1.0;
+      zeros += dropped;
+      for (t = 0; t < T; t++)
+        assert_double_equal(y[s * T + t], dropped ? 1.0 : ldexp(1.0, t + 1) - 1.0, 1e-12);
+    }
+    assert_true(zeros > N / 2 - 50 && zeros < N / 2 + 50);
+    rnnc_ref_free(m);
+  }
+  {
+    /* gradients through fixed masks: a mask per gate (LSTM, GRU both
+     * forms), one for all gates, Bidirectional copies */
+    const char *specs[] = {
+        "rnnc-spec 1\ninput 3 2\nlayer LSTM l units=2 activation=tanh recurrent_activation=sigmoid "
+        "use_bias=1 return_sequences=1 return_state=0 go_backwards=0 dropout=0.3 "
+        "recurrent_dropout=0.4 per_gate=1 seed=none salts=5,6\n"
+        "layer GRU g units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 reset_after=0 "
+        "return_sequences=1 return_state=0 go_backwards=1 dropout=0.2 recurrent_dropout=0.5 "
+        "per_gate=1 seed=4 salts=7,8\n"
+        "layer GRU h units=2 activation=tanh recurrent_activation=sigmoid use_bias=1 reset_after=1 "
+        "return_sequences=0 return_state=0 go_backwards=0 dropout=0.3 recurrent_dropout=0 "
+        "per_gate=0 seed=none salts=9,10\nloss mse\n",
+        "rnnc-spec 1\ninput 3 2\nlayer Bidirectional b merge_mode=concat\n"
+        "layer SimpleRNN r units=2 activation=tanh use_bias=1 return_sequences=1 return_state=0 "
+        "go_backwards=0 dropout=0.25 recurrent_dropout=0.5 per_gate=0 seed=none salts=1,2,3,4\n"
+        "layer Dense d units=1 activation=linear use_bias=1\nloss mse\n",
+    };
+    enum { NB = 3 };
+    double ps[200], xs[NB * 6], ts[NB * 6];
+    size_t k;
+    for (k = 0; k < sizeof specs / sizeof *specs; k++) {
+      rnnc_ref *m = must_new(specs[k]);
+      size_t np = rnnc_ref_n_params(m);
+      lcg g = {90 + k};
+      assert_true(np <= 200);
+      fill(&g, ps, np, 0.8);
+      fill(&g, xs, NB * 6, 1.0);
+      fill(&g, ts, NB * 6, 1.0);
+      rnnc_ref_free(m);
+      check_gradients(k == 0 ? "LSTM, GRU with dropout" : "Bidirectional SimpleRNN with dropout",
+                      specs[k], ps, xs, ts, NB);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_numpy_tutorial_forward),
@@ -2447,6 +2657,9 @@ int main(void) {
       cmocka_unit_test(test_initial_state_zero_is_default),
       cmocka_unit_test(test_initial_state_continues),
       cmocka_unit_test(test_malformed_specs),
+      cmocka_unit_test(test_noise_generator),
+      cmocka_unit_test(test_noise_layers),
+      cmocka_unit_test(test_recurrent_dropout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

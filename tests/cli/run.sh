@@ -976,6 +976,73 @@ if $rnnc build tests/cli/fixtures/embedding_variable.lua -o "$work/embv" --times
     --x "$work/embv-x.npy" --y "$work/embv-y.npy" --epochs 2 --out "$work/embv-w2.safetensors"
 else
   ko "build tests/cli/fixtures/embedding_variable.lua"
+# --- the noise layers: training with masks, the identity at inference --------
+# fit is the same bytes for a seed and differs for another; the same with
+# threads; micro-batches draw the same masks (the weights agree to rounding,
+# the sums' order differs); --resume continues the masks' stream; predict and
+# evaluate equal the model without the noise layers; diff and gradcheck
+# agree with the reference in training (fixed masks).
+if $rnnc build tests/cli/fixtures/dropout.lua -o "$work/dropout" --dtype float64 --batch 8 >/dev/null 2>&1 &&
+  $rnnc build tests/cli/fixtures/dropout_free.lua -o "$work/dropout_free" --dtype float64 --batch 8 >/dev/null 2>&1 &&
+  $rnnc build tests/cli/fixtures/dropout.lua -o "$work/dropout4" --dtype float64 --batch 4 --name dropout \
+    >/dev/null 2>&1; then
+  d="$work/dropout/dropout"
+  df="$work/dropout_free/dropout_free"
+  d4="$work/dropout4/dropout"
+  dw="$work/dropout-w.safetensors"
+  dx="$work/dropout-x.npy"
+  dy="$work/dropout-y.npy"
+  "$d" init --seed 4 --out "$dw" >/dev/null
+  "$d" sample --x "$dx" --y "$dy" --n 20 --seed 6 >/dev/null
+  expect "noise layers: the summary" 0 "spatial_dropout1d \(SpatialD.*gaussian_noise \(GaussianNoi" -- \
+    bash -c "'$d' summary | tr '\n' ' '"
+  expect "noise layers: diff in training against the reference" 0 "^OK: worst relative" -- \
+    "$d" diff --weights "$dw" --x "$dx" --y "$dy"
+  expect "noise layers: gradcheck through fixed masks" 0 "^OK: " -- \
+    "$d" gradcheck --weights "$dw" --x "$dx" --y "$dy" --sample 0
+  dfit() { # OUT ARGS...: 3 epochs of batches of 8
+    local out=$1
+    shift
+    "$@" --weights "$dw" --x "$dx" --y "$dy" --epochs 3 --batch-size 8 --verbose 0 --out "$work/$out" >/dev/null ||
+      ko "noise layers: fit $out"
+  }
+  dfit drop-a.safetensors "$d" fit --seed 1
+  dfit drop-b.safetensors "$d" fit --seed 1
+  dfit drop-c.safetensors "$d" fit --seed 2
+  dfit drop-t.safetensors "$d" fit --seed 1 --micro-batch 3 --threads 3
+  dfit drop-u.safetensors "$d" fit --seed 1 --micro-batch 3
+  dfit drop-m.safetensors "$d4" fit --seed 1 --micro-batch 4
+  cmp -s "$work/drop-a.safetensors" "$work/drop-b.safetensors" && ok || ko "noise layers: fit is not deterministic"
+  cmp -s "$work/drop-a.safetensors" "$work/drop-c.safetensors" && ko "noise layers: fit --seed 2 gave seed 1's bytes" ||
+    ok
+  cmp -s "$work/drop-t.safetensors" "$work/drop-u.safetensors" && ok || ko "noise layers: --threads 3 changed fit"
+  # micro-batches of 4 (a unit of batch 4) against one call of 8: the same
+  # masks, so the weights agree to rounding (without the same masks they
+  # differ in the second digit)
+  for t in lstm/kernel lstm/recurrent_kernel dense/kernel; do
+    paste <(lua5.4 "$work/tensor.lua" "$work/drop-a.safetensors" $t) \
+      <(lua5.4 "$work/tensor.lua" "$work/drop-m.safetensors" $t) |
+      awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-12) bad = 1; n++ } END { exit !(n > 0 && !bad) }' &&
+      ok || ko "noise layers: $t after micro-batches of 4 differs from one batch of 8"
+  done
+  # --resume: two epochs, then one more from the checkpoint = three epochs
+  "$d" fit --weights "$dw" --x "$dx" --y "$dy" --epochs 2 --batch-size 8 --seed 1 --verbose 0 \
+    --checkpoint "$work/dck.safetensors" --out "$work/drop-h.safetensors" >/dev/null
+  "$d" fit --weights "$work/dck.safetensors" --x "$dx" --y "$dy" --epochs 3 --initial-epoch 2 --batch-size 8 \
+    --seed 1 --verbose 0 --resume --out "$work/drop-r.safetensors" >/dev/null
+  cmp -s "$work/drop-a.safetensors" "$work/drop-r.safetensors" && ok || ko "noise layers: resumed fit differs"
+  # inference: the identity of the noise layers
+  "$d" predict --weights "$work/drop-a.safetensors" --x "$dx" --out "$work/drop-p.npy" >/dev/null
+  "$df" predict --weights "$work/drop-a.safetensors" --x "$dx" --out "$work/drop-pf.npy" >/dev/null
+  cmp -s "$work/drop-p.npy" "$work/drop-pf.npy" && ok || ko "noise layers: predict is not the model without them"
+  e1=$("$d" evaluate --weights "$work/drop-a.safetensors" --x "$dx" --y "$dy" --verbose 0 | awk '/^loss/ {print $2}')
+  e2=$("$df" evaluate --weights "$work/drop-a.safetensors" --x "$dx" --y "$dy" --verbose 0 | awk '/^loss/ {print $2}')
+  [ -n "$e1" ] && [ "$e1" = "$e2" ] && ok || ko "noise layers: evaluate $e1, without them $e2"
+  "$d" stream --weights "$work/drop-a.safetensors" --x "$dx" --out "$work/drop-s.npy" >/dev/null 2>&1 &&
+    "$df" stream --weights "$work/drop-a.safetensors" --x "$dx" --out "$work/drop-sf.npy" >/dev/null 2>&1 &&
+    cmp -s "$work/drop-s.npy" "$work/drop-sf.npy" && ok || ko "noise layers: the stream is not the model without them"
+else
+  ko "build tests/cli/fixtures/dropout.lua"
 fi
 
 echo "cli: $passed passed, $failed failed"

@@ -536,6 +536,9 @@ static void check_reference(tally *t, const golden *g) {
     exit(2);
   }
   for (int step = 1; step <= TRAJECTORY_STEPS; ++step) {
+    /* the noise layers' masks of this update: the driver's fit keys them by
+     * the updates before it, with its seed 0 */
+    rnnc_ref_set_noise(ref, 0, step - 1, 0);
     losses[step - 1] = rnnc_ref_loss_grad(ref, params, g->x, g->target, g->n, grad, NULL, NULL);
     /* BatchNormalization: the moving statistics of this step's batch, from
      * the weights before the update (Keras assigns them in the forward) */

@@ -48,6 +48,8 @@ from keras_torch import (AveragePooling1D, BatchNormalization, Conv1D, Cropping1
                          SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates,
                          inference_outputs, non_trainable_weights)
 from keras_torch import Constraint, Regularizer, apply_constraints  # noqa: E402
+from keras_torch import (NOISE, Dropout, GaussianDropout, GaussianNoise,  # noqa: E402
+                         SpatialDropout1D)
 
 STEPS = 20  # optimizer updates of the trajectory
 WEIGHT_RANGE = 0.6  # weights uniform in [-0.6, 0.6]
@@ -373,6 +375,27 @@ CASES = [
     Case("batch_normalization_dense",
          [Dense(4, activation="tanh"), BatchNormalization(scale=False), Dense(2)], (3,),
          L("mse"), O("SGD", learning_rate=0.05), n=4),
+    # ---- the noise layers and the recurrent layers' dropout: trained with
+    # masks of rnnc's counter-based generator (keras_torch.py noise_value),
+    # one mask per call, the identity at inference (the outputs)
+    Case("dropout_dense_fit",
+         [Dense(4, activation="tanh"), Dropout(0.5), Dense(2)], (3,),
+         L("mse"), O("SGD", learning_rate=0.1), n=4),
+    Case("spatial_dropout_lstm",
+         [SpatialDropout1D(0.3), LSTM(3, return_sequences=True), Dropout(0.4, noise_shape=[None, 1, None]),
+          Dense(2)], (4, 2),
+         L("mse"), O("Adam", learning_rate=0.01), n=4),
+    Case("lstm_dropout_recurrent_dropout",
+         [LSTM(3, return_sequences=True, dropout=0.3, recurrent_dropout=0.4), LSTM(2, dropout=0.2), Dense(2)],
+         (4, 2), L("mse"), O("Adam", learning_rate=0.01), n=4),
+    Case("gru_dropout",
+         [GRU(3, return_sequences=True, dropout=0.25, recurrent_dropout=0.3),
+          GRU(3, reset_after=False, return_sequences=True, dropout=0.2, recurrent_dropout=0.5),
+          Bidirectional(SimpleRNN(2, dropout=0.3, recurrent_dropout=0.2)), Dense(3, activation="softmax")],
+         (4, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.01), n=4),
+    Case("gaussian_noise_dropout",
+         [Dense(4, activation="tanh"), GaussianNoise(0.2), GaussianDropout(0.3, seed=5), Dense(1)], (3,),
+         L("mse"), O("Adam", learning_rate=0.02), n=5),
     # ---- trainable=False: no gradient, no update, the gradient flows through
     # to the trainable layer before; a frozen BatchNormalization in inference
     # mode in training
@@ -546,13 +569,17 @@ def trajectory(case, weights, inputs, target):
     trained = {k: v.copy() for k, v in weights.items()}
     opt.init_state(trained)
     history = []
-    for _ in range(STEPS):
+    for step in range(STEPS):
+        # the noise layers' masks of this update: keyed by the updates before
+        # it (rnnc's fit: the optimizer's iterations), seed 0 (the driver's)
+        NOISE["step"] = step
         value, g, _, _ = loss_and_grads(case.model, case.loss, trained, inputs, target)
         history.append(value)
         opt.apply(trained, g, skip=non_trainable_weights(case.model))
         apply_constraints(case.model, trained)
         # BatchNormalization: Keras's moving averages of this step's batch
         apply_updates(case.model, trained)
+    NOISE["step"] = 0
     return trained, history
 
 

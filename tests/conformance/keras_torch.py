@@ -291,8 +291,71 @@ class Masking:
         return x * self.mask_of(x).unsqueeze(-1).to(x.dtype), None
 
 
+# ---------------------------------------------------------------- rnnc's counter-based noise
+#
+# The masks of Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout and
+# the recurrent layers' dropout are random; for the golden vectors to be
+# comparable they must be the masks rnnc draws. rnnc's generator (its
+# README, "Noise layers and dropout") is a pure function of (seed, salt,
+# step, sample, index) through splitmix64's finaliser; here it is again, from
+# that description. NOISE holds the key of the next training forward: the
+# seed (the driver's fit and grad use 0) and the optimizer step (golden.py's
+# trajectory sets it); the sample is its index in the batch, the salt
+# FNV-1a of the layer's name (top bit cleared), the index the element's in
+# the sample's mask.
+
+NOISE = {"seed": 0, "step": 0}
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def _absorb(h, v):
+    return _mix(h ^ _mix((v + _GOLDEN) & _M64))
+
+
+def noise_salt(name):
+    h = 0xCBF29CE484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001B3) & _M64
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+def noise_value(kind, p, seed, salt, step, sample, index):
+    """1 dropout (1 / (1 - p) kept, else 0), 2 p N(0, 1), 3 1 + sqrt(p / (1 - p)) N(0, 1)."""
+    h = _mix((seed + _GOLDEN) & _M64)
+    for v in (salt, step, sample, index):
+        h = _absorb(h, v)
+    u1 = (h >> 11) * 2.0 ** -53
+    if kind == 1:
+        keep = 1.0 - p
+        return 1.0 / keep if u1 < keep else 0.0
+    u2 = (_mix((h + _GOLDEN) & _M64) >> 11) * 2.0 ** -53
+    normal = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(6.283185307179586476925286766559 * u2)
+    return p * normal if kind == 2 else 1.0 + math.sqrt(p / (1.0 - p)) * normal
+
+
+def noise_masks(kind, p, name, seed, n, size, per_sample=True):
+    """(n, size) float64: each sample's mask values 0 .. size - 1."""
+    salt = noise_salt(name)
+    seed = NOISE["seed"] if seed is None else seed
+    return torch.tensor([[noise_value(kind, p, seed, salt, NOISE["step"], s if per_sample else 0, i)
+                          for i in range(size)] for s in range(n)])
+
+
 class Recurrent:
-    """SimpleRNN, LSTM and GRU: Keras's RNN loop over a cell."""
+    """SimpleRNN, LSTM and GRU: Keras's RNN loop over a cell.
+
+    dropout and recurrent_dropout (Keras 3, keras/src/layers/rnn/
+    dropout_rnn_cell.py and the cells): in training, masks drawn once per
+    call multiply every step's input and h[t-1] in the recurrent products;
+    LSTMCell and GRUCell take implementation 1 when recurrent_dropout > 0
+    (one mask per gate), else one input mask for all gates."""
 
     recurrent = True
 
@@ -317,6 +380,12 @@ class Recurrent:
         self.zero_output_for_mask = bool(extra.get("zero_output_for_mask", False))
         self.kwargs.update(extra)
         self.initial_state = False  # set by the functional model for layer(x, initial_state)
+        self.dropout = extra.get("dropout", 0.0)
+        self.recurrent_dropout = extra.get("recurrent_dropout", 0.0)
+        self.seed = extra.get("seed", None)
+        self.implementation = extra.get("implementation", 2)
+        self.training = False
+        self.dp = self.rdp = None
 
     def lua(self):
         return lua_call(self.cls, [self.units], self.kwargs)
@@ -334,6 +403,18 @@ class Recurrent:
         state h, or zeros with zero_output_for_mask."""
         n, steps, _ = x.shape
         states = list(init) if init else [torch.zeros(n, self.units, dtype=x.dtype) for _ in range(self.n_states)]
+        # this call's masks: lists of (n, width) tensors, one per gate or one
+        gates = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[self.cls]
+        count = gates if gates > 1 and (self.recurrent_dropout > 0 or self.implementation == 1) else 1
+        self.dp = self.rdp = None
+        if self.training and self.dropout > 0:
+            m = noise_masks(1, self.dropout, prefix + "/dropout", self.seed, n, count * x.shape[2]).to(x.dtype)
+            self.dp = [m[:, k * x.shape[2]:(k + 1) * x.shape[2]] for k in range(count)]
+        if self.training and self.recurrent_dropout > 0:
+            u = self.units
+            m = noise_masks(1, self.recurrent_dropout, prefix + "/recurrent_dropout", self.seed, n,
+                            count * u).to(x.dtype)
+            self.rdp = [m[:, k * u:(k + 1) * u] for k in range(count)]
         order = range(steps - 1, -1, -1) if go_backwards else range(steps)
         if zero_output is None:
             zero_output = self.zero_output_for_mask
@@ -366,7 +447,12 @@ class SimpleRNN(Recurrent):
         return w
 
     def cell(self, P, prefix, x_t, states):
-        z = x_t @ P[prefix + "/kernel"] + states[0] @ P[prefix + "/recurrent_kernel"]
+        h = states[0]
+        if self.dp is not None:  # keras/src/layers/rnn/simple_rnn.py SimpleRNNCell.call
+            x_t = x_t * self.dp[0]
+        if self.rdp is not None:
+            h = h * self.rdp[0]
+        z = x_t @ P[prefix + "/kernel"] + h @ P[prefix + "/recurrent_kernel"]
         if self.use_bias:
             z = z + P[prefix + "/bias"]
         h = activation(self.activation, z)
@@ -383,10 +469,24 @@ class LSTM(Recurrent):
             w.append((prefix + "/bias", (4 * u,)))
         return w
 
+    def gate_input(self, P, prefix, x_t, h, gates):
+        """x_t @ kernel + h @ recurrent_kernel with the masks: per gate block
+        (implementation 1) or one input mask for all (implementation 2)."""
+        kernel, rk, u = P[prefix + "/kernel"], P[prefix + "/recurrent_kernel"], self.units
+        blocks = []
+        for k in range(gates):
+            xk = x_t if self.dp is None else x_t * self.dp[k if len(self.dp) > 1 else 0]
+            hk = h if self.rdp is None else h * self.rdp[k if len(self.rdp) > 1 else 0]
+            blocks.append(xk @ kernel[:, k * u:(k + 1) * u] + hk @ rk[:, k * u:(k + 1) * u])
+        return torch.cat(blocks, dim=1)
+
     def cell(self, P, prefix, x_t, states):
         u = self.units
         h, c = states
-        z = x_t @ P[prefix + "/kernel"] + h @ P[prefix + "/recurrent_kernel"]
+        if self.dp is not None or self.rdp is not None:  # keras/src/layers/rnn/lstm.py LSTMCell.call
+            z = self.gate_input(P, prefix, x_t, h, 4)
+        else:
+            z = x_t @ P[prefix + "/kernel"] + h @ P[prefix + "/recurrent_kernel"]
         if self.use_bias:
             z = z + P[prefix + "/bias"]
         zi, zf, zc, zo = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
@@ -420,9 +520,25 @@ class GRU(Recurrent):
         kernel, rk = P[prefix + "/kernel"], P[prefix + "/recurrent_kernel"]
         bias = P[prefix + "/bias"] if self.use_bias else None
         ract = self.recurrent_activation
-        xm = x_t @ kernel
+        # keras/src/layers/rnn/gru.py GRUCell.call: per gate masks
+        # (implementation 1) or one input mask (implementation 2)
+        dp = self.dp or [None]
+        rdp = self.rdp or [None]
+
+        def xg(k):
+            m = dp[k if len(dp) > 1 else 0]
+            return x_t if m is None else x_t * m
+
+        def hg(k):
+            m = rdp[k if len(rdp) > 1 else 0]
+            return h if m is None else h * m
+        masked = self.dp is not None or self.rdp is not None
+        if masked:
+            xm = torch.cat([xg(k) @ kernel[:, k * u:(k + 1) * u] for k in range(3)], dim=1)
+        else:
+            xm = x_t @ kernel
         if self.reset_after:
-            hm = h @ rk
+            hm = torch.cat([hg(k) @ rk[:, k * u:(k + 1) * u] for k in range(3)], dim=1) if masked else h @ rk
             if bias is not None:
                 xm = xm + bias[0]
                 hm = hm + bias[1]
@@ -432,9 +548,14 @@ class GRU(Recurrent):
         else:
             if bias is not None:
                 xm = xm + bias
-            z = activation(ract, xm[:, :u] + h @ rk[:, :u])
-            r = activation(ract, xm[:, u:2 * u] + h @ rk[:, u:2 * u])
-            cand = activation(self.activation, xm[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+            if masked:
+                z = activation(ract, xm[:, :u] + hg(0) @ rk[:, :u])
+                r = activation(ract, xm[:, u:2 * u] + hg(1) @ rk[:, u:2 * u])
+                cand = activation(self.activation, xm[:, 2 * u:] + (r * hg(2)) @ rk[:, 2 * u:])
+            else:
+                z = activation(ract, xm[:, :u] + h @ rk[:, :u])
+                r = activation(ract, xm[:, u:2 * u] + h @ rk[:, u:2 * u])
+                cand = activation(self.activation, xm[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
         h = z * h + (1 - z) * cand
         return h, [h]
 
@@ -474,6 +595,7 @@ class Bidirectional:
     def call_all(self, P, prefix, x, init, mask=None):
         assert init is None
         fwd, bwd = self.directions(prefix)
+        self.inner.training = getattr(self, "training", False)
         # Keras 3 Bidirectional.__init__: zero_output_for_mask = return_sequences
         # on both layers (force_zero_output_for_mask)
         zero = self.inner.return_sequences
@@ -865,6 +987,67 @@ class BatchNormalization(Front):
         return y, None
 
 
+class _Noise(Front):
+    """Keras 3's noise layers (keras/src/layers/regularization/): the
+    identity at inference; in training a mask of rnnc's generator (NOISE)."""
+
+    def out_shape(self, shape):
+        return shape
+
+    def weights_shape(self, prefix, shape):
+        return []
+
+    def mask_shape(self, x):
+        return tuple(x.shape)  # the mask's shape, 1 along a broadcast axis
+
+    def call(self, P, prefix, x):
+        p = self.args[0] if self.args else self.kwargs[self.param]
+        if not self.training or p == 0:
+            return x, None
+        shape = self.mask_shape(x)
+        per_sample = shape[0] != 1
+        n = x.shape[0]
+        size = int(np.prod(shape[1:]))
+        m = noise_masks(self.kind, p, prefix, self.kwargs.get("seed"), n if per_sample else 1, size, per_sample)
+        m = m.reshape((m.shape[0],) + tuple(shape[1:])).to(x.dtype)
+        return (x + m if self.kind == 2 else x * m), None
+
+
+class Dropout(_Noise):
+    """x * mask, the mask 1 / (1 - rate) with probability 1 - rate, else 0
+    (backend.random.dropout); noise_shape: 1 along an axis broadcasts."""
+
+    cls, base_name, kind, param = "Dropout", "dropout", 1, "rate"
+
+    def mask_shape(self, x):
+        ns = self.kwargs.get("noise_shape")
+        if ns is None:
+            return tuple(x.shape)
+        return tuple(x.shape[i] if d is None else d for i, d in enumerate(ns))
+
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout with noise_shape (batch, 1, channels)."""
+
+    cls, base_name = "SpatialDropout1D", "spatial_dropout1d"
+
+    def mask_shape(self, x):
+        return (x.shape[0], 1, x.shape[2])
+
+
+class GaussianNoise(_Noise):
+    """x + stddev N(0, 1)."""
+
+    cls, base_name, kind, param = "GaussianNoise", "gaussian_noise", 2, "stddev"
+
+
+class GaussianDropout(_Noise):
+    """x * N(1, rate / (1 - rate))."""
+
+    cls, base_name, kind, param = "GaussianDropout", "gaussian_dropout", 3, "rate"
+
+
 NON_TRAINABLE = ("/moving_mean", "/moving_variance")
 
 
@@ -963,7 +1146,7 @@ class Model:
                 self.updates.update(getattr(layer, "updates", {}) if self.training else {})
                 if isinstance(layer, Embedding) and layer.kwargs.get("mask_zero", False):
                     mask = h != 0  # Keras 3 Embedding.compute_mask: ops.not_equal(inputs, 0)
-                elif not isinstance(layer, LayerNormalization):
+                elif not isinstance(layer, (LayerNormalization, _Noise)):  # supports_masking: kept
                     mask = None
                 outs, h = [y], y
                 continue
@@ -973,6 +1156,7 @@ class Model:
                 init = None
                 if getattr(layer, "initial_state", False):
                     init, rest = rest[:layer.n_states], rest[layer.n_states:]
+                layer.training = self.training  # the dropout masks
                 if mask is not None:
                     outs, logits = layer.call_all(P, layer.name, h, init, mask), None
                 else:

@@ -183,6 +183,22 @@ def run_case(cls, units, in_features, steps, batch, seed, activation="tanh", go_
             check(label + ": d/d initial state %d" % i, initk[i].grad.numpy(), initt[i].grad.squeeze(0).numpy())
 
 
+def check_noise():
+    """keras_torch's copy of rnnc's counter-based generator draws the values
+    tests/c/test_reference.c pins for rnnc_noise_value, and its masks have
+    the distributions: dropout keeps 1 - rate scaled by 1 / (1 - rate)."""
+    from keras_torch import noise_masks, noise_salt, noise_value
+    check("noise: value of the gaussian kind", np.array([noise_value(2, 1.0, 42, 7, 3, 5, 11)]),
+          np.array([0.84605282406734417]))
+    check("noise: value of the gaussian dropout kind", np.array([noise_value(3, 0.5, 42, 7, 3, 5, 12)]),
+          np.array([-0.23271633668682568]))
+    check("noise: FNV-1a salt of 'a'", np.array([float(noise_salt("a"))]), np.array([float(0x2f63dc4c8601ec8c)]))
+    m = noise_masks(1, 0.25, "dropout", 1, 40, 100).numpy()
+    kept = np.mean(m != 0)
+    if not (abs(kept - 0.75) < 0.03 and np.all((m == 0) | (m == 1 / 0.75))):
+        failures.append("noise: a dropout mask keeps %.3f, not 0.75 scaled by 4/3" % kept)
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     seed = 0
@@ -198,6 +214,7 @@ def main():
                                  go_backwards=go_backwards, with_initial=with_initial)
                 seed += 1
                 run_case(cls, units, in_features, steps, batch, seed, activation=activation, bidirectional=True)
+    check_noise()
     for f in failures:
         print("FAIL " + f)
     print("selftest: %d comparisons against torch.nn (RNN, LSTM, GRU, bidirectional), worst %.2e (%s); "

@@ -1195,8 +1195,9 @@ def fixture_refused():
                   entry("InputLayer", {"batch_shape": [None, 3, 2], "dtype": "float32", "sparse": False,
                                        "name": "input_layer"}, "keras3"),
                   entry("LSTM", cfg, "keras3"),
-                  entry("Dropout", {"name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
-                                    "seed": None, "noise_shape": None}, "keras3"),
+                  # (AlphaDropout: rnnc imports Dropout since issue 13, not it)
+                  entry("AlphaDropout", {"name": "alpha_dropout", "trainable": True, "dtype": "float32",
+                                         "rate": 0.5, "seed": None, "noise_shape": None}, "keras3"),
                   entry("Dense", dict(dense_config("dense", 1, "keras3"), kernel_regularizer={
                       "module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
                       "registered_name": None}), "keras3")]},

@@ -5,10 +5,12 @@
 #   (licences beside them). The tf.keras 2.14 Conv1D -> LSTM forecaster is
 #   imported, built for 12 steps and must predict what Keras's equations
 #   (keras_torch.py, from the file's own arrays) predict:
-#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The other two use what
-#   rnnc does not support yet (Dropout, recurrent dropout): each must be
-#   refused with the complete list (embedding_simple_rnn.keras's Embedding
-#   is accepted: only its SimpleRNN's dropout is listed).
+#   real/sunspot_conv1d_lstm.pred.npy, to 1e-10. The Keras 3 LSTM -> Dropout
+#   file is imported with its Dropout layers: built, it predicts what the
+#   same model without them predicts from the file's weights, and its
+#   training computation agrees with the reference runtime. The Embedding ->
+#   SimpleRNN file (dropout and recurrent_dropout) is imported too, and its
+#   training computation agrees with the reference runtime.
 # - tests/import/fixtures/: SYNTHETIC files, one per writer and layout
 #   (tests/import/make_fixtures.py wrote them with h5py following
 #   ../shared/keras-formats.md; its comments say which writer each stands
@@ -80,17 +82,53 @@ expect_list() { # FILE then the exact lines of the list
   fi
   grep -q "cannot import: rnnc does not support $# thing" <<<"$out" && ok || ko "$file: no count in: $out"
 }
-expect_list lstm_dropout.keras \
-  "  layer 'dropout' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it" \
-  "  layer 'dropout_1' (Dropout): Dropout is the identity at inference but is refused, not dropped, until rnnc implements it"
-expect_list embedding_simple_rnn.keras \
-  "  layer 'simple_rnn_18' (SimpleRNN): dropout = 0.2: dropout is not implemented (rnnc refuses arguments that act only in training until it implements them)" \
-  "  layer 'simple_rnn_18' (SimpleRNN): recurrent_dropout = 0.2: recurrent_dropout is not implemented"
+# the Keras 3 LSTM -> Dropout -> LSTM -> Dropout file: imported, Dropout kept
+if $rnnc import "$real/lstm_dropout.keras" -o "$work/lstm_dropout" >"$work/lstm_dropout.log" 2>&1; then
+  ok
+  d="$work/lstm_dropout/lstm_dropout.lua"
+  grep -q 'Dropout { 0.2, name = "dropout" }' "$d" && grep -q 'Dropout { 0.2, name = "dropout_1" }' "$d" && ok ||
+    ko "lstm_dropout.keras: the Dropout layers are not written: $(cat "$d")"
+  grep -v '^  Dropout {' "$d" >"$work/lstm_dropout/no_dropout.lua"
+  if CFLAGS="-O1" $rnnc build "$d" -o "$work/lstm_dropout/bin" --dtype float64 --batch 4 >/dev/null 2>&1 &&
+    CFLAGS="-O1" $rnnc build "$work/lstm_dropout/no_dropout.lua" -o "$work/lstm_dropout/bin0" --dtype float64 \
+      --batch 4 >/dev/null 2>&1; then
+    b="$work/lstm_dropout/bin/lstm_dropout"
+    w="$work/lstm_dropout/lstm_dropout.safetensors"
+    "$b" sample --x "$work/lstm_dropout/x.npy" --y "$work/lstm_dropout/y.npy" --n 6 --seed 3 >/dev/null
+    "$b" predict --weights "$w" --x "$work/lstm_dropout/x.npy" --out "$work/lstm_dropout/p.npy" >/dev/null
+    "$work/lstm_dropout/bin0/no_dropout" predict --weights "$w" --x "$work/lstm_dropout/x.npy" \
+      --out "$work/lstm_dropout/p0.npy" >/dev/null
+    cmp -s "$work/lstm_dropout/p.npy" "$work/lstm_dropout/p0.npy" && ok ||
+      ko "lstm_dropout.keras: predict with Dropout differs from the model without it"
+    expect "lstm_dropout.keras: training with masks against the reference" 0 "^OK" -- \
+      "$b" diff --weights "$w" --x "$work/lstm_dropout/x.npy" --y "$work/lstm_dropout/y.npy"
+  else
+    ko "lstm_dropout.keras: build failed"
+  fi
+else
+  ko "lstm_dropout.keras: import failed: $(tail -3 "$work/lstm_dropout.log")"
+fi
+# the Embedding -> SimpleRNN file: its SimpleRNN's dropout and
+# recurrent_dropout are imported since issue 13; trained with its masks, the
+# generated code agrees with the reference runtime
+es="$work/embedding_simple_rnn"
+if $rnnc import "$real/embedding_simple_rnn.keras" -o "$es" >"$work/embedding_simple_rnn.log" 2>&1 &&
+  grep -q "dropout = 0.2, recurrent_dropout = 0.2" "$es/embedding_simple_rnn.lua" &&
+  CFLAGS="-O1" $rnnc build "$es/embedding_simple_rnn.lua" -o "$es/bin" --dtype float64 --timesteps 6 \
+    --batch 4 >/dev/null 2>&1; then
+  ok
+  "$es/bin/embedding_simple_rnn" sample --x "$es/x.npy" --y "$es/y.npy" --n 4 --seed 3 >/dev/null
+  expect "embedding_simple_rnn.keras: training with masks against the reference" 0 "^OK" -- \
+    "$es/bin/embedding_simple_rnn" diff --weights "$es/embedding_simple_rnn.safetensors" --x "$es/x.npy" \
+    --y "$es/y.npy"
+else
+  ko "embedding_simple_rnn.keras: import or build failed: $(tail -3 "$work/embedding_simple_rnn.log")"
+fi
 expect "--check on a real file" 0 "verdict: supported \(183775 parameters\)" -- \
   $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
 expect "--check names the writer" 0 "HDF5 whole model written by tf.keras 2.14.0" -- \
   $rnnc import --check "$real/sunspot_conv1d_lstm.h5"
-expect "--check names the Keras 3 writer" 1 "\.keras archive written by Keras 3.3.3" -- \
+expect "--check names the Keras 3 writer" 0 "\.keras archive written by Keras 3.3.3" -- \
   $rnnc import --check "$real/lstm_dropout.keras"
 
 # --- synthetic files of every writer: import, build, predict, resume ---------
@@ -299,6 +337,23 @@ if $rnnc import "$work/rules.json" --weights "$fx/tfkeras212_json.weights.h5" -o
   ok
 else
   ko "regularizers and constraints: not imported as L1L2, L2, NonNeg, MaxNorm"
+fi
+# dropout and recurrent_dropout (issue 13): imported; the identity at
+# inference, so the file's arrays predict what they predict without them
+sed 's/"dropout": 0.0, "recurrent_dropout": 0.0/"dropout": 0.3, "recurrent_dropout": 0.2/' \
+  "$fx/tfkeras212_json.json" >"$work/gru_dropout.json"
+if $rnnc import "$work/gru_dropout.json" --weights "$fx/tfkeras212_json.weights.h5" -o "$work/gru_dropout" \
+  >/dev/null 2>&1 && grep -q 'dropout = 0.3, recurrent_dropout = 0.2' "$work/gru_dropout/gru_dropout.lua"; then
+  ok
+  if CFLAGS="-O1" $rnnc build "$work/gru_dropout/gru_dropout.lua" -o "$work/gru_dropout/bin" --dtype float64 \
+    --timesteps "$(cat "$fx/tfkeras212_json.steps")" >/dev/null 2>&1 &&
+    "$work/gru_dropout/bin/gru_dropout" predict --weights "$work/gru_dropout/gru_dropout.safetensors" \
+      --x "$fx/tfkeras212_json.x.npy" --out "$work/gru_dropout/pred.npy" >/dev/null 2>&1 &&
+    $compare npy "$work/gru_dropout/pred.npy" "$fx/tfkeras212_json.pred.npy" 1e-10 >/dev/null; then ok; else
+    ko "a GRU with dropout: predictions differ from the file's without dropout"
+  fi
+else
+  ko "a GRU with dropout and recurrent_dropout: not imported as such"
 fi
 sed 's/"kernel_regularizer": null, "recurrent_regularizer": null/"kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {"factor": 0.01, "mode": "rows"}}, "recurrent_regularizer": null/' \
   "$fx/tfkeras212_json.json" >"$work/orthogonal.json"

@@ -42,17 +42,18 @@ tests["unknown layer class: file:line, and what there is"] = function()
     "unknown name 'Foo' (rnnc's layers are Activation, Add, ")
   -- every layer, in alphabetical order
   T.contains(text, "BatchNormalization, Bidirectional, Concatenate, Conv1D, ")
-  T.contains(text, "GRU, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
-  T.contains(text, "SimpleRNN, Softmax, Subtract, TimeDistributed, ")
+  T.contains(text, "GRU, GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
+  T.contains(text, "DepthwiseConv1D, Dot, Dropout, ELU, ")
+  T.contains(text, "SimpleRNN, Softmax, SpatialDropout1D, Subtract, TimeDistributed, ")
 end
 
 tests["a Keras layer rnnc lacks says what to write instead"] = function()
   local _, text = load_error("local model = Sequential {\n  LSTM { 3, input_shape = { 2, 3 } },\n"
-    .. "  Dropout { 0.2 },\n  Dense { 1 },\n}\nreturn model\n", 3,
-    "Keras's Dropout layer is not implemented in rnnc: remove the layer")
+    .. "  AlphaDropout { 0.2 },\n  Dense { 1 },\n}\nreturn model\n", 3,
+    "Keras's AlphaDropout layer is not implemented in rnnc: rnnc has Dropout, SpatialDropout1D")
   T.not_contains(text, "nil value", "no raw Lua error")
   T.not_contains(text, "generator/", "no internal path")
-  load_error("return Sequential {\n  GaussianNoise { 0.1 },\n}\n", 2, "Keras's GaussianNoise layer is not implemented")
+  load_error("return Sequential {\n  Conv2D { 2, 3 },\n}\n", 2, "Keras's Conv2D layer is not implemented")
 end
 
 tests["attention layers are refused, naming the layer"] = function()
@@ -142,10 +143,16 @@ tests["unknown activation"] = function()
 end
 
 tests["unsupported options are refused, not ignored"] = function()
-  layer_error(rnn("2, input_shape = { 2, 3 }, dropout = 0.2"), 2, "simple_rnn", "SimpleRNN",
-    "dropout = 0.2 is not supported")
-  layer_error(rnn("2, input_shape = { 2, 3 }, recurrent_dropout = 0.5"), 2, "simple_rnn", "SimpleRNN",
-    "recurrent_dropout = 0.5 is not supported")
+  -- dropout rates: Keras's [0, 1) (issue 13: trained with masks)
+  layer_error(rnn("2, input_shape = { 2, 3 }, dropout = 1"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'dropout' must be a number in [0, 1)")
+  layer_error(rnn("2, input_shape = { 2, 3 }, recurrent_dropout = -0.5"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'recurrent_dropout' must be a number in [0, 1)")
+  layer_error(rnn("2, input_shape = { 2, 3 }, seed = -1"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'seed' must be None or a non-negative integer")
+  layer_error(rnn("2, input_shape = { 2, 3 }, implementation = 3"), 2, "simple_rnn", "SimpleRNN",
+    "argument 'implementation' must be 1 or 2")
+  T.load_text(rnn("2, input_shape = { 2, 3 }, dropout = 0.2, recurrent_dropout = 0.5, seed = 3"))
   layer_error(rnn("2, input_shape = { 2, 3 }, stateful = true"), 2, "simple_rnn", "SimpleRNN",
     "stateful = true is not supported")
   -- the defaults, written out, are accepted

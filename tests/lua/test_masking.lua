@@ -244,7 +244,7 @@ return model
   T.truthy(c, "m.c generated")
   T.contains(c, "valid + 1e-7")
   T.contains(c, "s->mask0")
-  T.truthy(c:find("1,\n};", 1, true), "the descriptor says masked_loss")
+  T.truthy(c:find("1,\n    NULL,\n};", 1, true), "the descriptor says masked_loss (then set_noise: none)")
 end
 
 return tests

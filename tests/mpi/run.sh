@@ -124,6 +124,21 @@ status=$?
 if [ $status -ne 0 ] && [ "$(grep -c 'exbad.npy: sample 29, position (3): token 6 is not in \[0, 6)' <<<"$out")" = 1 ] &&
   [ ! -e "$work/ebad.safetensors" ]; then ok
 else ko "embedding: a token out of range in rank 1's share: status $status, output: $out"; fi
+# the noise layers and the LSTM's dropout: each rank draws the masks of its
+# micro-batches from the counter-based generator (keyed by the sample's index
+# in the global batch), so -np 3 trains with one process's masks, bit for bit
+sed 's/LSTM { 3, input_shape = { 3, 4 }, return_sequences = true },/SpatialDropout1D { 0.25, input_shape = { 3, 4 } }, LSTM { 3, return_sequences = true, dropout = 0.1, recurrent_dropout = 0.2 }, Dropout { 0.5 }, GaussianNoise { 0.2 },/' \
+  examples/lstm_tagger.lua >"$work/drop_tagger.lua"
+$rnnc build "$work/drop_tagger.lua" -o "$work/drop1" --batch 8 >/dev/null 2>&1 || ko "build drop_tagger"
+$rnnc build "$work/drop_tagger.lua" -o "$work/dropm" --batch 8 --mpi >/dev/null 2>&1 || ko "build drop_tagger --mpi"
+run drop1 "" "$work/drop1/drop_tagger"
+run dropnp3 "" "${mpirun[@]}" -np 3 "$work/dropm/drop_tagger"
+run dropnp2t2 "--threads 2" "${mpirun[@]}" -np 2 "$work/dropm/drop_tagger"
+for f in safetensors csv ck; do
+  cmp -s "$work/drop1.$f" "$work/dropnp3.$f" && ok || ko "noise layers: mpirun -np 3's .$f differs"
+done
+cmp -s "$work/drop1.safetensors" "$work/dropnp2t2.safetensors" && ok || ko "noise layers: mpirun -np 2 --threads 2 differs"
+cmp -s "$work/one.safetensors" "$work/drop1.safetensors" && ko "the tagger with noise layers trained to the plain one's bytes" || ok
 
 echo "mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

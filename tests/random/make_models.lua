@@ -76,6 +76,9 @@ local next64, int, chance, pick = rng.next64, rng.int, rng.chance, rng.pick
 -- was before layers could be frozen; a frozen layer only adds
 -- "trainable = false" to its constructor.
 local frz = require("splitmix").new(seed ~ 0x465245455A45) -- "FREEZE"
+-- The noise layers (Dropout, SpatialDropout1D, GaussianNoise,
+-- GaussianDropout) of the front-end models: a stream of their own too.
+local noise = require("splitmix").new(seed ~ 0x4E4F495345) -- "NOISE"
 
 -- `text` ("Kind { ... }") with trainable = false added.
 local function frozen_text(text)
@@ -273,6 +276,14 @@ local function draw_model()
     end
   end
   last_weighted.frozen = nil
+  -- the recurrent layers' dropout, from the noise stream
+  for _, L in ipairs(layers) do
+    if L.cell and noise.chance(0.3) then
+      L.dropout = noise.pick({ 0, 0.2, 0.5 })
+      L.recurrent_dropout = noise.pick({ 0, 0.25, 0.5 })
+      if noise.chance(0.3) then L.implementation = 1 end
+    end
+  end
   M.layers = layers
   M.want = want
   M.loss = (want == "fused" or want == "unfused") and "sparse_categorical_crossentropy" or "mse"
@@ -348,6 +359,10 @@ local function args_text(L, kind, extra, index)
     opt("return_sequences", L.return_sequences, false)
     if L.return_state then args[#args + 1] = "return_state = true" end
     opt("go_backwards", L.go_backwards, false)
+    -- the dropout (drawn from the noise stream: no draw of the main one)
+    if L.dropout then args[#args + 1] = string.format("dropout = %g", L.dropout) end
+    if L.recurrent_dropout then args[#args + 1] = string.format("recurrent_dropout = %g", L.recurrent_dropout) end
+    if L.implementation then args[#args + 1] = "implementation = " .. L.implementation end
   end
   if kind == "LSTM" then opt("unit_forget_bias", L.unit_forget_bias, true) end
   if kind == "GRU" then opt("reset_after", L.reset_after, true) end
@@ -465,6 +480,7 @@ local function describe(L)
     if L.initial_state then s = s .. ", states in" end
     if L.cell == "LSTM" and not L.unit_forget_bias then s = s .. ", no unit_forget_bias" end
     if L.cell == "GRU" then s = s .. (L.reset_after and ", reset_after" or ", reset_before") end
+    if L.dropout then s = s .. string.format(", dropout %g/%g", L.dropout, L.recurrent_dropout) end
   end
   return s .. ")"
 end
@@ -603,6 +619,7 @@ local function count_model(M)
       if c == "LSTM" then bump("LSTM unit_forget_bias", L.unit_forget_bias) end
       if c == "GRU" then bump("GRU reset_after", L.reset_after) end
       if L.kind ~= "Bidirectional" then bump(c .. " initial_state", L.initial_state or false) end
+      bump(c .. " dropout/recurrent_dropout", L.dropout and (L.dropout .. "/" .. L.recurrent_dropout) or "none")
     elseif IS_ACTIVATION_LAYER[L.kind] then
       if L.kind == "Activation" then bump("Activation activation", L.activation) end
       if L.kind == "ReLU" then
@@ -820,6 +837,31 @@ local function draw_front_model()
       texts[i] = frozen_text(t)
       descr[i] = descr[i] .. "(frozen)"
     end
+  end
+  -- noise layers (their own stream, so the other draws stay what they
+  -- were): trained with their masks, the identity at inference
+  if noise.chance(0.6) then
+    local first_seq = not (descr[1]:match("^Flatten") or descr[1]:match("^Global"))
+    local kind = noise.pick({ "Dropout", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout" })
+    local rate = noise.pick({ 0.1, 0.25, 0.5 })
+    local text
+    if kind == "SpatialDropout1D" and not first_seq then kind = "Dropout" end
+    if kind == "Dropout" and first_seq and noise.chance(0.3) then
+      text = string.format("Dropout { %g, noise_shape = { None, 1, None } }", rate)
+    elseif kind == "GaussianNoise" then
+      text = string.format("GaussianNoise { %g }", rate)
+    else
+      text = string.format("%s { %g%s }", kind, rate, noise.chance(0.3) and ", seed = 17" or "")
+    end
+    table.insert(texts, 2, text)
+    table.insert(descr, 2, kind)
+    bump("front model noise layer", kind)
+  end
+  if noise.chance(0.3) then -- and one before the output layer
+    local kind = noise.pick({ "Dropout", "GaussianNoise", "GaussianDropout" })
+    texts[#texts + 1] = string.format("%s { %g }", kind, noise.pick({ 0, 0.2, 0.5 }))
+    descr[#descr + 1] = kind
+    bump("front model noise layer", kind)
   end
   local softmax = chance(0.35)
   local out_units = softmax and int(2, 4) or int(1, 3)

@@ -180,7 +180,7 @@ enum {
   N_ACTS
 };
 /* the elementwise layers (K_ELEM) */
-enum { E_ACTIVATION, E_RELU, E_LEAKY_RELU, E_ELU, E_PRELU };
+enum { E_ACTIVATION, E_RELU, E_LEAKY_RELU, E_ELU, E_PRELU, E_NOISE };
 enum { M_CONCAT, M_SUM, M_MUL, M_AVE, M_NONE };
 
 /* Where one direction's tensors start in the parameter vector. */
@@ -224,7 +224,8 @@ typedef struct {
   int elem, has_max, a_rows, a_cols;
   double max_value, slope, threshold, alpha;
   size_t alpha_off;
-  int frozen; /* trainable=0: no gradient; a BatchNormalization in inference mode */
+  int frozen;  /* trainable=0: no gradient; a BatchNormalization in inference mode */
+  int dropout; /* a recurrent layer with dropout or recurrent_dropout: masks in training */
 } slayer;
 
 typedef struct {
@@ -409,8 +410,18 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     L->kind = K_GRU;
   else if (is_front_class(cls))
     return parse_front_line(line, cls, L, err, errlen);
-  else if (strcmp(cls, "Activation") == 0 || strcmp(cls, "ReLU") == 0 ||
-           strcmp(cls, "LeakyReLU") == 0 || strcmp(cls, "ELU") == 0 || strcmp(cls, "PReLU") == 0) {
+  else if (strcmp(cls, "Dropout") == 0 || strcmp(cls, "GaussianNoise") == 0 ||
+           strcmp(cls, "GaussianDropout") == 0) {
+    /* a noise layer: the identity at inference; alpha its rate (stddev) */
+    L->kind = K_ELEM;
+    L->elem = E_NOISE;
+    L->act = L->rec_act = A_LINEAR;
+    L->alpha = key_real(line, cls[1] == 'a' ? "stddev" : "rate");
+    L->use_bias = 0;
+    return 0;
+  } else if (strcmp(cls, "Activation") == 0 || strcmp(cls, "ReLU") == 0 ||
+             strcmp(cls, "LeakyReLU") == 0 || strcmp(cls, "ELU") == 0 ||
+             strcmp(cls, "PReLU") == 0) {
     const char *shape = key_value(line, "alpha_shape");
     L->kind = K_ELEM;
     L->elem = cls[0] == 'A'   ? E_ACTIVATION
@@ -446,6 +457,7 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     return -1;
   }
   L->gates = L->kind == K_LSTM ? 4 : L->kind == K_GRU ? 3 : 1;
+  L->dropout = key_real(line, "dropout") > 0 || key_real(line, "recurrent_dropout") > 0;
   L->n_states = L->kind == K_LSTM ? 2 : 1;
   L->rec_act = A_LINEAR;
   if (L->kind == K_DENSE)
@@ -863,6 +875,18 @@ static void poison(void *p, size_t bytes) {
   memset(p, 0xFF, bytes); /* all-ones: a NaN in float and in double */
 }
 
+/* The key of the noise layers' masks in every comparison with the
+ * reference (rnnc_ref_set_noise in main): not the zeroed scratch's. */
+#define NOISE_SEED 1234
+#define NOISE_STEP 5
+
+/* A poisoned scratch with the comparisons' noise key. */
+static void poison_scratch(const rnnc_model *m, void *scratch) {
+  poison(scratch, m->scratch_bytes);
+  if (m->set_noise != NULL)
+    m->set_noise(scratch, NOISE_SEED, NOISE_STEP, 0);
+}
+
 /* Relative error (see the head of the file); NaN anywhere gives +Inf. */
 static double rel_error(const double *a, const double *r, size_t n, size_t *at) {
   double md = 0.0, mr = 0.0;
@@ -1184,14 +1208,21 @@ static void check_descriptor(ctx *c) {
       m->train_step == NULL || m->summary == NULL)
     report(c, "a descriptor function or text is NULL");
   {
-    int bn = 0;
-    for (l = 0; l < s->n_layers; l++)
+    int bn = 0, noise = 0;
+    for (l = 0; l < s->n_layers; l++) {
       bn |= s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0 &&
             !s->layers[l].frozen; /* a frozen one computes what inference does */
-    if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != bn)
+      noise |= s->layers[l].kind == K_ELEM && s->layers[l].elem == E_NOISE &&
+               s->layers[l].alpha > 0; /* rate 0: the identity in training too */
+      noise |= s->layers[l].dropout;
+    }
+    if ((m->update_stats != NULL) != bn || (m->eval_loss != NULL) != (bn || noise))
       report(c, "update_stats %s and eval_loss %s, yet the model %s trainable BatchNormalization",
              m->update_stats ? "set" : "NULL", m->eval_loss ? "set" : "NULL",
              bn ? "has" : "has no");
+    if ((m->set_noise != NULL) != noise)
+      report(c, "set_noise %s, yet the model %s noise layers", m->set_noise ? "set" : "NULL",
+             noise ? "has" : "has no");
   }
 
   /* Tensors: the reference runtime's layout, in Keras's names, order, shapes
@@ -1496,6 +1527,8 @@ static double elem_kinked(kinks *k, const slayer *L, double z, double a) {
     }
   }
   switch (L->elem) {
+  case E_NOISE: /* the identity at inference, what the probe runs */
+    return z;
   case E_LEAKY_RELU:
     return z > 0.0 ? z : L->slope * z;
   case E_ELU:
@@ -1675,7 +1708,7 @@ static int has_kink(const slayer *L) {
   if (L->kind == K_FRONT) /* the random models give these smooth activations only */
     return 0;
   if (L->kind == K_ELEM)
-    return L->elem != E_ACTIVATION || kinked_act(L->act);
+    return (L->elem != E_ACTIVATION && L->elem != E_NOISE) || kinked_act(L->act);
   return kinked_act(L->act) || (L->kind != K_DENSE && kinked_act(L->rec_act));
 }
 
@@ -1886,7 +1919,7 @@ static void check_forward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   size_t out = (size_t)n * m->output_size;
   int k;
   fill_value(c, b->y, 0, (size_t)(m->batch + 1) * m->output_size, CANARY);
-  poison(b->scratch, m->scratch_bytes);
+  poison_scratch(m, b->scratch);
   m->forward(b->p, b->scratch, b->x, b->y, n);
   check_untouched(c, "forward y", b->y, out, (size_t)(m->batch + 1) * m->output_size);
   to_double(c, b->y, b->yd, out);
@@ -2011,7 +2044,7 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   fill_value(c, b->ypred, 0, out_all, CANARY);
   for (i = 0; m->input_vocab <= 0 && i < in; i++)
     mset(c, b->dx, i, NAN);
-  poison(b->scratch, m->scratch_bytes);
+  poison_scratch(m, b->scratch);
   loss = m->loss_grad(b->p, b->scratch, b->x, b->target, b->grad, b->dx, b->ypred, n);
   /* tokens have no gradient: dx is not written at all */
   check_untouched(c, "loss_grad dx", b->dx, m->input_vocab > 0 ? 0 : in, in_all);
@@ -2053,7 +2086,7 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
 
   /* Without dx and y_pred: the same loss and gradient, bit for bit. */
   fill_value(c, b->grad2, 0, m->n_params, NAN);
-  poison(b->scratch, m->scratch_bytes);
+  poison_scratch(m, b->scratch);
   loss2 = m->loss_grad(b->p, b->scratch, b->x, b->target, b->grad2, NULL, NULL, n);
   if (memcmp(&loss, &loss2, sizeof loss) != 0 ||
       memcmp(b->grad, b->grad2, m->n_params * c->dsize) != 0)
@@ -2066,7 +2099,7 @@ static double check_loss_grad(ctx *c, bufs *b, int n, rnnc_rng *rng) {
     double wl, rl, worst = 0, top = 0;
     draw_uniform(c, rng, b->dy, b->dyd, (size_t)n, 0.0, 2.0);
     fill_value(c, b->grad2, 0, m->n_params, NAN);
-    poison(b->scratch, m->scratch_bytes);
+    poison_scratch(m, b->scratch);
     wl = m->loss_grad_weighted(b->p, b->scratch, b->x, b->target, b->dy, b->grad2, NULL, NULL, n);
     rl = rnnc_ref_loss_grad_weighted(c->ref, b->pd, b->xd, b->td, b->dyd, n, b->rg[0], NULL, NULL);
     to_double(c, b->grad2, b->gd, m->n_params);
@@ -2089,7 +2122,7 @@ static void check_backward(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   size_t in_all = (size_t)(m->batch + 1) * m->input_size;
   int k;
   draw_uniform(c, rng, b->dy, b->dyd, out, -1.0, 1.0);
-  poison(b->scratch, m->scratch_bytes);
+  poison_scratch(m, b->scratch);
   m->forward(b->p, b->scratch, b->x, b->y, n);
   fill_value(c, b->grad, 0, m->n_params, NAN);
   fill_value(c, b->dx, 0, in_all, CANARY);
@@ -2336,12 +2369,14 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   memcpy(pe, b->p, m->params_bytes);
   for (step = 1; step <= 2; step++) {
     double expect, got;
-    poison(b->scratch, m->scratch_bytes);
+    poison_scratch(m, b->scratch);
+    if (m->set_noise != NULL) /* train_step's masks: keyed by the updates before it */
+      m->set_noise(b->scratch, NOISE_SEED, step - 1, 0);
     expect = m->loss_grad(pe, b->scratch, b->x, b->target, g, NULL, b->y, n);
     optimizer_step(c, pe, g, slots, step);
     if (m->update_stats != NULL) /* BatchNormalization: the moving statistics of the batch */
       m->update_stats(pe, b->scratch);
-    poison(b->scratch, m->scratch_bytes);
+    poison_scratch(m, b->scratch);
     fill_value(c, b->ypred, 0, (size_t)(m->batch + 1) * m->output_size, CANARY);
     got = m->train_step(pw, b->opt, b->scratch, b->x, b->target, b->ypred, n);
     if (memcmp(&got, &expect, sizeof got) != 0)
@@ -2356,7 +2391,7 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       /* y_pred is the forward output at the parameters before the step
        * (the training forward's, which loss_grad gave above, for a unit
        * with BatchNormalization) */
-      if (m->update_stats == NULL)
+      if (m->eval_loss == NULL)
         m->forward(b->p, b->scratch, b->x, b->y, n);
       if (memcmp(b->y, b->ypred, out * c->dsize) != 0)
         report(c, "train_step y_pred differs from forward (n=%d)", n);
@@ -2461,12 +2496,14 @@ static void check_stats(ctx *c, bufs *b, int n) {
   void *pu = xmalloc(m->params_bytes);
   double *pr = reals(P), *want = reals(P), *got = reals(P), *ry = reals(out), worst = 0, scale = 0;
   double loss, rloss, e;
-  if (m->update_stats == NULL) {
+  if (m->eval_loss == NULL) {
     free(pu), free(pr), free(want), free(got), free(ry);
     return;
   }
   memcpy(pu, b->p, m->params_bytes);
-  poison(b->scratch, m->scratch_bytes);
+  if (m->update_stats == NULL) /* noise layers only: no statistics */
+    goto eval;
+  poison_scratch(m, b->scratch);
   m->loss_grad(pu, b->scratch, b->x, b->target, b->grad, NULL, NULL, n);
   m->update_stats(pu, b->scratch);
   memcpy(pr, b->pd, P * sizeof(double));
@@ -2479,14 +2516,23 @@ static void check_stats(ctx *c, bufs *b, int n) {
   e = worst / dmax(scale, 1e-30);
   if (!(e <= (c->f64 ? TOL_F64 : TOL_F32)))
     report(c, "update_stats: moving statistics %.3g (relative) from the reference's (n=%d)", e, n);
-  /* eval_loss: the loss at inference */
-  poison(b->scratch, m->scratch_bytes);
+/* eval_loss: the loss at inference (of the one output; a model with
+ * several outputs sums their losses, which the check does not rebuild) */
+eval:
+  if (m->n_outputs != 1) {
+    free(pu), free(pr), free(want), free(got), free(ry);
+    return;
+  }
+  poison_scratch(m, b->scratch);
   loss = m->eval_loss(b->p, b->scratch, b->x, b->target, NULL, n);
   assert_int_equal(rnnc_ref_forward(c->ref, b->pd, b->xd, n, ry), 0);
   if (m->loss == RNNC_LOSS_MSE)
     rloss = rnnc_loss_mse_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
   else
     rloss = rnnc_loss_sparse_cce_f64(ry, b->td, (size_t)n * m->output_rows, m->output_cols, NULL);
+  /* and the weight regularizers' penalty (Keras's compute_loss adds it in
+   * evaluation too) */
+  rloss += rnnc_regularize_f64(m->tensors, m->n_tensors, b->pd, NULL, m->n_params);
   e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
   if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
     report(c, "eval_loss %.17g, the reference's inference loss %.17g (n=%d)", loss, rloss, n);
@@ -2524,6 +2570,8 @@ static void test_model(void **state) {
   if (parse_spec(m->spec, &c.spec, err, sizeof err) != 0)
     fail_msg("%s (model file %s): cannot parse its spec: %s\n%s", m->name, en->file, err, m->spec);
   c.ref = rnnc_ref_new(m->spec, err, sizeof err);
+  if (c.ref != NULL)
+    rnnc_ref_set_noise(c.ref, NOISE_SEED, NOISE_STEP, 0);
   if (!c.ref)
     fail_msg("%s (model file %s): the reference runtime refuses its spec: %s\n%s", m->name,
              en->file, err, m->spec);

@@ -49,7 +49,9 @@ local CLASSES = { "SimpleRNN", "LSTM", "GRU", "Dense", "TimeDistributed", "Bidir
   "GlobalAveragePooling1D", "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Flatten", "Reshape", "Permute",
   "RepeatVector", "LayerNormalization", "BatchNormalization", "Embedding",
   -- masks (issue 13)
-  "Masking" }
+  "Masking",
+  -- the noise layers
+  "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout" }
 
 local EXTRA_ARGS = {
   "return_state = true", "return_sequences = true", "return_sequences = false", "go_backwards = true",
@@ -75,6 +77,10 @@ local EXTRA_ARGS = {
   -- Embedding's (issue 13)
   "mask_zero = true", "output_dim = 0", 'embeddings_initializer = "uniform"', "embeddings_regularizer = L2 { 0.1 }",
   'embeddings_constraint = "unit_norm"', "input_length = 0",
+  -- the noise layers and the recurrent layers' dropout
+  "rate = 1", "rate = 0", "stddev = -1", "seed = 3", "seed = -2", "seed = 1e300", "noise_shape = { None, 1, None }",
+  "noise_shape = { 2, 3 }", "noise_shape = { None, 0, None }", "recurrent_dropout = 0.3", "recurrent_dropout = 1",
+  "dropout = 0.999", "implementation = 1", "implementation = 0",
 }
 
 -- Spans of number and string literals in `text` (comments skipped).
@@ -352,7 +358,9 @@ local function layer_text(R, seq, last, functional, first_args)
   local class = R.pick(kinds)
   if class == "activation" then
     -- an activation layer (issue 13): its arguments, the shape unchanged
-    class = R.pick({ "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax" })
+    class = R.pick({ "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Dropout", "SpatialDropout1D",
+      "GaussianNoise", "GaussianDropout" })
+    if class == "SpatialDropout1D" and not seq then class = "Dropout" end
     local parts = ({
       Activation = { quoted(R.pick(ACTIVATIONS)) },
       ReLU = { "max_value = " .. R.pick({ "6", "1", "0.5" }), "negative_slope = " .. R.pick({ "0", "0.1" }) },
@@ -360,6 +368,12 @@ local function layer_text(R, seq, last, functional, first_args)
       ELU = { "alpha = " .. R.pick({ "1.0", "0.5" }) },
       PReLU = R.float() < 0.5 and { "shared_axes = { 1 }" } or {},
       Softmax = {},
+      -- the noise layers (trained with masks, the identity at inference)
+      Dropout = { R.pick({ "0.5", "0", "0.2" }), R.float() < 0.3 and (seq and "noise_shape = { None, 1, None }"
+        or "noise_shape = { None, None }") or "seed = 7" },
+      SpatialDropout1D = { "0.3" },
+      GaussianNoise = { R.pick({ "0.1", "1" }) },
+      GaussianDropout = { R.pick({ "0.4", "0" }) },
     })[class]
     for _, a in ipairs(first_args or {}) do
       parts[#parts + 1] = a
@@ -399,6 +413,9 @@ local function layer_text(R, seq, last, functional, first_args)
     iopt(0.15, "recurrent_initializer = " .. quoted(R.pick(INITIALIZERS)))
     if inner == "LSTM" then iopt(0.2, "unit_forget_bias = false") end
     if inner == "GRU" then iopt(0.3, "reset_after = false") end
+    iopt(0.15, "dropout = " .. R.pick({ "0.2", "0.5" }))
+    iopt(0.15, "recurrent_dropout = " .. R.pick({ "0.3", "0.1" }))
+    if inner ~= "SimpleRNN" then iopt(0.1, "implementation = 1") end
     if functional and last and R.float() < 0.4 then
       iparts[#iparts + 1] = "return_state = true"
       outputs = 1 + (inner == "LSTM" and 2 or 1) * (class == "Bidirectional" and 2 or 1)
