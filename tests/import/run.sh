@@ -109,18 +109,18 @@ else
   ko "lstm_dropout.keras: import failed: $(tail -3 "$work/lstm_dropout.log")"
 fi
 # the Embedding -> SimpleRNN file: its SimpleRNN's dropout and
-# recurrent_dropout are imported since issue 13; trained with its masks, the
-# generated code agrees with the reference runtime
+# recurrent_dropout are imported since issue 13 (the file has no compile:
+# nothing trains, so its masks are not drawn); built, it predicts what the
+# reference runtime predicts from the file's weights
 es="$work/embedding_simple_rnn"
 if $rnnc import "$real/embedding_simple_rnn.keras" -o "$es" >"$work/embedding_simple_rnn.log" 2>&1 &&
   grep -q "dropout = 0.2, recurrent_dropout = 0.2" "$es/embedding_simple_rnn.lua" &&
-  CFLAGS="-O1" $rnnc build "$es/embedding_simple_rnn.lua" -o "$es/bin" --dtype float64 --timesteps 6 \
-    --batch 4 >/dev/null 2>&1; then
+  CFLAGS="-O1" $rnnc build "$es/embedding_simple_rnn.lua" -o "$es/bin" --dtype float64 --batch 2 \
+    >/dev/null 2>&1; then
   ok
-  "$es/bin/embedding_simple_rnn" sample --x "$es/x.npy" --y "$es/y.npy" --n 4 --seed 3 >/dev/null
-  expect "embedding_simple_rnn.keras: training with masks against the reference" 0 "^OK" -- \
-    "$es/bin/embedding_simple_rnn" diff --weights "$es/embedding_simple_rnn.safetensors" --x "$es/x.npy" \
-    --y "$es/y.npy"
+  "$es/bin/embedding_simple_rnn" sample --x "$es/x.npy" --y "$es/y.npy" --n 2 --seed 3 >/dev/null
+  expect "embedding_simple_rnn.keras: generated code vs the reference runtime" 0 "^OK" -- \
+    "$es/bin/embedding_simple_rnn" diff --weights "$es/embedding_simple_rnn.safetensors" --x "$es/x.npy"
 else
   ko "embedding_simple_rnn.keras: import or build failed: $(tail -3 "$work/embedding_simple_rnn.log")"
 fi
