@@ -43,7 +43,7 @@ REL_REF_OBJ := $(REF_SRC:%.c=$(RELEASE)/obj/%.o)
 PUBLIC_HDR := runtime/rnnc.h runtime/rnnc_catalog.h runtime/rnnc_kernels.h runtime/reference/rnnc_ref.h
 
 # Example models whose generated C is committed under generated/<model>/.
-GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_tagger.lua \
+GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_tagger.lua examples/padded_tagger.lua \
                     examples/sum_regression.lua examples/functional/rnn_state.lua \
                     examples/functional/initial_state.lua \
                     $(filter-out examples/seeds/seed11.lua,$(sort $(wildcard examples/seeds/seed*.lua)))
