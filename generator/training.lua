@@ -254,15 +254,14 @@ function training.constructors(where)
     return util.handle(c, Config)
   end
   -- keras/src/callbacks/terminate_on_nan.py stops training after the batch
-  -- whose loss is NaN or Inf, once Keras has applied that batch's update, and
-  -- still ends the epoch (validation, the other callbacks, a History row).
-  -- rnnc always stops at such a batch, but keeps the weights before it and
-  -- ends fit with an error: not the same, so the name is refused.
-  env.TerminateOnNaN = function()
-    util.fail(where(), "TerminateOnNaN: not accepted, as rnnc cannot do what Keras does: rnnc always "
-      .. "stops at a batch whose loss or gradient is not finite, keeping the weights of the last good step "
-      .. "and ending fit with an error, where Keras applies that batch's update and ends the epoch; leave "
-      .. "it out of callbacks (rnnc's own stop needs no callback)")
+  -- whose loss is NaN or Inf. rnnc always stops there, callback or not (and
+  -- keeps the weights of the last good step, where Keras has applied the bad
+  -- batch's update and ends the epoch): the name is accepted, takes no
+  -- arguments (as Keras's) and adds nothing.
+  env.TerminateOnNaN = function(t)
+    local at = where()
+    keywords(at, "TerminateOnNaN", t, {})
+    return util.handle({ config_kind = "terminate_on_nan" }, Config)
   end
   env.CSVLogger = function(t)
     local at = where()
@@ -560,9 +559,9 @@ function training.fit(t, at)
           if ck.save_best_only then put("save-best-only", 1) end
         elseif csv then
           put("csv", csv.filename)
-        else
-          util.fail(at, "fit: callback %d is not EarlyStopping{...}, ModelCheckpoint{...}, CSVLogger{...} or "
-            .. "ReduceLROnPlateau{...}", i)
+        elseif not config_of(cb, "terminate_on_nan") then -- (rnnc's own stop)
+          util.fail(at, "fit: callback %d is not EarlyStopping{...}, ModelCheckpoint{...}, CSVLogger{...}, "
+            .. "ReduceLROnPlateau{...} or TerminateOnNaN{}", i)
         end
       end
     else

@@ -310,10 +310,13 @@ tests["fit: ReduceLROnPlateau's defaults, arguments and refusals"] = function()
     "ReduceLROnPlateau: mode must be")
   load_error(model('loss = "mse", optimizer = "adam"', fit:format('min_lr = -1')), 3,
     "argument 'min_lr' must be a non-negative number")
-  -- TerminateOnNaN: Keras applies the bad batch's update and ends the epoch;
-  -- rnnc keeps the last good weights and ends fit with an error
-  load_error(model('loss = "mse", optimizer = "adam"', 'callbacks = { TerminateOnNaN {} }'), 3,
-    "TerminateOnNaN: not accepted")
+  -- TerminateOnNaN: accepted by name and adds nothing (rnnc always stops at
+  -- a batch whose loss is not finite, keeping the last good weights)
+  local tn = T.load_text(model('loss = "mse", optimizer = "adam"',
+    'epochs = 3, callbacks = { TerminateOnNaN {}, CSVLogger { filename = "log.csv" } }'))
+  T.eq(tn.fit_defaults, "csv=log.csv epochs=3", "TerminateOnNaN adds no option")
+  load_error(model('loss = "mse", optimizer = "adam"', 'callbacks = { TerminateOnNaN { patience = 1 } }'), 3,
+    "TerminateOnNaN: unknown or unsupported argument 'patience'")
   -- an optimizer with a schedule: Keras's learning_rate setter raises
   local training = require("training")
   for _, lr in ipairs({ "ExponentialDecay { initial_learning_rate = 0.1, decay_steps = 10, decay_rate = 0.5 }",
