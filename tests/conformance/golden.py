@@ -462,6 +462,16 @@ CASES += [
          O("Adam", learning_rate=0.02), n=3, steps=5, masked_steps=[(0, 3), (0, 4), (1, 0), (2, 2)]),
     Case("embedding_mask_zero_gru_last", [Embedding(5, 2, mask_zero=True), GRU(3), Dense(2)], (4,), L("mse"),
          O("SGD", learning_rate=0.1), n=3, steps=4, masked_steps=[(0, 3), (1, 0), (1, 1), (2, 2)]),
+    # a mask and the dropout masks together (the padded tagger's case): the
+    # cell's input and state dropped, the masked steps keeping the state
+    Case("embedding_mask_zero_bidirectional_lstm_dropout",
+         [Embedding(7, 3, mask_zero=True),
+          Bidirectional(LSTM(2, return_sequences=True, dropout=0.3, recurrent_dropout=0.4)),
+          Dropout(0.25), TimeDistributed(Dense(3, activation="softmax"))], (5,),
+         L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=3, steps=5,
+         masked_steps=[(0, 3), (0, 4), (1, 0), (2, 2)]),
+    Case("masking_gru_dropout_last", [Masking(), GRU(3, dropout=0.2, recurrent_dropout=0.3), Dense(2)], (4, 2),
+         L("mse"), O("SGD", learning_rate=0.1), n=3, masked_steps=[(0, 3), (1, 0), (1, 1), (2, 2)]),
     Case("masking_bidirectional_gru_sum_last",
          [Masking(), Bidirectional(GRU(2), merge_mode="sum"), Dense(2, activation="sigmoid")], (4, 3),
          L("binary_crossentropy"), O("Adam", learning_rate=0.02), n=3, masked_steps=[(0, 2), (0, 3), (1, 0)]),
