@@ -48,6 +48,7 @@ from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Co
                          Reshape, SeparableConv1D, UpSampling1D, ZeroPadding1D, apply_updates)
 from keras_torch import Embedding  # noqa: E402
 from keras_torch import Masking  # noqa: E402
+from keras_torch import Dropout, GaussianNoise  # noqa: E402
 import torch  # noqa: E402
 from golden import as_float32, write_safetensors  # noqa: E402
 
@@ -1125,6 +1126,41 @@ def fixture_tf29_embedding():
     fx.save_vectors()
 
 
+# N. The noise layers (issue 13), tf.keras 2.9 whole-model .h5 without a
+# training config: LSTM(dropout=0.2, recurrent_dropout=0.3) -> Dropout(0.5)
+# -> GaussianNoise(0.1) -> Dense, as tf.keras 2.9 serializes them (Dropout:
+# rate, noise_shape, seed). Imported with its arguments; the predictions are
+# Keras's equations at inference, where the noise is the identity.
+def fixture_tf29_dropout():
+    lstm = LSTM(4, return_sequences=True, dropout=0.2, recurrent_dropout=0.3)
+    fx = Fixture("tfkeras29_dropout", "tf", [lstm, Dropout(0.5), GaussianNoise(0.1), Dense(2)],
+                 ["lstm", "dropout", "gaussian_noise", "dense"], (5, 3), 5, None, None, n=4)
+    w = "tf"
+    rc = recurrent_config("LSTM", "lstm", 4, w, return_sequences=True)
+    rc.update({"dropout": 0.2, "recurrent_dropout": 0.3, "batch_input_shape": [None, 5, 3]})
+    layers = [
+        entry("InputLayer", {"batch_input_shape": [None, 5, 3], "dtype": "float32", "sparse": False,
+                             "ragged": False, "name": "lstm_input"}),
+        entry("LSTM", rc),
+        entry("Dropout", {"name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
+                          "noise_shape": None, "seed": None}),
+        entry("GaussianNoise", {"name": "gaussian_noise", "trainable": True, "dtype": "float32", "stddev": 0.1}),
+        entry("Dense", dense_config("dense", 2, w)),
+    ]
+    model_config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    file_names = [("lstm/lstm_cell/%s:0" % k, "lstm/%s" % k) for k in ("kernel", "recurrent_kernel", "bias")]
+    file_names += [("dense/%s:0" % k, "dense/%s" % k) for k in ("kernel", "bias")]
+    with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+        put_strings(f, "keras_version", "2.9.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        groups = [(g, [(a, fx.w(b)) for a, b in file_names if a.startswith(g + "/")])
+                  for g in ("lstm", "dropout", "gaussian_noise", "dense")]
+        write_layer_groups(mw, groups, True, {"keras_version": "2.9.0", "backend": "tensorflow"})
+    fx.save_vectors()
+
+
 # M. Embedding, Keras 3 .keras: an InputLayer of int32 tokens of any length
 # (batch_shape [None, None]), Embedding without input_length (Keras 3 pops
 # it), weights at layers/embedding/vars/0; Adam's optimizer/vars: iteration,
@@ -1250,6 +1286,7 @@ def main():
     fixture_keras3_masking()
     fixture_tf29_embedding()
     fixture_keras3_embedding()
+    fixture_tf29_dropout()
     real_sunspot()
     fixture_refused()
     print("wrote", OUT)

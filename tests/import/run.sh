@@ -194,6 +194,13 @@ grep -q 'Masking { name = "masking", input_shape = { 5, 2 } }' "$work/keras3_mas
   ok || ko "Masking is not written as Keras code: $(grep Masking "$work/keras3_masking/keras3_masking.lua")"
 # integer tokens in (Embedding): tf.keras 2.9 .h5 with input_length, Keras 3
 # .keras of any length (built for NAME.steps); x.npy holds int64 tokens
+# the noise layers and an LSTM's dropouts from a tf.keras 2.9 .h5: imported
+# with their arguments, predicting Keras's equations (the identity of noise)
+run_fixture tfkeras29_dropout "$fx/tfkeras29_dropout.h5"
+grep -q 'LSTM { 4, .*dropout = 0.2, recurrent_dropout = 0.3 }' "$work/tfkeras29_dropout/tfkeras29_dropout.lua" &&
+  grep -q 'Dropout { 0.5, name = "dropout" }' "$work/tfkeras29_dropout/tfkeras29_dropout.lua" &&
+  grep -q 'GaussianNoise { 0.1, name = "gaussian_noise" }' "$work/tfkeras29_dropout/tfkeras29_dropout.lua" && ok ||
+  ko "tfkeras29_dropout.h5: the noise arguments are not written as Keras wrote them"
 run_fixture tfkeras29_embedding "$fx/tfkeras29_embedding.h5"
 run_fixture keras3_embedding "$fx/keras3_embedding.keras"
 grep -q 'Embedding { 8, 3, name = "embedding", input_shape = { 5 }, input_length = 5 }' \
