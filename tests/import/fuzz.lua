@@ -135,16 +135,58 @@ local function overwrite(s, n, rnd)
   return s
 end
 
--- every (table, key) of a decoded JSON value
+-- A table's keys in a fixed order (numbers first, then strings): Lua
+-- seeds its string hashes afresh in each process, so pairs() would give
+-- each run of a seed other cases.
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys, function(a, b)
+    if type(a) ~= type(b) then return type(a) == "number" end
+    return a < b
+  end)
+  return keys
+end
+
+-- every (table, key) of a decoded JSON value, in a fixed order
 local function nodes(v, out)
   out = out or {}
   if type(v) == "table" then
-    for k, x in pairs(v) do
+    for _, k in ipairs(sorted_keys(v)) do
       out[#out + 1] = { v, k }
-      nodes(x, out)
+      nodes(v[k], out)
     end
   end
   return out
+end
+
+-- A decoded JSON value as text, objects' keys sorted (cjson writes them in
+-- hash order, which differs between processes): a table of positive
+-- integer keys is an array (null in its holes), any other an object.
+local function encode(v, depth)
+  depth = depth or 0
+  if depth > 2000 then error("nested too deep") end
+  if type(v) ~= "table" then return cjson.encode(v) end
+  local keys = sorted_keys(v)
+  if #keys == 0 then return "{}" end
+  local array, last = true, 0
+  for _, k in ipairs(keys) do
+    if math.type(k) ~= "integer" or k < 1 then array = false end
+    if array then last = math.max(last, k) end
+  end
+  local parts = {}
+  if array then
+    for i = 1, last do
+      parts[i] = v[i] == nil and "null" or encode(v[i], depth + 1)
+    end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  for i, k in ipairs(keys) do
+    parts[i] = cjson.encode(tostring(k)) .. ":" .. encode(v[k], depth + 1)
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
 end
 
 local function deep(n)
@@ -194,10 +236,8 @@ local function mutate_config(text, rnd)
       t[k] = replacement(rnd)
     end
   end
-  cjson.encode_max_depth(2000)
   cjson.encode_invalid_numbers(true)
-  cjson.encode_sparse_array(true)
-  local eok, out = pcall(cjson.encode, v)
+  local eok, out = pcall(encode, v)
   return eok and out or text
 end
 
