@@ -156,7 +156,7 @@ function autodiff.backward(prog, fwd_ops, seeds, wrt, grad_of)
   for _, s in ipairs(copied) do
     local g = grad_buffer(s.view.buf)
     emit({ op = "map", out = ir.on(g, s.view), expr = E.arg(1), args = { s.grad }, acc = true,
-      note = { text = "the gradient of the loss" } })
+      note = { text = s.note or "the gradient of the loss" } })
   end
 
   local adjoint
@@ -275,6 +275,11 @@ function autodiff.pass(u)
       local d = u.interface.outputs[s.output]
       local grad = #u.interface.outputs == 1 and r.dloss or ir.view(r.dloss.buf, d.offset, d.rows, d.cols, d.cols, 1)
       seeds[i] = { view = s.view, grad = grad }
+    end
+    -- the activity regularizers' penalties: their gradients, written by
+    -- loss_grad (cwriter/unit.lua), flow back from the layers' outputs
+    for _, a in ipairs(u.activity or {}) do
+      seeds[#seeds + 1] = { view = a.view, grad = a.grad, note = "the gradient of its activity_regularizer" }
     end
     -- loss_grad's backward: of the forward, or, in a unit whose training
     -- computes differently (BatchNormalization), of the training forward

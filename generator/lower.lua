@@ -20,6 +20,7 @@ local util = require("util")
 local Builder = require("builder")
 local training = require("training")
 local functional = require("functional")
+local rules = require("layers.rules")
 
 local lower = {}
 
@@ -62,6 +63,9 @@ local function emit_nodes(graph, g, value, initial_for)
   local prefixes = call_prefixes(graph)
   local logits, final_states = {}, {}
   local masks = {}
+  -- Keras's activity_regularizer of each call (Layer.__call__ adds the
+  -- regularizer of every output to the layer's losses)
+  local activity = {}
   local function view_of(t)
     local v = value[functional.resolve(t)]
     if not v then error("internal: a tensor is read before it is computed") end
@@ -105,6 +109,17 @@ local function emit_nodes(graph, g, value, initial_for)
       logits[node.outputs[1]] = { view = result.logits, activation = result.logits_activation }
     end
     if result.final_states then final_states[node] = result.final_states end
+    local reg = rules.activity_of(layer)
+    if reg then
+      if #result.outputs > 1 then
+        util.fail(layer.at, "activity_regularizer on %s with several outputs (return_state) is not implemented "
+          .. "in rnnc: Keras adds the penalty of every output, states included", layer.module.class)
+      end
+      -- (a sequence of a unit of variable length: its first L rows count)
+      local shape = node.outputs[1].shape or {}
+      activity[#activity + 1] = { view = result.outputs[1], l1 = reg.l1, l2 = reg.l2,
+        name = prefixes[node], at = layer.at, per_length = #shape == 3 and shape[2] == util.None }
+    end
   end
   local outputs, out_logits, out_masks = {}, {}, {}
   for k, t in ipairs(graph.outputs) do
@@ -112,7 +127,7 @@ local function emit_nodes(graph, g, value, initial_for)
     out_logits[k] = logits[functional.resolve(t)]
     out_masks[k] = masks[functional.resolve(t)]
   end
-  return outputs, out_logits, final_states, out_masks
+  return outputs, out_logits, final_states, out_masks, activity
 end
 
 -- The parameters in one flat vector: layers in the order they are first
@@ -278,9 +293,16 @@ function lower.build(model, opts)
       value[graph.input_tensors[i]] = ir.view(x.buf, d.offset, d.rows, d.cols, d.cols, 1)
     end
   end
-  local outputs, logits, _, out_masks = emit_nodes(graph, g, value, function(_, states)
+  local outputs, logits, _, out_masks, activity = emit_nodes(graph, g, value, function(_, states)
     return states
   end)
+  -- The activity regularizers' gradients (d(penalty)/d(output), which
+  -- loss_grad writes before its backward pass: the seeds autodiff adds).
+  for _, a in ipairs(activity) do
+    a.per_length = prog.variable and a.per_length
+    a.grad = ir.buffer(prog, a.name .. "/activity_grad", "act", a.view.dims[1], a.view.dims[2],
+      { meaning = "d(activity penalty)/d(output)" })
+  end
   -- The model's outputs, one after the other in y (Keras order).
   local out_total = 0
   for _, v in ipairs(outputs) do
@@ -370,14 +392,6 @@ function lower.build(model, opts)
     part.sequence = variable and #d.shape == 2 and d.rows == prog.max_steps
     -- a masked output's loss weighs its rows by the mask (cwriter/unit.lua)
     part.masked = out_masks[k] ~= nil and part.kind ~= nil or nil
-    if part.masked and #(part.metrics or {}) > 0 then
-      -- Keras 3 masks a metric only with sample weights
-      -- (keras/src/metrics/reduction_metrics.py MeanMetricWrapper.update_state),
-      -- tf.keras 2.x always (compile_utils.MetricsContainer, apply_mask)
-      util.fail(model.compiled and model.compiled.at or model.at, "compile: metrics of a masked output (after "
-        .. "Masking) are not implemented in rnnc yet (Keras 3 masks them only with sample weights, tf.keras 2.x "
-        .. "always): remove metrics = {...}; the loss is masked as Keras's")
-    end
     if part.kind then
       part.target_offset = target_total
       part.target_size = part.kind == "sparse_categorical_crossentropy" and d.rows or d.size
@@ -400,6 +414,9 @@ function lower.build(model, opts)
     loss_seeds = seeds,
     -- each output's mask (a rows x 1 view of 0/1), or nil
     output_masks = out_masks,
+    -- Keras's activity_regularizer of each call: {view (the call's output),
+    -- grad (a buffer of its dims), l1, l2, name}
+    activity = activity,
     stream = stream,
     no_stream = no_stream,
     interface = {

@@ -7,6 +7,7 @@
 -- not the last call's, and the losses.
 local catalog = require("catalog")
 local functional = require("functional")
+local rules = require("layers.rules")
 
 local spec = {}
 
@@ -131,6 +132,13 @@ function spec.text(model, shapes, losses, params)
         if v ~= nil and v ~= own[n] then line = line .. string.format(" %s=%.17g", n, v) end
       end
       lines[#lines + 1] = line
+    end
+  end
+  -- the calls' activity regularizers: the penalty of a call's output
+  for j, node in ipairs(graph.nodes) do
+    local reg = rules.activity_of(node.layer)
+    if reg then
+      lines[#lines + 1] = string.format("activity n%d.0 l1=%.17g l2=%.17g", j - 1, reg.l1, reg.l2)
     end
   end
   -- the trained weights' regularizers (layers/rules.lua), by the tensor's

@@ -329,7 +329,7 @@ end
 -- when the unit is generated (training.interface).
 function training.compile(t, at)
   if type(t) ~= "table" then util.fail(at, "compile expects a table of arguments") end
-  local c = { metrics = {}, at = at }
+  local c = { metrics = {}, weighted_metrics = {}, at = at }
   for _, k in ipairs(util.sorted_keys(t)) do
     local v = t[k]
     if k == "loss" then
@@ -372,17 +372,19 @@ function training.compile(t, at)
         end
         util.fail(at, "compile: optimizer must be a name or %s", table.concat(classes, " / "))
       end
-    elseif k == "metrics" then
-      if type(v) ~= "table" then util.fail(at, "compile: metrics must be a list such as {\"accuracy\"}") end
+    elseif k == "metrics" or k == "weighted_metrics" then
+      -- weighted_metrics: the same names, given the sample weights (Keras's
+      -- compile_utils.CompileMetrics; `metrics` never takes them)
+      if type(v) ~= "table" then util.fail(at, "compile: %s must be a list such as {\"accuracy\"}", k) end
       if is_list(v) and (#v == 0 or type(v[1]) == "string") then
-        c.metrics = metric_list(at, v)
+        c[k] = metric_list(at, v)
       else
         -- per output: a list of lists, or a dict { output_name = {...} }
-        c.metrics_per_output = {}
+        c[k .. "_per_output"] = {}
         for _, key in ipairs(util.sorted_keys(v)) do
-          c.metrics_per_output[key] = metric_list(at, v[key], string.format(" for output %s", tostring(key)))
+          c[k .. "_per_output"][key] = metric_list(at, v[key], string.format(" for output %s", tostring(key)))
         end
-        c.metrics_are_list = is_list(v)
+        c[k .. "_are_list"] = is_list(v)
       end
     else
       util.fail(at, "compile: unknown argument '%s'", tostring(k))
@@ -444,9 +446,11 @@ local function per_output(compiled, names)
   end
   local weights = compiled.loss_weights and by_output(compiled.loss_weights, compiled.weights_are_list,
     "loss_weights") or {}
-  local metrics
-  if compiled.metrics_per_output then
-    metrics = by_output(compiled.metrics_per_output, compiled.metrics_are_list, "metrics")
+  local per = {}
+  for _, key in ipairs({ "metrics", "weighted_metrics" }) do
+    if compiled[key .. "_per_output"] then
+      per[key] = by_output(compiled[key .. "_per_output"], compiled[key .. "_are_list"], key)
+    end
   end
   local parts, any = {}, false
   for i = 1, #names do
@@ -457,14 +461,20 @@ local function per_output(compiled, names)
       any = true
     end
     -- one list of metrics: for every output that has a loss (and targets)
-    parts[i].metrics = util.copy(metrics and metrics[i] or (l and compiled.metrics) or {})
-    if not l and #parts[i].metrics > 0 then
-      util.fail(at, "compile: output '%s' has metrics but no loss: rnnc computes metrics on the outputs that "
-        .. "have a loss (their targets)", names[i])
+    for _, key in ipairs({ "metrics", "weighted_metrics" }) do
+      parts[i][key] = util.copy(per[key] and per[key][i] or (l and compiled[key]) or {})
+      if not l and #parts[i][key] > 0 then
+        util.fail(at, "compile: output '%s' has %s but no loss: rnnc computes metrics on the outputs that "
+          .. "have a loss (their targets)", names[i], key)
+      end
     end
     -- a metric reads the loss's targets: class labels (sparse) or dense
     local loss_entry = l and catalog.loss_by_name[l.loss]
-    for _, m in ipairs(parts[i].metrics) do
+    local all = util.copy(parts[i].metrics)
+    for _, m in ipairs(parts[i].weighted_metrics) do
+      all[#all + 1] = m
+    end
+    for _, m in ipairs(all) do
       local e = catalog.metric_by_name[m]
       if loss_entry and e and e.name ~= "accuracy" and (e.labels or false) ~= (loss_entry.labels or false) then
         util.fail(at, "compile: metric '%s'%s needs %s targets; the loss '%s' takes %s", m,

@@ -394,6 +394,7 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   o.reader = reader;
   o.optimizer = driver_fit_optimizer(m, a);
   o.metrics = a->metrics;
+  o.weighted_metrics = a->weighted_metrics;
   o.early_stopping.enabled = a->early_stopping;
   o.early_stopping.monitor = a->monitor;
   o.early_stopping.min_delta = a->min_delta;
@@ -535,6 +536,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
     o.verbose = a->verbose;
     o.steps = driver_steps_now(m);
     o.metrics = a->metrics;
+    o.weighted_metrics = a->weighted_metrics;
     o.threads = a->threads;
     o.micro_batch = a->micro_batch;
     o.sample_weight = swm;

@@ -42,6 +42,7 @@ typedef struct {
   int initial_epoch;
   double validation_split;
   const char *metrics;
+  const char *weighted_metrics;
   int early_stopping, patience, restore_best_weights, start_from_epoch, has_baseline;
   const char *monitor;
   double min_delta, baseline;

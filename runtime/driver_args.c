@@ -63,6 +63,8 @@ static const option_t OPTIONS[] = {
     {"val-x", K_PATH, F(val_x), 0, 0, NONE, "X.npy", "fit", ""},
     {"val-y", K_PATH, F(val_y), 0, 0, NONE, "Y.npy", "fit", ""},
     {"metrics", K_TEXT, F(metrics), 0, 0, NONE, "accuracy,mae,...", "fit evaluate", ""},
+    {"weighted-metrics", K_TEXT, F(weighted_metrics), 0, 0, NONE, "accuracy,...", "fit evaluate",
+     ""},
     {"early-stopping", K_FLAG, F(early_stopping), 0, 0, NONE, "", "fit", ""},
     {"monitor", K_TEXT, F(monitor), 0, 0, NONE, "NAME", "fit", ""},
     {"patience", K_INT, F(patience), 0, BIG, NONE, "N", "fit", ""},

@@ -28,6 +28,7 @@ rnnc_fit_options rnnc_fit_defaults(void) {
   o.validation_split = 0;
   o.val_x = o.val_y = NULL;
   o.metrics = NULL;
+  o.weighted_metrics = NULL;
   o.early_stopping.monitor = NULL;
   o.checkpoint.path = o.checkpoint.monitor = NULL;
   o.csv_path = o.plot_path = NULL;
@@ -99,16 +100,19 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
              m->name);
     return -1;
   }
-  if (fit_parse_metrics(m, o->metrics, c->metrics, &c->n_metrics, err, errlen) != 0)
+  if (fit_parse_metrics(m, o->metrics, o->weighted_metrics, c->metrics, &c->n_metrics, err,
+                        errlen) != 0)
     return -1;
-  if (m->masked_loss && c->n_metrics > 0) {
-    /* Keras 3 masks a metric only with sample weights, tf.keras 2.x always */
-    snprintf(err, errlen,
-             "metrics of %s's masked output (Masking) are not implemented yet: leave --metrics out "
-             "(the loss is masked as Keras's)",
-             m->name);
-    return -1;
-  }
+  for (int k = 0; k < c->n_metrics; ++k)
+    if (c->metrics[k].weighted && m->masked_loss && m->output_mask == NULL &&
+        (o->sample_weight || o->val_sample_weight || o->class_weight)) {
+      /* Keras 3 weighs a weighted metric of a masked output by the mask */
+      snprintf(err, errlen,
+               "weighted metric '%s' of %s's masked output needs the unit's masks (output_mask): "
+               "regenerate the unit",
+               c->metrics[k].name, m->name);
+      return -1;
+    }
   if (fit_output_losses(m, c, err, errlen) != 0)
     return -1;
   if (m->masked_loss) {
@@ -160,11 +164,11 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
                m->name);
       return -1;
     }
-    if (m->eval_loss != NULL) {
+    if (m->eval_loss != NULL && m->eval_loss_weighted == NULL) {
       snprintf(err, errlen,
-               "sample weights are not supported for %s, whose layers compute differently in "
-               "training (BatchNormalization, the noise layers): its evaluation loss has no "
-               "weights",
+               "%s's unit has no eval_loss_weighted (its layers compute differently in training: "
+               "BatchNormalization, the noise layers; generated before it): regenerate it to "
+               "train with sample weights",
                m->name);
       return -1;
     }
@@ -218,6 +222,19 @@ static double batch_loss_grad(ctx_t *c, const void *params, const void *x, const
                            c->part_loss);
 }
 
+/* The masks of the outputs in the last batch_loss_grad, for the weighted
+ * metrics (with sample weights: Keras 3 masks them only then), or NULL. A
+ * unit with a masked output computes a batch in one call (ctx_init refuses
+ * more), on the first thread's scratch. */
+static const void *const *batch_masks(ctx_t *c, const void *sw) {
+  if (sw == NULL || c->m->output_mask == NULL)
+    return NULL;
+  const void *scratch = fit_par_scratch(c->par, 0);
+  for (int k = 0; k < c->m->n_outputs; ++k)
+    c->masks[k] = c->m->output_mask(scratch, k);
+  return c->masks;
+}
+
 /* Sample weights finite and >= 0 (Keras multiplies the loss by them; a
  * negative weight would ascend): 0, or -1 naming the array and the sample. */
 static int check_weights(const ctx_t *c, const void *sw, size_t n, const char *name, char *err,
@@ -252,7 +269,8 @@ static void evaluate_into(ctx_t *c, const void *params, const void *x, const voi
     double loss = batch_loss_grad(c, params, bx, by, bw, count, 0);
     loss_sum += loss * count;
     if (isfinite(loss))
-      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, bw, count, c->acc_rows, acc);
+      fit_batch_metrics(m, c->metrics, c->n_metrics, c->bpred, by, bw, batch_masks(c, bw), count,
+                        c->acc_rows, acc);
     else
       for (int k = 0; k < c->n_metrics; ++k)
         acc[k].invalid = 1;
@@ -767,7 +785,8 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
         goto done;
       }
       loss_sum += loss * count;
-      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, bw, count, c.acc_rows, acc);
+      fit_batch_metrics(m, c.metrics, c.n_metrics, c.bpred, c.by, bw, batch_masks(&c, bw), count,
+                        c.acc_rows, acc);
       seen += (size_t)count;
       if (pr.live && step + 1 < steps) {
         rnnc_logs running;

@@ -26,6 +26,9 @@ typedef struct {
   /* an output's own loss (a model with several): the value the unit's last
    * loss_grad gave, not computed from the predictions */
   const double *loss_value;
+  /* compile{weighted_metrics}: takes the sample weights (and, on a masked
+   * output, the mask with them); a metric of compile{metrics} takes neither */
+  int weighted;
 } metric_t;
 
 /* Keras AUC's num_thresholds (keras/src/metrics/confusion_metrics.py AUC). */
@@ -53,15 +56,18 @@ typedef struct {
 } metric_acc;
 
 /* The metrics of a fit: `spec` a list such as "accuracy,mae" or NULL for the
- * model's compile{metrics}. 0, or -1 with a message. */
-int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int *count, char *err,
-                      size_t errlen);
+ * model's compile{metrics}, then `weighted` the same for its
+ * compile{weighted_metrics}. 0, or -1 with a message. */
+int fit_parse_metrics(const rnnc_model *m, const char *spec, const char *weighted, metric_t *out,
+                      int *count, char *err, size_t errlen);
 /* Adds a batch of `count` samples to the metrics' states acc[0..n_metrics).
  * `rows`: rows of a sequence output at the data's length. sw: the samples'
- * weights (count reals of the model's dtype), or NULL. */
+ * weights (count reals of the model's dtype), or NULL; the weighted metrics
+ * take them. masks: NULL, or per output NULL or its mask (count x rows
+ * reals of the dtype), which the weighted metrics take with sw. */
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, const void *sw, int count, size_t rows,
-                       metric_acc *acc);
+                       const void *y_pred, const void *y, const void *sw, const void *const *masks,
+                       int count, size_t rows, metric_acc *acc);
 /* The value of metric `mt` from its state after `samples` samples: what
  * Keras's result() gives (the progress bar, the logs, the history). */
 double fit_metric_result(const metric_t *mt, const metric_acc *acc, size_t samples);
@@ -80,10 +86,11 @@ typedef struct {
   fit_par *par; /* the scratches, threads and group that compute each batch */
   metric_t metrics[RNNC_MAX_METRICS];
   int n_metrics;
-  size_t acc_rows;                    /* rows of output 0 per sample at the data's length */
-  int steps;                          /* the data's sequence length */
-  int evaluating;                     /* evaluate: no training step (eval_loss, any batch size) */
-  double part_loss[RNNC_MAX_OUTPUTS]; /* each output's loss in the last batch */
+  const void *masks[RNNC_MAX_OUTPUTS]; /* the outputs' masks of a batch (batch_masks) */
+  size_t acc_rows;                     /* rows of output 0 per sample at the data's length */
+  int steps;                           /* the data's sequence length */
+  int evaluating;                      /* evaluate: no training step (eval_loss, any batch size) */
+  double part_loss[RNNC_MAX_OUTPUTS];  /* each output's loss in the last batch */
   /* the metrics' states: [0, RNNC_MAX_METRICS) the training epoch's,
    * [RNNC_MAX_METRICS, 2 RNNC_MAX_METRICS) an evaluation's */
   metric_acc *acc;

@@ -69,6 +69,8 @@ static int set(rnnc_fit_options *o, const char *key, const char *v, char *err, s
     o->shuffle = flag(v);
   else if (strcmp(key, "metrics") == 0)
     o->metrics = v;
+  else if (strcmp(key, "weighted-metrics") == 0)
+    o->weighted_metrics = v;
   else if (strcmp(key, "early-stopping") == 0)
     o->early_stopping.enabled = flag(v);
   else if (strcmp(key, "monitor") == 0)

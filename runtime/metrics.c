@@ -42,8 +42,8 @@ static int loss_parts(const rnnc_model *m, int *parts) {
 
 /* Adds metric `name` (Keras's or an alias) on output `part`; several
  * outputs with losses name it "<output>_<name>", as tf.keras does. */
-static int add_metric(const rnnc_model *m, const char *name, int part, int several, metric_t *out,
-                      int *count, char *err, size_t errlen) {
+static int add_metric(const rnnc_model *m, const char *name, int part, int several, int weighted,
+                      metric_t *out, int *count, char *err, size_t errlen) {
   int found = -1;
   for (size_t k = 0; k < sizeof METRICS / sizeof *METRICS; ++k)
     if (strcmp(name, METRICS[k].name) == 0 || rnnc_catalog_word_in(name, METRICS[k].aliases))
@@ -73,16 +73,25 @@ static int add_metric(const rnnc_model *m, const char *name, int part, int sever
     return -1;
   }
   char full[RNNC_SERIES_NAME];
-  if (several)
-    snprintf(full, sizeof full, "%.*s_%s", (int)(sizeof full - strlen(name) - 2),
-             m->outputs[part].name, name);
-  else
-    snprintf(full, sizeof full, "%s", name);
-  for (int i = 0; i < *count; ++i)
-    if (strcmp(out[i].name, full) == 0) {
-      snprintf(err, errlen, "metric '%s' is given twice", full);
+  for (int pass = 0; pass < 2; ++pass) {
+    /* a weighted metric named as a metric is "weighted_NAME" (Keras 3's
+     * CompileMetrics.result) */
+    const char *prefix = pass ? "weighted_" : "";
+    if (several)
+      snprintf(full, sizeof full, "%.*s_%s%s", (int)(sizeof full - strlen(name) - 11),
+               m->outputs[part].name, prefix, name);
+    else
+      snprintf(full, sizeof full, "%s%s", prefix, name);
+    int taken = 0;
+    for (int i = 0; i < *count; ++i)
+      taken |= strcmp(out[i].name, full) == 0;
+    if (!taken)
+      break;
+    if (!weighted || pass) {
+      snprintf(err, errlen, "%smetric '%s' is given twice", weighted ? "weighted " : "", name);
       return -1;
     }
+  }
   if (*count == RNNC_MAX_METRICS) {
     snprintf(err, errlen, "at most %d metrics", RNNC_MAX_METRICS);
     return -1;
@@ -90,40 +99,37 @@ static int add_metric(const rnnc_model *m, const char *name, int part, int sever
   out[*count].kind = kind;
   out[*count].part = part;
   out[*count].loss_value = NULL;
+  out[*count].weighted = weighted;
   snprintf(out[*count].name, sizeof out[*count].name, "%s", full);
   ++*count;
   return 0;
 }
 
-int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int *count, char *err,
-                      size_t errlen) {
-  char from_model[512];
-  int parts[RNNC_MAX_OUTPUTS];
-  int n_parts = loss_parts(m, parts), several = n_parts > 1;
-  *count = 0;
-  if (n_parts == 0) {
-    snprintf(err, errlen, "the model was not compiled with a loss");
-    return -1;
-  }
-  if (spec == NULL) {
-    /* the model's compile{metrics = ...}: the "metrics=" word of its fit
-     * defaults (units before it only knew accuracy: metric_accuracy) */
-    const char *d = m->fit_defaults ? m->fit_defaults : "";
-    const char *at = strncmp(d, "metrics=", 8) == 0 ? d : strstr(d, " metrics=");
-    if (at != NULL) {
-      at = strchr(at, '=') + 1;
+/* The value of word `key` ("metrics=", "weighted-metrics=") of the model's
+ * fit defaults into buf, or NULL when it has none. */
+static const char *model_word(const rnnc_model *m, const char *key, char *buf, size_t size) {
+  const char *d = m->fit_defaults ? m->fit_defaults : "";
+  size_t klen = strlen(key);
+  for (const char *at = d; *at;) {
+    if (strncmp(at, key, klen) == 0) {
+      at += klen;
       size_t len = strcspn(at, " ");
-      if (len >= sizeof from_model)
-        len = sizeof from_model - 1;
-      memcpy(from_model, at, len);
-      from_model[len] = '\0';
-      spec = from_model;
-    } else {
-      if (m->metric_accuracy)
-        return add_metric(m, "accuracy", parts[0], several, out, count, err, errlen);
-      return 0;
+      if (len >= size)
+        len = size - 1;
+      memcpy(buf, at, len);
+      buf[len] = '\0';
+      return buf;
     }
+    at += strcspn(at, " ");
+    at += strspn(at, " ");
   }
+  return NULL;
+}
+
+/* Adds the metrics of list `spec` ("accuracy,out:mae"). */
+static int parse_list(const rnnc_model *m, const char *spec, int weighted, const int *parts,
+                      int n_parts, metric_t *out, int *count, char *err, size_t errlen) {
+  int several = n_parts > 1;
   const char *p = spec;
   while (*p) {
     size_t len = strcspn(p, ", ");
@@ -154,14 +160,40 @@ int fit_parse_metrics(const rnnc_model *m, const char *spec, metric_t *out, int 
                           : "that output has no loss (and no targets)");
         return -1;
       }
-      if (add_metric(m, colon + 1, part, several, out, count, err, errlen) != 0)
+      if (add_metric(m, colon + 1, part, several, weighted, out, count, err, errlen) != 0)
         return -1;
       continue;
     }
     for (int i = 0; i < n_parts; ++i)
-      if (add_metric(m, name, parts[i], several, out, count, err, errlen) != 0)
+      if (add_metric(m, name, parts[i], several, weighted, out, count, err, errlen) != 0)
         return -1;
   }
+  return 0;
+}
+
+int fit_parse_metrics(const rnnc_model *m, const char *spec, const char *weighted, metric_t *out,
+                      int *count, char *err, size_t errlen) {
+  char from_model[512], weighted_from_model[512];
+  int parts[RNNC_MAX_OUTPUTS];
+  int n_parts = loss_parts(m, parts);
+  *count = 0;
+  if (n_parts == 0) {
+    snprintf(err, errlen, "the model was not compiled with a loss");
+    return -1;
+  }
+  if (spec == NULL) {
+    /* the model's compile{metrics = ...}: the "metrics=" word of its fit
+     * defaults (units before it only knew accuracy: metric_accuracy) */
+    spec = model_word(m, "metrics=", from_model, sizeof from_model);
+    if (spec == NULL && m->metric_accuracy)
+      spec = "accuracy";
+  }
+  if (weighted == NULL)
+    weighted = model_word(m, "weighted-metrics=", weighted_from_model, sizeof weighted_from_model);
+  if (spec != NULL && parse_list(m, spec, 0, parts, n_parts, out, count, err, errlen) != 0)
+    return -1;
+  if (weighted != NULL && parse_list(m, weighted, 1, parts, n_parts, out, count, err, errlen) != 0)
+    return -1;
   return 0;
 }
 
@@ -310,9 +342,37 @@ static double weight_of(const rnnc_model *m, const void *sw, int i) {
   return m->dtype == RNNC_F32 ? (double)((const float *)sw)[i] : ((const double *)sw)[i];
 }
 
+/* Keras 3's MeanMetricWrapper.update_state on a masked output with sample
+ * weights: apply_mask(sample_weight, mask, reduction="sum") makes each row's
+ * weight w m; Mean then gives sum(w m v) / sum(w m), v each row's value
+ * (reduce_to_samplewise_values); the confusion counts take w m per row. */
+static void masked_rows(const rnnc_model *m, const metric_t *mt, const char *p, const char *t,
+                        const void *mask, size_t i, double w, size_t rows, metric_acc *a) {
+  const rnnc_loss_part *lp = &m->losses[mt->part];
+  size_t rs = rnnc_dtype_size(m->dtype);
+  size_t tcols = lp->target_size / lp->rows; /* 1 for class labels, else cols */
+  for (size_t r = 0; r < rows; ++r) {
+    double mr = m->dtype == RNNC_F32 ? (double)((const float *)mask)[i * rows + r]
+                                     : ((const double *)mask)[i * rows + r];
+    double wr = w * mr;
+    const char *pr = p + r * lp->cols * rs, *tr = t + r * tcols * rs;
+    if (is_confusion(mt->kind)) {
+      if (m->dtype == RNNC_F32)
+        confusion_float(mt->kind, (const float *)pr, (const float *)tr, lp->cols, wr, a);
+      else
+        confusion_double(mt->kind, (const double *)pr, (const double *)tr, lp->cols, wr, a);
+    } else {
+      double v = metric_one(m, mt->kind, mt->part, pr, tr, 1);
+      if (wr != 0.0)
+        a->sum += wr * v;
+      a->wsum += wr;
+    }
+  }
+}
+
 void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metrics,
-                       const void *y_pred, const void *y, const void *sw, int count, size_t rows,
-                       metric_acc *acc) {
+                       const void *y_pred, const void *y, const void *batch_sw,
+                       const void *const *masks, int count, size_t rows, metric_acc *acc) {
   size_t rs = rnnc_dtype_size(m->dtype);
   for (int k = 0; k < n_metrics; ++k) {
     const metric_t *mt = &metrics[k];
@@ -329,6 +389,11 @@ void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metri
       acc[k].wsum += (double)count;
       continue;
     }
+    /* Keras gives the sample weights to weighted_metrics only, and Keras 3
+     * the mask with them (keras/src/trainers/compile_utils.py
+     * CompileMetrics.update_state, reduction_metrics.py) */
+    const void *sw = mt->weighted ? batch_sw : NULL;
+    const void *mask = sw != NULL && masks != NULL ? masks[mt->part] : NULL;
     if (sw != NULL)
       acc[k].weighted = 1;
     for (int i = 0; i < count; ++i) {
@@ -336,7 +401,9 @@ void fit_batch_metrics(const rnnc_model *m, const metric_t *metrics, int n_metri
           (const char *)y_pred + ((size_t)i * m->output_size + m->outputs[mt->part].offset) * rs;
       const char *t = (const char *)y + ((size_t)i * m->target_size + lp->target_offset) * rs;
       double w = weight_of(m, sw, i);
-      if (is_confusion(mt->kind)) {
+      if (mask != NULL)
+        masked_rows(m, mt, p, t, mask, (size_t)i, w, part_rows, &acc[k]);
+      else if (is_confusion(mt->kind)) {
         /* every element of the output (timesteps and columns: Keras
          * flattens y_true and y_pred) */
         size_t n = part_rows * lp->cols;

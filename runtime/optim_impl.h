@@ -395,6 +395,26 @@ double RNNC_FN(rnnc_regularize)(const struct rnnc_tensor_desc_s *tensors, int n_
   return penalty;
 }
 
+/* Keras's activity_regularizer on one sample's output h, a rows x cols view
+ * (row stride rs, column stride cs): l1 sum(|h|) + l2 sum(h^2) in double;
+ * when g is not NULL, scale times its gradient is written (not added) into
+ * g, rows x cols packed (sign(0) = 0). */
+double RNNC_FN(rnnc_activity_penalty)(const RNNC_REAL *h, size_t rows, size_t cols, size_t rs,
+                                      size_t cs, double l1, double l2, double scale, RNNC_REAL *g) {
+  double a = 0.0, q = 0.0;
+  size_t r, c;
+  for (r = 0; r < rows; r++)
+    for (c = 0; c < cols; c++) {
+      const double x = (double)h[r * rs + c * cs];
+      a += fabs(x);
+      q += x * x;
+      if (g != NULL)
+        g[r * cols + c] =
+            (RNNC_REAL)(scale * (l1 * (double)((x > 0.0) - (x < 0.0)) + 2.0 * l2 * x));
+    }
+  return l1 * a + l2 * q;
+}
+
 /* The offset of the multi-index `code` (mixed radix over the dimensions
  * selected by `mask`, the last fastest) in a row-major tensor. */
 static size_t RNNC_FN(offset_of)(const struct rnnc_tensor_desc_s *t, unsigned mask, size_t code) {

@@ -315,7 +315,12 @@ static void compute_task(void *user, int t, int threads) {
   double *l = p->losses + (size_t)i * (size_t)p->stride;
   if (p->need_grad && m->set_noise != NULL) /* the masks of these samples of the step */
     m->set_noise(p->scratch[t], p->noise_seed, p->noise_step, (long)first);
-  if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
+  if (!p->need_grad && m->eval_loss != NULL && p->sw != NULL)
+    l[0] = m->eval_loss_weighted(
+        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
+        (const char *)p->y + first * m->target_size * p->rs, (const char *)p->sw + first * p->rs,
+        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+  else if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
     l[0] = m->eval_loss(p->params, p->scratch[t],
                         (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
                         (const char *)p->y + first * m->target_size * p->rs,

@@ -344,6 +344,17 @@ typedef struct {
  * eval_loss of a unit with regularizers add it to their loss, as Keras's
  * Trainer.compute_loss adds the model's losses in training and evaluation. */
 struct rnnc_tensor_desc_s;
+/* Keras's activity_regularizer (L1, L2, L1L2 on a layer's output) of one
+ * sample: l1 sum(|h|) + l2 sum(h^2) over a rows x cols view of h (row
+ * stride rs, column stride cs), in double; when g is not NULL, scale times
+ * its gradient is written into g, rows x cols packed (sign(0) = 0). The
+ * generated loss_grad and eval_loss add the penalty of the call's samples
+ * divided by their count, as tf.keras 2.x and Keras 3 (since keras PR
+ * 22021) divide by the batch size. */
+double rnnc_activity_penalty_f32(const float *h, size_t rows, size_t cols, size_t rs, size_t cs,
+                                 double l1, double l2, double scale, float *g);
+double rnnc_activity_penalty_f64(const double *h, size_t rows, size_t cols, size_t rs, size_t cs,
+                                 double l1, double l2, double scale, double *g);
 double rnnc_regularize_f32(const struct rnnc_tensor_desc_s *tensors, int n_tensors, const float *w,
                            float *g, size_t n);
 double rnnc_regularize_f64(const struct rnnc_tensor_desc_s *tensors, int n_tensors, const double *w,
@@ -514,6 +525,20 @@ typedef struct rnnc_model {
    * identity of those layers (Keras's training=False). NULL for a unit
    * without noise (and in units generated before it). */
   void (*set_noise)(void *scratch, uint64_t seed, long step, long first_sample);
+  /* A unit with a masked output (masked_loss): the mask of output k in the
+   * last loss_grad, loss_grad_weighted or eval_loss call on this scratch,
+   * n x rows reals of the unit's dtype, 1 or 0 (rows: the rows the output's
+   * loss averages over, the call's length L at a variable length), or NULL
+   * for an output without a mask. What weighted_metrics need (Keras 3 masks
+   * them with the sample weights). NULL for a unit without masks (and in
+   * units generated before it). */
+  const void *(*output_mask)(const void *scratch, int output);
+  /* eval_loss with per-sample weights (n reals; NULL: all 1), as
+   * loss_grad_weighted weighs loss_grad's: what evaluate and the validation
+   * loss of a unit with eval_loss use with sample weights. NULL where
+   * eval_loss is NULL (and in units generated before it). */
+  double (*eval_loss_weighted)(const void *params, void *scratch, const void *x, const void *target,
+                               const void *sample_weight, void *y_pred, int n);
 } rnnc_model;
 
 /* The bytes of one value of x: sizeof(int32_t) for a unit whose input is
@@ -823,14 +848,15 @@ typedef struct {
   /* Keras's fit(sample_weight=...) (and evaluate's): one weight per sample,
    * n reals of the model's dtype, finite and >= 0; NULL: all 1. Each
    * sample's loss and gradient are multiplied by its weight, the loss still
-   * divided by the number of rows (sum_over_batch_size); the Mean metrics
-   * become sum(w v) / sum(w) and the confusion counts sums of w, as Keras's
+   * divided by the number of rows (sum_over_batch_size); of the metrics only
+   * weighted_metrics take them: the Mean metrics become sum(w v) / sum(w)
+   * and the confusion counts sums of w, as Keras's
    * (keras/src/metrics/reduction_metrics.py). The weights follow their
    * samples through shuffling; validation_split takes the last samples'
    * weights too. class_weight is turned into these (rnnc_class_weights).
    * Refused with a reader, with a group of several processes, and for a
-   * unit without loss_grad_weighted or with BatchNormalization (eval_loss
-   * has no weights). */
+   * unit without loss_grad_weighted (or with eval_loss but without
+   * eval_loss_weighted: generated before them). */
   const void *sample_weight;
   const void *val_sample_weight; /* val_n reals for val_x, val_y; NULL: all 1 */
   /* Keras's fit(class_weight=...) as text, "CLASS=WEIGHT,..." (e.g.
@@ -840,6 +866,16 @@ typedef struct {
    * Refused with sample_weight (as Keras refuses both) and with a reader.
    * rnnc_evaluate ignores it (Keras's evaluate has no class_weight). */
   const char *class_weight;
+  /* Keras's compile(weighted_metrics=[...]): metrics (the names of
+   * `metrics`) that take the sample weights (and class_weight); `metrics`
+   * never do, as in Keras (keras/src/trainers/compile_utils.py
+   * CompileMetrics.update_state). NULL: the model's compile
+   * weighted_metrics; "" none. On a masked output they weigh each row by
+   * its sample's weight times the mask, as Keras 3's
+   * MeanMetricWrapper.update_state (apply_mask) does when sample weights
+   * are given. A weighted metric named as a metric logs as
+   * "weighted_NAME" (Keras 3's CompileMetrics.result). */
+  const char *weighted_metrics;
 } rnnc_fit_options;
 
 /* Keras's class_weight turned into per-sample weights

@@ -838,4 +838,6 @@ const rnnc_model gru_tagger_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

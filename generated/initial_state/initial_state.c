@@ -920,4 +920,6 @@ const rnnc_model initial_state_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

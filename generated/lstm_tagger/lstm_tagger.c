@@ -936,4 +936,6 @@ const rnnc_model lstm_tagger_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

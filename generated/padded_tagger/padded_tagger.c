@@ -3110,8 +3110,9 @@ static void padded_tagger_backward_train_loss(const padded_tagger_params *p,
   }
 }
 
-double padded_tagger_eval_loss(const padded_tagger_params *p, padded_tagger_scratch *s,
-                               const int32_t *x, const float *target, float *y_pred, int n) {
+double padded_tagger_eval_loss_weighted(const padded_tagger_params *p, padded_tagger_scratch *s,
+                                        const int32_t *x, const float *target,
+                                        const float *sample_weight, float *y_pred, int n) {
   padded_tagger_forward(p, s, x, s->y, n);
   double loss = 0;
   { /* time_distributed: sparse_categorical_crossentropy */
@@ -3126,7 +3127,7 @@ double padded_tagger_eval_loss(const padded_tagger_params *p, padded_tagger_scra
         valid += (double)s->mask0[b * 10 + i];
       }
     double l = rnnc_loss_eval_sw_f32(&loss_config, s->y, target, s->mask0, (size_t)n * 10, 6,
-                                     valid + 1e-7, NULL, (size_t)10, NULL);
+                                     valid + 1e-7, sample_weight, (size_t)10, NULL);
     if (isnan(l))
       return l;
     s->losses[0] = l;
@@ -3136,10 +3137,22 @@ double padded_tagger_eval_loss(const padded_tagger_params *p, padded_tagger_scra
     memcpy(y_pred, s->y, sizeof(float) * (size_t)n * 60);
   return loss;
 }
+
+double padded_tagger_eval_loss(const padded_tagger_params *p, padded_tagger_scratch *s,
+                               const int32_t *x, const float *target, float *y_pred, int n) {
+  return padded_tagger_eval_loss_weighted(p, s, x, target, NULL, y_pred, n);
+}
 static double padded_tagger_eval_loss_any(const void *p, void *s, const void *x, const void *target,
                                           void *y_pred, int n) {
   return padded_tagger_eval_loss((const padded_tagger_params *)p, (padded_tagger_scratch *)s,
                                  (const int32_t *)x, (const float *)target, (float *)y_pred, n);
+}
+static double padded_tagger_eval_loss_weighted_any(const void *p, void *s, const void *x,
+                                                   const void *target, const void *sample_weight,
+                                                   void *y_pred, int n) {
+  return padded_tagger_eval_loss_weighted(
+      (const padded_tagger_params *)p, (padded_tagger_scratch *)s, (const int32_t *)x,
+      (const float *)target, (const float *)sample_weight, (float *)y_pred, n);
 }
 
 void padded_tagger_set_noise(padded_tagger_scratch *s, uint64_t seed, long step,
@@ -3186,6 +3199,16 @@ double padded_tagger_loss_grad(const padded_tagger_params *p, padded_tagger_scra
                                const int32_t *x, const float *target, padded_tagger_params *grad,
                                float *dx, float *y_pred, int n) {
   return padded_tagger_loss_grad_weighted(p, s, x, target, NULL, grad, dx, y_pred, n);
+}
+
+/* The mask of an output in the last loss on this scratch (n x rows: 1 keeps a row), or NULL. */
+static const void *padded_tagger_output_mask_any(const void *s, int output) {
+  switch (output) {
+  case 0: /* time_distributed */
+    return ((const padded_tagger_scratch *)s)->mask0;
+  default:
+    return NULL;
+  }
 }
 
 static const rnnc_optimizer padded_tagger_optimizer_config = {.kind = RNNC_OPT_ADAM,
@@ -3305,4 +3328,6 @@ const rnnc_model padded_tagger_model = {
     22,
     1,
     padded_tagger_TRAINING_(padded_tagger_set_noise_any),
+    padded_tagger_TRAINING_(padded_tagger_output_mask_any),
+    padded_tagger_TRAINING_(padded_tagger_eval_loss_weighted_any),
 };

@@ -203,7 +203,7 @@ typedef struct {
   uint64_t noise_seed;
   long noise_step;
   long noise_first;
-  /* a masked output's mask, gathered: its rows' weights in the loss */
+  /* time_distributed's mask, gathered: its rows' weights in the loss (and the weighted metrics') */
   float mask0[320];
   /* each output's loss in the last loss_grad (NaN: no loss) */
   double losses[1];
@@ -265,6 +265,10 @@ double padded_tagger_train_step(padded_tagger_params *p, padded_tagger_optimizer
  */
 double padded_tagger_eval_loss(const padded_tagger_params *p, padded_tagger_scratch *s,
                                const int32_t *x, const float *target, float *y_pred, int n);
+/* eval_loss with per-sample weights (n reals; NULL: all 1), as loss_grad_weighted. */
+double padded_tagger_eval_loss_weighted(const padded_tagger_params *p, padded_tagger_scratch *s,
+                                        const int32_t *x, const float *target,
+                                        const float *sample_weight, float *y_pred, int n);
 /* The key of the masks of its noise layers (Dropout, GaussianNoise, ...) in the
  * next loss_grad on this scratch: the seed (a layer's own seed wins), the
  * optimizer step (the updates before this one; train_step sets it from

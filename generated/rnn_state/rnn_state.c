@@ -331,4 +331,6 @@ const rnnc_model rnn_state_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

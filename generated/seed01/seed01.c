@@ -360,4 +360,6 @@ const rnnc_model seed01_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -364,4 +364,6 @@ const rnnc_model seed03_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

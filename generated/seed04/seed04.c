@@ -496,4 +496,6 @@ const rnnc_model seed04_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -569,4 +569,6 @@ const rnnc_model seed05_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

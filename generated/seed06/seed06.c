@@ -1646,4 +1646,6 @@ const rnnc_model seed06_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -573,4 +573,6 @@ const rnnc_model seed07_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -566,4 +566,6 @@ const rnnc_model seed08_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -586,4 +586,6 @@ const rnnc_model seed09_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

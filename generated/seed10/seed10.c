@@ -919,4 +919,6 @@ const rnnc_model seed10_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

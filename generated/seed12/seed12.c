@@ -489,4 +489,6 @@ const rnnc_model seed12_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -660,4 +660,6 @@ const rnnc_model seed13_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

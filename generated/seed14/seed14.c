@@ -657,4 +657,6 @@ const rnnc_model seed14_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -937,4 +937,6 @@ const rnnc_model sum_regression_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -625,4 +625,6 @@ const rnnc_model tagger_model = {
     0,
     0,
     NULL,
+    NULL,
+    NULL,
 };

@@ -450,12 +450,14 @@ function cwriter.unit(unit, opts)
       iface.batch * max_target)
   end
   local masked_rows = 0
-  for _, part in ipairs(losses) do
-    if part.kind and part.masked then masked_rows = math.max(masked_rows, part.rows) end
-  end
-  if loss and masked_rows > 0 then
-    scratch_fields[#scratch_fields + 1] = string.format("  /* a masked output's mask, gathered: its rows' weights "
-      .. "in the loss */\n  %s mask0[%d];", real, iface.batch * masked_rows)
+  for k, part in ipairs(losses) do
+    if part.kind and part.masked then
+      masked_rows = math.max(masked_rows, part.rows)
+      if loss then
+        scratch_fields[#scratch_fields + 1] = string.format("  /* %s's mask, gathered: its rows' weights in the "
+          .. "loss (and the weighted metrics') */\n  %s mask%d[%d];", part.name, real, k - 1, iface.batch * part.rows)
+      end
+    end
   end
   if loss then
     scratch_fields[#scratch_fields + 1] = string.format("  /* each output's loss in the last loss_grad (NaN: no "
@@ -502,6 +504,9 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     local seq = false
     for _, part in ipairs(losses) do
       seq = seq or (part.kind and part.sequence)
+    end
+    for _, a in ipairs(unit.activity or {}) do
+      seq = seq or a.per_length or a.view.loff ~= 0
     end
     if seq then
       lines[#lines + 1] = string.format("const int L = s->steps > 0 ? s->steps : %d;", iface.max_steps)
@@ -559,10 +564,11 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
           local mv = unit.output_masks[k]
           if mv.dims[2] ~= 1 then error("internal: a mask is one column") end
           lines[#lines + 1] = "double valid = 0;"
+          local mask = string.format("s->mask%d", k - 1)
           lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) for (int i = 0; i < %s; ++i) { "
-            .. "s->mask0[b * %s + i] = s->%s[b][%d + i * %d]; valid += (double)s->mask0[b * %s + i]; }",
-            rows_here, rows_here, names[mv.buf], mv.off, mv.strides[1], rows_here)
-          row_weights, denom = "s->mask0", "valid + 1e-7"
+            .. "%s[b * %s + i] = s->%s[b][%d + i * %d]; valid += (double)%s[b * %s + i]; }",
+            rows_here, mask, rows_here, names[mv.buf], mv.off, mv.strides[1], mask, rows_here)
+          row_weights, denom = mask, "valid + 1e-7"
         end
         lines[#lines + 1] = string.format("double l = rnnc_loss_eval_sw_%s(&loss_config, %s, %s, %s, "
           .. "(size_t)n * %s, %d, %s, %s, (size_t)%s, %s);", info.suffix, pred, tgt, row_weights, rows_here,
@@ -586,6 +592,30 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         end
         lines[#lines + 1] = "}"
       end
+    end
+    for _, a in ipairs(unit.activity or {}) do
+      -- Keras's activity_regularizer: l1 sum|h| + l2 sum h^2 of the call's
+      -- output, over the samples, divided by their count (tf.keras 2.x's
+      -- base_layer; Keras 3's Layer.__call__ since keras PR 22021); its
+      -- gradient, written here, is a seed of the backward pass (autodiff)
+      -- (at a variable length: the first L rows of a sequence, a view at
+      -- row L of the last step; the gradient past them stays zero)
+      local v = a.view
+      if v.toff ~= 0 then error("internal: an activity view moves with t") end
+      lines[#lines + 1] = string.format("{ /* %s: activity_regularizer, l1 %g, l2 %g, over the call's samples */",
+        a.name, a.l1, a.l2)
+      lines[#lines + 1] = "double penalty = 0;"
+      local grad = backward and names[a.grad.buf]
+      if grad and a.per_length then
+        lines[#lines + 1] = string.format("memset(s->%s, 0, sizeof s->%s);", grad, grad)
+      end
+      lines[#lines + 1] = string.format("for (int b = 0; b < n; ++b) penalty += "
+        .. "rnnc_activity_penalty_%s(&s->%s[b][%s], %s, %d, %d, %d, %.17g, %.17g, 1.0 / n, %s);",
+        info.suffix, names[v.buf], v.loff ~= 0 and string.format("%d + L * %d", v.off, v.loff) or tostring(v.off),
+        a.per_length and "(size_t)L" or tostring(v.dims[1]), v.dims[2], v.strides[1], v.strides[2], a.l1, a.l2,
+        grad and string.format("s->%s[b]", grad) or "NULL")
+      lines[#lines + 1] = "loss += penalty / n;"
+      lines[#lines + 1] = "}"
     end
     if backward then lines[#lines + 1] = string.format("%s(p, s, s->dloss, grad, dx, n);", backward) end
     if regularized then
@@ -612,6 +642,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   -- A unit whose layers compute differently in training (BatchNormalization)
   local training_fns, stats_desc, stats_decl, update_call = "", "NULL, NULL", "", ""
   local noise_desc, noise_decl, noise_step = "NULL", "", ""
+  local eval_weighted_desc = "NULL"
   if train then
     local parts = {}
     local function fn(text, ...)
@@ -632,11 +663,14 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
         zero_grad .. batch_body(unit, names, unit.backward_train_loss, opts, { dloss = "dloss", dx = dx_ptr },
           nil, helpers))
     end
-    local eval = loss and loss_body(name .. "_forward", nil) or table.concat({
-      "(void)p; (void)s; (void)x; (void)target; (void)y_pred; (void)n;",
+    local eval = loss and loss_body(name .. "_forward", nil, "sample_weight") or table.concat({
+      "(void)p; (void)s; (void)x; (void)target; (void)sample_weight; (void)y_pred; (void)n;",
       "return NAN; /* the model was not compiled with a loss */" }, "\n")
+    fn("\ndouble %s_eval_loss_weighted(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, "
+      .. "const %s *sample_weight, %s *y_pred, int n) {\n%s\n}\n", name, name, name, xtype, real, real, real, eval)
     fn("\ndouble %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, const %s *target, %s *y_pred, "
-      .. "int n) {\n%s\n}\n", name, name, name, xtype, real, real, eval)
+      .. "int n) {\n  return %s_eval_loss_weighted(p, s, x, target, NULL, y_pred, n);\n}\n", name, name, name, xtype,
+      real, real, name)
     local copies = {}
     local stats = unit.stat_updates and #unit.stat_updates > 0
     for _, st in ipairs(unit.stat_updates or {}) do
@@ -650,6 +684,11 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     fn("static double %s_eval_loss_any(const void *p, void *s, const void *x, const void *target, void *y_pred, "
       .. "int n) {\n  return %s_eval_loss((const %s_params *)p, (%s_scratch *)s, (const %s *)x, (const %s *)target, "
       .. "(%s *)y_pred, n);\n}\n", name, name, name, name, xtype, real, real)
+    fn("static double %s_eval_loss_weighted_any(const void *p, void *s, const void *x, const void *target, "
+      .. "const void *sample_weight, void *y_pred, int n) {\n  return %s_eval_loss_weighted((const %s_params *)p, "
+      .. "(%s_scratch *)s, (const %s *)x, (const %s *)target, (const %s *)sample_weight, (%s *)y_pred, n);\n}\n",
+      name, name, name, name, xtype, real, real, real)
+    eval_weighted_desc = string.format("%s_TRAINING_(%s_eval_loss_weighted_any)", name, name)
     if stats then
       fn("static void %s_update_stats_any(void *p, const void *s) {\n  %s_update_stats((%s_params *)p, "
         .. "(const %s_scratch *)s);\n}\n", name, name, name, name)
@@ -695,6 +734,11 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
     decl[#decl + 1] = string.format("double %s_eval_loss(const %s_params *p, %s_scratch *s, const %s *x, "
       .. "const %s *target,", name, name, name, xtype, real)
     decl[#decl + 1] = string.format("                  %s *y_pred, int n);", real)
+    decl[#decl + 1] = "/* eval_loss with per-sample weights (n reals; NULL: all 1), as loss_grad_weighted. */"
+    decl[#decl + 1] = string.format("double %s_eval_loss_weighted(const %s_params *p, %s_scratch *s, const %s *x, "
+      .. "const %s *target,", name, name, name, xtype, real)
+    decl[#decl + 1] = string.format("                           const %s *sample_weight, %s *y_pred, int n);", real,
+      real)
     if stats then
       decl[#decl + 1] = string.format("void %s_update_stats(%s_params *p, const %s_scratch *s);", name, name, name)
     end
@@ -817,16 +861,37 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   vars.LOSS_PARTS = table.concat(parts, "\n")
   vars.LOSSES_OFFSET = loss and string.format("offsetof(%s_scratch, losses)", name) or "0"
   vars.MASKED_LOSS = masked_rows > 0 and "1" or "0"
+  -- each masked output's mask of the last loss, for the weighted metrics
+  local mask_cases = {}
+  for k, part in ipairs(losses) do
+    if loss and part.kind and part.masked then
+      mask_cases[#mask_cases + 1] = string.format("  case %d: /* %s */\n    return ((const %s_scratch *)s)->mask%d;",
+        k - 1, part.name, name, k - 1)
+    end
+  end
+  if #mask_cases > 0 then
+    vars.OUTPUT_MASK_FN = string.format("\n/* The mask of an output in the last loss on this scratch (n x rows: 1 "
+      .. "keeps a row), or NULL. */\nstatic const void *%s_output_mask_any(const void *s, int output) {\n"
+      .. "  switch (output) {\n%s\n  default:\n    return NULL;\n  }\n}\n", name, table.concat(mask_cases, "\n"))
+    vars.OUTPUT_MASK_DESC = string.format("%s_TRAINING_(%s_output_mask_any)", name, name)
+  else
+    vars.OUTPUT_MASK_FN, vars.OUTPUT_MASK_DESC = "", "NULL"
+  end
+  vars.EVAL_WEIGHTED_DESC = eval_weighted_desc
   -- compile{}'s metrics reach the driver's fit and evaluate with fit{}'s
   -- defaults: with several outputs as output:metric, Keras's per output
   local defaults = {}
-  local compile_metrics = {}
-  for _, part in ipairs(config.losses or {}) do
-    for _, m in ipairs(part.metrics) do
-      compile_metrics[#compile_metrics + 1] = #iface.outputs > 1 and (part.name .. ":" .. m) or m
+  for _, key in ipairs({ "metrics", "weighted_metrics" }) do
+    local compile_metrics = {}
+    for _, part in ipairs(config.losses or {}) do
+      for _, m in ipairs(part[key] or {}) do
+        compile_metrics[#compile_metrics + 1] = #iface.outputs > 1 and (part.name .. ":" .. m) or m
+      end
+    end
+    if #compile_metrics > 0 then
+      defaults[#defaults + 1] = key:gsub("_", "-") .. "=" .. table.concat(compile_metrics, ",")
     end
   end
-  if #compile_metrics > 0 then defaults[1] = "metrics=" .. table.concat(compile_metrics, ",") end
   local fit = config.fit_defaults
   if fit ~= "" then defaults[#defaults + 1] = fit end
   vars.FIT_DEFAULTS = syntax.c_string(table.concat(defaults, " "))

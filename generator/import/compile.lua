@@ -327,14 +327,14 @@ local function optimizer_of(ctx, v, key, notes)
   return o
 end
 
--- Returns { loss = text, metrics = {...}, optimizer = {...} } or nil, with
+-- Returns { loss = text, metrics = {...}, weighted_metrics = {...}, optimizer = {...} } or nil, with
 -- notes on what was left out.
 function compile.from(ctx, tc, key)
   local notes = {}
   if tc == nil or tc == null then return nil, notes end
   want(tc, "table", key)
   for k, v in pairs(tc) do
-    if (k == "loss_weights" or k == "weighted_metrics" or k == "sample_weight_mode") and v ~= null then
+    if (k == "loss_weights" or k == "sample_weight_mode") and v ~= null then
       notes[#notes + 1] = string.format("%s is not supported by rnnc", k)
       return nil, notes
     end
@@ -345,6 +345,8 @@ function compile.from(ctx, tc, key)
   end
   local loss = loss_of(tc.loss, key .. ".loss", notes)
   local metrics = metrics_of(tc.metrics, key .. ".metrics", notes)
+  -- the metrics that take the sample weights (Keras's compile(weighted_metrics=...))
+  local weighted = metrics_of(tc.weighted_metrics, key .. ".weighted_metrics", notes)
   local opt_cfg = tc.optimizer_config
   if opt_cfg == nil then opt_cfg = tc.optimizer end
   local optimizer
@@ -354,7 +356,7 @@ function compile.from(ctx, tc, key)
     optimizer = optimizer_of(ctx, opt_cfg, key .. (tc.optimizer_config and ".optimizer_config" or ".optimizer"), notes)
   end
   if not loss or not optimizer then return nil, notes end
-  return { loss = loss, metrics = metrics, optimizer = optimizer }, notes
+  return { loss = loss, metrics = metrics, weighted_metrics = weighted, optimizer = optimizer }, notes
 end
 
 -- compile{} as description text.
@@ -392,12 +394,14 @@ function compile.text(c)
   local opt = o.class .. " { " .. table.concat(parts, ", ") .. " }"
   if #parts == 0 then opt = o.class .. " {}" end
   local metrics = ""
-  if #c.metrics > 0 then
-    local q = {}
-    for i, m in ipairs(c.metrics) do
-      q[i] = string.format("%q", m)
+  for _, key in ipairs({ "metrics", "weighted_metrics" }) do
+    if #(c[key] or {}) > 0 then
+      local q = {}
+      for i, m in ipairs(c[key]) do
+        q[i] = string.format("%q", m)
+      end
+      metrics = metrics .. ", " .. key .. " = { " .. table.concat(q, ", ") .. " }"
     end
-    metrics = ", metrics = { " .. table.concat(q, ", ") .. " }"
   end
   return string.format("model:compile {\n  optimizer = %s,\n  loss = %s%s,\n}\n", opt, c.loss, metrics)
 end

@@ -246,7 +246,6 @@ local KERAS1 = {
 local MUST = {
   stateful = { false, "stateful layers are not implemented" },
   time_major = { false, "time_major inputs are not implemented" },
-  activity_regularizer = { null, "activity regularizers (a penalty on the layer's output) are not implemented" },
   lora_rank = { null, "LoRA is not implemented" },
   quantization_config = { null, "quantized layers are not implemented" },
   -- the front-end layers' weights
@@ -378,6 +377,7 @@ local FRONT_KEYS = {
   Dropout = { rate = "number", noise_shape = "noise_shape", seed = "seed" },
   SpatialDropout1D = { rate = "number", seed = "seed", data_format = "data_format", noise_shape = "ignore" },
   GaussianNoise = { stddev = "number", seed = "seed" },
+  ActivityRegularization = { l1 = "number", l2 = "number" },
   GaussianDropout = { rate = "number", seed = "seed" },
 }
 for cls, keys in pairs(FRONT_KEYS) do
@@ -391,7 +391,7 @@ local EMBEDDING_KERAS1 = { init = "embeddings_initializer", W_regularizer = "emb
 -- Layers that change nothing at inference (they act in training only).
 -- Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout are imported
 -- (generator/layers/noise.lua: trained with their masks); these are not.
-local IDENTITY_AT_INFERENCE = { SpatialDropout2D = true, AlphaDropout = true, ActivityRegularization = true }
+local IDENTITY_AT_INFERENCE = { SpatialDropout2D = true, AlphaDropout = true }
 -- Keras 1 and tf.keras 1 class names.
 local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 
@@ -412,6 +412,9 @@ for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "g
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_constraint"
 end
+RNNC_ORDER[#RNNC_ORDER + 1] = "activity_regularizer"
+RNNC_ORDER[#RNNC_ORDER + 1] = "l1" -- ActivityRegularization's
+RNNC_ORDER[#RNNC_ORDER + 1] = "l2"
 keras.ARG_ORDER = RNNC_ORDER
 
 -- Translates one layer config. Returns a record:
@@ -476,7 +479,7 @@ local function layer(ctx, entry, key, nested)
     local how = keys[k]
     local must = MUST[k]
     local rule_kind = type(k) == "string" and (k:match("^%a+_(regularizer)$") or k:match("^%a+_(constraint)$"))
-    if k == "activity_regularizer" then rule_kind = nil end
+    if k == "activity_regularizer" then rule_kind = "regularizer" end
     if rule_kind and v ~= null then
       local r, why = rule_value(v, rule_kind, kk)
       if r then
@@ -600,7 +603,10 @@ local function layer(ctx, entry, key, nested)
     -- the backward copy must be the forward one reversed, which is all rnnc builds
     local same = rec.backward.class == rec.inner.class
     for _, k in ipairs(RNNC_ORDER) do
-      if k ~= "go_backwards" and k ~= "name" and k ~= "layer" and rec.backward.args[k] ~= rec.inner.args[k] then
+      local a, b = rec.backward.args[k], rec.inner.args[k]
+      -- a regularizer or constraint is a record: the same when its text is
+      if type(a) == "table" and type(b) == "table" and a.raw and b.raw then a, b = a.raw, b.raw end
+      if k ~= "go_backwards" and k ~= "name" and k ~= "layer" and a ~= b then
         same = false
       end
     end

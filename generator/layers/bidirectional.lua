@@ -39,6 +39,10 @@ end
 
 function Bidirectional.build(layer, shape, prefix)
   local inner = layer.args.layer
+  if inner.args.activity_regularizer ~= nil and inner.args.activity_regularizer ~= util.None then
+    util.fail(layer.at, "activity_regularizer on the layer Bidirectional wraps is not implemented in rnnc: "
+      .. "Keras applies it to each direction's output inside the wrapper")
+  end
   if not inner.module.recurrent then
     util.fail(layer.at, "Bidirectional wraps a recurrent layer (SimpleRNN, LSTM, GRU), got %s",
       inner.module.class)

@@ -40,6 +40,7 @@ local list = {
   (require("layers.noise").SpatialDropout1D),
   (require("layers.noise").GaussianNoise),
   (require("layers.noise").GaussianDropout),
+  (require("layers.activity_regularization")),
 }
 -- several modules per file: the merge layers
 for _, m in ipairs(require("layers.merge").modules) do

@@ -166,21 +166,26 @@ local function value_check(kind)
 end
 
 -- The arguments of a layer whose weights are `weights` (argument prefixes,
--- e.g. { "kernel", "recurrent", "bias" }) added to `args`; Keras's
--- activity_regularizer is refused.
+-- e.g. { "kernel", "recurrent", "bias" }) added to `args`, and Keras's
+-- activity_regularizer: a penalty on the layer's output (lower.lua adds it
+-- to the loss, cwriter/unit.lua computes it with rnnc_activity_penalty).
 function rules.extras(args, weights)
   for _, w in ipairs(weights) do
     args[w .. "_regularizer"] = { "any", util.None, check = value_check("regularizer") }
     args[w .. "_constraint"] = { "any", util.None, check = value_check("constraint") }
   end
-  args.activity_regularizer = { "any", util.None, check = function(at, argname, v)
-    if v ~= util.None then
-      util.fail(at, "%s is not supported (a penalty on the layer's output is not implemented; the weight "
-        .. "regularizers kernel_regularizer, bias_regularizer, ... are): remove it", argname)
-    end
-    return v
-  end }
+  args.activity_regularizer = { "any", util.None, check = value_check("regularizer") }
   return args
+end
+
+-- The activity regularizer of a layer ({l1, l2}, Keras's
+-- activity_regularizer argument or the layer's own, ActivityRegularization's)
+-- or nil.
+function rules.activity_of(layer)
+  if layer.module and layer.module.activity then return layer.module.activity(layer) end
+  local reg = layer.args and layer.args.activity_regularizer
+  if reg == nil or reg == util.None then return nil end
+  return { l1 = reg.l1 or 0.0, l2 = reg.l2 or 0.0 }
 end
 
 -- The rule of weight `short` (its name without the prefix) of `layer`

@@ -17,6 +17,10 @@ function TimeDistributed.build(layer, shape, prefix)
       util.shape_str(shape))
   end
   local inner = layer.args.layer
+  if inner.args.activity_regularizer ~= nil and inner.args.activity_regularizer ~= util.None then
+    util.fail(layer.at, "activity_regularizer on the layer TimeDistributed wraps is not implemented in rnnc "
+      .. "(Keras applies it to the inner layer's output of every step)")
+  end
   if inner.module.class ~= "Dense" then
     util.fail(layer.at, "TimeDistributed wraps Dense only (got %s)", inner.module.class)
   end

@@ -220,6 +220,10 @@ typedef struct {
   int noise_kind, has_seed, per_sample, per_step, per_feature, mask_rows, mask_cols;
   double noise_p;
   uint64_t salt, seed;
+  /* Keras's activity_regularizer of this call ('activity' line): l1 sum |y|
+   * + l2 sum y^2 of output 0, over the samples / their count, in the loss */
+  int has_act;
+  double act_l1, act_l2;
 } layer;
 
 struct rnnc_ref {
@@ -1592,6 +1596,33 @@ static int parse_regularize(rnnc_ref *m, char **tok, int ntok, int line, char *e
   return 0;
 }
 
+/* An "activity" line: activity n<j>.0 l1=A l2=B (Keras's
+ * activity_regularizer on output 0 of node j). */
+static int parse_activity(rnnc_ref *m, char **tok, int ntok, int line, char *err, size_t errlen) {
+  double v[2];
+  const char *keys[2] = {"l1=", "l2="};
+  tref r;
+  int i;
+  if (ntok != 4 || parse_ref(m, tok[1], &r) != 0 || r.node < 0 || r.index != 0 ||
+      m->layers[r.node].n_outputs != 1) {
+    set_err(err, errlen, "line %d: 'activity' wants n<node>.0 of a one-output node, l1= l2=", line);
+    return -1;
+  }
+  for (i = 0; i < 2; i++) {
+    size_t len = strlen(keys[i]);
+    if (strncmp(tok[2 + i], keys[i], len) != 0 || parse_real(tok[2 + i] + len, &v[i]) != 0 ||
+        !(v[i] >= 0) || v[i] > 1e300) {
+      set_err(err, errlen, "line %d: activity %s: bad '%s' (want %s<number >= 0>)", line, tok[1],
+              tok[2 + i], keys[i]);
+      return -1;
+    }
+  }
+  m->layers[r.node].has_act = 1;
+  m->layers[r.node].act_l1 = v[0];
+  m->layers[r.node].act_l2 = v[1];
+  return 0;
+}
+
 /* Keras's masks along the graph (keras/src/layers/layer.py: a layer that
  * supports masking gives its output its input's mask unless it computes
  * its own): Masking makes one; Dense, the elementwise layers and
@@ -1722,8 +1753,12 @@ static int parse_spec(rnnc_ref *m, char *text, char *err, size_t errlen) {
     } else if (strcmp(tok[0], "regularize") == 0) {
       if (parse_regularize(m, tok, ntok, line, err, errlen) != 0)
         return -1;
+    } else if (strcmp(tok[0], "activity") == 0) {
+      if (parse_activity(m, tok, ntok, line, err, errlen) != 0)
+        return -1;
     } else {
-      set_err(err, errlen, "line %d: unknown item '%s' (known: input layer output loss regularize)",
+      set_err(err, errlen,
+              "line %d: unknown item '%s' (known: input layer output loss regularize activity)",
               line, tok[0]);
       return -1;
     }
@@ -4063,8 +4098,8 @@ int rnnc_ref_forward(rnnc_ref *m, const double *params, const double *x, int n, 
 /* Backward from dy (every output) or from the losses' seeds: the model
  * outputs' gradients go to the nodes (or inputs) they come from. */
 static int backward_from(rnnc_ref *m, const double *params, const double *x, const trace *tr, int n,
-                         const double *dy, double **d_logits, double *grad, double *dx,
-                         int training) {
+                         const double *dy, double **d_logits, double **d_act, double *grad,
+                         double *dx, int training) {
   double **d_node = alloc_list(m, n, 0);
   double *dxacc = NULL;
   int s, k, status;
@@ -4080,6 +4115,16 @@ static int backward_from(rnnc_ref *m, const double *params, const double *x, con
     for (k = 0; k < m->n_outputs; k++)
       add_into(ref_grad(m, dxacc, d_node, m->out[k], s),
                dy + (size_t)s * m->output_size + m->out_off[k], m->out_size[k]);
+  /* the activity regularizers' gradients, into their nodes' outputs */
+  for (k = 0; d_act != NULL && k < m->n_layers; k++)
+    if (d_act[k] != NULL) {
+      tref r;
+      size_t size = (size_t)m->layers[k].part_rows[0] * (size_t)m->layers[k].part_cols[0];
+      r.node = k;
+      r.index = 0;
+      for (s = 0; s < n; s++)
+        add_into(ref_grad(m, dxacc, d_node, r, s), d_act[k] + (size_t)s * size, size);
+    }
   status = backward_all(m, params, x, tr, n, d_node, d_logits, grad, dx, training);
   if (status == 0 && grad != NULL) /* frozen layers: no gradient for their weights */
     for (k = 0; k < m->n_layers; k++)
@@ -4103,7 +4148,7 @@ int rnnc_ref_backward(rnnc_ref *m, const double *params, const double *x, const 
     return -1;
   status = forward_all(m, params, x, n, &tr, 0);
   if (status == 0)
-    status = backward_from(m, params, x, &tr, n, dy, NULL, grad, dx, 0);
+    status = backward_from(m, params, x, &tr, n, dy, NULL, NULL, grad, dx, 0);
   trace_free(m, &tr);
   return status;
 }
@@ -4145,7 +4190,7 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
   size_t nn = (size_t)(n > 0 ? n : 0), s;
   double *dtop = NULL, *pred = NULL, *dpred = NULL, *tgt = NULL, *grad_buf = NULL, loss = NAN;
   double *wrow = NULL; /* a masked output's row weights */
-  double **d_logits = NULL;
+  double **d_logits = NULL, **d_act = NULL;
   trace tr;
   int ok = 0, k;
 
@@ -4220,8 +4265,39 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
                    part * sizeof(double));
         }
       }
+      /* the activity regularizers: Keras's L1L2 of a call's output, summed
+       * over the samples and divided by their count (tf.keras 2.x; Keras 3
+       * since keras PR 22021); d/dy = (l1 sign(y) + 2 l2 y) / n */
+      for (k = 0; ok && k < m->n_layers; k++) {
+        const layer *L = &m->layers[k];
+        size_t size = (size_t)L->part_rows[0] * (size_t)L->part_cols[0], i;
+        tref r;
+        double penalty = 0.0;
+        if (!L->has_act)
+          continue;
+        if (d_act == NULL)
+          d_act = (double **)calloc((size_t)m->n_layers, sizeof(double *));
+        if (d_act == NULL || (d_act[k] = alloc_reals(nn * size)) == NULL) {
+          ok = 0;
+          break;
+        }
+        r.node = k;
+        r.index = 0;
+        for (s = 0; s < nn; s++) {
+          const double *y = ref_value(m, &tr, x, r, (int)s);
+          for (i = 0; i < size; i++) {
+            penalty += L->act_l1 * fabs(y[i]) + L->act_l2 * y[i] * y[i];
+            d_act[k][s * size + i] = (L->act_l1 * (y[i] > 0   ? 1.0
+                                                   : y[i] < 0 ? -1.0
+                                                              : 0.0) +
+                                      2.0 * L->act_l2 * y[i]) /
+                                     (double)nn;
+          }
+        }
+        loss += penalty / (double)nn;
+      }
       if (ok && (grad != NULL || dx != NULL))
-        ok = backward_from(m, params, x, &tr, n, dtop, d_logits, grad_buf, dx, 1) == 0;
+        ok = backward_from(m, params, x, &tr, n, dtop, d_logits, d_act, grad_buf, dx, 1) == 0;
       /* the weight regularizers: Keras's L1L2, l1 * sum(abs(w)) + l2 *
        * sum(square(w)), added to the loss; d/dw = l1 sign(w) + 2 l2 w */
       for (k = 0; ok && k < m->n_reg; k++) {
@@ -4238,6 +4314,8 @@ double rnnc_ref_loss_grad_weighted(rnnc_ref *m, const double *params, const doub
       free(grad_buf);
     if (d_logits != NULL)
       free_list(m, d_logits);
+    if (d_act != NULL)
+      free_list(m, d_act);
     free(dtop);
     free(pred);
     free(dpred);

@@ -21,6 +21,10 @@
  *                                (Keras's L1L2) on params[O, O + S): rnnc_ref_loss_grad
  *                                adds A sum |w| + B sum w^2 to the loss and
  *                                A sign(w) + 2 B w to the gradient.
+ *   activity n<j>.0 l1=A l2=B    optional, after the layers: Keras's activity_regularizer
+ *                                on node j's (only) output y: rnnc_ref_loss_grad adds
+ *                                (A sum |y| + B sum y^2) / n over the n samples to the
+ *                                loss and (A sign(y) + 2 B y) / n to y's gradient.
  *
  * Any layer line may say trainable=0 (a frozen layer, Keras's trainable =
  * False): its weights get a zero gradient from rnnc_ref_backward and

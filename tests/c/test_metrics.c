@@ -60,12 +60,12 @@ static double epoch_f64(const rnnc_model *m, const char *spec, const double *p, 
   int n = 0;
   char err[256];
   static metric_acc acc[RNNC_MAX_METRICS];
-  assert_int_equal(fit_parse_metrics(m, spec, mt, &n, err, sizeof err), 0);
+  assert_int_equal(fit_parse_metrics(m, spec, "", mt, &n, err, sizeof err), 0);
   assert_int_equal(n, 1);
   memset(acc, 0, sizeof acc);
   size_t seen = 0;
   for (int b = 0; sizes[b] > 0; ++b) {
-    fit_batch_metrics(m, mt, n, p + seen * m->output_size, y + seen * m->target_size, NULL,
+    fit_batch_metrics(m, mt, n, p + seen * m->output_size, y + seen * m->target_size, NULL, NULL,
                       sizes[b], m->output_rows, acc);
     seen += (size_t)sizes[b];
   }
@@ -86,12 +86,12 @@ static double epoch_f32(const rnnc_model *m, const char *spec, const double *p, 
     pf[i] = (float)p[i];
   for (size_t i = 0; i < n * m->target_size; ++i)
     yf[i] = (float)y[i];
-  assert_int_equal(fit_parse_metrics(m, spec, mt, &count, err, sizeof err), 0);
+  assert_int_equal(fit_parse_metrics(m, spec, "", mt, &count, err, sizeof err), 0);
   memset(acc, 0, sizeof acc);
   size_t seen = 0;
   for (int b = 0; sizes[b] > 0; ++b) {
     fit_batch_metrics(m, mt, count, pf + seen * m->output_size, yf + seen * m->target_size, NULL,
-                      sizes[b], m->output_rows, acc);
+                      NULL, sizes[b], m->output_rows, acc);
     seen += (size_t)sizes[b];
   }
   return fit_metric_result(&mt[0], &acc[0], seen);
@@ -275,23 +275,23 @@ static void test_metric_targets(void **state) {
   /* precision, recall, auc and top_k need dense targets; the sparse top k
    * class labels */
   rnnc_model s = fake(RNNC_F64, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 1, 7, 1);
-  assert_int_equal(fit_parse_metrics(&s, "precision", mt, &n, err, sizeof err), -1);
+  assert_int_equal(fit_parse_metrics(&s, "precision", "", mt, &n, err, sizeof err), -1);
   assert_non_null(strstr(err, "needs dense targets"));
-  assert_int_equal(fit_parse_metrics(&s, "auc", mt, &n, err, sizeof err), -1);
-  assert_int_equal(fit_parse_metrics(&s, "top_k_categorical_accuracy", mt, &n, err, sizeof err),
+  assert_int_equal(fit_parse_metrics(&s, "auc", "", mt, &n, err, sizeof err), -1);
+  assert_int_equal(fit_parse_metrics(&s, "top_k_categorical_accuracy", "", mt, &n, err, sizeof err),
                    -1);
   rnnc_model d = fake(RNNC_F64, RNNC_LOSS_CATEGORICAL_CROSSENTROPY, 1, 7, 7);
   assert_int_equal(
-      fit_parse_metrics(&d, "sparse_top_k_categorical_accuracy", mt, &n, err, sizeof err), -1);
+      fit_parse_metrics(&d, "sparse_top_k_categorical_accuracy", "", mt, &n, err, sizeof err), -1);
   assert_non_null(strstr(err, "needs sparse (class label) targets"));
   /* the names as given are the logs' */
-  assert_int_equal(fit_parse_metrics(&d, "precision,Recall,AUC,mape,root_mean_squared_error", mt,
-                                     &n, err, sizeof err),
+  assert_int_equal(fit_parse_metrics(&d, "precision,Recall,AUC,mape,root_mean_squared_error", "",
+                                     mt, &n, err, sizeof err),
                    0);
   assert_int_equal(n, 5);
   assert_string_equal(mt[1].name, "Recall");
   assert_string_equal(mt[2].name, "AUC");
-  assert_int_equal(fit_parse_metrics(&d, "f1_score", mt, &n, err, sizeof err), -1);
+  assert_int_equal(fit_parse_metrics(&d, "f1_score", "", mt, &n, err, sizeof err), -1);
   assert_non_null(strstr(err, "unknown metric 'f1_score'"));
 }
 
@@ -327,7 +327,7 @@ static void test_several_outputs(void **state) {
   static metric_acc acc[RNNC_MAX_METRICS];
   int n = 0;
   char err[256];
-  assert_int_equal(fit_parse_metrics(&m, "a:precision,b:root_mean_squared_error,recall", mt, &n,
+  assert_int_equal(fit_parse_metrics(&m, "a:precision,b:root_mean_squared_error,recall", "", mt, &n,
                                      err, sizeof err),
                    0);
   assert_int_equal(n, 4);
@@ -343,12 +343,84 @@ static void test_several_outputs(void **state) {
   const double p[] = {.9, 1, .7, 3, .2, 0};
   const double y[] = {1, 0, 0, 1, 1, 2};
   memset(acc, 0, sizeof acc);
-  fit_batch_metrics(&m, mt, n, p, y, NULL, 2, 1, acc);
-  fit_batch_metrics(&m, mt, n, p + 4, y + 4, NULL, 1, 1, acc);
+  fit_batch_metrics(&m, mt, n, p, y, NULL, NULL, 2, 1, acc);
+  fit_batch_metrics(&m, mt, n, p + 4, y + 4, NULL, NULL, 1, 1, acc);
   assert_near(fit_metric_result(&mt[0], &acc[0], 3), 0.5, 0.0);
   assert_near(fit_metric_result(&mt[1], &acc[1], 3), sqrt(3.0), 1e-15);
   assert_near(fit_metric_result(&mt[2], &acc[2], 3), 0.5, 0.0);
   assert_near(fit_metric_result(&mt[3], &acc[3], 3), 0.5, 0.0);
+}
+
+/* Keras's metrics take no sample weights, its weighted_metrics do
+ * (keras/src/trainers/compile_utils.py CompileMetrics.update_state); a
+ * weighted metric named as a metric logs as "weighted_NAME"
+ * (CompileMetrics.result). On a masked output a weighted metric weighs each
+ * row by w * mask (reduction_metrics.py MeanMetricWrapper.update_state,
+ * apply_mask), the Mean the sum over the sum of those weights; a metric
+ * counts every row. */
+static void test_weighted_metrics_and_masks(void **state) {
+  (void)state;
+  /* 2 samples of 3 steps, 2 classes, sparse labels */
+  rnnc_model m = fake(RNNC_F64, RNNC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, 3, 2, 1);
+  metric_t mt[RNNC_MAX_METRICS];
+  static metric_acc acc[RNNC_MAX_METRICS];
+  int n = 0;
+  char err[256];
+  assert_int_equal(fit_parse_metrics(&m, "accuracy", "accuracy,sparse_top_k_categorical_accuracy",
+                                     mt, &n, err, sizeof err),
+                   0);
+  assert_int_equal(n, 3);
+  assert_string_equal(mt[0].name, "accuracy");
+  assert_int_equal(mt[0].weighted, 0);
+  assert_string_equal(mt[1].name, "weighted_accuracy");
+  assert_int_equal(mt[1].weighted, 1);
+  assert_string_equal(mt[2].name, "sparse_top_k_categorical_accuracy");
+  assert_int_equal(mt[2].weighted, 1);
+  assert_int_equal(fit_parse_metrics(&m, "", "acc,acc,acc", mt, &n, err, sizeof err), -1);
+  assert_non_null(strstr(err, "weighted metric 'acc' is given twice"));
+  /* the model's own: its fit defaults' words */
+  m.fit_defaults = "metrics=acc weighted-metrics=accuracy epochs=3";
+  assert_int_equal(fit_parse_metrics(&m, NULL, NULL, mt, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(mt[0].name, "acc");
+  assert_string_equal(mt[1].name, "accuracy");
+  assert_int_equal(mt[1].weighted, 1);
+  m.fit_defaults = "";
+  assert_int_equal(fit_parse_metrics(&m, "accuracy", "accuracy", mt, &n, err, sizeof err), 0);
+  /* predictions: class 1 where p[1] > p[0]; hits per row:
+   * sample 0: labels 1 0 1, predicted 1 0 0 -> 1 1 0 (mask 1 1 0)
+   * sample 1: labels 0 0 1, predicted 1 0 1 -> 0 1 1 (mask 1 0 0) */
+  const double p[] = {.2, .8, .9, .1, .6, .4, /* */ .3, .7, .8, .2, .1, .9};
+  const double y[] = {1, 0, 1, 0, 0, 1};
+  const double w[] = {2, 3};
+  const double mask0[] = {1, 1, 0, 1, 0, 0};
+  const void *masks[1] = {mask0};
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y, w, masks, 2, 3, acc);
+  /* accuracy: every row, unweighted, each sample's mean: (2/3 + 2/3) / 2 */
+  assert_near(fit_metric_result(&mt[0], &acc[0], 2), 2.0 / 3.0, 1e-15);
+  /* weighted_accuracy: sum(w m hit) / sum(w m) = (2 + 2 + 0 + 0) / (2 + 2 + 3) */
+  assert_near(fit_metric_result(&mt[1], &acc[1], 2), 4.0 / 7.0, 1e-15);
+  /* without sample weights the mask is not used (Keras 3 masks a metric
+   * only when sample weights are given): the unweighted mean */
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y, NULL, masks, 2, 3, acc);
+  assert_near(fit_metric_result(&mt[1], &acc[1], 2), 2.0 / 3.0, 1e-15);
+  /* weights without a mask: each sample's mean weighted: (2 * 2/3 + 3 * 2/3) / 5 */
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y, w, NULL, 2, 3, acc);
+  assert_near(fit_metric_result(&mt[1], &acc[1], 2), 2.0 / 3.0, 1e-15);
+  assert_near(fit_metric_result(&mt[0], &acc[0], 2), 2.0 / 3.0, 1e-15);
+  const double w2[] = {1, 0};
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y, w2, NULL, 2, 3, acc);
+  assert_near(fit_metric_result(&mt[0], &acc[0], 2), 2.0 / 3.0, 1e-15); /* unweighted */
+  assert_near(fit_metric_result(&mt[1], &acc[1], 2), 2.0 / 3.0, 1e-15); /* sample 0 only */
+  const double y2[] = {1, 0, 1, 0, 1, 0};                               /* sample 1 all wrong */
+  memset(acc, 0, sizeof acc);
+  fit_batch_metrics(&m, mt, n, p, y2, w2, NULL, 2, 3, acc);
+  assert_near(fit_metric_result(&mt[0], &acc[0], 2), 1.0 / 3.0, 1e-15);
+  assert_near(fit_metric_result(&mt[1], &acc[1], 2), 2.0 / 3.0, 1e-15);
 }
 
 static void test_early_stopping_direction(void **state) {
@@ -374,6 +446,7 @@ int main(void) {
       cmocka_unit_test(test_mean_metrics_partial_batch),
       cmocka_unit_test(test_metric_targets),
       cmocka_unit_test(test_several_outputs),
+      cmocka_unit_test(test_weighted_metrics_and_masks),
       cmocka_unit_test(test_early_stopping_direction),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,23 +24,8 @@ if not driver or not work then
 end
 local EPOCHS, T, F = 3, 5, 3
 
--- A C-order float64 .npy file of `shape` holding `values`.
-local function write_npy(path, shape, values)
-  local dims = {}
-  for i, d in ipairs(shape) do
-    dims[i] = tostring(d)
-  end
-  local header = string.format("{'descr': '<f8', 'fortran_order': False, 'shape': (%s%s), }",
-    table.concat(dims, ", "), #shape == 1 and "," or "")
-  local total = 10 + #header + 1
-  header = header .. string.rep(" ", (64 - total % 64) % 64) .. "\n"
-  local f = assert(io.open(path, "wb"))
-  f:write("\x93NUMPY\x01\x00", string.pack("<I2", #header), header)
-  for _, v in ipairs(values) do
-    f:write(string.pack("<d", v))
-  end
-  f:close()
-end
+local npy = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../lib/npy.lua")
+local write_npy = npy.write
 
 -- Every tensor of a safetensors file: name -> list of doubles (F64 only).
 local function read_safetensors(path)

@@ -418,6 +418,20 @@ CASES = [
                 kernel_constraint=Constraint("MinMaxNorm", min_value=0.2, max_value=0.6, rate=0.7, axis=[0, 1]),
                 bias_constraint=Constraint("UnitNorm", axis=0))],
          (3, 2), L("mse"), O("Adam", learning_rate=0.02), n=3),
+    # activity regularizers: the penalty of a layer's output over the batch
+    # size, its gradient into the layers before (a relu's zeros: sign(0) = 0)
+    Case("activity_regularizers",
+         [Dense(4, activation="relu", activity_regularizer=Regularizer("L1L2", l1=0.01, l2=0.02)),
+          LSTM(3, return_sequences=True, activity_regularizer=Regularizer("L2", l2=0.05)),
+          GRU(2, activity_regularizer=Regularizer("L1", l1=0.03)),
+          Dense(3, activation="softmax", activity_regularizer=Regularizer("L2", l2=0.04))],
+         (3, 2), L("sparse_categorical_crossentropy"), O("Adam", learning_rate=0.02), n=3),
+    # the ActivityRegularization layer: the identity with that penalty, on
+    # the model's input too (its gradient reaches dx only)
+    Case("activity_regularization_layer",
+         [ActivationLayer("ActivityRegularization", l1=0.01), GRU(3, return_sequences=True),
+          ActivationLayer("ActivityRegularization", l1=0.02, l2=0.03), Dense(2)],
+         (4, 2), L("mse"), O("RMSprop", learning_rate=0.01), n=3),
     # ---- issue 13: integer tokens in (Embedding: a gather forward, a
     # scatter-add into the table's gradient; token rows repeat within and
     # across samples)

@@ -176,7 +176,12 @@ class ActivationLayer:
         self.cls, self.positional, self.kw = cls, list(positional), dict(kwargs)
         self.kwargs = dict(kwargs)
         self.base_name = {"Activation": "activation", "ReLU": "re_lu", "LeakyReLU": "leaky_re_lu",
-                          "ELU": "elu", "Softmax": "softmax", "PReLU": "p_re_lu"}[cls]
+                          "ELU": "elu", "Softmax": "softmax", "PReLU": "p_re_lu",
+                          "ActivityRegularization": "activity_regularization"}[cls]
+        if cls == "ActivityRegularization":
+            # keras/src/layers/regularization/activity_regularization.py: the
+            # identity with activity_regularizer L1L2(l1, l2)
+            self.activity = Regularizer("L1L2", l1=self.kw.get("l1", 0.0), l2=self.kw.get("l2", 0.0))
 
     def lua(self):
         return lua_call(self.cls, self.positional, self.kwargs)
@@ -208,6 +213,8 @@ class ActivationLayer:
             return y, (x if self.positional[0] in ("softmax", "sigmoid") else None)
         if self.cls == "Softmax":
             return torch.softmax(x, dim=-1), x
+        if self.cls == "ActivityRegularization":
+            return x, None
         if self.cls == "LeakyReLU":
             slope = self.kw.get("negative_slope", 0.3)
             return torch.where(x > 0, x, slope * x), None
@@ -1139,6 +1146,9 @@ class Model:
         # it (supports_masking), a recurrent layer reads it and keeps it with
         # return_sequences (RNN.compute_mask); self.mask: the output's
         mask = None
+        # Keras's activity_regularizer: (regularizer, output) of each call
+        # (Layer.__call__ adds its penalty to the layer's losses)
+        self.activity = []
         for layer in self.layers:
             if isinstance(layer, Front):
                 layer.training = self.training and not is_frozen(layer)
@@ -1167,6 +1177,9 @@ class Model:
             else:
                 y, logits = layer.call(P, layer.name, h)
                 outs = [y]
+            reg = getattr(layer, "activity", None) or getattr(layer, "kwargs", {}).get("activity_regularizer")
+            if reg is not None:
+                self.activity.append((reg, outs[0]))
             h = outs[0]
         self.mask = mask
         return outs, logits
@@ -1917,6 +1930,11 @@ def loss_and_grads(model, loss, weights, inputs, target):
     value = loss_value(loss, model, outs, logits, t)
     for name, r in weight_rules(model, "regularizer"):
         value = value + r.penalty(P[name])
+    # the activity regularizers: each call's penalty divided by the batch
+    # size (tf.keras 2.x base_layer._handle_activity_regularization; Keras 3
+    # Layer.__call__ since keras PR 22021)
+    for r, y in getattr(model, "activity", []):
+        value = value + r.penalty(y) / y.shape[0]
     value.backward()
     # a weight or input the loss does not reach (an output outside the loss)
     # has no .grad: its gradient is zero

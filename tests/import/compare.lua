@@ -22,25 +22,10 @@ local function unpack_values(s, pos, count, dtype)
   return out
 end
 
+local npy_lib = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../lib/npy.lua")
 local function npy(path)
-  local s = read(path)
-  assert(s:sub(1, 6) == "\147NUMPY", path .. ": not an npy file")
-  local major = s:byte(7)
-  local hlen, start
-  if major == 1 then
-    hlen, start = string.unpack("<I2", s, 9), 11
-  else
-    hlen, start = string.unpack("<I4", s, 9), 13
-  end
-  local header = s:sub(start, start + hlen - 1)
-  local descr = header:match("'descr':%s*'([^']+)'")
-  local dims = header:match("'shape':%s*%(([^)]*)%)")
-  local count = 1
-  for d in dims:gmatch("%d+") do
-    count = count * tonumber(d)
-  end
-  assert(descr == "<f8" or descr == "<f4", path .. ": dtype " .. descr)
-  return unpack_values(s, start + hlen, count, descr == "<f4" and "f4" or "f8")
+  local _, values = npy_lib.read(path)
+  return values
 end
 
 local function safetensors(path)

@@ -290,6 +290,60 @@ if $rnnc import --check "$fx/refused_embedding.keras" 2>&1 | grep -q mask_zero; 
 else
   ok
 fi
+# activity_regularizer comes through as Keras wrote it (Keras 3's
+# keras.regularizers object) on the Dense; on the GRU that Bidirectional
+# wraps it is refused, naming the wrapper
+ar="$work/k3activity"
+mkdir -p "$ar"
+lua5.4 - "$fx/keras3_embedding.config.json" "$ar/k3act.json" "$fx/keras3_bidir_gru.config.json" "$ar/k3bidir_act.json" \
+  "$ar/k3bidir_reg.json" "$ar/k3ar.json" <<'LUA'
+local L2 = [["activity_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.03}, "registered_name": null}]]
+-- the first activity_regularizer after `after`, or every one (after nil;
+-- `what` another argument)
+local function rewrite(from, to, after, what)
+  local s = io.open(from, "rb"):read("a")
+  if after == nil then
+    local n
+    local arg_name = what or "activity_regularizer"
+    s, n = s:gsub('"' .. arg_name .. '": null', (L2:gsub("activity_regularizer", arg_name):gsub("%%", "%%%%")))
+    assert(n > 0, "no " .. arg_name)
+  else
+    local at = assert(s:find(after, 1, true), after)
+    local a, b = s:find([["activity_regularizer": null]], at, true)
+    assert(a, "no activity_regularizer after " .. after)
+    s = s:sub(1, a - 1) .. L2 .. s:sub(b + 1)
+  end
+  io.open(to, "wb"):write(s)
+end
+rewrite(arg[1], arg[2], [["class_name": "Dense"]])
+rewrite(arg[3], arg[4], nil) -- the GRU and its backward copy
+rewrite(arg[3], arg[5], nil, "kernel_regularizer")
+-- an ActivityRegularization layer before the Dense (no weights: the file's fit)
+local s = io.open(arg[1], "rb"):read("a")
+local at = assert(s:find('{"module": "keras.layers", "class_name": "Dense"', 1, true))
+io.open(arg[6], "wb"):write(s:sub(1, at - 1) .. [[{"module": "keras.layers", "class_name": "ActivityRegularization", ]]
+  .. [["config": {"name": "activity_regularization", "trainable": true, "l1": 0.01, "l2": 0.0}, ]]
+  .. [["registered_name": null}, ]] .. s:sub(at))
+LUA
+if $rnnc import "$ar/k3act.json" --weights "$fx/keras3_embedding.weights.h5" -o "$ar/out" >/dev/null 2>&1 &&
+  grep -q 'Dense { 2, name = "dense", activity_regularizer = L2 { l2 = 0.029999999999999999 } }' \
+    "$ar/out/k3act.lua"; then
+  ok
+else
+  ko "activity_regularizer: not imported as written: $(grep -h Dense "$ar"/out/*.lua 2>/dev/null)"
+fi
+refused "activity_regularizer inside Bidirectional" "activity_regularizer on the layer Bidirectional wraps" -- \
+  $rnnc import "$ar/k3bidir_act.json" --weights "$fx/keras3_bidir_gru.weights.h5"
+# a regularizer on both copies of a Bidirectional's layer is the same
+# configuration (it was refused as "configured differently" before)
+expect "kernel_regularizer inside Bidirectional" 0 "wrote" -- \
+  $rnnc import "$ar/k3bidir_reg.json" --weights "$fx/keras3_bidir_gru.weights.h5" -o "$ar/reg"
+grep -q 'kernel_regularizer = L2 { l2 = 0.029999999999999999 }' "$ar/reg/k3bidir_reg.lua" && ok ||
+  ko "kernel_regularizer inside Bidirectional: $(grep -h GRU "$ar"/reg/*.lua 2>/dev/null)"
+expect "ActivityRegularization is imported" 0 "wrote" -- \
+  $rnnc import "$ar/k3ar.json" --weights "$fx/keras3_embedding.weights.h5" -o "$ar/ar"
+grep -q 'ActivityRegularization { name = "activity_regularization", l1 = 0.01, l2 = 0 },' "$ar/ar/k3ar.lua" && ok ||
+  ko "ActivityRegularization: not imported as written: $(grep -h Activity "$ar"/ar/*.lua 2>/dev/null)"
 # mask_zero = true comes through as Keras wrote it, and the masked model's
 # generated code agrees with the reference runtime on tokens holding zeros
 mz="$work/k3embmask"
@@ -368,8 +422,20 @@ refused "an unknown regularizer" "gru.*kernel_regularizer: OrthogonalRegularizer
   $rnnc import "$work/orthogonal.json" --weights "$fx/tfkeras212_json.weights.h5"
 sed 's/"activity_regularizer": null/"activity_regularizer": {"class_name": "L2", "config": {"l2": 0.01}}/' \
   "$fx/tfkeras212_json.json" >"$work/activity.json"
-refused "an activity regularizer" "activity_regularizer = .*activity regularizers .* are not implemented" -- \
-  $rnnc import "$work/activity.json" --weights "$fx/tfkeras212_json.weights.h5"
+# tf.keras 2.x's activity_regularizer (on the GRU): imported as written, and
+# the built model's training computation agrees with the reference runtime
+if $rnnc import "$work/activity.json" --weights "$fx/tfkeras212_json.weights.h5" -o "$work/activity" >/dev/null 2>&1 &&
+  grep -q 'activity_regularizer = L2 { l2 = 0.01 }' "$work/activity/activity.lua" &&
+  CFLAGS="-O1" $rnnc build "$work/activity/activity.lua" -o "$work/activity/bin" --dtype float64 --timesteps 4 \
+    >/dev/null 2>&1; then
+  ok
+  "$work/activity/bin/activity" sample --seed 1 --n 3 --x "$work/activity/x.npy" --y "$work/activity/y.npy" >/dev/null
+  expect "an activity regularizer: generated code vs the reference runtime" 0 "^OK" -- \
+    "$work/activity/bin/activity" diff --weights "$work/activity/activity.safetensors" --x "$work/activity/x.npy" \
+    --y "$work/activity/y.npy"
+else
+  ko "an activity regularizer: not imported and built: $(grep -h GRU "$work"/activity/*.lua 2>/dev/null)"
+fi
 expect "usage: no output directory" 2 "needs -o OUTDIR" -- $rnnc import "$fx/keras3_lstm.h5"
 expect "usage: unknown option" 2 "unknown option --fast" -- $rnnc import "$fx/keras3_lstm.h5" --fast -o "$work/x"
 

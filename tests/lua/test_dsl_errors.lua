@@ -39,7 +39,7 @@ end
 
 tests["unknown layer class: file:line, and what there is"] = function()
   local _, text = load_error("return Sequential {\n  SimpleRNN { 3, input_shape = { 2, 3 } },\n  Foo { 3 },\n}\n", 3,
-    "unknown name 'Foo' (rnnc's layers are Activation, Add, ")
+    "unknown name 'Foo' (rnnc's layers are Activation, ActivityRegularization, Add, ")
   -- every layer, in alphabetical order
   T.contains(text, "BatchNormalization, Bidirectional, Concatenate, Conv1D, ")
   T.contains(text, "GRU, GaussianDropout, GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, LSTM, ")
@@ -478,8 +478,8 @@ tests["front-end layers: arguments rnnc refuses, and shapes that do not fit"] = 
       'recurrent_constraint = "l2" is not a constraint rnnc knows' },
     { 'Dense { 4, input_shape = { 8, 2 }, bias_regularizer = MaxNorm {} }', "dense", "Dense",
       "bias_regularizer = MaxNorm: a constraint, not a regularizer" },
-    { 'Dense { 4, input_shape = { 8, 2 }, activity_regularizer = "l2" }', "dense", "Dense",
-      "activity_regularizer is not supported (a penalty on the layer's output is not implemented" },
+    { 'Dense { 4, input_shape = { 8, 2 }, activity_regularizer = MaxNorm {} }', "dense", "Dense",
+      "activity_regularizer = MaxNorm: a constraint, not a regularizer" },
     { 'Flatten { input_shape = { 8, 2 }, kernel_regularizer = "l2" }', "flatten", "Flatten",
       "kernel_regularizer is not an argument of Flatten: it has no such weight to put a regularizer on" },
     { 'Dense { 4, input_shape = { 8, 2 }, kernel_constraint = MaxNorm { axis = 2 } }', "dense", "Dense",

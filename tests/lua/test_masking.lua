@@ -7,7 +7,6 @@
 local T = require("testlib")
 local I = require("irinterp")
 local dsl = require("dsl")
-local util = require("util")
 local pipeline = require("pipeline")
 local summary = require("summary")
 local spec = require("spec")
@@ -22,15 +21,7 @@ local function unit_of(text)
 end
 
 -- generate must fail with a ModelError naming the file, the line and `what`
-local function refused(text, line, what)
-  local path = T.tmpfile(text)
-  local err, msg = T.raises(function()
-    return generate.unit(path, { dtype = "float64", root = T.root, format = false })
-  end)
-  T.truthy(util.is_model_error(err), "a ModelError, not an internal error: " .. msg)
-  T.contains(msg, path .. ":" .. line .. ": ")
-  T.contains(msg, what)
-end
+local refused = T.generate_refused
 
 tests["Masking: arguments, shape and summary"] = function()
   local model = T.load_text([[
@@ -77,10 +68,6 @@ local m = Masking {} (x)
 local y = Add {} ({ m, Dense { 2 } (x) })
 return Model { inputs = x, outputs = y }
 ]], 3, "Add after a mask (Masking, Embedding's mask_zero) is not implemented in rnnc")
-  -- metrics of a masked output
-  refused(head .. "  LSTM { 2, return_sequences = true },\n}\n"
-    .. 'model:compile { loss = "mse", metrics = { "mae" } }\nreturn model\n', 5,
-    "metrics of a masked output (after Masking) are not implemented")
 end
 
 tests["the mask passes Dense, TimeDistributed, activations, LayerNormalization, sequences"] = function()
@@ -236,7 +223,7 @@ local model = Sequential {
   LSTM { 3, return_sequences = true },
   Dense { 2 },
 }
-model:compile { loss = "mse" }
+model:compile { loss = "mse", metrics = { "mae" }, weighted_metrics = { "mse" } }
 return model
 ]])
   local files = generate.unit(path, { dtype = "float64", root = T.root, format = false, name = "m" })
@@ -244,7 +231,11 @@ return model
   T.truthy(c, "m.c generated")
   T.contains(c, "valid + 1e-7")
   T.contains(c, "s->mask0")
-  T.truthy(c:find("1,\n    NULL,\n};", 1, true), "the descriptor says masked_loss (then set_noise: none)")
+  -- the mask reaches the weighted metrics (Keras 3 masks them with sample weights)
+  T.contains(c, "case 0: /* dense */\n    return ((const m_scratch *)s)->mask0;")
+  T.truthy(c:find("1,\n    NULL,\n    m_TRAINING_(m_output_mask_any),\n    NULL,\n};", 1, true),
+    "the descriptor says masked_loss, then set_noise (none), output_mask, eval_loss_weighted (none)")
+  T.contains(c, '"metrics=mae weighted-metrics=mse"', "both lists in the fit defaults")
 end
 
 return tests

@@ -76,7 +76,8 @@ tests["the C writer reads the unit record, not the model"] = function()
   -- the training configuration is plain data
   local config = unit.interface.training
   T.eq(config.loss, { kind = "sparse_categorical_crossentropy", from_logits = false, fused = true, name = "dense",
-    weight = 1, metrics = { "accuracy" }, rows = 3, cols = 3, output_offset = 0, sequence = false, target_offset = 0,
+    weight = 1, metrics = { "accuracy" }, weighted_metrics = {}, rows = 3, cols = 3, output_offset = 0,
+    sequence = false, target_offset = 0,
     target_size = 3, params = { label_smoothing = 0, delta = 1.0 } }, "loss")
   T.eq(config.losses, { config.loss }, "one output, one loss")
   T.eq(config.optimizer.kind, "adam", "optimizer")

@@ -120,6 +120,11 @@ tests["rnnc import: issue 13's losses, optimizers and schedules from a training 
     "learning_rate": {"class_name": "PolynomialDecay", "config": {"initial_learning_rate": 1.0, "decay_steps": 5,
     "end_learning_rate": 0.0001, "power": 1.0, "cycle": true, "name": null}}, "rho": 0.95, "epsilon": 1e-07}}}]])
   T.contains(t, "cycle = true")
+  -- weighted_metrics (the metrics that take the sample weights) are imported
+  t = text([[{"loss": "mse", "optimizer": "adam", "metrics": ["mae"], "weighted_metrics": ["mse"]}]])
+  T.contains(t, 'loss = "mse", metrics = { "mae" }, weighted_metrics = { "mse" }')
+  t = text([[{"loss": "mse", "optimizer": "adam", "metrics": null, "weighted_metrics": ["mae"]}]])
+  T.contains(t, 'loss = "mse", weighted_metrics = { "mae" }')
   -- issue 13's metrics from a compile_config: names and classes at Keras's
   -- defaults (AUC's config lists its 198 inner thresholds); other arguments
   -- leave the metric out with a note
@@ -377,6 +382,13 @@ return m
   l = parts('loss = { a = "mse", b = "mse" }, metrics = { a = { "accuracy" } }')
   T.eq(l[1].metrics, { "accuracy" }, "metrics by output name")
   T.eq(l[2].metrics, {}, "no metrics for b")
+  -- weighted_metrics (Keras's: the metrics that take the sample weights)
+  l = parts('loss = { a = "mse", b = "mse" }, metrics = { "mae" }, weighted_metrics = { b = { "mse" } }')
+  T.eq({ l[1].metrics, l[1].weighted_metrics, l[2].metrics, l[2].weighted_metrics },
+    { { "mae" }, {}, { "mae" }, { "mse" } }, "weighted_metrics by output name")
+  T.raises(function()
+    parts('loss = "mse", weighted_metrics = { "f1" }')
+  end, "unknown or unsupported metric 'f1'")
   T.raises(function()
     parts('loss = { c = "mse" }')
   end, "names 'c', which is not an output of the model")

@@ -180,6 +180,18 @@ function T.load_text(text)
   return require("dsl").load(path), path
 end
 
+-- Generating a unit from the description `text` must fail with a
+-- ModelError naming the file, the line and saying `what`.
+function T.generate_refused(text, line, what)
+  local path = T.tmpfile(text)
+  local err, msg = T.raises(function()
+    return require("generate").unit(path, { dtype = "float64", root = T.root, format = false })
+  end)
+  T.truthy(require("util").is_model_error(err), "a ModelError, not an internal error: " .. msg)
+  T.contains(msg, path .. ":" .. line .. ": ")
+  T.contains(msg, what)
+end
+
 ---------------------------------------------------------------- expected failures
 
 -- Marks a test as a known bug: the runner reports it as XFAIL while it fails

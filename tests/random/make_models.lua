@@ -317,7 +317,16 @@ local rules_seen = {}
 local REGULARIZERS = { '"l1"', '"l2"', '"l1_l2"', "L1 { 0.02 }", "L2 { l2 = 0.05 }", "L1L2 { l1 = 0.01, l2 = 0.03 }" }
 local CONSTRAINTS = { '"non_neg"', "MaxNorm { max_value = 0.5 }", '"unit_norm"', "MinMaxNorm { 0.1, 0.8, rate = 0.5 }" }
 local KERNEL_CONSTRAINTS = { "MaxNorm { 1, axis = { 0, 1 } }", "UnitNorm { axis = 1 }", "NonNeg {}" }
-local function rules_args(kind, use_bias, args)
+local function rules_args(kind, use_bias, args, top)
+  -- Keras's activity_regularizer: on a layer that is not wrapped and has one
+  -- output (rnnc refuses the others); L2 only, as |y| has a kink at every
+  -- output that crosses 0, which finite differences do not see (L1 is
+  -- checked by the conformance case and the CLI's gradcheck)
+  if top and rules_rng.chance(0.15) then
+    local r = rules_rng.pick({ '"l2"', "L2 { l2 = 0.05 }" })
+    args[#args + 1] = "activity_regularizer = " .. r
+    rules_seen["activity_regularizer " .. r] = (rules_seen["activity_regularizer " .. r] or 0) + 1
+  end
   if not rules_rng.chance(0.3) then return end
   local weights = { "kernel" }
   if CELLS[kind] then weights[#weights + 1] = "recurrent" end
@@ -337,7 +346,7 @@ local function rules_args(kind, use_bias, args)
   end
 end
 
-local function args_text(L, kind, extra, index)
+local function args_text(L, kind, extra, index, top)
   local args = { tostring(L.units) }
   for _, a in ipairs(extra or {}) do
     args[#args + 1] = a
@@ -367,7 +376,7 @@ local function args_text(L, kind, extra, index)
   if kind == "LSTM" then opt("unit_forget_bias", L.unit_forget_bias, true) end
   if kind == "GRU" then opt("reset_after", L.reset_after, true) end
   if chance(0.15) then args[#args + 1] = string.format('name = "layer%d"', index) end
-  rules_args(kind, L.use_bias, args)
+  rules_args(kind, L.use_bias, args, top and not L.return_state)
   return kind .. " { " .. table.concat(args, ", ") .. " }"
 end
 
@@ -444,7 +453,7 @@ local function layer_text(L, first, input_shape, batch, index)
     if chance(0.15) then outer[#outer + 1] = string.format('name = "layer%d"', index) end
     return frozen_if("Bidirectional { " .. table.concat(outer, ", ") .. " }", "outer")
   end
-  return frozen_if(args_text(L, L.kind, shape_args, index), "outer")
+  return frozen_if(args_text(L, L.kind, shape_args, index, true), "outer")
 end
 
 -- Outputs of a layer, in Keras order: names of the Lua locals.

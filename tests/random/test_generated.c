@@ -2542,7 +2542,9 @@ static void check_stats(ctx *c, bufs *b, int n) {
 /* eval_loss: the loss at inference (of the one output; a model with
  * several outputs sums their losses, which the check does not rebuild) */
 eval:
-  if (m->n_outputs != 1) {
+  /* (a model with activity regularizers adds their penalties, which the
+   * check does not rebuild: diff and the conformance case check them) */
+  if (m->n_outputs != 1 || strstr(m->spec, "\nactivity ") != NULL) {
     free(pu), free(pr), free(want), free(got), free(ry);
     return;
   }
@@ -2559,6 +2561,31 @@ eval:
   e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
   if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
     report(c, "eval_loss %.17g, the reference's inference loss %.17g (n=%d)", loss, rloss, n);
+  /* eval_loss_weighted: each sample's loss times its weight (1, 2, ..., n),
+   * still over the rows of the batch (sum_over_batch_size) */
+  if (m->eval_loss_weighted != NULL && !m->masked_loss) {
+    double *wd = malloc((size_t)n * sizeof *wd), wsum = 0;
+    float *wf = malloc((size_t)n * sizeof *wf);
+    assert_non_null(wd);
+    assert_non_null(wf);
+    for (int i = 0; i < n; ++i) {
+      wd[i] = wf[i] = (float)(i + 1);
+      const double *yi = ry + (size_t)i * m->output_size, *ti = b->td + (size_t)i * m->target_size;
+      double li = m->loss == RNNC_LOSS_MSE
+                      ? rnnc_loss_mse_f64(yi, ti, m->output_rows, m->output_cols, NULL)
+                      : rnnc_loss_sparse_cce_f64(yi, ti, m->output_rows, m->output_cols, NULL);
+      wsum += wd[i] * li;
+    }
+    rloss = wsum / n + rnnc_regularize_f64(m->tensors, m->n_tensors, b->pd, NULL, m->n_params);
+    poison_scratch(m, b->scratch);
+    loss = m->eval_loss_weighted(b->p, b->scratch, b->x, b->target,
+                                 c->f64 ? (const void *)wd : (const void *)wf, NULL, n);
+    e = fabs(loss - rloss) / dmax(fabs(rloss), 1e-30);
+    if (!(e <= (c->f64 ? 1e-10 : TOL_F32)))
+      report(c, "eval_loss_weighted %.17g, the reference's weighted loss %.17g (n=%d)", loss, rloss,
+             n);
+    free(wd), free(wf);
+  }
   free(pu), free(pr), free(want), free(got), free(ry);
 }
 

@@ -1387,10 +1387,12 @@ static void test_sample_weight_fit(void **state) {
 }
 
 /* evaluate with sample weights: the loss the batch-size-weighted mean of
- * sum(w l) / count (Keras 3's loss tracker takes the batch size as weight),
- * accuracy Keras's Mean with sample_weight: sum(w v) / sum(w)
- * (keras/src/metrics/reduction_metrics.py). validation_split takes the last
- * samples' weights: val_loss and val_accuracy are evaluate's on them. */
+ * sum(w l) / count (Keras 3's loss tracker takes the batch size as weight);
+ * compile's accuracy takes no weights, weighted_metrics' is Keras's Mean
+ * with sample_weight: sum(w v) / sum(w) (keras/src/trainers/compile_utils.py
+ * CompileMetrics.update_state, keras/src/metrics/reduction_metrics.py),
+ * logged as weighted_accuracy. validation_split takes the last samples'
+ * weights: val_loss and val_weighted_accuracy are evaluate's on them. */
 static void test_sample_weight_metrics(void **state) {
   (void)state;
   static fit_params p, g;
@@ -1402,9 +1404,13 @@ static void test_sample_weight_metrics(void **state) {
   rnnc_fit_options o = quiet(1);
   o.batch_size = 5;
   o.sample_weight = W;
+  o.weighted_metrics = "accuracy";
   rnnc_logs logs;
   assert_int_equal(rnnc_evaluate(&fit_model, &p, X, Y, N, &o, &logs, err, sizeof err), 0);
-  double sum = 0, acc = 0, wsum = 0;
+  assert_int_equal(logs.count, 3);
+  assert_string_equal(logs.names[1], "accuracy");
+  assert_string_equal(logs.names[2], "weighted_accuracy");
+  double sum = 0, acc = 0, wsum = 0, hits = 0;
   fit_model.set_steps(&s, 3);
   for (int first = 0; first < N; first += 5) {
     int count = N - first < 5 ? N - first : 5;
@@ -1415,19 +1421,23 @@ static void test_sample_weight_metrics(void **state) {
       double li = fit_model.loss_grad(&p, &s, X + (first + i) * IN, Y + first + i, &g, NULL,
                                       ypred + i * 3, 1);
       lw += W[first + i] * li;
-      acc += W[first + i] * rnnc_sparse_accuracy_f64(ypred + i * 3, Y + first + i, 1, 3);
+      double hit = rnnc_sparse_accuracy_f64(ypred + i * 3, Y + first + i, 1, 3);
+      acc += W[first + i] * hit;
+      hits += hit;
       wsum += W[first + i];
     }
     sum += lw / count * count;
   }
   assert_true(fabs(logs.values[0] - sum / N) < 1e-14);
-  assert_true(fabs(logs.values[1] - acc / wsum) < 1e-15);
-  assert_true(fabs(logs.values[1] - acc / N) > 1e-3); /* not the unweighted count */
+  assert_true(fabs(logs.values[1] - hits / N) < 1e-15); /* compile's metrics: no weights */
+  assert_true(fabs(logs.values[2] - acc / wsum) < 1e-15);
+  assert_true(fabs(logs.values[2] - hits / N) > 1e-3); /* not the unweighted count */
   /* validation_split 0.25: the last 6 samples with their weights */
   static fit_params q;
   init_params(&q);
   rnnc_fit_options f = quiet(1);
   f.sample_weight = W;
+  f.weighted_metrics = "accuracy";
   f.validation_split = 0.25;
   f.batch_size = 5;
   rnnc_history h = {0};
@@ -1435,10 +1445,12 @@ static void test_sample_weight_metrics(void **state) {
   rnnc_fit_options e = quiet(1);
   e.batch_size = 5;
   e.sample_weight = W + 15;
+  e.weighted_metrics = "accuracy";
   assert_int_equal(
       rnnc_evaluate(&fit_model, &q, X + 15 * IN, Y + 15, 6, &e, &logs, err, sizeof err), 0);
   assert_true(rnnc_history_value(&h, "val_loss", 0) == logs.values[0]);
   assert_true(rnnc_history_value(&h, "val_accuracy", 0) == logs.values[1]);
+  assert_true(rnnc_history_value(&h, "val_weighted_accuracy", 0) == logs.values[2]);
   /* the same as explicit validation data with val_sample_weight */
   static fit_params r;
   init_params(&r);
