@@ -115,10 +115,10 @@ local function emit_nodes(graph, g, value, initial_for)
         util.fail(layer.at, "activity_regularizer on %s with several outputs (return_state) is not implemented "
           .. "in rnnc: Keras adds the penalty of every output, states included", layer.module.class)
       end
-      -- (a sequence of a unit of variable length: its first L rows count)
+      -- (a time axis of None: a unit of variable length, whose first L rows count)
       local shape = node.outputs[1].shape or {}
-      activity[#activity + 1] = { view = result.outputs[1], l1 = reg.l1, l2 = reg.l2,
-        name = prefixes[node], at = layer.at, per_length = #shape == 3 and shape[2] == util.None }
+      activity[#activity + 1] = { view = result.outputs[1], l1 = reg.l1, l2 = reg.l2, name = prefixes[node],
+        per_length = #shape == 3 and shape[2] == util.None }
     end
   end
   local outputs, out_logits, out_masks = {}, {}, {}
@@ -299,7 +299,6 @@ function lower.build(model, opts)
   -- The activity regularizers' gradients (d(penalty)/d(output), which
   -- loss_grad writes before its backward pass: the seeds autodiff adds).
   for _, a in ipairs(activity) do
-    a.per_length = prog.variable and a.per_length
     a.grad = ir.buffer(prog, a.name .. "/activity_grad", "act", a.view.dims[1], a.view.dims[2],
       { meaning = "d(activity penalty)/d(output)" })
   end
@@ -415,7 +414,8 @@ function lower.build(model, opts)
     -- each output's mask (a rows x 1 view of 0/1), or nil
     output_masks = out_masks,
     -- Keras's activity_regularizer of each call: {view (the call's output),
-    -- grad (a buffer of its dims), l1, l2, name}
+    -- grad (a buffer of its dims), l1, l2, name, per_length (its rows are
+    -- the run-time length L)}
     activity = activity,
     stream = stream,
     no_stream = no_stream,

@@ -315,27 +315,19 @@ static void compute_task(void *user, int t, int threads) {
   double *l = p->losses + (size_t)i * (size_t)p->stride;
   if (p->need_grad && m->set_noise != NULL) /* the masks of these samples of the step */
     m->set_noise(p->scratch[t], p->noise_seed, p->noise_step, (long)first);
-  if (!p->need_grad && m->eval_loss != NULL && p->sw != NULL)
-    l[0] = m->eval_loss_weighted(
-        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
-        (const char *)p->y + first * m->target_size * p->rs, (const char *)p->sw + first * p->rs,
-        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
-  else if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
-    l[0] = m->eval_loss(p->params, p->scratch[t],
-                        (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
-                        (const char *)p->y + first * m->target_size * p->rs,
-                        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
-  else if (p->sw != NULL) /* fit's sample weights (the unit has loss_grad_weighted: fit.c) */
-    l[0] = m->loss_grad_weighted(
-        p->params, p->scratch[t], (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
-        (const char *)p->y + first * m->target_size * p->rs, (const char *)p->sw + first * p->rs,
-        gbuf_of(p, i), NULL, (char *)p->bpred + first * m->output_size * p->rs,
-        micro_samples(p, i));
+  /* this micro-batch's samples: inputs, targets, weights (NULL: none), predictions */
+  const char *x = (const char *)p->x + first * m->input_size * rnnc_x_bytes(m);
+  const char *y = (const char *)p->y + first * m->target_size * p->rs;
+  const char *sw = p->sw != NULL ? (const char *)p->sw + first * p->rs : NULL;
+  char *pred = (char *)p->bpred + first * m->output_size * p->rs;
+  int k = micro_samples(p, i);
+  if (!p->need_grad && m->eval_loss != NULL) /* e.g. BatchNormalization's moving statistics */
+    l[0] = sw != NULL ? m->eval_loss_weighted(p->params, p->scratch[t], x, y, sw, pred, k)
+                      : m->eval_loss(p->params, p->scratch[t], x, y, pred, k);
+  else if (sw != NULL) /* fit's sample weights (the unit has loss_grad_weighted: fit.c) */
+    l[0] = m->loss_grad_weighted(p->params, p->scratch[t], x, y, sw, gbuf_of(p, i), NULL, pred, k);
   else
-    l[0] = m->loss_grad(p->params, p->scratch[t],
-                        (const char *)p->x + first * m->input_size * rnnc_x_bytes(m),
-                        (const char *)p->y + first * m->target_size * p->rs, gbuf_of(p, i), NULL,
-                        (char *)p->bpred + first * m->output_size * p->rs, micro_samples(p, i));
+    l[0] = m->loss_grad(p->params, p->scratch[t], x, y, gbuf_of(p, i), NULL, pred, k);
   if (p->stride > 1) /* each output's loss, where the unit leaves it */
     memcpy(l + 1, (const char *)p->scratch[t] + m->losses_offset, (size_t)m->n_outputs * sizeof *l);
 }

@@ -449,14 +449,15 @@ function cwriter.unit(unit, opts)
     scratch_fields[#scratch_fields + 1] = string.format("  %s t0[%d]; /* its targets */", real,
       iface.batch * max_target)
   end
-  local masked_rows = 0
+  -- each masked output's mask, gathered by the loss; output_mask hands it
+  -- to the weighted metrics
+  local mask_cases = {}
   for k, part in ipairs(losses) do
-    if part.kind and part.masked then
-      masked_rows = math.max(masked_rows, part.rows)
-      if loss then
-        scratch_fields[#scratch_fields + 1] = string.format("  /* %s's mask, gathered: its rows' weights in the "
-          .. "loss (and the weighted metrics') */\n  %s mask%d[%d];", part.name, real, k - 1, iface.batch * part.rows)
-      end
+    if loss and part.kind and part.masked then
+      scratch_fields[#scratch_fields + 1] = string.format("  /* %s's mask, gathered: its rows' weights in the "
+        .. "loss (and the weighted metrics') */\n  %s mask%d[%d];", part.name, real, k - 1, iface.batch * part.rows)
+      mask_cases[#mask_cases + 1] = string.format("  case %d: /* %s */\n    return ((const %s_scratch *)s)->mask%d;",
+        k - 1, part.name, name, k - 1)
     end
   end
   if loss then
@@ -860,15 +861,7 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
   end
   vars.LOSS_PARTS = table.concat(parts, "\n")
   vars.LOSSES_OFFSET = loss and string.format("offsetof(%s_scratch, losses)", name) or "0"
-  vars.MASKED_LOSS = masked_rows > 0 and "1" or "0"
-  -- each masked output's mask of the last loss, for the weighted metrics
-  local mask_cases = {}
-  for k, part in ipairs(losses) do
-    if loss and part.kind and part.masked then
-      mask_cases[#mask_cases + 1] = string.format("  case %d: /* %s */\n    return ((const %s_scratch *)s)->mask%d;",
-        k - 1, part.name, name, k - 1)
-    end
-  end
+  vars.MASKED_LOSS = #mask_cases > 0 and "1" or "0"
   if #mask_cases > 0 then
     vars.OUTPUT_MASK_FN = string.format("\n/* The mask of an output in the last loss on this scratch (n x rows: 1 "
       .. "keeps a row), or NULL. */\nstatic const void *%s_output_mask_any(const void *s, int output) {\n"

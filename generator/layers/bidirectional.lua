@@ -4,6 +4,7 @@
 -- (go_backwards flipped); with return_sequences its output is reversed back so
 -- that step t of both directions line up, then the two are merged.
 local util = require("util")
+local rules = require("layers.rules")
 local ir = require("ir")
 
 local E = ir.E
@@ -39,7 +40,7 @@ end
 
 function Bidirectional.build(layer, shape, prefix)
   local inner = layer.args.layer
-  if inner.args.activity_regularizer ~= nil and inner.args.activity_regularizer ~= util.None then
+  if rules.activity_of(inner) then
     util.fail(layer.at, "activity_regularizer on the layer Bidirectional wraps is not implemented in rnnc: "
       .. "Keras applies it to each direction's output inside the wrapper")
   end

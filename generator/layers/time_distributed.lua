@@ -1,6 +1,7 @@
 -- TimeDistributed(layer): applies the inner layer at every timestep. The inner
 -- layer's weights are named time_distributed/<inner name>/...
 local util = require("util")
+local rules = require("layers.rules")
 
 local TimeDistributed = {
   class = "TimeDistributed",
@@ -17,7 +18,7 @@ function TimeDistributed.build(layer, shape, prefix)
       util.shape_str(shape))
   end
   local inner = layer.args.layer
-  if inner.args.activity_regularizer ~= nil and inner.args.activity_regularizer ~= util.None then
+  if rules.activity_of(inner) then
     util.fail(layer.at, "activity_regularizer on the layer TimeDistributed wraps is not implemented in rnnc "
       .. "(Keras applies it to the inner layer's output of every step)")
   end

@@ -3,7 +3,6 @@
 -- summary, the salts of their masks, which program draws masks (training
 -- only), the spec lines the reference runtime reads, and the C a unit gets.
 local T = require("testlib")
-local dsl = require("dsl")
 local pipeline = require("pipeline")
 local generate = require("generate")
 local summary = require("summary")
@@ -11,14 +10,7 @@ local noise = require("layers.noise")
 
 local tests = {}
 
-local function load_error(src, line, rest)
-  local path = T.tmpfile(src)
-  local _, text = T.raises(function()
-    return dsl.load(path)
-  end)
-  T.truthy(text:find(path .. ":" .. line .. ": ", 1, true), "error names the line: " .. text)
-  T.truthy(text:find(rest, 1, true), "error says " .. rest .. ": " .. text)
-end
+local load_error = T.load_refused
 
 -- Counts the ops (loop bodies included) whose expression draws noise.
 local function noise_ops(list)

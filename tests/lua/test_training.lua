@@ -1,7 +1,6 @@
 -- compile{...} and fit{...}: Keras's losses, optimizers, schedules, metrics,
 -- callbacks and initializers as the description gives them.
 local T = require("testlib")
-local dsl = require("dsl")
 
 local tests = {}
 
@@ -15,14 +14,7 @@ return m
 ]], layer_args or "", compile, fit and ("m:fit { " .. fit .. " }") or "")
 end
 
-local function load_error(src, line, rest)
-  local path = T.tmpfile(src)
-  local _, text = T.raises(function()
-    return dsl.load(path)
-  end)
-  T.truthy(text:find(path .. ":" .. line .. ": ", 1, true), "error names the line: " .. text)
-  T.truthy(text:find(rest, 1, true), "error says " .. rest .. ": " .. text)
-end
+local load_error = T.load_refused
 
 tests["compile: Keras's optimizer defaults"] = function()
   local m = T.load_text(model('loss = "mse", optimizer = "rmsprop"'))

@@ -180,6 +180,17 @@ function T.load_text(text)
   return require("dsl").load(path), path
 end
 
+-- Loading the description `src` must fail with a message naming the file
+-- and line and saying `rest`.
+function T.load_refused(src, line, rest)
+  local path = T.tmpfile(src)
+  local _, text = T.raises(function()
+    return require("dsl").load(path)
+  end)
+  T.truthy(text:find(path .. ":" .. line .. ": ", 1, true), "error names the line: " .. text)
+  T.truthy(text:find(rest, 1, true), "error says " .. rest .. ": " .. text)
+end
+
 -- Generating a unit from the description `text` must fail with a
 -- ModelError naming the file, the line and saying `what`.
 function T.generate_refused(text, line, what)
