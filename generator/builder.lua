@@ -141,13 +141,14 @@ end
 -- A weight of the model: `weight` comes from the layer's build step
 -- ({name, shape}); rank-1 weights are 1 x n views, and a weight of higher
 -- rank is the matrix of its last axis against all the others (a Conv1D
--- kernel (k, in, filters) is k * in rows of `filters`).
+-- kernel (k, in, filters) is k * in rows of `filters`); a scalar (shape {},
+-- Attention's scale) is 1 x 1.
 function Builder:param(weight)
   local buf = self.prog.by_name[weight.name]
   if not buf then
     local param = self.params[weight.name]
     if not param then error("internal: no parameter " .. weight.name) end
-    local rows, cols = 1, weight.shape[#weight.shape]
+    local rows, cols = 1, weight.shape[#weight.shape] or 1
     for i = 1, #weight.shape - 1 do
       rows = rows * weight.shape[i]
     end

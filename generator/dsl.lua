@@ -336,9 +336,6 @@ end)
 local NOT_IMPLEMENTED = {
   Conv2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
   ConvLSTM2D = "rnnc compiles recurrent networks: Dense, SimpleRNN, LSTM, GRU, TimeDistributed, Bidirectional",
-  Attention = "rnnc has no attention layers yet (issue 15)",
-  AdditiveAttention = "rnnc has no attention layers yet (issue 15)",
-  MultiHeadAttention = "rnnc has no attention layers yet (issue 15)",
   Lambda = "rnnc compiles only its own layers",
   AlphaDropout = "rnnc has Dropout, SpatialDropout1D, GaussianNoise and GaussianDropout, not AlphaDropout "
     .. "(its SELU-preserving noise): remove the layer or use one of those",

@@ -93,7 +93,7 @@ local function emit_nodes(graph, g, value, initial_for)
     if in_mask and not (m.passes_mask or m.takes_mask or m.recurrent) then mask_refusal(layer) end
     g:set_layer(prefixes[node])
     local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
-      initial_for(node, states), in_mask)
+      initial_for(node, states), in_mask, node)
     g:set_layer(nil)
     for i, v in ipairs(result.outputs) do
       value[node.outputs[i]] = v

@@ -70,7 +70,8 @@ function spec.text(model, shapes, losses, params)
     local layer = node.layer
     if not layer.module.spec then return nil end
     local legacy = node.states and listed < #shapes
-    local layer_lines = layer.module.spec(layer, layer.name, { initial_state = legacy, prefix = prefixes[node] })
+    local layer_lines = layer.module.spec(layer, layer.name, { initial_state = legacy, prefix = prefixes[node],
+      node = node })
     local keys = {}
     local ins = {}
     for i, t in ipairs(node.inputs) do

@@ -46,4 +46,7 @@ local list = {
 for _, m in ipairs(require("layers.merge").modules) do
   list[#list + 1] = m
 end
+for _, m in ipairs(require("layers.attention").modules) do
+  list[#list + 1] = m
+end
 return list

@@ -253,7 +253,8 @@ if awk -v v="$value" 'BEGIN { exit !(v >= 52 && v <= 58) }'; then ok; else ko "s
 
 # --- every recurrent layer against the reference, float64 ----------------
 for m in examples/seeds/seed05.lua examples/seeds/seed06.lua examples/seeds/seed07.lua examples/seeds/seed10.lua \
-  examples/lstm_tagger.lua examples/gru_tagger.lua examples/sum_regression.lua examples/functional/rnn_state.lua; do
+  examples/lstm_tagger.lua examples/gru_tagger.lua examples/sum_regression.lua examples/functional/rnn_state.lua \
+  examples/functional/attention.lua; do
   name=$(basename "$m" .lua)
   $rnnc build "$m" -o "$work/$name" --dtype float64 --batch 4 >/dev/null 2>&1 || { ko "build $m"; continue; }
   "$work/$name/$name" init --seed 3 --out "$work/$name.w.safetensors" >/dev/null
@@ -266,6 +267,9 @@ $rnnc build examples/seeds/seed11.lua -o "$work/seed11" --timesteps 7 --dtype fl
 "$work/seed11/seed11" sample --seed 5 --n 3 --x "$work/seed11.x.npy" >/dev/null
 expect "seed11 (--timesteps 7): generated = reference" 0 "^OK: worst relative" \
   -- "$work/seed11/seed11" diff --weights "$work/seed11.w.safetensors" --x "$work/seed11.x.npy"
+expect "gradcheck through Attention, AdditiveAttention and MultiHeadAttention" 0 "^OK: " \
+  -- "$work/attention/attention" gradcheck --weights "$work/attention.w.safetensors" --x "$work/attention.x.npy" \
+  --y "$work/attention.y.npy"
 expect "gradcheck through an LSTM stack" 0 "^OK: " -- "$work/sum_regression/sum_regression" gradcheck \
   --weights "$work/sum_regression.w.safetensors" --x "$work/sum_regression.x.npy" --y "$work/sum_regression.y.npy"
 expect "gradcheck through a GRU(reset_after=False)" 0 "^OK: " -- "$work/gru_tagger/gru_tagger" gradcheck \

@@ -9,7 +9,11 @@
  *                                       grad and fit) and with the reference runtime, run here
  *
  * Error of a tensor: max_i |got_i - golden_i| / max(max_i |golden_i|, DBL_MIN), i.e.
- * relative to the tensor's largest golden value (a NaN anywhere counts as infinite).
+ * relative to the tensor's largest golden value (a NaN anywhere counts as infinite), or
+ * absolute when every golden value is below EXACT_ZERO: the tensor is an exact zero seen
+ * through float64 rounding (a gradient that vanishes identically, as MultiHeadAttention's
+ * key bias's: a row's softmax ignores a shift of all its scores), whose relative error
+ * would compare two roundings.
  * Tolerances: 1e-10 for the float64 unit and the reference runtime, 1e-5 for the
  * float32 unit. */
 #include <float.h>
@@ -27,6 +31,7 @@
 #define TRAJECTORY_STEPS 20 /* golden.py's STEPS */
 #define TOL_F64 1e-10
 #define TOL_F32 1e-5
+#define EXACT_ZERO 1e-14
 
 /* An error message, cut to ERRLEN when a path makes it long. */
 static void set_err(char *err, const char *fmt, ...) {
@@ -83,7 +88,9 @@ static double rel_error(const double *got, const double *want, size_t count) {
     if (fabs(want[i]) > scale)
       scale = fabs(want[i]);
   }
-  return diff / (scale > DBL_MIN ? scale : DBL_MIN);
+  if (scale < EXACT_ZERO)
+    return diff;
+  return diff / scale;
 }
 
 static void compare(tally *t, const char *what, const double *got, const double *want,

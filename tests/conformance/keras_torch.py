@@ -1304,6 +1304,117 @@ class Merge:
         return out
 
 
+class AttentionLayer:
+    """Keras's attention layers (keras/src/layers/attention/): Attention
+    (attention.py: scores q @ k^T times `scale`, or with score_mode "concat"
+    concat_score_weight * sum tanh(scale * (q_i + k_j)); _apply_scores
+    subtracts 1e9 where the causal mask is 0, softmax, @ v),
+    AdditiveAttention (additive_attention.py: sum scale * tanh(q_i + k_j))
+    and MultiHeadAttention (multi_head_attention.py: EinsumDense projections
+    "abc,cde->abde", the query times 1 / sqrt(key_dim), per-head softmax,
+    output EinsumDense "abcd,cde->abe"). Called on [query, value(, key)];
+    `causal` is the call's use_causal_mask, `scores` its
+    return_attention_scores."""
+    recurrent = False
+    n_states = 0
+
+    def __init__(self, cls, causal=False, scores=False, **kwargs):
+        self.cls, self.causal, self.scores, self.kwargs = cls, causal, scores, kwargs
+        self.base_name = "".join("_" + c.lower() if c.isupper() else c for c in cls).lstrip("_")
+        if cls == "Attention":
+            self.use_scale = kwargs.get("use_scale", False)
+            self.score_mode = kwargs.get("score_mode", "dot")
+        elif cls == "AdditiveAttention":
+            self.use_scale = kwargs.get("use_scale", True)
+        else:
+            self.heads, self.key_dim = kwargs["num_heads"], kwargs["key_dim"]
+            self.value_dim = kwargs.get("value_dim") or self.key_dim
+            self.use_bias = kwargs.get("use_bias", True)
+            self.out_dim = kwargs.get("output_shape")
+
+    def lua(self):
+        return lua_call(self.cls, [], self.kwargs)
+
+    def call_lua(self, ins):
+        opts = []
+        if self.causal:
+            opts.append("use_causal_mask = true")
+        if self.scores:
+            opts.append("return_attention_scores = true")
+        tail = (", { %s }" % ", ".join(opts)) if opts else ""
+        if self.cls == "MultiHeadAttention":
+            return "(%s%s)" % (", ".join(ins), tail)
+        return "({ %s }%s)" % (", ".join(ins), tail)
+
+    def assign_names(self, namer):
+        self.name = namer.name(self.base_name)
+
+    def weights_for(self, prefix, shapes):
+        q, v = shapes[0], shapes[1]
+        k = shapes[2] if len(shapes) > 2 else v
+        if self.cls == "Attention":
+            w = [(prefix + "/scale", ())] if self.use_scale else []
+            if self.score_mode == "concat":
+                w.append((prefix + "/concat_score_weight", ()))
+            return w
+        if self.cls == "AdditiveAttention":
+            return [(prefix + "/scale", (q[-1],))] if self.use_scale else []
+        N, H, Hv = self.heads, self.key_dim, self.value_dim
+        O = self.out_dim or q[-1]
+        w = []
+        for part, d, size in (("query", q[-1], H), ("key", k[-1], H), ("value", v[-1], Hv)):
+            w.append((prefix + "/%s/kernel" % part, (d, N, size)))
+            if self.use_bias:
+                w.append((prefix + "/%s/bias" % part, (N, size)))
+        w.append((prefix + "/attention_output/kernel", (N, Hv, O)))
+        if self.use_bias:
+            w.append((prefix + "/attention_output/bias", (O,)))
+        return w
+
+    def out_shapes(self, shapes):
+        q, v = shapes[0], shapes[1]
+        if self.cls == "MultiHeadAttention":
+            return [(q[0], self.out_dim or q[-1])]
+        return [(q[0], v[-1])] + ([(q[0], v[0])] if self.scores else [])
+
+    def softmax(self, scores):
+        if self.causal:
+            tq, tv = scores.shape[-2], scores.shape[-1]
+            keep = torch.ones(tq, tv, dtype=torch.int64).cumsum(0) >= torch.ones(tq, tv, dtype=torch.int64).cumsum(1)
+            scores = scores - 1e9 * (~keep).to(scores.dtype)
+        return torch.softmax(scores, dim=-1)
+
+    def attend(self, P, xs):
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) > 2 else v
+        p = self.name
+        if self.cls == "MultiHeadAttention":
+            def dense(x, part):
+                y = torch.einsum("abc,cde->abde", x, P[p + "/%s/kernel" % part])
+                return y + P[p + "/%s/bias" % part] if self.use_bias else y
+            Q = dense(q, "query") * (1.0 / math.sqrt(float(self.key_dim)))
+            K, V = dense(k, "key"), dense(v, "value")
+            w = self.softmax(torch.einsum("aecd,abcd->acbe", K, Q))
+            o = torch.einsum("acbe,aecd->abcd", w, V)
+            y = torch.einsum("abcd,cde->abe", o, P[p + "/attention_output/kernel"])
+            if self.use_bias:
+                y = y + P[p + "/attention_output/bias"]
+            return [y]
+        if self.cls == "Attention" and self.score_mode == "dot":
+            scores = q @ k.transpose(-1, -2)
+            if self.use_scale:
+                scores = scores * P[p + "/scale"]
+        else:
+            u = q.unsqueeze(-2) + k.unsqueeze(-3)
+            if self.cls == "Attention":
+                t = torch.tanh(P[p + "/scale"] * u) if self.use_scale else torch.tanh(u)
+                scores = P[p + "/concat_score_weight"] * t.sum(-1)
+            else:
+                scores = (P[p + "/scale"] * torch.tanh(u)).sum(-1) if self.use_scale else torch.tanh(u).sum(-1)
+        w = self.softmax(scores)
+        return [w @ v] + ([w] if self.scores else [])
+
+
 class GraphModel:
     """A functional graph: inputs of the given per-sample shapes (named
     in0, in1, ...), nodes (out_vars, layer, in_vars) in call order (a layer in
@@ -1326,7 +1437,12 @@ class GraphModel:
         seen = set()
         for outs, layer, ins in nodes:
             shape = shapes[ins[0]]
-            if isinstance(layer, Merge):
+            if isinstance(layer, AttentionLayer):
+                out_shapes = layer.out_shapes([shapes[v] for v in ins])
+                if id(layer) not in seen:
+                    self.weight_list += layer.weights_for(layer.name, [shapes[v] for v in ins])
+                    seen.add(id(layer))
+            elif isinstance(layer, Merge):
                 if layer.cls == "Dot":
                     a, b = shapes[ins[0]], shapes[ins[1]]
                     axes = (layer.axes, layer.axes) if isinstance(layer.axes, int) else tuple(layer.axes)
@@ -1346,7 +1462,7 @@ class GraphModel:
             else:
                 main = (shape[0], layer.units) if layer.return_sequences else (layer.units,)
                 out_shapes = [main] + ([(layer.units,)] * layer.n_states if layer.return_state else [])
-            if not isinstance(layer, Merge) and id(layer) not in seen:
+            if not isinstance(layer, (Merge, AttentionLayer)) and id(layer) not in seen:
                 self.weight_list += layer.weights(layer.name, shape[-1])
                 seen.add(id(layer))
             for v, sh in zip(outs, out_shapes):
@@ -1362,7 +1478,9 @@ class GraphModel:
         logits = {}
         for outs, layer, ins in self.nodes:
             xs = [values[v] for v in ins]
-            if isinstance(layer, Merge):
+            if isinstance(layer, AttentionLayer):
+                ys = layer.attend(P, xs)
+            elif isinstance(layer, Merge):
                 ys = [layer.merge(xs)]
             elif layer.recurrent:
                 ys = layer.call_all(P, layer.name, xs[0], xs[1:] or None)
@@ -1393,7 +1511,9 @@ class GraphModel:
                 if sum(1 for _, l, _ in self.nodes if l is layer) > 1:
                     lines.append("local layer%d = %s" % (k, callee))
                     callee = made[id(layer)] = "layer%d" % k
-            if isinstance(layer, Merge):
+            if isinstance(layer, AttentionLayer):
+                args = layer.call_lua(ins)
+            elif isinstance(layer, Merge):
                 args = "({ %s })" % ", ".join(ins)
             elif len(ins) > 1:
                 args = "(%s, { initial_state = { %s } })" % (ins[0], ", ".join(ins[1:]))

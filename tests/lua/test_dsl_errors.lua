@@ -56,14 +56,6 @@ tests["a Keras layer rnnc lacks says what to write instead"] = function()
   load_error("return Sequential {\n  Conv2D { 2, 3 },\n}\n", 2, "Keras's Conv2D layer is not implemented")
 end
 
-tests["attention layers are refused, naming the layer"] = function()
-  for _, class in ipairs({ "Attention", "AdditiveAttention", "MultiHeadAttention" }) do
-    load_error("local q = Input { shape = { 3, 2 } }\nlocal y = " .. class .. " {} ({ q, q })\n"
-      .. "return Model { inputs = q, outputs = y }\n", 2,
-      "Keras's " .. class .. " layer is not implemented in rnnc: rnnc has no attention layers yet (issue 15)")
-  end
-end
-
 tests["a misspelt class: did you mean"] = function()
   load_error("return Sequential {\n  SimpleRnn { 3, input_shape = { 2, 3 } },\n}\n", 2,
     "unknown name 'SimpleRnn': did you mean 'SimpleRNN'?")

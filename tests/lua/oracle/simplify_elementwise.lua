@@ -80,9 +80,10 @@ local function decide(state, op)
     and op.out.buf.kind ~= "batch" then
     assign = true
   end
-  if verdict == "fill" or op.op == "fill" then
+  if verdict == "fill" or (op.op == "fill" and op.value == 0) then
     mark(state, op.out, true)
   elseif verdict == "keep" then
+    -- (a fill of another value too: the causal mask's -1e9)
     mark(state, op.out, false)
   end
   return verdict .. (assign and ":assign" or "") .. ":" .. table.concat(zero_args, ","), verdict, assign, zero_args
