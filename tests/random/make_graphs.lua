@@ -17,6 +17,10 @@
 --     axis, or the time axis of two sequences),
 --     and shared layers: a Dense or a recurrent layer called on a second
 --     tensor of the same feature size (one set of weights, gradients summed);
+--   - now and then (a stream of its own) an attention layer on two of the
+--     sequences: Attention (use_scale, score_mode, the scores as a tensor),
+--     AdditiveAttention (use_scale) or MultiHeadAttention (heads, key_dim,
+--     value_dim, use_bias, output_shape), causal or not;
 --   - the tensors no operation read are joined (Concatenate per kind), and
 --     1 to 3 outputs come from them and from one inner tensor, each through
 --     a Dense head named outK: a softmax with sparse categorical
@@ -42,6 +46,12 @@ end
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 local rng = require("splitmix").new(seed ~ 0x4752415048) -- "GRAPH"
 local int, chance, pick = rng.int, rng.chance, rng.pick
+-- the attention layers draw from a stream of their own, so the graphs drawn
+-- before them keep their operations
+local arng = require("splitmix").new(seed ~ 0x415454454E54) -- "ATTENT"
+-- the three classes in turn, so a few graphs cover each
+local ATTENTION = { "Attention", "AdditiveAttention", "MultiHeadAttention" }
+local attention_drawn = 0
 
 local ACTS = { "linear", "tanh", "sigmoid" }
 local MERGES = { "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum" }
@@ -266,6 +276,62 @@ local function draw_graph(name, batch)
     elseif kind == "dense" then
       dense(first or pick(tensors), int(1, 4), pick(ACTS))
     end
+  end
+
+  -- an attention layer now and then, on two sequences (all of T steps):
+  -- the query's feature size is the key's, so a value of another size
+  -- takes the query as its key
+  local seqs = {}
+  for _, t in ipairs(tensors) do
+    if t.seq then seqs[#seqs + 1] = t end
+  end
+  if #seqs > 0 and arng.chance(0.8) then
+    local q, v = arng.pick(seqs), arng.pick(seqs)
+    attention_drawn = attention_drawn + 1
+    local class = ATTENTION[(attention_drawn - 1) % 3 + 1]
+    local causal = arng.chance(0.5)
+    local out = new_var()
+    if class == "MultiHeadAttention" then
+      local heads, key_dim = arng.int(1, 2), arng.int(1, 3)
+      local extra = arng.chance(0.3) and string.format(", value_dim = %d", arng.int(1, 3)) or ""
+      -- without biases: the key bias's gradient is an exact zero (a row's
+      -- softmax ignores a shift of its scores) seen through rounding, which
+      -- no relative tolerance compares (the conformance case
+      -- multi_head_attention checks the biases, comparing it absolutely)
+      extra = extra .. ", use_bias = false"
+      local width = q.cols
+      if arng.chance(0.3) then
+        width = arng.int(1, 4)
+        extra = extra .. string.format(", output_shape = %d", width)
+      end
+      local qv = use(q)
+      w("local %s = MultiHeadAttention { num_heads = %d, key_dim = %d%s } (%s, %s%s)", out, heads, key_dim, extra,
+        qv, use(v), causal and ", { use_causal_mask = true }" or "")
+      add(out, true, width)
+    else
+      local args = {}
+      if class == "Attention" then
+        if arng.chance(0.5) then args[#args + 1] = "use_scale = true" end
+        if arng.chance(0.4) then args[#args + 1] = 'score_mode = "concat"' end
+      elseif arng.chance(0.3) then
+        args[#args + 1] = "use_scale = false"
+      end
+      local scores = arng.chance(0.3)
+      local opts = {}
+      if causal then opts[#opts + 1] = "use_causal_mask = true" end
+      if scores then opts[#opts + 1] = "return_attention_scores = true" end
+      local qv = use(q)
+      local key = v.cols ~= q.cols and (", " .. qv) or ""
+      local sv = scores and new_var() or nil
+      w("local %s%s = %s {%s} ({ %s, %s%s }%s)", out, sv and (", " .. sv) or "", class,
+        #args > 0 and (" " .. table.concat(args, ", ") .. " ") or "",
+        qv, use(v), key, #opts > 0 and (", { " .. table.concat(opts, ", ") .. " }") or "")
+      add(out, true, v.cols)
+      if sv then add(sv, true, T) end
+      bump(class .. (scores and " (scores)" or ""))
+    end
+    if class == "MultiHeadAttention" then bump(class) end
+    if causal then bump("attention: causal") end
   end
 
   -- the leaves, joined per kind; then the outputs

@@ -2350,6 +2350,16 @@ static void check_frozen_kept(ctx *c, const void *before, const void *after, con
   }
 }
 
+/* Whether an output of the model has no loss (a graph's output for
+ * inference only). */
+static int has_output_without_loss(const rnnc_model *m) {
+  int k;
+  for (k = 0; k < m->n_outputs; k++)
+    if (m->losses[k].kind == RNNC_LOSS_NONE)
+      return 1;
+  return 0;
+}
+
 static int has_front(const sspec *s) {
   int l;
   for (l = 0; l < s->n_layers; l++)
@@ -2430,8 +2440,9 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
   check_frozen_kept(c, b->p, pw, "train_step");
 
   /* NaN in x: refused. (A model that crops or skips steps ignores some of
-   * a sample's input: a model without front-end layers gets one NaN, the
-   * others a sample of NaN.) */
+   * a sample's input, and a graph with an output without a loss may read an
+   * input for that output only: a model without front-end layers and with
+   * a loss on every output gets one NaN, the others a sample of NaN.) */
   memcpy(xbad, b->x, (size_t)m->batch * m->input_size * c->dsize);
   i = (size_t)rnnc_rng_below(rng, (uint64_t)n * m->input_size);
   if (m->input_vocab > 0) {
@@ -2453,7 +2464,7 @@ static void check_train_step(ctx *c, bufs *b, int n, rnnc_rng *rng) {
       if (nan_seen == 0)
         report(c, "forward with a token outside the table gave no NaN output");
     }
-  } else if (has_front(&c->spec)) {
+  } else if (has_front(&c->spec) || has_output_without_loss(m)) {
     size_t first = i - i % m->input_size, j;
     for (j = 0; j < m->input_size; j++)
       mset(c, xbad, first + j, NAN);
