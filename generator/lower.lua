@@ -81,7 +81,11 @@ local function emit_nodes(graph, g, value, initial_for)
     local in_mask
     for i, t in ipairs(node.inputs) do
       local m = masks[functional.resolve(t)]
-      if m then
+      if m and layer.module.takes_input_masks then
+        -- the attention layers: the mask of each input, by position
+        in_mask = in_mask or {}
+        in_mask[i] = m
+      elseif m then
         if i > 1 or layer.module.several_inputs then mask_refusal(layer) end
         in_mask = m
       end
@@ -90,7 +94,9 @@ local function emit_nodes(graph, g, value, initial_for)
       if masks[functional.resolve(t)] then mask_refusal(layer) end
     end
     local m = layer.module
-    if in_mask and not (m.passes_mask or m.takes_mask or m.recurrent) then mask_refusal(layer) end
+    if in_mask and not (m.passes_mask or m.takes_mask or m.takes_input_masks or m.recurrent) then
+      mask_refusal(layer)
+    end
     g:set_layer(prefixes[node])
     local result = layer.module.emit(layer, g, layer.module.several_inputs and ins or ins[1], prefixes[node],
       initial_for(node, states), in_mask, node)

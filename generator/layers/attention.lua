@@ -14,10 +14,14 @@
 --   scores  dot: q @ k^T (times `scale` with use_scale); concat:
 --           concat_score_weight * sum_d tanh(scale * (q_i + k_j));
 --           additive: sum_d scale_d * tanh(q_i + k_j)
---   causal  use_causal_mask: scores[i][j] -= 1e9 where j > i (Keras's
---           _apply_scores: the padding mask times 1e9, subtracted)
+--   masks   use_causal_mask (j > i) and the value's Keras mask (from
+--           Masking or Embedding's mask_zero): scores -= 1e9 where masked
+--           (_apply_scores); MultiHeadAttention also masks by the query's
+--           and the key's masks and puts -1e9 in place of a masked score
+--           (its Softmax's where(mask, scores, -1e9))
 --   weights softmax of each row of the scores
---   output  weights @ v
+--   output  weights @ v, its rows zeroed at masked query steps (Attention,
+--           AdditiveAttention); the query's mask is the output's
 -- MultiHeadAttention projects q, k and v with its query, key and value
 -- kernels (dims, heads, key_dim), scales the projected query by
 -- 1 / sqrt(key_dim) first, as Keras does, attends per head and projects the
@@ -30,8 +34,9 @@ local E = ir.E
 
 local attention = {}
 
--- Keras's _apply_scores: scores -= 1e9 * (1 - mask) (float32 and float64)
-local CAUSAL_PENALTY = 1e9
+-- Keras's _apply_scores: scores -= 1e9 * (1 - mask), and Softmax's -1e9
+-- (float32 and float64)
+local MASK_PENALTY = 1e9
 
 local DROPOUT_REFUSAL = "dropout on the attention weights is not implemented in rnnc (it acts in training only: "
   .. "dropout = 0 gives the same inference)"
@@ -72,26 +77,76 @@ local function spread(v, rows, cols)
   return ir.view(v.buf, v.off, rows, cols, 0, 0, v.toff, v.loff)
 end
 
--- The causal mask of a (rows x cols) block of scores, as the view
--- mask[i][j] = m[j - i + rows - 1] of one row m: rows zeros, then cols - 1
--- times -1e9 (0 where j <= i, -1e9 where j > i).
-local function causal_mask(g, prefix, rows, cols)
-  local m = g:act(prefix .. "/causal", 1, rows + cols - 1, "the causal mask's diagonals: 0 up to the main one, "
-    .. "-1e9 after")
+-- The causal mask of a (rows x cols) block of scores, 1 where a query step
+-- may see a value step (j <= i) and 0 after, as the view
+-- keep[i][j] = m[j - i + rows - 1] of one row m: rows ones, then cols - 1
+-- zeros.
+local function causal_keep(g, prefix, rows, cols)
+  local m = g:act(prefix .. "/causal", 1, rows + cols - 1, "the causal mask's diagonals: 1 up to the main one, 0 "
+    .. "after")
   m.buf.no_gradient = true
-  g:fill(ir.cols(m, 0, rows), 0, "0: a query step sees the value steps up to its own")
-  if cols > 1 then g:fill(ir.cols(m, rows, cols - 1), -CAUSAL_PENALTY, "-1e9: not the later ones") end
+  g:fill(ir.cols(m, 0, rows), 1, "1: a query step sees the value steps up to its own")
+  if cols > 1 then g:fill(ir.cols(m, rows, cols - 1), 0, "0: not the later ones") end
   return ir.view(m.buf, rows - 1, rows, cols, -1, 1)
 end
 
--- weights = softmax(scores (+ causal mask)) row by row; returns the weights.
-local function softmax_rows(g, prefix, scores, causal, what)
+-- A step mask (steps x 1, 1 kept, 0 masked) read along the columns (value
+-- and key masks) or the rows (query masks) of a rows x cols block.
+local function along_cols(mask, rows, cols)
+  return ir.view(mask.buf, mask.off, rows, cols, 0, mask.strides[1], mask.toff, mask.loff)
+end
+local function along_rows(mask, rows, cols)
+  return ir.view(mask.buf, mask.off, rows, cols, mask.strides[1], 0, mask.toff, mask.loff)
+end
+
+-- What decides which scores a (rows x cols) block keeps (1) or masks (0):
+-- views whose product is the keep matrix, and what they are. Keras's
+-- masks: the causal mask, the value's mask (Attention's
+-- _calculate_score_mask), and for MultiHeadAttention also the query's and
+-- the key's (_compute_attention_mask), all joined by a logical and.
+local function keep_factors(g, prefix, rows, cols, causal, masks, class)
+  local views, what = {}, {}
+  if causal then
+    views[#views + 1], what[#what + 1] = causal_keep(g, prefix, rows, cols), "the causal mask"
+  end
+  masks = masks or {}
+  if class == "MultiHeadAttention" and masks[1] then
+    views[#views + 1], what[#what + 1] = along_rows(masks[1], rows, cols), "the query's mask"
+  end
+  if masks[2] then views[#views + 1], what[#what + 1] = along_cols(masks[2], rows, cols), "the value's mask" end
+  if class == "MultiHeadAttention" and masks[3] then
+    views[#views + 1], what[#what + 1] = along_cols(masks[3], rows, cols), "the key's mask"
+  end
+  return views, table.concat(what, ", ")
+end
+
+-- The scores with the masked ones lowered: Attention and AdditiveAttention
+-- subtract 1e9 (attention.py _apply_scores: scores -= 1e9 * (1 - keep));
+-- MultiHeadAttention's softmax puts -1e9 in their place (Softmax.call:
+-- where(keep, scores, -1e9)). Returns the expression of (scores, keep
+-- factors...) and the number of factors.
+local function masked_expr(n, replace)
+  local keep = E.arg(2)
+  for i = 3, n + 1 do
+    keep = E.mul(keep, E.arg(i))
+  end
+  local lowered = E.mul(E.sub(keep, E.ONE), E.const(MASK_PENALTY))
+  if replace then return E.add(E.mul(E.arg(1), keep), lowered) end
+  return E.add(E.arg(1), lowered)
+end
+
+-- weights = softmax(scores, masked) row by row; returns the weights.
+local function softmax_rows(g, prefix, scores, causal, masks, class)
   local rows, cols = scores.dims[1], scores.dims[2]
   local s = scores
-  if causal then
-    s = g:act(prefix .. "/masked_scores", rows, cols, what .. ", -1e9 where a query step would see a later step")
-    local mask = causal_mask(g, prefix, rows, cols)
-    g:map(s, E.add(E.arg(1), E.arg(2)), { scores, mask }, false, "the causal mask (use_causal_mask)")
+  local factors, what = keep_factors(g, prefix, rows, cols, causal, masks, class)
+  if #factors > 0 then
+    s = g:act(prefix .. "/masked_scores", rows, cols, "the scores, lowered by 1e9 where masked (" .. what .. ")")
+    local args = { scores }
+    for _, f in ipairs(factors) do
+      args[#args + 1] = f
+    end
+    g:map(s, masked_expr(#factors, false), args, false, "the scores minus 1e9 where masked: " .. what)
   end
   local w = g:act(prefix .. "/weights", rows, cols, "per query step, the attention weights over the value steps")
   g:softmax(w, s, "the attention weights: softmax of each row of the scores")
@@ -139,7 +194,7 @@ local function tanh_scores(g, prefix, q, k, scale, wvec, scores)
   end)
 end
 
-local function attention_emit(layer, g, xs, prefix, additive, node)
+local function attention_emit(layer, g, xs, prefix, additive, node, masks)
   local q, v = xs[1], xs[2]
   local k = xs[3] or v
   local causal, want_scores = call_options(node)
@@ -174,10 +229,18 @@ local function attention_emit(layer, g, xs, prefix, additive, node)
     end
     tanh_scores(g, prefix, q, k, nil, wvec, scores)
   end
-  local w = softmax_rows(g, prefix, scores, causal, "the scores")
-  local out = g:act(prefix .. "/y", Tq, v.dims[2], "per query step, the weighted sum of the value steps")
+  local w = softmax_rows(g, prefix, scores, causal, masks, layer.module.class)
+  local qmask = masks and masks[1]
+  local out = g:act(prefix .. "/" .. (qmask and "context" or "y"), Tq, v.dims[2],
+    "per query step, the weighted sum of the value steps")
   g:matmul(out, w, v, false, "the output: weights @ value")
-  return { outputs = want_scores and { out, w } or { out } }
+  if not qmask then return { outputs = want_scores and { out, w } or { out } } end
+  -- Keras: the rows of masked query steps zeroed, the query's mask the
+  -- output's (Attention.call, compute_mask)
+  local y = g:act(prefix .. "/y", Tq, v.dims[2], "per query step, the output, zero at a masked query step")
+  g:map(y, E.mul(E.arg(1), E.arg(2)), { out, along_rows(qmask, Tq, v.dims[2]) }, false,
+    "the rows of the masked query steps zeroed")
+  return { outputs = want_scores and { y, w } or { y }, masks = { qmask } }
 end
 
 local function check_dropout(layer)
@@ -194,6 +257,7 @@ end
 local CALL = { use_causal_mask = "boolean", return_attention_scores = "boolean" }
 
 attention.Attention = {
+  takes_input_masks = true,
   class = "Attention",
   default_name = "attention",
   positional = {},
@@ -226,8 +290,8 @@ function attention.Attention.build(layer, shapes, prefix, opts)
   return attention_outputs(layer, shapes, opts)
 end
 
-function attention.Attention.emit(layer, g, xs, prefix, _, _, node)
-  return attention_emit(layer, g, xs, prefix, false, node)
+function attention.Attention.emit(layer, g, xs, prefix, _, masks, node)
+  return attention_emit(layer, g, xs, prefix, false, node, masks)
 end
 
 function attention.Attention.spec(layer, prefix, call)
@@ -236,6 +300,7 @@ function attention.Attention.spec(layer, prefix, call)
 end
 
 attention.AdditiveAttention = {
+  takes_input_masks = true,
   class = "AdditiveAttention",
   default_name = "additive_attention",
   positional = {},
@@ -266,8 +331,8 @@ function attention.AdditiveAttention.build(layer, shapes, prefix, opts)
   return attention_outputs(layer, shapes, opts)
 end
 
-function attention.AdditiveAttention.emit(layer, g, xs, prefix, _, _, node)
-  return attention_emit(layer, g, xs, prefix, true, node)
+function attention.AdditiveAttention.emit(layer, g, xs, prefix, _, masks, node)
+  return attention_emit(layer, g, xs, prefix, true, node, masks)
 end
 
 function attention.AdditiveAttention.spec(layer, prefix, call)
@@ -307,6 +372,7 @@ local function attention_axes_arg(at, argname, v)
 end
 
 attention.MultiHeadAttention = {
+  takes_input_masks = true,
   class = "MultiHeadAttention",
   default_name = "multi_head_attention",
   positional = { "num_heads", "key_dim" },
@@ -378,7 +444,7 @@ local function project(g, prefix, x, weights, i, use_bias, width)
   return g:dense(prefix, x, kernel, bias, "linear", width)
 end
 
-function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, _, node)
+function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, masks, node)
   local q, v = xs[1], xs[2]
   local k = xs[3] or v
   local causal = call_options(node)
@@ -400,19 +466,20 @@ function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, _, node)
     g:matmul(ir.rows(scores, n * Tq, Tq), ir.cols(Qs, n * H, H), ir.transpose(ir.cols(K, n * H, H)), false,
       string.format("head %d: the scaled query . key for every pair of steps", n))
   end
-  local weights
-  if causal then
-    local masked = g:act(prefix .. "/masked_scores", N * Tq, Tv,
-      "the scores, -1e9 where a query step would see a later step")
-    local mask = causal_mask(g, prefix, Tq, Tv)
+  local weights = g:act(prefix .. "/weights", N * Tq, Tv, "per head and query step, the attention weights")
+  local factors, what = keep_factors(g, prefix, Tq, Tv, causal, masks, "MultiHeadAttention")
+  if #factors > 0 then
+    local masked = g:act(prefix .. "/masked_scores", N * Tq, Tv, "the scores, -1e9 where masked (" .. what .. ")")
     for n = 0, N - 1 do
-      g:map(ir.rows(masked, n * Tq, Tq), E.add(E.arg(1), E.arg(2)), { ir.rows(scores, n * Tq, Tq), mask }, false,
-        string.format("head %d: the causal mask (use_causal_mask)", n))
+      local args = { ir.rows(scores, n * Tq, Tq) }
+      for _, f in ipairs(factors) do
+        args[#args + 1] = f
+      end
+      g:map(ir.rows(masked, n * Tq, Tq), masked_expr(#factors, true), args, false,
+        string.format("head %d: -1e9 in place of the masked scores (%s)", n, what))
     end
-    weights = g:act(prefix .. "/weights", N * Tq, Tv, "per head and query step, the attention weights")
     g:softmax(weights, masked, "the attention weights: softmax of each row of the scores")
   else
-    weights = g:act(prefix .. "/weights", N * Tq, Tv, "per head and query step, the attention weights")
     g:softmax(weights, scores, "the attention weights: softmax of each row of the scores")
   end
   local heads = g:act(prefix .. "/heads", Tq, N * Hv, "per query step, every head's output side by side")
@@ -423,7 +490,9 @@ function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, _, node)
   local ow = g:param(w[1 + 3 * step])
   local ob = ub and g:param(w[2 + 3 * step]) or nil
   local y = g:dense(prefix .. "/attention_output", heads, ow, ob, "linear", layer.out_dim)
-  return { outputs = { y } }
+  -- the query's mask is the output's (MultiHeadAttention.call)
+  local qmask = masks and masks[1]
+  return { outputs = { y }, masks = qmask and { qmask } or nil }
 end
 
 function attention.MultiHeadAttention.spec(layer, prefix, call)

@@ -209,6 +209,9 @@ typedef struct {
    * the one the node's input carries (its recurrent steps read it) */
   int out_mask[MAX_OUTPUTS];
   int in_mask;
+  /* a node of several inputs: the Masking node of each input's mask (-1:
+   * none); the attention layers read them */
+  int mix_mask[MIX_MAX_INPUTS];
   /* zero_output_for_mask=1 (a masked step's output is zeros; Bidirectional
    * with return_sequences sets it on both directions, as Keras 3 does) */
   int zero_output;
@@ -1638,7 +1641,18 @@ static void propagate_masks(rnnc_ref *m) {
     L->in_mask = L->kind != LAYER_MIX && r.node >= 0 ? m->layers[r.node].out_mask[r.index] : -1;
     for (k = 0; k < MAX_OUTPUTS; k++)
       L->out_mask[k] = -1;
-    if (L->kind == LAYER_MASKING || (L->kind == LAYER_EMBEDDING && L->fe.mask_zero))
+    for (k = 0; k < MIX_MAX_INPUTS; k++)
+      L->mix_mask[k] = -1;
+    if (L->kind == LAYER_MIX) {
+      for (k = 0; k < L->n_in; k++)
+        if (L->in[k].node >= 0)
+          L->mix_mask[k] = m->layers[L->in[k].node].out_mask[L->in[k].index];
+      /* attention: the query's mask is the output's (Attention.compute_mask,
+       * MultiHeadAttention.call) */
+      if (L->mx.op == MIX_ATTENTION || L->mx.op == MIX_ADDITIVE_ATTENTION ||
+          L->mx.op == MIX_MULTI_HEAD_ATTENTION)
+        L->out_mask[0] = L->mix_mask[0];
+    } else if (L->kind == LAYER_MASKING || (L->kind == LAYER_EMBEDDING && L->fe.mask_zero))
       L->out_mask[0] = l;
     else if (L->kind == LAYER_DENSE || is_elementwise(L->kind) || is_noise(L->kind) ||
              L->kind == LAYER_LAYER_NORMALIZATION)
@@ -3838,6 +3852,13 @@ static const double *node_mask(const rnnc_ref *m, const trace *tr, const layer *
   return tr->work[L->in_mask] + (size_t)s * m->layers[L->in_mask].work_size;
 }
 
+/* The mask input k of node L carries for sample s, or NULL. */
+static const double *mix_mask(const rnnc_ref *m, const trace *tr, const layer *L, int k, int s) {
+  if (L->mix_mask[k] < 0)
+    return NULL;
+  return tr->work[L->mix_mask[k]] + (size_t)s * m->layers[L->mix_mask[k]].work_size;
+}
+
 /* Masking, one sample: mask[t] = any(x[t, :] != mask_value), y = x * mask. */
 static void masking_forward(const layer *L, const double *x, double *mask, double *y) {
   int t, c, F = L->in_features;
@@ -3922,10 +3943,12 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
       } else if (L->kind == LAYER_MASKING) {
         masking_forward(L, in, work, y);
       } else if (L->kind == LAYER_MIX) {
-        const double *ins[MIX_MAX_INPUTS];
-        for (i = 0; i < L->n_in; i++)
+        const double *ins[MIX_MAX_INPUTS], *masks[MIX_MAX_INPUTS];
+        for (i = 0; i < L->n_in; i++) {
           ins[i] = ref_value(m, tr, x, L->in[i], s);
-        mix_forward(&L->mx, params, ins, work, y);
+          masks[i] = mix_mask(m, tr, L, i, s);
+        }
+        mix_forward(&L->mx, params, ins, masks, work, y);
       } else {
         double *buf = NULL;
         size_t U = (size_t)L->dir[0].units;
@@ -4040,13 +4063,14 @@ static int backward_all(const rnnc_ref *m, const double *params, const double *x
         for (i = 0; i < L->in_size; i++)
           din[i] += dy[i] * work[i / (size_t)L->in_features];
       } else if (L->kind == LAYER_MIX) {
-        const double *ins[MIX_MAX_INPUTS];
+        const double *ins[MIX_MAX_INPUTS], *masks[MIX_MAX_INPUTS];
         double *dins[MIX_MAX_INPUTS];
         for (k = 0; k < L->n_in; k++) {
           ins[k] = ref_value(m, tr, x, L->in[k], s);
           dins[k] = ref_grad(m, dxacc, d_node, L->in[k], s);
+          masks[k] = mix_mask(m, tr, L, k, s);
         }
-        mix_backward(&L->mx, params, ins, work, dy, grad, dins, scratch);
+        mix_backward(&L->mx, params, ins, masks, work, dy, grad, dins, scratch);
       } else {
         size_t U = (size_t)L->dir[0].units;
         recurrent_backward(L, params, in, node_mask(m, tr, L, s), work, dy, grad, tmp,

@@ -41,23 +41,56 @@ static void mul_abt(const double *A, int ta, const double *B, int tb, int m, int
     }
 }
 
-/* Row-wise softmax of an m x n matrix; with `causal` row i keeps columns
- * 0..i (Keras: the others are lowered by 1e9, their weights exactly 0). */
-static void softmax_rows(const double *s, int m, int n, int causal, double *w) {
+/* Row-wise softmax of an m x n matrix (in place allowed). */
+static void softmax_rows(const double *s, int m, int n, double *w) {
   int i, j;
   for (i = 0; i < m; i++) {
-    int last = causal && i < n ? i : n - 1;
     double mx = s[(size_t)i * n], sum = 0.0;
-    for (j = 1; j <= last; j++)
+    for (j = 1; j < n; j++)
       if (s[(size_t)i * n + j] > mx)
         mx = s[(size_t)i * n + j];
     for (j = 0; j < n; j++) {
-      w[(size_t)i * n + j] = j <= last ? exp(s[(size_t)i * n + j] - mx) : 0.0;
+      w[(size_t)i * n + j] = exp(s[(size_t)i * n + j] - mx);
       sum += w[(size_t)i * n + j];
     }
     for (j = 0; j < n; j++)
       w[(size_t)i * n + j] /= sum;
   }
+}
+
+/* Whether the score of query step i and value step j is kept (Keras's
+ * masks joined by a logical and): the causal mask (j <= i), the value's
+ * mask, and for MultiHeadAttention the query's and the key's
+ * (_compute_attention_mask; Attention's _calculate_score_mask reads the
+ * value's only). masks[k]: input k's step mask (1 kept, 0 masked) or NULL. */
+static int kept(const mixer *X, const double *const *masks, int i, int j) {
+  int mha = X->op == MIX_MULTI_HEAD_ATTENTION;
+  if (X->causal && j > i)
+    return 0;
+  if (masks == NULL)
+    return 1;
+  if (masks[1] != NULL && masks[1][j] == 0.0)
+    return 0;
+  if (mha && masks[0] != NULL && masks[0][i] == 0.0)
+    return 0;
+  if (mha && X->has_key && masks[2] != NULL && masks[2][j] == 0.0)
+    return 0;
+  return 1;
+}
+
+/* Lowers the masked scores of a Tq x Tv block in place: Attention and
+ * AdditiveAttention subtract 1e9 (_apply_scores), MultiHeadAttention's
+ * Softmax puts -1e9 in their place (where(mask, scores, -1e9)). */
+static void mask_scores(const mixer *X, const double *const *masks, double *s, int Tq, int Tv) {
+  int i, j;
+  for (i = 0; i < Tq; i++)
+    for (j = 0; j < Tv; j++)
+      if (!kept(X, masks, i, j)) {
+        if (X->op == MIX_MULTI_HEAD_ATTENTION)
+          s[(size_t)i * Tv + j] = -1e9;
+        else
+          s[(size_t)i * Tv + j] -= 1e9;
+      }
 }
 
 /* ds = w * (dw - sum(dw * w)) row by row: the softmax's backward. */
@@ -167,7 +200,8 @@ int mix_build(mixer *X, int *n_outputs, char *err, size_t errlen) {
     work = 2.0 * Tq * Tv;
     if (X->score_concat || X->op == MIX_ADDITIVE_ATTENTION)
       work += (double)Tq * Tv * d;
-    scratch = 3.0 * Tq * Tv;
+    /* and dy with the masked query rows zeroed */
+    scratch = 3.0 * Tq * Tv + (double)Tq * X->cols[1];
     break;
   }
   case MIX_MULTI_HEAD_ATTENTION: {
@@ -403,7 +437,7 @@ static void dot_backward(const mixer *X, const double *work, const double *dy, d
  * (Tq x Tv), the tanh values of the concat and additive forms
  * (Tq x Tv x d). */
 static void attention_forward(const mixer *X, const double *params, const double *const *in,
-                              double *work, double *y) {
+                              const double *const *masks, double *work, double *y) {
   int Tq = X->rows[0], d = X->cols[0], Tv = X->rows[1], dv = X->cols[1];
   const double *q = in[0], *v = in[1], *k = X->has_key ? in[2] : in[1];
   double *S = work, *W = work + (size_t)Tq * Tv, *tv = W + (size_t)Tq * Tv;
@@ -439,15 +473,21 @@ static void attention_forward(const mixer *X, const double *params, const double
   scores = W; /* computed in place into W, then normalised */
   for (i = 0; i < Tq * Tv; i++)
     scores[i] = X->op == MIX_ATTENTION ? (X->score_concat ? csw * S[i] : scale * S[i]) : S[i];
-  softmax_rows(scores, Tq, Tv, X->causal, W);
+  mask_scores(X, masks, scores, Tq, Tv);
+  softmax_rows(scores, Tq, Tv, W);
   mul_abt(W, 0, v, 1, Tq, dv, Tv, y, 0);
+  /* the rows of masked query steps zeroed (Attention.call) */
+  if (masks != NULL && masks[0] != NULL)
+    for (i = 0; i < Tq; i++)
+      for (p = 0; p < dv; p++)
+        y[(size_t)i * dv + p] *= masks[0][i];
   if (X->scores_out)
     memcpy(y + (size_t)Tq * dv, W, (size_t)Tq * Tv * sizeof(double));
 }
 
 static void attention_backward(const mixer *X, const double *params, const double *const *in,
-                               const double *work, const double *dy, double *grad,
-                               double *const *din, double *scratch) {
+                               const double *const *masks, const double *work, const double *dy,
+                               double *grad, double *const *din, double *scratch) {
   int Tq = X->rows[0], d = X->cols[0], Tv = X->rows[1], dv = X->cols[1];
   const double *q = in[0], *v = in[1], *k = X->has_key ? in[2] : in[1];
   const double *S = work, *W = work + (size_t)Tq * Tv, *tv = W + (size_t)Tq * Tv;
@@ -469,13 +509,23 @@ static void attention_backward(const mixer *X, const double *params, const doubl
     wvec = params + X->w_off[0];
     g_w = grad + X->w_off[0];
   }
-  /* out = W @ v: dW = dy @ v^T (+ the scores output's gradient), dv += W^T @ dy */
-  mul_abt(dy, 0, v, 0, Tq, Tv, dv, dW, 0);
+  /* out = (W @ v) * query mask: dW = dy' @ v^T (+ the scores output's
+   * gradient), dv += W^T @ dy', dy' = dy with the masked query rows zeroed
+   * (after the scratch's 3 Tq x Tv blocks) */
+  const double *dyq = dy;
+  if (masks != NULL && masks[0] != NULL) {
+    double *t = scratch + 3 * (size_t)Tq * Tv;
+    for (i = 0; i < Tq; i++)
+      for (p = 0; p < dv; p++)
+        t[(size_t)i * dv + p] = dy[(size_t)i * dv + p] * masks[0][i];
+    dyq = t;
+  }
+  mul_abt(dyq, 0, v, 0, Tq, Tv, dv, dW, 0);
   if (X->scores_out)
     for (i = 0; i < Tq * Tv; i++)
       dW[i] += dy[(size_t)Tq * dv + i];
   if (dv_ != NULL)
-    mul_abt(W, 1, dy, 1, Tv, dv, Tq, dv_, 1);
+    mul_abt(W, 1, dyq, 1, Tv, dv, Tq, dv_, 1);
   softmax_rows_backward(W, dW, Tq, Tv, dS);
   for (i = 0; i < Tq; i++)
     for (j = 0; j < Tv; j++) {
@@ -571,8 +621,8 @@ static mha_weights mha_offsets(const mixer *X) {
 
 /* work: Q (Tq x NH), K (Tv x NH), V (Tv x NHv), the weights of head n
  * (N x Tq x Tv), the heads' outputs side by side (Tq x NHv). */
-static void mha_forward(const mixer *X, const double *params, const double *const *in, double *work,
-                        double *y) {
+static void mha_forward(const mixer *X, const double *params, const double *const *in,
+                        const double *const *masks, double *work, double *y) {
   int Tq = X->rows[0], dq = X->cols[0], Tv = X->rows[1], dv = X->cols[1];
   int dk = X->has_key ? X->cols[2] : dv, N = X->heads, H = X->key_dim, Hv = X->value_dim,
       O = X->out_cols;
@@ -596,7 +646,8 @@ static void mha_forward(const mixer *X, const double *params, const double *cons
                K[(size_t)j * N * H + (size_t)n * H + p];
         Pn[(size_t)i * Tv + j] = s;
       }
-    softmax_rows(Pn, Tq, Tv, X->causal, Pn);
+    mask_scores(X, masks, Pn, Tq, Tv);
+    softmax_rows(Pn, Tq, Tv, Pn);
     for (i = 0; i < Tq; i++)
       for (p = 0; p < Hv; p++) {
         double s = 0.0;
@@ -611,8 +662,8 @@ static void mha_forward(const mixer *X, const double *params, const double *cons
 }
 
 static void mha_backward(const mixer *X, const double *params, const double *const *in,
-                         const double *work, const double *dy, double *grad, double *const *din,
-                         double *scratch) {
+                         const double *const *masks, const double *work, const double *dy,
+                         double *grad, double *const *din, double *scratch) {
   int Tq = X->rows[0], dq = X->cols[0], Tv = X->rows[1], dv = X->cols[1];
   int dk = X->has_key ? X->cols[2] : dv, N = X->heads, H = X->key_dim, Hv = X->value_dim,
       O = X->out_cols;
@@ -650,7 +701,8 @@ static void mha_backward(const mixer *X, const double *params, const double *con
     for (i = 0; i < Tq; i++)
       for (j = 0; j < Tv; j++)
         for (p = 0; p < H; p++) {
-          double ds = dS[(size_t)i * Tv + j] * inv;
+          /* a masked score is the constant -1e9: no gradient */
+          double ds = kept(X, masks, i, j) ? dS[(size_t)i * Tv + j] * inv : 0.0;
           dQ[(size_t)i * N * H + (size_t)n * H + p] +=
               ds * K[(size_t)j * N * H + (size_t)n * H + p];
           dK[(size_t)j * N * H + (size_t)n * H + p] +=
@@ -667,8 +719,8 @@ static void mha_backward(const mixer *X, const double *params, const double *con
 
 /* ------------------------------------------------------------------ dispatch */
 
-void mix_forward(const mixer *X, const double *params, const double *const *in, double *work,
-                 double *y) {
+void mix_forward(const mixer *X, const double *params, const double *const *in,
+                 const double *const *masks, double *work, double *y) {
   switch (X->op) {
   case MIX_CONCATENATE:
     concat_forward(X, in, y, NULL, NULL);
@@ -678,10 +730,10 @@ void mix_forward(const mixer *X, const double *params, const double *const *in, 
     break;
   case MIX_ATTENTION:
   case MIX_ADDITIVE_ATTENTION:
-    attention_forward(X, params, in, work, y);
+    attention_forward(X, params, in, masks, work, y);
     break;
   case MIX_MULTI_HEAD_ATTENTION:
-    mha_forward(X, params, in, work, y);
+    mha_forward(X, params, in, masks, work, y);
     break;
   default:
     merge_forward(X, in, y);
@@ -689,8 +741,9 @@ void mix_forward(const mixer *X, const double *params, const double *const *in, 
   }
 }
 
-void mix_backward(const mixer *X, const double *params, const double *const *in, const double *work,
-                  const double *dy, double *grad, double *const *din, double *scratch) {
+void mix_backward(const mixer *X, const double *params, const double *const *in,
+                  const double *const *masks, const double *work, const double *dy, double *grad,
+                  double *const *din, double *scratch) {
   switch (X->op) {
   case MIX_CONCATENATE:
     concat_forward(X, in, NULL, dy, din);
@@ -700,10 +753,10 @@ void mix_backward(const mixer *X, const double *params, const double *const *in,
     break;
   case MIX_ATTENTION:
   case MIX_ADDITIVE_ATTENTION:
-    attention_backward(X, params, in, work, dy, grad, din, scratch);
+    attention_backward(X, params, in, masks, work, dy, grad, din, scratch);
     break;
   case MIX_MULTI_HEAD_ATTENTION:
-    mha_backward(X, params, in, work, dy, grad, din, scratch);
+    mha_backward(X, params, in, masks, work, dy, grad, din, scratch);
     break;
   default:
     merge_backward(X, in, dy, din);

@@ -55,13 +55,16 @@ typedef struct {
 int mix_build(mixer *X, int *n_outputs, char *err, size_t errlen);
 /* Gives the weights their offsets from *offset on. */
 void mix_assign_offsets(mixer *X, size_t *offset);
-/* One sample: in[i] the inputs, work the trace, y the outputs one after the
- * other (output 0, then the attention scores with scores_out). */
-void mix_forward(const mixer *X, const double *params, const double *const *in, double *work,
-                 double *y);
+/* One sample: in[i] the inputs, masks[i] their Keras step masks (1 kept, 0
+ * masked; masks or an entry NULL: none; the attention layers read them),
+ * work the trace, y the outputs one after the other (output 0, then the
+ * attention scores with scores_out). */
+void mix_forward(const mixer *X, const double *params, const double *const *in,
+                 const double *const *masks, double *work, double *y);
 /* One sample: dy = d(loss)/d(y); adds to grad and to din[i] (each may be
  * NULL). scratch: X->scratch_size reals. */
-void mix_backward(const mixer *X, const double *params, const double *const *in, const double *work,
-                  const double *dy, double *grad, double *const *din, double *scratch);
+void mix_backward(const mixer *X, const double *params, const double *const *in,
+                  const double *const *masks, const double *work, const double *dy, double *grad,
+                  double *const *din, double *scratch);
 
 #endif

@@ -89,6 +89,8 @@ class GraphCase(Case):
         self.soft_targets = False
         self.consistent_saturation = False
         self.masked_steps = []
+        # (input, sample, step): rows set to 0, a Masking layer's mask_value
+        self.masked_input_steps = []
 
 
 def graph_cases():
@@ -142,6 +144,22 @@ def attention_cases():
     # larger scores for the self-attention of c: on near-uniform weights its
     # query gradient is a difference of near-equal terms (float32 drift 7e-6)
     mha.weight_scale = {"multi_head_attention_2/query/kernel": 3.0, "multi_head_attention_2/key/kernel": 3.0}
+    # Keras masks (Masking) into every attention layer: the value's mask
+    # and the causal one joined, the query's rows zeroed (Attention), the
+    # query's and key's masks too and -1e9 in place (MultiHeadAttention);
+    # the output carries the query's mask to the loss. No row masks every
+    # value step it may see (Keras then averages scores lowered by 1e9, whose
+    # rounding no finite difference or relative tolerance compares).
+    masked = GraphCase("attention_masked", [(4, 3), (5, 2), (5, 3)], [
+        (["mq"], Masking(), ["in0"]), (["mv"], Masking(), ["in1"]), (["mk"], Masking(), ["in2"]),
+        (["q"], LSTM(3, return_sequences=True), ["mq"]),
+        (["c"], A("Attention", causal=True, use_scale=True), ["q", "mv", "mk"]),
+        (["d"], A("AdditiveAttention"), ["c", "mv"]),
+        (["e"], A("MultiHeadAttention", causal=True, num_heads=2, key_dim=2), ["d", "mv", "mk"]),
+        (["y"], Dense(2), ["e"])],
+        "y", L("mse"), O("SGD", learning_rate=0.1), n=3)
+    masked.masked_input_steps = [(0, 0, 3), (0, 1, 2), (0, 1, 3), (0, 2, 0), (1, 0, 4), (1, 1, 1), (1, 2, 2),
+                                 (2, 0, 3), (2, 2, 4)]
     return [
         GraphCase("attention_dot_scale_causal_scores", [(4, 3), (5, 3)], [
             (["q"], LSTM(3, return_sequences=True), ["in0"]),
@@ -161,6 +179,7 @@ def attention_cases():
             (["j"], Merge("Concatenate"), ["c", "d", "w"]), (["y"], Dense(2), ["j"])],
             "y", L("mse"), O("Adam", learning_rate=0.01), n=3),
         mha,
+        masked,
     ]
 
 
@@ -581,6 +600,8 @@ def case_data(case):
         inputs[0][sample, step, :] = mask_value
     for shape in getattr(model, "input_shapes", [])[1:]:  # a graph's other inputs
         inputs.append(as_float32(rng.uniform(-1, 1, size=(n,) + tuple(shape))))
+    for i, sample, step in getattr(case, "masked_input_steps", []):
+        inputs[i][sample, step, :] = 0.0
     for i, count in model.state_inputs():
         for _ in range(count):
             inputs.append(as_float32(rng.uniform(-0.8, 0.8, size=(n, model.layers[i].units))))

@@ -1377,16 +1377,36 @@ class AttentionLayer:
             return [(q[0], self.out_dim or q[-1])]
         return [(q[0], v[-1])] + ([(q[0], v[0])] if self.scores else [])
 
-    def softmax(self, scores):
+    def softmax(self, scores, masks):
+        """Keras's masks joined by a logical and (Attention._calculate_score_mask:
+        causal & the value's; MultiHeadAttention._compute_attention_mask: the
+        query's, the value's, the key's, causal), then Attention's
+        scores -= 1e9 * ~keep, or MultiHeadAttention's Softmax
+        where(keep, scores, -1e9)."""
+        tq, tv = scores.shape[-2], scores.shape[-1]
+        keep = torch.ones(scores.shape[0], tq, tv, dtype=torch.bool)
         if self.causal:
-            tq, tv = scores.shape[-2], scores.shape[-1]
-            keep = torch.ones(tq, tv, dtype=torch.int64).cumsum(0) >= torch.ones(tq, tv, dtype=torch.int64).cumsum(1)
+            ones = torch.ones(tq, tv, dtype=torch.int64)
+            keep = keep & (ones.cumsum(0) >= ones.cumsum(1))
+        mha = self.cls == "MultiHeadAttention"
+        qm, vm = masks[0], masks[1]
+        km = masks[2] if len(masks) > 2 else None
+        if vm is not None:
+            keep = keep & vm[:, None, :]
+        if mha and qm is not None:
+            keep = keep & qm[:, :, None]
+        if mha and km is not None:
+            keep = keep & km[:, None, :]
+        if mha:
+            scores = torch.where(keep[:, None], scores, torch.tensor(-1e9, dtype=scores.dtype))
+        else:
             scores = scores - 1e9 * (~keep).to(scores.dtype)
         return torch.softmax(scores, dim=-1)
 
-    def attend(self, P, xs):
+    def attend(self, P, xs, masks=None):
         q, v = xs[0], xs[1]
         k = xs[2] if len(xs) > 2 else v
+        masks = list(masks) if masks is not None else [None] * len(xs)
         p = self.name
         if self.cls == "MultiHeadAttention":
             def dense(x, part):
@@ -1394,7 +1414,7 @@ class AttentionLayer:
                 return y + P[p + "/%s/bias" % part] if self.use_bias else y
             Q = dense(q, "query") * (1.0 / math.sqrt(float(self.key_dim)))
             K, V = dense(k, "key"), dense(v, "value")
-            w = self.softmax(torch.einsum("aecd,abcd->acbe", K, Q))
+            w = self.softmax(torch.einsum("aecd,abcd->acbe", K, Q), masks)
             o = torch.einsum("acbe,aecd->abcd", w, V)
             y = torch.einsum("abcd,cde->abe", o, P[p + "/attention_output/kernel"])
             if self.use_bias:
@@ -1411,8 +1431,11 @@ class AttentionLayer:
                 scores = P[p + "/concat_score_weight"] * t.sum(-1)
             else:
                 scores = (P[p + "/scale"] * torch.tanh(u)).sum(-1) if self.use_scale else torch.tanh(u).sum(-1)
-        w = self.softmax(scores)
-        return [w @ v] + ([w] if self.scores else [])
+        w = self.softmax(scores, masks)
+        out = w @ v
+        if masks[0] is not None:  # Attention.call: result *= q_mask
+            out = out * masks[0][:, :, None].to(out.dtype)
+        return [out] + ([w] if self.scores else [])
 
 
 class GraphModel:
@@ -1459,6 +1482,8 @@ class GraphModel:
                 out_shapes = [shape]
             elif isinstance(layer, Dense):
                 out_shapes = [tuple(shape[:-1]) + (layer.units,)]
+            elif isinstance(layer, Masking):
+                out_shapes = [shape]
             else:
                 main = (shape[0], layer.units) if layer.return_sequences else (layer.units,)
                 out_shapes = [main] + ([(layer.units,)] * layer.n_states if layer.return_state else [])
@@ -1474,22 +1499,43 @@ class GraphModel:
         return []
 
     def forward(self, P, inputs):
+        """The output and its logits; self.mask the output's Keras mask (the
+        loss's). Masks as Keras 3 moves them: Masking makes one, Dense
+        passes it on, a recurrent layer reads it (and passes it on with
+        return_sequences), an attention layer reads its inputs' and gives
+        the query's to its output."""
         values = {"in%d" % i: x for i, x in enumerate(inputs)}
+        masks = {}
         logits = {}
         for outs, layer, ins in self.nodes:
             xs = [values[v] for v in ins]
+            ms = [masks.get(v) for v in ins]
+            out_mask = None
             if isinstance(layer, AttentionLayer):
-                ys = layer.attend(P, xs)
+                ys = layer.attend(P, xs, ms)
+                out_mask = ms[0]
             elif isinstance(layer, Merge):
+                assert all(m is None for m in ms), "masks into merges are not modelled"
                 ys = [layer.merge(xs)]
+            elif isinstance(layer, Masking):
+                ys = [layer.call(P, layer.name, xs[0])[0]]
+                out_mask = layer.mask_of(xs[0])
             elif layer.recurrent:
-                ys = layer.call_all(P, layer.name, xs[0], xs[1:] or None)
+                if ms[0] is not None:
+                    ys = layer.call_all(P, layer.name, xs[0], xs[1:] or None, ms[0])
+                    out_mask = ms[0] if layer.return_sequences else None
+                else:
+                    ys = layer.call_all(P, layer.name, xs[0], xs[1:] or None)
             else:
                 y, z = layer.call(P, layer.name, xs[0])
                 ys = [y]
                 logits[outs[0]] = z
+                out_mask = ms[0]
             for v, y in zip(outs, ys):
                 values[v] = y
+            if out_mask is not None:
+                masks[outs[0]] = out_mask
+        self.mask = masks.get(self.output)
         return [values[self.output]], logits.get(self.output)
 
     def last_activation(self):

@@ -58,8 +58,8 @@ end
 tests["the C: products, one softmax per layer, the causal mask as a view"] = function()
   local c = unit(MODEL)
   T.contains(c, "attention: dots = x[0:12] @ x[22:37]", "q @ key^T as one product")
-  T.contains(c, "-1000000000.0", "Keras's 1e9 below the diagonal")
-  T.contains(c, "the causal mask (use_causal_mask)")
+  T.contains(c, "* 1000000000.0", "Keras's 1e9 above the diagonal")
+  T.contains(c, "the scores minus 1e9 where masked: the causal mask")
   -- every head's scores in one matrix: one softmax for both heads
   local _, softmaxes = c:gsub("multi_head_attention: weights = softmax%(masked_scores%)", "")
   T.eq(softmaxes, 1, "one softmax over both heads' rows")
@@ -67,6 +67,27 @@ tests["the C: products, one softmax per layer, the causal mask as a view"] = fun
   T.contains(c, "the query scaled by 1 / sqrt(key_dim)")
   -- the tanh scores loop once over the query steps, not unrolled
   T.contains(c, "for (int t = 0; t <= 3; ++t)")
+end
+
+tests["Keras masks flow in: value, query and key masks, the query's out"] = function()
+  local c = unit([[
+local q = Input { shape = { 4, 3 } }
+local v = Input { shape = { 5, 3 } }
+local mq, mv = Masking {} (q), Masking {} (v)
+local a = Attention {} ({ mq, mv }, { use_causal_mask = true })
+local m = MultiHeadAttention { num_heads = 2, key_dim = 2 } (a, mv, mv)
+local model = Model { inputs = { q, v }, outputs = Dense { 2 }(m) }
+model:compile { optimizer = "adam", loss = "mse" }
+return model
+]])
+  -- Attention: the causal mask and the value's, subtracted; the query's
+  -- rows zeroed
+  T.contains(c, "the scores minus 1e9 where masked: the causal mask, the value's mask")
+  T.contains(c, "the rows of the masked query steps zeroed")
+  -- MultiHeadAttention: the query's, the value's and the key's, in place
+  T.contains(c, "-1e9 in place of the masked scores (the query's mask, the value's mask, the key's mask)")
+  -- the output's mask reaches the loss (Dense passes it on): a masked mse
+  T.contains(c, "mask")
 end
 
 local refused = T.generate_refused
@@ -93,6 +114,12 @@ tests["what rnnc refuses, naming the layer's line"] = function()
   refused(head .. "local y = MultiHeadAttention { num_heads = 2, key_dim = 2, attention_axes = { 2 } } (q, q)\n"
     .. tail, 2, "rnnc attends over the time axis only")
   refused(head .. "local y = Attention {} (q)\n" .. tail, 2, "is called on a list { query, value }")
+  -- masks given as call arguments (rnnc takes the inputs' Keras masks only)
+  refused(head .. "local y = Attention {} ({ q, q }, { mask = { q, q } })\n" .. tail, 2,
+    "call argument 'mask': masks are not implemented")
+  -- a merge after an attention layer's masked output
+  refused(head .. "local m = Masking {} (q)\nlocal a = Attention {} ({ m, m })\n"
+    .. "local y = Dense { 2 }(Add {} ({ a, a }))\n" .. tail, 4, "Add after a mask")
 end
 
 return tests
