@@ -27,6 +27,7 @@
 -- 1 / sqrt(key_dim) first, as Keras does, attends per head and projects the
 -- heads' outputs side by side with its attention_output kernel.
 local rules = require("layers.rules")
+local noise = require("layers.noise")
 local util = require("util")
 local ir = require("ir")
 
@@ -38,8 +39,6 @@ local attention = {}
 -- (float32 and float64)
 local MASK_PENALTY = 1e9
 
-local DROPOUT_REFUSAL = "dropout on the attention weights is not implemented in rnnc (it acts in training only: "
-  .. "dropout = 0 gives the same inference)"
 
 local function check_sequences(layer, shapes, names)
   for i, s in ipairs(shapes) do
@@ -153,10 +152,44 @@ local function softmax_rows(g, prefix, scores, causal, masks, class)
   return w
 end
 
-local function attention_spec(prefix, call, class, keys)
+-- The weights the output reads: in training, with dropout, the weights
+-- times a dropout mask (rnnc's counter-based noise, as the Dropout layer's:
+-- 0, or 1 / (1 - rate), keyed by the call's name, the step, the sample and
+-- the element), as Keras's backend.random.dropout on the weights
+-- (Attention._apply_scores, MultiHeadAttention's _dropout_layer); at
+-- inference the weights. fn(weights) emits the ops that read them, once per
+-- mode when there is dropout.
+local function with_dropout(layer, g, prefix, w, fn)
+  local rate = layer.args.dropout
+  if rate == 0 then return fn(w) end
+  g:in_mode("infer", function()
+    fn(w)
+  end)
+  if g.streaming then return end
+  g:in_mode("train", function()
+    local rows, cols = w.dims[1], w.dims[2]
+    local mask = g:act(prefix .. "/dropout_mask", rows, cols, "the dropout mask of the weights, drawn once per call")
+    local seed = layer.args.seed ~= util.None and layer.args.seed or nil
+    g:map(mask, E.noise(1, rate, noise.salt_of(prefix), seed, true), {}, false,
+      "the dropout mask of this training step")
+    local dropped = g:act(prefix .. "/dropped_weights", rows, cols, "the attention weights after dropout")
+    g:map(dropped, E.mul(E.arg(1), E.arg(2)), { w, mask }, false, "the weights * the dropout mask")
+    fn(dropped)
+  end)
+end
+
+-- The spec's dropout keys (the reference runtime draws the same masks).
+local function dropout_keys(layer, call)
+  if layer.args.dropout == 0 then return "" end
+  local prefix = call and call.prefix or layer.name
+  return string.format(" dropout=%.17g salt=%d seed=%s", layer.args.dropout, noise.salt_of(prefix),
+    layer.args.seed == util.None and "none" or tostring(layer.args.seed))
+end
+
+local function attention_spec(layer, prefix, call, class, keys)
   local causal, scores = call_options(call and call.node)
-  return { string.format("layer %s %s %s causal=%d scores=%d", class, prefix, keys, causal and 1 or 0,
-    scores and 1 or 0) }
+  return { string.format("layer %s %s %s causal=%d scores=%d%s", class, prefix, keys, causal and 1 or 0,
+    scores and 1 or 0, dropout_keys(layer, call)) }
 end
 
 local function attention_outputs(layer, shapes, opts)
@@ -233,7 +266,9 @@ local function attention_emit(layer, g, xs, prefix, additive, node, masks)
   local qmask = masks and masks[1]
   local out = g:act(prefix .. "/" .. (qmask and "context" or "y"), Tq, v.dims[2],
     "per query step, the weighted sum of the value steps")
-  g:matmul(out, w, v, false, "the output: weights @ value")
+  with_dropout(layer, g, prefix, w, function(weights)
+    g:matmul(out, weights, v, false, "the output: weights @ value")
+  end)
   if not qmask then return { outputs = want_scores and { out, w } or { out } } end
   -- Keras: the rows of masked query steps zeroed, the query's mask the
   -- output's (Attention.call, compute_mask)
@@ -243,8 +278,13 @@ local function attention_emit(layer, g, xs, prefix, additive, node, masks)
   return { outputs = want_scores and { y, w } or { y }, masks = { qmask } }
 end
 
-local function check_dropout(layer)
-  if layer.args.dropout ~= 0 then util.fail(layer.at, "%s", DROPOUT_REFUSAL) end
+-- Keras returns the weights after dropout as the scores in training
+-- (Attention) and before it (MultiHeadAttention): refused with dropout.
+local function check_dropout(layer, opts)
+  if layer.args.dropout ~= 0 and opts and opts.return_attention_scores then
+    util.fail(layer.at, "return_attention_scores with dropout > 0 is not implemented in rnnc (in training Keras "
+      .. "returns the weights after dropout); set dropout = 0 or do not return the scores")
+  end
 end
 
 local function score_mode_arg(at, argname, v)
@@ -265,7 +305,7 @@ attention.Attention = {
     use_scale = { "boolean", false },
     score_mode = { "string", "dot", check = score_mode_arg },
     dropout = { "rate", 0.0 },
-    seed = { "any", util.None },
+    seed = { "any", util.None, check = noise.seed_arg },
   },
   several_inputs = "attention",
   call_options = CALL,
@@ -274,7 +314,7 @@ attention.Attention = {
 
 function attention.Attention.build(layer, shapes, prefix, opts)
   check_sequences(layer, shapes, { "query", "value", "key" })
-  check_dropout(layer)
+  check_dropout(layer, opts)
   local key = shapes[3] or shapes[2]
   if key[3] ~= shapes[1][3] then
     util.fail(layer.at, "Attention: the query (%s) and the key (%s) must have one feature size (the %s)",
@@ -295,7 +335,7 @@ function attention.Attention.emit(layer, g, xs, prefix, _, masks, node)
 end
 
 function attention.Attention.spec(layer, prefix, call)
-  return attention_spec(prefix, call, "Attention", string.format("use_scale=%d score_mode=%s",
+  return attention_spec(layer, prefix, call, "Attention", string.format("use_scale=%d score_mode=%s",
     layer.args.use_scale and 1 or 0, layer.args.score_mode))
 end
 
@@ -307,7 +347,7 @@ attention.AdditiveAttention = {
   args = {
     use_scale = { "boolean", true },
     dropout = { "rate", 0.0 },
-    seed = { "any", util.None },
+    seed = { "any", util.None, check = noise.seed_arg },
   },
   several_inputs = "attention",
   call_options = CALL,
@@ -316,7 +356,7 @@ attention.AdditiveAttention = {
 
 function attention.AdditiveAttention.build(layer, shapes, prefix, opts)
   check_sequences(layer, shapes, { "query", "value", "key" })
-  check_dropout(layer)
+  check_dropout(layer, opts)
   local key = shapes[3] or shapes[2]
   if key[3] ~= shapes[1][3] then
     util.fail(layer.at, "AdditiveAttention: the query (%s) and the key (%s) must have one feature size",
@@ -336,7 +376,7 @@ function attention.AdditiveAttention.emit(layer, g, xs, prefix, _, masks, node)
 end
 
 function attention.AdditiveAttention.spec(layer, prefix, call)
-  return attention_spec(prefix, call, "AdditiveAttention",
+  return attention_spec(layer, prefix, call, "AdditiveAttention",
     string.format("use_scale=%d", layer.args.use_scale and 1 or 0))
 end
 
@@ -386,7 +426,7 @@ attention.MultiHeadAttention = {
     attention_axes = { "any", util.None, check = attention_axes_arg },
     kernel_initializer = { "initializer", "glorot_uniform" },
     bias_initializer = { "initializer", "zeros" },
-    seed = { "any", util.None },
+    seed = { "any", util.None, check = noise.seed_arg },
   }, { "kernel", "bias" }),
   several_inputs = "query_value_key",
   call_options = { use_causal_mask = "boolean", return_attention_scores = "boolean", query = "tensor",
@@ -402,7 +442,7 @@ end
 
 function attention.MultiHeadAttention.build(layer, shapes, prefix, opts)
   check_sequences(layer, shapes, { "query", "value", "key" })
-  check_dropout(layer)
+  check_dropout(layer, opts)
   if opts and opts.return_attention_scores then
     util.fail(layer.at, "return_attention_scores on MultiHeadAttention gives a tensor of rank 4 (batch, heads, "
       .. "query steps, value steps): rnnc's tensors have rank 3 at most")
@@ -483,10 +523,12 @@ function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, masks, node)
     g:softmax(weights, scores, "the attention weights: softmax of each row of the scores")
   end
   local heads = g:act(prefix .. "/heads", Tq, N * Hv, "per query step, every head's output side by side")
-  for n = 0, N - 1 do
-    g:matmul(ir.cols(heads, n * Hv, Hv), ir.rows(weights, n * Tq, Tq), ir.cols(V, n * Hv, Hv), false,
-      string.format("head %d: its weights @ its projected value", n))
-  end
+  with_dropout(layer, g, prefix, weights, function(ws)
+    for n = 0, N - 1 do
+      g:matmul(ir.cols(heads, n * Hv, Hv), ir.rows(ws, n * Tq, Tq), ir.cols(V, n * Hv, Hv), false,
+        string.format("head %d: its weights @ its projected value", n))
+    end
+  end)
   local ow = g:param(w[1 + 3 * step])
   local ob = ub and g:param(w[2 + 3 * step]) or nil
   local y = g:dense(prefix .. "/attention_output", heads, ow, ob, "linear", layer.out_dim)
@@ -497,7 +539,7 @@ end
 
 function attention.MultiHeadAttention.spec(layer, prefix, call)
   local N, H, Hv = mha_sizes(layer)
-  return attention_spec(prefix, call, "MultiHeadAttention", string.format(
+  return attention_spec(layer, prefix, call, "MultiHeadAttention", string.format(
     "num_heads=%d key_dim=%d value_dim=%d output_dim=%d use_bias=%d", N, H, Hv, layer.out_dim,
     layer.args.use_bias and 1 or 0))
 end

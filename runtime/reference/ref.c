@@ -377,13 +377,22 @@ static const layer_class classes[] = {
     {"Minimum", LAYER_MIX, 0, 0, {""}},
     {"Concatenate", LAYER_MIX, 1, 0, {"axis"}},
     {"Dot", LAYER_MIX, 2, 0, {"axes", "normalize"}},
-    {"Attention", LAYER_MIX, 4, 0, {"use_scale", "score_mode", "causal", "scores"}},
-    {"AdditiveAttention", LAYER_MIX, 3, 0, {"use_scale", "causal", "scores"}},
-    {"MultiHeadAttention",
+    {"Attention",
      LAYER_MIX,
      7,
-     0,
-     {"num_heads", "key_dim", "value_dim", "output_dim", "use_bias", "causal", "scores"}},
+     3,
+     {"use_scale", "score_mode", "causal", "scores", "dropout", "salt", "seed"}},
+    {"AdditiveAttention",
+     LAYER_MIX,
+     6,
+     3,
+     {"use_scale", "causal", "scores", "dropout", "salt", "seed"}},
+    {"MultiHeadAttention",
+     LAYER_MIX,
+     10,
+     3,
+     {"num_heads", "key_dim", "value_dim", "output_dim", "use_bias", "causal", "scores", "dropout",
+      "salt", "seed"}},
     {"Conv1D",
      LAYER_CONV1D,
      8,
@@ -1170,6 +1179,33 @@ static int build_mix(layer *L, const layer_line *ll, const rnnc_ref *m, char *er
     if (get_bool(ll, "causal", &X->causal, err, errlen) != 0 ||
         get_bool(ll, "scores", &X->scores_out, err, errlen) != 0)
       return -1;
+    /* dropout on the weights in training: the keys of a Dropout layer */
+    if (key_value(ll, "dropout") != NULL) {
+      const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
+      char *end;
+      if (get_real(ll, "dropout", &X->dropout, err, errlen) != 0)
+        return -1;
+      if (!(X->dropout >= 0.0 && X->dropout < 1.0) || salt == NULL || seed == NULL) {
+        set_err(err, errlen,
+                "line %d: layer '%s': dropout needs a rate in [0, 1), salt= and seed=", ll->line,
+                ll->name);
+        return -1;
+      }
+      L->noise_p = X->dropout;
+      L->salt = strtoull(salt, &end, 10);
+      if (*salt == '\0' || *salt == '-' || *end != '\0') {
+        set_err(err, errlen, "line %d: layer '%s': bad salt '%s'", ll->line, ll->name, salt);
+        return -1;
+      }
+      L->has_seed = strcmp(seed, "none") != 0;
+      if (L->has_seed) {
+        L->seed = strtoull(seed, &end, 10);
+        if (*seed == '\0' || *seed == '-' || *end != '\0') {
+          set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
+          return -1;
+        }
+      }
+    }
     if (X->op == MIX_ATTENTION) {
       const char *mode = key_value(ll, "score_mode");
       if (get_bool(ll, "use_scale", &X->use_scale, err, errlen) != 0)
@@ -3947,6 +3983,18 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
         for (i = 0; i < L->n_in; i++) {
           ins[i] = ref_value(m, tr, x, L->in[i], s);
           masks[i] = mix_mask(m, tr, L, i, s);
+        }
+        if (L->mx.dropout > 0.0) {
+          /* the dropout mask of the weights: drawn in training as the
+           * generated code draws it, ones at inference */
+          double *dm = work + L->mx.dropout_off;
+          size_t e;
+          for (e = 0; e < L->mx.dropout_size; e++)
+            dm[e] = !training ? 1.0
+                              : rnnc_noise_value(RNNC_NOISE_DROPOUT, L->noise_p,
+                                                 L->has_seed ? L->seed : m->noise_seed, L->salt,
+                                                 (uint64_t)m->noise_step,
+                                                 (uint64_t)(m->noise_first + s), (uint64_t)e);
         }
         mix_forward(&L->mx, params, ins, masks, work, y);
       } else {

@@ -233,10 +233,38 @@ int mix_build(mixer *X, int *n_outputs, char *err, size_t errlen) {
     set_err(err, errlen, "too large");
     return -1;
   }
+  X->dropout_off = X->dropout_size = 0;
+  if (X->dropout > 0.0) {
+    /* after the trace: the dropout mask of the weights, then the weights
+     * times it (every head's for MultiHeadAttention) */
+    double weights = (X->op == MIX_MULTI_HEAD_ATTENTION ? (double)X->heads : 1.0) *
+                     (double)X->rows[0] * (double)X->rows[1];
+    if (work + 2.0 * weights > MAX_SIZE) {
+      set_err(err, errlen, "too large");
+      return -1;
+    }
+    X->dropout_off = (size_t)work;
+    X->dropout_size = (size_t)weights;
+    work += 2.0 * weights;
+  }
   X->work_size = (size_t)work;
   X->scratch_size = (size_t)scratch;
   X->n_params = (size_t)params;
   return 0;
+}
+
+/* The weights the output reads: W, or with dropout W times the mask the
+ * caller drew (kept in the trace for the backward pass). */
+static const double *dropped(const mixer *X, const double *W, double *work, size_t count) {
+  size_t i;
+  double *mask, *out;
+  if (X->dropout <= 0.0)
+    return W;
+  mask = work + X->dropout_off;
+  out = mask + X->dropout_size;
+  for (i = 0; i < count; i++)
+    out[i] = W[i] * mask[i];
+  return out;
 }
 
 void mix_assign_offsets(mixer *X, size_t *offset) {
@@ -475,7 +503,7 @@ static void attention_forward(const mixer *X, const double *params, const double
     scores[i] = X->op == MIX_ATTENTION ? (X->score_concat ? csw * S[i] : scale * S[i]) : S[i];
   mask_scores(X, masks, scores, Tq, Tv);
   softmax_rows(scores, Tq, Tv, W);
-  mul_abt(W, 0, v, 1, Tq, dv, Tv, y, 0);
+  mul_abt(dropped(X, W, work, (size_t)Tq * Tv), 0, v, 1, Tq, dv, Tv, y, 0);
   /* the rows of masked query steps zeroed (Attention.call) */
   if (masks != NULL && masks[0] != NULL)
     for (i = 0; i < Tq; i++)
@@ -521,11 +549,15 @@ static void attention_backward(const mixer *X, const double *params, const doubl
     dyq = t;
   }
   mul_abt(dyq, 0, v, 0, Tq, Tv, dv, dW, 0);
+  if (X->dropout > 0.0) /* out = (W * mask) @ v */
+    for (i = 0; i < Tq * Tv; i++)
+      dW[i] *= work[X->dropout_off + (size_t)i];
   if (X->scores_out)
     for (i = 0; i < Tq * Tv; i++)
       dW[i] += dy[(size_t)Tq * dv + i];
   if (dv_ != NULL)
-    mul_abt(W, 1, dyq, 1, Tv, dv, Tq, dv_, 1);
+    mul_abt(X->dropout > 0.0 ? work + X->dropout_off + X->dropout_size : W, 1, dyq, 1, Tv, dv, Tq,
+            dv_, 1);
   softmax_rows_backward(W, dW, Tq, Tv, dS);
   for (i = 0; i < Tq; i++)
     for (j = 0; j < Tv; j++) {
@@ -630,6 +662,7 @@ static void mha_forward(const mixer *X, const double *params, const double *cons
   mha_weights o = mha_offsets(X);
   double *Q = work, *K = Q + (size_t)Tq * N * H, *V = K + (size_t)Tv * N * H;
   double *P = V + (size_t)Tv * N * Hv, *Oc = P + (size_t)N * Tq * Tv;
+  const double *Pd;
   double inv = 1.0 / sqrt((double)H);
   int n, i, j, p;
   project(in[0], Tq, dq, params + o.wq, X->use_bias ? params + o.bq : NULL, N * H, Q);
@@ -648,6 +681,11 @@ static void mha_forward(const mixer *X, const double *params, const double *cons
       }
     mask_scores(X, masks, Pn, Tq, Tv);
     softmax_rows(Pn, Tq, Tv, Pn);
+  }
+  /* the weights the heads read: P, or P times the dropout mask */
+  Pd = dropped(X, P, work, (size_t)N * Tq * Tv);
+  for (n = 0; n < N; n++) {
+    const double *Pn = Pd + (size_t)n * Tq * Tv;
     for (i = 0; i < Tq; i++)
       for (p = 0; p < Hv; p++) {
         double s = 0.0;
@@ -684,17 +722,27 @@ static void mha_backward(const mixer *X, const double *params, const double *con
                    X->use_bias ? grad + o.bo : NULL, dOc);
   for (n = 0; n < N; n++) {
     const double *Pn = P + (size_t)n * Tq * Tv;
-    /* Oc_n = P_n @ V_n: dP_n = dOc_n @ V_n^T (+ the scores output's), dV_n += P_n^T @ dOc_n */
+    /* with dropout, the weights read and the mask (else P and ones) */
+    const double *Pdn = X->dropout > 0.0 ? work + X->dropout_off + X->dropout_size : P;
+    const double *Mn = X->dropout > 0.0 ? work + X->dropout_off : NULL;
+    Pdn += (size_t)n * Tq * Tv;
+    if (Mn != NULL)
+      Mn += (size_t)n * Tq * Tv;
+    /* Oc_n = (P_n * M_n) @ V_n: dP_n = (dOc_n @ V_n^T) * M_n (+ the scores
+     * output's), dV_n += (P_n * M_n)^T @ dOc_n */
     for (i = 0; i < Tq; i++)
       for (j = 0; j < Tv; j++) {
-        double s =
-            X->scores_out ? dy[(size_t)Tq * O + (size_t)n * Tq * Tv + (size_t)i * Tv + j] : 0.0;
+        double s = 0.0;
         for (p = 0; p < Hv; p++) {
           s += dOc[(size_t)i * N * Hv + (size_t)n * Hv + p] *
                V[(size_t)j * N * Hv + (size_t)n * Hv + p];
           dV[(size_t)j * N * Hv + (size_t)n * Hv + p] +=
-              Pn[(size_t)i * Tv + j] * dOc[(size_t)i * N * Hv + (size_t)n * Hv + p];
+              Pdn[(size_t)i * Tv + j] * dOc[(size_t)i * N * Hv + (size_t)n * Hv + p];
         }
+        if (Mn != NULL)
+          s *= Mn[(size_t)i * Tv + j];
+        if (X->scores_out)
+          s += dy[(size_t)Tq * O + (size_t)n * Tq * Tv + (size_t)i * Tv + j];
         dP[(size_t)i * Tv + j] = s;
       }
     softmax_rows_backward(Pn, dP, Tq, Tv, dS);

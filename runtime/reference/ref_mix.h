@@ -41,6 +41,11 @@ typedef struct {
   /* attention: query Tq x dq, value Tv x dv, key Tv x dk */
   int use_scale, score_concat, causal, scores_out, has_key;
   int heads, key_dim, value_dim, use_bias; /* MultiHeadAttention; out_cols its output size */
+  /* attention: dropout on the weights (rate; 0: none); the caller fills
+   * dropout_size reals at work + dropout_off with the mask (ones at
+   * inference) before mix_forward */
+  double dropout;
+  size_t dropout_off, dropout_size;
   /* weights: offsets into the parameter vector, in Keras's order */
   int n_w;
   size_t w_off[8];

@@ -180,6 +180,15 @@ def attention_cases():
             "y", L("mse"), O("Adam", learning_rate=0.01), n=3),
         mha,
         masked,
+        # dropout on the weights in training (rnnc's counter-based masks,
+        # as the Dropout layer's), a seed of the layer's own on one
+        GraphCase("attention_dropout", [(4, 3), (5, 3)], [
+            (["q"], GRU(3, return_sequences=True), ["in0"]),
+            (["c"], A("Attention", causal=True, use_scale=True, dropout=0.3), ["q", "in1"]),
+            (["d"], A("AdditiveAttention", dropout=0.2, seed=7), ["q", "in1"]),
+            (["e"], A("MultiHeadAttention", num_heads=2, key_dim=2, dropout=0.25), ["c", "in1"]),
+            (["j"], Merge("Concatenate"), ["c", "d", "e"]), (["y"], Dense(2), ["j"])],
+            "y", L("mse"), O("SGD", learning_rate=0.1), n=3),
     ]
 
 

@@ -1403,6 +1403,18 @@ class AttentionLayer:
             scores = scores - 1e9 * (~keep).to(scores.dtype)
         return torch.softmax(scores, dim=-1)
 
+    def dropout(self, w):
+        """In training, the weights times a dropout mask (Attention's
+        backend.random.dropout, MultiHeadAttention's _dropout_layer) drawn
+        by rnnc's generator (NOISE), as the Dropout layer's: keyed by the
+        layer's name, the step, the sample and the element of the weights."""
+        rate = self.kwargs.get("dropout", 0.0)
+        if not getattr(self, "training", False) or rate == 0:
+            return w
+        n = w.shape[0]
+        m = noise_masks(1, rate, self.name, self.kwargs.get("seed"), n, int(np.prod(w.shape[1:])))
+        return w * m.reshape(w.shape).to(w.dtype)
+
     def attend(self, P, xs, masks=None):
         q, v = xs[0], xs[1]
         k = xs[2] if len(xs) > 2 else v
@@ -1415,7 +1427,7 @@ class AttentionLayer:
             Q = dense(q, "query") * (1.0 / math.sqrt(float(self.key_dim)))
             K, V = dense(k, "key"), dense(v, "value")
             w = self.softmax(torch.einsum("aecd,abcd->acbe", K, Q), masks)
-            o = torch.einsum("acbe,aecd->abcd", w, V)
+            o = torch.einsum("acbe,aecd->abcd", self.dropout(w), V)
             y = torch.einsum("abcd,cde->abe", o, P[p + "/attention_output/kernel"])
             if self.use_bias:
                 y = y + P[p + "/attention_output/bias"]
@@ -1432,7 +1444,7 @@ class AttentionLayer:
             else:
                 scores = (P[p + "/scale"] * torch.tanh(u)).sum(-1) if self.use_scale else torch.tanh(u).sum(-1)
         w = self.softmax(scores, masks)
-        out = w @ v
+        out = self.dropout(w) @ v
         if masks[0] is not None:  # Attention.call: result *= q_mask
             out = out * masks[0][:, :, None].to(out.dtype)
         return [out] + ([w] if self.scores else [])
@@ -1512,6 +1524,7 @@ class GraphModel:
             ms = [masks.get(v) for v in ins]
             out_mask = None
             if isinstance(layer, AttentionLayer):
+                layer.training = self.training  # the dropout masks
                 ys = layer.attend(P, xs, ms)
                 out_mask = ms[0]
             elif isinstance(layer, Merge):

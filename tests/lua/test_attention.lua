@@ -90,15 +90,34 @@ return model
   T.contains(c, "mask")
 end
 
+tests["dropout on the weights: training draws a mask, inference reads the weights"] = function()
+  local c = unit([[
+local q = Input { shape = { 4, 3 } }
+local a = Attention { dropout = 0.3 } ({ q, q })
+local m = MultiHeadAttention { num_heads = 2, key_dim = 2, dropout = 0.25, seed = 9 } (a, q)
+local model = Model { inputs = q, outputs = Dense { 2 }(m) }
+model:compile { optimizer = "adam", loss = "mse" }
+return model
+]])
+  T.contains(c, "attention: dropout_mask = noise1(0.3, salt ", "Attention's mask in training")
+  T.contains(c, "multi_head_attention: dropout_mask = noise1(0.25, salt ", "MultiHeadAttention's")
+  T.contains(c, "dropout=0.29999999999999999 salt=", "the spec's keys for the reference runtime")
+  T.contains(c, ", seed 9)", "the layer's seed")
+  T.contains(c, "seed=9")
+  -- inference reads the weights themselves
+  local infer = c:match("\nvoid m_forward%(.-\n}\n")
+  T.truthy(infer, "the inference forward")
+  T.not_contains(infer, "dropout_mask", "no dropout at inference")
+end
+
 local refused = T.generate_refused
 
 tests["what rnnc refuses, naming the layer's line"] = function()
   local head = "local q = Input { shape = { 4, 3 } }\n"
   local tail = "return Model { inputs = q, outputs = y }\n"
-  refused(head .. "local y = Attention { dropout = 0.1 } ({ q, q })\n" .. tail, 2,
-    "dropout on the attention weights is not implemented in rnnc")
-  refused(head .. "local y = MultiHeadAttention { num_heads = 2, key_dim = 2, dropout = 0.2 } (q, q)\n" .. tail, 2,
-    "dropout on the attention weights is not implemented in rnnc")
+  refused(head .. "local y, s = Attention { dropout = 0.1 } ({ q, q }, { return_attention_scores = true })\n"
+    .. tail, 2, "return_attention_scores with dropout > 0 is not implemented in rnnc")
+  refused(head .. "local y = Attention { dropout = 1 } ({ q, q })\n" .. tail, 2, "must be a number in [0, 1)")
   refused(head .. "local y, s = MultiHeadAttention { num_heads = 2, key_dim = 2 } (q, q, "
     .. "{ return_attention_scores = true })\n" .. tail, 2, "rnnc's tensors have rank 3 at most")
   refused(head .. "local k = Input { shape = { 4, 2 } }\nlocal y = Attention {} ({ q, k })\n"
