@@ -296,89 +296,67 @@ end
 
 local CALL = { use_causal_mask = "boolean", return_attention_scores = "boolean" }
 
-attention.Attention = {
-  takes_input_masks = true,
-  class = "Attention",
-  default_name = "attention",
-  positional = {},
-  args = {
-    use_scale = { "boolean", false },
-    score_mode = { "string", "dot", check = score_mode_arg },
-    dropout = { "rate", 0.0 },
-    seed = { "any", util.None, check = noise.seed_arg },
-  },
-  several_inputs = "attention",
-  call_options = CALL,
-  stream_refusal = stream_refusal,
-}
-
-function attention.Attention.build(layer, shapes, prefix, opts)
-  check_sequences(layer, shapes, { "query", "value", "key" })
-  check_dropout(layer, opts)
-  local key = shapes[3] or shapes[2]
-  if key[3] ~= shapes[1][3] then
-    util.fail(layer.at, "Attention: the query (%s) and the key (%s) must have one feature size (the %s)",
-      util.shape_str(shapes[1]), util.shape_str(key), shapes[3] and "key's last axis" or "value, used as the key")
+-- A module of the scores layers (Attention, AdditiveAttention): their
+-- shared arguments, call form and checks; weights(layer, prefix, dim)
+-- gives the layer's own weights, keys(layer) its spec keys.
+local function score_layer(class, default_name, extra_args, additive, weights, keys)
+  local args = { dropout = { "rate", 0.0 }, seed = { "any", util.None, check = noise.seed_arg } }
+  for k, v in pairs(extra_args) do
+    args[k] = v
   end
-  -- keras/src/layers/attention/attention.py build: scale and
-  -- concat_score_weight, scalars initialised to ones
-  layer.weights = {}
-  if layer.args.use_scale then layer.weights[#layer.weights + 1] = weight(layer, prefix, "scale", {}, "ones") end
-  if layer.args.score_mode == "concat" then
-    layer.weights[#layer.weights + 1] = weight(layer, prefix, "concat_score_weight", {}, "ones")
+  local M = {
+    class = class,
+    default_name = default_name,
+    positional = {},
+    args = args,
+    several_inputs = "attention",
+    takes_input_masks = true,
+    call_options = CALL,
+    stream_refusal = stream_refusal,
+  }
+  function M.build(layer, shapes, prefix, opts)
+    check_sequences(layer, shapes, { "query", "value", "key" })
+    check_dropout(layer, opts)
+    local key = shapes[3] or shapes[2]
+    if key[3] ~= shapes[1][3] then
+      util.fail(layer.at, "%s: the query (%s) and the key (%s) must have one feature size (the %s)", class,
+        util.shape_str(shapes[1]), util.shape_str(key), shapes[3] and "key's last axis" or "value, used as the key")
+    end
+    layer.weights = weights(layer, prefix, shapes[1][3])
+    return attention_outputs(layer, shapes, opts)
   end
-  return attention_outputs(layer, shapes, opts)
-end
-
-function attention.Attention.emit(layer, g, xs, prefix, _, masks, node)
-  return attention_emit(layer, g, xs, prefix, false, node, masks)
-end
-
-function attention.Attention.spec(layer, prefix, call)
-  return attention_spec(layer, prefix, call, "Attention", string.format("use_scale=%d score_mode=%s",
-    layer.args.use_scale and 1 or 0, layer.args.score_mode))
-end
-
-attention.AdditiveAttention = {
-  takes_input_masks = true,
-  class = "AdditiveAttention",
-  default_name = "additive_attention",
-  positional = {},
-  args = {
-    use_scale = { "boolean", true },
-    dropout = { "rate", 0.0 },
-    seed = { "any", util.None, check = noise.seed_arg },
-  },
-  several_inputs = "attention",
-  call_options = CALL,
-  stream_refusal = stream_refusal,
-}
-
-function attention.AdditiveAttention.build(layer, shapes, prefix, opts)
-  check_sequences(layer, shapes, { "query", "value", "key" })
-  check_dropout(layer, opts)
-  local key = shapes[3] or shapes[2]
-  if key[3] ~= shapes[1][3] then
-    util.fail(layer.at, "AdditiveAttention: the query (%s) and the key (%s) must have one feature size",
-      util.shape_str(shapes[1]), util.shape_str(key))
+  function M.emit(layer, g, xs, prefix, _, masks, node)
+    return attention_emit(layer, g, xs, prefix, additive, node, masks)
   end
-  -- keras/src/layers/attention/additive_attention.py build: scale of shape
-  -- (dim,), glorot_uniform
-  layer.weights = {}
-  if layer.args.use_scale then
-    layer.weights[1] = weight(layer, prefix, "scale", { shapes[1][3] }, "glorot_uniform")
+  function M.spec(layer, prefix, call)
+    return attention_spec(layer, prefix, call, class, keys(layer))
   end
-  return attention_outputs(layer, shapes, opts)
+  return M
 end
 
-function attention.AdditiveAttention.emit(layer, g, xs, prefix, _, masks, node)
-  return attention_emit(layer, g, xs, prefix, true, node, masks)
-end
+-- keras/src/layers/attention/attention.py build: scale and
+-- concat_score_weight, scalars initialised to ones
+attention.Attention = score_layer("Attention", "attention", {
+  use_scale = { "boolean", false },
+  score_mode = { "string", "dot", check = score_mode_arg },
+}, false, function(layer, prefix)
+  local ws = {}
+  if layer.args.use_scale then ws[#ws + 1] = weight(layer, prefix, "scale", {}, "ones") end
+  if layer.args.score_mode == "concat" then ws[#ws + 1] = weight(layer, prefix, "concat_score_weight", {}, "ones") end
+  return ws
+end, function(layer)
+  return string.format("use_scale=%d score_mode=%s", layer.args.use_scale and 1 or 0, layer.args.score_mode)
+end)
 
-function attention.AdditiveAttention.spec(layer, prefix, call)
-  return attention_spec(layer, prefix, call, "AdditiveAttention",
-    string.format("use_scale=%d", layer.args.use_scale and 1 or 0))
-end
+-- keras/src/layers/attention/additive_attention.py build: scale of shape
+-- (dim,), glorot_uniform
+attention.AdditiveAttention = score_layer("AdditiveAttention", "additive_attention", {
+  use_scale = { "boolean", true },
+}, true, function(layer, prefix, dim)
+  return layer.args.use_scale and { weight(layer, prefix, "scale", { dim }, "glorot_uniform") } or {}
+end, function(layer)
+  return string.format("use_scale=%d", layer.args.use_scale and 1 or 0)
+end)
 
 ---------------------------------------------------------------- MultiHeadAttention
 

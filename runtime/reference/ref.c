@@ -642,23 +642,11 @@ static int is_noise(int kind) {
   return kind >= LAYER_DROPOUT && kind <= LAYER_GAUSSIAN_DROPOUT;
 }
 
-/* A noise layer's keys: its rate (or stddev), salt, seed (none or an
- * unsigned integer) and Dropout's axes. */
-static int build_noise(layer *L, const layer_line *ll, char *err, size_t errlen) {
-  const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
+/* The salt (an unsigned integer) and seed (none or one) of a layer's noise
+ * masks. */
+static int noise_keys(layer *L, const layer_line *ll, const char *salt, const char *seed, char *err,
+                      size_t errlen) {
   char *end;
-  L->noise_kind = L->kind == LAYER_DROPOUT          ? RNNC_NOISE_DROPOUT
-                  : L->kind == LAYER_GAUSSIAN_NOISE ? RNNC_NOISE_GAUSSIAN
-                                                    : RNNC_NOISE_GAUSSIAN_DROPOUT;
-  if (get_real(ll, L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", &L->noise_p, err, errlen) !=
-      0)
-    return -1;
-  if (L->kind == LAYER_GAUSSIAN_NOISE ? !(L->noise_p >= 0.0 && L->noise_p < 1e300)
-                                      : !(L->noise_p >= 0.0 && L->noise_p < 1.0)) {
-    set_err(err, errlen, "line %d: layer '%s': %s %g out of range", ll->line, ll->name,
-            L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", L->noise_p);
-    return -1;
-  }
   L->salt = strtoull(salt, &end, 10);
   if (*salt == '\0' || *salt == '-' || *end != '\0') {
     set_err(err, errlen, "line %d: layer '%s': bad salt '%s'", ll->line, ll->name, salt);
@@ -672,6 +660,27 @@ static int build_noise(layer *L, const layer_line *ll, char *err, size_t errlen)
       return -1;
     }
   }
+  return 0;
+}
+
+/* A noise layer's keys: its rate (or stddev), salt, seed (none or an
+ * unsigned integer) and Dropout's axes. */
+static int build_noise(layer *L, const layer_line *ll, char *err, size_t errlen) {
+  const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
+  L->noise_kind = L->kind == LAYER_DROPOUT          ? RNNC_NOISE_DROPOUT
+                  : L->kind == LAYER_GAUSSIAN_NOISE ? RNNC_NOISE_GAUSSIAN
+                                                    : RNNC_NOISE_GAUSSIAN_DROPOUT;
+  if (get_real(ll, L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", &L->noise_p, err, errlen) !=
+      0)
+    return -1;
+  if (L->kind == LAYER_GAUSSIAN_NOISE ? !(L->noise_p >= 0.0 && L->noise_p < 1e300)
+                                      : !(L->noise_p >= 0.0 && L->noise_p < 1.0)) {
+    set_err(err, errlen, "line %d: layer '%s': %s %g out of range", ll->line, ll->name,
+            L->kind == LAYER_GAUSSIAN_NOISE ? "stddev" : "rate", L->noise_p);
+    return -1;
+  }
+  if (noise_keys(L, ll, salt, seed, err, errlen) != 0)
+    return -1;
   L->per_sample = L->per_step = L->per_feature = 1;
   if (L->kind == LAYER_DROPOUT && (get_bool(ll, "per_sample", &L->per_sample, err, errlen) != 0 ||
                                    get_bool(ll, "per_step", &L->per_step, err, errlen) != 0 ||
@@ -1182,7 +1191,6 @@ static int build_mix(layer *L, const layer_line *ll, const rnnc_ref *m, char *er
     /* dropout on the weights in training: the keys of a Dropout layer */
     if (key_value(ll, "dropout") != NULL) {
       const char *seed = key_value(ll, "seed"), *salt = key_value(ll, "salt");
-      char *end;
       if (get_real(ll, "dropout", &X->dropout, err, errlen) != 0)
         return -1;
       if (!(X->dropout >= 0.0 && X->dropout < 1.0) || salt == NULL || seed == NULL) {
@@ -1192,19 +1200,8 @@ static int build_mix(layer *L, const layer_line *ll, const rnnc_ref *m, char *er
         return -1;
       }
       L->noise_p = X->dropout;
-      L->salt = strtoull(salt, &end, 10);
-      if (*salt == '\0' || *salt == '-' || *end != '\0') {
-        set_err(err, errlen, "line %d: layer '%s': bad salt '%s'", ll->line, ll->name, salt);
+      if (noise_keys(L, ll, salt, seed, err, errlen) != 0)
         return -1;
-      }
-      L->has_seed = strcmp(seed, "none") != 0;
-      if (L->has_seed) {
-        L->seed = strtoull(seed, &end, 10);
-        if (*seed == '\0' || *seed == '-' || *end != '\0') {
-          set_err(err, errlen, "line %d: layer '%s': bad seed '%s'", ll->line, ll->name, seed);
-          return -1;
-        }
-      }
     }
     if (X->op == MIX_ATTENTION) {
       const char *mode = key_value(ll, "score_mode");
