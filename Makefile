@@ -347,7 +347,7 @@ SANITIZE_CONFORMANCE := dense_mse_sgd dense_softmax_cce_fused dense_sparse_from_
   loss_categorical_hinge opt_ftrl_cosine_warmup conv1d_causal_dilated_lstm \
   conv1d_same_groups_strides_flatten depthwise_separable_global_average pooling_max_average_global_max \
   padding_cropping_upsampling_permute_reshape lstm_autoencoder_repeat_vector layer_normalization_rms \
-  batch_normalization_conv_lstm masking_zero_output_stack
+  batch_normalization_conv_lstm masking_zero_output_stack attention_masked attention_dropout
 
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
