@@ -245,6 +245,7 @@ local function run(o, root)
       if type(model) == "table" and model.config_error then error(o.file .. ": " .. model.message, 0) end
       error(model, 0)
     end
+    ctx.outputs = model.outputs -- (per-output losses and metrics)
     local ok_tc, training, tnotes = pcall(compile.from, ctx, src.training, src.training_key or "training_config")
     if not ok_tc then
       if type(training) == "table" and training.config_error then error(o.file .. ": " .. training.message, 0) end

@@ -8,7 +8,7 @@ local compile = require("import.compile")
 local printable = keras.printable
 
 local describe = {}
-local graph_text
+local graph_text, output_renames
 
 -- NAME from FILE: its base name without extension, as a C identifier.
 function describe.default_name(file)
@@ -261,6 +261,53 @@ function graph_text(model, used, comments)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- Keras's output names (tf.keras functional.py _init_graph_network, as
+-- generator/functional.lua output_names): each output's layer name, made
+-- unique with _1, _2, ...
+local function output_names(bases)
+  local names, used, count = {}, {}, {}
+  for i, base in ipairs(bases) do
+    local proposal = base
+    while used[proposal] do
+      local k = count[base] or 1
+      proposal = base .. "_" .. k
+      count[base] = k + 1
+    end
+    used[proposal] = true
+    names[i] = proposal
+  end
+  return names
+end
+
+-- The file's output names -> the description's, where layers were renamed
+-- (the keys of per-output losses, loss_weights and metrics).
+function output_renames(model)
+  local keras_bases, rnnc_bases = {}, {}
+  if model.graph then
+    local by_name = {}
+    for _, rec in ipairs(model.layers) do
+      by_name[rec.keras_name] = rec
+    end
+    for i, r in ipairs(model.graph.outputs) do
+      keras_bases[i] = r.layer
+      rnnc_bases[i] = by_name[r.layer] and by_name[r.layer].rnnc_name or r.layer
+    end
+  elseif model.kind == "Functional" and #model.layers > 0 then
+    local last = model.layers[#model.layers]
+    for i = 1, model.outputs or 1 do
+      keras_bases[i], rnnc_bases[i] = last.keras_name, last.rnnc_name or last.keras_name
+    end
+  else
+    return nil
+  end
+  local from, to = output_names(keras_bases), output_names(rnnc_bases)
+  local rename = {}
+  for i, n in ipairs(from) do
+    rename[n] = to[i]
+  end
+  return rename
+end
+
 -- The whole description.
 function describe.text(model, training, notes, info)
   local used = {}
@@ -309,7 +356,7 @@ function describe.text(model, training, notes, info)
   end
   local tail = {}
   if training then
-    tail[#tail + 1] = compile.text(training)
+    tail[#tail + 1] = compile.text(training, output_renames(model))
   end
   for _, n in ipairs(notes) do
     tail[#tail + 1] = "-- " .. printable(n, 400) .. "\n"
