@@ -857,7 +857,15 @@ local function call_kwargs(rec, node, kw, key, k3)
       node.states = list
     elseif k == "mask" then
       rec.problem("is called with a mask (call argument 'mask'): masks in graph calls are not implemented in rnnc")
+    elseif k == "training" and k3 and type(v) == "boolean" then -- luacheck: ignore 542
+      -- Keras 3 records the call signature's default (LSTM.call's
+      -- training=False) in every node, and the model's own training flag
+      -- replaces it when the model runs (keras/src/layers/layer.py
+      -- __call__; keras/src/models/functional.py operation_fn): it changes
+      -- nothing
     elseif k == "training" then
+      -- tf.keras records it only when the call passed it (a layer always in
+      -- training or inference mode)
       rec.problem("is called with training = %s: rnnc runs the inference computation for predict and the training "
         .. "one for fit, not a fixed one", describe_value(v))
     else

@@ -1428,7 +1428,8 @@ def fixture_tf214_seq2seq():
 # I. Keras 3 .keras archive of the same seq2seq training model: nodes as
 # {args, kwargs} with __keras_tensor__ objects, the decoder called with
 # kwargs initial_state = [h, c] (keras/src/models/functional.py
-# serialize_node); weights at layers/lstm/cell/vars/N, layers/lstm_1/...,
+# serialize_node), and training = False, LSTM.call's default, which Keras
+# 3's Layer.__call__ puts in every node's kwargs; weights at layers/lstm/cell/vars/N, layers/lstm_1/...,
 # layers/dense/vars/N (saving_lib: snake-case class names numbered over
 # model.layers); optimizer/vars/N: iteration, learning_rate, then one
 # velocity per variable (keras/src/optimizers/rmsprop.py build).
@@ -1445,11 +1446,12 @@ def fixture_keras3_seq2seq():
         input_entry("input_layer", [None, None, 5], w),
         input_entry("input_layer_1", [None, None, 6], w),
         dict(entry("LSTM", enc, w), name="lstm", build_config={"input_shape": [None, None, 5]},
-             inbound_nodes=[{"args": [k3_tensor([None, None, 5], "input_layer")], "kwargs": {}}]),
+             inbound_nodes=[{"args": [k3_tensor([None, None, 5], "input_layer")], "kwargs": {"training": False}}]),
         dict(entry("LSTM", dec, w), name="lstm_1", build_config={"input_shape": [None, None, 6]},
              inbound_nodes=[{"args": [k3_tensor([None, None, 6], "input_layer_1")],
                              "kwargs": {"initial_state": [k3_tensor([None, 4], "lstm", 0, 1),
-                                                          k3_tensor([None, 4], "lstm", 0, 2)]}}]),
+                                                          k3_tensor([None, 4], "lstm", 0, 2)],
+                                        "training": False}}]),
         dict(entry("Dense", dense_config("dense", 6, w, "softmax"), w), name="dense",
              build_config={"input_shape": [None, None, 4]},
              inbound_nodes=[{"args": [k3_tensor([None, None, 4], "lstm_1")], "kwargs": {}}]),
