@@ -1417,6 +1417,15 @@ def fixture_tf214_seq2seq():
             ow.append(("RMSprop/velocity/" + a, np.float32(fx.slot("velocity", b))))
         write_optimizer_group(f, ow, True)
     fx.save_vectors(["input_1", "input_2"])
+    # the same file listing its layers in another order than Keras's
+    # model.layers (dense first): rnnc builds its own order, so the weights
+    # and the optimizer slots mapped in the file's order must be reordered
+    dst = os.path.join(OUT, fx.name + "_reordered.h5")
+    with open(path, "rb") as a, open(dst, "wb") as b:
+        b.write(a.read())
+    with h5py.File(dst, "r+") as f:
+        reordered = dict(model_config, config=dict(model_config["config"], layers=[layers[i] for i in (0, 1, 4, 3, 2)]))
+        put_strings(f, "model_config", json.dumps(reordered), True)
     # the same architecture as JSON with the decoder's initial_state in the
     # node's kwargs, [name, node, tensor] lists, the form tf.keras's reader
     # also takes (keras/engine/functional.py _deserialize_keras_tensors)
@@ -1520,7 +1529,8 @@ def fixture_tf29_branch():
              inbound_nodes=[[["input_1", 0, 0, {}]]]),
         input_entry("input_2", [None, 2], w),
         merge_entry("Add", "add", w, [[["gru", 0, 0, {}], ["simple_rnn", 0, 0, {}]]]),
-        dict(entry("Dense", dense_config("dense", 3, w, "tanh")), name="dense", inbound_nodes=[[["input_2", 0, 0, {}]]]),
+        dict(entry("Dense", dense_config("dense", 3, w, "tanh")), name="dense",
+             inbound_nodes=[[["input_2", 0, 0, {}]]]),
         merge_entry("Concatenate", "concatenate", w, [[["add", 0, 0, {}], ["dense", 0, 0, {}]]], axis=-1),
         dict(entry("Dense", dense_config("dense_1", 2, w)), name="dense_1",
              inbound_nodes=[[["concatenate", 0, 0, {}]]]),
