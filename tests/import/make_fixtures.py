@@ -1557,8 +1557,9 @@ def fixture_tf29_branch():
 # K. Keras 3 .keras, a shared layer: one Dense called on both inputs (two
 # nodes; the second call's output is keras_history ["dense", 1, 0]),
 # Concatenate along time (axis=1), a SimpleRNN whose return_state output
-# (tensor 1) is multiplied with its output, then a Dense; no training
-# configuration.
+# (tensor 1) is multiplied with its output, then a Dense; the model's
+# second output is that state (["simple_rnn", 0, 1], NAME.pred1.npy); no
+# training configuration.
 def fixture_keras3_shared():
     shared, rnn, out = Dense(3, activation="tanh"), SimpleRNN(2, return_state=True), Dense(2)
     model = GraphModel([(3, 2), (2, 2)], [
@@ -1588,7 +1589,7 @@ def fixture_keras3_shared():
     config = {"module": "keras.src.models.functional", "class_name": "Functional",
               "config": {"name": "functional", "trainable": True, "layers": layers,
                          "input_layers": [["input_layer", 0, 0], ["input_layer_1", 0, 0]],
-                         "output_layers": [["dense_1", 0, 0]]},
+                         "output_layers": [["dense_1", 0, 0], ["simple_rnn", 0, 1]]},
               "registered_name": "Functional", "build_config": {"input_shape": None}}
 
     def weights(h):
@@ -1607,6 +1608,11 @@ def fixture_keras3_shared():
         json.dump({k: v for k, v in config.items() if k != "compile_config"}, f)
     with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
         weights(h)
+    # the second output, the SimpleRNN's state
+    model.output = "s"
+    with torch.no_grad():
+        outs, _ = model.forward({k: torch.tensor(v) for k, v in fx.weights.items()}, [torch.tensor(x) for x in fx.x])
+    np.save(os.path.join(OUT, fx.name + ".pred1.npy"), outs[0].numpy())
 
 
 def graph_fixtures():

@@ -293,6 +293,10 @@ run_graph_fixture() { # NAME SOURCE [--weights W]: the inputs by the names in NA
     $compare npy "$out/pred.npy" "$gfx/$name.pred.npy" 1e-10 >/dev/null; then ok; else
     ko "$name: predictions differ from Keras's equations on the file's arrays"
   fi
+  if [ -f "$gfx/$name.pred1.npy" ]; then # a second output
+    $compare npy "$out/pred_1.npy" "$gfx/$name.pred1.npy" 1e-10 >/dev/null && ok ||
+      ko "$name: the second output differs from Keras's equations"
+  fi
   expect "$name: generated code vs the reference runtime" 0 "^OK" -- \
     "$bin" diff --weights "$out/$name.safetensors" "${xs[@]}" --y "$gfx/$name.y.npy"
   if [ -f "$gfx/$name.resumed.safetensors" ]; then
@@ -353,7 +357,8 @@ GFX="$work/s2sre" run_graph_fixture s2s_reordered "$fx/tfkeras214_seq2seq_reorde
 # branches (a sequence read by a GRU and a SimpleRNN), Add, Concatenate
 run_graph_fixture tfkeras29_branch "$fx/tfkeras29_branch.h5"
 # a shared Dense (two nodes, one set of weights), Concatenate along time,
-# a return_state output by tensor index, Multiply
+# a return_state output by tensor index (read by Multiply and the model's
+# second output)
 run_graph_fixture keras3_shared "$fx/keras3_shared.keras"
 grep -q '^local dense_call2_out = dense(input_layer_1)$' "$work/keras3_shared/keras3_shared.lua" &&
   grep -q '^local concatenate = Concatenate { name = "concatenate", axis = 1 }$' \
