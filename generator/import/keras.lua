@@ -454,6 +454,14 @@ local function layer(ctx, entry, key, nested)
     rec.unsupported = true -- its outputs are unknown
     return rec
   end
+  if type(entry.module) == "string" and entry.module:match("^keras%.src%.ops%.") then
+    -- Keras 3 saves an op applied in a functional model (keras.ops.add,
+    -- ...) as an operation of that module; its class name may be a
+    -- layer's (Add) but it is called otherwise
+    problem("a Keras operation (module '%s'), not a layer: the importer reads layers only", printable(entry.module))
+    rec.unsupported = true -- its outputs are unknown
+    return rec
+  end
   if type(entry.module) == "string" and entry.module ~= "keras.layers" and entry.module ~= "keras" and
     not entry.module:match("^keras%.") and not entry.module:match("^tensorflow%.") then
     problem("a class from module '%s', not Keras's own", printable(entry.module))

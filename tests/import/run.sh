@@ -381,6 +381,7 @@ local mask = '{"class_name": "__keras_tensor__", "config": {"shape": [null, 5], 
 put("mask", rnn_node, '"kwargs": {"mask": ' .. mask .. '}')
 put("constants", rnn_node, '"kwargs": {"constants": [' .. mask .. ']}')
 put("nested", '"class_name": "SimpleRNN"', '"class_name": "Functional"')
+put("op", '{"module": "keras.layers", "class_name": "Multiply"', '{"module": "keras.src.ops.numpy", "class_name": "Multiply"')
 put("no_node", '"keras_history": ["dense", 1, 0]', '"keras_history": ["dense", 2, 0]')
 put("no_tensor", '"keras_history": ["simple_rnn", 0, 1]', '"keras_history": ["simple_rnn", 0, 2]')
 LUA
@@ -397,6 +398,8 @@ refused "graph: other call arguments" "layer 'simple_rnn' \(SimpleRNN\): is call
   $rnnc import "$gr/constants.json" --weights "$w3"
 refused "graph: a nested model" "layer 'simple_rnn' \(Functional\): a model used as a layer" -- \
   $rnnc import "$gr/nested.json" --weights "$w3"
+refused "graph: a Keras operation" "layer 'multiply' \\(Multiply\\): a Keras operation \\(module 'keras.src.ops.numpy'\\)" -- \
+  $rnnc import "$gr/op.json" --weights "$w3"
 refused "graph: a node that does not exist" "layer 'dense' has 2 call\(s\); node 2 does not exist" -- \
   $rnnc import "$gr/no_node.json" --weights "$w3"
 refused "graph: a tensor that does not exist" "layer 'simple_rnn' returns 2 tensor\(s\); tensor 2 does not exist" -- \
