@@ -1438,7 +1438,8 @@ def fixture_tf214_seq2seq():
 # {args, kwargs} with __keras_tensor__ objects, the decoder called with
 # kwargs initial_state = [h, c] (keras/src/models/functional.py
 # serialize_node), and training = False, LSTM.call's default, which Keras
-# 3's Layer.__call__ puts in every node's kwargs; weights at layers/lstm/cell/vars/N, layers/lstm_1/...,
+# 3's Layer.__call__ puts in every node's kwargs (with mask = None for a
+# call on one tensor: keras/src/layers/layer.py __call__, steps 5 and 6); weights at layers/lstm/cell/vars/N, layers/lstm_1/...,
 # layers/dense/vars/N (saving_lib: snake-case class names numbered over
 # model.layers); optimizer/vars/N: iteration, learning_rate, then one
 # velocity per variable (keras/src/optimizers/rmsprop.py build).
@@ -1455,7 +1456,8 @@ def fixture_keras3_seq2seq():
         input_entry("input_layer", [None, None, 5], w),
         input_entry("input_layer_1", [None, None, 6], w),
         dict(entry("LSTM", enc, w), name="lstm", build_config={"input_shape": [None, None, 5]},
-             inbound_nodes=[{"args": [k3_tensor([None, None, 5], "input_layer")], "kwargs": {"training": False}}]),
+             inbound_nodes=[{"args": [k3_tensor([None, None, 5], "input_layer")],
+                             "kwargs": {"training": False, "mask": None}}]),
         dict(entry("LSTM", dec, w), name="lstm_1", build_config={"input_shape": [None, None, 6]},
              inbound_nodes=[{"args": [k3_tensor([None, None, 6], "input_layer_1")],
                              "kwargs": {"initial_state": [k3_tensor([None, 4], "lstm", 0, 1),
@@ -1579,7 +1581,8 @@ def fixture_keras3_shared():
                                                                  k3_tensor([None, 2, 3], "dense", 1, 0)]],
                                                        "kwargs": {}}], axis=1),
         dict(entry("SimpleRNN", rc, w), name="simple_rnn",
-             inbound_nodes=[{"args": [k3_tensor([None, 5, 3], "concatenate")], "kwargs": {"mask": None}}]),
+             inbound_nodes=[{"args": [k3_tensor([None, 5, 3], "concatenate")],
+                             "kwargs": {"training": False, "mask": None}}]),
         merge_entry("Multiply", "multiply", w, [{"args": [[k3_tensor([None, 2], "simple_rnn", 0, 0),
                                                            k3_tensor([None, 2], "simple_rnn", 0, 1)]],
                                                  "kwargs": {}}]),

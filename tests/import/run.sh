@@ -375,7 +375,7 @@ local function put(name, from, to)
   assert(a, "no " .. from)
   io.open(arg[2] .. "/" .. name .. ".json", "wb"):write(s:sub(1, a - 1) .. to .. s:sub(b + 1))
 end
-local rnn_node = '"kwargs": {"mask": null}'
+local rnn_node = '"kwargs": {"training": false, "mask": null}'
 local mask = '{"class_name": "__keras_tensor__", "config": {"shape": [null, 5], "dtype": "bool", '
   .. '"keras_history": ["input_layer", 0, 0]}}'
 put("mask", rnn_node, '"kwargs": {"mask": ' .. mask .. '}')
