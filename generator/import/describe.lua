@@ -179,11 +179,23 @@ function graph_text(model, used, comments)
   local g = model.graph
   local vars = {}
   local lines = {}
+  -- the models used as layers (written first, each a Model of its own)
+  local nested = {}
+  for _, node in ipairs(g.nodes) do
+    if node.rec.class == "Model" and not nested[node.rec] then
+      nested[#nested + 1] = node.rec
+      nested[node.rec] = true
+    end
+  end
   -- Lua allows 200 local variables in a chunk: a large graph keeps its
   -- layers and tensors in one table
-  local count = #g.inputs + #model.layers + 1
-  for _, node in ipairs(g.nodes) do
-    count = count + node.outputs
+  local count = #model.layers + 1
+  for _, m in ipairs({ model, table.unpack(nested) }) do
+    local graph = m.graph or m.model.graph
+    count = count + #graph.inputs + 1
+    for _, node in ipairs(graph.nodes) do
+      count = count + node.outputs
+    end
   end
   local big = count > 180
   if big then lines[#lines + 1] = "local v = {}" end
@@ -198,22 +210,10 @@ function graph_text(model, used, comments)
   local function ref(name)
     return big and ("v." .. name) or name
   end
-  local tensor = {} -- "layer\0node\0tensor" -> variable
   local function key(layer, node, t)
     return layer .. "\0" .. node .. "\0" .. t
   end
-  local input_vars = {}
-  for i, input in ipairs(g.inputs) do
-    local name = rnnc_name(used, input.name)
-    if name ~= input.name then
-      comments[#comments + 1] = string.format("input '%s' is named '%s' in the file", name, printable(input.name))
-    end
-    local var = lua_var(vars, name)
-    input_vars[i] = ref(var)
-    tensor[key(input.name, 0, 0)] = ref(var)
-    lines[#lines + 1] = string.format("%s = Input { batch_shape = %s, name = %q%s }", decl({ var }),
-      shape_text(input.shape), name, input.integer and ', dtype = "int32"' or "")
-  end
+  -- every layer made once (a nested model's too: its Model calls them)
   local layer_var = {}
   for _, rec in ipairs(model.layers) do
     local text = layer_text(rec, used, comments)
@@ -221,43 +221,71 @@ function graph_text(model, used, comments)
     layer_var[rec] = ref(var)
     lines[#lines + 1] = string.format("%s = %s", decl({ var }), text)
   end
-  local seen = {}
-  for _, node in ipairs(g.nodes) do
-    local rec = node.rec
-    seen[rec] = (seen[rec] or 0) + 1
-    local base = rec.rnnc_name
-    -- a shared layer's later calls, as rnnc names their buffers (functional.lua call_prefixes)
-    if seen[rec] > 1 then base = base .. "_call" .. seen[rec] end
-    local outs = output_vars(vars, base, rec, node.outputs)
-    local function arg(r)
-      return assert(tensor[key(r.layer, r.node, r.tensor)], "a tensor used before it is computed")
-    end
-    local ins = {}
-    for i, r in ipairs(node.inputs) do
-      ins[i] = arg(r)
-    end
-    local args = node.listed and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
-    if node.states then
-      local st = {}
-      for i, r in ipairs(node.states) do
-        st[i] = arg(r)
-      end
-      args = args .. ", { initial_state = { " .. table.concat(st, ", ") .. " } }"
-    end
-    lines[#lines + 1] = string.format("%s = %s(%s)", decl(outs), layer_var[rec], args)
-    for i, o in ipairs(outs) do
-      tensor[key(rec.keras_name, node.index, i - 1)] = ref(o)
-    end
-  end
-  local outputs = {}
-  for i, r in ipairs(g.outputs) do
-    outputs[i] = tensor[key(r.layer, r.node, r.tensor)]
-  end
   local function list(t)
     return #t == 1 and t[1] or ("{ " .. table.concat(t, ", ") .. " }")
   end
-  lines[#lines + 1] = string.format("local model = Model { inputs = %s, outputs = %s, name = %q }", list(input_vars),
-    list(outputs), rnnc_name({}, model.name or "model"))
+  -- one graph: its Inputs, its calls, its Model
+  local function write_graph(graph, model_decl, model_name)
+    local tensor = {} -- "layer\0node\0tensor" -> variable
+    local input_vars = {}
+    for i, input in ipairs(graph.inputs) do
+      local name = rnnc_name(used, input.name)
+      if name ~= input.name then
+        comments[#comments + 1] = string.format("input '%s' is named '%s' in the file", name, printable(input.name))
+      end
+      local var = lua_var(vars, name)
+      input_vars[i] = ref(var)
+      tensor[key(input.name, 0, 0)] = ref(var)
+      lines[#lines + 1] = string.format("%s = Input { batch_shape = %s, name = %q%s }", decl({ var }),
+        shape_text(input.shape), name, input.integer and ', dtype = "int32"' or "")
+    end
+    local seen = {}
+    for _, node in ipairs(graph.nodes) do
+      local rec = node.rec
+      seen[rec] = (seen[rec] or 0) + 1
+      local base = rec.rnnc_name
+      -- a shared layer's later calls, as rnnc names their buffers (functional.lua call_prefixes)
+      if seen[rec] > 1 then base = base .. "_call" .. seen[rec] end
+      local outs = output_vars(vars, base, rec, node.outputs)
+      local function arg(r)
+        return assert(tensor[key(r.layer, r.node, r.tensor)], "a tensor used before it is computed")
+      end
+      local ins = {}
+      for i, r in ipairs(node.inputs) do
+        ins[i] = arg(r)
+      end
+      local args = node.listed and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
+      if node.states then
+        local st = {}
+        for i, r in ipairs(node.states) do
+          st[i] = arg(r)
+        end
+        args = args .. ", { initial_state = { " .. table.concat(st, ", ") .. " } }"
+      end
+      lines[#lines + 1] = string.format("%s = %s(%s)", decl(outs), layer_var[rec], args)
+      for i, o in ipairs(outs) do
+        tensor[key(rec.keras_name, node.index, i - 1)] = ref(o)
+      end
+    end
+    local outputs = {}
+    for i, r in ipairs(graph.outputs) do
+      outputs[i] = tensor[key(r.layer, r.node, r.tensor)]
+    end
+    lines[#lines + 1] = string.format("%s = Model { inputs = %s, outputs = %s, name = %q }", model_decl,
+      list(input_vars), list(outputs), model_name)
+  end
+  for _, rec in ipairs(nested) do
+    rec.rnnc_name = rnnc_name(used, rec.keras_name)
+    if rec.rnnc_name ~= rec.keras_name then
+      comments[#comments + 1] = string.format("model '%s' is named '%s' in the file", rec.rnnc_name,
+        printable(rec.keras_name))
+    end
+    local var = lua_var(vars, rec.rnnc_name)
+    layer_var[rec] = ref(var)
+    lines[#lines + 1] = string.format("-- the model '%s', used as a layer below", rec.rnnc_name)
+    write_graph(rec.model.graph, decl({ var }), rec.rnnc_name)
+  end
+  write_graph(g, "local model", rnnc_name({}, model.name or "model"))
   return table.concat(lines, "\n") .. "\n"
 end
 

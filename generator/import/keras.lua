@@ -478,8 +478,13 @@ local function layer(ctx, entry, key, nested)
     return rec
   end
   if MODEL_CLASSES[cls] then
-    problem("a model used as a layer (a nested %s) is not supported by the importer yet (the description "
-      .. "language has it: a Model called on tensors; import the inner model on its own)", cls)
+    -- (a functional model inside a functional one is read by nested_model)
+    if ctx.nested and cls ~= "Sequential" then
+      problem("a model inside a model used as a layer: models nested two deep are not supported by the importer")
+    else
+      problem("a %s model used as a layer is not supported by the importer (a functional model inside a "
+        .. "functional one is; import the inner model on its own)", cls)
+    end
     rec.unsupported = true -- its outputs are unknown
     return rec
   end
@@ -793,6 +798,7 @@ end
 --     objects with config.keras_history [name, node, tensor]
 --     (keras/src/models/functional.py serialize_node / deserialize_node).
 local RECURRENT_STATES = { SimpleRNN = 1, LSTM = 2, GRU = 1 }
+local nested_model
 keras.RECURRENT_STATES = RECURRENT_STATES
 
 -- A whole number from 0 to 65536 (node and tensor indices).
@@ -936,6 +942,12 @@ local function read_node(rec, nd, key)
   -- what each kind of layer is called on
   if rec.unsupported then
     return node -- (refused already, by its class)
+  elseif rec.class == "Model" then
+    local want_n = #rec.model.graph.inputs
+    if #node.inputs ~= want_n then
+      rec.problem("is called on %d tensor(s); the model takes %d", #node.inputs, want_n)
+    end
+    node.listed = want_n > 1
   elseif MERGE_KEYS[rec.class] then
     if not node.listed then rec.problem("a merge layer called on one tensor, not a list") end
   elseif #node.inputs ~= 1 or node.listed then
@@ -955,6 +967,7 @@ end
 -- How many output tensors a layer's call returns.
 local function output_count(rec)
   if rec.unsupported then return 65537 end -- (refused already; any tensor index passes)
+  if rec.class == "Model" then return #rec.model.graph.outputs end
   local n = RECURRENT_STATES[rec.class]
   if n and rec.args.return_state then return 1 + n end
   if rec.class == "Bidirectional" and rec.inner and rec.inner.args.return_state then
@@ -993,7 +1006,7 @@ end
 -- The graph of a functional model: its inputs, the nodes the outputs need
 -- (in an order where a node's inputs come first), its outputs. Returns nil
 -- when problems were found.
-local function read_graph(ctx, cfg, records, entries)
+local function read_graph(ctx, cfg, records, entries, base)
   local nproblems = #ctx.problems
   local nodes_of = {}
   for i, rec in ipairs(records) do
@@ -1003,22 +1016,28 @@ local function read_graph(ctx, cfg, records, entries)
     want(inbound, "list", rec.key .. ".inbound_nodes")
     if rec.class == "InputLayer" then
       if #inbound > 0 then bad(rec.key .. ".inbound_nodes", "an InputLayer is called on nothing") end
-      nodes_of[name] = { { rec = rec, input = true, index = 0, outputs = 1 } }
+      nodes_of[name] = { { rec = rec, input = true, index = 0, outputs = 1 }, first = 0, n = 1 }
     else
       if #inbound == 0 then rec.problem("is never called in the model") end
-      nodes_of[name] = {}
+      -- a nested model's node 0 is its own construction (linking its inputs
+      -- to its outputs), left out of the configuration: its calls are nodes
+      -- 1, 2, ... (tf.keras functional.py get_network_config and
+      -- _should_skip_first_node, Keras 2.2.4 network.py get_config, Keras 3
+      -- functional.py get_config: kept_nodes = 1 for a Functional)
+      local first = rec.class == "Model" and 1 or 0
+      nodes_of[name] = { first = first, n = #inbound }
       for j, nd in ipairs(inbound) do
         local node = read_node(rec, nd, string.format("%s.inbound_nodes[%d]", rec.key, j - 1))
         if node then
-          node.index = j - 1
+          node.index = first + j - 1
           node.outputs = output_count(rec)
         end
-        nodes_of[name][j] = node or false
+        nodes_of[name][first + j] = node or false
       end
     end
   end
-  local ins = refs(ctx, cfg.input_layers, "model_config.config.input_layers")
-  local outs = refs(ctx, cfg.output_layers, "model_config.config.output_layers")
+  local ins = refs(ctx, cfg.input_layers, base .. ".config.input_layers")
+  local outs = refs(ctx, cfg.output_layers, base .. ".config.output_layers")
   if #ctx.problems > nproblems or not ins or not outs then return nil end
   -- the node a reference names
   local function node_of(r)
@@ -1026,7 +1045,8 @@ local function read_graph(ctx, cfg, records, entries)
     if not list then bad(r.key, "unknown layer '%s'", printable(r.layer)) end
     local node = list[r.node + 1]
     if node == nil then
-      bad(r.key, "layer '%s' has %d call(s); node %d does not exist", printable(r.layer), #list, r.node)
+      bad(r.key, "layer '%s' has %d call(s)%s; node %d does not exist", printable(r.layer), list.n,
+        list.first > 0 and " (a nested model's are numbered from 1)" or "", r.node)
     end
     if r.tensor >= node.outputs then
       bad(r.key, "layer '%s' returns %d tensor(s); tensor %d does not exist", printable(r.layer), node.outputs,
@@ -1039,10 +1059,10 @@ local function read_graph(ctx, cfg, records, entries)
   for i, r in ipairs(ins) do
     local node = node_of(r)
     if not node.input then
-      bad(string.format("model_config.config.input_layers[%d]", i - 1), "'%s' is not an InputLayer",
+      bad(string.format("%s.config.input_layers[%d]", base, i - 1), "'%s' is not an InputLayer",
         printable(r.layer))
     end
-    if is_input[node] then bad("model_config.config.input_layers", "'%s' is listed twice", printable(r.layer)) end
+    if is_input[node] then bad(base .. ".config.input_layers", "'%s' is listed twice", printable(r.layer)) end
     is_input[node] = true
     local rec = node.rec
     local c = entries[rec.entry_index].config
@@ -1081,8 +1101,8 @@ local function read_graph(ctx, cfg, records, entries)
   for _, rec in ipairs(records) do
     if rec.class ~= "InputLayer" then
       local used = false
-      for _, node in ipairs(nodes_of[rec.keras_name]) do
-        if node and state[node] then used = true end
+      for k, node in pairs(nodes_of[rec.keras_name]) do
+        if type(k) == "number" and node and state[node] then used = true end
       end
       if not used then
         rec.problem("no output of the model depends on it (the importer keeps every layer's weights)")
@@ -1101,6 +1121,7 @@ local function chain_of(g, records)
   local consumer = {}
   local n = 0
   for _, rec in ipairs(records) do
+    if rec.class == "Model" then return nil end -- (a nested model: written as a graph)
     if rec.class ~= "InputLayer" then n = n + 1 end
   end
   if #g.nodes ~= n then return nil end
@@ -1124,25 +1145,51 @@ local function chain_of(g, records)
   return layers
 end
 
+-- A functional model used as a layer of another (tf.keras and Keras 3 save
+-- it as a layer entry whose config is the model's own): read as a graph of
+-- its own; a model nested deeper is refused.
+function nested_model(ctx, entry, key)
+  local cfg = want(entry.config, "table", key .. ".config")
+  local name = entry.name ~= nil and entry.name ~= null and want(entry.name, "string", key .. ".name") or
+    want(cfg.name, "string", key .. ".config.name")
+  local rec = { class = "Model", written_class = entry.class_name, keras_name = name, key = key, args = {},
+    notes = {} }
+  rec.problem = function(fmt, ...)
+    ctx.problems[#ctx.problems + 1] = string.format("layer '%s' (%s): ", printable(name),
+      printable(entry.class_name)) .. string.format(fmt, ...)
+  end
+  ctx.nested = true
+  local ok, inner = pcall(keras.model, ctx, { class_name = entry.class_name, config = cfg }, key)
+  ctx.nested = nil
+  if not ok then error(inner, 0) end
+  if not inner.graph then
+    rec.unsupported = true -- (its problems are listed)
+  end
+  rec.model = inner
+  inner.name = inner.name or name
+  return rec
+end
+
 -- Builds the model description from a decoded model_config.
 -- Returns { kind, name, input = {shape, name}, layers = {records} }.
-function keras.model(ctx, config)
-  local cls, cfg = object(config, "model_config")
+function keras.model(ctx, config, base)
+  base = base or "model_config"
+  local cls, cfg = object(config, base)
   local m = { layers = {} }
   if cls == "Sequential" then
     m.kind = "Sequential"
     local list = cfg
     if type(cfg) == "table" and not is_list(cfg) then
       -- Keras >= 2.2: {name, layers}; Keras 1 and 2.0-2.1: the list itself
-      m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
+      m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", base .. ".config.name") or nil
       list = cfg.layers
-      want(list, "list", "model_config.config.layers")
+      want(list, "list", base .. ".config.layers")
     else
-      want(list, "list", "model_config.config")
+      want(list, "list", base .. ".config")
     end
-    if #list > 256 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    if #list > 256 then bad(base .. ".config.layers", "%d layers; rnnc allows at most 256", #list) end
     for i, entry in ipairs(list) do
-      local key = string.format("model_config.config.layers[%d]", i - 1)
+      local key = string.format("%s.config.layers[%d]", base, i - 1)
       local rec = layer(ctx, entry, key)
       if rec.class == "InputLayer" then
         if i ~= 1 then rec.problem("an InputLayer inside a Sequential model is not supported") end
@@ -1158,15 +1205,20 @@ function keras.model(ctx, config)
     end
   elseif cls == "Functional" or cls == "Model" then
     m.kind = "Functional"
-    want(cfg, "table", "model_config.config")
-    m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
-    local list = want(cfg.layers, "list", "model_config.config.layers")
-    if #list > 257 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    want(cfg, "table", base .. ".config")
+    m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", base .. ".config.name") or nil
+    local list = want(cfg.layers, "list", base .. ".config.layers")
+    if #list > 257 then bad(base .. ".config.layers", "%d layers; rnnc allows at most 256", #list) end
     local by_name, records, entries = {}, {}, {}
     for i, entry in ipairs(list) do
-      local key = string.format("model_config.config.layers[%d]", i - 1)
-      local rec = layer(ctx, entry, key)
+      local key = string.format("%s.config.layers[%d]", base, i - 1)
       want(entry, "table", key)
+      local rec
+      if (entry.class_name == "Functional" or entry.class_name == "Model") and not ctx.nested then
+        rec = nested_model(ctx, entry, key)
+      else
+        rec = layer(ctx, entry, key)
+      end
       local name = entry.name ~= nil and entry.name ~= null and want(entry.name, "string", key .. ".name") or
         rec.keras_name
       rec.keras_name = name
@@ -1175,9 +1227,9 @@ function keras.model(ctx, config)
       rec.entry_index = i
       records[i], entries[i] = rec, entry
     end
-    local g = read_graph(ctx, cfg, records, entries)
+    local g = read_graph(ctx, cfg, records, entries, base)
     if not g then return m end
-    local chain = chain_of(g, records)
+    local chain = not ctx.nested and chain_of(g, records)
     if chain then
       -- written as the chain it is (input -> layer -> ... -> outputs)
       m.layers = chain
@@ -1186,8 +1238,37 @@ function keras.model(ctx, config)
     else
       -- a graph: the layers in the configuration's order (Keras's
       -- model.layers, the order of its weights and optimizer variables)
+      -- (a nested model's layers in its place, as Keras orders its weights);
+      -- Keras 3's .keras groups: layers/<snake-case class>[_n], numbered per
+      -- class in each model (keras/src/saving/saving_lib.py
+      -- _save_container_state), a nested model's under its own
+      local numbered, seen = {}, {}
+      local function group(prefix, class)
+        local b = prefix .. "/" .. keras.snake(class)
+        local n = numbered[b]
+        numbered[b] = (n or 0) + 1
+        return b .. (n and ("_" .. n) or "")
+      end
       for _, rec in ipairs(records) do
-        if rec.class ~= "InputLayer" then m.layers[#m.layers + 1] = rec end
+        if rec.class == "Model" then
+          local outer = group("layers", "Functional")
+          for _, inner in ipairs(rec.model.layers) do
+            inner.vars_group = group(outer .. "/layers", inner.class)
+            inner.h5_parent = rec.keras_name
+            m.layers[#m.layers + 1] = inner
+          end
+        elseif rec.class ~= "InputLayer" then
+          rec.vars_group = group("layers", rec.class)
+          m.layers[#m.layers + 1] = rec
+        end
+        -- rnnc names weights by layer: every layer name once in the model
+        for _, l in ipairs(rec.class == "Model" and rec.model.layers or { rec }) do
+          if seen[l.keras_name] and l.class ~= "InputLayer" then
+            rec.problem("layer name '%s' is used inside the nested model and outside it; rnnc needs every layer "
+              .. "name once in a model", printable(l.keras_name))
+          end
+          seen[l.keras_name] = true
+        end
       end
       m.graph = g
       m.input = { shape = g.inputs[1].shape, name = g.inputs[1].name }
@@ -1201,9 +1282,9 @@ function keras.model(ctx, config)
     rec.class_index = i
     m.all_classes[i] = rec.class
   end
-  if #m.layers == 0 and #ctx.problems == 0 then bad("model_config", "the model has no layers") end
+  if #m.layers == 0 and #ctx.problems == 0 then bad(base, "the model has no layers") end
   if not m.input and #ctx.problems == 0 then
-    bad("model_config", "no input shape (batch_input_shape, batch_shape or input_dim on the first layer)")
+    bad(base, "no input shape (batch_input_shape, batch_shape or input_dim on the first layer)")
   end
   return m
 end

@@ -110,6 +110,7 @@ local CONFIGS = {
   { FX .. "keras3_shared.config.json", "keras", FX .. "keras3_shared.weights.h5" },
   { FX .. "keras3_seq2seq.config.json", "keras", FX .. "keras3_seq2seq.weights.h5" },
   { FX .. "tfkeras214_seq2seq_kwargs.json", "json", FX .. "tfkeras214_seq2seq.h5" },
+  { FX .. "keras3_nested.config.json", "keras", FX .. "keras3_nested.weights.h5" },
 }
 
 local function flip_bits(s, n, rnd)

@@ -1618,11 +1618,104 @@ def fixture_keras3_shared():
     np.save(os.path.join(OUT, fx.name + ".pred1.npy"), outs[0].numpy())
 
 
+# L. a model used as a layer: a functional "encoder" (an LSTM returning
+# its output and its cell state c, tensors 0 and 2) called in an outer
+# functional model whose Concatenate reads both, then a Dense. The outer
+# configuration refers to the nested model's call as node 1 (its node 0 is
+# its own construction, left out: tf.keras functional.py
+# get_network_config / _should_skip_first_node, Keras 3 functional.py
+# get_config). tf.keras 2.14 .h5: the encoder's weights in its group,
+# named by layer scope (lstm/lstm_cell/kernel:0); Keras 3 .keras: under
+# layers/functional/layers/lstm/cell/vars/N. No training configuration.
+def nested_golden(name):
+    lstm, dense = LSTM(3, return_state=True), Dense(2)
+    model = GraphModel([(4, 3)], [
+        (["o", "h", "c"], lstm, ["in0"]), (["cat"], Merge("Concatenate"), ["o", "c"]), (["y"], dense, ["cat"])], "y")
+    return GraphFixture(name, model, 4, None, None, n=3)
+
+
+def fixture_tf214_nested():
+    fx = nested_golden("tfkeras214_nested")
+    w = "tf-new"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_state"] = True
+    inner = {"name": "encoder", "layers": [
+        input_entry("enc_in", [None, 4, 3], w),
+        {"class_name": "LSTM", "config": lc, "name": "lstm", "inbound_nodes": [[["enc_in", 0, 0, {}]]]}],
+        "input_layers": [["enc_in", 0, 0]], "output_layers": [["lstm", 0, 0], ["lstm", 0, 2]]}
+    layers = [
+        input_entry("input_1", [None, 4, 3], w),
+        {"class_name": "Functional", "config": inner, "name": "encoder", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        merge_entry("Concatenate", "concatenate", w, [[["encoder", 1, 0, {}], ["encoder", 1, 1, {}]]], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w)), name="dense", inbound_nodes=[[["concatenate", 0, 0, {}]]]),
+    ]
+    model_config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}}
+    with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        groups = [("input_1", []),
+                  ("encoder", [("lstm/lstm_cell/%s:0" % k, fx.w("lstm/%s" % k))
+                               for k in ("kernel", "recurrent_kernel", "bias")]),
+                  ("concatenate", []),
+                  ("dense", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")])]
+        write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors(["input_1"])
+
+
+def fixture_keras3_nested():
+    fx = nested_golden("keras3_nested")
+    w = "keras3"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_state"] = True
+    inner = {"name": "encoder", "trainable": True, "layers": [
+        input_entry("input_layer", [None, 4, 3], w),
+        dict(entry("LSTM", lc, w), name="lstm",
+             inbound_nodes=[{"args": [k3_tensor([None, 4, 3], "input_layer")],
+                             "kwargs": {"training": False, "mask": None}}])],
+        "input_layers": [["input_layer", 0, 0]], "output_layers": [["lstm", 0, 0], ["lstm", 0, 2]]}
+    layers = [
+        input_entry("input_layer_1", [None, 4, 3], w),
+        {"module": "keras.src.models.functional", "class_name": "Functional", "config": inner,
+         "registered_name": "Functional", "name": "encoder",
+         "inbound_nodes": [{"args": [k3_tensor([None, 4, 3], "input_layer_1")], "kwargs": {"mask": None}}]},
+        merge_entry("Concatenate", "concatenate", w, [{"args": [[k3_tensor([None, 3], "encoder", 1, 0),
+                                                                 k3_tensor([None, 3], "encoder", 1, 1)]],
+                                                       "kwargs": {}}], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w), w), name="dense",
+             inbound_nodes=[{"args": [k3_tensor([None, 6], "concatenate")], "kwargs": {}}]),
+    ]
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "config": {"name": "functional_1", "trainable": True, "layers": layers,
+                         "input_layers": [["input_layer_1", 0, 0]], "output_layers": [["dense", 0, 0]]},
+              "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+    def weights(h):
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers/functional/layers/lstm/cell/vars/%d" % i, data=np.float32(fx.w("lstm/%s" % k)))
+        h.create_group("layers/functional/layers/input_layer/vars")
+        h.create_group("layers/functional/vars")
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    fx.save_vectors(["input_layer_1"])
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump(config, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+
+
 def graph_fixtures():
     fixture_tf214_seq2seq()
     fixture_keras3_seq2seq()
     fixture_tf29_branch()
     fixture_keras3_shared()
+    fixture_tf214_nested()
+    fixture_keras3_nested()
 
 
 def main():

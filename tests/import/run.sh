@@ -354,6 +354,14 @@ for e in x.npy x1.npy y.npy pred.npy steps resumed.safetensors; do
   cp "$fx/tfkeras214_seq2seq.$e" "$work/s2sre/s2s_reordered.$e"
 done
 GFX="$work/s2sre" run_graph_fixture s2s_reordered "$fx/tfkeras214_seq2seq_reordered.h5" --name s2s_reordered
+# a functional model used as a layer (its call is node 1; its outputs the
+# LSTM's output and cell state): tf.keras 2.14 .h5 and Keras 3 .keras
+run_graph_fixture tfkeras214_nested "$fx/tfkeras214_nested.h5"
+run_graph_fixture keras3_nested "$fx/keras3_nested.keras"
+grep -q '^local encoder = Model { inputs = enc_in, outputs = { lstm_out, lstm_c }, name = "encoder" }$' \
+  "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
+  grep -q '^local encoder_out, encoder_out1 = encoder(input_1)$' "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
+  ok || ko "the nested model is not written as a Model called as a layer"
 # branches (a sequence read by a GRU and a SimpleRNN), Add, Concatenate
 run_graph_fixture tfkeras29_branch "$fx/tfkeras29_branch.h5"
 # a shared Dense (two nodes, one set of weights), Concatenate along time,
@@ -380,7 +388,7 @@ local mask = '{"class_name": "__keras_tensor__", "config": {"shape": [null, 5], 
   .. '"keras_history": ["input_layer", 0, 0]}}'
 put("mask", rnn_node, '"kwargs": {"mask": ' .. mask .. '}')
 put("constants", rnn_node, '"kwargs": {"constants": [' .. mask .. ']}')
-put("nested", '"class_name": "SimpleRNN"', '"class_name": "Functional"')
+put("nested", '"class_name": "SimpleRNN"', '"class_name": "Sequential"')
 put("op", '{"module": "keras.layers", "class_name": "Multiply"', '{"module": "keras.src.ops.numpy", "class_name": "Multiply"')
 put("no_node", '"keras_history": ["dense", 1, 0]', '"keras_history": ["dense", 2, 0]')
 put("no_tensor", '"keras_history": ["simple_rnn", 0, 1]', '"keras_history": ["simple_rnn", 0, 2]')
@@ -396,8 +404,15 @@ refused "graph: training in a call" "layer 'lstm' \\(LSTM\\): is called with tra
   $rnnc import "$gr/training.json" --weights "$fx/tfkeras214_seq2seq.h5"
 refused "graph: other call arguments" "layer 'simple_rnn' \(SimpleRNN\): is called with the argument 'constants'" -- \
   $rnnc import "$gr/constants.json" --weights "$w3"
-refused "graph: a nested model" "layer 'simple_rnn' \(Functional\): a model used as a layer" -- \
+refused "graph: a nested Sequential" "layer 'simple_rnn' \(Sequential\): a Sequential model used as a layer" -- \
   $rnnc import "$gr/nested.json" --weights "$w3"
+# a model nested two deep; a layer name inside the nested model and outside
+sed 's/"class_name": "LSTM"/"class_name": "Functional"/' "$fx/keras3_nested.config.json" >"$gr/deep.json"
+refused "graph: models nested two deep" "layer 'lstm' \(Functional\): a model inside a model used as a layer" -- \
+  $rnnc import "$gr/deep.json" --weights "$fx/keras3_nested.weights.h5"
+sed 's/"dense"/"lstm"/g' "$fx/keras3_nested.config.json" >"$gr/same_name.json"
+refused "graph: one name inside a nested model and outside" "layer name 'lstm' is used inside the nested model" -- \
+  $rnnc import "$gr/same_name.json" --weights "$fx/keras3_nested.weights.h5"
 refused "graph: a Keras operation" "layer 'multiply' \\(Multiply\\): a Keras operation \\(module 'keras.src.ops.numpy'\\)" -- \
   $rnnc import "$gr/op.json" --weights "$w3"
 refused "graph: a node that does not exist" "layer 'dense' has 2 call\(s\); node 2 does not exist" -- \
