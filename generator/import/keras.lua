@@ -479,11 +479,11 @@ local function layer(ctx, entry, key, nested)
   end
   if MODEL_CLASSES[cls] then
     -- (a functional model inside a functional one is read by nested_model)
-    if ctx.nested and cls ~= "Sequential" then
+    if ctx.nested then
       problem("a model inside a model used as a layer: models nested two deep are not supported by the importer")
     else
-      problem("a %s model used as a layer is not supported by the importer (a functional model inside a "
-        .. "functional one is; import the inner model on its own)", cls)
+      problem("a model used as a layer of a %s model is not supported by the importer (of a functional model "
+        .. "it is)", "Sequential")
     end
     rec.unsupported = true -- its outputs are unknown
     return rec
@@ -1024,7 +1024,7 @@ local function read_graph(ctx, cfg, records, entries, base)
       -- 1, 2, ... (tf.keras functional.py get_network_config and
       -- _should_skip_first_node, Keras 2.2.4 network.py get_config, Keras 3
       -- functional.py get_config: kept_nodes = 1 for a Functional)
-      local first = rec.class == "Model" and 1 or 0
+      local first = rec.class == "Model" and rec.node_offset or 0
       nodes_of[name] = { first = first, n = #inbound }
       for j, nd in ipairs(inbound) do
         local node = read_node(rec, nd, string.format("%s.inbound_nodes[%d]", rec.key, j - 1))
@@ -1158,10 +1158,39 @@ function nested_model(ctx, entry, key)
     ctx.problems[#ctx.problems + 1] = string.format("layer '%s' (%s): ", printable(name),
       printable(entry.class_name)) .. string.format(fmt, ...)
   end
+  local nproblems = #ctx.problems
   ctx.nested = true
   local ok, inner = pcall(keras.model, ctx, { class_name = entry.class_name, config = cfg }, key)
   ctx.nested = nil
   if not ok then error(inner, 0) end
+  -- the node index of its first call in the outer configuration: 1 when it
+  -- has a construction node (a Functional; a Sequential built on an
+  -- InputLayer in tf.keras 2.x, any in standalone Keras 2.0-2.3,
+  -- network.py get_config), else 0 (Keras 3's Sequential is no Functional)
+  local v = ctx.version
+  rec.node_offset = 1
+  if inner.kind == "Sequential" then
+    local first = is_list(cfg) and cfg[1] or (type(cfg.layers) == "table" and cfg.layers[1])
+    local on_input = type(first) == "table" and first.class_name == "InputLayer"
+    local standalone = v.major == 2 and v.minor and v.minor < 4 and not (v.writer or ""):match("^tf%.keras")
+    if v.major == 3 or not v.major or not (on_input or standalone) then rec.node_offset = 0 end
+    if v.major == nil then
+      rec.problem("a Sequential model used as a layer in a file that does not say which Keras wrote it (the "
+        .. "numbering of its calls differs between versions)")
+    end
+    if #ctx.problems == nproblems and #inner.layers > 0 and inner.input then
+      -- its chain as a graph: <first layer>_input (Keras's name) or its InputLayer
+      local prev = inner.input.name or (inner.layers[1].keras_name .. "_input")
+      local g = { inputs = { { name = prev, shape = inner.input.shape } }, nodes = {} }
+      for _, l in ipairs(inner.layers) do
+        g.nodes[#g.nodes + 1] = { rec = l, inputs = { { layer = prev, node = 0, tensor = 0 } }, index = 0,
+          outputs = 1, key = l.key }
+        prev = l.keras_name
+      end
+      g.outputs = { { layer = prev, node = 0, tensor = 0 } }
+      inner.graph = g
+    end
+  end
   if not inner.graph then
     rec.unsupported = true -- (its problems are listed)
   end
@@ -1196,7 +1225,7 @@ function keras.model(ctx, config, base)
         local c = entry.config
         local k = (c.batch_input_shape ~= nil and c.batch_input_shape ~= null) and "batch_input_shape" or "batch_shape"
         if c[k] == nil or c[k] == null then bad(key .. ".config.batch_shape", "missing") end
-        m.input = { shape = shape(c[k], key .. ".config." .. k) }
+        m.input = { shape = shape(c[k], key .. ".config." .. k), name = rec.keras_name }
         if c.sparse == true or c.ragged == true then rec.problem("sparse or ragged inputs are not supported") end
       else
         if i == (m.input and 2 or 1) and rec.input and not m.input then m.input = { shape = rec.input } end
@@ -1214,7 +1243,7 @@ function keras.model(ctx, config, base)
       local key = string.format("%s.config.layers[%d]", base, i - 1)
       want(entry, "table", key)
       local rec
-      if (entry.class_name == "Functional" or entry.class_name == "Model") and not ctx.nested then
+      if MODEL_CLASSES[entry.class_name] and not ctx.nested then
         rec = nested_model(ctx, entry, key)
       else
         rec = layer(ctx, entry, key)
@@ -1251,7 +1280,7 @@ function keras.model(ctx, config, base)
       end
       for _, rec in ipairs(records) do
         if rec.class == "Model" then
-          local outer = group("layers", "Functional")
+          local outer = group("layers", rec.written_class)
           for _, inner in ipairs(rec.model.layers) do
             inner.vars_group = group(outer .. "/layers", inner.class)
             inner.h5_parent = rec.keras_name

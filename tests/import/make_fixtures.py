@@ -1709,6 +1709,78 @@ def fixture_keras3_nested():
         weights(h)
 
 
+# M. a Sequential model used as a layer: "features" (an InputLayer, then
+# a Dense on each step) called in an outer functional model, then a
+# SimpleRNN and a Dense. tf.keras 2.14 .h5: a Sequential built on an
+# InputLayer has a construction node, so its call is node 1
+# (_should_skip_first_node); Keras 3 .keras: Keras 3's Sequential is no
+# Functional, its call is node 0; weights under
+# layers/sequential/layers/dense/vars/N.
+def nested_sequential_golden(name):
+    model = GraphModel([(4, 3)], [
+        (["a"], Dense(3, activation="tanh"), ["in0"]), (["r"], SimpleRNN(2), ["a"]), (["y"], Dense(1), ["r"])], "y")
+    return GraphFixture(name, model, 4, None, None, n=3)
+
+
+def fixture_nested_sequential(writer):
+    k3 = writer == "keras3"
+    fx = nested_sequential_golden("keras3_nested_seq" if k3 else "tfkeras214_nested_seq")
+    w = "keras3" if k3 else "tf-new"
+    inner_layers = [dict(input_entry("features_input", [None, 4, 3], w)),
+                    entry("Dense", dense_config("dense", 3, w, "tanh"), w)]
+    del inner_layers[0]["inbound_nodes"], inner_layers[0]["name"]
+    inner = {"name": "features", "layers": inner_layers}
+    node = 0 if k3 else 1
+    if k3:
+        seq = {"module": "keras", "class_name": "Sequential", "config": dict(inner, trainable=True),
+               "registered_name": None, "name": "features",
+               "inbound_nodes": [{"args": [k3_tensor([None, 4, 3], "input_layer")], "kwargs": {"mask": None}}]}
+        rnn = dict(entry("SimpleRNN", recurrent_config("SimpleRNN", "simple_rnn", 2, w), w), name="simple_rnn",
+                   inbound_nodes=[{"args": [k3_tensor([None, 4, 3], "features", node, 0)],
+                                   "kwargs": {"training": False, "mask": None}}])
+        out = dict(entry("Dense", dense_config("dense_1", 1, w), w), name="dense_1",
+                   inbound_nodes=[{"args": [k3_tensor([None, 2], "simple_rnn")], "kwargs": {}}])
+        first = "input_layer"
+    else:
+        seq = {"class_name": "Sequential", "config": inner, "name": "features",
+               "inbound_nodes": [[["input_1", 0, 0, {}]]]}
+        rnn = dict(entry("SimpleRNN", recurrent_config("SimpleRNN", "simple_rnn", 2, w)), name="simple_rnn",
+                   inbound_nodes=[[["features", node, 0, {}]]])
+        out = dict(entry("Dense", dense_config("dense_1", 1, w)), name="dense_1",
+                   inbound_nodes=[[["simple_rnn", 0, 0, {}]]])
+        first = "input_1"
+    layers = [input_entry(first, [None, 4, 3], w), seq, rnn, out]
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [[first, 0, 0]],
+                                                     "output_layers": [["dense_1", 0, 0]]}}
+    if k3:
+        config.update(module="keras.src.models.functional", registered_name="Functional")
+
+        def weights(h):
+            for i, k in enumerate(("kernel", "bias")):
+                h.create_dataset("layers/sequential/layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+            for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+                h.create_dataset("layers/simple_rnn/cell/vars/%d" % i, data=np.float32(fx.w("simple_rnn/%s" % k)))
+            for i, k in enumerate(("kernel", "bias")):
+                h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense_1/%s" % k)))
+
+        zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+                  {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    else:
+        with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+            put_strings(f, "keras_version", "2.14.0", True)
+            put_strings(f, "backend", "tensorflow", True)
+            put_strings(f, "model_config", json.dumps(config), True)
+            mw = f.create_group("model_weights")
+            groups = [("input_1", []),
+                      ("features", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")]),
+                      ("simple_rnn", [("simple_rnn/simple_rnn_cell/%s:0" % k, fx.w("simple_rnn/%s" % k))
+                                      for k in ("kernel", "recurrent_kernel", "bias")]),
+                      ("dense_1", [("dense_1/%s:0" % k, fx.w("dense_1/%s" % k)) for k in ("kernel", "bias")])]
+            write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors([first])
+
+
 def graph_fixtures():
     fixture_tf214_seq2seq()
     fixture_keras3_seq2seq()
@@ -1716,6 +1788,8 @@ def graph_fixtures():
     fixture_keras3_shared()
     fixture_tf214_nested()
     fixture_keras3_nested()
+    fixture_nested_sequential("tf")
+    fixture_nested_sequential("keras3")
 
 
 def main():

@@ -340,12 +340,20 @@ else
   ko "seq2seq inference models: build or encoder failed: $(tail -3 "$inf/build.log")"
 fi
 # the same architecture as JSON, initial_state in the node's kwargs as
-# [name, node, tensor] lists, with the .h5's weights
+# [name, node, tensor] lists, with the .h5's weights: the same graph and
+# the same weights as the .h5's import
 mkdir -p "$work/s2skw"
-cp "$fx/tfkeras214_seq2seq.inputs" "$work/s2skw/s2s_kwargs.inputs"
-for e in x.npy x1.npy y.npy pred.npy steps; do cp "$fx/tfkeras214_seq2seq.$e" "$work/s2skw/s2s_kwargs.$e"; done
-cp "$fx/tfkeras214_seq2seq_kwargs.json" "$work/s2skw/s2s_kwargs.json"
-GFX="$work/s2skw" run_graph_fixture s2s_kwargs "$work/s2skw/s2s_kwargs.json" --weights "$fx/tfkeras214_seq2seq.h5"
+if $rnnc import "$fx/tfkeras214_seq2seq_kwargs.json" --weights "$fx/tfkeras214_seq2seq.h5" -o "$work/s2skw" \
+  --name tfkeras214_seq2seq >"$work/s2skw.log" 2>&1; then
+  ok
+  cmp -s <(grep '^local ' "$work/s2skw/tfkeras214_seq2seq.lua") \
+    <(grep '^local ' "$work/tfkeras214_seq2seq/tfkeras214_seq2seq.lua") && ok ||
+    ko "kwargs initial_state: a graph other than the .h5's: $(grep '^local ' "$work/s2skw/tfkeras214_seq2seq.lua")"
+  $compare safetensors "$work/tfkeras214_seq2seq/tfkeras214_seq2seq.safetensors" \
+    "$work/s2skw/tfkeras214_seq2seq.safetensors" 0 >/dev/null && ok || ko "kwargs initial_state: other weights"
+else
+  ko "kwargs initial_state: import failed: $(tail -3 "$work/s2skw.log")"
+fi
 # the .h5 listing its layers in another order than rnnc builds them (dense,
 # lstm_1, lstm): weights and optimizer slots are put in rnnc's order
 mkdir -p "$work/s2sre"
@@ -362,6 +370,10 @@ grep -q '^local encoder = Model { inputs = enc_in, outputs = { lstm_out, lstm_c 
   "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
   grep -q '^local encoder_out, encoder_out1 = encoder(input_1)$' "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
   ok || ko "the nested model is not written as a Model called as a layer"
+# a Sequential model used as a layer: node 1 in tf.keras 2.14 (built on an
+# InputLayer), node 0 in Keras 3 (its Sequential is no Functional)
+run_graph_fixture tfkeras214_nested_seq "$fx/tfkeras214_nested_seq.h5"
+run_graph_fixture keras3_nested_seq "$fx/keras3_nested_seq.keras"
 # branches (a sequence read by a GRU and a SimpleRNN), Add, Concatenate
 run_graph_fixture tfkeras29_branch "$fx/tfkeras29_branch.h5"
 # a shared Dense (two nodes, one set of weights), Concatenate along time,
@@ -388,7 +400,6 @@ local mask = '{"class_name": "__keras_tensor__", "config": {"shape": [null, 5], 
   .. '"keras_history": ["input_layer", 0, 0]}}'
 put("mask", rnn_node, '"kwargs": {"mask": ' .. mask .. '}')
 put("constants", rnn_node, '"kwargs": {"constants": [' .. mask .. ']}')
-put("nested", '"class_name": "SimpleRNN"', '"class_name": "Sequential"')
 put("op", '{"module": "keras.layers", "class_name": "Multiply"', '{"module": "keras.src.ops.numpy", "class_name": "Multiply"')
 put("no_node", '"keras_history": ["dense", 1, 0]', '"keras_history": ["dense", 2, 0]')
 put("no_tensor", '"keras_history": ["simple_rnn", 0, 1]', '"keras_history": ["simple_rnn", 0, 2]')
@@ -404,8 +415,10 @@ refused "graph: training in a call" "layer 'lstm' \\(LSTM\\): is called with tra
   $rnnc import "$gr/training.json" --weights "$fx/tfkeras214_seq2seq.h5"
 refused "graph: other call arguments" "layer 'simple_rnn' \(SimpleRNN\): is called with the argument 'constants'" -- \
   $rnnc import "$gr/constants.json" --weights "$w3"
-refused "graph: a nested Sequential" "layer 'simple_rnn' \(Sequential\): a Sequential model used as a layer" -- \
-  $rnnc import "$gr/nested.json" --weights "$w3"
+# a model inside a Sequential model
+sed 's/"class_name": "Bidirectional"/"class_name": "Functional"/' "$fx/keras3_bidir_gru.config.json" >"$gr/in_seq.json"
+refused "graph: a model inside a Sequential" "layer 'bidirectional' \(Functional\): a model used as a layer of a Sequential" -- \
+  $rnnc import "$gr/in_seq.json" --weights "$fx/keras3_bidir_gru.weights.h5"
 # a model nested two deep; a layer name inside the nested model and outside
 sed 's/"class_name": "LSTM"/"class_name": "Functional"/' "$fx/keras3_nested.config.json" >"$gr/deep.json"
 refused "graph: models nested two deep" "layer 'lstm' \(Functional\): a model inside a model used as a layer" -- \
