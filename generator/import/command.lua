@@ -155,6 +155,23 @@ local function load_description(path, model, file, name)
     error(string.format("%s: rnnc cannot build this model: %s", file, msg), 0)
   end
   local pairs_ = {}
+  if model.graph then
+    -- a graph: the file's layers in its order (Keras's model.layers, the
+    -- order of its optimizer variables), each with its built layer by name
+    local by_name = {}
+    for _, layer in ipairs(built.layers) do
+      by_name[layer.name] = layer
+    end
+    if #built.layers ~= #model.layers then
+      error("internal error: the written description's layers differ from the file's", 0)
+    end
+    for i, rec in ipairs(model.layers) do
+      local layer = by_name[rec.rnnc_name]
+      if not layer then error("internal error: the written description's layers differ from the file's", 0) end
+      pairs_[i] = { record = rec, layer = layer, index = rec.class_index }
+    end
+    return built, pairs_
+  end
   for i, layer in ipairs(built.layers) do
     local rec = model.layers[i]
     if not rec or rec.rnnc_name ~= layer.name then
@@ -163,6 +180,48 @@ local function load_description(path, model, file, name)
     pairs_[i] = { record = rec, layer = layer, index = rec.class_index }
   end
   return built, pairs_
+end
+
+-- Puts tensors mapped in the file's layer order (and the optimizer state's
+-- slots, each a copy of the parameters in that order) into rnnc's order:
+-- its built layers' order, each layer's weights in order.
+local function rnnc_order(built, tensors, state)
+  local at = {}
+  for i, t in ipairs(tensors) do
+    at[t.name] = i
+  end
+  local order = {}
+  for _, layer in ipairs(built.layers) do
+    for _, w in ipairs(layer.weights or {}) do
+      order[#order + 1] = assert(at[w.name], "internal error: a weight was not mapped")
+    end
+  end
+  if #order ~= #tensors then error("internal error: the mapped weights differ from the built model's", 0) end
+  local out = {}
+  for i, k in ipairs(order) do
+    out[i] = tensors[k]
+  end
+  if state then
+    local size = state.dtype == "f64" and 8 or 4
+    local offsets, total = {}, 0
+    for i, t in ipairs(tensors) do
+      local n = 1
+      for _, d in ipairs(t.shape) do
+        n = n * d
+      end
+      offsets[i] = { total, n * size }
+      total = total + n * size
+    end
+    local parts = {}
+    for s = 0, (total > 0 and #state.bytes // total or 0) - 1 do
+      for _, k in ipairs(order) do
+        local o = offsets[k]
+        parts[#parts + 1] = state.bytes:sub(s * total + o[1] + 1, s * total + o[1] + o[2])
+      end
+    end
+    state.bytes = table.concat(parts)
+  end
+  return out
 end
 
 local function run(o, root)
@@ -186,6 +245,7 @@ local function run(o, root)
       if type(model) == "table" and model.config_error then error(o.file .. ": " .. model.message, 0) end
       error(model, 0)
     end
+    ctx.outputs = model.outputs -- (per-output losses and metrics)
     local ok_tc, training, tnotes = pcall(compile.from, ctx, src.training, src.training_key or "training_config")
     if not ok_tc then
       if type(training) == "table" and training.config_error then error(o.file .. ": " .. training.message, 0) end
@@ -219,6 +279,7 @@ local function run(o, root)
       state, state_note = weights.optimizer_state(ctx, src.weights_file, layout, tensors, training.optimizer)
     end
     if state_note then tnotes[#tnotes + 1] = state_note end
+    if model.graph then tensors = rnnc_order(built, tensors, state) end
     report.state, report.params, report.text = state, built.params, text
     report.st = weights.safetensors(tensors, state)
     return report

@@ -3,9 +3,14 @@
 -- its hyperparameters. What rnnc cannot express leaves compile{} out with a
 -- note (prediction needs none of it); nothing is replaced by a default.
 local keras = require("import.keras")
+local util = require("util")
 
 local null = keras.null
 local printable, describe_value, want = keras.printable, keras.describe_value, keras.want
+
+local function is_list(v)
+  return type(v) == "table" and (#v > 0 or next(v) == nil)
+end
 
 local compile = {}
 
@@ -219,6 +224,32 @@ local function metrics_of(v, key, notes)
   return out
 end
 
+-- Per-output values of a model with several outputs (Keras's compile
+-- arguments as the training configuration keeps them, tf.keras
+-- compile_utils.py map_to_output_names, Keras 3 compile_utils.py): a list,
+-- one entry per output, or a dict keyed by output name. Returns
+-- { list = bool, entries = { { key, value } } } with each value through
+-- `one` (nil: left out, with its note), or nil when v is neither form.
+local function per_output(v, key, one)
+  if type(v) ~= "table" or v.class_name ~= nil then return nil end
+  local out = { list = is_list(v), entries = {} }
+  if out.list then
+    for i, x in ipairs(v) do
+      local val = one(x, string.format("%s[%d]", key, i - 1))
+      if val == nil then return false end
+      out.entries[i] = { i, val }
+    end
+  else
+    for _, k in ipairs(util.sorted_keys(v)) do
+      if type(k) ~= "string" then keras.bad(key, "keys must be output names") end
+      local val = one(v[k], key .. "." .. k)
+      if val == nil then return false end
+      out.entries[#out.entries + 1] = { k, val }
+    end
+  end
+  return out
+end
+
 -- The optimizer: { kind, class, values = {name = number|boolean}, legacy }.
 local function optimizer_of(ctx, v, key, notes)
   local cls, cfg
@@ -333,20 +364,47 @@ function compile.from(ctx, tc, key)
   local notes = {}
   if tc == nil or tc == null then return nil, notes end
   want(tc, "table", key)
-  for k, v in pairs(tc) do
-    if (k == "loss_weights" or k == "sample_weight_mode") and v ~= null then
-      notes[#notes + 1] = string.format("%s is not supported by rnnc", k)
-      return nil, notes
-    end
+  if tc.sample_weight_mode ~= nil and tc.sample_weight_mode ~= null then
+    notes[#notes + 1] = "sample_weight_mode is not supported by rnnc"
+    return nil, notes
   end
   if tc.loss == nil or tc.loss == null then
     notes[#notes + 1] = "the file's training configuration has no loss"
     return nil, notes
   end
-  local loss = loss_of(tc.loss, key .. ".loss", notes)
-  local metrics = metrics_of(tc.metrics, key .. ".metrics", notes)
+  -- a loss per output: a list (None for an output without one) or a dict
+  local losses = per_output(tc.loss, key .. ".loss", function(x, k)
+    if x == null then return "None" end
+    return loss_of(x, k, notes)
+  end)
+  if losses == false then return nil, notes end
+  local loss = not losses and loss_of(tc.loss, key .. ".loss", notes) or nil
+  local loss_weights
+  if tc.loss_weights ~= nil and tc.loss_weights ~= null then
+    loss_weights = per_output(tc.loss_weights, key .. ".loss_weights", function(x, k)
+      return compile.number(want(x, "number", k))
+    end)
+    if not loss_weights then
+      notes[#notes + 1] = string.format("loss_weights %s is not supported by rnnc", describe_value(tc.loss_weights))
+      return nil, notes
+    end
+  end
+  -- metrics: one list for every output with a loss, or (several outputs)
+  -- a list of lists or a dict per output; a metric rnnc lacks is left out
+  local function metrics_per(v, k)
+    if ctx.outputs and ctx.outputs > 1 and type(v) == "table" and v.class_name == nil and
+      (not is_list(v) or (#v > 0 and is_list(v[1]) and v[1].class_name == nil)) then
+      return per_output(v, k, function(x, kk)
+        return metrics_of(x, kk, notes)
+      end)
+    end
+    return nil
+  end
+  local metrics_by = metrics_per(tc.metrics, key .. ".metrics")
+  local weighted_by = metrics_per(tc.weighted_metrics, key .. ".weighted_metrics")
+  local metrics = not metrics_by and metrics_of(tc.metrics, key .. ".metrics", notes) or {}
   -- the metrics that take the sample weights (Keras's compile(weighted_metrics=...))
-  local weighted = metrics_of(tc.weighted_metrics, key .. ".weighted_metrics", notes)
+  local weighted = not weighted_by and metrics_of(tc.weighted_metrics, key .. ".weighted_metrics", notes) or {}
   local opt_cfg = tc.optimizer_config
   if opt_cfg == nil then opt_cfg = tc.optimizer end
   local optimizer
@@ -355,12 +413,37 @@ function compile.from(ctx, tc, key)
   else
     optimizer = optimizer_of(ctx, opt_cfg, key .. (tc.optimizer_config and ".optimizer_config" or ".optimizer"), notes)
   end
-  if not loss or not optimizer then return nil, notes end
-  return { loss = loss, metrics = metrics, weighted_metrics = weighted, optimizer = optimizer }, notes
+  if not (loss or losses) or not optimizer then return nil, notes end
+  return { loss = loss, losses = losses, loss_weights = loss_weights, metrics = metrics, weighted_metrics = weighted,
+    metrics_by = metrics_by, weighted_by = weighted_by, optimizer = optimizer }, notes
+end
+
+-- A per-output value as description text; dict keys (Keras's output
+-- names) through `rename` (the description's names of renamed layers).
+local function per_output_text(spec, rename, value)
+  local parts = {}
+  for i, e in ipairs(spec.entries) do
+    local v = value(e[2])
+    if spec.list then
+      parts[i] = v
+    else
+      local k = rename and rename[e[1]] or e[1]
+      parts[i] = (k:match("^[%a_][%w_]*$") and k or string.format("[%q]", k)) .. " = " .. v
+    end
+  end
+  return "{ " .. table.concat(parts, ", ") .. " }"
+end
+
+local function quoted_list(list)
+  local q = {}
+  for i, m in ipairs(list) do
+    q[i] = string.format("%q", m)
+  end
+  return "{ " .. table.concat(q, ", ") .. " }"
 end
 
 -- compile{} as description text.
-function compile.text(c)
+function compile.text(c, rename)
   local o = c.optimizer
   local parts = {}
   if o.schedule then
@@ -394,16 +477,23 @@ function compile.text(c)
   local opt = o.class .. " { " .. table.concat(parts, ", ") .. " }"
   if #parts == 0 then opt = o.class .. " {}" end
   local metrics = ""
+  if c.loss_weights then
+    metrics = metrics .. ", loss_weights = " .. per_output_text(c.loss_weights, rename, function(v)
+      return v
+    end)
+  end
   for _, key in ipairs({ "metrics", "weighted_metrics" }) do
-    if #(c[key] or {}) > 0 then
-      local q = {}
-      for i, m in ipairs(c[key]) do
-        q[i] = string.format("%q", m)
-      end
-      metrics = metrics .. ", " .. key .. " = { " .. table.concat(q, ", ") .. " }"
+    local by = c[key == "metrics" and "metrics_by" or "weighted_by"]
+    if by then
+      metrics = metrics .. ", " .. key .. " = " .. per_output_text(by, rename, quoted_list)
+    elseif #(c[key] or {}) > 0 then
+      metrics = metrics .. ", " .. key .. " = " .. quoted_list(c[key])
     end
   end
-  return string.format("model:compile {\n  optimizer = %s,\n  loss = %s%s,\n}\n", opt, c.loss, metrics)
+  local loss = c.loss or per_output_text(c.losses, rename, function(v)
+    return v
+  end)
+  return string.format("model:compile {\n  optimizer = %s,\n  loss = %s%s,\n}\n", opt, loss, metrics)
 end
 
 return compile

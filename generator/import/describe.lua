@@ -8,6 +8,7 @@ local compile = require("import.compile")
 local printable = keras.printable
 
 local describe = {}
+local graph_text, output_renames
 
 -- NAME from FILE: its base name without extension, as a C identifier.
 function describe.default_name(file)
@@ -40,6 +41,10 @@ local FRONT_DEFAULTS = {
   embeddings_initializer = "random_uniform", mask_zero = false,
   mask_value = 0,
 }
+
+-- The merge layers' defaults (Keras's: Concatenate axis=-1, Dot
+-- normalize=False; Dot's axes has none and is always written).
+local MERGE_DEFAULTS = { axis = -1, normalize = false }
 
 -- Names rnnc accepts: C identifiers of at most 64 characters, unique.
 local function rnnc_name(used, name)
@@ -115,6 +120,7 @@ local function layer_text(rec, used, comments, input)
   local defaults = DEFAULTS
   if rec.class == "Dense" then defaults = setmetatable({ activation = "linear" }, { __index = DEFAULTS }) end
   if keras.FRONT_KEYS[rec.class] then defaults = FRONT_DEFAULTS end
+  if keras.MERGE_KEYS[rec.class] then defaults = MERGE_DEFAULTS end
   for _, k in ipairs(keras.ARG_ORDER) do
     local v = a[k]
     local is_positional = false
@@ -129,6 +135,207 @@ local function layer_text(rec, used, comments, input)
   return string.format("%s { %s }", rec.class, table.concat(parts, ", "))
 end
 
+-- Lua's reserved words, and the description language's names a graph's
+-- text uses after its layers are made: a layer's variable never takes them.
+local RESERVED = { ["and"] = true, ["break"] = true, ["do"] = true, ["else"] = true, ["elseif"] = true,
+  ["end"] = true, ["false"] = true, ["for"] = true, ["function"] = true, ["goto"] = true, ["if"] = true,
+  ["in"] = true, ["local"] = true, ["nil"] = true, ["not"] = true, ["or"] = true, ["repeat"] = true,
+  ["return"] = true, ["then"] = true, ["true"] = true, ["until"] = true, ["while"] = true, model = true,
+  None = true, v = true }
+
+-- A Lua variable for `base` (a C identifier): not reserved, not a
+-- constructor's name (those start with a capital), unique.
+local function lua_var(vars, base)
+  local n = base
+  if RESERVED[n] or n:match("^%u") then n = "l_" .. n end
+  local stem, k = n, 1
+  while vars[n] do
+    k = k + 1
+    n = stem .. "_" .. k
+  end
+  vars[n] = true
+  return n
+end
+
+-- The names of a call's output tensors: OUT, then LSTM's H and C or
+-- another recurrent layer's H (return_state), or OUT1, OUT2, ...
+local function output_vars(vars, base, rec, n)
+  local suffixes = { "out" }
+  local states = keras.RECURRENT_STATES[rec.class]
+  if n == 1 + (states or 0) and n > 1 then
+    suffixes = rec.class == "LSTM" and { "out", "h", "c" } or { "out", "h" }
+  end
+  local out = {}
+  for i = 1, n do
+    out[i] = lua_var(vars, base .. "_" .. (suffixes[i] or ("out" .. (i - 1))))
+  end
+  return out
+end
+
+-- A functional graph: its Inputs, each layer made once, then its calls in
+-- an order where a call's tensors come first (a shared layer's every call
+-- on its one object), and Model { inputs, outputs }.
+function graph_text(model, used, comments)
+  local g = model.graph
+  local vars = {}
+  local lines = {}
+  -- the models used as layers (written first, each a Model of its own)
+  local nested = {}
+  for _, node in ipairs(g.nodes) do
+    if node.rec.class == "Model" and not nested[node.rec] then
+      nested[#nested + 1] = node.rec
+      nested[node.rec] = true
+    end
+  end
+  -- Lua allows 200 local variables in a chunk: a large graph keeps its
+  -- layers and tensors in one table
+  local count = #model.layers + 1
+  for _, m in ipairs({ model, table.unpack(nested) }) do
+    local graph = m.graph or m.model.graph
+    count = count + #graph.inputs + 1
+    for _, node in ipairs(graph.nodes) do
+      count = count + node.outputs
+    end
+  end
+  local big = count > 180
+  if big then lines[#lines + 1] = "local v = {}" end
+  local function decl(names)
+    if not big then return "local " .. table.concat(names, ", ") end
+    local t = {}
+    for i, n in ipairs(names) do
+      t[i] = "v." .. n
+    end
+    return table.concat(t, ", ")
+  end
+  local function ref(name)
+    return big and ("v." .. name) or name
+  end
+  local function key(layer, node, t)
+    return layer .. "\0" .. node .. "\0" .. t
+  end
+  -- every layer made once (a nested model's too: its Model calls them)
+  local layer_var = {}
+  for _, rec in ipairs(model.layers) do
+    local text = layer_text(rec, used, comments)
+    local var = lua_var(vars, rec.rnnc_name)
+    layer_var[rec] = ref(var)
+    lines[#lines + 1] = string.format("%s = %s", decl({ var }), text)
+  end
+  local function list(t)
+    return #t == 1 and t[1] or ("{ " .. table.concat(t, ", ") .. " }")
+  end
+  -- one graph: its Inputs, its calls, its Model
+  local function write_graph(graph, model_decl, model_name)
+    local tensor = {} -- "layer\0node\0tensor" -> variable
+    local input_vars = {}
+    for i, input in ipairs(graph.inputs) do
+      local name = rnnc_name(used, input.name)
+      if name ~= input.name then
+        comments[#comments + 1] = string.format("input '%s' is named '%s' in the file", name, printable(input.name))
+      end
+      local var = lua_var(vars, name)
+      input_vars[i] = ref(var)
+      tensor[key(input.name, 0, 0)] = ref(var)
+      lines[#lines + 1] = string.format("%s = Input { batch_shape = %s, name = %q%s }", decl({ var }),
+        shape_text(input.shape), name, input.integer and ', dtype = "int32"' or "")
+    end
+    local seen = {}
+    for _, node in ipairs(graph.nodes) do
+      local rec = node.rec
+      seen[rec] = (seen[rec] or 0) + 1
+      local base = rec.rnnc_name
+      -- a shared layer's later calls, as rnnc names their buffers (functional.lua call_prefixes)
+      if seen[rec] > 1 then base = base .. "_call" .. seen[rec] end
+      local outs = output_vars(vars, base, rec, node.outputs)
+      local function arg(r)
+        return assert(tensor[key(r.layer, r.node, r.tensor)], "a tensor used before it is computed")
+      end
+      local ins = {}
+      for i, r in ipairs(node.inputs) do
+        ins[i] = arg(r)
+      end
+      local args = node.listed and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
+      if node.states then
+        local st = {}
+        for i, r in ipairs(node.states) do
+          st[i] = arg(r)
+        end
+        args = args .. ", { initial_state = { " .. table.concat(st, ", ") .. " } }"
+      end
+      lines[#lines + 1] = string.format("%s = %s(%s)", decl(outs), layer_var[rec], args)
+      for i, o in ipairs(outs) do
+        tensor[key(rec.keras_name, node.index, i - 1)] = ref(o)
+      end
+    end
+    local outputs = {}
+    for i, r in ipairs(graph.outputs) do
+      outputs[i] = tensor[key(r.layer, r.node, r.tensor)]
+    end
+    lines[#lines + 1] = string.format("%s = Model { inputs = %s, outputs = %s, name = %q }", model_decl,
+      list(input_vars), list(outputs), model_name)
+  end
+  for _, rec in ipairs(nested) do
+    rec.rnnc_name = rnnc_name(used, rec.keras_name)
+    if rec.rnnc_name ~= rec.keras_name then
+      comments[#comments + 1] = string.format("model '%s' is named '%s' in the file", rec.rnnc_name,
+        printable(rec.keras_name))
+    end
+    local var = lua_var(vars, rec.rnnc_name)
+    layer_var[rec] = ref(var)
+    lines[#lines + 1] = string.format("-- the model '%s', used as a layer below", rec.rnnc_name)
+    write_graph(rec.model.graph, decl({ var }), rec.rnnc_name)
+  end
+  write_graph(g, "local model", rnnc_name({}, model.name or "model"))
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Keras's output names (tf.keras functional.py _init_graph_network, as
+-- generator/functional.lua output_names): each output's layer name, made
+-- unique with _1, _2, ...
+local function output_names(bases)
+  local names, used, count = {}, {}, {}
+  for i, base in ipairs(bases) do
+    local proposal = base
+    while used[proposal] do
+      local k = count[base] or 1
+      proposal = base .. "_" .. k
+      count[base] = k + 1
+    end
+    used[proposal] = true
+    names[i] = proposal
+  end
+  return names
+end
+
+-- The file's output names -> the description's, where layers were renamed
+-- (the keys of per-output losses, loss_weights and metrics).
+function output_renames(model)
+  local keras_bases, rnnc_bases = {}, {}
+  if model.graph then
+    local by_name = {}
+    for _, rec in ipairs(model.layers) do
+      by_name[rec.keras_name] = rec
+    end
+    for i, r in ipairs(model.graph.outputs) do
+      keras_bases[i] = r.layer
+      rnnc_bases[i] = by_name[r.layer] and by_name[r.layer].rnnc_name or r.layer
+    end
+  elseif model.kind == "Functional" and #model.layers > 0 then
+    local last = model.layers[#model.layers]
+    for i = 1, model.outputs or 1 do
+      keras_bases[i], rnnc_bases[i] = last.keras_name, last.rnnc_name or last.keras_name
+    end
+  else
+    return nil
+  end
+  local from, to = output_names(keras_bases), output_names(rnnc_bases)
+  local rename = {}
+  for i, n in ipairs(from) do
+    rename[n] = to[i]
+  end
+  return rename
+end
+
 -- The whole description.
 function describe.text(model, training, notes, info)
   local used = {}
@@ -141,6 +348,8 @@ function describe.text(model, training, notes, info)
     end
     local name = model.name and string.format("  name = %q,\n", rnnc_name({}, model.name)) or ""
     body[#body + 1] = "local model = Sequential {\n" .. name .. table.concat(lines, "\n") .. "\n}\n"
+  elseif model.graph then
+    body[#body + 1] = graph_text(model, used, comments)
   else
     local input = rnnc_name(used, model.input.name or "input_1")
     body[#body + 1] = string.format("local %s = Input { batch_shape = %s, name = %q }\n", "inputs",
@@ -175,7 +384,7 @@ function describe.text(model, training, notes, info)
   end
   local tail = {}
   if training then
-    tail[#tail + 1] = compile.text(training)
+    tail[#tail + 1] = compile.text(training, output_renames(model))
   end
   for _, n in ipairs(notes) do
     tail[#tail + 1] = "-- " .. printable(n, 400) .. "\n"

@@ -384,6 +384,21 @@ for cls, keys in pairs(FRONT_KEYS) do
   CLASS_KEYS[cls] = keys
 end
 keras.FRONT_KEYS = FRONT_KEYS
+-- The merge layers (keras/src/layers/merging/*.py, tf.keras
+-- keras/layers/merging/*.py): called on a list of tensors; Concatenate's
+-- axis (counting the batch axis, -1 by default), Dot's axes (one integer
+-- or two) and normalize (generator/layers/merge.lua).
+local MERGE_KEYS = {
+  Add = {}, Subtract = {}, Multiply = {}, Average = {}, Maximum = {}, Minimum = {},
+  Concatenate = { axis = "merge_axis" },
+  Dot = { axes = "dot_axes", normalize = "boolean" },
+}
+for cls, keys in pairs(MERGE_KEYS) do
+  CLASS_KEYS[cls] = keys
+end
+keras.MERGE_KEYS = MERGE_KEYS
+-- A model saved as a layer of another (Keras's nested models).
+local MODEL_CLASSES = { Functional = true, Model = true, Sequential = true }
 -- Keras 1 class names.
 local FRONT_ALIASES = { Convolution1D = "Conv1D" }
 local EMBEDDING_KERAS1 = { init = "embeddings_initializer", W_regularizer = "embeddings_regularizer",
@@ -406,7 +421,7 @@ local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape
   "keepdims", "depthwise_initializer", "pointwise_initializer", "beta_initializer", "gamma_initializer",
   "moving_mean_initializer", "moving_variance_initializer", "input_dim", "output_dim", "input_length",
   "embeddings_initializer", "mask_zero", "rate", "stddev", "noise_shape", "seed", "dropout",
-  "recurrent_dropout", "implementation", "trainable" }
+  "recurrent_dropout", "implementation", "axes", "normalize", "trainable" }
 for _, w in ipairs({ "kernel", "recurrent", "depthwise", "pointwise", "bias", "gamma", "beta", "alpha",
   "embeddings" }) do
   RNNC_ORDER[#RNNC_ORDER + 1] = w .. "_regularizer"
@@ -436,11 +451,21 @@ local function layer(ctx, entry, key, nested)
   -- a Keras 3 layer of the user's own (registered_name) or from another module
   if type(entry.registered_name) == "string" and entry.registered_name ~= cls then
     problem("a custom class ('%s'), not Keras's own", printable(entry.registered_name))
+    rec.unsupported = true -- its outputs are unknown
+    return rec
+  end
+  if type(entry.module) == "string" and entry.module:match("^keras%.src%.ops%.") then
+    -- Keras 3 saves an op applied in a functional model (keras.ops.add,
+    -- ...) as an operation of that module; its class name may be a
+    -- layer's (Add) but it is called otherwise
+    problem("a Keras operation (module '%s'), not a layer: the importer reads layers only", printable(entry.module))
+    rec.unsupported = true -- its outputs are unknown
     return rec
   end
   if type(entry.module) == "string" and entry.module ~= "keras.layers" and entry.module ~= "keras" and
     not entry.module:match("^keras%.") and not entry.module:match("^tensorflow%.") then
     problem("a class from module '%s', not Keras's own", printable(entry.module))
+    rec.unsupported = true -- its outputs are unknown
     return rec
   end
   local keys = CLASS_KEYS[cls]
@@ -449,10 +474,23 @@ local function layer(ctx, entry, key, nested)
   end
   if IDENTITY_AT_INFERENCE[cls] then
     problem("%s is the identity at inference but is refused, not dropped: rnnc does not implement it", cls)
+    rec.unsupported = true -- its outputs are unknown
+    return rec
+  end
+  if MODEL_CLASSES[cls] then
+    -- (a functional model inside a functional one is read by nested_model)
+    if ctx.nested then
+      problem("a model inside a model used as a layer: models nested two deep are not supported by the importer")
+    else
+      problem("a model used as a layer of a %s model is not supported by the importer (of a functional model "
+        .. "it is)", "Sequential")
+    end
+    rec.unsupported = true -- its outputs are unknown
     return rec
   end
   if not keys or CLASS_ALIASES[cls] == false then
     problem("this layer class is not supported by rnnc yet")
+    rec.unsupported = true -- its outputs are unknown
     return rec
   end
   local ok_dtype, dname = dtype_ok(cfg.dtype, ckey .. ".dtype")
@@ -695,6 +733,23 @@ function keras.front_value(rec, k, how, v, key, problem)
       bad(key, "expected an axis, got %s", describe_value(v))
     end
     rec.args[k] = math.tointeger(v)
+  elseif how == "merge_axis" then
+    if type(v) ~= "number" or v ~= math.floor(v) or v < -8 or v > 8 then
+      bad(key, "expected an axis, got %s", describe_value(v))
+    end
+    rec.args[k] = math.tointeger(v)
+  elseif how == "dot_axes" then
+    -- one integer for both inputs, or a list of two (Keras's Dot(axes=...))
+    local list = is_list(v) and v or { v, v }
+    if #list ~= 2 then bad(key, "expected one axis or two, got %d", #list) end
+    local out = {}
+    for i, d in ipairs(list) do
+      if type(d) ~= "number" or d ~= math.floor(d) or d < -8 or d > 8 then
+        bad(is_list(v) and string.format("%s[%d]", key, i - 1) or key, "expected an axis, got %s", describe_value(d))
+      end
+      out[i] = math.tointeger(d)
+    end
+    rec.args[k] = out
   elseif how == "number" then
     if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
       bad(key, "expected a number, got %s", describe_value(v))
@@ -725,79 +780,452 @@ end
 
 -- ---------------------------------------------------------------- models
 
--- Functional models: rnnc builds chains input -> layer -> ... -> outputs of
--- the last layer. Returns the layer entries in order.
-local function inbound_names(entry, key)
-  local nodes = entry.inbound_nodes
-  if nodes == nil or nodes == null then return {} end
-  want(nodes, "list", key .. ".inbound_nodes")
-  if #nodes > 1 then return nil, "is called more than once (a shared layer)" end
-  if #nodes == 0 then return {} end
-  local node, nkey = nodes[1], key .. ".inbound_nodes[0]"
-  local names = {}
-  if is_list(node) then
-    -- Keras 2: [[name, node_index, tensor_index, kwargs], ...]
-    for i, t in ipairs(node) do
-      want(t, "list", string.format("%s[%d]", nkey, i - 1))
-      names[#names + 1] = { want(t[1], "string", string.format("%s[%d][0]", nkey, i - 1)), t[3], t[4] }
+-- Functional models: the graph of calls (nodes) the configuration lists.
+-- Each layer entry's inbound_nodes lists its calls in order (a layer called
+-- several times is shared: one set of weights); a call's tensors are
+-- references [layer name, node index, tensor index]: the tensor_index-th
+-- output of that layer's node_index-th call.
+--   Keras 2 / tf.keras 2.x: a node is a list of [name, node, tensor, kwargs]
+--     (tf.keras keras/engine/node.py Node.serialize; read back by
+--     keras/engine/functional.py process_node and
+--     _deserialize_keras_tensors, which turns the [name, node, tensor]
+--     lists inside kwargs, such as initial_state, into tensors). A
+--     recurrent layer given Keras tensors as initial_state lists them after
+--     its input in the node (RNN.__call__: full_input = [inputs] +
+--     additional_inputs, tf.keras keras/layers/rnn/base_rnn.py and Keras
+--     2.2.4 keras/layers/recurrent.py).
+--   Keras 3: a node is {args, kwargs} whose tensors are __keras_tensor__
+--     objects with config.keras_history [name, node, tensor]
+--     (keras/src/models/functional.py serialize_node / deserialize_node).
+local RECURRENT_STATES = { SimpleRNN = 1, LSTM = 2, GRU = 1 }
+local nested_model
+keras.RECURRENT_STATES = RECURRENT_STATES
+
+-- A whole number from 0 to 65536 (node and tensor indices).
+local function index(v, key)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v > 65536 then
+    bad(key, "expected a whole number from 0 to 65536, got %s", describe_value(v))
+  end
+  return math.tointeger(v)
+end
+
+-- [name, node_index, tensor_index] -> a reference.
+local function tensor_ref(v, key)
+  want(v, "list", key)
+  if #v < 3 then bad(key, "expected [layer name, node index, tensor index], got %d values", #v) end
+  return { layer = want(v[1], "string", key .. "[0]"), node = index(v[2], key .. "[1]"),
+    tensor = index(v[3], key .. "[2]"), key = key }
+end
+
+local function is_keras_tensor(v)
+  return type(v) == "table" and v.class_name == "__keras_tensor__"
+end
+
+-- A Keras 3 __keras_tensor__ object -> a reference.
+local function keras3_ref(v, key)
+  want(v.config, "table", key .. ".config")
+  return tensor_ref(v.config.keras_history, key .. ".config.keras_history")
+end
+
+-- The tensors of a call argument: one tensor or a list of them. `k3` for
+-- Keras 3's objects, else Keras 2's [name, node, tensor] lists.
+local function tensor_list(v, key, k3)
+  if k3 then
+    if is_keras_tensor(v) then return { keras3_ref(v, key) } end
+    if not is_list(v) then return nil end
+    local out = {}
+    for i, x in ipairs(v) do
+      if not is_keras_tensor(x) then return nil end
+      out[i] = keras3_ref(x, string.format("%s[%d]", key, i - 1))
+    end
+    return out
+  end
+  if not is_list(v) then return nil end
+  if type(v[1]) == "string" then return { tensor_ref(v, key) } end
+  local out = {}
+  for i, x in ipairs(v) do
+    if not is_list(x) or type(x[1]) ~= "string" then return nil end
+    out[i] = tensor_ref(x, string.format("%s[%d]", key, i - 1))
+  end
+  return out
+end
+
+-- A call's keyword arguments: initial_state on the recurrent layers; any
+-- other argument is refused, naming the layer (masks in graph calls are
+-- not implemented: generator/functional.lua refuses them too).
+local function call_kwargs(rec, node, kw, key, k3)
+  if kw == nil or kw == null then return end
+  want(kw, "table", key)
+  for _, k in ipairs(util.sorted_keys(kw)) do
+    local v = kw[k]
+    if v == null then
+      -- an argument passed as None is its default
+      goto continue
+    end
+    if k == "initial_state" then
+      local list = tensor_list(v, key .. ".initial_state", k3)
+      if not list then bad(key .. ".initial_state", "expected a tensor or a list of tensors") end
+      if node.states then
+        rec.problem("is given initial states twice in one call")
+      end
+      node.states = list
+    elseif k == "mask" then
+      rec.problem("is called with a mask (call argument 'mask'): masks in graph calls are not implemented in rnnc")
+    elseif k == "training" and k3 and type(v) == "boolean" then -- luacheck: ignore 542
+      -- Keras 3 records the call signature's default (LSTM.call's
+      -- training=False) in every node, and the model's own training flag
+      -- replaces it when the model runs (keras/src/layers/layer.py
+      -- __call__; keras/src/models/functional.py operation_fn): it changes
+      -- nothing
+    elseif k == "training" then
+      -- tf.keras records it only when the call passed it (a layer always in
+      -- training or inference mode)
+      rec.problem("is called with training = %s: rnnc runs the inference computation for predict and the training "
+        .. "one for fit, not a fixed one", describe_value(v))
+    else
+      rec.problem("is called with the argument '%s', which the importer does not support", printable(k))
+    end
+    ::continue::
+  end
+end
+
+-- One node of a layer's inbound_nodes -> { inputs, states, listed }.
+local function read_node(rec, nd, key)
+  local node = { rec = rec, key = key }
+  if is_list(nd) then
+    -- Keras 2 / tf.keras: [[name, node, tensor, kwargs], ...]
+    local refs = {}
+    for i, t in ipairs(nd) do
+      local tk = string.format("%s[%d]", key, i - 1)
+      want(t, "list", tk)
+      if t[1] == "_CONSTANT_VALUE" then
+        rec.problem("is called on a constant (not a tensor), which the importer does not support")
+        return nil
+      end
+      refs[i] = tensor_ref(t, tk)
+      if i == 1 then call_kwargs(rec, node, t[4], tk .. "[3]", false) end
+    end
+    if #refs == 0 then bad(key, "an empty node") end
+    if MERGE_KEYS[rec.class] then
+      node.inputs, node.listed = refs, true
+    elseif #refs > 1 and RECURRENT_STATES[rec.class] and not node.states then
+      -- RNN.__call__'s [inputs] + initial_state
+      node.inputs, node.states = { refs[1] }, { table.unpack(refs, 2) }
+    else
+      node.inputs = refs
     end
   else
-    -- Keras 3: {args = [...], kwargs = {...}} with keras_history [name, node, tensor]
-    want(node, "table", nkey)
-    local function history(v, k)
-      if type(v) == "table" and v.class_name == "__keras_tensor__" then
-        want(v.config, "table", k .. ".config")
-        local h = want(v.config.keras_history, "list", k .. ".config.keras_history")
-        names[#names + 1] = { want(h[1], "string", k .. ".config.keras_history[0]"), h[3] }
-      elseif is_list(v) then
-        for i, x in ipairs(v) do
-          history(x, string.format("%s[%d]", k, i - 1))
-        end
+    -- Keras 3: {args = [...], kwargs = {...}}
+    want(nd, "table", key)
+    local args = want(nd.args, "list", key .. ".args")
+    if #args == 0 then bad(key .. ".args", "a call without arguments") end
+    local first = args[1]
+    if is_keras_tensor(first) then
+      node.inputs = { keras3_ref(first, key .. ".args[0]") }
+    else
+      node.inputs = tensor_list(first, key .. ".args[0]", true)
+      node.listed = true
+      if not node.inputs then
+        rec.problem("is called on something other than tensors, which the importer does not support")
+        return nil
       end
     end
-    history(node.args, nkey .. ".args")
-    if type(node.kwargs) == "table" then
-      for _, k in ipairs({ "initial_state", "mask", "constants" }) do
-        if node.kwargs[k] ~= nil and node.kwargs[k] ~= null then
-          return nil, "is called with " .. k .. " (not supported by the importer yet)"
+    if #args == 2 and RECURRENT_STATES[rec.class] then
+      -- RNN.call(sequences, initial_state): given by position
+      node.states = tensor_list(args[2], key .. ".args[1]", true)
+      if not node.states then bad(key .. ".args[1]", "expected a tensor or a list of tensors") end
+    elseif #args > 1 then
+      rec.problem("is called with %d positional arguments, which the importer does not support", #args)
+    end
+    call_kwargs(rec, node, nd.kwargs, key .. ".kwargs", true)
+  end
+  -- what each kind of layer is called on
+  if rec.unsupported then
+    return node -- (refused already, by its class)
+  elseif rec.class == "Model" then
+    local want_n = #rec.model.graph.inputs
+    if #node.inputs ~= want_n then
+      rec.problem("is called on %d tensor(s); the model takes %d", #node.inputs, want_n)
+    end
+    node.listed = want_n > 1
+  elseif MERGE_KEYS[rec.class] then
+    if not node.listed then rec.problem("a merge layer called on one tensor, not a list") end
+  elseif #node.inputs ~= 1 or node.listed then
+    rec.problem("takes %d input tensors; the importer reads one for this layer", #node.inputs)
+  end
+  if node.states then
+    local n = RECURRENT_STATES[rec.class]
+    if not n then
+      rec.problem("is called with initial_state, which rnnc takes on SimpleRNN, LSTM and GRU only")
+    elseif #node.states ~= n then
+      rec.problem("is given %d initial state(s); %s takes %d", #node.states, rec.class, n)
+    end
+  end
+  return node
+end
+
+-- How many output tensors a layer's call returns.
+local function output_count(rec)
+  if rec.unsupported then return 65537 end -- (refused already; any tensor index passes)
+  if rec.class == "Model" then return #rec.model.graph.outputs end
+  local n = RECURRENT_STATES[rec.class]
+  if n and rec.args.return_state then return 1 + n end
+  if rec.class == "Bidirectional" and rec.inner and rec.inner.args.return_state then
+    return 1 + 2 * (RECURRENT_STATES[rec.inner.class] or 0)
+  end
+  return 1
+end
+
+-- input_layers / output_layers: a list of references (Keras 3 writes one
+-- as a bare [name, node, tensor]).
+local function refs(ctx, v, k)
+  if type(v) == "table" and not is_list(v) then
+    ctx.problems[#ctx.problems + 1] = string.format("model: %s given as a dict (named inputs or outputs) is not "
+      .. "supported by the importer", k:match("[^.]*$"))
+    return nil
+  end
+  want(v, "list", k)
+  if #v == 0 then bad(k, "an empty list") end
+  if #v == 3 and type(v[1]) == "string" then return { tensor_ref(v, k) } end
+  local out = {}
+  for i, r in ipairs(v) do
+    out[i] = tensor_ref(r, string.format("%s[%d]", k, i - 1))
+  end
+  return out
+end
+
+-- The batch shape an InputLayer's config gives, and whether it holds
+-- integers (tokens).
+local function input_shape(entry, key)
+  local c = entry.config
+  local k = (c.batch_input_shape ~= nil and c.batch_input_shape ~= null) and "batch_input_shape" or "batch_shape"
+  if c[k] == nil or c[k] == null then bad(key .. ".config.batch_shape", "missing") end
+  return shape(c[k], key .. ".config." .. k)
+end
+
+-- The graph of a functional model: its inputs, the nodes the outputs need
+-- (in an order where a node's inputs come first), its outputs. Returns nil
+-- when problems were found.
+local function read_graph(ctx, cfg, records, entries, base)
+  local nproblems = #ctx.problems
+  local nodes_of = {}
+  for i, rec in ipairs(records) do
+    local entry, name = entries[i], rec.keras_name
+    local inbound = entry.inbound_nodes
+    if inbound == nil or inbound == null then inbound = {} end
+    want(inbound, "list", rec.key .. ".inbound_nodes")
+    if rec.class == "InputLayer" then
+      if #inbound > 0 then bad(rec.key .. ".inbound_nodes", "an InputLayer is called on nothing") end
+      nodes_of[name] = { { rec = rec, input = true, index = 0, outputs = 1 }, first = 0, n = 1 }
+    else
+      if #inbound == 0 then rec.problem("is never called in the model") end
+      -- a nested model's node 0 is its own construction (linking its inputs
+      -- to its outputs), left out of the configuration: its calls are nodes
+      -- 1, 2, ... (tf.keras functional.py get_network_config and
+      -- _should_skip_first_node, Keras 2.2.4 network.py get_config, Keras 3
+      -- functional.py get_config: kept_nodes = 1 for a Functional)
+      local first = rec.class == "Model" and rec.node_offset or 0
+      nodes_of[name] = { first = first, n = #inbound }
+      for j, nd in ipairs(inbound) do
+        local node = read_node(rec, nd, string.format("%s.inbound_nodes[%d]", rec.key, j - 1))
+        if node then
+          node.index = first + j - 1
+          node.outputs = output_count(rec)
         end
+        nodes_of[name][first + j] = node or false
       end
     end
   end
-  for _, n in ipairs(names) do
-    if type(n[3]) == "table" and next(n[3]) ~= nil then
-      return nil, "is called with keyword arguments (initial_state, mask, ...) the importer does not support yet"
+  local ins = refs(ctx, cfg.input_layers, base .. ".config.input_layers")
+  local outs = refs(ctx, cfg.output_layers, base .. ".config.output_layers")
+  if #ctx.problems > nproblems or not ins or not outs then return nil end
+  -- the node a reference names
+  local function node_of(r)
+    local list = nodes_of[r.layer]
+    if not list then bad(r.key, "unknown layer '%s'", printable(r.layer)) end
+    local node = list[r.node + 1]
+    if node == nil then
+      bad(r.key, "layer '%s' has %d call(s)%s; node %d does not exist", printable(r.layer), list.n,
+        list.first > 0 and " (a nested model's are numbered from 1)" or "", r.node)
+    end
+    if r.tensor >= node.outputs then
+      bad(r.key, "layer '%s' returns %d tensor(s); tensor %d does not exist", printable(r.layer), node.outputs,
+        r.tensor)
+    end
+    return node
+  end
+  local g = { inputs = {}, nodes = {}, outputs = outs }
+  local is_input = {}
+  for i, r in ipairs(ins) do
+    local node = node_of(r)
+    if not node.input then
+      bad(string.format("%s.config.input_layers[%d]", base, i - 1), "'%s' is not an InputLayer",
+        printable(r.layer))
+    end
+    if is_input[node] then bad(base .. ".config.input_layers", "'%s' is listed twice", printable(r.layer)) end
+    is_input[node] = true
+    local rec = node.rec
+    local c = entries[rec.entry_index].config
+    if c.sparse == true or c.ragged == true then rec.problem("sparse or ragged inputs are not supported") end
+    local dtype = type(c.dtype) == "string" and c.dtype or nil
+    g.inputs[i] = { name = rec.keras_name, shape = input_shape(entries[rec.entry_index], rec.key), rec = rec,
+      integer = dtype == "int32" or dtype == "int64" }
+  end
+  -- depth first from the outputs: a node after the nodes it reads
+  local state = {}
+  local function visit(node, from)
+    if state[node] == "done" then return end
+    if state[node] == "open" then bad(node.key, "the graph has a cycle through layer '%s'",
+      printable(node.rec.keras_name)) end
+    if node.input then
+      if not is_input[node] then
+        bad(from, "graph disconnected: input '%s' is not among the model's input_layers",
+          printable(node.rec.keras_name))
+      end
+      state[node] = "done"
+      return
+    end
+    state[node] = "open"
+    for _, r in ipairs(node.inputs) do
+      visit(node_of(r), r.key)
+    end
+    for _, r in ipairs(node.states or {}) do
+      visit(node_of(r), r.key)
+    end
+    state[node] = "done"
+    g.nodes[#g.nodes + 1] = node
+  end
+  for _, r in ipairs(outs) do
+    visit(node_of(r), r.key)
+  end
+  for _, rec in ipairs(records) do
+    if rec.class ~= "InputLayer" then
+      local used = false
+      for k, node in pairs(nodes_of[rec.keras_name]) do
+        if type(k) == "number" and node and state[node] then used = true end
+      end
+      if not used then
+        rec.problem("no output of the model depends on it (the importer keeps every layer's weights)")
+      end
     end
   end
-  return names
+  if #ctx.problems > nproblems then return nil end
+  return g
+end
+
+-- Whether graph g is a chain: one input, each layer called once on the
+-- first output of the one before, the outputs all those of the last layer
+-- in order. Returns the layers in order, or nil.
+local function chain_of(g, records)
+  if #g.inputs ~= 1 then return nil end
+  local consumer = {}
+  local n = 0
+  for _, rec in ipairs(records) do
+    if rec.class == "Model" then return nil end -- (a nested model: written as a graph)
+    if rec.class ~= "InputLayer" then n = n + 1 end
+  end
+  if #g.nodes ~= n then return nil end
+  for _, node in ipairs(g.nodes) do
+    local r = node.inputs[1]
+    if node.index ~= 0 or node.states or node.listed or #node.inputs ~= 1 or r.node ~= 0 or r.tensor ~= 0 or
+      consumer[r.layer] then
+      return nil
+    end
+    consumer[r.layer] = node.rec
+  end
+  local layers, at = {}, g.inputs[1].name
+  while consumer[at] do
+    layers[#layers + 1] = consumer[at]
+    at = consumer[at].keras_name
+  end
+  if #layers ~= n then return nil end
+  for i, o in ipairs(g.outputs) do
+    if o.layer ~= at or o.node ~= 0 or o.tensor ~= i - 1 then return nil end
+  end
+  return layers
+end
+
+-- A functional model used as a layer of another (tf.keras and Keras 3 save
+-- it as a layer entry whose config is the model's own): read as a graph of
+-- its own; a model nested deeper is refused.
+function nested_model(ctx, entry, key)
+  local cfg = want(entry.config, "table", key .. ".config")
+  local name = entry.name ~= nil and entry.name ~= null and want(entry.name, "string", key .. ".name") or
+    want(cfg.name, "string", key .. ".config.name")
+  local rec = { class = "Model", written_class = entry.class_name, keras_name = name, key = key, args = {},
+    notes = {} }
+  rec.problem = function(fmt, ...)
+    ctx.problems[#ctx.problems + 1] = string.format("layer '%s' (%s): ", printable(name),
+      printable(entry.class_name)) .. string.format(fmt, ...)
+  end
+  local nproblems = #ctx.problems
+  ctx.nested = true
+  local ok, inner = pcall(keras.model, ctx, { class_name = entry.class_name, config = cfg }, key)
+  ctx.nested = nil
+  if not ok then error(inner, 0) end
+  -- the node index of its first call in the outer configuration: 1 when it
+  -- has a construction node (a Functional; a Sequential built on an
+  -- InputLayer in tf.keras 2.x, any in standalone Keras 2.0-2.3,
+  -- network.py get_config), else 0 (Keras 3's Sequential is no Functional)
+  local v = ctx.version
+  rec.node_offset = 1
+  if inner.kind == "Sequential" then
+    local first = is_list(cfg) and cfg[1] or (type(cfg.layers) == "table" and cfg.layers[1])
+    local on_input = type(first) == "table" and first.class_name == "InputLayer"
+    local standalone = v.major == 2 and v.minor and v.minor < 4 and not (v.writer or ""):match("^tf%.keras")
+    if v.major == 3 or not v.major or not (on_input or standalone) then rec.node_offset = 0 end
+    if v.major == nil then
+      rec.problem("a Sequential model used as a layer in a file that does not say which Keras wrote it (the "
+        .. "numbering of its calls differs between versions)")
+    end
+    if #ctx.problems == nproblems and #inner.layers > 0 and inner.input then
+      -- its chain as a graph: <first layer>_input (Keras's name) or its InputLayer
+      local prev = inner.input.name or (inner.layers[1].keras_name .. "_input")
+      local g = { inputs = { { name = prev, shape = inner.input.shape } }, nodes = {} }
+      for _, l in ipairs(inner.layers) do
+        g.nodes[#g.nodes + 1] = { rec = l, inputs = { { layer = prev, node = 0, tensor = 0 } }, index = 0,
+          outputs = 1, key = l.key }
+        prev = l.keras_name
+      end
+      g.outputs = { { layer = prev, node = 0, tensor = 0 } }
+      inner.graph = g
+    end
+  end
+  if not inner.graph then
+    rec.unsupported = true -- (its problems are listed)
+  end
+  rec.model = inner
+  inner.name = inner.name or name
+  return rec
 end
 
 -- Builds the model description from a decoded model_config.
 -- Returns { kind, name, input = {shape, name}, layers = {records} }.
-function keras.model(ctx, config)
-  local cls, cfg = object(config, "model_config")
+function keras.model(ctx, config, base)
+  base = base or "model_config"
+  local cls, cfg = object(config, base)
   local m = { layers = {} }
   if cls == "Sequential" then
     m.kind = "Sequential"
     local list = cfg
     if type(cfg) == "table" and not is_list(cfg) then
       -- Keras >= 2.2: {name, layers}; Keras 1 and 2.0-2.1: the list itself
-      m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
+      m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", base .. ".config.name") or nil
       list = cfg.layers
-      want(list, "list", "model_config.config.layers")
+      want(list, "list", base .. ".config.layers")
     else
-      want(list, "list", "model_config.config")
+      want(list, "list", base .. ".config")
     end
-    if #list > 256 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    if #list > 256 then bad(base .. ".config.layers", "%d layers; rnnc allows at most 256", #list) end
     for i, entry in ipairs(list) do
-      local key = string.format("model_config.config.layers[%d]", i - 1)
+      local key = string.format("%s.config.layers[%d]", base, i - 1)
       local rec = layer(ctx, entry, key)
       if rec.class == "InputLayer" then
         if i ~= 1 then rec.problem("an InputLayer inside a Sequential model is not supported") end
         local c = entry.config
         local k = (c.batch_input_shape ~= nil and c.batch_input_shape ~= null) and "batch_input_shape" or "batch_shape"
         if c[k] == nil or c[k] == null then bad(key .. ".config.batch_shape", "missing") end
-        m.input = { shape = shape(c[k], key .. ".config." .. k) }
+        m.input = { shape = shape(c[k], key .. ".config." .. k), name = rec.keras_name }
         if c.sparse == true or c.ragged == true then rec.problem("sparse or ragged inputs are not supported") end
       else
         if i == (m.input and 2 or 1) and rec.input and not m.input then m.input = { shape = rec.input } end
@@ -806,104 +1234,74 @@ function keras.model(ctx, config)
     end
   elseif cls == "Functional" or cls == "Model" then
     m.kind = "Functional"
-    want(cfg, "table", "model_config.config")
-    m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", "model_config.config.name") or nil
-    local list = want(cfg.layers, "list", "model_config.config.layers")
-    if #list > 257 then bad("model_config.config.layers", "%d layers; rnnc allows at most 256", #list) end
+    want(cfg, "table", base .. ".config")
+    m.name = cfg.name ~= nil and cfg.name ~= null and want(cfg.name, "string", base .. ".config.name") or nil
+    local list = want(cfg.layers, "list", base .. ".config.layers")
+    if #list > 257 then bad(base .. ".config.layers", "%d layers; rnnc allows at most 256", #list) end
     local by_name, records, entries = {}, {}, {}
     for i, entry in ipairs(list) do
-      local key = string.format("model_config.config.layers[%d]", i - 1)
-      local rec = layer(ctx, entry, key)
+      local key = string.format("%s.config.layers[%d]", base, i - 1)
       want(entry, "table", key)
+      local rec
+      if MODEL_CLASSES[entry.class_name] and not ctx.nested then
+        rec = nested_model(ctx, entry, key)
+      else
+        rec = layer(ctx, entry, key)
+      end
       local name = entry.name ~= nil and entry.name ~= null and want(entry.name, "string", key .. ".name") or
         rec.keras_name
       rec.keras_name = name
       if by_name[name] then bad(key .. ".name", "layer name '%s' appears twice", printable(name)) end
       by_name[name] = rec
+      rec.entry_index = i
       records[i], entries[i] = rec, entry
     end
-    -- inputs and outputs
-    local function refs(v, k)
-      want(v, "list", k)
-      if #v == 3 and type(v[1]) == "string" then return { v } end -- Keras 3 single [name, 0, 0]
-      for i, r in ipairs(v) do
-        want(r, "list", string.format("%s[%d]", k, i - 1))
+    local g = read_graph(ctx, cfg, records, entries, base)
+    if not g then return m end
+    local chain = not ctx.nested and chain_of(g, records)
+    if chain then
+      -- written as the chain it is (input -> layer -> ... -> outputs)
+      m.layers = chain
+      m.input = { shape = g.inputs[1].shape, name = g.inputs[1].name }
+      m.outputs = #g.outputs
+    else
+      -- a graph: the layers in the configuration's order (Keras's
+      -- model.layers, the order of its weights and optimizer variables)
+      -- (a nested model's layers in its place, as Keras orders its weights);
+      -- Keras 3's .keras groups: layers/<snake-case class>[_n], numbered per
+      -- class in each model (keras/src/saving/saving_lib.py
+      -- _save_container_state), a nested model's under its own
+      local numbered, seen = {}, {}
+      local function group(prefix, class)
+        local b = prefix .. "/" .. keras.snake(class)
+        local n = numbered[b]
+        numbered[b] = (n or 0) + 1
+        return b .. (n and ("_" .. n) or "")
       end
-      return v
-    end
-    local ins = refs(cfg.input_layers, "model_config.config.input_layers")
-    local outs = refs(cfg.output_layers, "model_config.config.output_layers")
-    if #ins ~= 1 then
-      ctx.problems[#ctx.problems + 1] = string.format("model: %d inputs; the importer supports one input (initial "
-        .. "states as inputs are not supported by the importer yet)", #ins)
-      return m
-    end
-    local input_name = want(ins[1][1], "string", "model_config.config.input_layers[0][0]")
-    local input = by_name[input_name]
-    if not input or input.class ~= "InputLayer" then
-      bad("model_config.config.input_layers", "'%s' is not an InputLayer of the model", printable(input_name))
-    end
-    local icfg = input.class == "InputLayer" and entries[1] and nil
-    for i, rec in ipairs(records) do
-      if rec == input then icfg = entries[i].config end
-    end
-    local k = (icfg.batch_input_shape ~= nil and icfg.batch_input_shape ~= null) and "batch_input_shape" or
-      "batch_shape"
-    if icfg[k] == nil or icfg[k] == null then bad(input.key .. ".config.batch_shape", "missing") end
-    m.input = { shape = shape(icfg[k], input.key .. ".config." .. k), name = input_name }
-    -- follow the chain from the input
-    local consumer = {}
-    for i, rec in ipairs(records) do
-      if rec ~= input then
-        local names, why = inbound_names(entries[i], rec.key)
-        if not names then
-          rec.problem("%s", why)
-        elseif #names ~= 1 then
-          rec.problem("takes %d inputs; the importer supports chains of one-input layers", #names)
-        else
-          local from = names[1][1]
-          if not by_name[from] then bad(rec.key .. ".inbound_nodes", "unknown layer '%s'", printable(from)) end
-          if (names[1][2] or 0) ~= 0 then
-            rec.problem("takes output %s of '%s'; rnnc builds chains on the first output", tostring(names[1][2]),
-              printable(from))
+      for _, rec in ipairs(records) do
+        if rec.class == "Model" then
+          local outer = group("layers", rec.written_class)
+          for _, inner in ipairs(rec.model.layers) do
+            inner.vars_group = group(outer .. "/layers", inner.class)
+            inner.h5_parent = rec.keras_name
+            m.layers[#m.layers + 1] = inner
           end
-          if consumer[from] then
-            rec.problem("'%s' feeds more than one layer (a branch): the importer supports chains", printable(from))
+        elseif rec.class ~= "InputLayer" then
+          rec.vars_group = group("layers", rec.class)
+          m.layers[#m.layers + 1] = rec
+        end
+        -- rnnc names weights by layer: every layer name once in the model
+        for _, l in ipairs(rec.class == "Model" and rec.model.layers or { rec }) do
+          if seen[l.keras_name] and l.class ~= "InputLayer" then
+            rec.problem("layer name '%s' is used inside the nested model and outside it; rnnc needs every layer "
+              .. "name once in a model", printable(l.keras_name))
           end
-          consumer[from] = rec
-        end
-      elseif rec.class ~= "InputLayer" then
-        rec.problem("is not an InputLayer")
-      end
-    end
-    local at = input_name
-    local seen = {}
-    while consumer[at] and not seen[at] do
-      seen[at] = true
-      local rec = consumer[at]
-      m.layers[#m.layers + 1] = rec
-      at = rec.keras_name
-    end
-    for i, rec in ipairs(records) do
-      if rec ~= input and not seen[rec.keras_name] and consumer[rec.keras_name] == nil then
-        local found = false
-        for _, l in ipairs(m.layers) do
-          if l == rec then found = true end
-        end
-        if not found and #ctx.problems == 0 then
-          rec.problem("is not on the chain from the input (layers[%d])", i - 1)
+          seen[l.keras_name] = true
         end
       end
-    end
-    -- outputs: all outputs of the last layer, in Keras's order
-    m.outputs = #outs
-    for i, o in ipairs(outs) do
-      local name = want(o[1], "string", string.format("model_config.config.output_layers[%d][0]", i - 1))
-      if #m.layers == 0 or name ~= m.layers[#m.layers].keras_name or (o[3] or 0) ~= i - 1 then
-        ctx.problems[#ctx.problems + 1] = "model: outputs other than all outputs of the last layer, in order, are "
-          .. "not supported by the importer"
-        break
-      end
+      m.graph = g
+      m.input = { shape = g.inputs[1].shape, name = g.inputs[1].name }
+      m.outputs = #g.outputs
     end
   else
     ctx.problems[#ctx.problems + 1] = string.format("model class '%s' is not supported", printable(cls))
@@ -913,9 +1311,9 @@ function keras.model(ctx, config)
     rec.class_index = i
     m.all_classes[i] = rec.class
   end
-  if #m.layers == 0 and #ctx.problems == 0 then bad("model_config", "the model has no layers") end
+  if #m.layers == 0 and #ctx.problems == 0 then bad(base, "the model has no layers") end
   if not m.input and #ctx.problems == 0 then
-    bad("model_config", "no input shape (batch_input_shape, batch_shape or input_dim on the first layer)")
+    bad(base, "no input shape (batch_input_shape, batch_shape or input_dim on the first layer)")
   end
   return m
 end

@@ -247,14 +247,26 @@ function weights.map(ctx, layout, layers, all_classes)
         local names = list_attr(layout.file.attrs[layout.prefix .. rec.keras_name], "weight_names")
         extra = names and #names > 0 and #names
       else
-        extra = layout.file.data[group_of[pair.index] .. "/vars/0"] and 1
+        extra = layout.file.data[(rec.vars_group or group_of[pair.index]) .. "/vars/0"] and 1
       end
       if extra then
         error(string.format("%s: %s holds weight arrays; the configuration needs none", ctx.file, where), 0)
       end
       parts = {}
     elseif layout.kind == "h5" then
-      local arrays = h5_arrays(ctx, layout, rec.keras_name)
+      local arrays
+      if rec.h5_parent then
+        -- a nested model's layer: its arrays in the model's group, named
+        -- <layer>/... (tf.keras save_weights_to_hdf5_group: the nested
+        -- model's weights, each named under its layer's scope)
+        arrays = {}
+        for _, a in ipairs(h5_arrays(ctx, layout, rec.h5_parent)) do
+          local n = a.weight_name:gsub("^" .. rec.h5_parent:gsub("%W", "%%%0") .. "/", "")
+          if n:sub(1, #rec.keras_name + 1) == rec.keras_name .. "/" then arrays[#arrays + 1] = a end
+        end
+      else
+        arrays = h5_arrays(ctx, layout, rec.keras_name)
+      end
       if rec.class == "Bidirectional" then
         local half = #want // 2
         local fw, bw = { table.unpack(want, 1, half) }, { table.unpack(want, half + 1) }
@@ -271,7 +283,7 @@ function weights.map(ctx, layout, layers, all_classes)
         parts = convert(ctx, class, arrays, want, where)
       end
     else
-      local group = group_of[pair.index]
+      local group = rec.vars_group or group_of[pair.index]
       if rec.class == "Bidirectional" then
         local half = #want // 2
         local fw, bw = { table.unpack(want, 1, half) }, { table.unpack(want, half + 1) }

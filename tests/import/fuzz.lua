@@ -106,6 +106,11 @@ local SOURCES = {
 local CONFIGS = {
   { FX .. "tfkeras212_json.json", "json", FX .. "tfkeras212_json.weights.h5" },
   { FX .. "keras3_bidir_gru.config.json", "keras", FX .. "keras3_bidir_gru.weights.h5" },
+  -- functional graphs (issue 15): Keras 3 nodes, a shared layer, initial states
+  { FX .. "keras3_shared.config.json", "keras", FX .. "keras3_shared.weights.h5" },
+  { FX .. "keras3_seq2seq.config.json", "keras", FX .. "keras3_seq2seq.weights.h5" },
+  { FX .. "tfkeras214_seq2seq_kwargs.json", "json", FX .. "tfkeras214_seq2seq.h5" },
+  { FX .. "keras3_nested.config.json", "keras", FX .. "keras3_nested.weights.h5" },
 }
 
 local function flip_bits(s, n, rnd)

@@ -49,6 +49,7 @@ from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Co
 from keras_torch import Embedding  # noqa: E402
 from keras_torch import Masking  # noqa: E402
 from keras_torch import Dropout, GaussianNoise  # noqa: E402
+from keras_torch import GraphModel, Merge  # noqa: E402
 import torch  # noqa: E402
 from golden import as_float32, write_safetensors  # noqa: E402
 
@@ -1268,6 +1269,529 @@ def fixture_refused():
         f["model_weights/dense_1/dense_1/bias:0"][1] = np.nan
 
 
+# ---------------------------------------------------------------- functional graphs (issue 15)
+#
+# Graph fixtures: a functional model of several inputs, merges, shared
+# layers or initial states, as each writer serializes it (see keras.lua's
+# read_graph for the sources). Vectors: NAME.x.npy, NAME.x1.npy, ... (one
+# per input, in input_layers order), NAME.inputs (the input names, one a
+# line), NAME.pred.npy (the first output), NAME.y.npy, NAME.steps and, with
+# an optimizer, NAME.resumed.safetensors.
+
+
+class GraphFixture:
+    def __init__(self, name, model, steps, loss, optimizer, n=3, onehot=()):
+        self.name, self.model, self.steps, self.loss, self.optimizer, self.n = name, model, steps, loss, optimizer, n
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        self.weights = {k: as_float32(rng.uniform(-0.7, 0.7, size=s)) for k, s in model.weight_list}
+        self.x = []
+        for i, s in enumerate(model.input_shapes):
+            if i in onehot:  # one-hot characters, as the seq2seq example feeds them
+                self.x.append(np.eye(s[-1])[rng.integers(0, s[-1], size=(n,) + tuple(s[:-1]))])
+            else:
+                self.x.append(as_float32(rng.uniform(-1, 1, size=(n,) + tuple(s))))
+        with torch.no_grad():
+            outs, _ = model.forward({k: torch.tensor(v) for k, v in self.weights.items()},
+                                    [torch.tensor(x) for x in self.x])
+        self.pred = outs[0].numpy()
+        if loss and loss.kind == "categorical_crossentropy":
+            self.y = np.eye(self.pred.shape[-1])[rng.integers(0, self.pred.shape[-1], size=self.pred.shape[:-1])]
+        else:
+            self.y = as_float32(rng.uniform(-0.8, 0.8, size=self.pred.shape))
+        self.iterations = 7
+        self.slots = {}
+        if optimizer:
+            assert optimizer.cls == "RMSprop" and not optimizer.cfg["momentum"] and not optimizer.cfg["centered"]
+            for k, shape in model.weight_list:
+                self.slots[("velocity", k)] = as_float32(rng.uniform(0.01, 0.2, size=shape))
+
+    def w(self, k):
+        return self.weights[k]
+
+    def slot(self, kind, k):
+        return self.slots[(kind, k)]
+
+    def save_vectors(self, input_names):
+        for i, x in enumerate(self.x):
+            np.save(os.path.join(OUT, self.name + (".x.npy" if i == 0 else ".x%d.npy" % i)), x)
+        with open(os.path.join(OUT, self.name + ".inputs"), "w") as f:
+            f.write("".join(n + "\n" for n in input_names))
+        np.save(os.path.join(OUT, self.name + ".y.npy"), self.y)
+        np.save(os.path.join(OUT, self.name + ".pred.npy"), self.pred)
+        with open(os.path.join(OUT, self.name + ".steps"), "w") as f:
+            f.write("%d\n" % self.steps)
+        if self.optimizer:
+            opt = self.optimizer
+            trained = {k: v.copy() for k, v in self.weights.items()}
+            opt.init_state(trained)
+            opt.iterations = self.iterations
+            for (s, k), v in self.slots.items():
+                opt.slots[k][s] = v.copy()
+            for _ in range(RESUME_STEPS):
+                _, g, _, _ = loss_and_grads(self.model, self.loss, trained, self.x, self.y)
+                opt.apply(trained, g)
+            write_safetensors(os.path.join(OUT, self.name + ".resumed.safetensors"),
+                              [(k, trained[k]) for k, _ in self.model.weight_list])
+
+
+def seq2seq(enc_tokens, dec_tokens, latent, steps):
+    """Keras's character-level sequence-to-sequence TRAINING model
+    (keras-io examples/nlp/lstm_seq2seq.py): the encoder LSTM's states are
+    the decoder LSTM's initial_state (teacher forcing), a softmax Dense."""
+    encoder = LSTM(latent, return_state=True)
+    decoder = LSTM(latent, return_sequences=True, return_state=True)
+    dense = Dense(dec_tokens, activation="softmax")
+    return GraphModel([(steps, enc_tokens), (steps, dec_tokens)], [
+        (["enc_out", "h", "c"], encoder, ["in0"]),
+        (["dec_out", "dh", "dc"], decoder, ["in1", "h", "c"]),
+        (["y"], dense, ["dec_out"])], "y")
+
+
+def input_entry(name, shape, writer):
+    if writer == "keras3":
+        return {"module": "keras.layers", "class_name": "InputLayer",
+                "config": {"batch_shape": shape, "dtype": "float32", "sparse": False, "name": name},
+                "registered_name": None, "name": name, "inbound_nodes": []}
+    return {"class_name": "InputLayer", "config": {"batch_input_shape": shape, "dtype": "float32", "sparse": False,
+                                                   "ragged": False, "name": name},
+            "name": name, "inbound_nodes": []}
+
+
+def k3_tensor(shape, layer, node=0, tensor=0):
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": shape, "dtype": "float32", "keras_history": [layer, node, tensor]}}
+
+
+# H. tf.keras 2.14 .h5 of the seq2seq training model: inbound_nodes as
+# Keras 2 lists; the decoder LSTM's node lists its input, then the
+# encoder's states h and c (tensors 1 and 2 of lstm's node 0), as
+# RNN.__call__ serializes initial_state given as Keras tensors (full_input
+# = [inputs] + additional_inputs, keras/layers/rnn/base_rnn.py); RMSprop of
+# 2.11-2.15 with its velocity slots by name.
+def fixture_tf214_seq2seq():
+    fx = GraphFixture("tfkeras214_seq2seq", seq2seq(5, 6, 4, 4), 4, Loss("categorical_crossentropy"),
+                      Optimizer("RMSprop", learning_rate=f32(0.001), rho=0.9, momentum=0.0, epsilon=1e-07,
+                                centered=False), n=3, onehot=(0, 1))
+    w = "tf-new"
+    enc = recurrent_config("LSTM", "lstm", 4, w)
+    enc["return_state"] = True
+    dec = recurrent_config("LSTM", "lstm_1", 4, w, return_sequences=True)
+    dec["return_state"] = True
+    layers = [
+        input_entry("input_1", [None, None, 5], w),
+        input_entry("input_2", [None, None, 6], w),
+        {"class_name": "LSTM", "config": enc, "name": "lstm", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        {"class_name": "LSTM", "config": dec, "name": "lstm_1",
+         "inbound_nodes": [[["input_2", 0, 0, {}], ["lstm", 0, 1, {}], ["lstm", 0, 2, {}]]]},
+        {"class_name": "Dense", "config": dense_config("dense", 6, w, "softmax"), "name": "dense",
+         "inbound_nodes": [[["lstm_1", 0, 0, {}]]]},
+    ]
+    model_config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0], ["input_2", 0, 0]],
+        "output_layers": [["dense", 0, 0]]}}
+    opt = {"name": "RMSprop", "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+           "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": 100, "jit_compile": False,
+           "is_legacy_optimizer": False, "learning_rate": f32(0.001), "rho": 0.9, "momentum": 0.0,
+           "epsilon": 1e-07, "centered": False}
+    training = training_config_tf("categorical_crossentropy", "Custom>RMSprop", opt)
+    path = os.path.join(OUT, fx.name + ".h5")
+    cells = {"lstm": "lstm/lstm_cell", "lstm_1": "lstm_1/lstm_cell_1", "dense": "dense"}
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        put_strings(f, "training_config", json.dumps(training), True)
+        mw = f.create_group("model_weights")
+        groups = [("input_1", []), ("input_2", [])]
+        pairs = []
+        for lname in ("lstm", "lstm_1", "dense"):
+            kinds = ["kernel", "recurrent_kernel", "bias"] if lname != "dense" else ["kernel", "bias"]
+            ws = [("%s/%s:0" % (cells[lname], k), "%s/%s" % (lname, k)) for k in kinds]
+            pairs += ws
+            groups.append((lname, [(a, fx.w(b)) for a, b in ws]))
+        write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+        top = mw.create_group("top_level_model_weights")
+        top.attrs["weight_names"] = np.array([], dtype=np.float64)
+        ow = [("iteration:0", np.int64(fx.iterations))]
+        for a, b in pairs:
+            ow.append(("RMSprop/velocity/" + a, np.float32(fx.slot("velocity", b))))
+        write_optimizer_group(f, ow, True)
+    fx.save_vectors(["input_1", "input_2"])
+    # the same file listing its layers in another order than Keras's
+    # model.layers (dense first): rnnc builds its own order, so the weights
+    # and the optimizer slots mapped in the file's order must be reordered
+    dst = os.path.join(OUT, fx.name + "_reordered.h5")
+    with open(path, "rb") as a, open(dst, "wb") as b:
+        b.write(a.read())
+    with h5py.File(dst, "r+") as f:
+        reordered = dict(model_config, config=dict(model_config["config"], layers=[layers[i] for i in (0, 1, 4, 3, 2)]))
+        put_strings(f, "model_config", json.dumps(reordered), True)
+    # the same architecture as JSON with the decoder's initial_state in the
+    # node's kwargs, [name, node, tensor] lists, the form tf.keras's reader
+    # also takes (keras/engine/functional.py _deserialize_keras_tensors)
+    layers[3]["inbound_nodes"] = [[["input_2", 0, 0, {"initial_state": [["lstm", 0, 1], ["lstm", 0, 2]]}]]]
+    with open(os.path.join(OUT, fx.name + "_kwargs.json"), "w") as f:
+        json.dump(dict(model_config, keras_version="2.14.0", backend="tensorflow"), f)
+
+
+# I. Keras 3 .keras archive of the same seq2seq training model: nodes as
+# {args, kwargs} with __keras_tensor__ objects, the decoder called with
+# kwargs initial_state = [h, c] (keras/src/models/functional.py
+# serialize_node), and training = False, LSTM.call's default, which Keras
+# 3's Layer.__call__ puts in every node's kwargs (with mask = None for a
+# call on one tensor: keras/src/layers/layer.py __call__, steps 5 and 6); weights at layers/lstm/cell/vars/N, layers/lstm_1/...,
+# layers/dense/vars/N (saving_lib: snake-case class names numbered over
+# model.layers); optimizer/vars/N: iteration, learning_rate, then one
+# velocity per variable (keras/src/optimizers/rmsprop.py build).
+def fixture_keras3_seq2seq():
+    fx = GraphFixture("keras3_seq2seq", seq2seq(5, 6, 4, 4), 4, Loss("categorical_crossentropy"),
+                      Optimizer("RMSprop", learning_rate=f32(0.001), rho=0.9, momentum=0.0, epsilon=1e-07,
+                                centered=False), n=3, onehot=(0, 1))
+    w = "keras3"
+    enc = recurrent_config("LSTM", "lstm", 4, w)
+    enc["return_state"] = True
+    dec = recurrent_config("LSTM", "lstm_1", 4, w, return_sequences=True)
+    dec["return_state"] = True
+    layers = [
+        input_entry("input_layer", [None, None, 5], w),
+        input_entry("input_layer_1", [None, None, 6], w),
+        dict(entry("LSTM", enc, w), name="lstm", build_config={"input_shape": [None, None, 5]},
+             inbound_nodes=[{"args": [k3_tensor([None, None, 5], "input_layer")],
+                             "kwargs": {"training": False, "mask": None}}]),
+        dict(entry("LSTM", dec, w), name="lstm_1", build_config={"input_shape": [None, None, 6]},
+             inbound_nodes=[{"args": [k3_tensor([None, None, 6], "input_layer_1")],
+                             "kwargs": {"initial_state": [k3_tensor([None, 4], "lstm", 0, 1),
+                                                          k3_tensor([None, 4], "lstm", 0, 2)],
+                                        "training": False}}]),
+        dict(entry("Dense", dense_config("dense", 6, w, "softmax"), w), name="dense",
+             build_config={"input_shape": [None, None, 4]},
+             inbound_nodes=[{"args": [k3_tensor([None, None, 4], "lstm_1")], "kwargs": {}}]),
+    ]
+    opt = {"name": "rmsprop", "learning_rate": f32(0.001), "weight_decay": None, "clipnorm": None,
+           "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+           "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+           "rho": 0.9, "momentum": 0.0, "epsilon": 1e-07, "centered": False}
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "config": {"name": "functional", "trainable": True, "layers": layers,
+                         "input_layers": [["input_layer", 0, 0], ["input_layer_1", 0, 0]],
+                         "output_layers": [["dense", 0, 0]]},
+              "registered_name": "Functional", "build_config": {"input_shape": None},
+              "compile_config": {"optimizer": {"module": "keras.optimizers", "class_name": "RMSprop", "config": opt,
+                                               "registered_name": None},
+                                 "loss": "categorical_crossentropy", "loss_weights": None, "metrics": ["accuracy"],
+                                 "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+                                 "jit_compile": False}}
+    names = [k for k, _ in fx.model.weight_list]
+
+    def weights(h):
+        for lname in ("lstm", "lstm_1"):
+            for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+                h.create_dataset("layers/%s/cell/vars/%d" % (lname, i), data=np.float32(fx.w("%s/%s" % (lname, k))))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+        h.create_group("layers/input_layer/vars")
+        h.create_group("layers/input_layer_1/vars")
+        ov = [np.int64(fx.iterations), np.float32(0.001)] + [np.float32(fx.slot("velocity", k)) for k in names]
+        for i, v in enumerate(ov):
+            h.create_dataset("optimizer/vars/%d" % i, data=v)
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    fx.save_vectors(["input_layer", "input_layer_1"])
+    # model.to_json() and save_weights("w.weights.h5") of the same model
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump({k: v for k, v in config.items() if k != "compile_config"}, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+
+
+def merge_entry(cls, name, writer, inbound, **cfg):
+    c = {"name": name, "trainable": True, "dtype": "float32"}
+    c.update(cfg)
+    e = entry(cls, c, writer)
+    e["name"], e["inbound_nodes"] = name, inbound
+    return e
+
+
+# J. tf.keras 2.9 .h5, branches and merges: a GRU and a SimpleRNN read the
+# same sequence (fan-out), Add joins them, a Dense reads the second input,
+# Concatenate joins that and the sum (Keras 2 node lists of two tensors);
+# no training configuration.
+def fixture_tf29_branch():
+    gru, rnn, d1, d2 = GRU(3), SimpleRNN(3), Dense(3, activation="tanh"), Dense(2)
+    model = GraphModel([(4, 3), (2,)], [
+        (["r"], gru, ["in0"]), (["s"], rnn, ["in0"]), (["a"], Merge("Add"), ["r", "s"]),
+        (["d"], d1, ["in1"]), (["c"], Merge("Concatenate"), ["a", "d"]), (["y"], d2, ["c"])], "y")
+    fx = GraphFixture("tfkeras29_branch", model, 4, None, None, n=3)
+    w = "tf"
+    layers = [
+        input_entry("input_1", [None, 4, 3], w),
+        dict(entry("GRU", recurrent_config("GRU", "gru", 3, w)), name="gru", inbound_nodes=[[["input_1", 0, 0, {}]]]),
+        dict(entry("SimpleRNN", recurrent_config("SimpleRNN", "simple_rnn", 3, w)), name="simple_rnn",
+             inbound_nodes=[[["input_1", 0, 0, {}]]]),
+        input_entry("input_2", [None, 2], w),
+        merge_entry("Add", "add", w, [[["gru", 0, 0, {}], ["simple_rnn", 0, 0, {}]]]),
+        dict(entry("Dense", dense_config("dense", 3, w, "tanh")), name="dense",
+             inbound_nodes=[[["input_2", 0, 0, {}]]]),
+        merge_entry("Concatenate", "concatenate", w, [[["add", 0, 0, {}], ["dense", 0, 0, {}]]], axis=-1),
+        dict(entry("Dense", dense_config("dense_1", 2, w)), name="dense_1",
+             inbound_nodes=[[["concatenate", 0, 0, {}]]]),
+    ]
+    model_config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0], ["input_2", 0, 0]],
+        "output_layers": [["dense_1", 0, 0]]}}
+    path = os.path.join(OUT, fx.name + ".h5")
+    with h5py.File(path, "w") as f:
+        put_strings(f, "keras_version", "2.9.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        groups = [("input_1", []), ("input_2", []), ("add", []), ("concatenate", [])]
+        cells = {"gru": "gru/gru_cell", "simple_rnn": "simple_rnn/simple_rnn_cell", "dense": "dense",
+                 "dense_1": "dense_1"}
+        for lname in ("gru", "simple_rnn", "dense", "dense_1"):
+            kinds = ["kernel", "recurrent_kernel", "bias"] if lname in ("gru", "simple_rnn") else ["kernel", "bias"]
+            groups.append((lname, [("%s/%s:0" % (cells[lname], k), fx.w("%s/%s" % (lname, k))) for k in kinds]))
+        write_layer_groups(mw, groups, True, {"keras_version": "2.9.0", "backend": "tensorflow"})
+    fx.save_vectors(["input_1", "input_2"])
+
+
+# K. Keras 3 .keras, a shared layer: one Dense called on both inputs (two
+# nodes; the second call's output is keras_history ["dense", 1, 0]),
+# Concatenate along time (axis=1), a SimpleRNN whose return_state output
+# (tensor 1) is multiplied with its output, then a Dense; the model's
+# second output is that state (["simple_rnn", 0, 1], NAME.pred1.npy); no
+# training configuration.
+def fixture_keras3_shared():
+    shared, rnn, out = Dense(3, activation="tanh"), SimpleRNN(2, return_state=True), Dense(2)
+    model = GraphModel([(3, 2), (2, 2)], [
+        (["a"], shared, ["in0"]), (["b"], shared, ["in1"]), (["c"], Merge("Concatenate", axis=1), ["a", "b"]),
+        (["h", "s"], rnn, ["c"]), (["m"], Merge("Multiply"), ["h", "s"]), (["y"], out, ["m"])], "y")
+    fx = GraphFixture("keras3_shared", model, 3, None, None, n=3)
+    w = "keras3"
+    rc = recurrent_config("SimpleRNN", "simple_rnn", 2, w)
+    rc["return_state"] = True
+    layers = [
+        input_entry("input_layer", [None, 3, 2], w),
+        input_entry("input_layer_1", [None, 2, 2], w),
+        dict(entry("Dense", dense_config("dense", 3, w, "tanh"), w), name="dense",
+             inbound_nodes=[{"args": [k3_tensor([None, 3, 2], "input_layer")], "kwargs": {}},
+                            {"args": [k3_tensor([None, 2, 2], "input_layer_1")], "kwargs": {}}]),
+        merge_entry("Concatenate", "concatenate", w, [{"args": [[k3_tensor([None, 3, 3], "dense", 0, 0),
+                                                                 k3_tensor([None, 2, 3], "dense", 1, 0)]],
+                                                       "kwargs": {}}], axis=1),
+        dict(entry("SimpleRNN", rc, w), name="simple_rnn",
+             inbound_nodes=[{"args": [k3_tensor([None, 5, 3], "concatenate")],
+                             "kwargs": {"training": False, "mask": None}}]),
+        merge_entry("Multiply", "multiply", w, [{"args": [[k3_tensor([None, 2], "simple_rnn", 0, 0),
+                                                           k3_tensor([None, 2], "simple_rnn", 0, 1)]],
+                                                 "kwargs": {}}]),
+        dict(entry("Dense", dense_config("dense_1", 2, w), w), name="dense_1",
+             inbound_nodes=[{"args": [k3_tensor([None, 2], "multiply")], "kwargs": {}}]),
+    ]
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "config": {"name": "functional", "trainable": True, "layers": layers,
+                         "input_layers": [["input_layer", 0, 0], ["input_layer_1", 0, 0]],
+                         "output_layers": [["dense_1", 0, 0], ["simple_rnn", 0, 1]]},
+              "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+    def weights(h):
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers/simple_rnn/cell/vars/%d" % i, data=np.float32(fx.w("simple_rnn/%s" % k)))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense_1/vars/%d" % i, data=np.float32(fx.w("dense_1/%s" % k)))
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    fx.save_vectors(["input_layer", "input_layer_1"])
+    # model.to_json() and save_weights("w.weights.h5") of the same model
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump({k: v for k, v in config.items() if k != "compile_config"}, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+    # the second output, the SimpleRNN's state
+    model.output = "s"
+    with torch.no_grad():
+        outs, _ = model.forward({k: torch.tensor(v) for k, v in fx.weights.items()}, [torch.tensor(x) for x in fx.x])
+    np.save(os.path.join(OUT, fx.name + ".pred1.npy"), outs[0].numpy())
+
+
+# L. a model used as a layer: a functional "encoder" (an LSTM returning
+# its output and its cell state c, tensors 0 and 2) called in an outer
+# functional model whose Concatenate reads both, then a Dense. The outer
+# configuration refers to the nested model's call as node 1 (its node 0 is
+# its own construction, left out: tf.keras functional.py
+# get_network_config / _should_skip_first_node, Keras 3 functional.py
+# get_config). tf.keras 2.14 .h5: the encoder's weights in its group,
+# named by layer scope (lstm/lstm_cell/kernel:0); Keras 3 .keras: under
+# layers/functional/layers/lstm/cell/vars/N. No training configuration.
+def nested_golden(name):
+    lstm, dense = LSTM(3, return_state=True), Dense(2)
+    model = GraphModel([(4, 3)], [
+        (["o", "h", "c"], lstm, ["in0"]), (["cat"], Merge("Concatenate"), ["o", "c"]), (["y"], dense, ["cat"])], "y")
+    return GraphFixture(name, model, 4, None, None, n=3)
+
+
+def fixture_tf214_nested():
+    fx = nested_golden("tfkeras214_nested")
+    w = "tf-new"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_state"] = True
+    inner = {"name": "encoder", "layers": [
+        input_entry("enc_in", [None, 4, 3], w),
+        {"class_name": "LSTM", "config": lc, "name": "lstm", "inbound_nodes": [[["enc_in", 0, 0, {}]]]}],
+        "input_layers": [["enc_in", 0, 0]], "output_layers": [["lstm", 0, 0], ["lstm", 0, 2]]}
+    layers = [
+        input_entry("input_1", [None, 4, 3], w),
+        {"class_name": "Functional", "config": inner, "name": "encoder", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
+        merge_entry("Concatenate", "concatenate", w, [[["encoder", 1, 0, {}], ["encoder", 1, 1, {}]]], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w)), name="dense", inbound_nodes=[[["concatenate", 0, 0, {}]]]),
+    ]
+    model_config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}}
+    with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        groups = [("input_1", []),
+                  ("encoder", [("lstm/lstm_cell/%s:0" % k, fx.w("lstm/%s" % k))
+                               for k in ("kernel", "recurrent_kernel", "bias")]),
+                  ("concatenate", []),
+                  ("dense", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")])]
+        write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors(["input_1"])
+
+
+def fixture_keras3_nested():
+    fx = nested_golden("keras3_nested")
+    w = "keras3"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_state"] = True
+    inner = {"name": "encoder", "trainable": True, "layers": [
+        input_entry("input_layer", [None, 4, 3], w),
+        dict(entry("LSTM", lc, w), name="lstm",
+             inbound_nodes=[{"args": [k3_tensor([None, 4, 3], "input_layer")],
+                             "kwargs": {"training": False, "mask": None}}])],
+        "input_layers": [["input_layer", 0, 0]], "output_layers": [["lstm", 0, 0], ["lstm", 0, 2]]}
+    layers = [
+        input_entry("input_layer_1", [None, 4, 3], w),
+        {"module": "keras.src.models.functional", "class_name": "Functional", "config": inner,
+         "registered_name": "Functional", "name": "encoder",
+         "inbound_nodes": [{"args": [k3_tensor([None, 4, 3], "input_layer_1")], "kwargs": {"mask": None}}]},
+        merge_entry("Concatenate", "concatenate", w, [{"args": [[k3_tensor([None, 3], "encoder", 1, 0),
+                                                                 k3_tensor([None, 3], "encoder", 1, 1)]],
+                                                       "kwargs": {}}], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w), w), name="dense",
+             inbound_nodes=[{"args": [k3_tensor([None, 6], "concatenate")], "kwargs": {}}]),
+    ]
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "config": {"name": "functional_1", "trainable": True, "layers": layers,
+                         "input_layers": [["input_layer_1", 0, 0]], "output_layers": [["dense", 0, 0]]},
+              "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+    def weights(h):
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers/functional/layers/lstm/cell/vars/%d" % i, data=np.float32(fx.w("lstm/%s" % k)))
+        h.create_group("layers/functional/layers/input_layer/vars")
+        h.create_group("layers/functional/vars")
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    fx.save_vectors(["input_layer_1"])
+    with open(os.path.join(OUT, fx.name + ".config.json"), "w") as f:
+        json.dump(config, f)
+    with h5py.File(os.path.join(OUT, fx.name + ".weights.h5"), "w") as h:
+        weights(h)
+
+
+# M. a Sequential model used as a layer: "features" (an InputLayer, then
+# a Dense on each step) called in an outer functional model, then a
+# SimpleRNN and a Dense. tf.keras 2.14 .h5: a Sequential built on an
+# InputLayer has a construction node, so its call is node 1
+# (_should_skip_first_node); Keras 3 .keras: Keras 3's Sequential is no
+# Functional, its call is node 0; weights under
+# layers/sequential/layers/dense/vars/N.
+def nested_sequential_golden(name):
+    model = GraphModel([(4, 3)], [
+        (["a"], Dense(3, activation="tanh"), ["in0"]), (["r"], SimpleRNN(2), ["a"]), (["y"], Dense(1), ["r"])], "y")
+    return GraphFixture(name, model, 4, None, None, n=3)
+
+
+def fixture_nested_sequential(writer):
+    k3 = writer == "keras3"
+    fx = nested_sequential_golden("keras3_nested_seq" if k3 else "tfkeras214_nested_seq")
+    w = "keras3" if k3 else "tf-new"
+    inner_layers = [dict(input_entry("features_input", [None, 4, 3], w)),
+                    entry("Dense", dense_config("dense", 3, w, "tanh"), w)]
+    del inner_layers[0]["inbound_nodes"], inner_layers[0]["name"]
+    inner = {"name": "features", "layers": inner_layers}
+    node = 0 if k3 else 1
+    if k3:
+        seq = {"module": "keras", "class_name": "Sequential", "config": dict(inner, trainable=True),
+               "registered_name": None, "name": "features",
+               "inbound_nodes": [{"args": [k3_tensor([None, 4, 3], "input_layer")], "kwargs": {"mask": None}}]}
+        rnn = dict(entry("SimpleRNN", recurrent_config("SimpleRNN", "simple_rnn", 2, w), w), name="simple_rnn",
+                   inbound_nodes=[{"args": [k3_tensor([None, 4, 3], "features", node, 0)],
+                                   "kwargs": {"training": False, "mask": None}}])
+        out = dict(entry("Dense", dense_config("dense_1", 1, w), w), name="dense_1",
+                   inbound_nodes=[{"args": [k3_tensor([None, 2], "simple_rnn")], "kwargs": {}}])
+        first = "input_layer"
+    else:
+        seq = {"class_name": "Sequential", "config": inner, "name": "features",
+               "inbound_nodes": [[["input_1", 0, 0, {}]]]}
+        rnn = dict(entry("SimpleRNN", recurrent_config("SimpleRNN", "simple_rnn", 2, w)), name="simple_rnn",
+                   inbound_nodes=[[["features", node, 0, {}]]])
+        out = dict(entry("Dense", dense_config("dense_1", 1, w)), name="dense_1",
+                   inbound_nodes=[[["simple_rnn", 0, 0, {}]]])
+        first = "input_1"
+    layers = [input_entry(first, [None, 4, 3], w), seq, rnn, out]
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [[first, 0, 0]],
+                                                     "output_layers": [["dense_1", 0, 0]]}}
+    if k3:
+        config.update(module="keras.src.models.functional", registered_name="Functional")
+
+        def weights(h):
+            for i, k in enumerate(("kernel", "bias")):
+                h.create_dataset("layers/sequential/layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+            for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+                h.create_dataset("layers/simple_rnn/cell/vars/%d" % i, data=np.float32(fx.w("simple_rnn/%s" % k)))
+            for i, k in enumerate(("kernel", "bias")):
+                h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense_1/%s" % k)))
+
+        zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+                  {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    else:
+        with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+            put_strings(f, "keras_version", "2.14.0", True)
+            put_strings(f, "backend", "tensorflow", True)
+            put_strings(f, "model_config", json.dumps(config), True)
+            mw = f.create_group("model_weights")
+            groups = [("input_1", []),
+                      ("features", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")]),
+                      ("simple_rnn", [("simple_rnn/simple_rnn_cell/%s:0" % k, fx.w("simple_rnn/%s" % k))
+                                      for k in ("kernel", "recurrent_kernel", "bias")]),
+                      ("dense_1", [("dense_1/%s:0" % k, fx.w("dense_1/%s" % k)) for k in ("kernel", "bias")])]
+            write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors([first])
+
+
+def graph_fixtures():
+    fixture_tf214_seq2seq()
+    fixture_keras3_seq2seq()
+    fixture_tf29_branch()
+    fixture_keras3_shared()
+    fixture_tf214_nested()
+    fixture_keras3_nested()
+    fixture_nested_sequential("tf")
+    fixture_nested_sequential("keras3")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     fixture_keras2()
@@ -1289,8 +1813,14 @@ def main():
     fixture_tf29_dropout()
     real_sunspot()
     fixture_refused()
+    graph_fixtures()
     print("wrote", OUT)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["graphs"]:
+        # only the functional-graph fixtures (the others' bytes stay as committed)
+        os.makedirs(OUT, exist_ok=True)
+        graph_fixtures()
+    else:
+        main()

@@ -259,6 +259,180 @@ grep -q 'merge_mode = "sum", trainable = false }' "$work/k3_frozen/k3_frozen.lua
 $rnnc summary "$work/k3_frozen/k3_frozen.lua" | grep -q '^Non-trainable params: 126$' && ok ||
   ko "the frozen Bidirectional's weights are not counted as non-trainable"
 
+# --- functional graphs (issue 15): several inputs, initial states, merges, -------
+# fan-out and shared layers, from Keras 2 node lists and Keras 3 keras_history
+# objects. Imported, built, predicting Keras's equations (keras_torch.py's
+# GraphModel on the file's arrays) to 1e-10, the generated code agreeing with
+# the reference runtime, and the seq2seq files' optimizer state resumed.
+run_graph_fixture() { # NAME SOURCE [--weights W]: the inputs by the names in NAME.inputs
+  local name=$1 gfx=${GFX:-$fx}
+  shift
+  local out="$work/$name" bin xs=() i=0 input f n
+  if ! $rnnc import "$@" -o "$out" >"$work/$name.import.log" 2>&1; then
+    ko "$name: import failed: $(tail -3 "$work/$name.import.log")"
+    return
+  fi
+  ok
+  while read -r input; do
+    f="$gfx/$name.x.npy"
+    [ "$i" -gt 0 ] && f="$gfx/$name.x$i.npy"
+    xs+=(--x "$input=$f")
+    i=$((i + 1))
+  done <"$gfx/$name.inputs"
+  local total params
+  total=$($rnnc summary "$out/$name.lua" | sed -n 's/^Total params: //p' | tr -d ,)
+  params=$($compare params "$out/$name.safetensors")
+  [ -n "$total" ] && [ "$total" = "$params" ] && ok || ko "$name: summary total '$total', file holds $params"
+  if ! CFLAGS="-O1" $rnnc build "$out/$name.lua" -o "$out/bin" --dtype float64 --timesteps "$(cat "$gfx/$name.steps")" \
+    >"$work/$name.build.log" 2>&1; then
+    ko "$name: build failed: $(tail -3 "$work/$name.build.log")"
+    return
+  fi
+  bin="$out/bin/$name"
+  if "$bin" predict --weights "$out/$name.safetensors" "${xs[@]}" --out "$out/pred.npy" >/dev/null 2>&1 &&
+    $compare npy "$out/pred.npy" "$gfx/$name.pred.npy" 1e-10 >/dev/null; then ok; else
+    ko "$name: predictions differ from Keras's equations on the file's arrays"
+  fi
+  if [ -f "$gfx/$name.pred1.npy" ]; then # a second output
+    $compare npy "$out/pred_1.npy" "$gfx/$name.pred1.npy" 1e-10 >/dev/null && ok ||
+      ko "$name: the second output differs from Keras's equations"
+  fi
+  expect "$name: generated code vs the reference runtime" 0 "^OK" -- \
+    "$bin" diff --weights "$out/$name.safetensors" "${xs[@]}" --y "$gfx/$name.y.npy"
+  if [ -f "$gfx/$name.resumed.safetensors" ]; then
+    n=$(lua5.4 -e "local f=io.open('$gfx/$name.x.npy','rb'):read('a'); print(f:match(\"'shape': %((%d+)\"))")
+    expect "$name: fit --resume reads the file's optimizer state" 0 "resuming from .*: 7 optimizer updates done" -- \
+      "$bin" fit --weights "$out/$name.safetensors" "${xs[@]}" --y "$gfx/$name.y.npy" --epochs 3 \
+      --batch-size "$n" --no-shuffle --verbose 0 --resume --out "$out/resumed.safetensors"
+    if $compare safetensors "$out/resumed.safetensors" "$gfx/$name.resumed.safetensors" 1e-10 >/dev/null; then ok; else
+      ko "$name: 3 resumed steps differ from Keras's: $($compare safetensors "$out/resumed.safetensors" \
+        "$gfx/$name.resumed.safetensors" 1e-10 2>&1 | tail -1)"
+    fi
+  fi
+}
+# the seq2seq training model (two inputs, the encoder's h and c as the
+# decoder's initial_state): tf.keras 2.14 .h5 (the states listed in the
+# decoder's node) and Keras 3 .keras (kwargs initial_state)
+run_graph_fixture tfkeras214_seq2seq "$fx/tfkeras214_seq2seq.h5"
+run_graph_fixture keras3_seq2seq "$fx/keras3_seq2seq.keras"
+d="$work/tfkeras214_seq2seq/tfkeras214_seq2seq.lua"
+grep -q '^local lstm_out, lstm_h, lstm_c = lstm(input_1)$' "$d" &&
+  grep -q '^local lstm_1_out, lstm_1_h, lstm_1_c = lstm_1(input_2, { initial_state = { lstm_h, lstm_c } })$' "$d" &&
+  grep -q '^local model = Model { inputs = { input_1, input_2 }, outputs = dense_out, name = "model" }$' "$d" && ok ||
+  ko "the seq2seq graph is not written as Keras code: $(grep -v '^--' "$d")"
+# the encoder and decoder INFERENCE models of Keras's example, written in the
+# description language (tests/import/graphs/, as README shows them) with the
+# imported layers' names, on the imported weights: the encoder's states, then
+# the decoder one step at a time, give the training model's every step
+inf="$work/seq2seq_inference"
+mkdir -p "$inf"
+s2s="$work/tfkeras214_seq2seq/tfkeras214_seq2seq.safetensors"
+if CFLAGS="-O1" $rnnc build tests/import/graphs/seq2seq_encoder.lua -o "$inf/enc" --dtype float64 --timesteps 4 \
+  >"$inf/build.log" 2>&1 && CFLAGS="-O1" $rnnc build tests/import/graphs/seq2seq_decoder.lua -o "$inf/dec" \
+  --dtype float64 --timesteps 1 >>"$inf/build.log" 2>&1 &&
+  "$inf/enc/seq2seq_encoder" predict --weights "$s2s" --x "$fx/tfkeras214_seq2seq.x.npy" --out "$inf/states.npy" \
+    >/dev/null 2>&1; then
+  ok
+  expect "seq2seq: the decoder inference model step by step on the imported weights" 0 "e-1[0-9]$" -- \
+    lua5.4 tests/import/seq2seq_steps.lua "$inf/dec/seq2seq_decoder" "$s2s" "$fx/tfkeras214_seq2seq.x1.npy" \
+    "$inf/states.npy" "$inf/states_1.npy" "$fx/tfkeras214_seq2seq.pred.npy" "$inf" 1e-10
+else
+  ko "seq2seq inference models: build or encoder failed: $(tail -3 "$inf/build.log")"
+fi
+# the same architecture as JSON, initial_state in the node's kwargs as
+# [name, node, tensor] lists, with the .h5's weights: the same graph and
+# the same weights as the .h5's import
+mkdir -p "$work/s2skw"
+if $rnnc import "$fx/tfkeras214_seq2seq_kwargs.json" --weights "$fx/tfkeras214_seq2seq.h5" -o "$work/s2skw" \
+  --name tfkeras214_seq2seq >"$work/s2skw.log" 2>&1; then
+  ok
+  cmp -s <(grep '^local ' "$work/s2skw/tfkeras214_seq2seq.lua") \
+    <(grep '^local ' "$work/tfkeras214_seq2seq/tfkeras214_seq2seq.lua") && ok ||
+    ko "kwargs initial_state: a graph other than the .h5's: $(grep '^local ' "$work/s2skw/tfkeras214_seq2seq.lua")"
+  $compare safetensors "$work/tfkeras214_seq2seq/tfkeras214_seq2seq.safetensors" \
+    "$work/s2skw/tfkeras214_seq2seq.safetensors" 0 >/dev/null && ok || ko "kwargs initial_state: other weights"
+else
+  ko "kwargs initial_state: import failed: $(tail -3 "$work/s2skw.log")"
+fi
+# the .h5 listing its layers in another order than rnnc builds them (dense,
+# lstm_1, lstm): weights and optimizer slots are put in rnnc's order
+mkdir -p "$work/s2sre"
+cp "$fx/tfkeras214_seq2seq.inputs" "$work/s2sre/s2s_reordered.inputs"
+for e in x.npy x1.npy y.npy pred.npy steps resumed.safetensors; do
+  cp "$fx/tfkeras214_seq2seq.$e" "$work/s2sre/s2s_reordered.$e"
+done
+GFX="$work/s2sre" run_graph_fixture s2s_reordered "$fx/tfkeras214_seq2seq_reordered.h5" --name s2s_reordered
+# a functional model used as a layer (its call is node 1; its outputs the
+# LSTM's output and cell state): tf.keras 2.14 .h5 and Keras 3 .keras
+run_graph_fixture tfkeras214_nested "$fx/tfkeras214_nested.h5"
+run_graph_fixture keras3_nested "$fx/keras3_nested.keras"
+grep -q '^local encoder = Model { inputs = enc_in, outputs = { lstm_out, lstm_c }, name = "encoder" }$' \
+  "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
+  grep -q '^local encoder_out, encoder_out1 = encoder(input_1)$' "$work/tfkeras214_nested/tfkeras214_nested.lua" &&
+  ok || ko "the nested model is not written as a Model called as a layer"
+# a Sequential model used as a layer: node 1 in tf.keras 2.14 (built on an
+# InputLayer), node 0 in Keras 3 (its Sequential is no Functional)
+run_graph_fixture tfkeras214_nested_seq "$fx/tfkeras214_nested_seq.h5"
+run_graph_fixture keras3_nested_seq "$fx/keras3_nested_seq.keras"
+# branches (a sequence read by a GRU and a SimpleRNN), Add, Concatenate
+run_graph_fixture tfkeras29_branch "$fx/tfkeras29_branch.h5"
+# a shared Dense (two nodes, one set of weights), Concatenate along time,
+# a return_state output by tensor index (read by Multiply and the model's
+# second output)
+run_graph_fixture keras3_shared "$fx/keras3_shared.keras"
+grep -q '^local dense_call2_out = dense(input_layer_1)$' "$work/keras3_shared/keras3_shared.lua" &&
+  grep -q '^local concatenate = Concatenate { name = "concatenate", axis = 1 }$' \
+    "$work/keras3_shared/keras3_shared.lua" &&
+  ok || ko "the shared layer is not called twice: $(grep -v '^--' "$work/keras3_shared/keras3_shared.lua")"
+# what stays refused in graphs, named: masks and other call arguments, a
+# nested model, a node or tensor that does not exist
+gr="$work/graph-refused"
+mkdir -p "$gr"
+lua5.4 - "$fx/keras3_shared.config.json" "$gr" <<'LUA'
+local s = io.open(arg[1], "rb"):read("a")
+local function put(name, from, to)
+  local a, b = s:find(from, 1, true)
+  assert(a, "no " .. from)
+  io.open(arg[2] .. "/" .. name .. ".json", "wb"):write(s:sub(1, a - 1) .. to .. s:sub(b + 1))
+end
+local rnn_node = '"kwargs": {"training": false, "mask": null}'
+local mask = '{"class_name": "__keras_tensor__", "config": {"shape": [null, 5], "dtype": "bool", '
+  .. '"keras_history": ["input_layer", 0, 0]}}'
+put("mask", rnn_node, '"kwargs": {"mask": ' .. mask .. '}')
+put("constants", rnn_node, '"kwargs": {"constants": [' .. mask .. ']}')
+put("op", '{"module": "keras.layers", "class_name": "Multiply"', '{"module": "keras.src.ops.numpy", "class_name": "Multiply"')
+put("no_node", '"keras_history": ["dense", 1, 0]', '"keras_history": ["dense", 2, 0]')
+put("no_tensor", '"keras_history": ["simple_rnn", 0, 1]', '"keras_history": ["simple_rnn", 0, 2]')
+LUA
+w3="$fx/keras3_shared.weights.h5"
+refused "graph: a mask in a call" "layer 'simple_rnn' \(SimpleRNN\): is called with a mask" -- \
+  $rnnc import "$gr/mask.json" --weights "$w3"
+# tf.keras records training only when the call passed it: refused (Keras 3
+# records the signature's default in every node: keras3_seq2seq has it)
+sed 's/\[\["input_1", 0, 0, {}\]\]/[["input_1", 0, 0, {"training": true}]]/' "$fx/tfkeras214_seq2seq_kwargs.json" \
+  >"$gr/training.json"
+refused "graph: training in a call" "layer 'lstm' \\(LSTM\\): is called with training = true" -- \
+  $rnnc import "$gr/training.json" --weights "$fx/tfkeras214_seq2seq.h5"
+refused "graph: other call arguments" "layer 'simple_rnn' \(SimpleRNN\): is called with the argument 'constants'" -- \
+  $rnnc import "$gr/constants.json" --weights "$w3"
+# a model inside a Sequential model
+sed 's/"class_name": "Bidirectional"/"class_name": "Functional"/' "$fx/keras3_bidir_gru.config.json" >"$gr/in_seq.json"
+refused "graph: a model inside a Sequential" "layer 'bidirectional' \(Functional\): a model used as a layer of a Sequential" -- \
+  $rnnc import "$gr/in_seq.json" --weights "$fx/keras3_bidir_gru.weights.h5"
+# a model nested two deep; a layer name inside the nested model and outside
+sed 's/"class_name": "LSTM"/"class_name": "Functional"/' "$fx/keras3_nested.config.json" >"$gr/deep.json"
+refused "graph: models nested two deep" "layer 'lstm' \(Functional\): a model inside a model used as a layer" -- \
+  $rnnc import "$gr/deep.json" --weights "$fx/keras3_nested.weights.h5"
+sed 's/"dense"/"lstm"/g' "$fx/keras3_nested.config.json" >"$gr/same_name.json"
+refused "graph: one name inside a nested model and outside" "layer name 'lstm' is used inside the nested model" -- \
+  $rnnc import "$gr/same_name.json" --weights "$fx/keras3_nested.weights.h5"
+refused "graph: a Keras operation" "layer 'multiply' \\(Multiply\\): a Keras operation \\(module 'keras.src.ops.numpy'\\)" -- \
+  $rnnc import "$gr/op.json" --weights "$w3"
+refused "graph: a node that does not exist" "layer 'dense' has 2 call\(s\); node 2 does not exist" -- \
+  $rnnc import "$gr/no_node.json" --weights "$w3"
+refused "graph: a tensor that does not exist" "layer 'simple_rnn' returns 2 tensor\(s\); tensor 2 does not exist" -- \
+  $rnnc import "$gr/no_tensor.json" --weights "$w3"
+
 # what the descriptions say
 d="$work/keras224_lstm_gru/keras224_lstm_gru.lua"
 grep -q 'recurrent_activation = "hard_sigmoid_keras2"' "$d" && grep -q 'reset_after = false' "$d" && ok ||

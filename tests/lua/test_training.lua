@@ -389,4 +389,45 @@ return m
   end, "loss has 2 entries, the model has 3 outputs")
 end
 
+-- rnnc import of a training configuration with a loss per output (issue 15):
+-- tf.keras's dict by output name with loss_weights and metrics per output,
+-- Keras 3's lists, written as compile{} and matched to the outputs; a renamed
+-- output layer's key follows its name in the description.
+tests["rnnc import: losses, loss_weights and metrics per output"] = function()
+  local compile = require("import.compile")
+  local training = require("training")
+  local cjson = require("cjson")
+  local graph = [[
+local x = Input { shape = { 3, 2 } }
+local seq, h = SimpleRNN { 3, return_sequences = true, return_state = true, name = "rnn" }(x)
+local a = Dense { 2, activation = "softmax", name = "a" }(seq)
+local b = Dense { 1, name = "b_x" }(h)
+local model = Model { inputs = x, outputs = { a, b } }
+%sreturn model
+]]
+  local function losses(tc, rename)
+    local c, notes = compile.from({ version = { major = 2, minor = 14 }, outputs = 2 }, cjson.decode(tc), "tc")
+    T.truthy(c, table.concat(notes, "; "))
+    local text = compile.text(c, rename)
+    return training.interface(T.load_text(string.format(graph, text)).compiled, nil, { "a", "b_x" }).losses, text
+  end
+  local adam = [["optimizer_config": {"class_name": "Adam", "config": {"learning_rate": 0.01}}]]
+  local l, text = losses([[{"loss": {"a": "categorical_crossentropy", "b.x": "mse"}, "loss_weights": {"a": 1.0,
+    "b.x": 0.5}, "metrics": {"a": ["accuracy"], "b.x": []}, ]] .. adam .. "}", { ["b.x"] = "b_x" })
+  T.contains(text, 'loss = { a = "categorical_crossentropy", b_x = "mse" }, loss_weights = { a = 1, b_x = 0.5 }')
+  T.eq({ l[1].kind, l[1].weight, l[1].metrics, l[2].kind, l[2].weight, l[2].metrics },
+    { "categorical_crossentropy", 1, { "accuracy" }, "mse", 0.5, {} }, "a dict by output name")
+  l = losses([=[{"loss": ["mse", null], "loss_weights": [2.0, 1.0], "metrics": [["mae"], []], ]=] .. adam .. "}")
+  T.eq({ l[1].kind, l[1].weight, l[1].metrics, l[2].kind }, { "mse", 2, { "mae" }, nil },
+    "lists, None for no loss, metrics per output")
+  -- one list of metrics: every output with a loss, as before
+  l = losses([[{"loss": ["mse", "mae"], "metrics": ["mse"], ]] .. adam .. "}")
+  T.eq({ l[1].metrics, l[2].metrics }, { { "mse" }, { "mse" } }, "one list of metrics")
+  -- a loss rnnc lacks among them leaves compile{} out, with the note
+  local c, notes = compile.from({ version = { major = 3, minor = 3 }, outputs = 2 },
+    cjson.decode([[{"loss": {"a": "mse", "b": "poisson_nll"}, "optimizer": "adam"}]]), "tc")
+  T.eq(c, nil)
+  T.contains(table.concat(notes, "; "), "loss 'poisson_nll' is not supported by rnnc")
+end
+
 return tests
