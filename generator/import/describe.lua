@@ -44,6 +44,12 @@ local FRONT_DEFAULTS = {
 
 -- The merge layers' defaults (Keras's: Concatenate axis=-1, Dot
 -- normalize=False; Dot's axes has none and is always written).
+-- The attention layers' defaults (Keras's; use_scale differs between them).
+local ATTENTION_DEFAULTS = {
+  Attention = { use_scale = false, score_mode = "dot" },
+  AdditiveAttention = { use_scale = true },
+  MultiHeadAttention = { use_bias = true, kernel_initializer = "glorot_uniform", bias_initializer = "zeros" },
+}
 local MERGE_DEFAULTS = { axis = -1, normalize = false }
 
 -- Names rnnc accepts: C identifiers of at most 64 characters, unique.
@@ -121,6 +127,7 @@ local function layer_text(rec, used, comments, input)
   if rec.class == "Dense" then defaults = setmetatable({ activation = "linear" }, { __index = DEFAULTS }) end
   if keras.FRONT_KEYS[rec.class] then defaults = FRONT_DEFAULTS end
   if keras.MERGE_KEYS[rec.class] then defaults = MERGE_DEFAULTS end
+  if keras.ATTENTION_KEYS[rec.class] then defaults = ATTENTION_DEFAULTS[rec.class] end
   for _, k in ipairs(keras.ARG_ORDER) do
     local v = a[k]
     local is_positional = false
@@ -254,13 +261,22 @@ function graph_text(model, used, comments)
       for i, r in ipairs(node.inputs) do
         ins[i] = arg(r)
       end
-      local args = node.listed and ("{ " .. table.concat(ins, ", ") .. " }") or ins[1]
+      -- a list (merges, Attention), the tensors by position
+      -- (MultiHeadAttention's query, value, key) or one tensor
+      local args = node.listed and ("{ " .. table.concat(ins, ", ") .. " }") or table.concat(ins, ", ")
       if node.states then
         local st = {}
         for i, r in ipairs(node.states) do
           st[i] = arg(r)
         end
         args = args .. ", { initial_state = { " .. table.concat(st, ", ") .. " } }"
+      end
+      if node.opts then
+        local o = {}
+        for _, k in ipairs({ "use_causal_mask", "return_attention_scores" }) do
+          if node.opts[k] then o[#o + 1] = k .. " = true" end
+        end
+        args = args .. ", { " .. table.concat(o, ", ") .. " }"
       end
       lines[#lines + 1] = string.format("%s = %s(%s)", decl(outs), layer_var[rec], args)
       for i, o in ipairs(outs) do

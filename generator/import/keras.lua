@@ -397,6 +397,24 @@ for cls, keys in pairs(MERGE_KEYS) do
   CLASS_KEYS[cls] = keys
 end
 keras.MERGE_KEYS = MERGE_KEYS
+-- The attention layers (keras/src/layers/attention/*.py, tf.keras
+-- keras/layers/attention/*.py; generator/layers/attention.lua). Keras <=
+-- 2.9's Attention(causal=True) is the call option use_causal_mask of every
+-- call; MultiHeadAttention's build shapes (Keras 3 query_shape, ...) follow
+-- from the graph.
+local ATTENTION_KEYS = {
+  Attention = { use_scale = "boolean", score_mode = "score_mode", dropout = "rate", seed = "seed",
+    causal = "causal" },
+  AdditiveAttention = { use_scale = "boolean", dropout = "rate", seed = "seed", causal = "causal" },
+  MultiHeadAttention = { num_heads = "count", key_dim = "count", value_dim = "optional_count", dropout = "rate",
+    use_bias = "boolean", output_shape = "output_shape", attention_axes = "attention_axes",
+    kernel_initializer = "initializer", bias_initializer = "initializer", seed = "seed", query_shape = "ignore",
+    key_shape = "ignore", value_shape = "ignore", flash_attention = "flash_attention" },
+}
+for cls, keys in pairs(ATTENTION_KEYS) do
+  CLASS_KEYS[cls] = keys
+end
+keras.ATTENTION_KEYS = ATTENTION_KEYS
 -- A model saved as a layer of another (Keras's nested models).
 local MODEL_CLASSES = { Functional = true, Model = true, Sequential = true }
 -- Keras 1 class names.
@@ -410,7 +428,8 @@ local IDENTITY_AT_INFERENCE = { SpatialDropout2D = true, AlphaDropout = true }
 -- Keras 1 and tf.keras 1 class names.
 local CLASS_ALIASES = { CuDNNLSTM = false, CuDNNGRU = false }
 
-local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape", "activation",
+local RNNC_ORDER = { "units", "layer", "name", "batch_input_shape", "input_shape", "num_heads", "key_dim",
+  "value_dim", "use_scale", "score_mode", "output_shape", "activation",
   "recurrent_activation", "use_bias", "return_sequences", "return_state", "go_backwards", "unroll",
   "zero_output_for_mask", "mask_value",
   "reset_after", "unit_forget_bias", "merge_mode", "kernel_initializer", "recurrent_initializer",
@@ -587,6 +606,38 @@ local function layer(ctx, entry, key, nested)
         if v ~= null then rec.backward = layer(ctx, v, kk, true) end
       elseif how == "mask_zero" then
         if v ~= null and want(v, "boolean", kk) then rec.args.mask_zero = true end
+      elseif how == "score_mode" then
+        if v ~= null then
+          want(v, "string", kk)
+          if v ~= "dot" and v ~= "concat" then
+            problem("score_mode '%s': Keras's are dot and concat", printable(v))
+          else
+            rec.args[k] = v
+          end
+        end
+      elseif how == "causal" then
+        -- tf.keras <= 2.9: Attention(causal=True), every call causal
+        if v ~= null and want(v, "boolean", kk) then rec.causal = true end
+      elseif how == "optional_count" then
+        if v ~= null then rec.args[k] = count(v, kk) end
+      elseif how == "output_shape" then
+        if v ~= null then
+          local list = is_list(v) and v or { v }
+          if #list ~= 1 then
+            problem("output_shape with %d dimensions: rnnc's outputs are (batch, steps, features)", #list)
+          else
+            rec.args[k] = count(list[1], kk)
+          end
+        end
+      elseif how == "attention_axes" then
+        local list = v ~= null and (is_list(v) and v or { v }) or {}
+        if #list > 1 or (#list == 1 and list[1] ~= 1 and list[1] ~= -2) then
+          problem("attention_axes = %s: rnnc attends over the time axis only", describe_value(v))
+        end
+      elseif how == "flash_attention" then
+        -- Keras 3: None or False computes the same numbers (True: a fused
+        -- kernel, the same equations)
+        if v ~= null then want(v, "boolean", kk) end
       elseif how == "dense_only" then
         if v ~= null and want(v, "boolean", kk) then problem("sparse = true: sparse gradients are not implemented "
           .. "(rnnc's table gradient is dense)") end
@@ -850,6 +901,13 @@ local function tensor_list(v, key, k3)
   return out
 end
 
+local function all_null(list)
+  for _, x in ipairs(list) do
+    if x ~= null then return false end
+  end
+  return true
+end
+
 -- A call's keyword arguments: initial_state on the recurrent layers; any
 -- other argument is refused, naming the layer (masks in graph calls are
 -- not implemented: generator/functional.lua refuses them too).
@@ -869,6 +927,22 @@ local function call_kwargs(rec, node, kw, key, k3)
         rec.problem("is given initial states twice in one call")
       end
       node.states = list
+    elseif (k == "use_causal_mask" or k == "return_attention_scores") and ATTENTION_KEYS[rec.class] then
+      -- the attention layers' call options
+      if want(v, "boolean", key .. "." .. k) then
+        node.opts = node.opts or {}
+        node.opts[k] = true
+      end
+    elseif (k == "value" or k == "key") and rec.class == "MultiHeadAttention" then
+      -- MultiHeadAttention(query, value, key): tf.keras records every
+      -- argument after the first as a keyword (Node.serialize), Keras 3 the
+      -- ones given so
+      local list = tensor_list(v, key .. "." .. k, k3)
+      if not list or #list ~= 1 then bad(key .. "." .. k, "expected a tensor") end
+      node.named = node.named or {}
+      node.named[k] = list[1]
+    elseif k == "mask" and ATTENTION_KEYS[rec.class] and is_list(v) and all_null(v) then -- luacheck: ignore 542
+      -- Keras 3's record of an attention call on tensors without masks
     elseif k == "mask" then
       rec.problem("is called with a mask (call argument 'mask'): masks in graph calls are not implemented in rnnc")
     elseif k == "training" and k3 and type(v) == "boolean" then -- luacheck: ignore 542
@@ -906,7 +980,7 @@ local function read_node(rec, nd, key)
       if i == 1 then call_kwargs(rec, node, t[4], tk .. "[3]", false) end
     end
     if #refs == 0 then bad(key, "an empty node") end
-    if MERGE_KEYS[rec.class] then
+    if MERGE_KEYS[rec.class] or rec.class == "Attention" or rec.class == "AdditiveAttention" then
       node.inputs, node.listed = refs, true
     elseif #refs > 1 and RECURRENT_STATES[rec.class] and not node.states then
       -- RNN.__call__'s [inputs] + initial_state
@@ -930,7 +1004,13 @@ local function read_node(rec, nd, key)
         return nil
       end
     end
-    if #args == 2 and RECURRENT_STATES[rec.class] then
+    if rec.class == "MultiHeadAttention" and #args >= 2 and #args <= 3 then
+      -- MultiHeadAttention(query, value, key) by position
+      for i = 2, #args do
+        if not is_keras_tensor(args[i]) then bad(string.format("%s.args[%d]", key, i - 1), "expected a tensor") end
+        node.inputs[i] = keras3_ref(args[i], string.format("%s.args[%d]", key, i - 1))
+      end
+    elseif #args == 2 and RECURRENT_STATES[rec.class] then
       -- RNN.call(sequences, initial_state): given by position
       node.states = tensor_list(args[2], key .. ".args[1]", true)
       if not node.states then bad(key .. ".args[1]", "expected a tensor or a list of tensors") end
@@ -950,6 +1030,26 @@ local function read_node(rec, nd, key)
     node.listed = want_n > 1
   elseif MERGE_KEYS[rec.class] then
     if not node.listed then rec.problem("a merge layer called on one tensor, not a list") end
+  elseif rec.class == "Attention" or rec.class == "AdditiveAttention" then
+    if not node.listed or #node.inputs < 2 or #node.inputs > 3 then
+      rec.problem("is called on %d tensor(s); Keras's %s takes a list [query, value] or [query, value, key]",
+        #node.inputs, rec.class)
+    end
+    if rec.causal then
+      node.opts = node.opts or {}
+      node.opts.use_causal_mask = true
+    end
+  elseif rec.class == "MultiHeadAttention" then
+    -- query, value (by position or name), key (by name)
+    local named = node.named or {}
+    if named.value then node.inputs[#node.inputs + 1] = named.value end
+    if named.key then
+      if #node.inputs ~= 2 then bad(key, "a key without a value") end
+      node.inputs[3] = named.key
+    end
+    if node.listed or #node.inputs < 2 or #node.inputs > 3 then
+      rec.problem("is called on %d tensor(s); MultiHeadAttention takes query, value and key", #node.inputs)
+    end
   elseif #node.inputs ~= 1 or node.listed then
     rec.problem("takes %d input tensors; the importer reads one for this layer", #node.inputs)
   end
@@ -965,8 +1065,9 @@ local function read_node(rec, nd, key)
 end
 
 -- How many output tensors a layer's call returns.
-local function output_count(rec)
+local function output_count(rec, node)
   if rec.unsupported then return 65537 end -- (refused already; any tensor index passes)
+  if ATTENTION_KEYS[rec.class] then return (node.opts or {}).return_attention_scores and 2 or 1 end
   if rec.class == "Model" then return #rec.model.graph.outputs end
   local n = RECURRENT_STATES[rec.class]
   if n and rec.args.return_state then return 1 + n end
@@ -1030,7 +1131,7 @@ local function read_graph(ctx, cfg, records, entries, base)
         local node = read_node(rec, nd, string.format("%s.inbound_nodes[%d]", rec.key, j - 1))
         if node then
           node.index = first + j - 1
-          node.outputs = output_count(rec)
+          node.outputs = output_count(rec, node)
         end
         nodes_of[name][first + j] = node or false
       end

@@ -295,7 +295,23 @@ function weights.map(ctx, layout, layers, all_classes)
         end
       elseif rec.class == "TimeDistributed" then
         parts = convert(ctx, rec.inner.class, vars_arrays(ctx, layout, group .. "/layer"), want, where)
-      elseif rec.class == "Dense" or keras.FRONT_KEYS[rec.class] then
+      elseif rec.class == "MultiHeadAttention" then
+        -- its EinsumDense sublayers, each kernel then bias (Keras 3
+        -- saving_lib walks the layer's attributes in name order and saves
+        -- each sublayer once, under _query_dense, ...: the underscored
+        -- attribute comes before its property)
+        local arrays = {}
+        for _, sub in ipairs({ "query", "key", "value", "output" }) do
+          local g = group .. "/_" .. sub .. "_dense"
+          if not layout.file.data[g .. "/vars/0"] and layout.file.data[group .. "/" .. sub .. "_dense/vars/0"] then
+            g = group .. "/" .. sub .. "_dense"
+          end
+          for _, a in ipairs(vars_arrays(ctx, layout, g)) do
+            arrays[#arrays + 1] = a
+          end
+        end
+        parts = convert(ctx, rec.class, arrays, want, where)
+      elseif rec.class == "Dense" or keras.FRONT_KEYS[rec.class] or keras.ATTENTION_KEYS[rec.class] then
         parts = convert(ctx, rec.class, vars_arrays(ctx, layout, group), want, where)
       else
         parts = convert(ctx, rec.class, vars_arrays(ctx, layout, group .. "/cell"), want, where)

@@ -40,6 +40,7 @@ import numpy as np
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
+from keras_torch import AttentionLayer  # noqa: E402
 from keras_torch import (GRU, LSTM, Bidirectional, Dense, Loss, Model, Optimizer,  # noqa: E402
                          SimpleRNN, TimeDistributed, loss_and_grads)
 from keras_torch import (NON_TRAINABLE, AveragePooling1D, BatchNormalization, Conv1D,  # noqa: E402
@@ -1781,7 +1782,144 @@ def fixture_nested_sequential(writer):
     fx.save_vectors([first])
 
 
+# M. the attention layers in a graph: an LSTM's sequence is the query of a
+# causal Attention (use_scale; call argument use_causal_mask, tf.keras >=
+# 2.10 and Keras 3), of an AdditiveAttention and of a MultiHeadAttention
+# (two heads, key_dim 2) over the second input, Concatenate, a Dense. As
+# tf.keras 2.14 writes it (.h5: Attention's node lists [query, value] with
+# the call's kwargs on each, MultiHeadAttention's lists the query with
+# value as a keyword, Node.serialize; weights by name, attention/scale:0,
+# multi_head_attention/query/kernel:0, ...) and as Keras 3 (.keras: args
+# [[q, v]] or (q, v), kwargs use_causal_mask and the masks it records;
+# MultiHeadAttention's EinsumDense sublayers under _query_dense, ...). No
+# training configuration.
+def attention_golden(name):
+    lstm, out = LSTM(3, return_sequences=True), Dense(2)
+    model = GraphModel([(4, 3), (5, 3)], [
+        (["q"], lstm, ["in0"]),
+        (["c"], AttentionLayer("Attention", causal=True, use_scale=True), ["q", "in1"]),
+        (["d"], AttentionLayer("AdditiveAttention"), ["q", "in1"]),
+        (["e"], AttentionLayer("MultiHeadAttention", num_heads=2, key_dim=2), ["q", "in1"]),
+        (["j"], Merge("Concatenate"), ["c", "d", "e"]), (["y"], out, ["j"])], "y")
+    return GraphFixture(name, model, 4, None, None, n=3)
+
+
+MHA_PARTS = (("query", "_query_dense"), ("key", "_key_dense"), ("value", "_value_dense"),
+             ("attention_output", "_output_dense"))
+
+
+def mha_config(writer):
+    k3 = writer == "keras3"
+    c = {"name": "multi_head_attention", "trainable": True, "dtype": "float32", "num_heads": 2, "key_dim": 2,
+         "value_dim": 2, "dropout": 0.0, "use_bias": True, "output_shape": None, "attention_axes": [1],
+         "kernel_initializer": init("GlorotUniform", k3, seed=None), "bias_initializer": init("Zeros", k3),
+         "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+         "kernel_constraint": None, "bias_constraint": None}
+    if k3:
+        c.update({"seed": None, "query_shape": [None, 4, 3], "value_shape": [None, 5, 3], "key_shape": [None, 5, 3]})
+    else:
+        c.update({"query_shape": [None, 4, 3], "value_shape": [None, 5, 3], "key_shape": None})
+    return c
+
+
+def fixture_tf214_attention():
+    fx = attention_golden("tfkeras214_attention")
+    w = "tf-new"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_sequences"] = True
+    base = {"trainable": True, "dtype": "float32", "dropout": 0.0}
+    layers = [
+        input_entry("input_1", [None, 4, 3], w),
+        dict(entry("LSTM", lc), name="lstm", inbound_nodes=[[["input_1", 0, 0, {}]]]),
+        input_entry("input_2", [None, 5, 3], w),
+        dict(entry("Attention", dict(base, name="attention", use_scale=True, score_mode="dot")), name="attention",
+             inbound_nodes=[[["lstm", 0, 0, {"use_causal_mask": True}], ["input_2", 0, 0, {"use_causal_mask": True}]]]),
+        dict(entry("AdditiveAttention", dict(base, name="additive_attention", use_scale=True)),
+             name="additive_attention", inbound_nodes=[[["lstm", 0, 0, {}], ["input_2", 0, 0, {}]]]),
+        dict(entry("MultiHeadAttention", mha_config(w)), name="multi_head_attention",
+             inbound_nodes=[[["lstm", 0, 0, {"value": ["input_2", 0, 0]}]]]),
+        merge_entry("Concatenate", "concatenate", w, [[["attention", 0, 0, {}], ["additive_attention", 0, 0, {}],
+                                                       ["multi_head_attention", 0, 0, {}]]], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w)), name="dense", inbound_nodes=[[["concatenate", 0, 0, {}]]]),
+    ]
+    model_config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0], ["input_2", 0, 0]],
+        "output_layers": [["dense", 0, 0]]}}
+    with h5py.File(os.path.join(OUT, fx.name + ".h5"), "w") as f:
+        put_strings(f, "keras_version", "2.14.0", True)
+        put_strings(f, "backend", "tensorflow", True)
+        put_strings(f, "model_config", json.dumps(model_config), True)
+        mw = f.create_group("model_weights")
+        mha = []
+        for part, _ in MHA_PARTS:
+            for k in ("kernel", "bias"):
+                mha.append(("multi_head_attention/%s/%s:0" % (part, k), fx.w("multi_head_attention/%s/%s" % (part, k))))
+        groups = [("input_1", []),
+                  ("lstm", [("lstm/lstm_cell/%s:0" % k, fx.w("lstm/%s" % k))
+                            for k in ("kernel", "recurrent_kernel", "bias")]),
+                  ("input_2", []),
+                  ("attention", [("attention/scale:0", fx.w("attention/scale"))]),
+                  ("additive_attention", [("additive_attention/scale:0", fx.w("additive_attention/scale"))]),
+                  ("multi_head_attention", mha),
+                  ("concatenate", []),
+                  ("dense", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")])]
+        write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
+    fx.save_vectors(["input_1", "input_2"])
+
+
+def fixture_keras3_attention():
+    fx = attention_golden("keras3_attention")
+    w = "keras3"
+    lc = recurrent_config("LSTM", "lstm", 3, w)
+    lc["return_sequences"] = True
+    base = {"trainable": True, "dtype": "float32", "dropout": 0.0, "seed": None}
+    q, v = k3_tensor([None, 4, 3], "lstm"), k3_tensor([None, 5, 3], "input_layer_1")
+    call = {"training": False, "mask": [None, None], "return_attention_scores": False}
+    layers = [
+        input_entry("input_layer", [None, 4, 3], w),
+        dict(entry("LSTM", lc, w), name="lstm",
+             inbound_nodes=[{"args": [k3_tensor([None, 4, 3], "input_layer")],
+                             "kwargs": {"training": False, "mask": None}}]),
+        input_entry("input_layer_1", [None, 5, 3], w),
+        dict(entry("Attention", dict(base, name="attention", use_scale=True, score_mode="dot"), w), name="attention",
+             inbound_nodes=[{"args": [[q, v]], "kwargs": dict(call, use_causal_mask=True)}]),
+        dict(entry("AdditiveAttention", dict(base, name="additive_attention", use_scale=True), w),
+             name="additive_attention", inbound_nodes=[{"args": [[q, v]], "kwargs": dict(call, use_causal_mask=False)}]),
+        dict(entry("MultiHeadAttention", mha_config(w), w), name="multi_head_attention",
+             inbound_nodes=[{"args": [q, v], "kwargs": {}}]),
+        merge_entry("Concatenate", "concatenate", w, [{"args": [[k3_tensor([None, 4, 3], "attention"),
+                                                                 k3_tensor([None, 4, 3], "additive_attention"),
+                                                                 k3_tensor([None, 4, 3], "multi_head_attention")]],
+                                                       "kwargs": {}}], axis=-1),
+        dict(entry("Dense", dense_config("dense", 2, w), w), name="dense",
+             inbound_nodes=[{"args": [k3_tensor([None, 4, 9], "concatenate")], "kwargs": {}}]),
+    ]
+    config = {"module": "keras.src.models.functional", "class_name": "Functional",
+              "config": {"name": "functional", "trainable": True, "layers": layers,
+                         "input_layers": [["input_layer", 0, 0], ["input_layer_1", 0, 0]],
+                         "output_layers": [["dense", 0, 0]]},
+              "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+    def weights(h):
+        for i, k in enumerate(("kernel", "recurrent_kernel", "bias")):
+            h.create_dataset("layers/lstm/cell/vars/%d" % i, data=np.float32(fx.w("lstm/%s" % k)))
+        h.create_dataset("layers/attention/vars/0", data=np.float32(fx.w("attention/scale")))
+        h.create_dataset("layers/additive_attention/vars/0", data=np.float32(fx.w("additive_attention/scale")))
+        for part, sub in MHA_PARTS:
+            for i, k in enumerate(("kernel", "bias")):
+                h.create_dataset("layers/multi_head_attention/%s/vars/%d" % (sub, i),
+                                 data=np.float32(fx.w("multi_head_attention/%s/%s" % (part, k))))
+        for i, k in enumerate(("kernel", "bias")):
+            h.create_dataset("layers/dense/vars/%d" % i, data=np.float32(fx.w("dense/%s" % k)))
+
+    zip_keras(os.path.join(OUT, fx.name + ".keras"), config,
+              {"keras_version": "3.3.3", "date_saved": "2024-06-15@17:08:44"}, weights)
+    fx.save_vectors(["input_layer", "input_layer_1"])
+
+
 def graph_fixtures():
+    fixture_tf214_attention()
+    fixture_keras3_attention()
     fixture_tf214_seq2seq()
     fixture_keras3_seq2seq()
     fixture_tf29_branch()

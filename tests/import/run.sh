@@ -376,6 +376,14 @@ run_graph_fixture tfkeras214_nested_seq "$fx/tfkeras214_nested_seq.h5"
 run_graph_fixture keras3_nested_seq "$fx/keras3_nested_seq.keras"
 # branches (a sequence read by a GRU and a SimpleRNN), Add, Concatenate
 run_graph_fixture tfkeras29_branch "$fx/tfkeras29_branch.h5"
+# the attention layers: a causal Attention, an AdditiveAttention and a
+# MultiHeadAttention (tf.keras's value given as a keyword; Keras 3's
+# EinsumDense sublayers' weights)
+run_graph_fixture tfkeras214_attention "$fx/tfkeras214_attention.h5"
+run_graph_fixture keras3_attention "$fx/keras3_attention.keras"
+grep -q '^local attention_out = attention({ lstm_out, input_2 }, { use_causal_mask = true })$' \
+  "$work/tfkeras214_attention/tfkeras214_attention.lua" && ok ||
+  ko "the causal Attention call is not written as Keras's: $(grep attention "$work/tfkeras214_attention/tfkeras214_attention.lua")"
 # a shared Dense (two nodes, one set of weights), Concatenate along time,
 # a return_state output by tensor index (read by Multiply and the model's
 # second output)
