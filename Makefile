@@ -226,8 +226,8 @@ demo: deps-demo
 # the training model's weight file. S2S_THREADS: fit --threads (the same
 # weights for any number).
 S2S         := $(BUILD)/seq2seq
-S2S_TRAIN   ?= 50000
-S2S_EPOCHS  ?= 40
+S2S_TRAIN   ?= 80000
+S2S_EPOCHS  ?= 30
 S2S_THREADS ?= 2
 example-seq2seq: deps-demo runtime
 	@mkdir -p $(S2S)
@@ -238,7 +238,7 @@ example-seq2seq: deps-demo runtime
 	@echo "== the encoder and decoder units (rnnc generate --batch 1) and decode.c"
 	@$(RNNC) generate examples/seq2seq/encoder.lua -o $(S2S) --batch 1
 	@$(RNNC) generate examples/seq2seq/decoder.lua -o $(S2S) --batch 1
-	$(CC) -std=c99 -O3 -march=native $(WARN) -DRNNC_INFERENCE_ONLY -Iruntime -I$(S2S) examples/seq2seq/decode.c \
+	$(CC) -O3 -march=native $(WARN) -DRNNC_INFERENCE_ONLY -Iruntime -I$(S2S) examples/seq2seq/decode.c \
 	  $(S2S)/encoder.c $(S2S)/decoder.c $(BUILD)/librnnc.a -lm -o $(S2S)/decode
 	@$(S2S)/train init --seed 1 --out $(S2S)/initial.safetensors
 	@echo "== training: $(S2S_EPOCHS) epochs of RMSprop, batch 64, validation_split 0.2 (every 5th epoch shown)"

@@ -35,6 +35,15 @@ if not outdir then
   io.stderr:write("usage: lua5.4 make_data.lua OUTDIR [--train N] [--heldout M] [--seed S] [--digits D]\n")
   os.exit(2)
 end
+do
+  local probe_path = outdir .. "/train.txt"
+  local probe, err = io.open(probe_path, "w")
+  if not probe then
+    io.stderr:write("make_data.lua: cannot write into " .. outdir .. ": " .. tostring(err) .. "\n")
+    os.exit(1)
+  end
+  probe:close()
+end
 if opts.digits > 3 then
   io.stderr:write("make_data.lua: --digits is at most 3 (the models take 7 input and 6 output characters)\n")
   os.exit(2)
