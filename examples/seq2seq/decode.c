@@ -90,9 +90,11 @@ int main(int argc, char **argv) {
   for (int a = 4; a < argc; a += 2) {
     if (a + 1 >= argc)
       return usage(argv[0]);
-    if (strcmp(argv[a], "--show") == 0)
+    if (strcmp(argv[a], "--show") == 0) {
       show = atoi(argv[a + 1]);
-    else if (strcmp(argv[a], "--dump") == 0)
+      if (show < 0)
+        return usage(argv[0]);
+    } else if (strcmp(argv[a], "--dump") == 0)
       dump = argv[a + 1];
     else
       return usage(argv[0]);
@@ -112,10 +114,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "decode: %s\n", err);
     return 1;
   }
-  if (enc.rank != 3 || enc.shape[1] != MAX_ENCODER_SEQ_LENGTH ||
+  if (enc.rank != 3 || enc.shape[0] == 0 || enc.shape[1] != MAX_ENCODER_SEQ_LENGTH ||
       enc.shape[2] != NUM_ENCODER_TOKENS) {
-    fprintf(stderr, "decode: %s: expected shape (n, %d, %d)\n", argv[2], MAX_ENCODER_SEQ_LENGTH,
-            NUM_ENCODER_TOKENS);
+    fprintf(stderr, "decode: %s: expected shape (n, %d, %d), n >= 1\n", argv[2],
+            MAX_ENCODER_SEQ_LENGTH, NUM_ENCODER_TOKENS);
     return 1;
   }
   if (target.rank != 3 || target.shape[0] != enc.shape[0] || target.shape[1] < 1 ||
