@@ -13,8 +13,9 @@
 --   train.txt, heldout.txt   one "input<TAB>answer" line per sample
 -- as uint8 .npy files. Each operand has 1 to D digits (D = 3 by default: Keras's
 -- addition_rnn.py draws its numbers the same way), drawn with Lua's
--- math.random seeded by S: the same files for the same arguments. No pair
--- a+b occurs twice, and none of the held-out pairs is in the training set.
+-- math.random seeded by S: the same files for the same arguments. No sum
+-- occurs twice in either order (a+b and b+a are one, as addition_rnn.py
+-- has it), so no held-out sum is in the training set, not even reversed.
 local script_dir = arg[0]:match("^(.*)/[^/]*$") or "."
 local npy = dofile(script_dir .. "/../../tests/lib/npy.lua")
 
@@ -75,16 +76,18 @@ local function number()
 end
 
 local total = opts.train + opts.heldout
-local limit = (10 ^ opts.digits) ^ 2
-if total > limit / 2 then
+-- a quarter of the distinct sums: drawing stays quick
+local numbers = 10 ^ opts.digits
+local limit = math.tointeger(numbers * (numbers + 1) // 2 // 4)
+if total > limit then
   io.stderr:write(string.format("make_data.lua: %d samples of at most %d digits are too many (at most %d)\n",
-    total, opts.digits, limit // 2))
+    total, opts.digits, limit))
   os.exit(2)
 end
 local seen, pairs_list = {}, {}
 while #pairs_list < total do
   local a, b = number(), number()
-  local key = a .. "+" .. b
+  local key = math.min(a, b) .. "+" .. math.max(a, b)
   if not seen[key] then
     seen[key] = true
     pairs_list[#pairs_list + 1] = { a, b }
