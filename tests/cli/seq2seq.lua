@@ -12,6 +12,8 @@
 --    train.lua); the encoder and decoder units (encoder.lua, decoder.lua)
 --    are generated and linked into decode.c, which loads the training
 --    model's weight file directly.
+--    The training unit (two inputs of different lengths, 7 and 6 steps)
+--    agrees with the reference runtime (`diff`: output, loss, gradients).
 -- 2. decode --dump writes the encoder states it got, and for each step the
 --    decoder's one-hot input and softmax output. The training model's
 --    predict, teacher-forced with those inputs (the greedily decoded
@@ -73,8 +75,11 @@ run(string.format("%q fit --weights %q --x encoder_inputs=%q --x decoder_inputs=
   .. "--batch-size 32 --seed 1 --verbose 0 --out %q", train, w0, work .. "/train_encoder_input.npy",
   work .. "/train_decoder_input.npy", work .. "/train_decoder_target.npy", epochs, w1))
 
--- 2. decode, then the training model teacher-forced with the decoded prefix
 local enc_x, target = work .. "/heldout_encoder_input.npy", work .. "/heldout_decoder_target.npy"
+run(string.format("%q diff --weights %q --x encoder_inputs=%q --x decoder_inputs=%q --y %q", train, w1, enc_x,
+  work .. "/heldout_decoder_input.npy", target))
+
+-- 2. decode, then the training model teacher-forced with the decoded prefix
 local out = run(string.format("%q %q %q %q --show 0 --dump %q", decode, w1, enc_x, target, work))
 run(string.format("%q predict --weights %q --x encoder_inputs=%q --x decoder_inputs=%q --out %q", train, w1,
   enc_x, work .. "/decoder_input.npy", work .. "/pred.npy"))
