@@ -55,7 +55,7 @@ SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
         test-random test-cli test-sanitize \
         test-conformance conformance-vectors check-generated generated catalog format lint clean fuzz fuzz-models \
         fuzz-explore fuzz-explore-models fuzz-explore-loaders \
-        importer test-import import-fixtures fuzz-import deps-import test-mpi deps-mpi
+        importer test-import import-fixtures fuzz-import deps-import test-mpi deps-mpi example-seq2seq
 
 all: runtime
 
@@ -219,6 +219,37 @@ demo: deps-demo
 	@echo "== predictions for [John loves Jane] and [Jane loves John] (tags S=0 V=1 O=2)"
 	@$(BUILD)/demo/tagger predict --weights $(BUILD)/demo/trained.safetensors \
 	  --x examples/data/tagger_x.npy --out $(BUILD)/demo/predictions.npy
+
+# The sequence-to-sequence example (examples/seq2seq/README.md): the addition
+# task's data, training through the driver (Keras's fit with teacher forcing),
+# then greedy decoding in C with the encoder and decoder units, which load
+# the training model's weight file. S2S_THREADS: fit --threads (the same
+# weights for any number).
+S2S         := $(BUILD)/seq2seq
+S2S_TRAIN   ?= 80000
+S2S_EPOCHS  ?= 30
+S2S_THREADS ?= 2
+example-seq2seq: deps-demo runtime
+	@mkdir -p $(S2S)
+	@echo "== the data: examples/seq2seq/make_data.lua"
+	@$(LUA) examples/seq2seq/make_data.lua $(S2S) --train $(S2S_TRAIN) --heldout 1000 --seed 1
+	@echo "== rnnc build examples/seq2seq/train.lua -o $(S2S)"
+	@$(RNNC) build examples/seq2seq/train.lua -o $(S2S)
+	@echo "== the encoder and decoder units (rnnc generate --batch 1) and decode.c"
+	@$(RNNC) generate examples/seq2seq/encoder.lua -o $(S2S) --batch 1
+	@$(RNNC) generate examples/seq2seq/decoder.lua -o $(S2S) --batch 1
+	$(CC) -O3 -march=native $(WARN) -DRNNC_INFERENCE_ONLY -Iruntime -I$(S2S) examples/seq2seq/decode.c \
+	  $(S2S)/encoder.c $(S2S)/decoder.c $(BUILD)/librnnc.a -lm -o $(S2S)/decode
+	@$(S2S)/train init --seed 1 --out $(S2S)/initial.safetensors
+	@echo "== training: $(S2S_EPOCHS) epochs of RMSprop, batch 64, validation_split 0.2 (every 5th epoch shown)"
+	@start=$$(date +%s); \
+	$(S2S)/train fit --weights $(S2S)/initial.safetensors --x encoder_inputs=$(S2S)/train_encoder_input.npy \
+	  --x decoder_inputs=$(S2S)/train_decoder_input.npy --y $(S2S)/train_decoder_target.npy \
+	  --epochs $(S2S_EPOCHS) --batch-size 64 --validation-split 0.2 --seed 1 --threads $(S2S_THREADS) \
+	  --log-every 5 --out $(S2S)/trained.safetensors && \
+	echo "training took $$(( $$(date +%s) - start )) s"
+	@echo "== greedy decoding of the held-out sums (examples/seq2seq/decode.c)"
+	@$(S2S)/decode $(S2S)/trained.safetensors $(S2S)/heldout_encoder_input.npy $(S2S)/heldout_decoder_target.npy
 
 test: deps deps-import deps-mpi
 	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-mpi test-install test-conformance \

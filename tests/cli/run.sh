@@ -1116,5 +1116,17 @@ else
   ko "build examples/padded_tagger.lua"
 fi
 
+# --- the sequence-to-sequence example (examples/seq2seq/, issue 15), short:
+# greedy decoding in C with the encoder and decoder units loading the
+# training model's weights gives, step by step, the training model's output
+# teacher-forced with the decoded prefix, and the encoder's states; decode's
+# accuracies are those of its steps (tests/cli/seq2seq.lua). Under the
+# sanitizers 2 epochs (memory, not quality).
+mkdir -p "$work/seq2seq"
+s2s_epochs=30
+[ $sanitized = 1 ] && s2s_epochs=2
+expect "seq2seq: C greedy decoding = the training model teacher-forced" 0 "^ok: " \
+  -- lua5.4 tests/cli/seq2seq.lua "$work/seq2seq" $s2s_epochs
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

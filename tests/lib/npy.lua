@@ -3,10 +3,10 @@
 --   local npy = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../lib/npy.lua")
 local npy = {}
 
-local FORMATS = { ["<i4"] = "<i4", ["<i8"] = "<i8", ["<f4"] = "<f", ["<f8"] = "<d" }
+local FORMATS = { ["<i4"] = "<i4", ["<i8"] = "<i8", ["<f4"] = "<f", ["<f8"] = "<d", ["|u1"] = "B" }
 
 -- The shape (a list) and the values (a flat list) of an .npy file of
--- float64, float32, int32 or int64.
+-- float64, float32, int32, int64 or uint8.
 function npy.read(path)
   local f = assert(io.open(path, "rb"))
   local data = f:read("a")
@@ -34,20 +34,30 @@ function npy.read(path)
   return shape, values
 end
 
--- Writes `values` (a flat list) as a float64 array of `shape`.
-function npy.write(path, shape, values)
+-- Writes `values` (a flat list) as an array of `shape`, of dtype `descr`:
+-- "<f8" (the default), "<f4", "<i4", "<i8" or "|u1" (whole numbers 0..255).
+local PACK = { ["<f8"] = "<d", ["<f4"] = "<f", ["<i4"] = "<i4", ["<i8"] = "<i8", ["|u1"] = "B" }
+function npy.write(path, shape, values, descr)
+  descr = descr or "<f8"
+  local fmt = assert(PACK[descr], "npy.write: dtype " .. tostring(descr))
   local dims = {}
   for i, d in ipairs(shape) do
     dims[i] = tostring(d)
   end
-  local header = string.format("{'descr': '<f8', 'fortran_order': False, 'shape': (%s%s), }",
+  local header = string.format("{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }", descr,
     table.concat(dims, ", "), #shape == 1 and "," or "")
   local total = 10 + #header + 1
   header = header .. string.rep(" ", (64 - total % 64) % 64) .. "\n"
   local f = assert(io.open(path, "wb"))
   f:write("\x93NUMPY\x01\x00", string.pack("<I2", #header), header)
-  for _, v in ipairs(values) do
-    f:write(string.pack("<d", v))
+  -- packed in chunks: one write per value is slow for large arrays
+  local chunk = {}
+  for i, v in ipairs(values) do
+    chunk[#chunk + 1] = string.pack(fmt, v)
+    if #chunk == 4096 or i == #values then
+      f:write(table.concat(chunk))
+      chunk = {}
+    end
   end
   f:close()
 end
