@@ -453,9 +453,18 @@ end
 -- name of the layer each output comes from, made unique with _1, _2, ...
 -- (an LSTM's [output, h, c] are lstm, lstm_1, lstm_2).
 function functional.output_names(outputs)
-  local names, used, count = {}, {}, {}
+  local bases = {}
   for i, t in ipairs(outputs) do
-    local base = t.node.layer.name
+    bases[i] = t.node.layer.name
+  end
+  return functional.unique_names(bases)
+end
+
+-- Names made unique as Keras makes output names unique: the second of a
+-- base is base_1, then base_2, ...
+function functional.unique_names(bases)
+  local names, used, count = {}, {}, {}
+  for i, base in ipairs(bases) do
     local proposal = base
     while used[proposal] do
       local k = count[base] or 1

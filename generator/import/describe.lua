@@ -305,23 +305,10 @@ function graph_text(model, used, comments)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- Keras's output names (tf.keras functional.py _init_graph_network, as
--- generator/functional.lua output_names): each output's layer name, made
--- unique with _1, _2, ...
-local function output_names(bases)
-  local names, used, count = {}, {}, {}
-  for i, base in ipairs(bases) do
-    local proposal = base
-    while used[proposal] do
-      local k = count[base] or 1
-      proposal = base .. "_" .. k
-      count[base] = k + 1
-    end
-    used[proposal] = true
-    names[i] = proposal
-  end
-  return names
-end
+-- Keras's output names (tf.keras functional.py _init_graph_network):
+-- each output's layer name, made unique with _1, _2, ... as
+-- generator/functional.lua makes them
+local output_names = require("functional").unique_names
 
 -- The file's output names -> the description's, where layers were renamed
 -- (the keys of per-output losses, loss_weights and metrics).
