@@ -55,7 +55,7 @@ SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
         test-random test-cli test-sanitize \
         test-conformance conformance-vectors check-generated generated catalog format lint clean fuzz fuzz-models \
         fuzz-explore fuzz-explore-models fuzz-explore-loaders \
-        importer test-import import-fixtures fuzz-import deps-import test-mpi deps-mpi example-seq2seq
+        importer test-import import-fixtures fuzz-import deps-import test-mpi deps-mpi test-lua-import test-fuzzers example-seq2seq
 
 all: runtime
 
@@ -251,13 +251,25 @@ example-seq2seq: deps-demo runtime
 	@echo "== greedy decoding of the held-out sums (examples/seq2seq/decode.c)"
 	@$(S2S)/decode $(S2S)/trained.safetensors $(S2S)/heldout_encoder_input.npy $(S2S)/heldout_decoder_target.npy
 
+# The suites run one after the other, except where one keeps a single core
+# busy: the command-line suite runs beside the Lua and import suites, and
+# the sanitizer pass beside the fuzzers, two at a time (-j2), each pair's
+# output printed suite by suite as each ends (--output-sync). The verdicts
+# do not depend on the timing (every bound is CPU time or a count).
 test: deps deps-import deps-mpi
-	@$(MAKE) --no-print-directory test-lua test-c test-random test-cli test-mpi test-install test-conformance \
-	  test-import check-generated lint
-	@$(MAKE) --no-print-directory test-sanitize
-	@$(MAKE) --no-print-directory fuzz
-	@$(MAKE) --no-print-directory fuzz-models
+	@$(MAKE) --no-print-directory runtime importer
+	@echo "== test-cli beside test-lua and test-import (each suite's output when it ends)"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-cli test-lua-import
+	@$(MAKE) --no-print-directory test-c test-random test-mpi test-install test-conformance check-generated lint
+	@echo "== test-sanitize beside fuzz and fuzz-models (each suite's output when it ends)"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanitize test-fuzzers
 	@echo "make test: all suites passed"
+
+# (make test's pairs: each side's suites in turn)
+test-lua-import:
+	@$(MAKE) --no-print-directory -j1 test-lua test-import
+test-fuzzers:
+	@$(MAKE) --no-print-directory -j1 fuzz fuzz-models
 
 test-lua:
 	@echo "== Lua tests (generator)"
@@ -382,7 +394,7 @@ SANITIZE_CONFORMANCE := dense_mse_sgd dense_softmax_cce_fused dense_sparse_from_
 
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=30 \
+	@$(MAKE) --no-print-directory -j1 BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=30 \
 	  LDFLAGS="-fsanitize=address,undefined" CONFORMANCE_CASES="$(SANITIZE_CONFORMANCE)" \
 	  test-c test-random test-cli test-conformance
 
