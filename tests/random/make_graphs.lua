@@ -18,7 +18,8 @@
 --     and shared layers: a Dense or a recurrent layer called on a second
 --     tensor of the same feature size (one set of weights, gradients summed);
 --   - now and then (a stream of its own) an attention layer on two of the
---     sequences: Attention (use_scale, score_mode, the scores as a tensor),
+--     sequences, or on one and a further input of another length:
+--     Attention (use_scale, score_mode, the scores as a tensor),
 --     AdditiveAttention (use_scale) or MultiHeadAttention (heads, key_dim,
 --     value_dim, use_bias, output_shape), causal or not;
 --   - the tensors no operation read are joined (Concatenate per kind), and
@@ -290,6 +291,20 @@ local function draw_graph(name, batch)
     attention_drawn = attention_drawn + 1
     local class = ATTENTION[(attention_drawn - 1) % 3 + 1]
     local causal = arng.chance(0.5)
+    local tv = T -- the value's steps
+    if arng.chance(0.5) then
+      -- the value from an input of another length (Tv != Tq: a causal mask
+      -- that is not square), of the query's features (so that it is the
+      -- key too) but for MultiHeadAttention; one of the model's inputs,
+      -- not a tensor the other operations draw (their sequences have T steps)
+      local cols = class == "MultiHeadAttention" and arng.int(1, 4) or q.cols
+      local var = "in" .. #inputs
+      tv = T + arng.int(1, 2)
+      w("local %s = Input { shape = { %d, %d } }", var, tv, cols)
+      v = { var = var, seq = true, cols = cols, used = false }
+      inputs[#inputs + 1] = v
+      bump("attention: a value of another length")
+    end
     local out = new_var()
     if class == "MultiHeadAttention" then
       local heads, key_dim = arng.int(1, 2), arng.int(1, 3)
@@ -327,7 +342,7 @@ local function draw_graph(name, batch)
         #args > 0 and (" " .. table.concat(args, ", ") .. " ") or "",
         qv, use(v), key, #opts > 0 and (", { " .. table.concat(opts, ", ") .. " }") or "")
       add(out, true, v.cols)
-      if sv then add(sv, true, T) end
+      if sv then add(sv, true, tv) end
       bump(class .. (scores and " (scores)" or ""))
     end
     if class == "MultiHeadAttention" then bump(class) end
