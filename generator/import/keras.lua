@@ -670,6 +670,15 @@ local function layer(ctx, entry, key, nested)
     end
   end
   if keys.units and not rec.args.units then bad(ckey .. ".units", "missing") end
+  -- Keras's attention layers always write these (get_config); a layer of
+  -- that class name without them is a class of the user's own, such as the
+  -- Attention(Layer) of many tf.keras tutorials, whose computation rnnc
+  -- does not know
+  local own = { Attention = "use_scale", AdditiveAttention = "use_scale", MultiHeadAttention = "num_heads" }
+  if own[cls] and c[own[cls]] == nil then
+    problem("its configuration has no '%s', which Keras's %s always writes: a class of your own with Keras's name "
+      .. "(its code would be needed to load it in Keras too), not Keras's layer", own[cls], cls)
+  end
   if cls == "GRU" and rec.args.reset_after == nil then
     -- written by Keras <= 2.1, whose GRU is reset_after=False
     rec.args.reset_after = false

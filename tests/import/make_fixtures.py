@@ -1865,6 +1865,9 @@ def fixture_tf214_attention():
                   ("dense", [("dense/%s:0" % k, fx.w("dense/%s" % k)) for k in ("kernel", "bias")])]
         write_layer_groups(mw, groups, True, {"keras_version": "2.14.0", "backend": "tensorflow"})
     fx.save_vectors(["input_1", "input_2"])
+    # model.to_json() of the same model (the tests edit it)
+    with open(os.path.join(OUT, fx.name + ".json"), "w") as f:
+        json.dump(dict(model_config, keras_version="2.14.0", backend="tensorflow"), f)
 
 
 def fixture_keras3_attention():

@@ -384,6 +384,19 @@ run_graph_fixture keras3_attention "$fx/keras3_attention.keras"
 grep -q '^local attention_out = attention({ lstm_out, input_2 }, { use_causal_mask = true })$' \
   "$work/tfkeras214_attention/tfkeras214_attention.lua" && ok ||
   ko "the causal Attention call is not written as Keras's: $(grep attention "$work/tfkeras214_attention/tfkeras214_attention.lua")"
+# model.to_json() of it, with the .h5's weights: the same description
+if $rnnc import "$fx/tfkeras214_attention.json" --weights "$fx/tfkeras214_attention.h5" -o "$work/attention_json" \
+  >/dev/null 2>&1 && cmp -s "$work/attention_json/tfkeras214_attention.safetensors" \
+  "$work/tfkeras214_attention/tfkeras214_attention.safetensors"; then ok; else
+  ko "the attention model's JSON and weights do not import as its .h5"
+fi
+# a layer named Attention without Keras's use_scale: the user's own class
+# (the Attention(Layer) of many tf.keras tutorials), refused by name
+sed 's/"use_scale": true, "score_mode": "dot"/"score_mode": "dot"/' "$fx/tfkeras214_attention.json" \
+  >"$work/own_attention.json"
+refused "an Attention class of the user's own" \
+  "layer 'attention' .Attention.: its configuration has no 'use_scale', which Keras.s Attention always writes" -- \
+  $rnnc import "$work/own_attention.json" --weights "$fx/tfkeras214_attention.h5"
 # a shared Dense (two nodes, one set of weights), Concatenate along time,
 # a return_state output by tensor index (read by Multiply and the model's
 # second output)
