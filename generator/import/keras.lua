@@ -380,10 +380,14 @@ local FRONT_KEYS = {
   ActivityRegularization = { l1 = "number", l2 = "number" },
   GaussianDropout = { rate = "number", seed = "seed" },
 }
-for cls, keys in pairs(FRONT_KEYS) do
-  CLASS_KEYS[cls] = keys
+-- A family of classes joins CLASS_KEYS (and keras.NAME, for describe.lua).
+local function family(name, keys_of)
+  for cls, keys in pairs(keys_of) do
+    CLASS_KEYS[cls] = keys
+  end
+  keras[name] = keys_of
 end
-keras.FRONT_KEYS = FRONT_KEYS
+family("FRONT_KEYS", FRONT_KEYS)
 -- The merge layers (keras/src/layers/merging/*.py, tf.keras
 -- keras/layers/merging/*.py): called on a list of tensors; Concatenate's
 -- axis (counting the batch axis, -1 by default), Dot's axes (one integer
@@ -393,10 +397,7 @@ local MERGE_KEYS = {
   Concatenate = { axis = "merge_axis" },
   Dot = { axes = "dot_axes", normalize = "boolean" },
 }
-for cls, keys in pairs(MERGE_KEYS) do
-  CLASS_KEYS[cls] = keys
-end
-keras.MERGE_KEYS = MERGE_KEYS
+family("MERGE_KEYS", MERGE_KEYS)
 -- The attention layers (keras/src/layers/attention/*.py, tf.keras
 -- keras/layers/attention/*.py; generator/layers/attention.lua). Keras <=
 -- 2.9's Attention(causal=True) is the call option use_causal_mask of every
@@ -411,10 +412,7 @@ local ATTENTION_KEYS = {
     kernel_initializer = "initializer", bias_initializer = "initializer", seed = "seed", query_shape = "ignore",
     key_shape = "ignore", value_shape = "ignore", flash_attention = "flash_attention" },
 }
-for cls, keys in pairs(ATTENTION_KEYS) do
-  CLASS_KEYS[cls] = keys
-end
-keras.ATTENTION_KEYS = ATTENTION_KEYS
+family("ATTENTION_KEYS", ATTENTION_KEYS)
 -- A model saved as a layer of another (Keras's nested models).
 local MODEL_CLASSES = { Functional = true, Model = true, Sequential = true }
 -- Keras 1 class names.

@@ -39,7 +39,6 @@ local attention = {}
 -- (float32 and float64)
 local MASK_PENALTY = 1e9
 
-
 local function check_sequences(layer, shapes, names)
   for i, s in ipairs(shapes) do
     if #s ~= 3 then
@@ -122,16 +121,25 @@ end
 -- The scores with the masked ones lowered: Attention and AdditiveAttention
 -- subtract 1e9 (attention.py _apply_scores: scores -= 1e9 * (1 - keep));
 -- MultiHeadAttention's softmax puts -1e9 in their place (Softmax.call:
--- where(keep, scores, -1e9)). Returns the expression of (scores, keep
--- factors...) and the number of factors.
-local function masked_expr(n, replace)
+-- where(keep, scores, -1e9)). out = that of scores, with the keep
+-- factors (keep_factors) as the map's further arguments.
+local function lower_masked(g, out, scores, factors, replace, note)
+  local args = { scores }
   local keep = E.arg(2)
-  for i = 3, n + 1 do
-    keep = E.mul(keep, E.arg(i))
+  for i, f in ipairs(factors) do
+    args[i + 1] = f
+    if i > 1 then keep = E.mul(keep, E.arg(i + 1)) end
   end
   local lowered = E.mul(E.sub(keep, E.ONE), E.const(MASK_PENALTY))
-  if replace then return E.add(E.mul(E.arg(1), keep), lowered) end
-  return E.add(E.arg(1), lowered)
+  g:map(out, replace and E.add(E.mul(E.arg(1), keep), lowered) or E.add(E.arg(1), lowered), args, false, note)
+end
+
+-- A row of ones (1 x n): the weights of a plain sum over the features.
+local function ones_row(g, prefix, n)
+  local ones = g:act(prefix .. "/ones", 1, n, "ones: the plain sum over the features")
+  ones.buf.no_gradient = true
+  g:fill(ones, 1, "the sum's weights")
+  return ones
 end
 
 -- weights = softmax(scores, masked) row by row; returns the weights.
@@ -141,11 +149,7 @@ local function softmax_rows(g, prefix, scores, causal, masks, class)
   local factors, what = keep_factors(g, prefix, rows, cols, causal, masks, class)
   if #factors > 0 then
     s = g:act(prefix .. "/masked_scores", rows, cols, "the scores, lowered by 1e9 where masked (" .. what .. ")")
-    local args = { scores }
-    for _, f in ipairs(factors) do
-      args[#args + 1] = f
-    end
-    g:map(s, masked_expr(#factors, false), args, false, "the scores minus 1e9 where masked: " .. what)
+    lower_masked(g, s, scores, factors, false, "the scores minus 1e9 where masked: " .. what)
   end
   local w = g:act(prefix .. "/weights", rows, cols, "per query step, the attention weights over the value steps")
   g:softmax(w, s, "the attention weights: softmax of each row of the scores")
@@ -179,24 +183,22 @@ local function with_dropout(layer, g, prefix, w, fn)
 end
 
 -- The spec's dropout keys (the reference runtime draws the same masks).
-local function dropout_keys(layer, call)
+local function dropout_keys(layer, prefix, call)
   if layer.args.dropout == 0 then return "" end
-  local prefix = call and call.prefix or layer.name
-  return string.format(" dropout=%.17g salt=%d seed=%s", layer.args.dropout, noise.salt_of(prefix),
-    layer.args.seed == util.None and "none" or tostring(layer.args.seed))
+  return string.format(" dropout=%.17g salt=%d seed=%s", layer.args.dropout, noise.call_salt(prefix, call),
+    noise.seed_text(layer))
 end
 
 local function attention_spec(layer, prefix, call, class, keys)
   local causal, scores = call_options(call and call.node)
   return { string.format("layer %s %s %s causal=%d scores=%d%s", class, prefix, keys, causal and 1 or 0,
-    scores and 1 or 0, dropout_keys(layer, call)) }
+    scores and 1 or 0, dropout_keys(layer, prefix, call)) }
 end
 
-local function attention_outputs(layer, shapes, opts)
+local function attention_outputs(shapes, opts)
   local q, v = shapes[1], shapes[2]
   local outs = { { q[1], q[2], v[3] } }
   if opts and opts.return_attention_scores then outs[2] = { q[1], q[2], v[2] } end
-  layer.weights = layer.weights or {}
   return outs
 end
 
@@ -244,9 +246,7 @@ local function attention_emit(layer, g, xs, prefix, additive, node, masks)
     end
   elseif not additive then
     -- concat: concat_score_weight * sum_d tanh(scale * (q_i + k_j))
-    local ones = g:act(prefix .. "/ones", 1, d, "ones: the plain sum over the features")
-    ones.buf.no_gradient = true
-    g:fill(ones, 1, "the sum's weights")
+    local ones = ones_row(g, prefix, d)
     local sums = g:act(prefix .. "/tanh_sums", Tq, Tv, "per query step, sum_d tanh(...) for every value step")
     tanh_scores(g, prefix, q, k, scale, ones, sums)
     local csw = g:param(layer.weights[use_scale and 2 or 1])
@@ -254,13 +254,7 @@ local function attention_emit(layer, g, xs, prefix, additive, node, masks)
       "concat_score_weight * the sums")
   else
     -- additive: sum_d scale_d * tanh(q_i + k_j), or the plain sum
-    local wvec = scale
-    if not wvec then
-      wvec = g:act(prefix .. "/ones", 1, d, "ones: the plain sum over the features")
-      wvec.buf.no_gradient = true
-      g:fill(wvec, 1, "the sum's weights")
-    end
-    tanh_scores(g, prefix, q, k, nil, wvec, scores)
+    tanh_scores(g, prefix, q, k, nil, scale or ones_row(g, prefix, d), scores)
   end
   local w = softmax_rows(g, prefix, scores, causal, masks, layer.module.class)
   local qmask = masks and masks[1]
@@ -323,7 +317,7 @@ local function score_layer(class, default_name, extra_args, additive, weights, k
         util.shape_str(shapes[1]), util.shape_str(key), shapes[3] and "key's last axis" or "value, used as the key")
     end
     layer.weights = weights(layer, prefix, shapes[1][3])
-    return attention_outputs(layer, shapes, opts)
+    return attention_outputs(shapes, opts)
   end
   function M.emit(layer, g, xs, prefix, _, masks, node)
     return attention_emit(layer, g, xs, prefix, additive, node, masks)
@@ -489,11 +483,7 @@ function attention.MultiHeadAttention.emit(layer, g, xs, prefix, _, masks, node)
   if #factors > 0 then
     local masked = g:act(prefix .. "/masked_scores", N * Tq, Tv, "the scores, -1e9 where masked (" .. what .. ")")
     for n = 0, N - 1 do
-      local args = { ir.rows(scores, n * Tq, Tq) }
-      for _, f in ipairs(factors) do
-        args[#args + 1] = f
-      end
-      g:map(ir.rows(masked, n * Tq, Tq), masked_expr(#factors, true), args, false,
+      lower_masked(g, ir.rows(masked, n * Tq, Tq), ir.rows(scores, n * Tq, Tq), factors, true,
         string.format("head %d: -1e9 in place of the masked scores (%s)", n, what))
     end
     g:softmax(weights, masked, "the attention weights: softmax of each row of the scores")

@@ -156,6 +156,7 @@ end
 local function seed_text(layer)
   return layer.args.seed == util.None and "none" or tostring(layer.args.seed)
 end
+layers.seed_text = seed_text
 
 ---------------------------------------------------------------- Dropout
 
@@ -186,6 +187,7 @@ end
 local function call_salt(prefix, call)
   return salt_of(call and call.prefix or prefix)
 end
+layers.call_salt = call_salt
 
 function Dropout.spec(layer, prefix, call)
   local per = layer.per

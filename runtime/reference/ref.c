@@ -3909,18 +3909,26 @@ static void masking_forward(const layer *L, const double *x, double *mask, doubl
  * mask (kept in work) from the call's key, the sample's index in the step's
  * batch (the call's first plus s; 0 for a mask shared by the samples) and
  * the element's index in the mask, as the generated code draws it. */
+/* count values of node L's noise mask of kind for sample s (0: one mask
+ * for the call's samples) into mask: the layer's seed or the call's, its
+ * salt, the step, the sample, each element's index. */
+static void draw_noise(const rnnc_ref *m, const layer *L, int kind, int per_sample, int s,
+                       double *mask, size_t count) {
+  size_t i;
+  for (i = 0; i < count; i++)
+    mask[i] = rnnc_noise_value(kind, L->noise_p, L->has_seed ? L->seed : m->noise_seed, L->salt,
+                               (uint64_t)m->noise_step,
+                               per_sample ? (uint64_t)(m->noise_first + s) : 0, (uint64_t)i);
+}
+
 static void noise_forward(const rnnc_ref *m, const layer *L, const double *x, double *work,
                           double *y, int s, int training) {
   int r, c, F = L->in_features;
-  size_t i;
   if (!training) {
     memcpy(y, x, L->in_size * sizeof(double));
     return;
   }
-  for (i = 0; i < L->work_size; i++)
-    work[i] = rnnc_noise_value(L->noise_kind, L->noise_p, L->has_seed ? L->seed : m->noise_seed,
-                               L->salt, (uint64_t)m->noise_step,
-                               L->per_sample ? (uint64_t)(m->noise_first + s) : 0, (uint64_t)i);
+  draw_noise(m, L, L->noise_kind, L->per_sample, s, work, L->work_size);
   for (r = 0; r < L->rows; r++)
     for (c = 0; c < F; c++) {
       double v = work[(L->per_step ? r : 0) * L->mask_cols + (L->per_feature ? c : 0)];
@@ -3986,12 +3994,11 @@ static int forward_all(const rnnc_ref *m, const double *params, const double *x,
            * generated code draws it, ones at inference */
           double *dm = work + L->mx.dropout_off;
           size_t e;
-          for (e = 0; e < L->mx.dropout_size; e++)
-            dm[e] = !training ? 1.0
-                              : rnnc_noise_value(RNNC_NOISE_DROPOUT, L->noise_p,
-                                                 L->has_seed ? L->seed : m->noise_seed, L->salt,
-                                                 (uint64_t)m->noise_step,
-                                                 (uint64_t)(m->noise_first + s), (uint64_t)e);
+          if (training)
+            draw_noise(m, L, RNNC_NOISE_DROPOUT, 1, s, dm, L->mx.dropout_size);
+          else
+            for (e = 0; e < L->mx.dropout_size; e++)
+              dm[e] = 1.0;
         }
         mix_forward(&L->mx, params, ins, masks, work, y);
       } else {

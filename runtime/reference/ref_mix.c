@@ -747,15 +747,16 @@ static void mha_backward(const mixer *X, const double *params, const double *con
       }
     softmax_rows_backward(Pn, dP, Tq, Tv, dS);
     for (i = 0; i < Tq; i++)
-      for (j = 0; j < Tv; j++)
+      for (j = 0; j < Tv; j++) {
+        /* a masked score is the constant -1e9: no gradient */
+        double ds = kept(X, masks, i, j) ? dS[(size_t)i * Tv + j] * inv : 0.0;
         for (p = 0; p < H; p++) {
-          /* a masked score is the constant -1e9: no gradient */
-          double ds = kept(X, masks, i, j) ? dS[(size_t)i * Tv + j] * inv : 0.0;
           dQ[(size_t)i * N * H + (size_t)n * H + p] +=
               ds * K[(size_t)j * N * H + (size_t)n * H + p];
           dK[(size_t)j * N * H + (size_t)n * H + p] +=
               ds * Q[(size_t)i * N * H + (size_t)n * H + p];
         }
+      }
   }
   project_backward(in[0], Tq, dq, params + o.wq, N * H, dQ, grad + o.wq,
                    X->use_bias ? grad + o.bq : NULL, din[0]);
