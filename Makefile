@@ -279,7 +279,16 @@ UNIT_TESTS := $(patsubst tests/units/%.c,$(BUILD)/units/%,$(sort $(wildcard test
 
 test-c: $(CTEST_BIN) $(UNIT_TESTS)
 	@for t in $(CTEST_BIN); do echo "== $$t"; (cd tests/c && ../../$$t) || exit 1; done
-	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+	@for t in $(UNIT_TESTS) $(BUILD)/units/test_kernels_native; do echo "== $$t"; $$t || exit 1; done
+
+# The product kernels against plain loops (no generated unit): with the
+# default flags, and with -O3 -march=native, where the kernels use the
+# target's widest vectors (contraction stays off, -std=c99's default, so
+# that the plain loops and the kernels round alike).
+$(BUILD)/units/test_kernels: tests/units/test_kernels.c runtime/rnnc_kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Iruntime $< $(LDFLAGS) -lcmocka -lm -o $@
+	$(CC) $(CFLAGS) -O3 -march=native $(WARN) -Iruntime $< $(LDFLAGS) -lcmocka -lm -o $@_native
 
 # Tests of one generated unit: the unit is generated into the build tree.
 $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(RUNTIME_LIBS) $(wildcard generator/*.lua generator/*/*.lua templates/*)

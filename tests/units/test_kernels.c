@@ -1,0 +1,122 @@
+/* The product kernels of rnnc_kernels.h against the plainest loops: every
+ * element of C is the sum over q, then p, of A * B, in that order, started
+ * from C (accumulate) or zero. Whatever tiling the kernel picks (blocks of
+ * four rows, single rows, column panels, whole rows streamed through L1 for
+ * a B larger than L1, slices of a gradient sum in chunks), the result must be
+ * the same to the bit: streaming, forward and predict on threads rely on a
+ * sample's numbers not depending on which path computed them. Compared with
+ * memcmp; the shapes below reach every path, on both element types, with the
+ * vector path of the build's target (or -DRNNC_PLAIN_C's loops). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rnnc_kernels.h"
+
+typedef struct {
+  int M, N, K, Q;  /* C is M x N, K deep, summed over Q slices */
+  int accumulate;  /* start from C */
+  int panel;       /* the generator's panel flag */
+  int chunk;       /* slices at a time (rnnc_gemm_sum), 0: all */
+  const char *why; /* the path the shape reaches */
+} shape;
+
+static const shape SHAPES[] = {
+    {1, 32, 9, 1, 1, 0, 0, "one row, B in L1: blocks of vectors (a streaming LSTM(8))"},
+    {1, 512, 129, 1, 1, 0, 0, "one row, B of 264 KB: whole rows through L1 (LSTM(128))"},
+    {1, 256, 65, 1, 0, 0, 0, "one row, B of 66 KB, not accumulating"},
+    {1, 1100, 40, 1, 1, 0, 0, "one row wider than rnnc_row's 1,024 accumulators"},
+    {1, 517, 33, 1, 1, 0, 0, "one row, columns past the last whole vector, odd K"},
+    {7, 300, 70, 1, 1, 0, 0, "blocks of four rows, then three rows through L1"},
+    {6, 40, 10, 1, 0, 0, 0, "blocks of four rows, then single rows, B in L1"},
+    {1, 512, 300, 1, 1, 1, 0, "one row with the panel flag set: whole rows"},
+    {9, 96, 300, 1, 1, 1, 0, "column panels"},
+    {1, 64, 90, 5, 1, 0, 2, "a gradient summed over 5 slices, 2 at a time"},
+    {5, 200, 50, 3, 0, 0, 0, "a gradient summed over 3 slices at once"},
+};
+
+static uint64_t state = 88172645463325252u;
+
+/* Uniform in [-1, 1): values whose sums round, so that another order shows. */
+static double draw(void) {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return (double)(state >> 11) / 4503599627370496.0 - 1.0;
+}
+
+#define CHECK_BODY(T, SUFFIX)                                                                      \
+  const long ars = s->K + 3, acs = 1, aqs = s->M * ars; /* padded rows: strides matter */          \
+  const long brs = s->N + 5, bqs = s->K * brs, crs = s->N + 2;                                     \
+  T *A = malloc(sizeof *A * (size_t)(s->Q * aqs)), *B = malloc(sizeof *B * (size_t)(s->Q * bqs));  \
+  T *C = malloc(sizeof *C * (size_t)(s->M * crs)),                                                 \
+    *want = malloc(sizeof *want * (size_t)(s->M * crs));                                           \
+  long i, j, p, q;                                                                                 \
+  assert_non_null(A);                                                                              \
+  assert_non_null(B);                                                                              \
+  assert_non_null(C);                                                                              \
+  assert_non_null(want);                                                                           \
+  for (i = 0; i < s->Q * aqs; ++i)                                                                 \
+    A[i] = (T)draw();                                                                              \
+  for (i = 0; i < s->Q * bqs; ++i)                                                                 \
+    B[i] = (T)draw();                                                                              \
+  for (i = 0; i < s->M * crs; ++i)                                                                 \
+    C[i] = want[i] = (T)draw();                                                                    \
+  for (i = 0; i < s->M; ++i)                                                                       \
+    for (j = 0; j < s->N; ++j) {                                                                   \
+      T sum = s->accumulate ? want[i * crs + j] : (T)0;                                            \
+      for (q = 0; q < s->Q; ++q)                                                                   \
+        for (p = 0; p < s->K; ++p)                                                                 \
+          sum += A[q * aqs + i * ars + p * acs] * B[q * bqs + p * brs + j];                        \
+      want[i * crs + j] = sum;                                                                     \
+    }                                                                                              \
+  if (s->Q == 1 && s->chunk == 0)                                                                  \
+    rnnc_gemm_##SUFFIX(s->M, s->N, s->K, A, ars, acs, B, brs, C, crs, s->accumulate, s->panel);    \
+  else                                                                                             \
+    rnnc_gemm_sum_##SUFFIX(s->M, s->N, s->K, s->Q, A, ars, acs, aqs, B, brs, bqs, C, crs,          \
+                           s->accumulate, s->chunk, s->panel);                                     \
+  for (i = 0; i < s->M; ++i)                                                                       \
+    if (memcmp(C + i * crs, want + i * crs, sizeof *C * (size_t)s->N) != 0)                        \
+      fail_msg("%s: %dx%dx%d (Q %d): row %ld differs from the sum in order", s->why, s->M, s->N,   \
+               s->K, s->Q, i);                                                                     \
+  for (i = 0; i < s->M; ++i) /* the padding between rows is not written */                         \
+    assert_memory_equal(C + i * crs + s->N, want + i * crs + s->N, sizeof *C * 2);                 \
+  free(A);                                                                                         \
+  free(B);                                                                                         \
+  free(C);                                                                                         \
+  free(want);
+
+static void check_f32(const shape *s) {
+  CHECK_BODY(float, f32)
+}
+
+static void check_f64(const shape *s) {
+  CHECK_BODY(double, f64)
+}
+
+static void every_path_sums_in_order_f32(void **unused) {
+  size_t k;
+  (void)unused;
+  for (k = 0; k < sizeof SHAPES / sizeof SHAPES[0]; ++k)
+    check_f32(&SHAPES[k]);
+}
+
+static void every_path_sums_in_order_f64(void **unused) {
+  size_t k;
+  (void)unused;
+  for (k = 0; k < sizeof SHAPES / sizeof SHAPES[0]; ++k)
+    check_f64(&SHAPES[k]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_path_sums_in_order_f32),
+      cmocka_unit_test(every_path_sums_in_order_f64),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
