@@ -51,7 +51,9 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 /* Keeps a loaded vector of B in a register: without it GCC folds the load
  * into each of the block's multiply-adds (one load per row instead of one),
  * and the loads, not the arithmetic, bound the loop (measured on AVX2:
- * 32 x 512 x 128 at 52 -> 70 GFLOP/s). An empty asm, no instruction. */
+ * 32 x 512 x 128 at 52 -> 70 GFLOP/s). An empty asm, no instruction. A
+ * single row reads each vector once: there the folded load is right, and
+ * eight pinned vectors beside eight accumulators would spill. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
 #if RNNC_VBYTES == 64
 #define RNNC_IN_REGISTER(x) __asm__("" : "+v"(x))
@@ -89,7 +91,8 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
         V b[NV];                                                                                   \
         for (v = 0; v < NV; ++v) {                                                                 \
           b[v] = *(const V *)(B + q * bqs + p * brs + (c0 + v) * VL);                              \
-          RNNC_IN_REGISTER(b[v]);                                                                  \
+          if (mr > 1)                                                                              \
+            RNNC_IN_REGISTER(b[v]);                                                                \
         }                                                                                          \
         for (r = 0; r < mr; ++r) {                                                                 \
           const T a = A[r * ars + q * aqs + p * acs];                                              \
