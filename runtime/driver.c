@@ -16,12 +16,12 @@ static int cmd_init(const rnnc_model *m, const args_t *a) {
   char err[ERRLEN];
   if (!driver_need("--out", a->out))
     return 2;
-  void *p = calloc(1, m->params_bytes);
+  void *p = rnnc_alloc(m->params_bytes);
   if (!p)
     return driver_fail("out of memory");
   m->init(p, a->seed);
   int rc = rnnc_weights_save(a->out, m, p, err, sizeof err);
-  free(p);
+  rnnc_free(p);
   if (rc != 0)
     return driver_fail(err);
   printf("wrote %s: %zu parameters of %s, seed %llu\n", a->out, m->n_params, m->name,
@@ -111,7 +111,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   size_t n = x.shape[0];
@@ -127,7 +127,7 @@ static int cmd_predict(const rnnc_model *m, const args_t *a) {
     if (rc == 0)
       print_predictions(m, y, n);
   }
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(y);
   rnnc_array_free(&x);
@@ -149,7 +149,7 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   size_t rs = rnnc_dtype_size(m->dtype), n = x.shape[0];
@@ -157,7 +157,7 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
          out = m->stream_output_size;
   void *xm = driver_x_to_model(m, x.data, x.count);
   char *y = malloc(n * steps * out * rs + 1);
-  void *st = malloc(m->stream_bytes + 1);
+  void *st = rnnc_alloc(m->stream_bytes);
   int rc = 0;
   if (!xm || !y || !st) {
     rc = driver_fail("out of memory");
@@ -191,10 +191,10 @@ static int cmd_stream(const rnnc_model *m, const args_t *a) {
       printf("wrote %s: %zu samples x %zu steps of %zu outputs, one stream_step each\n", a->out, n,
              steps, out);
   }
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(y);
-  free(st);
+  rnnc_free(st);
   rnnc_array_free(&x);
   return rc;
 }
@@ -223,11 +223,11 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
   }
@@ -285,10 +285,10 @@ static int cmd_grad(const rnnc_model *m, const args_t *a) {
   else
     printf("wrote %s\n", a->out);
 done:
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(ym);
-  free(scratch);
+  rnnc_free(scratch);
   free(grad);
   free(dx);
   rnnc_array_free(&x);
@@ -322,16 +322,16 @@ static int cmd_fit(const rnnc_model *m, const args_t *a) {
   if (grouped) {
     shard = driver_shard_open(m, a, &n, &reader, &vxm, &vym, &n_val);
     if (!shard) {
-      free(p);
+      rnnc_free(p);
       return 1;
     }
   } else {
     if (driver_load_x(m, a, 0, &x, err) != 0) {
-      free(p);
+      rnnc_free(p);
       return driver_fail(err);
     }
     if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-      free(p);
+      rnnc_free(p);
       rnnc_array_free(&x);
       return driver_fail(err);
     }
@@ -485,7 +485,7 @@ done:
   driver_shard_close(shard);
   rnnc_optimizer_state_free(&state);
   rnnc_history_free(&h);
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(ym);
   free(vxm);
@@ -510,11 +510,11 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   if (driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
   }
@@ -547,7 +547,7 @@ static int cmd_evaluate(const rnnc_model *m, const args_t *a) {
       for (int i = 0; i < logs.count; ++i)
         printf("%s %.17g\n", logs.names[i], logs.values[i]);
   }
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(ym);
   free(swm);

@@ -91,17 +91,17 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   if (have_y && driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
   }
   rnnc_ref *ref = new_reference(m, err);
   if (!ref) {
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     if (have_y)
       rnnc_array_free(&y);
@@ -116,7 +116,7 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
     out_c += driver_part_now(m, &m->outputs[k]);
   if (rnnc_ref_output_size(ref) != out_c || rnnc_ref_input_size(ref) != in_c) {
     rnnc_ref_free(ref);
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     if (have_y)
       rnnc_array_free(&y);
@@ -229,7 +229,7 @@ int driver_cmd_diff(const rnnc_model *m, const args_t *a) {
   rc = bad ? 1 : 0;
 done:
   rnnc_ref_free(ref);
-  free(p);
+  rnnc_free(p);
   free(pd);
   free(xm);
   free(ym);
@@ -240,7 +240,7 @@ done:
   free(dxc);
   free(xc);
   free(yc);
-  free(scratch);
+  rnnc_free(scratch);
   free(g);
   free(rg);
   free(dx);
@@ -282,12 +282,12 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
   if (!p)
     return driver_fail(err);
   if (driver_load_x(m, a, 0, &x, err) != 0) {
-    free(p);
+    rnnc_free(p);
     return driver_fail(err);
   }
   memset(&y, 0, sizeof y);
   if (with_y && driver_load_y(m, a, 0, x.shape[0], &y, err) != 0) {
-    free(p);
+    rnnc_free(p);
     rnnc_array_free(&x);
     return driver_fail(err);
   }
@@ -404,10 +404,10 @@ int driver_cmd_gradcheck(const rnnc_model *m, const args_t *a) {
          checked < total ? ", --sample 0 checks all" : "");
   rc = worst <= tol ? 0 : 1;
 done:
-  free(p);
+  rnnc_free(p);
   free(xm);
   free(ym);
-  free(scratch);
+  rnnc_free(scratch);
   free(g);
   free(dx);
   free(g2);

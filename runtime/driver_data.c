@@ -97,9 +97,9 @@ void driver_repack(const rnnc_model *m, const rnnc_part_desc *parts, int count, 
 
 /* A scratch for the current length. */
 void *driver_new_scratch(const rnnc_model *m) {
-  void *s = calloc(1, m->scratch_bytes);
+  void *s = rnnc_alloc(m->scratch_bytes);
   if (s && m->set_steps(s, driver_steps_now(m)) != 0) {
-    free(s);
+    rnnc_free(s);
     return NULL;
   }
   return s;
@@ -542,13 +542,13 @@ int driver_load_y(const rnnc_model *m, const args_t *a, int val, size_t n, rnnc_
 }
 
 void *driver_load_weights(const rnnc_model *m, const char *path, char *err) {
-  void *p = calloc(1, m->params_bytes);
+  void *p = rnnc_alloc(m->params_bytes);
   if (!p) {
     snprintf(err, ERRLEN, "out of memory");
     return NULL;
   }
   if (rnnc_weights_load(path, m, p, err, ERRLEN) != 0) {
-    free(p);
+    rnnc_free(p);
     return NULL;
   }
   /* A NaN or Inf weight would make every result NaN without a word. */
@@ -564,7 +564,7 @@ void *driver_load_weights(const rnnc_model *m, const char *path, char *err) {
         position_text(pos, sizeof pos, i, dims, d->rank);
         snprintf(err, ERRLEN, "%s: tensor '%s', position%s: %g is not finite", path, d->name, pos,
                  isnan(v) ? fabs(v) : v);
-        free(p);
+        rnnc_free(p);
         return NULL;
       }
     }
@@ -596,17 +596,17 @@ double driver_probe(size_t k) {
 double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
                             const void *y, size_t n, double *grad, double *dx) {
   size_t rs = rnnc_dtype_size(m->dtype);
-  void *g = malloc(m->params_bytes);
+  void *g = rnnc_alloc(m->params_bytes);
   /* zeroed: a unit whose input is tokens writes no input gradient */
   void *chunk_dx = calloc((size_t)m->batch * m->input_size, rs);
   double loss = 0;
   if (m->loss == RNNC_LOSS_NONE) {
-    free(g);
+    rnnc_free(g);
     free(chunk_dx);
     return driver_probe_grad_all(m, p, scratch, x, n, grad, dx);
   }
   if (!g || !chunk_dx) {
-    free(g);
+    rnnc_free(g);
     free(chunk_dx);
     return NAN;
   }
@@ -625,7 +625,7 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
     for (size_t i = 0; i < (size_t)count * m->input_size; ++i)
       dx[first * m->input_size + i] = driver_get(m, chunk_dx, i) * w;
   }
-  free(g);
+  rnnc_free(g);
   free(chunk_dx);
   return loss;
 }
@@ -633,7 +633,7 @@ double driver_loss_grad_all(const rnnc_model *m, const void *p, void *scratch, c
 double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, const void *x,
                              size_t n, double *grad, double *dx) {
   size_t rs = rnnc_dtype_size(m->dtype);
-  void *g = malloc(m->params_bytes);
+  void *g = rnnc_alloc(m->params_bytes);
   /* zeroed: a unit whose input is tokens writes no input gradient */
   void *chunk_dx = calloc((size_t)m->batch * m->input_size, rs);
   void *y = calloc((size_t)m->batch * m->output_size, rs);
@@ -674,7 +674,7 @@ double driver_probe_grad_all(const rnnc_model *m, const void *p, void *scratch, 
       dx[first * m->input_size + i] = driver_get(m, chunk_dx, i);
   }
 done:
-  free(g);
+  rnnc_free(g);
   free(chunk_dx);
   free(y);
   free(dy);

@@ -72,7 +72,7 @@ static int fit_output_losses(const rnnc_model *m, ctx_t *c, char *err, size_t er
 static void ctx_free(ctx_t *c) {
   fit_par_free(c->par);
   free(c->bsw);
-  free(c->grad);
+  rnnc_free(c->grad);
   free(c->bpred);
   free(c->bx);
   free(c->by);
@@ -188,7 +188,7 @@ static int ctx_init(ctx_t *c, const rnnc_model *m, const rnnc_fit_options *o, in
       return -1;
     }
   }
-  c->grad = malloc(m->params_bytes + 1);
+  c->grad = rnnc_alloc(m->params_bytes);
   c->bpred = malloc((size_t)bs * m->output_size * c->rs + 1);
   c->bx = malloc((size_t)bs * m->input_size * rnnc_x_bytes(m) + 1);
   c->by = malloc((size_t)bs * m->target_size * c->rs + 1);
@@ -656,7 +656,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
     es.start_from = eo->start_from_epoch;
     es.verbose = eo->verbose;
     es.best = es.greater ? -INFINITY : INFINITY;
-    if (es.restore && !(es.best_weights = malloc(m->params_bytes + 1))) {
+    if (es.restore && !(es.best_weights = rnnc_alloc(m->params_bytes))) {
       snprintf(err, errlen, "out of memory");
       rc = -1;
       goto done;
@@ -682,7 +682,7 @@ int rnnc_fit_history(const rnnc_model *m, void *params, const void *x, const voi
   }
 
   order = malloc(n_train * sizeof *order + 1);
-  backup_p = malloc(m->params_bytes + 1);
+  backup_p = rnnc_alloc(m->params_bytes);
   backup_s = malloc(n_slots * rs + 1);
   if (!order || !backup_p || !backup_s) {
     snprintf(err, errlen, "out of memory");
@@ -914,9 +914,9 @@ done:
     rnnc_optimizer_state_free(&local_state);
   if (!history)
     rnnc_history_free(&local_history);
-  free(es.best_weights);
+  rnnc_free(es.best_weights);
   free(order);
-  free(backup_p);
+  rnnc_free(backup_p);
   free(backup_s);
   free(class_sw);
   ctx_free(&c);

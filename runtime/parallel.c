@@ -182,7 +182,7 @@ int rnnc_predict(const rnnc_model *m, const void *params, const void *x, void *y
   predict_job j = {m, params, x, y, n, calloc((size_t)t, sizeof(void *))};
   rnnc_pool *pool = j.scratch ? rnnc_pool_new(t) : NULL;
   for (int i = 0; pool && i < t && rc == 0; ++i)
-    if (!(j.scratch[i] = calloc(1, m->scratch_bytes)))
+    if (!(j.scratch[i] = rnnc_alloc(m->scratch_bytes)))
       rc = -1;
   if (!pool || rc != 0) {
     snprintf(err, errlen, "out of memory (or no threads) for %d threads", t);
@@ -197,7 +197,7 @@ int rnnc_predict(const rnnc_model *m, const void *params, const void *x, void *y
   if (rc == 0)
     rnnc_pool_run(pool, predict_task, &j);
   for (int i = 0; j.scratch && i < t; ++i)
-    free(j.scratch[i]);
+    rnnc_free(j.scratch[i]);
   free(j.scratch);
   rnnc_pool_free(pool);
   return rc;
@@ -346,9 +346,9 @@ void fit_par_free(fit_par *p) {
     return;
   rnnc_pool_free(p->pool);
   for (int t = 0; p->scratch && t < p->threads; ++t)
-    free(p->scratch[t]);
+    rnnc_free(p->scratch[t]);
   for (int i = 0; p->gbuf && i < p->n_gbuf; ++i)
-    free(p->gbuf[i]);
+    rnnc_free(p->gbuf[i]);
   free(p->scratch);
   free(p->gbuf);
   free(p->losses);
@@ -403,9 +403,9 @@ fit_par *fit_par_new(const rnnc_model *m, const rnnc_fit_options *o, int steps, 
   p->pool = rnnc_pool_new(p->threads);
   int ok = p->scratch && p->gbuf && p->losses && p->bytes && p->displs && p->pool;
   for (int t = 0; ok && t < p->threads; ++t)
-    ok = (p->scratch[t] = calloc(1, m->scratch_bytes)) != NULL;
+    ok = (p->scratch[t] = rnnc_alloc(m->scratch_bytes)) != NULL;
   for (int i = 0; ok && i < p->n_gbuf; ++i)
-    ok = (p->gbuf[i] = malloc(m->params_bytes + 1)) != NULL;
+    ok = (p->gbuf[i] = rnnc_alloc(m->params_bytes)) != NULL;
   if (!ok) {
     snprintf(err, errlen, "out of memory (or no threads) for %d threads", p->threads);
     fit_par_free(p);

@@ -36,7 +36,10 @@ typedef union {
 } seed04_params;
 
 /* What forward keeps for backward, per sample, and the temporaries of
- * backward and train_step. Owned by the caller; no function allocates. */
+ * backward and train_step. Owned by the caller; no function allocates.
+ * Params, scratch and gradients work at any address; at a multiple of 64
+ * bytes (rnnc_alloc, or a static) the products' vector loads never straddle
+ * two cache lines, which malloc's 16-byte alignment costs (rnnc.h). */
 typedef struct {
   int steps; /* sequence length for a unit of variable length (seed04_set_steps); 0: the maximum */
   /* x: 10 steps x 5, the input */
