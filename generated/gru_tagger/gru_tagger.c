@@ -91,20 +91,20 @@ void gru_tagger_init(gru_tagger_params *p, uint64_t seed) {
 
 void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const float *x, float *y,
                         int n) {
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_gru_bias = p->w.gru_bias;
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_gru_zr = &s->a_gru_zr[0][0];
-  float *const a_gru_cand = &s->a_gru_cand[0][0];
-  float *const a_gru_rh = &s->a_gru_rh[0][0];
-  float *const a_gru_z = &s->a_gru_z[0][0];
-  float *const a_gru_h = &s->a_gru_h[0][0];
-  float *const a_dense_z = &s->a_dense_z[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const a_dense_logits = &s->a_dense_logits[0][0];
+  const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+  const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+  const float *restrict const w_gru_bias = p->w.gru_bias;
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_gru_zr = &s->a_gru_zr[0][0];
+  float *restrict const a_gru_cand = &s->a_gru_cand[0][0];
+  float *restrict const a_gru_rh = &s->a_gru_rh[0][0];
+  float *restrict const a_gru_z = &s->a_gru_z[0][0];
+  float *restrict const a_gru_h = &s->a_gru_h[0][0];
+  float *restrict const a_dense_z = &s->a_dense_z[0][0];
+  float *restrict const a_dense_y = &s->a_dense_y[0][0];
+  float *restrict const a_dense_logits = &s->a_dense_logits[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 12);
   /* gru: z = x @ kernel (the input projection of every step) */
@@ -199,218 +199,226 @@ void gru_tagger_forward(const gru_tagger_params *p, gru_tagger_scratch *s, const
 void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, const float *dy,
                          gru_tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_gru_kernel = &grad->w.gru_kernel[0][0];
-  float *const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
-  float *const g_gru_bias = grad->w.gru_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_gru_zr = &s->a_gru_zr[0][0];
-  float *const a_gru_cand = &s->a_gru_cand[0][0];
-  float *const a_gru_rh = &s->a_gru_rh[0][0];
-  float *const a_gru_h = &s->a_gru_h[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_gru_z = &s->d_gru_z[0][0];
-  float *const d_gru_zr = &s->d_gru_zr[0][0];
-  float *const d_gru_cand = &s->d_gru_cand[0][0];
-  float *const d_gru_h = &s->d_gru_h[0][0];
-  float *const d_gru_rh = &s->d_gru_rh[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  float *const d_dense_logits = &s->d_dense_logits[0][0];
-  float *const d_dense_y = &s->d_dense_y[0][0];
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
-  float *const wt_gru_kernel = s->wt_gru_kernel;
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-    }
-  }
-  /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 9; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
-    }
-  }
-  /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 9; ++r) {
-    for (int c = 0; c < 4; ++c) {
-      wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* gru: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 9; ++c) {
-        d_gru_z[b * 27 + r * 9 + c] = 0.0f;
-      }
-    }
-    /* output, backward: dense/dy = dy (the model's output) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+    const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_gru_kernel = &grad->w.gru_kernel[0][0];
+    float *restrict const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
+    float *restrict const g_gru_bias = grad->w.gru_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_gru_zr = &s->a_gru_zr[0][0];
+    float *restrict const a_gru_cand = &s->a_gru_cand[0][0];
+    float *restrict const a_gru_rh = &s->a_gru_rh[0][0];
+    float *restrict const a_gru_h = &s->a_gru_h[0][0];
+    float *restrict const a_dense_y = &s->a_dense_y[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_gru_z = &s->d_gru_z[0][0];
+    float *restrict const d_gru_zr = &s->d_gru_zr[0][0];
+    float *restrict const d_gru_cand = &s->d_gru_cand[0][0];
+    float *restrict const d_gru_h = &s->d_gru_h[0][0];
+    float *restrict const d_gru_rh = &s->d_gru_rh[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    float *restrict const d_dense_logits = &s->d_dense_logits[0][0];
+    float *restrict const d_dense_y = &s->d_dense_y[0][0];
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
+    float *restrict const wt_gru_kernel = s->wt_gru_kernel;
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
       }
     }
-    /* dense, backward: dlogits = y * (dy - sum(dy * y)) */
-    for (int r = 0; r < 3; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 3; ++c)
-        dot += d_dense_y[b * 9 + r * 3 + c] * a_dense_y[b * 9 + r * 3 + c];
-      for (int c = 0; c < 3; ++c)
-        d_dense_logits[b * 9 + r * 3 + c] =
-            a_dense_y[b * 9 + r * 3 + c] * (d_dense_y[b * 9 + r * 3 + c] - dot);
-    }
-    /* dense, backward: dz = dlogits (the logits) */
-    for (int r = 0; r < 3; ++r) {
+    /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 9; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_z[b * 9 + r * 3 + c] = d_dense_logits[b * 9 + r * 3 + c];
+        wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
       }
     }
-    /* dense, backward: dbias += dlogits (the logits) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        g_dense_bias[c] += d_dense_logits[b * 9 + r * 3 + c];
+    /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 9; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
       }
     }
-  }
-  /* dense, backward: gru/dh = dz @ kernel^T */
-  rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_gru_h, 3, 0, 0);
-  /* dense, backward: dkernel += gru/h^T @ dz */
-  rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
-  for (int t = 2; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
-       * - z) * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_zr[b * 18 + t * 6 + c] =
-            d_gru_h[b * 9 + t * 3 + c] *
-            (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
+      /* gru: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 9; ++c) {
+          d_gru_z[b * 27 + r * 9 + c] = 0.0f;
+        }
       }
-      /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
-       * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_h[b * 9 + t * 3 + c - 3] += d_gru_h[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c];
+      /* output, backward: dense/dy = dy (the model's output) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        }
       }
-      /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:3]) (the new state h = z * h[t-1] + (1 - z)
-       * * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_cand[b * 9 + t * 3 + c] =
-            d_gru_h[b * 9 + t * 3 + c] * (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+      /* dense, backward: dlogits = y * (dy - sum(dy * y)) */
+      for (int r = 0; r < 3; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 3; ++c)
+          dot += d_dense_y[b * 9 + r * 3 + c] * a_dense_y[b * 9 + r * 3 + c];
+        for (int c = 0; c < 3; ++c)
+          d_dense_logits[b * 9 + r * 3 + c] =
+              a_dense_y[b * 9 + r * 3 + c] * (d_dense_y[b * 9 + r * 3 + c] - dot);
       }
-      /* gru, backward: dz[t, 6:9] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t = 2
-       * down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c + 6] =
-            d_gru_cand[b * 9 + t * 3 + c] *
-            (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+      /* dense, backward: dz = dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_dense_z[b * 9 + r * 3 + c] = d_dense_logits[b * 9 + r * 3 + c];
+        }
       }
-      /* gru, backward: dbias[6:9] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t =
-       * 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c + 6] += d_gru_cand[b * 9 + t * 3 + c] *
-                             (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+      /* dense, backward: dbias += dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          g_dense_bias[c] += d_dense_logits[b * 9 + r * 3 + c];
+        }
       }
     }
-    /* gru, backward: drh[t] = dz[t, 6:9] @ recurrent_kernel^T[6:9] (the candidate's recurrent
-     * product), t = 2 down to 1 */
-    rnnc_gemm_f32(n, 3, 3, d_gru_z + t * 9 + 6, 27, 1, wt_gru_recurrent_kernel + 18, 3,
-                  d_gru_rh + t * 3, 9, 0, 0);
-    /* gru, backward: drecurrent_kernel[:, 6:9] += rh[t]^T @ dz[t, 6:9] (the candidate's recurrent
-     * product), t = 2 down to 1 */
-    rnnc_gemm_f32(3, 3, n, a_gru_rh + t * 3, 1, 9, d_gru_z + t * 9 + 6, 27,
-                  g_gru_recurrent_kernel + 6, 9, 1, 0);
+    /* dense, backward: gru/dh = dz @ kernel^T */
+    rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_gru_h, 3, 0, 0);
+    /* dense, backward: dkernel += gru/h^T @ dz */
+    rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] +
+         * (1 - z) * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_zr[b * 18 + t * 6 + c] =
+              d_gru_h[b * 9 + t * 3 + c] *
+              (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
+        }
+        /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
+         * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_h[b * 9 + t * 3 + c - 3] +=
+              d_gru_h[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c];
+        }
+        /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:3]) (the new state h = z * h[t-1] + (1 -
+         * z) * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_cand[b * 9 + t * 3 + c] =
+              d_gru_h[b * 9 + t * 3 + c] * (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+        /* gru, backward: dz[t, 6:9] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t =
+         * 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c + 6] =
+              d_gru_cand[b * 9 + t * 3 + c] *
+              (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+        }
+        /* gru, backward: dbias[6:9] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t
+         * = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c + 6] +=
+              d_gru_cand[b * 9 + t * 3 + c] *
+              (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+        }
+      }
+      /* gru, backward: drh[t] = dz[t, 6:9] @ recurrent_kernel^T[6:9] (the candidate's recurrent
+       * product), t = 2 down to 1 */
+      rnnc_gemm_f32(n, 3, 3, d_gru_z + t * 9 + 6, 27, 1, wt_gru_recurrent_kernel + 18, 3,
+                    d_gru_rh + t * 3, 9, 0, 0);
+      /* gru, backward: drecurrent_kernel[:, 6:9] += rh[t]^T @ dz[t, 6:9] (the candidate's recurrent
+       * product), t = 2 down to 1 */
+      rnnc_gemm_f32(3, 3, n, a_gru_rh + t * 3, 1, 9, d_gru_z + t * 9 + 6, 27,
+                    g_gru_recurrent_kernel + 6, 9, 1, 0);
+      for (int b = 0; b < n; ++b) {
+        /* gru, backward: dzr[t, 3:6] = drh[t] * h[t-1] (the reset state r * h[t-1]), t = 2 down to
+         * 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_zr[b * 18 + t * 6 + c + 3] =
+              d_gru_rh[b * 9 + t * 3 + c] * a_gru_h[b * 9 + t * 3 + c - 3];
+        }
+        /* gru, backward: dh[t-1] += drh[t] * zr[t, 3:6] (the reset state r * h[t-1]), t = 2 down to
+         * 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_h[b * 9 + t * 3 + c - 3] +=
+              d_gru_rh[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c + 3];
+        }
+        /* gru, backward: dz[t, 3:6] = dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c + 3] = d_gru_zr[b * 18 + t * 6 + c + 3] *
+                                            a_gru_zr[b * 18 + t * 6 + c + 3] *
+                                            (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
+        }
+        /* gru, backward: dbias[3:6] += dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate
+         * r), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c + 3] += d_gru_zr[b * 18 + t * 6 + c + 3] * a_gru_zr[b * 18 + t * 6 + c + 3] *
+                               (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
+        }
+        /* gru, backward: dz[t, 0:3] = dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate
+         * z), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c] = d_gru_zr[b * 18 + t * 6 + c] *
+                                        a_gru_zr[b * 18 + t * 6 + c] *
+                                        (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+        /* gru, backward: dbias[0:3] += dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate
+         * z), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c] += d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
+                           (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+      }
+      /* gru, backward: dh[t-1] += dz[t, 0:6] @ recurrent_kernel^T[0:6] (the recurrent product of z
+       * and r), t = 2 down to 1 */
+      rnnc_gemm_f32(n, 3, 6, d_gru_z + t * 9, 27, 1, wt_gru_recurrent_kernel, 3,
+                    d_gru_h + t * 3 - 3, 9, 1, 0);
+    }
+    /* gru, backward: drecurrent_kernel[:, 0:6] += h[0:2]^T @ dz[1:3, 0:6] (the recurrent product of
+     * z and r) */
+    rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9,
+                      1, 341, 0);
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 3:6] = drh[t] * h[t-1] (the reset state r * h[t-1]), t = 2 down to 1
+      /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
+       * candidate) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z)
+       * * candidate) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_cand[b * 9 + c] = d_gru_h[b * 9 + c] * (1.0f - a_gru_zr[b * 18 + c]);
+      }
+      /* gru, backward: dz[0, 6:9] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_z[b * 27 + c + 6] =
+            d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dbias[6:9] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
+      for (int c = 0; c < 3; ++c) {
+        g_gru_bias[c + 6] +=
+            d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dz[0, 0:3] = dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z)
        */
       for (int c = 0; c < 3; ++c) {
-        d_gru_zr[b * 18 + t * 6 + c + 3] =
-            d_gru_rh[b * 9 + t * 3 + c] * a_gru_h[b * 9 + t * 3 + c - 3];
+        d_gru_z[b * 27 + c] =
+            d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
       }
-      /* gru, backward: dh[t-1] += drh[t] * zr[t, 3:6] (the reset state r * h[t-1]), t = 2 down to 1
+      /* gru, backward: dbias[0:3] += dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z)
        */
       for (int c = 0; c < 3; ++c) {
-        d_gru_h[b * 9 + t * 3 + c - 3] +=
-            d_gru_rh[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c + 3];
-      }
-      /* gru, backward: dz[t, 3:6] = dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c + 3] = d_gru_zr[b * 18 + t * 6 + c + 3] *
-                                          a_gru_zr[b * 18 + t * 6 + c + 3] *
-                                          (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
-      }
-      /* gru, backward: dbias[3:6] += dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c + 3] += d_gru_zr[b * 18 + t * 6 + c + 3] * a_gru_zr[b * 18 + t * 6 + c + 3] *
-                             (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
-      }
-      /* gru, backward: dz[t, 0:3] = dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate z),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c] = d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
-                                      (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
-      }
-      /* gru, backward: dbias[0:3] += dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate z),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c] += d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
-                         (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        g_gru_bias[c] +=
+            d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
       }
     }
-    /* gru, backward: dh[t-1] += dz[t, 0:6] @ recurrent_kernel^T[0:6] (the recurrent product of z
-     * and r), t = 2 down to 1 */
-    rnnc_gemm_f32(n, 3, 6, d_gru_z + t * 9, 27, 1, wt_gru_recurrent_kernel, 3, d_gru_h + t * 3 - 3,
-                  9, 1, 0);
+    if (dx) {
+      /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 3, 4, 9, d_gru_z, 9, 1, wt_gru_kernel, 4, dx_b, 4, 0, 0);
+    }
+    /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
   }
-  /* gru, backward: drecurrent_kernel[:, 0:6] += h[0:2]^T @ dz[1:3, 0:6] (the recurrent product of z
-   * and r) */
-  rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9, 1,
-                    341, 0);
-  for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_cand[b * 9 + c] = d_gru_h[b * 9 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-    /* gru, backward: dz[0, 6:9] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_z[b * 27 + c + 6] =
-          d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dbias[6:9] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 3; ++c) {
-      g_gru_bias[c + 6] +=
-          d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dz[0, 0:3] = dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_z[b * 27 + c] =
-          d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-    /* gru, backward: dbias[0:3] += dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z) */
-    for (int c = 0; c < 3; ++c) {
-      g_gru_bias[c] += d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-  }
-  if (dx) {
-    /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 3, 4, 9, d_gru_z, 9, 1, wt_gru_kernel, 4, dx_b, 4, 0, 0);
-  }
-  /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
 }
 
 /* Backward from the losses: dloss holds, in each loss's output's place,
@@ -420,200 +428,208 @@ static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scra
                                      const float *dloss, gru_tagger_params *grad, float *dx,
                                      int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_gru_kernel = &grad->w.gru_kernel[0][0];
-  float *const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
-  float *const g_gru_bias = grad->w.gru_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_gru_zr = &s->a_gru_zr[0][0];
-  float *const a_gru_cand = &s->a_gru_cand[0][0];
-  float *const a_gru_rh = &s->a_gru_rh[0][0];
-  float *const a_gru_h = &s->a_gru_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  float *const d_gru_z = &s->d_gru_z[0][0];
-  float *const d_gru_zr = &s->d_gru_zr[0][0];
-  float *const d_gru_cand = &s->d_gru_cand[0][0];
-  float *const d_gru_h = &s->d_gru_h[0][0];
-  float *const d_gru_rh = &s->d_gru_rh[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  const float *const dloss_b = dloss;
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
-  float *const wt_gru_kernel = s->wt_gru_kernel;
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-    }
-  }
-  /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 9; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
-    }
-  }
-  /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 9; ++r) {
-    for (int c = 0; c < 4; ++c) {
-      wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* gru: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 9; ++c) {
-        d_gru_z[b * 27 + r * 9 + c] = 0.0f;
-      }
-    }
-    /* dense, backward: dz = dloss (the logits) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+    const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_gru_kernel = &grad->w.gru_kernel[0][0];
+    float *restrict const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
+    float *restrict const g_gru_bias = grad->w.gru_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_gru_zr = &s->a_gru_zr[0][0];
+    float *restrict const a_gru_cand = &s->a_gru_cand[0][0];
+    float *restrict const a_gru_rh = &s->a_gru_rh[0][0];
+    float *restrict const a_gru_h = &s->a_gru_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    float *restrict const d_gru_z = &s->d_gru_z[0][0];
+    float *restrict const d_gru_zr = &s->d_gru_zr[0][0];
+    float *restrict const d_gru_cand = &s->d_gru_cand[0][0];
+    float *restrict const d_gru_h = &s->d_gru_h[0][0];
+    float *restrict const d_gru_rh = &s->d_gru_rh[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    const float *const dloss_b = dloss;
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
+    float *restrict const wt_gru_kernel = s->wt_gru_kernel;
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_z[b * 9 + r * 3 + c] = dloss_b[b * 9 + r * 3 + c];
+        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
       }
     }
-    /* dense, backward: dbias += dloss (the logits) */
-    for (int r = 0; r < 3; ++r) {
+    /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 9; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_dense_bias[c] += dloss_b[b * 9 + r * 3 + c];
+        wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
       }
     }
-  }
-  /* dense, backward: gru/dh = dz @ kernel^T */
-  rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_gru_h, 3, 0, 0);
-  /* dense, backward: dkernel += gru/h^T @ dz */
-  rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
-  for (int t = 2; t >= 1; --t) {
+    /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 9; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
-       * - z) * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_zr[b * 18 + t * 6 + c] =
-            d_gru_h[b * 9 + t * 3 + c] *
-            (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
+      /* gru: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 9; ++c) {
+          d_gru_z[b * 27 + r * 9 + c] = 0.0f;
+        }
       }
-      /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
-       * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_h[b * 9 + t * 3 + c - 3] += d_gru_h[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c];
+      /* dense, backward: dz = dloss (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_dense_z[b * 9 + r * 3 + c] = dloss_b[b * 9 + r * 3 + c];
+        }
       }
-      /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:3]) (the new state h = z * h[t-1] + (1 - z)
-       * * candidate), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_cand[b * 9 + t * 3 + c] =
-            d_gru_h[b * 9 + t * 3 + c] * (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
-      }
-      /* gru, backward: dz[t, 6:9] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t = 2
-       * down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c + 6] =
-            d_gru_cand[b * 9 + t * 3 + c] *
-            (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
-      }
-      /* gru, backward: dbias[6:9] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t =
-       * 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c + 6] += d_gru_cand[b * 9 + t * 3 + c] *
-                             (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+      /* dense, backward: dbias += dloss (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          g_dense_bias[c] += dloss_b[b * 9 + r * 3 + c];
+        }
       }
     }
-    /* gru, backward: drh[t] = dz[t, 6:9] @ recurrent_kernel^T[6:9] (the candidate's recurrent
-     * product), t = 2 down to 1 */
-    rnnc_gemm_f32(n, 3, 3, d_gru_z + t * 9 + 6, 27, 1, wt_gru_recurrent_kernel + 18, 3,
-                  d_gru_rh + t * 3, 9, 0, 0);
-    /* gru, backward: drecurrent_kernel[:, 6:9] += rh[t]^T @ dz[t, 6:9] (the candidate's recurrent
-     * product), t = 2 down to 1 */
-    rnnc_gemm_f32(3, 3, n, a_gru_rh + t * 3, 1, 9, d_gru_z + t * 9 + 6, 27,
-                  g_gru_recurrent_kernel + 6, 9, 1, 0);
+    /* dense, backward: gru/dh = dz @ kernel^T */
+    rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_gru_h, 3, 0, 0);
+    /* dense, backward: dkernel += gru/h^T @ dz */
+    rnnc_gemm_f32(3, 3, n * 3, a_gru_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* gru, backward: dzr[t, 0:3] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] +
+         * (1 - z) * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_zr[b * 18 + t * 6 + c] =
+              d_gru_h[b * 9 + t * 3 + c] *
+              (a_gru_h[b * 9 + t * 3 + c - 3] + (-a_gru_cand[b * 9 + t * 3 + c]));
+        }
+        /* gru, backward: dh[t-1] += dh[t] * zr[t, 0:3] (the new state h = z * h[t-1] + (1 - z) *
+         * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_h[b * 9 + t * 3 + c - 3] +=
+              d_gru_h[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c];
+        }
+        /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:3]) (the new state h = z * h[t-1] + (1 -
+         * z) * candidate), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_cand[b * 9 + t * 3 + c] =
+              d_gru_h[b * 9 + t * 3 + c] * (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+        /* gru, backward: dz[t, 6:9] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t =
+         * 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c + 6] =
+              d_gru_cand[b * 9 + t * 3 + c] *
+              (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+        }
+        /* gru, backward: dbias[6:9] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t
+         * = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c + 6] +=
+              d_gru_cand[b * 9 + t * 3 + c] *
+              (1.0f - a_gru_cand[b * 9 + t * 3 + c] * a_gru_cand[b * 9 + t * 3 + c]);
+        }
+      }
+      /* gru, backward: drh[t] = dz[t, 6:9] @ recurrent_kernel^T[6:9] (the candidate's recurrent
+       * product), t = 2 down to 1 */
+      rnnc_gemm_f32(n, 3, 3, d_gru_z + t * 9 + 6, 27, 1, wt_gru_recurrent_kernel + 18, 3,
+                    d_gru_rh + t * 3, 9, 0, 0);
+      /* gru, backward: drecurrent_kernel[:, 6:9] += rh[t]^T @ dz[t, 6:9] (the candidate's recurrent
+       * product), t = 2 down to 1 */
+      rnnc_gemm_f32(3, 3, n, a_gru_rh + t * 3, 1, 9, d_gru_z + t * 9 + 6, 27,
+                    g_gru_recurrent_kernel + 6, 9, 1, 0);
+      for (int b = 0; b < n; ++b) {
+        /* gru, backward: dzr[t, 3:6] = drh[t] * h[t-1] (the reset state r * h[t-1]), t = 2 down to
+         * 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_zr[b * 18 + t * 6 + c + 3] =
+              d_gru_rh[b * 9 + t * 3 + c] * a_gru_h[b * 9 + t * 3 + c - 3];
+        }
+        /* gru, backward: dh[t-1] += drh[t] * zr[t, 3:6] (the reset state r * h[t-1]), t = 2 down to
+         * 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_h[b * 9 + t * 3 + c - 3] +=
+              d_gru_rh[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c + 3];
+        }
+        /* gru, backward: dz[t, 3:6] = dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c + 3] = d_gru_zr[b * 18 + t * 6 + c + 3] *
+                                            a_gru_zr[b * 18 + t * 6 + c + 3] *
+                                            (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
+        }
+        /* gru, backward: dbias[3:6] += dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate
+         * r), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c + 3] += d_gru_zr[b * 18 + t * 6 + c + 3] * a_gru_zr[b * 18 + t * 6 + c + 3] *
+                               (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
+        }
+        /* gru, backward: dz[t, 0:3] = dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate
+         * z), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_gru_z[b * 27 + t * 9 + c] = d_gru_zr[b * 18 + t * 6 + c] *
+                                        a_gru_zr[b * 18 + t * 6 + c] *
+                                        (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+        /* gru, backward: dbias[0:3] += dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate
+         * z), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_gru_bias[c] += d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
+                           (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        }
+      }
+      /* gru, backward: dh[t-1] += dz[t, 0:6] @ recurrent_kernel^T[0:6] (the recurrent product of z
+       * and r), t = 2 down to 1 */
+      rnnc_gemm_f32(n, 3, 6, d_gru_z + t * 9, 27, 1, wt_gru_recurrent_kernel, 3,
+                    d_gru_h + t * 3 - 3, 9, 1, 0);
+    }
+    /* gru, backward: drecurrent_kernel[:, 0:6] += h[0:2]^T @ dz[1:3, 0:6] (the recurrent product of
+     * z and r) */
+    rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9,
+                      1, 341, 0);
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 3:6] = drh[t] * h[t-1] (the reset state r * h[t-1]), t = 2 down to 1
+      /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
+       * candidate) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z)
+       * * candidate) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_cand[b * 9 + c] = d_gru_h[b * 9 + c] * (1.0f - a_gru_zr[b * 18 + c]);
+      }
+      /* gru, backward: dz[0, 6:9] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
+      for (int c = 0; c < 3; ++c) {
+        d_gru_z[b * 27 + c + 6] =
+            d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dbias[6:9] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
+      for (int c = 0; c < 3; ++c) {
+        g_gru_bias[c + 6] +=
+            d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
+      }
+      /* gru, backward: dz[0, 0:3] = dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z)
        */
       for (int c = 0; c < 3; ++c) {
-        d_gru_zr[b * 18 + t * 6 + c + 3] =
-            d_gru_rh[b * 9 + t * 3 + c] * a_gru_h[b * 9 + t * 3 + c - 3];
+        d_gru_z[b * 27 + c] =
+            d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
       }
-      /* gru, backward: dh[t-1] += drh[t] * zr[t, 3:6] (the reset state r * h[t-1]), t = 2 down to 1
+      /* gru, backward: dbias[0:3] += dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z)
        */
       for (int c = 0; c < 3; ++c) {
-        d_gru_h[b * 9 + t * 3 + c - 3] +=
-            d_gru_rh[b * 9 + t * 3 + c] * a_gru_zr[b * 18 + t * 6 + c + 3];
-      }
-      /* gru, backward: dz[t, 3:6] = dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c + 3] = d_gru_zr[b * 18 + t * 6 + c + 3] *
-                                          a_gru_zr[b * 18 + t * 6 + c + 3] *
-                                          (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
-      }
-      /* gru, backward: dbias[3:6] += dzr[t, 3:6] * (zr[t, 3:6] * (1 - zr[t, 3:6])) (reset gate r),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c + 3] += d_gru_zr[b * 18 + t * 6 + c + 3] * a_gru_zr[b * 18 + t * 6 + c + 3] *
-                             (1.0f - a_gru_zr[b * 18 + t * 6 + c + 3]);
-      }
-      /* gru, backward: dz[t, 0:3] = dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate z),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_gru_z[b * 27 + t * 9 + c] = d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
-                                      (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
-      }
-      /* gru, backward: dbias[0:3] += dzr[t, 0:3] * (zr[t, 0:3] * (1 - zr[t, 0:3])) (update gate z),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_gru_bias[c] += d_gru_zr[b * 18 + t * 6 + c] * a_gru_zr[b * 18 + t * 6 + c] *
-                         (1.0f - a_gru_zr[b * 18 + t * 6 + c]);
+        g_gru_bias[c] +=
+            d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
       }
     }
-    /* gru, backward: dh[t-1] += dz[t, 0:6] @ recurrent_kernel^T[0:6] (the recurrent product of z
-     * and r), t = 2 down to 1 */
-    rnnc_gemm_f32(n, 3, 6, d_gru_z + t * 9, 27, 1, wt_gru_recurrent_kernel, 3, d_gru_h + t * 3 - 3,
-                  9, 1, 0);
+    if (dx) {
+      /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 3, 4, 9, d_gru_z, 9, 1, wt_gru_kernel, 4, dx_b, 4, 0, 0);
+    }
+    /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
   }
-  /* gru, backward: drecurrent_kernel[:, 0:6] += h[0:2]^T @ dz[1:3, 0:6] (the recurrent product of z
-   * and r) */
-  rnnc_gemm_sum_f32(3, 6, 2, n, a_gru_h, 1, 3, 9, d_gru_z + 9, 9, 27, g_gru_recurrent_kernel, 9, 1,
-                    341, 0);
-  for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:3] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_zr[b * 18 + c] = d_gru_h[b * 9 + c] * (-a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:3]) (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_cand[b * 9 + c] = d_gru_h[b * 9 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-    /* gru, backward: dz[0, 6:9] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_z[b * 27 + c + 6] =
-          d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dbias[6:9] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 3; ++c) {
-      g_gru_bias[c + 6] +=
-          d_gru_cand[b * 9 + c] * (1.0f - a_gru_cand[b * 9 + c] * a_gru_cand[b * 9 + c]);
-    }
-    /* gru, backward: dz[0, 0:3] = dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z) */
-    for (int c = 0; c < 3; ++c) {
-      d_gru_z[b * 27 + c] =
-          d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-    /* gru, backward: dbias[0:3] += dzr[0, 0:3] * (zr[0, 0:3] * (1 - zr[0, 0:3])) (update gate z) */
-    for (int c = 0; c < 3; ++c) {
-      g_gru_bias[c] += d_gru_zr[b * 18 + c] * a_gru_zr[b * 18 + c] * (1.0f - a_gru_zr[b * 18 + c]);
-    }
-  }
-  if (dx) {
-    /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 3, 4, 9, d_gru_z, 9, 1, wt_gru_kernel, 4, dx_b, 4, 0, 0);
-  }
-  /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(4, 9, n * 3, a_x, 1, 4, d_gru_z, 9, g_gru_kernel, 9, 1, 0);
 }
 
 double gru_tagger_loss_grad_weighted(const gru_tagger_params *p, gru_tagger_scratch *s,
@@ -671,19 +687,19 @@ void gru_tagger_stream_reset(gru_tagger_stream *st) {
 
 void gru_tagger_stream_step(const gru_tagger_params *p, gru_tagger_stream *st, const float *x_t,
                             float *y_t) {
-  float *const state_gru = st->state_gru;
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_gru_bias = p->w.gru_bias;
-  float *const a_gru_zr = st->a_gru_zr;
-  float *const a_gru_cand = st->a_gru_cand;
-  float *const a_gru_rh = st->a_gru_rh;
-  float *const a_gru_z = st->a_gru_z;
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_dense_z = st->a_dense_z;
-  float *const a_dense_y = st->a_dense_y;
-  float *const a_dense_logits = st->a_dense_logits;
+  float *restrict const state_gru = st->state_gru;
+  const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+  const float *restrict const w_gru_bias = p->w.gru_bias;
+  float *restrict const a_gru_zr = st->a_gru_zr;
+  float *restrict const a_gru_cand = st->a_gru_cand;
+  float *restrict const a_gru_rh = st->a_gru_rh;
+  float *restrict const a_gru_z = st->a_gru_z;
+  const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_dense_z = st->a_dense_z;
+  float *restrict const a_dense_y = st->a_dense_y;
+  float *restrict const a_dense_logits = st->a_dense_logits;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* gru: z = x @ kernel (the input projection of every step) */

@@ -117,18 +117,18 @@ void initial_state_init(initial_state_params *p, uint64_t seed) {
 
 void initial_state_forward(const initial_state_params *p, initial_state_scratch *s, const float *x,
                            float *y, int n) {
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_z = &s->a_lstm_z[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_z = &s->a_dense_z[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *restrict const a_lstm_z = &s->a_lstm_z[0][0];
+  float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+  float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+  float *restrict const a_dense_z = &s->a_dense_z[0][0];
+  float *restrict const a_dense_y = &s->a_dense_y[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 22);
   for (int b = 0; b < n; ++b) {
@@ -217,283 +217,288 @@ void initial_state_forward(const initial_state_params *p, initial_state_scratch 
 void initial_state_backward(const initial_state_params *p, initial_state_scratch *s,
                             const float *dy, initial_state_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  float *const d_dense_y = &s->d_dense_y[0][0];
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  float *const wt_lstm_kernel = s->wt_lstm_kernel;
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 2; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
-    }
-  }
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 20; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
-    }
-  }
-  /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 20; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 4; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    float *restrict const d_dense_y = &s->d_dense_y[0][0];
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 2; ++r) {
       for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + r * 5 + c] = 0.0f;
+        wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
       }
     }
-    /* output, backward: dense/dy = dy (the model's output) */
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        d_dense_y[b * 8 + r * 2 + c] = dy_b[b * 8 + r * 2 + c];
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
       }
     }
-    /* dense, backward: dz = dy */
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        d_dense_z[b * 8 + r * 2 + c] = d_dense_y[b * 8 + r * 2 + c];
+    /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
       }
     }
-    /* dense, backward: dbias += dy */
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        g_dense_bias[c] += d_dense_y[b * 8 + r * 2 + c];
-      }
-    }
-  }
-  /* dense, backward: lstm/dh = dz @ kernel^T */
-  rnnc_gemm_f32(n * 4, 5, 2, d_dense_z, 2, 1, wt_dense_kernel, 5, d_lstm_h, 5, 0, 0);
-  /* dense, backward: dkernel += lstm/h^T @ dz */
-  rnnc_gemm_f32(5, 2, n * 4, a_lstm_h, 1, 5, d_dense_z, 2, g_dense_kernel, 2, 1, 0);
-  for (int t = 3; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 15] =
-            d_lstm_h[b * 20 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]);
+      /* lstm: dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + r * 5 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] += dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
-       * hidden state h = o * tanh(c)), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + t * 5 + c] += d_lstm_h[b * 20 + t * 5 + c] *
-                                        a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]) *
-                                                    rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]));
+      /* output, backward: dense/dy = dy (the model's output) */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          d_dense_y[b * 8 + r * 2 + c] = dy_b[b * 8 + r * 2 + c];
+        }
       }
-      /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 5] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_c[b * 20 + t * 5 + c - 5];
+      /* dense, backward: dz = dy */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          d_dense_z[b * 8 + r * 2 + c] = d_dense_y[b * 8 + r * 2 + c];
+        }
       }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + t * 5 + c - 5] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 5];
-      }
-      /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] + i
-       * * g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 10];
-      }
-      /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] + i
-       * * g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 10] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c];
-      }
-      /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t, 15:20]))
-       * (gate o), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 15] = d_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                             a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                             (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
-      }
-      /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
-       * 15:20])) (gate o), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + t * 20 + c + 15] *
-                               a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
-      }
-      /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 10] = d_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                             (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                                         a_lstm_gates[b * 80 + t * 20 + c + 10]);
-      }
-      /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + t * 20 + c + 10] *
-                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                           a_lstm_gates[b * 80 + t * 20 + c + 10]);
-      }
-      /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 5] = d_lstm_gates[b * 80 + t * 20 + c + 5] *
-                                            a_lstm_gates[b * 80 + t * 20 + c + 5] *
-                                            (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
-      }
-      /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + t * 20 + c + 5] *
-                              a_lstm_gates[b * 80 + t * 20 + c + 5] *
-                              (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
-      }
-      /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c] = d_lstm_gates[b * 80 + t * 20 + c] *
-                                        a_lstm_gates[b * 80 + t * 20 + c] *
-                                        (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
-      }
-      /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 80 + t * 20 + c] * a_lstm_gates[b * 80 + t * 20 + c] *
-                          (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+      /* dense, backward: dbias += dy */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          g_dense_bias[c] += d_dense_y[b * 8 + r * 2 + c];
+        }
       }
     }
-    /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 3 down to
-     * 1 */
-    rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 80, 1, wt_lstm_recurrent_kernel, 5,
-                  d_lstm_h + t * 5 - 5, 20, 1, 0);
-  }
-  /* lstm, backward: drecurrent_kernel += h[0:3]^T @ dz[1:4] (the recurrent product) */
-  rnnc_gemm_sum_f32(5, 20, 3, n, a_lstm_h, 1, 5, 20, d_lstm_z + 20, 20, 80, g_lstm_recurrent_kernel,
-                    20, 1, 68, 0);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 15] = d_lstm_h[b * 20 + c] * rnnc_tanhf(a_lstm_c[b * 20 + c]);
+    /* dense, backward: lstm/dh = dz @ kernel^T */
+    rnnc_gemm_f32(n * 4, 5, 2, d_dense_z, 2, 1, wt_dense_kernel, 5, d_lstm_h, 5, 0, 0);
+    /* dense, backward: dkernel += lstm/h^T @ dz */
+    rnnc_gemm_f32(5, 2, n * 4, a_lstm_h, 1, 5, d_dense_z, 2, g_dense_kernel, 2, 1, 0);
+    for (int t = 3; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 15] =
+              d_lstm_h[b * 20 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]);
+        }
+        /* lstm, backward: dc[t] += dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
+         * hidden state h = o * tanh(c)), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + t * 5 + c] += d_lstm_h[b * 20 + t * 5 + c] *
+                                          a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                          (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]) *
+                                                      rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]));
+        }
+        /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 5] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_c[b * 20 + t * 5 + c - 5];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + t * 5 + c - 5] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 5];
+        }
+        /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] +
+         * i * g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 10];
+        }
+        /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] +
+         * i * g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 10] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c];
+        }
+        /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 15] = d_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                               a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                 a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                 (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
+         * (candidate g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 10] = d_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                                           a_lstm_gates[b * 80 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t,
+         * 10:15]) (candidate g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                 (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                             a_lstm_gates[b * 80 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 5] = d_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                              a_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                              (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                a_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
+         * i), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c] = d_lstm_gates[b * 80 + t * 20 + c] *
+                                          a_lstm_gates[b * 80 + t * 20 + c] *
+                                          (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+        }
+        /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5]))
+         * (gate i), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 80 + t * 20 + c] * a_lstm_gates[b * 80 + t * 20 + c] *
+                            (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+        }
+      }
+      /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 3 down
+       * to 1 */
+      rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 80, 1, wt_lstm_recurrent_kernel, 5,
+                    d_lstm_h + t * 5 - 5, 20, 1, 0);
     }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
-     * hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_c[b * 20 + c] +=
-          d_lstm_h[b * 20 + c] * a_lstm_gates[b * 80 + c + 15] *
-          (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + c]) * rnnc_tanhf(a_lstm_c[b * 20 + c]));
-    }
-    /* lstm, backward: dgates[0, 5:10] = dc[0] * x[17:22] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 5] = d_lstm_c[b * 20 + c] * a_x[b * 22 + c + 17];
-    }
-  }
-  if (dx) {
+    /* lstm, backward: drecurrent_kernel += h[0:3]^T @ dz[1:4] (the recurrent product) */
+    rnnc_gemm_sum_f32(5, 20, 3, n, a_lstm_h, 1, 5, 20, d_lstm_z + 20, 20, 80,
+                      g_lstm_recurrent_kernel, 20, 1, 68, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dx[17:22] = dc[0] * gates[0, 5:10] (the cell state c = f * c[t-1] + i * g)
+      /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c + 15] = d_lstm_h[b * 20 + c] * rnnc_tanhf(a_lstm_c[b * 20 + c]);
+      }
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
+       * hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_c[b * 20 + c] +=
+            d_lstm_h[b * 20 + c] * a_lstm_gates[b * 80 + c + 15] *
+            (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + c]) * rnnc_tanhf(a_lstm_c[b * 20 + c]));
+      }
+      /* lstm, backward: dgates[0, 5:10] = dc[0] * x[17:22] (the cell state c = f * c[t-1] + i * g)
        */
       for (int c = 0; c < 5; ++c) {
-        dx_b[b * 22 + c + 17] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 5];
+        d_lstm_gates[b * 80 + c + 5] = d_lstm_c[b * 20 + c] * a_x[b * 22 + c + 17];
       }
     }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 10];
+    if (dx) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dx[17:22] = dc[0] * gates[0, 5:10] (the cell state c = f * c[t-1] + i *
+         * g) */
+        for (int c = 0; c < 5; ++c) {
+          dx_b[b * 22 + c + 17] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 5];
+        }
+      }
     }
-    /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 10] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c];
-    }
-    /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 15] = d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
-                                  (1.0f - a_lstm_gates[b * 80 + c + 15]);
-    }
-    /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
-                             (1.0f - a_lstm_gates[b * 80 + c + 15]);
-    }
-    /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 10] =
-          d_lstm_gates[b * 80 + c + 10] *
-          (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
-    }
-    /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + c + 10] *
-                             (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
-    }
-    /* lstm, backward: dz[0, 5:10] = dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10])) (gate
-     * f) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 5] = d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
-                                 (1.0f - a_lstm_gates[b * 80 + c + 5]);
-    }
-    /* lstm, backward: dbias[5:10] += dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
-     * (gate f) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
-                            (1.0f - a_lstm_gates[b * 80 + c + 5]);
-    }
-    /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c] =
-          d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
-    }
-    /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c] +=
-          d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
-    }
-  }
-  if (dx) {
-    /* lstm, backward: dx[12:17] = dz[0] @ recurrent_kernel^T (the recurrent product) */
-    rnnc_gemm_f32(n, 5, 20, d_lstm_z, 80, 1, wt_lstm_recurrent_kernel, 5, dx_b + 12, 22, 0, 0);
-  }
-  /* lstm, backward: drecurrent_kernel += x[12:17] @ dz[0] (the recurrent product) */
-  rnnc_gemm_f32(5, 20, n, a_x + 12, 1, 22, d_lstm_z, 80, g_lstm_recurrent_kernel, 20, 1, 0);
-  if (dx) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dx[0:12] = dz @ kernel^T (the input projection of every step) */
-      rnnc_gemm_f32(4, 3, 20, d_lstm_z + b * 80, 20, 1, wt_lstm_kernel, 3, dx_b + b * 22, 3, 0, 0);
+      /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 10];
+      }
+      /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c + 10] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c];
+      }
+      /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
+       * (gate o) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 15] = d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
+                                    (1.0f - a_lstm_gates[b * 80 + c + 15]);
+      }
+      /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0,
+       * 15:20])) (gate o) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
+                               (1.0f - a_lstm_gates[b * 80 + c + 15]);
+      }
+      /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 10] =
+            d_lstm_gates[b * 80 + c + 10] *
+            (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
+      }
+      /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 10] +=
+            d_lstm_gates[b * 80 + c + 10] *
+            (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
+      }
+      /* lstm, backward: dz[0, 5:10] = dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
+       * (gate f) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 5] = d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
+                                   (1.0f - a_lstm_gates[b * 80 + c + 5]);
+      }
+      /* lstm, backward: dbias[5:10] += dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
+       * (gate f) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
+                              (1.0f - a_lstm_gates[b * 80 + c + 5]);
+      }
+      /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c] =
+            d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
+      }
+      /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c] +=
+            d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
+      }
     }
+    if (dx) {
+      /* lstm, backward: dx[12:17] = dz[0] @ recurrent_kernel^T (the recurrent product) */
+      rnnc_gemm_f32(n, 5, 20, d_lstm_z, 80, 1, wt_lstm_recurrent_kernel, 5, dx_b + 12, 22, 0, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += x[12:17] @ dz[0] (the recurrent product) */
+    rnnc_gemm_f32(5, 20, n, a_x + 12, 1, 22, d_lstm_z, 80, g_lstm_recurrent_kernel, 20, 1, 0);
+    if (dx) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dx[0:12] = dz @ kernel^T (the input projection of every step) */
+        rnnc_gemm_f32(4, 3, 20, d_lstm_z + b * 80, 20, 1, wt_lstm_kernel, 3, dx_b + b * 22, 3, 0,
+                      0);
+      }
+    }
+    /* lstm, backward: dkernel += x[0:12] @ dz (the input projection of every step) */
+    rnnc_gemm_sum_f32(3, 20, 4, n, a_x, 1, 3, 22, d_lstm_z, 20, 80, g_lstm_kernel, 20, 1, 51, 0);
   }
-  /* lstm, backward: dkernel += x[0:12] @ dz (the input projection of every step) */
-  rnnc_gemm_sum_f32(3, 20, 4, n, a_x, 1, 3, 22, d_lstm_z, 20, 80, g_lstm_kernel, 20, 1, 51, 0);
 }
 
 /* Backward from the losses: dloss holds, in each loss's output's place,
@@ -503,276 +508,281 @@ static void initial_state_backward_loss(const initial_state_params *p, initial_s
                                         const float *dloss, initial_state_params *grad, float *dx,
                                         int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  const float *const dloss_b = dloss;
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  float *const wt_lstm_kernel = s->wt_lstm_kernel;
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 2; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
-    }
-  }
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 20; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
-    }
-  }
-  /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 20; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 4; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    const float *const dloss_b = dloss;
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 2; ++r) {
       for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + r * 5 + c] = 0.0f;
+        wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
       }
     }
-    /* dense, backward: dz = dloss */
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        d_dense_z[b * 8 + r * 2 + c] = dloss_b[b * 8 + r * 2 + c];
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
       }
     }
-    /* dense, backward: dbias += dloss */
-    for (int r = 0; r < 4; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        g_dense_bias[c] += dloss_b[b * 8 + r * 2 + c];
+    /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
       }
     }
-  }
-  /* dense, backward: lstm/dh = dz @ kernel^T */
-  rnnc_gemm_f32(n * 4, 5, 2, d_dense_z, 2, 1, wt_dense_kernel, 5, d_lstm_h, 5, 0, 0);
-  /* dense, backward: dkernel += lstm/h^T @ dz */
-  rnnc_gemm_f32(5, 2, n * 4, a_lstm_h, 1, 5, d_dense_z, 2, g_dense_kernel, 2, 1, 0);
-  for (int t = 3; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 15] =
-            d_lstm_h[b * 20 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]);
+      /* lstm: dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + r * 5 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] += dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
-       * hidden state h = o * tanh(c)), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + t * 5 + c] += d_lstm_h[b * 20 + t * 5 + c] *
-                                        a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                        (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]) *
-                                                    rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]));
+      /* dense, backward: dz = dloss */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          d_dense_z[b * 8 + r * 2 + c] = dloss_b[b * 8 + r * 2 + c];
+        }
       }
-      /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 5] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_c[b * 20 + t * 5 + c - 5];
-      }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g), t
-       * = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 20 + t * 5 + c - 5] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 5];
-      }
-      /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] + i
-       * * g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 10];
-      }
-      /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] + i
-       * * g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 80 + t * 20 + c + 10] =
-            d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c];
-      }
-      /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t, 15:20]))
-       * (gate o), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 15] = d_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                             a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                                             (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
-      }
-      /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
-       * 15:20])) (gate o), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + t * 20 + c + 15] *
-                               a_lstm_gates[b * 80 + t * 20 + c + 15] *
-                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
-      }
-      /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 10] = d_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                             (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                                         a_lstm_gates[b * 80 + t * 20 + c + 10]);
-      }
-      /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + t * 20 + c + 10] *
-                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
-                                           a_lstm_gates[b * 80 + t * 20 + c + 10]);
-      }
-      /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c + 5] = d_lstm_gates[b * 80 + t * 20 + c + 5] *
-                                            a_lstm_gates[b * 80 + t * 20 + c + 5] *
-                                            (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
-      }
-      /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + t * 20 + c + 5] *
-                              a_lstm_gates[b * 80 + t * 20 + c + 5] *
-                              (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
-      }
-      /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 80 + t * 20 + c] = d_lstm_gates[b * 80 + t * 20 + c] *
-                                        a_lstm_gates[b * 80 + t * 20 + c] *
-                                        (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
-      }
-      /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 3 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 80 + t * 20 + c] * a_lstm_gates[b * 80 + t * 20 + c] *
-                          (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+      /* dense, backward: dbias += dloss */
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 2; ++c) {
+          g_dense_bias[c] += dloss_b[b * 8 + r * 2 + c];
+        }
       }
     }
-    /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 3 down to
-     * 1 */
-    rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 80, 1, wt_lstm_recurrent_kernel, 5,
-                  d_lstm_h + t * 5 - 5, 20, 1, 0);
-  }
-  /* lstm, backward: drecurrent_kernel += h[0:3]^T @ dz[1:4] (the recurrent product) */
-  rnnc_gemm_sum_f32(5, 20, 3, n, a_lstm_h, 1, 5, 20, d_lstm_z + 20, 20, 80, g_lstm_recurrent_kernel,
-                    20, 1, 68, 0);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 15] = d_lstm_h[b * 20 + c] * rnnc_tanhf(a_lstm_c[b * 20 + c]);
+    /* dense, backward: lstm/dh = dz @ kernel^T */
+    rnnc_gemm_f32(n * 4, 5, 2, d_dense_z, 2, 1, wt_dense_kernel, 5, d_lstm_h, 5, 0, 0);
+    /* dense, backward: dkernel += lstm/h^T @ dz */
+    rnnc_gemm_f32(5, 2, n * 4, a_lstm_h, 1, 5, d_dense_z, 2, g_dense_kernel, 2, 1, 0);
+    for (int t = 3; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 15] =
+              d_lstm_h[b * 20 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]);
+        }
+        /* lstm, backward: dc[t] += dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
+         * hidden state h = o * tanh(c)), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + t * 5 + c] += d_lstm_h[b * 20 + t * 5 + c] *
+                                          a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                          (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]) *
+                                                      rnnc_tanhf(a_lstm_c[b * 20 + t * 5 + c]));
+        }
+        /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 5] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_c[b * 20 + t * 5 + c - 5];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g),
+         * t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 20 + t * 5 + c - 5] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 5];
+        }
+        /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] +
+         * i * g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c + 10];
+        }
+        /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] +
+         * i * g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 80 + t * 20 + c + 10] =
+              d_lstm_c[b * 20 + t * 5 + c] * a_lstm_gates[b * 80 + t * 20 + c];
+        }
+        /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 15] = d_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                               a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                 a_lstm_gates[b * 80 + t * 20 + c + 15] *
+                                 (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
+         * (candidate g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 10] = d_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                               (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                                           a_lstm_gates[b * 80 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t,
+         * 10:15]) (candidate g), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                 (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 10] *
+                                             a_lstm_gates[b * 80 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c + 5] = d_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                              a_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                              (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                a_lstm_gates[b * 80 + t * 20 + c + 5] *
+                                (1.0f - a_lstm_gates[b * 80 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
+         * i), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 80 + t * 20 + c] = d_lstm_gates[b * 80 + t * 20 + c] *
+                                          a_lstm_gates[b * 80 + t * 20 + c] *
+                                          (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+        }
+        /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5]))
+         * (gate i), t = 3 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 80 + t * 20 + c] * a_lstm_gates[b * 80 + t * 20 + c] *
+                            (1.0f - a_lstm_gates[b * 80 + t * 20 + c]);
+        }
+      }
+      /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 3 down
+       * to 1 */
+      rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 80, 1, wt_lstm_recurrent_kernel, 5,
+                    d_lstm_h + t * 5 - 5, 20, 1, 0);
     }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
-     * hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_c[b * 20 + c] +=
-          d_lstm_h[b * 20 + c] * a_lstm_gates[b * 80 + c + 15] *
-          (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + c]) * rnnc_tanhf(a_lstm_c[b * 20 + c]));
-    }
-    /* lstm, backward: dgates[0, 5:10] = dc[0] * x[17:22] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 5] = d_lstm_c[b * 20 + c] * a_x[b * 22 + c + 17];
-    }
-  }
-  if (dx) {
+    /* lstm, backward: drecurrent_kernel += h[0:3]^T @ dz[1:4] (the recurrent product) */
+    rnnc_gemm_sum_f32(5, 20, 3, n, a_lstm_h, 1, 5, 20, d_lstm_z + 20, 20, 80,
+                      g_lstm_recurrent_kernel, 20, 1, 68, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dx[17:22] = dc[0] * gates[0, 5:10] (the cell state c = f * c[t-1] + i * g)
+      /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c + 15] = d_lstm_h[b * 20 + c] * rnnc_tanhf(a_lstm_c[b * 20 + c]);
+      }
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
+       * hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_c[b * 20 + c] +=
+            d_lstm_h[b * 20 + c] * a_lstm_gates[b * 80 + c + 15] *
+            (1.0f - rnnc_tanhf(a_lstm_c[b * 20 + c]) * rnnc_tanhf(a_lstm_c[b * 20 + c]));
+      }
+      /* lstm, backward: dgates[0, 5:10] = dc[0] * x[17:22] (the cell state c = f * c[t-1] + i * g)
        */
       for (int c = 0; c < 5; ++c) {
-        dx_b[b * 22 + c + 17] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 5];
+        d_lstm_gates[b * 80 + c + 5] = d_lstm_c[b * 20 + c] * a_x[b * 22 + c + 17];
       }
     }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 10];
+    if (dx) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dx[17:22] = dc[0] * gates[0, 5:10] (the cell state c = f * c[t-1] + i *
+         * g) */
+        for (int c = 0; c < 5; ++c) {
+          dx_b[b * 22 + c + 17] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 5];
+        }
+      }
     }
-    /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 80 + c + 10] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c];
-    }
-    /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 15] = d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
-                                  (1.0f - a_lstm_gates[b * 80 + c + 15]);
-    }
-    /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
-                             (1.0f - a_lstm_gates[b * 80 + c + 15]);
-    }
-    /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 10] =
-          d_lstm_gates[b * 80 + c + 10] *
-          (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
-    }
-    /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 10] += d_lstm_gates[b * 80 + c + 10] *
-                             (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
-    }
-    /* lstm, backward: dz[0, 5:10] = dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10])) (gate
-     * f) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c + 5] = d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
-                                 (1.0f - a_lstm_gates[b * 80 + c + 5]);
-    }
-    /* lstm, backward: dbias[5:10] += dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
-     * (gate f) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
-                            (1.0f - a_lstm_gates[b * 80 + c + 5]);
-    }
-    /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 80 + c] =
-          d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
-    }
-    /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c] +=
-          d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
-    }
-  }
-  if (dx) {
-    /* lstm, backward: dx[12:17] = dz[0] @ recurrent_kernel^T (the recurrent product) */
-    rnnc_gemm_f32(n, 5, 20, d_lstm_z, 80, 1, wt_lstm_recurrent_kernel, 5, dx_b + 12, 22, 0, 0);
-  }
-  /* lstm, backward: drecurrent_kernel += x[12:17] @ dz[0] (the recurrent product) */
-  rnnc_gemm_f32(5, 20, n, a_x + 12, 1, 22, d_lstm_z, 80, g_lstm_recurrent_kernel, 20, 1, 0);
-  if (dx) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dx[0:12] = dz @ kernel^T (the input projection of every step) */
-      rnnc_gemm_f32(4, 3, 20, d_lstm_z + b * 80, 20, 1, wt_lstm_kernel, 3, dx_b + b * 22, 3, 0, 0);
+      /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c + 10];
+      }
+      /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_gates[b * 80 + c + 10] = d_lstm_c[b * 20 + c] * a_lstm_gates[b * 80 + c];
+      }
+      /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
+       * (gate o) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 15] = d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
+                                    (1.0f - a_lstm_gates[b * 80 + c + 15]);
+      }
+      /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0,
+       * 15:20])) (gate o) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 15] += d_lstm_gates[b * 80 + c + 15] * a_lstm_gates[b * 80 + c + 15] *
+                               (1.0f - a_lstm_gates[b * 80 + c + 15]);
+      }
+      /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 10] =
+            d_lstm_gates[b * 80 + c + 10] *
+            (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
+      }
+      /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 10] +=
+            d_lstm_gates[b * 80 + c + 10] *
+            (1.0f - a_lstm_gates[b * 80 + c + 10] * a_lstm_gates[b * 80 + c + 10]);
+      }
+      /* lstm, backward: dz[0, 5:10] = dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
+       * (gate f) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c + 5] = d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
+                                   (1.0f - a_lstm_gates[b * 80 + c + 5]);
+      }
+      /* lstm, backward: dbias[5:10] += dgates[0, 5:10] * (gates[0, 5:10] * (1 - gates[0, 5:10]))
+       * (gate f) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c + 5] += d_lstm_gates[b * 80 + c + 5] * a_lstm_gates[b * 80 + c + 5] *
+                              (1.0f - a_lstm_gates[b * 80 + c + 5]);
+      }
+      /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
+      for (int c = 0; c < 5; ++c) {
+        d_lstm_z[b * 80 + c] =
+            d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
+      }
+      /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
+      for (int c = 0; c < 5; ++c) {
+        g_lstm_bias[c] +=
+            d_lstm_gates[b * 80 + c] * a_lstm_gates[b * 80 + c] * (1.0f - a_lstm_gates[b * 80 + c]);
+      }
     }
+    if (dx) {
+      /* lstm, backward: dx[12:17] = dz[0] @ recurrent_kernel^T (the recurrent product) */
+      rnnc_gemm_f32(n, 5, 20, d_lstm_z, 80, 1, wt_lstm_recurrent_kernel, 5, dx_b + 12, 22, 0, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += x[12:17] @ dz[0] (the recurrent product) */
+    rnnc_gemm_f32(5, 20, n, a_x + 12, 1, 22, d_lstm_z, 80, g_lstm_recurrent_kernel, 20, 1, 0);
+    if (dx) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dx[0:12] = dz @ kernel^T (the input projection of every step) */
+        rnnc_gemm_f32(4, 3, 20, d_lstm_z + b * 80, 20, 1, wt_lstm_kernel, 3, dx_b + b * 22, 3, 0,
+                      0);
+      }
+    }
+    /* lstm, backward: dkernel += x[0:12] @ dz (the input projection of every step) */
+    rnnc_gemm_sum_f32(3, 20, 4, n, a_x, 1, 3, 22, d_lstm_z, 20, 80, g_lstm_kernel, 20, 1, 51, 0);
   }
-  /* lstm, backward: dkernel += x[0:12] @ dz (the input projection of every step) */
-  rnnc_gemm_sum_f32(3, 20, 4, n, a_x, 1, 3, 22, d_lstm_z, 20, 80, g_lstm_kernel, 20, 1, 51, 0);
 }
 
 double initial_state_loss_grad_weighted(const initial_state_params *p, initial_state_scratch *s,

@@ -163,42 +163,52 @@ void padded_tagger_init(padded_tagger_params *p, uint64_t seed) {
 
 void padded_tagger_forward(const padded_tagger_params *p, padded_tagger_scratch *s,
                            const int32_t *x, float *y, int n) {
-  const float *const w_embedding_embeddings = &p->w.embedding_embeddings[0][0];
-  const float *const w_bidirectional_forward_lstm_kernel =
+  const float *restrict const w_embedding_embeddings = &p->w.embedding_embeddings[0][0];
+  const float *restrict const w_bidirectional_forward_lstm_kernel =
       &p->w.bidirectional_forward_lstm_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_recurrent_kernel =
+  const float *restrict const w_bidirectional_forward_lstm_recurrent_kernel =
       &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_bias = p->w.bidirectional_forward_lstm_bias;
-  const float *const w_bidirectional_backward_lstm_kernel =
+  const float *restrict const w_bidirectional_forward_lstm_bias =
+      p->w.bidirectional_forward_lstm_bias;
+  const float *restrict const w_bidirectional_backward_lstm_kernel =
       &p->w.bidirectional_backward_lstm_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_recurrent_kernel =
+  const float *restrict const w_bidirectional_backward_lstm_recurrent_kernel =
       &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_bias = p->w.bidirectional_backward_lstm_bias;
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  const float *const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
-  int32_t *const a_x = &s->a_x[0][0];
-  float *const a_embedding_y = &s->a_embedding_y[0][0];
-  float *const a_embedding_mask_count = &s->a_embedding_mask_count[0][0];
-  float *const a_embedding_mask = &s->a_embedding_mask[0][0];
-  float *const a_bidirectional_forward_lstm_gates = &s->a_bidirectional_forward_lstm_gates[0][0];
-  float *const a_bidirectional_forward_lstm_z = &s->a_bidirectional_forward_lstm_z[0][0];
-  float *const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
-  float *const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
-  float *const a_bidirectional_forward_lstm_h_new = &s->a_bidirectional_forward_lstm_h_new[0][0];
-  float *const a_bidirectional_forward_lstm_c_new = &s->a_bidirectional_forward_lstm_c_new[0][0];
-  float *const a_bidirectional_forward_lstm_output = &s->a_bidirectional_forward_lstm_output[0][0];
-  float *const a_bidirectional_backward_lstm_gates = &s->a_bidirectional_backward_lstm_gates[0][0];
-  float *const a_bidirectional_backward_lstm_z = &s->a_bidirectional_backward_lstm_z[0][0];
-  float *const a_bidirectional_backward_lstm_h = &s->a_bidirectional_backward_lstm_h[0][0];
-  float *const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
-  float *const a_bidirectional_backward_lstm_h_new = &s->a_bidirectional_backward_lstm_h_new[0][0];
-  float *const a_bidirectional_backward_lstm_c_new = &s->a_bidirectional_backward_lstm_c_new[0][0];
-  float *const a_bidirectional_backward_lstm_output =
+  const float *restrict const w_bidirectional_backward_lstm_bias =
+      p->w.bidirectional_backward_lstm_bias;
+  const float *restrict const w_time_distributed_dense_kernel =
+      &p->w.time_distributed_dense_kernel[0][0];
+  const float *restrict const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
+  int32_t *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_embedding_y = &s->a_embedding_y[0][0];
+  float *restrict const a_embedding_mask_count = &s->a_embedding_mask_count[0][0];
+  float *restrict const a_embedding_mask = &s->a_embedding_mask[0][0];
+  float *restrict const a_bidirectional_forward_lstm_gates =
+      &s->a_bidirectional_forward_lstm_gates[0][0];
+  float *restrict const a_bidirectional_forward_lstm_z = &s->a_bidirectional_forward_lstm_z[0][0];
+  float *restrict const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
+  float *restrict const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
+  float *restrict const a_bidirectional_forward_lstm_h_new =
+      &s->a_bidirectional_forward_lstm_h_new[0][0];
+  float *restrict const a_bidirectional_forward_lstm_c_new =
+      &s->a_bidirectional_forward_lstm_c_new[0][0];
+  float *restrict const a_bidirectional_forward_lstm_output =
+      &s->a_bidirectional_forward_lstm_output[0][0];
+  float *restrict const a_bidirectional_backward_lstm_gates =
+      &s->a_bidirectional_backward_lstm_gates[0][0];
+  float *restrict const a_bidirectional_backward_lstm_z = &s->a_bidirectional_backward_lstm_z[0][0];
+  float *restrict const a_bidirectional_backward_lstm_h = &s->a_bidirectional_backward_lstm_h[0][0];
+  float *restrict const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
+  float *restrict const a_bidirectional_backward_lstm_h_new =
+      &s->a_bidirectional_backward_lstm_h_new[0][0];
+  float *restrict const a_bidirectional_backward_lstm_c_new =
+      &s->a_bidirectional_backward_lstm_c_new[0][0];
+  float *restrict const a_bidirectional_backward_lstm_output =
       &s->a_bidirectional_backward_lstm_output[0][0];
-  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
-  float *const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
+  float *restrict const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+  float *restrict const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
+  float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+  float *restrict const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(int32_t) * (size_t)n * 10);
   for (int b = 0; b < n; ++b) {
@@ -543,764 +553,790 @@ void padded_tagger_forward(const padded_tagger_params *p, padded_tagger_scratch 
 void padded_tagger_backward(const padded_tagger_params *p, padded_tagger_scratch *s,
                             const float *dy, padded_tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  (void)dx; /* tokens have no gradient */
-  const float *const w_bidirectional_forward_lstm_kernel =
-      &p->w.bidirectional_forward_lstm_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_recurrent_kernel =
-      &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_kernel =
-      &p->w.bidirectional_backward_lstm_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_recurrent_kernel =
-      &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  float *const g_embedding_embeddings = &grad->w.embedding_embeddings[0][0];
-  float *const g_bidirectional_forward_lstm_kernel =
-      &grad->w.bidirectional_forward_lstm_kernel[0][0];
-  float *const g_bidirectional_forward_lstm_recurrent_kernel =
-      &grad->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  float *const g_bidirectional_forward_lstm_bias = grad->w.bidirectional_forward_lstm_bias;
-  float *const g_bidirectional_backward_lstm_kernel =
-      &grad->w.bidirectional_backward_lstm_kernel[0][0];
-  float *const g_bidirectional_backward_lstm_recurrent_kernel =
-      &grad->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  float *const g_bidirectional_backward_lstm_bias = grad->w.bidirectional_backward_lstm_bias;
-  float *const g_time_distributed_dense_kernel = &grad->w.time_distributed_dense_kernel[0][0];
-  float *const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
-  int32_t *const a_x = &s->a_x[0][0];
-  float *const a_embedding_y = &s->a_embedding_y[0][0];
-  float *const a_embedding_mask = &s->a_embedding_mask[0][0];
-  float *const a_bidirectional_forward_lstm_gates = &s->a_bidirectional_forward_lstm_gates[0][0];
-  float *const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
-  float *const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
-  float *const a_bidirectional_forward_lstm_c_new = &s->a_bidirectional_forward_lstm_c_new[0][0];
-  float *const a_bidirectional_backward_lstm_gates = &s->a_bidirectional_backward_lstm_gates[0][0];
-  float *const a_bidirectional_backward_lstm_h = &s->a_bidirectional_backward_lstm_h[0][0];
-  float *const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
-  float *const a_bidirectional_backward_lstm_c_new = &s->a_bidirectional_backward_lstm_c_new[0][0];
-  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  const float *const dy_b = dy;
-  float *const d_embedding_y = &s->d_embedding_y[0][0];
-  float *const d_bidirectional_forward_lstm_z = &s->d_bidirectional_forward_lstm_z[0][0];
-  float *const d_bidirectional_forward_lstm_gates = &s->d_bidirectional_forward_lstm_gates[0][0];
-  float *const d_bidirectional_forward_lstm_c_new = &s->d_bidirectional_forward_lstm_c_new[0][0];
-  float *const d_bidirectional_forward_lstm_h_new = &s->d_bidirectional_forward_lstm_h_new[0][0];
-  float *const d_bidirectional_forward_lstm_h = &s->d_bidirectional_forward_lstm_h[0][0];
-  float *const d_bidirectional_forward_lstm_c = &s->d_bidirectional_forward_lstm_c[0][0];
-  float *const d_bidirectional_backward_lstm_z = &s->d_bidirectional_backward_lstm_z[0][0];
-  float *const d_bidirectional_backward_lstm_gates = &s->d_bidirectional_backward_lstm_gates[0][0];
-  float *const d_bidirectional_backward_lstm_c_new = &s->d_bidirectional_backward_lstm_c_new[0][0];
-  float *const d_bidirectional_backward_lstm_h_new = &s->d_bidirectional_backward_lstm_h_new[0][0];
-  float *const d_bidirectional_backward_lstm_h = &s->d_bidirectional_backward_lstm_h[0][0];
-  float *const d_bidirectional_backward_lstm_c = &s->d_bidirectional_backward_lstm_c[0][0];
-  float *const d_bidirectional_forward_lstm_output = &s->d_bidirectional_forward_lstm_output[0][0];
-  float *const d_bidirectional_backward_lstm_output =
-      &s->d_bidirectional_backward_lstm_output[0][0];
-  float *const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
-  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
-  float *const d_time_distributed_dense_logits = &s->d_time_distributed_dense_logits[0][0];
-  float *const d_time_distributed_dense_y = &s->d_time_distributed_dense_y[0][0];
-  float *const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
-  float *const wt_bidirectional_backward_lstm_recurrent_kernel =
-      s->wt_bidirectional_backward_lstm_recurrent_kernel;
-  float *const wt_bidirectional_backward_lstm_kernel = s->wt_bidirectional_backward_lstm_kernel;
-  float *const wt_bidirectional_forward_lstm_recurrent_kernel =
-      s->wt_bidirectional_forward_lstm_recurrent_kernel;
-  float *const wt_bidirectional_forward_lstm_kernel = s->wt_bidirectional_forward_lstm_kernel;
-  /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row by
-   * row) */
-  for (int r = 0; r < 6; ++r) {
-    for (int c = 0; c < 32; ++c) {
-      wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
-    }
-  }
-  /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
-   * (the products below read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
-          w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
-   * read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
-          w_bidirectional_backward_lstm_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T (the
-   * products below read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
-          w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below read
-   * it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
-          w_bidirectional_forward_lstm_kernel[r + c * 64];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 64; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+  {           /* from here on only the pointers below touch the arrays */
+    (void)dx; /* tokens have no gradient */
+    const float *restrict const w_bidirectional_forward_lstm_kernel =
+        &p->w.bidirectional_forward_lstm_kernel[0][0];
+    const float *restrict const w_bidirectional_forward_lstm_recurrent_kernel =
+        &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_lstm_kernel =
+        &p->w.bidirectional_backward_lstm_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_lstm_recurrent_kernel =
+        &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
+    const float *restrict const w_time_distributed_dense_kernel =
+        &p->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_embedding_embeddings = &grad->w.embedding_embeddings[0][0];
+    float *restrict const g_bidirectional_forward_lstm_kernel =
+        &grad->w.bidirectional_forward_lstm_kernel[0][0];
+    float *restrict const g_bidirectional_forward_lstm_recurrent_kernel =
+        &grad->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_forward_lstm_bias =
+        grad->w.bidirectional_forward_lstm_bias;
+    float *restrict const g_bidirectional_backward_lstm_kernel =
+        &grad->w.bidirectional_backward_lstm_kernel[0][0];
+    float *restrict const g_bidirectional_backward_lstm_recurrent_kernel =
+        &grad->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_backward_lstm_bias =
+        grad->w.bidirectional_backward_lstm_bias;
+    float *restrict const g_time_distributed_dense_kernel =
+        &grad->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
+    int32_t *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_embedding_y = &s->a_embedding_y[0][0];
+    float *restrict const a_embedding_mask = &s->a_embedding_mask[0][0];
+    float *restrict const a_bidirectional_forward_lstm_gates =
+        &s->a_bidirectional_forward_lstm_gates[0][0];
+    float *restrict const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
+    float *restrict const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
+    float *restrict const a_bidirectional_forward_lstm_c_new =
+        &s->a_bidirectional_forward_lstm_c_new[0][0];
+    float *restrict const a_bidirectional_backward_lstm_gates =
+        &s->a_bidirectional_backward_lstm_gates[0][0];
+    float *restrict const a_bidirectional_backward_lstm_h =
+        &s->a_bidirectional_backward_lstm_h[0][0];
+    float *restrict const a_bidirectional_backward_lstm_c =
+        &s->a_bidirectional_backward_lstm_c[0][0];
+    float *restrict const a_bidirectional_backward_lstm_c_new =
+        &s->a_bidirectional_backward_lstm_c_new[0][0];
+    float *restrict const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+    float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+    const float *const dy_b = dy;
+    float *restrict const d_embedding_y = &s->d_embedding_y[0][0];
+    float *restrict const d_bidirectional_forward_lstm_z = &s->d_bidirectional_forward_lstm_z[0][0];
+    float *restrict const d_bidirectional_forward_lstm_gates =
+        &s->d_bidirectional_forward_lstm_gates[0][0];
+    float *restrict const d_bidirectional_forward_lstm_c_new =
+        &s->d_bidirectional_forward_lstm_c_new[0][0];
+    float *restrict const d_bidirectional_forward_lstm_h_new =
+        &s->d_bidirectional_forward_lstm_h_new[0][0];
+    float *restrict const d_bidirectional_forward_lstm_h = &s->d_bidirectional_forward_lstm_h[0][0];
+    float *restrict const d_bidirectional_forward_lstm_c = &s->d_bidirectional_forward_lstm_c[0][0];
+    float *restrict const d_bidirectional_backward_lstm_z =
+        &s->d_bidirectional_backward_lstm_z[0][0];
+    float *restrict const d_bidirectional_backward_lstm_gates =
+        &s->d_bidirectional_backward_lstm_gates[0][0];
+    float *restrict const d_bidirectional_backward_lstm_c_new =
+        &s->d_bidirectional_backward_lstm_c_new[0][0];
+    float *restrict const d_bidirectional_backward_lstm_h_new =
+        &s->d_bidirectional_backward_lstm_h_new[0][0];
+    float *restrict const d_bidirectional_backward_lstm_h =
+        &s->d_bidirectional_backward_lstm_h[0][0];
+    float *restrict const d_bidirectional_backward_lstm_c =
+        &s->d_bidirectional_backward_lstm_c[0][0];
+    float *restrict const d_bidirectional_forward_lstm_output =
+        &s->d_bidirectional_forward_lstm_output[0][0];
+    float *restrict const d_bidirectional_backward_lstm_output =
+        &s->d_bidirectional_backward_lstm_output[0][0];
+    float *restrict const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
+    float *restrict const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+    float *restrict const d_time_distributed_dense_logits =
+        &s->d_time_distributed_dense_logits[0][0];
+    float *restrict const d_time_distributed_dense_y = &s->d_time_distributed_dense_y[0][0];
+    float *restrict const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
+    float *restrict const wt_bidirectional_backward_lstm_recurrent_kernel =
+        s->wt_bidirectional_backward_lstm_recurrent_kernel;
+    float *restrict const wt_bidirectional_backward_lstm_kernel =
+        s->wt_bidirectional_backward_lstm_kernel;
+    float *restrict const wt_bidirectional_forward_lstm_recurrent_kernel =
+        s->wt_bidirectional_forward_lstm_recurrent_kernel;
+    float *restrict const wt_bidirectional_forward_lstm_kernel =
+        s->wt_bidirectional_forward_lstm_kernel;
+    /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
+     * by row) */
+    for (int r = 0; r < 6; ++r) {
+      for (int c = 0; c < 32; ++c) {
+        wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
       }
     }
-    /* bidirectional: forward_lstm/dc_new = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
+     * (the products below read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
+            w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
       }
     }
-    /* bidirectional: forward_lstm/dh = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
+     * read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
+            w_bidirectional_backward_lstm_kernel[r + c * 64];
       }
     }
-    /* bidirectional: forward_lstm/dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T
+     * (the products below read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
+            w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
       }
     }
-    /* bidirectional: backward_lstm/dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 64; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
-      }
-    }
-    /* bidirectional: backward_lstm/dc_new = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below
+     * read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
+            w_bidirectional_forward_lstm_kernel[r + c * 64];
       }
     }
-    /* bidirectional: backward_lstm/dh = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
-      }
-    }
-    /* bidirectional: backward_lstm/dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
-      }
-    }
-    /* output, backward: time_distributed/dense/dy = dy (the model's output) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 6; ++c) {
-        d_time_distributed_dense_y[b * 60 + r * 6 + c] = dy_b[b * 60 + r * 6 + c];
-      }
-    }
-    /* time_distributed, backward: dense/dlogits = dense/y * (dense/dy - sum(dense/dy * dense/y)) */
-    for (int r = 0; r < 10; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 6; ++c)
-        dot += d_time_distributed_dense_y[b * 60 + r * 6 + c] *
-               a_time_distributed_dense_y[b * 60 + r * 6 + c];
-      for (int c = 0; c < 6; ++c)
-        d_time_distributed_dense_logits[b * 60 + r * 6 + c] =
-            a_time_distributed_dense_y[b * 60 + r * 6 + c] *
-            (d_time_distributed_dense_y[b * 60 + r * 6 + c] - dot);
-    }
-    /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 6; ++c) {
-        d_time_distributed_dense_z[b * 60 + r * 6 + c] =
-            d_time_distributed_dense_logits[b * 60 + r * 6 + c];
-      }
-    }
-    /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 6; ++c) {
-        g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 60 + r * 6 + c];
-      }
-    }
-  }
-  /* time_distributed, backward: bidirectional/dmerged = dense/dz @ dense/kernel^T */
-  rnnc_gemm_f32(n * 10, 32, 6, d_time_distributed_dense_z, 6, 1, wt_time_distributed_dense_kernel,
-                32, d_bidirectional_merged, 32, 0, 0);
-  /* time_distributed, backward: dense/dkernel += bidirectional/merged^T @ dense/dz */
-  rnnc_gemm_f32(32, 6, n * 10, a_bidirectional_merged, 1, 32, d_time_distributed_dense_z, 6,
-                g_time_distributed_dense_kernel, 6, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    for (int t = 9; t >= 0; --t) {
-      /* bidirectional, backward: backward_lstm/doutput[-t+9] = dmerged[t, 16:32] (concat: the
-       * backward output), t = 9 down to 0 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_output[b * 160 + -t * 16 + c + 144] =
-            d_bidirectional_merged[b * 320 + t * 32 + c + 16];
-      }
-      /* bidirectional, backward: forward_lstm/doutput[t] = dmerged[t, 0:16] (concat: the forward
-       * output), t = 9 down to 0 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] =
-            d_bidirectional_merged[b * 320 + t * 32 + c];
-      }
-    }
-  }
-  for (int t = 9; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh_new[t] = backward_lstm/doutput[t] *
-       * embedding/mask[-t+9] (the output, zeros at a masked step (zero_output_for_mask)), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] =
-            d_bidirectional_backward_lstm_output[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 64; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dc[t] *
-       * embedding/mask[-t+9] (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dc_new = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc[t] * (1 -
-       * embedding/mask[-t+9]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+      /* bidirectional: forward_lstm/dh = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dh_new[t] += backward_lstm/dh[t] *
-       * embedding/mask[-t+9] (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh[t] * (1 -
-       * embedding/mask[-t+9]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+      /* bidirectional: backward_lstm/dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 64; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 48:64] = backward_lstm/dh_new[t] *
-       * tanh(backward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
-            rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]);
+      /* bidirectional: backward_lstm/dc_new = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dh_new[t] *
-       * (backward_lstm/gates[t, 48:64] * (1 - tanh(backward_lstm/c_new[t]) *
-       * tanh(backward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]) *
-                        rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]));
+      /* bidirectional: backward_lstm/dh = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 16:32] = backward_lstm/dc_new[t] *
-       * backward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16];
+      /* bidirectional: backward_lstm/dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16];
+      /* output, backward: time_distributed/dense/dy = dy (the model's output) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 6; ++c) {
+          d_time_distributed_dense_y[b * 60 + r * 6 + c] = dy_b[b * 60 + r * 6 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 0:16] = backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32];
+      /* time_distributed, backward: dense/dlogits = dense/y * (dense/dy - sum(dense/dy * dense/y))
+       */
+      for (int r = 0; r < 10; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 6; ++c)
+          dot += d_time_distributed_dense_y[b * 60 + r * 6 + c] *
+                 a_time_distributed_dense_y[b * 60 + r * 6 + c];
+        for (int c = 0; c < 6; ++c)
+          d_time_distributed_dense_logits[b * 60 + r * 6 + c] =
+              a_time_distributed_dense_y[b * 60 + r * 6 + c] *
+              (d_time_distributed_dense_y[b * 60 + r * 6 + c] - dot);
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 32:48] = backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c];
+      /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 6; ++c) {
+          d_time_distributed_dense_z[b * 60 + r * 6 + c] =
+              d_time_distributed_dense_logits[b * 60 + r * 6 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 48:64] = backward_lstm/dgates[t, 48:64] *
-       * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9 down
-       * to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 624] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+      /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 6; ++c) {
+          g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 60 + r * 6 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[t, 48:64] *
-       * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9 down
-       * to 1 */
+    }
+    /* time_distributed, backward: bidirectional/dmerged = dense/dz @ dense/kernel^T */
+    rnnc_gemm_f32(n * 10, 32, 6, d_time_distributed_dense_z, 6, 1, wt_time_distributed_dense_kernel,
+                  32, d_bidirectional_merged, 32, 0, 0);
+    /* time_distributed, backward: dense/dkernel += bidirectional/merged^T @ dense/dz */
+    rnnc_gemm_f32(32, 6, n * 10, a_bidirectional_merged, 1, 32, d_time_distributed_dense_z, 6,
+                  g_time_distributed_dense_kernel, 6, 1, 0);
+    for (int b = 0; b < n; ++b) {
+      for (int t = 9; t >= 0; --t) {
+        /* bidirectional, backward: backward_lstm/doutput[-t+9] = dmerged[t, 16:32] (concat: the
+         * backward output), t = 9 down to 0 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_output[b * 160 + -t * 16 + c + 144] =
+              d_bidirectional_merged[b * 320 + t * 32 + c + 16];
+        }
+        /* bidirectional, backward: forward_lstm/doutput[t] = dmerged[t, 0:16] (concat: the forward
+         * output), t = 9 down to 0 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] =
+              d_bidirectional_merged[b * 320 + t * 32 + c];
+        }
+      }
+    }
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh_new[t] = backward_lstm/doutput[t] *
+         * embedding/mask[-t+9] (the output, zeros at a masked step (zero_output_for_mask)), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] =
+              d_bidirectional_backward_lstm_output[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dc[t] *
+         * embedding/mask[-t+9] (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc[t] * (1 -
+         * embedding/mask[-t+9]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+        }
+        /* bidirectional, backward: backward_lstm/dh_new[t] += backward_lstm/dh[t] *
+         * embedding/mask[-t+9] (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh[t] * (1 -
+         * embedding/mask[-t+9]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 48:64] = backward_lstm/dh_new[t] *
+         * tanh(backward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
+              rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]);
+        }
+        /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dh_new[t] *
+         * (backward_lstm/gates[t, 48:64] * (1 - tanh(backward_lstm/c_new[t]) *
+         * tanh(backward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]) *
+                          rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]));
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 16:32] = backward_lstm/dc_new[t] *
+         * backward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16];
+        }
+        /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16];
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 0:16] = backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32];
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 32:48] = backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c];
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 48:64] = backward_lstm/dgates[t, 48:64] *
+         * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 624] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[t, 48:64] *
+         * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 48] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 32:48] = backward_lstm/dgates[t, 32:48] *
+         * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 608] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[t, 32:48] *
+         * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 32] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 16:32] = backward_lstm/dgates[t, 16:32] *
+         * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 592] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[16:32] += backward_lstm/dgates[t, 16:32] *
+         * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 16] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 0:16] = backward_lstm/dgates[t, 0:16] *
+         * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 576] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[t, 0:16] *
+         * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+      }
+      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dz[-t+9] @
+       * backward_lstm/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 64, d_bidirectional_backward_lstm_z + -t * 64 + 576, 640, 1,
+                    wt_bidirectional_backward_lstm_recurrent_kernel, 16,
+                    d_bidirectional_backward_lstm_h + t * 16 - 16, 160, 1, 0);
+    }
+    /* bidirectional, backward: backward_lstm/drecurrent_kernel += backward_lstm/h[0:9]^T @
+     * backward_lstm/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 64, 9, n, a_bidirectional_backward_lstm_h, 1, 16, 160,
+                      d_bidirectional_backward_lstm_z + 512, -64, 640,
+                      g_bidirectional_backward_lstm_recurrent_kernel, 64, 1, 14, 0);
+    for (int b = 0; b < n; ++b) {
+      /* bidirectional, backward: backward_lstm/dh_new[0] = backward_lstm/doutput[0] *
+       * embedding/mask[9] (the output, zeros at a masked step (zero_output_for_mask)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_h_new[b * 160 + c] =
+            d_bidirectional_backward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dc_new[0] = backward_lstm/dc[0] * embedding/mask[9]
+       * (the mask: a masked step keeps c[t-1]) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_c_new[b * 160 + c] =
+            d_bidirectional_backward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dh_new[0] += backward_lstm/dh[0] * embedding/mask[9]
+       * (the mask: a masked step keeps h[t-1]) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_h_new[b * 160 + c] +=
+            d_bidirectional_backward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 48:64] = backward_lstm/dh_new[0] *
+       * tanh(backward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c + 48] =
+            d_bidirectional_backward_lstm_h_new[b * 160 + c] *
+            rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]);
+      }
+      /* bidirectional, backward: backward_lstm/dc_new[0] += backward_lstm/dh_new[0] *
+       * (backward_lstm/gates[0, 48:64] * (1 - tanh(backward_lstm/c_new[0]) *
+       * tanh(backward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_c_new[b * 160 + c] +=
+            d_bidirectional_backward_lstm_h_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]) *
+                        rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]));
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 0:16] = backward_lstm/dc_new[0] *
+       * backward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c] =
+            d_bidirectional_backward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 32];
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 32:48] = backward_lstm/dc_new[0] *
+       * backward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c + 32] =
+            d_bidirectional_backward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c];
+      }
+      /* bidirectional, backward: backward_lstm/dz[9, 48:64] = backward_lstm/dgates[0, 48:64] *
+       * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_z[b * 640 + c + 624] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
+      }
+      /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[0, 48:64] *
+       * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c + 48] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 32:48] = backward_lstm/dgates[t, 32:48] *
-       * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
-       * down to 1 */
+      /* bidirectional, backward: backward_lstm/dz[9, 32:48] = backward_lstm/dgates[0, 32:48] * (1 -
+       * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 608] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        d_bidirectional_backward_lstm_z[b * 640 + c + 608] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[t, 32:48] * (1
-       * - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[0, 32:48] * (1
+       * - backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c + 32] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 16:32] = backward_lstm/dgates[t, 16:32] *
-       * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: backward_lstm/dz[9, 0:16] = backward_lstm/dgates[0, 0:16] *
+       * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 592] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        d_bidirectional_backward_lstm_z[b * 640 + c + 576] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
       }
-      /* bidirectional, backward: backward_lstm/dbias[16:32] += backward_lstm/dgates[t, 16:32] *
-       * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9 down
-       * to 1 */
-      for (int c = 0; c < 16; ++c) {
-        g_bidirectional_backward_lstm_bias[c + 16] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
-      }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 0:16] = backward_lstm/dgates[t, 0:16] *
-       * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 576] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
-      }
-      /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[t, 0:16] *
-       * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[0, 0:16] *
+       * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
       }
     }
-    /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dz[-t+9] @
-     * backward_lstm/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 64, d_bidirectional_backward_lstm_z + -t * 64 + 576, 640, 1,
-                  wt_bidirectional_backward_lstm_recurrent_kernel, 16,
-                  d_bidirectional_backward_lstm_h + t * 16 - 16, 160, 1, 0);
-  }
-  /* bidirectional, backward: backward_lstm/drecurrent_kernel += backward_lstm/h[0:9]^T @
-   * backward_lstm/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 64, 9, n, a_bidirectional_backward_lstm_h, 1, 16, 160,
-                    d_bidirectional_backward_lstm_z + 512, -64, 640,
-                    g_bidirectional_backward_lstm_recurrent_kernel, 64, 1, 14, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: backward_lstm/dh_new[0] = backward_lstm/doutput[0] *
-     * embedding/mask[9] (the output, zeros at a masked step (zero_output_for_mask)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_h_new[b * 160 + c] =
-          d_bidirectional_backward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+    /* bidirectional, backward: embedding/dy = backward_lstm/dz @ backward_lstm/kernel^T (the input
+     * projection of every step) */
+    rnnc_gemm_f32(n * 10, 16, 64, d_bidirectional_backward_lstm_z, 64, 1,
+                  wt_bidirectional_backward_lstm_kernel, 16, d_embedding_y, 16, 0, 0);
+    /* bidirectional, backward: backward_lstm/dkernel += embedding/y^T @ backward_lstm/dz (the input
+     * projection of every step) */
+    rnnc_gemm_f32(16, 64, n * 10, a_embedding_y, 1, 16, d_bidirectional_backward_lstm_z, 64,
+                  g_bidirectional_backward_lstm_kernel, 64, 1, 0);
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh_new[t] = forward_lstm/doutput[t] *
+         * embedding/mask[t] (the output, zeros at a masked step (zero_output_for_mask)), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] =
+              d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dc[t] * embedding/mask[t]
+         * (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc[t] * (1 -
+         * embedding/mask[t]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + t]);
+        }
+        /* bidirectional, backward: forward_lstm/dh_new[t] += forward_lstm/dh[t] * embedding/mask[t]
+         * (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh[t] * (1 -
+         * embedding/mask[t]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + t]);
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 48:64] = forward_lstm/dh_new[t] *
+         * tanh(forward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
+              rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]);
+        }
+        /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dh_new[t] *
+         * (forward_lstm/gates[t, 48:64] * (1 - tanh(forward_lstm/c_new[t]) *
+         * tanh(forward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]) *
+                          rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]));
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 16:32] = forward_lstm/dc_new[t] *
+         * forward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16];
+        }
+        /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16];
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 0:16] = forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32];
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 32:48] = forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c];
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 48:64] = forward_lstm/dgates[t, 48:64] *
+         * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[t, 48:64] *
+         * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 48] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 32:48] = forward_lstm/dgates[t, 32:48] * (1 -
+         * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[t, 32:48] * (1
+         * - forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 32] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 16:32] = forward_lstm/dgates[t, 16:32] *
+         * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[16:32] += forward_lstm/dgates[t, 16:32] *
+         * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 16] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 0:16] = forward_lstm/dgates[t, 0:16] *
+         * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[t, 0:16] *
+         * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+      }
+      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dz[t] @
+       * forward_lstm/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 64, d_bidirectional_forward_lstm_z + t * 64, 640, 1,
+                    wt_bidirectional_forward_lstm_recurrent_kernel, 16,
+                    d_bidirectional_forward_lstm_h + t * 16 - 16, 160, 1, 0);
     }
-    /* bidirectional, backward: backward_lstm/dc_new[0] = backward_lstm/dc[0] * embedding/mask[9]
-     * (the mask: a masked step keeps c[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_c_new[b * 160 + c] =
-          d_bidirectional_backward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10 + 9];
-    }
-    /* bidirectional, backward: backward_lstm/dh_new[0] += backward_lstm/dh[0] * embedding/mask[9]
-     * (the mask: a masked step keeps h[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_h_new[b * 160 + c] +=
-          d_bidirectional_backward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10 + 9];
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 48:64] = backward_lstm/dh_new[0] *
-     * tanh(backward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c + 48] =
-          d_bidirectional_backward_lstm_h_new[b * 160 + c] *
-          rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]);
-    }
-    /* bidirectional, backward: backward_lstm/dc_new[0] += backward_lstm/dh_new[0] *
-     * (backward_lstm/gates[0, 48:64] * (1 - tanh(backward_lstm/c_new[0]) *
-     * tanh(backward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_c_new[b * 160 + c] +=
-          d_bidirectional_backward_lstm_h_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]) *
-                      rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]));
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 0:16] = backward_lstm/dc_new[0] *
-     * backward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c] =
-          d_bidirectional_backward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 32];
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 32:48] = backward_lstm/dc_new[0] *
-     * backward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c + 32] =
-          d_bidirectional_backward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c];
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 48:64] = backward_lstm/dgates[0, 48:64] *
-     * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 624] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[0, 48:64] *
-     * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c + 48] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 32:48] = backward_lstm/dgates[0, 32:48] * (1 -
-     * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 608] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[0, 32:48] * (1 -
-     * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c + 32] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 0:16] = backward_lstm/dgates[0, 0:16] *
-     * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 576] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[0, 0:16] *
-     * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
-    }
-  }
-  /* bidirectional, backward: embedding/dy = backward_lstm/dz @ backward_lstm/kernel^T (the input
-   * projection of every step) */
-  rnnc_gemm_f32(n * 10, 16, 64, d_bidirectional_backward_lstm_z, 64, 1,
-                wt_bidirectional_backward_lstm_kernel, 16, d_embedding_y, 16, 0, 0);
-  /* bidirectional, backward: backward_lstm/dkernel += embedding/y^T @ backward_lstm/dz (the input
-   * projection of every step) */
-  rnnc_gemm_f32(16, 64, n * 10, a_embedding_y, 1, 16, d_bidirectional_backward_lstm_z, 64,
-                g_bidirectional_backward_lstm_kernel, 64, 1, 0);
-  for (int t = 9; t >= 1; --t) {
+    /* bidirectional, backward: forward_lstm/drecurrent_kernel += forward_lstm/h[0:9]^T @
+     * forward_lstm/dz[1:10] (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 64, 9, n, a_bidirectional_forward_lstm_h, 1, 16, 160,
+                      d_bidirectional_forward_lstm_z + 64, 64, 640,
+                      g_bidirectional_forward_lstm_recurrent_kernel, 64, 1, 14, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh_new[t] = forward_lstm/doutput[t] *
-       * embedding/mask[t] (the output, zeros at a masked step (zero_output_for_mask)), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: forward_lstm/dh_new[0] = forward_lstm/doutput[0] *
+       * embedding/mask[0] (the output, zeros at a masked step (zero_output_for_mask)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] =
-            d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_h_new[b * 160 + c] =
+            d_bidirectional_forward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dc[t] * embedding/mask[t]
-       * (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dc_new[0] = forward_lstm/dc[0] * embedding/mask[0]
+       * (the mask: a masked step keeps c[t-1]) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_c_new[b * 160 + c] =
+            d_bidirectional_forward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc[t] * (1 -
-       * embedding/mask[t]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dh_new[0] += forward_lstm/dh[0] * embedding/mask[0]
+       * (the mask: a masked step keeps h[t-1]) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + t]);
+        d_bidirectional_forward_lstm_h_new[b * 160 + c] +=
+            d_bidirectional_forward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dh_new[t] += forward_lstm/dh[t] * embedding/mask[t]
-       * (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 48:64] = forward_lstm/dh_new[0] *
+       * tanh(forward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_gates[b * 640 + c + 48] =
+            d_bidirectional_forward_lstm_h_new[b * 160 + c] *
+            rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]);
       }
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh[t] * (1 -
-       * embedding/mask[t]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dc_new[0] += forward_lstm/dh_new[0] *
+       * (forward_lstm/gates[0, 48:64] * (1 - tanh(forward_lstm/c_new[0]) *
+       * tanh(forward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + t]);
+        d_bidirectional_forward_lstm_c_new[b * 160 + c] +=
+            d_bidirectional_forward_lstm_h_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]) *
+                        rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]));
       }
-      /* bidirectional, backward: forward_lstm/dgates[t, 48:64] = forward_lstm/dh_new[t] *
-       * tanh(forward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 0:16] = forward_lstm/dc_new[0] *
+       * forward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
-            rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]);
+        d_bidirectional_forward_lstm_gates[b * 640 + c] =
+            d_bidirectional_forward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 32];
       }
-      /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dh_new[t] *
-       * (forward_lstm/gates[t, 48:64] * (1 - tanh(forward_lstm/c_new[t]) *
-       * tanh(forward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 32:48] = forward_lstm/dc_new[0] *
+       * forward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]) *
-                        rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]));
+        d_bidirectional_forward_lstm_gates[b * 640 + c + 32] =
+            d_bidirectional_forward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c];
       }
-      /* bidirectional, backward: forward_lstm/dgates[t, 16:32] = forward_lstm/dc_new[t] *
-       * forward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dz[0, 48:64] = forward_lstm/dgates[0, 48:64] *
+       * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16];
+        d_bidirectional_forward_lstm_z[b * 640 + c + 48] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16];
-      }
-      /* bidirectional, backward: forward_lstm/dgates[t, 0:16] = forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32];
-      }
-      /* bidirectional, backward: forward_lstm/dgates[t, 32:48] = forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c];
-      }
-      /* bidirectional, backward: forward_lstm/dz[t, 48:64] = forward_lstm/dgates[t, 48:64] *
-       * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
-      }
-      /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[t, 48:64] *
-       * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[0, 48:64] *
+       * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c + 48] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: forward_lstm/dz[t, 32:48] = forward_lstm/dgates[t, 32:48] * (1 -
-       * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dz[0, 32:48] = forward_lstm/dgates[0, 32:48] * (1 -
+       * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        d_bidirectional_forward_lstm_z[b * 640 + c + 32] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[t, 32:48] * (1 -
-       * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[0, 32:48] * (1 -
+       * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c + 32] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: forward_lstm/dz[t, 16:32] = forward_lstm/dgates[t, 16:32] *
-       * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: forward_lstm/dz[0, 0:16] = forward_lstm/dgates[0, 0:16] *
+       * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        d_bidirectional_forward_lstm_z[b * 640 + c] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
       }
-      /* bidirectional, backward: forward_lstm/dbias[16:32] += forward_lstm/dgates[t, 16:32] *
-       * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        g_bidirectional_forward_lstm_bias[c + 16] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
-      }
-      /* bidirectional, backward: forward_lstm/dz[t, 0:16] = forward_lstm/dgates[t, 0:16] *
-       * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to 1
-       */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
-      }
-      /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[t, 0:16] *
-       * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[0, 0:16] *
+       * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
       }
     }
-    /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dz[t] @
-     * forward_lstm/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 64, d_bidirectional_forward_lstm_z + t * 64, 640, 1,
-                  wt_bidirectional_forward_lstm_recurrent_kernel, 16,
-                  d_bidirectional_forward_lstm_h + t * 16 - 16, 160, 1, 0);
-  }
-  /* bidirectional, backward: forward_lstm/drecurrent_kernel += forward_lstm/h[0:9]^T @
-   * forward_lstm/dz[1:10] (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 64, 9, n, a_bidirectional_forward_lstm_h, 1, 16, 160,
-                    d_bidirectional_forward_lstm_z + 64, 64, 640,
-                    g_bidirectional_forward_lstm_recurrent_kernel, 64, 1, 14, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: forward_lstm/dh_new[0] = forward_lstm/doutput[0] * embedding/mask[0]
-     * (the output, zeros at a masked step (zero_output_for_mask)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_h_new[b * 160 + c] =
-          d_bidirectional_forward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dc_new[0] = forward_lstm/dc[0] * embedding/mask[0] (the
-     * mask: a masked step keeps c[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_c_new[b * 160 + c] =
-          d_bidirectional_forward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dh_new[0] += forward_lstm/dh[0] * embedding/mask[0]
-     * (the mask: a masked step keeps h[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_h_new[b * 160 + c] +=
-          d_bidirectional_forward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 48:64] = forward_lstm/dh_new[0] *
-     * tanh(forward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c + 48] =
-          d_bidirectional_forward_lstm_h_new[b * 160 + c] *
-          rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]);
-    }
-    /* bidirectional, backward: forward_lstm/dc_new[0] += forward_lstm/dh_new[0] *
-     * (forward_lstm/gates[0, 48:64] * (1 - tanh(forward_lstm/c_new[0]) *
-     * tanh(forward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_c_new[b * 160 + c] +=
-          d_bidirectional_forward_lstm_h_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]) *
-                      rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]));
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 0:16] = forward_lstm/dc_new[0] *
-     * forward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c] =
-          d_bidirectional_forward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 32];
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 32:48] = forward_lstm/dc_new[0] *
-     * forward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c + 32] =
-          d_bidirectional_forward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c];
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 48:64] = forward_lstm/dgates[0, 48:64] *
-     * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c + 48] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[0, 48:64] *
-     * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c + 48] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 32:48] = forward_lstm/dgates[0, 32:48] * (1 -
-     * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c + 32] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[0, 32:48] * (1 -
-     * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c + 32] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 0:16] = forward_lstm/dgates[0, 0:16] *
-     * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[0, 0:16] *
-     * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
-    }
-  }
-  /* bidirectional, backward: embedding/dy += forward_lstm/dz @ forward_lstm/kernel^T (the input
-   * projection of every step) */
-  rnnc_gemm_f32(n * 10, 16, 64, d_bidirectional_forward_lstm_z, 64, 1,
-                wt_bidirectional_forward_lstm_kernel, 16, d_embedding_y, 16, 1, 0);
-  /* bidirectional, backward: forward_lstm/dkernel += embedding/y^T @ forward_lstm/dz (the input
-   * projection of every step) */
-  rnnc_gemm_f32(16, 64, n * 10, a_embedding_y, 1, 16, d_bidirectional_forward_lstm_z, 64,
-                g_bidirectional_forward_lstm_kernel, 64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* embedding, backward: dembeddings[x] += dy (the rows of the tokens) */
-    for (int r = 0; r < 10; ++r) {
-      const int32_t tok = a_x[b * 10 + r];
-      if (tok >= 0 && tok < 22)
-        for (int c = 0; c < 16; ++c)
-          g_embedding_embeddings[tok * 16 + c] += d_embedding_y[b * 160 + r * 16 + c];
+    /* bidirectional, backward: embedding/dy += forward_lstm/dz @ forward_lstm/kernel^T (the input
+     * projection of every step) */
+    rnnc_gemm_f32(n * 10, 16, 64, d_bidirectional_forward_lstm_z, 64, 1,
+                  wt_bidirectional_forward_lstm_kernel, 16, d_embedding_y, 16, 1, 0);
+    /* bidirectional, backward: forward_lstm/dkernel += embedding/y^T @ forward_lstm/dz (the input
+     * projection of every step) */
+    rnnc_gemm_f32(16, 64, n * 10, a_embedding_y, 1, 16, d_bidirectional_forward_lstm_z, 64,
+                  g_bidirectional_forward_lstm_kernel, 64, 1, 0);
+    for (int b = 0; b < n; ++b) {
+      /* embedding, backward: dembeddings[x] += dy (the rows of the tokens) */
+      for (int r = 0; r < 10; ++r) {
+        const int32_t tok = a_x[b * 10 + r];
+        if (tok >= 0 && tok < 22)
+          for (int c = 0; c < 16; ++c)
+            g_embedding_embeddings[tok * 16 + c] += d_embedding_y[b * 160 + r * 16 + c];
+      }
     }
   }
 }
@@ -1309,70 +1345,80 @@ void padded_tagger_backward(const padded_tagger_params *p, padded_tagger_scratch
  * masks. */
 static void padded_tagger_forward_train(const padded_tagger_params *p, padded_tagger_scratch *s,
                                         const int32_t *x, float *y, int n) {
-  const float *const w_embedding_embeddings = &p->w.embedding_embeddings[0][0];
-  const float *const w_bidirectional_forward_lstm_kernel =
+  const float *restrict const w_embedding_embeddings = &p->w.embedding_embeddings[0][0];
+  const float *restrict const w_bidirectional_forward_lstm_kernel =
       &p->w.bidirectional_forward_lstm_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_recurrent_kernel =
+  const float *restrict const w_bidirectional_forward_lstm_recurrent_kernel =
       &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_bias = p->w.bidirectional_forward_lstm_bias;
-  const float *const w_bidirectional_backward_lstm_kernel =
+  const float *restrict const w_bidirectional_forward_lstm_bias =
+      p->w.bidirectional_forward_lstm_bias;
+  const float *restrict const w_bidirectional_backward_lstm_kernel =
       &p->w.bidirectional_backward_lstm_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_recurrent_kernel =
+  const float *restrict const w_bidirectional_backward_lstm_recurrent_kernel =
       &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_bias = p->w.bidirectional_backward_lstm_bias;
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  const float *const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
-  int32_t *const a_x = &s->a_x[0][0];
-  float *const a_embedding_y = &s->a_embedding_y[0][0];
-  float *const a_embedding_mask_count = &s->a_embedding_mask_count[0][0];
-  float *const a_embedding_mask = &s->a_embedding_mask[0][0];
-  float *const a_bidirectional_forward_lstm_gates = &s->a_bidirectional_forward_lstm_gates[0][0];
-  float *const a_bidirectional_forward_lstm_z = &s->a_bidirectional_forward_lstm_z[0][0];
-  float *const a_bidirectional_forward_lstm_dropout_mask =
+  const float *restrict const w_bidirectional_backward_lstm_bias =
+      p->w.bidirectional_backward_lstm_bias;
+  const float *restrict const w_time_distributed_dense_kernel =
+      &p->w.time_distributed_dense_kernel[0][0];
+  const float *restrict const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
+  int32_t *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_embedding_y = &s->a_embedding_y[0][0];
+  float *restrict const a_embedding_mask_count = &s->a_embedding_mask_count[0][0];
+  float *restrict const a_embedding_mask = &s->a_embedding_mask[0][0];
+  float *restrict const a_bidirectional_forward_lstm_gates =
+      &s->a_bidirectional_forward_lstm_gates[0][0];
+  float *restrict const a_bidirectional_forward_lstm_z = &s->a_bidirectional_forward_lstm_z[0][0];
+  float *restrict const a_bidirectional_forward_lstm_dropout_mask =
       &s->a_bidirectional_forward_lstm_dropout_mask[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped =
+  float *restrict const a_bidirectional_forward_lstm_x_dropped =
       &s->a_bidirectional_forward_lstm_x_dropped[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_1 =
+  float *restrict const a_bidirectional_forward_lstm_x_dropped_1 =
       &s->a_bidirectional_forward_lstm_x_dropped_1[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_2 =
+  float *restrict const a_bidirectional_forward_lstm_x_dropped_2 =
       &s->a_bidirectional_forward_lstm_x_dropped_2[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_3 =
+  float *restrict const a_bidirectional_forward_lstm_x_dropped_3 =
       &s->a_bidirectional_forward_lstm_x_dropped_3[0][0];
-  float *const a_bidirectional_forward_lstm_recurrent_dropout_mask =
+  float *restrict const a_bidirectional_forward_lstm_recurrent_dropout_mask =
       &s->a_bidirectional_forward_lstm_recurrent_dropout_mask[0][0];
-  float *const a_bidirectional_forward_lstm_h_dropped =
+  float *restrict const a_bidirectional_forward_lstm_h_dropped =
       &s->a_bidirectional_forward_lstm_h_dropped[0][0];
-  float *const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
-  float *const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
-  float *const a_bidirectional_forward_lstm_h_new = &s->a_bidirectional_forward_lstm_h_new[0][0];
-  float *const a_bidirectional_forward_lstm_c_new = &s->a_bidirectional_forward_lstm_c_new[0][0];
-  float *const a_bidirectional_forward_lstm_output = &s->a_bidirectional_forward_lstm_output[0][0];
-  float *const a_bidirectional_backward_lstm_gates = &s->a_bidirectional_backward_lstm_gates[0][0];
-  float *const a_bidirectional_backward_lstm_z = &s->a_bidirectional_backward_lstm_z[0][0];
-  float *const a_bidirectional_backward_lstm_dropout_mask =
+  float *restrict const a_bidirectional_forward_lstm_h = &s->a_bidirectional_forward_lstm_h[0][0];
+  float *restrict const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
+  float *restrict const a_bidirectional_forward_lstm_h_new =
+      &s->a_bidirectional_forward_lstm_h_new[0][0];
+  float *restrict const a_bidirectional_forward_lstm_c_new =
+      &s->a_bidirectional_forward_lstm_c_new[0][0];
+  float *restrict const a_bidirectional_forward_lstm_output =
+      &s->a_bidirectional_forward_lstm_output[0][0];
+  float *restrict const a_bidirectional_backward_lstm_gates =
+      &s->a_bidirectional_backward_lstm_gates[0][0];
+  float *restrict const a_bidirectional_backward_lstm_z = &s->a_bidirectional_backward_lstm_z[0][0];
+  float *restrict const a_bidirectional_backward_lstm_dropout_mask =
       &s->a_bidirectional_backward_lstm_dropout_mask[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped =
+  float *restrict const a_bidirectional_backward_lstm_x_dropped =
       &s->a_bidirectional_backward_lstm_x_dropped[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_1 =
+  float *restrict const a_bidirectional_backward_lstm_x_dropped_1 =
       &s->a_bidirectional_backward_lstm_x_dropped_1[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_2 =
+  float *restrict const a_bidirectional_backward_lstm_x_dropped_2 =
       &s->a_bidirectional_backward_lstm_x_dropped_2[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_3 =
+  float *restrict const a_bidirectional_backward_lstm_x_dropped_3 =
       &s->a_bidirectional_backward_lstm_x_dropped_3[0][0];
-  float *const a_bidirectional_backward_lstm_recurrent_dropout_mask =
+  float *restrict const a_bidirectional_backward_lstm_recurrent_dropout_mask =
       &s->a_bidirectional_backward_lstm_recurrent_dropout_mask[0][0];
-  float *const a_bidirectional_backward_lstm_h_dropped =
+  float *restrict const a_bidirectional_backward_lstm_h_dropped =
       &s->a_bidirectional_backward_lstm_h_dropped[0][0];
-  float *const a_bidirectional_backward_lstm_h = &s->a_bidirectional_backward_lstm_h[0][0];
-  float *const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
-  float *const a_bidirectional_backward_lstm_h_new = &s->a_bidirectional_backward_lstm_h_new[0][0];
-  float *const a_bidirectional_backward_lstm_c_new = &s->a_bidirectional_backward_lstm_c_new[0][0];
-  float *const a_bidirectional_backward_lstm_output =
+  float *restrict const a_bidirectional_backward_lstm_h = &s->a_bidirectional_backward_lstm_h[0][0];
+  float *restrict const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
+  float *restrict const a_bidirectional_backward_lstm_h_new =
+      &s->a_bidirectional_backward_lstm_h_new[0][0];
+  float *restrict const a_bidirectional_backward_lstm_c_new =
+      &s->a_bidirectional_backward_lstm_c_new[0][0];
+  float *restrict const a_bidirectional_backward_lstm_output =
       &s->a_bidirectional_backward_lstm_output[0][0];
-  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
-  float *const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
+  float *restrict const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+  float *restrict const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
+  float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+  float *restrict const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(int32_t) * (size_t)n * 10);
   for (int b = 0; b < n; ++b) {
@@ -2023,1089 +2069,1117 @@ static void padded_tagger_backward_train_loss(const padded_tagger_params *p,
                                               padded_tagger_scratch *s, const float *dloss,
                                               padded_tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  (void)dx; /* tokens have no gradient */
-  const float *const w_bidirectional_forward_lstm_kernel =
-      &p->w.bidirectional_forward_lstm_kernel[0][0];
-  const float *const w_bidirectional_forward_lstm_recurrent_kernel =
-      &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_kernel =
-      &p->w.bidirectional_backward_lstm_kernel[0][0];
-  const float *const w_bidirectional_backward_lstm_recurrent_kernel =
-      &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  float *const g_embedding_embeddings = &grad->w.embedding_embeddings[0][0];
-  float *const g_bidirectional_forward_lstm_kernel =
-      &grad->w.bidirectional_forward_lstm_kernel[0][0];
-  float *const g_bidirectional_forward_lstm_recurrent_kernel =
-      &grad->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
-  float *const g_bidirectional_forward_lstm_bias = grad->w.bidirectional_forward_lstm_bias;
-  float *const g_bidirectional_backward_lstm_kernel =
-      &grad->w.bidirectional_backward_lstm_kernel[0][0];
-  float *const g_bidirectional_backward_lstm_recurrent_kernel =
-      &grad->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
-  float *const g_bidirectional_backward_lstm_bias = grad->w.bidirectional_backward_lstm_bias;
-  float *const g_time_distributed_dense_kernel = &grad->w.time_distributed_dense_kernel[0][0];
-  float *const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
-  int32_t *const a_x = &s->a_x[0][0];
-  float *const a_embedding_mask = &s->a_embedding_mask[0][0];
-  float *const a_bidirectional_forward_lstm_gates = &s->a_bidirectional_forward_lstm_gates[0][0];
-  float *const a_bidirectional_forward_lstm_dropout_mask =
-      &s->a_bidirectional_forward_lstm_dropout_mask[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped =
-      &s->a_bidirectional_forward_lstm_x_dropped[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_1 =
-      &s->a_bidirectional_forward_lstm_x_dropped_1[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_2 =
-      &s->a_bidirectional_forward_lstm_x_dropped_2[0][0];
-  float *const a_bidirectional_forward_lstm_x_dropped_3 =
-      &s->a_bidirectional_forward_lstm_x_dropped_3[0][0];
-  float *const a_bidirectional_forward_lstm_recurrent_dropout_mask =
-      &s->a_bidirectional_forward_lstm_recurrent_dropout_mask[0][0];
-  float *const a_bidirectional_forward_lstm_h_dropped =
-      &s->a_bidirectional_forward_lstm_h_dropped[0][0];
-  float *const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
-  float *const a_bidirectional_forward_lstm_c_new = &s->a_bidirectional_forward_lstm_c_new[0][0];
-  float *const a_bidirectional_backward_lstm_gates = &s->a_bidirectional_backward_lstm_gates[0][0];
-  float *const a_bidirectional_backward_lstm_dropout_mask =
-      &s->a_bidirectional_backward_lstm_dropout_mask[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped =
-      &s->a_bidirectional_backward_lstm_x_dropped[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_1 =
-      &s->a_bidirectional_backward_lstm_x_dropped_1[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_2 =
-      &s->a_bidirectional_backward_lstm_x_dropped_2[0][0];
-  float *const a_bidirectional_backward_lstm_x_dropped_3 =
-      &s->a_bidirectional_backward_lstm_x_dropped_3[0][0];
-  float *const a_bidirectional_backward_lstm_recurrent_dropout_mask =
-      &s->a_bidirectional_backward_lstm_recurrent_dropout_mask[0][0];
-  float *const a_bidirectional_backward_lstm_h_dropped =
-      &s->a_bidirectional_backward_lstm_h_dropped[0][0];
-  float *const a_bidirectional_backward_lstm_c = &s->a_bidirectional_backward_lstm_c[0][0];
-  float *const a_bidirectional_backward_lstm_c_new = &s->a_bidirectional_backward_lstm_c_new[0][0];
-  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const d_embedding_y = &s->d_embedding_y[0][0];
-  float *const d_bidirectional_forward_lstm_z = &s->d_bidirectional_forward_lstm_z[0][0];
-  float *const d_bidirectional_forward_lstm_gates = &s->d_bidirectional_forward_lstm_gates[0][0];
-  float *const d_bidirectional_forward_lstm_c_new = &s->d_bidirectional_forward_lstm_c_new[0][0];
-  float *const d_bidirectional_forward_lstm_h_new = &s->d_bidirectional_forward_lstm_h_new[0][0];
-  float *const d_bidirectional_forward_lstm_h = &s->d_bidirectional_forward_lstm_h[0][0];
-  float *const d_bidirectional_forward_lstm_c = &s->d_bidirectional_forward_lstm_c[0][0];
-  float *const d_bidirectional_backward_lstm_z = &s->d_bidirectional_backward_lstm_z[0][0];
-  float *const d_bidirectional_backward_lstm_gates = &s->d_bidirectional_backward_lstm_gates[0][0];
-  float *const d_bidirectional_backward_lstm_c_new = &s->d_bidirectional_backward_lstm_c_new[0][0];
-  float *const d_bidirectional_backward_lstm_h_new = &s->d_bidirectional_backward_lstm_h_new[0][0];
-  float *const d_bidirectional_backward_lstm_h = &s->d_bidirectional_backward_lstm_h[0][0];
-  float *const d_bidirectional_backward_lstm_c = &s->d_bidirectional_backward_lstm_c[0][0];
-  float *const d_bidirectional_forward_lstm_output = &s->d_bidirectional_forward_lstm_output[0][0];
-  float *const d_bidirectional_backward_lstm_output =
-      &s->d_bidirectional_backward_lstm_output[0][0];
-  float *const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
-  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
-  float *const d_time_distributed_dense_logits = &s->d_time_distributed_dense_logits[0][0];
-  const float *const dloss_b = dloss;
-  float *const d_bidirectional_forward_lstm_x_dropped =
-      &s->d_bidirectional_forward_lstm_x_dropped[0][0];
-  float *const d_bidirectional_forward_lstm_x_dropped_1 =
-      &s->d_bidirectional_forward_lstm_x_dropped_1[0][0];
-  float *const d_bidirectional_forward_lstm_x_dropped_2 =
-      &s->d_bidirectional_forward_lstm_x_dropped_2[0][0];
-  float *const d_bidirectional_forward_lstm_x_dropped_3 =
-      &s->d_bidirectional_forward_lstm_x_dropped_3[0][0];
-  float *const d_bidirectional_forward_lstm_h_dropped =
-      &s->d_bidirectional_forward_lstm_h_dropped[0][0];
-  float *const d_bidirectional_backward_lstm_x_dropped =
-      &s->d_bidirectional_backward_lstm_x_dropped[0][0];
-  float *const d_bidirectional_backward_lstm_x_dropped_1 =
-      &s->d_bidirectional_backward_lstm_x_dropped_1[0][0];
-  float *const d_bidirectional_backward_lstm_x_dropped_2 =
-      &s->d_bidirectional_backward_lstm_x_dropped_2[0][0];
-  float *const d_bidirectional_backward_lstm_x_dropped_3 =
-      &s->d_bidirectional_backward_lstm_x_dropped_3[0][0];
-  float *const d_bidirectional_backward_lstm_h_dropped =
-      &s->d_bidirectional_backward_lstm_h_dropped[0][0];
-  float *const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
-  float *const wt_bidirectional_backward_lstm_recurrent_kernel =
-      s->wt_bidirectional_backward_lstm_recurrent_kernel;
-  float *const wt_bidirectional_backward_lstm_kernel = s->wt_bidirectional_backward_lstm_kernel;
-  float *const wt_bidirectional_forward_lstm_recurrent_kernel =
-      s->wt_bidirectional_forward_lstm_recurrent_kernel;
-  float *const wt_bidirectional_forward_lstm_kernel = s->wt_bidirectional_forward_lstm_kernel;
-  /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row by
-   * row) */
-  for (int r = 0; r < 6; ++r) {
-    for (int c = 0; c < 32; ++c) {
-      wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
-    }
-  }
-  /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
-   * (the products below read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
-          w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
-   * read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
-          w_bidirectional_backward_lstm_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T (the
-   * products below read it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
-          w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
-    }
-  }
-  /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below read
-   * it row by row) */
-  for (int r = 0; r < 64; ++r) {
-    for (int c = 0; c < 16; ++c) {
-      wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
-          w_bidirectional_forward_lstm_kernel[r + c * 64];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 64; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+  {           /* from here on only the pointers below touch the arrays */
+    (void)dx; /* tokens have no gradient */
+    const float *restrict const w_bidirectional_forward_lstm_kernel =
+        &p->w.bidirectional_forward_lstm_kernel[0][0];
+    const float *restrict const w_bidirectional_forward_lstm_recurrent_kernel =
+        &p->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_lstm_kernel =
+        &p->w.bidirectional_backward_lstm_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_lstm_recurrent_kernel =
+        &p->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
+    const float *restrict const w_time_distributed_dense_kernel =
+        &p->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_embedding_embeddings = &grad->w.embedding_embeddings[0][0];
+    float *restrict const g_bidirectional_forward_lstm_kernel =
+        &grad->w.bidirectional_forward_lstm_kernel[0][0];
+    float *restrict const g_bidirectional_forward_lstm_recurrent_kernel =
+        &grad->w.bidirectional_forward_lstm_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_forward_lstm_bias =
+        grad->w.bidirectional_forward_lstm_bias;
+    float *restrict const g_bidirectional_backward_lstm_kernel =
+        &grad->w.bidirectional_backward_lstm_kernel[0][0];
+    float *restrict const g_bidirectional_backward_lstm_recurrent_kernel =
+        &grad->w.bidirectional_backward_lstm_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_backward_lstm_bias =
+        grad->w.bidirectional_backward_lstm_bias;
+    float *restrict const g_time_distributed_dense_kernel =
+        &grad->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
+    int32_t *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_embedding_mask = &s->a_embedding_mask[0][0];
+    float *restrict const a_bidirectional_forward_lstm_gates =
+        &s->a_bidirectional_forward_lstm_gates[0][0];
+    float *restrict const a_bidirectional_forward_lstm_dropout_mask =
+        &s->a_bidirectional_forward_lstm_dropout_mask[0][0];
+    float *restrict const a_bidirectional_forward_lstm_x_dropped =
+        &s->a_bidirectional_forward_lstm_x_dropped[0][0];
+    float *restrict const a_bidirectional_forward_lstm_x_dropped_1 =
+        &s->a_bidirectional_forward_lstm_x_dropped_1[0][0];
+    float *restrict const a_bidirectional_forward_lstm_x_dropped_2 =
+        &s->a_bidirectional_forward_lstm_x_dropped_2[0][0];
+    float *restrict const a_bidirectional_forward_lstm_x_dropped_3 =
+        &s->a_bidirectional_forward_lstm_x_dropped_3[0][0];
+    float *restrict const a_bidirectional_forward_lstm_recurrent_dropout_mask =
+        &s->a_bidirectional_forward_lstm_recurrent_dropout_mask[0][0];
+    float *restrict const a_bidirectional_forward_lstm_h_dropped =
+        &s->a_bidirectional_forward_lstm_h_dropped[0][0];
+    float *restrict const a_bidirectional_forward_lstm_c = &s->a_bidirectional_forward_lstm_c[0][0];
+    float *restrict const a_bidirectional_forward_lstm_c_new =
+        &s->a_bidirectional_forward_lstm_c_new[0][0];
+    float *restrict const a_bidirectional_backward_lstm_gates =
+        &s->a_bidirectional_backward_lstm_gates[0][0];
+    float *restrict const a_bidirectional_backward_lstm_dropout_mask =
+        &s->a_bidirectional_backward_lstm_dropout_mask[0][0];
+    float *restrict const a_bidirectional_backward_lstm_x_dropped =
+        &s->a_bidirectional_backward_lstm_x_dropped[0][0];
+    float *restrict const a_bidirectional_backward_lstm_x_dropped_1 =
+        &s->a_bidirectional_backward_lstm_x_dropped_1[0][0];
+    float *restrict const a_bidirectional_backward_lstm_x_dropped_2 =
+        &s->a_bidirectional_backward_lstm_x_dropped_2[0][0];
+    float *restrict const a_bidirectional_backward_lstm_x_dropped_3 =
+        &s->a_bidirectional_backward_lstm_x_dropped_3[0][0];
+    float *restrict const a_bidirectional_backward_lstm_recurrent_dropout_mask =
+        &s->a_bidirectional_backward_lstm_recurrent_dropout_mask[0][0];
+    float *restrict const a_bidirectional_backward_lstm_h_dropped =
+        &s->a_bidirectional_backward_lstm_h_dropped[0][0];
+    float *restrict const a_bidirectional_backward_lstm_c =
+        &s->a_bidirectional_backward_lstm_c[0][0];
+    float *restrict const a_bidirectional_backward_lstm_c_new =
+        &s->a_bidirectional_backward_lstm_c_new[0][0];
+    float *restrict const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+    float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+    float *restrict const d_embedding_y = &s->d_embedding_y[0][0];
+    float *restrict const d_bidirectional_forward_lstm_z = &s->d_bidirectional_forward_lstm_z[0][0];
+    float *restrict const d_bidirectional_forward_lstm_gates =
+        &s->d_bidirectional_forward_lstm_gates[0][0];
+    float *restrict const d_bidirectional_forward_lstm_c_new =
+        &s->d_bidirectional_forward_lstm_c_new[0][0];
+    float *restrict const d_bidirectional_forward_lstm_h_new =
+        &s->d_bidirectional_forward_lstm_h_new[0][0];
+    float *restrict const d_bidirectional_forward_lstm_h = &s->d_bidirectional_forward_lstm_h[0][0];
+    float *restrict const d_bidirectional_forward_lstm_c = &s->d_bidirectional_forward_lstm_c[0][0];
+    float *restrict const d_bidirectional_backward_lstm_z =
+        &s->d_bidirectional_backward_lstm_z[0][0];
+    float *restrict const d_bidirectional_backward_lstm_gates =
+        &s->d_bidirectional_backward_lstm_gates[0][0];
+    float *restrict const d_bidirectional_backward_lstm_c_new =
+        &s->d_bidirectional_backward_lstm_c_new[0][0];
+    float *restrict const d_bidirectional_backward_lstm_h_new =
+        &s->d_bidirectional_backward_lstm_h_new[0][0];
+    float *restrict const d_bidirectional_backward_lstm_h =
+        &s->d_bidirectional_backward_lstm_h[0][0];
+    float *restrict const d_bidirectional_backward_lstm_c =
+        &s->d_bidirectional_backward_lstm_c[0][0];
+    float *restrict const d_bidirectional_forward_lstm_output =
+        &s->d_bidirectional_forward_lstm_output[0][0];
+    float *restrict const d_bidirectional_backward_lstm_output =
+        &s->d_bidirectional_backward_lstm_output[0][0];
+    float *restrict const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
+    float *restrict const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+    float *restrict const d_time_distributed_dense_logits =
+        &s->d_time_distributed_dense_logits[0][0];
+    const float *const dloss_b = dloss;
+    float *restrict const d_bidirectional_forward_lstm_x_dropped =
+        &s->d_bidirectional_forward_lstm_x_dropped[0][0];
+    float *restrict const d_bidirectional_forward_lstm_x_dropped_1 =
+        &s->d_bidirectional_forward_lstm_x_dropped_1[0][0];
+    float *restrict const d_bidirectional_forward_lstm_x_dropped_2 =
+        &s->d_bidirectional_forward_lstm_x_dropped_2[0][0];
+    float *restrict const d_bidirectional_forward_lstm_x_dropped_3 =
+        &s->d_bidirectional_forward_lstm_x_dropped_3[0][0];
+    float *restrict const d_bidirectional_forward_lstm_h_dropped =
+        &s->d_bidirectional_forward_lstm_h_dropped[0][0];
+    float *restrict const d_bidirectional_backward_lstm_x_dropped =
+        &s->d_bidirectional_backward_lstm_x_dropped[0][0];
+    float *restrict const d_bidirectional_backward_lstm_x_dropped_1 =
+        &s->d_bidirectional_backward_lstm_x_dropped_1[0][0];
+    float *restrict const d_bidirectional_backward_lstm_x_dropped_2 =
+        &s->d_bidirectional_backward_lstm_x_dropped_2[0][0];
+    float *restrict const d_bidirectional_backward_lstm_x_dropped_3 =
+        &s->d_bidirectional_backward_lstm_x_dropped_3[0][0];
+    float *restrict const d_bidirectional_backward_lstm_h_dropped =
+        &s->d_bidirectional_backward_lstm_h_dropped[0][0];
+    float *restrict const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
+    float *restrict const wt_bidirectional_backward_lstm_recurrent_kernel =
+        s->wt_bidirectional_backward_lstm_recurrent_kernel;
+    float *restrict const wt_bidirectional_backward_lstm_kernel =
+        s->wt_bidirectional_backward_lstm_kernel;
+    float *restrict const wt_bidirectional_forward_lstm_recurrent_kernel =
+        s->wt_bidirectional_forward_lstm_recurrent_kernel;
+    float *restrict const wt_bidirectional_forward_lstm_kernel =
+        s->wt_bidirectional_forward_lstm_kernel;
+    /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
+     * by row) */
+    for (int r = 0; r < 6; ++r) {
+      for (int c = 0; c < 32; ++c) {
+        wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
       }
     }
-    /* bidirectional: forward_lstm/dc_new = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
+     * (the products below read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
+            w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
       }
     }
-    /* bidirectional: forward_lstm/dh = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
+     * read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
+            w_bidirectional_backward_lstm_kernel[r + c * 64];
       }
     }
-    /* bidirectional: forward_lstm/dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T
+     * (the products below read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
+            w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
       }
     }
-    /* bidirectional: backward_lstm/dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 64; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
-      }
-    }
-    /* bidirectional: backward_lstm/dc_new = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
+    /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below
+     * read it row by row) */
+    for (int r = 0; r < 64; ++r) {
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
+            w_bidirectional_forward_lstm_kernel[r + c * 64];
       }
     }
-    /* bidirectional: backward_lstm/dh = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
-      }
-    }
-    /* bidirectional: backward_lstm/dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
-      }
-    }
-    /* time_distributed, backward: dense/dlogits = dense/y * (dloss - sum(dloss * dense/y)) */
-    for (int r = 0; r < 10; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 6; ++c)
-        dot += dloss_b[b * 60 + r * 6 + c] * a_time_distributed_dense_y[b * 60 + r * 6 + c];
-      for (int c = 0; c < 6; ++c)
-        d_time_distributed_dense_logits[b * 60 + r * 6 + c] =
-            a_time_distributed_dense_y[b * 60 + r * 6 + c] * (dloss_b[b * 60 + r * 6 + c] - dot);
-    }
-    /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 6; ++c) {
-        d_time_distributed_dense_z[b * 60 + r * 6 + c] =
-            d_time_distributed_dense_logits[b * 60 + r * 6 + c];
-      }
-    }
-    /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 6; ++c) {
-        g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 60 + r * 6 + c];
-      }
-    }
-  }
-  /* time_distributed, backward: bidirectional/dmerged = dense/dz @ dense/kernel^T */
-  rnnc_gemm_f32(n * 10, 32, 6, d_time_distributed_dense_z, 6, 1, wt_time_distributed_dense_kernel,
-                32, d_bidirectional_merged, 32, 0, 0);
-  /* time_distributed, backward: dense/dkernel += bidirectional/merged^T @ dense/dz */
-  rnnc_gemm_f32(32, 6, n * 10, a_bidirectional_merged, 1, 32, d_time_distributed_dense_z, 6,
-                g_time_distributed_dense_kernel, 6, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    for (int t = 9; t >= 0; --t) {
-      /* bidirectional, backward: backward_lstm/doutput[-t+9] = dmerged[t, 16:32] (concat: the
-       * backward output), t = 9 down to 0 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_output[b * 160 + -t * 16 + c + 144] =
-            d_bidirectional_merged[b * 320 + t * 32 + c + 16];
-      }
-      /* bidirectional, backward: forward_lstm/doutput[t] = dmerged[t, 0:16] (concat: the forward
-       * output), t = 9 down to 0 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] =
-            d_bidirectional_merged[b * 320 + t * 32 + c];
-      }
-    }
-  }
-  for (int t = 9; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh_new[t] = backward_lstm/doutput[t] *
-       * embedding/mask[-t+9] (the output, zeros at a masked step (zero_output_for_mask)), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] =
-            d_bidirectional_backward_lstm_output[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 64; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dc[t] *
-       * embedding/mask[-t+9] (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dc_new = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc[t] * (1 -
-       * embedding/mask[-t+9]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+      /* bidirectional: forward_lstm/dh = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dh_new[t] += backward_lstm/dh[t] *
-       * embedding/mask[-t+9] (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + -t + 9];
+      /* bidirectional: forward_lstm/dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh[t] * (1 -
-       * embedding/mask[-t+9]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+      /* bidirectional: backward_lstm/dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 64; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + r * 64 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 48:64] = backward_lstm/dh_new[t] *
-       * tanh(backward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
-            rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]);
+      /* bidirectional: backward_lstm/dc_new = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dh_new[t] *
-       * (backward_lstm/gates[t, 48:64] * (1 - tanh(backward_lstm/c_new[t]) *
-       * tanh(backward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]) *
-                        rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]));
+      /* bidirectional: backward_lstm/dh = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 16:32] = backward_lstm/dc_new[t] *
-       * backward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16];
+      /* bidirectional: backward_lstm/dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + r * 16 + c] = 0.0f;
+        }
       }
-      /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16];
+      /* time_distributed, backward: dense/dlogits = dense/y * (dloss - sum(dloss * dense/y)) */
+      for (int r = 0; r < 10; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 6; ++c)
+          dot += dloss_b[b * 60 + r * 6 + c] * a_time_distributed_dense_y[b * 60 + r * 6 + c];
+        for (int c = 0; c < 6; ++c)
+          d_time_distributed_dense_logits[b * 60 + r * 6 + c] =
+              a_time_distributed_dense_y[b * 60 + r * 6 + c] * (dloss_b[b * 60 + r * 6 + c] - dot);
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 0:16] = backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32];
+      /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 6; ++c) {
+          d_time_distributed_dense_z[b * 60 + r * 6 + c] =
+              d_time_distributed_dense_logits[b * 60 + r * 6 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dgates[t, 32:48] = backward_lstm/dc_new[t] *
-       * backward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c];
+      /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 6; ++c) {
+          g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 60 + r * 6 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 48:64] = backward_lstm/dgates[t, 48:64] *
-       * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9 down
-       * to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 624] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+    }
+    /* time_distributed, backward: bidirectional/dmerged = dense/dz @ dense/kernel^T */
+    rnnc_gemm_f32(n * 10, 32, 6, d_time_distributed_dense_z, 6, 1, wt_time_distributed_dense_kernel,
+                  32, d_bidirectional_merged, 32, 0, 0);
+    /* time_distributed, backward: dense/dkernel += bidirectional/merged^T @ dense/dz */
+    rnnc_gemm_f32(32, 6, n * 10, a_bidirectional_merged, 1, 32, d_time_distributed_dense_z, 6,
+                  g_time_distributed_dense_kernel, 6, 1, 0);
+    for (int b = 0; b < n; ++b) {
+      for (int t = 9; t >= 0; --t) {
+        /* bidirectional, backward: backward_lstm/doutput[-t+9] = dmerged[t, 16:32] (concat: the
+         * backward output), t = 9 down to 0 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_output[b * 160 + -t * 16 + c + 144] =
+              d_bidirectional_merged[b * 320 + t * 32 + c + 16];
+        }
+        /* bidirectional, backward: forward_lstm/doutput[t] = dmerged[t, 0:16] (concat: the forward
+         * output), t = 9 down to 0 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] =
+              d_bidirectional_merged[b * 320 + t * 32 + c];
+        }
       }
-      /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[t, 48:64] *
-       * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9 down
-       * to 1 */
+    }
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh_new[t] = backward_lstm/doutput[t] *
+         * embedding/mask[-t+9] (the output, zeros at a masked step (zero_output_for_mask)), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] =
+              d_bidirectional_backward_lstm_output[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dc[t] *
+         * embedding/mask[-t+9] (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc[t] * (1 -
+         * embedding/mask[-t+9]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+        }
+        /* bidirectional, backward: backward_lstm/dh_new[t] += backward_lstm/dh[t] *
+         * embedding/mask[-t+9] (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + -t + 9];
+        }
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh[t] * (1 -
+         * embedding/mask[-t+9]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + -t + 9]);
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 48:64] = backward_lstm/dh_new[t] *
+         * tanh(backward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
+              rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]);
+        }
+        /* bidirectional, backward: backward_lstm/dc_new[t] += backward_lstm/dh_new[t] *
+         * (backward_lstm/gates[t, 48:64] * (1 - tanh(backward_lstm/c_new[t]) *
+         * tanh(backward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_backward_lstm_h_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]) *
+                          rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c]));
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 16:32] = backward_lstm/dc_new[t] *
+         * backward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16];
+        }
+        /* bidirectional, backward: backward_lstm/dc[t-1] += backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16];
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 0:16] = backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32];
+        }
+        /* bidirectional, backward: backward_lstm/dgates[t, 32:48] = backward_lstm/dc_new[t] *
+         * backward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_backward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c];
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 48:64] = backward_lstm/dgates[t, 48:64] *
+         * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 624] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[t, 48:64] *
+         * (backward_lstm/gates[t, 48:64] * (1 - backward_lstm/gates[t, 48:64])) (gate o), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 48] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 32:48] = backward_lstm/dgates[t, 32:48] *
+         * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 608] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[t, 32:48] *
+         * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 32] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 16:32] = backward_lstm/dgates[t, 16:32] *
+         * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 592] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[16:32] += backward_lstm/dgates[t, 16:32] *
+         * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c + 16] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: backward_lstm/dz[-t+9, 0:16] = backward_lstm/dgates[t, 0:16] *
+         * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 576] =
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+        /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[t, 0:16] *
+         * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_backward_lstm_bias[c] +=
+              d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+      }
+      /* bidirectional, backward: backward_lstm/dh_dropped[t, 48:64] = backward_lstm/dz[-t+9, 48:64]
+       * @ backward_lstm/recurrent_kernel^T[48:64] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 624, 640, 1,
+                    wt_bidirectional_backward_lstm_recurrent_kernel + 768, 16,
+                    d_bidirectional_backward_lstm_h_dropped + t * 64 + 48, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 48:64] *
+         * backward_lstm/recurrent_dropout_mask[3] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 48];
+        }
+      }
+      /* bidirectional, backward: backward_lstm/dh_dropped[t, 32:48] = backward_lstm/dz[-t+9, 32:48]
+       * @ backward_lstm/recurrent_kernel^T[32:48] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 608, 640, 1,
+                    wt_bidirectional_backward_lstm_recurrent_kernel + 512, 16,
+                    d_bidirectional_backward_lstm_h_dropped + t * 64 + 32, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 32:48] *
+         * backward_lstm/recurrent_dropout_mask[2] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 32] *
+              a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 32];
+        }
+      }
+      /* bidirectional, backward: backward_lstm/dh_dropped[t, 16:32] = backward_lstm/dz[-t+9, 16:32]
+       * @ backward_lstm/recurrent_kernel^T[16:32] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 592, 640, 1,
+                    wt_bidirectional_backward_lstm_recurrent_kernel + 256, 16,
+                    d_bidirectional_backward_lstm_h_dropped + t * 64 + 16, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 16:32] *
+         * backward_lstm/recurrent_dropout_mask[1] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 16];
+        }
+      }
+      /* bidirectional, backward: backward_lstm/dh_dropped[t, 0:16] = backward_lstm/dz[-t+9, 0:16] @
+       * backward_lstm/recurrent_kernel^T[0:16] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 576, 640, 1,
+                    wt_bidirectional_backward_lstm_recurrent_kernel, 16,
+                    d_bidirectional_backward_lstm_h_dropped + t * 64, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 0:16] *
+         * backward_lstm/recurrent_dropout_mask[0] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c] *
+              a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c];
+        }
+      }
+    }
+    /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 48:64] +=
+     * backward_lstm/h_dropped[1:10, 48:64]^T @ backward_lstm/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 112, 1, 64, 640,
+                      d_bidirectional_backward_lstm_z + 560, -64, 640,
+                      g_bidirectional_backward_lstm_recurrent_kernel + 48, 64, 1, 28, 0);
+    /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 32:48] +=
+     * backward_lstm/h_dropped[1:10, 32:48]^T @ backward_lstm/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 96, 1, 64, 640,
+                      d_bidirectional_backward_lstm_z + 544, -64, 640,
+                      g_bidirectional_backward_lstm_recurrent_kernel + 32, 64, 1, 28, 0);
+    /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 16:32] +=
+     * backward_lstm/h_dropped[1:10, 16:32]^T @ backward_lstm/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 80, 1, 64, 640,
+                      d_bidirectional_backward_lstm_z + 528, -64, 640,
+                      g_bidirectional_backward_lstm_recurrent_kernel + 16, 64, 1, 28, 0);
+    /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 0:16] +=
+     * backward_lstm/h_dropped[1:10, 0:16]^T @ backward_lstm/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 64, 1, 64, 640,
+                      d_bidirectional_backward_lstm_z + 512, -64, 640,
+                      g_bidirectional_backward_lstm_recurrent_kernel, 64, 1, 28, 0);
+    for (int b = 0; b < n; ++b) {
+      /* bidirectional, backward: backward_lstm/dh_new[0] = backward_lstm/doutput[0] *
+       * embedding/mask[9] (the output, zeros at a masked step (zero_output_for_mask)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_h_new[b * 160 + c] =
+            d_bidirectional_backward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dc_new[0] = backward_lstm/dc[0] * embedding/mask[9]
+       * (the mask: a masked step keeps c[t-1]) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_c_new[b * 160 + c] =
+            d_bidirectional_backward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dh_new[0] += backward_lstm/dh[0] * embedding/mask[9]
+       * (the mask: a masked step keeps h[t-1]) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_h_new[b * 160 + c] +=
+            d_bidirectional_backward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10 + 9];
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 48:64] = backward_lstm/dh_new[0] *
+       * tanh(backward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c + 48] =
+            d_bidirectional_backward_lstm_h_new[b * 160 + c] *
+            rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]);
+      }
+      /* bidirectional, backward: backward_lstm/dc_new[0] += backward_lstm/dh_new[0] *
+       * (backward_lstm/gates[0, 48:64] * (1 - tanh(backward_lstm/c_new[0]) *
+       * tanh(backward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_c_new[b * 160 + c] +=
+            d_bidirectional_backward_lstm_h_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]) *
+                        rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]));
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 0:16] = backward_lstm/dc_new[0] *
+       * backward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c] =
+            d_bidirectional_backward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 32];
+      }
+      /* bidirectional, backward: backward_lstm/dgates[0, 32:48] = backward_lstm/dc_new[0] *
+       * backward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_gates[b * 640 + c + 32] =
+            d_bidirectional_backward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c];
+      }
+      /* bidirectional, backward: backward_lstm/dz[9, 48:64] = backward_lstm/dgates[0, 48:64] *
+       * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
+      for (int c = 0; c < 16; ++c) {
+        d_bidirectional_backward_lstm_z[b * 640 + c + 624] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
+      }
+      /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[0, 48:64] *
+       * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c + 48] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 48]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 32:48] = backward_lstm/dgates[t, 32:48] *
-       * (1 - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9
-       * down to 1 */
+      /* bidirectional, backward: backward_lstm/dz[9, 32:48] = backward_lstm/dgates[0, 32:48] * (1 -
+       * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 608] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        d_bidirectional_backward_lstm_z[b * 640 + c + 608] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[t, 32:48] * (1
-       * - backward_lstm/gates[t, 32:48] * backward_lstm/gates[t, 32:48]) (candidate g), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[0, 32:48] * (1
+       * - backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c + 32] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 32]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 16:32] = backward_lstm/dgates[t, 16:32] *
-       * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: backward_lstm/dz[9, 0:16] = backward_lstm/dgates[0, 0:16] *
+       * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 592] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        d_bidirectional_backward_lstm_z[b * 640 + c + 576] =
+            d_bidirectional_backward_lstm_gates[b * 640 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
       }
-      /* bidirectional, backward: backward_lstm/dbias[16:32] += backward_lstm/dgates[t, 16:32] *
-       * (backward_lstm/gates[t, 16:32] * (1 - backward_lstm/gates[t, 16:32])) (gate f), t = 9 down
-       * to 1 */
-      for (int c = 0; c < 16; ++c) {
-        g_bidirectional_backward_lstm_bias[c + 16] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c + 16]);
-      }
-      /* bidirectional, backward: backward_lstm/dz[-t+9, 0:16] = backward_lstm/dgates[t, 0:16] *
-       * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_z[b * 640 + -t * 64 + c + 576] =
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
-      }
-      /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[t, 0:16] *
-       * (backward_lstm/gates[t, 0:16] * (1 - backward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[0, 0:16] *
+       * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_backward_lstm_bias[c] +=
-            d_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + t * 64 + c]);
+            d_bidirectional_backward_lstm_gates[b * 640 + c] *
+            a_bidirectional_backward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
       }
     }
-    /* bidirectional, backward: backward_lstm/dh_dropped[t, 48:64] = backward_lstm/dz[-t+9, 48:64] @
-     * backward_lstm/recurrent_kernel^T[48:64] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 624, 640, 1,
-                  wt_bidirectional_backward_lstm_recurrent_kernel + 768, 16,
-                  d_bidirectional_backward_lstm_h_dropped + t * 64 + 48, 640, 0, 0);
+    /* bidirectional, backward: backward_lstm/dx_dropped_3 = backward_lstm/dz[:, 48:64] @
+     * backward_lstm/kernel^T[48:64] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 48, 64, 1,
+                  wt_bidirectional_backward_lstm_kernel + 768, 16,
+                  d_bidirectional_backward_lstm_x_dropped_3, 16, 0, 0);
+    /* bidirectional, backward: backward_lstm/dkernel[:, 48:64] += backward_lstm/x_dropped_3^T @
+     * backward_lstm/dz[:, 48:64] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_3, 1, 16,
+                  d_bidirectional_backward_lstm_z + 48, 64,
+                  g_bidirectional_backward_lstm_kernel + 48, 64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 48:64] *
-       * backward_lstm/recurrent_dropout_mask[3] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 48];
+      /* bidirectional, backward: embedding/dy = backward_lstm/dx_dropped_3 *
+       * backward_lstm/dropout_mask[3] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] =
+              d_bidirectional_backward_lstm_x_dropped_3[b * 160 + r * 16 + c] *
+              a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 48];
+        }
       }
     }
-    /* bidirectional, backward: backward_lstm/dh_dropped[t, 32:48] = backward_lstm/dz[-t+9, 32:48] @
-     * backward_lstm/recurrent_kernel^T[32:48] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 608, 640, 1,
-                  wt_bidirectional_backward_lstm_recurrent_kernel + 512, 16,
-                  d_bidirectional_backward_lstm_h_dropped + t * 64 + 32, 640, 0, 0);
+    /* bidirectional, backward: backward_lstm/dx_dropped_2 = backward_lstm/dz[:, 32:48] @
+     * backward_lstm/kernel^T[32:48] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 32, 64, 1,
+                  wt_bidirectional_backward_lstm_kernel + 512, 16,
+                  d_bidirectional_backward_lstm_x_dropped_2, 16, 0, 0);
+    /* bidirectional, backward: backward_lstm/dkernel[:, 32:48] += backward_lstm/x_dropped_2^T @
+     * backward_lstm/dz[:, 32:48] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_2, 1, 16,
+                  d_bidirectional_backward_lstm_z + 32, 64,
+                  g_bidirectional_backward_lstm_kernel + 32, 64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 32:48] *
-       * backward_lstm/recurrent_dropout_mask[2] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 32] *
-            a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 32];
+      /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped_2 *
+       * backward_lstm/dropout_mask[2] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_backward_lstm_x_dropped_2[b * 160 + r * 16 + c] *
+              a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 32];
+        }
       }
     }
-    /* bidirectional, backward: backward_lstm/dh_dropped[t, 16:32] = backward_lstm/dz[-t+9, 16:32] @
-     * backward_lstm/recurrent_kernel^T[16:32] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 592, 640, 1,
-                  wt_bidirectional_backward_lstm_recurrent_kernel + 256, 16,
-                  d_bidirectional_backward_lstm_h_dropped + t * 64 + 16, 640, 0, 0);
+    /* bidirectional, backward: backward_lstm/dx_dropped_1 = backward_lstm/dz[:, 16:32] @
+     * backward_lstm/kernel^T[16:32] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 16, 64, 1,
+                  wt_bidirectional_backward_lstm_kernel + 256, 16,
+                  d_bidirectional_backward_lstm_x_dropped_1, 16, 0, 0);
+    /* bidirectional, backward: backward_lstm/dkernel[:, 16:32] += backward_lstm/x_dropped_1^T @
+     * backward_lstm/dz[:, 16:32] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_1, 1, 16,
+                  d_bidirectional_backward_lstm_z + 16, 64,
+                  g_bidirectional_backward_lstm_kernel + 16, 64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 16:32] *
-       * backward_lstm/recurrent_dropout_mask[1] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c + 16];
+      /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped_1 *
+       * backward_lstm/dropout_mask[1] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_backward_lstm_x_dropped_1[b * 160 + r * 16 + c] *
+              a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 16];
+        }
       }
     }
-    /* bidirectional, backward: backward_lstm/dh_dropped[t, 0:16] = backward_lstm/dz[-t+9, 0:16] @
-     * backward_lstm/recurrent_kernel^T[0:16] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_backward_lstm_z + -t * 64 + 576, 640, 1,
-                  wt_bidirectional_backward_lstm_recurrent_kernel, 16,
-                  d_bidirectional_backward_lstm_h_dropped + t * 64, 640, 0, 0);
+    /* bidirectional, backward: backward_lstm/dx_dropped = backward_lstm/dz[:, 0:16] @
+     * backward_lstm/kernel^T[0:16] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z, 64, 1,
+                  wt_bidirectional_backward_lstm_kernel, 16,
+                  d_bidirectional_backward_lstm_x_dropped, 16, 0, 0);
+    /* bidirectional, backward: backward_lstm/dkernel[:, 0:16] += backward_lstm/x_dropped^T @
+     * backward_lstm/dz[:, 0:16] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped, 1, 16,
+                  d_bidirectional_backward_lstm_z, 64, g_bidirectional_backward_lstm_kernel, 64, 1,
+                  0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_lstm/dh[t-1] += backward_lstm/dh_dropped[t, 0:16] *
-       * backward_lstm/recurrent_dropout_mask[0] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_backward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_backward_lstm_h_dropped[b * 640 + t * 64 + c] *
-            a_bidirectional_backward_lstm_recurrent_dropout_mask[b * 64 + c];
+      /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped *
+       * backward_lstm/dropout_mask[0] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_backward_lstm_x_dropped[b * 160 + r * 16 + c] *
+              a_bidirectional_backward_lstm_dropout_mask[b * 64 + c];
+        }
       }
     }
-  }
-  /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 48:64] +=
-   * backward_lstm/h_dropped[1:10, 48:64]^T @ backward_lstm/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 112, 1, 64, 640,
-                    d_bidirectional_backward_lstm_z + 560, -64, 640,
-                    g_bidirectional_backward_lstm_recurrent_kernel + 48, 64, 1, 28, 0);
-  /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 32:48] +=
-   * backward_lstm/h_dropped[1:10, 32:48]^T @ backward_lstm/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 96, 1, 64, 640,
-                    d_bidirectional_backward_lstm_z + 544, -64, 640,
-                    g_bidirectional_backward_lstm_recurrent_kernel + 32, 64, 1, 28, 0);
-  /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 16:32] +=
-   * backward_lstm/h_dropped[1:10, 16:32]^T @ backward_lstm/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 80, 1, 64, 640,
-                    d_bidirectional_backward_lstm_z + 528, -64, 640,
-                    g_bidirectional_backward_lstm_recurrent_kernel + 16, 64, 1, 28, 0);
-  /* bidirectional, backward: backward_lstm/drecurrent_kernel[:, 0:16] +=
-   * backward_lstm/h_dropped[1:10, 0:16]^T @ backward_lstm/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_backward_lstm_h_dropped + 64, 1, 64, 640,
-                    d_bidirectional_backward_lstm_z + 512, -64, 640,
-                    g_bidirectional_backward_lstm_recurrent_kernel, 64, 1, 28, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: backward_lstm/dh_new[0] = backward_lstm/doutput[0] *
-     * embedding/mask[9] (the output, zeros at a masked step (zero_output_for_mask)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_h_new[b * 160 + c] =
-          d_bidirectional_backward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10 + 9];
-    }
-    /* bidirectional, backward: backward_lstm/dc_new[0] = backward_lstm/dc[0] * embedding/mask[9]
-     * (the mask: a masked step keeps c[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_c_new[b * 160 + c] =
-          d_bidirectional_backward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10 + 9];
-    }
-    /* bidirectional, backward: backward_lstm/dh_new[0] += backward_lstm/dh[0] * embedding/mask[9]
-     * (the mask: a masked step keeps h[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_h_new[b * 160 + c] +=
-          d_bidirectional_backward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10 + 9];
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 48:64] = backward_lstm/dh_new[0] *
-     * tanh(backward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c + 48] =
-          d_bidirectional_backward_lstm_h_new[b * 160 + c] *
-          rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]);
-    }
-    /* bidirectional, backward: backward_lstm/dc_new[0] += backward_lstm/dh_new[0] *
-     * (backward_lstm/gates[0, 48:64] * (1 - tanh(backward_lstm/c_new[0]) *
-     * tanh(backward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_c_new[b * 160 + c] +=
-          d_bidirectional_backward_lstm_h_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]) *
-                      rnnc_tanhf(a_bidirectional_backward_lstm_c_new[b * 160 + c]));
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 0:16] = backward_lstm/dc_new[0] *
-     * backward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c] =
-          d_bidirectional_backward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 32];
-    }
-    /* bidirectional, backward: backward_lstm/dgates[0, 32:48] = backward_lstm/dc_new[0] *
-     * backward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_gates[b * 640 + c + 32] =
-          d_bidirectional_backward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c];
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 48:64] = backward_lstm/dgates[0, 48:64] *
-     * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 624] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[48:64] += backward_lstm/dgates[0, 48:64] *
-     * (backward_lstm/gates[0, 48:64] * (1 - backward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c + 48] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 32:48] = backward_lstm/dgates[0, 32:48] * (1 -
-     * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 608] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[32:48] += backward_lstm/dgates[0, 32:48] * (1 -
-     * backward_lstm/gates[0, 32:48] * backward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c + 32] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_backward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: backward_lstm/dz[9, 0:16] = backward_lstm/dgates[0, 0:16] *
-     * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_backward_lstm_z[b * 640 + c + 576] =
-          d_bidirectional_backward_lstm_gates[b * 640 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
-    }
-    /* bidirectional, backward: backward_lstm/dbias[0:16] += backward_lstm/dgates[0, 0:16] *
-     * (backward_lstm/gates[0, 0:16] * (1 - backward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_backward_lstm_bias[c] +=
-          d_bidirectional_backward_lstm_gates[b * 640 + c] *
-          a_bidirectional_backward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_backward_lstm_gates[b * 640 + c]);
-    }
-  }
-  /* bidirectional, backward: backward_lstm/dx_dropped_3 = backward_lstm/dz[:, 48:64] @
-   * backward_lstm/kernel^T[48:64] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 48, 64, 1,
-                wt_bidirectional_backward_lstm_kernel + 768, 16,
-                d_bidirectional_backward_lstm_x_dropped_3, 16, 0, 0);
-  /* bidirectional, backward: backward_lstm/dkernel[:, 48:64] += backward_lstm/x_dropped_3^T @
-   * backward_lstm/dz[:, 48:64] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_3, 1, 16,
-                d_bidirectional_backward_lstm_z + 48, 64, g_bidirectional_backward_lstm_kernel + 48,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy = backward_lstm/dx_dropped_3 *
-     * backward_lstm/dropout_mask[3] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] =
-            d_bidirectional_backward_lstm_x_dropped_3[b * 160 + r * 16 + c] *
-            a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 48];
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh_new[t] = forward_lstm/doutput[t] *
+         * embedding/mask[t] (the output, zeros at a masked step (zero_output_for_mask)), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] =
+              d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] *
+              a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dc[t] * embedding/mask[t]
+         * (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc[t] * (1 -
+         * embedding/mask[t]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + t]);
+        }
+        /* bidirectional, backward: forward_lstm/dh_new[t] += forward_lstm/dh[t] * embedding/mask[t]
+         * (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        }
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh[t] * (1 -
+         * embedding/mask[t]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] *
+              (1.0f - a_embedding_mask[b * 10 + t]);
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 48:64] = forward_lstm/dh_new[t] *
+         * tanh(forward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
+              rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]);
+        }
+        /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dh_new[t] *
+         * (forward_lstm/gates[t, 48:64] * (1 - tanh(forward_lstm/c_new[t]) *
+         * tanh(forward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
+              d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]) *
+                          rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]));
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 16:32] = forward_lstm/dc_new[t] *
+         * forward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16];
+        }
+        /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16];
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 0:16] = forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32];
+        }
+        /* bidirectional, backward: forward_lstm/dgates[t, 32:48] = forward_lstm/dc_new[t] *
+         * forward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c];
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 48:64] = forward_lstm/dgates[t, 48:64] *
+         * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 48] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[t, 48:64] *
+         * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 48] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 32:48] = forward_lstm/dgates[t, 32:48] * (1 -
+         * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 32] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[t, 32:48] * (1
+         * - forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 32] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
+                          a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 16:32] = forward_lstm/dgates[t, 16:32] *
+         * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 16] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[16:32] += forward_lstm/dgates[t, 16:32] *
+         * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down
+         * to 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c + 16] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        }
+        /* bidirectional, backward: forward_lstm/dz[t, 0:16] = forward_lstm/dgates[t, 0:16] *
+         * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c] =
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+        /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[t, 0:16] *
+         * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 16; ++c) {
+          g_bidirectional_forward_lstm_bias[c] +=
+              d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
+              (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+        }
+      }
+      /* bidirectional, backward: forward_lstm/dh_dropped[t, 48:64] = forward_lstm/dz[t, 48:64] @
+       * forward_lstm/recurrent_kernel^T[48:64] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 48, 640, 1,
+                    wt_bidirectional_forward_lstm_recurrent_kernel + 768, 16,
+                    d_bidirectional_forward_lstm_h_dropped + t * 64 + 48, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 48:64] *
+         * forward_lstm/recurrent_dropout_mask[3] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 48] *
+              a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 48];
+        }
+      }
+      /* bidirectional, backward: forward_lstm/dh_dropped[t, 32:48] = forward_lstm/dz[t, 32:48] @
+       * forward_lstm/recurrent_kernel^T[32:48] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 32, 640, 1,
+                    wt_bidirectional_forward_lstm_recurrent_kernel + 512, 16,
+                    d_bidirectional_forward_lstm_h_dropped + t * 64 + 32, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 32:48] *
+         * forward_lstm/recurrent_dropout_mask[2] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 32] *
+              a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 32];
+        }
+      }
+      /* bidirectional, backward: forward_lstm/dh_dropped[t, 16:32] = forward_lstm/dz[t, 16:32] @
+       * forward_lstm/recurrent_kernel^T[16:32] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 16, 640, 1,
+                    wt_bidirectional_forward_lstm_recurrent_kernel + 256, 16,
+                    d_bidirectional_forward_lstm_h_dropped + t * 64 + 16, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 16:32] *
+         * forward_lstm/recurrent_dropout_mask[1] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 16] *
+              a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 16];
+        }
+      }
+      /* bidirectional, backward: forward_lstm/dh_dropped[t, 0:16] = forward_lstm/dz[t, 0:16] @
+       * forward_lstm/recurrent_kernel^T[0:16] (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64, 640, 1,
+                    wt_bidirectional_forward_lstm_recurrent_kernel, 16,
+                    d_bidirectional_forward_lstm_h_dropped + t * 64, 640, 0, 0);
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 0:16] *
+         * forward_lstm/recurrent_dropout_mask[0] (h[t-1] times its recurrent dropout mask), t = 9
+         * down to 1 */
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
+              d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c] *
+              a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c];
+        }
       }
     }
-  }
-  /* bidirectional, backward: backward_lstm/dx_dropped_2 = backward_lstm/dz[:, 32:48] @
-   * backward_lstm/kernel^T[32:48] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 32, 64, 1,
-                wt_bidirectional_backward_lstm_kernel + 512, 16,
-                d_bidirectional_backward_lstm_x_dropped_2, 16, 0, 0);
-  /* bidirectional, backward: backward_lstm/dkernel[:, 32:48] += backward_lstm/x_dropped_2^T @
-   * backward_lstm/dz[:, 32:48] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_2, 1, 16,
-                d_bidirectional_backward_lstm_z + 32, 64, g_bidirectional_backward_lstm_kernel + 32,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped_2 *
-     * backward_lstm/dropout_mask[2] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_backward_lstm_x_dropped_2[b * 160 + r * 16 + c] *
-            a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 32];
-      }
-    }
-  }
-  /* bidirectional, backward: backward_lstm/dx_dropped_1 = backward_lstm/dz[:, 16:32] @
-   * backward_lstm/kernel^T[16:32] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z + 16, 64, 1,
-                wt_bidirectional_backward_lstm_kernel + 256, 16,
-                d_bidirectional_backward_lstm_x_dropped_1, 16, 0, 0);
-  /* bidirectional, backward: backward_lstm/dkernel[:, 16:32] += backward_lstm/x_dropped_1^T @
-   * backward_lstm/dz[:, 16:32] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped_1, 1, 16,
-                d_bidirectional_backward_lstm_z + 16, 64, g_bidirectional_backward_lstm_kernel + 16,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped_1 *
-     * backward_lstm/dropout_mask[1] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_backward_lstm_x_dropped_1[b * 160 + r * 16 + c] *
-            a_bidirectional_backward_lstm_dropout_mask[b * 64 + c + 16];
-      }
-    }
-  }
-  /* bidirectional, backward: backward_lstm/dx_dropped = backward_lstm/dz[:, 0:16] @
-   * backward_lstm/kernel^T[0:16] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_backward_lstm_z, 64, 1,
-                wt_bidirectional_backward_lstm_kernel, 16, d_bidirectional_backward_lstm_x_dropped,
-                16, 0, 0);
-  /* bidirectional, backward: backward_lstm/dkernel[:, 0:16] += backward_lstm/x_dropped^T @
-   * backward_lstm/dz[:, 0:16] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_backward_lstm_x_dropped, 1, 16,
-                d_bidirectional_backward_lstm_z, 64, g_bidirectional_backward_lstm_kernel, 64, 1,
-                0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += backward_lstm/dx_dropped *
-     * backward_lstm/dropout_mask[0] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_backward_lstm_x_dropped[b * 160 + r * 16 + c] *
-            a_bidirectional_backward_lstm_dropout_mask[b * 64 + c];
-      }
-    }
-  }
-  for (int t = 9; t >= 1; --t) {
+    /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 48:64] +=
+     * forward_lstm/h_dropped[1:10, 48:64]^T @ forward_lstm/dz[1:10, 48:64] (the recurrent product)
+     */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 112, 1, 64, 640,
+                      d_bidirectional_forward_lstm_z + 112, 64, 640,
+                      g_bidirectional_forward_lstm_recurrent_kernel + 48, 64, 1, 28, 0);
+    /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 32:48] +=
+     * forward_lstm/h_dropped[1:10, 32:48]^T @ forward_lstm/dz[1:10, 32:48] (the recurrent product)
+     */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 96, 1, 64, 640,
+                      d_bidirectional_forward_lstm_z + 96, 64, 640,
+                      g_bidirectional_forward_lstm_recurrent_kernel + 32, 64, 1, 28, 0);
+    /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 16:32] +=
+     * forward_lstm/h_dropped[1:10, 16:32]^T @ forward_lstm/dz[1:10, 16:32] (the recurrent product)
+     */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 80, 1, 64, 640,
+                      d_bidirectional_forward_lstm_z + 80, 64, 640,
+                      g_bidirectional_forward_lstm_recurrent_kernel + 16, 64, 1, 28, 0);
+    /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 0:16] +=
+     * forward_lstm/h_dropped[1:10, 0:16]^T @ forward_lstm/dz[1:10, 0:16] (the recurrent product) */
+    rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 64, 1, 64, 640,
+                      d_bidirectional_forward_lstm_z + 64, 64, 640,
+                      g_bidirectional_forward_lstm_recurrent_kernel, 64, 1, 28, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh_new[t] = forward_lstm/doutput[t] *
-       * embedding/mask[t] (the output, zeros at a masked step (zero_output_for_mask)), t = 9 down
-       * to 1 */
+      /* bidirectional, backward: forward_lstm/dh_new[0] = forward_lstm/doutput[0] *
+       * embedding/mask[0] (the output, zeros at a masked step (zero_output_for_mask)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] =
-            d_bidirectional_forward_lstm_output[b * 160 + t * 16 + c] *
-            a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_h_new[b * 160 + c] =
+            d_bidirectional_forward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dc[t] * embedding/mask[t]
-       * (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dc_new[0] = forward_lstm/dc[0] * embedding/mask[0]
+       * (the mask: a masked step keeps c[t-1]) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_c_new[b * 160 + c] =
+            d_bidirectional_forward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc[t] * (1 -
-       * embedding/mask[t]) (the mask: a masked step keeps c[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dh_new[0] += forward_lstm/dh[0] * embedding/mask[0]
+       * (the mask: a masked step keeps h[t-1]) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + t]);
+        d_bidirectional_forward_lstm_h_new[b * 160 + c] +=
+            d_bidirectional_forward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10];
       }
-      /* bidirectional, backward: forward_lstm/dh_new[t] += forward_lstm/dh[t] * embedding/mask[t]
-       * (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 48:64] = forward_lstm/dh_new[0] *
+       * tanh(forward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] * a_embedding_mask[b * 10 + t];
+        d_bidirectional_forward_lstm_gates[b * 640 + c + 48] =
+            d_bidirectional_forward_lstm_h_new[b * 160 + c] *
+            rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]);
       }
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh[t] * (1 -
-       * embedding/mask[t]) (the mask: a masked step keeps h[t-1]), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dc_new[0] += forward_lstm/dh_new[0] *
+       * (forward_lstm/gates[0, 48:64] * (1 - tanh(forward_lstm/c_new[0]) *
+       * tanh(forward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c] *
-            (1.0f - a_embedding_mask[b * 10 + t]);
+        d_bidirectional_forward_lstm_c_new[b * 160 + c] +=
+            d_bidirectional_forward_lstm_h_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]) *
+                        rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]));
       }
-      /* bidirectional, backward: forward_lstm/dgates[t, 48:64] = forward_lstm/dh_new[t] *
-       * tanh(forward_lstm/c_new[t]) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 0:16] = forward_lstm/dc_new[0] *
+       * forward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
-            rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]);
+        d_bidirectional_forward_lstm_gates[b * 640 + c] =
+            d_bidirectional_forward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 32];
       }
-      /* bidirectional, backward: forward_lstm/dc_new[t] += forward_lstm/dh_new[t] *
-       * (forward_lstm/gates[t, 48:64] * (1 - tanh(forward_lstm/c_new[t]) *
-       * tanh(forward_lstm/c_new[t]))) (the hidden state h = o * tanh(c)), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dgates[0, 32:48] = forward_lstm/dc_new[0] *
+       * forward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] +=
-            d_bidirectional_forward_lstm_h_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]) *
-                        rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c]));
+        d_bidirectional_forward_lstm_gates[b * 640 + c + 32] =
+            d_bidirectional_forward_lstm_c_new[b * 160 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c];
       }
-      /* bidirectional, backward: forward_lstm/dgates[t, 16:32] = forward_lstm/dc_new[t] *
-       * forward_lstm/c[t-1] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
+      /* bidirectional, backward: forward_lstm/dz[0, 48:64] = forward_lstm/dgates[0, 48:64] *
+       * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16];
+        d_bidirectional_forward_lstm_z[b * 640 + c + 48] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: forward_lstm/dc[t-1] += forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 16:32] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_c[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16];
-      }
-      /* bidirectional, backward: forward_lstm/dgates[t, 0:16] = forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 32:48] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32];
-      }
-      /* bidirectional, backward: forward_lstm/dgates[t, 32:48] = forward_lstm/dc_new[t] *
-       * forward_lstm/gates[t, 0:16] (the cell state c = f * c[t-1] + i * g), t = 9 down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_forward_lstm_c_new[b * 160 + t * 16 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c];
-      }
-      /* bidirectional, backward: forward_lstm/dz[t, 48:64] = forward_lstm/dgates[t, 48:64] *
-       * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 48] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
-      }
-      /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[t, 48:64] *
-       * (forward_lstm/gates[t, 48:64] * (1 - forward_lstm/gates[t, 48:64])) (gate o), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[0, 48:64] *
+       * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c + 48] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 48]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
       }
-      /* bidirectional, backward: forward_lstm/dz[t, 32:48] = forward_lstm/dgates[t, 32:48] * (1 -
-       * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dz[0, 32:48] = forward_lstm/dgates[0, 32:48] * (1 -
+       * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 32] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+        d_bidirectional_forward_lstm_z[b * 640 + c + 32] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[t, 32:48] * (1 -
-       * forward_lstm/gates[t, 32:48] * forward_lstm/gates[t, 32:48]) (candidate g), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[0, 32:48] * (1 -
+       * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c + 32] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32] *
-                        a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 32]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
+                        a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
       }
-      /* bidirectional, backward: forward_lstm/dz[t, 16:32] = forward_lstm/dgates[t, 16:32] *
-       * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down to
-       * 1 */
+      /* bidirectional, backward: forward_lstm/dz[0, 0:16] = forward_lstm/dgates[0, 0:16] *
+       * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c + 16] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
+        d_bidirectional_forward_lstm_z[b * 640 + c] =
+            d_bidirectional_forward_lstm_gates[b * 640 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
       }
-      /* bidirectional, backward: forward_lstm/dbias[16:32] += forward_lstm/dgates[t, 16:32] *
-       * (forward_lstm/gates[t, 16:32] * (1 - forward_lstm/gates[t, 16:32])) (gate f), t = 9 down to
-       * 1 */
-      for (int c = 0; c < 16; ++c) {
-        g_bidirectional_forward_lstm_bias[c + 16] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c + 16]);
-      }
-      /* bidirectional, backward: forward_lstm/dz[t, 0:16] = forward_lstm/dgates[t, 0:16] *
-       * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to 1
-       */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_z[b * 640 + t * 64 + c] =
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
-      }
-      /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[t, 0:16] *
-       * (forward_lstm/gates[t, 0:16] * (1 - forward_lstm/gates[t, 0:16])) (gate i), t = 9 down to 1
-       */
+      /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[0, 0:16] *
+       * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
       for (int c = 0; c < 16; ++c) {
         g_bidirectional_forward_lstm_bias[c] +=
-            d_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c] *
-            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + t * 64 + c]);
+            d_bidirectional_forward_lstm_gates[b * 640 + c] *
+            a_bidirectional_forward_lstm_gates[b * 640 + c] *
+            (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
       }
     }
-    /* bidirectional, backward: forward_lstm/dh_dropped[t, 48:64] = forward_lstm/dz[t, 48:64] @
-     * forward_lstm/recurrent_kernel^T[48:64] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 48, 640, 1,
-                  wt_bidirectional_forward_lstm_recurrent_kernel + 768, 16,
-                  d_bidirectional_forward_lstm_h_dropped + t * 64 + 48, 640, 0, 0);
+    /* bidirectional, backward: forward_lstm/dx_dropped_3 = forward_lstm/dz[:, 48:64] @
+     * forward_lstm/kernel^T[48:64] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 48, 64, 1,
+                  wt_bidirectional_forward_lstm_kernel + 768, 16,
+                  d_bidirectional_forward_lstm_x_dropped_3, 16, 0, 0);
+    /* bidirectional, backward: forward_lstm/dkernel[:, 48:64] += forward_lstm/x_dropped_3^T @
+     * forward_lstm/dz[:, 48:64] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_3, 1, 16,
+                  d_bidirectional_forward_lstm_z + 48, 64, g_bidirectional_forward_lstm_kernel + 48,
+                  64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 48:64] *
-       * forward_lstm/recurrent_dropout_mask[3] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 48] *
-            a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 48];
+      /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_3 *
+       * forward_lstm/dropout_mask[3] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_forward_lstm_x_dropped_3[b * 160 + r * 16 + c] *
+              a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 48];
+        }
       }
     }
-    /* bidirectional, backward: forward_lstm/dh_dropped[t, 32:48] = forward_lstm/dz[t, 32:48] @
-     * forward_lstm/recurrent_kernel^T[32:48] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 32, 640, 1,
-                  wt_bidirectional_forward_lstm_recurrent_kernel + 512, 16,
-                  d_bidirectional_forward_lstm_h_dropped + t * 64 + 32, 640, 0, 0);
+    /* bidirectional, backward: forward_lstm/dx_dropped_2 = forward_lstm/dz[:, 32:48] @
+     * forward_lstm/kernel^T[32:48] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 32, 64, 1,
+                  wt_bidirectional_forward_lstm_kernel + 512, 16,
+                  d_bidirectional_forward_lstm_x_dropped_2, 16, 0, 0);
+    /* bidirectional, backward: forward_lstm/dkernel[:, 32:48] += forward_lstm/x_dropped_2^T @
+     * forward_lstm/dz[:, 32:48] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_2, 1, 16,
+                  d_bidirectional_forward_lstm_z + 32, 64, g_bidirectional_forward_lstm_kernel + 32,
+                  64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 32:48] *
-       * forward_lstm/recurrent_dropout_mask[2] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 32] *
-            a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 32];
+      /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_2 *
+       * forward_lstm/dropout_mask[2] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_forward_lstm_x_dropped_2[b * 160 + r * 16 + c] *
+              a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 32];
+        }
       }
     }
-    /* bidirectional, backward: forward_lstm/dh_dropped[t, 16:32] = forward_lstm/dz[t, 16:32] @
-     * forward_lstm/recurrent_kernel^T[16:32] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64 + 16, 640, 1,
-                  wt_bidirectional_forward_lstm_recurrent_kernel + 256, 16,
-                  d_bidirectional_forward_lstm_h_dropped + t * 64 + 16, 640, 0, 0);
+    /* bidirectional, backward: forward_lstm/dx_dropped_1 = forward_lstm/dz[:, 16:32] @
+     * forward_lstm/kernel^T[16:32] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 16, 64, 1,
+                  wt_bidirectional_forward_lstm_kernel + 256, 16,
+                  d_bidirectional_forward_lstm_x_dropped_1, 16, 0, 0);
+    /* bidirectional, backward: forward_lstm/dkernel[:, 16:32] += forward_lstm/x_dropped_1^T @
+     * forward_lstm/dz[:, 16:32] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_1, 1, 16,
+                  d_bidirectional_forward_lstm_z + 16, 64, g_bidirectional_forward_lstm_kernel + 16,
+                  64, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 16:32] *
-       * forward_lstm/recurrent_dropout_mask[1] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c + 16] *
-            a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c + 16];
+      /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_1 *
+       * forward_lstm/dropout_mask[1] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_forward_lstm_x_dropped_1[b * 160 + r * 16 + c] *
+              a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 16];
+        }
       }
     }
-    /* bidirectional, backward: forward_lstm/dh_dropped[t, 0:16] = forward_lstm/dz[t, 0:16] @
-     * forward_lstm/recurrent_kernel^T[0:16] (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 16, 16, d_bidirectional_forward_lstm_z + t * 64, 640, 1,
-                  wt_bidirectional_forward_lstm_recurrent_kernel, 16,
-                  d_bidirectional_forward_lstm_h_dropped + t * 64, 640, 0, 0);
+    /* bidirectional, backward: forward_lstm/dx_dropped = forward_lstm/dz[:, 0:16] @
+     * forward_lstm/kernel^T[0:16] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z, 64, 1,
+                  wt_bidirectional_forward_lstm_kernel, 16, d_bidirectional_forward_lstm_x_dropped,
+                  16, 0, 0);
+    /* bidirectional, backward: forward_lstm/dkernel[:, 0:16] += forward_lstm/x_dropped^T @
+     * forward_lstm/dz[:, 0:16] (a gate's input projection, x dropped out) */
+    rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped, 1, 16,
+                  d_bidirectional_forward_lstm_z, 64, g_bidirectional_forward_lstm_kernel, 64, 1,
+                  0);
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_lstm/dh[t-1] += forward_lstm/dh_dropped[t, 0:16] *
-       * forward_lstm/recurrent_dropout_mask[0] (h[t-1] times its recurrent dropout mask), t = 9
-       * down to 1 */
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_forward_lstm_h[b * 160 + t * 16 + c - 16] +=
-            d_bidirectional_forward_lstm_h_dropped[b * 640 + t * 64 + c] *
-            a_bidirectional_forward_lstm_recurrent_dropout_mask[b * 64 + c];
+      /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped *
+       * forward_lstm/dropout_mask[0] (x times its dropout mask) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_embedding_y[b * 160 + r * 16 + c] +=
+              d_bidirectional_forward_lstm_x_dropped[b * 160 + r * 16 + c] *
+              a_bidirectional_forward_lstm_dropout_mask[b * 64 + c];
+        }
       }
-    }
-  }
-  /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 48:64] +=
-   * forward_lstm/h_dropped[1:10, 48:64]^T @ forward_lstm/dz[1:10, 48:64] (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 112, 1, 64, 640,
-                    d_bidirectional_forward_lstm_z + 112, 64, 640,
-                    g_bidirectional_forward_lstm_recurrent_kernel + 48, 64, 1, 28, 0);
-  /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 32:48] +=
-   * forward_lstm/h_dropped[1:10, 32:48]^T @ forward_lstm/dz[1:10, 32:48] (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 96, 1, 64, 640,
-                    d_bidirectional_forward_lstm_z + 96, 64, 640,
-                    g_bidirectional_forward_lstm_recurrent_kernel + 32, 64, 1, 28, 0);
-  /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 16:32] +=
-   * forward_lstm/h_dropped[1:10, 16:32]^T @ forward_lstm/dz[1:10, 16:32] (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 80, 1, 64, 640,
-                    d_bidirectional_forward_lstm_z + 80, 64, 640,
-                    g_bidirectional_forward_lstm_recurrent_kernel + 16, 64, 1, 28, 0);
-  /* bidirectional, backward: forward_lstm/drecurrent_kernel[:, 0:16] +=
-   * forward_lstm/h_dropped[1:10, 0:16]^T @ forward_lstm/dz[1:10, 0:16] (the recurrent product) */
-  rnnc_gemm_sum_f32(16, 16, 9, n, a_bidirectional_forward_lstm_h_dropped + 64, 1, 64, 640,
-                    d_bidirectional_forward_lstm_z + 64, 64, 640,
-                    g_bidirectional_forward_lstm_recurrent_kernel, 64, 1, 28, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: forward_lstm/dh_new[0] = forward_lstm/doutput[0] * embedding/mask[0]
-     * (the output, zeros at a masked step (zero_output_for_mask)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_h_new[b * 160 + c] =
-          d_bidirectional_forward_lstm_output[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dc_new[0] = forward_lstm/dc[0] * embedding/mask[0] (the
-     * mask: a masked step keeps c[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_c_new[b * 160 + c] =
-          d_bidirectional_forward_lstm_c[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dh_new[0] += forward_lstm/dh[0] * embedding/mask[0]
-     * (the mask: a masked step keeps h[t-1]) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_h_new[b * 160 + c] +=
-          d_bidirectional_forward_lstm_h[b * 160 + c] * a_embedding_mask[b * 10];
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 48:64] = forward_lstm/dh_new[0] *
-     * tanh(forward_lstm/c_new[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c + 48] =
-          d_bidirectional_forward_lstm_h_new[b * 160 + c] *
-          rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]);
-    }
-    /* bidirectional, backward: forward_lstm/dc_new[0] += forward_lstm/dh_new[0] *
-     * (forward_lstm/gates[0, 48:64] * (1 - tanh(forward_lstm/c_new[0]) *
-     * tanh(forward_lstm/c_new[0]))) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_c_new[b * 160 + c] +=
-          d_bidirectional_forward_lstm_h_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]) *
-                      rnnc_tanhf(a_bidirectional_forward_lstm_c_new[b * 160 + c]));
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 0:16] = forward_lstm/dc_new[0] *
-     * forward_lstm/gates[0, 32:48] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c] =
-          d_bidirectional_forward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 32];
-    }
-    /* bidirectional, backward: forward_lstm/dgates[0, 32:48] = forward_lstm/dc_new[0] *
-     * forward_lstm/gates[0, 0:16] (the cell state c = f * c[t-1] + i * g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_gates[b * 640 + c + 32] =
-          d_bidirectional_forward_lstm_c_new[b * 160 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c];
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 48:64] = forward_lstm/dgates[0, 48:64] *
-     * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c + 48] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[48:64] += forward_lstm/dgates[0, 48:64] *
-     * (forward_lstm/gates[0, 48:64] * (1 - forward_lstm/gates[0, 48:64])) (gate o) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c + 48] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c + 48] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 48]);
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 32:48] = forward_lstm/dgates[0, 32:48] * (1 -
-     * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c + 32] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[32:48] += forward_lstm/dgates[0, 32:48] * (1 -
-     * forward_lstm/gates[0, 32:48] * forward_lstm/gates[0, 32:48]) (candidate g) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c + 32] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c + 32] *
-                      a_bidirectional_forward_lstm_gates[b * 640 + c + 32]);
-    }
-    /* bidirectional, backward: forward_lstm/dz[0, 0:16] = forward_lstm/dgates[0, 0:16] *
-     * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      d_bidirectional_forward_lstm_z[b * 640 + c] =
-          d_bidirectional_forward_lstm_gates[b * 640 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
-    }
-    /* bidirectional, backward: forward_lstm/dbias[0:16] += forward_lstm/dgates[0, 0:16] *
-     * (forward_lstm/gates[0, 0:16] * (1 - forward_lstm/gates[0, 0:16])) (gate i) */
-    for (int c = 0; c < 16; ++c) {
-      g_bidirectional_forward_lstm_bias[c] +=
-          d_bidirectional_forward_lstm_gates[b * 640 + c] *
-          a_bidirectional_forward_lstm_gates[b * 640 + c] *
-          (1.0f - a_bidirectional_forward_lstm_gates[b * 640 + c]);
-    }
-  }
-  /* bidirectional, backward: forward_lstm/dx_dropped_3 = forward_lstm/dz[:, 48:64] @
-   * forward_lstm/kernel^T[48:64] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 48, 64, 1,
-                wt_bidirectional_forward_lstm_kernel + 768, 16,
-                d_bidirectional_forward_lstm_x_dropped_3, 16, 0, 0);
-  /* bidirectional, backward: forward_lstm/dkernel[:, 48:64] += forward_lstm/x_dropped_3^T @
-   * forward_lstm/dz[:, 48:64] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_3, 1, 16,
-                d_bidirectional_forward_lstm_z + 48, 64, g_bidirectional_forward_lstm_kernel + 48,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_3 *
-     * forward_lstm/dropout_mask[3] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_forward_lstm_x_dropped_3[b * 160 + r * 16 + c] *
-            a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 48];
+      /* embedding, backward: dembeddings[x] += dy (the rows of the tokens) */
+      for (int r = 0; r < 10; ++r) {
+        const int32_t tok = a_x[b * 10 + r];
+        if (tok >= 0 && tok < 22)
+          for (int c = 0; c < 16; ++c)
+            g_embedding_embeddings[tok * 16 + c] += d_embedding_y[b * 160 + r * 16 + c];
       }
-    }
-  }
-  /* bidirectional, backward: forward_lstm/dx_dropped_2 = forward_lstm/dz[:, 32:48] @
-   * forward_lstm/kernel^T[32:48] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 32, 64, 1,
-                wt_bidirectional_forward_lstm_kernel + 512, 16,
-                d_bidirectional_forward_lstm_x_dropped_2, 16, 0, 0);
-  /* bidirectional, backward: forward_lstm/dkernel[:, 32:48] += forward_lstm/x_dropped_2^T @
-   * forward_lstm/dz[:, 32:48] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_2, 1, 16,
-                d_bidirectional_forward_lstm_z + 32, 64, g_bidirectional_forward_lstm_kernel + 32,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_2 *
-     * forward_lstm/dropout_mask[2] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_forward_lstm_x_dropped_2[b * 160 + r * 16 + c] *
-            a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 32];
-      }
-    }
-  }
-  /* bidirectional, backward: forward_lstm/dx_dropped_1 = forward_lstm/dz[:, 16:32] @
-   * forward_lstm/kernel^T[16:32] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z + 16, 64, 1,
-                wt_bidirectional_forward_lstm_kernel + 256, 16,
-                d_bidirectional_forward_lstm_x_dropped_1, 16, 0, 0);
-  /* bidirectional, backward: forward_lstm/dkernel[:, 16:32] += forward_lstm/x_dropped_1^T @
-   * forward_lstm/dz[:, 16:32] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped_1, 1, 16,
-                d_bidirectional_forward_lstm_z + 16, 64, g_bidirectional_forward_lstm_kernel + 16,
-                64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped_1 *
-     * forward_lstm/dropout_mask[1] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_forward_lstm_x_dropped_1[b * 160 + r * 16 + c] *
-            a_bidirectional_forward_lstm_dropout_mask[b * 64 + c + 16];
-      }
-    }
-  }
-  /* bidirectional, backward: forward_lstm/dx_dropped = forward_lstm/dz[:, 0:16] @
-   * forward_lstm/kernel^T[0:16] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(n * 10, 16, 16, d_bidirectional_forward_lstm_z, 64, 1,
-                wt_bidirectional_forward_lstm_kernel, 16, d_bidirectional_forward_lstm_x_dropped,
-                16, 0, 0);
-  /* bidirectional, backward: forward_lstm/dkernel[:, 0:16] += forward_lstm/x_dropped^T @
-   * forward_lstm/dz[:, 0:16] (a gate's input projection, x dropped out) */
-  rnnc_gemm_f32(16, 16, n * 10, a_bidirectional_forward_lstm_x_dropped, 1, 16,
-                d_bidirectional_forward_lstm_z, 64, g_bidirectional_forward_lstm_kernel, 64, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: embedding/dy += forward_lstm/dx_dropped *
-     * forward_lstm/dropout_mask[0] (x times its dropout mask) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_embedding_y[b * 160 + r * 16 + c] +=
-            d_bidirectional_forward_lstm_x_dropped[b * 160 + r * 16 + c] *
-            a_bidirectional_forward_lstm_dropout_mask[b * 64 + c];
-      }
-    }
-    /* embedding, backward: dembeddings[x] += dy (the rows of the tokens) */
-    for (int r = 0; r < 10; ++r) {
-      const int32_t tok = a_x[b * 10 + r];
-      if (tok >= 0 && tok < 22)
-        for (int c = 0; c < 16; ++c)
-          g_embedding_embeddings[tok * 16 + c] += d_embedding_y[b * 160 + r * 16 + c];
     }
   }
 }

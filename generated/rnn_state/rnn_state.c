@@ -92,11 +92,11 @@ void rnn_state_init(rnn_state_params *p, uint64_t seed) {
 
 void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const float *x, float *y,
                        int n) {
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 2);
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -121,48 +121,50 @@ void rnn_state_forward(const rnn_state_params *p, rnn_state_scratch *s, const fl
 void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const float *dy,
                         rnn_state_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_bias = grad->w.simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
-  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
-  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
-  /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 2; ++c) {
-      wt_simple_rnn_kernel[r * 2 + c] = w_simple_rnn_kernel[r + c * 3];
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_bias = grad->w.simple_rnn_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+    float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+    float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+    /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 2; ++c) {
+        wt_simple_rnn_kernel[r * 2 + c] = w_simple_rnn_kernel[r + c * 3];
+      }
     }
+    for (int b = 0; b < n; ++b) {
+      /* output, backward: simple_rnn/dh = dy[3:6] (the model's output 2, simple_rnn_1) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_h[b * 3 + c] = dy_b[b * 6 + c + 3];
+      }
+      /* output, backward: simple_rnn/dh += dy[0:3] (the model's output 1, simple_rnn) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_h[b * 3 + c] += dy_b[b * 6 + c];
+      }
+      /* simple_rnn, backward: dz = dh * (1 - h * h) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_z[b * 3 + c] = d_simple_rnn_h[b * 3 + c] *
+                                    (1.0f - a_simple_rnn_h[b * 3 + c] * a_simple_rnn_h[b * 3 + c]);
+      }
+      /* simple_rnn, backward: dbias += dh * (1 - h * h) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        g_simple_rnn_bias[c] += d_simple_rnn_h[b * 3 + c] *
+                                (1.0f - a_simple_rnn_h[b * 3 + c] * a_simple_rnn_h[b * 3 + c]);
+      }
+    }
+    if (dx) {
+      /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n, 2, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 2, dx_b, 2, 0, 0);
+    }
+    /* simple_rnn, backward: dkernel += x @ dz (the input projection of every step) */
+    rnnc_gemm_f32(2, 3, n, a_x, 1, 2, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
   }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: simple_rnn/dh = dy[3:6] (the model's output 2, simple_rnn_1) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_h[b * 3 + c] = dy_b[b * 6 + c + 3];
-    }
-    /* output, backward: simple_rnn/dh += dy[0:3] (the model's output 1, simple_rnn) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_h[b * 3 + c] += dy_b[b * 6 + c];
-    }
-    /* simple_rnn, backward: dz = dh * (1 - h * h) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_z[b * 3 + c] = d_simple_rnn_h[b * 3 + c] *
-                                  (1.0f - a_simple_rnn_h[b * 3 + c] * a_simple_rnn_h[b * 3 + c]);
-    }
-    /* simple_rnn, backward: dbias += dh * (1 - h * h) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      g_simple_rnn_bias[c] += d_simple_rnn_h[b * 3 + c] *
-                              (1.0f - a_simple_rnn_h[b * 3 + c] * a_simple_rnn_h[b * 3 + c]);
-    }
-  }
-  if (dx) {
-    /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n, 2, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 2, dx_b, 2, 0, 0);
-  }
-  /* simple_rnn, backward: dkernel += x @ dz (the input projection of every step) */
-  rnnc_gemm_f32(2, 3, n, a_x, 1, 2, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
 double rnn_state_loss_grad_weighted(const rnn_state_params *p, rnn_state_scratch *s, const float *x,
@@ -207,11 +209,12 @@ void rnn_state_stream_reset(rnn_state_stream *st) {
 
 void rnn_state_stream_step(const rnn_state_params *p, rnn_state_stream *st, const float *x_t,
                            float *y_t) {
-  float *const state_simple_rnn = st->state_simple_rnn;
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_simple_rnn_z = st->a_simple_rnn_z;
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  float *restrict const state_simple_rnn = st->state_simple_rnn;
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */

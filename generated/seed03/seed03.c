@@ -86,12 +86,13 @@ void seed03_init(seed03_params *p, uint64_t seed) {
 #endif
 
 void seed03_forward(const seed03_params *p, seed03_scratch *s, const float *x, float *y, int n) {
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 20);
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -128,82 +129,87 @@ void seed03_forward(const seed03_params *p, seed03_scratch *s, const float *x, f
 void seed03_backward(const seed03_params *p, seed03_scratch *s, const float *dy,
                      seed03_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  float *const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_recurrent_kernel = &grad->w.simple_rnn_recurrent_kernel[0][0];
-  float *const g_simple_rnn_bias = grad->w.simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
-  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
-  float *const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
-  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
-  /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
-   * by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
-    }
-  }
-  /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 10; ++c) {
-      wt_simple_rnn_kernel[r * 10 + c] = w_simple_rnn_kernel[r + c * 3];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: simple_rnn/dh = dy (the model's output) */
-    for (int r = 0; r < 2; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+    const float *restrict const w_simple_rnn_recurrent_kernel =
+        &p->w.simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_recurrent_kernel =
+        &grad->w.simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_bias = grad->w.simple_rnn_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+    float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+    float *restrict const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
+    float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+    /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
+     * by row) */
+    for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_simple_rnn_h[b * 6 + r * 3 + c] = dy_b[b * 6 + r * 3 + c];
+        wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
       }
     }
-  }
-  for (int t = 1; t >= 1; --t) {
+    /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 10; ++c) {
+        wt_simple_rnn_kernel[r * 10 + c] = w_simple_rnn_kernel[r + c * 3];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 1 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_simple_rnn_z[b * 6 + t * 3 + c] =
-            d_simple_rnn_h[b * 6 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 6 + t * 3 + c] * a_simple_rnn_h[b * 6 + t * 3 + c]);
-      }
-      /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 1 down to 1
-       */
-      for (int c = 0; c < 3; ++c) {
-        g_simple_rnn_bias[c] +=
-            d_simple_rnn_h[b * 6 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 6 + t * 3 + c] * a_simple_rnn_h[b * 6 + t * 3 + c]);
+      /* output, backward: simple_rnn/dh = dy (the model's output) */
+      for (int r = 0; r < 2; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_simple_rnn_h[b * 6 + r * 3 + c] = dy_b[b * 6 + r * 3 + c];
+        }
       }
     }
-    /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 1
-     * down to 1 */
-    rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 6, 1, wt_simple_rnn_recurrent_kernel, 3,
-                  d_simple_rnn_h + t * 3 - 3, 6, 1, 0);
-  }
-  /* simple_rnn, backward: drecurrent_kernel += h[0]^T @ dz[1] (the recurrent product) */
-  rnnc_gemm_f32(3, 3, n, a_simple_rnn_h, 1, 6, d_simple_rnn_z + 3, 6, g_simple_rnn_recurrent_kernel,
-                3, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_z[b * 6 + c] = d_simple_rnn_h[b * 6 + c] *
-                                  (1.0f - a_simple_rnn_h[b * 6 + c] * a_simple_rnn_h[b * 6 + c]);
+    for (int t = 1; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 1 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          d_simple_rnn_z[b * 6 + t * 3 + c] =
+              d_simple_rnn_h[b * 6 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 6 + t * 3 + c] * a_simple_rnn_h[b * 6 + t * 3 + c]);
+        }
+        /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 1 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          g_simple_rnn_bias[c] +=
+              d_simple_rnn_h[b * 6 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 6 + t * 3 + c] * a_simple_rnn_h[b * 6 + t * 3 + c]);
+        }
+      }
+      /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 1
+       * down to 1 */
+      rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 6, 1, wt_simple_rnn_recurrent_kernel, 3,
+                    d_simple_rnn_h + t * 3 - 3, 6, 1, 0);
     }
-    /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      g_simple_rnn_bias[c] += d_simple_rnn_h[b * 6 + c] *
-                              (1.0f - a_simple_rnn_h[b * 6 + c] * a_simple_rnn_h[b * 6 + c]);
+    /* simple_rnn, backward: drecurrent_kernel += h[0]^T @ dz[1] (the recurrent product) */
+    rnnc_gemm_f32(3, 3, n, a_simple_rnn_h, 1, 6, d_simple_rnn_z + 3, 6,
+                  g_simple_rnn_recurrent_kernel, 3, 1, 0);
+    for (int b = 0; b < n; ++b) {
+      /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_z[b * 6 + c] = d_simple_rnn_h[b * 6 + c] *
+                                    (1.0f - a_simple_rnn_h[b * 6 + c] * a_simple_rnn_h[b * 6 + c]);
+      }
+      /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        g_simple_rnn_bias[c] += d_simple_rnn_h[b * 6 + c] *
+                                (1.0f - a_simple_rnn_h[b * 6 + c] * a_simple_rnn_h[b * 6 + c]);
+      }
     }
+    if (dx) {
+      /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 2, 10, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 10, dx_b, 10, 0, 0);
+    }
+    /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(10, 3, n * 2, a_x, 1, 10, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
   }
-  if (dx) {
-    /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 2, 10, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 10, dx_b, 10, 0, 0);
-  }
-  /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(10, 3, n * 2, a_x, 1, 10, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
 double seed03_loss_grad_weighted(const seed03_params *p, seed03_scratch *s, const float *x,
@@ -246,11 +252,12 @@ void seed03_stream_reset(seed03_stream *st) {
 }
 
 void seed03_stream_step(const seed03_params *p, seed03_stream *st, const float *x_t, float *y_t) {
-  float *const state_simple_rnn = st->state_simple_rnn;
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_simple_rnn_z = st->a_simple_rnn_z;
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  float *restrict const state_simple_rnn = st->state_simple_rnn;
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */

@@ -107,17 +107,19 @@ void seed04_init(seed04_params *p, uint64_t seed) {
 #endif
 
 void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, float *y, int n) {
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  const float *const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
-  const float *const w_simple_rnn_1_recurrent_kernel = &p->w.simple_rnn_1_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_1_bias = p->w.simple_rnn_1_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const a_simple_rnn_1_z = &s->a_simple_rnn_1_z[0][0];
-  float *const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  const float *restrict const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
+  const float *restrict const w_simple_rnn_1_recurrent_kernel =
+      &p->w.simple_rnn_1_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_1_bias = p->w.simple_rnn_1_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *restrict const a_simple_rnn_1_z = &s->a_simple_rnn_1_z[0][0];
+  float *restrict const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -176,150 +178,159 @@ void seed04_forward(const seed04_params *p, seed04_scratch *s, const float *x, f
 void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
                      seed04_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
-  const float *const w_simple_rnn_1_recurrent_kernel = &p->w.simple_rnn_1_recurrent_kernel[0][0];
-  float *const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_recurrent_kernel = &grad->w.simple_rnn_recurrent_kernel[0][0];
-  float *const g_simple_rnn_bias = grad->w.simple_rnn_bias;
-  float *const g_simple_rnn_1_kernel = &grad->w.simple_rnn_1_kernel[0][0];
-  float *const g_simple_rnn_1_recurrent_kernel = &grad->w.simple_rnn_1_recurrent_kernel[0][0];
-  float *const g_simple_rnn_1_bias = grad->w.simple_rnn_1_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
-  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
-  float *const d_simple_rnn_1_z = &s->d_simple_rnn_1_z[0][0];
-  float *const d_simple_rnn_1_h = &s->d_simple_rnn_1_h[0][0];
-  float *const wt_simple_rnn_1_recurrent_kernel = s->wt_simple_rnn_1_recurrent_kernel;
-  float *const wt_simple_rnn_1_kernel = s->wt_simple_rnn_1_kernel;
-  float *const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
-  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
-  /* simple_rnn_1: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
-   * by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_simple_rnn_1_recurrent_kernel[r * 8 + c] = w_simple_rnn_1_recurrent_kernel[r + c * 8];
-    }
-  }
-  /* simple_rnn_1: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_simple_rnn_1_kernel[r * 8 + c] = w_simple_rnn_1_kernel[r + c * 8];
-    }
-  }
-  /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
-   * by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_simple_rnn_recurrent_kernel[r * 8 + c] = w_simple_rnn_recurrent_kernel[r + c * 8];
-    }
-  }
-  /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_simple_rnn_kernel[r * 5 + c] = w_simple_rnn_kernel[r + c * 8];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: simple_rnn_1/dh = dy (the model's output) */
-    for (int r = 0; r < 10; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+    const float *restrict const w_simple_rnn_recurrent_kernel =
+        &p->w.simple_rnn_recurrent_kernel[0][0];
+    const float *restrict const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
+    const float *restrict const w_simple_rnn_1_recurrent_kernel =
+        &p->w.simple_rnn_1_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_recurrent_kernel =
+        &grad->w.simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_bias = grad->w.simple_rnn_bias;
+    float *restrict const g_simple_rnn_1_kernel = &grad->w.simple_rnn_1_kernel[0][0];
+    float *restrict const g_simple_rnn_1_recurrent_kernel =
+        &grad->w.simple_rnn_1_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_1_bias = grad->w.simple_rnn_1_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+    float *restrict const a_simple_rnn_1_h = &s->a_simple_rnn_1_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+    float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+    float *restrict const d_simple_rnn_1_z = &s->d_simple_rnn_1_z[0][0];
+    float *restrict const d_simple_rnn_1_h = &s->d_simple_rnn_1_h[0][0];
+    float *restrict const wt_simple_rnn_1_recurrent_kernel = s->wt_simple_rnn_1_recurrent_kernel;
+    float *restrict const wt_simple_rnn_1_kernel = s->wt_simple_rnn_1_kernel;
+    float *restrict const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
+    float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+    /* simple_rnn_1: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it
+     * row by row) */
+    for (int r = 0; r < 8; ++r) {
       for (int c = 0; c < 8; ++c) {
-        d_simple_rnn_1_h[b * 80 + r * 8 + c] = dy_b[b * 80 + r * 8 + c];
+        wt_simple_rnn_1_recurrent_kernel[r * 8 + c] = w_simple_rnn_1_recurrent_kernel[r + c * 8];
       }
     }
-  }
-  for (int t = 9; t >= 1; --t) {
+    /* simple_rnn_1: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        wt_simple_rnn_1_kernel[r * 8 + c] = w_simple_rnn_1_kernel[r + c * 8];
+      }
+    }
+    /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
+     * by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        wt_simple_rnn_recurrent_kernel[r * 8 + c] = w_simple_rnn_recurrent_kernel[r + c * 8];
+      }
+    }
+    /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_simple_rnn_kernel[r * 5 + c] = w_simple_rnn_kernel[r + c * 8];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* simple_rnn_1, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1
-       */
-      for (int c = 0; c < 8; ++c) {
-        d_simple_rnn_1_z[b * 80 + t * 8 + c] =
-            d_simple_rnn_1_h[b * 80 + t * 8 + c] *
-            (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + c] * a_simple_rnn_1_h[b * 80 + t * 8 + c]);
+      /* output, backward: simple_rnn_1/dh = dy (the model's output) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 8; ++c) {
+          d_simple_rnn_1_h[b * 80 + r * 8 + c] = dy_b[b * 80 + r * 8 + c];
+        }
       }
-      /* simple_rnn_1, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1
-       */
+    }
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* simple_rnn_1, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_simple_rnn_1_z[b * 80 + t * 8 + c] =
+              d_simple_rnn_1_h[b * 80 + t * 8 + c] *
+              (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + c] * a_simple_rnn_1_h[b * 80 + t * 8 + c]);
+        }
+        /* simple_rnn_1, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to
+         * 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_simple_rnn_1_bias[c] +=
+              d_simple_rnn_1_h[b * 80 + t * 8 + c] *
+              (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + c] * a_simple_rnn_1_h[b * 80 + t * 8 + c]);
+        }
+      }
+      /* simple_rnn_1, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t =
+       * 9 down to 1 */
+      rnnc_gemm_f32(n, 8, 8, d_simple_rnn_1_z + t * 8, 80, 1, wt_simple_rnn_1_recurrent_kernel, 8,
+                    d_simple_rnn_1_h + t * 8 - 8, 80, 1, 0);
+    }
+    /* simple_rnn_1, backward: drecurrent_kernel += h[0:9]^T @ dz[1:10] (the recurrent product) */
+    rnnc_gemm_sum_f32(8, 8, 9, n, a_simple_rnn_1_h, 1, 8, 80, d_simple_rnn_1_z + 8, 8, 80,
+                      g_simple_rnn_1_recurrent_kernel, 8, 1, 56, 0);
+    for (int b = 0; b < n; ++b) {
+      /* simple_rnn_1, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 8; ++c) {
+        d_simple_rnn_1_z[b * 80 + c] =
+            d_simple_rnn_1_h[b * 80 + c] *
+            (1.0f - a_simple_rnn_1_h[b * 80 + c] * a_simple_rnn_1_h[b * 80 + c]);
+      }
+      /* simple_rnn_1, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
       for (int c = 0; c < 8; ++c) {
         g_simple_rnn_1_bias[c] +=
-            d_simple_rnn_1_h[b * 80 + t * 8 + c] *
-            (1.0f - a_simple_rnn_1_h[b * 80 + t * 8 + c] * a_simple_rnn_1_h[b * 80 + t * 8 + c]);
+            d_simple_rnn_1_h[b * 80 + c] *
+            (1.0f - a_simple_rnn_1_h[b * 80 + c] * a_simple_rnn_1_h[b * 80 + c]);
       }
     }
-    /* simple_rnn_1, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 9
-     * down to 1 */
-    rnnc_gemm_f32(n, 8, 8, d_simple_rnn_1_z + t * 8, 80, 1, wt_simple_rnn_1_recurrent_kernel, 8,
-                  d_simple_rnn_1_h + t * 8 - 8, 80, 1, 0);
-  }
-  /* simple_rnn_1, backward: drecurrent_kernel += h[0:9]^T @ dz[1:10] (the recurrent product) */
-  rnnc_gemm_sum_f32(8, 8, 9, n, a_simple_rnn_1_h, 1, 8, 80, d_simple_rnn_1_z + 8, 8, 80,
-                    g_simple_rnn_1_recurrent_kernel, 8, 1, 56, 0);
-  for (int b = 0; b < n; ++b) {
-    /* simple_rnn_1, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      d_simple_rnn_1_z[b * 80 + c] =
-          d_simple_rnn_1_h[b * 80 + c] *
-          (1.0f - a_simple_rnn_1_h[b * 80 + c] * a_simple_rnn_1_h[b * 80 + c]);
+    /* simple_rnn_1, backward: simple_rnn/dh = dz @ kernel^T (the input projection of every step) */
+    rnnc_gemm_f32(n * 10, 8, 8, d_simple_rnn_1_z, 8, 1, wt_simple_rnn_1_kernel, 8, d_simple_rnn_h,
+                  8, 0, 0);
+    /* simple_rnn_1, backward: dkernel += simple_rnn/h^T @ dz (the input projection of every step)
+     */
+    rnnc_gemm_f32(8, 8, n * 10, a_simple_rnn_h, 1, 8, d_simple_rnn_1_z, 8, g_simple_rnn_1_kernel, 8,
+                  1, 0);
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1
+         */
+        for (int c = 0; c < 8; ++c) {
+          d_simple_rnn_z[b * 80 + t * 8 + c] =
+              d_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_simple_rnn_h[b * 80 + t * 8 + c] * a_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
+        /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1
+         */
+        for (int c = 0; c < 8; ++c) {
+          g_simple_rnn_bias[c] +=
+              d_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_simple_rnn_h[b * 80 + t * 8 + c] * a_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
+      }
+      /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 9
+       * down to 1 */
+      rnnc_gemm_f32(n, 8, 8, d_simple_rnn_z + t * 8, 80, 1, wt_simple_rnn_recurrent_kernel, 8,
+                    d_simple_rnn_h + t * 8 - 8, 80, 1, 0);
     }
-    /* simple_rnn_1, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      g_simple_rnn_1_bias[c] +=
-          d_simple_rnn_1_h[b * 80 + c] *
-          (1.0f - a_simple_rnn_1_h[b * 80 + c] * a_simple_rnn_1_h[b * 80 + c]);
-    }
-  }
-  /* simple_rnn_1, backward: simple_rnn/dh = dz @ kernel^T (the input projection of every step) */
-  rnnc_gemm_f32(n * 10, 8, 8, d_simple_rnn_1_z, 8, 1, wt_simple_rnn_1_kernel, 8, d_simple_rnn_h, 8,
-                0, 0);
-  /* simple_rnn_1, backward: dkernel += simple_rnn/h^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(8, 8, n * 10, a_simple_rnn_h, 1, 8, d_simple_rnn_1_z, 8, g_simple_rnn_1_kernel, 8,
-                1, 0);
-  for (int t = 9; t >= 1; --t) {
+    /* simple_rnn, backward: drecurrent_kernel += h[0:9]^T @ dz[1:10] (the recurrent product) */
+    rnnc_gemm_sum_f32(8, 8, 9, n, a_simple_rnn_h, 1, 8, 80, d_simple_rnn_z + 8, 8, 80,
+                      g_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
     for (int b = 0; b < n; ++b) {
-      /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1 */
+      /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
       for (int c = 0; c < 8; ++c) {
-        d_simple_rnn_z[b * 80 + t * 8 + c] =
-            d_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_simple_rnn_h[b * 80 + t * 8 + c] * a_simple_rnn_h[b * 80 + t * 8 + c]);
+        d_simple_rnn_z[b * 80 + c] =
+            d_simple_rnn_h[b * 80 + c] *
+            (1.0f - a_simple_rnn_h[b * 80 + c] * a_simple_rnn_h[b * 80 + c]);
       }
-      /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 9 down to 1
-       */
+      /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
       for (int c = 0; c < 8; ++c) {
-        g_simple_rnn_bias[c] +=
-            d_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_simple_rnn_h[b * 80 + t * 8 + c] * a_simple_rnn_h[b * 80 + t * 8 + c]);
+        g_simple_rnn_bias[c] += d_simple_rnn_h[b * 80 + c] *
+                                (1.0f - a_simple_rnn_h[b * 80 + c] * a_simple_rnn_h[b * 80 + c]);
       }
     }
-    /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 9
-     * down to 1 */
-    rnnc_gemm_f32(n, 8, 8, d_simple_rnn_z + t * 8, 80, 1, wt_simple_rnn_recurrent_kernel, 8,
-                  d_simple_rnn_h + t * 8 - 8, 80, 1, 0);
-  }
-  /* simple_rnn, backward: drecurrent_kernel += h[0:9]^T @ dz[1:10] (the recurrent product) */
-  rnnc_gemm_sum_f32(8, 8, 9, n, a_simple_rnn_h, 1, 8, 80, d_simple_rnn_z + 8, 8, 80,
-                    g_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
-  for (int b = 0; b < n; ++b) {
-    /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      d_simple_rnn_z[b * 80 + c] = d_simple_rnn_h[b * 80 + c] *
-                                   (1.0f - a_simple_rnn_h[b * 80 + c] * a_simple_rnn_h[b * 80 + c]);
+    if (dx) {
+      /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 10, 5, 8, d_simple_rnn_z, 8, 1, wt_simple_rnn_kernel, 5, dx_b, 5, 0, 0);
     }
-    /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      g_simple_rnn_bias[c] += d_simple_rnn_h[b * 80 + c] *
-                              (1.0f - a_simple_rnn_h[b * 80 + c] * a_simple_rnn_h[b * 80 + c]);
-    }
+    /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_simple_rnn_z, 8, g_simple_rnn_kernel, 8, 1, 0);
   }
-  if (dx) {
-    /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 10, 5, 8, d_simple_rnn_z, 8, 1, wt_simple_rnn_kernel, 5, dx_b, 5, 0, 0);
-  }
-  /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_simple_rnn_z, 8, g_simple_rnn_kernel, 8, 1, 0);
 }
 
 double seed04_loss_grad_weighted(const seed04_params *p, seed04_scratch *s, const float *x,
@@ -363,16 +374,18 @@ void seed04_stream_reset(seed04_stream *st) {
 }
 
 void seed04_stream_step(const seed04_params *p, seed04_stream *st, const float *x_t, float *y_t) {
-  float *const state_simple_rnn = st->state_simple_rnn;
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_simple_rnn_z = st->a_simple_rnn_z;
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  float *const state_simple_rnn_1 = st->state_simple_rnn_1;
-  const float *const w_simple_rnn_1_recurrent_kernel = &p->w.simple_rnn_1_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_1_bias = p->w.simple_rnn_1_bias;
-  float *const a_simple_rnn_1_z = st->a_simple_rnn_1_z;
-  const float *const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
+  float *restrict const state_simple_rnn = st->state_simple_rnn;
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  float *restrict const state_simple_rnn_1 = st->state_simple_rnn_1;
+  const float *restrict const w_simple_rnn_1_recurrent_kernel =
+      &p->w.simple_rnn_1_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_1_bias = p->w.simple_rnn_1_bias;
+  float *restrict const a_simple_rnn_1_z = st->a_simple_rnn_1_z;
+  const float *restrict const w_simple_rnn_1_kernel = &p->w.simple_rnn_1_kernel[0][0];
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */

@@ -119,28 +119,28 @@ void seed05_init(seed05_params *p, uint64_t seed) {
 #endif
 
 void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, float *y, int n) {
-  const float *const w_bidirectional_forward_simple_rnn_kernel =
+  const float *restrict const w_bidirectional_forward_simple_rnn_kernel =
       &p->w.bidirectional_forward_simple_rnn_kernel[0][0];
-  const float *const w_bidirectional_forward_simple_rnn_recurrent_kernel =
+  const float *restrict const w_bidirectional_forward_simple_rnn_recurrent_kernel =
       &p->w.bidirectional_forward_simple_rnn_recurrent_kernel[0][0];
-  const float *const w_bidirectional_forward_simple_rnn_bias =
+  const float *restrict const w_bidirectional_forward_simple_rnn_bias =
       p->w.bidirectional_forward_simple_rnn_bias;
-  const float *const w_bidirectional_backward_simple_rnn_kernel =
+  const float *restrict const w_bidirectional_backward_simple_rnn_kernel =
       &p->w.bidirectional_backward_simple_rnn_kernel[0][0];
-  const float *const w_bidirectional_backward_simple_rnn_recurrent_kernel =
+  const float *restrict const w_bidirectional_backward_simple_rnn_recurrent_kernel =
       &p->w.bidirectional_backward_simple_rnn_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_simple_rnn_bias =
+  const float *restrict const w_bidirectional_backward_simple_rnn_bias =
       p->w.bidirectional_backward_simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_bidirectional_forward_simple_rnn_z =
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_bidirectional_forward_simple_rnn_z =
       &s->a_bidirectional_forward_simple_rnn_z[0][0];
-  float *const a_bidirectional_forward_simple_rnn_h =
+  float *restrict const a_bidirectional_forward_simple_rnn_h =
       &s->a_bidirectional_forward_simple_rnn_h[0][0];
-  float *const a_bidirectional_backward_simple_rnn_z =
+  float *restrict const a_bidirectional_backward_simple_rnn_z =
       &s->a_bidirectional_backward_simple_rnn_z[0][0];
-  float *const a_bidirectional_backward_simple_rnn_h =
+  float *restrict const a_bidirectional_backward_simple_rnn_h =
       &s->a_bidirectional_backward_simple_rnn_h[0][0];
-  float *const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
+  float *restrict const a_bidirectional_merged = &s->a_bidirectional_merged[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
   /* bidirectional: forward_simple_rnn/z = x @ forward_simple_rnn/kernel (the input projection of
@@ -229,220 +229,222 @@ void seed05_forward(const seed05_params *p, seed05_scratch *s, const float *x, f
 void seed05_backward(const seed05_params *p, seed05_scratch *s, const float *dy,
                      seed05_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_bidirectional_forward_simple_rnn_kernel =
-      &p->w.bidirectional_forward_simple_rnn_kernel[0][0];
-  const float *const w_bidirectional_forward_simple_rnn_recurrent_kernel =
-      &p->w.bidirectional_forward_simple_rnn_recurrent_kernel[0][0];
-  const float *const w_bidirectional_backward_simple_rnn_kernel =
-      &p->w.bidirectional_backward_simple_rnn_kernel[0][0];
-  const float *const w_bidirectional_backward_simple_rnn_recurrent_kernel =
-      &p->w.bidirectional_backward_simple_rnn_recurrent_kernel[0][0];
-  float *const g_bidirectional_forward_simple_rnn_kernel =
-      &grad->w.bidirectional_forward_simple_rnn_kernel[0][0];
-  float *const g_bidirectional_forward_simple_rnn_recurrent_kernel =
-      &grad->w.bidirectional_forward_simple_rnn_recurrent_kernel[0][0];
-  float *const g_bidirectional_forward_simple_rnn_bias =
-      grad->w.bidirectional_forward_simple_rnn_bias;
-  float *const g_bidirectional_backward_simple_rnn_kernel =
-      &grad->w.bidirectional_backward_simple_rnn_kernel[0][0];
-  float *const g_bidirectional_backward_simple_rnn_recurrent_kernel =
-      &grad->w.bidirectional_backward_simple_rnn_recurrent_kernel[0][0];
-  float *const g_bidirectional_backward_simple_rnn_bias =
-      grad->w.bidirectional_backward_simple_rnn_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_bidirectional_forward_simple_rnn_h =
-      &s->a_bidirectional_forward_simple_rnn_h[0][0];
-  float *const a_bidirectional_backward_simple_rnn_h =
-      &s->a_bidirectional_backward_simple_rnn_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_bidirectional_forward_simple_rnn_z =
-      &s->d_bidirectional_forward_simple_rnn_z[0][0];
-  float *const d_bidirectional_forward_simple_rnn_h =
-      &s->d_bidirectional_forward_simple_rnn_h[0][0];
-  float *const d_bidirectional_backward_simple_rnn_z =
-      &s->d_bidirectional_backward_simple_rnn_z[0][0];
-  float *const d_bidirectional_backward_simple_rnn_h =
-      &s->d_bidirectional_backward_simple_rnn_h[0][0];
-  float *const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
-  float *const wt_bidirectional_backward_simple_rnn_recurrent_kernel =
-      s->wt_bidirectional_backward_simple_rnn_recurrent_kernel;
-  float *const wt_bidirectional_backward_simple_rnn_kernel =
-      s->wt_bidirectional_backward_simple_rnn_kernel;
-  float *const wt_bidirectional_forward_simple_rnn_recurrent_kernel =
-      s->wt_bidirectional_forward_simple_rnn_recurrent_kernel;
-  float *const wt_bidirectional_forward_simple_rnn_kernel =
-      s->wt_bidirectional_forward_simple_rnn_kernel;
-  /* bidirectional: backward_simple_rnn/recurrent_kernel^T = a copy of
-   * backward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_bidirectional_backward_simple_rnn_recurrent_kernel[r * 8 + c] =
-          w_bidirectional_backward_simple_rnn_recurrent_kernel[r + c * 8];
-    }
-  }
-  /* bidirectional: backward_simple_rnn/kernel^T = a copy of backward_simple_rnn/kernel^T (the
-   * products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_bidirectional_backward_simple_rnn_kernel[r * 5 + c] =
-          w_bidirectional_backward_simple_rnn_kernel[r + c * 8];
-    }
-  }
-  /* bidirectional: forward_simple_rnn/recurrent_kernel^T = a copy of
-   * forward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_bidirectional_forward_simple_rnn_recurrent_kernel[r * 8 + c] =
-          w_bidirectional_forward_simple_rnn_recurrent_kernel[r + c * 8];
-    }
-  }
-  /* bidirectional: forward_simple_rnn/kernel^T = a copy of forward_simple_rnn/kernel^T (the
-   * products below read it row by row) */
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_bidirectional_forward_simple_rnn_kernel[r * 5 + c] =
-          w_bidirectional_forward_simple_rnn_kernel[r + c * 8];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: bidirectional/dmerged = dy (the model's output) */
-    for (int r = 0; r < 10; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        d_bidirectional_merged[b * 160 + r * 16 + c] = dy_b[b * 160 + r * 16 + c];
-      }
-    }
-    for (int t = 9; t >= 0; --t) {
-      /* bidirectional, backward: backward_simple_rnn/dh[-t+9] = dmerged[t, 8:16] (concat: the
-       * backward output), t = 9 down to 0 */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_bidirectional_forward_simple_rnn_kernel =
+        &p->w.bidirectional_forward_simple_rnn_kernel[0][0];
+    const float *restrict const w_bidirectional_forward_simple_rnn_recurrent_kernel =
+        &p->w.bidirectional_forward_simple_rnn_recurrent_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_simple_rnn_kernel =
+        &p->w.bidirectional_backward_simple_rnn_kernel[0][0];
+    const float *restrict const w_bidirectional_backward_simple_rnn_recurrent_kernel =
+        &p->w.bidirectional_backward_simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_forward_simple_rnn_kernel =
+        &grad->w.bidirectional_forward_simple_rnn_kernel[0][0];
+    float *restrict const g_bidirectional_forward_simple_rnn_recurrent_kernel =
+        &grad->w.bidirectional_forward_simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_forward_simple_rnn_bias =
+        grad->w.bidirectional_forward_simple_rnn_bias;
+    float *restrict const g_bidirectional_backward_simple_rnn_kernel =
+        &grad->w.bidirectional_backward_simple_rnn_kernel[0][0];
+    float *restrict const g_bidirectional_backward_simple_rnn_recurrent_kernel =
+        &grad->w.bidirectional_backward_simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_bidirectional_backward_simple_rnn_bias =
+        grad->w.bidirectional_backward_simple_rnn_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_bidirectional_forward_simple_rnn_h =
+        &s->a_bidirectional_forward_simple_rnn_h[0][0];
+    float *restrict const a_bidirectional_backward_simple_rnn_h =
+        &s->a_bidirectional_backward_simple_rnn_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_bidirectional_forward_simple_rnn_z =
+        &s->d_bidirectional_forward_simple_rnn_z[0][0];
+    float *restrict const d_bidirectional_forward_simple_rnn_h =
+        &s->d_bidirectional_forward_simple_rnn_h[0][0];
+    float *restrict const d_bidirectional_backward_simple_rnn_z =
+        &s->d_bidirectional_backward_simple_rnn_z[0][0];
+    float *restrict const d_bidirectional_backward_simple_rnn_h =
+        &s->d_bidirectional_backward_simple_rnn_h[0][0];
+    float *restrict const d_bidirectional_merged = &s->d_bidirectional_merged[0][0];
+    float *restrict const wt_bidirectional_backward_simple_rnn_recurrent_kernel =
+        s->wt_bidirectional_backward_simple_rnn_recurrent_kernel;
+    float *restrict const wt_bidirectional_backward_simple_rnn_kernel =
+        s->wt_bidirectional_backward_simple_rnn_kernel;
+    float *restrict const wt_bidirectional_forward_simple_rnn_recurrent_kernel =
+        s->wt_bidirectional_forward_simple_rnn_recurrent_kernel;
+    float *restrict const wt_bidirectional_forward_simple_rnn_kernel =
+        s->wt_bidirectional_forward_simple_rnn_kernel;
+    /* bidirectional: backward_simple_rnn/recurrent_kernel^T = a copy of
+     * backward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
       for (int c = 0; c < 8; ++c) {
-        d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + c + 72] =
-            d_bidirectional_merged[b * 160 + t * 16 + c + 8];
-      }
-      /* bidirectional, backward: forward_simple_rnn/dh[t] = dmerged[t, 0:8] (concat: the forward
-       * output), t = 9 down to 0 */
-      for (int c = 0; c < 8; ++c) {
-        d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] =
-            d_bidirectional_merged[b * 160 + t * 16 + c];
+        wt_bidirectional_backward_simple_rnn_recurrent_kernel[r * 8 + c] =
+            w_bidirectional_backward_simple_rnn_recurrent_kernel[r + c * 8];
       }
     }
-  }
-  for (int t = 9; t >= 1; --t) {
+    /* bidirectional: backward_simple_rnn/kernel^T = a copy of backward_simple_rnn/kernel^T (the
+     * products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_bidirectional_backward_simple_rnn_kernel[r * 5 + c] =
+            w_bidirectional_backward_simple_rnn_kernel[r + c * 8];
+      }
+    }
+    /* bidirectional: forward_simple_rnn/recurrent_kernel^T = a copy of
+     * forward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        wt_bidirectional_forward_simple_rnn_recurrent_kernel[r * 8 + c] =
+            w_bidirectional_forward_simple_rnn_recurrent_kernel[r + c * 8];
+      }
+    }
+    /* bidirectional: forward_simple_rnn/kernel^T = a copy of forward_simple_rnn/kernel^T (the
+     * products below read it row by row) */
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_bidirectional_forward_simple_rnn_kernel[r * 5 + c] =
+            w_bidirectional_forward_simple_rnn_kernel[r + c * 8];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: backward_simple_rnn/dz[-t+9] = backward_simple_rnn/dh[t] * (1 -
-       * backward_simple_rnn/h[t] * backward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + c + 72] =
-            d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
-                        a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c]);
+      /* output, backward: bidirectional/dmerged = dy (the model's output) */
+      for (int r = 0; r < 10; ++r) {
+        for (int c = 0; c < 16; ++c) {
+          d_bidirectional_merged[b * 160 + r * 16 + c] = dy_b[b * 160 + r * 16 + c];
+        }
       }
-      /* bidirectional, backward: backward_simple_rnn/dbias += backward_simple_rnn/dh[t] * (1 -
-       * backward_simple_rnn/h[t] * backward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+      for (int t = 9; t >= 0; --t) {
+        /* bidirectional, backward: backward_simple_rnn/dh[-t+9] = dmerged[t, 8:16] (concat: the
+         * backward output), t = 9 down to 0 */
+        for (int c = 0; c < 8; ++c) {
+          d_bidirectional_backward_simple_rnn_h[b * 80 + -t * 8 + c + 72] =
+              d_bidirectional_merged[b * 160 + t * 16 + c + 8];
+        }
+        /* bidirectional, backward: forward_simple_rnn/dh[t] = dmerged[t, 0:8] (concat: the forward
+         * output), t = 9 down to 0 */
+        for (int c = 0; c < 8; ++c) {
+          d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] =
+              d_bidirectional_merged[b * 160 + t * 16 + c];
+        }
+      }
+    }
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: backward_simple_rnn/dz[-t+9] = backward_simple_rnn/dh[t] * (1 -
+         * backward_simple_rnn/h[t] * backward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_bidirectional_backward_simple_rnn_z[b * 80 + -t * 8 + c + 72] =
+              d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
+                          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
+        /* bidirectional, backward: backward_simple_rnn/dbias += backward_simple_rnn/dh[t] * (1 -
+         * backward_simple_rnn/h[t] * backward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_bidirectional_backward_simple_rnn_bias[c] +=
+              d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
+                          a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
+      }
+      /* bidirectional, backward: backward_simple_rnn/dh[t-1] += backward_simple_rnn/dz[-t+9] @
+       * backward_simple_rnn/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 8, 8, d_bidirectional_backward_simple_rnn_z + -t * 8 + 72, 80, 1,
+                    wt_bidirectional_backward_simple_rnn_recurrent_kernel, 8,
+                    d_bidirectional_backward_simple_rnn_h + t * 8 - 8, 80, 1, 0);
+    }
+    /* bidirectional, backward: backward_simple_rnn/drecurrent_kernel +=
+     * backward_simple_rnn/h[0:9]^T @ backward_simple_rnn/dz{view} (the recurrent product) */
+    rnnc_gemm_sum_f32(8, 8, 9, n, a_bidirectional_backward_simple_rnn_h, 1, 8, 80,
+                      d_bidirectional_backward_simple_rnn_z + 64, -8, 80,
+                      g_bidirectional_backward_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
+    for (int b = 0; b < n; ++b) {
+      /* bidirectional, backward: backward_simple_rnn/dz[9] = backward_simple_rnn/dh[0] * (1 -
+       * backward_simple_rnn/h[0] * backward_simple_rnn/h[0]) (the new state) */
+      for (int c = 0; c < 8; ++c) {
+        d_bidirectional_backward_simple_rnn_z[b * 80 + c + 72] =
+            d_bidirectional_backward_simple_rnn_h[b * 80 + c] *
+            (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + c] *
+                        a_bidirectional_backward_simple_rnn_h[b * 80 + c]);
+      }
+      /* bidirectional, backward: backward_simple_rnn/dbias += backward_simple_rnn/dh[0] * (1 -
+       * backward_simple_rnn/h[0] * backward_simple_rnn/h[0]) (the new state) */
       for (int c = 0; c < 8; ++c) {
         g_bidirectional_backward_simple_rnn_bias[c] +=
-            d_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c] *
-                        a_bidirectional_backward_simple_rnn_h[b * 80 + t * 8 + c]);
+            d_bidirectional_backward_simple_rnn_h[b * 80 + c] *
+            (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + c] *
+                        a_bidirectional_backward_simple_rnn_h[b * 80 + c]);
       }
     }
-    /* bidirectional, backward: backward_simple_rnn/dh[t-1] += backward_simple_rnn/dz[-t+9] @
-     * backward_simple_rnn/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 8, 8, d_bidirectional_backward_simple_rnn_z + -t * 8 + 72, 80, 1,
-                  wt_bidirectional_backward_simple_rnn_recurrent_kernel, 8,
-                  d_bidirectional_backward_simple_rnn_h + t * 8 - 8, 80, 1, 0);
-  }
-  /* bidirectional, backward: backward_simple_rnn/drecurrent_kernel += backward_simple_rnn/h[0:9]^T
-   * @ backward_simple_rnn/dz{view} (the recurrent product) */
-  rnnc_gemm_sum_f32(8, 8, 9, n, a_bidirectional_backward_simple_rnn_h, 1, 8, 80,
-                    d_bidirectional_backward_simple_rnn_z + 64, -8, 80,
-                    g_bidirectional_backward_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: backward_simple_rnn/dz[9] = backward_simple_rnn/dh[0] * (1 -
-     * backward_simple_rnn/h[0] * backward_simple_rnn/h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      d_bidirectional_backward_simple_rnn_z[b * 80 + c + 72] =
-          d_bidirectional_backward_simple_rnn_h[b * 80 + c] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + c] *
-                      a_bidirectional_backward_simple_rnn_h[b * 80 + c]);
+    if (dx) {
+      /* bidirectional, backward: dx = backward_simple_rnn/dz @ backward_simple_rnn/kernel^T (the
+       * input projection of every step) */
+      rnnc_gemm_f32(n * 10, 5, 8, d_bidirectional_backward_simple_rnn_z, 8, 1,
+                    wt_bidirectional_backward_simple_rnn_kernel, 5, dx_b, 5, 0, 0);
     }
-    /* bidirectional, backward: backward_simple_rnn/dbias += backward_simple_rnn/dh[0] * (1 -
-     * backward_simple_rnn/h[0] * backward_simple_rnn/h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      g_bidirectional_backward_simple_rnn_bias[c] +=
-          d_bidirectional_backward_simple_rnn_h[b * 80 + c] *
-          (1.0f - a_bidirectional_backward_simple_rnn_h[b * 80 + c] *
-                      a_bidirectional_backward_simple_rnn_h[b * 80 + c]);
-    }
-  }
-  if (dx) {
-    /* bidirectional, backward: dx = backward_simple_rnn/dz @ backward_simple_rnn/kernel^T (the
+    /* bidirectional, backward: backward_simple_rnn/dkernel += x^T @ backward_simple_rnn/dz (the
      * input projection of every step) */
-    rnnc_gemm_f32(n * 10, 5, 8, d_bidirectional_backward_simple_rnn_z, 8, 1,
-                  wt_bidirectional_backward_simple_rnn_kernel, 5, dx_b, 5, 0, 0);
-  }
-  /* bidirectional, backward: backward_simple_rnn/dkernel += x^T @ backward_simple_rnn/dz (the input
-   * projection of every step) */
-  rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_bidirectional_backward_simple_rnn_z, 8,
-                g_bidirectional_backward_simple_rnn_kernel, 8, 1, 0);
-  for (int t = 9; t >= 1; --t) {
-    for (int b = 0; b < n; ++b) {
-      /* bidirectional, backward: forward_simple_rnn/dz[t] = forward_simple_rnn/dh[t] * (1 -
-       * forward_simple_rnn/h[t] * forward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + c] =
-            d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
-                        a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c]);
+    rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_bidirectional_backward_simple_rnn_z, 8,
+                  g_bidirectional_backward_simple_rnn_kernel, 8, 1, 0);
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* bidirectional, backward: forward_simple_rnn/dz[t] = forward_simple_rnn/dh[t] * (1 -
+         * forward_simple_rnn/h[t] * forward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_bidirectional_forward_simple_rnn_z[b * 80 + t * 8 + c] =
+              d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
+                          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
+        /* bidirectional, backward: forward_simple_rnn/dbias += forward_simple_rnn/dh[t] * (1 -
+         * forward_simple_rnn/h[t] * forward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_bidirectional_forward_simple_rnn_bias[c] +=
+              d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
+              (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
+                          a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c]);
+        }
       }
-      /* bidirectional, backward: forward_simple_rnn/dbias += forward_simple_rnn/dh[t] * (1 -
-       * forward_simple_rnn/h[t] * forward_simple_rnn/h[t]) (the new state), t = 9 down to 1 */
+      /* bidirectional, backward: forward_simple_rnn/dh[t-1] += forward_simple_rnn/dz[t] @
+       * forward_simple_rnn/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
+      rnnc_gemm_f32(n, 8, 8, d_bidirectional_forward_simple_rnn_z + t * 8, 80, 1,
+                    wt_bidirectional_forward_simple_rnn_recurrent_kernel, 8,
+                    d_bidirectional_forward_simple_rnn_h + t * 8 - 8, 80, 1, 0);
+    }
+    /* bidirectional, backward: forward_simple_rnn/drecurrent_kernel += forward_simple_rnn/h[0:9]^T
+     * @ forward_simple_rnn/dz[1:10] (the recurrent product) */
+    rnnc_gemm_sum_f32(8, 8, 9, n, a_bidirectional_forward_simple_rnn_h, 1, 8, 80,
+                      d_bidirectional_forward_simple_rnn_z + 8, 8, 80,
+                      g_bidirectional_forward_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
+    for (int b = 0; b < n; ++b) {
+      /* bidirectional, backward: forward_simple_rnn/dz[0] = forward_simple_rnn/dh[0] * (1 -
+       * forward_simple_rnn/h[0] * forward_simple_rnn/h[0]) (the new state) */
+      for (int c = 0; c < 8; ++c) {
+        d_bidirectional_forward_simple_rnn_z[b * 80 + c] =
+            d_bidirectional_forward_simple_rnn_h[b * 80 + c] *
+            (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + c] *
+                        a_bidirectional_forward_simple_rnn_h[b * 80 + c]);
+      }
+      /* bidirectional, backward: forward_simple_rnn/dbias += forward_simple_rnn/dh[0] * (1 -
+       * forward_simple_rnn/h[0] * forward_simple_rnn/h[0]) (the new state) */
       for (int c = 0; c < 8; ++c) {
         g_bidirectional_forward_simple_rnn_bias[c] +=
-            d_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
-            (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c] *
-                        a_bidirectional_forward_simple_rnn_h[b * 80 + t * 8 + c]);
+            d_bidirectional_forward_simple_rnn_h[b * 80 + c] *
+            (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + c] *
+                        a_bidirectional_forward_simple_rnn_h[b * 80 + c]);
       }
     }
-    /* bidirectional, backward: forward_simple_rnn/dh[t-1] += forward_simple_rnn/dz[t] @
-     * forward_simple_rnn/recurrent_kernel^T (the recurrent product), t = 9 down to 1 */
-    rnnc_gemm_f32(n, 8, 8, d_bidirectional_forward_simple_rnn_z + t * 8, 80, 1,
-                  wt_bidirectional_forward_simple_rnn_recurrent_kernel, 8,
-                  d_bidirectional_forward_simple_rnn_h + t * 8 - 8, 80, 1, 0);
-  }
-  /* bidirectional, backward: forward_simple_rnn/drecurrent_kernel += forward_simple_rnn/h[0:9]^T @
-   * forward_simple_rnn/dz[1:10] (the recurrent product) */
-  rnnc_gemm_sum_f32(8, 8, 9, n, a_bidirectional_forward_simple_rnn_h, 1, 8, 80,
-                    d_bidirectional_forward_simple_rnn_z + 8, 8, 80,
-                    g_bidirectional_forward_simple_rnn_recurrent_kernel, 8, 1, 56, 0);
-  for (int b = 0; b < n; ++b) {
-    /* bidirectional, backward: forward_simple_rnn/dz[0] = forward_simple_rnn/dh[0] * (1 -
-     * forward_simple_rnn/h[0] * forward_simple_rnn/h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      d_bidirectional_forward_simple_rnn_z[b * 80 + c] =
-          d_bidirectional_forward_simple_rnn_h[b * 80 + c] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + c] *
-                      a_bidirectional_forward_simple_rnn_h[b * 80 + c]);
+    if (dx) {
+      /* bidirectional, backward: dx += forward_simple_rnn/dz @ forward_simple_rnn/kernel^T (the
+       * input projection of every step) */
+      rnnc_gemm_f32(n * 10, 5, 8, d_bidirectional_forward_simple_rnn_z, 8, 1,
+                    wt_bidirectional_forward_simple_rnn_kernel, 5, dx_b, 5, 1, 0);
     }
-    /* bidirectional, backward: forward_simple_rnn/dbias += forward_simple_rnn/dh[0] * (1 -
-     * forward_simple_rnn/h[0] * forward_simple_rnn/h[0]) (the new state) */
-    for (int c = 0; c < 8; ++c) {
-      g_bidirectional_forward_simple_rnn_bias[c] +=
-          d_bidirectional_forward_simple_rnn_h[b * 80 + c] *
-          (1.0f - a_bidirectional_forward_simple_rnn_h[b * 80 + c] *
-                      a_bidirectional_forward_simple_rnn_h[b * 80 + c]);
-    }
-  }
-  if (dx) {
-    /* bidirectional, backward: dx += forward_simple_rnn/dz @ forward_simple_rnn/kernel^T (the input
+    /* bidirectional, backward: forward_simple_rnn/dkernel += x^T @ forward_simple_rnn/dz (the input
      * projection of every step) */
-    rnnc_gemm_f32(n * 10, 5, 8, d_bidirectional_forward_simple_rnn_z, 8, 1,
-                  wt_bidirectional_forward_simple_rnn_kernel, 5, dx_b, 5, 1, 0);
+    rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_bidirectional_forward_simple_rnn_z, 8,
+                  g_bidirectional_forward_simple_rnn_kernel, 8, 1, 0);
   }
-  /* bidirectional, backward: forward_simple_rnn/dkernel += x^T @ forward_simple_rnn/dz (the input
-   * projection of every step) */
-  rnnc_gemm_f32(5, 8, n * 10, a_x, 1, 5, d_bidirectional_forward_simple_rnn_z, 8,
-                g_bidirectional_forward_simple_rnn_kernel, 8, 1, 0);
 }
 
 double seed05_loss_grad_weighted(const seed05_params *p, seed05_scratch *s, const float *x,

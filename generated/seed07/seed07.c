@@ -84,15 +84,15 @@ void seed07_init(seed07_params *p, uint64_t seed) {
 #endif
 
 void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, float *y, int n) {
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_gru_bias = &p->w.gru_bias[0][0];
-  float *const a_x = &s->a_x[0][0];
-  float *const a_gru_zr = &s->a_gru_zr[0][0];
-  float *const a_gru_cand = &s->a_gru_cand[0][0];
-  float *const a_gru_rec = &s->a_gru_rec[0][0];
-  float *const a_gru_z = &s->a_gru_z[0][0];
-  float *const a_gru_h = &s->a_gru_h[0][0];
+  const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+  const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+  const float *restrict const w_gru_bias = &p->w.gru_bias[0][0];
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_gru_zr = &s->a_gru_zr[0][0];
+  float *restrict const a_gru_cand = &s->a_gru_cand[0][0];
+  float *restrict const a_gru_rec = &s->a_gru_rec[0][0];
+  float *restrict const a_gru_z = &s->a_gru_z[0][0];
+  float *restrict const a_gru_h = &s->a_gru_h[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 50);
   /* gru: z = x @ kernel (the input projection of every step) */
@@ -161,244 +161,248 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
 void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
                      seed07_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_gru_bias = &p->w.gru_bias[0][0];
-  float *const g_gru_kernel = &grad->w.gru_kernel[0][0];
-  float *const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
-  float *const g_gru_bias = &grad->w.gru_bias[0][0];
-  float *const a_x = &s->a_x[0][0];
-  float *const a_gru_zr = &s->a_gru_zr[0][0];
-  float *const a_gru_cand = &s->a_gru_cand[0][0];
-  float *const a_gru_rec = &s->a_gru_rec[0][0];
-  float *const a_gru_h = &s->a_gru_h[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_gru_z = &s->d_gru_z[0][0];
-  float *const d_gru_zr = &s->d_gru_zr[0][0];
-  float *const d_gru_cand = &s->d_gru_cand[0][0];
-  float *const d_gru_h = &s->d_gru_h[0][0];
-  float *const d_gru_rec = &s->d_gru_rec[0][0];
-  float *const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
-  float *const wt_gru_kernel = s->wt_gru_kernel;
-  /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 24; ++r) {
-    for (int c = 0; c < 8; ++c) {
-      wt_gru_recurrent_kernel[r * 8 + c] = w_gru_recurrent_kernel[r + c * 24];
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
+    const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+    const float *restrict const w_gru_bias = &p->w.gru_bias[0][0];
+    float *restrict const g_gru_kernel = &grad->w.gru_kernel[0][0];
+    float *restrict const g_gru_recurrent_kernel = &grad->w.gru_recurrent_kernel[0][0];
+    float *restrict const g_gru_bias = &grad->w.gru_bias[0][0];
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_gru_zr = &s->a_gru_zr[0][0];
+    float *restrict const a_gru_cand = &s->a_gru_cand[0][0];
+    float *restrict const a_gru_rec = &s->a_gru_rec[0][0];
+    float *restrict const a_gru_h = &s->a_gru_h[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_gru_z = &s->d_gru_z[0][0];
+    float *restrict const d_gru_zr = &s->d_gru_zr[0][0];
+    float *restrict const d_gru_cand = &s->d_gru_cand[0][0];
+    float *restrict const d_gru_h = &s->d_gru_h[0][0];
+    float *restrict const d_gru_rec = &s->d_gru_rec[0][0];
+    float *restrict const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
+    float *restrict const wt_gru_kernel = s->wt_gru_kernel;
+    /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 24; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        wt_gru_recurrent_kernel[r * 8 + c] = w_gru_recurrent_kernel[r + c * 24];
+      }
     }
-  }
-  /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 24; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_gru_kernel[r * 5 + c] = w_gru_kernel[r + c * 24];
+    /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 24; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_gru_kernel[r * 5 + c] = w_gru_kernel[r + c * 24];
+      }
     }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: gru/dh[9] = dy (the model's output) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_h[b * 80 + c + 72] = dy_b[b * 8 + c];
-    }
-  }
-  for (int t = 9; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* gru, backward: dzr[t, 0:8] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] + (1
-       * - z) * candidate), t = 9 down to 1 */
+      /* output, backward: gru/dh[9] = dy (the model's output) */
       for (int c = 0; c < 8; ++c) {
-        d_gru_zr[b * 160 + t * 16 + c] =
-            d_gru_h[b * 80 + t * 8 + c] *
-            (a_gru_h[b * 80 + t * 8 + c - 8] + (-a_gru_cand[b * 80 + t * 8 + c]));
+        d_gru_h[b * 80 + c + 72] = dy_b[b * 8 + c];
       }
-      /* gru, backward: dh[t-1] = dh[t] * zr[t, 0:8] (the new state h = z * h[t-1] + (1 - z) *
-       * candidate), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_h[b * 80 + t * 8 + c - 8] =
-            d_gru_h[b * 80 + t * 8 + c] * a_gru_zr[b * 160 + t * 16 + c];
-      }
-      /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:8]) (the new state h = z * h[t-1] + (1 - z)
-       * * candidate), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_cand[b * 80 + t * 8 + c] =
-            d_gru_h[b * 80 + t * 8 + c] * (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
-      }
-      /* gru, backward: dz[t, 16:24] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t =
-       * 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_z[b * 240 + t * 24 + c + 16] =
-            d_gru_cand[b * 80 + t * 8 + c] *
-            (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]);
-      }
-      /* gru, backward: dzr[t, 8:16] = dcand[t] * ((1 - cand[t] * cand[t]) * (rec[t, 16:24] +
-       * bias[1, 16:24])) (the candidate state), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_zr[b * 160 + t * 16 + c + 8] =
-            d_gru_cand[b * 80 + t * 8 + c] *
-            (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
-            (a_gru_rec[b * 240 + t * 24 + c + 16] + w_gru_bias[c + 40]);
-      }
-      /* gru, backward: drec[t, 16:24] = dcand[t] * ((1 - cand[t] * cand[t]) * zr[t, 8:16]) (the
-       * candidate state), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_rec[b * 240 + t * 24 + c + 16] =
-            d_gru_cand[b * 80 + t * 8 + c] *
-            (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
-            a_gru_zr[b * 160 + t * 16 + c + 8];
-      }
-      /* gru, backward: dbias[0, 16:24] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate state),
-       * t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c + 16] +=
-            d_gru_cand[b * 80 + t * 8 + c] *
-            (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]);
-      }
-      /* gru, backward: dbias[1, 16:24] += dcand[t] * ((1 - cand[t] * cand[t]) * zr[t, 8:16]) (the
-       * candidate state), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c + 40] +=
-            d_gru_cand[b * 80 + t * 8 + c] *
-            (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
-            a_gru_zr[b * 160 + t * 16 + c + 8];
-      }
-      /* gru, backward: dz[t, 8:16] = dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset gate
-       * r), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_z[b * 240 + t * 24 + c + 8] = d_gru_zr[b * 160 + t * 16 + c + 8] *
-                                            a_gru_zr[b * 160 + t * 16 + c + 8] *
-                                            (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
-      }
-      /* gru, backward: drec[t, 8:16] = dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset gate
-       * r), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_rec[b * 240 + t * 24 + c + 8] = d_gru_zr[b * 160 + t * 16 + c + 8] *
+    }
+    for (int t = 9; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* gru, backward: dzr[t, 0:8] = dh[t] * (h[t-1] + -cand[t]) (the new state h = z * h[t-1] +
+         * (1 - z) * candidate), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_zr[b * 160 + t * 16 + c] =
+              d_gru_h[b * 80 + t * 8 + c] *
+              (a_gru_h[b * 80 + t * 8 + c - 8] + (-a_gru_cand[b * 80 + t * 8 + c]));
+        }
+        /* gru, backward: dh[t-1] = dh[t] * zr[t, 0:8] (the new state h = z * h[t-1] + (1 - z) *
+         * candidate), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_h[b * 80 + t * 8 + c - 8] =
+              d_gru_h[b * 80 + t * 8 + c] * a_gru_zr[b * 160 + t * 16 + c];
+        }
+        /* gru, backward: dcand[t] = dh[t] * (1 - zr[t, 0:8]) (the new state h = z * h[t-1] + (1 -
+         * z) * candidate), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_cand[b * 80 + t * 8 + c] =
+              d_gru_h[b * 80 + t * 8 + c] * (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        }
+        /* gru, backward: dz[t, 16:24] = dcand[t] * (1 - cand[t] * cand[t]) (the candidate state), t
+         * = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_z[b * 240 + t * 24 + c + 16] =
+              d_gru_cand[b * 80 + t * 8 + c] *
+              (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]);
+        }
+        /* gru, backward: dzr[t, 8:16] = dcand[t] * ((1 - cand[t] * cand[t]) * (rec[t, 16:24] +
+         * bias[1, 16:24])) (the candidate state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_zr[b * 160 + t * 16 + c + 8] =
+              d_gru_cand[b * 80 + t * 8 + c] *
+              (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
+              (a_gru_rec[b * 240 + t * 24 + c + 16] + w_gru_bias[c + 40]);
+        }
+        /* gru, backward: drec[t, 16:24] = dcand[t] * ((1 - cand[t] * cand[t]) * zr[t, 8:16]) (the
+         * candidate state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_rec[b * 240 + t * 24 + c + 16] =
+              d_gru_cand[b * 80 + t * 8 + c] *
+              (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
+              a_gru_zr[b * 160 + t * 16 + c + 8];
+        }
+        /* gru, backward: dbias[0, 16:24] += dcand[t] * (1 - cand[t] * cand[t]) (the candidate
+         * state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c + 16] +=
+              d_gru_cand[b * 80 + t * 8 + c] *
+              (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]);
+        }
+        /* gru, backward: dbias[1, 16:24] += dcand[t] * ((1 - cand[t] * cand[t]) * zr[t, 8:16]) (the
+         * candidate state), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c + 40] +=
+              d_gru_cand[b * 80 + t * 8 + c] *
+              (1.0f - a_gru_cand[b * 80 + t * 8 + c] * a_gru_cand[b * 80 + t * 8 + c]) *
+              a_gru_zr[b * 160 + t * 16 + c + 8];
+        }
+        /* gru, backward: dz[t, 8:16] = dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset gate
+         * r), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_z[b * 240 + t * 24 + c + 8] = d_gru_zr[b * 160 + t * 16 + c + 8] *
                                               a_gru_zr[b * 160 + t * 16 + c + 8] *
                                               (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
-      }
-      /* gru, backward: dbias[0, 8:16] += dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset
-       * gate r), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c + 8] += d_gru_zr[b * 160 + t * 16 + c + 8] *
-                             a_gru_zr[b * 160 + t * 16 + c + 8] *
-                             (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
-      }
-      /* gru, backward: dbias[1, 8:16] += dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset
-       * gate r), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c + 32] += d_gru_zr[b * 160 + t * 16 + c + 8] *
-                              a_gru_zr[b * 160 + t * 16 + c + 8] *
-                              (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
-      }
-      /* gru, backward: dz[t, 0:8] = dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate z),
-       * t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_z[b * 240 + t * 24 + c] = d_gru_zr[b * 160 + t * 16 + c] *
-                                        a_gru_zr[b * 160 + t * 16 + c] *
-                                        (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
-      }
-      /* gru, backward: drec[t, 0:8] = dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate
-       * z), t = 9 down to 1 */
-      for (int c = 0; c < 8; ++c) {
-        d_gru_rec[b * 240 + t * 24 + c] = d_gru_zr[b * 160 + t * 16 + c] *
+        }
+        /* gru, backward: drec[t, 8:16] = dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset
+         * gate r), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_rec[b * 240 + t * 24 + c + 8] = d_gru_zr[b * 160 + t * 16 + c + 8] *
+                                                a_gru_zr[b * 160 + t * 16 + c + 8] *
+                                                (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
+        }
+        /* gru, backward: dbias[0, 8:16] += dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset
+         * gate r), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c + 8] += d_gru_zr[b * 160 + t * 16 + c + 8] *
+                               a_gru_zr[b * 160 + t * 16 + c + 8] *
+                               (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
+        }
+        /* gru, backward: dbias[1, 8:16] += dzr[t, 8:16] * (zr[t, 8:16] * (1 - zr[t, 8:16])) (reset
+         * gate r), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c + 32] += d_gru_zr[b * 160 + t * 16 + c + 8] *
+                                a_gru_zr[b * 160 + t * 16 + c + 8] *
+                                (1.0f - a_gru_zr[b * 160 + t * 16 + c + 8]);
+        }
+        /* gru, backward: dz[t, 0:8] = dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate
+         * z), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_z[b * 240 + t * 24 + c] = d_gru_zr[b * 160 + t * 16 + c] *
                                           a_gru_zr[b * 160 + t * 16 + c] *
                                           (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        }
+        /* gru, backward: drec[t, 0:8] = dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate
+         * z), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          d_gru_rec[b * 240 + t * 24 + c] = d_gru_zr[b * 160 + t * 16 + c] *
+                                            a_gru_zr[b * 160 + t * 16 + c] *
+                                            (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        }
+        /* gru, backward: dbias[0, 0:8] += dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update
+         * gate z), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c] += d_gru_zr[b * 160 + t * 16 + c] * a_gru_zr[b * 160 + t * 16 + c] *
+                           (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        }
+        /* gru, backward: dbias[1, 0:8] += dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update
+         * gate z), t = 9 down to 1 */
+        for (int c = 0; c < 8; ++c) {
+          g_gru_bias[c + 24] += d_gru_zr[b * 160 + t * 16 + c] * a_gru_zr[b * 160 + t * 16 + c] *
+                                (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        }
       }
-      /* gru, backward: dbias[0, 0:8] += dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate
-       * z), t = 9 down to 1 */
+      /* gru, backward: dh[t-1] += drec[t] @ recurrent_kernel^T (the recurrent product), t = 9 down
+       * to 1 */
+      rnnc_gemm_f32(n, 8, 24, d_gru_rec + t * 24, 240, 1, wt_gru_recurrent_kernel, 8,
+                    d_gru_h + t * 8 - 8, 80, 1, 0);
+    }
+    /* gru, backward: drecurrent_kernel += h[0:9]^T @ drec[1:10] (the recurrent product) */
+    rnnc_gemm_sum_f32(8, 24, 9, n, a_gru_h, 1, 8, 80, d_gru_rec + 24, 24, 240,
+                      g_gru_recurrent_kernel, 24, 1, 18, 0);
+    for (int b = 0; b < n; ++b) {
+      /* gru, backward: dzr[0, 0:8] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
+       * candidate) */
       for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c] += d_gru_zr[b * 160 + t * 16 + c] * a_gru_zr[b * 160 + t * 16 + c] *
-                         (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        d_gru_zr[b * 160 + c] = d_gru_h[b * 80 + c] * (-a_gru_cand[b * 80 + c]);
       }
-      /* gru, backward: dbias[1, 0:8] += dzr[t, 0:8] * (zr[t, 0:8] * (1 - zr[t, 0:8])) (update gate
-       * z), t = 9 down to 1 */
+      /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:8]) (the new state h = z * h[t-1] + (1 - z)
+       * * candidate) */
       for (int c = 0; c < 8; ++c) {
-        g_gru_bias[c + 24] += d_gru_zr[b * 160 + t * 16 + c] * a_gru_zr[b * 160 + t * 16 + c] *
-                              (1.0f - a_gru_zr[b * 160 + t * 16 + c]);
+        d_gru_cand[b * 80 + c] = d_gru_h[b * 80 + c] * (1.0f - a_gru_zr[b * 160 + c]);
+      }
+      /* gru, backward: dz[0, 16:24] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
+      for (int c = 0; c < 8; ++c) {
+        d_gru_z[b * 240 + c + 16] =
+            d_gru_cand[b * 80 + c] * (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]);
+      }
+      /* gru, backward: dzr[0, 8:16] = dcand[0] * ((1 - cand[0] * cand[0]) * bias[1, 16:24]) (the
+       * candidate state) */
+      for (int c = 0; c < 8; ++c) {
+        d_gru_zr[b * 160 + c + 8] = d_gru_cand[b * 80 + c] *
+                                    (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]) *
+                                    w_gru_bias[c + 40];
+      }
+      /* gru, backward: dbias[0, 16:24] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state)
+       */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c + 16] +=
+            d_gru_cand[b * 80 + c] * (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]);
+      }
+      /* gru, backward: dbias[1, 16:24] += dcand[0] * ((1 - cand[0] * cand[0]) * zr[0, 8:16]) (the
+       * candidate state) */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c + 40] += d_gru_cand[b * 80 + c] *
+                              (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]) *
+                              a_gru_zr[b * 160 + c + 8];
+      }
+      /* gru, backward: dz[0, 8:16] = dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset gate
+       * r) */
+      for (int c = 0; c < 8; ++c) {
+        d_gru_z[b * 240 + c + 8] = d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
+                                   (1.0f - a_gru_zr[b * 160 + c + 8]);
+      }
+      /* gru, backward: dbias[0, 8:16] += dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset
+       * gate r) */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c + 8] += d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
+                             (1.0f - a_gru_zr[b * 160 + c + 8]);
+      }
+      /* gru, backward: dbias[1, 8:16] += dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset
+       * gate r) */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c + 32] += d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
+                              (1.0f - a_gru_zr[b * 160 + c + 8]);
+      }
+      /* gru, backward: dz[0, 0:8] = dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate z)
+       */
+      for (int c = 0; c < 8; ++c) {
+        d_gru_z[b * 240 + c] =
+            d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
+      }
+      /* gru, backward: dbias[0, 0:8] += dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate
+       * z) */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c] +=
+            d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
+      }
+      /* gru, backward: dbias[1, 0:8] += dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate
+       * z) */
+      for (int c = 0; c < 8; ++c) {
+        g_gru_bias[c + 24] +=
+            d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
       }
     }
-    /* gru, backward: dh[t-1] += drec[t] @ recurrent_kernel^T (the recurrent product), t = 9 down to
-     * 1 */
-    rnnc_gemm_f32(n, 8, 24, d_gru_rec + t * 24, 240, 1, wt_gru_recurrent_kernel, 8,
-                  d_gru_h + t * 8 - 8, 80, 1, 0);
+    if (dx) {
+      /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 10, 5, 24, d_gru_z, 24, 1, wt_gru_kernel, 5, dx_b, 5, 0, 0);
+    }
+    /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(5, 24, n * 10, a_x, 1, 5, d_gru_z, 24, g_gru_kernel, 24, 1, 0);
   }
-  /* gru, backward: drecurrent_kernel += h[0:9]^T @ drec[1:10] (the recurrent product) */
-  rnnc_gemm_sum_f32(8, 24, 9, n, a_gru_h, 1, 8, 80, d_gru_rec + 24, 24, 240, g_gru_recurrent_kernel,
-                    24, 1, 18, 0);
-  for (int b = 0; b < n; ++b) {
-    /* gru, backward: dzr[0, 0:8] = dh[0] * -cand[0] (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_zr[b * 160 + c] = d_gru_h[b * 80 + c] * (-a_gru_cand[b * 80 + c]);
-    }
-    /* gru, backward: dcand[0] = dh[0] * (1 - zr[0, 0:8]) (the new state h = z * h[t-1] + (1 - z) *
-     * candidate) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_cand[b * 80 + c] = d_gru_h[b * 80 + c] * (1.0f - a_gru_zr[b * 160 + c]);
-    }
-    /* gru, backward: dz[0, 16:24] = dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_z[b * 240 + c + 16] =
-          d_gru_cand[b * 80 + c] * (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]);
-    }
-    /* gru, backward: dzr[0, 8:16] = dcand[0] * ((1 - cand[0] * cand[0]) * bias[1, 16:24]) (the
-     * candidate state) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_zr[b * 160 + c + 8] = d_gru_cand[b * 80 + c] *
-                                  (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]) *
-                                  w_gru_bias[c + 40];
-    }
-    /* gru, backward: dbias[0, 16:24] += dcand[0] * (1 - cand[0] * cand[0]) (the candidate state) */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c + 16] +=
-          d_gru_cand[b * 80 + c] * (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]);
-    }
-    /* gru, backward: dbias[1, 16:24] += dcand[0] * ((1 - cand[0] * cand[0]) * zr[0, 8:16]) (the
-     * candidate state) */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c + 40] += d_gru_cand[b * 80 + c] *
-                            (1.0f - a_gru_cand[b * 80 + c] * a_gru_cand[b * 80 + c]) *
-                            a_gru_zr[b * 160 + c + 8];
-    }
-    /* gru, backward: dz[0, 8:16] = dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset gate r)
-     */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_z[b * 240 + c + 8] = d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
-                                 (1.0f - a_gru_zr[b * 160 + c + 8]);
-    }
-    /* gru, backward: dbias[0, 8:16] += dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset gate
-     * r) */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c + 8] += d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
-                           (1.0f - a_gru_zr[b * 160 + c + 8]);
-    }
-    /* gru, backward: dbias[1, 8:16] += dzr[0, 8:16] * (zr[0, 8:16] * (1 - zr[0, 8:16])) (reset gate
-     * r) */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c + 32] += d_gru_zr[b * 160 + c + 8] * a_gru_zr[b * 160 + c + 8] *
-                            (1.0f - a_gru_zr[b * 160 + c + 8]);
-    }
-    /* gru, backward: dz[0, 0:8] = dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate z) */
-    for (int c = 0; c < 8; ++c) {
-      d_gru_z[b * 240 + c] =
-          d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
-    }
-    /* gru, backward: dbias[0, 0:8] += dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate z)
-     */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c] +=
-          d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
-    }
-    /* gru, backward: dbias[1, 0:8] += dzr[0, 0:8] * (zr[0, 0:8] * (1 - zr[0, 0:8])) (update gate z)
-     */
-    for (int c = 0; c < 8; ++c) {
-      g_gru_bias[c + 24] +=
-          d_gru_zr[b * 160 + c] * a_gru_zr[b * 160 + c] * (1.0f - a_gru_zr[b * 160 + c]);
-    }
-  }
-  if (dx) {
-    /* gru, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 10, 5, 24, d_gru_z, 24, 1, wt_gru_kernel, 5, dx_b, 5, 0, 0);
-  }
-  /* gru, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(5, 24, n * 10, a_x, 1, 5, d_gru_z, 24, g_gru_kernel, 24, 1, 0);
 }
 
 double seed07_loss_grad_weighted(const seed07_params *p, seed07_scratch *s, const float *x,
@@ -441,14 +445,14 @@ void seed07_stream_reset(seed07_stream *st) {
 }
 
 void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *x_t, float *y_t) {
-  float *const state_gru = st->state_gru;
-  const float *const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
-  const float *const w_gru_bias = &p->w.gru_bias[0][0];
-  float *const a_gru_zr = st->a_gru_zr;
-  float *const a_gru_cand = st->a_gru_cand;
-  float *const a_gru_rec = st->a_gru_rec;
-  float *const a_gru_z = st->a_gru_z;
-  const float *const w_gru_kernel = &p->w.gru_kernel[0][0];
+  float *restrict const state_gru = st->state_gru;
+  const float *restrict const w_gru_recurrent_kernel = &p->w.gru_recurrent_kernel[0][0];
+  const float *restrict const w_gru_bias = &p->w.gru_bias[0][0];
+  float *restrict const a_gru_zr = st->a_gru_zr;
+  float *restrict const a_gru_cand = st->a_gru_cand;
+  float *restrict const a_gru_rec = st->a_gru_rec;
+  float *restrict const a_gru_z = st->a_gru_z;
+  const float *restrict const w_gru_kernel = &p->w.gru_kernel[0][0];
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* gru: z = x @ kernel (the input projection of every step) */

@@ -84,14 +84,14 @@ void seed08_init(seed08_params *p, uint64_t seed) {
 #endif
 
 void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, float *y, int n) {
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_z = &s->a_lstm_z[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *restrict const a_lstm_z = &s->a_lstm_z[0][0];
+  float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+  float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 500);
   /* lstm: z = x @ kernel (the input projection of every step) */
@@ -166,228 +166,230 @@ void seed08_forward(const seed08_params *p, seed08_scratch *s, const float *x, f
 void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
                      seed08_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  float *const wt_lstm_kernel = s->wt_lstm_kernel;
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 28; ++r) {
-    for (int c = 0; c < 7; ++c) {
-      wt_lstm_recurrent_kernel[r * 7 + c] = w_lstm_recurrent_kernel[r + c * 28];
-    }
-  }
-  /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 28; ++r) {
-    for (int c = 0; c < 5; ++c) {
-      wt_lstm_kernel[r * 5 + c] = w_lstm_kernel[r + c * 28];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 100; ++r) {
-      for (int c = 0; c < 28; ++c) {
-        d_lstm_z[b * 2800 + r * 28 + c] = 0.0f;
-      }
-    }
-    /* lstm: dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 100; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 28; ++r) {
       for (int c = 0; c < 7; ++c) {
-        d_lstm_c[b * 700 + r * 7 + c] = 0.0f;
+        wt_lstm_recurrent_kernel[r * 7 + c] = w_lstm_recurrent_kernel[r + c * 28];
       }
     }
-    /* output, backward: lstm/dh[99] = dy (the model's output) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_h[b * 700 + c + 693] = dy_b[b * 7 + c];
+    /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 28; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_lstm_kernel[r * 5 + c] = w_lstm_kernel[r + c * 28];
+      }
     }
-  }
-  for (int t = 99; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 21:28] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)), t
-       * = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_gates[b * 2800 + t * 28 + c + 21] =
-            d_lstm_h[b * 700 + t * 7 + c] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]);
+      /* lstm: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 100; ++r) {
+        for (int c = 0; c < 28; ++c) {
+          d_lstm_z[b * 2800 + r * 28 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] += dh[t] * (gates[t, 21:28] * (1 - tanh(c[t]) * tanh(c[t]))) (the
-       * hidden state h = o * tanh(c)), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_c[b * 700 + t * 7 + c] += d_lstm_h[b * 700 + t * 7 + c] *
-                                         a_lstm_gates[b * 2800 + t * 28 + c + 21] *
-                                         (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]) *
-                                                     rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]));
+      /* lstm: dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 100; ++r) {
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_c[b * 700 + r * 7 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dgates[t, 7:14] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g), t
-       * = 99 down to 1 */
+      /* output, backward: lstm/dh[99] = dy (the model's output) */
       for (int c = 0; c < 7; ++c) {
-        d_lstm_gates[b * 2800 + t * 28 + c + 7] =
-            d_lstm_c[b * 700 + t * 7 + c] * a_lstm_c[b * 700 + t * 7 + c - 7];
-      }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 7:14] (the cell state c = f * c[t-1] + i * g), t
-       * = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_c[b * 700 + t * 7 + c - 7] =
-            d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c + 7];
-      }
-      /* lstm, backward: dgates[t, 0:7] = dc[t] * gates[t, 14:21] (the cell state c = f * c[t-1] + i
-       * * g), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_gates[b * 2800 + t * 28 + c] =
-            d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c + 14];
-      }
-      /* lstm, backward: dgates[t, 14:21] = dc[t] * gates[t, 0:7] (the cell state c = f * c[t-1] + i
-       * * g), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_gates[b * 2800 + t * 28 + c + 14] =
-            d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c];
-      }
-      /* lstm, backward: dz[t, 21:28] = dgates[t, 21:28] * (gates[t, 21:28] * (1 - gates[t, 21:28]))
-       * (gate o), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_z[b * 2800 + t * 28 + c + 21] = d_lstm_gates[b * 2800 + t * 28 + c + 21] *
-                                               a_lstm_gates[b * 2800 + t * 28 + c + 21] *
-                                               (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 21]);
-      }
-      /* lstm, backward: dbias[21:28] += dgates[t, 21:28] * (gates[t, 21:28] * (1 - gates[t,
-       * 21:28])) (gate o), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        g_lstm_bias[c + 21] += d_lstm_gates[b * 2800 + t * 28 + c + 21] *
-                               a_lstm_gates[b * 2800 + t * 28 + c + 21] *
-                               (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 21]);
-      }
-      /* lstm, backward: dz[t, 14:21] = dgates[t, 14:21] * (1 - gates[t, 14:21] * gates[t, 14:21])
-       * (candidate g), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_z[b * 2800 + t * 28 + c + 14] =
-            d_lstm_gates[b * 2800 + t * 28 + c + 14] *
-            (1.0f -
-             a_lstm_gates[b * 2800 + t * 28 + c + 14] * a_lstm_gates[b * 2800 + t * 28 + c + 14]);
-      }
-      /* lstm, backward: dbias[14:21] += dgates[t, 14:21] * (1 - gates[t, 14:21] * gates[t, 14:21])
-       * (candidate g), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        g_lstm_bias[c + 14] += d_lstm_gates[b * 2800 + t * 28 + c + 14] *
-                               (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 14] *
-                                           a_lstm_gates[b * 2800 + t * 28 + c + 14]);
-      }
-      /* lstm, backward: dz[t, 7:14] = dgates[t, 7:14] * (gates[t, 7:14] * (1 - gates[t, 7:14]))
-       * (gate f), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_z[b * 2800 + t * 28 + c + 7] = d_lstm_gates[b * 2800 + t * 28 + c + 7] *
-                                              a_lstm_gates[b * 2800 + t * 28 + c + 7] *
-                                              (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 7]);
-      }
-      /* lstm, backward: dbias[7:14] += dgates[t, 7:14] * (gates[t, 7:14] * (1 - gates[t, 7:14]))
-       * (gate f), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        g_lstm_bias[c + 7] += d_lstm_gates[b * 2800 + t * 28 + c + 7] *
-                              a_lstm_gates[b * 2800 + t * 28 + c + 7] *
-                              (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 7]);
-      }
-      /* lstm, backward: dz[t, 0:7] = dgates[t, 0:7] * (gates[t, 0:7] * (1 - gates[t, 0:7])) (gate
-       * i), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        d_lstm_z[b * 2800 + t * 28 + c] = d_lstm_gates[b * 2800 + t * 28 + c] *
-                                          a_lstm_gates[b * 2800 + t * 28 + c] *
-                                          (1.0f - a_lstm_gates[b * 2800 + t * 28 + c]);
-      }
-      /* lstm, backward: dbias[0:7] += dgates[t, 0:7] * (gates[t, 0:7] * (1 - gates[t, 0:7])) (gate
-       * i), t = 99 down to 1 */
-      for (int c = 0; c < 7; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 2800 + t * 28 + c] *
-                          a_lstm_gates[b * 2800 + t * 28 + c] *
-                          (1.0f - a_lstm_gates[b * 2800 + t * 28 + c]);
+        d_lstm_h[b * 700 + c + 693] = dy_b[b * 7 + c];
       }
     }
-    /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 99 down to
-     * 1 */
-    rnnc_gemm_f32(n, 7, 28, d_lstm_z + t * 28, 2800, 1, wt_lstm_recurrent_kernel, 7,
-                  d_lstm_h + t * 7 - 7, 700, 0, 0);
+    for (int t = 99; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 21:28] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)),
+         * t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_gates[b * 2800 + t * 28 + c + 21] =
+              d_lstm_h[b * 700 + t * 7 + c] * rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]);
+        }
+        /* lstm, backward: dc[t] += dh[t] * (gates[t, 21:28] * (1 - tanh(c[t]) * tanh(c[t]))) (the
+         * hidden state h = o * tanh(c)), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_c[b * 700 + t * 7 + c] += d_lstm_h[b * 700 + t * 7 + c] *
+                                           a_lstm_gates[b * 2800 + t * 28 + c + 21] *
+                                           (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]) *
+                                                       rnnc_tanhf(a_lstm_c[b * 700 + t * 7 + c]));
+        }
+        /* lstm, backward: dgates[t, 7:14] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
+         * t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_gates[b * 2800 + t * 28 + c + 7] =
+              d_lstm_c[b * 700 + t * 7 + c] * a_lstm_c[b * 700 + t * 7 + c - 7];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 7:14] (the cell state c = f * c[t-1] + i * g),
+         * t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_c[b * 700 + t * 7 + c - 7] =
+              d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c + 7];
+        }
+        /* lstm, backward: dgates[t, 0:7] = dc[t] * gates[t, 14:21] (the cell state c = f * c[t-1] +
+         * i * g), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_gates[b * 2800 + t * 28 + c] =
+              d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c + 14];
+        }
+        /* lstm, backward: dgates[t, 14:21] = dc[t] * gates[t, 0:7] (the cell state c = f * c[t-1] +
+         * i * g), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_gates[b * 2800 + t * 28 + c + 14] =
+              d_lstm_c[b * 700 + t * 7 + c] * a_lstm_gates[b * 2800 + t * 28 + c];
+        }
+        /* lstm, backward: dz[t, 21:28] = dgates[t, 21:28] * (gates[t, 21:28] * (1 - gates[t,
+         * 21:28])) (gate o), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_z[b * 2800 + t * 28 + c + 21] = d_lstm_gates[b * 2800 + t * 28 + c + 21] *
+                                                 a_lstm_gates[b * 2800 + t * 28 + c + 21] *
+                                                 (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 21]);
+        }
+        /* lstm, backward: dbias[21:28] += dgates[t, 21:28] * (gates[t, 21:28] * (1 - gates[t,
+         * 21:28])) (gate o), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          g_lstm_bias[c + 21] += d_lstm_gates[b * 2800 + t * 28 + c + 21] *
+                                 a_lstm_gates[b * 2800 + t * 28 + c + 21] *
+                                 (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 21]);
+        }
+        /* lstm, backward: dz[t, 14:21] = dgates[t, 14:21] * (1 - gates[t, 14:21] * gates[t, 14:21])
+         * (candidate g), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_z[b * 2800 + t * 28 + c + 14] =
+              d_lstm_gates[b * 2800 + t * 28 + c + 14] *
+              (1.0f -
+               a_lstm_gates[b * 2800 + t * 28 + c + 14] * a_lstm_gates[b * 2800 + t * 28 + c + 14]);
+        }
+        /* lstm, backward: dbias[14:21] += dgates[t, 14:21] * (1 - gates[t, 14:21] * gates[t,
+         * 14:21]) (candidate g), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          g_lstm_bias[c + 14] += d_lstm_gates[b * 2800 + t * 28 + c + 14] *
+                                 (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 14] *
+                                             a_lstm_gates[b * 2800 + t * 28 + c + 14]);
+        }
+        /* lstm, backward: dz[t, 7:14] = dgates[t, 7:14] * (gates[t, 7:14] * (1 - gates[t, 7:14]))
+         * (gate f), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_z[b * 2800 + t * 28 + c + 7] = d_lstm_gates[b * 2800 + t * 28 + c + 7] *
+                                                a_lstm_gates[b * 2800 + t * 28 + c + 7] *
+                                                (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 7]);
+        }
+        /* lstm, backward: dbias[7:14] += dgates[t, 7:14] * (gates[t, 7:14] * (1 - gates[t, 7:14]))
+         * (gate f), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          g_lstm_bias[c + 7] += d_lstm_gates[b * 2800 + t * 28 + c + 7] *
+                                a_lstm_gates[b * 2800 + t * 28 + c + 7] *
+                                (1.0f - a_lstm_gates[b * 2800 + t * 28 + c + 7]);
+        }
+        /* lstm, backward: dz[t, 0:7] = dgates[t, 0:7] * (gates[t, 0:7] * (1 - gates[t, 0:7])) (gate
+         * i), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          d_lstm_z[b * 2800 + t * 28 + c] = d_lstm_gates[b * 2800 + t * 28 + c] *
+                                            a_lstm_gates[b * 2800 + t * 28 + c] *
+                                            (1.0f - a_lstm_gates[b * 2800 + t * 28 + c]);
+        }
+        /* lstm, backward: dbias[0:7] += dgates[t, 0:7] * (gates[t, 0:7] * (1 - gates[t, 0:7]))
+         * (gate i), t = 99 down to 1 */
+        for (int c = 0; c < 7; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 2800 + t * 28 + c] *
+                            a_lstm_gates[b * 2800 + t * 28 + c] *
+                            (1.0f - a_lstm_gates[b * 2800 + t * 28 + c]);
+        }
+      }
+      /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 99 down
+       * to 1 */
+      rnnc_gemm_f32(n, 7, 28, d_lstm_z + t * 28, 2800, 1, wt_lstm_recurrent_kernel, 7,
+                    d_lstm_h + t * 7 - 7, 700, 0, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += h[0:99]^T @ dz[1:100] (the recurrent product) */
+    rnnc_gemm_sum_f32(7, 28, 99, n, a_lstm_h, 1, 7, 700, d_lstm_z + 28, 28, 2800,
+                      g_lstm_recurrent_kernel, 28, 1, 1, 1);
+    for (int b = 0; b < n; ++b) {
+      /* lstm, backward: dgates[0, 21:28] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_gates[b * 2800 + c + 21] = d_lstm_h[b * 700 + c] * rnnc_tanhf(a_lstm_c[b * 700 + c]);
+      }
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 21:28] * (1 - tanh(c[0]) * tanh(c[0]))) (the
+       * hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_c[b * 700 + c] +=
+            d_lstm_h[b * 700 + c] * a_lstm_gates[b * 2800 + c + 21] *
+            (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + c]) * rnnc_tanhf(a_lstm_c[b * 700 + c]));
+      }
+      /* lstm, backward: dgates[0, 0:7] = dc[0] * gates[0, 14:21] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_gates[b * 2800 + c] = d_lstm_c[b * 700 + c] * a_lstm_gates[b * 2800 + c + 14];
+      }
+      /* lstm, backward: dgates[0, 14:21] = dc[0] * gates[0, 0:7] (the cell state c = f * c[t-1] + i
+       * * g) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_gates[b * 2800 + c + 14] = d_lstm_c[b * 700 + c] * a_lstm_gates[b * 2800 + c];
+      }
+      /* lstm, backward: dz[0, 21:28] = dgates[0, 21:28] * (gates[0, 21:28] * (1 - gates[0, 21:28]))
+       * (gate o) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_z[b * 2800 + c + 21] = d_lstm_gates[b * 2800 + c + 21] *
+                                      a_lstm_gates[b * 2800 + c + 21] *
+                                      (1.0f - a_lstm_gates[b * 2800 + c + 21]);
+      }
+      /* lstm, backward: dbias[21:28] += dgates[0, 21:28] * (gates[0, 21:28] * (1 - gates[0,
+       * 21:28])) (gate o) */
+      for (int c = 0; c < 7; ++c) {
+        g_lstm_bias[c + 21] += d_lstm_gates[b * 2800 + c + 21] * a_lstm_gates[b * 2800 + c + 21] *
+                               (1.0f - a_lstm_gates[b * 2800 + c + 21]);
+      }
+      /* lstm, backward: dz[0, 14:21] = dgates[0, 14:21] * (1 - gates[0, 14:21] * gates[0, 14:21])
+       * (candidate g) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_z[b * 2800 + c + 14] =
+            d_lstm_gates[b * 2800 + c + 14] *
+            (1.0f - a_lstm_gates[b * 2800 + c + 14] * a_lstm_gates[b * 2800 + c + 14]);
+      }
+      /* lstm, backward: dbias[14:21] += dgates[0, 14:21] * (1 - gates[0, 14:21] * gates[0, 14:21])
+       * (candidate g) */
+      for (int c = 0; c < 7; ++c) {
+        g_lstm_bias[c + 14] +=
+            d_lstm_gates[b * 2800 + c + 14] *
+            (1.0f - a_lstm_gates[b * 2800 + c + 14] * a_lstm_gates[b * 2800 + c + 14]);
+      }
+      /* lstm, backward: dz[0, 0:7] = dgates[0, 0:7] * (gates[0, 0:7] * (1 - gates[0, 0:7])) (gate
+       * i) */
+      for (int c = 0; c < 7; ++c) {
+        d_lstm_z[b * 2800 + c] = d_lstm_gates[b * 2800 + c] * a_lstm_gates[b * 2800 + c] *
+                                 (1.0f - a_lstm_gates[b * 2800 + c]);
+      }
+      /* lstm, backward: dbias[0:7] += dgates[0, 0:7] * (gates[0, 0:7] * (1 - gates[0, 0:7])) (gate
+       * i) */
+      for (int c = 0; c < 7; ++c) {
+        g_lstm_bias[c] += d_lstm_gates[b * 2800 + c] * a_lstm_gates[b * 2800 + c] *
+                          (1.0f - a_lstm_gates[b * 2800 + c]);
+      }
+    }
+    if (dx) {
+      /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 100, 5, 28, d_lstm_z, 28, 1, wt_lstm_kernel, 5, dx_b, 5, 0, 0);
+    }
+    /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(5, 28, n * 100, a_x, 1, 5, d_lstm_z, 28, g_lstm_kernel, 28, 1, 1);
   }
-  /* lstm, backward: drecurrent_kernel += h[0:99]^T @ dz[1:100] (the recurrent product) */
-  rnnc_gemm_sum_f32(7, 28, 99, n, a_lstm_h, 1, 7, 700, d_lstm_z + 28, 28, 2800,
-                    g_lstm_recurrent_kernel, 28, 1, 1, 1);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 21:28] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_gates[b * 2800 + c + 21] = d_lstm_h[b * 700 + c] * rnnc_tanhf(a_lstm_c[b * 700 + c]);
-    }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 21:28] * (1 - tanh(c[0]) * tanh(c[0]))) (the
-     * hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_c[b * 700 + c] +=
-          d_lstm_h[b * 700 + c] * a_lstm_gates[b * 2800 + c + 21] *
-          (1.0f - rnnc_tanhf(a_lstm_c[b * 700 + c]) * rnnc_tanhf(a_lstm_c[b * 700 + c]));
-    }
-    /* lstm, backward: dgates[0, 0:7] = dc[0] * gates[0, 14:21] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_gates[b * 2800 + c] = d_lstm_c[b * 700 + c] * a_lstm_gates[b * 2800 + c + 14];
-    }
-    /* lstm, backward: dgates[0, 14:21] = dc[0] * gates[0, 0:7] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_gates[b * 2800 + c + 14] = d_lstm_c[b * 700 + c] * a_lstm_gates[b * 2800 + c];
-    }
-    /* lstm, backward: dz[0, 21:28] = dgates[0, 21:28] * (gates[0, 21:28] * (1 - gates[0, 21:28]))
-     * (gate o) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_z[b * 2800 + c + 21] = d_lstm_gates[b * 2800 + c + 21] *
-                                    a_lstm_gates[b * 2800 + c + 21] *
-                                    (1.0f - a_lstm_gates[b * 2800 + c + 21]);
-    }
-    /* lstm, backward: dbias[21:28] += dgates[0, 21:28] * (gates[0, 21:28] * (1 - gates[0, 21:28]))
-     * (gate o) */
-    for (int c = 0; c < 7; ++c) {
-      g_lstm_bias[c + 21] += d_lstm_gates[b * 2800 + c + 21] * a_lstm_gates[b * 2800 + c + 21] *
-                             (1.0f - a_lstm_gates[b * 2800 + c + 21]);
-    }
-    /* lstm, backward: dz[0, 14:21] = dgates[0, 14:21] * (1 - gates[0, 14:21] * gates[0, 14:21])
-     * (candidate g) */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_z[b * 2800 + c + 14] =
-          d_lstm_gates[b * 2800 + c + 14] *
-          (1.0f - a_lstm_gates[b * 2800 + c + 14] * a_lstm_gates[b * 2800 + c + 14]);
-    }
-    /* lstm, backward: dbias[14:21] += dgates[0, 14:21] * (1 - gates[0, 14:21] * gates[0, 14:21])
-     * (candidate g) */
-    for (int c = 0; c < 7; ++c) {
-      g_lstm_bias[c + 14] +=
-          d_lstm_gates[b * 2800 + c + 14] *
-          (1.0f - a_lstm_gates[b * 2800 + c + 14] * a_lstm_gates[b * 2800 + c + 14]);
-    }
-    /* lstm, backward: dz[0, 0:7] = dgates[0, 0:7] * (gates[0, 0:7] * (1 - gates[0, 0:7])) (gate i)
-     */
-    for (int c = 0; c < 7; ++c) {
-      d_lstm_z[b * 2800 + c] = d_lstm_gates[b * 2800 + c] * a_lstm_gates[b * 2800 + c] *
-                               (1.0f - a_lstm_gates[b * 2800 + c]);
-    }
-    /* lstm, backward: dbias[0:7] += dgates[0, 0:7] * (gates[0, 0:7] * (1 - gates[0, 0:7])) (gate i)
-     */
-    for (int c = 0; c < 7; ++c) {
-      g_lstm_bias[c] += d_lstm_gates[b * 2800 + c] * a_lstm_gates[b * 2800 + c] *
-                        (1.0f - a_lstm_gates[b * 2800 + c]);
-    }
-  }
-  if (dx) {
-    /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 100, 5, 28, d_lstm_z, 28, 1, wt_lstm_kernel, 5, dx_b, 5, 0, 0);
-  }
-  /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(5, 28, n * 100, a_x, 1, 5, d_lstm_z, 28, g_lstm_kernel, 28, 1, 1);
 }
 
 double seed08_loss_grad_weighted(const seed08_params *p, seed08_scratch *s, const float *x,
@@ -430,12 +432,12 @@ void seed08_stream_reset(seed08_stream *st) {
 }
 
 void seed08_stream_step(const seed08_params *p, seed08_stream *st, const float *x_t, float *y_t) {
-  float *const state_lstm = st->state_lstm;
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  float *const a_lstm_gates = st->a_lstm_gates;
-  float *const a_lstm_z = st->a_lstm_z;
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  float *restrict const state_lstm = st->state_lstm;
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  float *restrict const a_lstm_gates = st->a_lstm_gates;
+  float *restrict const a_lstm_z = st->a_lstm_z;
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* lstm: z = x @ kernel (the input projection of every step) */

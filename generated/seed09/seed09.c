@@ -89,18 +89,18 @@ void seed09_init(seed09_params *p, uint64_t seed) {
 #endif
 
 void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, float *y, int n) {
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_z = &s->a_lstm_z[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_z = &s->a_dense_z[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *restrict const a_lstm_z = &s->a_lstm_z[0][0];
+  float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+  float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+  float *restrict const a_dense_z = &s->a_dense_z[0][0];
+  float *restrict const a_dense_y = &s->a_dense_y[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 20);
   /* lstm: z = x @ kernel (the input projection of every step) */
@@ -175,233 +175,236 @@ void seed09_forward(const seed09_params *p, seed09_scratch *s, const float *x, f
 void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
                      seed09_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  float *const d_dense_y = &s->d_dense_y[0][0];
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  float *const wt_lstm_kernel = s->wt_lstm_kernel;
-  /* dense: kernel^T = a copy of kernel{view} (the products below read it row by row) */
-  for (int c = 0; c < 5; ++c) {
-    wt_dense_kernel[c] = w_dense_kernel[c];
-  }
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 20; ++r) {
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    float *restrict const d_dense_y = &s->d_dense_y[0][0];
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
+    /* dense: kernel^T = a copy of kernel{view} (the products below read it row by row) */
     for (int c = 0; c < 5; ++c) {
-      wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
+      wt_dense_kernel[c] = w_dense_kernel[c];
     }
-  }
-  /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 20; ++r) {
-    for (int c = 0; c < 10; ++c) {
-      wt_lstm_kernel[r * 10 + c] = w_lstm_kernel[r + c * 20];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_z[b * 40 + r * 20 + c] = 0.0f;
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 5; ++c) {
+        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
       }
     }
-    /* output, backward: dense/dy = dy (the model's output) */
-    { d_dense_y[b * 1] = dy_b[b * 1]; }
-    /* dense, backward: dz = dy */
-    { d_dense_z[b * 1] = d_dense_y[b * 1]; }
-    /* dense, backward: dbias += dy */
-    { g_dense_bias[0] += d_dense_y[b * 1]; }
-  }
-  /* dense, backward: lstm/dh[1] = dz @ kernel^T */
-  rnnc_gemm_f32(n, 5, 1, d_dense_z, 1, 1, wt_dense_kernel, 5, d_lstm_h + 5, 10, 0, 0);
-  /* dense, backward: dkernel += lstm/h[1]^T @ dz */
-  rnnc_gemm_f32(5, 1, n, a_lstm_h + 5, 1, 10, d_dense_z, 1, g_dense_kernel, 1, 1, 0);
-  for (int t = 1; t >= 1; --t) {
+    /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 20; ++r) {
+      for (int c = 0; c < 10; ++c) {
+        wt_lstm_kernel[r * 10 + c] = w_lstm_kernel[r + c * 20];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)), t
-       * = 1 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 40 + t * 20 + c + 15] =
-            d_lstm_h[b * 10 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]);
+      /* lstm: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 2; ++r) {
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_z[b * 40 + r * 20 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] = dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
-       * hidden state h = o * tanh(c)), t = 1 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 10 + t * 5 + c] = d_lstm_h[b * 10 + t * 5 + c] *
-                                       a_lstm_gates[b * 40 + t * 20 + c + 15] *
-                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]) *
-                                                   rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]));
+      /* output, backward: dense/dy = dy (the model's output) */
+      { d_dense_y[b * 1] = dy_b[b * 1]; }
+      /* dense, backward: dz = dy */
+      { d_dense_z[b * 1] = d_dense_y[b * 1]; }
+      /* dense, backward: dbias += dy */
+      { g_dense_bias[0] += d_dense_y[b * 1]; }
+    }
+    /* dense, backward: lstm/dh[1] = dz @ kernel^T */
+    rnnc_gemm_f32(n, 5, 1, d_dense_z, 1, 1, wt_dense_kernel, 5, d_lstm_h + 5, 10, 0, 0);
+    /* dense, backward: dkernel += lstm/h[1]^T @ dz */
+    rnnc_gemm_f32(5, 1, n, a_lstm_h + 5, 1, 10, d_dense_z, 1, g_dense_kernel, 1, 1, 0);
+    for (int t = 1; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 15:20] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)),
+         * t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 40 + t * 20 + c + 15] =
+              d_lstm_h[b * 10 + t * 5 + c] * rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]);
+        }
+        /* lstm, backward: dc[t] = dh[t] * (gates[t, 15:20] * (1 - tanh(c[t]) * tanh(c[t]))) (the
+         * hidden state h = o * tanh(c)), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 10 + t * 5 + c] = d_lstm_h[b * 10 + t * 5 + c] *
+                                         a_lstm_gates[b * 40 + t * 20 + c + 15] *
+                                         (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]) *
+                                                     rnnc_tanhf(a_lstm_c[b * 10 + t * 5 + c]));
+        }
+        /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
+         * t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 40 + t * 20 + c + 5] =
+              d_lstm_c[b * 10 + t * 5 + c] * a_lstm_c[b * 10 + t * 5 + c - 5];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g),
+         * t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_c[b * 10 + t * 5 + c - 5] =
+              d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c + 5];
+        }
+        /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] +
+         * i * g), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 40 + t * 20 + c] =
+              d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c + 10];
+        }
+        /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] +
+         * i * g), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_gates[b * 40 + t * 20 + c + 10] =
+              d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c];
+        }
+        /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 40 + t * 20 + c + 15] = d_lstm_gates[b * 40 + t * 20 + c + 15] *
+                                               a_lstm_gates[b * 40 + t * 20 + c + 15] *
+                                               (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
+         * 15:20])) (gate o), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 15] += d_lstm_gates[b * 40 + t * 20 + c + 15] *
+                                 a_lstm_gates[b * 40 + t * 20 + c + 15] *
+                                 (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 15]);
+        }
+        /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
+         * (candidate g), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 40 + t * 20 + c + 10] = d_lstm_gates[b * 40 + t * 20 + c + 10] *
+                                               (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 10] *
+                                                           a_lstm_gates[b * 40 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t,
+         * 10:15]) (candidate g), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 10] += d_lstm_gates[b * 40 + t * 20 + c + 10] *
+                                 (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 10] *
+                                             a_lstm_gates[b * 40 + t * 20 + c + 10]);
+        }
+        /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 40 + t * 20 + c + 5] = d_lstm_gates[b * 40 + t * 20 + c + 5] *
+                                              a_lstm_gates[b * 40 + t * 20 + c + 5] *
+                                              (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
+         * (gate f), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c + 5] += d_lstm_gates[b * 40 + t * 20 + c + 5] *
+                                a_lstm_gates[b * 40 + t * 20 + c + 5] *
+                                (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 5]);
+        }
+        /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
+         * i), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          d_lstm_z[b * 40 + t * 20 + c] = d_lstm_gates[b * 40 + t * 20 + c] *
+                                          a_lstm_gates[b * 40 + t * 20 + c] *
+                                          (1.0f - a_lstm_gates[b * 40 + t * 20 + c]);
+        }
+        /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5]))
+         * (gate i), t = 1 down to 1 */
+        for (int c = 0; c < 5; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 40 + t * 20 + c] * a_lstm_gates[b * 40 + t * 20 + c] *
+                            (1.0f - a_lstm_gates[b * 40 + t * 20 + c]);
+        }
       }
-      /* lstm, backward: dgates[t, 5:10] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g), t
-       * = 1 down to 1 */
+      /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 1 down to
+       * 1 */
+      rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 40, 1, wt_lstm_recurrent_kernel, 5,
+                    d_lstm_h + t * 5 - 5, 10, 0, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += h[0]^T @ dz[1] (the recurrent product) */
+    rnnc_gemm_f32(5, 20, n, a_lstm_h, 1, 10, d_lstm_z + 20, 40, g_lstm_recurrent_kernel, 20, 1, 0);
+    for (int b = 0; b < n; ++b) {
+      /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 40 + t * 20 + c + 5] =
-            d_lstm_c[b * 10 + t * 5 + c] * a_lstm_c[b * 10 + t * 5 + c - 5];
+        d_lstm_gates[b * 40 + c + 15] = d_lstm_h[b * 10 + c] * rnnc_tanhf(a_lstm_c[b * 10 + c]);
       }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 5:10] (the cell state c = f * c[t-1] + i * g), t
-       * = 1 down to 1 */
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
+       * hidden state h = o * tanh(c)) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_c[b * 10 + t * 5 + c - 5] =
-            d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c + 5];
+        d_lstm_c[b * 10 + c] +=
+            d_lstm_h[b * 10 + c] * a_lstm_gates[b * 40 + c + 15] *
+            (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + c]) * rnnc_tanhf(a_lstm_c[b * 10 + c]));
       }
-      /* lstm, backward: dgates[t, 0:5] = dc[t] * gates[t, 10:15] (the cell state c = f * c[t-1] + i
-       * * g), t = 1 down to 1 */
+      /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i
+       * * g) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 40 + t * 20 + c] =
-            d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c + 10];
+        d_lstm_gates[b * 40 + c] = d_lstm_c[b * 10 + c] * a_lstm_gates[b * 40 + c + 10];
       }
-      /* lstm, backward: dgates[t, 10:15] = dc[t] * gates[t, 0:5] (the cell state c = f * c[t-1] + i
-       * * g), t = 1 down to 1 */
+      /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i
+       * * g) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_gates[b * 40 + t * 20 + c + 10] =
-            d_lstm_c[b * 10 + t * 5 + c] * a_lstm_gates[b * 40 + t * 20 + c];
+        d_lstm_gates[b * 40 + c + 10] = d_lstm_c[b * 10 + c] * a_lstm_gates[b * 40 + c];
       }
-      /* lstm, backward: dz[t, 15:20] = dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t, 15:20]))
-       * (gate o), t = 1 down to 1 */
+      /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
+       * (gate o) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 40 + t * 20 + c + 15] = d_lstm_gates[b * 40 + t * 20 + c + 15] *
-                                             a_lstm_gates[b * 40 + t * 20 + c + 15] *
-                                             (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 15]);
+        d_lstm_z[b * 40 + c + 15] = d_lstm_gates[b * 40 + c + 15] * a_lstm_gates[b * 40 + c + 15] *
+                                    (1.0f - a_lstm_gates[b * 40 + c + 15]);
       }
-      /* lstm, backward: dbias[15:20] += dgates[t, 15:20] * (gates[t, 15:20] * (1 - gates[t,
-       * 15:20])) (gate o), t = 1 down to 1 */
+      /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0,
+       * 15:20])) (gate o) */
       for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 15] += d_lstm_gates[b * 40 + t * 20 + c + 15] *
-                               a_lstm_gates[b * 40 + t * 20 + c + 15] *
-                               (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 15]);
+        g_lstm_bias[c + 15] += d_lstm_gates[b * 40 + c + 15] * a_lstm_gates[b * 40 + c + 15] *
+                               (1.0f - a_lstm_gates[b * 40 + c + 15]);
       }
-      /* lstm, backward: dz[t, 10:15] = dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 1 down to 1 */
+      /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 40 + t * 20 + c + 10] = d_lstm_gates[b * 40 + t * 20 + c + 10] *
-                                             (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 10] *
-                                                         a_lstm_gates[b * 40 + t * 20 + c + 10]);
+        d_lstm_z[b * 40 + c + 10] =
+            d_lstm_gates[b * 40 + c + 10] *
+            (1.0f - a_lstm_gates[b * 40 + c + 10] * a_lstm_gates[b * 40 + c + 10]);
       }
-      /* lstm, backward: dbias[10:15] += dgates[t, 10:15] * (1 - gates[t, 10:15] * gates[t, 10:15])
-       * (candidate g), t = 1 down to 1 */
+      /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
+       * (candidate g) */
       for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 10] += d_lstm_gates[b * 40 + t * 20 + c + 10] *
-                               (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 10] *
-                                           a_lstm_gates[b * 40 + t * 20 + c + 10]);
+        g_lstm_bias[c + 10] +=
+            d_lstm_gates[b * 40 + c + 10] *
+            (1.0f - a_lstm_gates[b * 40 + c + 10] * a_lstm_gates[b * 40 + c + 10]);
       }
-      /* lstm, backward: dz[t, 5:10] = dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 1 down to 1 */
+      /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
       for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 40 + t * 20 + c + 5] = d_lstm_gates[b * 40 + t * 20 + c + 5] *
-                                            a_lstm_gates[b * 40 + t * 20 + c + 5] *
-                                            (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 5]);
+        d_lstm_z[b * 40 + c] =
+            d_lstm_gates[b * 40 + c] * a_lstm_gates[b * 40 + c] * (1.0f - a_lstm_gates[b * 40 + c]);
       }
-      /* lstm, backward: dbias[5:10] += dgates[t, 5:10] * (gates[t, 5:10] * (1 - gates[t, 5:10]))
-       * (gate f), t = 1 down to 1 */
+      /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate
+       * i) */
       for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c + 5] += d_lstm_gates[b * 40 + t * 20 + c + 5] *
-                              a_lstm_gates[b * 40 + t * 20 + c + 5] *
-                              (1.0f - a_lstm_gates[b * 40 + t * 20 + c + 5]);
-      }
-      /* lstm, backward: dz[t, 0:5] = dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 1 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        d_lstm_z[b * 40 + t * 20 + c] = d_lstm_gates[b * 40 + t * 20 + c] *
-                                        a_lstm_gates[b * 40 + t * 20 + c] *
-                                        (1.0f - a_lstm_gates[b * 40 + t * 20 + c]);
-      }
-      /* lstm, backward: dbias[0:5] += dgates[t, 0:5] * (gates[t, 0:5] * (1 - gates[t, 0:5])) (gate
-       * i), t = 1 down to 1 */
-      for (int c = 0; c < 5; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 40 + t * 20 + c] * a_lstm_gates[b * 40 + t * 20 + c] *
-                          (1.0f - a_lstm_gates[b * 40 + t * 20 + c]);
+        g_lstm_bias[c] +=
+            d_lstm_gates[b * 40 + c] * a_lstm_gates[b * 40 + c] * (1.0f - a_lstm_gates[b * 40 + c]);
       }
     }
-    /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 1 down to 1
-     */
-    rnnc_gemm_f32(n, 5, 20, d_lstm_z + t * 20, 40, 1, wt_lstm_recurrent_kernel, 5,
-                  d_lstm_h + t * 5 - 5, 10, 0, 0);
+    if (dx) {
+      /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 2, 10, 20, d_lstm_z, 20, 1, wt_lstm_kernel, 10, dx_b, 10, 0, 0);
+    }
+    /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(10, 20, n * 2, a_x, 1, 10, d_lstm_z, 20, g_lstm_kernel, 20, 1, 0);
   }
-  /* lstm, backward: drecurrent_kernel += h[0]^T @ dz[1] (the recurrent product) */
-  rnnc_gemm_f32(5, 20, n, a_lstm_h, 1, 10, d_lstm_z + 20, 40, g_lstm_recurrent_kernel, 20, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 15:20] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 40 + c + 15] = d_lstm_h[b * 10 + c] * rnnc_tanhf(a_lstm_c[b * 10 + c]);
-    }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 15:20] * (1 - tanh(c[0]) * tanh(c[0]))) (the
-     * hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_c[b * 10 + c] +=
-          d_lstm_h[b * 10 + c] * a_lstm_gates[b * 40 + c + 15] *
-          (1.0f - rnnc_tanhf(a_lstm_c[b * 10 + c]) * rnnc_tanhf(a_lstm_c[b * 10 + c]));
-    }
-    /* lstm, backward: dgates[0, 0:5] = dc[0] * gates[0, 10:15] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 40 + c] = d_lstm_c[b * 10 + c] * a_lstm_gates[b * 40 + c + 10];
-    }
-    /* lstm, backward: dgates[0, 10:15] = dc[0] * gates[0, 0:5] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_gates[b * 40 + c + 10] = d_lstm_c[b * 10 + c] * a_lstm_gates[b * 40 + c];
-    }
-    /* lstm, backward: dz[0, 15:20] = dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 40 + c + 15] = d_lstm_gates[b * 40 + c + 15] * a_lstm_gates[b * 40 + c + 15] *
-                                  (1.0f - a_lstm_gates[b * 40 + c + 15]);
-    }
-    /* lstm, backward: dbias[15:20] += dgates[0, 15:20] * (gates[0, 15:20] * (1 - gates[0, 15:20]))
-     * (gate o) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 15] += d_lstm_gates[b * 40 + c + 15] * a_lstm_gates[b * 40 + c + 15] *
-                             (1.0f - a_lstm_gates[b * 40 + c + 15]);
-    }
-    /* lstm, backward: dz[0, 10:15] = dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 40 + c + 10] =
-          d_lstm_gates[b * 40 + c + 10] *
-          (1.0f - a_lstm_gates[b * 40 + c + 10] * a_lstm_gates[b * 40 + c + 10]);
-    }
-    /* lstm, backward: dbias[10:15] += dgates[0, 10:15] * (1 - gates[0, 10:15] * gates[0, 10:15])
-     * (candidate g) */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c + 10] += d_lstm_gates[b * 40 + c + 10] *
-                             (1.0f - a_lstm_gates[b * 40 + c + 10] * a_lstm_gates[b * 40 + c + 10]);
-    }
-    /* lstm, backward: dz[0, 0:5] = dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      d_lstm_z[b * 40 + c] =
-          d_lstm_gates[b * 40 + c] * a_lstm_gates[b * 40 + c] * (1.0f - a_lstm_gates[b * 40 + c]);
-    }
-    /* lstm, backward: dbias[0:5] += dgates[0, 0:5] * (gates[0, 0:5] * (1 - gates[0, 0:5])) (gate i)
-     */
-    for (int c = 0; c < 5; ++c) {
-      g_lstm_bias[c] +=
-          d_lstm_gates[b * 40 + c] * a_lstm_gates[b * 40 + c] * (1.0f - a_lstm_gates[b * 40 + c]);
-    }
-  }
-  if (dx) {
-    /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 2, 10, 20, d_lstm_z, 20, 1, wt_lstm_kernel, 10, dx_b, 10, 0, 0);
-  }
-  /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(10, 20, n * 2, a_x, 1, 10, d_lstm_z, 20, g_lstm_kernel, 20, 1, 0);
 }
 
 double seed09_loss_grad_weighted(const seed09_params *p, seed09_scratch *s, const float *x,
@@ -444,16 +447,16 @@ void seed09_stream_reset(seed09_stream *st) {
 }
 
 void seed09_stream_step(const seed09_params *p, seed09_stream *st, const float *x_t, float *y_t) {
-  float *const state_lstm = st->state_lstm;
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  float *const a_lstm_gates = st->a_lstm_gates;
-  float *const a_lstm_z = st->a_lstm_z;
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_dense_z = st->a_dense_z;
-  float *const a_dense_y = st->a_dense_y;
+  float *restrict const state_lstm = st->state_lstm;
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  float *restrict const a_lstm_gates = st->a_lstm_gates;
+  float *restrict const a_lstm_z = st->a_lstm_z;
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_dense_z = st->a_dense_z;
+  float *restrict const a_dense_y = st->a_dense_y;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* lstm: z = x @ kernel (the input projection of every step) */

@@ -89,19 +89,19 @@ void seed13_init(seed13_params *p, uint64_t seed) {
 #endif
 
 void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, float *y, int n) {
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_z = &s->a_lstm_z[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_z = &s->a_dense_z[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const a_dense_logits = &s->a_dense_logits[0][0];
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *restrict const a_lstm_z = &s->a_lstm_z[0][0];
+  float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+  float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+  float *restrict const a_dense_z = &s->a_dense_z[0][0];
+  float *restrict const a_dense_y = &s->a_dense_y[0][0];
+  float *restrict const a_dense_logits = &s->a_dense_logits[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 12);
   /* lstm: z = x @ kernel (the input projection of every step) */
@@ -198,265 +198,267 @@ void seed13_forward(const seed13_params *p, seed13_scratch *s, const float *x, f
 void seed13_backward(const seed13_params *p, seed13_scratch *s, const float *dy,
                      seed13_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  float *const d_dense_logits = &s->d_dense_logits[0][0];
-  float *const d_dense_y = &s->d_dense_y[0][0];
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  float *const wt_lstm_kernel = s->wt_lstm_kernel;
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-    }
-  }
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 12; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_lstm_recurrent_kernel[r * 3 + c] = w_lstm_recurrent_kernel[r + c * 12];
-    }
-  }
-  /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 12; ++r) {
-    for (int c = 0; c < 4; ++c) {
-      wt_lstm_kernel[r * 4 + c] = w_lstm_kernel[r + c * 12];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 12; ++c) {
-        d_lstm_z[b * 36 + r * 12 + c] = 0.0f;
-      }
-    }
-    /* lstm: dc = 0 (gradients start at zero) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *restrict const a_dense_y = &s->a_dense_y[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    float *restrict const d_dense_logits = &s->d_dense_logits[0][0];
+    float *restrict const d_dense_y = &s->d_dense_y[0][0];
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_lstm_c[b * 9 + r * 3 + c] = 0.0f;
+        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
       }
     }
-    /* output, backward: dense/dy = dy (the model's output) */
-    for (int r = 0; r < 3; ++r) {
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 12; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        wt_lstm_recurrent_kernel[r * 3 + c] = w_lstm_recurrent_kernel[r + c * 12];
       }
     }
-    /* dense, backward: dlogits = y * (dy - sum(dy * y)) */
-    for (int r = 0; r < 3; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 3; ++c)
-        dot += d_dense_y[b * 9 + r * 3 + c] * a_dense_y[b * 9 + r * 3 + c];
-      for (int c = 0; c < 3; ++c)
-        d_dense_logits[b * 9 + r * 3 + c] =
-            a_dense_y[b * 9 + r * 3 + c] * (d_dense_y[b * 9 + r * 3 + c] - dot);
-    }
-    /* dense, backward: dz = dlogits (the logits) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        d_dense_z[b * 9 + r * 3 + c] = d_dense_logits[b * 9 + r * 3 + c];
+    /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 12; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        wt_lstm_kernel[r * 4 + c] = w_lstm_kernel[r + c * 12];
       }
     }
-    /* dense, backward: dbias += dlogits (the logits) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        g_dense_bias[c] += d_dense_logits[b * 9 + r * 3 + c];
-      }
-    }
-  }
-  /* dense, backward: lstm/dh = dz @ kernel^T */
-  rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_lstm_h, 3, 0, 0);
-  /* dense, backward: dkernel += lstm/h^T @ dz */
-  rnnc_gemm_f32(3, 3, n * 3, a_lstm_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
-  for (int t = 2; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 9:12] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_gates[b * 36 + t * 12 + c + 9] =
-            d_lstm_h[b * 9 + t * 3 + c] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]);
+      /* lstm: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 12; ++c) {
+          d_lstm_z[b * 36 + r * 12 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] += dh[t] * (gates[t, 9:12] * (1 - tanh(c[t]) * tanh(c[t]))) (the
-       * hidden state h = o * tanh(c)), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_c[b * 9 + t * 3 + c] += d_lstm_h[b * 9 + t * 3 + c] *
-                                       a_lstm_gates[b * 36 + t * 12 + c + 9] *
-                                       (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]) *
-                                                   rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]));
+      /* lstm: dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_c[b * 9 + r * 3 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dgates[t, 3:6] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_gates[b * 36 + t * 12 + c + 3] =
-            d_lstm_c[b * 9 + t * 3 + c] * a_lstm_c[b * 9 + t * 3 + c - 3];
+      /* output, backward: dense/dy = dy (the model's output) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        }
       }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 3:6] (the cell state c = f * c[t-1] + i * g), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_c[b * 9 + t * 3 + c - 3] =
-            d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c + 3];
+      /* dense, backward: dlogits = y * (dy - sum(dy * y)) */
+      for (int r = 0; r < 3; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 3; ++c)
+          dot += d_dense_y[b * 9 + r * 3 + c] * a_dense_y[b * 9 + r * 3 + c];
+        for (int c = 0; c < 3; ++c)
+          d_dense_logits[b * 9 + r * 3 + c] =
+              a_dense_y[b * 9 + r * 3 + c] * (d_dense_y[b * 9 + r * 3 + c] - dot);
       }
-      /* lstm, backward: dgates[t, 0:3] = dc[t] * gates[t, 6:9] (the cell state c = f * c[t-1] + i *
-       * g), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_gates[b * 36 + t * 12 + c] =
-            d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c + 6];
+      /* dense, backward: dz = dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_dense_z[b * 9 + r * 3 + c] = d_dense_logits[b * 9 + r * 3 + c];
+        }
       }
-      /* lstm, backward: dgates[t, 6:9] = dc[t] * gates[t, 0:3] (the cell state c = f * c[t-1] + i *
-       * g), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_gates[b * 36 + t * 12 + c + 6] =
-            d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c];
-      }
-      /* lstm, backward: dz[t, 9:12] = dgates[t, 9:12] * (gates[t, 9:12] * (1 - gates[t, 9:12]))
-       * (gate o), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_z[b * 36 + t * 12 + c + 9] = d_lstm_gates[b * 36 + t * 12 + c + 9] *
-                                            a_lstm_gates[b * 36 + t * 12 + c + 9] *
-                                            (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 9]);
-      }
-      /* lstm, backward: dbias[9:12] += dgates[t, 9:12] * (gates[t, 9:12] * (1 - gates[t, 9:12]))
-       * (gate o), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_lstm_bias[c + 9] += d_lstm_gates[b * 36 + t * 12 + c + 9] *
-                              a_lstm_gates[b * 36 + t * 12 + c + 9] *
-                              (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 9]);
-      }
-      /* lstm, backward: dz[t, 6:9] = dgates[t, 6:9] * (1 - gates[t, 6:9] * gates[t, 6:9])
-       * (candidate g), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_z[b * 36 + t * 12 + c + 6] =
-            d_lstm_gates[b * 36 + t * 12 + c + 6] *
-            (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 6] * a_lstm_gates[b * 36 + t * 12 + c + 6]);
-      }
-      /* lstm, backward: dbias[6:9] += dgates[t, 6:9] * (1 - gates[t, 6:9] * gates[t, 6:9])
-       * (candidate g), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_lstm_bias[c + 6] +=
-            d_lstm_gates[b * 36 + t * 12 + c + 6] *
-            (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 6] * a_lstm_gates[b * 36 + t * 12 + c + 6]);
-      }
-      /* lstm, backward: dz[t, 3:6] = dgates[t, 3:6] * (gates[t, 3:6] * (1 - gates[t, 3:6])) (gate
-       * f), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_z[b * 36 + t * 12 + c + 3] = d_lstm_gates[b * 36 + t * 12 + c + 3] *
-                                            a_lstm_gates[b * 36 + t * 12 + c + 3] *
-                                            (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 3]);
-      }
-      /* lstm, backward: dbias[3:6] += dgates[t, 3:6] * (gates[t, 3:6] * (1 - gates[t, 3:6])) (gate
-       * f), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_lstm_bias[c + 3] += d_lstm_gates[b * 36 + t * 12 + c + 3] *
-                              a_lstm_gates[b * 36 + t * 12 + c + 3] *
-                              (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 3]);
-      }
-      /* lstm, backward: dz[t, 0:3] = dgates[t, 0:3] * (gates[t, 0:3] * (1 - gates[t, 0:3])) (gate
-       * i), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_lstm_z[b * 36 + t * 12 + c] = d_lstm_gates[b * 36 + t * 12 + c] *
-                                        a_lstm_gates[b * 36 + t * 12 + c] *
-                                        (1.0f - a_lstm_gates[b * 36 + t * 12 + c]);
-      }
-      /* lstm, backward: dbias[0:3] += dgates[t, 0:3] * (gates[t, 0:3] * (1 - gates[t, 0:3])) (gate
-       * i), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 36 + t * 12 + c] * a_lstm_gates[b * 36 + t * 12 + c] *
-                          (1.0f - a_lstm_gates[b * 36 + t * 12 + c]);
+      /* dense, backward: dbias += dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          g_dense_bias[c] += d_dense_logits[b * 9 + r * 3 + c];
+        }
       }
     }
-    /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2 down to
-     * 1 */
-    rnnc_gemm_f32(n, 3, 12, d_lstm_z + t * 12, 36, 1, wt_lstm_recurrent_kernel, 3,
-                  d_lstm_h + t * 3 - 3, 9, 1, 0);
+    /* dense, backward: lstm/dh = dz @ kernel^T */
+    rnnc_gemm_f32(n * 3, 3, 3, d_dense_z, 3, 1, wt_dense_kernel, 3, d_lstm_h, 3, 0, 0);
+    /* dense, backward: dkernel += lstm/h^T @ dz */
+    rnnc_gemm_f32(3, 3, n * 3, a_lstm_h, 1, 3, d_dense_z, 3, g_dense_kernel, 3, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 9:12] = dh[t] * tanh(c[t]) (the hidden state h = o * tanh(c)),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_gates[b * 36 + t * 12 + c + 9] =
+              d_lstm_h[b * 9 + t * 3 + c] * rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]);
+        }
+        /* lstm, backward: dc[t] += dh[t] * (gates[t, 9:12] * (1 - tanh(c[t]) * tanh(c[t]))) (the
+         * hidden state h = o * tanh(c)), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_c[b * 9 + t * 3 + c] += d_lstm_h[b * 9 + t * 3 + c] *
+                                         a_lstm_gates[b * 36 + t * 12 + c + 9] *
+                                         (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]) *
+                                                     rnnc_tanhf(a_lstm_c[b * 9 + t * 3 + c]));
+        }
+        /* lstm, backward: dgates[t, 3:6] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_gates[b * 36 + t * 12 + c + 3] =
+              d_lstm_c[b * 9 + t * 3 + c] * a_lstm_c[b * 9 + t * 3 + c - 3];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 3:6] (the cell state c = f * c[t-1] + i * g),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_c[b * 9 + t * 3 + c - 3] =
+              d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c + 3];
+        }
+        /* lstm, backward: dgates[t, 0:3] = dc[t] * gates[t, 6:9] (the cell state c = f * c[t-1] + i
+         * * g), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_gates[b * 36 + t * 12 + c] =
+              d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c + 6];
+        }
+        /* lstm, backward: dgates[t, 6:9] = dc[t] * gates[t, 0:3] (the cell state c = f * c[t-1] + i
+         * * g), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_gates[b * 36 + t * 12 + c + 6] =
+              d_lstm_c[b * 9 + t * 3 + c] * a_lstm_gates[b * 36 + t * 12 + c];
+        }
+        /* lstm, backward: dz[t, 9:12] = dgates[t, 9:12] * (gates[t, 9:12] * (1 - gates[t, 9:12]))
+         * (gate o), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_z[b * 36 + t * 12 + c + 9] = d_lstm_gates[b * 36 + t * 12 + c + 9] *
+                                              a_lstm_gates[b * 36 + t * 12 + c + 9] *
+                                              (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 9]);
+        }
+        /* lstm, backward: dbias[9:12] += dgates[t, 9:12] * (gates[t, 9:12] * (1 - gates[t, 9:12]))
+         * (gate o), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_lstm_bias[c + 9] += d_lstm_gates[b * 36 + t * 12 + c + 9] *
+                                a_lstm_gates[b * 36 + t * 12 + c + 9] *
+                                (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 9]);
+        }
+        /* lstm, backward: dz[t, 6:9] = dgates[t, 6:9] * (1 - gates[t, 6:9] * gates[t, 6:9])
+         * (candidate g), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_z[b * 36 + t * 12 + c + 6] = d_lstm_gates[b * 36 + t * 12 + c + 6] *
+                                              (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 6] *
+                                                          a_lstm_gates[b * 36 + t * 12 + c + 6]);
+        }
+        /* lstm, backward: dbias[6:9] += dgates[t, 6:9] * (1 - gates[t, 6:9] * gates[t, 6:9])
+         * (candidate g), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_lstm_bias[c + 6] += d_lstm_gates[b * 36 + t * 12 + c + 6] *
+                                (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 6] *
+                                            a_lstm_gates[b * 36 + t * 12 + c + 6]);
+        }
+        /* lstm, backward: dz[t, 3:6] = dgates[t, 3:6] * (gates[t, 3:6] * (1 - gates[t, 3:6])) (gate
+         * f), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_z[b * 36 + t * 12 + c + 3] = d_lstm_gates[b * 36 + t * 12 + c + 3] *
+                                              a_lstm_gates[b * 36 + t * 12 + c + 3] *
+                                              (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 3]);
+        }
+        /* lstm, backward: dbias[3:6] += dgates[t, 3:6] * (gates[t, 3:6] * (1 - gates[t, 3:6]))
+         * (gate f), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_lstm_bias[c + 3] += d_lstm_gates[b * 36 + t * 12 + c + 3] *
+                                a_lstm_gates[b * 36 + t * 12 + c + 3] *
+                                (1.0f - a_lstm_gates[b * 36 + t * 12 + c + 3]);
+        }
+        /* lstm, backward: dz[t, 0:3] = dgates[t, 0:3] * (gates[t, 0:3] * (1 - gates[t, 0:3])) (gate
+         * i), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          d_lstm_z[b * 36 + t * 12 + c] = d_lstm_gates[b * 36 + t * 12 + c] *
+                                          a_lstm_gates[b * 36 + t * 12 + c] *
+                                          (1.0f - a_lstm_gates[b * 36 + t * 12 + c]);
+        }
+        /* lstm, backward: dbias[0:3] += dgates[t, 0:3] * (gates[t, 0:3] * (1 - gates[t, 0:3]))
+         * (gate i), t = 2 down to 1 */
+        for (int c = 0; c < 3; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 36 + t * 12 + c] * a_lstm_gates[b * 36 + t * 12 + c] *
+                            (1.0f - a_lstm_gates[b * 36 + t * 12 + c]);
+        }
+      }
+      /* lstm, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2 down
+       * to 1 */
+      rnnc_gemm_f32(n, 3, 12, d_lstm_z + t * 12, 36, 1, wt_lstm_recurrent_kernel, 3,
+                    d_lstm_h + t * 3 - 3, 9, 1, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
+    rnnc_gemm_sum_f32(3, 12, 2, n, a_lstm_h, 1, 3, 9, d_lstm_z + 12, 12, 36,
+                      g_lstm_recurrent_kernel, 12, 1, 170, 0);
+    for (int b = 0; b < n; ++b) {
+      /* lstm, backward: dgates[0, 9:12] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_gates[b * 36 + c + 9] = d_lstm_h[b * 9 + c] * rnnc_tanhf(a_lstm_c[b * 9 + c]);
+      }
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 9:12] * (1 - tanh(c[0]) * tanh(c[0]))) (the
+       * hidden state h = o * tanh(c)) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_c[b * 9 + c] +=
+            d_lstm_h[b * 9 + c] * a_lstm_gates[b * 36 + c + 9] *
+            (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + c]) * rnnc_tanhf(a_lstm_c[b * 9 + c]));
+      }
+      /* lstm, backward: dgates[0, 0:3] = dc[0] * gates[0, 6:9] (the cell state c = f * c[t-1] + i *
+       * g) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_gates[b * 36 + c] = d_lstm_c[b * 9 + c] * a_lstm_gates[b * 36 + c + 6];
+      }
+      /* lstm, backward: dgates[0, 6:9] = dc[0] * gates[0, 0:3] (the cell state c = f * c[t-1] + i *
+       * g) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_gates[b * 36 + c + 6] = d_lstm_c[b * 9 + c] * a_lstm_gates[b * 36 + c];
+      }
+      /* lstm, backward: dz[0, 9:12] = dgates[0, 9:12] * (gates[0, 9:12] * (1 - gates[0, 9:12]))
+       * (gate o) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_z[b * 36 + c + 9] = d_lstm_gates[b * 36 + c + 9] * a_lstm_gates[b * 36 + c + 9] *
+                                   (1.0f - a_lstm_gates[b * 36 + c + 9]);
+      }
+      /* lstm, backward: dbias[9:12] += dgates[0, 9:12] * (gates[0, 9:12] * (1 - gates[0, 9:12]))
+       * (gate o) */
+      for (int c = 0; c < 3; ++c) {
+        g_lstm_bias[c + 9] += d_lstm_gates[b * 36 + c + 9] * a_lstm_gates[b * 36 + c + 9] *
+                              (1.0f - a_lstm_gates[b * 36 + c + 9]);
+      }
+      /* lstm, backward: dz[0, 6:9] = dgates[0, 6:9] * (1 - gates[0, 6:9] * gates[0, 6:9])
+       * (candidate g) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_z[b * 36 + c + 6] =
+            d_lstm_gates[b * 36 + c + 6] *
+            (1.0f - a_lstm_gates[b * 36 + c + 6] * a_lstm_gates[b * 36 + c + 6]);
+      }
+      /* lstm, backward: dbias[6:9] += dgates[0, 6:9] * (1 - gates[0, 6:9] * gates[0, 6:9])
+       * (candidate g) */
+      for (int c = 0; c < 3; ++c) {
+        g_lstm_bias[c + 6] += d_lstm_gates[b * 36 + c + 6] *
+                              (1.0f - a_lstm_gates[b * 36 + c + 6] * a_lstm_gates[b * 36 + c + 6]);
+      }
+      /* lstm, backward: dz[0, 0:3] = dgates[0, 0:3] * (gates[0, 0:3] * (1 - gates[0, 0:3])) (gate
+       * i) */
+      for (int c = 0; c < 3; ++c) {
+        d_lstm_z[b * 36 + c] =
+            d_lstm_gates[b * 36 + c] * a_lstm_gates[b * 36 + c] * (1.0f - a_lstm_gates[b * 36 + c]);
+      }
+      /* lstm, backward: dbias[0:3] += dgates[0, 0:3] * (gates[0, 0:3] * (1 - gates[0, 0:3])) (gate
+       * i) */
+      for (int c = 0; c < 3; ++c) {
+        g_lstm_bias[c] +=
+            d_lstm_gates[b * 36 + c] * a_lstm_gates[b * 36 + c] * (1.0f - a_lstm_gates[b * 36 + c]);
+      }
+    }
+    if (dx) {
+      /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 3, 4, 12, d_lstm_z, 12, 1, wt_lstm_kernel, 4, dx_b, 4, 0, 0);
+    }
+    /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(4, 12, n * 3, a_x, 1, 4, d_lstm_z, 12, g_lstm_kernel, 12, 1, 0);
   }
-  /* lstm, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
-  rnnc_gemm_sum_f32(3, 12, 2, n, a_lstm_h, 1, 3, 9, d_lstm_z + 12, 12, 36, g_lstm_recurrent_kernel,
-                    12, 1, 170, 0);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 9:12] = dh[0] * tanh(c[0]) (the hidden state h = o * tanh(c)) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_gates[b * 36 + c + 9] = d_lstm_h[b * 9 + c] * rnnc_tanhf(a_lstm_c[b * 9 + c]);
-    }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 9:12] * (1 - tanh(c[0]) * tanh(c[0]))) (the hidden
-     * state h = o * tanh(c)) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_c[b * 9 + c] +=
-          d_lstm_h[b * 9 + c] * a_lstm_gates[b * 36 + c + 9] *
-          (1.0f - rnnc_tanhf(a_lstm_c[b * 9 + c]) * rnnc_tanhf(a_lstm_c[b * 9 + c]));
-    }
-    /* lstm, backward: dgates[0, 0:3] = dc[0] * gates[0, 6:9] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_gates[b * 36 + c] = d_lstm_c[b * 9 + c] * a_lstm_gates[b * 36 + c + 6];
-    }
-    /* lstm, backward: dgates[0, 6:9] = dc[0] * gates[0, 0:3] (the cell state c = f * c[t-1] + i *
-     * g) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_gates[b * 36 + c + 6] = d_lstm_c[b * 9 + c] * a_lstm_gates[b * 36 + c];
-    }
-    /* lstm, backward: dz[0, 9:12] = dgates[0, 9:12] * (gates[0, 9:12] * (1 - gates[0, 9:12])) (gate
-     * o) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_z[b * 36 + c + 9] = d_lstm_gates[b * 36 + c + 9] * a_lstm_gates[b * 36 + c + 9] *
-                                 (1.0f - a_lstm_gates[b * 36 + c + 9]);
-    }
-    /* lstm, backward: dbias[9:12] += dgates[0, 9:12] * (gates[0, 9:12] * (1 - gates[0, 9:12]))
-     * (gate o) */
-    for (int c = 0; c < 3; ++c) {
-      g_lstm_bias[c + 9] += d_lstm_gates[b * 36 + c + 9] * a_lstm_gates[b * 36 + c + 9] *
-                            (1.0f - a_lstm_gates[b * 36 + c + 9]);
-    }
-    /* lstm, backward: dz[0, 6:9] = dgates[0, 6:9] * (1 - gates[0, 6:9] * gates[0, 6:9]) (candidate
-     * g) */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_z[b * 36 + c + 6] =
-          d_lstm_gates[b * 36 + c + 6] *
-          (1.0f - a_lstm_gates[b * 36 + c + 6] * a_lstm_gates[b * 36 + c + 6]);
-    }
-    /* lstm, backward: dbias[6:9] += dgates[0, 6:9] * (1 - gates[0, 6:9] * gates[0, 6:9]) (candidate
-     * g) */
-    for (int c = 0; c < 3; ++c) {
-      g_lstm_bias[c + 6] += d_lstm_gates[b * 36 + c + 6] *
-                            (1.0f - a_lstm_gates[b * 36 + c + 6] * a_lstm_gates[b * 36 + c + 6]);
-    }
-    /* lstm, backward: dz[0, 0:3] = dgates[0, 0:3] * (gates[0, 0:3] * (1 - gates[0, 0:3])) (gate i)
-     */
-    for (int c = 0; c < 3; ++c) {
-      d_lstm_z[b * 36 + c] =
-          d_lstm_gates[b * 36 + c] * a_lstm_gates[b * 36 + c] * (1.0f - a_lstm_gates[b * 36 + c]);
-    }
-    /* lstm, backward: dbias[0:3] += dgates[0, 0:3] * (gates[0, 0:3] * (1 - gates[0, 0:3])) (gate i)
-     */
-    for (int c = 0; c < 3; ++c) {
-      g_lstm_bias[c] +=
-          d_lstm_gates[b * 36 + c] * a_lstm_gates[b * 36 + c] * (1.0f - a_lstm_gates[b * 36 + c]);
-    }
-  }
-  if (dx) {
-    /* lstm, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 3, 4, 12, d_lstm_z, 12, 1, wt_lstm_kernel, 4, dx_b, 4, 0, 0);
-  }
-  /* lstm, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(4, 12, n * 3, a_x, 1, 4, d_lstm_z, 12, g_lstm_kernel, 12, 1, 0);
 }
 
 double seed13_loss_grad_weighted(const seed13_params *p, seed13_scratch *s, const float *x,
@@ -499,17 +501,17 @@ void seed13_stream_reset(seed13_stream *st) {
 }
 
 void seed13_stream_step(const seed13_params *p, seed13_stream *st, const float *x_t, float *y_t) {
-  float *const state_lstm = st->state_lstm;
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  float *const a_lstm_gates = st->a_lstm_gates;
-  float *const a_lstm_z = st->a_lstm_z;
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_dense_z = st->a_dense_z;
-  float *const a_dense_y = st->a_dense_y;
-  float *const a_dense_logits = st->a_dense_logits;
+  float *restrict const state_lstm = st->state_lstm;
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  float *restrict const a_lstm_gates = st->a_lstm_gates;
+  float *restrict const a_lstm_z = st->a_lstm_z;
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_dense_z = st->a_dense_z;
+  float *restrict const a_dense_y = st->a_dense_y;
+  float *restrict const a_dense_logits = st->a_dense_logits;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* lstm: z = x @ kernel (the input projection of every step) */

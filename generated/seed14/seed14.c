@@ -114,22 +114,22 @@ void seed14_init(seed14_params *p, uint64_t seed) {
 #endif
 
 void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, float *y, int n) {
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  const float *const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
-  const float *const w_dense_1_bias = p->w.dense_1_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_z = &s->a_lstm_z[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_z = &s->a_dense_z[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const a_dense_1_z = &s->a_dense_1_z[0][0];
-  float *const a_dense_1_y = &s->a_dense_1_y[0][0];
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  const float *restrict const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
+  const float *restrict const w_dense_1_bias = p->w.dense_1_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+  float *restrict const a_lstm_z = &s->a_lstm_z[0][0];
+  float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+  float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+  float *restrict const a_dense_z = &s->a_dense_z[0][0];
+  float *restrict const a_dense_y = &s->a_dense_y[0][0];
+  float *restrict const a_dense_1_z = &s->a_dense_1_z[0][0];
+  float *restrict const a_dense_1_y = &s->a_dense_1_y[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 3);
   /* lstm: z = x @ kernel (the input projection of every step) */
@@ -213,256 +213,260 @@ void seed14_forward(const seed14_params *p, seed14_scratch *s, const float *x, f
 void seed14_backward(const seed14_params *p, seed14_scratch *s, const float *dy,
                      seed14_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
-  float *const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
-  float *const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
-  float *const g_lstm_bias = grad->w.lstm_bias;
-  float *const g_dense_kernel = &grad->w.dense_kernel[0][0];
-  float *const g_dense_bias = grad->w.dense_bias;
-  float *const g_dense_1_kernel = &grad->w.dense_1_kernel[0][0];
-  float *const g_dense_1_bias = grad->w.dense_1_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_lstm_gates = &s->a_lstm_gates[0][0];
-  float *const a_lstm_h = &s->a_lstm_h[0][0];
-  float *const a_lstm_c = &s->a_lstm_c[0][0];
-  float *const a_dense_y = &s->a_dense_y[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_lstm_z = &s->d_lstm_z[0][0];
-  float *const d_lstm_gates = &s->d_lstm_gates[0][0];
-  float *const d_lstm_c = &s->d_lstm_c[0][0];
-  float *const d_lstm_h = &s->d_lstm_h[0][0];
-  float *const d_dense_z = &s->d_dense_z[0][0];
-  float *const d_dense_y = &s->d_dense_y[0][0];
-  float *const d_dense_1_z = &s->d_dense_1_z[0][0];
-  float *const d_dense_1_y = &s->d_dense_1_y[0][0];
-  float *const wt_dense_1_kernel = s->wt_dense_1_kernel;
-  float *const wt_dense_kernel = s->wt_dense_kernel;
-  float *const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
-  /* dense_1: kernel^T = a copy of kernel{view} (the products below read it row by row) */
-  for (int c = 0; c < 5; ++c) {
-    wt_dense_1_kernel[c] = w_dense_1_kernel[c];
-  }
-  /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 5; ++r) {
-    for (int c = 0; c < 20; ++c) {
-      wt_dense_kernel[r * 20 + c] = w_dense_kernel[r + c * 5];
-    }
-  }
-  /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by row)
-   */
-  for (int r = 0; r < 80; ++r) {
-    for (int c = 0; c < 20; ++c) {
-      wt_lstm_recurrent_kernel[r * 20 + c] = w_lstm_recurrent_kernel[r + c * 80];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* lstm: dz = 0 (gradients start at zero) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 80; ++c) {
-        d_lstm_z[b * 240 + r * 80 + c] = 0.0f;
-      }
-    }
-    /* lstm: dc = 0 (gradients start at zero) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_c[b * 60 + r * 20 + c] = 0.0f;
-      }
-    }
-    /* output, backward: dense_1/dy = dy (the model's output) */
-    { d_dense_1_y[b * 1] = dy_b[b * 1]; }
-    /* dense_1, backward: dz = dy */
-    { d_dense_1_z[b * 1] = d_dense_1_y[b * 1]; }
-    /* dense_1, backward: dbias += dy */
-    { g_dense_1_bias[0] += d_dense_1_y[b * 1]; }
-  }
-  /* dense_1, backward: dense/dy = dz @ kernel^T */
-  rnnc_gemm_f32(n, 5, 1, d_dense_1_z, 1, 1, wt_dense_1_kernel, 5, d_dense_y, 5, 0, 0);
-  /* dense_1, backward: dkernel += dense/y @ dz */
-  rnnc_gemm_f32(5, 1, n, a_dense_y, 1, 5, d_dense_1_z, 1, g_dense_1_kernel, 1, 1, 0);
-  for (int b = 0; b < n; ++b) {
-    /* dense, backward: dz = dy * step(y) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+    const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+    const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+    const float *restrict const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
+    float *restrict const g_lstm_kernel = &grad->w.lstm_kernel[0][0];
+    float *restrict const g_lstm_recurrent_kernel = &grad->w.lstm_recurrent_kernel[0][0];
+    float *restrict const g_lstm_bias = grad->w.lstm_bias;
+    float *restrict const g_dense_kernel = &grad->w.dense_kernel[0][0];
+    float *restrict const g_dense_bias = grad->w.dense_bias;
+    float *restrict const g_dense_1_kernel = &grad->w.dense_1_kernel[0][0];
+    float *restrict const g_dense_1_bias = grad->w.dense_1_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_lstm_gates = &s->a_lstm_gates[0][0];
+    float *restrict const a_lstm_h = &s->a_lstm_h[0][0];
+    float *restrict const a_lstm_c = &s->a_lstm_c[0][0];
+    float *restrict const a_dense_y = &s->a_dense_y[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_lstm_z = &s->d_lstm_z[0][0];
+    float *restrict const d_lstm_gates = &s->d_lstm_gates[0][0];
+    float *restrict const d_lstm_c = &s->d_lstm_c[0][0];
+    float *restrict const d_lstm_h = &s->d_lstm_h[0][0];
+    float *restrict const d_dense_z = &s->d_dense_z[0][0];
+    float *restrict const d_dense_y = &s->d_dense_y[0][0];
+    float *restrict const d_dense_1_z = &s->d_dense_1_z[0][0];
+    float *restrict const d_dense_1_y = &s->d_dense_1_y[0][0];
+    float *restrict const wt_dense_1_kernel = s->wt_dense_1_kernel;
+    float *restrict const wt_dense_kernel = s->wt_dense_kernel;
+    float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
+    /* dense_1: kernel^T = a copy of kernel{view} (the products below read it row by row) */
     for (int c = 0; c < 5; ++c) {
-      d_dense_z[b * 5 + c] = d_dense_y[b * 5 + c] * rnnc_step(a_dense_y[b * 5 + c]);
+      wt_dense_1_kernel[c] = w_dense_1_kernel[c];
     }
-    /* dense, backward: dbias += dy * step(y) */
-    for (int c = 0; c < 5; ++c) {
-      g_dense_bias[c] += d_dense_y[b * 5 + c] * rnnc_step(a_dense_y[b * 5 + c]);
+    /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 5; ++r) {
+      for (int c = 0; c < 20; ++c) {
+        wt_dense_kernel[r * 20 + c] = w_dense_kernel[r + c * 5];
+      }
     }
-  }
-  /* dense, backward: lstm/dh[2] = dz @ kernel^T */
-  rnnc_gemm_f32(n, 20, 5, d_dense_z, 5, 1, wt_dense_kernel, 20, d_lstm_h + 40, 60, 0, 0);
-  /* dense, backward: dkernel += lstm/h[2]^T @ dz */
-  rnnc_gemm_f32(20, 5, n, a_lstm_h + 40, 1, 60, d_dense_z, 5, g_dense_kernel, 5, 1, 0);
-  for (int t = 2; t >= 1; --t) {
+    /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
+     * row) */
+    for (int r = 0; r < 80; ++r) {
+      for (int c = 0; c < 20; ++c) {
+        wt_lstm_recurrent_kernel[r * 20 + c] = w_lstm_recurrent_kernel[r + c * 80];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dgates[t, 60:80] = dh[t] * relu(c[t]) (the hidden state h = o * relu(c)), t
-       * = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_gates[b * 240 + t * 80 + c + 60] =
-            d_lstm_h[b * 60 + t * 20 + c] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + c]);
+      /* lstm: dz = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 80; ++c) {
+          d_lstm_z[b * 240 + r * 80 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dc[t] += dh[t] * (gates[t, 60:80] * step(c[t])) (the hidden state h = o *
-       * relu(c)), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_c[b * 60 + t * 20 + c] += d_lstm_h[b * 60 + t * 20 + c] *
-                                         a_lstm_gates[b * 240 + t * 80 + c + 60] *
-                                         rnnc_step(a_lstm_c[b * 60 + t * 20 + c]);
+      /* lstm: dc = 0 (gradients start at zero) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_c[b * 60 + r * 20 + c] = 0.0f;
+        }
       }
-      /* lstm, backward: dgates[t, 20:40] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i * g),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_gates[b * 240 + t * 80 + c + 20] =
-            d_lstm_c[b * 60 + t * 20 + c] * a_lstm_c[b * 60 + t * 20 + c - 20];
-      }
-      /* lstm, backward: dc[t-1] = dc[t] * gates[t, 20:40] (the cell state c = f * c[t-1] + i * g),
-       * t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_c[b * 60 + t * 20 + c - 20] =
-            d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c + 20];
-      }
-      /* lstm, backward: dgates[t, 0:20] = dc[t] * gates[t, 40:60] (the cell state c = f * c[t-1] +
-       * i * g), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_gates[b * 240 + t * 80 + c] =
-            d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c + 40];
-      }
-      /* lstm, backward: dgates[t, 40:60] = dc[t] * gates[t, 0:20] (the cell state c = f * c[t-1] +
-       * i * g), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_gates[b * 240 + t * 80 + c + 40] =
-            d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c];
-      }
-      /* lstm, backward: dz[t, 60:80] = dgates[t, 60:80] * (gates[t, 60:80] * (1 - gates[t, 60:80]))
-       * (gate o), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_z[b * 240 + t * 80 + c + 60] = d_lstm_gates[b * 240 + t * 80 + c + 60] *
-                                              a_lstm_gates[b * 240 + t * 80 + c + 60] *
-                                              (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 60]);
-      }
-      /* lstm, backward: dbias[60:80] += dgates[t, 60:80] * (gates[t, 60:80] * (1 - gates[t,
-       * 60:80])) (gate o), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        g_lstm_bias[c + 60] += d_lstm_gates[b * 240 + t * 80 + c + 60] *
-                               a_lstm_gates[b * 240 + t * 80 + c + 60] *
-                               (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 60]);
-      }
-      /* lstm, backward: dz[t, 40:60] = dgates[t, 40:60] * step(gates[t, 40:60]) (candidate g), t =
-       * 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_z[b * 240 + t * 80 + c + 40] = d_lstm_gates[b * 240 + t * 80 + c + 40] *
-                                              rnnc_step(a_lstm_gates[b * 240 + t * 80 + c + 40]);
-      }
-      /* lstm, backward: dbias[40:60] += dgates[t, 40:60] * step(gates[t, 40:60]) (candidate g), t =
-       * 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        g_lstm_bias[c + 40] += d_lstm_gates[b * 240 + t * 80 + c + 40] *
-                               rnnc_step(a_lstm_gates[b * 240 + t * 80 + c + 40]);
-      }
-      /* lstm, backward: dz[t, 20:40] = dgates[t, 20:40] * (gates[t, 20:40] * (1 - gates[t, 20:40]))
-       * (gate f), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_z[b * 240 + t * 80 + c + 20] = d_lstm_gates[b * 240 + t * 80 + c + 20] *
-                                              a_lstm_gates[b * 240 + t * 80 + c + 20] *
-                                              (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 20]);
-      }
-      /* lstm, backward: dbias[20:40] += dgates[t, 20:40] * (gates[t, 20:40] * (1 - gates[t,
-       * 20:40])) (gate f), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        g_lstm_bias[c + 20] += d_lstm_gates[b * 240 + t * 80 + c + 20] *
-                               a_lstm_gates[b * 240 + t * 80 + c + 20] *
-                               (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 20]);
-      }
-      /* lstm, backward: dz[t, 0:20] = dgates[t, 0:20] * (gates[t, 0:20] * (1 - gates[t, 0:20]))
-       * (gate i), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        d_lstm_z[b * 240 + t * 80 + c] = d_lstm_gates[b * 240 + t * 80 + c] *
-                                         a_lstm_gates[b * 240 + t * 80 + c] *
-                                         (1.0f - a_lstm_gates[b * 240 + t * 80 + c]);
-      }
-      /* lstm, backward: dbias[0:20] += dgates[t, 0:20] * (gates[t, 0:20] * (1 - gates[t, 0:20]))
-       * (gate i), t = 2 down to 1 */
-      for (int c = 0; c < 20; ++c) {
-        g_lstm_bias[c] += d_lstm_gates[b * 240 + t * 80 + c] * a_lstm_gates[b * 240 + t * 80 + c] *
-                          (1.0f - a_lstm_gates[b * 240 + t * 80 + c]);
-      }
+      /* output, backward: dense_1/dy = dy (the model's output) */
+      { d_dense_1_y[b * 1] = dy_b[b * 1]; }
+      /* dense_1, backward: dz = dy */
+      { d_dense_1_z[b * 1] = d_dense_1_y[b * 1]; }
+      /* dense_1, backward: dbias += dy */
+      { g_dense_1_bias[0] += d_dense_1_y[b * 1]; }
     }
-    /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 2 down to 1
-     */
-    rnnc_gemm_f32(n, 20, 80, d_lstm_z + t * 80, 240, 1, wt_lstm_recurrent_kernel, 20,
-                  d_lstm_h + t * 20 - 20, 60, 0, 0);
-  }
-  /* lstm, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
-  rnnc_gemm_sum_f32(20, 80, 2, n, a_lstm_h, 1, 20, 60, d_lstm_z + 80, 80, 240,
-                    g_lstm_recurrent_kernel, 80, 1, 64, 0);
-  for (int b = 0; b < n; ++b) {
-    /* lstm, backward: dgates[0, 60:80] = dh[0] * relu(c[0]) (the hidden state h = o * relu(c)) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_gates[b * 240 + c + 60] = d_lstm_h[b * 60 + c] * rnnc_relu(a_lstm_c[b * 60 + c]);
-    }
-    /* lstm, backward: dc[0] += dh[0] * (gates[0, 60:80] * step(c[0])) (the hidden state h = o *
-     * relu(c)) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_c[b * 60 + c] +=
-          d_lstm_h[b * 60 + c] * a_lstm_gates[b * 240 + c + 60] * rnnc_step(a_lstm_c[b * 60 + c]);
-    }
-    /* lstm, backward: dgates[0, 0:20] = dc[0] * gates[0, 40:60] (the cell state c = f * c[t-1] + i
-     * * g) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_gates[b * 240 + c] = d_lstm_c[b * 60 + c] * a_lstm_gates[b * 240 + c + 40];
-    }
-    /* lstm, backward: dgates[0, 40:60] = dc[0] * gates[0, 0:20] (the cell state c = f * c[t-1] + i
-     * * g) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_gates[b * 240 + c + 40] = d_lstm_c[b * 60 + c] * a_lstm_gates[b * 240 + c];
-    }
-    /* lstm, backward: dz[0, 60:80] = dgates[0, 60:80] * (gates[0, 60:80] * (1 - gates[0, 60:80]))
-     * (gate o) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_z[b * 240 + c + 60] = d_lstm_gates[b * 240 + c + 60] * a_lstm_gates[b * 240 + c + 60] *
-                                   (1.0f - a_lstm_gates[b * 240 + c + 60]);
-    }
-    /* lstm, backward: dbias[60:80] += dgates[0, 60:80] * (gates[0, 60:80] * (1 - gates[0, 60:80]))
-     * (gate o) */
-    for (int c = 0; c < 20; ++c) {
-      g_lstm_bias[c + 60] += d_lstm_gates[b * 240 + c + 60] * a_lstm_gates[b * 240 + c + 60] *
-                             (1.0f - a_lstm_gates[b * 240 + c + 60]);
-    }
-    /* lstm, backward: dz[0, 40:60] = dgates[0, 40:60] * step(gates[0, 40:60]) (candidate g) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_z[b * 240 + c + 40] =
-          d_lstm_gates[b * 240 + c + 40] * rnnc_step(a_lstm_gates[b * 240 + c + 40]);
-    }
-    /* lstm, backward: dbias[40:60] += dgates[0, 40:60] * step(gates[0, 40:60]) (candidate g) */
-    for (int c = 0; c < 20; ++c) {
-      g_lstm_bias[c + 40] +=
-          d_lstm_gates[b * 240 + c + 40] * rnnc_step(a_lstm_gates[b * 240 + c + 40]);
-    }
-    /* lstm, backward: dz[0, 0:20] = dgates[0, 0:20] * (gates[0, 0:20] * (1 - gates[0, 0:20])) (gate
-     * i) */
-    for (int c = 0; c < 20; ++c) {
-      d_lstm_z[b * 240 + c] = d_lstm_gates[b * 240 + c] * a_lstm_gates[b * 240 + c] *
-                              (1.0f - a_lstm_gates[b * 240 + c]);
-    }
-    /* lstm, backward: dbias[0:20] += dgates[0, 0:20] * (gates[0, 0:20] * (1 - gates[0, 0:20]))
-     * (gate i) */
-    for (int c = 0; c < 20; ++c) {
-      g_lstm_bias[c] += d_lstm_gates[b * 240 + c] * a_lstm_gates[b * 240 + c] *
-                        (1.0f - a_lstm_gates[b * 240 + c]);
-    }
-  }
-  if (dx) {
+    /* dense_1, backward: dense/dy = dz @ kernel^T */
+    rnnc_gemm_f32(n, 5, 1, d_dense_1_z, 1, 1, wt_dense_1_kernel, 5, d_dense_y, 5, 0, 0);
+    /* dense_1, backward: dkernel += dense/y @ dz */
+    rnnc_gemm_f32(5, 1, n, a_dense_y, 1, 5, d_dense_1_z, 1, g_dense_1_kernel, 1, 1, 0);
     for (int b = 0; b < n; ++b) {
-      /* lstm, backward: dx = dz @ kernel (the input projection of every step) */
-      rnnc_gemm_strided_f32(3, 1, 80, d_lstm_z + b * 240, 80, 1, w_lstm_kernel, 1, 80, dx_b + b * 3,
-                            1, 1, 0);
+      /* dense, backward: dz = dy * step(y) */
+      for (int c = 0; c < 5; ++c) {
+        d_dense_z[b * 5 + c] = d_dense_y[b * 5 + c] * rnnc_step(a_dense_y[b * 5 + c]);
+      }
+      /* dense, backward: dbias += dy * step(y) */
+      for (int c = 0; c < 5; ++c) {
+        g_dense_bias[c] += d_dense_y[b * 5 + c] * rnnc_step(a_dense_y[b * 5 + c]);
+      }
     }
+    /* dense, backward: lstm/dh[2] = dz @ kernel^T */
+    rnnc_gemm_f32(n, 20, 5, d_dense_z, 5, 1, wt_dense_kernel, 20, d_lstm_h + 40, 60, 0, 0);
+    /* dense, backward: dkernel += lstm/h[2]^T @ dz */
+    rnnc_gemm_f32(20, 5, n, a_lstm_h + 40, 1, 60, d_dense_z, 5, g_dense_kernel, 5, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dgates[t, 60:80] = dh[t] * relu(c[t]) (the hidden state h = o * relu(c)),
+         * t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_gates[b * 240 + t * 80 + c + 60] =
+              d_lstm_h[b * 60 + t * 20 + c] * rnnc_relu(a_lstm_c[b * 60 + t * 20 + c]);
+        }
+        /* lstm, backward: dc[t] += dh[t] * (gates[t, 60:80] * step(c[t])) (the hidden state h = o *
+         * relu(c)), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_c[b * 60 + t * 20 + c] += d_lstm_h[b * 60 + t * 20 + c] *
+                                           a_lstm_gates[b * 240 + t * 80 + c + 60] *
+                                           rnnc_step(a_lstm_c[b * 60 + t * 20 + c]);
+        }
+        /* lstm, backward: dgates[t, 20:40] = dc[t] * c[t-1] (the cell state c = f * c[t-1] + i *
+         * g), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_gates[b * 240 + t * 80 + c + 20] =
+              d_lstm_c[b * 60 + t * 20 + c] * a_lstm_c[b * 60 + t * 20 + c - 20];
+        }
+        /* lstm, backward: dc[t-1] = dc[t] * gates[t, 20:40] (the cell state c = f * c[t-1] + i *
+         * g), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_c[b * 60 + t * 20 + c - 20] =
+              d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c + 20];
+        }
+        /* lstm, backward: dgates[t, 0:20] = dc[t] * gates[t, 40:60] (the cell state c = f * c[t-1]
+         * + i * g), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_gates[b * 240 + t * 80 + c] =
+              d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c + 40];
+        }
+        /* lstm, backward: dgates[t, 40:60] = dc[t] * gates[t, 0:20] (the cell state c = f * c[t-1]
+         * + i * g), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_gates[b * 240 + t * 80 + c + 40] =
+              d_lstm_c[b * 60 + t * 20 + c] * a_lstm_gates[b * 240 + t * 80 + c];
+        }
+        /* lstm, backward: dz[t, 60:80] = dgates[t, 60:80] * (gates[t, 60:80] * (1 - gates[t,
+         * 60:80])) (gate o), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_z[b * 240 + t * 80 + c + 60] = d_lstm_gates[b * 240 + t * 80 + c + 60] *
+                                                a_lstm_gates[b * 240 + t * 80 + c + 60] *
+                                                (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 60]);
+        }
+        /* lstm, backward: dbias[60:80] += dgates[t, 60:80] * (gates[t, 60:80] * (1 - gates[t,
+         * 60:80])) (gate o), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          g_lstm_bias[c + 60] += d_lstm_gates[b * 240 + t * 80 + c + 60] *
+                                 a_lstm_gates[b * 240 + t * 80 + c + 60] *
+                                 (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 60]);
+        }
+        /* lstm, backward: dz[t, 40:60] = dgates[t, 40:60] * step(gates[t, 40:60]) (candidate g), t
+         * = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_z[b * 240 + t * 80 + c + 40] = d_lstm_gates[b * 240 + t * 80 + c + 40] *
+                                                rnnc_step(a_lstm_gates[b * 240 + t * 80 + c + 40]);
+        }
+        /* lstm, backward: dbias[40:60] += dgates[t, 40:60] * step(gates[t, 40:60]) (candidate g), t
+         * = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          g_lstm_bias[c + 40] += d_lstm_gates[b * 240 + t * 80 + c + 40] *
+                                 rnnc_step(a_lstm_gates[b * 240 + t * 80 + c + 40]);
+        }
+        /* lstm, backward: dz[t, 20:40] = dgates[t, 20:40] * (gates[t, 20:40] * (1 - gates[t,
+         * 20:40])) (gate f), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_z[b * 240 + t * 80 + c + 20] = d_lstm_gates[b * 240 + t * 80 + c + 20] *
+                                                a_lstm_gates[b * 240 + t * 80 + c + 20] *
+                                                (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 20]);
+        }
+        /* lstm, backward: dbias[20:40] += dgates[t, 20:40] * (gates[t, 20:40] * (1 - gates[t,
+         * 20:40])) (gate f), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          g_lstm_bias[c + 20] += d_lstm_gates[b * 240 + t * 80 + c + 20] *
+                                 a_lstm_gates[b * 240 + t * 80 + c + 20] *
+                                 (1.0f - a_lstm_gates[b * 240 + t * 80 + c + 20]);
+        }
+        /* lstm, backward: dz[t, 0:20] = dgates[t, 0:20] * (gates[t, 0:20] * (1 - gates[t, 0:20]))
+         * (gate i), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          d_lstm_z[b * 240 + t * 80 + c] = d_lstm_gates[b * 240 + t * 80 + c] *
+                                           a_lstm_gates[b * 240 + t * 80 + c] *
+                                           (1.0f - a_lstm_gates[b * 240 + t * 80 + c]);
+        }
+        /* lstm, backward: dbias[0:20] += dgates[t, 0:20] * (gates[t, 0:20] * (1 - gates[t, 0:20]))
+         * (gate i), t = 2 down to 1 */
+        for (int c = 0; c < 20; ++c) {
+          g_lstm_bias[c] += d_lstm_gates[b * 240 + t * 80 + c] *
+                            a_lstm_gates[b * 240 + t * 80 + c] *
+                            (1.0f - a_lstm_gates[b * 240 + t * 80 + c]);
+        }
+      }
+      /* lstm, backward: dh[t-1] = dz[t] @ recurrent_kernel^T (the recurrent product), t = 2 down to
+       * 1 */
+      rnnc_gemm_f32(n, 20, 80, d_lstm_z + t * 80, 240, 1, wt_lstm_recurrent_kernel, 20,
+                    d_lstm_h + t * 20 - 20, 60, 0, 0);
+    }
+    /* lstm, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
+    rnnc_gemm_sum_f32(20, 80, 2, n, a_lstm_h, 1, 20, 60, d_lstm_z + 80, 80, 240,
+                      g_lstm_recurrent_kernel, 80, 1, 64, 0);
+    for (int b = 0; b < n; ++b) {
+      /* lstm, backward: dgates[0, 60:80] = dh[0] * relu(c[0]) (the hidden state h = o * relu(c)) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_gates[b * 240 + c + 60] = d_lstm_h[b * 60 + c] * rnnc_relu(a_lstm_c[b * 60 + c]);
+      }
+      /* lstm, backward: dc[0] += dh[0] * (gates[0, 60:80] * step(c[0])) (the hidden state h = o *
+       * relu(c)) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_c[b * 60 + c] +=
+            d_lstm_h[b * 60 + c] * a_lstm_gates[b * 240 + c + 60] * rnnc_step(a_lstm_c[b * 60 + c]);
+      }
+      /* lstm, backward: dgates[0, 0:20] = dc[0] * gates[0, 40:60] (the cell state c = f * c[t-1] +
+       * i * g) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_gates[b * 240 + c] = d_lstm_c[b * 60 + c] * a_lstm_gates[b * 240 + c + 40];
+      }
+      /* lstm, backward: dgates[0, 40:60] = dc[0] * gates[0, 0:20] (the cell state c = f * c[t-1] +
+       * i * g) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_gates[b * 240 + c + 40] = d_lstm_c[b * 60 + c] * a_lstm_gates[b * 240 + c];
+      }
+      /* lstm, backward: dz[0, 60:80] = dgates[0, 60:80] * (gates[0, 60:80] * (1 - gates[0, 60:80]))
+       * (gate o) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_z[b * 240 + c + 60] = d_lstm_gates[b * 240 + c + 60] *
+                                     a_lstm_gates[b * 240 + c + 60] *
+                                     (1.0f - a_lstm_gates[b * 240 + c + 60]);
+      }
+      /* lstm, backward: dbias[60:80] += dgates[0, 60:80] * (gates[0, 60:80] * (1 - gates[0,
+       * 60:80])) (gate o) */
+      for (int c = 0; c < 20; ++c) {
+        g_lstm_bias[c + 60] += d_lstm_gates[b * 240 + c + 60] * a_lstm_gates[b * 240 + c + 60] *
+                               (1.0f - a_lstm_gates[b * 240 + c + 60]);
+      }
+      /* lstm, backward: dz[0, 40:60] = dgates[0, 40:60] * step(gates[0, 40:60]) (candidate g) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_z[b * 240 + c + 40] =
+            d_lstm_gates[b * 240 + c + 40] * rnnc_step(a_lstm_gates[b * 240 + c + 40]);
+      }
+      /* lstm, backward: dbias[40:60] += dgates[0, 40:60] * step(gates[0, 40:60]) (candidate g) */
+      for (int c = 0; c < 20; ++c) {
+        g_lstm_bias[c + 40] +=
+            d_lstm_gates[b * 240 + c + 40] * rnnc_step(a_lstm_gates[b * 240 + c + 40]);
+      }
+      /* lstm, backward: dz[0, 0:20] = dgates[0, 0:20] * (gates[0, 0:20] * (1 - gates[0, 0:20]))
+       * (gate i) */
+      for (int c = 0; c < 20; ++c) {
+        d_lstm_z[b * 240 + c] = d_lstm_gates[b * 240 + c] * a_lstm_gates[b * 240 + c] *
+                                (1.0f - a_lstm_gates[b * 240 + c]);
+      }
+      /* lstm, backward: dbias[0:20] += dgates[0, 0:20] * (gates[0, 0:20] * (1 - gates[0, 0:20]))
+       * (gate i) */
+      for (int c = 0; c < 20; ++c) {
+        g_lstm_bias[c] += d_lstm_gates[b * 240 + c] * a_lstm_gates[b * 240 + c] *
+                          (1.0f - a_lstm_gates[b * 240 + c]);
+      }
+    }
+    if (dx) {
+      for (int b = 0; b < n; ++b) {
+        /* lstm, backward: dx = dz @ kernel (the input projection of every step) */
+        rnnc_gemm_strided_f32(3, 1, 80, d_lstm_z + b * 240, 80, 1, w_lstm_kernel, 1, 80,
+                              dx_b + b * 3, 1, 1, 0);
+      }
+    }
+    /* lstm, backward: dkernel += x{view} @ dz (the input projection of every step) */
+    rnnc_gemm_f32(1, 80, n * 3, a_x, 1, 1, d_lstm_z, 80, g_lstm_kernel, 80, 1, 0);
   }
-  /* lstm, backward: dkernel += x{view} @ dz (the input projection of every step) */
-  rnnc_gemm_f32(1, 80, n * 3, a_x, 1, 1, d_lstm_z, 80, g_lstm_kernel, 80, 1, 0);
 }
 
 double seed14_loss_grad_weighted(const seed14_params *p, seed14_scratch *s, const float *x,
@@ -505,20 +509,20 @@ void seed14_stream_reset(seed14_stream *st) {
 }
 
 void seed14_stream_step(const seed14_params *p, seed14_stream *st, const float *x_t, float *y_t) {
-  float *const state_lstm = st->state_lstm;
-  const float *const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
-  const float *const w_lstm_bias = p->w.lstm_bias;
-  float *const a_lstm_gates = st->a_lstm_gates;
-  float *const a_lstm_z = st->a_lstm_z;
-  const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];
-  const float *const w_dense_kernel = &p->w.dense_kernel[0][0];
-  const float *const w_dense_bias = p->w.dense_bias;
-  float *const a_dense_z = st->a_dense_z;
-  float *const a_dense_y = st->a_dense_y;
-  const float *const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
-  const float *const w_dense_1_bias = p->w.dense_1_bias;
-  float *const a_dense_1_z = st->a_dense_1_z;
-  float *const a_dense_1_y = st->a_dense_1_y;
+  float *restrict const state_lstm = st->state_lstm;
+  const float *restrict const w_lstm_recurrent_kernel = &p->w.lstm_recurrent_kernel[0][0];
+  const float *restrict const w_lstm_bias = p->w.lstm_bias;
+  float *restrict const a_lstm_gates = st->a_lstm_gates;
+  float *restrict const a_lstm_z = st->a_lstm_z;
+  const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];
+  const float *restrict const w_dense_kernel = &p->w.dense_kernel[0][0];
+  const float *restrict const w_dense_bias = p->w.dense_bias;
+  float *restrict const a_dense_z = st->a_dense_z;
+  float *restrict const a_dense_y = st->a_dense_y;
+  const float *restrict const w_dense_1_kernel = &p->w.dense_1_kernel[0][0];
+  const float *restrict const w_dense_1_bias = p->w.dense_1_bias;
+  float *restrict const a_dense_1_z = st->a_dense_1_z;
+  float *restrict const a_dense_1_y = st->a_dense_1_y;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* lstm: z = x @ kernel (the input projection of every step) */

@@ -108,17 +108,19 @@ void tagger_init(tagger_params *p, uint64_t seed) {
 #endif
 
 void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, float *y, int n) {
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  const float *const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  const float *restrict const w_time_distributed_dense_kernel =
+      &p->w.time_distributed_dense_kernel[0][0];
+  const float *restrict const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
+  float *restrict const a_x = &s->a_x[0][0];
+  float *restrict const a_simple_rnn_z = &s->a_simple_rnn_z[0][0];
+  float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+  float *restrict const a_time_distributed_dense_z = &s->a_time_distributed_dense_z[0][0];
+  float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+  float *restrict const a_time_distributed_dense_logits = &s->a_time_distributed_dense_logits[0][0];
   float *const y_b = y;
   memcpy(a_x, x, sizeof(float) * (size_t)n * 9);
   /* simple_rnn: z = x @ kernel (the input projection of every step) */
@@ -182,127 +184,136 @@ void tagger_forward(const tagger_params *p, tagger_scratch *s, const float *x, f
 void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
                      tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  float *const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_recurrent_kernel = &grad->w.simple_rnn_recurrent_kernel[0][0];
-  float *const g_simple_rnn_bias = grad->w.simple_rnn_bias;
-  float *const g_time_distributed_dense_kernel = &grad->w.time_distributed_dense_kernel[0][0];
-  float *const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  const float *const dy_b = dy;
-  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
-  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
-  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
-  float *const d_time_distributed_dense_logits = &s->d_time_distributed_dense_logits[0][0];
-  float *const d_time_distributed_dense_y = &s->d_time_distributed_dense_y[0][0];
-  float *const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
-  float *const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
-  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
-  /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row by
-   * row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_time_distributed_dense_kernel[r * 3 + c] = w_time_distributed_dense_kernel[r + c * 3];
-    }
-  }
-  /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
-   * by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
-    }
-  }
-  /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_simple_rnn_kernel[r * 3 + c] = w_simple_rnn_kernel[r + c * 3];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* output, backward: time_distributed/dense/dy = dy (the model's output) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+    const float *restrict const w_simple_rnn_recurrent_kernel =
+        &p->w.simple_rnn_recurrent_kernel[0][0];
+    const float *restrict const w_time_distributed_dense_kernel =
+        &p->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_recurrent_kernel =
+        &grad->w.simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_bias = grad->w.simple_rnn_bias;
+    float *restrict const g_time_distributed_dense_kernel =
+        &grad->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+    float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    const float *const dy_b = dy;
+    float *restrict const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+    float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+    float *restrict const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+    float *restrict const d_time_distributed_dense_logits =
+        &s->d_time_distributed_dense_logits[0][0];
+    float *restrict const d_time_distributed_dense_y = &s->d_time_distributed_dense_y[0][0];
+    float *restrict const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
+    float *restrict const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
+    float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+    /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
+     * by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_time_distributed_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        wt_time_distributed_dense_kernel[r * 3 + c] = w_time_distributed_dense_kernel[r + c * 3];
       }
     }
-    /* time_distributed, backward: dense/dlogits = dense/y * (dense/dy - sum(dense/dy * dense/y)) */
-    for (int r = 0; r < 3; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 3; ++c)
-        dot += d_time_distributed_dense_y[b * 9 + r * 3 + c] *
-               a_time_distributed_dense_y[b * 9 + r * 3 + c];
-      for (int c = 0; c < 3; ++c)
-        d_time_distributed_dense_logits[b * 9 + r * 3 + c] =
-            a_time_distributed_dense_y[b * 9 + r * 3 + c] *
-            (d_time_distributed_dense_y[b * 9 + r * 3 + c] - dot);
-    }
-    /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+    /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
+     * by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_time_distributed_dense_z[b * 9 + r * 3 + c] =
-            d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
       }
     }
-    /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+    /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        wt_simple_rnn_kernel[r * 3 + c] = w_simple_rnn_kernel[r + c * 3];
       }
     }
-  }
-  /* time_distributed, backward: simple_rnn/dh = dense/dz @ dense/kernel^T */
-  rnnc_gemm_f32(n * 3, 3, 3, d_time_distributed_dense_z, 3, 1, wt_time_distributed_dense_kernel, 3,
-                d_simple_rnn_h, 3, 0, 0);
-  /* time_distributed, backward: dense/dkernel += simple_rnn/h^T @ dense/dz */
-  rnnc_gemm_f32(3, 3, n * 3, a_simple_rnn_h, 1, 3, d_time_distributed_dense_z, 3,
-                g_time_distributed_dense_kernel, 3, 1, 0);
-  for (int t = 2; t >= 1; --t) {
     for (int b = 0; b < n; ++b) {
-      /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_simple_rnn_z[b * 9 + t * 3 + c] =
-            d_simple_rnn_h[b * 9 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+      /* output, backward: time_distributed/dense/dy = dy (the model's output) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_time_distributed_dense_y[b * 9 + r * 3 + c] = dy_b[b * 9 + r * 3 + c];
+        }
       }
-      /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
+      /* time_distributed, backward: dense/dlogits = dense/y * (dense/dy - sum(dense/dy * dense/y))
        */
-      for (int c = 0; c < 3; ++c) {
-        g_simple_rnn_bias[c] +=
-            d_simple_rnn_h[b * 9 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+      for (int r = 0; r < 3; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 3; ++c)
+          dot += d_time_distributed_dense_y[b * 9 + r * 3 + c] *
+                 a_time_distributed_dense_y[b * 9 + r * 3 + c];
+        for (int c = 0; c < 3; ++c)
+          d_time_distributed_dense_logits[b * 9 + r * 3 + c] =
+              a_time_distributed_dense_y[b * 9 + r * 3 + c] *
+              (d_time_distributed_dense_y[b * 9 + r * 3 + c] - dot);
+      }
+      /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_time_distributed_dense_z[b * 9 + r * 3 + c] =
+              d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        }
+      }
+      /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        }
       }
     }
-    /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2
-     * down to 1 */
-    rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 9, 1, wt_simple_rnn_recurrent_kernel, 3,
-                  d_simple_rnn_h + t * 3 - 3, 9, 1, 0);
-  }
-  /* simple_rnn, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
-  rnnc_gemm_sum_f32(3, 3, 2, n, a_simple_rnn_h, 1, 3, 9, d_simple_rnn_z + 3, 3, 9,
-                    g_simple_rnn_recurrent_kernel, 3, 1, 682, 0);
-  for (int b = 0; b < n; ++b) {
-    /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_z[b * 9 + c] = d_simple_rnn_h[b * 9 + c] *
-                                  (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+    /* time_distributed, backward: simple_rnn/dh = dense/dz @ dense/kernel^T */
+    rnnc_gemm_f32(n * 3, 3, 3, d_time_distributed_dense_z, 3, 1, wt_time_distributed_dense_kernel,
+                  3, d_simple_rnn_h, 3, 0, 0);
+    /* time_distributed, backward: dense/dkernel += simple_rnn/h^T @ dense/dz */
+    rnnc_gemm_f32(3, 3, n * 3, a_simple_rnn_h, 1, 3, d_time_distributed_dense_z, 3,
+                  g_time_distributed_dense_kernel, 3, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          d_simple_rnn_z[b * 9 + t * 3 + c] =
+              d_simple_rnn_h[b * 9 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+        }
+        /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          g_simple_rnn_bias[c] +=
+              d_simple_rnn_h[b * 9 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+        }
+      }
+      /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2
+       * down to 1 */
+      rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 9, 1, wt_simple_rnn_recurrent_kernel, 3,
+                    d_simple_rnn_h + t * 3 - 3, 9, 1, 0);
     }
-    /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      g_simple_rnn_bias[c] += d_simple_rnn_h[b * 9 + c] *
-                              (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+    /* simple_rnn, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
+    rnnc_gemm_sum_f32(3, 3, 2, n, a_simple_rnn_h, 1, 3, 9, d_simple_rnn_z + 3, 3, 9,
+                      g_simple_rnn_recurrent_kernel, 3, 1, 682, 0);
+    for (int b = 0; b < n; ++b) {
+      /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_z[b * 9 + c] = d_simple_rnn_h[b * 9 + c] *
+                                    (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+      }
+      /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        g_simple_rnn_bias[c] += d_simple_rnn_h[b * 9 + c] *
+                                (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+      }
     }
+    if (dx) {
+      /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 3, 3, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 3, dx_b, 3, 0, 0);
+    }
+    /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
   }
-  if (dx) {
-    /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 3, 3, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 3, dx_b, 3, 0, 0);
-  }
-  /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
 /* Backward from the losses: dloss holds, in each loss's output's place,
@@ -311,118 +322,126 @@ void tagger_backward(const tagger_params *p, tagger_scratch *s, const float *dy,
 static void tagger_backward_loss(const tagger_params *p, tagger_scratch *s, const float *dloss,
                                  tagger_params *grad, float *dx, int n) {
   memset(grad, 0, sizeof *grad);
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  float *const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
-  float *const g_simple_rnn_recurrent_kernel = &grad->w.simple_rnn_recurrent_kernel[0][0];
-  float *const g_simple_rnn_bias = grad->w.simple_rnn_bias;
-  float *const g_time_distributed_dense_kernel = &grad->w.time_distributed_dense_kernel[0][0];
-  float *const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
-  float *const a_x = &s->a_x[0][0];
-  float *const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
-  float *const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
-  float *const dx_b = dx ? dx : s->dx_sink;
-  float *const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
-  float *const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
-  float *const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
-  float *const d_time_distributed_dense_logits = &s->d_time_distributed_dense_logits[0][0];
-  const float *const dloss_b = dloss;
-  float *const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
-  float *const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
-  float *const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
-  /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row by
-   * row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_time_distributed_dense_kernel[r * 3 + c] = w_time_distributed_dense_kernel[r + c * 3];
-    }
-  }
-  /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
-   * by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
-    }
-  }
-  /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      wt_simple_rnn_kernel[r * 3 + c] = w_simple_rnn_kernel[r + c * 3];
-    }
-  }
-  for (int b = 0; b < n; ++b) {
-    /* time_distributed, backward: dense/dlogits = dense/y * (dloss - sum(dloss * dense/y)) */
-    for (int r = 0; r < 3; ++r) {
-      float dot = 0.0f;
-      for (int c = 0; c < 3; ++c)
-        dot += dloss_b[b * 9 + r * 3 + c] * a_time_distributed_dense_y[b * 9 + r * 3 + c];
-      for (int c = 0; c < 3; ++c)
-        d_time_distributed_dense_logits[b * 9 + r * 3 + c] =
-            a_time_distributed_dense_y[b * 9 + r * 3 + c] * (dloss_b[b * 9 + r * 3 + c] - dot);
-    }
-    /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+  { /* from here on only the pointers below touch the arrays */
+    const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+    const float *restrict const w_simple_rnn_recurrent_kernel =
+        &p->w.simple_rnn_recurrent_kernel[0][0];
+    const float *restrict const w_time_distributed_dense_kernel =
+        &p->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_simple_rnn_kernel = &grad->w.simple_rnn_kernel[0][0];
+    float *restrict const g_simple_rnn_recurrent_kernel =
+        &grad->w.simple_rnn_recurrent_kernel[0][0];
+    float *restrict const g_simple_rnn_bias = grad->w.simple_rnn_bias;
+    float *restrict const g_time_distributed_dense_kernel =
+        &grad->w.time_distributed_dense_kernel[0][0];
+    float *restrict const g_time_distributed_dense_bias = grad->w.time_distributed_dense_bias;
+    float *restrict const a_x = &s->a_x[0][0];
+    float *restrict const a_simple_rnn_h = &s->a_simple_rnn_h[0][0];
+    float *restrict const a_time_distributed_dense_y = &s->a_time_distributed_dense_y[0][0];
+    float *const dx_b = dx ? dx : s->dx_sink;
+    float *restrict const d_simple_rnn_z = &s->d_simple_rnn_z[0][0];
+    float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
+    float *restrict const d_time_distributed_dense_z = &s->d_time_distributed_dense_z[0][0];
+    float *restrict const d_time_distributed_dense_logits =
+        &s->d_time_distributed_dense_logits[0][0];
+    const float *const dloss_b = dloss;
+    float *restrict const wt_time_distributed_dense_kernel = s->wt_time_distributed_dense_kernel;
+    float *restrict const wt_simple_rnn_recurrent_kernel = s->wt_simple_rnn_recurrent_kernel;
+    float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
+    /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
+     * by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        d_time_distributed_dense_z[b * 9 + r * 3 + c] =
-            d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        wt_time_distributed_dense_kernel[r * 3 + c] = w_time_distributed_dense_kernel[r + c * 3];
       }
     }
-    /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+    /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
+     * by row) */
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) {
-        g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
       }
     }
-  }
-  /* time_distributed, backward: simple_rnn/dh = dense/dz @ dense/kernel^T */
-  rnnc_gemm_f32(n * 3, 3, 3, d_time_distributed_dense_z, 3, 1, wt_time_distributed_dense_kernel, 3,
-                d_simple_rnn_h, 3, 0, 0);
-  /* time_distributed, backward: dense/dkernel += simple_rnn/h^T @ dense/dz */
-  rnnc_gemm_f32(3, 3, n * 3, a_simple_rnn_h, 1, 3, d_time_distributed_dense_z, 3,
-                g_time_distributed_dense_kernel, 3, 1, 0);
-  for (int t = 2; t >= 1; --t) {
+    /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        wt_simple_rnn_kernel[r * 3 + c] = w_simple_rnn_kernel[r + c * 3];
+      }
+    }
     for (int b = 0; b < n; ++b) {
-      /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1 */
-      for (int c = 0; c < 3; ++c) {
-        d_simple_rnn_z[b * 9 + t * 3 + c] =
-            d_simple_rnn_h[b * 9 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+      /* time_distributed, backward: dense/dlogits = dense/y * (dloss - sum(dloss * dense/y)) */
+      for (int r = 0; r < 3; ++r) {
+        float dot = 0.0f;
+        for (int c = 0; c < 3; ++c)
+          dot += dloss_b[b * 9 + r * 3 + c] * a_time_distributed_dense_y[b * 9 + r * 3 + c];
+        for (int c = 0; c < 3; ++c)
+          d_time_distributed_dense_logits[b * 9 + r * 3 + c] =
+              a_time_distributed_dense_y[b * 9 + r * 3 + c] * (dloss_b[b * 9 + r * 3 + c] - dot);
       }
-      /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
-       */
-      for (int c = 0; c < 3; ++c) {
-        g_simple_rnn_bias[c] +=
-            d_simple_rnn_h[b * 9 + t * 3 + c] *
-            (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+      /* time_distributed, backward: dense/dz = dense/dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          d_time_distributed_dense_z[b * 9 + r * 3 + c] =
+              d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        }
+      }
+      /* time_distributed, backward: dense/dbias += dense/dlogits (the logits) */
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) {
+          g_time_distributed_dense_bias[c] += d_time_distributed_dense_logits[b * 9 + r * 3 + c];
+        }
       }
     }
-    /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2
-     * down to 1 */
-    rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 9, 1, wt_simple_rnn_recurrent_kernel, 3,
-                  d_simple_rnn_h + t * 3 - 3, 9, 1, 0);
-  }
-  /* simple_rnn, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
-  rnnc_gemm_sum_f32(3, 3, 2, n, a_simple_rnn_h, 1, 3, 9, d_simple_rnn_z + 3, 3, 9,
-                    g_simple_rnn_recurrent_kernel, 3, 1, 682, 0);
-  for (int b = 0; b < n; ++b) {
-    /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      d_simple_rnn_z[b * 9 + c] = d_simple_rnn_h[b * 9 + c] *
-                                  (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+    /* time_distributed, backward: simple_rnn/dh = dense/dz @ dense/kernel^T */
+    rnnc_gemm_f32(n * 3, 3, 3, d_time_distributed_dense_z, 3, 1, wt_time_distributed_dense_kernel,
+                  3, d_simple_rnn_h, 3, 0, 0);
+    /* time_distributed, backward: dense/dkernel += simple_rnn/h^T @ dense/dz */
+    rnnc_gemm_f32(3, 3, n * 3, a_simple_rnn_h, 1, 3, d_time_distributed_dense_z, 3,
+                  g_time_distributed_dense_kernel, 3, 1, 0);
+    for (int t = 2; t >= 1; --t) {
+      for (int b = 0; b < n; ++b) {
+        /* simple_rnn, backward: dz[t] = dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          d_simple_rnn_z[b * 9 + t * 3 + c] =
+              d_simple_rnn_h[b * 9 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+        }
+        /* simple_rnn, backward: dbias += dh[t] * (1 - h[t] * h[t]) (the new state), t = 2 down to 1
+         */
+        for (int c = 0; c < 3; ++c) {
+          g_simple_rnn_bias[c] +=
+              d_simple_rnn_h[b * 9 + t * 3 + c] *
+              (1.0f - a_simple_rnn_h[b * 9 + t * 3 + c] * a_simple_rnn_h[b * 9 + t * 3 + c]);
+        }
+      }
+      /* simple_rnn, backward: dh[t-1] += dz[t] @ recurrent_kernel^T (the recurrent product), t = 2
+       * down to 1 */
+      rnnc_gemm_f32(n, 3, 3, d_simple_rnn_z + t * 3, 9, 1, wt_simple_rnn_recurrent_kernel, 3,
+                    d_simple_rnn_h + t * 3 - 3, 9, 1, 0);
     }
-    /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
-    for (int c = 0; c < 3; ++c) {
-      g_simple_rnn_bias[c] += d_simple_rnn_h[b * 9 + c] *
-                              (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+    /* simple_rnn, backward: drecurrent_kernel += h[0:2]^T @ dz[1:3] (the recurrent product) */
+    rnnc_gemm_sum_f32(3, 3, 2, n, a_simple_rnn_h, 1, 3, 9, d_simple_rnn_z + 3, 3, 9,
+                      g_simple_rnn_recurrent_kernel, 3, 1, 682, 0);
+    for (int b = 0; b < n; ++b) {
+      /* simple_rnn, backward: dz[0] = dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        d_simple_rnn_z[b * 9 + c] = d_simple_rnn_h[b * 9 + c] *
+                                    (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+      }
+      /* simple_rnn, backward: dbias += dh[0] * (1 - h[0] * h[0]) (the new state) */
+      for (int c = 0; c < 3; ++c) {
+        g_simple_rnn_bias[c] += d_simple_rnn_h[b * 9 + c] *
+                                (1.0f - a_simple_rnn_h[b * 9 + c] * a_simple_rnn_h[b * 9 + c]);
+      }
     }
+    if (dx) {
+      /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
+      rnnc_gemm_f32(n * 3, 3, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 3, dx_b, 3, 0, 0);
+    }
+    /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
+    rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
   }
-  if (dx) {
-    /* simple_rnn, backward: dx = dz @ kernel^T (the input projection of every step) */
-    rnnc_gemm_f32(n * 3, 3, 3, d_simple_rnn_z, 3, 1, wt_simple_rnn_kernel, 3, dx_b, 3, 0, 0);
-  }
-  /* simple_rnn, backward: dkernel += x^T @ dz (the input projection of every step) */
-  rnnc_gemm_f32(3, 3, n * 3, a_x, 1, 3, d_simple_rnn_z, 3, g_simple_rnn_kernel, 3, 1, 0);
 }
 
 double tagger_loss_grad_weighted(const tagger_params *p, tagger_scratch *s, const float *x,
@@ -476,16 +495,18 @@ void tagger_stream_reset(tagger_stream *st) {
 }
 
 void tagger_stream_step(const tagger_params *p, tagger_stream *st, const float *x_t, float *y_t) {
-  float *const state_simple_rnn = st->state_simple_rnn;
-  const float *const w_simple_rnn_recurrent_kernel = &p->w.simple_rnn_recurrent_kernel[0][0];
-  const float *const w_simple_rnn_bias = p->w.simple_rnn_bias;
-  float *const a_simple_rnn_z = st->a_simple_rnn_z;
-  const float *const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
-  const float *const w_time_distributed_dense_kernel = &p->w.time_distributed_dense_kernel[0][0];
-  const float *const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
-  float *const a_time_distributed_dense_z = st->a_time_distributed_dense_z;
-  float *const a_time_distributed_dense_y = st->a_time_distributed_dense_y;
-  float *const a_time_distributed_dense_logits = st->a_time_distributed_dense_logits;
+  float *restrict const state_simple_rnn = st->state_simple_rnn;
+  const float *restrict const w_simple_rnn_recurrent_kernel =
+      &p->w.simple_rnn_recurrent_kernel[0][0];
+  const float *restrict const w_simple_rnn_bias = p->w.simple_rnn_bias;
+  float *restrict const a_simple_rnn_z = st->a_simple_rnn_z;
+  const float *restrict const w_simple_rnn_kernel = &p->w.simple_rnn_kernel[0][0];
+  const float *restrict const w_time_distributed_dense_kernel =
+      &p->w.time_distributed_dense_kernel[0][0];
+  const float *restrict const w_time_distributed_dense_bias = p->w.time_distributed_dense_bias;
+  float *restrict const a_time_distributed_dense_z = st->a_time_distributed_dense_z;
+  float *restrict const a_time_distributed_dense_y = st->a_time_distributed_dense_y;
+  float *restrict const a_time_distributed_dense_logits = st->a_time_distributed_dense_logits;
   const float *const x_b = x_t;
   float *const y_b = y_t;
   /* simple_rnn: z = x @ kernel (the input projection of every step) */

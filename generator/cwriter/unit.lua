@@ -102,10 +102,10 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
   local p_used, s_used = false, false
   for _, buf in ipairs(params) do
     if used[buf] and buf.kind == "param" then
-      decl("const %s *const %s = %s;", real, names[buf], weight_field("p", buf.param))
+      decl("const %s *restrict const %s = %s;", real, names[buf], weight_field("p", buf.param))
       p_used = true
     elseif used[buf] and buf.kind == "pgrad" then
-      decl("%s *const %s = %s;", real, names[buf], weight_field("grad", buf.param))
+      decl("%s *restrict const %s = %s;", real, names[buf], weight_field("grad", buf.param))
     end
   end
   for _, buf in ipairs(unit.prog.buffers) do
@@ -113,7 +113,7 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
       local n = names[buf]
       if buf.kind == "act" or buf.kind == "tmp" then
         -- (the model's integer tokens: int32_t)
-        decl("%s *const %s = &s->%s[0][0];", buf.int and "int32_t" or real, n, n)
+        decl("%s *restrict const %s = &s->%s[0][0];", buf.int and "int32_t" or real, n, n)
         w.sample_stride[buf] = buf.size
         s_used = true
       elseif buf.kind == "input" or buf.kind == "output" then
@@ -124,7 +124,7 @@ local function batch_body(unit, names, list, opts, caller, extra_used, helpers)
         if buf.name == "dx" then w.optional_out[buf] = "dx" end
       elseif buf.kind == "wtrans" or buf.kind == "batch" then
         -- one copy for every sample of the call
-        decl("%s *const %s = s->%s;", real, n, n)
+        decl("%s *restrict const %s = s->%s;", real, n, n)
         s_used = true
       elseif buf.kind == "zero" then
         error("the zero buffer " .. buf.name .. " survived simplification")
@@ -173,12 +173,12 @@ local function stream_code(unit, opts, helpers)
   for _, buf in ipairs(stream.prog.buffers) do
     local n = names[buf]
     if buf.kind == "param" and used[buf] then
-      w:emit(string.format("const %s *const %s = %s;", real, n, weight_field("p", buf.param)))
+      w:emit(string.format("const %s *restrict const %s = %s;", real, n, weight_field("p", buf.param)))
       reads_weights = true
     elseif buf.kind == "act" and used[buf] then
       fields[#fields + 1] = string.format("  /* %s: %s */\n  %s %s[%d];", buf.name,
         (buf.meaning or ""):gsub("^per step, ", ""), real, n, buf.size)
-      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+      w:emit(string.format("%s *restrict const %s = st->%s;", real, n, n))
     elseif buf.kind == "state" and buf.ring then
       -- a ring of buf.rows input steps: row j (oldest first) is storage row
       -- (pos + j) % rows; each call moves pos on by one
@@ -187,7 +187,7 @@ local function stream_code(unit, opts, helpers)
         buf.meaning or buf.name, real, n, buf.size, pos, n)
       reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
       reset[#reset + 1] = string.format("st->%s = 0;", pos)
-      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+      w:emit(string.format("%s *restrict const %s = st->%s;", real, n, n))
       w:emit(string.format("const int %s = st->%s;", pos, pos))
       w.ring = w.ring or {}
       w.ring[buf] = { pos = pos }
@@ -196,7 +196,7 @@ local function stream_code(unit, opts, helpers)
     elseif buf.kind == "state" then
       fields[#fields + 1] = string.format("  %s %s[%d]; /* %s's states */", real, n, buf.size, buf.name:sub(7))
       reset[#reset + 1] = string.format("memset(st->%s, 0, sizeof st->%s);", n, n)
-      w:emit(string.format("%s *const %s = st->%s;", real, n, n))
+      w:emit(string.format("%s *restrict const %s = st->%s;", real, n, n))
     end
   end
   if not reads_weights then w:emit("(void)p; /* the model has no weight */") end
@@ -469,18 +469,24 @@ function cwriter.unit(unit, opts)
     copy_input = true,
   }, { [unit.x.buf] = true }, helpers)
   local dx_ptr = "dx ? dx : s->dx_sink"
-  local zero_grad = "memset(grad, 0, sizeof *grad);\n"
-  local bwd = zero_grad .. batch_body(unit, names, unit.backward, opts, {
+  -- The gradient is zeroed through `grad`, then written through restrict
+  -- pointers declared in a block of their own: no other pointer touches
+  -- the arrays inside the block (C99 6.7.3.1).
+  local function zero_grad(body)
+    return "memset(grad, 0, sizeof *grad);\n{ /* from here on only the pointers below touch the arrays */\n"
+      .. body .. "\n}"
+  end
+  local bwd = zero_grad(batch_body(unit, names, unit.backward, opts, {
     dy = "dy",
     dx = dx_ptr,
-  }, nil, helpers)
+  }, nil, helpers))
   local bwd_loss = ""
   local loss_grad
   if unit.backward_loss then
-    local body = zero_grad .. batch_body(unit, names, unit.backward_loss, opts, {
+    local body = zero_grad(batch_body(unit, names, unit.backward_loss, opts, {
       dloss = "dloss",
       dx = dx_ptr,
-    }, nil, helpers)
+    }, nil, helpers))
     bwd_loss = string.format([[
 
 /* Backward from the losses: dloss holds, in each loss's output's place,
@@ -661,8 +667,8 @@ static void %s_backward_loss(const %s_params *p, %s_scratch *s, const %s *dloss,
       fn("\n/* Backward of forward_train from the losses (loss_grad's): dloss as in backward_loss. */\n"
         .. "static void %s_backward_train_loss(const %s_params *p, %s_scratch *s, const %s *dloss, "
         .. "%s_params *grad, %s *dx, int n) {\n%s\n}\n", name, name, name, real, name, real,
-        zero_grad .. batch_body(unit, names, unit.backward_train_loss, opts, { dloss = "dloss", dx = dx_ptr },
-          nil, helpers))
+        zero_grad(batch_body(unit, names, unit.backward_train_loss, opts, { dloss = "dloss", dx = dx_ptr },
+          nil, helpers)))
     end
     local eval = loss and loss_body(name .. "_forward", nil, "sample_weight") or table.concat({
       "(void)p; (void)s; (void)x; (void)target; (void)sample_weight; (void)y_pred; (void)n;",

@@ -151,7 +151,7 @@ tests["float32 literals carry an f suffix, float64 literals none"] = function()
         end
       end
       local real = dtype == "float32" and "float" or "double"
-      T.contains(code, "const " .. real .. " *const w_", dtype .. " parameter pointers")
+      T.contains(code, "const " .. real .. " *restrict const w_", dtype .. " parameter pointers")
       if dtype == "float32" then
         T.contains(code, "tanhf(", "float32 tanh")
         T.contains(code, "expf(", "float32 exp")
@@ -304,7 +304,30 @@ tests["generated C: one kernel call per product, a comment per op, named weights
   local c = gen(T.path("examples/seeds/seed13.lua"), { unroll = 0, format = true })["seed13.c"]
   T.contains(c, "/* lstm: z[t] += h[t-1] @ recurrent_kernel (the recurrent product), t = 1..2 */",
     "the recurrent product says what it is")
-  T.contains(c, "const float *const w_lstm_kernel = &p->w.lstm_kernel[0][0];", "a weight by its field")
+  T.contains(c, "const float *restrict const w_lstm_kernel = &p->w.lstm_kernel[0][0];", "a weight by its field")
+  -- Every array a function reads or writes has one restrict pointer (no
+  -- run-time alias checks); only the caller's x, y, dy, dx are plain. The
+  -- gradient is zeroed through `grad` before the block whose restrict
+  -- pointers write it, never inside it (C99 6.7.3.1).
+  for _, fname in ipairs({ "seed13_forward", "seed13_backward", "seed13_stream_step" }) do
+    local body = c_function(c, fname)
+    local pointers, plain = 0, {}
+    for decl in body:gmatch("\n%s*([%w_ ]+%*[%w_ ]*const [%w_]+) = ") do
+      pointers = pointers + 1
+      if not decl:find("restrict", 1, true) then plain[#plain + 1] = decl end
+    end
+    T.truthy(pointers > 3, fname .. ": declares its arrays' pointers")
+    for _, decl in ipairs(plain) do
+      T.truthy(decl:find("[ *]x_?b?$") or decl:find(" [xy]_[tb]$") or decl:find(" d[xy]_b$"),
+        fname .. ": only the caller's arrays are not restrict, not " .. decl)
+    end
+  end
+  local bwd = c_function(c, "seed13_backward")
+  local zero_at = bwd:find("memset(grad, 0, sizeof *grad);", 1, true)
+  local block_at = bwd:find("{ /* from here on only the pointers below touch the arrays */", 1, true)
+  local grad_at = bwd:find("float *restrict const g_lstm_kernel", 1, true)
+  T.truthy(zero_at and block_at and grad_at and zero_at < block_at and block_at < grad_at,
+    "backward zeroes grad, then opens the block of its restrict pointers")
   local h = gen(T.path("examples/seeds/seed13.lua"), { unroll = 0, format = true })["seed13.h"]
   T.contains(h, "/* lstm/h: 3 steps x 3, the state h */", "a scratch field says what it holds")
 end
