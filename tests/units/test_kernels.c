@@ -1,4 +1,4 @@
-/* The product kernels of rnnc_kernels.h against the plainest loops: every
+/* The kernels of rnnc_kernels.h. The products against the plainest loops: every
  * element of C is the sum over q, then p, of A * B, in that order, started
  * from C (accumulate) or zero. Whatever tiling the kernel picks (blocks of
  * four rows, single rows, column panels, whole rows streamed through L1 for
@@ -6,13 +6,15 @@
  * the same to the bit: streaming, forward and predict on threads rely on a
  * sample's numbers not depending on which path computed them. Compared with
  * memcmp; the shapes below reach every path, on both element types, with the
- * vector path of the build's target (or -DRNNC_PLAIN_C's loops). */
+ * vector path of the build's target (or -DRNNC_PLAIN_C's loops). Then
+ * float32 tanh and exp against the correctly rounded values. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,10 +119,53 @@ static void every_path_sums_in_order_f64(void **unused) {
     check_f64(&SHAPES[k]);
 }
 
+/* A float's position on the line of floats: ulps between two is a difference. */
+static int64_t float_order(float f) {
+  int32_t i;
+  memcpy(&i, &f, sizeof i);
+  return i < 0 ? -(int64_t)(i & 0x7fffffff) : i;
+}
+
+/* rnnc_tanhf within 6 ulp of the correctly rounded tanh and odd to the bit,
+ * rnnc_expf within 2 ulp on [-87, 88], over every 257th float (the whole
+ * line was checked once: tanh's worst is 6 ulp at 2.587 and 4.049, exp's
+ * 1 ulp), and the special values. */
+static void tanh_and_exp_within_their_ulps(void **unused) {
+  uint32_t bits;
+  int64_t worst_tanh = 0, worst_exp = 0;
+  (void)unused;
+  for (bits = 0; bits < 0x7f800000u; bits += 257) {
+    float x, got;
+    int64_t u;
+    memcpy(&x, &bits, sizeof x);
+    got = rnnc_tanhf(x);
+    u = llabs(float_order(got) - float_order((float)tanh((double)x)));
+    worst_tanh = u > worst_tanh ? u : worst_tanh;
+    if (rnnc_tanhf(-x) != -got)
+      fail_msg("tanh(-%.9g) is not -tanh(%.9g)", (double)x, (double)x);
+    if (x <= 88.0f) {
+      u = llabs(float_order(rnnc_expf(x)) - float_order((float)exp((double)x)));
+      worst_exp = u > worst_exp ? u : worst_exp;
+    }
+    if (x <= 87.0f) {
+      u = llabs(float_order(rnnc_expf(-x)) - float_order((float)exp(-(double)x)));
+      worst_exp = u > worst_exp ? u : worst_exp;
+    }
+  }
+  if (worst_tanh > 6 || worst_exp > 2)
+    fail_msg("tanh within %lld ulp, exp within %lld", (long long)worst_tanh, (long long)worst_exp);
+  assert_true(isnan(rnnc_tanhf(NAN)));
+  assert_true(isnan(rnnc_expf(NAN)));
+  assert_true(rnnc_tanhf(INFINITY) == 1.0f && rnnc_tanhf(-INFINITY) == -1.0f);
+  assert_true(rnnc_tanhf(-0.0f) == 0.0f && signbit(rnnc_tanhf(-0.0f)));
+  assert_true(rnnc_tanhf(1e-30f) == 1e-30f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_path_sums_in_order_f32),
       cmocka_unit_test(every_path_sums_in_order_f64),
+      cmocka_unit_test(tanh_and_exp_within_their_ulps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
