@@ -3,6 +3,8 @@
 #include "rnnc.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 size_t rnnc_dtype_size(rnnc_dtype dtype) {
   switch (dtype) {
@@ -14,16 +16,26 @@ size_t rnnc_dtype_size(rnnc_dtype dtype) {
   return 0;
 }
 
+/* The largest magnitude's bits against infinity's: integer compares, no
+ * branch in the loop, so it vectorises (a scan with isfinite and an early
+ * return took a fifth of a seed model's train_step). NaN's bits exceed
+ * infinity's. */
 int rnnc_all_finite_f32(const float *v, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (!isfinite(v[i]))
-      return 0;
-  return 1;
+  uint32_t most = 0, bits;
+  for (size_t i = 0; i < n; ++i) {
+    memcpy(&bits, &v[i], sizeof bits);
+    bits &= 0x7fffffffu;
+    most = bits > most ? bits : most;
+  }
+  return most < 0x7f800000u;
 }
 
 int rnnc_all_finite_f64(const double *v, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (!isfinite(v[i]))
-      return 0;
-  return 1;
+  uint64_t most = 0, bits;
+  for (size_t i = 0; i < n; ++i) {
+    memcpy(&bits, &v[i], sizeof bits);
+    bits &= 0x7fffffffffffffffu;
+    most = bits > most ? bits : most;
+  }
+  return most < 0x7ff0000000000000u;
 }

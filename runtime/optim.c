@@ -107,12 +107,16 @@ double rnnc_optimizer_learning_rate(const rnnc_optimizer *opt, long step) {
 
 #define RNNC_REAL float
 #define RNNC_SFX _f32
+#define RNNC_SQRT sqrtf
 #include "optim_impl.h"
 #undef RNNC_REAL
 #undef RNNC_SFX
+#undef RNNC_SQRT
 
 #define RNNC_REAL double
 #define RNNC_SFX _f64
+#define RNNC_SQRT sqrt
 #include "optim_impl.h"
 #undef RNNC_REAL
 #undef RNNC_SFX
+#undef RNNC_SQRT

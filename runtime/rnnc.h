@@ -283,7 +283,11 @@ size_t rnnc_optimizer_slots(const rnnc_optimizer *opt, size_t n);
  * rnnc_optimizer_slots() reals, zero before the first step (Adagrad and
  * Ftrl set their accumulators to initial_accumulator_value at step 1).
  * Applies the learning rate schedule but no clipping. The learning rate of
- * update `step`: rnnc_optimizer_learning_rate. */
+ * update `step`: rnnc_optimizer_learning_rate. Each element's arithmetic is
+ * in double, rounded once to the real type, except Adam's and AdamW's: in
+ * the real type, as Keras updates a float32 variable in float32 (and 2.2x
+ * faster on a seed model's step: 8 float lanes of square root and division
+ * to 4 of double). */
 void rnnc_optimizer_step_f32(const rnnc_optimizer *opt, float *w, const float *g, float *slots,
                              size_t n, long step);
 void rnnc_optimizer_step_f64(const rnnc_optimizer *opt, double *w, const double *g, double *slots,

@@ -1538,6 +1538,41 @@ static void test_adam(void **state) {
   }
 }
 
+/* A float32 Adam computes each element in float32, as Keras updates a
+ * float32 variable (keras/src/optimizers/adam.py: m += (g - m)(1 - b1),
+ * v += (g^2 - v)(1 - b2), w -= m alpha / (sqrt(v) + epsilon), alpha the
+ * step's rate rounded to float32): the same bits as those equations written
+ * out in float, over 1,000 weights and 5 steps (in double, then rounded, the
+ * update differs in the last bits of some weights). */
+static void test_adam_f32_in_float(void **state) {
+  enum { N = 1000, STEPS = 5 };
+  static float w[N], g[N], slots[2 * N], ww[N], wm[N], wv[N];
+  rnnc_optimizer opt = rnnc_optimizer_default(RNNC_OPT_ADAM);
+  rnnc_rng rng;
+  int t, i;
+  (void)state;
+  rnnc_rng_seed(&rng, 7);
+  opt.learning_rate = 0.05; /* steps as large as the weights: their rounding shows */
+  for (i = 0; i < N; i++)
+    ww[i] = w[i] = (float)((2 * rnnc_rng_uniform(&rng) - 1) * 0.01);
+  for (t = 1; t <= STEPS; t++) {
+    const double lr_t = opt.learning_rate * sqrt(1 - pow(opt.beta_2, t)) / (1 - pow(opt.beta_1, t));
+    const float alpha = (float)lr_t, c1 = (float)(1 - opt.beta_1), c2 = (float)(1 - opt.beta_2),
+                eps = (float)opt.epsilon;
+    for (i = 0; i < N; i++)
+      g[i] = (float)((rnnc_rng_uniform(&rng) - 0.5) * (i % 7 == 0 ? 1e-6 : 1.0));
+    rnnc_optimizer_step_f32(&opt, w, g, slots, N, t);
+    for (i = 0; i < N; i++) {
+      wm[i] = wm[i] + (g[i] - wm[i]) * c1;
+      wv[i] = wv[i] + (g[i] * g[i] - wv[i]) * c2;
+      ww[i] = ww[i] - alpha * wm[i] / (sqrtf(wv[i]) + eps);
+    }
+  }
+  assert_memory_equal(slots, wm, sizeof wm);
+  assert_memory_equal(slots + N, wv, sizeof wv);
+  assert_memory_equal(w, ww, sizeof ww);
+}
+
 /* ---------------------------------------------------------------- RMSprop, amsgrad, AdamW,
  * Adagrad, schedule, clipping. The rules are Keras 3's (keras-team/keras,
  * keras/src/optimizers/{rmsprop,adam,adamw,adagrad}.py and base_optimizer.py),
@@ -2489,6 +2524,7 @@ int main(void) {
       cmocka_unit_test(test_optimizer_old_layout),
       cmocka_unit_test(test_rmsprop),
       cmocka_unit_test(test_adam_amsgrad),
+      cmocka_unit_test(test_adam_f32_in_float),
       cmocka_unit_test(test_adamw),
       cmocka_unit_test(test_adagrad),
       cmocka_unit_test(test_lr_schedule),
