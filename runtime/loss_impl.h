@@ -163,15 +163,18 @@ static double RNNC_FN(row_cce_logits)(const RNNC_FN(loss_ctx) * x, const RNNC_RE
     if ((double)z[c] > max)
       max = (double)z[c];
   for (c = 0; c < n; c++) {
-    sum += exp((double)z[c] - max);
+    const double e = exp((double)z[c] - max);
+    sum += e;
     ysum += (double)y[c] * (1.0 - s) + s / (double)n;
+    if (g != NULL)
+      g[c] = e; /* kept for the gradient: one exp per logit */
   }
   lse = log(sum);
   for (c = 0; c < n; c++)
     row += ((double)y[c] * (1.0 - s) + s / (double)n) * ((max - (double)z[c]) + lse);
   if (g != NULL)
     for (c = 0; c < n; c++)
-      g[c] = exp((double)z[c] - max) / sum * ysum - ((double)y[c] * (1.0 - s) + s / (double)n);
+      g[c] = g[c] / sum * ysum - ((double)y[c] * (1.0 - s) + s / (double)n);
   return row;
 }
 
@@ -214,11 +217,15 @@ static double RNNC_FN(row_sparse_logits)(const RNNC_FN(loss_ctx) * x, const RNNC
   for (c = 1; c < n; c++)
     if ((double)z[c] > max)
       max = (double)z[c];
-  for (c = 0; c < n; c++)
-    sum += exp((double)z[c] - max);
+  for (c = 0; c < n; c++) {
+    const double e = exp((double)z[c] - max);
+    sum += e;
+    if (g != NULL)
+      g[c] = e; /* kept for the gradient: one exp per logit */
+  }
   if (g != NULL)
     for (c = 0; c < n; c++)
-      g[c] = exp((double)z[c] - max) / sum - (c == l ? 1.0 : 0.0);
+      g[c] = g[c] / sum - (c == l ? 1.0 : 0.0);
   /* (max - z[label]) before adding log(sum): large logits do not cancel */
   return (max - (double)z[l]) + log(sum);
 }
