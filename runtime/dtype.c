@@ -2,7 +2,6 @@
  * makes before it updates anything. */
 #include "rnnc.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -288,15 +288,8 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
       rnnc_tail_##SUFFIX(MR, W, k1, KK, A + i * ars + (P0)*acs, ars, aqs, acs, B + j + (P0)*brs,   \
                          bqs, brs, C + i * crs + j, crs, ACC);                                     \
   } while (0)
-#define RNNC_GEMM_BLOCK(T, SUFFIX, MR, W)                                                          \
-  do {                                                                                             \
-    if ((W) % LANES == 0)                                                                          \
-      rnnc_block_##SUFFIX(MR, W, k1, K, A + i * ars, ars, aqs, acs, B + j, bqs, brs,               \
-                          C + i * crs + j, crs, accumulate);                                       \
-    else                                                                                           \
-      rnnc_tail_##SUFFIX(MR, W, k1, K, A + i * ars, ars, aqs, acs, B + j, bqs, brs,                \
-                         C + i * crs + j, crs, accumulate);                                        \
-  } while (0)
+/* A block over every row of B. */
+#define RNNC_GEMM_BLOCK(T, SUFFIX, MR, W) RNNC_GEMM_BLOCK_K(T, SUFFIX, MR, W, K, 0, accumulate)
 
 RNNC_INLINE void rnnc_gemm_k1_f32(int M, int N, int K, int k1, const float *A, long ars, long acs,
                                   long aqs, const float *B, long brs, long bqs, float *C, long crs,

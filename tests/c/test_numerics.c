@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +24,36 @@ static void test_dtype_size(void **state) {
   (void)state;
   assert_int_equal(rnnc_dtype_size(RNNC_F32), 4);
   assert_int_equal(rnnc_dtype_size(RNNC_F64), 8);
+}
+
+/* rnnc_all_finite: 0 as soon as one element is NaN or infinite, wherever it
+ * stands; the largest finite values, subnormals and -0 are finite. */
+static void test_all_finite(void **state) {
+  float f[37];
+  double d[37];
+  const float fbad[3] = {NAN, INFINITY, -INFINITY};
+  const double dbad[3] = {NAN, INFINITY, -INFINITY};
+  size_t i, at, k;
+  (void)state;
+  for (i = 0; i < 37; i++) {
+    f[i] = i % 4 == 0 ? FLT_MAX : i % 4 == 1 ? -FLT_MAX : i % 4 == 2 ? FLT_MIN / 4 : -0.0f;
+    d[i] = i % 4 == 0 ? DBL_MAX : i % 4 == 1 ? -DBL_MAX : i % 4 == 2 ? DBL_MIN / 4 : -0.0;
+  }
+  assert_true(rnnc_all_finite_f32(f, 37));
+  assert_true(rnnc_all_finite_f64(d, 37));
+  assert_true(rnnc_all_finite_f32(f, 0));
+  for (at = 0; at < 37; at += 6)
+    for (k = 0; k < 3; k++) {
+      const float keep = f[at];
+      const double keepd = d[at];
+      f[at] = fbad[k];
+      d[at] = dbad[k];
+      assert_false(rnnc_all_finite_f32(f, 37));
+      assert_false(rnnc_all_finite_f64(d, 37));
+      assert_true(rnnc_all_finite_f32(f, at)); /* the elements before it */
+      f[at] = keep;
+      d[at] = keepd;
+    }
 }
 
 /* ================================================================ RNG */
@@ -2479,6 +2510,7 @@ static void test_clipping(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dtype_size),
+      cmocka_unit_test(test_all_finite),
       cmocka_unit_test(test_rng_known_answer),
       cmocka_unit_test(test_rng_reproducible),
       cmocka_unit_test(test_rng_uniform_moments),
