@@ -139,9 +139,10 @@ build_stream() {
   local name=$1_h$2 cell
   cell=$(echo "$1" | tr '[:lower:]' '[:upper:]')
   local eigen=() libs=""
-  # the Eigen peer (bench/eigen_cell.cpp) when g++ and Eigen are there
+  # the Eigen peer (bench/eigen_cell.cpp) when g++ and Eigen are there; -Wno-uninitialized:
+  # GCC 12 warns inside its own avx512fintrin.h (_mm512_undefined_ps, GCC bug 105593)
   if [ -n "$eigen_dir" ]; then
-    "$cxx" -std=c++17 "${cflags[@]}" -Wall -Wextra -Werror -isystem "$eigen_dir" -I"$bench" -DHIDDEN="$2" \
+    "$cxx" -std=c++17 "${cflags[@]}" -Wall -Wextra -Werror -Wno-uninitialized -Wno-maybe-uninitialized -isystem "$eigen_dir" -I"$bench" -DHIDDEN="$2" \
       -DCELL_"$cell" -c "$bench/eigen_cell.cpp" -o "$build/stream_$name.eigen.o" >"$logs/$name.eigen.log" 2>&1 &&
       eigen=(-DHAVE_EIGEN) libs="$build/stream_$name.eigen.o -lstdc++"
   fi
