@@ -76,7 +76,17 @@ echo "- compiler: $("$cc" --version | head -1)"
 echo "- flags: \`$cflags_text\` for generated units, runtime, reference runtime, naive C and harnesses"
 echo "- rnnc: $src at $commit${BENCH_UNROLL:+, --unroll $BENCH_UNROLL}"
 if [ -n "$python" ]; then
-  echo "- PyTorch: $("$python" -c 'import torch; print(torch.__version__)') ($python), one thread"
+  # which BLAS PyTorch's products run on (Debian's torch links libblas.so.3: the
+  # reference BLAS unless OpenBLAS provides the alternative, a 6x slower peer)
+  torch_blas=$("$python" -c 'import torch
+torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+libs = [l.split()[-1] for l in open("/proc/self/maps") if "blas" in l.split()[-1] and "lapack" not in l]
+print(", ".join(sorted(set(libs))) or "none loaded")' 2>/dev/null || echo unknown)
+  echo "- PyTorch: $("$python" -c 'import torch; print(torch.__version__)') ($python), one thread; BLAS: $torch_blas"
+  case $torch_blas in *openblas* | *mkl*) ;; *)
+    echo "  (PyTorch is not on an optimised BLAS: its training columns measure a slow peer;"
+    echo "  Debian: apt-get install libopenblas0-pthread)" ;;
+  esac
 else
   echo "- PyTorch: not available (python3 cannot import torch): its columns are skipped"
 fi
