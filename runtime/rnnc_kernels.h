@@ -77,20 +77,22 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 #else
 #define RNNC_INLINE static inline
 #endif
-/* NV vectors of columns from vector c0 on, for mr rows; NV a constant, so the
- * accumulators live in registers. */
-#define RNNC_CHUNK(T, V, NV)                                                                       \
+/* NV vectors V of VLEN lanes each, columns c0 .. c0 + NV * VLEN - 1, for mr
+ * rows; NV a constant, so the accumulators live in registers. V may be a
+ * narrower vector than the target's, or T itself (VLEN 1) for the last
+ * columns of a block. */
+#define RNNC_CHUNK(T, V, VLEN, NV)                                                                 \
   do {                                                                                             \
     V acc[RNNC_MR][NV];                                                                            \
     int r, q, p, v;                                                                                \
     for (r = 0; r < mr; ++r)                                                                       \
       for (v = 0; v < NV; ++v)                                                                     \
-        acc[r][v] = accumulate ? *(const V *)(C + r * crs + (c0 + v) * VL) : (V){0};               \
+        acc[r][v] = accumulate ? *(const V *)(C + r * crs + c0 + v * (VLEN)) : (V){0};             \
     for (q = 0; q < k1; ++q)                                                                       \
       for (p = 0; p < k; ++p) {                                                                    \
         V b[NV];                                                                                   \
         for (v = 0; v < NV; ++v) {                                                                 \
-          b[v] = *(const V *)(B + q * bqs + p * brs + (c0 + v) * VL);                              \
+          b[v] = *(const V *)(B + q * bqs + p * brs + c0 + v * (VLEN));                            \
           if (mr > 1)                                                                              \
             RNNC_IN_REGISTER(b[v]);                                                                \
         }                                                                                          \
@@ -102,29 +104,55 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
       }                                                                                            \
     for (r = 0; r < mr; ++r)                                                                       \
       for (v = 0; v < NV; ++v)                                                                     \
-        *(V *)(C + r * crs + (c0 + v) * VL) = acc[r][v];                                           \
+        *(V *)(C + r * crs + c0 + v * (VLEN)) = acc[r][v];                                         \
   } while (0)
 /* The block's columns in chunks of at most 8 accumulators (8 / mr vectors per
  * row: enough to hide the multiply-add latency, few enough to leave registers
  * for B). */
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   enum { VL = RNNC_VBYTES / sizeof(T) };                                                           \
-  const int nvec = width / VL;                                                                     \
   int c0 = 0;                                                                                      \
-  while (c0 < nvec) {                                                                              \
-    if (mr == 1 && nvec - c0 >= 8) {                                                               \
-      RNNC_CHUNK(T, V, 8);                                                                         \
-      c0 += 8;                                                                                     \
-    } else if (nvec - c0 >= 2) {                                                                   \
-      RNNC_CHUNK(T, V, 2);                                                                         \
-      c0 += 2;                                                                                     \
+  while (c0 < width) {                                                                             \
+    if (mr == 1 && width - c0 >= 8 * VL) {                                                         \
+      RNNC_CHUNK(T, V, VL, 8);                                                                     \
+      c0 += 8 * VL;                                                                                \
+    } else if (width - c0 >= 2 * VL) {                                                             \
+      RNNC_CHUNK(T, V, VL, 2);                                                                     \
+      c0 += 2 * VL;                                                                                \
     } else {                                                                                       \
-      RNNC_CHUNK(T, V, 1);                                                                         \
-      c0 += 1;                                                                                     \
+      RNNC_CHUNK(T, V, VL, 1);                                                                     \
+      c0 += VL;                                                                                    \
     }                                                                                              \
   }
+/* Fewer columns than a vector has lanes: a half vector, a quarter, then
+ * scalars, every accumulator in a register. (Plain loops over an
+ * accumulator array left the last 4 lanes of a 20-wide block in memory on
+ * AVX-512, each step over p a store and a load: a third of seed 14's
+ * backward.) */
+typedef float rnnc_vf32b __attribute__((vector_size(32), aligned(4)));
+typedef float rnnc_vf16b __attribute__((vector_size(16), aligned(4)));
+typedef double rnnc_vd32b __attribute__((vector_size(32), aligned(8)));
+typedef double rnnc_vd16b __attribute__((vector_size(16), aligned(8)));
+#define RNNC_TAIL_BODY(T, V32, V16)                                                                \
+  enum { L32 = 32 / sizeof(T), L16 = 16 / sizeof(T) };                                             \
+  int c0 = 0;                                                                                      \
+  if (RNNC_VBYTES > 32 && width - c0 >= L32) {                                                     \
+    RNNC_CHUNK(T, V32, L32, 1);                                                                    \
+    c0 += L32;                                                                                     \
+  }                                                                                                \
+  if (RNNC_VBYTES > 16 && width - c0 >= L16) {                                                     \
+    RNNC_CHUNK(T, V16, L16, 1);                                                                    \
+    c0 += L16;                                                                                     \
+  }                                                                                                \
+  if (width - c0 == 3)                                                                             \
+    RNNC_CHUNK(T, T, 1, 3);                                                                        \
+  else if (width - c0 == 2)                                                                        \
+    RNNC_CHUNK(T, T, 1, 2);                                                                        \
+  else if (width - c0 == 1)                                                                        \
+    RNNC_CHUNK(T, T, 1, 1);
 #else
 #define RNNC_INLINE static inline
+#define RNNC_VBYTES 64 /* plain loops take any width: the split is for vectors */
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   T acc[RNNC_MR][128];                                                                             \
   int r, q, p, j;                                                                                  \
@@ -141,6 +169,7 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
   for (r = 0; r < mr; ++r)                                                                         \
     for (j = 0; j < width; ++j)                                                                    \
       C[r * crs + j] = acc[r][j];
+#define RNNC_TAIL_BODY(T, V32, V16) RNNC_BLOCK_BODY(T, T)
 #endif
 
 /* One mr x width block (float); width a multiple of 16, at most 128. */
@@ -157,37 +186,18 @@ RNNC_INLINE void rnnc_block_f64(int mr, int width, int k1, int k, const double *
   RNNC_BLOCK_BODY(double, rnnc_vd);
 }
 
-/* One mr x width block of any width up to 128 (the columns past the last
- * whole vector): plain loops over constant bounds. */
-#define RNNC_TAIL_BODY(T)                                                                          \
-  T acc[RNNC_MR][128];                                                                             \
-  int r, q, p, j;                                                                                  \
-  for (r = 0; r < mr; ++r)                                                                         \
-    for (j = 0; j < width; ++j)                                                                    \
-      acc[r][j] = accumulate ? C[r * crs + j] : (T)0;                                              \
-  for (q = 0; q < k1; ++q)                                                                         \
-    for (p = 0; p < k; ++p) {                                                                      \
-      const T *const brow = B + q * bqs + p * brs;                                                 \
-      for (r = 0; r < mr; ++r) {                                                                   \
-        const T a = A[r * ars + q * aqs + p * acs];                                                \
-        for (j = 0; j < width; ++j)                                                                \
-          acc[r][j] += a * brow[j];                                                                \
-      }                                                                                            \
-    }                                                                                              \
-  for (r = 0; r < mr; ++r)                                                                         \
-    for (j = 0; j < width; ++j)                                                                    \
-      C[r * crs + j] = acc[r][j];
-
+/* One mr x width block narrower than a vector (the columns past the last
+ * whole vector of a product). */
 RNNC_INLINE void rnnc_tail_f32(int mr, int width, int k1, int k, const float *A, long ars, long aqs,
                                long acs, const float *B, long bqs, long brs, float *C, long crs,
                                int accumulate) {
-  RNNC_TAIL_BODY(float);
+  RNNC_TAIL_BODY(float, rnnc_vf32b, rnnc_vf16b);
 }
 
 RNNC_INLINE void rnnc_tail_f64(int mr, int width, int k1, int k, const double *A, long ars,
                                long aqs, long acs, const double *B, long bqs, long brs, double *C,
                                long crs, int accumulate) {
-  RNNC_TAIL_BODY(double);
+  RNNC_TAIL_BODY(double, rnnc_vd32b, rnnc_vd16b);
 }
 
 /* One row of C over B larger than L1 (a batch-1 step over an L2-resident
@@ -245,7 +255,7 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
  * to rnnc_tail. Blocks of RNNC_MR rows are 2 vectors wide, single rows 8, or
  * whole rows (rnnc_row) when B does not fit in L1. */
 #define RNNC_GEMM_BODY(T, SUFFIX)                                                                  \
-  enum { LANES = 64 / sizeof(T) };                                                                 \
+  enum { LANES = 64 / sizeof(T), VLANES = RNNC_VBYTES / sizeof(T) };                               \
   int i, j;                                                                                        \
   if (panel && M > 1) {                                                                            \
     /* rows of B per pass: the panel's slice (128 bytes wide) stays in L1 */                       \
@@ -281,12 +291,13 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
  * sum in the same order: the partial sum goes through C between passes). */
 #define RNNC_GEMM_BLOCK_K(T, SUFFIX, MR, W, KK, P0, ACC)                                           \
   do {                                                                                             \
-    if ((W) % LANES == 0)                                                                          \
-      rnnc_block_##SUFFIX(MR, W, k1, KK, A + i * ars + (P0)*acs, ars, aqs, acs, B + j + (P0)*brs,  \
-                          bqs, brs, C + i * crs + j, crs, ACC);                                    \
-    else                                                                                           \
-      rnnc_tail_##SUFFIX(MR, W, k1, KK, A + i * ars + (P0)*acs, ars, aqs, acs, B + j + (P0)*brs,   \
-                         bqs, brs, C + i * crs + j, crs, ACC);                                     \
+    const int whole = (W) - (W) % VLANES;                                                          \
+    if (whole > 0)                                                                                 \
+      rnnc_block_##SUFFIX(MR, whole, k1, KK, A + i * ars + (P0)*acs, ars, aqs, acs,                \
+                          B + j + (P0)*brs, bqs, brs, C + i * crs + j, crs, ACC);                  \
+    if ((W) > whole)                                                                               \
+      rnnc_tail_##SUFFIX(MR, (W)-whole, k1, KK, A + i * ars + (P0)*acs, ars, aqs, acs,             \
+                         B + j + whole + (P0)*brs, bqs, brs, C + i * crs + j + whole, crs, ACC);   \
   } while (0)
 /* A block over every row of B. */
 #define RNNC_GEMM_BLOCK(T, SUFFIX, MR, W) RNNC_GEMM_BLOCK_K(T, SUFFIX, MR, W, K, 0, accumulate)

@@ -119,6 +119,21 @@ static void every_path_sums_in_order_f64(void **unused) {
     check_f64(&SHAPES[k]);
 }
 
+/* Every width from 1 to 40 columns, in blocks of six rows and single rows,
+ * with and without panels: the whole vectors of a block, then a half
+ * vector, a quarter and up to three scalars (rnnc_tail) at each offset. */
+static void every_width_sums_in_order(void **unused) {
+  int n, m, acc;
+  (void)unused;
+  for (n = 1; n <= 40; ++n)
+    for (m = 1; m <= 7; m += 6)
+      for (acc = 0; acc <= 1; ++acc) {
+        const shape s = {m, n, 9, 1, acc, m > 1 && acc, 0, "a width of every size"};
+        check_f32(&s);
+        check_f64(&s);
+      }
+}
+
 /* A float's position on the line of floats: ulps between two is a difference. */
 static int64_t float_order(float f) {
   int32_t i;
@@ -165,6 +180,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_path_sums_in_order_f32),
       cmocka_unit_test(every_path_sums_in_order_f64),
+      cmocka_unit_test(every_width_sums_in_order),
       cmocka_unit_test(tanh_and_exp_within_their_ulps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
