@@ -121,7 +121,10 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
   } while (0)
 /* The block's columns in chunks of at most 8 accumulators (8 / mr vectors per
  * row: enough to hide the multiply-add latency, few enough to leave registers
- * for B). */
+ * for B). A single row takes as many of its vectors at once as it can (16 or
+ * 8, then 6, 4 or 3): one pass over B instead of several of 2 vectors, each a
+ * chain of K multiply-adds (a streaming GRU(32)'s 32 x 96 recurrent product:
+ * its step 137 -> 101 ns on the AVX-512 EPYC, LSTM(16)'s 71 -> 62 ns). */
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   enum { VL = RNNC_VBYTES / sizeof(T) };                                                           \
   int c0 = 0;                                                                                      \
@@ -135,6 +138,15 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
     } else if (mr == 1 && width - c0 >= 8 * VL) {                                                  \
       RNNC_CHUNK(T, V, VL, 8);                                                                     \
       c0 += 8 * VL;                                                                                \
+    } else if (mr == 1 && width - c0 >= 6 * VL) {                                                  \
+      RNNC_CHUNK(T, V, VL, 6);                                                                     \
+      c0 += 6 * VL;                                                                                \
+    } else if (mr == 1 && width - c0 >= 4 * VL) {                                                  \
+      RNNC_CHUNK(T, V, VL, 4);                                                                     \
+      c0 += 4 * VL;                                                                                \
+    } else if (mr == 1 && width - c0 >= 3 * VL) {                                                  \
+      RNNC_CHUNK(T, V, VL, 3);                                                                     \
+      c0 += 3 * VL;                                                                                \
     } else if (width - c0 >= 2 * VL) {                                                             \
       RNNC_CHUNK(T, V, VL, 2);                                                                     \
       c0 += 2 * VL;                                                                                \

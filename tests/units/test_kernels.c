@@ -122,13 +122,14 @@ static void every_path_sums_in_order_f64(void **unused) {
     check_f64(&SHAPES[k]);
 }
 
-/* Every width from 1 to 40 columns, in blocks of six rows and single rows,
- * with and without panels: the whole vectors of a block, then a half
- * vector, a quarter and up to three scalars (rnnc_tail) at each offset. */
+/* Every width from 1 to 130 columns, in blocks of six rows and single rows,
+ * with and without panels: a single row's chunks of 8, 6, 4, 3, 2 and 1
+ * vectors, then a half vector, a quarter and up to three scalars
+ * (rnnc_tail) at each offset. */
 static void every_width_sums_in_order(void **unused) {
   int n, m, acc;
   (void)unused;
-  for (n = 1; n <= 40; ++n)
+  for (n = 1; n <= 130; ++n)
     for (m = 1; m <= 7; m += 6)
       for (acc = 0; acc <= 1; ++acc) {
         const shape s = {m, n, 9, 1, acc, m > 1 && acc, 0, "a width of every size"};
