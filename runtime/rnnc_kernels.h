@@ -164,17 +164,29 @@ typedef float rnnc_vf32b __attribute__((vector_size(32), aligned(4)));
 typedef float rnnc_vf16b __attribute__((vector_size(16), aligned(4)));
 typedef double rnnc_vd32b __attribute__((vector_size(32), aligned(8)));
 typedef double rnnc_vd16b __attribute__((vector_size(16), aligned(8)));
+#if RNNC_VBYTES > 32
+#define RNNC_TAIL_HALF(T, V32)                                                                     \
+  if (width - c0 >= L32) {                                                                         \
+    RNNC_CHUNK(T, V32, L32, 1);                                                                    \
+    c0 += L32;                                                                                     \
+  }
+#else /* not even compiled: an asm operand of 32 bytes is an error without AVX */
+#define RNNC_TAIL_HALF(T, V32)
+#endif
+#if RNNC_VBYTES > 16
+#define RNNC_TAIL_QUARTER(T, V16)                                                                  \
+  if (width - c0 >= L16) {                                                                         \
+    RNNC_CHUNK(T, V16, L16, 1);                                                                    \
+    c0 += L16;                                                                                     \
+  }
+#else
+#define RNNC_TAIL_QUARTER(T, V16)
+#endif
 #define RNNC_TAIL_BODY(T, V32, V16)                                                                \
   enum { L32 = 32 / sizeof(T), L16 = 16 / sizeof(T) };                                             \
   int c0 = 0;                                                                                      \
-  if (RNNC_VBYTES > 32 && width - c0 >= L32) {                                                     \
-    RNNC_CHUNK(T, V32, L32, 1);                                                                    \
-    c0 += L32;                                                                                     \
-  }                                                                                                \
-  if (RNNC_VBYTES > 16 && width - c0 >= L16) {                                                     \
-    RNNC_CHUNK(T, V16, L16, 1);                                                                    \
-    c0 += L16;                                                                                     \
-  }                                                                                                \
+  RNNC_TAIL_HALF(T, V32)                                                                           \
+  RNNC_TAIL_QUARTER(T, V16)                                                                        \
   if (width - c0 == 3)                                                                             \
     RNNC_CHUNK(T, T, 1, 3);                                                                        \
   else if (width - c0 == 2)                                                                        \
