@@ -125,12 +125,12 @@ void seed07_forward(const seed07_params *p, seed07_scratch *s, const float *x, f
     rnnc_gemm_f32(n, 24, 8, a_gru_h + t * 8 - 8, 80, 1, w_gru_recurrent_kernel, 24,
                   a_gru_rec + t * 24, 240, 0, 0);
     for (int b = 0; b < n; ++b) {
-      /* gru: zr[t] = sigmoid(z[t, 0:16] + rec[t, 0:16] + bias[0, 0:16] + bias[1, 0:16]) (update
+      /* gru: zr[t] = sigmoid(z[t, 0:16] + bias[0, 0:16] + rec[t, 0:16] + bias[1, 0:16]) (update
        * gate z, reset gate r), t = 1..9 */
       for (int c = 0; c < 16; ++c) {
-        a_gru_zr[b * 160 + t * 16 + c] = rnnc_sigmoid(
-            ((a_gru_z[b * 240 + t * 24 + c] + a_gru_rec[b * 240 + t * 24 + c]) + w_gru_bias[c]) +
-            w_gru_bias[c + 24]);
+        a_gru_zr[b * 160 + t * 16 + c] =
+            rnnc_sigmoid((a_gru_z[b * 240 + t * 24 + c] + w_gru_bias[c]) +
+                         (a_gru_rec[b * 240 + t * 24 + c] + w_gru_bias[c + 24]));
       }
       /* gru: cand[t] = tanh(z[t, 16:24] + bias[0, 16:24] + zr[t, 8:16] * (rec[t, 16:24] + bias[1,
        * 16:24])) (the candidate state), t = 1..9 */
@@ -459,10 +459,10 @@ void seed07_stream_step(const seed07_params *p, seed07_stream *st, const float *
   rnnc_gemm_f32(1, 24, 5, x_b, 5, 1, w_gru_kernel, 24, a_gru_z, 24, 0, 0);
   /* gru: rec = state @ recurrent_kernel (the recurrent product) */
   rnnc_gemm_f32(1, 24, 8, state_gru, 8, 1, w_gru_recurrent_kernel, 24, a_gru_rec, 24, 0, 0);
-  /* gru: zr = sigmoid(z[0:16] + rec[0:16] + bias[0, 0:16] + bias[1, 0:16]) (update gate z, reset
+  /* gru: zr = sigmoid(z[0:16] + bias[0, 0:16] + rec[0:16] + bias[1, 0:16]) (update gate z, reset
    * gate r) */
   for (int c = 0; c < 16; ++c) {
-    a_gru_zr[c] = rnnc_sigmoid(((a_gru_z[c] + a_gru_rec[c]) + w_gru_bias[c]) + w_gru_bias[c + 24]);
+    a_gru_zr[c] = rnnc_sigmoid((a_gru_z[c] + w_gru_bias[c]) + (a_gru_rec[c] + w_gru_bias[c + 24]));
   }
   /* gru: cand = tanh(z[16:24] + bias[0, 16:24] + zr[8:16] * (rec[16:24] + bias[1, 16:24])) (the
    * candidate state) */

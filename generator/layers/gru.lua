@@ -2,7 +2,8 @@
 -- reset_after=True (the default): bias (2, 3U), row 0 for the input, row 1
 -- for the recurrent product:
 --   xz, xr, xh = x_t @ kernel + bias[0];  hz, hr, hh = h_{t-1} @ recurrent_kernel + bias[1]
---   z = rec_act(xz + hz); r = rec_act(xr + hr); cand = act(xh + r * hh)
+--   z = rec_act(xz + hz); r = rec_act(xr + hr); cand = act(xh + r * hh), each sum in Keras 3's
+--   order (keras/src/layers/rnn/gru.py: the biases join their products first)
 -- reset_after=False: bias (3U); cand = act(x_t @ kernel_h + (r * h_{t-1}) @ recurrent_kernel_h + bias_h).
 -- Both: h_t = z * h_{t-1} + (1 - z) * cand.
 local common = require("layers.common")
@@ -70,11 +71,14 @@ function GRU.emit(layer, g, x, prefix, initial, mask)
       common.recurrent_product(g, units, rt, hv, recurrent, 0, false, "the recurrent product")
       local zrt = ir.row(zr, s)
       for k = 0, 1 do
-        local terms = { col(zt, k), col(rt, k) }
         if bias then
-          terms[3], terms[4] = col(in_bias, k), col(rec_bias, k)
+          -- Keras's order: (x @ kernel + bias[0]) + (h @ recurrent_kernel + bias[1])
+          g:map(col(zrt, k), ir.activation(a.recurrent_activation,
+            E.add(E.add(E.arg(1), E.arg(3)), E.add(E.arg(2), E.arg(4)))),
+            { col(zt, k), col(rt, k), col(in_bias, k), col(rec_bias, k) }, false, GATE[k])
+        else
+          gate(g, col(zrt, k), a.recurrent_activation, { col(zt, k), col(rt, k) }, GATE[k])
         end
-        gate(g, col(zrt, k), a.recurrent_activation, terms, GATE[k])
       end
       -- cand = act(xh [+ bh_in] + r * (hh [+ bh_rec]))
       local args = { col(zt, 2), col(zrt, 1), col(rt, 2) }

@@ -406,4 +406,16 @@ return model
   T.not_contains(plain["tagger.c"], "rnnc_regularize")
 end
 
+-- GRU (reset_after, Keras's default) sums a gate's four terms in Keras 3's
+-- order, each bias with its own product first (keras/src/layers/rnn/gru.py:
+-- matrix_x += input_bias, matrix_inner += recurrent_bias, then x_z +
+-- recurrent_z), so float32 rounds as Keras does.
+tests["generated C: GRU's gates add each bias to its product, as Keras does"] = function()
+  local c = gen(T.path("examples/seeds/seed07.lua"), { unroll = 0, format = true })["seed07.c"]
+  local step = c_function(c, "seed07_stream_step")
+  T.contains(step, "rnnc_sigmoid((a_gru_z[c] + w_gru_bias[c]) + (a_gru_rec[c] + w_gru_bias[c + 24]))",
+    "z and r: (x @ kernel + bias[0]) + (h @ recurrent_kernel + bias[1])")
+  T.contains(step, "(a_gru_z[c + 16] + w_gru_bias[c + 16]) +", "the candidate: x @ kernel + bias[0] first")
+end
+
 return tests
