@@ -125,35 +125,31 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
  * 8, then 6, 4 or 3): one pass over B instead of several of 2 vectors, each a
  * chain of K multiply-adds (a streaming GRU(32)'s 32 x 96 recurrent product:
  * its step 137 -> 101 ns on the AVX-512 EPYC, LSTM(16)'s 71 -> 62 ns). */
+/* NV vectors of VL lanes from column c0 on, then past them. */
+#define RNNC_TAKE(T, V, VL, NV)                                                                    \
+  do {                                                                                             \
+    RNNC_CHUNK(T, V, VL, NV);                                                                      \
+    c0 += (NV) * (VL);                                                                             \
+  } while (0)
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   enum { VL = RNNC_VBYTES / sizeof(T) };                                                           \
   int c0 = 0;                                                                                      \
   while (c0 < width) {                                                                             \
-    if (RNNC_ROW_VECTORS >= 24 && mr == 1 && width - c0 >= 24 * VL) {                              \
-      RNNC_CHUNK(T, V, VL, 24);                                                                    \
-      c0 += 24 * VL;                                                                               \
-    } else if (RNNC_ROW_VECTORS >= 16 && mr == 1 && width - c0 >= 16 * VL) {                       \
-      RNNC_CHUNK(T, V, VL, 16);                                                                    \
-      c0 += 16 * VL;                                                                               \
-    } else if (mr == 1 && width - c0 >= 8 * VL) {                                                  \
-      RNNC_CHUNK(T, V, VL, 8);                                                                     \
-      c0 += 8 * VL;                                                                                \
-    } else if (mr == 1 && width - c0 >= 6 * VL) {                                                  \
-      RNNC_CHUNK(T, V, VL, 6);                                                                     \
-      c0 += 6 * VL;                                                                                \
-    } else if (mr == 1 && width - c0 >= 4 * VL) {                                                  \
-      RNNC_CHUNK(T, V, VL, 4);                                                                     \
-      c0 += 4 * VL;                                                                                \
-    } else if (mr == 1 && width - c0 >= 3 * VL) {                                                  \
-      RNNC_CHUNK(T, V, VL, 3);                                                                     \
-      c0 += 3 * VL;                                                                                \
-    } else if (width - c0 >= 2 * VL) {                                                             \
-      RNNC_CHUNK(T, V, VL, 2);                                                                     \
-      c0 += 2 * VL;                                                                                \
-    } else {                                                                                       \
-      RNNC_CHUNK(T, V, VL, 1);                                                                     \
-      c0 += VL;                                                                                    \
-    }                                                                                              \
+    const int left = (width - c0) / VL; /* whole vectors still to do */                            \
+    if (mr == 1 && RNNC_ROW_VECTORS >= 16 && left >= 16)                                           \
+      RNNC_TAKE(T, V, VL, 16);                                                                     \
+    else if (mr == 1 && left >= 8)                                                                 \
+      RNNC_TAKE(T, V, VL, 8);                                                                      \
+    else if (mr == 1 && left >= 6)                                                                 \
+      RNNC_TAKE(T, V, VL, 6);                                                                      \
+    else if (mr == 1 && left >= 4)                                                                 \
+      RNNC_TAKE(T, V, VL, 4);                                                                      \
+    else if (mr == 1 && left >= 3)                                                                 \
+      RNNC_TAKE(T, V, VL, 3);                                                                      \
+    else if (left >= 2)                                                                            \
+      RNNC_TAKE(T, V, VL, 2);                                                                      \
+    else                                                                                           \
+      RNNC_TAKE(T, V, VL, 1);                                                                      \
   }
 /* Fewer columns than a vector has lanes: a half vector, a quarter, then
  * scalars, every accumulator in a register. (Plain loops over an
@@ -166,19 +162,15 @@ typedef double rnnc_vd32b __attribute__((vector_size(32), aligned(8)));
 typedef double rnnc_vd16b __attribute__((vector_size(16), aligned(8)));
 #if RNNC_VBYTES > 32
 #define RNNC_TAIL_HALF(T, V32)                                                                     \
-  if (width - c0 >= L32) {                                                                         \
-    RNNC_CHUNK(T, V32, L32, 1);                                                                    \
-    c0 += L32;                                                                                     \
-  }
+  if (width - c0 >= L32)                                                                           \
+    RNNC_TAKE(T, V32, L32, 1);
 #else /* not even compiled: an asm operand of 32 bytes is an error without AVX */
 #define RNNC_TAIL_HALF(T, V32)
 #endif
 #if RNNC_VBYTES > 16
 #define RNNC_TAIL_QUARTER(T, V16)                                                                  \
-  if (width - c0 >= L16) {                                                                         \
-    RNNC_CHUNK(T, V16, L16, 1);                                                                    \
-    c0 += L16;                                                                                     \
-  }
+  if (width - c0 >= L16)                                                                           \
+    RNNC_TAKE(T, V16, L16, 1);
 #else
 #define RNNC_TAIL_QUARTER(T, V16)
 #endif
@@ -216,14 +208,14 @@ typedef double rnnc_vd16b __attribute__((vector_size(16), aligned(8)));
 #define RNNC_TAIL_BODY(T, V32, V16) RNNC_BLOCK_BODY(T, T)
 #endif
 
-/* One mr x width block (float); width a multiple of 16, at most 128. */
+/* One mr x width block (float); width whole vectors, at most 256 columns. */
 RNNC_INLINE void rnnc_block_f32(int mr, int width, int k1, int k, const float *A, long ars,
                                 long aqs, long acs, const float *B, long bqs, long brs, float *C,
                                 long crs, int accumulate) {
   RNNC_BLOCK_BODY(float, rnnc_vf);
 }
 
-/* One mr x width block (double); width a multiple of 8, at most 64. */
+/* One mr x width block (double); width whole vectors, at most 128 columns. */
 RNNC_INLINE void rnnc_block_f64(int mr, int width, int k1, int k, const double *A, long ars,
                                 long aqs, long acs, const double *B, long bqs, long brs, double *C,
                                 long crs, int accumulate) {
@@ -295,9 +287,10 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
 
 /* The tiling of one product (see the top of this file), for k1 slices of the
  * reduction: rows i .. i + mr - 1 and columns j .. j + width - 1 form a
- * block; a block whose width is whole vectors goes to rnnc_block, the rest
- * to rnnc_tail. Blocks of RNNC_MR rows are 2 vectors wide, single rows 8, or
- * whole rows (rnnc_row) when B does not fit in L1. */
+ * block; its whole vectors go to rnnc_block, the columns past them to
+ * rnnc_tail. Blocks of RNNC_MR rows are 128 bytes wide, single rows 512, or
+ * a whole row when B does not fit in L1 (in registers up to
+ * RNNC_ROW_VECTORS vectors, else rnnc_row). */
 #define RNNC_GEMM_BODY(T, SUFFIX)                                                                  \
   enum { LANES = 64 / sizeof(T), VLANES = RNNC_VBYTES / sizeof(T) };                               \
   int i, j;                                                                                        \
@@ -323,13 +316,12 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
         RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, w);                                                    \
       }                                                                                            \
     if (i < M && (long)k1 * K * N * (long)sizeof(T) > RNNC_L1_BYTES) {                             \
-      if (N <= RNNC_ROW_VECTORS * VLANES)                                                          \
-        for (; i < M; ++i) {                                                                       \
-          j = 0;                                                                                   \
+      for (j = 0; i < M; ++i) /* the whole row in one block, or through L1 */                      \
+        if (N <= RNNC_ROW_VECTORS * VLANES)                                                        \
           RNNC_GEMM_BLOCK(T, SUFFIX, 1, N);                                                        \
-        }                                                                                          \
-      for (; i < M; ++i)                                                                           \
-        rnnc_row_##SUFFIX(N, K, k1, A + i * ars, aqs, acs, B, bqs, brs, C + i * crs, accumulate);  \
+        else                                                                                       \
+          rnnc_row_##SUFFIX(N, K, k1, A + i * ars, aqs, acs, B, bqs, brs, C + i * crs,             \
+                            accumulate);                                                           \
     }                                                                                              \
     for (; i < M; ++i)                                                                             \
       for (j = 0; j < N; j += nr1) {                                                               \
