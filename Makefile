@@ -52,10 +52,10 @@ GENERATED_MODELS := examples/tagger.lua examples/lstm_tagger.lua examples/gru_ta
 SANITIZE := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: bench sizes all deps deps-demo runtime release install uninstall test-install demo test test-lua test-c \
-        test-random test-cli test-sanitize \
+        test-random test-cli test-sanitize sanitize-runtime $(SANITIZE_SUITES:test-%=test-sanitize-%) \
         test-conformance conformance-vectors check-generated generated catalog format lint clean fuzz fuzz-models \
         fuzz-explore fuzz-explore-models fuzz-explore-loaders \
-        importer test-import import-fixtures fuzz-import deps-import test-mpi deps-mpi test-lua-import test-fuzzers example-seq2seq
+        importer test-import test-import-files import-fixtures fuzz-import deps-import test-mpi deps-mpi test-lua-import test-fuzzers example-seq2seq
 
 all: runtime
 
@@ -251,21 +251,23 @@ example-seq2seq: deps-demo runtime
 	@echo "== greedy decoding of the held-out sums (examples/seq2seq/decode.c)"
 	@$(S2S)/decode $(S2S)/trained.safetensors $(S2S)/heldout_encoder_input.npy $(S2S)/heldout_decoder_target.npy
 
-# The suites run one after the other, except where one keeps a single core
-# busy: the command-line suite runs beside the Lua and import suites, and
-# the sanitizer pass beside the fuzzers, two at a time (-j2), each pair's
-# output printed suite by suite as each ends (--output-sync). The verdicts
-# do not depend on the timing (every bound is CPU time or a count).
+# Every suite, two at a time (-j2: this machine's two cores), in the order of
+# TEST_SUITES: the most CPU time first, so that the short ones fill in at the
+# end. Each suite's output is printed when it ends (--output-sync). The
+# suites share no files (each has its own directory under $(BUILD), the
+# sanitizer pass build/sanitize), and no verdict depends on the timing: every
+# bound is CPU time or a count. The random, conformance and sanitizer suites
+# compile on both cores themselves (xargs -P); beside another suite they
+# share them.
+TEST_SUITES := test-random test-cli test-conformance test-import-files test-sanitize-random \
+  test-sanitize-cli test-sanitize-conformance test-sanitize-c fuzz-models fuzz fuzz-import test-c \
+  test-mpi test-install test-lua check-generated lint
 test: deps deps-import deps-mpi
-	@$(MAKE) --no-print-directory runtime importer
-	@echo "== test-cli beside test-lua and test-import (each suite's output when it ends)"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-cli test-lua-import
-	@$(MAKE) --no-print-directory test-c test-random test-mpi test-install test-conformance check-generated lint
-	@echo "== test-sanitize beside fuzz and fuzz-models (each suite's output when it ends)"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sanitize test-fuzzers
+	@$(MAKE) --no-print-directory -j2 runtime importer sanitize-runtime
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_SUITES)
 	@echo "make test: all suites passed"
 
-# (make test's pairs: each side's suites in turn)
+# The pairs earlier versions of make test ran side by side.
 test-lua-import:
 	@$(MAKE) --no-print-directory -j1 test-lua test-import
 test-fuzzers:
@@ -344,11 +346,12 @@ $(IMPORT_READER): tools/keras_read.c
 # rnnc import on the real Keras files (refused), the synthetic fixtures of
 # every writer (predictions, resume) and broken files (tests/import/run.sh),
 # then the importer's fuzzer for a fixed number of cases.
-test-import: deps-import runtime importer
+test-import: test-import-files
+	@$(MAKE) --no-print-directory fuzz-import
+test-import-files: deps-import runtime importer
 	@echo "== rnnc import: real Keras files, synthetic files of every writer, broken files"
 	@BUILD="$(BUILD)" CC="$(CC)" RNNC_KERAS_READ="$(IMPORT_READER)" RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" \
 	  bash tests/import/run.sh
-	@$(MAKE) --no-print-directory fuzz-import
 
 # The importer's fuzzer (tests/import/fuzz.lua) with the reader built with
 # ASan + UBSan: FUZZ_IMPORT_CASES cases from FUZZ_IMPORT_SEED (fixed: the
@@ -401,11 +404,19 @@ SANITIZE_CONFORMANCE := dense_mse_sgd dense_softmax_cce_fused dense_sparse_from_
   padding_cropping_upsampling_permute_reshape lstm_autoencoder_repeat_vector layer_normalization_rms \
   batch_normalization_conv_lstm masking_zero_output_stack attention_masked attention_dropout
 
+SANITIZE_MAKE = $(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 \
+  RANDOM_COUNT=30 LDFLAGS="-fsanitize=address,undefined" CONFORMANCE_CASES="$(SANITIZE_CONFORMANCE)"
+SANITIZE_SUITES := test-c test-random test-cli test-conformance
 test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-	@$(MAKE) --no-print-directory -j1 BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 RANDOM_COUNT=30 \
-	  LDFLAGS="-fsanitize=address,undefined" CONFORMANCE_CASES="$(SANITIZE_CONFORMANCE)" \
-	  test-c test-random test-cli test-conformance
+	@$(SANITIZE_MAKE) -j1 $(SANITIZE_SUITES)
+
+# One suite under the sanitizers (make test runs the four beside the others,
+# the runtime built first: sanitize-runtime).
+sanitize-runtime:
+	@$(SANITIZE_MAKE) runtime
+$(SANITIZE_SUITES:test-%=test-sanitize-%): test-sanitize-%: sanitize-runtime
+	@echo "== test-$* under AddressSanitizer + UndefinedBehaviorSanitizer"; $(SANITIZE_MAKE) test-$*
 
 # libFuzzer targets over the file loaders (tests/fuzz/). In make test each
 # runs FUZZ_RUNS inputs from seed FUZZ_SEED over the committed seed corpus,
