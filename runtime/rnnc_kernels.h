@@ -131,26 +131,35 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
     RNNC_CHUNK(T, V, VL, NV);                                                                      \
     c0 += (NV) * (VL);                                                                             \
   } while (0)
+/* The same for the block's whole vectors, counted in `left`. */
+#define RNNC_TAKE_WHOLE(T, V, VL, NV)                                                              \
+  do {                                                                                             \
+    RNNC_TAKE(T, V, VL, NV);                                                                       \
+    left -= (NV);                                                                                  \
+  } while (0)
+/* The largest chunk that fits, again and again: for one row 16 vectors
+ * (AVX-512), 8, then one of 6, 4, 3 or 2, then 1; for more rows 2, then 1.
+ * Written without a loop around the choice, so that with a constant width
+ * (every call the generator writes) the compiler drops the sizes a block
+ * does not use before it optimises (a loop around the ladder kept every
+ * size in every inlined product until late: most of a unit's compile time). */
 #define RNNC_BLOCK_BODY(T, V)                                                                      \
   enum { VL = RNNC_VBYTES / sizeof(T) };                                                           \
-  int c0 = 0;                                                                                      \
-  while (c0 < width) {                                                                             \
-    const int left = (width - c0) / VL; /* whole vectors still to do */                            \
-    if (mr == 1 && RNNC_ROW_VECTORS >= 16 && left >= 16)                                           \
-      RNNC_TAKE(T, V, VL, 16);                                                                     \
-    else if (mr == 1 && left >= 8)                                                                 \
-      RNNC_TAKE(T, V, VL, 8);                                                                      \
-    else if (mr == 1 && left >= 6)                                                                 \
-      RNNC_TAKE(T, V, VL, 6);                                                                      \
-    else if (mr == 1 && left >= 4)                                                                 \
-      RNNC_TAKE(T, V, VL, 4);                                                                      \
-    else if (mr == 1 && left >= 3)                                                                 \
-      RNNC_TAKE(T, V, VL, 3);                                                                      \
-    else if (left >= 2)                                                                            \
-      RNNC_TAKE(T, V, VL, 2);                                                                      \
-    else                                                                                           \
-      RNNC_TAKE(T, V, VL, 1);                                                                      \
-  }
+  int c0 = 0, left = width / VL; /* whole vectors still to do */                                   \
+  while (mr == 1 && RNNC_ROW_VECTORS >= 16 && left >= 16)                                          \
+    RNNC_TAKE_WHOLE(T, V, VL, 16);                                                                 \
+  while (mr == 1 && left >= 8)                                                                     \
+    RNNC_TAKE_WHOLE(T, V, VL, 8);                                                                  \
+  if (mr == 1 && left >= 6)                                                                        \
+    RNNC_TAKE_WHOLE(T, V, VL, 6);                                                                  \
+  else if (mr == 1 && left >= 4)                                                                   \
+    RNNC_TAKE_WHOLE(T, V, VL, 4);                                                                  \
+  else if (mr == 1 && left >= 3)                                                                   \
+    RNNC_TAKE_WHOLE(T, V, VL, 3);                                                                  \
+  while (left >= 2)                                                                                \
+    RNNC_TAKE_WHOLE(T, V, VL, 2);                                                                  \
+  if (left >= 1)                                                                                   \
+    RNNC_TAKE_WHOLE(T, V, VL, 1);
 /* Fewer columns than a vector has lanes: a half vector, a quarter, then
  * scalars, every accumulator in a register. (Plain loops over an
  * accumulator array left the last 4 lanes of a 20-wide block in memory on
@@ -294,27 +303,24 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
 #define RNNC_GEMM_BODY(T, SUFFIX)                                                                  \
   enum { LANES = 64 / sizeof(T), VLANES = RNNC_VBYTES / sizeof(T) };                               \
   int i, j;                                                                                        \
+  if (N <= 0)                                                                                      \
+    return;                                                                                        \
   if (panel && M > 1) {                                                                            \
     /* rows of B per pass: the panel's slice (128 bytes wide) stays in L1 */                       \
     const int nr = N < 2 * LANES ? N : 2 * LANES, kc = k1 > 1 ? K : 128;                           \
     int p0;                                                                                        \
-    for (j = 0; j < N; j += nr) {                                                                  \
-      const int w = N - j < nr ? N - j : nr;                                                       \
-      for (p0 = 0; p0 < K; p0 += kc) {                                                             \
-        const int kk = K - p0 < kc ? K - p0 : kc, acc0 = accumulate || p0 > 0;                     \
-        for (i = 0; i + RNNC_MR <= M; i += RNNC_MR)                                                \
-          RNNC_GEMM_BLOCK_K(T, SUFFIX, RNNC_MR, w, kk, p0, acc0);                                  \
-        for (; i < M; ++i)                                                                         \
-          RNNC_GEMM_BLOCK_K(T, SUFFIX, 1, w, kk, p0, acc0);                                        \
-      }                                                                                            \
-    }                                                                                              \
+    for (j = 0; j + nr <= N; j += nr)                                                              \
+      RNNC_GEMM_PANEL(T, SUFFIX, nr);                                                              \
+    if (j < N)                                                                                     \
+      RNNC_GEMM_PANEL(T, SUFFIX, N % nr);                                                          \
   } else {                                                                                         \
     const int nr4 = N < 2 * LANES ? N : 2 * LANES, nr1 = N < 8 * LANES ? N : 8 * LANES;            \
-    for (i = 0; i + RNNC_MR <= M; i += RNNC_MR)                                                    \
-      for (j = 0; j < N; j += nr4) {                                                               \
-        const int w = N - j < nr4 ? N - j : nr4;                                                   \
-        RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, w);                                                    \
-      }                                                                                            \
+    for (i = 0; i + RNNC_MR <= M; i += RNNC_MR) {                                                  \
+      for (j = 0; j + nr4 <= N; j += nr4)                                                          \
+        RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, nr4);                                                  \
+      if (j < N)                                                                                   \
+        RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, N % nr4);                                              \
+    }                                                                                              \
     if (i < M && (long)k1 * K * N * (long)sizeof(T) > RNNC_L1_BYTES) {                             \
       for (j = 0; i < M; ++i) /* the whole row in one block, or through L1 */                      \
         if (N <= RNNC_ROW_VECTORS * VLANES)                                                        \
@@ -323,11 +329,25 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
           rnnc_row_##SUFFIX(N, K, k1, A + i * ars, aqs, acs, B, bqs, brs, C + i * crs,             \
                             accumulate);                                                           \
     }                                                                                              \
+    for (; i < M; ++i) {                                                                           \
+      for (j = 0; j + nr1 <= N; j += nr1)                                                          \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 1, nr1);                                                        \
+      if (j < N)                                                                                   \
+        RNNC_GEMM_BLOCK(T, SUFFIX, 1, N % nr1);                                                    \
+    }                                                                                              \
+  }
+/* Column panel j .. j + W - 1 over every row, 128 rows of B (kc) per pass.
+ * Every block width is a constant expression of N (whole blocks, then the
+ * rest), so once inlined each call keeps only the chunk sizes it uses
+ * (a width known only at run time kept all of them: twice the code and
+ * the compile time). */
+#define RNNC_GEMM_PANEL(T, SUFFIX, W)                                                              \
+  for (p0 = 0; p0 < K; p0 += kc) {                                                                 \
+    const int kk = K - p0 < kc ? K - p0 : kc, acc0 = accumulate || p0 > 0;                         \
+    for (i = 0; i + RNNC_MR <= M; i += RNNC_MR)                                                    \
+      RNNC_GEMM_BLOCK_K(T, SUFFIX, RNNC_MR, W, kk, p0, acc0);                                      \
     for (; i < M; ++i)                                                                             \
-      for (j = 0; j < N; j += nr1) {                                                               \
-        const int w = N - j < nr1 ? N - j : nr1;                                                   \
-        RNNC_GEMM_BLOCK(T, SUFFIX, 1, w);                                                          \
-      }                                                                                            \
+      RNNC_GEMM_BLOCK_K(T, SUFFIX, 1, W, kk, p0, acc0);                                            \
   }
 /* A block over rows p0 .. p0 + kk - 1 of B (K-blocking keeps each element's
  * sum in the same order: the partial sum goes through C between passes). */
