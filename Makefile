@@ -416,11 +416,13 @@ test-sanitize:
 	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 	+@$(SANITIZE_MAKE) -j1 $(SANITIZE_SUITES)
 
-# One suite under the sanitizers (make test runs the four beside the others,
-# the runtime built first: sanitize-runtime).
+# One suite under the sanitizers. make test runs the four beside the others
+# and builds their runtime first (sanitize-runtime); not a prerequisite here,
+# where make would run it as a job of its own and start the next suite in
+# its place.
 sanitize-runtime:
 	+@$(SANITIZE_MAKE) runtime
-$(SANITIZE_SUITES:test-%=test-sanitize-%): test-sanitize-%: sanitize-runtime
+$(SANITIZE_SUITES:test-%=test-sanitize-%): test-sanitize-%:
 	+@echo "== test-$* under AddressSanitizer + UndefinedBehaviorSanitizer"; $(SANITIZE_MAKE) test-$*
 
 # libFuzzer targets over the file loaders (tests/fuzz/). In make test each
