@@ -261,11 +261,17 @@ example-seq2seq: deps-demo runtime
 # ends (--output-sync). The suites share no files (each has its own
 # directory under $(BUILD), the sanitizer pass build/sanitize), and no
 # verdict depends on the timing: every bound is CPU time or a count.
+# What the suites build before they run, built first: make queues a suite's
+# own recipe behind every job already waiting once its prerequisites need
+# work, so a suite with a prerequisite to build or a phony one with a recipe
+# ran last.
+TEST_PREBUILD = runtime importer sanitize-runtime $(CTEST_BIN) $(UNIT_TESTS) \
+  $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%) $(IMPORT_READER_ASAN)
 TEST_SUITES := test-random test-cli test-conformance test-import-files test-sanitize-random \
   test-sanitize-cli test-sanitize-conformance fuzz-models fuzz test-c test-mpi test-install \
   test-lua fuzz-import test-sanitize-c check-generated lint
 test: deps deps-import deps-mpi
-	@$(MAKE) --no-print-directory -j2 runtime importer sanitize-runtime
+	@$(MAKE) --no-print-directory -j2 $(TEST_PREBUILD)
 	@JOBS=1 $(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_SUITES)
 	@echo "make test: all suites passed"
 
@@ -355,9 +361,9 @@ $(IMPORT_READER): tools/keras_read.c
 # rnnc import on the real Keras files (refused), the synthetic fixtures of
 # every writer (predictions, resume) and broken files (tests/import/run.sh),
 # then the importer's fuzzer for a fixed number of cases.
-test-import: test-import-files
+test-import: deps-import test-import-files
 	@$(MAKE) --no-print-directory fuzz-import
-test-import-files: deps-import runtime importer
+test-import-files: runtime importer
 	@echo "== rnnc import: real Keras files, synthetic files of every writer, broken files"
 	@BUILD="$(BUILD)" CC="$(CC)" RNNC_KERAS_READ="$(IMPORT_READER)" RNNC_RUNTIME_LIB="$(BUILD)/librnnc.a" \
 	  bash tests/import/run.sh
