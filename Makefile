@@ -420,9 +420,10 @@ SANITIZE_CONFORMANCE := dense_mse_sgd dense_softmax_cce_fused dense_sparse_from_
   padding_cropping_upsampling_permute_reshape lstm_autoencoder_repeat_vector layer_normalization_rms \
   batch_normalization_conv_lstm masking_zero_output_stack attention_masked attention_dropout
 
-# The sanitizer pass draws 20 random models (and their graphs) instead of 45:
-# memory errors of generated code show on any model that has the layer, and
-# 30 took a minute more of make test's 15 on two cores.
+# The sanitizer pass draws 20 random models (and the other kinds in
+# proportion; the unsanitized pass keeps 45): memory errors of generated
+# code show on any model that has the layer, and 30 took a minute more of
+# make test's 15 on two cores.
 SANITIZE_MAKE = $(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SANITIZE)" RANDOM_PLAIN=0 \
   RANDOM_COUNT=20 LDFLAGS="-fsanitize=address,undefined" CONFORMANCE_CASES="$(SANITIZE_CONFORMANCE)"
 SANITIZE_SUITES := test-c test-random test-cli test-conformance
