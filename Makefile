@@ -294,15 +294,16 @@ test-c: $(CTEST_BIN) $(UNIT_TESTS)
 
 # The product kernels against plain loops (no generated unit): with the
 # default flags, and with -O3 -march=native, where the kernels use the
-# target's widest vectors (contraction stays off, -std=c99's default, so
-# that the plain loops and the kernels round alike). Under the sanitizers
-# the native build stays at -O0 like the rest: the same vector code paths,
-# and 2 s to compile instead of 90 to 120 (ASan on -O3's inlined kernels).
+# target's widest vectors and multiply-adds, with contraction on as in every
+# generated unit (-DRNNC_TEST_CONTRACT: each row must then be the plain
+# loops' separate sums or their fused sums, the same for all). Under the
+# sanitizers the native build stays at -O0 like the rest: the same vector
+# code paths, and 2 s to compile instead of 90 to 120 (ASan on -O3's inlined kernels).
 KERNELS_NATIVE_O := $(if $(findstring -fsanitize,$(CFLAGS)),,-O3)
 $(BUILD)/units/test_kernels: tests/units/test_kernels.c runtime/rnnc_kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Iruntime $< $(LDFLAGS) -lcmocka -lm -o $@
-	$(CC) $(CFLAGS) $(KERNELS_NATIVE_O) -march=native $(WARN) -Iruntime $< $(LDFLAGS) -lcmocka -lm -o $@_native
+	$(CC) $(CFLAGS) $(KERNELS_NATIVE_O) -march=native -DRNNC_TEST_CONTRACT $(WARN) -Iruntime $< $(LDFLAGS) -lcmocka -lm -o $@_native
 
 # Tests of one generated unit: the unit is generated into the build tree.
 $(BUILD)/units/test_%: tests/units/test_%.c tests/units/%.lua $(RUNTIME_LIBS) $(wildcard generator/*.lua generator/*/*.lua templates/*)

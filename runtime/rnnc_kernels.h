@@ -93,7 +93,13 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
 /* NV vectors V of VLEN lanes each, columns c0 .. c0 + NV * VLEN - 1, for mr
  * rows; NV a constant, so the accumulators live in registers. V may be a
  * narrower vector than the target's, or T itself (VLEN 1) for the last
- * columns of a block. */
+ * columns of a block. Accumulators narrower than 64 bytes are pinned with
+ * RNNC_IN_REGISTER after each multiply-add: GCC tuned for AMD Zen
+ * (avoid-fma-max-bits 256) keeps a loop-carried sum of such vectors or
+ * scalars as a multiply and an add, yet fuses it where the loop takes
+ * another shape, so under the units' contraction a row's last columns came
+ * out differently alone and in a block of six rows. Through the empty asm
+ * the sum is no longer a chain GCC recognises, and every path fuses. */
 #define RNNC_CHUNK(T, V, VLEN, NV)                                                                 \
   do {                                                                                             \
     V acc[RNNC_MR][NV];                                                                            \
@@ -111,8 +117,11 @@ typedef double rnnc_vd __attribute__((vector_size(RNNC_VBYTES), aligned(8)));
         }                                                                                          \
         for (r = 0; r < mr; ++r) {                                                                 \
           const T a = A[r * ars + q * aqs + p * acs];                                              \
-          for (v = 0; v < NV; ++v)                                                                 \
+          for (v = 0; v < NV; ++v) {                                                               \
             acc[r][v] += a * b[v];                                                                 \
+            if (sizeof(V) < 64)                                                                    \
+              RNNC_IN_REGISTER(acc[r][v]);                                                         \
+          }                                                                                        \
         }                                                                                          \
       }                                                                                            \
     for (r = 0; r < mr; ++r)                                                                       \

@@ -1,13 +1,28 @@
 /* The kernels of rnnc_kernels.h. The products against the plainest loops: every
  * element of C is the sum over q, then p, of A * B, in that order, started
  * from C (accumulate) or zero. Whatever tiling the kernel picks (blocks of
- * four rows, single rows, column panels, whole rows streamed through L1 for
+ * six rows, single rows, column panels, whole rows streamed through L1 for
  * a B larger than L1, slices of a gradient sum in chunks), the result must be
  * the same to the bit: streaming, forward and predict on threads rely on a
  * sample's numbers not depending on which path computed them. Compared with
  * memcmp; the shapes below reach every path, on both element types, with the
  * vector path of the build's target (or -DRNNC_PLAIN_C's loops). Then
- * float32 tanh and exp against the correctly rounded values. */
+ * float32 tanh and exp against the correctly rounded values.
+ *
+ * Whether each term is one multiply-add is the compiler's choice, so every
+ * row of a run must be the plain loops' separate sums, or every row their
+ * fused sums (fma, fmaf). Built a third time with -DRNNC_TEST_CONTRACT:
+ * contraction on, as every generated unit turns it on (its #pragma). GCC
+ * tuned for AMD Zen (-march=native there) leaves a loop-carried sum of
+ * vectors up to 256 bits, or of scalars, as a multiply and an add, and
+ * fuses the same sum elsewhere: a row's last columns came out differently
+ * alone and in a block of six rows until the kernels pinned those
+ * accumulators (RNNC_CHUNK). */
+#if defined(RNNC_TEST_CONTRACT) && defined(__clang__)
+#pragma clang fp contract(fast)
+#elif defined(RNNC_TEST_CONTRACT) && defined(__GNUC__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -51,6 +66,27 @@ static const shape SHAPES[] = {
     {5, 200, 50, 3, 0, 0, 0, "a gradient summed over 3 slices at once"},
 };
 
+/* One term of a sum, a product then a sum (the volatile keeps a contracting
+ * build from fusing it), and fused (libm's fma: exact on any target). */
+#define SEPARATE_float(sum, a, b) separate_f(sum, a, b)
+#define SEPARATE_double(sum, a, b) separate_d(sum, a, b)
+#define FUSED_float(sum, a, b) fmaf(a, b, sum)
+#define FUSED_double(sum, a, b) fma(a, b, sum)
+static float separate_f(float sum, float a, float b) {
+  volatile float product = a * b;
+  return sum + product;
+}
+static double separate_d(double sum, double a, double b) {
+  volatile double product = a * b;
+  return sum + product;
+}
+
+/* Whether the compiler fuses is its choice (GCC: under contraction at -O2
+ * and above; clang: within an expression by default, -std=c99 or not; neither
+ * without the target's multiply-add): every row of the run must be the
+ * separate sums, or every row the fused ones. -1 until a row tells which. */
+static int fused_run = -1;
+
 static uint64_t state = 88172645463325252u;
 
 /* Uniform in [-1, 1): values whose sums round, so that another order shows. */
@@ -66,41 +102,59 @@ static double draw(void) {
   const long brs = s->N + 5, bqs = s->K * brs, crs = s->N + 2;                                     \
   T *A = malloc(sizeof *A * (size_t)(s->Q * aqs)), *B = malloc(sizeof *B * (size_t)(s->Q * bqs));  \
   T *C = malloc(sizeof *C * (size_t)(s->M * crs)),                                                 \
-    *want = malloc(sizeof *want * (size_t)(s->M * crs));                                           \
+    *want = malloc(sizeof *want * (size_t)(s->M * crs)),                                           \
+    *fused = malloc(sizeof *fused * (size_t)(s->M * crs));                                         \
   long i, j, p, q;                                                                                 \
   assert_non_null(A);                                                                              \
   assert_non_null(B);                                                                              \
   assert_non_null(C);                                                                              \
   assert_non_null(want);                                                                           \
+  assert_non_null(fused);                                                                          \
   for (i = 0; i < s->Q * aqs; ++i)                                                                 \
     A[i] = (T)draw();                                                                              \
   for (i = 0; i < s->Q * bqs; ++i)                                                                 \
     B[i] = (T)draw();                                                                              \
   for (i = 0; i < s->M * crs; ++i)                                                                 \
-    C[i] = want[i] = (T)draw();                                                                    \
+    C[i] = want[i] = fused[i] = (T)draw();                                                         \
   for (i = 0; i < s->M; ++i)                                                                       \
     for (j = 0; j < s->N; ++j) {                                                                   \
-      T sum = s->accumulate ? want[i * crs + j] : (T)0;                                            \
+      T sum = s->accumulate ? want[i * crs + j] : (T)0, fsum = sum;                                \
       for (q = 0; q < s->Q; ++q)                                                                   \
-        for (p = 0; p < s->K; ++p)                                                                 \
-          sum += A[q * aqs + i * ars + p * acs] * B[q * bqs + p * brs + j];                        \
+        for (p = 0; p < s->K; ++p) {                                                               \
+          const T a = A[q * aqs + i * ars + p * acs], b = B[q * bqs + p * brs + j];                \
+          sum = SEPARATE_##T(sum, a, b);                                                           \
+          fsum = FUSED_##T(fsum, a, b);                                                            \
+        }                                                                                          \
       want[i * crs + j] = sum;                                                                     \
+      fused[i * crs + j] = fsum;                                                                   \
     }                                                                                              \
   if (s->Q == 1 && s->chunk == 0)                                                                  \
     rnnc_gemm_##SUFFIX(s->M, s->N, s->K, A, ars, acs, B, brs, C, crs, s->accumulate, s->panel);    \
   else                                                                                             \
     rnnc_gemm_sum_##SUFFIX(s->M, s->N, s->K, s->Q, A, ars, acs, aqs, B, brs, bqs, C, crs,          \
                            s->accumulate, s->chunk, s->panel);                                     \
-  for (i = 0; i < s->M; ++i)                                                                       \
-    if (memcmp(C + i * crs, want + i * crs, sizeof *C * (size_t)s->N) != 0)                        \
+  for (i = 0; i < s->M; ++i) {                                                                     \
+    const size_t row = sizeof *C * (size_t)s->N;                                                   \
+    const int separate_ok = memcmp(C + i * crs, want + i * crs, row) == 0,                         \
+              fused_ok = memcmp(C + i * crs, fused + i * crs, row) == 0;                           \
+    if (!separate_ok && !fused_ok)                                                                 \
       fail_msg("%s: %dx%dx%d (Q %d): row %ld differs from the sum in order", s->why, s->M, s->N,   \
                s->K, s->Q, i);                                                                     \
+    if (separate_ok != fused_ok) {                                                                 \
+      if (fused_run == !fused_ok)                                                                  \
+        fail_msg("%s: %dx%dx%d (Q %d): row %ld is the %s sum, earlier rows the %s", s->why, s->M,  \
+                 s->N, s->K, s->Q, i, fused_ok ? "fused" : "separate",                             \
+                 fused_ok ? "separate" : "fused");                                                 \
+      fused_run = fused_ok;                                                                        \
+    }                                                                                              \
+  }                                                                                                \
   for (i = 0; i < s->M; ++i) /* the padding between rows is not written */                         \
     assert_memory_equal(C + i * crs + s->N, want + i * crs + s->N, sizeof *C * 2);                 \
   free(A);                                                                                         \
   free(B);                                                                                         \
   free(C);                                                                                         \
-  free(want);
+  free(want);                                                                                      \
+  free(fused);
 
 static void check_f32(const shape *s) {
   CHECK_BODY(float, f32)
