@@ -318,17 +318,11 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
     /* rows of B per pass: the panel's slice (128 bytes wide) stays in L1 */                       \
     const int nr = N < 2 * LANES ? N : 2 * LANES, kc = k1 > 1 ? K : 128;                           \
     int p0;                                                                                        \
-    for (j = 0; j + nr <= N; j += nr)                                                              \
-      RNNC_GEMM_PANEL(T, SUFFIX, nr);                                                              \
-    if (j < N)                                                                                     \
-      RNNC_GEMM_PANEL(T, SUFFIX, N % nr);                                                          \
+    RNNC_COLUMN_BLOCKS(nr, RNNC_GEMM_PANEL, T, SUFFIX);                                            \
   } else {                                                                                         \
     const int nr4 = N < 2 * LANES ? N : 2 * LANES, nr1 = N < 8 * LANES ? N : 8 * LANES;            \
     for (i = 0; i + RNNC_MR <= M; i += RNNC_MR) {                                                  \
-      for (j = 0; j + nr4 <= N; j += nr4)                                                          \
-        RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, nr4);                                                  \
-      if (j < N)                                                                                   \
-        RNNC_GEMM_BLOCK(T, SUFFIX, RNNC_MR, N % nr4);                                              \
+      RNNC_COLUMN_BLOCKS(nr4, RNNC_GEMM_BLOCK, T, SUFFIX, RNNC_MR);                                \
     }                                                                                              \
     if (i < M && (long)k1 * K * N * (long)sizeof(T) > RNNC_L1_BYTES) {                             \
       for (j = 0; i < M; ++i) /* the whole row in one block, or through L1 */                      \
@@ -339,17 +333,21 @@ RNNC_INLINE void rnnc_row_f64(int N, int K, int k1, const double *A, long aqs, l
                             accumulate);                                                           \
     }                                                                                              \
     for (; i < M; ++i) {                                                                           \
-      for (j = 0; j + nr1 <= N; j += nr1)                                                          \
-        RNNC_GEMM_BLOCK(T, SUFFIX, 1, nr1);                                                        \
-      if (j < N)                                                                                   \
-        RNNC_GEMM_BLOCK(T, SUFFIX, 1, N % nr1);                                                    \
+      RNNC_COLUMN_BLOCKS(nr1, RNNC_GEMM_BLOCK, T, SUFFIX, 1);                                      \
     }                                                                                              \
   }
-/* Column panel j .. j + W - 1 over every row, 128 rows of B (kc) per pass.
- * Every block width is a constant expression of N (whole blocks, then the
- * rest), so once inlined each call keeps only the chunk sizes it uses
- * (a width known only at run time kept all of them: twice the code and
- * the compile time). */
+/* Columns j .. N - 1 in blocks of NR (whole blocks, then the rest), each
+ * BLOCK(..., width). Every block width is a constant expression of N, so
+ * once inlined each call keeps only the chunk sizes it uses (a width known
+ * only at run time kept all of them: twice the code and the compile time). */
+#define RNNC_COLUMN_BLOCKS(NR, BLOCK, ...)                                                         \
+  do {                                                                                             \
+    for (j = 0; j + (NR) <= N; j += (NR))                                                          \
+      BLOCK(__VA_ARGS__, NR);                                                                      \
+    if (j < N)                                                                                     \
+      BLOCK(__VA_ARGS__, N % (NR));                                                                \
+  } while (0)
+/* Column panel j .. j + W - 1 over every row, 128 rows of B (kc) per pass. */
 #define RNNC_GEMM_PANEL(T, SUFFIX, W)                                                              \
   for (p0 = 0; p0 < K; p0 += kc) {                                                                 \
     const int kk = K - p0 < kc ? K - p0 : kc, acc0 = accumulate || p0 > 0;                         \
