@@ -228,24 +228,12 @@ void gru_tagger_backward(const gru_tagger_params *p, gru_tagger_scratch *s, cons
     float *restrict const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
     float *restrict const wt_gru_kernel = s->wt_gru_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_dense_kernel, 3, wt_dense_kernel, 3);
     /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 9; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
-      }
-    }
+    rnnc_transpose_f32(3, 9, w_gru_recurrent_kernel, 9, wt_gru_recurrent_kernel, 3);
     /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 9; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
-      }
-    }
+    rnnc_transpose_f32(4, 9, w_gru_kernel, 9, wt_gru_kernel, 4);
     for (int b = 0; b < n; ++b) {
       /* gru: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {
@@ -454,24 +442,12 @@ static void gru_tagger_backward_loss(const gru_tagger_params *p, gru_tagger_scra
     float *restrict const wt_gru_recurrent_kernel = s->wt_gru_recurrent_kernel;
     float *restrict const wt_gru_kernel = s->wt_gru_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_dense_kernel, 3, wt_dense_kernel, 3);
     /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 9; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_gru_recurrent_kernel[r * 3 + c] = w_gru_recurrent_kernel[r + c * 9];
-      }
-    }
+    rnnc_transpose_f32(3, 9, w_gru_recurrent_kernel, 9, wt_gru_recurrent_kernel, 3);
     /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 9; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        wt_gru_kernel[r * 4 + c] = w_gru_kernel[r + c * 9];
-      }
-    }
+    rnnc_transpose_f32(4, 9, w_gru_kernel, 9, wt_gru_kernel, 4);
     for (int b = 0; b < n; ++b) {
       /* gru: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {

@@ -242,24 +242,12 @@ void initial_state_backward(const initial_state_params *p, initial_state_scratch
     float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
     float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
-      }
-    }
+    rnnc_transpose_f32(5, 2, w_dense_kernel, 2, wt_dense_kernel, 5);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(5, 20, w_lstm_recurrent_kernel, 20, wt_lstm_recurrent_kernel, 5);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(3, 20, w_lstm_kernel, 20, wt_lstm_kernel, 3);
     for (int b = 0; b < n; ++b) {
       /* lstm: dc = 0 (gradients start at zero) */
       for (int r = 0; r < 4; ++r) {
@@ -532,24 +520,12 @@ static void initial_state_backward_loss(const initial_state_params *p, initial_s
     float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
     float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_dense_kernel[r * 5 + c] = w_dense_kernel[r + c * 2];
-      }
-    }
+    rnnc_transpose_f32(5, 2, w_dense_kernel, 2, wt_dense_kernel, 5);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(5, 20, w_lstm_recurrent_kernel, 20, wt_lstm_recurrent_kernel, 5);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_lstm_kernel[r * 3 + c] = w_lstm_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(3, 20, w_lstm_kernel, 20, wt_lstm_kernel, 3);
     for (int b = 0; b < n; ++b) {
       /* lstm: dc = 0 (gradients start at zero) */
       for (int r = 0; r < 4; ++r) {

@@ -228,24 +228,12 @@ void lstm_tagger_backward(const lstm_tagger_params *p, lstm_tagger_scratch *s, c
     float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
     float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_dense_kernel, 3, wt_dense_kernel, 3);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 12; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_lstm_recurrent_kernel[r * 3 + c] = w_lstm_recurrent_kernel[r + c * 12];
-      }
-    }
+    rnnc_transpose_f32(3, 12, w_lstm_recurrent_kernel, 12, wt_lstm_recurrent_kernel, 3);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 12; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        wt_lstm_kernel[r * 4 + c] = w_lstm_kernel[r + c * 12];
-      }
-    }
+    rnnc_transpose_f32(4, 12, w_lstm_kernel, 12, wt_lstm_kernel, 4);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {
@@ -495,24 +483,12 @@ static void lstm_tagger_backward_loss(const lstm_tagger_params *p, lstm_tagger_s
     float *restrict const wt_lstm_recurrent_kernel = s->wt_lstm_recurrent_kernel;
     float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_dense_kernel[r * 3 + c] = w_dense_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_dense_kernel, 3, wt_dense_kernel, 3);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 12; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_lstm_recurrent_kernel[r * 3 + c] = w_lstm_recurrent_kernel[r + c * 12];
-      }
-    }
+    rnnc_transpose_f32(3, 12, w_lstm_recurrent_kernel, 12, wt_lstm_recurrent_kernel, 3);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 12; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        wt_lstm_kernel[r * 4 + c] = w_lstm_kernel[r + c * 12];
-      }
-    }
+    rnnc_transpose_f32(4, 12, w_lstm_kernel, 12, wt_lstm_kernel, 4);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {

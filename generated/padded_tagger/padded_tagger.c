@@ -643,43 +643,24 @@ void padded_tagger_backward(const padded_tagger_params *p, padded_tagger_scratch
         s->wt_bidirectional_forward_lstm_kernel;
     /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 6; ++r) {
-      for (int c = 0; c < 32; ++c) {
-        wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
-      }
-    }
+    rnnc_transpose_f32(32, 6, w_time_distributed_dense_kernel, 6, wt_time_distributed_dense_kernel,
+                       32);
     /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
-            w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_backward_lstm_recurrent_kernel, 64,
+                       wt_bidirectional_backward_lstm_recurrent_kernel, 16);
     /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
      * read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
-            w_bidirectional_backward_lstm_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_backward_lstm_kernel, 64,
+                       wt_bidirectional_backward_lstm_kernel, 16);
     /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
-            w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_forward_lstm_recurrent_kernel, 64,
+                       wt_bidirectional_forward_lstm_recurrent_kernel, 16);
     /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below
      * read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
-            w_bidirectional_forward_lstm_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_forward_lstm_kernel, 64,
+                       wt_bidirectional_forward_lstm_kernel, 16);
     for (int b = 0; b < n; ++b) {
       /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
       for (int r = 0; r < 10; ++r) {
@@ -2202,43 +2183,24 @@ static void padded_tagger_backward_train_loss(const padded_tagger_params *p,
         s->wt_bidirectional_forward_lstm_kernel;
     /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 6; ++r) {
-      for (int c = 0; c < 32; ++c) {
-        wt_time_distributed_dense_kernel[r * 32 + c] = w_time_distributed_dense_kernel[r + c * 6];
-      }
-    }
+    rnnc_transpose_f32(32, 6, w_time_distributed_dense_kernel, 6, wt_time_distributed_dense_kernel,
+                       32);
     /* bidirectional: backward_lstm/recurrent_kernel^T = a copy of backward_lstm/recurrent_kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_backward_lstm_recurrent_kernel[r * 16 + c] =
-            w_bidirectional_backward_lstm_recurrent_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_backward_lstm_recurrent_kernel, 64,
+                       wt_bidirectional_backward_lstm_recurrent_kernel, 16);
     /* bidirectional: backward_lstm/kernel^T = a copy of backward_lstm/kernel^T (the products below
      * read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_backward_lstm_kernel[r * 16 + c] =
-            w_bidirectional_backward_lstm_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_backward_lstm_kernel, 64,
+                       wt_bidirectional_backward_lstm_kernel, 16);
     /* bidirectional: forward_lstm/recurrent_kernel^T = a copy of forward_lstm/recurrent_kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_forward_lstm_recurrent_kernel[r * 16 + c] =
-            w_bidirectional_forward_lstm_recurrent_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_forward_lstm_recurrent_kernel, 64,
+                       wt_bidirectional_forward_lstm_recurrent_kernel, 16);
     /* bidirectional: forward_lstm/kernel^T = a copy of forward_lstm/kernel^T (the products below
      * read it row by row) */
-    for (int r = 0; r < 64; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_forward_lstm_kernel[r * 16 + c] =
-            w_bidirectional_forward_lstm_kernel[r + c * 64];
-      }
-    }
+    rnnc_transpose_f32(16, 64, w_bidirectional_forward_lstm_kernel, 64,
+                       wt_bidirectional_forward_lstm_kernel, 16);
     for (int b = 0; b < n; ++b) {
       /* bidirectional: forward_lstm/dz = 0 (gradients start at zero) */
       for (int r = 0; r < 10; ++r) {

@@ -133,11 +133,7 @@ void rnn_state_backward(const rnn_state_params *p, rnn_state_scratch *s, const f
     float *restrict const d_simple_rnn_h = &s->d_simple_rnn_h[0][0];
     float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
     /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 2; ++c) {
-        wt_simple_rnn_kernel[r * 2 + c] = w_simple_rnn_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(2, 3, w_simple_rnn_kernel, 3, wt_simple_rnn_kernel, 2);
     for (int b = 0; b < n; ++b) {
       /* output, backward: simple_rnn/dh = dy[3:6] (the model's output 2, simple_rnn_1) */
       for (int c = 0; c < 3; ++c) {

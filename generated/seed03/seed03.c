@@ -147,17 +147,9 @@ void seed03_backward(const seed03_params *p, seed03_scratch *s, const float *dy,
     float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
     /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_simple_rnn_recurrent_kernel, 3, wt_simple_rnn_recurrent_kernel, 3);
     /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 10; ++c) {
-        wt_simple_rnn_kernel[r * 10 + c] = w_simple_rnn_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(10, 3, w_simple_rnn_kernel, 3, wt_simple_rnn_kernel, 10);
     for (int b = 0; b < n; ++b) {
       /* output, backward: simple_rnn/dh = dy (the model's output) */
       for (int r = 0; r < 2; ++r) {

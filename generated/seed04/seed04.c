@@ -208,30 +208,15 @@ void seed04_backward(const seed04_params *p, seed04_scratch *s, const float *dy,
     float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
     /* simple_rnn_1: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it
      * row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_simple_rnn_1_recurrent_kernel[r * 8 + c] = w_simple_rnn_1_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_simple_rnn_1_recurrent_kernel, 8, wt_simple_rnn_1_recurrent_kernel,
+                       8);
     /* simple_rnn_1: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_simple_rnn_1_kernel[r * 8 + c] = w_simple_rnn_1_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_simple_rnn_1_kernel, 8, wt_simple_rnn_1_kernel, 8);
     /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_simple_rnn_recurrent_kernel[r * 8 + c] = w_simple_rnn_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_simple_rnn_recurrent_kernel, 8, wt_simple_rnn_recurrent_kernel, 8);
     /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_simple_rnn_kernel[r * 5 + c] = w_simple_rnn_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(5, 8, w_simple_rnn_kernel, 8, wt_simple_rnn_kernel, 5);
     for (int b = 0; b < n; ++b) {
       /* output, backward: simple_rnn_1/dh = dy (the model's output) */
       for (int r = 0; r < 10; ++r) {

@@ -276,36 +276,20 @@ void seed05_backward(const seed05_params *p, seed05_scratch *s, const float *dy,
         s->wt_bidirectional_forward_simple_rnn_kernel;
     /* bidirectional: backward_simple_rnn/recurrent_kernel^T = a copy of
      * backward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_backward_simple_rnn_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_backward_simple_rnn_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_backward_simple_rnn_recurrent_kernel, 8,
+                       wt_bidirectional_backward_simple_rnn_recurrent_kernel, 8);
     /* bidirectional: backward_simple_rnn/kernel^T = a copy of backward_simple_rnn/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_bidirectional_backward_simple_rnn_kernel[r * 5 + c] =
-            w_bidirectional_backward_simple_rnn_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(5, 8, w_bidirectional_backward_simple_rnn_kernel, 8,
+                       wt_bidirectional_backward_simple_rnn_kernel, 5);
     /* bidirectional: forward_simple_rnn/recurrent_kernel^T = a copy of
      * forward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_forward_simple_rnn_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_forward_simple_rnn_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_forward_simple_rnn_recurrent_kernel, 8,
+                       wt_bidirectional_forward_simple_rnn_recurrent_kernel, 8);
     /* bidirectional: forward_simple_rnn/kernel^T = a copy of forward_simple_rnn/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_bidirectional_forward_simple_rnn_kernel[r * 5 + c] =
-            w_bidirectional_forward_simple_rnn_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(5, 8, w_bidirectional_forward_simple_rnn_kernel, 8,
+                       wt_bidirectional_forward_simple_rnn_kernel, 5);
     for (int b = 0; b < n; ++b) {
       /* output, backward: bidirectional/dmerged = dy (the model's output) */
       for (int r = 0; r < 10; ++r) {

@@ -855,132 +855,68 @@ void seed06_backward(const seed06_params *p, seed06_scratch *s, const float *dy,
         s->wt_bidirectional_forward_simple_rnn_kernel;
     /* bidirectional_3: backward_simple_rnn_3/recurrent_kernel^T = a copy of
      * backward_simple_rnn_3/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_3_backward_simple_rnn_3_recurrent_kernel, 8,
+                       wt_bidirectional_3_backward_simple_rnn_3_recurrent_kernel, 8);
     /* bidirectional_3: backward_simple_rnn_3/kernel^T = a copy of backward_simple_rnn_3/kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_3_backward_simple_rnn_3_kernel[r * 16 + c] =
-            w_bidirectional_3_backward_simple_rnn_3_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_3_backward_simple_rnn_3_kernel, 8,
+                       wt_bidirectional_3_backward_simple_rnn_3_kernel, 16);
     /* bidirectional_3: forward_simple_rnn_3/recurrent_kernel^T = a copy of
      * forward_simple_rnn_3/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_3_forward_simple_rnn_3_recurrent_kernel, 8,
+                       wt_bidirectional_3_forward_simple_rnn_3_recurrent_kernel, 8);
     /* bidirectional_3: forward_simple_rnn_3/kernel^T = a copy of forward_simple_rnn_3/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_3_forward_simple_rnn_3_kernel[r * 16 + c] =
-            w_bidirectional_3_forward_simple_rnn_3_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_3_forward_simple_rnn_3_kernel, 8,
+                       wt_bidirectional_3_forward_simple_rnn_3_kernel, 16);
     /* bidirectional_2: backward_simple_rnn_2/recurrent_kernel^T = a copy of
      * backward_simple_rnn_2/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_2_backward_simple_rnn_2_recurrent_kernel, 8,
+                       wt_bidirectional_2_backward_simple_rnn_2_recurrent_kernel, 8);
     /* bidirectional_2: backward_simple_rnn_2/kernel^T = a copy of backward_simple_rnn_2/kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_2_backward_simple_rnn_2_kernel[r * 16 + c] =
-            w_bidirectional_2_backward_simple_rnn_2_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_2_backward_simple_rnn_2_kernel, 8,
+                       wt_bidirectional_2_backward_simple_rnn_2_kernel, 16);
     /* bidirectional_2: forward_simple_rnn_2/recurrent_kernel^T = a copy of
      * forward_simple_rnn_2/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_2_forward_simple_rnn_2_recurrent_kernel, 8,
+                       wt_bidirectional_2_forward_simple_rnn_2_recurrent_kernel, 8);
     /* bidirectional_2: forward_simple_rnn_2/kernel^T = a copy of forward_simple_rnn_2/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_2_forward_simple_rnn_2_kernel[r * 16 + c] =
-            w_bidirectional_2_forward_simple_rnn_2_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_2_forward_simple_rnn_2_kernel, 8,
+                       wt_bidirectional_2_forward_simple_rnn_2_kernel, 16);
     /* bidirectional_1: backward_simple_rnn_1/recurrent_kernel^T = a copy of
      * backward_simple_rnn_1/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_1_backward_simple_rnn_1_recurrent_kernel, 8,
+                       wt_bidirectional_1_backward_simple_rnn_1_recurrent_kernel, 8);
     /* bidirectional_1: backward_simple_rnn_1/kernel^T = a copy of backward_simple_rnn_1/kernel^T
      * (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_1_backward_simple_rnn_1_kernel[r * 16 + c] =
-            w_bidirectional_1_backward_simple_rnn_1_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_1_backward_simple_rnn_1_kernel, 8,
+                       wt_bidirectional_1_backward_simple_rnn_1_kernel, 16);
     /* bidirectional_1: forward_simple_rnn_1/recurrent_kernel^T = a copy of
      * forward_simple_rnn_1/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_1_forward_simple_rnn_1_recurrent_kernel, 8,
+                       wt_bidirectional_1_forward_simple_rnn_1_recurrent_kernel, 8);
     /* bidirectional_1: forward_simple_rnn_1/kernel^T = a copy of forward_simple_rnn_1/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 16; ++c) {
-        wt_bidirectional_1_forward_simple_rnn_1_kernel[r * 16 + c] =
-            w_bidirectional_1_forward_simple_rnn_1_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(16, 8, w_bidirectional_1_forward_simple_rnn_1_kernel, 8,
+                       wt_bidirectional_1_forward_simple_rnn_1_kernel, 16);
     /* bidirectional: backward_simple_rnn/recurrent_kernel^T = a copy of
      * backward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_backward_simple_rnn_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_backward_simple_rnn_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_backward_simple_rnn_recurrent_kernel, 8,
+                       wt_bidirectional_backward_simple_rnn_recurrent_kernel, 8);
     /* bidirectional: backward_simple_rnn/kernel^T = a copy of backward_simple_rnn/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_bidirectional_backward_simple_rnn_kernel[r * 5 + c] =
-            w_bidirectional_backward_simple_rnn_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(5, 8, w_bidirectional_backward_simple_rnn_kernel, 8,
+                       wt_bidirectional_backward_simple_rnn_kernel, 5);
     /* bidirectional: forward_simple_rnn/recurrent_kernel^T = a copy of
      * forward_simple_rnn/recurrent_kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_bidirectional_forward_simple_rnn_recurrent_kernel[r * 8 + c] =
-            w_bidirectional_forward_simple_rnn_recurrent_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(8, 8, w_bidirectional_forward_simple_rnn_recurrent_kernel, 8,
+                       wt_bidirectional_forward_simple_rnn_recurrent_kernel, 8);
     /* bidirectional: forward_simple_rnn/kernel^T = a copy of forward_simple_rnn/kernel^T (the
      * products below read it row by row) */
-    for (int r = 0; r < 8; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_bidirectional_forward_simple_rnn_kernel[r * 5 + c] =
-            w_bidirectional_forward_simple_rnn_kernel[r + c * 8];
-      }
-    }
+    rnnc_transpose_f32(5, 8, w_bidirectional_forward_simple_rnn_kernel, 8,
+                       wt_bidirectional_forward_simple_rnn_kernel, 5);
     for (int b = 0; b < n; ++b) {
       /* output, backward: bidirectional_3/dmerged = dy (the model's output) */
       for (int r = 0; r < 10; ++r) {

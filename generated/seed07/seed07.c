@@ -184,17 +184,9 @@ void seed07_backward(const seed07_params *p, seed07_scratch *s, const float *dy,
     float *restrict const wt_gru_kernel = s->wt_gru_kernel;
     /* gru: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 24; ++r) {
-      for (int c = 0; c < 8; ++c) {
-        wt_gru_recurrent_kernel[r * 8 + c] = w_gru_recurrent_kernel[r + c * 24];
-      }
-    }
+    rnnc_transpose_f32(8, 24, w_gru_recurrent_kernel, 24, wt_gru_recurrent_kernel, 8);
     /* gru: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 24; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_gru_kernel[r * 5 + c] = w_gru_kernel[r + c * 24];
-      }
-    }
+    rnnc_transpose_f32(5, 24, w_gru_kernel, 24, wt_gru_kernel, 5);
     for (int b = 0; b < n; ++b) {
       /* output, backward: gru/dh[9] = dy (the model's output) */
       for (int c = 0; c < 8; ++c) {

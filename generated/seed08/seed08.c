@@ -186,17 +186,9 @@ void seed08_backward(const seed08_params *p, seed08_scratch *s, const float *dy,
     float *restrict const wt_lstm_kernel = s->wt_lstm_kernel;
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 28; ++r) {
-      for (int c = 0; c < 7; ++c) {
-        wt_lstm_recurrent_kernel[r * 7 + c] = w_lstm_recurrent_kernel[r + c * 28];
-      }
-    }
+    rnnc_transpose_f32(7, 28, w_lstm_recurrent_kernel, 28, wt_lstm_recurrent_kernel, 7);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 28; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_lstm_kernel[r * 5 + c] = w_lstm_kernel[r + c * 28];
-      }
-    }
+    rnnc_transpose_f32(5, 28, w_lstm_kernel, 28, wt_lstm_kernel, 5);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 100; ++r) {

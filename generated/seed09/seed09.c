@@ -205,17 +205,9 @@ void seed09_backward(const seed09_params *p, seed09_scratch *s, const float *dy,
     }
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 5; ++c) {
-        wt_lstm_recurrent_kernel[r * 5 + c] = w_lstm_recurrent_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(5, 20, w_lstm_recurrent_kernel, 20, wt_lstm_recurrent_kernel, 5);
     /* lstm: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 20; ++r) {
-      for (int c = 0; c < 10; ++c) {
-        wt_lstm_kernel[r * 10 + c] = w_lstm_kernel[r + c * 20];
-      }
-    }
+    rnnc_transpose_f32(10, 20, w_lstm_kernel, 20, wt_lstm_kernel, 10);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 2; ++r) {

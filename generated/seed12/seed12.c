@@ -212,24 +212,13 @@ void seed12_backward(const seed12_params *p, seed12_scratch *s, const float *dy,
     float *restrict const wt_simple_rnn_kernel = s->wt_simple_rnn_kernel;
     /* time_distributed: dense/kernel^T = a copy of dense/kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_time_distributed_dense_kernel[r * 3 + c] = w_time_distributed_dense_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_time_distributed_dense_kernel, 3, wt_time_distributed_dense_kernel,
+                       3);
     /* simple_rnn: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row
      * by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_simple_rnn_recurrent_kernel[r * 3 + c] = w_simple_rnn_recurrent_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_simple_rnn_recurrent_kernel, 3, wt_simple_rnn_recurrent_kernel, 3);
     /* simple_rnn: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) {
-        wt_simple_rnn_kernel[r * 3 + c] = w_simple_rnn_kernel[r + c * 3];
-      }
-    }
+    rnnc_transpose_f32(3, 3, w_simple_rnn_kernel, 3, wt_simple_rnn_kernel, 3);
     for (int b = 0; b < n; ++b) {
       /* output, backward: time_distributed/dense/dy = dy (the model's output) */
       for (int r = 0; r < 3; ++r) {

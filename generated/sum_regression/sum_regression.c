@@ -251,18 +251,10 @@ void sum_regression_backward(const sum_regression_params *p, sum_regression_scra
       wt_dense_1_kernel[c] = w_dense_1_kernel[c];
     }
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        wt_dense_kernel[r * 20 + c] = w_dense_kernel[r + c * 5];
-      }
-    }
+    rnnc_transpose_f32(20, 5, w_dense_kernel, 5, wt_dense_kernel, 20);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 80; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        wt_lstm_recurrent_kernel[r * 20 + c] = w_lstm_recurrent_kernel[r + c * 80];
-      }
-    }
+    rnnc_transpose_f32(20, 80, w_lstm_recurrent_kernel, 80, wt_lstm_recurrent_kernel, 20);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {
@@ -513,18 +505,10 @@ static void sum_regression_backward_loss(const sum_regression_params *p, sum_reg
       wt_dense_1_kernel[c] = w_dense_1_kernel[c];
     }
     /* dense: kernel^T = a copy of kernel^T (the products below read it row by row) */
-    for (int r = 0; r < 5; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        wt_dense_kernel[r * 20 + c] = w_dense_kernel[r + c * 5];
-      }
-    }
+    rnnc_transpose_f32(20, 5, w_dense_kernel, 5, wt_dense_kernel, 20);
     /* lstm: recurrent_kernel^T = a copy of recurrent_kernel^T (the products below read it row by
      * row) */
-    for (int r = 0; r < 80; ++r) {
-      for (int c = 0; c < 20; ++c) {
-        wt_lstm_recurrent_kernel[r * 20 + c] = w_lstm_recurrent_kernel[r + c * 80];
-      }
-    }
+    rnnc_transpose_f32(20, 80, w_lstm_recurrent_kernel, 80, wt_lstm_recurrent_kernel, 20);
     for (int b = 0; b < n; ++b) {
       /* lstm: dz = 0 (gradients start at zero) */
       for (int r = 0; r < 3; ++r) {

@@ -418,4 +418,20 @@ tests["generated C: GRU's gates add each bias to its product, as Keras does"] = 
   T.contains(step, "(a_gru_z[c + 16] + w_gru_bias[c + 16]) +", "the candidate: x @ kernel + bias[0] first")
 end
 
+-- A weight's transposed copy (layout.lua) is one rnnc_transpose call, src's
+-- rows (the weight's) becoming the copy's columns; no other map is.
+tests["generated C: a weight's transposed copy is one rnnc_transpose call"] = function()
+  local c = gen(T.path("examples/seeds/seed14.lua"), { unroll = 0, format = true })["seed14.c"]
+  local bwd = c_function(c, "seed14_backward")
+  T.contains(bwd, "rnnc_transpose_f32(20, 80, w_lstm_recurrent_kernel, 80, wt_lstm_recurrent_kernel, 20);",
+    "the 20 x 80 recurrent kernel into its 80 x 20 copy")
+  T.contains(bwd, "rnnc_transpose_f32(20, 5, w_dense_kernel, 5, wt_dense_kernel, 20);", "the Dense kernel")
+  T.not_contains(bwd, "wt_lstm_recurrent_kernel[r", "no element loop for the copy")
+  -- the Dense(1) kernel is one column: its copy is a plain row, not a transpose
+  T.contains(bwd, "wt_dense_1_kernel[c] = w_dense_1_kernel[c];", "a one-column weight is copied as it is")
+  T.eq(count(c, "rnnc_transpose_f32("), 2, "two copies in backward (the model has no loss)")
+  local c64 = gen(T.path("examples/seeds/seed14.lua"), { dtype = "float64", unroll = 0 })["seed14.c"]
+  T.contains(c64, "rnnc_transpose_f64(20, 80, ", "float64 calls the double kernel")
+end
+
 return tests

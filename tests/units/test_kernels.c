@@ -6,8 +6,9 @@
  * the same to the bit: streaming, forward and predict on threads rely on a
  * sample's numbers not depending on which path computed them. Compared with
  * memcmp; the shapes below reach every path, on both element types, with the
- * vector path of the build's target (or -DRNNC_PLAIN_C's loops). Then
- * float32 tanh and exp against the correctly rounded values.
+ * vector path of the build's target (or -DRNNC_PLAIN_C's loops). Then the
+ * transposed copies of weights, and float32 tanh and exp against the
+ * correctly rounded values.
  *
  * Whether each term is one multiply-add is the compiler's choice, so every
  * row of a run must be the plain loops' separate sums, or every row their
@@ -194,6 +195,56 @@ static void every_width_sums_in_order(void **unused) {
       }
 }
 
+/* rnnc_transpose against the plain loop, every shape up to 13 x 13 and a few
+ * weights' (seed 14's 20 x 80 recurrent kernel, LSTM(128)'s 128 x 512), with
+ * padded rows: the copy to the bit, and nothing written between rows. */
+#define TRANSPOSE_BODY(T, SUFFIX)                                                                  \
+  const long srs = cols + 3, drs = rows + 1;                                                       \
+  T *src = malloc(sizeof *src * (size_t)(rows * srs)),                                             \
+    *dst = malloc(sizeof *dst * (size_t)(cols * drs)),                                             \
+    *want = malloc(sizeof *want * (size_t)(cols * drs));                                           \
+  long i, j;                                                                                       \
+  assert_non_null(src);                                                                            \
+  assert_non_null(dst);                                                                            \
+  assert_non_null(want);                                                                           \
+  for (i = 0; i < rows * srs; ++i)                                                                 \
+    src[i] = (T)draw();                                                                            \
+  for (i = 0; i < cols * drs; ++i)                                                                 \
+    dst[i] = want[i] = (T)draw();                                                                  \
+  for (i = 0; i < rows; ++i)                                                                       \
+    for (j = 0; j < cols; ++j)                                                                     \
+      want[j * drs + i] = src[i * srs + j];                                                        \
+  rnnc_transpose_##SUFFIX(rows, cols, src, srs, dst, drs);                                         \
+  if (memcmp(dst, want, sizeof *dst * (size_t)(cols * drs)) != 0)                                  \
+    fail_msg("rnnc_transpose_" #SUFFIX " of %d x %d differs from the plain loop", rows, cols);     \
+  free(src);                                                                                       \
+  free(dst);                                                                                       \
+  free(want);
+
+static void check_transpose_f32(int rows, int cols) {
+  TRANSPOSE_BODY(float, f32)
+}
+
+static void check_transpose_f64(int rows, int cols) {
+  TRANSPOSE_BODY(double, f64)
+}
+
+static void transposes_every_shape(void **unused) {
+  static const int weights[][2] = {{20, 80}, {80, 20}, {128, 512}, {3, 12}, {33, 7}};
+  int r, c;
+  size_t k;
+  (void)unused;
+  for (r = 1; r <= 13; ++r)
+    for (c = 1; c <= 13; ++c) {
+      check_transpose_f32(r, c);
+      check_transpose_f64(r, c);
+    }
+  for (k = 0; k < sizeof weights / sizeof weights[0]; ++k) {
+    check_transpose_f32(weights[k][0], weights[k][1]);
+    check_transpose_f64(weights[k][0], weights[k][1]);
+  }
+}
+
 /* A float's position on the line of floats: ulps between two is a difference. */
 static int64_t float_order(float f) {
   int32_t i;
@@ -241,6 +292,7 @@ int main(void) {
       cmocka_unit_test(every_path_sums_in_order_f32),
       cmocka_unit_test(every_path_sums_in_order_f64),
       cmocka_unit_test(every_width_sums_in_order),
+      cmocka_unit_test(transposes_every_shape),
       cmocka_unit_test(tanh_and_exp_within_their_ulps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
