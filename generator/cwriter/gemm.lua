@@ -70,7 +70,7 @@ end
 
 -- A pointer to a view's first element (of sample b inside a loop over the
 -- samples).
-local function base(w, v)
+function gemm.base(w, v)
   local i = w:index(v, 0, 0)
   local name = w.names[v.buf]
   if not name then error("buffer " .. v.buf.name .. " has no C name") end
@@ -91,8 +91,8 @@ function gemm.emit(w, op)
     -- columns not contiguous: the plain kernel (per sample, in the caller's loop)
     local o, a, b = op.out, op.a, op.b
     w:emit(string.format("rnnc_gemm_strided_%s(%d, %d, %d, %s, %d, %d, %s, %d, %d, %s, %d, %d, %s);", suffix,
-      o.dims[1], o.dims[2], a.dims[2], base(w, a), a.strides[1], a.strides[2], base(w, b), b.strides[1],
-      b.strides[2], base(w, o), o.strides[1], o.strides[2], acc))
+      o.dims[1], o.dims[2], a.dims[2], gemm.base(w, a), a.strides[1], a.strides[2], gemm.base(w, b), b.strides[1],
+      b.strides[2], gemm.base(w, o), o.strides[1], o.strides[2], acc))
     return
   end
   local n_cols = op.out.dims[2]
@@ -107,7 +107,7 @@ function gemm.emit(w, op)
   -- B too big to stay in cache while every row block sweeps it (about half
   -- of a core's L2; measured on the LSTM(128) training step: bench/)
   local panel = k_total * n_cols * size > PANEL_BYTES and "1" or "0"
-  local A, B, C = base(w, g.a[1]), base(w, g.b[1]), base(w, g.c[1])
+  local A, B, C = gemm.base(w, g.a[1]), gemm.base(w, g.b[1]), gemm.base(w, g.c[1])
   if g.K1 == 1 then
     w:emit(string.format("rnnc_gemm_%s(%s, %d, %s, %s, %d, %d, %s, %d, %s, %d, %s, %s);", suffix, arg(g.M), n_cols,
       arg(g.K), A, g.a[2], g.a[3], B, g.b[2], C, g.c[2], acc, panel))

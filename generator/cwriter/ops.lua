@@ -420,13 +420,9 @@ function Writer:transpose_call(op)
     or (self.ring and (self.ring[o.buf] or self.ring[a.buf])) then
     return nil
   end
-  local function base(v)
-    local i = self:index(v, 0, 0)
-    return self.names[v.buf] .. (i == "0" and "" or (" + " .. i))
-  end
   -- dst[j * drs + i] = src[i * srs + j]: src's rows are out's columns
   return string.format("rnnc_transpose_%s(%d, %d, %s, %d, %s, %d);", self.dtype == "float64" and "f64" or "f32",
-    o.dims[2], o.dims[1], base(a), a.strides[2], base(o), o.strides[1])
+    o.dims[2], o.dims[1], gemm.base(self, a), a.strides[2], gemm.base(self, o), o.strides[1])
 end
 
 function Writer:op(op, unroll)

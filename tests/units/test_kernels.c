@@ -69,15 +69,13 @@ static const shape SHAPES[] = {
 
 /* One term of a sum, a product then a sum (the volatile keeps a contracting
  * build from fusing it), and fused (libm's fma: exact on any target). */
-#define SEPARATE_float(sum, a, b) separate_f(sum, a, b)
-#define SEPARATE_double(sum, a, b) separate_d(sum, a, b)
 #define FUSED_float(sum, a, b) fmaf(a, b, sum)
 #define FUSED_double(sum, a, b) fma(a, b, sum)
-static float separate_f(float sum, float a, float b) {
+static float separate_float(float sum, float a, float b) {
   volatile float product = a * b;
   return sum + product;
 }
-static double separate_d(double sum, double a, double b) {
+static double separate_double(double sum, double a, double b) {
   volatile double product = a * b;
   return sum + product;
 }
@@ -123,7 +121,7 @@ static double draw(void) {
       for (q = 0; q < s->Q; ++q)                                                                   \
         for (p = 0; p < s->K; ++p) {                                                               \
           const T a = A[q * aqs + i * ars + p * acs], b = B[q * bqs + p * brs + j];                \
-          sum = SEPARATE_##T(sum, a, b);                                                           \
+          sum = separate_##T(sum, a, b);                                                           \
           fsum = FUSED_##T(fsum, a, b);                                                            \
         }                                                                                          \
       want[i * crs + j] = sum;                                                                     \
